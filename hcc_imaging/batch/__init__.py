@@ -1,0 +1,1 @@
+"""hcc_imaging.batch (see docs/DESIGN.md section 3)."""

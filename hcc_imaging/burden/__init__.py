@@ -1,0 +1,1 @@
+"""hcc_imaging.burden (see docs/DESIGN.md section 3)."""

@@ -1,0 +1,1 @@
+"""Subcommands of the hcc-imaging CLI, one module each with ``register(subparsers)``."""

@@ -1,0 +1,1 @@
+"""hcc_imaging.export (see docs/DESIGN.md section 3)."""

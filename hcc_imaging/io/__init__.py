@@ -1,0 +1,1 @@
+"""hcc_imaging.io (see docs/DESIGN.md section 3)."""

@@ -1,0 +1,1 @@
+"""hcc_imaging.measure (see docs/DESIGN.md section 3)."""

@@ -1,0 +1,1 @@
+"""hcc_imaging.response (see docs/DESIGN.md section 3)."""

@@ -1,0 +1,1 @@
+"""hcc_imaging.segment (see docs/DESIGN.md section 3)."""

@@ -1,0 +1,1 @@
+"""hcc_imaging.study (see docs/DESIGN.md section 3)."""

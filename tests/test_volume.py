@@ -1,0 +1,158 @@
+"""Volume / LabelVolume / Geometry: conventions pinned (DESIGN section 2)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hcc_imaging.errors import GeometryMismatchError, MissingGeometryError
+from hcc_imaging.volume import (
+    AXIAL_DIRECTION,
+    Geometry,
+    LabelVolume,
+    Volume,
+    axial_reformat_geometry,
+    resample_labels,
+    resample_volume,
+)
+
+from .strategies import SIGNED_PERMUTATIONS, geometries
+
+
+def test_index_is_voxel_centre_and_axes_are_slice_row_col() -> None:
+    v = Volume.create(np.zeros((3, 4, 5), np.int16), spacing=(2.5, 0.7, 0.8), origin=(10, 20, 30))
+    # col axis -> +x (L), row axis -> +y (P), slice axis -> +z (S) for AXIAL_DIRECTION
+    np.testing.assert_allclose(v.index_to_lps([0, 0, 0]), [10, 20, 30])
+    np.testing.assert_allclose(v.index_to_lps([0, 0, 1]), [10.8, 20, 30])
+    np.testing.assert_allclose(v.index_to_lps([0, 1, 0]), [10, 20.7, 30])
+    np.testing.assert_allclose(v.index_to_lps([1, 0, 0]), [10, 20, 32.5])
+    assert v.geometry.is_axial
+
+
+def test_arrays_are_read_only_and_objects_frozen() -> None:
+    a = np.zeros((2, 2, 2), np.int16)
+    v = Volume.create(a, spacing=(1, 1, 1))
+    with pytest.raises(ValueError, match="read-only"):
+        v.array[0, 0, 0] = 1
+    with pytest.raises(AttributeError):
+        v.modality = "MR"  # type: ignore[misc]
+    a[0, 0, 0] = 5  # caller's array stays writable
+    assert a.flags.writeable
+
+
+@pytest.mark.parametrize(
+    ("spacing", "match"),
+    [
+        pytest.param(None, "spacing is required", id="no-spacing"),
+        pytest.param((1, 0, 1), "must be > 0", id="zero-spacing"),
+        pytest.param((1, 1), "3 finite numbers", id="two-spacings"),
+        pytest.param((1, float("nan"), 1), "3 finite numbers", id="nan-spacing"),
+    ],
+)
+def test_bad_spacing_is_named(spacing: object, match: str) -> None:
+    with pytest.raises(MissingGeometryError, match=match):
+        Volume.create(np.zeros((2, 2, 2)), spacing=spacing)  # type: ignore[arg-type]
+
+
+def test_non_orthonormal_direction_refused_with_fix() -> None:
+    d = np.eye(3)
+    d[0, 1] = 0.3  # sheared (gantry tilt)
+    with pytest.raises(MissingGeometryError, match="on_tilt='resample'"):
+        Geometry(shape=(2, 2, 2), spacing=(1, 1, 1), origin=(0, 0, 0), direction=d)
+
+
+def test_label_volume_refuses_bool_with_two_fixes() -> None:
+    with pytest.raises(TypeError, match=r"astype\(np.uint8\).*ndimage.label"):
+        LabelVolume.create(np.zeros((2, 2, 2), bool), spacing=(1, 1, 1))
+
+
+def test_shape_mismatch_named() -> None:
+    g = Geometry(shape=(2, 2, 2), spacing=(1, 1, 1), origin=(0, 0, 0))
+    with pytest.raises(GeometryMismatchError, match="does not match"):
+        Volume(array=np.zeros((2, 2, 3)), geometry=g)
+
+
+@settings(max_examples=200, deadline=None)
+@given(geometries(), st.tuples(*[st.floats(-50, 150, allow_nan=False) for _ in range(3)]))
+def test_index_lps_round_trip(geom: Geometry, idx: tuple[float, float, float]) -> None:
+    p = geom.index_to_lps(idx)
+    np.testing.assert_allclose(geom.lps_to_index(p), idx, atol=1e-6)
+    # affine agrees with index_to_lps
+    np.testing.assert_allclose((geom.affine @ np.r_[idx, 1.0])[:3], p, atol=1e-6)
+
+
+@settings(max_examples=100, deadline=None)
+@given(geometries(oblique=False), st.integers(0, len(SIGNED_PERMUTATIONS) - 1))
+def test_flip_permute_with_matching_geometry_keeps_world_positions(geom: Geometry, which: int) -> None:
+    """Reordering array axes and flipping them, with the matching geometry, moves no voxel in LPS."""
+    rng = np.random.default_rng(0)
+    arr = rng.integers(0, 1000, size=geom.shape).astype(np.int16)
+    vol = Volume(array=arr, geometry=geom)
+    p = SIGNED_PERMUTATIONS[which]  # new axis m = old axis perm[m], possibly flipped
+    perm = [int(np.nonzero(p[m])[0][0]) for m in range(3)]
+    sign = [p[m, perm[m]] for m in range(3)]
+    new = np.transpose(arr, perm)
+    slicer = tuple(slice(None, None, -1) if s < 0 else slice(None) for s in sign)
+    new = new[slicer]
+    # origin = LPS of the new voxel (0,0,0) = old index with flipped axes at their end
+    old_idx0 = [0.0] * 3
+    for m in range(3):
+        if sign[m] < 0:
+            old_idx0[perm[m]] = geom.shape[perm[m]] - 1
+    new_dir = np.stack([geom.direction[:, perm[m]] * sign[m] for m in range(3)], axis=1)
+    new_geom = Geometry(
+        shape=new.shape,  # type: ignore[arg-type]
+        spacing=tuple(geom.spacing[perm[m]] for m in range(3)),  # type: ignore[arg-type]
+        origin=tuple(geom.index_to_lps(old_idx0)),  # type: ignore[arg-type]
+        direction=new_dir,
+    )
+    v2 = Volume(array=new, geometry=new_geom)
+    # pick a few voxels and compare position + value
+    for _ in range(5):
+        k = tuple(int(rng.integers(0, s)) for s in v2.shape)
+        lps = v2.index_to_lps(k)
+        back = np.rint(vol.lps_to_index(lps)).astype(int)
+        assert v2.array[k] == vol.array[tuple(back)]
+
+
+@settings(max_examples=50, deadline=None)
+@given(geometries())
+def test_sitk_round_trip_keeps_geometry(geom: Geometry) -> None:
+    arr = np.arange(np.prod(geom.shape), dtype=np.int32).reshape(geom.shape) % 7
+    lab = LabelVolume(array=arr.astype(np.uint8), geometry=geom, labels={1: "L1"})
+    img = lab.to_sitk()
+    # SimpleITK index order is (col, row, slice)
+    np.testing.assert_allclose(
+        img.TransformContinuousIndexToPhysicalPoint((1.0, 2.0, 3.0)), geom.index_to_lps([3, 2, 1]), atol=1e-6
+    )
+    back = LabelVolume.from_sitk(img, labels=lab.labels)
+    assert back.geometry.equals(geom)
+    assert np.array_equal(back.array, lab.array)
+
+
+def test_resample_identity_and_labels_nearest() -> None:
+    rng = np.random.default_rng(1)
+    v = Volume.create(rng.integers(-100, 100, (4, 6, 6)).astype(np.int16), spacing=(2, 1, 1))
+    same = resample_volume(v, v)
+    assert np.array_equal(same.array, v.array)
+    assert same.array.dtype == np.int16
+    lab = LabelVolume.like(v, (v.array > 0).astype(np.uint8), labels={1: "L1"})
+    fine = Geometry(shape=(8, 6, 6), spacing=(1, 1, 1), origin=(0, 0, -0.5), direction=AXIAL_DIRECTION)
+    up = resample_labels(lab, fine)
+    assert set(np.unique(up.array)) <= {0, 1}  # nearest: no blended values
+    assert up.labels == lab.labels
+
+
+def test_axial_reformat_geometry_covers_coronal_extent() -> None:
+    # coronal: slice axis along +y (P), rows down along -z (I), cols along +x (L)
+    coronal = np.stack([[0, 1.0, 0], [0, 0, -1.0], [1.0, 0, 0]], axis=1)
+    g = Geometry(shape=(10, 20, 30), spacing=(3, 1, 1), origin=(0, 0, 0), direction=coronal)
+    assert not g.is_axial
+    ax = axial_reformat_geometry(g)
+    assert ax.is_axial
+    lo = ax.extent_lps.min(axis=0)
+    hi = ax.extent_lps.max(axis=0)
+    assert np.all(g.extent_lps.min(axis=0) >= lo - 1e-6)
+    assert np.all(g.extent_lps.max(axis=0) <= hi + 3 + 1e-6)
