@@ -1,0 +1,651 @@
+"""Read and write label masks: NIfTI, DICOM SEG, DICOM RTSTRUCT and DICOM mask series.
+
+Every reader returns a :class:`~hcc_imaging.volume.LabelVolume` in the project conventions
+(LPS mm, array axes (slice, row, col), origin = centre of voxel 0; see
+:mod:`hcc_imaging.volume`).
+
+Formats
+-------
+* **NIfTI** (``.nii``, ``.nii.gz``; also ``.nrrd``, ``.mha``, ``.mhd``): read with SimpleITK,
+  which converts NIfTI's RAS world to LPS on read (and back on write).  Integer values are the
+  label values; a floating-point mask with non-integer values is thresholded at
+  ``fractional_threshold`` (label 1).  NIfTI holds no frame of reference UID, so it is treated
+  as "unknown" (compatible with any reference).
+* **DICOM SEG** (highdicom): segment number = label value, segment label = name.  FRACTIONAL
+  segments are binarised at ``fractional_threshold`` (0.5 of the maximum fractional value).
+  Overlapping segments cannot live in one label map: :func:`load_mask` refuses them with
+  :class:`OverlappingSegmentsError`; :func:`load_segments` returns one LabelVolume per segment.
+* **DICOM RTSTRUCT** (pydicom): needs ``reference`` (the image the contours were drawn on).
+  Each CLOSED_PLANAR contour is mapped from LPS to the reference grid and filled on its slice;
+  a voxel is inside when its **centre** is inside the polygon (scikit-image ``draw.polygon``).
+  Several contours of one ROI on one slice combine by even-odd rule (XOR), so a contour inside
+  another is a hole.  ROI number order gives label values 1, 2, ... (ROI name = label name).
+* **DICOM mask series** (a folder of image files, e.g. 3D-IRCADb ``MASKS_DICOM/liver``): every
+  non-zero voxel is label 1, named after the folder.
+
+Geometry policy
+---------------
+When ``reference`` is given, the mask's frame of reference must match the reference's (or one
+of them must be unknown); otherwise :class:`~hcc_imaging.errors.GeometryMismatchError` names
+both UIDs.  A mask on a different grid is resampled nearest-neighbour onto the reference grid;
+a mask that then has no voxel left (it lies outside the image) is an error, never an empty mask.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import (
+    GeometryMismatchError,
+    HccImagingError,
+    NotDicomError,
+    OptionalDependencyError,
+    UnsupportedDicomError,
+)
+from ..volume import Geometry, LabelVolume, Volume
+
+__all__ = [
+    "MaskFormatError",
+    "OverlappingSegmentsError",
+    "load_mask",
+    "load_segments",
+    "save_mask",
+    "NIFTI_SUFFIXES",
+    "ITK_SUFFIXES",
+    "FRACTIONAL_THRESHOLD",
+]
+
+log = logging.getLogger(__name__)
+
+#: File name endings written/read as NIfTI through SimpleITK.
+NIFTI_SUFFIXES: tuple[str, ...] = (".nii", ".nii.gz")
+#: Other ITK formats read and written through SimpleITK (same LPS handling).
+ITK_SUFFIXES: tuple[str, ...] = (".nrrd", ".nhdr", ".mha", ".mhd")
+#: A fractional (probability / partial-volume) mask value counts as inside at >= this
+#: fraction of its maximum.  0.5 is the usual partial-volume convention (the voxel is at
+#: least half inside), the one used by highdicom examples and by the perf.md phantoms.
+FRACTIONAL_THRESHOLD: float = 0.5
+
+_SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
+_RTSTRUCT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"
+
+
+class MaskFormatError(HccImagingError, ValueError):
+    """A mask file cannot be read or written as asked (unknown format, bad content)."""
+
+
+class OverlappingSegmentsError(MaskFormatError):
+    """Segments / ROIs of one file overlap, so they cannot share one label map."""
+
+
+# ------------------------------------------------------------------------------------------
+# helpers
+# ------------------------------------------------------------------------------------------
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for s in (".nii.gz",):
+        if name.endswith(s):
+            return s
+    return path.suffix.lower()
+
+
+def _label_dtype(max_label: int) -> np.dtype[Any]:
+    if max_label <= np.iinfo(np.uint8).max:
+        return np.dtype(np.uint8)
+    if max_label <= np.iinfo(np.uint16).max:
+        return np.dtype(np.uint16)
+    return np.dtype(np.int32)
+
+
+def _default_names(values: Sequence[int], label_names: Mapping[int, str] | None, prefix: str = "L") -> dict[int, str]:
+    names = {int(v): f"{prefix}{int(v)}" for v in values}
+    if label_names:
+        names.update({int(k): str(v) for k, v in label_names.items()})
+    return names
+
+
+def _is_dicom(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(132)
+    except OSError:
+        return False
+    return len(head) == 132 and head[128:132] == b"DICM"
+
+
+def _read_header(path: Path) -> Any:
+    import pydicom
+
+    try:
+        return pydicom.dcmread(path, stop_before_pixels=True, force=True)
+    except Exception as err:  # pydicom raises several types for broken files
+        raise NotDicomError(
+            f"{path} could not be read as DICOM ({type(err).__name__}: {err}). "
+            "Masks are read from NIfTI (.nii/.nii.gz), DICOM SEG, DICOM RTSTRUCT or a folder of "
+            "DICOM mask images; check the path."
+        ) from err
+
+
+def _fit_to_reference(labels: LabelVolume, reference: Volume | None, source: str) -> LabelVolume:
+    """Check the frame of reference and resample nearest-neighbour onto ``reference``."""
+    if reference is None:
+        return labels
+    m_for = labels.frame_of_reference_uid
+    r_for = reference.frame_of_reference_uid
+    if m_for and r_for and m_for != r_for:
+        raise GeometryMismatchError(
+            f"mask {source} is in frame of reference {m_for}, but the reference image "
+            f"(series {reference.series_instance_uid or 'unknown'}) is in frame of reference {r_for}. "
+            "Their patient coordinates are not comparable, so the mask cannot be placed on the image. "
+            "Pass the image series the mask was drawn on as `reference`, or register the two "
+            "(hcc_imaging.segment.register_volumes) and move the mask with Registration.resample_labels."
+        )
+    had_voxels = bool(np.any(labels.array))
+    if not labels.geometry.equals(reference.geometry):
+        log.info("resampling mask %s nearest-neighbour onto the reference grid %s", source, reference.shape)
+        labels = labels.resample_to(reference)
+        if had_voxels and not np.any(labels.array):
+            raise GeometryMismatchError(
+                f"mask {source} lies entirely outside the reference image grid (shape {reference.shape}, "
+                f"origin {tuple(round(o, 1) for o in reference.origin)} mm); nothing is left after resampling. "
+                "Check that `reference` is the series the mask was drawn on."
+            )
+    return replace(
+        labels,
+        frame_of_reference_uid=r_for or m_for,
+        source_series_instance_uid=reference.series_instance_uid or labels.source_series_instance_uid,
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# NIfTI / ITK
+# ------------------------------------------------------------------------------------------
+def _load_itk(path: Path, label_names: Mapping[int, str] | None, threshold: float) -> LabelVolume:
+    import SimpleITK as sitk
+
+    try:
+        img = sitk.ReadImage(str(path))
+    except RuntimeError as err:
+        raise MaskFormatError(f"{path} could not be read by SimpleITK: {err}") from err
+    if img.GetNumberOfComponentsPerPixel() != 1 or img.GetDimension() not in (2, 3):
+        raise MaskFormatError(
+            f"{path} is a {img.GetDimension()}-D image with {img.GetNumberOfComponentsPerPixel()} "
+            "component(s); a mask must be one 3-D label image. Split multi-volume (4-D) NIfTI files "
+            "into one file per structure."
+        )
+    if img.GetDimension() == 2:
+        img = sitk.JoinSeries(img)
+    arr = sitk.GetArrayFromImage(img)
+    if arr.dtype.kind == "f":
+        if np.all(np.isfinite(arr)) and np.all(arr == np.rint(arr)):
+            arr = np.rint(arr).astype(np.int64)
+        else:
+            mx = float(np.nanmax(arr)) if arr.size else 0.0
+            arr = (arr >= threshold * mx).astype(np.uint8) if mx > 0 else np.zeros(arr.shape, np.uint8)
+    elif arr.dtype == bool:
+        arr = arr.astype(np.uint8)
+    if arr.size and arr.min() < 0:
+        raise MaskFormatError(
+            f"{path} holds negative values (min {arr.min()}); label maps use 0 = background and "
+            "positive label values. Is this an image rather than a mask?"
+        )
+    mx = int(arr.max()) if arr.size else 0
+    arr = arr.astype(_label_dtype(mx), copy=False)
+    geom = _geom_from_sitk(img)
+    values = [int(v) for v in np.unique(arr) if v != 0]
+    return LabelVolume(
+        array=arr,
+        geometry=geom,
+        labels=_default_names(values, label_names),
+        meta={"source_file": path.name, "format": "nifti" if _suffix(path) in NIFTI_SUFFIXES else "itk"},
+    )
+
+
+def _geom_from_sitk(img: Any) -> Geometry:
+    d_itk = np.asarray(img.GetDirection(), float).reshape(3, 3)
+    size = img.GetSize()
+    return Geometry(
+        shape=(size[2], size[1], size[0]),
+        spacing=tuple(img.GetSpacing())[::-1],  # type: ignore[arg-type]
+        origin=tuple(img.GetOrigin()),  # type: ignore[arg-type]
+        direction=d_itk[:, ::-1],
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# DICOM SEG
+# ------------------------------------------------------------------------------------------
+def _seg_segments(path: Path, threshold: float) -> tuple[list[tuple[int, str, NDArray[np.bool_]]], Geometry, str | None, str | None]:
+    """Decode a SEG into (segment number, label, boolean mask) on the SEG's own grid."""
+    import highdicom as hd
+
+    try:
+        seg = hd.seg.segread(str(path))
+    except Exception as err:
+        raise UnsupportedDicomError(f"{path} could not be parsed as DICOM SEG by highdicom: {err}") from err
+    numbers = [int(n) for n in seg.get_segment_numbers()]
+    if not numbers:
+        raise MaskFormatError(f"DICOM SEG {path} describes no segment; nothing to load.")
+    try:
+        vol = seg.get_volume(combine_segments=False, rescale_fractional=True, segment_numbers=numbers)
+    except Exception as err:
+        raise UnsupportedDicomError(
+            f"DICOM SEG {path} (series {getattr(seg, 'SeriesInstanceUID', '?')}): its frames do not form one "
+            f"regular 3-D grid ({type(err).__name__}: {err}). Such SEGs (e.g. frames on scattered oblique "
+            "planes) are not supported; re-export the segmentation on the image grid."
+        ) from err
+    arr = np.asarray(vol.array)
+    if arr.ndim == 3:
+        arr = arr[..., None]
+    geom = Geometry(
+        shape=arr.shape[:3],  # type: ignore[arg-type]
+        spacing=tuple(float(s) for s in vol.spacing),  # type: ignore[arg-type]
+        origin=tuple(float(p) for p in vol.position),  # type: ignore[arg-type]
+        direction=np.asarray(vol.direction, float),
+    )
+    out = []
+    for m, num in enumerate(numbers):
+        plane = arr[..., m]
+        if plane.dtype.kind == "f":
+            mask = plane >= threshold
+        else:
+            mask = plane != 0
+        desc = seg.get_segment_description(num)
+        out.append((num, str(desc.segment_label), np.asarray(mask)))
+    for_uid = getattr(seg, "FrameOfReferenceUID", None)
+    src = None
+    try:
+        ref_series = seg.ReferencedSeriesSequence[0].SeriesInstanceUID
+        src = str(ref_series)
+    except (AttributeError, IndexError):
+        src = None
+    return out, geom, (str(for_uid) if for_uid else None), src
+
+
+# ------------------------------------------------------------------------------------------
+# RTSTRUCT
+# ------------------------------------------------------------------------------------------
+def _rtstruct_segments(
+    path: Path, reference: Volume | None, structures: Sequence[str] | None
+) -> tuple[list[tuple[int, str, NDArray[np.bool_]]], Geometry, str | None]:
+    import pydicom
+    from skimage.draw import polygon
+
+    if reference is None:
+        raise MaskFormatError(
+            f"RTSTRUCT {path} holds contours, not voxels: pass `reference=` (the image Volume the "
+            "contours were drawn on, e.g. hcc_imaging.io.load_series(folder)) so they can be filled on its grid."
+        )
+    ds = pydicom.dcmread(path, force=True)
+    rois = {}
+    for item in getattr(ds, "StructureSetROISequence", []):
+        rois[int(item.ROINumber)] = (
+            str(getattr(item, "ROIName", f"ROI{item.ROINumber}")),
+            str(getattr(item, "ReferencedFrameOfReferenceUID", "")) or None,
+        )
+    geom = reference.geometry
+    r_for = reference.frame_of_reference_uid
+    contours_by_roi = {int(rc.ReferencedROINumber): rc for rc in getattr(ds, "ROIContourSequence", [])}
+    wanted = list(structures) if structures is not None else None
+    if wanted is not None:
+        known = [rois[n][0] for n in sorted(rois)]
+        missing = [w for w in wanted if w not in known]
+        if missing:
+            raise MaskFormatError(f"RTSTRUCT {path} has no ROI named {missing}; its ROIs are {known}. Fix `structures=`.")
+    out = []
+    for_uid: str | None = None
+    for num in sorted(rois):
+        name, roi_for = rois[num]
+        if wanted is not None and name not in wanted:
+            continue
+        if roi_for and r_for and roi_for != r_for:
+            raise GeometryMismatchError(
+                f"RTSTRUCT {path}: ROI {name!r} is in frame of reference {roi_for}, but the reference image "
+                f"(series {reference.series_instance_uid or 'unknown'}) is in {r_for}. "
+                "Pass the image series the contours were drawn on as `reference`."
+            )
+        for_uid = for_uid or roi_for
+        mask = np.zeros(geom.shape, dtype=bool)
+        rc = contours_by_roi.get(num)
+        n_used = n_outside = 0
+        for c in getattr(rc, "ContourSequence", []) if rc is not None else []:
+            if str(getattr(c, "ContourGeometricType", "CLOSED_PLANAR")).upper() != "CLOSED_PLANAR":
+                continue
+            pts = np.asarray(c.ContourData, dtype=float).reshape(-1, 3)
+            if len(pts) < 3:
+                continue
+            idx = geom.lps_to_index(pts)
+            k = idx[:, 0]
+            if np.ptp(k) > 0.5:
+                raise GeometryMismatchError(
+                    f"RTSTRUCT {path}: a contour of ROI {name!r} spans {np.ptp(k):.2f} slices of the reference "
+                    "grid, i.e. it is not parallel to the reference slices. Pass the reference image the contours "
+                    "were drawn on (same orientation)."
+                )
+            kk = int(np.rint(k.mean()))
+            if kk < 0 or kk >= geom.shape[0]:
+                n_outside += 1
+                continue
+            rr, cc = polygon(idx[:, 1], idx[:, 2], shape=geom.shape[1:])
+            sl = np.zeros(geom.shape[1:], dtype=bool)
+            sl[rr, cc] = True
+            mask[kk] ^= sl
+            n_used += 1
+        if n_used == 0 and n_outside:
+            raise GeometryMismatchError(
+                f"RTSTRUCT {path}: all {n_outside} contours of ROI {name!r} lie outside the reference "
+                f"image slices (shape {geom.shape}). Pass the image series the contours were drawn on as `reference`."
+            )
+        out.append((num, name, mask))
+    if not out:
+        raise MaskFormatError(f"RTSTRUCT {path} has no ROI with closed planar contours to load.")
+    return out, geom, for_uid
+
+
+# ------------------------------------------------------------------------------------------
+# DICOM mask series (image files whose non-zero voxels are the mask)
+# ------------------------------------------------------------------------------------------
+def _load_dicom_image_mask(path: Path) -> tuple[NDArray[Any], Geometry, str | None, str | None]:
+    try:
+        from .series import load_series  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        load_series = None
+    if load_series is not None:
+        vol = load_series(path)
+        return np.asarray(vol.array), vol.geometry, vol.frame_of_reference_uid, vol.series_instance_uid
+    import SimpleITK as sitk
+
+    if path.is_dir():
+        reader = sitk.ImageSeriesReader()
+        ids = reader.GetGDCMSeriesIDs(str(path))
+        if not ids:
+            raise MaskFormatError(f"{path} holds no DICOM image series to use as a mask.")
+        if len(ids) > 1:
+            raise MaskFormatError(
+                f"{path} holds {len(ids)} DICOM series; a mask folder must hold exactly one. Point at one series."
+            )
+        files = reader.GetGDCMSeriesFileNames(str(path), ids[0])
+        reader.SetFileNames(files)
+        img = reader.Execute()
+        first = Path(files[0])
+    else:
+        img = sitk.ReadImage(str(path))
+        if img.GetDimension() == 2:
+            img = sitk.JoinSeries(img)
+        first = path
+    hdr = _read_header(first)
+    geom = _geom_from_sitk(img)
+    for_uid = getattr(hdr, "FrameOfReferenceUID", None)
+    series = getattr(hdr, "SeriesInstanceUID", None)
+    return sitk.GetArrayFromImage(img), geom, (str(for_uid) if for_uid else None), (str(series) if series else None)
+
+
+# ------------------------------------------------------------------------------------------
+# public API
+# ------------------------------------------------------------------------------------------
+def _kind(path: Path) -> tuple[str, Path]:
+    """Classify ``path`` as nifti / itk / seg / rtstruct / series; returns (kind, file or folder)."""
+    if not path.exists():
+        raise FileNotFoundError(f"mask path {path} does not exist.")
+    if path.is_dir():
+        files = [p for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith(".")]
+        if not files:
+            raise MaskFormatError(f"mask folder {path} is empty.")
+        if len(files) == 1:
+            k, _ = _kind(files[0])
+            if k in ("seg", "rtstruct"):
+                return k, files[0]
+        return "series", path
+    suf = _suffix(path)
+    if suf in NIFTI_SUFFIXES:
+        return "nifti", path
+    if suf in ITK_SUFFIXES:
+        return "itk", path
+    hdr = _read_header(path) if (_is_dicom(path) or suf in (".dcm", "")) else None
+    if hdr is None:
+        raise MaskFormatError(
+            f"{path}: unknown mask format {suf!r}. Supported: NIfTI (.nii, .nii.gz), NRRD/MHA, DICOM SEG, "
+            "DICOM RTSTRUCT, or a folder of DICOM mask images."
+        )
+    sop = str(getattr(hdr, "SOPClassUID", ""))
+    if sop == _SEG_SOP_CLASS:
+        return "seg", path
+    if sop == _RTSTRUCT_SOP_CLASS:
+        return "rtstruct", path
+    if "PixelData" in hdr or hasattr(hdr, "Rows"):
+        return "series", path
+    raise UnsupportedDicomError(
+        f"{path} is DICOM of SOP class {sop or 'unknown'} ({getattr(hdr, 'Modality', '?')}), which holds no mask. "
+        "Pass a DICOM SEG, an RTSTRUCT, or a DICOM image series whose non-zero voxels are the mask."
+    )
+
+
+def load_segments(
+    path: str | os.PathLike[str],
+    reference: Volume | None = None,
+    *,
+    structures: Sequence[str] | None = None,
+    fractional_threshold: float = FRACTIONAL_THRESHOLD,
+) -> dict[int, LabelVolume]:
+    """Load every segment / ROI of a mask file as its own single-label LabelVolume.
+
+    Use this for DICOM SEG or RTSTRUCT files whose segments overlap (e.g. liver and tumour),
+    which :func:`load_mask` refuses to merge into one label map.
+
+    Parameters
+    ----------
+    path : path
+        DICOM SEG, RTSTRUCT, NIfTI or DICOM mask series (see the module docstring).
+    reference : Volume, optional
+        Image to place each mask on (required for RTSTRUCT).
+    structures : sequence of str, optional
+        RTSTRUCT ROI names / SEG segment labels to keep (default: all).
+    fractional_threshold : float
+        Inside at >= this fraction (FRACTIONAL SEG, float NIfTI).
+
+    Returns
+    -------
+    dict of int -> LabelVolume
+        Keyed by segment number (SEG), ROI number (RTSTRUCT) or label value (NIfTI); each map
+        holds that value as its only label, named after the segment / ROI.
+    """
+    p = Path(path)
+    kind, f = _kind(p)
+    segs: list[tuple[int, str, NDArray[np.bool_]]]
+    if kind == "seg":
+        segs, geom, for_uid, src = _seg_segments(f, fractional_threshold)
+    elif kind == "rtstruct":
+        segs, geom, for_uid = _rtstruct_segments(f, reference, structures)
+        src = reference.series_instance_uid if reference is not None else None
+    else:
+        lv = load_mask(p, reference, fractional_threshold=fractional_threshold)
+        return {
+            v: replace(lv, array=np.where(lv.array == v, v, 0).astype(lv.array.dtype), labels={v: lv.labels.get(v, f"L{v}")})
+            for v in lv.present_labels()
+        }
+    if structures is not None and kind == "seg":
+        known = [s[1] for s in segs]
+        missing = [w for w in structures if w not in known]
+        if missing:
+            raise MaskFormatError(f"DICOM SEG {f} has no segment labelled {missing}; its segments are {known}. Fix `structures=`.")
+        segs = [s for s in segs if s[1] in structures]
+    out: dict[int, LabelVolume] = {}
+    for num, name, mask in segs:
+        lv = LabelVolume(
+            array=(mask.astype(_label_dtype(num)) * num),
+            geometry=geom,
+            labels={num: name},
+            frame_of_reference_uid=for_uid,
+            source_series_instance_uid=src,
+            meta={"source_file": f.name, "format": kind},
+        )
+        if kind == "rtstruct":
+            # already filled on the reference grid (reference is required for RTSTRUCT)
+            ref_for = reference.frame_of_reference_uid if reference is not None else None
+            out[num] = replace(lv, frame_of_reference_uid=ref_for or for_uid)
+        else:
+            out[num] = _fit_to_reference(lv, reference, f"{f.name} segment {num} ({name})")
+    return out
+
+
+def load_mask(
+    path: str | os.PathLike[str],
+    reference: Volume | None = None,
+    *,
+    label_names: Mapping[int, str] | None = None,
+    structures: Sequence[str] | None = None,
+    fractional_threshold: float = FRACTIONAL_THRESHOLD,
+) -> LabelVolume:
+    """Load a mask file as one :class:`LabelVolume`, optionally placed on ``reference``'s grid.
+
+    Parameters
+    ----------
+    path : path
+        NIfTI (``.nii``/``.nii.gz``; NRRD/MHA too), DICOM SEG, DICOM RTSTRUCT, or a folder (or
+        file) of DICOM images whose non-zero voxels are the mask (3D-IRCADb ``MASKS_DICOM/x``).
+    reference : Volume, optional
+        The image the mask belongs to.  Required for RTSTRUCT.  When given, the frames of
+        reference must match (or one be unknown) and the mask is resampled nearest-neighbour
+        onto its grid if the grids differ.
+    label_names : mapping int -> str, optional
+        Names for label values, overriding the defaults (SEG segment label, RTSTRUCT ROI name,
+        mask-series folder name, ``"L<value>"`` for NIfTI).
+    structures : sequence of str, optional
+        RTSTRUCT ROI names / SEG segment labels to keep (default: all).
+    fractional_threshold : float
+        A fractional SEG segment or non-integer float NIfTI is inside at >= this value
+        (relative to 1.0 for SEG, to the maximum for NIfTI).  Default 0.5.
+
+    Returns
+    -------
+    LabelVolume
+        Label values: SEG segment numbers; RTSTRUCT ROIs numbered 1, 2, ... in ROI-number
+        order; NIfTI values as stored; 1 for a DICOM mask series.
+
+    Raises
+    ------
+    OverlappingSegmentsError
+        SEG segments or RTSTRUCT ROIs overlap (use :func:`load_segments` or ``structures=``).
+    GeometryMismatchError
+        Frames of reference differ, or the mask lies outside ``reference``.
+    MaskFormatError, UnsupportedDicomError, NotDicomError
+        The file is not a mask in a supported format.
+    """
+    p = Path(path)
+    kind, f = _kind(p)
+    if kind in ("nifti", "itk"):
+        lv = _load_itk(f, label_names, fractional_threshold)
+        return _fit_to_reference(lv, reference, f.name)
+    if kind == "series":
+        arr, geom, for_uid, series_uid = _load_dicom_image_mask(f)
+        name = f.name if f.is_dir() else f.stem
+        lv = LabelVolume(
+            array=(np.asarray(arr) != 0).astype(np.uint8),
+            geometry=geom,
+            labels=_default_names([1], label_names or {1: name}),
+            frame_of_reference_uid=for_uid,
+            source_series_instance_uid=None,
+            meta={"source_file": f.name, "format": "dicom_series", "mask_series_instance_uid": series_uid or ""},
+        )
+        return _fit_to_reference(lv, reference, str(f.name))
+    segs = load_segments(f, reference, structures=structures, fractional_threshold=fractional_threshold)
+    if not segs:
+        raise MaskFormatError(f"{f}: no segment matched structures={list(structures or [])}.")
+    items = sorted(segs.items())
+    if kind == "rtstruct":
+        # RTSTRUCT ROI numbers are arbitrary (often 1000+); relabel 1..n in ROI order.
+        items = [(i + 1, replace(lv, array=(lv.array != 0).astype(np.uint8) * (i + 1))) for i, (_, lv) in enumerate(items)]
+    first = items[0][1]
+    out = np.zeros(first.shape, dtype=_label_dtype(max(v for v, _ in items)))
+    names: dict[int, str] = {}
+    for value, lv in items:
+        m = lv.array != 0
+        clash = m & (out != 0)
+        if np.any(clash):
+            other = names[int(out[clash][0])]
+            this = next(iter(lv.labels.values()))
+            raise OverlappingSegmentsError(
+                f"{f}: segment {this!r} overlaps segment {other!r} in {int(clash.sum())} voxels, so they cannot "
+                "share one label map. Load them separately with hcc_imaging.io.masks.load_segments(), or pick "
+                "the ones you need with structures=[...]."
+            )
+        out[m] = value
+        names[value] = next(iter(lv.labels.values()))
+    if label_names:
+        names.update({int(k): str(v) for k, v in label_names.items()})
+    return replace(first, array=out, labels=names)
+
+
+def _atomic_itk_write(labels: LabelVolume, path: Path) -> None:
+    import SimpleITK as sitk
+
+    arr = np.asarray(labels.array)
+    if arr.dtype == np.int64 or arr.dtype == np.uint64 or arr.dtype == np.uint32:
+        mx = int(arr.max()) if arr.size else 0
+        arr = arr.astype(_label_dtype(mx))
+    img = labels.with_array(np.ascontiguousarray(arr)).to_sitk()
+    suf = _suffix(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=suf, dir=path.parent)
+    os.close(fd)
+    try:
+        sitk.WriteImage(img, tmp, True)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_mask(labels: LabelVolume, path: str | os.PathLike[str], *, reference: Volume | None = None) -> Path:
+    """Write ``labels`` to ``path``; the format follows the extension.
+
+    * ``.nii`` / ``.nii.gz`` (and ``.nrrd``, ``.mha``): SimpleITK, LPS converted to the file's
+      world convention on write; written atomically (temp file + ``os.replace``).  Label names
+      are not stored in NIfTI: pass ``label_names=`` to :func:`load_mask` when reading back.
+    * ``.dcm``: DICOM SEG through :func:`hcc_imaging.export.seg.write_seg` (needs ``reference``,
+      the source image, for the SEG's references and geometry).
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    p = Path(path)
+    if not isinstance(labels, LabelVolume):
+        raise TypeError(f"save_mask needs a LabelVolume, got {type(labels).__name__}. Wrap arrays with LabelVolume.like(image, array).")
+    suf = _suffix(p)
+    if suf in NIFTI_SUFFIXES or suf in ITK_SUFFIXES:
+        if reference is not None and not labels.geometry.equals(reference.geometry):
+            labels = _fit_to_reference(labels, reference, "to save")
+        _atomic_itk_write(labels, p)
+        return p
+    if suf == ".dcm":
+        try:
+            from ..export import seg as seg_export  # type: ignore[attr-defined,unused-ignore]
+
+            write_seg = seg_export.write_seg
+        except (ImportError, AttributeError) as err:
+            raise OptionalDependencyError(
+                f"cannot write {p}: DICOM SEG export (hcc_imaging.export.seg.write_seg) is not available in this "
+                "installation. Save the mask as NIfTI instead (give the output a .nii.gz name)."
+            ) from err
+        if reference is None:
+            raise MaskFormatError(
+                f"cannot write DICOM SEG {p} without `reference=` (the source image Volume): a SEG must reference "
+                "the images it was drawn on. Pass reference=, or save as .nii.gz."
+            )
+        result = write_seg(labels, p, reference=reference)
+        return Path(result) if isinstance(result, (str, os.PathLike)) else p
+    raise MaskFormatError(
+        f"cannot write {p}: unknown mask extension {suf!r}. Use .nii.gz (NIfTI) or .dcm (DICOM SEG)."
+    )

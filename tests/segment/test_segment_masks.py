@@ -1,0 +1,315 @@
+"""Mask import/export (hcc_imaging.io.masks): NIfTI, DICOM SEG, RTSTRUCT, DICOM mask series.
+
+(Kept under tests/segment because tests/io/ belongs to the io helper.)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+
+from hcc_imaging.errors import GeometryMismatchError, NotDicomError, OptionalDependencyError, UnsupportedDicomError
+from hcc_imaging.io.masks import (
+    MaskFormatError,
+    OverlappingSegmentsError,
+    load_mask,
+    load_segments,
+    save_mask,
+)
+from hcc_imaging.volume import LabelVolume, Volume
+
+
+def _dice(a: np.ndarray, b: np.ndarray) -> float:
+    a = a != 0
+    b = b != 0
+    return 2.0 * float((a & b).sum()) / float(a.sum() + b.sum())
+
+
+def _oblique_direction() -> np.ndarray:
+    t = np.deg2rad(20.0)
+    rz = np.array([[np.cos(t), -np.sin(t), 0], [np.sin(t), np.cos(t), 0], [0, 0, 1.0]])
+    from hcc_imaging.volume import AXIAL_DIRECTION
+
+    return rz @ AXIAL_DIRECTION
+
+
+def _sitk_series(folder: Path) -> Volume:
+    import SimpleITK as sitk
+
+    reader = sitk.ImageSeriesReader()
+    files = reader.GetGDCMSeriesFileNames(str(folder))
+    reader.SetFileNames(files)
+    hdr = pydicom.dcmread(files[0], stop_before_pixels=True)
+    return Volume.from_sitk(
+        reader.Execute(),
+        frame_of_reference_uid=str(hdr.FrameOfReferenceUID),
+        series_instance_uid=str(hdr.SeriesInstanceUID),
+    )
+
+
+# --------------------------------------------------------------------------------- NIfTI
+@pytest.mark.parametrize("suffix", [pytest.param(".nii.gz", id="nii-gz"), pytest.param(".nii", id="nii"), pytest.param(".nrrd", id="nrrd")])
+def test_nifti_round_trip_keeps_lps_geometry_and_labels(tmp_path: Path, suffix: str) -> None:
+    rng = np.random.default_rng(0)
+    arr = rng.integers(0, 4, size=(5, 7, 9)).astype(np.uint8)
+    lv = LabelVolume.create(arr, spacing=(2.5, 0.7, 0.8), origin=(10.0, -20.0, 30.0), direction=_oblique_direction())
+    out = save_mask(lv, tmp_path / f"m{suffix}")
+    back = load_mask(out)
+    assert back.geometry.equals(lv.geometry, atol_mm=1e-4)
+    np.testing.assert_array_equal(back.array, arr)
+    assert back.labels == {1: "L1", 2: "L2", 3: "L3"}
+    # no temp files left behind by the atomic write
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"m{suffix}"]
+
+
+def test_nifti_ras_affine_is_converted_to_lps(tmp_path: Path) -> None:
+    """A NIfTI written by nibabel with a RAS affine lands at the right LPS position."""
+    import nibabel as nib
+
+    data_xyz = np.zeros((4, 5, 6), np.uint8)  # nibabel order (i, j, k)
+    data_xyz[1, 2, 3] = 1
+    affine_ras = np.diag([0.8, 0.9, 2.0, 1.0])
+    affine_ras[:3, 3] = (-50.0, 60.0, 70.0)
+    nib.save(nib.Nifti1Image(data_xyz, affine_ras), tmp_path / "ras.nii.gz")
+    lv = load_mask(tmp_path / "ras.nii.gz", label_names={1: "tumour"})
+    k, j, i = np.argwhere(lv.array)[0]
+    ras = affine_ras @ np.array([1, 2, 3, 1.0])
+    lps_expected = np.array([-ras[0], -ras[1], ras[2]])
+    np.testing.assert_allclose(lv.index_to_lps([k, j, i]), lps_expected, atol=1e-5)
+    assert lv.labels == {1: "tumour"}
+
+
+def test_float_nifti_thresholded_at_half(tmp_path: Path) -> None:
+    import SimpleITK as sitk
+
+    arr = np.array([[[0.0, 0.2, 0.49, 0.5, 0.9, 1.0]]], np.float32)
+    img = sitk.GetImageFromArray(arr)
+    sitk.WriteImage(img, str(tmp_path / "prob.nii.gz"))
+    lv = load_mask(tmp_path / "prob.nii.gz")
+    np.testing.assert_array_equal(lv.array[0, 0], [0, 0, 0, 1, 1, 1])
+
+
+def test_negative_nifti_refused(tmp_path: Path) -> None:
+    import SimpleITK as sitk
+
+    sitk.WriteImage(sitk.GetImageFromArray(np.full((2, 2, 2), -5, np.int16)), str(tmp_path / "img.nii.gz"))
+    with pytest.raises(MaskFormatError, match="negative values"):
+        load_mask(tmp_path / "img.nii.gz")
+
+
+def test_4d_nifti_refused(tmp_path: Path) -> None:
+    import nibabel as nib
+
+    nib.save(nib.Nifti1Image(np.zeros((3, 3, 3, 2), np.uint8), np.eye(4)), tmp_path / "four.nii.gz")
+    with pytest.raises(MaskFormatError, match="4-D"):
+        load_mask(tmp_path / "four.nii.gz")
+
+
+# ----------------------------------------------------------------------- reference policy
+def _ref_volume(for_uid: str | None = "1.2.3") -> Volume:
+    return Volume.create(
+        np.zeros((10, 20, 20), np.int16), spacing=(2.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), frame_of_reference_uid=for_uid
+    )
+
+
+def test_mask_on_coarser_grid_is_resampled_onto_reference(tmp_path: Path) -> None:
+    ref = _ref_volume()
+    coarse = np.zeros((5, 10, 10), np.uint8)
+    coarse[2, 3:6, 3:6] = 1  # 2 mm voxels in-plane
+    lv = LabelVolume.create(coarse, spacing=(4.0, 2.0, 2.0), origin=(1.0, 0.5, 0.5))
+    save_mask(lv, tmp_path / "c.nii.gz")
+    out = load_mask(tmp_path / "c.nii.gz", ref)
+    assert out.geometry.equals(ref.geometry)
+    assert out.frame_of_reference_uid == "1.2.3"
+    # physical volume preserved: 9 voxels of 16 mm3 -> 144 mm3 = 72 voxels of 2 mm3
+    assert int(out.array.sum()) * ref.voxel_volume_mm3 == pytest.approx(144.0)
+
+
+def test_mask_outside_reference_is_an_error(tmp_path: Path) -> None:
+    ref = _ref_volume()
+    lv = LabelVolume.create(np.ones((2, 2, 2), np.uint8), spacing=(1, 1, 1), origin=(500.0, 500.0, 500.0))
+    save_mask(lv, tmp_path / "far.nii.gz")
+    with pytest.raises(GeometryMismatchError, match="entirely outside"):
+        load_mask(tmp_path / "far.nii.gz", ref)
+
+
+def test_frame_of_reference_mismatch_names_both_uids(shared_data: Path) -> None:
+    seg = shared_data / "dcmqi_liver_ct3slice" / "seg" / "liver_seg.dcm"
+    ref = _ref_volume("9.9.9")
+    with pytest.raises(GeometryMismatchError, match=r"9\.9\.9.*register|frame of reference 1\.2\.392"):
+        load_mask(seg, ref)
+
+
+def test_save_mask_resamples_onto_reference(tmp_path: Path) -> None:
+    ref = _ref_volume()
+    lv = LabelVolume.create(np.ones((1, 2, 2), np.uint8), spacing=(2, 1, 1), origin=(2.0, 2.0, 4.0))
+    save_mask(lv, tmp_path / "r.nii.gz", reference=ref)
+    back = load_mask(tmp_path / "r.nii.gz")
+    assert back.geometry.equals(ref.geometry)
+    assert int(back.array.sum()) == 4
+
+
+# --------------------------------------------------------------------------------- DICOM SEG
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("seg_image_ct_binary.dcm", id="binary-implicit-vr"),
+        pytest.param("seg_image_ct_binary_fractional.dcm", id="fractional-0-1"),
+        pytest.param("seg_image_ct_true_fractional.dcm", id="true-fractional"),
+    ],
+)
+def test_seg_variants_decode_to_the_same_mask(shared_data: Path, name: str) -> None:
+    d = shared_data / "highdicom_testfiles"
+    binary = load_mask(d / "seg_image_ct_binary.dcm")
+    lv = load_mask(d / name)
+    assert lv.labels == {1: "first segment"}
+    assert lv.geometry.equals(binary.geometry)
+    if name == "seg_image_ct_true_fractional.dcm":
+        import highdicom as hd
+
+        frac = hd.seg.segread(str(d / name)).get_volume(rescale_fractional=True).array[..., 0]
+        np.testing.assert_array_equal(lv.array != 0, frac >= 0.5)
+    else:
+        np.testing.assert_array_equal(lv.array, binary.array)
+    assert int(binary.array.sum()) == 638
+
+
+def test_seg_overlap_refused_then_loaded_per_segment(shared_data: Path) -> None:
+    f = shared_data / "highdicom_testfiles" / "seg_image_ct_binary_overlap.dcm"
+    with pytest.raises(OverlappingSegmentsError, match="load_segments"):
+        load_mask(f)
+    segs = load_segments(f)
+    assert sorted(segs) == [1, 2]
+    assert segs[2].labels == {2: "second segment"}
+    overlap = (segs[1].array != 0) & (segs[2].array != 0)
+    assert int(overlap.sum()) > 0
+    only_first = load_mask(f, structures=["first segment"])
+    np.testing.assert_array_equal(only_first.array != 0, segs[1].array != 0)
+    with pytest.raises(MaskFormatError, match="no segment labelled"):
+        load_mask(f, structures=["liver"])
+
+
+def test_seg_single_frame(shared_data: Path) -> None:
+    lv = load_mask(shared_data / "highdicom_testfiles" / "seg_image_ct_binary_single_frame.dcm")
+    assert lv.shape == (1, 128, 128)
+    assert int(lv.array.sum()) > 0
+
+
+def test_dcmqi_liver_seg_volume_matches_sr(shared_data: Path) -> None:
+    """107,098 voxels x 0.810547^2 x 1.0 mm = 70361.9 mm3, the value of the TID 1500 SR."""
+    d = shared_data / "dcmqi_liver_ct3slice"
+    ref = _sitk_series(d / "ct")
+    lv = load_mask(d / "seg" / "liver_seg.dcm", ref)
+    assert lv.geometry.equals(ref.geometry)
+    assert lv.labels == {1: "Liver"}
+    vol_mm3 = float((lv.array != 0).sum()) * lv.voxel_volume_mm3
+    assert vol_mm3 == pytest.approx(70361.9, abs=0.1)
+    hu = ref.array[lv.array != 0].astype(float)
+    assert hu.mean() == pytest.approx(37.3289, abs=1e-3)
+
+
+# --------------------------------------------------------------------------------- RTSTRUCT
+CASES = [pytest.param(c, m, id=f"{c}-{m}") for c in ("STS_002", "STS_019") for m in ("CT", "MR_T1", "PET")]
+
+
+@pytest.mark.parametrize(("case", "modality"), CASES)
+def test_rtstruct_matches_expert_nifti(shared_data: Path, case: str, modality: str) -> None:
+    d = shared_data / "ibsi_sts_tumour" / case
+    ref = _sitk_series(d / "dicom" / modality / "image")
+    rt = load_mask(d / "dicom" / modality / "mask" / "RS.dcm", ref)
+    nii = load_mask(d / "nifti" / f"{modality}_mask.nii.gz", ref)
+    assert rt.labels == {1: f"GTV_Mass_{modality}"}
+    assert rt.frame_of_reference_uid == ref.frame_of_reference_uid
+    assert _dice(rt.array, nii.array) >= 0.99
+
+
+def test_rtstruct_needs_reference(shared_data: Path) -> None:
+    with pytest.raises(MaskFormatError, match="reference="):
+        load_mask(shared_data / "ibsi_sts_tumour" / "STS_002" / "dicom" / "CT" / "mask" / "RS.dcm")
+
+
+def test_rtstruct_other_frame_of_reference_refused(shared_data: Path) -> None:
+    d = shared_data / "ibsi_sts_tumour"
+    ref = _sitk_series(d / "STS_019" / "dicom" / "CT" / "image")
+    with pytest.raises(GeometryMismatchError, match="frame of reference"):
+        load_mask(d / "STS_002" / "dicom" / "CT" / "mask" / "RS.dcm", ref)
+
+
+def test_rtstruct_outside_reference_refused(shared_data: Path) -> None:
+    d = shared_data / "ibsi_sts_tumour" / "STS_002"
+    ref = _sitk_series(d / "dicom" / "CT" / "image")
+    moved = Volume.create(np.zeros((3, 10, 10), np.int16), spacing=(3.27, 1, 1), origin=(0.0, 0.0, 900.0), frame_of_reference_uid=ref.frame_of_reference_uid)
+    with pytest.raises(GeometryMismatchError, match="outside the reference"):
+        load_mask(d / "dicom" / "CT" / "mask" / "RS.dcm", moved)
+
+
+def test_rtstruct_unknown_structure(shared_data: Path) -> None:
+    d = shared_data / "ibsi_sts_tumour" / "STS_002"
+    ref = _sitk_series(d / "dicom" / "CT" / "image")
+    with pytest.raises(MaskFormatError, match="no ROI named"):
+        load_mask(d / "dicom" / "CT" / "mask" / "RS.dcm", ref, structures=["Liver"])
+
+
+def test_rtstruct_oblique_reference_refused(shared_data: Path) -> None:
+    d = shared_data / "ibsi_sts_tumour" / "STS_002"
+    ref = _sitk_series(d / "dicom" / "CT" / "image")
+    sag = Volume.create(
+        np.zeros((50, 50, 50), np.int16), spacing=(1, 1, 1), origin=ref.origin,
+        direction=np.array([[1.0, 0, 0], [0, 0, 1], [0, 1, 0]]), frame_of_reference_uid=ref.frame_of_reference_uid,
+    )
+    with pytest.raises(GeometryMismatchError, match="not parallel"):
+        load_mask(d / "dicom" / "CT" / "mask" / "RS.dcm", sag)
+
+
+# ------------------------------------------------------------------------ formats / errors
+def test_unknown_extension_and_missing_path(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(MaskFormatError, match="unknown mask format"):
+        load_mask(tmp_path / "notes.txt")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_mask(tmp_path / "nope.nii.gz")
+    with pytest.raises(MaskFormatError, match="empty"):
+        (tmp_path / "empty").mkdir()
+        load_mask(tmp_path / "empty")
+
+
+def test_non_mask_dicom_refused(shared_data: Path) -> None:
+    with pytest.raises(UnsupportedDicomError, match="holds no mask"):
+        load_mask(shared_data / "highdicom_testfiles" / "sr_document.dcm")
+
+
+def test_broken_dicom_refused(tmp_path: Path) -> None:
+    (tmp_path / "x.dcm").write_bytes(b"\x00" * 128 + b"DICM" + b"\xff\xff\xff")
+    with pytest.raises((NotDicomError, UnsupportedDicomError)):
+        load_mask(tmp_path / "x.dcm")
+
+
+def test_save_unknown_extension_and_type(tmp_path: Path) -> None:
+    lv = LabelVolume.create(np.ones((1, 2, 2), np.uint8), spacing=(1, 1, 1))
+    with pytest.raises(MaskFormatError, match="unknown mask extension"):
+        save_mask(lv, tmp_path / "m.png")
+    with pytest.raises(TypeError, match="LabelVolume"):
+        save_mask(np.ones((1, 2, 2)), tmp_path / "m.nii.gz")  # type: ignore[arg-type]
+
+
+def test_save_seg_dispatches_or_explains(tmp_path: Path) -> None:
+    lv = LabelVolume.create(np.ones((1, 2, 2), np.uint8), spacing=(1, 1, 1))
+    has_seg = importlib.util.find_spec("hcc_imaging.export.seg") is not None
+    if not has_seg:
+        with pytest.raises(OptionalDependencyError, match="SEG export"):
+            save_mask(lv, tmp_path / "m.dcm")
+    else:
+        with pytest.raises((MaskFormatError, OptionalDependencyError), match="reference=|SEG export"):
+            save_mask(lv, tmp_path / "m.dcm")
+
+
+@pytest.mark.slow
+def test_ircadb_mask_series_folder(ircadb17: Path) -> None:
+    lv = load_mask(ircadb17 / "MASKS_DICOM" / "liver")
+    assert lv.labels == {1: "liver"}
+    assert lv.shape == (119, 512, 512)
+    assert int(lv.array.sum()) == 2_106_497
