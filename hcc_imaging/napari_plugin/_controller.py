@@ -1,0 +1,713 @@
+"""Qt-free state of the napari response workflow: one reader reading one patient.
+
+The dock widget (``_widgets``) only forwards clicks, edits and button presses to a
+:class:`ReadSession` and redraws what it returns; everything here is plain Python over the
+core (``segment``, ``measure``, ``response``, ``burden``, ``study``, ``export``), so it is
+tested without Qt and gives the same numbers as the CLI and the batch.
+
+Never lose a change: every mutating method ends with :meth:`ReadSession.autosave`, which
+writes the whole session (read document, measurement lines, lesion masks as per-lesion
+crops) atomically (temp file + ``os.replace``) to ``<autosave_dir>/<patient>__<reader>.json``
+(+ ``.masks.npz``).  :meth:`ReadSession.resume` reopens it after a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ..errors import BlindingError, HccImagingError, StoreError
+from ..volume import Geometry, LabelVolume, Phase, Volume
+from ._layers import LineSpec, geometry_from_metadata, geometry_metadata
+
+__all__ = [
+    "SESSION_SCHEMA_VERSION",
+    "ROLES",
+    "STATUSES",
+    "EDITABLE_FIELDS",
+    "TimePointImages",
+    "Lesion",
+    "Observation",
+    "ReadSession",
+    "ReadLockedError",
+    "session_path",
+]
+
+log = logging.getLogger(__name__)
+
+#: Version of the autosave file layout (bump on incompatible change).
+SESSION_SCHEMA_VERSION = 1
+#: Lesion roles of the read document (DESIGN section 4).
+ROLES: tuple[str, ...] = ("target", "non_target", "new")
+#: Lesion statuses of the read document.
+STATUSES: tuple[str, ...] = (
+    "measured",
+    "too_small",
+    "absent",
+    "not_evaluable",
+    "present",
+    "unequivocal_progression",
+)
+#: Table columns the reader may edit, with their type.
+EDITABLE_FIELDS: Mapping[str, type] = {
+    "role": str,
+    "organ": str,
+    "is_lymph_node": bool,
+    "status": str,
+    "longest_diameter_mm": float,
+    "short_axis_mm": float,
+    "viable_diameter_mm": float,
+    "volume_mm3": float,
+    "necrosis_fraction": float,
+}
+#: Day offset given to time point n (n * this) when its images carry no date: the usual
+#: 8-week imaging interval of HCC trials (only orders time points; BOR confirmation needs real dates).
+DEFAULT_INTERVAL_DAYS = 56
+#: Reference phase for the whole-lesion mask and RECIST diameters, in order of preference.
+REFERENCE_PHASES: tuple[Phase, ...] = (
+    Phase.PORTAL_VENOUS,
+    Phase.DELAYED,
+    Phase.ARTERIAL,
+    Phase.ARTERIAL_LATE,
+    Phase.PRE_CONTRAST,
+)
+#: Phase used for viable (arterially enhancing) tumour, in order of preference (mRECIST, EASL).
+ARTERIAL_PHASES: tuple[Phase, ...] = (Phase.ARTERIAL_LATE, Phase.ARTERIAL, Phase.ARTERIAL_EARLY)
+
+
+class ReadLockedError(StoreError):
+    """A change was attempted on a locked read."""
+
+
+@dataclass(slots=True)
+class TimePointImages:
+    """The phases of one time point, on whatever grids they were acquired."""
+
+    timepoint_id: str
+    phases: dict[Phase, Volume]
+    date: str | None = None
+    day_offset: int | None = None
+
+    @property
+    def reference(self) -> Volume:
+        """The volume on which masks live and RECIST diameters are measured (portal venous first)."""
+        for ph in REFERENCE_PHASES:
+            if ph in self.phases:
+                return self.phases[ph]
+        return next(iter(self.phases.values()))
+
+    @property
+    def arterial(self) -> Volume | None:
+        for ph in ARTERIAL_PHASES:
+            if ph in self.phases:
+                return self.phases[ph]
+        return None
+
+
+@dataclass(slots=True)
+class Lesion:
+    """A tracked lesion (same id and tracking UID at every time point)."""
+
+    lesion_id: str
+    tracking_uid: str
+    label: int
+    role: str = "target"
+    organ: str = "liver"
+    is_lymph_node: bool = False
+    kind: str | None = None
+
+
+@dataclass(slots=True)
+class Observation:
+    """One lesion at one time point: status, numbers (mm) and the lines they come from."""
+
+    status: str = "measured"
+    longest_diameter_mm: float | None = None
+    short_axis_mm: float | None = None
+    viable_diameter_mm: float | None = None
+    viable_short_axis_mm: float | None = None
+    volume_mm3: float | None = None
+    viable_volume_mm3: float | None = None
+    necrosis_fraction: float | None = None
+    lines: dict[str, LineSpec] = field(default_factory=dict)
+    source: str = ""
+    problems: list[str] = field(default_factory=list)
+
+
+def session_path(autosave_dir: str | os.PathLike[str], patient_id: str, reader_id: str) -> Path:
+    """``<dir>/<patient>__<reader>.json`` (ids made file-name safe)."""
+
+    def safe(s: str) -> str:
+        return "".join(c if c.isalnum() or c in "-_." else "_" for c in s) or "_"
+
+    return Path(autosave_dir) / f"{safe(patient_id)}__{safe(reader_id)}.json"
+
+
+def _atomic_write_bytes(path: Path, payload: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _line_to_json(line: LineSpec) -> dict[str, Any]:
+    return {"axis": line.axis, "start_lps": list(line.start_lps), "end_lps": list(line.end_lps)}
+
+
+def _line_from_json(lesion_id: str, d: Mapping[str, Any]) -> LineSpec:
+    return LineSpec(lesion_id, str(d["axis"]), tuple(d["start_lps"]), tuple(d["end_lps"]))  # type: ignore[arg-type]
+
+
+class ReadSession:
+    """One reader's read of one patient: images, lesions, observations, masks; autosaved.
+
+    Parameters
+    ----------
+    patient_id : str
+        Pseudonymous patient id.
+    reader_id : str
+        Who reads; every manual change is attributed to this id.
+    autosave_dir : path
+        Folder of the autosave files (one per patient and reader: a reader never opens
+        another reader's file, see :meth:`resume`).
+    blinded : bool
+        When True, this session refuses to open another reader's data.
+    """
+
+    def __init__(
+        self,
+        patient_id: str,
+        reader_id: str,
+        autosave_dir: str | os.PathLike[str],
+        *,
+        blinded: bool = True,
+    ) -> None:
+        if not reader_id.strip():
+            raise BlindingError(
+                "reader_id is empty: every measurement must be attributed to a reader. "
+                "Enter your reader id in the dock (or pass reader_id=...)."
+            )
+        self.patient_id = patient_id
+        self.reader_id = reader_id
+        self.blinded = blinded
+        self.autosave_dir = Path(autosave_dir)
+        self.images: dict[str, TimePointImages] = {}
+        self.lesions: dict[str, Lesion] = {}
+        self.observations: dict[tuple[str, str], Observation] = {}
+        #: Per time point, per lesion: (start index, boolean crop) on the reference grid.
+        self._masks: dict[str, dict[str, tuple[tuple[int, int, int], NDArray[np.bool_]]]] = {}
+        self._viable: dict[str, dict[str, tuple[tuple[int, int, int], NDArray[np.bool_]]]] = {}
+        self._geometries: dict[str, Geometry] = {}
+        self.locked = False
+        self.criteria: tuple[str, ...] = ("RECIST1.1", "mRECIST", "EASL", "RECICL", "iRECIST")
+        self.listeners: list[Any] = []
+        self.saves = 0
+
+    # ------------------------------------------------------------------ paths & persistence
+    @property
+    def path(self) -> Path:
+        return session_path(self.autosave_dir, self.patient_id, self.reader_id)
+
+    @property
+    def masks_path(self) -> Path:
+        return self.path.with_suffix(".masks.npz")
+
+    def _check_unlocked(self, what: str) -> None:
+        if self.locked:
+            raise ReadLockedError(
+                f"read of patient {self.patient_id!r} by reader {self.reader_id!r} is locked; "
+                f"cannot {what}. A locked read is final: start a new read (or ask the adjudicator) "
+                "to record a change."
+            )
+
+    def to_json(self) -> dict[str, Any]:
+        """The session as a JSON-able dict (schema :data:`SESSION_SCHEMA_VERSION`)."""
+        return {
+            "schema_version": SESSION_SCHEMA_VERSION,
+            "patient_id": self.patient_id,
+            "reader_id": self.reader_id,
+            "blinded": self.blinded,
+            "locked": self.locked,
+            "criteria": list(self.criteria),
+            "timepoints": [
+                {
+                    "timepoint_id": tp.timepoint_id,
+                    "date": tp.date,
+                    "day_offset": tp.day_offset,
+                    "geometry": geometry_metadata(self._geometries.get(tp.timepoint_id, tp.reference.geometry)),
+                }
+                for tp in self.images.values()
+            ],
+            "lesions": [asdict(les) for les in self.lesions.values()],
+            "observations": [
+                {
+                    "lesion_id": lid,
+                    "timepoint_id": tpid,
+                    **{k: v for k, v in asdict(obs).items() if k != "lines"},
+                    "lines": [_line_to_json(ln) for ln in obs.lines.values()],
+                }
+                for (lid, tpid), obs in self.observations.items()
+            ],
+        }
+
+    def autosave(self, *, masks: bool = False) -> Path:
+        """Write the session atomically (and the masks when ``masks``); notify listeners."""
+        payload = json.dumps(self.to_json(), indent=1).encode()
+        if masks:
+            arrays: dict[str, NDArray[Any]] = {}
+            for kind, store in (("lesion", self._masks), ("viable", self._viable)):
+                for tpid, per in store.items():
+                    for lid, (start, crop) in per.items():
+                        key = f"{kind}|{tpid}|{lid}"
+                        arrays[key + "|start"] = np.asarray(start, np.int64)
+                        arrays[key + "|bits"] = np.packbits(crop, axis=None)
+                        arrays[key + "|shape"] = np.asarray(crop.shape, np.int64)
+            import io as _io
+
+            buf = _io.BytesIO()
+            np.savez(buf, **arrays)
+            _atomic_write_bytes(self.masks_path, buf.getvalue())
+        _atomic_write_bytes(self.path, payload)
+        self.saves += 1
+        for cb in list(self.listeners):
+            cb(self)
+        return self.path
+
+    @classmethod
+    def resume(
+        cls,
+        patient_id: str,
+        reader_id: str,
+        autosave_dir: str | os.PathLike[str],
+        *,
+        blinded: bool = True,
+    ) -> ReadSession:
+        """Reopen this reader's autosaved session (empty session when there is none).
+
+        Only ``<patient>__<reader>.json`` is ever read: another reader's file is never opened.
+        """
+        s = cls(patient_id, reader_id, autosave_dir, blinded=blinded)
+        if not s.path.exists():
+            return s
+        doc = json.loads(s.path.read_text())
+        if doc.get("reader_id") != reader_id:
+            raise BlindingError(
+                f"autosave file {s.path.name} belongs to reader {doc.get('reader_id')!r}, not {reader_id!r}; "
+                "a blinded reader cannot open another reader's read."
+            )
+        if int(doc.get("schema_version", 0)) > SESSION_SCHEMA_VERSION:
+            raise StoreError(
+                f"autosave file {s.path} has schema {doc['schema_version']} > {SESSION_SCHEMA_VERSION}; "
+                "it was written by a newer hcc-imaging. Upgrade hcc-imaging to reopen it."
+            )
+        s.locked = bool(doc.get("locked", False))
+        s.criteria = tuple(doc.get("criteria", s.criteria))
+        for tp in doc.get("timepoints", []):
+            s._geometries[tp["timepoint_id"]] = geometry_from_metadata({"hcc_imaging": tp["geometry"]})
+        for d in doc.get("lesions", []):
+            s.lesions[d["lesion_id"]] = Lesion(**d)
+        for d in doc.get("observations", []):
+            lid, tpid = d.pop("lesion_id"), d.pop("timepoint_id")
+            lines = {ln["axis"]: _line_from_json(lid, ln) for ln in d.pop("lines", [])}
+            s.observations[(lid, tpid)] = Observation(**d, lines=lines)
+        if s.masks_path.exists():
+            with np.load(s.masks_path) as z:
+                keys = {k.rsplit("|", 1)[0] for k in z.files}
+                for key in keys:
+                    kind, tpid, lid = key.split("|")
+                    shape = tuple(int(v) for v in z[key + "|shape"])
+                    n = int(np.prod(shape))
+                    crop = np.unpackbits(z[key + "|bits"], count=n).astype(bool).reshape(shape)
+                    start = tuple(int(v) for v in z[key + "|start"])
+                    target = s._masks if kind == "lesion" else s._viable
+                    target.setdefault(tpid, {})[lid] = (start, crop)  # type: ignore[assignment]
+        return s
+
+    # ------------------------------------------------------------------ images
+    def add_timepoint(
+        self,
+        timepoint_id: str,
+        phases: Mapping[Phase | str, Volume],
+        *,
+        date: str | None = None,
+        day_offset: int | None = None,
+    ) -> TimePointImages:
+        """Register the images of one time point (order of calls = chronological order)."""
+        if not phases:
+            raise HccImagingError(f"time point {timepoint_id!r} has no series; load at least one phase.")
+        tp = TimePointImages(timepoint_id, {Phase(k): v for k, v in phases.items()}, date, day_offset)
+        self.images[timepoint_id] = tp
+        self._geometries.setdefault(timepoint_id, tp.reference.geometry)
+        return tp
+
+    @property
+    def timepoint_ids(self) -> list[str]:
+        ids = list(self.images)
+        for _, tpid in self.observations:
+            if tpid not in ids:
+                ids.append(tpid)
+        return ids
+
+    def geometry(self, timepoint_id: str) -> Geometry:
+        """Reference grid of a time point (where its label map lives)."""
+        if timepoint_id in self._geometries:
+            return self._geometries[timepoint_id]
+        raise HccImagingError(
+            f"unknown time point {timepoint_id!r}; known: {sorted(self._geometries)}. Load its images first."
+        )
+
+    # ------------------------------------------------------------------ masks
+    def label_array(self, timepoint_id: str, *, viable: bool = False) -> NDArray[np.uint16]:
+        """The label map of a time point on its reference grid (lesion label values)."""
+        geom = self.geometry(timepoint_id)
+        out = np.zeros(geom.shape, np.uint16)
+        store = self._viable if viable else self._masks
+        for lid, (start, crop) in store.get(timepoint_id, {}).items():
+            sl = tuple(slice(a, a + n) for a, n in zip(start, crop.shape, strict=True))
+            out[sl][crop] = self.lesions[lid].label
+        return out
+
+    def lesion_mask(self, lesion_id: str, timepoint_id: str, *, viable: bool = False) -> NDArray[np.bool_] | None:
+        """Full-size boolean mask of one lesion (None when it has none)."""
+        store = self._viable if viable else self._masks
+        item = store.get(timepoint_id, {}).get(lesion_id)
+        if item is None:
+            return None
+        start, crop = item
+        out = np.zeros(self.geometry(timepoint_id).shape, bool)
+        out[tuple(slice(a, a + n) for a, n in zip(start, crop.shape, strict=True))] = crop
+        return out
+
+    def label_volume(self, timepoint_id: str, *, viable: bool = False) -> LabelVolume:
+        ref = self.images[timepoint_id].reference if timepoint_id in self.images else None
+        arr = self.label_array(timepoint_id, viable=viable)
+        names = {les.label: les.lesion_id for les in self.lesions.values()}
+        if ref is not None:
+            return LabelVolume.like(ref, arr, labels=names)
+        return LabelVolume(array=arr, geometry=self.geometry(timepoint_id), labels=names)
+
+    @staticmethod
+    def _crop(mask: NDArray[np.bool_]) -> tuple[tuple[int, int, int], NDArray[np.bool_]]:
+        idx = np.nonzero(mask)
+        if idx[0].size == 0:
+            return (0, 0, 0), np.zeros((0, 0, 0), bool)
+        lo = [int(i.min()) for i in idx]
+        hi = [int(i.max()) + 1 for i in idx]
+        sl = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+        return (lo[0], lo[1], lo[2]), np.ascontiguousarray(mask[sl])
+
+    # ------------------------------------------------------------------ lesions
+    def new_lesion(self, *, role: str = "target", organ: str = "liver", is_lymph_node: bool = False) -> Lesion:
+        """A new tracked lesion with the next id ``L<n>`` and a fresh tracking UID."""
+        self._check_unlocked("add a lesion")
+        n = 1 + max([les.label for les in self.lesions.values()], default=0)
+        les = Lesion(f"L{n}", str(uuid.uuid4()), n, role=_norm_choice(role, ROLES, "role"), organ=organ,
+                     is_lymph_node=bool(is_lymph_node))
+        self.lesions[les.lesion_id] = les
+        return les
+
+    def _lesion(self, lesion_id: str) -> Lesion:
+        if lesion_id not in self.lesions:
+            raise KeyError(
+                f"unknown lesion {lesion_id!r} for patient {self.patient_id!r}; known: {sorted(self.lesions)}"
+            )
+        return self.lesions[lesion_id]
+
+    def observation(self, lesion_id: str, timepoint_id: str) -> Observation:
+        return self.observations.setdefault((lesion_id, timepoint_id), Observation())
+
+    def set_mask(
+        self,
+        lesion_id: str,
+        timepoint_id: str,
+        mask: ArrayLike,
+        *,
+        viable: ArrayLike | None = None,
+        source: str,
+    ) -> Observation:
+        """Store a lesion mask (and its viable part) and measure it with the core."""
+        self._check_unlocked("change a mask")
+        les = self._lesion(lesion_id)
+        m = np.asarray(mask, bool)
+        geom = self.geometry(timepoint_id)
+        if m.shape != geom.shape:
+            raise HccImagingError(
+                f"mask of lesion {lesion_id!r} at {timepoint_id!r} has shape {m.shape}, the time point's "
+                f"reference grid is {geom.shape}; resample it onto the reference series first."
+            )
+        self._masks.setdefault(timepoint_id, {})[lesion_id] = self._crop(m)
+        v = None if viable is None else np.asarray(viable, bool) & m
+        if v is not None and v.any():
+            self._viable.setdefault(timepoint_id, {})[lesion_id] = self._crop(v)
+        else:
+            self._viable.get(timepoint_id, {}).pop(lesion_id, None)
+        obs = self._measure(les, timepoint_id, m, v, source)
+        self.observations[(lesion_id, timepoint_id)] = obs
+        self.autosave(masks=True)
+        return obs
+
+    def _measure(
+        self, les: Lesion, timepoint_id: str, mask: NDArray[np.bool_], viable: NDArray[np.bool_] | None, source: str
+    ) -> Observation:
+        from . import _core
+
+        ref = self.images[timepoint_id].reference
+        lab = LabelVolume.like(ref, mask.astype(np.uint8), labels={1: les.lesion_id})
+        vlab = None if viable is None else LabelVolume.like(ref, viable.astype(np.uint8), labels={1: les.lesion_id})
+        return _core.measure(lab, vlab, lesion_id=les.lesion_id, is_lymph_node=les.is_lymph_node, source=source)
+
+    def segment_at(
+        self,
+        timepoint_id: str,
+        point_lps: Sequence[float],
+        *,
+        lesion_id: str | None = None,
+        role: str = "target",
+    ) -> tuple[str, Observation]:
+        """Click-to-segment: a 3D lesion mask (and viable part) from one LPS point, measured.
+
+        A new lesion is created unless ``lesion_id`` names an existing one (e.g. the same
+        lesion at a follow-up).
+        """
+        from . import _core
+
+        self._check_unlocked("segment a lesion")
+        tp = self.images.get(timepoint_id)
+        if tp is None:
+            raise HccImagingError(f"time point {timepoint_id!r} has no images loaded; load them before segmenting.")
+        mask, viable = _core.segment(tp.phases, tp.reference, np.asarray(point_lps, float))
+        les = self._lesion(lesion_id) if lesion_id else self.new_lesion(role=role)
+        obs = self.set_mask(les.lesion_id, timepoint_id, mask, viable=viable, source="algorithm")
+        return les.lesion_id, obs
+
+    def set_line(self, lesion_id: str, timepoint_id: str, line: LineSpec) -> Observation:
+        """A reader moved or drew a line: its length (world mm) becomes the diameter it measures.
+
+        ``long`` → longest diameter, ``short`` → short axis, ``viable_long`` → viable diameter,
+        ``viable_short`` → viable short axis.  The measurement's source becomes the reader.
+        """
+        self._check_unlocked("change a line")
+        self._lesion(lesion_id)
+        obs = self.observation(lesion_id, timepoint_id)
+        axis = line.axis
+        field_name = {
+            "long": "longest_diameter_mm",
+            "manual": "longest_diameter_mm",
+            "short": "short_axis_mm",
+            "viable_long": "viable_diameter_mm",
+            "viable_short": "viable_short_axis_mm",
+        }.get(axis)
+        if field_name is None:
+            raise HccImagingError(
+                f"line axis {axis!r} of lesion {lesion_id!r} is not one of long/short/viable_long/viable_short/manual."
+            )
+        key = "long" if axis == "manual" else axis
+        new = replace(line, lesion_id=lesion_id, axis=key)
+        obs.lines[key] = new
+        setattr(obs, field_name, round(new.length_mm, 1))
+        obs.status = "measured"
+        obs.source = f"reader:{self.reader_id}"
+        obs.problems = _core_problems(self.lesions[lesion_id], obs)
+        self.autosave()
+        return obs
+
+    def measure_manual(
+        self,
+        timepoint_id: str,
+        long_line: tuple[Sequence[float], Sequence[float]],
+        short_line: tuple[Sequence[float], Sequence[float]] | None = None,
+        *,
+        lesion_id: str | None = None,
+        role: str = "target",
+    ) -> tuple[str, Observation]:
+        """Manual (bidirectional) measurement: a long-axis line and optionally a short-axis line."""
+        self._check_unlocked("add a manual measurement")
+        les = self._lesion(lesion_id) if lesion_id else self.new_lesion(role=role)
+        self.observations[(les.lesion_id, timepoint_id)] = Observation(source=f"reader:{self.reader_id}")
+        self.set_line(les.lesion_id, timepoint_id, LineSpec(les.lesion_id, "long", tuple(long_line[0]), tuple(long_line[1])))  # type: ignore[arg-type]
+        if short_line is not None:
+            self.set_line(les.lesion_id, timepoint_id, LineSpec(les.lesion_id, "short", tuple(short_line[0]), tuple(short_line[1])))  # type: ignore[arg-type]
+        return les.lesion_id, self.observations[(les.lesion_id, timepoint_id)]
+
+    def set_field(self, lesion_id: str, field_name: str, value: Any, timepoint_id: str | None = None) -> None:
+        """Edit one table cell (lesion attribute, or an observation value at ``timepoint_id``)."""
+        self._check_unlocked(f"edit {field_name}")
+        les = self._lesion(lesion_id)
+        if field_name not in EDITABLE_FIELDS:
+            raise HccImagingError(
+                f"field {field_name!r} of lesion {lesion_id!r} is not editable; editable: {sorted(EDITABLE_FIELDS)}."
+            )
+        typ = EDITABLE_FIELDS[field_name]
+        if field_name in ("role", "organ", "is_lymph_node"):
+            if field_name == "role":
+                value = _norm_choice(value, ROLES, "role")
+            elif field_name == "is_lymph_node":
+                value = _as_bool(value)
+            setattr(les, field_name, typ(value))
+        else:
+            if timepoint_id is None:
+                raise HccImagingError(f"editing {field_name!r} of lesion {lesion_id!r} needs a timepoint_id.")
+            obs = self.observation(lesion_id, timepoint_id)
+            if field_name == "status":
+                value = _norm_choice(value, STATUSES, "status")
+            elif value in (None, ""):
+                value = None
+            else:
+                try:
+                    value = float(value)
+                except (TypeError, ValueError) as err:
+                    raise HccImagingError(
+                        f"{field_name} of lesion {lesion_id!r} at {timepoint_id!r} must be a number in mm/mm3/fraction, "
+                        f"got {value!r}."
+                    ) from err
+                if value < 0:
+                    raise HccImagingError(f"{field_name} of lesion {lesion_id!r} must be >= 0, got {value}.")
+            setattr(obs, field_name, value)
+            obs.source = f"reader:{self.reader_id}"
+        for (lid, _), obs in self.observations.items():
+            if lid == lesion_id:
+                obs.problems = _core_problems(les, obs)
+        self.autosave()
+
+    def delete_lesion(self, lesion_id: str) -> None:
+        self._check_unlocked("delete a lesion")
+        self._lesion(lesion_id)
+        del self.lesions[lesion_id]
+        for key in [k for k in self.observations if k[0] == lesion_id]:
+            del self.observations[key]
+        for store in (self._masks, self._viable):
+            for per in store.values():
+                per.pop(lesion_id, None)
+        self.autosave(masks=True)
+
+    def lock(self) -> None:
+        """Lock the read: no further change is accepted (and the lock is saved)."""
+        self._check_unlocked("lock it again")
+        self.locked = True
+        self.autosave()
+
+    # ------------------------------------------------------------------ outputs
+    def lines(self, timepoint_id: str) -> list[LineSpec]:
+        return [ln for (lid, tpid), obs in self.observations.items() if tpid == timepoint_id for ln in obs.lines.values()]
+
+    def table_rows(self, timepoint_id: str) -> list[dict[str, Any]]:
+        """One row per lesion for the lesion table (values at ``timepoint_id``)."""
+        rows = []
+        for les in self.lesions.values():
+            obs = self.observations.get((les.lesion_id, timepoint_id))
+            rows.append(
+                {
+                    "lesion_id": les.lesion_id,
+                    "tracking_uid": les.tracking_uid,
+                    "role": les.role,
+                    "organ": les.organ,
+                    "is_lymph_node": les.is_lymph_node,
+                    "status": obs.status if obs else "",
+                    "longest_diameter_mm": obs.longest_diameter_mm if obs else None,
+                    "short_axis_mm": obs.short_axis_mm if obs else None,
+                    "viable_diameter_mm": obs.viable_diameter_mm if obs else None,
+                    "volume_mm3": obs.volume_mm3 if obs else None,
+                    "necrosis_fraction": obs.necrosis_fraction if obs else None,
+                    "problems": "; ".join(obs.problems) if obs else "not measured at this time point",
+                }
+            )
+        return rows
+
+    def read_document(self) -> dict[str, Any]:
+        """The read document (DESIGN section 4) as a dict: what ``hcc-imaging assess`` reads."""
+        tps = []
+        for i, tpid in enumerate(self.timepoint_ids):
+            tp = self.images.get(tpid)
+            lesions = []
+            for les in self.lesions.values():
+                obs = self.observations.get((les.lesion_id, tpid))
+                if obs is None:
+                    continue
+                entry: dict[str, Any] = {
+                    "lesion_id": les.lesion_id,
+                    "tracking_uid": les.tracking_uid,
+                    "role": les.role,
+                    "organ": les.organ,
+                    "is_lymph_node": les.is_lymph_node,
+                    "status": obs.status,
+                }
+                if les.kind:
+                    entry["kind"] = les.kind
+                for k in (
+                    "longest_diameter_mm",
+                    "short_axis_mm",
+                    "viable_diameter_mm",
+                    "viable_short_axis_mm",
+                    "volume_mm3",
+                    "viable_volume_mm3",
+                    "necrosis_fraction",
+                ):
+                    val = getattr(obs, k)
+                    if val is not None:
+                        entry[k] = val
+                if obs.source:
+                    entry["source"] = obs.source
+                if obs.lines:
+                    entry["endpoints"] = {ax: [list(ln.start_lps), list(ln.end_lps)] for ax, ln in obs.lines.items()}
+                lesions.append(entry)
+            day = tp.day_offset if tp and tp.day_offset is not None else None
+            item: dict[str, Any] = {"id": tpid, "lesions": lesions}
+            if tp and tp.date:
+                item["date"] = tp.date
+            else:
+                item["day"] = day if day is not None else i * DEFAULT_INTERVAL_DAYS
+            tps.append(item)
+        return {
+            "patient_id": self.patient_id,
+            "reader_id": self.reader_id,
+            "criteria": list(self.criteria),
+            "timepoints": tps,
+        }
+
+    def assess(self, criteria: Iterable[str] | None = None) -> dict[str, Any]:
+        """Per criterion: time-point responses, sums vs baseline and nadir, BOR (core classifier)."""
+        from . import _core
+
+        return _core.assess(self.read_document(), tuple(criteria or self.criteria))
+
+    def burden(self, timepoint_id: str) -> dict[str, Any]:
+        """Burden scores (up-to-7, TBS) at a time point from the measured liver lesions."""
+        from . import _core
+
+        return _core.burden(self.read_document(), timepoint_id)
+
+
+def _norm_choice(value: Any, choices: Sequence[str], name: str) -> str:
+    v = str(getattr(value, "value", value)).strip().lower().replace("-", "_").replace(" ", "_")
+    if v not in choices:
+        raise HccImagingError(f"{name} {value!r} is not one of {', '.join(choices)}.")
+    return v
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "y", "x")
+    return bool(value)
+
+
+def _core_problems(les: Lesion, obs: Observation) -> list[str]:
+    from . import _core
+
+    return _core.problems(les, obs)

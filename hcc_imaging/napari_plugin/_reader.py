@@ -1,0 +1,62 @@
+"""npe2 reader: DICOM folders, zips and DICOMDIR → one Image layer per series/phase per time point.
+
+Layers are named ``"<time point> · <phase>"`` (``baseline · arterial``), carry HU values, the
+geometry of the :class:`~hcc_imaging.volume.Volume` (world = LPS reversed, see
+:mod:`hcc_imaging.napari_plugin._layers`), ``units="mm"``, the liver window, and every DICOM
+identifier in ``metadata["hcc_imaging"]`` so the writers can round-trip.  Only the first phase of
+each time point is visible; time points after the first are hidden (toggle them in the dock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ._layers import volume_layer_data
+
+__all__ = ["get_reader", "read_dicom", "is_dicom_path"]
+
+LayerDataTuple = tuple[Any, dict[str, Any], str]
+_SUFFIXES = (".dcm", ".zip", ".ima")
+
+
+def is_dicom_path(path: str | Path) -> bool:
+    """A folder, a ``.zip``, a ``DICOMDIR`` or a ``.dcm``/``.ima`` file."""
+    p = Path(path)
+    return p.is_dir() or p.name.upper() == "DICOMDIR" or p.suffix.lower() in _SUFFIXES
+
+
+def get_reader(path: str | list[str]) -> Callable[[str | list[str]], list[LayerDataTuple]] | None:
+    """npe2 ``get_reader`` hook: :func:`read_dicom` for DICOM-like paths, else ``None``."""
+    if isinstance(path, list):
+        if not path or not all(is_dicom_path(p) for p in path):
+            return None
+        return read_dicom
+    return read_dicom if is_dicom_path(path) else None
+
+
+def read_dicom(path: str | list[str]) -> list[LayerDataTuple]:
+    """Load every study under ``path`` (list: a set of files of one folder) as napari layers."""
+    from ._core import load_archive
+
+    if isinstance(path, list):
+        parents = {Path(p).parent if Path(p).is_file() else Path(p) for p in path}
+        path = str(parents.pop()) if len(parents) == 1 else str(Path(path[0]).parent)
+        # a multi-selection of files is read as their folder (series are sorted by position)
+    layers: list[LayerDataTuple] = []
+    first_tp = True
+    for study in load_archive(path):
+        first_phase = True
+        for phase, vol in study.phases.items():
+            layers.append(
+                volume_layer_data(
+                    vol,
+                    timepoint=study.timepoint_id,
+                    patient_id=study.patient_id,
+                    visible=first_tp and first_phase,
+                )
+            )
+            first_phase = False
+        first_tp = False
+    return layers

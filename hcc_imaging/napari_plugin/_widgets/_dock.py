@@ -1,0 +1,796 @@
+"""The HCC response dock: a thin Qt view over :class:`~hcc_imaging.napari_plugin._controller.ReadSession`.
+
+Every button, click and cell edit is forwarded to the Qt-free session; the dock only redraws
+layers, the lesion table and the response panel from what the session returns.  Loading,
+segmentation and registration run in ``thread_worker``s with napari progress, so the UI never
+freezes; the session autosaves after every change.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...errors import HccImagingError
+from ...volume import Phase, Volume
+from .. import _core
+from .._controller import EDITABLE_FIELDS, ROLES, STATUSES, ReadSession
+from .._layers import (
+    METADATA_KEY,
+    LineSpec,
+    labels_layer_data,
+    layer_transform,
+    line_from_vertices,
+    lines_layer_data,
+    lps_to_world,
+    volume_from_layer,
+    volume_layer_data,
+    world_to_lps,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import napari
+
+__all__ = ["ResponseDock", "default_autosave_dir"]
+
+log = logging.getLogger(__name__)
+
+#: Lesion table columns: (header, session row key, editable).
+TABLE_COLUMNS: tuple[tuple[str, str, bool], ...] = (
+    ("id", "lesion_id", False),
+    ("role", "role", True),
+    ("organ", "organ", True),
+    ("node", "is_lymph_node", True),
+    ("status", "status", True),
+    ("LD mm", "longest_diameter_mm", True),
+    ("SA mm", "short_axis_mm", True),
+    ("viable mm", "viable_diameter_mm", True),
+    ("volume mL", "volume_mm3", True),
+    ("necrosis %", "necrosis_fraction", True),
+    ("problems", "problems", False),
+    ("tracking UID", "tracking_uid", False),
+)
+
+RESPONSE_COLUMNS = ("criterion", "response", "sum mm", "vs baseline", "vs nadir", "BOR")
+
+
+def default_autosave_dir() -> Path:
+    """``$HCC_IMAGING_AUTOSAVE`` or the user data dir ``.../hcc-imaging/reads``."""
+    env = os.environ.get("HCC_IMAGING_AUTOSAVE")
+    if env:
+        return Path(env)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("hcc-imaging")) / "reads"
+
+
+def _fmt(value: Any, key: str) -> str:
+    if value is None or value == "":
+        return ""
+    if key == "volume_mm3":
+        return f"{float(value) / 1000.0:.2f}"
+    if key == "necrosis_fraction":
+        return f"{100.0 * float(value):.0f}"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def _parse(text: str, key: str) -> Any:
+    text = text.strip()
+    if text == "":
+        return None
+    if key == "volume_mm3":
+        return float(text) * 1000.0
+    if key == "necrosis_fraction":
+        return float(text.rstrip("%")) / 100.0
+    return text
+
+
+class ResponseDock(QWidget):
+    """Dock widget: reader mode, browser, click-to-segment, lines, lesion table, response, export.
+
+    Parameters
+    ----------
+    napari_viewer : napari.viewer.Viewer
+        Injected by napari (a public-only proxy when opened from the plugin menu).
+    autosave_dir : path, optional
+        Where reads are autosaved (default :func:`default_autosave_dir`).
+    """
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer, autosave_dir: str | os.PathLike[str] | None = None) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.autosave_dir = Path(autosave_dir) if autosave_dir else default_autosave_dir()
+        self.session: ReadSession | None = None
+        self.timepoint_id: str | None = None
+        self._updating = False
+        self._workers: list[Any] = []
+        self.last_error: str = ""
+        self._build()
+        self.refresh_from_layers()
+        self.viewer.layers.events.inserted.connect(self._on_layers_changed)
+
+    # ------------------------------------------------------------------ UI
+    def _build(self) -> None:
+        root = QVBoxLayout(self)
+        # reader mode
+        box = QGroupBox("Reader")
+        form = QFormLayout(box)
+        self.reader_edit = QLineEdit(os.environ.get("HCC_IMAGING_READER", ""))
+        self.reader_edit.setPlaceholderText("reader id (required)")
+        self.patient_combo = QComboBox()
+        self.blinded_check = QCheckBox("blinded (only my reads)")
+        self.blinded_check.setChecked(True)
+        self.start_button = QPushButton("Start / resume read")
+        self.start_button.clicked.connect(lambda: self.start_read())
+        self.lock_button = QPushButton("Lock read")
+        self.lock_button.clicked.connect(lambda: self.lock_read())
+        row = QHBoxLayout()
+        row.addWidget(self.start_button)
+        row.addWidget(self.lock_button)
+        form.addRow("reader", self.reader_edit)
+        form.addRow("patient", self.patient_combo)
+        form.addRow(self.blinded_check)
+        form.addRow(row)
+        root.addWidget(box)
+        # browser
+        box = QGroupBox("Study")
+        form = QFormLayout(box)
+        self.timepoint_combo = QComboBox()
+        self.timepoint_combo.currentTextChanged.connect(self._on_timepoint_changed)
+        self.phase_combo = QComboBox()
+        self.phase_combo.currentTextChanged.connect(self._on_phase_changed)
+        self.compare_combo = QComboBox()
+        self.compare_combo.addItems(["single", "beside baseline", "over baseline (registered)"])
+        self.compare_combo.currentTextChanged.connect(lambda t: self.set_compare_mode(t))
+        self.open_button = QPushButton("Open DICOM folder / zip…")
+        self.open_button.clicked.connect(self._open_dialog)
+        form.addRow("time point", self.timepoint_combo)
+        form.addRow("phase", self.phase_combo)
+        form.addRow("compare", self.compare_combo)
+        form.addRow(self.open_button)
+        root.addWidget(box)
+        # tools
+        box = QGroupBox("Lesions")
+        lay = QVBoxLayout(box)
+        row = QHBoxLayout()
+        self.role_combo = QComboBox()
+        self.role_combo.addItems(list(ROLES))
+        self.segment_button = QPushButton("Click to segment")
+        self.segment_button.setCheckable(True)
+        self.segment_button.toggled.connect(self._on_segment_mode)
+        self.manual_button = QPushButton("Manual line")
+        self.manual_button.setCheckable(True)
+        self.manual_button.toggled.connect(self._on_manual_mode)
+        self.delete_button = QPushButton("Delete lesion")
+        self.delete_button.clicked.connect(self._delete_selected)
+        row.addWidget(QLabel("new as"))
+        row.addWidget(self.role_combo)
+        row.addWidget(self.segment_button)
+        row.addWidget(self.manual_button)
+        row.addWidget(self.delete_button)
+        lay.addLayout(row)
+        self.table = QTableWidget(0, len(TABLE_COLUMNS))
+        self.table.setHorizontalHeaderLabels([c[0] for c in TABLE_COLUMNS])
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.itemChanged.connect(self._on_item_changed)
+        lay.addWidget(self.table)
+        root.addWidget(box)
+        # response + export
+        self.tabs = QTabWidget()
+        resp = QWidget()
+        rl = QVBoxLayout(resp)
+        self.response_table = QTableWidget(0, len(RESPONSE_COLUMNS))
+        self.response_table.setHorizontalHeaderLabels(list(RESPONSE_COLUMNS))
+        self.response_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        rl.addWidget(self.response_table)
+        self.burden_label = QLabel("")
+        self.burden_label.setWordWrap(True)
+        rl.addWidget(self.burden_label)
+        self.plot = _ResponsePlot()
+        rl.addWidget(self.plot)
+        self.tabs.addTab(resp, "Response")
+        exp = QWidget()
+        el = QHBoxLayout(exp)
+        self.export_buttons: dict[str, QPushButton] = {}
+        for kind in ("SR", "SEG", "CSV"):
+            b = QPushButton(f"Export {kind}…")
+            b.clicked.connect(lambda _=False, k=kind: self._export_dialog(k))
+            el.addWidget(b)
+            self.export_buttons[kind] = b
+        self.tabs.addTab(exp, "Export")
+        root.addWidget(self.tabs)
+        self.status_label = QLabel("")
+        self.status_label.setWordWrap(True)
+        root.addWidget(self.status_label)
+        self._apply_availability()
+
+    def _apply_availability(self) -> None:
+        notes = []
+        for feature, widgets in (
+            ("segment", [self.segment_button]),
+            ("export", list(self.export_buttons.values())),
+        ):
+            ok = _core.available(feature)
+            for w in widgets:
+                w.setEnabled(ok)
+                if not ok:
+                    w.setToolTip(f"hcc_imaging.{feature} is not available in this build")
+            if not ok:
+                notes.append(feature)
+        if notes:
+            self._status(f"not available in this build: {', '.join(notes)}")
+
+    def _status(self, text: str) -> None:
+        self.status_label.setText(text)
+
+    def _error(self, err: BaseException) -> None:
+        self.last_error = f"{type(err).__name__}: {err}"
+        self._status(self.last_error)
+        log.warning("hcc-imaging dock: %s", type(err).__name__)
+
+    # ------------------------------------------------------------------ layers → session
+    def _image_layers(self) -> list[Any]:
+        out = []
+        for layer in self.viewer.layers:
+            md = layer.metadata.get(METADATA_KEY) if hasattr(layer, "metadata") else None
+            if md and md.get("kind") == "image":
+                out.append(layer)
+        return out
+
+    def _on_layers_changed(self, event: Any = None) -> None:
+        if not self._updating:
+            self.refresh_from_layers()
+
+    def refresh_from_layers(self) -> None:
+        """Rebuild the patient / time point / phase lists from the hcc-imaging image layers."""
+        patients = []
+        for layer in self._image_layers():
+            pid = layer.metadata[METADATA_KEY].get("patient_id") or "anonymous"
+            if pid not in patients:
+                patients.append(pid)
+        current = self.patient_combo.currentText()
+        self.patient_combo.blockSignals(True)
+        self.patient_combo.clear()
+        self.patient_combo.addItems(patients)
+        if current in patients:
+            self.patient_combo.setCurrentText(current)
+        self.patient_combo.blockSignals(False)
+        if self.session is not None:
+            self._attach_images(self.session)
+            self._fill_browser()
+
+    def _layers_of(self, patient_id: str) -> dict[str, dict[Phase, Any]]:
+        tps: dict[str, dict[Phase, Any]] = {}
+        for layer in self._image_layers():
+            md = layer.metadata[METADATA_KEY]
+            if (md.get("patient_id") or "anonymous") != patient_id or md.get("registered_to"):
+                continue
+            tps.setdefault(md.get("timepoint_id") or "baseline", {})[Phase(md.get("phase", "unknown"))] = layer
+        return tps
+
+    def _attach_images(self, session: ReadSession) -> None:
+        for tpid, phases in self._layers_of(session.patient_id).items():
+            if tpid in session.images:
+                continue
+            vols = {ph: volume_from_layer(layer.data, layer.metadata, f"layer {layer.name!r}") for ph, layer in phases.items()}
+            session.add_timepoint(tpid, vols)
+
+    # ------------------------------------------------------------------ reader mode
+    def start_read(self, reader_id: str | None = None, patient_id: str | None = None) -> ReadSession:
+        """Start (or resume after a crash) this reader's read of the selected patient."""
+        reader = (reader_id if reader_id is not None else self.reader_edit.text()).strip()
+        if reader_id is not None:
+            self.reader_edit.setText(reader)
+        patient = patient_id or self.patient_combo.currentText() or "anonymous"
+        try:
+            session = ReadSession.resume(patient, reader, self.autosave_dir, blinded=self.blinded_check.isChecked())
+        except HccImagingError as err:
+            self._error(err)
+            raise
+        self._attach_images(session)
+        self.session = session
+        self._fill_browser()
+        self.refresh_all()
+        self._status(
+            f"read of {patient} by {reader}: {len(session.lesions)} lesion(s)"
+            + (" — LOCKED" if session.locked else "")
+            + f"; autosaved to {session.path}"
+        )
+        return session
+
+    def lock_read(self) -> None:
+        if self.session is None:
+            return
+        try:
+            self.session.lock()
+        except HccImagingError as err:
+            self._error(err)
+            return
+        self._status(f"read locked ({self.session.path.name})")
+        self._set_editable(False)
+
+    def _set_editable(self, on: bool) -> None:
+        for w in (self.segment_button, self.manual_button, self.delete_button, self.lock_button):
+            w.setEnabled(on and (w is not self.segment_button or _core.available("segment")))
+
+    # ------------------------------------------------------------------ browser
+    def _fill_browser(self) -> None:
+        s = self.session
+        if s is None:
+            return
+        self.timepoint_combo.blockSignals(True)
+        cur = self.timepoint_combo.currentText()
+        self.timepoint_combo.clear()
+        self.timepoint_combo.addItems(s.timepoint_ids)
+        self.timepoint_combo.blockSignals(False)
+        tp = cur if cur in s.timepoint_ids else (s.timepoint_ids[0] if s.timepoint_ids else "")
+        self.timepoint_combo.setCurrentText(tp)
+        self._on_timepoint_changed(tp)
+
+    def _on_timepoint_changed(self, tpid: str) -> None:
+        if not tpid or self.session is None:
+            return
+        self.timepoint_id = tpid
+        tp = self.session.images.get(tpid)
+        self.phase_combo.blockSignals(True)
+        self.phase_combo.clear()
+        if tp:
+            self.phase_combo.addItems([str(p) for p in tp.phases])
+            self.phase_combo.setCurrentText(str(tp.reference.phase))
+        self.phase_combo.blockSignals(False)
+        self._show_phase(self.phase_combo.currentText())
+        self.refresh_all()
+
+    def _on_phase_changed(self, phase: str) -> None:
+        self._show_phase(phase)
+
+    def _show_phase(self, phase: str) -> None:
+        if self.session is None or not self.timepoint_id:
+            return
+        layers = self._layers_of(self.session.patient_id)
+        compare = self.compare_combo.currentText()
+        first = self.session.timepoint_ids[0] if self.session.timepoint_ids else None
+        for tpid, phases in layers.items():
+            for ph, layer in phases.items():
+                show = tpid == self.timepoint_id and str(ph) == phase
+                if compare == "beside baseline" and tpid == first and str(ph) == phase:
+                    show = True
+                layer.visible = show
+
+    def set_compare_mode(self, mode: str) -> Any:
+        """``single`` / ``beside baseline`` (grid view) / ``over baseline (registered)``."""
+        if self.compare_combo.currentText() != mode:
+            self.compare_combo.setCurrentText(mode)
+            return None
+        self.viewer.grid.enabled = mode == "beside baseline"
+        self._show_phase(self.phase_combo.currentText())
+        if mode == "over baseline (registered)":
+            return self.register_followup()
+        return None
+
+    def register_followup(self) -> Any:
+        """Register the current follow-up to baseline in a thread; add it over the baseline."""
+        from napari.qt.threading import thread_worker
+
+        s = self.session
+        if s is None or not self.timepoint_id or not s.timepoint_ids:
+            return None
+        base_id = s.timepoint_ids[0]
+        if self.timepoint_id == base_id or base_id not in s.images or self.timepoint_id not in s.images:
+            self._status("pick a follow-up time point to overlay on the baseline")
+            return None
+        fixed = s.images[base_id].reference
+        moving = s.images[self.timepoint_id].reference
+        tpid = self.timepoint_id
+
+        @thread_worker(progress={"total": 0, "desc": "registering follow-up to baseline"})
+        def work() -> Volume:
+            return _core.register_to(fixed, moving)
+
+        worker = work()
+        worker.returned.connect(lambda vol: self._add_registered(vol, tpid, base_id))
+        worker.errored.connect(self._error)
+        self._start(worker)
+        return worker
+
+    def _add_registered(self, vol: Volume, tpid: str, base_id: str) -> None:
+        data, kwargs, _ = volume_layer_data(vol, timepoint=tpid, patient_id=self.session.patient_id if self.session else None)
+        kwargs["name"] = f"{tpid} → {base_id} (registered)"
+        kwargs["metadata"][METADATA_KEY]["registered_to"] = base_id
+        kwargs["colormap"] = "magenta"
+        kwargs["blending"] = "additive"
+        kwargs["opacity"] = 0.6
+        self._updating = True
+        try:
+            name = kwargs["name"]
+            if name in self.viewer.layers:
+                self.viewer.layers.remove(name)
+            self.viewer.add_image(data, **kwargs)
+        finally:
+            self._updating = False
+        self._status(f"{tpid} registered to {base_id} and shown over it")
+
+    # ------------------------------------------------------------------ workers
+    def _start(self, worker: Any) -> None:
+        self._workers.append(worker)
+        worker.finished.connect(lambda: self._workers.remove(worker) if worker in self._workers else None)
+        worker.start()
+
+    def _open_dialog(self) -> None:  # pragma: no cover - needs a user
+        path = QFileDialog.getExistingDirectory(self, "DICOM folder")
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str | os.PathLike[str]) -> Any:
+        """Load a DICOM folder/zip/DICOMDIR in a thread and add its layers (napari progress)."""
+        from napari.qt.threading import thread_worker
+
+        from .._reader import read_dicom
+
+        @thread_worker(progress={"total": 0, "desc": f"loading {Path(path).name}"})
+        def work() -> list[Any]:
+            return read_dicom(str(path))
+
+        worker = work()
+        worker.returned.connect(self._add_layer_tuples)
+        worker.errored.connect(self._error)
+        self._start(worker)
+        return worker
+
+    def _add_layer_tuples(self, tuples: list[Any]) -> None:
+        for data, kwargs, kind in tuples:
+            getattr(self.viewer, f"add_{kind}")(data, **kwargs)
+
+    # ------------------------------------------------------------------ click to segment
+    def _seeds_layer(self) -> Any:
+        name = "seeds (click a lesion)"
+        if name in self.viewer.layers:
+            return self.viewer.layers[name]
+        geom = self.session.geometry(self.timepoint_id) if self.session and self.timepoint_id else None
+        kwargs = layer_transform(geom) if geom is not None else {}
+        self._updating = True
+        try:
+            layer = self.viewer.add_points(np.zeros((0, 3)), name=name, size=6, face_color="red", **kwargs)
+        finally:
+            self._updating = False
+        layer.events.data.connect(self._on_seed_added)
+        return layer
+
+    def _on_segment_mode(self, on: bool) -> None:
+        if on:
+            if self.session is None:
+                self._status("start a read first (reader id)")
+                self.segment_button.setChecked(False)
+                return
+            self.manual_button.setChecked(False)
+            layer = self._seeds_layer()
+            self.viewer.layers.selection.active = layer
+            layer.mode = "add"
+
+    def _on_seed_added(self, event: Any) -> None:
+        if getattr(event, "action", "added") != "added" or self.session is None:
+            return
+        layer = event.source
+        if len(layer.data) == 0:
+            return
+        world = layer.data_to_world(layer.data[-1])
+        self.segment_at_world(np.asarray(world, float))
+
+    def segment_at_world(self, world_point: Any) -> Any:
+        """Segment + measure the lesion under a napari world point (z, y, x mm) in a thread."""
+        from napari.qt.threading import thread_worker
+
+        s = self.session
+        if s is None or not self.timepoint_id:
+            return None
+        tpid = self.timepoint_id
+        point_lps = world_to_lps(world_point)
+        role = self.role_combo.currentText()
+        lesion_id = self._selected_lesion_for_followup()
+
+        @thread_worker(progress={"total": 0, "desc": "segmenting lesion"})
+        def work() -> tuple[str, Any]:
+            return s.segment_at(tpid, point_lps, lesion_id=lesion_id, role=role)
+
+        worker = work()
+        worker.returned.connect(lambda res: self.refresh_all())
+        worker.errored.connect(self._error)
+        self._start(worker)
+        return worker
+
+    def _selected_lesion_for_followup(self) -> str | None:
+        """At a follow-up, a click measures the lesion selected in the table (tracking)."""
+        s = self.session
+        if s is None or not s.timepoint_ids or self.timepoint_id == s.timepoint_ids[0]:
+            return None
+        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
+        if rows:
+            item = self.table.item(rows[0].row(), 0)
+            return item.text() if item else None
+        return None
+
+    # ------------------------------------------------------------------ lines
+    def _lines_layer_name(self) -> str:
+        return f"measurements · {self.timepoint_id}"
+
+    def _on_manual_mode(self, on: bool) -> None:
+        if on and self.session is not None and self.timepoint_id:
+            self.segment_button.setChecked(False)
+            layer = self._ensure_lines_layer()
+            self.viewer.layers.selection.active = layer
+            layer.mode = "add_line"
+
+    def _ensure_lines_layer(self) -> Any:
+        s = self.session
+        assert s is not None and self.timepoint_id is not None
+        name = self._lines_layer_name()
+        geom = s.geometry(self.timepoint_id)
+        data, kwargs, _ = lines_layer_data(s.lines(self.timepoint_id), geom, name=name)
+        kwargs["metadata"][METADATA_KEY]["read_document"] = s.read_document()
+        kwargs["metadata"][METADATA_KEY]["timepoint_id"] = self.timepoint_id
+        if name in self.viewer.layers:
+            layer = self.viewer.layers[name]
+            self._updating = True
+            try:
+                layer.data = data
+                layer.shape_type = kwargs["shape_type"] if data else []
+                layer.features = kwargs["features"]
+                if data:
+                    layer.edge_color = kwargs["edge_color"]
+                layer.metadata = kwargs["metadata"]
+                layer.refresh_text()
+            finally:
+                self._updating = False
+            return layer
+        self._updating = True
+        try:
+            if not data:
+                kwargs.pop("shape_type")
+                kwargs.pop("edge_color")
+            layer = self.viewer.add_shapes(data, **kwargs)
+        finally:
+            self._updating = False
+        layer.events.data.connect(self._on_lines_edited)
+        return layer
+
+    def _on_lines_edited(self, event: Any) -> None:
+        """A line was dragged (re-measure) or drawn (manual measurement)."""
+        if self._updating or self.session is None or not self.timepoint_id:
+            return
+        action = getattr(event, "action", "changed")
+        if action not in ("changed", "added"):
+            return
+        layer = event.source
+        geom = self.session.geometry(self.timepoint_id)
+        feats = layer.features
+        try:
+            if action == "added":
+                idx = len(layer.data) - 1
+                verts = np.asarray(layer.data[idx])
+                if verts.shape[0] != 2:
+                    return
+                ln = line_from_vertices(verts, geom, lesion_id="?", axis="long")
+                self.session.measure_manual(self.timepoint_id, (ln.start_lps, ln.end_lps), role=self.role_combo.currentText())
+            else:
+                for idx in sorted(getattr(event, "data_indices", ()) or range(len(layer.data))):
+                    lid = str(feats["lesion_id"].iloc[idx])
+                    axis = str(feats["axis"].iloc[idx])
+                    if lid in ("", "nan", "?"):
+                        continue
+                    ln = line_from_vertices(layer.data[idx], geom, lesion_id=lid, axis=axis)
+                    old = self.session.observations.get((lid, self.timepoint_id))
+                    if old and axis in old.lines and np.allclose(old.lines[axis].start_lps, ln.start_lps) and np.allclose(old.lines[axis].end_lps, ln.end_lps):
+                        continue
+                    self.session.set_line(lid, self.timepoint_id, ln)
+        except HccImagingError as err:
+            self._error(err)
+        self.refresh_all()
+
+    def move_line(self, lesion_id: str, axis: str, vertices_data: Any) -> None:
+        """Programmatic drag of one line (tests, scripting): same path as a mouse edit."""
+        layer = self.viewer.layers[self._lines_layer_name()]
+        feats = layer.features
+        idx = int(np.nonzero((feats["lesion_id"] == lesion_id).to_numpy() & (feats["axis"] == axis).to_numpy())[0][0])
+        data = list(layer.data)
+        data[idx] = np.asarray(vertices_data, float)
+        layer.data = data
+        # napari emits events.data with action "changed" for GUI drags; setting .data emits it too.
+        if self.session is not None and self.timepoint_id:
+            geom = self.session.geometry(self.timepoint_id)
+            ln = line_from_vertices(vertices_data, geom, lesion_id=lesion_id, axis=axis)
+            obs = self.session.observations.get((lesion_id, self.timepoint_id))
+            if obs is None or axis not in obs.lines or not np.allclose(obs.lines[axis].end_lps, ln.end_lps):
+                self.session.set_line(lesion_id, self.timepoint_id, ln)
+            self.refresh_all()
+
+    # ------------------------------------------------------------------ table
+    def _delete_selected(self) -> None:
+        if self.session is None:
+            return
+        rows = self.table.selectionModel().selectedRows()
+        for r in rows:
+            item = self.table.item(r.row(), 0)
+            if item is not None:
+                try:
+                    self.session.delete_lesion(item.text())
+                except HccImagingError as err:
+                    self._error(err)
+        self.refresh_all()
+
+    def _on_item_changed(self, item: QTableWidgetItem) -> None:
+        if self._updating or self.session is None:
+            return
+        header, key, editable = TABLE_COLUMNS[item.column()]
+        if not editable:
+            return
+        lid = self.table.item(item.row(), 0).text()
+        try:
+            self.session.set_field(lid, key, _parse(item.text(), key), timepoint_id=self.timepoint_id)
+        except (HccImagingError, ValueError) as err:
+            self._error(err)
+        self.refresh_all()
+
+    def edit_cell(self, lesion_id: str, key: str, text: str) -> None:
+        """Type ``text`` into the table cell of ``lesion_id`` / column ``key`` (as a reader would)."""
+        col = [c[1] for c in TABLE_COLUMNS].index(key)
+        for r in range(self.table.rowCount()):
+            if self.table.item(r, 0).text() == lesion_id:
+                self.table.item(r, col).setText(text)
+                return
+        raise KeyError(lesion_id)
+
+    def _fill_table(self) -> None:
+        s = self.session
+        self._updating = True
+        try:
+            rows = s.table_rows(self.timepoint_id) if s and self.timepoint_id else []
+            self.table.setRowCount(len(rows))
+            for r, row in enumerate(rows):
+                for c, (_, key, editable) in enumerate(TABLE_COLUMNS):
+                    item = QTableWidgetItem(_fmt(row.get(key), key))
+                    flags = item.flags()
+                    if not editable or (s is not None and s.locked):
+                        flags &= ~Qt.ItemFlag.ItemIsEditable
+                    item.setFlags(flags)
+                    if key == "problems" and row.get(key):
+                        item.setForeground(Qt.GlobalColor.red)
+                        item.setToolTip(str(row[key]))
+                    self.table.setItem(r, c, item)
+        finally:
+            self._updating = False
+
+    # ------------------------------------------------------------------ redraw
+    def refresh_all(self) -> None:
+        """Redraw labels, lines, table and response from the session."""
+        s = self.session
+        if s is None or not self.timepoint_id:
+            return
+        self._updating = True
+        try:
+            if self.timepoint_id in s.images or s.lesions:
+                lab = s.label_volume(self.timepoint_id)
+                for viable in (False, True):
+                    name = f"{'viable' if viable else 'lesions'} · {self.timepoint_id}"
+                    arr = s.label_array(self.timepoint_id, viable=viable)
+                    if name in self.viewer.layers:
+                        self.viewer.layers[name].data = arr
+                    elif arr.any() or not viable:
+                        data, kwargs, _ = labels_layer_data(lab.with_array(arr), name=name, timepoint=self.timepoint_id)
+                        if viable:
+                            kwargs["opacity"] = 0.6
+                        self.viewer.add_labels(data, **kwargs)
+        finally:
+            self._updating = False
+        self._ensure_lines_layer()
+        self._fill_table()
+        self._set_editable(not s.locked)
+        self.refresh_response()
+
+    def refresh_response(self) -> None:
+        s = self.session
+        if s is None:
+            return
+        try:
+            result = s.assess()
+        except HccImagingError as err:
+            self.response_table.setRowCount(0)
+            self.burden_label.setText(str(err))
+            return
+        rows = _core.response_rows(result, self.timepoint_id)
+        self.response_table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, key in enumerate(RESPONSE_COLUMNS):
+                self.response_table.setItem(r, c, QTableWidgetItem(str(row.get(key, ""))))
+        self.response_rows = rows
+        try:
+            b = s.burden(self.timepoint_id or "")
+            self.burden_label.setText(_core.burden_text(b))
+        except HccImagingError as err:
+            self.burden_label.setText(str(err))
+        self.plot.draw_response(_core.plot_series(result))
+
+    # ------------------------------------------------------------------ export
+    def _export_dialog(self, kind: str) -> None:  # pragma: no cover - needs a user
+        ext = {"SR": "*.dcm", "SEG": "*.dcm", "CSV": "*.csv"}[kind]
+        path, _ = QFileDialog.getSaveFileName(self, f"Export {kind}", "", ext)
+        if path:
+            self.export(kind, path)
+
+    def export(self, kind: str, path: str | os.PathLike[str]) -> Path:
+        """Export the read: ``SR`` (TID 1500), ``SEG`` (current time point's lesions) or ``CSV``."""
+        s = self.session
+        if s is None:
+            raise HccImagingError("start a read before exporting (reader id, Start / resume read).")
+        p = Path(path)
+        if kind == "SEG":
+            assert self.timepoint_id is not None
+            out = _core.export_seg(s.label_volume(self.timepoint_id), p)
+        elif kind == "SR":
+            out = _core.export_sr(s.read_document(), p)
+        else:
+            out = _core.export_csv(s.read_document(), p)
+        self._status(f"exported {kind} to {out}")
+        return out
+
+
+class _ResponsePlot(QWidget):
+    """Spider plot (sum of diameters vs baseline, per criterion) on a matplotlib canvas."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+        from matplotlib.figure import Figure
+
+        self.figure = Figure(figsize=(3.2, 2.0), dpi=90)
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.canvas)
+        self.setMinimumHeight(160)
+        self.n_series = 0
+
+    def draw_response(self, series: dict[str, list[tuple[str, float]]]) -> None:
+        fig = self.figure
+        fig.clear()
+        ax = fig.add_subplot(111)
+        for crit, pts in series.items():
+            if pts:
+                ax.plot([p[0] for p in pts], [100.0 * p[1] for p in pts], marker="o", label=crit)
+        ax.axhline(-30, color="green", lw=0.8, ls="--")
+        ax.axhline(20, color="red", lw=0.8, ls="--")
+        ax.set_ylabel("% vs baseline", fontsize=7)
+        ax.tick_params(labelsize=7)
+        if series:
+            ax.legend(fontsize=6, loc="best")
+        fig.tight_layout()
+        self.canvas.draw_idle()
+        self.n_series = sum(1 for pts in series.values() if pts)
+
+
