@@ -1,0 +1,240 @@
+"""Read document: validation messages, JSON round trip, schema conformance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from hcc_imaging.errors import ReadDocumentError
+from hcc_imaging.response.document import (
+    SCHEMA_PATH,
+    LesionKind,
+    LesionObservation,
+    ReadDocument,
+    Role,
+    TimePoint,
+    exact,
+    schema,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((REPO / "docs" / "examples").glob("read_*.json"))
+
+
+def _doc(lesions_bl, lesions_fu=None, **kw):
+    tps = [{"id": "BL", "day": 0, "lesions": lesions_bl}]
+    if lesions_fu is not None:
+        tps.append({"id": "FU1", "day": 56, "lesions": lesions_fu})
+    return {"patient_id": "P001", "timepoints": tps, **kw}
+
+
+def test_schema_file_in_docs_is_the_packaged_one():
+    assert json.loads((REPO / "docs" / "read-document.schema.json").read_text()) == schema()
+    jsonschema.Draft202012Validator.check_schema(schema())
+    assert SCHEMA_PATH.is_file()
+
+
+def test_exact_reads_floats_as_written():
+    assert exact(23.1) / exact(33.0) - 1 == exact("-0.3")
+    assert (23.1 - 33.0) / 33.0 != -0.3  # why exact() exists
+
+
+FULL = {
+    "patient_id": "P042",
+    "reader_id": "R1",
+    "study_id": "S1",
+    "criteria": ["RECIST1.1", "mRECIST"],
+    "start_date": "2024-01-01",
+    "death_date": "2024-12-01",
+    "last_contact_day": 330,
+    "timepoints": [
+        {
+            "id": "BL", "date": "2024-01-03", "modality": "CT", "slice_thickness_mm": 2.5,
+            "lesions": [
+                {"lesion_id": "L1", "role": "target", "organ": "liver",
+                 "longest_diameter_mm": 41.2, "short_axis_mm": 30.0,
+                 "viable_diameter_mm": 38.0, "viable_short_axis_mm": 25.5,
+                 "volume_mm3": 20000.5, "viable_volume_mm3": 15000, "necrosis_fraction": 0.1,
+                 "enhancing": True, "well_delineated": True, "tracking_uid": "1.2.3.4",
+                 "endpoints": {"long": [[1, 2, 3], [4, 5, 6]], "short": [[0, 0, 0], [1, 1, 1]]},
+                 "role_by_criteria": {"WHO": "target"}, "source": "reader R1"},
+                {"lesion_id": "N1", "role": "non_target", "organ": "lymph_node",
+                 "is_lymph_node": True, "porta_hepatis": True, "short_axis_mm": 22.0,
+                 "status": "present"},
+                {"lesion_id": "PV", "role": "non_target", "kind": "pvtt", "status": "present"},
+                {"lesion_id": "E1", "role": "non_target", "organ": "pleura",
+                 "kind": "effusion", "status": "present", "cytology_malignant": False},
+            ],
+        },
+        {
+            "id": "FU1", "date": "2024-02-28", "scan_for_new_symptoms": True,
+            "tumour_markers_normal": False,
+            "lesions": [
+                {"lesion_id": "L1", "status": "too_small", "viable_status": "absent",
+                 "necrosis_diameter_mm": 45.0, "necrosis_short_axis_mm": 35.0},
+                {"lesion_id": "N1", "role": "non_target", "is_lymph_node": True,
+                 "porta_hepatis": True, "status": "unequivocal_progression"},
+                {"lesion_id": "PV", "role": "non_target", "kind": "pvtt",
+                 "status": "further_increase"},
+                {"lesion_id": "E1", "role": "non_target", "kind": "effusion",
+                 "organ": "pleura", "status": "not_evaluable"},
+                {"lesion_id": "NEW1", "role": "new", "equivocal": True, "intrahepatic": True,
+                 "typical_hcc_pattern": False, "interval_growth_mm": 4.0,
+                 "longest_diameter_mm": 12.0, "irecist_category": "nlt"},
+            ],
+        },
+    ],
+    "treatments": [
+        {"kind": "atezolizumab_bevacizumab", "date": "2024-01-05", "end_day": 200},
+        {"kind": "superselective_TACE", "day": 120, "lesion_ids": ["L1"]},
+    ],
+    "markers": [{"day": 0, "afp_ng_ml": 120.5, "afp_l3_pct": 15, "pivka_ii_mau_ml": 300}],
+    "liver_function": [{"day": 0, "bilirubin_mg_dl": 1.1, "albumin_g_l": 38, "inr": 1.1,
+                        "ascites": "none", "encephalopathy": "none", "ecog": 0,
+                        "macrovascular_invasion": False, "extrahepatic_spread": False}],
+    "ceus": [{"day": 210, "intranodular_arterial_flow": False, "lesion_ids": ["L1"]}],
+}
+
+
+def test_full_document_round_trips_and_validates():
+    doc = ReadDocument.from_json(FULL)
+    out = doc.to_json()
+    jsonschema.validate(out, schema())
+    jsonschema.validate(FULL, schema())
+    again = ReadDocument.from_json(json.dumps(out))
+    assert again == doc
+    assert doc.timepoints[0].day == 2  # from start_date
+    assert doc.death_day == 335
+    assert doc.treatments[0].day == 4
+    n1 = doc.timepoints[0].lesion("N1")
+    assert n1.kind is LesionKind.LYMPH_NODE and n1.organ_key == "lymph_nodes"
+    assert doc.timepoints[0].lesion("L1").role_for("who") is Role.TARGET
+    assert doc.timepoints[0].lesion("L1").endpoints[0].length_mm == pytest.approx(27 ** 0.5)
+
+
+def test_save_is_atomic_and_reloads(tmp_path):
+    doc = ReadDocument.from_json(FULL)
+    p = doc.save(tmp_path / "sub" / "read.json")
+    assert ReadDocument.from_json(p) == doc
+    assert ReadDocument.from_json(str(p)) == doc
+    assert [x.name for x in p.parent.iterdir()] == ["read.json"]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_examples_validate_and_round_trip(path):
+    raw = json.loads(path.read_text())
+    jsonschema.validate(raw, schema())
+    doc = ReadDocument.from_json(path)
+    jsonschema.validate(doc.to_json(), schema())
+    assert ReadDocument.from_json(doc.to_json()) == doc
+
+
+BAD = [
+    pytest.param(_doc([{"lesion_id": "L1", "longest_diam_mm": 3}]),
+                 r"time point 'BL', lesion 'L1': unknown field 'longest_diam_mm'\. Did you mean "
+                 r"'longest_diameter_mm'", id="typo-field-suggests"),
+    pytest.param(_doc([{"lesion_id": "L1", "longest_diameter_mm": -3}]),
+                 r"time point 'BL', lesion 'L1', field 'longest_diameter_mm'.*below.*Fix",
+                 id="negative-diameter"),
+    pytest.param(_doc([{"lesion_id": "L1", "longest_diameter_mm": "12 mm"}]),
+                 r"field 'longest_diameter_mm': expected a number", id="unit-in-number"),
+    pytest.param(_doc([{"lesion_id": "L1", "longest_diameter_mm": True}]),
+                 r"got the boolean", id="bool-as-number"),
+    pytest.param(_doc([{"lesion_id": "L1", "longest_diameter_mm": float("nan")}]),
+                 r"not a finite number", id="nan-diameter"),
+    pytest.param(_doc([{"lesion_id": "L1", "status": "gone", "longest_diameter_mm": 1}]),
+                 r"field 'status': 'gone' is not a valid value", id="bad-status"),
+    pytest.param(_doc([{"lesion_id": "L1", "role": "target"}]),
+                 r"lesion 'L1', field 'longest_diameter_mm': target lesion has status "
+                 r"'measured' but no diameter", id="target-without-size"),
+    pytest.param(_doc([{"lesion_id": "L1", "status": "absent", "longest_diameter_mm": 4}]),
+                 r"status is 'absent' but longest_diameter_mm is 4", id="absent-with-size"),
+    pytest.param(_doc([{"lesion_id": "P", "role": "target", "kind": "pvtt",
+                        "longest_diameter_mm": 20}]),
+                 r"a pvtt cannot be a target", id="pvtt-as-target"),
+    pytest.param(_doc([{"lesion_id": "L1", "longest_diameter_mm": 20, "necrosis_fraction": 50}]),
+                 r"field 'necrosis_fraction'.*above the allowed maximum 1", id="necrosis-percent"),
+    pytest.param(_doc([{"lesion_id": "L1", "longest_diameter_mm": 20},
+                       {"lesion_id": "L1", "longest_diameter_mm": 21}]),
+                 r"time point 'BL', lesion 'L1': the lesion id appears twice", id="duplicate-lesion"),
+    pytest.param(_doc([{"lesion_id": "L1", "longest_diameter_mm": 20}],
+                      [{"lesion_id": "L2", "longest_diameter_mm": 20}]),
+                 r"time point 'FU1', lesion 'L2', field 'role': a target that is not in the "
+                 r"baseline", id="target-first-seen-at-follow-up"),
+    pytest.param(_doc([{"lesion_id": "L1", "role": "new", "longest_diameter_mm": 20}]),
+                 r"lesion at baseline cannot be 'new'", id="new-at-baseline"),
+    pytest.param(_doc([{"lesion_id": "L1", "longest_diameter_mm": 20}],
+                      [{"lesion_id": "L1", "role": "non_target", "status": "present"}]),
+                 r"time point 'FU1', lesion 'L1', field 'role': role 'non_target' differs",
+                 id="role-changes"),
+    pytest.param(_doc([{"lesion_id": "L1", "longest_diameter_mm": 20}],
+                      [{"lesion_id": "L1a", "split_from": "LX", "longest_diameter_mm": 9}]),
+                 r"field 'split_from': names 'LX'", id="split-from-unknown"),
+    pytest.param(_doc([{"lesion_id": "L1", "longest_diameter_mm": 20}],
+                      [{"lesion_id": "L1", "merged_into": "L9", "status": "absent"}]),
+                 r"field 'merged_into': it names 'L9'", id="merged-into-missing"),
+    pytest.param(_doc([{"lesion_id": "L1", "longest_diameter_mm": 20,
+                        "irecist_category": "nlt"}]),
+                 r"only new lesions have an iRECIST category", id="irecist-category-on-target"),
+    pytest.param({"patient_id": "P", "timepoints": [{"id": "BL", "day": 10, "lesions": []},
+                                                     {"id": "FU", "day": 5, "lesions": []}]},
+                 r"time point 'FU', field 'day': day 5 is not after", id="unsorted-timepoints"),
+    pytest.param({"patient_id": "P", "timepoints": [{"id": "BL", "lesions": []}]},
+                 r"time point 'BL', fields 'date'/'day': neither is given", id="undated-timepoint"),
+    pytest.param({"patient_id": "P", "timepoints": [{"id": "BL", "date": "03/05/2024"}]},
+                 r"time point 'BL', field 'date'.*not an ISO date", id="bad-date"),
+    pytest.param({"patient_id": "P", "timepoints": [{"id": "BL", "day": 1.5}]},
+                 r"whole days", id="fractional-day"),
+    pytest.param({"patient_id": "P", "timepoints": []}, r"no time points", id="no-timepoints"),
+    pytest.param({"timepoints": [{"id": "BL", "day": 0}]}, r"'patient_id': missing",
+                 id="no-patient"),
+    pytest.param({"patient_id": "P", "schema_version": "2.0",
+                  "timepoints": [{"id": "BL", "day": 0}]}, r"version '2.0' is not supported",
+                 id="future-major-version"),
+    pytest.param({"patient_id": "P", "timepoints": [{"id": "BL", "day": 0},
+                                                     {"id": "BL", "day": 3}]},
+                 r"time point 'BL': the id is used twice", id="duplicate-timepoint"),
+    pytest.param({"patient_id": "P", "timepoints": [{"id": "BL", "day": 0}],
+                  "markers": [{"afp_ng_ml": 3}]},
+                 r"marker draw None: neither 'date' nor 'day'", id="undated-marker"),
+    pytest.param({"patient_id": "P", "timepoints": [{"id": "BL", "day": 0}],
+                  "liver_function": [{"day": 0, "ecog": 7}]},
+                 r"ECOG performance status is 0-5", id="bad-ecog"),
+    pytest.param({"patient_id": "P", "timepoints": [{"id": "BL", "day": 0}],
+                  "treatments": [{"kind": "chemo", "day": 0}]},
+                 r"'chemo' is not a valid value", id="bad-treatment"),
+    pytest.param(_doc([{"lesion_id": "N", "role": "non_target", "porta_hepatis": True,
+                        "status": "present"}]),
+                 r"porta_hepatis is set but the finding is not a lymph node", id="porta-not-node"),
+    pytest.param("[1, 2]", r"expected a JSON object at the top level", id="not-an-object"),
+    pytest.param("{bad json", r"not valid JSON", id="json-syntax"),
+    pytest.param(_doc([], timepoints_extra=1), r"unknown field 'timepoints_extra'",
+                 id="unknown-top-field"),
+    pytest.param({"patient_id": "P", "timepoints": {"id": "BL"}},
+                 r"field 'timepoints': expected a list", id="timepoints-not-list"),
+]
+
+
+@pytest.mark.parametrize(("obj", "match"), BAD)
+def test_bad_documents_name_where_and_fix(obj, match):
+    with pytest.raises(ReadDocumentError, match=match):
+        ReadDocument.from_json(obj)
+
+
+def test_missing_file_message(tmp_path):
+    with pytest.raises(ReadDocumentError, match=r"cannot read the read document .*check the path"):
+        ReadDocument.from_json(tmp_path / "nope.json")
+
+
+def test_direct_construction_normalises_and_validates():
+    les = LesionObservation("N1", role="non_target", is_lymph_node=True, short_axis_mm="12.5")
+    assert les.kind is LesionKind.LYMPH_NODE and les.short_axis_mm == 12.5
+    with pytest.raises(ReadDocumentError, match=r"lesion_id ''"):
+        LesionObservation("")
+    with pytest.raises(ReadDocumentError, match=r"every time point needs a non-empty id"):
+        TimePoint("")
+    with pytest.raises(ReadDocumentError, match=r"fragment of itself"):
+        LesionObservation("L1", split_from="L1", longest_diameter_mm=3)
