@@ -92,7 +92,7 @@ class StudyImages:
 def load_archive(path: str | Path) -> list[StudyImages]:
     """Index a DICOM folder / zip / DICOMDIR and load every CT/MR series, one entry per study.
 
-    Studies of a patient are ordered by date and named ``baseline``, ``FU1``, ``FU2`` ...
+    Studies of a patient are ordered by date and named ``baseline``, ``fu1``, ``fu2`` ...
     """
     io = _need("hcc_imaging.io", "index_archive", "load_study")
     index = io.index_archive(Path(path))
@@ -111,7 +111,7 @@ def load_archive(path: str | Path) -> list[StudyImages]:
             out.append(
                 StudyImages(
                     patient_id=str(patient.patient_id),
-                    timepoint_id="baseline" if n == 0 else f"FU{n}",
+                    timepoint_id="baseline" if n == 0 else f"fu{n}",
                     study_date=study.study_date,
                     phases=phases,
                 )

@@ -323,6 +323,7 @@ def lines_layer_data(
     }
     kwargs: dict[str, Any] = {
         "name": name,
+        "ndim": 3,
         "shape_type": ["line"] * len(lines),
         "edge_color": [LINE_COLOURS.get(ln.axis, "white") for ln in lines],
         "edge_width": 1.5,

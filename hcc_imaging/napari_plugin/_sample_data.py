@@ -8,6 +8,10 @@ from typing import Any
 __all__ = ["phantom_study", "sample_data_dir"]
 
 LayerDataTuple = tuple[Any, dict[str, Any], str]
+#: Time points of the sample study (baseline + first follow-up, every phase).
+SAMPLE_TIMEPOINTS: tuple[str, ...] = ("baseline", "fu1")
+#: Pseudonymous patient id of the phantom (``hcc_imaging.phantoms.PATIENT_ID``).
+PHANTOM_PATIENT_ID = "PHANTOM-001"
 
 
 def sample_data_dir() -> Path:
@@ -26,13 +30,14 @@ def phantom_study() -> list[LayerDataTuple]:
     root = sample_data_dir()
     if root.is_dir() and any(root.rglob("*.dcm")):
         return read_dicom(str(root))
-    from ._layers import volume_layer_data
     from ..phantoms import make_study
+    from ._layers import volume_layer_data
 
-    study = make_study()
     layers: list[LayerDataTuple] = []
-    for n, tp in enumerate(study.timepoints):
-        for k, vol in enumerate(tp.volumes):
-            layers.append(volume_layer_data(vol, timepoint=tp.timepoint_id, patient_id=study.patient_id,
-                                            visible=n == 0 and k == 0))
+    for n, tp in enumerate(SAMPLE_TIMEPOINTS):
+        study = make_study(timepoint=tp)
+        for k, vol in enumerate(study.volumes.values()):
+            layers.append(
+                volume_layer_data(vol, timepoint=tp, patient_id=PHANTOM_PATIENT_ID, visible=n == 0 and k == 2)
+            )
     return layers

@@ -559,11 +559,14 @@ class ResponseDock(QWidget):
             layer = self.viewer.layers[name]
             self._updating = True
             try:
-                layer.data = data
-                layer.shape_type = kwargs["shape_type"] if data else []
-                layer.features = kwargs["features"]
+                if layer.nshapes:
+                    layer.selected_data = set(range(layer.nshapes))
+                    layer.remove_selected()
                 if data:
-                    layer.edge_color = kwargs["edge_color"]
+                    layer.add(data, shape_type="line", edge_color=kwargs["edge_color"], edge_width=kwargs["edge_width"])
+                import pandas as pd
+
+                layer.features = pd.DataFrame(kwargs["features"])
                 layer.metadata = kwargs["metadata"]
                 layer.refresh_text()
             finally:

@@ -1,0 +1,146 @@
+"""The Qt-free read session behind the dock: edits, lines, locking, blinding, autosave, crash."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hcc_imaging.errors import BlindingError, HccImagingError
+from hcc_imaging.napari_plugin._controller import ReadLockedError, ReadSession, session_path
+from hcc_imaging.napari_plugin._layers import LineSpec
+from hcc_imaging.volume import Volume
+
+
+def _session(tmp_path: Path, reader: str = "R1") -> ReadSession:
+    return ReadSession("P001", reader, tmp_path)
+
+
+def test_manual_bidirectional_measurement_and_line_edit(tmp_path: Path) -> None:
+    s = _session(tmp_path)
+    lid, obs = s.measure_manual("baseline", ((0, 0, 0), (30, 40, 0)), ((0, 0, 0), (0, 0, 12)))
+    assert lid == "L1"
+    assert obs.longest_diameter_mm == 50.0 and obs.short_axis_mm == 12.0
+    assert obs.source == "reader:R1"
+    # dragging the long axis re-measures from the line's world length
+    s.set_line(lid, "baseline", LineSpec(lid, "long", (0, 0, 0), (0, 33.3, 0)))
+    assert s.observations[(lid, "baseline")].longest_diameter_mm == 33.3
+    doc = s.read_document()
+    les = doc["timepoints"][0]["lesions"][0]
+    assert les["longest_diameter_mm"] == 33.3 and les["endpoints"]["long"] == [[0, 0, 0], [0, 33.3, 0]]
+    with pytest.raises(HccImagingError, match="not one of long/short"):
+        s.set_line(lid, "baseline", LineSpec(lid, "diagonal", (0, 0, 0), (1, 0, 0)))
+
+
+def test_table_edits_are_validated(tmp_path: Path) -> None:
+    s = _session(tmp_path)
+    lid, _ = s.measure_manual("baseline", ((0, 0, 0), (25, 0, 0)))
+    s.set_field(lid, "role", "Non-target")
+    s.set_field(lid, "is_lymph_node", "yes")
+    s.set_field(lid, "short_axis_mm", "14.5", timepoint_id="baseline")
+    row = s.table_rows("baseline")[0]
+    assert row["role"] == "non_target" and row["is_lymph_node"] is True and row["short_axis_mm"] == 14.5
+    with pytest.raises(HccImagingError, match="role 'boss' is not one of"):
+        s.set_field(lid, "role", "boss")
+    with pytest.raises(HccImagingError, match="must be a number"):
+        s.set_field(lid, "longest_diameter_mm", "big", timepoint_id="baseline")
+    with pytest.raises(HccImagingError, match="must be >= 0"):
+        s.set_field(lid, "longest_diameter_mm", -3, timepoint_id="baseline")
+    with pytest.raises(HccImagingError, match="not editable"):
+        s.set_field(lid, "tracking_uid", "x")
+    with pytest.raises(HccImagingError, match="needs a timepoint_id"):
+        s.set_field(lid, "status", "absent")
+    with pytest.raises(KeyError, match="unknown lesion 'L9'"):
+        s.set_field("L9", "role", "target")
+
+
+def test_autosave_resume_and_lock(tmp_path: Path) -> None:
+    s = _session(tmp_path)
+    lid, _ = s.measure_manual("baseline", ((0, 0, 0), (25, 0, 0)))
+    s.measure_manual("FU1", ((0, 0, 0), (15, 0, 0)), lesion_id=lid)
+    s.lock()
+    again = ReadSession.resume("P001", "R1", tmp_path)
+    assert again.locked
+    assert again.lesions[lid].tracking_uid == s.lesions[lid].tracking_uid
+    assert again.observations[(lid, "FU1")].longest_diameter_mm == 15.0
+    assert again.read_document() == s.read_document()
+    with pytest.raises(ReadLockedError, match="is locked; cannot change a line"):
+        again.set_line(lid, "FU1", LineSpec(lid, "long", (0, 0, 0), (9, 0, 0)))
+
+
+def test_masks_survive_autosave(tmp_path: Path) -> None:
+    vol = Volume.create(np.zeros((6, 10, 12), np.int16), spacing=(2.0, 1.0, 1.0))
+    s = _session(tmp_path)
+    s.add_timepoint("baseline", {"portal_venous": vol})
+    les = s.new_lesion()
+    mask = np.zeros(vol.shape, bool)
+    mask[2:4, 3:7, 4:9] = True
+    s._masks["baseline"] = {les.lesion_id: s._crop(mask)}
+    s.autosave(masks=True)
+    again = ReadSession.resume("P001", "R1", tmp_path)
+    np.testing.assert_array_equal(again.lesion_mask(les.lesion_id, "baseline"), mask)
+    assert again.label_array("baseline").max() == les.label
+
+
+def test_blinded_reader_cannot_open_another_readers_read(tmp_path: Path) -> None:
+    a = _session(tmp_path, "reader-A")
+    a.measure_manual("baseline", ((0, 0, 0), (25, 0, 0)))
+    b = ReadSession.resume("P001", "reader-B", tmp_path)
+    assert b.lesions == {} and b.read_document()["timepoints"] == []
+    # a file renamed to reader B's name is still refused (owner recorded inside)
+    os.replace(a.path, session_path(tmp_path, "P001", "reader-B"))
+    with pytest.raises(BlindingError, match="belongs to reader 'reader-A'"):
+        ReadSession.resume("P001", "reader-B", tmp_path)
+    with pytest.raises(BlindingError, match="reader_id is empty"):
+        ReadSession("P001", "  ", tmp_path)
+
+
+def test_newer_autosave_schema_is_refused(tmp_path: Path) -> None:
+    s = _session(tmp_path)
+    s.autosave()
+    doc = json.loads(s.path.read_text())
+    doc["schema_version"] = 99
+    s.path.write_text(json.dumps(doc))
+    with pytest.raises(HccImagingError, match="newer hcc-imaging"):
+        ReadSession.resume("P001", "R1", tmp_path)
+
+
+def test_sigkill_mid_session_loses_nothing(tmp_path: Path) -> None:
+    """A process editing a read is SIGKILLed; every change it reported saved is there on reopen."""
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from hcc_imaging.napari_plugin._controller import ReadSession
+        s = ReadSession("P001", "R1", {str(tmp_path)!r})
+        i = 0
+        while True:
+            i += 1
+            lid, obs = s.measure_manual("baseline", ((0, 0, 0), (10 + i, 0, 0)))
+            s.set_field(lid, "organ", f"organ{{i}}")
+            print(lid, obs.longest_diameter_mm, flush=True)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    reported = []
+    deadline = time.monotonic() + 60
+    while len(reported) < 25 and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line:
+            reported.append(line.split())
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert len(reported) >= 25
+    s = ReadSession.resume("P001", "R1", tmp_path)
+    for lid, ld in reported:
+        assert s.observations[(lid, "baseline")].longest_diameter_mm == float(ld)
+    # the organ edit made before each report was saved too
+    assert all(s.lesions[lid].organ == f"organ{n}" for n, (lid, _) in enumerate(reported, start=1))
