@@ -492,9 +492,10 @@ class ReadSession:
         tp = self.images.get(timepoint_id)
         if tp is None:
             raise HccImagingError(f"time point {timepoint_id!r} has no images loaded; load them before segmenting.")
-        mask, viable = _core.segment(tp.phases, tp.reference, np.asarray(point_lps, float))
+        mask, viable, prov = _core.segment(tp.phases, tp.reference, np.asarray(point_lps, float))
         les = self._lesion(lesion_id) if lesion_id else self.new_lesion(role=role)
-        obs = self.set_mask(les.lesion_id, timepoint_id, mask, viable=viable, source="algorithm")
+        source = f"algorithm:{prov.get('algorithm', 'segment_lesion')}/{prov.get('version', '')}"
+        obs = self.set_mask(les.lesion_id, timepoint_id, mask, viable=viable, source=source)
         return les.lesion_id, obs
 
     def set_line(self, lesion_id: str, timepoint_id: str, line: LineSpec) -> Observation:

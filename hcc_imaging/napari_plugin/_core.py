@@ -121,22 +121,34 @@ def load_archive(path: str | Path) -> list[StudyImages]:
 
 # ------------------------------------------------------------------------------------------ segment
 def segment(
-    phases: Mapping[Phase, Volume], reference: Volume, point_lps: NDArray[np.float64]
-) -> tuple[NDArray[np.bool_], NDArray[np.bool_] | None]:
-    """Lesion mask on ``reference``'s grid from one LPS click, plus its viable part (arterial)."""
+    phases: Mapping[Phase, Volume],
+    reference: Volume,
+    point_lps: NDArray[np.float64] | None = None,
+    *,
+    line_lps: NDArray[np.float64] | None = None,
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_] | None, dict[str, Any]]:
+    """Lesion mask on ``reference``'s grid from one LPS click (or a line across the lesion),
+    plus its viable (arterially enhancing) part when the core can compute it.
+
+    Returns ``(mask, viable_or_None, provenance)``.
+    """
     seg = _need("hcc_imaging.segment", "segment_lesion")
-    result = seg.segment_lesion(reference, point_lps)
-    lab = result.mask if hasattr(result, "mask") else result
-    mask = np.asarray(lab.array if isinstance(lab, LabelVolume) else lab) != 0
+    result = seg.segment_lesion(dict(phases), seed_lps=point_lps, line_lps=line_lps)
+    lab = result.labels
+    if not lab.geometry.equals(reference.geometry):
+        lab = lab.resample_to(reference)
+    mask = np.asarray(lab.array) != 0
     viable = None
     arterial = next((phases[p] for p in (Phase.ARTERIAL_LATE, Phase.ARTERIAL, Phase.ARTERIAL_EARLY) if p in phases), None)
     if arterial is not None and hasattr(seg, "viable_mask"):
         lesion_lab = LabelVolume.like(reference, mask.astype(np.uint8), labels={1: "lesion"})
-        pre = phases.get(Phase.PRE_CONTRAST)
-        vres = seg.viable_mask(arterial, lesion_lab, pre_contrast=pre)
-        vlab = vres.mask if hasattr(vres, "mask") else vres
+        vres = seg.viable_mask(arterial, lesion_lab, pre_contrast=phases.get(Phase.PRE_CONTRAST))
+        vlab = getattr(vres, "labels", vres)
+        if isinstance(vlab, LabelVolume) and not vlab.geometry.equals(reference.geometry):
+            vlab = vlab.resample_to(reference)
         viable = np.asarray(vlab.array if isinstance(vlab, LabelVolume) else vlab) != 0
-    return mask, viable
+    prov = result.provenance() if hasattr(result, "provenance") else {}
+    return mask, viable, prov
 
 
 # ------------------------------------------------------------------------------------------ measure
@@ -176,7 +188,7 @@ def measure(
             obs.lines[axis] = LineSpec(lesion_id, axis, _pt(seg_.start_lps), _pt(seg_.end_lps))
     status = getattr(m, "status", None)
     obs.status = str(getattr(status, "value", status) or "measured")
-    obs.source = f"{source}:{getattr(m, 'provenance', '')}" if source == "algorithm" else source
+    obs.source = source
     obs.problems = problems(Lesion("?", "?", 0, is_lymph_node=is_lymph_node), obs)
     return obs
 

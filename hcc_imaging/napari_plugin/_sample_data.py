@@ -22,13 +22,15 @@ def sample_data_dir() -> Path:
 def phantom_study() -> list[LayerDataTuple]:
     """Image layers of the sample study: one per phase and time point, via the DICOM reader.
 
-    Reads the committed DICOM files when the source tree is present; otherwise builds the
-    same deterministic study in memory with :func:`hcc_imaging.phantoms.make_study`.
+    Reads the committed DICOM files (``sample_data/liver_phantom``) when the source tree and
+    the DICOM loader are present; otherwise builds the same deterministic study in memory with
+    :func:`hcc_imaging.phantoms.make_study` (seed 0, the generator of the committed files).
     """
+    from . import _core
     from ._reader import read_dicom
 
     root = sample_data_dir()
-    if root.is_dir() and any(root.rglob("*.dcm")):
+    if root.is_dir() and any(root.rglob("*.dcm")) and _core.available("io"):
         return read_dicom(str(root))
     from ..phantoms import make_study
     from ._layers import volume_layer_data

@@ -1,0 +1,127 @@
+"""The dock on the sample study under Xvfb: click → mask → lines → table → response; edits; blinding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from hcc_imaging.napari_plugin import _core
+from hcc_imaging.napari_plugin._layers import lps_to_world
+
+pytestmark = pytest.mark.gui
+
+needs_pipeline = pytest.mark.skipif(
+    not (_core.available("segment") and _core.available("measure")),
+    reason="hcc_imaging.segment / hcc_imaging.measure not in this build",
+)
+
+
+def _click(viewer: Any, dock: Any, lps: Any) -> None:
+    """What a reader's click in 'Click to segment' mode does: add a point on the seeds layer."""
+    dock.segment_button.setChecked(True)
+    seeds = viewer.layers["seeds (click a lesion)"]
+    seeds.add(np.asarray(seeds.world_to_data(lps_to_world(lps))))
+
+
+def _cell(dock: Any, row: int, key: str) -> str:
+    from hcc_imaging.napari_plugin._widgets._dock import TABLE_COLUMNS
+
+    col = [c[1] for c in TABLE_COLUMNS].index(key)
+    return dock.table.item(row, col).text()
+
+
+@needs_pipeline
+def test_click_segments_measures_and_fills_table_and_response(docked: Any, qtbot: Any, phantom_truth: Any) -> None:
+    viewer, dock = docked
+    session = dock.start_read("R1")
+    truth = phantom_truth["baseline"]["lesions"]["L1"]
+    _click(viewer, dock, truth["seed_lps"])
+    qtbot.waitUntil(lambda: dock.table.rowCount() == 1 and _cell(dock, 0, "longest_diameter_mm") != "", timeout=15000)
+    # mask on the labels layer, same grid as the image, sized like the analytic lesion
+    lab = viewer.layers["lesions · baseline"]
+    geom = session.geometry("baseline")
+    voxels = int((np.asarray(lab.data) == 1).sum())
+    assert voxels * geom.voxel_volume_mm3 == pytest.approx(truth["volume_mm3"], rel=0.15)
+    # long and short axis lines, lengths in mm as text, within one in-plane voxel of truth
+    lines = viewer.layers["measurements · baseline"]
+    feats = lines.features
+    long_mm = float(feats.loc[feats["axis"] == "long", "length_mm"].iloc[0])
+    assert abs(long_mm - truth["longest_diameter_mm"]) <= 2.2
+    assert "long" in set(feats["axis"]) and "short" in set(feats["axis"])
+    assert f"{long_mm:.1f} mm" in " ".join(str(s) for s in lines.text.values)
+    obs = session.observations[("L1", "baseline")]
+    assert _cell(dock, 0, "longest_diameter_mm") == f"{obs.longest_diameter_mm:.1f}"
+    assert _cell(dock, 0, "role") == "target"
+    # the response panel has one row per criterion
+    assert dock.response_table.rowCount() == len(session.criteria)
+
+
+@needs_pipeline
+def test_dragging_a_line_remeasures_table_and_response(docked: Any, qtbot: Any, phantom_truth: Any) -> None:
+    viewer, dock = docked
+    session = dock.start_read("R1")
+    _click(viewer, dock, phantom_truth["baseline"]["lesions"]["L2"]["seed_lps"])
+    qtbot.waitUntil(lambda: dock.table.rowCount() == 1 and _cell(dock, 0, "longest_diameter_mm") != "", timeout=15000)
+    layer = viewer.layers["measurements · baseline"]
+    feats = layer.features
+    idx = int(np.nonzero((feats["axis"] == "long").to_numpy())[0][0])
+    verts = np.asarray(layer.data[idx], float)
+    # drag the end point 5 columns further along the row direction
+    moved = verts.copy()
+    moved[1, 2] += 5
+    dock.move_line("L1", "long", moved)
+    expected = float(np.linalg.norm(session.geometry("baseline").index_to_lps(moved[1]) - session.geometry("baseline").index_to_lps(moved[0])))
+    obs = session.observations[("L1", "baseline")]
+    assert obs.longest_diameter_mm == pytest.approx(round(expected, 1))
+    assert obs.source == "reader:R1"
+    assert _cell(dock, 0, "longest_diameter_mm") == f"{expected:.1f}"
+
+
+def test_manual_line_and_table_edit_without_pipeline(docked: Any) -> None:
+    """The manual tool and the editable table work on any build (no segmentation needed)."""
+    viewer, dock = docked
+    session = dock.start_read("R2")
+    geom = session.geometry("baseline")
+    dock.manual_button.setChecked(True)
+    layer = viewer.layers["measurements · baseline"]
+    assert layer.mode == "add_line"
+    layer.add([np.array([[20.0, 60.0, 30.0], [20.0, 60.0, 45.0]])], shape_type="line")
+    assert dock.table.rowCount() == 1
+    expected = 15 * geom.spacing[2]
+    assert session.observations[("L1", "baseline")].longest_diameter_mm == pytest.approx(expected)
+    dock.edit_cell("L1", "role", "non_target")
+    dock.edit_cell("L1", "is_lymph_node", "yes")
+    assert session.lesions["L1"].role == "non_target" and session.lesions["L1"].is_lymph_node
+    dock.edit_cell("L1", "role", "boss")
+    assert "role 'boss' is not one of" in dock.status_label.text()
+    assert _cell(dock, 0, "role") == "non_target"
+
+
+def test_blinded_reader_cannot_see_another_readers_read(docked: Any, tmp_path: Path) -> None:
+    viewer, dock = docked
+    a = dock.start_read("reader-A")
+    a.measure_manual("baseline", ((-80.5, -33.2, 19.5), (-109.5, -46.8, 19.5)))
+    dock.refresh_all()
+    assert dock.table.rowCount() == 1
+    b = dock.start_read("reader-B")
+    assert b.lesions == {} and dock.table.rowCount() == 0
+    assert len(viewer.layers["measurements · baseline"].data) == 0
+    assert int(np.asarray(viewer.layers["lesions · baseline"].data).max()) == 0
+    # reader A's read is intact and comes back when A resumes
+    assert dock.start_read("reader-A").observations[("L1", "baseline")].longest_diameter_mm == pytest.approx(32.0)
+
+
+def test_lock_makes_the_read_read_only(docked: Any) -> None:
+    viewer, dock = docked
+    s = dock.start_read("R3")
+    s.measure_manual("baseline", ((0, 0, 0), (25, 0, 0)))
+    dock.lock_read()
+    dock.refresh_all()
+    assert s.locked and not dock.segment_button.isEnabled() and not dock.manual_button.isEnabled()
+    from qtpy.QtCore import Qt
+
+    assert not (dock.table.item(0, 1).flags() & Qt.ItemFlag.ItemIsEditable)
+    assert dock.start_read("R3").locked  # the lock was saved
