@@ -1,0 +1,269 @@
+"""Coded concepts used in our DICOM SR / SEG and their sources.
+
+Every concept is a plain :class:`CodeDef` (value, scheme, meaning) so this module imports
+without pydicom; :func:`as_code` turns one into a ``pydicom.sr.coding.Code``.
+
+Sources
+-------
+* ``DCM``: DICOM PS3.16 (checked against the tables shipped in ``pydicom.sr``: CID 6143/6144
+  lesion response, CID 6145 baseline category, CID 6146 time point type, CID 6147 response
+  criteria).
+* ``SCT``: SNOMED CT as used by DICOM (``pydicom.sr`` concept tables): Long axis 103339001,
+  Short axis 103340004, Volume 118565006, Liver 10200004, Couinaud hepatic segments I-VIII.
+* ``NCIt``: NCI Thesaurus codes for overall response (CR/PR/SD/PD).  These four are the
+  codes used by the CDISC oncology response codelist; they were recalled, not re-read from the
+  thesaurus here (docs/export.md says so).  DICOM has no concept for an *overall* time-point
+  response, only for target / non-target lesion response (CID 6144).
+* ``99HCCIMG``: our local scheme (PS3.16 "99" private designator) for concepts no standard
+  defines: viable-tumour diameters, necrosis fraction, lesion role "new", lesion status,
+  criteria without a DICOM code (mRECIST, EASL, RECICL, iRECIST), responses NE, NON-CR/NON-PD,
+  iRECIST and RECICL categories.  All listed in ``docs/export.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .constants import LOCAL_CODING_SCHEME as _L
+
+__all__ = [
+    "CodeDef",
+    "as_code",
+    "LONG_AXIS",
+    "SHORT_AXIS",
+    "VIABLE_LONG_AXIS",
+    "VIABLE_SHORT_AXIS",
+    "VOLUME",
+    "VIABLE_VOLUME",
+    "NECROSIS_FRACTION",
+    "LENGTH",
+    "DIAMETER",
+    "NEOPLASM",
+    "LIVER",
+    "ORGAN_CODES",
+    "COUINAUD_CODES",
+    "BASELINE_CATEGORY",
+    "ROLE_CODES",
+    "LESION_STATUS",
+    "STATUS_CODES",
+    "RESPONSE_EVALUATION_METHOD",
+    "CURRENT_RESPONSE",
+    "BEST_OVERALL_RESPONSE",
+    "BEST_OVERALL_RESPONSE_CONFIRMED",
+    "TARGET_RESPONSE",
+    "NON_TARGET_RESPONSE",
+    "CRITERIA_CODES",
+    "RESPONSE_CODES",
+    "TARGET_RESPONSE_CODES",
+    "NON_TARGET_RESPONSE_CODES",
+    "UNIT_MM",
+    "UNIT_MM2",
+    "UNIT_MM3",
+    "UNIT_RATIO",
+    "UNIT_CODES",
+    "BASELINE_TIMEPOINT",
+    "POSTTREATMENT_TIMEPOINT",
+    "PROCEDURE_CT_ABDOMEN",
+    "PROCEDURE_IMAGING",
+    "normalise_criterion",
+    "normalise_response",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CodeDef:
+    """A coded concept: ``(CodeValue, CodingSchemeDesignator, CodeMeaning)``."""
+
+    value: str
+    scheme: str
+    meaning: str
+
+    def matches(self, value: str, scheme: str) -> bool:
+        """Same code, ignoring the SNOMED scheme alias (``SRT`` was the old designator)."""
+        aliases = {"SRT": "SCT", "SNM3": "SCT"}
+        return self.value == str(value) and aliases.get(self.scheme, self.scheme) == aliases.get(
+            str(scheme), str(scheme)
+        )
+
+
+def as_code(c: CodeDef) -> Any:
+    """The ``pydicom.sr.coding.Code`` of ``c`` (pydicom imported lazily)."""
+    from pydicom.sr.coding import Code
+
+    return Code(c.value, c.scheme, c.meaning)
+
+
+# --- measurements -------------------------------------------------------------------------
+LONG_AXIS = CodeDef("103339001", "SCT", "Long Axis")
+SHORT_AXIS = CodeDef("103340004", "SCT", "Short Axis")
+#: mRECIST "longest viable tumour diameter" (Lencioni & Llovet 2010): no standard code.
+VIABLE_LONG_AXIS = CodeDef("VIABLE_LA", _L, "Longest viable tumor diameter")
+VIABLE_SHORT_AXIS = CodeDef("VIABLE_SA", _L, "Viable tumor short axis")
+VOLUME = CodeDef("118565006", "SCT", "Volume")
+VIABLE_VOLUME = CodeDef("VIABLE_VOL", _L, "Viable tumor volume")
+NECROSIS_FRACTION = CodeDef("NECROSIS_FRAC", _L, "Necrotic fraction of lesion volume")
+#: Concepts other tools use for a RECIST line (read on import only).
+LENGTH = CodeDef("410668003", "SCT", "Length")
+DIAMETER = CodeDef("81827009", "SCT", "Diameter")
+
+# --- findings and sites -------------------------------------------------------------------
+NEOPLASM = CodeDef("108369006", "SCT", "Neoplasm")
+LIVER = CodeDef("10200004", "SCT", "Liver")
+ORGAN_CODES: dict[str, CodeDef] = {
+    "liver": LIVER,
+    "lymph_node": CodeDef("59441001", "SCT", "Lymph node"),
+    "lung": CodeDef("39607008", "SCT", "Lung"),
+    "portal_vein": CodeDef("32764006", "SCT", "Portal vein"),
+    "adrenal_gland": CodeDef("23451007", "SCT", "Adrenal gland"),
+    "bone": CodeDef("272673000", "SCT", "Bone"),
+    "kidney": CodeDef("64033007", "SCT", "Kidney"),
+    "spleen": CodeDef("78961009", "SCT", "Spleen"),
+}
+#: Couinaud hepatic segments I-VIII (SCT, as listed in DICOM CID 7151 via pydicom).
+COUINAUD_CODES: dict[str, CodeDef] = {
+    "I": CodeDef("71133005", "SCT", "Couinaud hepatic segment I"),
+    "II": CodeDef("277956007", "SCT", "Couinaud hepatic segment II"),
+    "III": CodeDef("277957003", "SCT", "Couinaud hepatic segment III"),
+    "IV": CodeDef("277958008", "SCT", "Couinaud hepatic segment IV"),
+    "V": CodeDef("277959000", "SCT", "Couinaud hepatic segment V"),
+    "VI": CodeDef("277960005", "SCT", "Couinaud hepatic segment VI"),
+    "VII": CodeDef("277961009", "SCT", "Couinaud hepatic segment VII"),
+    "VIII": CodeDef("277962002", "SCT", "Couinaud hepatic segment VIII"),
+}
+
+# --- lesion role and status ---------------------------------------------------------------
+BASELINE_CATEGORY = CodeDef("112016", "DCM", "Baseline Category")
+ROLE_CODES: dict[str, CodeDef] = {
+    "target": CodeDef("112074", "DCM", "Target Lesion at Baseline"),
+    "non_target": CodeDef("112075", "DCM", "Non-Target Lesion at Baseline"),
+    "new": CodeDef("NEW_LESION", _L, "New lesion"),
+}
+LESION_STATUS = CodeDef("LESION_STATUS", _L, "Lesion assessment status")
+STATUS_CODES: dict[str, CodeDef] = {
+    s: CodeDef(s.upper(), _L, s.replace("_", " ").capitalize())
+    for s in (
+        "measured",
+        "too_small",
+        "absent",
+        "not_evaluable",
+        "present",
+        "unequivocal_progression",
+        "further_increase",
+    )
+}
+
+# --- response -----------------------------------------------------------------------------
+RESPONSE_EVALUATION_METHOD = CodeDef("112021", "DCM", "Response Evaluation Method")
+CURRENT_RESPONSE = CodeDef("112048", "DCM", "Current Response")
+BEST_OVERALL_RESPONSE = CodeDef("112049", "DCM", "Best Overall Response")
+BEST_OVERALL_RESPONSE_CONFIRMED = CodeDef("BOR_CONFIRMED", _L, "Best Overall Response, confirmed")
+TARGET_RESPONSE = CodeDef("TARGET_RESP", _L, "Target lesion response")
+NON_TARGET_RESPONSE = CodeDef("NONTARGET_RESP", _L, "Non-target lesion response")
+
+#: Canonical criterion names (as the response engine prints them) and their codes.
+CRITERIA_CODES: dict[str, CodeDef] = {
+    "RECIST1.1": CodeDef("126081", "DCM", "RECIST 1.1"),
+    "WHO": CodeDef("112029", "DCM", "WHO"),
+    "mRECIST": CodeDef("MRECIST", _L, "mRECIST (Lencioni and Llovet 2010)"),
+    "EASL": CodeDef("EASL", _L, "EASL (Bruix et al. 2001)"),
+    "RECICL": CodeDef("RECICL", _L, "RECICL (Kudo et al.)"),
+    "iRECIST": CodeDef("IRECIST", _L, "iRECIST (Seymour et al. 2017)"),
+}
+
+#: Overall time-point response and BOR values.
+RESPONSE_CODES: dict[str, CodeDef] = {
+    "CR": CodeDef("C4870", "NCIt", "Complete Response"),
+    "PR": CodeDef("C18058", "NCIt", "Partial Response"),
+    "SD": CodeDef("C18213", "NCIt", "Stable Disease"),
+    "PD": CodeDef("C35571", "NCIt", "Progressive Disease"),
+    "NE": CodeDef("NE", _L, "Not Evaluable"),
+    "NON-CR/NON-PD": CodeDef("NONCR_NONPD", _L, "Non-CR/Non-PD"),
+    "NED": CodeDef("NED", _L, "No Evidence of Disease"),
+    "iCR": CodeDef("ICR", _L, "iRECIST Complete Response"),
+    "iPR": CodeDef("IPR", _L, "iRECIST Partial Response"),
+    "iSD": CodeDef("ISD", _L, "iRECIST Stable Disease"),
+    "iUPD": CodeDef("IUPD", _L, "iRECIST Unconfirmed Progressive Disease"),
+    "iCPD": CodeDef("ICPD", _L, "iRECIST Confirmed Progressive Disease"),
+    "TE4": CodeDef("TE4", _L, "RECICL treatment effect 4"),
+    "TE3": CodeDef("TE3", _L, "RECICL treatment effect 3"),
+    "TE2": CodeDef("TE2", _L, "RECICL treatment effect 2"),
+    "TE1": CodeDef("TE1", _L, "RECICL treatment effect 1"),
+}
+#: Target-lesion response values: DICOM CID 6144 where it has them.
+TARGET_RESPONSE_CODES: dict[str, CodeDef] = {
+    "CR": CodeDef("112041", "DCM", "Target Lesion Complete Response"),
+    "PR": CodeDef("112042", "DCM", "Target Lesion Partial Response"),
+    "PD": CodeDef("112043", "DCM", "Target Lesion Progressive Disease"),
+    "SD": CodeDef("112044", "DCM", "Target Lesion Stable Disease"),
+}
+#: Non-target response values: DICOM CID 6144.
+NON_TARGET_RESPONSE_CODES: dict[str, CodeDef] = {
+    "CR": CodeDef("112045", "DCM", "Non-Target Lesion Complete Response"),
+    "NON-CR/NON-PD": CodeDef("112046", "DCM", "Non-Target Lesion Incomplete Response or Stable Disease"),
+    "PD": CodeDef("112047", "DCM", "Non-Target Lesion Progressive Disease"),
+}
+
+# --- units (UCUM) -------------------------------------------------------------------------
+UNIT_MM = CodeDef("mm", "UCUM", "millimeter")
+UNIT_MM2 = CodeDef("mm2", "UCUM", "square millimeter")
+UNIT_MM3 = CodeDef("mm3", "UCUM", "cubic millimeter")
+UNIT_RATIO = CodeDef("1", "UCUM", "no units")
+#: UCUM unit -> factor to our unit (mm, mm3).  Used on import of other tools' reports.
+UNIT_CODES: dict[str, tuple[str, float]] = {
+    "mm": ("mm", 1.0),
+    "cm": ("mm", 10.0),
+    "m": ("mm", 1000.0),
+    "mm2": ("mm2", 1.0),
+    "cm2": ("mm2", 100.0),
+    "mm3": ("mm3", 1.0),
+    "cm3": ("mm3", 1000.0),
+    "ml": ("mm3", 1000.0),
+    "mL": ("mm3", 1000.0),
+}
+
+# --- context ------------------------------------------------------------------------------
+BASELINE_TIMEPOINT = CodeDef("C1442488", "UMLS", "Baseline")
+POSTTREATMENT_TIMEPOINT = CodeDef("126074", "DCM", "Posttreatment")
+PROCEDURE_CT_ABDOMEN = CodeDef("41806-1", "LN", "CT Abdomen")
+PROCEDURE_IMAGING = CodeDef("363679005", "SCT", "Imaging procedure")
+
+
+_CRITERIA_ALIASES = {
+    "recist1.1": "RECIST1.1",
+    "recist 1.1": "RECIST1.1",
+    "recist_1_1": "RECIST1.1",
+    "recist11": "RECIST1.1",
+    "recist": "RECIST1.1",
+    "mrecist": "mRECIST",
+    "easl": "EASL",
+    "who": "WHO",
+    "recicl": "RECICL",
+    "irecist": "iRECIST",
+}
+
+
+def normalise_criterion(name: Any) -> str:
+    """Canonical criterion name (``"RECIST1.1"``, ``"mRECIST"`` ...) for any spelling.
+
+    Unknown names are returned stripped (an SR or table may carry a criterion we do not
+    classify ourselves; it is kept verbatim rather than refused).
+    """
+    s = str(getattr(name, "value", name)).strip()
+    return _CRITERIA_ALIASES.get(s.lower().replace("-", ""), _CRITERIA_ALIASES.get(s.lower(), s))
+
+
+def normalise_response(value: Any) -> str | None:
+    """Canonical response spelling (``CR, PR, SD, PD, NE, NON-CR/NON-PD, iUPD ...``) or None."""
+    if value is None:
+        return None
+    s = str(getattr(value, "value", value)).strip()
+    if not s or s.lower() in {"none", "null"}:
+        return None
+    up = s.upper().replace("_", "-").replace(" ", "")
+    if up in {"NON-CR/NON-PD", "NONCR/NONPD", "NON-CR-NON-PD", "NONCRNONPD"}:
+        return "NON-CR/NON-PD"
+    for k in RESPONSE_CODES:
+        if k.upper() == up:
+            return k
+    return s

@@ -1,0 +1,711 @@
+"""De-identification of every export: DICOM PS3.15 Basic Application Level Confidentiality Profile.
+
+What is done (``docs/export.md`` has the full table)
+---------------------------------------------------
+* **Attributes of the basic profile** (PS3.15 Annex E, Table E.1-1) are handled by the action
+  in :data:`BASIC_PROFILE_ACTIONS`: ``X`` remove, ``Z`` empty, ``D`` replace by a dummy
+  (patient name and id by the patient's pseudonym, person names by a reader pseudonym),
+  ``U`` replace UIDs.  The table covers the identifying attributes found in CT/MR images,
+  SEG and SR; anything else of VR PN is replaced too (a person name is never kept).
+* **UIDs**: every UID that is not a registered DICOM UID (SOP classes, transfer syntaxes,
+  coding schemes ...) is replaced by a new UID (``2.25.`` random), mapped consistently: the
+  same original UID gets the same new UID in every object, in every run that uses the same
+  pseudonym map, so SR -> SEG -> image references stay valid.
+* **Dates** are shifted by a per-patient number of days (Retain Longitudinal Temporal
+  Information with Modified Dates Option, DCM 113107), so intervals between scans are exact;
+  birth dates are emptied.  **Times of day are kept** (the option allows it): they carry no
+  identity and the contrast-phase logic needs acquisition times.
+* **Private attributes** are removed.
+* **Structured content** (SR TEXT items) is kept only for concepts we generate ourselves
+  (tracking identifier, time point id, algorithm name/version/parameters); other free text is
+  replaced by ``"REMOVED"`` (Clean Structured Content Option, DCM 113104).
+* ``PatientIdentityRemoved = YES``, ``DeidentificationMethod`` and
+  ``DeidentificationMethodCodeSequence`` (113100 + options) are set; ``BurnedInAnnotation``
+  is not changed (we never burn text into pixels).
+
+The **pseudonym map** (original id -> pseudonym, date shift, UID map) is a JSON file the user
+keeps; writers refuse to put it inside the export directory.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import os
+import secrets
+import tempfile
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import HccImagingError
+from .constants import (
+    DATE_SHIFT_RANGE_DAYS,
+    PSEUDONYM_MAP_VERSION,
+    PSEUDONYM_PREFIX,
+    READER_PSEUDONYM_PREFIX,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pydicom.dataset import Dataset
+
+    from .model import ExportRead
+
+__all__ = [
+    "DeidentificationError",
+    "Deidentifier",
+    "BASIC_PROFILE_ACTIONS",
+    "KEPT_TEXT_CONCEPTS",
+    "deidentify_dataset",
+    "deidentify_file",
+    "atomic_dcmwrite",
+]
+
+
+class DeidentificationError(HccImagingError, ValueError):
+    """De-identification cannot be done safely as asked (map inside the export, bad map file...)."""
+
+
+#: PS3.15 Table E.1-1 (Basic Profile) actions for the attributes handled here.
+#: X = remove, Z = empty (type 2), D = dummy value, U = new UID (consistent).  Where the
+#: table allows several ("X/Z/D") we pick the mildest that keeps the object valid: D for
+#: attributes that are type 1 in an IOD we write (DeviceSerialNumber in SEG's Enhanced
+#: General Equipment module), X otherwise.  Dates (DA/DT) are shifted, not removed (option
+#: 113107), except the birth date, which is emptied.
+BASIC_PROFILE_ACTIONS: dict[str, str] = {
+    # patient
+    "PatientName": "D",
+    "PatientID": "D",
+    "PatientBirthDate": "Z",
+    "PatientBirthTime": "X",
+    "PatientSex": "Z",
+    "PatientAge": "X",
+    "PatientSize": "X",
+    "PatientWeight": "X",
+    "PatientAddress": "X",
+    "PatientTelephoneNumbers": "X",
+    "PatientBirthName": "X",
+    "PatientMotherBirthName": "X",
+    "PatientComments": "X",
+    "PatientReligiousPreference": "X",
+    "PatientState": "X",
+    "PatientTransportArrangements": "X",
+    "OtherPatientIDs": "X",
+    "OtherPatientIDsSequence": "X",
+    "OtherPatientNames": "X",
+    "IssuerOfPatientID": "X",
+    "MedicalRecordLocator": "X",
+    "MedicalAlerts": "X",
+    "Allergies": "X",
+    "CountryOfResidence": "X",
+    "RegionOfResidence": "X",
+    "EthnicGroup": "X",
+    "Occupation": "X",
+    "AdditionalPatientHistory": "X",
+    "BranchOfService": "X",
+    "MilitaryRank": "X",
+    "LastMenstrualDate": "X",
+    "PregnancyStatus": "X",
+    "SmokingStatus": "X",
+    "SpecialNeeds": "X",
+    "CurrentPatientLocation": "X",
+    "ReferencedPatientSequence": "X",
+    "ReferencedPatientPhotoSequence": "X",
+    "PatientInsurancePlanCodeSequence": "X",
+    "AdmissionID": "X",
+    "IssuerOfAdmissionIDSequence": "X",
+    "ServiceEpisodeID": "X",
+    "ServiceEpisodeDescription": "X",
+    "VisitComments": "X",
+    # study / visit
+    "AccessionNumber": "Z",
+    "StudyID": "Z",
+    "StudyDescription": "X",
+    "StudyComments": "X",
+    "SeriesDescription": "X",
+    "ProtocolName": "X",
+    "ReasonForStudy": "X",
+    "RequestedProcedureDescription": "X",
+    "RequestedProcedureID": "X",
+    "ScheduledProcedureStepID": "X",
+    "PerformedProcedureStepID": "X",
+    "PerformedProcedureStepDescription": "X",
+    "RequestAttributesSequence": "X",
+    "ImageComments": "X",
+    "FrameComments": "X",
+    "DerivationDescription": "X",
+    "AcquisitionComments": "X",
+    "ModifiedAttributesSequence": "X",
+    "OriginalAttributesSequence": "X",
+    "OrderCallbackPhoneNumber": "X",
+    "OrderEnteredBy": "X",
+    "OrderEntererLocation": "X",
+    "TopicSubject": "X",
+    "TopicAuthor": "X",
+    "TopicKeywords": "X",
+    "TimezoneOffsetFromUTC": "X",
+    "ClinicalTrialSponsorName": "D",
+    "ClinicalTrialSubjectID": "D",
+    "ClinicalTrialSiteName": "Z",
+    # people
+    "ReferringPhysicianName": "Z",
+    "ReferringPhysicianAddress": "X",
+    "ReferringPhysicianTelephoneNumbers": "X",
+    "ReferringPhysicianIdentificationSequence": "X",
+    "ConsultingPhysicianName": "X",
+    "PhysiciansOfRecord": "X",
+    "PhysiciansOfRecordIdentificationSequence": "X",
+    "NameOfPhysiciansReadingStudy": "X",
+    "PhysiciansReadingStudyIdentificationSequence": "X",
+    "PerformingPhysicianName": "X",
+    "PerformingPhysicianIdentificationSequence": "X",
+    "RequestingPhysician": "X",
+    "OperatorsName": "X",
+    "OperatorIdentificationSequence": "X",
+    "ScheduledPerformingPhysicianName": "X",
+    "ReviewerName": "X",
+    "EvaluatorName": "X",
+    "InterpretationAuthor": "X",
+    "InterpretationRecorder": "X",
+    "InterpretationTranscriber": "X",
+    "InterpretationApproverSequence": "X",
+    "NamesOfIntendedRecipientsOfResults": "X",
+    "DistributionName": "X",
+    "DistributionAddress": "X",
+    "ResponsiblePerson": "X",
+    "ResponsibleOrganization": "X",
+    "PersonAddress": "X",
+    "PersonTelephoneNumbers": "X",
+    "PersonName": "D",
+    "VerifyingObserverName": "D",
+    "VerifyingOrganization": "X",
+    "ContentCreatorName": "Z",
+    "ContentCreatorIdentificationCodeSequence": "X",
+    # institution / equipment
+    "InstitutionName": "X",
+    "InstitutionAddress": "X",
+    "InstitutionCodeSequence": "X",
+    "InstitutionalDepartmentName": "X",
+    "RequestingService": "X",
+    "StationName": "X",
+    "DeviceSerialNumber": "D",
+    "DetectorID": "X",
+    "GantryID": "X",
+    "PlateID": "X",
+    "CassetteID": "X",
+    "ScheduledStationName": "X",
+    "PerformedStationName": "X",
+    "PerformedLocation": "X",
+    "ScheduledProcedureStepLocation": "X",
+    "DataSetTrailingPadding": "X",
+    # UIDs that identify the creator or storage
+    "InstanceCreatorUID": "U",
+    "IrradiationEventUID": "U",
+    "StorageMediaFileSetUID": "U",
+}
+
+#: SR TEXT items kept verbatim under the Clean Structured Content Option: concepts whose text
+#: we generate ourselves (no free text typed by a person).  (code value, scheme) pairs.
+KEPT_TEXT_CONCEPTS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("112039", "DCM"),  # Tracking Identifier
+        ("C2348792", "UMLS"),  # Time Point (TID 1502)
+        ("126070", "DCM"),  # Subject Time Point Identifier
+        ("126071", "DCM"),  # Protocol Time Point Identifier
+        ("111001", "DCM"),  # Algorithm Name
+        ("111003", "DCM"),  # Algorithm Version
+        ("111002", "DCM"),  # Algorithm Parameters
+        ("C67447", "NCIt"),  # Activity Session
+    }
+)
+
+#: UID attributes whose values are registry UIDs (never patient-specific): kept as is.
+_KEEP_UID_KEYWORDS = frozenset(
+    {
+        "SOPClassUID",
+        "ReferencedSOPClassUID",
+        "MediaStorageSOPClassUID",
+        "TransferSyntaxUID",
+        "ImplementationClassUID",
+        "CodingSchemeUID",
+        "ContextUID",
+        "MappingResourceUID",
+        "ContextGroupExtensionCreatorUID",
+        "ReferencedSOPClassUIDInFile",
+        "ReferencedTransferSyntaxUIDInFile",
+        "RelatedGeneralSOPClassUID",
+        "OriginalSpecializedSOPClassUID",
+        "SOPClassesInStudy",
+        "CodingSchemeRegistry",
+    }
+)
+
+_REGISTRY_UID_PREFIXES = ("1.2.840.10008.", "2.16.840.1.113883.", "1.3.6.1.4.1.19376.")
+_REMOVED_TEXT = "REMOVED"
+
+
+class Deidentifier:
+    """Pseudonyms, date shifts and UID replacements kept consistent across exports.
+
+    Parameters
+    ----------
+    map_path : path, optional
+        The pseudonym map (JSON).  Loaded if it exists; :meth:`save` writes it (atomically).
+        Keep it away from the exported data: writers refuse a map inside their output folder.
+    date_shift_range_days : (int, int)
+        Closed range of the per-patient shift drawn for a new patient
+        (:data:`~hcc_imaging.export.constants.DATE_SHIFT_RANGE_DAYS`).
+    rng : random.Random-like, optional
+        Source of randomness for shifts (tests pass a seeded ``random.Random``); default
+        ``secrets.SystemRandom()``.
+
+    Examples
+    --------
+    >>> d = Deidentifier()
+    >>> d.pseudonym("MRN-123")
+    'HCC-0001'
+    >>> d.pseudonym("MRN-123"), d.pseudonym("MRN-999")
+    ('HCC-0001', 'HCC-0002')
+    """
+
+    def __init__(
+        self,
+        map_path: str | os.PathLike[str] | None = None,
+        *,
+        date_shift_range_days: tuple[int, int] = DATE_SHIFT_RANGE_DAYS,
+        rng: Any = None,
+    ) -> None:
+        lo, hi = int(date_shift_range_days[0]), int(date_shift_range_days[1])
+        if lo > hi:
+            raise DeidentificationError(
+                f"date_shift_range_days {date_shift_range_days} is empty (low > high). "
+                "Pass (low, high) with low <= high, e.g. (-1095, -30)."
+            )
+        self._range = (lo, hi)
+        self._rng = rng if rng is not None else secrets.SystemRandom()
+        self.map_path = Path(map_path) if map_path is not None else None
+        self._patients: dict[str, dict[str, Any]] = {}
+        self._aliases: dict[str, str] = {}
+        self._readers: dict[str, str] = {}
+        self._uids: dict[str, str] = {}
+        self._dummies: dict[str, str] = {}
+        if self.map_path is not None and self.map_path.exists():
+            self._load(self.map_path)
+
+    # -- persistence ---------------------------------------------------------------------
+    def _load(self, path: Path) -> None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            raise DeidentificationError(
+                f"pseudonym map {path} cannot be read ({err}). Restore it from your backup; "
+                "a new map would give the same patients new pseudonyms."
+            ) from err
+        if not isinstance(data, dict) or int(data.get("version", -1)) > PSEUDONYM_MAP_VERSION:
+            raise DeidentificationError(
+                f"pseudonym map {path} has version {data.get('version') if isinstance(data, dict) else '?'}; "
+                f"this hcc_imaging reads version <= {PSEUDONYM_MAP_VERSION}. Upgrade hcc_imaging."
+            )
+        self._patients = {str(k): dict(v) for k, v in data.get("patients", {}).items()}
+        self._aliases = {str(k): str(v) for k, v in data.get("aliases", {}).items()}
+        self._readers = {str(k): str(v) for k, v in data.get("readers", {}).items()}
+        self._uids = {str(k): str(v) for k, v in data.get("uids", {}).items()}
+        self._dummies = {str(k): str(v) for k, v in data.get("dummies", {}).items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": PSEUDONYM_MAP_VERSION,
+            "warning": "Re-identification key. Keep separate from de-identified data.",
+            "patients": self._patients,
+            "aliases": self._aliases,
+            "readers": self._readers,
+            "uids": self._uids,
+            "dummies": self._dummies,
+        }
+
+    def save(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """Write the map (JSON, atomic replace).  Returns the path written."""
+        target = Path(path) if path is not None else self.map_path
+        if target is None:
+            raise DeidentificationError(
+                "no path for the pseudonym map: pass save(path) or Deidentifier(map_path=...)."
+            )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".pseudonyms-", suffix=".json", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(self.to_dict(), fh, indent=1, sort_keys=True)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
+
+    def check_outside(self, export_dir: str | os.PathLike[str]) -> None:
+        """Refuse a pseudonym map located inside ``export_dir`` (it must never ship with the data)."""
+        if self.map_path is None:
+            return
+        m = self.map_path.resolve()
+        e = Path(export_dir).resolve()
+        if m == e or e in m.parents:
+            raise DeidentificationError(
+                f"the pseudonym map {self.map_path} is inside the export folder {export_dir}; it "
+                "would ship with the de-identified data and re-identify it. Pass "
+                "--pseudonym-map (pseudonym_map=) a path outside the export folder."
+            )
+
+    # -- mappings ------------------------------------------------------------------------
+    def link(self, patient_id: str, other_id: str) -> None:
+        """Make ``other_id`` share ``patient_id``'s pseudonym and date shift (e.g. the read
+        document's id and the DICOM PatientID of the same person)."""
+        a, b = self._canonical(str(patient_id)), self._canonical(str(other_id))
+        if a == b:
+            return
+        if b in self._patients and a not in self._patients:
+            a, b = b, a
+        self._entry(a)
+        self._patients.pop(b, None)
+        self._aliases[b] = a
+
+    def _canonical(self, patient_id: str) -> str:
+        seen = set()
+        while patient_id in self._aliases and patient_id not in seen:
+            seen.add(patient_id)
+            patient_id = self._aliases[patient_id]
+        return patient_id
+
+    def _entry(self, patient_id: str) -> dict[str, Any]:
+        key = self._canonical(str(patient_id))
+        if key not in self._patients:
+            used = {v["pseudonym"] for v in self._patients.values()}
+            n = len(self._patients) + 1
+            while f"{PSEUDONYM_PREFIX}-{n:04d}" in used:
+                n += 1
+            self._patients[key] = {
+                "pseudonym": f"{PSEUDONYM_PREFIX}-{n:04d}",
+                "date_shift_days": int(self._rng.randint(*self._range)),
+            }
+        return self._patients[key]
+
+    def pseudonym(self, patient_id: str) -> str:
+        """The patient's pseudonym (``HCC-0001`` ...), created on first use."""
+        if str(patient_id) in {v["pseudonym"] for v in self._patients.values()}:
+            return str(patient_id)  # already a pseudonym of ours: idempotent
+        return str(self._entry(patient_id)["pseudonym"])
+
+    def date_shift_days(self, patient_id: str) -> int:
+        """Days added to every date of this patient (negative = earlier)."""
+        for v in self._patients.values():
+            if v["pseudonym"] == str(patient_id):
+                return 0  # already shifted
+        return int(self._entry(patient_id)["date_shift_days"])
+
+    def reader(self, reader_id: str) -> str:
+        """The reader's pseudonym (``READER-01`` ...)."""
+        r = str(reader_id)
+        if r in self._readers.values():
+            return r
+        if r not in self._readers:
+            self._readers[r] = f"{READER_PSEUDONYM_PREFIX}-{len(self._readers) + 1:02d}"
+        return self._readers[r]
+
+    def uid(self, original: str) -> str:
+        """New UID for ``original`` (same answer every time); registry UIDs are kept."""
+        from pydicom.uid import generate_uid
+
+        o = str(original).strip().rstrip("\x00")
+        if not o or o.startswith(_REGISTRY_UID_PREFIXES):
+            return o
+        if o in self._uids.values():
+            return o  # already ours
+        if o not in self._uids:
+            self._uids[o] = str(generate_uid(prefix="2.25."))
+        return self._uids[o]
+
+    def dummy(self, keyword: str, value: str) -> str:
+        """A stable dummy replacement for an identifying string (D action)."""
+        key = f"{keyword}:{value}"
+        if key not in self._dummies:
+            self._dummies[key] = f"DEID-{len(self._dummies) + 1:04d}"
+        return self._dummies[key]
+
+    def shift_date(self, value: dt.date, patient_id: str) -> dt.date:
+        return value + dt.timedelta(days=self.date_shift_days(patient_id))
+
+    def shift_da(self, value: str, patient_id: str) -> str:
+        """Shift a DICOM DA string (YYYYMMDD); partial or bad dates become empty."""
+        s = str(value).strip()
+        if len(s) < 8:
+            return ""
+        try:
+            d = dt.datetime.strptime(s[:8], "%Y%m%d").date()
+        except ValueError:
+            return ""
+        return self.shift_date(d, patient_id).strftime("%Y%m%d")
+
+    def shift_dt(self, value: str, patient_id: str) -> str:
+        """Shift the date part of a DICOM DT string; the time part is kept."""
+        s = str(value).strip()
+        if len(s) < 8:
+            return ""
+        new = self.shift_da(s[:8], patient_id)
+        return new + s[8:] if new else ""
+
+    # -- read documents ------------------------------------------------------------------
+    def deidentify_read(self, read: ExportRead) -> ExportRead:
+        """Pseudonymous copy of an :class:`~hcc_imaging.export.model.ExportRead`."""
+        pid = read.patient_id
+        new_pid = self.pseudonym(pid)
+        shift = dt.timedelta(days=self.date_shift_days(pid))
+        new_reader = self.reader(read.reader_id) if read.reader_id else None
+
+        def sd(d: dt.date | None) -> dt.date | None:
+            return d + shift if d is not None else None
+
+        tps = tuple(
+            replace(
+                t,
+                date=sd(t.date),
+                study_instance_uid=self.uid(t.study_instance_uid) if t.study_instance_uid else None,
+            )
+            for t in read.timepoints
+        )
+        lesions = tuple(
+            replace(
+                les,
+                patient_id=new_pid,
+                tracking_uid=self.uid(les.tracking_uid) if les.tracking_uid else None,
+                provenance=(
+                    new_reader
+                    if les.provenance is not None and les.provenance == read.reader_id
+                    else les.provenance
+                ),
+            )
+            for les in read.lesions
+        )
+        return replace(
+            read,
+            patient_id=new_pid,
+            reader_id=new_reader,
+            patient_name=None,
+            timepoints=tps,
+            lesions=lesions,
+            responses=tuple(replace(r, patient_id=new_pid) for r in read.responses),
+            summaries=tuple(replace(s, patient_id=new_pid) for s in read.summaries),
+            treatments=tuple(
+                replace(t, patient_id=new_pid, start_date=sd(t.start_date), end_date=sd(t.end_date))
+                for t in read.treatments
+            ),
+            document=(
+                self.deidentify_document(read.document, patient_id=pid)
+                if read.document is not None
+                else None
+            ),
+        )
+
+    def deidentify_document(self, doc: Mapping[str, Any], *, patient_id: str | None = None) -> dict[str, Any]:
+        """De-identify a read-document dict: ids pseudonymised, dates shifted, UIDs remapped,
+        names and free-text notes removed."""
+        pid = patient_id if patient_id is not None else str(doc.get("patient_id", ""))
+        drop = {"patient_name", "name", "birth_date", "notes", "comment", "comments", "free_text"}
+
+        def walk(obj: Any, key: str = "") -> Any:
+            if isinstance(obj, Mapping):
+                out: dict[str, Any] = {}
+                for k, v in obj.items():
+                    lk = str(k).lower()
+                    if lk in drop:
+                        continue
+                    if lk == "patient_id" and v is not None:
+                        out[k] = self.pseudonym(str(v))
+                    elif lk in {"reader", "reader_id", "adjudicator"} and isinstance(v, str):
+                        out[k] = self.reader(v)
+                    elif isinstance(v, str) and (lk == "date" or lk.endswith("_date") or lk in {"start", "end"}):
+                        out[k] = self._shift_iso(v, pid)
+                    elif isinstance(v, str) and (lk.endswith("_uid") or lk == "uid"):
+                        out[k] = self.uid(v)
+                    else:
+                        out[k] = walk(v, lk)
+                return out
+            if isinstance(obj, list):
+                return [walk(v, key) for v in obj]
+            return obj
+
+        result: dict[str, Any] = walk(doc)
+        return result
+
+    def _shift_iso(self, value: str, patient_id: str) -> str:
+        s = value.strip()
+        try:
+            d = dt.date.fromisoformat(s[:10])
+        except ValueError:
+            return ""
+        return self.shift_date(d, patient_id).isoformat() + s[10:]
+
+    # -- DICOM ---------------------------------------------------------------------------
+    def deidentify_dataset(self, ds: Dataset, *, patient_id: str | None = None, in_place: bool = False) -> Dataset:
+        """See :func:`deidentify_dataset`."""
+        return deidentify_dataset(ds, self, patient_id=patient_id, in_place=in_place)
+
+
+def _is_registry_uid(value: str) -> bool:
+    from pydicom.uid import UID_dictionary
+
+    return value in UID_dictionary or value.startswith(_REGISTRY_UID_PREFIXES)
+
+
+def _concept(item: Dataset) -> tuple[str, str] | None:
+    seq = item.get("ConceptNameCodeSequence")
+    if not seq:
+        return None
+    c = seq[0]
+    scheme = str(c.get("CodingSchemeDesignator", ""))
+    return (str(c.get("CodeValue", c.get("LongCodeValue", ""))), "SCT" if scheme == "SRT" else scheme)
+
+
+def _walk(ds: Dataset, deid: Deidentifier, pid: str) -> None:
+    from pydicom.multival import MultiValue
+
+    for elem in list(ds):
+        if elem.tag.is_private:
+            del ds[elem.tag]
+            continue
+        kw = elem.keyword
+        action = BASIC_PROFILE_ACTIONS.get(kw)
+        if elem.VR == "SQ":
+            if action == "X":
+                del ds[elem.tag]
+                continue
+            for item in elem.value:
+                _walk(item, deid, pid)
+            continue
+        if action == "X":
+            del ds[elem.tag]
+            continue
+        if action == "Z":
+            elem.value = ""
+            continue
+        if action == "D":
+            if elem.value in (None, ""):
+                continue
+            if kw == "PatientName":
+                elem.value = deid.pseudonym(pid)
+            elif kw in {"PatientID", "ClinicalTrialSubjectID"}:
+                elem.value = deid.pseudonym(pid)
+            elif elem.VR == "PN":
+                elem.value = deid.reader(str(elem.value))
+            else:
+                elem.value = deid.dummy(kw, str(elem.value))
+            continue
+        if elem.VR == "UI" and elem.value not in (None, ""):
+            if kw in _KEEP_UID_KEYWORDS and action != "U":
+                continue
+            vals = elem.value if isinstance(elem.value, MultiValue) else [elem.value]
+            new = [v if _is_registry_uid(str(v)) else deid.uid(str(v)) for v in vals]
+            elem.value = new if isinstance(elem.value, MultiValue) else new[0]
+            continue
+        if elem.VR == "DA" and elem.value not in (None, ""):
+            vals = elem.value if isinstance(elem.value, MultiValue) else [elem.value]
+            new = [deid.shift_da(str(v), pid) for v in vals]
+            elem.value = new if isinstance(elem.value, MultiValue) else new[0]
+            continue
+        if elem.VR == "DT" and elem.value not in (None, ""):
+            vals = elem.value if isinstance(elem.value, MultiValue) else [elem.value]
+            new = [deid.shift_dt(str(v), pid) for v in vals]
+            elem.value = new if isinstance(elem.value, MultiValue) else new[0]
+            continue
+        if elem.VR == "PN" and elem.value not in (None, ""):
+            # a person name not in the table: never kept
+            elem.value = deid.reader(str(elem.value))
+            continue
+        if kw == "TextValue":
+            concept = _concept(ds)
+            if concept not in KEPT_TEXT_CONCEPTS:
+                elem.value = _REMOVED_TEXT
+
+
+def deidentify_dataset(
+    ds: Dataset,
+    deid: Deidentifier,
+    *,
+    patient_id: str | None = None,
+    in_place: bool = False,
+) -> Dataset:
+    """Apply the basic profile (see module docstring) to a pydicom ``Dataset``.
+
+    Parameters
+    ----------
+    ds : pydicom.Dataset
+        Any DICOM object (image, SEG, SR).  Not modified unless ``in_place``.
+    deid : Deidentifier
+        Holds pseudonyms, date shifts and the UID map (shared by all objects of an export).
+    patient_id : str, optional
+        Key for the pseudonym and date shift; default ``ds.PatientID``.
+
+    Returns
+    -------
+    pydicom.Dataset
+        The de-identified dataset (file meta updated to the new SOP Instance UID).
+    """
+    from pydicom.dataset import Dataset as _Dataset
+    from pydicom.sequence import Sequence as _Sequence
+
+    out = ds if in_place else copy.deepcopy(ds)
+    pid = str(patient_id if patient_id is not None else out.get("PatientID", "") or "UNKNOWN")
+    if patient_id is not None and out.get("PatientID") and str(out.PatientID) != pid:
+        deid.link(pid, str(out.PatientID))
+    _walk(out, deid, pid)
+    out.PatientIdentityRemoved = "YES"
+    out.LongitudinalTemporalInformationModified = "MODIFIED"
+    out.DeidentificationMethod = (
+        "hcc_imaging: PS3.15 Basic Application Confidentiality Profile; modified dates "
+        "(per-patient shift); clean structured content; private tags removed"
+    )
+    codes_ = []
+    for value, meaning in (
+        ("113100", "Basic Application Confidentiality Profile"),
+        ("113107", "Retain Longitudinal Temporal Information Modified Dates Option"),
+        ("113104", "Clean Structured Content Option"),
+    ):
+        c = _Dataset()
+        c.CodeValue = value
+        c.CodingSchemeDesignator = "DCM"
+        c.CodeMeaning = meaning
+        codes_.append(c)
+    out.DeidentificationMethodCodeSequence = _Sequence(codes_)
+    fm = getattr(out, "file_meta", None)
+    if fm is not None and "SOPInstanceUID" in out:
+        fm.MediaStorageSOPInstanceUID = out.SOPInstanceUID
+    return out
+
+
+def deidentify_file(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    deid: Deidentifier,
+    *,
+    patient_id: str | None = None,
+) -> Path:
+    """Read ``src``, de-identify, write ``dst`` atomically.  Returns ``dst``."""
+    import pydicom
+
+    ds = pydicom.dcmread(src)
+    out = deidentify_dataset(ds, deid, patient_id=patient_id, in_place=True)
+    return atomic_dcmwrite(out, dst)
+
+
+def atomic_dcmwrite(ds: Dataset, path: str | os.PathLike[str]) -> Path:
+    """Write a DICOM file via a temp file + ``os.replace`` (no half-written objects)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=".dcm", dir=target.parent)
+    os.close(fd)
+    try:
+        ds.save_as(tmp, enforce_file_format=True)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target

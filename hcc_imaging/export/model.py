@@ -1,0 +1,673 @@
+"""The flat, export-ready view of one read: what every exporter (SR, tables, SDTM, report) reads.
+
+:class:`ExportRead` is built from the read document (DESIGN section 4) - a
+``hcc_imaging.response.document.ReadDocument``, its JSON dict, or a JSON file - plus, optionally,
+the response assessment (``Assessment.to_json()`` / ``hcc-imaging assess --json`` output).  The
+adapters are tolerant about spelling (``timepoints`` / ``time_points``, ``id`` / ``lesion_id``)
+so exports keep working while the read document schema grows, and strict about meaning: a
+value that cannot be interpreted raises :class:`ExportInputError` naming the time point, the
+lesion and the field.
+
+Units: diameters mm, volumes mm3, sums mm (mm2 for the bidimensional WHO/EASL criteria, as
+the response engine reports them), changes as fractions (0.30 = 30 %).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ReadDocumentError
+from .codes import normalise_criterion, normalise_response
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .deid import Deidentifier
+
+__all__ = [
+    "ExportInputError",
+    "Point3",
+    "Segment3",
+    "TimepointInfo",
+    "LesionObservation",
+    "TimepointResponse",
+    "CriterionSummary",
+    "TreatmentEvent",
+    "ExportRead",
+    "as_export_read",
+    "iter_reads",
+    "document_to_dict",
+    "assessment_to_dict",
+]
+
+Point3 = tuple[float, float, float]
+Segment3 = tuple[Point3, Point3]
+
+
+class ExportInputError(ReadDocumentError):
+    """The read document or assessment handed to an exporter cannot be interpreted."""
+
+
+# ------------------------------------------------------------------------------------------
+# records
+# ------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class TimepointInfo:
+    """One imaging time point of the read.
+
+    ``index`` is 0 for baseline and counts up in time order; ``day`` is days since baseline.
+    """
+
+    timepoint_id: str
+    index: int
+    date: dt.date | None = None
+    day: int | None = None
+    study_instance_uid: str | None = None
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.index == 0
+
+
+@dataclass(frozen=True, slots=True)
+class LesionObservation:
+    """One lesion at one time point (one SR measurement group, one table row).
+
+    Diameters in mm, volumes in mm3, ``necrosis_fraction`` in [0, 1]; endpoints are two LPS
+    points (mm) each.  ``None`` means "not recorded", never a failed computation.
+    """
+
+    patient_id: str
+    timepoint_id: str
+    lesion_id: str
+    role: str = "target"
+    tracking_uid: str | None = None
+    organ: str | None = "liver"
+    is_lymph_node: bool = False
+    kind: str | None = None
+    status: str | None = None
+    couinaud_segment: str | None = None
+    longest_diameter_mm: float | None = None
+    short_axis_mm: float | None = None
+    viable_diameter_mm: float | None = None
+    viable_short_axis_mm: float | None = None
+    volume_mm3: float | None = None
+    viable_volume_mm3: float | None = None
+    necrosis_fraction: float | None = None
+    ld_endpoints_lps: Segment3 | None = None
+    sa_endpoints_lps: Segment3 | None = None
+    viable_endpoints_lps: Segment3 | None = None
+    provenance: str | None = None
+
+    @property
+    def recist_diameter_mm(self) -> float | None:
+        """The RECIST 1.1 contribution: short axis for nodes, longest diameter otherwise."""
+        return self.short_axis_mm if self.is_lymph_node else self.longest_diameter_mm
+
+
+@dataclass(frozen=True, slots=True)
+class TimepointResponse:
+    """Response of one patient at one time point under one criterion.
+
+    ``sum_value`` is in ``sum_unit`` (``"mm"``, or ``"mm2"`` for WHO/EASL); changes are
+    fractions relative to baseline and to nadir.  Baseline has ``response = None``.
+    """
+
+    patient_id: str
+    criterion: str
+    timepoint_id: str
+    day: int | None = None
+    sum_value: float | None = None
+    sum_unit: str = "mm"
+    change_from_baseline_frac: float | None = None
+    change_from_nadir_frac: float | None = None
+    target_response: str | None = None
+    non_target_response: str | None = None
+    new_lesions: bool | None = None
+    response: str | None = None
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CriterionSummary:
+    """Best overall response (BOR) of one patient under one criterion."""
+
+    patient_id: str
+    criterion: str
+    bor_unconfirmed: str | None = None
+    bor_confirmed: str | None = None
+    pd_day: int | None = None
+    best_change_frac: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TreatmentEvent:
+    """A treatment (TACE, lenvatinib, resection...) with its dates (end may be open)."""
+
+    patient_id: str
+    kind: str
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    start_day: int | None = None
+    end_day: int | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRead:
+    """Everything the exporters need about one patient's read, flat and typed."""
+
+    patient_id: str
+    reader_id: str | None
+    timepoints: tuple[TimepointInfo, ...]
+    lesions: tuple[LesionObservation, ...]
+    responses: tuple[TimepointResponse, ...] = ()
+    summaries: tuple[CriterionSummary, ...] = ()
+    treatments: tuple[TreatmentEvent, ...] = ()
+    patient_name: str | None = None
+    algorithm: str | None = None
+    document: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    # -- lookups ------------------------------------------------------------------------
+    def timepoint(self, timepoint_id: str) -> TimepointInfo:
+        for tp in self.timepoints:
+            if tp.timepoint_id == timepoint_id:
+                return tp
+        raise ExportInputError(
+            f"patient {self.patient_id}: no time point {timepoint_id!r} in the read "
+            f"(known: {[t.timepoint_id for t in self.timepoints]}). Check the timepoints= argument."
+        )
+
+    def lesions_at(self, timepoint_id: str) -> list[LesionObservation]:
+        return [les for les in self.lesions if les.timepoint_id == timepoint_id]
+
+    @property
+    def criteria(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for r in self.responses:
+            seen.setdefault(r.criterion, None)
+        for s in self.summaries:
+            seen.setdefault(s.criterion, None)
+        return list(seen)
+
+    def responses_for(self, criterion: str) -> list[TimepointResponse]:
+        c = normalise_criterion(criterion)
+        return [r for r in self.responses if r.criterion == c]
+
+    def summary_for(self, criterion: str) -> CriterionSummary | None:
+        c = normalise_criterion(criterion)
+        for s in self.summaries:
+            if s.criterion == c:
+                return s
+        return None
+
+    def with_assessment(self, assessment: Any) -> ExportRead:
+        """A copy with responses and BOR taken from ``assessment`` (see :func:`assessment_to_dict`)."""
+        responses, summaries = _parse_assessment(assessment, self)
+        return replace(self, responses=tuple(responses), summaries=tuple(summaries))
+
+    def deidentified(self, deid: Deidentifier) -> ExportRead:
+        """Pseudonymous copy: patient/reader ids replaced, dates shifted, UIDs remapped."""
+        return deid.deidentify_read(self)
+
+
+# ------------------------------------------------------------------------------------------
+# adapters
+# ------------------------------------------------------------------------------------------
+def _plain(obj: Any) -> Any:
+    """JSON-like plain data from dataclasses, enums, dates, numpy scalars."""
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(_plain(k)): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, (dt.date, dt.datetime)):
+        return obj.isoformat()
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):
+        return _plain(obj.tolist())
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
+        try:
+            return obj.item()
+        except (TypeError, ValueError):
+            return obj
+    return obj
+
+
+def document_to_dict(doc: Any) -> dict[str, Any]:
+    """Plain dict of a read document given as object, dict, JSON string or JSON file path."""
+    if isinstance(doc, Mapping):
+        return dict(_plain(doc))
+    if isinstance(doc, (str, Path)):
+        text = str(doc)
+        if isinstance(doc, Path) or not text.lstrip().startswith("{"):
+            p = Path(text)
+            try:
+                text = p.read_text(encoding="utf-8")
+            except OSError as err:
+                raise ExportInputError(
+                    f"cannot read the read document {p}: {err}. Pass an existing JSON file."
+                ) from err
+        try:
+            out = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ExportInputError(
+                f"the read document is not valid JSON ({err}). Write it with "
+                "ReadDocument.to_json() or `hcc-imaging study export-read`."
+            ) from err
+        if not isinstance(out, dict):
+            raise ExportInputError("the read document JSON must be an object at the top level.")
+        return out
+    for meth in ("to_dict", "to_json", "as_dict"):
+        fn = getattr(doc, meth, None)
+        if callable(fn):
+            val = fn()
+            if isinstance(val, (str, bytes)):
+                val = json.loads(val)
+            return dict(_plain(val))
+    if dataclasses.is_dataclass(doc) and not isinstance(doc, type):
+        return dict(_plain(doc))
+    raise ExportInputError(
+        f"cannot read a read document from a {type(doc).__name__}. Pass a ReadDocument, its "
+        "JSON dict, or the path of its JSON file."
+    )
+
+
+def assessment_to_dict(assessment: Any) -> dict[str, Any]:
+    """Normalise an assessment into ``{"patient_id", "results": {criterion: {...}}}``.
+
+    Accepts the ``hcc-imaging assess --json`` object, an ``Assessment`` (``to_json()``), a
+    mapping ``criterion -> Assessment``, or a list of per-criterion objects.
+    """
+    if assessment is None:
+        return {"results": {}}
+    if isinstance(assessment, (str, Path)) and not str(assessment).lstrip().startswith("{"):
+        assessment = json.loads(Path(assessment).read_text(encoding="utf-8"))
+    elif isinstance(assessment, str):
+        assessment = json.loads(assessment)
+    if isinstance(assessment, (list, tuple)):
+        merged: dict[str, Any] = {"results": {}}
+        for item in assessment:
+            d = assessment_to_dict(item)
+            merged["results"].update(d.get("results", {}))
+            merged.setdefault("patient_id", d.get("patient_id"))
+        return merged
+    if not isinstance(assessment, Mapping):
+        for meth in ("to_json", "to_dict", "as_dict"):
+            fn = getattr(assessment, meth, None)
+            if callable(fn):
+                val = fn()
+                if isinstance(val, (str, bytes)):
+                    val = json.loads(val)
+                return assessment_to_dict(_plain(val))
+        if dataclasses.is_dataclass(assessment):
+            return assessment_to_dict(_plain(assessment))
+        raise ExportInputError(
+            f"cannot read an assessment from a {type(assessment).__name__}; pass "
+            "Assessment.to_json() output or the `hcc-imaging assess --json` object."
+        )
+    a = dict(_plain(assessment))
+    if "results" in a and isinstance(a["results"], Mapping):
+        return a
+    if "timepoints" in a and ("criterion" in a or "criteria" in a):
+        crit = a.get("criterion") or a.get("criteria")
+        return {"patient_id": a.get("patient_id"), "results": {str(crit): a}}
+    # mapping criterion -> per-criterion result / Assessment
+    if a and all(isinstance(v, Mapping) for v in a.values()) and all(
+        "timepoints" in v or "results" in v for v in a.values()
+    ):
+        results: dict[str, Any] = {}
+        for k, v in a.items():
+            if "results" in v:
+                results.update(v["results"])
+            else:
+                results[k] = v
+        return {"results": results}
+    raise ExportInputError(
+        "the assessment has neither 'results' nor 'timepoints'; expected the object printed by "
+        "`hcc-imaging assess --json` ({'patient_id', 'results': {criterion: {'timepoints': ...}}})."
+    )
+
+
+def _get(d: Mapping[str, Any], *names: str, default: Any = None) -> Any:
+    for n in names:
+        if n in d and d[n] is not None:
+            return d[n]
+    return default
+
+
+def _date(value: Any, where: str) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    s = str(value).strip()
+    for fmt in ("%Y-%m-%d", "%Y%m%d"):
+        try:
+            return dt.datetime.strptime(s[:10] if fmt == "%Y-%m-%d" else s[:8], fmt).date()
+        except ValueError:
+            continue
+    raise ExportInputError(f"{where}: date {value!r} is neither YYYY-MM-DD nor YYYYMMDD. Fix the date field.")
+
+
+def _num(value: Any, where: str) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        f = float(value)
+    except (TypeError, ValueError) as err:
+        raise ExportInputError(f"{where}: {value!r} is not a number. Record a number in mm (or null).") from err
+    if not math.isfinite(f):
+        raise ExportInputError(
+            f"{where}: value {value!r} is not finite. Record null for 'not measured' instead."
+        )
+    return f
+
+
+def _int(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    return int(round(float(value)))
+
+
+def _segment(value: Any, where: str) -> Segment3 | None:
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        pts = _get(value, "points", "lps", "endpoints")
+        if pts is None and "p1" in value:
+            pts = [value["p1"], value["p2"]]
+        value = pts
+        if value is None:
+            return None
+    try:
+        pts = [[float(c) for c in p] for p in value]
+    except (TypeError, ValueError) as err:
+        raise ExportInputError(
+            f"{where}: endpoints {value!r} are not two LPS points [[x, y, z], [x, y, z]] in mm."
+        ) from err
+    if len(pts) != 2 or any(len(p) != 3 for p in pts) or not all(math.isfinite(c) for p in pts for c in p):
+        raise ExportInputError(
+            f"{where}: endpoints must be exactly two finite LPS points [[x, y, z], [x, y, z]] (mm), "
+            f"got {value!r}."
+        )
+    return ((pts[0][0], pts[0][1], pts[0][2]), (pts[1][0], pts[1][1], pts[1][2]))
+
+
+_ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI", 7: "VII", 8: "VIII"}
+
+
+def _couinaud(value: Any, where: str) -> str | None:
+    if value is None or value == "":
+        return None
+    s = str(value).strip().upper().removeprefix("SEGMENT").removeprefix("S").strip()
+    if s.isdigit() and int(s) in _ROMAN:
+        return _ROMAN[int(s)]
+    if s in _ROMAN.values():
+        return s
+    if s in {"4A", "4B", "IVA", "IVB"}:
+        return "IV"
+    raise ExportInputError(
+        f"{where}: Couinaud segment {value!r} is not one of 1-8 / I-VIII. Fix couinaud_segment."
+    )
+
+
+def _endpoints_of(les: Mapping[str, Any], kind: str, where: str) -> Segment3 | None:
+    direct = {
+        "ld": ("ld_endpoints_lps", "longest_diameter_endpoints_lps", "ld_endpoints"),
+        "sa": ("sa_endpoints_lps", "short_axis_endpoints_lps", "sa_endpoints"),
+        "viable": ("viable_endpoints_lps", "viable_diameter_endpoints_lps", "viable_endpoints"),
+    }[kind]
+    v = _get(les, *direct)
+    if v is None:
+        ep = les.get("endpoints")
+        if isinstance(ep, Mapping):
+            keys = {
+                "ld": ("longest_diameter", "longest_diameter_mm", "ld", "long_axis"),
+                "sa": ("short_axis", "short_axis_mm", "sa"),
+                "viable": ("viable_diameter", "viable_diameter_mm", "viable", "viable_ld"),
+            }[kind]
+            v = _get(ep, *keys)
+        elif ep is not None and kind == "ld":
+            v = ep
+    return _segment(v, f"{where} endpoints ({kind})")
+
+
+def _parse_lesion(
+    les: Mapping[str, Any], patient_id: str, tp_id: str, reader: str | None
+) -> LesionObservation:
+    lid = _get(les, "lesion_id", "id", "tracking_id", "label")
+    if lid is None:
+        raise ExportInputError(
+            f"patient {patient_id}, time point {tp_id}: a lesion has no lesion_id. "
+            "Give every lesion a lesion_id (e.g. 'L1')."
+        )
+    where = f"patient {patient_id}, time point {tp_id}, lesion {lid}"
+    role = str(_plain(_get(les, "role", default="target"))).lower().replace("-", "_")
+    if role in {"nontarget", "non target"}:
+        role = "non_target"
+    prov = _get(les, "provenance", "source")
+    if isinstance(prov, Mapping):
+        prov = _get(prov, "reader_id", "algorithm", "name", default=json.dumps(prov, sort_keys=True))
+    organ = _get(les, "organ", default="liver")
+    is_node = bool(_get(les, "is_lymph_node", default=False))
+    return LesionObservation(
+        patient_id=patient_id,
+        timepoint_id=tp_id,
+        lesion_id=str(lid),
+        role=role,
+        tracking_uid=_get(les, "tracking_uid"),
+        organ=str(_plain(organ)).lower() if organ is not None else None,
+        is_lymph_node=is_node,
+        kind=_plain(_get(les, "kind")),
+        status=(str(_plain(_get(les, "status"))).lower() if _get(les, "status") is not None else None),
+        couinaud_segment=_couinaud(_get(les, "couinaud_segment", "segment", "liver_segment"), where),
+        longest_diameter_mm=_num(_get(les, "longest_diameter_mm", "ld_mm"), f"{where}, longest_diameter_mm"),
+        short_axis_mm=_num(_get(les, "short_axis_mm", "sa_mm"), f"{where}, short_axis_mm"),
+        viable_diameter_mm=_num(_get(les, "viable_diameter_mm"), f"{where}, viable_diameter_mm"),
+        viable_short_axis_mm=_num(_get(les, "viable_short_axis_mm"), f"{where}, viable_short_axis_mm"),
+        volume_mm3=_num(_get(les, "volume_mm3"), f"{where}, volume_mm3"),
+        viable_volume_mm3=_num(_get(les, "viable_volume_mm3"), f"{where}, viable_volume_mm3"),
+        necrosis_fraction=_num(_get(les, "necrosis_fraction"), f"{where}, necrosis_fraction"),
+        ld_endpoints_lps=_endpoints_of(les, "ld", where),
+        sa_endpoints_lps=_endpoints_of(les, "sa", where),
+        viable_endpoints_lps=_endpoints_of(les, "viable", where),
+        provenance=str(prov) if prov is not None else reader,
+    )
+
+
+def _parse_document(d: Mapping[str, Any]) -> ExportRead:
+    patient = _get(d, "patient_id", "patient")
+    if isinstance(patient, Mapping):
+        patient_name = _get(patient, "name", "patient_name")
+        patient = _get(patient, "patient_id", "id")
+    else:
+        patient_name = _get(d, "patient_name")
+    if patient is None:
+        raise ExportInputError(
+            "the read document has no patient_id. Set patient_id (a pseudonymous id) in the document."
+        )
+    patient_id = str(patient)
+    reader = _get(d, "reader", "reader_id")
+    if isinstance(reader, Mapping):
+        reader = _get(reader, "reader_id", "id", "name")
+    reader_id = str(reader) if reader is not None else None
+    algorithm = _get(d, "algorithm")
+    if isinstance(algorithm, Mapping):
+        algorithm = " ".join(str(algorithm.get(k, "")) for k in ("name", "version")).strip()
+
+    raw_tps = _get(d, "timepoints", "time_points", default=[])
+    if not isinstance(raw_tps, Sequence) or isinstance(raw_tps, (str, bytes)):
+        raise ExportInputError(f"patient {patient_id}: 'timepoints' must be a list of time points.")
+    parsed: list[tuple[dt.date | None, int | None, int, Mapping[str, Any]]] = []
+    for order, tp in enumerate(raw_tps):
+        tid = _get(tp, "id", "timepoint_id", "time_point_id")
+        if tid is None:
+            raise ExportInputError(
+                f"patient {patient_id}: time point #{order + 1} has no id. Give it an id (e.g. 'BL', 'FU1')."
+            )
+        date = _date(_get(tp, "date", "study_date"), f"patient {patient_id}, time point {tid}, date")
+        day = _int(_get(tp, "day", "day_offset", "days_from_baseline"))
+        parsed.append((date, day, order, tp))
+    # keep the document's order (it is ordered by contract); fill days from dates
+    base_date = parsed[0][0] if parsed else None
+    tps: list[TimepointInfo] = []
+    lesions: list[LesionObservation] = []
+    for idx, (date, day, _, tp) in enumerate(parsed):
+        tid = str(_get(tp, "id", "timepoint_id", "time_point_id"))
+        if day is None and date is not None and base_date is not None:
+            day = (date - base_date).days
+        tps.append(
+            TimepointInfo(
+                timepoint_id=tid,
+                index=idx,
+                date=date,
+                day=day,
+                study_instance_uid=_get(tp, "study_instance_uid", "study_uid"),
+            )
+        )
+        for les in _get(tp, "lesions", "observations", default=[]) or []:
+            lesions.append(_parse_lesion(les, patient_id, tid, reader_id))
+
+    treatments: list[TreatmentEvent] = []
+    for t in _get(d, "treatments", "treatment_events", default=[]) or []:
+        start = _date(_get(t, "start_date", "date", "start"), f"patient {patient_id}, treatment")
+        end = _date(_get(t, "end_date", "end"), f"patient {patient_id}, treatment")
+        kind = str(_plain(_get(t, "kind", "type", "treatment", default="treatment")))
+        treatments.append(
+            TreatmentEvent(
+                patient_id=patient_id,
+                kind=kind,
+                start_date=start,
+                end_date=end,
+                start_day=_int(_get(t, "start_day", "day"))
+                if _get(t, "start_day", "day") is not None
+                else ((start - base_date).days if start and base_date else None),
+                end_day=_int(_get(t, "end_day"))
+                if _get(t, "end_day") is not None
+                else ((end - base_date).days if end and base_date else None),
+                label=str(_get(t, "label", "description", default="")),
+            )
+        )
+    read = ExportRead(
+        patient_id=patient_id,
+        reader_id=reader_id,
+        timepoints=tuple(tps),
+        lesions=tuple(lesions),
+        treatments=tuple(treatments),
+        patient_name=str(patient_name) if patient_name is not None else None,
+        algorithm=str(algorithm) if algorithm else None,
+        document=d,
+    )
+    embedded = _get(d, "assessment", "results")
+    if embedded is not None:
+        read = read.with_assessment({"results": embedded} if "results" in d else embedded)
+    return read
+
+
+def _parse_assessment(
+    assessment: Any, read: ExportRead
+) -> tuple[list[TimepointResponse], list[CriterionSummary]]:
+    a = assessment_to_dict(assessment)
+    pid = read.patient_id
+    days = {tp.timepoint_id: tp.day for tp in read.timepoints}
+    responses: list[TimepointResponse] = []
+    summaries: list[CriterionSummary] = []
+    for crit_raw, res in a.get("results", {}).items():
+        crit = normalise_criterion(crit_raw)
+        unit = "mm2" if crit in {"WHO", "EASL"} else "mm"
+        changes: list[float] = []
+        for tpr in res.get("timepoints", []) or []:
+            tid = str(_get(tpr, "id", "timepoint_id", "time_point_id", default=""))
+            where = f"patient {pid}, {crit}, time point {tid}"
+            new = _get(tpr, "new_lesions")
+            if isinstance(new, str):
+                new = new.strip().lower() in {"yes", "true", "y", "1", "pd"}
+            elif isinstance(new, (list, tuple)):
+                new = len(new) > 0
+            cfb = _num(_get(tpr, "change_from_baseline", "change_from_baseline_frac"), f"{where}, change_from_baseline")
+            if cfb is not None:
+                changes.append(cfb)
+            reasons = _get(tpr, "reasons", default=()) or ()
+            responses.append(
+                TimepointResponse(
+                    patient_id=pid,
+                    criterion=crit,
+                    timepoint_id=tid,
+                    day=_int(_get(tpr, "day")) if _get(tpr, "day") is not None else days.get(tid),
+                    sum_value=_num(_get(tpr, "sum", "sum_mm", "sum_mm2"), f"{where}, sum"),
+                    sum_unit=str(_get(tpr, "sum_unit", default=unit)),
+                    change_from_baseline_frac=cfb,
+                    change_from_nadir_frac=_num(
+                        _get(tpr, "change_from_nadir", "change_from_nadir_frac"), f"{where}, change_from_nadir"
+                    ),
+                    target_response=normalise_response(_get(tpr, "target_response")),
+                    non_target_response=normalise_response(_get(tpr, "non_target_response")),
+                    new_lesions=None if new is None else bool(new),
+                    response=normalise_response(_get(tpr, "response", "overall_response")),
+                    reasons=tuple(str(r) for r in reasons) if not isinstance(reasons, str) else (reasons,),
+                )
+            )
+        best = _num(_get(res, "best_change", "best_change_frac"), f"patient {pid}, {crit}, best_change")
+        if best is None and changes:
+            best = min(changes)
+        summaries.append(
+            CriterionSummary(
+                patient_id=pid,
+                criterion=crit,
+                bor_unconfirmed=normalise_response(_get(res, "bor_unconfirmed", "bor")),
+                bor_confirmed=normalise_response(_get(res, "bor_confirmed")),
+                pd_day=_int(_get(res, "pd_day")),
+                best_change_frac=best,
+            )
+        )
+    return responses, summaries
+
+
+def as_export_read(doc: Any, assessment: Any = None) -> ExportRead:
+    """Build an :class:`ExportRead` from a read document (+ optional assessment).
+
+    Parameters
+    ----------
+    doc : ExportRead, ReadDocument, dict, JSON string or path
+        The read document (DESIGN section 4).  An :class:`ExportRead` is returned as is
+        (with ``assessment`` applied when given).
+    assessment : optional
+        ``Assessment.to_json()`` output, the ``hcc-imaging assess --json`` object, or a list
+        / mapping of per-criterion assessments.
+    """
+    read = doc if isinstance(doc, ExportRead) else _parse_document(document_to_dict(doc))
+    if assessment is not None:
+        read = read.with_assessment(assessment)
+    return read
+
+
+def iter_reads(docs: Any, assessments: Any = None) -> Iterable[ExportRead]:
+    """Yield :class:`ExportRead` for one document or a sequence of them (cohort exports).
+
+    ``assessments`` is ``None``, a single assessment (one document), a sequence parallel to
+    ``docs``, or a mapping ``patient_id -> assessment``.
+    """
+    single = isinstance(docs, (ExportRead, Mapping, str, Path)) or not isinstance(docs, Sequence)
+    seq = [docs] if single else list(docs)
+    for i, d in enumerate(seq):
+        read = as_export_read(d)
+        a = None
+        if assessments is not None:
+            if isinstance(assessments, Mapping) and read.patient_id in assessments:
+                a = assessments[read.patient_id]
+            elif isinstance(assessments, Sequence) and not isinstance(assessments, (str, bytes)) and not single:
+                a = assessments[i]
+            else:
+                a = assessments
+        yield read.with_assessment(a) if a is not None else read

@@ -1,0 +1,413 @@
+"""DICOM Segmentation (SEG) of each lesion and of its viable part, written and read with highdicom.
+
+One BINARY SEG per series: segment ``"L1"`` (the whole lesion), ``"L1 viable"`` (its viable,
+enhancing part, when a viable label map is given), ``"L2"`` ... .  Segments may overlap (the
+viable part lies inside the lesion), which DICOM SEG allows.  Every segment carries the
+lesion's tracking identifier and tracking UID (the same UID the SR measurement group uses),
+the label value it had in the :class:`~hcc_imaging.volume.LabelVolume` (in
+``SegmentDescription``, so a read gives back identical label maps), and references the
+source CT/MR images by SOP Instance UID.
+
+Coded segment properties: category *Morphologically abnormal structure* (SCT 49755003), type
+*Neoplasm* (SCT 108369006), anatomic region *Liver* (SCT 10200004) unless the lesion is a node.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .. import __version__
+from ..errors import GeometryMismatchError, HccImagingError, UnsupportedDicomError
+from .constants import MANUFACTURER, SEG_SERIES_NUMBER
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pydicom.dataset import Dataset
+
+    from ..volume import LabelVolume, Volume
+    from .deid import Deidentifier
+
+__all__ = [
+    "SegExportError",
+    "SegInfo",
+    "SegRead",
+    "write_seg",
+    "read_seg",
+    "load_source_datasets",
+    "VIABLE_SUFFIX",
+]
+
+#: Segment label suffix of a lesion's viable part: ``"L1 viable"``.
+VIABLE_SUFFIX = " viable"
+_LABEL_VALUE_PREFIX = "hcc_imaging label value "
+
+
+class SegExportError(HccImagingError, ValueError):
+    """A SEG cannot be written or read as asked (no source images, empty labels ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SegInfo:
+    """What :func:`write_seg` wrote: enough for the SR to reference each segment."""
+
+    path: Path
+    sop_instance_uid: str
+    sop_class_uid: str
+    series_instance_uid: str
+    study_instance_uid: str
+    frame_of_reference_uid: str
+    #: segment label ("L1", "L1 viable") -> segment number
+    segments: Mapping[str, int] = field(default_factory=dict)
+    #: segment label -> tracking UID
+    tracking_uids: Mapping[str, str] = field(default_factory=dict)
+    #: source SOP Instance UIDs, in slice order of the label array
+    source_sop_instance_uids: tuple[str, ...] = ()
+    source_sop_class_uid: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SegRead:
+    """A SEG read back: lesion label map, viable label map (or None), and segment metadata."""
+
+    lesions: LabelVolume
+    viable: LabelVolume | None
+    segment_labels: Mapping[int, str]
+    tracking_uids: Mapping[str, str]
+
+
+def load_source_datasets(source: Volume) -> list[Dataset]:
+    """Headers of the source DICOM files of ``source`` (``source.meta["source_files"]``)."""
+    import pydicom
+
+    files = source.meta.get("source_files") if source.meta else None
+    if not files:
+        raise SegExportError(
+            f"series {source.series_instance_uid}: the volume has no source DICOM files "
+            "(meta['source_files'] is empty), so the SEG cannot reference its images. Load the "
+            "series with hcc_imaging.io.load_series, or pass source_datasets=[...] explicitly."
+        )
+    out = []
+    for f in files:
+        try:
+            out.append(pydicom.dcmread(f, stop_before_pixels=True))
+        except (OSError, pydicom.errors.InvalidDicomError) as err:
+            raise SegExportError(
+                f"series {source.series_instance_uid}: source file {f} cannot be read ({err}); "
+                "the SEG must reference every source slice. Restore the file or reload the series."
+            ) from err
+    return out
+
+
+def _order_datasets(datasets: Sequence[Dataset], source: Volume) -> list[Dataset]:
+    """Datasets sorted into the slice order of ``source``'s array (by position)."""
+    if len(datasets) == 1 and int(datasets[0].get("NumberOfFrames", 1)) > 1:
+        raise UnsupportedDicomError(
+            f"series {source.series_instance_uid}: the source is a multi-frame (enhanced) object; "
+            "write_seg supports single-frame source series. Convert it to single-frame slices "
+            "(e.g. `emf2sf` from dcm4che) or export NIfTI masks instead."
+        )
+    nslices = source.shape[0]
+    by_k: dict[int, Dataset] = {}
+    col_dir = np.asarray(source.direction)[:, 2]
+    row_dir = np.asarray(source.direction)[:, 1]
+    for ds in datasets:
+        if "ImagePositionPatient" not in ds or "ImageOrientationPatient" not in ds:
+            raise SegExportError(
+                f"source image {ds.get('SOPInstanceUID', '?')} has no ImagePositionPatient/"
+                "ImageOrientationPatient; a SEG needs the geometry of each referenced slice."
+            )
+        iop = np.asarray([float(v) for v in ds.ImageOrientationPatient])
+        if not (np.allclose(iop[:3], col_dir, atol=1e-3) and np.allclose(iop[3:], row_dir, atol=1e-3)):
+            raise GeometryMismatchError(
+                f"source image {ds.SOPInstanceUID}: its orientation {tuple(iop)} does not match the "
+                "volume's row/column directions; the label array would be written transposed or "
+                "flipped. Pass the volume loaded from these very files (hcc_imaging.io.load_series)."
+            )
+        idx = source.lps_to_index([float(v) for v in ds.ImagePositionPatient])
+        k = int(round(float(idx[0])))
+        if abs(idx[0] - k) > 0.05 or abs(idx[1]) > 0.05 or abs(idx[2]) > 0.05 or not 0 <= k < nslices:
+            raise GeometryMismatchError(
+                f"source image {ds.SOPInstanceUID} at {tuple(ds.ImagePositionPatient)} is not a slice "
+                f"of the volume's grid (index {np.round(idx, 3).tolist()}). Pass the source volume "
+                "the labels were drawn on."
+            )
+        by_k[k] = ds
+    missing = [k for k in range(nslices) if k not in by_k]
+    if missing:
+        raise SegExportError(
+            f"series {source.series_instance_uid}: no source image for slice(s) {missing[:10]} of "
+            f"{nslices}; every slice of the label array must map to a source image."
+        )
+    return [by_k[k] for k in range(nslices)]
+
+
+def _segment_plan(
+    labels: LabelVolume, viable: LabelVolume | None
+) -> list[tuple[str, int, np.ndarray, bool]]:
+    """(segment label, label value, mask, is_viable) in segment-number order."""
+    plan: list[tuple[str, int, np.ndarray, bool]] = []
+    values = labels.present_labels()
+    if viable is not None:
+        values = sorted(set(values) | set(viable.present_labels()))
+    for v in values:
+        name = str(labels.labels.get(v, f"L{v}"))
+        m = np.asarray(labels.array == v)
+        if m.any():
+            plan.append((name, v, m, False))
+        if viable is not None:
+            vm = np.asarray(viable.array == v)
+            if vm.any():
+                plan.append((name + VIABLE_SUFFIX, v, vm, True))
+    return plan
+
+
+def write_seg(
+    labels: LabelVolume,
+    source: Volume,
+    path: str | os.PathLike[str],
+    *,
+    viable: LabelVolume | None = None,
+    source_datasets: Sequence[Dataset] | None = None,
+    tracking_uids: Mapping[str, str] | None = None,
+    algorithm: tuple[str, str] | None = None,
+    series_number: int = SEG_SERIES_NUMBER,
+    series_description: str = "hcc_imaging lesion segmentation",
+    organs: Mapping[str, str] | None = None,
+    deidentifier: Deidentifier | None = None,
+    patient_id: str | None = None,
+) -> SegInfo:
+    """Write a DICOM SEG of each lesion (and of its viable part) over ``source``.
+
+    Parameters
+    ----------
+    labels : LabelVolume
+        Lesion label map on ``source``'s grid; ``labels.labels`` maps value -> lesion id
+        (missing names become ``"L<value>"``).
+    source : Volume
+        The image the labels were drawn on; its DICOM files come from
+        ``source.meta["source_files"]`` unless ``source_datasets`` is given.
+    path : path
+        Output file (written atomically).
+    viable : LabelVolume, optional
+        Viable-tumour label map on the same grid, value k = viable part of lesion k.
+    tracking_uids : mapping, optional
+        Segment label -> tracking UID (e.g. from the study store, so SEG and SR agree); new
+        UIDs are made for the others and returned in :attr:`SegInfo.tracking_uids`.
+    organs : mapping, optional
+        Lesion id -> organ (``"liver"``, ``"lymph_node"`` ...) for the segment's anatomic
+        region; default liver.
+    algorithm : (name, version), optional
+        Segment algorithm type AUTOMATIC with this identification; default SEMIAUTOMATIC
+        hcc_imaging.
+    deidentifier : Deidentifier, optional
+        De-identify the SEG (basic profile) with this map; referenced UIDs are mapped the same
+        way as in every other object exported with the same map.
+
+    Returns
+    -------
+    SegInfo
+
+    Raises
+    ------
+    GeometryMismatchError
+        ``labels`` (or ``viable``) is not on ``source``'s grid.
+    SegExportError
+        No source files, or no lesion voxels at all.
+    """
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+    from pydicom.uid import generate_uid
+
+    from .codes import LIVER, ORGAN_CODES, as_code
+    from .deid import atomic_dcmwrite, deidentify_dataset
+
+    if not labels.geometry.equals(source.geometry):
+        raise GeometryMismatchError(
+            f"labels of shape {labels.shape} are not on the grid of source series "
+            f"{source.series_instance_uid} (shape {source.shape}); a SEG must be drawn on its "
+            "source images. Resample first: labels.resample_to(source)."
+        )
+    if viable is not None and not viable.geometry.equals(source.geometry):
+        raise GeometryMismatchError(
+            f"viable label map (shape {viable.shape}) is not on the grid of source series "
+            f"{source.series_instance_uid}. Resample first: viable.resample_to(source)."
+        )
+    plan = _segment_plan(labels, viable)
+    if not plan:
+        raise SegExportError(
+            f"labels on series {source.series_instance_uid} contain no lesion voxels; a SEG "
+            "needs at least one non-empty segment. Check the label map (all zeros?)."
+        )
+    datasets = list(source_datasets) if source_datasets is not None else load_source_datasets(source)
+    ordered = _order_datasets(datasets, source)
+
+    # Algorithm family (CID 7162): the lesion and viable-tumour segmentation of
+    # hcc_imaging.segment is region growing + morphology, i.e. "Morphological Operations".
+    algo_id = None
+    if algorithm is not None:
+        algo_id = hd.AlgorithmIdentificationSequence(
+            name=str(algorithm[0]),
+            family=codes.cid7162.MorphologicalOperations,
+            version=str(algorithm[1]),
+        )
+    tuids = dict(tracking_uids or {})
+    organs = {k: v for k, v in (organs or {}).items()}
+    organs.update({k + VIABLE_SUFFIX: v for k, v in list(organs.items())})
+    descriptions = []
+    pixel = np.zeros((len(ordered), source.shape[1], source.shape[2], len(plan)), dtype=bool)
+    for n, (name, value, mask, is_viable) in enumerate(plan, start=1):
+        pixel[..., n - 1] = mask
+        tuid = tuids.setdefault(name, str(generate_uid()))
+        organ = ORGAN_CODES.get(str(organs.get(name, "liver")).lower(), LIVER)
+        desc = hd.seg.SegmentDescription(
+            segment_number=n,
+            segment_label=name[:64],
+            segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+            segmented_property_type=codes.SCT.Neoplasm,
+            algorithm_type="AUTOMATIC" if algo_id is not None else "SEMIAUTOMATIC",
+            algorithm_identification=algo_id
+            or hd.AlgorithmIdentificationSequence(
+                name="hcc_imaging", family=codes.cid7162.MorphologicalOperations, version=__version__
+            ),
+            tracking_uid=tuid,
+            tracking_id=name[:64],
+            anatomic_regions=[as_code(organ)],
+        )
+        desc.SegmentDescription = f"{_LABEL_VALUE_PREFIX}{value}{' (viable part)' if is_viable else ''}"
+        descriptions.append(desc)
+
+    seg = hd.seg.Segmentation(
+        source_images=ordered,
+        pixel_array=pixel,
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=descriptions,
+        series_instance_uid=str(generate_uid()),
+        series_number=int(series_number),
+        sop_instance_uid=str(generate_uid()),
+        instance_number=1,
+        manufacturer=MANUFACTURER,
+        manufacturer_model_name="hcc_imaging",
+        software_versions=__version__,
+        device_serial_number="0",
+        content_description="Lesion and viable-tumour segmentation"[:64],
+        content_label="LESIONS",
+        omit_empty_frames=True,
+    )
+    seg.SeriesDescription = series_description[:64]
+    out_ds: Any = seg
+    if deidentifier is not None:
+        out_ds = deidentify_dataset(seg, deidentifier, patient_id=patient_id)
+        tuids = {k: deidentifier.uid(v) for k, v in tuids.items()}
+    written = atomic_dcmwrite(out_ds, path)
+    src_uids = [str(ds.SOPInstanceUID) for ds in ordered]
+    if deidentifier is not None:
+        src_uids = [deidentifier.uid(u) for u in src_uids]
+    return SegInfo(
+        path=written,
+        sop_instance_uid=str(out_ds.SOPInstanceUID),
+        sop_class_uid=str(out_ds.SOPClassUID),
+        series_instance_uid=str(out_ds.SeriesInstanceUID),
+        study_instance_uid=str(out_ds.StudyInstanceUID),
+        frame_of_reference_uid=str(out_ds.FrameOfReferenceUID),
+        segments={name: n for n, (name, *_rest) in enumerate(plan, start=1)},
+        tracking_uids={name: tuids[name] for name, *_rest in plan},
+        source_sop_instance_uids=tuple(src_uids),
+        source_sop_class_uid=str(ordered[0].SOPClassUID),
+    )
+
+
+def read_seg(path: str | os.PathLike[str], reference: Volume | None = None) -> SegRead:
+    """Read a SEG written by :func:`write_seg` (or any binary/fractional SEG) into label maps.
+
+    Parameters
+    ----------
+    path : path
+        The SEG file.
+    reference : Volume, optional
+        The source volume (with ``meta["sop_instance_uids"]`` in slice order).  When given,
+        frames are placed by source SOP Instance UID and the result is on its grid exactly;
+        otherwise highdicom's ``get_volume()`` geometry is used.
+
+    Returns
+    -------
+    SegRead
+        ``lesions``: label value per lesion (from our ``SegmentDescription`` when present,
+        else segment order); ``viable``: segments labelled ``"... viable"``, or None.
+    """
+    import highdicom as hd
+
+    from ..volume import LabelVolume
+
+    try:
+        seg = hd.seg.segread(path)
+    except Exception as err:  # highdicom raises several types for non-SEG input
+        raise SegExportError(f"{path} is not a readable DICOM SEG ({err}).") from err
+    numbers = [int(d.SegmentNumber) for d in seg.SegmentSequence]
+    labels_by_num = {int(d.SegmentNumber): str(d.SegmentLabel) for d in seg.SegmentSequence}
+    tuids = {
+        str(d.SegmentLabel): str(d.TrackingUID) for d in seg.SegmentSequence if "TrackingUID" in d
+    }
+    values: dict[int, int] = {}
+    next_value = 1
+    lesion_names: dict[str, int] = {}
+    for d in seg.SegmentSequence:
+        n = int(d.SegmentNumber)
+        name = labels_by_num[n]
+        base = name[: -len(VIABLE_SUFFIX)] if name.endswith(VIABLE_SUFFIX) else name
+        desc = str(d.get("SegmentDescription", ""))
+        if desc.startswith(_LABEL_VALUE_PREFIX):
+            v = int(desc[len(_LABEL_VALUE_PREFIX) :].split()[0])
+        elif base in lesion_names:
+            v = lesion_names[base]
+        else:
+            v = next_value
+        lesion_names.setdefault(base, v)
+        next_value = max(next_value, v + 1)
+        values[n] = v
+
+    if reference is not None:
+        uids = reference.meta.get("sop_instance_uids") if reference.meta else None
+        if not uids:
+            raise SegExportError(
+                f"reference series {reference.series_instance_uid} has no meta['sop_instance_uids']; "
+                "load it with hcc_imaging.io.load_series or read the SEG without reference=."
+            )
+        arr = seg.get_pixels_by_source_instance(
+            source_sop_instance_uids=list(uids), segment_numbers=numbers, combine_segments=False
+        )
+        geom_ref: Any = reference
+    else:
+        vol = seg.get_volume(combine_segments=False)
+        arr = np.asarray(vol.array)
+        aff = np.asarray(vol.affine, dtype=float)
+        spacing = np.linalg.norm(aff[:3, :3], axis=0)
+        geom_ref = None
+        geometry = dict(spacing=tuple(spacing), origin=tuple(aff[:3, 3]), direction=aff[:3, :3] / spacing)
+    lesion_arr = np.zeros(arr.shape[:3], dtype=np.int32)
+    viable_arr = np.zeros(arr.shape[:3], dtype=np.int32)
+    has_viable = False
+    names: dict[int, str] = {}
+    for i, n in enumerate(numbers):
+        name = labels_by_num[n]
+        m = np.asarray(arr[..., i]) > 0
+        if name.endswith(VIABLE_SUFFIX):
+            viable_arr[m] = values[n]
+            has_viable = True
+        else:
+            lesion_arr[m] = values[n]
+            names[values[n]] = name
+    for name, v in lesion_names.items():
+        names.setdefault(v, name)
+    kwargs = dict(labels=names, frame_of_reference_uid=str(seg.FrameOfReferenceUID))
+    if geom_ref is not None:
+        lesions = LabelVolume.like(geom_ref, lesion_arr, **kwargs)
+        vi = LabelVolume.like(geom_ref, viable_arr, **kwargs) if has_viable else None
+    else:
+        lesions = LabelVolume.create(lesion_arr, **geometry, **kwargs)
+        vi = LabelVolume.create(viable_arr, **geometry, **kwargs) if has_viable else None
+    return SegRead(lesions=lesions, viable=vi, segment_labels=labels_by_num, tracking_uids=tuids)
