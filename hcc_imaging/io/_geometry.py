@@ -1,0 +1,289 @@
+"""Slice-stack analysis shared by the index (problems as text) and the loader (named errors).
+
+One function, :func:`analyse_stack`, looks at the header geometry of the images of one series and
+returns the slice order, the grid (spacing, origin, direction) and every problem found, as
+structured :class:`StackIssue` records.  The index prints the issues; the loader raises the matching
+named error (``io/errors.py``) or, where the caller asked for it, resamples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..constants import ORIENTATION_TOL, POSITION_TOL_MM, SPACING_REL_TOL
+from ._constants import LOCALIZER_IMAGE_TYPES, SPACING_ABS_TOL_MM, TILT_MAX_SHEAR_PIXELS
+from ._dicomparse import InstanceHeader
+
+__all__ = ["SliceRef", "StackIssue", "StackAnalysis", "analyse_stack", "slices_of", "orientation_label"]
+
+
+@dataclass(slots=True)
+class SliceRef:
+    """One 2-D image: a single-frame file, or one frame of a multi-frame file."""
+
+    header: InstanceHeader
+    frame: int | None
+    ipp: tuple[float, ...] | None
+    iop: tuple[float, ...] | None
+    pixel_spacing: tuple[float, ...] | None
+    slope: float
+    intercept: float
+
+    @property
+    def rows(self) -> int:
+        return int(self.header.rows or 0)
+
+    @property
+    def columns(self) -> int:
+        return int(self.header.columns or 0)
+
+    @property
+    def is_localizer(self) -> bool:
+        return bool(LOCALIZER_IMAGE_TYPES.intersection(self.header.image_type[2:]))
+
+
+def slices_of(header: InstanceHeader) -> list[SliceRef]:
+    """The 2-D images of one file (frames of an enhanced multi-frame object expanded)."""
+    slope = header.rescale_slope if header.rescale_slope is not None else 1.0
+    intercept = header.rescale_intercept if header.rescale_intercept is not None else 0.0
+    if header.frames:
+        return [
+            SliceRef(
+                header,
+                k,
+                f["ipp"],
+                f["iop"],
+                f["pixel_spacing"],
+                f["slope"] if f["slope"] is not None else slope,
+                f["intercept"] if f["intercept"] is not None else intercept,
+            )
+            for k, f in enumerate(header.frames)
+        ]
+    if header.is_multiframe:
+        # legacy multi-frame without per-frame geometry: frames share one position
+        return [
+            SliceRef(header, k, header.image_position_patient, header.image_orientation_patient,
+                     header.pixel_spacing, slope, intercept)
+            for k in range(int(header.number_of_frames or 1))
+        ]
+    return [
+        SliceRef(header, None, header.image_position_patient, header.image_orientation_patient,
+                 header.pixel_spacing, slope, intercept)
+    ]
+
+
+@dataclass(slots=True)
+class StackIssue:
+    """One problem found in a stack.  ``kind`` is a closed set (see :func:`analyse_stack`)."""
+
+    kind: str
+    text: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class StackAnalysis:
+    """Result of :func:`analyse_stack` (internal)."""
+
+    slices: list[SliceRef]  # in slice order (ascending along the slice normal)
+    groups: list[list[SliceRef]]  # orientation/size groups, largest first
+    issues: list[StackIssue]
+    dropped_localizers: list[SliceRef]
+    normal: NDArray[np.float64] | None = None
+    positions_mm: NDArray[np.float64] | None = None  # projection of IPP on the normal, slice order
+    slice_spacing_mm: float | None = None  # regular spacing, or the median step when irregular
+    spacing_source: str = ""
+    row_spacing_mm: float | None = None
+    col_spacing_mm: float | None = None
+    inplane_offsets_mm: NDArray[np.float64] | None = None  # (n, 2): along (row dir, col dir)
+
+    def issue(self, kind: str) -> StackIssue | None:
+        for i in self.issues:
+            if i.kind == kind:
+                return i
+        return None
+
+    @property
+    def blocking(self) -> list[StackIssue]:
+        return [i for i in self.issues if i.kind in BLOCKING]
+
+
+#: Issue kinds that stop the loader unless the caller opts into a fix.
+BLOCKING = frozenset(
+    {"missing_geometry", "mixed_orientation", "mixed_size", "duplicate_positions", "irregular_spacing",
+     "gantry_tilt", "no_slice_spacing"}
+)
+
+
+def orientation_label(iop: Sequence[float] | None) -> str:
+    """``axial`` / ``coronal`` / ``sagittal`` from the slice normal (within ~2.6 deg), else ``oblique``."""
+    if iop is None or len(iop) != 6:
+        return "unknown"
+    n = np.cross(np.asarray(iop[:3], float), np.asarray(iop[3:], float))
+    a = np.abs(n)
+    k = int(np.argmax(a))
+    if a[k] < 1 - 1e-3:
+        return "oblique"
+    return ("sagittal", "coronal", "axial")[k]
+
+
+def _key(s: SliceRef) -> tuple[Any, ...]:
+    iop = tuple(round(v / (10 * ORIENTATION_TOL)) for v in s.iop) if s.iop and len(s.iop) == 6 else None
+    ps = tuple(round(v, 4) for v in s.pixel_spacing) if s.pixel_spacing else None
+    return (iop, s.rows, s.columns, ps)
+
+
+def analyse_stack(slices: Sequence[SliceRef], *, stack: int | None = None) -> StackAnalysis:
+    """Sort and check the images of one series.
+
+    Issue kinds: ``localizers_dropped`` (informational), ``missing_geometry``, ``mixed_orientation``,
+    ``mixed_size``, ``duplicate_positions``, ``irregular_spacing``, ``gantry_tilt``,
+    ``no_slice_spacing`` (single image without spacing tags), ``single_slice`` (informational).
+
+    Parameters
+    ----------
+    stack : int, optional
+        When the images form several orientation/size groups, analyse group ``stack`` (groups are
+        ordered largest first) instead of reporting the mix.
+    """
+    issues: list[StackIssue] = []
+    all_slices = list(slices)
+    locs = [s for s in all_slices if s.is_localizer]
+    dropped: list[SliceRef] = []
+    if locs and len(locs) < len(all_slices):
+        dropped = locs
+        all_slices = [s for s in all_slices if not s.is_localizer]
+        issues.append(StackIssue(
+            "localizers_dropped",
+            f"{len(locs)} localizer image(s) (ImageType LOCALIZER/SCOUT) mixed in; left out of the volume",
+            {"count": len(locs)},
+        ))
+    res = StackAnalysis(slices=[], groups=[], issues=issues, dropped_localizers=dropped)
+    missing = [s for s in all_slices if not s.ipp or len(s.ipp) != 3 or not s.iop or len(s.iop) != 6
+               or not s.pixel_spacing or len(s.pixel_spacing) < 2]
+    if missing:
+        what = []
+        if any(not s.ipp or len(s.ipp) != 3 for s in missing):
+            what.append("ImagePositionPatient")
+        if any(not s.iop or len(s.iop) != 6 for s in missing):
+            what.append("ImageOrientationPatient")
+        if any(not s.pixel_spacing or len(s.pixel_spacing) < 2 for s in missing):
+            what.append("PixelSpacing")
+        issues.append(StackIssue(
+            "missing_geometry",
+            f"{len(missing)} of {len(all_slices)} image(s) lack {', '.join(what)}",
+            {"count": len(missing), "tags": what, "file": missing[0].header.path},
+        ))
+        res.slices = all_slices
+        return res
+    groups_d: dict[tuple[Any, ...], list[SliceRef]] = {}
+    for s in all_slices:
+        groups_d.setdefault(_key(s), []).append(s)
+    groups = sorted(groups_d.values(), key=lambda g: -len(g))
+    res.groups = groups
+    if len(groups) > 1:
+        iops = {k[0] for k in groups_d}
+        sizes = {(k[1], k[2], k[3]) for k in groups_d}
+        desc = "; ".join(
+            f"stack={i}: {len(g)} image(s) {orientation_label(g[0].iop)} {g[0].rows}x{g[0].columns}"
+            + (f" series number {g[0].header.series_number}" if g[0].header.series_number is not None else "")
+            for i, g in enumerate(groups)
+        )
+        if len(iops) > 1:
+            issues.append(StackIssue("mixed_orientation", f"{len(groups)} different orientations/sizes ({desc})",
+                                     {"groups": desc}))
+        elif len(sizes) > 1:
+            issues.append(StackIssue("mixed_size", f"{len(groups)} different image sizes/pixel spacings ({desc})",
+                                     {"groups": desc}))
+        if stack is None:
+            res.slices = all_slices
+            return res
+    chosen = groups[stack or 0] if stack is None or stack < len(groups) else None
+    if chosen is None:
+        raise IndexError(stack)
+    if len(groups) > 1:
+        # the mix is resolved by the caller's choice: keep it as information only
+        for i in issues:
+            if i.kind in ("mixed_orientation", "mixed_size"):
+                i.kind = "stack_selected"
+    iop = np.asarray(chosen[0].iop, float)
+    row_cos, col_cos = iop[:3], iop[3:]
+    normal = np.cross(row_cos, col_cos)
+    normal /= np.linalg.norm(normal)
+    ipp = np.array([s.ipp for s in chosen], float)
+    t = ipp @ normal
+    order = np.argsort(t, kind="stable")
+    ordered = [chosen[i] for i in order]
+    t = t[order]
+    ipp = ipp[order]
+    res.slices = ordered
+    res.normal = normal
+    res.positions_mm = t
+    ps = cast(tuple[float, ...], chosen[0].pixel_spacing)  # presence checked above
+    res.row_spacing_mm, res.col_spacing_mm = float(ps[0]), float(ps[1])
+    rel = ipp - ipp[0]
+    res.inplane_offsets_mm = np.stack([rel @ col_cos, rel @ row_cos], axis=1)
+    n = len(ordered)
+    if n == 1:
+        h = ordered[0].header
+        sp = h.spacing_between_slices or h.slice_thickness
+        if sp and sp > 0:
+            res.slice_spacing_mm = float(sp)
+            res.spacing_source = "SpacingBetweenSlices" if h.spacing_between_slices else "SliceThickness"
+            issues.append(StackIssue(
+                "single_slice",
+                f"single image: slice spacing {sp:g} mm taken from {res.spacing_source} (no positions to difference)",
+            ))
+        else:
+            issues.append(StackIssue("no_slice_spacing", "single image without SliceThickness/SpacingBetweenSlices"))
+        return res
+    dt = np.diff(t)
+    dup = np.nonzero(dt < POSITION_TOL_MM)[0]
+    if dup.size:
+        n_unique = int(np.unique(np.round(t / POSITION_TOL_MM)).size)
+        acq = {s.header.acquisition_number for s in ordered}
+        issues.append(StackIssue(
+            "duplicate_positions",
+            f"{dup.size + 0} duplicate slice position(s): {n} images at {n_unique} distinct position(s)"
+            + (f" (acquisition numbers {sorted(a for a in acq if a is not None)})" if len(acq) > 1 else ""),
+            {"count": int(dup.size), "n_unique": n_unique, "first": int(dup[0]),
+             "position_mm": float(t[dup[0]]), "acquisitions": sorted(a for a in acq if a is not None),
+             "files": (ordered[dup[0]].header.path, ordered[dup[0] + 1].header.path)},
+        ))
+        return res
+    step = float(np.median(dt))
+    tol = max(SPACING_REL_TOL * step, SPACING_ABS_TOL_MM)
+    bad = np.nonzero(np.abs(dt - step) > tol)[0]
+    res.slice_spacing_mm = step
+    res.spacing_source = "ImagePositionPatient"
+    if bad.size:
+        k = int(bad[np.argmax(np.abs(dt[bad] - step))])
+        n_missing = int(np.sum(np.maximum(np.rint(dt[bad] / step) - 1, 0)))
+        issues.append(StackIssue(
+            "irregular_spacing",
+            f"slices unevenly spaced: expected {step:.2f} mm, found {dt[k]:.2f} mm between slices {k} and {k + 1}"
+            + (f" (~{n_missing} slice(s) missing)" if n_missing else "")
+            + f"; {bad.size} irregular step(s), tolerance {tol:.3f} mm",
+            {"expected_mm": step, "found_mm": float(dt[k]), "index": k, "count": int(bad.size),
+             "n_missing": n_missing, "file": ordered[k + 1].header.path},
+        ))
+    drift = res.inplane_offsets_mm
+    shear = float(np.max(np.linalg.norm(drift, axis=1)))
+    tol_tilt = TILT_MAX_SHEAR_PIXELS * min(res.row_spacing_mm, res.col_spacing_mm)
+    if shear > tol_tilt:
+        extent = float(t[-1] - t[0])
+        angle = float(np.degrees(np.arctan2(shear, extent)))
+        gtilt = ordered[0].header.gantry_detector_tilt
+        issues.append(StackIssue(
+            "gantry_tilt",
+            f"slices are stacked at {angle:.1f} deg to their normal (gantry tilt / shear: in-plane drift "
+            f"{shear:.2f} mm over {extent:.1f} mm"
+            + (f"; GantryDetectorTilt {gtilt:g} deg" if gtilt else "") + ")",
+            {"angle_deg": angle, "shear_mm": shear},
+        ))
+    return res

@@ -1,0 +1,573 @@
+"""Header-only index of a DICOM archive: a folder tree, a .zip, or a DICOMDIR.
+
+:func:`index_archive` reads only headers (never pixel data), walks each folder once, and groups
+files into patients -> studies -> series.  Each :class:`SeriesInfo` carries the identifiers, a
+geometry summary, the contrast phase call and the problems a loader would meet (gaps, duplicate
+positions, tilt, mixed orientations or sizes, localizers, missing tags).  Files that are not DICOM
+are listed in :attr:`ArchiveIndex.skipped` with the reason.  Patient names are never read.
+
+Sources are strings: a file path, or ``"archive.zip::member/path"`` for a zip member;
+:func:`hcc_imaging.io.load_series` accepts both.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import NotDicomError
+from ..volume import Phase
+from ._dicomparse import ZIP_SEP, InstanceHeader, ZipPool, add_frames, display_source, parse_header
+from ._geometry import SliceRef, analyse_stack, orientation_label, slices_of
+from .phases import PhaseCall, classify_phase
+
+__all__ = [
+    "GeometrySummary",
+    "SeriesInfo",
+    "StudyInfo",
+    "PatientInfo",
+    "SkippedFile",
+    "ArchiveIndex",
+    "index_archive",
+    "ProgressCallback",
+]
+
+log = logging.getLogger(__name__)
+
+#: ``progress(done, total)`` is called while files are read.
+ProgressCallback = Callable[[int, int], None]
+
+DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
+_SKIP_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
+
+
+@dataclass(frozen=True, slots=True)
+class GeometrySummary:
+    """Geometry of a series as read from headers (no pixels).
+
+    ``slice_spacing_mm`` is the spacing between slice centres along the normal from
+    ImagePositionPatient, given only when it is regular (None otherwise, see ``problems``).
+    """
+
+    rows: int | None
+    columns: int | None
+    pixel_spacing_mm: tuple[float, float] | None  # (row spacing, column spacing)
+    orientation: tuple[float, ...] | None  # ImageOrientationPatient of the first image
+    orientation_label: str  # axial / coronal / sagittal / oblique / unknown
+    n_positions: int
+    slice_spacing_mm: float | None
+    slice_thickness_mm: float | None
+    extent_mm: float | None  # first to last slice centre along the normal
+    n_frames: int
+
+    def describe(self) -> str:
+        if self.rows is None:
+            return "no image"
+        parts = [f"{self.rows}x{self.columns}"]
+        if self.n_positions:
+            parts[0] += f"x{self.n_positions}"
+        if self.pixel_spacing_mm:
+            sp = f"{self.pixel_spacing_mm[0]:.3g}x{self.pixel_spacing_mm[1]:.3g}"
+            if self.slice_spacing_mm:
+                sp += f"x{self.slice_spacing_mm:.3g}"
+            parts.append(sp + " mm")
+        parts.append(self.orientation_label)
+        return " ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesInfo:
+    """One series of an archive, from headers only.
+
+    ``files`` are in slice order (ascending along the slice normal) when positions are available,
+    else by InstanceNumber then name.  Zip members are ``"archive.zip::member"`` strings.
+    """
+
+    series_instance_uid: str
+    study_instance_uid: str
+    patient_id: str
+    modality: str
+    series_description: str
+    series_number: int | None
+    series_date: str
+    study_date: str
+    series_time: str
+    acquisition_time: str  # earliest AcquisitionTime of the series
+    content_time: str
+    contrast_bolus_agent: str
+    contrast_bolus_start_time: str
+    protocol_name: str
+    frame_of_reference_uid: str
+    sop_class_uid: str
+    manufacturer: str
+    body_part_examined: str
+    transfer_syntax_uids: tuple[str, ...]
+    n_instances: int
+    files: tuple[str, ...]
+    geometry: GeometrySummary
+    phase: PhaseCall
+    problems: tuple[str, ...]
+    is_image: bool
+
+    @property
+    def instance_count(self) -> int:
+        return self.n_instances
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping (paths as strings, enums as values)."""
+        g = self.geometry
+        return {
+            "series_instance_uid": self.series_instance_uid,
+            "study_instance_uid": self.study_instance_uid,
+            "patient_id": self.patient_id,
+            "modality": self.modality,
+            "series_description": self.series_description,
+            "series_number": self.series_number,
+            "series_date": self.series_date,
+            "study_date": self.study_date,
+            "series_time": self.series_time,
+            "acquisition_time": self.acquisition_time,
+            "content_time": self.content_time,
+            "contrast_bolus_agent": self.contrast_bolus_agent,
+            "contrast_bolus_start_time": self.contrast_bolus_start_time,
+            "frame_of_reference_uid": self.frame_of_reference_uid,
+            "sop_class_uid": self.sop_class_uid,
+            "manufacturer": self.manufacturer,
+            "transfer_syntax_uids": list(self.transfer_syntax_uids),
+            "n_instances": self.n_instances,
+            "is_image": self.is_image,
+            "geometry": {
+                "rows": g.rows,
+                "columns": g.columns,
+                "pixel_spacing_mm": list(g.pixel_spacing_mm) if g.pixel_spacing_mm else None,
+                "orientation": list(g.orientation) if g.orientation else None,
+                "orientation_label": g.orientation_label,
+                "n_positions": g.n_positions,
+                "slice_spacing_mm": g.slice_spacing_mm,
+                "slice_thickness_mm": g.slice_thickness_mm,
+                "extent_mm": g.extent_mm,
+                "n_frames": g.n_frames,
+            },
+            "phase": {"phase": self.phase.phase.value, "confidence": self.phase.confidence,
+                      "reason": self.phase.reason},
+            "problems": list(self.problems),
+            "files": list(self.files),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StudyInfo:
+    study_instance_uid: str
+    patient_id: str
+    study_date: str
+    study_description: str
+    series: tuple[SeriesInfo, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PatientInfo:
+    patient_id: str
+    studies: tuple[StudyInfo, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedFile:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveIndex:
+    """Result of :func:`index_archive`."""
+
+    root: str
+    patients: tuple[PatientInfo, ...]
+    skipped: tuple[SkippedFile, ...]
+    n_files: int
+    elapsed_s: float
+    _headers: dict[str, tuple[InstanceHeader, ...]] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def studies(self) -> tuple[StudyInfo, ...]:
+        return tuple(st for p in self.patients for st in p.studies)
+
+    @property
+    def series(self) -> tuple[SeriesInfo, ...]:
+        return tuple(se for st in self.studies for se in st.series)
+
+    def find_series(self, series_uid: str) -> SeriesInfo:
+        """The series with this SeriesInstanceUID (KeyError naming the known UIDs otherwise)."""
+        for s in self.series:
+            if s.series_instance_uid == series_uid:
+                return s
+        known = ", ".join(s.series_instance_uid for s in self.series[:10])
+        raise KeyError(f"series {series_uid} is not in {self.root}; known series: {known}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "root": self.root,
+            "n_files": self.n_files,
+            "elapsed_s": round(self.elapsed_s, 4),
+            "patients": [
+                {
+                    "patient_id": p.patient_id,
+                    "studies": [
+                        {
+                            "study_instance_uid": st.study_instance_uid,
+                            "study_date": st.study_date,
+                            "study_description": st.study_description,
+                            "series": [se.to_dict() for se in st.series],
+                        }
+                        for st in p.studies
+                    ],
+                }
+                for p in self.patients
+            ],
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Enumerating sources
+# ---------------------------------------------------------------------------------------------
+def _walk_folder(root: str) -> Iterator[str]:
+    """All regular files under ``root`` (one scandir per folder), hidden files skipped, sorted."""
+    stack = [root]
+    while stack:
+        d = stack.pop()
+        try:
+            with os.scandir(d) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as err:
+            log.warning("cannot list folder %s: %s", d, err)
+            continue
+        subdirs = []
+        for e in entries:
+            if e.name.startswith(".") or e.name in _SKIP_NAMES:
+                continue
+            if e.is_dir(follow_symlinks=False):
+                subdirs.append(e.path)
+            elif e.is_file():
+                yield e.path
+        stack.extend(reversed(subdirs))
+
+
+def _is_dicomdir_file(path: str) -> bool:
+    name = os.path.basename(path).upper()
+    if not name.startswith("DICOMDIR"):
+        return False
+    try:
+        with open(path, "rb") as f:
+            head = f.read(132)
+    except OSError:
+        return False
+    return head[128:132] == b"DICM"
+
+
+def _dicomdir_files(path: str) -> tuple[list[str], list[SkippedFile]]:
+    """Files referenced by a DICOMDIR (ReferencedFileID of its directory records)."""
+    import pydicom
+
+    ds = pydicom.dcmread(path, force=True)
+    root = os.path.dirname(os.path.abspath(path))
+    files: list[str] = []
+    skipped: list[SkippedFile] = []
+    seen = set()
+    for rec in ds.get("DirectoryRecordSequence", []) or []:
+        ref = rec.get("ReferencedFileID")
+        if not ref:
+            continue
+        parts = [str(p) for p in (ref if not isinstance(ref, str) else [ref])]
+        p = os.path.join(root, *parts)
+        if not os.path.exists(p):
+            # case-insensitive media (ISO 9660 names are upper case)
+            alt = _case_insensitive(root, parts)
+            if alt is None:
+                skipped.append(SkippedFile(p, "referenced by the DICOMDIR but missing on disk"))
+                continue
+            p = alt
+        if p not in seen:
+            seen.add(p)
+            files.append(p)
+    return files, skipped
+
+
+def _case_insensitive(root: str, parts: Sequence[str]) -> str | None:
+    cur = root
+    for part in parts:
+        try:
+            names = {n.upper(): n for n in os.listdir(cur)}
+        except OSError:
+            return None
+        hit = names.get(part.upper())
+        if hit is None:
+            return None
+        cur = os.path.join(cur, hit)
+    return cur
+
+
+def _zip_members(path: str) -> tuple[list[str], list[SkippedFile]]:
+    files: list[str] = []
+    skipped: list[SkippedFile] = []
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if info.is_dir():
+                continue
+            name = info.filename
+            base = name.rsplit("/", 1)[-1]
+            if base.startswith(".") or base in _SKIP_NAMES or "__MACOSX/" in name:
+                continue
+            if name.lower().endswith(".zip"):
+                skipped.append(SkippedFile(f"{path}{ZIP_SEP}{name}",
+                                           "zip inside a zip: extract the outer archive and index the folder"))
+                continue
+            files.append(f"{path}{ZIP_SEP}{name}")
+    return files, skipped
+
+
+def resolve_sources(path: str | os.PathLike[str]) -> tuple[str, list[str], list[SkippedFile]]:
+    """(root, candidate files, skipped) for a folder, a zip, a DICOMDIR or a single file."""
+    p = os.fspath(path)
+    if not os.path.exists(p):
+        raise FileNotFoundError(
+            f"{p} does not exist. Pass a folder of DICOM files, a .zip of them, or a DICOMDIR."
+        )
+    if os.path.isdir(p):
+        return p, list(_walk_folder(p)), []
+    if zipfile.is_zipfile(p) and not _looks_dicom(p):
+        files, skipped = _zip_members(p)
+        return p, files, skipped
+    if _is_dicomdir_file(p):
+        files, skipped = _dicomdir_files(p)
+        return os.path.dirname(os.path.abspath(p)), files, skipped
+    return os.path.dirname(os.path.abspath(p)), [p], []
+
+
+def _looks_dicom(p: str) -> bool:
+    with open(p, "rb") as f:
+        return f.read(132)[128:132] == b"DICM"
+
+
+# ---------------------------------------------------------------------------------------------
+# Scanning
+# ---------------------------------------------------------------------------------------------
+def scan_headers(
+    files: Sequence[str],
+    *,
+    to_pixels: bool,
+    progress: ProgressCallback | None = None,
+    pool: ZipPool | None = None,
+) -> tuple[list[InstanceHeader], list[SkippedFile]]:
+    """Parse the headers of ``files``; non-DICOM and non-image-bearing odd files go to ``skipped``."""
+    headers: list[InstanceHeader] = []
+    skipped: list[SkippedFile] = []
+    total = len(files)
+    own_pool = pool is None
+    pool = pool or ZipPool()
+    try:
+        for i, f in enumerate(files):
+            try:
+                h = parse_header(f, to_pixels=to_pixels, pool=pool)
+            except NotDicomError as err:
+                skipped.append(SkippedFile(f, _short_reason(err)))
+            except OSError as err:
+                skipped.append(SkippedFile(f, f"cannot read: {err.strerror or err}"))
+            else:
+                if h.media_sop_class_uid == DICOMDIR_SOP_CLASS or h.sop_class_uid == DICOMDIR_SOP_CLASS:
+                    skipped.append(SkippedFile(f, "DICOMDIR (directory of the media; images are indexed from the files)"))
+                elif not h.series_instance_uid and not h.sop_class_uid:
+                    skipped.append(SkippedFile(f, "DICOM file without SOPClassUID or SeriesInstanceUID"))
+                else:
+                    if h.is_multiframe:
+                        try:
+                            add_frames(h, pool)
+                        except Exception as err:  # malformed functional groups: index without them
+                            log.debug("per-frame groups unreadable in %s: %s", display_source(f), err)
+                    headers.append(h)
+            if progress is not None and (i % 64 == 63 or i == total - 1):
+                progress(i + 1, total)
+    finally:
+        if own_pool:
+            pool.close()
+    return headers, skipped
+
+
+def _short_reason(err: Exception) -> str:
+    msg = str(err)
+    # drop the leading "path: " of our own messages
+    if ": " in msg:
+        msg = msg.split(": ", 1)[1]
+    return msg.split(". ")[0]
+
+
+def summarise_series(headers: Sequence[InstanceHeader]) -> SeriesInfo:
+    """Build a :class:`SeriesInfo` (phase UNKNOWN, set later with study context) from its headers."""
+    h0 = headers[0]
+    is_image = any(h.is_image for h in headers)
+    problems: list[str] = []
+    images = [h for h in headers if h.is_image]
+    slices: list[SliceRef] = [s for h in images for s in slices_of(h)]
+    geometry = GeometrySummary(None, None, None, None, "unknown", 0, None, None, None, 0)
+    ordered_files: list[str] = []
+    if images:
+        colour = [h for h in images if (h.samples_per_pixel or 1) > 1 or
+                  h.photometric_interpretation.upper().startswith(("RGB", "YBR", "PALETTE"))]
+        if colour:
+            problems.append(f"colour images ({colour[0].photometric_interpretation or 'SamplesPerPixel>1'}): "
+                            "no HU/greyscale values")
+        an = analyse_stack(slices)
+        for issue in an.issues:
+            problems.append(issue.text)
+        ordered = an.slices
+        if an.positions_mm is None:
+            ordered = sorted(slices, key=lambda s: (s.header.instance_number if s.header.instance_number is not None
+                                                    else 1 << 30, s.header.path))
+        seen: set[str] = set()
+        for s in ordered:
+            if s.header.path not in seen:
+                seen.add(s.header.path)
+                ordered_files.append(s.header.path)
+        extent = None
+        if an.positions_mm is not None and len(an.positions_mm) > 1:
+            extent = float(an.positions_mm[-1] - an.positions_mm[0])
+        ps = images[0].pixel_spacing
+        spacing = an.slice_spacing_mm if an.issue("irregular_spacing") is None else None
+        if an.issue("duplicate_positions") is not None:
+            spacing = None
+        geometry = GeometrySummary(
+            rows=images[0].rows,
+            columns=images[0].columns,
+            pixel_spacing_mm=(float(ps[0]), float(ps[1])) if ps and len(ps) >= 2 else None,
+            orientation=tuple(images[0].image_orientation_patient) if images[0].image_orientation_patient else None,
+            orientation_label=orientation_label(slices[0].iop) if slices else "unknown",
+            n_positions=len(an.positions_mm) if an.positions_mm is not None else 0,
+            slice_spacing_mm=spacing,
+            slice_thickness_mm=images[0].slice_thickness,
+            extent_mm=extent,
+            n_frames=len(slices),
+        )
+        if len(images) < len(headers):
+            problems.append(f"{len(headers) - len(images)} object(s) without pixel data in the series")
+    else:
+        ordered_files = [h.path for h in sorted(headers, key=lambda h: h.path)]
+    sop_classes = {h.sop_class_uid for h in headers}
+    if len(sop_classes) > 1:
+        problems.append(f"{len(sop_classes)} SOP classes in one series")
+    if not h0.series_instance_uid:
+        problems.append("SeriesInstanceUID missing: files grouped by folder")
+    acq_times = sorted(h.acquisition_time for h in headers if h.acquisition_time)
+    return SeriesInfo(
+        series_instance_uid=h0.series_instance_uid,
+        study_instance_uid=h0.study_instance_uid,
+        patient_id=h0.patient_id,
+        modality=h0.modality,
+        series_description=h0.series_description,
+        series_number=h0.series_number,
+        series_date=h0.series_date or h0.acquisition_date or h0.content_date,
+        study_date=h0.study_date,
+        series_time=h0.series_time,
+        acquisition_time=acq_times[0] if acq_times else "",
+        content_time=h0.content_time,
+        contrast_bolus_agent=h0.contrast_bolus_agent,
+        contrast_bolus_start_time=h0.contrast_bolus_start_time,
+        protocol_name=h0.protocol_name,
+        frame_of_reference_uid=h0.frame_of_reference_uid,
+        sop_class_uid=h0.sop_class_uid,
+        manufacturer=h0.manufacturer,
+        body_part_examined=h0.body_part_examined,
+        transfer_syntax_uids=tuple(sorted({h.transfer_syntax_uid for h in headers if h.transfer_syntax_uid})),
+        n_instances=len(headers),
+        files=tuple(ordered_files),
+        geometry=geometry,
+        phase=PhaseCall(Phase.UNKNOWN, 0.0, "not classified yet"),
+        problems=tuple(problems),
+        is_image=is_image,
+    )
+
+
+def group_headers(headers: Sequence[InstanceHeader]) -> dict[str, list[InstanceHeader]]:
+    """Headers by SeriesInstanceUID (missing UID: by folder, so strays never merge across folders)."""
+    groups: dict[str, list[InstanceHeader]] = {}
+    for h in headers:
+        key = h.series_instance_uid or f"(no SeriesInstanceUID) {os.path.dirname(h.path)}"
+        groups.setdefault(key, []).append(h)
+    return groups
+
+
+def build_index(
+    root: str,
+    headers: Sequence[InstanceHeader],
+    skipped: Sequence[SkippedFile],
+    n_files: int,
+    elapsed_s: float,
+) -> ArchiveIndex:
+    from dataclasses import replace
+
+    groups = group_headers(headers)
+    series = [summarise_series(g) for g in groups.values()]
+    by_study: dict[tuple[str, str], list[SeriesInfo]] = {}
+    for s in series:
+        by_study.setdefault((s.patient_id, s.study_instance_uid), []).append(s)
+    patients: dict[str, list[StudyInfo]] = {}
+    study_desc = {}
+    for h in headers:
+        study_desc.setdefault(h.study_instance_uid, h.study_description)
+    for (pid, suid), ss in by_study.items():
+        ss = [replace(s, phase=classify_phase(s, study_series=ss)) for s in ss]
+        ss.sort(key=lambda s: (s.series_number if s.series_number is not None else 1 << 30,
+                               s.acquisition_time, s.series_instance_uid))
+        patients.setdefault(pid, []).append(
+            StudyInfo(suid, pid, ss[0].study_date, study_desc.get(suid, ""), tuple(ss))
+        )
+    pats = tuple(
+        PatientInfo(pid, tuple(sorted(sts, key=lambda st: (st.study_date, st.study_instance_uid))))
+        for pid, sts in sorted(patients.items())
+    )
+    hmap = {}
+    for key, g in groups.items():
+        hmap[g[0].series_instance_uid or key] = tuple(g)
+    return ArchiveIndex(root=root, patients=pats, skipped=tuple(skipped), n_files=n_files,
+                        elapsed_s=elapsed_s, _headers=hmap)
+
+
+def index_archive(
+    path: str | os.PathLike[str], *, progress: ProgressCallback | None = None
+) -> ArchiveIndex:
+    """Index a folder tree, a .zip or a DICOMDIR from headers only.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A folder (walked recursively, once), a ``.zip`` file, a ``DICOMDIR`` file (its referenced
+        files are indexed), or a single DICOM file.  A folder that contains a DICOMDIR is walked
+        like any folder (the DICOMDIR itself is listed as skipped), so files the DICOMDIR forgot
+        are still found.
+    progress : callable, optional
+        ``progress(done, total)``, called every 64 files.
+
+    Returns
+    -------
+    ArchiveIndex
+        Patients -> studies -> series, plus the skipped files with reasons.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    """
+    t0 = time.perf_counter()
+    root, files, skipped = resolve_sources(path)
+    headers, skipped2 = scan_headers(files, to_pixels=False, progress=progress)
+    idx = build_index(root, headers, [*skipped, *skipped2], len(files), 0.0)
+    from dataclasses import replace
+
+    n_series = len(idx.series)
+    log.info("indexed %d files (%d series, %d skipped) under %s", len(files), n_series, len(idx.skipped),
+             Path(root).name)
+    return replace(idx, elapsed_s=time.perf_counter() - t0)

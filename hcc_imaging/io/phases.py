@@ -1,0 +1,327 @@
+"""Contrast phase of a series: from tags first, then from the image.
+
+Evidence, in order of trust (the first that speaks decides; its confidence says how much):
+
+1. **SeriesDescription / ProtocolName keywords** in English, German, French, Spanish, Italian,
+   Japanese (romaji and kanji) and vendor shorthand ("ART", "AP", "PV", "PVP", "DELAY", "EQ",
+   "NATIVE", "NC", "PRE", "HBP", "20MIN"...).  Longer phrases win over shorter ones ("LATE ART"
+   before "ART", "NON CONTRAST" before "CONTRAST").  Confidence
+   :data:`~hcc_imaging.io._constants.KEYWORD_CONFIDENCE` (0.9), or 0.7 for short ambiguous tokens.
+2. **Timing**: AcquisitionTime minus ContrastBolusStartTime, against the windows in
+   ``io/_constants.py`` (LI-RADS v2018 / EASL 2018): < 30 s early arterial, < 50 s arterial,
+   < 120 s portal venous, < 300 s delayed (CT) or transitional (gadoxetate MR), >= 600 s
+   hepatobiliary (gadoxetate MR).  Confidence 0.75.
+3. **Order within the study**: series of the same study and modality sorted by acquisition time;
+   without a contrast agent tag before the others -> pre-contrast; contrast series in order ->
+   arterial, portal venous, delayed.  Confidence 0.4.
+4. **Image**: aorta vs portal-vein attenuation (:func:`phase_from_vessel_hu`; automatic vessel
+   finding in :func:`phase_from_image`).  Confidence 0.6.
+
+A ContrastBolusAgent tag alone only says "post-contrast"; without other evidence the phase is
+``unknown``.  Every call is overridable: ``load_study(..., phase_overrides={uid: Phase.X})``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..volume import Modality, Phase
+from . import _constants as C
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..volume import Volume
+
+__all__ = [
+    "PhaseCall",
+    "classify_phase",
+    "phase_from_description",
+    "phase_from_timing",
+    "phase_from_vessel_hu",
+    "phase_from_image",
+    "dicom_time_to_seconds",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseCall:
+    """A contrast-phase decision with its confidence (0..1) and the evidence behind it."""
+
+    phase: Phase
+    confidence: float
+    reason: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "phase", Phase(self.phase))
+        if not 0.0 <= float(self.confidence) <= 1.0:
+            raise ValueError(f"PhaseCall confidence must be within 0..1, got {self.confidence!r}.")
+
+
+UNKNOWN = PhaseCall(Phase.UNKNOWN, 0.0, "no phase evidence in the tags")
+
+# (pattern on the normalised text, phase, short?) -- checked in this order, first match wins.
+# Normalisation: upper case, accents stripped, every non-alphanumeric run -> one space, padded
+# with spaces, so " ART " matches a whole token.
+_RULES: list[tuple[str, Phase, bool]] = [
+    # hepatobiliary (gadoxetate) -- before "delayed" and before "20 MIN"-like delays
+    (r" (HBP|HEPATOBILIARY|HEPATOBILIAR|HEPATOCYTE|HEPATOCYTIC|HEPATOCYTAIRE|HEPATOCELLULAR PHASE|"
+     r"HEPATOSPECIFIC|LEBERSPEZIFISCH\w*|EPATOSPECIFIC\w*|HEPATOESPECIFIC\w*|KANSAIBOU?SOU?|KANSAIBOU?) ",
+     Phase.HEPATOBILIARY, False),
+    (r" (1[0-9]|2[0-9]|30) ?MIN ", Phase.HEPATOBILIARY, False),
+    (r"肝細胞", Phase.HEPATOBILIARY, False),
+    (r" (TRANSITIONAL|TRANSITION|TRANSIZIONALE|TRANSICIONAL|UEBERGANG\w*|UBERGANG\w*) ", Phase.TRANSITIONAL, False),
+    # pre-contrast -- before anything containing "CONTRAST"
+    (r" (NON ?CONTRAST|NON ?CON|NONENHANCED|NON ENHANCED|UNENHANCED|PRE ?CONTRAST|PRECON|W ?O CONTRAST|"
+     r"WO CONTRAST|WITHOUT CONTRAST|WITHOUT|NATIVE?|NATIVO|NATIVA|NATIF|SANS INJECTION|SANS CONTRASTE|"
+     r"SIN CONTRASTE|SENZA MDC|SENZA CONTRASTO|BASALE|BASAL|OHNE KM|OHNE KONTRASTMITTEL|LEER|PLAIN|"
+     r"TANJUN|TANJYUN) ", Phase.PRE_CONTRAST, False),
+    (r"単純", Phase.PRE_CONTRAST, False),
+    (r" (NC|PRE|WO|NECT) ", Phase.PRE_CONTRAST, True),
+    # arterial, early and late
+    (r" (EARLY ART\w*|EARLY PHASE ART\w*|FRUEH ?ARTERIELL\w*|FRUH ?ARTERIELL\w*|ARTERIELLE PRECOCE|"
+     r"ARTERIAL TEMPRANA|ARTERIOSA PRECOZ|ARTERIOSA PRECOCE|EAP) ", Phase.ARTERIAL_EARLY, False),
+    (r" (LATE ART\w*|LATE HEPATIC ART\w*|SPAET ?ARTERIELL\w*|SPAT ?ARTERIELL\w*|ARTERIELLE TARDIVE|"
+     r"ARTERIAL TARDIA|ARTERIOSA TARDIVA|LAP) ", Phase.ARTERIAL_LATE, False),
+    (r" (ARTERIAL|ARTERIELL\w*|ARTERIELLE|ARTERIOSA|ARTERIOSO|ARTERIALE|ARTERIAL PHASE|HEPATIC ARTERIAL|"
+     r"DOUMYAKU\w*|DOMYAKU\w*) ", Phase.ARTERIAL, False),
+    (r"動脈", Phase.ARTERIAL, False),
+    (r" (ART|ARTER|HAP) ", Phase.ARTERIAL, False),
+    (r" (AP|CTA) ", Phase.ARTERIAL, True),
+    # portal venous
+    (r" (PORTAL VENOUS|PORTALVENOUS|PORTO ?VENOUS|PORTAL ?VENOES|PORTALVENOS|PORTAL ?VEN\w*|PORTAL|PORTALE|"
+     r"PORTALES|PORTE|VEINEUX|VEINEUSE|VENOSA|VENOSO|VENOUS|VENOES|VENOS|MONMYAKU\w*|MONMYAKUSOU) ",
+     Phase.PORTAL_VENOUS, False),
+    (r"門脈", Phase.PORTAL_VENOUS, False),
+    (r" (PVP|PV|VEN) ", Phase.PORTAL_VENOUS, True),
+    # delayed / equilibrium
+    (r" (DELAY|DELAYED|LATE|EQUILIBRIUM|EQUILIBRE|EQUILIBRIO|SPAET\w*|SPAT ?PHASE|SPATPHASE|SPAETPHASE|"
+     r"RETARDADA|RETARDADO|TARDIA|TARDIO|TARDIVA|TARDIVO|TARDIF|TARDIVE|HEIKOU?SOU?|HEIKOU?|EXCRETORY|"
+     r"[2-9] ?MIN|DELAYED PHASE) ", Phase.DELAYED, False),
+    (r"平衡", Phase.DELAYED, False),
+    (r" (EQ|DEL) ", Phase.DELAYED, True),
+]
+_COMPILED = [(re.compile(p), ph, short) for p, ph, short in _RULES]
+
+_NO_AGENT = frozenset({"", "NONE", "NO", "N", "NIL", "0", "NONE USED", "NO CONTRAST", "KEIN", "AUCUN", "NINGUNO"})
+_GADOXETATE = re.compile(r"EOB|PRIMOVIST|GADOXET|GD ?EOB|EOVIST", re.IGNORECASE)
+
+
+def _normalise(text: str) -> str:
+    t = unicodedata.normalize("NFKD", text)
+    t = "".join(ch for ch in t if not unicodedata.combining(ch))
+    t = t.upper().replace("Ä", "AE").replace("Ö", "OE").replace("Ü", "UE").replace("ß", "SS")
+    t = re.sub(r"[^0-9A-Z\u3000-\u9FFF]+", " ", t)
+    return f" {t.strip()} "
+
+
+def phase_from_description(*texts: str | None) -> PhaseCall | None:
+    """Phase from SeriesDescription (and, second, ProtocolName) keywords; None when silent.
+
+    Examples
+    --------
+    >>> phase_from_description("Abdomen 3.0 B30f PORTAL VENOUS").phase.value
+    'portal_venous'
+    >>> phase_from_description("Leber nativ").phase.value
+    'pre_contrast'
+    """
+    for text in texts:
+        if not text:
+            continue
+        norm = _normalise(text)
+        for rx, phase, short in _COMPILED:
+            m = rx.search(norm)
+            if m:
+                conf = C.SHORT_KEYWORD_CONFIDENCE if short else C.KEYWORD_CONFIDENCE
+                return PhaseCall(phase, conf, f"description {text.strip()!r} contains {m.group(0).strip()!r}")
+    return None
+
+
+def dicom_time_to_seconds(value: str | None) -> float | None:
+    """Seconds since midnight of a DICOM TM value ``HHMMSS.FFFFFF`` (or ``HH:MM:SS`` legacy); None if empty."""
+    if not value:
+        return None
+    v = value.strip().replace(":", "")
+    m = re.match(r"^(\d{2})(\d{2})?(\d{2})?(\.\d+)?$", v)
+    if not m:
+        return None
+    h, mi, s, frac = m.groups()
+    return int(h) * 3600 + int(mi or 0) * 60 + int(s or 0) + (float(frac) if frac else 0.0)
+
+
+def has_contrast_agent(agent: str | None) -> bool:
+    """True when ContrastBolusAgent names an agent (not empty, not 'NONE')."""
+    return bool(agent) and agent.strip().upper() not in _NO_AGENT  # type: ignore[union-attr]
+
+
+def phase_from_timing(
+    delay_s: float, *, modality: str | Modality | None = None, agent: str | None = None
+) -> PhaseCall:
+    """Phase from the delay after the start of injection (seconds), per the windows in ``_constants``."""
+    gadoxetate = bool(agent and _GADOXETATE.search(agent))
+    if delay_s < 0:
+        return PhaseCall(Phase.PRE_CONTRAST, C.TIMING_CONFIDENCE,
+                         f"acquired {-delay_s:.0f} s before ContrastBolusStartTime")
+    if delay_s < C.ARTERIAL_EARLY_MAX_S:
+        ph = Phase.ARTERIAL_EARLY
+    elif delay_s < C.ARTERIAL_MAX_S:
+        ph = Phase.ARTERIAL_LATE
+    elif delay_s < C.PORTAL_VENOUS_MAX_S:
+        ph = Phase.PORTAL_VENOUS
+    elif delay_s < C.TRANSITIONAL_MAX_S:
+        ph = Phase.TRANSITIONAL if gadoxetate else Phase.DELAYED
+    elif gadoxetate and delay_s >= C.HEPATOBILIARY_MIN_S:
+        ph = Phase.HEPATOBILIARY
+    else:
+        ph = Phase.DELAYED
+    return PhaseCall(ph, C.TIMING_CONFIDENCE, f"acquired {delay_s:.0f} s after ContrastBolusStartTime")
+
+
+def phase_from_vessel_hu(aorta_hu: float, portal_vein_hu: float) -> PhaseCall:
+    """Phase of a CT from mean aorta and portal-vein attenuation (HU).
+
+    Rules: both below :data:`VESSEL_ENHANCED_MIN_HU` -> pre-contrast; aorta above
+    :data:`AORTA_ARTERIAL_MIN_HU` and aorta/portal ratio above
+    :data:`AORTA_TO_PORTAL_ARTERIAL_RATIO` -> arterial; portal vein enhanced and at least as
+    bright as ~aorta/ratio -> portal venous (delayed cannot be told from portal venous by these
+    two numbers alone; it is reported as portal venous with the reason saying so).
+    """
+    if not (np.isfinite(aorta_hu) and np.isfinite(portal_vein_hu)):
+        raise ValueError(
+            f"aorta_hu and portal_vein_hu must be finite numbers, got {aorta_hu!r} and {portal_vein_hu!r}."
+        )
+    why = f"aorta {aorta_hu:.0f} HU, portal vein {portal_vein_hu:.0f} HU"
+    if aorta_hu < C.VESSEL_ENHANCED_MIN_HU and portal_vein_hu < C.VESSEL_ENHANCED_MIN_HU:
+        return PhaseCall(Phase.PRE_CONTRAST, C.IMAGE_CONFIDENCE, f"{why}: no vascular enhancement")
+    ratio = aorta_hu / max(portal_vein_hu, 1.0)
+    if aorta_hu >= C.AORTA_ARTERIAL_MIN_HU and ratio >= C.AORTA_TO_PORTAL_ARTERIAL_RATIO:
+        late = portal_vein_hu >= C.VESSEL_ENHANCED_MIN_HU
+        return PhaseCall(Phase.ARTERIAL_LATE if late else Phase.ARTERIAL_EARLY, C.IMAGE_CONFIDENCE,
+                         f"{why}: aorta much brighter than portal vein"
+                         + (" (portal vein starting to enhance: late arterial)" if late else ""))
+    if portal_vein_hu >= C.VESSEL_ENHANCED_MIN_HU:
+        return PhaseCall(Phase.PORTAL_VENOUS, C.IMAGE_CONFIDENCE,
+                         f"{why}: portal vein enhanced as much as the aorta (portal venous or later)")
+    return PhaseCall(Phase.UNKNOWN, 0.2, f"{why}: pattern fits no phase")
+
+
+def phase_from_image(volume: Volume) -> PhaseCall:
+    """Phase of a CT volume from its vessels, found automatically (see :func:`find_vessels_hu`)."""
+    from ._vessels import find_vessels_hu
+
+    if volume.modality != Modality.CT:
+        return PhaseCall(Phase.UNKNOWN, 0.0, f"image evidence needs CT (HU); this series is {volume.modality.value}")
+    found = find_vessels_hu(volume)
+    if found is None:
+        return PhaseCall(Phase.UNKNOWN, 0.0, "aorta/portal vein not found in the image")
+    aorta, portal, how = found
+    call = phase_from_vessel_hu(aorta, portal)
+    return PhaseCall(call.phase, call.confidence, f"image: {call.reason} ({how})")
+
+
+def _get(obj: Any, name: str) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def classify_phase(
+    series: Any = None,
+    *,
+    series_description: str | None = None,
+    protocol_name: str | None = None,
+    contrast_bolus_agent: str | None = None,
+    acquisition_time: str | None = None,
+    contrast_bolus_start_time: str | None = None,
+    modality: str | Modality | None = None,
+    study_series: Sequence[Any] = (),
+    volume: Volume | None = None,
+) -> PhaseCall:
+    """Contrast phase of one series, with confidence and reason (see the module docstring).
+
+    Parameters
+    ----------
+    series : SeriesInfo or Volume or mapping, optional
+        Supplies the tag values not given as keywords (attributes ``series_description``,
+        ``protocol_name``, ``contrast_bolus_agent``, ``acquisition_time``,
+        ``contrast_bolus_start_time``, ``modality``, ``series_instance_uid``).
+    study_series : sequence of SeriesInfo
+        The other series of the same study, for the ordering rule.
+    volume : Volume, optional
+        Pixel data for the image rule, used only when the tags are silent.
+
+    Returns
+    -------
+    PhaseCall
+    """
+    desc = series_description if series_description is not None else _get(series, "series_description")
+    proto = protocol_name if protocol_name is not None else _get(series, "protocol_name")
+    agent = contrast_bolus_agent if contrast_bolus_agent is not None else _get(series, "contrast_bolus_agent")
+    acq = acquisition_time if acquisition_time is not None else _get(series, "acquisition_time")
+    start = contrast_bolus_start_time if contrast_bolus_start_time is not None else _get(
+        series, "contrast_bolus_start_time")
+    mod = str(modality if modality is not None else (_get(series, "modality") or ""))
+    call = phase_from_description(desc, proto)
+    if call is not None:
+        return call
+    t_acq = dicom_time_to_seconds(acq)
+    t_start = dicom_time_to_seconds(start)
+    if t_acq is not None and t_start is not None:
+        delay = t_acq - t_start
+        if delay < -12 * 3600:  # injection before midnight, acquisition after
+            delay += 24 * 3600
+        return phase_from_timing(delay, modality=mod, agent=agent)
+    if study_series:
+        call = _phase_from_order(series, acq, agent, mod, study_series)
+        if call is not None:
+            return call
+    if volume is not None:
+        call = phase_from_image(volume)
+        if call.phase != Phase.UNKNOWN:
+            return call
+    if has_contrast_agent(agent):
+        return PhaseCall(Phase.UNKNOWN, 0.1, f"ContrastBolusAgent {agent!r} says post-contrast; no phase keyword or timing")
+    return UNKNOWN
+
+
+def _phase_from_order(
+    series: Any, acq: str | None, agent: str | None, modality: str, study_series: Iterable[Any]
+) -> PhaseCall | None:
+    t = dicom_time_to_seconds(acq)
+    uid = _get(series, "series_instance_uid")
+    if t is None:
+        return None
+    peers = []
+    for s in study_series:
+        if str(_get(s, "modality") or "") != modality:
+            continue
+        ts = dicom_time_to_seconds(_get(s, "acquisition_time"))
+        if ts is None:
+            continue
+        # the description of a peer may fix its phase: pre-contrast peers anchor the order
+        peers.append((ts, _get(s, "series_instance_uid"), has_contrast_agent(_get(s, "contrast_bolus_agent"))))
+    if not any(p[1] == uid for p in peers):
+        peers.append((t, uid, has_contrast_agent(agent)))
+    if len(peers) < 2:
+        return None
+    peers.sort(key=lambda p: p[0])
+    with_agent = [p for p in peers if p[2]]
+    if not with_agent:
+        return None
+    first_post = with_agent[0][0]
+    me = next(p for p in peers if p[1] == uid)
+    if not me[2] and me[0] < first_post:
+        return PhaseCall(Phase.PRE_CONTRAST, C.ORDER_CONFIDENCE,
+                         "no contrast agent tag, acquired before the contrast-enhanced series of the study")
+    if not me[2]:
+        return None
+    rank = [p[1] for p in with_agent].index(uid)
+    ph = (Phase.ARTERIAL, Phase.PORTAL_VENOUS)[rank] if rank < 2 else Phase.DELAYED
+    return PhaseCall(ph, C.ORDER_CONFIDENCE,
+                     f"contrast-enhanced series number {rank + 1} of {len(with_agent)} in acquisition order")
