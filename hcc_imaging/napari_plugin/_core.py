@@ -100,9 +100,8 @@ def load_archive(path: str | Path) -> list[StudyImages]:
     for patient in index.patients:
         studies = sorted(patient.studies, key=lambda s: (s.study_date or "", s.study_instance_uid))
         for n, study in enumerate(studies):
-            loaded = io.load_study(study)
             phases: dict[Phase, Volume] = {}
-            for vol in loaded.volumes if hasattr(loaded, "volumes") else loaded:
+            for vol in io.load_study(index, study_uid=study.study_instance_uid):
                 ph = Phase(vol.phase)
                 if ph in phases:  # two series of one phase: keep the finer slice spacing
                     if vol.spacing[0] >= phases[ph].spacing[0]:

@@ -156,6 +156,7 @@ def volume_layer_data(
     *,
     timepoint: str | None = None,
     patient_id: str | None = None,
+    study_date: str | None = None,
     name: str | None = None,
     contrast_limits: Sequence[float] | None = None,
     visible: bool = True,
@@ -176,6 +177,7 @@ def volume_layer_data(
             "series_description": volume.series_description,
             "timepoint_id": timepoint,
             "patient_id": patient_id,
+            "study_date": study_date,
         },
     )
     if contrast_limits is None:

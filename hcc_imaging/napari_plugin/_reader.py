@@ -3,8 +3,9 @@
 Layers are named ``"<time point> · <phase>"`` (``baseline · arterial``), carry HU values, the
 geometry of the :class:`~hcc_imaging.volume.Volume` (world = LPS reversed, see
 :mod:`hcc_imaging.napari_plugin._layers`), ``units="mm"``, the liver window, and every DICOM
-identifier in ``metadata["hcc_imaging"]`` so the writers can round-trip.  Only the first phase of
-each time point is visible; time points after the first are hidden (toggle them in the dock).
+identifier in ``metadata["hcc_imaging"]`` so the writers can round-trip.  Only the reference
+phase (portal venous when present) of the first time point is visible; the dock switches
+time points and phases.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ._controller import REFERENCE_PHASES
 from ._layers import volume_layer_data
 
 __all__ = ["get_reader", "read_dicom", "is_dicom_path"]
@@ -47,16 +49,16 @@ def read_dicom(path: str | list[str]) -> list[LayerDataTuple]:
     layers: list[LayerDataTuple] = []
     first_tp = True
     for study in load_archive(path):
-        first_phase = True
+        shown = next((p for p in REFERENCE_PHASES if p in study.phases), next(iter(study.phases)))
         for phase, vol in study.phases.items():
             layers.append(
                 volume_layer_data(
                     vol,
                     timepoint=study.timepoint_id,
                     patient_id=study.patient_id,
-                    visible=first_tp and first_phase,
+                    study_date=study.study_date,
+                    visible=first_tp and phase == shown,
                 )
             )
-            first_phase = False
         first_tp = False
     return layers

@@ -13,10 +13,10 @@ SAMPLE = REPO / "sample_data" / "liver_phantom"
 
 @pytest.fixture(scope="session")
 def phantom_truth() -> dict[str, Any]:
-    """Analytic truth of the sample study (``hcc_imaging.phantoms.make_study``), per time point."""
-    from hcc_imaging.phantoms import make_study
+    """Analytic truth of the committed sample study, per time point (``truth.json``)."""
+    import json
 
-    return {tp: make_study(timepoint=tp).truth for tp in ("baseline", "fu1")}
+    return json.loads((SAMPLE / "truth.json").read_text())["timepoints"]
 
 
 @pytest.fixture(scope="session")

@@ -87,6 +87,16 @@ def default_autosave_dir() -> Path:
     return Path(user_data_dir("hcc-imaging")) / "reads"
 
 
+def _iso_date(dicom_date: str | None) -> str | None:
+    """DICOM ``YYYYMMDD`` → ISO ``YYYY-MM-DD`` (None when absent or malformed)."""
+    d = (dicom_date or "").strip()
+    if len(d) == 8 and d.isdigit():
+        return f"{d[:4]}-{d[4:6]}-{d[6:]}"
+    if len(d) == 10 and d[4] == "-" and d[7] == "-":
+        return d
+    return None
+
+
 def _fmt(value: Any, key: str) -> str:
     if value is None or value == "":
         return ""
@@ -200,6 +210,8 @@ class ResponseDock(QWidget):
         self.table.setHorizontalHeaderLabels([c[0] for c in TABLE_COLUMNS])
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.itemChanged.connect(self._on_item_changed)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.itemSelectionChanged.connect(self._on_selection)
         lay.addWidget(self.table)
         root.addWidget(box)
         # response + export
@@ -300,7 +312,8 @@ class ResponseDock(QWidget):
             if tpid in session.images:
                 continue
             vols = {ph: volume_from_layer(layer.data, layer.metadata, f"layer {layer.name!r}") for ph, layer in phases.items()}
-            session.add_timepoint(tpid, vols)
+            date = next(iter(phases.values())).metadata[METADATA_KEY].get("study_date")
+            session.add_timepoint(tpid, vols, date=_iso_date(date))
 
     # ------------------------------------------------------------------ reader mode
     def start_read(self, reader_id: str | None = None, patient_id: str | None = None) -> ReadSession:
@@ -520,10 +533,15 @@ class ResponseDock(QWidget):
             return s.segment_at(tpid, point_lps, lesion_id=lesion_id, role=role)
 
         worker = work()
-        worker.returned.connect(lambda res: self.refresh_all())
+        worker.returned.connect(self._on_segmented)
         worker.errored.connect(self._error)
         self._start(worker)
         return worker
+
+    def _on_segmented(self, result: tuple[str, Any]) -> None:
+        self.refresh_all()
+        self.go_to_lesion(result[0])
+        self._status(f"{result[0]} segmented and measured ({result[1].source})")
 
     def _selected_lesion_for_followup(self) -> str | None:
         """At a follow-up, a click measures the lesion selected in the table (tracking)."""
@@ -634,6 +652,33 @@ class ResponseDock(QWidget):
             self.refresh_all()
 
     # ------------------------------------------------------------------ table
+    def go_to_lesion(self, lesion_id: str) -> bool:
+        """Show the slice of the lesion's long axis (or mask centre) at the current time point."""
+        s = self.session
+        if s is None or not self.timepoint_id:
+            return False
+        obs = s.observations.get((lesion_id, self.timepoint_id))
+        centre = None
+        if obs is not None and obs.lines:
+            ln = obs.lines.get("long") or next(iter(obs.lines.values()))
+            centre = 0.5 * (np.asarray(ln.start_lps) + np.asarray(ln.end_lps))
+        else:
+            mask = s.lesion_mask(lesion_id, self.timepoint_id)
+            if mask is not None and mask.any():
+                centre = s.geometry(self.timepoint_id).index_to_lps(np.argwhere(mask).mean(axis=0))
+        if centre is None:
+            return False
+        world = lps_to_world(centre)
+        self.viewer.dims.set_point(0, float(world[0]))
+        return True
+
+    def _on_selection(self) -> None:
+        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
+        if rows and not self._updating:
+            item = self.table.item(rows[0].row(), 0)
+            if item is not None:
+                self.go_to_lesion(item.text())
+
     def _delete_selected(self) -> None:
         if self.session is None:
             return

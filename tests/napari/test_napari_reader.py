@@ -1,0 +1,57 @@
+"""The npe2 reader through napari: layers per phase/time point, HU, geometry = the core's LPS."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from hcc_imaging.constants import LIVER_WINDOW_HU
+from hcc_imaging.napari_plugin import _core
+from hcc_imaging.napari_plugin._layers import METADATA_KEY, lps_to_world
+from hcc_imaging.napari_plugin._reader import get_reader
+
+from .conftest import SAMPLE
+
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.skipif(not _core.available("io"), reason="hcc_imaging.io loader not in this build"),
+]
+
+
+def test_reader_layers_geometry_and_hu(make_napari_viewer: Any) -> None:
+    from hcc_imaging.io import load_series
+
+    viewer = make_napari_viewer()
+    viewer.open(str(SAMPLE), plugin="hcc-imaging")
+    names = [layer.name for layer in viewer.layers]
+    assert len(names) == 8
+    assert "baseline · arterial" in names and "fu1 · portal_venous" in names
+    layer = viewer.layers["baseline · portal_venous"]
+    md = layer.metadata[METADATA_KEY]
+    assert md["patient_id"] == "PHANTOM-001" and md["phase"] == "portal_venous"
+    for key in ("series_instance_uid", "study_instance_uid", "frame_of_reference_uid"):
+        assert md[key]
+    assert tuple(str(u) for u in layer.units) == ("millimeter",) * 3
+    assert tuple(layer.contrast_limits) == LIVER_WINDOW_HU
+    # the core's own load of the same series: same HU, and world point == LPS (reversed)
+    vol = load_series(str(SAMPLE / "baseline" / "portal_venous"))
+    assert np.array_equal(np.asarray(layer.data), vol.array)
+    for idx in [(0, 0, 0), (43, 149, 149), (21, 70.5, 33.25)]:
+        np.testing.assert_allclose(layer.data_to_world(idx), lps_to_world(vol.index_to_lps(idx)), atol=1e-6)
+    # only the reference phase of the first time point is shown
+    assert [lyr.name for lyr in viewer.layers if lyr.visible] == ["baseline · portal_venous"]
+
+
+def test_reader_opens_a_zip_and_declines_other_paths(make_napari_viewer: Any, tmp_path: Path) -> None:
+    z = tmp_path / "study.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        for f in sorted((SAMPLE / "fu1" / "arterial").glob("*.dcm")):
+            zf.write(f, f"fu1/arterial/{f.name}")
+    assert get_reader(str(tmp_path / "notes.txt")) is None
+    viewer = make_napari_viewer()
+    viewer.open(str(z), plugin="hcc-imaging")
+    assert [layer.name for layer in viewer.layers] == ["baseline · arterial"]  # one study: its baseline
