@@ -29,6 +29,8 @@ from .constants import LOCAL_CODING_SCHEME as _L
 
 __all__ = [
     "CodeDef",
+    "LEGACY_SNOMED",
+    "LESION_FINDINGS",
     "as_code",
     "LONG_AXIS",
     "SHORT_AXIS",
@@ -53,6 +55,13 @@ __all__ = [
     "BEST_OVERALL_RESPONSE_CONFIRMED",
     "TARGET_RESPONSE",
     "NON_TARGET_RESPONSE",
+    "SUM_DIAMETERS",
+    "CHANGE_FROM_BASELINE",
+    "CHANGE_FROM_NADIR",
+    "NEW_LESIONS_PRESENT",
+    "YES",
+    "NO",
+    "DAYS",
     "CRITERIA_CODES",
     "RESPONSE_CODES",
     "TARGET_RESPONSE_CODES",
@@ -80,11 +89,28 @@ class CodeDef:
     meaning: str
 
     def matches(self, value: str, scheme: str) -> bool:
-        """Same code, ignoring the SNOMED scheme alias (``SRT`` was the old designator)."""
+        """Same concept, accepting the legacy SNOMED-RT spelling (``SRT`` designator and
+        ``G-D7FE``-style codes, used by TID 1500 producers before 2019)."""
+        v, s = LEGACY_SNOMED.get((str(value), str(scheme)), (str(value), str(scheme)))
         aliases = {"SRT": "SCT", "SNM3": "SCT"}
-        return self.value == str(value) and aliases.get(self.scheme, self.scheme) == aliases.get(
-            str(scheme), str(scheme)
-        )
+        return self.value == v and aliases.get(self.scheme, self.scheme) == aliases.get(s, s)
+
+
+#: Legacy SNOMED-RT codes (scheme ``SRT``) -> SNOMED CT concept id, for import of older reports
+#: (DICOM PS3.16 Annex O lists the mapping; these are the ones seen in the shared real SRs).
+LEGACY_SNOMED: dict[tuple[str, str], tuple[str, str]] = {
+    ("G-D7FE", "SRT"): ("410668003", "SCT"),  # Length
+    ("G-D705", "SRT"): ("118565006", "SCT"),  # Volume
+    ("G-A185", "SRT"): ("81827009", "SCT"),  # Diameter
+    ("M-80000", "SRT"): ("108369006", "SCT"),  # Neoplasm
+    ("M-80003", "SRT"): ("372087000", "SCT"),  # Neoplasm, Primary
+    ("M-80006", "SRT"): ("14799000", "SCT"),  # Neoplasm, Secondary
+    ("T-62000", "SRT"): ("10200004", "SCT"),  # Liver
+    ("T-71000", "SRT"): ("64033007", "SCT"),  # Kidney
+    ("T-28000", "SRT"): ("39607008", "SCT"),  # Lung
+    ("T-C4000", "SRT"): ("59441001", "SCT"),  # Lymph node
+    ("G-C0E3", "SRT"): ("363698007", "SCT"),  # Finding Site
+}
 
 
 def as_code(c: CodeDef) -> Any:
@@ -110,6 +136,16 @@ DIAMETER = CodeDef("81827009", "SCT", "Diameter")
 # --- findings and sites -------------------------------------------------------------------
 NEOPLASM = CodeDef("108369006", "SCT", "Neoplasm")
 LIVER = CodeDef("10200004", "SCT", "Liver")
+#: Findings that make a measurement group a lesion on import.
+LESION_FINDINGS: tuple[CodeDef, ...] = (
+    NEOPLASM,
+    CodeDef("372087000", "SCT", "Neoplasm, Primary"),
+    CodeDef("14799000", "SCT", "Neoplasm, Secondary"),
+    CodeDef("52988006", "SCT", "Lesion"),
+    CodeDef("4147007", "SCT", "Mass"),
+    CodeDef("27925004", "SCT", "Nodule"),
+    CodeDef("108369006", "SCT", "Tumor"),
+)
 ORGAN_CODES: dict[str, CodeDef] = {
     "liver": LIVER,
     "lymph_node": CodeDef("59441001", "SCT", "Lymph node"),
@@ -159,6 +195,13 @@ CURRENT_RESPONSE = CodeDef("112048", "DCM", "Current Response")
 BEST_OVERALL_RESPONSE = CodeDef("112049", "DCM", "Best Overall Response")
 BEST_OVERALL_RESPONSE_CONFIRMED = CodeDef("BOR_CONFIRMED", _L, "Best Overall Response, confirmed")
 TARGET_RESPONSE = CodeDef("TARGET_RESP", _L, "Target lesion response")
+SUM_DIAMETERS = CodeDef("SUM_DIAM", _L, "Sum of diameters")
+CHANGE_FROM_BASELINE = CodeDef("CHG_BASELINE", _L, "Change of sum from baseline")
+CHANGE_FROM_NADIR = CodeDef("CHG_NADIR", _L, "Change of sum from nadir")
+NEW_LESIONS_PRESENT = CodeDef("NEW_LESIONS", _L, "New lesions present")
+YES = CodeDef("373066001", "SCT", "Yes")
+NO = CodeDef("373067005", "SCT", "No")
+DAYS = CodeDef("d", "UCUM", "day")
 NON_TARGET_RESPONSE = CodeDef("NONTARGET_RESP", _L, "Non-target lesion response")
 
 #: Canonical criterion names (as the response engine prints them) and their codes.

@@ -54,13 +54,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["SrExportError", "SrInfo", "write_sr", "build_sr"]
 
-_SUM_CODE = C.CodeDef("SUM_DIAM", LOCAL_CODING_SCHEME, "Sum of diameters")
-_CHANGE_BASELINE = C.CodeDef("CHG_BASELINE", LOCAL_CODING_SCHEME, "Change of sum from baseline")
-_CHANGE_NADIR = C.CodeDef("CHG_NADIR", LOCAL_CODING_SCHEME, "Change of sum from nadir")
-_NEW_LESIONS = C.CodeDef("NEW_LESIONS", LOCAL_CODING_SCHEME, "New lesions present")
-_YES = C.CodeDef("373066001", "SCT", "Yes")
-_NO = C.CodeDef("373067005", "SCT", "No")
-_DAYS = C.CodeDef("d", "UCUM", "day")
+_SUM_CODE = C.SUM_DIAMETERS
+_CHANGE_BASELINE = C.CHANGE_FROM_BASELINE
+_CHANGE_NADIR = C.CHANGE_FROM_NADIR
+_NEW_LESIONS = C.NEW_LESIONS_PRESENT
+_YES = C.YES
+_NO = C.NO
+_DAYS = C.DAYS
 
 
 class SrExportError(HccImagingError, ValueError):

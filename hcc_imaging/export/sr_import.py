@@ -1,0 +1,552 @@
+"""Import of TID 1500 measurement reports - ours and other tools' - into records and a read document.
+
+The reader walks the SR content tree with pydicom (not highdicom's template parser), so it
+accepts the real-world variety: Enhanced SR with 2-D SCOORD (PixelMed, Crowds Cure Cancer),
+Comprehensive SR (Iowa2DICOM, QIN), Comprehensive 3D SR (highdicom, ours), legacy SNOMED-RT
+codes (``SRT``, ``T-62000``) and units in mm/cm, mm3/cm3/ml.
+
+* :func:`read_sr` -> :class:`SrReport` with one :class:`SrGroup` per Measurement Group
+  (tracking id + UID, finding, finding sites, time point, observer, measurements with value,
+  UCUM unit, value converted to mm / mm2 / mm3 where the unit allows, derivation, and their
+  coordinates; qualitative evaluations; referenced segment).
+* :meth:`SrReport.records` -> flat list of :class:`SrMeasurement` (one row per NUM).
+* :func:`sr_to_read_document` -> read-document dict (DESIGN section 4) for the groups that
+  describe lesions, plus the responses we wrote (assessment dict), so a report can go back
+  into the study store (the store ingests read documents).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import HccImagingError, NotDicomError, UnsupportedDicomError
+from . import codes as C
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pydicom.dataset import Dataset
+
+__all__ = [
+    "SrImportError",
+    "SrCode",
+    "SrCoordinates",
+    "SrMeasurement",
+    "SrGroup",
+    "SrReport",
+    "read_sr",
+    "sr_to_read_document",
+]
+
+
+class SrImportError(HccImagingError, ValueError):
+    """A structured report cannot be imported (not TID 1500, broken content tree ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SrCode:
+    """A coded concept as found in the file (legacy ``SRT`` scheme kept as written)."""
+
+    value: str
+    scheme: str
+    meaning: str
+
+    def is_(self, c: C.CodeDef) -> bool:
+        return c.matches(self.value, self.scheme)
+
+    def __str__(self) -> str:
+        return f"({self.value}, {self.scheme}, {self.meaning!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class SrCoordinates:
+    """A SCOORD (image pixel coordinates, column/row) or SCOORD3D (LPS mm) item."""
+
+    kind: str  # "SCOORD" | "SCOORD3D"
+    graphic_type: str
+    points: tuple[tuple[float, ...], ...]
+    frame_of_reference_uid: str | None = None
+    referenced_sop_instance_uid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SrMeasurement:
+    """One NUM measurement with its group context (a flat, table-ready record).
+
+    ``value`` / ``unit`` are as stored; ``value_std`` / ``unit_std`` are converted to mm,
+    mm2 or mm3 when the UCUM unit is a length, area or volume (else equal to value/unit).
+    """
+
+    concept: SrCode
+    value: float
+    unit: str
+    value_std: float
+    unit_std: str
+    tracking_identifier: str | None = None
+    tracking_uid: str | None = None
+    time_point: str | None = None
+    finding: SrCode | None = None
+    finding_sites: tuple[SrCode, ...] = ()
+    derivation: SrCode | None = None
+    coordinates: tuple[SrCoordinates, ...] = ()
+    source_sop_instance_uids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SrGroup:
+    """One TID 1500 Measurement Group."""
+
+    tracking_identifier: str | None
+    tracking_uid: str | None
+    finding: SrCode | None
+    finding_sites: tuple[SrCode, ...]
+    time_point: str | None
+    time_point_order: int | None
+    time_point_type: SrCode | None
+    observer: str | None
+    measurements: tuple[SrMeasurement, ...]
+    qualitative: tuple[tuple[SrCode, SrCode], ...]
+    referenced_segment: tuple[str, int] | None = None
+    source_sop_instance_uids: tuple[str, ...] = ()
+
+    def qualitative_value(self, name: C.CodeDef) -> SrCode | None:
+        for n, v in self.qualitative:
+            if n.is_(name):
+                return v
+        return None
+
+    def measurement(self, *names: C.CodeDef) -> SrMeasurement | None:
+        for m in self.measurements:
+            if m.derivation is None and any(m.concept.is_(n) for n in names):
+                return m
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class SrReport:
+    """A parsed TID 1500 report."""
+
+    path: Path | None
+    sop_class_uid: str
+    sop_instance_uid: str
+    study_instance_uid: str
+    patient_id: str
+    study_date: dt.date | None
+    observer: str | None
+    procedure: SrCode | None
+    groups: tuple[SrGroup, ...] = field(default=())
+    manufacturer: str = ""
+
+    def records(self) -> list[SrMeasurement]:
+        """Every NUM measurement of every group, flat."""
+        return [m for g in self.groups for m in g.measurements]
+
+
+# ------------------------------------------------------------------------------------------
+def _code(seq: Any) -> SrCode | None:
+    if not seq:
+        return None
+    c = seq[0]
+    return SrCode(
+        value=str(c.get("CodeValue", c.get("LongCodeValue", c.get("URNCodeValue", "")))),
+        scheme=str(c.get("CodingSchemeDesignator", "")),
+        meaning=str(c.get("CodeMeaning", "")),
+    )
+
+
+def _name(item: Dataset) -> SrCode | None:
+    return _code(item.get("ConceptNameCodeSequence"))
+
+
+def _is(item: Dataset, value: str, scheme: str | None = None) -> bool:
+    n = _name(item)
+    if n is None:
+        return False
+    if scheme is None:
+        return n.value == value
+    return C.CodeDef(value, scheme, "").matches(n.value, n.scheme)
+
+
+_TRACKING_ID = ("112039", "DCM")
+_TRACKING_UID = ("112040", "DCM")
+_FINDING = ("121071", "DCM")
+_FINDING_SITE = ("363698007", "SCT")
+_FINDING_SITE_LEGACY = ("G-C0E3", "SRT")
+_TIME_POINT = ("C2348792", "UMLS")
+_TIME_POINT_ORDER = ("126073", "DCM")
+_TIME_POINT_TYPE = ("126072", "DCM")
+_DERIVATION = ("121401", "DCM")
+_PERSON_OBSERVER = ("121008", "DCM")
+_MEASUREMENT_GROUP = ("125007", "DCM")
+_REFERENCED_SEGMENT = ("121191", "DCM")
+#: legacy SNOMED-RT -> our organ name (older TID 1500 producers: dcmqi 2016, PixelMed 2017).
+_LESION_FINDINGS = C.LESION_FINDINGS
+
+
+def _ucum(unit: str, value: float) -> tuple[float, str]:
+    std = C.UNIT_CODES.get(unit)
+    if std is None:
+        return value, unit
+    return value * std[1], std[0]
+
+
+def _coords(item: Dataset) -> SrCoordinates:
+    vt = str(item.ValueType)
+    data = [float(v) for v in item.get("GraphicData", [])]
+    dim = 3 if vt == "SCOORD3D" else 2
+    pts = tuple(tuple(data[i : i + dim]) for i in range(0, len(data) - dim + 1, dim))
+    sop = None
+    for child in item.get("ContentSequence", []):
+        if str(child.get("ValueType", "")) == "IMAGE" and child.get("ReferencedSOPSequence"):
+            sop = str(child.ReferencedSOPSequence[0].ReferencedSOPInstanceUID)
+    return SrCoordinates(
+        kind=vt,
+        graphic_type=str(item.get("GraphicType", "")),
+        points=pts,
+        frame_of_reference_uid=str(item.ReferencedFrameOfReferenceUID) if "ReferencedFrameOfReferenceUID" in item else None,
+        referenced_sop_instance_uid=sop,
+    )
+
+
+def _image_refs(item: Dataset) -> list[str]:
+    out = []
+    for r in item.get("ReferencedSOPSequence", []):
+        if "ReferencedSOPInstanceUID" in r:
+            out.append(str(r.ReferencedSOPInstanceUID))
+    return out
+
+
+def _parse_num(item: Dataset) -> tuple[SrCode, float, str, SrCode | None, list[SrCoordinates], list[str], list[SrCode]]:
+    name = _name(item) or SrCode("", "", "")
+    mv = item.get("MeasuredValueSequence")
+    if not mv:
+        raise SrImportError(f"NUM item {name} has no MeasuredValueSequence (no value); skipped.")
+    value = float(mv[0].NumericValue)
+    unit = _code(mv[0].get("MeasurementUnitsCodeSequence"))
+    deriv = None
+    coords: list[SrCoordinates] = []
+    refs: list[str] = []
+    sites: list[SrCode] = []
+    for child in item.get("ContentSequence", []):
+        vt = str(child.get("ValueType", ""))
+        if vt in {"SCOORD", "SCOORD3D"}:
+            coords.append(_coords(child))
+        elif vt == "IMAGE":
+            refs.extend(_image_refs(child))
+        elif vt == "CODE" and _is(child, *_DERIVATION):
+            deriv = _code(child.get("ConceptCodeSequence"))
+        elif vt == "CODE" and (_is(child, *_FINDING_SITE) or _is(child, *_FINDING_SITE_LEGACY)):
+            site = _code(child.get("ConceptCodeSequence"))
+            if site is not None:
+                sites.append(site)
+    return name, value, unit.value if unit else "", deriv, coords, refs, sites
+
+
+def _parse_group(item: Dataset, observer: str | None) -> SrGroup:
+    tid = tuid = tp = None
+    order: int | None = None
+    tp_type = finding = None
+    sites: list[SrCode] = []
+    quals: list[tuple[SrCode, SrCode]] = []
+    raw_ms: list[tuple[Any, ...]] = []
+    seg_ref: tuple[str, int] | None = None
+    refs: list[str] = []
+    for child in item.get("ContentSequence", []):
+        vt = str(child.get("ValueType", ""))
+        rel = str(child.get("RelationshipType", ""))
+        if vt == "TEXT" and _is(child, *_TRACKING_ID):
+            tid = str(child.TextValue)
+        elif vt == "UIDREF" and _is(child, *_TRACKING_UID):
+            tuid = str(child.UID)
+        elif vt == "TEXT" and _is(child, *_TIME_POINT):
+            tp = str(child.TextValue)
+        elif vt == "NUM" and _is(child, *_TIME_POINT_ORDER):
+            order = int(float(child.MeasuredValueSequence[0].NumericValue))
+        elif vt == "CODE" and _is(child, *_TIME_POINT_TYPE):
+            tp_type = _code(child.get("ConceptCodeSequence"))
+        elif vt == "CODE" and _is(child, *_FINDING):
+            finding = _code(child.get("ConceptCodeSequence"))
+        elif vt == "CODE" and (_is(child, *_FINDING_SITE) or _is(child, *_FINDING_SITE_LEGACY)):
+            site = _code(child.get("ConceptCodeSequence"))
+            if site is not None:
+                sites.append(site)
+        elif vt == "PNAME" and _is(child, *_PERSON_OBSERVER):
+            observer = str(child.PersonName)
+        elif vt == "NUM":
+            try:
+                raw_ms.append(_parse_num(child))
+            except SrImportError:
+                continue  # a NUM without a value (e.g. "measurement not done") is not a record
+        elif vt == "CODE" and rel == "CONTAINS":
+            n, v = _name(child), _code(child.get("ConceptCodeSequence"))
+            if n is not None and v is not None:
+                quals.append((n, v))
+        elif vt == "IMAGE":
+            if _is(child, *_REFERENCED_SEGMENT) and child.get("ReferencedSOPSequence"):
+                r = child.ReferencedSOPSequence[0]
+                num = r.get("ReferencedSegmentNumber")
+                seg_ref = (str(r.ReferencedSOPInstanceUID), int(num[0] if isinstance(num, Sequence) and not isinstance(num, str) else num or 0))
+            else:
+                refs.extend(_image_refs(child))
+    ms = []
+    for name, value, unit, deriv, coords, mrefs, msites in raw_ms:
+        v_std, u_std = _ucum(unit, value)
+        ms.append(
+            SrMeasurement(
+                concept=name,
+                value=value,
+                unit=unit,
+                value_std=v_std,
+                unit_std=u_std,
+                tracking_identifier=tid,
+                tracking_uid=tuid,
+                time_point=tp,
+                finding=finding,
+                finding_sites=tuple(sites + msites),
+                derivation=deriv,
+                coordinates=tuple(coords),
+                source_sop_instance_uids=tuple(mrefs),
+            )
+        )
+    return SrGroup(
+        tracking_identifier=tid,
+        tracking_uid=tuid,
+        finding=finding,
+        finding_sites=tuple(sites),
+        time_point=tp,
+        time_point_order=order,
+        time_point_type=tp_type,
+        observer=observer,
+        measurements=tuple(ms),
+        qualitative=tuple(quals),
+        referenced_segment=seg_ref,
+        source_sop_instance_uids=tuple(refs),
+    )
+
+
+def _iter_groups(item: Dataset, observer: str | None) -> Iterator[SrGroup]:
+    for child in item.get("ContentSequence", []):
+        if str(child.get("ValueType", "")) == "PNAME" and _is(child, *_PERSON_OBSERVER):
+            observer = str(child.PersonName)
+        if str(child.get("ValueType", "")) == "CONTAINER":
+            if _is(child, *_MEASUREMENT_GROUP):
+                yield _parse_group(child, observer)
+            else:
+                yield from _iter_groups(child, observer)
+
+
+def read_sr(source: str | os.PathLike[str] | Dataset) -> SrReport:
+    """Parse a TID 1500 SR (file path or pydicom Dataset).
+
+    Raises
+    ------
+    NotDicomError
+        The file is not DICOM.
+    UnsupportedDicomError
+        The object is not a structured report.
+    SrImportError
+        The report has no content tree.
+    """
+    import pydicom
+    from pydicom.dataset import Dataset as _Dataset
+
+    if isinstance(source, _Dataset):
+        ds, path = source, None
+    else:
+        path = Path(source)
+        try:
+            ds = pydicom.dcmread(path)
+        except pydicom.errors.InvalidDicomError as err:
+            raise NotDicomError(f"{path} is not a DICOM file ({err}); pass a DICOM SR (TID 1500).") from err
+    if str(ds.get("Modality", "")) != "SR" and "ContentSequence" not in ds:
+        raise UnsupportedDicomError(
+            f"{path or 'dataset'} is a {ds.get('Modality', '?')} object ({ds.get('SOPClassUID', '?')}), "
+            "not a structured report; import_sr reads DICOM SR (TID 1500) only."
+        )
+    if "ContentSequence" not in ds:
+        raise SrImportError(f"{path or 'dataset'}: the SR has no ContentSequence (empty report).")
+    observer = None
+    procedure = None
+    for child in ds.ContentSequence:
+        if str(child.get("ValueType", "")) == "PNAME" and _is(child, *_PERSON_OBSERVER):
+            observer = str(child.PersonName)
+        if _is(child, "121058", "DCM"):
+            procedure = _code(child.get("ConceptCodeSequence"))
+    groups = tuple(_iter_groups(ds, observer))
+    sd = str(ds.get("StudyDate", "") or "")
+    study_date = None
+    if len(sd) >= 8:
+        try:
+            study_date = dt.datetime.strptime(sd[:8], "%Y%m%d").date()
+        except ValueError:
+            study_date = None
+    return SrReport(
+        path=path,
+        sop_class_uid=str(ds.get("SOPClassUID", "")),
+        sop_instance_uid=str(ds.get("SOPInstanceUID", "")),
+        study_instance_uid=str(ds.get("StudyInstanceUID", "")),
+        patient_id=str(ds.get("PatientID", "")),
+        study_date=study_date,
+        observer=observer,
+        procedure=procedure,
+        groups=groups,
+        manufacturer=str(ds.get("Manufacturer", "")),
+    )
+
+
+# ------------------------------------------------------------------------------------------
+def _organ_and_segment(sites: Sequence[SrCode]) -> tuple[str | None, str | None]:
+    organ = segment = None
+    for s in sites:
+        for roman, c in C.COUINAUD_CODES.items():
+            if s.is_(c):
+                segment, organ = roman, organ or "liver"
+        for name, c in C.ORGAN_CODES.items():
+            if s.is_(c):
+                organ = name
+        if organ is None and s.meaning and not any(s.is_(f) for f in C.ORGAN_CODES.values()):
+            organ = s.meaning.strip().lower().replace(" ", "_")
+    return organ, segment
+
+
+def _endpoints(m: SrMeasurement | None) -> list[list[float]] | None:
+    if m is None:
+        return None
+    for c in m.coordinates:
+        if c.kind == "SCOORD3D" and len(c.points) == 2:
+            return [list(p) for p in c.points]
+    return None
+
+
+def _is_lesion_group(g: SrGroup) -> bool:
+    """A lesion: finding is a neoplasm/lesion/mass/nodule, or no finding but a diameter line
+    (reader SRs such as Crowds Cure Cancer record only site + length)."""
+    if g.qualitative_value(C.RESPONSE_EVALUATION_METHOD) is not None:
+        return False
+    if g.finding is not None:
+        return any(g.finding.is_(f) for f in _LESION_FINDINGS)
+    return g.measurement(C.LONG_AXIS, C.LENGTH, C.DIAMETER, C.SHORT_AXIS) is not None
+
+
+def _reverse(table: dict[str, C.CodeDef], code: SrCode | None) -> str | None:
+    if code is None:
+        return None
+    for k, c in table.items():
+        if code.is_(c):
+            return k
+    return None
+
+
+def sr_to_read_document(
+    report: SrReport | str | os.PathLike[str], *, patient_id: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Turn a TID 1500 report into a read document (and the responses it records).
+
+    Lesion groups (those with a diameter, or whose finding is a neoplasm / lesion / mass)
+    become lesions of the time point in their Time Point Context (``"TP1"`` when there is
+    none, dated by the SR's StudyDate).  Long Axis, or another tool's Length / Diameter line,
+    becomes ``longest_diameter_mm``; Short Axis ``short_axis_mm``; our viable-tumour codes
+    ``viable_*``; Volume ``volume_mm3`` (cm3 and ml converted); SCOORD3D 2-point lines become
+    endpoints (2-D SCOORD pixel lines cannot be placed in LPS without the image and stay in
+    :meth:`SrReport.records`).
+
+    Returns
+    -------
+    (read_document, assessment)
+        ``assessment`` is None when the report records no response (not one of ours).
+    """
+    rep = report if isinstance(report, SrReport) else read_sr(report)
+    pid = patient_id or rep.patient_id or "UNKNOWN"
+    tps: dict[str, dict[str, Any]] = {}
+    order: dict[str, int] = {}
+    lesion_counter = 0
+    responses: dict[str, dict[str, Any]] = {}
+    for g in rep.groups:
+        tp_id = g.time_point or "TP1"
+        if g.time_point_order is not None:
+            order.setdefault(tp_id, g.time_point_order)
+        method = g.qualitative_value(C.RESPONSE_EVALUATION_METHOD)
+        if method is not None:
+            crit = _reverse(C.CRITERIA_CODES, method) or method.meaning
+            res = responses.setdefault(crit, {"timepoints": [], "bor_unconfirmed": None, "bor_confirmed": None})
+            bor = g.qualitative_value(C.BEST_OVERALL_RESPONSE)
+            borc = g.qualitative_value(C.BEST_OVERALL_RESPONSE_CONFIRMED)
+            if bor is not None or borc is not None:
+                res["bor_unconfirmed"] = _reverse(C.RESPONSE_CODES, bor)
+                res["bor_confirmed"] = _reverse(C.RESPONSE_CODES, borc)
+                continue
+            new = g.qualitative_value(C.NEW_LESIONS_PRESENT)
+            sm = g.measurement(C.SUM_DIAMETERS)
+            cb = g.measurement(C.CHANGE_FROM_BASELINE)
+            cn = g.measurement(C.CHANGE_FROM_NADIR)
+            tr = g.qualitative_value(C.TARGET_RESPONSE)
+            ntr = g.qualitative_value(C.NON_TARGET_RESPONSE)
+            res["timepoints"].append(
+                {
+                    "id": tp_id,
+                    "sum": sm.value if sm else None,
+                    "change_from_baseline": cb.value if cb else None,
+                    "change_from_nadir": cn.value if cn else None,
+                    "target_response": _reverse(C.TARGET_RESPONSE_CODES, tr) or _reverse(C.RESPONSE_CODES, tr),
+                    "non_target_response": _reverse(C.NON_TARGET_RESPONSE_CODES, ntr) or _reverse(C.RESPONSE_CODES, ntr),
+                    "new_lesions": None if new is None else new.is_(C.YES),
+                    "response": _reverse(C.RESPONSE_CODES, g.qualitative_value(C.CURRENT_RESPONSE)),
+                }
+            )
+            continue
+        if not _is_lesion_group(g):
+            continue
+        lesion_counter += 1
+        organ, segment = _organ_and_segment(g.finding_sites)
+        ld = g.measurement(C.LONG_AXIS, C.LENGTH, C.DIAMETER)
+        sa = g.measurement(C.SHORT_AXIS, C.CodeDef("131189007", "SCT", "Perpendicular Axis"))
+        via = g.measurement(C.VIABLE_LONG_AXIS)
+        vsa = g.measurement(C.VIABLE_SHORT_AXIS)
+        vol = g.measurement(C.VOLUME)
+        vvol = g.measurement(C.VIABLE_VOLUME)
+        nec = g.measurement(C.NECROSIS_FRACTION)
+        # role is only known when the report records it (ours: Baseline Category); others
+        # leave it None and the reader sets it before assessing
+        role = _reverse(C.ROLE_CODES, g.qualitative_value(C.BASELINE_CATEGORY))
+        status = _reverse(C.STATUS_CODES, g.qualitative_value(C.LESION_STATUS))
+        les: dict[str, Any] = {
+            "lesion_id": g.tracking_identifier or f"L{lesion_counter}",
+            "tracking_uid": g.tracking_uid,
+            "role": role,
+            "organ": organ,
+            "is_lymph_node": bool(organ and "lymph" in organ),
+            "status": status or ("measured" if ld is not None else None),
+            "couinaud_segment": segment,
+            "longest_diameter_mm": ld.value_std if ld is not None and ld.unit_std == "mm" else None,
+            "short_axis_mm": sa.value_std if sa is not None and sa.unit_std == "mm" else None,
+            "viable_diameter_mm": via.value_std if via is not None else None,
+            "viable_short_axis_mm": vsa.value_std if vsa is not None else None,
+            "volume_mm3": vol.value_std if vol is not None and vol.unit_std == "mm3" else None,
+            "viable_volume_mm3": vvol.value_std if vvol is not None else None,
+            "necrosis_fraction": nec.value if nec is not None else None,
+            "endpoints": {
+                k: v
+                for k, v in (
+                    ("longest_diameter", _endpoints(ld)),
+                    ("short_axis", _endpoints(sa)),
+                    ("viable_diameter", _endpoints(via)),
+                )
+                if v is not None
+            },
+            "provenance": g.observer or rep.observer,
+        }
+        tps.setdefault(tp_id, {"id": tp_id, "lesions": []})["lesions"].append(les)
+    ordered = sorted(tps.values(), key=lambda t: (order.get(t["id"], 10**6), t["id"]))
+    if len(ordered) == 1 and rep.study_date is not None:
+        ordered[0]["date"] = rep.study_date.isoformat()
+    doc = {
+        "patient_id": pid,
+        "reader": rep.observer,
+        "source": f"DICOM SR {rep.sop_instance_uid}",
+        "timepoints": ordered,
+    }
+    assessment = {"patient_id": pid, "results": responses} if responses else None
+    return doc, assessment
