@@ -82,6 +82,7 @@ __all__ += [
     "AORTA_ARTERIAL_MIN_HU",
     "VESSEL_ENHANCED_MIN_HU",
     "AORTA_TO_PORTAL_ARTERIAL_RATIO",
+    "VESSEL_ROI_RADIUS_MM",
 ]
 
 #: Before this delay an arterial series is "early arterial" (hepatic artery only, ~20-30 s).
@@ -113,3 +114,6 @@ AORTA_ARTERIAL_MIN_HU: float = 200.0
 VESSEL_ENHANCED_MIN_HU: float = 100.0
 #: aorta / portal vein attenuation ratio above which enhancement is arterial (PV phase: ~1.0-1.2).
 AORTA_TO_PORTAL_ARTERIAL_RATIO: float = 1.4
+#: Radius of the spherical ROI on a vessel (mm): inside a 15-30 mm aorta and a 10-15 mm portal
+#: vein, large enough to average CT noise (~60 voxels at 0.7 x 0.7 x 2.5 mm).
+VESSEL_ROI_RADIUS_MM: float = 4.0

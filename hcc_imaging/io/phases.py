@@ -14,8 +14,9 @@ Evidence, in order of trust (the first that speaks decides; its confidence says 
 3. **Order within the study**: series of the same study and modality sorted by acquisition time;
    without a contrast agent tag before the others -> pre-contrast; contrast series in order ->
    arterial, portal venous, delayed.  Confidence 0.4.
-4. **Image**: aorta vs portal-vein attenuation (:func:`phase_from_vessel_hu`; automatic vessel
-   finding in :func:`phase_from_image`).  Confidence 0.6.
+4. **Image**: aorta vs portal-vein attenuation in spherical ROIs at two given points
+   (:func:`phase_from_image`, rule :func:`phase_from_vessel_hu`).  Confidence 0.6.  The points
+   come from the reader or a vessel segmentation; automatic vessel finding is not done here.
 
 A ContrastBolusAgent tag alone only says "post-contrast"; without other evidence the phase is
 ``unknown``.  Every call is overridable: ``load_study(..., phase_overrides={uid: Phase.X})``.
@@ -45,6 +46,8 @@ __all__ = [
     "phase_from_vessel_hu",
     "phase_from_image",
     "dicom_time_to_seconds",
+    "roi_mean_hu",
+    "has_contrast_agent",
 ]
 
 
@@ -209,18 +212,46 @@ def phase_from_vessel_hu(aorta_hu: float, portal_vein_hu: float) -> PhaseCall:
     return PhaseCall(Phase.UNKNOWN, 0.2, f"{why}: pattern fits no phase")
 
 
-def phase_from_image(volume: Volume) -> PhaseCall:
-    """Phase of a CT volume from its vessels, found automatically (see :func:`find_vessels_hu`)."""
-    from ._vessels import find_vessels_hu
+def roi_mean_hu(volume: Volume, centre_lps: Sequence[float], radius_mm: float = C.VESSEL_ROI_RADIUS_MM) -> float:
+    """Mean value of the voxels within ``radius_mm`` of an LPS point (a spherical ROI)."""
+    g = volume.geometry
+    c = np.asarray(g.lps_to_index(np.asarray(centre_lps, float)), float)
+    r_vox = radius_mm / np.asarray(g.spacing)
+    lo = np.maximum(np.floor(c - r_vox).astype(int), 0)
+    hi = np.minimum(np.ceil(c + r_vox).astype(int) + 1, np.asarray(g.shape))
+    if np.any(hi <= lo):
+        raise ValueError(
+            f"ROI centre {tuple(np.round(np.asarray(centre_lps, float), 1))} mm lies outside series "
+            f"{volume.series_instance_uid}; pass a point inside the volume."
+        )
+    kk, jj, ii = np.meshgrid(*[np.arange(a, b) for a, b in zip(lo, hi, strict=True)], indexing="ij")
+    d = np.stack([kk - c[0], jj - c[1], ii - c[2]], axis=-1) * np.asarray(g.spacing)
+    inside = np.sum(d * d, axis=-1) <= radius_mm**2
+    vals = volume.array[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]][inside]
+    if vals.size == 0:
+        raise ValueError(f"ROI of radius {radius_mm} mm contains no voxel centre; use a larger radius_mm.")
+    return float(vals.mean())
 
+
+def phase_from_image(
+    volume: Volume,
+    *,
+    aorta_lps: Sequence[float],
+    portal_vein_lps: Sequence[float],
+    radius_mm: float = C.VESSEL_ROI_RADIUS_MM,
+) -> PhaseCall:
+    """Phase of a CT volume from the mean HU in spherical ROIs on the aorta and the portal vein.
+
+    The two points come from the reader (a click in the viewer), from a vessel segmentation, or
+    from a phantom's truth; the rule is :func:`phase_from_vessel_hu`.
+    """
     if volume.modality != Modality.CT:
-        return PhaseCall(Phase.UNKNOWN, 0.0, f"image evidence needs CT (HU); this series is {volume.modality.value}")
-    found = find_vessels_hu(volume)
-    if found is None:
-        return PhaseCall(Phase.UNKNOWN, 0.0, "aorta/portal vein not found in the image")
-    aorta, portal, how = found
+        return PhaseCall(Phase.UNKNOWN, 0.0,
+                         f"image evidence needs CT (HU); this series is {volume.modality.value}")
+    aorta = roi_mean_hu(volume, aorta_lps, radius_mm)
+    portal = roi_mean_hu(volume, portal_vein_lps, radius_mm)
     call = phase_from_vessel_hu(aorta, portal)
-    return PhaseCall(call.phase, call.confidence, f"image: {call.reason} ({how})")
+    return PhaseCall(call.phase, call.confidence, f"image: {call.reason} ({radius_mm:g} mm ROIs)")
 
 
 def _get(obj: Any, name: str) -> Any:
@@ -242,6 +273,7 @@ def classify_phase(
     modality: str | Modality | None = None,
     study_series: Sequence[Any] = (),
     volume: Volume | None = None,
+    vessel_points_lps: tuple[Sequence[float], Sequence[float]] | None = None,
 ) -> PhaseCall:
     """Contrast phase of one series, with confidence and reason (see the module docstring).
 
@@ -254,7 +286,9 @@ def classify_phase(
     study_series : sequence of SeriesInfo
         The other series of the same study, for the ordering rule.
     volume : Volume, optional
-        Pixel data for the image rule, used only when the tags are silent.
+        Pixel data for the image rule, used only when the tags are silent ...
+    vessel_points_lps : (aorta point, portal-vein point), optional
+        ... together with these two LPS points (mm) on the aorta and the portal vein.
 
     Returns
     -------
@@ -281,8 +315,8 @@ def classify_phase(
         call = _phase_from_order(series, acq, agent, mod, study_series)
         if call is not None:
             return call
-    if volume is not None:
-        call = phase_from_image(volume)
+    if volume is not None and vessel_points_lps is not None:
+        call = phase_from_image(volume, aorta_lps=vessel_points_lps[0], portal_vein_lps=vessel_points_lps[1])
         if call.phase != Phase.UNKNOWN:
             return call
     if has_contrast_agent(agent):

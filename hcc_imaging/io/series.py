@@ -575,7 +575,7 @@ def load_study(
     *,
     phase_overrides: Mapping[str, Phase | str] | None = None,
     skip_invalid: bool = True,
-    image_phase: bool = False,
+    vessel_points_lps: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
     **load_kwargs: Any,
 ) -> list[Volume]:
     """Load every image series of one study, each with its contrast phase.
@@ -591,8 +591,9 @@ def load_study(
     skip_invalid : bool
         Leave out series that cannot be loaded (localizer-only, SR, invalid geometry), logging
         why; False raises the first error.
-    image_phase : bool
-        When the tags are silent, call the phase from the image (aorta vs portal vein).
+    vessel_points_lps : mapping of SeriesInstanceUID -> (aorta point, portal-vein point), optional
+        When the tags of that series are silent, call its phase from the image (mean HU in ROIs
+        at these LPS points, :func:`~hcc_imaging.io.phases.phase_from_image`).
     **load_kwargs
         Passed to :func:`load_series` (``on_tilt``, ``on_irregular``...).
 
@@ -634,8 +635,9 @@ def load_study(
             call = PhaseCall(overrides[info.series_instance_uid], 1.0, "set by the user (phase_overrides)")
         else:
             call = info.phase
-            if call.phase == Phase.UNKNOWN and image_phase:
-                call = classify_phase(info, study_series=study.series, volume=v)
+            pts = (vessel_points_lps or {}).get(info.series_instance_uid)
+            if call.phase == Phase.UNKNOWN and pts is not None:
+                call = classify_phase(info, study_series=study.series, volume=v, vessel_points_lps=pts)
         meta = dict(v.meta)
         meta["phase_call"] = {"phase": call.phase.value, "confidence": call.confidence, "reason": call.reason}
         vols.append(replace(v, phase=call.phase, meta=meta))
