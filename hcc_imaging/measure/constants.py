@@ -1,0 +1,67 @@
+"""Parameters of :mod:`hcc_imaging.measure`, each with its unit in the name and its source.
+
+Points where sources disagree, or where the method needs a tolerance, are parameters here and
+are recorded in every :class:`~hcc_imaging.measure.LesionMeasurement`'s provenance.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ESTIMATOR",
+    "RECIST_MIN_LD_MM",
+    "RECIST_THICK_SLICE_MM",
+    "RECIST_THICK_SLICE_FACTOR",
+    "NODE_MEASURABLE_SA_MM",
+    "NODE_PATHOLOGICAL_SA_MM",
+    "MRECIST_MIN_VIABLE_MM",
+    "VIABLE_GAP_VOXELS",
+    "VIABLE_SAMPLE_STEP_VOXELS",
+    "PERPENDICULAR_TOL_DEG",
+    "AXIAL_LINE_TOL_MM",
+]
+
+#: The one diameter estimator of hcc_imaging: distances between voxel CENTRES of the mask
+#: (the convex hull of the centres).  perf.md section 3.2: unbiased (-0.17 mm median, never
+#: worse than one pixel) on masks that hold the voxels whose centres lie inside the lesion.
+ESTIMATOR: str = "voxel-centres"
+
+#: RECIST 1.1 (Eisenhauer 2009, sec. 3.1.1): a non-nodal lesion is measurable when its LD is
+#: >= 10 mm on CT/MRI with slices <= 5 mm thick.
+RECIST_MIN_LD_MM: float = 10.0
+
+#: RECIST 1.1 sec. 3.1.1 / Appendix II: above this slice thickness the minimum size becomes
+#: ``RECIST_THICK_SLICE_FACTOR`` x slice thickness.
+RECIST_THICK_SLICE_MM: float = 5.0
+
+#: RECIST 1.1 Appendix II: minimum measurable size = 2 x slice thickness for slices > 5 mm.
+RECIST_THICK_SLICE_FACTOR: float = 2.0
+
+#: RECIST 1.1 sec. 3.1.1: a lymph node is pathological and measurable when its short axis is
+#: >= 15 mm.
+NODE_MEASURABLE_SA_MM: float = 15.0
+
+#: RECIST 1.1 sec. 3.1.2: a node with 10 <= SA < 15 mm is pathological but non-measurable;
+#: SA < 10 mm is normal.
+NODE_PATHOLOGICAL_SA_MM: float = 10.0
+
+#: mRECIST (Lencioni & Llovet 2010): a target must be measurable as >= 1 cm (viable diameter).
+MRECIST_MIN_VIABLE_MM: float = 10.0
+
+#: mRECIST viable-diameter rule tolerance: a candidate segment may pass through non-viable
+#: samples over at most this many in-plane voxels (the largest in-plane spacing) in a row.
+#: One voxel: necrosis thinner than one voxel cannot be told from partial volume.  Chosen by
+#: hcc_imaging (the 2010 paper only says "not crossing necrotic parts").
+VIABLE_GAP_VOXELS: float = 1.0
+
+#: Step between the sample points of a candidate segment, in units of the smallest in-plane
+#: spacing (half a voxel: every voxel the segment crosses is visited).
+VIABLE_SAMPLE_STEP_VOXELS: float = 0.5
+
+#: Bidirectional caliper: two lines count as perpendicular when the angle between them is
+#: 90 deg +- this tolerance (a reader's hand in napari; 5 deg moves a 20 mm short axis by
+#: < 0.1 mm, 1 - cos 5 deg = 0.4 %).
+PERPENDICULAR_TOL_DEG: float = 5.0
+
+#: A caliper line is axial when its two endpoints differ by at most this much along S (mm)
+#: (both endpoints are drawn on one slice; slice positions are rounded in DICOM to 0.01 mm).
+AXIAL_LINE_TOL_MM: float = 0.05
