@@ -1,0 +1,265 @@
+"""Append-only, hash-chained audit log of the study store.
+
+Every create, update, lock and delete of a store row is written to ``audit_log`` **in the same
+database transaction** as the change (an SQLAlchemy ``after_flush`` hook on the store's
+sessions), so a change and its audit row are committed or rolled back together.
+
+Row ``n`` holds: ``seq`` (1, 2, 3 ... without gaps), ``ts`` (UTC ISO 8601), ``actor`` (reader id
+or ``system:...``), ``action`` (create | update | lock | delete | migrate), ``entity`` (table),
+``entity_key`` (the row's public id: pseudonymous patient id, UID, read UID ...), ``changes``
+(JSON ``{column: [old, new]}``), ``prev_hash`` (hash of row ``n-1``, 64 zeros for row 1) and
+
+    row_hash = SHA-256( JSON [seq, ts, actor, action, entity, entity_key, changes, prev_hash] )
+
+A one-row ``audit_head`` table keeps the last ``seq`` and hash, so deleting the newest rows is
+detected too.  On SQLite and PostgreSQL, triggers refuse ``UPDATE``/``DELETE`` on the log; the
+chain catches whoever drops the triggers or edits the file.  :func:`verify` recomputes the
+chain and names the first bad row: a changed field (hash mismatch), a removed row (gap in
+``seq`` / broken link), swapped rows (link and hash mismatch), or a truncated tail (head).
+
+The log holds pseudonymous ids only: the store never accepts names (see
+``constants.PSEUDONYM_PATTERN``), and free-text fields are limited to the adjudication reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import get_history
+
+from ..errors import AuditIntegrityError, StoreError
+from .constants import AUDIT_GENESIS_HASH
+from .model import (
+    UNAUDITED_TABLES,
+    AuditHeadRow,
+    AuditLogRow,
+    Base,
+    ReadRow,
+    ReadStatus,
+    utcnow_iso,
+)
+
+__all__ = ["AuditEntry", "AuditReport", "row_hash", "append_entries", "audit_flush", "verify_connection"]
+
+_HEAD_ID = 1
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One row of the audit log, as read back."""
+
+    seq: int
+    ts: str
+    actor: str
+    action: str
+    entity: str
+    entity_key: str
+    changes: Mapping[str, tuple[Any, Any]]
+    prev_hash: str
+    row_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditReport:
+    """Outcome of :func:`verify_connection`: ``ok`` and one line per problem found."""
+
+    ok: bool
+    n_rows: int
+    problems: tuple[str, ...]
+
+    def raise_if_bad(self) -> AuditReport:
+        """Raise :class:`~hcc_imaging.errors.AuditIntegrityError` listing the problems, if any."""
+        if not self.ok:
+            raise AuditIntegrityError(
+                f"audit log does not verify ({len(self.problems)} problem(s) in {self.n_rows} rows): "
+                + "; ".join(self.problems[:10])
+                + ". The store was modified outside hcc_imaging or rows were removed; restore the "
+                "store from a backup and keep this copy for investigation."
+            )
+        return self
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def canonical_changes(changes: Mapping[str, tuple[Any, Any]]) -> str:
+    """Deterministic JSON text of ``{column: [old, new]}`` (sorted keys, no spaces)."""
+    obj = {k: [_jsonable(o), _jsonable(n)] for k, (o, n) in changes.items()}
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def row_hash(
+    seq: int, ts: str, actor: str, action: str, entity: str, entity_key: str, changes: str, prev_hash: str
+) -> str:
+    """SHA-256 hex digest of the row's fields (see the module docstring)."""
+    payload = json.dumps(
+        [int(seq), ts, actor, action, entity, entity_key, changes, prev_hash],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _head(conn: Connection) -> tuple[int, str]:
+    stmt = select(AuditHeadRow.last_seq, AuditHeadRow.last_hash).where(AuditHeadRow.id == _HEAD_ID)
+    if conn.dialect.name == "postgresql":  # serialise writers on the chain head
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).first()
+    if row is None:
+        return 0, AUDIT_GENESIS_HASH
+    return int(row[0]), str(row[1])
+
+
+def append_entries(
+    conn: Connection, actor: str, entries: Iterable[tuple[str, str, str, Mapping[str, tuple[Any, Any]]]]
+) -> int:
+    """Append ``(action, entity, entity_key, changes)`` rows to the chain on ``conn``.
+
+    Must run inside the write transaction of the change (the caller's).  Returns the number
+    of rows written.
+    """
+    items = list(entries)
+    if not items:
+        return 0
+    seq, prev = _head(conn)
+    had_head = conn.execute(select(AuditHeadRow.id).where(AuditHeadRow.id == _HEAD_ID)).first() is not None
+    rows = []
+    for action, entity, key, changes in items:
+        seq += 1
+        ts = utcnow_iso()
+        text = canonical_changes(changes)
+        h = row_hash(seq, ts, actor, action, entity, key, text, prev)
+        rows.append(
+            dict(seq=seq, ts=ts, actor=actor, action=action, entity=entity, entity_key=key,
+                 changes=text, prev_hash=prev, row_hash=h)
+        )
+        prev = h
+    conn.execute(insert(AuditLogRow.__table__), rows)
+    if had_head:
+        conn.execute(
+            update(AuditHeadRow.__table__).where(AuditHeadRow.id == _HEAD_ID).values(last_seq=seq, last_hash=prev)
+        )
+    else:
+        conn.execute(insert(AuditHeadRow.__table__).values(id=_HEAD_ID, last_seq=seq, last_hash=prev))
+    return len(rows)
+
+
+def _entity_changes(obj: Base, kind: str) -> dict[str, tuple[Any, Any]]:
+    cols = [c.key for c in obj.__table__.columns]  # type: ignore[attr-defined]
+    out: dict[str, tuple[Any, Any]] = {}
+    if kind == "create":
+        for k in cols:
+            v = getattr(obj, k)
+            if v is not None:
+                out[k] = (None, v)
+    elif kind == "delete":
+        for k in cols:
+            out[k] = (getattr(obj, k), None)
+    else:
+        for k in cols:
+            hist = get_history(obj, k)
+            if hist.has_changes():
+                old = hist.deleted[0] if hist.deleted else None
+                new = hist.added[0] if hist.added else None
+                if old != new:
+                    out[k] = (old, new)
+    return out
+
+
+def audit_flush(session: Session, flush_context: Any) -> None:
+    """``after_flush`` hook: write one audit row per created/changed/deleted store row."""
+    entries: list[tuple[str, str, str, dict[str, tuple[Any, Any]]]] = []
+    for kind, objs in (("create", session.new), ("update", session.dirty), ("delete", session.deleted)):
+        batch = []
+        for obj in objs:
+            if not isinstance(obj, Base) or obj.__tablename__ in UNAUDITED_TABLES:
+                continue
+            if kind == "update" and not session.is_modified(obj, include_collections=False):
+                continue
+            changes = _entity_changes(obj, kind)
+            if kind == "update" and not changes:
+                continue
+            action = kind
+            if (
+                kind == "update"
+                and isinstance(obj, ReadRow)
+                and "status" in changes
+                and changes["status"][1] == ReadStatus.LOCKED.value
+            ):
+                action = "lock"
+            batch.append((action, obj.__tablename__, obj.audit_key(), changes))
+        batch.sort(key=lambda e: (e[1], e[2]))
+        entries.extend(batch)
+    if not entries:
+        return
+    actor = session.info.get("actor")
+    if not actor:
+        raise StoreError(
+            "a change to the study store was flushed without an actor, so it could not be "
+            "audited; write through Store / ReaderSession / AdjudicatorSession methods, which "
+            "record who made each change."
+        )
+    append_entries(session.connection(), str(actor), entries)
+
+
+def read_entries(conn: Connection) -> list[AuditEntry]:
+    """All audit rows in ``seq`` order."""
+    rows = conn.execute(select(AuditLogRow.__table__).order_by(AuditLogRow.seq)).mappings().all()
+    out = []
+    for r in rows:
+        try:
+            ch = {k: (v[0], v[1]) for k, v in json.loads(r["changes"]).items()}
+        except (ValueError, TypeError, KeyError, IndexError):
+            ch = {}
+        out.append(
+            AuditEntry(
+                seq=int(r["seq"]), ts=r["ts"], actor=r["actor"], action=r["action"], entity=r["entity"],
+                entity_key=r["entity_key"], changes=ch, prev_hash=r["prev_hash"], row_hash=r["row_hash"],
+            )
+        )
+    return out
+
+
+def verify_connection(conn: Connection) -> AuditReport:
+    """Recompute the hash chain on ``conn`` and report every inconsistency found."""
+    rows = conn.execute(select(AuditLogRow.__table__).order_by(AuditLogRow.seq)).mappings().all()
+    problems: list[str] = []
+    prev = AUDIT_GENESIS_HASH
+    expected_seq = 1
+    for r in rows:
+        seq = int(r["seq"])
+        if seq != expected_seq:
+            problems.append(f"row seq {seq}: expected seq {expected_seq} (row(s) deleted or renumbered)")
+        if r["prev_hash"] != prev:
+            problems.append(f"row seq {seq}: prev_hash does not match the hash of the row before (row removed or reordered)")
+        h = row_hash(seq, r["ts"], r["actor"], r["action"], r["entity"], r["entity_key"], r["changes"], r["prev_hash"])
+        if h != r["row_hash"]:
+            problems.append(
+                f"row seq {seq} ({r['action']} {r['entity']} {r['entity_key']}): content does not match its hash (row edited)"
+            )
+        prev = r["row_hash"]
+        expected_seq = seq + 1
+    head = conn.execute(select(AuditHeadRow.last_seq, AuditHeadRow.last_hash).where(AuditHeadRow.id == _HEAD_ID)).first()
+    last_seq = int(rows[-1]["seq"]) if rows else 0
+    if head is None:
+        if rows:
+            problems.append("audit_head row is missing")
+    else:
+        if int(head[0]) != last_seq or head[1] != prev:
+            problems.append(
+                f"audit_head says the log ends at seq {int(head[0])}, but the last row is seq {last_seq} "
+                "(newest rows removed, or head edited)"
+            )
+    return AuditReport(ok=not problems, n_rows=len(rows), problems=tuple(problems))

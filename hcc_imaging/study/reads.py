@@ -1,0 +1,937 @@
+"""Reader workflow: blinded reads, locking, adjudication.
+
+Blinding is enforced here, in the API, not in the user interface:
+
+* :class:`ReaderSession` is the only way a reader reaches reads, measurements, responses,
+  private lesions and tracking confirmations, and it only ever returns the reader's **own**
+  data plus shared data (patients, time points, shared lesions, treatments, markers).  Asking
+  for another reader's read raises :class:`~hcc_imaging.errors.BlindingError`; listing
+  simply does not include it.
+* :class:`AdjudicatorSession` (role ``adjudicator``) sees **locked** reads of every reader -
+  never drafts - lists discordances (BOR differs, date of first PD differs) per criterion,
+  records one decision per discordance with the reason, and computes inter-reader agreement
+  (:mod:`hcc_imaging.study.agreement`).  An adjudicator who has a read of the same patient
+  cannot adjudicate it.
+
+A read belongs to one reader and one patient, covers a set of time points and a list of
+criteria, and goes ``draft -> locked``.  Locking validates the read as a read document,
+runs :func:`hcc_imaging.response.assess` for each criterion and stores the time-point
+responses, BOR and first-PD date with it; a locked read never changes.
+
+Measurement writes are upserts keyed by (read, lesion, time point) - one small transaction,
+cheap enough for the napari plugin to autosave every edit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..errors import BlindingError, ReadDocumentError, StoreError
+from .documents import (
+    MEASUREMENT_COLUMNS,
+    build_document,
+    document_markers,
+    dumps,
+    observation_split,
+    read_level_extra,
+    responses_from_assessment,
+)
+from .model import (
+    AdjudicationRow,
+    DiscordanceKind,
+    LesionRole,
+    LesionRow,
+    MeasurementRow,
+    MeasurementStatus,
+    PatientRow,
+    ReaderRole,
+    ReaderRow,
+    ReadResponseRow,
+    ReadRow,
+    ReadStatus,
+    ReadTimePointRow,
+    SourceKind,
+    TimePointRow,
+    TrackingLinkRow,
+    TrackingRelation,
+    utcnow_iso,
+)
+from .records import (
+    AdjudicationInfo,
+    LesionInfo,
+    MeasurementRecord,
+    PatientInfo,
+    ReadInfo,
+    ResponseRecord,
+    TimePointInfo,
+    TrackingLinkInfo,
+    TreatmentEventInfo,
+    TumourMarkerInfo,
+)
+from .store import Store, _create_lesion, _markers, _treatments, _upsert_marker, _upsert_treatment, new_uid
+
+__all__ = ["ReaderSession", "AdjudicatorSession", "Discordance", "Assessor"]
+
+#: ``assessor(document, criteria) -> assessment``; defaults to hcc_imaging.response.assess.
+Assessor = Callable[[Any, str], Any]
+
+_ENDPOINT_AXES = ("long", "short", "viable_long", "viable_short", "necrosis_long", "necrosis_short")
+
+
+def _default_assessor(doc: Any, criteria: str) -> Any:
+    from ..response import assess  # type: ignore[attr-defined]
+
+    return assess(doc, criteria)
+
+
+def _norm_criteria(criteria: str | Sequence[str]) -> tuple[str, ...]:
+    items = [criteria] if isinstance(criteria, str) else list(criteria)
+    out: list[str] = []
+    for item in items:
+        for c in str(item).split(","):
+            c = c.strip()
+            if c and c not in out:
+                out.append(c)
+    return tuple(out)
+
+
+def _read_info(s: Session, r: ReadRow) -> ReadInfo:
+    reader = s.get(ReaderRow, r.reader_fk)
+    patient = s.get(PatientRow, r.patient_fk)
+    tps = s.execute(
+        select(TimePointRow).join(ReadTimePointRow, ReadTimePointRow.timepoint_fk == TimePointRow.id)
+        .where(ReadTimePointRow.read_fk == r.id)
+    ).scalars().all()
+    tps = sorted(tps, key=lambda t: (t.date or dt.date.min, t.day_offset if t.day_offset is not None else -10**9, t.timepoint_id))
+    assert reader is not None and patient is not None  # FK constraints guarantee both
+    return ReadInfo(r.read_uid, reader.reader_id, patient.patient_id, r.status, _norm_criteria(r.criteria),
+                    tuple(t.timepoint_id for t in tps), r.created_at, r.locked_at)
+
+
+def _lesion_info(s: Session, les: LesionRow) -> LesionInfo:
+    patient = s.get(PatientRow, les.patient_fk)
+    owner = s.get(ReaderRow, les.owner_reader_fk) if les.owner_reader_fk is not None else None
+    return LesionInfo(les.tracking_uid, patient.patient_id if patient else "", les.lesion_id, les.organ,
+                      bool(les.is_lymph_node), les.kind, owner.reader_id if owner else None)
+
+
+def _measurement_record(s: Session, m: MeasurementRow, read: ReadRow, reader_id: str) -> MeasurementRecord:
+    les = s.get(LesionRow, m.lesion_fk)
+    tp = s.get(TimePointRow, m.timepoint_fk)
+    assert les is not None and tp is not None  # FK constraints guarantee both
+    eps = {k: (tuple(v[0]), tuple(v[1])) for k, v in json.loads(m.endpoints_json or "{}").items()}
+    return MeasurementRecord(
+        measurement_uid=m.measurement_uid, read_uid=read.read_uid, reader_id=reader_id, tracking_uid=les.tracking_uid,
+        lesion_id=les.lesion_id, timepoint_id=tp.timepoint_id, role=m.role, status=m.status,
+        longest_diameter_mm=m.longest_diameter_mm, short_axis_mm=m.short_axis_mm,
+        viable_diameter_mm=m.viable_diameter_mm, viable_short_axis_mm=m.viable_short_axis_mm,
+        volume_mm3=m.volume_mm3, viable_volume_mm3=m.viable_volume_mm3, necrosis_fraction=m.necrosis_fraction,
+        typical_hcc_pattern=m.typical_hcc_pattern, cytology_malignant=m.cytology_malignant,
+        endpoints_lps=eps, source_kind=m.source_kind, algorithm_name=m.algorithm_name,
+        algorithm_version=m.algorithm_version, parameters=json.loads(m.parameters_json or "{}"), updated_at=m.updated_at,
+    )
+
+
+def _response_records(s: Session, read: ReadRow) -> list[ResponseRecord]:
+    rows = s.scalars(select(ReadResponseRow).where(ReadResponseRow.read_fk == read.id).order_by(ReadResponseRow.id))
+    out = []
+    for r in rows:
+        tp = s.get(TimePointRow, r.timepoint_fk) if r.timepoint_fk is not None else None
+        out.append(ResponseRecord(read.read_uid, r.criteria, tp.timepoint_id if tp else None, r.category, r.sum_value,
+                                  r.sum_unit, r.category_confirmed, r.pd_date, r.pd_day_offset, r.pd_timepoint_id))
+    return out
+
+
+def _check_number(value: Any, name: str, where: str, maximum: float | None = None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise StoreError(f"{where}: {name} must be a number, got {value!r}.")
+    v = float(value)
+    if not math.isfinite(v) or v < 0.0 or (maximum is not None and v > maximum):
+        rng = f"in [0, {maximum}]" if maximum is not None else ">= 0"
+        raise StoreError(f"{where}: {name} = {value!r} is not a finite number {rng}; record the measured value, "
+                         "or set status to 'not_evaluable'.")
+    return v
+
+
+def _check_endpoints(endpoints: Mapping[str, Any] | None, where: str) -> str:
+    if not endpoints:
+        return "{}"
+    out: dict[str, list[list[float]]] = {}
+    for axis, pts in endpoints.items():
+        if axis not in _ENDPOINT_AXES:
+            raise StoreError(f"{where}: endpoint axis {axis!r} is unknown; use one of {list(_ENDPOINT_AXES)}.")
+        try:
+            a, b = pts
+            pa = [float(x) for x in a]
+            pb = [float(x) for x in b]
+        except (TypeError, ValueError):
+            raise StoreError(f"{where}: endpoints of axis {axis!r} must be two LPS points [[x,y,z],[x,y,z]] in mm, got {pts!r}.") from None
+        if len(pa) != 3 or len(pb) != 3 or not all(math.isfinite(x) for x in pa + pb):
+            raise StoreError(f"{where}: endpoints of axis {axis!r} must be two finite 3D LPS points in mm, got {pts!r}.")
+        out[axis] = [pa, pb]
+    return dumps(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Discordance:
+    """Two or more locked reads of one patient disagree on ``kind`` under ``criteria``.
+
+    ``values`` holds ``(read_uid, reader_id, value)``; value is the BOR category, or the first
+    PD as ``"<timepoint_id> <date or day>"`` (``"none"`` without PD).
+    """
+
+    patient_id: str
+    criteria: str
+    kind: DiscordanceKind
+    values: tuple[tuple[str, str, str], ...]
+    adjudication: AdjudicationInfo | None = None
+
+
+class _Base:
+    def __init__(self, store: Store, user_id: str):
+        self.store = store
+        self.user_id = user_id
+
+    def _me(self, s: Session) -> ReaderRow:
+        return Store._reader(s, self.user_id)
+
+    # shared data any session may see -------------------------------------------------------
+    def patients(self) -> list[PatientInfo]:
+        """All patients (pseudonymous ids)."""
+        return self.store.patients()
+
+    def timepoints(self, patient_id: str) -> list[TimePointInfo]:
+        """Time points of a patient (shared)."""
+        return self.store.timepoints(patient_id)
+
+    def treatment_events(self, patient_id: str) -> list[TreatmentEventInfo]:
+        return self.store.treatment_events(patient_id)
+
+    def tumour_markers(self, patient_id: str) -> list[TumourMarkerInfo]:
+        return self.store.tumour_markers(patient_id)
+
+
+class ReaderSession(_Base):
+    """One reader's view of the store: own reads, own measurements, own responses only.
+
+    Parameters
+    ----------
+    store : Store
+    reader_id : str
+        A registered reader (``Store.add_reader``).
+
+    Raises
+    ------
+    StoreError
+        The reader is not registered.
+    """
+
+    def __init__(self, store: Store, reader_id: str):
+        super().__init__(store, reader_id)
+        store._read(lambda s: Store._reader(s, reader_id))
+
+    def __repr__(self) -> str:
+        return f"ReaderSession(reader_id={self.user_id!r})"
+
+    # -- ownership checks -------------------------------------------------------------------
+    def _own_read(self, s: Session, read_uid: str, *, draft: bool = False) -> tuple[ReadRow, ReaderRow]:
+        me = self._me(s)
+        r = s.scalar(select(ReadRow).where(ReadRow.read_uid == read_uid))
+        if r is None:
+            raise StoreError(f"unknown read {read_uid!r}; list your reads with ReaderSession.reads() ('study read list').")
+        if r.reader_fk != me.id:
+            raise BlindingError(
+                f"read {read_uid!r} is not a read of reader {self.user_id!r}; readers see only their own reads "
+                "until adjudication (blinded review). Use your own read, or an adjudicator session for locked reads."
+            )
+        if draft and r.status != ReadStatus.DRAFT.value:
+            raise StoreError(f"read {read_uid!r} is locked and cannot change; start a new read to revise it.")
+        return r, me
+
+    def _visible_lesion(self, s: Session, patient: PatientRow, me: ReaderRow, lesion: str) -> LesionRow:
+        rows = list(s.scalars(select(LesionRow).where(
+            LesionRow.patient_fk == patient.id,
+            (LesionRow.tracking_uid == lesion) | (LesionRow.lesion_id == lesion))))
+        own = [r for r in rows if r.owner_reader_fk == me.id]
+        shared = [r for r in rows if r.owner_reader_fk is None]
+        other = [r for r in rows if r.owner_reader_fk not in (None, me.id)]
+        by_uid = [r for r in own + shared if r.tracking_uid == lesion]
+        if by_uid:
+            return by_uid[0]
+        for group in (own, shared):
+            if group:
+                return group[0]
+        if any(r.tracking_uid == lesion for r in other):
+            raise BlindingError(
+                f"lesion {lesion!r} of patient {patient.patient_id!r} belongs to another reader; a reader cannot use "
+                "another reader's lesions. Create your own with ReaderSession.add_lesion."
+            )
+        raise StoreError(
+            f"no lesion {lesion!r} of patient {patient.patient_id!r} visible to reader {self.user_id!r}; create it "
+            "with ReaderSession.add_lesion (or pass its tracking UID)."
+        )
+
+    # -- lesions -------------------------------------------------------------------------------
+    def add_lesion(self, patient_id: str, lesion_id: str, *, organ: str | None = "liver", is_lymph_node: bool = False,
+                   kind: str | None = None, tracking_uid: str | None = None) -> LesionInfo:
+        """Create a lesion private to this reader, with a new tracking UID (unless given)."""
+        return self.store._write(self.user_id, lambda s: _create_lesion(
+            s, patient_id, lesion_id, organ, is_lymph_node, kind, tracking_uid, self._me(s)))
+
+    def lesions(self, patient_id: str) -> list[LesionInfo]:
+        """Shared lesions of the patient and this reader's own (never another reader's)."""
+        def fn(s: Session) -> list[LesionInfo]:
+            me = self._me(s)
+            p = Store._patient(s, patient_id)
+            rows = s.scalars(select(LesionRow).where(
+                LesionRow.patient_fk == p.id,
+                (LesionRow.owner_reader_fk.is_(None)) | (LesionRow.owner_reader_fk == me.id)).order_by(LesionRow.id))
+            return [_lesion_info(s, r) for r in rows]
+
+        return self.store._read(fn)
+
+    # -- reads --------------------------------------------------------------------------------------
+    def start_read(self, patient_id: str, timepoint_ids: Sequence[str], criteria: str | Sequence[str] = ()) -> ReadInfo:
+        """Open a new draft read of ``patient_id`` over ``timepoint_ids`` for ``criteria``."""
+        crit = _norm_criteria(criteria)
+        if not timepoint_ids:
+            raise StoreError(f"a read of patient {patient_id!r} needs at least one time point; pass timepoint_ids (baseline first).")
+
+        def fn(s: Session) -> ReadInfo:
+            me = self._me(s)
+            p = Store._patient(s, patient_id)
+            tps = [Store._timepoint(s, p, t) for t in dict.fromkeys(timepoint_ids)]
+            r = ReadRow(read_uid=new_uid(), reader_fk=me.id, patient_fk=p.id, status=ReadStatus.DRAFT.value,
+                        criteria=",".join(crit))
+            s.add(r)
+            s.flush()
+            for tp in tps:
+                s.add(ReadTimePointRow(read_fk=r.id, timepoint_fk=tp.id, key=f"{r.read_uid}/{tp.timepoint_id}"))
+            s.flush()
+            return _read_info(s, r)
+
+        return self.store._write(self.user_id, fn)
+
+    def add_timepoint_to_read(self, read_uid: str, timepoint_id: str) -> ReadInfo:
+        """Add a (new follow-up) time point to a draft read."""
+        def fn(s: Session) -> ReadInfo:
+            r, _ = self._own_read(s, read_uid, draft=True)
+            p = s.get(PatientRow, r.patient_fk)
+            assert p is not None
+            tp = Store._timepoint(s, p, timepoint_id)
+            if s.get(ReadTimePointRow, (r.id, tp.id)) is None:
+                s.add(ReadTimePointRow(read_fk=r.id, timepoint_fk=tp.id, key=f"{r.read_uid}/{tp.timepoint_id}"))
+                s.flush()
+            return _read_info(s, r)
+
+        return self.store._write(self.user_id, fn)
+
+    def reads(self, patient_id: str | None = None) -> list[ReadInfo]:
+        """This reader's reads (optionally of one patient); never another reader's."""
+        def fn(s: Session) -> list[ReadInfo]:
+            me = self._me(s)
+            q = select(ReadRow).where(ReadRow.reader_fk == me.id)
+            if patient_id is not None:
+                q = q.where(ReadRow.patient_fk == Store._patient(s, patient_id).id)
+            return [_read_info(s, r) for r in s.scalars(q.order_by(ReadRow.id))]
+
+        return self.store._read(fn)
+
+    def read(self, read_uid: str) -> ReadInfo:
+        """One of this reader's reads (BlindingError for another reader's)."""
+        return self.store._read(lambda s: _read_info(s, self._own_read(s, read_uid)[0]))
+
+    # -- measurements ------------------------------------------------------------------------------
+    def record_measurement(
+        self,
+        read_uid: str,
+        timepoint_id: str,
+        lesion: str,
+        *,
+        role: LesionRole | str = LesionRole.TARGET,
+        status: MeasurementStatus | str = MeasurementStatus.MEASURED,
+        longest_diameter_mm: float | None = None,
+        short_axis_mm: float | None = None,
+        viable_diameter_mm: float | None = None,
+        viable_short_axis_mm: float | None = None,
+        volume_mm3: float | None = None,
+        viable_volume_mm3: float | None = None,
+        necrosis_fraction: float | None = None,
+        typical_hcc_pattern: bool | None = None,
+        cytology_malignant: bool | None = None,
+        endpoints_lps: Mapping[str, Any] | None = None,
+        source_kind: SourceKind | str = SourceKind.MANUAL_LINE,
+        algorithm_name: str | None = None,
+        algorithm_version: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> MeasurementRecord:
+        """Create or replace this reader's record of ``lesion`` at ``timepoint_id`` in a draft read.
+
+        The call replaces the whole record (every field takes the value passed, None clears
+        it) in one small transaction with its audit row, so an editor can autosave each change.
+
+        Parameters
+        ----------
+        lesion : str
+            Tracking UID or lesion id of a lesion visible to this reader.
+        endpoints_lps : mapping, optional
+            Axis name (``long``, ``short``, ``viable_long``, ...) -> two LPS points in mm.
+        source_kind : {'manual_line', 'algorithm', 'imported'}
+            Provenance; ``algorithm`` needs ``algorithm_name`` and ``algorithm_version`` (and
+            ``parameters``, the settings of the run).
+        extra : mapping, optional
+            Other read-document observation fields (``split_from``, ``enhancing``, ...).
+        """
+        where = f"read {read_uid}, time point {timepoint_id!r}, lesion {lesion!r}"
+        try:
+            role_v = LesionRole(str(role)).value
+            status_v = MeasurementStatus(str(status)).value
+            kind_v = SourceKind(str(source_kind)).value
+        except ValueError as err:
+            raise StoreError(f"{where}: {err}; role is one of {[r.value for r in LesionRole]}, status one of "
+                             f"{[m.value for m in MeasurementStatus]}, source_kind one of {[k.value for k in SourceKind]}.") from None
+        if kind_v == SourceKind.ALGORITHM.value and not (algorithm_name and algorithm_version):
+            raise StoreError(f"{where}: an algorithm measurement needs algorithm_name and algorithm_version (provenance); "
+                             "pass both, or source_kind='manual_line' for a reader's caliper.")
+        values: dict[str, Any] = {}
+        for name, v in (("longest_diameter_mm", longest_diameter_mm), ("short_axis_mm", short_axis_mm),
+                        ("viable_diameter_mm", viable_diameter_mm), ("viable_short_axis_mm", viable_short_axis_mm),
+                        ("volume_mm3", volume_mm3), ("viable_volume_mm3", viable_volume_mm3)):
+            values[name] = _check_number(v, name, where)
+        values["necrosis_fraction"] = _check_number(necrosis_fraction, "necrosis_fraction", where, maximum=1.0)
+        values["typical_hcc_pattern"] = typical_hcc_pattern
+        values["cytology_malignant"] = cytology_malignant
+        eps = _check_endpoints(endpoints_lps, where)
+        try:
+            params = dumps(dict(parameters or {}))
+            extra_text = dumps(dict(extra)) if extra else None
+        except (TypeError, ValueError) as err:
+            raise StoreError(f"{where}: parameters/extra must be JSON-serialisable (no NaN): {err}.") from None
+
+        def fn(s: Session) -> MeasurementRecord:
+            r, me = self._own_read(s, read_uid, draft=True)
+            p = s.get(PatientRow, r.patient_fk)
+            assert p is not None
+            tp = Store._timepoint(s, p, timepoint_id)
+            if s.get(ReadTimePointRow, (r.id, tp.id)) is None:
+                raise StoreError(f"{where}: time point {timepoint_id!r} is not part of this read; add it with "
+                                 "ReaderSession.add_timepoint_to_read.")
+            les = self._visible_lesion(s, p, me, lesion)
+            m = s.scalar(select(MeasurementRow).where(
+                MeasurementRow.read_fk == r.id, MeasurementRow.lesion_fk == les.id, MeasurementRow.timepoint_fk == tp.id))
+            new_vals = dict(values, role=role_v, status=status_v, endpoints_json=eps, source_kind=kind_v,
+                            algorithm_name=algorithm_name, algorithm_version=algorithm_version,
+                            parameters_json=params, extra_json=extra_text)
+            if m is None:
+                m = MeasurementRow(measurement_uid=new_uid(), read_fk=r.id, lesion_fk=les.id, timepoint_fk=tp.id,
+                                   updated_at=utcnow_iso(), **new_vals)
+                s.add(m)
+            else:
+                changed = False
+                for k, v in new_vals.items():
+                    if getattr(m, k) != v:
+                        setattr(m, k, v)
+                        changed = True
+                if changed:
+                    m.updated_at = utcnow_iso()
+            s.flush()
+            return _measurement_record(s, m, r, self.user_id)
+
+        return self.store._write(self.user_id, fn)
+
+    def delete_measurement(self, read_uid: str, timepoint_id: str, lesion: str) -> bool:
+        """Remove this reader's record of ``lesion`` at ``timepoint_id`` from a draft read."""
+        def fn(s: Session) -> bool:
+            r, me = self._own_read(s, read_uid, draft=True)
+            p = s.get(PatientRow, r.patient_fk)
+            assert p is not None
+            tp = Store._timepoint(s, p, timepoint_id)
+            les = self._visible_lesion(s, p, me, lesion)
+            m = s.scalar(select(MeasurementRow).where(
+                MeasurementRow.read_fk == r.id, MeasurementRow.lesion_fk == les.id, MeasurementRow.timepoint_fk == tp.id))
+            if m is None:
+                return False
+            s.delete(m)
+            return True
+
+        return self.store._write(self.user_id, fn)
+
+    def measurements(self, read_uid: str, timepoint_id: str | None = None) -> list[MeasurementRecord]:
+        """This reader's measurements in one of their reads."""
+        def fn(s: Session) -> list[MeasurementRecord]:
+            r, _ = self._own_read(s, read_uid)
+            return _measurements(s, r, self.user_id, timepoint_id)
+
+        return self.store._read(fn)
+
+    def responses(self, read_uid: str) -> list[ResponseRecord]:
+        """Responses stored when this reader locked one of their reads."""
+        return self.store._read(lambda s: _response_records(s, self._own_read(s, read_uid)[0]))
+
+    # -- documents and locking -----------------------------------------------------------------------
+    def export_document(self, read_uid: str) -> Any:
+        """This read as a :class:`~hcc_imaging.response.document.ReadDocument`."""
+        return self.store._read(lambda s: _document(s, self._own_read(s, read_uid)[0], self.user_id))
+
+    def import_document(self, document: Any, *, criteria: str | Sequence[str] | None = None) -> ReadInfo:
+        """Import a read document (ReadDocument, dict, JSON text or path) as a new draft read.
+
+        The document's ``reader_id`` must be this reader.  Patient, time points, treatments
+        and markers are created when missing (shared); lesions are found by tracking UID or
+        lesion id among those visible to this reader, else created private to the reader.
+        Everything happens in one transaction: a bad document leaves the store unchanged.
+        """
+        from ..response.document import ReadDocument
+
+        doc = document if isinstance(document, ReadDocument) else ReadDocument.from_json(document)
+        if doc.reader_id != self.user_id:
+            raise BlindingError(
+                f"the read document is by reader {doc.reader_id!r}, but this session is reader {self.user_id!r}; a "
+                "reader can import only their own reads. Import it with --reader "
+                f"{doc.reader_id} (or correct reader_id in the document)."
+            )
+        crit = _norm_criteria(criteria if criteria is not None else doc.criteria)
+        extra = read_level_extra(doc)
+
+        def fn(s: Session) -> ReadInfo:
+            me = self._me(s)
+            from .store import check_pseudonym
+
+            check_pseudonym(doc.patient_id, "patient id")
+            p = s.scalar(select(PatientRow).where(PatientRow.patient_id == doc.patient_id))
+            if p is None:
+                p = PatientRow(patient_id=doc.patient_id)
+                s.add(p)
+                s.flush()
+            tp_rows = []
+            for t in doc.timepoints:
+                check_pseudonym(t.id, "time point id")
+                row = s.scalar(select(TimePointRow).where(TimePointRow.patient_fk == p.id, TimePointRow.timepoint_id == t.id))
+                if row is None:
+                    row = TimePointRow(patient_fk=p.id, timepoint_id=t.id, key=f"{doc.patient_id}/{t.id}", date=t.date, day_offset=t.day)
+                    s.add(row)
+                else:
+                    if row.date is not None and t.date is not None and row.date != t.date:
+                        raise StoreError(f"time point {t.id!r} of patient {doc.patient_id!r} is dated {row.date} in the store "
+                                         f"but {t.date} in the document; correct the document's date.")
+                    if row.date is None and t.date is not None:
+                        row.date = t.date
+                    if row.day_offset is None and t.day is not None:
+                        row.day_offset = t.day
+                tp_rows.append(row)
+            s.flush()
+            r = ReadRow(read_uid=new_uid(), reader_fk=me.id, patient_fk=p.id, status=ReadStatus.DRAFT.value,
+                        criteria=",".join(crit), extra_json=dumps(extra))
+            s.add(r)
+            s.flush()
+            for tp in tp_rows:
+                s.add(ReadTimePointRow(read_fk=r.id, timepoint_fk=tp.id, key=f"{r.read_uid}/{tp.timepoint_id}"))
+            lesion_rows: dict[str, LesionRow] = {}
+            for t, tp in zip(doc.timepoints, tp_rows, strict=True):
+                for obs in t.lesions:
+                    les = lesion_rows.get(obs.lesion_id)
+                    if les is None:
+                        les = self._import_lesion(s, p, me, obs)
+                        lesion_rows[obs.lesion_id] = les
+                    cols, ex = observation_split(obs)
+                    s.add(MeasurementRow(
+                        measurement_uid=new_uid(), read_fk=r.id, lesion_fk=les.id, timepoint_fk=tp.id,
+                        role=cols["role"], status=cols["status"],
+                        **{k: cols[k] for k in MEASUREMENT_COLUMNS},
+                        endpoints_json=dumps(cols["endpoints"]),
+                        source_kind=SourceKind.IMPORTED.value, parameters_json="{}",
+                        extra_json=dumps(ex) if ex else None, updated_at=utcnow_iso()))
+            for e in doc.treatments:
+                _upsert_treatment(s, doc.patient_id, e.kind, e.date, e.day, e.end_date,
+                                  e.end_day, tuple(e.lesion_ids))
+            for marker, value, date, day in document_markers(doc):
+                _upsert_marker(s, doc.patient_id, marker, value, date, day, None)
+            s.flush()
+            return _read_info(s, r)
+
+        return self.store._write(self.user_id, fn)
+
+    def _import_lesion(self, s: Session, p: PatientRow, me: ReaderRow, obs: Any) -> LesionRow:
+        if obs.tracking_uid:
+            row = s.scalar(select(LesionRow).where(LesionRow.tracking_uid == obs.tracking_uid))
+            if row is not None:
+                if row.patient_fk != p.id:
+                    raise StoreError(f"lesion {obs.lesion_id!r}: tracking UID {obs.tracking_uid} belongs to another patient; "
+                                     "correct the tracking_uid in the document.")
+                if row.owner_reader_fk not in (None, me.id):
+                    raise BlindingError(f"lesion {obs.lesion_id!r}: tracking UID {obs.tracking_uid} is another reader's "
+                                        "lesion; a reader cannot write to it. Drop tracking_uid to create your own.")
+                return row
+        else:
+            for owner in (me.id, None):
+                row = s.scalar(select(LesionRow).where(
+                    LesionRow.patient_fk == p.id, LesionRow.lesion_id == obs.lesion_id,
+                    (LesionRow.owner_reader_fk == owner) if owner is not None else LesionRow.owner_reader_fk.is_(None)))
+                if row is not None:
+                    return row
+        from .store import check_pseudonym
+
+        check_pseudonym(obs.lesion_id, "lesion id")
+        row = LesionRow(tracking_uid=obs.tracking_uid or new_uid(), patient_fk=p.id, lesion_id=obs.lesion_id,
+                        organ=obs.organ, is_lymph_node=bool(obs.is_lymph_node), kind=obs.kind.value, owner_reader_fk=me.id)
+        s.add(row)
+        s.flush()
+        return row
+
+    def lock(self, read_uid: str, *, assessor: Assessor | None = None) -> ReadInfo:
+        """Lock a draft read: validate it, compute and store its responses, make it final.
+
+        Each criterion of the read is assessed with ``assessor`` (default
+        :func:`hcc_imaging.response.assess`); the time-point responses, BOR and first-PD date
+        are stored with the read.  Raises ReadDocumentError (read left a draft) when the read
+        is not a valid read document.
+        """
+        run = assessor or _default_assessor
+
+        def fn(s: Session) -> ReadInfo:
+            r, _ = self._own_read(s, read_uid, draft=True)
+            doc = _document(s, r, self.user_id)
+            tp_by_id = {t.timepoint_id: t for t in s.scalars(select(TimePointRow).where(TimePointRow.patient_fk == r.patient_fk))}
+            for crit in _norm_criteria(r.criteria):
+                assessment = run(doc, crit)
+                for rec in responses_from_assessment(r.read_uid, crit, assessment, doc):
+                    tp = tp_by_id.get(rec.timepoint_id) if rec.timepoint_id else None
+                    if rec.timepoint_id is not None and tp is None:
+                        raise ReadDocumentError(f"the assessment of read {read_uid} names time point {rec.timepoint_id!r}, "
+                                                "which the read does not have.")
+                    s.add(ReadResponseRow(
+                        key=f"{r.read_uid}/{crit}/{rec.timepoint_id or 'overall'}", read_fk=r.id, criteria=crit,
+                        timepoint_fk=tp.id if tp else None, category=rec.category, sum_value=rec.sum_value, sum_unit=rec.sum_unit,
+                        category_confirmed=rec.category_confirmed,
+                        pd_date=rec.pd_date, pd_day_offset=rec.pd_day_offset, pd_timepoint_id=rec.pd_timepoint_id))
+            r.status = ReadStatus.LOCKED.value
+            r.locked_at = utcnow_iso()
+            s.flush()
+            return _read_info(s, r)
+
+        return self.store._write(self.user_id, fn)
+
+    # -- tracking confirmations -------------------------------------------------------------------
+    def confirm_tracking(
+        self, patient_id: str, timepoint_id: str, links: Sequence[Any],
+    ) -> list[TrackingLinkInfo]:
+        """Record this reader's confirmed (or corrected) tracking of a follow-up's lesions.
+
+        ``links`` are :class:`~hcc_imaging.study.tracking.FollowupAssignment` objects (from
+        :func:`~hcc_imaging.study.tracking.assign_tracking_uids`, possibly edited): each gives a
+        follow-up label, the tracking UID it continues (or None for a new lesion), the relation
+        and scores.  A new lesion gets a new private lesion with a new tracking UID.
+        """
+        def fn(s: Session) -> list[TrackingLinkInfo]:
+            me = self._me(s)
+            p = Store._patient(s, patient_id)
+            tp = Store._timepoint(s, p, timepoint_id)
+            out = []
+            for a in links:
+                relation = TrackingRelation(str(a.relation))
+                if a.tracking_uid is None:
+                    if relation is not TrackingRelation.NEW:
+                        raise StoreError(f"follow-up label {a.followup_label!r} at {timepoint_id!r}: relation {relation.value} "
+                                         "needs the tracking UID it continues.")
+                    info = _create_lesion(s, patient_id, str(a.lesion_id or a.followup_label), "liver", False, None, None, me)
+                    les = s.scalar(select(LesionRow).where(LesionRow.tracking_uid == info.tracking_uid))
+                    s.flush()
+                else:
+                    les = self._visible_lesion(s, p, me, a.tracking_uid)
+                assert les is not None
+                link = TrackingLinkRow(link_uid=new_uid(), lesion_fk=les.id, timepoint_fk=tp.id,
+                                       followup_label=str(a.followup_label), relation=relation.value,
+                                       dice=a.dice, centroid_distance_mm=a.centroid_distance_mm,
+                                       owner_reader_fk=me.id, confirmed=True)
+                s.add(link)
+                s.flush()
+                out.append(TrackingLinkInfo(link.link_uid, les.tracking_uid, timepoint_id, link.followup_label,
+                                            link.relation, link.dice, link.centroid_distance_mm, True, self.user_id))
+            return out
+
+        return self.store._write(self.user_id, fn)
+
+    def tracking_links(self, patient_id: str) -> list[TrackingLinkInfo]:
+        """Shared tracking links and this reader's confirmations (not other readers')."""
+        def fn(s: Session) -> list[TrackingLinkInfo]:
+            me = self._me(s)
+            p = Store._patient(s, patient_id)
+            rows = s.scalars(select(TrackingLinkRow).join(LesionRow, LesionRow.id == TrackingLinkRow.lesion_fk).where(
+                LesionRow.patient_fk == p.id,
+                (TrackingLinkRow.owner_reader_fk.is_(None)) | (TrackingLinkRow.owner_reader_fk == me.id)).order_by(TrackingLinkRow.id))
+            out = []
+            for link in rows:
+                les = s.get(LesionRow, link.lesion_fk)
+                tp = s.get(TimePointRow, link.timepoint_fk)
+                assert les is not None and tp is not None
+                out.append(TrackingLinkInfo(link.link_uid, les.tracking_uid, tp.timepoint_id, link.followup_label,
+                                            link.relation, link.dice, link.centroid_distance_mm, link.confirmed,
+                                            self.user_id if link.owner_reader_fk == me.id else None))
+            return out
+
+        return self.store._read(fn)
+
+
+def _measurements(s: Session, r: ReadRow, reader_id: str, timepoint_id: str | None = None) -> list[MeasurementRecord]:
+    q = select(MeasurementRow).where(MeasurementRow.read_fk == r.id)
+    if timepoint_id is not None:
+        p = s.get(PatientRow, r.patient_fk)
+        assert p is not None
+        q = q.where(MeasurementRow.timepoint_fk == Store._timepoint(s, p, timepoint_id).id)
+    return [_measurement_record(s, m, r, reader_id) for m in s.scalars(q.order_by(MeasurementRow.id))]
+
+
+def _document(s: Session, r: ReadRow, reader_id: str) -> Any:
+    p = s.get(PatientRow, r.patient_fk)
+    assert p is not None
+    info = _read_info(s, r)
+    tps_all = {t.timepoint_id: t for t in (Store._tp_info(s, row, p.patient_id) for row in
+                                            s.scalars(select(TimePointRow).where(TimePointRow.patient_fk == p.id)))}
+    tps = [tps_all[t] for t in info.timepoint_ids]
+    rows = list(s.scalars(select(MeasurementRow).where(MeasurementRow.read_fk == r.id).order_by(MeasurementRow.id)))
+    ms = []
+    for m in rows:
+        les = s.get(LesionRow, m.lesion_fk)
+        ms.append((_measurement_record(s, m, r, reader_id), les, json.loads(m.extra_json) if m.extra_json else {}))
+    return build_document(
+        patient_id=p.patient_id, reader_id=reader_id, criteria=info.criteria, timepoints=tps, measurements=ms,
+        treatments=_treatments(s, p), markers=_markers(s, p),
+        read_extra=json.loads(r.extra_json) if r.extra_json else {},
+    )
+
+
+class AdjudicatorSession(_Base):
+    """An adjudicator's view: locked reads of all readers, discordances, decisions, agreement.
+
+    Raises
+    ------
+    BlindingError
+        ``adjudicator_id`` is not registered with role ``adjudicator``.
+    """
+
+    def __init__(self, store: Store, adjudicator_id: str):
+        super().__init__(store, adjudicator_id)
+
+        def check(s: Session) -> None:
+            me = Store._reader(s, adjudicator_id)
+            if me.role != ReaderRole.ADJUDICATOR.value:
+                raise BlindingError(
+                    f"{adjudicator_id!r} has role {me.role!r}, not 'adjudicator'; only adjudicators may see other "
+                    "readers' locked reads. Register an adjudicator with Store.add_reader(id, role='adjudicator')."
+                )
+
+        store._read(check)
+
+    def __repr__(self) -> str:
+        return f"AdjudicatorSession(adjudicator_id={self.user_id!r})"
+
+    def _locked(self, s: Session, read_uid: str) -> ReadRow:
+        r = s.scalar(select(ReadRow).where(ReadRow.read_uid == read_uid))
+        if r is None:
+            raise StoreError(f"unknown read {read_uid!r}; list locked reads with AdjudicatorSession.locked_reads().")
+        if r.status != ReadStatus.LOCKED.value:
+            raise BlindingError(f"read {read_uid!r} is still a draft; adjudicators see reads only once the reader has "
+                                "locked them.")
+        self._not_conflicted(s, r.patient_fk)
+        return r
+
+    def _not_conflicted(self, s: Session, patient_fk: int) -> None:
+        me = self._me(s)
+        if s.scalar(select(ReadRow.id).where(ReadRow.patient_fk == patient_fk, ReadRow.reader_fk == me.id)) is not None:
+            raise BlindingError(f"adjudicator {self.user_id!r} has a read of this patient and cannot adjudicate it; "
+                                "use another adjudicator.")
+
+    def locked_reads(self, patient_id: str | None = None) -> list[ReadInfo]:
+        """Locked reads of every reader (optionally of one patient)."""
+        def fn(s: Session) -> list[ReadInfo]:
+            q = select(ReadRow).where(ReadRow.status == ReadStatus.LOCKED.value)
+            if patient_id is not None:
+                p = Store._patient(s, patient_id)
+                self._not_conflicted(s, p.id)
+                q = q.where(ReadRow.patient_fk == p.id)
+            return [_read_info(s, r) for r in s.scalars(q.order_by(ReadRow.id))]
+
+        return self.store._read(fn)
+
+    def measurements(self, read_uid: str) -> list[MeasurementRecord]:
+        """Measurements of a locked read (BlindingError for a draft)."""
+        def fn(s: Session) -> list[MeasurementRecord]:
+            r = self._locked(s, read_uid)
+            reader = s.get(ReaderRow, r.reader_fk)
+            assert reader is not None
+            return _measurements(s, r, reader.reader_id)
+
+        return self.store._read(fn)
+
+    def responses(self, read_uid: str) -> list[ResponseRecord]:
+        """Stored responses of a locked read."""
+        return self.store._read(lambda s: _response_records(s, self._locked(s, read_uid)))
+
+    def export_document(self, read_uid: str) -> Any:
+        """A locked read as a ReadDocument."""
+        def fn(s: Session) -> Any:
+            r = self._locked(s, read_uid)
+            reader = s.get(ReaderRow, r.reader_fk)
+            assert reader is not None
+            return _document(s, r, reader.reader_id)
+
+        return self.store._read(fn)
+
+    def _latest_locked(self, s: Session, patient: PatientRow, criteria: str) -> list[ReadRow]:
+        rows = s.scalars(select(ReadRow).where(ReadRow.patient_fk == patient.id, ReadRow.status == ReadStatus.LOCKED.value)
+                         .order_by(ReadRow.locked_at, ReadRow.id))
+        latest: dict[int, ReadRow] = {}
+        for r in rows:
+            if criteria in _norm_criteria(r.criteria):
+                latest[r.reader_fk] = r
+        return list(latest.values())
+
+    def discordances(self, patient_id: str, criteria: str, *, confirmed: bool = False) -> list[Discordance]:
+        """Discordances between the latest locked read of each reader of ``patient_id``.
+
+        BOR discordance: the BOR categories differ (with confirmation when ``confirmed``).
+        PD-date discordance: the day of the first PD differs - including one read with PD and
+        one without.  Each comes with its latest adjudication when one was recorded.
+        """
+        def fn(s: Session) -> list[Discordance]:
+            p = Store._patient(s, patient_id)
+            self._not_conflicted(s, p.id)
+            reads = self._latest_locked(s, p, criteria)
+            if len(reads) < 2:
+                return []
+            bor_vals, pd_vals, pd_keys = [], [], []
+            for r in reads:
+                reader = s.get(ReaderRow, r.reader_fk)
+                assert reader is not None
+                overall = s.scalar(select(ReadResponseRow).where(ReadResponseRow.read_fk == r.id, ReadResponseRow.criteria == criteria,
+                                                                  ReadResponseRow.timepoint_fk.is_(None)))
+                if overall is None:
+                    raise StoreError(f"locked read {r.read_uid} has no stored response under {criteria!r}; it was locked "
+                                     "without that criterion.")
+                bor = overall.category_confirmed if confirmed and overall.category_confirmed else overall.category
+                bor_vals.append((r.read_uid, reader.reader_id, bor))
+                if overall.pd_day_offset is None:
+                    pd = "none"
+                else:
+                    when = overall.pd_date.isoformat() if overall.pd_date else "no date"
+                    pd = f"day {overall.pd_day_offset} ({overall.pd_timepoint_id or '-'}, {when})"
+                pd_vals.append((r.read_uid, reader.reader_id, pd))
+                pd_keys.append(overall.pd_day_offset)
+            out = []
+            for kind, vals, differ in ((DiscordanceKind.BOR, bor_vals, len({v[2] for v in bor_vals}) > 1),
+                                       (DiscordanceKind.PD_DATE, pd_vals, len(set(pd_keys)) > 1)):
+                if differ:
+                    adj = s.scalar(select(AdjudicationRow).where(
+                        AdjudicationRow.patient_fk == p.id, AdjudicationRow.criteria == criteria,
+                        AdjudicationRow.discordance == kind.value).order_by(AdjudicationRow.id.desc()))
+                    out.append(Discordance(patient_id, criteria, kind, tuple(vals), _adj_info(s, adj) if adj else None))
+            return out
+
+        return self.store._read(fn)
+
+    def adjudicate(self, patient_id: str, criteria: str, discordance: DiscordanceKind | str, chosen_read_uid: str,
+                   reason: str, *, confirmed: bool = False) -> AdjudicationInfo:
+        """Pick the read that stands for one discordance, with the reason (required)."""
+        try:
+            kind = DiscordanceKind(str(discordance))
+        except ValueError:
+            raise StoreError(f"unknown discordance {discordance!r}; use one of {[k.value for k in DiscordanceKind]}.") from None
+        if not isinstance(reason, str) or len(reason.strip()) < 3:
+            raise StoreError(f"adjudication of patient {patient_id!r} ({criteria}, {kind.value}) needs a reason; pass "
+                             "reason='...' saying why this read was chosen (pseudonymous ids only).")
+        open_ = [d for d in self.discordances(patient_id, criteria, confirmed=confirmed) if d.kind is kind]
+        if not open_:
+            raise StoreError(f"patient {patient_id!r} has no {kind.value} discordance under {criteria!r}; nothing to "
+                             "adjudicate (see AdjudicatorSession.discordances).")
+        if chosen_read_uid not in {v[0] for v in open_[0].values}:
+            raise StoreError(f"read {chosen_read_uid!r} is not one of the discordant reads "
+                             f"{[v[0] for v in open_[0].values]}; choose one of them.")
+
+        def fn(s: Session) -> AdjudicationInfo:
+            me = self._me(s)
+            p = Store._patient(s, patient_id)
+            r = self._locked(s, chosen_read_uid)
+            row = AdjudicationRow(adjudication_uid=new_uid(), patient_fk=p.id, adjudicator_fk=me.id, criteria=criteria,
+                                  discordance=kind.value, chosen_read_fk=r.id, reason=reason.strip())
+            s.add(row)
+            s.flush()
+            return _adj_info(s, row)
+
+        return self.store._write(self.user_id, fn)
+
+    def adjudications(self, patient_id: str | None = None) -> list[AdjudicationInfo]:
+        def fn(s: Session) -> list[AdjudicationInfo]:
+            q = select(AdjudicationRow)
+            if patient_id is not None:
+                q = q.where(AdjudicationRow.patient_fk == Store._patient(s, patient_id).id)
+            return [_adj_info(s, a) for a in s.scalars(q.order_by(AdjudicationRow.id))]
+
+        return self.store._read(fn)
+
+    def paired_responses(self, criteria: str, reader_a: str, reader_b: str, *, confirmed: bool = False) -> Any:
+        """Paired locked responses of two readers under ``criteria`` (for agreement).
+
+        Time-point pairs exclude the baseline (no response); sum pairs include it.
+        """
+        from .agreement import PairedResponses
+        from .documents import BASELINE_CATEGORY
+
+        def fn(s: Session) -> PairedResponses:
+            ra = Store._reader(s, reader_a)
+            rb = Store._reader(s, reader_b)
+            tp_pairs: list[tuple[str, str, str, str]] = []
+            bor_pairs: list[tuple[str, str, str]] = []
+            sum_pairs: list[tuple[str, str, float, float]] = []
+            unit = None
+            for p in s.scalars(select(PatientRow).order_by(PatientRow.patient_id)):
+                reads = {r.reader_fk: r for r in self._latest_locked(s, p, criteria)}
+                if ra.id not in reads or rb.id not in reads:
+                    continue
+                self._not_conflicted(s, p.id)
+                resp = {}
+                for who in (ra.id, rb.id):
+                    resp[who] = {rec.timepoint_id: rec for rec in _response_records(s, reads[who]) if rec.criteria == criteria}
+                oa, ob = resp[ra.id][None], resp[rb.id][None]
+                if confirmed:
+                    bor_pairs.append((p.patient_id, oa.category_confirmed or oa.category, ob.category_confirmed or ob.category))
+                else:
+                    bor_pairs.append((p.patient_id, oa.category, ob.category))
+                for tp_id, rec_a in resp[ra.id].items():
+                    rec_b = resp[rb.id].get(tp_id)
+                    if tp_id is None or rec_b is None:
+                        continue
+                    if BASELINE_CATEGORY not in (rec_a.category, rec_b.category):
+                        tp_pairs.append((p.patient_id, tp_id, rec_a.category, rec_b.category))
+                    if rec_a.sum_value is not None and rec_b.sum_value is not None:
+                        sum_pairs.append((p.patient_id, tp_id, rec_a.sum_value, rec_b.sum_value))
+                        unit = rec_a.sum_unit
+            return PairedResponses(criteria, reader_a, reader_b, tuple(tp_pairs), tuple(bor_pairs), tuple(sum_pairs),
+                                   unit or "mm")
+
+        return self.store._read(fn)
+
+    def agreement(self, criteria: str, reader_a: str, reader_b: str, *, confirmed: bool = False) -> Any:
+        """Inter-reader agreement report (kappa, ICC(2,1), Bland-Altman) under ``criteria``."""
+        from .agreement import agreement_report
+
+        return agreement_report(self.paired_responses(criteria, reader_a, reader_b, confirmed=confirmed))
+
+
+def _adj_info(s: Session, a: AdjudicationRow) -> AdjudicationInfo:
+    p = s.get(PatientRow, a.patient_fk)
+    who = s.get(ReaderRow, a.adjudicator_fk)
+    r = s.get(ReadRow, a.chosen_read_fk)
+    assert p is not None and who is not None and r is not None
+    return AdjudicationInfo(a.adjudication_uid, p.patient_id, who.reader_id, a.criteria, a.discordance, r.read_uid,
+                            a.reason, a.created_at)
