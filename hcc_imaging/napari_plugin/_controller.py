@@ -198,6 +198,7 @@ class ReadSession:
         autosave_dir: str | os.PathLike[str],
         *,
         blinded: bool = True,
+        store: Any = None,
     ) -> None:
         if not reader_id.strip():
             raise BlindingError(
@@ -219,6 +220,14 @@ class ReadSession:
         self.criteria: tuple[str, ...] = ("RECIST1.1", "mRECIST", "EASL", "RECICL", "iRECIST")
         self.listeners: list[Any] = []
         self.saves = 0
+        #: (lesion, time point) changed since the last store sync; deleted ones.
+        self._dirty: set[tuple[str, str]] = set()
+        self._deleted: set[tuple[str, str]] = set()
+        self.store_read_uid: str | None = None
+        self._store = None
+        self._reader_session: Any = None
+        if store is not None:
+            self.attach_store(store)
 
     # ------------------------------------------------------------------ paths & persistence
     @property
@@ -246,6 +255,7 @@ class ReadSession:
             "blinded": self.blinded,
             "locked": self.locked,
             "criteria": list(self.criteria),
+            "store_read_uid": self.store_read_uid,
             "timepoints": [
                 {
                     "timepoint_id": tp.timepoint_id,
@@ -286,6 +296,8 @@ class ReadSession:
             _atomic_write_bytes(self.masks_path, buf.getvalue())
         _atomic_write_bytes(self.path, payload)
         self.saves += 1
+        if self._reader_session is not None and not self.locked:
+            self.sync_store()
         for cb in list(self.listeners):
             cb(self)
         return self.path
@@ -298,6 +310,7 @@ class ReadSession:
         autosave_dir: str | os.PathLike[str],
         *,
         blinded: bool = True,
+        store: Any = None,
     ) -> ReadSession:
         """Reopen this reader's autosaved session (empty session when there is none).
 
@@ -305,6 +318,8 @@ class ReadSession:
         """
         s = cls(patient_id, reader_id, autosave_dir, blinded=blinded)
         if not s.path.exists():
+            if store is not None:
+                s.attach_store(store)
             return s
         doc = json.loads(s.path.read_text())
         if doc.get("reader_id") != reader_id:
@@ -318,6 +333,7 @@ class ReadSession:
                 "it was written by a newer hcc-imaging. Upgrade hcc-imaging to reopen it."
             )
         s.locked = bool(doc.get("locked", False))
+        s.store_read_uid = doc.get("store_read_uid")
         s.criteria = tuple(doc.get("criteria", s.criteria))
         for tp in doc.get("timepoints", []):
             s._geometries[tp["timepoint_id"]] = geometry_from_metadata({"hcc_imaging": tp["geometry"]})
@@ -338,6 +354,11 @@ class ReadSession:
                     start = tuple(int(v) for v in z[key + "|start"])
                     target = s._masks if kind == "lesion" else s._viable
                     target.setdefault(tpid, {})[lid] = (start, crop)  # type: ignore[assignment]
+        if store is not None:
+            s.attach_store(store)
+            if not s.locked:
+                s._dirty.update(s.observations)  # whatever the crash kept from the store
+                s.sync_store()
         return s
 
     # ------------------------------------------------------------------ images
@@ -359,8 +380,9 @@ class ReadSession:
 
     @property
     def timepoint_ids(self) -> list[str]:
+        """Time points with images or observations (order of loading / first measurement)."""
         ids = list(self.images)
-        for _, tpid in self.observations:
+        for _, tpid in [*self.observations, *sorted(self._deleted)]:
             if tpid not in ids:
                 ids.append(tpid)
         return ids
@@ -441,6 +463,7 @@ class ReadSession:
         *,
         viable: ArrayLike | None = None,
         source: str,
+        notes: Sequence[str] = (),
     ) -> Observation:
         """Store a lesion mask (and its viable part) and measure it with the core."""
         self._check_unlocked("change a mask")
@@ -459,7 +482,9 @@ class ReadSession:
         else:
             self._viable.get(timepoint_id, {}).pop(lesion_id, None)
         obs = self._measure(les, timepoint_id, m, v, source)
+        obs.problems = list(notes)
         self.observations[(lesion_id, timepoint_id)] = obs
+        self._dirty.add((lesion_id, timepoint_id))
         self.autosave(masks=True)
         return obs
 
@@ -495,7 +520,8 @@ class ReadSession:
         mask, viable, prov = _core.segment(tp.phases, tp.reference, np.asarray(point_lps, float))
         les = self._lesion(lesion_id) if lesion_id else self.new_lesion(role=role)
         source = f"algorithm:{prov.get('algorithm', 'segment_lesion')}/{prov.get('version', '')}"
-        obs = self.set_mask(les.lesion_id, timepoint_id, mask, viable=viable, source=source)
+        obs = self.set_mask(les.lesion_id, timepoint_id, mask, viable=viable, source=source,
+                            notes=[str(n) for n in prov.get("notes", [])])
         return les.lesion_id, obs
 
     def set_line(self, lesion_id: str, timepoint_id: str, line: LineSpec) -> Observation:
@@ -525,7 +551,7 @@ class ReadSession:
         setattr(obs, field_name, round(new.length_mm, 1))
         obs.status = "measured"
         obs.source = f"reader:{self.reader_id}"
-        obs.problems = _core_problems(self.lesions[lesion_id], obs)
+        self._dirty.add((lesion_id, timepoint_id))
         self.autosave()
         return obs
 
@@ -582,9 +608,7 @@ class ReadSession:
                     raise HccImagingError(f"{field_name} of lesion {lesion_id!r} must be >= 0, got {value}.")
             setattr(obs, field_name, value)
             obs.source = f"reader:{self.reader_id}"
-        for (lid, _), obs in self.observations.items():
-            if lid == lesion_id:
-                obs.problems = _core_problems(les, obs)
+        self._dirty.update(k for k in self.observations if k[0] == lesion_id)
         self.autosave()
 
     def delete_lesion(self, lesion_id: str) -> None:
@@ -593,16 +617,101 @@ class ReadSession:
         del self.lesions[lesion_id]
         for key in [k for k in self.observations if k[0] == lesion_id]:
             del self.observations[key]
+            self._dirty.discard(key)
+            self._deleted.add(key)
         for store in (self._masks, self._viable):
             for per in store.values():
                 per.pop(lesion_id, None)
         self.autosave(masks=True)
 
     def lock(self) -> None:
-        """Lock the read: no further change is accepted (and the lock is saved)."""
+        """Lock the read: no further change is accepted (and the lock is saved).
+
+        With a store attached the store's read is locked first (which validates the read and
+        stores its responses); a read the store refuses stays a draft here too.
+        """
         self._check_unlocked("lock it again")
+        if self._reader_session is not None:
+            self.sync_store()
+            self._reader_session.lock(self._ensure_store_read())
         self.locked = True
         self.autosave()
+
+    # ------------------------------------------------------------------ study store
+    def attach_store(self, store: Any) -> None:
+        """Write every change through to a :class:`hcc_imaging.study.Store` (blinded reader session).
+
+        The reader is registered when new; the session only ever sees this reader's reads.
+        """
+        from ..study import ReaderSession
+
+        if self.reader_id not in {r.reader_id for r in store.readers()}:
+            store.add_reader(self.reader_id)
+        store.add_patient(self.patient_id, exist_ok=True)
+        self._store = store
+        self._reader_session = ReaderSession(store, self.reader_id)
+        if self.store_read_uid is None:
+            drafts = [r for r in self._reader_session.reads(self.patient_id) if str(r.status) == "draft"]
+            if drafts:
+                self.store_read_uid = drafts[-1].read_uid
+
+    def _ensure_store_read(self) -> str:
+        import datetime as dt
+
+        rs, store = self._reader_session, self._store
+        tps = self.timepoint_ids
+        for n, tpid in enumerate(tps):
+            tp = self.images.get(tpid)
+            date = dt.date.fromisoformat(tp.date) if tp and tp.date else None
+            day = tp.day_offset if tp and tp.day_offset is not None else (None if date else n * DEFAULT_INTERVAL_DAYS)
+            store.add_timepoint(self.patient_id, tpid, date=date, day_offset=day, exist_ok=True)
+        if self.store_read_uid is None:
+            self.store_read_uid = rs.start_read(self.patient_id, tps, list(self.criteria)).read_uid
+        else:
+            have = set(rs.read(self.store_read_uid).timepoint_ids)
+            for tpid in tps:
+                if tpid not in have:
+                    rs.add_timepoint_to_read(self.store_read_uid, tpid)
+        return self.store_read_uid
+
+    def sync_store(self) -> None:
+        """Write the changed measurements to the store (one small audited transaction each)."""
+        rs = self._reader_session
+        if rs is None or not (self._dirty or self._deleted):
+            return
+        if not self.timepoint_ids:
+            return
+        read_uid = self._ensure_store_read()
+        known = {les.tracking_uid for les in rs.lesions(self.patient_id)}
+        for lid, tpid in sorted(self._dirty):
+            les = self.lesions.get(lid)
+            obs = self.observations.get((lid, tpid))
+            if les is None or obs is None:
+                continue
+            if les.tracking_uid not in known:
+                rs.add_lesion(self.patient_id, les.lesion_id, organ=les.organ, is_lymph_node=les.is_lymph_node,
+                              kind=les.kind, tracking_uid=les.tracking_uid)
+                known.add(les.tracking_uid)
+            algo = obs.source.startswith("algorithm:")
+            name, _, version = obs.source.partition(":")[2].partition("/")
+            rs.record_measurement(
+                read_uid, tpid, les.tracking_uid,
+                role=les.role, status=obs.status,
+                longest_diameter_mm=obs.longest_diameter_mm, short_axis_mm=obs.short_axis_mm,
+                viable_diameter_mm=obs.viable_diameter_mm, viable_short_axis_mm=obs.viable_short_axis_mm,
+                volume_mm3=obs.volume_mm3, viable_volume_mm3=obs.viable_volume_mm3,
+                necrosis_fraction=obs.necrosis_fraction,
+                endpoints_lps={ax: [list(ln.start_lps), list(ln.end_lps)] for ax, ln in obs.lines.items()} or None,
+                source_kind="algorithm" if algo else "manual_line",
+                algorithm_name=(name or None) if algo else None,
+                algorithm_version=(version or "unknown") if algo else None,
+            )
+        for lid, tpid in sorted(self._deleted):
+            les_uid = next((les.tracking_uid for les in rs.lesions(self.patient_id) if les.lesion_id == lid), None)
+            if les_uid is not None:
+                rs.delete_measurement(read_uid, tpid, les_uid)
+        self._dirty.clear()
+        self._deleted.clear()
 
     # ------------------------------------------------------------------ outputs
     def lines(self, timepoint_id: str) -> list[LineSpec]:
@@ -706,9 +815,3 @@ def _as_bool(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("1", "true", "yes", "y", "x")
     return bool(value)
-
-
-def _core_problems(les: Lesion, obs: Observation) -> list[str]:
-    from . import _core
-
-    return _core.problems(les, obs)

@@ -22,7 +22,7 @@ from ..volume import LabelVolume, Phase, Volume
 from ._layers import LineSpec
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._controller import Lesion, Observation
+    from ._controller import Observation
 
 __all__ = [
     "FeatureUnavailableError",
@@ -31,7 +31,6 @@ __all__ = [
     "load_archive",
     "segment",
     "measure",
-    "problems",
     "assess",
     "burden",
 ]
@@ -42,6 +41,7 @@ class FeatureUnavailableError(OptionalDependencyError):
 
 
 def _need(module: str, *names: str) -> Any:
+    """The module ``module`` when it exports every name in ``names`` (else FeatureUnavailableError)."""
     try:
         mod = importlib.import_module(module)
     except ModuleNotFoundError as err:
@@ -57,22 +57,44 @@ def _need(module: str, *names: str) -> Any:
     return mod
 
 
+def _fn(name: str, *modules: str) -> Any:
+    """Public core function ``name`` from the first of ``modules`` that defines it."""
+    for module in modules:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError:
+            continue
+        obj = getattr(mod, name, None)
+        if callable(obj) and not isinstance(obj, type(importlib)):
+            return obj
+    raise FeatureUnavailableError(
+        f"{name} is not available in this hcc-imaging build (looked in {', '.join(modules)}), "
+        "so this dock control is disabled."
+    )
+
+
+#: Where each core function lives (package first, then the module that defines it).
+_WHERE: Mapping[str, tuple[str, tuple[str, ...]]] = {
+    "io": ("load_study", ("hcc_imaging.io",)),
+    "segment": ("segment_lesion", ("hcc_imaging.segment", "hcc_imaging.segment.lesion")),
+    "viable": ("viable_mask", ("hcc_imaging.segment", "hcc_imaging.segment.viable")),
+    "register": ("register", ("hcc_imaging.segment", "hcc_imaging.segment.register")),
+    "measure": ("measure_lesion", ("hcc_imaging.measure", "hcc_imaging.measure.lesion")),
+    "response": ("assess", ("hcc_imaging.response", "hcc_imaging.response.assess")),
+    "burden": ("burden_from_read", ("hcc_imaging.burden", "hcc_imaging.burden.scores")),
+    "export": ("write_sr", ("hcc_imaging.export", "hcc_imaging.export.sr")),
+}
+
+
+def _core_fn(feature: str) -> Any:
+    name, modules = _WHERE[feature]
+    return _fn(name, *modules)
+
+
 def available(feature: str) -> bool:
-    """Whether the core functions behind a dock control exist (``segment``, ``measure``, ...)."""
-    probes: Mapping[str, tuple[str, tuple[str, ...]]] = {
-        "io": ("hcc_imaging.io", ("load_study",)),
-        "segment": ("hcc_imaging.segment", ("segment_lesion",)),
-        "viable": ("hcc_imaging.segment", ("viable_mask",)),
-        "register": ("hcc_imaging.segment", ("register",)),
-        "measure": ("hcc_imaging.measure", ("measure_lesion",)),
-        "response": ("hcc_imaging.response", ("assess",)),
-        "burden": ("hcc_imaging.burden", ()),
-        "study": ("hcc_imaging.study", ()),
-        "export": ("hcc_imaging.export", ()),
-    }
-    mod, names = probes[feature]
+    """Whether the core function behind a dock control exists (``segment``, ``measure``, ...)."""
     try:
-        _need(mod, *names)
+        _core_fn(feature)
     except FeatureUnavailableError:
         return False
     return True
@@ -131,17 +153,16 @@ def segment(
 
     Returns ``(mask, viable_or_None, provenance)``.
     """
-    seg = _need("hcc_imaging.segment", "segment_lesion")
-    result = seg.segment_lesion(dict(phases), seed_lps=point_lps, line_lps=line_lps)
+    result = _core_fn("segment")(dict(phases), seed_lps=point_lps, line_lps=line_lps)
     lab = result.labels
     if not lab.geometry.equals(reference.geometry):
         lab = lab.resample_to(reference)
     mask = np.asarray(lab.array) != 0
     viable = None
     arterial = next((phases[p] for p in (Phase.ARTERIAL_LATE, Phase.ARTERIAL, Phase.ARTERIAL_EARLY) if p in phases), None)
-    if arterial is not None and hasattr(seg, "viable_mask"):
+    if arterial is not None and available("viable"):
         lesion_lab = LabelVolume.like(reference, mask.astype(np.uint8), labels={1: "lesion"})
-        vres = seg.viable_mask(arterial, lesion_lab, pre_contrast=phases.get(Phase.PRE_CONTRAST))
+        vres = _core_fn("viable")(arterial, lesion_lab, pre_contrast=phases.get(Phase.PRE_CONTRAST))
         vlab = getattr(vres, "labels", vres)
         if isinstance(vlab, LabelVolume) and not vlab.geometry.equals(reference.geometry):
             vlab = vlab.resample_to(reference)
@@ -165,10 +186,9 @@ def measure(
     source: str,
 ) -> Observation:
     """:class:`Observation` (numbers + lines) from the core's ``measure_lesion``."""
-    from ._controller import Lesion, Observation
+    from ._controller import Observation
 
-    meas = _need("hcc_imaging.measure", "measure_lesion")
-    m = meas.measure_lesion(lesion, viable=viable, lesion_id=lesion_id)
+    m = _core_fn("measure")(lesion, viable=viable, lesion_id=lesion_id)
     obs = Observation(source=source)
     obs.longest_diameter_mm = _num(m, "longest_diameter_mm")
     obs.short_axis_mm = _num(m, "short_axis_mm")
@@ -188,7 +208,6 @@ def measure(
     status = getattr(m, "status", None)
     obs.status = str(getattr(status, "value", status) or "measured")
     obs.source = source
-    obs.problems = problems(Lesion("?", "?", 0, is_lymph_node=is_lymph_node), obs)
     return obs
 
 
@@ -199,32 +218,15 @@ def _num(m: Any, name: str, digits: int = 1) -> float | None:
     return round(float(v), digits)
 
 
-def problems(lesion: Lesion, obs: Observation) -> list[str]:
-    """Measurability / target-selection problems of one lesion observation (core rules)."""
-    try:
-        meas = _need("hcc_imaging.measure", "measurability")
-    except FeatureUnavailableError:
-        return []
-    out = meas.measurability(
-        longest_diameter_mm=obs.longest_diameter_mm,
-        short_axis_mm=obs.short_axis_mm,
-        is_lymph_node=lesion.is_lymph_node,
-        role=lesion.role,
-    )
-    return [str(p) for p in out]
-
-
 # ------------------------------------------------------------------------------------------ response
 def assess(read_document: Mapping[str, Any], criteria: Sequence[str]) -> dict[str, Any]:
     """Response per criterion from the core classifier (same call as ``hcc-imaging assess``)."""
-    resp = _need("hcc_imaging.response", "assess")
-    return dict(resp.assess(read_document, criteria=list(criteria)))
+    return dict(_core_fn("response")(read_document, criteria=list(criteria)))
 
 
 def burden(read_document: Mapping[str, Any], timepoint_id: str) -> dict[str, Any]:
     """Burden scores (up-to-7, TBS) at a time point from the core."""
-    bur = _need("hcc_imaging.burden", "burden_from_read")
-    return dict(bur.burden_from_read(read_document, timepoint_id))
+    return dict(_core_fn("burden")(read_document, timepoint_id))
 
 
 # ------------------------------------------------------------------------------------------ export
@@ -249,10 +251,9 @@ def export_csv(read_document: Mapping[str, Any], path: Path) -> Path:
 # ------------------------------------------------------------------------------------------ register
 def register_to(fixed: Volume, moving: Volume) -> Volume:
     """``moving`` registered to ``fixed`` (core registration) and resampled onto its grid."""
-    seg = _need("hcc_imaging.segment", "register")
     from ..volume import resample_volume
 
-    reg = seg.register(fixed, moving)
+    reg = _core_fn("register")(fixed, moving)
     transform = getattr(reg, "transform", reg)
     return resample_volume(moving, fixed, transform=transform)
 
@@ -262,40 +263,55 @@ def _pct(v: Any) -> str:
     return "" if v is None else f"{100.0 * float(v):+.1f} %"
 
 
-def response_rows(result: Mapping[str, Any], timepoint_id: str | None) -> list[dict[str, Any]]:
-    """Rows of the response panel: per criterion, the response at ``timepoint_id`` and the BOR."""
+def _as_json(res: Any) -> dict[str, Any]:
+    """A criterion result as its JSON dict (``CriterionResult.to_json`` shape)."""
+    return dict(res.to_json()) if hasattr(res, "to_json") else dict(res)
+
+
+def _results(result: Any) -> dict[str, dict[str, Any]]:
+    """``{criterion: result JSON}`` from what the core's ``assess`` returns."""
+    if hasattr(result, "criteria") and isinstance(result.criteria, Mapping):
+        result = result.criteria
+    if hasattr(result, "to_json") and not isinstance(result, Mapping):
+        result = result.to_json()
+    if isinstance(result, Mapping) and "criteria" in result and isinstance(result["criteria"], Mapping):
+        result = result["criteria"]
+    return {str(k): _as_json(v) for k, v in dict(result).items()}
+
+
+def response_rows(result: Any, timepoint_id: str | None) -> list[dict[str, Any]]:
+    """Rows of the response panel: per criterion, response / sum / changes at ``timepoint_id`` and BOR."""
     rows = []
-    for crit, res in result.items():
-        tp = None
-        for t in getattr(res, "timepoints", ()):
-            if getattr(t, "timepoint_id", None) == timepoint_id:
-                tp = t
-        bor = getattr(res, "best_overall_response", None)
+    for crit, res in _results(result).items():
+        tp = next((t for t in res.get("timepoints", []) if t.get("id") == timepoint_id), None)
+        unit = res.get("sum_unit", "mm")
+        s = None if tp is None else tp.get("sum")
         rows.append(
             {
-                "criterion": str(crit),
-                "response": str(getattr(getattr(tp, "response", None), "value", getattr(tp, "response", ""))) if tp else "",
-                "sum mm": "" if tp is None or getattr(tp, "sum_mm", None) is None else f"{float(tp.sum_mm):.1f}",
-                "vs baseline": _pct(getattr(tp, "change_from_baseline_frac", None)) if tp else "",
-                "vs nadir": _pct(getattr(tp, "change_from_nadir_frac", None)) if tp else "",
-                "BOR": str(getattr(bor, "value", bor) or ""),
+                "criterion": crit,
+                "response": (tp.get("response") or ("baseline" if tp and tp.get("change_from_baseline") is None else "")) if tp else "",
+                "sum mm": "" if s is None else (f"{float(s):.1f}" if unit == "mm" else f"{float(s):.0f} {unit}"),
+                "vs baseline": _pct(tp.get("change_from_baseline")) if tp else "",
+                "vs nadir": _pct(tp.get("change_from_nadir")) if tp else "",
+                "BOR": res.get("bor_confirmed") or res.get("bor_unconfirmed") or "",
+                "checks": list(res.get("checks", [])),
             }
         )
     return rows
 
 
-def plot_series(result: Mapping[str, Any]) -> dict[str, list[tuple[str, float]]]:
+def plot_series(result: Any) -> dict[str, list[tuple[str, float]]]:
     """Per criterion, (time point, change of the sum vs baseline) for the spider plot."""
     out: dict[str, list[tuple[str, float]]] = {}
-    for crit, res in result.items():
+    for crit, res in _results(result).items():
         pts = []
-        for t in getattr(res, "timepoints", ()):
-            v = getattr(t, "change_from_baseline_frac", None)
-            if v is None and getattr(t, "sum_mm", None) is not None and not pts:
+        for n, t in enumerate(res.get("timepoints", [])):
+            v = t.get("change_from_baseline")
+            if v is None and n == 0 and t.get("sum") is not None:
                 v = 0.0
             if v is not None:
-                pts.append((str(t.timepoint_id), float(v)))
-        out[str(crit)] = pts
+                pts.append((str(t["id"]), float(v)))
+        out[crit] = pts
     return out
 
 

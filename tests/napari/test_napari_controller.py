@@ -119,7 +119,8 @@ def test_sigkill_mid_session_loses_nothing(tmp_path: Path) -> None:
         f"""
         import sys
         from hcc_imaging.napari_plugin._controller import ReadSession
-        s = ReadSession("P001", "R1", {str(tmp_path)!r})
+        from hcc_imaging.study import Store
+        s = ReadSession("P001", "R1", {str(tmp_path)!r}, store=Store({str(tmp_path / "study.sqlite")!r}))
         i = 0
         while True:
             i += 1
@@ -144,3 +145,46 @@ def test_sigkill_mid_session_loses_nothing(tmp_path: Path) -> None:
         assert s.observations[(lid, "baseline")].longest_diameter_mm == float(ld)
     # the organ edit made before each report was saved too
     assert all(s.lesions[lid].organ == f"organ{n}" for n, (lid, _) in enumerate(reported, start=1))
+    # and the study store holds every reported measurement and passes its integrity checks
+    from hcc_imaging.study import ReaderSession, Store
+
+    store = Store(tmp_path / "study.sqlite")
+    try:
+        assert store.integrity_check() == "ok" and store.audit_verify().ok
+        rs = ReaderSession(store, "R1")
+        (read,) = rs.reads("P001")
+        stored = {m.lesion_id: m.longest_diameter_mm for m in rs.measurements(read.read_uid)}
+        for lid, ld in reported:
+            assert stored[lid] == float(ld)
+    finally:
+        store.close()
+
+
+def test_every_change_is_written_through_to_the_store_blinded(tmp_path: Path) -> None:
+    from hcc_imaging.study import ReaderSession, Store
+
+    store = Store(tmp_path / "study.sqlite")
+    try:
+        s = ReadSession("P001", "R1", tmp_path, store=store)
+        lid, _ = s.measure_manual("baseline", ((0, 0, 0), (30, 40, 0)), ((0, 0, 0), (0, 0, 12)))
+        s.set_line(lid, "baseline", LineSpec(lid, "long", (0, 0, 0), (0, 33.3, 0)))
+        s.set_field(lid, "role", "non_target")
+        rs = ReaderSession(store, "R1")
+        (read,) = rs.reads("P001")
+        assert read.read_uid == s.store_read_uid and str(read.status) == "draft"
+        (m,) = rs.measurements(read.read_uid)
+        assert m.longest_diameter_mm == 33.3 and m.short_axis_mm == 12.0 and str(m.role) == "non_target"
+        # reader R2 sees none of it, and cannot open R1's read
+        other = ReadSession("P001", "R2", tmp_path, store=store)
+        rs2 = ReaderSession(store, "R2")
+        assert rs2.reads("P001") == [] and other.lesions == {}
+        with pytest.raises(BlindingError, match="not a read of reader 'R2'"):
+            rs2.measurements(read.read_uid)
+        # a reopened session finds its draft read again
+        again = ReadSession.resume("P001", "R1", tmp_path, store=store)
+        assert again.store_read_uid == read.read_uid
+        s.delete_lesion(lid)
+        assert rs.measurements(read.read_uid) == []
+        assert store.audit_verify().ok and store.integrity_check() == "ok"
+    finally:
+        store.close()

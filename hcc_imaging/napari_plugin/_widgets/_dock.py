@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -140,6 +141,7 @@ class ResponseDock(QWidget):
         self.session: ReadSession | None = None
         self.timepoint_id: str | None = None
         self._updating = False
+        self._checks: dict[str, list[str]] = {}
         self._workers: list[Any] = []
         self.last_error: str = ""
         self._build()
@@ -721,6 +723,8 @@ class ResponseDock(QWidget):
             rows = s.table_rows(self.timepoint_id) if s and self.timepoint_id else []
             self.table.setRowCount(len(rows))
             for r, row in enumerate(rows):
+                extra = self._checks.get(row["lesion_id"], [])
+                row["problems"] = "; ".join([p for p in [row.get("problems", "")] if p] + extra)
                 for c, (_, key, editable) in enumerate(TABLE_COLUMNS):
                     item = QTableWidgetItem(_fmt(row.get(key), key))
                     flags = item.flags()
@@ -757,9 +761,9 @@ class ResponseDock(QWidget):
         finally:
             self._updating = False
         self._ensure_lines_layer()
+        self.refresh_response()
         self._fill_table()
         self._set_editable(not s.locked)
-        self.refresh_response()
 
     def refresh_response(self) -> None:
         s = self.session
@@ -772,6 +776,12 @@ class ResponseDock(QWidget):
             self.burden_label.setText(str(err))
             return
         rows = _core.response_rows(result, self.timepoint_id)
+        self._checks = {}
+        for row in rows:
+            for check in row["checks"]:
+                for lid in s.lesions:
+                    if re.search(rf"\b{re.escape(lid)}\b", check):
+                        self._checks.setdefault(lid, []).append(f"{row['criterion']}: {check}")
         self.response_table.setRowCount(len(rows))
         for r, row in enumerate(rows):
             for c, key in enumerate(RESPONSE_COLUMNS):
