@@ -1,1 +1,55 @@
-"""hcc_imaging.burden (see docs/DESIGN.md section 3)."""
+"""Tumour burden (up-to-seven, up-to-11, six-and-twelve, TBS, Milan, Kinki, Bolondi) and
+liver-function scores (ALBI / mALBI, Child-Pugh) and the BCLC 2022 helper.  Pure Python."""
+
+from __future__ import annotations
+
+from hcc_imaging.burden.bclc import BclcResult, bclc_stage
+from hcc_imaging.burden.liver import (
+    AlbiResult,
+    ChildPughResult,
+    albi,
+    albi_conventional,
+    albi_for,
+    child_pugh,
+    child_pugh_for,
+)
+from hcc_imaging.burden.scores import (
+    TBS_BANDS,
+    BurdenScores,
+    TbsBands,
+    bolondi_substage,
+    burden_for_read,
+    burden_for_timepoint,
+    kinki_substage,
+    six_and_twelve,
+    tbs_band,
+    tumour_burden_score,
+    up_to_eleven,
+    up_to_seven,
+    within_milan,
+)
+
+__all__ = [
+    "AlbiResult",
+    "BclcResult",
+    "BurdenScores",
+    "ChildPughResult",
+    "TBS_BANDS",
+    "TbsBands",
+    "albi",
+    "albi_conventional",
+    "albi_for",
+    "bclc_stage",
+    "bolondi_substage",
+    "burden_for_read",
+    "burden_for_timepoint",
+    "child_pugh",
+    "child_pugh_for",
+    "kinki_substage",
+    "six_and_twelve",
+    "tbs_band",
+    "tumour_burden_score",
+    "up_to_eleven",
+    "up_to_seven",
+    "within_milan",
+]

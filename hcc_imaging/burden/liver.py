@@ -1,0 +1,204 @@
+"""Liver-function scores: ALBI / mALBI and Child-Pugh (criteria.md §8.2–8.3).
+
+ALBI (Johnson PJ et al., J Clin Oncol 2015): ``0.66 × log10(bilirubin µmol/L) − 0.085 ×
+albumin g/L``; grade 1 ≤ −2.60 < grade 2 ≤ −1.39 < grade 3.  mALBI (Hiraoka A et al., Liver
+Cancer 2017) splits grade 2 at −2.270: 2a ≤ −2.270 < 2b.  Units: bilirubin mg/dL × 17.1 =
+µmol/L; albumin g/dL × 10 = g/L.
+
+Child-Pugh (Pugh RN et al., Br J Surg 1973; INR instead of prothrombin time): five items of
+1–3 points; class A 5–6, B 7–9, C 10–15.  Values exactly on a band edge are handled
+differently by calculators (criteria.md §11): ``boundary="middle_closed"`` (default; the
+published "2–3", "2.8–3.5", "1.7–2.3" ranges include both ends), ``"better"`` (an edge value
+gets the better band) or ``"worse"`` (the worse band).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from hcc_imaging.errors import CriteriaError
+from hcc_imaging.response.document import (
+    AscitesGrade,
+    EncephalopathyGrade,
+    LiverFunction,
+    exact,
+)
+
+__all__ = [
+    "BILIRUBIN_MG_DL_TO_UMOL_L",
+    "ALBUMIN_G_DL_TO_G_L",
+    "ALBI_GRADE1_MAX",
+    "ALBI_GRADE2_MAX",
+    "MALBI_2A_MAX",
+    "AlbiResult",
+    "albi",
+    "albi_conventional",
+    "albi_for",
+    "ChildPughResult",
+    "child_pugh",
+    "child_pugh_for",
+]
+
+#: mg/dL → µmol/L for bilirubin.
+BILIRUBIN_MG_DL_TO_UMOL_L = 17.1
+#: g/dL → g/L for albumin.
+ALBUMIN_G_DL_TO_G_L = 10.0
+#: ALBI grade 1 upper bound (≤), grade 2 upper bound (≤); mALBI 2a upper bound (≤).
+ALBI_GRADE1_MAX = -2.60
+ALBI_GRADE2_MAX = -1.39
+MALBI_2A_MAX = -2.270
+
+
+@dataclass(frozen=True, slots=True)
+class AlbiResult:
+    """ALBI score, grade (1, 2, 3) and mALBI grade (1, 2a, 2b, 3)."""
+
+    score: float
+    grade: str
+    malbi_grade: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"albi": round(self.score, 4), "albi_grade": self.grade,
+                "malbi_grade": self.malbi_grade}
+
+
+def albi(bilirubin_umol_l: float, albumin_g_l: float, round_to: int | None = None) -> AlbiResult:
+    """ALBI from bilirubin (µmol/L) and albumin (g/L).
+
+    ``round_to`` rounds the score before grading (some calculators show 2 decimals and grade
+    the shown value); default None grades the unrounded score.
+
+    >>> albi(17.1, 40).grade
+    '1'
+    """
+    if bilirubin_umol_l is None or albumin_g_l is None or bilirubin_umol_l <= 0 or albumin_g_l < 0:
+        raise CriteriaError(
+            f"ALBI needs bilirubin > 0 µmol/L and albumin ≥ 0 g/L, got {bilirubin_umol_l!r} and "
+            f"{albumin_g_l!r}. Fix: give both (bilirubin_mg_dl × 17.1 = µmol/L; "
+            "albumin_g_dl × 10 = g/L)."
+        )
+    score = 0.66 * math.log10(bilirubin_umol_l) - 0.085 * albumin_g_l
+    if round_to is not None:
+        score = round(score, round_to)
+    grade = "1" if score <= ALBI_GRADE1_MAX else "2" if score <= ALBI_GRADE2_MAX else "3"
+    malbi = ("1" if grade == "1" else "3" if grade == "3" else
+             "2a" if score <= MALBI_2A_MAX else "2b")
+    return AlbiResult(score, grade, malbi)
+
+
+def albi_conventional(bilirubin_mg_dl: float, albumin_g_dl: float,
+                      round_to: int | None = None) -> AlbiResult:
+    """ALBI from conventional units (mg/dL, g/dL)."""
+    return albi(bilirubin_mg_dl * BILIRUBIN_MG_DL_TO_UMOL_L, albumin_g_dl * ALBUMIN_G_DL_TO_G_L,
+                round_to)
+
+
+def albi_for(lf: LiverFunction, round_to: int | None = None) -> AlbiResult:
+    """ALBI of a read-document liver-function record."""
+    b, a = lf.bilirubin_umol_per_l, lf.albumin_g_per_l
+    if b is None or a is None:
+        raise CriteriaError(
+            f"liver function on day {lf.day}: ALBI needs bilirubin and albumin; "
+            f"bilirubin={b!r}, albumin={a!r}. Fix: record both."
+        )
+    return albi(b, a, round_to)
+
+
+@dataclass(frozen=True, slots=True)
+class ChildPughResult:
+    """Child-Pugh total (5–15), class (A/B/C) and the points per item."""
+
+    score: int
+    child_class: str
+    points: dict[str, int] = field(default_factory=dict)
+    reasons: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"child_pugh_score": self.score, "child_pugh_class": self.child_class,
+                "points": dict(self.points)}
+
+
+_BOUNDARIES = ("middle_closed", "better", "worse")
+
+
+def _points_low_good(x: Fraction, lo: Fraction, hi: Fraction, boundary: str) -> int:
+    """Items where lower is better (bilirubin, INR): 1 below ``lo``, 3 above ``hi``."""
+    if boundary == "middle_closed":
+        return 1 if x < lo else 2 if x <= hi else 3
+    if boundary == "better":
+        return 1 if x <= lo else 2 if x <= hi else 3
+    return 1 if x < lo else 2 if x < hi else 3
+
+
+def _points_high_good(x: Fraction, hi: Fraction, lo: Fraction, boundary: str) -> int:
+    """Albumin (higher is better): 1 above ``hi``, 3 below ``lo``."""
+    if boundary == "middle_closed":
+        return 1 if x > hi else 2 if x >= lo else 3
+    if boundary == "better":
+        return 1 if x >= hi else 2 if x >= lo else 3
+    return 1 if x > hi else 2 if x > lo else 3
+
+
+def child_pugh(
+    bilirubin_mg_dl: float,
+    albumin_g_dl: float,
+    inr: float,
+    ascites: AscitesGrade | str = AscitesGrade.NONE,
+    encephalopathy: EncephalopathyGrade | str = EncephalopathyGrade.NONE,
+    boundary: str = "middle_closed",
+) -> ChildPughResult:
+    """Child-Pugh score and class.
+
+    Bilirubin (mg/dL) < 2 / 2–3 / > 3; albumin (g/dL) > 3.5 / 2.8–3.5 / < 2.8; INR < 1.7 /
+    1.7–2.3 / > 2.3; ascites none / mild / moderate–severe; encephalopathy none / grade 1–2 /
+    grade 3–4.  ``boundary``: see module docstring.
+
+    >>> child_pugh(2.0, 3.5, 1.7).score  # every lab exactly on a boundary
+    8
+    """
+    if boundary not in _BOUNDARIES:
+        raise CriteriaError(
+            f"child_pugh boundary={boundary!r} is not valid; expected one of {list(_BOUNDARIES)}."
+        )
+    for name, v in (("bilirubin_mg_dl", bilirubin_mg_dl), ("albumin_g_dl", albumin_g_dl),
+                    ("inr", inr)):
+        if v is None or isinstance(v, bool) or not math.isfinite(float(v)) or v < 0:
+            raise CriteriaError(
+                f"Child-Pugh needs {name} as a number ≥ 0, got {v!r}. Fix: record it "
+                "(bilirubin in mg/dL = µmol/L ÷ 17.1; albumin in g/dL = g/L ÷ 10)."
+            )
+    asc = AscitesGrade(ascites) if not isinstance(ascites, AscitesGrade) else ascites
+    enc = (EncephalopathyGrade(encephalopathy)
+           if not isinstance(encephalopathy, EncephalopathyGrade) else encephalopathy)
+    pts = {
+        "bilirubin": _points_low_good(exact(bilirubin_mg_dl), Fraction(2), Fraction(3), boundary),
+        "albumin": _points_high_good(exact(albumin_g_dl), Fraction("3.5"), Fraction("2.8"),
+                                     boundary),
+        "inr": _points_low_good(exact(inr), Fraction("1.7"), Fraction("2.3"), boundary),
+        "ascites": {AscitesGrade.NONE: 1, AscitesGrade.MILD: 2,
+                    AscitesGrade.MODERATE_SEVERE: 3}[asc],
+        "encephalopathy": {EncephalopathyGrade.NONE: 1, EncephalopathyGrade.GRADE_1_2: 2,
+                           EncephalopathyGrade.GRADE_3_4: 3}[enc],
+    }
+    total = sum(pts.values())
+    cls = "A" if total <= 6 else "B" if total <= 9 else "C"
+    reasons = (f"Child-Pugh {total} ({cls}): " + ", ".join(f"{k} {v}" for k, v in pts.items())
+               + f" (boundary={boundary})",)
+    return ChildPughResult(total, cls, pts, reasons)
+
+
+def child_pugh_for(lf: LiverFunction, boundary: str = "middle_closed") -> ChildPughResult:
+    """Child-Pugh of a read-document liver-function record (units converted)."""
+    missing = [n for n, v in (("bilirubin", lf.bilirubin_mg_per_dl), ("albumin", lf.albumin_g_per_dl),
+                              ("inr", lf.inr), ("ascites", lf.ascites),
+                              ("encephalopathy", lf.encephalopathy)) if v is None]
+    if missing:
+        raise CriteriaError(
+            f"liver function on day {lf.day}: Child-Pugh needs {', '.join(missing)}. Fix: record "
+            "them in the read document's liver_function entry."
+        )
+    return child_pugh(lf.bilirubin_mg_per_dl, lf.albumin_g_per_dl, lf.inr,  # type: ignore[arg-type]
+                      lf.ascites, lf.encephalopathy, boundary)  # type: ignore[arg-type]

@@ -1,0 +1,170 @@
+"""``hcc-imaging assess READ.json --criteria recist1.1,mrecist [--json]``.
+
+Classifies a read document under the listed criteria (case-insensitive; ``all`` = every
+criterion) and prints a table per criterion with the best overall response, plus burden
+scores, or with ``--json`` the :meth:`Assessment.to_json` object.  Rule parameters can be
+changed with ``--set [CRITERION:]PARAM=VALUE`` (repeatable), e.g. ``--set
+mrecist:pd_abs_floor=5`` or ``--set sd_min_days=56``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "assess",
+        help="response per time point + best overall response from a read document",
+        description=(
+            "Classify a read document (JSON; see docs/read-document.md) under RECIST 1.1, "
+            "mRECIST, EASL, WHO, RECICL and/or iRECIST. Sums are in mm (mm2 for WHO, EASL and "
+            "RECICL); changes are fractions in --json (-0.3 = -30 %%) and percent in the table."
+        ),
+    )
+    p.add_argument("read", help="read document (JSON file)")
+    p.add_argument(
+        "--criteria", default=None,
+        help="comma-separated: recist1.1,mrecist,easl,who,recicl,irecist or 'all' "
+             "(default: the document's criteria, else recist1.1,mrecist)",
+    )
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="[CRITERION:]PARAM=VALUE",
+        help="override a rule parameter (repeatable), e.g. mrecist:pd_abs_floor=5",
+    )
+    p.add_argument("--tbs-bands", default=None,
+                   help="TBS band set: hcc_resection_2023 (default), sasaki_2018, "
+                        "tsilimigras_2020, guangxi_2024")
+    p.add_argument("--reasons", action="store_true", help="show the reasons under each table")
+    p.set_defaults(func=run)
+
+
+def _value(text: str) -> Any:
+    low = text.strip().lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    if low in ("none", "null"):
+        return None
+    try:
+        d = Decimal(text.strip())
+    except InvalidOperation:
+        return text.strip()
+    if d == d.to_integral_value() and "." not in text:
+        return int(d)
+    return text.strip()  # decimal string: rule sets read it exactly
+
+
+def _parse_sets(items: list[str]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    from hcc_imaging.errors import CriteriaError
+
+    glob: dict[str, Any] = {}
+    per: dict[str, dict[str, Any]] = {}
+    for item in items:
+        if "=" not in item:
+            raise CriteriaError(
+                f"--set {item!r}: expected [CRITERION:]PARAM=VALUE, e.g. mrecist:pd_abs_floor=5."
+            )
+        key, val = item.split("=", 1)
+        if ":" in key:
+            crit, name = key.split(":", 1)
+            per.setdefault(crit.strip(), {})[name.strip()] = _value(val)
+        else:
+            glob[key.strip()] = _value(val)
+    return glob, per
+
+
+def _pct(x: Any) -> str:
+    if x is None:
+        return "—"
+    return f"{x * 100:+.1f} %"
+
+
+def _num(x: Any) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, int):
+        return str(x)
+    return f"{x:.2f}".rstrip("0").rstrip(".")
+
+
+def _print_table(out: dict[str, Any], show_reasons: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(soft_wrap=False)
+    console.print(f"[bold]patient[/bold] {out['patient_id']}  [bold]reader[/bold] "
+                  f"{out['reader_id']}")
+    for name, res in out["results"].items():
+        table = Table(title=f"{name} (sum in {res['sum_unit']})", title_justify="left")
+        for col in ("time point", "day", "sum", "Δ baseline", "Δ nadir", "target",
+                    "non-target", "new", "response"):
+            table.add_column(col, justify="right" if col in ("day", "sum") else "left")
+        extra = "te" in (res["timepoints"][1] if len(res["timepoints"]) > 1 else {})
+        for t in res["timepoints"]:
+            table.add_row(
+                t["id"], str(t["day"]), _num(t["sum"]), _pct(t["change_from_baseline"]),
+                _pct(t["change_from_nadir"]), t["target_response"] or "—",
+                t["non_target_response"] or "—", "yes" if t["new_lesions"] else "no",
+                t["response"] or "baseline")
+        pd = f", PD day {res['pd_day']}" if res["pd_day"] is not None else ""
+        table.caption = (f"BOR unconfirmed {res['bor_unconfirmed']}, confirmed "
+                         f"{res['bor_confirmed']}{pd}" + (" (RECICL TE in 'target')"
+                                                           if extra else ""))
+        console.print(table)
+        for c in res["checks"]:
+            console.print(f"  [yellow]check:[/yellow] {c}")
+        if show_reasons:
+            for t in res["timepoints"]:
+                for r in t["reasons"]:
+                    console.print(f"  {t['id']}: {r}", highlight=False)
+    if out["burden"]:
+        bt = Table(title="Tumour burden (intrahepatic)", title_justify="left")
+        for col in ("time point", "n", "largest mm", "up-to-7", "up-to-11", "6-and-12", "TBS",
+                    "TBS band", "Milan"):
+            bt.add_column(col)
+        for b in out["burden"]:
+            bt.add_row(b["id"], str(b["n_tumours"]), _num(b["largest_diameter_mm"]),
+                       f"{_num(b['up_to_seven_score'])} {b['up_to_seven'] or ''}",
+                       b["up_to_11"] or "—", b["six_and_twelve"] or "—", _num(b["tbs"]),
+                       b["tbs_band"] or "—",
+                       "—" if b["within_milan"] is None else
+                       ("within" if b["within_milan"] else "beyond"))
+        console.print(bt)
+    for row in out["liver"]:
+        console.print(f"liver day {row['day']}: ALBI {row.get('albi', '—')} grade "
+                      f"{row.get('albi_grade', '—')} (mALBI {row.get('malbi_grade', '—')}), "
+                      f"Child-Pugh {row.get('child_pugh_score', '—')} "
+                      f"{row.get('child_pugh_class', '')}")
+    if out["clinical"]:
+        c = out["clinical"]
+        console.print(f"clinical CR: {c['clinical_cr']['clinical_cr']}; drug-off eligible: "
+                      f"{c['drug_off']['eligible']}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from hcc_imaging.response.document import ReadDocument
+    from hcc_imaging.response.engine import ALL_CRITERIA, assess
+
+    doc = ReadDocument.from_json(args.read)
+    criteria: Any = None
+    if args.criteria:
+        names = [c.strip() for c in args.criteria.split(",") if c.strip()]
+        criteria = list(ALL_CRITERIA) if [n.lower() for n in names] == ["all"] else names
+    glob, per = _parse_sets(args.set)
+    burden_options = {"tbs_bands": args.tbs_bands} if args.tbs_bands else None
+    result = assess(doc, criteria, rule_overrides=per or None, burden_options=burden_options,
+                    **glob)
+    out = result.to_json()
+    if args.json:
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+    else:
+        _print_table(out, args.reasons)
+    return 0

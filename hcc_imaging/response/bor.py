@@ -1,0 +1,167 @@
+"""Best overall response, with and without confirmation (RECIST 1.1 sec. 4.4, Table 3).
+
+Without confirmation: the best time-point response up to the first PD, ranked
+CR > PR > SD (= NON-CR/NON-PD) > PD > NE; SD (and NON-CR/NON-PD) counts only from
+``sd_min_days`` after study entry (day 0).  An SD before that followed by PD gives PD; followed
+by NE or nothing, NE.
+
+With confirmation (Table 3, criteria.md §2.6): a CR/PR counts when the confirming scan — by
+default the **next evaluable** assessment ≥ ``confirmation_min_days`` later — shows CR/PR
+(CR needs CR).  Ambiguous rows are parameters: ``cr_then_pr`` (CR then PR) and ``pr_then_sd``
+(PR then SD).  Unconfirmed responses fall back to SD when the SD minimum is met, else PD (CR
+followed by SD / PR or any PD) or NE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+__all__ = ["best_overall_response", "unconfirmed_bor", "confirmed_bor", "BorRules"]
+
+_RANK = {"CR": 4, "PR": 3, "SD": 2, "NON-CR/NON-PD": 2, "PD": 1, "NE": 0}
+
+
+class BorRules(Protocol):
+    """The BOR parameters every rule object carries."""
+
+    confirmation_min_days: int
+    sd_min_days: int
+    confirmation_scan: Any
+    cr_then_pr: Any
+    pr_then_sd: Any
+
+
+def _until_pd(seq: Sequence[tuple[int, str | None]]) -> tuple[list[tuple[int, str]], bool]:
+    out: list[tuple[int, str]] = []
+    for day, resp in seq:
+        r = resp or "NE"
+        out.append((day, r))
+        if r == "PD":
+            return out, True
+    return out, False
+
+
+def _sd_label(seq: list[tuple[int, str]]) -> str:
+    return "NON-CR/NON-PD" if all(r in ("NON-CR/NON-PD", "PD", "NE") for _, r in seq) and any(
+        r == "NON-CR/NON-PD" for _, r in seq) else "SD"
+
+
+def _sd_minimum(seq: list[tuple[int, str]], rules: BorRules) -> tuple[bool, int | None]:
+    for day, r in seq:
+        if r in ("CR", "PR", "SD", "NON-CR/NON-PD") and day >= rules.sd_min_days:
+            return True, day
+    return False, None
+
+
+def unconfirmed_bor(
+    seq: Sequence[tuple[int, str | None]], rules: BorRules
+) -> tuple[str, list[str]]:
+    """BOR without confirmation from ``[(day, response), ...]`` (baseline excluded)."""
+    cut, reached_pd = _until_pd(seq)
+    best: str | None = None
+    reasons: list[str] = []
+    for day, r in cut:
+        if r in ("CR", "PR"):
+            cand = r
+        elif r in ("SD", "NON-CR/NON-PD"):
+            if day < rules.sd_min_days:
+                reasons.append(f"{r} on day {day} is before the SD minimum "
+                               f"({rules.sd_min_days} days, sd_min_days): not counted")
+                continue
+            cand = r
+        else:
+            continue
+        if best is None or _RANK[cand] > _RANK[best]:
+            best = cand
+    if best is not None:
+        reasons.append(f"unconfirmed BOR {best}: best response before "
+                       + ("the first PD" if reached_pd else "the end of follow-up"))
+        return best, reasons
+    if reached_pd:
+        reasons.append("unconfirmed BOR PD: progression before any qualifying response")
+        return "PD", reasons
+    reasons.append("unconfirmed BOR NE: no evaluable response meeting the SD minimum")
+    return "NE", reasons
+
+
+def confirmed_bor(
+    seq: Sequence[tuple[int, str | None]], rules: BorRules
+) -> tuple[str, list[str]]:
+    """BOR with confirmation (RECIST 1.1 Table 3) from ``[(day, response), ...]``."""
+    cut, reached_pd = _until_pd(seq)
+    reasons: list[str] = []
+    best: str | None = None
+    cr_failed_to_pd = False
+    for i, (day, r) in enumerate(cut):
+        if r not in ("CR", "PR"):
+            continue
+        cands = [(d2, r2) for d2, r2 in cut[i + 1:]
+                 if d2 - day >= rules.confirmation_min_days and r2 != "NE"]
+        conf: tuple[int, str] | None = None
+        if cands:
+            conf = cands[0]
+            if str(rules.confirmation_scan) == "any_later":
+                good = [c for c in cands if (c[1] == "CR" if r == "CR" else c[1] in ("CR", "PR"))]
+                if good:
+                    conf = good[0]
+        if conf is None:
+            reasons.append(f"{r} on day {day} has no confirming scan ≥ "
+                           f"{rules.confirmation_min_days} days later")
+            continue
+        d2, r2 = conf
+        got: str | None = None
+        if r == "CR":
+            if r2 == "CR":
+                got = "CR"
+            elif r2 == "PR":
+                if str(rules.cr_then_pr) == "pr":
+                    got = "PR"
+                    reasons.append(f"CR (day {day}) then PR (day {d2}): PR (cr_then_pr=pr)")
+                else:
+                    cr_failed_to_pd = True
+                    reasons.append(f"CR (day {day}) then PR (day {d2}): not confirmed; disease "
+                                   "after a true CR is progression (Table 3 footnote; "
+                                   "cr_then_pr=sd_or_pd)")
+            elif r2 in ("SD", "PD"):
+                cr_failed_to_pd = True
+                reasons.append(f"CR (day {day}) then {r2} (day {d2}): not confirmed")
+        else:  # PR
+            if r2 in ("CR", "PR"):
+                got = "PR"
+            elif r2 == "SD" and str(rules.pr_then_sd) == "pr":
+                got = "PR"
+                reasons.append(f"PR (day {day}) then SD (day {d2}): ongoing PR (pr_then_sd=pr)")
+            else:
+                reasons.append(f"PR (day {day}) then {r2} (day {d2}): not confirmed "
+                               "(Table 3: PR then SD is SD)" if r2 == "SD" else
+                               f"PR (day {day}) then {r2} (day {d2}): not confirmed")
+        if got is not None:
+            reasons.append(f"{r} on day {day} confirmed by {r2} on day {d2} "
+                           f"(≥ {rules.confirmation_min_days} days)")
+            if best is None or _RANK[got] > _RANK[best]:
+                best = got
+    if best is not None:
+        reasons.append(f"confirmed BOR {best}")
+        return best, reasons
+    met, sd_day = _sd_minimum(cut, rules)
+    if met:
+        label = _sd_label(cut)
+        reasons.append(f"confirmed BOR {label}: no confirmed CR/PR; stable from day {sd_day} "
+                       f"(≥ {rules.sd_min_days} days)")
+        return label, reasons
+    if reached_pd or cr_failed_to_pd:
+        reasons.append("confirmed BOR PD: SD minimum not met and progression (or disease after "
+                       "CR) followed")
+        return "PD", reasons
+    reasons.append("confirmed BOR NE: no confirmed response and SD minimum not met")
+    return "NE", reasons
+
+
+def best_overall_response(
+    seq: Sequence[tuple[int, str | None]], rules: BorRules
+) -> tuple[str, str, list[str]]:
+    """``(unconfirmed, confirmed, reasons)`` for the time-point responses ``seq``."""
+    u, ru = unconfirmed_bor(seq, rules)
+    c, rc = confirmed_bor(seq, rules)
+    return u, c, ru + rc

@@ -1,0 +1,695 @@
+"""The shared time-point classifier (RECIST 1.1, mRECIST, EASL, WHO as rule data).
+
+One function walks a read's time points in order and, for each, decides
+
+1. the **target response** from the sum of the rule set's measure (``RuleSet.measure``):
+   CR (all targets gone / nodes < 10 mm), PD (≥ ``pd_threshold_frac`` **and** ≥
+   ``pd_abs_floor`` above the nadir — the smallest earlier sum, baseline included — or, with
+   ``pd_per_lesion``, one lesion), PR (≥ ``pr_threshold_frac`` below **baseline**), else SD;
+   NE when a target is missing unless the measured ones already prove PD (RECIST 1.1 4.3.5);
+2. the **non-target response** (CR, NON-CR/NON-PD, PD, NE) with the HCC rules (cytology for
+   effusion / ascites, porta-hepatis nodes ≥ 20 mm, enhancement-based CR);
+3. whether **new lesions** prove PD (unequivocal; mRECIST intrahepatic ≥ 10 mm with the
+   typical pattern or ≥ 10 mm interval growth);
+4. the **overall response** from RECIST 1.1 Tables 1–2 (criteria.md §2.5), then reappearance
+   after CR and confirmed-PR continuation as the rule set says.
+
+All arithmetic is exact (:class:`fractions.Fraction` of the decimals as written).  Each result
+carries ``reasons``: which rule fired, with the numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from hcc_imaging.errors import CriteriaError
+from hcc_imaging.response.bor import best_overall_response
+from hcc_imaging.response.document import (
+    LesionKind,
+    LesionObservation,
+    LesionStatus,
+    ReadDocument,
+    Role,
+    TimePoint,
+    exact,
+)
+from hcc_imaging.response.results import CriterionResult, Response, TimePointResult
+from hcc_imaging.response.rules import (
+    ConfirmationScan,
+    NewLesionRule,
+    NonTargetCR,
+    PdReference,
+    Reappearance,
+    RuleSet,
+)
+from hcc_imaging.response.targets import check_targets
+
+__all__ = [
+    "classify",
+    "classify_sums",
+    "overall_response",
+    "meets_pd",
+    "fmt_mm",
+    "fmt_pct",
+    "TimePointDetail",
+    "classify_detailed",
+]
+
+R = Response
+ZERO = Fraction(0)
+
+
+def fmt_mm(value: Fraction | None, unit: str = "mm") -> str:
+    """``33``, ``23.1``, ``12.35`` (shortest exact-ish decimal) + unit."""
+    if value is None:
+        return "n/a"
+    if value.denominator == 1:
+        return f"{value.numerator} {unit}"
+    text = f"{float(value):.4f}".rstrip("0").rstrip(".")
+    return f"{text} {unit}"
+
+
+def fmt_pct(frac: Fraction | None) -> str:
+    """Signed percentage, exact when it is a short decimal (``-30 %``, ``+20.5 %``)."""
+    if frac is None:
+        return "n/a"
+    pct = frac * 100
+    if pct.denominator == 1:
+        text = str(pct.numerator)
+    else:
+        text = f"{float(pct):.2f}".rstrip("0").rstrip(".")
+    return ("+" if pct > 0 else "") + text + " %"
+
+
+def meets_pd(current: Fraction, reference: Fraction, rules: RuleSet) -> bool:
+    """PD by size: increase ≥ (or >) ``pd_threshold_frac`` of ``reference`` **and** ≥
+    ``pd_abs_floor`` (in the sum's unit).  From a reference of 0 any increase that meets the
+    floor counts (infinite relative increase)."""
+    increase = current - reference
+    if increase <= 0 or increase < rules.pd_abs_floor:
+        return False
+    if reference == 0:
+        return True
+    frac = increase / reference
+    return frac >= rules.pd_threshold_frac if rules.pd_inclusive else frac > rules.pd_threshold_frac
+
+
+def meets_pr(current: Fraction, baseline: Fraction, rules: RuleSet) -> bool:
+    """PR by size: decrease ≥ (or >) ``pr_threshold_frac`` of the **baseline** sum."""
+    if baseline <= 0:
+        return False
+    frac = (baseline - current) / baseline
+    return frac >= rules.pr_threshold_frac if rules.pr_inclusive else frac > rules.pr_threshold_frac
+
+
+def classify_sums(
+    baseline_sum: Fraction | float | int,
+    nadir_sum: Fraction | float | int,
+    current_sum: Fraction | float | int,
+    rules: RuleSet,
+) -> Response:
+    """Target response from sums alone (no CR test, no missing lesions): PD vs nadir (or
+    baseline per ``pd_reference``), then PR vs baseline, else SD.
+
+    >>> from hcc_imaging.response.rules import RECIST_1_1
+    >>> classify_sums(33.0, 33.0, 23.1, RECIST_1_1)
+    <Response.PR: 'PR'>
+    """
+    b, n, c = exact(baseline_sum), exact(nadir_sum), exact(current_sum)
+    ref = n if rules.pd_reference is PdReference.NADIR else b
+    if meets_pd(c, ref, rules):
+        return R.PD
+    if meets_pr(c, b, rules):
+        return R.PR
+    return R.SD
+
+
+def overall_response(
+    target: str | None, non_target: str | None, new_lesions: bool, other_pd: bool = False
+) -> Response:
+    """Overall time-point response (RECIST 1.1 Tables 1 and 2; mRECIST uses the same table).
+
+    ``target`` / ``non_target`` are None when the patient has no such disease at baseline.
+    """
+    if new_lesions or other_pd or target == R.PD or non_target == R.PD:
+        return R.PD
+    if target is None:
+        if non_target is None:
+            return R.NE
+        return Response(non_target)
+    if target == R.CR:
+        return R.CR if non_target in (R.CR, None) else R.PR
+    if target == R.PR:
+        return R.PR
+    if target == R.SD:
+        return R.SD
+    return R.NE
+
+
+@dataclass(frozen=True, slots=True)
+class TimePointDetail:
+    """What the classifier saw at one time point (used by iRECIST on top of RECIST 1.1)."""
+
+    timepoint: TimePoint
+    target_sum: Fraction | None
+    known_sum: Fraction
+    missing: tuple[str, ...]
+    target_response: str | None
+    non_target_response: str | None
+    new_lesion_ids: tuple[str, ...]
+    overall: str | None
+    reasons: tuple[str, ...] = ()
+    non_target_increase_ids: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _too_small(rules: RuleSet, area: bool) -> Fraction:
+    d = rules.too_small_default_mm
+    return d * d if area else d
+
+
+def obs_value(obs: LesionObservation, rules: RuleSet, is_node: bool) -> tuple[Fraction | None, str]:
+    """Size of one observation under the rule set's measure, or None with the reason."""
+    lid = obs.lesion_id
+    unit = "mm2" if rules.measure.is_area else "mm"
+    if obs.merged_into is not None:
+        return ZERO, f"{lid} merged into {obs.merged_into}: counts 0 {unit}"
+    st = obs.status
+    if st is LesionStatus.ABSENT:
+        return ZERO, f"{lid} absent: 0 {unit}"
+    if st is LesionStatus.NOT_EVALUABLE:
+        return None, f"{lid} not evaluable"
+    m = rules.measure
+    area = m.is_area
+    if m.is_viable and not is_node:
+        vs = obs.viable_status
+        if vs is LesionStatus.ABSENT or (obs.enhancing is False and obs.viable_diameter_mm is None):
+            return ZERO, f"{lid} no viable (enhancing) tumour: 0 {unit}"
+        if vs is LesionStatus.NOT_EVALUABLE:
+            return None, f"{lid} viable part not evaluable"
+        if vs is LesionStatus.TOO_SMALL or (
+            st is LesionStatus.TOO_SMALL and obs.viable_diameter_mm is None
+        ):
+            v = _too_small(rules, area)
+            return v, f"{lid} too small to measure: counts {fmt_mm(v, unit)}"
+        vd = obs.viable_diameter_mm
+        if vd is None:
+            return None, (f"{lid} has no viable_diameter_mm (needed by {rules.name}); record "
+                          "it, or set viable_status")
+        if not area:
+            return exact(vd), f"{lid} viable {fmt_mm(exact(vd))}"
+        if vd == 0:
+            return ZERO, f"{lid} no viable tumour: 0 mm2"
+        vs_ = obs.viable_short_axis_mm
+        if vs_ is None:
+            return None, (f"{lid} has no viable_short_axis_mm (needed by {rules.name} for the "
+                          "bidimensional product)")
+        v = exact(vd) * exact(vs_)
+        return v, f"{lid} viable {fmt_mm(exact(vd), '')}x {fmt_mm(exact(vs_), '')}= {fmt_mm(v, 'mm2')}"
+    if st is LesionStatus.TOO_SMALL:
+        v = _too_small(rules, area)
+        return v, f"{lid} too small to measure: counts {fmt_mm(v, unit)}"
+    ld, sa = obs.longest_diameter_mm, obs.short_axis_mm
+    if not area:
+        if is_node:
+            if sa is None:
+                return None, f"node {lid} has no short_axis_mm (nodes are measured by short axis)"
+            return exact(sa), f"node {lid} SA {fmt_mm(exact(sa))}"
+        if ld is None:
+            return None, f"{lid} has no longest_diameter_mm (needed by {rules.name})"
+        return exact(ld), f"{lid} {fmt_mm(exact(ld))}"
+    if ld is not None and ld == 0:
+        return ZERO, f"{lid} 0 mm2"
+    if ld is None or sa is None:
+        return None, (f"{lid} needs longest_diameter_mm and short_axis_mm (perpendicular) for "
+                      f"the {rules.name} product")
+    v = exact(ld) * exact(sa)
+    return v, f"{lid} {fmt_mm(exact(ld), '')}x {fmt_mm(exact(sa), '')}= {fmt_mm(v, 'mm2')}"
+
+
+def _node_short_axis(obs: LesionObservation | None, rules: RuleSet) -> Fraction | None:
+    if obs is None:
+        return None
+    if obs.status is LesionStatus.ABSENT or obs.merged_into is not None:
+        return ZERO
+    if obs.status is LesionStatus.TOO_SMALL:
+        return rules.too_small_default_mm
+    return exact(obs.short_axis_mm) if obs.short_axis_mm is not None else None
+
+
+def _split_roots(doc: ReadDocument) -> dict[str, str]:
+    parent: dict[str, str] = {}
+    for tp in doc.timepoints:
+        for les in tp.lesions:
+            if les.split_from is not None:
+                parent[les.lesion_id] = les.split_from
+
+    def root(x: str) -> str:
+        seen = set()
+        while x in parent and x not in seen:
+            seen.add(x)
+            x = parent[x]
+        return x
+
+    return {k: root(k) for k in parent}
+
+
+def _target_value(
+    tp: TimePoint, lid: str, rules: RuleSet, is_node: bool, roots: dict[str, str]
+) -> tuple[Fraction | None, list[str], LesionObservation | None]:
+    obs = tp.lesion(lid)
+    frags = [o for o in tp.lesions if roots.get(o.lesion_id) == lid]
+    if obs is None and not frags:
+        return None, [f"target {lid} not recorded at {tp.id}"], None
+    parts = ([obs] if obs is not None else []) + frags
+    total = ZERO
+    notes: list[str] = []
+    for p in parts:
+        v, why = obs_value(p, rules, is_node)
+        notes.append(why)
+        if v is None:
+            return None, notes, obs
+        total += v
+    if frags:
+        unit = "mm2" if rules.measure.is_area else "mm"
+        notes.append(f"{lid} split into {', '.join(f.lesion_id for f in frags)}: fragments "
+                     f"summed = {fmt_mm(total, unit)}")
+    return total, notes, obs
+
+
+def classify(doc: ReadDocument, rules: RuleSet) -> CriterionResult:
+    """Classify every time point of ``doc`` under ``rules`` and derive the BOR.
+
+    Raises
+    ------
+    CriteriaError
+        When a baseline target lacks the measurement this criterion needs.
+    """
+    return classify_detailed(doc, rules)[0]
+
+
+def classify_detailed(
+    doc: ReadDocument, rules: RuleSet
+) -> tuple[CriterionResult, list[TimePointDetail]]:
+    """:func:`classify` plus the per-time-point details (for iRECIST)."""
+    crit = rules.name
+    unit = rules.sum_unit
+    base = doc.baseline
+    roots = _split_roots(doc)
+    targets = [o for o in base.lesions
+               if o.role_for(crit) is Role.TARGET and o.split_from is None]
+    target_node = {o.lesion_id: o.is_lymph_node for o in targets}
+    checks = check_targets(doc, rules)
+
+    # -- baseline ------------------------------------------------------------------------------
+    base_vals: dict[str, Fraction] = {}
+    base_notes: list[str] = []
+    for o in targets:
+        v, notes, _ = _target_value(base, o.lesion_id, rules, o.is_lymph_node, roots)
+        if v is None:
+            raise CriteriaError(
+                f"cannot classify under {crit}: baseline time point {base.id!r}, target lesion "
+                f"{o.lesion_id!r}: {notes[-1]}. The baseline sum needs every target. Fix: "
+                f"record the measurement, make the lesion a non-target for {crit} "
+                f"(role_by_criteria), or leave {crit} out of the criteria."
+            )
+        base_vals[o.lesion_id] = v
+        base_notes.extend(notes)
+    baseline_sum: Fraction | None = sum(base_vals.values(), ZERO) if targets else None
+    nt_ids: list[str] = [o.lesion_id for o in base.lesions if o.role_for(crit) is Role.NON_TARGET]
+    base_reasons = [f"baseline: {len(targets)} target(s), sum {fmt_mm(baseline_sum, unit)}"
+                    if targets else "baseline: no target lesions (non-target disease only)"]
+    if base_notes:
+        base_reasons.append("; ".join(base_notes))
+    if nt_ids:
+        base_reasons.append(f"non-targets: {', '.join(nt_ids)}")
+    no_viable_baseline = targets and baseline_sum == 0
+    if no_viable_baseline:
+        base_reasons.append(
+            f"baseline {unit} sum is 0: no measurable target under {crit} (e.g. no enhancing "
+            "tumour for mRECIST/EASL); the target response is NE at every follow-up")
+    base_row = TimePointResult(
+        id=base.id, day=int(base.day or 0), sum=baseline_sum, change_from_baseline=None,
+        change_from_nadir=None, target_response=None, non_target_response=None,
+        new_lesions=False, response=None, reasons=tuple(base_reasons))
+    rows: list[TimePointResult] = [base_row]
+    details: list[TimePointDetail] = [TimePointDetail(
+        base, baseline_sum, baseline_sum or ZERO, (), None, None, (), None, tuple(base_reasons))]
+
+    nadir = baseline_sum
+    lesion_nadir: dict[str, Fraction] = dict(base_vals)
+    first_seen_new: dict[str, int] = {}
+    pd_day: int | None = None
+    pending: list[tuple[int, str]] = []  # (day, response) awaiting confirmation
+    response_confirmed = False
+    prev_overall: str | None = None
+    prev_id: str | None = None
+    cr_run_start: int | None = None
+    prev_day: int | None = None
+
+    for tp in doc.timepoints[1:]:
+        day = int(tp.day or 0)
+        reasons: list[str] = []
+        # ---------------- targets
+        t_resp: str | None = None
+        cur_sum: Fraction | None = None
+        known_sum = ZERO
+        missing: list[str] = []
+        chg_b: Fraction | None = None
+        chg_n: Fraction | None = None
+        target_disease_present = False
+        if targets:
+            values: dict[str, Fraction | None] = {}
+            notes_all: list[str] = []
+            node_ok = True
+            for o in targets:
+                lid = o.lesion_id
+                v, notes, obs = _target_value(tp, lid, rules, o.is_lymph_node, roots)
+                values[lid] = v
+                notes_all.extend(notes)
+                if v is None:
+                    missing.append(lid)
+                    continue
+                known_sum += v
+                if o.is_lymph_node and rules.node_cr_by_short_axis:
+                    sa = _node_short_axis(obs, rules) if obs is not None else v
+                    if sa is None or sa >= rules.node_normal_short_axis_mm:
+                        node_ok = False
+                elif v != 0:
+                    node_ok = False
+            cur_sum = None if missing else known_sum
+            baseline_sum = baseline_sum if baseline_sum is not None else ZERO
+            nadir = nadir if nadir is not None else ZERO
+            if cur_sum is not None and baseline_sum > 0:
+                chg_b = (cur_sum - baseline_sum) / baseline_sum
+            if cur_sum is not None and nadir > 0:
+                chg_n = (cur_sum - nadir) / nadir
+            if notes_all:
+                reasons.append("; ".join(notes_all))
+            cr_ok = not missing and node_ok
+            target_disease_present = not node_ok
+            ref = nadir if rules.pd_reference is PdReference.NADIR else baseline_sum
+            ref_name = "nadir" if rules.pd_reference is PdReference.NADIR else "baseline"
+            sum_pd = meets_pd(known_sum, ref, rules)
+            lesion_pd: list[str] = []
+            if rules.pd_per_lesion:
+                for o in targets:
+                    v = values[o.lesion_id]
+                    if v is None:
+                        continue
+                    ln = (lesion_nadir[o.lesion_id] if rules.pd_reference is PdReference.NADIR
+                          else base_vals[o.lesion_id])
+                    if ln > 0 and meets_pd(v, ln, rules):
+                        lesion_pd.append(
+                            f"{o.lesion_id} {fmt_mm(ln, unit)} -> {fmt_mm(v, unit)} "
+                            f"({fmt_pct((v - ln) / ln)} vs its {ref_name})")
+            pd_op = "≥" if rules.pd_inclusive else ">"
+            pd_text = (f"PD: sum {fmt_mm(known_sum, unit)} is "
+                       f"{fmt_pct((known_sum - ref) / ref) if ref else '+inf'} and "
+                       f"+{fmt_mm(known_sum - ref, unit)} vs {ref_name} {fmt_mm(ref, unit)} "
+                       f"(rule {pd_op} {fmt_pct(rules.pd_threshold_frac)}"
+                       + (f" and ≥ {fmt_mm(rules.pd_abs_floor, unit)}" if rules.pd_abs_floor else
+                          ", no absolute floor") + ")")
+            if no_viable_baseline:
+                t_resp = R.NE
+                reasons.append(f"target NE: baseline sum is 0, {crit} cannot assess targets")
+            elif cr_ok and rules.cr_before_pd:
+                t_resp = R.CR
+                reasons.append("target CR: all targets gone" +
+                               (" (nodes < " + fmt_mm(rules.node_normal_short_axis_mm) + " SA)"
+                                if any(target_node.values()) and rules.node_cr_by_short_axis else "")
+                               + (" — CR is tested before PD (cr_before_pd)" if sum_pd else ""))
+            elif sum_pd or lesion_pd:
+                if missing and not rules.missing_lesions_may_prove_pd:
+                    t_resp = R.NE
+                    reasons.append(f"target NE: {', '.join(missing)} not assessed "
+                                   "(missing_lesions_may_prove_pd is off)")
+                else:
+                    t_resp = R.PD
+                    if sum_pd:
+                        reasons.append(pd_text + (f" — even without {', '.join(missing)} "
+                                                  "(missing lesions already prove PD)"
+                                                  if missing else ""))
+                    if lesion_pd:
+                        reasons.append("PD per lesion (pd_per_lesion): " + "; ".join(lesion_pd))
+            elif cr_ok:
+                t_resp = R.CR
+                reasons.append("target CR: all targets gone")
+            elif missing:
+                t_resp = R.NE
+                reasons.append(f"target NE: {', '.join(missing)} not assessed and the measured "
+                               f"targets ({fmt_mm(known_sum, unit)}) do not prove PD")
+            elif meets_pr(known_sum, baseline_sum, rules):
+                t_resp = R.PR
+                pr_op = "≥" if rules.pr_inclusive else ">"
+                reasons.append(f"target PR: sum {fmt_mm(known_sum, unit)} is "
+                               f"{fmt_pct(chg_b)} vs baseline {fmt_mm(baseline_sum, unit)} "
+                               f"(rule {pr_op} {fmt_pct(-rules.pr_threshold_frac)})")
+            elif response_confirmed and rules.pr_continues_after_confirmation:
+                t_resp = R.PR
+                reasons.append(f"target PR (continuing): sum {fmt_pct(chg_b)} vs baseline is "
+                               "not a PR by itself, but a confirmed PR continues until PD "
+                               "(RECIST WG FAQ; pr_continues_after_confirmation)")
+            else:
+                t_resp = R.SD
+                reasons.append(f"target SD: sum {fmt_mm(known_sum, unit)}, {fmt_pct(chg_b)} vs "
+                               f"baseline, {fmt_pct(chg_n) if chg_n is not None else 'n/a'} vs "
+                               "nadir: neither PR nor PD")
+
+        # ---------------- non-targets
+        nt_resp: str | None = None
+        nt_disease_present = False
+        nt_increase: list[str] = []
+        for o in tp.lesions:
+            if (o.role_for(crit) is Role.NON_TARGET and o.lesion_id not in nt_ids
+                    and roots.get(o.lesion_id) is None):
+                nt_ids.append(o.lesion_id)
+        if nt_ids:
+            nt_states: list[str] = []
+            for lid in nt_ids:
+                obs = tp.lesion(lid)
+                frags = [f for f in tp.lesions if roots.get(f.lesion_id) == lid]
+                if obs is None and frags:
+                    obs = frags[0]
+                state, why = _non_target_state(obs, lid, tp, doc, rules)
+                nt_states.append(state)
+                if why:
+                    reasons.append(why)
+                if obs is not None and obs.status in (LesionStatus.FURTHER_INCREASE,
+                                                      LesionStatus.UNEQUIVOCAL_PROGRESSION):
+                    nt_increase.append(lid)
+            if R.PD in nt_states:
+                nt_resp = R.PD
+            elif R.NE in nt_states:
+                nt_resp = R.NE
+                reasons.append("non-target NE: not all non-targets evaluated")
+            elif all(s == R.CR for s in nt_states):
+                if tp.tumour_markers_normal is False and rules.non_target_cr_requires_normal_markers:
+                    nt_resp = R.NON_CR_NON_PD
+                    reasons.append("non-target NON-CR/NON-PD: lesions gone but tumour markers "
+                                   "not normal (RECIST 1.1 4.3.2)")
+                else:
+                    nt_resp = R.CR
+            else:
+                nt_resp = R.NON_CR_NON_PD
+            nt_disease_present = nt_resp in (R.NON_CR_NON_PD, R.PD)
+
+        # ---------------- new lesions
+        qualifying: list[str] = []
+        for o in tp.lesions:
+            if o.role_for(crit) is not Role.NEW:
+                continue
+            if o.status is LesionStatus.ABSENT or o.merged_into is not None:
+                continue
+            first_seen_new.setdefault(o.lesion_id, day)
+            ok, why = _new_lesion_counts(o, rules)
+            reasons.append(why)
+            if ok:
+                qualifying.append(o.lesion_id)
+        new_pd = bool(qualifying)
+
+        # ---------------- other PD (EASL new enhancement in treated lesions)
+        other_pd = False
+        if rules.new_enhancement_is_pd:
+            enh = [o.lesion_id for o in tp.lesions if o.new_enhancement]
+            if enh:
+                other_pd = True
+                reasons.append(f"PD: new enhancement in previously treated lesion(s) "
+                               f"{', '.join(enh)} (EASL)")
+
+        # ---------------- reappearance after CR
+        if prev_overall == R.CR and (target_disease_present or nt_disease_present):
+            confirmed_cr = (cr_run_start is not None and prev_day is not None and
+                            prev_day - cr_run_start >= rules.confirmation_min_days)
+            if rules.reappearance is Reappearance.AFTER_ANY_CR or confirmed_cr:
+                which = "target" if target_disease_present else "non-target"
+                reasons.append(
+                    f"PD: {which} disease reappeared after the CR at {prev_id} "
+                    + ("(Table 3 footnote: any disease after a true CR; "
+                       "reappearance=after_any_cr)"
+                       if rules.reappearance is Reappearance.AFTER_ANY_CR else
+                       "(the CR was confirmed; reappearance=after_confirmed_cr)"))
+                if target_disease_present:
+                    t_resp = R.PD
+                else:
+                    nt_resp = R.PD
+            else:
+                reasons.append(f"disease reappeared after an unconfirmed CR at {prev_id}: not PD "
+                               "by itself (WG FAQ; reappearance=after_confirmed_cr), sum rules "
+                               "apply")
+
+        overall = overall_response(t_resp, nt_resp, new_pd, other_pd)
+        if new_pd:
+            reasons.append(f"PD: new lesion(s) {', '.join(qualifying)}")
+        if overall == R.PD and pd_day is None:
+            pd_day = day
+            if new_pd and rules.backdate_confirmed_new_lesions:
+                first = min(first_seen_new[i] for i in qualifying)
+                if first < day:
+                    pd_day = first
+                    reasons.append(f"PD dated to day {first}, the first scan that showed the "
+                                   "new lesion (RECIST 1.1 4.3.2)")
+        reasons.append(f"overall {overall} (target {t_resp or 'none'}, non-target "
+                       f"{nt_resp or 'none'}, new lesions {'yes' if new_pd else 'no'})")
+
+        # ---------------- confirmation bookkeeping (for continuing PR)
+        if overall == R.PD:
+            pending.clear()
+            response_confirmed = False
+        elif overall != R.NE:
+            still: list[tuple[int, str]] = []
+            for d0, r0 in pending:
+                if day - d0 >= rules.confirmation_min_days:
+                    if overall in (R.CR, R.PR):
+                        response_confirmed = True
+                    elif rules.confirmation_scan is ConfirmationScan.ANY_LATER:
+                        still.append((d0, r0))
+                else:
+                    still.append((d0, r0))
+            pending = still
+            if overall in (R.CR, R.PR):
+                pending.append((day, overall))
+        if overall == R.CR:
+            cr_run_start = day if prev_overall != R.CR else cr_run_start
+        else:
+            cr_run_start = None
+
+        # nadir after this time point (only a fully measured sum)
+        if cur_sum is not None and nadir is not None and not no_viable_baseline:
+            nadir = min(nadir, cur_sum)
+            for o in targets:
+                v = values[o.lesion_id]  # type: ignore[possibly-undefined]
+                if v is not None:
+                    lesion_nadir[o.lesion_id] = min(lesion_nadir[o.lesion_id], v)
+
+        rows.append(TimePointResult(
+            id=tp.id, day=day, sum=cur_sum, change_from_baseline=chg_b,
+            change_from_nadir=chg_n, target_response=t_resp, non_target_response=nt_resp,
+            new_lesions=new_pd, response=str(overall), reasons=tuple(reasons)))
+        details.append(TimePointDetail(
+            tp, cur_sum, known_sum, tuple(missing), t_resp, nt_resp, tuple(qualifying),
+            str(overall), tuple(reasons), tuple(nt_increase)))
+        prev_overall, prev_id, prev_day = overall, tp.id, day
+
+    bor_u, bor_c, bor_reasons = best_overall_response(
+        [(r.day, r.response) for r in rows[1:]], rules)
+    result = CriterionResult(
+        criterion=crit, sum_unit=unit, timepoints=tuple(rows), bor_unconfirmed=bor_u,
+        bor_confirmed=bor_c, pd_day=pd_day, bor_reasons=tuple(bor_reasons), checks=checks,
+        parameters=rules.to_json())
+    return result, details
+
+
+def _non_target_state(
+    obs: LesionObservation | None, lid: str, tp: TimePoint, doc: ReadDocument, rules: RuleSet
+) -> tuple[str, str | None]:
+    """One non-target's contribution: CR (gone / normal), NON-CR/NON-PD, PD or NE."""
+    if obs is None:
+        return R.NE, f"non-target {lid} not recorded at {tp.id}"
+    st = obs.status
+    if st is LesionStatus.NOT_EVALUABLE:
+        return R.NE, f"non-target {lid} not evaluable"
+    if obs.merged_into is not None:
+        return R.CR, None
+    if obs.is_lymph_node and rules.porta_hepatis_rule and obs.porta_hepatis:
+        sa = _known_short_axis(lid, tp, doc)
+        if sa is None or sa < rules.porta_hepatis_min_short_axis_mm:
+            return R.CR, (f"porta-hepatis node {lid} SA {fmt_mm(sa)} < "
+                          f"{fmt_mm(rules.porta_hepatis_min_short_axis_mm)}: not counted as "
+                          "malignant (mRECIST; reactive nodes are common in cirrhosis)")
+    if rules.new_enhancement_is_pd and obs.new_enhancement:
+        return R.PD, None
+    if st is LesionStatus.UNEQUIVOCAL_PROGRESSION:
+        if (obs.kind in (LesionKind.EFFUSION, LesionKind.ASCITES)
+                and rules.effusion_requires_cytology and obs.cytology_malignant is not True):
+            return R.NON_CR_NON_PD, (
+                f"{obs.kind.value} {lid} worsened but cytology is "
+                f"{'benign' if obs.cytology_malignant is False else 'not available'}: not PD "
+                "(mRECIST needs malignant cytology)")
+        return R.PD, f"PD: unequivocal progression of non-target {lid}"
+    if st is LesionStatus.ABSENT:
+        return R.CR, None
+    if obs.is_lymph_node:
+        sa = exact(obs.short_axis_mm) if obs.short_axis_mm is not None else None
+        if sa is not None and sa < rules.node_normal_short_axis_mm:
+            return R.CR, None
+    if rules.non_target_cr is NonTargetCR.NO_ENHANCEMENT and (
+        obs.enhancing is False or obs.viable_diameter_mm == 0
+        or obs.viable_status is LesionStatus.ABSENT
+    ):
+        return R.CR, f"non-target {lid}: no intratumoral arterial enhancement"
+    return R.NON_CR_NON_PD, None
+
+
+def _known_short_axis(lid: str, tp: TimePoint, doc: ReadDocument) -> Fraction | None:
+    """Current short axis, else the latest earlier one."""
+    best: Fraction | None = None
+    for t in doc.timepoints:
+        o = t.lesion(lid)
+        if o is not None and o.short_axis_mm is not None:
+            best = exact(o.short_axis_mm)
+        if t.id == tp.id:
+            break
+    return best
+
+
+def _new_lesion_counts(o: LesionObservation, rules: RuleSet) -> tuple[bool, str]:
+    lid = o.lesion_id
+    if o.equivocal:
+        return False, f"new lesion {lid} is equivocal: not PD until a later scan confirms it"
+    if o.status is LesionStatus.NOT_EVALUABLE:
+        return False, f"new lesion {lid} not evaluable: not counted"
+    if o.kind in (LesionKind.EFFUSION, LesionKind.ASCITES) and rules.effusion_requires_cytology:
+        if o.cytology_malignant is not True:
+            return False, (f"new {o.kind.value} {lid}: not PD without malignant cytology "
+                           "(mRECIST)")
+        return True, f"new {o.kind.value} {lid} with malignant cytology"
+    if o.is_lymph_node and o.porta_hepatis and rules.porta_hepatis_rule:
+        sa = exact(o.short_axis_mm) if o.short_axis_mm is not None else None
+        if sa is None or sa < rules.porta_hepatis_min_short_axis_mm:
+            return False, (f"new porta-hepatis node {lid} SA {fmt_mm(sa)} < "
+                           f"{fmt_mm(rules.porta_hepatis_min_short_axis_mm)}: not malignant "
+                           "(mRECIST)")
+    if (rules.new_lesion_rule is NewLesionRule.HCC_PATTERN and o.is_intrahepatic
+            and o.kind is LesionKind.LESION):
+        if o.status is LesionStatus.TOO_SMALL:
+            ld: Fraction | None = rules.too_small_default_mm
+        else:
+            ld = exact(o.longest_diameter_mm) if o.longest_diameter_mm is not None else None
+        growth = exact(o.interval_growth_mm) if o.interval_growth_mm is not None else None
+        mn = rules.new_lesion_min_diameter_mm
+        if growth is not None and growth >= rules.new_lesion_min_interval_growth_mm:
+            return True, (f"new intrahepatic lesion {lid}: interval growth {fmt_mm(growth)} ≥ "
+                          f"{fmt_mm(rules.new_lesion_min_interval_growth_mm)} (mRECIST)")
+        if ld is not None and ld >= mn and o.typical_hcc_pattern:
+            return True, (f"new intrahepatic lesion {lid} {fmt_mm(ld)} ≥ {fmt_mm(mn)} with the "
+                          "typical HCC pattern (mRECIST)")
+        if ld is None or ld < mn:
+            return False, (f"new intrahepatic lesion {lid} {fmt_mm(ld)} < {fmt_mm(mn)}: not PD "
+                           "(mRECIST)")
+        return False, (f"new intrahepatic lesion {lid} {fmt_mm(ld)} without the typical "
+                       "pattern (arterial hyperenhancement + washout): not PD until ≥ "
+                       f"{fmt_mm(rules.new_lesion_min_interval_growth_mm)} interval growth "
+                       "(mRECIST)")
+    return True, f"new lesion {lid} (unequivocal)"
+

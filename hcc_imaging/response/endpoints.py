@@ -1,0 +1,125 @@
+"""Trial endpoints from response results (criteria.md §10; RECIST 1.1 sec. 4.4–4.5, FDA 2018).
+
+Per patient: :func:`pfs` and :func:`ttp` (event flag and day, censoring at the last adequate
+assessment), :func:`dor` (from the first CR/PR to PD; death as an event is a parameter).
+Per cohort: :func:`cohort_endpoints` (ORR, DCR with counts and exact fractions; NE and missing
+patients stay in the denominator).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from hcc_imaging.errors import CriteriaError
+from hcc_imaging.response.document import ReadDocument
+from hcc_imaging.response.results import CriterionResult
+
+__all__ = ["EventTime", "pfs", "ttp", "dor", "CohortEndpoints", "cohort_endpoints"]
+
+_ADEQUATE_EXCLUDED = {"NE", None}
+
+
+@dataclass(frozen=True, slots=True)
+class EventTime:
+    """Time-to-event outcome: ``event`` True = event on ``day``; False = censored on ``day``.
+    ``day`` is None when nothing can be said (no adequate assessment)."""
+
+    event: bool
+    day: int | None
+    kind: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": self.event, "day": self.day, "kind": self.kind, "reason": self.reason}
+
+
+def _last_adequate(result: CriterionResult, before: int | None = None) -> int | None:
+    days = [t.day for t in result.timepoints[1:]
+            if t.response not in _ADEQUATE_EXCLUDED and (before is None or t.day <= before)]
+    if days:
+        return max(days)
+    return result.timepoints[0].day if result.timepoints else None
+
+
+def pfs(doc: ReadDocument, result: CriterionResult, start_day: int = 0) -> EventTime:
+    """PFS: first documented PD (back-dated per the result's ``pd_day``) or death from any
+    cause, whichever is first; else censored at the last adequate (not NE) assessment.
+    Days are relative to ``start_day`` (day 0 by default)."""
+    pd, death = result.pd_day, doc.death_day
+    if pd is not None and (death is None or pd <= death):
+        return EventTime(True, pd - start_day, "progression", f"PD on day {pd}")
+    if death is not None:
+        return EventTime(True, death - start_day, "death", f"death on day {death} before any PD")
+    last = _last_adequate(result)
+    return EventTime(False, None if last is None else last - start_day, "censored",
+                     f"no PD or death: censored at the last adequate assessment (day {last})")
+
+
+def ttp(doc: ReadDocument, result: CriterionResult, start_day: int = 0) -> EventTime:
+    """TTP: as PFS, but death without PD is censored at the last adequate assessment."""
+    pd = result.pd_day
+    death = doc.death_day
+    if pd is not None and (death is None or pd <= death):
+        return EventTime(True, pd - start_day, "progression", f"PD on day {pd}")
+    last = _last_adequate(result, before=death)
+    why = ("death without PD is censored (TTP)" if death is not None else "no PD")
+    return EventTime(False, None if last is None else last - start_day, "censored",
+                     f"{why}: censored at the last adequate assessment (day {last})")
+
+
+def dor(doc: ReadDocument, result: CriterionResult, death_is_event: bool = False) -> EventTime | None:
+    """Duration of response: from the first time point meeting CR/PR (not the confirmation
+    date) to the first documented PD; None for non-responders.  ``death_is_event``: count
+    death as the end of response (many protocols, FDA); default False (RECIST 1.1 4.5)."""
+    first = next((t.day for t in result.timepoints[1:]
+                  if t.response in ("CR", "PR", "iCR", "iPR")), None)
+    if first is None:
+        return None
+    pd = result.pd_day
+    if pd is not None and pd >= first:
+        return EventTime(True, pd - first, "progression",
+                         f"response from day {first} to PD on day {pd}")
+    death = doc.death_day
+    if death_is_event and death is not None and death >= first:
+        return EventTime(True, death - first, "death",
+                         f"response from day {first} to death on day {death} (death_is_event)")
+    last = _last_adequate(result)
+    return EventTime(False, (last or first) - first, "censored",
+                     f"response from day {first}, ongoing at the last adequate assessment "
+                     f"(day {last})")
+
+
+@dataclass(frozen=True, slots=True)
+class CohortEndpoints:
+    """ORR and DCR of a cohort (exact fractions; counts)."""
+
+    n: int
+    n_responders: int
+    n_disease_control: int
+    orr: Fraction
+    dcr: Fraction
+    counts: dict[str, int]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"n": self.n, "n_responders": self.n_responders,
+                "n_disease_control": self.n_disease_control, "orr": float(self.orr),
+                "dcr": float(self.dcr), "counts": dict(self.counts)}
+
+
+def cohort_endpoints(bors: Sequence[str | None]) -> CohortEndpoints:
+    """ORR = (CR + PR) / n; DCR = (CR + PR + SD + NON-CR/NON-PD) / n, where the BORs already
+    apply confirmation and the SD minimum as the protocol requires; NE and missing (None)
+    stay in the denominator.  iRECIST labels (iCR, iPR, iSD) are accepted."""
+    if not bors:
+        raise CriteriaError("cohort_endpoints needs at least one patient's BOR.")
+    counts: dict[str, int] = {}
+    for b in bors:
+        key = b if b is not None else "missing"
+        counts[key] = counts.get(key, 0) + 1
+    resp = sum(counts.get(k, 0) for k in ("CR", "PR", "iCR", "iPR"))
+    dc = resp + sum(counts.get(k, 0) for k in ("SD", "NON-CR/NON-PD", "iSD", "NON-iCR/NON-iUPD"))
+    n = len(bors)
+    return CohortEndpoints(n, resp, dc, Fraction(resp, n), Fraction(dc, n), counts)

@@ -1,0 +1,209 @@
+"""``assess``: one read document, several criteria, one result object.
+
+>>> from hcc_imaging.response import ReadDocument, assess
+>>> doc = ReadDocument.from_json({"patient_id": "P1", "timepoints": [
+...     {"id": "BL", "day": 0, "lesions": [{"lesion_id": "L1", "longest_diameter_mm": 33.0}]},
+...     {"id": "FU1", "day": 56, "lesions": [{"lesion_id": "L1", "longest_diameter_mm": 23.1}]}]})
+>>> assess(doc, ["recist1.1"]).results["RECIST1.1"].timepoints[1].response
+'PR'
+
+``Assessment.to_json()`` is exactly what ``hcc-imaging assess READ.json --json`` prints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hcc_imaging.errors import CriteriaError, HccImagingError
+from hcc_imaging.response.classify import classify
+from hcc_imaging.response.document import SCHEMA_VERSION, ReadDocument
+from hcc_imaging.response.irecist import classify_irecist
+from hcc_imaging.response.recicl import classify_recicl
+from hcc_imaging.response.results import CriterionResult
+from hcc_imaging.response.rules import (
+    RULESETS,
+    Criteria,
+    IRecistRules,
+    RecicLRules,
+    RuleSet,
+    parse_criteria,
+)
+
+__all__ = ["Assessment", "assess", "DEFAULT_CRITERIA", "ALL_CRITERIA", "resolve_rules"]
+
+#: Used when neither the call nor the document names criteria.
+DEFAULT_CRITERIA: tuple[str, ...] = (Criteria.RECIST_1_1.value, Criteria.MRECIST.value)
+#: Every criterion, in output order.
+ALL_CRITERIA: tuple[str, ...] = tuple(c.value for c in Criteria)
+
+AnyRules = RuleSet | RecicLRules | IRecistRules
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """Results of one read under several criteria, plus burden and liver scores."""
+
+    patient_id: str
+    reader_id: str
+    results: Mapping[str, CriterionResult]
+    burden: tuple[Any, ...] = ()
+    liver: tuple[Mapping[str, Any], ...] = ()
+    clinical: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``hcc-imaging assess --json`` object."""
+        return {
+            "patient_id": self.patient_id,
+            "reader_id": self.reader_id,
+            "read_schema_version": SCHEMA_VERSION,
+            "results": {k: v.to_json() for k, v in self.results.items()},
+            "burden": [b.to_json() for b in self.burden],
+            "liver": [dict(x) for x in self.liver],
+            "clinical": dict(self.clinical),
+        }
+
+
+def _field_names(obj: Any) -> set[str]:
+    return {f.name for f in dataclasses.fields(obj)}
+
+
+def resolve_rules(
+    criteria: Sequence[str | Criteria | AnyRules],
+    overrides: Mapping[str, Any] | None = None,
+    rule_overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[AnyRules]:
+    """Rule objects for ``criteria`` with overrides applied.
+
+    ``overrides`` apply to every selected rule object that has the field (iRECIST passes
+    RuleSet fields on to its RECIST 1.1 base); a name no selected rule has is an error.
+    ``rule_overrides`` = ``{criterion: {field: value}}`` for one criterion only.
+    """
+    objs: list[AnyRules] = []
+    for c in criteria:
+        if isinstance(c, (RuleSet, RecicLRules, IRecistRules)):
+            objs.append(c)
+        else:
+            objs.append(RULESETS[parse_criteria(c)])
+    names = [o.name for o in objs]
+    if len(set(names)) != len(names):
+        raise CriteriaError(f"criteria listed twice: {names}. Fix: name each criterion once.")
+    overrides = dict(overrides or {})
+    used: set[str] = set()
+    out: list[AnyRules] = []
+    for o in objs:
+        changes = {k: v for k, v in overrides.items() if k in _field_names(o) and k != "name"}
+        if isinstance(o, IRecistRules):
+            base_changes = {k: v for k, v in overrides.items()
+                            if k in _field_names(o.base) and k not in changes and k != "name"}
+            if base_changes:
+                o = o.replace(base=o.base.replace(**base_changes))
+                used |= set(base_changes)
+        if changes:
+            o = o.replace(**changes)
+            used |= set(changes)
+        out.append(o)
+    unknown = set(overrides) - used
+    if unknown:
+        known = sorted(set().union(*(_field_names(o) for o in out)) - {"name", "base"})
+        raise CriteriaError(
+            f"parameter(s) {sorted(unknown)} do not belong to any of {names}. Known: "
+            f"{', '.join(known)}."
+        )
+    if rule_overrides:
+        for key, changes in rule_overrides.items():
+            crit = parse_criteria(key).value
+            for i, o in enumerate(out):
+                if o.name == crit:
+                    if isinstance(o, IRecistRules):
+                        mine = {k: v for k, v in changes.items() if k in _field_names(o)}
+                        base = {k: v for k, v in changes.items() if k not in mine}
+                        if base:
+                            o = o.replace(base=o.base.replace(**base))
+                        out[i] = o.replace(**mine) if mine else o
+                    else:
+                        out[i] = o.replace(**dict(changes))
+                    break
+            else:
+                raise CriteriaError(
+                    f"rule_overrides names {crit}, which is not among the criteria {names}."
+                )
+    return out
+
+
+def _run_one(doc: ReadDocument, rules: AnyRules) -> CriterionResult:
+    if isinstance(rules, RuleSet):
+        return classify(doc, rules)
+    if isinstance(rules, RecicLRules):
+        return classify_recicl(doc, rules)
+    return classify_irecist(doc, rules)
+
+
+def assess(
+    doc: ReadDocument,
+    criteria: Sequence[str | Criteria | AnyRules] | str | None = None,
+    *,
+    rule_overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    burden_options: Mapping[str, Any] | None = None,
+    child_pugh_boundary: str = "middle_closed",
+    **overrides: Any,
+) -> Assessment:
+    """Assess ``doc`` under ``criteria`` (names case-insensitive, or rule objects).
+
+    Parameters
+    ----------
+    doc : ReadDocument
+    criteria : sequence of str | Criteria | RuleSet, or a comma-separated str
+        Default: the document's ``criteria``, else RECIST 1.1 and mRECIST.
+    rule_overrides : {criterion: {parameter: value}}
+        Parameters for one criterion, e.g. ``{"mRECIST": {"pd_abs_floor": 5}}``.
+    burden_options : dict
+        Keyword arguments of :func:`hcc_imaging.burden.burden_for_timepoint`.
+    child_pugh_boundary : str
+        Boundary handling of the Child-Pugh bands (see :mod:`hcc_imaging.burden.liver`).
+    **overrides
+        Rule parameters applied to every selected criterion that has them, e.g.
+        ``sd_min_days=56``.
+
+    Raises
+    ------
+    CriteriaError
+        Unknown criterion or parameter, or a baseline target lacking a needed measurement.
+    """
+    from hcc_imaging.burden.liver import albi_for, child_pugh_for
+    from hcc_imaging.burden.scores import burden_for_timepoint
+    from hcc_imaging.response.clinical import clinical_cr, drug_off_eligible
+
+    if criteria is None:
+        criteria = doc.criteria or DEFAULT_CRITERIA
+    if isinstance(criteria, str):
+        criteria = [c for c in criteria.split(",") if c.strip()]
+    if not criteria:
+        raise CriteriaError("no criteria given. Fix: pass e.g. ['RECIST1.1', 'mRECIST'].")
+    rules = resolve_rules(criteria, overrides, rule_overrides)
+    results: dict[str, CriterionResult] = {}
+    for r in rules:
+        results[r.name] = _run_one(doc, r)
+    burden = tuple(burden_for_timepoint(tp, **dict(burden_options or {}))
+                   for tp in doc.timepoints)
+    liver: list[dict[str, Any]] = []
+    for lf in doc.liver_function:
+        row: dict[str, Any] = {"day": lf.day, "date": lf.date.isoformat() if lf.date else None}
+        try:
+            row.update(albi_for(lf).to_json())
+        except HccImagingError as err:
+            row["albi_error"] = str(err)
+        try:
+            row.update(child_pugh_for(lf, child_pugh_boundary).to_json())
+        except HccImagingError as err:
+            row["child_pugh_error"] = str(err)
+        liver.append(row)
+    clinical: dict[str, Any] = {}
+    imaging = [results[k] for k in (Criteria.MRECIST.value, Criteria.RECIST_1_1.value)
+               if k in results]
+    if doc.markers and imaging:
+        clinical["clinical_cr"] = clinical_cr(doc, imaging).to_json()
+        clinical["drug_off"] = drug_off_eligible(doc, imaging).to_json()
+    return Assessment(doc.patient_id, doc.reader_id, results, burden, tuple(liver), clinical)
