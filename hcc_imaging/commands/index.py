@@ -1,0 +1,119 @@
+"""``hcc-imaging index PATH [--json]``: list patients / studies / series with phase, geometry and problems.
+
+Reads headers only (never pixels).  PATH is a folder, a .zip or a DICOMDIR.  Patient names are
+never read or printed; patients are shown by PatientID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "index",
+        help="list patients/studies/series of a folder, zip or DICOMDIR with phase and geometry checks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("path", help="folder, .zip or DICOMDIR")
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    p.add_argument("--files", action="store_true", help="with --json: include each series' file list")
+    p.add_argument("--skipped", action="store_true", help="also list the files skipped as not DICOM")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..io import index_archive
+
+    err = Console(stderr=True)
+    if not os.path.exists(args.path):
+        print(f"error: {args.path} does not exist. Pass a folder, a .zip or a DICOMDIR.", file=sys.stderr)
+        return 2
+    if args.json or not err.is_terminal:
+        idx = index_archive(args.path)
+    else:
+        with Progress(TextColumn("reading headers"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, transient=True) as prog:
+            task = prog.add_task("scan", total=None)
+
+            def cb(done: int, total: int) -> None:
+                prog.update(task, completed=done, total=total)
+
+            idx = index_archive(args.path, progress=cb)
+    if args.json:
+        d = idx.to_dict()
+        if not args.files:
+            for p in d["patients"]:
+                for st in p["studies"]:
+                    for se in st["series"]:
+                        se.pop("files", None)
+        json.dump(d, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    _print_table(idx, show_skipped=args.skipped)
+    return 0
+
+
+def _print_table(idx: Any, *, show_skipped: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Console()
+    n_series = len(idx.series)
+    out.print(
+        f"[bold]{idx.root}[/bold]: {idx.n_files} files, {len(idx.patients)} patient(s), "
+        f"{len(idx.studies)} study(ies), {n_series} series, {len(idx.skipped)} skipped "
+        f"({idx.elapsed_s:.2f} s)"
+    )
+    for pat in idx.patients:
+        for st in pat.studies:
+            t = Table(title=f"patient {pat.patient_id or '(no PatientID)'} | study {st.study_date or '?'} "
+                            f"{st.study_description} | {st.study_instance_uid}", title_justify="left",
+                      show_lines=False, expand=False)
+            t.add_column("#", justify="right")
+            t.add_column("mod")
+            t.add_column("description")
+            t.add_column("n", justify="right")
+            t.add_column("geometry")
+            t.add_column("phase")
+            t.add_column("problems")
+            t.add_column("series UID", overflow="fold")
+            for se in st.series:
+                ph = se.phase
+                phase = "-" if ph.phase.value == "unknown" else f"{ph.phase.value} ({ph.confidence:.1f})"
+                probs = "; ".join(se.problems) or ("" if se.is_image else "no pixel data")
+                style = "red" if any(_blocking(p) for p in se.problems) else None
+                t.add_row(
+                    "" if se.series_number is None else str(se.series_number),
+                    se.modality,
+                    se.series_description,
+                    str(se.n_instances),
+                    se.geometry.describe(),
+                    phase,
+                    probs,
+                    se.series_instance_uid,
+                    style=style,
+                )
+            out.print(t)
+    if show_skipped and idx.skipped:
+        t = Table(title="skipped files", title_justify="left")
+        t.add_column("file", overflow="fold")
+        t.add_column("reason")
+        for s in idx.skipped:
+            t.add_row(s.path, s.reason)
+        out.print(t)
+
+
+def _blocking(problem: str) -> bool:
+    return any(w in problem for w in ("unevenly", "duplicate", "tilt", "different orientations", "different image",
+                                      "lack ", "colour", "without SliceThickness"))

@@ -1,0 +1,154 @@
+"""Archive index on a folder, a zip and a DICOMDIR; CLI ``index`` and ``load``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hcc_imaging.cli import main
+from hcc_imaging.io import SeriesInfo, index_archive, load_series
+from hcc_imaging.volume import Phase
+
+from ._synth import write_series
+
+
+def test_folder_index_groups_and_flags_problems(shared_data: Path) -> None:
+    idx = index_archive(shared_data / "dicom2nifti_failing_series")
+    assert len(idx.series) == 6
+    by_folder = {Path(s.files[0]).parent.relative_to(shared_data / "dicom2nifti_failing_series").as_posix(): s
+                 for s in idx.series}
+    assert any("unevenly spaced" in p for p in by_folder["sliceincrement/001"].problems)
+    assert any("gantry tilt" in p for p in by_folder["gantrytilting/001"].problems)
+    assert any("duplicate" in p for p in by_folder["notavolume/001"].problems)
+    assert any("different orientations" in p for p in by_folder["sliceorientation/001"].problems)
+    assert by_folder["slicecount/001"].problems == ()
+    assert by_folder["slicecount/001"].geometry.slice_spacing_mm == pytest.approx(1.0)
+    # non-DICOM files are listed with a reason
+    skipped = {Path(s.path).name: s.reason for s in idx.skipped}
+    assert "README.md" in skipped and "not a DICOM file" in skipped["README.md"]
+    assert "001_ground_truth.nii.gz" in skipped
+
+
+def test_files_are_in_slice_order_and_load_from_seriesinfo(shared_data: Path) -> None:
+    idx = index_archive(shared_data / "pydicom_testfiles" / "dicomdirtests" / "98892001")
+    ct5 = next(s for s in idx.series if s.n_instances == 5)
+    z = [float(v) for v in (-1.2375, 1.2625, 3.7625, 6.2625, 8.7625)]
+    assert [Path(f).name for f in ct5.files] == ["3353", "3023", "2693", "2392", "2062"]
+    assert ct5.geometry.slice_spacing_mm == pytest.approx(2.5)
+    assert ct5.geometry.orientation_label == "axial"
+    v = load_series(ct5)
+    np.testing.assert_allclose([v.index_to_lps([k, 0, 0])[2] for k in range(5)], z, atol=1e-4)
+
+
+def test_zip_index_and_load(shared_data: Path, tmp_path: Path) -> None:
+    src = shared_data / "pydicom_testfiles" / "dicomdirtests" / "98892001" / "CT5N"
+    zpath = tmp_path / "archive.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for f in sorted(src.iterdir()):
+            zf.write(f, f"PAT/CT5N/{f.name}")
+        zf.writestr("PAT/notes.txt", "not dicom")
+    idx = index_archive(zpath)
+    assert len(idx.series) == 1
+    s = idx.series[0]
+    assert s.n_instances == 5 and all("::" in f for f in s.files)
+    assert [r.reason for r in idx.skipped if r.path.endswith("notes.txt")]
+    v = load_series(s)
+    ref = load_series(src)
+    np.testing.assert_array_equal(v.array, ref.array)
+    assert v.geometry_equal(ref)
+    assert load_series(zpath).geometry_equal(ref)
+
+
+@pytest.mark.parametrize("name", ["DICOMDIR", "DICOMDIR-implicit", "DICOMDIR-bigEnd", "DICOMDIR-reordered",
+                                  "DICOMDIR-nooffset"])
+def test_dicomdir_index(shared_data: Path, name: str) -> None:
+    idx = index_archive(shared_data / "pydicom_testfiles" / "dicomdirtests" / name)
+    assert idx.n_files == 31
+    assert {p.patient_id for p in idx.patients} == {"77654033", "98890234"}
+    assert len(idx.series) == 13
+    assert sum(s.n_instances for s in idx.series) == 31
+    assert not idx.skipped
+
+
+def test_dicomdir_empty(shared_data: Path) -> None:
+    idx = index_archive(shared_data / "pydicom_testfiles" / "dicomdirtests" / "DICOMDIR-empty.dcm")
+    assert idx.series == () and idx.n_files == 0
+
+
+def test_index_json_roundtrip(shared_data: Path) -> None:
+    idx = index_archive(shared_data / "pydicom_testfiles" / "dicomdirtests")
+    d = json.loads(json.dumps(idx.to_dict()))
+    assert len(d["patients"]) == 2
+    s0 = d["patients"][0]["studies"][0]["series"][0]
+    assert {"series_instance_uid", "geometry", "phase", "problems", "files"} <= set(s0)
+    with pytest.raises(KeyError, match="known series"):
+        idx.find_series("1.2.3.nothing")
+    assert idx.find_series(idx.series[0].series_instance_uid) is idx.series[0]
+
+
+def test_missing_path_raises() -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        index_archive("/nonexistent/dicom/folder")
+
+
+def test_index_study_phase_from_descriptions(tmp_path: Path) -> None:
+    study = "1.2.826.0.1.3680043.2.999.1"
+    vals = np.full((2, 4, 4), 1024, np.uint16)
+    for d in ("Leber nativ", "Arterielle Phase", "Portalvenös 70s", "Spätphase 3min"):
+        write_series(tmp_path / d.split()[0], vals, description=d, study_uid=study)
+    idx = index_archive(tmp_path)
+    phases = {s.series_description: s.phase.phase for s in idx.series}
+    assert phases == {"Leber nativ": Phase.PRE_CONTRAST, "Arterielle Phase": Phase.ARTERIAL,
+                      "Portalvenös 70s": Phase.PORTAL_VENOUS, "Spätphase 3min": Phase.DELAYED}
+    assert isinstance(idx.series[0], SeriesInfo)
+
+
+def test_index_progress_is_reported(shared_data: Path) -> None:
+    calls: list[tuple[int, int]] = []
+    index_archive(shared_data / "pydicom_testfiles", progress=lambda d, t: calls.append((d, t)))
+    assert calls and calls[-1][0] == calls[-1][1]
+
+
+def test_cli_index_json_and_table(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(shared_data / "dicom2nifti_failing_series")
+    assert main(["index", path, "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert sum(len(st["series"]) for p in d["patients"] for st in p["studies"]) == 6
+    assert "files" not in d["patients"][0]["studies"][0]["series"][0]
+    assert main(["index", path, "--skipped"]) == 0
+    out = capsys.readouterr().out
+    assert "unevenly" in out and "README.md" in out
+
+
+def test_cli_load_json_and_error(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ok = str(shared_data / "pydicom_testfiles" / "dicomdirtests" / "98892001" / "CT5N")
+    assert main(["load", ok, "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["shape"] == [5, 16, 16] and d["spacing_mm"][0] == pytest.approx(2.5)
+    assert main(["load", ok]) == 0
+    assert "spacing_mm" in capsys.readouterr().out
+    bad = str(shared_data / "dicom2nifti_failing_series" / "gantrytilting" / "001")
+    assert main(["load", bad]) == 2
+    assert "GantryTiltError" in capsys.readouterr().err
+    assert main(["load", bad, "--on-tilt", "resample", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["shape"][0] == 4
+
+
+def test_cli_index_subprocess(shared_data: Path) -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "hcc_imaging.cli", "index", str(shared_data / "pydicom_testfiles" / "dicomdirtests"),
+         "--json"],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"},
+    )
+    assert r.returncode == 0, r.stderr
+    assert len(json.loads(r.stdout)["patients"]) == 2
+    r = subprocess.run([sys.executable, "-m", "hcc_imaging.cli", "load", "/nonexistent"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0

@@ -1,0 +1,193 @@
+"""Contrast-phase rules: keyword table across languages and vendors, timing, order, image ROIs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hcc_imaging.io import PhaseCall, classify_phase, load_study, phase_from_image, phase_from_vessel_hu
+from hcc_imaging.io.phases import dicom_time_to_seconds, phase_from_description, phase_from_timing, roi_mean_hu
+from hcc_imaging.volume import Modality, Phase, Volume
+
+from ._synth import write_series
+
+P = Phase
+
+KEYWORDS = [
+    ("Abdomen 3.0 B30f PORTAL VENOUS", P.PORTAL_VENOUS, "en-portal-venous"),
+    ("PVP 70s", P.PORTAL_VENOUS, "vendor-pvp"),
+    ("ABD PV 5mm", P.PORTAL_VENOUS, "vendor-pv"),
+    ("VENOUS PHASE", P.PORTAL_VENOUS, "en-venous"),
+    ("Portalvenös 1.0", P.PORTAL_VENOUS, "de-portalvenoes"),
+    ("Phase portale", P.PORTAL_VENOUS, "fr-portale"),
+    ("temps veineux", P.PORTAL_VENOUS, "fr-veineux"),
+    ("Fase venosa", P.PORTAL_VENOUS, "es-it-venosa"),
+    ("monmyakusou", P.PORTAL_VENOUS, "ja-romaji-portal"),
+    ("門脈相", P.PORTAL_VENOUS, "ja-kanji-portal"),
+    ("ARTERIAL 1.25mm", P.ARTERIAL, "en-arterial"),
+    ("ART", P.ARTERIAL, "vendor-art"),
+    ("Liver AP", P.ARTERIAL, "vendor-ap"),
+    ("Arterielle Phase", P.ARTERIAL, "de-fr-arterielle"),
+    ("fase arteriosa", P.ARTERIAL, "es-it-arteriosa"),
+    ("doumyakusou", P.ARTERIAL, "ja-romaji-arterial"),
+    ("動脈相", P.ARTERIAL, "ja-kanji-arterial"),
+    ("Late arterial", P.ARTERIAL_LATE, "en-late-arterial"),
+    ("Spätarteriell", P.ARTERIAL_LATE, "de-spaetarteriell"),
+    ("Early Arterial", P.ARTERIAL_EARLY, "en-early-arterial"),
+    ("Frühe arteriell", P.ARTERIAL, "de-frueh-separate-word"),
+    ("NATIVE 5mm", P.PRE_CONTRAST, "de-en-native"),
+    ("Leber nativ", P.PRE_CONTRAST, "de-nativ"),
+    ("NC ABD", P.PRE_CONTRAST, "vendor-nc"),
+    ("PRE", P.PRE_CONTRAST, "vendor-pre"),
+    ("non-contrast", P.PRE_CONTRAST, "en-non-contrast"),
+    ("ABD W/O CONTRAST", P.PRE_CONTRAST, "en-wo-contrast"),
+    ("sans injection", P.PRE_CONTRAST, "fr-sans-injection"),
+    ("sin contraste", P.PRE_CONTRAST, "es-sin-contraste"),
+    ("senza mdc", P.PRE_CONTRAST, "it-senza-mdc"),
+    ("5/5mm Plain", P.PRE_CONTRAST, "ja-en-plain"),
+    ("単純CT", P.PRE_CONTRAST, "ja-kanji-plain"),
+    ("DELAY 3 min", P.DELAYED, "en-delay"),
+    ("EQ", P.DELAYED, "vendor-eq"),
+    ("Equilibrium phase", P.DELAYED, "en-equilibrium"),
+    ("Spätphase", P.DELAYED, "de-spaetphase"),
+    ("fase tardia", P.DELAYED, "es-tardia"),
+    ("heikousou", P.DELAYED, "ja-romaji-equilibrium"),
+    ("HBP 20MIN", P.HEPATOBILIARY, "vendor-hbp"),
+    ("t1 vibe 20 min", P.HEPATOBILIARY, "vendor-20min"),
+    ("hepatocyte phase", P.HEPATOBILIARY, "en-hepatocyte"),
+    ("transitional phase", P.TRANSITIONAL, "en-transitional"),
+]
+
+
+@pytest.mark.parametrize(("text", "phase"), [pytest.param(t, p, id=i) for t, p, i in KEYWORDS])
+def test_keywords(text: str, phase: Phase) -> None:
+    call = phase_from_description(text)
+    assert call is not None and call.phase == phase, call
+    assert 0.5 <= call.confidence <= 1.0
+    assert text.strip() in call.reason
+
+
+@pytest.mark.parametrize("text", [pytest.param("Abdomen 5.0 B31f", id="silent"), pytest.param("", id="empty"),
+                                  pytest.param("Body Topogram", id="topogram")])
+def test_silent_descriptions(text: str) -> None:
+    assert phase_from_description(text) is None
+
+
+@pytest.mark.parametrize(("delay", "agent", "phase"), [
+    pytest.param(-30, None, P.PRE_CONTRAST, id="before-injection"),
+    pytest.param(20, None, P.ARTERIAL_EARLY, id="20s-early-arterial"),
+    pytest.param(38, None, P.ARTERIAL_LATE, id="38s-late-arterial"),
+    pytest.param(70, None, P.PORTAL_VENOUS, id="70s-portal"),
+    pytest.param(180, None, P.DELAYED, id="3min-delayed-ct"),
+    pytest.param(180, "Gd-EOB-DTPA (Primovist)", P.TRANSITIONAL, id="3min-gadoxetate-transitional"),
+    pytest.param(1200, "Primovist", P.HEPATOBILIARY, id="20min-gadoxetate-hbp"),
+    pytest.param(1200, "Omnipaque 350", P.DELAYED, id="20min-iodine-delayed"),
+])
+def test_timing(delay: float, agent: str | None, phase: Phase) -> None:
+    assert phase_from_timing(delay, agent=agent).phase == phase
+
+
+def test_classify_uses_tags_in_order() -> None:
+    c = classify_phase(series_description="Abdomen", acquisition_time="100110", contrast_bolus_start_time="100000",
+                       contrast_bolus_agent="Iomeron")
+    assert c.phase == P.PORTAL_VENOUS and "70 s" in c.reason
+    # keyword beats timing
+    c = classify_phase(series_description="ART", acquisition_time="100110", contrast_bolus_start_time="100000")
+    assert c.phase == P.ARTERIAL
+    # injection before midnight
+    c = classify_phase(series_description="", acquisition_time="000030", contrast_bolus_start_time="235950")
+    assert c.phase == P.ARTERIAL_LATE
+    # agent only: post-contrast, phase unknown
+    c = classify_phase(series_description="Abdomen", contrast_bolus_agent="Visipaque")
+    assert c.phase == P.UNKNOWN and "post-contrast" in c.reason
+    assert classify_phase({}).phase == P.UNKNOWN
+
+
+def test_order_within_study() -> None:
+    s = [
+        {"series_instance_uid": "1", "modality": "CT", "acquisition_time": "100000", "contrast_bolus_agent": ""},
+        {"series_instance_uid": "2", "modality": "CT", "acquisition_time": "100140", "contrast_bolus_agent": "IOM"},
+        {"series_instance_uid": "3", "modality": "CT", "acquisition_time": "100210", "contrast_bolus_agent": "IOM"},
+        {"series_instance_uid": "4", "modality": "CT", "acquisition_time": "100500", "contrast_bolus_agent": "IOM"},
+    ]
+    got = [classify_phase(x, study_series=s).phase for x in s]
+    assert got == [P.PRE_CONTRAST, P.ARTERIAL, P.PORTAL_VENOUS, P.DELAYED]
+    assert all(classify_phase(x, study_series=s).confidence < 0.5 for x in s)
+
+
+@pytest.mark.parametrize(("aorta", "pv", "phase"), [
+    pytest.param(40, 40, P.PRE_CONTRAST, id="pre"),
+    pytest.param(300, 120, P.ARTERIAL_LATE, id="late-arterial"),
+    pytest.param(280, 60, P.ARTERIAL_EARLY, id="early-arterial"),
+    pytest.param(160, 180, P.PORTAL_VENOUS, id="portal"),
+])
+def test_vessel_rule(aorta: float, pv: float, phase: Phase) -> None:
+    assert phase_from_vessel_hu(aorta, pv).phase == phase
+
+
+def test_vessel_rule_refuses_nan() -> None:
+    with pytest.raises(ValueError, match="finite"):
+        phase_from_vessel_hu(float("nan"), 100.0)
+
+
+def test_phase_from_image_on_phantom_rois() -> None:
+    arr = np.full((10, 40, 40), 50, np.int16)
+    arr[:, 5:15, 5:15] = 300  # "aorta"
+    arr[:, 25:35, 25:35] = 120  # "portal vein"
+    v = Volume.create(arr, spacing=(2.0, 1.0, 1.0), modality=Modality.CT)
+    call = phase_from_image(v, aorta_lps=v.index_to_lps([5, 10, 10]), portal_vein_lps=v.index_to_lps([5, 30, 30]))
+    assert call.phase == P.ARTERIAL_LATE and call.reason.startswith("image:")
+    assert roi_mean_hu(v, v.index_to_lps([5, 10, 10])) == pytest.approx(300.0)
+    with pytest.raises(ValueError, match="outside"):
+        roi_mean_hu(v, (500.0, 500.0, 500.0))
+    mr = Volume.create(arr, spacing=(2.0, 1.0, 1.0), modality=Modality.MR)
+    assert phase_from_image(mr, aorta_lps=(0, 0, 0), portal_vein_lps=(0, 0, 0)).phase == P.UNKNOWN
+
+
+def test_phantom_study_phases_from_image() -> None:
+    phantoms = pytest.importorskip("hcc_imaging.phantoms")
+    aorta = getattr(phantoms, "_AORTA", None)  # ((x, y) centre, radius) in LPS mm
+    pv_axis = getattr(phantoms, "_PORTAL_VEIN", None)
+    if aorta is None or pv_axis is None:
+        pytest.skip("phantom anatomy constants moved")
+    study = phantoms.make_study(seed=0, shape=(28, 120, 120), spacing=(5.0, 3.0, 3.0))
+    expected = {P.PRE_CONTRAST: P.PRE_CONTRAST, P.ARTERIAL: P.ARTERIAL_LATE, P.PORTAL_VENOUS: P.PORTAL_VENOUS}
+    for ph, exp in expected.items():
+        vol = study.volumes[ph]
+        a_pt = (aorta[0][0], aorta[0][1], -10.0)
+        # 20 % along the portal-vein axis: clear of the tumour thrombus (45-75 %)
+        pv_pt = np.asarray(pv_axis.start_lps, float) * 0.8 + np.asarray(pv_axis.end_lps, float) * 0.2
+        call = phase_from_image(vol, aorta_lps=a_pt, portal_vein_lps=pv_pt, radius_mm=4.0)
+        assert call.phase == exp, (ph, call)
+
+
+def test_phase_call_validates_confidence() -> None:
+    with pytest.raises(ValueError, match="confidence"):
+        PhaseCall(P.ARTERIAL, 1.5, "x")
+
+
+def test_dicom_time() -> None:
+    assert dicom_time_to_seconds("101530.5") == pytest.approx(36930.5)
+    assert dicom_time_to_seconds("10:15:30") == pytest.approx(36930.0)
+    assert dicom_time_to_seconds("1015") == pytest.approx(36900.0)
+    assert dicom_time_to_seconds("") is None
+    assert dicom_time_to_seconds("garbage") is None
+
+
+def test_load_study_with_overrides(tmp_path: Path) -> None:
+    study = "1.2.826.0.1.3680043.2.999.7"
+    vals = np.full((3, 4, 4), 1024, np.uint16)
+    write_series(tmp_path / "a", vals, description="ART", study_uid=study, series_uid="1.2.9.1")
+    write_series(tmp_path / "b", vals, description="Abdomen", study_uid=study, series_uid="1.2.9.2")
+    vols = load_study(tmp_path)
+    phases = {v.series_instance_uid: v.phase for v in vols}
+    assert phases == {"1.2.9.1": P.ARTERIAL, "1.2.9.2": P.UNKNOWN}
+    vols = load_study(tmp_path, phase_overrides={"1.2.9.2": "portal_venous"})
+    v2 = next(v for v in vols if v.series_instance_uid == "1.2.9.2")
+    assert v2.phase == P.PORTAL_VENOUS and v2.meta["phase_call"]["confidence"] == 1.0
+    from hcc_imaging.io import SeriesSelectionError
+
+    with pytest.raises(SeriesSelectionError, match="study_uid="):
+        load_study(tmp_path, study_uid="9.9.9")

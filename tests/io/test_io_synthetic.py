@@ -1,0 +1,237 @@
+"""Loader geometry on synthetic series: shuffled names, flipped order, oblique planes, and every
+refusal path (gaps, duplicates, tilt, mixed sizes, localizers, colour, missing tags)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hcc_imaging.errors import InvalidSeriesError, NotDicomError
+from hcc_imaging.io import (
+    ColourImageError,
+    DuplicatePositionError,
+    GantryTiltError,
+    MissingPositionError,
+    MixedImageSizeError,
+    NotAnImageError,
+    SeriesSelectionError,
+    SliceSpacingError,
+    load_series,
+)
+from hcc_imaging.io._dicomparse import parse_header
+
+from ._synth import write_series
+
+
+def _volume_values(n: int, rows: int = 6, cols: int = 7) -> np.ndarray:
+    # stored values: distinct per (k, j, i) so any flip or permutation is visible; HU = v - 1024
+    k, j, i = np.meshgrid(np.arange(n), np.arange(rows), np.arange(cols), indexing="ij")
+    return (1024 + 100 * k + 10 * j + i).astype(np.uint16)
+
+
+def _rotation(a: float, b: float, c: float) -> np.ndarray:
+    ca, sa, cb, sb, cc, sc = np.cos(a), np.sin(a), np.cos(b), np.sin(b), np.cos(c), np.sin(c)
+    rz = np.array([[ca, -sa, 0], [sa, ca, 0], [0, 0, 1]])
+    ry = np.array([[cb, 0, sb], [0, 1, 0], [-sb, 0, cb]])
+    rx = np.array([[1, 0, 0], [0, cc, -sc], [0, sc, cc]])
+    return rz @ ry @ rx
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    n=st.integers(2, 6),
+    angles=st.tuples(*[st.floats(-3.1, 3.1)] * 3),
+    spacing=st.tuples(st.floats(0.5, 5.0), st.floats(0.3, 2.0), st.floats(0.3, 2.0)),
+    flip=st.booleans(),
+    seed=st.integers(0, 10_000),
+)
+def test_any_orientation_order_and_names_give_true_geometry(
+    tmp_path_factory: pytest.TempPathFactory, n: int, angles: tuple[float, float, float],
+    spacing: tuple[float, float, float], flip: bool, seed: int,
+) -> None:
+    folder = tmp_path_factory.mktemp("syn")
+    r = _rotation(*angles)
+    iop = [*r[:, 0], *r[:, 1]]  # row cosine, column cosine
+    normal = np.cross(r[:, 0], r[:, 1])
+    origin = np.array([12.5, -30.0, 44.0])
+    values = _volume_values(n)
+    positions = [origin + k * spacing[0] * normal for k in range(n)]
+    order = list(range(n))[::-1] if flip else list(range(n))  # write slices in reversed order
+    names = [f"{random.Random(seed + k).randrange(10**9):09d}.dcm" for k in range(n)]  # shuffled names
+    write_series(folder, values[order], spacing=spacing, iop=iop,
+                 positions=[positions[k] for k in order], names=names)
+    v = load_series(folder)
+    assert v.shape == values.shape
+    np.testing.assert_allclose(v.spacing, spacing, rtol=1e-5)
+    np.testing.assert_allclose(v.direction[:, 0], normal, atol=1e-5)
+    np.testing.assert_allclose(v.direction[:, 1], r[:, 1], atol=1e-5)
+    np.testing.assert_allclose(v.direction[:, 2], r[:, 0], atol=1e-5)
+    np.testing.assert_allclose(v.origin, origin, atol=1e-4)
+    np.testing.assert_array_equal(v.array, values.astype(np.int32) - 1024)
+    assert v.array.dtype == np.int16
+    # every voxel centre maps to where DICOM puts it: IPP + j * dr * colcos + i * dc * rowcos
+    k, j, i = n - 1, 5, 6
+    expect = positions[k] + j * spacing[1] * r[:, 1] + i * spacing[2] * r[:, 0]
+    np.testing.assert_allclose(v.index_to_lps([k, j, i]), expect, atol=1e-4)
+
+
+def test_meta_references_source_images(tmp_path: Path) -> None:
+    paths = write_series(tmp_path, _volume_values(3), names=["c.dcm", "a.dcm", "b.dcm"])
+    v = load_series(tmp_path)
+    assert v.meta["source_files"] == tuple(str(p) for p in paths)
+    uids = tuple(str(pydicom.dcmread(p).SOPInstanceUID) for p in paths)
+    assert v.meta["sop_instance_uids"] == uids
+    assert v.meta["sop_class_uid"] == "1.2.840.10008.5.1.4.1.1.2"
+    assert v.phase.value == "portal_venous"
+    assert v.series_description == "Abdomen PORTAL VENOUS"
+    assert v.meta["decoders"] == ("readinto",)
+
+
+def test_rescale_outside_int16_falls_back_to_float32(tmp_path: Path) -> None:
+    vals = _volume_values(2)
+    write_series(tmp_path / "a", vals, slope=0.5, intercept=-10)
+    v = load_series(tmp_path / "a")
+    assert v.array.dtype == np.float32
+    np.testing.assert_allclose(v.array, vals * 0.5 - 10)
+    big = np.full((2, 4, 4), 60000, np.uint16)
+    write_series(tmp_path / "b", big, intercept=0)
+    w = load_series(tmp_path / "b")
+    assert w.array.dtype == np.float32 and float(w.array.max()) == 60000.0
+    signed = np.full((2, 4, 4), 1000, np.int16)
+    write_series(tmp_path / "c", signed, intercept=-1024, signed=True)
+    s = load_series(tmp_path / "c")
+    assert s.array.dtype == np.int16 and int(s.array.max()) == -24
+
+
+def test_gap_is_refused_with_the_fix(tmp_path: Path) -> None:
+    pos = [(0, 0, z) for z in (0.0, 2.5, 5.0, 10.0, 12.5)]
+    write_series(tmp_path, _volume_values(5), positions=pos)
+    with pytest.raises(SliceSpacingError, match=r"expected 2.50 mm, found 5.00 mm between slices 2 and 3.*on_irregular"):
+        load_series(tmp_path)
+    v = load_series(tmp_path, on_irregular="resample")
+    assert v.shape[0] == 6 and v.meta["interpolated_slices"] == [3]
+    np.testing.assert_array_equal(v.array[3], (v.array[2].astype(int) + v.array[4]) // 2)
+
+
+def test_duplicates_are_refused(tmp_path: Path) -> None:
+    pos = [(0, 0, z) for z in (0.0, 2.5, 2.5, 5.0)]
+    write_series(tmp_path, _volume_values(4), positions=pos)
+    with pytest.raises(DuplicatePositionError, match="duplicate slice position"):
+        load_series(tmp_path)
+
+
+def test_tilt_is_refused_then_resampled(tmp_path: Path) -> None:
+    # positions move along z while the plane is tilted 10 degrees about x
+    t = np.radians(10)
+    iop = (1, 0, 0, 0, np.cos(t), -np.sin(t))
+    pos = [(0.0, 0.0, 3.0 * k) for k in range(5)]
+    write_series(tmp_path, _volume_values(5, 8, 8), iop=iop, positions=pos)
+    with pytest.raises(GantryTiltError, match=r"10.0 deg"):
+        load_series(tmp_path)
+    v = load_series(tmp_path, on_tilt="resample")
+    np.testing.assert_allclose(v.spacing[0], 3.0 * np.cos(t), rtol=1e-4)
+    np.testing.assert_allclose(v.direction.T @ v.direction, np.eye(3), atol=1e-6)
+
+
+def test_mixed_sizes_are_refused(tmp_path: Path) -> None:
+    write_series(tmp_path / "s", _volume_values(3, 6, 7), series_uid="1.2.3.4")
+    write_series(tmp_path / "s2", _volume_values(2, 5, 5), series_uid="1.2.3.4", origin=(-50, -60, 20))
+    with pytest.raises(MixedImageSizeError, match="stack=N"):
+        load_series(tmp_path)
+    assert load_series(tmp_path, stack=0).shape == (3, 6, 7)
+
+
+def test_localizer_is_dropped_with_a_note(tmp_path: Path) -> None:
+    types = [["ORIGINAL", "PRIMARY", "AXIAL"]] * 4 + [["ORIGINAL", "PRIMARY", "LOCALIZER"]]
+    pos = [(-50.0, -60.0, 10 + 2.5 * k) for k in range(4)] + [(0.0, 0.0, 200.0)]
+    write_series(tmp_path, _volume_values(5), image_types=types, positions=pos)
+    v = load_series(tmp_path)
+    assert v.shape[0] == 4
+    assert len(v.meta["dropped_localizers"]) == 1
+    assert any("localizer" in p for p in v.meta["problems"])
+
+
+def test_missing_position_is_refused(tmp_path: Path) -> None:
+    paths = write_series(tmp_path, _volume_values(2))
+    ds = pydicom.dcmread(paths[1])
+    del ds.ImagePositionPatient
+    ds.save_as(paths[1])
+    with pytest.raises(MissingPositionError, match="ImagePositionPatient"):
+        load_series(tmp_path)
+
+
+def test_colour_is_refused(tmp_path: Path) -> None:
+    paths = write_series(tmp_path, _volume_values(1))
+    ds = pydicom.dcmread(paths[0])
+    ds.SamplesPerPixel = 3
+    ds.PhotometricInterpretation = "RGB"
+    ds.PlanarConfiguration = 0
+    ds.BitsAllocated = ds.BitsStored = 8
+    ds.HighBit = 7
+    ds.PixelData = np.zeros((6, 7, 3), np.uint8).tobytes()
+    ds.save_as(paths[0])
+    with pytest.raises(ColourImageError, match="colour image"):
+        load_series(tmp_path)
+
+
+def test_several_series_need_a_choice(tmp_path: Path) -> None:
+    write_series(tmp_path / "a", _volume_values(2), series_uid="1.2.3.1")
+    write_series(tmp_path / "b", _volume_values(3), series_uid="1.2.3.2")
+    with pytest.raises(SeriesSelectionError, match="series_uid="):
+        load_series(tmp_path)
+    assert load_series(tmp_path, series_uid="1.2.3.2").shape[0] == 3
+    with pytest.raises(SeriesSelectionError, match="is not in"):
+        load_series(tmp_path, series_uid="9.9")
+    with pytest.raises(SeriesSelectionError, match="empty list"):
+        load_series([])
+
+
+def test_not_dicom_and_not_image(tmp_path: Path, shared_data: Path) -> None:
+    f = tmp_path / "notes.txt"
+    f.write_text("hello")
+    with pytest.raises(NotDicomError, match="not a DICOM file"):
+        load_series(f)
+    with pytest.raises(NotAnImageError, match="no pixel data"):
+        load_series(shared_data / "pydicom_testfiles" / "test-SR.dcm")
+    with pytest.raises(ValueError, match="on_tilt"):
+        load_series(tmp_path, on_tilt="ignore")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="on_irregular"):
+        load_series(tmp_path, on_irregular="ignore")  # type: ignore[arg-type]
+
+
+def test_patient_name_is_never_read(tmp_path: Path) -> None:
+    paths = write_series(tmp_path, _volume_values(2))
+    h = parse_header(str(paths[0]))
+    assert "Synthetic" not in repr(h)
+    v = load_series(tmp_path)
+    assert "Synthetic" not in repr(dict(v.meta))
+
+
+def test_fast_and_pydicom_parsers_agree(shared_data: Path) -> None:
+    from hcc_imaging.io._dicomparse import _parse_with_pydicom
+
+    for p in sorted((shared_data / "pydicom_testfiles" / "dicomdirtests").rglob("*")):
+        if not p.is_file() or p.name.startswith(("DICOMDIR", "README")):
+            continue
+        fast = parse_header(str(p), to_pixels=False)
+        slow = _parse_with_pydicom(str(p), data=None, pool=None)
+        assert fast.parsed_by == "fast"
+        for attr in ("series_instance_uid", "image_position_patient", "image_orientation_patient",
+                     "pixel_spacing", "rows", "columns", "rescale_intercept", "series_description",
+                     "acquisition_time", "modality", "instance_number"):
+            a, b = getattr(fast, attr), getattr(slow, attr)
+            if isinstance(a, tuple):
+                np.testing.assert_allclose(a, b, err_msg=f"{p} {attr}")
+            else:
+                assert a == b, (p, attr)
+
+
+def test_invalid_series_errors_are_value_errors() -> None:
+    assert issubclass(SliceSpacingError, InvalidSeriesError)
+    assert issubclass(SliceSpacingError, ValueError)
