@@ -207,7 +207,10 @@ BASELINE_CATEGORY = "baseline"
 
 def criterion_result(assessment: Any, criteria: str) -> Any:
     """The :class:`~hcc_imaging.response.results.CriterionResult` for ``criteria`` in what
-    ``assess`` returned (a CriterionResult, or a mapping criterion -> CriterionResult)."""
+    ``assess`` returned (an Assessment, a CriterionResult, or a mapping criterion -> result)."""
+    results = getattr(assessment, "results", None)
+    if isinstance(results, Mapping):
+        assessment = results
     if isinstance(assessment, Mapping):
         key = criteria.lower().replace(" ", "").replace("_", "")
         for k, v in assessment.items():

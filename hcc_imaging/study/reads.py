@@ -87,19 +87,24 @@ _ENDPOINT_AXES = ("long", "short", "viable_long", "viable_short", "necrosis_long
 
 
 def _default_assessor(doc: Any, criteria: str) -> Any:
-    from ..response import assess  # type: ignore[attr-defined]
+    from ..response import assess
 
-    return assess(doc, criteria)
+    return assess(doc, [criteria])
 
 
 def _norm_criteria(criteria: str | Sequence[str]) -> tuple[str, ...]:
+    """Canonical criterion names (``RECIST1.1``, ``mRECIST``...); CriteriaError if unknown."""
+    from ..response.rules import parse_criteria
+
     items = [criteria] if isinstance(criteria, str) else list(criteria)
     out: list[str] = []
     for item in items:
         for c in str(item).split(","):
             c = c.strip()
-            if c and c not in out:
-                out.append(c)
+            if c:
+                name = parse_criteria(c).value
+                if name not in out:
+                    out.append(name)
     return tuple(out)
 
 
@@ -180,6 +185,13 @@ def _check_endpoints(endpoints: Mapping[str, Any] | None, where: str) -> str:
             raise StoreError(f"{where}: endpoints of axis {axis!r} must be two finite 3D LPS points in mm, got {pts!r}.")
         out[axis] = [pa, pb]
     return dumps(out)
+
+
+def _one_criterion(criteria: str) -> str:
+    names = _norm_criteria(criteria)
+    if len(names) != 1:
+        raise StoreError(f"expected one criterion, got {criteria!r}; pass a single name such as 'RECIST1.1'.")
+    return names[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -804,6 +816,8 @@ class AdjudicatorSession(_Base):
         PD-date discordance: the day of the first PD differs - including one read with PD and
         one without.  Each comes with its latest adjudication when one was recorded.
         """
+        criteria = _one_criterion(criteria)
+
         def fn(s: Session) -> list[Discordance]:
             p = Store._patient(s, patient_id)
             self._not_conflicted(s, p.id)
@@ -843,6 +857,7 @@ class AdjudicatorSession(_Base):
     def adjudicate(self, patient_id: str, criteria: str, discordance: DiscordanceKind | str, chosen_read_uid: str,
                    reason: str, *, confirmed: bool = False) -> AdjudicationInfo:
         """Pick the read that stands for one discordance, with the reason (required)."""
+        criteria = _one_criterion(criteria)
         try:
             kind = DiscordanceKind(str(discordance))
         except ValueError:
@@ -886,6 +901,8 @@ class AdjudicatorSession(_Base):
         """
         from .agreement import PairedResponses
         from .documents import BASELINE_CATEGORY
+
+        criteria = _one_criterion(criteria)
 
         def fn(s: Session) -> PairedResponses:
             ra = Store._reader(s, reader_a)

@@ -1,0 +1,123 @@
+"""The audit log: every create/update/lock is logged in the change's transaction, the chain
+verifies, and tampering (edit, delete, reorder, truncate) is detected."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from hcc_imaging.errors import AuditIntegrityError, StoreError
+from hcc_imaging.study import ReaderSession, Store
+
+
+def _db_path(store: Store) -> Path:
+    return Path(store.url.removeprefix("sqlite:///"))
+
+
+def _raw(store: Store) -> sqlite3.Connection:
+    con = sqlite3.connect(_db_path(store))
+    con.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
+    con.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
+    return con
+
+
+@pytest.fixture
+def audited(populated: Store, assessor) -> Store:  # type: ignore[no-untyped-def]
+    r1 = ReaderSession(populated, "R1")
+    r1.add_lesion("P001", "L1")
+    read = r1.start_read("P001", ["BL", "FU1"], "RECIST1.1")
+    r1.record_measurement(read.read_uid, "BL", "L1", longest_diameter_mm=40.0)
+    r1.record_measurement(read.read_uid, "FU1", "L1", longest_diameter_mm=25.0)
+    r1.record_measurement(read.read_uid, "FU1", "L1", longest_diameter_mm=26.0)
+    r1.lock(read.read_uid, assessor=assessor)
+    return populated
+
+
+def test_every_change_is_logged_with_old_and_new(audited: Store) -> None:
+    entries = audited.audit_entries()
+    actions = [(e.actor, e.action, e.entity) for e in entries]
+    assert ("system:admin", "create", "patients") in actions
+    assert ("R1", "create", "reads") in actions
+    assert ("R1", "lock", "reads") in actions
+    updates = [e for e in entries if e.action == "update" and e.entity == "measurements"]
+    assert len(updates) == 1
+    assert updates[0].changes["longest_diameter_mm"] == (25.0, 26.0)
+    lock = next(e for e in entries if e.action == "lock")
+    assert lock.changes["status"] == ("draft", "locked")
+    assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
+    assert audited.audit_verify().ok
+
+
+def test_failed_write_leaves_no_audit_row(populated: Store) -> None:
+    n = len(populated.audit_entries())
+    with pytest.raises(StoreError):
+        populated.add_patient("P001")
+    r1 = ReaderSession(populated, "R1")
+    with pytest.raises(StoreError):
+        r1.start_read("P001", ["BL", "NOPE"])
+    assert len(populated.audit_entries()) == n
+    assert r1.reads() == []
+
+
+def test_triggers_make_the_log_append_only(audited: Store) -> None:
+    with audited.engine.connect() as conn:
+        with pytest.raises(Exception, match="append-only"):
+            conn.execute(text("UPDATE audit_log SET actor = 'x' WHERE seq = 2"))
+        with pytest.raises(Exception, match="append-only"):
+            conn.execute(text("DELETE FROM audit_log WHERE seq = 2"))
+    assert audited.audit_verify().ok
+
+
+@pytest.mark.parametrize(
+    "sql, match",
+    [
+        pytest.param(["UPDATE audit_log SET changes = replace(changes, '26.0', '20.0') WHERE action = 'update'"],
+                     "content does not match its hash", id="edited-value"),
+        pytest.param(["UPDATE audit_log SET actor = 'R2' WHERE seq = 3"], "content does not match its hash", id="edited-actor"),
+        pytest.param(["DELETE FROM audit_log WHERE seq = 4"], "expected seq 4", id="deleted-row"),
+        pytest.param(["UPDATE audit_log SET seq = -1 WHERE seq = 3", "UPDATE audit_log SET seq = 3 WHERE seq = 4",
+                      "UPDATE audit_log SET seq = 4 WHERE seq = -1"], "prev_hash does not match", id="reordered-rows"),
+        pytest.param(["DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)"], "audit_head says",
+                     id="truncated-tail"),
+    ],
+)
+def test_tampering_is_detected(audited: Store, sql: list[str], match: str) -> None:
+    con = _raw(audited)
+    for stmt in sql:
+        con.execute(stmt)
+    con.commit()
+    con.close()
+    report = audited.audit_verify(raise_on_error=False)
+    assert not report.ok
+    assert any(match in p for p in report.problems), report.problems
+    with pytest.raises(AuditIntegrityError, match="does not verify"):
+        audited.audit_verify()
+
+
+def test_rehashed_forgery_breaks_the_next_link(audited: Store) -> None:
+    """Recomputing the edited row's own hash is not enough: the next row's prev_hash breaks."""
+    from hcc_imaging.study.audit import row_hash
+
+    con = _raw(audited)
+    seq, ts, actor, action, entity, key, changes, prev = con.execute(
+        "SELECT seq, ts, actor, action, entity, entity_key, changes, prev_hash FROM audit_log WHERE seq = 3").fetchone()
+    forged = row_hash(seq, ts, "R2", action, entity, key, changes, prev)
+    con.execute("UPDATE audit_log SET actor = 'R2', row_hash = ? WHERE seq = 3", (forged,))
+    con.commit()
+    con.close()
+    report = audited.audit_verify(raise_on_error=False)
+    assert any("row seq 4: prev_hash" in p for p in report.problems)
+
+
+def test_log_holds_pseudonymous_ids_only(store: Store) -> None:
+    store.add_patient("HCC-0042")
+    with pytest.raises(StoreError):
+        store.add_patient("DOE^JANE")
+    store.add_timepoint("HCC-0042", "BL", dt.date(2024, 1, 1))
+    dump = "\n".join(f"{e.actor} {e.entity_key} {dict(e.changes)}" for e in store.audit_entries())
+    assert "HCC-0042" in dump
+    assert "DOE" not in dump and "JANE" not in dump

@@ -1,0 +1,290 @@
+"""Reader workflow: reads, measurements with provenance, locking with the real response
+engine, read documents in and out, blinding, adjudication."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import pytest
+
+from hcc_imaging.errors import BlindingError, CriteriaError, ReadDocumentError, StoreError
+from hcc_imaging.response import ReadDocument, assess
+from hcc_imaging.study import AdjudicatorSession, ReaderSession, Store
+
+# Reader A: 60 -> 40 (-33 %, PR) -> 65 (+62 % vs nadir, PD).  Reader B: 60 -> 50 (SD) -> 55 (SD).
+SIZES = {"R1": {"BL": (40.0, 20.0), "FU1": (30.0, 10.0), "FU2": (45.0, 20.0)},
+         "R2": {"BL": (40.0, 20.0), "FU1": (35.0, 15.0), "FU2": (40.0, 15.0)}}
+
+
+def _read(store: Store, reader: str, lock: bool = True, criteria: str = "recist1.1,mrecist") -> str:
+    sess = ReaderSession(store, reader)
+    for lid in ("L1", "L2"):
+        sess.add_lesion("P001", lid)
+    r = sess.start_read("P001", ["BL", "FU1", "FU2"], criteria)
+    for tp, (a, b) in SIZES[reader].items():
+        sess.record_measurement(r.read_uid, tp, "L1", longest_diameter_mm=a, viable_diameter_mm=a,
+                                endpoints_lps={"long": [[0.0, 0.0, 0.0], [a, 0.0, 0.0]]})
+        sess.record_measurement(r.read_uid, tp, "L2", longest_diameter_mm=b, viable_diameter_mm=b,
+                                source_kind="algorithm", algorithm_name="hcc_imaging.segment.lesion",
+                                algorithm_version="0.1.0", parameters={"seed": [10, 20, 30]})
+    if lock:
+        sess.lock(r.read_uid)
+    return r.read_uid
+
+
+def test_lock_stores_responses_from_the_response_engine(populated: Store) -> None:
+    uid = _read(populated, "R1")
+    r1 = ReaderSession(populated, "R1")
+    info = r1.read(uid)
+    assert info.status == "locked" and info.criteria == ("RECIST1.1", "mRECIST")
+    rsp = {(x.criteria, x.timepoint_id): x for x in r1.responses(uid)}
+    assert rsp[("RECIST1.1", "BL")].category == "baseline" and rsp[("RECIST1.1", "BL")].sum_value == 60.0
+    assert rsp[("RECIST1.1", "FU1")].category == "PR" and rsp[("RECIST1.1", "FU1")].sum_value == 40.0
+    assert rsp[("RECIST1.1", "FU2")].category == "PD"
+    overall = rsp[("RECIST1.1", None)]
+    assert overall.category == "PR" and overall.pd_timepoint_id == "FU2"
+    assert overall.pd_date is not None and overall.pd_date.isoformat() == "2024-05-10"
+    # the stored result is exactly what assess gives on the exported document
+    direct = assess(r1.export_document(uid), ["RECIST1.1"]).results["RECIST1.1"]
+    assert [t.response for t in direct.timepoints] == [None, "PR", "PD"]
+    assert direct.bor_unconfirmed == overall.category and direct.bor_confirmed == overall.category_confirmed
+
+
+def test_locked_read_is_final(populated: Store) -> None:
+    uid = _read(populated, "R1")
+    r1 = ReaderSession(populated, "R1")
+    with pytest.raises(StoreError, match="is locked and cannot change"):
+        r1.record_measurement(uid, "FU1", "L1", longest_diameter_mm=1.0)
+    with pytest.raises(StoreError, match="is locked"):
+        r1.lock(uid)
+    with pytest.raises(StoreError, match="is locked"):
+        r1.delete_measurement(uid, "FU1", "L1")
+
+
+def test_measurement_upsert_and_provenance(populated: Store) -> None:
+    r1 = ReaderSession(populated, "R1")
+    les = r1.add_lesion("P001", "L1")
+    r = r1.start_read("P001", ["BL"], "recist1.1")
+    a = r1.record_measurement(r.read_uid, "BL", les.tracking_uid, longest_diameter_mm=30.0)
+    b = r1.record_measurement(r.read_uid, "BL", "L1", longest_diameter_mm=31.5, source_kind="algorithm",
+                              algorithm_name="seg", algorithm_version="2", parameters={"threshold_hu": 90})
+    assert a.measurement_uid == b.measurement_uid  # same (read, lesion, time point): replaced
+    (m,) = r1.measurements(r.read_uid)
+    assert (m.longest_diameter_mm, m.source_kind, m.algorithm_name, m.parameters) == (31.5, "algorithm", "seg", {"threshold_hu": 90})
+    assert r1.delete_measurement(r.read_uid, "BL", "L1") is True
+    assert r1.delete_measurement(r.read_uid, "BL", "L1") is False
+    assert r1.measurements(r.read_uid) == []
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        pytest.param({"longest_diameter_mm": -1.0}, "not a finite number >= 0", id="negative-diameter"),
+        pytest.param({"longest_diameter_mm": float("nan")}, "not a finite number", id="nan-diameter"),
+        pytest.param({"necrosis_fraction": 1.5}, r"in \[0, 1.0\]", id="necrosis-above-1"),
+        pytest.param({"role": "boss"}, "role is one of", id="bad-role"),
+        pytest.param({"status": "gone"}, "status one of", id="bad-status"),
+        pytest.param({"source_kind": "algorithm"}, "needs algorithm_name and algorithm_version", id="algorithm-no-version"),
+        pytest.param({"endpoints_lps": {"diag": [[0, 0, 0], [1, 1, 1]]}}, "endpoint axis 'diag' is unknown", id="bad-axis"),
+        pytest.param({"endpoints_lps": {"long": [[0, 0], [1, 1]]}}, "two finite 3D LPS points", id="2d-point"),
+        pytest.param({"endpoints_lps": {"long": 5}}, "must be two LPS points", id="not-points"),
+        pytest.param({"parameters": {"x": float("nan")}}, "JSON-serialisable", id="nan-parameter"),
+    ],
+)
+def test_measurement_validation(populated: Store, kwargs: dict[str, Any], match: str) -> None:
+    r1 = ReaderSession(populated, "R1")
+    r1.add_lesion("P001", "L1")
+    r = r1.start_read("P001", ["BL"], "recist1.1")
+    with pytest.raises(StoreError, match=match):
+        r1.record_measurement(r.read_uid, "BL", "L1", **kwargs)
+    assert r1.measurements(r.read_uid) == []
+
+
+def test_read_errors(populated: Store) -> None:
+    r1 = ReaderSession(populated, "R1")
+    with pytest.raises(StoreError, match="unknown reader"):
+        ReaderSession(populated, "R9")
+    with pytest.raises(CriteriaError, match="unknown response criterion"):
+        r1.start_read("P001", ["BL"], "recist2")
+    with pytest.raises(StoreError, match="at least one time point"):
+        r1.start_read("P001", [], "recist1.1")
+    r = r1.start_read("P001", ["BL"], "recist1.1")
+    with pytest.raises(StoreError, match="no lesion 'L7'"):
+        r1.record_measurement(r.read_uid, "BL", "L7", longest_diameter_mm=10.0)
+    r1.add_lesion("P001", "L7")
+    with pytest.raises(StoreError, match="not part of this read"):
+        r1.record_measurement(r.read_uid, "FU1", "L7", longest_diameter_mm=10.0)
+    assert r1.add_timepoint_to_read(r.read_uid, "FU1").timepoint_ids == ("BL", "FU1")
+    with pytest.raises(StoreError, match="unknown read"):
+        r1.read("2.25.0")
+
+
+def test_invalid_read_cannot_be_locked(populated: Store) -> None:
+    r1 = ReaderSession(populated, "R1")
+    r1.add_lesion("P001", "L1")
+    r = r1.start_read("P001", ["BL", "FU1"], "recist1.1")
+    r1.record_measurement(r.read_uid, "BL", "L1", longest_diameter_mm=30.0)
+    r1.record_measurement(r.read_uid, "FU1", "L1", role="non_target", status="present")
+    with pytest.raises(ReadDocumentError, match="role 'non_target' differs"):
+        r1.lock(r.read_uid)
+    assert r1.read(r.read_uid).status == "draft"
+
+
+def test_document_round_trip(populated: Store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    populated.add_treatment_event("P001", "TACE", dt.date(2024, 1, 20), lesion_ids=("L1",))
+    populated.add_treatment_event("P001", "lenvatinib", dt.date(2024, 2, 1))
+    populated.add_tumour_marker("P001", "afp", 320.0, dt.date(2024, 1, 10))
+    populated.add_tumour_marker("P001", "pivka_ii", 150.0, dt.date(2024, 1, 10))
+    uid = _read(populated, "R1", lock=False)
+    r1 = ReaderSession(populated, "R1")
+    doc = r1.export_document(uid)
+    assert [t.id for t in doc.timepoints] == ["BL", "FU1", "FU2"]
+    assert {t.kind.value for t in doc.treatments} == {"TACE", "lenvatinib"}
+    assert doc.markers[0].afp_ng_ml == 320.0 and doc.markers[0].pivka_ii_mau_ml == 150.0
+    l1 = doc.timepoint("BL").lesion("L1")
+    assert l1.endpoints[0].length_mm == pytest.approx(40.0) and l1.tracking_uid is not None
+    # extra observation fields travel through the store
+    extra_doc = doc.to_json()
+    extra_doc["timepoints"][1]["lesions"][0]["enhancing"] = True
+    extra_doc["timepoints"][1]["slice_thickness_mm"] = 2.5
+    extra_doc["start_date"] = "2024-01-10"
+    path = tmp_path / "read.json"
+    ReadDocument.from_json(extra_doc).save(path)
+    imported = r1.import_document(path)
+    again = r1.export_document(imported.read_uid)
+    want = ReadDocument.from_json(extra_doc).to_json()
+    got = again.to_json()
+    assert got == want
+    # tracking UIDs were reused (same reader, same lesions), not duplicated
+    assert len(r1.lesions("P001")) == 2
+
+
+def test_import_is_all_or_nothing(populated: Store) -> None:
+    r1 = ReaderSession(populated, "R1")
+    doc = {"patient_id": "P002", "reader_id": "R1", "timepoints": [
+        {"id": "BL", "date": "2024-01-01", "lesions": [{"lesion_id": "L1", "longest_diameter_mm": 20.0}]},
+        {"id": "FU1", "date": "2024-02-01", "lesions": [{"lesion_id": "bad id", "role": "new", "status": "present"}]}]}
+    with pytest.raises(StoreError, match="lesion id 'bad id'"):
+        r1.import_document(doc)
+    assert [p.patient_id for p in populated.patients()] == ["P001"]
+    assert r1.reads() == []
+    wrong_date = {"patient_id": "P001", "reader_id": "R1", "timepoints": [{"id": "BL", "date": "2024-01-11", "lesions": []}]}
+    with pytest.raises(StoreError, match="dated 2024-01-10 in the store"):
+        r1.import_document(wrong_date)
+
+
+# -- blinding ----------------------------------------------------------------------------------
+READ_METHODS = {
+    "read": lambda s, uid: s.read(uid),
+    "measurements": lambda s, uid: s.measurements(uid),
+    "responses": lambda s, uid: s.responses(uid),
+    "export_document": lambda s, uid: s.export_document(uid),
+    "record_measurement": lambda s, uid: s.record_measurement(uid, "BL", "L1", longest_diameter_mm=1.0),
+    "delete_measurement": lambda s, uid: s.delete_measurement(uid, "BL", "L1"),
+    "lock": lambda s, uid: s.lock(uid),
+    "add_timepoint_to_read": lambda s, uid: s.add_timepoint_to_read(uid, "FU1"),
+}
+
+
+def test_every_reader_method_is_covered_by_the_blinding_tests() -> None:
+    public = {n for n, _ in inspect.getmembers(ReaderSession, inspect.isfunction) if not n.startswith("_")}
+    listing = {"reads", "lesions", "tracking_links", "patients", "timepoints", "treatment_events", "tumour_markers"}
+    writes_own = {"add_lesion", "start_read", "import_document", "confirm_tracking"}
+    assert public == set(READ_METHODS) | listing | writes_own
+
+
+@pytest.mark.parametrize("locked", [pytest.param(False, id="draft"), pytest.param(True, id="locked")])
+@pytest.mark.parametrize("method", sorted(READ_METHODS))
+def test_reader_b_cannot_touch_reader_a_read(populated: Store, method: str, locked: bool) -> None:
+    uid = _read(populated, "R1", lock=locked)
+    r2 = ReaderSession(populated, "R2")
+    r2.add_lesion("P001", "L1")
+    with pytest.raises(BlindingError, match="not a read of reader 'R2'"):
+        READ_METHODS[method](r2, uid)
+
+
+def test_reader_b_lists_nothing_of_reader_a(populated: Store) -> None:
+    uid = _read(populated, "R1")
+    r2 = ReaderSession(populated, "R2")
+    assert r2.reads() == [] and r2.reads("P001") == []
+    assert r2.lesions("P001") == []
+    assert r2.tracking_links("P001") == []
+    a_uids = {x.tracking_uid for x in ReaderSession(populated, "R1").lesions("P001")}
+    r2_read = r2.start_read("P001", ["BL"], "recist1.1")
+    for tuid in a_uids:
+        with pytest.raises(BlindingError, match="belongs to another reader"):
+            r2.record_measurement(r2_read.read_uid, "BL", tuid, longest_diameter_mm=5.0)
+    doc = ReaderSession(populated, "R1").export_document(uid).to_json()
+    with pytest.raises(BlindingError, match="by reader 'R1'"):
+        r2.import_document(doc)
+    doc["reader_id"] = "R2"
+    with pytest.raises(BlindingError, match="another reader's lesion"):
+        r2.import_document(doc)
+
+
+def test_shared_lesions_are_visible_to_all_readers(populated: Store) -> None:
+    shared = populated.add_lesion("P001", "S1")
+    for reader in ("R1", "R2"):
+        assert [x.tracking_uid for x in ReaderSession(populated, reader).lesions("P001")] == [shared.tracking_uid]
+
+
+# -- adjudication ------------------------------------------------------------------------------
+def test_adjudicator_sees_only_locked_reads(populated: Store) -> None:
+    draft = _read(populated, "R1", lock=False)
+    adj = AdjudicatorSession(populated, "ADJ")
+    assert adj.locked_reads() == []
+    for call in (adj.measurements, adj.responses, adj.export_document):
+        with pytest.raises(BlindingError, match="still a draft"):
+            call(draft)
+    with pytest.raises(BlindingError, match="not 'adjudicator'"):
+        AdjudicatorSession(populated, "R1")
+
+
+def test_discordances_and_adjudication(populated: Store) -> None:
+    a = _read(populated, "R1")
+    b = _read(populated, "R2")
+    adj = AdjudicatorSession(populated, "ADJ")
+    assert {r.read_uid for r in adj.locked_reads("P001")} == {a, b}
+    assert len(adj.measurements(a)) == 6
+    ds = {d.kind.value: d for d in adj.discordances("P001", "recist1.1")}
+    assert set(ds) == {"bor", "pd_date"}
+    assert {v[1]: v[2] for v in ds["bor"].values} == {"R1": "PR", "R2": "SD"}
+    assert {v[1]: v[2] for v in ds["pd_date"].values}["R2"] == "none"
+    with pytest.raises(StoreError, match="needs a reason"):
+        adj.adjudicate("P001", "RECIST1.1", "bor", a, "")
+    with pytest.raises(StoreError, match="not one of the discordant reads"):
+        adj.adjudicate("P001", "RECIST1.1", "bor", "2.25.1", "because")
+    with pytest.raises(StoreError, match="unknown discordance"):
+        adj.adjudicate("P001", "RECIST1.1", "volume", a, "because")
+    dec = adj.adjudicate("P001", "RECIST1.1", "bor", b, "R1 measured L2 including the portal vein")
+    assert dec.chosen_read_uid == b and dec.adjudicator_id == "ADJ"
+    ds = {d.kind.value: d for d in adj.discordances("P001", "RECIST1.1")}
+    assert ds["bor"].adjudication == dec and ds["pd_date"].adjudication is None
+    assert [x.adjudication_uid for x in adj.adjudications("P001")] == [dec.adjudication_uid]
+    assert populated.audit_verify().ok
+
+
+def test_no_discordance_when_reads_agree(populated: Store) -> None:
+    _read(populated, "R1")
+    r2 = ReaderSession(populated, "R2")
+    doc = ReaderSession(populated, "R1").export_document(ReaderSession(populated, "R1").reads()[0].read_uid).to_json()
+    doc["reader_id"] = "R2"
+    for tp in doc["timepoints"]:
+        for les in tp["lesions"]:
+            les.pop("tracking_uid")
+    r2.lock(r2.import_document(doc).read_uid)
+    adj = AdjudicatorSession(populated, "ADJ")
+    assert adj.discordances("P001", "RECIST1.1") == []
+    with pytest.raises(StoreError, match="no bor discordance"):
+        adj.adjudicate("P001", "RECIST1.1", "bor", r2.reads()[0].read_uid, "n/a")
+
+
+def test_adjudicator_with_own_read_is_conflicted(populated: Store) -> None:
+    _read(populated, "R1")
+    populated.add_reader("ADJ2", "adjudicator")
+    ReaderSession(populated, "ADJ2").start_read("P001", ["BL"], "recist1.1")
+    with pytest.raises(BlindingError, match="has a read of this patient"):
+        AdjudicatorSession(populated, "ADJ2").discordances("P001", "RECIST1.1")
