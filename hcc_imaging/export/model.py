@@ -19,6 +19,7 @@ import datetime as dt
 import enum
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -301,13 +302,17 @@ def assessment_to_dict(assessment: Any) -> dict[str, Any]:
             merged.setdefault("patient_id", d.get("patient_id"))
         return merged
     if not isinstance(assessment, Mapping):
+        crit_attr = getattr(assessment, "criterion", None)
         for meth in ("to_json", "to_dict", "as_dict"):
             fn = getattr(assessment, meth, None)
             if callable(fn):
                 val = fn()
                 if isinstance(val, (str, bytes)):
                     val = json.loads(val)
-                return assessment_to_dict(_plain(val))
+                val = _plain(val)
+                if crit_attr is not None and isinstance(val, Mapping) and "results" not in val:
+                    val = {"patient_id": getattr(assessment, "patient_id", None), "results": {str(crit_attr): val}}
+                return assessment_to_dict(val)
         if dataclasses.is_dataclass(assessment):
             return assessment_to_dict(_plain(assessment))
         raise ExportInputError(
@@ -422,6 +427,18 @@ def _couinaud(value: Any, where: str) -> str | None:
     )
 
 
+_NOTE_SEGMENT = re.compile(r"couinaud segment\s+([IVX]+|[1-8])\b", re.IGNORECASE)
+
+
+def _note_segment(note: Any) -> str | None:
+    """Couinaud segment written in a lesion note as "Couinaud segment VII" (how the read
+    document, which has no segment field, carries it; sr_import writes it so)."""
+    if not isinstance(note, str):
+        return None
+    m = _NOTE_SEGMENT.search(note)
+    return m.group(1).upper() if m else None
+
+
 def _endpoints_of(les: Mapping[str, Any], kind: str, where: str) -> Segment3 | None:
     direct = {
         "ld": ("ld_endpoints_lps", "longest_diameter_endpoints_lps", "ld_endpoints"),
@@ -432,10 +449,10 @@ def _endpoints_of(les: Mapping[str, Any], kind: str, where: str) -> Segment3 | N
     if v is None:
         ep = les.get("endpoints")
         if isinstance(ep, Mapping):
-            keys = {
-                "ld": ("longest_diameter", "longest_diameter_mm", "ld", "long_axis"),
-                "sa": ("short_axis", "short_axis_mm", "sa"),
-                "viable": ("viable_diameter", "viable_diameter_mm", "viable", "viable_ld"),
+            keys = {  # response.document.Axis values first ("long", "short", "viable_long")
+                "ld": ("long", "longest_diameter", "longest_diameter_mm", "ld", "long_axis"),
+                "sa": ("short", "short_axis", "short_axis_mm", "sa"),
+                "viable": ("viable_long", "viable_diameter", "viable_diameter_mm", "viable", "viable_ld"),
             }[kind]
             v = _get(ep, *keys)
         elif ep is not None and kind == "ld":
@@ -471,7 +488,9 @@ def _parse_lesion(
         is_lymph_node=is_node,
         kind=_plain(_get(les, "kind")),
         status=(str(_plain(_get(les, "status"))).lower() if _get(les, "status") is not None else None),
-        couinaud_segment=_couinaud(_get(les, "couinaud_segment", "segment", "liver_segment"), where),
+        couinaud_segment=_couinaud(
+            _get(les, "couinaud_segment", "segment", "liver_segment") or _note_segment(les.get("note")), where
+        ),
         longest_diameter_mm=_num(_get(les, "longest_diameter_mm", "ld_mm"), f"{where}, longest_diameter_mm"),
         short_axis_mm=_num(_get(les, "short_axis_mm", "sa_mm"), f"{where}, short_axis_mm"),
         viable_diameter_mm=_num(_get(les, "viable_diameter_mm"), f"{where}, viable_diameter_mm"),
@@ -585,7 +604,7 @@ def _parse_assessment(
     summaries: list[CriterionSummary] = []
     for crit_raw, res in a.get("results", {}).items():
         crit = normalise_criterion(crit_raw)
-        unit = "mm2" if crit in {"WHO", "EASL"} else "mm"
+        unit = str(res.get("sum_unit") or ("mm2" if crit in {"WHO", "EASL"} else "mm"))
         changes: list[float] = []
         for tpr in res.get("timepoints", []) or []:
             tid = str(_get(tpr, "id", "timepoint_id", "time_point_id", default=""))

@@ -39,6 +39,7 @@ __all__ = [
     "write_seg",
     "read_seg",
     "load_source_datasets",
+    "seg_info_from_file",
     "VIABLE_SUFFIX",
 ]
 
@@ -168,10 +169,11 @@ def _segment_plan(
 
 def write_seg(
     labels: LabelVolume,
-    source: Volume,
-    path: str | os.PathLike[str],
+    source: Volume | str | os.PathLike[str] | None = None,
+    path: str | os.PathLike[str] | None = None,
     *,
     viable: LabelVolume | None = None,
+    reference: Volume | None = None,
     source_datasets: Sequence[Dataset] | None = None,
     tracking_uids: Mapping[str, str] | None = None,
     algorithm: tuple[str, str] | None = None,
@@ -208,6 +210,10 @@ def write_seg(
         De-identify the SEG (basic profile) with this map; referenced UIDs are mapped the same
         way as in every other object exported with the same map.
 
+    reference : Volume, optional
+        Same as ``source``, for the call style ``write_seg(labels, path, reference=volume)``
+        used by :func:`hcc_imaging.io.save_mask`.
+
     Returns
     -------
     SegInfo
@@ -226,6 +232,15 @@ def write_seg(
     from .codes import LIVER, ORGAN_CODES, as_code
     from .deid import atomic_dcmwrite, deidentify_dataset
 
+    if isinstance(source, (str, os.PathLike)) and path is None:
+        source, path = reference, source  # save_mask's call style: write_seg(labels, path, reference=)
+    elif source is None:
+        source = reference
+    if source is None or path is None:
+        raise SegExportError(
+            "write_seg needs the source image Volume and an output path: "
+            "write_seg(labels, source, path) or write_seg(labels, path, reference=source)."
+        )
     if not labels.geometry.equals(source.geometry):
         raise GeometryMismatchError(
             f"labels of shape {labels.shape} are not on the grid of source series "
@@ -411,3 +426,39 @@ def read_seg(path: str | os.PathLike[str], reference: Volume | None = None) -> S
         lesions = LabelVolume.create(lesion_arr, **geometry, **kwargs)
         vi = LabelVolume.create(viable_arr, **geometry, **kwargs) if has_viable else None
     return SegRead(lesions=lesions, viable=vi, segment_labels=labels_by_num, tracking_uids=tuids)
+
+
+def seg_info_from_file(path: str | os.PathLike[str]) -> SegInfo:
+    """:class:`SegInfo` of an existing SEG file (ours or another tool's), for :func:`write_sr`.
+
+    Segment labels ending in ``" viable"`` keep that suffix; others are taken as lesion ids.
+    """
+    import pydicom
+
+    p = Path(path)
+    try:
+        ds = pydicom.dcmread(p, stop_before_pixels=True)
+    except (OSError, pydicom.errors.InvalidDicomError) as err:
+        raise SegExportError(f"{p} cannot be read as DICOM ({err}); pass a DICOM SEG file.") from err
+    if str(ds.get("Modality", "")) != "SEG" or "SegmentSequence" not in ds:
+        raise SegExportError(f"{p} is a {ds.get('Modality', '?')} object, not a DICOM SEG; pass a SEG file.")
+    segments = {str(d.SegmentLabel): int(d.SegmentNumber) for d in ds.SegmentSequence}
+    tuids = {str(d.SegmentLabel): str(d.TrackingUID) for d in ds.SegmentSequence if "TrackingUID" in d}
+    src: list[str] = []
+    cls = ""
+    for series in ds.get("ReferencedSeriesSequence", []):
+        for inst in series.get("ReferencedInstanceSequence", []):
+            src.append(str(inst.ReferencedSOPInstanceUID))
+            cls = str(inst.ReferencedSOPClassUID)
+    return SegInfo(
+        path=p,
+        sop_instance_uid=str(ds.SOPInstanceUID),
+        sop_class_uid=str(ds.SOPClassUID),
+        series_instance_uid=str(ds.SeriesInstanceUID),
+        study_instance_uid=str(ds.StudyInstanceUID),
+        frame_of_reference_uid=str(ds.get("FrameOfReferenceUID", "")),
+        segments=segments,
+        tracking_uids=tuids,
+        source_sop_instance_uids=tuple(src),
+        source_sop_class_uid=cls,
+    )

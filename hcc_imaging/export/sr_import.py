@@ -359,6 +359,8 @@ def read_sr(source: str | os.PathLike[str] | Dataset) -> SrReport:
         path = Path(source)
         try:
             ds = pydicom.dcmread(path)
+        except OSError as err:
+            raise SrImportError(f"cannot read {path}: {err}. Pass an existing DICOM SR file.") from err
         except pydicom.errors.InvalidDicomError as err:
             raise NotDicomError(f"{path} is not a DICOM file ({err}); pass a DICOM SR (TID 1500).") from err
     if str(ds.get("Modality", "")) != "SR" and "ContentSequence" not in ds:
@@ -511,15 +513,20 @@ def sr_to_read_document(
         # role is only known when the report records it (ours: Baseline Category); others
         # leave it None and the reader sets it before assessing
         role = _reverse(C.ROLE_CODES, g.qualitative_value(C.BASELINE_CATEGORY))
+        if role is None:
+            # not recorded (other tools): a lesion with a diameter line can be a target; one
+            # with only a volume / uptake cannot be a RECIST target -> non-target, present
+            role = "target" if ld is not None or sa is not None else "non_target"
         status = _reverse(C.STATUS_CODES, g.qualitative_value(C.LESION_STATUS))
+        # keys are exactly hcc_imaging.response.document.LesionObservation fields, so the
+        # result loads with ReadDocument.from_json (which rejects unknown keys)
         les: dict[str, Any] = {
             "lesion_id": g.tracking_identifier or f"L{lesion_counter}",
             "tracking_uid": g.tracking_uid,
             "role": role,
             "organ": organ,
             "is_lymph_node": bool(organ and "lymph" in organ),
-            "status": status or ("measured" if ld is not None else None),
-            "couinaud_segment": segment,
+            "status": status or ("measured" if role == "target" else "present"),
             "longest_diameter_mm": ld.value_std if ld is not None and ld.unit_std == "mm" else None,
             "short_axis_mm": sa.value_std if sa is not None and sa.unit_std == "mm" else None,
             "viable_diameter_mm": via.value_std if via is not None else None,
@@ -530,22 +537,24 @@ def sr_to_read_document(
             "endpoints": {
                 k: v
                 for k, v in (
-                    ("longest_diameter", _endpoints(ld)),
-                    ("short_axis", _endpoints(sa)),
-                    ("viable_diameter", _endpoints(via)),
+                    ("long", _endpoints(ld)),
+                    ("short", _endpoints(sa)),
+                    ("viable_long", _endpoints(via)),
                 )
                 if v is not None
             },
-            "provenance": g.observer or rep.observer,
+            "source": g.observer or rep.observer,
+            "note": f"Couinaud segment {segment}" if segment else None,
         }
+        les = {k: v for k, v in les.items() if v is not None and v != {}}
         tps.setdefault(tp_id, {"id": tp_id, "lesions": []})["lesions"].append(les)
     ordered = sorted(tps.values(), key=lambda t: (order.get(t["id"], 10**6), t["id"]))
     if len(ordered) == 1 and rep.study_date is not None:
         ordered[0]["date"] = rep.study_date.isoformat()
-    doc = {
+    doc: dict[str, Any] = {
         "patient_id": pid,
-        "reader": rep.observer,
-        "source": f"DICOM SR {rep.sop_instance_uid}",
+        "reader_id": rep.observer or "unknown",
+        "note": f"imported from DICOM SR {rep.sop_instance_uid}",
         "timepoints": ordered,
     }
     assessment = {"patient_id": pid, "results": responses} if responses else None

@@ -144,8 +144,7 @@ def read_document(patient_id: str = PHI["PatientID"], for_lps_z: float = -97.5) 
     return {
         "schema_version": "1.0",
         "patient_id": patient_id,
-        "patient_name": "Doe^Jane",
-        "reader": "dr.smith",
+        "reader_id": "dr.smith",
         "criteria": ["RECIST1.1", "mRECIST"],
         "timepoints": [
             {
@@ -157,7 +156,7 @@ def read_document(patient_id: str = PHI["PatientID"], for_lps_z: float = -97.5) 
                         "tracking_uid": "1.2.826.0.1.3680043.8.498.1001",
                         "role": "target",
                         "organ": "liver",
-                        "couinaud_segment": 7,
+                        "note": "Couinaud segment VII",
                         "status": "measured",
                         "longest_diameter_mm": 16.0,
                         "short_axis_mm": 12.8,
@@ -166,9 +165,9 @@ def read_document(patient_id: str = PHI["PatientID"], for_lps_z: float = -97.5) 
                         "viable_volume_mm3": 400.0,
                         "necrosis_fraction": 0.7333,
                         "endpoints": {
-                            "longest_diameter": [[-12.0, -0.8, z], [4.0, -0.8, z]],
-                            "short_axis": [[-4.0, -7.2, z], [-4.0, 5.6, z]],
-                            "viable_diameter": [[-9.6, -0.8, z], [-1.6, -0.8, z]],
+                            "long": [[-12.0, -0.8, z], [4.0, -0.8, z]],
+                            "short": [[-4.0, -7.2, z], [-4.0, 5.6, z]],
+                            "viable_long": [[-9.6, -0.8, z], [-1.6, -0.8, z]],
                         },
                     },
                     {
@@ -181,7 +180,7 @@ def read_document(patient_id: str = PHI["PatientID"], for_lps_z: float = -97.5) 
                         "short_axis_mm": 8.0,
                         "viable_diameter_mm": 11.0,
                         "volume_mm3": 300.0,
-                        "endpoints": {"longest_diameter": [[8.0, 5.6, z + 2.5], [12.0, 8.8, z + 2.5]]},
+                        "endpoints": {"long": [[8.0, 5.6, z + 2.5], [12.0, 8.8, z + 2.5]]},
                     },
                     {"lesion_id": "N1", "role": "non_target", "organ": "lymph_node", "is_lymph_node": True, "status": "present"},
                 ],
@@ -194,13 +193,13 @@ def read_document(patient_id: str = PHI["PatientID"], for_lps_z: float = -97.5) 
                         "lesion_id": "L1",
                         "tracking_uid": "1.2.826.0.1.3680043.8.498.1001",
                         "role": "target",
-                        "couinaud_segment": "VII",
+                        "note": "Couinaud segment 7",
                         "status": "measured",
                         "longest_diameter_mm": 12.0,
                         "short_axis_mm": 9.0,
                         "viable_diameter_mm": 3.0,
                         "volume_mm3": 800.0,
-                        "endpoints": {"longest_diameter": [[-10.0, -0.8, z], [2.0, -0.8, z]]},
+                        "endpoints": {"long": [[-10.0, -0.8, z], [2.0, -0.8, z]]},
                     },
                     {
                         "lesion_id": "L2",
@@ -217,7 +216,7 @@ def read_document(patient_id: str = PHI["PatientID"], for_lps_z: float = -97.5) 
         ],
         "treatments": [
             {"kind": "TACE", "date": "2024-01-22"},
-            {"kind": "lenvatinib", "start_date": "2024-02-01", "end_date": "2024-06-01"},
+            {"kind": "lenvatinib", "date": "2024-02-01", "end_date": "2024-06-01"},
         ],
     }
 

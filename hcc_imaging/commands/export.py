@@ -1,0 +1,309 @@
+"""``hcc-imaging export {sr,seg,csv,sdtm,report,import-sr} ...`` (docs/export.md).
+
+Every export takes ``--deidentify [--pseudonym-map PATH]``: PS3.15 basic profile for DICOM,
+pseudonyms and shifted dates for tables, SDTM and reports.  The pseudonym map is a JSON file
+kept outside the export (default: the user data folder); the same map gives the same
+pseudonyms, date shifts and UIDs in every later export.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import HccImagingError
+
+__all__ = ["register", "run", "ExportCliError"]
+
+
+class ExportCliError(HccImagingError, ValueError):
+    """Bad command-line arguments for ``hcc-imaging export``."""
+
+
+def _common(p: argparse.ArgumentParser, *, assessment: bool = True) -> None:
+    if assessment:
+        p.add_argument("--assessment", action="append", default=[], metavar="JSON",
+                       help="response assessment (output of `hcc-imaging assess --json`); one per read, same order")
+        p.add_argument("--criteria", default=None,
+                       help="compute the assessment now: comma-separated criteria (recist1.1,mrecist,...)")
+    p.add_argument("--deidentify", action="store_true",
+                   help="de-identify (DICOM PS3.15 basic profile; pseudonyms and shifted dates in tables)")
+    p.add_argument("--pseudonym-map", default=None, metavar="PATH",
+                   help="pseudonym map JSON to use/extend (kept OUTSIDE the export; default: user data folder)")
+    p.add_argument("--json", action="store_true", help="print the written paths as JSON on stdout")
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("export", help="DICOM SR/SEG, CSV/Parquet, CDISC SDTM, HTML reports",
+                              description="Export reads to standards: DICOM SR TID 1500, DICOM SEG, "
+                                          "CSV/Parquet tables, CDISC SDTM TU/TR/RS, HTML reports.")
+    sub = p.add_subparsers(dest="export_kind", metavar="KIND", required=True)
+
+    sr = sub.add_parser("sr", help="DICOM SR TID 1500 of a read document")
+    sr.add_argument("read", help="read document (JSON)")
+    sr.add_argument("--out", required=True, help="output .dcm file")
+    sr.add_argument("--images", action="append", default=[], metavar="[TP=]PATH",
+                    help="image series of time point TP (folder/zip); repeatable")
+    sr.add_argument("--seg", action="append", default=[], metavar="[TP=]SEG.dcm",
+                    help="DICOM SEG of time point TP to reference; repeatable")
+    sr.add_argument("--timepoints", default=None, help="comma-separated time point ids to report (default all)")
+    _common(sr)
+
+    seg = sub.add_parser("seg", help="DICOM SEG of lesion (and viable) masks over a series")
+    seg.add_argument("--image", required=True, help="source image series (folder, zip, files)")
+    seg.add_argument("--labels", required=True, help="lesion label mask (NIfTI, SEG, ...) on that series")
+    seg.add_argument("--viable", default=None, help="viable-tumour label mask (same label values)")
+    seg.add_argument("--read", default=None, help="read document, to copy the lesions' tracking UIDs")
+    seg.add_argument("--out", required=True, help="output .dcm file")
+    _common(seg, assessment=False)
+
+    for kind, helptext in (("csv", "CSV + Parquet tables and JSON read documents"),
+                           ("sdtm", "CDISC SDTM TU, TR, RS as CSV"),
+                           ("report", "self-contained HTML report (one read: patient; several: cohort)")):
+        q = sub.add_parser(kind, help=helptext)
+        q.add_argument("reads", nargs="+", help="read document(s) (JSON)")
+        q.add_argument("--out", required=True, help="output folder" + (" or .html file" if kind == "report" else ""))
+        if kind == "csv":
+            q.add_argument("--format", default="csv,parquet", help="comma-separated: csv,parquet")
+        if kind == "sdtm":
+            q.add_argument("--studyid", default="HCCIMG", help="SDTM STUDYID")
+            q.add_argument("--evaluator", default="INDEPENDENT ASSESSOR", help="TUEVAL/TREVAL/RSEVAL")
+            q.add_argument("--modality", default="CT", choices=["CT", "MR"], help="TUMETHOD/TRMETHOD")
+        if kind == "report":
+            q.add_argument("--images", action="append", default=[], metavar="[TP=]PATH",
+                           help="image series per time point for key images (one read only)")
+            q.add_argument("--cohort", action="store_true", help="cohort report even for one read")
+        _common(q)
+
+    imp = sub.add_parser("import-sr", help="read a TID 1500 SR (ours or another tool's) into a read document")
+    imp.add_argument("sr", help="DICOM SR file")
+    imp.add_argument("--out", default=None, help="write the read document JSON here")
+    imp.add_argument("--json", action="store_true", help="print the measurement records as JSON")
+    p.set_defaults(func=run)
+
+
+# ------------------------------------------------------------------------------------------
+def _deid(args: argparse.Namespace) -> Any:
+    if not getattr(args, "deidentify", False):
+        if getattr(args, "pseudonym_map", None):
+            raise ExportCliError("--pseudonym-map given without --deidentify; add --deidentify (or drop the map).")
+        return None
+    from ..export.deid import Deidentifier
+
+    path = args.pseudonym_map
+    if path is None:
+        from platformdirs import user_data_dir
+
+        path = str(Path(user_data_dir("hcc-imaging")) / "pseudonym_map.json")
+    print(f"pseudonym map: {path} (keep it separate from the export)", file=sys.stderr)
+    return Deidentifier(path)
+
+
+def _pairs(values: Sequence[str], what: str) -> dict[str | None, str]:
+    out: dict[str | None, str] = {}
+    for v in values:
+        if "=" in v and not Path(v).exists():
+            k, _, path = v.partition("=")
+            out[k] = path
+        else:
+            if None in out:
+                raise ExportCliError(f"several {what} without a time point; write them as TP=PATH.")
+            out[None] = v
+    return out
+
+
+def _load_doc(path: str) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise ExportCliError(f"cannot read read document {path}: {err}. Pass a JSON read document.") from err
+    if not isinstance(data, dict):
+        raise ExportCliError(f"{path}: a read document is a JSON object.")
+    return data
+
+
+def _assessments(args: argparse.Namespace, docs: list[dict[str, Any]]) -> list[Any] | None:
+    if args.assessment and args.criteria:
+        raise ExportCliError("give either --assessment or --criteria, not both.")
+    if args.assessment:
+        if len(args.assessment) != len(docs):
+            raise ExportCliError(
+                f"{len(args.assessment)} --assessment file(s) for {len(docs)} read(s); give one per read, same order."
+            )
+        return [json.loads(Path(a).read_text(encoding="utf-8")) for a in args.assessment]
+    if args.criteria:
+        from ..response import ReadDocument
+        from ..response.engine import assess
+
+        crits = [c.strip() for c in args.criteria.split(",") if c.strip()]
+        return [assess(ReadDocument.from_json(d), crits).to_json() for d in docs]
+    return None
+
+
+def _volumes(specs: Sequence[str], timepoints: list[str]) -> dict[str, Any]:
+    from ..io import load_series
+
+    pairs = _pairs(specs, "--images")
+    out: dict[str, Any] = {}
+    for tp, path in pairs.items():
+        if tp is None:
+            if len(timepoints) != 1 and len(pairs) == 1:
+                tp = timepoints[0]  # a single image goes to the baseline (report key images)
+            elif len(timepoints) != 1:
+                raise ExportCliError("--images without TP= is ambiguous for a multi-time-point read; use TP=PATH.")
+            else:
+                tp = timepoints[0]
+        if tp not in timepoints:
+            raise ExportCliError(f"--images {tp}=...: no time point {tp!r} in the read (has {timepoints}).")
+        out[tp] = load_series(path)
+    return out
+
+
+def _emit(args: argparse.Namespace, result: dict[str, Any]) -> int:
+    if args.json:
+        print(json.dumps(result, indent=1, default=str))
+    else:
+        for k, v in result.items():
+            print(f"{k}: {v}")
+    return 0
+
+
+def _tp_ids(doc: dict[str, Any]) -> list[str]:
+    from ..export.model import as_export_read
+
+    return [t.timepoint_id for t in as_export_read(doc).timepoints]
+
+
+def run(args: argparse.Namespace) -> int:
+    kind = args.export_kind
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    with console.status(f"exporting {kind} ..."):
+        if kind == "sr":
+            return _run_sr(args)
+        if kind == "seg":
+            return _run_seg(args)
+        if kind == "import-sr":
+            return _run_import(args)
+        return _run_tables(args, kind)
+
+
+def _run_sr(args: argparse.Namespace) -> int:
+    from ..export.seg import seg_info_from_file
+    from ..export.sr import write_sr
+
+    deid = _deid(args)
+    if deid is not None:
+        deid.check_outside(Path(args.out).parent)
+    doc = _load_doc(args.read)
+    assess = _assessments(args, [doc])
+    tps = _tp_ids(doc)
+    wanted = [t.strip() for t in args.timepoints.split(",")] if args.timepoints else None
+    vols = _volumes(args.images, wanted or tps) if args.images else None
+    segs = None
+    if args.seg:
+        segs = {}
+        for tp, path in _pairs(args.seg, "--seg").items():
+            key = tp if tp is not None else (wanted or tps)[0] if len(wanted or tps) == 1 else None
+            if key is None:
+                raise ExportCliError("--seg without TP= is ambiguous for a multi-time-point read; use TP=SEG.dcm.")
+            segs[key] = seg_info_from_file(path)
+    info = write_sr(doc, args.out, assessment=assess[0] if assess else None, images=vols, segs=segs,
+                    timepoints=wanted, deidentifier=deid)
+    if deid is not None:
+        deid.save()
+    return _emit(args, {"sr": str(info.path), "lesion_groups": info.n_lesion_groups,
+                        "response_groups": info.n_response_groups})
+
+
+def _run_seg(args: argparse.Namespace) -> int:
+    from ..export.seg import write_seg
+    from ..io import load_series
+    from ..io.masks import load_mask
+
+    deid = _deid(args)
+    if deid is not None:
+        deid.check_outside(Path(args.out).parent)
+    vol = load_series(args.image)
+    labels = load_mask(args.labels, reference=vol)
+    viable = load_mask(args.viable, reference=vol, label_names=dict(labels.labels)) if args.viable else None
+    tuids: dict[str, str] = {}
+    if args.read:
+        from ..export.model import as_export_read
+
+        for les in as_export_read(_load_doc(args.read)).lesions:
+            if les.tracking_uid:
+                tuids.setdefault(les.lesion_id, les.tracking_uid)
+    info = write_seg(labels, vol, args.out, viable=viable, tracking_uids=tuids or None, deidentifier=deid)
+    if deid is not None:
+        deid.save()
+    return _emit(args, {"seg": str(info.path), "segments": dict(info.segments)})
+
+
+def _run_import(args: argparse.Namespace) -> int:
+    from ..export.sr_import import read_sr, sr_to_read_document
+
+    rep = read_sr(args.sr)
+    doc, assessment = sr_to_read_document(rep)
+    if args.out:
+        from ..export.tables import _atomic_write
+
+        payload = json.dumps(doc, indent=1)
+        _atomic_write(Path(args.out), lambda p: Path(p).write_text(payload, encoding="utf-8"))
+    records = [
+        {"tracking_identifier": m.tracking_identifier, "tracking_uid": m.tracking_uid, "time_point": m.time_point,
+         "concept": str(m.concept), "value": m.value, "unit": m.unit, "value_std": m.value_std,
+         "unit_std": m.unit_std, "derivation": str(m.derivation) if m.derivation else None,
+         "finding_sites": [str(s) for s in m.finding_sites]}
+        for m in rep.records()
+    ]
+    if args.json:
+        print(json.dumps({"patient_id": rep.patient_id, "groups": len(rep.groups), "records": records,
+                          "read_document": doc, "assessment": assessment}, indent=1))
+    else:
+        print(f"{args.sr}: {len(rep.groups)} measurement group(s), {len(records)} measurement(s)")
+        for r in records:
+            print(f"  {r['tracking_identifier'] or '-'}: {r['concept']} = {r['value']:g} {r['unit']}")
+        if args.out:
+            print(f"read document: {args.out}")
+    return 0
+
+
+def _run_tables(args: argparse.Namespace, kind: str) -> int:
+    deid = _deid(args)
+    docs = [_load_doc(p) for p in args.reads]
+    assess = _assessments(args, docs)
+    out = Path(args.out)
+    result: dict[str, Any] = {}
+    if kind == "csv":
+        from ..export.tables import write_tables
+
+        fmts = [f.strip() for f in args.format.split(",") if f.strip()]
+        info = write_tables(docs, out, assessments=assess, formats=fmts, deidentifier=deid)
+        result = {name: {f: str(p) for f, p in d.items()} for name, d in info.tables.items()}
+        result["reads"] = [str(p) for p in info.reads]
+    elif kind == "sdtm":
+        from ..export.sdtm import write_sdtm
+
+        s = write_sdtm(docs, out, assessments=assess, studyid=args.studyid, evaluator=args.evaluator,
+                       modality=args.modality, deidentifier=deid)
+        result = {"tu": str(s.tu), "tr": str(s.tr), "rs": str(s.rs), "metadata": str(s.metadata)}
+    else:
+        from ..export.report import write_cohort_report, write_report
+
+        if len(docs) > 1 or args.cohort:
+            if args.images:
+                raise ExportCliError("--images is for a one-patient report; drop it for a cohort report.")
+            path = write_cohort_report(docs, out, assessments=assess, deidentifier=deid)
+        else:
+            vols = _volumes(args.images, _tp_ids(docs[0])) if args.images else None
+            path = write_report(docs[0], out, assessment=assess[0] if assess else None, images=vols, deidentifier=deid)
+        result = {"report": str(path)}
+    if deid is not None:
+        deid.save()
+    return _emit(args, result)

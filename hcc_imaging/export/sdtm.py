@@ -1,0 +1,365 @@
+"""CDISC SDTM oncology domains TU, TR and RS as CSV, from reads and their assessments.
+
+Mapping (``docs/export.md`` has the full table and the sources)
+----------------------------------------------------------------
+Follows the SDTMIG oncology domains and the CDISC RECIST 1.1 QRS supplement's conventions:
+
+* **TU** (tumour identification): one row per lesion, at the visit it is first identified.
+  ``TUTESTCD = TUMIDENT``, ``TUORRES/TUSTRESC = TARGET | NON-TARGET | NEW``; ``TULNKID``
+  ``T01``, ``NT01``, ``NEW01`` ... (links TR rows); ``TUREFID`` = tracking UID;
+  ``TUSPID`` = our lesion id; ``TULOC`` = organ (``LIVER``, ``LYMPH NODE`` ...);
+  ``TUMETHOD`` = ``CT SCAN`` / ``MRI``; ``TUEVAL``, ``TUEVALID``.
+* **TR** (tumour results): per lesion per visit: ``LDIAM`` (longest diameter, non-nodal
+  targets), ``LPERP`` (longest perpendicular = short axis, nodal targets); mRECIST/EASL
+  ``VLDIAM`` (viable longest diameter, sponsor-defined, not CDISC CT); ``VOLUME``;
+  ``TUMSTATE`` (non-target / new: PRESENT, ABSENT, UNEQUIVOCAL PROGRESSION ...).  Summary
+  rows per criterion (``TRGRPID`` = criterion, e.g. ``RECIST 1.1``): ``SUMDIAM``, ``PCBSD``
+  (percent change from baseline), ``PCNSD`` (percent change from nadir).  A measurement that
+  could not be made has ``TRSTAT = NOT DONE`` and ``TRREASND``.
+* **RS** (response): per criterion (``RSCAT``) per visit: ``TRGRESP``, ``NTRGRESP``,
+  ``NEWLIND`` (Y/N), ``OVRLRESP``; per criterion once: ``BESTRESP`` (confirmed BOR when the
+  assessment gives one, else unconfirmed; the unconfirmed one also as sponsor-defined
+  ``UBESTRSP``).
+
+``VISITNUM`` = time point order (1 = baseline), ``VISIT`` = ``BASELINE`` / the time point id
+upper-cased; ``--DTC`` = scan date (ISO 8601).  ``USUBJID`` = ``STUDYID-patient id`` (the
+pseudonym when de-identified).  Study days (``--DY``) are not derived: SDTM counts them from
+``RFSTDTC`` (first dose), which a read does not hold.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import HccImagingError
+from .constants import DEFAULT_STUDYID, SDTM_MAPPING_VERSION, TOO_SMALL_DEFAULT_MM
+from .model import ExportRead, LesionObservation, iter_reads
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from .deid import Deidentifier
+
+__all__ = [
+    "SdtmExportError",
+    "SdtmInfo",
+    "TU_COLUMNS",
+    "TR_COLUMNS",
+    "RS_COLUMNS",
+    "RSCAT",
+    "sdtm_tu",
+    "sdtm_tr",
+    "sdtm_rs",
+    "write_sdtm",
+]
+
+
+class SdtmExportError(HccImagingError, ValueError):
+    """SDTM datasets cannot be written as asked (bad STUDYID ...)."""
+
+
+#: RSCAT / TRGRPID spelling of each criterion.
+RSCAT: dict[str, str] = {
+    "RECIST1.1": "RECIST 1.1",
+    "mRECIST": "mRECIST",
+    "EASL": "EASL",
+    "WHO": "WHO",
+    "RECICL": "RECICL",
+    "iRECIST": "iRECIST",
+}
+
+TU_COLUMNS = [
+    "STUDYID", "DOMAIN", "USUBJID", "TUSEQ", "TUREFID", "TUSPID", "TULNKID", "TUTESTCD", "TUTEST",
+    "TUORRES", "TUSTRESC", "TULOC", "TUMETHOD", "TUEVAL", "TUEVALID", "VISITNUM", "VISIT", "TUDTC",
+]
+TR_COLUMNS = [
+    "STUDYID", "DOMAIN", "USUBJID", "TRSEQ", "TRGRPID", "TRLNKID", "TRTESTCD", "TRTEST", "TRORRES",
+    "TRORRESU", "TRSTRESC", "TRSTRESN", "TRSTRESU", "TRSTAT", "TRREASND", "TRMETHOD", "TREVAL",
+    "TREVALID", "VISITNUM", "VISIT", "TRDTC",
+]
+RS_COLUMNS = [
+    "STUDYID", "DOMAIN", "USUBJID", "RSSEQ", "RSTESTCD", "RSTEST", "RSCAT", "RSORRES", "RSSTRESC",
+    "RSEVAL", "RSEVALID", "VISITNUM", "VISIT", "RSDTC",
+]
+
+_TR_TESTS = {
+    "LDIAM": "Longest Diameter",
+    "LPERP": "Longest Perpendicular",
+    "VLDIAM": "Viable Tumor Longest Diameter",
+    "VOLUME": "Volume",
+    "TUMSTATE": "Tumor State",
+    "SUMDIAM": "Sum of Diameters",
+    "PCBSD": "Percent Change From Baseline in Sum of Diam",
+    "PCNSD": "Percent Change From Nadir in Sum of Diam",
+}
+_RS_TESTS = {
+    "TRGRESP": "Target Response",
+    "NTRGRESP": "Non-target Response",
+    "NEWLIND": "New Lesion Indicator",
+    "OVRLRESP": "Overall Response",
+    "BESTRESP": "Best Overall Response",
+    "UBESTRSP": "Unconfirmed Best Overall Response",
+}
+_STATE = {
+    "present": "PRESENT",
+    "absent": "ABSENT",
+    "unequivocal_progression": "UNEQUIVOCAL PROGRESSION",
+    "further_increase": "UNEQUIVOCAL PROGRESSION",
+    "not_evaluable": "NOT EVALUABLE",
+    "measured": "PRESENT",
+    "too_small": "PRESENT",
+}
+_ROLE = {"target": ("TARGET", "T"), "non_target": ("NON-TARGET", "NT"), "new": ("NEW", "NEW")}
+
+
+@dataclass(frozen=True, slots=True)
+class SdtmInfo:
+    """Paths written by :func:`write_sdtm`."""
+
+    tu: Path
+    tr: Path
+    rs: Path
+    metadata: Path
+
+
+def _visit(read: ExportRead, tp_id: str) -> tuple[int, str, str]:
+    tp = read.timepoint(tp_id)
+    visit = "BASELINE" if tp.is_baseline else tp_id.upper()
+    return tp.index + 1, visit, tp.date.isoformat() if tp.date else ""
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.1f}" if abs(v - round(v, 1)) < 1e-9 else f"{v:.4g}"
+
+
+def _lnkids(read: ExportRead) -> dict[str, str]:
+    """lesion_id -> TULNKID (T01, NT01, NEW01), numbered in order of first appearance."""
+    counters = {"T": 0, "NT": 0, "NEW": 0}
+    out: dict[str, str] = {}
+    for tp in read.timepoints:
+        for les in read.lesions_at(tp.timepoint_id):
+            if les.lesion_id in out:
+                continue
+            prefix = _ROLE.get(les.role, ("NON-TARGET", "NT"))[1]
+            counters[prefix] += 1
+            out[les.lesion_id] = f"{prefix}{counters[prefix]:02d}"
+    return out
+
+
+def _method(modality: str) -> str:
+    return {"CT": "CT SCAN", "MR": "MRI"}.get(modality.upper(), modality.upper())
+
+
+def sdtm_tu(read: ExportRead, *, studyid: str = DEFAULT_STUDYID, evaluator: str = "INDEPENDENT ASSESSOR", modality: str = "CT") -> list[dict[str, Any]]:
+    """TU rows of one read (one per lesion, at its first visit)."""
+    usubjid = f"{studyid}-{read.patient_id}"
+    lnk = _lnkids(read)
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for tp in read.timepoints:
+        for les in read.lesions_at(tp.timepoint_id):
+            if les.lesion_id in seen:
+                continue
+            seen.add(les.lesion_id)
+            visitnum, visit, dtc = _visit(read, tp.timepoint_id)
+            res = _ROLE.get(les.role, ("NON-TARGET", "NT"))[0]
+            loc = "LYMPH NODE" if les.is_lymph_node else (les.organ or "").replace("_", " ").upper()
+            rows.append(
+                {
+                    "STUDYID": studyid, "DOMAIN": "TU", "USUBJID": usubjid, "TUSEQ": len(rows) + 1,
+                    "TUREFID": les.tracking_uid or "", "TUSPID": les.lesion_id, "TULNKID": lnk[les.lesion_id],
+                    "TUTESTCD": "TUMIDENT", "TUTEST": "Tumor Identification", "TUORRES": res, "TUSTRESC": res,
+                    "TULOC": loc, "TUMETHOD": _method(modality), "TUEVAL": evaluator,
+                    "TUEVALID": read.reader_id or "", "VISITNUM": visitnum, "VISIT": visit, "TUDTC": dtc,
+                }
+            )
+    return rows
+
+
+def _tr_row(read: ExportRead, studyid: str, tp_id: str, testcd: str, *, lnkid: str = "", grpid: str = "",
+            value: float | None = None, unit: str = "", char: str | None = None, not_done: str | None = None,
+            evaluator: str, modality: str) -> dict[str, Any]:
+    visitnum, visit, dtc = _visit(read, tp_id)
+    row: dict[str, Any] = {
+        "STUDYID": studyid, "DOMAIN": "TR", "USUBJID": f"{studyid}-{read.patient_id}", "TRSEQ": 0,
+        "TRGRPID": grpid, "TRLNKID": lnkid, "TRTESTCD": testcd, "TRTEST": _TR_TESTS[testcd],
+        "TRORRES": "", "TRORRESU": "", "TRSTRESC": "", "TRSTRESN": None, "TRSTRESU": "",
+        "TRSTAT": "", "TRREASND": "", "TRMETHOD": _method(modality) if lnkid else "",
+        "TREVAL": evaluator, "TREVALID": read.reader_id or "", "VISITNUM": visitnum, "VISIT": visit,
+        "TRDTC": dtc if lnkid else "",
+    }
+    if not_done is not None:
+        row.update(TRSTAT="NOT DONE", TRREASND=not_done)
+    elif value is not None:
+        row.update(TRORRES=_fmt(value), TRORRESU=unit, TRSTRESC=_fmt(value), TRSTRESN=float(value), TRSTRESU=unit)
+    elif char is not None:
+        row.update(TRORRES=char, TRSTRESC=char)
+    return row
+
+
+def _lesion_tr(read: ExportRead, les: LesionObservation, lnkid: str, studyid: str, evaluator: str, modality: str, criteria: Sequence[str]) -> list[dict[str, Any]]:
+    kw = dict(lnkid=lnkid, evaluator=evaluator, modality=modality)
+    rows = []
+    tp = les.timepoint_id
+    status = les.status or "measured"
+    if les.role == "target":
+        testcd = "LPERP" if les.is_lymph_node else "LDIAM"
+        value = les.short_axis_mm if les.is_lymph_node else les.longest_diameter_mm
+        if status == "not_evaluable":
+            rows.append(_tr_row(read, studyid, tp, testcd, not_done="NOT EVALUABLE", **kw))
+        elif status == "absent":
+            rows.append(_tr_row(read, studyid, tp, testcd, value=0.0, unit="mm", **kw))
+        elif status == "too_small" and value is None:
+            rows.append(_tr_row(read, studyid, tp, testcd, value=TOO_SMALL_DEFAULT_MM, unit="mm", **kw)
+                        | {"TRORRES": "TOO SMALL TO MEASURE"})
+        elif value is not None:
+            rows.append(_tr_row(read, studyid, tp, testcd, value=value, unit="mm", **kw))
+        else:
+            rows.append(_tr_row(read, studyid, tp, testcd, not_done="NOT MEASURED", **kw))
+        if les.viable_diameter_mm is not None and any(c in {"mRECIST", "EASL"} for c in criteria):
+            rows.append(_tr_row(read, studyid, tp, "VLDIAM", value=les.viable_diameter_mm, unit="mm", **kw))
+    else:
+        rows.append(_tr_row(read, studyid, tp, "TUMSTATE", char=_STATE.get(status, status.upper()), **kw))
+    if les.volume_mm3 is not None:
+        rows.append(_tr_row(read, studyid, tp, "VOLUME", value=les.volume_mm3, unit="mm3", **kw))
+    return rows
+
+
+def sdtm_tr(read: ExportRead, *, studyid: str = DEFAULT_STUDYID, evaluator: str = "INDEPENDENT ASSESSOR", modality: str = "CT") -> list[dict[str, Any]]:
+    """TR rows of one read: lesion measurements per visit, then per-criterion summaries."""
+    lnk = _lnkids(read)
+    rows: list[dict[str, Any]] = []
+    crits = read.criteria
+    for tp in read.timepoints:
+        for les in read.lesions_at(tp.timepoint_id):
+            rows.extend(_lesion_tr(read, les, lnk[les.lesion_id], studyid, evaluator, modality, crits))
+        for crit in crits:
+            grp = RSCAT.get(crit, crit)
+            for r in read.responses_for(crit):
+                if r.timepoint_id != tp.timepoint_id:
+                    continue
+                kw = dict(grpid=grp, evaluator=evaluator, modality=modality)
+                if r.sum_value is not None:
+                    rows.append(_tr_row(read, studyid, tp.timepoint_id, "SUMDIAM", value=r.sum_value, unit=r.sum_unit, **kw))
+                if r.change_from_baseline_frac is not None:
+                    rows.append(_tr_row(read, studyid, tp.timepoint_id, "PCBSD", value=100.0 * r.change_from_baseline_frac, unit="%", **kw))
+                if r.change_from_nadir_frac is not None:
+                    rows.append(_tr_row(read, studyid, tp.timepoint_id, "PCNSD", value=100.0 * r.change_from_nadir_frac, unit="%", **kw))
+    for i, row in enumerate(rows, start=1):
+        row["TRSEQ"] = i
+    return rows
+
+
+def sdtm_rs(read: ExportRead, *, studyid: str = DEFAULT_STUDYID, evaluator: str = "INDEPENDENT ASSESSOR") -> list[dict[str, Any]]:
+    """RS rows of one read: responses per criterion per visit, then best overall response."""
+    usubjid = f"{studyid}-{read.patient_id}"
+    rows: list[dict[str, Any]] = []
+
+    def add(testcd: str, cat: str, result: str, tp_id: str | None) -> None:
+        visitnum: int | None
+        if tp_id is not None:
+            visitnum, visit, dtc = _visit(read, tp_id)
+        else:
+            visitnum, visit, dtc = None, "", ""
+        rows.append(
+            {
+                "STUDYID": studyid, "DOMAIN": "RS", "USUBJID": usubjid, "RSSEQ": len(rows) + 1,
+                "RSTESTCD": testcd, "RSTEST": _RS_TESTS[testcd], "RSCAT": cat, "RSORRES": result,
+                "RSSTRESC": result, "RSEVAL": evaluator, "RSEVALID": read.reader_id or "",
+                "VISITNUM": visitnum, "VISIT": visit, "RSDTC": dtc,
+            }
+        )
+
+    for crit in read.criteria:
+        cat = RSCAT.get(crit, crit)
+        for r in read.responses_for(crit):
+            if r.response is None:
+                continue  # baseline: no response
+            if r.target_response:
+                add("TRGRESP", cat, r.target_response, r.timepoint_id)
+            if r.non_target_response:
+                add("NTRGRESP", cat, r.non_target_response, r.timepoint_id)
+            if r.new_lesions is not None:
+                add("NEWLIND", cat, "Y" if r.new_lesions else "N", r.timepoint_id)
+            add("OVRLRESP", cat, r.response, r.timepoint_id)
+        s = read.summary_for(crit)
+        if s is not None:
+            best = s.bor_confirmed or s.bor_unconfirmed
+            if best:
+                add("BESTRESP", cat, best, None)
+            if s.bor_unconfirmed:
+                add("UBESTRSP", cat, s.bor_unconfirmed, None)
+    return rows
+
+
+def _df(rows: list[dict[str, Any]], cols: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
+    df = pd.DataFrame(rows, columns=cols)
+    for c in ("TUSEQ", "TRSEQ", "RSSEQ", "VISITNUM"):
+        if c in df:
+            df[c] = pd.array([None if v is None or v != v else int(v) for v in df[c]], dtype="Int64")
+    return df
+
+
+def write_sdtm(
+    reads: Any,
+    out_dir: str | os.PathLike[str],
+    *,
+    assessments: Any = None,
+    studyid: str = DEFAULT_STUDYID,
+    evaluator: str = "INDEPENDENT ASSESSOR",
+    modality: str = "CT",
+    deidentifier: Deidentifier | None = None,
+) -> SdtmInfo:
+    """Write ``tu.csv``, ``tr.csv``, ``rs.csv`` (+ ``sdtm_metadata.json``) for one or many reads.
+
+    Parameters
+    ----------
+    studyid : str
+        SDTM STUDYID (letters, digits, ``-`` and ``_``).
+    evaluator : str
+        ``--EVAL`` (``INDEPENDENT ASSESSOR``, ``INVESTIGATOR`` ...).
+    modality : {"CT", "MR"}
+        Imaging method for ``TUMETHOD`` / ``TRMETHOD``.
+    deidentifier : Deidentifier, optional
+        USUBJID from pseudonyms, dates shifted, tracking UIDs remapped.
+    """
+    from .tables import _atomic_write
+
+    if not studyid or not all(ch.isalnum() or ch in "-_" for ch in studyid):
+        raise SdtmExportError(
+            f"STUDYID {studyid!r} must be non-empty letters, digits, '-' or '_' (it prefixes USUBJID). "
+            "Pass studyid= (CLI --studyid)."
+        )
+    out = Path(out_dir)
+    if deidentifier is not None:
+        deidentifier.check_outside(out)
+    all_reads = list(iter_reads(reads, assessments))
+    if deidentifier is not None:
+        all_reads = [r.deidentified(deidentifier) for r in all_reads]
+    tu, tr, rs = [], [], []
+    for r in all_reads:
+        tu.extend(sdtm_tu(r, studyid=studyid, evaluator=evaluator, modality=modality))
+        tr.extend(sdtm_tr(r, studyid=studyid, evaluator=evaluator, modality=modality))
+        rs.extend(sdtm_rs(r, studyid=studyid, evaluator=evaluator))
+    paths = {}
+    for name, rows, cols in (("tu", tu, TU_COLUMNS), ("tr", tr, TR_COLUMNS), ("rs", rs, RS_COLUMNS)):
+        df = _df(rows, cols)
+        paths[name] = _atomic_write(out / f"{name}.csv", lambda p, d=df: d.to_csv(p, index=False, lineterminator="\n"))
+    meta = {
+        "mapping_version": SDTM_MAPPING_VERSION,
+        "studyid": studyid,
+        "domains": {"TU": TU_COLUMNS, "TR": TR_COLUMNS, "RS": RS_COLUMNS},
+        "sponsor_defined_tests": {"VLDIAM": _TR_TESTS["VLDIAM"], "UBESTRSP": _RS_TESTS["UBESTRSP"]},
+        "deidentified": deidentifier is not None,
+        "note": "See docs/export.md (SDTM mapping). --DY not derived (needs RFSTDTC).",
+    }
+    text = json.dumps(meta, indent=1)
+    mpath = _atomic_write(out / "sdtm_metadata.json", lambda p: Path(p).write_text(text, encoding="utf-8"))
+    return SdtmInfo(tu=paths["tu"], tr=paths["tr"], rs=paths["rs"], metadata=mpath)
