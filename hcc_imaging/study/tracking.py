@@ -4,7 +4,8 @@ The proposal is made from three pieces of evidence, on a common grid (the baseli
 
 1. **registration** - ``transform`` maps *baseline* LPS points to *follow-up* LPS points (the
    ITK convention for a registration with fixed = baseline, moving = follow-up, as produced by
-   :mod:`hcc_imaging.segment.register`).  It may be a SimpleITK transform, any callable taking
+   :mod:`hcc_imaging.segment.register`).  It may be a ``Registration`` from
+   :func:`hcc_imaging.segment.register.register_volumes`, a SimpleITK transform, any callable taking
    and returning an ``(n, 3)`` array of LPS mm, an object with a ``transform`` attribute holding
    either, or None (identity: the scans share a frame of reference and the patient did not move).
    The follow-up label map is pulled onto the baseline grid through it (nearest neighbour).
@@ -182,6 +183,13 @@ def as_point_mapping(transform: Any) -> PointMap | None:
     """Normalise ``transform`` to a function ``(n, 3) baseline LPS -> (n, 3) follow-up LPS``."""
     if transform is None:
         return None
+    if hasattr(transform, "map_to_moving"):  # hcc_imaging.segment.register.Registration
+        reg = transform
+
+        def reg_map(points: NDArray[np.float64]) -> NDArray[np.float64]:
+            return np.asarray(reg.map_to_moving(points), dtype=float).reshape(-1, 3)
+
+        return reg_map
     inner = getattr(transform, "transform", None)
     if inner is not None and not callable(transform) and not hasattr(transform, "TransformPoint"):
         transform = inner
@@ -217,6 +225,8 @@ def _pull_labels(baseline: LabelVolume, followup: LabelVolume, transform: Any) -
         if baseline.geometry.equals(followup.geometry):
             return np.asarray(followup.array, dtype=np.int64)
         return np.asarray(followup.resample_to(baseline.geometry).array, dtype=np.int64)
+    if hasattr(transform, "resample_labels") and hasattr(transform, "map_to_moving"):  # segment.register.Registration
+        return np.asarray(transform.resample_labels(followup, baseline).array, dtype=np.int64)
     inner = getattr(transform, "transform", None)
     sitk_like = hasattr(transform, "TransformPoint") or (inner is not None and hasattr(inner, "TransformPoint"))
     if sitk_like:

@@ -1,0 +1,220 @@
+"""Lesion tracking on phantom label maps with known displacement, shrinkage, split, merge,
+disappearance and a new lesion; the tracking UID follows the lesion into the store."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from hcc_imaging.errors import BlindingError, StoreError
+from hcc_imaging.study import ReaderSession, Store
+from hcc_imaging.study.tracking import (
+    LesionBlob,
+    MatchKind,
+    TrackingError,
+    assign_tracking_uids,
+    correct_assignment,
+    propose_matches,
+    sphere_intersection_mm3,
+)
+from hcc_imaging.volume import LabelVolume
+
+SPACING = (2.5, 0.8, 0.8)  # slice, row, col (mm)
+SHAPE = (40, 160, 160)
+ORIGIN = (-60.0, -60.0, 0.0)  # LPS of voxel (0, 0, 0)
+
+
+_CACHE: dict[object, LabelVolume] = {}
+
+
+def _ellipsoids(items: Sequence[tuple[int, tuple[float, float, float], tuple[float, float, float]]], shift_lps=(0.0, 0.0, 0.0),
+                names: dict[int, str] | None = None) -> LabelVolume:
+    """Label map of ellipsoids: (label, centre LPS mm, radii along x, y, z mm), all shifted by shift_lps."""
+    key = (tuple(items), tuple(shift_lps), tuple(sorted((names or {}).items())))
+    if key not in _CACHE:
+        _CACHE[key] = _build(items, shift_lps, names)
+    return _CACHE[key]
+
+
+def _build(items: Sequence[tuple[int, tuple[float, float, float], tuple[float, float, float]]], shift_lps: Sequence[float],
+           names: dict[int, str] | None) -> LabelVolume:
+    k, j, i = np.indices(SHAPE)
+    x = ORIGIN[0] + i * SPACING[2]
+    y = ORIGIN[1] + j * SPACING[1]
+    z = ORIGIN[2] + k * SPACING[0]
+    arr = np.zeros(SHAPE, dtype=np.int16)
+    for label, c, r in items:
+        cx, cy, cz = (c[m] + shift_lps[m] for m in range(3))
+        inside = ((x - cx) / r[0]) ** 2 + ((y - cy) / r[1]) ** 2 + ((z - cz) / r[2]) ** 2 <= 1.0
+        arr[inside] = label
+    return LabelVolume.create(arr, SPACING, origin=ORIGIN, labels=names or {lab: f"L{lab}" for lab, _, _ in items})
+
+
+# Baseline: L1 big (shrinks), L2 (splits), L3 + L4 close together (merge), L5 (disappears).
+BASELINE = [
+    (1, (-30.0, -30.0, 50.0), (12.0, 12.0, 12.0)),
+    (2, (25.0, -30.0, 50.0), (14.0, 7.0, 8.0)),
+    (3, (-30.0, 25.0, 50.0), (7.0, 7.0, 7.0)),
+    (4, (-13.0, 25.0, 50.0), (6.0, 6.0, 6.0)),
+    (5, (30.0, 30.0, 60.0), (5.0, 5.0, 5.0)),
+]
+FOLLOWUP = [
+    (1, (-30.0, -30.0, 50.0), (6.0, 6.0, 6.0)),      # F1: L1 shrunk to half its diameter
+    (2, (15.0, -30.0, 50.0), (5.0, 6.0, 6.0)),       # F2 + F3: the two ends of L2
+    (3, (35.0, -30.0, 50.0), (5.0, 6.0, 6.0)),
+    (4, (-21.5, 25.0, 50.0), (16.0, 8.0, 7.0)),      # F4: one mass over L3 and L4
+    (5, (40.0, 5.0, 20.0), (4.0, 4.0, 4.0)),         # F5: new, far from everything
+]
+FU_NAMES = {lab: f"F{lab}" for lab, _, _ in FOLLOWUP}
+EXPECTED = {
+    (MatchKind.MATCH, ("L1",), ("F1",)),
+    (MatchKind.SPLIT, ("L2",), ("F2", "F3")),
+    (MatchKind.MERGE, ("L3", "L4"), ("F4",)),
+    (MatchKind.DISAPPEARED, ("L5",), ()),
+    (MatchKind.NEW, (), ("F5",)),
+}
+
+
+def _kinds(proposal) -> set[tuple[MatchKind, tuple[str, ...], tuple[str, ...]]]:  # type: ignore[no-untyped-def]
+    return {(p.kind, p.baseline, p.followup) for p in proposal.proposals}
+
+
+def test_same_frame_shrink_split_merge_new_disappeared() -> None:
+    base = _ellipsoids(BASELINE)
+    fu = _ellipsoids(FOLLOWUP, names=FU_NAMES)
+    prop = propose_matches(base, fu)
+    assert _kinds(prop) == EXPECTED
+    m = prop.for_baseline("L1")
+    assert m.centroid_distance_mm == pytest.approx(0.0, abs=0.5)
+    # Dice of concentric spheres r=6 in r=12: 2 * 6^3 / (12^3 + 6^3) = 0.222
+    assert m.dice == pytest.approx(2 * 6**3 / (12**3 + 6**3), abs=0.03)
+    assert prop.baseline_volume_mm3["L1"] == pytest.approx(4 / 3 * math.pi * 12**3, rel=0.03)
+
+
+SHIFT = (18.0, -11.0, 7.5)  # patient moved between scans (LPS mm): larger than most lesions
+
+
+def test_displacement_needs_the_registration() -> None:
+    base = _ellipsoids(BASELINE)
+    fu = _ellipsoids(FOLLOWUP, shift_lps=SHIFT, names=FU_NAMES)
+    unregistered = _kinds(propose_matches(base, fu))
+    assert unregistered != EXPECTED  # without registration the proposal is wrong
+    shift = np.array(SHIFT)
+    registered = propose_matches(base, fu, transform=lambda pts: pts + shift)
+    assert _kinds(registered) == EXPECTED
+    assert registered.for_followup("F1").centroid_distance_mm == pytest.approx(0.0, abs=0.8)
+
+
+def test_displacement_with_simpleitk_and_registration_objects() -> None:
+    import SimpleITK as sitk
+
+    from hcc_imaging.segment.register import Registration, TransformKind
+
+    base = _ellipsoids(BASELINE)
+    fu = _ellipsoids(FOLLOWUP, shift_lps=SHIFT, names=FU_NAMES)
+    t = sitk.TranslationTransform(3, SHIFT)
+    assert _kinds(propose_matches(base, fu, transform=t)) == EXPECTED
+    reg = Registration(kind=TransformKind.RIGID, matrix=np.eye(3), translation_mm=SHIFT, center_mm=(0.0, 0.0, 0.0))
+    assert _kinds(propose_matches(base, fu, transform=reg)) == EXPECTED
+
+
+def test_blobs_centroids_and_volumes() -> None:
+    def blobs(items, shift=(0.0, 0.0, 0.0), prefix="L"):  # type: ignore[no-untyped-def]
+        return [LesionBlob(f"{prefix}{lab}", tuple(c[m] + shift[m] for m in range(3)), 4 / 3 * math.pi * r[0] * r[1] * r[2])
+                for lab, c, r in items]
+
+    shift = np.array(SHIFT)
+    prop = propose_matches(blobs(BASELINE), blobs(FOLLOWUP, SHIFT, "F"), transform=lambda p: p + shift)
+    assert _kinds(prop) == EXPECTED
+
+
+@pytest.mark.parametrize(
+    "r1, r2, d, want",
+    [
+        pytest.param(5.0, 3.0, 0.0, 4 / 3 * math.pi * 27, id="contained"),
+        pytest.param(5.0, 3.0, 8.0, 0.0, id="touching"),
+        pytest.param(4.0, 4.0, 4.0, math.pi * (4 * 4 + 4) * (2 * 4 - 4) ** 2 / 12, id="equal-spheres-lens"),
+    ],
+)
+def test_sphere_intersection(r1: float, r2: float, d: float, want: float) -> None:
+    assert sphere_intersection_mm3(r1, r2, d) == pytest.approx(want)
+
+
+def test_distance_fallback_for_small_lesion_that_moved() -> None:
+    base = _ellipsoids([(1, (0.0, 0.0, 50.0), (3.0, 3.0, 3.0))])
+    fu = _ellipsoids([(1, (9.0, 0.0, 50.0), (3.0, 3.0, 3.0))], names={1: "F1"})
+    prop = propose_matches(base, fu)
+    (p,) = prop.proposals
+    assert (p.kind, p.dice) == (MatchKind.MATCH, 0.0)
+    assert p.centroid_distance_mm == pytest.approx(9.0, abs=0.5)
+    assert "no overlap" in p.reason
+    prop = propose_matches(base, fu, max_centroid_distance_mm=5.0)
+    assert {p.kind for p in prop.proposals} == {MatchKind.NEW, MatchKind.DISAPPEARED}
+
+
+def test_tracking_uid_follows_the_lesion_into_the_store(populated: Store) -> None:
+    r1 = ReaderSession(populated, "R1")
+    uids = {f"L{lab}": r1.add_lesion("P001", f"L{lab}").tracking_uid for lab, _, _ in BASELINE}
+    prop = propose_matches(_ellipsoids(BASELINE), _ellipsoids(FOLLOWUP, names=FU_NAMES))
+    assign = assign_tracking_uids(prop, uids)
+    by_fu: dict[str, list] = {}
+    for a in assign:
+        by_fu.setdefault(a.followup_label, []).append(a)
+    assert [a.tracking_uid for a in by_fu["F1"]] == [uids["L1"]]
+    assert {a.tracking_uid for a in by_fu["F2"] + by_fu["F3"]} == {uids["L2"]}
+    assert {a.relation for a in by_fu["F2"]} == {"split"}
+    merge = by_fu["F4"]
+    assert {a.tracking_uid for a in merge} == {uids["L3"], uids["L4"]}
+    assert [a.tracking_uid for a in merge if a.primary] == [uids["L3"]]  # the larger baseline lesion
+    assert by_fu["F5"][0].tracking_uid is None and by_fu["F5"][0].lesion_id == "N1"
+    # the reader corrects F1 (say it is really L5) and confirms
+    fixed = correct_assignment(assign, "F1", tracking_uid=uids["L5"])
+    links = r1.confirm_tracking("P001", "FU1", fixed)
+    got = {(x.followup_label, x.tracking_uid) for x in links}
+    assert ("F1", uids["L5"]) in got and ("F1", uids["L1"]) not in got
+    new_uid = next(x.tracking_uid for x in links if x.followup_label == "F5")
+    assert new_uid not in uids.values()
+    assert {x.tracking_uid for x in r1.lesions("P001")} == set(uids.values()) | {new_uid}
+    assert len(r1.tracking_links("P001")) == len(fixed)
+    # blinded: reader 2 sees none of it and cannot link to reader 1's lesions
+    r2 = ReaderSession(populated, "R2")
+    assert r2.tracking_links("P001") == [] and r2.lesions("P001") == []
+    with pytest.raises(BlindingError, match="another reader"):
+        r2.confirm_tracking("P001", "FU1", fixed[:1])
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        pytest.param(lambda b, f: propose_matches(b, []), "both be LabelVolumes", id="mixed-inputs"),
+        pytest.param(lambda b, f: propose_matches(b, f, min_containment_frac=0.0), "min_containment_frac", id="threshold"),
+        pytest.param(lambda b, f: propose_matches(b, f, max_centroid_distance_mm=-1.0), "max_centroid_distance_mm",
+                     id="negative-distance"),
+        pytest.param(lambda b, f: propose_matches(b, f, transform=lambda p: p[:, :2]), "returned shape", id="bad-transform-shape"),
+        pytest.param(lambda b, f: propose_matches(b, f, transform=lambda p: 1 / 0), "transform failed", id="transform-raises"),
+        pytest.param(lambda b, f: propose_matches(b, f, transform=42), "not usable", id="transform-type"),
+        pytest.param(lambda b, f: propose_matches([LesionBlob("A", (0, 0, 0), 1.0)] * 2, []), "not unique", id="dup-blob"),
+        pytest.param(lambda b, f: LesionBlob("A", (0, 0, float("nan")), 1.0), "3 finite", id="blob-centroid"),
+        pytest.param(lambda b, f: LesionBlob("A", (0, 0, 0), 0.0), "volume_mm3 must be > 0", id="blob-volume"),
+        pytest.param(lambda b, f: assign_tracking_uids(propose_matches(b, f), {}), "no tracking UID", id="missing-uid"),
+        pytest.param(lambda b, f: correct_assignment([], "F9", tracking_uid=None), "not among the assignments", id="unknown-label"),
+    ],
+)
+def test_tracking_errors(call, match: str) -> None:  # type: ignore[no-untyped-def]
+    base = _ellipsoids(BASELINE[:1])
+    fu = _ellipsoids(FOLLOWUP[:1], names={1: "F1"})
+    with pytest.raises(TrackingError, match=match):
+        call(base, fu)
+
+
+def test_confirm_tracking_errors(populated: Store) -> None:
+    from hcc_imaging.study.tracking import FollowupAssignment
+
+    r1 = ReaderSession(populated, "R1")
+    with pytest.raises(StoreError, match="needs the tracking UID"):
+        r1.confirm_tracking("P001", "FU1", [FollowupAssignment("F1", None, "match")])
+    with pytest.raises(ValueError, match="'sideways' is not a valid TrackingRelation"):
+        r1.confirm_tracking("P001", "FU1", [FollowupAssignment("F1", None, "sideways")])
