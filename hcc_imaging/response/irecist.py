@@ -177,6 +177,10 @@ def classify_irecist(doc: ReadDocument, rules: IRecistRules = IRECIST) -> Criter
                                + "; ".join(triggers)
                                + (" (scan < 4 weeks done for new symptoms with an additional "
                                   "new lesion)" if exception else ""))
+            elif not pd_cats and det.overall == "NE":
+                label = "NE"
+                reasons.append(f"NE: the iUPD of {state.tp_id} is neither confirmed nor reset "
+                               "by a non-evaluable assessment")
             elif not pd_cats:
                 label = _I.get(str(det.overall), "NE")
                 reasons.append(f"iUPD of {state.tp_id} not confirmed: PD criteria no longer "
