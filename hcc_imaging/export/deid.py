@@ -659,10 +659,8 @@ def deidentify_dataset(
     _walk(out, deid, pid)
     out.PatientIdentityRemoved = "YES"
     out.LongitudinalTemporalInformationModified = "MODIFIED"
-    out.DeidentificationMethod = (
-        "hcc_imaging: PS3.15 Basic Application Confidentiality Profile; modified dates "
-        "(per-patient shift); clean structured content; private tags removed"
-    )
+    # LO (max 64 characters); the codes below say the same in full
+    out.DeidentificationMethod = "hcc_imaging PS3.15 basic profile; dates shifted; clean SR"
     codes_ = []
     for value, meaning in (
         ("113100", "Basic Application Confidentiality Profile"),

@@ -323,7 +323,7 @@ def _synthetic_evidence(read: ExportRead) -> Dataset:
 
     ds = _Dataset()
     ds.PatientID = read.patient_id
-    ds.PatientName = read.patient_name or read.patient_id
+    ds.PatientName = _person_name(read.patient_name or read.patient_id)
     ds.PatientBirthDate = ""
     ds.PatientSex = ""
     last = read.timepoints[-1] if read.timepoints else None

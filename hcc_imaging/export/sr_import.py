@@ -107,6 +107,7 @@ class SrGroup:
     time_point_order: int | None
     time_point_type: SrCode | None
     observer: str | None
+    day: int | None
     measurements: tuple[SrMeasurement, ...]
     qualitative: tuple[tuple[SrCode, SrCode], ...]
     referenced_segment: tuple[str, int] | None = None
@@ -178,6 +179,7 @@ _FINDING_SITE_LEGACY = ("G-C0E3", "SRT")
 _TIME_POINT = ("C2348792", "UMLS")
 _TIME_POINT_ORDER = ("126073", "DCM")
 _TIME_POINT_TYPE = ("126072", "DCM")
+_TEMPORAL_OFFSET = ("128740", "DCM")
 _DERIVATION = ("121401", "DCM")
 _PERSON_OBSERVER = ("121008", "DCM")
 _MEASUREMENT_GROUP = ("125007", "DCM")
@@ -248,6 +250,7 @@ def _parse_num(item: Dataset) -> tuple[SrCode, float, str, SrCode | None, list[S
 def _parse_group(item: Dataset, observer: str | None) -> SrGroup:
     tid = tuid = tp = None
     order: int | None = None
+    day: int | None = None
     tp_type = finding = None
     sites: list[SrCode] = []
     quals: list[tuple[SrCode, SrCode]] = []
@@ -265,6 +268,14 @@ def _parse_group(item: Dataset, observer: str | None) -> SrGroup:
             tp = str(child.TextValue)
         elif vt == "NUM" and _is(child, *_TIME_POINT_ORDER):
             order = int(float(child.MeasuredValueSequence[0].NumericValue))
+        elif vt == "NUM" and _is(child, *_TEMPORAL_OFFSET):
+            unit = _code(child.MeasuredValueSequence[0].get("MeasurementUnitsCodeSequence"))
+            value = float(child.MeasuredValueSequence[0].NumericValue)
+            factor = {"d": 1.0, "wk": 7.0, "h": 1.0 / 24.0}.get(unit.value if unit else "d")
+            if factor is not None:
+                day = int(round(value * factor))
+        elif vt == "NUM" and rel != "CONTAINS":
+            continue  # other context (HAS OBS CONTEXT / HAS ACQ CONTEXT) is not a measurement
         elif vt == "CODE" and _is(child, *_TIME_POINT_TYPE):
             tp_type = _code(child.get("ConceptCodeSequence"))
         elif vt == "CODE" and _is(child, *_FINDING):
@@ -320,6 +331,7 @@ def _parse_group(item: Dataset, observer: str | None) -> SrGroup:
         time_point_order=order,
         time_point_type=tp_type,
         observer=observer,
+        day=day,
         measurements=tuple(ms),
         qualitative=tuple(quals),
         referenced_segment=seg_ref,
@@ -464,12 +476,15 @@ def sr_to_read_document(
     pid = patient_id or rep.patient_id or "UNKNOWN"
     tps: dict[str, dict[str, Any]] = {}
     order: dict[str, int] = {}
+    days: dict[str, int] = {}
     lesion_counter = 0
     responses: dict[str, dict[str, Any]] = {}
     for g in rep.groups:
         tp_id = g.time_point or "TP1"
         if g.time_point_order is not None:
             order.setdefault(tp_id, g.time_point_order)
+        if g.day is not None:
+            days.setdefault(tp_id, g.day)
         method = g.qualitative_value(C.RESPONSE_EVALUATION_METHOD)
         if method is not None:
             crit = _reverse(C.CRITERIA_CODES, method) or method.meaning
@@ -549,8 +564,13 @@ def sr_to_read_document(
         les = {k: v for k, v in les.items() if v is not None and v != {}}
         tps.setdefault(tp_id, {"id": tp_id, "lesions": []})["lesions"].append(les)
     ordered = sorted(tps.values(), key=lambda t: (order.get(t["id"], 10**6), t["id"]))
-    if len(ordered) == 1 and rep.study_date is not None:
-        ordered[0]["date"] = rep.study_date.isoformat()
+    for t in ordered:
+        if t["id"] in days:
+            t["day"] = days[t["id"]]
+    if len(ordered) == 1 and "day" not in ordered[0]:
+        ordered[0]["day"] = 0
+        if rep.study_date is not None:
+            ordered[0]["date"] = rep.study_date.isoformat()
     doc: dict[str, Any] = {
         "patient_id": pid,
         "reader_id": rep.observer or "unknown",

@@ -1,0 +1,183 @@
+"""De-identification: PS3.15 basic profile on every exported object, pseudonym map kept apart."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from hcc_imaging.export import (
+    Deidentifier,
+    deidentify_dataset,
+    deidentify_file,
+    write_cohort_report,
+    write_report,
+    write_sdtm,
+    write_seg,
+    write_sr,
+    write_tables,
+)
+from hcc_imaging.export.deid import BASIC_PROFILE_ACTIONS, DeidentificationError
+
+from .conftest import ASSESSMENT, PHI, STUDY_DATE, lesion_labels, read_document
+from .test_export_sr import dcmdump_ok
+
+
+def _walk_values(ds: pydicom.Dataset):
+    for elem in ds.iterall():
+        if elem.VR == "SQ":
+            continue
+        yield elem
+
+
+def _original_identifiers(files: list[Path]) -> dict[str, set[str]]:
+    """keyword -> set of original values, for every basic-profile attribute, every UID and date."""
+    out: dict[str, set[str]] = {}
+    for f in files:
+        ds = pydicom.dcmread(f)
+        for elem in _walk_values(ds):
+            if elem.value in (None, "", b""):
+                continue
+            if elem.keyword in BASIC_PROFILE_ACTIONS or elem.VR in {"UI", "DA", "DT", "PN"}:
+                if elem.VR == "UI" and str(elem.value).startswith("1.2.840.10008."):
+                    continue  # registry UIDs (SOP classes, transfer syntaxes) identify nobody
+                out.setdefault(elem.keyword, set()).add(str(elem.value))
+    return out
+
+
+def test_pseudonyms_dates_uids_are_consistent_and_persisted(tmp_path: Path) -> None:
+    keys = tmp_path / "keys" / "map.json"
+    d = Deidentifier(keys, rng=random.Random(1))
+    assert d.pseudonym("MRN-1") == "HCC-0001"
+    assert d.pseudonym("MRN-2") == "HCC-0002"
+    assert d.pseudonym("MRN-1") == "HCC-0001"
+    shift = d.date_shift_days("MRN-1")
+    assert -1095 <= shift <= -30
+    assert d.shift_da("20240115", "MRN-1") == (dt.date(2024, 1, 15) + dt.timedelta(days=shift)).strftime("%Y%m%d")
+    assert d.shift_dt("20240115101530.5", "MRN-1").endswith("101530.5")
+    u = d.uid("1.2.3.4.5")
+    assert u.startswith("2.25.") and d.uid("1.2.3.4.5") == u and d.uid(u) == u
+    assert d.uid("1.2.840.10008.5.1.4.1.1.2") == "1.2.840.10008.5.1.4.1.1.2"
+    d.save()
+    again = Deidentifier(keys)
+    assert again.pseudonym("MRN-1") == "HCC-0001"
+    assert again.date_shift_days("MRN-1") == shift
+    assert again.uid("1.2.3.4.5") == u
+    # linking the read document's id and the DICOM PatientID gives one person one pseudonym
+    again.link("MRN-2", "DICOM-ID-OF-2")
+    assert again.pseudonym("DICOM-ID-OF-2") == "HCC-0002"
+    assert again.date_shift_days("DICOM-ID-OF-2") == again.date_shift_days("MRN-2")
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        pytest.param(lambda p: Deidentifier(p / "x.json", date_shift_range_days=(5, -5)), "is empty", id="bad-range"),
+        pytest.param(lambda p: (p / "m.json").write_text("{") and Deidentifier(p / "m.json"), "cannot be read", id="corrupt-map"),
+        pytest.param(lambda p: (p / "m.json").write_text(json.dumps({"version": 99})) and Deidentifier(p / "m.json"),
+                     "version 99", id="map-too-new"),
+        pytest.param(lambda p: Deidentifier().save(), "no path", id="save-without-path"),
+        pytest.param(lambda p: Deidentifier(p / "out" / "map.json").check_outside(p / "out"), "inside the export folder",
+                     id="map-inside-export"),
+    ],
+)
+def test_deidentifier_errors(tmp_path: Path, make, match: str) -> None:
+    with pytest.raises(DeidentificationError, match=match):
+        make(tmp_path)
+
+
+def test_deidentify_dataset_basic_profile(ct) -> None:
+    ds = pydicom.dcmread(ct.files[0])
+    d = Deidentifier(rng=random.Random(2))
+    out = deidentify_dataset(ds, d)
+    assert ds.PatientName == PHI["PatientName"]  # input untouched
+    assert out.PatientName == out.PatientID == "HCC-0001"
+    assert out.PatientIdentityRemoved == "YES"
+    assert {c.CodeValue for c in out.DeidentificationMethodCodeSequence} == {"113100", "113107", "113104"}
+    assert out.get("PatientBirthDate", "") == ""
+    for kw in ("OtherPatientIDs", "InstitutionName", "InstitutionAddress", "OperatorsName",
+               "PerformingPhysicianName", "StationName", "StudyDescription", "SeriesDescription", "PatientAge"):
+        assert kw not in out, kw
+    assert out.DeviceSerialNumber != PHI["DeviceSerialNumber"]
+    assert out.AccessionNumber == "" and out.StudyID == "" and out.ReferringPhysicianName == ""
+    assert not any(e.tag.is_private for e in out.iterall())
+    assert out.StudyDate == d.shift_da(STUDY_DATE, PHI["PatientID"])
+    assert out.StudyTime == ds.StudyTime  # times kept (modified-dates option)
+    assert out.SOPClassUID == ds.SOPClassUID
+    assert out.SOPInstanceUID == d.uid(ds.SOPInstanceUID) != ds.SOPInstanceUID
+    assert out.file_meta.MediaStorageSOPInstanceUID == out.SOPInstanceUID
+
+
+def test_every_exported_object_is_deidentified(tmp_path: Path, ct) -> None:
+    """Export everything with --deidentify and scan every file: no original identifying value
+    of the basic profile's list (names, ids, dates, UIDs, institution ...) survives."""
+    export = tmp_path / "export"
+    keys = tmp_path / "keys" / "map.json"
+    deid = Deidentifier(keys, rng=random.Random(3))
+    doc = read_document()
+    labels, viable = lesion_labels(ct.volume)
+    images = export / "images"
+    for f in ct.files:
+        deidentify_file(f, images / f.name, deid)
+    seg = write_seg(labels, ct.volume, export / "seg.dcm", viable=viable, deidentifier=deid,
+                    tracking_uids={"L1": "1.2.826.0.1.3680043.8.498.1001"})
+    sr = write_sr(doc, export / "sr.dcm", assessment=ASSESSMENT, images=ct.volume, segs=seg,
+                  timepoints=["BL"], deidentifier=deid)
+    write_tables(doc, export / "tables", assessments=ASSESSMENT, deidentifier=deid)
+    write_sdtm(doc, export / "sdtm", assessments=ASSESSMENT, deidentifier=deid)
+    write_report(doc, export / "report.html", assessment=ASSESSMENT, images={"BL": ct.volume}, deidentifier=deid)
+    write_cohort_report([doc], export / "cohort.html", assessments=[ASSESSMENT], deidentifier=deid)
+    deid.save()
+    assert keys.exists() and not any(p.name == "map.json" for p in export.rglob("*"))
+
+    originals = _original_identifiers(ct.files)
+    for tid in ("1.2.826.0.1.3680043.8.498.1001", "1.2.826.0.1.3680043.8.498.1002"):
+        originals.setdefault("TrackingUID", set()).add(tid)
+    originals.setdefault("reader", set()).add("dr.smith")
+    originals.setdefault("dates", set()).update({"2024-01-15", "2024-03-18", "2024-01-22", "20240318"})
+    needles = {v for vals in originals.values() for v in vals if len(v) >= 4}
+    # 1. no original value anywhere, in any file (binary scan, DICOM and text alike)
+    files = [p for p in export.rglob("*") if p.is_file()]
+    assert len(files) >= 15
+    for p in files:
+        blob = p.read_bytes()
+        for n in needles:
+            assert n.encode() not in blob, f"{n!r} survives in {p.relative_to(export)}"
+    # 2. every DICOM object: basic-profile attributes are gone, empty, or replaced
+    dicoms = [p for p in files if p.suffix == ".dcm"]
+    assert len(dicoms) == len(ct.files) + 2
+    for p in dicoms:
+        dcmdump_ok(p)
+        ds = pydicom.dcmread(p)
+        assert ds.PatientIdentityRemoved == "YES"
+        assert ds.PatientID == "HCC-0001"
+        for elem in _walk_values(ds):
+            if elem.keyword in BASIC_PROFILE_ACTIONS and elem.value not in (None, ""):
+                assert str(elem.value) not in originals.get(elem.keyword, set()), (p.name, elem.keyword)
+    # 3. references still resolve inside the de-identified set (UIDs mapped consistently)
+    seg_ds = pydicom.dcmread(export / "seg.dcm")
+    image_uids = {pydicom.dcmread(p).SOPInstanceUID for p in images.iterdir()}
+    ref_uids = {i.ReferencedSOPInstanceUID for s in seg_ds.ReferencedSeriesSequence for i in s.ReferencedInstanceSequence}
+    assert ref_uids and ref_uids <= image_uids
+    sr_ds = pydicom.dcmread(sr.path)
+    ev = {i.ReferencedSOPInstanceUID for s in sr_ds.CurrentRequestedProcedureEvidenceSequence
+          for se in s.ReferencedSeriesSequence for i in se.ReferencedSOPSequence}
+    assert ev == image_uids | {seg_ds.SOPInstanceUID}
+    assert sr_ds.StudyInstanceUID == seg_ds.StudyInstanceUID == pydicom.dcmread(next(images.iterdir())).StudyInstanceUID
+    from hcc_imaging.export import read_sr
+
+    l1 = next(g for g in read_sr(sr.path).groups if g.tracking_identifier == "L1")
+    assert l1.tracking_uid == seg_ds.SegmentSequence[0].TrackingUID  # SR group <-> SEG segment
+    # 4. tables use the pseudonym and shifted dates; intervals are kept
+    import pandas as pd
+
+    les = pd.read_csv(export / "tables" / "lesions.csv")
+    assert set(les.patient_id) == {"HCC-0001"}
+    dates = sorted(set(les.timepoint_date))
+    assert (dt.date.fromisoformat(dates[1]) - dt.date.fromisoformat(dates[0])).days == 63
+    tu = pd.read_csv(export / "sdtm" / "tu.csv")
+    assert set(tu.USUBJID) == {"HCCIMG-HCC-0001"}

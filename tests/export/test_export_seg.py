@@ -1,0 +1,141 @@
+"""DICOM SEG: labels -> SEG -> masks identical (our reader, highdicom's, hcc_imaging.io's)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hcc_imaging.errors import GeometryMismatchError
+from hcc_imaging.export import read_seg, write_seg
+from hcc_imaging.export.seg import SegExportError, seg_info_from_file
+from hcc_imaging.volume import LabelVolume, Volume
+
+from .conftest import lesion_labels, write_ct_series
+from .test_export_sr import dcmdump_ok
+
+
+def test_seg_round_trip_identical(tmp_path: Path, ct) -> None:
+    labels, viable = lesion_labels(ct.volume)
+    info = write_seg(labels, ct.volume, tmp_path / "seg.dcm", viable=viable)
+    dcmdump_ok(info.path)
+    assert dict(info.segments) == {"L1": 1, "L1 viable": 2, "L2": 3}
+    back = read_seg(info.path, ct.volume)
+    assert np.array_equal(back.lesions.array, labels.array)
+    assert back.viable is not None and np.array_equal(back.viable.array, viable.array)
+    assert dict(back.lesions.labels) == {1: "L1", 2: "L2"}
+    assert back.lesions.geometry.equals(ct.volume.geometry)
+    assert back.tracking_uids == dict(info.tracking_uids)
+    # the SEG references every source slice that has a frame, by SOP Instance UID
+    assert set(info.source_sop_instance_uids) == set(ct.volume.meta["sop_instance_uids"])
+
+
+def test_seg_read_by_highdicom_matches_masks(tmp_path: Path, ct) -> None:
+    import highdicom as hd
+
+    labels, viable = lesion_labels(ct.volume)
+    info = write_seg(labels, ct.volume, tmp_path / "seg.dcm", viable=viable)
+    seg = hd.seg.segread(info.path)
+    uids = list(ct.volume.meta["sop_instance_uids"])
+    arr = seg.get_pixels_by_source_instance(source_sop_instance_uids=uids, segment_numbers=[1, 2, 3])
+    assert np.array_equal(arr[..., 0] > 0, labels.array == 1)
+    assert np.array_equal(arr[..., 1] > 0, viable.array == 1)
+    assert np.array_equal(arr[..., 2] > 0, labels.array == 2)
+    assert seg.get_segment_description(1).segment_label == "L1"
+
+
+def test_seg_read_without_reference_keeps_geometry(tmp_path: Path, ct) -> None:
+    labels, _ = lesion_labels(ct.volume)
+    info = write_seg(labels, ct.volume, tmp_path / "seg.dcm")
+    back = read_seg(info.path)
+    # every voxel of each lesion lands at the same LPS position as in the original
+    for v in (1, 2):
+        orig = np.sort(ct.volume.index_to_lps(np.argwhere(labels.array == v)), axis=0)
+        new = np.sort(back.lesions.index_to_lps(np.argwhere(back.lesions.array == v)), axis=0)
+        np.testing.assert_allclose(new, orig, atol=1e-4)
+
+
+def test_seg_through_io_save_and_load_mask(tmp_path: Path, ct) -> None:
+    from hcc_imaging.io.masks import load_mask, save_mask
+
+    labels, _ = lesion_labels(ct.volume)
+    p = save_mask(labels, tmp_path / "m.dcm", reference=ct.volume)  # calls write_seg(labels, path, reference=)
+    back = load_mask(p, reference=ct.volume)
+    assert np.array_equal(back.array > 0, labels.array > 0)
+    for v, name in labels.labels.items():
+        inv = {n: k for k, n in back.labels.items()}
+        assert np.array_equal(back.array == inv[name], labels.array == v)
+
+
+def test_seg_info_from_file(tmp_path: Path, ct) -> None:
+    labels, viable = lesion_labels(ct.volume)
+    info = write_seg(labels, ct.volume, tmp_path / "seg.dcm", viable=viable, tracking_uids={"L1": "1.2.3.4"})
+    again = seg_info_from_file(info.path)
+    assert dict(again.segments) == dict(info.segments)
+    assert again.tracking_uids["L1"] == "1.2.3.4"
+    assert again.sop_instance_uid == info.sop_instance_uid
+    with pytest.raises(SegExportError, match="not a DICOM SEG"):
+        seg_info_from_file(ct.files[0])
+
+
+def test_seg_of_unordered_files_is_placed_by_position(tmp_path: Path, ct) -> None:
+    labels, _ = lesion_labels(ct.volume)
+    vol = Volume.create(
+        ct.volume.array, spacing=ct.volume.spacing, origin=ct.volume.origin,
+        frame_of_reference_uid=ct.for_uid, series_instance_uid=ct.series_uid,
+        meta={"source_files": [str(f) for f in reversed(ct.files)]},
+    )
+    info = write_seg(labels, vol, tmp_path / "seg.dcm")
+    back = read_seg(info.path, ct.volume)
+    assert np.array_equal(back.lesions.array, labels.array)
+
+
+@pytest.mark.parametrize(
+    ("case", "error", "match"),
+    [
+        pytest.param("grid", GeometryMismatchError, "not on the grid", id="labels-on-other-grid"),
+        pytest.param("viable-grid", GeometryMismatchError, "viable label map", id="viable-on-other-grid"),
+        pytest.param("empty", SegExportError, "no lesion voxels", id="all-zero-labels"),
+        pytest.param("nofiles", SegExportError, "no source DICOM files", id="volume-without-files"),
+        pytest.param("nopath", SegExportError, "needs the source image", id="missing-path"),
+        pytest.param("missing-slice", SegExportError, "no source image for slice", id="missing-slice"),
+    ],
+)
+def test_write_seg_errors(tmp_path: Path, ct, case: str, error: type, match: str) -> None:
+    labels, viable = lesion_labels(ct.volume)
+    kwargs: dict = {}
+    source = ct.volume
+    if case == "grid":
+        labels = LabelVolume.create(labels.array, spacing=(1, 1, 1))
+    elif case == "viable-grid":
+        kwargs["viable"] = LabelVolume.create(viable.array, spacing=(1, 1, 1))
+    elif case == "empty":
+        labels = labels.with_array(np.zeros_like(labels.array))
+    elif case == "nofiles":
+        source = Volume.create(ct.volume.array, spacing=ct.volume.spacing, origin=ct.volume.origin)
+        labels = LabelVolume.like(source, labels.array)
+    elif case == "missing-slice":
+        source = Volume.create(ct.volume.array, spacing=ct.volume.spacing, origin=ct.volume.origin,
+                               meta={"source_files": [str(f) for f in ct.files[:-1]]})
+        labels = LabelVolume.like(source, labels.array)
+    if case == "nopath":
+        with pytest.raises(error, match=match):
+            write_seg(labels, source)
+        return
+    with pytest.raises(error, match=match):
+        write_seg(labels, source, tmp_path / "x.dcm", **kwargs)
+
+
+def test_write_seg_rejects_foreign_series(tmp_path: Path, ct) -> None:
+    other = write_ct_series(tmp_path / "other", origin=(-16.0, -12.0, 0.0))
+    labels, _ = lesion_labels(ct.volume)
+    vol = Volume.create(ct.volume.array, spacing=ct.volume.spacing, origin=ct.volume.origin,
+                        meta={"source_files": [str(f) for f in other.files]})
+    with pytest.raises(GeometryMismatchError, match="is not a slice"):
+        write_seg(LabelVolume.like(vol, labels.array), vol, tmp_path / "x.dcm")
+
+
+def test_read_seg_rejects_non_seg(tmp_path: Path, ct) -> None:
+    with pytest.raises(SegExportError, match="not a readable DICOM SEG"):
+        read_seg(ct.files[0])

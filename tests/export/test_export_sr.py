@@ -1,0 +1,260 @@
+"""DICOM SR TID 1500: our writer, highdicom's parser, our importer, and real reports."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hcc_imaging.errors import NotDicomError, UnsupportedDicomError
+from hcc_imaging.export import as_export_read, read_sr, sr_to_read_document, write_seg, write_sr
+from hcc_imaging.export import codes as C
+from hcc_imaging.export.sr import SrExportError
+from hcc_imaging.export.sr_import import SrImportError
+
+from .conftest import ASSESSMENT, lesion_labels, read_document, write_ct_series
+
+DCMDUMP = shutil.which("dcmdump")
+
+
+def dcmdump_ok(path: Path) -> None:
+    """dcmtk reads the whole object without a warning or error."""
+    if DCMDUMP is None:  # pragma: no cover - dcmtk is installed in CI
+        pytest.skip("dcmtk not installed")
+    r = subprocess.run([DCMDUMP, "-q", "+E", str(path)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "E:" not in r.stderr and "W:" not in r.stderr, r.stderr
+
+
+@pytest.fixture
+def two_tp(tmp_path: Path):
+    bl = write_ct_series(tmp_path / "bl")
+    fu = write_ct_series(tmp_path / "fu", study_date="20240318", seed=1)
+    return bl, fu
+
+
+def test_sr_round_trip_through_highdicom_parser(tmp_path: Path, two_tp) -> None:
+    import highdicom as hd
+
+    bl, fu = two_tp
+    doc = read_document()
+    info = write_sr(doc, tmp_path / "sr.dcm", assessment=ASSESSMENT, images={"BL": bl.volume, "FU1": fu.volume})
+    assert (info.n_lesion_groups, info.n_response_groups) == (6, 6)
+    dcmdump_ok(info.path)
+    sr = hd.sr.srread(info.path)
+    groups = sr.content.get_image_measurement_groups()
+    read = as_export_read(doc)
+    lesion_groups = [g for g in groups if g.tracking_identifier in {"L1", "L2", "N1"}]
+    assert len(lesion_groups) == len(read.lesions) == 6
+    for g, les in zip(lesion_groups, read.lesions, strict=True):
+        assert g.tracking_identifier == les.lesion_id
+        if les.tracking_uid:
+            assert g.tracking_uid == les.tracking_uid
+        ms = {m.name.value: m for m in g.get_measurements()}
+        if les.longest_diameter_mm is not None:
+            la = ms[C.LONG_AXIS.value]
+            assert la.value == pytest.approx(les.longest_diameter_mm)
+            assert la.unit.value == "mm"
+            if les.ld_endpoints_lps is not None:
+                coords = la.referenced_coordinates[0]
+                assert coords.frame_of_reference_uid == (bl.for_uid if les.timepoint_id == "BL" else fu.for_uid)
+                np.testing.assert_allclose(coords.value, np.asarray(les.ld_endpoints_lps), atol=1e-4)
+        if les.short_axis_mm is not None:
+            assert ms[C.SHORT_AXIS.value].value == pytest.approx(les.short_axis_mm)
+        if les.volume_mm3 is not None:
+            assert ms[C.VOLUME.value].value == pytest.approx(les.volume_mm3)
+            assert ms[C.VOLUME.value].unit.value == "mm3"
+    # the report lands in the latest study; the baseline study is "other evidence"
+    import pydicom
+
+    ds = pydicom.dcmread(info.path)
+    assert ds.StudyInstanceUID == fu.study_uid
+    other = {s.StudyInstanceUID for s in ds.PertinentOtherEvidenceSequence}
+    assert other == {bl.study_uid}
+
+
+def test_sr_written_by_us_imported_by_us_gives_the_same_read(tmp_path: Path, two_tp) -> None:
+    bl, fu = two_tp
+    doc = read_document()
+    info = write_sr(doc, tmp_path / "sr.dcm", assessment=ASSESSMENT, images={"BL": bl.volume, "FU1": fu.volume})
+    back_doc, back_assessment = sr_to_read_document(info.path)
+    a = as_export_read(doc, ASSESSMENT)
+    b = as_export_read(back_doc, back_assessment)
+    assert [t.timepoint_id for t in b.timepoints] == ["BL", "FU1"]
+    key = lambda les: (les.timepoint_id, les.lesion_id)  # noqa: E731
+    la = {key(x): x for x in a.lesions}
+    lb = {key(x): x for x in b.lesions}
+    assert la.keys() == lb.keys()
+    for k, x in la.items():
+        y = lb[k]
+        for f in ("role", "organ", "is_lymph_node", "status", "couinaud_segment", "longest_diameter_mm",
+                  "short_axis_mm", "viable_diameter_mm", "volume_mm3", "viable_volume_mm3", "necrosis_fraction"):
+            assert getattr(y, f) == pytest.approx(getattr(x, f)) if isinstance(getattr(x, f), float) else getattr(y, f) == getattr(x, f), (k, f)
+        if x.tracking_uid:
+            assert y.tracking_uid == x.tracking_uid
+        for f in ("ld_endpoints_lps", "sa_endpoints_lps", "viable_endpoints_lps"):
+            if getattr(x, f) is None:
+                assert getattr(y, f) is None
+            else:
+                np.testing.assert_allclose(getattr(y, f), getattr(x, f), atol=1e-4)
+    # lesions without a tracking UID in the read get one, stable across time points
+    n1 = [x for x in b.lesions if x.lesion_id == "N1"]
+    assert len({x.tracking_uid for x in n1}) == 1 and n1[0].tracking_uid
+    for crit in ("RECIST1.1", "mRECIST"):
+        ra = {r.timepoint_id: r for r in a.responses_for(crit)}
+        rb = {r.timepoint_id: r for r in b.responses_for(crit)}
+        assert ra.keys() == rb.keys()
+        for tp in ra:
+            assert rb[tp].response == ra[tp].response
+            assert rb[tp].target_response == ra[tp].target_response
+            assert rb[tp].non_target_response == ra[tp].non_target_response
+            assert rb[tp].sum_value == pytest.approx(ra[tp].sum_value)
+        assert b.summary_for(crit).bor_unconfirmed == a.summary_for(crit).bor_unconfirmed
+        assert b.summary_for(crit).bor_confirmed == a.summary_for(crit).bor_confirmed
+
+
+def test_sr_imported_read_loads_in_the_response_engine(tmp_path: Path, two_tp) -> None:
+    from hcc_imaging.response import ReadDocument
+    from hcc_imaging.response.engine import assess
+
+    bl, fu = two_tp
+    info = write_sr(read_document(), tmp_path / "sr.dcm", images={"BL": bl.volume, "FU1": fu.volume})
+    doc, _ = sr_to_read_document(info.path)
+    result = assess(ReadDocument.from_json(doc), ["recist1.1"]).to_json()["results"]
+    recist = next(iter(result.values()))
+    assert [t["response"] for t in recist["timepoints"]] == [None, "SD"]
+
+
+def test_sr_references_seg_and_source_images(tmp_path: Path, ct) -> None:
+    import pydicom
+
+    labels, viable = lesion_labels(ct.volume)
+    doc = read_document()
+    seg = write_seg(labels, ct.volume, tmp_path / "seg.dcm", viable=viable,
+                    tracking_uids={"L1": "1.2.826.0.1.3680043.8.498.1001", "L2": "1.2.826.0.1.3680043.8.498.1002"})
+    info = write_sr(doc, tmp_path / "sr.dcm", images=ct.volume, segs=seg, timepoints=["BL"])
+    dcmdump_ok(info.path)
+    rep = read_sr(info.path)
+    l1 = next(g for g in rep.groups if g.tracking_identifier == "L1")
+    assert l1.tracking_uid == seg.tracking_uids["L1"]
+    assert seg.sop_instance_uid in l1.source_sop_instance_uids
+    ld = l1.measurement(C.LONG_AXIS)
+    # the LD line's source image is the CT slice it lies on (z = -97.5 -> slice 1)
+    assert ld.source_sop_instance_uids == (ct.volume.meta["sop_instance_uids"][1],)
+    ds = pydicom.dcmread(info.path)
+    refs = {i.ReferencedSOPInstanceUID for s in ds.CurrentRequestedProcedureEvidenceSequence
+            for se in s.ReferencedSeriesSequence for i in se.ReferencedSOPSequence}
+    assert set(ct.volume.meta["sop_instance_uids"]) | {seg.sop_instance_uid} == refs
+
+
+def test_sr_without_images_keeps_values_and_drops_evidence(tmp_path: Path) -> None:
+    import pydicom
+
+    info = write_sr(read_document(), tmp_path / "sr.dcm", assessment=ASSESSMENT)
+    dcmdump_ok(info.path)
+    ds = pydicom.dcmread(info.path)
+    assert "CurrentRequestedProcedureEvidenceSequence" not in ds
+    rec = {(m.tracking_identifier, m.time_point, m.concept.meaning): m for m in read_sr(info.path).records()}
+    assert rec[("L1", "BL", "Long Axis")].value == 16.0
+    assert rec[("L1", "BL", "Long Axis")].coordinates == ()  # no frame of reference known
+
+
+def test_real_crowds_cure_cancer_long_axis(shared_data: Path) -> None:
+    rep = read_sr(shared_data / "tid1500_sr_examples" / "crowds_cure_cancer_TCGA-BP-4343_longaxis.dcm")
+    (m,) = rep.records()
+    assert m.concept.is_(C.LENGTH)
+    assert m.value == pytest.approx(66.43856134)
+    assert (m.unit, m.unit_std) == ("mm", "mm")
+    (coords,) = m.coordinates
+    assert coords.kind == "SCOORD" and coords.graphic_type == "POLYLINE" and len(coords.points) == 2
+    np.testing.assert_allclose(coords.points[0], (172.835, 270.0641), atol=1e-3)
+    assert m.finding_sites[0].meaning == "Kidney"
+    doc, assessment = sr_to_read_document(rep)
+    assert assessment is None
+    (les,) = doc["timepoints"][0]["lesions"]
+    assert les["longest_diameter_mm"] == pytest.approx(66.44, abs=0.005)
+    assert les["organ"] == "kidney"
+    assert les["tracking_uid"] == "1.3.6.1.4.1.5962.1.1.0.0.0.1535644357.22655.1"
+
+
+@pytest.mark.parametrize("name", ["sr-tid1500-ct-liver-example.dcm", "dcmqi-result-sr.dcm"])
+def test_real_dcmqi_liver_volume(shared_data: Path, name: str) -> None:
+    rep = read_sr(shared_data / "dcmqi_liver_ct3slice" / "sr" / name)
+    vols = [m for m in rep.records() if m.concept.is_(C.VOLUME)]
+    by_unit = {m.unit: m for m in vols}
+    assert by_unit["mm3"].value == pytest.approx(70361.9)
+    assert by_unit["mm3"].unit_std == "mm3"
+    if "cm3" in by_unit:  # the same volume in cm3, converted to mm3 on import
+        assert by_unit["cm3"].value_std == pytest.approx(70361.9, rel=1e-5)
+    hu = {m.derivation.meaning: m.value for m in rep.records() if m.unit == "[hnsf'U]"}
+    assert hu == {"Mean": pytest.approx(37.3289), "Minimum": -778.0, "Maximum": 221.0,
+                  "Standard Deviation": pytest.approx(59.1691)}
+    assert all(s.meaning == "Liver" for m in vols for s in m.finding_sites)
+    # the liver is an organ, not a lesion: nothing for the read document
+    doc, _ = sr_to_read_document(rep)
+    assert doc["timepoints"] == []
+
+
+def test_real_qin_reader_report_has_11_lesion_groups(shared_data: Path) -> None:
+    rep = read_sr(shared_data / "tid1500_sr_examples" / "qin_headneck_0139_User2_SemiAuto_Trial2.dcm")
+    assert len(rep.groups) == 11
+    assert rep.observer == "User2"
+    assert all(g.tracking_uid for g in rep.groups)
+    doc, _ = sr_to_read_document(rep)
+    assert sum(len(t["lesions"]) for t in doc["timepoints"]) == 11
+    assert all(les["role"] == "non_target" for les in doc["timepoints"][0]["lesions"])  # volume only
+
+
+def test_real_highdicom_reports(shared_data: Path) -> None:
+    rep = read_sr(shared_data / "highdicom_testfiles" / "sr_document.dcm")
+    (m,) = rep.records()
+    assert (m.value, m.unit, m.value_std, m.unit_std) == (1.7, "cm2", pytest.approx(170.0), "mm2")
+    rep = read_sr(shared_data / "highdicom_testfiles" / "sr_document_with_multiple_groups.dcm")
+    doc, _ = sr_to_read_document(rep)
+    ids = [les["lesion_id"] for t in doc["timepoints"] for les in t["lesions"]]
+    assert ids == ["LungNodule0001"]  # the aorta diameter and vertebra volume are not lesions
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        pytest.param({"images": "one"}, "ambiguous", id="single-volume-for-two-timepoints"),
+        pytest.param({"images": {"FU9": None}}, "unknown time point", id="unknown-timepoint-key"),
+        pytest.param({"timepoints": ["XX"]}, "no time point 'XX'", id="unknown-timepoint-filter"),
+    ],
+)
+def test_write_sr_errors(tmp_path: Path, ct, kwargs: dict, match: str) -> None:
+    from hcc_imaging.export.model import ExportInputError
+
+    if kwargs.get("images") == "one":
+        kwargs["images"] = ct.volume
+    with pytest.raises((SrExportError, ExportInputError), match=match):
+        write_sr(read_document(), tmp_path / "x.dcm", **kwargs)
+
+
+def test_write_sr_needs_source_files(tmp_path: Path, ct) -> None:
+    from hcc_imaging.volume import Volume
+
+    bare = Volume.create(ct.volume.array, spacing=ct.volume.spacing, origin=ct.volume.origin,
+                         frame_of_reference_uid=ct.for_uid)
+    with pytest.raises(SrExportError, match="no meta\\['source_files'\\]"):
+        write_sr(read_document(), tmp_path / "x.dcm", images={"BL": bare})
+
+
+def test_write_sr_no_timepoints(tmp_path: Path) -> None:
+    with pytest.raises(SrExportError, match="no time points"):
+        write_sr({"patient_id": "P", "timepoints": []}, tmp_path / "x.dcm")
+
+
+def test_read_sr_rejects_non_sr(tmp_path: Path, ct) -> None:
+    with pytest.raises(UnsupportedDicomError, match="not a structured report"):
+        read_sr(ct.files[0])
+    bad = tmp_path / "x.dcm"
+    bad.write_bytes(b"not dicom at all" * 20)
+    with pytest.raises(NotDicomError, match="not a DICOM file"):
+        read_sr(bad)
+    with pytest.raises(SrImportError, match="cannot read"):
+        read_sr(tmp_path / "missing.dcm")
