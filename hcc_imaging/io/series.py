@@ -233,10 +233,62 @@ def _fix_bits(a: NDArray[Any], h: InstanceHeader) -> NDArray[Any]:
     return a & ((1 << bs) - 1)
 
 
+_JPEG_LS = frozenset({"1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"})
+
+
+def _encapsulated_frame(h: InstanceHeader, pool: ZipPool) -> bytes | None:
+    """The codestream of a single-frame encapsulated file (fragments joined), or None if unusual."""
+    import struct
+
+    with open_source(h.path, pool) as f:
+        f.seek(h.pixel_offset or 0)
+        data = f.read()
+    pos, frags, first = 0, [], True
+    while pos + 8 <= len(data):
+        g, e, length = struct.unpack_from("<HHI", data, pos)
+        pos += 8
+        if (g, e) == (0xFFFE, 0xE0DD):
+            return b"".join(frags) if frags else None
+        if (g, e) != (0xFFFE, 0xE000) or length == 0xFFFFFFFF or pos + length > len(data):
+            return None
+        if not first:
+            frags.append(data[pos : pos + length])
+        first = False
+        pos += length
+    return None
+
+
+def _decode_jpegls_direct(h: InstanceHeader, pool: ZipPool) -> NDArray[Any] | None:
+    """JPEG-LS single frame decoded by CharLS (pyjpegls) without a second header parse."""
+    if (h.transfer_syntax_uid not in _JPEG_LS or h.is_multiframe or h.pixel_offset is None
+            or (h.samples_per_pixel or 1) != 1 or h.bits_allocated not in (8, 16)):
+        return None
+    try:
+        import jpeg_ls
+    except ImportError:
+        return None
+    frame = _encapsulated_frame(h, pool)
+    if frame is None:
+        return None
+    try:
+        buf = jpeg_ls.decode_from_buffer(frame)
+    except Exception:  # let the pydicom path report the failure with all plugins tried
+        return None
+    signed = (h.pixel_representation or 0) == 1
+    dt = {8: "i1" if signed else "u1", 16: "<i2" if signed else "<u2"}[int(h.bits_allocated or 16)]
+    rows, cols = int(h.rows or 0), int(h.columns or 0)
+    if len(buf) != rows * cols * np.dtype(dt).itemsize:
+        return None
+    return np.frombuffer(buf, dtype=dt).reshape(rows, cols)
+
+
 def _decode_file(h: InstanceHeader, pool: ZipPool) -> tuple[NDArray[Any], str]:
     """All frames of one file, decoded by pydicom with the preferred plugin for its transfer syntax."""
     from pydicom.pixels import pixel_array
 
+    direct = _decode_jpegls_direct(h, pool)
+    if direct is not None:
+        return direct, "pyjpegls"
     plugins = DECODER_PREFERENCE.get(h.transfer_syntax_uid, ("",))
     errors: list[str] = []
     for plugin in plugins:
@@ -368,6 +420,8 @@ def _store(slot: NDArray[Any], raw: NDArray[Any], s: SliceRef, is_int: bool) -> 
             raise _Overflow
         if s.slope == 1.0 and s.intercept == 0.0:
             slot[...] = raw
+        elif s.slope == 1.0:
+            np.add(raw, int(s.intercept), out=slot, casting="unsafe")  # range checked above
         else:
             slot[...] = raw.astype(np.int32) * int(s.slope) + int(s.intercept)
     else:
