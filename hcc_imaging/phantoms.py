@@ -50,6 +50,7 @@ __all__ = [
     "make_study",
     "write_longitudinal",
     "expected_responses",
+    "annotations",
     "STUDY_PHASES",
     "TIMEPOINTS",
     "TISSUE_HU",
@@ -594,11 +595,14 @@ class PhantomStudy:
         *,
         transfer_syntax: str = "1.2.840.10008.1.2.1",
         masks: bool = False,
+        patient_id: str = PATIENT_ID,
     ) -> dict[str, Any]:
         """Write one DICOM series per phase into ``out_dir/<phase>/`` plus ``truth.json``.
 
         Parameters
         ----------
+        patient_id : str
+            PatientID written (pseudonymous; default ``PHANTOM-001``).
         transfer_syntax : str
             Passed to :func:`hcc_imaging.io.write.write_series`.
         masks : bool
@@ -621,7 +625,7 @@ class PhantomStudy:
             files = write_series(
                 self.volumes[phase],
                 out / str(phase),
-                patient_id=PATIENT_ID,
+                patient_id=patient_id,
                 patient_name=PATIENT_NAME,
                 study_uid=ids["study_instance_uid"],
                 series_uid=ids["series"][str(phase)],
@@ -649,7 +653,7 @@ class PhantomStudy:
                 p = out / "masks" / f"{name}.nii.gz"
                 _write_nifti(lv, p)
                 mask_files[name] = str(p)
-        _write_json(out / "truth.json", self.truth)
+        _write_json(out / "truth.json", {**self.truth, "dicom": {**ids, "patient_id": patient_id}})
         return {
             "study_instance_uid": ids["study_instance_uid"],
             "series": series_out,
@@ -1142,6 +1146,7 @@ def write_longitudinal(
     noise_sd_hu: float = 15.0,
     transfer_syntax: str = "1.2.840.10008.1.2.1",
     masks: bool = True,
+    patient_id: str = PATIENT_ID,
 ) -> dict[str, Any]:
     """Write several time points as DICOM (``out_dir/<timepoint>/<phase>/``) with one ``truth.json``.
 
@@ -1155,14 +1160,63 @@ def write_longitudinal(
     written: dict[str, Any] = {}
     for tp in timepoints:
         st = make_study(seed, tp, shape=shape, spacing=spacing, noise_sd_hu=noise_sd_hu)
-        written[tp] = st.write_dicom(out / tp, transfer_syntax=transfer_syntax, masks=masks)
-        truths.append(st.truth)
+        written[tp] = st.write_dicom(out / tp, transfer_syntax=transfer_syntax, masks=masks, patient_id=patient_id)
+        truths.append({**st.truth, "dicom": {**st.truth["dicom"], "patient_id": patient_id}})
     doc = {
         "schema": "hcc_imaging.phantom_longitudinal/1",
-        "patient_id": PATIENT_ID,
+        "patient_id": patient_id,
         "seed": seed,
         "timepoints": {t["timepoint"]: t for t in truths},
         "expected": expected_responses(truths),
     }
     _write_json(out / "truth.json", doc)
-    return {"truth": str(out / "truth.json"), "timepoints": written}
+    _write_json(out / "annotations.json", annotations(truths, patient_id=patient_id))
+    return {"truth": str(out / "truth.json"), "annotations": str(out / "annotations.json"), "timepoints": written}
+
+
+def annotations(truths: Sequence[Mapping[str, Any]], *, patient_id: str = PATIENT_ID) -> dict[str, Any]:
+    """A reader's lesion annotations implied by the truth (``annotations.json`` for the batch).
+
+    Roles follow :data:`TARGETS` (the rest are non-targets; lesions first seen after baseline
+    are new); kinds, organs and the HCC flags come from the phantom lesion kinds.  Time point ids
+    are mapped from the StudyInstanceUIDs.
+    """
+    kinds = {"lymph_node": "lymph_node", "pvtt": "pvtt", "ascites": "ascites"}
+    base = set(truths[0]["lesions"]) if truths else set()
+    lesions: dict[str, Any] = {}
+    for t in truths:
+        for lid, rec in t["lesions"].items():
+            if lid in lesions:
+                continue
+            k = rec["kind"]
+            rbc = {crit: ("target" if lid in ids else "non_target") for crit, ids in TARGETS.items()}
+            first = lid in base
+            role = rbc["recist_1_1"] if first else "new"
+            a: dict[str, Any] = {
+                "role": role,
+                "kind": kinds.get(k, "lesion"),
+                "organ": rec["organ"],
+                "is_lymph_node": k == "lymph_node",
+            }
+            if first and rbc["mrecist"] != role:
+                a["role_by_criteria"] = {"mRECIST": rbc["mrecist"]}
+            if k == "lymph_node":
+                a["porta_hepatis"] = True
+            if k in ("post_tace_lipiodol", "rim_only"):
+                a["previously_treated"] = True
+            if k in ("typical_hcc", "necrotic_hcc"):
+                a["typical_hcc_pattern"] = True
+                a["well_delineated"] = True
+            if k == "infiltrative":
+                a["well_delineated"] = False
+                a["typical_hcc_pattern"] = False
+            if k == "ascites":
+                a["cytology_malignant"] = False
+            lesions[lid] = a
+    return {
+        "schema": "hcc_imaging.annotations/1",
+        "reader_id": "phantom-truth",
+        "patient_id": patient_id,
+        "timepoints": {t["dicom"]["study_instance_uid"]: t["timepoint"] for t in truths},
+        "lesions": lesions,
+    }

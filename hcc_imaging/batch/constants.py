@@ -1,0 +1,48 @@
+"""Parameters of the batch engine (names, defaults and why)."""
+
+from __future__ import annotations
+
+__all__ = [
+    "DEFAULT_CRITERIA",
+    "LESION_MASK_NAMES",
+    "VIABLE_MASK_NAMES",
+    "IGNORED_MASK_NAMES",
+    "SEEDS_FILE",
+    "ANNOTATIONS_FILE",
+    "MEASUREMENT_PHASES",
+    "DEFAULT_THREADS_PER_WORKER",
+    "DICOMWEB_SCHEMES",
+    "STORE_FORMAT",
+]
+
+#: Criteria assessed when ``--criteria`` is not given: the two the issue tracker asks for on
+#: every HCC read (RECIST 1.1 for the whole tumour, mRECIST for the viable part).
+DEFAULT_CRITERIA: tuple[str, ...] = ("recist_1_1", "mrecist")
+
+#: NIfTI/ITK mask file stems (case-insensitive) recognised beside a study: whole lesions ...
+LESION_MASK_NAMES: tuple[str, ...] = ("lesions", "lesion", "tumours", "tumors", "labels")
+#: ... their viable (arterially enhancing) parts, same label values ...
+VIABLE_MASK_NAMES: tuple[str, ...] = ("viable", "lesions_viable")
+#: ... and masks that are not lesions (skipped).
+IGNORED_MASK_NAMES: tuple[str, ...] = ("liver", "organ", "organs", "body")
+
+#: Seeds file beside a study: ``{"lesions": [{"lesion_id": "L1", "seed_lps": [x, y, z]} ...]}``
+#: (or ``seed_index``), segmented with :func:`hcc_imaging.segment.lesion.segment_lesion`.
+SEEDS_FILE: str = "seeds.json"
+#: Annotations beside a study or in any parent folder up to the archive root: per lesion id its
+#: role / role_by_criteria, kind, organ, node and HCC flags (see docs/batch.md).
+ANNOTATIONS_FILE: str = "annotations.json"
+
+#: Phase whose grid the masks are placed on, in order of preference (RECIST LD is read on the
+#: portal-venous phase; mRECIST viable tumour on the arterial phase, same frame of reference).
+MEASUREMENT_PHASES: tuple[str, ...] = ("portal_venous", "arterial", "delayed", "pre_contrast", "unknown")
+
+#: One thread per worker process: each task holds one whole study in memory and the numpy
+#: work is single-threaded, so processes (not threads) give the parallelism on 2 cores.
+DEFAULT_THREADS_PER_WORKER: int = 1
+
+#: SOURCE prefixes that mean a DICOMweb server.
+DICOMWEB_SCHEMES: tuple[str, ...] = ("dicomweb+http://", "dicomweb+https://")
+
+#: Version of the per-study record format in ``OUT/store`` (bump on incompatible change).
+STORE_FORMAT: str = "1"

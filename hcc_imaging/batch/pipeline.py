@@ -1,0 +1,657 @@
+"""One study end to end, and one patient's read: the per-study pipeline of ``hcc-imaging batch``.
+
+The pipeline holds no domain logic of its own; it calls the core exactly as the CLI and the
+napari plugin do, so the three give identical numbers:
+
+=========  ===============================================================================
+step       core function
+=========  ===============================================================================
+index      :func:`hcc_imaging.io.index_archive` (header only)
+load       :func:`hcc_imaging.io.load_series` (geometry-checked, HU, phase)
+masks      :func:`hcc_imaging.io.masks.load_mask` (NIfTI / RTSTRUCT),
+           :func:`hcc_imaging.export.seg.read_seg` (our SEG: lesion + viable segments),
+           :func:`hcc_imaging.segment.lesion.segment_lesion` (seeds file)
+measure    :func:`hcc_imaging.measure.measure_labels` (LD, short axis, Feret, volume, mRECIST
+           viable diameter); the read records them rounded to 0.1 mm (``round_mm``)
+read       :func:`build_read_document` -> :class:`hcc_imaging.response.ReadDocument`
+assess     :func:`hcc_imaging.response.assess` (what ``hcc-imaging assess`` runs)
+=========  ===============================================================================
+
+What lies beside a study (its folder = the common parent of its files) and is used:
+
+* masks: ``lesions.nii.gz`` (label n = lesion ``"Ln"`` unless annotated) and ``viable.nii.gz``
+  (same label values); DICOM SEG / RTSTRUCT objects of the study (found by the index);
+* ``seeds.json``: ``{"lesions": [{"lesion_id": "L1", "seed_lps": [x, y, z]}, ...]}``;
+* ``annotations.json`` in the study folder or any parent up to the archive root: per lesion id
+  its role / ``role_by_criteria``, kind, organ and flags; optional ``timepoints`` mapping
+  StudyInstanceUID -> time point id.  Without annotations, targets are proposed by
+  :func:`hcc_imaging.response.targets.select_targets` (largest measurable first, caps per
+  organ) and lesions first seen after baseline are ``new``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+import traceback
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..errors import HccImagingError
+from ..volume import LabelVolume, Phase, Volume
+from .constants import (
+    ANNOTATIONS_FILE,
+    DEFAULT_CRITERIA,
+    IGNORED_MASK_NAMES,
+    LESION_MASK_NAMES,
+    MEASUREMENT_PHASES,
+    SEEDS_FILE,
+    VIABLE_MASK_NAMES,
+)
+from .resume import content_key, file_digest
+
+__all__ = [
+    "BatchError",
+    "StudyStepError",
+    "PipelineOptions",
+    "StudyInputs",
+    "StudyTask",
+    "discover_studies",
+    "tasks_from_index",
+    "process_study",
+    "run_study",
+    "measure_lesions",
+    "load_annotations",
+    "build_read_document",
+    "assess_document",
+    "ALGORITHM",
+]
+
+log = logging.getLogger(__name__)
+
+#: Provenance written into every measurement row and observation ``source``.
+ALGORITHM: str = f"hcc_imaging.batch {__version__}"
+
+_SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
+_RTSTRUCT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"
+_NIFTI_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
+_NON_MEASURED_KINDS = ("pvtt", "ascites", "effusion")
+
+
+class BatchError(HccImagingError, ValueError):
+    """A batch cannot run as asked (empty archive, bad option, unreadable annotations ...)."""
+
+
+class StudyStepError(HccImagingError, RuntimeError):
+    """One step of one study failed; ``step`` names it (load, masks, measure ...)."""
+
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(message)
+        self.step = step
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineOptions:
+    """Options that change the numbers (they are part of every study's content key).
+
+    Parameters
+    ----------
+    criteria : tuple of str
+        Criteria to assess per patient (``recist_1_1``, ``mrecist``, ``easl``, ``who``,
+        ``recicl``, ``irecist``).
+    reformat : {"error", "axial"}
+        Non-axial grids: refuse (a failure row) or measure on an axial reformat.
+    on_tilt, on_irregular : {"error", "resample"}
+        Passed to :func:`hcc_imaging.io.load_series`.
+    export_sr : bool
+        Write a DICOM SEG per study and a TID 1500 SR per patient (needs :mod:`hcc_imaging.export`).
+    """
+
+    criteria: tuple[str, ...] = DEFAULT_CRITERIA
+    reformat: str = "error"
+    on_tilt: str = "error"
+    on_irregular: str = "error"
+    export_sr: bool = False
+
+    def __post_init__(self) -> None:
+        from ..response.rules import parse_criteria
+
+        try:
+            crit = tuple(str(parse_criteria(c)) for c in self.criteria)
+        except HccImagingError as err:
+            raise BatchError(f"--criteria: {err}") from err
+        object.__setattr__(self, "criteria", crit)
+        for name, allowed in (("reformat", ("error", "axial")), ("on_tilt", ("error", "resample")),
+                              ("on_irregular", ("error", "resample"))):
+            if getattr(self, name) not in allowed:
+                raise BatchError(f"{name}={getattr(self, name)!r} is not one of {allowed}.")
+
+    def key_options(self) -> dict[str, Any]:
+        return {"criteria": list(self.criteria), "reformat": self.reformat, "on_tilt": self.on_tilt,
+                "on_irregular": self.on_irregular}
+
+
+@dataclass(frozen=True, slots=True)
+class StudyInputs:
+    """Masks, seeds and annotations that belong to one study (paths as strings)."""
+
+    lesion_masks: tuple[str, ...] = ()
+    viable_masks: tuple[str, ...] = ()
+    seg_files: tuple[str, ...] = ()
+    rtstruct_files: tuple[str, ...] = ()
+    seeds_file: str | None = None
+    annotations_files: tuple[str, ...] = ()
+
+    @property
+    def has_masks(self) -> bool:
+        return bool(self.lesion_masks or self.seg_files or self.rtstruct_files or self.seeds_file)
+
+
+@dataclass(frozen=True, slots=True)
+class StudyTask:
+    """Everything a worker needs to process one study (picklable)."""
+
+    key: str
+    patient_id: str
+    study_instance_uid: str
+    study_date: str
+    root: str
+    series: tuple[Any, ...]  # hcc_imaging.io.SeriesInfo of the image series
+    inputs: StudyInputs
+    input_hash: str
+    #: DICOMweb base URL when the study lives on a server (retrieved by the worker).
+    dicomweb_url: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------------
+# Discovery
+# ------------------------------------------------------------------------------------------
+def _common_root(files: Iterable[str]) -> str:
+    dirs = [os.path.dirname(f.split("::", 1)[0]) for f in files]
+    return os.path.commonpath(dirs) if dirs else ""
+
+
+def _mask_kind(path: Path) -> str | None:
+    name = path.name.lower()
+    for suf in _NIFTI_SUFFIXES:
+        if name.endswith(suf):
+            stem = name[: -len(suf)]
+            if stem in VIABLE_MASK_NAMES:
+                return "viable"
+            if stem in IGNORED_MASK_NAMES:
+                return None
+            if stem in LESION_MASK_NAMES:
+                return "lesions"
+            return None
+    return None
+
+
+def _annotation_files(root: Path, archive_root: Path) -> tuple[str, ...]:
+    """``annotations.json`` files from the study folder up to the archive root, nearest first."""
+    out: list[str] = []
+    root, archive_root = root.resolve(), archive_root.resolve()
+    if archive_root.is_file():
+        archive_root = archive_root.parent
+    chain = [root, *root.parents]
+    if archive_root in chain:
+        chain = chain[: chain.index(archive_root) + 1]
+    else:
+        chain = [root]
+    for cur in chain:
+        f = cur / ANNOTATIONS_FILE
+        if f.is_file():
+            out.append(str(f))
+    return tuple(out)
+
+
+def _study_inputs(root: str, archive_root: str, non_image_series: Sequence[Any], own_roots: bool) -> StudyInputs:
+    lesions: list[str] = []
+    viable: list[str] = []
+    seeds = None
+    if root and own_roots:
+        for p in sorted(Path(root).rglob("*")):
+            if not p.is_file():
+                continue
+            kind = _mask_kind(p)
+            if kind == "lesions":
+                lesions.append(str(p))
+            elif kind == "viable":
+                viable.append(str(p))
+        s = Path(root) / SEEDS_FILE
+        seeds = str(s) if s.is_file() else None
+    segs = [f for se in non_image_series if se.sop_class_uid == _SEG_SOP_CLASS for f in se.files]
+    rts = [f for se in non_image_series if se.sop_class_uid == _RTSTRUCT_SOP_CLASS for f in se.files]
+    ann = _annotation_files(Path(root), Path(archive_root)) if root else ()
+    return StudyInputs(tuple(lesions), tuple(viable), tuple(segs), tuple(rts), seeds, ann)
+
+
+def _input_hash(series: Sequence[Any], inputs: StudyInputs) -> str:
+    h = hashlib.sha256()
+    for se in sorted(series, key=lambda s: s.series_instance_uid):
+        h.update(se.series_instance_uid.encode())
+        for f in se.files:
+            p = f.split("::", 1)
+            try:
+                size = os.path.getsize(p[0]) if len(p) == 1 else 0
+            except OSError:
+                size = -1
+            h.update(f"{os.path.basename(f)}:{size}".encode())
+    for f in (*inputs.lesion_masks, *inputs.viable_masks, *inputs.seg_files, *inputs.rtstruct_files,
+              *((inputs.seeds_file,) if inputs.seeds_file else ()), *inputs.annotations_files):
+        h.update(file_digest(f.split("::", 1)[0]).encode())
+    return h.hexdigest()
+
+
+def tasks_from_index(index: Any, options: PipelineOptions, archive_root: str | None = None) -> list[StudyTask]:
+    """One :class:`StudyTask` per study of an :class:`hcc_imaging.io.ArchiveIndex`."""
+    root_all = archive_root or str(index.root)
+    studies = list(index.studies)
+    roots = {st.study_instance_uid: _common_root(f for se in st.series for f in se.files) for st in studies}
+    tasks: list[StudyTask] = []
+    for st in studies:
+        images = tuple(se for se in st.series if se.is_image)
+        others = [se for se in st.series if not se.is_image]
+        root = roots[st.study_instance_uid]
+        # Mask files are searched in the study's own folder only when no other study shares it.
+        own = sum(1 for r in roots.values() if r == root) == 1 and bool(root) and "::" not in root
+        inputs = _study_inputs(root, root_all, others, own)
+        ih = _input_hash(images + tuple(others), inputs)
+        tasks.append(
+            StudyTask(
+                key=content_key(st.study_instance_uid, ih, options.key_options()),
+                patient_id=st.patient_id,
+                study_instance_uid=st.study_instance_uid,
+                study_date=st.study_date,
+                root=root,
+                series=images,
+                inputs=inputs,
+                input_hash=ih,
+            )
+        )
+    tasks.sort(key=lambda t: (t.patient_id, t.study_date, t.study_instance_uid))
+    return tasks
+
+
+def discover_studies(source: str | os.PathLike[str], options: PipelineOptions) -> tuple[list[StudyTask], Any]:
+    """Index ``source`` (folder, zip, DICOMDIR; header only) and make one task per study.
+
+    Raises
+    ------
+    BatchError
+        When the archive holds no study.
+    """
+    from ..io import index_archive
+
+    idx = index_archive(source)
+    tasks = tasks_from_index(idx, options, archive_root=str(Path(source)))
+    if not tasks:
+        raise BatchError(
+            f"{source}: no DICOM study found ({idx.n_files} files scanned, {len(idx.skipped)} skipped). "
+            "Point SOURCE at a folder, zip or DICOMDIR holding DICOM files."
+        )
+    return tasks, idx
+
+
+# ------------------------------------------------------------------------------------------
+# One study
+# ------------------------------------------------------------------------------------------
+def _pick_reference(series: Sequence[Any]) -> Any:
+    by_phase: dict[str, Any] = {}
+    for se in series:
+        by_phase.setdefault(str(se.phase.phase), se)
+    for ph in MEASUREMENT_PHASES:
+        if ph in by_phase:
+            return by_phase[ph]
+    return series[0]
+
+
+def _series_of_phase(series: Sequence[Any], phase: str) -> Any | None:
+    for se in series:
+        if str(se.phase.phase) == phase or (phase == "arterial" and Phase(se.phase.phase).is_arterial):
+            return se
+    return None
+
+
+def load_annotations(files: Sequence[str]) -> dict[str, Any]:
+    """Merge annotation files (nearest first wins per lesion id / key).
+
+    Raises
+    ------
+    BatchError
+        A file is not valid JSON or not an object.
+    """
+    merged: dict[str, Any] = {"lesions": {}, "timepoints": {}}
+    for f in reversed(list(files)):  # farthest first, nearest overrides
+        try:
+            obj = json.loads(Path(f).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            raise BatchError(f"annotations file {f} cannot be read as JSON ({err}). Fix the file or remove it.") from err
+        if not isinstance(obj, dict):
+            raise BatchError(f"annotations file {f} must hold a JSON object with a 'lesions' mapping.")
+        for k, v in obj.items():
+            if k in ("lesions", "timepoints") and isinstance(v, dict):
+                merged[k].update(v)
+            else:
+                merged[k] = v
+    return merged
+
+
+def _load_masks(task: StudyTask, ref: Volume, arterial: Volume | None) -> tuple[LabelVolume, LabelVolume | None, str]:
+    from ..io.masks import load_mask
+
+    inp = task.inputs
+    if inp.lesion_masks:
+        if len(inp.lesion_masks) > 1:
+            raise StudyStepError(
+                "masks",
+                f"study {task.study_instance_uid}: several lesion masks beside it ({', '.join(inp.lesion_masks)}); "
+                "keep one lesions.nii.gz per study folder (label n = lesion n).",
+            )
+        lesions = load_mask(inp.lesion_masks[0], reference=ref)
+        viable = load_mask(inp.viable_masks[0], reference=ref, label_names=dict(lesions.labels)) if inp.viable_masks else None
+        return lesions, viable, os.path.basename(inp.lesion_masks[0])
+    if inp.seg_files:
+        from ..export.seg import read_seg
+
+        rd = read_seg(inp.seg_files[0], reference=ref)
+        return rd.lesions, rd.viable, "DICOM SEG"
+    if inp.rtstruct_files:
+        return load_mask(inp.rtstruct_files[0], reference=ref), None, "DICOM RTSTRUCT"
+    if inp.seeds_file:
+        return _segment_seeds(inp.seeds_file, ref, arterial)
+    raise StudyStepError(
+        "masks",
+        f"study {task.study_instance_uid} ({task.root}): no lesion mask beside it. Put lesions.nii.gz "
+        f"(and viable.nii.gz), a DICOM SEG/RTSTRUCT, or a {SEEDS_FILE} in the study folder.",
+    )
+
+
+def _segment_seeds(seeds_file: str, ref: Volume, arterial: Volume | None) -> tuple[LabelVolume, LabelVolume | None, str]:
+    from ..segment.lesion import segment_lesion
+
+    try:
+        seeds = json.loads(Path(seeds_file).read_text(encoding="utf-8"))["lesions"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
+        raise StudyStepError("masks", f"{seeds_file}: not a seeds file ({err}); expected "
+                                      '{"lesions": [{"lesion_id": "L1", "seed_lps": [x, y, z]}]}.') from err
+    vols = {ref.phase: ref}
+    if arterial is not None:
+        vols[arterial.phase] = arterial
+    out = np.zeros(ref.shape, np.uint16)
+    names: dict[int, str] = {}
+    for n, s in enumerate(seeds, start=1):
+        lid = str(s.get("lesion_id", f"L{n}"))
+        res = segment_lesion(vols, seed_lps=s.get("seed_lps"), seed_index=s.get("seed_index"),
+                             phase=ref.phase, label=n, lesion_id=lid)
+        m = res.labels.resample_to(ref).array != 0 if not res.labels.geometry.equals(ref.geometry) else res.labels.array != 0
+        out[m & (out == 0)] = n
+        names[n] = lid
+    return LabelVolume.like(ref, out, labels=names), None, SEEDS_FILE
+
+
+def measure_lesions(
+    lesions: LabelVolume,
+    viable: LabelVolume | None = None,
+    *,
+    image: Volume | None = None,
+    lymph_nodes: Iterable[str] = (),
+    reformat: str = "error",
+) -> list[dict[str, Any]]:
+    """Per-lesion measurements: :func:`hcc_imaging.measure.measure_labels`, one dict per label.
+
+    The dicts are :meth:`LesionMeasurement.to_dict` (full precision, the numbers ``hcc-imaging
+    measure`` prints); the read document records diameters rounded to 0.1 mm
+    (:func:`~hcc_imaging.measure.measurability.round_mm`, DESIGN section 2).
+    """
+    from ..measure import measure_labels
+
+    ms = measure_labels(lesions, viable, image=image, lymph_nodes=frozenset(lymph_nodes), reformat=reformat)
+    return [m.to_dict() for m in ms]
+
+
+def _load(se: Any, options: PipelineOptions) -> Volume:
+    from ..io import load_series
+
+    return load_series(se, on_tilt=options.on_tilt, on_irregular=options.on_irregular)  # type: ignore[arg-type]
+
+
+def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
+    """Run one study (load -> masks -> measure) and return its record.
+
+    Raises
+    ------
+    StudyStepError
+        Naming the step that failed; the original error is chained.
+    """
+    step = "load"
+    try:
+        if not task.series:
+            raise StudyStepError("load", f"study {task.study_instance_uid}: no image series.")
+        ref_info = _pick_reference(task.series)
+        ref = _load(ref_info, options)
+        arterial = None
+        if task.inputs.seeds_file and not task.inputs.lesion_masks:
+            art_info = _series_of_phase(task.series, "arterial")
+            if art_info is not None and art_info is not ref_info:
+                arterial = _load(art_info, options)
+        step = "masks"
+        lesions, viable, mask_source = _load_masks(task, ref, arterial)
+        step = "measure"
+        ann = load_annotations(task.inputs.annotations_files)
+        nodes = [lid for lid, a in ann["lesions"].items() if a.get("is_lymph_node")]
+        rows = measure_lesions(lesions, viable, image=ref if ref.geometry.equals(lesions.geometry) else None,
+                               lymph_nodes=nodes, reformat=options.reformat)
+    except StudyStepError:
+        raise
+    except Exception as err:  # every error of a step becomes a failure row, named by step
+        raise StudyStepError(step, f"{type(err).__name__}: {err}") from err
+    thickness = ref_info.geometry.slice_thickness_mm
+    return {
+        "key": task.key,
+        "ok": True,
+        "patient_id": task.patient_id,
+        "study_instance_uid": task.study_instance_uid,
+        "study_date": task.study_date,
+        "root": task.root,
+        "reference_series_instance_uid": ref.series_instance_uid,
+        "reference_phase": str(ref.phase),
+        "slice_thickness_mm": float(thickness) if thickness else float(ref.spacing[0]),
+        "series": [
+            {"series_instance_uid": se.series_instance_uid, "phase": str(se.phase.phase),
+             "description": se.series_description, "n_instances": se.n_instances}
+            for se in task.series
+        ],
+        "mask_source": mask_source,
+        "annotations_files": list(task.inputs.annotations_files),
+        "lesions": rows,
+        "algorithm": ALGORITHM,
+    }
+
+
+def run_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
+    """Worker entry point: :func:`process_study`, with every failure turned into a record.
+
+    DICOMweb tasks are retrieved into a temporary folder first (step ``retrieve``) and, when
+    ``options.export_sr``, the study's SEG is stored back (patient SRs are written by the runner).
+    Never raises: the record has ``ok`` False and ``step`` / ``reason`` instead.
+    """
+    t0 = time.perf_counter()
+    try:
+        if task.dicomweb_url is not None:
+            from ..io.dicomweb import process_remote_study
+
+            rec = process_remote_study(task, options)
+        else:
+            rec = process_study(task, options)
+    except StudyStepError as err:
+        rec = _failure(task, err.step, str(err), err)
+    except Exception as err:  # a crash outside the steps (bug): still one failure row
+        rec = _failure(task, "pipeline", f"{type(err).__name__}: {err}", err)
+    rec["elapsed_s"] = round(time.perf_counter() - t0, 3)
+    return rec
+
+
+def _failure(task: StudyTask, step: str, reason: str, err: BaseException) -> dict[str, Any]:
+    log.warning("study %s failed at %s: %s", task.study_instance_uid, step, reason)
+    return {
+        "key": task.key,
+        "ok": False,
+        "patient_id": task.patient_id,
+        "study_instance_uid": task.study_instance_uid,
+        "study_date": task.study_date,
+        "root": task.root,
+        "step": step,
+        "reason": " ".join(reason.split()),
+        "traceback": "".join(traceback.format_exception(err))[-4000:],
+    }
+
+
+# ------------------------------------------------------------------------------------------
+# One patient: read document and assessment
+# ------------------------------------------------------------------------------------------
+_OBS_FLAGS = ("organ", "is_lymph_node", "kind", "porta_hepatis", "previously_treated", "typical_hcc_pattern",
+              "well_delineated", "intrahepatic", "cytology_malignant", "tracking_uid", "equivocal", "note")
+
+
+def _timepoint_ids(records: Sequence[Mapping[str, Any]], ann: Mapping[str, Any]) -> list[str]:
+    names = ann.get("timepoints", {})
+    out = []
+    for i, r in enumerate(records):
+        tid = names.get(r["study_instance_uid"])
+        out.append(str(tid) if tid else ("BL" if i == 0 else f"FU{i}"))
+    return out
+
+
+def _iso(date: str) -> str | None:
+    d = (date or "").strip()
+    return f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 and d.isdigit() else None
+
+
+def build_read_document(
+    records: Sequence[Mapping[str, Any]],
+    *,
+    criteria: Sequence[str] = DEFAULT_CRITERIA,
+    annotations: Mapping[str, Any] | None = None,
+    reader_id: str = "hcc_imaging.batch",
+) -> Any:
+    """The read document of one patient from its successful study records (any order).
+
+    Time points are the studies in date order (ids from ``annotations["timepoints"]`` or
+    ``BL``, ``FU1``, ...).  Each lesion keeps one role for the whole read: from the annotations,
+    else proposed at baseline per criterion by :func:`hcc_imaging.response.targets.select_targets`
+    (``role_by_criteria``); lesions first seen later are ``new``.  A lesion seen before but
+    missing from a later mask is recorded ``absent`` (0 mm).
+
+    Raises
+    ------
+    BatchError
+        No records, or records of several patients.
+    """
+    from ..measure.measurability import round_mm
+    from ..response import LesionObservation, ReadDocument, Role, TimePoint
+    from ..response.rules import parse_criteria, rules_for
+    from ..response.targets import select_targets
+
+    recs = sorted(records, key=lambda r: (r["study_date"], r["study_instance_uid"]))
+    if not recs:
+        raise BatchError("build_read_document: no successful study for this patient; nothing to assess.")
+    pids = {r["patient_id"] for r in recs}
+    if len(pids) != 1:
+        raise BatchError(f"build_read_document got studies of several patients: {sorted(pids)}.")
+    ann = dict(annotations or {})
+    ann_les: Mapping[str, Mapping[str, Any]] = ann.get("lesions", {}) or {}
+    tp_ids = _timepoint_ids(recs, ann)
+    baseline_ids = [row["lesion_id"] for row in recs[0]["lesions"]]
+
+    def flags(lid: str, row: Mapping[str, Any] | None) -> dict[str, Any]:
+        a = dict(ann_les.get(lid, {}))
+        out = {k: a[k] for k in _OBS_FLAGS if k in a}
+        if row is not None and row.get("viable_diameter_mm") is not None:
+            out["enhancing"] = bool(row["viable_diameter_mm"] > 0)
+        return out
+
+    def observation(lid: str, row: Mapping[str, Any] | None, role: Any, rbc: Mapping[str, Any]) -> Any:
+        f = flags(lid, row)
+        kind = str(f.get("kind", "lesion"))
+        common: dict[str, Any] = {"lesion_id": lid, "role": role, "role_by_criteria": dict(rbc), "source": ALGORITHM, **f}
+        if row is None:
+            return LesionObservation(status="absent", longest_diameter_mm=0.0, short_axis_mm=0.0,
+                                     viable_diameter_mm=0.0, viable_short_axis_mm=0.0, **common)
+        if kind in _NON_MEASURED_KINDS:
+            return LesionObservation(status="present", volume_mm3=row["volume_mm3"], **common)
+        diam = ("longest_diameter_mm", "short_axis_mm", "viable_diameter_mm", "viable_short_axis_mm")
+        vals = {k: round_mm(float(row[k])) for k in diam if row.get(k) is not None}
+        vals.update({k: float(row[k]) for k in ("volume_mm3", "viable_volume_mm3", "necrosis_fraction")
+                     if row.get(k) is not None})
+        return LesionObservation(status="measured", **vals, **common)
+
+    # Roles: annotations first, else proposed at baseline per criterion.
+    explicit = {lid: a for lid, a in ann_les.items() if "role" in a or "role_by_criteria" in a}
+    base_rows = {row["lesion_id"]: row for row in recs[0]["lesions"]}
+    proposed: dict[str, dict[str, str]] = {lid: {} for lid in baseline_ids}
+    crits = [str(parse_criteria(c)) for c in criteria]
+    if any(lid not in explicit for lid in baseline_ids):
+        probe = [observation(lid, base_rows[lid], "non_target", {}) for lid in baseline_ids]
+        for c in crits:
+            rules = rules_for(c)
+            if not hasattr(rules, "max_targets"):
+                continue
+            chosen = set(select_targets(probe, rules, recs[0].get("slice_thickness_mm")))  # type: ignore[arg-type]
+            for lid in baseline_ids:
+                proposed[lid][c] = "target" if lid in chosen else "non_target"
+
+    def roles(lid: str, first_tp: int) -> tuple[str, dict[str, str]]:
+        if lid in explicit:
+            a = explicit[lid]
+            return str(a.get("role", "non_target" if first_tp == 0 else "new")), dict(a.get("role_by_criteria", {}))
+        if first_tp > 0:
+            return "new", {}
+        p = proposed.get(lid, {})
+        default = p.get(crits[0], "non_target") if crits else "non_target"
+        return default, {c: r for c, r in p.items() if r != default}
+
+    first_seen: dict[str, int] = {}
+    for i, r in enumerate(recs):
+        for row in r["lesions"]:
+            first_seen.setdefault(row["lesion_id"], i)
+    tps = []
+    for i, r in enumerate(recs):
+        rows = {row["lesion_id"]: row for row in r["lesions"]}
+        obs = []
+        for lid, fs in sorted(first_seen.items(), key=lambda kv: (kv[1], _natural(kv[0]))):
+            if fs > i:
+                continue
+            role, rbc = roles(lid, fs)
+            if lid not in rows and role == "new":
+                continue
+            obs.append(observation(lid, rows.get(lid), role, rbc))
+        tps.append(TimePoint(id=tp_ids[i], date=_iso(r["study_date"]), lesions=tuple(obs),
+                             modality="CT", slice_thickness_mm=r.get("slice_thickness_mm")))
+    _ = Role  # the enum is the validation of the role strings above
+    return ReadDocument(patient_id=recs[0]["patient_id"], reader_id=str(ann.get("reader_id", reader_id)),
+                        timepoints=tuple(tps), criteria=tuple(crits))
+
+
+def _natural(lid: str) -> tuple[str, int]:
+    head = lid.rstrip("0123456789")
+    tail = lid[len(head):]
+    return head, int(tail) if tail else -1
+
+
+def assess_document(doc: Any, criteria: Sequence[str]) -> Any:
+    """Assess ``doc``: :func:`hcc_imaging.response.assess` (the ``assess`` command's core).
+
+    Returns the :class:`hcc_imaging.response.Assessment` (``.results``: criterion -> result).
+    """
+    from ..response import assess
+
+    return assess(doc, list(criteria))

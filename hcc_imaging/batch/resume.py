@@ -1,0 +1,136 @@
+"""Content keys and the crash-safe result store of a batch run.
+
+Every study's result is one JSON file, written atomically (temp file + ``os.replace``) as soon as
+the study finishes: ``OUT/store/ok/<key>.json`` or ``OUT/store/failed/<key>.json``.  A run killed
+at any moment (SIGKILL included) leaves only whole records; a temp file left behind is ignored
+and removed by the next run.  The tables (CSV/Parquet) are always rebuilt from the records of the
+studies of the *current* archive, so a resumed run gives exactly the rows of a clean run: none
+lost, none twice.
+
+The **content key** of a study is ``sha256(study UID, input hash, code version, options)``:
+
+* input hash: every file of the study (series UID, file name, size) and the bytes of the masks /
+  seeds / annotations that apply to it (or, for DICOMweb, the SOP Instance UIDs);
+* code version: ``hcc_imaging.__version__`` plus :data:`STORE_FORMAT`;
+* options: the criteria and measurement options that change the numbers.
+
+A changed input, code version or option gives a new key, so the study is recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from .constants import STORE_FORMAT
+
+__all__ = ["content_key", "file_digest", "ResultStore", "atomic_write_bytes", "atomic_write_text"]
+
+
+def file_digest(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """sha256 hex digest of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while True:
+            b = fh.read(chunk)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+def content_key(study_uid: str, input_hash: str, options: Mapping[str, Any]) -> str:
+    """The resume key of one study (hex, 24 characters)."""
+    payload = json.dumps(
+        {
+            "study": study_uid,
+            "input": input_hash,
+            "code": f"{__version__}/{STORE_FORMAT}",
+            "options": dict(options),
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder + ``os.replace``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+class ResultStore:
+    """Per-study result records under ``OUT/store`` (see the module docstring)."""
+
+    def __init__(self, out_dir: str | os.PathLike[str]) -> None:
+        self.root = Path(out_dir) / "store"
+        self.ok_dir = self.root / "ok"
+        self.failed_dir = self.root / "failed"
+        for d in (self.ok_dir, self.failed_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        for d in (self.ok_dir, self.failed_dir):
+            for tmp in d.glob(".tmp_*"):
+                tmp.unlink(missing_ok=True)
+
+    def done_keys(self) -> set[str]:
+        """Keys of studies that finished successfully."""
+        return {p.stem for p in self.ok_dir.glob("*.json") if not p.name.startswith(".")}
+
+    def put(self, record: Mapping[str, Any]) -> Path:
+        """Store one study record (``record["key"]``, ``record["ok"]``) atomically."""
+        key = str(record["key"])
+        ok = bool(record["ok"])
+        path = (self.ok_dir if ok else self.failed_dir) / f"{key}.json"
+        atomic_write_text(path, json.dumps(record, sort_keys=True, default=_json_default))
+        if ok:
+            (self.failed_dir / f"{key}.json").unlink(missing_ok=True)
+        return path
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        for d in (self.ok_dir, self.failed_dir):
+            p = d / f"{key}.json"
+            if p.is_file():
+                return json.loads(p.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+        return None
+
+    def records(self, keys: Iterable[str]) -> list[dict[str, Any]]:
+        """Records for ``keys`` (ok first, else failed), skipping keys with no record."""
+        out = []
+        for k in keys:
+            r = self.get(k)
+            if r is not None:
+                out.append(r)
+        return out
+
+
+def _json_default(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot store {type(obj).__name__} in a batch record")

@@ -1,0 +1,253 @@
+"""DICOMweb (PACS) access for the batch engine: QIDO-RS search, WADO-RS retrieve, STOW-RS store.
+
+Built on ``dicomweb-client``.  A batch SOURCE ``dicomweb+http://host:port/dicom-web`` (or
+``dicomweb+https://``) is listed with QIDO-RS (studies, then the instances of each study, whose
+SOP Instance UIDs make the study's input hash); each worker retrieves its study with WADO-RS into
+``OUT/cache/dicomweb/<StudyInstanceUID>/`` (original transfer syntax), indexes it and runs the
+same per-study pipeline as for files.  Our SEG / SR objects go back with STOW-RS.
+
+No credentials are handled here: use a server on a trusted network or a URL the
+``requests`` session can reach (e.g. through a local authenticating proxy).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import HccImagingError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..batch.pipeline import PipelineOptions, StudyTask
+
+__all__ = [
+    "DicomWebError",
+    "DicomWebSource",
+    "parse_dicomweb_url",
+    "remote_tasks",
+    "process_remote_study",
+]
+
+log = logging.getLogger(__name__)
+
+_SCHEMES = ("dicomweb+http://", "dicomweb+https://")
+_PATIENT_ID = "00100020"
+_STUDY_UID = "0020000D"
+_STUDY_DATE = "00080020"
+_SERIES_UID = "0020000E"
+_SOP_UID = "00080018"
+
+
+class DicomWebError(HccImagingError, RuntimeError):
+    """A DICOMweb request failed (server unreachable, HTTP error, unexpected answer)."""
+
+
+def parse_dicomweb_url(source: str) -> str:
+    """``dicomweb+http://h:p/dicom-web`` -> ``http://h:p/dicom-web`` (plain http(s) URLs pass through).
+
+    Raises
+    ------
+    DicomWebError
+        Not an http(s) URL.
+    """
+    s = str(source)
+    for sch in _SCHEMES:
+        if s.startswith(sch):
+            return s[len("dicomweb+"):].rstrip("/")
+    if s.startswith(("http://", "https://")):
+        return s.rstrip("/")
+    raise DicomWebError(
+        f"{source!r} is not a DICOMweb URL. Write it as dicomweb+http://HOST:PORT/dicom-web "
+        "(the base URL of the server's QIDO/WADO/STOW services)."
+    )
+
+
+def _value(ds: dict[str, Any], tag: str) -> str:
+    v = ds.get(tag, {}).get("Value")
+    if not v:
+        return ""
+    x = v[0]
+    if isinstance(x, dict):  # PN
+        return str(x.get("Alphabetic", ""))
+    return str(x)
+
+
+class DicomWebSource:
+    """A DICOMweb server (thin wrapper over :class:`dicomweb_client.api.DICOMwebClient`).
+
+    Parameters
+    ----------
+    url : str
+        Base URL, with or without the ``dicomweb+`` prefix.
+    timeout_s : float
+        Per-request timeout.
+    """
+
+    def __init__(self, url: str, *, timeout_s: float = 60.0) -> None:
+        from dicomweb_client.api import DICOMwebClient
+
+        self.url = parse_dicomweb_url(url)
+        self._client = DICOMwebClient(url=self.url)
+        self._timeout = timeout_s
+        self._client._session.request = _with_timeout(self._client._session.request, timeout_s)  # noqa: SLF001
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        import requests
+
+        try:
+            return fn(*args, **kwargs)
+        except (requests.RequestException, OSError) as err:
+            raise DicomWebError(
+                f"DICOMweb {what} at {self.url} failed: {err}. Check that the server is running and that "
+                "its DICOMweb plugin serves this base URL."
+            ) from err
+
+    def search_studies(self) -> list[dict[str, str]]:
+        """QIDO-RS: every study (``patient_id``, ``study_instance_uid``, ``study_date``)."""
+        out = []
+        offset = 0
+        page = 500
+        while True:
+            res = self._call("study search", self._client.search_for_studies, offset=offset, limit=page,
+                             fields=["PatientID", "StudyDate"])
+            for ds in res:
+                out.append({"patient_id": _value(ds, _PATIENT_ID), "study_instance_uid": _value(ds, _STUDY_UID),
+                            "study_date": _value(ds, _STUDY_DATE)})
+            if len(res) < page:
+                break
+            offset += page
+        return out
+
+    def study_instances(self, study_uid: str) -> list[tuple[str, str]]:
+        """QIDO-RS: ``(SeriesInstanceUID, SOPInstanceUID)`` of every instance of a study, sorted."""
+        res = self._call(f"instance search of study {study_uid}", self._client.search_for_instances,
+                         study_instance_uid=study_uid, fields=["SeriesInstanceUID", "SOPInstanceUID"])
+        return sorted((_value(ds, _SERIES_UID), _value(ds, _SOP_UID)) for ds in res)
+
+    def retrieve_study(self, study_uid: str, dest: str | os.PathLike[str]) -> list[Path]:
+        """WADO-RS: write every instance of the study to ``dest/<series>/<sop>.dcm`` (original syntax).
+
+        Files already present are kept (a retried task does not download them again).
+        """
+        from ..batch.resume import atomic_write_bytes
+
+        root = Path(dest)
+        have = {p.stem for p in root.rglob("*.dcm")} if root.is_dir() else set()
+        wanted = self.study_instances(study_uid)
+        paths: list[Path] = []
+        for series_uid, sop_uid in wanted:
+            p = root / series_uid / f"{sop_uid}.dcm"
+            paths.append(p)
+            if sop_uid in have:
+                continue
+            ds = self._call(
+                f"retrieve of instance {sop_uid}", self._client.retrieve_instance,
+                study_instance_uid=study_uid, series_instance_uid=series_uid, sop_instance_uid=sop_uid,
+                media_types=(("application/dicom", "*"),),
+            )
+            import io
+
+            buf = io.BytesIO()
+            ds.save_as(buf, enforce_file_format=True)
+            atomic_write_bytes(p, buf.getvalue())
+        return paths
+
+    def store(self, files: Iterable[str | os.PathLike[str]]) -> int:
+        """STOW-RS the DICOM files; returns how many were sent."""
+        import pydicom
+
+        datasets = [pydicom.dcmread(str(f)) for f in files]
+        if not datasets:
+            return 0
+        self._call("store (STOW-RS)", self._client.store_instances, datasets=datasets)
+        return len(datasets)
+
+    def search_series(self, study_uid: str | None = None, modality: str | None = None) -> list[dict[str, Any]]:
+        """QIDO-RS series search (raw DICOM JSON), optionally by study and modality."""
+        filters = {"Modality": modality} if modality else None
+        return list(self._call("series search", self._client.search_for_series, study_instance_uid=study_uid,
+                               search_filters=filters))
+
+
+def _with_timeout(request: Any, timeout_s: float) -> Any:
+    def call(method: str, url: str, **kw: Any) -> Any:
+        kw.setdefault("timeout", timeout_s)
+        return request(method, url, **kw)
+
+    return call
+
+
+def remote_tasks(source: str, options: PipelineOptions, out_dir: str | os.PathLike[str]) -> list[StudyTask]:
+    """One batch task per study on the server (QIDO-RS), keyed by the study's SOP Instance UIDs.
+
+    Raises
+    ------
+    DicomWebError
+        The server cannot be searched, or holds no study.
+    """
+    from ..batch.pipeline import StudyInputs, StudyTask
+    from ..batch.resume import content_key
+
+    src = DicomWebSource(source)
+    studies = src.search_studies()
+    if not studies:
+        raise DicomWebError(f"the DICOMweb server {src.url} holds no study (QIDO-RS returned none).")
+    cache = Path(out_dir) / "cache" / "dicomweb"
+    tasks = []
+    for st in studies:
+        uid = st["study_instance_uid"]
+        inst = src.study_instances(uid)
+        ih = hashlib.sha256("\n".join(f"{a}/{b}" for a, b in inst).encode()).hexdigest()
+        tasks.append(
+            StudyTask(
+                key=content_key(uid, ih, options.key_options()),
+                patient_id=st["patient_id"],
+                study_instance_uid=uid,
+                study_date=st["study_date"],
+                root=str(cache / uid),
+                series=(),
+                inputs=StudyInputs(),
+                input_hash=ih,
+                dicomweb_url=src.url,
+            )
+        )
+    tasks.sort(key=lambda t: (t.patient_id, t.study_date, t.study_instance_uid))
+    return tasks
+
+
+def local_task(task: StudyTask, options: PipelineOptions) -> StudyTask:
+    """The files-based task of a retrieved remote study (same key)."""
+    from ..batch.pipeline import StudyStepError, tasks_from_index
+    from ..io import index_archive
+
+    idx = index_archive(task.root)
+    local = [t for t in tasks_from_index(idx, options, archive_root=task.root)
+             if t.study_instance_uid == task.study_instance_uid]
+    if not local:
+        raise StudyStepError("retrieve", f"study {task.study_instance_uid}: nothing usable was retrieved into {task.root}.")
+    return replace(local[0], key=task.key, root=task.root, dicomweb_url=task.dicomweb_url)
+
+
+def process_remote_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
+    """Worker side of a DICOMweb task: WADO-RS retrieve, then :func:`~hcc_imaging.batch.process_study`."""
+    from ..batch.pipeline import StudyStepError, process_study
+
+    if task.dicomweb_url is None:
+        raise StudyStepError("retrieve", f"study {task.study_instance_uid} has no DICOMweb URL.")
+    try:
+        DicomWebSource(task.dicomweb_url).retrieve_study(task.study_instance_uid, task.root)
+    except DicomWebError as err:
+        raise StudyStepError("retrieve", str(err)) from err
+    rec = process_study(replace(local_task(task, options), dicomweb_url=None), options)
+    rec["dicomweb_url"] = task.dicomweb_url
+    return rec
+
+
+def stow_files(url: str, files: Sequence[str | os.PathLike[str]]) -> int:
+    """STOW-RS ``files`` to ``url``; returns the number stored."""
+    return DicomWebSource(url).store(files)

@@ -1,0 +1,165 @@
+"""hcc-imaging batch: results, failure isolation, resume (incl. SIGKILL), CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hcc_imaging.batch import BatchError, PipelineOptions, run_batch
+from hcc_imaging.cli import main
+
+from .conftest import make_archive
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _run(src: Path, out: Path, **kw):
+    kw.setdefault("workers", 1)
+    kw.setdefault("processes", False)
+    return run_batch(src, out, **kw)
+
+
+def _tables(out: Path) -> dict[str, bytes]:
+    names = ["lesions.csv", "responses.csv", "failures.csv"]
+    files = {n: (out / n).read_bytes() for n in names}
+    for p in sorted((out / "reads").glob("*.json")):
+        files[f"reads/{p.name}"] = p.read_bytes()
+    return files
+
+
+@pytest.fixture(scope="module")
+def clean_run(small_archive, tmp_path_factory):
+    out = tmp_path_factory.mktemp("clean")
+    summary = _run(small_archive, out)
+    return out, summary
+
+
+def test_results_match_phantom_truth(clean_run, small_archive) -> None:
+    out, summary = clean_run
+    assert (summary.n_studies, summary.n_failed_studies, summary.n_patients) == (4, 0, 2)
+    les = pd.read_parquet(out / "lesions.parquet")
+    assert len(les) == 4 * 8  # 8 lesions per study
+    resp = pd.read_csv(out / "responses.csv")
+    for pid in ("PAT-001", "PAT-002"):
+        truth = json.loads((small_archive / pid / "truth.json").read_text())
+        for crit, key in (("RECIST1.1", "recist_1_1"), ("mRECIST", "mrecist")):
+            got = resp[(resp.patient_id == pid) & (resp.criterion == crit) & (resp.timepoint_id == "fu1")]
+            assert got.response.tolist() == [truth["expected"][key][1]["overall"]], (pid, crit)
+        # measured LD within one in-plane voxel diagonal of the analytic LD
+        for tp in ("baseline", "fu1"):
+            t = truth["timepoints"][tp]["lesions"]
+            for _, row in les[(les.patient_id == pid) & (les.timepoint_id == tp)].iterrows():
+                if t[row.lesion_id].get("ld_slice") is None:
+                    continue
+                assert abs(row.longest_diameter_mm - t[row.lesion_id]["longest_diameter_mm"]) <= 5.5 * 2**0.5
+    assert (out / "reads" / "PAT-001.json").is_file() and (out / "assessments" / "PAT-001.json").is_file()
+    assert pd.read_csv(out / "failures.csv").empty
+
+
+def test_resume_skips_finished_and_refuses_reuse(clean_run, small_archive, tmp_path) -> None:
+    out, _ = clean_run
+    before = _tables(out)
+    with pytest.raises(BatchError, match="already holds batch results"):
+        _run(small_archive, out)
+    again = _run(small_archive, out, resume=True)
+    assert again.n_processed == 0 and again.n_skipped == 4
+    assert _tables(out) == before
+
+
+def test_broken_studies_become_failure_rows(broken_archive, tmp_path) -> None:
+    records = []
+    s = _run(broken_archive, tmp_path / "out", on_record=records.append)
+    assert s.n_studies == 6 and s.n_failed_studies == 2 and len(records) == 6
+    fails = pd.read_csv(tmp_path / "out" / "failures.csv").fillna("")
+    got = {r.patient_id: (r.step, r.reason) for r in fails.itertuples()}
+    assert got["GAP-001"][0] == "load" and "SliceSpacingError" in got["GAP-001"][1]
+    assert got["NOMASK-001"][0] == "masks" and "no lesion mask" in got["NOMASK-001"][1]
+    # the good patients are still complete
+    resp = pd.read_csv(tmp_path / "out" / "responses.csv")
+    assert set(resp.patient_id) == {"PAT-001", "PAT-002"}
+    # --strict turns failures into a non-zero exit; without it the exit is 0
+    assert main(["batch", str(broken_archive), "--out", str(tmp_path / "o2"), "--threads", "--workers", "1",
+                 "--no-progress"]) == 0
+    assert main(["batch", str(broken_archive), "--out", str(tmp_path / "o2"), "--threads", "--workers", "1",
+                 "--no-progress", "--resume", "--strict"]) == 1
+
+
+def test_changed_mask_changes_key(small_archive, tmp_path) -> None:
+    import shutil
+
+    from hcc_imaging.batch import discover_studies
+
+    arch = tmp_path / "a"
+    shutil.copytree(small_archive / "PAT-001", arch / "PAT-001")
+    opts = PipelineOptions()
+    k1 = {t.study_instance_uid: t.key for t in discover_studies(arch, opts)[0]}
+    p = arch / "PAT-001" / "fu1" / "masks" / "viable.nii.gz"
+    p.write_bytes((arch / "PAT-001" / "baseline" / "masks" / "viable.nii.gz").read_bytes())
+    k2 = {t.study_instance_uid: t.key for t in discover_studies(arch, opts)[0]}
+    k3 = {t.study_instance_uid: t.key for t in discover_studies(arch, PipelineOptions(criteria=("recist1.1",)))[0]}
+    changed = [u for u in k1 if k1[u] != k2[u]]
+    assert len(changed) == 1 and all(k2[u] != k3[u] for u in k2)
+
+
+def test_sigkill_then_resume_gives_clean_rows(tmp_path) -> None:
+    arch = make_archive(tmp_path / "arch", 5)  # 10 studies
+    clean = tmp_path / "clean"
+    _run(arch, clean)
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "hcc_imaging.cli", "batch", str(arch), "--out", str(out), "--workers", "1",
+           "--threads", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            ok = list((out / "store" / "ok").glob("*.json")) if (out / "store" / "ok").is_dir() else []
+            if ok:
+                break
+            time.sleep(0.005)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    n_done = len(list((out / "store" / "ok").glob("*.json")))
+    assert 1 <= n_done < 10, "the kill should land mid-run"
+    assert not (out / "lesions.csv").exists()
+    s = _run(arch, out, resume=True)
+    assert s.n_skipped == n_done and s.n_processed == 10 - n_done
+    assert _tables(out) == _tables(clean)
+
+
+def test_cli_subprocess_json(small_archive, tmp_path) -> None:
+    out = tmp_path / "o"
+    r = subprocess.run([sys.executable, "-m", "hcc_imaging.cli", "batch", str(small_archive / "PAT-001"), "--out",
+                        str(out), "--workers", "2", "--json"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["n_studies"] == 2 and summary["workers"] == 2 and summary["n_failed_studies"] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        pytest.param(["--criteria", "nonsense"], "criteria", id="bad-criterion"),
+        pytest.param(["--workers", "0"], "workers must be >= 1", id="zero-workers"),
+    ],
+)
+def test_cli_errors(small_archive, tmp_path, capsys, args, match) -> None:
+    rc = main(["batch", str(small_archive), "--out", str(tmp_path / "o"), "--threads", "--no-progress", *args])
+    assert rc == 2 and match in capsys.readouterr().err
+
+
+def test_missing_source_and_empty_archive(tmp_path) -> None:
+    with pytest.raises(BatchError, match="does not exist"):
+        _run(tmp_path / "nope", tmp_path / "o")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "readme.txt").write_text("not dicom")
+    with pytest.raises(BatchError, match="no DICOM study found"):
+        _run(tmp_path / "empty", tmp_path / "o2")
