@@ -228,7 +228,7 @@ def drug_off_eligible(
     cr_day = min(cr_days)[0] if cr_days else None
     reasons.append(f"imaging CR on day {cr_day}" if cr_day is not None else
                    "no imaging CR after the locoregional treatment")
-    s, e, rs = normal_run(doc.markers, limits, from_day=lrt_day)
+    s, e, rs = normal_run(doc.markers, limits)
     reasons.extend(rs)
     n = (e - s) if s is not None and e is not None else None
     op = "≥" if duration_inclusive else ">"

@@ -1,0 +1,262 @@
+"""Burden scores, liver scores and BCLC (criteria.md §8, §11)."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import pytest
+
+from hcc_imaging.burden import (
+    albi,
+    albi_conventional,
+    albi_for,
+    bclc_stage,
+    bolondi_substage,
+    burden_for_read,
+    burden_for_timepoint,
+    child_pugh,
+    child_pugh_for,
+    kinki_substage,
+    six_and_twelve,
+    tbs_band,
+    tumour_burden_score,
+    up_to_eleven,
+    up_to_seven,
+    within_milan,
+)
+from hcc_imaging.errors import CriteriaError
+from hcc_imaging.response import LiverFunction, ReadDocument, TimePoint
+
+
+@pytest.mark.parametrize(("ld", "n", "within"), [
+    pytest.param(40.0, 3, True, id="upto7-01-exactly-7-within"),
+    pytest.param(40.1, 3, False, id="upto7-02-7.01-beyond"),
+    pytest.param(60.0, 1, True, id="upto7-03-single-6cm-within"),
+    pytest.param(10.0, 6, True, id="upto7-04-six-1cm-nodules-exactly-7-within"),
+    pytest.param(11.0, 6, False, id="upto7-05-six-nodules-largest-1.1cm-beyond"),
+])
+def test_up_to_seven(ld, n, within):
+    assert up_to_seven(ld, n)[1] is within
+
+
+@pytest.mark.parametrize(("ld", "n", "within"), [
+    pytest.param(80.0, 3, True, id="upto11-01-exactly-11-within"),
+    pytest.param(81.0, 3, False, id="upto11-02-11.1-beyond"),
+])
+def test_up_to_eleven(ld, n, within):
+    assert up_to_eleven(ld, n)[1] is within
+
+
+@pytest.mark.parametrize(("ld", "n", "stratum"), [
+    pytest.param(30.0, 3, "<=6", id="six12-01-exactly-6"),
+    pytest.param(30.1, 3, ">6-<=12", id="six12-02-6.01"),
+    pytest.param(80.0, 4, ">6-<=12", id="six12-03-exactly-12"),
+    pytest.param(80.1, 4, ">12", id="six12-04-12.01"),
+])
+def test_six_and_twelve(ld, n, stratum):
+    assert six_and_twelve(ld, n)[1] == stratum
+
+
+def test_tbs_value():
+    assert tumour_burden_score(30.0, 4) == 5.0
+    assert math.isclose(tumour_burden_score(26.0, 0), 2.6)
+
+
+@pytest.mark.parametrize(("ld", "n", "bands", "band"), [
+    pytest.param(26.0, 0, "hcc_resection_2023", "medium", id="tbs-exactly-2.6-medium-low-lt-2.6"),
+    pytest.param(25.9, 0, "hcc_resection_2023", "low", id="tbs-2.59-low"),
+    pytest.param(79.0, 0, "hcc_resection_2023", "medium", id="tbs-exactly-7.9-medium"),
+    pytest.param(79.1, 0, "hcc_resection_2023", "high", id="tbs-7.91-high"),
+    pytest.param(30.0, 4, "sasaki_2018", "zone2", id="tbs-5-sasaki-zone2"),
+    pytest.param(90.0, 0, "sasaki_2018", "zone3", id="tbs-exactly-9-sasaki-zone3"),
+    pytest.param(89.0, 0, "tsilimigras_2020", "high", id="tbs-exactly-8.9-tsilimigras-high"),
+    pytest.param(107.7, 0, "guangxi_2024", "low", id="tbs-exactly-10.77-guangxi-low"),
+    pytest.param(107.8, 0, "guangxi_2024", "high", id="tbs-10.78-guangxi-high"),
+])
+def test_tbs_bands(ld, n, bands, band):
+    assert tbs_band(ld, n, bands) == band
+
+
+def test_tbs_bands_errors():
+    with pytest.raises(CriteriaError, match=r"unknown TBS bands 'x'"):
+        tbs_band(10, 1, "x")
+    from hcc_imaging.burden import TbsBands
+
+    with pytest.raises(CriteriaError, match=r"need len\(labels\)"):
+        TbsBands("bad", (Fraction(1),), ("a",), (True,))
+
+
+def test_milan():
+    assert within_milan([50.0])
+    assert not within_milan([50.1])
+    assert within_milan([30.0, 30.0, 30.0])
+    assert not within_milan([30.0, 30.0, 30.0, 10.0])
+    assert not within_milan([20.0], macrovascular_invasion=True)
+
+
+@pytest.mark.parametrize(("cp", "within", "split", "stage"), [
+    pytest.param(5, True, False, "B1", id="kinki-B1"), pytest.param(7, True, False, "B1", id="kinki-B1-cp7"),
+    pytest.param(7, False, False, "B2", id="kinki-B2"), pytest.param(8, True, False, "B3", id="kinki-B3"),
+    pytest.param(9, True, True, "B3a", id="kinki-B3a"), pytest.param(9, False, True, "B3b", id="kinki-B3b"),
+])
+def test_kinki(cp, within, split, stage):
+    assert kinki_substage(cp, within, split) == stage
+
+
+@pytest.mark.parametrize(("cp", "milan", "u7", "ecog", "stage"), [
+    pytest.param(6, False, True, 0, "B1", id="bolondi-B1"),
+    pytest.param(6, False, False, 0, "B2", id="bolondi-B2"),
+    pytest.param(7, False, False, 0, "B3", id="bolondi-B3"),
+    pytest.param(8, True, True, 1, "B4", id="bolondi-B4"),
+    pytest.param(6, True, True, 0, None, id="bolondi-within-milan-not-B"),
+    pytest.param(6, False, True, 1, None, id="bolondi-PS1-not-B"),
+])
+def test_bolondi(cp, milan, u7, ecog, stage):
+    assert bolondi_substage(cp, milan, u7, ecog) == stage
+
+
+def test_substage_errors():
+    with pytest.raises(CriteriaError, match=r"Child-Pugh scores 5–9, got 10"):
+        kinki_substage(10, True)
+    with pytest.raises(CriteriaError, match=r"Bolondi substaging is defined"):
+        bolondi_substage(4, False, True)
+    with pytest.raises(CriteriaError, match=r"whole number ≥ 0"):
+        up_to_seven(10, -1)
+
+
+def _tp(lesions):
+    return TimePoint("T", day=0, lesions=tuple(lesions))
+
+
+def test_burden_for_timepoint_counts():
+    tp = _tp([
+        {"lesion_id": "A", "longest_diameter_mm": 40.0},
+        {"lesion_id": "B", "role": "non_target", "status": "present", "longest_diameter_mm": 8.0},
+        {"lesion_id": "C", "role": "non_target", "status": "absent"},
+        {"lesion_id": "D", "role": "non_target", "status": "too_small"},
+        {"lesion_id": "P", "role": "non_target", "kind": "pvtt", "status": "present"},
+        {"lesion_id": "L", "longest_diameter_mm": 90.0, "organ": "lung"},
+    ])
+    b = burden_for_timepoint(tp)
+    assert (b.n_tumours, b.largest_diameter_mm, b.up_to_seven) == (3, 40, "within")
+    assert b.up_to_seven_score == 7
+    f = burden_for_timepoint(tp, min_diameter_mm=10)
+    assert f.n_tumours == 1 and any("not counted" in r for r in f.reasons)
+    o = burden_for_timepoint(tp, n_tumours=5)
+    assert o.up_to_seven == "beyond" and o.to_json()["up_to_seven_score"] == 9
+    assert burden_for_timepoint(_tp([])).n_tumours == 0
+    undefined = burden_for_timepoint(_tp([{"lesion_id": "B", "role": "non_target",
+                                           "status": "present"}]))
+    assert undefined.up_to_seven is None
+    with pytest.raises(CriteriaError, match=r"unknown TBS bands"):
+        burden_for_timepoint(tp, tbs_bands="nope")
+
+
+def test_burden_for_read_on_example():
+    from pathlib import Path
+
+    ex = Path(__file__).resolve().parents[2] / "docs" / "examples" / "read_tace.json"
+    rows = burden_for_read(ReadDocument.from_json(ex))
+    assert [r.up_to_seven_score for r in rows] == [Fraction(72, 10), Fraction(68, 10), Fraction(66, 10)]
+    assert rows[0].up_to_seven == "beyond" and rows[1].up_to_seven == "within"
+
+
+# ---------------------------------------------------------------- ALBI
+def test_albi_formula_and_units():
+    a = albi(17.1, 40.0)
+    assert math.isclose(a.score, 0.66 * math.log10(17.1) - 0.085 * 40.0)
+    assert (a.grade, a.malbi_grade) == ("2", "2a")
+    c = albi_conventional(1.0, 4.0)
+    assert math.isclose(c.score, a.score)
+    lf = LiverFunction(day=0, bilirubin_mg_dl=1.0, albumin_g_dl=4.0)
+    assert math.isclose(albi_for(lf).score, a.score)
+
+
+@pytest.mark.parametrize(("bili", "alb", "grade", "malbi"), [
+    pytest.param(5.0, 45.0, "1", "1", id="albi-grade1"),
+    pytest.param(17.1, 40.0, "2", "2a", id="albi-grade2a"),
+    pytest.param(30.0, 32.0, "2", "2b", id="albi-grade2b"),
+    pytest.param(60.0, 20.0, "3", "3", id="albi-grade3"),
+])
+def test_albi_grades(bili, alb, grade, malbi):
+    a = albi(bili, alb)
+    assert (a.grade, a.malbi_grade) == (grade, malbi)
+
+
+def test_albi_boundary_rounding_parameter():
+    # albumin chosen so that the score is just above -2.60 before rounding
+    bili = 10.0
+    alb = (0.66 * math.log10(bili) + 2.60) / 0.085 - 1e-4
+    a = albi(bili, alb)
+    assert a.score > -2.60 and a.grade == "2"
+    assert albi(bili, alb, round_to=2).grade == "1"
+
+
+def test_albi_errors():
+    with pytest.raises(CriteriaError, match=r"ALBI needs bilirubin > 0"):
+        albi(0.0, 40.0)
+    with pytest.raises(CriteriaError, match=r"ALBI needs bilirubin and albumin"):
+        albi_for(LiverFunction(day=0, inr=1.0))
+
+
+# ---------------------------------------------------------------- Child-Pugh
+@pytest.mark.parametrize(("args", "boundary", "score", "cls"), [
+    pytest.param((2.0, 3.5, 1.7), "middle_closed", 8, "B", id="cp-every-lower-boundary-8-B"),
+    pytest.param((3.0, 2.8, 2.3), "middle_closed", 8, "B", id="cp-every-upper-boundary-8-B"),
+    pytest.param((2.0, 3.5, 1.7), "better", 5, "A", id="cp-lower-boundaries-better-band-5-A"),
+    pytest.param((3.0, 2.8, 2.3), "worse", 11, "C", id="cp-upper-boundaries-worse-band-11-C"),
+    pytest.param((1.0, 4.0, 1.0), "middle_closed", 5, "A", id="cp-normal-5-A"),
+    pytest.param((1.0, 3.0, 1.0), "middle_closed", 6, "A", id="cp-6-A"),
+    pytest.param((2.5, 3.0, 1.0), "middle_closed", 7, "B", id="cp-7-B"),
+])
+def test_child_pugh(args, boundary, score, cls):
+    r = child_pugh(*args, boundary=boundary)
+    assert (r.score, r.child_class) == (score, cls)
+
+
+def test_child_pugh_categorical_and_c():
+    r = child_pugh(3.5, 2.5, 2.5, "moderate_severe", "grade_3_4")
+    assert (r.score, r.child_class) == (15, "C")
+    r = child_pugh(1.0, 4.0, 1.0, "mild", "grade_1_2")
+    assert r.score == 7
+    lf = LiverFunction(day=0, bilirubin_umol_l=34.2, albumin_g_l=35.0, inr=1.7, ascites="none",
+                       encephalopathy="0")
+    assert child_pugh_for(lf).score == 8
+
+
+def test_child_pugh_errors():
+    with pytest.raises(CriteriaError, match=r"boundary='closest' is not valid"):
+        child_pugh(1, 4, 1, boundary="closest")
+    with pytest.raises(CriteriaError, match=r"needs inr as a number"):
+        child_pugh(1, 4, None)
+    with pytest.raises(CriteriaError, match=r"Child-Pugh needs inr, ascites"):
+        child_pugh_for(LiverFunction(day=0, bilirubin_mg_dl=1, albumin_g_dl=4))
+
+
+# ---------------------------------------------------------------- BCLC
+@pytest.mark.parametrize(("sizes", "kw", "stage"), [
+    pytest.param([20.0], {}, "0", id="bclc-single-exactly-2cm-0-le"),
+    pytest.param([20.0], {"size_inclusive": False}, "A", id="bclc-single-exactly-2cm-A-lt"),
+    pytest.param([30.0, 30.0, 30.0], {}, "A", id="bclc-three-exactly-3cm-A-le"),
+    pytest.param([30.0, 30.0, 30.0], {"size_inclusive": False}, "B", id="bclc-three-exactly-3cm-B-lt"),
+    pytest.param([90.0], {}, "A", id="bclc-single-any-size-A"),
+    pytest.param([20.0, 20.0, 20.0, 20.0], {}, "B", id="bclc-four-nodules-B"),
+    pytest.param([20.0], {"ecog": 1}, "C", id="bclc-PS1-alone-is-C"),
+    pytest.param([20.0], {"macrovascular_invasion": True}, "C", id="bclc-MVI-C"),
+    pytest.param([20.0], {"extrahepatic_spread": True}, "C", id="bclc-EHS-C"),
+    pytest.param([20.0], {"ecog": 3}, "D", id="bclc-PS3-D"),
+    pytest.param([20.0], {"liver_function": "end_stage"}, "D", id="bclc-end-stage-D"),
+])
+def test_bclc(sizes, kw, stage):
+    kw = {"ecog": 0, **kw}
+    assert bclc_stage(sizes, **kw).stage == stage
+
+
+def test_bclc_errors():
+    with pytest.raises(CriteriaError, match=r"liver_function='bad'"):
+        bclc_stage([10], ecog=0, liver_function="bad")
+    with pytest.raises(CriteriaError, match=r"ECOG PS 0–5"):
+        bclc_stage([10], ecog=9)
+    with pytest.raises(CriteriaError, match=r"at least one nodule"):
+        bclc_stage([], ecog=0)

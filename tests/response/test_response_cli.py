@@ -1,0 +1,123 @@
+"""``hcc-imaging assess``: JSON shape, table, overrides, errors; one subprocess run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from hcc_imaging.cli import main
+from hcc_imaging.response import ReadDocument, assess
+from hcc_imaging.response.document import schema
+
+EX = Path(__file__).resolve().parents[2] / "docs" / "examples"
+TACE = str(EX / "read_tace.json")
+
+TP_KEYS = {"id", "day", "sum", "change_from_baseline", "change_from_nadir", "target_response",
+           "non_target_response", "new_lesions", "response", "reasons"}
+
+
+def run_json(capsys, *args):
+    rc = main(["assess", *args, "--json"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    return json.loads(out.out)
+
+
+def test_json_shape_and_equals_api(capsys):
+    out = run_json(capsys, TACE, "--criteria", "RECIST1.1,mrecist,EASL,who,recicl,IRECIST")
+    assert list(out["results"]) == ["RECIST1.1", "mRECIST", "EASL", "WHO", "RECICL", "iRECIST"]
+    for name, res in out["results"].items():
+        assert {"timepoints", "bor_unconfirmed", "bor_confirmed", "pd_day"} <= set(res)
+        first, *rest = res["timepoints"]
+        assert first["id"] == "BL" and first["response"] is None
+        assert all(TP_KEYS <= set(t) for t in res["timepoints"])
+        assert all(t["response"] for t in rest)
+    assert out["results"]["WHO"]["sum_unit"] == "mm2"
+    assert out["results"]["RECIST1.1"]["timepoints"][0]["sum"] == 77
+    assert {"id", "up_to_seven", "tbs"} <= set(out["burden"][0])
+    api = assess(ReadDocument.from_json(TACE),
+                 ["RECIST1.1", "mRECIST", "EASL", "WHO", "RECICL", "iRECIST"]).to_json()
+    assert out == json.loads(json.dumps(api))
+
+
+def test_all_and_default_criteria(capsys):
+    assert len(run_json(capsys, TACE, "--criteria", "all")["results"]) == 6
+    # default: the document's own list
+    assert list(run_json(capsys, TACE)["results"]) == ["RECIST1.1", "mRECIST", "EASL", "WHO", "RECICL"]
+
+
+def test_set_overrides(capsys):
+    base = run_json(capsys, str(EX / "read_enhancing.json"), "--criteria", "mrecist")
+    assert base["results"]["mRECIST"]["parameters"]["pd_abs_floor"] == 0
+    out = run_json(capsys, str(EX / "read_enhancing.json"), "--criteria", "mrecist",
+                   "--set", "mrecist:pd_abs_floor=5", "--set", "sd_min_days=56",
+                   "--set", "pr_threshold_frac=0.5")
+    p = out["results"]["mRECIST"]["parameters"]
+    assert (p["pd_abs_floor"], p["sd_min_days"], p["pr_threshold_frac"]) == (5, 56, 0.5)
+    assert out["results"]["mRECIST"]["timepoints"][1]["response"] == "SD"  # -44 % < 50 %
+
+
+def test_table_output(capsys):
+    assert main(["assess", TACE, "--criteria", "recist1.1,mrecist", "--reasons"]) == 0
+    text = capsys.readouterr().out
+    assert "BOR unconfirmed CR, confirmed CR" in text
+    assert "Tumour burden" in text and "Child-Pugh 5 A" in text
+    assert "target CR" in text
+
+
+@pytest.mark.parametrize(("args", "match"), [
+    pytest.param(["--criteria", "recist2"], r"unknown response criterion 'recist2'", id="bad-criterion"),
+    pytest.param(["--set", "nope=1"], r"parameter\(s\) \['nope'\] do not belong", id="unknown-param"),
+    pytest.param(["--set", "novalue"], r"expected \[CRITERION:\]PARAM=VALUE", id="set-syntax"),
+    pytest.param(["--set", "who:pd_abs_floor=5"], r"rule_overrides names WHO, which is not among",
+                 id="override-for-unselected"),
+    pytest.param(["--set", "measure=volume"], r"measure='volume' is not valid", id="bad-enum-value"),
+])
+def test_cli_errors(capsys, args, match):
+    assert main(["assess", TACE, "--criteria", "recist1.1,mrecist", *args]) == 2
+    import re
+
+    assert re.search(match, capsys.readouterr().err)
+
+
+def test_bad_document_message_names_timepoint_lesion_field(tmp_path, capsys):
+    raw = json.loads(Path(TACE).read_text())
+    raw["timepoints"][1]["lesions"][0]["viable_diameter_mm"] = "n/a"
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(raw))
+    assert main(["assess", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "time point 'FU1', lesion 'L1', field 'viable_diameter_mm'" in err and "Fix" in err
+
+
+def test_criteria_error_for_missing_measure(tmp_path, capsys):
+    raw = json.loads(Path(TACE).read_text())
+    del raw["timepoints"][0]["lesions"][0]["viable_diameter_mm"]
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps(raw))
+    assert main(["assess", str(p), "--criteria", "mrecist"]) == 2
+    assert "target lesion 'L1'" in capsys.readouterr().err
+
+
+def test_subprocess_run_json():
+    proc = subprocess.run([sys.executable, "-m", "hcc_imaging.cli", "assess", TACE, "--criteria",
+                           "recist1.1,mRECIST", "--json"], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["patient_id"] == "DEMO-TACE-01"
+    assert out["results"]["mRECIST"]["bor_confirmed"] == "CR"
+    assert out["results"]["RECIST1.1"]["bor_confirmed"] == "SD"
+
+
+def test_written_documents_validate_against_schema(tmp_path):
+    for p in EX.glob("read_*.json"):
+        d = ReadDocument.from_json(p)
+        jsonschema.validate(d.to_json(), schema())
+        saved = d.save(tmp_path / p.name)
+        jsonschema.validate(json.loads(saved.read_text()), schema())

@@ -1,0 +1,165 @@
+"""Clinical CR, drug-off eligibility (criteria.md §9) and endpoints (§10)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from hcc_imaging.errors import CriteriaError
+from hcc_imaging.response import (
+    MARKER_LIMITS_WEST,
+    MRECIST,
+    RECIST_1_1,
+    ReadDocument,
+    assess,
+    classify,
+    clinical_cr,
+    cohort_endpoints,
+    dor,
+    drug_off_eligible,
+    pfs,
+    ttp,
+)
+from hcc_imaging.response.clinical import MarkerLimits, marker_normal
+from hcc_imaging.response.document import MarkerValue
+from tests.response.response_helpers import doc, les, series
+
+EX = Path(__file__).resolve().parents[2] / "docs" / "examples"
+
+
+def _cr_doc(markers, treatments=(), ceus=()):
+    return doc((0, [les("L1", 30.0)]), (56, [les("L1", status="absent")]),
+               (140, [les("L1", status="absent")]),
+               markers=list(markers), treatments=list(treatments), ceus=list(ceus))
+
+
+def _normal(day, afp=5.0, l3=5.0, pivka=20.0):
+    return {"day": day, "afp_ng_ml": afp, "afp_l3_pct": l3, "pivka_ii_mau_ml": pivka}
+
+
+@pytest.mark.parametrize(("inclusive", "days", "expected"), [
+    pytest.param(False, 42, False, id="normal-exactly-42-days-not-clinical-CR-gt-6-weeks"),
+    pytest.param(True, 42, True, id="normal-exactly-42-days-clinical-CR-ge-reading"),
+    pytest.param(False, 43, True, id="normal-43-days-clinical-CR"),
+])
+def test_clinical_cr_duration(inclusive, days, expected):
+    d = _cr_doc([_normal(0, afp=900.0), _normal(60), _normal(60 + days)])
+    res = clinical_cr(d, [classify(d, RECIST_1_1)], duration_inclusive=inclusive)
+    assert res.clinical_cr is expected
+    assert res.normal_days == days and res.imaging_cr_day == 56
+
+
+MARKERS = [
+    pytest.param(MarkerValue(day=0, afp_ng_ml=10.0), "afp", True, id="afp-exactly-10-normal"),
+    pytest.param(MarkerValue(day=0, afp_ng_ml=10.1), "afp", False, id="afp-10.1-abnormal"),
+    pytest.param(MarkerValue(day=0, afp_l3_pct=10.0), "afp_l3", False, id="afp-l3-exactly-10pct-abnormal"),
+    pytest.param(MarkerValue(day=0, afp_l3_pct=9.9), "afp_l3", True, id="afp-l3-9.9pct-normal"),
+    pytest.param(MarkerValue(day=0, pivka_ii_mau_ml=40.0), "pivka_ii", False, id="pivka-exactly-40-abnormal"),
+    pytest.param(MarkerValue(day=0, pivka_ii_mau_ml=39.0), "pivka_ii", True, id="pivka-39-normal"),
+]
+
+
+@pytest.mark.parametrize(("m", "key", "expected"), MARKERS)
+def test_marker_limits(m, key, expected):
+    assert marker_normal(m)[key] is expected
+
+
+def test_afp_uln_is_a_parameter():
+    m = MarkerValue(day=0, afp_ng_ml=15.0)
+    assert marker_normal(m)["afp"] is False
+    assert marker_normal(m, MARKER_LIMITS_WEST)["afp"] is True
+    assert marker_normal(m, MarkerLimits(afp_uln_ng_ml=15, afp_inclusive=False))["afp"] is False
+
+
+def test_no_imaging_cr_means_no_clinical_cr_and_abnormal_break_resets_run():
+    d = doc((0, [les("L1", 30.0)]), (56, [les("L1", 20.0)]),
+            markers=[_normal(0), _normal(50), _normal(100)])
+    assert not clinical_cr(d, [classify(d, RECIST_1_1)]).clinical_cr
+    d2 = _cr_doc([_normal(0), _normal(50), _normal(80, pivka=300.0), _normal(100), _normal(130)])
+    res = clinical_cr(d2, [classify(d2, RECIST_1_1)])
+    assert (res.normal_from_day, res.normal_days, res.clinical_cr) == (100, 30, False)
+    d3 = _cr_doc([{"day": 60, "afp_ng_ml": 3.0}, {"day": 200, "afp_ng_ml": 3.0}])
+    res3 = clinical_cr(d3, [classify(d3, RECIST_1_1)])
+    assert not res3.clinical_cr and "never measured" in " ".join(res3.reasons)
+
+
+ATEZO = [{"kind": "atezolizumab_bevacizumab", "day": 0}, {"kind": "RFA", "day": 30}]
+
+
+@pytest.mark.parametrize(("min_days", "expected"), [
+    pytest.param(84, True, id="markers-normal-16-weeks-eligible-at-12-weeks"),
+    pytest.param(168, False, id="markers-normal-16-weeks-not-eligible-at-24-weeks"),
+])
+def test_drug_off_marker_duration(min_days, expected):
+    d = _cr_doc([_normal(0, afp=900), _normal(28), _normal(28 + 112)], ATEZO,
+                [{"day": 130, "intranodular_arterial_flow": False}])
+    res = drug_off_eligible(d, [classify(d, MRECIST.replace(measure="longest_diameter"))],
+                            min_normal_days=min_days)
+    assert res.normal_days == 112 and res.eligible is expected
+
+
+def test_drug_off_needs_ceus_without_flow_and_locoregional_after_atezo():
+    m = [_normal(0, afp=900), _normal(28), _normal(140)]
+    imaging = lambda d: [classify(d, RECIST_1_1)]  # noqa: E731
+    no_ceus = _cr_doc(m, ATEZO)
+    assert not drug_off_eligible(no_ceus, imaging(no_ceus)).eligible
+    assert drug_off_eligible(no_ceus, imaging(no_ceus), require_ceus=False).eligible
+    flow = _cr_doc(m, ATEZO, [{"day": 130, "intranodular_arterial_flow": True}])
+    assert not drug_off_eligible(flow, imaging(flow)).eligible
+    no_atezo = _cr_doc(m, [{"kind": "RFA", "day": 30}])
+    assert "no atezolizumab" in drug_off_eligible(no_atezo, imaging(no_atezo)).reasons[0]
+    lrt_before = _cr_doc(m, [{"kind": "RFA", "day": 0}, {"kind": "atezolizumab_bevacizumab", "day": 5}])
+    assert "no curative locoregional" in drug_off_eligible(lrt_before, imaging(lrt_before)).reasons[0]
+
+
+def test_example_atezo_reaches_clinical_cr_and_drug_off():
+    a = assess(ReadDocument.from_json(EX / "read_atezo_irecist.json"))
+    assert a.clinical["clinical_cr"]["clinical_cr"] is True
+    assert a.clinical["drug_off"]["eligible"] is True
+    assert a.results["iRECIST"].timepoints[1].response == "iUPD"
+    assert a.results["iRECIST"].timepoints[2].response == "iSD"
+    assert a.results["RECIST1.1"].bor_unconfirmed == "PD"
+    assert a.results["iRECIST"].bor_unconfirmed == "iPR"
+
+
+# ---------------------------------------------------------------- endpoints
+def test_pfs_ttp_dor():
+    d = series([50.0, 30.0, 30.0, 45.0], [0, 56, 112, 168])
+    r = classify(d, RECIST_1_1)
+    assert pfs(d, r).to_json() == {"event": True, "day": 168, "kind": "progression",
+                                   "reason": "PD on day 168"}
+    assert ttp(d, r).event and ttp(d, r).day == 168
+    du = dor(d, r)
+    assert (du.event, du.day) == (True, 112)
+
+
+def test_death_pfs_event_ttp_censored_dor_parameter():
+    d = series([50.0, 30.0, None], [0, 56, 112], death_day=150)
+    r = classify(d, RECIST_1_1)
+    assert (pfs(d, r).event, pfs(d, r).day, pfs(d, r).kind) == (True, 150, "death")
+    t = ttp(d, r)
+    assert (t.event, t.day) == (False, 56)  # NE at day 112 is not adequate
+    assert dor(d, r).event is False and dor(d, r).day == 0
+    assert (dor(d, r, death_is_event=True).event, dor(d, r, death_is_event=True).day) == (True, 94)
+
+
+def test_pfs_censored_and_backdated():
+    d = series([50.0, 45.0, None], [0, 56, 112])
+    assert (pfs(d, classify(d, RECIST_1_1)).event, pfs(d, classify(d, RECIST_1_1)).day) == (False, 56)
+    assert dor(d, classify(d, RECIST_1_1)) is None
+    e = doc((0, [les("L1", 30.0)]),
+            (56, [les("L1", 28.0), {"lesion_id": "X", "role": "new", "status": "present",
+                                    "equivocal": True}]),
+            (112, [les("L1", 28.0), {"lesion_id": "X", "role": "new", "status": "present"}]))
+    assert pfs(e, classify(e, RECIST_1_1)).day == 56
+
+
+def test_cohort_orr_dcr_keep_ne_in_denominator():
+    c = cohort_endpoints(["CR", "PR", "SD", "PD", "NE", None, "NON-CR/NON-PD", "iPR"])
+    assert (c.n, c.n_responders, c.n_disease_control) == (8, 3, 5)
+    assert c.orr == Fraction(3, 8) and c.dcr == Fraction(5, 8)
+    assert c.to_json()["counts"]["missing"] == 1
+    with pytest.raises(CriteriaError, match=r"at least one patient"):
+        cohort_endpoints([])
