@@ -421,7 +421,7 @@ def _store(slot: NDArray[Any], raw: NDArray[Any], s: SliceRef, is_int: bool) -> 
         if s.slope == 1.0 and s.intercept == 0.0:
             slot[...] = raw
         elif s.slope == 1.0:
-            np.add(raw, int(s.intercept), out=slot, casting="unsafe")  # range checked above
+            np.add(raw, np.int32(s.intercept), out=slot, casting="unsafe")  # range checked above
         else:
             slot[...] = raw.astype(np.int32) * int(s.slope) + int(s.intercept)
     else:
