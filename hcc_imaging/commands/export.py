@@ -144,14 +144,14 @@ def _assessments(args: argparse.Namespace, docs: list[dict[str, Any]]) -> list[A
     return None
 
 
-def _volumes(specs: Sequence[str], timepoints: list[str]) -> dict[str, Any]:
+def _volumes(specs: Sequence[str], timepoints: list[str], *, default_to_baseline: bool = False) -> dict[str, Any]:
     from ..io import load_series
 
     pairs = _pairs(specs, "--images")
     out: dict[str, Any] = {}
     for tp, path in pairs.items():
         if tp is None:
-            if len(timepoints) != 1 and len(pairs) == 1:
+            if len(timepoints) != 1 and len(pairs) == 1 and default_to_baseline:
                 tp = timepoints[0]  # a single image goes to the baseline (report key images)
             elif len(timepoints) != 1:
                 raise ExportCliError("--images without TP= is ambiguous for a multi-time-point read; use TP=PATH.")
@@ -301,7 +301,7 @@ def _run_tables(args: argparse.Namespace, kind: str) -> int:
                 raise ExportCliError("--images is for a one-patient report; drop it for a cohort report.")
             path = write_cohort_report(docs, out, assessments=assess, deidentifier=deid)
         else:
-            vols = _volumes(args.images, _tp_ids(docs[0])) if args.images else None
+            vols = _volumes(args.images, _tp_ids(docs[0]), default_to_baseline=True) if args.images else None
             path = write_report(docs[0], out, assessment=assess[0] if assess else None, images=vols, deidentifier=deid)
         result = {"report": str(path)}
     if deid is not None:

@@ -678,14 +678,24 @@ def iter_reads(docs: Any, assessments: Any = None) -> Iterable[ExportRead]:
     ``docs``, or a mapping ``patient_id -> assessment``.
     """
     single = isinstance(docs, (ExportRead, Mapping, str, Path)) or not isinstance(docs, Sequence)
-    seq = [docs] if single else list(docs)
-    for i, d in enumerate(seq):
-        read = as_export_read(d)
-        a = None
+    reads = [as_export_read(d) for d in ([docs] if single else list(docs))]
+    by_patient = (
+        isinstance(assessments, Mapping)
+        and "results" not in assessments
+        and any(r.patient_id in assessments for r in reads)
+    )
+    is_seq = isinstance(assessments, Sequence) and not isinstance(assessments, (str, bytes))
+    if is_seq and not single and len(assessments) != len(reads):
+        raise ExportInputError(
+            f"{len(assessments)} assessments for {len(reads)} reads; give one per read (same "
+            "order) or a mapping patient_id -> assessment."
+        )
+    for i, read in enumerate(reads):
+        a: Any = None
         if assessments is not None:
-            if isinstance(assessments, Mapping) and read.patient_id in assessments:
-                a = assessments[read.patient_id]
-            elif isinstance(assessments, Sequence) and not isinstance(assessments, (str, bytes)) and not single:
+            if by_patient:
+                a = assessments.get(read.patient_id)
+            elif is_seq and not single:
                 a = assessments[i]
             else:
                 a = assessments

@@ -1,0 +1,136 @@
+"""``hcc-imaging export ...``: in-process runs of every kind, errors, one subprocess run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pydicom
+import pytest
+
+from hcc_imaging.cli import main
+
+from .conftest import ASSESSMENT, lesion_labels, read_document
+
+
+@pytest.fixture
+def files(tmp_path: Path, ct) -> dict[str, Path]:
+    r = tmp_path / "read.json"
+    r.write_text(json.dumps(read_document()))
+    a = tmp_path / "assess.json"
+    a.write_text(json.dumps(ASSESSMENT))
+    labels, viable = lesion_labels(ct.volume)
+    from hcc_imaging.io.masks import save_mask
+
+    lab = save_mask(labels, tmp_path / "labels.nii.gz")
+    via = save_mask(viable, tmp_path / "viable.nii.gz")
+    return {"read": r, "assess": a, "ct": ct.files[0].parent, "labels": lab, "viable": via}
+
+
+def _json(capsys: pytest.CaptureFixture[str]) -> dict:
+    return json.loads(capsys.readouterr().out)
+
+
+def test_cli_seg_then_sr_then_import(tmp_path: Path, files, capsys, ct) -> None:
+    out = tmp_path / "out"
+    assert main(["export", "seg", "--image", str(files["ct"]), "--labels", str(files["labels"]),
+                 "--viable", str(files["viable"]), "--read", str(files["read"]), "--out", str(out / "seg.dcm"), "--json"]) == 0
+    seg = _json(capsys)
+    assert seg["segments"] == {"L1": 1, "L1 viable": 2, "L2": 3}
+    ds = pydicom.dcmread(seg["seg"])
+    assert ds.SegmentSequence[0].TrackingUID == "1.2.826.0.1.3680043.8.498.1001"  # from the read
+    assert main(["export", "sr", str(files["read"]), "--out", str(out / "sr.dcm"), "--assessment", str(files["assess"]),
+                 "--images", f"BL={files['ct']}", "--seg", f"BL={seg['seg']}", "--timepoints", "BL", "--json"]) == 0
+    sr = _json(capsys)
+    assert sr["lesion_groups"] == 3
+    assert main(["export", "import-sr", sr["sr"], "--out", str(out / "back.json"), "--json"]) == 0
+    imp = _json(capsys)
+    la = [r for r in imp["records"] if r["tracking_identifier"] == "L1" and "Long Axis" in r["concept"]]
+    assert la[0]["value"] == 16.0 and la[0]["unit"] == "mm"
+    back = json.loads((out / "back.json").read_text())
+    np.testing.assert_allclose(back["timepoints"][0]["lesions"][0]["endpoints"]["long"],
+                               [[-12.0, -0.8, -97.5], [4.0, -0.8, -97.5]], atol=1e-4)
+    assert main(["export", "import-sr", sr["sr"]]) == 0
+    assert "measurement group(s)" in capsys.readouterr().out
+
+
+def test_cli_tables_sdtm_report_with_criteria(tmp_path: Path, files, capsys) -> None:
+    assert main(["export", "csv", str(files["read"]), "--out", str(tmp_path / "t"), "--criteria", "recist1.1,mrecist",
+                 "--format", "csv", "--json"]) == 0
+    t = _json(capsys)
+    resp = pd.read_csv(t["responses"]["csv"])
+    assert set(resp.criterion) == {"RECIST1.1", "mRECIST"}
+    assert main(["export", "sdtm", str(files["read"]), "--out", str(tmp_path / "s"), "--assessment", str(files["assess"]),
+                 "--studyid", "TRIAL-7", "--json"]) == 0
+    s = _json(capsys)
+    assert set(pd.read_csv(s["rs"]).STUDYID) == {"TRIAL-7"}
+    assert main(["export", "report", str(files["read"]), "--out", str(tmp_path / "r.html"),
+                 "--assessment", str(files["assess"]), "--images", str(files["ct"])]) == 0
+    html = (tmp_path / "r.html").read_text()
+    assert html.count("data:image/png;base64,") == 3
+    assert main(["export", "report", str(files["read"]), str(files["read"]), "--out", str(tmp_path / "c.html"),
+                 "--assessment", str(files["assess"]), "--assessment", str(files["assess"])]) == 0
+    assert "Cohort response report" in (tmp_path / "c.html").read_text()
+
+
+def test_cli_deidentify_keeps_map_outside(tmp_path: Path, files, capsys) -> None:
+    keys = tmp_path / "keys" / "map.json"
+    assert main(["export", "csv", str(files["read"]), "--out", str(tmp_path / "t"), "--deidentify",
+                 "--pseudonym-map", str(keys)]) == 0
+    assert keys.exists()
+    les = pd.read_csv(tmp_path / "t" / "lesions.csv")
+    assert set(les.patient_id) == {"HCC-0001"}
+    # the same map, a second export: the same pseudonym and dates
+    assert main(["export", "sdtm", str(files["read"]), "--out", str(tmp_path / "s"), "--deidentify",
+                 "--pseudonym-map", str(keys)]) == 0
+    tu = pd.read_csv(tmp_path / "s" / "tu.csv")
+    assert set(tu.USUBJID) == {"HCCIMG-HCC-0001"}
+    assert set(tu.TUDTC) == {les.timepoint_date.iloc[0]}
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        pytest.param(["export", "csv", "{read}", "--out", "{tmp}/t", "--deidentify", "--pseudonym-map", "{tmp}/t/m.json"],
+                     "inside the export folder", id="map-inside-export"),
+        pytest.param(["export", "csv", "{read}", "--out", "{tmp}/t", "--pseudonym-map", "{tmp}/m.json"],
+                     "without --deidentify", id="map-without-deidentify"),
+        pytest.param(["export", "csv", "{read}", "--out", "{tmp}/t", "--assessment", "{assess}", "--criteria", "recist1.1"],
+                     "not both", id="assessment-and-criteria"),
+        pytest.param(["export", "csv", "{read}", "{read}", "--out", "{tmp}/t", "--assessment", "{assess}"],
+                     "one per read", id="assessment-count"),
+        pytest.param(["export", "csv", "{tmp}/nope.json", "--out", "{tmp}/t"], "cannot read read document", id="missing-read"),
+        pytest.param(["export", "sr", "{read}", "--out", "{tmp}/x.dcm", "--images", "{ct}"], "ambiguous", id="images-without-tp"),
+        pytest.param(["export", "sr", "{read}", "--out", "{tmp}/x.dcm", "--images", "XX={ct}"], "no time point 'XX'", id="unknown-tp"),
+        pytest.param(["export", "report", "{read}", "{read}", "--out", "{tmp}/c.html", "--images", "{ct}"],
+                     "one-patient report", id="cohort-with-images"),
+        pytest.param(["export", "sdtm", "{read}", "--out", "{tmp}/s", "--studyid", "a b"], "STUDYID", id="bad-studyid"),
+    ],
+)
+def test_cli_errors(tmp_path: Path, files, capsys, argv: list[str], match: str) -> None:
+    sub = {"{read}": str(files["read"]), "{assess}": str(files["assess"]), "{ct}": str(files["ct"]), "{tmp}": str(tmp_path)}
+    args = []
+    for a in argv:
+        for k, v in sub.items():
+            a = a.replace(k, v)
+        args.append(a)
+    assert main(args) == 2
+    assert match in capsys.readouterr().err
+
+
+def test_cli_subprocess_csv(tmp_path: Path, files) -> None:
+    env = dict(os.environ)
+    r = subprocess.run(
+        [sys.executable, "-m", "hcc_imaging.cli", "export", "csv", str(files["read"]), "--out", str(tmp_path / "t"),
+         "--assessment", str(files["assess"]), "--json"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    df = pd.read_parquet(out["lesions"]["parquet"])
+    assert np.isclose(df.longest_diameter_mm.dropna().astype(float).sum(), 16 + 11 + 12 + 10)

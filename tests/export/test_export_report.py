@@ -1,0 +1,139 @@
+"""HTML reports and plots: files a browser opens, images embedded, figures not blank."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hcc_imaging.export import as_export_read, write_cohort_report, write_report
+from hcc_imaging.export.plots import PlotError, key_image_png, spider_png, sums_png, swimmer_png, waterfall_png
+
+from .conftest import ASSESSMENT, read_document
+
+
+def png_pixels(png: bytes) -> np.ndarray:
+    import matplotlib.image as mpimg
+
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    return np.asarray(mpimg.imread(io.BytesIO(png), format="png"))
+
+
+def assert_not_blank(png: bytes, min_fraction: float = 0.02) -> None:
+    """The figure has drawn content: pixel variance and a share of non-background pixels."""
+    px = png_pixels(png)[..., :3]
+    assert px.std() > 0.02
+    background = np.all(px > 0.97, axis=-1)
+    assert (~background).mean() > min_fraction
+
+
+def _cohort():
+    docs = []
+    for i, (bor, ch) in enumerate((("PR", -0.45), ("SD", -0.1), ("PD", 0.35))):
+        a = {"patient_id": f"P{i}", "results": {"RECIST1.1": {
+            "timepoints": [{"id": "BL", "day": 0, "sum": 40.0, "response": None},
+                           {"id": "FU1", "day": 63, "sum": 40 * (1 + ch), "change_from_baseline": ch,
+                            "response": bor}],
+            "bor_unconfirmed": bor, "bor_confirmed": bor, "pd_day": 63 if bor == "PD" else None}}}
+        docs.append(as_export_read(read_document(f"P{i}"), a))
+    return docs
+
+
+class _Collect(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.imgs: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag, attrs):  # noqa: ANN001
+        self.tags.append(tag)
+        if tag == "img":
+            self.imgs.append(dict(attrs)["src"])
+
+
+def _parse(path: Path) -> _Collect:
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+    assert "http://" not in text and "https://" not in text  # self-contained
+    p = _Collect()
+    p.feed(text)
+    return p
+
+
+def test_patient_report_embeds_key_images_and_responses(tmp_path: Path, ct) -> None:
+    path = write_report(read_document(), tmp_path / "r.html", assessment=ASSESSMENT, images={"BL": ct.volume})
+    parsed = _parse(path)
+    assert len(parsed.imgs) == 3  # sums plot + key images of L1 and L2 at baseline
+    for src in parsed.imgs:
+        assert src.startswith("data:image/png;base64,")
+        assert_not_blank(base64.b64decode(src.split(",", 1)[1]))
+    text = path.read_text()
+    assert "RECIST1.1" in text and "mRECIST" in text
+    assert re.search(r'class="resp PR">PR<', text)
+    assert "Couinaud" not in text and "VII" in text  # segment column shows the segment
+    assert "TACE" in text and "lenvatinib" in text
+
+
+def test_cohort_report_has_waterfall_spider_swimmer(tmp_path: Path) -> None:
+    path = write_cohort_report(_cohort(), tmp_path / "c.html")
+    parsed = _parse(path)
+    assert len(parsed.imgs) == 3
+    for src in parsed.imgs:
+        assert_not_blank(base64.b64decode(src.split(",", 1)[1]))
+    text = path.read_text()
+    for pid in ("P0", "P1", "P2"):
+        assert pid in text
+
+
+def test_waterfall_bars_follow_best_change() -> None:
+    reads = _cohort()
+    px = png_pixels(waterfall_png(reads, "RECIST1.1"))[..., :3]
+    # the PD bar (orange-red, +35 %) and the PR bar (blue, -45 %) are both drawn
+    red = np.all(np.abs(px - np.array([0xD5, 0x5E, 0x00]) / 255) < 0.08, axis=-1)
+    blue = np.all(np.abs(px - np.array([0x56, 0xB4, 0xE9]) / 255) < 0.08, axis=-1)
+    assert red.sum() > 200 and blue.sum() > 200
+    # PR bar (-45 %) goes lower than the PD bar (+35 %) goes high -> more blue rows below
+    red_rows, blue_rows = np.nonzero(red.any(axis=1))[0], np.nonzero(blue.any(axis=1))[0]
+    assert blue_rows.max() > red_rows.max() and red_rows.min() < blue_rows.min()
+
+
+@pytest.mark.parametrize("fn", [spider_png, swimmer_png], ids=["spider", "swimmer"])
+def test_cohort_plots_not_blank(fn) -> None:  # noqa: ANN001
+    assert_not_blank(fn(_cohort(), "RECIST1.1"))
+
+
+def test_single_patient_sums_plot_not_blank() -> None:
+    assert_not_blank(sums_png(as_export_read(read_document(), ASSESSMENT)))
+
+
+def test_key_image_draws_the_line_on_the_image(ct) -> None:
+    read = as_export_read(read_document())
+    l1 = read.lesions[0]
+    px = png_pixels(key_image_png(ct.volume, l1))[..., :3]
+    yellow = np.all(np.abs(px - np.array([1.0, 0xD7 / 255, 0.0])) < 0.1, axis=-1)
+    assert yellow.sum() > 50  # the LD line
+    grey = (np.abs(px[..., 0] - px[..., 1]) < 0.02) & (px[..., 0] > 0.05) & (px[..., 0] < 0.95)
+    assert grey.mean() > 0.2  # the CT image under it
+
+
+def test_key_image_errors(ct) -> None:
+    read = as_export_read(read_document())
+    no_line = next(x for x in read.lesions if x.ld_endpoints_lps is None)
+    with pytest.raises(PlotError, match="no longest-diameter endpoints"):
+        key_image_png(ct.volume, no_line)
+    from dataclasses import replace
+
+    far = replace(read.lesions[0], ld_endpoints_lps=((0.0, 0.0, 500.0), (10.0, 0.0, 500.0)))
+    with pytest.raises(PlotError, match="outside series"):
+        key_image_png(ct.volume, far)
+
+
+def test_empty_plots_say_so() -> None:
+    read = as_export_read(read_document())  # no assessment
+    assert_not_blank(waterfall_png([read], "RECIST1.1"), min_fraction=0.005)
+    assert_not_blank(spider_png([read], "RECIST1.1"), min_fraction=0.005)

@@ -1,0 +1,153 @@
+"""CSV/Parquet tables with a versioned schema, JSON reads, and CDISC SDTM TU/TR/RS."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hcc_imaging.export import TABLES_SCHEMA_VERSION, as_export_read, write_sdtm, write_tables
+from hcc_imaging.export.sdtm import RS_COLUMNS, TR_COLUMNS, TU_COLUMNS, SdtmExportError
+from hcc_imaging.export.tables import TABLE_SCHEMAS, TableExportError, lesion_table, schema_markdown
+
+from .conftest import ASSESSMENT, read_document
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_tables_columns_values_and_schema_version(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    info = write_tables(read_document(), tmp_path, assessments=ASSESSMENT)
+    for name, spec in TABLE_SCHEMAS.items():
+        csv = pd.read_csv(info.tables[name]["csv"])
+        pqt = pd.read_parquet(info.tables[name]["parquet"])
+        assert list(csv.columns) == [c.name for c in spec] == list(pqt.columns)
+        assert set(csv.schema_version.astype(str)) == {TABLES_SCHEMA_VERSION}
+        meta = pq.read_schema(info.tables[name]["parquet"]).metadata
+        assert meta[b"hcc_imaging.tables_schema_version"] == TABLES_SCHEMA_VERSION.encode()
+    les = pd.read_parquet(info.tables["lesions"]["parquet"]).set_index(["timepoint_id", "lesion_id"])
+    assert les.loc[("BL", "L1"), "longest_diameter_mm"] == 16.0
+    assert les.loc[("BL", "L1"), "volume_ml"] == pytest.approx(1.5)
+    assert les.loc[("BL", "L1"), "couinaud_segment"] == "VII"
+    assert les.loc[("BL", "L1"), "ld_end_x_mm"] == 4.0
+    assert les.loc[("BL", "N1"), "recist_diameter_mm"] is pd.NA  # node without short axis
+    assert les.loc[("FU1", "L1"), "day"] == 63
+    resp = pd.read_csv(info.tables["responses"]["csv"]).set_index(["criterion", "timepoint_id"])
+    assert resp.loc[("mRECIST", "FU1"), "response"] == "PR"
+    assert resp.loc[("RECIST1.1", "FU1"), "change_from_baseline_frac"] == pytest.approx(-0.1852)
+    summ = pd.read_csv(info.tables["summary"]["csv"]).set_index("criterion")
+    assert summ.loc["mRECIST", "bor_unconfirmed"] == "PR"
+    assert summ.loc["mRECIST", "best_change_frac"] == pytest.approx(-0.5789)
+    (jpath,) = info.reads
+    payload = json.loads(jpath.read_text())
+    assert payload["read_document"]["patient_id"] == read_document()["patient_id"]
+    assert payload["summary"][0]["criterion"] == "RECIST1.1"
+
+
+def test_tables_from_real_response_engine_assessment(tmp_path: Path) -> None:
+    from hcc_imaging.response import ReadDocument
+    from hcc_imaging.response.engine import assess
+
+    doc = ReadDocument.from_json(read_document())
+    a = assess(doc, ["recist1.1", "mrecist"])
+    info = write_tables(doc, tmp_path, assessments=a, formats=("csv",))
+    resp = pd.read_csv(info.tables["responses"]["csv"])
+    assert set(resp.criterion) == {"RECIST1.1", "mRECIST"}
+    fu = resp[(resp.criterion == "RECIST1.1") & (resp.timepoint_id == "FU1")].iloc[0]
+    assert fu.response == "SD" and fu.sum_value == 22.0
+
+
+def test_tables_schema_is_documented() -> None:
+    text = (REPO / "docs" / "tables-schema.md").read_text()
+    assert f"`{TABLES_SCHEMA_VERSION}`" in text
+    for name, spec in TABLE_SCHEMAS.items():
+        for c in spec:
+            assert f"`{c.name}`" in text, f"{name}.{c.name} missing from docs/tables-schema.md"
+    assert schema_markdown().count("| `") == sum(len(s) for s in TABLE_SCHEMAS.values())
+
+
+def test_tables_for_a_cohort_and_bad_format(tmp_path: Path) -> None:
+    df = lesion_table([read_document("P1"), read_document("P2")])
+    assert sorted(set(df.patient_id)) == ["P1", "P2"] and len(df) == 12
+    with pytest.raises(TableExportError, match="unknown table format"):
+        write_tables(read_document(), tmp_path, formats=("xlsx",))
+
+
+def test_sdtm_tu_tr_rs(tmp_path: Path) -> None:
+    info = write_sdtm(read_document(), tmp_path, assessments=ASSESSMENT, studyid="HCC-01")
+    tu, tr, rs = (pd.read_csv(p, keep_default_na=False) for p in (info.tu, info.tr, info.rs))
+    assert list(tu.columns) == TU_COLUMNS and list(tr.columns) == TR_COLUMNS and list(rs.columns) == RS_COLUMNS
+    assert set(tu.DOMAIN) == {"TU"} and set(tr.DOMAIN) == {"TR"} and set(rs.DOMAIN) == {"RS"}
+    assert list(tu.TULNKID) == ["T01", "T02", "NT01"]
+    assert list(tu.TUORRES) == ["TARGET", "TARGET", "NON-TARGET"]
+    assert list(tu.TULOC) == ["LIVER", "LIVER", "LYMPH NODE"]
+    assert set(tu.USUBJID) == {"HCC-01-MRN-778899"}
+    assert tu.TUSEQ.tolist() == [1, 2, 3]
+    ld = tr[(tr.TRTESTCD == "LDIAM") & (tr.TRLNKID == "T01")]
+    assert ld.TRSTRESN.astype(float).tolist() == [16.0, 12.0]
+    assert set(ld.TRSTRESU) == {"mm"} and ld.VISIT.tolist() == ["BASELINE", "FU1"]
+    assert ld.TRDTC.tolist() == ["2024-01-15", "2024-03-18"]
+    sums = tr[(tr.TRTESTCD == "SUMDIAM") & (tr.TRGRPID == "RECIST 1.1")]
+    assert sums.TRSTRESN.astype(float).tolist() == [27.0, 22.0]
+    pcb = tr[(tr.TRTESTCD == "PCBSD") & (tr.TRGRPID == "mRECIST")]
+    assert float(pcb.TRSTRESN.iloc[0]) == pytest.approx(-57.89)
+    assert tr[tr.TRLNKID == "NT01"].TRORRES.tolist() == ["PRESENT", "PRESENT"]
+    assert tr.TRSEQ.tolist() == list(range(1, len(tr) + 1))
+    ovr = rs[rs.RSTESTCD == "OVRLRESP"].set_index("RSCAT")
+    assert ovr.loc["RECIST 1.1", "RSSTRESC"] == "SD" and ovr.loc["mRECIST", "RSSTRESC"] == "PR"
+    best = rs[rs.RSTESTCD == "BESTRESP"].set_index("RSCAT")
+    assert best.loc["RECIST 1.1", "RSORRES"] == "SD"
+    assert best.loc["mRECIST", "RSORRES"] == "PR"  # no confirmed BOR -> unconfirmed one
+    assert set(rs[rs.RSTESTCD == "NEWLIND"].RSORRES) == {"N"}
+    meta = json.loads(info.metadata.read_text())
+    assert meta["studyid"] == "HCC-01" and "VLDIAM" in meta["sponsor_defined_tests"]
+
+
+@pytest.mark.parametrize(
+    ("status", "value", "expect"),
+    [
+        pytest.param("absent", None, ("0.0", "", 0.0), id="absent-is-0-mm"),
+        pytest.param("too_small", None, ("TOO SMALL TO MEASURE", "", 5.0), id="too-small-is-5-mm"),
+        pytest.param("not_evaluable", None, ("", "NOT DONE", None), id="not-evaluable-not-done"),
+        pytest.param("measured", 14.0, ("14.0", "", 14.0), id="measured"),
+    ],
+)
+def test_sdtm_target_statuses(tmp_path: Path, status: str, value: float | None, expect: tuple) -> None:
+    doc = read_document()
+    les = doc["timepoints"][1]["lesions"][1]
+    les["status"] = status
+    les["longest_diameter_mm"] = value
+    info = write_sdtm(doc, tmp_path)
+    tr = pd.read_csv(info.tr, keep_default_na=False)
+    row = tr[(tr.TRLNKID == "T02") & (tr.VISIT == "FU1") & (tr.TRTESTCD == "LDIAM")].iloc[0]
+    assert (row.TRORRES, row.TRSTAT) == expect[:2]
+    assert (float(row.TRSTRESN) if row.TRSTRESN != "" else None) == expect[2]
+
+
+def test_sdtm_node_target_uses_lperp(tmp_path: Path) -> None:
+    doc = read_document()
+    for tp in doc["timepoints"]:
+        n1 = tp["lesions"][2]
+        n1.update(role="target", status="measured", short_axis_mm=18.0, longest_diameter_mm=25.0)
+    tr = pd.read_csv(write_sdtm(doc, tmp_path).tr)
+    node = tr[tr.TRLNKID == "T03"]
+    assert set(node.TRTESTCD) == {"LPERP"} and set(node.TRSTRESN) == {18.0}
+
+
+def test_sdtm_bad_studyid(tmp_path: Path) -> None:
+    with pytest.raises(SdtmExportError, match="STUDYID"):
+        write_sdtm(read_document(), tmp_path, studyid="bad id!")
+
+
+def test_export_read_from_read_document_object() -> None:
+    from hcc_imaging.response import ReadDocument
+
+    a = as_export_read(ReadDocument.from_json(read_document()))
+    b = as_export_read(read_document())
+    assert [(x.timepoint_id, x.lesion_id, x.longest_diameter_mm, x.ld_endpoints_lps) for x in a.lesions] == [
+        (x.timepoint_id, x.lesion_id, x.longest_diameter_mm, x.ld_endpoints_lps) for x in b.lesions
+    ]
+    assert [t.day for t in a.timepoints] == [0, 63]
