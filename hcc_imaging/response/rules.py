@@ -385,8 +385,10 @@ EASL = RuleSet(
     target_requires_enhancement=True,
     warn_previously_treated_targets=False,
     non_target_cr=NonTargetCR.NO_ENHANCEMENT,
-    effusion_requires_cytology=True,
-    porta_hepatis_rule=True,
+    # The cytology / porta-hepatis rules are mRECIST's (AASLD-JNCI 2008); the 2001 EASL text
+    # has none, so they are off here (switch them on with the two fields below).
+    effusion_requires_cytology=False,
+    porta_hepatis_rule=False,
     new_enhancement_is_pd=True,
     non_target_cr_requires_normal_markers=False,
 )

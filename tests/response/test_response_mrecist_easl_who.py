@@ -22,7 +22,12 @@ def test_tace_thin_rim_is_mrecist_cr_but_recist_sd():
     a = assess(ReadDocument.from_json(EX / "read_tace.json"),
                ["recist1.1", "mrecist", "easl", "who", "recicl"])
     r = {k: v.timepoints[1].response for k, v in a.results.items()}
-    assert r == {"RECIST1.1": "SD", "mRECIST": "CR", "EASL": "CR", "WHO": "SD", "RECICL": "CR"}
+    # EASL has no porta-hepatis rule: the 13 mm node keeps the overall at PR (target CR)
+    assert r == {"RECIST1.1": "SD", "mRECIST": "CR", "EASL": "PR", "WHO": "SD", "RECICL": "CR"}
+    assert a.results["EASL"].timepoints[1].target_response == "CR"
+    easl_ph = assess(ReadDocument.from_json(EX / "read_tace.json"), ["easl"],
+                     porta_hepatis_rule=True).results["EASL"]
+    assert easl_ph.timepoints[1].response == "CR"
     assert a.results["mRECIST"].bor_confirmed == "CR"
     assert a.results["RECIST1.1"].bor_confirmed == "SD"
     # the porta-hepatis node of 14 mm is reactive under mRECIST, disease under RECIST
@@ -173,9 +178,9 @@ def test_easl_new_enhancement_in_treated_lesion_is_pd():
 ])
 def test_who_per_lesion(per_lesion, expected):
     d = doc((0, [_bi("L1", 10.0, 10.0), _bi("L2", 40.0, 40.0)]),   # 100 + 1600 = 1700
-            (56, [_bi("L1", 15.0, 10.0), _bi("L2", 40.0, 39.4)]))  # 150 + 1576 = 1726
+            (56, [_bi("L1", 15.0, 10.0), _bi("L2", 40.0, 40.025)]))  # 150 + 1601 = 1751
     r = last(d, WHO.replace(pd_per_lesion=per_lesion))
-    assert r.change_from_baseline == Fraction(26, 1700)
+    assert r.change_from_baseline == Fraction(3, 100)
     assert r.response == expected
 
 
