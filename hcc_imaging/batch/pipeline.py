@@ -82,6 +82,7 @@ ALGORITHM: str = f"hcc_imaging.batch {__version__}"
 
 _SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
 _RTSTRUCT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"
+_SR_PREFIX = "1.2.840.10008.5.1.4.1.1.88."
 _NIFTI_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
 _NON_MEASURED_KINDS = ("pvtt", "ascites", "effusion")
 
@@ -251,6 +252,12 @@ def _input_hash(series: Sequence[Any], inputs: StudyInputs) -> str:
     return h.hexdigest()
 
 
+def _is_image_series(se: Any) -> bool:
+    """An image series to measure on (SEG / RTSTRUCT / SR objects are not, whatever their pixels)."""
+    sop = str(se.sop_class_uid)
+    return bool(se.is_image) and sop not in (_SEG_SOP_CLASS, _RTSTRUCT_SOP_CLASS) and not sop.startswith(_SR_PREFIX)
+
+
 def tasks_from_index(index: Any, options: PipelineOptions, archive_root: str | None = None) -> list[StudyTask]:
     """One :class:`StudyTask` per study of an :class:`hcc_imaging.io.ArchiveIndex`."""
     root_all = archive_root or str(index.root)
@@ -258,8 +265,8 @@ def tasks_from_index(index: Any, options: PipelineOptions, archive_root: str | N
     roots = {st.study_instance_uid: _common_root(f for se in st.series for f in se.files) for st in studies}
     tasks: list[StudyTask] = []
     for st in studies:
-        images = tuple(se for se in st.series if se.is_image)
-        others = [se for se in st.series if not se.is_image]
+        images = tuple(se for se in st.series if _is_image_series(se))
+        others = [se for se in st.series if not _is_image_series(se)]
         root = roots[st.study_instance_uid]
         # Mask files are searched in the study's own folder only when no other study shares it.
         own = sum(1 for r in roots.values() if r == root) == 1 and bool(root) and "::" not in root

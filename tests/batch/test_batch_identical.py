@@ -1,0 +1,60 @@
+"""The batch gives exactly the numbers of ``hcc-imaging measure`` and ``hcc-imaging assess``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hcc_imaging.batch import run_batch
+from hcc_imaging.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "sample_data" / "liver_phantom"
+FIELDS = ("longest_diameter_mm", "short_axis_mm", "feret_3d_mm", "volume_mm3", "viable_diameter_mm",
+          "viable_short_axis_mm", "viable_volume_mm3", "necrosis_fraction", "easl_product_mm2", "who_product_mm2",
+          "recist_measurability", "mrecist_measurable", "ld_slice_index", "ld_endpoints_lps")
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sample")
+    s = run_batch(SAMPLE, out, workers=1, processes=False)
+    assert s.n_failures == 0
+    return out
+
+
+@pytest.mark.parametrize("tp", ["baseline", "fu1"])
+def test_same_numbers_as_measure_cli(sample_run, tp, capsys) -> None:
+    rc = main(["measure", str(SAMPLE / tp / "portal_venous"), "--masks", str(SAMPLE / tp / "masks" / "lesions.nii.gz"),
+               "--viable", str(SAMPLE / tp / "masks" / "viable.nii.gz"), "--nodes", "L6", "--json"])
+    assert rc == 0
+    cli = {m["lesion_id"]: m for m in json.loads(capsys.readouterr().out)}
+    les = pd.read_parquet(sample_run / "lesions.parquet")
+    rows = les[les.timepoint_id == tp]
+    assert sorted(rows.lesion_id) == sorted(cli)
+    for row in rows.itertuples():
+        ref = cli[row.lesion_id]
+        for f in FIELDS:
+            got = getattr(row, f)
+            if f.endswith("_lps"):
+                got = json.loads(got)
+            want = ref[f]
+            if want is None:
+                assert got is None or pd.isna(got), (row.lesion_id, f)
+            else:
+                assert got == want, (row.lesion_id, f, got, want)
+
+
+def test_same_responses_as_assess_cli(sample_run, capsys) -> None:
+    read = sample_run / "reads" / "PHANTOM-001.json"
+    rc = main(["assess", str(read), "--criteria", "recist1.1,mrecist", "--json"])
+    assert rc == 0
+    cli = json.loads(capsys.readouterr().out)["results"]
+    ours = json.loads((sample_run / "assessments" / "PHANTOM-001.json").read_text())["results"]
+    assert cli == ours
+    truth = json.loads((SAMPLE / "truth.json").read_text())["expected"]
+    assert ours["RECIST1.1"]["timepoints"][1]["response"] == truth["recist_1_1"][1]["overall"] == "SD"
+    assert ours["mRECIST"]["timepoints"][1]["response"] == truth["mrecist"][1]["overall"] == "PR"

@@ -1,0 +1,136 @@
+"""Round trip through a real PACS: Orthanc + DICOMweb plugin on loopback.
+
+Upload the sample study (CT series + a DICOM SEG of its lesion masks), run
+``hcc-imaging batch dicomweb+http://127.0.0.1:PORT/dicom-web --export-sr``, and find our SR
+(and SEGs) stored back with STOW-RS.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ORTHANC = Path("/usr/sbin/Orthanc")
+PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "sample_data" / "liver_phantom"
+
+pytestmark = [pytest.mark.orthanc, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def orthanc(tmp_path_factory):
+    """A throw-away Orthanc with DICOMweb on 127.0.0.1; yields its HTTP base URL."""
+    import requests
+
+    if not ORTHANC.exists() or not PLUGIN.exists():
+        import os
+
+        msg = f"Orthanc ({ORTHANC}) or its DICOMweb plugin ({PLUGIN}) is not installed; scripts/bootstrap.sh installs them"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    root = tmp_path_factory.mktemp("orthanc")
+    http, dicom = _free_port(), _free_port()
+    cfg = {
+        "Name": "hcc-imaging-test",
+        "HttpPort": http,
+        "DicomPort": dicom,
+        "StorageDirectory": str(root / "storage"),
+        "IndexDirectory": str(root / "index"),
+        "RemoteAccessAllowed": False,
+        "AuthenticationEnabled": False,
+        "HttpBindAddress": "127.0.0.1" if False else None,
+        "Plugins": [str(PLUGIN)],
+        "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
+        "StableAge": 1,
+    }
+    cfg = {k: v for k, v in cfg.items() if v is not None}
+    (root / "config.json").write_text(json.dumps(cfg))
+    log = open(root / "orthanc.log", "wb")  # noqa: SIM115 - closed at teardown
+    proc = subprocess.Popen([str(ORTHANC), str(root / "config.json")], stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{http}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"Orthanc exited: {(root / 'orthanc.log').read_text(errors='replace')[-2000:]}")
+            try:
+                if requests.get(f"{base}/system", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("Orthanc did not answer /system within 60 s")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def _upload(base: str, files) -> None:
+    import requests
+
+    for f in files:
+        r = requests.post(f"{base}/instances", data=Path(f).read_bytes(), timeout=30)
+        r.raise_for_status()
+
+
+def _seg_for(study_dir: Path, out: Path) -> Path:
+    """A DICOM SEG of the study's lesion (+ viable) masks, over its portal-venous series."""
+    from hcc_imaging.export.seg import write_seg
+    from hcc_imaging.io import load_series
+    from hcc_imaging.io.masks import load_mask
+
+    ref = load_series(study_dir / "portal_venous")
+    lesions = load_mask(study_dir / "masks" / "lesions.nii.gz", reference=ref)
+    viable = load_mask(study_dir / "masks" / "viable.nii.gz", reference=ref, label_names=dict(lesions.labels))
+    write_seg(lesions, ref, out, viable=viable)
+    return out
+
+
+def test_dicomweb_batch_round_trip(orthanc, tmp_path) -> None:
+    from hcc_imaging.cli import main
+    from hcc_imaging.io.dicomweb import DicomWebSource
+
+    for tp in ("baseline", "fu1"):
+        _upload(orthanc, sorted((SAMPLE / tp).rglob("*.dcm")))
+        _upload(orthanc, [_seg_for(SAMPLE / tp, tmp_path / f"{tp}_seg.dcm")])
+    src = DicomWebSource(f"dicomweb+{orthanc}/dicom-web")
+    studies = src.search_studies()
+    assert len(studies) == 2 and {s["patient_id"] for s in studies} == {"PHANTOM-001"}
+    assert not src.search_series(modality="SR")
+
+    out = tmp_path / "out"
+    rc = main(["batch", f"dicomweb+{orthanc}/dicom-web", "--out", str(out), "--workers", "1", "--threads",
+               "--no-progress", "--export-sr", "--strict"])
+    assert rc == 0, (out / "failures.csv").read_text()
+    sr = src.search_series(modality="SR")
+    assert len(sr) == 1, "our TID 1500 SR was stored back"
+    assert len(src.search_series(modality="SEG")) >= 4  # 2 uploaded + 2 written by the batch
+    resp = pd.read_csv(out / "responses.csv")
+    truth = json.loads((SAMPLE / "truth.json").read_text())
+    for crit, key in (("RECIST1.1", "recist_1_1"), ("mRECIST", "mrecist")):
+        got = resp[(resp.criterion == crit) & (resp.timepoint_id == resp.timepoint_id.iloc[-1])]
+        assert got.response.iloc[-1] == truth["expected"][key][1]["overall"]
+    assert not (out / "cache").exists()
+    shutil.rmtree(out)
