@@ -83,6 +83,9 @@ def register(subparsers: Any) -> None:
     imp.add_argument("sr", help="DICOM SR file")
     imp.add_argument("--out", default=None, help="write the read document JSON here")
     imp.add_argument("--json", action="store_true", help="print the measurement records as JSON")
+    imp.add_argument("--db", default=None, help="also import into this study store (SQLite path or SQLAlchemy URL)")
+    imp.add_argument("--reader", default=None, help="reader of the imported read (default: the SR's observer)")
+    imp.add_argument("--patient-id", default=None, help="patient id to use instead of the SR's PatientID")
     p.set_defaults(func=run)
 
 
@@ -249,7 +252,14 @@ def _run_import(args: argparse.Namespace) -> int:
     from ..export.sr_import import read_sr, sr_to_read_document
 
     rep = read_sr(args.sr)
-    doc, assessment = sr_to_read_document(rep)
+    doc, assessment = sr_to_read_document(rep, patient_id=args.patient_id)
+    read_uid = None
+    if args.db:
+        from ..export.sr_import import import_sr_into_store
+        from ..study import Store
+
+        with Store(args.db) as store:
+            read_uid = import_sr_into_store(rep, store, reader_id=args.reader, patient_id=args.patient_id).read_uid
     if args.out:
         from ..export.tables import _atomic_write
 
@@ -264,13 +274,15 @@ def _run_import(args: argparse.Namespace) -> int:
     ]
     if args.json:
         print(json.dumps({"patient_id": rep.patient_id, "groups": len(rep.groups), "records": records,
-                          "read_document": doc, "assessment": assessment}, indent=1))
+                          "read_document": doc, "assessment": assessment, "store_read_uid": read_uid}, indent=1))
     else:
         print(f"{args.sr}: {len(rep.groups)} measurement group(s), {len(records)} measurement(s)")
         for r in records:
             print(f"  {r['tracking_identifier'] or '-'}: {r['concept']} = {r['value']:g} {r['unit']}")
         if args.out:
             print(f"read document: {args.out}")
+        if read_uid:
+            print(f"imported into the store as draft read {read_uid}")
     return 0
 
 

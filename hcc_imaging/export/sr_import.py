@@ -39,6 +39,7 @@ __all__ = [
     "SrReport",
     "read_sr",
     "sr_to_read_document",
+    "import_sr_into_store",
 ]
 
 
@@ -285,7 +286,7 @@ def _parse_group(item: Dataset, observer: str | None) -> SrGroup:
             if site is not None:
                 sites.append(site)
         elif vt == "PNAME" and _is(child, *_PERSON_OBSERVER):
-            observer = str(child.PersonName)
+            observer = str(child.PersonName).rstrip("^")
         elif vt == "NUM":
             try:
                 raw_ms.append(_parse_num(child))
@@ -342,7 +343,7 @@ def _parse_group(item: Dataset, observer: str | None) -> SrGroup:
 def _iter_groups(item: Dataset, observer: str | None) -> Iterator[SrGroup]:
     for child in item.get("ContentSequence", []):
         if str(child.get("ValueType", "")) == "PNAME" and _is(child, *_PERSON_OBSERVER):
-            observer = str(child.PersonName)
+            observer = str(child.PersonName).rstrip("^")
         if str(child.get("ValueType", "")) == "CONTAINER":
             if _is(child, *_MEASUREMENT_GROUP):
                 yield _parse_group(child, observer)
@@ -386,7 +387,7 @@ def read_sr(source: str | os.PathLike[str] | Dataset) -> SrReport:
     procedure = None
     for child in ds.ContentSequence:
         if str(child.get("ValueType", "")) == "PNAME" and _is(child, *_PERSON_OBSERVER):
-            observer = str(child.PersonName)
+            observer = str(child.PersonName).rstrip("^")
         if _is(child, "121058", "DCM"):
             procedure = _code(child.get("ConceptCodeSequence"))
     groups = tuple(_iter_groups(ds, observer))
@@ -579,3 +580,48 @@ def sr_to_read_document(
     }
     assessment = {"patient_id": pid, "results": responses} if responses else None
     return doc, assessment
+
+
+def import_sr_into_store(
+    report: SrReport | str | os.PathLike[str],
+    store: Any,
+    *,
+    reader_id: str | None = None,
+    patient_id: str | None = None,
+    criteria: Sequence[str] | None = None,
+) -> Any:
+    """Import a TID 1500 report into the study store as a new draft read.
+
+    Goes through the store's public API (:class:`hcc_imaging.study.ReaderSession`
+    ``.import_document``), so blinding, transactions and the audit log apply.
+
+    Parameters
+    ----------
+    store : hcc_imaging.study.Store
+    reader_id : str, optional
+        The registered reader the read belongs to; default the report's Person Observer.
+    patient_id : str, optional
+        Override the report's PatientID (e.g. with the store's pseudonym).
+
+    Returns
+    -------
+    hcc_imaging.study.ReadInfo
+    """
+    from ..study import ReaderSession
+
+    rep = report if isinstance(report, SrReport) else read_sr(report)
+    doc, _ = sr_to_read_document(rep, patient_id=patient_id)
+    reader = reader_id or rep.observer
+    if not reader:
+        raise SrImportError(
+            f"SR {rep.sop_instance_uid} names no Person Observer, so the read has no reader. "
+            "Pass reader_id= (CLI --reader)."
+        )
+    doc["reader_id"] = reader
+    if not doc["timepoints"]:
+        raise SrImportError(
+            f"SR {rep.sop_instance_uid} has no lesion measurement groups (only organ / other "
+            "measurements); there is no read to import. Use read_sr() for its records."
+        )
+    session = ReaderSession(store, reader)
+    return session.import_document(doc, criteria=list(criteria) if criteria else None)

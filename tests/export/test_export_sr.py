@@ -258,3 +258,21 @@ def test_read_sr_rejects_non_sr(tmp_path: Path, ct) -> None:
         read_sr(bad)
     with pytest.raises(SrImportError, match="cannot read"):
         read_sr(tmp_path / "missing.dcm")
+
+
+def test_sr_import_into_the_study_store(tmp_path: Path, two_tp, shared_data: Path) -> None:
+    from hcc_imaging.export.sr_import import import_sr_into_store
+    from hcc_imaging.study import ReaderSession, Store
+
+    bl, fu = two_tp
+    info = write_sr(read_document(), tmp_path / "sr.dcm", images={"BL": bl.volume, "FU1": fu.volume})
+    with Store(tmp_path / "store.sqlite") as store:
+        store.add_reader("dr.smith")
+        ri = import_sr_into_store(info.path, store)
+        assert ri.status == "draft" and ri.timepoint_ids == ("BL", "FU1")
+        doc = ReaderSession(store, "dr.smith").export_document(ri.read_uid)
+        l1 = doc.timepoint("FU1").lesions[0]
+        assert (l1.lesion_id, l1.longest_diameter_mm, l1.tracking_uid) == ("L1", 12.0, "1.2.826.0.1.3680043.8.498.1001")
+        with pytest.raises(SrImportError, match="no lesion measurement groups"):
+            import_sr_into_store(shared_data / "dcmqi_liver_ct3slice" / "sr" / "sr-tid1500-ct-liver-example.dcm",
+                                 store, reader_id="dr.smith")
