@@ -71,8 +71,8 @@ def albi(bilirubin_umol_l: float, albumin_g_l: float, round_to: int | None = Non
     ``round_to`` rounds the score before grading (some calculators show 2 decimals and grade
     the shown value); default None grades the unrounded score.
 
-    >>> albi(17.1, 40).grade
-    '1'
+    >>> albi(17.1, 40).grade, albi(17.1, 40).malbi_grade   # 1 mg/dL, 4.0 g/dL
+    ('2', '2a')
     """
     if bilirubin_umol_l is None or albumin_g_l is None or bilirubin_umol_l <= 0 or albumin_g_l < 0:
         raise CriteriaError(

@@ -238,3 +238,48 @@ def test_direct_construction_normalises_and_validates():
         TimePoint("")
     with pytest.raises(ReadDocumentError, match=r"fragment of itself"):
         LesionObservation("L1", split_from="L1", longest_diameter_mm=3)
+
+
+# ---------------------------------------------------------------- docstring examples, schema
+def test_docstring_examples_run():
+    import doctest
+    import importlib
+
+    # (importlib: the package re-exports the function ``classify``, which shadows the module)
+    for name in ("hcc_imaging.response.document", "hcc_imaging.response.classify",
+                 "hcc_imaging.response.engine", "hcc_imaging.burden.scores",
+                 "hcc_imaging.burden.liver"):
+        mod = importlib.import_module(name)
+        res = doctest.testmod(mod)
+        assert res.failed == 0 and res.attempted > 0, mod.__name__
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_num = st.one_of(st.none(), st.integers(0, 200).map(lambda n: n / 2))
+_lesion = st.fixed_dictionaries(
+    {"lesion_id": st.sampled_from(["L1", "L2", "L3"]),
+     "role": st.sampled_from(["target", "non_target"])},
+    optional={"longest_diameter_mm": st.integers(1, 200).map(float),
+              "short_axis_mm": _num, "viable_diameter_mm": _num, "necrosis_fraction":
+              st.sampled_from([0.0, 0.25, 1.0]), "enhancing": st.booleans(),
+              "organ": st.sampled_from(["liver", "lung"]), "note": st.text(min_size=1, max_size=5),
+              "endpoints": st.just({"long": [[0.0, 0.0, 0.0], [1.5, 2.0, -3.0]]})})
+
+
+@settings(max_examples=40, deadline=None)
+@given(lesions=st.lists(_lesion, max_size=3, unique_by=lambda d: d["lesion_id"]),
+       days=st.lists(st.integers(1, 50), min_size=0, max_size=3, unique=True))
+def test_generated_documents_write_schema_valid_json(lesions, days):
+    for les_ in lesions:
+        if les_["role"] == "target" and "longest_diameter_mm" not in les_:
+            les_["longest_diameter_mm"] = 10.0
+    tps = [{"id": "BL", "day": 0, "lesions": lesions}]
+    tps += [{"id": f"FU{i}", "day": d * 7, "lesions": lesions}
+            for i, d in enumerate(sorted(days), 1)]
+    d = ReadDocument.from_json({"patient_id": "P", "timepoints": tps,
+                                "markers": [{"day": 0, "afp_ng_ml": 5}]})
+    out = d.to_json()
+    jsonschema.validate(out, schema())
+    assert ReadDocument.from_json(json.loads(json.dumps(out))) == d
