@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hcc_imaging.errors import GeometryMismatchError
+import pydicom
+
+from hcc_imaging.errors import GeometryMismatchError, UnsupportedDicomError
 from hcc_imaging.export import read_seg, write_seg
 from hcc_imaging.export.seg import SegExportError, seg_info_from_file
 from hcc_imaging.volume import LabelVolume, Volume
@@ -139,3 +141,51 @@ def test_write_seg_rejects_foreign_series(tmp_path: Path, ct) -> None:
 def test_read_seg_rejects_non_seg(tmp_path: Path, ct) -> None:
     with pytest.raises(SegExportError, match="not a readable DICOM SEG"):
         read_seg(ct.files[0])
+
+
+def _rewrite(files, fn):  # noqa: ANN001, ANN202
+    for f in files:
+        ds = pydicom.dcmread(f)
+        fn(ds)
+        ds.save_as(f)
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "match"),
+    [
+        pytest.param(lambda ds: delattr(ds, "ImagePositionPatient"), SegExportError, "no ImagePositionPatient", id="no-position"),
+        pytest.param(lambda ds: setattr(ds, "ImageOrientationPatient", [0, 1, 0, 1, 0, 0]), GeometryMismatchError,
+                     "transposed or", id="transposed-orientation"),
+    ],
+)
+def test_write_seg_checks_source_headers(tmp_path: Path, change, error: type, match: str) -> None:  # noqa: ANN001
+    ct = write_ct_series(tmp_path / "ct")
+    _rewrite(ct.files, change)
+    labels, _ = lesion_labels(ct.volume)
+    with pytest.raises(error, match=match):
+        write_seg(labels, ct.volume, tmp_path / "x.dcm")
+
+
+def test_write_seg_rejects_multiframe_source(tmp_path: Path, ct) -> None:
+    ds = pydicom.dcmread(ct.files[0], stop_before_pixels=True)
+    ds.NumberOfFrames = 6
+    labels, _ = lesion_labels(ct.volume)
+    with pytest.raises(UnsupportedDicomError, match="multi-frame"):
+        write_seg(labels, ct.volume, tmp_path / "x.dcm", source_datasets=[ds])
+
+
+def test_read_seg_reference_needs_sop_uids(tmp_path: Path, ct) -> None:
+    labels, _ = lesion_labels(ct.volume)
+    info = write_seg(labels, ct.volume, tmp_path / "seg.dcm")
+    bare = Volume.create(ct.volume.array, spacing=ct.volume.spacing, origin=ct.volume.origin)
+    with pytest.raises(SegExportError, match="no meta\\['sop_instance_uids'\\]"):
+        read_seg(info.path, bare)
+
+
+def test_load_source_datasets_unreadable_file(tmp_path: Path, ct) -> None:
+    from hcc_imaging.export.seg import load_source_datasets
+
+    vol = Volume.create(ct.volume.array, spacing=ct.volume.spacing, origin=ct.volume.origin,
+                        meta={"source_files": [str(tmp_path / "gone.dcm")]})
+    with pytest.raises(SegExportError, match="cannot be read"):
+        load_source_datasets(vol)

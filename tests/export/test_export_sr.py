@@ -276,3 +276,12 @@ def test_sr_import_into_the_study_store(tmp_path: Path, two_tp, shared_data: Pat
         with pytest.raises(SrImportError, match="no lesion measurement groups"):
             import_sr_into_store(shared_data / "dcmqi_liver_ct3slice" / "sr" / "sr-tid1500-ct-liver-example.dcm",
                                  store, reader_id="dr.smith")
+
+
+def test_import_into_store_needs_a_reader(tmp_path: Path, shared_data: Path) -> None:
+    from hcc_imaging.export.sr_import import import_sr_into_store
+    from hcc_imaging.study import Store
+
+    with Store(tmp_path / "s.sqlite") as store:
+        with pytest.raises(SrImportError, match="names no Person Observer"):
+            import_sr_into_store(shared_data / "highdicom_testfiles" / "sr_document.dcm", store)
