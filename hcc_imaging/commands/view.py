@@ -28,6 +28,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("path", nargs="?", type=Path, help="DICOM folder, zip or DICOMDIR (default: sample study)")
     p.add_argument("--reader", default=None, help="reader id: start/resume this reader's read at once")
     p.add_argument("--autosave-dir", type=Path, default=None, help="where reads are autosaved")
+    p.add_argument("--db", default=None, help="study store (SQLite path or SQLAlchemy URL; default $HCC_IMAGING_DB)")
     p.add_argument("--no-run", action="store_true", help="build the viewer but do not start the event loop")
     p.add_argument("--screenshot", type=Path, default=None, help="save a window screenshot (PNG) after loading")
     p.set_defaults(func=run)
@@ -46,6 +47,7 @@ def build_viewer(
     viewer: Any = None,
     reader: str | None = None,
     autosave_dir: Path | None = None,
+    db: str | Path | None = None,
     show: bool = True,
 ) -> tuple[Any, Any]:
     """Open (or reuse) a viewer, load ``path`` with the hcc-imaging reader and dock the widget.
@@ -66,7 +68,7 @@ def build_viewer(
         if not Path(path).exists():
             raise NotDicomError(f"{path} does not exist; give a DICOM folder, zip or DICOMDIR (hcc-imaging view PATH).")
         viewer.open(str(path), plugin="hcc-imaging")
-    dock = ResponseDock(viewer, autosave_dir=autosave_dir)
+    dock = ResponseDock(viewer, autosave_dir=autosave_dir, db=db)
     viewer.window.add_dock_widget(dock, name=DOCK_NAME, area="right")
     if reader:
         dock.start_read(reader)
@@ -75,7 +77,7 @@ def build_viewer(
 
 def run(args: argparse.Namespace) -> int:
     path = args.path if args.path is not None else _default_path()
-    viewer, dock = build_viewer(path, reader=args.reader, autosave_dir=args.autosave_dir, show=True)
+    viewer, dock = build_viewer(path, reader=args.reader, autosave_dir=args.autosave_dir, db=args.db, show=True)
     if args.screenshot is not None:
         from qtpy.QtWidgets import QApplication
 

@@ -70,6 +70,8 @@ EDITABLE_FIELDS: Mapping[str, type] = {
     "volume_mm3": float,
     "necrosis_fraction": float,
 }
+#: Criteria a new read is assessed under (the reader may narrow them; locking assesses each).
+DEFAULT_CRITERIA: tuple[str, ...] = ("RECIST1.1", "mRECIST", "EASL", "RECICL", "iRECIST")
 #: Day offset given to time point n (n * this) when its images carry no date: the usual
 #: 8-week imaging interval of HCC trials (only orders time points; BOR confirmation needs real dates).
 DEFAULT_INTERVAL_DAYS = 56
@@ -199,6 +201,7 @@ class ReadSession:
         *,
         blinded: bool = True,
         store: Any = None,
+        criteria: Sequence[str] | None = None,
     ) -> None:
         if not reader_id.strip():
             raise BlindingError(
@@ -217,13 +220,15 @@ class ReadSession:
         self._viable: dict[str, dict[str, tuple[tuple[int, int, int], NDArray[np.bool_]]]] = {}
         self._geometries: dict[str, Geometry] = {}
         self.locked = False
-        self.criteria: tuple[str, ...] = ("RECIST1.1", "mRECIST", "EASL", "RECICL", "iRECIST")
+        self.criteria: tuple[str, ...] = tuple(criteria) if criteria else DEFAULT_CRITERIA
         self.listeners: list[Any] = []
         self.saves = 0
         #: (lesion, time point) changed since the last store sync; deleted ones.
         self._dirty: set[tuple[str, str]] = set()
         self._deleted: set[tuple[str, str]] = set()
         self.store_read_uid: str | None = None
+        #: Highest lesion number ever given in this read (ids are never reused).
+        self._max_label = 0
         self._store = None
         self._reader_session: Any = None
         if store is not None:
@@ -256,6 +261,7 @@ class ReadSession:
             "locked": self.locked,
             "criteria": list(self.criteria),
             "store_read_uid": self.store_read_uid,
+            "max_label": self._max_label,
             "timepoints": [
                 {
                     "timepoint_id": tp.timepoint_id,
@@ -311,12 +317,13 @@ class ReadSession:
         *,
         blinded: bool = True,
         store: Any = None,
+        criteria: Sequence[str] | None = None,
     ) -> ReadSession:
         """Reopen this reader's autosaved session (empty session when there is none).
 
         Only ``<patient>__<reader>.json`` is ever read: another reader's file is never opened.
         """
-        s = cls(patient_id, reader_id, autosave_dir, blinded=blinded)
+        s = cls(patient_id, reader_id, autosave_dir, blinded=blinded, criteria=criteria)
         if not s.path.exists():
             if store is not None:
                 s.attach_store(store)
@@ -334,7 +341,8 @@ class ReadSession:
             )
         s.locked = bool(doc.get("locked", False))
         s.store_read_uid = doc.get("store_read_uid")
-        s.criteria = tuple(doc.get("criteria", s.criteria))
+        s._max_label = int(doc.get("max_label", 0))
+        s.criteria = tuple(doc.get("criteria", s.criteria)) if criteria is None else tuple(criteria)
         for tp in doc.get("timepoints", []):
             s._geometries[tp["timepoint_id"]] = geometry_from_metadata({"hcc_imaging": tp["geometry"]})
         for d in doc.get("lesions", []):
@@ -439,7 +447,13 @@ class ReadSession:
     def new_lesion(self, *, role: str = "target", organ: str = "liver", is_lymph_node: bool = False) -> Lesion:
         """A new tracked lesion with the next id ``L<n>`` and a fresh tracking UID."""
         self._check_unlocked("add a lesion")
-        n = 1 + max([les.label for les in self.lesions.values()], default=0)
+        used = [les.label for les in self.lesions.values()] + [self._max_label]
+        if self._reader_session is not None:  # ids this reader already used in the store
+            for info in self._reader_session.lesions(self.patient_id):
+                if info.lesion_id[1:].isdigit():
+                    used.append(int(info.lesion_id[1:]))
+        n = 1 + max(used)
+        self._max_label = n
         les = Lesion(f"L{n}", str(uuid.uuid4()), n, role=_norm_choice(role, ROLES, "role"), organ=organ,
                      is_lymph_node=bool(is_lymph_node))
         self.lesions[les.lesion_id] = les
@@ -482,7 +496,7 @@ class ReadSession:
         else:
             self._viable.get(timepoint_id, {}).pop(lesion_id, None)
         obs = self._measure(les, timepoint_id, m, v, source)
-        obs.problems = list(notes)
+        obs.problems = [*notes, *obs.problems]
         self.observations[(lesion_id, timepoint_id)] = obs
         self._dirty.add((lesion_id, timepoint_id))
         self.autosave(masks=True)
@@ -496,7 +510,7 @@ class ReadSession:
         ref = self.images[timepoint_id].reference
         lab = LabelVolume.like(ref, mask.astype(np.uint8), labels={1: les.lesion_id})
         vlab = None if viable is None else LabelVolume.like(ref, viable.astype(np.uint8), labels={1: les.lesion_id})
-        return _core.measure(lab, vlab, lesion_id=les.lesion_id, is_lymph_node=les.is_lymph_node, source=source)
+        return _core.measure(lab, vlab, lesion_id=les.lesion_id, is_lymph_node=les.is_lymph_node, source=source, image=ref)
 
     def segment_at(
         self,
@@ -791,17 +805,12 @@ class ReadSession:
             "timepoints": tps,
         }
 
-    def assess(self, criteria: Iterable[str] | None = None) -> dict[str, Any]:
-        """Per criterion: time-point responses, sums vs baseline and nadir, BOR (core classifier)."""
+    def assess(self, criteria: Iterable[str] | None = None) -> Any:
+        """The core's :class:`~hcc_imaging.response.engine.Assessment` of this read: per criterion
+        time-point responses, sums vs baseline and nadir, BOR; burden scores per time point."""
         from . import _core
 
         return _core.assess(self.read_document(), tuple(criteria or self.criteria))
-
-    def burden(self, timepoint_id: str) -> dict[str, Any]:
-        """Burden scores (up-to-7, TBS) at a time point from the measured liver lesions."""
-        from . import _core
-
-        return _core.burden(self.read_document(), timepoint_id)
 
 
 def _norm_choice(value: Any, choices: Sequence[str], name: str) -> str:

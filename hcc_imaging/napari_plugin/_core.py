@@ -32,7 +32,8 @@ __all__ = [
     "segment",
     "measure",
     "assess",
-    "burden",
+    "AssessmentView",
+    "burden_rows",
 ]
 
 
@@ -78,10 +79,9 @@ _WHERE: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "io": ("load_study", ("hcc_imaging.io",)),
     "segment": ("segment_lesion", ("hcc_imaging.segment", "hcc_imaging.segment.lesion")),
     "viable": ("viable_mask", ("hcc_imaging.segment", "hcc_imaging.segment.viable")),
-    "register": ("register", ("hcc_imaging.segment", "hcc_imaging.segment.register")),
+    "register": ("register_volumes", ("hcc_imaging.segment", "hcc_imaging.segment.register")),
     "measure": ("measure_lesion", ("hcc_imaging.measure", "hcc_imaging.measure.lesion")),
-    "response": ("assess", ("hcc_imaging.response", "hcc_imaging.response.assess")),
-    "burden": ("burden_from_read", ("hcc_imaging.burden", "hcc_imaging.burden.scores")),
+    "response": ("assess", ("hcc_imaging.response", "hcc_imaging.response.engine")),
     "export": ("write_sr", ("hcc_imaging.export", "hcc_imaging.export.sr")),
 }
 
@@ -162,7 +162,12 @@ def segment(
     arterial = next((phases[p] for p in (Phase.ARTERIAL_LATE, Phase.ARTERIAL, Phase.ARTERIAL_EARLY) if p in phases), None)
     if arterial is not None and available("viable"):
         lesion_lab = LabelVolume.like(reference, mask.astype(np.uint8), labels={1: "lesion"})
-        vres = _core_fn("viable")(arterial, lesion_lab, pre_contrast=phases.get(Phase.PRE_CONTRAST))
+        vres = _core_fn("viable")(
+            lesion_lab,
+            arterial,
+            pre_contrast=phases.get(Phase.PRE_CONTRAST),
+            portal_venous=phases.get(Phase.PORTAL_VENOUS),
+        )
         vlab = getattr(vres, "labels", vres)
         if isinstance(vlab, LabelVolume) and not vlab.geometry.equals(reference.geometry):
             vlab = vlab.resample_to(reference)
@@ -184,49 +189,93 @@ def measure(
     lesion_id: str,
     is_lymph_node: bool,
     source: str,
+    image: Volume | None = None,
 ) -> Observation:
-    """:class:`Observation` (numbers + lines) from the core's ``measure_lesion``."""
+    """:class:`Observation` (numbers + lines) from the core's ``measure_lesion``.
+
+    The same call ``hcc-imaging measure`` and the batch make; numbers are rounded to 0.1 mm
+    (0.001 for fractions), as carried in the read document.
+    """
     from ._controller import Observation
 
-    m = _core_fn("measure")(lesion, viable=viable, lesion_id=lesion_id)
+    m = _core_fn("measure")(lesion, 1, viable=viable, image=image, is_lymph_node=is_lymph_node)
     obs = Observation(source=source)
-    obs.longest_diameter_mm = _num(m, "longest_diameter_mm")
-    obs.short_axis_mm = _num(m, "short_axis_mm")
-    obs.viable_diameter_mm = _num(m, "viable_diameter_mm")
-    obs.viable_short_axis_mm = _num(m, "viable_short_axis_mm")
-    obs.volume_mm3 = _num(m, "volume_mm3")
-    obs.viable_volume_mm3 = _num(m, "viable_volume_mm3")
-    obs.necrosis_fraction = _num(m, "necrosis_fraction", digits=3)
-    for axis, attr in (
-        ("long", "long_axis"),
-        ("short", "short_axis"),
-        ("viable_long", "viable_axis"),
+    obs.longest_diameter_mm = _num(m.longest_diameter_mm)
+    obs.short_axis_mm = _num(m.short_axis_mm)
+    obs.volume_mm3 = _num(m.volume_mm3)
+    obs.viable_diameter_mm = _num(m.viable_diameter_mm)
+    obs.viable_short_axis_mm = _num(m.viable_short_axis_mm)
+    obs.viable_volume_mm3 = _num(m.viable_volume_mm3)
+    obs.necrosis_fraction = _num(m.necrosis_fraction, 3)
+    for axis, ends in (
+        ("long", m.ld_endpoints_lps),
+        ("short", m.sa_endpoints_lps),
+        ("viable_long", m.viable_endpoints_lps),
+        ("viable_short", m.viable_sa_endpoints_lps),
     ):
-        seg_ = getattr(m, attr, None)
-        if seg_ is not None:
-            obs.lines[axis] = LineSpec(lesion_id, axis, _pt(seg_.start_lps), _pt(seg_.end_lps))
-    status = getattr(m, "status", None)
-    obs.status = str(getattr(status, "value", status) or "measured")
-    obs.source = source
+        if ends is not None:
+            obs.lines[axis] = LineSpec(lesion_id, axis, _pt(ends[0]), _pt(ends[1]))
+    meas = str(m.recist_measurability)
+    if meas != "measurable":
+        obs.problems.append(f"RECIST 1.1: {meas.replace('_', ' ')}")
+    if m.mrecist_measurable is False:
+        obs.problems.append("mRECIST: not measurable (no enhancing viable diameter >= 10 mm)")
+    prov = m.provenance
+    # the mask's algorithm (segmentation) when there is one, else the measurement's
+    obs.source = source if source.startswith("algorithm:") else f"algorithm:{prov.algorithm}/{prov.version}"
     return obs
 
 
-def _num(m: Any, name: str, digits: int = 1) -> float | None:
-    v = getattr(m, name, None)
-    if v is None:
-        return None
-    return round(float(v), digits)
+def _num(v: Any, digits: int = 1) -> float | None:
+    return None if v is None else round(float(v), digits)
 
 
 # ------------------------------------------------------------------------------------------ response
-def assess(read_document: Mapping[str, Any], criteria: Sequence[str]) -> dict[str, Any]:
-    """Response per criterion from the core classifier (same call as ``hcc-imaging assess``)."""
-    return dict(_core_fn("response")(read_document, criteria=list(criteria)))
+@dataclass(frozen=True, slots=True)
+class AssessmentView:
+    """What the response panel shows: per-criterion results, per-criterion errors, burden."""
+
+    results: Mapping[str, Any]
+    errors: Mapping[str, str]
+    burden: tuple[Any, ...]
 
 
-def burden(read_document: Mapping[str, Any], timepoint_id: str) -> dict[str, Any]:
-    """Burden scores (up-to-7, TBS) at a time point from the core."""
-    return dict(_core_fn("burden")(read_document, timepoint_id))
+def assess(read_document: Mapping[str, Any], criteria: Sequence[str]) -> AssessmentView:
+    """Assess a read under each criterion with the core (same call as ``hcc-imaging assess``).
+
+    Each criterion is assessed on its own, so one the read cannot satisfy yet (e.g. mRECIST
+    before a viable diameter exists) reports its error in its row instead of hiding the others.
+    """
+    fn = _core_fn("response")
+    from ..errors import HccImagingError
+    from ..response.document import ReadDocument
+
+    doc = ReadDocument.from_json(dict(read_document))
+    results: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    burden: tuple[Any, ...] = ()
+    for crit in criteria:
+        try:
+            a = fn(doc, [crit])
+        except HccImagingError as err:
+            errors[crit] = str(err)
+            continue
+        results.update(a.results)
+        burden = tuple(a.burden)
+    if not burden:
+        from ..burden.scores import burden_for_timepoint
+
+        burden = tuple(burden_for_timepoint(tp) for tp in doc.timepoints)
+    return AssessmentView(results, errors, burden)
+
+
+def burden_rows(assessment: Any, timepoint_id: str | None) -> dict[str, Any]:
+    """Burden scores (up-to-7, TBS, ...) of one time point from an assessment."""
+    for b in getattr(assessment, "burden", ()):
+        d = b.to_json() if hasattr(b, "to_json") else dict(b)
+        if d.get("id") == timepoint_id:
+            return d
+    return {}
 
 
 # ------------------------------------------------------------------------------------------ export
@@ -250,12 +299,13 @@ def export_csv(read_document: Mapping[str, Any], path: Path) -> Path:
 
 # ------------------------------------------------------------------------------------------ register
 def register_to(fixed: Volume, moving: Volume) -> Volume:
-    """``moving`` registered to ``fixed`` (core registration) and resampled onto its grid."""
-    from ..volume import resample_volume
+    """``moving`` (a follow-up) registered to ``fixed`` (the baseline) and resampled onto its grid.
 
-    reg = _core_fn("register")(fixed, moving)
-    transform = getattr(reg, "transform", reg)
-    return resample_volume(moving, fixed, transform=transform)
+    Rigid then affine (the core's ``register_volumes``), so the follow-up can be shown over
+    the baseline with the same layer transform.
+    """
+    reg = _core_fn("register")(fixed, moving, kind="affine")
+    return reg.resample_volume(moving, fixed)
 
 
 # ------------------------------------------------------------------------------------------ display
@@ -270,8 +320,8 @@ def _as_json(res: Any) -> dict[str, Any]:
 
 def _results(result: Any) -> dict[str, dict[str, Any]]:
     """``{criterion: result JSON}`` from what the core's ``assess`` returns."""
-    if hasattr(result, "criteria") and isinstance(result.criteria, Mapping):
-        result = result.criteria
+    if hasattr(result, "results") and isinstance(result.results, Mapping):
+        result = result.results
     if hasattr(result, "to_json") and not isinstance(result, Mapping):
         result = result.to_json()
     if isinstance(result, Mapping) and "criteria" in result and isinstance(result["criteria"], Mapping):
@@ -282,6 +332,7 @@ def _results(result: Any) -> dict[str, dict[str, Any]]:
 def response_rows(result: Any, timepoint_id: str | None) -> list[dict[str, Any]]:
     """Rows of the response panel: per criterion, response / sum / changes at ``timepoint_id`` and BOR."""
     rows = []
+    errors = dict(getattr(result, "errors", {}) or {})
     for crit, res in _results(result).items():
         tp = next((t for t in res.get("timepoints", []) if t.get("id") == timepoint_id), None)
         unit = res.get("sum_unit", "mm")
@@ -289,14 +340,18 @@ def response_rows(result: Any, timepoint_id: str | None) -> list[dict[str, Any]]
         rows.append(
             {
                 "criterion": crit,
-                "response": (tp.get("response") or ("baseline" if tp and tp.get("change_from_baseline") is None else "")) if tp else "",
+                "response": (tp.get("response") or "baseline") if tp else "",
                 "sum mm": "" if s is None else (f"{float(s):.1f}" if unit == "mm" else f"{float(s):.0f} {unit}"),
                 "vs baseline": _pct(tp.get("change_from_baseline")) if tp else "",
                 "vs nadir": _pct(tp.get("change_from_nadir")) if tp else "",
                 "BOR": res.get("bor_confirmed") or res.get("bor_unconfirmed") or "",
                 "checks": list(res.get("checks", [])),
+                "error": "",
             }
         )
+    for crit, msg in errors.items():
+        rows.append({"criterion": crit, "response": "not assessable", "sum mm": "", "vs baseline": "",
+                     "vs nadir": "", "BOR": "", "checks": [msg], "error": msg})
     return rows
 
 
@@ -316,5 +371,16 @@ def plot_series(result: Any) -> dict[str, list[tuple[str, float]]]:
 
 
 def burden_text(b: Mapping[str, Any]) -> str:
-    """One line of burden scores (up-to-7, TBS)."""
-    return "; ".join(f"{k}: {v}" for k, v in b.items())
+    """One line of burden scores: tumour count, largest diameter, up-to-7, TBS, Milan."""
+    if not b:
+        return ""
+    parts = [f"{b.get('n_tumours', 0)} intrahepatic tumour(s)"]
+    if b.get("largest_diameter_mm") is not None:
+        parts.append(f"largest {float(b['largest_diameter_mm']):.1f} mm")
+    if b.get("up_to_seven") is not None:
+        parts.append(f"up-to-7: {b['up_to_seven']} (score {float(b['up_to_seven_score']):.1f})")
+    if b.get("tbs") is not None:
+        parts.append(f"TBS {float(b['tbs']):.2f} ({b.get('tbs_band')})")
+    if b.get("within_milan") is not None:
+        parts.append("within Milan" if b["within_milan"] else "beyond Milan")
+    return "burden: " + ", ".join(parts)

@@ -35,6 +35,6 @@ def docked(make_napari_viewer: Any, sample_layers: list[Any], tmp_path: Path) ->
     viewer = make_napari_viewer()
     for data, kwargs, kind in sample_layers:
         getattr(viewer, f"add_{kind}")(data, **kwargs)
-    dock = ResponseDock(viewer, autosave_dir=tmp_path / "reads")
+    dock = ResponseDock(viewer, autosave_dir=tmp_path / "reads", db=tmp_path / "study.sqlite")
     viewer.window.add_dock_widget(dock, name="HCC response")
     return viewer, dock

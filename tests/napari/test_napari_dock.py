@@ -116,8 +116,11 @@ def test_blinded_reader_cannot_see_another_readers_read(docked: Any, tmp_path: P
 
 def test_lock_makes_the_read_read_only(docked: Any) -> None:
     viewer, dock = docked
-    s = dock.start_read("R3")
+    s = dock.start_read("R3", criteria="mRECIST")
     s.measure_manual("baseline", ((0, 0, 0), (25, 0, 0)))
+    dock.lock_read()  # mRECIST needs a viable diameter: the store refuses, the read stays a draft
+    assert not s.locked and "read NOT locked" in dock.status_label.text()
+    s.set_field("L1", "viable_diameter_mm", 20.0, timepoint_id="baseline")
     dock.lock_read()
     dock.refresh_all()
     assert s.locked and not dock.segment_button.isEnabled() and not dock.manual_button.isEnabled()
@@ -125,3 +128,18 @@ def test_lock_makes_the_read_read_only(docked: Any) -> None:
 
     assert not (dock.table.item(0, 1).flags() & Qt.ItemFlag.ItemIsEditable)
     assert dock.start_read("R3").locked  # the lock was saved
+
+
+@needs_pipeline
+def test_failed_segmentation_reports_and_never_crashes(docked: Any, qtbot: Any) -> None:
+    """A click the core cannot segment (outside the body: air) shows the error; the app lives on."""
+    viewer, dock = docked
+    dock.start_read("R1")
+    geom = dock.session.geometry("baseline")
+    corner = geom.index_to_lps([20, 1, 1])  # air in the image corner
+    _click(viewer, dock, corner)
+    qtbot.waitUntil(lambda: dock.last_error != "" and not dock._workers, timeout=15000)
+    assert dock.session.lesions == {} or all(
+        (lid, "baseline") not in dock.session.observations for lid in dock.session.lesions
+    )
+    assert "Error" in dock.status_label.text()

@@ -30,7 +30,7 @@ def test_build_viewer_docks_the_widget_and_starts_the_read(make_napari_viewer: A
     viewer = make_napari_viewer()
     for data, kwargs, kind in sample_layers:
         getattr(viewer, f"add_{kind}")(data, **kwargs)
-    viewer, dock = build_viewer(None, viewer=viewer, reader="R1", autosave_dir=tmp_path)
+    viewer, dock = build_viewer(None, viewer=viewer, reader="R1", autosave_dir=tmp_path, db=tmp_path / "s.sqlite")
     assert DOCK_NAME in viewer.window.dock_widgets
     assert dock.session is not None and dock.session.reader_id == "R1"
     assert dock.timepoint_combo.count() == 2 and dock.phase_combo.count() == 4
@@ -51,7 +51,7 @@ def test_rendered_window_is_not_blank(make_napari_viewer: Any, sample_layers: An
     viewer = make_napari_viewer(show=True)
     for data, kwargs, kind in sample_layers[:4]:
         getattr(viewer, f"add_{kind}")(data, **kwargs)
-    dock = ResponseDock(viewer, autosave_dir=tmp_path)
+    dock = ResponseDock(viewer, autosave_dir=tmp_path, db=tmp_path / "study.sqlite")
     viewer.window.add_dock_widget(dock)
     s = dock.start_read("R1")
     s.measure_manual("baseline", ((-80.5, -33.2, 19.5), (-109.5, -46.8, 19.5)))
@@ -67,12 +67,13 @@ def test_rendered_window_is_not_blank(make_napari_viewer: Any, sample_layers: An
     assert window.shape[1] > canvas.shape[1]  # dock and layer list are in the window shot
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs an X server (run under xvfb-run)")
 def test_view_subprocess_builds_viewer_and_screenshot(tmp_path: Path) -> None:
     shot = tmp_path / "view.png"
     out = subprocess.run(
         [sys.executable, "-m", "hcc_imaging.cli", "view", "--no-run", "--reader", "R1",
-         "--autosave-dir", str(tmp_path / "reads"), "--screenshot", str(shot)],
+         "--autosave-dir", str(tmp_path / "reads"), "--db", str(tmp_path / "s.sqlite"), "--screenshot", str(shot)],
         capture_output=True, text=True, timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]

@@ -38,7 +38,7 @@ from qtpy.QtWidgets import (
 from ...errors import HccImagingError
 from ...volume import Phase, Volume
 from .. import _core
-from .._controller import EDITABLE_FIELDS, ROLES, STATUSES, ReadSession
+from .._controller import DEFAULT_CRITERIA, ROLES, ReadSession
 from .._layers import (
     METADATA_KEY,
     LineSpec,
@@ -134,10 +134,18 @@ class ResponseDock(QWidget):
         Where reads are autosaved (default :func:`default_autosave_dir`).
     """
 
-    def __init__(self, napari_viewer: napari.viewer.Viewer, autosave_dir: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        napari_viewer: napari.viewer.Viewer,
+        autosave_dir: str | os.PathLike[str] | None = None,
+        db: str | os.PathLike[str] | None = None,
+    ) -> None:
         super().__init__()
         self.viewer = napari_viewer
         self.autosave_dir = Path(autosave_dir) if autosave_dir else default_autosave_dir()
+        #: Study store URL/path (None: ``$HCC_IMAGING_DB`` or the user data directory).
+        self.db = db
+        self._store: Any = None
         self.session: ReadSession | None = None
         self.timepoint_id: str | None = None
         self._updating = False
@@ -157,8 +165,15 @@ class ResponseDock(QWidget):
         self.reader_edit = QLineEdit(os.environ.get("HCC_IMAGING_READER", ""))
         self.reader_edit.setPlaceholderText("reader id (required)")
         self.patient_combo = QComboBox()
+        self.criteria_edit = QLineEdit(", ".join(DEFAULT_CRITERIA))
+        self.criteria_edit.setToolTip("criteria of this read, comma-separated (RECIST1.1, mRECIST, EASL, WHO, RECICL, iRECIST)")
         self.blinded_check = QCheckBox("blinded (only my reads)")
         self.blinded_check.setChecked(True)
+        self.blinded_check.setEnabled(False)
+        self.blinded_check.setToolTip(
+            "Reader sessions are always blinded: the store lists and loads only this reader's reads. "
+            "Adjudicators compare locked reads with 'hcc-imaging study'."
+        )
         self.start_button = QPushButton("Start / resume read")
         self.start_button.clicked.connect(lambda: self.start_read())
         self.lock_button = QPushButton("Lock read")
@@ -168,6 +183,7 @@ class ResponseDock(QWidget):
         row.addWidget(self.lock_button)
         form.addRow("reader", self.reader_edit)
         form.addRow("patient", self.patient_combo)
+        form.addRow("criteria", self.criteria_edit)
         form.addRow(self.blinded_check)
         form.addRow(row)
         root.addWidget(box)
@@ -318,14 +334,21 @@ class ResponseDock(QWidget):
             session.add_timepoint(tpid, vols, date=_iso_date(date))
 
     # ------------------------------------------------------------------ reader mode
-    def start_read(self, reader_id: str | None = None, patient_id: str | None = None) -> ReadSession:
+    def start_read(
+        self, reader_id: str | None = None, patient_id: str | None = None, criteria: str | None = None
+    ) -> ReadSession:
         """Start (or resume after a crash) this reader's read of the selected patient."""
         reader = (reader_id if reader_id is not None else self.reader_edit.text()).strip()
+        if criteria is not None:
+            self.criteria_edit.setText(criteria)
+        crits = [c.strip() for c in self.criteria_edit.text().split(",") if c.strip()] or list(DEFAULT_CRITERIA)
         if reader_id is not None:
             self.reader_edit.setText(reader)
         patient = patient_id or self.patient_combo.currentText() or "anonymous"
         try:
-            session = ReadSession.resume(patient, reader, self.autosave_dir, blinded=self.blinded_check.isChecked())
+            session = ReadSession.resume(
+                patient, reader, self.autosave_dir, blinded=True, store=self.store(), criteria=crits
+            )
         except HccImagingError as err:
             self._error(err)
             raise
@@ -336,9 +359,24 @@ class ResponseDock(QWidget):
         self._status(
             f"read of {patient} by {reader}: {len(session.lesions)} lesion(s)"
             + (" — LOCKED" if session.locked else "")
-            + f"; autosaved to {session.path}"
+            + f"; every change saved to {session.path.name} and the study store ({len(self.my_reads())} read(s) of yours)"
         )
         return session
+
+    def store(self) -> Any:
+        """The study store every change is written through to (opened once, lazily)."""
+        if self._store is None:
+            from ...study import Store
+
+            self._store = Store(self.db)
+        return self._store
+
+    def my_reads(self) -> list[Any]:
+        """This reader's reads of the current patient in the store (never another reader's)."""
+        s = self.session
+        if s is None or s._reader_session is None:
+            return []
+        return list(s._reader_session.reads(s.patient_id))
 
     def lock_read(self) -> None:
         if self.session is None:
@@ -347,6 +385,7 @@ class ResponseDock(QWidget):
             self.session.lock()
         except HccImagingError as err:
             self._error(err)
+            self._status(f"read NOT locked: {err}")
             return
         self._status(f"read locked ({self.session.path.name})")
         self._set_editable(False)
@@ -425,7 +464,7 @@ class ResponseDock(QWidget):
         moving = s.images[self.timepoint_id].reference
         tpid = self.timepoint_id
 
-        @thread_worker(progress={"total": 0, "desc": "registering follow-up to baseline"})
+        @thread_worker(ignore_errors=True, progress={"total": 0, "desc": "registering follow-up to baseline"})
         def work() -> Volume:
             return _core.register_to(fixed, moving)
 
@@ -469,7 +508,7 @@ class ResponseDock(QWidget):
 
         from .._reader import read_dicom
 
-        @thread_worker(progress={"total": 0, "desc": f"loading {Path(path).name}"})
+        @thread_worker(ignore_errors=True, progress={"total": 0, "desc": f"loading {Path(path).name}"})
         def work() -> list[Any]:
             return read_dicom(str(path))
 
@@ -530,7 +569,7 @@ class ResponseDock(QWidget):
         role = self.role_combo.currentText()
         lesion_id = self._selected_lesion_for_followup()
 
-        @thread_worker(progress={"total": 0, "desc": "segmenting lesion"})
+        @thread_worker(ignore_errors=True, progress={"total": 0, "desc": "segmenting lesion"})
         def work() -> tuple[str, Any]:
             return s.segment_at(tpid, point_lps, lesion_id=lesion_id, role=role)
 
@@ -785,13 +824,15 @@ class ResponseDock(QWidget):
         self.response_table.setRowCount(len(rows))
         for r, row in enumerate(rows):
             for c, key in enumerate(RESPONSE_COLUMNS):
-                self.response_table.setItem(r, c, QTableWidgetItem(str(row.get(key, ""))))
+                item = QTableWidgetItem(str(row.get(key, "")))
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+                if row.get("error"):
+                    item.setToolTip(row["error"])
+                    item.setForeground(Qt.GlobalColor.darkYellow)
+                self.response_table.setItem(r, c, item)
         self.response_rows = rows
-        try:
-            b = s.burden(self.timepoint_id or "")
-            self.burden_label.setText(_core.burden_text(b))
-        except HccImagingError as err:
-            self.burden_label.setText(str(err))
+        self.assessment = result
+        self.burden_label.setText(_core.burden_text(_core.burden_rows(result, self.timepoint_id)))
         self.plot.draw_response(_core.plot_series(result))
 
     # ------------------------------------------------------------------ export
@@ -845,7 +886,7 @@ class _ResponsePlot(QWidget):
         ax.axhline(20, color="red", lw=0.8, ls="--")
         ax.set_ylabel("% vs baseline", fontsize=7)
         ax.tick_params(labelsize=7)
-        if series:
+        if any(series.values()):
             ax.legend(fontsize=6, loc="best")
         fig.tight_layout()
         self.canvas.draw_idle()
