@@ -3,7 +3,7 @@ liver-function scores (ALBI / mALBI, Child-Pugh) and the BCLC 2022 helper.  Pure
 
 from __future__ import annotations
 
-from hcc_imaging.burden.bclc import BclcResult, bclc_stage
+from hcc_imaging.burden.bclc import BclcResult, bclc_for, bclc_stage
 from hcc_imaging.burden.liver import (
     AlbiResult,
     ChildPughResult,
@@ -39,6 +39,7 @@ __all__ = [
     "albi",
     "albi_conventional",
     "albi_for",
+    "bclc_for",
     "bclc_stage",
     "bolondi_substage",
     "burden_for_read",

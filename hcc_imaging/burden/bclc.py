@@ -17,10 +17,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from typing import TYPE_CHECKING
+
 from hcc_imaging.errors import CriteriaError
 from hcc_imaging.response.document import exact
 
-__all__ = ["BclcResult", "bclc_stage", "BCLC_VERY_EARLY_MAX_MM", "BCLC_EARLY_NODULE_MAX_MM"]
+if TYPE_CHECKING:
+    from hcc_imaging.response.document import LiverFunction, ReadDocument
+
+__all__ = ["BclcResult", "bclc_stage", "bclc_for", "BCLC_VERY_EARLY_MAX_MM", "BCLC_EARLY_NODULE_MAX_MM"]
 
 #: Very early (0): single nodule ≤ 20 mm.
 BCLC_VERY_EARLY_MAX_MM = Fraction(20)
@@ -79,3 +84,35 @@ def bclc_stage(
         return BclcResult("A", (f"{len(sizes)} nodules each {op} 30 mm, PS 0",))
     return BclcResult("B", (f"{len(sizes)} nodules, beyond A (largest "
                             f"{float(max(sizes)):g} mm), PS 0",))
+
+
+def bclc_for(doc: ReadDocument, lf: LiverFunction, *, size_inclusive: bool = True) -> BclcResult:
+    """BCLC 2022 stage for a read-document liver-function record.
+
+    Tumours: the intrahepatic lesions (not absent) of the time point closest in day to the
+    record.  ``macrovascular_invasion`` / ``extrahepatic_spread``: the record's flags, or, when
+    not given, derived from that time point (a PVTT present → invasion; a non-nodal
+    extrahepatic lesion present → spread).  Needs ``ecog`` and ``liver_function_status``.
+    """
+    from hcc_imaging.response.document import LesionKind, LesionStatus
+
+    if lf.ecog is None or lf.liver_function_status is None:
+        raise CriteriaError(
+            f"liver function on day {lf.day}: BCLC needs ecog and liver_function_status "
+            "('preserved' / 'end_stage'). Fix: record them in the liver_function entry."
+        )
+    tp = min(doc.timepoints, key=lambda t: (abs((t.day or 0) - (lf.day or 0)), t.day or 0))
+    present = [o for o in tp.lesions if o.status is not LesionStatus.ABSENT
+               and o.merged_into is None]
+    sizes = [o.longest_diameter_mm for o in present if o.is_intrahepatic
+             and o.kind is LesionKind.LESION and o.longest_diameter_mm is not None]
+    mvi = lf.macrovascular_invasion
+    if mvi is None:
+        mvi = any(o.kind is LesionKind.PVTT for o in present)
+    ehs = lf.extrahepatic_spread
+    if ehs is None:
+        ehs = any(not o.is_intrahepatic and o.kind is LesionKind.LESION for o in present)
+    res = bclc_stage(sizes, ecog=lf.ecog, liver_function=lf.liver_function_status,
+                     macrovascular_invasion=mvi, extrahepatic_spread=ehs,
+                     size_inclusive=size_inclusive)
+    return BclcResult(res.stage, res.reasons + (f"tumours from time point {tp.id!r}",))

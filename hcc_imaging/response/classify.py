@@ -571,7 +571,7 @@ def classify_detailed(
                 pending.append((day, overall))
         if overall == R.CR:
             cr_run_start = day if prev_overall != R.CR else cr_run_start
-        else:
+        elif overall != R.NE:
             cr_run_start = None
 
         # nadir after this time point (only a fully measured sum)
@@ -589,7 +589,8 @@ def classify_detailed(
         details.append(TimePointDetail(
             tp, cur_sum, known_sum, tuple(missing), t_resp, nt_resp, tuple(qualifying),
             str(overall), tuple(reasons), tuple(nt_increase)))
-        prev_overall, prev_id, prev_day = overall, tp.id, day
+        if overall != R.NE:  # an NE assessment neither starts nor ends a CR
+            prev_overall, prev_id, prev_day = overall, tp.id, day
 
     bor_u, bor_c, bor_reasons = best_overall_response(
         [(r.day, r.response) for r in rows[1:]], rules)

@@ -696,7 +696,9 @@ class TimePoint:
     by :class:`ReadDocument`.  ``slice_thickness_mm`` enables the RECIST measurability rule
     (minimum 2 × slice thickness when slices are thicker than 5 mm).
     ``scan_for_new_symptoms`` is the iRECIST exception that allows a scan < 4 weeks after
-    iUPD to confirm iCPD when it shows additional new lesions.  ``tumour_markers_normal``
+    iUPD to confirm iCPD when it shows additional new lesions; ``clinically_stable`` records
+    the iRECIST clinical stability that decides whether treatment continues after iUPD (it
+    does not change the label).  ``tumour_markers_normal``
     (optional) feeds the RECIST non-target CR requirement that markers be normal.
     """
 
@@ -708,6 +710,7 @@ class TimePoint:
     slice_thickness_mm: float | None = None
     scan_for_new_symptoms: bool = False
     tumour_markers_normal: bool | None = None
+    clinically_stable: bool | None = None
     note: str | None = None
 
     def __post_init__(self) -> None:
@@ -726,6 +729,7 @@ class TimePoint:
           _bool(self.scan_for_new_symptoms, w("scan_for_new_symptoms"), optional=False))
         s(self, "tumour_markers_normal",
           _bool(self.tumour_markers_normal, w("tumour_markers_normal")))
+        s(self, "clinically_stable", _bool(self.clinically_stable, w("clinically_stable")))
         s(self, "modality", _text(self.modality, w("modality")))
         s(self, "note", _text(self.note, w("note")))
         lesions = []
@@ -767,7 +771,8 @@ class TimePoint:
             out["date"] = self.date.isoformat()
         if self.day is not None:
             out["day"] = self.day
-        for name in ("modality", "slice_thickness_mm", "tumour_markers_normal", "note"):
+        for name in ("modality", "slice_thickness_mm", "tumour_markers_normal",
+                     "clinically_stable", "note"):
             v = getattr(self, name)
             if v is not None:
                 out[name] = v
@@ -890,6 +895,8 @@ class LiverFunction:
 
     Give bilirubin in mg/dL **or** µmol/L and albumin in g/dL **or** g/L; the other unit is
     derived (bilirubin mg/dL × 17.1 = µmol/L; albumin g/dL × 10 = g/L).
+    ``liver_function_status`` (``preserved`` / ``end_stage``), ``ecog``,
+    ``macrovascular_invasion`` and ``extrahepatic_spread`` are the BCLC 2022 inputs.
     """
 
     date: _dt.date | None = None
@@ -904,6 +911,7 @@ class LiverFunction:
     ecog: int | None = None
     macrovascular_invasion: bool | None = None
     extrahepatic_spread: bool | None = None
+    liver_function_status: str | None = None
 
     def __post_init__(self) -> None:
         where = f"liver function {self.date or self.day!s}"
@@ -930,6 +938,12 @@ class LiverFunction:
           _bool(self.macrovascular_invasion, f"{where}, field 'macrovascular_invasion'"))
         s(self, "extrahepatic_spread",
           _bool(self.extrahepatic_spread, f"{where}, field 'extrahepatic_spread'"))
+        if self.liver_function_status is not None and self.liver_function_status not in (
+                "preserved", "end_stage"):
+            raise ReadDocumentError(
+                f"{where}, field 'liver_function_status': {self.liver_function_status!r} is not "
+                "valid; BCLC 2022 uses 'preserved' or 'end_stage'."
+            )
 
     @property
     def bilirubin_mg_per_dl(self) -> float | None:

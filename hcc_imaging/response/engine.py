@@ -172,6 +172,7 @@ def assess(
     CriteriaError
         Unknown criterion or parameter, or a baseline target lacking a needed measurement.
     """
+    from hcc_imaging.burden.bclc import bclc_for
     from hcc_imaging.burden.liver import albi_for, child_pugh_for
     from hcc_imaging.burden.scores import burden_for_timepoint
     from hcc_imaging.response.clinical import clinical_cr, drug_off_eligible
@@ -199,6 +200,13 @@ def assess(
             row.update(child_pugh_for(lf, child_pugh_boundary).to_json())
         except HccImagingError as err:
             row["child_pugh_error"] = str(err)
+        if lf.ecog is not None and lf.liver_function_status is not None:
+            try:
+                bclc = bclc_for(doc, lf)
+                row["bclc"] = bclc.stage
+                row["bclc_reasons"] = list(bclc.reasons)
+            except HccImagingError as err:
+                row["bclc_error"] = str(err)
         liver.append(row)
     clinical: dict[str, Any] = {}
     imaging = [results[k] for k in (Criteria.MRECIST.value, Criteria.RECIST_1_1.value)

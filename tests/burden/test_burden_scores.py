@@ -260,3 +260,26 @@ def test_bclc_errors():
         bclc_stage([10], ecog=9)
     with pytest.raises(CriteriaError, match=r"at least one nodule"):
         bclc_stage([], ecog=0)
+
+
+def test_bclc_for_read_document():
+    from pathlib import Path
+
+    from hcc_imaging.burden import bclc_for
+
+    ex = Path(__file__).resolve().parents[2] / "docs" / "examples" / "read_tace.json"
+    d = ReadDocument.from_json(ex)
+    r = bclc_for(d, d.liver_function[0])
+    assert r.stage == "B" and "time point 'BL'" in r.reasons[-1]
+    raw = d.to_json()
+    raw["timepoints"][0]["lesions"].append({"lesion_id": "PV", "role": "non_target", "kind": "pvtt",
+                                            "status": "present"})
+    del raw["liver_function"][0]["macrovascular_invasion"]
+    d2 = ReadDocument.from_json(raw)
+    assert bclc_for(d2, d2.liver_function[0]).stage == "C"
+    with pytest.raises(CriteriaError, match=r"BCLC needs ecog and liver_function_status"):
+        bclc_for(d, LiverFunction(day=0, bilirubin_mg_dl=1.0))
+    from hcc_imaging.errors import ReadDocumentError
+
+    with pytest.raises(ReadDocumentError, match=r"'liver_function_status': 'ok' is not valid"):
+        LiverFunction(day=0, liver_function_status="ok")

@@ -246,12 +246,14 @@ REAPPEAR = [
                  id="reappears-3mm-after-unconfirmed-CR-PR-WG-FAQ"),
     pytest.param("after_confirmed_cr", [30.0, 0.0, 0.0, 3.0], [0, 56, 112, 168], "PD",
                  id="reappears-after-confirmed-CR-PD-both-readings"),
+    pytest.param("after_any_cr", [30.0, 0.0, None, 3.0], [0, 56, 112, 168], "PD",
+                 id="reappears-after-CR-with-NE-in-between-PD"),
 ]
 
 
 @pytest.mark.parametrize(("reading", "values", "days", "expected"), REAPPEAR)
 def test_reappearance_after_cr(reading, values, days, expected):
-    d = series([v if v else None for v in values], days)
+    d = series([v if v != 0.0 else None for v in values], days)
     # absent (0 mm) rather than NE for the zero values
     raw = d.to_json()
     for tp, v in zip(raw["timepoints"], values):
