@@ -1,1 +1,40 @@
-"""hcc_imaging.segment (see docs/DESIGN.md section 3)."""
+"""Segmentation: seeded lesions, liver, viable (arterially enhancing) tumour, registration.
+
+Classical CPU methods on SimpleITK / scikit-image / SciPy (DESIGN.md section 3).  Every
+parameter is named with its unit in :mod:`hcc_imaging.segment.constants`.
+
+Public API
+----------
+segment_lesion, LesionParams, SegmentationResult   one click / one line -> 3-D lesion mask
+segment_liver, LiverParams                          liver mask (classical; optional TotalSegmentator)
+viable_mask, ViableParams                           viable part of each lesion (mRECIST)
+register_volumes, Registration, RegistrationParams, TransformKind
+SegmentationError, SeedError, LowContrastError, RegistrationError, BackendUnavailableError
+"""
+
+from __future__ import annotations
+
+from .errors import BackendUnavailableError, LowContrastError, RegistrationError, SeedError, SegmentationError
+from .lesion import LesionParams, SegmentationResult, segment_lesion
+from .liver import LiverParams, segment_liver
+from .register import Registration, RegistrationParams, TransformKind, register_volumes
+from .viable import ViableParams, viable_mask
+
+__all__ = [
+    "segment_lesion",
+    "LesionParams",
+    "SegmentationResult",
+    "segment_liver",
+    "LiverParams",
+    "viable_mask",
+    "ViableParams",
+    "register_volumes",
+    "Registration",
+    "RegistrationParams",
+    "TransformKind",
+    "SegmentationError",
+    "SeedError",
+    "LowContrastError",
+    "RegistrationError",
+    "BackendUnavailableError",
+]

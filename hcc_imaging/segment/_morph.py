@@ -1,0 +1,159 @@
+"""Small anisotropy-aware morphology helpers shared by the segmentation modules (private)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "ball",
+    "gaussian_sigma_vox",
+    "gaussian_noise_factor",
+    "bbox",
+    "pad_box",
+    "largest_component",
+    "component_at",
+    "fill_holes",
+    "robust_sigma",
+    "noise_sigma",
+]
+
+
+def ball(radius_mm: float, spacing: Sequence[float], *, min_one_voxel: bool = False) -> NDArray[np.bool_]:
+    """Ellipsoidal structuring element: voxels whose centre is within ``radius_mm`` (mm) of the
+    centre voxel, on a grid of ``spacing`` (slice, row, col).  Always holds at least the centre.
+
+    With ``min_one_voxel`` the semi-axis along each axis is at least one voxel, so the element
+    always holds the 6 face neighbours (used for neighbourhood statistics on coarse grids).
+    """
+    sp = np.asarray(spacing, float)
+    radii = np.full(3, float(radius_mm))
+    if min_one_voxel:
+        radii = np.maximum(radii, sp * 1.0001)
+    r = np.floor(radii / sp + 1e-9).astype(int)
+    grids = np.ogrid[tuple(slice(-int(n), int(n) + 1) for n in r)]
+    d2 = sum((g * s / rad) ** 2 for g, s, rad in zip(grids, sp, radii, strict=True))
+    return np.asarray(d2 <= 1.0 + 1e-9)
+
+
+def noise_sigma(raw: NDArray[np.floating], smooth: NDArray[np.floating], sigma_vox: Sequence[float], truncate: float = 4.0) -> float:
+    """Robust white-noise sigma of ``raw`` from its high-pass residual ``raw - smooth``.
+
+    For white noise of SD sigma filtered by a kernel g, ``raw - smooth`` has SD
+    sigma * sqrt(1 - 2 g0 + sum g**2), g0 = the kernel's centre weight.  The residual's robust SD
+    (1.4826 MAD, insensitive to the few edge voxels) divided by that factor estimates sigma.
+    """
+    g0 = 1.0
+    for s in sigma_vox:
+        if s <= 0:
+            continue
+        r = int(truncate * s + 0.5)
+        x = np.arange(-r, r + 1, dtype=float)
+        k = np.exp(-0.5 * (x / s) ** 2)
+        k /= k.sum()
+        g0 *= float(k[r])
+    nf = gaussian_noise_factor(sigma_vox, truncate)
+    factor = float(np.sqrt(max(1.0 - 2.0 * g0 + nf * nf, 1e-12)))
+    step = max(1, raw.size // 50_000)
+    resid = np.asarray(raw, np.float32).reshape(-1)[::step] - np.asarray(smooth, np.float32).reshape(-1)[::step]
+    return robust_sigma(resid) / factor
+
+
+def gaussian_sigma_vox(sigma_mm: float, spacing: Sequence[float], min_vox: float = 0.0) -> tuple[float, float, float]:
+    """Gaussian sigma in voxels per axis for a physical sigma in mm (at least ``min_vox``)."""
+    return tuple(max(float(sigma_mm) / float(s), min_vox) for s in spacing)  # type: ignore[return-value]
+
+
+def gaussian_noise_factor(sigma_vox: Sequence[float], truncate: float = 4.0) -> float:
+    """Standard deviation of white unit noise after scipy's Gaussian filter with ``sigma_vox``.
+
+    Exact for the discrete kernel: sqrt(prod over axes of sum(k_a**2)).
+    """
+    f = 1.0
+    for s in sigma_vox:
+        if s <= 0:
+            continue
+        r = int(truncate * s + 0.5)
+        x = np.arange(-r, r + 1, dtype=float)
+        k = np.exp(-0.5 * (x / s) ** 2)
+        k /= k.sum()
+        f *= float((k**2).sum())
+    return float(np.sqrt(f))
+
+
+def bbox(mask: NDArray[np.bool_]) -> tuple[NDArray[np.int64], NDArray[np.int64]] | None:
+    """(start, stop) of the True voxels, or None when empty."""
+    idx = np.nonzero(mask)
+    if idx[0].size == 0:
+        return None
+    lo = np.array([int(i.min()) for i in idx])
+    hi = np.array([int(i.max()) + 1 for i in idx])
+    return lo, hi
+
+
+def pad_box(
+    lo: NDArray[np.int64], hi: NDArray[np.int64], pad: Sequence[int], shape: Sequence[int]
+) -> tuple[slice, slice, slice]:
+    """Slices of the box ``[lo - pad, hi + pad)`` clipped to ``shape``."""
+    p = np.asarray(pad, int)
+    a = np.maximum(lo - p, 0)
+    b = np.minimum(hi + p, np.asarray(shape, int))
+    return tuple(slice(int(x), int(y)) for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
+
+
+def largest_component(mask: NDArray[np.bool_], structure: NDArray[np.bool_] | None = None) -> NDArray[np.bool_]:
+    """The largest connected component (6-connectivity by default); empty stays empty."""
+    from scipy import ndimage as ndi
+
+    lab, n = ndi.label(mask, structure=structure)
+    if n == 0:
+        return np.zeros_like(mask, dtype=bool)
+    counts = np.bincount(lab.ravel())
+    counts[0] = 0
+    return np.asarray(lab == int(np.argmax(counts)))
+
+
+def component_at(
+    mask: NDArray[np.bool_], seed: Sequence[int], seed_region: NDArray[np.bool_] | None = None
+) -> NDArray[np.bool_]:
+    """Connected component of ``mask`` containing ``seed``.
+
+    When the seed voxel itself is off, the component with most voxels inside ``seed_region``
+    (e.g. the seed neighbourhood) is returned; empty when nothing overlaps.
+    """
+    from scipy import ndimage as ndi
+
+    lab, n = ndi.label(mask)
+    if n == 0:
+        return np.zeros_like(mask, dtype=bool)
+    v = int(lab[tuple(int(s) for s in seed)])
+    if v == 0 and seed_region is not None:
+        counts = np.bincount(lab[seed_region].ravel(), minlength=n + 1)
+        counts[0] = 0
+        if counts.max() > 0:
+            v = int(np.argmax(counts))
+    if v == 0:
+        return np.zeros_like(mask, dtype=bool)
+    return np.asarray(lab == v)
+
+
+def fill_holes(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """3-D hole filling, then 2-D filling in every slice (axis 0): cavities that open to the
+    top or bottom of a lesion are still filled on the slices where they are enclosed."""
+    from scipy import ndimage as ndi
+
+    out = ndi.binary_fill_holes(mask)
+    for k in range(out.shape[0]):
+        if out[k].any():
+            out[k] = ndi.binary_fill_holes(out[k])
+    return np.asarray(out)
+
+
+def robust_sigma(values: NDArray[np.floating]) -> float:
+    """1.4826 x median absolute deviation (sigma of a normal sample, robust to outliers)."""
+    if values.size == 0:
+        return 0.0
+    med = float(np.median(values))
+    return 1.4826 * float(np.median(np.abs(values - med)))

@@ -1,0 +1,246 @@
+"""Named parameters of :mod:`hcc_imaging.segment`, each with its unit and source / rationale.
+
+Where the literature gives no single value, the value here is a documented default and the
+function that uses it takes it as a keyword (``LesionParams``, ``ViableParams``,
+``LiverParams``, ``RegistrationParams``).  Phantom evidence for each default is in
+``docs/validation.md``; the timing/accuracy anchors are in ``perf.md`` section 4.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Final
+
+__all__ = [
+    "ALGORITHM_VERSION",
+    "LESION_SMOOTHING_SIGMA_MM",
+    "LESION_SMOOTHING_MIN_VOX",
+    "LESION_SEED_RADIUS_MM",
+    "LESION_ROI_HALF_SIZE_MM",
+    "LESION_ROI_MAX_HALF_SIZE_MM",
+    "LESION_ROI_GROWTH",
+    "LESION_RING_INNER_MM",
+    "LESION_RING_OUTER_MM",
+    "LESION_OUTER_K_SIGMA",
+    "LESION_MIN_CONTRAST_K_SIGMA",
+    "LESION_OPENING_RADIUS_MM",
+    "LESION_ITERATIONS",
+    "LESION_LINE_ROI_FACTOR",
+    "LESION_LINE_CLAMP_FACTOR",
+    "LESION_HETEROGENEOUS_MIN_FRACTION",
+    "LIVER_WINDOW_HU_BY_PHASE",
+    "LIVER_WORK_SPACING_MM",
+    "LIVER_SMOOTHING_SIGMA_MM",
+    "LIVER_HALF_WIDTH_HU",
+    "LIVER_EROSION_RADIUS_MM",
+    "LIVER_BODY_MIN_HU",
+    "LIVER_CLOSING_RADIUS_MM",
+    "VIABLE_ENHANCEMENT_VS_LIVER_HU",
+    "VIABLE_ENHANCEMENT_VS_PRE_HU",
+    "VIABLE_SMOOTHING_SIGMA_MM",
+    "LIPIODOL_MIN_HU",
+    "REACTIVE_RIM_MAX_THICKNESS_MM",
+    "LIPIODOL_MARGIN_MM",
+    "VIABLE_RING_INNER_MM",
+    "VIABLE_RING_OUTER_MM",
+    "VIABLE_ROI_MARGIN_MM",
+    "VIABLE_MIN_VOLUME_MM3",
+    "REGISTRATION_SHRINK_FACTORS",
+    "REGISTRATION_SMOOTHING_SIGMAS_MM",
+    "REGISTRATION_ITERATIONS",
+    "REGISTRATION_LEARNING_RATE_MM",
+    "REGISTRATION_MIN_STEP_MM",
+    "REGISTRATION_MASK_DILATION_MM",
+    "REGISTRATION_MIN_SAMPLES",
+    "REGISTRATION_SAMPLING_FRACTION",
+    "REGISTRATION_HISTOGRAM_BINS",
+    "REGISTRATION_RANDOM_SEED",
+]
+
+#: Version of the segmentation algorithms, recorded in every result's provenance.  Bump when
+#: a default or a step changes results.
+ALGORITHM_VERSION: Final[str] = "1.0"
+
+# ------------------------------------------------------------------------- seeded lesion
+#: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
+#: perf.md section 4: "smoothing before growing is mandatory at sigma 15 HU"; 1 mm took every
+#: tested grower from Dice 0.90 (holes, one empty mask) to 0.98 on the 30 mm phantom.
+LESION_SMOOTHING_SIGMA_MM: Final[float] = 1.0
+
+#: Lower bound of the smoothing sigma in voxels per axis: on coarse grids (e.g. 2.3 mm pixels)
+#: 1 mm is < 0.5 voxel and barely reduces noise; 0.5 voxel keeps the boundary within a voxel.
+LESION_SMOOTHING_MIN_VOX: Final[float] = 0.5
+
+#: Radius of the neighbourhood whose median is the seed value (mm).  perf.md section 4: a raw
+#: seed voxel fell outside the window once in 7 cases (Dice 0.000); a 2.5 mm ball holds
+#: ~50-120 voxels at 0.7 x 0.7 x 2.5 mm, so its median moves < 2 HU at sigma 15 HU.
+LESION_SEED_RADIUS_MM: Final[float] = 2.5
+
+#: Initial half-size of the cubic region of interest around the seed (mm).  Grown by
+#: LESION_ROI_GROWTH while the mask touches the ROI border; a 25 mm half-size fits a 3 cm
+#: lesion at once, so typical lesions need one pass.
+LESION_ROI_HALF_SIZE_MM: Final[float] = 25.0
+
+#: Largest ROI half-size (mm) before giving up growing: fits a 15 cm lesion.  A mask still
+#: touching this border is reported (``notes``) as a probable leak.
+LESION_ROI_MAX_HALF_SIZE_MM: Final[float] = 90.0
+
+#: Factor by which the ROI grows when the mask touches its border.
+LESION_ROI_GROWTH: Final[float] = 1.6
+
+#: The "surrounding tissue" is the ring between these distances outside the current mask
+#: (mm).  2 mm skips the partial-volume edge (PSF ~1 mm + 1 mm smoothing); 6 mm stays close
+#: enough to sample the parenchyma next to the lesion rather than distant structures.
+LESION_RING_INNER_MM: Final[float] = 2.0
+LESION_RING_OUTER_MM: Final[float] = 6.0
+
+#: The window's far bound lies this many noise sigmas (raw image noise, estimated from the seed
+#: neighbourhood) beyond the lesion value, or one lesion-liver contrast, whichever is larger.
+#: perf.md section 4 used lesion - 4 sigma with a 20 HU lesion at sigma 15 HU ([-40, 40] HU).
+LESION_OUTER_K_SIGMA: Final[float] = 4.0
+
+#: Minimum |lesion - surroundings| contrast, in units of the smoothed-image noise sigma, for a
+#: click to be segmentable on a phase.  Below it the lesion is not distinguishable from the
+#: parenchyma on that phase (LowContrastError; pick another phase or draw a line).
+LESION_MIN_CONTRAST_K_SIGMA: Final[float] = 3.0
+
+#: Binary opening radius (mm, ball, anisotropy-aware) cutting thin bridges to vessels and to
+#: the partial-volume shell along the liver edge.  1.5 mm removes bridges up to ~3 mm wide;
+#: structures narrower than 3 mm are below CT's useful resolution for lesion borders.
+LESION_OPENING_RADIUS_MM: Final[float] = 1.5
+
+#: Re-estimation rounds of (lesion value, surroundings value, threshold).  Round 1 uses a
+#: conservative core; round 2 samples the ring around the real border.  More rounds changed
+#: Dice by < 0.002 on the phantoms.
+LESION_ITERATIONS: Final[int] = 2
+
+#: With a line drawn across the lesion (length L): ROI half-size = factor * L (+ ring margin).
+LESION_LINE_ROI_FACTOR: Final[float] = 0.9
+
+#: With a line: voxels farther than factor * L/2 from the line's midpoint are cut (leak guard).
+#: 1.6 allows a lesion whose other axes are 60 % longer than the drawn one.
+LESION_LINE_CLAMP_FACTOR: Final[float] = 1.6
+
+#: With a line drawn across the lesion and polarity "auto": when at least this fraction of the
+#: line's ball is clearly darker than the surroundings AND at least this fraction clearly
+#: brighter (> LESION_MIN_CONTRAST_K_SIGMA smoothed sigmas each way), the lesion is treated as
+#: heterogeneous (necrosis + enhancing tissue, lipiodol) and segmented two-sided ("both").
+#: 0.15: a viable rim or nodule of a few mm in a 2-4 cm lesion is 15-50 % of its volume.
+LESION_HETEROGENEOUS_MIN_FRACTION: Final[float] = 0.15
+
+
+# ------------------------------------------------------------------------------- liver
+#: Initial HU search range of liver parenchyma per phase (CT).  The liver value is then the
+#: histogram mode inside this range in the body, and the window is mode +/- LIVER_HALF_WIDTH_HU.
+#: Ranges follow typical enhancement curves: unenhanced 40-70 HU; late arterial 60-110 HU;
+#: portal venous 90-150 HU (Bae KT, Radiology 2010;256:32-61, and routine liver protocols).
+LIVER_WINDOW_HU_BY_PHASE: Final = MappingProxyType(
+    {
+        "pre_contrast": (35.0, 80.0),
+        "arterial_early": (45.0, 110.0),
+        "arterial_late": (55.0, 130.0),
+        "arterial": (55.0, 130.0),
+        "portal_venous": (80.0, 170.0),
+        "delayed": (70.0, 150.0),
+        "transitional": (70.0, 150.0),
+        "hepatobiliary": (70.0, 170.0),
+        "unknown": (40.0, 170.0),
+    }
+)
+
+#: The classical liver method works on a grid this coarse (mm, slice/row/col); the mask is
+#: mapped back to the image grid at the end.  2 mm keeps a 512 x 512 x 120 CT under ~3 Mvoxel.
+LIVER_WORK_SPACING_MM: Final[tuple[float, float, float]] = (2.0, 2.0, 2.0)
+
+#: Gaussian smoothing of the liver working image (mm).
+LIVER_SMOOTHING_SIGMA_MM: Final[float] = 1.5
+
+#: Half-width of the parenchyma window around the liver mode (HU).  Parenchyma SD on smoothed
+#: CT is ~10-15 HU; +/-45 HU keeps > 99 % of it and rejects fat, bowel gas and dense contrast.
+LIVER_HALF_WIDTH_HU: Final[float] = 45.0
+
+#: Body = largest connected region above this HU (air is -1000, lung ~-850, fat ~-100).
+LIVER_BODY_MIN_HU: Final[float] = -300.0
+
+#: Erosion radius (mm) that separates the liver from touching organs of similar density
+#: (heart, stomach wall, right kidney, spleen) before keeping the liver component; the same
+#: radius dilates it back (conditional dilation inside the window).
+LIVER_EROSION_RADIUS_MM: Final[float] = 6.0
+
+#: Closing radius (mm) that brings vessels and lesions inside the liver outline into the mask
+#: (expert liver masks, e.g. 3D-IRCADb, include tumours and intrahepatic vessels).
+LIVER_CLOSING_RADIUS_MM: Final[float] = 8.0
+
+# ------------------------------------------------------------------------------ viable
+#: Arterial enhancement relative to liver parenchyma that counts as viable (HU): arterial HU
+#: - median arterial HU of the liver >= this.  mRECIST defines viable tumour as arterial-phase
+#: contrast uptake (Lencioni & Llovet 2010) but gives no number; 15 HU is ~1 noise sigma of a
+#: single voxel but > 4 sigma after smoothing, and the usual "enhancing" cut-offs on CT are
+#: 10-20 HU over baseline (e.g. LI-RADS uses visual hyperenhancement).  A parameter.
+VIABLE_ENHANCEMENT_VS_LIVER_HU: Final[float] = 15.0
+
+#: Arterial - pre-contrast difference (after registration) that counts as enhancing (HU).
+#: 20 HU is the common CT enhancement threshold for solid tissue (renal mass literature
+#: uses 15-20 HU; ablation-zone follow-up uses ~20 HU).  A parameter.
+VIABLE_ENHANCEMENT_VS_PRE_HU: Final[float] = 20.0
+
+#: Smoothing (mm) before the viable thresholds (noise sigma 15 HU vs 15-20 HU thresholds).
+VIABLE_SMOOTHING_SIGMA_MM: Final[float] = 1.0
+
+#: Dense lipiodol: HU at or above this on pre-contrast (or on every phase when there is no
+#: pre-contrast) is deposit, not enhancement.  Compact lipiodol reads 300-1000+ HU; enhancing
+#: HCC rarely exceeds ~200 HU on arterial CT.  The brief's range is 250-300 HU; 250 is chosen
+#: so partial-volume edges of a dense deposit are excluded too.
+LIPIODOL_MIN_HU: Final[float] = 250.0
+
+#: Dense-lipiodol voxels are grown by this margin (mm) before exclusion: the partial-volume
+#: edge of a 650 HU deposit passes through "enhancing" values (100-250 HU) for ~1-2 mm.
+LIPIODOL_MARGIN_MM: Final[float] = 2.0
+
+#: Liver reference for enhancement: median arterial HU in the ring between these distances (mm)
+#: outside the lesion (local parenchyma; 3 mm skips the partial-volume edge).
+VIABLE_RING_INNER_MM: Final[float] = 3.0
+VIABLE_RING_OUTER_MM: Final[float] = 15.0
+
+#: Work box around the lesions (mm) for the viable analysis and the local pre-to-arterial
+#: rigid registration.
+VIABLE_ROI_MARGIN_MM: Final[float] = 30.0
+
+#: A thin regular rim of enhancement around a non-enhancing zone is reactive, not viable
+#: (mRECIST, Lencioni & Llovet 2010).  Enhancing structures no thicker than this (mm) are
+#: removed by a morphological opening with a ball of this diameter; nodules survive it.
+REACTIVE_RIM_MAX_THICKNESS_MM: Final[float] = 2.0
+
+#: Viable islands smaller than this (mm3) are dropped as noise (a 3 mm ball is 14 mm3).
+VIABLE_MIN_VOLUME_MM3: Final[float] = 15.0
+
+# ------------------------------------------------------------------------ registration
+#: Multi-resolution pyramid (shrink factor per level) and Gaussian sigmas (mm) per level.
+REGISTRATION_SHRINK_FACTORS: Final[tuple[int, ...]] = (4, 2, 1)
+REGISTRATION_SMOOTHING_SIGMAS_MM: Final[tuple[float, ...]] = (2.0, 1.0, 0.0)
+
+#: Optimiser iterations per level (regular-step gradient descent).
+REGISTRATION_ITERATIONS: Final[int] = 100
+
+#: First step (mm of physical shift, parameter scales from physical shift) and the step at which
+#: the optimiser stops (mm): 0.01 mm is far below a voxel.
+REGISTRATION_LEARNING_RATE_MM: Final[float] = 2.0
+REGISTRATION_MIN_STEP_MM: Final[float] = 0.01
+
+#: Fraction of voxels sampled for Mattes mutual information (random, fixed seed).
+REGISTRATION_SAMPLING_FRACTION: Final[float] = 0.05
+
+#: Fewest metric samples per pyramid level (the sampling fraction is raised on coarse levels and
+#: small masks to reach it).  50 bins x 50 bins need ~10^4 samples for a stable joint histogram.
+REGISTRATION_MIN_SAMPLES: Final[int] = 20000
+
+#: Histogram bins of Mattes mutual information (SimpleITK examples use 50).
+REGISTRATION_HISTOGRAM_BINS: Final[int] = 50
+
+#: The fixed mask (e.g. the liver) is dilated by this much (mm) before it restricts the metric:
+#: the organ's edges against fat and neighbours carry most of the alignment information; the
+#: inside of a homogeneous liver carries almost none.
+REGISTRATION_MASK_DILATION_MM: Final[float] = 20.0
+
+#: Seed of the metric's random sampling: registrations are reproducible run to run.
+REGISTRATION_RANDOM_SEED: Final[int] = 20240601

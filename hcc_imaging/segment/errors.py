@@ -1,0 +1,27 @@
+"""Errors raised by :mod:`hcc_imaging.segment` (all derive from :mod:`hcc_imaging.errors`)."""
+
+from __future__ import annotations
+
+from ..errors import HccImagingError, OptionalDependencyError
+
+__all__ = ["SegmentationError", "LowContrastError", "SeedError", "RegistrationError", "BackendUnavailableError"]
+
+
+class SegmentationError(HccImagingError, ValueError):
+    """A segmentation could not be produced from the given inputs."""
+
+
+class SeedError(SegmentationError):
+    """The seed point / line is missing, ambiguous or outside the image."""
+
+
+class LowContrastError(SegmentationError):
+    """The clicked structure is not distinguishable from its surroundings on this phase."""
+
+
+class RegistrationError(HccImagingError, RuntimeError):
+    """Image registration failed or did not converge to a usable transform."""
+
+
+class BackendUnavailableError(OptionalDependencyError):
+    """An optional segmentation backend (e.g. TotalSegmentator) is not installed or lacks weights."""

@@ -1,0 +1,650 @@
+"""Seeded 3-D lesion segmentation from one click or one line (classical, CPU).
+
+Method (:func:`segment_lesion`)
+-------------------------------
+1. **Region of interest**: a box around the seed (``LesionParams.roi_half_size_mm``; with a
+   line of length L, ``line_roi_factor * L``).  It grows by ``roi_growth`` while the mask
+   touches its border, up to ``roi_max_half_size_mm``.
+2. **Smoothing**: Gaussian, sigma ``smoothing_sigma_mm`` (1 mm) converted to voxels per axis.
+   perf.md section 4 shows that smoothing first is what makes region growing robust at CT
+   noise (Dice 0.90 -> 0.98, and no more empty masks).
+3. **Intensity model**: lesion value = median of the raw image in a ball of
+   ``seed_radius_mm`` around the seed (one noisy voxel cannot move it); noise sigma = robust
+   SD (1.4826 MAD) of the same ball, and its smoothed counterpart from the exact noise
+   reduction of the discrete Gaussian kernel.  Surroundings value = median of the smoothed image
+   in a ring ``ring_inner_mm``-``ring_outer_mm`` outside the current region (inside the liver
+   when a liver mask is given).  The first region is a conservative core (|S - lesion| <=
+   2.5 sigma_smoothed, connected to the seed; with a line, the ball on the line).
+4. **Window**: from the midpoint between lesion and surroundings (the 50 % partial-volume
+   border) to ``outer_k_sigma`` noise sigmas (or one contrast) beyond the lesion value, on the
+   lesion's side (hypo- or hyper-dense is decided by the data, or forced with ``polarity``).
+5. **Region**: voxels in the window (and in the liver mask, and within
+   ``line_clamp_factor * L / 2`` of the line's midpoint) connected to the seed; a binary
+   opening with a ball of ``opening_radius_mm`` cuts thin bridges to vessels and the
+   partial-volume shell along the liver edge; holes are filled (3-D, then per slice).
+6. Steps 3-5 are repeated ``iterations`` times with the lesion value re-estimated as the
+   median inside the mask and the ring taken around the mask.
+
+With several phases, the phase where the lesion is most conspicuous is used: the largest
+|lesion - surroundings| / noise sigma (first-round estimate) unless ``phase=`` is given.
+
+References: perf.md section 4 (anchors: SimpleITK CurvatureFlow + ConnectedThreshold,
+scikit-image Gaussian + flood); Gonzalez & Woods, *Digital Image Processing*, region growing.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ..volume import LabelVolume, Phase, Volume
+from . import constants as C
+from ._morph import (
+    ball,
+    bbox,
+    component_at,
+    fill_holes,
+    gaussian_noise_factor,
+    gaussian_sigma_vox,
+    noise_sigma,
+    pad_box,
+)
+from .errors import LowContrastError, SeedError, SegmentationError
+
+__all__ = ["LesionParams", "SegmentationResult", "segment_lesion", "ALGORITHM_NAME"]
+
+log = logging.getLogger(__name__)
+
+#: Name recorded in provenance.
+ALGORITHM_NAME = "hcc_imaging.segment.lesion.seeded_window_growing"
+
+_POLARITIES = ("auto", "hypo", "hyper", "both")
+
+
+@dataclass(frozen=True, slots=True)
+class LesionParams:
+    """Parameters of :func:`segment_lesion` (defaults and sources in :mod:`.constants`).
+
+    Attributes
+    ----------
+    smoothing_sigma_mm : float
+        Gaussian sigma (mm) applied before thresholding.
+    seed_radius_mm : float
+        Radius (mm) of the seed neighbourhood whose median is the lesion value.
+    roi_half_size_mm, roi_max_half_size_mm, roi_growth : float
+        Initial and largest ROI half-size (mm) and growth factor.
+    ring_inner_mm, ring_outer_mm : float
+        Distances (mm) outside the region that bound the surroundings ring.
+    outer_k_sigma : float
+        Far window bound in raw-noise sigmas beyond the lesion value (at least one contrast).
+    min_contrast_k_sigma : float
+        Minimum |lesion - surroundings| in smoothed-noise sigmas; below it LowContrastError.
+    opening_radius_mm : float
+        Ball radius (mm) of the bridge-cutting opening (0 disables it).
+    iterations : int
+        Rounds of re-estimating the intensity model.
+    line_roi_factor, line_clamp_factor : float
+        ROI half-size and leak clamp radius, as multiples of the line length / half-length.
+    polarity : {"auto", "hypo", "hyper"}
+        Lesion darker ("hypo") or brighter ("hyper") than its surroundings; "auto" decides
+        from the data.
+    """
+
+    smoothing_sigma_mm: float = C.LESION_SMOOTHING_SIGMA_MM
+    smoothing_min_vox: float = C.LESION_SMOOTHING_MIN_VOX
+    seed_radius_mm: float = C.LESION_SEED_RADIUS_MM
+    roi_half_size_mm: float = C.LESION_ROI_HALF_SIZE_MM
+    roi_max_half_size_mm: float = C.LESION_ROI_MAX_HALF_SIZE_MM
+    roi_growth: float = C.LESION_ROI_GROWTH
+    ring_inner_mm: float = C.LESION_RING_INNER_MM
+    ring_outer_mm: float = C.LESION_RING_OUTER_MM
+    outer_k_sigma: float = C.LESION_OUTER_K_SIGMA
+    min_contrast_k_sigma: float = C.LESION_MIN_CONTRAST_K_SIGMA
+    opening_radius_mm: float = C.LESION_OPENING_RADIUS_MM
+    iterations: int = C.LESION_ITERATIONS
+    line_roi_factor: float = C.LESION_LINE_ROI_FACTOR
+    line_clamp_factor: float = C.LESION_LINE_CLAMP_FACTOR
+    polarity: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.polarity not in _POLARITIES:
+            raise SegmentationError(
+                f"LesionParams.polarity must be one of {_POLARITIES}, got {self.polarity!r}."
+            )
+        for name in ("smoothing_sigma_mm", "seed_radius_mm", "roi_half_size_mm", "roi_max_half_size_mm",
+                     "ring_outer_mm", "outer_k_sigma"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise SegmentationError(f"LesionParams.{name} must be a positive number (mm or sigmas), got {v!r}.")
+        if self.ring_inner_mm < 0 or self.ring_inner_mm >= self.ring_outer_mm:
+            raise SegmentationError(
+                f"LesionParams ring must satisfy 0 <= ring_inner_mm < ring_outer_mm, got "
+                f"{self.ring_inner_mm} and {self.ring_outer_mm} mm."
+            )
+        if self.roi_growth <= 1.0:
+            raise SegmentationError(f"LesionParams.roi_growth must be > 1, got {self.roi_growth}.")
+        if self.iterations < 1:
+            raise SegmentationError(f"LesionParams.iterations must be >= 1, got {self.iterations}.")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SegmentationResult:
+    """A lesion mask with its provenance.
+
+    Attributes
+    ----------
+    labels : LabelVolume
+        The mask (value ``label``, named ``lesion_id``) on the grid of the phase used.
+    algorithm, version : str
+        Algorithm name and version (:data:`ALGORITHM_NAME`, ``constants.ALGORITHM_VERSION``).
+    parameters : mapping
+        Every parameter value used (``LesionParams`` as a dict).
+    seed_lps : tuple of 3 float, mm
+        Seed in LPS (the line's midpoint when only a line was given).
+    seed_index : tuple of 3 int
+        Seed voxel (slice, row, col) on ``labels``' grid.
+    line_lps : tuple of two LPS points or None
+        The line drawn across the lesion, when given.
+    phase : Phase
+        Phase the mask was computed on.
+    lesion_value, surroundings_value : float
+        Final intensity model (HU for CT): lesion median and surroundings median.
+    window : tuple of 2 float
+        Final (low, high) intensity window on the smoothed image.
+    phase_conspicuity : mapping str -> float
+        |lesion - surroundings| / noise sigma per phase considered (phase choice).
+    elapsed_s : float
+        Wall time of the call (s).
+    notes : tuple of str
+        Warnings worth showing a reader (e.g. mask still touching the largest ROI).
+    """
+
+    labels: LabelVolume
+    algorithm: str
+    version: str
+    parameters: Mapping[str, Any]
+    seed_lps: tuple[float, float, float]
+    seed_index: tuple[int, int, int]
+    phase: Phase
+    lesion_value: float
+    surroundings_value: float
+    window: tuple[float, float]
+    elapsed_s: float
+    line_lps: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
+    phase_conspicuity: Mapping[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parameters", MappingProxyType(dict(self.parameters)))
+        object.__setattr__(self, "phase_conspicuity", MappingProxyType(dict(self.phase_conspicuity)))
+
+    @property
+    def mask(self) -> NDArray[np.bool_]:
+        """Boolean lesion mask on ``labels``' grid."""
+        return self.labels.mask()
+
+    @property
+    def volume_mm3(self) -> float:
+        """Lesion volume = voxel count x voxel volume (mm3)."""
+        return float(np.count_nonzero(self.labels.array)) * self.labels.voxel_volume_mm3
+
+    def provenance(self) -> dict[str, Any]:
+        """JSON-serialisable provenance record (DESIGN section 2)."""
+        return {
+            "algorithm": self.algorithm,
+            "version": self.version,
+            "parameters": dict(self.parameters),
+            "seed_lps": list(self.seed_lps),
+            "seed_index": list(self.seed_index),
+            "line_lps": [list(p) for p in self.line_lps] if self.line_lps else None,
+            "phase": str(self.phase),
+            "lesion_value": self.lesion_value,
+            "surroundings_value": self.surroundings_value,
+            "window": list(self.window),
+            "phase_conspicuity": dict(self.phase_conspicuity),
+            "elapsed_s": self.elapsed_s,
+            "notes": list(self.notes),
+        }
+
+
+# ------------------------------------------------------------------------------------------
+# internals
+# ------------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class _Model:
+    lesion: float
+    surround: float
+    sigma_raw: float
+    sigma_s: float
+    low: float
+    high: float
+    conspicuity: float = 0.0
+    mode: str = "hypo"
+
+
+@dataclass(slots=True)
+class _RoiResult:
+    mask: NDArray[np.bool_]  # ROI-sized
+    lo: NDArray[np.int64]
+    model: _Model
+    touches: bool
+    at_max: bool
+
+
+def _seed_ball_values(raw: NDArray[Any], seed: Sequence[int], ball_el: NDArray[np.bool_]) -> tuple[NDArray[Any], NDArray[np.bool_]]:
+    """Raw values in the seed ball (clipped to the array) and the ball as a ROI mask."""
+    r = np.array(ball_el.shape) // 2
+    s = np.asarray(seed, int)
+    lo = np.maximum(s - r, 0)
+    hi = np.minimum(s + r + 1, raw.shape)
+    blo = lo - (s - r)
+    bhi = blo + (hi - lo)
+    el = ball_el[blo[0]:bhi[0], blo[1]:bhi[1], blo[2]:bhi[2]]
+    region = np.zeros(raw.shape, bool)
+    region[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] = el
+    return raw[region], region
+
+
+def _ring(region: NDArray[np.bool_], spacing: Sequence[float], inner: float, outer: float) -> NDArray[np.bool_]:
+    """Voxels at distance (inner, outer] mm outside ``region`` (computed on a padded bbox)."""
+    from scipy import ndimage as ndi
+
+    bb = bbox(region)
+    if bb is None:
+        return np.zeros_like(region)
+    pad = np.ceil(outer / np.asarray(spacing)).astype(int) + 1
+    sl = pad_box(bb[0], bb[1], pad, region.shape)
+    d = ndi.distance_transform_edt(~region[sl], sampling=spacing)
+    out = np.zeros_like(region)
+    out[sl] = (d > inner) & (d <= outer)
+    return out
+
+
+def _window(lesion: float, surround: float, sigma_raw: float, k_outer: float, hyper: bool) -> tuple[float, float]:
+    mid = 0.5 * (lesion + surround)
+    far = max(k_outer * sigma_raw, abs(lesion - surround))
+    if hyper:
+        return mid, lesion + far
+    return lesion - far, mid
+
+
+def _grow_in_roi(
+    raw: NDArray[np.float32],
+    smooth: NDArray[np.float32],
+    seed: tuple[int, int, int],
+    spacing: tuple[float, float, float],
+    params: LesionParams,
+    liver: NDArray[np.bool_] | None,
+    clamp: NDArray[np.bool_] | None,
+    line_ball: NDArray[np.bool_] | None,
+    sigma_raw: float,
+    noise_factor: float,
+    first_round_only: bool = False,
+) -> tuple[NDArray[np.bool_], _Model]:
+    from scipy import ndimage as ndi
+
+    seed_el = ball(params.seed_radius_mm, spacing, min_one_voxel=True)
+    vals, seed_region = _seed_ball_values(raw, seed, seed_el)
+    lesion = float(np.median(vals))
+    sigma_s = sigma_raw * noise_factor
+    both = params.polarity == "both"
+    auto_both = params.polarity == "auto" and line_ball is not None and line_ball.any()
+    # -- conservative first region
+    if line_ball is not None and line_ball.any():
+        region = line_ball.copy()
+        inner_vals = smooth[line_ball & _inner_half(line_ball)]
+        if inner_vals.size and not both:
+            lesion = float(np.median(inner_vals))
+    else:
+        tol = max(2.5 * sigma_s, 1e-6)
+        core = np.abs(smooth - lesion) <= tol
+        if liver is not None:
+            core &= liver
+        region = component_at(core, seed, seed_region)
+        if not region.any():
+            region = seed_region.copy()
+    model = _Model(lesion, lesion, sigma_raw, sigma_s, lesion, lesion)
+    open_el = ball(params.opening_radius_mm, spacing) if params.opening_radius_mm > 0 else None
+    mask = region
+    for it in range(params.iterations):
+        ring = _ring(region, spacing, params.ring_inner_mm, params.ring_outer_mm)
+        if liver is not None:
+            ring &= liver
+        ring_vals = smooth[ring]
+        if ring_vals.size == 0:
+            raise LowContrastError(
+                "no surrounding tissue found around the seed region (it fills the whole region of interest). "
+                "The click may be inside a large homogeneous organ rather than a lesion; draw a line across the "
+                "lesion (line_lps=) or choose another phase (phase=)."
+            )
+        surround = float(np.median(ring_vals))
+        if auto_both and it == 0:
+            # a line was drawn: is the lesion heterogeneous (parts clearly darker AND parts clearly
+            # brighter than the surroundings, e.g. necrosis + enhancing tissue or lipiodol)?
+            inner = smooth[region]
+            k = params.min_contrast_k_sigma * max(sigma_s, 1e-6)
+            f_lo = float(np.mean(inner < surround - k))
+            f_hi = float(np.mean(inner > surround + k))
+            both = min(f_lo, f_hi) >= C.LESION_HETEROGENEOUS_MIN_FRACTION
+        if both:
+            # heterogeneous lesion: everything that differs from the surroundings by more than
+            # half the typical lesion-surroundings difference inside the current region
+            dev = np.abs(smooth[region] - surround)
+            contrast = float(np.median(dev)) if dev.size else 0.0
+            lesion = float(np.median(raw[region])) if region.any() else lesion
+        else:
+            if it > 0 and mask.any():
+                lesion = float(np.median(raw[mask]))
+            contrast = abs(lesion - surround)
+        if contrast < params.min_contrast_k_sigma * max(sigma_s, 1e-6) or contrast == 0.0:
+            raise LowContrastError(
+                f"lesion value {lesion:.1f} vs surroundings {surround:.1f} (contrast {contrast:.1f}, smoothed "
+                f"noise sigma {sigma_s:.1f}): below {params.min_contrast_k_sigma} sigma, the lesion is not "
+                "distinguishable here. Choose the phase where it is conspicuous (phase=), move the seed inside it, "
+                "or lower LesionParams.min_contrast_k_sigma."
+            )
+        if both:
+            tau = 0.5 * contrast
+            low, high = surround - tau, surround + tau  # the EXCLUDED band
+            cand = (smooth <= low) | (smooth >= high)
+        else:
+            hyper = lesion > surround if params.polarity == "auto" else params.polarity == "hyper"
+            low, high = _window(lesion, surround, sigma_raw, params.outer_k_sigma, hyper)
+            cand = (smooth >= low) & (smooth <= high)
+        if both:
+            dev_r = np.abs(smooth[region] - surround)
+            consp = float(np.percentile(dev_r, 25)) / max(sigma_raw, 1e-6) if dev_r.size else 0.0
+        else:
+            consp = abs(lesion - surround) / max(sigma_raw, 1e-6)
+        model = _Model(lesion, surround, sigma_raw, sigma_s, low, high, consp, "both" if both else ("hyper" if lesion > surround else "hypo"))
+        if first_round_only:
+            return region, model
+        if liver is not None:
+            cand &= liver
+        if clamp is not None:
+            cand &= clamp
+        comp = component_at(cand, seed, seed_region)
+        if not comp.any() and (both or line_ball is not None):
+            comp = component_at(cand, seed, region)
+        if not comp.any():
+            raise LowContrastError(
+                f"no voxel near the seed falls in the window [{low:.1f}, {high:.1f}] "
+                f"(lesion {lesion:.1f}, surroundings {surround:.1f}); move the seed inside the lesion or pick another phase."
+            )
+        if open_el is not None and open_el.sum() > 1:
+            bb = bbox(comp)
+            assert bb is not None
+            pad = np.array(open_el.shape) // 2 + 1
+            sl = pad_box(bb[0], bb[1], pad, comp.shape)
+            opened_local = ndi.binary_opening(comp[sl], structure=open_el)
+            opened = np.zeros_like(comp)
+            opened[sl] = opened_local
+            kept = component_at(opened, seed, seed_region)
+            if kept.any():
+                comp = kept
+        bb = bbox(comp)
+        assert bb is not None
+        sl = pad_box(bb[0], bb[1], (1, 1, 1), comp.shape)
+        filled = np.zeros_like(comp)
+        filled[sl] = fill_holes(comp[sl])
+        mask = filled
+        region = mask
+    return mask, model
+
+
+def _inner_half(line_ball: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """The inner half (by radius) of a ball mask: voxels at least as deep as half its radius."""
+    from scipy import ndimage as ndi
+
+    d = ndi.distance_transform_edt(line_ball)
+    return np.asarray(d >= 0.5 * d.max()) if d.max() > 0 else line_ball
+
+
+def _touches_border(mask: NDArray[np.bool_], lo: NDArray[np.int64], hi: NDArray[np.int64], shape: Sequence[int]) -> bool:
+    for ax in range(3):
+        if lo[ax] > 0 and np.take(mask, 0, axis=ax).any():
+            return True
+        if hi[ax] < shape[ax] and np.take(mask, -1, axis=ax).any():
+            return True
+    return False
+
+
+def _segment_on(
+    volume: Volume,
+    seed: tuple[int, int, int],
+    params: LesionParams,
+    liver: NDArray[np.bool_] | None,
+    line_idx: NDArray[np.float64] | None,
+    fixed_half_mm: float | None,
+    first_round_only: bool = False,
+) -> _RoiResult:
+    from scipy import ndimage as ndi
+
+    sp = np.asarray(volume.spacing, float)
+    shape = np.asarray(volume.shape)
+    s = np.asarray(seed, int)
+    line_len_mm = None
+    if line_idx is not None:
+        line_len_mm = float(np.linalg.norm((line_idx[1] - line_idx[0]) * sp))
+    if fixed_half_mm is not None:
+        half = fixed_half_mm
+    elif line_len_mm is not None:
+        half = max(params.line_roi_factor * line_len_mm, 0.5 * line_len_mm) + params.ring_outer_mm + 2 * params.smoothing_sigma_mm
+    else:
+        half = params.roi_half_size_mm
+    sig_vox = gaussian_sigma_vox(params.smoothing_sigma_mm, sp, params.smoothing_min_vox)
+    nf = gaussian_noise_factor(sig_vox)
+    while True:
+        r = np.ceil(half / sp).astype(int)
+        lo = np.maximum(s - r, 0)
+        hi = np.minimum(s + r + 1, shape)
+        sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+        raw = np.asarray(volume.array[sl], dtype=np.float32)
+        smooth = ndi.gaussian_filter(raw, sig_vox, mode="nearest")
+        sigma_raw = noise_sigma(raw, smooth, sig_vox)
+        local_seed = tuple(int(v) for v in s - lo)
+        liv = liver[sl] if liver is not None else None
+        clamp = line_ball = None
+        if line_idx is not None and line_len_mm is not None:
+            mid = 0.5 * (line_idx[0] + line_idx[1]) - lo
+            grids = np.ogrid[tuple(slice(0, int(n)) for n in raw.shape)]
+            d2 = sum(((g - m) * spv) ** 2 for g, m, spv in zip(grids, mid, sp, strict=True))
+            clamp = np.asarray(d2 <= (params.line_clamp_factor * 0.5 * line_len_mm) ** 2)
+            line_ball = np.asarray(d2 <= (0.5 * line_len_mm) ** 2)
+            if liv is not None:
+                line_ball &= liv
+        mask, model = _grow_in_roi(
+            raw, smooth, local_seed, tuple(sp), params, liv, clamp, line_ball, sigma_raw, nf, first_round_only  # type: ignore[arg-type]
+        )
+        touches = _touches_border(mask, lo, hi, shape)
+        at_max = fixed_half_mm is not None or half >= params.roi_max_half_size_mm
+        if touches and not at_max and not first_round_only:
+            half = min(half * params.roi_growth, params.roi_max_half_size_mm)
+            continue
+        return _RoiResult(mask, lo, model, touches, at_max)
+
+
+def _as_phases(volume: Volume | Mapping[Phase | str, Volume]) -> dict[Phase, Volume]:
+    if isinstance(volume, Volume):
+        return {volume.phase: volume}
+    if isinstance(volume, Mapping):
+        out: dict[Phase, Volume] = {}
+        for k, v in volume.items():
+            if not isinstance(v, Volume):
+                raise TypeError(f"phase {k!r} maps to {type(v).__name__}, expected a Volume.")
+            out[Phase(k)] = v
+        if not out:
+            raise SegmentationError("no phase volume given; pass a Volume or a non-empty {phase: Volume} mapping.")
+        return out
+    raise TypeError(f"segment_lesion needs a Volume or a mapping phase -> Volume, got {type(volume).__name__}.")
+
+
+def _liver_on(liver: LabelVolume | None, vol: Volume) -> NDArray[np.bool_] | None:
+    if liver is None:
+        return None
+    if not liver.geometry.equals(vol.geometry):
+        liver = liver.resample_to(vol)
+    m = liver.mask()
+    return m if m.any() else None
+
+
+def segment_lesion(
+    volume: Volume | Mapping[Phase | str, Volume],
+    *,
+    seed_lps: ArrayLike | None = None,
+    seed_index: Sequence[int] | None = None,
+    line_lps: ArrayLike | None = None,
+    phase: Phase | str | None = None,
+    liver: LabelVolume | None = None,
+    roi_mm: float | None = None,
+    params: LesionParams | None = None,
+    label: int = 1,
+    lesion_id: str = "L1",
+) -> SegmentationResult:
+    """Segment the lesion under a click (or across a drawn line) in 3-D.
+
+    Parameters
+    ----------
+    volume : Volume or mapping Phase -> Volume
+        One image, or the phases of one study (same frame of reference; grids may differ).
+    seed_lps : 3 floats, mm, optional
+        Seed in patient LPS coordinates.
+    seed_index : 3 ints, optional
+        Seed voxel (slice, row, col) on the grid of ``phase`` (or of the first volume given).
+        Give exactly one of ``seed_lps`` / ``seed_index``, or a line only.
+    line_lps : (2, 3) floats, mm, optional
+        Two LPS points of a line drawn across the lesion.  Sets the ROI size, the initial
+        lesion region (ball on the line) and a leak clamp; its midpoint is the seed when no
+        seed is given.
+    phase : Phase or str, optional
+        Phase to segment on.  Default: the most conspicuous phase (largest |lesion -
+        surroundings| / noise sigma).
+    liver : LabelVolume, optional
+        Liver mask; the lesion is kept inside it and the surroundings are sampled in it.
+    roi_mm : float, optional
+        Fixed ROI half-size (mm); disables the adaptive ROI growth.
+    params : LesionParams, optional
+        Algorithm parameters (defaults in :mod:`hcc_imaging.segment.constants`).
+    label, lesion_id : int, str
+        Label value and name of the mask.
+
+    Returns
+    -------
+    SegmentationResult
+        Mask (LabelVolume on the grid of the phase used) with provenance.
+
+    Raises
+    ------
+    SeedError
+        No seed, both seeds, or a seed outside the image.
+    LowContrastError
+        The lesion is not distinguishable from its surroundings at the seed.
+    """
+    t0 = time.perf_counter()
+    p = params or LesionParams()
+    phases = _as_phases(volume)
+    if seed_lps is not None and seed_index is not None:
+        raise SeedError("give either seed_lps= (LPS mm) or seed_index= (slice, row, col), not both.")
+    if phase is not None:
+        phase = Phase(phase)
+        if phase not in phases:
+            raise SeedError(
+                f"phase {str(phase)!r} was asked for but only {[str(k) for k in phases]} were given; "
+                "pass that phase's Volume or choose one of these."
+            )
+    index_ref = phases[phase] if phase is not None else next(iter(phases.values()))
+    line = None
+    if line_lps is not None:
+        line = np.asarray(line_lps, float).reshape(-1)
+        if line.shape != (6,) or not np.all(np.isfinite(line)):
+            raise SeedError(f"line_lps must be two LPS points ((x1, y1, z1), (x2, y2, z2)) in mm, got {line_lps!r}.")
+        line = line.reshape(2, 3)
+        if np.linalg.norm(line[1] - line[0]) < 1e-6:
+            raise SeedError("line_lps has zero length; draw the line across the lesion, edge to edge.")
+    if seed_index is not None:
+        idx = np.asarray(seed_index, float).reshape(-1)
+        if idx.shape != (3,):
+            raise SeedError(f"seed_index must be 3 integers (slice, row, col), got {seed_index!r}.")
+        seed_pt = index_ref.index_to_lps(idx)
+    elif seed_lps is not None:
+        seed_pt = np.asarray(seed_lps, float).reshape(-1)
+        if seed_pt.shape != (3,) or not np.all(np.isfinite(seed_pt)):
+            raise SeedError(f"seed_lps must be 3 finite LPS coordinates in mm, got {seed_lps!r}.")
+    elif line is not None:
+        seed_pt = 0.5 * (line[0] + line[1])
+    else:
+        raise SeedError("no seed: pass seed_lps= (LPS mm), seed_index= (slice, row, col) or line_lps= (two LPS points).")
+
+    def seed_on(vol: Volume) -> tuple[int, int, int]:
+        try:
+            return vol.geometry.lps_to_nearest_index(seed_pt)
+        except ValueError as err:
+            raise SeedError(
+                f"seed {tuple(np.round(seed_pt, 1))} mm is outside the {vol.phase} volume "
+                f"(series {vol.series_instance_uid or 'unknown'}, shape {vol.shape}). Click inside the image."
+            ) from err
+
+    conspicuity: dict[str, float] = {}
+    if phase is None and len(phases) > 1:
+        cp = LesionParams(**{**asdict(p), "iterations": 1})
+        best = None
+        for ph, vol in phases.items():
+            try:
+                rr = _segment_on(vol, seed_on(vol), cp, _liver_on(liver, vol),
+                                 None if line is None else vol.lps_to_index(line), roi_mm, first_round_only=True)
+                cnr = rr.model.conspicuity
+            except LowContrastError:
+                cnr = 0.0
+            conspicuity[str(ph)] = round(float(cnr), 3)
+            if best is None or cnr > best[0]:
+                best = (cnr, ph)
+        assert best is not None
+        phase = best[1]
+    elif phase is None:
+        phase = next(iter(phases))
+    vol = phases[phase]
+    seed_vox = seed_on(vol)
+    liv = _liver_on(liver, vol)
+    if liv is not None and not liv[seed_vox]:
+        raise SeedError(
+            f"seed {tuple(np.round(seed_pt, 1))} mm (voxel {seed_vox}) is outside the liver mask; "
+            "click inside the liver or pass liver=None."
+        )
+    rr = _segment_on(vol, seed_vox, p, liv, None if line is None else vol.lps_to_index(line), roi_mm)
+    full = np.zeros(vol.shape, dtype=np.uint8 if label < 256 else np.uint16)
+    sl = tuple(slice(int(a), int(a) + n) for a, n in zip(rr.lo, rr.mask.shape, strict=True))
+    full[sl][rr.mask] = label
+    notes: list[str] = []
+    if rr.touches:
+        notes.append(
+            "the mask still touches the border of the largest region of interest: it may have leaked into "
+            "neighbouring tissue; check it, pass a liver mask or draw a line across the lesion."
+        )
+    labels = LabelVolume.like(vol, full, labels={label: lesion_id}, meta={"algorithm": ALGORITHM_NAME})
+    m = rr.model
+    res = SegmentationResult(
+        labels=labels,
+        algorithm=ALGORITHM_NAME,
+        version=C.ALGORITHM_VERSION,
+        parameters={**asdict(p), "roi_mm": roi_mm},
+        seed_lps=tuple(float(v) for v in seed_pt),  # type: ignore[arg-type]
+        seed_index=seed_vox,
+        line_lps=None if line is None else (tuple(map(float, line[0])), tuple(map(float, line[1]))),  # type: ignore[arg-type]
+        phase=Phase(phase),
+        lesion_value=float(m.lesion),
+        surroundings_value=float(m.surround),
+        window=(float(m.low), float(m.high)),
+        elapsed_s=time.perf_counter() - t0,
+        phase_conspicuity=conspicuity,
+        notes=tuple(notes),
+    )
+    log.debug("segment_lesion: %d voxels in %.3f s on %s", int(rr.mask.sum()), res.elapsed_s, phase)
+    return res

@@ -1,0 +1,295 @@
+"""Liver segmentation on contrast CT: classical (default) or TotalSegmentator when present.
+
+Classical method (:func:`segment_liver`, ``backend="classical"``), on a ~2 mm working grid:
+
+1. Average-shrink the CT to ``work_spacing_mm`` (anti-aliased), Gaussian-smooth
+   (``smoothing_sigma_mm``); body = largest component above -300 HU.
+2. Liver value: median around ``seed_lps`` when given, else the histogram mode of the body's
+   smoothed HU inside the phase's search range (:data:`constants.LIVER_WINDOW_HU_BY_PHASE`).
+3. Window = liver value +/- ``half_width_hu``; erode by ``erosion_radius_mm`` (cuts the bridges to
+   heart, stomach, kidney, spleen); keep the component holding the seed, else the largest one on
+   the patient's right (LPS x below the body's centre); dilate back inside the window.
+4. Close with ``closing_radius_mm`` and fill holes (3-D, then per slice) so intrahepatic vessels
+   and lesions are inside the liver, as in expert masks; map back to the image grid (linear on
+   the mask fraction, >= 0.5).
+
+Optional AI backend: ``backend="totalsegmentator"`` runs TotalSegmentator (Wasserthal et al.,
+Radiol Artif Intell 2023;5:e230024) only when the package is importable **and** its weights are
+already on disk; nothing is ever downloaded.  ``backend="auto"`` uses it when available and
+falls back to the classical method otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ..volume import Geometry, LabelVolume, Phase, Volume
+from . import constants as C
+from ._morph import ball, fill_holes, largest_component
+from .errors import BackendUnavailableError, SegmentationError
+
+__all__ = ["LiverParams", "segment_liver", "totalsegmentator_weights_dir", "ALGORITHM_NAME"]
+
+log = logging.getLogger(__name__)
+
+ALGORITHM_NAME = "hcc_imaging.segment.liver.classical_window_morphology"
+_BACKENDS = ("classical", "totalsegmentator", "auto")
+#: Order in which phases are preferred for the liver (best parenchyma contrast first).
+_PHASE_PREFERENCE = (Phase.PORTAL_VENOUS, Phase.DELAYED, Phase.TRANSITIONAL, Phase.ARTERIAL_LATE,
+                     Phase.ARTERIAL, Phase.ARTERIAL_EARLY, Phase.PRE_CONTRAST, Phase.HEPATOBILIARY, Phase.UNKNOWN)
+
+
+@dataclass(frozen=True, slots=True)
+class LiverParams:
+    """Parameters of the classical liver method (defaults and sources in :mod:`.constants`)."""
+
+    work_spacing_mm: tuple[float, float, float] = C.LIVER_WORK_SPACING_MM
+    smoothing_sigma_mm: float = C.LIVER_SMOOTHING_SIGMA_MM
+    half_width_hu: float = C.LIVER_HALF_WIDTH_HU
+    erosion_radius_mm: float = C.LIVER_EROSION_RADIUS_MM
+    closing_radius_mm: float = C.LIVER_CLOSING_RADIUS_MM
+    body_min_hu: float = C.LIVER_BODY_MIN_HU
+    search_range_hu: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if any(s <= 0 for s in self.work_spacing_mm) or self.half_width_hu <= 0 or self.erosion_radius_mm < 0:
+            raise SegmentationError(
+                "LiverParams: work_spacing_mm and half_width_hu must be > 0 and erosion_radius_mm >= 0, got "
+                f"{self.work_spacing_mm}, {self.half_width_hu}, {self.erosion_radius_mm}."
+            )
+
+
+def totalsegmentator_weights_dir() -> Path:
+    """Where TotalSegmentator keeps its weights (``TOTALSEG_WEIGHTS_PATH``, else
+    ``TOTALSEG_HOME_DIR/nnunet/results``, else ``~/.totalsegmentator/nnunet/results``)."""
+    if os.environ.get("TOTALSEG_WEIGHTS_PATH"):
+        return Path(os.environ["TOTALSEG_WEIGHTS_PATH"])
+    home = Path(os.environ.get("TOTALSEG_HOME_DIR", Path.home() / ".totalsegmentator"))
+    return home / "nnunet" / "results"
+
+
+def _totalsegmentator_available() -> tuple[bool, str]:
+    if importlib.util.find_spec("totalsegmentator") is None:
+        return False, (
+            "the TotalSegmentator backend needs the package 'TotalSegmentator', which is not installed. "
+            "Install it (pip install TotalSegmentator) and download its weights once with "
+            "`totalseg_download_weights -t total`, or use backend='classical'."
+        )
+    wdir = totalsegmentator_weights_dir()
+    organs = list(wdir.glob("Dataset*organs*")) if wdir.is_dir() else []
+    if not organs:
+        return False, (
+            f"TotalSegmentator is installed but its organ weights are not in {wdir}; hcc_imaging never downloads "
+            "weights. Run `totalseg_download_weights -t total` once (or set TOTALSEG_WEIGHTS_PATH), or use "
+            "backend='classical'."
+        )
+    return True, str(wdir)
+
+
+def _segment_totalsegmentator(vol: Volume) -> LabelVolume:  # pragma: no cover - needs weights
+    from totalsegmentator.python_api import totalsegmentator  # type: ignore[import-not-found]
+
+    from ..io.masks import load_mask, save_mask
+
+    with tempfile.TemporaryDirectory(prefix="hcc_totalseg_") as tmp:
+        img = Path(tmp) / "ct.nii.gz"
+        import SimpleITK as sitk
+
+        sitk.WriteImage(vol.to_sitk(), str(img), True)
+        out = Path(tmp) / "seg"
+        totalsegmentator(str(img), str(out), roi_subset=["liver"], quiet=True)
+        lv = load_mask(out / "liver.nii.gz", vol, label_names={1: "liver"})
+    return LabelVolume.like(vol, (lv.array != 0).astype(np.uint8), labels={1: "liver"},
+                            meta={"algorithm": "TotalSegmentator", "backend": "totalsegmentator"})
+
+
+def _pick_volume(volume: Volume | Mapping[Phase | str, Volume], phase: Phase | str | None) -> Volume:
+    if isinstance(volume, Volume):
+        return volume
+    phases = {Phase(k): v for k, v in volume.items()}
+    if not phases:
+        raise SegmentationError("segment_liver got an empty phase mapping; pass a Volume or {phase: Volume}.")
+    if phase is not None:
+        ph = Phase(phase)
+        if ph not in phases:
+            raise SegmentationError(f"phase {str(ph)!r} not among the given phases {[str(k) for k in phases]}.")
+        return phases[ph]
+    for ph in _PHASE_PREFERENCE:
+        if ph in phases:
+            return phases[ph]
+    return next(iter(phases.values()))
+
+
+def _shrink(vol: Volume, work_mm: tuple[float, float, float]) -> tuple[NDArray[np.float32], Geometry]:
+    """Block-average the volume to about ``work_mm`` (integer factors, >= 1 per axis)."""
+    import SimpleITK as sitk
+
+    f = [max(1, int(round(w / s))) for w, s in zip(work_mm, vol.spacing, strict=True)]
+    img = sitk.Cast(vol.to_sitk(), sitk.sitkFloat32)
+    small = sitk.BinShrink(img, [f[2], f[1], f[0]])
+    arr = sitk.GetArrayFromImage(small).astype(np.float32)
+    d_itk = np.asarray(small.GetDirection(), float).reshape(3, 3)
+    geom = Geometry(shape=arr.shape, spacing=tuple(small.GetSpacing())[::-1], origin=tuple(small.GetOrigin()),  # type: ignore[arg-type]
+                    direction=d_itk[:, ::-1])
+    return arr, geom
+
+
+def _mode_hu(values: NDArray[np.float32], lo: float, hi: float) -> float | None:
+    sel = values[(values >= lo) & (values <= hi)]
+    if sel.size < 100:
+        return None
+    hist, edges = np.histogram(sel, bins=max(int(hi - lo) // 2, 10), range=(lo, hi))
+    from scipy import ndimage as ndi
+
+    hist_s = ndi.gaussian_filter1d(hist.astype(float), 2.0)
+    i = int(np.argmax(hist_s))
+    return float(0.5 * (edges[i] + edges[i + 1]))
+
+
+def segment_liver(
+    volume: Volume | Mapping[Phase | str, Volume],
+    *,
+    backend: str = "classical",
+    phase: Phase | str | None = None,
+    seed_lps: ArrayLike | None = None,
+    params: LiverParams | None = None,
+) -> LabelVolume:
+    """Segment the liver (label 1, ``"liver"``), including intrahepatic lesions and vessels.
+
+    Parameters
+    ----------
+    volume : Volume or mapping Phase -> Volume
+        Contrast CT (HU).  With several phases the portal-venous one is used unless ``phase``.
+    backend : {"classical", "totalsegmentator", "auto"}
+        "totalsegmentator" needs the package and its weights on disk (never downloaded);
+        "auto" uses it when available, else the classical method.
+    seed_lps : 3 floats, mm, optional
+        A point inside the liver: sets the liver value and picks the component.
+    params : LiverParams, optional
+
+    Returns
+    -------
+    LabelVolume
+        On the grid of the volume used; provenance in ``meta``.
+
+    Raises
+    ------
+    BackendUnavailableError
+        ``backend="totalsegmentator"`` without the package or its weights.
+    SegmentationError
+        No liver-like tissue found.
+    """
+    t0 = time.perf_counter()
+    if backend not in _BACKENDS:
+        raise SegmentationError(f"backend must be one of {_BACKENDS}, got {backend!r}.")
+    vol = _pick_volume(volume, phase)
+    if backend in ("totalsegmentator", "auto"):
+        ok, why = _totalsegmentator_available()
+        if ok:
+            return _segment_totalsegmentator(vol)  # pragma: no cover - needs weights
+        if backend == "totalsegmentator":
+            raise BackendUnavailableError(why)
+        log.info("TotalSegmentator unavailable (%s); using the classical liver method", why)
+    p = params or LiverParams()
+    from scipy import ndimage as ndi
+
+    small, geom = _shrink(vol, p.work_spacing_mm)
+    sp = geom.spacing
+    sm = ndi.gaussian_filter(small, [p.smoothing_sigma_mm / s for s in sp], mode="nearest")
+    body = largest_component(sm > p.body_min_hu)
+    if not body.any():
+        raise SegmentationError(
+            f"no body found above {p.body_min_hu} HU in series {vol.series_instance_uid or '?'}; is this CT in HU?"
+        )
+    seed_idx = None
+    if seed_lps is not None:
+        seed_idx = tuple(int(v) for v in np.rint(geom.lps_to_index(np.asarray(seed_lps, float))))
+        if any(i < 0 or i >= n for i, n in zip(seed_idx, geom.shape, strict=True)):
+            raise SegmentationError(f"liver seed {tuple(np.asarray(seed_lps, float))} mm lies outside the image.")
+    lo_hi = p.search_range_hu or C.LIVER_WINDOW_HU_BY_PHASE.get(str(vol.phase), C.LIVER_WINDOW_HU_BY_PHASE["unknown"])
+    if seed_idx is not None:
+        el = ball(5.0, sp, min_one_voxel=True)
+        r = np.array(el.shape) // 2
+        s = np.asarray(seed_idx)
+        lo = np.maximum(s - r, 0)
+        hi = np.minimum(s + r + 1, geom.shape)
+        liver_hu = float(np.median(sm[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]))
+    else:
+        # patient's right half of the body (LPS x below the body's centre): the liver's side
+        xs = geom.index_to_lps(np.argwhere(body)[:: max(1, int(body.sum()) // 200_000)])[:, 0]
+        x_mid = float(np.median(xs))
+        kk, jj, ii = np.indices(geom.shape, sparse=True)
+        x_all = (geom.origin[0] + geom.direction[0, 0] * sp[0] * kk + geom.direction[0, 1] * sp[1] * jj
+                 + geom.direction[0, 2] * sp[2] * ii)
+        right = body & (x_all < x_mid)
+        mode = _mode_hu(sm[right], *lo_hi)
+        if mode is None:
+            raise SegmentationError(
+                f"no liver-like tissue in {lo_hi} HU for phase {vol.phase} (series {vol.series_instance_uid or '?'}). "
+                "Pass seed_lps= (a point in the liver) or LiverParams(search_range_hu=(lo, hi))."
+            )
+        liver_hu = mode
+    window = (sm >= liver_hu - p.half_width_hu) & (sm <= liver_hu + p.half_width_hu) & body
+    ero_el = ball(p.erosion_radius_mm, sp, min_one_voxel=True)
+    core = ndi.binary_erosion(window, structure=ero_el)
+    lab, n = ndi.label(core)
+    if n == 0:
+        raise SegmentationError(
+            f"the liver window {liver_hu:.0f} +/- {p.half_width_hu:.0f} HU leaves nothing after a "
+            f"{p.erosion_radius_mm} mm erosion; lower LiverParams.erosion_radius_mm or widen half_width_hu."
+        )
+    counts = np.bincount(lab.ravel())
+    counts[0] = 0
+    pick = 0
+    if seed_idx is not None and lab[seed_idx] > 0:
+        pick = int(lab[seed_idx])
+    if pick == 0:
+        # largest component whose centroid lies on the patient's right
+        xs_c = ndi.center_of_mass(np.ones_like(lab), lab, index=np.arange(1, n + 1))
+        order = np.argsort(counts[1:])[::-1] + 1
+        body_x = float(np.median(geom.index_to_lps(np.argwhere(body)[:: max(1, int(body.sum()) // 100_000)])[:, 0]))
+        for cidx in order[:5]:
+            cx = geom.index_to_lps(np.asarray(xs_c[cidx - 1], float))[0]
+            if cx < body_x:
+                pick = int(cidx)
+                break
+        if pick == 0:
+            pick = int(order[0])
+    liver = lab == pick
+    liver = ndi.binary_dilation(liver, structure=ero_el) & window
+    liver = largest_component(liver)
+    if p.closing_radius_mm > 0:
+        cl = ball(p.closing_radius_mm, sp, min_one_voxel=True)
+        pad = np.array(cl.shape) // 2 + 1
+        padded = np.pad(liver, [(int(q), int(q)) for q in pad])
+        closed = ndi.binary_closing(padded, structure=cl)
+        liver = closed[tuple(slice(int(q), int(q) + n_) for q, n_ in zip(pad, liver.shape, strict=True))] & body
+    liver = fill_holes(liver)
+    # back to the image grid: linear on the fraction, >= 0.5
+    frac = Volume(array=liver.astype(np.float32), geometry=geom)
+    from ..volume import resample_volume
+
+    full = resample_volume(frac, vol, interpolation="linear", default_hu=0.0)
+    mask = np.asarray(full.array >= 0.5)
+    info: dict[str, Any] = {
+        "algorithm": ALGORITHM_NAME,
+        "version": C.ALGORITHM_VERSION,
+        "backend": "classical",
+        "parameters": asdict(p),
+        "phase": str(vol.phase),
+        "liver_hu": round(liver_hu, 1),
+        "search_range_hu": list(lo_hi),
+        "elapsed_s": round(time.perf_counter() - t0, 3),
+    }
+    return LabelVolume.like(vol, mask.astype(np.uint8), labels={1: "liver"}, meta=info)
