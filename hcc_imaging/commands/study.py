@@ -169,8 +169,9 @@ def register(subparsers: Any) -> None:
     audit = sub.add_parser("audit", help="the hash-chained audit log").add_subparsers(dest="sub", required=True)
     x = audit.add_parser("verify", parents=[common], help="verify the hash chain (exit 2 if tampered)")
     x.set_defaults(func=run, action="audit-verify")
-    x = audit.add_parser("log", parents=[common], help="print the audit log")
-    x.add_argument("--last", type=int, default=50)
+    x = audit.add_parser("log", parents=[common], help="print the audit log (values of reader data blinded)")
+    x.add_argument("--last", type=int, default=50, help="show the last N rows (0 = all)")
+    x.add_argument("--adjudicator", default=None, help="adjudicator id: show reader-private values too")
     x.set_defaults(func=run, action="audit-log")
 
 
@@ -347,7 +348,8 @@ def run(args: argparse.Namespace) -> int:
                 raise AuditIntegrityError(f"the audit log of {store.url} does not verify ({len(report.problems)} problem(s)); "
                                           "restore the store from a backup and keep this copy for investigation.")
         elif action == "audit-log":
-            es = store.audit_entries()[-args.last:] if args.last > 0 else store.audit_entries()
+            es = store.audit_entries(adjudicator_id=args.adjudicator)
+            es = es[-args.last:] if args.last > 0 else es
             _out(args, es, "\n".join(f"{e.seq}\t{e.ts}\t{e.actor}\t{e.action}\t{e.entity}\t{e.entity_key}" for e in es))
     finally:
         store.close()

@@ -651,7 +651,11 @@ class ReaderSession(_Base):
             tp = Store._timepoint(s, p, timepoint_id)
             out = []
             for a in links:
-                relation = TrackingRelation(str(a.relation))
+                try:
+                    relation = TrackingRelation(str(a.relation))
+                except ValueError:
+                    raise StoreError(f"follow-up label {a.followup_label!r} at {timepoint_id!r}: relation {a.relation!r} is "
+                                     f"unknown; use one of {[r.value for r in TrackingRelation]}.") from None
                 if a.tracking_uid is None:
                     if relation is not TrackingRelation.NEW:
                         raise StoreError(f"follow-up label {a.followup_label!r} at {timepoint_id!r}: relation {relation.value} "

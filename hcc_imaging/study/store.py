@@ -86,6 +86,14 @@ T = TypeVar("T")
 #: Actor recorded for administrative writes when the caller names none.
 ADMIN_ACTOR = "system:admin"
 
+#: Tables whose audited values are reader-private (blinded in :meth:`Store.audit_entries`).
+BLINDED_TABLES: frozenset[str] = frozenset(
+    {"reads", "read_timepoints", "measurements", "read_responses", "lesions", "tracking_links", "adjudications"}
+)
+
+#: Placeholder for a blinded audit value.
+BLINDED = "<blinded>"
+
 
 def new_uid() -> str:
     """A new DICOM-style UID (``2.25.<uuid4 as integer>``, PS3.5 B.2), used as tracking UID etc."""
@@ -466,10 +474,31 @@ class Store:
             report = verify_connection(conn)
         return report.raise_if_bad() if raise_on_error else report
 
-    def audit_entries(self) -> list[AuditEntry]:
-        """The whole audit log in order (administrators; holds pseudonymous ids only)."""
+    def audit_entries(self, *, adjudicator_id: str | None = None) -> list[AuditEntry]:
+        """The audit log in order (pseudonymous ids only).
+
+        Blinding: the old/new values of reader-private rows (reads, measurements, responses,
+        lesions, tracking links, adjudications) are shown only to a registered adjudicator
+        (``adjudicator_id``); otherwise each such change lists the column with both values
+        replaced by ``"<blinded>"``.  Who changed which row when stays visible.
+        """
+        if adjudicator_id is not None:
+            from ..errors import BlindingError
+
+            def check(s: Session) -> None:
+                if self._reader(s, adjudicator_id).role != ReaderRole.ADJUDICATOR.value:
+                    raise BlindingError(f"{adjudicator_id!r} is not an adjudicator; only adjudicators see the values of "
+                                        "reader-private changes in the audit log.")
+
+            self._read(check)
         with self.engine.connect() as conn:
-            return read_entries(conn)
+            entries = read_entries(conn)
+        if adjudicator_id is not None:
+            return entries
+        from dataclasses import replace
+
+        return [replace(e, changes={k: (BLINDED, BLINDED) for k in e.changes}) if e.entity in BLINDED_TABLES else e
+                for e in entries]
 
     def integrity_check(self) -> str:
         """``PRAGMA integrity_check`` result on SQLite (``"ok"`` when sound); ``"ok"`` elsewhere."""

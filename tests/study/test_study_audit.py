@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from hcc_imaging.errors import AuditIntegrityError, StoreError
+from hcc_imaging.errors import AuditIntegrityError, BlindingError, StoreError
 from hcc_imaging.study import ReaderSession, Store
 
 
@@ -43,10 +43,11 @@ def test_every_change_is_logged_with_old_and_new(audited: Store) -> None:
     assert ("system:admin", "create", "patients") in actions
     assert ("R1", "create", "reads") in actions
     assert ("R1", "lock", "reads") in actions
-    updates = [e for e in entries if e.action == "update" and e.entity == "measurements"]
+    full = audited.audit_entries(adjudicator_id="ADJ")
+    updates = [e for e in full if e.action == "update" and e.entity == "measurements"]
     assert len(updates) == 1
     assert updates[0].changes["longest_diameter_mm"] == (25.0, 26.0)
-    lock = next(e for e in entries if e.action == "lock")
+    lock = next(e for e in full if e.action == "lock")
     assert lock.changes["status"] == ("draft", "locked")
     assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
     assert audited.audit_verify().ok
@@ -121,3 +122,16 @@ def test_log_holds_pseudonymous_ids_only(store: Store) -> None:
     dump = "\n".join(f"{e.actor} {e.entity_key} {dict(e.changes)}" for e in store.audit_entries())
     assert "HCC-0042" in dump
     assert "DOE" not in dump and "JANE" not in dump
+
+
+def test_audit_values_of_reader_data_are_blinded(audited: Store) -> None:
+    blinded = audited.audit_entries()
+    upd = next(e for e in blinded if e.action == "update" and e.entity == "measurements")
+    assert upd.changes["longest_diameter_mm"] == ("<blinded>", "<blinded>")
+    text_ = repr([e.changes for e in blinded if e.entity in ("measurements", "read_responses")])
+    assert "26.0" not in text_ and "PR" not in text_
+    # shared data stays readable
+    pat = next(e for e in blinded if e.entity == "patients")
+    assert pat.changes["patient_id"] == (None, "P001")
+    with pytest.raises(BlindingError, match="not an adjudicator"):
+        audited.audit_entries(adjudicator_id="R2")

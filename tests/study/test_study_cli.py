@@ -92,6 +92,9 @@ def test_cli_workflow_blinding_adjudication_agreement_audit(db: str, capsys: pyt
     assert code == 0 and "OK" in out
     log = _json(capsys, "study", "audit", "log", "--last", "0", "--db", db)
     assert any(e["action"] == "lock" and e["actor"] == "R1" for e in log)
+    assert all(v == ["<blinded>", "<blinded>"] for e in log if e["entity"] == "measurements" for v in e["changes"].values())
+    full = _json(capsys, "study", "audit", "log", "--last", "0", "--adjudicator", "ADJ", "--db", db)
+    assert any(e["entity"] == "measurements" and e["changes"].get("longest_diameter_mm") == [None, 30.0] for e in full)
 
 
 def test_cli_records_and_lists(db: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -131,16 +134,16 @@ def test_cli_audit_verify_fails_on_tampering(db: str, capsys: pytest.CaptureFixt
     assert code == 2 and "FAILED" in out and "AuditIntegrityError" in err
 
 
-def test_cli_subprocess(tmp_path: Path) -> None:
+def test_cli_subprocess(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     d = str(tmp_path / "sub.sqlite")
     for argv in (["study", "init"], ["study", "reader", "add", "R1"], ["study", "patient", "add", "P001"]):
-        subprocess.run([sys.executable, "-m", "hcc_imaging.cli", *argv, "--db", d], check=True, capture_output=True)
+        assert _run(capsys, *argv, "--db", d)[0] == 0
     out = subprocess.run([sys.executable, "-m", "hcc_imaging.cli", "study", "patient", "add", "Jane Doe", "--db", d],
                          capture_output=True, text=True)
     assert out.returncode == 2 and "pseudonymous id" in out.stderr
     out = subprocess.run([sys.executable, "-m", "hcc_imaging.cli", "study", "audit", "verify", "--json", "--db", d],
                          capture_output=True, text=True, check=True)
-    assert json.loads(out.stdout)["ok"] is True
+    assert json.loads(out.stdout)["ok"] is True and json.loads(out.stdout)["n_rows"] == 3
 
 
 def test_cli_db_from_environment(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -64,7 +64,7 @@ def test_sigkill_mid_write_loses_no_committed_measurement(tmp_path: Path) -> Non
     report = tmp_path / "committed.txt"
     proc = _spawn(db, report, reads["R1"], "R1", -1)
     deadline = time.monotonic() + 120
-    while len(_lines(report)) < 40:
+    while len(_lines(report)) < 25:
         if proc.poll() is not None:
             pytest.fail(f"writer died early: {proc.stderr.read().decode() if proc.stderr else ''}")
         if time.monotonic() > deadline:
@@ -97,7 +97,7 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path, busy_s: floa
     db = tmp_path / "concurrent.sqlite"
     reads = _setup(db, ["R1", "R2"])
     go = tmp_path / "go"
-    n = 25
+    n = 20
     procs = {r: _spawn(db, tmp_path / f"{r}.txt", reads[r], r, n, busy_s, str(go)) for r in ("R1", "R2")}
     time.sleep(0.5)
     go.write_text("go")

@@ -216,5 +216,5 @@ def test_confirm_tracking_errors(populated: Store) -> None:
     r1 = ReaderSession(populated, "R1")
     with pytest.raises(StoreError, match="needs the tracking UID"):
         r1.confirm_tracking("P001", "FU1", [FollowupAssignment("F1", None, "match")])
-    with pytest.raises(ValueError, match="'sideways' is not a valid TrackingRelation"):
+    with pytest.raises(StoreError, match="relation 'sideways' is unknown"):
         r1.confirm_tracking("P001", "FU1", [FollowupAssignment("F1", None, "sideways")])
