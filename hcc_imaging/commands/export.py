@@ -79,6 +79,13 @@ def register(subparsers: Any) -> None:
             q.add_argument("--cohort", action="store_true", help="cohort report even for one read")
         _common(q)
 
+    img = sub.add_parser("images", help="de-identified copies of DICOM images (same map as the SR/SEG export)")
+    img.add_argument("sources", nargs="+", help="DICOM files or folders (walked recursively)")
+    img.add_argument("--out", required=True, help="output folder")
+    img.add_argument("--patient-id", default=None,
+                     help="id keying the pseudonym and date shift (default: each file's PatientID)")
+    _common(img, assessment=False)
+
     imp = sub.add_parser("import-sr", help="read a TID 1500 SR (ours or another tool's) into a read document")
     imp.add_argument("sr", help="DICOM SR file")
     imp.add_argument("--out", default=None, help="write the read document JSON here")
@@ -193,6 +200,8 @@ def run(args: argparse.Namespace) -> int:
             return _run_seg(args)
         if kind == "import-sr":
             return _run_import(args)
+        if kind == "images":
+            return _run_images(args)
         return _run_tables(args, kind)
 
 
@@ -246,6 +255,23 @@ def _run_seg(args: argparse.Namespace) -> int:
     if deid is not None:
         deid.save()
     return _emit(args, {"seg": str(info.path), "segments": dict(info.segments)})
+
+
+def _run_images(args: argparse.Namespace) -> int:
+    from ..export.deid import deidentify_files
+
+    if not args.deidentify:
+        raise ExportCliError(
+            "export images writes de-identified copies only; add --deidentify (plain copies need no tool)."
+        )
+    deid = _deid(args)
+    files: list[Path] = []
+    for s in args.sources:
+        p = Path(s)
+        files.extend(sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p])
+    written = deidentify_files(files, args.out, deid, patient_id=args.patient_id)
+    deid.save()
+    return _emit(args, {"images": len(written), "out": str(args.out)})
 
 
 def _run_import(args: argparse.Namespace) -> int:

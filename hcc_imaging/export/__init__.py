@@ -18,7 +18,7 @@ functions that need them; importing this package loads numpy and the standard li
 from __future__ import annotations
 
 from .constants import TABLES_SCHEMA_VERSION
-from .deid import DeidentificationError, Deidentifier, deidentify_dataset, deidentify_file
+from .deid import DeidentificationError, Deidentifier, deidentify_dataset, deidentify_file, deidentify_files
 from .model import ExportInputError, ExportRead, as_export_read
 from .report import write_cohort_report, write_report
 from .sdtm import write_sdtm
@@ -33,6 +33,7 @@ __all__ = [
     "Deidentifier",
     "deidentify_dataset",
     "deidentify_file",
+    "deidentify_files",
     "ExportInputError",
     "ExportRead",
     "as_export_read",

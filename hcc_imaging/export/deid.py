@@ -35,7 +35,7 @@ import json
 import os
 import secrets
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,6 +60,7 @@ __all__ = [
     "KEPT_TEXT_CONCEPTS",
     "deidentify_dataset",
     "deidentify_file",
+    "deidentify_files",
     "atomic_dcmwrite",
 ]
 
@@ -707,3 +708,31 @@ def atomic_dcmwrite(ds: Dataset, path: str | os.PathLike[str]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def deidentify_files(
+    sources: Iterable[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    deid: Deidentifier,
+    *,
+    patient_id: str | None = None,
+) -> list[Path]:
+    """De-identify DICOM files into ``out_dir`` (named by their new SOP Instance UID).
+
+    With the same :class:`Deidentifier` as the SR / SEG export, the copies carry exactly the
+    UIDs the de-identified SR and SEG reference, so the exported set is self-consistent.
+    Non-DICOM files are skipped.
+    """
+    import pydicom
+
+    out = Path(out_dir)
+    deid.check_outside(out)
+    written = []
+    for src in sources:
+        try:
+            ds = pydicom.dcmread(src)
+        except (pydicom.errors.InvalidDicomError, IsADirectoryError):
+            continue
+        new = deidentify_dataset(ds, deid, patient_id=patient_id, in_place=True)
+        written.append(atomic_dcmwrite(new, out / f"{new.SOPInstanceUID}.dcm"))
+    return written

@@ -30,7 +30,6 @@ Content (``docs/export.md`` lists every concept and code)
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass

@@ -134,3 +134,17 @@ def test_cli_subprocess_csv(tmp_path: Path, files) -> None:
     out = json.loads(r.stdout)
     df = pd.read_parquet(out["lesions"]["parquet"])
     assert np.isclose(df.longest_diameter_mm.dropna().astype(float).sum(), 16 + 11 + 12 + 10)
+
+
+def test_cli_images_share_uids_with_seg(tmp_path: Path, files, capsys, ct) -> None:
+    keys = ["--deidentify", "--pseudonym-map", str(tmp_path / "keys" / "m.json")]
+    assert main(["export", "seg", "--image", str(files["ct"]), "--labels", str(files["labels"]),
+                 "--out", str(tmp_path / "out" / "seg.dcm"), "--json", *keys]) == 0
+    seg = pydicom.dcmread(_json(capsys)["seg"])
+    assert main(["export", "images", str(files["ct"]), "--out", str(tmp_path / "out" / "ct"), "--json", *keys]) == 0
+    assert _json(capsys)["images"] == len(ct.files)
+    uids = {pydicom.dcmread(p).SOPInstanceUID for p in (tmp_path / "out" / "ct").iterdir()}
+    refs = {i.ReferencedSOPInstanceUID for s in seg.ReferencedSeriesSequence for i in s.ReferencedInstanceSequence}
+    assert refs and refs <= uids
+    assert main(["export", "images", str(files["ct"]), "--out", str(tmp_path / "x")]) == 2
+    assert "add --deidentify" in capsys.readouterr().err
