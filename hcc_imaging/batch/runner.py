@@ -72,6 +72,8 @@ class BatchSummary:
     elapsed_s: float
     workers: int
     files: Mapping[str, str] = field(default_factory=dict)
+    #: Wall time per stage: discover (index + keys), execute (Dask), tables (reads, assess, files).
+    timings_s: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def n_failures(self) -> int:
@@ -89,6 +91,7 @@ class BatchSummary:
             "elapsed_s": round(self.elapsed_s, 3),
             "workers": self.workers,
             "files": dict(self.files),
+            "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()},
         }
 
 
@@ -276,8 +279,8 @@ def write_tables(
     lesion_rows: list[dict[str, Any]] = []
     response_rows: list[dict[str, Any]] = []
     n_failed_patients = 0
-    (out / "reads").mkdir(exist_ok=True)
-    (out / "assessments").mkdir(exist_ok=True)
+    (out / "reads").mkdir(parents=True, exist_ok=True)
+    (out / "assessments").mkdir(parents=True, exist_ok=True)
     for pid in sorted(by_patient):
         recs = sorted(by_patient[pid], key=lambda r: (r["study_date"], r["study_instance_uid"]))
         step = "read"
@@ -385,17 +388,21 @@ def run_batch(
         if not Path(src).exists():
             raise BatchError(f"SOURCE {src} does not exist. Give a folder, zip, DICOMDIR or dicomweb+http://... URL.")
         tasks, _ = discover_studies(src, opts)
+    t_discover = time.perf_counter() - t0
     done = store.done_keys() if resume else set()
     pending = [t for t in tasks if t.key not in done]
     n_workers = default_workers() if workers is None else workers
     if n_workers < 1:
         raise BatchError(f"--workers must be >= 1, got {n_workers}.")
     bar = _Progress(len(pending), len(tasks) - len(pending), progress)
+    t1 = time.perf_counter()
     try:
         used = _execute(pending, opts, store, workers=n_workers, scheduler=scheduler, processes=processes,
                         progress=bar, on_record=on_record)
     finally:
         bar.close()
+    t_execute = time.perf_counter() - t1
+    t2 = time.perf_counter()
     records = store.records(t.key for t in tasks)
     files, n_pat, n_pat_failed = write_tables(out, records, opts, tasks)
     if opts.export_sr:
@@ -410,6 +417,7 @@ def run_batch(
         out_dir=str(out), n_studies=len(tasks), n_processed=len(pending), n_skipped=len(tasks) - len(pending),
         n_failed_studies=n_failed, n_patients=n_pat, n_failed_patients=n_pat_failed,
         elapsed_s=time.perf_counter() - t0, workers=used, files=files,
+        timings_s={"discover": t_discover, "execute": t_execute, "tables": time.perf_counter() - t2},
     )
     atomic_write_text(out / "summary.json", json.dumps(summary.to_json(), indent=2, sort_keys=True) + "\n")
     cache = out / "cache"
