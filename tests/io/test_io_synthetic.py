@@ -235,3 +235,20 @@ def test_fast_and_pydicom_parsers_agree(shared_data: Path) -> None:
 def test_invalid_series_errors_are_value_errors() -> None:
     assert issubclass(SliceSpacingError, InvalidSeriesError)
     assert issubclass(SliceSpacingError, ValueError)
+
+
+@pytest.mark.slow
+def test_compressed_series_decodes_the_same_in_a_process_pool(tmp_path: Path) -> None:
+    from pydicom.uid import JPEGLSLossless
+
+    vals = _volume_values(18, 16, 16)
+    paths = write_series(tmp_path, vals)
+    for p in paths:
+        ds = pydicom.dcmread(p)
+        ds.compress(JPEGLSLossless, encoding_plugin="pyjpegls")
+        ds.save_as(p)
+    serial = load_series(tmp_path, workers=1)
+    pooled = load_series(tmp_path, workers=2)
+    np.testing.assert_array_equal(serial.array, vals.astype(np.int32) - 1024)
+    np.testing.assert_array_equal(pooled.array, serial.array)
+    assert serial.meta["decoders"] == ("pyjpegls",) and pooled.meta["decoders"] == ("pyjpegls",)
