@@ -147,14 +147,22 @@ def _order_datasets(datasets: Sequence[Dataset], source: Volume) -> list[Dataset
     return [by_k[k] for k in range(nslices)]
 
 
+def _present(arr: np.ndarray) -> list[int]:
+    """Non-zero label values present (bincount for small non-negative ints: ~10x np.unique)."""
+    a = np.asarray(arr)
+    if a.dtype.kind in "ui" and a.size and a.min() >= 0 and a.max() < 65536:
+        return [int(v) for v in np.flatnonzero(np.bincount(a.ravel())) if v != 0]
+    return [int(v) for v in np.unique(a) if v != 0]
+
+
 def _segment_plan(
     labels: LabelVolume, viable: LabelVolume | None
 ) -> list[tuple[str, int, np.ndarray, bool]]:
     """(segment label, label value, mask, is_viable) in segment-number order."""
     plan: list[tuple[str, int, np.ndarray, bool]] = []
-    values = labels.present_labels()
+    values = _present(labels.array)
     if viable is not None:
-        values = sorted(set(values) | set(viable.present_labels()))
+        values = sorted(set(values) | set(_present(viable.array)))
     for v in values:
         name = str(labels.labels.get(v, f"L{v}"))
         m = np.asarray(labels.array == v)
