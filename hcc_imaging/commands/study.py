@@ -166,6 +166,20 @@ def register(subparsers: Any) -> None:
     x.add_argument("--confirmed", action="store_true", help="BOR with confirmation")
     x.set_defaults(func=run, action="agreement")
 
+    x = sub.add_parser("track", parents=[common],
+                       help="propose follow-up <-> baseline lesion matches from two label masks (optionally confirm)")
+    x.add_argument("baseline_mask", type=Path, help="baseline label map (NIfTI, DICOM SEG, ...); label names = lesion ids")
+    x.add_argument("followup_mask", type=Path, help="follow-up label map")
+    x.add_argument("--registration", type=Path, default=None,
+                   help="registration JSON (hcc_imaging.segment.register, fixed = baseline, moving = follow-up)")
+    x.add_argument("--min-containment", type=float, default=None, help="overlap link threshold (fraction, default 0.2)")
+    x.add_argument("--max-distance-mm", type=float, default=None, help="distance link threshold (mm, default 15)")
+    x.add_argument("--confirm", action="store_true", help="store the proposal as --reader's confirmed tracking")
+    x.add_argument("--reader", default=None, help="reader confirming (with --confirm)")
+    x.add_argument("--patient", default=None, help="patient id (with --confirm)")
+    x.add_argument("--timepoint", default=None, help="follow-up time point id (with --confirm)")
+    x.set_defaults(func=run, action="track")
+
     audit = sub.add_parser("audit", help="the hash-chained audit log").add_subparsers(dest="sub", required=True)
     x = audit.add_parser("verify", parents=[common], help="verify the hash chain (exit 2 if tampered)")
     x.set_defaults(func=run, action="audit-verify")
@@ -340,6 +354,8 @@ def run(args: argparse.Namespace) -> int:
                     + (f"{ba.lower_loa:.2f} to {ba.upper_loa:.2f} {rep.sum_unit}" if ba else "undefined"))
                 lines += [f"  note: {n}" for n in rep.notes]
             _out(args, [r.to_json() for r in reports], "\n".join(lines))
+        elif action == "track":
+            _track(args, store)
         elif action == "audit-verify":
             report = store.audit_verify(raise_on_error=False)
             _out(args, report, f"audit log OK ({report.n_rows} rows)" if report.ok else
@@ -354,3 +370,41 @@ def run(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return 0
+
+
+def _track(args: argparse.Namespace, store: Any) -> None:
+    from ..errors import StoreError
+    from ..io.masks import load_mask
+    from ..study import ReaderSession
+    from ..study.constants import MAX_CENTROID_DISTANCE_MM, MIN_CONTAINMENT_FRAC
+    from ..study.tracking import assign_tracking_uids, propose_matches
+
+    transform = None
+    if args.registration is not None:
+        from ..segment.register import Registration
+
+        try:
+            transform = Registration.from_json(args.registration.read_text(encoding="utf-8"))
+        except OSError as err:
+            raise StoreError(f"cannot read the registration {args.registration}: {err.strerror}; check --registration.") from None
+    prop = propose_matches(
+        load_mask(args.baseline_mask), load_mask(args.followup_mask), transform=transform,
+        min_containment_frac=MIN_CONTAINMENT_FRAC if args.min_containment is None else args.min_containment,
+        max_centroid_distance_mm=MAX_CENTROID_DISTANCE_MM if args.max_distance_mm is None else args.max_distance_mm)
+    result: dict[str, Any] = {"proposals": list(prop.proposals)}
+    lines = [f"{p.kind.value:12s} {','.join(p.baseline) or '-':12s} -> {','.join(p.followup) or '-':12s} {p.reason}"
+             for p in prop.proposals]
+    if args.confirm:
+        if not (args.reader and args.patient and args.timepoint):
+            raise StoreError("--confirm needs --reader, --patient and --timepoint (the follow-up time point).")
+        sess = ReaderSession(store, args.reader)
+        visible = {les.lesion_id: les.tracking_uid for les in sess.lesions(args.patient)}
+        names = sorted({b for p in prop.proposals for b in p.baseline})
+        missing = [n for n in names if n not in visible]
+        if missing:
+            raise StoreError(f"baseline mask labels {missing} are not lesions of patient {args.patient!r} visible to reader "
+                             f"{args.reader!r}; create them first ('study lesion add') or rename the mask labels.")
+        links = sess.confirm_tracking(args.patient, args.timepoint, assign_tracking_uids(prop, {n: visible[n] for n in names}))
+        result["confirmed"] = links
+        lines += [f"confirmed {x.followup_label} -> {x.tracking_uid} ({x.relation})" for x in links]
+    _out(args, result, "\n".join(lines))

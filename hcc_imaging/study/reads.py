@@ -660,7 +660,8 @@ class ReaderSession(_Base):
                     if relation is not TrackingRelation.NEW:
                         raise StoreError(f"follow-up label {a.followup_label!r} at {timepoint_id!r}: relation {relation.value} "
                                          "needs the tracking UID it continues.")
-                    info = _create_lesion(s, patient_id, str(a.lesion_id or a.followup_label), "liver", False, None, None, me)
+                    info = _create_lesion(s, patient_id, self._free_lesion_id(s, p, me, str(a.lesion_id or a.followup_label),
+                                                                         timepoint_id), "liver", False, None, None, me)
                     les = s.scalar(select(LesionRow).where(LesionRow.tracking_uid == info.tracking_uid))
                     s.flush()
                 else:
@@ -677,6 +678,19 @@ class ReaderSession(_Base):
             return out
 
         return self.store._write(self.user_id, fn)
+
+    @staticmethod
+    def _free_lesion_id(s: Session, p: PatientRow, me: ReaderRow, wanted: str, timepoint_id: str) -> str:
+        """``wanted``, else ``<timepoint>-<wanted>``, else with ``-2``, ``-3``... (not used by this reader)."""
+        taken = set(s.scalars(select(LesionRow.lesion_id).where(
+            LesionRow.patient_fk == p.id, (LesionRow.owner_reader_fk == me.id) | LesionRow.owner_reader_fk.is_(None))))
+        for cand in (wanted, f"{timepoint_id}-{wanted}"):
+            if cand not in taken:
+                return cand
+        k = 2
+        while f"{timepoint_id}-{wanted}-{k}" in taken:
+            k += 1
+        return f"{timepoint_id}-{wanted}-{k}"
 
     def tracking_links(self, patient_id: str) -> list[TrackingLinkInfo]:
         """Shared tracking links and this reader's confirmations (not other readers')."""

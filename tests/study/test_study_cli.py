@@ -150,3 +150,41 @@ def test_cli_db_from_environment(tmp_path: Path, capsys: pytest.CaptureFixture[s
     monkeypatch.setenv("HCC_IMAGING_DB", str(tmp_path / "env.sqlite"))
     info = _json(capsys, "study", "init")
     assert info["db"].endswith("env.sqlite") and (tmp_path / "env.sqlite").exists()
+
+
+def test_cli_track_and_confirm(db: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import numpy as np
+
+    from hcc_imaging.io.masks import save_mask
+    from hcc_imaging.segment.register import Registration, TransformKind
+    from hcc_imaging.volume import LabelVolume
+
+    base = np.zeros((20, 60, 60), np.uint8)
+    base[8:12, 10:20, 10:20] = 1
+    base[8:12, 40:50, 40:50] = 2
+    fu = np.zeros_like(base)
+    fu[8:12, 13:23, 10:20] = 1  # L1 moved 3 rows (3 mm along y)
+    fu[8:12, 30:34, 5:9] = 2    # new
+    save_mask(LabelVolume.create(base, (2.0, 1.0, 1.0), labels={1: "L1", 2: "L2"}), tmp_path / "bl.nii.gz")
+    save_mask(LabelVolume.create(fu, (2.0, 1.0, 1.0), labels={1: "F1", 2: "F2"}), tmp_path / "fu.nii.gz")
+    reg = Registration(kind=TransformKind.RIGID, matrix=np.eye(3), translation_mm=(0.0, 3.0, 0.0), center_mm=(0.0, 0.0, 0.0))
+    (tmp_path / "reg.json").write_text(json.dumps(reg.to_json()))
+    for lid in ("L1", "L2"):
+        _run(capsys, "study", "lesion", "add", "P001", lid, "--reader", "R1", "--db", db)
+    out = _json(capsys, "study", "track", str(tmp_path / "bl.nii.gz"), str(tmp_path / "fu.nii.gz"),
+                "--registration", str(tmp_path / "reg.json"), "--confirm", "--reader", "R1", "--patient", "P001",
+                "--timepoint", "FU1", "--db", db)
+    kinds = {(p["kind"], tuple(p["baseline"]), tuple(p["followup"])) for p in out["proposals"]}
+    # NIfTI carries no label names: the loader names label n "L<n>" in both masks
+    assert kinds == {("match", ("L1",), ("L1",)), ("disappeared", ("L2",), ()), ("new", (), ("L2",))}
+    match = next(p for p in out["proposals"] if p["kind"] == "match")
+    assert match["dice"] == pytest.approx(1.0)  # the registration undoes the 3 mm shift exactly
+    uids = {x["lesion_id"]: x["tracking_uid"] for x in _json(capsys, "study", "lesion", "list", "P001", "--reader", "R1", "--db", db)}
+    confirmed = {(x["followup_label"], x["relation"]): x["tracking_uid"] for x in out["confirmed"]}
+    assert confirmed[("L1", "match")] == uids["L1"] and confirmed[("L2", "new")] not in (uids["L1"], uids["L2"])
+    code, _, err = _run(capsys, "study", "track", str(tmp_path / "bl.nii.gz"), str(tmp_path / "fu.nii.gz"), "--confirm",
+                        "--db", db)
+    assert code == 2 and "--confirm needs --reader" in err
+    code, _, err = _run(capsys, "study", "track", str(tmp_path / "bl.nii.gz"), str(tmp_path / "fu.nii.gz"), "--confirm",
+                        "--reader", "R2", "--patient", "P001", "--timepoint", "FU1", "--db", db)
+    assert code == 2 and "not lesions of patient 'P001' visible to reader 'R2'" in err

@@ -179,6 +179,10 @@ def test_tracking_uid_follows_the_lesion_into_the_store(populated: Store) -> Non
     assert new_uid not in uids.values()
     assert {x.tracking_uid for x in r1.lesions("P001")} == set(uids.values()) | {new_uid}
     assert len(r1.tracking_links("P001")) == len(fixed)
+    # a second confirmation with a new lesion of the same suggested id gets a free lesion id
+    again = r1.confirm_tracking("P001", "FU2", [a for a in fixed if a.followup_label == "F5"])
+    new_ids = {x.lesion_id for x in r1.lesions("P001") if x.tracking_uid in {new_uid, again[0].tracking_uid}}
+    assert new_ids == {"N1", "FU2-N1"}
     # blinded: reader 2 sees none of it and cannot link to reader 1's lesions
     r2 = ReaderSession(populated, "R2")
     assert r2.tracking_links("P001") == [] and r2.lesions("P001") == []
