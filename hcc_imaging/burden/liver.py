@@ -170,9 +170,15 @@ def child_pugh(
                 f"Child-Pugh needs {name} as a number ≥ 0, got {v!r}. Fix: record it "
                 "(bilirubin in mg/dL = µmol/L ÷ 17.1; albumin in g/dL = g/L ÷ 10)."
             )
-    asc = AscitesGrade(ascites) if not isinstance(ascites, AscitesGrade) else ascites
-    enc = (EncephalopathyGrade(encephalopathy)
-           if not isinstance(encephalopathy, EncephalopathyGrade) else encephalopathy)
+    try:
+        asc = AscitesGrade(ascites) if not isinstance(ascites, AscitesGrade) else ascites
+        enc = (EncephalopathyGrade(encephalopathy)
+               if not isinstance(encephalopathy, EncephalopathyGrade) else encephalopathy)
+    except ValueError as err:
+        raise CriteriaError(
+            f"Child-Pugh: {err}. Fix: ascites is one of {[a.value for a in AscitesGrade]}, "
+            f"encephalopathy one of {[e.value for e in EncephalopathyGrade]}."
+        ) from None
     pts = {
         "bilirubin": _points_low_good(exact(bilirubin_mg_dl), Fraction(2), Fraction(3), boundary),
         "albumin": _points_high_good(exact(albumin_g_dl), Fraction("3.5"), Fraction("2.8"),

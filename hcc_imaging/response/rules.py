@@ -207,6 +207,8 @@ class RuleSet:
     #: ... else ≥ slice_thickness_factor × slice thickness when slices are thicker than 5 mm.
     slice_thickness_factor: Fraction = F(2)
     thick_slice_mm: Fraction = F(5)
+    #: ... and ≥ 20 mm on chest X-ray (time point modality CR / DX / XR).
+    chest_xray_min_diameter_mm: Fraction = F(20)
     #: Nodes: SA ≥ 15 mm measurable (target); 10–< 15 pathological non-target; < 10 normal.
     min_target_node_short_axis_mm: Fraction = F(15)
     node_normal_short_axis_mm: Fraction = F(10)

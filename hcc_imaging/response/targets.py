@@ -25,8 +25,13 @@ from hcc_imaging.response.rules import RuleSet
 __all__ = ["check_targets", "validate_targets", "select_targets", "is_measurable"]
 
 
-def _min_ld(rules: RuleSet, slice_thickness_mm: float | None) -> Fraction:
+_XRAY = {"CR", "DX", "XR", "X-RAY", "XRAY"}
+
+
+def _min_ld(rules: RuleSet, slice_thickness_mm: float | None, modality: str | None = None) -> Fraction:
     mn = rules.min_target_diameter_mm
+    if modality is not None and modality.strip().upper() in _XRAY:
+        mn = max(mn, rules.chest_xray_min_diameter_mm)
     if slice_thickness_mm is not None:
         st = exact(slice_thickness_mm)
         if st > rules.thick_slice_mm:
@@ -35,9 +40,11 @@ def _min_ld(rules: RuleSet, slice_thickness_mm: float | None) -> Fraction:
 
 
 def is_measurable(
-    obs: LesionObservation, rules: RuleSet, slice_thickness_mm: float | None = None
+    obs: LesionObservation, rules: RuleSet, slice_thickness_mm: float | None = None,
+    modality: str | None = None,
 ) -> tuple[bool, str]:
-    """Whether ``obs`` can be a target under ``rules``, with the reason."""
+    """Whether ``obs`` can be a target under ``rules``, with the reason (``modality`` CR / DX /
+    XR applies the 20 mm chest X-ray minimum)."""
     lid = obs.lesion_id
     if obs.status is not LesionStatus.MEASURED:
         return False, f"{lid}: status {obs.status.value}, a target must be measured at baseline"
@@ -51,14 +58,19 @@ def is_measurable(
             return False, (f"node {lid}: SA {sa} mm < {rules.min_target_node_short_axis_mm} mm "
                            f"is {kind} (RECIST 1.1 3.1)")
         return True, f"node {lid}: SA {sa} mm ≥ {rules.min_target_node_short_axis_mm} mm"
-    mn = _min_ld(rules, slice_thickness_mm)
+    mn = _min_ld(rules, slice_thickness_mm, modality)
     size = obs.viable_diameter_mm if rules.measure.is_viable else obs.longest_diameter_mm
     label = "viable LD" if rules.measure.is_viable else "LD"
     if size is None:
         return False, f"{lid}: no {label}"
     if exact(size) < mn:
-        return False, (f"{lid}: {label} {size} mm < {float(mn):g} mm minimum"
-                       + (" (2 × slice thickness)" if mn > rules.min_target_diameter_mm else ""))
+        why = ""
+        if mn == rules.chest_xray_min_diameter_mm and modality is not None and \
+                modality.strip().upper() in _XRAY:
+            why = " (chest X-ray)"
+        elif mn > rules.min_target_diameter_mm:
+            why = " (2 × slice thickness)"
+        return False, f"{lid}: {label} {size} mm < {float(mn):g} mm minimum{why}"
     return True, f"{lid}: {label} {size} mm ≥ {float(mn):g} mm"
 
 
@@ -78,7 +90,7 @@ def check_targets(doc: ReadDocument, rules: RuleSet) -> tuple[str, ...]:
                 out.append(f"{n} targets in {organ}; at most {rules.max_targets_per_organ} per "
                            "organ (all lymph nodes count as one organ)")
     for o in targets:
-        ok, why = is_measurable(o, rules, base.slice_thickness_mm)
+        ok, why = is_measurable(o, rules, base.slice_thickness_mm, base.modality)
         if not ok:
             out.append(f"target {why}")
         if o.previously_treated and rules.warn_previously_treated_targets:

@@ -73,6 +73,11 @@ def test_clean_selection_has_no_findings_and_thick_slices_raise_minimum():
     assert any("< 14 mm minimum (2 × slice thickness)" in f
                for f in check_targets(ReadDocument.from_json(raw), RECIST_1_1))
     assert check_targets(d, WHO) == ()
+    raw["timepoints"][0]["slice_thickness_mm"] = None
+    raw["timepoints"][0]["modality"] = "DX"
+    del raw["timepoints"][0]["slice_thickness_mm"]
+    assert any("< 20 mm minimum (chest X-ray)" in f
+               for f in check_targets(ReadDocument.from_json(raw), RECIST_1_1))
 
 
 def test_mrecist_no_enhancing_target_gives_ne_everywhere():
