@@ -454,7 +454,8 @@ class ReadSession:
                     used.append(int(info.lesion_id[1:]))
         n = 1 + max(used)
         self._max_label = n
-        les = Lesion(f"L{n}", str(uuid.uuid4()), n, role=_norm_choice(role, ROLES, "role"), organ=organ,
+        # a DICOM UID (UUID-derived, PS3.5 B.2) so SR/SEG can carry it as the Tracking UID
+        les = Lesion(f"L{n}", f"2.25.{uuid.uuid4().int}", n, role=_norm_choice(role, ROLES, "role"), organ=organ,
                      is_lymph_node=bool(is_lymph_node))
         self.lesions[les.lesion_id] = les
         return les

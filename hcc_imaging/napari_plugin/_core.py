@@ -83,6 +83,8 @@ _WHERE: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "measure": ("measure_lesion", ("hcc_imaging.measure", "hcc_imaging.measure.lesion")),
     "response": ("assess", ("hcc_imaging.response", "hcc_imaging.response.engine")),
     "export": ("write_sr", ("hcc_imaging.export", "hcc_imaging.export.sr")),
+    "seg_export": ("write_seg", ("hcc_imaging.export", "hcc_imaging.export.seg")),
+    "tables": ("write_tables", ("hcc_imaging.export", "hcc_imaging.export.tables")),
 }
 
 
@@ -279,22 +281,64 @@ def burden_rows(assessment: Any, timepoint_id: str | None) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------ export
-def export_seg(labels: LabelVolume, path: Path) -> Path:
-    """DICOM SEG of a label map (one segment per lesion) via :mod:`hcc_imaging.export`."""
-    exp = _need("hcc_imaging.export", "write_seg")
-    return Path(exp.write_seg(labels, path))
+def export_seg(
+    labels: LabelVolume,
+    source: Volume,
+    path: Path,
+    *,
+    viable: LabelVolume | None = None,
+    tracking_uids: Mapping[str, str] | None = None,
+    patient_id: str | None = None,
+) -> Path:
+    """DICOM SEG of each lesion (and its viable part) over ``source`` (core ``write_seg``)."""
+    fn = _fn("write_seg", "hcc_imaging.export", "hcc_imaging.export.seg")
+    fn(labels, source, path, viable=viable, tracking_uids=tracking_uids, patient_id=patient_id)
+    return Path(path)
 
 
-def export_sr(read_document: Mapping[str, Any], path: Path) -> Path:
-    """DICOM SR TID 1500 of a read via :mod:`hcc_imaging.export`."""
-    exp = _need("hcc_imaging.export", "write_sr")
-    return Path(exp.write_sr(read_document, path))
+def export_sr(
+    read_document: Mapping[str, Any],
+    path: Path,
+    *,
+    assessment: Any = None,
+    images: Mapping[str, Volume] | None = None,
+) -> Path:
+    """DICOM SR TID 1500 of a read (core ``write_sr``): lines, tracking UIDs, responses."""
+    fn = _fn("write_sr", "hcc_imaging.export", "hcc_imaging.export.sr")
+    imgs = {k: v for k, v in (images or {}).items() if v.meta.get("source_files")}
+    fn(dict(read_document), path, assessment=assessment, images=imgs or None)
+    return Path(path)
 
 
-def export_csv(read_document: Mapping[str, Any], path: Path) -> Path:
-    """Per-lesion-time-point CSV table of a read via :mod:`hcc_imaging.export`."""
-    exp = _need("hcc_imaging.export", "write_csv")
-    return Path(exp.write_csv(read_document, path))
+def export_csv(read_document: Mapping[str, Any], path: Path, *, assessment: Any = None) -> list[Path]:
+    """The per-lesion-time-point table at ``path`` and the per-criterion responses beside it
+    (``<stem>.responses.csv``), written by the core's ``write_tables`` (versioned schema)."""
+    import shutil
+    import tempfile
+
+    fn = _fn("write_tables", "hcc_imaging.export", "hcc_imaging.export.tables")
+    path = Path(path)
+    out = [path]
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        info = fn(dict(read_document), tmp, assessments=assessment, formats=("csv",), write_reads=False)
+        tables = {k: v["csv"] for k, v in info.tables.items() if "csv" in v}
+        lesion_key = next((k for k in tables if "lesion" in k), None)
+        if lesion_key is None:
+            raise FeatureUnavailableError(f"write_tables wrote no lesion table (got {sorted(tables)}).")
+        shutil.move(str(tables.pop(lesion_key)), path)
+        for key, p in tables.items():
+            dest = path.with_name(f"{path.stem}.{key}.csv")
+            shutil.move(str(p), dest)
+            out.append(dest)
+    return out
+
+
+def assessment_json(view: AssessmentView) -> dict[str, Any]:
+    """The assessment in the ``hcc-imaging assess --json`` shape (criteria that could be assessed)."""
+    return {
+        "results": {k: v.to_json() for k, v in view.results.items()},
+        "burden": [b.to_json() for b in view.burden],
+    }
 
 
 # ------------------------------------------------------------------------------------------ register

@@ -178,6 +178,10 @@ def volume_layer_data(
             "timepoint_id": timepoint,
             "patient_id": patient_id,
             "study_date": study_date,
+            # DICOM files of the slices (slice order) and their SOP instance UIDs: SEG/SR reference them
+            "source_files": [str(f) for f in volume.meta.get("source_files", ())],
+            "sop_instance_uids": [str(u) for u in volume.meta.get("sop_instance_uids", ())],
+            "sop_class_uid": volume.meta.get("sop_class_uid"),
         },
     )
     if contrast_limits is None:
@@ -232,6 +236,9 @@ def volume_from_layer(data: ArrayLike, metadata: Mapping[str, Any], what: str = 
             f"{geom.shape}; the layer was cropped or resliced, so its DICOM geometry is lost. "
             "Re-open the series with the hcc-imaging reader."
         )
+    meta = {k: tuple(md[k]) for k in ("source_files", "sop_instance_uids") if md.get(k)}
+    if md.get("sop_class_uid"):
+        meta["sop_class_uid"] = md["sop_class_uid"]
     return Volume(
         array=arr,
         geometry=geom,
@@ -241,6 +248,7 @@ def volume_from_layer(data: ArrayLike, metadata: Mapping[str, Any], what: str = 
         study_instance_uid=md.get("study_instance_uid"),
         series_instance_uid=md.get("series_instance_uid"),
         series_description=md.get("series_description", ""),
+        meta=meta,
     )
 
 

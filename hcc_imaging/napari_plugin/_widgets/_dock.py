@@ -265,7 +265,9 @@ class ResponseDock(QWidget):
         notes = []
         for feature, widgets in (
             ("segment", [self.segment_button]),
-            ("export", list(self.export_buttons.values())),
+            ("export", [self.export_buttons["SR"]]),
+            ("seg_export", [self.export_buttons["SEG"]]),
+            ("tables", [self.export_buttons["CSV"]]),
         ):
             ok = _core.available(feature)
             for w in widgets:
@@ -613,6 +615,8 @@ class ResponseDock(QWidget):
         geom = s.geometry(self.timepoint_id)
         data, kwargs, _ = lines_layer_data(s.lines(self.timepoint_id), geom, name=name)
         kwargs["metadata"][METADATA_KEY]["read_document"] = s.read_document()
+        if getattr(self, "assessment", None) is not None:
+            kwargs["metadata"][METADATA_KEY]["assessment"] = _core.assessment_json(self.assessment)
         kwargs["metadata"][METADATA_KEY]["timepoint_id"] = self.timepoint_id
         if name in self.viewer.layers:
             layer = self.viewer.layers[name]
@@ -792,8 +796,12 @@ class ResponseDock(QWidget):
                     arr = s.label_array(self.timepoint_id, viable=viable)
                     if name in self.viewer.layers:
                         self.viewer.layers[name].data = arr
+                        self.viewer.layers[name].metadata[METADATA_KEY].update(self._source_metadata())
                     elif arr.any() or not viable:
-                        data, kwargs, _ = labels_layer_data(lab.with_array(arr), name=name, timepoint=self.timepoint_id)
+                        data, kwargs, _ = labels_layer_data(
+                            lab.with_array(arr), name=name, timepoint=self.timepoint_id,
+                            extra_metadata=self._source_metadata(),
+                        )
                         if viable:
                             kwargs["opacity"] = 0.6
                         self.viewer.add_labels(data, **kwargs)
@@ -803,6 +811,22 @@ class ResponseDock(QWidget):
         self.refresh_response()
         self._fill_table()
         self._set_editable(not s.locked)
+
+    def _source_metadata(self) -> dict[str, Any]:
+        """DICOM references of the current time point's reference series + tracking UIDs (for SEG)."""
+        s = self.session
+        if s is None or not self.timepoint_id or self.timepoint_id not in s.images:
+            return {}
+        ref = s.images[self.timepoint_id].reference
+        return {
+            "patient_id": s.patient_id,
+            "study_instance_uid": ref.study_instance_uid,
+            "source_series_instance_uid": ref.series_instance_uid,
+            "source_files": [str(f) for f in ref.meta.get("source_files", ())],
+            "sop_instance_uids": [str(u) for u in ref.meta.get("sop_instance_uids", ())],
+            "tracking_uids": {les.lesion_id: les.tracking_uid for les in s.lesions.values()},
+            "labels": {str(les.label): les.lesion_id for les in s.lesions.values()},
+        }
 
     def refresh_response(self) -> None:
         s = self.session
@@ -842,20 +866,36 @@ class ResponseDock(QWidget):
         if path:
             self.export(kind, path)
 
-    def export(self, kind: str, path: str | os.PathLike[str]) -> Path:
-        """Export the read: ``SR`` (TID 1500), ``SEG`` (current time point's lesions) or ``CSV``."""
+    def export(self, kind: str, path: str | os.PathLike[str]) -> list[Path]:
+        """Export the read: ``SR`` (TID 1500 with responses), ``SEG`` (this time point's lesions
+        and viable parts) or ``CSV`` (lesion table + responses beside it)."""
         s = self.session
         if s is None:
             raise HccImagingError("start a read before exporting (reader id, Start / resume read).")
         p = Path(path)
-        if kind == "SEG":
-            assert self.timepoint_id is not None
-            out = _core.export_seg(s.label_volume(self.timepoint_id), p)
-        elif kind == "SR":
-            out = _core.export_sr(s.read_document(), p)
-        else:
-            out = _core.export_csv(s.read_document(), p)
-        self._status(f"exported {kind} to {out}")
+        try:
+            assessment = _core.assessment_json(s.assess()) if _core.available("response") else None
+            if kind == "SEG":
+                tpid = self.timepoint_id or ""
+                if tpid not in s.images:
+                    raise HccImagingError(f"time point {tpid!r} has no images loaded; a SEG needs its source series.")
+                out = [_core.export_seg(
+                    s.label_volume(tpid), s.images[tpid].reference, p,
+                    viable=s.label_volume(tpid, viable=True) if s.label_array(tpid, viable=True).any() else None,
+                    tracking_uids={les.lesion_id: les.tracking_uid for les in s.lesions.values()},
+                    patient_id=s.patient_id,
+                )]
+            elif kind == "SR":
+                images = {tp: t.reference for tp, t in s.images.items()}
+                out = [_core.export_sr(s.read_document(), p, assessment=assessment, images=images)]
+            elif kind == "CSV":
+                out = _core.export_csv(s.read_document(), p, assessment=assessment)
+            else:
+                raise HccImagingError(f"unknown export kind {kind!r}; use SR, SEG or CSV.")
+        except HccImagingError as err:
+            self._error(err)
+            raise
+        self._status(f"exported {kind}: {', '.join(str(o) for o in out)}")
         return out
 
 
