@@ -13,23 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
-__all__ = ["register", "run", "SUMMARY_FIELDS"]
+from ..errors import HccImagingError
 
-#: Fields printed per lesion (``--json`` prints the full record).
-SUMMARY_FIELDS: tuple[str, ...] = (
-    "lesion_id",
-    "longest_diameter_mm",
-    "short_axis_mm",
-    "feret_3d_mm",
-    "volume_mm3",
-    "viable_diameter_mm",
-    "viable_volume_mm3",
-    "necrosis_fraction",
-    "recist_measurability",
-)
-
+__all__ = ["register", "run", "MeasureInputError"]
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
@@ -56,9 +45,20 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
+class MeasureInputError(HccImagingError, ValueError):
+    """A path given to ``hcc-imaging measure`` does not exist."""
+
+
 def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     from ..io import load_series
     from ..io.masks import load_mask
+
+    for opt, value in (("STUDY", args.study), ("--masks", args.masks), ("--viable", args.viable)):
+        if value is not None and not Path(value).exists():
+            raise MeasureInputError(
+                f"{opt} path {value} does not exist, so there is nothing to measure. "
+                f"Pass an existing {'DICOM series' if opt == 'STUDY' else 'mask file or folder'}."
+            )
 
     volume = load_series(args.study, series_uid=args.series_uid)
     labels = load_mask(args.masks, reference=volume)

@@ -1,0 +1,59 @@
+"""``hcc-imaging measure`` in-process and as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hcc_imaging.cli import main
+
+
+def test_cli_json_in_process(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = shared_data / "dcmqi_liver_ct3slice"
+    rc = main(["measure", str(root / "ct"), "--masks", str(root / "seg" / "liver_seg.dcm"), "--json"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out) == 1
+    m = out[0]
+    for key in ("lesion_id", "longest_diameter_mm", "short_axis_mm", "viable_diameter_mm", "volume_mm3",
+                "viable_volume_mm3", "necrosis_fraction", "ld_endpoints_lps", "sa_endpoints_lps"):
+        assert key in m
+    assert m["lesion_id"] == "Liver"
+    assert round(m["volume_mm3"], 1) == 70361.9
+    assert m["provenance"]["source_path"].endswith("liver_seg.dcm")
+
+
+def test_cli_viable_and_table(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = shared_data / "dcmqi_liver_ct3slice"
+    seg = str(root / "seg" / "liver_seg.dcm")
+    # the liver as its own viable mask: no necrosis
+    rc = main(["measure", str(root / "ct"), "--masks", seg, "--viable", seg, "--json"])
+    assert rc == 0
+    m = json.loads(capsys.readouterr().out)[0]
+    assert m["necrosis_fraction"] == 0.0 and m["viable_volume_mm3"] == pytest.approx(m["volume_mm3"])
+    rc = main(["measure", str(root / "ct"), "--masks", seg, "--nodes", "1"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "Liver" in text and "lesion" in text
+
+
+def test_cli_missing_mask_is_an_error(shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = shared_data / "dcmqi_liver_ct3slice"
+    rc = main(["measure", str(root / "ct"), "--masks", str(tmp_path / "nope.nii.gz")])
+    assert rc == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_cli_subprocess(shared_data: Path) -> None:
+    root = shared_data / "dcmqi_liver_ct3slice"
+    proc = subprocess.run(
+        [sys.executable, "-m", "hcc_imaging.cli", "measure", str(root / "ct"), "--masks",
+         str(root / "seg" / "liver_seg.dcm"), "--json"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert round(json.loads(proc.stdout)[0]["volume_mm3"], 1) == 70361.9
