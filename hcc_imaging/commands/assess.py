@@ -99,13 +99,16 @@ def _print_table(out: dict[str, Any], show_reasons: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(soft_wrap=False)
+    import sys
+
+    # a pipe or file gets a wide table instead of rich's 80-column default
+    console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 140)
     console.print(f"[bold]patient[/bold] {out['patient_id']}  [bold]reader[/bold] "
                   f"{out['reader_id']}")
     for name, res in out["results"].items():
         table = Table(title=f"{name} (sum in {res['sum_unit']})", title_justify="left")
         for col in ("time point", "day", "sum", "Δ baseline", "Δ nadir", "target",
-                    "non-target", "new", "response"):
+                    "non-target", "new lesions", "response"):
             table.add_column(col, justify="right" if col in ("day", "sum") else "left")
         extra = "te" in (res["timepoints"][1] if len(res["timepoints"]) > 1 else {})
         for t in res["timepoints"]:
@@ -142,7 +145,8 @@ def _print_table(out: dict[str, Any], show_reasons: bool) -> None:
         console.print(f"liver day {row['day']}: ALBI {row.get('albi', '—')} grade "
                       f"{row.get('albi_grade', '—')} (mALBI {row.get('malbi_grade', '—')}), "
                       f"Child-Pugh {row.get('child_pugh_score', '—')} "
-                      f"{row.get('child_pugh_class', '')}")
+                      f"{row.get('child_pugh_class', '')}"
+                      + (f", BCLC {row['bclc']}" if "bclc" in row else ""))
     if out["clinical"]:
         c = out["clinical"]
         console.print(f"clinical CR: {c['clinical_cr']['clinical_cr']}; drug-off eligible: "
