@@ -90,7 +90,9 @@ def resolve_rules(
     names = [o.name for o in objs]
     if len(set(names)) != len(names):
         raise CriteriaError(f"criteria listed twice: {names}. Fix: name each criterion once.")
-    overrides = dict(overrides or {})
+    from hcc_imaging.response.rules import PARAMETER_ALIASES
+
+    overrides = {PARAMETER_ALIASES.get(k, k): v for k, v in (overrides or {}).items()}
     used: set[str] = set()
     out: list[AnyRules] = []
     for o in objs:

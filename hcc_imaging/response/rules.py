@@ -317,8 +317,17 @@ def _coerce_fraction(value: Any, name: str, owner: str) -> Fraction:
         ) from None
 
 
+#: Accepted spellings of parameters (the issue text used these names).
+PARAMETER_ALIASES: dict[str, str] = {
+    "pd_abs_floor_mm": "pd_abs_floor",
+    "max_per_organ": "max_targets_per_organ",
+}
+
+
 def _replace(obj: Any, changes: dict[str, Any]) -> Any:
     names = {f.name for f in dataclasses.fields(obj)}
+    changes = {PARAMETER_ALIASES.get(k, k) if PARAMETER_ALIASES.get(k) in names else k: v
+               for k, v in changes.items()}
     for key in changes:
         if key not in names:
             import difflib

@@ -150,3 +150,10 @@ def test_irecist_overrides_reach_base_rules():
                                                            "icpd_min_increase_mm": 3}})
     assert b.results["iRECIST"].parameters["icpd_min_increase_mm"] == 3
     assert b.results["iRECIST"].timepoints[1].response == "iUPD"
+
+
+def test_parameter_aliases_from_the_issue_text():
+    assert RECIST_1_1.replace(pd_abs_floor_mm=0).pd_abs_floor == 0
+    assert RECIST_1_1.replace(max_per_organ=3).max_targets_per_organ == 3
+    d = doc((0, [les("L1", 20.0)]), (56, [les("L1", 24.0)]))
+    assert assess(d, ["recist1.1"], pd_abs_floor_mm=0).results["RECIST1.1"].timepoints[1].response == "PD"
