@@ -132,6 +132,23 @@ def orientation_label(iop: Sequence[float] | None) -> str:
     return ("sagittal", "coronal", "axial")[k]
 
 
+def _ipp_ok(s: SliceRef) -> bool:
+    return bool(s.ipp) and len(s.ipp) == 3 and all(np.isfinite(s.ipp))  # type: ignore[arg-type]
+
+
+def _iop_ok(s: SliceRef) -> bool:
+    """Six finite cosines: two unit vectors (within 1e-3) that are orthogonal (|dot| < 1e-3)."""
+    if not s.iop or len(s.iop) != 6 or not all(np.isfinite(s.iop)):
+        return False
+    r, c = np.asarray(s.iop[:3], float), np.asarray(s.iop[3:], float)
+    return bool(abs(np.linalg.norm(r) - 1) < 1e-3 and abs(np.linalg.norm(c) - 1) < 1e-3 and abs(r @ c) < 1e-3)
+
+
+def _ps_ok(s: SliceRef) -> bool:
+    ps = s.pixel_spacing
+    return bool(ps) and len(ps) >= 2 and all(np.isfinite(ps[:2])) and min(ps[:2]) > 0  # type: ignore[index]
+
+
 def _key(s: SliceRef) -> tuple[Any, ...]:
     iop = tuple(round(v / (10 * ORIENTATION_TOL)) for v in s.iop) if s.iop and len(s.iop) == 6 else None
     ps = tuple(round(v, 4) for v in s.pixel_spacing) if s.pixel_spacing else None
@@ -164,19 +181,18 @@ def analyse_stack(slices: Sequence[SliceRef], *, stack: int | None = None) -> St
             {"count": len(locs)},
         ))
     res = StackAnalysis(slices=[], groups=[], issues=issues, dropped_localizers=dropped)
-    missing = [s for s in all_slices if not s.ipp or len(s.ipp) != 3 or not s.iop or len(s.iop) != 6
-               or not s.pixel_spacing or len(s.pixel_spacing) < 2]
+    missing = [s for s in all_slices if not _ipp_ok(s) or not _iop_ok(s) or not _ps_ok(s)]
     if missing:
         what = []
-        if any(not s.ipp or len(s.ipp) != 3 for s in missing):
+        if any(not _ipp_ok(s) for s in missing):
             what.append("ImagePositionPatient")
-        if any(not s.iop or len(s.iop) != 6 for s in missing):
+        if any(not _iop_ok(s) for s in missing):
             what.append("ImageOrientationPatient")
-        if any(not s.pixel_spacing or len(s.pixel_spacing) < 2 for s in missing):
+        if any(not _ps_ok(s) for s in missing):
             what.append("PixelSpacing")
         issues.append(StackIssue(
             "missing_geometry",
-            f"{len(missing)} of {len(all_slices)} image(s) lack {', '.join(what)}",
+            f"{len(missing)} of {len(all_slices)} image(s) lack a valid {', '.join(what)}",
             {"count": len(missing), "tags": what, "file": missing[0].header.path},
         ))
         res.slices = all_slices

@@ -252,3 +252,18 @@ def test_compressed_series_decodes_the_same_in_a_process_pool(tmp_path: Path) ->
     np.testing.assert_array_equal(serial.array, vals.astype(np.int32) - 1024)
     np.testing.assert_array_equal(pooled.array, serial.array)
     assert serial.meta["decoders"] == ("pyjpegls",) and pooled.meta["decoders"] == ("pyjpegls",)
+
+
+@pytest.mark.parametrize(("tag", "value"), [
+    pytest.param("ImageOrientationPatient", ["1", "0", "0", "0.5", "0.5", "0"], id="iop-not-unit"),
+    pytest.param("ImageOrientationPatient", ["1", "0", "0", "1", "0", "0"], id="iop-not-orthogonal"),
+    pytest.param("PixelSpacing", ["0", "0.7"], id="zero-pixel-spacing"),
+    pytest.param("ImagePositionPatient", ["1", "2"], id="ipp-two-values"),
+])
+def test_invalid_geometry_tags_are_refused(tmp_path: Path, tag: str, value: list[str]) -> None:
+    paths = write_series(tmp_path, _volume_values(2))
+    ds = pydicom.dcmread(paths[0])
+    setattr(ds, tag, value)
+    ds.save_as(paths[0])
+    with pytest.raises(MissingPositionError, match=f"lack a valid.*{tag}"):
+        load_series(tmp_path)
