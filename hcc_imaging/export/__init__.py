@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from .constants import TABLES_SCHEMA_VERSION
 from .deid import DeidentificationError, Deidentifier, deidentify_dataset, deidentify_file, deidentify_files
-from .model import ExportInputError, ExportRead, as_export_read
+from .model import ExportInputError, ExportRead, as_export_read, read_from_measurements
 from .report import write_cohort_report, write_report
 from .sdtm import write_sdtm
 from .seg import SegExportError, SegInfo, SegRead, read_seg, write_seg
@@ -37,6 +37,7 @@ __all__ = [
     "ExportInputError",
     "ExportRead",
     "as_export_read",
+    "read_from_measurements",
     "write_report",
     "write_cohort_report",
     "write_sdtm",

@@ -43,6 +43,7 @@ __all__ = [
     "ExportRead",
     "as_export_read",
     "iter_reads",
+    "read_from_measurements",
     "document_to_dict",
     "assessment_to_dict",
 ]
@@ -104,6 +105,7 @@ class LesionObservation:
     ld_endpoints_lps: Segment3 | None = None
     sa_endpoints_lps: Segment3 | None = None
     viable_endpoints_lps: Segment3 | None = None
+    viable_sa_endpoints_lps: Segment3 | None = None
     provenance: str | None = None
 
     @property
@@ -444,6 +446,7 @@ def _endpoints_of(les: Mapping[str, Any], kind: str, where: str) -> Segment3 | N
         "ld": ("ld_endpoints_lps", "longest_diameter_endpoints_lps", "ld_endpoints"),
         "sa": ("sa_endpoints_lps", "short_axis_endpoints_lps", "sa_endpoints"),
         "viable": ("viable_endpoints_lps", "viable_diameter_endpoints_lps", "viable_endpoints"),
+        "viable_sa": ("viable_sa_endpoints_lps", "viable_short_axis_endpoints_lps"),
     }[kind]
     v = _get(les, *direct)
     if v is None:
@@ -453,6 +456,7 @@ def _endpoints_of(les: Mapping[str, Any], kind: str, where: str) -> Segment3 | N
                 "ld": ("long", "longest_diameter", "longest_diameter_mm", "ld", "long_axis"),
                 "sa": ("short", "short_axis", "short_axis_mm", "sa"),
                 "viable": ("viable_long", "viable_diameter", "viable_diameter_mm", "viable", "viable_ld"),
+                "viable_sa": ("viable_short", "viable_short_axis", "viable_short_axis_mm"),
             }[kind]
             v = _get(ep, *keys)
         elif ep is not None and kind == "ld":
@@ -501,6 +505,7 @@ def _parse_lesion(
         ld_endpoints_lps=_endpoints_of(les, "ld", where),
         sa_endpoints_lps=_endpoints_of(les, "sa", where),
         viable_endpoints_lps=_endpoints_of(les, "viable", where),
+        viable_sa_endpoints_lps=_endpoints_of(les, "viable_sa", where),
         provenance=str(prov) if prov is not None else reader,
     )
 
@@ -700,3 +705,75 @@ def iter_reads(docs: Any, assessments: Any = None) -> Iterable[ExportRead]:
             else:
                 a = assessments
         yield read.with_assessment(a) if a is not None else read
+
+
+def read_from_measurements(
+    measurements: Iterable[Any],
+    *,
+    patient_id: str,
+    timepoint_id: str = "BL",
+    date: dt.date | str | None = None,
+    reader_id: str | None = None,
+    roles: Mapping[str, str] | None = None,
+    organs: Mapping[str, str] | None = None,
+    tracking_uids: Mapping[str, str] | None = None,
+) -> ExportRead:
+    """A one-time-point :class:`ExportRead` from :class:`hcc_imaging.measure.LesionMeasurement`s.
+
+    For exporting straight from measurement (SR, tables, report) before a read document
+    exists.  ``roles`` / ``organs`` / ``tracking_uids`` are keyed by lesion id (default
+    target, liver - lymph node when the measurement says so - and no UID).  The algorithm in
+    each measurement's provenance becomes the read's algorithm.
+    """
+    roles = dict(roles or {})
+    organs = dict(organs or {})
+    tuids = dict(tracking_uids or {})
+    when = _date(date, f"patient {patient_id}, time point {timepoint_id}, date") if date is not None else None
+    lesions: list[LesionObservation] = []
+    algorithm = None
+    for m in measurements:
+        lid = str(getattr(m, "lesion_id"))
+        where = f"patient {patient_id}, time point {timepoint_id}, lesion {lid}"
+        prov = getattr(m, "provenance", None)
+        prov_text = None
+        if prov is not None:
+            name = getattr(prov, "algorithm", None)
+            version = getattr(prov, "version", None)
+            prov_text = " ".join(str(x) for x in (name, version) if x) or str(prov)
+            algorithm = algorithm or prov_text
+        node = bool(getattr(m, "is_lymph_node", False))
+
+        def seg(attr: str, _m: Any = m, _w: str = where) -> Segment3 | None:
+            return _segment(getattr(_m, attr, None), f"{_w}, {attr}")
+
+        lesions.append(
+            LesionObservation(
+                patient_id=patient_id,
+                timepoint_id=timepoint_id,
+                lesion_id=lid,
+                role=roles.get(lid, "target"),
+                tracking_uid=tuids.get(lid),
+                organ=organs.get(lid, "lymph_node" if node else "liver"),
+                is_lymph_node=node,
+                status="measured",
+                longest_diameter_mm=_num(getattr(m, "longest_diameter_mm", None), f"{where}, longest_diameter_mm"),
+                short_axis_mm=_num(getattr(m, "short_axis_mm", None), f"{where}, short_axis_mm"),
+                viable_diameter_mm=_num(getattr(m, "viable_diameter_mm", None), f"{where}, viable_diameter_mm"),
+                viable_short_axis_mm=_num(getattr(m, "viable_short_axis_mm", None), f"{where}, viable_short_axis_mm"),
+                volume_mm3=_num(getattr(m, "volume_mm3", None), f"{where}, volume_mm3"),
+                viable_volume_mm3=_num(getattr(m, "viable_volume_mm3", None), f"{where}, viable_volume_mm3"),
+                necrosis_fraction=_num(getattr(m, "necrosis_fraction", None), f"{where}, necrosis_fraction"),
+                ld_endpoints_lps=seg("ld_endpoints_lps"),
+                sa_endpoints_lps=seg("sa_endpoints_lps"),
+                viable_endpoints_lps=seg("viable_endpoints_lps"),
+                viable_sa_endpoints_lps=seg("viable_sa_endpoints_lps"),
+                provenance=prov_text or reader_id,
+            )
+        )
+    return ExportRead(
+        patient_id=patient_id,
+        reader_id=reader_id,
+        timepoints=(TimepointInfo(timepoint_id=timepoint_id, index=0, date=when, day=0),),
+        lesions=tuple(lesions),
+        algorithm=algorithm,
+    )

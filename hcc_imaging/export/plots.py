@@ -136,6 +136,7 @@ def key_image_png(
         (lesion.ld_endpoints_lps, dict(color="#ffd700", lw=2.0, ls="-"), f"LD {lesion.longest_diameter_mm or ld_len:.1f} mm"),
         (lesion.sa_endpoints_lps, dict(color="#00e5ff", lw=1.6, ls="--"), f"SA {lesion.short_axis_mm or 0:.1f} mm"),
         (lesion.viable_endpoints_lps, dict(color="#ff00ff", lw=1.6, ls=":"), f"viable {lesion.viable_diameter_mm or 0:.1f} mm"),
+        (lesion.viable_sa_endpoints_lps, dict(color="#ff00ff", lw=1.0, ls="-."), f"viable SA {lesion.viable_short_axis_mm or 0:.1f} mm"),
     ):
         if seg is None:
             continue

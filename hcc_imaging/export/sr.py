@@ -193,7 +193,7 @@ def _lesion_group(
     if les.viable_diameter_mm is not None:
         ms.append(_measurement(hd, C.VIABLE_LONG_AXIS, les.viable_diameter_mm, C.UNIT_MM, endpoints=les.viable_endpoints_lps, for_uid=for_uid, vol=vol))
     if les.viable_short_axis_mm is not None:
-        ms.append(_measurement(hd, C.VIABLE_SHORT_AXIS, les.viable_short_axis_mm, C.UNIT_MM))
+        ms.append(_measurement(hd, C.VIABLE_SHORT_AXIS, les.viable_short_axis_mm, C.UNIT_MM, endpoints=les.viable_sa_endpoints_lps, for_uid=for_uid, vol=vol))
     if les.volume_mm3 is not None:
         ms.append(_measurement(hd, C.VOLUME, les.volume_mm3, C.UNIT_MM3))
     if les.viable_volume_mm3 is not None:

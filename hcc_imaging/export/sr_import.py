@@ -556,6 +556,7 @@ def sr_to_read_document(
                     ("long", _endpoints(ld)),
                     ("short", _endpoints(sa)),
                     ("viable_long", _endpoints(via)),
+                    ("viable_short", _endpoints(vsa)),
                 )
                 if v is not None
             },

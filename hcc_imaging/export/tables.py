@@ -111,6 +111,7 @@ TABLE_SCHEMAS: dict[str, list[ColumnSpec]] = {
     + _ep_cols("ld", "Longest diameter")
     + _ep_cols("sa", "Short axis")
     + _ep_cols("viable", "Viable diameter")
+    + _ep_cols("viable_sa", "Viable short axis")
     + [ColumnSpec("provenance", "string", "", "Who/what measured: reader id or algorithm name + version")],
     "responses": _COMMON
     + [
@@ -196,6 +197,7 @@ def lesion_rows(read: ExportRead) -> list[dict[str, Any]]:
         row.update(_ep("ld", les.ld_endpoints_lps))
         row.update(_ep("sa", les.sa_endpoints_lps))
         row.update(_ep("viable", les.viable_endpoints_lps))
+        row.update(_ep("viable_sa", les.viable_sa_endpoints_lps))
         row["provenance"] = les.provenance
         rows.append(row)
     return rows

@@ -161,6 +161,7 @@ def read_document(patient_id: str = PHI["PatientID"], for_lps_z: float = -97.5) 
                         "longest_diameter_mm": 16.0,
                         "short_axis_mm": 12.8,
                         "viable_diameter_mm": 8.0,
+                        "viable_short_axis_mm": 8.0,
                         "volume_mm3": 1500.0,
                         "viable_volume_mm3": 400.0,
                         "necrosis_fraction": 0.7333,
@@ -168,6 +169,7 @@ def read_document(patient_id: str = PHI["PatientID"], for_lps_z: float = -97.5) 
                             "long": [[-12.0, -0.8, z], [4.0, -0.8, z]],
                             "short": [[-4.0, -7.2, z], [-4.0, 5.6, z]],
                             "viable_long": [[-9.6, -0.8, z], [-1.6, -0.8, z]],
+                            "viable_short": [[-5.6, -4.8, z], [-5.6, 3.2, z]],
                         },
                     },
                     {

@@ -24,7 +24,7 @@ from hcc_imaging.export import (
 from hcc_imaging.export.deid import BASIC_PROFILE_ACTIONS, DeidentificationError
 
 from .conftest import ASSESSMENT, PHI, STUDY_DATE, lesion_labels, read_document
-from .test_export_sr import dcmdump_ok
+from .test_export_sr import dcmdump_ok, dsrdump_ok
 
 
 def _walk_values(ds: pydicom.Dataset):
@@ -151,7 +151,7 @@ def test_every_exported_object_is_deidentified(tmp_path: Path, ct) -> None:
     dicoms = [p for p in files if p.suffix == ".dcm"]
     assert len(dicoms) == len(ct.files) + 2
     for p in dicoms:
-        dcmdump_ok(p)
+        (dsrdump_ok if p.name == "sr.dcm" else dcmdump_ok)(p)
         ds = pydicom.dcmread(p)
         assert ds.PatientIdentityRemoved == "YES"
         assert ds.PatientID == "HCC-0001"

@@ -29,6 +29,20 @@ def dcmdump_ok(path: Path) -> None:
     assert "E:" not in r.stderr and "W:" not in r.stderr, r.stderr
 
 
+DSRDUMP = shutil.which("dsrdump")
+
+
+def dsrdump_ok(path: Path) -> None:
+    """dcmtk's SR reader checks the content tree (value types, relationships) - no complaint."""
+    dcmdump_ok(path)
+    if DSRDUMP is None:  # pragma: no cover
+        pytest.skip("dcmtk not installed")
+    r = subprocess.run([DSRDUMP, "-v", str(path)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    bad = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.startswith(("E:", "W:"))]
+    assert not bad, bad
+
+
 @pytest.fixture
 def two_tp(tmp_path: Path):
     bl = write_ct_series(tmp_path / "bl")
@@ -43,7 +57,7 @@ def test_sr_round_trip_through_highdicom_parser(tmp_path: Path, two_tp) -> None:
     doc = read_document()
     info = write_sr(doc, tmp_path / "sr.dcm", assessment=ASSESSMENT, images={"BL": bl.volume, "FU1": fu.volume})
     assert (info.n_lesion_groups, info.n_response_groups) == (6, 6)
-    dcmdump_ok(info.path)
+    dsrdump_ok(info.path)
     sr = hd.sr.srread(info.path)
     groups = sr.content.get_image_measurement_groups()
     read = as_export_read(doc)
@@ -91,11 +105,11 @@ def test_sr_written_by_us_imported_by_us_gives_the_same_read(tmp_path: Path, two
     for k, x in la.items():
         y = lb[k]
         for f in ("role", "organ", "is_lymph_node", "status", "couinaud_segment", "longest_diameter_mm",
-                  "short_axis_mm", "viable_diameter_mm", "volume_mm3", "viable_volume_mm3", "necrosis_fraction"):
+                  "short_axis_mm", "viable_diameter_mm", "viable_short_axis_mm", "volume_mm3", "viable_volume_mm3", "necrosis_fraction"):
             assert getattr(y, f) == pytest.approx(getattr(x, f)) if isinstance(getattr(x, f), float) else getattr(y, f) == getattr(x, f), (k, f)
         if x.tracking_uid:
             assert y.tracking_uid == x.tracking_uid
-        for f in ("ld_endpoints_lps", "sa_endpoints_lps", "viable_endpoints_lps"):
+        for f in ("ld_endpoints_lps", "sa_endpoints_lps", "viable_endpoints_lps", "viable_sa_endpoints_lps"):
             if getattr(x, f) is None:
                 assert getattr(y, f) is None
             else:
@@ -136,7 +150,7 @@ def test_sr_references_seg_and_source_images(tmp_path: Path, ct) -> None:
     seg = write_seg(labels, ct.volume, tmp_path / "seg.dcm", viable=viable,
                     tracking_uids={"L1": "1.2.826.0.1.3680043.8.498.1001", "L2": "1.2.826.0.1.3680043.8.498.1002"})
     info = write_sr(doc, tmp_path / "sr.dcm", images=ct.volume, segs=seg, timepoints=["BL"])
-    dcmdump_ok(info.path)
+    dsrdump_ok(info.path)
     rep = read_sr(info.path)
     l1 = next(g for g in rep.groups if g.tracking_identifier == "L1")
     assert l1.tracking_uid == seg.tracking_uids["L1"]
@@ -154,7 +168,7 @@ def test_sr_without_images_keeps_values_and_drops_evidence(tmp_path: Path) -> No
     import pydicom
 
     info = write_sr(read_document(), tmp_path / "sr.dcm", assessment=ASSESSMENT)
-    dcmdump_ok(info.path)
+    dsrdump_ok(info.path)
     ds = pydicom.dcmread(info.path)
     assert "CurrentRequestedProcedureEvidenceSequence" not in ds
     rec = {(m.tracking_identifier, m.time_point, m.concept.meaning): m for m in read_sr(info.path).records()}
@@ -285,3 +299,25 @@ def test_import_into_store_needs_a_reader(tmp_path: Path, shared_data: Path) -> 
     with Store(tmp_path / "s.sqlite") as store:
         with pytest.raises(SrImportError, match="names no Person Observer"):
             import_sr_into_store(shared_data / "highdicom_testfiles" / "sr_document.dcm", store)
+
+
+def test_sr_straight_from_measure_lesion(tmp_path: Path, ct) -> None:
+    """measure -> SR without a read document: values and endpoints survive the round trip."""
+    from hcc_imaging.export import read_from_measurements
+    from hcc_imaging.measure.lesion import measure_labels
+
+    labels, viable = lesion_labels(ct.volume)
+    ms = measure_labels(labels, viable, image=ct.volume)
+    read = read_from_measurements(ms, patient_id="P1", date="2024-01-15")
+    assert read.algorithm and read.lesions[0].ld_endpoints_lps is not None
+    info = write_sr(read, tmp_path / "sr.dcm", images=ct.volume)
+    dsrdump_ok(info.path)
+    back = as_export_read(sr_to_read_document(info.path)[0])
+    for m, les in zip(ms, back.lesions, strict=True):
+        assert les.lesion_id == m.lesion_id
+        assert les.longest_diameter_mm == pytest.approx(m.longest_diameter_mm)
+        assert les.short_axis_mm == pytest.approx(m.short_axis_mm)
+        assert les.volume_mm3 == pytest.approx(m.volume_mm3)
+        np.testing.assert_allclose(les.ld_endpoints_lps, np.asarray(m.ld_endpoints_lps), atol=1e-4)
+        # the stored line has the stored length
+        assert np.linalg.norm(np.subtract(*les.ld_endpoints_lps)) == pytest.approx(m.longest_diameter_mm, abs=1e-3)
