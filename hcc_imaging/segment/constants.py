@@ -28,6 +28,7 @@ __all__ = [
     "LESION_LINE_ROI_FACTOR",
     "LESION_LINE_CLAMP_FACTOR",
     "LESION_HETEROGENEOUS_MIN_FRACTION",
+    "LESION_EDGE_BAND_MM",
     "LIVER_WINDOW_HU_BY_PHASE",
     "LIVER_WORK_SPACING_MM",
     "LIVER_SMOOTHING_SIGMA_MM",
@@ -120,6 +121,13 @@ LESION_LINE_ROI_FACTOR: Final[float] = 0.9
 #: With a line: voxels farther than factor * L/2 from the line's midpoint are cut (leak guard).
 #: 1.6 allows a lesion whose other axes are 60 % longer than the drawn one.
 LESION_LINE_CLAMP_FACTOR: Final[float] = 1.6
+
+#: From the second round on, the lesion value is the median of the smoothed image in the band
+#: this wide (mm) inside the mask's border, not of the whole mask: the threshold is the midpoint
+#: between the lesion *at its edge* and the surroundings.  For a homogeneous lesion this is the
+#: same value; for a tumour with a dark necrotic core and a brighter periphery (3D-IRCADb) it
+#: moves the border out to the real edge.  0 = whole-mask median.
+LESION_EDGE_BAND_MM: Final[float] = 3.0
 
 #: With a line drawn across the lesion and polarity "auto": when at least this fraction of the
 #: line's ball is clearly darker than the surroundings AND at least this fraction clearly

@@ -113,6 +113,7 @@ class LesionParams:
     line_roi_factor: float = C.LESION_LINE_ROI_FACTOR
     line_clamp_factor: float = C.LESION_LINE_CLAMP_FACTOR
     polarity: str = "auto"
+    edge_band_mm: float = C.LESION_EDGE_BAND_MM
 
     def __post_init__(self) -> None:
         if self.polarity not in _POLARITIES:
@@ -342,7 +343,13 @@ def _grow_in_roi(
             lesion = float(np.median(raw[region])) if region.any() else lesion
         else:
             if it > 0 and mask.any():
-                lesion = float(np.median(raw[mask]))
+                if params.edge_band_mm > 0:
+                    # the lesion value that matters for its border is the one next to the border:
+                    # a necrotic core must not pull the threshold away from the real edge
+                    band = _inner_band(mask, spacing, params.edge_band_mm)
+                    lesion = float(np.median(smooth[band])) if band.any() else float(np.median(raw[mask]))
+                else:
+                    lesion = float(np.median(raw[mask]))
             contrast = abs(lesion - surround)
         if contrast < params.min_contrast_k_sigma * max(sigma_s, 1e-6) or contrast == 0.0:
             raise LowContrastError(
@@ -398,6 +405,20 @@ def _grow_in_roi(
         mask = filled
         region = mask
     return mask, model
+
+
+def _inner_band(mask: NDArray[np.bool_], spacing: Sequence[float], width_mm: float) -> NDArray[np.bool_]:
+    """Voxels of ``mask`` within ``width_mm`` of its border (computed on the padded bbox)."""
+    from scipy import ndimage as ndi
+
+    bb = bbox(mask)
+    if bb is None:
+        return mask
+    sl = pad_box(bb[0], bb[1], (1, 1, 1), mask.shape)
+    d = ndi.distance_transform_edt(mask[sl], sampling=spacing)
+    out = np.zeros_like(mask)
+    out[sl] = mask[sl] & (d <= width_mm)
+    return out
 
 
 def _inner_half(line_ball: NDArray[np.bool_]) -> NDArray[np.bool_]:

@@ -1,0 +1,172 @@
+"""``hcc-imaging segment SERIES --seed Z,Y,X --out MASK``: seeded 3-D lesion segmentation.
+
+SERIES is one DICOM series (folder, zip, DICOMDIR or file), a study folder holding several
+phases (the most conspicuous phase is used unless ``--phase``), or a NIfTI image.  The seed is
+a voxel index ``--seed Z,Y,X`` = (slice, row, col), an LPS point ``--seed-lps X,Y,Z`` (mm), or a
+line drawn across the lesion ``--line X1,Y1,Z1,X2,Y2,Z2`` (mm).  Negative numbers need the
+``=`` form: ``--seed-lps=-12.5,40,-300``.  The mask is written as NIfTI (``.nii``/``.nii.gz``) or
+DICOM SEG (``.dcm``) by extension.  Numbers come from :func:`hcc_imaging.segment.segment_lesion`,
+the function the napari plugin and the batch engine call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import HccImagingError
+
+__all__ = ["register", "run", "SegmentArgumentError"]
+
+
+class SegmentArgumentError(HccImagingError, ValueError):
+    """A ``segment`` command-line argument is malformed."""
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "segment",
+        help="3-D lesion mask from one click (or a line across the lesion)",
+        description=(
+            "Segment the lesion under a seed point: Gaussian smoothing, an intensity window between the "
+            "lesion and its surroundings, the connected region holding the seed, opening and hole filling. "
+            "Optionally inside an automatic liver mask (--liver) and with the viable (arterially "
+            "enhancing) part written too (--viable-out)."
+        ),
+    )
+    p.add_argument("series", metavar="SERIES", help="DICOM series or study folder (phases), zip, DICOMDIR, or NIfTI image")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--seed", metavar="Z,Y,X", help="seed voxel (slice, row, col) on the grid of the phase used")
+    g.add_argument("--seed-lps", metavar="X,Y,Z", help="seed point in patient LPS mm (use --seed-lps=-1,2,3 for negatives)")
+    g.add_argument("--line", metavar="X1,Y1,Z1,X2,Y2,Z2", help="line across the lesion, two LPS points in mm")
+    p.add_argument("--phase", help="phase to segment on (default: the most conspicuous)")
+    p.add_argument("--liver", action="store_true", help="compute a liver mask (classical) and keep the lesion inside it")
+    p.add_argument("--liver-mask", metavar="PATH", help="liver mask file (NIfTI, SEG, RTSTRUCT, mask series)")
+    p.add_argument("--polarity", choices=("auto", "hypo", "hyper", "both"), default="auto",
+                   help="lesion darker/brighter than its surroundings, or heterogeneous (both)")
+    p.add_argument("--label", type=int, default=1, help="label value of the lesion (default 1)")
+    p.add_argument("--lesion-id", default="L1", help="lesion name stored with the label (default L1)")
+    p.add_argument("--out", required=True, metavar="MASK", help="output mask: .nii/.nii.gz (NIfTI) or .dcm (DICOM SEG)")
+    p.add_argument("--viable-out", metavar="MASK", help="also write the viable (arterially enhancing) part")
+    p.add_argument("--json", action="store_true", help="print the result and its provenance as JSON on stdout")
+    p.set_defaults(func=run)
+
+
+def _floats(text: str, n: int, option: str) -> list[float]:
+    try:
+        vals = [float(v) for v in text.replace(" ", "").split(",")]
+    except ValueError as err:
+        raise SegmentArgumentError(f"{option} expects {n} comma-separated numbers, got {text!r}.") from err
+    if len(vals) != n:
+        raise SegmentArgumentError(f"{option} expects {n} comma-separated numbers, got {len(vals)} in {text!r}.")
+    return vals
+
+
+def _load_volumes(path: str) -> dict[Any, Any]:
+    """{phase: Volume} from a NIfTI image, a series or a study folder."""
+    from ..volume import Phase, Volume
+
+    p = Path(path)
+    if not p.exists():
+        raise SegmentArgumentError(f"SERIES {path} does not exist; give a DICOM series or study folder, or a NIfTI image.")
+    name = p.name.lower()
+    if p.is_file() and (name.endswith(".nii") or name.endswith(".nii.gz") or name.endswith(".nrrd") or name.endswith(".mha")):
+        import SimpleITK as sitk
+
+        return {Phase.UNKNOWN: Volume.from_sitk(sitk.ReadImage(str(p)))}
+    from ..io import load_study
+
+    vols = load_study(p)
+    if not vols:
+        raise SegmentArgumentError(f"no loadable image series in {path}.")
+    out: dict[Any, Any] = {}
+    for v in vols:
+        out.setdefault(v.phase, v)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from ..io.masks import load_mask, save_mask
+    from ..segment import LesionParams, segment_lesion, segment_liver, viable_mask
+    from ..volume import Phase
+
+    console = Console(stderr=True)
+    with console.status("loading images...", spinner="dots"):
+        phases = _load_volumes(args.series)
+    phase = Phase(args.phase) if args.phase else None
+    if phase is not None and phase not in phases:
+        raise SegmentArgumentError(
+            f"--phase {args.phase}: SERIES holds {[str(k) for k in phases]}; pick one of them or leave --phase out."
+        )
+    kwargs: dict[str, Any] = {}
+    if args.seed:
+        kwargs["seed_index"] = [int(round(v)) for v in _floats(args.seed, 3, "--seed")]
+    elif args.seed_lps:
+        kwargs["seed_lps"] = _floats(args.seed_lps, 3, "--seed-lps")
+    else:
+        vals = _floats(args.line, 6, "--line")
+        kwargs["line_lps"] = [vals[:3], vals[3:]]
+    ref = phases[phase] if phase is not None else next(iter(phases.values()))
+    liver = None
+    if args.liver_mask:
+        liver = load_mask(args.liver_mask, ref)
+    elif args.liver:
+        with console.status("segmenting the liver...", spinner="dots"):
+            liver = segment_liver(phases if len(phases) > 1 else ref)
+    with console.status("segmenting the lesion...", spinner="dots"):
+        res = segment_lesion(
+            phases if len(phases) > 1 else ref,
+            phase=phase,
+            liver=liver,
+            params=LesionParams(polarity=args.polarity),
+            label=args.label,
+            lesion_id=args.lesion_id,
+            **kwargs,
+        )
+    used = phases[res.phase] if res.phase in phases else ref
+    out = save_mask(res.labels, args.out, reference=used)
+    record: dict[str, Any] = {
+        "out": str(out),
+        "lesion_id": args.lesion_id,
+        "label": args.label,
+        "voxels": int((res.labels.array != 0).sum()),
+        "volume_mm3": res.volume_mm3,
+        "provenance": res.provenance(),
+    }
+    if args.viable_out:
+        arterial = next((v for k, v in phases.items() if Phase(k).is_arterial), None)
+        if arterial is None:
+            raise SegmentArgumentError(
+                "--viable-out needs an arterial-phase series in SERIES (viable tumour = arterial enhancement); "
+                f"found phases {[str(k) for k in phases]}."
+            )
+        with console.status("viable part...", spinner="dots"):
+            lesion_on_art = res.labels if res.labels.geometry.equals(arterial.geometry) else res.labels.resample_to(arterial)
+            viable = viable_mask(
+                lesion_on_art,
+                arterial,
+                pre_contrast=phases.get(Phase.PRE_CONTRAST),
+                portal_venous=phases.get(Phase.PORTAL_VENOUS),
+                liver=liver,
+            )
+        vout = save_mask(viable, args.viable_out, reference=arterial)
+        record["viable_out"] = str(vout)
+        record["viable_volume_mm3"] = float((viable.array != 0).sum()) * viable.voxel_volume_mm3
+    if args.json:
+        json.dump(record, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        print(
+            f"{args.lesion_id}: {record['voxels']} voxels, {record['volume_mm3'] / 1000.0:.2f} mL on {res.phase} "
+            f"(lesion {res.lesion_value:.0f}, surroundings {res.surroundings_value:.0f}) in {res.elapsed_s * 1000:.0f} ms -> {out}"
+        )
+        if "viable_out" in record:
+            print(f"viable part: {record['viable_volume_mm3'] / 1000.0:.2f} mL -> {record['viable_out']}")
+    for note in res.notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    return 0
