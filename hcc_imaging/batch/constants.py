@@ -13,6 +13,7 @@ __all__ = [
     "DEFAULT_THREADS_PER_WORKER",
     "DICOMWEB_SCHEMES",
     "STORE_FORMAT",
+    "SCHEDULER_CONNECT_TIMEOUT_S",
 ]
 
 #: Criteria assessed when ``--criteria`` is not given: the two the issue tracker asks for on
@@ -46,3 +47,6 @@ DICOMWEB_SCHEMES: tuple[str, ...] = ("dicomweb+http://", "dicomweb+https://")
 
 #: Version of the per-study record format in ``OUT/store`` (bump on incompatible change).
 STORE_FORMAT: str = "1"
+
+#: Seconds to wait for an existing Dask scheduler (``--scheduler``) before giving up.
+SCHEDULER_CONNECT_TIMEOUT_S: float = 20.0

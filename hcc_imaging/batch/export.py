@@ -80,7 +80,7 @@ def export_reports(
                     urls.add(task.dicomweb_url)
                     task = local_task(task, options)
                 ref = _load(_pick_reference(task.series), options)
-                lesions, viable, _ = _load_masks(task, ref, None)
+                lesions, viable, _ = _load_masks(task, ref)
                 seg_path = out / "seg" / f"{rec['study_instance_uid']}.dcm"
                 info = write_seg(lesions, ref, seg_path, viable=viable, algorithm=("hcc_imaging.batch", "1"))
                 images[tp.id] = ref

@@ -155,6 +155,11 @@ class StudyInputs:
     def has_masks(self) -> bool:
         return bool(self.lesion_masks or self.seg_files or self.rtstruct_files or self.seeds_file)
 
+    @property
+    def has_masks_files(self) -> bool:
+        """Masks given as files (NIfTI, SEG, RTSTRUCT), which take precedence over seeds."""
+        return bool(self.lesion_masks or self.seg_files or self.rtstruct_files)
+
 
 @dataclass(frozen=True, slots=True)
 class StudyTask:
@@ -321,13 +326,6 @@ def _pick_reference(series: Sequence[Any]) -> Any:
     return series[0]
 
 
-def _series_of_phase(series: Sequence[Any], phase: str) -> Any | None:
-    for se in series:
-        if str(se.phase.phase) == phase or (phase == "arterial" and Phase(se.phase.phase).is_arterial):
-            return se
-    return None
-
-
 def load_annotations(files: Sequence[str]) -> dict[str, Any]:
     """Merge annotation files (nearest first wins per lesion id / key).
 
@@ -352,7 +350,9 @@ def load_annotations(files: Sequence[str]) -> dict[str, Any]:
     return merged
 
 
-def _load_masks(task: StudyTask, ref: Volume, arterial: Volume | None) -> tuple[LabelVolume, LabelVolume | None, str]:
+def _load_masks(
+    task: StudyTask, ref: Volume, phases: Mapping[Phase, Volume] | None = None
+) -> tuple[LabelVolume, LabelVolume | None, str]:
     from ..io.masks import load_mask
 
     inp = task.inputs
@@ -374,7 +374,7 @@ def _load_masks(task: StudyTask, ref: Volume, arterial: Volume | None) -> tuple[
     if inp.rtstruct_files:
         return load_mask(inp.rtstruct_files[0], reference=ref), None, "DICOM RTSTRUCT"
     if inp.seeds_file:
-        return _segment_seeds(inp.seeds_file, ref, arterial)
+        return _segment_seeds(inp.seeds_file, ref, phases or {ref.phase: ref})
     raise StudyStepError(
         "masks",
         f"study {task.study_instance_uid} ({task.root}): no lesion mask beside it. Put lesions.nii.gz "
@@ -382,7 +382,11 @@ def _load_masks(task: StudyTask, ref: Volume, arterial: Volume | None) -> tuple[
     )
 
 
-def _segment_seeds(seeds_file: str, ref: Volume, arterial: Volume | None) -> tuple[LabelVolume, LabelVolume | None, str]:
+def _segment_seeds(
+    seeds_file: str, ref: Volume, phases: Mapping[Phase, Volume]
+) -> tuple[LabelVolume, LabelVolume | None, str]:
+    """Segment each seed with :func:`hcc_imaging.segment.lesion.segment_lesion` (phase: the seed's
+    ``"phase"``, else the segmenter's most conspicuous phase); masks resampled onto ``ref``."""
     from ..segment.lesion import segment_lesion
 
     try:
@@ -390,15 +394,13 @@ def _segment_seeds(seeds_file: str, ref: Volume, arterial: Volume | None) -> tup
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
         raise StudyStepError("masks", f"{seeds_file}: not a seeds file ({err}); expected "
                                       '{"lesions": [{"lesion_id": "L1", "seed_lps": [x, y, z]}]}.') from err
-    vols = {ref.phase: ref}
-    if arterial is not None:
-        vols[arterial.phase] = arterial
+    vols = dict(phases)
     out = np.zeros(ref.shape, np.uint16)
     names: dict[int, str] = {}
     for n, s in enumerate(seeds, start=1):
         lid = str(s.get("lesion_id", f"L{n}"))
         res = segment_lesion(vols, seed_lps=s.get("seed_lps"), seed_index=s.get("seed_index"),
-                             phase=ref.phase, label=n, lesion_id=lid)
+                             phase=s.get("phase"), label=n, lesion_id=lid)
         m = res.labels.resample_to(ref).array != 0 if not res.labels.geometry.equals(ref.geometry) else res.labels.array != 0
         out[m & (out == 0)] = n
         names[n] = lid
@@ -445,13 +447,15 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
             raise StudyStepError("load", f"study {task.study_instance_uid}: no image series.")
         ref_info = _pick_reference(task.series)
         ref = _load(ref_info, options)
-        arterial = None
-        if task.inputs.seeds_file and not task.inputs.lesion_masks:
-            art_info = _series_of_phase(task.series, "arterial")
-            if art_info is not None and art_info is not ref_info:
-                arterial = _load(art_info, options)
+        phases: dict[Phase, Volume] = {ref.phase: ref}
+        if task.inputs.seeds_file and not task.inputs.has_masks_files:
+            # seeded segmentation picks the most conspicuous phase: give it every phase
+            for se in task.series:
+                if se is not ref_info and Phase(se.phase.phase) not in phases:
+                    v = _load(se, options)
+                    phases[v.phase] = v
         step = "masks"
-        lesions, viable, mask_source = _load_masks(task, ref, arterial)
+        lesions, viable, mask_source = _load_masks(task, ref, phases)
         step = "measure"
         ann = load_annotations(task.inputs.annotations_files)
         nodes = [lid for lid, a in ann["lesions"].items() if a.get("is_lymph_node")]

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .constants import DEFAULT_THREADS_PER_WORKER, DICOMWEB_SCHEMES
+from .constants import DEFAULT_THREADS_PER_WORKER, DICOMWEB_SCHEMES, SCHEDULER_CONNECT_TIMEOUT_S
 from .pipeline import (
     BatchError,
     PipelineOptions,
@@ -107,13 +107,13 @@ def _safe(name: str) -> str:
 # ------------------------------------------------------------------------------------------
 # Dask
 # ------------------------------------------------------------------------------------------
-def _client(workers: int, scheduler: str | None, processes: bool) -> tuple[Any, Any, int]:
+def _client(workers: int, scheduler: str | None, processes: bool, connect_timeout_s: float) -> tuple[Any, Any, int]:
     from .._optional import import_optional
 
     distributed = import_optional("distributed", "the batch engine (Dask distributed)", "all")
     if scheduler:
         try:
-            client = distributed.Client(scheduler, timeout="20s")
+            client = distributed.Client(scheduler, timeout=f"{connect_timeout_s}s")
         except OSError as err:
             raise BatchError(
                 f"cannot connect to the Dask scheduler at {scheduler} ({err}). Start one with "
@@ -183,13 +183,14 @@ def _execute(
     processes: bool,
     progress: _Progress,
     on_record: Callable[[Mapping[str, Any]], None] | None,
+    connect_timeout_s: float,
 ) -> int:
     """Run ``tasks`` on Dask; store each record as soon as it completes.  Returns the worker count."""
     if not tasks:
         return 0
     from distributed import as_completed
 
-    client, cluster, n = _client(workers, scheduler, processes)
+    client, cluster, n = _client(workers, scheduler, processes, connect_timeout_s)
     try:
         futures = {}
         for t in tasks:
@@ -340,6 +341,7 @@ def run_batch(
     processes: bool = True,
     progress: bool = False,
     on_record: Callable[[Mapping[str, Any]], None] | None = None,
+    connect_timeout_s: float = SCHEDULER_CONNECT_TIMEOUT_S,
 ) -> BatchSummary:
     """Measure and assess every study of ``source`` into ``out_dir`` (see the module docstring).
 
@@ -363,6 +365,8 @@ def run_batch(
         Show the rich progress bar on stderr.
     on_record : callable, optional
         Called with each study record as soon as it is stored.
+    connect_timeout_s : float
+        How long to wait for ``scheduler``.
 
     Raises
     ------
@@ -398,7 +402,7 @@ def run_batch(
     t1 = time.perf_counter()
     try:
         used = _execute(pending, opts, store, workers=n_workers, scheduler=scheduler, processes=processes,
-                        progress=bar, on_record=on_record)
+                        progress=bar, on_record=on_record, connect_timeout_s=connect_timeout_s)
     finally:
         bar.close()
     t_execute = time.perf_counter() - t1

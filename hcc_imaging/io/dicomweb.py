@@ -36,6 +36,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _SCHEMES = ("dicomweb+http://", "dicomweb+https://")
+#: HTTP attempts per request (dicomweb-client's exponential back-off between them) and the
+#: back-off multiplier (ms): a busy PACS gets ~1.5 s of retries, a dead one fails fast.
+DICOMWEB_MAX_ATTEMPTS: int = 3
+DICOMWEB_BACKOFF_MS: int = 250
 _PATIENT_ID = "00100020"
 _STUDY_UID = "0020000D"
 _STUDY_DATE = "00080020"
@@ -86,13 +90,17 @@ class DicomWebSource:
         Base URL, with or without the ``dicomweb+`` prefix.
     timeout_s : float
         Per-request timeout.
+    max_attempts : int
+        HTTP attempts per request (retries with exponential back-off).
     """
 
-    def __init__(self, url: str, *, timeout_s: float = 60.0) -> None:
+    def __init__(self, url: str, *, timeout_s: float = 60.0, max_attempts: int = DICOMWEB_MAX_ATTEMPTS) -> None:
         from dicomweb_client.api import DICOMwebClient
 
         self.url = parse_dicomweb_url(url)
         self._client = DICOMwebClient(url=self.url)
+        self._client.set_http_retry_params(retry=max_attempts > 1, max_attempts=max(1, max_attempts),
+                                           wait_exponential_multiplier=DICOMWEB_BACKOFF_MS)
         self._timeout = timeout_s
         self._client._session.request = _with_timeout(self._client._session.request, timeout_s)  # noqa: SLF001
 
