@@ -40,6 +40,7 @@ __all__ = [
     "read_seg",
     "load_source_datasets",
     "seg_info_from_file",
+    "derived_frame_of_reference_uid",
     "VIABLE_SUFFIX",
 ]
 
@@ -79,6 +80,18 @@ class SegRead:
     viable: LabelVolume | None
     segment_labels: Mapping[int, str]
     tracking_uids: Mapping[str, str]
+
+
+def derived_frame_of_reference_uid(source: Volume) -> str:
+    """The frame of reference UID to use for ``source``: its own, or - for series that have
+    none (seen in real archives, e.g. 3D-IRCADb) - a UID derived deterministically from the
+    series instance UID, so the SEG and the SR of the same series agree on it across runs."""
+    if source.frame_of_reference_uid:
+        return str(source.frame_of_reference_uid)
+    from pydicom.uid import generate_uid
+
+    key = str(source.series_instance_uid or source.meta.get("source_files", [""])[0] if source.meta else "")
+    return str(generate_uid(entropy_srcs=["hcc_imaging frame of reference", key]))
 
 
 def load_source_datasets(source: Volume) -> list[Dataset]:
@@ -268,6 +281,15 @@ def write_seg(
         )
     datasets = list(source_datasets) if source_datasets is not None else load_source_datasets(source)
     ordered = _order_datasets(datasets, source)
+    if any("FrameOfReferenceUID" not in ds for ds in ordered):
+        # highdicom requires one; give the header copies the derived UID (docs/export.md)
+        import copy
+
+        for_uid = derived_frame_of_reference_uid(source)
+        ordered = [copy.copy(ds) for ds in ordered]
+        for ds in ordered:
+            if "FrameOfReferenceUID" not in ds:
+                ds.FrameOfReferenceUID = for_uid
 
     # Algorithm family (CID 7162): the lesion and viable-tumour segmentation of
     # hcc_imaging.segment is region growing + morphology, i.e. "Morphological Operations".

@@ -358,6 +358,8 @@ def build_sr(
     import highdicom as hd
     from pydicom.uid import generate_uid
 
+    from .seg import derived_frame_of_reference_uid
+
     read = as_export_read(doc, assessment)
     if not read.timepoints:
         raise SrExportError(f"patient {read.patient_id}: the read has no time points; nothing to report.")
@@ -412,7 +414,9 @@ def build_sr(
     for tp in tps:
         vol = vols.get(tp.timepoint_id)
         seg = seg_map.get(tp.timepoint_id)
-        for_uid = (vol.frame_of_reference_uid if vol is not None else None) or (seg.frame_of_reference_uid if seg else None)
+        for_uid = (derived_frame_of_reference_uid(vol) if vol is not None else None) or (
+            seg.frame_of_reference_uid if seg else None
+        )
         for les in read.lesions_at(tp.timepoint_id):
             if seg is not None and les.lesion_id in seg.tracking_uids:
                 tuid.setdefault(les.lesion_id, seg.tracking_uids[les.lesion_id])
@@ -434,7 +438,10 @@ def build_sr(
             uid=str(generate_uid()), name="hcc_imaging", manufacturer_name=MANUFACTURER, model_name=f"hcc_imaging {__version__}"
         ),
     )
-    ctx = hd.sr.ObservationContext(observer_person_context=person, observer_device_context=device)
+    # a read by an algorithm alone (no reader yet) has only the device observer
+    ctx = hd.sr.ObservationContext(
+        observer_person_context=person if read.reader_id else None, observer_device_context=device
+    )
     modality = str(evidence[0].get("Modality", "CT"))
     procedure = C.PROCEDURE_CT_ABDOMEN if modality == "CT" else C.PROCEDURE_IMAGING
     report = hd.sr.MeasurementReport(

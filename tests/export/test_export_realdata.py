@@ -1,0 +1,44 @@
+"""Real data: 3D-IRCADb patient 17 (real CT, expert tumour masks) through SEG and SR."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hcc_imaging.export import read_from_measurements, read_seg, sr_to_read_document, write_seg, write_sr
+
+pytestmark = pytest.mark.slow
+
+
+def test_ircadb_tumours_seg_and_sr_round_trip(ircadb17: Path, tmp_path: Path) -> None:
+    from hcc_imaging.io import load_series
+    from hcc_imaging.io.masks import load_mask
+    from hcc_imaging.measure.lesion import measure_labels
+    from hcc_imaging.volume import LabelVolume
+
+    from .test_export_sr import dsrdump_ok
+
+    vol = load_series(ircadb17 / "PATIENT_DICOM")
+    lab = np.zeros(vol.shape, np.uint8)
+    for v in (1, 2):
+        lab[load_mask(ircadb17 / "MASKS_DICOM" / f"livertumor{v}", reference=vol).array > 0] = v
+    labels = LabelVolume.like(vol, lab, labels={1: "L1", 2: "L2"})
+    # the archive's CT has no FrameOfReferenceUID: SEG and SR share a derived one
+    assert vol.frame_of_reference_uid is None
+    seg = write_seg(labels, vol, tmp_path / "seg.dcm")
+    back = read_seg(seg.path, vol)
+    assert np.array_equal(back.lesions.array, lab)
+    ms = measure_labels(labels, image=vol)
+    # README: the two tumours are 85.6 mL and 78.6 mL
+    assert [round(m.volume_mm3 / 1000, 1) for m in ms] == [85.6, 78.6]
+    sr = write_sr(read_from_measurements(ms, patient_id="IRCAD17"), tmp_path / "sr.dcm", images=vol, segs=seg)
+    dsrdump_ok(sr.path)
+    doc, _ = sr_to_read_document(sr.path)
+    lesions = doc["timepoints"][0]["lesions"]
+    assert [les["tracking_uid"] for les in lesions] == [seg.tracking_uids["L1"], seg.tracking_uids["L2"]]
+    for les, m in zip(lesions, ms, strict=True):
+        assert les["longest_diameter_mm"] == pytest.approx(m.longest_diameter_mm)
+        np.testing.assert_allclose(les["endpoints"]["long"], np.asarray(m.ld_endpoints_lps), atol=1e-3)
+        assert "source" not in les  # no reader: the report has only the device observer
