@@ -108,30 +108,39 @@ def _norm_criteria(criteria: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _row(s: Session, model: Any, pk: Any) -> Any:
+    """Row ``pk`` of ``model``, which another row refers to (StoreError if missing)."""
+    obj = s.get(model, pk)
+    if obj is None:
+        raise StoreError(
+            f"the study store is inconsistent: {model.__tablename__} row {pk} is missing although another row refers "
+            "to it. Run 'hcc-imaging study audit verify' and PRAGMA integrity_check, and restore from a backup."
+        )
+    return obj
+
+
 def _read_info(s: Session, r: ReadRow) -> ReadInfo:
-    reader = s.get(ReaderRow, r.reader_fk)
-    patient = s.get(PatientRow, r.patient_fk)
+    reader = _row(s, ReaderRow, r.reader_fk)
+    patient = _row(s, PatientRow, r.patient_fk)
     tps = s.execute(
         select(TimePointRow).join(ReadTimePointRow, ReadTimePointRow.timepoint_fk == TimePointRow.id)
         .where(ReadTimePointRow.read_fk == r.id)
     ).scalars().all()
     tps = sorted(tps, key=lambda t: (t.date or dt.date.min, t.day_offset if t.day_offset is not None else -10**9, t.timepoint_id))
-    assert reader is not None and patient is not None  # FK constraints guarantee both
     return ReadInfo(r.read_uid, reader.reader_id, patient.patient_id, r.status, _norm_criteria(r.criteria),
                     tuple(t.timepoint_id for t in tps), r.created_at, r.locked_at)
 
 
 def _lesion_info(s: Session, les: LesionRow) -> LesionInfo:
-    patient = s.get(PatientRow, les.patient_fk)
-    owner = s.get(ReaderRow, les.owner_reader_fk) if les.owner_reader_fk is not None else None
+    patient = _row(s, PatientRow, les.patient_fk)
+    owner = _row(s, ReaderRow, les.owner_reader_fk) if les.owner_reader_fk is not None else None
     return LesionInfo(les.tracking_uid, patient.patient_id if patient else "", les.lesion_id, les.organ,
                       bool(les.is_lymph_node), les.kind, owner.reader_id if owner else None)
 
 
 def _measurement_record(s: Session, m: MeasurementRow, read: ReadRow, reader_id: str) -> MeasurementRecord:
-    les = s.get(LesionRow, m.lesion_fk)
-    tp = s.get(TimePointRow, m.timepoint_fk)
-    assert les is not None and tp is not None  # FK constraints guarantee both
+    les = _row(s, LesionRow, m.lesion_fk)
+    tp = _row(s, TimePointRow, m.timepoint_fk)
     eps = {k: (tuple(v[0]), tuple(v[1])) for k, v in json.loads(m.endpoints_json or "{}").items()}
     return MeasurementRecord(
         measurement_uid=m.measurement_uid, read_uid=read.read_uid, reader_id=reader_id, tracking_uid=les.tracking_uid,
@@ -149,7 +158,7 @@ def _response_records(s: Session, read: ReadRow) -> list[ResponseRecord]:
     rows = s.scalars(select(ReadResponseRow).where(ReadResponseRow.read_fk == read.id).order_by(ReadResponseRow.id))
     out = []
     for r in rows:
-        tp = s.get(TimePointRow, r.timepoint_fk) if r.timepoint_fk is not None else None
+        tp = _row(s, TimePointRow, r.timepoint_fk) if r.timepoint_fk is not None else None
         out.append(ResponseRecord(read.read_uid, r.criteria, tp.timepoint_id if tp else None, r.category, r.sum_value,
                                   r.sum_unit, r.category_confirmed, r.pd_date, r.pd_day_offset, r.pd_timepoint_id))
     return out
@@ -338,8 +347,7 @@ class ReaderSession(_Base):
         """Add a (new follow-up) time point to a draft read."""
         def fn(s: Session) -> ReadInfo:
             r, _ = self._own_read(s, read_uid, draft=True)
-            p = s.get(PatientRow, r.patient_fk)
-            assert p is not None
+            p = _row(s, PatientRow, r.patient_fk)
             tp = Store._timepoint(s, p, timepoint_id)
             if s.get(ReadTimePointRow, (r.id, tp.id)) is None:
                 s.add(ReadTimePointRow(read_fk=r.id, timepoint_fk=tp.id, key=f"{r.read_uid}/{tp.timepoint_id}"))
@@ -433,8 +441,7 @@ class ReaderSession(_Base):
 
         def fn(s: Session) -> MeasurementRecord:
             r, me = self._own_read(s, read_uid, draft=True)
-            p = s.get(PatientRow, r.patient_fk)
-            assert p is not None
+            p = _row(s, PatientRow, r.patient_fk)
             tp = Store._timepoint(s, p, timepoint_id)
             if s.get(ReadTimePointRow, (r.id, tp.id)) is None:
                 raise StoreError(f"{where}: time point {timepoint_id!r} is not part of this read; add it with "
@@ -466,8 +473,7 @@ class ReaderSession(_Base):
         """Remove this reader's record of ``lesion`` at ``timepoint_id`` from a draft read."""
         def fn(s: Session) -> bool:
             r, me = self._own_read(s, read_uid, draft=True)
-            p = s.get(PatientRow, r.patient_fk)
-            assert p is not None
+            p = _row(s, PatientRow, r.patient_fk)
             tp = Store._timepoint(s, p, timepoint_id)
             les = self._visible_lesion(s, p, me, lesion)
             m = s.scalar(select(MeasurementRow).where(
@@ -662,11 +668,10 @@ class ReaderSession(_Base):
                                          "needs the tracking UID it continues.")
                     info = _create_lesion(s, patient_id, self._free_lesion_id(s, p, me, str(a.lesion_id or a.followup_label),
                                                                          timepoint_id), "liver", False, None, None, me)
-                    les = s.scalar(select(LesionRow).where(LesionRow.tracking_uid == info.tracking_uid))
+                    les = s.scalars(select(LesionRow).where(LesionRow.tracking_uid == info.tracking_uid)).one()
                     s.flush()
                 else:
                     les = self._visible_lesion(s, p, me, a.tracking_uid)
-                assert les is not None
                 link = TrackingLinkRow(link_uid=new_uid(), lesion_fk=les.id, timepoint_fk=tp.id,
                                        followup_label=str(a.followup_label), relation=relation.value,
                                        dice=a.dice, centroid_distance_mm=a.centroid_distance_mm,
@@ -702,9 +707,8 @@ class ReaderSession(_Base):
                 (TrackingLinkRow.owner_reader_fk.is_(None)) | (TrackingLinkRow.owner_reader_fk == me.id)).order_by(TrackingLinkRow.id))
             out = []
             for link in rows:
-                les = s.get(LesionRow, link.lesion_fk)
-                tp = s.get(TimePointRow, link.timepoint_fk)
-                assert les is not None and tp is not None
+                les = _row(s, LesionRow, link.lesion_fk)
+                tp = _row(s, TimePointRow, link.timepoint_fk)
                 out.append(TrackingLinkInfo(link.link_uid, les.tracking_uid, tp.timepoint_id, link.followup_label,
                                             link.relation, link.dice, link.centroid_distance_mm, link.confirmed,
                                             self.user_id if link.owner_reader_fk == me.id else None))
@@ -716,15 +720,13 @@ class ReaderSession(_Base):
 def _measurements(s: Session, r: ReadRow, reader_id: str, timepoint_id: str | None = None) -> list[MeasurementRecord]:
     q = select(MeasurementRow).where(MeasurementRow.read_fk == r.id)
     if timepoint_id is not None:
-        p = s.get(PatientRow, r.patient_fk)
-        assert p is not None
+        p = _row(s, PatientRow, r.patient_fk)
         q = q.where(MeasurementRow.timepoint_fk == Store._timepoint(s, p, timepoint_id).id)
     return [_measurement_record(s, m, r, reader_id) for m in s.scalars(q.order_by(MeasurementRow.id))]
 
 
 def _document(s: Session, r: ReadRow, reader_id: str) -> Any:
-    p = s.get(PatientRow, r.patient_fk)
-    assert p is not None
+    p = _row(s, PatientRow, r.patient_fk)
     info = _read_info(s, r)
     tps_all = {t.timepoint_id: t for t in (Store._tp_info(s, row, p.patient_id) for row in
                                             s.scalars(select(TimePointRow).where(TimePointRow.patient_fk == p.id)))}
@@ -732,7 +734,7 @@ def _document(s: Session, r: ReadRow, reader_id: str) -> Any:
     rows = list(s.scalars(select(MeasurementRow).where(MeasurementRow.read_fk == r.id).order_by(MeasurementRow.id)))
     ms = []
     for m in rows:
-        les = s.get(LesionRow, m.lesion_fk)
+        les = _row(s, LesionRow, m.lesion_fk)
         ms.append((_measurement_record(s, m, r, reader_id), les, json.loads(m.extra_json) if m.extra_json else {}))
     return build_document(
         patient_id=p.patient_id, reader_id=reader_id, criteria=info.criteria, timepoints=tps, measurements=ms,
@@ -798,8 +800,7 @@ class AdjudicatorSession(_Base):
         """Measurements of a locked read (BlindingError for a draft)."""
         def fn(s: Session) -> list[MeasurementRecord]:
             r = self._locked(s, read_uid)
-            reader = s.get(ReaderRow, r.reader_fk)
-            assert reader is not None
+            reader = _row(s, ReaderRow, r.reader_fk)
             return _measurements(s, r, reader.reader_id)
 
         return self.store._read(fn)
@@ -812,8 +813,7 @@ class AdjudicatorSession(_Base):
         """A locked read as a ReadDocument."""
         def fn(s: Session) -> Any:
             r = self._locked(s, read_uid)
-            reader = s.get(ReaderRow, r.reader_fk)
-            assert reader is not None
+            reader = _row(s, ReaderRow, r.reader_fk)
             return _document(s, r, reader.reader_id)
 
         return self.store._read(fn)
@@ -844,8 +844,7 @@ class AdjudicatorSession(_Base):
                 return []
             bor_vals, pd_vals, pd_keys = [], [], []
             for r in reads:
-                reader = s.get(ReaderRow, r.reader_fk)
-                assert reader is not None
+                reader = _row(s, ReaderRow, r.reader_fk)
                 overall = s.scalar(select(ReadResponseRow).where(ReadResponseRow.read_fk == r.id, ReadResponseRow.criteria == criteria,
                                                                   ReadResponseRow.timepoint_fk.is_(None)))
                 if overall is None:
@@ -964,9 +963,8 @@ class AdjudicatorSession(_Base):
 
 
 def _adj_info(s: Session, a: AdjudicationRow) -> AdjudicationInfo:
-    p = s.get(PatientRow, a.patient_fk)
-    who = s.get(ReaderRow, a.adjudicator_fk)
-    r = s.get(ReadRow, a.chosen_read_fk)
-    assert p is not None and who is not None and r is not None
+    p = _row(s, PatientRow, a.patient_fk)
+    who = _row(s, ReaderRow, a.adjudicator_fk)
+    r = _row(s, ReadRow, a.chosen_read_fk)
     return AdjudicationInfo(a.adjudication_uid, p.patient_id, who.reader_id, a.criteria, a.discordance, r.read_uid,
                             a.reason, a.created_at)

@@ -235,7 +235,8 @@ def _pull_labels(baseline: LabelVolume, followup: LabelVolume, transform: Any) -
         t = transform if hasattr(transform, "TransformPoint") else inner
         return np.asarray(resample_labels(followup, baseline.geometry, transform=t).array, dtype=np.int64)
     mapping = as_point_mapping(transform)
-    assert mapping is not None
+    if mapping is None:  # pragma: no cover - transform is not None here
+        return np.asarray(followup.resample_to(baseline.geometry).array, dtype=np.int64)
     shape = baseline.shape
     out = np.zeros(shape, dtype=np.int64)
     per_slice = shape[1] * shape[2]
