@@ -51,6 +51,7 @@ def register(subparsers: Any) -> None:
     sr.add_argument("--seg", action="append", default=[], metavar="[TP=]SEG.dcm",
                     help="DICOM SEG of time point TP to reference; repeatable")
     sr.add_argument("--timepoints", default=None, help="comma-separated time point ids to report (default all)")
+    sr.add_argument("--final", action="store_true", help="mark the report FINAL (a locked read) instead of PRELIMINARY")
     _common(sr)
 
     seg = sub.add_parser("seg", help="DICOM SEG of lesion (and viable) masks over a series")
@@ -226,7 +227,7 @@ def _run_sr(args: argparse.Namespace) -> int:
                 raise ExportCliError("--seg without TP= is ambiguous for a multi-time-point read; use TP=SEG.dcm.")
             segs[key] = seg_info_from_file(path)
     info = write_sr(doc, args.out, assessment=assess[0] if assess else None, images=vols, segs=segs,
-                    timepoints=wanted, deidentifier=deid)
+                    timepoints=wanted, deidentifier=deid, final=args.final)
     if deid is not None:
         deid.save()
     return _emit(args, {"sr": str(info.path), "lesion_groups": info.n_lesion_groups,

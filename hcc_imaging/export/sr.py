@@ -348,6 +348,7 @@ def build_sr(
     timepoints: Sequence[str] | None = None,
     series_number: int = SR_SERIES_NUMBER,
     series_description: str = "hcc_imaging measurement report",
+    final: bool = False,
 ) -> tuple[Dataset, int, int]:
     """Build the TID 1500 SR (not de-identified, not written).  See :func:`write_sr`.
 
@@ -458,7 +459,7 @@ def build_sr(
         instance_number=1,
         manufacturer=MANUFACTURER,
         is_complete=True,
-        is_final=False,
+        is_final=bool(final),
         is_verified=False,
         record_evidence=not synthetic,
     )
@@ -499,6 +500,7 @@ def write_sr(
     deidentifier: Deidentifier | None = None,
     series_number: int = SR_SERIES_NUMBER,
     series_description: str = "hcc_imaging measurement report",
+    final: bool = False,
 ) -> SrInfo:
     """Write a read (all or some time points) as a DICOM Comprehensive 3D SR, TID 1500.
 
@@ -522,6 +524,9 @@ def write_sr(
         Report only these time points (default all).
     deidentifier : Deidentifier, optional
         De-identify the SR (PS3.15 basic profile) with this map.
+    final : bool
+        PreliminaryFlag FINAL (a locked read) instead of PRELIMINARY (a draft).  The report
+        stays UNVERIFIED: verification is a signed act of a named observer, outside this tool.
 
     Returns
     -------
@@ -542,6 +547,7 @@ def write_sr(
         timepoints=timepoints,
         series_number=series_number,
         series_description=series_description,
+        final=final,
     )
     if deidentifier is not None:
         if str(sr.PatientID) != read.patient_id:

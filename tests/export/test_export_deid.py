@@ -181,3 +181,47 @@ def test_every_exported_object_is_deidentified(tmp_path: Path, ct) -> None:
     assert (dt.date.fromisoformat(dates[1]) - dt.date.fromisoformat(dates[0])).days == 63
     tu = pd.read_csv(export / "sdtm" / "tu.csv")
     assert set(tu.USUBJID) == {"HCCIMG-HCC-0001"}
+
+
+def test_deidentify_a_real_foreign_sr(shared_data: Path, tmp_path: Path) -> None:
+    """The Crowds Cure Cancer reader SR: observer name, ids, dates, UIDs replaced; the
+    measurement and its tracking identifier kept (clean structured content)."""
+    from hcc_imaging.export import read_sr
+
+    src = shared_data / "tid1500_sr_examples" / "crowds_cure_cancer_TCGA-BP-4343_longaxis.dcm"
+    d = Deidentifier(rng=random.Random(4))
+    out = deidentify_file(src, tmp_path / "sr.dcm", d)
+    dcmdump_ok(out)
+    orig, new = read_sr(src), read_sr(out)
+    assert new.patient_id == "HCC-0001" and new.observer == "READER-01"
+    (m0,), (m1,) = orig.records(), new.records()
+    assert m1.value == m0.value and m1.tracking_identifier == m0.tracking_identifier
+    assert m1.tracking_uid == d.uid(m0.tracking_uid) != m0.tracking_uid
+    blob = out.read_bytes()
+    for needle in (b"TCGA-BP-4343", b"accomplished_peafowl", b"19870620", m0.tracking_uid.encode()):
+        assert needle not in blob
+    ds = pydicom.dcmread(out)
+    dates = [e.value for e in ds.iterall() if e.keyword == "Date"]
+    assert dates == [d.shift_da("19870620", "TCGA-BP-4343")]
+
+
+def test_free_text_in_sr_is_cleaned(tmp_path: Path) -> None:
+    from pydicom.dataset import Dataset
+
+    ds = Dataset()
+    ds.PatientID = "X1"
+    item = Dataset()
+    item.ValueType = "TEXT"
+    code = Dataset()
+    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "121106", "DCM", "Comment"
+    item.ConceptNameCodeSequence = [code]
+    item.TextValue = "patient Jane Doe called back"
+    keep = Dataset()
+    keep.ValueType = "TEXT"
+    kcode = Dataset()
+    kcode.CodeValue, kcode.CodingSchemeDesignator, kcode.CodeMeaning = "112039", "DCM", "Tracking Identifier"
+    keep.ConceptNameCodeSequence = [kcode]
+    keep.TextValue = "L1"
+    ds.ContentSequence = [item, keep]
+    out = deidentify_dataset(ds, Deidentifier())
+    assert [i.TextValue for i in out.ContentSequence] == ["REMOVED", "L1"]
