@@ -35,8 +35,7 @@ __all__ = [
     "slice_hulls",
     "SliceHulls",
     "farthest_pair_per_slice",
-    "farthest_pair",
-    "not_between",
+    "feret_3d",
     "perpendicular_chord",
     "polygon_of_slice",
 ]
@@ -108,143 +107,92 @@ def slice_hulls(mask: NDArray[np.bool_]) -> SliceHulls:
     return SliceHulls(k=kk, j=jj, i=ii, slices=slices.astype(np.int64), starts=starts)
 
 
-def _pairwise_max(points: FloatArr, block: int = 2048) -> tuple[int, int, float]:
-    """Farthest pair of a point set by blocked brute force (the set is already small)."""
-    n = len(points)
-    if n == 1:
-        return 0, 0, 0.0
-    best = (-1.0, 0, 0)
-    sq = np.einsum("ij,ij->i", points, points)
-    for s in range(0, n, block):
-        blk = points[s : s + block]
-        d2 = sq[s : s + block, None] + sq[None, :] - 2.0 * (blk @ points.T)
-        flat = int(np.argmax(d2))
-        a, b = divmod(flat, n)
-        if d2[a, b] > best[0]:
-            best = (float(d2[a, b]), s + a, b)
-    a, b = best[1], best[2]
-    return a, b, float(np.linalg.norm(points[a] - points[b]))
+#: In-plane directions sampled for the slice-pair support-function bound of the 3-D Feret
+#: diameter (the bound is exact up to 1/cos(pi/128) = 1.0003).
+_N_DIRS = 128
 
 
-#: Lattice directions with a slice component: a voxel centre whose two neighbours along one
-#: of them are both in the mask lies between two mask points, so it is no 3-D hull vertex.
-_OUT_OF_PLANE = np.array(
-    [(1, 0, 0), (1, 1, 0), (1, -1, 0), (1, 0, 1), (1, 0, -1), (1, 1, 1), (1, 1, -1), (1, -1, 1), (1, -1, -1)],
-    dtype=np.int64,
-)
+def feret_3d(hulls: SliceHulls, spacing: tuple[float, float, float], lower: tuple[int, int, float]) -> tuple[int, int, float]:
+    """Exact 3-D Feret diameter of the voxel centres, from the per-slice hulls.
 
+    Every pair of points lies on two slices (k1, k2); their distance is
+    ``sqrt(dz^2 + d_xy^2)`` with ``d_xy`` at most the largest in-plane distance between the two
+    slice hulls, which equals ``max_u h1(u) + h2(-u)`` over in-plane unit vectors u (support
+    functions).  Sampling u at 128 angles bounds it from above within a factor
+    ``1/cos(pi/128)``.  Slice pairs whose bound cannot beat the best known pair (starting with
+    ``lower``, e.g. the RECIST long axis) are skipped; the others are compared vertex by vertex,
+    by decreasing bound.
 
-def not_between(mask: NDArray[np.bool_], k: IntArr, j: IntArr, i: IntArr) -> NDArray[np.bool_]:
-    """False for points that lie strictly between two mask voxels along a lattice line
-    leaving the slice (such points cannot be vertices of the 3-D hull)."""
-    kk_max, jj_max, ii_max = mask.shape
-    keep = np.ones(len(k), dtype=bool)
-    for dk, dj, di in _OUT_OF_PLANE:
-        both = keep.copy()
-        for s in (1, -1):
-            a, b, c = k + s * dk, j + s * dj, i + s * di
-            ok = (a >= 0) & (a < kk_max) & (b >= 0) & (b < jj_max) & (c >= 0) & (c < ii_max)
-            hit = np.zeros(len(k), dtype=bool)
-            hit[ok] = mask[a[ok], b[ok], c[ok]]
-            both &= hit
-        keep &= ~both
-    return keep
+    Parameters
+    ----------
+    lower : (a, b, length)
+        A known pair of hull vertices (indices into ``hulls``) and its distance in mm.
 
-
-_DIRECTIONS: tuple[FloatArr, float] | None = None
-
-
-def _fibonacci_hemisphere(n: int) -> FloatArr:
-    t = np.arange(n) + 0.5
-    z = t / n
-    phi = np.pi * (1.0 + 5.0**0.5) * t
-    r = np.sqrt(1.0 - z * z)
-    return np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=1)
-
-
-def _directions() -> tuple[FloatArr, float]:
-    """256 hemisphere directions and a guaranteed lower bound on cos(covering angle).
-
-    The covering angle is measured on a 100,000-point Fibonacci sphere (its own covering
-    radius is < 0.01 rad) and widened by 0.015 rad, so every unit vector is within
-    ``arccos(c)`` of some +-direction.  Computed once.
+    Returns
+    -------
+    (a, b, length_mm) with a, b indices into the vertex arrays of ``hulls``.
     """
-    global _DIRECTIONS
-    if _DIRECTIONS is None:
-        u = _fibonacci_hemisphere(256)
-        n = 100_000
-        t = np.arange(n) + 0.5
-        z = 1.0 - 2.0 * t / n
-        phi = np.pi * (1.0 + 5.0**0.5) * t
-        r = np.sqrt(1.0 - z * z)
-        x = np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=1)
-        worst = 1.0
-        for s in range(0, n, 10_000):
-            worst = min(worst, float(np.abs(x[s : s + 10_000] @ u.T).max(axis=1).min()))
-        theta = float(np.arccos(min(1.0, worst))) + 0.015
-        _DIRECTIONS = (u, float(np.cos(theta)))
-    return _DIRECTIONS
-
-
-def _slab_pairs(points: FloatArr, lower_mm: float) -> tuple[int, int, float]:
-    """Exact farthest pair by direction slabs.
-
-    For the true diameter pair (p, q), some direction u of the set is within the covering
-    angle of q - p, so (q - p).u >= D cos(theta) >= L c, hence p lies in the slab
-    ``x.u < max.u - L c`` and q in ``x.u > min.u + L c``.  Only such pairs are compared.
-    """
-    u, c = _directions()
-    m = len(u)
-    pts = points
-    proj = u[:, 0, None] * pts[None, :, 0] + u[:, 1, None] * pts[None, :, 1] + u[:, 2, None] * pts[None, :, 2]
-    amin, amax = proj.argmin(axis=1), proj.argmax(axis=1)
-    ar = np.arange(m)
-    lo, hi = proj[ar, amin], proj[ar, amax]
-    d2 = ((pts[amax] - pts[amin]) ** 2).sum(axis=1)
-    best = int(d2.argmax())
-    best_pair = (int(amin[best]), int(amax[best]), float(d2[best]))
-    low_bound = max(lower_mm, float(np.sqrt(d2[best])))
-    thr = low_bound * c * (1.0 - 1e-9) - 1e-9
-    lm, li = np.nonzero(proj < (hi - thr)[:, None])
-    hm, hj = np.nonzero(proj > (lo + thr)[:, None])
-    a = np.bincount(lm, minlength=m)
-    b = np.bincount(hm, minlength=m)
-    cnt = a * b
-    total = int(cnt.sum())
-    if total == 0:
-        return best_pair[0], best_pair[1], float(np.sqrt(best_pair[2]))
-    if total > 4 * len(pts) * len(pts):  # pathological: brute force is cheaper
-        return _pairwise_max(pts)
-    ls = np.zeros(m + 1, np.int64)
-    ls[1:] = np.cumsum(a)
-    hs = np.zeros(m + 1, np.int64)
-    hs[1:] = np.cumsum(b)
-    cs = np.zeros(m + 1, np.int64)
-    cs[1:] = np.cumsum(cnt)
-    mm = np.repeat(ar, cnt)
-    off = np.arange(total) - cs[mm]
-    qd, rm = np.divmod(off, b[mm])
-    pi = li[ls[mm] + qd]
-    qi = hj[hs[mm] + rm]
-    diff = pts[pi] - pts[qi]
-    dd = np.einsum("ij,ij->i", diff, diff)
-    w = int(dd.argmax())
-    if dd[w] > best_pair[2]:
-        best_pair = (int(pi[w]), int(qi[w]), float(dd[w]))
-    return best_pair[0], best_pair[1], float(np.sqrt(best_pair[2]))
-
-
-def farthest_pair(points: FloatArr, lower_mm: float = 0.0) -> tuple[int, int, float]:
-    """Indices and distance of the farthest pair (diameter) of ``points`` (N, 3), exact.
-
-    ``lower_mm`` is a known lower bound of the diameter (e.g. the longest axial diameter),
-    which tightens the pruning.  Small sets are compared pairwise; larger ones by direction
-    slabs (:func:`_slab_pairs`).
-    """
-    pts = np.asarray(points, dtype=np.float64)
-    if len(pts) <= 400:
-        return _pairwise_max(pts)
-    return _slab_pairs(pts, lower_mm)
+    s0, sr, sc = spacing
+    x = hulls.j * sr
+    y = hulls.i * sc
+    z = hulls.slices * s0
+    st = hulls.starts[:-1]
+    cnt = np.diff(hulls.starts)
+    n_sl = len(st)
+    best_a, best_b, best_len = lower
+    best2 = best_len * best_len
+    if n_sl < 2:
+        return best_a, best_b, best_len
+    if len(x) <= 200:  # few vertices: compare all pairs
+        pts = np.stack([x, y, np.repeat(z, cnt)], axis=1)
+        d2 = ((pts[:, None, :] - pts[None, :, :]) ** 2).sum(axis=2)
+        flat = int(d2.argmax())
+        a, b = divmod(flat, len(x))
+        if d2[a, b] > best2:
+            return a, b, float(np.sqrt(d2[a, b]))
+        return best_a, best_b, best_len
+    # cheap bound first: circles around each slice's box centre
+    cx = (np.minimum.reduceat(x, st) + np.maximum.reduceat(x, st)) / 2.0
+    cy = (np.minimum.reduceat(y, st) + np.maximum.reduceat(y, st)) / 2.0
+    grp = np.repeat(np.arange(n_sl), cnt)
+    rad = np.maximum.reduceat(np.hypot(x - cx[grp], y - cy[grp]), st)
+    k1, k2 = np.triu_indices(n_sl, k=1)
+    dz2 = (z[k1] - z[k2]) ** 2
+    ub0 = rad[k1] + rad[k2] + np.hypot(cx[k1] - cx[k2], cy[k1] - cy[k2])
+    keep = dz2 + ub0 * ub0 >= best2 * (1.0 - 1e-12)
+    k1, k2, dz2 = k1[keep], k2[keep], dz2[keep]
+    if len(k1) == 0:
+        return best_a, best_b, best_len
+    ang = np.arange(_N_DIRS) * (2.0 * np.pi / _N_DIRS)
+    proj = np.outer(x, np.cos(ang)) + np.outer(y, np.sin(ang))
+    h = np.maximum.reduceat(proj, st, axis=0)  # (slices, dirs) support functions
+    h_opp = np.roll(h, -_N_DIRS // 2, axis=1)  # h(-u)
+    ub = (h[k1] + h_opp[k2]).max(axis=1) / np.cos(np.pi / _N_DIRS)
+    b2 = dz2 + ub * ub
+    cand = np.flatnonzero(b2 >= best2 * (1.0 - 1e-12))
+    cand = cand[np.argsort(-b2[cand], kind="stable")]
+    offs = np.arange(int(cnt.max()))
+    for s in range(0, len(cand), 32):
+        c = cand[s : s + 32]
+        if b2[c[0]] < best2:
+            break
+        a, b = k1[c], k2[c]
+        ia = np.where(offs[None, :] < cnt[a][:, None], st[a][:, None] + offs[None, :], st[a][:, None])
+        ib = np.where(offs[None, :] < cnt[b][:, None], st[b][:, None] + offs[None, :], st[b][:, None])
+        d2 = (
+            (x[ia][:, :, None] - x[ib][:, None, :]) ** 2
+            + (y[ia][:, :, None] - y[ib][:, None, :]) ** 2
+            + dz2[c][:, None, None]
+        )
+        flat = d2.reshape(len(c), -1)
+        am = flat.argmax(axis=1)
+        vals = flat[np.arange(len(c)), am]
+        w = int(vals.argmax())
+        if vals[w] > best2:
+            best2 = float(vals[w])
+            ra, rb = divmod(int(am[w]), len(offs))
+            best_a, best_b = int(ia[w, ra]), int(ib[w, rb])
+    return best_a, best_b, float(np.sqrt(best2))
 
 
 def farthest_pair_per_slice(

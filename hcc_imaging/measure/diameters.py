@@ -336,6 +336,7 @@ class _Core:
     ld: AxialDiameter
     ld_pos: int  # index into hulls.slices
     ld_frame: tuple[NDArray[np.float64], NDArray[np.float64]]  # frame indices of LD endpoints
+    ld_vertices: tuple[int, int]  # indices of the LD endpoints in the hull vertex arrays
 
 
 def _pt(a: NDArray[np.float64]) -> Point3:
@@ -364,7 +365,7 @@ def _core(frame: AxialFrame) -> _Core:
     p_f = np.array([k, hulls.j[a], hulls.i[a]], dtype=np.float64)
     q_f = np.array([k, hulls.j[b], hulls.i[b]], dtype=np.float64)
     ld = _diameter(frame, p_f, q_f, length)
-    return _Core(hulls=hulls, ld=ld, ld_pos=pos, ld_frame=(p_f, q_f))
+    return _Core(hulls=hulls, ld=ld, ld_pos=pos, ld_frame=(p_f, q_f), ld_vertices=(a, b))
 
 
 def _short_axis_from_core(frame: AxialFrame, core: _Core) -> AxialDiameter:
@@ -390,13 +391,10 @@ def _perpendicular(
     return _diameter(frame, p_f, q_f, length)
 
 
-def _feret_from_core(frame: AxialFrame, hulls: _hull.SliceHulls, lower_mm: float = 0.0) -> FeretDiameter:
-    sp = np.asarray(frame.spacing)
-    keep = _hull.not_between(frame.mask, hulls.k, hulls.j, hulls.i)
-    idx = np.stack([hulls.k[keep], hulls.j[keep], hulls.i[keep]], axis=1)
-    idx = np.unique(idx, axis=0).astype(np.float64)
-    a, b, length = _hull.farthest_pair(idx * sp[None, :], lower_mm)
-    pts = frame.to_index(idx[[a, b]])
+def _feret_from_core(frame: AxialFrame, hulls: _hull.SliceHulls, lower: tuple[int, int, float]) -> FeretDiameter:
+    a, b, length = _hull.feret_3d(hulls, frame.spacing, lower)
+    idx = np.array([[hulls.k[a], hulls.j[a], hulls.i[a]], [hulls.k[b], hulls.j[b], hulls.i[b]]], dtype=np.float64)
+    pts = frame.to_index(idx)
     lps = frame.labels.index_to_lps(pts)
     return FeretDiameter(
         length_mm=float(length),
@@ -492,13 +490,13 @@ def short_axis(
 def feret_diameter_3d(labels: LabelVolume, label: int | str | None = None) -> FeretDiameter:
     """3-D Feret diameter: largest distance between two voxel centres of the lesion, mm.
 
-    Computed on the 3-D convex hull of the per-slice hull vertices (every 3-D hull vertex is a
-    vertex of its slice's hull), never over all pairs of boundary voxels.  Plane-free: works
-    on any grid.
+    Computed from the per-slice hull vertices (every 3-D hull vertex is a vertex of its slice's
+    hull) with slice pairs pruned by support-function bounds, never over all pairs of boundary
+    voxels.  Plane-free: the slices of the grid are used whatever their orientation.
     """
     frame = axial_frame(labels, label, require_axial=False)
-    hulls = _hull.slice_hulls(frame.mask)
-    return _feret_from_core(frame, hulls)
+    core = _core(frame)
+    return _feret_from_core(frame, core.hulls, (*core.ld_vertices, core.ld.length_mm))
 
 
 def lesion_volume_mm3(labels: LabelVolume, label: int | str | None = None) -> float:

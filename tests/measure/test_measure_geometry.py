@@ -179,3 +179,32 @@ def test_short_axis_for_given_long_axis() -> None:
     far = type(ld)(ld.length_mm, ld.endpoints_lps, ld.endpoints_index, ld.slice_index + 500, 0)
     with pytest.raises(EmptyMaskError, match="has no voxel; a short axis there would be empty"):
         short_axis(lv, long_axis=far)
+
+
+@settings(max_examples=40, deadline=None)
+@given(blobs())
+def test_feret_and_ld_equal_brute_force(lv: LabelVolume) -> None:
+    """The pruned searches return exactly the brute-force maxima over all voxel centres."""
+    from scipy.spatial.distance import pdist
+
+    idx = np.argwhere(lv.array)
+    pts = idx * np.asarray(lv.spacing)
+    brute3d = float(pdist(pts).max()) if len(pts) > 1 else 0.0
+    assert feret_diameter_3d(lv).length_mm == pytest.approx(brute3d, abs=1e-9)
+    brute2d = 0.0
+    for k in np.unique(idx[:, 0]):
+        p = pts[idx[:, 0] == k]
+        if len(p) > 1:
+            brute2d = max(brute2d, float(pdist(p).max()))
+    assert longest_axial_diameter(lv).length_mm == pytest.approx(brute2d, abs=1e-9)
+
+
+def test_feret_exact_on_large_sphere() -> None:
+    """150 mm sphere: the support-function pruning returns the brute-force maximum."""
+    from scipy.spatial import ConvexHull
+    from scipy.spatial.distance import pdist
+
+    lv = ellipsoid_labels(Ellipsoid(75, 75, 75, 0.0, (0.3, 0.1, 0.2)), (2.5, 1.5, 1.5))
+    idx = np.argwhere(lv.array) * np.asarray(lv.spacing)
+    hull = idx[ConvexHull(idx).vertices]
+    assert feret_diameter_3d(lv).length_mm == pytest.approx(float(pdist(hull).max()), abs=1e-9)
