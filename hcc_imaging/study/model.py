@@ -107,6 +107,7 @@ class MeasurementStatus(enum.StrEnum):
     NOT_EVALUABLE = "not_evaluable"
     PRESENT = "present"
     UNEQUIVOCAL_PROGRESSION = "unequivocal_progression"
+    FURTHER_INCREASE = "further_increase"  # iRECIST: any further increase after iUPD
 
 
 class SourceKind(enum.StrEnum):

@@ -415,9 +415,9 @@ class ReaderSession(_Base):
         """
         where = f"read {read_uid}, time point {timepoint_id!r}, lesion {lesion!r}"
         try:
-            role_v = LesionRole(str(role)).value
-            status_v = MeasurementStatus(str(status)).value
-            kind_v = SourceKind(str(source_kind)).value
+            role_v = LesionRole(str(getattr(role, "value", role))).value
+            status_v = MeasurementStatus(str(getattr(status, "value", status))).value
+            kind_v = SourceKind(str(getattr(source_kind, "value", source_kind))).value
         except ValueError as err:
             raise StoreError(f"{where}: {err}; role is one of {[r.value for r in LesionRole]}, status one of "
                              f"{[m.value for m in MeasurementStatus]}, source_kind one of {[k.value for k in SourceKind]}.") from None

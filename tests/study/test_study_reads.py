@@ -72,6 +72,10 @@ def test_measurement_upsert_and_provenance(populated: Store) -> None:
     assert a.measurement_uid == b.measurement_uid  # same (read, lesion, time point): replaced
     (m,) = r1.measurements(r.read_uid)
     assert (m.longest_diameter_mm, m.source_kind, m.algorithm_name, m.parameters) == (31.5, "algorithm", "seg", {"threshold_hu": 90})
+    from hcc_imaging.response import LesionStatus, Role
+
+    c = r1.record_measurement(r.read_uid, "BL", "L1", role=Role.NON_TARGET, status=LesionStatus.PRESENT)
+    assert (c.role, c.status, c.longest_diameter_mm) == ("non_target", "present", None)  # whole record replaced
     assert r1.delete_measurement(r.read_uid, "BL", "L1") is True
     assert r1.delete_measurement(r.read_uid, "BL", "L1") is False
     assert r1.measurements(r.read_uid) == []
@@ -288,3 +292,32 @@ def test_adjudicator_with_own_read_is_conflicted(populated: Store) -> None:
     ReaderSession(populated, "ADJ2").start_read("P001", ["BL"], "recist1.1")
     with pytest.raises(BlindingError, match="has a read of this patient"):
         AdjudicatorSession(populated, "ADJ2").discordances("P001", "RECIST1.1")
+
+
+def test_confirmed_bor_discordance(populated: Store) -> None:
+    """Same unconfirmed BOR (PR), different confirmed BOR (PR vs SD): discordant only with confirmed=True."""
+    from hcc_imaging.response.results import CriterionResult, TimePointResult
+
+    def fake(confirmed_bor: str):  # type: ignore[no-untyped-def]
+        def run(doc, crit):  # type: ignore[no-untyped-def]
+            tps = tuple(TimePointResult(t.id, t.day, None, None, None, None, None, False, None if i == 0 else "PR")
+                        for i, t in enumerate(doc.timepoints))
+            return CriterionResult(crit, "mm", tps, "PR", confirmed_bor, None)
+        return run
+
+    for reader, conf in (("R1", "PR"), ("R2", "SD")):
+        sess = ReaderSession(populated, reader)
+        sess.add_lesion("P001", "L1")
+        r = sess.start_read("P001", ["BL", "FU1"], "recist1.1")
+        sess.record_measurement(r.read_uid, "BL", "L1", longest_diameter_mm=30.0)
+        sess.record_measurement(r.read_uid, "FU1", "L1", longest_diameter_mm=20.0)
+        sess.lock(r.read_uid, assessor=fake(conf))
+    adj = AdjudicatorSession(populated, "ADJ")
+    assert adj.discordances("P001", "RECIST1.1") == []
+    (d,) = adj.discordances("P001", "RECIST1.1", confirmed=True)
+    assert d.kind.value == "bor" and {v[2] for v in d.values} == {"PR", "SD"}
+    chosen = d.values[0][0]
+    dec = adj.adjudicate("P001", "RECIST1.1", "bor", chosen, "confirmation scan of R2 was out of window", confirmed=True)
+    assert dec.chosen_read_uid == chosen
+    paired = adj.paired_responses("RECIST1.1", "R1", "R2", confirmed=True)
+    assert [p[1:] for p in paired.bor_pairs] == [("PR", "SD")]
