@@ -9,7 +9,10 @@ Public API
 * :func:`write_tables` - CSV + Parquet tables with a versioned schema, JSON read documents.
 * :func:`write_sdtm` - CDISC SDTM TU / TR / RS.
 * :func:`write_report` / :func:`write_cohort_report` - self-contained HTML reports.
-* :class:`Deidentifier` / :func:`deidentify_dataset` - PS3.15 basic profile, pseudonym map.
+* :class:`Deidentifier` / :func:`deidentify_dataset` / :func:`deidentify_files` - PS3.15 basic
+  profile, pseudonym map.
+* :func:`as_export_read` / :func:`read_from_measurements` - the flat view every exporter reads,
+  from a read document (+ assessment) or straight from ``LesionMeasurement`` s.
 
 Heavy dependencies (highdicom, pandas, pyarrow, matplotlib) are imported inside the
 functions that need them; importing this package loads numpy and the standard library only.

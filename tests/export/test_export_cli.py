@@ -146,5 +146,14 @@ def test_cli_images_share_uids_with_seg(tmp_path: Path, files, capsys, ct) -> No
     uids = {pydicom.dcmread(p).SOPInstanceUID for p in (tmp_path / "out" / "ct").iterdir()}
     refs = {i.ReferencedSOPInstanceUID for s in seg.ReferencedSeriesSequence for i in s.ReferencedInstanceSequence}
     assert refs and refs <= uids
+    assert main(["export", "sr", str(files["read"]), "--images", f"BL={files['ct']}", "--seg",
+                 f"BL={tmp_path / 'out' / 'seg.dcm'}", "--timepoints", "BL", "--final",
+                 "--out", str(tmp_path / "out" / "sr.dcm"), *keys]) == 0
+    capsys.readouterr()
+    sr = pydicom.dcmread(tmp_path / "out" / "sr.dcm")
+    ev = {i.ReferencedSOPInstanceUID for s in sr.CurrentRequestedProcedureEvidenceSequence
+          for se in s.ReferencedSeriesSequence for i in se.ReferencedSOPSequence}
+    assert ev == uids | {seg.SOPInstanceUID}
+    assert sr.PreliminaryFlag == "FINAL" and sr.StudyInstanceUID == seg.StudyInstanceUID
     assert main(["export", "images", str(files["ct"]), "--out", str(tmp_path / "x")]) == 2
     assert "add --deidentify" in capsys.readouterr().err

@@ -321,3 +321,33 @@ def test_sr_straight_from_measure_lesion(tmp_path: Path, ct) -> None:
         np.testing.assert_allclose(les.ld_endpoints_lps, np.asarray(m.ld_endpoints_lps), atol=1e-4)
         # the stored line has the stored length
         assert np.linalg.norm(np.subtract(*les.ld_endpoints_lps)) == pytest.approx(m.longest_diameter_mm, abs=1e-3)
+
+
+def test_store_to_sr_to_highdicom_same_values(tmp_path: Path, two_tp) -> None:
+    """store -> read document -> SR -> highdicom's parser: the store's numbers and endpoints."""
+    import highdicom as hd
+
+    from hcc_imaging.study import ReaderSession, Store
+
+    bl, fu = two_tp
+    with Store(tmp_path / "store.sqlite") as store:
+        store.add_reader("dr.smith")
+        sess = ReaderSession(store, "dr.smith")
+        ri = sess.import_document(read_document())
+        doc = sess.export_document(ri.read_uid)
+    info = write_sr(doc, tmp_path / "sr.dcm", images={"BL": bl.volume, "FU1": fu.volume})
+    parsed = {}
+    for g in hd.sr.srread(info.path).content.get_image_measurement_groups():
+        tp = next(str(i.TextValue) for i in g[0].ContentSequence if i.ConceptNameCodeSequence[0].CodeValue == "C2348792")
+        parsed[(g.tracking_identifier, tp)] = (g.tracking_uid, {m.name.value: m for m in g.get_measurements()})
+    assert len(parsed) == 6  # every lesion group parsed by highdicom
+    for tp in doc.timepoints:
+        for les in tp.lesions:
+            uid, ms = parsed[(les.lesion_id, tp.id)]
+            assert uid == les.tracking_uid  # the store's tracking UID
+            if les.longest_diameter_mm is not None:
+                assert ms[C.LONG_AXIS.value].value == pytest.approx(les.longest_diameter_mm)
+            long_ep = next((e for e in les.endpoints if e.axis.value == "long"), None)
+            if long_ep is not None:
+                np.testing.assert_allclose(ms[C.LONG_AXIS.value].referenced_coordinates[0].value,
+                                           [long_ep.start_lps, long_ep.end_lps], atol=1e-4)
