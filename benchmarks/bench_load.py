@@ -194,12 +194,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--full", action="store_true", help="include the 400-slice JPEG 2000 series")
     ap.add_argument("--sizes", default="100,400")
+    ap.add_argument("--syntaxes", default="explicit,jpegls,j2k", help="comma-separated subset")
     args = ap.parse_args(argv)
     args.data.mkdir(parents=True, exist_ok=True)
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"data in {args.data}; {args.rounds} timed rounds per case; warm page cache; shared 2-core machine")
     rows = []
-    for syntax in ("explicit", "jpegls", "j2k"):
+    for syntax in [s for s in ("explicit", "jpegls", "j2k") if s in args.syntaxes.split(",")]:
         for n in sizes:
             if syntax == "j2k" and n > 100 and not args.full:
                 continue
