@@ -143,11 +143,11 @@ def feret_3d(hulls: SliceHulls, spacing: tuple[float, float, float], lower: tupl
     best2 = best_len * best_len
     if n_sl < 2:
         return best_a, best_b, best_len
-    if len(x) <= 200:  # few vertices: compare all pairs
-        pts = np.stack([x, y, np.repeat(z, cnt)], axis=1)
-        d2 = ((pts[:, None, :] - pts[None, :, :]) ** 2).sum(axis=2)
-        flat = int(d2.argmax())
-        a, b = divmod(flat, len(x))
+    if len(x) <= 300:  # few vertices: compare all pairs
+        zz = np.repeat(z, cnt).astype(np.float64)
+        # broadcasting, not BLAS: exact squares, and no thread start-up on small matrices
+        d2 = (x[:, None] - x[None, :]) ** 2 + (y[:, None] - y[None, :]) ** 2 + (zz[:, None] - zz[None, :]) ** 2
+        a, b = divmod(int(d2.argmax()), len(x))
         if d2[a, b] > best2:
             return a, b, float(np.sqrt(d2[a, b]))
         return best_a, best_b, best_len
