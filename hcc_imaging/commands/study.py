@@ -350,7 +350,8 @@ def run(args: argparse.Namespace) -> int:
                 lines.append(
                     f"{rep.criteria}: kappa time points {fmt(rep.kappa_timepoint)} (n={rep.n_timepoints}); kappa BOR "
                     f"{fmt(rep.kappa_bor)} (n={rep.n_patients}); ICC(2,1) sums {fmt(rep.icc_sum.value if rep.icc_sum else None)} "
-                    f"(n={rep.n_sums}); Bland-Altman bias {fmt(ba.mean_diff if ba else None)} {rep.sum_unit}, limits "
+                    + (f"[95% CI {fmt(rep.icc_sum.ci_lower)} to {fmt(rep.icc_sum.ci_upper)}] " if rep.icc_sum else "")
+                    + f"(n={rep.n_sums}); Bland-Altman bias {fmt(ba.mean_diff if ba else None)} {rep.sum_unit}, limits "
                     + (f"{ba.lower_loa:.2f} to {ba.upper_loa:.2f} {rep.sum_unit}" if ba else "undefined"))
                 lines += [f"  note: {n}" for n in rep.notes]
             _out(args, [r.to_json() for r in reports], "\n".join(lines))
