@@ -111,8 +111,8 @@ def _slice_sop(vol: Volume | None, seg: Segment3 | None) -> tuple[str, str] | No
     if vol is None or seg is None or not vol.meta:
         return None
     uids = vol.meta.get("sop_instance_uids")
-    if not uids:
-        return None
+    if not uids or len(uids) != vol.shape[0]:
+        return None  # not the acquired grid (e.g. a reformat): no slice maps to one image
     mid = (np.asarray(seg[0]) + np.asarray(seg[1])) / 2.0
     k = int(round(float(vol.lps_to_index(mid)[0])))
     if not 0 <= k < len(uids):
