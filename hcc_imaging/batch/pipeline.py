@@ -247,10 +247,11 @@ def _input_hash(series: Sequence[Any], inputs: StudyInputs) -> str:
         for f in se.files:
             p = f.split("::", 1)
             try:
-                size = os.path.getsize(p[0]) if len(p) == 1 else 0
+                st = os.stat(p[0])
+                stamp = f"{st.st_size}:{st.st_mtime_ns}" if len(p) == 1 else f"zip:{st.st_size}:{st.st_mtime_ns}"
             except OSError:
-                size = -1
-            h.update(f"{os.path.basename(f)}:{size}".encode())
+                stamp = "missing"
+            h.update(f"{os.path.basename(f)}:{stamp}".encode())
     for f in (*inputs.lesion_masks, *inputs.viable_masks, *inputs.seg_files, *inputs.rtstruct_files,
               *((inputs.seeds_file,) if inputs.seeds_file else ()), *inputs.annotations_files):
         h.update(file_digest(f.split("::", 1)[0]).encode())

@@ -125,3 +125,16 @@ def test_parse_dicomweb_url(url, want) -> None:
 def test_parse_dicomweb_url_error() -> None:
     with pytest.raises(DicomWebError, match="is not a DICOMweb URL"):
         parse_dicomweb_url("ftp://x")
+
+
+def test_progress_bar_counts(capsys) -> None:
+    from hcc_imaging.batch.runner import _Progress
+
+    bar = _Progress(3, 1, enabled=True)
+    bar.update(True)
+    bar.update(False)
+    bar.update(True)
+    bar.close()
+    assert (bar.done, bar.failed, bar.skipped) == (3, 1, 1)
+    err = capsys.readouterr().err
+    assert "3/3 studies" in err and "1 failed" in err

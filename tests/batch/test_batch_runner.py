@@ -109,6 +109,14 @@ def test_changed_mask_changes_key(small_archive, tmp_path) -> None:
     assert len(changed) == 1 and all(k2[u] != k3[u] for u in k2)
 
 
+def _first_diff(name: str, a: bytes, b: bytes) -> str:
+    la, lb = a.decode().splitlines(), b.decode().splitlines()
+    for i, (x, y) in enumerate(zip(la, lb)):
+        if x != y:
+            return f"{name} line {i}:\n resumed: {x[:400]}\n clean:   {y[:400]}"
+    return f"{name}: {len(la)} vs {len(lb)} lines"
+
+
 def test_sigkill_then_resume_gives_clean_rows(tmp_path) -> None:
     arch = make_archive(tmp_path / "arch", 4)  # 8 studies
     clean = tmp_path / "clean"
@@ -132,7 +140,10 @@ def test_sigkill_then_resume_gives_clean_rows(tmp_path) -> None:
     assert not (out / "lesions.csv").exists()
     s = _run(arch, out, resume=True)
     assert s.n_skipped == n_done and s.n_processed == 8 - n_done
-    assert _tables(out) == _tables(clean)
+    got, want = _tables(out), _tables(clean)
+    assert sorted(got) == sorted(want)
+    for name in want:
+        assert got[name] == want[name], _first_diff(name, got[name], want[name])
 
 
 def test_cli_subprocess_json(small_archive, tmp_path) -> None:
