@@ -246,13 +246,16 @@ def _run_seg(args: argparse.Namespace) -> int:
     labels = load_mask(args.labels, reference=vol)
     viable = load_mask(args.viable, reference=vol, label_names=dict(labels.labels)) if args.viable else None
     tuids: dict[str, str] = {}
+    organs: dict[str, str] = {}
     if args.read:
         from ..export.model import as_export_read
 
         for les in as_export_read(_load_doc(args.read)).lesions:
             if les.tracking_uid:
                 tuids.setdefault(les.lesion_id, les.tracking_uid)
-    info = write_seg(labels, vol, args.out, viable=viable, tracking_uids=tuids or None, deidentifier=deid)
+            organs.setdefault(les.lesion_id, "lymph_node" if les.is_lymph_node else (les.organ or "liver"))
+    info = write_seg(labels, vol, args.out, viable=viable, tracking_uids=tuids or None, organs=organs or None,
+                     deidentifier=deid)
     if deid is not None:
         deid.save()
     return _emit(args, {"seg": str(info.path), "segments": dict(info.segments)})
