@@ -421,7 +421,8 @@ def _convert(raw: bytes, kind: str, attr: str, charsets: tuple[str, ...]) -> Any
 
 
 def _walk(
-    buf: bytes, pos: int, explicit: bool, hdr_out: InstanceHeader, stop_group: int, base: int
+    buf: bytes, pos: int, explicit: bool, hdr_out: InstanceHeader, stop_group: int, base: int,
+    eof: bool = False,
 ) -> None:
     """Walk top-level elements from ``pos``; fill ``hdr_out``; stop at Pixel Data or ``stop_group``."""
     n = len(buf)
@@ -473,10 +474,12 @@ def _walk(
                 charsets = val
             setattr(hdr_out, attr, val)
         pos = vend
+    if eof and pos == n:  # the whole file was read and ended cleanly on an element boundary
+        return
     raise _Incomplete
 
 
-def _parse_buffer(buf: bytes, path: str, stop_group: int) -> InstanceHeader:
+def _parse_buffer(buf: bytes, path: str, stop_group: int, eof: bool = False) -> InstanceHeader:
     if len(buf) < 132 or buf[128:132] != b"DICM":
         raise ParseFailure("no DICM preamble")
     hdr = InstanceHeader(path=path)
@@ -509,7 +512,7 @@ def _parse_buffer(buf: bytes, path: str, stop_group: int) -> InstanceHeader:
     ts = hdr.transfer_syntax_uid
     if ts not in _FAST_TS:
         raise ParseFailure(f"transfer syntax {ts or '(missing)'} is read with pydicom")
-    _walk(buf, pos, ts != IMPLICIT_LE, hdr, stop_group, 0)
+    _walk(buf, pos, ts != IMPLICIT_LE, hdr, stop_group, 0, eof)
     return hdr
 
 
@@ -545,7 +548,7 @@ def parse_header(
     try:
         if data is not None:
             try:
-                return _parse_buffer(data, source, stop_group)
+                return _parse_buffer(data, source, stop_group, eof=True)
             except _Incomplete:
                 if not to_pixels:
                     # header ended inside/after the last wanted group: the data is complete
@@ -557,7 +560,7 @@ def parse_header(
             while True:
                 buf += f.read(size - len(buf))
                 try:
-                    return _parse_buffer(buf, source, stop_group)
+                    return _parse_buffer(buf, source, stop_group, eof=len(buf) < size)
                 except _Incomplete:
                     if len(buf) < size:  # end of file reached
                         raise ParseFailure("file ends inside the header") from None
