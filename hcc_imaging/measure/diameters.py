@@ -71,6 +71,7 @@ __all__ = [
     "feret_diameter_3d",
     "lesion_volume_mm3",
     "resolve_label",
+    "reformat_mode",
 ]
 
 Point3 = tuple[float, float, float]
@@ -234,9 +235,20 @@ def _bbox(mask: NDArray[np.bool_]) -> tuple[slice, slice, slice] | None:
     return (sl[0], sl[1], sl[2])
 
 
+def reformat_mode(reformat: Reformat | str) -> Reformat:
+    """Normalise the ``reformat`` parameter (named error for an unknown value)."""
+    try:
+        return Reformat(reformat)
+    except ValueError as err:
+        raise MeasurementPlaneError(
+            f"reformat={reformat!r} is not a known mode; it decides what happens to coronal/oblique "
+            "grids. Pass reformat='error' (refuse) or reformat='axial' (resample to an axial grid)."
+        ) from err
+
+
 def _axial_labels(labels: LabelVolume, reformat: Reformat | str, what: str) -> tuple[LabelVolume, int]:
     """Return labels sampled so that some array axis is +-S, and that axis."""
-    mode = Reformat(reformat)
+    mode = reformat_mode(reformat)
     ax = axial_axis(labels.geometry)
     if ax is not None:
         return labels, ax

@@ -304,7 +304,7 @@ def _meta_path(labels: LabelVolume) -> str | None:
 
 def measure_lesion(
     labels: LabelVolume,
-    label: int | str,
+    label: int | str | None,
     *,
     viable: LabelVolume | None = None,
     image: Volume | None = None,
@@ -321,8 +321,8 @@ def measure_lesion(
     ----------
     labels : LabelVolume
         Lesion label map (label value = lesion).
-    label : int or str
-        Label value or lesion name.
+    label : int or str or None
+        Label value or lesion name; None only when the map holds a single label.
     viable : LabelVolume, optional
         Viable (arterially enhancing) sub-mask on the same grid; non-zero = viable.  It is
         intersected with the lesion.  Without it the viable fields are None.
@@ -362,14 +362,18 @@ def measure_lesion(
     >>> round(m.longest_diameter_mm, 1), round(m.short_axis_mm, 1), str(m.recist_measurability)
     (20.0, 20.0, 'measurable')
     """
-    mode = Reformat(reformat)
+    mode = _d.reformat_mode(reformat)
     if viable is not None:
         _check_same_grid(viable, labels, "viable mask")
     if image is not None:
         _check_same_grid(image, labels, "image")
     value, lesion_id = resolve_label(labels, label)
-    if value is None:  # pragma: no cover - label is never None here
-        raise EmptyMaskError("measure_lesion needs one label; pass label= a value or name.")
+    if value is None:
+        raise EmptyMaskError(
+            f"measure_lesion(label=None) is ambiguous: the label volume holds labels "
+            f"{labels.present_labels()}, and one lesion is measured at a time. Pass label= one "
+            "value or name, or call measure_labels() to measure them all."
+        )
     return _measure_one(
         labels,
         value,
@@ -405,7 +409,7 @@ def measure_labels(
     """
     from scipy import ndimage
 
-    mode = Reformat(reformat)
+    mode = _d.reformat_mode(reformat)
     if viable is not None:
         _check_same_grid(viable, labels, "viable mask")
     if image is not None:

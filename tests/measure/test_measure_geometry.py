@@ -142,8 +142,10 @@ def test_tilt_within_axial_tolerance_is_axial() -> None:
 
 def test_unknown_mode_and_errors() -> None:
     lv = LabelVolume.create(np.zeros((2, 3, 3), np.uint8), spacing=(1, 1, 1), labels={1: "L1"})
-    with pytest.raises(ValueError, match="'sideways' is not a valid Reformat"):
+    with pytest.raises(MeasurementPlaneError, match="reformat='sideways' is not a known mode"):
         longest_axial_diameter(lv, 1, reformat="sideways")
+    with pytest.raises(MeasurementPlaneError, match="is not a known mode"):
+        measure_lesion(lv, 1, reformat="sideways")
     with pytest.raises(EmptyMaskError, match="has no voxel"):
         longest_axial_diameter(lv, "L1")
     with pytest.raises(EmptyMaskError, match="not a label name"):

@@ -77,6 +77,8 @@ def test_errors() -> None:
     lv = _two_lesions()
     with pytest.raises(EmptyMaskError, match="has no voxel"):
         measure_lesion(lv, 2)
+    with pytest.raises(EmptyMaskError, match="is ambiguous"):
+        measure_lesion(lv, None)
     img = Volume.create(np.zeros((3, 3, 3), np.int16), spacing=(1, 1, 1))
     with pytest.raises(GeometryMismatchError, match="image"):
         measure_lesion(lv, 1, image=img)
