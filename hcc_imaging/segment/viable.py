@@ -195,11 +195,16 @@ def viable_mask(
     if pre_contrast is not None:
         transform = None
         if p.register_pre_contrast:
-            from .register import register_volumes
+            from .register import RegistrationParams, register_volumes
 
             art_crop = Volume(array=art.astype(np.float32), geometry=geom, frame_of_reference_uid=arterial.frame_of_reference_uid)
             mask_lv = LabelVolume(array=(lab != 0).astype(np.uint8), geometry=geom)
-            reg = register_volumes(art_crop, pre_contrast, kind="rigid", fixed_mask=mask_lv, initial="identity")
+            # phases of one study differ by breathing (a few mm): a short, local rigid search suffices
+            local = RegistrationParams(
+                shrink_factors=(2, 1), smoothing_sigmas_mm=(1.0, 0.0), iterations=C.VIABLE_REGISTRATION_ITERATIONS,
+                min_samples=C.VIABLE_REGISTRATION_MIN_SAMPLES,
+            )
+            reg = register_volumes(art_crop, pre_contrast, kind="rigid", fixed_mask=mask_lv, initial="identity", params=local)
             transform = reg.to_sitk()
             info["pre_contrast_registration"] = reg.to_json()
         pre = _on(pre_contrast, geom, transform)

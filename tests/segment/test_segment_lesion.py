@@ -1,0 +1,217 @@
+"""Seeded lesion segmentation: accuracy on analytic phantoms, robustness, errors."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import numpy as np
+import pytest
+
+from hcc_imaging.phantoms import make_study
+from hcc_imaging.segment import LesionParams, LowContrastError, SeedError, SegmentationError, segment_lesion
+from hcc_imaging.volume import LabelVolume, Phase, Volume
+
+from ._phantom import dice, perf_phantom
+
+
+@functools.lru_cache(maxsize=16)
+def _perf(seed: int, **kw: float) -> object:
+    return perf_phantom(seed, **kw)
+
+
+def _phantom(seed: int, **kw: float):  # type: ignore[no-untyped-def]
+    return _perf(seed, **kw)
+
+
+@functools.lru_cache(maxsize=2)
+def _study(seed: int = 0):  # type: ignore[no-untyped-def]
+    return make_study(seed)
+
+
+CASES = [
+    pytest.param(s, n, {}, id=f"seed{s}-noise{int(n)}") for s in (0, 1, 2) for n in (5.0, 15.0, 25.0)
+] + [
+    pytest.param(3, 15.0, {"vessel_gap_mm": 0.0}, id="touching-vessel"),
+    pytest.param(4, 15.0, {"fat_gap_mm": 0.0}, id="touching-liver-edge"),
+    pytest.param(5, 15.0, {"lesion_hu": 110.0}, id="hyperdense"),
+    pytest.param(6, 15.0, {"diameter_mm": 12.0}, id="small-12mm"),
+]
+
+
+@pytest.mark.parametrize(("seed", "noise", "kw"), CASES)
+def test_click_at_centre_dice_at_least_095(seed: int, noise: float, kw: dict[str, float]) -> None:
+    ph = _phantom(seed, noise_sd_hu=noise, **kw)
+    res = segment_lesion(ph.volume, seed_index=ph.seed_index)
+    assert dice(res.labels.array, ph.truth.array) >= 0.95
+    assert res.notes == ()
+
+
+def test_one_noisy_seed_voxel_does_not_empty_the_mask() -> None:
+    ph = _phantom(0, noise_sd_hu=15.0)
+    arr = np.array(ph.volume.array)
+    arr[ph.seed_index] = 900  # one wild voxel (e.g. a calcification or a noise spike)
+    res = segment_lesion(ph.volume.with_array(arr), seed_index=ph.seed_index)
+    assert dice(res.labels.array, ph.truth.array) >= 0.95
+
+
+@pytest.mark.parametrize("offset_frac", [pytest.param(0.5, id="half-radius-off-centre"), pytest.param(-0.6, id="other-side")])
+def test_off_centre_click(offset_frac: float) -> None:
+    ph = _phantom(1, noise_sd_hu=15.0)
+    k, j, i = ph.seed_index
+    di = int(round(offset_frac * ph.radius_mm / ph.volume.spacing[2]))
+    res = segment_lesion(ph.volume, seed_index=(k, j, i + di))
+    assert dice(res.labels.array, ph.truth.array) >= 0.95
+
+
+def test_seed_lps_and_index_give_the_same_mask() -> None:
+    ph = _phantom(2, noise_sd_hu=15.0)
+    a = segment_lesion(ph.volume, seed_index=ph.seed_index)
+    b = segment_lesion(ph.volume, seed_lps=ph.volume.index_to_lps(ph.seed_index))
+    np.testing.assert_array_equal(a.labels.array, b.labels.array)
+    assert b.seed_index == tuple(ph.seed_index)
+
+
+def test_line_across_the_lesion() -> None:
+    ph = _phantom(0, noise_sd_hu=15.0)
+    c = np.asarray(ph.centre_lps)
+    line = [c - [ph.radius_mm, 0, 0], c + [ph.radius_mm, 0, 0]]
+    res = segment_lesion(ph.volume, line_lps=line)
+    assert dice(res.labels.array, ph.truth.array) >= 0.95
+    assert res.line_lps is not None
+    np.testing.assert_allclose(res.seed_lps, c, atol=1e-6)
+
+
+def test_oblique_grid_seed_in_lps() -> None:
+    """The same phantom on a rotated grid: the LPS seed still lands in the lesion."""
+    ph = _phantom(0, noise_sd_hu=15.0)
+    t = np.deg2rad(30)
+    rot = np.array([[np.cos(t), -np.sin(t), 0], [np.sin(t), np.cos(t), 0], [0, 0, 1.0]])
+    geom_dir = rot @ ph.volume.direction
+    vol = Volume.create(ph.volume.array, spacing=ph.volume.spacing, origin=(10.0, -20.0, 5.0), direction=geom_dir)
+    truth = LabelVolume.like(vol, ph.truth.array)
+    res = segment_lesion(vol, seed_lps=vol.index_to_lps(ph.seed_index))
+    assert dice(res.labels.array, truth.array) >= 0.95
+
+
+def test_kept_inside_the_liver_mask() -> None:
+    ph = _phantom(0, noise_sd_hu=15.0)
+    liver = np.ones(ph.volume.shape, np.uint8)
+    liver[:, :, : ph.seed_index[2] - 3] = 0  # the liver ends through the lesion
+    lv = LabelVolume.like(ph.volume, liver)
+    res = segment_lesion(ph.volume, seed_index=ph.seed_index, liver=lv)
+    m = res.labels.array != 0
+    assert m.any()
+    assert not np.any(m & (liver == 0))
+    with pytest.raises(SeedError, match="outside the liver mask"):
+        k, j, i = ph.seed_index
+        segment_lesion(ph.volume, seed_index=(k, j, 2), liver=lv)
+
+
+def test_chooses_the_most_conspicuous_phase_or_the_asked_one() -> None:
+    ph = _phantom(0, noise_sd_hu=15.0)
+    flat = ph.volume.with_array(np.full(ph.volume.shape, 60, np.int16) + np.random.default_rng(1).normal(0, 15, ph.volume.shape).astype(np.int16))
+    phases = {Phase.PORTAL_VENOUS: flat.with_phase("portal_venous"), Phase.ARTERIAL: ph.volume.with_phase("arterial")}
+    res = segment_lesion(phases, seed_index=ph.seed_index)
+    assert res.phase == Phase.ARTERIAL
+    assert res.phase_conspicuity["arterial"] > res.phase_conspicuity["portal_venous"]
+    assert dice(res.labels.array, ph.truth.array) >= 0.95
+    with pytest.raises(LowContrastError, match="not distinguishable|no surrounding tissue"):
+        segment_lesion(phases, seed_index=ph.seed_index, phase="portal_venous")
+    with pytest.raises(SeedError, match="only"):
+        segment_lesion(phases, seed_index=ph.seed_index, phase="delayed")
+
+
+@pytest.mark.parametrize(
+    ("lesion_id", "mode"),
+    [
+        pytest.param("L1", "click", id="typical-hcc-click"),
+        pytest.param("L1", "line", id="typical-hcc-line"),
+        pytest.param("L2", "line", id="necrotic-hcc-line"),
+        pytest.param("L3", "line", id="post-tace-lipiodol-line"),
+    ],
+)
+def test_study_phantom_lesions(lesion_id: str, mode: str) -> None:
+    st = _study(0)
+    rec = st.truth["lesions"][lesion_id]
+    truth = st.lesions.array == rec["label"]
+    if mode == "click":
+        res = segment_lesion(st.volumes, seed_lps=rec["seed_lps"], liver=st.liver)
+    else:
+        res = segment_lesion(st.volumes, line_lps=rec["ld_endpoints_lps"], liver=st.liver)
+    assert dice(res.labels.array, truth) >= 0.95
+
+
+def test_result_record_and_provenance() -> None:
+    ph = _phantom(0, noise_sd_hu=15.0)
+    res = segment_lesion(ph.volume, seed_index=ph.seed_index, label=7, lesion_id="T7")
+    assert res.labels.labels == {7: "T7"}
+    assert set(np.unique(res.labels.array)) == {0, 7}
+    prov = json.loads(json.dumps(res.provenance()))
+    assert prov["algorithm"] == res.algorithm and prov["version"] == "1.0"
+    assert prov["parameters"]["smoothing_sigma_mm"] == 1.0
+    assert prov["seed_index"] == list(ph.seed_index)
+    assert res.window[0] < res.window[1]
+    assert res.volume_mm3 == pytest.approx((res.labels.array != 0).sum() * ph.volume.voxel_volume_mm3)
+    with pytest.raises(AttributeError):
+        res.phase = Phase.ARTERIAL  # type: ignore[misc]
+
+
+def test_roi_too_small_is_flagged() -> None:
+    ph = _phantom(0, noise_sd_hu=15.0)
+    res = segment_lesion(ph.volume, seed_index=ph.seed_index, roi_mm=8.0)
+    assert any("touches the border" in n for n in res.notes)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "err", "match"),
+    [
+        pytest.param({}, SeedError, "no seed", id="no-seed"),
+        pytest.param({"seed_index": (1, 1, 1), "seed_lps": (0, 0, 0)}, SeedError, "not both", id="two-seeds"),
+        pytest.param({"seed_index": (500, 1, 1)}, SeedError, "outside", id="outside"),
+        pytest.param({"seed_index": (1, 1)}, SeedError, "3 integers", id="bad-index"),
+        pytest.param({"seed_lps": (0, np.nan, 0)}, SeedError, "3 finite", id="nan-lps"),
+        pytest.param({"line_lps": [(0, 0, 0), (0, 0, 0)]}, SeedError, "zero length", id="zero-line"),
+        pytest.param({"line_lps": [(0, 0, 0)]}, SeedError, "two LPS points", id="bad-line"),
+    ],
+)
+def test_seed_errors(kwargs: dict[str, object], err: type[Exception], match: str) -> None:
+    ph = _phantom(0, noise_sd_hu=15.0)
+    with pytest.raises(err, match=match):
+        segment_lesion(ph.volume, **kwargs)  # type: ignore[arg-type]
+
+
+def test_uniform_image_is_low_contrast() -> None:
+    vol = Volume.create(np.full((20, 40, 40), 60, np.int16), spacing=(2.5, 0.7, 0.7))
+    with pytest.raises(LowContrastError, match="distinguishable|surrounding"):
+        segment_lesion(vol, seed_index=(10, 20, 20))
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        pytest.param({"polarity": "sideways"}, "polarity", id="polarity"),
+        pytest.param({"smoothing_sigma_mm": 0.0}, "smoothing_sigma_mm", id="sigma"),
+        pytest.param({"ring_inner_mm": 8.0, "ring_outer_mm": 6.0}, "ring", id="ring"),
+        pytest.param({"roi_growth": 1.0}, "roi_growth", id="growth"),
+        pytest.param({"iterations": 0}, "iterations", id="iterations"),
+    ],
+)
+def test_param_validation(kw: dict[str, object], match: str) -> None:
+    with pytest.raises(SegmentationError, match=match):
+        LesionParams(**kw)  # type: ignore[arg-type]
+
+
+def test_bad_volume_types() -> None:
+    with pytest.raises(TypeError, match="Volume"):
+        segment_lesion(np.zeros((3, 3, 3)), seed_index=(1, 1, 1))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="expected a Volume"):
+        segment_lesion({"arterial": np.zeros((3, 3, 3))}, seed_index=(1, 1, 1))  # type: ignore[dict-item]
+    with pytest.raises(SegmentationError, match="no phase volume"):
+        segment_lesion({}, seed_index=(1, 1, 1))
+
+
+def test_contrast_below_the_named_minimum_is_refused_not_guessed() -> None:
+    ph = _phantom(0, noise_sd_hu=15.0)
+    with pytest.raises(LowContrastError, match="not distinguishable"):
+        segment_lesion(ph.volume, seed_index=ph.seed_index, params=LesionParams(min_contrast_k_sigma=100.0))

@@ -1,0 +1,136 @@
+"""Registration: known shifts/rotations recovered within one voxel; the record moves points,
+lines, volumes and masks; JSON round trip; errors."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import numpy as np
+import pytest
+
+from hcc_imaging.phantoms import make_study
+from hcc_imaging.segment import Registration, RegistrationError, RegistrationParams, register_volumes
+from hcc_imaging.volume import Volume
+
+from ._phantom import dice
+
+SHAPE = (44, 112, 112)
+SPACING = (3.5, 3.0, 3.0)
+
+
+@functools.lru_cache(maxsize=1)
+def _study():  # type: ignore[no-untyped-def]
+    return make_study(1, shape=SHAPE, spacing=SPACING)
+
+
+def _moved(rotation_deg: tuple[float, float, float], shift_mm: tuple[float, float, float]) -> tuple[Volume, Registration]:
+    """The arterial phase moved by a known rigid transform, with fresh noise; returns the moving
+    image and the true fixed -> moving map."""
+    import SimpleITK as sitk
+
+    st = _study()
+    fixed = st.volumes["arterial"]
+    t = sitk.Euler3DTransform()
+    t.SetCenter((-60.0, -10.0, 0.0))
+    t.SetRotation(*[float(np.deg2rad(a)) for a in rotation_deg])
+    t.SetTranslation(shift_mm)
+    img = sitk.Resample(fixed.to_sitk(), fixed.to_sitk(), t, sitk.sitkLinear, -1000.0)
+    arr = sitk.GetArrayFromImage(img) + np.random.default_rng(7).normal(0, 15, fixed.shape)
+    moving = Volume(array=np.rint(arr).astype(np.int16), geometry=fixed.geometry, frame_of_reference_uid="1.2.826.0.99.2")
+    # moving(x) = fixed(T(x)), so the registration must find T^-1 (fixed -> moving points)
+    inv = t.GetInverse()
+    truth = Registration(kind="rigid", matrix=np.asarray(inv.GetMatrix()).reshape(3, 3),
+                         translation_mm=inv.GetTranslation(), center_mm=inv.GetCenter())
+    return moving, truth
+
+
+CASES = [
+    pytest.param((0.0, 0.0, 0.0), (6.0, -4.0, 5.0), False, id="shift-only"),
+    pytest.param((1.0, -1.5, 5.0), (5.0, -3.0, 4.0), False, id="shift-and-rotation"),
+    pytest.param((1.0, -1.5, 5.0), (5.0, -3.0, 4.0), True, id="shift-and-rotation-liver-masked"),
+]
+
+
+@pytest.mark.parametrize(("rot", "shift", "masked"), CASES)
+def test_recovers_known_transform_within_one_voxel(rot: tuple[float, float, float], shift: tuple[float, float, float], masked: bool) -> None:
+    st = _study()
+    fixed = st.volumes["arterial"]
+    moving, truth = _moved(rot, shift)
+    reg = register_volumes(fixed, moving, kind="rigid", fixed_mask=st.liver if masked else None)
+    pts = st.liver.index_to_lps(np.argwhere(st.liver.array)[::200])
+    residual = reg.residual_mm(truth, pts)
+    assert residual.max() <= min(SPACING)  # <= 1 voxel everywhere in the liver
+    assert reg.parameters["masked"] is masked
+
+
+def test_affine_stage() -> None:
+    st = _study()
+    fixed = st.volumes["arterial"]
+    moving, truth = _moved((0.0, 0.0, 4.0), (4.0, 3.0, -3.0))
+    reg = register_volumes(fixed, moving, kind="affine")
+    assert reg.parameters["stages"][-1] == "affine"
+    assert reg.to_sitk().GetName() == "AffineTransform"
+    pts = st.liver.index_to_lps(np.argwhere(st.liver.array)[::200])
+    assert reg.residual_mm(truth, pts).max() <= min(SPACING)
+
+
+def test_points_lines_masks_and_volumes_move_consistently() -> None:
+    st = _study()
+    fixed = st.volumes["arterial"]
+    moving, truth = _moved((0.0, 0.0, 5.0), (5.0, -3.0, 4.0))
+    # a lesion drawn on the moving image = the fixed truth pulled through T
+    from hcc_imaging.volume import resample_labels
+
+    t_inv = truth.to_sitk().GetInverse()
+    lesions_moving = resample_labels(st.lesions, moving, transform=t_inv)
+    back = truth.resample_labels(lesions_moving, fixed)
+    for lab in (1, 2, 3):
+        assert dice(back.array == lab, st.lesions.array == lab) >= 0.8
+    # points and lines: fixed -> moving -> fixed is the identity
+    p = np.array([[-95.0, -40.0, 20.0], [-45.0, -40.0, -20.0]])
+    np.testing.assert_allclose(truth.map_to_fixed(truth.map_to_moving(p)), p, atol=1e-9)
+    np.testing.assert_allclose(truth.map_line_to_fixed(truth.map_to_moving(p)), p, atol=1e-9)
+    # a resampled volume lands back on the fixed image (where both are defined)
+    vol_back = truth.resample_volume(moving, fixed)
+    inside = st.liver.array != 0
+    diff = vol_back.array[inside].astype(float) - fixed.array[inside].astype(float)
+    assert abs(float(np.median(diff))) < 5.0
+    assert vol_back.frame_of_reference_uid == fixed.frame_of_reference_uid
+
+
+def test_json_round_trip_and_identity() -> None:
+    moving, truth = _moved((0.0, 0.0, 3.0), (1.0, 2.0, 3.0))
+    text = json.dumps(truth.to_json())
+    back = Registration.from_json(text)
+    np.testing.assert_allclose(back.matrix, truth.matrix)
+    assert back.translation_mm == truth.translation_mm
+    ident = register_volumes(moving, moving, kind="identity")
+    np.testing.assert_allclose(ident.map_to_moving([[1.0, 2.0, 3.0]]), [[1.0, 2.0, 3.0]])
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        pytest.param(lambda: Registration.from_json({"schema": "x"}), "not a registration record", id="schema"),
+        pytest.param(lambda: Registration.from_json({"schema": "hcc_imaging.registration/1"}), "incomplete", id="incomplete"),
+        pytest.param(lambda: Registration(kind="rigid", matrix=np.zeros((3, 3)), translation_mm=(0, 0, 0), center_mm=(0, 0, 0)), "invertible", id="singular"),
+        pytest.param(lambda: RegistrationParams(shrink_factors=(2, 1), smoothing_sigmas_mm=(1.0,)), "same", id="levels"),
+        pytest.param(lambda: RegistrationParams(sampling_fraction=0.0), "sampling_fraction", id="sampling"),
+    ],
+)
+def test_record_errors(call, match: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(RegistrationError, match=match):
+        call()
+
+
+def test_register_argument_errors() -> None:
+    st = _study()
+    fixed = st.volumes["arterial"]
+    with pytest.raises(RegistrationError, match="initial must be"):
+        register_volumes(fixed, fixed, initial="magic")
+    with pytest.raises(RegistrationError, match="needs both"):
+        register_volumes(fixed, fixed, initial="centroid")
+    far = Volume.create(np.zeros((4, 8, 8), np.int16), spacing=(1, 1, 1), origin=(5000.0, 5000.0, 5000.0))
+    with pytest.raises(RegistrationError, match="failed in SimpleITK"):
+        register_volumes(fixed, far, initial="identity")

@@ -1,0 +1,130 @@
+"""Viable (arterially enhancing) tumour: nodular remnants kept, rims and lipiodol never viable."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+from hcc_imaging.errors import GeometryMismatchError
+from hcc_imaging.phantoms import make_study
+from hcc_imaging.segment import SegmentationError, ViableParams, viable_mask
+from hcc_imaging.volume import LabelVolume, Volume
+
+from ._phantom import dice
+
+
+@functools.lru_cache(maxsize=8)
+def _study(seed: int, tp: str):  # type: ignore[no-untyped-def]
+    return make_study(seed, tp)
+
+
+@functools.lru_cache(maxsize=8)
+def _viable(seed: int, tp: str) -> LabelVolume:
+    st = _study(seed, tp)
+    return viable_mask(st.lesions, st.volumes["arterial"], portal_venous=st.volumes["portal_venous"], liver=st.liver)
+
+
+STUDIES = [pytest.param(s, tp, id=f"seed{s}-{tp}") for s in (0, 1) for tp in ("baseline", "fu1", "fu2")]
+
+
+@pytest.mark.parametrize(("seed", "tp"), STUDIES)
+def test_viable_dice_on_enhancing_and_nodular_remnants(seed: int, tp: str) -> None:
+    st = _study(seed, tp)
+    v = _viable(seed, tp)
+    checked = 0
+    for lid, rec in st.truth["lesions"].items():
+        if rec["kind"] in ("pvtt", "ascites", "lymph_node"):
+            continue
+        truth = st.viable.array == rec["label"]
+        if truth.any():
+            assert dice(v.array == rec["label"], truth) >= 0.85, lid
+            checked += 1
+    assert checked >= 2
+    assert v.labels == st.lesions.labels
+    assert v.geometry.equals(st.lesions.geometry)
+
+
+@pytest.mark.parametrize(("seed", "tp"), STUDIES)
+def test_rim_only_and_non_enhancing_lesions_have_no_viable_voxel(seed: int, tp: str) -> None:
+    st = _study(seed, tp)
+    v = _viable(seed, tp)
+    empties = [rec for rec in st.truth["lesions"].values() if rec["kind"] in ("rim_only", "infiltrative")]
+    assert empties
+    for rec in empties:
+        assert not np.any(v.array == rec["label"]), rec["lesion_id"]
+
+
+@pytest.mark.parametrize(("seed", "tp"), STUDIES)
+def test_lipiodol_never_viable(seed: int, tp: str) -> None:
+    st = _study(seed, tp)
+    v = _viable(seed, tp)
+    dense = st.volumes["pre_contrast"].array >= 400  # lipiodol is 650 HU on every phase
+    assert np.any(dense & (st.lesions.array != 0))
+    assert not np.any(dense & (v.array != 0))
+
+
+def test_rim_parameter_matters() -> None:
+    """Without the reactive-rim rule the thin rim of L4 would count as viable."""
+    st = _study(0, "baseline")
+    v = viable_mask(st.lesions, st.volumes["arterial"], liver=st.liver, params=ViableParams(rim_max_thickness_mm=0.0))
+    assert np.any(v.array == 4)
+
+
+def _pre_phantom() -> tuple[LabelVolume, Volume, Volume]:
+    """A lesion dense on pre-contrast (haemorrhage-like, 90 HU) that does not enhance (+5 HU)."""
+    rng = np.random.default_rng(3)
+    shape = (24, 64, 64)
+    k, j, i = np.indices(shape)
+    les = ((k - 12) * 2.0) ** 2 + ((j - 32) * 1.0) ** 2 + ((i - 32) * 1.0) ** 2 <= 12.0**2
+    pre = np.where(les, 90, 55) + rng.normal(0, 10, shape)
+    art = np.where(les, 95, 70) + rng.normal(0, 10, shape)
+    kw = {"spacing": (2.0, 1.0, 1.0), "frame_of_reference_uid": "1.2.3"}
+    lesion = LabelVolume.create(les.astype(np.uint8), spacing=(2.0, 1.0, 1.0), labels={1: "L1"}, frame_of_reference_uid="1.2.3")
+    return lesion, Volume.create(np.rint(art).astype(np.int16), **kw), Volume.create(np.rint(pre).astype(np.int16), **kw)
+
+
+def test_pre_contrast_rules_out_non_enhancing_dense_tissue() -> None:
+    lesion, art, pre = _pre_phantom()
+    without = viable_mask(lesion, art)
+    assert (without.array != 0).sum() > 0.5 * (lesion.array != 0).sum()  # looks "enhancing" vs liver
+    with_pre = viable_mask(lesion, art, pre_contrast=pre, params=ViableParams(register_pre_contrast=False))
+    assert not np.any(with_pre.array)
+    registered = viable_mask(lesion, art, pre_contrast=pre)
+    assert not np.any(registered.array)
+    assert "pre_contrast_registration" in registered.meta["viable"]
+
+
+def test_empty_lesion_map_gives_empty_viable() -> None:
+    lesion, art, _ = _pre_phantom()
+    out = viable_mask(lesion.with_array(np.zeros(lesion.shape, np.uint8)), art)
+    assert not np.any(out.array)
+
+
+def test_frame_of_reference_mismatch() -> None:
+    lesion, art, _ = _pre_phantom()
+    from dataclasses import replace
+
+    with pytest.raises(GeometryMismatchError, match="frame of reference"):
+        viable_mask(lesion, replace(art, frame_of_reference_uid="9.9"))
+
+
+def test_no_parenchyma_around_the_lesion() -> None:
+    lesion, art, _ = _pre_phantom()
+    liver = LabelVolume.like(art, lesion.array)  # the "liver" is only the lesion itself
+    with pytest.raises(SegmentationError, match="no liver parenchyma"):
+        viable_mask(lesion, art, liver=liver)
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        pytest.param({"smoothing_sigma_mm": 0.0}, "smoothing_sigma_mm", id="sigma"),
+        pytest.param({"rim_max_thickness_mm": -1.0}, ">= 0", id="rim"),
+        pytest.param({"ring_inner_mm": 20.0}, "ring", id="ring"),
+    ],
+)
+def test_param_validation(kw: dict[str, float], match: str) -> None:
+    with pytest.raises(SegmentationError, match=match):
+        ViableParams(**kw)
