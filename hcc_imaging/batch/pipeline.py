@@ -569,7 +569,7 @@ def build_read_document(
         No records, or records of several patients.
     """
     from ..measure.measurability import round_mm
-    from ..response import LesionObservation, ReadDocument, Role, TimePoint
+    from ..response import LesionObservation, ReadDocument, TimePoint
     from ..response.rules import parse_criteria, rules_for
     from ..response.targets import select_targets
 
@@ -648,7 +648,6 @@ def build_read_document(
             obs.append(observation(lid, rows.get(lid), role, rbc))
         tps.append(TimePoint(id=tp_ids[i], date=_iso(r["study_date"]), lesions=tuple(obs),
                              modality="CT", slice_thickness_mm=r.get("slice_thickness_mm")))
-    _ = Role  # the enum is the validation of the role strings above
     return ReadDocument(patient_id=recs[0]["patient_id"], reader_id=str(ann.get("reader_id", reader_id)),
                         timepoints=tuple(tps), criteria=tuple(crits))
 
