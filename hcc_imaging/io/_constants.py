@@ -83,6 +83,7 @@ __all__ += [
     "VESSEL_ENHANCED_MIN_HU",
     "AORTA_TO_PORTAL_ARTERIAL_RATIO",
     "VESSEL_ROI_RADIUS_MM",
+    "AUTO_IMAGE_CONFIDENCE",
 ]
 
 #: Before this delay an arterial series is "early arterial" (hepatic artery only, ~20-30 s).
@@ -117,3 +118,6 @@ AORTA_TO_PORTAL_ARTERIAL_RATIO: float = 1.4
 #: Radius of the spherical ROI on a vessel (mm): inside a 15-30 mm aorta and a 10-15 mm portal
 #: vein, large enough to average CT noise (~60 voxels at 0.7 x 0.7 x 2.5 mm).
 VESSEL_ROI_RADIUS_MM: float = 4.0
+#: Confidence of a call from automatically located vessels (io/_vessels.py): validated on the
+#: phantoms and one real CT only, so below a call from user-placed ROIs.
+AUTO_IMAGE_CONFIDENCE: float = 0.5

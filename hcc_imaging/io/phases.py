@@ -14,9 +14,9 @@ Evidence, in order of trust (the first that speaks decides; its confidence says 
 3. **Order within the study**: series of the same study and modality sorted by acquisition time;
    without a contrast agent tag before the others -> pre-contrast; contrast series in order ->
    arterial, portal venous, delayed.  Confidence 0.4.
-4. **Image**: aorta vs portal-vein attenuation in spherical ROIs at two given points
-   (:func:`phase_from_image`, rule :func:`phase_from_vessel_hu`).  Confidence 0.6.  The points
-   come from the reader or a vessel segmentation; automatic vessel finding is not done here.
+4. **Image** (when a Volume is given): aorta vs portal-vein attenuation
+   (:func:`phase_from_image`, rule :func:`phase_from_vessel_hu`), in spherical ROIs at two given
+   points (confidence 0.6) or at spots found automatically on axial CT (confidence 0.5).
 
 A ContrastBolusAgent tag alone only says "post-contrast"; without other evidence the phase is
 ``unknown``.  Every call is overridable: ``load_study(..., phase_overrides={uid: Phase.X})``.
@@ -236,18 +236,38 @@ def roi_mean_hu(volume: Volume, centre_lps: Sequence[float], radius_mm: float = 
 def phase_from_image(
     volume: Volume,
     *,
-    aorta_lps: Sequence[float],
-    portal_vein_lps: Sequence[float],
+    aorta_lps: Sequence[float] | None = None,
+    portal_vein_lps: Sequence[float] | None = None,
     radius_mm: float = C.VESSEL_ROI_RADIUS_MM,
 ) -> PhaseCall:
-    """Phase of a CT volume from the mean HU in spherical ROIs on the aorta and the portal vein.
+    """Phase of a CT volume from the mean HU of the aorta and the portal vein.
 
-    The two points come from the reader (a click in the viewer), from a vessel segmentation, or
-    from a phantom's truth; the rule is :func:`phase_from_vessel_hu`.
+    With ``aorta_lps`` and ``portal_vein_lps`` (a reader's clicks, a vessel segmentation, a
+    phantom's truth) the means are taken in spheres of ``radius_mm`` there (confidence
+    :data:`IMAGE_CONFIDENCE`).  Without them the vessels are found automatically on axial CT
+    (``io/_vessels.py``: spine-anchored search for the brightest homogeneous spots; confidence
+    :data:`AUTO_IMAGE_CONFIDENCE`); ``unknown`` when they are not found.  The rule is
+    :func:`phase_from_vessel_hu`.
     """
     if volume.modality != Modality.CT:
         return PhaseCall(Phase.UNKNOWN, 0.0,
                          f"image evidence needs CT (HU); this series is {volume.modality.value}")
+    if (aorta_lps is None) != (portal_vein_lps is None):
+        raise ValueError(
+            "phase_from_image needs both aorta_lps and portal_vein_lps, or neither (automatic search)."
+        )
+    if aorta_lps is None or portal_vein_lps is None:
+        from ._vessels import find_vessels
+
+        found = find_vessels(volume)
+        if found is None:
+            return PhaseCall(Phase.UNKNOWN, 0.0,
+                             "image: aorta/portal vein not found (needs an axial CT including the spine)")
+        aorta, portal, a_pt, p_pt = found
+        call = phase_from_vessel_hu(aorta, portal)
+        where = (f"found automatically at {tuple(np.round(a_pt, 1))} and {tuple(np.round(p_pt, 1))} mm LPS")
+        conf = min(call.confidence, C.AUTO_IMAGE_CONFIDENCE)
+        return PhaseCall(call.phase, conf, f"image: {call.reason} ({where})")
     aorta = roi_mean_hu(volume, aorta_lps, radius_mm)
     portal = roi_mean_hu(volume, portal_vein_lps, radius_mm)
     call = phase_from_vessel_hu(aorta, portal)
@@ -286,9 +306,10 @@ def classify_phase(
     study_series : sequence of SeriesInfo
         The other series of the same study, for the ordering rule.
     volume : Volume, optional
-        Pixel data for the image rule, used only when the tags are silent ...
+        Pixel data for the image rule, used only when the tags are silent.
     vessel_points_lps : (aorta point, portal-vein point), optional
-        ... together with these two LPS points (mm) on the aorta and the portal vein.
+        LPS points (mm) on the aorta and the portal vein for the image rule; without them the
+        vessels are searched automatically.
 
     Returns
     -------
@@ -315,8 +336,9 @@ def classify_phase(
         call = _phase_from_order(series, acq, agent, mod, study_series)
         if call is not None:
             return call
-    if volume is not None and vessel_points_lps is not None:
-        call = phase_from_image(volume, aorta_lps=vessel_points_lps[0], portal_vein_lps=vessel_points_lps[1])
+    if volume is not None:
+        pts = vessel_points_lps or (None, None)
+        call = phase_from_image(volume, aorta_lps=pts[0], portal_vein_lps=pts[1])
         if call.phase != Phase.UNKNOWN:
             return call
     if has_contrast_agent(agent):

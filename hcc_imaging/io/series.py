@@ -574,6 +574,7 @@ def load_study(
     *,
     phase_overrides: Mapping[str, Phase | str] | None = None,
     skip_invalid: bool = True,
+    image_phase: bool = False,
     vessel_points_lps: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
     **load_kwargs: Any,
 ) -> list[Volume]:
@@ -590,9 +591,11 @@ def load_study(
     skip_invalid : bool
         Leave out series that cannot be loaded (localizer-only, SR, invalid geometry), logging
         why; False raises the first error.
+    image_phase : bool
+        When the tags of a series are silent, call its phase from the image (aorta vs portal
+        vein, found automatically on axial CT; :func:`~hcc_imaging.io.phases.phase_from_image`).
     vessel_points_lps : mapping of SeriesInstanceUID -> (aorta point, portal-vein point), optional
-        When the tags of that series are silent, call its phase from the image (mean HU in ROIs
-        at these LPS points, :func:`~hcc_imaging.io.phases.phase_from_image`).
+        For those series, take the image rule's ROIs at these LPS points (implies the image rule).
     **load_kwargs
         Passed to :func:`load_series` (``on_tilt``, ``on_irregular``...).
 
@@ -635,7 +638,7 @@ def load_study(
         else:
             call = info.phase
             pts = (vessel_points_lps or {}).get(info.series_instance_uid)
-            if call.phase == Phase.UNKNOWN and pts is not None:
+            if call.phase == Phase.UNKNOWN and (pts is not None or image_phase):
                 call = classify_phase(info, study_series=study.series, volume=v, vessel_points_lps=pts)
         meta = dict(v.meta)
         meta["phase_call"] = {"phase": call.phase.value, "confidence": call.confidence, "reason": call.reason}

@@ -191,3 +191,43 @@ def test_load_study_with_overrides(tmp_path: Path) -> None:
 
     with pytest.raises(SeriesSelectionError, match="study_uid="):
         load_study(tmp_path, study_uid="9.9.9")
+
+
+def test_phantom_phases_from_automatically_found_vessels() -> None:
+    phantoms = pytest.importorskip("hcc_imaging.phantoms")
+    study = phantoms.make_study(seed=1, shape=(28, 120, 120), spacing=(5.0, 3.0, 3.0))
+    got = {ph: phase_from_image(v) for ph, v in study.volumes.items()}
+    assert got[P.PRE_CONTRAST].phase == P.PRE_CONTRAST
+    assert got[P.ARTERIAL].phase.is_arterial
+    assert got[P.PORTAL_VENOUS].phase == P.PORTAL_VENOUS
+    # delayed cannot be told from portal venous by two vessel numbers (documented)
+    assert got[P.DELAYED].phase == P.PORTAL_VENOUS
+    assert all(c.confidence <= 0.5 and "found automatically" in c.reason for c in got.values())
+    # classify_phase uses the image only when the tags are silent
+    v = study.volumes[P.PORTAL_VENOUS]
+    assert classify_phase(series_description="", volume=v).phase == P.PORTAL_VENOUS
+    assert classify_phase(series_description="ART", volume=v).phase == P.ARTERIAL
+
+
+def test_phase_from_image_needs_both_points_or_none() -> None:
+    v = Volume.create(np.zeros((4, 8, 8), np.int16), spacing=(1.0, 1.0, 1.0))
+    with pytest.raises(ValueError, match="both aorta_lps and portal_vein_lps"):
+        phase_from_image(v, aorta_lps=(0, 0, 0))
+    assert phase_from_image(v).phase == P.UNKNOWN  # no body, no spine: not found
+
+
+@pytest.mark.slow
+def test_ircadb17_vessels_found_inside_expert_masks(ircadb17: Path) -> None:
+    from hcc_imaging.io import load_series
+    from hcc_imaging.io._vessels import find_vessels
+
+    ct = load_series(ircadb17 / "PATIENT_DICOM")
+    found = find_vessels(ct)
+    assert found is not None
+    aorta_hu, pv_hu, a_pt, p_pt = found
+    for name, pt in (("artery", a_pt), ("portalvein", p_pt)):
+        m = load_series(ircadb17 / "MASKS_DICOM" / name).array > 0
+        k, j, i = np.rint(ct.lps_to_index(pt)).astype(int)
+        assert m[k, j, i], name
+    # contrast CT with the portal vein (mean 167 HU in its mask) as bright as the arteries (149 HU)
+    assert phase_from_image(ct).phase == P.PORTAL_VENOUS
