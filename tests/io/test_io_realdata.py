@@ -222,3 +222,20 @@ def test_ircadb17_ct_and_masks_align(ircadb17: Path) -> None:
     assert voxels["liver"] == 2_106_497
     assert voxels["livertumor1"] == 96_961
     assert voxels["livertumor2"] == 89_029
+
+
+@pytest.mark.parametrize("nii", ["001_ground_truth.nii.gz", "001_ground_truth_reoriented.nii.gz"])
+def test_slicecount_matches_dicom2nifti_ground_truth_in_world_coordinates(shared_data: Path, nii: str) -> None:
+    """Every voxel centre of our volume, mapped LPS -> RAS -> NIfTI index, lands exactly on a
+    NIfTI voxel centre holding the same value (dicom2nifti's expected output)."""
+    nib = pytest.importorskip("nibabel")
+    root = shared_data / "dicom2nifti_failing_series" / "slicecount"
+    v = load_series(root / "001")
+    img = nib.load(str(root / nii))
+    data = np.asarray(img.dataobj)
+    grid = np.stack(np.meshgrid(*[np.arange(s) for s in v.shape], indexing="ij"), -1).reshape(-1, 3)
+    ras = v.index_to_lps(grid) * np.array([-1.0, -1.0, 1.0])
+    ijk = (np.linalg.inv(img.affine) @ np.c_[ras, np.ones(len(ras))].T)[:3].T
+    idx = np.rint(ijk).astype(int)
+    np.testing.assert_allclose(ijk, idx, atol=1e-3)
+    np.testing.assert_array_equal(data[idx[:, 0], idx[:, 1], idx[:, 2]].reshape(v.shape), v.array)
