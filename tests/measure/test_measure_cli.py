@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hcc_imaging.cli import main
@@ -57,3 +58,26 @@ def test_cli_subprocess(shared_data: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert round(json.loads(proc.stdout)[0]["volume_mm3"], 1) == 70361.9
+
+
+def test_cli_nifti_mask(shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A NIfTI label map (label value = lesion) gives the same numbers as the DICOM SEG."""
+    import SimpleITK as sitk
+
+    from hcc_imaging.io import load_series
+    from hcc_imaging.io.masks import load_mask
+
+    root = shared_data / "dcmqi_liver_ct3slice"
+    ct = load_series(root / "ct")
+    seg = load_mask(root / "seg" / "liver_seg.dcm", reference=ct)
+    arr = seg.array.astype("uint8") * 7  # label value 7
+    nii = tmp_path / "liver.nii.gz"
+    sitk.WriteImage(seg.with_array(arr).to_sitk(), str(nii))
+    assert main(["measure", str(root / "ct"), "--masks", str(nii), "--json"]) == 0
+    (m,) = json.loads(capsys.readouterr().out)
+    assert m["label"] == 7
+    assert round(m["volume_mm3"], 1) == 70361.9
+    assert main(["measure", str(root / "ct"), "--masks", str(root / "seg" / "liver_seg.dcm"), "--json"]) == 0
+    (ref,) = json.loads(capsys.readouterr().out)
+    assert m["longest_diameter_mm"] == pytest.approx(ref["longest_diameter_mm"])
+    np.testing.assert_allclose(m["ld_endpoints_lps"], ref["ld_endpoints_lps"], atol=1e-3)
