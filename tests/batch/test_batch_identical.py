@@ -58,3 +58,33 @@ def test_same_responses_as_assess_cli(sample_run, capsys) -> None:
     truth = json.loads((SAMPLE / "truth.json").read_text())["expected"]
     assert ours["RECIST1.1"]["timepoints"][1]["response"] == truth["recist_1_1"][1]["overall"] == "SD"
     assert ours["mRECIST"]["timepoints"][1]["response"] == truth["mrecist"][1]["overall"] == "PR"
+
+
+@pytest.mark.parametrize("tp", ["baseline", "fu1"])
+def test_same_numbers_as_napari_adapter(sample_run, tp) -> None:
+    """The napari plugin's (Qt-free) core adapter records the same diameters as the batch read."""
+    import numpy as np
+
+    from hcc_imaging.io import load_series
+    from hcc_imaging.io.masks import load_mask
+    from hcc_imaging.napari_plugin import _core
+    from hcc_imaging.volume import LabelVolume
+
+    read = json.loads((sample_run / "reads" / "PHANTOM-001.json").read_text())
+    (tpd,) = [t for t in read["timepoints"] if t["id"] == tp]
+    batch = {o["lesion_id"]: o for o in tpd["lesions"]}
+    ref = load_series(SAMPLE / tp / "portal_venous")
+    les = load_mask(SAMPLE / tp / "masks" / "lesions.nii.gz", reference=ref)
+    via = load_mask(SAMPLE / tp / "masks" / "viable.nii.gz", reference=ref)
+    n = 0
+    for v in les.present_labels():
+        lid = les.labels[v]
+        if "longest_diameter_mm" not in batch[lid]:
+            continue  # non-measured kinds (PVTT, ascites) are recorded "present"
+        one = LabelVolume.like(ref, (les.array == v).astype(np.uint8), labels={1: lid})
+        vone = LabelVolume.like(ref, ((via.array != 0) & (les.array == v)).astype(np.uint8), labels={1: lid})
+        obs = _core.measure(one, vone, lesion_id=lid, is_lymph_node=lid == "L6", source="test", image=ref)
+        for f in ("longest_diameter_mm", "short_axis_mm", "viable_diameter_mm", "viable_short_axis_mm"):
+            assert getattr(obs, f) == batch[lid][f], (lid, f)
+        n += 1
+    assert n >= 5
