@@ -24,6 +24,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--on-tilt", choices=["error", "resample"], default="error")
     p.add_argument("--on-irregular", choices=["error", "resample"], default="error")
     p.add_argument("--stack", type=int, default=None, help="orientation/size group of a mixed series (0 = largest)")
+    p.add_argument("--acquisition", type=int, default=None, help="keep one AcquisitionNumber of a repeated series")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     p.set_defaults(func=run)
 
@@ -37,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {args.series} does not exist. Pass a folder, a .zip, a DICOMDIR or a file.", file=sys.stderr)
         return 2
     v = load_series(args.series, series_uid=args.series_uid, on_tilt=args.on_tilt,
-                    on_irregular=args.on_irregular, stack=args.stack)
+                    on_irregular=args.on_irregular, stack=args.stack,
+                    acquisition=args.acquisition)
     arr = v.array
     d: dict[str, Any] = {
         "series_instance_uid": v.series_instance_uid,

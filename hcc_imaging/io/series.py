@@ -149,7 +149,7 @@ def _raise_for(an: StackAnalysis, uid: str, on_tilt: str, on_irregular: str) -> 
         if k == "duplicate_positions":
             acq = d.get("acquisitions") or []
             hint = (
-                f" The images come from acquisitions {acq}: load one acquisition's files as a list."
+                f" The images come from acquisitions {acq}: pass acquisition=N to load one of them."
                 if len(acq) > 1 else ""
             )
             raise E.DuplicatePositionError(
@@ -435,6 +435,7 @@ def load_series(
     on_tilt: Literal["error", "resample"] = "error",
     on_irregular: Literal["error", "resample"] = "error",
     stack: int | None = None,
+    acquisition: int | None = None,
     phase: Phase | str | None = None,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -457,6 +458,9 @@ def load_series(
         median step (gaps linearly interpolated, listed in ``meta["interpolated_slices"]``).
     stack : int, optional
         Load orientation/size group ``stack`` (largest first) of a mixed series.
+    acquisition : int, optional
+        Keep only the images with this AcquisitionNumber (a series holding repeated
+        acquisitions at the same positions).
     phase : Phase or str, optional
         Override the contrast phase (default: :func:`~hcc_imaging.io.classify_phase` on the tags).
     workers : int, optional
@@ -487,6 +491,14 @@ def load_series(
         headers, _where = _headers_for(source, series_uid, pool)
         uid = headers[0].series_instance_uid or "(no SeriesInstanceUID)"
         images = _check_images(headers, uid)
+        if acquisition is not None:
+            found = sorted({h.acquisition_number for h in images if h.acquisition_number is not None})
+            images = [h for h in images if h.acquisition_number == acquisition]
+            if not images:
+                raise E.SeriesSelectionError(
+                    f"series {uid} has no images with AcquisitionNumber {acquisition}; it has {found or 'none'}. "
+                    "Pass one of these as acquisition=."
+                )
         slices = [s for h in images for s in slices_of(h)]
         try:
             an = analyse_stack(slices, stack=stack)

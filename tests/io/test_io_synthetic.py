@@ -267,3 +267,15 @@ def test_invalid_geometry_tags_are_refused(tmp_path: Path, tag: str, value: list
     ds.save_as(paths[0])
     with pytest.raises(MissingPositionError, match=f"lack a valid.*{tag}"):
         load_series(tmp_path)
+
+
+def test_repeated_acquisitions_can_be_selected(tmp_path: Path) -> None:
+    vals = _volume_values(3)
+    write_series(tmp_path / "a1", vals, series_uid="1.2.3.9", extra={"AcquisitionNumber": 1})
+    write_series(tmp_path / "a2", vals + 5, series_uid="1.2.3.9", extra={"AcquisitionNumber": 2})
+    with pytest.raises(DuplicatePositionError, match=r"acquisitions \[1, 2\].*acquisition=N"):
+        load_series(tmp_path)
+    v = load_series(tmp_path, acquisition=2)
+    np.testing.assert_array_equal(v.array, vals.astype(np.int32) - 1024 + 5)
+    with pytest.raises(SeriesSelectionError, match=r"AcquisitionNumber 7.*\[1, 2\]"):
+        load_series(tmp_path, acquisition=7)
