@@ -15,9 +15,10 @@ Pipeline for one mask (axis 0 = the axial-plane normal):
    turn with its current neighbours (integer cross products, exact).  A point that is not a
    strict turn is never a hull vertex, so simultaneous deletion is safe; the loop stops when
    every remaining point turns strictly (2-5 rounds on digitised round shapes).
-3. Farthest pairs: per slice on the hull vertices of the candidate slices (slices whose upper
-   bound ``2 max|v - c|`` reaches the best lower bound), and in 3-D on the 3-D hull of all
-   slices' hull vertices.  Never O(B^2) over boundary voxels.
+3. Farthest pairs: the long axis per slice, only on the slices whose upper bound
+   ``2 max|v - c|`` reaches the best lower bound; the 3-D Feret diameter over pairs of slices,
+   pruned by in-plane support-function bounds (:func:`feret_3d`).  Never O(B^2) over boundary
+   voxels, never a per-slice Qhull set-up.
 """
 
 from __future__ import annotations
@@ -271,19 +272,18 @@ def perpendicular_chord(poly: FloatArr, direction: FloatArr) -> tuple[float, Flo
         # degenerate (a segment): zero width
         p = poly[int(np.argmax(t_v))] if len(poly) else np.zeros(2)
         return 0.0, p.copy(), p.copy()
-    ta, tb = t_v, np.roll(t_v, -1)
-    sa, sb = s_v, np.roll(s_v, -1)
+    ta, tb = t_v, np.concatenate((t_v[1:], t_v[:1]))  # edge i runs from vertex i to i+1
+    sa, sb = s_v, np.concatenate((s_v[1:], s_v[:1]))
     tt = t_v[:, None]  # candidate positions (H, 1) against edges (1, H)
-    lo = np.minimum(ta, tb)[None, :]
-    hi = np.maximum(ta, tb)[None, :]
-    hit = (tt >= lo - 1e-9) & (tt <= hi + 1e-9)
-    denom = (tb - ta)[None, :]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.where(np.abs(denom) > 1e-12, (tt - ta[None, :]) / denom, 0.0)
-    s_hit = sa[None, :] + np.clip(frac, 0.0, 1.0) * (sb - sa)[None, :]
-    # vertical edges (denom 0) at t: both ends count
-    s_max = np.where(hit, np.maximum(s_hit, np.where(np.abs(denom) <= 1e-12, np.maximum(sa, sb)[None, :], s_hit)), -np.inf).max(axis=1)
-    s_min = np.where(hit, np.minimum(s_hit, np.where(np.abs(denom) <= 1e-12, np.minimum(sa, sb)[None, :], s_hit)), np.inf).min(axis=1)
+    hit = (tt >= np.minimum(ta, tb) - 1e-9) & (tt <= np.maximum(ta, tb) + 1e-9)
+    dt = tb - ta
+    flat = np.abs(dt) <= 1e-12  # edge perpendicular to direction: both ends lie on the line
+    frac = np.clip((tt - ta) / np.where(flat, 1.0, dt), 0.0, 1.0)
+    s_hit = sa + frac * (sb - sa)
+    s_hi = np.where(flat, np.maximum(sa, sb), s_hit)
+    s_lo = np.where(flat, np.minimum(sa, sb), s_hit)
+    s_max = np.where(hit, s_hi, -np.inf).max(axis=1)
+    s_min = np.where(hit, s_lo, np.inf).min(axis=1)
     length = s_max - s_min
     w = int(np.argmax(length))
     p = t_v[w] * u + s_min[w] * n
