@@ -17,7 +17,7 @@ import os
 import time
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -191,7 +191,6 @@ class ArchiveIndex:
     skipped: tuple[SkippedFile, ...]
     n_files: int
     elapsed_s: float
-    _headers: dict[str, tuple[InstanceHeader, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def studies(self) -> tuple[StudyInfo, ...]:
@@ -507,8 +506,6 @@ def build_index(
     n_files: int,
     elapsed_s: float,
 ) -> ArchiveIndex:
-    from dataclasses import replace
-
     groups = group_headers(headers)
     series = [summarise_series(g) for g in groups.values()]
     by_study: dict[tuple[str, str], list[SeriesInfo]] = {}
@@ -529,11 +526,7 @@ def build_index(
         PatientInfo(pid, tuple(sorted(sts, key=lambda st: (st.study_date, st.study_instance_uid))))
         for pid, sts in sorted(patients.items())
     )
-    hmap = {}
-    for key, g in groups.items():
-        hmap[g[0].series_instance_uid or key] = tuple(g)
-    return ArchiveIndex(root=root, patients=pats, skipped=tuple(skipped), n_files=n_files,
-                        elapsed_s=elapsed_s, _headers=hmap)
+    return ArchiveIndex(root=root, patients=pats, skipped=tuple(skipped), n_files=n_files, elapsed_s=elapsed_s)
 
 
 def index_archive(
@@ -565,8 +558,6 @@ def index_archive(
     root, files, skipped = resolve_sources(path)
     headers, skipped2 = scan_headers(files, to_pixels=False, progress=progress)
     idx = build_index(root, headers, [*skipped, *skipped2], len(files), 0.0)
-    from dataclasses import replace
-
     n_series = len(idx.series)
     log.info("indexed %d files (%d series, %d skipped) under %s", len(files), n_series, len(idx.skipped),
              Path(root).name)
