@@ -288,6 +288,7 @@ def tasks_from_index(index: Any, options: PipelineOptions, archive_root: str | N
                 series=images,
                 inputs=inputs,
                 input_hash=ih,
+                extra={"shared_root": not own},
             )
         )
     tasks.sort(key=lambda t: (t.patient_id, t.study_date, t.study_instance_uid))
@@ -376,10 +377,15 @@ def _load_masks(
         return load_mask(inp.rtstruct_files[0], reference=ref), None, "DICOM RTSTRUCT"
     if inp.seeds_file:
         return _segment_seeds(inp.seeds_file, ref, phases or {ref.phase: ref})
+    shared = (
+        f" Several studies share the folder {task.root} (or it is inside a zip), so mask files there cannot "
+        "be attributed to one of them: give each study its own folder."
+        if task.extra.get("shared_root") else ""
+    )
     raise StudyStepError(
         "masks",
         f"study {task.study_instance_uid} ({task.root}): no lesion mask beside it. Put lesions.nii.gz "
-        f"(and viable.nii.gz), a DICOM SEG/RTSTRUCT, or a {SEEDS_FILE} in the study folder.",
+        f"(and viable.nii.gz), a DICOM SEG/RTSTRUCT, or a {SEEDS_FILE} in the study folder.{shared}",
     )
 
 

@@ -138,3 +138,22 @@ def test_progress_bar_counts(capsys) -> None:
     assert (bar.done, bar.failed, bar.skipped) == (3, 1, 1)
     err = capsys.readouterr().err
     assert "3/3 studies" in err and "1 failed" in err
+
+
+def test_shared_folder_message(tmp_path) -> None:
+    """Two studies in one flat folder: masks cannot be attributed, and the failure says why."""
+    from hcc_imaging.phantoms import make_study
+
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for seed in (1, 2):
+        st = make_study(seed, "baseline", shape=(30, 64, 64), spacing=(4.5, 5.5, 5.5))
+        info = st.write_dicom(tmp_path / f"s{seed}")
+        for ph, d in info["series"].items():
+            for f in d["files"]:
+                shutil.copy(f, flat / f"{seed}_{ph}_{Path(f).name}")
+    opts = PipelineOptions()
+    tasks, _ = discover_studies(flat, opts)
+    assert len(tasks) == 2
+    rec = run_study(tasks[0], opts)
+    assert not rec["ok"] and rec["step"] == "masks" and "share the folder" in rec["reason"]
