@@ -14,11 +14,11 @@ export DEBIAN_FRONTEND=noninteractive
 # --- 1. Debian packages -----------------------------------------------------------------
 # xvfb + xcb libs: headless napari (docs/napari notes); orthanc + orthanc-dicomweb: the real
 # PACS the DICOMweb tests start on loopback; dcm2niix: loader benchmark peer; dcmtk: dcmdump
-# validation of exported SR/SEG.
+# validation of exported SR/SEG; postgresql: server binaries for the study-store tests on PostgreSQL.
 APT_PKGS=(xvfb xauth libgl1 libegl1 libglx-mesa0 libgl1-mesa-dri libxkbcommon-x11-0
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0
   libxcb-shape0 libxcb-randr0 libxcb-xfixes0 libxcb-xkb1 libdbus-1-3 libfontconfig1
-  fonts-dejavu-core orthanc orthanc-dicomweb dcm2niix dcmtk)
+  fonts-dejavu-core orthanc orthanc-dicomweb dcm2niix dcmtk postgresql)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
