@@ -103,6 +103,12 @@ def run(args: argparse.Namespace) -> int:
         raise SegmentArgumentError(
             f"--phase {args.phase}: SERIES holds {[str(k) for k in phases]}; pick one of them or leave --phase out."
         )
+    arterial = next((v for k, v in phases.items() if Phase(k).is_arterial), None)
+    if args.viable_out and arterial is None:
+        raise SegmentArgumentError(
+            "--viable-out needs an arterial-phase series in SERIES (viable tumour = arterial enhancement); "
+            f"found phases {[str(k) for k in phases]}."
+        )
     kwargs: dict[str, Any] = {}
     if args.seed:
         kwargs["seed_index"] = [int(round(v)) for v in _floats(args.seed, 3, "--seed")]
@@ -139,12 +145,7 @@ def run(args: argparse.Namespace) -> int:
         "provenance": res.provenance(),
     }
     if args.viable_out:
-        arterial = next((v for k, v in phases.items() if Phase(k).is_arterial), None)
-        if arterial is None:
-            raise SegmentArgumentError(
-                "--viable-out needs an arterial-phase series in SERIES (viable tumour = arterial enhancement); "
-                f"found phases {[str(k) for k in phases]}."
-            )
+        assert arterial is not None  # checked before segmenting
         with console.status("viable part...", spinner="dots"):
             lesion_on_art = res.labels if res.labels.geometry.equals(arterial.geometry) else res.labels.resample_to(arterial)
             viable = viable_mask(

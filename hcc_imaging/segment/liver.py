@@ -241,8 +241,8 @@ def segment_liver(
             )
         liver_hu = mode
     window = (sm >= liver_hu - p.half_width_hu) & (sm <= liver_hu + p.half_width_hu) & body
-    ero_el = ball(p.erosion_radius_mm, sp, min_one_voxel=True)
-    core = ndi.binary_erosion(window, structure=ero_el)
+    # Euclidean erosion / dilation through distance transforms (any radius, no big element)
+    core = ndi.distance_transform_edt(window, sampling=sp) > p.erosion_radius_mm
     lab, n = ndi.label(core)
     if n == 0:
         raise SegmentationError(
@@ -267,14 +267,14 @@ def segment_liver(
         if pick == 0:
             pick = int(order[0])
     liver = lab == pick
-    liver = ndi.binary_dilation(liver, structure=ero_el) & window
+    liver = (ndi.distance_transform_edt(~liver, sampling=sp) <= p.erosion_radius_mm) & window
     liver = largest_component(liver)
     if p.closing_radius_mm > 0:
-        cl = ball(p.closing_radius_mm, sp, min_one_voxel=True)
-        pad = np.array(cl.shape) // 2 + 1
+        pad = np.ceil(p.closing_radius_mm / np.asarray(sp)).astype(int) + 1
         padded = np.pad(liver, [(int(q), int(q)) for q in pad])
-        closed = ndi.binary_closing(padded, structure=cl)
-        liver = closed[tuple(slice(int(q), int(q) + n_) for q, n_ in zip(pad, liver.shape, strict=True))] & body
+        dil = ndi.distance_transform_edt(~padded, sampling=sp) <= p.closing_radius_mm
+        closed = ndi.distance_transform_edt(dil, sampling=sp) > p.closing_radius_mm
+        liver = (closed[tuple(slice(int(q), int(q) + n_) for q, n_ in zip(pad, liver.shape, strict=True))] | liver) & body
     liver = fill_holes(liver)
     # back to the image grid: linear on the fraction, >= 0.5
     frac = Volume(array=liver.astype(np.float32), geometry=geom)
