@@ -218,3 +218,18 @@ def test_seeds_file_instead_of_masks(tmp_path) -> None:
     (row,) = records[0]["lesions"]
     assert row["lesion_id"] == "L1" and records[0]["mask_source"] == "seeds.json"
     assert abs(row["longest_diameter_mm"] - truth["L1"]["longest_diameter_mm"]) <= 2.3 * 2**0.5
+
+
+def test_export_seg_and_sr(small_archive, tmp_path) -> None:
+    import pydicom
+
+    s = _run(small_archive / "PAT-001", tmp_path / "o", options=PipelineOptions(export_sr=True))
+    assert s.n_failures == 0
+    segs = sorted((tmp_path / "o" / "seg").glob("*.dcm"))
+    (sr,) = sorted((tmp_path / "o" / "sr").glob("*.dcm"))
+    assert len(segs) == 2
+    ds = pydicom.dcmread(sr)
+    assert ds.Modality == "SR" and ds.PatientID == "PAT-001"
+    seg = pydicom.dcmread(segs[0], stop_before_pixels=True)
+    labels = {str(x.SegmentLabel) for x in seg.SegmentSequence}
+    assert {"L1", "L2"} <= labels
