@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--shape", default="100,512,512", help="slices,rows,cols")
+    ap.add_argument("--phases", default="pre_contrast,arterial,portal_venous,delayed",
+                    help="phases given to the dock (without pre_contrast the viable mask needs no registration)")
     args = ap.parse_args(argv)
     shape = tuple(int(v) for v in args.shape.split(","))
 
@@ -59,13 +61,17 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     spacing = (150.0 / shape[0], 350.0 / shape[1], 350.0 / shape[2])
     study = make_study(0, "baseline", shape=shape, spacing=spacing)
+    print(f"phases: {args.phases}")
     print(f"phantom {shape} at {tuple(round(s, 3) for s in spacing)} mm built in {time.perf_counter() - t0:.1f} s")
     seeds = {lid: t["seed_lps"] for lid, t in study.truth["lesions"].items() if lid in ("L1", "L2", "L3")}
 
     tmp = Path(tempfile.mkdtemp())
     viewer = napari.Viewer(show=True)
     try:
+        wanted = {p.strip() for p in args.phases.split(",")}
         for phase, vol in study.volumes.items():
+            if str(phase) not in wanted:
+                continue
             data, kwargs, _ = volume_layer_data(vol, timepoint="baseline", patient_id="BENCH", visible=str(phase) == "portal_venous")
             viewer.add_image(data, **kwargs)
         dock = ResponseDock(viewer, autosave_dir=tmp / "reads", db=tmp / "study.sqlite")

@@ -317,19 +317,34 @@ def line_from_vertices(
     return LineSpec(lesion_id, axis, tuple(float(x) for x in p[0]), tuple(float(x) for x in p[1]))  # type: ignore[arg-type]
 
 
+_AXIS_TEXT: Mapping[str, str] = {"long": "LD", "short": "SA", "viable_long": "viable", "viable_short": "viable SA"}
+
+
+def _line_label(line: LineSpec, lines: Sequence[LineSpec]) -> str:
+    """Text of one line: the lesion's lengths on its long axis (or its first line), else empty."""
+    same = [ln for ln in lines if ln.lesion_id == line.lesion_id]
+    anchor = next((ln for ln in same if ln.axis == "long"), same[0])
+    if line is not anchor:
+        return ""
+    parts = [f"{_AXIS_TEXT.get(ln.axis, ln.axis)} {ln.length_mm:.1f}" for ln in same]
+    return f"{line.lesion_id}  " + "  ".join(parts) + " mm"
+
+
 def lines_layer_data(
     lines: Sequence[LineSpec], geometry: Geometry, *, name: str = "measurements"
 ) -> tuple[list[NDArray[np.float64]], dict[str, Any], str]:
     """``LayerDataTuple`` of a Shapes layer with one ``line`` per :class:`LineSpec`.
 
-    ``features`` carry ``lesion_id``, ``axis`` and ``length_mm``; the text shows
-    ``"<lesion> <axis> <length> mm"`` next to each line.
+    ``features`` carry ``lesion_id``, ``axis``, ``length_mm`` and ``label``; one label per
+    lesion, on its long axis, lists every length (``"L1  LD 31.9  SA 25.8  viable 20.1 mm"``) so
+    texts of crossing lines never overlap.
     """
     data = [line_vertices(ln, geometry) for ln in lines]
     features = {
         "lesion_id": [ln.lesion_id for ln in lines],
         "axis": [ln.axis for ln in lines],
         "length_mm": [round(ln.length_mm, 1) for ln in lines],
+        "label": [_line_label(ln, lines) for ln in lines],
     }
     kwargs: dict[str, Any] = {
         "name": name,
@@ -339,7 +354,7 @@ def lines_layer_data(
         "edge_width": 1.5,
         "features": features,
         "text": {
-            "string": "{lesion_id} {axis} {length_mm:.1f} mm",
+            "string": "{label}",
             "color": "white",
             "size": 9,
             "anchor": "upper_left",

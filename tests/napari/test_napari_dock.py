@@ -51,7 +51,7 @@ def test_click_segments_measures_and_fills_table_and_response(docked: Any, qtbot
     long_mm = float(feats.loc[feats["axis"] == "long", "length_mm"].iloc[0])
     assert abs(long_mm - truth["longest_diameter_mm"]) <= 2.2
     assert "long" in set(feats["axis"]) and "short" in set(feats["axis"])
-    assert f"{long_mm:.1f} mm" in " ".join(str(s) for s in lines.text.values)
+    assert f"LD {long_mm:.1f}" in " ".join(str(s) for s in lines.text.values)
     obs = session.observations[("L1", "baseline")]
     assert _cell(dock, 0, "longest_diameter_mm") == f"{obs.longest_diameter_mm:.1f}"
     assert _cell(dock, 0, "role") == "target"

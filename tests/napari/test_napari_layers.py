@@ -111,6 +111,7 @@ def test_lines_round_trip_and_measure_in_mm(direction: np.ndarray) -> None:
     assert spec.length_mm == pytest.approx(np.hypot(3 * 0.7, 6 * 0.8))
     data, kwargs, kind = lines_layer_data([spec], vol.geometry)
     assert kind == "shapes" and kwargs["features"]["length_mm"] == [round(spec.length_mm, 1)]
+    assert kwargs["features"]["label"] == [f"L1  LD {spec.length_mm:.1f} mm"]
     np.testing.assert_allclose(data[0], [[2, 1, 1], [2, 4, 7]], atol=1e-9)
     back = line_from_vertices(data[0], vol.geometry, lesion_id="L1", axis="long")
     np.testing.assert_allclose(back.start_lps, start)

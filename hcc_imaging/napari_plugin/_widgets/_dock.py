@@ -150,6 +150,7 @@ class ResponseDock(QWidget):
         self.timepoint_id: str | None = None
         self._updating = False
         self._checks: dict[str, list[str]] = {}
+        self._last_compare_worker: Any = None
         self._workers: list[Any] = []
         self.last_error: str = ""
         self._build()
@@ -195,7 +196,7 @@ class ResponseDock(QWidget):
         self.phase_combo = QComboBox()
         self.phase_combo.currentTextChanged.connect(self._on_phase_changed)
         self.compare_combo = QComboBox()
-        self.compare_combo.addItems(["single", "beside baseline", "over baseline (registered)"])
+        self.compare_combo.addItems(["single", "over baseline (registered)"])
         self.compare_combo.currentTextChanged.connect(lambda t: self.set_compare_mode(t))
         self.open_button = QPushButton("Open DICOM folder / zip…")
         self.open_button.clicked.connect(self._open_dialog)
@@ -228,6 +229,7 @@ class ResponseDock(QWidget):
         self.table.setHorizontalHeaderLabels([c[0] for c in TABLE_COLUMNS])
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.itemChanged.connect(self._on_item_changed)
+        self.table.setMinimumHeight(150)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.itemSelectionChanged.connect(self._on_selection)
         lay.addWidget(self.table)
@@ -237,6 +239,7 @@ class ResponseDock(QWidget):
         resp = QWidget()
         rl = QVBoxLayout(resp)
         self.response_table = QTableWidget(0, len(RESPONSE_COLUMNS))
+        self.response_table.setMinimumHeight(190)
         self.response_table.setHorizontalHeaderLabels(list(RESPONSE_COLUMNS))
         self.response_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         rl.addWidget(self.response_table)
@@ -428,28 +431,37 @@ class ResponseDock(QWidget):
         self._show_phase(phase)
 
     def _show_phase(self, phase: str) -> None:
+        """Show one phase of the current time point (and its masks/lines); in "over baseline"
+        mode show the baseline instead, with the registered follow-up drawn over it."""
         if self.session is None or not self.timepoint_id:
             return
         layers = self._layers_of(self.session.patient_id)
-        compare = self.compare_combo.currentText()
+        over = self.compare_combo.currentText() != "single"
         first = self.session.timepoint_ids[0] if self.session.timepoint_ids else None
+        shown_tp = first if over and first else self.timepoint_id
         for tpid, phases in layers.items():
             for ph, layer in phases.items():
-                show = tpid == self.timepoint_id and str(ph) == phase
-                if compare == "beside baseline" and tpid == first and str(ph) == phase:
-                    show = True
-                layer.visible = show
+                layer.visible = tpid == shown_tp and str(ph) == phase
+        # masks and lines of the other time points are hidden (they live on other grids / dates)
+        for layer in self.viewer.layers:
+            for prefix in ("lesions · ", "viable · ", "measurements · "):
+                if layer.name.startswith(prefix):
+                    layer.visible = layer.name[len(prefix):] == shown_tp
+            md = layer.metadata.get(METADATA_KEY, {}) if hasattr(layer, "metadata") else {}
+            if md.get("registered_to"):
+                layer.visible = over and md.get("timepoint_id") == self.timepoint_id
 
     def set_compare_mode(self, mode: str) -> Any:
-        """``single`` / ``beside baseline`` (grid view) / ``over baseline (registered)``."""
+        """``single`` (one time point) or ``over baseline (registered)``: the current follow-up is
+        registered to the baseline (rigid + affine, in a thread) and drawn over it in magenta."""
         if self.compare_combo.currentText() != mode:
-            self.compare_combo.setCurrentText(mode)
-            return None
-        self.viewer.grid.enabled = mode == "beside baseline"
+            self.compare_combo.setCurrentText(mode)  # re-enters through the signal
+            return self._last_compare_worker
+        self._last_compare_worker = None
         self._show_phase(self.phase_combo.currentText())
         if mode == "over baseline (registered)":
-            return self.register_followup()
-        return None
+            self._last_compare_worker = self.register_followup()
+        return self._last_compare_worker
 
     def register_followup(self) -> Any:
         """Register the current follow-up to baseline in a thread; add it over the baseline."""
@@ -491,7 +503,8 @@ class ResponseDock(QWidget):
             self.viewer.add_image(data, **kwargs)
         finally:
             self._updating = False
-        self._status(f"{tpid} registered to {base_id} and shown over it")
+        self._show_phase(self.phase_combo.currentText())
+        self._status(f"{tpid} registered to {base_id} and shown over it (magenta)")
 
     # ------------------------------------------------------------------ workers
     def _start(self, worker: Any) -> None:
@@ -533,7 +546,9 @@ class ResponseDock(QWidget):
         kwargs = layer_transform(geom) if geom is not None else {}
         self._updating = True
         try:
-            layer = self.viewer.add_points(np.zeros((0, 3)), name=name, size=6, face_color="red", **kwargs)
+            layer = self.viewer.add_points(
+                np.zeros((0, 3)), name=name, size=3, face_color="red", border_width=0, **kwargs
+            )
         finally:
             self._updating = False
         layer.events.data.connect(self._on_seed_added)
@@ -551,7 +566,7 @@ class ResponseDock(QWidget):
             layer.mode = "add"
 
     def _on_seed_added(self, event: Any) -> None:
-        if getattr(event, "action", "added") != "added" or self.session is None:
+        if self._updating or getattr(event, "action", "added") != "added" or self.session is None:
             return
         layer = event.source
         if len(layer.data) == 0:
@@ -582,6 +597,13 @@ class ResponseDock(QWidget):
         return worker
 
     def _on_segmented(self, result: tuple[str, Any]) -> None:
+        name = "seeds (click a lesion)"
+        if name in self.viewer.layers:  # the click did its job: clear it so it hides nothing
+            self._updating = True
+            try:
+                self.viewer.layers[name].data = np.zeros((0, 3))
+            finally:
+                self._updating = False
         self.refresh_all()
         self.go_to_lesion(result[0])
         self._status(f"{result[0]} segmented and measured ({result[1].source})")
