@@ -29,6 +29,7 @@ __all__ = [
     "LESION_LINE_CLAMP_FACTOR",
     "LESION_HETEROGENEOUS_MIN_FRACTION",
     "LESION_EDGE_BAND_MM",
+    "LESION_STATS_SAMPLING_MM",
     "LIVER_WINDOW_HU_BY_PHASE",
     "LIVER_WORK_SPACING_MM",
     "LIVER_SMOOTHING_SIGMA_MM",
@@ -131,6 +132,10 @@ LESION_LINE_CLAMP_FACTOR: Final[float] = 1.6
 #: same value; for a tumour with a dark necrotic core and a brighter periphery (3D-IRCADb) it
 #: moves the border out to the real edge.  0 = whole-mask median.
 LESION_EDGE_BAND_MM: Final[float] = 3.0
+
+#: In-plane spacing (mm) of the lattice on which the ring and edge-band medians are sampled
+#: (every 2nd pixel at 0.7 mm): medians move by noise only, distance transforms run 4x faster.
+LESION_STATS_SAMPLING_MM: Final[float] = 1.5
 
 #: With a line drawn across the lesion and polarity "auto": when at least this fraction of the
 #: line's ball is clearly darker than the surroundings AND at least this fraction clearly
