@@ -103,18 +103,44 @@ def _valid_segments(
     step_mm: float,
     gap_mm: float,
 ) -> NDArray[np.bool_]:
-    """Validity of segments p->q (index coords (j, i), shape (P, 2)) on one slice."""
-    n = int(np.ceil(float(lengths.max()) / step_mm)) + 1
-    n = max(n, 2)
-    t = np.linspace(0.0, 1.0, n)
-    jj = np.rint(p[:, None, 0] + t[None, :] * (q[:, None, 0] - p[:, None, 0])).astype(np.int64)
-    ii = np.rint(p[:, None, 1] + t[None, :] * (q[:, None, 1] - p[:, None, 1])).astype(np.int64)
+    """Validity of segments p->q (index coords (j, i), shape (P, 2)) on one slice.
+
+    Each segment is sampled at ``n = ceil(L / step) + 1`` evenly spaced points of its own (so
+    the verdict does not depend on which other segments are checked with it).
+    """
+    n_pair = np.maximum(np.ceil(lengths / step_mm - 1e-9).astype(np.int64) + 1, 2)
+    n = int(n_pair.max())
+    t = np.minimum(np.arange(n)[None, :] / (n_pair[:, None] - 1.0), 1.0)
+    jj = np.rint(p[:, None, 0] + t * (q[:, None, 0] - p[:, None, 0])).astype(np.int64)
+    ii = np.rint(p[:, None, 1] + t * (q[:, None, 1] - p[:, None, 1])).astype(np.int64)
     np.clip(jj, 0, vslice.shape[0] - 1, out=jj)
     np.clip(ii, 0, vslice.shape[1] - 1, out=ii)
     good = vslice[jj, ii]
-    seg_step = np.where(lengths > 0, lengths / (n - 1), 1.0)
+    seg_step = np.where(lengths > 0, lengths / (n_pair - 1), 1.0)
     max_run = np.floor(gap_mm / seg_step + 1e-9)
     return fill_short_gaps(good, max_run).all(axis=1)
+
+
+def _deep_non_viable(
+    vslice: NDArray[np.bool_], spacing_rc: tuple[float, float], step_mm: float, gap_mm: float
+) -> NDArray[np.bool_] | None:
+    """Non-viable voxels so far from any viable voxel that a segment sampled there is invalid.
+
+    If every voxel centre within ``r`` of voxel v is non-viable, the samples of a segment whose
+    nearest voxel is v, and all samples within ``r - 2 h`` of it (h = half the voxel
+    diagonal), have non-viable nearest voxels: a run of at least ``2 (r - 2 h) - step`` mm.
+    With ``r > gap/2 + step + 2 h`` that run exceeds the gap tolerance, so the segment is
+    invalid.  Used only to reject candidates early; the full check decides the rest.
+    """
+    if vslice.all():
+        return None
+    from scipy import ndimage
+
+    h = 0.5 * float(np.hypot(*spacing_rc))
+    r_deep = gap_mm / 2.0 + step_mm + 2.0 * h + 1e-6
+    dist = ndimage.distance_transform_edt(~vslice, sampling=spacing_rc)
+    deep = np.asarray(dist > r_deep)
+    return deep if deep.any() else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,15 +194,28 @@ def _longest_valid(
         srt = np.argsort(-d, kind="stable")
         a, b, d = a[srt], b[srt], d[srt]
         pts = np.stack([jj, ii], axis=1).astype(np.float64)
-        for s in range(0, len(d), 512):
-            aa, bb, dd = a[s : s + 512], b[s : s + 512], d[s : s + 512]
-            ok = _valid_segments(v[k], pts[aa], pts[bb], dd, step_mm, gap_mm)
-            hit = np.flatnonzero(ok)
-            if len(hit):
-                h = int(hit[0])
-                length = float(dd[h])
-                if length > best_len + 1e-9 or (abs(length - best_len) <= 1e-9 and best is not None and k < best[0]):
-                    best, best_len = (k, pts[aa[h]], pts[bb[h]], length), length
+        deep = _deep_non_viable(v[k], (sr, sc), step_mm, gap_mm)
+        for s in range(0, len(d), 4096):
+            aa, bb, dd = a[s : s + 4096], b[s : s + 4096], d[s : s + 4096]
+            if deep is not None:  # cheap rejection: 9 samples falling deep in necrosis
+                t = np.linspace(0.1, 0.9, 9)
+                pj = np.rint(pts[aa, None, 0] + t * (pts[bb, None, 0] - pts[aa, None, 0])).astype(np.int64)
+                pi = np.rint(pts[aa, None, 1] + t * (pts[bb, None, 1] - pts[aa, None, 1])).astype(np.int64)
+                alive = ~deep[pj, pi].any(axis=1)
+                aa, bb, dd = aa[alive], bb[alive], dd[alive]
+            found = False
+            for s2 in range(0, len(dd), 512):
+                a2, b2, d2 = aa[s2 : s2 + 512], bb[s2 : s2 + 512], dd[s2 : s2 + 512]
+                ok = _valid_segments(v[k], pts[a2], pts[b2], d2, step_mm, gap_mm)
+                hit = np.flatnonzero(ok)
+                if len(hit):
+                    h = int(hit[0])
+                    length = float(d2[h])
+                    if length > best_len + 1e-9 or (abs(length - best_len) <= 1e-9 and best is not None and k < best[0]):
+                        best, best_len = (k, pts[a2[h]], pts[b2[h]], length), length
+                    found = True
+                    break
+            if found:
                 break
     return best
 
