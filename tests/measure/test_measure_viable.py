@@ -165,3 +165,40 @@ def test_viable_grid_mismatch_raises() -> None:
 def test_fill_short_gaps(good, max_run, expected) -> None:
     out = fill_short_gaps(np.array([good], bool), max_run)
     assert out[0].astype(int).tolist() == expected
+
+
+def test_segment_verdict_does_not_depend_on_batch() -> None:
+    from hcc_imaging.measure.viable import _valid_segments
+
+    rng = np.random.default_rng(3)
+    v = rng.random((40, 40)) < 0.8
+    p = rng.uniform(0, 39, (200, 2)).round()
+    q = rng.uniform(0, 39, (200, 2)).round()
+    lengths = np.hypot(*(q - p).T * 0.7)
+    together = _valid_segments(v, p, q, lengths, 0.35, 0.7)
+    alone = np.array([_valid_segments(v, p[i : i + 1], q[i : i + 1], lengths[i : i + 1], 0.35, 0.7)[0] for i in range(200)])
+    assert np.array_equal(together, alone)
+    assert together.any() and not together.all()
+
+
+@pytest.mark.parametrize("seed", [pytest.param(s, id=f"random-necrosis-{s}") for s in range(3)])
+def test_early_rejection_changes_nothing(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deep-necrosis shortcut only rejects segments the full rule rejects."""
+    from hcc_imaging.measure import viable as vm
+
+    rng = np.random.default_rng(seed)
+    spacing = (2.0, 0.8, 0.8)
+    z, y, x = _grid(14.0, spacing)
+    lesion = z * z + y * y + x * x <= 14.0**2
+    necrosis = np.zeros_like(lesion)
+    for _ in range(4):
+        c = rng.uniform(-8, 8, 3)
+        necrosis |= (z - c[0]) ** 2 + (y - c[1]) ** 2 + (x - c[2]) ** 2 <= rng.uniform(2, 6) ** 2
+    viable = lesion & ~necrosis
+    lab, via = _lv(lesion, spacing), _lv(viable, spacing)
+    fast = viable_diameter(lab, 1, viable=via)
+    monkeypatch.setattr(vm, "_deep_non_viable", lambda *a: None)
+    slow = viable_diameter(lab, 1, viable=via)
+    assert fast is not None and slow is not None
+    assert fast.length_mm == slow.length_mm
+    assert fast.endpoints_lps == slow.endpoints_lps
