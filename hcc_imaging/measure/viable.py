@@ -11,8 +11,8 @@ parts.  hcc_imaging makes this operational as follows:
 * a **candidate segment** joins the centres of two viable voxels on one patient axial slice
   (same voxel-centre estimator as the RECIST long axis; endpoints are taken among the viable
   boundary voxels, i.e. viable voxels with a non-viable 4-neighbour in the slice);
-* the segment is **valid** when, sampled at steps of at most half the smallest in-plane
-  spacing, every sample's nearest voxel is viable, except runs of non-viable samples whose
+* the segment is **valid** when, sampled at ``n = ceil(L / step) + 1`` evenly spaced points
+  (step = half the smallest in-plane spacing), every sample's nearest voxel is viable, except runs of non-viable samples whose
   length (samples x step) is at most ``gap_voxels`` x the largest in-plane spacing (default one
   voxel, :data:`~hcc_imaging.measure.constants.VIABLE_GAP_VOXELS`): necrosis thinner than a voxel
   cannot be told from partial volume, and the tolerance also absorbs the staircase of a
