@@ -22,6 +22,7 @@ from .test_napari_dock import _cell, _click
 
 pytestmark = [
     pytest.mark.gui,
+    pytest.mark.slow,  # ~15 s: two segmentations, CLI runs, three exports read back
     pytest.mark.skipif(
         not all(_core.available(f) for f in ("io", "segment", "measure", "response", "export", "tables")),
         reason="core pipeline (io/segment/measure/response/export) not complete in this build",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +40,6 @@ from .. import _core
 from .._controller import DEFAULT_CRITERIA, ROLES, ReadSession
 from .._layers import (
     METADATA_KEY,
-    LineSpec,
     labels_layer_data,
     layer_transform,
     line_from_vertices,
