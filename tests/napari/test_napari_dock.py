@@ -92,6 +92,11 @@ def test_manual_line_and_table_edit_without_pipeline(docked: Any) -> None:
     assert dock.table.rowCount() == 1
     expected = 15 * geom.spacing[2]
     assert session.observations[("L1", "baseline")].longest_diameter_mm == pytest.approx(expected)
+    # bidirectional: with L1 selected, the next line is its short axis
+    dock.table.selectRow(0)
+    layer.add([np.array([[20.0, 55.0, 37.0], [20.0, 63.0, 37.0]])], shape_type="line")
+    assert dock.table.rowCount() == 1
+    assert session.observations[("L1", "baseline")].short_axis_mm == pytest.approx(round(8 * geom.spacing[1], 1))
     dock.edit_cell("L1", "role", "non_target")
     dock.edit_cell("L1", "is_lymph_node", "yes")
     assert session.lesions["L1"].role == "non_target" and session.lesions["L1"].is_lymph_node

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -683,7 +684,7 @@ class ResponseDock(QWidget):
                 if verts.shape[0] != 2:
                     return
                 ln = line_from_vertices(verts, geom, lesion_id="?", axis="long")
-                self.session.measure_manual(self.timepoint_id, (ln.start_lps, ln.end_lps), role=self.role_combo.currentText())
+                self._manual_line(ln)
             else:
                 for idx in sorted(getattr(event, "data_indices", ()) or range(len(layer.data))):
                     lid = str(feats["lesion_id"].iloc[idx])
@@ -698,6 +699,26 @@ class ResponseDock(QWidget):
         except HccImagingError as err:
             self._error(err)
         self.refresh_all()
+
+    def _selected_lesion(self) -> str | None:
+        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
+        item = self.table.item(rows[0].row(), 0) if rows else None
+        return item.text() if item is not None else None
+
+    def _manual_line(self, line: Any) -> None:
+        """A drawn line: the long axis of a new lesion; with a lesion selected in the table, the
+        long axis of that lesion at this time point (tracking) or, when it has one, its short axis
+        (bidirectional measurement)."""
+        s = self.session
+        assert s is not None and self.timepoint_id is not None
+        lid = self._selected_lesion()
+        ends = (line.start_lps, line.end_lps)
+        if lid is None or lid not in s.lesions:
+            s.measure_manual(self.timepoint_id, ends, role=self.role_combo.currentText())
+            return
+        obs = s.observations.get((lid, self.timepoint_id))
+        axis = "short" if obs is not None and "long" in obs.lines and "short" not in obs.lines else "long"
+        s.set_line(lid, self.timepoint_id, replace(line, lesion_id=lid, axis=axis))
 
     def move_line(self, lesion_id: str, axis: str, vertices_data: Any) -> None:
         """Programmatic drag of one line (tests, scripting): same path as a mouse edit."""
