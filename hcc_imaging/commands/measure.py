@@ -41,6 +41,13 @@ def register(subparsers: Any) -> None:
         default="error",
         help="coronal/oblique series: refuse (default) or measure on an axial reformat",
     )
+    p.add_argument(
+        "--rim-exclusion-mm",
+        type=float,
+        default=0.0,
+        metavar="MM",
+        help="drop viable structures thinner than MM (thin reactive rims) before the viable diameter; 0 = off",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object per lesion (a JSON list) on stdout")
     p.set_defaults(func=run)
 
@@ -89,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         lymph_nodes=nodes,
         reformat=args.reformat,
         source=str(args.masks),
+        rim_exclusion_mm=args.rim_exclusion_mm,
     )
     if args.json:
         json.dump([m.to_dict() for m in results], sys.stdout, indent=2)

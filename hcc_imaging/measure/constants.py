@@ -16,6 +16,7 @@ __all__ = [
     "MRECIST_MIN_VIABLE_MM",
     "VIABLE_GAP_VOXELS",
     "VIABLE_SAMPLE_STEP_VOXELS",
+    "RIM_EXCLUSION_MM",
     "PERPENDICULAR_TOL_DEG",
     "AXIAL_LINE_TOL_MM",
 ]
@@ -56,6 +57,13 @@ VIABLE_GAP_VOXELS: float = 1.0
 #: Step between the sample points of a candidate segment, in units of the smallest in-plane
 #: spacing (half a voxel: every voxel the segment crosses is visited).
 VIABLE_SAMPLE_STEP_VOXELS: float = 0.5
+
+#: Optional thin-rim exclusion for the viable diameter: viable structures thinner than this
+#: (mm, in-plane) are removed by a morphological opening before measuring.  mRECIST: a thin,
+#: regular rim of enhancement around a treated zone is reactive, not viable tumour
+#: (Lencioni & Llovet 2010).  Default 0 = off: the viable mask is measured as given (the
+#: segmentation already excludes rims, DESIGN section 3); 2-3 mm suits hand-drawn masks.
+RIM_EXCLUSION_MM: float = 0.0
 
 #: Bidirectional caliper: two lines count as perpendicular when the angle between them is
 #: 90 deg +- this tolerance (a reader's hand in napari; 5 deg moves a 20 mm short axis by

@@ -17,7 +17,7 @@ from .. import __version__
 from ..errors import GeometryMismatchError
 from ..volume import LabelVolume, Volume, resample_labels
 from . import diameters as _d
-from .constants import VIABLE_GAP_VOXELS
+from .constants import RIM_EXCLUSION_MM, VIABLE_GAP_VOXELS
 from .diameters import AxialDiameter, EmptyMaskError, Reformat, resolve_label
 from .measurability import RecistMeasurability, mrecist_measurable, recist_measurability
 from .viable import analyse_viable
@@ -215,6 +215,7 @@ def _measure_one(
     viable_gap_voxels: float,
     source: str | None,
     bbox: tuple[slice, slice, slice] | None,
+    rim_exclusion_mm: float = RIM_EXCLUSION_MM,
 ) -> LesionMeasurement:
     frame = _d.axial_frame(labels, value, reformat=reformat, bbox=bbox)
     reformatted = frame.labels is not labels
@@ -232,7 +233,9 @@ def _measure_one(
     if viable is not None:
         vv = resample_labels(viable, frame.labels) if reformatted else viable
         ld_k = int(core.hulls.slices[core.ld_pos])
-        va = analyse_viable(frame, vv, gap_voxels=viable_gap_voxels, ld_slice_frame=ld_k)
+        va = analyse_viable(
+            frame, vv, gap_voxels=viable_gap_voxels, ld_slice_frame=ld_k, rim_exclusion_mm=rim_exclusion_mm
+        )
         v_d, v_sa = va.diameter, va.short_axis
         v_vol = float(va.viable_voxels * vox)
         nf = 1.0 - va.viable_voxels / n_lesion
@@ -249,6 +252,7 @@ def _measure_one(
             **_d.ALGORITHM,
             "viable_rule": "longest axial segment between viable voxel centres staying in viable voxels",
             "viable_gap_voxels": viable_gap_voxels,
+            "rim_exclusion_mm": rim_exclusion_mm,
             "reformat": str(reformat),
             "reformatted_to_axial": reformatted,
             "spacing_mm": list(frame.labels.spacing),
@@ -314,6 +318,7 @@ def measure_lesion(
     well_delineated: bool = True,
     viable_gap_voxels: float = VIABLE_GAP_VOXELS,
     source: str | None = None,
+    rim_exclusion_mm: float = RIM_EXCLUSION_MM,
 ) -> LesionMeasurement:
     """Measure one lesion: RECIST LD + short axis, 3-D Feret, volume, mRECIST/EASL/WHO, necrosis.
 
@@ -342,6 +347,9 @@ def measure_lesion(
         Gap tolerance of the viable-diameter rule (in-plane voxels).
     source : str, optional
         Source mask path or UID to record (default: ``labels.meta["source_path"]``).
+    rim_exclusion_mm : float
+        Remove viable structures thinner than this (mm, in-plane) before the viable
+        measurements; 0 (default) measures the viable mask as given.
 
     Raises
     ------
@@ -387,6 +395,7 @@ def measure_lesion(
         viable_gap_voxels=viable_gap_voxels,
         source=source,
         bbox=None,
+        rim_exclusion_mm=rim_exclusion_mm,
     )
 
 
@@ -400,6 +409,7 @@ def measure_labels(
     slice_thickness_mm: float | None = None,
     viable_gap_voxels: float = VIABLE_GAP_VOXELS,
     source: str | None = None,
+    rim_exclusion_mm: float = RIM_EXCLUSION_MM,
 ) -> list[LesionMeasurement]:
     """Measure every label present in ``labels`` (sorted by label value).
 
@@ -441,6 +451,7 @@ def measure_labels(
                 viable_gap_voxels=viable_gap_voxels,
                 source=source,
                 bbox=boxes.get(v),
+                rim_exclusion_mm=rim_exclusion_mm,
             )
         )
     return out

@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 from ..errors import GeometryMismatchError
 from ..volume import LabelVolume, resample_labels
 from . import _hull
-from .constants import VIABLE_GAP_VOXELS, VIABLE_SAMPLE_STEP_VOXELS
+from .constants import RIM_EXCLUSION_MM, VIABLE_GAP_VOXELS, VIABLE_SAMPLE_STEP_VOXELS
 from .diameters import AxialDiameter, AxialFrame, Reformat, _diameter, axial_frame
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "fill_short_gaps",
     "ViableAnalysis",
     "analyse_viable",
+    "exclude_thin_rims",
 ]
 
 
@@ -67,6 +68,26 @@ def fill_short_gaps(good: NDArray[np.bool_], max_run: NDArray[np.float64] | floa
         mr = mr.reshape(mr.shape + (1,) * (g.ndim - mr.ndim))
     fill = (~g) & (last_good >= 0) & (next_good < n) & (run <= mr + 1e-9)
     return g | fill
+
+
+def exclude_thin_rims(
+    v: NDArray[np.bool_], spacing: tuple[float, float, float], rim_exclusion_mm: float
+) -> NDArray[np.bool_]:
+    """Remove viable structures thinner than ``rim_exclusion_mm`` (binary opening with a ball
+    of that diameter in mm, sampled on the grid: half-extent ``floor(r / spacing)`` voxels per
+    axis).  Nodules thicker than it are kept.  On slices thicker than the ball (e.g. 2.5 mm
+    slices and a 3 mm ball) the ball is one slice tall, so the caps of a rim - where the rim
+    runs within a slice - can survive: use it on thin-slice data, or exclude rims in the
+    segmentation."""
+    if rim_exclusion_mm <= 0:
+        return v
+    from scipy import ndimage
+
+    rr = rim_exclusion_mm / 2.0
+    half = [int(np.floor(rr / s + 1e-9)) for s in spacing]
+    kk, jj, ii = np.mgrid[-half[0] : half[0] + 1, -half[1] : half[1] + 1, -half[2] : half[2] + 1]
+    ball = (kk * spacing[0]) ** 2 + (jj * spacing[1]) ** 2 + (ii * spacing[2]) ** 2 <= rr * rr + 1e-9
+    return np.asarray(ndimage.binary_opening(v, structure=ball))
 
 
 def viable_frame(frame: AxialFrame, viable: LabelVolume) -> NDArray[np.bool_]:
@@ -275,10 +296,19 @@ def _perpendicular_run(
 
 
 def analyse_viable(
-    frame: AxialFrame, viable: LabelVolume, *, gap_voxels: float = VIABLE_GAP_VOXELS, ld_slice_frame: int | None = None
+    frame: AxialFrame,
+    viable: LabelVolume,
+    *,
+    gap_voxels: float = VIABLE_GAP_VOXELS,
+    ld_slice_frame: int | None = None,
+    rim_exclusion_mm: float = RIM_EXCLUSION_MM,
 ) -> ViableAnalysis:
-    """Viable diameter, viable short axis and voxel counts for one lesion frame."""
+    """Viable diameter, viable short axis and voxel counts for one lesion frame.
+
+    With ``rim_exclusion_mm > 0`` thin rims are removed first (:func:`exclude_thin_rims`), and
+    the viable volume and necrosis fractions count what remains."""
     v = viable_frame(frame, viable)
+    v = exclude_thin_rims(v, frame.spacing, rim_exclusion_mm)
     n_viable = int(np.count_nonzero(v))
     n_lesion = int(np.count_nonzero(frame.mask))
     on_v = on_l = None
@@ -323,6 +353,7 @@ def viable_diameter(
     viable: LabelVolume,
     gap_voxels: float = VIABLE_GAP_VOXELS,
     reformat: Reformat | str = Reformat.ERROR,
+    rim_exclusion_mm: float = RIM_EXCLUSION_MM,
 ) -> AxialDiameter | None:
     """mRECIST longest viable diameter (rule in the module docstring), or None if no viable voxel.
 
@@ -336,6 +367,8 @@ def viable_diameter(
         Viable (arterially enhancing) sub-mask on the same grid; non-zero = viable.
     gap_voxels : float
         Longest run of non-viable samples a segment may cross, in in-plane voxels.
+    rim_exclusion_mm : float
+        Remove viable structures thinner than this first (0 = off, the default).
 
     References
     ----------
@@ -343,7 +376,7 @@ def viable_diameter(
     Semin Liver Dis 2010;30:52-60.
     """
     frame, viable = _prepare(labels, viable, label, reformat)
-    return analyse_viable(frame, viable, gap_voxels=gap_voxels).diameter
+    return analyse_viable(frame, viable, gap_voxels=gap_voxels, rim_exclusion_mm=rim_exclusion_mm).diameter
 
 
 def viable_short_axis(
@@ -353,7 +386,8 @@ def viable_short_axis(
     viable: LabelVolume,
     gap_voxels: float = VIABLE_GAP_VOXELS,
     reformat: Reformat | str = Reformat.ERROR,
+    rim_exclusion_mm: float = RIM_EXCLUSION_MM,
 ) -> AxialDiameter | None:
     """Longest viable run perpendicular to the viable diameter on its slice (EASL product)."""
     frame, viable = _prepare(labels, viable, label, reformat)
-    return analyse_viable(frame, viable, gap_voxels=gap_voxels).short_axis
+    return analyse_viable(frame, viable, gap_voxels=gap_voxels, rim_exclusion_mm=rim_exclusion_mm).short_axis

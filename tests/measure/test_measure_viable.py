@@ -202,3 +202,29 @@ def test_early_rejection_changes_nothing(seed: int, monkeypatch: pytest.MonkeyPa
     assert fast is not None and slow is not None
     assert fast.length_mm == slow.length_mm
     assert fast.endpoints_lps == slow.endpoints_lps
+
+
+@pytest.mark.parametrize(
+    "spacing",
+    [pytest.param((1.0, 1.0, 1.0), id="iso1"), pytest.param((1.0, 0.7, 0.7), id="1mm-0.7px")],
+)
+def test_rim_exclusion_option(spacing) -> None:
+    """With rim_exclusion_mm on thin-slice data, a thin rim passed as viable gives no viable
+    diameter, while a nodule next to it keeps its diameter (within one voxel)."""
+    z, y, x = _grid(16.0, spacing)
+    rr = np.sqrt(z * z + y * y + x * x)
+    lesion = rr <= 16.0
+    rim = lesion & (rr > 14.6)  # ~1.4 mm rim
+    lab = _lv(lesion, spacing)
+    m = measure_lesion(lab, 1, viable=_lv(rim, spacing), rim_exclusion_mm=3.0)
+    assert m.viable_diameter_mm == 0.0 and m.viable_endpoints_lps is None
+    assert m.provenance.parameters["rim_exclusion_mm"] == 3.0
+    nod_c = (0.0, 0.0, -6.0)
+    nodule = (z - nod_c[0]) ** 2 + (y - nod_c[1]) ** 2 + (x - nod_c[2]) ** 2 <= 6.0**2
+    m2 = measure_lesion(lab, 1, viable=_lv(rim | nodule, spacing), rim_exclusion_mm=3.0)
+    zk = z[:, 0, 0]
+    truth = float(2 * np.sqrt(np.clip(36.0 - (zk - nod_c[0]) ** 2, 0, None)).max())
+    assert abs(m2.viable_diameter_mm - truth) <= max(spacing[1], spacing[2])
+    # without the option the rim is measured as tissue
+    m3 = measure_lesion(lab, 1, viable=_lv(rim, spacing))
+    assert m3.viable_diameter_mm > 0.0
