@@ -77,11 +77,16 @@ def _load_volumes(path: str) -> dict[Any, Any]:
         import SimpleITK as sitk
 
         return {Phase.UNKNOWN: Volume.from_sitk(sitk.ReadImage(str(p)))}
-    from ..io import load_study
+    from ..io import index_archive, load_study
 
-    vols = load_study(p)
+    idx = index_archive(p)
+    if not idx.studies:
+        raise SegmentArgumentError(
+            f"no DICOM study found in {path}; give a DICOM series or study folder (or zip / DICOMDIR), or a NIfTI image."
+        )
+    vols = load_study(idx)
     if not vols:
-        raise SegmentArgumentError(f"no loadable image series in {path}.")
+        raise SegmentArgumentError(f"no loadable image series in {path} (only non-image or invalid series).")
     out: dict[Any, Any] = {}
     for v in vols:
         out.setdefault(v.phase, v)

@@ -355,38 +355,11 @@ def _rtstruct_segments(
 # DICOM mask series (image files whose non-zero voxels are the mask)
 # ------------------------------------------------------------------------------------------
 def _load_dicom_image_mask(path: Path) -> tuple[NDArray[Any], Geometry, str | None, str | None]:
-    try:
-        from .series import load_series  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        load_series = None
-    if load_series is not None:
-        vol = load_series(path)
-        return np.asarray(vol.array), vol.geometry, vol.frame_of_reference_uid, vol.series_instance_uid
-    import SimpleITK as sitk
+    """Load a DICOM image series (folder or file) with :func:`hcc_imaging.io.load_series`."""
+    from .series import load_series
 
-    if path.is_dir():
-        reader = sitk.ImageSeriesReader()
-        ids = reader.GetGDCMSeriesIDs(str(path))
-        if not ids:
-            raise MaskFormatError(f"{path} holds no DICOM image series to use as a mask.")
-        if len(ids) > 1:
-            raise MaskFormatError(
-                f"{path} holds {len(ids)} DICOM series; a mask folder must hold exactly one. Point at one series."
-            )
-        files = reader.GetGDCMSeriesFileNames(str(path), ids[0])
-        reader.SetFileNames(files)
-        img = reader.Execute()
-        first = Path(files[0])
-    else:
-        img = sitk.ReadImage(str(path))
-        if img.GetDimension() == 2:
-            img = sitk.JoinSeries(img)
-        first = path
-    hdr = _read_header(first)
-    geom = _geom_from_sitk(img)
-    for_uid = getattr(hdr, "FrameOfReferenceUID", None)
-    series = getattr(hdr, "SeriesInstanceUID", None)
-    return sitk.GetArrayFromImage(img), geom, (str(for_uid) if for_uid else None), (str(series) if series else None)
+    vol = load_series(path)
+    return np.asarray(vol.array), vol.geometry, vol.frame_of_reference_uid, vol.series_instance_uid
 
 
 # ------------------------------------------------------------------------------------------

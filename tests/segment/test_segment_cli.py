@@ -109,3 +109,20 @@ def test_subprocess_run(study_dir, tmp_path: Path) -> None:  # type: ignore[no-u
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["voxels"] > 100
     assert out.exists()
+
+
+def test_nifti_input_and_folder_without_images(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ._phantom import perf_phantom
+
+    ph = perf_phantom(0)
+    import SimpleITK as sitk
+
+    sitk.WriteImage(ph.volume.to_sitk(), str(tmp_path / "ct.nii.gz"))
+    out = tmp_path / "m.nii.gz"
+    assert main(["segment", str(tmp_path / "ct.nii.gz"), "--seed", ",".join(map(str, ph.seed_index)), "--out", str(out)]) == 0
+    assert dice(load_mask(out).array, ph.truth.array) >= 0.95
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "readme.txt").write_text("no images here")
+    rc = main(["segment", str(tmp_path / "empty"), "--seed", "1,1,1", "--out", str(tmp_path / "x.nii.gz")])
+    assert rc == 2
+    assert "no DICOM study found" in capsys.readouterr().err

@@ -217,3 +217,9 @@ def test_contrast_below_the_named_minimum_is_refused_not_guessed() -> None:
     ph = _phantom(0, noise_sd_hu=15.0)
     with pytest.raises(LowContrastError, match="not distinguishable"):
         segment_lesion(ph.volume, seed_index=ph.seed_index, params=LesionParams(min_contrast_k_sigma=100.0))
+
+
+def test_wrong_forced_polarity_finds_nothing_at_the_seed() -> None:
+    ph = _phantom(0, noise_sd_hu=15.0)  # hypodense lesion
+    with pytest.raises(LowContrastError, match="no voxel near the seed"):
+        segment_lesion(ph.volume, seed_index=ph.seed_index, params=LesionParams(polarity="hyper"))

@@ -74,3 +74,15 @@ def test_erosion_too_strong() -> None:
     st = _study()
     with pytest.raises(SegmentationError, match="erosion"):
         segment_liver(st.volumes, params=LiverParams(erosion_radius_mm=200.0))
+
+
+def test_totalsegmentator_without_weights(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Package present but weights missing: a clear error, never a download."""
+    import hcc_imaging.segment.liver as liver_mod
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(liver_mod.importlib.util, "find_spec", lambda name, *a: object() if name == "totalsegmentator" else real(name, *a))
+    monkeypatch.setenv("TOTALSEG_WEIGHTS_PATH", str(tmp_path))
+    assert liver_mod.totalsegmentator_weights_dir() == tmp_path
+    with pytest.raises(BackendUnavailableError, match="never downloads"):
+        segment_liver(_study().volumes, backend="totalsegmentator")

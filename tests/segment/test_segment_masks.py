@@ -313,3 +313,25 @@ def test_ircadb_mask_series_folder(ircadb17: Path) -> None:
     assert lv.labels == {1: "liver"}
     assert lv.shape == (119, 512, 512)
     assert int(lv.array.sum()) == 2_106_497
+
+
+def test_corrupt_nifti_and_empty_rtstruct(tmp_path: Path, shared_data: Path) -> None:
+    (tmp_path / "bad.nii.gz").write_bytes(b"not a nifti at all")
+    with pytest.raises(MaskFormatError, match="could not be read by SimpleITK"):
+        load_mask(tmp_path / "bad.nii.gz")
+    ds = pydicom.dcmread(shared_data / "ibsi_sts_tumour" / "STS_002" / "dicom" / "CT" / "mask" / "RS.dcm")
+    for c in ds.ROIContourSequence[0].ContourSequence:
+        c.ContourGeometricType = "POINT"
+    ds.save_as(tmp_path / "points.dcm")
+    ref = _sitk_series(shared_data / "ibsi_sts_tumour" / "STS_002" / "dicom" / "CT" / "image")
+    lv = load_segments(tmp_path / "points.dcm", ref)
+    assert not np.any(lv[1].array)  # point ROIs hold no area: an empty mask, not an error
+
+
+def test_rtstruct_without_rois(tmp_path: Path, shared_data: Path) -> None:
+    d = shared_data / "ibsi_sts_tumour" / "STS_002" / "dicom" / "CT"
+    ds = pydicom.dcmread(d / "mask" / "RS.dcm")
+    ds.StructureSetROISequence = pydicom.Sequence([])
+    ds.save_as(tmp_path / "none.dcm")
+    with pytest.raises(MaskFormatError, match="no ROI"):
+        load_mask(tmp_path / "none.dcm", _sitk_series(d / "image"))

@@ -134,3 +134,15 @@ def test_register_argument_errors() -> None:
     far = Volume.create(np.zeros((4, 8, 8), np.int16), spacing=(1, 1, 1), origin=(5000.0, 5000.0, 5000.0))
     with pytest.raises(RegistrationError, match="failed in SimpleITK"):
         register_volumes(fixed, far, initial="identity")
+
+
+def test_empty_masks_are_refused() -> None:
+    from hcc_imaging.volume import LabelVolume
+
+    st = _study()
+    fixed = st.volumes["arterial"]
+    empty = LabelVolume.like(fixed, np.zeros(fixed.shape, np.uint8))
+    with pytest.raises(RegistrationError, match="fixed_mask is empty"):
+        register_volumes(fixed, fixed, fixed_mask=empty)
+    with pytest.raises(RegistrationError, match="a mask is empty"):
+        register_volumes(fixed, fixed, fixed_mask=st.liver, moving_mask=empty, initial="centroid")
