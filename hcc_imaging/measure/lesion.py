@@ -428,7 +428,9 @@ def measure_labels(
     present = labels.present_labels()
     boxes: dict[int, tuple[slice, slice, slice]] = {}
     if present and min(present) > 0 and max(present) < 65536:
-        objs = ndimage.find_objects(arr.astype(np.int32, copy=False) if arr.dtype.kind == "u" and arr.dtype.itemsize >= 4 else arr)
+        # find_objects wants a signed or small integer array; values < 65536 fit in int32
+        wide_unsigned = arr.dtype.kind == "u" and arr.dtype.itemsize >= 4
+        objs = ndimage.find_objects(arr.astype(np.int32) if wide_unsigned else arr)
         for v in present:
             bb = objs[v - 1]
             if bb is not None:

@@ -91,3 +91,16 @@ def test_errors() -> None:
 def test_empty_label_map_gives_no_measurements() -> None:
     lv = LabelVolume.create(np.zeros((2, 4, 4), np.uint8), spacing=(1, 1, 1))
     assert measure_labels(lv) == []
+
+
+@pytest.mark.parametrize(
+    "dtype",
+    [pytest.param(t, id=np.dtype(t).name) for t in (np.uint8, np.uint16, np.uint32, np.int16, np.int64)],
+)
+def test_measure_labels_any_integer_dtype(dtype) -> None:
+    a = np.zeros((3, 9, 9), dtype)
+    a[1, 2:5, 2:7] = 2
+    a[2, 6, 1:8] = 40
+    res = measure_labels(LabelVolume.create(a, spacing=(1, 1, 1)))
+    assert [(m.label, round(m.longest_diameter_mm, 2)) for m in res] == [(2, 4.47), (40, 6.0)]
+    assert [m.lesion_id for m in res] == ["2", "40"]
