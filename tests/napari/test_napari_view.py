@@ -79,3 +79,25 @@ def test_view_subprocess_builds_viewer_and_screenshot(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-2000:]
     assert "viewer built" in out.stdout and "dock 'HCC response'" in out.stdout
     assert shot.stat().st_size > 10_000
+
+
+def test_dock_from_the_plugin_menu_uses_only_public_viewer_api(make_napari_viewer: Any, sample_layers: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    """napari injects a PublicOnlyProxy viewer; private access would warn (FutureWarning → error here)."""
+    import warnings
+
+    from hcc_imaging.napari_plugin._widgets._dock import ResponseDock
+
+    monkeypatch.setenv("HCC_IMAGING_AUTOSAVE", str(tmp_path / "reads"))
+    monkeypatch.setenv("HCC_IMAGING_DB", str(tmp_path / "study.sqlite"))
+    viewer = make_napari_viewer()
+    for data, kwargs, kind in sample_layers[:4]:
+        getattr(viewer, f"add_{kind}")(data, **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        _, dock = viewer.window.add_plugin_dock_widget("hcc-imaging", "HCC response")
+        assert isinstance(dock, ResponseDock)
+        s = dock.start_read("R1")
+        s.measure_manual("baseline", ((-80.5, -33.2, 19.5), (-109.5, -46.8, 19.5)))
+        dock.refresh_all()
+        assert dock.go_to_lesion("L1")
+    assert s.path.parent == tmp_path / "reads"
