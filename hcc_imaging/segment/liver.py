@@ -100,7 +100,7 @@ def _totalsegmentator_available() -> tuple[bool, str]:
 def _segment_totalsegmentator(vol: Volume) -> LabelVolume:  # pragma: no cover - needs weights
     from totalsegmentator.python_api import totalsegmentator  # type: ignore[import-not-found]
 
-    from ..io.masks import load_mask, save_mask
+    from ..io.masks import load_mask
 
     with tempfile.TemporaryDirectory(prefix="hcc_totalseg_") as tmp:
         img = Path(tmp) / "ct.nii.gz"
