@@ -1,7 +1,4 @@
-"""Mask import/export (hcc_imaging.io.masks): NIfTI, DICOM SEG, RTSTRUCT, DICOM mask series.
-
-(Kept under tests/segment because tests/io/ belongs to the io helper.)
-"""
+"""Mask import/export (hcc_imaging.io.masks): NIfTI, DICOM SEG, RTSTRUCT, DICOM mask series."""
 
 from __future__ import annotations
 
