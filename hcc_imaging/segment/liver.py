@@ -194,6 +194,13 @@ def segment_liver(
     if backend not in _BACKENDS:
         raise SegmentationError(f"backend must be one of {_BACKENDS}, got {backend!r}.")
     vol = _pick_volume(volume, phase)
+    from ..volume import Modality
+
+    if backend == "classical" and vol.modality != Modality.CT:
+        raise SegmentationError(
+            f"the classical liver method works on CT Hounsfield units; series {vol.series_instance_uid or '?'} is "
+            f"{vol.modality}. Use backend='totalsegmentator' (with its MR task installed) or supply a liver mask."
+        )
     if backend in ("totalsegmentator", "auto"):
         ok, why = _totalsegmentator_available()
         if ok:

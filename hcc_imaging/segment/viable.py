@@ -166,6 +166,15 @@ def viable_mask(
     from ..errors import GeometryMismatchError
     from ._morph import ball
 
+    from ..volume import Modality
+
+    if params is None and arterial.modality != Modality.CT:
+        raise SegmentationError(
+            f"viable_mask defaults are CT Hounsfield units, but the arterial series "
+            f"{arterial.series_instance_uid or '?'} is {arterial.modality}. Pass ViableParams(...) with the "
+            "enhancement thresholds in this scanner's intensity units (and lipiodol_min_hu=float('inf'), "
+            "lipiodol is not dense on MR)."
+        )
     p = params or ViableParams()
     for name, v in (("arterial", arterial), ("pre_contrast", pre_contrast), ("portal_venous", portal_venous)):
         if v is None:

@@ -86,3 +86,11 @@ def test_totalsegmentator_without_weights(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert liver_mod.totalsegmentator_weights_dir() == tmp_path
     with pytest.raises(BackendUnavailableError, match="never downloads"):
         segment_liver(_study().volumes, backend="totalsegmentator")
+
+
+def test_classical_liver_refuses_mr() -> None:
+    from dataclasses import replace
+
+    mr = replace(_study().volumes["portal_venous"], modality="MR")
+    with pytest.raises(SegmentationError, match="Hounsfield"):
+        segment_liver(mr)

@@ -128,3 +128,14 @@ def test_no_parenchyma_around_the_lesion() -> None:
 def test_param_validation(kw: dict[str, float], match: str) -> None:
     with pytest.raises(SegmentationError, match=match):
         ViableParams(**kw)
+
+
+def test_mr_needs_explicit_thresholds() -> None:
+    from dataclasses import replace
+
+    lesion, art, _ = _pre_phantom()
+    mr = replace(art, modality="MR")
+    with pytest.raises(SegmentationError, match="Hounsfield"):
+        viable_mask(lesion, mr)
+    out = viable_mask(lesion, mr, params=ViableParams(lipiodol_min_hu=float("inf")))
+    assert out.array.any()
