@@ -26,6 +26,7 @@ __all__ = [
     "BlindingError",
     "AuditIntegrityError",
     "OptionalDependencyError",
+    "SourceNotFoundError",
 ]
 
 
@@ -83,3 +84,7 @@ class AuditIntegrityError(HccImagingError, RuntimeError):
 
 class OptionalDependencyError(HccImagingError, ImportError):
     """A feature needs a package from an extra that is not installed."""
+
+
+class SourceNotFoundError(HccImagingError, FileNotFoundError):
+    """An input path (series, archive, mask) does not exist."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import NotDicomError
+from ..errors import NotDicomError, SourceNotFoundError
 from ..volume import Phase
 from ._dicomparse import ZIP_SEP, InstanceHeader, ZipPool, add_frames, display_source, parse_header
 from ._geometry import SliceRef, analyse_stack, orientation_label, slices_of
@@ -334,7 +334,7 @@ def resolve_sources(path: str | os.PathLike[str]) -> tuple[str, list[str], list[
     """(root, candidate files, skipped) for a folder, a zip, a DICOMDIR or a single file."""
     p = os.fspath(path)
     if not os.path.exists(p):
-        raise FileNotFoundError(
+        raise SourceNotFoundError(
             f"{p} does not exist. Pass a folder of DICOM files, a .zip of them, or a DICOMDIR."
         )
     if os.path.isdir(p):
@@ -551,8 +551,8 @@ def index_archive(
 
     Raises
     ------
-    FileNotFoundError
-        ``path`` does not exist.
+    SourceNotFoundError
+        ``path`` does not exist (also a ``FileNotFoundError``).
     """
     t0 = time.perf_counter()
     root, files, skipped = resolve_sources(path)

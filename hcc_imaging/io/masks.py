@@ -49,6 +49,7 @@ from ..errors import (
     HccImagingError,
     NotDicomError,
     OptionalDependencyError,
+    SourceNotFoundError,
     UnsupportedDicomError,
 )
 from ..volume import Geometry, LabelVolume, Volume
@@ -368,7 +369,7 @@ def _load_dicom_image_mask(path: Path) -> tuple[NDArray[Any], Geometry, str | No
 def _kind(path: Path) -> tuple[str, Path]:
     """Classify ``path`` as nifti / itk / seg / rtstruct / series; returns (kind, file or folder)."""
     if not path.exists():
-        raise FileNotFoundError(f"mask path {path} does not exist.")
+        raise SourceNotFoundError(f"mask path {path} does not exist. Pass a NIfTI file, a DICOM SEG or RTSTRUCT file, or a folder holding a mask series.")
     if path.is_dir():
         files = [p for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith(".")]
         if not files:
@@ -604,9 +605,9 @@ def save_mask(labels: LabelVolume, path: str | os.PathLike[str], *, reference: V
         return p
     if suf == ".dcm":
         try:
-            from ..export import seg as seg_export  # type: ignore[attr-defined,unused-ignore]
+            import importlib
 
-            write_seg = seg_export.write_seg
+            write_seg = importlib.import_module("hcc_imaging.export.seg").write_seg
         except (ImportError, AttributeError) as err:
             raise OptionalDependencyError(
                 f"cannot write {p}: DICOM SEG export (hcc_imaging.export.seg.write_seg) is not available in this "

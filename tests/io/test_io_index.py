@@ -93,9 +93,12 @@ def test_index_json_roundtrip(shared_data: Path) -> None:
     assert idx.find_series(idx.series[0].series_instance_uid) is idx.series[0]
 
 
-def test_missing_path_raises() -> None:
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+def test_missing_path_raises_a_named_error_that_is_also_file_not_found() -> None:
+    from hcc_imaging.errors import HccImagingError, SourceNotFoundError
+
+    with pytest.raises(SourceNotFoundError, match="does not exist") as info:
         index_archive("/nonexistent/dicom/folder")
+    assert isinstance(info.value, FileNotFoundError) and isinstance(info.value, HccImagingError)
 
 
 def test_index_study_phase_from_descriptions(tmp_path: Path) -> None:
