@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     spacing = (150.0 / shape[0], 350.0 / shape[1], 350.0 / shape[2])
     study = make_study(0, "baseline", shape=shape, spacing=spacing)
     print(f"phases: {args.phases}")
+    print(flush=True)
     print(f"phantom {shape} at {tuple(round(s, 3) for s in spacing)} mm built in {time.perf_counter() - t0:.1f} s")
     seeds = {lid: t["seed_lps"] for lid, t in study.truth["lesions"].items() if lid in ("L1", "L2", "L3")}
 
@@ -76,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
             viewer.add_image(data, **kwargs)
         dock = ResponseDock(viewer, autosave_dir=tmp / "reads", db=tmp / "study.sqlite")
         viewer.window.add_dock_widget(dock)
+        t = time.perf_counter()
         dock.start_read("bench", criteria="RECIST1.1")
+        print(f"dock ready ({time.perf_counter() - t:.1f} s)", flush=True)
         app = QApplication.instance()
         ours: list[float] = []
         failures = 0
@@ -97,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 app.processEvents()
                 ours.append(time.perf_counter() - t)
+                print(f"  click {lid}: {ours[-1] * 1000:.0f} ms", flush=True)
                 shapes = viewer.layers["measurements · baseline"]
                 assert len(shapes.data) >= 2 * (n_before + 1) - 2
             if rep < args.repeat - 1:

@@ -219,6 +219,7 @@ class ReadSession:
         self._masks: dict[str, dict[str, tuple[tuple[int, int, int], NDArray[np.bool_]]]] = {}
         self._viable: dict[str, dict[str, tuple[tuple[int, int, int], NDArray[np.bool_]]]] = {}
         self._geometries: dict[str, Geometry] = {}
+        self._label_cache: dict[tuple[str, bool], NDArray[np.uint16]] = {}
         self.locked = False
         self.criteria: tuple[str, ...] = tuple(criteria) if criteria else DEFAULT_CRITERIA
         self.listeners: list[Any] = []
@@ -405,14 +406,53 @@ class ReadSession:
 
     # ------------------------------------------------------------------ masks
     def label_array(self, timepoint_id: str, *, viable: bool = False) -> NDArray[np.uint16]:
-        """The label map of a time point on its reference grid (lesion label values)."""
+        """The label map of a time point on its reference grid (lesion label values).
+
+        The same array object is returned (and updated in place, only inside the bounding box
+        of a changed lesion) until the lesions change wholesale, so a viewer layer showing it
+        only needs a refresh.  Treat it as read-only.
+        """
+        key = (timepoint_id, viable)
+        cached = self._label_cache.get(key)
+        if cached is not None:
+            return cached
         geom = self.geometry(timepoint_id)
         out = np.zeros(geom.shape, np.uint16)
         store = self._viable if viable else self._masks
         for lid, (start, crop) in store.get(timepoint_id, {}).items():
             sl = tuple(slice(a, a + n) for a, n in zip(start, crop.shape, strict=True))
             out[sl][crop] = self.lesions[lid].label
+        self._label_cache[key] = out
         return out
+
+    def _update_label_cache(
+        self,
+        timepoint_id: str,
+        lesion_id: str,
+        viable: bool,
+        new: tuple[tuple[int, int, int], NDArray[np.bool_]] | None,
+    ) -> None:
+        """Replace one lesion in a cached label map, touching only its old and new boxes."""
+        store = self._viable if viable else self._masks
+        old = store.get(timepoint_id, {}).get(lesion_id)
+        if new is None:
+            store.get(timepoint_id, {}).pop(lesion_id, None)
+        else:
+            store.setdefault(timepoint_id, {})[lesion_id] = new
+        arr = self._label_cache.get((timepoint_id, viable))
+        if arr is None:
+            return
+        label = self.lesions[lesion_id].label
+        for item, value in ((old, 0), (new, label)):
+            if item is None:
+                continue
+            start, crop = item
+            sl = tuple(slice(a, a + n) for a, n in zip(start, crop.shape, strict=True))
+            view = arr[sl]
+            if value == 0:
+                view[view == label] = 0
+            else:
+                view[crop] = label
 
     def lesion_mask(self, lesion_id: str, timepoint_id: str, *, viable: bool = False) -> NDArray[np.bool_] | None:
         """Full-size boolean mask of one lesion (None when it has none)."""
@@ -435,11 +475,16 @@ class ReadSession:
 
     @staticmethod
     def _crop(mask: NDArray[np.bool_]) -> tuple[tuple[int, int, int], NDArray[np.bool_]]:
-        idx = np.nonzero(mask)
-        if idx[0].size == 0:
-            return (0, 0, 0), np.zeros((0, 0, 0), bool)
-        lo = [int(i.min()) for i in idx]
-        hi = [int(i.max()) + 1 for i in idx]
+        """(start index, bounding-box crop) of a boolean mask (one pass per axis, no index arrays)."""
+        lo: list[int] = []
+        hi: list[int] = []
+        for axis in range(3):
+            others = tuple(a for a in range(3) if a != axis)
+            hit = np.flatnonzero(mask.any(axis=others))
+            if hit.size == 0:
+                return (0, 0, 0), np.zeros((0, 0, 0), bool)
+            lo.append(int(hit[0]))
+            hi.append(int(hit[-1]) + 1)
         sl = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
         return (lo[0], lo[1], lo[2]), np.ascontiguousarray(mask[sl])
 
@@ -490,12 +535,10 @@ class ReadSession:
                 f"mask of lesion {lesion_id!r} at {timepoint_id!r} has shape {m.shape}, the time point's "
                 f"reference grid is {geom.shape}; resample it onto the reference series first."
             )
-        self._masks.setdefault(timepoint_id, {})[lesion_id] = self._crop(m)
+        self._update_label_cache(timepoint_id, lesion_id, False, self._crop(m))
         v = None if viable is None else np.asarray(viable, bool) & m
-        if v is not None and v.any():
-            self._viable.setdefault(timepoint_id, {})[lesion_id] = self._crop(v)
-        else:
-            self._viable.get(timepoint_id, {}).pop(lesion_id, None)
+        vcrop = self._crop(v) if v is not None else None
+        self._update_label_cache(timepoint_id, lesion_id, True, vcrop if vcrop and vcrop[1].size else None)
         obs = self._measure(les, timepoint_id, m, v, source)
         obs.problems = [*notes, *obs.problems]
         self.observations[(lesion_id, timepoint_id)] = obs
@@ -629,14 +672,15 @@ class ReadSession:
     def delete_lesion(self, lesion_id: str) -> None:
         self._check_unlocked("delete a lesion")
         self._lesion(lesion_id)
+        for viable, store in ((False, self._masks), (True, self._viable)):
+            for tpid in list(store):
+                if lesion_id in store[tpid]:
+                    self._update_label_cache(tpid, lesion_id, viable, None)
         del self.lesions[lesion_id]
         for key in [k for k in self.observations if k[0] == lesion_id]:
             del self.observations[key]
             self._dirty.discard(key)
             self._deleted.add(key)
-        for store in (self._masks, self._viable):
-            for per in store.values():
-                per.pop(lesion_id, None)
         self.autosave(masks=True)
 
     def lock(self) -> None:

@@ -133,6 +133,8 @@ def test_lock_makes_the_read_read_only(docked: Any) -> None:
 
     assert not (dock.table.item(0, 1).flags() & Qt.ItemFlag.ItemIsEditable)
     assert dock.start_read("R3").locked  # the lock was saved
+    dock.save()  # nothing to write to a locked read: no error
+    assert "NOT" not in dock.status_label.text()
 
 
 @needs_pipeline

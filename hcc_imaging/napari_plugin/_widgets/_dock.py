@@ -178,8 +178,12 @@ class ResponseDock(QWidget):
         self.start_button.clicked.connect(lambda: self.start_read())
         self.lock_button = QPushButton("Lock read")
         self.lock_button.clicked.connect(lambda: self.lock_read())
+        self.save_button = QPushButton("Save now")
+        self.save_button.setToolTip("Every change is already saved; this re-writes the autosave file and the store and says so.")
+        self.save_button.clicked.connect(lambda: self.save())
         row = QHBoxLayout()
         row.addWidget(self.start_button)
+        row.addWidget(self.save_button)
         row.addWidget(self.lock_button)
         form.addRow("reader", self.reader_edit)
         form.addRow("patient", self.patient_combo)
@@ -381,6 +385,21 @@ class ResponseDock(QWidget):
         if s is None or s._reader_session is None:
             return []
         return list(s._reader_session.reads(s.patient_id))
+
+    def save(self) -> None:
+        """Write the read to its autosave file and the study store now (normally automatic)."""
+        s = self.session
+        if s is None:
+            return
+        try:
+            s.autosave(masks=True)
+            if not s.locked:
+                s._dirty.update(s.observations)
+                s.sync_store()
+        except HccImagingError as err:
+            self._error(err)
+            return
+        self._status(f"saved: {s.path.name} and draft read {s.store_read_uid} in the study store")
 
     def lock_read(self) -> None:
         if self.session is None:
@@ -836,8 +855,12 @@ class ResponseDock(QWidget):
                     name = f"{'viable' if viable else 'lesions'} · {self.timepoint_id}"
                     arr = s.label_array(self.timepoint_id, viable=viable)
                     if name in self.viewer.layers:
-                        self.viewer.layers[name].data = arr
-                        self.viewer.layers[name].metadata[METADATA_KEY].update(self._source_metadata())
+                        layer = self.viewer.layers[name]
+                        if layer.data is arr:
+                            layer.refresh()  # the session updated the shared array in place
+                        else:
+                            layer.data = arr
+                        layer.metadata[METADATA_KEY].update(self._source_metadata())
                     elif arr.any() or not viable:
                         data, kwargs, _ = labels_layer_data(
                             lab.with_array(arr), name=name, timepoint=self.timepoint_id,
