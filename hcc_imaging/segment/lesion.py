@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -301,7 +301,6 @@ def _grow_in_roi(
     sigma_raw: float,
     noise_factor: float,
     first_round_only: bool = False,
-    early_exit: Callable[[NDArray[np.bool_]], bool] | None = None,
 ) -> tuple[NDArray[np.bool_], _Model]:
     from scipy import ndimage as ndi
 
@@ -410,10 +409,6 @@ def _grow_in_roi(
             kept = component_at(opened, seed, seed_region)
             if kept.any():
                 comp = kept
-        if early_exit is not None and early_exit(comp):
-            # the region already reaches the ROI border: the caller grows the ROI and starts
-            # again, so the remaining rounds here would be wasted work
-            return comp, model
         bb = bbox(comp)
         assert bb is not None
         sl = pad_box(bb[0], bb[1], (1, 1, 1), comp.shape)
@@ -502,17 +497,11 @@ def _segment_on(
             line_ball = np.asarray(d2 <= (0.5 * line_len_mm) ** 2)
             if liv is not None:
                 line_ball &= liv
-        at_max = fixed_half_mm is not None or half >= params.roi_max_half_size_mm
-        lo_, hi_ = lo, hi
-
-        def reaches_border(m: NDArray[np.bool_]) -> bool:
-            return _touches_border(m, lo_, hi_, shape)
-
         mask, model = _grow_in_roi(
-            raw, smooth, local_seed, tuple(sp), params, liv, clamp, line_ball, sigma_raw, nf, first_round_only,  # type: ignore[arg-type]
-            None if (at_max or first_round_only) else reaches_border,
+            raw, smooth, local_seed, tuple(sp), params, liv, clamp, line_ball, sigma_raw, nf, first_round_only  # type: ignore[arg-type]
         )
         touches = _touches_border(mask, lo, hi, shape)
+        at_max = fixed_half_mm is not None or half >= params.roi_max_half_size_mm
         if touches and not at_max and not first_round_only:
             half = min(half * params.roi_growth, params.roi_max_half_size_mm)
             continue
