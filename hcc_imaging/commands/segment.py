@@ -39,7 +39,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("series", metavar="SERIES", help="DICOM series or study folder (phases), zip, DICOMDIR, or NIfTI image")
     g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--seed", metavar="Z,Y,X", help="seed voxel (slice, row, col) on the grid of the phase used")
+    g.add_argument("--seed", metavar="Z,Y,X", help="seed voxel (slice, row, col) on the grid of --phase (default: of the first series)")
     g.add_argument("--seed-lps", metavar="X,Y,Z", help="seed point in patient LPS mm (use --seed-lps=-1,2,3 for negatives)")
     g.add_argument("--line", metavar="X1,Y1,Z1,X2,Y2,Z2", help="line across the lesion, two LPS points in mm")
     p.add_argument("--phase", help="phase to segment on (default: the most conspicuous)")
