@@ -4,9 +4,10 @@
 * :func:`load_series` -- one series -> :class:`~hcc_imaging.volume.Volume` in HU, or a named error.
 * :func:`load_study` -- every image series of a study, each with its phase.
 * :func:`classify_phase` -- contrast phase with confidence and reason.
+* :func:`load_mask` / :func:`save_mask` / :func:`load_segments` -- masks (NIfTI, DICOM SEG,
+  RTSTRUCT, mask series), from :mod:`hcc_imaging.io.masks`.
 
-Masks (NIfTI, SEG, RTSTRUCT) live in :mod:`hcc_imaging.io.masks`; DICOM writing in
-:mod:`hcc_imaging.io.write`; DICOMweb in :mod:`hcc_imaging.io.dicomweb` (imported directly).
+DICOM writing lives in :mod:`hcc_imaging.io.write`; DICOMweb in :mod:`hcc_imaging.io.dicomweb` (imported directly).
 See ``docs/io.md``.
 """
 
@@ -35,6 +36,7 @@ from .index import (
     StudyInfo,
     index_archive,
 )
+from .masks import load_mask, load_segments, save_mask
 from .phases import PhaseCall, classify_phase, phase_from_description, phase_from_image, phase_from_vessel_hu
 from .series import load_series, load_study
 
@@ -42,6 +44,9 @@ __all__ = [
     "index_archive",
     "load_series",
     "load_study",
+    "load_mask",
+    "load_segments",
+    "save_mask",
     "classify_phase",
     "phase_from_description",
     "phase_from_image",
