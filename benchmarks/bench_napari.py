@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 app.processEvents()
                 ours.append(time.perf_counter() - t)
-                print(f"  click {lid}: {ours[-1] * 1000:.0f} ms", flush=True)
+                parts = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in dock.last_timings.items())
+                print(f"  click {lid}: {ours[-1] * 1000:.0f} ms ({parts})", flush=True)
                 shapes = viewer.layers["measurements · baseline"]
                 assert len(shapes.data) >= 2 * (n_before + 1) - 2
             if rep < args.repeat - 1:

@@ -546,15 +546,27 @@ class ReadSession:
         self.autosave(masks=True)
         return obs
 
+    #: Voxels kept around a lesion's bounding box when it is measured on a crop (the
+    #: measurement is translation-invariant: the crop keeps the grid's spacing/direction and
+    #: moves the origin, so LPS endpoints are unchanged; a margin keeps border rules identical).
+    MEASURE_MARGIN_VOXELS = 2
+
     def _measure(
         self, les: Lesion, timepoint_id: str, mask: NDArray[np.bool_], viable: NDArray[np.bool_] | None, source: str
     ) -> Observation:
+        """Measure one lesion with the core on a crop around it (same numbers, no full-volume copies)."""
         from . import _core
 
         ref = self.images[timepoint_id].reference
-        lab = LabelVolume.like(ref, mask.astype(np.uint8), labels={1: les.lesion_id})
-        vlab = None if viable is None else LabelVolume.like(ref, viable.astype(np.uint8), labels={1: les.lesion_id})
-        return _core.measure(lab, vlab, lesion_id=les.lesion_id, is_lymph_node=les.is_lymph_node, source=source, image=ref)
+        start, crop = self._masks[timepoint_id][les.lesion_id]
+        shape = np.asarray(ref.shape)
+        lo = np.maximum(np.asarray(start) - self.MEASURE_MARGIN_VOXELS, 0)
+        hi = np.minimum(np.asarray(start) + np.asarray(crop.shape) + self.MEASURE_MARGIN_VOXELS, shape)
+        sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+        image = ref.crop(lo, hi)
+        lab = LabelVolume.like(image, mask[sl].astype(np.uint8), labels={1: les.lesion_id})
+        vlab = None if viable is None else LabelVolume.like(image, viable[sl].astype(np.uint8), labels={1: les.lesion_id})
+        return _core.measure(lab, vlab, lesion_id=les.lesion_id, is_lymph_node=les.is_lymph_node, source=source, image=image)
 
     def segment_at(
         self,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -150,6 +151,8 @@ class ResponseDock(QWidget):
         self._updating = False
         self._checks: dict[str, list[str]] = {}
         self._last_compare_worker: Any = None
+        #: Wall times of the last click (worker: segment + measure + autosave; main thread: redraw).
+        self.last_timings: dict[str, float] = {}
         self._workers: list[Any] = []
         self.last_error: str = ""
         self._build()
@@ -606,7 +609,10 @@ class ResponseDock(QWidget):
 
         @thread_worker(ignore_errors=True, progress={"total": 0, "desc": "segmenting lesion"})
         def work() -> tuple[str, Any]:
-            return s.segment_at(tpid, point_lps, lesion_id=lesion_id, role=role)
+            t0 = time.perf_counter()
+            out = s.segment_at(tpid, point_lps, lesion_id=lesion_id, role=role)
+            self.last_timings = {"segment_measure_save_s": time.perf_counter() - t0}
+            return out
 
         worker = work()
         worker.returned.connect(self._on_segmented)
@@ -615,6 +621,11 @@ class ResponseDock(QWidget):
         return worker
 
     def _on_segmented(self, result: tuple[str, Any]) -> None:
+        t0 = time.perf_counter()
+        self._show_result(result)
+        self.last_timings["redraw_s"] = time.perf_counter() - t0
+
+    def _show_result(self, result: tuple[str, Any]) -> None:
         name = "seeds (click a lesion)"
         if name in self.viewer.layers:  # the click did its job: clear it so it hides nothing
             self._updating = True
