@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ._atomic import atomic_write, atomic_write_text, format_suffix
 from .errors import HccImagingError
 from .volume import AXIAL_DIRECTION, Geometry, LabelVolume, Modality, Phase, Volume
 
@@ -664,27 +665,14 @@ class PhantomStudy:
 
 def _write_nifti(labels: LabelVolume, path: Path) -> None:
     """Deterministic NIfTI (SimpleITK, gzip with fixed header) written atomically."""
-    import tempfile
-
     import SimpleITK as sitk
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".nii.gz", dir=path.parent)
-    os.close(fd)
-    try:
-        sitk.WriteImage(labels.to_sitk(), tmp, True)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    image = labels.to_sitk()
+    atomic_write(path, lambda tmp: sitk.WriteImage(image, tmp, True), tmp_suffix=format_suffix(path))
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".tmp_{path.name}")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True) + "\n")
 
 
 def _r1(x: float) -> float:

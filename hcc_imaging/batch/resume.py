@@ -23,11 +23,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .. import _atomic
 from .. import __version__
 from .constants import STORE_FORMAT
 
@@ -61,20 +61,8 @@ def content_key(study_uid: str, input_hash: str, options: Mapping[str, Any]) -> 
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder + ``os.replace``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``data`` to ``path`` atomically and durably (fsync; :mod:`hcc_imaging._atomic`)."""
+    _atomic.atomic_write_bytes(path, data, fsync=True)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -34,12 +34,12 @@ import datetime as dt
 import json
 import os
 import secrets
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._atomic import atomic_write
 from ..errors import HccImagingError
 from .constants import (
     DATE_SHIFT_RANGE_DAYS,
@@ -333,16 +333,13 @@ class Deidentifier:
             raise DeidentificationError(
                 "no path for the pseudonym map: pass save(path) or Deidentifier(map_path=...)."
             )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".pseudonyms-", suffix=".json", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(self.to_dict(), fh, indent=1, sort_keys=True)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return target
+        # the map links pseudonyms to real identities: owner-only permissions
+        return atomic_write(
+            target,
+            lambda tmp: Path(tmp).write_text(json.dumps(self.to_dict(), indent=1, sort_keys=True), encoding="utf-8"),
+            fsync=True,
+            mode=0o600,
+        )
 
     def check_outside(self, export_dir: str | os.PathLike[str]) -> None:
         """Refuse a pseudonym map located inside ``export_dir`` (it must never ship with the data)."""
@@ -697,17 +694,7 @@ def deidentify_file(
 
 def atomic_dcmwrite(ds: Dataset, path: str | os.PathLike[str]) -> Path:
     """Write a DICOM file via a temp file + ``os.replace`` (no half-written objects)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=".dcm", dir=target.parent)
-    os.close(fd)
-    try:
-        ds.save_as(tmp, enforce_file_format=True)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write(path, lambda tmp: ds.save_as(tmp, enforce_file_format=True))
 
 
 def deidentify_files(

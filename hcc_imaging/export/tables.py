@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._atomic import atomic_write
 from ..errors import HccImagingError
 from .constants import TABLES_SCHEMA_VERSION
 from .model import ExportRead, iter_reads
@@ -294,15 +294,7 @@ def summary_table(reads: Any, assessments: Any = None) -> pd.DataFrame:
 
 
 def _atomic_write(path: Path, writer: Callable[[str], None]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        writer(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    return atomic_write(path, writer)
     return path
 
 

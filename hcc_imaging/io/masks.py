@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -44,6 +43,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .._atomic import atomic_write, format_suffix
 from ..errors import (
     GeometryMismatchError,
     HccImagingError,
@@ -567,17 +567,7 @@ def _atomic_itk_write(labels: LabelVolume, path: Path) -> None:
         mx = int(arr.max()) if arr.size else 0
         arr = arr.astype(_label_dtype(mx))
     img = labels.with_array(np.ascontiguousarray(arr)).to_sitk()
-    suf = _suffix(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=suf, dir=path.parent)
-    os.close(fd)
-    try:
-        sitk.WriteImage(img, tmp, True)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda tmp: sitk.WriteImage(img, tmp, True), tmp_suffix=format_suffix(path))
 
 
 def save_mask(labels: LabelVolume, path: str | os.PathLike[str], *, reference: Volume | None = None) -> Path:

@@ -20,12 +20,12 @@ a named encoder (``pyjpegls`` for JPEG-LS, pydicom's own RLE encoder).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._atomic import atomic_write
 from ..errors import HccImagingError
 from ..volume import Volume
 
@@ -81,16 +81,7 @@ def _ds(value: float) -> str:
 
 
 def _atomic_save(ds: Any, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".dcm", dir=path.parent)
-    os.close(fd)
-    try:
-        ds.save_as(tmp, enforce_file_format=True)
-        os.chmod(tmp, _FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda tmp: ds.save_as(tmp, enforce_file_format=True), mode=_FILE_MODE)
 
 
 def write_series(

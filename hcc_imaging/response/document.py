@@ -37,7 +37,6 @@ import difflib
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -46,6 +45,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hcc_imaging._atomic import atomic_write_text
 from hcc_imaging.errors import ReadDocumentError
 
 __all__ = [
@@ -1227,17 +1227,7 @@ class ReadDocument:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write JSON atomically (temp file + ``os.replace``)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(self.dumps())
-                fh.write("\n")
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        path = atomic_write_text(path, self.dumps() + "\n", fsync=True)
         return path
 
     @classmethod
