@@ -29,6 +29,10 @@ __all__ = [
     "LESION_LINE_CLAMP_FACTOR",
     "LESION_HETEROGENEOUS_MIN_FRACTION",
     "LESION_EDGE_BAND_MM",
+    "LESION_SHELL_NONPARENCHYMA_FRACTION",
+    "LESION_EXPANSION_ROUNDS",
+    "LESION_PARENCHYMA_SAMPLE_MM",
+    "LESION_EXPANSION_MAX_MM",
     "LESION_STATS_SAMPLING_MM",
     "LIVER_WINDOW_HU_BY_PHASE",
     "LIVER_WORK_SPACING_MM",
@@ -64,7 +68,7 @@ __all__ = [
 
 #: Version of the segmentation algorithms, recorded in every result's provenance.  Bump when
 #: a default or a step changes results.
-ALGORITHM_VERSION: Final[str] = "1.0"
+ALGORITHM_VERSION: Final[str] = "1.1"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
@@ -143,6 +147,35 @@ LESION_STATS_SAMPLING_MM: Final[float] = 1.5
 #: heterogeneous (necrosis + enhancing tissue, lipiodol) and segmented two-sided ("both").
 #: 0.15: a viable rim or nodule of a few mm in a 2-4 cm lesion is 15-50 % of its volume.
 LESION_HETEROGENEOUS_MIN_FRACTION: Final[float] = 0.15
+
+
+#: Heterogeneous-lesion test after a click: the ring (LESION_RING_INNER_MM - LESION_RING_OUTER_MM)
+#: around the grown region is compared with the liver parenchyma value (histogram mode, see
+#: LESION_PARENCHYMA_SAMPLE_MM).  When at least this fraction of the ring differs from parenchyma
+#: by more than LESION_MIN_CONTRAST_K_SIGMA smoothed-noise sigmas, the region is enclosed by a shell
+#: of lesion tissue (necrosis around a viable nodule, an enhancing rim, lipiodol), i.e. the click
+#: hit only one component of a heterogeneous lesion; the mask then grows to the lesion-parenchyma
+#: boundary.  0.5 = "most of the shell": around a homogeneous lesion in parenchyma the ring holds
+#: only vessels and partial-volume voxels (measured 0-25 % on the phantoms, docs/validation.md).
+LESION_SHELL_NONPARENCHYMA_FRACTION: Final[float] = 0.5
+
+#: Largest number of outward growth rounds for a heterogeneous lesion (each round re-tests the
+#: shell; the growth is accepted only when the final shell is parenchyma, i.e. the lesion is
+#: enclosed).  A lesion with three nested components (nodule, necrosis, rim) needs two.
+LESION_EXPANSION_ROUNDS: Final[int] = 3
+
+#: The parenchyma value for the heterogeneous test is the histogram mode of the smoothed image
+#: (inside the liver mask when one is given) within this distance (mm) of the region's border,
+#: outside it: near enough to be the lesion's own parenchyma, large enough (a 2-3 cm shell) that
+#: parenchyma, not a thin ring of lesion tissue, is the most frequent value.
+LESION_PARENCHYMA_SAMPLE_MM: Final[float] = 25.0
+
+#: Leak clamp of the heterogeneous growth: the rest of the lesion must lie within this distance
+#: (mm) of the clicked part; a growth that reaches it is rejected as not enclosed (a leak along
+#: vessels or darker parenchyma) and the clicked region is kept.  25 mm: a click anywhere in an HCC
+#: up to ~5 cm across reaches its far side (the phantoms' necrotic / post-TACE lesions need
+#: 16-18 mm from the clicked nodule); larger lesions are better drawn with a line.
+LESION_EXPANSION_MAX_MM: Final[float] = 25.0
 
 
 # ------------------------------------------------------------------------------- liver

@@ -24,6 +24,14 @@ Method (:func:`segment_lesion`)
    partial-volume shell along the liver edge; holes are filled (3-D, then per slice).
 6. Steps 3-5 are repeated ``iterations`` times with the lesion value re-estimated as the
    median inside the mask and the ring taken around the mask.
+7. **Heterogeneous lesions** (click only; ``heterogeneous_expansion``): the parenchyma value is
+   the histogram mode of the smoothed image near the region (inside the liver).  When most of the
+   ring around the region differs from it (``shell_nonparenchyma_fraction``), the click hit one
+   part of a heterogeneous lesion (a viable nodule in necrosis, a remnant next to lipiodol, a
+   necrotic core inside enhancing tissue): the region grows to every connected voxel that
+   differs from parenchyma by more than half the typical deviation on its side (dark / bright),
+   opened and hole-filled, for up to ``expansion_rounds`` rounds, and is kept only when its final
+   ring is parenchyma and it stays within ``expansion_max_mm`` of the clicked region (enclosed).  Otherwise the step-6 mask stands.
 
 With several phases, the phase where the lesion is most conspicuous is used: the largest
 |lesion - surroundings| / noise sigma (first-round estimate) unless ``phase=`` is given.
@@ -93,9 +101,23 @@ class LesionParams:
         Rounds of re-estimating the intensity model.
     line_roi_factor, line_clamp_factor : float
         ROI half-size and leak clamp radius, as multiples of the line length / half-length.
-    polarity : {"auto", "hypo", "hyper"}
+    polarity : {"auto", "hypo", "hyper", "both"}
         Lesion darker ("hypo") or brighter ("hyper") than its surroundings; "auto" decides
-        from the data.
+        from the data; "both" segments everything that differs from the surroundings.
+    edge_band_mm : float
+        Width (mm) of the band inside the border whose median is the lesion value (round >= 2).
+    heterogeneous_expansion : bool
+        After a click, test whether the grown region is enclosed by a shell of non-parenchyma
+        tissue and, if so, grow to the lesion-parenchyma boundary (step 7 of the method).
+    shell_nonparenchyma_fraction : float
+        Fraction of the ring that must differ from parenchyma for that test.
+    expansion_rounds : int
+        Largest number of outward growth rounds.
+    parenchyma_sample_mm : float
+        Distance (mm) outside the region within which the parenchyma mode is taken.
+    expansion_max_mm : float
+        Leak clamp of that growth: farthest distance (mm) from the clicked region; a growth that
+        reaches it is rejected (not enclosed).
     """
 
     smoothing_sigma_mm: float = C.LESION_SMOOTHING_SIGMA_MM
@@ -114,6 +136,11 @@ class LesionParams:
     line_clamp_factor: float = C.LESION_LINE_CLAMP_FACTOR
     polarity: str = "auto"
     edge_band_mm: float = C.LESION_EDGE_BAND_MM
+    heterogeneous_expansion: bool = True
+    shell_nonparenchyma_fraction: float = C.LESION_SHELL_NONPARENCHYMA_FRACTION
+    expansion_rounds: int = C.LESION_EXPANSION_ROUNDS
+    parenchyma_sample_mm: float = C.LESION_PARENCHYMA_SAMPLE_MM
+    expansion_max_mm: float = C.LESION_EXPANSION_MAX_MM
 
     def __post_init__(self) -> None:
         if self.polarity not in _POLARITIES:
@@ -134,6 +161,16 @@ class LesionParams:
             raise SegmentationError(f"LesionParams.roi_growth must be > 1, got {self.roi_growth}.")
         if self.iterations < 1:
             raise SegmentationError(f"LesionParams.iterations must be >= 1, got {self.iterations}.")
+        if not 0.0 < self.shell_nonparenchyma_fraction <= 1.0:
+            raise SegmentationError(
+                "LesionParams.shell_nonparenchyma_fraction must be in (0, 1], got "
+                f"{self.shell_nonparenchyma_fraction}."
+            )
+        if self.expansion_rounds < 1 or self.parenchyma_sample_mm <= self.ring_outer_mm:
+            raise SegmentationError(
+                "LesionParams.expansion_rounds must be >= 1 and parenchyma_sample_mm > ring_outer_mm, got "
+                f"{self.expansion_rounds} and {self.parenchyma_sample_mm} mm."
+            )
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -416,7 +453,135 @@ def _grow_in_roi(
         filled[sl] = fill_holes(comp[sl])
         mask = filled
         region = mask
+    if params.heterogeneous_expansion and line_ball is None and not both:
+        grown = _expand_heterogeneous(smooth, mask, seed, spacing, params, liver, sigma_s, open_el)
+        if grown is not None:
+            mask, (parenchyma, low, high) = grown
+            model = _Model(float(np.median(raw[mask])), parenchyma, sigma_raw, sigma_s, low, high, model.conspicuity, "both")
     return mask, model
+
+
+def _parenchyma_value(
+    smooth: NDArray[np.float32], mask: NDArray[np.bool_], spacing: Sequence[float], params: LesionParams,
+    liver: NDArray[np.bool_] | None, sigma_s: float,
+) -> float | None:
+    """Liver parenchyma value near ``mask``: the mode of the smoothed image outside it (within
+    ``parenchyma_sample_mm``, inside the liver when given), refined as the median of the values
+    within 2 smoothed-noise sigmas of the histogram peak.  None when there is nothing to sample."""
+    shell = _ring(mask, spacing, params.ring_inner_mm, params.parenchyma_sample_mm)
+    if liver is not None:
+        shell &= liver
+    vals = smooth[shell]
+    if vals.size < 50:
+        return None
+    width = max(sigma_s, 1.0)
+    lo_v, hi_v = np.percentile(vals, [1, 99])
+    nb = int(max(1, min(2000, (hi_v - lo_v) / width)))
+    hist, edges = np.histogram(vals, bins=nb, range=(lo_v, hi_v + 1e-3))
+    # light smoothing of the histogram (3-bin box) so one noisy bin cannot win
+    hs = np.convolve(hist, np.ones(3), mode="same")
+    k = int(np.argmax(hs))
+    peak = 0.5 * (edges[k] + edges[k + 1])
+    near = vals[np.abs(vals - peak) <= 2.0 * width]
+    return float(np.median(near)) if near.size else float(peak)
+
+
+def _shell_fraction(
+    smooth: NDArray[np.float32], mask: NDArray[np.bool_], spacing: Sequence[float], params: LesionParams,
+    liver: NDArray[np.bool_] | None, parenchyma: float, tol: float,
+) -> float:
+    """Fraction of the ring around ``mask`` that differs from ``parenchyma`` by more than ``tol``."""
+    ring = _ring(mask, spacing, params.ring_inner_mm, params.ring_outer_mm)
+    if liver is not None:
+        ring &= liver
+    v = smooth[ring]
+    return float(np.mean(np.abs(v - parenchyma) > tol)) if v.size else 0.0
+
+
+def _expand_heterogeneous(
+    smooth: NDArray[np.float32],
+    mask: NDArray[np.bool_],
+    seed: tuple[int, int, int],
+    spacing: tuple[float, float, float],
+    params: LesionParams,
+    liver: NDArray[np.bool_] | None,
+    sigma_s: float,
+    open_el: NDArray[np.bool_] | None,
+) -> tuple[NDArray[np.bool_], tuple[float, float, float]] | None:
+    """Grow a click's region to the lesion-parenchyma boundary when it is enclosed by lesion tissue.
+
+    Test: most of the ring around ``mask`` differs from the parenchyma value (mode nearby) by
+    more than ``min_contrast_k_sigma`` smoothed-noise sigmas - the click hit one component
+    (viable nodule, necrosis, lipiodol) of a heterogeneous lesion.  Growth: voxels that differ from
+    parenchyma by more than half the typical deviation on their side (the 50 % partial-volume
+    border between the lesion tissue and parenchyma; computed separately for darker and brighter
+    tissue, so dense lipiodol does not hide necrosis), connected to the region, inside the liver;
+    opened (bridges), holes filled.  Repeated while the new ring is still non-parenchyma.
+    Accepted only when the final ring is parenchyma (the lesion is enclosed); else None (the
+    click's region is kept: a leak is worse than an under-segmentation the reader sees).
+
+    Returns the grown mask and (parenchyma, low, high), the excluded band, or None.
+    """
+    from scipy import ndimage as ndi
+
+    if not mask.any():
+        return None
+    tol = params.min_contrast_k_sigma * max(sigma_s, 1e-6)
+    parenchyma = _parenchyma_value(smooth, mask, spacing, params, liver, sigma_s)
+    if parenchyma is None:
+        return None
+    frac_limit = params.shell_nonparenchyma_fraction
+    if _shell_fraction(smooth, mask, spacing, params, liver, parenchyma, tol) < frac_limit:
+        return None
+    # leak clamp: the other parts of the lesion lie within expansion_max_mm of the clicked part
+    bb0 = bbox(mask)
+    assert bb0 is not None
+    r_vox = np.ceil(params.expansion_max_mm / np.asarray(spacing)).astype(int) + 1
+    box = pad_box(bb0[0], bb0[1], r_vox, mask.shape)
+    reach = np.zeros_like(mask)
+    reach[box] = ndi.distance_transform_edt(~mask[box], sampling=spacing) <= params.expansion_max_mm
+    rim_of_reach = reach & ~ndi.binary_erosion(reach, iterations=1, border_value=1)
+    min_share = C.LESION_HETEROGENEOUS_MIN_FRACTION
+    region = mask
+    low = high = parenchyma
+    for _ in range(params.expansion_rounds):
+        ring = _ring(region, spacing, params.ring_inner_mm, params.ring_outer_mm)
+        if liver is not None:
+            ring &= liver
+        sample = np.concatenate([smooth[region], smooth[ring]]) - parenchyma
+        dark = -sample[sample < -tol]
+        bright = sample[sample > tol]
+        # a side counts only when it is a real share of the lesion and its shell (not the noise
+        # tail or a vessel crossing the ring): the same share as the line test's heterogeneity
+        use_lo = dark.size >= min_share * sample.size
+        use_hi = bright.size >= min_share * sample.size
+        tau_lo = max(0.5 * float(np.median(dark)), tol) if use_lo else math.inf
+        tau_hi = max(0.5 * float(np.median(bright)), tol) if use_hi else math.inf
+        low, high = parenchyma - tau_lo, parenchyma + tau_hi
+        cand = ((smooth <= low) | (smooth >= high) | region) & reach
+        if liver is not None:
+            cand &= liver
+        comp = component_at(cand, seed, region)
+        if open_el is not None and open_el.sum() > 1:
+            opened = ndi.binary_opening(comp, structure=open_el) | region
+            comp = component_at(opened, seed, region)
+        bb = bbox(comp)
+        if bb is None:
+            return None
+        sl = pad_box(bb[0], bb[1], (1, 1, 1), comp.shape)
+        grown = np.zeros_like(comp)
+        grown[sl] = fill_holes(comp[sl])
+        if liver is not None:
+            grown &= liver
+        same = int(grown.sum()) == int(region.sum())
+        region = grown
+        if same or _shell_fraction(smooth, region, spacing, params, liver, parenchyma, tol) < frac_limit:
+            break
+    if (region & rim_of_reach).any():
+        return None  # reached the clamp: not enclosed, a leak (vessel, neighbouring lesion tissue)
+    if _shell_fraction(smooth, region, spacing, params, liver, parenchyma, tol) >= frac_limit:
+        return None
+    return region, (parenchyma, float(low), float(high))
 
 
 def _inner_band(mask: NDArray[np.bool_], spacing: Sequence[float], width_mm: float) -> NDArray[np.bool_]:

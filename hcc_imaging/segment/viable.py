@@ -14,8 +14,11 @@ Method (:func:`viable_mask`), per lesion label, on the lesion map's grid:
 3. **Enhancing vs pre-contrast** (when given): the pre-contrast phase is registered to the
    arterial phase (rigid, around the lesions; :func:`hcc_imaging.segment.register_volumes`) and
    resampled; arterial - pre >= ``enhancement_vs_pre_hu``.
-4. **Lipiodol excluded**: pre-contrast >= ``lipiodol_min_hu`` (or, without a pre-contrast, every
-   available phase >= it), dilated by ``lipiodol_margin_mm`` to drop partial-volume edges.
+4. **Lipiodol excluded**: pre-contrast >= ``lipiodol_min_hu``, or every available post-contrast
+   phase (arterial, and portal venous when given) >= it, dilated by ``lipiodol_margin_mm`` to
+   drop partial-volume edges.  The local pre-contrast registration is kept only when it raises
+   the mutual information with the arterial phase over no registration (a wrong local optimum
+   once slid the pre-contrast 12 mm along a lipiodol deposit, and lipiodol became "viable").
 5. **Reactive rim removed**: a morphological opening with an ellipsoid of radius
    ``rim_max_thickness_mm`` / 2 + half a voxel per axis (anisotropy-aware, at least one voxel):
    enhancing shells no thicker than the rim go, nodules survive; one conditional dilation by
@@ -96,6 +99,19 @@ def _rim_element(thickness_mm: float, spacing: tuple[float, float, float]) -> ND
     d2 = sum((g / max(int(n), 1)) ** 2 for g, n in zip(grids, semi, strict=True))
     el = np.asarray(d2 <= 1.0 + 1e-9)
     return el if el.sum() > 1 else None
+
+
+def _mutual_information(a: NDArray[np.float32], b: NDArray[np.float32], bins: int = C.REGISTRATION_HISTOGRAM_BINS) -> float:
+    """Mutual information (nats) of two same-shape images from their joint histogram
+    (intensities clipped to -200..800 HU so air and bone do not use up the bins)."""
+    x = np.clip(a.reshape(-1), -200.0, 800.0)
+    y = np.clip(b.reshape(-1), -200.0, 800.0)
+    h, _, _ = np.histogram2d(x, y, bins=bins, range=((-200.0, 800.0), (-200.0, 800.0)))
+    pxy = h / max(h.sum(), 1.0)
+    px = pxy.sum(1, keepdims=True)
+    py = pxy.sum(0, keepdims=True)
+    nz = pxy > 0
+    return float(np.sum(pxy[nz] * np.log(pxy[nz] / (px @ py)[nz])))
 
 
 def _crop_geometry(lesion: LabelVolume, margin_mm: float) -> tuple[Geometry, tuple[slice, slice, slice]] | None:
@@ -217,15 +233,26 @@ def viable_mask(
             transform = reg.to_sitk()
             info["pre_contrast_registration"] = reg.to_json()
         pre = _on(pre_contrast, geom, transform)
+        if transform is not None:
+            # never accept a registration that aligns worse than none: a local optimum of the
+            # small-window search (e.g. a 12 mm slide along a dense lipiodol deposit) would make
+            # the lipiodol look like enhancing tissue; phases of one study share the scanner frame
+            pre_id = _on(pre_contrast, geom, None)
+            mi_reg, mi_id = _mutual_information(art, pre), _mutual_information(art, pre_id)
+            info["pre_contrast_registration_mi"] = {"registered": round(mi_reg, 4), "identity": round(mi_id, 4)}
+            if mi_reg <= mi_id:
+                pre = pre_id
+                info["pre_contrast_registration_rejected"] = True
         pre_s = ndi.gaussian_filter(pre, sig, mode="nearest")
     # lipiodol: dense on unenhanced data (or on every phase we have)
+    # dense on every post-contrast phase we have is lipiodol too (it neither washes in nor out):
+    # this holds even when the pre-contrast series is missing or imperfectly registered
+    lipiodol = art_s >= p.lipiodol_min_hu
+    if portal_venous is not None:
+        pv_s = ndi.gaussian_filter(_on(portal_venous, geom), sig, mode="nearest")
+        lipiodol &= pv_s >= p.lipiodol_min_hu
     if pre_s is not None:
-        lipiodol = pre_s >= p.lipiodol_min_hu
-    else:
-        lipiodol = art_s >= p.lipiodol_min_hu
-        if portal_venous is not None:
-            pv_s = ndi.gaussian_filter(_on(portal_venous, geom), sig, mode="nearest")
-            lipiodol &= pv_s >= p.lipiodol_min_hu
+        lipiodol |= pre_s >= p.lipiodol_min_hu
     if lipiodol.any() and p.lipiodol_margin_mm > 0:
         lipiodol = ndi.binary_dilation(lipiodol, structure=ball(p.lipiodol_margin_mm, sp, min_one_voxel=True))
     rim_el = _rim_element(p.rim_max_thickness_mm, sp)
