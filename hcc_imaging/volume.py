@@ -501,6 +501,23 @@ def _reference_image(reference: Volume | LabelVolume | Geometry) -> sitk.Image:
     return ref
 
 
+def _resample(
+    image: sitk.Image, reference: Volume | LabelVolume | Geometry, interpolator: int, default: float, transform: Any
+) -> tuple[NDArray[Any], Geometry]:
+    """SimpleITK resampling of ``image`` onto ``reference``'s grid -> (array, geometry)."""
+    import SimpleITK as sitk
+
+    out = sitk.Resample(
+        image,
+        _reference_image(reference),
+        transform if transform is not None else sitk.Transform(),
+        interpolator,
+        default,
+        sitk.sitkUnknown,
+    )
+    return _from_sitk(out)
+
+
 def resample_volume(
     volume: Volume,
     reference: Volume | LabelVolume | Geometry,
@@ -521,20 +538,10 @@ def resample_volume(
     """
     import SimpleITK as sitk
 
-    interp = {
-        "linear": sitk.sitkLinear,
-        "nearest": sitk.sitkNearestNeighbor,
-        "bspline": sitk.sitkBSpline,
-    }[interpolation]
-    out = sitk.Resample(
-        volume.to_sitk(),
-        _reference_image(reference),
-        transform if transform is not None else sitk.Transform(),
-        interp,
-        float(default_hu),
-        sitk.sitkUnknown,
-    )
-    arr, geom = _from_sitk(out)
+    interps = {"linear": sitk.sitkLinear, "nearest": sitk.sitkNearestNeighbor, "bspline": sitk.sitkBSpline}
+    if interpolation not in interps:
+        raise ValueError(f"interpolation={interpolation!r} is not one of {sorted(interps)}.")
+    arr, geom = _resample(volume.to_sitk(), reference, interps[interpolation], float(default_hu), transform)
     if np.issubdtype(volume.array.dtype, np.integer) and interpolation != "nearest":
         arr = np.rint(arr).astype(volume.array.dtype)
     return replace(volume, array=arr.astype(volume.array.dtype, copy=False), geometry=geom)
@@ -546,15 +553,7 @@ def resample_labels(
     """Nearest-neighbour resampling of a label map onto another grid."""
     import SimpleITK as sitk
 
-    out = sitk.Resample(
-        labels.to_sitk(),
-        _reference_image(reference),
-        transform if transform is not None else sitk.Transform(),
-        sitk.sitkNearestNeighbor,
-        0,
-        sitk.sitkUnknown,
-    )
-    arr, geom = _from_sitk(out)
+    arr, geom = _resample(labels.to_sitk(), reference, sitk.sitkNearestNeighbor, 0.0, transform)
     return replace(labels, array=arr.astype(labels.array.dtype, copy=False), geometry=geom)
 
 
