@@ -156,3 +156,9 @@ def test_axial_reformat_geometry_covers_coronal_extent() -> None:
     hi = ax.extent_lps.max(axis=0)
     assert np.all(g.extent_lps.min(axis=0) >= lo - 1e-6)
     assert np.all(g.extent_lps.max(axis=0) <= hi + 3 + 1e-6)
+
+
+def test_resample_unknown_interpolation_named() -> None:
+    v = Volume.create(np.zeros((2, 2, 2), np.int16), spacing=(1, 1, 1))
+    with pytest.raises(ValueError, match="interpolation='cubic' is not one of"):
+        resample_volume(v, v, interpolation="cubic")
