@@ -106,3 +106,14 @@ def test_baseline_to_followup_same_numbers_and_exports(
     written = viewer.layers["measurements · baseline"].save(str(tmp_path / "npe2.csv"), plugin="hcc-imaging")
     assert Path(written[0]).read_text().count("\n") >= 3
     assert _cell(dock, 0, "lesion_id") == "L1"
+
+    # --- follow-up registered and drawn over the baseline (thread worker) ---------------------------
+    dock.timepoint_combo.setCurrentText("fu1")
+    dock.set_compare_mode("over baseline (registered)")
+    name = "fu1 → baseline (registered)"
+    qtbot.waitUntil(lambda: name in viewer.layers and not dock._workers, timeout=60000)
+    reg = viewer.layers[name]
+    assert reg.visible and viewer.layers["baseline · portal_venous"].visible
+    assert not viewer.layers["fu1 · portal_venous"].visible
+    assert reg.data.shape == s.images["baseline"].reference.shape
+    np.testing.assert_allclose(reg.data_to_world((0, 0, 0)), viewer.layers["baseline · portal_venous"].data_to_world((0, 0, 0)))
