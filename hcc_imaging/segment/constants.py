@@ -156,7 +156,7 @@ LESION_HETEROGENEOUS_MIN_FRACTION: Final[float] = 0.15
 #: of lesion tissue (necrosis around a viable nodule, an enhancing rim, lipiodol), i.e. the click
 #: hit only one component of a heterogeneous lesion; the mask then grows to the lesion-parenchyma
 #: boundary.  0.5 = "most of the shell": around a homogeneous lesion in parenchyma the ring holds
-#: only vessels and partial-volume voxels (measured 0-25 % on the phantoms, docs/validation.md).
+#: only vessels and partial-volume voxels (measured 1-16 % on the phantoms, docs/validation.md).
 LESION_SHELL_NONPARENCHYMA_FRACTION: Final[float] = 0.5
 
 #: Largest number of outward growth rounds for a heterogeneous lesion (each round re-tests the

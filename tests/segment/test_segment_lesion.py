@@ -131,6 +131,10 @@ def test_chooses_the_most_conspicuous_phase_or_the_asked_one() -> None:
         pytest.param("L1", "line", id="typical-hcc-line"),
         pytest.param("L2", "line", id="necrotic-hcc-line"),
         pytest.param("L3", "line", id="post-tace-lipiodol-line"),
+        # one click in the viable nodule / remnant of a heterogeneous lesion: the whole lesion
+        # (before the enclosure test: 0.241 and 0.112; measured 0.972-0.976 and 0.925-0.931)
+        pytest.param("L2", "click", id="necrotic-hcc-click-in-nodule"),
+        pytest.param("L3", "click", id="post-tace-lipiodol-click-in-remnant"),
     ],
 )
 def test_study_phantom_lesions(lesion_id: str, mode: str) -> None:
@@ -141,7 +145,38 @@ def test_study_phantom_lesions(lesion_id: str, mode: str) -> None:
         res = segment_lesion(st.volumes, seed_lps=rec["seed_lps"], liver=st.liver)
     else:
         res = segment_lesion(st.volumes, line_lps=rec["ld_endpoints_lps"], liver=st.liver)
-    assert dice(res.labels.array, truth) >= 0.95
+    floor = 0.9 if (lesion_id, mode) == ("L3", "click") else 0.95
+    assert dice(res.labels.array, truth) >= floor
+
+
+@pytest.mark.parametrize("seed", [pytest.param(0, id="seed0"), pytest.param(1, id="seed1")])
+def test_click_in_necrotic_core_of_a_heterogeneous_lesion(seed: int) -> None:
+    """Clicking the necrotic centre (not the nodule) of L2 also gives the whole lesion."""
+    st = _study(seed) if seed == 0 else make_study(seed)
+    rec = st.truth["lesions"]["L2"]
+    truth = st.lesions.array == rec["label"]
+    vol = st.volumes["arterial"]
+    nec = truth & (st.viable.array != rec["label"])  # necrosis (and the thin rim)
+    from scipy import ndimage as ndi
+
+    depth = ndi.distance_transform_edt(nec, sampling=vol.spacing)
+    core = tuple(int(v) for v in np.unravel_index(int(np.argmax(depth)), depth.shape))
+    res = segment_lesion(st.volumes, seed_index=core, phase="arterial", liver=st.liver)
+    assert dice(res.labels.array, truth) >= 0.9
+    assert res.surroundings_value == pytest.approx(st.truth["tissue_hu"]["liver"]["arterial"], abs=10)
+
+
+def test_heterogeneous_growth_is_rejected_when_not_enclosed() -> None:
+    """With a leak clamp smaller than the lesion the growth reaches the clamp: the clicked
+    region is kept (an honest under-segmentation, never a leak); switching the step off too."""
+    st = _study(0)
+    rec = st.truth["lesions"]["L2"]
+    truth = st.lesions.array == rec["label"]
+    full = segment_lesion(st.volumes, seed_lps=rec["seed_lps"], liver=st.liver)
+    clamped = segment_lesion(st.volumes, seed_lps=rec["seed_lps"], liver=st.liver, params=LesionParams(expansion_max_mm=4.0))
+    off = segment_lesion(st.volumes, seed_lps=rec["seed_lps"], liver=st.liver, params=LesionParams(heterogeneous_expansion=False))
+    np.testing.assert_array_equal(clamped.labels.array, off.labels.array)
+    assert dice(off.labels.array, truth) < 0.5 < dice(full.labels.array, truth)
 
 
 def test_result_record_and_provenance() -> None:
@@ -197,6 +232,9 @@ def test_uniform_image_is_low_contrast() -> None:
         pytest.param({"ring_inner_mm": 8.0, "ring_outer_mm": 6.0}, "ring", id="ring"),
         pytest.param({"roi_growth": 1.0}, "roi_growth", id="growth"),
         pytest.param({"iterations": 0}, "iterations", id="iterations"),
+        pytest.param({"shell_nonparenchyma_fraction": 0.0}, "shell_nonparenchyma_fraction", id="shell-fraction"),
+        pytest.param({"expansion_rounds": 0}, "expansion_rounds", id="expansion-rounds"),
+        pytest.param({"parenchyma_sample_mm": 5.0}, "parenchyma_sample_mm", id="parenchyma-sample"),
     ],
 )
 def test_param_validation(kw: dict[str, object], match: str) -> None:
