@@ -176,9 +176,14 @@ class ViableAnalysis:
     lesion_voxels_on_slice: int | None
 
 
-def _longest_valid(
+def _longest_valid_reference(
     v: NDArray[np.bool_], spacing: tuple[float, float, float], gap_voxels: float
 ) -> tuple[int, NDArray[np.float64], NDArray[np.float64], float] | None:
+    """The original exhaustive search (every pair of boundary voxels of a slice, longest first).
+
+    Kept as the executable definition of the rule: :func:`_longest_valid` must return exactly
+    the same slice, endpoints and length (property-tested).  Slow: O(B^2) pairs per slice.
+    """
     sr, sc = spacing[1], spacing[2]
     step_mm = VIABLE_SAMPLE_STEP_VOXELS * min(sr, sc)
     gap_mm = gap_voxels * max(sr, sc)
@@ -238,6 +243,352 @@ def _longest_valid(
                     break
             if found:
                 break
+    return best
+
+
+#: Points of a candidate segment probed against the deep-necrosis mask before the full check,
+#: as fractions (numerator, denominator) of the way from p to q; integer arithmetic.
+_PROBES: tuple[tuple[int, int], ...] = ((1, 2), (1, 4), (3, 4), (1, 8), (3, 8), (5, 8), (7, 8))
+
+#: Samples around the middle of a candidate segment checked exactly before the full check.
+_MID_WINDOW_SAMPLES: int = 12
+
+
+def _deep_box(
+    v: NDArray[np.bool_], spacing_rc: tuple[float, float], step_mm: float, gap_mm: float, extra_mm: float = 0.0
+) -> NDArray[np.bool_]:
+    """Non-viable voxels with no viable voxel in the in-plane box of half-widths
+    ``floor(r / spacing)`` (all slices at once; two 1-D maximum filters).
+
+    The box contains the disc of radius ``r = gap/2 + step + 2 h`` (h = half the voxel
+    diagonal), so every voxel marked here is also deep for :func:`_deep_non_viable` - a subset,
+    hence conservative by the same argument: a segment passing within h of such a voxel has a
+    run of non-viable samples longer than the gap tolerance.  With ``extra_mm`` > 0 the box
+    grows by ``ceil(extra / spacing)`` voxels per side: every voxel within ``extra_mm`` of a
+    voxel marked then is deep in the first sense.
+    """
+    from scipy import ndimage
+
+    h = 0.5 * float(np.hypot(*spacing_rc))
+    r_deep = gap_mm / 2.0 + step_mm + 2.0 * h + 1e-6
+    nj = int(np.floor(r_deep / spacing_rc[0])) + int(np.ceil(extra_mm / spacing_rc[0]))
+    ni = int(np.floor(r_deep / spacing_rc[1])) + int(np.ceil(extra_mm / spacing_rc[1]))
+    near = ndimage.maximum_filter1d(v.view(np.uint8), 2 * nj + 1, axis=1, mode="constant", cval=0)
+    near = ndimage.maximum_filter1d(near, 2 * ni + 1, axis=2, mode="constant", cval=0)
+    return near == 0
+
+
+def _deep_slice(
+    vk: NDArray[np.bool_], spacing_rc: tuple[float, float], step_mm: float, gap_mm: float, extra_mm: float = 0.0
+) -> NDArray[np.bool_]:
+    """:func:`_deep_box` of one slice, filtered only over the viable voxels' bounding box plus
+    the box half-widths (everything farther is deep); same result, less work."""
+    h = 0.5 * float(np.hypot(*spacing_rc))
+    r_deep = gap_mm / 2.0 + step_mm + 2.0 * h + 1e-6
+    nj = int(np.floor(r_deep / spacing_rc[0])) + int(np.ceil(extra_mm / spacing_rc[0]))
+    ni = int(np.floor(r_deep / spacing_rc[1])) + int(np.ceil(extra_mm / spacing_rc[1]))
+    rows = np.flatnonzero(vk.any(axis=1))
+    cols = np.flatnonzero(vk.any(axis=0))
+    out = np.ones(vk.shape, dtype=bool)
+    if len(rows) == 0:
+        return out
+    r0, r1 = max(int(rows[0]) - nj, 0), min(int(rows[-1]) + nj + 1, vk.shape[0])
+    c0, c1 = max(int(cols[0]) - ni, 0), min(int(cols[-1]) + ni + 1, vk.shape[1])
+    out[r0:r1, c0:c1] = _deep_box(vk[None, r0:r1, c0:c1], spacing_rc, step_mm, gap_mm, extra_mm)[0]
+    return out
+
+
+def _probe_alive(
+    deep: NDArray[np.bool_], ja: NDArray[np.int64], ia: NDArray[np.int64], jb: NDArray[np.int64], ib: NDArray[np.int64]
+) -> NDArray[np.bool_]:
+    """False for segments with a probe point whose nearest voxel is deep in necrosis.
+
+    The point ``x = a + (num/den)(b - a)`` is rounded half up per axis to a voxel v, so
+    ``|x - v| <= h``; with ``deep[v]`` every sample of the segment within ``r - 2 h`` of x is
+    non-viable (see :func:`_deep_non_viable`), a run longer than the gap tolerance: the segment
+    is invalid.  Conservative whatever the probe positions.
+    """
+    n_col = deep.shape[1]
+    flat = deep.ravel()
+    alive_idx = np.arange(len(ja))
+    for num, den in _PROBES:
+        if len(alive_idx) == 0:
+            break
+        a0, a1, b0, b1 = ja[alive_idx], ia[alive_idx], jb[alive_idx], ib[alive_idx]
+        rj = (2 * ((den - num) * a0 + num * b0) + den) // (2 * den)
+        ri = (2 * ((den - num) * a1 + num * b1) + den) // (2 * den)
+        alive_idx = alive_idx[~flat[rj * n_col + ri]]
+    out = np.zeros(len(ja), dtype=bool)
+    out[alive_idx] = True
+    return out
+
+
+def _samples(
+    vslice: NDArray[np.bool_],
+    p: NDArray[np.float64],
+    q: NDArray[np.float64],
+    lengths: NDArray[np.float64],
+    step_mm: float,
+    gap_mm: float,
+    window: int | None = None,
+) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
+    """Viability of the rule's sample points of segments p->q and each segment's gap tolerance.
+
+    The sample coordinates are computed with exactly the float operations of
+    :func:`_valid_segments` (``t = c / (n - 1)``, ``rint(p + t (q - p))``), so the verdicts are
+    identical.  ``window`` restricts to that many samples centred on the middle of each segment
+    (clipped to its ends).  Returns ``(good (P, W), max_run (P,))``.
+    """
+    n_pair = np.maximum(np.ceil(lengths / step_mm - 1e-9).astype(np.int64) + 1, 2)
+    if window is None:
+        cols = np.minimum(np.arange(int(n_pair.max()))[None, :], (n_pair - 1)[:, None])
+    else:
+        c0 = (n_pair - 1) // 2 - window // 2
+        cols = np.clip(c0[:, None] + np.arange(window)[None, :], 0, (n_pair - 1)[:, None])
+    t = cols / (n_pair[:, None] - 1.0)
+    jj = np.rint(p[:, None, 0] + t * (q[:, None, 0] - p[:, None, 0])).astype(np.int64)
+    ii = np.rint(p[:, None, 1] + t * (q[:, None, 1] - p[:, None, 1])).astype(np.int64)
+    np.clip(jj, 0, vslice.shape[0] - 1, out=jj)
+    np.clip(ii, 0, vslice.shape[1] - 1, out=ii)
+    good = vslice.ravel()[jj * vslice.shape[1] + ii]
+    seg_step = np.where(lengths > 0, lengths / (n_pair - 1), 1.0)
+    max_run = np.floor(gap_mm / seg_step + 1e-9).astype(np.int64)
+    return good, max_run
+
+
+def _has_long_bad_run(good: NDArray[np.bool_], max_run: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """Rows with more than ``max_run`` consecutive False values (per row)."""
+    bad = ~good
+    out = np.zeros(len(good), dtype=bool)
+    width = good.shape[1]
+    for m in np.unique(max_run):
+        run = int(m) + 1
+        if run > width:
+            continue
+        rows = np.flatnonzero(max_run == m)
+        b = bad[rows]
+        acc = b[:, : width - run + 1].copy()
+        for s in range(1, run):
+            acc &= b[:, s : s + width - run + 1]
+        out[rows] = acc.any(axis=1)
+    return out
+
+
+def _valid_segments_fast(
+    vslice: NDArray[np.bool_],
+    p: NDArray[np.float64],
+    q: NDArray[np.float64],
+    lengths: NDArray[np.float64],
+    step_mm: float,
+    gap_mm: float,
+) -> NDArray[np.bool_]:
+    """Same verdicts as :func:`_valid_segments` for segments between viable voxel centres.
+
+    Both ends are viable samples, so every run of non-viable samples is bounded by viable ones
+    and the segment is valid iff no run is longer than its gap tolerance (no gap filling needed).
+    """
+    good, max_run = _samples(vslice, p, q, lengths, step_mm, gap_mm)
+    return ~_has_long_bad_run(good, max_run)
+
+
+def _slice_bounds(
+    v: NDArray[np.bool_], sr: float, sc: float
+) -> tuple[_hull.SliceHulls, NDArray[np.float64], NDArray[np.int64]] | None:
+    """Per-slice hulls, upper bounds ``2 max|v - c|`` (mm) and slice visiting order (largest first)."""
+    hulls = _hull.slice_hulls(v)
+    if len(hulls.k) == 0:
+        return None
+    st = hulls.starts[:-1]
+    u = hulls.j * sr
+    w = hulls.i * sc
+    cu = (np.minimum.reduceat(u, st) + np.maximum.reduceat(u, st)) / 2.0
+    cw = (np.minimum.reduceat(w, st) + np.maximum.reduceat(w, st)) / 2.0
+    grp = np.repeat(np.arange(len(st)), np.diff(hulls.starts))
+    upper = 2.0 * np.maximum.reduceat(np.hypot(u - cu[grp], w - cw[grp]), st)
+    return hulls, upper, np.argsort(-upper, kind="stable")
+
+
+def _cell_pairs(
+    jj: NDArray[np.int64],
+    ii: NDArray[np.int64],
+    idx: NDArray[np.int64],
+    sr: float,
+    sc: float,
+    lo: float,
+    hi: float,
+    cell: int,
+    superdeep: NDArray[np.bool_] | None,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """Pairs ``a < b`` of the points ``idx`` with ``lo <= d < hi`` mm (d computed exactly as the
+    reference does), found through square cells of ``cell`` voxels.
+
+    Cell pairs whose farthest box-to-box distance is below ``lo`` are skipped; so are cell pairs
+    whose centre-to-centre segment meets ``superdeep`` at a probe point: every segment between
+    a point of one cell and a point of the other lies within the larger box half-diagonal rho of
+    that segment, and ``superdeep`` marks the voxels whose whole neighbourhood of radius
+    ``rho + 2 h`` is deep (:func:`_deep_box`), so each such segment passes within h of a deep
+    voxel and is invalid.  Both skips are conservative.
+    """
+    J, I = jj[idx], ii[idx]
+    cj, ci = J // cell, I // cell
+    key = cj * (int(ci.max()) + 2) + ci
+    order = np.argsort(key, kind="stable")
+    uk, cstart, ccount = np.unique(key[order], return_index=True, return_counts=True)
+    # bounding box of each cell's points, in voxel indices
+    jmin = np.minimum.reduceat(J[order], cstart)
+    jmax = np.maximum.reduceat(J[order], cstart)
+    imin = np.minimum.reduceat(I[order], cstart)
+    imax = np.maximum.reduceat(I[order], cstart)
+    nc = len(uk)
+    A, B = np.triu_indices(nc)
+    dj = np.maximum(jmax[A] - jmin[B], jmax[B] - jmin[A]) * sr
+    di = np.maximum(imax[A] - imin[B], imax[B] - imin[A]) * sc
+    ok = np.hypot(dj, di) >= lo * (1.0 - 1e-9) - 1e-6
+    A, B = A[ok], B[ok]
+    if superdeep is not None and len(A):
+        cjA, ciA = (jmin[A] + jmax[A]) / 2.0, (imin[A] + imax[A]) / 2.0
+        cjB, ciB = (jmin[B] + jmax[B]) / 2.0, (imin[B] + imax[B]) / 2.0
+        flat = superdeep.ravel()
+        alive = np.ones(len(A), dtype=bool)
+        for num, den in _PROBES:
+            t = num / den
+            uj = np.rint(cjA + t * (cjB - cjA)).astype(np.int64)
+            ui = np.rint(ciA + t * (ciB - ciA)).astype(np.int64)
+            alive &= ~flat[uj * superdeep.shape[1] + ui]
+        A, B = A[alive], B[alive]
+    if len(A) == 0:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, np.zeros(0)
+    n = ccount[A] * ccount[B]
+    which = np.repeat(np.arange(len(A)), n)
+    off = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+    nb = ccount[B][which]
+    pa = idx[order[cstart[A][which] + off // nb]]
+    pb = idx[order[cstart[B][which] + off % nb]]
+    same = (A == B)[which]
+    keep = (pa != pb) & (~same | (pa < pb))  # a same-cell pair once, other pairs oriented a < b
+    a, b = np.minimum(pa, pb)[keep], np.maximum(pa, pb)[keep]
+    d = np.hypot((jj[a] - jj[b]) * sr, (ii[a] - ii[b]) * sc)
+    keep = (d >= lo) & (d < hi)
+    return a[keep], b[keep], d[keep]
+
+
+#: Cell size (voxels) of the pair search's spatial grid (:func:`_cell_pairs`).
+_CELL_VOXELS: int = 6
+
+#: Length bands of the pair search, as fractions of the slice's hull bound: the longest pairs
+#: are examined first and most slices end in the first band.
+_BANDS: tuple[float, ...] = (0.85, 0.65, 0.4, 0.0)
+
+
+def _first_valid_in_band(
+    vk: NDArray[np.bool_],
+    jj: NDArray[np.int64],
+    ii: NDArray[np.int64],
+    idx: NDArray[np.int64],
+    pts: NDArray[np.float64],
+    spacing_rc: tuple[float, float],
+    lo: float,
+    hi: float,
+    deep: NDArray[np.bool_],
+    superdeep: NDArray[np.bool_],
+    step_mm: float,
+    gap_mm: float,
+) -> tuple[int, int, float] | None:
+    """The reference's first valid pair among the pairs with ``lo <= d < hi`` on one slice."""
+    sr, sc = spacing_rc
+    a, b, d = _cell_pairs(jj, ii, idx, sr, sc, lo, hi, _CELL_VOXELS, superdeep)
+    if len(d) == 0:
+        return None
+    alive = _probe_alive(deep, jj[a], ii[a], jj[b], ii[b])
+    a, b, d = a[alive], b[alive], d[alive]
+    if len(d) == 0:
+        return None
+    good, max_run = _samples(vk, pts[a], pts[b], d, step_mm, gap_mm, window=_MID_WINDOW_SAMPLES)
+    alive = ~_has_long_bad_run(good, max_run)
+    a, b, d = a[alive], b[alive], d[alive]
+    if len(d) == 0:
+        return None
+    srt = np.lexsort((b, a, -d))  # the reference's order: longest first, then (a, b)
+    a, b, d = a[srt], b[srt], d[srt]
+    chunk, s = 32, 0
+    while s < len(d):
+        a2, b2, d2 = a[s : s + chunk], b[s : s + chunk], d[s : s + chunk]
+        hit = np.flatnonzero(_valid_segments_fast(vk, pts[a2], pts[b2], d2, step_mm, gap_mm))
+        if len(hit):
+            h = int(hit[0])
+            return int(a2[h]), int(b2[h]), float(d2[h])
+        s += chunk
+        chunk = min(chunk * 2, 1024)
+    return None
+
+
+def _longest_valid(
+    v: NDArray[np.bool_], spacing: tuple[float, float, float], gap_voxels: float
+) -> tuple[int, NDArray[np.float64], NDArray[np.float64], float] | None:
+    """Longest valid segment over all slices: ``(slice, p, q, length_mm)`` (p, q = (row, col)).
+
+    Same candidates, same order and the same verdicts as :func:`_longest_valid_reference` (the
+    rule's definition, property-tested against it), with work removed only where it provably
+    cannot change the answer:
+
+    * slices are visited by decreasing hull bound and the search stops when the bound falls
+      below the best valid length (as in the reference);
+    * a boundary voxel whose farthest hull vertex on its slice is closer than the best length so
+      far cannot end a longer segment: its pairs are never formed; pairs shorter than the best
+      are dropped before anything else (integer squared distances);
+    * pairs with a probe point (1/2, 1/4, 3/4, 1/8, ...) deep in necrosis are rejected by
+      integer look-ups (:func:`_probe_alive`, conservative);
+    * a run of non-viable samples longer than the tolerance among the samples around the middle
+      rejects a pair exactly (a sub-run of the full check);
+    * the survivors, longest first (ties in the reference's pair order), get the full sampled
+      check in growing chunks; the first valid one ends the slice.
+    """
+    sr, sc = spacing[1], spacing[2]
+    step_mm = VIABLE_SAMPLE_STEP_VOXELS * min(sr, sc)
+    gap_mm = gap_voxels * max(sr, sc)
+    bounds = _slice_bounds(v, sr, sc)
+    if bounds is None:
+        return None
+    hulls, upper, order = bounds
+    bnd = _boundary(v)
+    # cell-pair rejection radius: half-diagonal of a cell (see _cell_pairs)
+    rho = 0.5 * float(np.hypot((_CELL_VOXELS - 1) * sr, (_CELL_VOXELS - 1) * sc))
+    best: tuple[int, NDArray[np.float64], NDArray[np.float64], float] | None = None
+    best_len = -1.0
+    for pos in order:
+        if upper[pos] < best_len - 1e-9:
+            break
+        k = int(hulls.slices[pos])
+        jj, ii = np.nonzero(bnd[k])
+        if len(jj) == 1:
+            cand = (k, np.array([jj[0], ii[0]], float), np.array([jj[0], ii[0]], float), 0.0)
+            if 0.0 > best_len or (0.0 == best_len and best is not None and k < best[0]):
+                best, best_len = cand, 0.0
+            continue
+        thr = best_len - 1e-9
+        idx = np.arange(len(jj))
+        vk = v[k]
+        deep_k = _deep_slice(vk, (sr, sc), step_mm, gap_mm)
+        super_k = _deep_slice(vk, (sr, sc), step_mm, gap_mm, extra_mm=rho + float(np.hypot(sr, sc)))
+        pts = np.stack([jj, ii], axis=1).astype(np.float64)
+        hi = np.inf
+        # longest pairs first, in bands (one band once a best length is known and close to the
+        # slice's bound); the first valid pair ends the slice
+        fracs = _BANDS if thr < _BANDS[1] * float(upper[pos]) else (0.0,)
+        for frac in fracs:
+            lo = max(thr, frac * float(upper[pos]))
+            found = _first_valid_in_band(
+                vk, jj, ii, idx, pts, (sr, sc), lo, hi, deep_k, super_k, step_mm, gap_mm
+            )
+            if found is not None:
+                ia, ib, length = found
+                if length > best_len + 1e-9 or (abs(length - best_len) <= 1e-9 and best is not None and k < best[0]):
+                    best, best_len = (k, pts[ia], pts[ib], length), length
+                break
+            if lo <= thr:
+                break
+            hi = lo
     return best
 
 
@@ -391,3 +742,25 @@ def viable_short_axis(
     """Longest viable run perpendicular to the viable diameter on its slice (EASL product)."""
     frame, viable = _prepare(labels, viable, label, reformat)
     return analyse_viable(frame, viable, gap_voxels=gap_voxels, rim_exclusion_mm=rim_exclusion_mm).short_axis
+
+
+def _viable_diameter_reference(
+    labels: LabelVolume,
+    label: int | str | None = None,
+    *,
+    viable: LabelVolume,
+    gap_voxels: float = VIABLE_GAP_VOXELS,
+    reformat: Reformat | str = Reformat.ERROR,
+    rim_exclusion_mm: float = RIM_EXCLUSION_MM,
+) -> AxialDiameter | None:
+    """:func:`viable_diameter` through the exhaustive reference search
+    (:func:`_longest_valid_reference`); for tests and benchmarks only (slow)."""
+    frame, viable = _prepare(labels, viable, label, reformat)
+    v = exclude_thin_rims(viable_frame(frame, viable), frame.spacing, rim_exclusion_mm)
+    if not v.any():
+        return None
+    found = _longest_valid_reference(v, frame.spacing, gap_voxels)
+    if found is None:
+        return None
+    k, p, q, length = found
+    return _diameter(frame, np.array([k, p[0], p[1]]), np.array([k, q[0], q[1]]), length)

@@ -1,0 +1,186 @@
+"""The fast viable-diameter search gives exactly the reference search's answer.
+
+``_longest_valid`` (pruned, banded, vectorised) must return the same slice, the same two
+endpoints and the same length as ``_longest_valid_reference`` (the exhaustive definition of the
+rule) on every mask: property tests on random small masks - blobs with holes, rims, nodules,
+noise, several gap tolerances and anisotropic spacings - plus the building blocks on their own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hcc_imaging.measure import measure_lesion, viable_diameter
+from hcc_imaging.measure import viable as vm
+from hcc_imaging.volume import LabelVolume
+
+SPACINGS = [(1.0, 1.0, 1.0), (2.5, 0.7, 0.7), (5.0, 0.6, 0.6), (1.25, 0.8, 1.1), (2.0, 1.3, 0.5)]
+
+
+def _disc(shape: tuple[int, int], c: tuple[float, float], r: float, sp: tuple[float, float]) -> np.ndarray:
+    j, i = np.indices(shape).astype(float)
+    return ((j - c[0]) * sp[0]) ** 2 + ((i - c[1]) * sp[1]) ** 2 <= r * r
+
+
+def _random_case(seed: int, kind: str, spacing: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """(lesion, viable) boolean masks of a small random lesion of the given kind."""
+    rng = np.random.default_rng(seed)
+    nk = int(rng.integers(1, 4))
+    nj, ni = int(rng.integers(6, 26)), int(rng.integers(6, 26))
+    sp2 = (spacing[1], spacing[2])
+    lesion = np.zeros((nk, nj, ni), bool)
+    viable = np.zeros_like(lesion)
+    ext = min(nj * sp2[0], ni * sp2[1])
+    for k in range(nk):
+        c = (rng.uniform(0.3, 0.7) * (nj - 1), rng.uniform(0.3, 0.7) * (ni - 1))
+        r = rng.uniform(0.25, 0.55) * ext
+        les = _disc((nj, ni), c, r, sp2)
+        if kind == "holes":  # blob with necrotic holes
+            via = les.copy()
+            for _ in range(int(rng.integers(1, 5))):
+                hc = (rng.uniform(0, nj - 1), rng.uniform(0, ni - 1))
+                via &= ~_disc((nj, ni), hc, rng.uniform(0.5, 0.3 * ext), sp2)
+        elif kind == "rim":  # ring of viable tissue around necrosis
+            via = les & ~_disc((nj, ni), c, r - rng.uniform(0.4, 3.0) * max(sp2), sp2)
+        elif kind == "nodules":  # viable nodules in a necrotic lesion
+            via = np.zeros_like(les)
+            for _ in range(int(rng.integers(1, 4))):
+                nc = (rng.uniform(0, nj - 1), rng.uniform(0, ni - 1))
+                via |= _disc((nj, ni), nc, rng.uniform(0.5, 0.35 * ext), sp2)
+            via &= les
+        else:  # patchy enhancement
+            via = les & (rng.random((nj, ni)) < rng.uniform(0.4, 0.95))
+        lesion[k], viable[k] = les, via
+    lesion[0, nj // 2, ni // 2] = True  # never an empty lesion
+    return lesion, viable
+
+
+def _same(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return a[0] == b[0] and np.array_equal(a[1], b[1]) and np.array_equal(a[2], b[2]) and a[3] == b[3]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    kind=st.sampled_from(["holes", "rim", "nodules", "patchy"]),
+    spacing=st.sampled_from(SPACINGS),
+    gap=st.sampled_from([1.0, 1.0, 0.0, 0.5, 2.0, 3.0]),
+)
+def test_fast_search_equals_reference(seed: int, kind: str, spacing, gap: float) -> None:
+    _, viable = _random_case(seed, kind, spacing)
+    fast = vm._longest_valid(viable, spacing, gap)
+    ref = vm._longest_valid_reference(viable, spacing, gap)
+    assert _same(fast, ref), (fast, ref)
+
+
+@pytest.mark.parametrize(
+    "kind", [pytest.param(k, id=k) for k in ("holes", "rim", "nodules", "patchy")]
+)
+def test_public_api_equals_reference(kind: str) -> None:
+    """viable_diameter (and measure_lesion) give the reference's endpoints, through the frame."""
+    spacing = (2.5, 0.7, 0.7)
+    for seed in range(8):
+        lesion, viable = _random_case(seed, kind, spacing)
+        lab = LabelVolume.create(lesion.astype(np.uint8), spacing=spacing, origin=(3.0, -2.0, 7.5))
+        via = LabelVolume.create(viable.astype(np.uint8), spacing=spacing, origin=(3.0, -2.0, 7.5))
+        fast = viable_diameter(lab, 1, viable=via)
+        ref = vm._viable_diameter_reference(lab, 1, viable=via)
+        if ref is None:
+            assert fast is None
+            continue
+        assert fast is not None
+        assert fast.length_mm == ref.length_mm
+        assert fast.endpoints_lps == ref.endpoints_lps
+        assert fast.slice_index == ref.slice_index
+        m = measure_lesion(lab, 1, viable=via)
+        assert m.viable_diameter_mm == ref.length_mm and m.viable_endpoints_lps == ref.endpoints_lps
+
+
+@pytest.mark.parametrize(
+    ("spacing", "core"),
+    [
+        pytest.param((1.0, 1.0, 1.0), 0.6, id="iso1-core60pct"),
+        pytest.param((2.5, 0.7, 0.7), 0.5, id="ct2.5-core50pct"),
+        pytest.param((1.0, 0.8, 0.8), 0.0, id="no-core"),
+    ],
+)
+def test_fast_equals_reference_on_necrotic_phantom(spacing, core: float) -> None:
+    """A 24 mm ball with a concentric necrotic core: the case the pruning was built for."""
+    n = [int(np.ceil(26 / s)) for s in spacing]
+    k, j, i = np.indices(n).astype(float)
+    z, y, x = [(a - (m - 1) / 2) * s + o for a, m, s, o in zip((k, j, i), n, spacing, (0.2, -0.3, 0.1), strict=True)]
+    rr = np.sqrt(z * z + y * y + x * x)
+    viable = (rr <= 12.0) & (rr > 12.0 * core)
+    assert _same(vm._longest_valid(viable, spacing, 1.0), vm._longest_valid_reference(viable, spacing, 1.0))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), spacing=st.sampled_from(SPACINGS), gap=st.sampled_from([0.0, 1.0, 2.5]))
+def test_fast_segment_check_equals_reference_check(seed: int, spacing, gap: float) -> None:
+    """_valid_segments_fast == _valid_segments for segments between viable voxel centres."""
+    rng = np.random.default_rng(seed)
+    sr, sc = spacing[1], spacing[2]
+    vslice = rng.random((30, 30)) < rng.uniform(0.5, 0.95)
+    jj, ii = np.nonzero(vslice)
+    a = rng.integers(0, len(jj), 300)
+    b = rng.integers(0, len(jj), 300)
+    p = np.stack([jj[a], ii[a]], axis=1).astype(float)
+    q = np.stack([jj[b], ii[b]], axis=1).astype(float)
+    lengths = np.hypot((p[:, 0] - q[:, 0]) * sr, (p[:, 1] - q[:, 1]) * sc)
+    step, gap_mm = 0.5 * min(sr, sc), gap * max(sr, sc)
+    ref = vm._valid_segments(vslice, p, q, lengths, step, gap_mm)
+    fast = vm._valid_segments_fast(vslice, p, q, lengths, step, gap_mm)
+    assert np.array_equal(ref, fast)
+    # the mid-window verdict only ever rejects segments the full check rejects
+    good, max_run = vm._samples(vslice, p, q, lengths, step, gap_mm, window=vm._MID_WINDOW_SAMPLES)
+    rejected = vm._has_long_bad_run(good, max_run)
+    assert not (rejected & ref).any()
+
+
+@pytest.mark.parametrize("seed", [pytest.param(s, id=f"seed-{s}") for s in range(4)])
+def test_cell_pairs_enumerate_exactly_the_band(seed: int) -> None:
+    """Without the necrosis rejection, _cell_pairs returns every pair a < b with lo <= d < hi."""
+    rng = np.random.default_rng(seed)
+    sr, sc = (0.7, 0.7) if seed % 2 else (1.3, 0.5)
+    jj = rng.integers(0, 60, 150)
+    ii = rng.integers(0, 60, 150)
+    key = np.unique(jj * 100 + ii)
+    jj, ii = key // 100, key % 100
+    idx = np.arange(len(jj))
+    lo, hi = 20.0, 35.0
+    a, b, d = vm._cell_pairs(jj, ii, idx, sr, sc, lo, hi, vm._CELL_VOXELS, None)
+    ta, tb = np.triu_indices(len(jj), k=1)
+    td = np.hypot((jj[ta] - jj[tb]) * sr, (ii[ta] - ii[tb]) * sc)
+    sel = (td >= lo) & (td < hi)
+    assert sorted(zip(a.tolist(), b.tolist(), strict=True)) == sorted(zip(ta[sel].tolist(), tb[sel].tolist(), strict=True))
+    assert np.all(a < b)
+    assert np.array_equal(np.sort(d), np.sort(td[sel]))
+
+
+@pytest.mark.parametrize("seed", [pytest.param(s, id=f"random-necrosis-{s}") for s in range(3)])
+def test_fast_shortcuts_change_nothing(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Turning off every necrosis shortcut of the fast search (probes, mid-window, cell
+    rejection) leaves the answer unchanged."""
+    rng = np.random.default_rng(seed)
+    spacing = (2.0, 0.8, 0.8)
+    n = [int(np.ceil(30 / s)) for s in spacing]
+    k, j, i = np.indices(n).astype(float)
+    z, y, x = [(a - (m - 1) / 2) * s for a, m, s in zip((k, j, i), n, spacing, strict=True)]
+    lesion = z * z + y * y + x * x <= 14.0**2
+    necrosis = np.zeros_like(lesion)
+    for _ in range(4):
+        c = rng.uniform(-8, 8, 3)
+        necrosis |= (z - c[0]) ** 2 + (y - c[1]) ** 2 + (x - c[2]) ** 2 <= rng.uniform(2, 6) ** 2
+    viable = lesion & ~necrosis
+    fast = vm._longest_valid(viable, spacing, 1.0)
+    monkeypatch.setattr(vm, "_probe_alive", lambda deep, ja, *a: np.ones(len(ja), bool))
+    monkeypatch.setattr(vm, "_MID_WINDOW_SAMPLES", 0)
+    monkeypatch.setattr(vm, "_deep_slice", lambda vk, *a, **kw: np.zeros(vk.shape, bool))
+    plain = vm._longest_valid(viable, spacing, 1.0)
+    assert fast is not None and _same(fast, plain)
+    assert _same(fast, vm._longest_valid_reference(viable, spacing, 1.0))
