@@ -540,6 +540,15 @@ _OBS_FLAGS = ("organ", "is_lymph_node", "kind", "porta_hepatis", "previously_tre
               "well_delineated", "intrahepatic", "cytology_malignant", "tracking_uid", "equivocal", "note")
 
 
+#: read-document axis <- LesionMeasurement.to_dict() endpoint key
+_ENDPOINT_KEYS = (
+    ("long", "ld_endpoints_lps"),
+    ("short", "sa_endpoints_lps"),
+    ("viable_long", "viable_endpoints_lps"),
+    ("viable_short", "viable_sa_endpoints_lps"),
+)
+
+
 def _timepoint_ids(records: Sequence[Mapping[str, Any]], ann: Mapping[str, Any]) -> list[str]:
     names = ann.get("timepoints", {})
     out = []
@@ -610,7 +619,9 @@ def build_read_document(
         vals = {k: round_mm(float(row[k])) for k in diam if row.get(k) is not None}
         vals.update({k: float(row[k]) for k in ("volume_mm3", "viable_volume_mm3", "necrosis_fraction")
                      if row.get(k) is not None})
-        return LesionObservation(status="measured", **vals, **common)
+        # the measured lines travel with the numbers (SR SCOORD3D, report key images, napari)
+        eps = {axis: row[key] for axis, key in _ENDPOINT_KEYS if row.get(key) is not None}
+        return LesionObservation(status="measured", endpoints=eps, **vals, **common)
 
     # Roles: annotations first, else proposed at baseline per criterion.
     explicit = {lid: a for lid, a in ann_les.items() if "role" in a or "role_by_criteria" in a}
