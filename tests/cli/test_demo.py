@@ -46,4 +46,20 @@ def test_demo_runs_end_to_end_and_matches_the_truth(tmp_path: Path) -> None:
     for kind in ("seg", "sr", "sdtm"):
         assert files[kind] and all(Path(f).stat().st_size > 0 for f in files[kind]), kind
     html = Path(files["report"]).read_text(encoding="utf-8")
-    assert "data:image/png;base64," in html
+    # key images with the measured lines, plus the plots
+    assert html.count("data:image/png;base64,") >= 3
+
+    # the SR carries the measured lines as 3-D coordinates (SCOORD3D polylines)
+    import pydicom
+
+    sr = pydicom.dcmread(files["sr"][0])
+    scoords = []
+
+    def walk(items) -> None:  # noqa: ANN001
+        for it in items:
+            if getattr(it, "ValueType", "") == "SCOORD3D":
+                scoords.append(it)
+            walk(getattr(it, "ContentSequence", []))
+
+    walk(sr.ContentSequence)
+    assert scoords and all(len(c.GraphicData) == 6 for c in scoords)
