@@ -67,9 +67,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", type=int, default=7)
     ap.add_argument("--spacing-z", type=float, default=2.5)
+    ap.add_argument("--diameter-mm", type=float, default=30.0, help="lesion diameter (50 for the 5 cm check)")
     args = ap.parse_args(argv)
-    nz = int(round(36 * 2.5 / args.spacing_z))
-    phantoms = [perf_phantom(s, spacing=(args.spacing_z, 0.703, 0.703), shape=(nz, 128, 128)) for s in range(args.cases)]
+    scale = max(1.0, args.diameter_mm / 30.0)
+    nz = int(round(36 * 2.5 / args.spacing_z * scale))
+    n_xy = int(round(128 * scale / 8)) * 8
+    phantoms = [
+        perf_phantom(s, spacing=(args.spacing_z, 0.703, 0.703), shape=(nz, n_xy, n_xy), diameter_mm=args.diameter_mm)
+        for s in range(args.cases)
+    ]
     for fn in METHODS.values():  # warm-up (imports, caches)
         fn(phantoms[0])
     times: dict[str, list[float]] = {m: [] for m in METHODS}

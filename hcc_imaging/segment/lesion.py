@@ -300,21 +300,25 @@ def _stride(spacing: Sequence[float]) -> int:
     return max(1, int(C.LESION_STATS_SAMPLING_MM / max(min(spacing[1], spacing[2]), 1e-6)))
 
 
-def _ring(region: NDArray[np.bool_], spacing: Sequence[float], inner: float, outer: float) -> NDArray[np.bool_]:
+def _ring(
+    region: NDArray[np.bool_], spacing: Sequence[float], inner: float, outer: float, coarse: int = 1
+) -> NDArray[np.bool_]:
     """Voxels at distance (inner, outer] mm outside ``region``, on an in-plane subsampled lattice
-    (see :func:`_stride`); computed on the padded bounding box."""
+    (see :func:`_stride`); computed on the padded bounding box.  ``coarse`` > 1 thins the lattice
+    further by that factor on every axis (for wide shells that only feed a histogram mode)."""
     from scipy import ndimage as ndi
 
     bb = bbox(region)
     if bb is None:
         return np.zeros_like(region)
-    st = _stride(spacing)
+    st = _stride(spacing) * coarse
+    sz = coarse
     pad = np.ceil(outer / np.asarray(spacing)).astype(int) + st
     sl = pad_box(bb[0], bb[1], pad, region.shape)
-    sub = region[sl][:, ::st, ::st]
-    d = ndi.distance_transform_edt(~sub, sampling=(spacing[0], spacing[1] * st, spacing[2] * st))
+    sub = region[sl][::sz, ::st, ::st]
+    d = ndi.distance_transform_edt(~sub, sampling=(spacing[0] * sz, spacing[1] * st, spacing[2] * st))
     out = np.zeros_like(region)
-    out[sl][:, ::st, ::st] = (d > inner) & (d <= outer)
+    out[sl][::sz, ::st, ::st] = (d > inner) & (d <= outer)
     return out
 
 
@@ -453,11 +457,6 @@ def _grow_in_roi(
         filled[sl] = fill_holes(comp[sl])
         mask = filled
         region = mask
-    if params.heterogeneous_expansion and line_ball is None and not both:
-        grown = _expand_heterogeneous(smooth, mask, seed, spacing, params, liver, sigma_s, open_el)
-        if grown is not None:
-            mask, (parenchyma, low, high) = grown
-            model = _Model(float(np.median(raw[mask])), parenchyma, sigma_raw, sigma_s, low, high, model.conspicuity, "both")
     return mask, model
 
 
@@ -468,7 +467,8 @@ def _parenchyma_value(
     """Liver parenchyma value near ``mask``: the mode of the smoothed image outside it (within
     ``parenchyma_sample_mm``, inside the liver when given), refined as the median of the values
     within 2 smoothed-noise sigmas of the histogram peak.  None when there is nothing to sample."""
-    shell = _ring(mask, spacing, params.ring_inner_mm, params.parenchyma_sample_mm)
+    # a 2-3 cm shell holds 10^4-10^5 voxels: a 2x thinner lattice on every axis changes its mode by noise
+    shell = _ring(mask, spacing, params.ring_inner_mm, params.parenchyma_sample_mm, coarse=2)
     if liver is not None:
         shell &= liver
     vals = smooth[shell]
@@ -670,6 +670,17 @@ def _segment_on(
         if touches and not at_max and not first_round_only:
             half = min(half * params.roi_growth, params.roi_max_half_size_mm)
             continue
+        if params.heterogeneous_expansion and line_idx is None and model.mode != "both" and not first_round_only:
+            # step 7, only once the ROI holds the click's region (no work wasted on a too-small ROI)
+            open_el = ball(params.opening_radius_mm, tuple(sp)) if params.opening_radius_mm > 0 else None
+            grown = _expand_heterogeneous(smooth, mask, local_seed, tuple(sp), params, liv, model.sigma_s, open_el)  # type: ignore[arg-type]
+            if grown is not None:
+                mask, (parenchyma, low, high) = grown
+                model = _Model(float(np.median(raw[mask])), parenchyma, model.sigma_raw, model.sigma_s, low, high, model.conspicuity, "both")
+                touches = _touches_border(mask, lo, hi, shape)
+                if touches and not at_max:
+                    half = min(half * params.roi_growth, params.roi_max_half_size_mm)
+                    continue
         return _RoiResult(mask, lo, model, touches, at_max)
 
 
