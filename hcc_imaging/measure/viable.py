@@ -251,7 +251,7 @@ def _longest_valid_reference(
 _PROBES: tuple[tuple[int, int], ...] = ((1, 2), (1, 4), (3, 4), (1, 8), (3, 8), (5, 8), (7, 8))
 
 #: Samples around the middle of a candidate segment checked exactly before the full check.
-_MID_WINDOW_SAMPLES: int = 12
+_MID_WINDOW_SAMPLES: int = 6
 
 
 def _deep_box(
@@ -264,8 +264,10 @@ def _deep_box(
     diagonal), so every voxel marked here is also deep for :func:`_deep_non_viable` - a subset,
     hence conservative by the same argument: a segment passing within h of such a voxel has a
     run of non-viable samples longer than the gap tolerance.  With ``extra_mm`` > 0 the box
-    grows by ``ceil(extra / spacing)`` voxels per side: every voxel within ``extra_mm`` of a
-    voxel marked then is deep in the first sense.
+    grows by ``ceil(extra / spacing)`` voxels per side, so a marked voxel has no viable voxel
+    within ``r + extra``: a segment passing within ``h + extra`` of it is invalid (in that
+    argument, with the point x on the segment and the marked voxel v at ``|x - v| <= delta``,
+    the samples within ``r + extra - h - delta`` of x are non-viable).
     """
     from scipy import ndimage
 
@@ -279,37 +281,66 @@ def _deep_box(
 
 
 def _deep_slice(
-    vk: NDArray[np.bool_], spacing_rc: tuple[float, float], step_mm: float, gap_mm: float, extra_mm: float = 0.0
-) -> NDArray[np.bool_]:
-    """:func:`_deep_box` of one slice, filtered only over the viable voxels' bounding box plus
-    the box half-widths (everything farther is deep); same result, less work."""
+    vk: NDArray[np.bool_],
+    spacing_rc: tuple[float, float],
+    step_mm: float,
+    gap_mm: float,
+    extras_mm: tuple[float, ...] = (0.0,),
+) -> list[NDArray[np.bool_]]:
+    """:func:`_deep_box` of a slice (H, W) or a stack of slices (S, H, W), for each of
+    ``extras_mm``; same result, less work: filtered only over the viable voxels' in-plane
+    bounding box plus the largest box half-widths (everything farther is deep), and with square
+    pixels all boxes come from one chessboard distance transform (no viable voxel within the box
+    of half-width n  <=>  chessboard distance to the nearest viable voxel > n)."""
+    from scipy import ndimage
+
     h = 0.5 * float(np.hypot(*spacing_rc))
     r_deep = gap_mm / 2.0 + step_mm + 2.0 * h + 1e-6
-    nj = int(np.floor(r_deep / spacing_rc[0])) + int(np.ceil(extra_mm / spacing_rc[0]))
-    ni = int(np.floor(r_deep / spacing_rc[1])) + int(np.ceil(extra_mm / spacing_rc[1]))
-    rows = np.flatnonzero(vk.any(axis=1))
-    cols = np.flatnonzero(vk.any(axis=0))
-    out = np.ones(vk.shape, dtype=bool)
-    if len(rows) == 0:
-        return out
-    r0, r1 = max(int(rows[0]) - nj, 0), min(int(rows[-1]) + nj + 1, vk.shape[0])
-    c0, c1 = max(int(cols[0]) - ni, 0), min(int(cols[-1]) + ni + 1, vk.shape[1])
-    out[r0:r1, c0:c1] = _deep_box(vk[None, r0:r1, c0:c1], spacing_rc, step_mm, gap_mm, extra_mm)[0]
-    return out
+    half = [
+        (int(np.floor(r_deep / spacing_rc[0])) + int(np.ceil(e / spacing_rc[0])),
+         int(np.floor(r_deep / spacing_rc[1])) + int(np.ceil(e / spacing_rc[1])))
+        for e in extras_mm
+    ]
+    nj_max, ni_max = max(x[0] for x in half), max(x[1] for x in half)
+    stack = vk if vk.ndim == 3 else vk[None]
+    rows = np.flatnonzero(stack.any(axis=(0, 2)))
+    cols = np.flatnonzero(stack.any(axis=(0, 1)))
+    outs = [np.ones(stack.shape, dtype=bool) for _ in half]
+    if len(rows):
+        r0, r1 = max(int(rows[0]) - nj_max, 0), min(int(rows[-1]) + nj_max + 1, stack.shape[1])
+        c0, c1 = max(int(cols[0]) - ni_max, 0), min(int(cols[-1]) + ni_max + 1, stack.shape[2])
+        crop = stack[:, r0:r1, c0:c1]
+        if all(nj == ni for nj, ni in half) and len(half) > 1:
+            plane = np.zeros((3, 3, 3), dtype=bool)
+            plane[1] = True  # chessboard distance within each slice only
+            dist = ndimage.distance_transform_cdt(~crop, metric=plane)
+            for out, (nj, _) in zip(outs, half, strict=True):
+                out[:, r0:r1, c0:c1] = dist > nj
+        else:
+            for out, e in zip(outs, extras_mm, strict=True):
+                out[:, r0:r1, c0:c1] = _deep_box(crop, spacing_rc, step_mm, gap_mm, e)
+    return outs if vk.ndim == 3 else [o[0] for o in outs]
 
 
 def _probe_alive(
-    deep: NDArray[np.bool_], ja: NDArray[np.int64], ia: NDArray[np.int64], jb: NDArray[np.int64], ib: NDArray[np.int64]
+    deep: NDArray[np.bool_],
+    ja: NDArray[np.int64],
+    ia: NDArray[np.int64],
+    jb: NDArray[np.int64],
+    ib: NDArray[np.int64],
+    sl: NDArray[np.int64] | None = None,
 ) -> NDArray[np.bool_]:
     """False for segments with a probe point whose nearest voxel is deep in necrosis.
 
     The point ``x = a + (num/den)(b - a)`` is rounded half up per axis to a voxel v, so
     ``|x - v| <= h``; with ``deep[v]`` every sample of the segment within ``r - 2 h`` of x is
     non-viable (see :func:`_deep_non_viable`), a run longer than the gap tolerance: the segment
-    is invalid.  Conservative whatever the probe positions.
+    is invalid.  Conservative whatever the probe positions.  ``deep`` is one slice (H, W), or a
+    stack (S, H, W) with ``sl`` the slice of each segment.
     """
-    n_col = deep.shape[1]
+    n_row, n_col = deep.shape[-2], deep.shape[-1]
     flat = deep.ravel()
+    base = np.zeros(len(ja), np.int64) if sl is None else sl * (n_row * n_col)
     alive_idx = np.arange(len(ja))
     for num, den in _PROBES:
         if len(alive_idx) == 0:
@@ -317,7 +348,7 @@ def _probe_alive(
         a0, a1, b0, b1 = ja[alive_idx], ia[alive_idx], jb[alive_idx], ib[alive_idx]
         rj = (2 * ((den - num) * a0 + num * b0) + den) // (2 * den)
         ri = (2 * ((den - num) * a1 + num * b1) + den) // (2 * den)
-        alive_idx = alive_idx[~flat[rj * n_col + ri]]
+        alive_idx = alive_idx[~flat[base[alive_idx] + rj * n_col + ri]]
     out = np.zeros(len(ja), dtype=bool)
     out[alive_idx] = True
     return out
@@ -331,13 +362,15 @@ def _samples(
     step_mm: float,
     gap_mm: float,
     window: int | None = None,
+    sl: NDArray[np.int64] | None = None,
 ) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
     """Viability of the rule's sample points of segments p->q and each segment's gap tolerance.
 
     The sample coordinates are computed with exactly the float operations of
     :func:`_valid_segments` (``t = c / (n - 1)``, ``rint(p + t (q - p))``), so the verdicts are
     identical.  ``window`` restricts to that many samples centred on the middle of each segment
-    (clipped to its ends).  Returns ``(good (P, W), max_run (P,))``.
+    (clipped to its ends).  ``vslice`` is one slice (H, W), or a stack (S, H, W) with ``sl`` the
+    slice of each segment.  Returns ``(good (P, W), max_run (P,))``.
     """
     n_pair = np.maximum(np.ceil(lengths / step_mm - 1e-9).astype(np.int64) + 1, 2)
     if window is None:
@@ -348,9 +381,13 @@ def _samples(
     t = cols / (n_pair[:, None] - 1.0)
     jj = np.rint(p[:, None, 0] + t * (q[:, None, 0] - p[:, None, 0])).astype(np.int64)
     ii = np.rint(p[:, None, 1] + t * (q[:, None, 1] - p[:, None, 1])).astype(np.int64)
-    np.clip(jj, 0, vslice.shape[0] - 1, out=jj)
-    np.clip(ii, 0, vslice.shape[1] - 1, out=ii)
-    good = vslice.ravel()[jj * vslice.shape[1] + ii]
+    n_row, n_col = vslice.shape[-2], vslice.shape[-1]
+    np.clip(jj, 0, n_row - 1, out=jj)
+    np.clip(ii, 0, n_col - 1, out=ii)
+    flat_idx = jj * n_col + ii
+    if sl is not None:
+        flat_idx += (sl * (n_row * n_col))[:, None]
+    good = vslice.ravel()[flat_idx]
     seg_step = np.where(lengths > 0, lengths / (n_pair - 1), 1.0)
     max_run = np.floor(gap_mm / seg_step + 1e-9).astype(np.int64)
     return good, max_run
@@ -381,20 +418,22 @@ def _valid_segments_fast(
     lengths: NDArray[np.float64],
     step_mm: float,
     gap_mm: float,
+    sl: NDArray[np.int64] | None = None,
 ) -> NDArray[np.bool_]:
     """Same verdicts as :func:`_valid_segments` for segments between viable voxel centres.
 
     Both ends are viable samples, so every run of non-viable samples is bounded by viable ones
     and the segment is valid iff no run is longer than its gap tolerance (no gap filling needed).
     """
-    good, max_run = _samples(vslice, p, q, lengths, step_mm, gap_mm)
+    good, max_run = _samples(vslice, p, q, lengths, step_mm, gap_mm, sl=sl)
     return ~_has_long_bad_run(good, max_run)
 
 
 def _slice_bounds(
     v: NDArray[np.bool_], sr: float, sc: float
-) -> tuple[_hull.SliceHulls, NDArray[np.float64], NDArray[np.int64]] | None:
-    """Per-slice hulls, upper bounds ``2 max|v - c|`` (mm) and slice visiting order (largest first)."""
+) -> tuple[_hull.SliceHulls, NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]] | None:
+    """Per-slice hulls, upper bounds ``2 max|v - c|`` (mm), slice visiting order (largest first)
+    and the centres c (mm, (S, 2)): the reference's bounds, computed the same way."""
     hulls = _hull.slice_hulls(v)
     if len(hulls.k) == 0:
         return None
@@ -405,66 +444,101 @@ def _slice_bounds(
     cw = (np.minimum.reduceat(w, st) + np.maximum.reduceat(w, st)) / 2.0
     grp = np.repeat(np.arange(len(st)), np.diff(hulls.starts))
     upper = 2.0 * np.maximum.reduceat(np.hypot(u - cu[grp], w - cw[grp]), st)
-    return hulls, upper, np.argsort(-upper, kind="stable")
+    return hulls, upper, np.argsort(-upper, kind="stable"), np.stack([cu, cw], axis=1)
 
 
 def _cell_pairs(
+    sl: NDArray[np.int64],
     jj: NDArray[np.int64],
     ii: NDArray[np.int64],
-    idx: NDArray[np.int64],
     sr: float,
     sc: float,
     lo: float,
     hi: float,
-    cell: int,
-    superdeep: NDArray[np.bool_] | None,
+    levels: tuple[int, ...],
+    superdeep: tuple[NDArray[np.bool_], ...] | None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-    """Pairs ``a < b`` of the points ``idx`` with ``lo <= d < hi`` mm (d computed exactly as the
-    reference does), found through square cells of ``cell`` voxels.
+    """Pairs ``a < b`` of points on the same slice with ``lo <= d < hi`` mm (d computed exactly
+    as the reference does), found through nested square cells (``levels``: cell sizes in voxels,
+    coarse to fine, each a multiple of the next).
 
-    Cell pairs whose farthest box-to-box distance is below ``lo`` are skipped; so are cell pairs
-    whose centre-to-centre segment meets ``superdeep`` at a probe point: every segment between
-    a point of one cell and a point of the other lies within the larger box half-diagonal rho of
-    that segment, and ``superdeep`` marks the voxels whose whole neighbourhood of radius
-    ``rho + 2 h`` is deep (:func:`_deep_box`), so each such segment passes within h of a deep
-    voxel and is invalid.  Both skips are conservative.
+    ``(sl, jj, ii)`` are the points (slice id, row, column), sorted by slice then row-major, as
+    ``np.nonzero`` gives them; ``a < b`` is then the reference's pair orientation.  Level by
+    level, a pair of cells is dropped when the farthest distance between their bounding boxes is
+    below ``lo``, or when the segment joining the box centres meets ``superdeep[level]`` (S, H, W)
+    at a probe point y (rounded to the voxel u, ``|u - y| <= h``): every segment between a point
+    of one cell and a point of the other has a point x with ``|x - y| <= rho`` (rho: the cells'
+    box half-diagonal, at most the level's cell half-diagonal), so ``|x - u| <= h + rho``; and
+    ``superdeep[level]`` marks voxels with no viable voxel within ``r_deep + rho``
+    (:func:`_deep_box` with ``extra_mm = rho``).  The argument of :func:`_deep_non_viable` with
+    delta = ``h + rho`` in place of h then gives a run of non-viable samples longer than the gap
+    tolerance: the segment is invalid.  Both drops are conservative.  Children of the surviving
+    pairs are examined at the next level; the last level is expanded to points.
     """
-    J, I = jj[idx], ii[idx]
-    cj, ci = J // cell, I // cell
-    key = cj * (int(ci.max()) + 2) + ci
-    order = np.argsort(key, kind="stable")
-    uk, cstart, ccount = np.unique(key[order], return_index=True, return_counts=True)
-    # bounding box of each cell's points, in voxel indices
-    jmin = np.minimum.reduceat(J[order], cstart)
-    jmax = np.maximum.reduceat(J[order], cstart)
-    imin = np.minimum.reduceat(I[order], cstart)
-    imax = np.maximum.reduceat(I[order], cstart)
-    nc = len(uk)
-    A, B = np.triu_indices(nc)
-    dj = np.maximum(jmax[A] - jmin[B], jmax[B] - jmin[A]) * sr
-    di = np.maximum(imax[A] - imin[B], imax[B] - imin[A]) * sc
-    ok = np.hypot(dj, di) >= lo * (1.0 - 1e-9) - 1e-6
-    A, B = A[ok], B[ok]
-    if superdeep is not None and len(A):
-        cjA, ciA = (jmin[A] + jmax[A]) / 2.0, (imin[A] + imax[A]) / 2.0
-        cjB, ciB = (jmin[B] + jmax[B]) / 2.0, (imin[B] + imax[B]) / 2.0
-        flat = superdeep.ravel()
-        alive = np.ones(len(A), dtype=bool)
-        for num, den in _PROBES:
-            t = num / den
-            uj = np.rint(cjA + t * (cjB - cjA)).astype(np.int64)
-            ui = np.rint(ciA + t * (ciB - ciA)).astype(np.int64)
-            alive &= ~flat[uj * superdeep.shape[1] + ui]
-        A, B = A[alive], B[alive]
-    if len(A) == 0:
-        empty = np.zeros(0, np.int64)
+    empty = np.zeros(0, np.int64)
+    if len(jj) < 2:
         return empty, empty, np.zeros(0)
-    n = ccount[A] * ccount[B]
-    which = np.repeat(np.arange(len(A)), n)
-    off = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
-    nb = ccount[B][which]
-    pa = idx[order[cstart[A][which] + off // nb]]
-    pb = idx[order[cstart[B][which] + off % nb]]
+    keys = [np.stack([jj // c, ii // c]) for c in levels]
+    order = np.lexsort(tuple(x for kk in reversed(keys) for x in (kk[1], kk[0])) + (sl,))
+    sls, js, is_ = sl[order], jj[order], ii[order]
+    n = len(order)
+    group_start: list[NDArray[np.int64]] = []
+    change = sls[1:] != sls[:-1]
+    for kk in keys:
+        ks = kk[:, order]
+        change = change | (ks[0, 1:] != ks[0, :-1]) | (ks[1, 1:] != ks[1, :-1])
+        group_start.append(np.flatnonzero(np.r_[True, change]))
+    A = B = empty
+    for lev, gs in enumerate(group_start):
+        gcount = np.diff(np.r_[gs, n])
+        jmin, jmax = np.minimum.reduceat(js, gs), np.maximum.reduceat(js, gs)
+        imin, imax = np.minimum.reduceat(is_, gs), np.maximum.reduceat(is_, gs)
+        if lev == 0:  # every pair of cells A <= B on the same slice (cells are grouped by slice)
+            gslice = sls[gs]
+            ng = len(gs)
+            cnt = np.searchsorted(gslice, gslice, side="right") - np.arange(ng)
+            A = np.repeat(np.arange(ng), cnt)
+            B = A + (np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+        else:  # children of the surviving parent pairs
+            pgs = group_start[lev - 1]
+            cstart = np.searchsorted(gs, pgs)
+            ccount = np.diff(np.r_[cstart, len(gs)])
+            nA, nB = ccount[A], ccount[B]
+            m = nA * nB
+            which = np.repeat(np.arange(len(A)), m)
+            off = np.arange(int(m.sum())) - np.repeat(np.cumsum(m) - m, m)
+            ca = cstart[A][which] + off // nB[which]
+            cb = cstart[B][which] + off % nB[which]
+            keep = (A != B)[which] | (ca <= cb)  # a same-parent pair of children once
+            A, B = ca[keep], cb[keep]
+        dj = np.maximum(jmax[A] - jmin[B], jmax[B] - jmin[A]) * sr
+        di = np.maximum(imax[A] - imin[B], imax[B] - imin[A]) * sc
+        ok = np.hypot(dj, di) >= lo * (1.0 - 1e-9) - 1e-6
+        A, B = A[ok], B[ok]
+        if superdeep is not None and len(A):
+            sd = superdeep[lev]
+            n_row, n_col = sd.shape[-2], sd.shape[-1]
+            base = sls[gs[A]] * (n_row * n_col)
+            cjA, ciA = (jmin[A] + jmax[A]) / 2.0, (imin[A] + imax[A]) / 2.0
+            cjB, ciB = (jmin[B] + jmax[B]) / 2.0, (imin[B] + imax[B]) / 2.0
+            flat = sd.ravel()
+            alive = np.ones(len(A), dtype=bool)
+            for num, den in _PROBES:
+                t = num / den
+                uj = np.rint(cjA + t * (cjB - cjA)).astype(np.int64)
+                ui = np.rint(ciA + t * (ciB - ciA)).astype(np.int64)
+                alive &= ~flat[base + uj * n_col + ui]
+            A, B = A[alive], B[alive]
+        if len(A) == 0:
+            return empty, empty, np.zeros(0)
+    gs = group_start[-1]
+    gcount = np.diff(np.r_[gs, n])
+    m = gcount[A] * gcount[B]
+    which = np.repeat(np.arange(len(A)), m)
+    off = np.arange(int(m.sum())) - np.repeat(np.cumsum(m) - m, m)
+    nb = gcount[B][which]
+    pa = order[gs[A][which] + off // nb]
+    pb = order[gs[B][which] + off % nb]
     same = (A == B)[which]
     keep = (pa != pb) & (~same | (pa < pb))  # a same-cell pair once, other pairs oriented a < b
     a, b = np.minimum(pa, pb)[keep], np.maximum(pa, pb)[keep]
@@ -472,56 +546,69 @@ def _cell_pairs(
     keep = (d >= lo) & (d < hi)
     return a[keep], b[keep], d[keep]
 
+#: Nested cell sizes (voxels, coarse to fine) of the pair search (:func:`_cell_pairs`).
+_CELL_LEVELS: tuple[int, ...] = (12, 6, 3)
 
-#: Cell size (voxels) of the pair search's spatial grid (:func:`_cell_pairs`).
-_CELL_VOXELS: int = 6
+#: Slices searched one by one (by decreasing hull bound) before the remaining candidate
+#: slices are searched together in one vectorised pass.
+_ALONE_SLICES: int = 2
 
 #: Length bands of the pair search, as fractions of the slice's hull bound: the longest pairs
 #: are examined first and most slices end in the first band.
 _BANDS: tuple[float, ...] = (0.85, 0.65, 0.4, 0.0)
 
 
-def _first_valid_in_band(
-    vk: NDArray[np.bool_],
+def _first_valid_per_slice(
+    vs: NDArray[np.bool_],
+    sl: NDArray[np.int64],
     jj: NDArray[np.int64],
     ii: NDArray[np.int64],
-    idx: NDArray[np.int64],
-    pts: NDArray[np.float64],
     spacing_rc: tuple[float, float],
     lo: float,
     hi: float,
-    deep: NDArray[np.bool_],
-    superdeep: NDArray[np.bool_],
     step_mm: float,
     gap_mm: float,
-) -> tuple[int, int, float] | None:
-    """The reference's first valid pair among the pairs with ``lo <= d < hi`` on one slice."""
+) -> dict[int, tuple[int, int, float]]:
+    """For each slice of the stack ``vs`` (S, H, W), the reference's first valid pair among its
+    boundary-voxel pairs with ``lo <= d < hi``: ``{slice: (a, b, length_mm)}`` (a, b index the
+    points ``(sl, jj, ii)``); slices without one are absent."""
     sr, sc = spacing_rc
-    a, b, d = _cell_pairs(jj, ii, idx, sr, sc, lo, hi, _CELL_VOXELS, superdeep)
+    extras = tuple(0.5 * float(np.hypot((c - 1) * sr, (c - 1) * sc)) for c in _CELL_LEVELS)
+    deep, *superdeep = _deep_slice(vs, spacing_rc, step_mm, gap_mm, (0.0, *extras))
+    a, b, d = _cell_pairs(sl, jj, ii, sr, sc, lo, hi, _CELL_LEVELS, tuple(superdeep))
     if len(d) == 0:
-        return None
-    alive = _probe_alive(deep, jj[a], ii[a], jj[b], ii[b])
+        return {}
+    alive = _probe_alive(deep, jj[a], ii[a], jj[b], ii[b], sl[a])
     a, b, d = a[alive], b[alive], d[alive]
     if len(d) == 0:
-        return None
-    good, max_run = _samples(vk, pts[a], pts[b], d, step_mm, gap_mm, window=_MID_WINDOW_SAMPLES)
+        return {}
+    pts = np.stack([jj, ii], axis=1).astype(np.float64)
+    good, max_run = _samples(vs, pts[a], pts[b], d, step_mm, gap_mm, window=_MID_WINDOW_SAMPLES, sl=sl[a])
     alive = ~_has_long_bad_run(good, max_run)
     a, b, d = a[alive], b[alive], d[alive]
     if len(d) == 0:
-        return None
-    srt = np.lexsort((b, a, -d))  # the reference's order: longest first, then (a, b)
-    a, b, d = a[srt], b[srt], d[srt]
-    chunk, s = 32, 0
-    while s < len(d):
-        a2, b2, d2 = a[s : s + chunk], b[s : s + chunk], d[s : s + chunk]
-        hit = np.flatnonzero(_valid_segments_fast(vk, pts[a2], pts[b2], d2, step_mm, gap_mm))
-        if len(hit):
-            h = int(hit[0])
-            return int(a2[h]), int(b2[h]), float(d2[h])
-        s += chunk
-        chunk = min(chunk * 2, 1024)
-    return None
-
+        return {}
+    s_of = sl[a]
+    srt = np.lexsort((b, a, -d, s_of))  # per slice, the reference's order: longest first, then (a, b)
+    a, b, d, s_of = a[srt], b[srt], d[srt], s_of[srt]
+    first = np.flatnonzero(np.r_[True, s_of[1:] != s_of[:-1]])
+    rank = np.arange(len(s_of)) - np.repeat(first, np.diff(np.r_[first, len(s_of)]))
+    found: dict[int, tuple[int, int, float]] = {}
+    r0, r1 = 0, 16
+    while True:  # rounds: the next candidates of every unresolved slice, longest first
+        sel = np.flatnonzero((rank >= r0) & (rank < r1))
+        if len(sel) == 0:
+            break
+        if found:
+            sel = sel[~np.isin(s_of[sel], np.fromiter(found, np.int64))]
+        if len(sel):
+            ok = _valid_segments_fast(vs, pts[a[sel]], pts[b[sel]], d[sel], step_mm, gap_mm, sl=s_of[sel])
+            for e in sel[ok]:  # sel is in (slice, reference) order: the first hit per slice wins
+                sk = int(s_of[e])
+                if sk not in found:
+                    found[sk] = (int(a[e]), int(b[e]), float(d[e]))
+        r0, r1 = r1, r1 * 4
+    return found
 
 def _longest_valid(
     v: NDArray[np.bool_], spacing: tuple[float, float, float], gap_voxels: float
@@ -550,41 +637,64 @@ def _longest_valid(
     bounds = _slice_bounds(v, sr, sc)
     if bounds is None:
         return None
-    hulls, upper, order = bounds
+    hulls, upper, order, centre = bounds
     bnd = _boundary(v)
-    # cell-pair rejection radius: half-diagonal of a cell (see _cell_pairs)
-    rho = 0.5 * float(np.hypot((_CELL_VOXELS - 1) * sr, (_CELL_VOXELS - 1) * sc))
     best: tuple[int, NDArray[np.float64], NDArray[np.float64], float] | None = None
     best_len = -1.0
-    for pos in order:
+
+    def offer(k: int, p: NDArray[np.float64], q: NDArray[np.float64], length: float) -> None:
+        nonlocal best, best_len  # the reference's update rule (ties within 1e-9: lowest slice)
+        if length > best_len + 1e-9 or (abs(length - best_len) <= 1e-9 and best is not None and k < best[0]):
+            best, best_len = (k, p, q, length), length
+
+    n_alone = 0
+    for i_pos, pos in enumerate(order):
         if upper[pos] < best_len - 1e-9:
             break
+        if best_len > 0.0 and n_alone >= _ALONE_SLICES and best_len >= _BANDS[1] * float(upper[pos]):
+            # the rest in one vectorised pass against a fixed threshold: every slice's first valid
+            # pair >= thr is found, then offered in the reference's order (same outcome).
+            rest = np.array([q for q in order[i_pos:] if upper[q] >= best_len - 1e-9], dtype=np.int64)
+            ks = hulls.slices[rest]
+            vs = v[ks]
+            sl, jj, ii = np.nonzero(bnd[ks])
+            # |a - b| <= |a - c| + max|h - c| (c: the slice's centre, h: its hull vertices), so a
+            # point whose bound is below the threshold ends no candidate pair
+            reach = np.hypot(jj * sr - centre[rest[sl], 0], ii * sc - centre[rest[sl], 1]) + upper[rest[sl]] / 2.0
+            keep = reach >= best_len - 1e-9 - 1e-6
+            sl, jj, ii = sl[keep], jj[keep], ii[keep]
+            found = _first_valid_per_slice(vs, sl, jj, ii, (sr, sc), best_len - 1e-9 - 1e-7, np.inf, step_mm, gap_mm)
+            for s_idx in range(len(ks)):
+                if s_idx in found:
+                    ia, ib, length = found[s_idx]
+                    offer(int(ks[s_idx]), np.array([jj[ia], ii[ia]], float), np.array([jj[ib], ii[ib]], float), length)
+            break
+        n_alone += 1
         k = int(hulls.slices[pos])
         jj, ii = np.nonzero(bnd[k])
         if len(jj) == 1:
-            cand = (k, np.array([jj[0], ii[0]], float), np.array([jj[0], ii[0]], float), 0.0)
             if 0.0 > best_len or (0.0 == best_len and best is not None and k < best[0]):
-                best, best_len = cand, 0.0
+                best, best_len = (k, np.array([jj[0], ii[0]], float), np.array([jj[0], ii[0]], float), 0.0), 0.0
             continue
         thr = best_len - 1e-9
-        idx = np.arange(len(jj))
-        vk = v[k]
-        deep_k = _deep_slice(vk, (sr, sc), step_mm, gap_mm)
-        super_k = _deep_slice(vk, (sr, sc), step_mm, gap_mm, extra_mm=rho + float(np.hypot(sr, sc)))
-        pts = np.stack([jj, ii], axis=1).astype(np.float64)
+        if best_len > 0.0:  # same reach bound as in the vectorised pass
+            reach = np.hypot(jj * sr - centre[pos, 0], ii * sc - centre[pos, 1]) + upper[pos] / 2.0
+            keep = reach >= thr - 1e-6
+            jj, ii = jj[keep], ii[keep]
+            if len(jj) < 2:
+                continue
+        vk = v[k][None]
+        sl = np.zeros(len(jj), np.int64)
         hi = np.inf
-        # longest pairs first, in bands (one band once a best length is known and close to the
-        # slice's bound); the first valid pair ends the slice
+        # longest pairs first, in bands (one band once a best length close to the slice's bound
+        # is known); the first valid pair ends the slice
         fracs = _BANDS if thr < _BANDS[1] * float(upper[pos]) else (0.0,)
         for frac in fracs:
             lo = max(thr, frac * float(upper[pos]))
-            found = _first_valid_in_band(
-                vk, jj, ii, idx, pts, (sr, sc), lo, hi, deep_k, super_k, step_mm, gap_mm
-            )
-            if found is not None:
-                ia, ib, length = found
-                if length > best_len + 1e-9 or (abs(length - best_len) <= 1e-9 and best is not None and k < best[0]):
-                    best, best_len = (k, pts[ia], pts[ib], length), length
+            got = _first_valid_per_slice(vk, sl, jj, ii, (sr, sc), lo, hi, step_mm, gap_mm).get(0)
+            if got is not None:
+                ia, ib, length = got
+                offer(k, np.array([jj[ia], ii[ia]], float), np.array([jj[ib], ii[ib]], float), length)
                 break
             if lo <= thr:
                 break
