@@ -275,6 +275,7 @@ class _RoiResult:
     model: _Model
     touches: bool
     at_max: bool
+    click_mask: NDArray[np.bool_] | None = None  # the click's region before the step-7 growth
 
 
 def _seed_ball_values(raw: NDArray[Any], seed: Sequence[int], ball_el: NDArray[np.bool_]) -> tuple[NDArray[Any], NDArray[np.bool_]]:
@@ -665,6 +666,7 @@ def _segment_on(
         mask, model = _grow_in_roi(
             raw, smooth, local_seed, tuple(sp), params, liv, clamp, line_ball, sigma_raw, nf, first_round_only  # type: ignore[arg-type]
         )
+        click_mask = None
         touches = _touches_border(mask, lo, hi, shape)
         at_max = fixed_half_mm is not None or half >= params.roi_max_half_size_mm
         if touches and not at_max and not first_round_only:
@@ -675,13 +677,73 @@ def _segment_on(
             open_el = ball(params.opening_radius_mm, tuple(sp)) if params.opening_radius_mm > 0 else None
             grown = _expand_heterogeneous(smooth, mask, local_seed, tuple(sp), params, liv, model.sigma_s, open_el)  # type: ignore[arg-type]
             if grown is not None:
+                click_mask = mask
                 mask, (parenchyma, low, high) = grown
                 model = _Model(float(np.median(raw[mask])), parenchyma, model.sigma_raw, model.sigma_s, low, high, model.conspicuity, "both")
                 touches = _touches_border(mask, lo, hi, shape)
                 if touches and not at_max:
                     half = min(half * params.roi_growth, params.roi_max_half_size_mm)
                     continue
-        return _RoiResult(mask, lo, model, touches, at_max)
+        return _RoiResult(mask, lo, model, touches, at_max, click_mask)
+
+
+def _regrow_on_best_phase(
+    rr: _RoiResult,
+    phases: Mapping[Phase, Volume],
+    phase: Phase,
+    seed: tuple[int, int, int],
+    params: LesionParams,
+    liver: NDArray[np.bool_] | None,
+) -> tuple[_RoiResult, Phase | None]:
+    """Step 7 on the phase where the grown lesion's border differs most from parenchyma.
+
+    The phase is chosen for the clicked part (e.g. an arterially enhancing remnant); the lesion's
+    outer border (necrosis, lipiodol) may be sharper on another phase.  Score per phase on the
+    same grid: median |smoothed - parenchyma| in the band ``edge_band_mm`` inside the grown mask,
+    in smoothed-noise sigmas.  When another phase scores higher, the click's region is grown
+    again there (same enclosure test and clamp); the result is kept only when accepted and still
+    inside the region of interest.
+    """
+    from scipy import ndimage as ndi
+
+    vol = phases[phase]
+    assert rr.click_mask is not None
+    sl = tuple(slice(int(a), int(a) + n) for a, n in zip(rr.lo, rr.mask.shape, strict=True))
+    sp = tuple(float(v) for v in vol.spacing)
+    sig_vox = gaussian_sigma_vox(params.smoothing_sigma_mm, sp, params.smoothing_min_vox)
+    nf = gaussian_noise_factor(sig_vox)
+    band = _inner_band(rr.mask, sp, params.edge_band_mm)
+    if not band.any():
+        return rr, None
+    liv = liver[sl] if liver is not None else None
+    scores: dict[Phase, tuple[float, NDArray[np.float32], float]] = {}
+    for ph, v in phases.items():
+        if not v.geometry.equals(vol.geometry):
+            continue
+        raw = np.asarray(v.array[sl], dtype=np.float32)
+        smooth = ndi.gaussian_filter(raw, sig_vox, mode="nearest")
+        sigma_s = noise_sigma(raw, smooth, sig_vox) * nf
+        est = _parenchyma_value(smooth, rr.mask, sp, params, liv, sigma_s)
+        if est is None or sigma_s <= 0:
+            continue
+        scores[ph] = (float(np.median(np.abs(smooth[band] - est))) / sigma_s, smooth, sigma_s)
+    if phase not in scores:
+        return rr, None
+    best = max(scores, key=lambda k: scores[k][0])
+    if best == phase:
+        return rr, None
+    _, smooth, sigma_s = scores[best]
+    local_seed = tuple(int(a) - int(b) for a, b in zip(seed, rr.lo, strict=True))
+    open_el = ball(params.opening_radius_mm, sp) if params.opening_radius_mm > 0 else None
+    grown = _expand_heterogeneous(smooth, rr.click_mask, local_seed, sp, params, liv, sigma_s, open_el)  # type: ignore[arg-type]
+    if grown is None:
+        return rr, None
+    mask, (parenchyma, low, high) = grown
+    if _touches_border(mask, rr.lo, rr.lo + np.asarray(mask.shape), vol.shape):
+        return rr, None
+    m = rr.model
+    model = _Model(m.lesion, parenchyma, m.sigma_raw, sigma_s, low, high, m.conspicuity, "both")
+    return _RoiResult(mask, rr.lo, model, False, rr.at_max, rr.click_mask), best
 
 
 def _as_phases(volume: Volume | Mapping[Phase | str, Volume]) -> dict[Phase, Volume]:
@@ -805,6 +867,7 @@ def segment_lesion(
             ) from err
 
     conspicuity: dict[str, float] = {}
+    auto_phase = phase is None
     if phase is None and len(phases) > 1:
         cp = LesionParams(**{**asdict(p), "iterations": 1})
         best = None
@@ -831,6 +894,9 @@ def segment_lesion(
             "click inside the liver or pass liver=None."
         )
     rr = _segment_on(vol, seed_vox, p, liv, None if line is None else vol.lps_to_index(line), roi_mm)
+    growth_phase = None
+    if rr.click_mask is not None and auto_phase and len(phases) > 1:
+        rr, growth_phase = _regrow_on_best_phase(rr, phases, phase, seed_vox, p, liv)
     full = np.zeros(vol.shape, dtype=np.uint8 if label < 256 else np.uint16)
     sl = tuple(slice(int(a), int(a) + n) for a, n in zip(rr.lo, rr.mask.shape, strict=True))
     full[sl][rr.mask] = label
@@ -839,6 +905,11 @@ def segment_lesion(
         notes.append(
             "the mask still touches the border of the largest region of interest: it may have leaked into "
             "neighbouring tissue; check it, pass a liver mask or draw a line across the lesion."
+        )
+    if growth_phase is not None:
+        notes.append(
+            f"heterogeneous lesion: the click's region ({phase}) was grown to the lesion border on the "
+            f"{growth_phase} phase, where the border contrast against parenchyma is highest (window and surroundings value refer to that phase)."
         )
     labels = LabelVolume.like(vol, full, labels={label: lesion_id}, meta={"algorithm": ALGORITHM_NAME})
     m = rr.model

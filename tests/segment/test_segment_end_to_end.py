@@ -73,7 +73,7 @@ def test_click_on_the_heterogeneous_lesion_end_to_end() -> None:
     lv = _on_arterial(seg.labels, art)
     truth_m = lesions.array == rec["label"]
     m = lv.array != 0
-    assert 2 * (m & truth_m).sum() / (m.sum() + truth_m.sum()) >= 0.85
+    assert 2 * (m & truth_m).sum() / (m.sum() + truth_m.sum()) >= 0.94  # measured 0.956 (1.0: 0.11)
     v = viable_mask(lv, art, pre_contrast=vols["pre_contrast"], portal_venous=vols["portal_venous"])
     ref = measure_lesion(lesions, rec["label"], viable=viable).viable_diameter_mm
     assert measure_lesion(lv, 1, viable=v).viable_diameter_mm == pytest.approx(ref, abs=max(art.spacing[1:]))

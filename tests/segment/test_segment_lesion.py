@@ -132,7 +132,7 @@ def test_chooses_the_most_conspicuous_phase_or_the_asked_one() -> None:
         pytest.param("L2", "line", id="necrotic-hcc-line"),
         pytest.param("L3", "line", id="post-tace-lipiodol-line"),
         # one click in the viable nodule / remnant of a heterogeneous lesion: the whole lesion
-        # (before the enclosure test: 0.241 and 0.112; measured 0.972-0.976 and 0.925-0.931)
+        # (algorithm 1.0: 0.241 and 0.112; 1.1 measured 0.996-0.998 and 0.956 on seeds 0-1)
         pytest.param("L2", "click", id="necrotic-hcc-click-in-nodule"),
         pytest.param("L3", "click", id="post-tace-lipiodol-click-in-remnant"),
     ],
@@ -145,8 +145,12 @@ def test_study_phantom_lesions(lesion_id: str, mode: str) -> None:
         res = segment_lesion(st.volumes, seed_lps=rec["seed_lps"], liver=st.liver)
     else:
         res = segment_lesion(st.volumes, line_lps=rec["ld_endpoints_lps"], liver=st.liver)
-    floor = 0.9 if (lesion_id, mode) == ("L3", "click") else 0.95
+    floor = 0.94 if (lesion_id, mode) == ("L3", "click") else 0.95
     assert dice(res.labels.array, truth) >= floor
+    if mode == "click" and lesion_id in ("L2", "L3"):
+        # clicked on its arterially enhancing part; grown on the phase with the sharper outer border
+        assert res.phase == Phase.ARTERIAL
+        assert any("grown to the lesion border" in n for n in res.notes)
 
 
 @pytest.mark.parametrize("seed", [pytest.param(0, id="seed0"), pytest.param(1, id="seed1")])
