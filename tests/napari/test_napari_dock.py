@@ -119,9 +119,15 @@ def test_blinded_reader_cannot_see_another_readers_read(docked: Any, tmp_path: P
     assert dock.start_read("reader-A").observations[("L1", "baseline")].longest_diameter_mm == pytest.approx(32.0)
 
 
-def test_lock_makes_the_read_read_only(docked: Any) -> None:
+def test_lock_makes_the_read_read_only(docked: Any, tmp_path: Path) -> None:
+    from hcc_imaging.errors import HccImagingError
+
     viewer, dock = docked
+    with pytest.raises(HccImagingError, match="start a read before exporting"):
+        dock.export("CSV", tmp_path / "x.csv")
     s = dock.start_read("R3", criteria="mRECIST")
+    with pytest.raises(HccImagingError, match="unknown export kind 'PDF'"):
+        dock.export("PDF", tmp_path / "x.pdf")
     s.measure_manual("baseline", ((0, 0, 0), (25, 0, 0)))
     dock.lock_read()  # mRECIST needs a viable diameter: the store refuses, the read stays a draft
     assert not s.locked and "read NOT locked" in dock.status_label.text()
