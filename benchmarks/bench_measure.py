@@ -15,6 +15,18 @@ rotated each round, medians of ``--rounds`` timed runs after one warm-up, ratios
 
 Then a 1,000-lesion archive (log-uniform 5-150 mm, random ellipsoid, random spacing): total
 time for hcc_imaging and, paired on the same lesions, for the fastest peer (sitk_2d).
+
+``--viable`` section (mRECIST viable diameter), same spacing, spheres of 10/30/100/150 mm with
+(a) a concentric necrotic core of 60 % of the diameter (viable rim 20 % of the diameter thick:
+the hardest case for the search, every slice through the core has a valid chord within a voxel
+of the best) and (b) a nodular viable remnant (a ball of 35 % of the diameter at the edge of a
+necrotic lesion).  Paired, interleaved: ``viable_diameter`` (fast search) vs
+``_viable_diameter_reference`` (the original exhaustive search, the rule's definition), plus
+``measure_lesion`` with the viable mask (everything, incl. viable short axis and fractions) and
+without.  Reported in CPU time of the process (``time.process_time``: insensitive to waiting
+for a core on a shared machine) and wall time; ratio = reference / fast.  Both searches must
+return identical lengths and endpoints (checked).
+
 This is not a test: times depend on the machine and its load; the ratios are what matters.
 """
 
@@ -200,11 +212,78 @@ def archive(n: int, seed: int = 0) -> None:
     print(f"paired ratio sitk_2d / hcc_imaging: median {np.median(p / o):.1f}x, total {p.sum() / o.sum():.1f}x")
 
 
+def viable_case(d_mm: float, kind: str, sp: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """(lesion, viable) uint8 masks: ``core`` = concentric necrotic core of 60 % of the diameter,
+    ``nodule`` = viable ball of 35 % of the diameter centred at 0.6 R in a necrotic lesion."""
+    r = d_mm / 2.0
+    n = [int(np.ceil(d_mm / s)) + 4 for s in sp]
+    off = (0.31, 0.17, 0.43)
+    z, y, x = [(np.arange(m) - (m - 1) / 2 + o) * s for m, o, s in zip(n, off, sp, strict=True)]
+    zz, yy, xx = np.meshgrid(z, y, x, indexing="ij")
+    rr = np.sqrt(zz * zz + yy * yy + xx * xx)
+    lesion = rr <= r
+    if kind == "core":
+        viable = lesion & (rr > 0.3 * d_mm)
+    else:
+        viable = lesion & (zz * zz + yy * yy + (xx - 0.6 * r) ** 2 <= (0.35 * r) ** 2)
+    return lesion.astype(np.uint8), viable.astype(np.uint8)
+
+
+def _cpu_wall(fn: Callable[[], Any]) -> tuple[float, float]:
+    c, w = time.process_time(), time.perf_counter()
+    fn()
+    return time.process_time() - c, time.perf_counter() - w
+
+
+def viable_sweep(rounds: int, sizes: list[float]) -> None:
+    from hcc_imaging.measure import viable_diameter
+    from hcc_imaging.measure.viable import _viable_diameter_reference
+
+    print(
+        f"\n== mRECIST viable diameter, spacing {SPACING} mm, median of {rounds} paired runs; "
+        "CPU ms (wall ms); ratio = reference / fast =="
+    )
+    print(f"{'D mm':>5} {'case':>7} {'reference':>18} {'fast':>16} {'ratio cpu':>9} {'(wall)':>7}"
+          f" {'measure_lesion+viable':>22} {'measure_lesion':>15}  viable mm")
+    for d in sizes:
+        for kind in ("core", "nodule"):
+            les, via = viable_case(d, kind, SPACING)
+            lab = LabelVolume.create(les, spacing=SPACING)
+            vv = LabelVolume.create(via, spacing=SPACING)
+            fast = viable_diameter(lab, 1, viable=vv)
+            ref = _viable_diameter_reference(lab, 1, viable=vv)
+            assert fast is not None and ref is not None
+            if (fast.length_mm, fast.endpoints_lps) != (ref.length_mm, ref.endpoints_lps):
+                raise SystemExit(f"MISMATCH at {d} mm {kind}: fast {fast} vs reference {ref}")
+            fns = {
+                "ref": lambda: _viable_diameter_reference(lab, 1, viable=vv),
+                "fast": lambda: viable_diameter(lab, 1, viable=vv),
+                "ml_v": lambda: measure_lesion(lab, 1, viable=vv),
+                "ml": lambda: measure_lesion(lab, 1),
+            }
+            res: dict[str, list[tuple[float, float]]] = {k: [] for k in fns}
+            names = list(fns)
+            for r in range(rounds):
+                for n in names[r % len(names) :] + names[: r % len(names)]:
+                    res[n].append(_cpu_wall(fns[n]))
+            cpu = {k: statistics.median(c for c, _ in v) * 1e3 for k, v in res.items()}
+            wall = {k: statistics.median(w for _, w in v) * 1e3 for k, v in res.items()}
+            ratio_cpu = statistics.median(a[0] / max(b[0], 1e-9) for a, b in zip(res["ref"], res["fast"], strict=True))
+            ratio_wall = statistics.median(a[1] / b[1] for a, b in zip(res["ref"], res["fast"], strict=True))
+            print(
+                f"{d:>5.0f} {kind:>7} {cpu['ref']:>8.1f} ({wall['ref']:>7.1f}) {cpu['fast']:>6.1f} ({wall['fast']:>7.1f})"
+                f" {ratio_cpu:>8.1f}x {ratio_wall:>6.1f}x {cpu['ml_v']:>10.1f} ({wall['ml_v']:>7.1f}) "
+                f"{cpu['ml']:>5.1f} ({wall['ml']:>6.1f})  {fast.length_mm:.2f}"
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--archive", type=int, default=1000, help="lesions in the archive run (0 = skip)")
     ap.add_argument("--quick", action="store_true", help="sizes 10/30/150 only, 3 rounds, 100-lesion archive")
+    ap.add_argument("--viable", action="store_true", help="also time the mRECIST viable diameter (fast vs reference)")
+    ap.add_argument("--viable-only", action="store_true", help="only the viable-diameter section")
     args = ap.parse_args(argv)
     sizes = [5.0, 10.0, 20.0, 30.0, 50.0, 100.0, 150.0]
     rounds, n_archive = args.rounds, args.archive
@@ -213,9 +292,13 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, cpus {os.cpu_count()}, load {os.getloadavg()}")
-    sweep(rounds, sizes)
-    if n_archive:
-        archive(n_archive)
+    if not args.viable_only:
+        sweep(rounds, sizes)
+        if n_archive:
+            archive(n_archive)
+    if args.viable or args.viable_only:
+        viable_sweep(rounds, [10.0, 30.0, 150.0] if args.quick else [10.0, 30.0, 100.0, 150.0])
+    print(f"load at the end {os.getloadavg()}")
     return 0
 
 

@@ -610,6 +610,48 @@ def _first_valid_per_slice(
         r0, r1 = r1, r1 * 4
     return found
 
+#: Slices with at most this many candidate boundary voxels are searched directly (all pairs,
+#: longest first, mid-window then full check), without the necrosis masks and cells.
+_DIRECT_MAX_POINTS: int = 160
+
+
+def _first_valid_direct(
+    vk: NDArray[np.bool_],
+    jj: NDArray[np.int64],
+    ii: NDArray[np.int64],
+    spacing_rc: tuple[float, float],
+    thr: float,
+    step_mm: float,
+    gap_mm: float,
+) -> tuple[int, int, float] | None:
+    """The reference's first valid pair with ``d >= thr`` on one small slice (H, W): every pair,
+    in the reference's order, checked in growing chunks (mid-window test, then the full check)."""
+    sr, sc = spacing_rc
+    a, b = np.triu_indices(len(jj), k=1)
+    d = np.hypot((jj[a] - jj[b]) * sr, (ii[a] - ii[b]) * sc)
+    keep = d >= thr
+    a, b, d = a[keep], b[keep], d[keep]
+    if len(d) == 0:
+        return None
+    srt = np.argsort(-d, kind="stable")
+    a, b, d = a[srt], b[srt], d[srt]
+    pts = np.stack([jj, ii], axis=1).astype(np.float64)
+    chunk, s = 16, 0
+    while s < len(d):
+        a2, b2, d2 = a[s : s + chunk], b[s : s + chunk], d[s : s + chunk]
+        good, max_run = _samples(vk, pts[a2], pts[b2], d2, step_mm, gap_mm, window=_MID_WINDOW_SAMPLES)
+        alive = np.flatnonzero(~_has_long_bad_run(good, max_run))
+        if len(alive):
+            ok = _valid_segments_fast(vk, pts[a2[alive]], pts[b2[alive]], d2[alive], step_mm, gap_mm)
+            hit = alive[ok]
+            if len(hit):
+                h = int(hit[0])
+                return int(a2[h]), int(b2[h]), float(d2[h])
+        s += chunk
+        chunk = min(chunk * 4, 4096)
+    return None
+
+
 def _longest_valid(
     v: NDArray[np.bool_], spacing: tuple[float, float, float], gap_voxels: float
 ) -> tuple[int, NDArray[np.float64], NDArray[np.float64], float] | None:
@@ -683,6 +725,12 @@ def _longest_valid(
             jj, ii = jj[keep], ii[keep]
             if len(jj) < 2:
                 continue
+        if len(jj) <= _DIRECT_MAX_POINTS:
+            got = _first_valid_direct(v[k], jj, ii, (sr, sc), thr, step_mm, gap_mm)
+            if got is not None:
+                ia, ib, length = got
+                offer(k, np.array([jj[ia], ii[ia]], float), np.array([jj[ib], ii[ib]], float), length)
+            continue
         vk = v[k][None]
         sl = np.zeros(len(jj), np.int64)
         hi = np.inf
