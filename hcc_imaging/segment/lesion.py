@@ -192,7 +192,9 @@ class SegmentationResult:
     line_lps : tuple of two LPS points or None
         The line drawn across the lesion, when given.
     phase : Phase
-        Phase the mask was computed on.
+        Phase the click's region was computed on (the grid of ``labels``).  For a heterogeneous
+        lesion the growth to its border may use another phase on the same grid; ``notes`` then
+        names it, and ``window`` / ``surroundings_value`` refer to that phase.
     lesion_value, surroundings_value : float
         Final intensity model (HU for CT): lesion median and surroundings median.
     window : tuple of 2 float
