@@ -433,10 +433,19 @@ def _slice_bounds(
     v: NDArray[np.bool_], sr: float, sc: float
 ) -> tuple[_hull.SliceHulls, NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]] | None:
     """Per-slice hulls, upper bounds ``2 max|v - c|`` (mm), slice visiting order (largest first)
-    and the centres c (mm, (S, 2)): the reference's bounds, computed the same way."""
-    hulls = _hull.slice_hulls(v)
-    if len(hulls.k) == 0:
+    and the centres c (mm, (S, 2)): the reference's bounds, computed the same way.
+
+    The hulls are found on the viable voxels' bounding box and shifted back (integer vertex
+    coordinates: the same vertices as on the whole array, hence the same floats after)."""
+    ks = np.flatnonzero(v.any(axis=(1, 2)))
+    if len(ks) == 0:
         return None
+    k0, k1 = int(ks[0]), int(ks[-1]) + 1
+    proj = v[k0:k1].any(axis=0)
+    rows, cols = np.flatnonzero(proj.any(axis=1)), np.flatnonzero(proj.any(axis=0))
+    r0, c0 = int(rows[0]), int(cols[0])
+    h = _hull.slice_hulls(v[k0:k1, r0 : int(rows[-1]) + 1, c0 : int(cols[-1]) + 1])
+    hulls = _hull.SliceHulls(k=h.k + k0, j=h.j + r0, i=h.i + c0, slices=h.slices + k0, starts=h.starts)
     st = hulls.starts[:-1]
     u = hulls.j * sr
     w = hulls.i * sc
@@ -680,7 +689,6 @@ def _longest_valid(
     if bounds is None:
         return None
     hulls, upper, order, centre = bounds
-    bnd = _boundary(v)
     best: tuple[int, NDArray[np.float64], NDArray[np.float64], float] | None = None
     best_len = -1.0
 
@@ -699,7 +707,7 @@ def _longest_valid(
             rest = np.array([q for q in order[i_pos:] if upper[q] >= best_len - 1e-9], dtype=np.int64)
             ks = hulls.slices[rest]
             vs = v[ks]
-            sl, jj, ii = np.nonzero(bnd[ks])
+            sl, jj, ii = np.nonzero(_boundary(vs))  # in-plane: the same as on the whole array
             # |a - b| <= |a - c| + max|h - c| (c: the slice's centre, h: its hull vertices), so a
             # point whose bound is below the threshold ends no candidate pair
             reach = np.hypot(jj * sr - centre[rest[sl], 0], ii * sc - centre[rest[sl], 1]) + upper[rest[sl]] / 2.0
@@ -713,7 +721,7 @@ def _longest_valid(
             break
         n_alone += 1
         k = int(hulls.slices[pos])
-        jj, ii = np.nonzero(bnd[k])
+        jj, ii = np.nonzero(_boundary(v[k][None])[0])
         if len(jj) == 1:
             if 0.0 > best_len or (0.0 == best_len and best is not None and k < best[0]):
                 best, best_len = (k, np.array([jj[0], ii[0]], float), np.array([jj[0], ii[0]], float), 0.0), 0.0
