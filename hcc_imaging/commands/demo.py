@@ -1,7 +1,7 @@
 """``hcc-imaging demo``: the main job on the bundled sample data, end to end.
 
 1. **index** the sample archive header-only (patients / studies / series, contrast phase);
-2. **segment** every measurable lesion from one line drawn across it, on the four phases,
+2. **click-to-segment** every measurable lesion from one seed point, on the four phases,
    plus its viable (arterially enhancing) part, and compare with the committed masks (Dice,
    long axis);
 3. **batch**: the same pipeline ``hcc-imaging batch`` runs (Dask LocalCluster) — load, masks,
@@ -81,10 +81,8 @@ def _click_to_segment(tp_dir: Path, truth: dict[str, Any]) -> list[dict[str, Any
             continue
         t0 = time.perf_counter()
         try:
-            # a reader's quick line across the lesion (its ends from the truth's long axis): the
-            # robust input for heterogeneous lesions (necrotic core, lipiodol), where a click
-            # in the centre would seed inside the core.
-            res = segment_lesion(vols, line_lps=t["ld_endpoints_lps"], lesion_id=lid, label=int(t["label"]))
+            # one click at the lesion (the truth's seed point), as a reader would click in napari
+            res = segment_lesion(vols, seed_lps=t["seed_lps"], lesion_id=lid, label=int(t["label"]))
         except HccImagingError as err:  # one lesion that cannot be segmented never stops the demo
             rows.append({"lesion_id": lid, "kind": t["kind"], "error": f"{type(err).__name__}: {err}"})
             continue
@@ -168,13 +166,13 @@ def run(args: argparse.Namespace) -> int:
         for tp, tp_truth in truth["timepoints"].items():
             for r in _click_to_segment(data / tp, tp_truth):
                 click_rows.append({"timepoint": tp, **r})
-        tab = Table(title="2. one line across each lesion: 3-D mask + viable part vs the committed masks and the analytic truth")
+        tab = Table(title="2. one click per lesion: 3-D mask + viable part vs the committed masks and the analytic truth")
         for col in ("tp", "lesion", "kind", "s", "Dice", "LD click", "LD mask", "LD truth",
                     "viable click", "viable mask", "viable truth"):
             tab.add_column(col, justify="right")
         for r in click_rows:
             if "error" in r:
-                tab.add_row(r["timepoint"], r["lesion_id"], r["kind"], "", "not segmented: " + r["error"][:70])
+                tab.add_row(r["timepoint"], r["lesion_id"], r["kind"], "", "not segmented: " + r["error"].split(":")[0])
                 continue
             tab.add_row(r["timepoint"], r["lesion_id"], r["kind"], f"{r['segment_s']:.2f}", f"{r['dice_vs_mask']:.3f}",
                         f"{r['ld_click_mm']:.1f}", f"{r['ld_mask_mm']:.1f}", f"{r['ld_truth_mm']:.1f}",
