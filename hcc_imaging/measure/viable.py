@@ -250,6 +250,9 @@ def _longest_valid_reference(
 #: as fractions (numerator, denominator) of the way from p to q; integer arithmetic.
 _PROBES: tuple[tuple[int, int], ...] = ((1, 2), (1, 4), (3, 4), (1, 8), (3, 8), (5, 8), (7, 8))
 
+#: Probe points of a pair of cells (:func:`_cell_pairs`): fewer, the cell pairs are many.
+_CELL_PROBES: tuple[tuple[int, int], ...] = ((1, 2), (1, 4), (3, 4))
+
 #: Samples around the middle of a candidate segment checked exactly before the full check.
 _MID_WINDOW_SAMPLES: int = 6
 
@@ -532,7 +535,7 @@ def _cell_pairs(
             cjB, ciB = (jmin[B] + jmax[B]) / 2.0, (imin[B] + imax[B]) / 2.0
             flat = sd.ravel()
             alive = np.ones(len(A), dtype=bool)
-            for num, den in _PROBES:
+            for num, den in _CELL_PROBES:
                 t = num / den
                 uj = np.rint(cjA + t * (cjB - cjA)).astype(np.int64)
                 ui = np.rint(ciA + t * (ciB - ciA)).astype(np.int64)
@@ -560,7 +563,7 @@ _CELL_LEVELS: tuple[int, ...] = (12, 6, 3)
 
 #: Slices searched one by one (by decreasing hull bound) before the remaining candidate
 #: slices are searched together in one vectorised pass.
-_ALONE_SLICES: int = 2
+_ALONE_SLICES: int = 1
 
 #: Length bands of the pair search, as fractions of the slice's hull bound: the longest pairs
 #: are examined first and most slices end in the first band.
@@ -666,21 +669,28 @@ def _longest_valid(
 ) -> tuple[int, NDArray[np.float64], NDArray[np.float64], float] | None:
     """Longest valid segment over all slices: ``(slice, p, q, length_mm)`` (p, q = (row, col)).
 
-    Same candidates, same order and the same verdicts as :func:`_longest_valid_reference` (the
-    rule's definition, property-tested against it), with work removed only where it provably
-    cannot change the answer:
+    Returns exactly what :func:`_longest_valid_reference` (the rule's definition) returns -
+    same slice, endpoints and length; property-tested against it - with work removed only
+    where it provably cannot change the answer:
 
     * slices are visited by decreasing hull bound and the search stops when the bound falls
       below the best valid length (as in the reference);
-    * a boundary voxel whose farthest hull vertex on its slice is closer than the best length so
-      far cannot end a longer segment: its pairs are never formed; pairs shorter than the best
-      are dropped before anything else (integer squared distances);
+    * a boundary voxel whose distance to the slice centre plus the hull radius is below the best
+      length cannot end a longer segment: it is dropped;
+    * pairs come from nested cells (:func:`_cell_pairs`): cell pairs too short, or whose
+      segments all cross deep necrosis, are never expanded;
     * pairs with a probe point (1/2, 1/4, 3/4, 1/8, ...) deep in necrosis are rejected by
       integer look-ups (:func:`_probe_alive`, conservative);
     * a run of non-viable samples longer than the tolerance among the samples around the middle
       rejects a pair exactly (a sub-run of the full check);
     * the survivors, longest first (ties in the reference's pair order), get the full sampled
-      check in growing chunks; the first valid one ends the slice.
+      check; the first valid one ends the slice.
+
+    Small slices are searched directly (:func:`_first_valid_direct`); after
+    ``_ALONE_SLICES`` slices the remaining candidate slices are searched in one vectorised pass
+    against the best length so far, and the reference's update rule (longest wins, ties within
+    1e-9 mm go to the lowest slice) is applied to their results in the reference's slice order:
+    a slice the reference would skip or find nothing on offers nothing that rule accepts.
     """
     sr, sc = spacing[1], spacing[2]
     step_mm = VIABLE_SAMPLE_STEP_VOXELS * min(sr, sc)

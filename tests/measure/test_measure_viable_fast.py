@@ -196,8 +196,8 @@ def test_fast_shortcuts_change_nothing(seed: int, monkeypatch: pytest.MonkeyPatc
     zoom=st.sampled_from([1, 2]),
 )
 def test_vectorised_pass_equals_reference(seed: int, kind: str, spacing, gap: float, zoom: int) -> None:
-    """The all-slices-at-once pass (normally entered after two slices once the best length is
-    close to the bounds) forced on from the second slice: same answer as the reference."""
+    """The all-slices-at-once pass (normally entered once the best length is close to the
+    slices' bounds) forced on from the second slice: same answer as the reference."""
     from unittest import mock
 
     _, viable = _random_case(seed, kind, spacing)
