@@ -69,15 +69,24 @@ def test_dragging_a_line_remeasures_table_and_response(docked: Any, qtbot: Any, 
     feats = layer.features
     idx = int(np.nonzero((feats["axis"] == "long").to_numpy())[0][0])
     verts = np.asarray(layer.data[idx], float)
-    # drag the end point 5 columns further along the row direction
+    # drag the end point 5 columns further, as napari's select-vertices tool does on release:
+    # edit the shape, then emit events.data(action=CHANGED, data_indices=(idx,))
+    from napari.layers.base._base_constants import ActionType
+
     moved = verts.copy()
     moved[1, 2] += 5
-    dock.move_line("L1", "long", moved)
+    layer._data_view.edit(idx, moved)
+    layer.events.data(value=layer.data, action=ActionType.CHANGED, data_indices=(idx,), vertex_indices=((0, 1),))
     expected = float(np.linalg.norm(session.geometry("baseline").index_to_lps(moved[1]) - session.geometry("baseline").index_to_lps(moved[0])))
     obs = session.observations[("L1", "baseline")]
     assert obs.longest_diameter_mm == pytest.approx(round(expected, 1))
     assert obs.source == "reader:R1"
     assert _cell(dock, 0, "longest_diameter_mm") == f"{expected:.1f}"
+    # the scripting path (move_line) goes through the same event
+    dock.move_line("L1", "long", verts)
+    assert session.observations[("L1", "baseline")].longest_diameter_mm == pytest.approx(
+        round(float(np.linalg.norm(np.subtract(*session.geometry("baseline").index_to_lps(verts)))), 1)
+    )
 
 
 def test_manual_line_and_table_edit_without_pipeline(docked: Any) -> None:

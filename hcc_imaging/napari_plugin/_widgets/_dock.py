@@ -751,21 +751,14 @@ class ResponseDock(QWidget):
         s.set_line(lid, self.timepoint_id, replace(line, lesion_id=lid, axis=axis))
 
     def move_line(self, lesion_id: str, axis: str, vertices_data: Any) -> None:
-        """Programmatic drag of one line (tests, scripting): same path as a mouse edit."""
+        """Programmatic drag of one line (scripting): replaces its vertices on the Shapes layer,
+        which emits the same ``events.data`` (action "changed") a mouse drag does."""
         layer = self.viewer.layers[self._lines_layer_name()]
         feats = layer.features
         idx = int(np.nonzero((feats["lesion_id"] == lesion_id).to_numpy() & (feats["axis"] == axis).to_numpy())[0][0])
         data = list(layer.data)
         data[idx] = np.asarray(vertices_data, float)
         layer.data = data
-        # napari emits events.data with action "changed" for GUI drags; setting .data emits it too.
-        if self.session is not None and self.timepoint_id:
-            geom = self.session.geometry(self.timepoint_id)
-            ln = line_from_vertices(vertices_data, geom, lesion_id=lesion_id, axis=axis)
-            obs = self.session.observations.get((lesion_id, self.timepoint_id))
-            if obs is None or axis not in obs.lines or not np.allclose(obs.lines[axis].end_lps, ln.end_lps):
-                self.session.set_line(lesion_id, self.timepoint_id, ln)
-            self.refresh_all()
 
     # ------------------------------------------------------------------ table
     def go_to_lesion(self, lesion_id: str) -> bool:
