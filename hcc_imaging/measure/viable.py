@@ -565,6 +565,10 @@ _CELL_LEVELS: tuple[int, ...] = (12, 6, 3)
 #: slices are searched together in one vectorised pass.
 _ALONE_SLICES: int = 1
 
+#: Slices per vectorised pass (bounds the memory of the pair arrays; the best length found by
+#: one pass is the threshold of the next).
+_BATCH_SLICES: int = 32
+
 #: Length bands of the pair search, as fractions of the slice's hull bound: the longest pairs
 #: are examined first and most slices end in the first band.
 _BANDS: tuple[float, ...] = (0.85, 0.65, 0.4, 0.0)
@@ -714,20 +718,26 @@ def _longest_valid(
         if best_len > 0.0 and n_alone >= _ALONE_SLICES and best_len >= _BANDS[1] * float(upper[pos]):
             # the rest in one vectorised pass against a fixed threshold: every slice's first valid
             # pair >= thr is found, then offered in the reference's order (same outcome).
-            rest = np.array([q for q in order[i_pos:] if upper[q] >= best_len - 1e-9], dtype=np.int64)
-            ks = hulls.slices[rest]
-            vs = v[ks]
-            sl, jj, ii = np.nonzero(_boundary(vs))  # in-plane: the same as on the whole array
-            # |a - b| <= |a - c| + max|h - c| (c: the slice's centre, h: its hull vertices), so a
-            # point whose bound is below the threshold ends no candidate pair
-            reach = np.hypot(jj * sr - centre[rest[sl], 0], ii * sc - centre[rest[sl], 1]) + upper[rest[sl]] / 2.0
-            keep = reach >= best_len - 1e-9 - 1e-6
-            sl, jj, ii = sl[keep], jj[keep], ii[keep]
-            found = _first_valid_per_slice(vs, sl, jj, ii, (sr, sc), best_len - 1e-9 - 1e-7, np.inf, step_mm, gap_mm)
-            for s_idx in range(len(ks)):
-                if s_idx in found:
-                    ia, ib, length = found[s_idx]
-                    offer(int(ks[s_idx]), np.array([jj[ia], ii[ia]], float), np.array([jj[ib], ii[ib]], float), length)
+            rest_all = np.array([q for q in order[i_pos:] if upper[q] >= best_len - 1e-9], dtype=np.int64)
+            for g in range(0, len(rest_all), _BATCH_SLICES):  # bounded memory; threshold tightens
+                rest = rest_all[g : g + _BATCH_SLICES]
+                rest = rest[upper[rest] >= best_len - 1e-9]
+                if len(rest) == 0:
+                    continue
+                ks = hulls.slices[rest]
+                vs = v[ks]
+                sl, jj, ii = np.nonzero(_boundary(vs))  # in-plane: the same as on the whole array
+                # |a - b| <= |a - c| + max|h - c| (c: the slice's centre, h: its hull vertices),
+                # so a point whose bound is below the threshold ends no candidate pair
+                reach = np.hypot(jj * sr - centre[rest[sl], 0], ii * sc - centre[rest[sl], 1]) + upper[rest[sl]] / 2.0
+                keep = reach >= best_len - 1e-9 - 1e-6
+                sl, jj, ii = sl[keep], jj[keep], ii[keep]
+                lo = best_len - 1e-9 - 1e-7
+                found = _first_valid_per_slice(vs, sl, jj, ii, (sr, sc), lo, np.inf, step_mm, gap_mm)
+                for s_idx in range(len(ks)):
+                    if s_idx in found:
+                        ia, ib, length = found[s_idx]
+                        offer(int(ks[s_idx]), np.array([jj[ia], ii[ia]], float), np.array([jj[ib], ii[ib]], float), length)
             break
         n_alone += 1
         k = int(hulls.slices[pos])

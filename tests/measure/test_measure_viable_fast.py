@@ -197,11 +197,16 @@ def test_fast_shortcuts_change_nothing(seed: int, monkeypatch: pytest.MonkeyPatc
 )
 def test_vectorised_pass_equals_reference(seed: int, kind: str, spacing, gap: float, zoom: int) -> None:
     """The all-slices-at-once pass (normally entered once the best length is close to the
-    slices' bounds) forced on from the second slice: same answer as the reference."""
+    slices' bounds) forced on from the second slice, two slices per pass: same answer as the
+    reference."""
     from unittest import mock
 
     _, viable = _random_case(seed, kind, spacing)
     viable = np.kron(viable, np.ones((1, zoom, zoom), bool))
-    with mock.patch.object(vm, "_ALONE_SLICES", 1), mock.patch.object(vm, "_BANDS", (0.85, 0.0)):
+    with (
+        mock.patch.object(vm, "_ALONE_SLICES", 1),
+        mock.patch.object(vm, "_BANDS", (0.85, 0.0)),
+        mock.patch.object(vm, "_BATCH_SLICES", 2),
+    ):
         fast = vm._longest_valid(viable, spacing, gap)
     assert _same(fast, vm._longest_valid_reference(viable, spacing, gap))
