@@ -52,6 +52,7 @@ __all__ = [
     "VIABLE_ROI_MARGIN_MM",
     "VIABLE_REGISTRATION_ITERATIONS",
     "VIABLE_REGISTRATION_MIN_SAMPLES",
+    "VIABLE_REGISTRATION_MOVING_MARGIN_MM",
     "VIABLE_MIN_VOLUME_MM3",
     "REGISTRATION_SHRINK_FACTORS",
     "REGISTRATION_SMOOTHING_SIGMAS_MM",
@@ -259,6 +260,10 @@ VIABLE_ROI_MARGIN_MM: Final[float] = 30.0
 #: two pyramid levels (shrink 2, 1), this many iterations and samples per level.
 VIABLE_REGISTRATION_ITERATIONS: Final[int] = 40
 VIABLE_REGISTRATION_MIN_SAMPLES: Final[int] = 5000
+#: Margin (mm) of pre-contrast image kept around the lesion ROI as the moving image of that
+#: registration: more than the breathing shift between phases of one study (a few mm, at most
+#: ~20 mm), so the optimiser never runs out of image, without resampling the whole series.
+VIABLE_REGISTRATION_MOVING_MARGIN_MM: Final[float] = 30.0
 
 #: A thin regular rim of enhancement around a non-enhancing zone is reactive, not viable
 #: (mRECIST, Lencioni & Llovet 2010).  Enhancing structures no thicker than this (mm) are

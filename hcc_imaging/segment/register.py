@@ -347,6 +347,11 @@ def register_volumes(
         R.SetMetricAsMattesMutualInformation(numberOfHistogramBins=p.histogram_bins)
         R.SetMetricSamplingStrategy(R.RANDOM)
         R.SetMetricSamplingPercentagePerLevel(fr, p.random_seed)
+        # sparse random samples: evaluate image gradients at the samples only, instead of
+        # filtering the whole moving and fixed images at every pyramid level (seconds per call
+        # on a 512 x 512 x 100 series, for the same result)
+        R.MetricUseMovingImageGradientFilterOff()
+        R.MetricUseFixedImageGradientFilterOff()
         R.SetInterpolator(sitk.sitkLinear)
         if p.optimizer == "gradient_descent":
             R.SetOptimizerAsGradientDescent(
