@@ -48,8 +48,6 @@ IMPLEMENTATION_VERSION_NAME: str = "HCC_IMAGING_01"
 #: BitsStored of written CT pixels: 12 bits covers HU -1024..3071 with intercept -1024.
 STORED_BITS: int = 12
 
-#: Permissions of written files (mkstemp creates 0600; DICOM files are meant to be shared).
-_FILE_MODE = 0o644
 _CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 _ENCODERS: dict[str, str] = {
     "1.2.840.10008.1.2.4.80": "pyjpegls",  # JPEG-LS Lossless
@@ -81,7 +79,7 @@ def _ds(value: float) -> str:
 
 
 def _atomic_save(ds: Any, path: Path) -> None:
-    atomic_write(path, lambda tmp: ds.save_as(tmp, enforce_file_format=True), mode=_FILE_MODE)
+    atomic_write(path, lambda tmp: ds.save_as(tmp, enforce_file_format=True))  # 0644: DICOM files are meant to be shared
 
 
 def write_series(

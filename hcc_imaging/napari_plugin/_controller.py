@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .._atomic import atomic_write_bytes
 from ..errors import BlindingError, HccImagingError, StoreError
 from ..volume import Geometry, LabelVolume, Phase, Volume
 from ._layers import LineSpec, geometry_from_metadata, geometry_metadata
@@ -156,17 +156,8 @@ def session_path(autosave_dir: str | os.PathLike[str], patient_id: str, reader_i
 
 
 def _atomic_write_bytes(path: Path, payload: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Autosave durably: the shared atomic writer with fsync (a crash leaves the last save)."""
+    atomic_write_bytes(path, payload, fsync=True)
 
 
 def _line_to_json(line: LineSpec) -> dict[str, Any]:
