@@ -449,6 +449,13 @@ def ellipsoid_lesion(
     vol = Volume(array=np.rint(img).astype(np.int16), geometry=geom0, modality=Modality.CT)
     lab = LabelVolume(array=mask.astype(np.uint8), geometry=geom0, labels={1: "L1"})
     sd = ell.sampled_diameters(geom0)
+    if sd["ld_slice"] is None:
+        raise PhantomError(
+            f"ellipsoid with radii {tuple(float(v) for v in radii)} mm and centre offset "
+            f"{tuple(float(v) for v in centre_offset_vox)} voxels falls between two sampled slices "
+            f"(slice spacing {float(sp[0])} mm): no slice crosses it, so the mask is empty. "
+            "Fix: use a smaller slice spacing, a larger radius along the slice axis, or another offset."
+        )
     truth = Truth(
         longest_diameter_mm=sd["longest_diameter_mm"],
         short_axis_mm=sd["short_axis_mm"],
