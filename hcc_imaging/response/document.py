@@ -291,6 +291,13 @@ def _text(value: Any, where: str, optional: bool = True) -> str | None:
     )
 
 
+def _note(value: Any, where: str) -> str | None:
+    """A free-text note: any string (blank included, it is the reader's text) or None."""
+    if value is None or isinstance(value, str):
+        return value
+    raise ReadDocumentError(f"{where}: a note must be text, got {type(value).__name__} {value!r}. Fix: quote it.")
+
+
 def _date(value: Any, where: str) -> _dt.date | None:
     if value is None:
         return None
@@ -555,8 +562,9 @@ class LesionObservation:
                                              maximum=1.0, unit="fraction"))
         s(self, "attenuation_hu",
           _number(self.attenuation_hu, w("attenuation_hu"), minimum=None, unit="HU"))
-        for name in ("tracking_uid", "split_from", "merged_into", "note", "source"):
+        for name in ("tracking_uid", "split_from", "merged_into", "source"):
             s(self, name, _text(getattr(self, name), w(name)))
+        s(self, "note", _note(self.note, w("note")))
         if self.irecist_category is not None:
             s(self, "irecist_category",
               _enum(IRecistCategory, self.irecist_category, w("irecist_category")))
@@ -731,7 +739,7 @@ class TimePoint:
           _bool(self.tumour_markers_normal, w("tumour_markers_normal")))
         s(self, "clinically_stable", _bool(self.clinically_stable, w("clinically_stable")))
         s(self, "modality", _text(self.modality, w("modality")))
-        s(self, "note", _text(self.note, w("note")))
+        s(self, "note", _note(self.note, w("note")))
         lesions = []
         for item in self.lesions:
             if isinstance(item, LesionObservation):
@@ -850,7 +858,7 @@ class TreatmentEvent:
         s(self, "end_date", _date(self.end_date, f"{where}, field 'end_date'"))
         s(self, "end_day", _day(self.end_day, f"{where}, field 'end_day'"))
         s(self, "lesion_ids", tuple(str(x) for x in self.lesion_ids))
-        s(self, "note", _text(self.note, f"{where}, field 'note'"))
+        s(self, "note", _note(self.note, f"{where}, field 'note'"))
 
     @property
     def is_locoregional(self) -> bool:
@@ -1061,6 +1069,7 @@ class ReadDocument:
         s(self, "last_contact_day",
           _day(self.last_contact_day, "read document, field 'last_contact_day'"))
         s(self, "criteria", tuple(str(c) for c in self.criteria))
+        s(self, "note", _note(self.note, "read document, field 'note'"))
         tps = tuple(t if isinstance(t, TimePoint) else TimePoint.from_json(t)
                     for t in self.timepoints)
         if not tps:

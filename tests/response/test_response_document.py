@@ -11,6 +11,7 @@ import pytest
 from hcc_imaging.errors import ReadDocumentError
 from hcc_imaging.response.document import (
     SCHEMA_PATH,
+    SCHEMA_VERSION,
     LesionKind,
     LesionObservation,
     ReadDocument,
@@ -283,3 +284,22 @@ def test_generated_documents_write_schema_valid_json(lesions, days):
     out = d.to_json()
     jsonschema.validate(out, schema())
     assert ReadDocument.from_json(json.loads(json.dumps(out))) == d
+
+
+@pytest.mark.parametrize("note", [" ", "", "\n"])
+def test_blank_note_is_kept_as_written(note: str) -> None:
+    """A note is the reader's free text: blank text round-trips (hypothesis found ' ' rejected
+    as if it were an identifier); identifiers stay non-empty."""
+    doc = ReadDocument.from_json({
+        "schema_version": SCHEMA_VERSION, "patient_id": "P1", "reader_id": "R1", "note": note,
+        "timepoints": [{"id": "BL", "day": 0, "note": note, "lesions": [
+            {"lesion_id": "L1", "role": "target", "longest_diameter_mm": 12.0, "note": note}]}],
+    })
+    back = ReadDocument.from_json(doc.to_json())
+    assert back.note == note and back.timepoints[0].note == note
+    assert back.timepoints[0].lesions[0].note == note
+    with pytest.raises(ReadDocumentError, match="note must be text"):
+        ReadDocument.from_json({**doc.to_json(), "note": 3})
+    with pytest.raises(ReadDocumentError, match="lesion_id"):
+        ReadDocument.from_json({**doc.to_json(), "timepoints": [{"id": "BL", "day": 0, "lesions": [
+            {"lesion_id": " ", "role": "target", "longest_diameter_mm": 12.0}]}]})
