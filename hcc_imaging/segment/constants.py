@@ -211,6 +211,19 @@ LESION_RADIAL_MAX_OPEN_FRACTION: Final[float] = 0.25
 LESION_RADIAL_MAX_REACH_MM: Final[float] = 60.0
 # ---- end of the radial block ---------------------------------------------------------------
 
+# ---- thin enhancing rim around a hypodense lesion (lesion.py step 9) -------------------------
+#: After a click on a hypodense zone (ablation / TACE necrosis), the shell just outside the mask,
+#: max(REACTIVE_RIM_MAX_THICKNESS_MM, one voxel) thick, is tested for a thin enhancing rim on
+#: every phase sharing the grid: its median must exceed the surroundings (median of the 2-6 mm
+#: ring) by LESION_MIN_CONTRAST_K_SIGMA standard errors, AND at least this fraction of the shell
+#: must be brighter than the surroundings by one smoothed-noise sigma.  Plain parenchyma: 16 %;
+#: a shell of partial-volume lesion voxels: fewer; a vessel along one side adds ~0.1-0.2.  On the
+#: study phantom the 1.5 mm rim of L4 / fu1 L1 (2.3 mm voxels, half of the shell partial
+#: volume) gives 0.49-0.6 on the arterial phase, so 0.4 (docs/validation.md section 2.2).
+LESION_RIM_MIN_FRACTION: Final[float] = 0.4
+#: Fewest shell / ring voxels for that test (a median of fewer is noise).
+LESION_RIM_MIN_VOXELS: Final[int] = 20
+
 
 # ------------------------------------------------------------------------------- liver
 #: Initial HU search range of liver parenchyma per phase (CT).  The liver value is then the
