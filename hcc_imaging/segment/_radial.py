@@ -21,7 +21,8 @@ Method (the lesion is assumed star-shaped around the click, with a smooth border
    ``LESION_RADIAL_MEDIAN_DEG`` of arc (wrapping in azimuth); a ray that stopped early on a
    parenchyma-like patch inside the tumour, or ran along a vessel, is outvoted by its neighbours.
 4. Mask = voxels whose distance to the seed is below the interpolated radius in their direction,
-   inside the liver, holes filled; it always contains the clicked region.
+   inside the liver, holes filled (the clicked region is not forced in: its thin protrusions are
+   what the median removes).
 
 Rejected (None) when more than ``LESION_RADIAL_MAX_OPEN_FRACTION`` of the rays never meet
 parenchyma within the reach: the lesion is not enclosed by parenchyma (a leak, or not a lesion).
@@ -151,9 +152,10 @@ def radial_refine(
     box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
     out = np.zeros(smooth.shape, bool)
     out[box] = dist <= rad_vox
-    out |= click
     if liver is not None:
-        out &= liver | click
+        out &= liver
+    # the clicked region is not forced in: a thin protrusion of it (a leak along a vessel) is what
+    # the median over directions removes
     out = component_at(out, tuple(int(v) for v in seed), click)
     filled = np.zeros_like(out)
     filled[box] = fill_holes(out[box])

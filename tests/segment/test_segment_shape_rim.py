@@ -62,7 +62,7 @@ def test_radial_refine_recovers_a_graded_tumour_next_to_a_vessel() -> None:
     star = radial_refine(smooth, click, seed, (1.0, 1.0, 1.0), None, 105.0, 10.0, -50.0, 50.0)
     assert star is not None
     assert dice(star, tumour) >= 0.9
-    assert np.all(star[click])
+    assert np.mean(star[click]) > 0.99
 
 
 def test_radial_refine_refuses_a_region_not_enclosed_within_reach() -> None:
