@@ -299,6 +299,7 @@ class _RoiResult:
     click_mask: NDArray[np.bool_] | None = None  # the click's region before the step-7 growth
     radial: bool = False  # step 8 (star-shaped refinement) made the mask
     rim_phase: Phase | None = None  # step 9 added a thin enhancing rim seen on this phase
+    smooth: NDArray[np.float32] | None = None  # the smoothed ROI of the click's phase (steps 3-7)
 
 
 def _seed_ball_values(raw: NDArray[Any], seed: Sequence[int], ball_el: NDArray[np.bool_]) -> tuple[NDArray[Any], NDArray[np.bool_]]:
@@ -715,7 +716,7 @@ def _segment_on(
                 if touches and not at_max:
                     half = min(half * params.roi_growth, params.roi_max_half_size_mm)
                     continue
-        return _RoiResult(mask, lo, model, touches, at_max, click_mask)
+        return _RoiResult(mask, lo, model, touches, at_max, click_mask, smooth=smooth)
 
 
 def _radial_on(
@@ -799,29 +800,32 @@ def _add_enhancing_rim(
         return rr
     sp = tuple(float(v) for v in vol.spacing)
     reach = max(C.REACTIVE_RIM_MAX_THICKNESS_MM, min(sp))  # the rim's thickness, at least one voxel
-    pad = np.ceil((params.ring_outer_mm + 1.0) / np.asarray(sp)).astype(int) + 1
-    box = pad_box(bb[0], bb[1], pad, mask.shape)
+    # the shell: exact distances on a tight box; the ring: the subsampled lattice of step 3
+    box = pad_box(bb[0], bb[1], np.ceil(reach / np.asarray(sp)).astype(int) + 1, mask.shape)
     sub = mask[box]
     d_out = ndi.distance_transform_edt(~sub, sampling=sp)
-    shell = (d_out > 0) & (d_out <= reach)
-    ring = (d_out > params.ring_inner_mm) & (d_out <= params.ring_outer_mm)
-    if liver is not None:
-        sl_roi = tuple(slice(int(a), int(a) + n) for a, n in zip(rr.lo, mask.shape, strict=True))
-        liv = liver[sl_roi][box]
+    shell = np.zeros_like(mask)
+    shell[box] = (d_out > 0) & (d_out <= reach)
+    ring = _ring(mask, sp, params.ring_inner_mm, params.ring_outer_mm)
+    sl_roi = tuple(slice(int(a), int(a) + n) for a, n in zip(rr.lo, mask.shape, strict=True))
+    liv = liver[sl_roi] if liver is not None else None
+    if liv is not None:
         shell &= liv
         ring &= liv
     if shell.sum() < C.LESION_RIM_MIN_VOXELS or ring.sum() < C.LESION_RIM_MIN_VOXELS:
         return rr
     sig_vox = gaussian_sigma_vox(params.smoothing_sigma_mm, sp, params.smoothing_min_vox)
     nf = gaussian_noise_factor(sig_vox)
-    gbox = tuple(slice(int(a) + s.start, int(a) + s.stop) for a, s in zip(rr.lo, box, strict=True))
     best: tuple[float, Phase, NDArray[np.float32], float, float] | None = None
     for ph, v in phases.items():
         if not v.geometry.equals(vol.geometry):
             continue
-        raw = np.asarray(v.array[gbox], dtype=np.float32)
-        smooth = ndi.gaussian_filter(raw, sig_vox, mode="nearest")
-        sigma_s = noise_sigma(raw, smooth, sig_vox) * nf
+        if ph == phase and rr.smooth is not None:
+            smooth, sigma_s = rr.smooth, rr.model.sigma_s  # already computed for the click
+        else:
+            raw = np.asarray(v.array[sl_roi], dtype=np.float32)
+            smooth = ndi.gaussian_filter(raw, sig_vox, mode="nearest")
+            sigma_s = noise_sigma(raw, smooth, sig_vox) * nf
         if sigma_s <= 0:
             continue
         surround = float(np.median(smooth[ring]))
@@ -842,12 +846,12 @@ def _add_enhancing_rim(
     if best is None:
         return rr
     _, ph, smooth, surround, rim_value = best
-    add = shell & (smooth >= 0.5 * (surround + rim_value))
+    add = (shell & (smooth >= 0.5 * (surround + rim_value)))[box]
     grown_sub = sub | add
     grown_sub = component_at(grown_sub, tuple(int(v) for v in np.argwhere(sub)[0]), sub) | sub
     grown_sub = fill_holes(grown_sub)
-    if liver is not None:
-        grown_sub &= liv | sub
+    if liv is not None:
+        grown_sub &= liv[box] | sub
     out = mask.copy()
     out[box] = grown_sub
     touches = _touches_border(out, rr.lo, rr.lo + np.asarray(out.shape), vol.shape)
