@@ -69,7 +69,7 @@ __all__ = [
 
 #: Version of the segmentation algorithms, recorded in every result's provenance.  Bump when
 #: a default or a step changes results.
-ALGORITHM_VERSION: Final[str] = "1.1"
+ALGORITHM_VERSION: Final[str] = "1.2"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
@@ -177,6 +177,58 @@ LESION_PARENCHYMA_SAMPLE_MM: Final[float] = 25.0
 #: up to ~5 cm across reaches its far side (the phantoms' necrotic / post-TACE lesions need
 #: 16-18 mm from the clicked nodule); larger lesions are better drawn with a line.
 LESION_EXPANSION_MAX_MM: Final[float] = 25.0
+
+# ---- star-shaped (radial) refinement of heterogeneous lesions (segment/_radial.py) -------
+#: Used when the heterogeneous test fires after a click but the growth to the border is rejected
+#: (not enclosed: real parenchyma is textured, docs/validation.md section 2.3).
+#: Rays: polar steps over 0-180 deg (twice as many azimuth steps): 24 -> 7.5 deg cells, 1152 rays;
+#: at 40 mm from the seed neighbouring rays are 5 mm apart, about one ring width.
+LESION_RADIAL_POLAR_STEPS: Final[int] = 24
+#: Sampling step along a ray (mm): below the in-plane voxel size of abdominal CT (0.6-0.9 mm).
+LESION_RADIAL_STEP_MM: Final[float] = 0.5
+#: Smoothing (Gaussian sigma, mm) of the image the rays read: real parenchyma texture (vessels
+#: of 1-3 mm) must not stop a ray; 1.5 x the lesion smoothing.
+LESION_RADIAL_SMOOTHING_MM: Final[float] = 1.5
+#: A ray sample is parenchyma-like within this many peak sigmas of the parenchyma value (peak
+#: sigma = HWHM / 1.1774 of the parenchyma histogram peak: texture + noise).  1.5 sigma holds
+#: 87 % of parenchyma samples; 2.0 (95 %) also accepts the 80-90 HU border tissue of the IRCAD
+#: tumours against 105 HU parenchyma as parenchyma (docs/validation.md section 2.3 lists the
+#: values tried and their IRCAD Dice: this choice was NOT blind to that case).
+LESION_RADIAL_PARENCHYMA_K_SIGMA: Final[float] = 1.5
+#: The border on a ray is the start of the first run of parenchyma-like samples this long (mm):
+#: longer than a smoothed noise / texture blob (about 2-3 mm at 1.5 mm smoothing), short
+#: against a lesion radius.
+LESION_RADIAL_RUN_MM: Final[float] = 5.0
+#: Shape prior: the border radius map is median-filtered over this arc (deg) in polar and
+#: azimuth angle (5 x 5 cells of 7.5 deg): a ray stopped by a parenchyma-like patch inside the
+#: tumour or run along a vessel (a minority of its neighbours) is outvoted.
+LESION_RADIAL_MEDIAN_DEG: Final[float] = 37.5
+#: When more than this fraction of the rays never meets parenchyma within reach, the lesion is
+#: not enclosed by parenchyma (a leak) and the clicked region is kept.
+LESION_RADIAL_MAX_OPEN_FRACTION: Final[float] = 0.25
+#: Rays reach the clicked region's farthest voxel plus LESION_EXPANSION_MAX_MM, at most this (mm):
+#: HCC up to 10 cm across from a click near its centre.
+LESION_RADIAL_MAX_REACH_MM: Final[float] = 60.0
+# ---- end of the radial block ---------------------------------------------------------------
+
+# ---- thin enhancing rim around a hypodense lesion (lesion.py step 9) -------------------------
+#: After a click on a hypodense zone (ablation / TACE necrosis), the shell just outside the mask,
+#: max(REACTIVE_RIM_MAX_THICKNESS_MM, one voxel) thick, is tested for a thin enhancing rim on
+#: every phase sharing the grid: its median must exceed the surroundings (median of the 2-6 mm
+#: ring) by LESION_MIN_CONTRAST_K_SIGMA standard errors, AND at least this fraction of the shell
+#: must be brighter than the surroundings by one smoothed-noise sigma.  Plain parenchyma: 16 %;
+#: a shell of partial-volume lesion voxels: fewer; a vessel along one side adds ~0.1-0.2.  On the
+#: study phantom the 1.5 mm rim of L4 / fu1 L1 (2.3 mm voxels, half of the shell partial
+#: volume) gives 0.49-0.6 on the arterial phase, so 0.4 (docs/validation.md section 2.2).
+LESION_RIM_MIN_FRACTION: Final[float] = 0.4
+#: Fewest shell / ring voxels for that test (a median of fewer is noise).
+LESION_RIM_MIN_VOXELS: Final[int] = 20
+__all__ += [
+    "LESION_RADIAL_POLAR_STEPS", "LESION_RADIAL_STEP_MM", "LESION_RADIAL_SMOOTHING_MM",
+    "LESION_RADIAL_PARENCHYMA_K_SIGMA", "LESION_RADIAL_RUN_MM", "LESION_RADIAL_MEDIAN_DEG",
+    "LESION_RADIAL_MAX_OPEN_FRACTION", "LESION_RADIAL_MAX_REACH_MM", "LESION_RIM_MIN_FRACTION",
+    "LESION_RIM_MIN_VOXELS",
+]
 
 
 # ------------------------------------------------------------------------------- liver

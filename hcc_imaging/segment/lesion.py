@@ -32,6 +32,18 @@ Method (:func:`segment_lesion`)
    differs from parenchyma by more than half the typical deviation on its side (dark / bright),
    opened and hole-filled, for up to ``expansion_rounds`` rounds, and is kept only when its final
    ring is parenchyma and it stays within ``expansion_max_mm`` of the clicked region (enclosed).  Otherwise the step-6 mask stands.
+8. **Shape model for heterogeneous lesions in textured parenchyma** (``radial_refinement``): when
+   the step-7 test fired but its growth was rejected, the border is found along rays from the
+   click (first run of parenchyma-like samples, parenchyma = histogram peak and its width) and
+   regularised by a median over neighbouring directions (star-shaped lesion, smooth border);
+   see :mod:`._radial`.  Kept unless most rays never meet parenchyma.
+9. **Thin enhancing rim** (``enhancing_rim``; click on a hypodense zone, steps 7-8 not used): the
+   shell within ``REACTIVE_RIM_MAX_THICKNESS_MM`` (+ half a voxel) outside the mask is compared
+   with the 2-6 mm ring on every phase sharing the grid; when it is brighter by
+   ``min_contrast_k_sigma`` smoothed-noise sigmas over most of the shell
+   (``LESION_RIM_MIN_FRACTION``), the shell voxels brighter than halfway between ring and shell
+   join the mask (an ablation zone / post-TACE necrosis with its reactive rim; the viable
+   sub-mask still treats the rim as reactive).
 
 With several phases, the phase where the lesion is most conspicuous is used: the largest
 |lesion - surroundings| / noise sigma (first-round estimate) unless ``phase=`` is given.
@@ -118,6 +130,11 @@ class LesionParams:
     expansion_max_mm : float
         Leak clamp of that growth: farthest distance (mm) from the clicked region; a growth that
         reaches it is rejected (not enclosed).
+    radial_refinement : bool
+        When that growth is rejected, refine with the star-shaped (radial) shape model of
+        :mod:`._radial` (step 8 of the method).
+    enhancing_rim : bool
+        After a click on a hypodense zone, include a thin enhancing rim around it (step 9).
     """
 
     smoothing_sigma_mm: float = C.LESION_SMOOTHING_SIGMA_MM
@@ -141,6 +158,8 @@ class LesionParams:
     expansion_rounds: int = C.LESION_EXPANSION_ROUNDS
     parenchyma_sample_mm: float = C.LESION_PARENCHYMA_SAMPLE_MM
     expansion_max_mm: float = C.LESION_EXPANSION_MAX_MM
+    radial_refinement: bool = True
+    enhancing_rim: bool = True
 
     def __post_init__(self) -> None:
         if self.polarity not in _POLARITIES:
@@ -278,6 +297,9 @@ class _RoiResult:
     touches: bool
     at_max: bool
     click_mask: NDArray[np.bool_] | None = None  # the click's region before the step-7 growth
+    radial: bool = False  # step 8 (star-shaped refinement) made the mask
+    rim_phase: Phase | None = None  # step 9 added a thin enhancing rim seen on this phase
+    smooth: NDArray[np.float32] | None = None  # the smoothed ROI of the click's phase (steps 3-7)
 
 
 def _seed_ball_values(raw: NDArray[Any], seed: Sequence[int], ball_el: NDArray[np.bool_]) -> tuple[NDArray[Any], NDArray[np.bool_]]:
@@ -510,6 +532,7 @@ def _expand_heterogeneous(
     liver: NDArray[np.bool_] | None,
     sigma_s: float,
     open_el: NDArray[np.bool_] | None,
+    fired: list[float] | None = None,
 ) -> tuple[NDArray[np.bool_], tuple[float, float, float]] | None:
     """Grow a click's region to the lesion-parenchyma boundary when it is enclosed by lesion tissue.
 
@@ -536,6 +559,8 @@ def _expand_heterogeneous(
     frac_limit = params.shell_nonparenchyma_fraction
     if _shell_fraction(smooth, mask, spacing, params, liver, parenchyma, tol) < frac_limit:
         return None
+    if fired is not None:
+        fired.append(parenchyma)  # the test fired (the caller may refine when the growth is rejected)
     # leak clamp: the other parts of the lesion lie within expansion_max_mm of the clicked part
     bb0 = bbox(mask)
     assert bb0 is not None
@@ -677,7 +702,12 @@ def _segment_on(
         if params.heterogeneous_expansion and line_idx is None and model.mode != "both" and not first_round_only:
             # step 7, only once the ROI holds the click's region (no work wasted on a too-small ROI)
             open_el = ball(params.opening_radius_mm, tuple(sp)) if params.opening_radius_mm > 0 else None
-            grown = _expand_heterogeneous(smooth, mask, local_seed, tuple(sp), params, liv, model.sigma_s, open_el)  # type: ignore[arg-type]
+            fired: list[float] = []
+            grown = _expand_heterogeneous(smooth, mask, local_seed, tuple(sp), params, liv, model.sigma_s, open_el, fired)  # type: ignore[arg-type]
+            if grown is None and fired and params.radial_refinement:
+                star = _radial_on(volume, s, mask, lo, liver, params, model)
+                if star is not None:
+                    return star
             if grown is not None:
                 click_mask = mask
                 mask, (parenchyma, low, high) = grown
@@ -686,7 +716,148 @@ def _segment_on(
                 if touches and not at_max:
                     half = min(half * params.roi_growth, params.roi_max_half_size_mm)
                     continue
-        return _RoiResult(mask, lo, model, touches, at_max, click_mask)
+        return _RoiResult(mask, lo, model, touches, at_max, click_mask, smooth=smooth)
+
+
+def _radial_on(
+    volume: Volume,
+    seed: NDArray[np.int64],
+    click: NDArray[np.bool_],
+    click_lo: NDArray[np.int64],
+    liver: NDArray[np.bool_] | None,
+    params: LesionParams,
+    model: _Model,
+) -> _RoiResult | None:
+    """Step 8: star-shaped refinement of a heterogeneous lesion whose growth was rejected.
+
+    Works on its own box around the seed (the rays' reach plus the smoothing support), with the
+    smoothing ``LESION_RADIAL_SMOOTHING_MM``; see :mod:`._radial`.  None when rejected.
+    """
+    from scipy import ndimage as ndi
+
+    from ._radial import peak_value_and_width, radial_refine
+
+    sp = np.asarray(volume.spacing, float)
+    shape = np.asarray(volume.shape)
+    pts = np.argwhere(click) + click_lo
+    far_mm = float(np.sqrt((((pts - seed) * sp) ** 2).sum(axis=1)).max()) if pts.size else 0.0
+    reach = min(far_mm + params.expansion_max_mm, C.LESION_RADIAL_MAX_REACH_MM)
+    sig_vox = gaussian_sigma_vox(C.LESION_RADIAL_SMOOTHING_MM, tuple(sp), params.smoothing_min_vox)
+    margin = np.ceil((reach + 4.0 * C.LESION_RADIAL_SMOOTHING_MM) / sp).astype(int) + 1
+    lo = np.maximum(seed - margin, 0)
+    hi = np.minimum(seed + margin + 1, shape)
+    sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    raw = np.asarray(volume.array[sl], dtype=np.float32)
+    smooth = ndi.gaussian_filter(raw, sig_vox, mode="nearest")
+    sigma_raw = noise_sigma(raw, smooth, sig_vox)
+    sigma_s = sigma_raw * gaussian_noise_factor(sig_vox)
+    # the click's region on this box
+    cl = np.zeros(raw.shape, bool)
+    a = np.maximum(click_lo, lo)
+    b = np.minimum(click_lo + np.asarray(click.shape), hi)
+    if np.any(b <= a):
+        return None
+    cl[tuple(slice(int(x - lo_), int(y - lo_)) for x, y, lo_ in zip(a, b, lo, strict=True))] = click[
+        tuple(slice(int(x - c_), int(y - c_)) for x, y, c_ in zip(a, b, click_lo, strict=True))
+    ]
+    liv = liver[sl] if liver is not None else None
+    shell = _ring(cl, tuple(sp), params.ring_inner_mm, params.parenchyma_sample_mm, coarse=2)
+    if liv is not None:
+        shell &= liv
+    peak = peak_value_and_width(smooth[shell], max(0.5 * sigma_s, 0.5))
+    if peak is None:
+        return None
+    parenchyma, width = peak
+    inside = smooth[cl]
+    lesion = float(np.median(inside))
+    # darker than every lesion part by a full noise window: fat / air, ends a ray
+    floor = min(float(np.percentile(inside, 1)), parenchyma - abs(parenchyma - lesion)) - params.outer_k_sigma * sigma_raw
+    local_seed = tuple(int(v) for v in seed - lo)
+    star = radial_refine(smooth, cl, local_seed, tuple(sp), liv, parenchyma, width, floor, reach)
+    if star is None:
+        return None
+    k = C.LESION_RADIAL_PARENCHYMA_K_SIGMA * width
+    m = _Model(float(np.median(raw[star])), parenchyma, sigma_raw, sigma_s, parenchyma - k, parenchyma + k,
+               model.conspicuity, "both")
+    touches = _touches_border(star, lo, hi, shape)
+    return _RoiResult(star, lo, m, touches, True, None, radial=True)
+
+
+def _add_enhancing_rim(
+    rr: _RoiResult,
+    phases: Mapping[Phase, Volume],
+    phase: Phase,
+    params: LesionParams,
+    liver: NDArray[np.bool_] | None,
+) -> _RoiResult:
+    """Step 9: add a thin enhancing rim around a hypodense mask when one phase shows it."""
+    from scipy import ndimage as ndi
+
+    vol = phases[phase]
+    mask = rr.mask
+    bb = bbox(mask)
+    if bb is None:
+        return rr
+    sp = tuple(float(v) for v in vol.spacing)
+    reach = max(C.REACTIVE_RIM_MAX_THICKNESS_MM, min(sp))  # the rim's thickness, at least one voxel
+    # the shell: exact distances on a tight box; the ring: the subsampled lattice of step 3
+    box = pad_box(bb[0], bb[1], np.ceil(reach / np.asarray(sp)).astype(int) + 1, mask.shape)
+    sub = mask[box]
+    d_out = ndi.distance_transform_edt(~sub, sampling=sp)
+    shell = np.zeros_like(mask)
+    shell[box] = (d_out > 0) & (d_out <= reach)
+    ring = _ring(mask, sp, params.ring_inner_mm, params.ring_outer_mm)
+    sl_roi = tuple(slice(int(a), int(a) + n) for a, n in zip(rr.lo, mask.shape, strict=True))
+    liv = liver[sl_roi] if liver is not None else None
+    if liv is not None:
+        shell &= liv
+        ring &= liv
+    if shell.sum() < C.LESION_RIM_MIN_VOXELS or ring.sum() < C.LESION_RIM_MIN_VOXELS:
+        return rr
+    sig_vox = gaussian_sigma_vox(params.smoothing_sigma_mm, sp, params.smoothing_min_vox)
+    nf = gaussian_noise_factor(sig_vox)
+    best: tuple[float, Phase, NDArray[np.float32], float, float] | None = None
+    for ph, v in phases.items():
+        if not v.geometry.equals(vol.geometry):
+            continue
+        if ph == phase and rr.smooth is not None:
+            smooth, sigma_s = rr.smooth, rr.model.sigma_s  # already computed for the click
+        else:
+            raw = np.asarray(v.array[sl_roi], dtype=np.float32)
+            smooth = ndi.gaussian_filter(raw, sig_vox, mode="nearest")
+            sigma_s = noise_sigma(raw, smooth, sig_vox) * nf
+        if sigma_s <= 0:
+            continue
+        surround = float(np.median(smooth[ring]))
+        sv = smooth[shell]
+        rim_value = float(np.median(sv))
+        # significant: the shell's median above the ring's by min_contrast_k_sigma standard errors
+        # (1.2533 sigma / sqrt(n_eff); smoothing correlates voxels, n_eff = n x noise factor^2)
+        se = 1.2533 * sigma_s / math.sqrt(max(sv.size * nf * nf, 1.0))
+        if rim_value - surround < params.min_contrast_k_sigma * se:
+            continue
+        # regular: a large part of the shell brighter by a smoothed-noise sigma (plain
+        # parenchyma: 16 %; a vessel touching the lesion on one side adds a few tenths at most)
+        if float(np.mean(sv > surround + sigma_s)) < C.LESION_RIM_MIN_FRACTION:
+            continue
+        score = (rim_value - surround) / sigma_s
+        if best is None or score > best[0]:
+            best = (score, ph, smooth, surround, rim_value)
+    if best is None:
+        return rr
+    _, ph, smooth, surround, rim_value = best
+    add = (shell & (smooth >= 0.5 * (surround + rim_value)))[box]
+    grown_sub = sub | add
+    grown_sub = component_at(grown_sub, tuple(int(v) for v in np.argwhere(sub)[0]), sub) | sub
+    grown_sub = fill_holes(grown_sub)
+    if liv is not None:
+        grown_sub &= liv[box] | sub
+    out = mask.copy()
+    out[box] = grown_sub
+    touches = _touches_border(out, rr.lo, rr.lo + np.asarray(out.shape), vol.shape)
+    if touches and not rr.touches:
+        return rr
+    return _RoiResult(out, rr.lo, rr.model, rr.touches, rr.at_max, rr.click_mask, rr.radial, ph)
 
 
 def _regrow_on_best_phase(
@@ -899,6 +1070,9 @@ def segment_lesion(
     growth_phase = None
     if rr.click_mask is not None and auto_phase and len(phases) > 1:
         rr, growth_phase = _regrow_on_best_phase(rr, phases, phase, seed_vox, p, liv)
+    if (p.enhancing_rim and line is None and rr.click_mask is None and not rr.radial
+            and rr.model.mode == "hypo"):
+        rr = _add_enhancing_rim(rr, phases, phase, p, liv)
     full = np.zeros(vol.shape, dtype=np.uint8 if label < 256 else np.uint16)
     sl = tuple(slice(int(a), int(a) + n) for a, n in zip(rr.lo, rr.mask.shape, strict=True))
     full[sl][rr.mask] = label
@@ -907,6 +1081,16 @@ def segment_lesion(
         notes.append(
             "the mask still touches the border of the largest region of interest: it may have leaked into "
             "neighbouring tissue; check it, pass a liver mask or draw a line across the lesion."
+        )
+    if rr.radial:
+        notes.append(
+            "heterogeneous lesion not enclosed by uniform parenchyma: the border is the star-shaped "
+            "(radial) estimate around the click, with a smoothness prior; check it on every slice."
+        )
+    if rr.rim_phase is not None:
+        notes.append(
+            f"a thin enhancing rim around the hypodense zone (seen on the {rr.rim_phase} phase) is included "
+            "in the lesion mask."
         )
     if growth_phase is not None:
         notes.append(

@@ -1,9 +1,10 @@
 """3D-IRCADb-01 patient 17 (real contrast CT, expert masks): liver and tumour segmentation.
 
-Honest regression floors at the values measured when this was written (docs/validation.md):
-the issue's targets (liver Dice >= 0.90, tumour from one click >= 0.85) are NOT reached on
-these two large (6.5-7.8 cm) heterogeneous tumours; the floors keep the method from getting
-worse and the docs report the gap.
+Honest regression floors at the values measured when this was written (docs/validation.md
+section 2.3).  Algorithm 1.2 (star-shaped refinement) reaches the issue's tumour target (>= 0.85
+from one click at the centre) with the expert liver mask: 0.892 / 0.870.  Without a liver mask
+tumour 2 leaks into the soft tissue next to the liver (0.592), and the liver target (>= 0.90)
+is not reached (0.896); the floors keep both from getting worse and the docs report the gap.
 """
 
 from __future__ import annotations
@@ -44,9 +45,16 @@ def test_tumour_from_one_click_and_from_a_line(ircad, name: str) -> None:  # typ
     tm = tumours[name]
     idx = np.argwhere(tm.array)
     centre = idx[np.argmin(((idx - idx.mean(0)) ** 2).sum(1))]
-    click = segment_lesion(ct, seed_index=tuple(int(v) for v in centre), liver=liver)
-    assert dice(click.labels.array, tm.array) >= 0.5  # measured 0.551 / 0.634 (target 0.85)
+    seed = tuple(int(v) for v in centre)
     expert = measure_lesion(tm, 1)
+    click = segment_lesion(ct, seed_index=seed, liver=liver)
+    assert dice(click.labels.array, tm.array) >= 0.85  # measured 0.892 / 0.870 (1.1: 0.547 / 0.611)
+    assert any("star-shaped" in n for n in click.notes)
+    ld_click = measure_lesion(click.labels, 1).longest_diameter_mm
+    assert 0.75 * expert.longest_diameter_mm <= ld_click <= 1.25 * expert.longest_diameter_mm  # 64.3 vs 65.0, 60.6 vs 77.6
+    bare = segment_lesion(ct, seed_index=seed)
+    floor = {"livertumor1": 0.85, "livertumor2": 0.55}[name]  # measured 0.883 / 0.592 (1.1: 0.319 / 0.367)
+    assert dice(bare.labels.array, tm.array) >= floor
     line = segment_lesion(ct, line_lps=expert.ld_endpoints_lps, liver=liver)
     assert dice(line.labels.array, tm.array) >= 0.7  # measured 0.746 / 0.735
     ld = measure_lesion(line.labels, 1).longest_diameter_mm
