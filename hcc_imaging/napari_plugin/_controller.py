@@ -221,6 +221,8 @@ class ReadSession:
         #: (lesion, time point) changed since the last store sync; deleted ones.
         self._dirty: set[tuple[str, str]] = set()
         self._deleted: set[tuple[str, str]] = set()
+        #: Lesions whose attributes (organ, node flag) changed since the last store sync.
+        self._lesion_dirty: set[str] = set()
         self.store_read_uid: str | None = None
         #: Highest lesion number ever given in this read (ids are never reused).
         self._max_label = 0
@@ -367,6 +369,7 @@ class ReadSession:
             s.attach_store(store)
             if not s.locked:
                 s._dirty.update(s.observations)  # whatever the crash kept from the store
+                s._lesion_dirty.update(s.lesions)
                 s.sync_store()
         return s
 
@@ -727,6 +730,8 @@ class ReadSession:
             elif field_name == "is_lymph_node":
                 value = _as_bool(value)
             setattr(les, field_name, typ(value))
+            if field_name != "role":  # the role is per measurement; organ and node flag are the lesion's
+                self._lesion_dirty.add(lesion_id)
         else:
             if timepoint_id is None:
                 raise HccImagingError(f"editing {field_name!r} of lesion {lesion_id!r} needs a timepoint_id.")
@@ -817,12 +822,20 @@ class ReadSession:
     def sync_store(self) -> None:
         """Write the changed measurements to the store (one small audited transaction each)."""
         rs = self._reader_session
-        if rs is None or not (self._dirty or self._deleted):
+        if rs is None or not (self._dirty or self._deleted or self._lesion_dirty):
             return
         if not self.timepoint_ids:
             return
         read_uid = self._ensure_store_read()
-        known = {les.tracking_uid for les in rs.lesions(self.patient_id)}
+        stored = {les.tracking_uid: les for les in rs.lesions(self.patient_id)}
+        known = set(stored)
+        # lesion attributes edited after the lesion reached the store (organ, node flag): the
+        # store's lesion record follows the session (also after a crash between the two saves)
+        for les in self.lesions.values():
+            info = stored.get(les.tracking_uid)
+            if info is not None and (info.organ != les.organ or bool(info.is_lymph_node) != bool(les.is_lymph_node)):
+                rs.update_lesion(self.patient_id, les.tracking_uid, organ=les.organ, is_lymph_node=les.is_lymph_node)
+        self._lesion_dirty.clear()
         for lid, tpid in sorted(self._dirty):
             les = self.lesions.get(lid)
             obs = self.observations.get((lid, tpid))

@@ -126,6 +126,7 @@ def test_sigkill_mid_session_loses_nothing(tmp_path: Path) -> None:
             i += 1
             lid, obs = s.measure_manual("baseline", ((0, 0, 0), (10 + i, 0, 0)))
             s.set_field(lid, "organ", f"organ{{i}}")
+            s.set_field(lid, "is_lymph_node", i % 2 == 0)
             print(lid, obs.longest_diameter_mm, flush=True)
         """
     )
@@ -145,6 +146,7 @@ def test_sigkill_mid_session_loses_nothing(tmp_path: Path) -> None:
         assert s.observations[(lid, "baseline")].longest_diameter_mm == float(ld)
     # the organ edit made before each report was saved too
     assert all(s.lesions[lid].organ == f"organ{n}" for n, (lid, _) in enumerate(reported, start=1))
+    assert all(s.lesions[lid].is_lymph_node is (n % 2 == 0) for n, (lid, _) in enumerate(reported, start=1))
     # and the study store holds every reported measurement and passes its integrity checks
     from hcc_imaging.study import ReaderSession, Store
 
@@ -156,6 +158,10 @@ def test_sigkill_mid_session_loses_nothing(tmp_path: Path) -> None:
         stored = {m.lesion_id: m.longest_diameter_mm for m in rs.measurements(read.read_uid)}
         for lid, ld in reported:
             assert stored[lid] == float(ld)
+        # the lesion edits made after each lesion reached the store are in its lesion records
+        lesions = {les.lesion_id: les for les in rs.lesions("P001")}
+        for n, (lid, _) in enumerate(reported, start=1):
+            assert lesions[lid].organ == f"organ{n}" and lesions[lid].is_lymph_node is (n % 2 == 0)
     finally:
         store.close()
 
