@@ -196,7 +196,8 @@ READ_METHODS = {
 def test_every_reader_method_is_covered_by_the_blinding_tests() -> None:
     public = {n for n, _ in inspect.getmembers(ReaderSession, inspect.isfunction) if not n.startswith("_")}
     listing = {"reads", "lesions", "tracking_links", "patients", "timepoints", "treatment_events", "tumour_markers"}
-    writes_own = {"add_lesion", "start_read", "import_document", "confirm_tracking"}
+    # update_lesion: blinding in test_update_lesion_changes_own_lesions_only_audited
+    writes_own = {"add_lesion", "update_lesion", "start_read", "import_document", "confirm_tracking"}
     assert public == set(READ_METHODS) | listing | writes_own
 
 
@@ -221,6 +222,8 @@ def test_reader_b_lists_nothing_of_reader_a(populated: Store) -> None:
     for tuid in a_uids:
         with pytest.raises(BlindingError, match="belongs to another reader"):
             r2.record_measurement(r2_read.read_uid, "BL", tuid, longest_diameter_mm=5.0)
+        with pytest.raises(BlindingError, match="belongs to another reader"):
+            r2.update_lesion("P001", tuid, organ="lung")
     doc = ReaderSession(populated, "R1").export_document(uid).to_json()
     with pytest.raises(BlindingError, match="by reader 'R1'"):
         r2.import_document(doc)
