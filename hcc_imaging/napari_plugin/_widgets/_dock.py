@@ -223,6 +223,13 @@ class ResponseDock(QWidget):
         self.segment_button = QPushButton("Click to segment")
         self.segment_button.setCheckable(True)
         self.segment_button.toggled.connect(self._on_segment_mode)
+        self.line_segment_button = QPushButton("Line to segment")
+        self.line_segment_button.setCheckable(True)
+        self.line_segment_button.setToolTip(
+            "Draw a line across a lesion (its longest extent): the lesion is segmented from it, "
+            "measured and added like a click (hcc_imaging.segment.segment_lesion with line_lps)."
+        )
+        self.line_segment_button.toggled.connect(self._on_line_segment_mode)
         self.manual_button = QPushButton("Manual line")
         self.manual_button.setCheckable(True)
         self.manual_button.toggled.connect(self._on_manual_mode)
@@ -231,6 +238,7 @@ class ResponseDock(QWidget):
         row.addWidget(QLabel("new as"))
         row.addWidget(self.role_combo)
         row.addWidget(self.segment_button)
+        row.addWidget(self.line_segment_button)
         row.addWidget(self.manual_button)
         row.addWidget(self.delete_button)
         lay.addLayout(row)
@@ -276,7 +284,7 @@ class ResponseDock(QWidget):
     def _apply_availability(self) -> None:
         notes = []
         for feature, widgets in (
-            ("segment", [self.segment_button]),
+            ("segment", [self.segment_button, self.line_segment_button]),
             ("export", [self.export_buttons["SR"]]),
             ("seg_export", [self.export_buttons["SEG"]]),
             ("tables", [self.export_buttons["CSV"]]),
@@ -420,8 +428,9 @@ class ResponseDock(QWidget):
         self._set_editable(False)
 
     def _set_editable(self, on: bool) -> None:
-        for w in (self.segment_button, self.manual_button, self.delete_button, self.lock_button):
-            w.setEnabled(on and (w is not self.segment_button or _core.available("segment")))
+        for w in (self.segment_button, self.line_segment_button, self.manual_button, self.delete_button, self.lock_button):
+            needs_core = w in (self.segment_button, self.line_segment_button)
+            w.setEnabled(on and (not needs_core or _core.available("segment")))
 
     # ------------------------------------------------------------------ browser
     def _fill_browser(self) -> None:
@@ -585,6 +594,7 @@ class ResponseDock(QWidget):
                 self.segment_button.setChecked(False)
                 return
             self.manual_button.setChecked(False)
+            self.line_segment_button.setChecked(False)
             layer = self._seeds_layer()
             self.viewer.layers.selection.active = layer
             layer.mode = "add"
@@ -600,20 +610,27 @@ class ResponseDock(QWidget):
 
     def segment_at_world(self, world_point: Any) -> Any:
         """Segment + measure the lesion under a napari world point (z, y, x mm) in a thread."""
+        return self._segment(point_lps=world_to_lps(world_point))
+
+    def segment_along_world_line(self, world_line: Any) -> Any:
+        """Segment + measure the lesion across a line (two napari world points) in a thread."""
+        w = np.asarray(world_line, float).reshape(2, 3)
+        return self._segment(line_lps=np.stack([world_to_lps(w[0]), world_to_lps(w[1])]))
+
+    def _segment(self, *, point_lps: Any = None, line_lps: Any = None) -> Any:
         from napari.qt.threading import thread_worker
 
         s = self.session
         if s is None or not self.timepoint_id:
             return None
         tpid = self.timepoint_id
-        point_lps = world_to_lps(world_point)
         role = self.role_combo.currentText()
         lesion_id = self._selected_lesion_for_followup()
 
         @thread_worker(ignore_errors=True, progress={"total": 0, "desc": "segmenting lesion"})
         def work() -> tuple[str, Any]:
             t0, c0 = time.perf_counter(), time.thread_time()
-            out = s.segment_at(tpid, point_lps, lesion_id=lesion_id, role=role)
+            out = s.segment_at(tpid, point_lps, line_lps=line_lps, lesion_id=lesion_id, role=role)
             self.last_timings = {**s.last_timings, "worker_s": time.perf_counter() - t0,
                                  "worker_cpu_s": time.thread_time() - c0}
             return out
@@ -623,6 +640,47 @@ class ResponseDock(QWidget):
         worker.errored.connect(self._on_segment_failed)
         self._start(worker)
         return worker
+
+    # ------------------------------------------------------------------ line to segment
+    SEGMENT_LINE_LAYER = "segment line (draw across a lesion)"
+
+    def _segment_line_layer(self) -> Any:
+        name = self.SEGMENT_LINE_LAYER
+        if name in self.viewer.layers:
+            return self.viewer.layers[name]
+        geom = self.session.geometry(self.timepoint_id) if self.session and self.timepoint_id else None
+        kwargs = layer_transform(geom) if geom is not None else {}
+        self._updating = True
+        try:
+            layer = self.viewer.add_shapes(ndim=3, name=name, edge_color="lime", edge_width=1.5, **kwargs)
+        finally:
+            self._updating = False
+        layer.events.data.connect(self._on_segment_line_drawn)
+        return layer
+
+    def _on_line_segment_mode(self, on: bool) -> None:
+        if on:
+            if self.session is None:
+                self._status("start a read first (reader id)")
+                self.line_segment_button.setChecked(False)
+                return
+            self.segment_button.setChecked(False)
+            self.manual_button.setChecked(False)
+            layer = self._segment_line_layer()
+            self.viewer.layers.selection.active = layer
+            layer.mode = "add_line"
+
+    def _on_segment_line_drawn(self, event: Any) -> None:
+        if self._updating or getattr(event, "action", "added") != "added" or self.session is None:
+            return
+        layer = event.source
+        if len(layer.data) == 0:
+            return
+        verts = np.asarray(layer.data[-1], float)
+        if verts.shape[0] != 2:
+            return
+        world = np.stack([np.asarray(layer.data_to_world(v), float) for v in verts])
+        self.segment_along_world_line(world)
 
     def _on_segment_failed(self, err: BaseException) -> None:
         self._error(err)
@@ -635,13 +693,19 @@ class ResponseDock(QWidget):
         self.segment_done.emit(True)
 
     def _show_result(self, result: tuple[str, Any]) -> None:
-        name = "seeds (click a lesion)"
-        if name in self.viewer.layers:  # the click did its job: clear it so it hides nothing
-            self._updating = True
-            try:
+        # the click / the drawn line did its job: clear it so it hides nothing
+        self._updating = True
+        try:
+            name = "seeds (click a lesion)"
+            if name in self.viewer.layers and len(self.viewer.layers[name].data):
                 self.viewer.layers[name].data = np.zeros((0, 3))
-            finally:
-                self._updating = False
+            name = self.SEGMENT_LINE_LAYER
+            if name in self.viewer.layers and self.viewer.layers[name].nshapes:
+                layer = self.viewer.layers[name]
+                layer.selected_data = set(range(layer.nshapes))
+                layer.remove_selected()
+        finally:
+            self._updating = False
         self.refresh_all()
         self.go_to_lesion(result[0])
         self._status(f"{result[0]} segmented and measured ({result[1].source})")
@@ -664,6 +728,7 @@ class ResponseDock(QWidget):
     def _on_manual_mode(self, on: bool) -> None:
         if on and self.session is not None and self.timepoint_id:
             self.segment_button.setChecked(False)
+            self.line_segment_button.setChecked(False)
             layer = self._ensure_lines_layer()
             self.viewer.layers.selection.active = layer
             layer.mode = "add_line"
