@@ -77,6 +77,11 @@ TABLE_COLUMNS: tuple[tuple[str, str, bool], ...] = (
 
 RESPONSE_COLUMNS = ("criterion", "response", "sum mm", "vs baseline", "vs nadir", "BOR")
 
+#: Compare modes of the study browser.
+COMPARE_MODES: tuple[str, ...] = ("single", "over baseline (registered)", "beside baseline (registered)")
+#: Gap (mm) between the baseline and the follow-up drawn beside it.
+BESIDE_GAP_MM = 10.0
+
 
 def default_autosave_dir() -> Path:
     """``$HCC_IMAGING_AUTOSAVE`` or the user data dir ``.../hcc-imaging/reads``."""
@@ -154,6 +159,8 @@ class ResponseDock(QWidget):
         self._updating = False
         self._checks: dict[str, list[str]] = {}
         self._last_compare_worker: Any = None
+        #: Registered follow-ups, per (follow-up, baseline) time point ids.
+        self._registered: dict[tuple[str, str], Volume] = {}
         #: Wall times of the last click (worker: segment + measure + autosave; main thread: redraw).
         self.last_timings: dict[str, float] = {}
         self._workers: list[Any] = []
@@ -205,7 +212,12 @@ class ResponseDock(QWidget):
         self.phase_combo = QComboBox()
         self.phase_combo.currentTextChanged.connect(self._on_phase_changed)
         self.compare_combo = QComboBox()
-        self.compare_combo.addItems(["single", "over baseline (registered)"])
+        self.compare_combo.addItems(list(COMPARE_MODES))
+        self.compare_combo.setToolTip(
+            "single: one time point. over baseline: the follow-up registered to the baseline and drawn over it "
+            "(magenta). beside baseline: the registered follow-up drawn to the right of the baseline, same slice "
+            "and zoom (one z slider scrolls both)."
+        )
         self.compare_combo.currentTextChanged.connect(lambda t: self.set_compare_mode(t))
         self.open_button = QPushButton("Open DICOM folder / zip…")
         self.open_button.clicked.connect(self._open_dialog)
@@ -482,17 +494,22 @@ class ResponseDock(QWidget):
                     layer.visible = layer.name[len(prefix):] == shown_tp
             md = layer.metadata.get(METADATA_KEY, {}) if hasattr(layer, "metadata") else {}
             if md.get("registered_to"):
-                layer.visible = over and md.get("timepoint_id") == self.timepoint_id
+                mode = self.compare_combo.currentText()
+                layer.visible = md.get("compare") == mode and md.get("timepoint_id") == self.timepoint_id
 
     def set_compare_mode(self, mode: str) -> Any:
-        """``single`` (one time point) or ``over baseline (registered)``: the current follow-up is
-        registered to the baseline (rigid + affine, in a thread) and drawn over it in magenta."""
+        """``single`` (one time point), ``over baseline (registered)`` (the current follow-up is
+        registered to the baseline - rigid + affine, in a thread - and drawn over it in magenta) or
+        ``beside baseline (registered)`` (the registered follow-up drawn to the right of the
+        baseline: the same world z, so one slider scrolls both, and one camera zooms both)."""
+        if mode not in COMPARE_MODES:
+            raise HccImagingError(f"compare mode {mode!r} is not one of {', '.join(COMPARE_MODES)}.")
         if self.compare_combo.currentText() != mode:
             self.compare_combo.setCurrentText(mode)  # re-enters through the signal
             return self._last_compare_worker
         self._last_compare_worker = None
         self._show_phase(self.phase_combo.currentText())
-        if mode == "over baseline (registered)":
+        if mode != "single":
             self._last_compare_worker = self.register_followup()
         return self._last_compare_worker
 
@@ -510,24 +527,45 @@ class ResponseDock(QWidget):
         fixed = s.images[base_id].reference
         moving = s.images[self.timepoint_id].reference
         tpid = self.timepoint_id
+        mode = self.compare_combo.currentText()
+        cached = self._registered.get((tpid, base_id))
 
         @thread_worker(ignore_errors=True, progress={"total": 0, "desc": "registering follow-up to baseline"})
         def work() -> Volume:
-            return _core.register_to(fixed, moving)
+            # registered once per follow-up: switching between over / beside reuses it
+            return cached if cached is not None else _core.register_to(fixed, moving)
 
         worker = work()
-        worker.returned.connect(lambda vol: self._add_registered(vol, tpid, base_id))
+        worker.returned.connect(lambda vol: self._add_registered(vol, tpid, base_id, mode))
         worker.errored.connect(self._error)
         self._start(worker)
         return worker
 
-    def _add_registered(self, vol: Volume, tpid: str, base_id: str) -> None:
+    def _add_registered(self, vol: Volume, tpid: str, base_id: str, mode: str = "over baseline (registered)") -> None:
+        self._registered[(tpid, base_id)] = vol
         data, kwargs, _ = volume_layer_data(vol, timepoint=tpid, patient_id=self.session.patient_id if self.session else None)
-        kwargs["name"] = f"{tpid} → {base_id} (registered)"
-        kwargs["metadata"][METADATA_KEY]["registered_to"] = base_id
-        kwargs["colormap"] = "magenta"
-        kwargs["blending"] = "additive"
-        kwargs["opacity"] = 0.6
+        md = kwargs["metadata"][METADATA_KEY]
+        md["registered_to"] = base_id
+        md["compare"] = mode
+        if mode == "beside baseline (registered)":
+            kwargs["name"] = f"{tpid} → {base_id} (registered, beside)"
+            # to the right of the baseline: shift along world x by the baseline's width + a gap;
+            # z (slices) and y are unchanged, so the z slider and the camera serve both
+            base = next((lyr for lyr in self.viewer.layers
+                         if lyr.metadata.get(METADATA_KEY, {}).get("timepoint_id") == base_id
+                         and lyr.metadata.get(METADATA_KEY, {}).get("kind") == "image"
+                         and not lyr.metadata.get(METADATA_KEY, {}).get("registered_to")), None)
+            ext = np.asarray(base.extent.world if base is not None else [[0, 0, 0], [0, 0, 0]], float)
+            shift = float(ext[1][2] - ext[0][2]) + BESIDE_GAP_MM
+            t = np.asarray(kwargs.get("translate", (0.0, 0.0, 0.0)), float).copy()
+            t[2] += shift
+            kwargs["translate"] = tuple(float(v) for v in t)
+            md["beside_shift_mm"] = shift
+        else:
+            kwargs["name"] = f"{tpid} → {base_id} (registered)"
+            kwargs["colormap"] = "magenta"
+            kwargs["blending"] = "additive"
+            kwargs["opacity"] = 0.6
         self._updating = True
         try:
             name = kwargs["name"]
@@ -537,7 +575,11 @@ class ResponseDock(QWidget):
         finally:
             self._updating = False
         self._show_phase(self.phase_combo.currentText())
-        self._status(f"{tpid} registered to {base_id} and shown over it (magenta)")
+        if mode == "beside baseline (registered)":
+            self.viewer.reset_view()
+            self._status(f"{tpid} registered to {base_id} and shown beside it (right); one z slider scrolls both")
+        else:
+            self._status(f"{tpid} registered to {base_id} and shown over it (magenta)")
 
     # ------------------------------------------------------------------ workers
     def _start(self, worker: Any) -> None:
