@@ -11,14 +11,16 @@ Method (:func:`viable_mask`), per lesion label, on the lesion map's grid:
    median in a ring ``ring_inner_mm``-``ring_outer_mm`` around the lesion (inside the liver mask
    when one is given): local parenchyma, so a regional enhancement gradient does not matter.
 2. **Enhancing vs liver**: arterial - liver >= ``enhancement_vs_liver_hu``.
-3. **Enhancing vs pre-contrast** (when given): the pre-contrast phase is registered to the
-   arterial phase (rigid, around the lesions; :func:`hcc_imaging.segment.register_volumes`) and
-   resampled; arterial - pre >= ``enhancement_vs_pre_hu``.
+3. **Enhancing vs pre-contrast** (when given): the pre-contrast phase is aligned to the
+   arterial phase around the lesions by a translation (breathing; an exhaustive FFT search of
+   gradient-magnitude cross-correlation, :func:`hcc_imaging.segment.register.register_translation`)
+   and resampled; arterial - pre >= ``enhancement_vs_pre_hu``.
 4. **Lipiodol excluded**: pre-contrast >= ``lipiodol_min_hu``, or every available post-contrast
    phase (arterial, and portal venous when given) >= it, dilated by ``lipiodol_margin_mm`` to
-   drop partial-volume edges.  The local pre-contrast registration is kept only when it raises
-   the mutual information with the arterial phase over no registration (a wrong local optimum
-   once slid the pre-contrast 12 mm along a lipiodol deposit, and lipiodol became "viable").
+   drop partial-volume edges.  The local pre-contrast alignment is kept only when it raises
+   the mutual information with the arterial phase over no shift (a wrong local optimum of an
+   earlier rigid search once slid the pre-contrast 12 mm along a lipiodol deposit, and lipiodol
+   became "viable").
 5. **Reactive rim removed**: a morphological opening with an ellipsoid of radius
    ``rim_max_thickness_mm`` / 2 + half a voxel per axis (anisotropy-aware, at least one voxel):
    enhancing shells no thicker than the rim go, nodules survive; one conditional dilation by
@@ -26,6 +28,8 @@ Method (:func:`viable_mask`), per lesion label, on the lesion map's grid:
 6. Islands smaller than ``min_volume_mm3`` are dropped.
 
 The result has the same label values (and names) as the lesion map, viable voxels only.
+Steps 1-6 run in boxes around the lesions padded by what each step reaches (ring, lipiodol
+margin, Gaussian kernel), which gives the same result as running them over the whole work box.
 """
 
 from __future__ import annotations
@@ -230,7 +234,7 @@ def viable_mask(
         Arterial-phase CT (HU), same frame of reference.
     pre_contrast : Volume, optional
         Unenhanced CT: enables the arterial - pre test and the lipiodol test on unenhanced data.
-        Registered to the arterial phase (rigid, local) unless
+        Aligned to the arterial phase (a local translation, see step 3) unless
         ``params.register_pre_contrast`` is False.
     portal_venous : Volume, optional
         Used for the lipiodol test when there is no pre-contrast (dense on every phase).
