@@ -21,6 +21,9 @@ peer / ours (> 1 means the dock is faster than the peer's computation alone).
 from __future__ import annotations
 
 import argparse
+import os
+import cProfile
+import pstats
 import statistics
 import tempfile
 import time
@@ -56,10 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shape", default="100,512,512", help="slices,rows,cols")
     ap.add_argument("--phases", default="pre_contrast,arterial,portal_venous,delayed",
                     help="phases given to the dock (without pre_contrast the viable mask needs no registration)")
+    ap.add_argument("--profile-redraw", action="store_true", help="print a profile of the dock's redraw after the clicks")
     args = ap.parse_args(argv)
+    print(f"load average at start: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
     shape = tuple(int(v) for v in args.shape.split(","))
 
     import napari
+    from qtpy.QtCore import QEventLoop, QTimer
     from qtpy.QtWidgets import QApplication
 
     from hcc_imaging.napari_plugin._layers import lps_to_world, volume_layer_data
@@ -89,33 +95,59 @@ def main(argv: list[str] | None = None) -> int:
         dock.start_read("bench", criteria="RECIST1.1")
         print(f"dock ready ({time.perf_counter() - t:.1f} s)", flush=True)
         app = QApplication.instance()
+        # wait in a real Qt event loop (as napari does), not a polling loop that would fight
+        # the worker thread for the GIL; the dock says when a click is drawn or has failed
+        loop = QEventLoop()
+        outcome: list[bool] = []
+
+        def done(ok: bool) -> None:
+            outcome.append(ok)
+            loop.quit()
+
+        dock.segment_done.connect(done)
         ours: list[float] = []
         failures = 0
+        prof = cProfile.Profile() if args.profile_redraw else None
+        if prof is not None:
+            orig = dock._show_result
+
+            def profiled(result):  # noqa: ANN001, ANN202
+                prof.enable()
+                try:
+                    return orig(result)
+                finally:
+                    prof.disable()
+
+            dock._show_result = profiled
         for rep in range(args.repeat):
             for lid, lps in seeds.items():
                 n_before = len(dock.session.lesions)
-                t = time.perf_counter()
+                outcome.clear()
+                t, c, m = time.perf_counter(), time.process_time(), time.thread_time()
                 dock.segment_button.setChecked(True)
                 layer = viewer.layers["seeds (click a lesion)"]
                 layer.add(np.asarray(layer.world_to_data(lps_to_world(lps))))
-                dock.last_error = ""
-                while (len(dock.session.lesions) == n_before or dock._workers) and not dock.last_error:
-                    app.processEvents()
-                    time.sleep(0.001)
-                if dock.last_error:
+                if not outcome:
+                    QTimer.singleShot(120_000, loop.quit)
+                    loop.exec()
+                app.processEvents()  # the paint events of the redraw
+                elapsed = time.perf_counter() - t
+                cpu, main_cpu = time.process_time() - c, time.thread_time() - m
+                if not outcome or not outcome[0]:
                     print(f"click on {lid} FAILED in the core: {dock.last_error[:300]}")
                     failures += 1
                     continue
-                app.processEvents()
-                ours.append(time.perf_counter() - t)
+                ours.append(elapsed)
                 parts = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in dock.last_timings.items())
-                print(f"  click {lid}: {ours[-1] * 1000:.0f} ms ({parts})", flush=True)
+                print(f"  click {lid}: {ours[-1] * 1000:.0f} ms, CPU {cpu * 1000:.0f} ms of which GUI thread {main_cpu * 1000:.0f} ms ({parts})", flush=True)
                 shapes = viewer.layers["measurements · baseline"]
                 assert len(shapes.data) >= 2 * (n_before + 1) - 2
             if rep < args.repeat - 1:
                 for lid in list(dock.session.lesions):
                     dock.session.delete_lesion(lid)
                 dock.refresh_all()
+        if prof is not None:
+            pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
         ref = study.volumes[next(iter(study.volumes))]
         pv = [v for p, v in study.volumes.items() if str(p) == "portal_venous"][0]
         peer: list[float] = []
@@ -132,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no click succeeded ({failures} failures): no timing for the dock")
         return 1
     mo, mp = statistics.median(ours), statistics.median(peer)
-    print(f"click → lines displayed (dock, {len(ours)} clicks): median {mo * 1000:.0f} ms, max {max(ours) * 1000:.0f} ms"
+    print(f"click → lines displayed (dock, {len(ours)} clicks): min {min(ours) * 1000:.0f} ms, median {mo * 1000:.0f} ms, "
+          f"max {max(ours) * 1000:.0f} ms"
           f"  [target < 500 ms: {'met' if mo < 0.5 else 'NOT met'}]")
     print(f"peer SimpleITK ConnectedThreshold + Feret (computation only): median {mp * 1000:.0f} ms")
     print(f"ratio peer / dock = {mp / mo:.2f}")

@@ -100,6 +100,12 @@ def main(argv: list[str] | None = None) -> int:
         p = args.out / "napari_followup_over_baseline.png"
         viewer.window.screenshot(str(p), canvas_only=False, flash=False)
         written.append(p)
+        worker = dock.set_compare_mode("beside baseline (registered)")
+        if worker is not None:
+            _settle(app, dock, 1.0)
+        p = args.out / "napari_followup_beside_baseline.png"
+        viewer.window.screenshot(str(p), canvas_only=False, flash=False)
+        written.append(p)
         dock.set_compare_mode("single")
     finally:
         viewer.close()

@@ -215,9 +215,14 @@ class ReadSession:
         self.criteria: tuple[str, ...] = tuple(criteria) if criteria else DEFAULT_CRITERIA
         self.listeners: list[Any] = []
         self.saves = 0
+        #: Wall seconds of the steps of the last change (segment_s, viable_s, measure_s,
+        #: autosave_s, store_s): what the benchmark prints.
+        self.last_timings: dict[str, float] = {}
         #: (lesion, time point) changed since the last store sync; deleted ones.
         self._dirty: set[tuple[str, str]] = set()
         self._deleted: set[tuple[str, str]] = set()
+        #: Lesions whose attributes (organ, node flag) changed since the last store sync.
+        self._lesion_dirty: set[str] = set()
         self.store_read_uid: str | None = None
         #: Highest lesion number ever given in this read (ids are never reused).
         self._max_label = 0
@@ -277,6 +282,9 @@ class ReadSession:
 
     def autosave(self, *, masks: bool = False) -> Path:
         """Write the session atomically (and the masks when ``masks``); notify listeners."""
+        import time
+
+        t0 = time.perf_counter()
         payload = json.dumps(self.to_json(), indent=1).encode()
         if masks:
             arrays: dict[str, NDArray[Any]] = {}
@@ -294,8 +302,11 @@ class ReadSession:
             _atomic_write_bytes(self.masks_path, buf.getvalue())
         _atomic_write_bytes(self.path, payload)
         self.saves += 1
+        t1 = time.perf_counter()
+        self.last_timings["autosave_s"] = t1 - t0
         if self._reader_session is not None and not self.locked:
             self.sync_store()
+            self.last_timings["store_s"] = time.perf_counter() - t1
         for cb in list(self.listeners):
             cb(self)
         return self.path
@@ -358,6 +369,7 @@ class ReadSession:
             s.attach_store(store)
             if not s.locked:
                 s._dirty.update(s.observations)  # whatever the crash kept from the store
+                s._lesion_dirty.update(s.lesions)
                 s.sync_store()
         return s
 
@@ -516,9 +528,10 @@ class ReadSession:
         source: str,
         notes: Sequence[str] = (),
     ) -> Observation:
-        """Store a lesion mask (and its viable part) and measure it with the core."""
+        """Store a lesion mask (and its viable part), full size on the time point's reference
+        grid, and measure it with the core."""
         self._check_unlocked("change a mask")
-        les = self._lesion(lesion_id)
+        self._lesion(lesion_id)
         m = np.asarray(mask, bool)
         geom = self.geometry(timepoint_id)
         if m.shape != geom.shape:
@@ -526,11 +539,54 @@ class ReadSession:
                 f"mask of lesion {lesion_id!r} at {timepoint_id!r} has shape {m.shape}, the time point's "
                 f"reference grid is {geom.shape}; resample it onto the reference series first."
             )
-        self._update_label_cache(timepoint_id, lesion_id, False, self._crop(m))
-        v = None if viable is None else np.asarray(viable, bool) & m
-        vcrop = self._crop(v) if v is not None else None
-        self._update_label_cache(timepoint_id, lesion_id, True, vcrop if vcrop and vcrop[1].size else None)
-        obs = self._measure(les, timepoint_id, m, v, source)
+        start, crop = self._crop(m)
+        vcrop = None
+        if viable is not None:
+            v = np.asarray(viable, bool)
+            sl = tuple(slice(a, a + n) for a, n in zip(start, crop.shape, strict=True))
+            vcrop = v[sl] & crop
+        return self.set_mask_crop(lesion_id, timepoint_id, start, crop, viable=vcrop, source=source, notes=notes)
+
+    def set_mask_crop(
+        self,
+        lesion_id: str,
+        timepoint_id: str,
+        start: Sequence[int],
+        mask: NDArray[np.bool_],
+        *,
+        viable: NDArray[np.bool_] | None = None,
+        source: str,
+        notes: Sequence[str] = (),
+    ) -> Observation:
+        """:meth:`set_mask` from a crop: ``mask`` (and ``viable``, same box) is the box starting at
+        voxel ``start`` of the reference grid.  No full-size array is made."""
+        import time
+
+        self._check_unlocked("change a mask")
+        les = self._lesion(lesion_id)
+        geom = self.geometry(timepoint_id)
+        m = np.asarray(mask, bool)
+        st = tuple(int(v) for v in start)
+        if len(st) != 3 or m.ndim != 3 or np.any(np.asarray(st) < 0) or np.any(np.asarray(st) + np.asarray(m.shape) > np.asarray(geom.shape)):
+            raise HccImagingError(
+                f"mask crop of lesion {lesion_id!r} at {timepoint_id!r} (start {st}, shape {m.shape}) does not fit the "
+                f"time point's reference grid {geom.shape}."
+            )
+        t0 = time.perf_counter()
+        # tighten to the mask's own box (a crop may carry empty margins)
+        (lo, crop) = self._crop(m)
+        start3 = (st[0] + lo[0], st[1] + lo[1], st[2] + lo[2])
+        self._update_label_cache(timepoint_id, lesion_id, False, (start3, crop) if crop.size else None)
+        vcrop = None
+        if viable is not None:
+            v = np.asarray(viable, bool)
+            if v.shape != m.shape:
+                raise HccImagingError(f"viable crop of lesion {lesion_id!r} has shape {v.shape}, its mask crop {m.shape}.")
+            sl = tuple(slice(a, a + n) for a, n in zip(lo, crop.shape, strict=True))
+            vcrop = v[sl] & crop
+        self._update_label_cache(timepoint_id, lesion_id, True, (start3, vcrop) if vcrop is not None and vcrop.any() else None)
+        obs = self._measure(les, timepoint_id, start3, crop, vcrop, source)
+        self.last_timings["measure_s"] = time.perf_counter() - t0
         obs.problems = [*notes, *obs.problems]
         self.observations[(lesion_id, timepoint_id)] = obs
         self._dirty.add((lesion_id, timepoint_id))
@@ -543,31 +599,44 @@ class ReadSession:
     MEASURE_MARGIN_VOXELS = 2
 
     def _measure(
-        self, les: Lesion, timepoint_id: str, mask: NDArray[np.bool_], viable: NDArray[np.bool_] | None, source: str
+        self,
+        les: Lesion,
+        timepoint_id: str,
+        start: tuple[int, int, int],
+        mask: NDArray[np.bool_],
+        viable: NDArray[np.bool_] | None,
+        source: str,
     ) -> Observation:
         """Measure one lesion with the core on a crop around it (same numbers, no full-volume copies)."""
         from . import _core
 
         ref = self.images[timepoint_id].reference
-        start, crop = self._masks[timepoint_id][les.lesion_id]
         shape = np.asarray(ref.shape)
         lo = np.maximum(np.asarray(start) - self.MEASURE_MARGIN_VOXELS, 0)
-        hi = np.minimum(np.asarray(start) + np.asarray(crop.shape) + self.MEASURE_MARGIN_VOXELS, shape)
-        sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+        hi = np.minimum(np.asarray(start) + np.asarray(mask.shape) + self.MEASURE_MARGIN_VOXELS, shape)
         image = ref.crop(lo, hi)
-        lab = LabelVolume.like(image, mask[sl].astype(np.uint8), labels={1: les.lesion_id})
-        vlab = None if viable is None else LabelVolume.like(image, viable[sl].astype(np.uint8), labels={1: les.lesion_id})
+        inner = tuple(slice(int(a - b), int(a - b) + n) for a, b, n in zip(start, lo, mask.shape, strict=True))
+        marr = np.zeros(image.shape, np.uint8)
+        marr[inner] = mask
+        lab = LabelVolume.like(image, marr, labels={1: les.lesion_id})
+        vlab = None
+        if viable is not None:
+            varr = np.zeros(image.shape, np.uint8)
+            varr[inner] = viable
+            vlab = LabelVolume.like(image, varr, labels={1: les.lesion_id})
         return _core.measure(lab, vlab, lesion_id=les.lesion_id, is_lymph_node=les.is_lymph_node, source=source, image=image)
 
     def segment_at(
         self,
         timepoint_id: str,
-        point_lps: Sequence[float],
+        point_lps: Sequence[float] | None = None,
         *,
+        line_lps: Sequence[Sequence[float]] | None = None,
         lesion_id: str | None = None,
         role: str = "target",
     ) -> tuple[str, Observation]:
-        """Click-to-segment: a 3D lesion mask (and viable part) from one LPS point, measured.
+        """Click-to-segment: a 3D lesion mask (and viable part) from one LPS point, or from a
+        line drawn across the lesion (two LPS points), measured.
 
         A new lesion is created unless ``lesion_id`` names an existing one (e.g. the same
         lesion at a follow-up).
@@ -578,11 +647,23 @@ class ReadSession:
         tp = self.images.get(timepoint_id)
         if tp is None:
             raise HccImagingError(f"time point {timepoint_id!r} has no images loaded; load them before segmenting.")
-        mask, viable, prov = _core.segment(tp.phases, tp.reference, np.asarray(point_lps, float))
+        if (point_lps is None) == (line_lps is None):
+            raise HccImagingError("segment_at needs either a point (point_lps) or a line across the lesion (line_lps).")
+        self.last_timings = {}
+        point = None if point_lps is None else np.asarray(point_lps, float)
+        line = None if line_lps is None else np.asarray(line_lps, float).reshape(2, 3)
+        out = _core.segment(tp.phases, tp.reference, point, line_lps=line)
+        self.last_timings.update(out.timings)
+        if out.mask.size == 0 or not out.mask.any():
+            raise HccImagingError(
+                f"the segmentation at {timepoint_id!r} gave an empty mask; click inside the lesion "
+                "(or draw the line across it) on a phase where it is visible."
+            )
         les = self._lesion(lesion_id) if lesion_id else self.new_lesion(role=role)
+        prov = out.provenance
         source = f"algorithm:{prov.get('algorithm', 'segment_lesion')}/{prov.get('version', '')}"
-        obs = self.set_mask(les.lesion_id, timepoint_id, mask, viable=viable, source=source,
-                            notes=[str(n) for n in prov.get("notes", [])])
+        obs = self.set_mask_crop(les.lesion_id, timepoint_id, out.start, out.mask, viable=out.viable, source=source,
+                                 notes=[str(n) for n in prov.get("notes", [])])
         return les.lesion_id, obs
 
     def set_line(self, lesion_id: str, timepoint_id: str, line: LineSpec) -> Observation:
@@ -649,6 +730,8 @@ class ReadSession:
             elif field_name == "is_lymph_node":
                 value = _as_bool(value)
             setattr(les, field_name, typ(value))
+            if field_name != "role":  # the role is per measurement; organ and node flag are the lesion's
+                self._lesion_dirty.add(lesion_id)
         else:
             if timepoint_id is None:
                 raise HccImagingError(f"editing {field_name!r} of lesion {lesion_id!r} needs a timepoint_id.")
@@ -739,12 +822,20 @@ class ReadSession:
     def sync_store(self) -> None:
         """Write the changed measurements to the store (one small audited transaction each)."""
         rs = self._reader_session
-        if rs is None or not (self._dirty or self._deleted):
+        if rs is None or not (self._dirty or self._deleted or self._lesion_dirty):
             return
         if not self.timepoint_ids:
             return
         read_uid = self._ensure_store_read()
-        known = {les.tracking_uid for les in rs.lesions(self.patient_id)}
+        stored = {les.tracking_uid: les for les in rs.lesions(self.patient_id)}
+        known = set(stored)
+        # lesion attributes edited after the lesion reached the store (organ, node flag): the
+        # store's lesion record follows the session (also after a crash between the two saves)
+        for les in self.lesions.values():
+            info = stored.get(les.tracking_uid)
+            if info is not None and (info.organ != les.organ or bool(info.is_lymph_node) != bool(les.is_lymph_node)):
+                rs.update_lesion(self.patient_id, les.tracking_uid, organ=les.organ, is_lymph_node=les.is_lymph_node)
+        self._lesion_dirty.clear()
         for lid, tpid in sorted(self._dirty):
             les = self.lesions.get(lid)
             obs = self.observations.get((lid, tpid))

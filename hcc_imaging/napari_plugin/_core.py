@@ -30,6 +30,7 @@ __all__ = [
     "StudyImages",
     "load_archive",
     "segment",
+    "SegmentOutput",
     "measure",
     "assess",
     "AssessmentView",
@@ -143,39 +144,110 @@ def load_archive(path: str | Path) -> list[StudyImages]:
 
 
 # ------------------------------------------------------------------------------------------ segment
+@dataclass(frozen=True, slots=True)
+class SegmentOutput:
+    """A click's lesion mask and viable part as crops of the reference grid.
+
+    ``mask`` / ``viable`` are boolean arrays of the box starting at voxel ``start`` of the
+    time point's reference grid (the lesion's bounding box; ``viable`` has the same box).
+    ``timings`` holds wall seconds per core step (``segment_s``, ``viable_s``).
+    """
+
+    start: tuple[int, int, int]
+    mask: NDArray[np.bool_]
+    viable: NDArray[np.bool_] | None
+    provenance: dict[str, Any]
+    timings: dict[str, float]
+
+    def full(self, shape: Sequence[int]) -> tuple[NDArray[np.bool_], NDArray[np.bool_] | None]:
+        """The mask and viable part as full-size arrays of ``shape`` (tests, scripting)."""
+        out = []
+        for crop in (self.mask, self.viable):
+            if crop is None:
+                out.append(None)
+                continue
+            full = np.zeros(tuple(int(n) for n in shape), bool)
+            full[tuple(slice(a, a + n) for a, n in zip(self.start, crop.shape, strict=True))] = crop
+            out.append(full)
+        return out[0], out[1]  # type: ignore[return-value]
+
+
+def bbox(mask: NDArray[np.bool_]) -> tuple[tuple[int, int, int], tuple[int, int, int]] | None:
+    """(start, stop) of the True voxels, one reduction per axis (no index arrays); None if empty."""
+    lo: list[int] = []
+    hi: list[int] = []
+    for axis in range(3):
+        others = tuple(a for a in range(3) if a != axis)
+        hit = np.flatnonzero(mask.any(axis=others))
+        if hit.size == 0:
+            return None
+        lo.append(int(hit[0]))
+        hi.append(int(hit[-1]) + 1)
+    return (lo[0], lo[1], lo[2]), (hi[0], hi[1], hi[2])
+
+
 def segment(
     phases: Mapping[Phase, Volume],
     reference: Volume,
     point_lps: NDArray[np.float64] | None = None,
     *,
     line_lps: NDArray[np.float64] | None = None,
-) -> tuple[NDArray[np.bool_], NDArray[np.bool_] | None, dict[str, Any]]:
+) -> SegmentOutput:
     """Lesion mask on ``reference``'s grid from one LPS click (or a line across the lesion),
     plus its viable (arterially enhancing) part when the core can compute it.
 
-    Returns ``(mask, viable_or_None, provenance)``.
+    The core calls are those of ``hcc-imaging segment --viable-out``: ``segment_lesion`` on the
+    phases, then ``viable_mask`` (pre-contrast and portal venous when present).  ``viable_mask``
+    gets the lesion map cut to its work box (the lesion's box plus ``ViableParams.roi_margin_mm``
+    and a voxel, clipped to the grid): it cuts exactly that box itself, so the result is the one
+    the whole map gives, without full-volume copies.
     """
+    import time
+
+    t0 = time.perf_counter()
     result = _core_fn("segment")(dict(phases), seed_lps=point_lps, line_lps=line_lps)
+    timings = {"segment_s": time.perf_counter() - t0}
     lab = result.labels
     if not lab.geometry.equals(reference.geometry):
         lab = lab.resample_to(reference)
-    mask = np.asarray(lab.array) != 0
+    arr = np.asarray(lab.array)
+    box = bbox(arr != 0)
+    prov = result.provenance() if hasattr(result, "provenance") else {}
+    if box is None:
+        return SegmentOutput((0, 0, 0), np.zeros((0, 0, 0), bool), None, prov, timings)
+    lo, hi = box
+    sl = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+    mask = np.ascontiguousarray(arr[sl] != 0)
     viable = None
     arterial = next((phases[p] for p in (Phase.ARTERIAL_LATE, Phase.ARTERIAL, Phase.ARTERIAL_EARLY) if p in phases), None)
     if arterial is not None and available("viable"):
-        lesion_lab = LabelVolume.like(reference, mask.astype(np.uint8), labels={1: "lesion"})
+        t1 = time.perf_counter()
+        vmod = _need("hcc_imaging.segment.viable", "ViableParams")
+        pad = np.ceil(vmod.ViableParams().roi_margin_mm / np.asarray(reference.spacing)).astype(int) + 1
+        wlo = np.maximum(np.asarray(lo) - pad, 0)
+        whi = np.minimum(np.asarray(hi) + pad, np.asarray(reference.shape))
+        inner = tuple(slice(int(a - w), int(b - w)) for a, b, w in zip(lo, hi, wlo, strict=True))
+        warr = np.zeros(tuple(int(v) for v in whi - wlo), np.uint8)
+        warr[inner] = mask
+        work = LabelVolume.like(reference.geometry.crop(wlo, whi), warr, labels={1: "lesion"},
+                                frame_of_reference_uid=reference.frame_of_reference_uid,
+                                source_series_instance_uid=reference.series_instance_uid)
         vres = _core_fn("viable")(
-            lesion_lab,
+            work,
             arterial,
             pre_contrast=phases.get(Phase.PRE_CONTRAST),
             portal_venous=phases.get(Phase.PORTAL_VENOUS),
         )
-        vlab = getattr(vres, "labels", vres)
-        if isinstance(vlab, LabelVolume) and not vlab.geometry.equals(reference.geometry):
-            vlab = vlab.resample_to(reference)
-        viable = np.asarray(vlab.array if isinstance(vlab, LabelVolume) else vlab) != 0
-    prov = result.provenance() if hasattr(result, "provenance") else {}
-    return mask, viable, prov
+        # viable_mask returns a LabelVolume (whose ``.labels`` is its names dict, not a map)
+        vlab = vres if isinstance(vres, LabelVolume) else getattr(vres, "labels", vres)
+        if not isinstance(vlab, LabelVolume) or vlab.shape != work.shape:
+            raise FeatureUnavailableError(
+                f"viable_mask returned {type(vres).__name__}, not a label map on the lesion's grid; "
+                "this hcc-imaging build's viable step does not match the plugin."
+            )
+        viable = np.ascontiguousarray(np.asarray(vlab.array)[inner] != 0) & mask
+        timings["viable_s"] = time.perf_counter() - t1
+    return SegmentOutput((int(lo[0]), int(lo[1]), int(lo[2])), mask, viable, prov, timings)
 
 
 # ------------------------------------------------------------------------------------------ measure

@@ -50,8 +50,6 @@ __all__ = [
     "VIABLE_RING_INNER_MM",
     "VIABLE_RING_OUTER_MM",
     "VIABLE_ROI_MARGIN_MM",
-    "VIABLE_REGISTRATION_ITERATIONS",
-    "VIABLE_REGISTRATION_MIN_SAMPLES",
     "VIABLE_REGISTRATION_MOVING_MARGIN_MM",
     "VIABLE_MIN_VOLUME_MM3",
     "REGISTRATION_SHRINK_FACTORS",
@@ -65,6 +63,13 @@ __all__ = [
     "REGISTRATION_SAMPLING_FRACTION",
     "REGISTRATION_HISTOGRAM_BINS",
     "REGISTRATION_RANDOM_SEED",
+    "TRANSLATION_MAX_SHIFT_MM",
+    "TRANSLATION_GRID_MM",
+    "TRANSLATION_FINE_GRID_MM",
+    "TRANSLATION_SMOOTHING_VOX",
+    "TRANSLATION_SMOOTHING_TRUNCATE",
+    "VIABLE_REGISTRATION_WINDOW_HU",
+    "VIABLE_REGISTRATION_FINE_MARGIN_MM",
 ]
 
 #: Version of the segmentation algorithms, recorded in every result's provenance.  Bump when
@@ -305,13 +310,9 @@ VIABLE_RING_INNER_MM: Final[float] = 3.0
 VIABLE_RING_OUTER_MM: Final[float] = 15.0
 
 #: Work box around the lesions (mm) for the viable analysis and the local pre-to-arterial
-#: rigid registration.
+#: translation search.
 VIABLE_ROI_MARGIN_MM: Final[float] = 30.0
 
-#: The local pre-contrast -> arterial registration (same study, breathing shifts of a few mm):
-#: two pyramid levels (shrink 2, 1), this many iterations and samples per level.
-VIABLE_REGISTRATION_ITERATIONS: Final[int] = 40
-VIABLE_REGISTRATION_MIN_SAMPLES: Final[int] = 5000
 #: Margin (mm) of pre-contrast image kept around the lesion ROI as the moving image of that
 #: registration: more than the breathing shift between phases of one study (a few mm, at most
 #: ~20 mm), so the optimiser never runs out of image, without resampling the whole series.
@@ -360,3 +361,33 @@ REGISTRATION_BORDER_MARGIN_MM: Final[float] = 10.0
 
 #: Seed of the metric's random sampling: registrations are reproducible run to run.
 REGISTRATION_RANDOM_SEED: Final[int] = 20240601
+
+# ------------------------------------------------- local translation search (pre -> arterial)
+# Used by hcc_imaging.segment.register.register_translation, which viable_mask uses to align the
+# pre-contrast phase to the arterial phase around the lesions (docs/segment.md).
+
+#: Largest shift searched (mm, per array axis).  Phases of one study differ by breathing: a
+#: few mm, at most ~20 mm craniocaudally (the same bound the rigid search's moving margin used).
+TRANSLATION_MAX_SHIFT_MM: Final[float] = 20.0
+
+#: Spacing of the search grid (mm; whole voxels per axis).  2 mm: every shift up to 20 mm in
+#: one FFT of ~10^5-10^6 samples, and the parabolic peak fit gives a fraction of a voxel.
+TRANSLATION_GRID_MM: Final[float] = 2.0
+
+#: Spacing of the second search (mm), one coarse step around the first one's best shift.
+TRANSLATION_FINE_GRID_MM: Final[float] = 1.0
+
+#: Gaussian sigma (search-grid voxels) before the gradient magnitude: widens the NCC peak so the
+#: parabolic fit has three samples on it, and damps noise (15 HU at 0.7 mm).
+TRANSLATION_SMOOTHING_VOX: Final[float] = 1.0
+#: ... kernel cut at this many sigmas (3: 99.7 % of the weight, two taps fewer per side than 4).
+TRANSLATION_SMOOTHING_TRUNCATE: Final[float] = 3.0
+
+#: CT window (HU) for the pre-contrast -> arterial search: soft tissue, vessels and lipiodol
+#: edges count; air and bone (-1000 / +1000 HU) would otherwise dominate the gradients.
+VIABLE_REGISTRATION_WINDOW_HU: Final[tuple[float, float]] = (-200.0, 400.0)
+
+#: The fine step of that search looks at the lesions and this margin (mm) around them, the
+#: coarse step at the whole work box (VIABLE_ROI_MARGIN_MM): context for the capture range,
+#: then the neighbourhood where the viable analysis happens, at a third of the cost.
+VIABLE_REGISTRATION_FINE_MARGIN_MM: Final[float] = 10.0

@@ -11,14 +11,16 @@ Method (:func:`viable_mask`), per lesion label, on the lesion map's grid:
    median in a ring ``ring_inner_mm``-``ring_outer_mm`` around the lesion (inside the liver mask
    when one is given): local parenchyma, so a regional enhancement gradient does not matter.
 2. **Enhancing vs liver**: arterial - liver >= ``enhancement_vs_liver_hu``.
-3. **Enhancing vs pre-contrast** (when given): the pre-contrast phase is registered to the
-   arterial phase (rigid, around the lesions; :func:`hcc_imaging.segment.register_volumes`) and
-   resampled; arterial - pre >= ``enhancement_vs_pre_hu``.
+3. **Enhancing vs pre-contrast** (when given): the pre-contrast phase is aligned to the
+   arterial phase around the lesions by a translation (breathing; an exhaustive FFT search of
+   gradient-magnitude cross-correlation, :func:`hcc_imaging.segment.register.register_translation`)
+   and resampled; arterial - pre >= ``enhancement_vs_pre_hu``.
 4. **Lipiodol excluded**: pre-contrast >= ``lipiodol_min_hu``, or every available post-contrast
    phase (arterial, and portal venous when given) >= it, dilated by ``lipiodol_margin_mm`` to
-   drop partial-volume edges.  The local pre-contrast registration is kept only when it raises
-   the mutual information with the arterial phase over no registration (a wrong local optimum
-   once slid the pre-contrast 12 mm along a lipiodol deposit, and lipiodol became "viable").
+   drop partial-volume edges.  The local pre-contrast alignment is kept only when it raises
+   the mutual information with the arterial phase over no shift (a wrong local optimum of an
+   earlier rigid search once slid the pre-contrast 12 mm along a lipiodol deposit, and lipiodol
+   became "viable").
 5. **Reactive rim removed**: a morphological opening with an ellipsoid of radius
    ``rim_max_thickness_mm`` / 2 + half a voxel per axis (anisotropy-aware, at least one voxel):
    enhancing shells no thicker than the rim go, nodules survive; one conditional dilation by
@@ -26,6 +28,8 @@ Method (:func:`viable_mask`), per lesion label, on the lesion map's grid:
 6. Islands smaller than ``min_volume_mm3`` are dropped.
 
 The result has the same label values (and names) as the lesion map, viable voxels only.
+Steps 1-6 run in boxes around the lesions padded by what each step reaches (ring, lipiodol
+margin, Gaussian kernel), which gives the same result as running them over the whole work box.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from numpy.typing import NDArray
 
 from ..volume import Geometry, LabelVolume, Volume, resample_volume
 from . import constants as C
-from ._morph import bbox, gaussian_sigma_vox
+from ._morph import gaussian_sigma_vox
 from .errors import SegmentationError
 
 __all__ = ["ViableParams", "viable_mask", "ALGORITHM_NAME"]
@@ -104,9 +108,14 @@ def _rim_element(thickness_mm: float, spacing: tuple[float, float, float]) -> ND
 def _mutual_information(a: NDArray[np.float32], b: NDArray[np.float32], bins: int = C.REGISTRATION_HISTOGRAM_BINS) -> float:
     """Mutual information (nats) of two same-shape images from their joint histogram
     (intensities clipped to -200..800 HU so air and bone do not use up the bins)."""
-    x = np.clip(a.reshape(-1), -200.0, 800.0)
-    y = np.clip(b.reshape(-1), -200.0, 800.0)
-    h, _, _ = np.histogram2d(x, y, bins=bins, range=((-200.0, 800.0), (-200.0, 800.0)))
+    lo, hi = -200.0, 800.0
+    scale = bins / (hi - lo)
+
+    def index(v: NDArray[np.float32]) -> NDArray[np.int64]:
+        i = ((np.clip(v.reshape(-1), lo, hi) - lo) * scale).astype(np.int64)
+        return np.minimum(i, bins - 1)
+
+    h = np.bincount(index(a) * bins + index(b), minlength=bins * bins).reshape(bins, bins).astype(np.float64)
     pxy = h / max(h.sum(), 1.0)
     px = pxy.sum(1, keepdims=True)
     py = pxy.sum(0, keepdims=True)
@@ -114,8 +123,22 @@ def _mutual_information(a: NDArray[np.float32], b: NDArray[np.float32], bins: in
     return float(np.sum(pxy[nz] * np.log(pxy[nz] / (px @ py)[nz])))
 
 
+def _bbox(mask: NDArray[np.bool_]) -> tuple[NDArray[np.int64], NDArray[np.int64]] | None:
+    """(start, stop) of the True voxels (one reduction per axis, no index arrays), None when empty."""
+    lo: list[int] = []
+    hi: list[int] = []
+    for axis in range(mask.ndim):
+        others = tuple(a for a in range(mask.ndim) if a != axis)
+        hit = np.flatnonzero(mask.any(axis=others))
+        if hit.size == 0:
+            return None
+        lo.append(int(hit[0]))
+        hi.append(int(hit[-1]) + 1)
+    return np.asarray(lo, np.int64), np.asarray(hi, np.int64)
+
+
 def _crop_geometry(lesion: LabelVolume, margin_mm: float) -> tuple[Geometry, tuple[slice, slice, slice]] | None:
-    bb = bbox(lesion.array != 0)
+    bb = _bbox(lesion.array != 0)
     if bb is None:
         return None
     pad = np.ceil(margin_mm / np.asarray(lesion.spacing)).astype(int)
@@ -136,16 +159,60 @@ def _crop_around(vol: Volume, geom: Geometry, margin_mm: float) -> Volume:
     return vol.crop(lo, hi)
 
 
-def _on(vol: Volume, geom: Geometry, transform: Any = None) -> NDArray[np.float32]:
+def _on(vol: Volume, geom: Geometry) -> NDArray[np.float32]:
     """``vol`` sampled on ``geom`` (cropping when the grids agree, else linear resampling)."""
     g = vol.geometry
-    if transform is None and np.allclose(g.spacing, geom.spacing, atol=1e-3) and np.allclose(g.direction, geom.direction, atol=1e-4):
+    if np.allclose(g.spacing, geom.spacing, atol=1e-3) and np.allclose(g.direction, geom.direction, atol=1e-4):
         start = np.rint(g.lps_to_index(geom.origin)).astype(int)
         if np.allclose(g.index_to_lps(start), geom.origin, atol=1e-3) and np.all(start >= 0) and np.all(start + np.asarray(geom.shape) <= np.asarray(g.shape)):
             sl = tuple(slice(int(a), int(a) + n) for a, n in zip(start, geom.shape, strict=True))
             return np.asarray(vol.array[sl], np.float32)
-    out = resample_volume(vol, geom, interpolation="linear", default_hu=-1024.0, transform=transform)
+    out = resample_volume(vol, geom, interpolation="linear", default_hu=-1024.0)
     return np.asarray(out.array, np.float32)
+
+
+def _on_shifted(vol: Volume, geom: Geometry, shift_lps: NDArray[np.float64] | None) -> NDArray[np.float32]:
+    """``vol`` at the points of ``geom`` moved by ``shift_lps`` (mm), trilinear.
+
+    When the grids share spacing and direction the shift is a constant fractional index offset:
+    the 8 neighbouring integer crops weighted (no SimpleITK call, no copy of the series); points
+    outside ``vol`` take its edge values.  Otherwise SimpleITK resampling with the translation.
+    """
+    if shift_lps is None or not np.any(shift_lps):
+        return _on(vol, geom)
+    g = vol.geometry
+    if not (np.allclose(g.spacing, geom.spacing, atol=1e-3) and np.allclose(g.direction, geom.direction, atol=1e-4)):
+        import SimpleITK as sitk
+
+        tx = sitk.TranslationTransform(3, tuple(float(v) for v in shift_lps))
+        out = resample_volume(vol, geom, interpolation="linear", default_hu=-1024.0, transform=tx)
+        return np.asarray(out.array, np.float32)
+    start = g.lps_to_index(np.asarray(geom.origin) + shift_lps)
+    base = np.floor(start).astype(np.int64)
+    frac = (start - base).astype(np.float32)
+    shape = np.asarray(geom.shape)
+    lo, hi = base, base + shape + 1
+    clo, chi = np.clip(lo, 0, np.asarray(g.shape) - 1), np.clip(hi, 1, np.asarray(g.shape))
+    part = np.asarray(vol.array[tuple(slice(int(a), int(b)) for a, b in zip(clo, chi, strict=True))], np.float32)
+    pad = [(int(max(c - a, 0)), int(max(b - d, 0))) for a, b, c, d in zip(lo, hi, clo, chi, strict=True)]
+    if part.size == 0 or any(p != (0, 0) for p in pad):
+        part = np.pad(part if part.size else np.full((1, 1, 1), -1024.0, np.float32), pad, mode="edge")
+        part = part[: int(shape[0]) + 1, : int(shape[1]) + 1, : int(shape[2]) + 1]
+    out = np.zeros(tuple(int(v) for v in shape), np.float32)
+    for dk in (0, 1):
+        wk = frac[0] if dk else 1.0 - frac[0]
+        if wk == 0:
+            continue
+        for dj in (0, 1):
+            wj = frac[1] if dj else 1.0 - frac[1]
+            if wj == 0:
+                continue
+            for di in (0, 1):
+                wi = frac[2] if di else 1.0 - frac[2]
+                if wi == 0:
+                    continue
+                out += np.float32(wk * wj * wi) * part[dk : dk + shape[0], dj : dj + shape[1], di : di + shape[2]]
+    return out
 
 
 def viable_mask(
@@ -167,7 +234,7 @@ def viable_mask(
         Arterial-phase CT (HU), same frame of reference.
     pre_contrast : Volume, optional
         Unenhanced CT: enables the arterial - pre test and the lipiodol test on unenhanced data.
-        Registered to the arterial phase (rigid, local) unless
+        Aligned to the arterial phase (a local translation, see step 3) unless
         ``params.register_pre_contrast`` is False.
     portal_venous : Volume, optional
         Used for the lipiodol test when there is no pre-contrast (dense on every phase).
@@ -194,7 +261,6 @@ def viable_mask(
     from ._morph import ball
 
     from ..volume import Modality
-
     if params is None and arterial.modality != Modality.CT:
         raise SegmentationError(
             f"viable_mask defaults are CT Hounsfield units, but the arterial series "
@@ -218,59 +284,102 @@ def viable_mask(
     if crop is None:
         return lesion.with_array(out)
     geom, sl = crop
-    lab = np.asarray(lesion.array[sl])
+    lab_roi = np.asarray(lesion.array[sl])
     sp = geom.spacing
-    art = _on(arterial, geom)
+    spa = np.asarray(sp, float)
+    roi_shape = np.asarray(geom.shape)
     sig = gaussian_sigma_vox(p.smoothing_sigma_mm, sp)
-    art_s = ndi.gaussian_filter(art, sig, mode="nearest")
+    # Every per-voxel step happens in boxes inside the ROI, each padded by what the next step
+    # needs, so the result equals that of the same steps over the whole ROI:
+    #   A: the lesions plus the ring (ring_outer_mm) - liver reference, enhancement, rim, islands;
+    #   L: A plus the lipiodol margin (dilation reaches into A from there);
+    #   S: L plus the Gaussian kernel radius (smoothing is exact on L).
+    bb = _bbox(lab_roi != 0)
+    assert bb is not None  # the ROI was cut around the lesions
+
+    def grow(lo: NDArray[np.int64], hi: NDArray[np.int64], pad: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        return np.maximum(lo - pad, 0), np.minimum(hi + pad, roi_shape)
+
+    a_lo, a_hi = grow(bb[0], bb[1], np.ceil(p.ring_outer_mm / spa).astype(np.int64) + 1)
+    lip_el = ball(p.lipiodol_margin_mm, sp, min_one_voxel=True) if p.lipiodol_margin_mm > 0 else None
+    lip_pad = (np.asarray(lip_el.shape) // 2 if lip_el is not None else np.zeros(3, np.int64)).astype(np.int64)
+    l_lo, l_hi = grow(a_lo, a_hi, lip_pad)
+    g_pad = np.asarray([int(4.0 * sv + 0.5) for sv in sig], np.int64)  # scipy's radius at truncate=4
+    s_lo, s_hi = grow(l_lo, l_hi, g_pad)
+
+    def box(lo: NDArray[np.int64], hi: NDArray[np.int64], within: NDArray[np.int64] | None = None) -> tuple[slice, slice, slice]:
+        o = np.zeros(3, np.int64) if within is None else within
+        return tuple(slice(int(x - y), int(z - y)) for x, z, y in zip(lo, hi, o, strict=True))  # type: ignore[return-value]
+
+    S_roi = box(s_lo, s_hi)  # S inside the ROI
+    L_in_S = box(l_lo, l_hi, s_lo)
+    A_in_L = box(a_lo, a_hi, l_lo)
+    A_roi = box(a_lo, a_hi)
+
+    def smooth_L(x: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Gaussian-smoothed values on L of an image given on the ROI."""
+        return ndi.gaussian_filter(np.ascontiguousarray(x[S_roi]), sig, mode="nearest")[L_in_S]
+
+    art = _on(arterial, geom)
+    art_s = smooth_L(art)
     liv = None
     if liver is not None:
         lv = liver if liver.geometry.equals(lesion.geometry) else liver.resample_to(lesion)
-        liv = np.asarray(lv.array[sl] != 0)
+        liv = np.asarray(lv.array[sl][A_roi] != 0)
     pre_s = None
     if pre_contrast is not None:
-        transform = None
+        # the pre-contrast around the ROI plus the search range (a view when the grids agree:
+        # resampling never touches the whole series)
+        pre_roi = _crop_around(pre_contrast, geom, C.VIABLE_REGISTRATION_MOVING_MARGIN_MM)
+        shift_lps = None
         if p.register_pre_contrast:
-            from .register import RegistrationParams, register_volumes
+            from .register import register_translation
 
-            art_crop = Volume(array=art.astype(np.float32), geometry=geom, frame_of_reference_uid=arterial.frame_of_reference_uid)
-            mask_lv = LabelVolume(array=(lab != 0).astype(np.uint8), geometry=geom)
-            # phases of one study differ by breathing (a few mm): a short, local rigid search suffices
-            local = RegistrationParams(
-                shrink_factors=(2, 1), smoothing_sigmas_mm=(1.0, 0.0), iterations=C.VIABLE_REGISTRATION_ITERATIONS,
-                min_samples=C.VIABLE_REGISTRATION_MIN_SAMPLES,
+            art_crop = Volume(array=art, geometry=geom, modality=arterial.modality,
+                              frame_of_reference_uid=arterial.frame_of_reference_uid,
+                              series_instance_uid=arterial.series_instance_uid)
+            # phases of one study differ by breathing (a few mm, little rotation over a lesion's
+            # neighbourhood): an exhaustive translation search, coarse over the ROI, fine over
+            # the lesion and C.VIABLE_REGISTRATION_FINE_MARGIN_MM around it
+            reg = register_translation(
+                art_crop, pre_roi,
+                max_shift_mm=C.TRANSLATION_MAX_SHIFT_MM,
+                fine_trim_mm=max(p.roi_margin_mm - C.VIABLE_REGISTRATION_FINE_MARGIN_MM, 0.0),
+                intensity_window=C.VIABLE_REGISTRATION_WINDOW_HU if arterial.modality == Modality.CT else None,
             )
-            # the moving image only needs the ROI plus the search range: registering against the
-            # whole series made this step take seconds on a 512 x 512 x 100 study
-            pre_roi = _crop_around(pre_contrast, geom, C.VIABLE_REGISTRATION_MOVING_MARGIN_MM)
-            reg = register_volumes(art_crop, pre_roi, kind="rigid", fixed_mask=mask_lv, initial="identity", params=local)
-            transform = reg.to_sitk()
+            shift_lps = np.asarray(reg.translation_mm, float)
             info["pre_contrast_registration"] = reg.to_json()
-        pre = _on(pre_contrast, geom, transform)
-        if transform is not None:
-            # never accept a registration that aligns worse than none: a local optimum of the
-            # small-window search (e.g. a 12 mm slide along a dense lipiodol deposit) would make
-            # the lipiodol look like enhancing tissue; phases of one study share the scanner frame
-            pre_id = _on(pre_contrast, geom, None)
+        pre = _on_shifted(pre_roi, geom, shift_lps)
+        if shift_lps is not None:
+            # never accept a registration that aligns worse than none: a wrong optimum (e.g. a
+            # 12 mm slide along a dense lipiodol deposit, seen with a local rigid search) would
+            # make the lipiodol look like enhancing tissue; phases of one study share the scanner frame
+            pre_id = _on(pre_roi, geom)
             mi_reg, mi_id = _mutual_information(art, pre), _mutual_information(art, pre_id)
             info["pre_contrast_registration_mi"] = {"registered": round(mi_reg, 4), "identity": round(mi_id, 4)}
             if mi_reg <= mi_id:
                 pre = pre_id
                 info["pre_contrast_registration_rejected"] = True
-        pre_s = ndi.gaussian_filter(pre, sig, mode="nearest")
+        pre_s = smooth_L(pre)
     # lipiodol: dense on unenhanced data (or on every phase we have)
     # dense on every post-contrast phase we have is lipiodol too (it neither washes in nor out):
     # this holds even when the pre-contrast series is missing or imperfectly registered
     lipiodol = art_s >= p.lipiodol_min_hu
     if portal_venous is not None:
-        pv_s = ndi.gaussian_filter(_on(portal_venous, geom), sig, mode="nearest")
+        pv_s = smooth_L(_on(portal_venous, geom))
         lipiodol &= pv_s >= p.lipiodol_min_hu
     if pre_s is not None:
         lipiodol |= pre_s >= p.lipiodol_min_hu
-    if lipiodol.any() and p.lipiodol_margin_mm > 0:
-        lipiodol = ndi.binary_dilation(lipiodol, structure=ball(p.lipiodol_margin_mm, sp, min_one_voxel=True))
+    if lipiodol.any() and lip_el is not None:
+        lipiodol = ndi.binary_dilation(lipiodol, structure=lip_el)
+    lipiodol = lipiodol[A_in_L]
+    art_s = art_s[A_in_L]
+    if pre_s is not None:
+        pre_s = pre_s[A_in_L]
+    lab = lab_roi[A_roi]
     rim_el = _rim_element(p.rim_max_thickness_mm, sp)
     vox_mm3 = geom.voxel_volume_mm3
+    out_a = out[sl][A_roi]
     for value in [int(v) for v in np.unique(lab) if v != 0]:
         m = lab == value
         d_out = ndi.distance_transform_edt(~m, sampling=sp)
@@ -300,7 +409,7 @@ def viable_mask(
             keep = np.zeros(n + 1, bool)
             keep[1:] = sizes[1:] * vox_mm3 >= p.min_volume_mm3
             enh = keep[cc]
-        out[sl][enh] = value
+        out_a[enh] = value
         info["lesions"][str(value)] = {
             "liver_arterial_hu": round(liver_hu, 2),
             "viable_voxels": int(enh.sum()),

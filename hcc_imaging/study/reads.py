@@ -78,6 +78,9 @@ from .records import (
 )
 from .store import Store, _create_lesion, _markers, _treatments, _upsert_marker, _upsert_treatment, new_uid
 
+#: "Leave this attribute as it is" in :meth:`ReaderSession.update_lesion` (None means "clear it").
+_KEEP: Any = object()
+
 __all__ = ["ReaderSession", "AdjudicatorSession", "Discordance", "Assessor"]
 
 #: ``assessor(document, criteria) -> assessment``; defaults to hcc_imaging.response.assess.
@@ -308,6 +311,41 @@ class ReaderSession(_Base):
         """Create a lesion private to this reader, with a new tracking UID (unless given)."""
         return self.store._write(self.user_id, lambda s: _create_lesion(
             s, patient_id, lesion_id, organ, is_lymph_node, kind, tracking_uid, self._me(s)))
+
+    def update_lesion(self, patient_id: str, lesion: str, *, organ: str | None | object = _KEEP,
+                      is_lymph_node: bool | None = None, kind: str | None | object = _KEEP) -> LesionInfo:
+        """Change the organ, lymph-node flag or kind of one of this reader's own lesions.
+
+        Only the attributes passed change (``organ=None`` clears it); one audited transaction.
+        A shared lesion (pipeline, tracking) is not the reader's to change, and neither is a
+        lesion measured in one of this reader's locked reads (its attributes are part of that
+        final read: start a new read, or add a new lesion).
+        """
+        def fn(s: Session) -> LesionInfo:
+            me = self._me(s)
+            p = Store._patient(s, patient_id)
+            les = self._visible_lesion(s, p, me, lesion)
+            if les.owner_reader_fk != me.id:
+                raise StoreError(
+                    f"lesion {lesion!r} of patient {patient_id!r} is a shared lesion; a reader changes only their own "
+                    "lesions (ReaderSession.add_lesion). Ask the study administrator to correct a shared lesion."
+                )
+            locked = s.scalar(select(ReadRow.read_uid).join(MeasurementRow, MeasurementRow.read_fk == ReadRow.id).where(
+                MeasurementRow.lesion_fk == les.id, ReadRow.status != ReadStatus.DRAFT.value).limit(1))
+            if locked is not None:
+                raise StoreError(
+                    f"lesion {les.lesion_id!r} of patient {patient_id!r} is measured in locked read {locked}; its organ, "
+                    "lymph-node flag and kind are part of that final read and cannot change. Start a new read to revise it."
+                )
+            if organ is not _KEEP:
+                les.organ = None if organ is None else str(organ)
+            if is_lymph_node is not None:
+                les.is_lymph_node = bool(is_lymph_node)
+            if kind is not _KEEP:
+                les.kind = None if kind is None else str(kind)
+            return _lesion_info(s, les)
+
+        return self.store._write(self.user_id, fn)
 
     def lesions(self, patient_id: str) -> list[LesionInfo]:
         """Shared lesions of the patient and this reader's own (never another reader's)."""

@@ -126,6 +126,7 @@ def test_sigkill_mid_session_loses_nothing(tmp_path: Path) -> None:
             i += 1
             lid, obs = s.measure_manual("baseline", ((0, 0, 0), (10 + i, 0, 0)))
             s.set_field(lid, "organ", f"organ{{i}}")
+            s.set_field(lid, "is_lymph_node", i % 2 == 0)
             print(lid, obs.longest_diameter_mm, flush=True)
         """
     )
@@ -145,6 +146,7 @@ def test_sigkill_mid_session_loses_nothing(tmp_path: Path) -> None:
         assert s.observations[(lid, "baseline")].longest_diameter_mm == float(ld)
     # the organ edit made before each report was saved too
     assert all(s.lesions[lid].organ == f"organ{n}" for n, (lid, _) in enumerate(reported, start=1))
+    assert all(s.lesions[lid].is_lymph_node is (n % 2 == 0) for n, (lid, _) in enumerate(reported, start=1))
     # and the study store holds every reported measurement and passes its integrity checks
     from hcc_imaging.study import ReaderSession, Store
 
@@ -156,6 +158,10 @@ def test_sigkill_mid_session_loses_nothing(tmp_path: Path) -> None:
         stored = {m.lesion_id: m.longest_diameter_mm for m in rs.measurements(read.read_uid)}
         for lid, ld in reported:
             assert stored[lid] == float(ld)
+        # the lesion edits made after each lesion reached the store are in its lesion records
+        lesions = {les.lesion_id: les for les in rs.lesions("P001")}
+        for n, (lid, _) in enumerate(reported, start=1):
+            assert lesions[lid].organ == f"organ{n}" and lesions[lid].is_lymph_node is (n % 2 == 0)
     finally:
         store.close()
 
@@ -188,3 +194,38 @@ def test_every_change_is_written_through_to_the_store_blinded(tmp_path: Path) ->
         assert store.audit_verify().ok and store.integrity_check() == "ok"
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("how", ["click", "line"])
+def test_segment_gives_the_cli_masks_and_viable_part(tmp_path: Path, capsys: pytest.CaptureFixture[str], how: str) -> None:
+    """A click (or a line across the lesion) in the session gives exactly the lesion mask and
+    viable part ``hcc-imaging segment --viable-out`` writes for the same input, on the sample
+    study with all four phases (the viable step registers the pre-contrast)."""
+    from hcc_imaging.cli import main
+    from hcc_imaging.io import load_mask, load_study
+
+    from .conftest import SAMPLE
+
+    truth = json.loads((SAMPLE / "truth.json").read_text())["timepoints"]["baseline"]["lesions"]["L2"]
+    vols = {v.phase: v for v in load_study(SAMPLE / "baseline")}
+    assert len(vols) == 4
+    s = ReadSession("P001", "R1", tmp_path / "reads")
+    s.add_timepoint("baseline", vols)
+    if how == "click":
+        lid, obs = s.segment_at("baseline", truth["seed_lps"])
+        arg = "--seed-lps=" + ",".join(str(v) for v in truth["seed_lps"])
+    else:
+        line = truth["ld_endpoints_lps"]
+        lid, obs = s.segment_at("baseline", line_lps=line)
+        arg = "--line=" + ",".join(str(v) for v in [*line[0], *line[1]])
+    out, vout = tmp_path / "lesion.nii.gz", tmp_path / "viable.nii.gz"
+    assert main(["segment", str(SAMPLE / "baseline"), arg, "--out", str(out), "--viable-out", str(vout)]) == 0
+    capsys.readouterr()
+    ref = s.images["baseline"].reference
+    cli_lesion = load_mask(out, reference=ref).array != 0
+    cli_viable = load_mask(vout, reference=ref).array != 0
+    np.testing.assert_array_equal(s.lesion_mask(lid, "baseline"), cli_lesion)
+    np.testing.assert_array_equal(s.lesion_mask(lid, "baseline", viable=True), cli_viable)
+    # L2 is a partly necrotic HCC: its viable nodule is a part of it, not all of it
+    assert 0 < cli_viable.sum() < 0.8 * cli_lesion.sum()
+    assert obs.viable_diameter_mm is not None and obs.viable_diameter_mm < obs.longest_diameter_mm

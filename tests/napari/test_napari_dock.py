@@ -165,3 +165,32 @@ def test_failed_segmentation_reports_and_never_crashes(docked: Any, qtbot: Any) 
         (lid, "baseline") not in dock.session.observations for lid in dock.session.lesions
     )
     assert "Error" in dock.status_label.text()
+
+
+@needs_pipeline
+def test_line_drawn_across_a_lesion_segments_it(docked: Any, qtbot: Any, phantom_truth: Any, tmp_path: Path) -> None:
+    """'Line to segment': a line drawn across L2 (its analytic long axis) segments and measures
+    it, exactly as the session's segment_at(line_lps=...) does; the drawn line is cleared."""
+    from hcc_imaging.napari_plugin._controller import ReadSession
+
+    viewer, dock = docked
+    session = dock.start_read("R1")
+    truth = phantom_truth["baseline"]["lesions"]["L2"]
+    dock.line_segment_button.setChecked(True)
+    assert not dock.segment_button.isChecked() and not dock.manual_button.isChecked()
+    layer = viewer.layers[dock.SEGMENT_LINE_LAYER]
+    assert viewer.layers.selection.active is layer and layer.mode == "add_line"
+    verts = np.stack([layer.world_to_data(lps_to_world(p)) for p in truth["ld_endpoints_lps"]])
+    with qtbot.waitSignal(dock.segment_done, timeout=30000) as sig:
+        layer.add(verts, shape_type="line")
+    assert sig.args == [True]
+    obs = session.observations[("L1", "baseline")]
+    assert abs(obs.longest_diameter_mm - truth["longest_diameter_mm"]) <= 2.3  # one in-plane voxel
+    assert int((np.asarray(viewer.layers["lesions · baseline"].data) == 1).sum()) > 0
+    assert layer.nshapes == 0
+    # the same line through the Qt-free session gives the same numbers
+    other = ReadSession("P001", "R9", tmp_path / "other")
+    other.add_timepoint("baseline", session.images["baseline"].phases)
+    _, again = other.segment_at("baseline", line_lps=truth["ld_endpoints_lps"])
+    assert (again.longest_diameter_mm, again.short_axis_mm, again.viable_diameter_mm) == (
+        obs.longest_diameter_mm, obs.short_axis_mm, obs.viable_diameter_mm)

@@ -117,3 +117,23 @@ def test_baseline_to_followup_same_numbers_and_exports(
     assert not viewer.layers["fu1 · portal_venous"].visible
     assert reg.data.shape == s.images["baseline"].reference.shape
     np.testing.assert_allclose(reg.data_to_world((0, 0, 0)), viewer.layers["baseline · portal_venous"].data_to_world((0, 0, 0)))
+
+    # --- the same registered follow-up beside the baseline (no second registration) -------------------
+    assert ("fu1", "baseline") in dock._registered
+    dock.set_compare_mode("beside baseline (registered)")
+    beside_name = "fu1 → baseline (registered, beside)"
+    qtbot.waitUntil(lambda: beside_name in viewer.layers and not dock._workers, timeout=60000)
+    beside, base = viewer.layers[beside_name], viewer.layers["baseline · portal_venous"]
+    assert beside.visible and base.visible and not reg.visible  # the overlay belongs to the other mode
+    assert beside.colormap.name == base.colormap.name and beside.blending == base.blending
+    # same voxel -> same z and y, x shifted by the baseline's width plus the gap: side by side,
+    # one z slider and one camera for both
+    shift = float(np.diff(np.asarray(base.extent.world)[:, 2])[0])
+    for idx in [(0, 0, 0), (7, 40, 90)]:
+        d = np.asarray(beside.data_to_world(idx)) - np.asarray(base.data_to_world(idx))
+        np.testing.assert_allclose(d[:2], 0.0, atol=1e-6)
+        assert d[2] >= shift
+    # the two images do not overlap in world x
+    assert np.asarray(beside.extent.world)[0, 2] > np.asarray(base.extent.world)[1, 2]
+    dock.set_compare_mode("single")
+    assert not beside.visible and not reg.visible and viewer.layers["fu1 · portal_venous"].visible

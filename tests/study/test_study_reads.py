@@ -196,7 +196,8 @@ READ_METHODS = {
 def test_every_reader_method_is_covered_by_the_blinding_tests() -> None:
     public = {n for n, _ in inspect.getmembers(ReaderSession, inspect.isfunction) if not n.startswith("_")}
     listing = {"reads", "lesions", "tracking_links", "patients", "timepoints", "treatment_events", "tumour_markers"}
-    writes_own = {"add_lesion", "start_read", "import_document", "confirm_tracking"}
+    # update_lesion: blinding in test_update_lesion_changes_own_lesions_only_audited
+    writes_own = {"add_lesion", "update_lesion", "start_read", "import_document", "confirm_tracking"}
     assert public == set(READ_METHODS) | listing | writes_own
 
 
@@ -221,6 +222,8 @@ def test_reader_b_lists_nothing_of_reader_a(populated: Store) -> None:
     for tuid in a_uids:
         with pytest.raises(BlindingError, match="belongs to another reader"):
             r2.record_measurement(r2_read.read_uid, "BL", tuid, longest_diameter_mm=5.0)
+        with pytest.raises(BlindingError, match="belongs to another reader"):
+            r2.update_lesion("P001", tuid, organ="lung")
     doc = ReaderSession(populated, "R1").export_document(uid).to_json()
     with pytest.raises(BlindingError, match="by reader 'R1'"):
         r2.import_document(doc)
@@ -321,3 +324,32 @@ def test_confirmed_bor_discordance(populated: Store) -> None:
     assert dec.chosen_read_uid == chosen
     paired = adj.paired_responses("RECIST1.1", "R1", "R2", confirmed=True)
     assert [p[1:] for p in paired.bor_pairs] == [("PR", "SD")]
+
+
+def test_update_lesion_changes_own_lesions_only_audited(populated: Store) -> None:
+    r1, r2 = ReaderSession(populated, "R1"), ReaderSession(populated, "R2")
+    r1.add_lesion("P001", "L1", organ="liver")
+    n_audit = len(populated.audit_entries())
+    info = r1.update_lesion("P001", "L1", organ="lymph node", is_lymph_node=True)
+    assert (info.organ, info.is_lymph_node, info.kind) == ("lymph node", True, None)
+    (again,) = [les for les in r1.lesions("P001") if les.lesion_id == "L1"]
+    assert (again.organ, again.is_lymph_node) == ("lymph node", True)
+    # only what is passed changes; None clears
+    assert r1.update_lesion("P001", "L1", kind="hcc").organ == "lymph node"
+    assert r1.update_lesion("P001", info.tracking_uid, organ=None).organ is None
+    assert len(populated.audit_entries()) == n_audit + 3 and populated.audit_verify().ok
+    # another reader cannot see (let alone change) it; a shared lesion is not a reader's to change
+    with pytest.raises(BlindingError, match="belongs to another reader"):
+        r2.update_lesion("P001", info.tracking_uid, organ="lung")
+    shared = populated.add_lesion("P001", "S1")
+    with pytest.raises(StoreError, match="is a shared lesion"):
+        r1.update_lesion("P001", shared.tracking_uid, organ="lung")
+
+
+def test_update_lesion_refused_once_measured_in_a_locked_read(populated: Store) -> None:
+    _read(populated, "R1")  # L1, L2 measured, read locked
+    r1 = ReaderSession(populated, "R1")
+    with pytest.raises(StoreError, match="measured in locked read"):
+        r1.update_lesion("P001", "L1", is_lymph_node=True)
+    (les,) = [x for x in r1.lesions("P001") if x.lesion_id == "L1"]
+    assert les.is_lymph_node is False
