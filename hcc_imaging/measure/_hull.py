@@ -298,6 +298,10 @@ def perpendicular_chord(poly: FloatArr, direction: FloatArr, all_ties: bool = Fa
     return float(length[w]), p, q
 
 
+#: above this many hull vertices the 3-D Feret ties are not enumerated
+_TIES_MAX_VERTICES = 400
+
+
 def feret_ties(hulls: SliceHulls, spacing: tuple[float, float, float], length: float, limit: int = 8) -> list[tuple[int, int]]:
     """Every pair of hull vertices (indices into ``hulls``) whose distance equals the 3-D Feret
     diameter ``length`` within rounding (grid ties), at most ``limit`` of them, in a fixed
@@ -306,6 +310,18 @@ def feret_ties(hulls: SliceHulls, spacing: tuple[float, float, float], length: f
     x = hulls.j * sr
     y = hulls.i * sc
     zz = hulls.k * s0
+    if len(x) > _TIES_MAX_VERTICES:
+        return []  # large hulls: the pair found by feret_3d is used as it is
+    thr0 = length * length * (1.0 - 1e-12) - 1e-12
+    d2 = (x[:, None] - x[None, :]) ** 2 + (y[:, None] - y[None, :]) ** 2 + (zz[:, None] - zz[None, :]) ** 2
+    found0: dict[tuple[int, ...], tuple[int, int]] = {}
+    for a, b in zip(*np.nonzero(np.triu(d2 >= thr0, 1)), strict=True):
+        ka = (int(hulls.k[a]), int(hulls.j[a]), int(hulls.i[a]))
+        kb = (int(hulls.k[b]), int(hulls.j[b]), int(hulls.i[b]))
+        key = (*min(ka, kb), *max(ka, kb))
+        if ka != kb and key not in found0:
+            found0[key] = (int(a), int(b)) if ka < kb else (int(b), int(a))
+    return [found0[key] for key in sorted(found0)[:limit]]
     st = hulls.starts[:-1]
     cnt = np.diff(hulls.starts)
     n_sl = len(st)

@@ -40,6 +40,8 @@ FloatArr = NDArray[np.float64]
 #: floor of the per-midpoint error SD, in units of h (keeps the weights finite)
 _FLOOR = 0.1
 _ITER = 3
+#: reweighting passes of the ellipse fit
+_ELLIPSE_ITER = 2
 _MIN_POINTS = 4
 #: a fitted curvature |c2| below this (1/h) counts as flat: the vertex is then not moved
 #: sideways (its position would be ill-conditioned)
@@ -277,7 +279,7 @@ def _fit_ellipse_box(sub: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
     w = np.ones_like(x)
     p = None
     with np.errstate(all="ignore"):
-        for _ in range(_ITER + 1):
+        for _ in range(_ELLIPSE_ITER + 1):
             S = (D * w[:, None]).T @ D
             try:
                 ev, V = np.linalg.eig(np.linalg.solve(S, _FITZGIBBON))

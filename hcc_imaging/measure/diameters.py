@@ -439,7 +439,7 @@ def _tied_pairs(hulls: _hull.SliceHulls, pos: int, sr: float, sc: float, length:
 
 
 #: at most this many slices (longest centre-hull diameters first) get their LD refined
-_MAX_LD_SLICES = 9
+_MAX_LD_SLICES = 5
 #: at most this many tied centre pairs per slice are refined
 _MAX_TIES = 64
 
@@ -471,7 +471,15 @@ def _core(frame: AxialFrame) -> _Core:
             if ql >= length - h - 1e-9 * hn:
                 cands.append((q, qa, qb, ql))
         if len(cands) > _MAX_LD_SLICES:
-            cands = sorted(cands, key=lambda c: -c[3])[:_MAX_LD_SLICES]
+            # keep the slices where a quadratic through the centre-hull lengths (over the slice
+            # position) is highest: the sections of a smooth lesion change smoothly, the
+            # centre-hull lengths are quantised by up to a voxel
+            ks = np.array([float(hulls.slices[c[0]]) for c in cands])
+            ls = np.array([c[3] for c in cands])
+            coef = np.polyfit(ks - ks.mean(), ls, 2)
+            score = np.polyval(coef, ks - ks.mean()) if coef[0] < 0 else ls
+            order = np.lexsort((ks, -np.round(score / (1e-9 * hn))))
+            cands = [cands[i] for i in order[:_MAX_LD_SLICES]]
     sections = _Sections(frame.mask, (sr, sc))
     refined = []
     for q, qa, qb, _ql in sorted(cands, key=lambda c: int(hulls.slices[c[0]])):
@@ -586,7 +594,7 @@ def _feret_from_core(frame: AxialFrame, core: _Core) -> FeretDiameter:
             ea, eb = core.sections.get(ka), core.sections.get(kb)
             if ea is not None and eb is not None:
                 # farthest pair of two elliptic sections: dense sampling (2 deg), then support points
-                pa, pb = ea.points(), eb.points()
+                pa, pb = ea.points(72), eb.points(72)
                 d2 = ((pa[:, None, :] - pb[None, :, :]) ** 2).sum(axis=2)
                 ia, ib = divmod(int(d2.argmax()), len(pb))
                 p_mm, q_mm = pa[ia], pb[ib]
