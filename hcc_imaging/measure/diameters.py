@@ -2,30 +2,34 @@
 
 The estimator (stated once, here and in ``docs/measure.md``)
 ------------------------------------------------------------
-Every diameter in hcc_imaging is a distance between **voxel centres** of the mask: the
-longest axial diameter (LD) is the diameter of the convex hull of the centres of the lesion's
-voxels on one axial slice, maximised over slices; the 3-D Feret diameter is the diameter of the
-hull of all centres.  On masks that hold the voxels whose centres lie inside the lesion (a 50 %
-partial-volume threshold) this is the unbiased choice: -0.17 mm median error, never worse than
-one pixel, against analytic truth (``perf.md`` section 3.2; SimpleITK's Feret diameter uses
-the same convention).  What it gives on digital shapes (1 mm voxels):
+Every diameter in hcc_imaging runs between two points of a **sub-voxel estimate of the lesion
+boundary** (``ESTIMATOR = "subvoxel-boundary-v1"``, :mod:`._subvoxel`):
 
-* a 10 x 10 voxel square: LD = 9 * sqrt(2) = 12.73 mm (edge to edge it is 14.14 mm);
-* a 10 x 1 voxel bar: LD = 9.00 mm, short axis 0.00 mm (edge to edge 10 x 1 mm);
-* a single voxel: LD = 0.00 mm.
+1. the convex hull of the voxel centres finds *which* chord is the diameter (exact, fast:
+   :mod:`._hull`);
+2. each end is moved to the continuous boundary: on a slice whose boundary is reproduced by an
+   ellipse (the ellipse fitted to the inside/outside midpoints puts every voxel centre of the
+   box on the right side, except a few within 0.2 voxel of it) that ellipse is the boundary;
+   otherwise a weighted parabola is fitted locally at each end.
 
-Edge-based tools (voxel corners, marching cubes, scikit-image's Feret) read 0.5-0.9 mm
-longer on round lesions.  A half-voxel correction is *not* applied (see ``docs/measure.md``).
+Against analytic truth (ellipsoids 5-150 mm, rotations, sub-voxel offsets, spacings
+1 mm iso to 5 x 0.6 x 0.6 mm, four direction matrices) LD, short axis and 3-D Feret are within
+half the largest in-plane voxel for lesions >= 12 mm, and within one voxel below.  What it
+gives on digital shapes (1 mm voxels):
+
+* a 10 x 10 voxel square: LD 13.61 mm (centres 12.73, edges 14.14: corners are rounded);
+* a 10 x 1 voxel bar: LD 10.05 mm, short axis 1.17 mm (an ellipse reproduces the bar);
+* a disc 10 voxels across: 9.98 mm; a single voxel: 0 mm.
 
 Definitions
 -----------
 * **Longest axial diameter** (RECIST 1.1, Eisenhauer et al. 2009, sec. 3.1/4.2): the longest
   in-plane distance on any slice of the **patient axial plane**, with its two endpoints (LPS)
   and the index of the slice.  Ties go to the lowest slice index.
-* **Short axis**: the longest chord perpendicular to the LD, on the LD's slice, of the convex
-  hull of the voxel centres (RECIST nodes, WHO/EASL bidimensional products).  For a convex
-  lesion it crosses the LD.
-* **3-D Feret diameter**: the largest distance between two voxel centres of the lesion.
+* **Short axis**: the longest chord perpendicular to the LD on the LD's slice (RECIST nodes,
+  WHO/EASL bidimensional products), found on the centre hull, ends on the boundary.
+* **3-D Feret diameter**: the farthest pair of voxel centres, each end moved in-plane to the
+  boundary of its slice (the truth is measured between sampled sections).
 * **Volume**: voxel count x voxel volume (``prod(spacing)``), mm^3.  No partial-volume model.
 
 Measurement plane
