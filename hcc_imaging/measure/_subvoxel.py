@@ -42,7 +42,7 @@ _FLOOR = 0.1
 _ITER = 3
 #: reweighting passes of the ellipse fit
 _ELLIPSE_ITER = 2
-_MIN_POINTS = 4
+_MIN_POINTS = 5
 #: a fitted curvature |c2| below this (1/h) counts as flat: the vertex is then not moved
 #: sideways (its position would be ill-conditioned)
 _FLAT = 1e-6
@@ -95,7 +95,7 @@ def _wfit(t: FloatArr, s: FloatArr, et: FloatArr, es: FloatArr, h: float) -> Flo
         A = X.T @ Xw
         b = Xw.T @ s
         ev = np.linalg.eigvalsh(A)
-        if not ev[0] > 1e-10 * ev[-1]:  # (near-)singular: the points do not fix a parabola
+        if not ev[0] > 1e-7 * ev[-1]:  # (near-)singular: the points do not fix a parabola
             return None
         c = np.linalg.solve(A, b)
         fp = c[1] + 2.0 * c[2] * t

@@ -17,8 +17,8 @@ Against analytic truth (ellipsoids 5-150 mm, rotations, sub-voxel offsets, spaci
 half the largest in-plane voxel for lesions >= 12 mm, and within one voxel below.  What it
 gives on digital shapes (1 mm voxels):
 
-* a 10 x 10 voxel square: LD 13.61 mm (centres 12.73, edges 14.14: corners are rounded);
-* a 10 x 1 voxel bar: LD 10.05 mm, short axis 1.17 mm (an ellipse reproduces the bar);
+* a 10 x 10 voxel square: LD 13.38 mm (centres 12.73, edges 14.14: corners are rounded);
+* a 10 x 1 voxel bar: LD 10.06 mm, short axis 1.17 mm (an ellipse reproduces the bar);
 * a disc 10 voxels across: 9.98 mm; a single voxel: 0 mm.
 
 Definitions
@@ -482,8 +482,11 @@ def _core(frame: AxialFrame) -> _Core:
             ls = np.array([c[3] for c in cands])
             coef = np.polyfit(ks - ks.mean(), ls, 2)
             score = np.polyval(coef, ks - ks.mean()) if coef[0] < 0 else ls
-            order = np.lexsort((ks, -np.round(score / (1e-9 * hn))))
-            cands = [cands[i] for i in order[:_MAX_LD_SLICES]]
+            # (slices tied with the last one kept are kept too: the choice must not depend on
+            # the slice order of the array)
+            kth = np.sort(score)[::-1][_MAX_LD_SLICES - 1]
+            keep = np.flatnonzero(score >= kth - 1e-9 * max(1.0, abs(float(kth))))
+            cands = [cands[i] for i in keep]
     sections = _Sections(frame.mask, (sr, sc))
     refined = []
     for q, qa, qb, _ql in sorted(cands, key=lambda c: int(hulls.slices[c[0]])):
@@ -520,7 +523,11 @@ def _core(frame: AxialFrame) -> _Core:
         coef = np.polyfit(kc, score, 2)
         if coef[0] < 0:
             score = np.polyval(coef, kc)
-    best = refined[int(np.flatnonzero(score >= score.max() - 1e-9 * max(1.0, float(score.max())))[0])]
+    # ties of the score (a lesion symmetric about a slice) go to the longer refined LD, then to
+    # the lowest slice: the same choice whatever the slice order of the array
+    top = np.flatnonzero(score >= score.max() - 1e-9 * max(1.0, float(score.max())))
+    lens = np.array([refined[t][0] for t in top])
+    best = refined[int(top[int(np.flatnonzero(lens >= lens.max() - 1e-9 * max(1.0, float(lens.max())))[0])])]
     ln, q, p2, q2 = best
     k = float(hulls.slices[q])
     p_f = np.array([k, p2[0] / sr, p2[1] / sc], dtype=np.float64)

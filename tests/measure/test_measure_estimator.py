@@ -38,7 +38,7 @@ def test_estimator_is_subvoxel_boundary() -> None:
 def test_square_10x10_between_centre_and_edge_diagonal() -> None:
     """A square is not a smooth shape: no ellipse reproduces it, and the parabola fits at its
     corners round them off.  The LD lies between the centre diagonal 9 sqrt 2 = 12.73 mm and
-    the edge diagonal 10 sqrt 2 = 14.14 mm: 13.61 mm."""
+    the edge diagonal 10 sqrt 2 = 14.14 mm: 13.38 mm."""
     a = np.zeros((1, 12, 12))
     a[0, 1:11, 1:11] = 1
     lab = _lab(a)
@@ -52,7 +52,7 @@ def test_square_10x10_between_centre_and_edge_diagonal() -> None:
 
 def test_bar_10x1_reads_its_edge_length() -> None:
     """A 10 x 1 voxel bar is reproduced exactly by a thin ellipse, which is taken as its
-    boundary: LD 10.05 mm (edge to edge 10 mm; the centres give 9 mm), short axis 1.17 mm (the
+    boundary: LD 10.06 mm (edge to edge 10 mm; the centres give 9 mm), short axis 1.17 mm (the
     ellipse's minor axis; edge width 1 mm; the centres give 0)."""
     a = np.zeros((1, 3, 12))
     a[0, 1, 1:11] = 1
