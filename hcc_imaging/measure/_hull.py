@@ -24,6 +24,7 @@ Pipeline for one mask (axis 0 = the axial-plane normal):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -255,13 +256,14 @@ def polygon_of_slice(hulls: SliceHulls, pos: int, spacing_rc: tuple[float, float
     return np.stack([hulls.j[s:e] * spacing_rc[0], hulls.i[s:e] * spacing_rc[1]], axis=1).astype(np.float64)
 
 
-def perpendicular_chord(poly: FloatArr, direction: FloatArr) -> tuple[float, FloatArr, FloatArr]:
+def perpendicular_chord(poly: FloatArr, direction: FloatArr, all_ties: bool = False) -> Any:
     """Longest chord of a convex polygon perpendicular to ``direction`` (2-vector).
 
     The chord length as a function of the position ``t`` along ``direction`` is concave and
     piecewise linear with breakpoints at the vertices, so its maximum is at a vertex's ``t``.
 
-    Returns ``(length_mm, p, q)`` with the two chord endpoints (2-vectors, same frame as poly).
+    Returns ``(length_mm, p, q)`` with the two chord endpoints (2-vectors, same frame as poly);
+    with ``all_ties`` a list of them, one per vertex position where the maximum is reached.
     """
     u = np.asarray(direction, dtype=np.float64)
     u = u / np.linalg.norm(u)
@@ -271,7 +273,7 @@ def perpendicular_chord(poly: FloatArr, direction: FloatArr) -> tuple[float, Flo
     if len(poly) < 3 or np.ptp(s_v) == 0.0:
         # degenerate (a segment): zero width
         p = poly[int(np.argmax(t_v))] if len(poly) else np.zeros(2)
-        return 0.0, p.copy(), p.copy()
+        return [(0.0, p.copy(), p.copy())] if all_ties else (0.0, p.copy(), p.copy())
     ta, tb = t_v, np.concatenate((t_v[1:], t_v[:1]))  # edge i runs from vertex i to i+1
     sa, sb = s_v, np.concatenate((s_v[1:], s_v[:1]))
     tt = t_v[:, None]  # candidate positions (H, 1) against edges (1, H)
@@ -285,7 +287,68 @@ def perpendicular_chord(poly: FloatArr, direction: FloatArr) -> tuple[float, Flo
     s_max = np.where(hit, s_hi, -np.inf).max(axis=1)
     s_min = np.where(hit, s_lo, np.inf).min(axis=1)
     length = s_max - s_min
-    w = int(np.argmax(length))
+    # ties (a flat top, common on the grid) go to the first vertex, whatever the rounding
+    top = float(length.max())
+    tied = np.flatnonzero(length >= top - 1e-9 * max(1.0, abs(top)))
+    if all_ties:
+        return [(float(length[w]), t_v[w] * u + s_min[w] * n, t_v[w] * u + s_max[w] * n) for w in tied]
+    w = int(tied[0])
     p = t_v[w] * u + s_min[w] * n
     q = t_v[w] * u + s_max[w] * n
     return float(length[w]), p, q
+
+
+#: above this many hull vertices the 3-D Feret ties are not enumerated
+_TIES_MAX_VERTICES = 400
+
+
+def feret_ties(hulls: SliceHulls, spacing: tuple[float, float, float], length: float, limit: int = 8) -> list[tuple[int, int]]:
+    """Every pair of hull vertices (indices into ``hulls``) whose distance equals the 3-D Feret
+    diameter ``length`` within rounding (grid ties), at most ``limit`` of them, in a fixed
+    order of their voxel positions (so that the choice does not depend on the array layout)."""
+    s0, sr, sc = spacing
+    x = hulls.j * sr
+    y = hulls.i * sc
+    zz = hulls.k * s0
+    if len(x) > _TIES_MAX_VERTICES:
+        return []  # large hulls: the pair found by feret_3d is used as it is
+    thr0 = length * length * (1.0 - 1e-12) - 1e-12
+    d2 = (x[:, None] - x[None, :]) ** 2 + (y[:, None] - y[None, :]) ** 2 + (zz[:, None] - zz[None, :]) ** 2
+    found0: dict[tuple[int, ...], tuple[int, int]] = {}
+    for a, b in zip(*np.nonzero(np.triu(d2 >= thr0, 1)), strict=True):
+        ka = (int(hulls.k[a]), int(hulls.j[a]), int(hulls.i[a]))
+        kb = (int(hulls.k[b]), int(hulls.j[b]), int(hulls.i[b]))
+        key = (*min(ka, kb), *max(ka, kb))
+        if ka != kb and key not in found0:
+            found0[key] = (int(a), int(b)) if ka < kb else (int(b), int(a))
+    return [found0[key] for key in sorted(found0)[:limit]]
+    st = hulls.starts[:-1]
+    cnt = np.diff(hulls.starts)
+    n_sl = len(st)
+    thr = length * length * (1.0 - 1e-12) - 1e-12
+    cx = (np.minimum.reduceat(x, st) + np.maximum.reduceat(x, st)) / 2.0
+    cy = (np.minimum.reduceat(y, st) + np.maximum.reduceat(y, st)) / 2.0
+    grp = np.repeat(np.arange(n_sl), cnt)
+    rad = np.maximum.reduceat(np.hypot(x - cx[grp], y - cy[grp]), st)
+    k1, k2 = np.triu_indices(n_sl)
+    z = hulls.slices * s0
+    dz2 = (z[k1] - z[k2]) ** 2
+    ub = rad[k1] + rad[k2] + np.hypot(cx[k1] - cx[k2], cy[k1] - cy[k2])
+    keep = np.flatnonzero(dz2 + ub * ub * (1.0 + 1e-9) >= thr)
+    found: dict[tuple[int, ...], tuple[int, int]] = {}
+    for w in keep:
+        a0, a1 = int(hulls.starts[k1[w]]), int(hulls.starts[k1[w] + 1])
+        b0, b1 = int(hulls.starts[k2[w]]), int(hulls.starts[k2[w] + 1])
+        d2 = (
+            (x[a0:a1, None] - x[None, b0:b1]) ** 2
+            + (y[a0:a1, None] - y[None, b0:b1]) ** 2
+            + (zz[a0:a1, None] - zz[None, b0:b1]) ** 2
+        )
+        for pa, pb in zip(*np.nonzero(d2 >= thr), strict=True):
+            a, b = a0 + int(pa), b0 + int(pb)
+            ka = (int(hulls.k[a]), int(hulls.j[a]), int(hulls.i[a]))
+            kb = (int(hulls.k[b]), int(hulls.j[b]), int(hulls.i[b]))
+            key = (*min(ka, kb), *max(ka, kb))
+            if ka != kb and key not in found:
+                found[key] = (a, b) if ka < kb else (b, a)
+    return [found[key] for key in sorted(found)[:limit]]

@@ -221,7 +221,7 @@ def _measure_one(
     reformatted = frame.labels is not labels
     core = _d._core(frame)
     sa = _d._short_axis_from_core(frame, core)
-    feret = _d._feret_from_core(frame, core.hulls, (*core.ld_vertices, core.ld.length_mm))
+    feret = _d._feret_from_core(frame, core)
     n_lesion = int(np.count_nonzero(frame.mask))
     vox = frame.labels.voxel_volume_mm3
     volume = float(n_lesion * vox)

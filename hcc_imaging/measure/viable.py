@@ -41,7 +41,16 @@ from ..errors import GeometryMismatchError
 from ..volume import LabelVolume, resample_labels
 from . import _hull
 from .constants import RIM_EXCLUSION_MM, VIABLE_GAP_VOXELS, VIABLE_SAMPLE_STEP_VOXELS
-from .diameters import AxialDiameter, AxialFrame, Reformat, _diameter, axial_frame
+from .diameters import (
+    AxialDiameter,
+    AxialFrame,
+    Reformat,
+    _core,
+    _diameter,
+    _short_axis_from_core,
+    axial_frame,
+    refine_chord,
+)
 
 __all__ = [
     "viable_diameter",
@@ -832,6 +841,18 @@ def _perpendicular_run(
     return float(max(ext[r], 0.0)), p, q
 
 
+def _viable_line(
+    frame: AxialFrame, v: NDArray[np.bool_], k: int, p: NDArray[np.float64], q: NDArray[np.float64]
+) -> AxialDiameter:
+    """The rule picks a segment between viable voxel centres (p, q: (row, col) indices on
+    slice k); its two ends are then extended along it to the sub-voxel boundary of the viable
+    region (the estimator of every diameter, :mod:`._subvoxel`)."""
+    sp = frame.spacing
+    src = np.array([sp[1], sp[2]])
+    pm, qm, length = refine_chord(v[k], (sp[1], sp[2]), p * src, q * src, vertex=False)
+    return _diameter(frame, np.array([k, pm[0] / sp[1], pm[1] / sp[2]]), np.array([k, qm[0] / sp[1], qm[1] / sp[2]]), length)
+
+
 def analyse_viable(
     frame: AxialFrame,
     viable: LabelVolume,
@@ -854,17 +875,24 @@ def analyse_viable(
         on_l = int(np.count_nonzero(frame.mask[ld_slice_frame]))
     if n_viable == 0:
         return ViableAnalysis(None, None, 0, n_lesion, on_v, on_l)
+    if n_viable == n_lesion:
+        # fully viable: the viable diameter is the LD (same mask, same estimator, same line)
+        core = _core(frame)
+        return ViableAnalysis(core.ld, _short_axis_from_core(frame, core), n_viable, n_lesion, on_v, on_l)
     sp = frame.spacing
+    src = (sp[1], sp[2])
     found = _longest_valid(v, sp, gap_voxels)
     if found is None:  # pragma: no cover - n_viable > 0 guarantees a hull
         return ViableAnalysis(None, None, n_viable, n_lesion, on_v, on_l)
     k, p, q, length = found
-    diam = _diameter(frame, np.array([k, p[0], p[1]]), np.array([k, q[0], q[1]]), length)
-    direction = (q - p) * np.array([sp[1], sp[2]])
+    diam = _viable_line(frame, v, k, p, q)
+    direction = (q - p) * np.array(src)
     if length == 0.0:
-        sa_len, pm, qm = 0.0, p * np.array([sp[1], sp[2]]), p * np.array([sp[1], sp[2]])
+        sa_len, pm, qm = 0.0, p * np.array(src), p * np.array(src)
     else:
-        sa_len, pm, qm = _perpendicular_run(v[k], direction, (sp[1], sp[2]), gap_voxels)
+        sa_len, pm, qm = _perpendicular_run(v[k], direction, src, gap_voxels)
+        if sa_len > 0.0:
+            pm, qm, sa_len = refine_chord(v[k], src, pm, qm, vertex=False)
     sa = _diameter(
         frame,
         np.array([k, pm[0] / sp[1], pm[1] / sp[2]]),
@@ -949,4 +977,6 @@ def _viable_diameter_reference(
     if found is None:
         return None
     k, p, q, length = found
-    return _diameter(frame, np.array([k, p[0], p[1]]), np.array([k, q[0], q[1]]), length)
+    if int(np.count_nonzero(v)) == int(np.count_nonzero(frame.mask)):
+        return _core(frame).ld  # fully viable: the LD (as analyse_viable)
+    return _viable_line(frame, v, k, p, q)

@@ -4,10 +4,13 @@ sub-voxel offsets, several spacings and direction matrices.
 Truth is computed on the axial planes actually sampled (DESIGN section 2): the section of the
 ellipsoid at height z is an ellipse with semi-axes (a s, b s), s = sqrt(1 - (z/c)^2).
 
-The voxel-centre estimator measures the hull of centres that lie *inside* the lesion, so on a
-convex lesion it never exceeds the truth; it falls short by the distance from the outline to
-the last centre at each end, at most about one in-plane voxel diagonal (the tolerance used
-here; measured figures in docs/measure.md).
+The estimator (docs/measure.md section 2) puts every endpoint on a sub-voxel estimate of the
+lesion boundary.  The bound asserted here is the issue's: LD, short axis and 3-D Feret within
+half the largest in-plane voxel of the truth, for lesions >= 12 mm.  Below that (5-8 mm, i.e.
+4-13 voxels across) the mask does not determine the section to half a voxel (different
+sections of one ellipsoid can give identical masks: an 8 mm ellipsoid at 1 mm voxels has
+three identical slices whose true LDs are 7.62, 8.00 and 7.62 mm), and
+the bound asserted is one in-plane voxel (measured max 0.87, docs/measure.md).
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ def _s_axis(direction: np.ndarray) -> int:
 
 def _cases() -> list:
     out = []
-    for d_mm in (5.0, 8.0, 12.0, 20.0, 35.0, 60.0, 100.0):
+    for d_mm in (5.0, 8.0, 12.0, 20.0, 35.0, 60.0, 100.0, 150.0):
         for sp_name, sp in SPACINGS.items():
             for dir_name in ("axial", "flipped", "inplane30", "S-on-axis1"):
                 a = d_mm / 2
@@ -53,7 +56,8 @@ def _cases() -> list:
                 c = a * float(RNG.uniform(0.6, 1.1))
                 if dir_name == "S-on-axis1":
                     sp = (sp[1], sp[0], sp[2])  # keep the coarse spacing along S
-                if c < max(sp) * 1.2 or (d_mm >= 60 and sp_name != "ct2.5") or (d_mm >= 35 and dir_name != "axial" and sp_name == "iso1"):
+                big_ok = (d_mm >= 150 and sp_name == "thick5") or (60 <= d_mm < 150 and sp_name == "ct2.5")
+                if c < max(sp) * 1.2 or (d_mm >= 60 and not big_ok) or (d_mm >= 35 and dir_name != "axial" and sp_name == "iso1"):
                     continue
                 e = Ellipsoid(a, b, c, float(RNG.uniform(0, np.pi)), tuple(float(x) for x in RNG.uniform(-3, 3, 3)))
                 out.append(pytest.param(e, sp, dir_name, id=f"{d_mm:g}mm-{sp_name}-{dir_name}"))
@@ -61,6 +65,18 @@ def _cases() -> list:
 
 
 CASES = _cases()
+
+
+def _distance_to_section(ell: Ellipsoid, lps: np.ndarray) -> float:
+    """Radial distance (mm, in-plane) from a point to the outline of the ellipsoid's section
+    through it (an upper bound of the true distance within a factor a/b)."""
+    q = ell.local(np.asarray(lps, float)[None])[0]
+    s = float(ell.section_scale(np.array([lps[2]]))[0])
+    r = float(np.hypot(q[0], q[1]))
+    if s == 0.0 or r == 0.0:
+        return r
+    rho = float(np.hypot(q[0] / (ell.a * s), q[1] / (ell.b * s)))
+    return abs(r - r / rho)
 
 
 @pytest.mark.parametrize(("ell", "spacing", "dir_name"), CASES)
@@ -74,21 +90,18 @@ def test_ellipsoid_ld_sa_feret_volume(ell: Ellipsoid, spacing, dir_name: str) ->
     ld_t, sa_t = ell.ld_sa_truth(z)
     fe_t = ell.feret_truth(z)
     in_plane = [spacing[k] for k in range(3) if k != ax]
-    diag = float(np.hypot(*in_plane))
-    # never longer than the truth (centres lie inside a convex lesion), short by < 1 voxel
-    # diagonal (1.5 below 10 mm, i.e. under ~10 voxels across)
-    lim = (1.0 if 2 * ell.a >= 10.0 else 1.5) * diag
-    assert ld_t - lim <= m.longest_diameter_mm <= ld_t + 1e-6
-    assert fe_t - lim <= m.feret_3d_mm <= fe_t + 1e-6
-    # the short axis is perpendicular to the *measured* LD, whose direction wobbles on small
-    # lesions; below 10 mm (a short axis of 3-6 voxels) it can be off by up to 2 voxel diagonals
-    assert abs(m.short_axis_mm - sa_t) <= (1.25 if 2 * ell.a >= 10.0 else 2.0) * diag
+    h = max(in_plane)
+    lim = (0.5 if 2 * ell.a >= 12.0 else 1.0) * h
+    assert abs(m.longest_diameter_mm - ld_t) <= lim
+    assert abs(m.feret_3d_mm - fe_t) <= lim
+    assert abs(m.short_axis_mm - sa_t) <= lim
     # endpoints lie on the reported slice and are as far apart as reported
     p, q = np.asarray(m.ld_endpoints_lps)
     assert np.linalg.norm(p - q) == pytest.approx(m.longest_diameter_mm)
     assert p[2] == pytest.approx(q[2]) == pytest.approx(z[m.ld_slice_index])
-    # the LD lies inside the lesion (endpoint LPS inside the analytic shape)
-    assert ell.inside(np.stack([p, q])).all()
+    # ... and on the lesion boundary: within half a voxel of the analytic section's outline
+    for pt in (p, q, *np.asarray(m.sa_endpoints_lps)):
+        assert _distance_to_section(ell, pt) <= 0.5 * h
     # volume = voxel count x voxel volume: within 2 % once the lesion spans >= 15 voxels in-plane
     # and >= 8 slices, within 5 % for any lesion >= 10 mm sampled by >= 4 slices
     n_slices = 2 * ell.c / spacing[ax]
@@ -99,18 +112,41 @@ def test_ellipsoid_ld_sa_feret_volume(ell: Ellipsoid, spacing, dir_name: str) ->
         assert m.volume_mm3 == pytest.approx(ell.volume_mm3, rel=0.05)
 
 
-def test_bias_over_the_table_is_small_and_negative() -> None:
-    """Median signed LD error over a fixed set of ellipsoids: between -0.5 voxel and 0."""
-    errs = []
-    rng = np.random.default_rng(5)
-    for _ in range(24):
+def _table(n: int = 24, seed: int = 5):
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
         a = float(rng.uniform(6, 25))
         e = Ellipsoid(a, a * rng.uniform(0.5, 1), a * rng.uniform(0.6, 1), rng.uniform(0, np.pi), tuple(rng.uniform(-2, 2, 3)))
         lv = ellipsoid_labels(e, (2.5, 0.7, 0.7))
-        ld_t, _ = e.ld_sa_truth(plane_z(lv, 0))
-        errs.append((measure_lesion(lv, 1).longest_diameter_mm - ld_t) / 0.7)
+        yield e, lv, e.ld_sa_truth(plane_z(lv, 0))[0]
+
+
+def test_bias_over_the_table_is_small() -> None:
+    """Median signed LD error over a fixed set of ellipsoids: within +-0.15 voxel of zero."""
+    errs = [(measure_lesion(lv, 1).longest_diameter_mm - ld_t) / 0.7 for _, lv, ld_t in _table()]
     med = float(np.median(errs))
-    assert -0.5 <= med <= 0.0, med
+    assert -0.15 <= med <= 0.15, med
+    assert max(abs(e) for e in errs) <= 0.5
+
+
+def test_voxel_centre_bound_is_superseded() -> None:
+    """The old estimator (diameter of the hull of voxel centres, bound: one voxel diagonal,
+    never longer than the truth) misses the half-voxel bound on the same table; the new one
+    meets it.  The centre-hull LD is still what ``_hull`` computes, so it is measured here."""
+    from hcc_imaging.measure import _hull
+
+    old, new = [], []
+    for _, lv, ld_t in _table():
+        mask = np.asarray(lv.array != 0)
+        hulls = _hull.slice_hulls(mask)
+        centre_ld = _hull.farthest_pair_per_slice(hulls, (0.7, 0.7))[3]
+        old.append((centre_ld - ld_t) / 0.7)
+        new.append((measure_lesion(lv, 1).longest_diameter_mm - ld_t) / 0.7)
+    assert max(old) <= 1e-9  # the centre hull is never longer than the truth ...
+    assert max(abs(e) for e in old) > 0.5  # ... and misses half a voxel
+    assert float(np.median(old)) < -0.2  # biased short
+    assert max(abs(e) for e in new) <= 0.5
+    assert max(abs(e) for e in new) < max(abs(e) for e in old)
 
 
 @pytest.mark.parametrize(
@@ -130,11 +166,11 @@ def test_spheres_5_to_150mm(d_mm: float, spacing) -> None:
     m = measure_lesion(lv, 1)
     z = plane_z(lv, 0)
     ld_t, sa_t = e.ld_sa_truth(z)
-    diag = float(np.hypot(spacing[1], spacing[2]))
-    assert ld_t - diag <= m.longest_diameter_mm <= ld_t + 1e-6
-    assert abs(m.short_axis_mm - sa_t) <= diag
-    assert m.feret_3d_mm <= e.feret_truth(z) + 1e-6
-    assert m.feret_3d_mm >= e.feret_truth(z) - diag
+    h = max(spacing[1], spacing[2])
+    lim = (0.5 if d_mm >= 12 else 1.0) * h
+    assert abs(m.longest_diameter_mm - ld_t) <= lim
+    assert abs(m.short_axis_mm - sa_t) <= lim
+    assert abs(m.feret_3d_mm - e.feret_truth(z)) <= lim
     if d_mm >= 15 and spacing[0] <= 1.0:
         assert m.volume_mm3 == pytest.approx(e.volume_mm3, rel=0.02)
     elif d_mm >= 10:  # 10-voxel sphere: voxel-count noise, max 2.98 % over 200 offsets

@@ -52,7 +52,7 @@ def test_record_is_frozen_and_json_able() -> None:
     assert d["recist_measurability"] == "measurable"
     prov = d["provenance"]
     assert prov["algorithm"] == "hcc_imaging.measure.measure_lesion"
-    assert prov["parameters"]["estimator"] == "voxel-centres"
+    assert prov["parameters"]["estimator"] == "subvoxel-boundary-v1"
     assert prov["source_path"] == "/x/masks.nii.gz"
     assert prov["source_series_instance_uid"] == "1.2.3"
     assert prov["version"]
@@ -102,5 +102,12 @@ def test_measure_labels_any_integer_dtype(dtype) -> None:
     a[1, 2:5, 2:7] = 2
     a[2, 6, 1:8] = 40
     res = measure_labels(LabelVolume.create(a, spacing=(1, 1, 1)))
-    assert [(m.label, round(m.longest_diameter_mm, 2)) for m in res] == [(2, 4.47), (40, 6.0)]
+    assert [m.label for m in res] == [2, 40]
+    # 3 x 5 block: between the centre diagonal hypot(2, 4) and the edge diagonal hypot(3, 5)
+    assert np.hypot(2, 4) < res[0].longest_diameter_mm <= np.hypot(3, 5)
+    # 1 x 7 bar: 7 mm edge to edge (6 mm between end centres), within half a voxel
+    assert abs(res[1].longest_diameter_mm - 7.0) <= 0.5
+    # the same numbers whatever the integer type
+    ref = measure_labels(LabelVolume.create(a.astype(np.uint8), spacing=(1, 1, 1)))
+    assert [m.longest_diameter_mm for m in res] == [m.longest_diameter_mm for m in ref]
     assert [m.lesion_id for m in res] == ["2", "40"]

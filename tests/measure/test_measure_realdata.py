@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hcc_imaging.measure import intensity_stats, measure_labels, measure_lesion
@@ -78,5 +79,9 @@ def test_ircadb17_tumours(ircadb17: Path, capsys: pytest.CaptureFixture[str]) ->
         }
     with capsys.disabled():
         print("\nIRCADb-01 patient 17:", json.dumps(report))
-    assert report["livertumor1"]["ld_mm"] == pytest.approx(65.0, abs=0.1)
-    assert report["livertumor2"]["ld_mm"] == pytest.approx(77.6, abs=0.1)
+    # the voxel-centre figures of these masks (earlier estimator, docs/measure.md): LD 65.0 and
+    # 77.6 mm.  The sub-voxel estimator moves each end outward by less than one voxel diagonal
+    # (0.743 mm pixels: 1.05 mm).
+    diag = float(np.hypot(0.743, 0.743))
+    assert 65.0 - 0.05 <= report["livertumor1"]["ld_mm"] <= 65.0 + 2 * diag
+    assert 77.6 - 0.05 <= report["livertumor2"]["ld_mm"] <= 77.6 + 2 * diag

@@ -1,0 +1,340 @@
+"""Sub-voxel boundary refinement of diameter endpoints (private; see :mod:`.diameters`).
+
+The voxel-centre hull finds *which* chord is the diameter; this module moves each endpoint from
+the last voxel centre inside the lesion to an estimate of the lesion's continuous boundary.
+
+Boundary evidence: every in-plane pair (inside voxel centre, outside 4-neighbour) brackets the
+boundary; its midpoint is off the boundary by at most half a voxel *along the grid axis of the
+pair*.  Near an endpoint the boundary is fitted, in a frame whose ``s`` axis runs outward along
+the chord and ``t`` across it, by a parabola ``s = c0 + c1 t + c2 t^2`` with weighted least
+squares: the weight of a midpoint is the inverse of its error variance *along the fitted
+boundary's normal*, ``((e_s - f'(t) e_t)^2 / (1 + f'^2)) + (0.1 h)^2`` for a grid step
+``e = (e_t, e_s)`` (iterated 3 times).  A pair that runs along the boundary fixes it far better
+than one that crosses it, so the fit keeps the information of where the digital boundary steps
+a row or column, which is what locates a smooth boundary to a fraction of a voxel.
+
+The window around an endpoint is ``3 h`` first (``h`` = largest in-plane spacing); from that
+fit's curvature radius ``rho = 1 / (2 |c2|)`` it is widened to
+``min(max(2.5 sqrt(2 rho h), 3 h), max(0.7 rho, 2 h), max(3 h, 0.3 L))`` (``L`` = the chord):
+wide enough to contain the boundary's steps, narrow enough that a parabola still fits.
+
+Two uses:
+
+* ``vertex=True`` (a diameter's end: LD, 3-D Feret): the endpoint goes to the fitted
+  parabola's vertex, i.e. the boundary's farthest point along the chord (the support point);
+* ``vertex=False`` (a chord's end at a fixed position: short axis, viable diameter): the
+  endpoint is extended along the chord to the fitted boundary (``s = c0``).
+
+Guards: fewer than 4 midpoints, or a non-finite fit -> no move; the outward move is clipped to
+``[0, sqrt(2) h]`` (the centre hull is never more than one voxel diagonal inside a smooth
+boundary), the sideways move of a vertex to the window.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArr = NDArray[np.float64]
+
+#: floor of the per-midpoint error SD, in units of h (keeps the weights finite)
+_FLOOR = 0.1
+_ITER = 3
+#: reweighting passes of the ellipse fit
+_ELLIPSE_ITER = 2
+_MIN_POINTS = 5
+#: a fitted curvature |c2| below this (1/h) counts as flat: the vertex is then not moved
+#: sideways (its position would be ill-conditioned)
+_FLAT = 1e-6
+#: the window never exceeds this fraction of the chord (nor 3 h, whichever is larger)
+_CAP_CHORD = 0.5
+
+
+def _crossings(sl: NDArray[np.bool_], centre: FloatArr, radius_vox: tuple[int, int]) -> tuple[FloatArr, FloatArr]:
+    """Midpoints (index units, (row, col)) of inside/outside 4-neighbour pairs in a box around
+    ``centre`` and the grid step (inside -> outside) of each pair.  Outside the array = outside."""
+    nj, ni = sl.shape
+    cj, ci = int(round(centre[0])), int(round(centre[1]))
+    j0, j1 = max(cj - radius_vox[0], 0), min(cj + radius_vox[0] + 1, nj)
+    i0, i1 = max(ci - radius_vox[1], 0), min(ci + radius_vox[1] + 1, ni)
+    if j0 >= j1 or i0 >= i1:
+        return np.zeros((0, 2)), np.zeros((0, 2))
+    box = np.zeros((j1 - j0 + 2, i1 - i0 + 2), dtype=bool)
+    box[1:-1, 1:-1] = sl[j0:j1, i0:i1]
+    # neighbours just outside the crop but inside the array
+    if j0 > 0:
+        box[0, 1:-1] = sl[j0 - 1, i0:i1]
+    if j1 < nj:
+        box[-1, 1:-1] = sl[j1, i0:i1]
+    if i0 > 0:
+        box[1:-1, 0] = sl[j0:j1, i0 - 1]
+    if i1 < ni:
+        box[1:-1, -1] = sl[j0:j1, i1]
+    inner = box[1:-1, 1:-1]
+    pts = []
+    steps = []
+    for dj, di in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        nb = box[1 + dj : box.shape[0] - 1 + dj, 1 + di : box.shape[1] - 1 + di]
+        jj, ii = np.nonzero(inner & ~nb)
+        if len(jj):
+            pts.append(np.stack([jj + j0 + dj / 2.0, ii + i0 + di / 2.0], axis=1))
+            steps.append(np.broadcast_to(np.array([dj, di], dtype=np.float64), (len(jj), 2)))
+    if not pts:
+        return np.zeros((0, 2)), np.zeros((0, 2))
+    return np.concatenate(pts).astype(np.float64), np.concatenate(steps)
+
+
+def _wfit(t: FloatArr, s: FloatArr, et: FloatArr, es: FloatArr, h: float) -> FloatArr | None:
+    """Weighted parabola fit s = c0 + c1 t + c2 t^2 (weights: error variance along the normal)."""
+    X = np.stack([np.ones_like(t), t, t * t], axis=1)
+    w = np.ones_like(t)
+    floor2 = (_FLOOR * h) ** 2
+    c = None
+    for _ in range(_ITER + 1):
+        Xw = X * w[:, None]
+        A = X.T @ Xw
+        b = Xw.T @ s
+        ev = np.linalg.eigvalsh(A)
+        if not ev[0] > 1e-7 * ev[-1]:  # (near-)singular: the points do not fix a parabola
+            return None
+        c = np.linalg.solve(A, b)
+        fp = c[1] + 2.0 * c[2] * t
+        var = (es - fp * et) ** 2 / (1.0 + fp * fp)
+        w = 1.0 / (var + floor2)
+    if c is None or not np.all(np.isfinite(c)):
+        return None
+    return c
+
+
+def refine_end(
+    sl: NDArray[np.bool_],
+    spacing_rc: tuple[float, float],
+    point_mm: FloatArr,
+    direction: FloatArr,
+    chord_mm: float,
+    *,
+    vertex: bool,
+) -> FloatArr:
+    """Move one endpoint (mm, in-plane (row_mm, col_mm)) to the fitted boundary.
+
+    ``sl`` is the 2-D mask of the slice (index (row, col)), ``direction`` the outward unit
+    vector (mm frame) along the chord, ``chord_mm`` the chord length (caps the window).
+    Returns the new endpoint in mm.
+    """
+    # work in units of the largest in-plane spacing (conditioning; exact scale covariance)
+    h_mm = max(spacing_rc)
+    sr, sc = spacing_rc[0] / h_mm, spacing_rc[1] / h_mm
+    h = 1.0
+    chord_mm = chord_mm / h_mm
+    u = np.asarray(direction, dtype=np.float64)
+    nu = float(np.hypot(u[0], u[1]))
+    if nu == 0.0:
+        return np.asarray(point_mm, dtype=np.float64)
+    u = u / nu
+    n = np.array([-u[1], u[0]])
+    p = np.asarray(point_mm, dtype=np.float64) / h_mm
+    r_cap = max(3.0 * h, _CAP_CHORD * chord_mm)
+    pts, steps = _crossings(sl, p / np.array([sr, sc]), (int(np.ceil(r_cap / sr)) + 1, int(np.ceil(r_cap / sc)) + 1))
+    if len(pts) < _MIN_POINTS:
+        return p * h_mm
+    d = pts * np.array([sr, sc]) - p
+    e = steps * np.array([sr, sc])
+    r = np.hypot(d[:, 0], d[:, 1])
+    s_all, t_all = d @ u, d @ n
+    es_all, et_all = e @ u, e @ n
+
+    def fit(radius: float) -> tuple[FloatArr | None, NDArray[np.bool_]]:
+        sel = r <= radius + 1e-9  # grid distances tie with the radius: never split a tie by rounding
+        if int(sel.sum()) < _MIN_POINTS:
+            return None, sel
+        return _wfit(t_all[sel], s_all[sel], et_all[sel], es_all[sel], h), sel
+
+    c, sel = fit(3.0 * h)
+    if c is None:
+        return p * h_mm
+    rho = 1.0 / (2.0 * abs(c[2])) if c[2] < -_FLAT else np.inf
+    radius = min(max(2.5 * np.sqrt(2.0 * rho * h), 3.0 * h), max(0.7 * rho, 2.0 * h), r_cap)
+    if radius != 3.0 * h:
+        c2, sel2 = fit(radius)
+        if c2 is not None:
+            c, sel = c2, sel2
+    tv = 0.0
+    if vertex and c[2] < -_FLAT:
+        t = t_all[sel]
+        tv = float(np.clip(-c[1] / (2.0 * c[2]), t.min(), t.max()))
+    sv = float(c[0] + c[1] * tv + c[2] * tv * tv)
+    sv = min(max(sv, 0.0), np.sqrt(2.0) * h)
+    return (p + sv * u + tv * n) * h_mm
+
+
+# ------------------------------------------------------------------------------------------
+# whole-section ellipse model
+# ------------------------------------------------------------------------------------------
+#: a fitted ellipse is accepted as the section's boundary when rasterising it (voxel in when
+#: its centre is inside) reproduces the slice mask except for at most
+#: ``ELLIPSE_MISMATCH_VOXELS + ELLIPSE_MISMATCH_FRAC x (number of boundary midpoints)`` voxels
+ELLIPSE_MISMATCH_VOXELS = 2
+ELLIPSE_MISMATCH_FRAC = 0.03
+#: ... each within this many voxels (largest in-plane spacing) of the fitted outline
+ELLIPSE_MISMATCH_DIST_VOXELS = 0.2
+
+_FITZGIBBON = np.zeros((6, 6))
+_FITZGIBBON[0, 2] = _FITZGIBBON[2, 0] = 2.0
+_FITZGIBBON[1, 1] = -1.0
+
+
+class EllipseSection:
+    """An ellipse (mm, in-plane (row_mm, col_mm) frame) fitted to one slice of a mask."""
+
+    __slots__ = ("centre", "a", "b", "major", "minor", "M")
+
+    def __init__(self, centre: FloatArr, a: float, b: float, major: FloatArr) -> None:
+        self.centre = centre
+        self.a = a  # semi-major, mm
+        self.b = b  # semi-minor, mm
+        self.major = major / np.hypot(major[0], major[1])
+        self.minor = np.array([-self.major[1], self.major[0]])
+        R = np.stack([self.major, self.minor], axis=1)
+        self.M = R @ np.diag([a * a, b * b]) @ R.T  # support: h(u) = sqrt(u' M u)
+
+    def support_point(self, u: FloatArr) -> FloatArr:
+        """The boundary point farthest along direction ``u``."""
+        Mu = self.M @ u
+        return self.centre + Mu / np.sqrt(max(float(u @ Mu), 1e-300))
+
+    def chord_through_centre(self, n: FloatArr) -> tuple[FloatArr, FloatArr, float]:
+        """The longest chord along direction ``n`` (it passes through the centre)."""
+        n = n / np.hypot(n[0], n[1])
+        half = 1.0 / np.sqrt((n @ self.major) ** 2 / self.a**2 + (n @ self.minor) ** 2 / self.b**2)
+        return self.centre - half * n, self.centre + half * n, 2.0 * half
+
+    def points(self, n: int = 180) -> FloatArr:
+        th = np.linspace(0.0, 2.0 * np.pi, n, endpoint=False)
+        return self.centre + np.outer(self.a * np.cos(th), self.major) + np.outer(self.b * np.sin(th), self.minor)
+
+
+def fit_ellipse(sl: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> EllipseSection | None:
+    """Ellipse fitted to the boundary midpoints of a 2-D mask (weighted like the end fits,
+    Fitzgibbon's ellipse constraint), or None when it does not reproduce the mask.
+
+    The fit runs on a canonical copy of the slice's box (the one of its 8 flips/transposes
+    with the smallest (spacing, shape, bytes)), so that flipping or permuting the array axes
+    gives the very same ellipse."""
+    h_mm = max(spacing_rc)
+    sr, sc = spacing_rc[0] / h_mm, spacing_rc[1] / h_mm
+    nz_r = np.flatnonzero(sl.any(axis=1))
+    nz_c = np.flatnonzero(sl.any(axis=0))
+    if len(nz_r) == 0:
+        return None
+    r0, c0 = int(nz_r[0]), int(nz_c[0])
+    core = sl[r0 : int(nz_r[-1]) + 1, c0 : int(nz_c[-1]) + 1]
+    sub = np.zeros((core.shape[0] + 2, core.shape[1] + 2), dtype=bool)
+    sub[1:-1, 1:-1] = core
+    best: tuple | None = None
+    for tr in (False, True):
+        a = sub.T if tr else sub
+        spv = (sc, sr) if tr else (sr, sc)
+        for fr in (False, True):
+            for fc in (False, True):
+                v = a[:: -1 if fr else 1, :: -1 if fc else 1]
+                key = (spv, v.shape, np.packbits(v).tobytes())
+                if best is None or key < best[0]:
+                    best = (key, tr, fr, fc, np.ascontiguousarray(v), spv)
+    assert best is not None
+    _, tr, fr, fc, v, spv = best
+    res = _fit_ellipse_box(v, spv)
+    if res is None:
+        return None
+    centre, a_, b_, major = res
+    n0, n1 = v.shape
+    if fr:
+        centre[0] = (n0 - 1) * spv[0] - centre[0]
+        major[0] = -major[0]
+    if fc:
+        centre[1] = (n1 - 1) * spv[1] - centre[1]
+        major[1] = -major[1]
+    if tr:
+        centre = centre[::-1].copy()
+        major = major[::-1].copy()
+    centre = centre + np.array([(r0 - 1) * sr, (c0 - 1) * sc])
+    return EllipseSection(centre * h_mm, a_ * h_mm, b_ * h_mm, major)
+
+
+def _fit_ellipse_box(sub: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> tuple[FloatArr, float, float, FloatArr] | None:
+    """The fit on a box whose border ring is empty (coordinates: mm from voxel (0, 0))."""
+    sr, sc = spacing_rc
+    j0, i0 = 0, 0
+    centre_idx = np.array([(sub.shape[0] - 1) / 2.0, (sub.shape[1] - 1) / 2.0])
+    pts, steps = _crossings(sub, centre_idx, (sub.shape[0], sub.shape[1]))
+    if len(pts) < 6:
+        return None
+    P = (pts + np.array([j0, i0])) * np.array([sr, sc])
+    E = steps * np.array([sr, sc])
+    m = P.mean(axis=0)
+    scale = float(np.abs(P - m).max()) or 1.0
+    x, y = ((P - m) / scale).T
+    ex, ey = (E / scale).T
+    h = max(sr, sc) / scale
+    D = np.stack([x * x, x * y, y * y, x, y, np.ones_like(x)], axis=1)
+    w = np.ones_like(x)
+    p = None
+    with np.errstate(all="ignore"):
+        for _ in range(_ELLIPSE_ITER + 1):
+            S = (D * w[:, None]).T @ D
+            try:
+                ev, V = np.linalg.eig(np.linalg.solve(S, _FITZGIBBON))
+            except np.linalg.LinAlgError:
+                return None
+            ev, V = np.real(ev), np.real(V)
+            fin = np.isfinite(ev)
+            if not fin.all():
+                return None
+            ok = np.flatnonzero(ev > 1e-9 * float(np.abs(ev).max()))
+            if len(ok) == 0:
+                return None
+            p = V[:, ok[0]]
+            a_, b_, c_, d_, e_, _f = p
+            gx = 2 * a_ * x + b_ * y + d_
+            gy = b_ * x + 2 * c_ * y + e_
+            g2 = gx * gx + gy * gy + 1e-300
+            var = (gx * ex + gy * ey) ** 2 / g2
+            w = 1.0 / ((var + (_FLOOR * h) ** 2) * g2)
+    if p is None or not np.all(np.isfinite(p)):
+        return None
+    a_, b_, c_, d_, e_, f_ = p
+    A2 = np.array([[a_, b_ / 2.0], [b_ / 2.0, c_]])
+    try:
+        cen = np.linalg.solve(-2.0 * A2, np.array([d_, e_]))
+    except np.linalg.LinAlgError:
+        return None
+    k = -(f_ + 0.5 * (d_ * cen[0] + e_ * cen[1]))
+    lam, vec = np.linalg.eigh(A2)
+    if not (k / lam[0] > 0 and k / lam[1] > 0):
+        return None
+    semi = np.sqrt(k / lam)  # semi-axes along the eigenvectors
+    order = np.argsort(-semi)
+    ell = EllipseSection(m + cen * scale, float(semi[order[0]] * scale), float(semi[order[1]] * scale), vec[:, order[0]].copy())
+    nz_r = np.array([1, sub.shape[0] - 2])
+    nz_c = np.array([1, sub.shape[1] - 2])
+    # it must stay within the mask's box plus one voxel (a thin ellipse can thread a line of
+    # voxels and run far beyond them)
+    ext = np.sqrt(np.diag(ell.M))
+    lo_mm = np.array([(nz_r[0] - 1) * sr, (nz_c[0] - 1) * sc])
+    hi_mm = np.array([(nz_r[-1] + 1) * sr, (nz_c[-1] + 1) * sc])
+    if np.any(ell.centre - ext < lo_mm) or np.any(ell.centre + ext > hi_mm):
+        return None
+    # does it reproduce the mask?  (voxel in when its centre is inside)
+    jj, ii = np.mgrid[j0:j0 + sub.shape[0], i0:i0 + sub.shape[1]]
+    d = np.stack([jj * sr, ii * sc], axis=-1) - ell.centre
+    q = (d @ ell.major) ** 2 / ell.a**2 + (d @ ell.minor) ** 2 / ell.b**2
+    wrong = (q <= 1.0) != sub
+    if not wrong.any():
+        return ell.centre.copy(), ell.a, ell.b, ell.major.copy()
+    if int(np.count_nonzero(wrong)) > ELLIPSE_MISMATCH_VOXELS + ELLIPSE_MISMATCH_FRAC * len(pts):
+        return None
+    # a misclassified voxel centre must lie next to the fitted outline (radial distance)
+    rr = np.hypot(d[..., 0][wrong], d[..., 1][wrong])
+    dist = np.abs(rr - rr / np.sqrt(np.maximum(q[wrong], 1e-300)))
+    if float(dist.max()) > ELLIPSE_MISMATCH_DIST_VOXELS * max(sr, sc):
+        return None
+    return ell.centre.copy(), ell.a, ell.b, ell.major.copy()
