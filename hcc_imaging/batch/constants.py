@@ -14,6 +14,7 @@ __all__ = [
     "DICOMWEB_SCHEMES",
     "STORE_FORMAT",
     "SCHEDULER_CONNECT_TIMEOUT_S",
+    "SHARDS_PER_WORKER",
 ]
 
 #: Criteria assessed when ``--criteria`` is not given: the two the issue tracker asks for on
@@ -50,3 +51,8 @@ STORE_FORMAT: str = "1"
 
 #: Seconds to wait for an existing Dask scheduler (``--scheduler``) before giving up.
 SCHEDULER_CONNECT_TIMEOUT_S: float = 20.0
+
+#: Index shards per worker when a folder SOURCE is indexed on the cluster: a few per worker keep
+#: both busy to the end of the scan (a shard of a 10 000-file archive is ~0.1 s of header reading
+#: at 16 shards) while the per-task overhead (a few ms) stays small.
+SHARDS_PER_WORKER: int = 8

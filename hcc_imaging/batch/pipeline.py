@@ -66,6 +66,9 @@ __all__ = [
     "StudyTask",
     "discover_studies",
     "tasks_from_index",
+    "shard_files",
+    "index_shard",
+    "merge_shard_tasks",
     "process_study",
     "run_study",
     "measure_lesions",
@@ -313,6 +316,77 @@ def discover_studies(source: str | os.PathLike[str], options: PipelineOptions) -
             "Point SOURCE at a folder, zip or DICOMDIR holding DICOM files."
         )
     return tasks, idx
+
+
+def shard_files(root: str, files: Sequence[str], n_shards: int) -> list[list[str]]:
+    """Split a folder's file list into at most ``n_shards`` index shards made of whole folders.
+
+    A group is either a sub-tree of ``root`` or the files lying directly in one folder; the
+    biggest sub-tree is split one level deeper until there are ``n_shards`` groups (or nothing
+    left to split), then the groups are packed into shards of similar file counts.  Files keep
+    their order.  Two studies of different groups can never share their common folder, so each
+    shard indexed on its own gives the same tasks as the whole archive -- unless one study's
+    files lie in several groups, which :func:`merge_shard_tasks` detects.
+    """
+    n_shards = max(1, int(n_shards))
+    if not files:
+        return []
+    rel = [os.path.relpath(os.path.dirname(f), root).split(os.sep) for f in files]
+    rel = [[] if parts == ["."] else parts for parts in rel]
+    # group id: (prefix, loose) -- loose: files directly in the folder `prefix`; else its sub-tree
+    groups: dict[tuple[tuple[str, ...], bool], list[int]] = {}
+    for i, parts in enumerate(rel):
+        key = ((), True) if not parts else ((parts[0],), False)
+        groups.setdefault(key, []).append(i)
+    while len(groups) < n_shards:
+        splittable = []
+        for (prefix, loose), idx in groups.items():
+            if loose:
+                continue
+            d = len(prefix)
+            subs = {() if len(rel[i]) == d else (rel[i][d],) for i in idx}
+            if len(subs) > 1:
+                splittable.append((len(idx), prefix))
+        if not splittable:
+            break
+        _, prefix = max(splittable)
+        d = len(prefix)
+        for i in groups.pop((prefix, False)):
+            key = (prefix, True) if len(rel[i]) == d else ((*prefix, rel[i][d]), False)
+            groups.setdefault(key, []).append(i)
+    # pack the groups into n_shards bins (largest first into the lightest bin)
+    bins: list[list[int]] = [[] for _ in range(min(n_shards, len(groups)))]
+    sizes = [0] * len(bins)
+    for _, idx in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        b = sizes.index(min(sizes))
+        bins[b].extend(idx)
+        sizes[b] += len(idx)
+    return [[files[i] for i in sorted(b)] for b in bins if b]
+
+
+def index_shard(
+    files: Sequence[str], root: str, archive_root: str, options: PipelineOptions
+) -> tuple[list[StudyTask], int, int]:
+    """Index one shard of a folder archive (a Dask task): ``(tasks, n_files, n_skipped)``."""
+    from ..io.index import build_index, scan_headers
+
+    headers, skipped = scan_headers(list(files), to_pixels=False)
+    idx = build_index(root, headers, skipped, len(files), 0.0)
+    return tasks_from_index(idx, options, archive_root=archive_root), len(files), len(idx.skipped)
+
+
+def merge_shard_tasks(shards: Sequence[Sequence[StudyTask]]) -> list[StudyTask] | None:
+    """The tasks of all shards in archive order, or ``None`` when a study was split across shards
+    (the caller then indexes the archive as a whole)."""
+    owner: dict[str, int] = {}
+    tasks: list[StudyTask] = []
+    for i, ts in enumerate(shards):
+        for t in ts:
+            if owner.setdefault(t.study_instance_uid, i) != i:
+                return None
+            tasks.append(t)
+    tasks.sort(key=lambda t: (t.patient_id, t.study_date, t.study_instance_uid))
+    return tasks
 
 
 # ------------------------------------------------------------------------------------------
