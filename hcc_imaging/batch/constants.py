@@ -15,6 +15,7 @@ __all__ = [
     "STORE_FORMAT",
     "SCHEDULER_CONNECT_TIMEOUT_S",
     "SHARDS_PER_WORKER",
+    "LOCAL_CLUSTER_CONFIG",
 ]
 
 #: Criteria assessed when ``--criteria`` is not given: the two the issue tracker asks for on
@@ -56,3 +57,18 @@ SCHEDULER_CONNECT_TIMEOUT_S: float = 20.0
 #: both busy to the end of the scan (a shard of a 10 000-file archive is ~0.1 s of header reading
 #: at 16 shards) while the per-task overhead (a few ms) stays small.
 SHARDS_PER_WORKER: int = 8
+
+#: Dask settings of the local cluster a run starts (``dask.config`` keys).  Each study is one
+#: long single-threaded task, so Dask's own periodic bookkeeping is pure overhead on 2 cores,
+#: where the driver process (client + scheduler) and the workers share the cores: the
+#: statistical profiler samples every worker thread's stack every 10 ms (taking the GIL from
+#: the task), every event loop checks its own latency every 20 ms (half the idle CPU of the
+#: driver), the system monitor reads host counters every 0.5 s, and work stealing re-plans
+#: every 100 ms although queued root tasks are already handed out as workers free up.
+LOCAL_CLUSTER_CONFIG: dict[str, object] = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.admin.system-monitor.disk": False,
+    "distributed.scheduler.work-stealing": False,
+}

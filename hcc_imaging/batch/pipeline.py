@@ -331,8 +331,15 @@ def shard_files(root: str, files: Sequence[str], n_shards: int) -> list[list[str
     n_shards = max(1, int(n_shards))
     if not files:
         return []
-    rel = [os.path.relpath(os.path.dirname(f), root).split(os.sep) for f in files]
-    rel = [[] if parts == ["."] else parts for parts in rel]
+    parts_of: dict[str, list[str]] = {}  # per folder (an archive has ~100x fewer folders than files)
+    rel: list[list[str]] = []
+    for f in files:
+        d = os.path.dirname(f)
+        parts = parts_of.get(d)
+        if parts is None:
+            r = os.path.relpath(d, root)
+            parts = parts_of[d] = [] if r == "." else r.split(os.sep)
+        rel.append(parts)
     # group id: (prefix, loose) -- loose: files directly in the folder `prefix`; else its sub-tree
     groups: dict[tuple[tuple[str, ...], bool], list[int]] = {}
     for i, parts in enumerate(rel):

@@ -34,7 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .constants import DEFAULT_THREADS_PER_WORKER, DICOMWEB_SCHEMES, SCHEDULER_CONNECT_TIMEOUT_S, SHARDS_PER_WORKER
+from .constants import (
+    DEFAULT_THREADS_PER_WORKER,
+    DICOMWEB_SCHEMES,
+    LOCAL_CLUSTER_CONFIG,
+    SCHEDULER_CONNECT_TIMEOUT_S,
+    SHARDS_PER_WORKER,
+)
 from .pipeline import (
     BatchError,
     PipelineOptions,
@@ -48,7 +54,7 @@ from .pipeline import (
 from .resume import ResultStore, atomic_write_text, record_json
 from .tables import FAILURE_COLUMNS, failure_row, patient_outputs, write_outputs, write_patient_files
 
-__all__ = ["BatchSummary", "run_batch", "default_workers", "write_tables", "FAILURE_COLUMNS"]
+__all__ = ["BatchSummary", "run_batch", "default_workers", "local_cluster", "write_tables", "FAILURE_COLUMNS"]
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +104,33 @@ def default_workers() -> int:
 # ------------------------------------------------------------------------------------------
 # Dask
 # ------------------------------------------------------------------------------------------
+def local_cluster(workers: int, *, processes: bool = True) -> Any:
+    """The ``LocalCluster`` a run starts when no ``scheduler`` is given (also used by the benchmark).
+
+    ``workers`` processes (or threads) of one thread each, and the Dask settings of
+    :data:`~hcc_imaging.batch.constants.LOCAL_CLUSTER_CONFIG` (no statistical profiler in the
+    workers, no host disk monitor, no work stealing): on a small machine the driver process (client
+    + scheduler) and that bookkeeping compete with the workers for the cores.
+    """
+    from .._optional import import_optional
+
+    distributed = import_optional("distributed", "the batch engine (Dask distributed)", "all")
+    import dask
+
+    for name in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.core",
+                 "distributed.http.proxy", "distributed.worker"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):  # read by the scheduler, nannies and workers at start
+        return distributed.LocalCluster(
+            n_workers=workers,
+            threads_per_worker=DEFAULT_THREADS_PER_WORKER,
+            processes=processes,
+            dashboard_address=":0",
+            scheduler_kwargs={"dashboard": False},
+            silence_logs=logging.ERROR,
+        )
+
+
 def _client(workers: int, scheduler: str | None, processes: bool, connect_timeout_s: float) -> tuple[Any, Any, int]:
     from .._optional import import_optional
 
@@ -113,17 +146,7 @@ def _client(workers: int, scheduler: str | None, processes: bool, connect_timeou
             ) from err
         n = len(client.scheduler_info().get("workers", {}))
         return client, None, n
-    for name in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.core",
-                 "distributed.http.proxy", "distributed.worker"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    cluster = distributed.LocalCluster(
-        n_workers=workers,
-        threads_per_worker=DEFAULT_THREADS_PER_WORKER,
-        processes=processes,
-        dashboard_address=":0",
-        scheduler_kwargs={"dashboard": False},
-        silence_logs=logging.ERROR,
-    )
+    cluster = local_cluster(workers, processes=processes)
     return distributed.Client(cluster), cluster, workers
 
 
@@ -263,7 +286,10 @@ def _execute(
     meta: dict[str, tuple[str, Any]] = {f.key: ("study", t) for t, f in zip(pending, study_futs, strict=True)}
     meta.update({f.key: ("patient", pid) for pid, f in zip(by_patient, patient_futs, strict=True)})
     patients: dict[str, dict[str, Any] | None] = {}
-    for batch in as_completed([*study_futs, *patient_futs], with_results=True, raise_errors=False).batches():
+    # loop=client.loop: the results are awaited on this client's event loop (not on the process's
+    # default client's, which may be another client of the same process, e.g. the benchmark's)
+    done = as_completed([*study_futs, *patient_futs], loop=client.loop, with_results=True, raise_errors=False)
+    for batch in done.batches():
         got: list[tuple[dict[str, Any], str | None]] = []
         for fut, res in batch:
             kind, what = meta[fut.key]
