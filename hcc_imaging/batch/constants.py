@@ -15,6 +15,7 @@ __all__ = [
     "STORE_FORMAT",
     "SCHEDULER_CONNECT_TIMEOUT_S",
     "SHARDS_PER_WORKER",
+    "SHARD_MIN_SPLIT_FILES",
     "LOCAL_CLUSTER_CONFIG",
 ]
 
@@ -57,6 +58,10 @@ SCHEDULER_CONNECT_TIMEOUT_S: float = 20.0
 #: both busy to the end of the scan (a shard of a 10 000-file archive is ~0.1 s of header reading
 #: at 16 shards) while the per-task overhead (a few ms) stays small.
 SHARDS_PER_WORKER: int = 8
+#: A folder of fewer files is not split into smaller index shards: splitting below the study
+#: level cuts studies in pieces, which are then indexed again together (a study is typically
+#: 4 phases x 50-500 slices, and a small archive gains nothing from more shards).
+SHARD_MIN_SPLIT_FILES: int = 2000
 
 #: Dask settings of the local cluster a run starts (``dask.config`` keys).  Each study is one
 #: long single-threaded task, so Dask's own periodic bookkeeping is pure overhead on 2 cores,

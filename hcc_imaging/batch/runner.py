@@ -46,10 +46,8 @@ from .pipeline import (
     PipelineOptions,
     StudyTask,
     discover_studies,
-    index_shard,
-    merge_shard_tasks,
+    index_sharded,
     run_study,
-    shard_files,
 )
 from .resume import ResultStore, atomic_write_text, record_json
 from .tables import FAILURE_COLUMNS, failure_row, patient_outputs, write_outputs, write_patient_files
@@ -208,6 +206,16 @@ def _worker_failure(t: StudyTask, err: BaseException) -> dict[str, Any]:
             "study_date": t.study_date, "root": t.root, "step": "worker", "reason": f"{type(err).__name__}: {err}"}
 
 
+def _error_of(res: Any) -> BaseException:
+    """The exception of a failed future's result (``as_completed(raise_errors=False)`` gives the
+    ``(type, value, traceback)`` triple)."""
+    if isinstance(res, BaseException):
+        return res
+    if isinstance(res, tuple) and len(res) == 3 and isinstance(res[1], BaseException):
+        return res[1]
+    return RuntimeError(f"task lost ({res!r})")
+
+
 def _annotation_files_by_patient(tasks: Sequence[StudyTask]) -> dict[str, list[str]]:
     ann_files: dict[str, list[str]] = defaultdict(list)
     for t in tasks:
@@ -218,27 +226,16 @@ def _annotation_files_by_patient(tasks: Sequence[StudyTask]) -> dict[str, list[s
 
 
 def _discover(client: Any, src: str, options: PipelineOptions, n_workers: int) -> list[StudyTask]:
-    """Index a folder SOURCE on the workers, one shard of whole folders per task
-    (:func:`~hcc_imaging.batch.pipeline.shard_files`); a zip / DICOMDIR / single file, or a study
-    split across shards, is indexed as a whole."""
-    from ..io.index import resolve_sources
-
+    """Index a folder SOURCE on the workers, shards of whole folders
+    (:func:`~hcc_imaging.batch.pipeline.index_sharded`); a zip / DICOMDIR / single file is indexed
+    in the driver as a whole."""
     if not Path(src).is_dir():
         return discover_studies(src, options)[0]
-    root, files, _ = resolve_sources(src)
-    shards = shard_files(root, files, SHARDS_PER_WORKER * max(1, n_workers))
-    results = client.gather(client.map(index_shard, shards, root=root, archive_root=src, options=options,
-                                       pure=False, key=[f"hcc-index-{uuid.uuid4().hex}" for _ in shards]))
-    tasks = merge_shard_tasks([r[0] for r in results])
-    if tasks is None:  # a study's files lie in several shards: index the archive as a whole
-        log.info("a study spans several folders of %s: indexing it as a whole", src)
-        return discover_studies(src, options)[0]
-    if not tasks:
-        raise BatchError(
-            f"{src}: no DICOM study found ({len(files)} files scanned, {sum(r[2] for r in results)} skipped). "
-            "Point SOURCE at a folder, zip or DICOMDIR holding DICOM files."
-        )
-    return tasks
+
+    def mapper(fn: Callable[..., Any], shards: list[list[str]]) -> list[Any]:
+        return client.gather(client.map(fn, shards, pure=False, key=[f"hcc-index-{uuid.uuid4().hex}" for _ in shards]))
+
+    return index_sharded(src, options, SHARDS_PER_WORKER * max(1, n_workers), mapper)
 
 
 def _execute(
@@ -293,12 +290,13 @@ def _execute(
         got: list[tuple[dict[str, Any], str | None]] = []
         for fut, res in batch:
             kind, what = meta[fut.key]
+            failed = fut.status != "finished"  # raise_errors=False: res is then (type, error, traceback)
             if kind == "study":
-                if isinstance(res, str):
+                if not failed:
                     got.append((json.loads(res), res))
                 else:  # worker died (KilledWorker, OOM, segfault) or cancelled
-                    got.append((_worker_failure(what, res if isinstance(res, BaseException) else RuntimeError(res)), None))
-            elif not isinstance(res, BaseException):
+                    got.append((_worker_failure(what, _error_of(res)), None))
+            elif not failed:  # a failed patient task is redone by the caller
                 patients[what] = res
                 if res is not None:
                     write_patient_files(out, res)
