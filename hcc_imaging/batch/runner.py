@@ -37,6 +37,7 @@ from typing import Any
 from .constants import (
     DEFAULT_THREADS_PER_WORKER,
     DICOMWEB_SCHEMES,
+    LOCAL_CLIENT_CONFIG,
     LOCAL_CLUSTER_CONFIG,
     SCHEDULER_CONNECT_TIMEOUT_S,
     SHARDS_PER_WORKER,
@@ -145,7 +146,10 @@ def _client(workers: int, scheduler: str | None, processes: bool, connect_timeou
         n = len(client.scheduler_info().get("workers", {}))
         return client, None, n
     cluster = local_cluster(workers, processes=processes)
-    return distributed.Client(cluster), cluster, workers
+    import dask
+
+    with dask.config.set(LOCAL_CLIENT_CONFIG):
+        return distributed.Client(cluster), cluster, workers
 
 
 class _Progress:
