@@ -337,12 +337,13 @@ def shard_files(
         return []
     parts_of: dict[str, list[str]] = {}  # per folder (an archive has ~100x fewer folders than files)
     rel: list[list[str]] = []
+    sep = os.sep
     for f in files:
-        d = os.path.dirname(f)
+        d = f.rpartition(sep)[0]
         parts = parts_of.get(d)
         if parts is None:
-            r = os.path.relpath(d, root)
-            parts = parts_of[d] = [] if r == "." else r.split(os.sep)
+            r = os.path.relpath(d or sep, root)
+            parts = parts_of[d] = [] if r == "." else r.split(sep)
         rel.append(parts)
     # group id: (prefix, loose) -- loose: files directly in the folder `prefix`; else its sub-tree
     groups: dict[tuple[tuple[str, ...], bool], list[int]] = {}
