@@ -229,7 +229,10 @@ def _study_inputs(root: str, archive_root: str, non_image_series: Sequence[Any],
     viable: list[str] = []
     seeds = None
     if root and own_roots:
-        for p in sorted(Path(root).rglob("*")):
+        # names first (a study folder holds hundreds of DICOM files and a few masks), then the
+        # candidates in the order of sorted(Path(root).rglob("*"))
+        found = [Path(d, n) for d, _, names in os.walk(root) for n in names if _mask_kind(Path(n)) is not None]
+        for p in sorted(found):
             if not p.is_file():
                 continue
             kind = _mask_kind(p)
