@@ -37,7 +37,7 @@ import logging
 import os
 import time
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,7 @@ from .constants import (
     LESION_MASK_NAMES,
     MEASUREMENT_PHASES,
     SEEDS_FILE,
+    SHARD_MIN_SPLIT_FILES,
     VIABLE_MASK_NAMES,
 )
 from .resume import content_key, file_digest
@@ -66,6 +67,10 @@ __all__ = [
     "StudyTask",
     "discover_studies",
     "tasks_from_index",
+    "shard_files",
+    "index_shard",
+    "merge_shard_tasks",
+    "index_sharded",
     "process_study",
     "run_study",
     "measure_lesions",
@@ -224,7 +229,10 @@ def _study_inputs(root: str, archive_root: str, non_image_series: Sequence[Any],
     viable: list[str] = []
     seeds = None
     if root and own_roots:
-        for p in sorted(Path(root).rglob("*")):
+        # names first (a study folder holds hundreds of DICOM files and a few masks), then the
+        # candidates in the order of sorted(Path(root).rglob("*"))
+        found = [Path(d, n) for d, _, names in os.walk(root) for n in names if _mask_kind(Path(n)) is not None]
+        for p in sorted(found):
             if not p.is_file():
                 continue
             kind = _mask_kind(p)
@@ -313,6 +321,164 @@ def discover_studies(source: str | os.PathLike[str], options: PipelineOptions) -
             "Point SOURCE at a folder, zip or DICOMDIR holding DICOM files."
         )
     return tasks, idx
+
+
+def shard_files(
+    root: str, files: Sequence[str], n_shards: int, min_split_files: int = SHARD_MIN_SPLIT_FILES
+) -> list[list[str]]:
+    """Split a folder's file list into at most ``n_shards`` index shards made of whole folders.
+
+    A group is either a sub-tree of ``root`` or the files lying directly in one folder; the
+    biggest sub-tree (of at least ``min_split_files`` files) is split one level deeper until there
+    are ``n_shards`` groups (or nothing left to split), then the groups are packed into shards of
+    similar file counts.  Files keep their order.  A study whose files lie in one group is indexed
+    whole by its shard; a study split across groups (too deep a split, or a study spread over
+    folders) is caught by :func:`index_sharded`.
+    """
+    n_shards = max(1, int(n_shards))
+    if not files:
+        return []
+    parts_of: dict[str, list[str]] = {}  # per folder (an archive has ~100x fewer folders than files)
+    rel: list[list[str]] = []
+    sep = os.sep
+    for f in files:
+        d = f.rpartition(sep)[0]
+        parts = parts_of.get(d)
+        if parts is None:
+            r = os.path.relpath(d or sep, root)
+            parts = parts_of[d] = [] if r == "." else r.split(sep)
+        rel.append(parts)
+    # group id: (prefix, loose) -- loose: files directly in the folder `prefix`; else its sub-tree
+    groups: dict[tuple[tuple[str, ...], bool], list[int]] = {}
+    for i, parts in enumerate(rel):
+        key = ((), True) if not parts else ((parts[0],), False)
+        groups.setdefault(key, []).append(i)
+    while len(groups) < n_shards:
+        splittable = []
+        for (prefix, loose), idx in groups.items():
+            if loose or len(idx) < min_split_files:
+                continue
+            d = len(prefix)
+            subs = {() if len(rel[i]) == d else (rel[i][d],) for i in idx}
+            if len(subs) > 1:
+                splittable.append((len(idx), prefix))
+        if not splittable:
+            break
+        _, prefix = max(splittable)
+        d = len(prefix)
+        for i in groups.pop((prefix, False)):
+            key = (prefix, True) if len(rel[i]) == d else ((*prefix, rel[i][d]), False)
+            groups.setdefault(key, []).append(i)
+    # pack the groups into n_shards bins (largest first into the lightest bin)
+    bins: list[list[int]] = [[] for _ in range(min(n_shards, len(groups)))]
+    sizes = [0] * len(bins)
+    for _, idx in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        b = sizes.index(min(sizes))
+        bins[b].extend(idx)
+        sizes[b] += len(idx)
+    return [[files[i] for i in sorted(b)] for b in bins if b]
+
+
+def index_shard(
+    files: Sequence[str], *, root: str, archive_root: str, options: PipelineOptions
+) -> tuple[list[StudyTask], int, int]:
+    """Index one shard of a folder archive (a Dask task): ``(tasks, n_files, n_skipped)``."""
+    from ..io.index import build_index, scan_headers
+
+    headers, skipped = scan_headers(list(files), to_pixels=False)
+    idx = build_index(root, headers, skipped, len(files), 0.0)
+    return tasks_from_index(idx, options, archive_root=archive_root), len(files), len(idx.skipped)
+
+
+def merge_shard_tasks(shards: Sequence[Sequence[StudyTask]]) -> list[StudyTask] | None:
+    """The tasks of all shards in archive order, or ``None`` when they are not what indexing the
+    union would give: a study found in several shards, or a study folder that is shared with a
+    study of another shard (which changes where masks are looked for)."""
+    owner: dict[str, int] = {}
+    tasks: list[StudyTask] = []
+    for i, ts in enumerate(shards):
+        for t in ts:
+            if owner.setdefault(t.study_instance_uid, i) != i:
+                return None
+            tasks.append(t)
+    n_root: dict[str, int] = {}
+    for t in tasks:
+        n_root[t.root] = n_root.get(t.root, 0) + 1
+    for t in tasks:
+        shared = not (n_root[t.root] == 1 and bool(t.root) and "::" not in t.root)
+        if bool(t.extra.get("shared_root")) != shared:
+            return None
+    tasks.sort(key=lambda t: (t.patient_id, t.study_date, t.study_instance_uid))
+    return tasks
+
+
+def _split_studies(shards: Sequence[Sequence[StudyTask]]) -> list[list[int]]:
+    """Groups (size > 1) of shards linked by a study found in more than one of them."""
+    parent = list(range(len(shards)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[str, int] = {}
+    for i, ts in enumerate(shards):
+        for t in ts:
+            j = first.setdefault(t.study_instance_uid, i)
+            if j != i:
+                parent[find(i)] = find(j)
+    comps: dict[int, list[int]] = {}
+    for i in range(len(shards)):
+        comps.setdefault(find(i), []).append(i)
+    return [c for c in comps.values() if len(c) > 1]
+
+
+def index_sharded(
+    source: str | os.PathLike[str],
+    options: PipelineOptions,
+    n_shards: int,
+    mapper: Callable[[Callable[..., Any], list[list[str]]], list[Any]] | None = None,
+) -> list[StudyTask]:
+    """:func:`discover_studies` for a folder, with the header scan split into ``n_shards`` shards
+    of whole folders run through ``mapper(index_shard_fn, shards)`` (e.g. Dask workers).
+
+    Shards linked by a study whose files lie in several of them are indexed again as one; if the
+    result still differs from what indexing the whole folder gives (a study folder shared across
+    shards), the folder is indexed as a whole.  The tasks are then those of
+    :func:`discover_studies`.
+
+    Raises
+    ------
+    BatchError
+        When the folder holds no study.
+    """
+    from functools import partial
+
+    from ..io.index import resolve_sources
+
+    root, files, _ = resolve_sources(source)
+    run = mapper or (lambda fn, items: [fn(x) for x in items])
+    fn = partial(index_shard, root=root, archive_root=str(source), options=options)
+    shards = shard_files(root, files, n_shards)
+    results = list(run(fn, shards))
+    comps = _split_studies([r[0] for r in results])
+    if comps:
+        log.info("%d studies span several folders of %s: indexing those folders together", len(comps), source)
+        order = {f: i for i, f in enumerate(files)}
+        joined = [sorted((f for i in c for f in shards[i]), key=order.__getitem__) for c in comps]
+        linked = {i for c in comps for i in c}
+        results = [r for i, r in enumerate(results) if i not in linked] + list(run(fn, joined))
+    tasks = merge_shard_tasks([r[0] for r in results])
+    if tasks is None:
+        log.info("study folders of %s are shared across shards: indexing it as a whole", source)
+        return discover_studies(source, options)[0]
+    if not tasks:
+        raise BatchError(
+            f"{source}: no DICOM study found ({len(files)} files scanned, {sum(r[2] for r in results)} skipped). "
+            "Point SOURCE at a folder, zip or DICOMDIR holding DICOM files."
+        )
+    return tasks
 
 
 # ------------------------------------------------------------------------------------------

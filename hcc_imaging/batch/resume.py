@@ -31,7 +31,7 @@ from .. import _atomic
 from .. import __version__
 from .constants import STORE_FORMAT
 
-__all__ = ["content_key", "file_digest", "ResultStore", "atomic_write_bytes", "atomic_write_text"]
+__all__ = ["content_key", "file_digest", "ResultStore", "atomic_write_bytes", "atomic_write_text", "record_json"]
 
 
 def file_digest(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
@@ -79,22 +79,42 @@ class ResultStore:
         for d in (self.ok_dir, self.failed_dir):
             d.mkdir(parents=True, exist_ok=True)
         for d in (self.ok_dir, self.failed_dir):
-            for tmp in d.glob(".tmp_*"):
+            # temp files of writes a kill interrupted (hcc_imaging._atomic: ".<name>.<random>.part")
+            for tmp in (*d.glob(".tmp_*"), *d.glob(".*.part")):
                 tmp.unlink(missing_ok=True)
 
     def done_keys(self) -> set[str]:
         """Keys of studies that finished successfully."""
         return {p.stem for p in self.ok_dir.glob("*.json") if not p.name.startswith(".")}
 
-    def put(self, record: Mapping[str, Any]) -> Path:
-        """Store one study record (``record["key"]``, ``record["ok"]``) atomically."""
-        key = str(record["key"])
-        ok = bool(record["ok"])
-        path = (self.ok_dir if ok else self.failed_dir) / f"{key}.json"
-        atomic_write_text(path, json.dumps(record, sort_keys=True, default=_json_default))
-        if ok:
-            (self.failed_dir / f"{key}.json").unlink(missing_ok=True)
-        return path
+    def put(self, record: Mapping[str, Any], text: str | None = None) -> Path:
+        """Store one study record (``record["key"]``, ``record["ok"]``) atomically and durably."""
+        return self.put_batch([(record, text)])[0]
+
+    def put_batch(self, items: Iterable[tuple[Mapping[str, Any], str | None]]) -> list[Path]:
+        """Store records that arrived together: each one atomically (temp file, fsync, rename),
+        then one fsync per store folder so the renames themselves survive a power loss.
+
+        ``text`` is the record's JSON when the worker already serialised it (else it is made
+        here).  A kill at any moment leaves every record whole or absent.
+        """
+        paths: list[Path] = []
+        dirs: set[Path] = set()
+        for record, text in items:
+            key = str(record["key"])
+            ok = bool(record["ok"])
+            path = (self.ok_dir if ok else self.failed_dir) / f"{key}.json"
+            atomic_write_text(path, text if text is not None else record_json(record))
+            dirs.add(path.parent)
+            if ok:
+                stale = self.failed_dir / f"{key}.json"
+                if stale.exists():
+                    stale.unlink()
+                    dirs.add(self.failed_dir)
+            paths.append(path)
+        for d in sorted(dirs):
+            _fsync_dir(d)
+        return paths
 
     def get(self, key: str) -> dict[str, Any] | None:
         for d in (self.ok_dir, self.failed_dir):
@@ -111,6 +131,25 @@ class ResultStore:
             if r is not None:
                 out.append(r)
         return out
+
+
+def record_json(record: Mapping[str, Any]) -> str:
+    """The stored JSON text of a study record (numpy scalars / arrays and paths made plain)."""
+    return json.dumps(record, sort_keys=True, default=_json_default)
+
+
+def _fsync_dir(path: Path) -> None:
+    """fsync a folder (makes the renames in it durable); a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # e.g. Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _json_default(obj: Any) -> Any:

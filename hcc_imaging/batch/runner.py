@@ -25,37 +25,37 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .constants import DEFAULT_THREADS_PER_WORKER, DICOMWEB_SCHEMES, SCHEDULER_CONNECT_TIMEOUT_S
+from .constants import (
+    DEFAULT_THREADS_PER_WORKER,
+    DICOMWEB_SCHEMES,
+    LOCAL_CLIENT_CONFIG,
+    LOCAL_CLUSTER_CONFIG,
+    SCHEDULER_CONNECT_TIMEOUT_S,
+    SHARDS_PER_WORKER,
+)
 from .pipeline import (
     BatchError,
     PipelineOptions,
     StudyTask,
-    assess_document,
-    build_read_document,
     discover_studies,
-    load_annotations,
+    index_sharded,
     run_study,
 )
-from .resume import ResultStore, atomic_write_bytes, atomic_write_text
+from .resume import ResultStore, atomic_write_text, record_json
+from .tables import FAILURE_COLUMNS, failure_row, patient_outputs, write_outputs, write_patient_files
 
-__all__ = ["BatchSummary", "run_batch", "default_workers", "write_tables"]
+__all__ = ["BatchSummary", "run_batch", "default_workers", "local_cluster", "write_tables", "FAILURE_COLUMNS"]
 
 log = logging.getLogger(__name__)
-
-#: Columns of failures.csv, in order.
-FAILURE_COLUMNS: tuple[str, ...] = ("patient_id", "study_instance_uid", "study_date", "step", "reason", "root")
-#: Study-level columns put in front of every lesion row.
-_STUDY_COLUMNS: tuple[str, ...] = ("patient_id", "study_instance_uid", "study_date", "timepoint_id",
-                                   "reference_series_instance_uid", "reference_phase", "mask_source", "key")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +100,36 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "patient"
-
-
 # ------------------------------------------------------------------------------------------
 # Dask
 # ------------------------------------------------------------------------------------------
+def local_cluster(workers: int, *, processes: bool = True) -> Any:
+    """The ``LocalCluster`` a run starts when no ``scheduler`` is given (also used by the benchmark).
+
+    ``workers`` processes (or threads) of one thread each, and the Dask settings of
+    :data:`~hcc_imaging.batch.constants.LOCAL_CLUSTER_CONFIG` (no statistical profiler in the
+    workers, no host disk monitor, no work stealing): on a small machine the driver process (client
+    + scheduler) and that bookkeeping compete with the workers for the cores.
+    """
+    from .._optional import import_optional
+
+    distributed = import_optional("distributed", "the batch engine (Dask distributed)", "all")
+    import dask
+
+    for name in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.core",
+                 "distributed.http.proxy", "distributed.worker"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):  # read by the scheduler, nannies and workers at start
+        return distributed.LocalCluster(
+            n_workers=workers,
+            threads_per_worker=DEFAULT_THREADS_PER_WORKER,
+            processes=processes,
+            dashboard_address=":0",
+            scheduler_kwargs={"dashboard": False},
+            silence_logs=logging.ERROR,
+        )
+
+
 def _client(workers: int, scheduler: str | None, processes: bool, connect_timeout_s: float) -> tuple[Any, Any, int]:
     from .._optional import import_optional
 
@@ -122,18 +145,11 @@ def _client(workers: int, scheduler: str | None, processes: bool, connect_timeou
             ) from err
         n = len(client.scheduler_info().get("workers", {}))
         return client, None, n
-    for name in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.core",
-                 "distributed.http.proxy", "distributed.worker"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    cluster = distributed.LocalCluster(
-        n_workers=workers,
-        threads_per_worker=DEFAULT_THREADS_PER_WORKER,
-        processes=processes,
-        dashboard_address=":0",
-        scheduler_kwargs={"dashboard": False},
-        silence_logs=logging.ERROR,
-    )
-    return distributed.Client(cluster), cluster, workers
+    cluster = local_cluster(workers, processes=processes)
+    import dask
+
+    with dask.config.set(LOCAL_CLIENT_CONFIG):
+        return distributed.Client(cluster), cluster, workers
 
 
 class _Progress:
@@ -173,87 +189,135 @@ class _Progress:
             self._p.stop()
 
 
+def _study_job(task: StudyTask, options: PipelineOptions) -> str:
+    """Worker side of one study: :func:`run_study`, returned as its stored JSON text (small, and
+    the driver writes it as is)."""
+    return record_json(run_study(task, options))
+
+
+def _patient_job(
+    patient_id: str, records: Sequence[str | Mapping[str, Any]], annotations_files: Sequence[str],
+    options: PipelineOptions,
+) -> dict[str, Any] | None:
+    """Worker side of one patient: its read, assessment and rows (:func:`patient_outputs`) from its
+    study records (JSON texts of this run, or stored records of a resumed one)."""
+    recs = [json.loads(r) if isinstance(r, str) else r for r in records]
+    return patient_outputs(patient_id, recs, annotations_files, options)
+
+
+def _worker_failure(t: StudyTask, err: BaseException) -> dict[str, Any]:
+    return {"key": t.key, "ok": False, "patient_id": t.patient_id, "study_instance_uid": t.study_instance_uid,
+            "study_date": t.study_date, "root": t.root, "step": "worker", "reason": f"{type(err).__name__}: {err}"}
+
+
+def _error_of(res: Any) -> BaseException:
+    """The exception of a failed future's result (``as_completed(raise_errors=False)`` gives the
+    ``(type, value, traceback)`` triple)."""
+    if isinstance(res, BaseException):
+        return res
+    if isinstance(res, tuple) and len(res) == 3 and isinstance(res[1], BaseException):
+        return res[1]
+    return RuntimeError(f"task lost ({res!r})")
+
+
+def _annotation_files_by_patient(tasks: Sequence[StudyTask]) -> dict[str, list[str]]:
+    ann_files: dict[str, list[str]] = defaultdict(list)
+    for t in tasks:
+        for f in t.inputs.annotations_files:
+            if f not in ann_files[t.patient_id]:
+                ann_files[t.patient_id].append(f)
+    return ann_files
+
+
+def _discover(client: Any, src: str, options: PipelineOptions, n_workers: int) -> list[StudyTask]:
+    """Index a folder SOURCE on the workers, shards of whole folders
+    (:func:`~hcc_imaging.batch.pipeline.index_sharded`); a zip / DICOMDIR / single file is indexed
+    in the driver as a whole."""
+    if not Path(src).is_dir():
+        return discover_studies(src, options)[0]
+
+    def mapper(fn: Callable[..., Any], shards: list[list[str]]) -> list[Any]:
+        return client.gather(client.map(fn, shards, pure=False, key=[f"hcc-index-{uuid.uuid4().hex}" for _ in shards]))
+
+    return index_sharded(src, options, SHARDS_PER_WORKER * max(1, n_workers), mapper)
+
+
 def _execute(
+    client: Any,
     tasks: Sequence[StudyTask],
+    pending: Sequence[StudyTask],
     options: PipelineOptions,
     store: ResultStore,
+    out: Path,
     *,
-    workers: int,
-    scheduler: str | None,
-    processes: bool,
     progress: _Progress,
     on_record: Callable[[Mapping[str, Any]], None] | None,
-    connect_timeout_s: float,
-) -> int:
-    """Run ``tasks`` on Dask; store each record as soon as it completes.  Returns the worker count."""
-    if not tasks:
-        return 0
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any] | None]]:
+    """Run the pending studies and every patient's read / assessment on Dask.
+
+    One task per study (``client.map``, one message) and one per patient, which depends on its
+    studies' futures (records of resumed studies are passed as data), so a patient is assessed on
+    a worker as soon as its last study is done, while other studies run.  Completed futures are
+    consumed in batches: the batch's records are stored (one fsync per file, one per folder), the
+    patients' read / assessment files written.  Returns ``(records by key, patient outputs)``;
+    a patient whose task was lost (dead worker) is missing and done by the caller.
+    """
     from distributed import as_completed
 
-    client, cluster, n = _client(workers, scheduler, processes, connect_timeout_s)
-    try:
-        futures = {}
-        for t in tasks:
-            fut = client.submit(run_study, t, options, key=f"hcc-study-{t.key}", pure=False, retries=0)
-            futures[fut] = t
-        for fut in as_completed(list(futures)):
-            t = futures[fut]
-            try:
-                rec = fut.result()
-            except Exception as err:  # worker died (KilledWorker, OOM, segfault) or cancelled
-                rec = {"key": t.key, "ok": False, "patient_id": t.patient_id,
-                       "study_instance_uid": t.study_instance_uid, "study_date": t.study_date, "root": t.root,
-                       "step": "worker", "reason": f"{type(err).__name__}: {err}"}
-            store.put(rec)
-            progress.update(bool(rec["ok"]))
-            if on_record is not None:
-                on_record(rec)
+    records: dict[str, dict[str, Any]] = {}
+    pending_keys = {t.key for t in pending}
+    for t in tasks:
+        if t.key not in pending_keys:
+            rec = store.get(t.key)
+            if rec is not None:
+                records[t.key] = rec
+    run_id = uuid.uuid4().hex[:12]
+    study_futs = client.map(_study_job, list(pending), options=options, pure=False, retries=0,
+                            key=[f"hcc-study-{t.key}-{run_id}" for t in pending]) if pending else []
+    fut_of = {t.key: f for t, f in zip(pending, study_futs, strict=True)}
+    by_patient: dict[str, list[StudyTask]] = defaultdict(list)
+    for t in tasks:
+        by_patient[t.patient_id].append(t)
+    ann = _annotation_files_by_patient(tasks)
+    patient_futs = []
+    for n, (pid, ts) in enumerate(by_patient.items()):
+        items = [fut_of[t.key] if t.key in fut_of else records[t.key] for t in ts if t.key in fut_of or t.key in records]
+        patient_futs.append(client.submit(_patient_job, pid, items, ann.get(pid, []), options, pure=False,
+                                          retries=0, priority=1, key=f"hcc-patient-{n}-{run_id}"))
+    meta: dict[str, tuple[str, Any]] = {f.key: ("study", t) for t, f in zip(pending, study_futs, strict=True)}
+    meta.update({f.key: ("patient", pid) for pid, f in zip(by_patient, patient_futs, strict=True)})
+    patients: dict[str, dict[str, Any] | None] = {}
+    # loop=client.loop: the results are awaited on this client's event loop (not on the process's
+    # default client's, which may be another client of the same process, e.g. the benchmark's)
+    done = as_completed([*study_futs, *patient_futs], loop=client.loop, with_results=True, raise_errors=False)
+    for batch in done.batches():
+        got: list[tuple[dict[str, Any], str | None]] = []
+        for fut, res in batch:
+            kind, what = meta[fut.key]
+            failed = fut.status != "finished"  # raise_errors=False: res is then (type, error, traceback)
+            if kind == "study":
+                if not failed:
+                    got.append((json.loads(res), res))
+                else:  # worker died (KilledWorker, OOM, segfault) or cancelled
+                    got.append((_worker_failure(what, _error_of(res)), None))
+            elif not failed:  # a failed patient task is redone by the caller
+                patients[what] = res
+                if res is not None:
+                    write_patient_files(out, res)
             fut.release()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-    return n
+        if got:
+            store.put_batch(got)
+            for rec, _ in got:
+                records[rec["key"]] = rec
+                progress.update(bool(rec["ok"]))
+                if on_record is not None:
+                    on_record(rec)
+    return records, patients
 
 
 # ------------------------------------------------------------------------------------------
 # Tables
 # ------------------------------------------------------------------------------------------
-def _lesion_rows(rec: Mapping[str, Any], tp_id: str) -> list[dict[str, Any]]:
-    out = []
-    for row in rec.get("lesions", []):
-        r: dict[str, Any] = {k: rec.get(k) for k in _STUDY_COLUMNS if k != "timepoint_id"}
-        r["timepoint_id"] = tp_id
-        for k, v in row.items():
-            if k == "provenance":
-                continue
-            r[k] = json.dumps(v) if isinstance(v, list | dict) else v
-        out.append(r)
-    return out
-
-
-def _write_frame(rows: list[dict[str, Any]], columns: Sequence[str] | None, stem: Path, parquet: bool = True) -> list[str]:
-    import io
-
-    import pandas as pd
-
-    df = pd.DataFrame(rows, columns=list(columns) if columns and not rows else None)
-    if columns and rows:
-        front = [c for c in columns if c in df.columns]
-        df = df[front + [c for c in df.columns if c not in front]]
-    written = []
-    buf = io.StringIO()
-    df.to_csv(buf, index=False)
-    atomic_write_text(stem.with_suffix(".csv"), buf.getvalue())
-    written.append(str(stem.with_suffix(".csv")))
-    if parquet:
-        bio = io.BytesIO()
-        df.to_parquet(bio, index=False)
-        atomic_write_bytes(stem.with_suffix(".parquet"), bio.getvalue())
-        written.append(str(stem.with_suffix(".parquet")))
-    return written
-
-
 def write_tables(
     out: Path,
     records: Sequence[Mapping[str, Any]],
@@ -263,7 +327,9 @@ def write_tables(
 ) -> tuple[dict[str, str], int, int]:
     """Rebuild every table from the study records; returns (files, n_patients, n_failed_patients).
 
-    ``extra_failures`` (e.g. export / STOW failures) are added to ``failures.csv``.
+    The read / assessment of each patient is computed here (in the driver); ``run_batch`` computes
+    them on the workers while the studies run, with the same result.  ``extra_failures`` (e.g.
+    export / STOW failures) are added to ``failures.csv``.
     """
     by_patient: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     failures: list[dict[str, Any]] = [dict(f) for f in extra_failures]
@@ -271,60 +337,17 @@ def write_tables(
         if rec["ok"]:
             by_patient[rec["patient_id"]].append(rec)
         else:
-            failures.append({k: rec.get(k) for k in FAILURE_COLUMNS})
-    ann_files: dict[str, list[str]] = defaultdict(list)
-    for t in tasks:
-        for f in t.inputs.annotations_files:
-            if f not in ann_files[t.patient_id]:
-                ann_files[t.patient_id].append(f)
-    lesion_rows: list[dict[str, Any]] = []
-    response_rows: list[dict[str, Any]] = []
-    n_failed_patients = 0
+            failures.append(failure_row(rec))
+    ann = _annotation_files_by_patient(tasks)
     (out / "reads").mkdir(parents=True, exist_ok=True)
     (out / "assessments").mkdir(parents=True, exist_ok=True)
+    patients: dict[str, dict[str, Any] | None] = {}
     for pid in sorted(by_patient):
-        recs = sorted(by_patient[pid], key=lambda r: (r["study_date"], r["study_instance_uid"]))
-        step = "read"
-        tp_ids = [r["study_instance_uid"] for r in recs]
-        try:
-            ann = load_annotations(ann_files.get(pid, []))
-            doc = build_read_document(recs, criteria=options.criteria, annotations=ann)
-            tp_ids = [tp.id for tp in doc.timepoints]
-            atomic_write_text(out / "reads" / f"{_safe(pid)}.json", doc.dumps(indent=2) + "\n")
-            step = "assess"
-            assessment = assess_document(doc, options.criteria)
-            atomic_write_text(out / "assessments" / f"{_safe(pid)}.json",
-                              json.dumps(assessment.to_json(), indent=2, sort_keys=True) + "\n")
-            for crit, res in assessment.results.items():
-                for tp in res.timepoints:
-                    j = tp.to_json()
-                    response_rows.append({
-                        "patient_id": pid, "criterion": crit, "timepoint_id": j["id"], "day": j["day"],
-                        "sum": j["sum"], "sum_unit": res.sum_unit,
-                        "change_from_baseline_frac": j["change_from_baseline"],
-                        "change_from_nadir_frac": j["change_from_nadir"],
-                        "target_response": j["target_response"], "non_target_response": j["non_target_response"],
-                        "new_lesions": j["new_lesions"], "response": j["response"],
-                        "bor_unconfirmed": res.bor_unconfirmed, "bor_confirmed": res.bor_confirmed,
-                        "reasons": " | ".join(j["reasons"]),
-                    })
-        except Exception as err:  # a patient whose read cannot be assessed is a failure row too
-            n_failed_patients += 1
-            failures.append({"patient_id": pid, "study_instance_uid": "", "study_date": "", "step": step,
-                             "reason": " ".join(f"{type(err).__name__}: {err}".split()), "root": ""})
-        for rec, tp_id in zip(recs, tp_ids, strict=True):
-            lesion_rows.extend(_lesion_rows(rec, tp_id))
-    files: dict[str, str] = {}
-    for name, rows, cols in (
-        ("lesions", lesion_rows, _STUDY_COLUMNS),
-        ("responses", response_rows, ("patient_id", "criterion", "timepoint_id")),
-    ):
-        for f in _write_frame(rows, cols, out / name):
-            files[Path(f).name] = f
-    failures.sort(key=lambda r: (str(r["patient_id"]), str(r["study_date"]), str(r["study_instance_uid"]), str(r["step"])))
-    for f in _write_frame(failures, FAILURE_COLUMNS, out / "failures", parquet=False):
-        files[Path(f).name] = f
-    return files, len(by_patient), n_failed_patients
+        po = patient_outputs(pid, by_patient[pid], ann.get(pid, []), options)
+        if po is not None:
+            write_patient_files(out, po)
+        patients[pid] = po
+    return write_outputs(out, patients, failures)
 
 
 # ------------------------------------------------------------------------------------------
@@ -384,31 +407,53 @@ def run_batch(
     out.mkdir(parents=True, exist_ok=True)
     store = ResultStore(out)
     src = str(source)
-    if src.startswith(DICOMWEB_SCHEMES):
-        from ..io.dicomweb import remote_tasks
-
-        tasks = remote_tasks(src, opts, out)
-    else:
-        if not Path(src).exists():
-            raise BatchError(f"SOURCE {src} does not exist. Give a folder, zip, DICOMDIR or dicomweb+http://... URL.")
-        tasks, _ = discover_studies(src, opts)
-    t_discover = time.perf_counter() - t0
-    done = store.done_keys() if resume else set()
-    pending = [t for t in tasks if t.key not in done]
+    remote = src.startswith(DICOMWEB_SCHEMES)
+    if not remote and not Path(src).exists():
+        raise BatchError(f"SOURCE {src} does not exist. Give a folder, zip, DICOMDIR or dicomweb+http://... URL.")
     n_workers = default_workers() if workers is None else workers
     if n_workers < 1:
         raise BatchError(f"--workers must be >= 1, got {n_workers}.")
-    bar = _Progress(len(pending), len(tasks) - len(pending), progress)
-    t1 = time.perf_counter()
+    timings: dict[str, float] = {}
+    client, cluster, used = _client(n_workers, scheduler, processes, connect_timeout_s)
     try:
-        used = _execute(pending, opts, store, workers=n_workers, scheduler=scheduler, processes=processes,
-                        progress=bar, on_record=on_record, connect_timeout_s=connect_timeout_s)
+        timings["cluster"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        if remote:
+            from ..io.dicomweb import remote_tasks
+
+            tasks = remote_tasks(src, opts, out)
+        else:
+            tasks = _discover(client, src, opts, used)
+        timings["discover"] = time.perf_counter() - t1
+        done = store.done_keys() if resume else set()
+        pending = [t for t in tasks if t.key not in done]
+        (out / "reads").mkdir(parents=True, exist_ok=True)
+        (out / "assessments").mkdir(parents=True, exist_ok=True)
+        bar = _Progress(len(pending), len(tasks) - len(pending), progress)
+        t1 = time.perf_counter()
+        try:
+            by_key, patients = _execute(client, tasks, pending, opts, store, out, progress=bar, on_record=on_record)
+        finally:
+            bar.close()
+        timings["execute"] = time.perf_counter() - t1
     finally:
-        bar.close()
-    t_execute = time.perf_counter() - t1
+        client.close()
+        if cluster is not None:
+            cluster.close()
     t2 = time.perf_counter()
-    records = store.records(t.key for t in tasks)
-    files, n_pat, n_pat_failed = write_tables(out, records, opts, tasks)
+    records = [by_key[t.key] for t in tasks if t.key in by_key]
+    ok_by_patient: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for r in records:
+        if r["ok"]:
+            ok_by_patient[r["patient_id"]].append(r)
+    ann = _annotation_files_by_patient(tasks)
+    for pid in {t.patient_id for t in tasks} - set(patients):  # a patient task lost with its worker
+        po = patient_outputs(pid, ok_by_patient.get(pid, []), ann.get(pid, []), opts)
+        if po is not None:
+            write_patient_files(out, po)
+        patients[pid] = po
+    failures = [failure_row(r) for r in records if not r["ok"]]
+    files, n_pat, n_pat_failed = write_outputs(out, patients, failures)
     if opts.export_sr:
         from .export import export_reports
 
@@ -421,7 +466,7 @@ def run_batch(
         out_dir=str(out), n_studies=len(tasks), n_processed=len(pending), n_skipped=len(tasks) - len(pending),
         n_failed_studies=n_failed, n_patients=n_pat, n_failed_patients=n_pat_failed,
         elapsed_s=time.perf_counter() - t0, workers=used, files=files,
-        timings_s={"discover": t_discover, "execute": t_execute, "tables": time.perf_counter() - t2},
+        timings_s={**timings, "tables": time.perf_counter() - t2},
     )
     atomic_write_text(out / "summary.json", json.dumps(summary.to_json(), indent=2, sort_keys=True) + "\n")
     cache = out / "cache"

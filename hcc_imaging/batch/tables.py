@@ -1,0 +1,169 @@
+"""Per-patient outputs of a batch run and the tables built from them.
+
+:func:`patient_outputs` turns one patient's study records into everything the run writes for
+that patient (read document, assessment, response rows, lesion rows, or a failure row).  It is a
+pure function of the records, the annotation files and the options, so it runs on a Dask worker
+as soon as the patient's last study finishes (overlapping the rest of the map), or in the driver
+(:func:`hcc_imaging.batch.runner.write_tables`, and as the fallback when a worker died); both
+give the same bytes.  :func:`write_outputs` writes the tables from the patients' outputs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .pipeline import PipelineOptions, assess_document, build_read_document, load_annotations
+from .resume import atomic_write_bytes, atomic_write_text
+
+__all__ = ["FAILURE_COLUMNS", "STUDY_COLUMNS", "patient_outputs", "write_patient_files", "write_outputs",
+           "failure_row", "safe_name"]
+
+#: Columns of failures.csv, in order.
+FAILURE_COLUMNS: tuple[str, ...] = ("patient_id", "study_instance_uid", "study_date", "step", "reason", "root")
+#: Study-level columns put in front of every lesion row.
+STUDY_COLUMNS: tuple[str, ...] = ("patient_id", "study_instance_uid", "study_date", "timepoint_id",
+                                  "reference_series_instance_uid", "reference_phase", "mask_source", "key")
+_RESPONSE_COLUMNS: tuple[str, ...] = ("patient_id", "criterion", "timepoint_id")
+
+
+def safe_name(name: str) -> str:
+    """A patient id as a file name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "patient"
+
+
+def failure_row(rec: Mapping[str, Any]) -> dict[str, Any]:
+    """The failures.csv row of a failed study record."""
+    return {k: rec.get(k) for k in FAILURE_COLUMNS}
+
+
+def _lesion_rows(rec: Mapping[str, Any], tp_id: str) -> list[dict[str, Any]]:
+    out = []
+    for row in rec.get("lesions", []):
+        r: dict[str, Any] = {k: rec.get(k) for k in STUDY_COLUMNS if k != "timepoint_id"}
+        r["timepoint_id"] = tp_id
+        for k, v in row.items():
+            if k == "provenance":
+                continue
+            r[k] = json.dumps(v) if isinstance(v, list | dict) else v
+        out.append(r)
+    return out
+
+
+def patient_outputs(
+    patient_id: str,
+    records: Sequence[Mapping[str, Any]],
+    annotations_files: Sequence[str],
+    options: PipelineOptions,
+) -> dict[str, Any] | None:
+    """Everything the run writes for one patient, from its study records (JSON-normalised dicts).
+
+    Returns ``None`` when the patient has no successful study (its failed studies are rows of
+    failures.csv already), else a dict: ``read_json`` / ``assessment_json`` (file texts, ``None``
+    when that step failed), ``responses`` and ``lesions`` (table rows) and ``failure`` (a
+    failures.csv row for a patient whose read could not be built or assessed, else ``None``).
+    """
+    recs = sorted((r for r in records if r["ok"]), key=lambda r: (r["study_date"], r["study_instance_uid"]))
+    if not recs:
+        return None
+    out: dict[str, Any] = {"patient_id": patient_id, "read_json": None, "assessment_json": None,
+                           "responses": [], "lesions": [], "failure": None}
+    step = "read"
+    tp_ids = [r["study_instance_uid"] for r in recs]
+    try:
+        ann = load_annotations(annotations_files)
+        doc = build_read_document(recs, criteria=options.criteria, annotations=ann)
+        tp_ids = [tp.id for tp in doc.timepoints]
+        out["read_json"] = doc.dumps(indent=2) + "\n"
+        step = "assess"
+        assessment = assess_document(doc, options.criteria)
+        out["assessment_json"] = json.dumps(assessment.to_json(), indent=2, sort_keys=True) + "\n"
+        for crit, res in assessment.results.items():
+            for tp in res.timepoints:
+                j = tp.to_json()
+                out["responses"].append({
+                    "patient_id": patient_id, "criterion": crit, "timepoint_id": j["id"], "day": j["day"],
+                    "sum": j["sum"], "sum_unit": res.sum_unit,
+                    "change_from_baseline_frac": j["change_from_baseline"],
+                    "change_from_nadir_frac": j["change_from_nadir"],
+                    "target_response": j["target_response"], "non_target_response": j["non_target_response"],
+                    "new_lesions": j["new_lesions"], "response": j["response"],
+                    "bor_unconfirmed": res.bor_unconfirmed, "bor_confirmed": res.bor_confirmed,
+                    "reasons": " | ".join(j["reasons"]),
+                })
+    except Exception as err:  # a patient whose read cannot be assessed is a failure row too
+        out["responses"] = []
+        out["failure"] = {"patient_id": patient_id, "study_instance_uid": "", "study_date": "", "step": step,
+                          "reason": " ".join(f"{type(err).__name__}: {err}".split()), "root": ""}
+    for rec, tp_id in zip(recs, tp_ids, strict=True):
+        out["lesions"].extend(_lesion_rows(rec, tp_id))
+    return out
+
+
+def write_patient_files(out_dir: Path, po: Mapping[str, Any]) -> None:
+    """``reads/<patient>.json`` and ``assessments/<patient>.json`` of one patient (atomic)."""
+    name = safe_name(po["patient_id"])
+    if po["read_json"] is not None:
+        atomic_write_text(out_dir / "reads" / f"{name}.json", po["read_json"])
+    if po["assessment_json"] is not None:
+        atomic_write_text(out_dir / "assessments" / f"{name}.json", po["assessment_json"])
+
+
+def _write_frame(rows: list[dict[str, Any]], columns: Sequence[str] | None, stem: Path, parquet: bool = True) -> list[str]:
+    import pandas as pd
+
+    df = pd.DataFrame(rows, columns=list(columns) if columns and not rows else None)
+    if columns and rows:
+        front = [c for c in columns if c in df.columns]
+        df = df[front + [c for c in df.columns if c not in front]]
+    written = []
+    buf = io.StringIO()
+    df.to_csv(buf, index=False)
+    atomic_write_text(stem.with_suffix(".csv"), buf.getvalue())
+    written.append(str(stem.with_suffix(".csv")))
+    if parquet:
+        bio = io.BytesIO()
+        df.to_parquet(bio, index=False)
+        atomic_write_bytes(stem.with_suffix(".parquet"), bio.getvalue())
+        written.append(str(stem.with_suffix(".parquet")))
+    return written
+
+
+def write_outputs(
+    out_dir: Path,
+    patients: Mapping[str, Mapping[str, Any] | None],
+    failures: Sequence[Mapping[str, Any]],
+) -> tuple[dict[str, str], int, int]:
+    """Write lesions / responses (CSV + Parquet) and failures.csv from the patients' outputs.
+
+    ``patients``: patient id -> :func:`patient_outputs` result (``None``: no successful study);
+    ``failures``: the failed studies' rows (and export failures).  Rows are in patient order, so
+    the files do not depend on the order the patients finished in.  Returns
+    ``(files, n_patients, n_failed_patients)``.
+    """
+    lesion_rows: list[dict[str, Any]] = []
+    response_rows: list[dict[str, Any]] = []
+    fails = [dict(f) for f in failures]
+    n_pat = n_failed = 0
+    for pid in sorted(patients):
+        po = patients[pid]
+        if po is None:
+            continue
+        n_pat += 1
+        if po["failure"] is not None:
+            n_failed += 1
+            fails.append(dict(po["failure"]))
+        response_rows.extend(po["responses"])
+        lesion_rows.extend(po["lesions"])
+    files: dict[str, str] = {}
+    for name, rows, cols in (("lesions", lesion_rows, STUDY_COLUMNS), ("responses", response_rows, _RESPONSE_COLUMNS)):
+        for f in _write_frame(rows, cols, out_dir / name):
+            files[Path(f).name] = f
+    fails.sort(key=lambda r: (str(r["patient_id"]), str(r["study_date"]), str(r["study_instance_uid"]), str(r["step"])))
+    for f in _write_frame(fails, FAILURE_COLUMNS, out_dir / "failures", parquet=False):
+        files[Path(f).name] = f
+    return files, n_pat, n_failed
