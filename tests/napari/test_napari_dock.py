@@ -194,3 +194,47 @@ def test_line_drawn_across_a_lesion_segments_it(docked: Any, qtbot: Any, phantom
     _, again = other.segment_at("baseline", line_lps=truth["ld_endpoints_lps"])
     assert (again.longest_diameter_mm, again.short_axis_mm, again.viable_diameter_mm) == (
         obs.longest_diameter_mm, obs.short_axis_mm, obs.viable_diameter_mm)
+
+
+def test_progress_shows_only_for_work_longer_than_the_delay(docked: Any, qtbot: Any) -> None:
+    """Long work gets napari's progress bar, closed when it ends; a worker that finishes before
+    the delay never creates one (a sub-second click pays no progress-bar CPU)."""
+    import time
+
+    from napari.qt.threading import thread_worker
+    from napari.utils import progress
+
+    _, dock = docked
+    seen: list[str] = []
+
+    def on_added(event: Any) -> None:
+        seen.extend(str(getattr(p, "desc", "")) for p in event.added)
+
+    progress._all_instances.events.changed.connect(on_added)
+    try:
+        @thread_worker
+        def slow() -> int:
+            time.sleep(0.6)
+            return 1
+
+        @thread_worker
+        def fast() -> int:
+            return 2
+
+        w = slow()
+        dock.progress_after(w, "slow work", delay_ms=50)
+        with qtbot.waitSignal(w.finished, timeout=10000):
+            w.start()
+        qtbot.wait(100)
+        assert any(d.startswith("slow work") for d in seen)
+        assert not any(getattr(p, "desc", "").startswith("slow work") for p in progress._all_instances)
+
+        seen.clear()
+        w = fast()
+        dock.progress_after(w, "fast work", delay_ms=300)
+        with qtbot.waitSignal(w.finished, timeout=10000):
+            w.start()
+        qtbot.wait(500)
+        assert not any(d.startswith("fast work") for d in seen)
+    finally:
+        progress._all_instances.events.changed.disconnect(on_added)

@@ -2,7 +2,8 @@
 
 Every button, click and cell edit is forwarded to the Qt-free session; the dock only redraws
 layers, the lesion table and the response panel from what the session returns.  Loading,
-segmentation and registration run in ``thread_worker``s with napari progress, so the UI never
+segmentation and registration run in ``thread_worker``s with napari progress (a click's
+segmentation shows it once it has run 0.4 s), so the UI never
 freezes; the session autosaves after every change.
 """
 
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qtpy.QtCore import Qt, Signal
+from qtpy.QtCore import Qt, QTimer, Signal
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -669,7 +670,7 @@ class ResponseDock(QWidget):
         role = self.role_combo.currentText()
         lesion_id = self._selected_lesion_for_followup()
 
-        @thread_worker(ignore_errors=True, progress={"total": 0, "desc": "segmenting lesion"})
+        @thread_worker(ignore_errors=True)
         def work() -> tuple[str, Any]:
             t0, c0 = time.perf_counter(), time.thread_time()
             out = s.segment_at(tpid, point_lps, line_lps=line_lps, lesion_id=lesion_id, role=role)
@@ -680,8 +681,34 @@ class ResponseDock(QWidget):
         worker = work()
         worker.returned.connect(self._on_segmented)
         worker.errored.connect(self._on_segment_failed)
+        self.progress_after(worker, "segmenting lesion")
         self._start(worker)
         return worker
+
+    #: A click that finishes sooner shows no progress bar: napari's indeterminate bar costs about
+    #: 0.3-0.5 s of CPU per sub-second click on this machine (benchmarks/bench_napari.py), which
+    #: the segmentation thread then waits for.  Longer work shows napari's progress as before.
+    PROGRESS_DELAY_MS = 400
+
+    def progress_after(self, worker: Any, desc: str, delay_ms: int | None = None) -> None:
+        """Show napari's (indeterminate) progress for ``worker`` once it has run ``delay_ms``
+        (default :attr:`PROGRESS_DELAY_MS`), closed when it finishes."""
+        from napari.utils import progress
+
+        state: dict[str, Any] = {"bar": None, "done": False}
+
+        def show() -> None:
+            if not state["done"]:
+                state["bar"] = progress(total=0, desc=desc)
+
+        def close() -> None:
+            state["done"] = True
+            if state["bar"] is not None:
+                state["bar"].close()
+                state["bar"] = None
+
+        worker.finished.connect(close)
+        QTimer.singleShot(self.PROGRESS_DELAY_MS if delay_ms is None else int(delay_ms), show)
 
     # ------------------------------------------------------------------ line to segment
     SEGMENT_LINE_LAYER = "segment line (draw across a lesion)"
