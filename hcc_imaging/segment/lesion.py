@@ -316,6 +316,29 @@ def _seed_ball_values(raw: NDArray[Any], seed: Sequence[int], ball_el: NDArray[n
     return raw[region], region
 
 
+#: per-call cache of smoothed ROIs: (id(volume), box, sigma_vox) -> (raw, smooth, sigma_raw)
+_SmoothCache = dict[tuple[Any, ...], tuple[NDArray[np.float32], NDArray[np.float32], float]]
+
+
+def _smoothed(
+    volume: Volume, sl: tuple[slice, ...], sig_vox: tuple[float, float, float], cache: _SmoothCache | None
+) -> tuple[NDArray[np.float32], NDArray[np.float32], float]:
+    """Raw ROI, its Gaussian smoothing and raw noise sigma; each (phase, box) computed once per
+    :func:`segment_lesion` call (the phase choice, the click's region, the regrowth and the rim
+    test all smooth the same boxes).  The arrays are shared: callers only read them."""
+    from scipy import ndimage as ndi
+
+    key = (id(volume), tuple((s_.start, s_.stop) for s_ in sl), tuple(sig_vox))
+    if cache is not None and key in cache:
+        return cache[key]
+    raw = np.asarray(volume.array[sl], dtype=np.float32)
+    smooth = ndi.gaussian_filter(raw, sig_vox, mode="nearest")
+    out = (raw, smooth, noise_sigma(raw, smooth, sig_vox))
+    if cache is not None:
+        cache[key] = out
+    return out
+
+
 def _stride(spacing: Sequence[float]) -> int:
     """In-plane subsampling step for ring/band statistics: about 1.5 mm between samples.
 
@@ -485,17 +508,28 @@ def _grow_in_roi(
     return mask, model
 
 
-def _parenchyma_value(
-    smooth: NDArray[np.float32], mask: NDArray[np.bool_], spacing: Sequence[float], params: LesionParams,
-    liver: NDArray[np.bool_] | None, sigma_s: float,
-) -> float | None:
-    """Liver parenchyma value near ``mask``: the mode of the smoothed image outside it (within
-    ``parenchyma_sample_mm``, inside the liver when given), refined as the median of the values
-    within 2 smoothed-noise sigmas of the histogram peak.  None when there is nothing to sample."""
+def _parenchyma_shell(
+    mask: NDArray[np.bool_], spacing: Sequence[float], params: LesionParams, liver: NDArray[np.bool_] | None,
+) -> NDArray[np.bool_]:
+    """Where :func:`_parenchyma_value` samples: the ``ring_inner_mm``-``parenchyma_sample_mm`` shell
+    around ``mask`` (inside the liver when given)."""
     # a 2-3 cm shell holds 10^4-10^5 voxels: a 2x thinner lattice on every axis changes its mode by noise
     shell = _ring(mask, spacing, params.ring_inner_mm, params.parenchyma_sample_mm, coarse=2)
     if liver is not None:
         shell &= liver
+    return shell
+
+
+def _parenchyma_value(
+    smooth: NDArray[np.float32], mask: NDArray[np.bool_], spacing: Sequence[float], params: LesionParams,
+    liver: NDArray[np.bool_] | None, sigma_s: float, shell: NDArray[np.bool_] | None = None,
+) -> float | None:
+    """Liver parenchyma value near ``mask``: the mode of the smoothed image outside it (within
+    ``parenchyma_sample_mm``, inside the liver when given), refined as the median of the values
+    within 2 smoothed-noise sigmas of the histogram peak.  None when there is nothing to sample.
+    ``shell``: that sample region when already computed (:func:`_parenchyma_shell`)."""
+    if shell is None:
+        shell = _parenchyma_shell(mask, spacing, params, liver)
     vals = smooth[shell]
     if vals.size < 50:
         return None
@@ -513,12 +547,14 @@ def _parenchyma_value(
 
 def _shell_fraction(
     smooth: NDArray[np.float32], mask: NDArray[np.bool_], spacing: Sequence[float], params: LesionParams,
-    liver: NDArray[np.bool_] | None, parenchyma: float, tol: float,
+    liver: NDArray[np.bool_] | None, parenchyma: float, tol: float, ring: NDArray[np.bool_] | None = None,
 ) -> float:
-    """Fraction of the ring around ``mask`` that differs from ``parenchyma`` by more than ``tol``."""
-    ring = _ring(mask, spacing, params.ring_inner_mm, params.ring_outer_mm)
-    if liver is not None:
-        ring &= liver
+    """Fraction of the ring around ``mask`` that differs from ``parenchyma`` by more than ``tol``
+    (``ring``: that ring, inside the liver, when already computed)."""
+    if ring is None:
+        ring = _ring(mask, spacing, params.ring_inner_mm, params.ring_outer_mm)
+        if liver is not None:
+            ring &= liver
     v = smooth[ring]
     return float(np.mean(np.abs(v - parenchyma) > tol)) if v.size else 0.0
 
@@ -557,7 +593,20 @@ def _expand_heterogeneous(
     if parenchyma is None:
         return None
     frac_limit = params.shell_nonparenchyma_fraction
-    if _shell_fraction(smooth, mask, spacing, params, liver, parenchyma, tol) < frac_limit:
+    rings: dict[int, tuple[NDArray[np.bool_], NDArray[np.bool_]]] = {}
+
+    def ring_of(r: NDArray[np.bool_]) -> NDArray[np.bool_]:
+        # the ring of one region feeds the shell test and the next round's sample: compute it once
+        hit = rings.get(id(r))
+        if hit is not None and hit[0] is r:
+            return hit[1]
+        rg = _ring(r, spacing, params.ring_inner_mm, params.ring_outer_mm)
+        if liver is not None:
+            rg &= liver
+        rings[id(r)] = (r, rg)
+        return rg
+
+    if _shell_fraction(smooth, mask, spacing, params, liver, parenchyma, tol, ring_of(mask)) < frac_limit:
         return None
     if fired is not None:
         fired.append(parenchyma)  # the test fired (the caller may refine when the growth is rejected)
@@ -573,9 +622,7 @@ def _expand_heterogeneous(
     region = mask
     low = high = parenchyma
     for _ in range(params.expansion_rounds):
-        ring = _ring(region, spacing, params.ring_inner_mm, params.ring_outer_mm)
-        if liver is not None:
-            ring &= liver
+        ring = ring_of(region)
         sample = np.concatenate([smooth[region], smooth[ring]]) - parenchyma
         dark = -sample[sample < -tol]
         bright = sample[sample > tol]
@@ -603,11 +650,11 @@ def _expand_heterogeneous(
             grown &= liver
         same = int(grown.sum()) == int(region.sum())
         region = grown
-        if same or _shell_fraction(smooth, region, spacing, params, liver, parenchyma, tol) < frac_limit:
+        if same or _shell_fraction(smooth, region, spacing, params, liver, parenchyma, tol, ring_of(region)) < frac_limit:
             break
     if (region & rim_of_reach).any():
         return None  # reached the clamp: not enclosed, a leak (vessel, neighbouring lesion tissue)
-    if _shell_fraction(smooth, region, spacing, params, liver, parenchyma, tol) >= frac_limit:
+    if _shell_fraction(smooth, region, spacing, params, liver, parenchyma, tol, ring_of(region)) >= frac_limit:
         return None
     return region, (parenchyma, float(low), float(high))
 
@@ -654,6 +701,7 @@ def _segment_on(
     line_idx: NDArray[np.float64] | None,
     fixed_half_mm: float | None,
     first_round_only: bool = False,
+    cache: _SmoothCache | None = None,
 ) -> _RoiResult:
     from scipy import ndimage as ndi
 
@@ -676,9 +724,7 @@ def _segment_on(
         lo = np.maximum(s - r, 0)
         hi = np.minimum(s + r + 1, shape)
         sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
-        raw = np.asarray(volume.array[sl], dtype=np.float32)
-        smooth = ndi.gaussian_filter(raw, sig_vox, mode="nearest")
-        sigma_raw = noise_sigma(raw, smooth, sig_vox)
+        raw, smooth, sigma_raw = _smoothed(volume, sl, sig_vox, cache)
         local_seed = tuple(int(v) for v in s - lo)
         liv = liver[sl] if liver is not None else None
         clamp = line_ball = None
@@ -789,6 +835,7 @@ def _add_enhancing_rim(
     phase: Phase,
     params: LesionParams,
     liver: NDArray[np.bool_] | None,
+    cache: _SmoothCache | None = None,
 ) -> _RoiResult:
     """Step 9: add a thin enhancing rim around a hypodense mask when one phase shows it."""
     from scipy import ndimage as ndi
@@ -823,9 +870,8 @@ def _add_enhancing_rim(
         if ph == phase and rr.smooth is not None:
             smooth, sigma_s = rr.smooth, rr.model.sigma_s  # already computed for the click
         else:
-            raw = np.asarray(v.array[sl_roi], dtype=np.float32)
-            smooth = ndi.gaussian_filter(raw, sig_vox, mode="nearest")
-            sigma_s = noise_sigma(raw, smooth, sig_vox) * nf
+            _, smooth, sigma_raw = _smoothed(v, sl_roi, sig_vox, cache)
+            sigma_s = sigma_raw * nf
         if sigma_s <= 0:
             continue
         surround = float(np.median(smooth[ring]))
@@ -867,6 +913,7 @@ def _regrow_on_best_phase(
     seed: tuple[int, int, int],
     params: LesionParams,
     liver: NDArray[np.bool_] | None,
+    cache: _SmoothCache | None = None,
 ) -> tuple[_RoiResult, Phase | None]:
     """Step 7 on the phase where the grown lesion's border differs most from parenchyma.
 
@@ -890,13 +937,13 @@ def _regrow_on_best_phase(
         return rr, None
     liv = liver[sl] if liver is not None else None
     scores: dict[Phase, tuple[float, NDArray[np.float32], float]] = {}
+    shell = _parenchyma_shell(rr.mask, sp, params, liv)  # the same sample region on every phase
     for ph, v in phases.items():
         if not v.geometry.equals(vol.geometry):
             continue
-        raw = np.asarray(v.array[sl], dtype=np.float32)
-        smooth = ndi.gaussian_filter(raw, sig_vox, mode="nearest")
-        sigma_s = noise_sigma(raw, smooth, sig_vox) * nf
-        est = _parenchyma_value(smooth, rr.mask, sp, params, liv, sigma_s)
+        _, smooth, sigma_raw = _smoothed(v, sl, sig_vox, cache)
+        sigma_s = sigma_raw * nf
+        est = _parenchyma_value(smooth, rr.mask, sp, params, liv, sigma_s, shell)
         if est is None or sigma_s <= 0:
             continue
         scores[ph] = (float(np.median(np.abs(smooth[band] - est))) / sigma_s, smooth, sigma_s)
@@ -1040,6 +1087,7 @@ def segment_lesion(
             ) from err
 
     conspicuity: dict[str, float] = {}
+    cache: _SmoothCache = {}
     auto_phase = phase is None
     if phase is None and len(phases) > 1:
         cp = LesionParams(**{**asdict(p), "iterations": 1})
@@ -1047,7 +1095,8 @@ def segment_lesion(
         for ph, vol in phases.items():
             try:
                 rr = _segment_on(vol, seed_on(vol), cp, _liver_on(liver, vol),
-                                 None if line is None else vol.lps_to_index(line), roi_mm, first_round_only=True)
+                                 None if line is None else vol.lps_to_index(line), roi_mm, first_round_only=True,
+                                 cache=cache)
                 cnr = rr.model.conspicuity
             except LowContrastError:
                 cnr = 0.0
@@ -1066,13 +1115,13 @@ def segment_lesion(
             f"seed {tuple(np.round(seed_pt, 1))} mm (voxel {seed_vox}) is outside the liver mask; "
             "click inside the liver or pass liver=None."
         )
-    rr = _segment_on(vol, seed_vox, p, liv, None if line is None else vol.lps_to_index(line), roi_mm)
+    rr = _segment_on(vol, seed_vox, p, liv, None if line is None else vol.lps_to_index(line), roi_mm, cache=cache)
     growth_phase = None
     if rr.click_mask is not None and auto_phase and len(phases) > 1:
-        rr, growth_phase = _regrow_on_best_phase(rr, phases, phase, seed_vox, p, liv)
+        rr, growth_phase = _regrow_on_best_phase(rr, phases, phase, seed_vox, p, liv, cache)
     if (p.enhancing_rim and line is None and rr.click_mask is None and not rr.radial
             and rr.model.mode == "hypo"):
-        rr = _add_enhancing_rim(rr, phases, phase, p, liv)
+        rr = _add_enhancing_rim(rr, phases, phase, p, liv, cache)
     full = np.zeros(vol.shape, dtype=np.uint8 if label < 256 else np.uint16)
     sl = tuple(slice(int(a), int(a) + n) for a, n in zip(rr.lo, rr.mask.shape, strict=True))
     full[sl][rr.mask] = label
