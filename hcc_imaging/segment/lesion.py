@@ -617,7 +617,16 @@ def _expand_heterogeneous(
     box = pad_box(bb0[0], bb0[1], r_vox, mask.shape)
     reach = np.zeros_like(mask)
     reach[box] = ndi.distance_transform_edt(~mask[box], sampling=spacing) <= params.expansion_max_mm
-    rim_of_reach = reach & ~ndi.binary_erosion(reach, iterations=1, border_value=1)
+    # the reach's outer voxel layer; reach is empty outside ``box``, so the erosion runs on ``box``
+    # padded by one voxel (where the ROI's own border, border_value=1, is met at the same places)
+    box1 = pad_box(bb0[0], bb0[1], r_vox + 1, mask.shape)
+    rim_of_reach = np.zeros_like(mask)
+    rim_of_reach[box1] = reach[box1] & ~ndi.binary_erosion(reach[box1], iterations=1, border_value=1)
+    # every candidate lies in ``reach``: the growth (labelling, opening) runs on ``box`` when the
+    # seed is in it (same components; their raster order, hence the labels' order, is kept)
+    off = np.array([b.start for b in box])
+    in_box = all(b.start <= int(v) < b.stop for b, v in zip(box, seed, strict=True))
+    seed_b = tuple(int(v) - int(o) for v, o in zip(seed, off, strict=True))
     min_share = C.LESION_HETEROGENEOUS_MIN_FRACTION
     region = mask
     low = high = parenchyma
@@ -633,16 +642,33 @@ def _expand_heterogeneous(
         tau_lo = max(0.5 * float(np.median(dark)), tol) if use_lo else math.inf
         tau_hi = max(0.5 * float(np.median(bright)), tol) if use_hi else math.inf
         low, high = parenchyma - tau_lo, parenchyma + tau_hi
-        cand = ((smooth <= low) | (smooth >= high) | region) & reach
-        if liver is not None:
-            cand &= liver
-        comp = component_at(cand, seed, region)
-        if open_el is not None and open_el.sum() > 1:
-            opened = ndi.binary_opening(comp, structure=open_el) | region
-            comp = component_at(opened, seed, region)
-        bb = bbox(comp)
-        if bb is None:
-            return None
+        if in_box:
+            sm_b, reg_b = smooth[box], region[box]
+            cand = ((sm_b <= low) | (sm_b >= high) | reg_b) & reach[box]
+            if liver is not None:
+                cand &= liver[box]
+            comp = component_at(cand, seed_b, reg_b)
+            if open_el is not None and open_el.sum() > 1:
+                opened = ndi.binary_opening(comp, structure=open_el) | reg_b
+                comp = component_at(opened, seed_b, reg_b)
+            bb = bbox(comp)
+            if bb is None:
+                return None
+            bb = (bb[0] + off, bb[1] + off)
+            comp_full = np.zeros_like(mask)
+            comp_full[box] = comp
+            comp = comp_full
+        else:
+            cand = ((smooth <= low) | (smooth >= high) | region) & reach
+            if liver is not None:
+                cand &= liver
+            comp = component_at(cand, seed, region)
+            if open_el is not None and open_el.sum() > 1:
+                opened = ndi.binary_opening(comp, structure=open_el) | region
+                comp = component_at(opened, seed, region)
+            bb = bbox(comp)
+            if bb is None:
+                return None
         sl = pad_box(bb[0], bb[1], (1, 1, 1), comp.shape)
         grown = np.zeros_like(comp)
         grown[sl] = fill_holes(comp[sl])
@@ -703,8 +729,6 @@ def _segment_on(
     first_round_only: bool = False,
     cache: _SmoothCache | None = None,
 ) -> _RoiResult:
-    from scipy import ndimage as ndi
-
     sp = np.asarray(volume.spacing, float)
     shape = np.asarray(volume.shape)
     s = np.asarray(seed, int)
@@ -924,8 +948,6 @@ def _regrow_on_best_phase(
     again there (same enclosure test and clamp); the result is kept only when accepted and still
     inside the region of interest.
     """
-    from scipy import ndimage as ndi
-
     vol = phases[phase]
     assert rr.click_mask is not None
     sl = tuple(slice(int(a), int(a) + n) for a, n in zip(rr.lo, rr.mask.shape, strict=True))
