@@ -316,8 +316,9 @@ def _seed_ball_values(raw: NDArray[Any], seed: Sequence[int], ball_el: NDArray[n
     return raw[region], region
 
 
-#: per-call cache of smoothed ROIs: (id(volume), box, sigma_vox) -> (raw, smooth, sigma_raw)
-_SmoothCache = dict[tuple[Any, ...], tuple[NDArray[np.float32], NDArray[np.float32], float]]
+#: per-call cache (one :func:`segment_lesion` call): smoothed ROIs, (id(volume), box, sigma_vox) ->
+#: (raw, smooth, sigma_raw), and step 7's clamp, ("reach", id(region), ...) -> (region, reach, rim)
+_SmoothCache = dict[tuple[Any, ...], Any]
 
 
 def _smoothed(
@@ -569,6 +570,7 @@ def _expand_heterogeneous(
     sigma_s: float,
     open_el: NDArray[np.bool_] | None,
     fired: list[float] | None = None,
+    cache: dict[tuple[Any, ...], Any] | None = None,
 ) -> tuple[NDArray[np.bool_], tuple[float, float, float]] | None:
     """Grow a click's region to the lesion-parenchyma boundary when it is enclosed by lesion tissue.
 
@@ -583,6 +585,8 @@ def _expand_heterogeneous(
     click's region is kept: a leak is worse than an under-segmentation the reader sees).
 
     Returns the grown mask and (parenchyma, low, high), the excluded band, or None.
+    ``cache`` (per :func:`segment_lesion` call) keeps the clamp of a region grown again on
+    another phase (:func:`_regrow_on_best_phase` passes the same click region).
     """
     from scipy import ndimage as ndi
 
@@ -615,13 +619,20 @@ def _expand_heterogeneous(
     assert bb0 is not None
     r_vox = np.ceil(params.expansion_max_mm / np.asarray(spacing)).astype(int) + 1
     box = pad_box(bb0[0], bb0[1], r_vox, mask.shape)
-    reach = np.zeros_like(mask)
-    reach[box] = ndi.distance_transform_edt(~mask[box], sampling=spacing) <= params.expansion_max_mm
-    # the reach's outer voxel layer; reach is empty outside ``box``, so the erosion runs on ``box``
-    # padded by one voxel (where the ROI's own border, border_value=1, is met at the same places)
-    box1 = pad_box(bb0[0], bb0[1], r_vox + 1, mask.shape)
-    rim_of_reach = np.zeros_like(mask)
-    rim_of_reach[box1] = reach[box1] & ~ndi.binary_erosion(reach[box1], iterations=1, border_value=1)
+    key = ("reach", id(mask), tuple(float(v) for v in spacing), float(params.expansion_max_mm))
+    hit = cache.get(key) if cache is not None else None
+    if hit is not None and hit[0] is mask:
+        reach, rim_of_reach = hit[1], hit[2]
+    else:
+        reach = np.zeros_like(mask)
+        reach[box] = ndi.distance_transform_edt(~mask[box], sampling=spacing) <= params.expansion_max_mm
+        # the reach's outer voxel layer; reach is empty outside ``box``, so the erosion runs on ``box``
+        # padded by one voxel (where the ROI's own border, border_value=1, is met at the same places)
+        box1 = pad_box(bb0[0], bb0[1], r_vox + 1, mask.shape)
+        rim_of_reach = np.zeros_like(mask)
+        rim_of_reach[box1] = reach[box1] & ~ndi.binary_erosion(reach[box1], iterations=1, border_value=1)
+        if cache is not None:
+            cache[key] = (mask, reach, rim_of_reach)
     # every candidate lies in ``reach``: the growth (labelling, opening) runs on ``box`` when the
     # seed is in it (same components; their raster order, hence the labels' order, is kept)
     off = np.array([b.start for b in box])
@@ -773,7 +784,7 @@ def _segment_on(
             # step 7, only once the ROI holds the click's region (no work wasted on a too-small ROI)
             open_el = ball(params.opening_radius_mm, tuple(sp)) if params.opening_radius_mm > 0 else None
             fired: list[float] = []
-            grown = _expand_heterogeneous(smooth, mask, local_seed, tuple(sp), params, liv, model.sigma_s, open_el, fired)  # type: ignore[arg-type]
+            grown = _expand_heterogeneous(smooth, mask, local_seed, tuple(sp), params, liv, model.sigma_s, open_el, fired, cache)  # type: ignore[arg-type]
             if grown is None and fired and params.radial_refinement:
                 star = _radial_on(volume, s, mask, lo, liver, params, model)
                 if star is not None:
@@ -977,7 +988,7 @@ def _regrow_on_best_phase(
     _, smooth, sigma_s = scores[best]
     local_seed = tuple(int(a) - int(b) for a, b in zip(seed, rr.lo, strict=True))
     open_el = ball(params.opening_radius_mm, sp) if params.opening_radius_mm > 0 else None
-    grown = _expand_heterogeneous(smooth, rr.click_mask, local_seed, sp, params, liv, sigma_s, open_el)  # type: ignore[arg-type]
+    grown = _expand_heterogeneous(smooth, rr.click_mask, local_seed, sp, params, liv, sigma_s, open_el, None, cache)  # type: ignore[arg-type]
     if grown is None:
         return rr, None
     mask, (parenchyma, low, high) = grown
