@@ -15,6 +15,7 @@ __all__ = [
     "pad_box",
     "largest_component",
     "component_at",
+    "component_at_in_box",
     "fill_holes",
     "robust_sigma",
     "noise_sigma",
@@ -142,6 +143,40 @@ def component_at(
     if v == 0:
         return np.zeros_like(mask, dtype=bool)
     return np.asarray(lab == v)
+
+
+def component_at_in_box(
+    mask_box: NDArray[np.bool_],
+    box: Sequence[slice],
+    shape: Sequence[int],
+    seed: Sequence[int],
+    seed_region: NDArray[np.bool_] | None = None,
+) -> NDArray[np.bool_]:
+    """:func:`component_at` of a ``shape`` mask that is False outside ``box`` (``mask_box`` is its
+    part in ``box``): labels only the box; the same result, full size.
+
+    The components are the same sets and keep their raster order (so ties in the seed-region
+    vote go the same way); a seed outside the box lies on an off voxel, as in the full mask.
+    """
+    from scipy import ndimage as ndi
+
+    out = np.zeros(tuple(int(n) for n in shape), dtype=bool)
+    lab, n = ndi.label(mask_box)
+    if n == 0:
+        return out
+    off = [int(b.start) for b in box]
+    local = tuple(int(v) - o for v, o in zip(seed, off, strict=True))
+    inside = all(0 <= v < m for v, m in zip(local, mask_box.shape, strict=True))
+    v = int(lab[local]) if inside else 0
+    if v == 0 and seed_region is not None:
+        counts = np.bincount(lab[seed_region[tuple(box)]].ravel(), minlength=n + 1)
+        counts[0] = 0
+        if counts.max() > 0:
+            v = int(np.argmax(counts))
+    if v == 0:
+        return out
+    out[tuple(box)] = lab == v
+    return out
 
 
 def fill_holes(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:

@@ -71,6 +71,7 @@ from ._morph import (
     ball,
     bbox,
     component_at,
+    component_at_in_box,
     fill_holes,
     gaussian_noise_factor,
     gaussian_sigma_vox,
@@ -494,9 +495,7 @@ def _grow_in_roi(
             pad = np.array(open_el.shape) // 2 + 1
             sl = pad_box(bb[0], bb[1], pad, comp.shape)
             opened_local = ndi.binary_opening(comp[sl], structure=open_el)
-            opened = np.zeros_like(comp)
-            opened[sl] = opened_local
-            kept = component_at(opened, seed, seed_region)
+            kept = component_at_in_box(opened_local, sl, comp.shape, seed, seed_region)
             if kept.any():
                 comp = kept
         bb = bbox(comp)
