@@ -84,13 +84,42 @@ def _crossings(sl: NDArray[np.bool_], centre: FloatArr, radius_vox: tuple[int, i
     return np.concatenate(pts).astype(np.float64), np.concatenate(steps)
 
 
+_STEPS = ((1, 0), (-1, 0), (0, 1), (0, -1))
+_STEP_J = np.array([d[0] for d in _STEPS])
+_STEP_I = np.array([d[1] for d in _STEPS])
+_STEP_F = np.array(_STEPS, dtype=np.float64)
+
+
+def _crossings_ringed(sub: NDArray[np.bool_]) -> tuple[FloatArr, FloatArr]:
+    """:func:`_crossings` of a whole box whose border ring is empty (same points, same order):
+    the boundary voxels are found once, then their 4 neighbours are tested there only (the
+    (direction, voxel) row-major order of ``nonzero`` is the per-direction concatenation)."""
+    inner = sub[1:-1, 1:-1]
+    full = sub[2:, 1:-1] & sub[:-2, 1:-1]
+    full &= sub[1:-1, 2:]
+    full &= sub[1:-1, :-2]
+    jj, ii = np.nonzero(inner & ~full)
+    jj += 1
+    ii += 1
+    dd, kk = np.nonzero(~sub[jj[None, :] + _STEP_J[:, None], ii[None, :] + _STEP_I[:, None]])
+    if len(dd) == 0:
+        return np.zeros((0, 2)), np.zeros((0, 2))
+    steps = _STEP_F[dd]
+    pts = np.empty((len(dd), 2))
+    pts[:, 0] = jj[kk]
+    pts[:, 0] += _STEP_F[dd, 0] / 2.0
+    pts[:, 1] = ii[kk]
+    pts[:, 1] += _STEP_F[dd, 1] / 2.0
+    return pts, steps
+
+
 def _wfit(t: FloatArr, s: FloatArr, et: FloatArr, es: FloatArr, h: float) -> FloatArr | None:
     """Weighted parabola fit s = c0 + c1 t + c2 t^2 (weights: error variance along the normal)."""
     X = np.stack([np.ones_like(t), t, t * t], axis=1)
     w = np.ones_like(t)
     floor2 = (_FLOOR * h) ** 2
     c = None
-    for _ in range(_ITER + 1):
+    for it in range(_ITER + 1):
         Xw = X * w[:, None]
         A = X.T @ Xw
         b = Xw.T @ s
@@ -98,6 +127,8 @@ def _wfit(t: FloatArr, s: FloatArr, et: FloatArr, es: FloatArr, h: float) -> Flo
         if not ev[0] > 1e-7 * ev[-1]:  # (near-)singular: the points do not fix a parabola
             return None
         c = np.linalg.solve(A, b)
+        if it == _ITER:  # the last pass's weights would not be used
+            break
         fp = c[1] + 2.0 * c[2] * t
         var = (es - fp * et) ** 2 / (1.0 + fp * fp)
         w = 1.0 / (var + floor2)
@@ -264,8 +295,7 @@ def _fit_ellipse_box(sub: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
     """The fit on a box whose border ring is empty (coordinates: mm from voxel (0, 0))."""
     sr, sc = spacing_rc
     j0, i0 = 0, 0
-    centre_idx = np.array([(sub.shape[0] - 1) / 2.0, (sub.shape[1] - 1) / 2.0])
-    pts, steps = _crossings(sub, centre_idx, (sub.shape[0], sub.shape[1]))
+    pts, steps = _crossings_ringed(sub)
     if len(pts) < 6:
         return None
     P = (pts + np.array([j0, i0])) * np.array([sr, sc])
@@ -279,7 +309,7 @@ def _fit_ellipse_box(sub: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
     w = np.ones_like(x)
     p = None
     with np.errstate(all="ignore"):
-        for _ in range(_ELLIPSE_ITER + 1):
+        for it in range(_ELLIPSE_ITER + 1):
             S = (D * w[:, None]).T @ D
             try:
                 ev, V = np.linalg.eig(np.linalg.solve(S, _FITZGIBBON))
@@ -293,6 +323,8 @@ def _fit_ellipse_box(sub: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
             if len(ok) == 0:
                 return None
             p = V[:, ok[0]]
+            if it == _ELLIPSE_ITER:  # the last pass's weights would not be used
+                break
             a_, b_, c_, d_, e_, _f = p
             gx = 2 * a_ * x + b_ * y + d_
             gy = b_ * x + 2 * c_ * y + e_
@@ -324,17 +356,18 @@ def _fit_ellipse_box(sub: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
     if np.any(ell.centre - ext < lo_mm) or np.any(ell.centre + ext > hi_mm):
         return None
     # does it reproduce the mask?  (voxel in when its centre is inside)
-    jj, ii = np.mgrid[j0:j0 + sub.shape[0], i0:i0 + sub.shape[1]]
-    d = np.stack([jj * sr, ii * sc], axis=-1) - ell.centre
-    q = (d @ ell.major) ** 2 / ell.a**2 + (d @ ell.minor) ** 2 / ell.b**2
+    d0 = (np.arange(j0, j0 + sub.shape[0]) * sr - ell.centre[0])[:, None]
+    d1 = (np.arange(i0, i0 + sub.shape[1]) * sc - ell.centre[1])[None, :]
+    q = (d0 * ell.major[0] + d1 * ell.major[1]) ** 2 / ell.a**2 + (d0 * ell.minor[0] + d1 * ell.minor[1]) ** 2 / ell.b**2
     wrong = (q <= 1.0) != sub
     if not wrong.any():
         return ell.centre.copy(), ell.a, ell.b, ell.major.copy()
     if int(np.count_nonzero(wrong)) > ELLIPSE_MISMATCH_VOXELS + ELLIPSE_MISMATCH_FRAC * len(pts):
         return None
     # a misclassified voxel centre must lie next to the fitted outline (radial distance)
-    rr = np.hypot(d[..., 0][wrong], d[..., 1][wrong])
-    dist = np.abs(rr - rr / np.sqrt(np.maximum(q[wrong], 1e-300)))
+    wj, wi = np.nonzero(wrong)
+    rr = np.hypot(d0[wj, 0], d1[0, wi])
+    dist = np.abs(rr - rr / np.sqrt(np.maximum(q[wj, wi], 1e-300)))
     if float(dist.max()) > ELLIPSE_MISMATCH_DIST_VOXELS * max(sr, sc):
         return None
     return ell.centre.copy(), ell.a, ell.b, ell.major.copy()
