@@ -261,18 +261,25 @@ def fit_ellipse(sl: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> Ellip
     core = sl[r0 : int(nz_r[-1]) + 1, c0 : int(nz_c[-1]) + 1]
     sub = np.zeros((core.shape[0] + 2, core.shape[1] + 2), dtype=bool)
     sub[1:-1, 1:-1] = core
+    # the key compares (spacing, shape) first: only the transposition(s) with the smallest
+    # (spacing, shape) can win, so the bytes are packed for those only (same choice)
+    heads = {tr: ((sc, sr) if tr else (sr, sc), sub.shape[::-1] if tr else sub.shape) for tr in (False, True)}
+    least = min(heads.values())
     best: tuple | None = None
     for tr in (False, True):
+        if heads[tr] != least:
+            continue
         a = sub.T if tr else sub
-        spv = (sc, sr) if tr else (sr, sc)
+        spv = heads[tr][0]
         for fr in (False, True):
             for fc in (False, True):
                 v = a[:: -1 if fr else 1, :: -1 if fc else 1]
                 key = (spv, v.shape, np.packbits(v).tobytes())
                 if best is None or key < best[0]:
-                    best = (key, tr, fr, fc, np.ascontiguousarray(v), spv)
+                    best = (key, tr, fr, fc, v, spv)
     assert best is not None
     _, tr, fr, fc, v, spv = best
+    v = np.ascontiguousarray(v)
     res = _fit_ellipse_box(v, spv)
     if res is None:
         return None
@@ -305,7 +312,13 @@ def _fit_ellipse_box(sub: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
     x, y = ((P - m) / scale).T
     ex, ey = (E / scale).T
     h = max(sr, sc) / scale
-    D = np.stack([x * x, x * y, y * y, x, y, np.ones_like(x)], axis=1)
+    D = np.empty((len(x), 6))
+    np.multiply(x, x, out=D[:, 0])
+    np.multiply(x, y, out=D[:, 1])
+    np.multiply(y, y, out=D[:, 2])
+    D[:, 3] = x
+    D[:, 4] = y
+    D[:, 5] = 1.0
     w = np.ones_like(x)
     p = None
     with np.errstate(all="ignore"):
