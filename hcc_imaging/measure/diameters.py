@@ -463,13 +463,18 @@ def _core(frame: AxialFrame) -> _Core:
     cands = [(pos, a, b, length)]
     if length > 0.0:
         st = hulls.starts
-        for q in range(len(hulls.slices)):
+        # a slice's diameter is at most sqrt(2) x its box side: the box sides of all slices at
+        # once (every slice holds at least one hull vertex)
+        uu, vv = hulls.j * sr, hulls.i * sc
+        s0s = st[:-1]
+        side = np.maximum(
+            np.maximum.reduceat(uu, s0s) - np.minimum.reduceat(uu, s0s),
+            np.maximum.reduceat(vv, s0s) - np.minimum.reduceat(vv, s0s),
+        )
+        far = side * np.sqrt(2.0) >= length - h - 1e-6 * hn
+        for q in np.flatnonzero(far).tolist():
             if q == pos:
                 continue
-            s0_, e0_ = int(st[q]), int(st[q + 1])
-            uu, vv = hulls.j[s0_:e0_] * sr, hulls.i[s0_:e0_] * sc
-            if max(np.ptp(uu), np.ptp(vv)) * np.sqrt(2.0) < length - h - 1e-6 * hn:
-                continue  # its diameter is at most sqrt(2) x its box side
             qa, qb, ql = _slice_farthest(hulls, q, sr / hn, sc / hn)
             ql *= hn
             if ql >= length - h - 1e-9 * hn:
