@@ -251,6 +251,29 @@ def fit_ellipse(sl: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> Ellip
     The fit runs on a canonical copy of the slice's box (the one of its 8 flips/transposes
     with the smallest (spacing, shape, bytes)), so that flipping or permuting the array axes
     gives the very same ellipse."""
+    return fit_ellipses([sl], spacing_rc)[0]
+
+
+def fit_ellipses(slices: list[NDArray[np.bool_]], spacing_rc: tuple[float, float]) -> list[EllipseSection | None]:
+    """:func:`fit_ellipse` of several slices; the reweighting passes run batched (one stacked
+    6 x 6 solve and ``eig`` per pass for all slices: the same LAPACK calls per matrix, hence
+    the same results as one slice at a time)."""
+    canon = [_canonical(sl, spacing_rc) for sl in slices]
+    setups = [None if c is None else _box_setup(c[0], c[1]) for c in canon]
+    conics = _conics([su for su in setups if su is not None])
+    out: list[EllipseSection | None] = []
+    it = iter(conics)
+    for c, su in zip(canon, setups):
+        if c is None or su is None:
+            out.append(None)
+            continue
+        p = next(it)
+        res = None if p is None else _box_finish(c[0], c[1], su, p)
+        out.append(None if res is None else _from_box(c, res))
+    return out
+
+
+def _canonical(sl: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> tuple | None:
     h_mm = max(spacing_rc)
     sr, sc = spacing_rc[0] / h_mm, spacing_rc[1] / h_mm
     nz_r = np.flatnonzero(sl.any(axis=1))
@@ -279,10 +302,11 @@ def fit_ellipse(sl: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> Ellip
                     best = (key, tr, fr, fc, v, spv)
     assert best is not None
     _, tr, fr, fc, v, spv = best
-    v = np.ascontiguousarray(v)
-    res = _fit_ellipse_box(v, spv)
-    if res is None:
-        return None
+    return np.ascontiguousarray(v), spv, tr, fr, fc, r0, c0, sr, sc, h_mm
+
+
+def _from_box(canon: tuple, res: tuple[FloatArr, float, float, FloatArr]) -> EllipseSection:
+    v, spv, tr, fr, fc, r0, c0, sr, sc, h_mm = canon
     centre, a_, b_, major = res
     n0, n1 = v.shape
     if fr:
@@ -300,12 +324,19 @@ def fit_ellipse(sl: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> Ellip
 
 def _fit_ellipse_box(sub: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> tuple[FloatArr, float, float, FloatArr] | None:
     """The fit on a box whose border ring is empty (coordinates: mm from voxel (0, 0))."""
+    su = _box_setup(sub, spacing_rc)
+    if su is None:
+        return None
+    p = _conics([su])[0]
+    return None if p is None else _box_finish(sub, spacing_rc, su, p)
+
+
+def _box_setup(sub: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> tuple | None:
     sr, sc = spacing_rc
-    j0, i0 = 0, 0
     pts, steps = _crossings_ringed(sub)
     if len(pts) < 6:
         return None
-    P = (pts + np.array([j0, i0])) * np.array([sr, sc])
+    P = pts * np.array([sr, sc])
     E = steps * np.array([sr, sc])
     m = P.mean(axis=0)
     scale = float(np.abs(P - m).max()) or 1.0
@@ -319,33 +350,74 @@ def _fit_ellipse_box(sub: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
     D[:, 3] = x
     D[:, 4] = y
     D[:, 5] = 1.0
-    w = np.ones_like(x)
-    p = None
+    return len(pts), D, x, y, ex, ey, h, m, scale
+
+
+def _pick(ev: NDArray, V: NDArray) -> FloatArr | None:
+    ev, V = np.real(ev), np.real(V)
+    if not np.isfinite(ev).all():
+        return None
+    ok = np.flatnonzero(ev > 1e-9 * float(np.abs(ev).max()))
+    if len(ok) == 0:
+        return None
+    return V[:, ok[0]]
+
+
+def _conics(setups: list[tuple]) -> list[FloatArr | None]:
+    """Fitzgibbon's conic of each setup after the reweighting passes (None: no ellipse)."""
+    n = len(setups)
+    res: list[FloatArr | None] = [None] * n
+    ws = [np.ones_like(su[2]) for su in setups]
+    active = list(range(n))
+    cat_for: list[int] = []
     with np.errstate(all="ignore"):
         for it in range(_ELLIPSE_ITER + 1):
-            S = (D * w[:, None]).T @ D
-            try:
-                ev, V = np.linalg.eig(np.linalg.solve(S, _FITZGIBBON))
-            except np.linalg.LinAlgError:
-                return None
-            ev, V = np.real(ev), np.real(V)
-            fin = np.isfinite(ev)
-            if not fin.all():
-                return None
-            ok = np.flatnonzero(ev > 1e-9 * float(np.abs(ev).max()))
-            if len(ok) == 0:
-                return None
-            p = V[:, ok[0]]
-            if it == _ELLIPSE_ITER:  # the last pass's weights would not be used
+            if not active:
                 break
-            a_, b_, c_, d_, e_, _f = p
-            gx = 2 * a_ * x + b_ * y + d_
-            gy = b_ * x + 2 * c_ * y + e_
+            Ss = [(setups[i][1] * ws[i][:, None]).T @ setups[i][1] for i in active]
+            picked: list[FloatArr | None] = []
+            try:
+                if len(Ss) == 1:
+                    raise np.linalg.LinAlgError  # (one slice: the plain calls below)
+                EV, VV = np.linalg.eig(np.linalg.solve(np.stack(Ss), np.broadcast_to(_FITZGIBBON, (len(Ss), 6, 6))))
+                picked = [_pick(EV[r], VV[r]) for r in range(len(Ss))]
+            except np.linalg.LinAlgError:
+                picked = []
+                for S in Ss:
+                    try:
+                        ev, V = np.linalg.eig(np.linalg.solve(S, _FITZGIBBON))
+                    except np.linalg.LinAlgError:
+                        picked.append(None)
+                        continue
+                    picked.append(_pick(ev, V))
+            for i, p in zip(active, picked):
+                res[i] = p
+            active = [i for i in active if res[i] is not None]
+            if it == _ELLIPSE_ITER or not active:  # the last pass's weights would not be used
+                break
+            if cat_for != active:
+                cat_for = active
+                lens = np.array([len(setups[i][2]) for i in active])
+                seg = np.repeat(np.arange(len(active)), lens)
+                offs = np.concatenate([[0], np.cumsum(lens)])
+                x, y, ex, ey = (np.concatenate([setups[i][k] for i in active]) for k in (2, 3, 4, 5))
+                fl2 = np.array([(_FLOOR * setups[i][6]) ** 2 for i in active])[seg]
+            C = np.stack([res[i] for i in active])
+            a_, b_, c_, d_, e_ = (C[:, k][seg] for k in range(5))
+            gx = (2 * C[:, 0])[seg] * x + b_ * y + d_
+            gy = b_ * x + (2 * C[:, 2])[seg] * y + e_
             g2 = gx * gx + gy * gy + 1e-300
             var = (gx * ex + gy * ey) ** 2 / g2
-            w = 1.0 / ((var + (_FLOOR * h) ** 2) * g2)
-    if p is None or not np.all(np.isfinite(p)):
-        return None
+            w = 1.0 / ((var + fl2) * g2)
+            for r, i in enumerate(active):
+                ws[i] = w[offs[r] : offs[r + 1]]
+    return [None if p is None or not np.all(np.isfinite(p)) else p for p in res]
+
+
+def _box_finish(sub: NDArray[np.bool_], spacing_rc: tuple[float, float], su: tuple, p: FloatArr) -> tuple[FloatArr, float, float, FloatArr] | None:
+    sr, sc = spacing_rc
+    j0, i0 = 0, 0
+    n_pts, _D, _x, _y, _ex, _ey, _h, m, scale = su
     a_, b_, c_, d_, e_, f_ = p
     A2 = np.array([[a_, b_ / 2.0], [b_ / 2.0, c_]])
     try:
@@ -375,7 +447,7 @@ def _fit_ellipse_box(sub: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
     wrong = (q <= 1.0) != sub
     if not wrong.any():
         return ell.centre.copy(), ell.a, ell.b, ell.major.copy()
-    if int(np.count_nonzero(wrong)) > ELLIPSE_MISMATCH_VOXELS + ELLIPSE_MISMATCH_FRAC * len(pts):
+    if int(np.count_nonzero(wrong)) > ELLIPSE_MISMATCH_VOXELS + ELLIPSE_MISMATCH_FRAC * n_pts:
         return None
     # a misclassified voxel centre must lie next to the fitted outline (radial distance)
     wj, wi = np.nonzero(wrong)

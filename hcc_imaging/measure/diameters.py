@@ -388,6 +388,13 @@ class _Sections:
             self._fits[k] = _subvoxel.fit_ellipse(self.mask[k], self.spacing_rc)
         return self._fits[k]
 
+    def prefetch(self, ks: list[int]) -> None:
+        """Fit the slices ``ks`` not fitted yet, batched (same results as one at a time)."""
+        todo = sorted({k for k in ks if k not in self._fits})
+        if todo:
+            for k, ell in zip(todo, _subvoxel.fit_ellipses([self.mask[k] for k in todo], self.spacing_rc)):
+                self._fits[k] = ell
+
     def end(self, k: int, p_mm: NDArray[np.float64], u: NDArray[np.float64], chord_mm: float) -> NDArray[np.float64]:
         """The boundary point of slice k farthest along u, near the hull vertex p (mm)."""
         ell = self.get(k)
@@ -493,6 +500,7 @@ def _core(frame: AxialFrame) -> _Core:
             keep = np.flatnonzero(score >= kth - 1e-9 * max(1.0, abs(float(kth))))
             cands = [cands[i] for i in keep]
     sections = _Sections(frame.mask, (sr, sc))
+    sections.prefetch([int(hulls.slices[c[0]]) for c in cands if c[1] != c[2]])
     refined = []
     for q, qa, qb, _ql in sorted(cands, key=lambda c: int(hulls.slices[c[0]])):
         k = int(hulls.slices[q])
