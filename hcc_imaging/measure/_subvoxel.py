@@ -380,7 +380,12 @@ def _conics(setups: list[tuple]) -> list[FloatArr | None]:
                 if len(Ss) == 1:
                     raise np.linalg.LinAlgError  # (one slice: the plain calls below)
                 EV, VV = np.linalg.eig(np.linalg.solve(np.stack(Ss), np.broadcast_to(_FITZGIBBON, (len(Ss), 6, 6))))
-                picked = [_pick(EV[r], VV[r]) for r in range(len(Ss))]
+                ev, V = np.real(EV), np.real(VV)
+                fin = np.isfinite(ev).all(axis=1)
+                okm = ev > (1e-9 * np.abs(ev).max(axis=1))[:, None]
+                first = okm.argmax(axis=1)
+                good = fin & okm.any(axis=1)
+                picked = [V[r, :, first[r]] if good[r] else None for r in range(len(Ss))]
             except np.linalg.LinAlgError:
                 picked = []
                 for S in Ss:

@@ -608,6 +608,12 @@ def _feret_from_core(frame: AxialFrame, core: _Core) -> FeretDiameter:
     pairs = _hull.feret_ties(hulls, sp_n, length, limit=_MAX_TIES) if length > 0.0 else []
     length *= hn
     best: tuple[float, int, int, NDArray[np.float64], NDArray[np.float64]] | None = None
+    # the sections of every pair not on one point, fitted together (batched)
+    need = []
+    for a_, b_ in pairs or [(a, b)]:
+        if hulls.j[a_] * sr != hulls.j[b_] * sr or hulls.i[a_] * sc != hulls.i[b_] * sc:
+            need += [int(hulls.k[a_]), int(hulls.k[b_])]
+    core.sections.prefetch(need)
     for a, b in pairs or [(a, b)]:
         ka, kb = int(hulls.k[a]), int(hulls.k[b])
         p_mm = np.array([hulls.j[a] * sr, hulls.i[a] * sc], dtype=np.float64)
