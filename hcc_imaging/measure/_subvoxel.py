@@ -32,6 +32,8 @@ boundary), the sideways move of a vertex to the window.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -436,14 +438,13 @@ def _box_finish(sub: NDArray[np.bool_], spacing_rc: tuple[float, float], su: tup
     semi = np.sqrt(k / lam)  # semi-axes along the eigenvectors
     order = np.argsort(-semi)
     ell = EllipseSection(m + cen * scale, float(semi[order[0]] * scale), float(semi[order[1]] * scale), vec[:, order[0]].copy())
-    nz_r = np.array([1, sub.shape[0] - 2])
-    nz_c = np.array([1, sub.shape[1] - 2])
     # it must stay within the mask's box plus one voxel (a thin ellipse can thread a line of
-    # voxels and run far beyond them)
-    ext = np.sqrt(np.diag(ell.M))
-    lo_mm = np.array([(nz_r[0] - 1) * sr, (nz_c[0] - 1) * sc])
-    hi_mm = np.array([(nz_r[-1] + 1) * sr, (nz_c[-1] + 1) * sc])
-    if np.any(ell.centre - ext < lo_mm) or np.any(ell.centre + ext > hi_mm):
+    # voxels and run far beyond them); the box's first/last rows and columns are 1 and n - 2
+    cx, cy = float(ell.centre[0]), float(ell.centre[1])
+    ex_, ey_ = math.sqrt(float(ell.M[0, 0])), math.sqrt(float(ell.M[1, 1]))
+    if cx - ex_ < 0 * sr or cy - ey_ < 0 * sc:
+        return None
+    if cx + ex_ > (sub.shape[0] - 1) * sr or cy + ey_ > (sub.shape[1] - 1) * sc:
         return None
     # does it reproduce the mask?  (voxel in when its centre is inside)
     d0 = (np.arange(j0, j0 + sub.shape[0]) * sr - ell.centre[0])[:, None]
