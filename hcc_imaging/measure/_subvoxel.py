@@ -32,6 +32,8 @@ boundary), the sideways move of a vertex to the window.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -84,13 +86,42 @@ def _crossings(sl: NDArray[np.bool_], centre: FloatArr, radius_vox: tuple[int, i
     return np.concatenate(pts).astype(np.float64), np.concatenate(steps)
 
 
+_STEPS = ((1, 0), (-1, 0), (0, 1), (0, -1))
+_STEP_J = np.array([d[0] for d in _STEPS])
+_STEP_I = np.array([d[1] for d in _STEPS])
+_STEP_F = np.array(_STEPS, dtype=np.float64)
+
+
+def _crossings_ringed(sub: NDArray[np.bool_]) -> tuple[FloatArr, FloatArr]:
+    """:func:`_crossings` of a whole box whose border ring is empty (same points, same order):
+    the boundary voxels are found once, then their 4 neighbours are tested there only (the
+    (direction, voxel) row-major order of ``nonzero`` is the per-direction concatenation)."""
+    inner = sub[1:-1, 1:-1]
+    full = sub[2:, 1:-1] & sub[:-2, 1:-1]
+    full &= sub[1:-1, 2:]
+    full &= sub[1:-1, :-2]
+    jj, ii = np.nonzero(inner & ~full)
+    jj += 1
+    ii += 1
+    dd, kk = np.nonzero(~sub[jj[None, :] + _STEP_J[:, None], ii[None, :] + _STEP_I[:, None]])
+    if len(dd) == 0:
+        return np.zeros((0, 2)), np.zeros((0, 2))
+    steps = _STEP_F[dd]
+    pts = np.empty((len(dd), 2))
+    pts[:, 0] = jj[kk]
+    pts[:, 0] += _STEP_F[dd, 0] / 2.0
+    pts[:, 1] = ii[kk]
+    pts[:, 1] += _STEP_F[dd, 1] / 2.0
+    return pts, steps
+
+
 def _wfit(t: FloatArr, s: FloatArr, et: FloatArr, es: FloatArr, h: float) -> FloatArr | None:
     """Weighted parabola fit s = c0 + c1 t + c2 t^2 (weights: error variance along the normal)."""
     X = np.stack([np.ones_like(t), t, t * t], axis=1)
     w = np.ones_like(t)
     floor2 = (_FLOOR * h) ** 2
     c = None
-    for _ in range(_ITER + 1):
+    for it in range(_ITER + 1):
         Xw = X * w[:, None]
         A = X.T @ Xw
         b = Xw.T @ s
@@ -98,6 +129,8 @@ def _wfit(t: FloatArr, s: FloatArr, et: FloatArr, es: FloatArr, h: float) -> Flo
         if not ev[0] > 1e-7 * ev[-1]:  # (near-)singular: the points do not fix a parabola
             return None
         c = np.linalg.solve(A, b)
+        if it == _ITER:  # the last pass's weights would not be used
+            break
         fp = c[1] + 2.0 * c[2] * t
         var = (es - fp * et) ** 2 / (1.0 + fp * fp)
         w = 1.0 / (var + floor2)
@@ -220,6 +253,29 @@ def fit_ellipse(sl: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> Ellip
     The fit runs on a canonical copy of the slice's box (the one of its 8 flips/transposes
     with the smallest (spacing, shape, bytes)), so that flipping or permuting the array axes
     gives the very same ellipse."""
+    return fit_ellipses([sl], spacing_rc)[0]
+
+
+def fit_ellipses(slices: list[NDArray[np.bool_]], spacing_rc: tuple[float, float]) -> list[EllipseSection | None]:
+    """:func:`fit_ellipse` of several slices; the reweighting passes run batched (one stacked
+    6 x 6 solve and ``eig`` per pass for all slices: the same LAPACK calls per matrix, hence
+    the same results as one slice at a time)."""
+    canon = [_canonical(sl, spacing_rc) for sl in slices]
+    setups = [None if c is None else _box_setup(c[0], c[1]) for c in canon]
+    conics = _conics([su for su in setups if su is not None])
+    out: list[EllipseSection | None] = []
+    it = iter(conics)
+    for c, su in zip(canon, setups):
+        if c is None or su is None:
+            out.append(None)
+            continue
+        p = next(it)
+        res = None if p is None else _box_finish(c[0], c[1], su, p)
+        out.append(None if res is None else _from_box(c, res))
+    return out
+
+
+def _canonical(sl: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> tuple | None:
     h_mm = max(spacing_rc)
     sr, sc = spacing_rc[0] / h_mm, spacing_rc[1] / h_mm
     nz_r = np.flatnonzero(sl.any(axis=1))
@@ -230,21 +286,29 @@ def fit_ellipse(sl: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> Ellip
     core = sl[r0 : int(nz_r[-1]) + 1, c0 : int(nz_c[-1]) + 1]
     sub = np.zeros((core.shape[0] + 2, core.shape[1] + 2), dtype=bool)
     sub[1:-1, 1:-1] = core
+    # the key compares (spacing, shape) first: only the transposition(s) with the smallest
+    # (spacing, shape) can win, so the bytes are packed for those only (same choice)
+    heads = {tr: ((sc, sr) if tr else (sr, sc), sub.shape[::-1] if tr else sub.shape) for tr in (False, True)}
+    least = min(heads.values())
     best: tuple | None = None
     for tr in (False, True):
+        if heads[tr] != least:
+            continue
         a = sub.T if tr else sub
-        spv = (sc, sr) if tr else (sr, sc)
+        spv = heads[tr][0]
         for fr in (False, True):
             for fc in (False, True):
                 v = a[:: -1 if fr else 1, :: -1 if fc else 1]
                 key = (spv, v.shape, np.packbits(v).tobytes())
                 if best is None or key < best[0]:
-                    best = (key, tr, fr, fc, np.ascontiguousarray(v), spv)
+                    best = (key, tr, fr, fc, v, spv)
     assert best is not None
     _, tr, fr, fc, v, spv = best
-    res = _fit_ellipse_box(v, spv)
-    if res is None:
-        return None
+    return np.ascontiguousarray(v), spv, tr, fr, fc, r0, c0, sr, sc, h_mm
+
+
+def _from_box(canon: tuple, res: tuple[FloatArr, float, float, FloatArr]) -> EllipseSection:
+    v, spv, tr, fr, fc, r0, c0, sr, sc, h_mm = canon
     centre, a_, b_, major = res
     n0, n1 = v.shape
     if fr:
@@ -262,45 +326,105 @@ def fit_ellipse(sl: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> Ellip
 
 def _fit_ellipse_box(sub: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> tuple[FloatArr, float, float, FloatArr] | None:
     """The fit on a box whose border ring is empty (coordinates: mm from voxel (0, 0))."""
+    su = _box_setup(sub, spacing_rc)
+    if su is None:
+        return None
+    p = _conics([su])[0]
+    return None if p is None else _box_finish(sub, spacing_rc, su, p)
+
+
+def _box_setup(sub: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> tuple | None:
     sr, sc = spacing_rc
-    j0, i0 = 0, 0
-    centre_idx = np.array([(sub.shape[0] - 1) / 2.0, (sub.shape[1] - 1) / 2.0])
-    pts, steps = _crossings(sub, centre_idx, (sub.shape[0], sub.shape[1]))
+    pts, steps = _crossings_ringed(sub)
     if len(pts) < 6:
         return None
-    P = (pts + np.array([j0, i0])) * np.array([sr, sc])
+    P = pts * np.array([sr, sc])
     E = steps * np.array([sr, sc])
     m = P.mean(axis=0)
     scale = float(np.abs(P - m).max()) or 1.0
     x, y = ((P - m) / scale).T
     ex, ey = (E / scale).T
     h = max(sr, sc) / scale
-    D = np.stack([x * x, x * y, y * y, x, y, np.ones_like(x)], axis=1)
-    w = np.ones_like(x)
-    p = None
+    D = np.empty((len(x), 6))
+    np.multiply(x, x, out=D[:, 0])
+    np.multiply(x, y, out=D[:, 1])
+    np.multiply(y, y, out=D[:, 2])
+    D[:, 3] = x
+    D[:, 4] = y
+    D[:, 5] = 1.0
+    return len(pts), D, x, y, ex, ey, h, m, scale
+
+
+def _pick(ev: NDArray, V: NDArray) -> FloatArr | None:
+    ev, V = np.real(ev), np.real(V)
+    if not np.isfinite(ev).all():
+        return None
+    ok = np.flatnonzero(ev > 1e-9 * float(np.abs(ev).max()))
+    if len(ok) == 0:
+        return None
+    return V[:, ok[0]]
+
+
+def _conics(setups: list[tuple]) -> list[FloatArr | None]:
+    """Fitzgibbon's conic of each setup after the reweighting passes (None: no ellipse)."""
+    n = len(setups)
+    res: list[FloatArr | None] = [None] * n
+    ws = [np.ones_like(su[2]) for su in setups]
+    active = list(range(n))
+    cat_for: list[int] = []
     with np.errstate(all="ignore"):
-        for _ in range(_ELLIPSE_ITER + 1):
-            S = (D * w[:, None]).T @ D
+        for it in range(_ELLIPSE_ITER + 1):
+            if not active:
+                break
+            Ss = [(setups[i][1] * ws[i][:, None]).T @ setups[i][1] for i in active]
+            picked: list[FloatArr | None] = []
             try:
-                ev, V = np.linalg.eig(np.linalg.solve(S, _FITZGIBBON))
+                if len(Ss) == 1:
+                    raise np.linalg.LinAlgError  # (one slice: the plain calls below)
+                EV, VV = np.linalg.eig(np.linalg.solve(np.stack(Ss), np.broadcast_to(_FITZGIBBON, (len(Ss), 6, 6))))
+                ev, V = np.real(EV), np.real(VV)
+                fin = np.isfinite(ev).all(axis=1)
+                okm = ev > (1e-9 * np.abs(ev).max(axis=1))[:, None]
+                first = okm.argmax(axis=1)
+                good = fin & okm.any(axis=1)
+                picked = [V[r, :, first[r]] if good[r] else None for r in range(len(Ss))]
             except np.linalg.LinAlgError:
-                return None
-            ev, V = np.real(ev), np.real(V)
-            fin = np.isfinite(ev)
-            if not fin.all():
-                return None
-            ok = np.flatnonzero(ev > 1e-9 * float(np.abs(ev).max()))
-            if len(ok) == 0:
-                return None
-            p = V[:, ok[0]]
-            a_, b_, c_, d_, e_, _f = p
-            gx = 2 * a_ * x + b_ * y + d_
-            gy = b_ * x + 2 * c_ * y + e_
+                picked = []
+                for S in Ss:
+                    try:
+                        ev, V = np.linalg.eig(np.linalg.solve(S, _FITZGIBBON))
+                    except np.linalg.LinAlgError:
+                        picked.append(None)
+                        continue
+                    picked.append(_pick(ev, V))
+            for i, p in zip(active, picked):
+                res[i] = p
+            active = [i for i in active if res[i] is not None]
+            if it == _ELLIPSE_ITER or not active:  # the last pass's weights would not be used
+                break
+            if cat_for != active:
+                cat_for = active
+                lens = np.array([len(setups[i][2]) for i in active])
+                seg = np.repeat(np.arange(len(active)), lens)
+                offs = np.concatenate([[0], np.cumsum(lens)])
+                x, y, ex, ey = (np.concatenate([setups[i][k] for i in active]) for k in (2, 3, 4, 5))
+                fl2 = np.array([(_FLOOR * setups[i][6]) ** 2 for i in active])[seg]
+            C = np.stack([res[i] for i in active])
+            a_, b_, c_, d_, e_ = (C[:, k][seg] for k in range(5))
+            gx = (2 * C[:, 0])[seg] * x + b_ * y + d_
+            gy = b_ * x + (2 * C[:, 2])[seg] * y + e_
             g2 = gx * gx + gy * gy + 1e-300
             var = (gx * ex + gy * ey) ** 2 / g2
-            w = 1.0 / ((var + (_FLOOR * h) ** 2) * g2)
-    if p is None or not np.all(np.isfinite(p)):
-        return None
+            w = 1.0 / ((var + fl2) * g2)
+            for r, i in enumerate(active):
+                ws[i] = w[offs[r] : offs[r + 1]]
+    return [None if p is None or not np.all(np.isfinite(p)) else p for p in res]
+
+
+def _box_finish(sub: NDArray[np.bool_], spacing_rc: tuple[float, float], su: tuple, p: FloatArr) -> tuple[FloatArr, float, float, FloatArr] | None:
+    sr, sc = spacing_rc
+    j0, i0 = 0, 0
+    n_pts, _D, _x, _y, _ex, _ey, _h, m, scale = su
     a_, b_, c_, d_, e_, f_ = p
     A2 = np.array([[a_, b_ / 2.0], [b_ / 2.0, c_]])
     try:
@@ -314,27 +438,27 @@ def _fit_ellipse_box(sub: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
     semi = np.sqrt(k / lam)  # semi-axes along the eigenvectors
     order = np.argsort(-semi)
     ell = EllipseSection(m + cen * scale, float(semi[order[0]] * scale), float(semi[order[1]] * scale), vec[:, order[0]].copy())
-    nz_r = np.array([1, sub.shape[0] - 2])
-    nz_c = np.array([1, sub.shape[1] - 2])
     # it must stay within the mask's box plus one voxel (a thin ellipse can thread a line of
-    # voxels and run far beyond them)
-    ext = np.sqrt(np.diag(ell.M))
-    lo_mm = np.array([(nz_r[0] - 1) * sr, (nz_c[0] - 1) * sc])
-    hi_mm = np.array([(nz_r[-1] + 1) * sr, (nz_c[-1] + 1) * sc])
-    if np.any(ell.centre - ext < lo_mm) or np.any(ell.centre + ext > hi_mm):
+    # voxels and run far beyond them); the box's first/last rows and columns are 1 and n - 2
+    cx, cy = float(ell.centre[0]), float(ell.centre[1])
+    ex_, ey_ = math.sqrt(float(ell.M[0, 0])), math.sqrt(float(ell.M[1, 1]))
+    if cx - ex_ < 0 * sr or cy - ey_ < 0 * sc:
+        return None
+    if cx + ex_ > (sub.shape[0] - 1) * sr or cy + ey_ > (sub.shape[1] - 1) * sc:
         return None
     # does it reproduce the mask?  (voxel in when its centre is inside)
-    jj, ii = np.mgrid[j0:j0 + sub.shape[0], i0:i0 + sub.shape[1]]
-    d = np.stack([jj * sr, ii * sc], axis=-1) - ell.centre
-    q = (d @ ell.major) ** 2 / ell.a**2 + (d @ ell.minor) ** 2 / ell.b**2
+    d0 = (np.arange(j0, j0 + sub.shape[0]) * sr - ell.centre[0])[:, None]
+    d1 = (np.arange(i0, i0 + sub.shape[1]) * sc - ell.centre[1])[None, :]
+    q = (d0 * ell.major[0] + d1 * ell.major[1]) ** 2 / ell.a**2 + (d0 * ell.minor[0] + d1 * ell.minor[1]) ** 2 / ell.b**2
     wrong = (q <= 1.0) != sub
     if not wrong.any():
         return ell.centre.copy(), ell.a, ell.b, ell.major.copy()
-    if int(np.count_nonzero(wrong)) > ELLIPSE_MISMATCH_VOXELS + ELLIPSE_MISMATCH_FRAC * len(pts):
+    if int(np.count_nonzero(wrong)) > ELLIPSE_MISMATCH_VOXELS + ELLIPSE_MISMATCH_FRAC * n_pts:
         return None
     # a misclassified voxel centre must lie next to the fitted outline (radial distance)
-    rr = np.hypot(d[..., 0][wrong], d[..., 1][wrong])
-    dist = np.abs(rr - rr / np.sqrt(np.maximum(q[wrong], 1e-300)))
+    wj, wi = np.nonzero(wrong)
+    rr = np.hypot(d0[wj, 0], d1[0, wi])
+    dist = np.abs(rr - rr / np.sqrt(np.maximum(q[wj, wi], 1e-300)))
     if float(dist.max()) > ELLIPSE_MISMATCH_DIST_VOXELS * max(sr, sc):
         return None
     return ell.centre.copy(), ell.a, ell.b, ell.major.copy()

@@ -388,6 +388,13 @@ class _Sections:
             self._fits[k] = _subvoxel.fit_ellipse(self.mask[k], self.spacing_rc)
         return self._fits[k]
 
+    def prefetch(self, ks: list[int]) -> None:
+        """Fit the slices ``ks`` not fitted yet, batched (same results as one at a time)."""
+        todo = sorted({k for k in ks if k not in self._fits})
+        if todo:
+            for k, ell in zip(todo, _subvoxel.fit_ellipses([self.mask[k] for k in todo], self.spacing_rc)):
+                self._fits[k] = ell
+
     def end(self, k: int, p_mm: NDArray[np.float64], u: NDArray[np.float64], chord_mm: float) -> NDArray[np.float64]:
         """The boundary point of slice k farthest along u, near the hull vertex p (mm)."""
         ell = self.get(k)
@@ -463,13 +470,18 @@ def _core(frame: AxialFrame) -> _Core:
     cands = [(pos, a, b, length)]
     if length > 0.0:
         st = hulls.starts
-        for q in range(len(hulls.slices)):
+        # a slice's diameter is at most sqrt(2) x its box side: the box sides of all slices at
+        # once (every slice holds at least one hull vertex)
+        uu, vv = hulls.j * sr, hulls.i * sc
+        s0s = st[:-1]
+        side = np.maximum(
+            np.maximum.reduceat(uu, s0s) - np.minimum.reduceat(uu, s0s),
+            np.maximum.reduceat(vv, s0s) - np.minimum.reduceat(vv, s0s),
+        )
+        far = side * np.sqrt(2.0) >= length - h - 1e-6 * hn
+        for q in np.flatnonzero(far).tolist():
             if q == pos:
                 continue
-            s0_, e0_ = int(st[q]), int(st[q + 1])
-            uu, vv = hulls.j[s0_:e0_] * sr, hulls.i[s0_:e0_] * sc
-            if max(np.ptp(uu), np.ptp(vv)) * np.sqrt(2.0) < length - h - 1e-6 * hn:
-                continue  # its diameter is at most sqrt(2) x its box side
             qa, qb, ql = _slice_farthest(hulls, q, sr / hn, sc / hn)
             ql *= hn
             if ql >= length - h - 1e-9 * hn:
@@ -488,6 +500,7 @@ def _core(frame: AxialFrame) -> _Core:
             keep = np.flatnonzero(score >= kth - 1e-9 * max(1.0, abs(float(kth))))
             cands = [cands[i] for i in keep]
     sections = _Sections(frame.mask, (sr, sc))
+    sections.prefetch([int(hulls.slices[c[0]]) for c in cands if c[1] != c[2]])
     refined = []
     for q, qa, qb, _ql in sorted(cands, key=lambda c: int(hulls.slices[c[0]])):
         k = int(hulls.slices[q])
@@ -595,6 +608,12 @@ def _feret_from_core(frame: AxialFrame, core: _Core) -> FeretDiameter:
     pairs = _hull.feret_ties(hulls, sp_n, length, limit=_MAX_TIES) if length > 0.0 else []
     length *= hn
     best: tuple[float, int, int, NDArray[np.float64], NDArray[np.float64]] | None = None
+    # the sections of every pair not on one point, fitted together (batched)
+    need = []
+    for a_, b_ in pairs or [(a, b)]:
+        if hulls.j[a_] * sr != hulls.j[b_] * sr or hulls.i[a_] * sc != hulls.i[b_] * sc:
+            need += [int(hulls.k[a_]), int(hulls.k[b_])]
+    core.sections.prefetch(need)
     for a, b in pairs or [(a, b)]:
         ka, kb = int(hulls.k[a]), int(hulls.k[b])
         p_mm = np.array([hulls.j[a] * sr, hulls.i[a] * sc], dtype=np.float64)
