@@ -26,7 +26,10 @@ Two uses:
   endpoint is extended along the chord to the fitted boundary (``s = c0``).
 
 Guards: fewer than 4 midpoints, or a non-finite fit -> no move; the outward move is clipped to
-``[0, sqrt(2) h]`` (the centre hull is never more than one voxel diagonal inside a smooth
+``[0, sqrt(2) h]`` and the whole move (outward and sideways) to ``sqrt(2) h``, so an endpoint
+is never farther than ``sqrt(2) h`` from the voxel centre it started from (a tip that is not
+smooth, e.g. a T-shaped end, could otherwise extrapolate further; found by hypothesis)
+(the centre hull is never more than one voxel diagonal inside a smooth
 boundary), the sideways move of a vertex to the window.
 """
 
@@ -197,6 +200,9 @@ def refine_end(
         tv = float(np.clip(-c[1] / (2.0 * c[2]), t.min(), t.max()))
     sv = float(c[0] + c[1] * tv + c[2] * tv * tv)
     sv = min(max(sv, 0.0), np.sqrt(2.0) * h)
+    move = float(np.hypot(sv, tv))
+    if move > np.sqrt(2.0) * h:  # outward + sideways together: at most one voxel diagonal
+        sv, tv = sv * np.sqrt(2.0) * h / move, tv * np.sqrt(2.0) * h / move
     return (p + sv * u + tv * n) * h_mm
 
 
