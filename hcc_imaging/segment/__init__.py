@@ -9,6 +9,7 @@ segment_lesion, LesionParams, SegmentationResult   one click / one line -> 3-D l
 segment_liver, LiverParams                          liver mask (classical; optional TotalSegmentator)
 viable_mask, ViableParams                           viable part of each lesion (mRECIST)
 register_volumes, Registration, RegistrationParams, TransformKind
+register_translation                                exhaustive FFT translation search (phase to phase)
 SegmentationError, SeedError, LowContrastError, RegistrationError, BackendUnavailableError
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 from .errors import BackendUnavailableError, LowContrastError, RegistrationError, SeedError, SegmentationError
 from .lesion import LesionParams, SegmentationResult, segment_lesion
 from .liver import LiverParams, segment_liver
-from .register import Registration, RegistrationParams, TransformKind, register_volumes
+from .register import Registration, RegistrationParams, TransformKind, register_translation, register_volumes
 from .viable import ViableParams, viable_mask
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "viable_mask",
     "ViableParams",
     "register_volumes",
+    "register_translation",
     "Registration",
     "RegistrationParams",
     "TransformKind",

@@ -191,7 +191,7 @@ def test_translation_search_pre_to_arterial_within_one_voxel(grid: str, lesion_i
     """Pre-contrast moved by a known shift, registered to the arterial phase around a lesion
     (different contrast: the search matches gradient magnitudes): within one voxel."""
     from hcc_imaging.segment import constants as C
-    from hcc_imaging.segment.register import register_translation
+    from hcc_imaging.segment import register_translation
 
     st = _study() if grid == "coarse-3mm" else _fine_study()
     fixed = _roi_around(st, lesion_id)
@@ -209,7 +209,7 @@ def test_translation_search_pre_to_arterial_within_one_voxel(grid: str, lesion_i
 
 
 def test_translation_search_errors() -> None:
-    from hcc_imaging.segment.register import register_translation
+    from hcc_imaging.segment import register_translation
 
     st = _study()
     fixed = st.volumes["arterial"]
