@@ -53,6 +53,15 @@ def main(argv: list[str] | None = None) -> int:
         dock.start_read("R1")
         _settle(app)
 
+        def shot(name: str, canvas_only: bool = False) -> None:
+            """Screenshot of the window (or of the canvas only) into ``args.out / name``."""
+            p = args.out / name
+            if canvas_only:
+                viewer.screenshot(str(p), canvas_only=True, flash=False)
+            else:
+                viewer.window.screenshot(str(p), canvas_only=False, flash=False)
+            written.append(p)
+
         def click(tp: str, lesion: str) -> None:
             dock.segment_button.setChecked(True)
             seeds = viewer.layers["seeds (click a lesion)"]
@@ -65,18 +74,14 @@ def main(argv: list[str] | None = None) -> int:
         dock.go_to_lesion("L1")
         viewer.layers.selection.active = viewer.layers["measurements · baseline"]
         _settle(app, dock)
-        p = args.out / "napari_baseline_dock.png"
-        viewer.window.screenshot(str(p), canvas_only=False, flash=False)
-        written.append(p)
+        shot("napari_baseline_dock.png")
 
         viewer.scene.camera.zoom = viewer.scene.camera.zoom * 2.2
         centre = dock.session.observations[("L1", "baseline")].lines["long"]
         mid = lps_to_world((np.asarray(centre.start_lps) + np.asarray(centre.end_lps)) / 2)
         viewer.scene.camera.center = tuple(mid[1:])
         _settle(app)
-        p = args.out / "napari_lines_closeup.png"
-        viewer.screenshot(str(p), canvas_only=True, flash=False)
-        written.append(p)
+        shot("napari_lines_closeup.png", canvas_only=True)
         viewer.reset_view()
 
         dock.timepoint_combo.setCurrentText("fu1")
@@ -90,22 +95,16 @@ def main(argv: list[str] | None = None) -> int:
         dock.go_to_lesion("L1")
         dock.tabs.setCurrentIndex(0)
         _settle(app, dock)
-        p = args.out / "napari_followup_response.png"
-        viewer.window.screenshot(str(p), canvas_only=False, flash=False)
-        written.append(p)
+        shot("napari_followup_response.png")
 
         worker = dock.set_compare_mode("over baseline (registered)")
         if worker is not None:
             _settle(app, dock, 1.0)
-        p = args.out / "napari_followup_over_baseline.png"
-        viewer.window.screenshot(str(p), canvas_only=False, flash=False)
-        written.append(p)
+        shot("napari_followup_over_baseline.png")
         worker = dock.set_compare_mode("beside baseline (registered)")
         if worker is not None:
             _settle(app, dock, 1.0)
-        p = args.out / "napari_followup_beside_baseline.png"
-        viewer.window.screenshot(str(p), canvas_only=False, flash=False)
-        written.append(p)
+        shot("napari_followup_beside_baseline.png")
         dock.set_compare_mode("single")
     finally:
         viewer.close()

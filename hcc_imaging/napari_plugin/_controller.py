@@ -478,18 +478,14 @@ class ReadSession:
 
     @staticmethod
     def _crop(mask: NDArray[np.bool_]) -> tuple[tuple[int, int, int], NDArray[np.bool_]]:
-        """(start index, bounding-box crop) of a boolean mask (one pass per axis, no index arrays)."""
-        lo: list[int] = []
-        hi: list[int] = []
-        for axis in range(3):
-            others = tuple(a for a in range(3) if a != axis)
-            hit = np.flatnonzero(mask.any(axis=others))
-            if hit.size == 0:
-                return (0, 0, 0), np.zeros((0, 0, 0), bool)
-            lo.append(int(hit[0]))
-            hi.append(int(hit[-1]) + 1)
-        sl = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
-        return (lo[0], lo[1], lo[2]), np.ascontiguousarray(mask[sl])
+        """(start index, bounding-box crop) of a boolean mask (:func:`._core.bbox`)."""
+        from . import _core
+
+        box = _core.bbox(mask)
+        if box is None:
+            return (0, 0, 0), np.zeros((0, 0, 0), bool)
+        lo, hi = box
+        return lo, np.ascontiguousarray(mask[tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))])
 
     # ------------------------------------------------------------------ lesions
     def new_lesion(self, *, role: str = "target", organ: str = "liver", is_lymph_node: bool = False) -> Lesion:

@@ -614,33 +614,49 @@ class ResponseDock(QWidget):
             getattr(self.viewer, f"add_{kind}")(data, **kwargs)
 
     # ------------------------------------------------------------------ click to segment
-    def _seeds_layer(self) -> Any:
-        name = "seeds (click a lesion)"
+    def _input_layer(self, name: str, add: Any, on_data: Any) -> Any:
+        """The reader-input layer ``name`` (seeds, segment line), made with ``add(name=...,
+        **transform)`` on the current time point's geometry when missing; ``on_data`` gets its
+        data events."""
         if name in self.viewer.layers:
             return self.viewer.layers[name]
         geom = self.session.geometry(self.timepoint_id) if self.session and self.timepoint_id else None
         kwargs = layer_transform(geom) if geom is not None else {}
         self._updating = True
         try:
-            layer = self.viewer.add_points(
-                np.zeros((0, 3)), name=name, size=3, face_color="red", border_width=0, **kwargs
-            )
+            layer = add(name=name, **kwargs)
         finally:
             self._updating = False
-        layer.events.data.connect(self._on_seed_added)
+        layer.events.data.connect(on_data)
         return layer
 
+    def _activate_input(self, keep: Any, make_layer: Any, mode: str) -> None:
+        """Turn the other input buttons off, make ``make_layer()`` the active layer in ``mode``."""
+        for button in (self.segment_button, self.line_segment_button, self.manual_button):
+            if button is not keep:
+                button.setChecked(False)
+        layer = make_layer()
+        self.viewer.layers.selection.active = layer
+        layer.mode = mode
+
+    def _needs_session(self, button: Any) -> bool:
+        """True when a read is open; otherwise say so and release ``button``."""
+        if self.session is None:
+            self._status("start a read first (reader id)")
+            button.setChecked(False)
+            return False
+        return True
+
+    def _seeds_layer(self) -> Any:
+        return self._input_layer(
+            "seeds (click a lesion)",
+            lambda **kw: self.viewer.add_points(np.zeros((0, 3)), size=3, face_color="red", border_width=0, **kw),
+            self._on_seed_added,
+        )
+
     def _on_segment_mode(self, on: bool) -> None:
-        if on:
-            if self.session is None:
-                self._status("start a read first (reader id)")
-                self.segment_button.setChecked(False)
-                return
-            self.manual_button.setChecked(False)
-            self.line_segment_button.setChecked(False)
-            layer = self._seeds_layer()
-            self.viewer.layers.selection.active = layer
-            layer.mode = "add"
+        if on and self._needs_session(self.segment_button):
+            self._activate_input(self.segment_button, self._seeds_layer, "add")
 
     def _on_seed_added(self, event: Any) -> None:
         if self._updating or getattr(event, "action", "added") != "added" or self.session is None:
@@ -714,30 +730,15 @@ class ResponseDock(QWidget):
     SEGMENT_LINE_LAYER = "segment line (draw across a lesion)"
 
     def _segment_line_layer(self) -> Any:
-        name = self.SEGMENT_LINE_LAYER
-        if name in self.viewer.layers:
-            return self.viewer.layers[name]
-        geom = self.session.geometry(self.timepoint_id) if self.session and self.timepoint_id else None
-        kwargs = layer_transform(geom) if geom is not None else {}
-        self._updating = True
-        try:
-            layer = self.viewer.add_shapes(ndim=3, name=name, edge_color="lime", edge_width=1.5, **kwargs)
-        finally:
-            self._updating = False
-        layer.events.data.connect(self._on_segment_line_drawn)
-        return layer
+        return self._input_layer(
+            self.SEGMENT_LINE_LAYER,
+            lambda **kw: self.viewer.add_shapes(ndim=3, edge_color="lime", edge_width=1.5, **kw),
+            self._on_segment_line_drawn,
+        )
 
     def _on_line_segment_mode(self, on: bool) -> None:
-        if on:
-            if self.session is None:
-                self._status("start a read first (reader id)")
-                self.line_segment_button.setChecked(False)
-                return
-            self.segment_button.setChecked(False)
-            self.manual_button.setChecked(False)
-            layer = self._segment_line_layer()
-            self.viewer.layers.selection.active = layer
-            layer.mode = "add_line"
+        if on and self._needs_session(self.line_segment_button):
+            self._activate_input(self.line_segment_button, self._segment_line_layer, "add_line")
 
     def _on_segment_line_drawn(self, event: Any) -> None:
         if self._updating or getattr(event, "action", "added") != "added" or self.session is None:
@@ -796,11 +797,7 @@ class ResponseDock(QWidget):
 
     def _on_manual_mode(self, on: bool) -> None:
         if on and self.session is not None and self.timepoint_id:
-            self.segment_button.setChecked(False)
-            self.line_segment_button.setChecked(False)
-            layer = self._ensure_lines_layer()
-            self.viewer.layers.selection.active = layer
-            layer.mode = "add_line"
+            self._activate_input(self.manual_button, self._ensure_lines_layer, "add_line")
 
     def _ensure_lines_layer(self) -> Any:
         s = self.session
