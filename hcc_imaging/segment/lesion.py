@@ -637,6 +637,9 @@ def _expand_heterogeneous(
     off = np.array([b.start for b in box])
     in_box = all(b.start <= int(v) < b.stop for b, v in zip(box, seed, strict=True))
     seed_b = tuple(int(v) - int(o) for v, o in zip(seed, off, strict=True))
+    if not in_box:  # the seed lies outside the clamp's box: grow on the whole ROI
+        seed_b = tuple(int(v) for v in seed)
+    work = box if in_box else (slice(None),) * 3
     min_share = C.LESION_HETEROGENEOUS_MIN_FRACTION
     region = mask
     low = high = parenchyma
@@ -652,33 +655,22 @@ def _expand_heterogeneous(
         tau_lo = max(0.5 * float(np.median(dark)), tol) if use_lo else math.inf
         tau_hi = max(0.5 * float(np.median(bright)), tol) if use_hi else math.inf
         low, high = parenchyma - tau_lo, parenchyma + tau_hi
+        sm_b, reg_b = smooth[work], region[work]
+        cand = ((sm_b <= low) | (sm_b >= high) | reg_b) & reach[work]
+        if liver is not None:
+            cand &= liver[work]
+        comp = component_at(cand, seed_b, reg_b)
+        if open_el is not None and open_el.sum() > 1:
+            opened = ndi.binary_opening(comp, structure=open_el) | reg_b
+            comp = component_at(opened, seed_b, reg_b)
+        bb = bbox(comp)
+        if bb is None:
+            return None
         if in_box:
-            sm_b, reg_b = smooth[box], region[box]
-            cand = ((sm_b <= low) | (sm_b >= high) | reg_b) & reach[box]
-            if liver is not None:
-                cand &= liver[box]
-            comp = component_at(cand, seed_b, reg_b)
-            if open_el is not None and open_el.sum() > 1:
-                opened = ndi.binary_opening(comp, structure=open_el) | reg_b
-                comp = component_at(opened, seed_b, reg_b)
-            bb = bbox(comp)
-            if bb is None:
-                return None
             bb = (bb[0] + off, bb[1] + off)
             comp_full = np.zeros_like(mask)
-            comp_full[box] = comp
+            comp_full[work] = comp
             comp = comp_full
-        else:
-            cand = ((smooth <= low) | (smooth >= high) | region) & reach
-            if liver is not None:
-                cand &= liver
-            comp = component_at(cand, seed, region)
-            if open_el is not None and open_el.sum() > 1:
-                opened = ndi.binary_opening(comp, structure=open_el) | region
-                comp = component_at(opened, seed, region)
-            bb = bbox(comp)
-            if bb is None:
-                return None
         sl = pad_box(bb[0], bb[1], (1, 1, 1), comp.shape)
         grown = np.zeros_like(comp)
         grown[sl] = fill_holes(comp[sl])
