@@ -37,13 +37,17 @@ Method (:func:`segment_lesion`)
    click (first run of parenchyma-like samples, parenchyma = histogram peak and its width) and
    regularised by a median over neighbouring directions (star-shaped lesion, smooth border);
    see :mod:`._radial`.  Kept unless most rays never meet parenchyma.
-9. **Thin enhancing rim** (``enhancing_rim``; click on a hypodense zone, steps 7-8 not used): the
-   shell within ``REACTIVE_RIM_MAX_THICKNESS_MM`` (+ half a voxel) outside the mask is compared
-   with the 2-6 mm ring on every phase sharing the grid; when it is brighter by
-   ``min_contrast_k_sigma`` smoothed-noise sigmas over most of the shell
-   (``LESION_RIM_MIN_FRACTION``), the shell voxels brighter than halfway between ring and shell
-   join the mask (an ablation zone / post-TACE necrosis with its reactive rim; the viable
-   sub-mask still treats the rim as reactive).
+9. **Thin enhancing rim** (``enhancing_rim``; click or line on a hypodense zone, steps 7-8 not
+   used): the shell within max(``REACTIVE_RIM_MAX_THICKNESS_MM``, one voxel) outside the mask is
+   compared with the 2-6 mm ring on every phase sharing the grid; when it is brighter by
+   ``min_contrast_k_sigma`` standard errors and over most of the shell
+   (``LESION_RIM_MIN_FRACTION``), a rim is present (an ablation zone / post-TACE necrosis with its
+   reactive rim; the viable sub-mask still treats the rim as reactive).  The rim layer (that
+   shell plus the face-neighbour voxel layer) is then classified voxel by voxel on the **raw**
+   values of every phase: a two-class Gaussian mixture, parenchyma (the ring's medians, fixed)
+   against lesion border (estimated by EM), posterior >= 1/2 joins the mask (algorithm 1.3;
+   1.2 thresholded the smoothed rim phase alone, which misses rim + necrosis partial-volume
+   voxels).
 
 With several phases, the phase where the lesion is most conspicuous is used: the largest
 |lesion - surroundings| / noise sigma (first-round estimate) unless ``phase=`` is given.
@@ -135,7 +139,7 @@ class LesionParams:
         When that growth is rejected, refine with the star-shaped (radial) shape model of
         :mod:`._radial` (step 8 of the method).
     enhancing_rim : bool
-        After a click on a hypodense zone, include a thin enhancing rim around it (step 9).
+        After a click or a line on a hypodense zone, include a thin enhancing rim around it (step 9).
     """
 
     smoothing_sigma_mm: float = C.LESION_SMOOTHING_SIGMA_MM
