@@ -74,7 +74,7 @@ __all__ = [
 
 #: Version of the segmentation algorithms, recorded in every result's provenance.  Bump when
 #: a default or a step changes results.
-ALGORITHM_VERSION: Final[str] = "1.2"
+ALGORITHM_VERSION: Final[str] = "1.3"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
@@ -228,11 +228,15 @@ LESION_RADIAL_MAX_REACH_MM: Final[float] = 60.0
 LESION_RIM_MIN_FRACTION: Final[float] = 0.4
 #: Fewest shell / ring voxels for that test (a median of fewer is noise).
 LESION_RIM_MIN_VOXELS: Final[int] = 20
+#: EM iterations of the rim layer's two-class mixture (parenchyma fixed, lesion border estimated;
+#: lesion.py _rim_layer_voxels).  Two well-separated Gaussian classes converge in a few steps;
+#: 10 is a safe count for a few hundred to a few thousand voxels (cost: microseconds each).
+LESION_RIM_EM_ITERATIONS: Final[int] = 10
 __all__ += [
     "LESION_RADIAL_POLAR_STEPS", "LESION_RADIAL_STEP_MM", "LESION_RADIAL_SMOOTHING_MM",
     "LESION_RADIAL_PARENCHYMA_K_SIGMA", "LESION_RADIAL_RUN_MM", "LESION_RADIAL_MEDIAN_DEG",
     "LESION_RADIAL_MAX_OPEN_FRACTION", "LESION_RADIAL_MAX_REACH_MM", "LESION_RIM_MIN_FRACTION",
-    "LESION_RIM_MIN_VOXELS",
+    "LESION_RIM_MIN_VOXELS", "LESION_RIM_EM_ITERATIONS",
 ]
 
 

@@ -37,13 +37,17 @@ Method (:func:`segment_lesion`)
    click (first run of parenchyma-like samples, parenchyma = histogram peak and its width) and
    regularised by a median over neighbouring directions (star-shaped lesion, smooth border);
    see :mod:`._radial`.  Kept unless most rays never meet parenchyma.
-9. **Thin enhancing rim** (``enhancing_rim``; click on a hypodense zone, steps 7-8 not used): the
-   shell within ``REACTIVE_RIM_MAX_THICKNESS_MM`` (+ half a voxel) outside the mask is compared
-   with the 2-6 mm ring on every phase sharing the grid; when it is brighter by
-   ``min_contrast_k_sigma`` smoothed-noise sigmas over most of the shell
-   (``LESION_RIM_MIN_FRACTION``), the shell voxels brighter than halfway between ring and shell
-   join the mask (an ablation zone / post-TACE necrosis with its reactive rim; the viable
-   sub-mask still treats the rim as reactive).
+9. **Thin enhancing rim** (``enhancing_rim``; click or line on a hypodense zone, steps 7-8 not
+   used): the shell within max(``REACTIVE_RIM_MAX_THICKNESS_MM``, one voxel) outside the mask is
+   compared with the 2-6 mm ring on every phase sharing the grid; when it is brighter by
+   ``min_contrast_k_sigma`` standard errors and over most of the shell
+   (``LESION_RIM_MIN_FRACTION``), a rim is present (an ablation zone / post-TACE necrosis with its
+   reactive rim; the viable sub-mask still treats the rim as reactive).  The rim layer (that
+   shell plus the face-neighbour voxel layer) is then classified voxel by voxel on the **raw**
+   values of every phase: a two-class Gaussian mixture, parenchyma (the ring's medians, fixed)
+   against lesion border (estimated by EM), posterior >= 1/2 joins the mask (algorithm 1.3;
+   1.2 thresholded the smoothed rim phase alone, which misses rim + necrosis partial-volume
+   voxels).
 
 With several phases, the phase where the lesion is most conspicuous is used: the largest
 |lesion - surroundings| / noise sigma (first-round estimate) unless ``phase=`` is given.
@@ -135,7 +139,7 @@ class LesionParams:
         When that growth is rejected, refine with the star-shaped (radial) shape model of
         :mod:`._radial` (step 8 of the method).
     enhancing_rim : bool
-        After a click on a hypodense zone, include a thin enhancing rim around it (step 9).
+        After a click or a line on a hypodense zone, include a thin enhancing rim around it (step 9).
     """
 
     smoothing_sigma_mm: float = C.LESION_SMOOTHING_SIGMA_MM
@@ -855,6 +859,75 @@ def _radial_on(
     return _RoiResult(star, lo, m, touches, True, None, radial=True)
 
 
+def _rim_layer_voxels(
+    mask: NDArray[np.bool_],
+    box: tuple[slice, ...],
+    shell: NDArray[np.bool_],
+    ring: NDArray[np.bool_],
+    phases: Mapping[Phase, Volume],
+    vol: Volume,
+    sl_roi: tuple[slice, ...],
+    sig_vox: tuple[float, float, float],
+    liv: NDArray[np.bool_] | None,
+    cache: _SmoothCache | None,
+) -> NDArray[np.bool_]:
+    """Step 9's voxels: which voxels of the rim layer belong to the lesion (on ``box``).
+
+    The layer is ``shell`` plus the one-voxel layer around the mask (26-neighbours): a rim
+    thinner than a voxel lies in at most that layer, also across thick slices.  Its voxels mix
+    rim, necrosis and parenchyma by partial volume, so one phase alone (or a smoothed image)
+    cannot tell them from parenchyma: a rim + necrosis voxel can match parenchyma on the rim
+    phase.  Each layer voxel is classified on its **raw** values on every phase sharing the grid,
+    as a two-class Gaussian mixture: parenchyma (mean = the ring's raw median per phase, fixed)
+    and lesion border (mean and share estimated by EM on the layer), with the raw noise sigma of
+    each phase (independent noise across phases).  A voxel joins the lesion when its posterior
+    is at least one half.
+    """
+    from scipy import ndimage as ndi
+
+    sub = mask[box]
+    layer = shell[box] | (ndi.binary_dilation(sub, structure=ndi.generate_binary_structure(3, 1)) & ~sub)
+    if liv is not None:
+        layer &= liv[box]
+    if not layer.any():
+        return layer
+    xs: list[NDArray[np.float64]] = []
+    par: list[float] = []
+    sig: list[float] = []
+    for v in phases.values():
+        if not v.geometry.equals(vol.geometry):
+            continue
+        raw, _, sigma_raw = _smoothed(v, sl_roi, sig_vox, cache)
+        if sigma_raw <= 0:
+            continue
+        xs.append(raw[box][layer].astype(np.float64) / sigma_raw)
+        par.append(float(np.median(raw[ring])) / sigma_raw)
+        sig.append(sigma_raw)
+    if not xs:
+        return np.zeros_like(layer)
+    x = np.stack(xs, axis=1)  # voxels x phases, in noise sigmas
+    p = np.asarray(par)
+    d_par = ((x - p) ** 2).sum(axis=1)
+    # start: the lesion class is the layer's voxels farthest from parenchyma
+    far = d_par >= np.median(d_par)
+    q = x[far].mean(axis=0)
+    share = 0.5
+    post = far.astype(np.float64)
+    for _ in range(C.LESION_RIM_EM_ITERATIONS):
+        d_q = ((x - q) ** 2).sum(axis=1)
+        # posterior of the lesion class; log-odds clipped so exp cannot overflow
+        lo = np.clip(0.5 * (d_q - d_par) - math.log(share / max(1.0 - share, 1e-9)), -50.0, 50.0)
+        post = 1.0 / (1.0 + np.exp(lo))
+        w = float(post.sum())
+        if w < 1.0:
+            break
+        q = (post[:, None] * x).sum(axis=0) / w
+        share = min(max(w / post.size, 1e-3), 1.0 - 1e-3)
+    out = np.zeros_like(layer)
+    out[layer] = post >= 0.5
+    return out
+
+
 def _add_enhancing_rim(
     rr: _RoiResult,
     phases: Mapping[Phase, Volume],
@@ -917,8 +990,8 @@ def _add_enhancing_rim(
             best = (score, ph, smooth, surround, rim_value)
     if best is None:
         return rr
-    _, ph, smooth, surround, rim_value = best
-    add = (shell & (smooth >= 0.5 * (surround + rim_value)))[box]
+    ph = best[1]
+    add = _rim_layer_voxels(mask, box, shell, ring, phases, vol, sl_roi, sig_vox, liv, cache)
     grown_sub = sub | add
     grown_sub = component_at(grown_sub, tuple(int(v) for v in np.argwhere(sub)[0]), sub) | sub
     grown_sub = fill_holes(grown_sub)
@@ -1143,7 +1216,7 @@ def segment_lesion(
     growth_phase = None
     if rr.click_mask is not None and auto_phase and len(phases) > 1:
         rr, growth_phase = _regrow_on_best_phase(rr, phases, phase, seed_vox, p, liv, cache)
-    if (p.enhancing_rim and line is None and rr.click_mask is None and not rr.radial
+    if (p.enhancing_rim and rr.click_mask is None and not rr.radial
             and rr.model.mode == "hypo"):
         rr = _add_enhancing_rim(rr, phases, phase, p, liv, cache)
     full = np.zeros(vol.shape, dtype=np.uint8 if label < 256 else np.uint16)

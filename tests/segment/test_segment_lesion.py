@@ -35,9 +35,11 @@ CASES = [
     pytest.param(3, 15.0, {"vessel_gap_mm": 0.0}, 0.95, id="touching-vessel"),
     pytest.param(4, 15.0, {"fat_gap_mm": 0.0}, 0.95, id="touching-liver-edge"),
     pytest.param(5, 15.0, {"lesion_hu": 110.0}, 0.95, id="hyperdense"),
-    # a 12 mm lesion is ~17 pixels across and 5 slices: one voxel of border is 10 % of it;
-    # measured 0.941-0.947 over seeds 0-4 at 15 HU (docs/validation.md)
+    # a 12 mm lesion is ~17 pixels across and 5 slices: one voxel of border is 10 % of it.
+    # Below the 0.95 target (docs/validation.md section 2.1, algorithm 1.3 unchanged): measured
+    # 0.930-0.962 over seeds 0-9 at 15 HU (this seed 0.957) and 0.900-0.947 at 25 HU (this seed 0.925)
     pytest.param(6, 15.0, {"diameter_mm": 12.0}, 0.93, id="small-12mm"),
+    pytest.param(6, 25.0, {"diameter_mm": 12.0}, 0.90, id="small-12mm-noise25"),
 ]
 
 
@@ -189,7 +191,7 @@ def test_result_record_and_provenance() -> None:
     assert res.labels.labels == {7: "T7"}
     assert set(np.unique(res.labels.array)) == {0, 7}
     prov = json.loads(json.dumps(res.provenance()))
-    assert prov["algorithm"] == res.algorithm and prov["version"] == "1.2"
+    assert prov["algorithm"] == res.algorithm and prov["version"] == "1.3"
     assert prov["parameters"]["smoothing_sigma_mm"] == 1.0
     assert prov["seed_index"] == list(ph.seed_index)
     assert res.window[0] < res.window[1]

@@ -1,4 +1,4 @@
-"""Lesion segmentation 1.2: star-shaped (radial) refinement and the thin enhancing rim."""
+"""Lesion segmentation 1.2-1.3: star-shaped (radial) refinement and the thin enhancing rim."""
 
 from __future__ import annotations
 
@@ -71,19 +71,26 @@ def test_radial_refine_refuses_a_region_not_enclosed_within_reach() -> None:
     assert radial_refine(smooth, click, seed, (1.0, 1.0, 1.0), None, 105.0, 10.0, -50.0, 15.0) is None
 
 
-RIMS = [pytest.param(s, tp, lid, id=f"seed{s}-{tp}-{lid}") for s in (0, 1) for tp, lid in (("baseline", "L4"), ("fu1", "L1"), ("fu1", "L4"))]
+RIMS = [
+    pytest.param(s, tp, lid, mode, id=f"seed{s}-{tp}-{lid}-{mode}")
+    for s in (0, 1)
+    for tp, lid in (("baseline", "L4"), ("fu1", "L1"), ("fu1", "L4"))
+    for mode in ("click", "line")
+]
 
 
-@pytest.mark.parametrize(("seed", "tp", "lesion_id"), RIMS)
-def test_thin_enhancing_rim_is_part_of_the_lesion_but_never_viable(seed: int, tp: str, lesion_id: str) -> None:
+@pytest.mark.parametrize(("seed", "tp", "lesion_id", "mode"), RIMS)
+def test_thin_enhancing_rim_is_part_of_the_lesion_but_never_viable(seed: int, tp: str, lesion_id: str, mode: str) -> None:
     st = _study(seed, tp)
     rec = st.truth["lesions"][lesion_id]
     assert rec["kind"] == "rim_only"
     truth = st.lesions.array == rec["label"]
-    res = segment_lesion(st.volumes, seed_lps=rec["seed_lps"], liver=st.liver)
-    off = segment_lesion(st.volumes, seed_lps=rec["seed_lps"], liver=st.liver, params=LesionParams(enhancing_rim=False))
-    # measured 0.912-0.945 (1.1 without the rim: 0.796-0.804), docs/validation.md section 2.2
-    assert dice(res.labels.array, truth) >= 0.90
+    where = {"seed_lps": rec["seed_lps"]} if mode == "click" else {"line_lps": rec["ld_endpoints_lps"]}
+    res = segment_lesion(st.volumes, liver=st.liver, **where)
+    off = segment_lesion(st.volumes, liver=st.liver, params=LesionParams(enhancing_rim=False), **where)
+    # algorithm 1.3 measured 0.960-0.983 (click and line; 1.2: click 0.912-0.945, line 0.80-0.81;
+    # without the rim 0.796-0.804), docs/validation.md section 2.2
+    assert dice(res.labels.array, truth) >= 0.95
     assert dice(off.labels.array, truth) < 0.85
     assert any("thin enhancing rim" in n for n in res.notes)
     lab = LabelVolume.like(res.labels, (res.mask * rec["label"]).astype(np.uint8), labels={rec["label"]: lesion_id})
