@@ -28,6 +28,8 @@ __all__ = [
     "LESION_LINE_ROI_FACTOR",
     "LESION_LINE_CLAMP_FACTOR",
     "LESION_HETEROGENEOUS_MIN_FRACTION",
+    "LESION_LINE_PROFILE_INNER_FRACTION",
+    "LESION_RING_SPREAD_K",
     "LESION_EDGE_BAND_MM",
     "LESION_SHELL_NONPARENCHYMA_FRACTION",
     "LESION_EXPANSION_ROUNDS",
@@ -153,6 +155,23 @@ LESION_STATS_SAMPLING_MM: Final[float] = 1.5
 #: heterogeneous (necrosis + enhancing tissue, lipiodol) and segmented two-sided ("both").
 #: 0.15: a viable rim or nodule of a few mm in a 2-4 cm lesion is 15-50 % of its volume.
 LESION_HETEROGENEOUS_MIN_FRACTION: Final[float] = 0.15
+
+#: The ring around the region is "one tissue" when its interquartile range is at most this
+#: multiple of smoothed noise's (1.349 sigma_smoothed); above it, the parenchyma value (mode of
+#: the wider shell) is checked and, when it lies between the ring's value and the lesion's, the
+#: window's near bound is the midpoint against it (1.4, lesion.py ``_near_tissue``).  Plain
+#: parenchyma with noise: 1; a vessel or the liver edge in part of the ring raises it a little; a
+#: ring of necrosis and parenchyma (a nodule at the border of a necrotic HCC, phantom fu2 L2):
+#: ~2.7.  2 is a trigger for the (costlier) shell histogram, not a decision: the decision is the
+#: parenchyma value's position.
+LESION_RING_SPREAD_K: Final[float] = 2.0
+
+#: The same heterogeneity test is also run on the drawn line itself (1.4): the smoothed values
+#: along its central part, this fraction of its length (the endpoints are the lesion's edges, and
+#: their partial-volume samples are neither lesion nor surroundings).  The ball around the line
+#: holds parenchyma as well, which dilutes a compact part: the post-TACE phantom lesion's 7 mm
+#: lipiodol deposit is ~10 % of the ball but ~40 % of the line (docs/validation.md section 2.2).
+LESION_LINE_PROFILE_INNER_FRACTION: Final[float] = 0.8
 
 
 #: Heterogeneous-lesion test after a click: the ring (LESION_RING_INNER_MM - LESION_RING_OUTER_MM)

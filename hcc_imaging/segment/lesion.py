@@ -396,6 +396,7 @@ def _grow_in_roi(
     sigma_raw: float,
     noise_factor: float,
     first_round_only: bool = False,
+    line_local: NDArray[np.float64] | None = None,
 ) -> tuple[NDArray[np.bool_], _Model]:
     from scipy import ndimage as ndi
 
@@ -442,6 +443,15 @@ def _grow_in_roi(
             f_lo = float(np.mean(inner < surround - k))
             f_hi = float(np.mean(inner > surround + k))
             both = min(f_lo, f_hi) >= C.LESION_HETEROGENEOUS_MIN_FRACTION
+            if not both and line_local is not None:
+                # the same test on the drawn line itself (its inner part: the endpoints are the
+                # lesion's edges): the ball around the line also holds parenchyma, which dilutes a
+                # compact bright (lipiodol) or dark part below the share (1.4)
+                prof = _line_profile(smooth, line_local, spacing)
+                if prof.size:
+                    f_lo = float(np.mean(prof < surround - k))
+                    f_hi = float(np.mean(prof > surround + k))
+                    both = min(f_lo, f_hi) >= C.LESION_HETEROGENEOUS_MIN_FRACTION
         if both:
             # heterogeneous lesion: everything that differs from the surroundings by more than
             # half the typical lesion-surroundings difference inside the current region
@@ -472,6 +482,14 @@ def _grow_in_roi(
         else:
             hyper = lesion > surround if params.polarity == "auto" else params.polarity == "hyper"
             low, high = _window(lesion, surround, sigma_raw, params.outer_k_sigma, hyper)
+            if not first_round_only:
+                near = _near_tissue(smooth, region, ring_vals, spacing, params, liver, lesion, surround, sigma_s)
+                if near is not None:
+                    # a tissue between the ring's value and the lesion's borders it too (1.4)
+                    if hyper:
+                        low = max(low, 0.5 * (lesion + near))
+                    else:
+                        high = min(high, 0.5 * (lesion + near))
             cand = (smooth >= low) & (smooth <= high)
         if both:
             dev_r = np.abs(smooth[region] - surround)
@@ -510,6 +528,39 @@ def _grow_in_roi(
         mask = filled
         region = mask
     return mask, model
+
+
+def _near_tissue(
+    smooth: NDArray[np.float32], region: NDArray[np.bool_], ring_vals: NDArray[np.float32], spacing: Sequence[float],
+    params: LesionParams, liver: NDArray[np.bool_] | None, lesion: float, surround: float, sigma_s: float,
+) -> float | None:
+    """The parenchyma value when it lies between the ring's value and the lesion's (1.4), else None.
+
+    The window's near bound is the midpoint between the lesion and the ring's median: right when
+    the ring is one tissue.  A viable nodule mostly enclosed by necrosis has a ring of necrosis
+    (25-40 HU in arterial) whose midpoint with the nodule (110-130 HU) lies a few HU above the
+    parenchyma (70 HU): where the nodule reaches the lesion's border, the region leaks into the
+    liver.  When the ring is not one tissue (its interquartile range is above
+    ``LESION_RING_SPREAD_K`` times that of smoothed noise: cheap, no extra image pass otherwise),
+    the parenchyma value (histogram mode of the wider shell, :func:`_parenchyma_value`) is taken;
+    when it lies between the ring's value and the lesion's, more than ``min_contrast_k_sigma``
+    smoothed-noise sigmas from both, it is returned and the caller moves the near bound to the
+    midpoint between the lesion and it.  Otherwise (one-tissue ring, parenchyma = ring) None:
+    the window is unchanged.
+    """
+    if ring_vals.size < 4 or not region.any():
+        return None
+    q25, q75 = np.percentile(ring_vals, [25, 75])
+    if float(q75 - q25) <= C.LESION_RING_SPREAD_K * 1.349 * max(sigma_s, 1e-6):
+        return None
+    p = _parenchyma_value(smooth, region, spacing, params, liver, sigma_s)
+    if p is None:
+        return None
+    tol = params.min_contrast_k_sigma * max(sigma_s, 1e-6)
+    lo_v, hi_v = (surround, lesion) if surround < lesion else (lesion, surround)
+    if lo_v + tol < p < hi_v - tol:
+        return p
+    return None
 
 
 def _parenchyma_shell(
@@ -708,6 +759,24 @@ def _inner_band(mask: NDArray[np.bool_], spacing: Sequence[float], width_mm: flo
     return out
 
 
+def _line_profile(smooth: NDArray[np.float32], line_local: NDArray[np.float64], spacing: Sequence[float]) -> NDArray[np.float64]:
+    """Smoothed values along the inner part of a drawn line (``LESION_LINE_PROFILE_INNER_FRACTION``
+    of its length, centred), sampled every half voxel (trilinear); ``line_local``: its two
+    endpoints as (fractional) indices of ``smooth``."""
+    from scipy import ndimage as ndi
+
+    a, b = np.asarray(line_local[0], float), np.asarray(line_local[1], float)
+    length_mm = float(np.linalg.norm((b - a) * np.asarray(spacing, float)))
+    n = max(2, int(math.ceil(length_mm / (0.5 * min(spacing)))) + 1)
+    half = 0.5 * C.LESION_LINE_PROFILE_INNER_FRACTION
+    t = np.linspace(0.5 - half, 0.5 + half, n)
+    pts = a[None, :] + t[:, None] * (b - a)[None, :]
+    inside = np.all((pts >= 0) & (pts <= np.asarray(smooth.shape) - 1), axis=1)
+    if not inside.any():
+        return np.zeros(0)
+    return ndi.map_coordinates(smooth, pts[inside].T, order=1, mode="nearest")
+
+
 def _inner_half(line_ball: NDArray[np.bool_]) -> NDArray[np.bool_]:
     """The inner half (by radius) of a ball mask: voxels at least as deep as half its radius."""
     from scipy import ndimage as ndi
@@ -767,7 +836,8 @@ def _segment_on(
             if liv is not None:
                 line_ball &= liv
         mask, model = _grow_in_roi(
-            raw, smooth, local_seed, tuple(sp), params, liv, clamp, line_ball, sigma_raw, nf, first_round_only  # type: ignore[arg-type]
+            raw, smooth, local_seed, tuple(sp), params, liv, clamp, line_ball, sigma_raw, nf, first_round_only,  # type: ignore[arg-type]
+            None if line_idx is None else np.asarray(line_idx, float) - lo,
         )
         click_mask = None
         touches = _touches_border(mask, lo, hi, shape)
