@@ -18,12 +18,23 @@ Method (:func:`segment_lesion`)
 4. **Window**: from the midpoint between lesion and surroundings (the 50 % partial-volume
    border) to ``outer_k_sigma`` noise sigmas (or one contrast) beyond the lesion value, on the
    lesion's side (hypo- or hyper-dense is decided by the data, or forced with ``polarity``).
+   With a line and ``polarity="auto"``, the lesion is heterogeneous (two-sided window, "both")
+   when clearly darker AND clearly brighter parts each make ``LESION_HETEROGENEOUS_MIN_FRACTION``
+   of the ball on the line, or (1.4) of the central ``LESION_LINE_PROFILE_INNER_FRACTION`` of the
+   drawn line itself (a compact lipiodol deposit is a small share of the ball).
 5. **Region**: voxels in the window (and in the liver mask, and within
    ``line_clamp_factor * L / 2`` of the line's midpoint) connected to the seed; a binary
    opening with a ball of ``opening_radius_mm`` cuts thin bridges to vessels and the
    partial-volume shell along the liver edge; holes are filled (3-D, then per slice).
 6. Steps 3-5 are repeated ``iterations`` times with the lesion value re-estimated as the
-   median inside the mask and the ring taken around the mask.
+   median of the ``edge_band_mm`` band inside the mask (the whole mask's median when that band
+   is within the contrast minimum of the surroundings: an ill-defined, infiltrative border; a
+   note says so) and the ring taken around the mask.  In every round, when the ring is not one tissue (its
+   interquartile range above ``LESION_RING_SPREAD_K`` noise IQRs) and the parenchyma value
+   (histogram mode of the wider shell, as in step 7) lies between the ring's value and the
+   lesion's, the window's near bound is the midpoint against the parenchyma: a viable nodule at
+   the border of a necrotic lesion has a ring of necrosis, and the midpoint against necrosis
+   lets the region leak into the liver (1.4).
 7. **Heterogeneous lesions** (click only; ``heterogeneous_expansion``): the parenchyma value is
    the histogram mode of the smoothed image near the region (inside the liver).  When most of the
    ring around the region differs from it (``shell_nonparenchyma_fraction``), the click hit one
@@ -292,6 +303,7 @@ class _Model:
     high: float
     conspicuity: float = 0.0
     mode: str = "hypo"
+    ill_defined: bool = False  # the edge band was within the contrast minimum: whole-region value used
 
 
 @dataclass(slots=True)
@@ -423,6 +435,7 @@ def _grow_in_roi(
     model = _Model(lesion, lesion, sigma_raw, sigma_s, lesion, lesion)
     open_el = ball(params.opening_radius_mm, spacing) if params.opening_radius_mm > 0 else None
     mask = region
+    ill_defined = False
     for it in range(params.iterations):
         ring = _ring(region, spacing, params.ring_inner_mm, params.ring_outer_mm)
         if liver is not None:
@@ -465,6 +478,11 @@ def _grow_in_roi(
                     # a necrotic core must not pull the threshold away from the real edge
                     band = _inner_band(mask, spacing, params.edge_band_mm)
                     lesion = float(np.median(smooth[band])) if band.any() else float(np.median(raw[mask]))
+                    if abs(lesion - surround) < params.min_contrast_k_sigma * max(sigma_s, 1e-6):
+                        # an ill-defined border (infiltrative lesion): the band is the blur
+                        # itself, half-way to the surroundings; the lesion is the region (1.4)
+                        lesion = float(np.median(raw[mask]))
+                        ill_defined = True
                 else:
                     lesion = float(np.median(raw[mask]))
             contrast = abs(lesion - surround)
@@ -496,7 +514,8 @@ def _grow_in_roi(
             consp = float(np.percentile(dev_r, 25)) / max(sigma_raw, 1e-6) if dev_r.size else 0.0
         else:
             consp = abs(lesion - surround) / max(sigma_raw, 1e-6)
-        model = _Model(lesion, surround, sigma_raw, sigma_s, low, high, consp, "both" if both else ("hyper" if lesion > surround else "hypo"))
+        model = _Model(lesion, surround, sigma_raw, sigma_s, low, high, consp,
+                       "both" if both else ("hyper" if lesion > surround else "hypo"), ill_defined)
         if first_round_only:
             return region, model
         if liver is not None:
@@ -1307,6 +1326,11 @@ def segment_lesion(
         notes.append(
             f"a thin enhancing rim around the hypodense zone (seen on the {rr.rim_phase} phase) is included "
             "in the lesion mask."
+        )
+    if rr.model.ill_defined:
+        notes.append(
+            "ill-defined border: the lesion's edge band is within the contrast minimum of its surroundings, so the "
+            "threshold uses the whole region's value (an infiltrative lesion); its extent is uncertain, check it."
         )
     if growth_phase is not None:
         notes.append(
