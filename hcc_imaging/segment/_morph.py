@@ -122,12 +122,15 @@ def largest_component(mask: NDArray[np.bool_], structure: NDArray[np.bool_] | No
 
 
 def component_at(
-    mask: NDArray[np.bool_], seed: Sequence[int], seed_region: NDArray[np.bool_] | None = None
+    mask: NDArray[np.bool_], seed: Sequence[int], seed_region: NDArray[np.bool_] | None = None,
+    prefer_region: bool = False,
 ) -> NDArray[np.bool_]:
     """Connected component of ``mask`` containing ``seed``.
 
     When the seed voxel itself is off, the component with most voxels inside ``seed_region``
-    (e.g. the seed neighbourhood) is returned; empty when nothing overlaps.
+    (e.g. the seed neighbourhood) is returned; empty when nothing overlaps.  With
+    ``prefer_region`` that component wins even when the seed voxel is on (a line's ball: the
+    lesion is what the line crosses, not whatever its midpoint voxel touches).
     """
     from scipy import ndimage as ndi
 
@@ -135,7 +138,7 @@ def component_at(
     if n == 0:
         return np.zeros_like(mask, dtype=bool)
     v = int(lab[tuple(int(s) for s in seed)])
-    if v == 0 and seed_region is not None:
+    if (v == 0 or prefer_region) and seed_region is not None:
         counts = np.bincount(lab[seed_region].ravel(), minlength=n + 1)
         counts[0] = 0
         if counts.max() > 0:
@@ -151,6 +154,7 @@ def component_at_in_box(
     shape: Sequence[int],
     seed: Sequence[int],
     seed_region: NDArray[np.bool_] | None = None,
+    prefer_region: bool = False,
 ) -> NDArray[np.bool_]:
     """:func:`component_at` of a ``shape`` mask that is False outside ``box`` (``mask_box`` is its
     part in ``box``): labels only the box; the same result, full size.
@@ -168,7 +172,7 @@ def component_at_in_box(
     local = tuple(int(v) - o for v, o in zip(seed, off, strict=True))
     inside = all(0 <= v < m for v, m in zip(local, mask_box.shape, strict=True))
     v = int(lab[local]) if inside else 0
-    if v == 0 and seed_region is not None:
+    if (v == 0 or prefer_region) and seed_region is not None:
         counts = np.bincount(lab[seed_region[tuple(box)]].ravel(), minlength=n + 1)
         counts[0] = 0
         if counts.max() > 0:

@@ -522,7 +522,12 @@ def _grow_in_roi(
             cand &= liver
         if clamp is not None:
             cand &= clamp
-        comp = component_at(cand, seed, seed_region)
+        # with a line, the component holding most of the line's ball: the midpoint voxel may lie
+        # in a part outside the window (an enhancing nodule on the washout phase) or in a noise
+        # speck of it (1.4)
+        by_line = line_ball is not None and line_ball.any()
+        pick = line_ball if by_line else seed_region
+        comp = component_at(cand, seed, pick, prefer_region=by_line)
         if not comp.any() and (both or line_ball is not None):
             comp = component_at(cand, seed, region)
         if not comp.any():
@@ -536,7 +541,7 @@ def _grow_in_roi(
             pad = np.array(open_el.shape) // 2 + 1
             sl = pad_box(bb[0], bb[1], pad, comp.shape)
             opened_local = ndi.binary_opening(comp[sl], structure=open_el)
-            kept = component_at_in_box(opened_local, sl, comp.shape, seed, seed_region)
+            kept = component_at_in_box(opened_local, sl, comp.shape, seed, pick, prefer_region=by_line)
             if kept.any():
                 comp = kept
         bb = bbox(comp)
@@ -1330,7 +1335,8 @@ def segment_lesion(
     if rr.model.ill_defined:
         notes.append(
             "ill-defined border: the lesion's edge band is within the contrast minimum of its surroundings, so the "
-            "threshold uses the whole region's value (an infiltrative lesion); its extent is uncertain, check it."
+            "threshold uses the whole region's value (an infiltrative lesion, or a small one near the contrast "
+            "minimum); its extent is uncertain, check it."
         )
     if growth_phase is not None:
         notes.append(
