@@ -478,9 +478,12 @@ def _grow_in_roi(
                     # a necrotic core must not pull the threshold away from the real edge
                     band = _inner_band(mask, spacing, params.edge_band_mm)
                     lesion = float(np.median(smooth[band])) if band.any() else float(np.median(raw[mask]))
-                    if abs(lesion - surround) < params.min_contrast_k_sigma * max(sigma_s, 1e-6):
+                    if (abs(lesion - surround) < params.min_contrast_k_sigma * max(sigma_s, 1e-6)
+                            and not _touches_faces(mask)):
                         # an ill-defined border (infiltrative lesion): the band is the blur
-                        # itself, half-way to the surroundings; the lesion is the region (1.4)
+                        # itself, half-way to the surroundings; the lesion is the region (1.4).
+                        # Not for a region that reaches the ROI's faces: that band is a leak's
+                        # border, not a lesion's, and the error stands
                         lesion = float(np.median(raw[mask]))
                         ill_defined = True
                 else:
@@ -807,6 +810,11 @@ def _inner_half(line_ball: NDArray[np.bool_]) -> NDArray[np.bool_]:
 
     d = ndi.distance_transform_edt(line_ball)
     return np.asarray(d >= 0.5 * d.max()) if d.max() > 0 else line_ball
+
+
+def _touches_faces(mask: NDArray[np.bool_]) -> bool:
+    """Whether ``mask`` has a voxel on any face of its own array (the region of interest)."""
+    return any(np.take(mask, i, axis=ax).any() for ax in range(mask.ndim) for i in (0, -1))
 
 
 def _touches_border(mask: NDArray[np.bool_], lo: NDArray[np.int64], hi: NDArray[np.int64], shape: Sequence[int]) -> bool:
