@@ -29,7 +29,7 @@ Method (:func:`segment_lesion`)
 6. Steps 3-5 are repeated ``iterations`` times with the lesion value re-estimated as the
    median of the ``edge_band_mm`` band inside the mask (the whole mask's median when that band
    is within the contrast minimum of the surroundings: an ill-defined, infiltrative border; a
-   note says so) and the ring taken around the mask.  In every round, when the ring is not one tissue (its
+   note says so) and the ring taken around the mask.  From round 2 on, when the ring is not one tissue (its
    interquartile range above ``LESION_RING_SPREAD_K`` noise IQRs) and the parenchyma value
    (histogram mode of the wider shell, as in step 7) lies between the ring's value and the
    lesion's, the window's near bound is the midpoint against the parenchyma: a viable nodule at
@@ -503,7 +503,7 @@ def _grow_in_roi(
         else:
             hyper = lesion > surround if params.polarity == "auto" else params.polarity == "hyper"
             low, high = _window(lesion, surround, sigma_raw, params.outer_k_sigma, hyper)
-            if not first_round_only:
+            if it > 0 and not first_round_only:
                 near = _near_tissue(smooth, region, ring_vals, spacing, params, liver, lesion, surround, sigma_s)
                 if near is not None:
                     # a tissue between the ring's value and the lesion's borders it too (1.4)
