@@ -159,11 +159,11 @@ LESION_HETEROGENEOUS_MIN_FRACTION: Final[float] = 0.15
 #: The ring around the region is "one tissue" when its interquartile range is at most this
 #: multiple of smoothed noise's (1.349 sigma_smoothed); above it, the parenchyma value (mode of
 #: the wider shell) is checked and, when it lies between the ring's value and the lesion's, the
-#: window's near bound is the midpoint against it (1.4, lesion.py ``_near_tissue``).  Plain
-#: parenchyma with noise: 1; a vessel or the liver edge in part of the ring raises it a little; a
-#: ring of necrosis and parenchyma (a nodule at the border of a necrotic HCC, phantom fu2 L2):
-#: ~2.7.  2 is a trigger for the (costlier) shell histogram, not a decision: the decision is the
-#: parenchyma value's position.
+#: window's near bound is the midpoint against it (1.4, lesion.py ``_near_tissue``; from round 2,
+#: when the ring surrounds the grown region).  Measured: perf phantoms (30 / 50 mm, vessel and
+#: fat nearby) 1.26-1.68; a ring of necrosis and parenchyma (the nodule at the border of the
+#: fu2 L2 phantom lesion) 2.7.  2 is only a trigger for the costlier shell histogram, not a
+#: decision: the decision is where the parenchyma value lies.
 LESION_RING_SPREAD_K: Final[float] = 2.0
 
 #: The same heterogeneity test is also run on the drawn line itself (1.4): the smoothed values
