@@ -10,8 +10,17 @@ Classical method (:func:`segment_liver`, ``backend="classical"``), on a ~2 mm wo
    heart, stomach, kidney, spleen); keep the component holding the seed, else the largest one on
    the patient's right (LPS x below the body's centre); dilate back inside the window.
 4. Close with ``closing_radius_mm`` and fill holes (3-D, then per slice) so intrahepatic vessels
-   and lesions are inside the liver, as in expert masks; map back to the image grid (linear on
-   the mask fraction, >= 0.5).
+   and lesions are inside the liver, as in expert masks.
+5. Tumour inclusion (``LiverParams.include_tumours``, on): a tumour at the capsule, wider than
+   any closing, with a necrotic core (e.g. 10-40 HU) is left out by the window.  Soft tissue
+   outside the mask (from -30 HU, above fat, up to the window's top) is cut into pieces at
+   bridges thinner than 2 x ``erosion_radius_mm``; a piece joins the liver when >= 25 % of its
+   border lies on the liver, the liver holds >= half of the border it has on tissue (fat, lung
+   and air do not count: a capsular tumour meets them), its median is not above the parenchyma
+   value (not blood) and it is smaller than the liver.  ``include_lps=`` points add the piece
+   under each point whatever the test says (e.g. a lesion click).  The mask is closed and
+   filled again around the added pieces.  Rationale of each number in :mod:`.constants`.
+6. Map back to the image grid (linear on the mask fraction, >= 0.5).
 
 Optional AI backend: ``backend="totalsegmentator"`` runs TotalSegmentator (Wasserthal et al.,
 Radiol Artif Intell 2023;5:e230024) only when the package is importable **and** its weights are
@@ -300,6 +309,10 @@ def segment_liver(
         "auto" uses it when available, else the classical method.
     seed_lps : 3 floats, mm, optional
         A point inside the liver: sets the liver value and picks the component.
+    include_lps : (n, 3) floats, mm, optional
+        Points on lesions that belong to the liver (e.g. lesion clicks): the soft-tissue piece
+        under each point is added even when the automatic tumour-inclusion test rejects it (or
+        is off), unless that piece is larger than the liver.
     params : LiverParams, optional
 
     Returns

@@ -48,7 +48,9 @@ def _ell(x: NDArray[np.float64], y: NDArray[np.float64], z: NDArray[np.float64],
     return ((x - c[0]) / r[0]) ** 2 + ((y - c[1]) / r[1]) ** 2 + ((z - c[2]) / r[2]) ** 2
 
 
-def capsule_phantom(seed: int = 0, *, noise_sd_hu: float = 12.0) -> CapsulePhantom:
+def capsule_phantom(seed: int = 0, *, noise_sd_hu: float = 12.0, offset_mm: float = 0.0, core_hu: float = 20.0) -> CapsulePhantom:
+    """``offset_mm`` moves tumour 1's centre outwards (> 0) or inwards along the capsule normal
+    direction; ``core_hu`` is its necrotic core's value."""
     rng = np.random.default_rng(seed)
     sp = np.asarray(SPACING)
     origin_zyx = -(np.asarray(SHAPE) - 1) / 2 * sp
@@ -94,13 +96,13 @@ def capsule_phantom(seed: int = 0, *, noise_sd_hu: float = 12.0) -> CapsulePhant
     # tumour 1: on the capsule at the lateral dome (direction (-1, 0, 1) from the liver centre)
     u = np.array([-1.0, 0.0, 1.0]) / np.sqrt(2.0)
     s = 1.0 / np.sqrt(np.sum((u / LIVER_RADII) ** 2))
-    c1 = LIVER_CENTRE + s * u
+    c1 = LIVER_CENTRE + (s + offset_mm) * u
     r1 = np.sqrt((x - c1[0]) ** 2 + (y - c1[1]) ** 2 + (z - c1[2]) ** 2)
     t1 = (r1 <= 27.0) & cavity
     blobs = ndi.gaussian_filter(rng.normal(0.0, 1.0, SHAPE), [4.0 / s_ for s_ in sp])
     blobs *= 25.0 / max(float(blobs[t1].std()), 1e-6)
     img[t1] = np.clip(85.0 + blobs[t1], 55.0, 140.0)
-    img[t1 & (r1 <= 15.0)] = 20.0
+    img[t1 & (r1 <= 15.0)] = core_hu
     c2 = np.array([-40.0, 10.0, -15.0])
     t2 = ((x - c2[0]) ** 2 + (y - c2[1]) ** 2 + (z - c2[2]) ** 2 <= 14.0**2) & liver
     img[t2] = 60.0
