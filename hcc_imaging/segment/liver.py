@@ -82,6 +82,13 @@ class LiverParams:
                 "LiverParams: work_spacing_mm and half_width_hu must be > 0 and erosion_radius_mm >= 0, got "
                 f"{self.work_spacing_mm}, {self.half_width_hu}, {self.erosion_radius_mm}."
             )
+        if not (0.0 <= self.tumour_min_liver_contact <= 1.0 and 0.0 <= self.tumour_min_liver_share <= 1.0
+                and self.tumour_max_volume_ratio > 0):
+            raise SegmentationError(
+                "LiverParams: tumour_min_liver_contact and tumour_min_liver_share are shares in [0, 1] and "
+                f"tumour_max_volume_ratio must be > 0, got {self.tumour_min_liver_contact}, "
+                f"{self.tumour_min_liver_share}, {self.tumour_max_volume_ratio}."
+            )
 
 
 def totalsegmentator_weights_dir() -> Path:

@@ -68,6 +68,8 @@ def test_no_body_and_empty_mapping() -> None:
         segment_liver({})
     with pytest.raises(SegmentationError, match="work_spacing_mm"):
         LiverParams(half_width_hu=0.0)
+    with pytest.raises(SegmentationError, match="shares in"):
+        LiverParams(tumour_min_liver_share=1.5)
 
 
 def test_erosion_too_strong() -> None:
