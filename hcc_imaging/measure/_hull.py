@@ -112,6 +112,23 @@ def slice_hulls(mask: NDArray[np.bool_]) -> SliceHulls:
 #: In-plane directions sampled for the slice-pair support-function bound of the 3-D Feret
 #: diameter (the bound is exact up to 1/cos(pi/128) = 1.0003).
 _N_DIRS = 128
+#: directions per block of the support-function computation (bounds the temporaries)
+_SUPPORT_BLOCK = 32
+
+
+def _support(x: FloatArr, y: FloatArr, st: IntArr) -> FloatArr:
+    """Support functions ``max_v (x_v cos a + y_v sin a)`` of the vertex groups starting at
+    ``st``, at the ``_N_DIRS`` angles, shape (groups, dirs).  Computed direction-major, in
+    blocks of ``_SUPPORT_BLOCK`` directions (the same products and sums as
+    ``outer(x, cos) + outer(y, sin)``, hence the same values; 3-4x faster, measured)."""
+    ang = np.arange(_N_DIRS) * (2.0 * np.pi / _N_DIRS)
+    cs, sn = np.cos(ang), np.sin(ang)
+    h = np.empty((_N_DIRS, len(st)))
+    for d0 in range(0, _N_DIRS, _SUPPORT_BLOCK):
+        pr = np.multiply.outer(cs[d0 : d0 + _SUPPORT_BLOCK], x)
+        pr += np.multiply.outer(sn[d0 : d0 + _SUPPORT_BLOCK], y)
+        h[d0 : d0 + _SUPPORT_BLOCK] = np.maximum.reduceat(pr, st, axis=1)
+    return h.T
 
 
 def feret_3d(hulls: SliceHulls, spacing: tuple[float, float, float], lower: tuple[int, int, float]) -> tuple[int, int, float]:
@@ -165,9 +182,7 @@ def feret_3d(hulls: SliceHulls, spacing: tuple[float, float, float], lower: tupl
     k1, k2, dz2 = k1[keep], k2[keep], dz2[keep]
     if len(k1) == 0:
         return best_a, best_b, best_len
-    ang = np.arange(_N_DIRS) * (2.0 * np.pi / _N_DIRS)
-    proj = np.outer(x, np.cos(ang)) + np.outer(y, np.sin(ang))
-    h = np.maximum.reduceat(proj, st, axis=0)  # (slices, dirs) support functions
+    h = _support(x, y, st)  # (slices, dirs) support functions
     h_opp = np.roll(h, -_N_DIRS // 2, axis=1)  # h(-u)
     ub = (h[k1] + h_opp[k2]).max(axis=1) / np.cos(np.pi / _N_DIRS)
     b2 = dz2 + ub * ub
