@@ -355,6 +355,8 @@ class _Core:
     ld_vertices: tuple[int, int]  # indices of the centre-hull LD vertices in the hull vertex arrays
     ld_centre_mm: float  # the centre-hull LD length (a lower bound for the centre 3-D Feret search)
     sections: "_Sections"
+    #: the centre 3-D Feret pair(s) when computed with the LD (``_core(frame, feret=True)``)
+    feret: tuple[int, int, float, list[tuple[int, int]]] | None = None
 
 
 def _pt(a: NDArray[np.float64]) -> Point3:
@@ -455,7 +457,9 @@ _MAX_LD_SLICES = 5
 _MAX_TIES = 64
 
 
-def _core(frame: AxialFrame) -> _Core:
+def _core(frame: AxialFrame, feret: bool = False) -> _Core:
+    """LD of the frame (and, with ``feret``, the centre 3-D Feret pairs, whose sections are
+    then fitted in the same batch as the LD's)."""
     hulls = _hull.slice_hulls(frame.mask)
     sp = frame.spacing
     sr, sc = sp[1], sp[2]
@@ -500,7 +504,8 @@ def _core(frame: AxialFrame) -> _Core:
             keep = np.flatnonzero(score >= kth - 1e-9 * max(1.0, abs(float(kth))))
             cands = [cands[i] for i in keep]
     sections = _Sections(frame.mask, (sr, sc))
-    sections.prefetch([int(hulls.slices[c[0]]) for c in cands if c[1] != c[2]])
+    fer = _feret_pairs(hulls, frame.spacing, (a, b, length)) if feret else None
+    sections.prefetch([int(hulls.slices[c[0]]) for c in cands if c[1] != c[2]] + ([] if fer is None else fer[4]))
     refined = []
     for q, qa, qb, _ql in sorted(cands, key=lambda c: int(hulls.slices[c[0]])):
         k = int(hulls.slices[q])
@@ -547,7 +552,14 @@ def _core(frame: AxialFrame) -> _Core:
     q_f = np.array([k, q2[0] / sr, q2[1] / sc], dtype=np.float64)
     ld = _diameter(frame, p_f, q_f, ln)
     return _Core(
-        hulls=hulls, ld=ld, ld_pos=q, ld_frame=(p_f, q_f), ld_vertices=(a, b), ld_centre_mm=length, sections=sections
+        hulls=hulls,
+        ld=ld,
+        ld_pos=q,
+        ld_frame=(p_f, q_f),
+        ld_vertices=(a, b),
+        ld_centre_mm=length,
+        sections=sections,
+        feret=None if fer is None else fer[:4],
     )
 
 
@@ -599,21 +611,34 @@ def _perpendicular(
     return _diameter(frame, p_f, q_f, length)
 
 
-def _feret_from_core(frame: AxialFrame, core: _Core) -> FeretDiameter:
-    hulls = core.hulls
-    s0, sr, sc = frame.spacing
+def _feret_pairs(
+    hulls: _hull.SliceHulls, spacing: tuple[float, float, float], ld: tuple[int, int, float]
+) -> tuple[int, int, float, list[tuple[int, int]], list[int]]:
+    """The centre 3-D Feret pair ``(a, b, length_mm)``, its grid ties, and the slices whose
+    sections its refinement needs (``ld``: the centre-hull LD pair and length, a lower bound)."""
+    s0, sr, sc = spacing
     hn = max(sr, sc)
     sp_n = (s0 / hn, sr / hn, sc / hn)
-    a, b, length = _hull.feret_3d(hulls, sp_n, (*core.ld_vertices, core.ld_centre_mm / hn))
+    a, b, length = _hull.feret_3d(hulls, sp_n, (ld[0], ld[1], ld[2] / hn))
     pairs = _hull.feret_ties(hulls, sp_n, length, limit=_MAX_TIES) if length > 0.0 else []
-    length *= hn
-    best: tuple[float, int, int, NDArray[np.float64], NDArray[np.float64]] | None = None
-    # the sections of every pair not on one point, fitted together (batched)
     need = []
     for a_, b_ in pairs or [(a, b)]:
         if hulls.j[a_] * sr != hulls.j[b_] * sr or hulls.i[a_] * sc != hulls.i[b_] * sc:
             need += [int(hulls.k[a_]), int(hulls.k[b_])]
-    core.sections.prefetch(need)
+    return a, b, length * hn, pairs, need
+
+
+def _feret_from_core(frame: AxialFrame, core: _Core) -> FeretDiameter:
+    hulls = core.hulls
+    s0, sr, sc = frame.spacing
+    hn = max(sr, sc)
+    if core.feret is not None:
+        a, b, length, pairs = core.feret
+    else:
+        a, b, length, pairs, need = _feret_pairs(hulls, frame.spacing, (*core.ld_vertices, core.ld_centre_mm))
+        # the sections of every pair not on one point, fitted together (batched)
+        core.sections.prefetch(need)
+    best: tuple[float, int, int, NDArray[np.float64], NDArray[np.float64]] | None = None
     for a, b in pairs or [(a, b)]:
         ka, kb = int(hulls.k[a]), int(hulls.k[b])
         p_mm = np.array([hulls.j[a] * sr, hulls.i[a] * sc], dtype=np.float64)
@@ -747,7 +772,7 @@ def feret_diameter_3d(labels: LabelVolume, label: int | str | None = None) -> Fe
     voxels.  Plane-free: the slices of the grid are used whatever their orientation.
     """
     frame = axial_frame(labels, label, require_axial=False)
-    core = _core(frame)
+    core = _core(frame, feret=True)
     return _feret_from_core(frame, core)
 
 
