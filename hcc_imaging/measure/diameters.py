@@ -49,6 +49,7 @@ pruning and farthest pairs only on slices that can win (see :mod:`._hull`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -424,12 +425,31 @@ def refine_chord(
     return p2, q2, float(np.hypot(*(p2 - q2)))
 
 
-def _slice_farthest(hulls: _hull.SliceHulls, pos: int, sr: float, sc: float) -> tuple[int, int, float]:
-    s, e = int(hulls.starts[pos]), int(hulls.starts[pos + 1])
-    u, v = hulls.j[s:e] * sr, hulls.i[s:e] * sc
-    d2 = (u[:, None] - u[None, :]) ** 2 + (v[:, None] - v[None, :]) ** 2
-    a, b = divmod(int(d2.argmax()), e - s)
-    return s + a, s + b, float(np.sqrt(d2[a, b]))
+def _slices_farthest(hulls: _hull.SliceHulls, qs: NDArray[np.int64], sr: float, sc: float) -> list[tuple[int, int, int, float]]:
+    """:func:`_slice_farthest` of the slices ``qs`` (positions), all at once (vertex lists
+    padded with the slice's first vertex: the same first maximum, the same values)."""
+    out: list[tuple[int, int, int, float]] = []
+    if len(qs) == 0:
+        return out
+    st = hulls.starts
+    cnt = st[qs + 1] - st[qs]
+    u_all, v_all = hulls.j * sr, hulls.i * sc
+    step = max(1, 65536 // int(cnt.max()) ** 2)  # bounded temporaries
+    for c0 in range(0, len(qs), step):
+        q = qs[c0 : c0 + step]
+        nq = cnt[c0 : c0 + step]
+        m = int(nq.max())
+        offs = np.arange(m)[None, :]
+        ids = np.where(offs < nq[:, None], st[q][:, None] + offs, st[q][:, None])
+        u, v = u_all[ids], v_all[ids]
+        d2 = (u[:, :, None] - u[:, None, :]) ** 2 + (v[:, :, None] - v[:, None, :]) ** 2
+        flat = d2.reshape(len(q), -1)
+        am = flat.argmax(axis=1)
+        best = flat[np.arange(len(q)), am]
+        for r in range(len(q)):
+            a, b = divmod(int(am[r]), m)
+            out.append((int(q[r]), int(ids[r, a]), int(ids[r, b]), float(np.sqrt(best[r]))))
+    return out
 
 
 def _tied_pairs(hulls: _hull.SliceHulls, pos: int, sr: float, sc: float, length: float) -> list[tuple[int, int]]:
@@ -483,10 +503,8 @@ def _core(frame: AxialFrame, feret: bool = False) -> _Core:
             np.maximum.reduceat(vv, s0s) - np.minimum.reduceat(vv, s0s),
         )
         far = side * np.sqrt(2.0) >= length - h - 1e-6 * hn
-        for q in np.flatnonzero(far).tolist():
-            if q == pos:
-                continue
-            qa, qb, ql = _slice_farthest(hulls, q, sr / hn, sc / hn)
+        far[pos] = False
+        for q, qa, qb, ql in _slices_farthest(hulls, np.flatnonzero(far), sr / hn, sc / hn):
             ql *= hn
             if ql >= length - h - 1e-9 * hn:
                 cands.append((q, qa, qb, ql))
@@ -611,6 +629,22 @@ def _perpendicular(
     return _diameter(frame, p_f, q_f, length)
 
 
+def _ellipses_farthest(
+    ea: _subvoxel.EllipseSection, eb: _subvoxel.EllipseSection
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Farthest pair of points of two ellipses: dense sampling (5 deg), then 12 steps of
+    support points (converges fast)."""
+    pa, pb = ea.points(72), eb.points(72)
+    d2 = (pa[:, None, 0] - pb[None, :, 0]) ** 2 + (pa[:, None, 1] - pb[None, :, 1]) ** 2
+    ia, ib = divmod(int(d2.argmax()), len(pb))
+    p_mm, q_mm = pa[ia], pb[ib]
+    for _ in range(12):
+        u = p_mm - q_mm
+        u = u / np.hypot(u[0], u[1])
+        p_mm, q_mm = ea.support_point(u), eb.support_point(-u)
+    return p_mm, q_mm
+
+
 def _feret_pairs(
     hulls: _hull.SliceHulls, spacing: tuple[float, float, float], ld: tuple[int, int, float]
 ) -> tuple[int, int, float, list[tuple[int, int]], list[int]]:
@@ -649,13 +683,7 @@ def _feret_from_core(frame: AxialFrame, core: _Core) -> FeretDiameter:
             ea, eb = core.sections.get(ka), core.sections.get(kb)
             if ea is not None and eb is not None:
                 # farthest pair of two elliptic sections: dense sampling (2 deg), then support points
-                pa, pb = ea.points(72), eb.points(72)
-                d2 = ((pa[:, None, :] - pb[None, :, :]) ** 2).sum(axis=2)
-                ia, ib = divmod(int(d2.argmax()), len(pb))
-                p_mm, q_mm = pa[ia], pb[ib]
-                for _ in range(12):  # converges fast (support points of two ellipses)
-                    u = p_mm - q_mm
-                    p_mm, q_mm = ea.support_point(u / np.hypot(*u)), eb.support_point(-u / np.hypot(*u))
+                p_mm, q_mm = _ellipses_farthest(ea, eb)
             else:
                 p0, q0 = p_mm, q_mm
                 for _ in range(2):
