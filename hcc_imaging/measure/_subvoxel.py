@@ -404,31 +404,31 @@ def _fit_boxes(
     D[:, :, 4] = y
     D[:, :, 5] = 1.0
     D[~valid] = 0.0
-    Dt = D.transpose(0, 2, 1)
+    act = np.flatnonzero(ok_n)  # the boxes still fitted
+    if len(act) < n:
+        x, y, ex, ey, valid, D, fl2 = (v[act] for v in (x, y, ex, ey, valid, D, fl2))
     w = valid.astype(np.float64)
-    active = np.flatnonzero(ok_n)
-    conic = np.full((n, 6), np.nan)
     with np.errstate(all="ignore"):
         for it in range(_ELLIPSE_ITER + 1):
-            S = (Dt[active] * w[active][:, None, :]) @ D[active]
-            picked = _fitzgibbon(S)
-            good = np.isfinite(picked).all(axis=1)
-            conic[active] = picked
-            active = active[good]
-            if it == _ELLIPSE_ITER or len(active) == 0:  # the last pass's weights would not be used
+            S = (D.transpose(0, 2, 1) * w[:, None, :]) @ D
+            conic = _fitzgibbon(S)
+            good = np.isfinite(conic).all(axis=1)
+            if not good.all():
+                act, conic = act[good], conic[good]
+                x, y, ex, ey, valid, D, fl2 = (v[good] for v in (x, y, ex, ey, valid, D, fl2))
+            if it == _ELLIPSE_ITER or len(act) == 0:  # the last pass's weights would not be used
                 break
-            Ca = conic[active]
-            xa, ya = x[active], y[active]
-            gx = (2 * Ca[:, 0])[:, None] * xa + Ca[:, 1][:, None] * ya + Ca[:, 3][:, None]
-            gy = Ca[:, 1][:, None] * xa + (2 * Ca[:, 2])[:, None] * ya + Ca[:, 4][:, None]
+            # gradient of the conic at each midpoint
+            cq = conic[:, :, None]
+            gx = (2 * cq[:, 0]) * x + cq[:, 1] * y + cq[:, 3]
+            gy = cq[:, 1] * x + (2 * cq[:, 2]) * y + cq[:, 4]
             g2 = gx * gx + gy * gy + 1e-300
-            var = (gx * ex[active] + gy * ey[active]) ** 2 / g2
-            w[active] = np.where(valid[active], 1.0 / ((var + fl2[active]) * g2), 0.0)
-    act = np.flatnonzero(np.isfinite(conic).all(axis=1))
+            var = (gx * ex + gy * ey) ** 2 / g2
+            w = np.where(valid, 1.0 / ((var + fl2) * g2), 0.0)
     if len(act) == 0:
         return out
     # centre, semi-axes, axes of every conic
-    a_, b_, c_, d_, e_, f_ = conic[act].T
+    a_, b_, c_, d_, e_, f_ = conic.T
     A2 = np.empty((len(act), 2, 2))
     A2[:, 0, 0] = a_
     A2[:, 0, 1] = A2[:, 1, 0] = b_ / 2.0
