@@ -43,18 +43,29 @@ __all__ = [
 ]
 
 
+#: index (most significant bit first) of the first / last set bit of a byte (8 / -1: none)
+_FIRST_BIT = np.array([8 if b == 0 else 8 - b.bit_length() for b in range(256)], dtype=np.int64)
+_LAST_BIT = np.array([-1 if b == 0 else 8 - (b & -b).bit_length() for b in range(256)], dtype=np.int64)
+
+
 def row_extremes(mask: NDArray[np.bool_]) -> tuple[IntArr, IntArr, IntArr, IntArr]:
     """First and last True voxel of every non-empty (slice, row) line.
 
-    Returns ``(k, j, first, last)``, sorted by ``(k, j)``.
+    Returns ``(k, j, first, last)``, sorted by ``(k, j)``.  The rows are packed 8 voxels to a
+    byte first (the searches then read 8x less memory; the first/last bit of the byte found
+    comes from a table).
     """
     m = np.asarray(mask, dtype=bool)
-    n_col = m.shape[2]
-    first = m.argmax(axis=2)
-    k, j = np.nonzero(m.any(axis=2))
-    first_kj = first[k, j]
-    last_kj = (n_col - 1) - m[:, :, ::-1].argmax(axis=2)[k, j]
-    return k.astype(np.int64), j.astype(np.int64), first_kj.astype(np.int64), last_kj.astype(np.int64)
+    P = np.packbits(m, axis=2)
+    k, j = np.nonzero(P.any(axis=2))
+    Pk = P[k, j]
+    nz = Pk != 0
+    r = np.arange(len(k))
+    fb = nz.argmax(axis=1)
+    lb = (Pk.shape[1] - 1) - nz[:, ::-1].argmax(axis=1)
+    first = fb * 8 + _FIRST_BIT[Pk[r, fb]]
+    last = lb * 8 + _LAST_BIT[Pk[r, lb]]
+    return k.astype(np.int64), j.astype(np.int64), first, last
 
 
 def _minorant(k: IntArr, y: IntArr, x: IntArr) -> tuple[IntArr, IntArr, IntArr]:
