@@ -503,6 +503,13 @@ def _core(frame: AxialFrame, feret: bool = False) -> _Core:
             np.maximum.reduceat(vv, s0s) - np.minimum.reduceat(vv, s0s),
         )
         far = side * np.sqrt(2.0) >= length - h - 1e-6 * hn
+        # ... and at most twice the largest distance from the box centre (a tighter bound on
+        # round sections; the same margin)
+        grp = np.repeat(np.arange(len(s0s)), np.diff(st))
+        cu = (np.maximum.reduceat(uu, s0s) + np.minimum.reduceat(uu, s0s)) / 2.0
+        cv = (np.maximum.reduceat(vv, s0s) + np.minimum.reduceat(vv, s0s)) / 2.0
+        rad = np.maximum.reduceat(np.hypot(uu - cu[grp], vv - cv[grp]), s0s)
+        far &= 2.0 * rad >= length - h - 1e-6 * hn
         far[pos] = False
         for q, qa, qb, ql in _slices_farthest(hulls, np.flatnonzero(far), sr / hn, sc / hn):
             ql *= hn
