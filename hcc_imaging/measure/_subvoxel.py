@@ -478,12 +478,18 @@ def _fit_boxes(
     d0 = np.arange(R)[None, :] * spa[:, 0:1] - c0[:, 0:1]  # (b, R)
     d1 = np.arange(C)[None, :] * spa[:, 1:2] - c0[:, 1:2]  # (b, C)
     d0b, d1b = d0[:, :, None], d1[:, None, :]
-    q = (d0b * mj0[:, None, None] + d1b * mj1[:, None, None]) ** 2 / (sa * sa)[:, None, None] + (
-        d0b * mn0[:, None, None] + d1b * mn1[:, None, None]
-    ) ** 2 / (sb * sb)[:, None, None]
-    inside_grid = (np.arange(R)[None, :, None] < shp[:, 0, None, None]) & (np.arange(C)[None, None, :] < shp[:, 1, None, None])
-    wrong = ((q <= 1.0) != stack[act]) & inside_grid
-    nwrong = wrong.sum(axis=(1, 2))
+    # q = (d . major)^2 / a^2 + (d . minor)^2 / b^2, in place (the same operations)
+    q = d0b * mj0[:, None, None] + d1b * mj1[:, None, None]
+    np.square(q, out=q)
+    q /= (sa * sa)[:, None, None]
+    q2 = d0b * mn0[:, None, None] + d1b * mn1[:, None, None]
+    np.square(q2, out=q2)
+    q2 /= (sb * sb)[:, None, None]
+    q += q2
+    # (the padding beyond a box is outside its ellipse, which lies within the box: no mismatch)
+    wrong = q <= 1.0
+    wrong ^= stack[act]
+    nwrong = np.count_nonzero(wrong, axis=(1, 2))
     lim = ELLIPSE_MISMATCH_VOXELS + ELLIPSE_MISMATCH_FRAC * cnt[act]
     accept = nwrong == 0
     check = np.flatnonzero((nwrong > 0) & (nwrong <= lim))
