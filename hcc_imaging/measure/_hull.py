@@ -57,12 +57,13 @@ def row_extremes(mask: NDArray[np.bool_]) -> tuple[IntArr, IntArr, IntArr, IntAr
     """
     m = np.asarray(mask, dtype=bool)
     P = np.packbits(m, axis=2)
-    k, j = np.nonzero(P.any(axis=2))
+    nz = P != 0
+    fb_all = nz.argmax(axis=2)  # first non-zero byte of every row (0 for an empty row)
+    k, j = np.nonzero(np.take_along_axis(nz, fb_all[:, :, None], axis=2)[:, :, 0])
     Pk = P[k, j]
-    nz = Pk != 0
     r = np.arange(len(k))
-    fb = nz.argmax(axis=1)
-    lb = (Pk.shape[1] - 1) - nz[:, ::-1].argmax(axis=1)
+    fb = fb_all[k, j]
+    lb = (Pk.shape[1] - 1) - nz[k, j][:, ::-1].argmax(axis=1)
     first = fb * 8 + _FIRST_BIT[Pk[r, fb]]
     last = lb * 8 + _LAST_BIT[Pk[r, lb]]
     return k.astype(np.int64), j.astype(np.int64), first, last

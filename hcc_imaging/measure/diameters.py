@@ -230,14 +230,20 @@ def _lesion_mask(labels: LabelVolume, value: int | None) -> NDArray[np.bool_]:
 
 
 def _bbox(mask: NDArray[np.bool_]) -> tuple[slice, slice, slice] | None:
-    sl = []
-    for ax in range(3):
-        other = tuple(a for a in range(3) if a != ax)
-        nz = np.flatnonzero(mask.any(axis=other))
-        if len(nz) == 0:
-            return None
-        sl.append(slice(int(nz[0]), int(nz[-1]) + 1))
-    return (sl[0], sl[1], sl[2])
+    # two passes over the mask: the OR of all slices (rows and columns), one any() per slice
+    m = np.asarray(mask, dtype=bool)
+    if m.size == 0:
+        return None
+    ax0 = np.flatnonzero(m.reshape(m.shape[0], -1).any(axis=1))
+    if len(ax0) == 0:
+        return None
+    a0 = m.any(axis=0)
+    ax1, ax2 = np.flatnonzero(a0.any(axis=1)), np.flatnonzero(a0.any(axis=0))
+    return (
+        slice(int(ax0[0]), int(ax0[-1]) + 1),
+        slice(int(ax1[0]), int(ax1[-1]) + 1),
+        slice(int(ax2[0]), int(ax2[-1]) + 1),
+    )
 
 
 def reformat_mode(reformat: Reformat | str) -> Reformat:
