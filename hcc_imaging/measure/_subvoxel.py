@@ -438,7 +438,20 @@ def _fit_boxes(
     act, A2, d_, e_, f_ = act[okd], A2[okd], d_[okd], e_[okd], f_[okd]
     if len(act) == 0:
         return out
-    cen = np.linalg.solve(-2.0 * A2, np.stack([d_, e_], axis=1)[:, :, None])[:, :, 0]
+    rhs = np.stack([d_, e_], axis=1)[:, :, None]
+    try:
+        cen = np.linalg.solve(-2.0 * A2, rhs)[:, :, 0]
+    except np.linalg.LinAlgError:  # an exactly singular one (rounding): one at a time
+        cen = np.full((len(act), 2), np.nan)
+        for r in range(len(act)):
+            try:
+                cen[r] = np.linalg.solve(-2.0 * A2[r], rhs[r])[:, 0]
+            except np.linalg.LinAlgError:
+                pass
+        okc = np.isfinite(cen).all(axis=1)
+        act, A2, cen, d_, e_, f_ = act[okc], A2[okc], cen[okc], d_[okc], e_[okc], f_[okc]
+        if len(act) == 0:
+            return out
     k = -(f_ + 0.5 * (d_ * cen[:, 0] + e_ * cen[:, 1]))
     lam, vec = np.linalg.eigh(A2)
     with np.errstate(all="ignore"):
