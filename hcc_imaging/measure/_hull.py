@@ -208,11 +208,13 @@ def feret_3d(hulls: SliceHulls, spacing: tuple[float, float, float], lower: tupl
         a, b = k1[c], k2[c]
         ia = np.where(offs[None, :] < cnt[a][:, None], st[a][:, None] + offs[None, :], st[a][:, None])
         ib = np.where(offs[None, :] < cnt[b][:, None], st[b][:, None] + offs[None, :], st[b][:, None])
-        d2 = (
-            (x[ia][:, :, None] - x[ib][:, None, :]) ** 2
-            + (y[ia][:, :, None] - y[ib][:, None, :]) ** 2
-            + dz2[c][:, None, None]
-        )
+        # (dx^2 + dy^2) + dz^2, in place (the same operations, two temporaries)
+        d2 = x[ia][:, :, None] - x[ib][:, None, :]
+        np.square(d2, out=d2)
+        dy = y[ia][:, :, None] - y[ib][:, None, :]
+        np.square(dy, out=dy)
+        d2 += dy
+        d2 += dz2[c][:, None, None]
         flat = d2.reshape(len(c), -1)
         am = flat.argmax(axis=1)
         vals = flat[np.arange(len(c)), am]
