@@ -375,25 +375,21 @@ def _fit_boxes(
     cnt_f = np.maximum(cnt, 1).astype(np.float64)
     m0 = np.bincount(seg, P0, minlength=n) / cnt_f
     m1 = np.bincount(seg, P1, minlength=n) / cnt_f
-    dev = np.maximum(np.abs(P0 - m0[seg]), np.abs(P1 - m1[seg]))
-    scale = np.zeros(n)
-    np.maximum.at(scale, seg, dev)
-    scale[scale == 0.0] = 1.0
-    # padded (box, point) layout for the batched scatter matrices
-    starts = np.concatenate([[0], np.cumsum(cnt)[:-1]])
+    dx0, dx1 = P0 - m0[seg], P1 - m1[seg]
+    dev = np.maximum(np.abs(dx0), np.abs(dx1))
+    starts = np.cumsum(cnt) - cnt  # the boxes' midpoints are contiguous (sorted by box)
+    scale = np.maximum.reduceat(dev, np.minimum(starts, len(dev) - 1))
+    scale[(cnt == 0) | (scale == 0.0)] = 1.0
+    # padded (box, point) layout for the batched scatter matrices: x, y, e_x, e_y, valid
     pos = np.arange(len(seg)) - starts[seg]
     NP = int(cnt.max())
-    x = np.zeros((n, NP))
-    y = np.zeros((n, NP))
-    ex = np.zeros((n, NP))
-    ey = np.zeros((n, NP))
-    valid = np.zeros((n, NP), dtype=bool)
     sc_pt = scale[seg]
-    x[seg, pos] = (P0 - m0[seg]) / sc_pt
-    y[seg, pos] = (P1 - m1[seg]) / sc_pt
-    ex[seg, pos] = _STEP_F[dd, 0] * sp_pt[:, 0] / sc_pt
-    ey[seg, pos] = _STEP_F[dd, 1] * sp_pt[:, 1] / sc_pt
-    valid[seg, pos] = True
+    Q = np.zeros((5, n, NP))
+    Q[:, seg, pos] = np.stack(
+        (dx0 / sc_pt, dx1 / sc_pt, _STEP_F[dd, 0] * sp_pt[:, 0] / sc_pt, _STEP_F[dd, 1] * sp_pt[:, 1] / sc_pt, np.ones(len(seg)))
+    )
+    x, y, ex, ey = Q[0], Q[1], Q[2], Q[3]
+    valid = Q[4] != 0.0
     h = spv.max(axis=1) / scale
     fl2 = ((_FLOOR * h) ** 2)[:, None]
     D = np.empty((n, NP, 6))
@@ -402,8 +398,7 @@ def _fit_boxes(
     np.multiply(y, y, out=D[:, :, 2])
     D[:, :, 3] = x
     D[:, :, 4] = y
-    D[:, :, 5] = 1.0
-    D[~valid] = 0.0
+    D[:, :, 5] = Q[4]  # (x = y = 0 on the padding: its rows are 0)
     act = np.flatnonzero(ok_n)  # the boxes still fitted
     if len(act) < n:
         x, y, ex, ey, valid, D, fl2 = (v[act] for v in (x, y, ex, ey, valid, D, fl2))
@@ -521,10 +516,10 @@ def _fit_boxes(
 def _fitzgibbon(S: NDArray) -> FloatArr:
     """Fitzgibbon's conic of each scatter matrix (a row of NaN: no ellipse)."""
     m = len(S)
-    res = np.full((m, 6), np.nan)
     try:
         EV, VV = np.linalg.eig(np.linalg.solve(S, np.broadcast_to(_FITZGIBBON, (m, 6, 6))))
     except np.linalg.LinAlgError:  # one of them is singular: one at a time
+        res = np.full((m, 6), np.nan)
         for r in range(m):
             try:
                 ev, V = np.linalg.eig(np.linalg.solve(S[r], _FITZGIBBON))
@@ -534,11 +529,10 @@ def _fitzgibbon(S: NDArray) -> FloatArr:
             if p is not None:
                 res[r] = p
         return res
-    ev, V = np.real(EV), np.real(VV)
-    fin = np.isfinite(ev).all(axis=1)
+    ev = EV.real
     okm = ev > (1e-9 * np.abs(ev).max(axis=1))[:, None]
     first = okm.argmax(axis=1)
-    good = fin & okm.any(axis=1)
-    rows = np.flatnonzero(good)
-    res[rows] = V[rows, :, first[rows]]
+    res = VV.real[np.arange(m), :, first]
+    # no eigenvalue above the threshold, or a non-finite one: no ellipse
+    res[~(okm[np.arange(m), first] & np.isfinite(ev).all(axis=1))] = np.nan
     return res
