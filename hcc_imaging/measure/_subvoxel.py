@@ -35,7 +35,6 @@ boundary), the sideways move of a vertex to the window.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from numpy.typing import NDArray

@@ -49,7 +49,6 @@ pruning and farthest pairs only on slices that can win (see :mod:`._hull`).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -432,8 +431,10 @@ def refine_chord(
 
 
 def _slices_farthest(hulls: _hull.SliceHulls, qs: NDArray[np.int64], sr: float, sc: float) -> list[tuple[int, int, int, float]]:
-    """:func:`_slice_farthest` of the slices ``qs`` (positions), all at once (vertex lists
-    padded with the slice's first vertex: the same first maximum, the same values)."""
+    """The farthest pair of hull vertices of each slice ``qs`` (positions into ``hulls``):
+    ``(pos, a, b, length)`` with a, b indices into the vertex arrays, the first maximum in
+    row-major order; all slices at once (vertex lists padded with the slice's first vertex,
+    which never changes the first maximum)."""
     out: list[tuple[int, int, int, float]] = []
     if len(qs) == 0:
         return out
@@ -695,7 +696,7 @@ def _feret_from_core(frame: AxialFrame, core: _Core) -> FeretDiameter:
         if d_in > 0.0:
             ea, eb = core.sections.get(ka), core.sections.get(kb)
             if ea is not None and eb is not None:
-                # farthest pair of two elliptic sections: dense sampling (2 deg), then support points
+                # farthest pair of two elliptic sections
                 p_mm, q_mm = _ellipses_farthest(ea, eb)
             else:
                 p0, q0 = p_mm, q_mm
