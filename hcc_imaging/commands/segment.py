@@ -43,7 +43,7 @@ def register(subparsers: Any) -> None:
     g.add_argument("--seed-lps", metavar="X,Y,Z", help="seed point in patient LPS mm (use --seed-lps=-1,2,3 for negatives)")
     g.add_argument("--line", metavar="X1,Y1,Z1,X2,Y2,Z2", help="line across the lesion, two LPS points in mm")
     p.add_argument("--phase", help="phase to segment on (default: the most conspicuous)")
-    p.add_argument("--liver", action="store_true", help="compute a liver mask (classical) and keep the lesion inside it")
+    p.add_argument("--liver", action="store_true", help="compute a liver mask (classical; it holds the clicked lesion) and keep the lesion inside it")
     p.add_argument("--liver-mask", metavar="PATH", help="liver mask file (NIfTI, SEG, RTSTRUCT, mask series)")
     p.add_argument("--polarity", choices=("auto", "hypo", "hyper", "both"), default="auto",
                    help="lesion darker/brighter than its surroundings, or heterogeneous (both)")
@@ -127,8 +127,18 @@ def run(args: argparse.Namespace) -> int:
     if args.liver_mask:
         liver = load_mask(args.liver_mask, ref)
     elif args.liver:
+        # the lesion is in the liver: the automatic mask must hold the clicked piece even when it
+        # bulges out of the capsule (segment_liver's include_lps)
+        import numpy as np
+
+        if "seed_index" in kwargs:
+            click = ref.index_to_lps(np.asarray(kwargs["seed_index"], float))
+        elif "seed_lps" in kwargs:
+            click = np.asarray(kwargs["seed_lps"], float)
+        else:
+            click = 0.5 * (np.asarray(kwargs["line_lps"][0], float) + np.asarray(kwargs["line_lps"][1], float))
         with console.status("segmenting the liver...", spinner="dots"):
-            liver = segment_liver(phases if len(phases) > 1 else ref)
+            liver = segment_liver(phases if len(phases) > 1 else ref, include_lps=[click])
     with console.status("segmenting the lesion...", spinner="dots"):
         res = segment_lesion(
             phases if len(phases) > 1 else ref,

@@ -43,18 +43,39 @@ __all__ = [
 ]
 
 
+#: masks of at least this many voxels are searched on bit-packed rows (faster from ~200k
+#: voxels, measured: 0.30 -> 0.26 ms at 250k, 5.3 -> 2.6 ms at 6.8M; slower below)
+_PACK_MIN_VOXELS = 200_000
+#: index (most significant bit first) of the first / last set bit of a byte (8 / -1: none)
+_FIRST_BIT = np.array([8 if b == 0 else 8 - b.bit_length() for b in range(256)], dtype=np.int64)
+_LAST_BIT = np.array([-1 if b == 0 else 8 - (b & -b).bit_length() for b in range(256)], dtype=np.int64)
+
+
 def row_extremes(mask: NDArray[np.bool_]) -> tuple[IntArr, IntArr, IntArr, IntArr]:
     """First and last True voxel of every non-empty (slice, row) line.
 
-    Returns ``(k, j, first, last)``, sorted by ``(k, j)``.
+    Returns ``(k, j, first, last)``, sorted by ``(k, j)``.  Large masks have their rows packed
+    8 voxels to a byte first (the searches then read 8x less memory; the first/last bit of the
+    byte found comes from a table); small ones are searched directly (fewer calls).
     """
     m = np.asarray(mask, dtype=bool)
-    n_col = m.shape[2]
-    first = m.argmax(axis=2)
-    k, j = np.nonzero(m.any(axis=2))
-    first_kj = first[k, j]
-    last_kj = (n_col - 1) - m[:, :, ::-1].argmax(axis=2)[k, j]
-    return k.astype(np.int64), j.astype(np.int64), first_kj.astype(np.int64), last_kj.astype(np.int64)
+    if m.size < _PACK_MIN_VOXELS:
+        n_col = m.shape[2]
+        first_all = m.argmax(axis=2)
+        k, j = np.nonzero(m.any(axis=2))
+        last_kj = (n_col - 1) - m[:, :, ::-1].argmax(axis=2)[k, j]
+        return k.astype(np.int64), j.astype(np.int64), first_all[k, j].astype(np.int64), last_kj.astype(np.int64)
+    P = np.packbits(m, axis=2)
+    nz = P != 0
+    fb_all = nz.argmax(axis=2)  # first non-zero byte of every row (0 for an empty row)
+    k, j = np.nonzero(np.take_along_axis(nz, fb_all[:, :, None], axis=2)[:, :, 0])
+    Pk = P[k, j]
+    r = np.arange(len(k))
+    fb = fb_all[k, j]
+    lb = (Pk.shape[1] - 1) - nz[k, j][:, ::-1].argmax(axis=1)
+    first = fb * 8 + _FIRST_BIT[Pk[r, fb]]
+    last = lb * 8 + _LAST_BIT[Pk[r, lb]]
+    return k.astype(np.int64), j.astype(np.int64), first, last
 
 
 def _minorant(k: IntArr, y: IntArr, x: IntArr) -> tuple[IntArr, IntArr, IntArr]:
@@ -112,6 +133,23 @@ def slice_hulls(mask: NDArray[np.bool_]) -> SliceHulls:
 #: In-plane directions sampled for the slice-pair support-function bound of the 3-D Feret
 #: diameter (the bound is exact up to 1/cos(pi/128) = 1.0003).
 _N_DIRS = 128
+#: directions per block of the support-function computation (bounds the temporaries)
+_SUPPORT_BLOCK = 32
+
+
+def _support(x: FloatArr, y: FloatArr, st: IntArr) -> FloatArr:
+    """Support functions ``max_v (x_v cos a + y_v sin a)`` of the vertex groups starting at
+    ``st``, at the ``_N_DIRS`` angles, shape (groups, dirs).  Computed direction-major, in
+    blocks of ``_SUPPORT_BLOCK`` directions (the same products and sums as
+    ``outer(x, cos) + outer(y, sin)``, hence the same values; 3-4x faster, measured)."""
+    ang = np.arange(_N_DIRS) * (2.0 * np.pi / _N_DIRS)
+    cs, sn = np.cos(ang), np.sin(ang)
+    h = np.empty((_N_DIRS, len(st)))
+    for d0 in range(0, _N_DIRS, _SUPPORT_BLOCK):
+        pr = np.multiply.outer(cs[d0 : d0 + _SUPPORT_BLOCK], x)
+        pr += np.multiply.outer(sn[d0 : d0 + _SUPPORT_BLOCK], y)
+        h[d0 : d0 + _SUPPORT_BLOCK] = np.maximum.reduceat(pr, st, axis=1)
+    return h.T
 
 
 def feret_3d(hulls: SliceHulls, spacing: tuple[float, float, float], lower: tuple[int, int, float]) -> tuple[int, int, float]:
@@ -165,9 +203,7 @@ def feret_3d(hulls: SliceHulls, spacing: tuple[float, float, float], lower: tupl
     k1, k2, dz2 = k1[keep], k2[keep], dz2[keep]
     if len(k1) == 0:
         return best_a, best_b, best_len
-    ang = np.arange(_N_DIRS) * (2.0 * np.pi / _N_DIRS)
-    proj = np.outer(x, np.cos(ang)) + np.outer(y, np.sin(ang))
-    h = np.maximum.reduceat(proj, st, axis=0)  # (slices, dirs) support functions
+    h = _support(x, y, st)  # (slices, dirs) support functions
     h_opp = np.roll(h, -_N_DIRS // 2, axis=1)  # h(-u)
     ub = (h[k1] + h_opp[k2]).max(axis=1) / np.cos(np.pi / _N_DIRS)
     b2 = dz2 + ub * ub
@@ -181,11 +217,13 @@ def feret_3d(hulls: SliceHulls, spacing: tuple[float, float, float], lower: tupl
         a, b = k1[c], k2[c]
         ia = np.where(offs[None, :] < cnt[a][:, None], st[a][:, None] + offs[None, :], st[a][:, None])
         ib = np.where(offs[None, :] < cnt[b][:, None], st[b][:, None] + offs[None, :], st[b][:, None])
-        d2 = (
-            (x[ia][:, :, None] - x[ib][:, None, :]) ** 2
-            + (y[ia][:, :, None] - y[ib][:, None, :]) ** 2
-            + dz2[c][:, None, None]
-        )
+        # (dx^2 + dy^2) + dz^2, in place (the same operations, two temporaries)
+        d2 = x[ia][:, :, None] - x[ib][:, None, :]
+        np.square(d2, out=d2)
+        dy = y[ia][:, :, None] - y[ib][:, None, :]
+        np.square(dy, out=dy)
+        d2 += dy
+        d2 += dz2[c][:, None, None]
         flat = d2.reshape(len(c), -1)
         am = flat.argmax(axis=1)
         vals = flat[np.arange(len(c)), am]

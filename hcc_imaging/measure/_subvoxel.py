@@ -35,7 +35,6 @@ boundary), the sideways move of a vertex to the window.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from numpy.typing import NDArray
@@ -262,25 +261,6 @@ def fit_ellipse(sl: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> Ellip
     return fit_ellipses([sl], spacing_rc)[0]
 
 
-def fit_ellipses(slices: list[NDArray[np.bool_]], spacing_rc: tuple[float, float]) -> list[EllipseSection | None]:
-    """:func:`fit_ellipse` of several slices; the reweighting passes run batched (one stacked
-    6 x 6 solve and ``eig`` per pass for all slices: the same LAPACK calls per matrix, hence
-    the same results as one slice at a time)."""
-    canon = [_canonical(sl, spacing_rc) for sl in slices]
-    setups = [None if c is None else _box_setup(c[0], c[1]) for c in canon]
-    conics = _conics([su for su in setups if su is not None])
-    out: list[EllipseSection | None] = []
-    it = iter(conics)
-    for c, su in zip(canon, setups):
-        if c is None or su is None:
-            out.append(None)
-            continue
-        p = next(it)
-        res = None if p is None else _box_finish(c[0], c[1], su, p)
-        out.append(None if res is None else _from_box(c, res))
-    return out
-
-
 def _canonical(sl: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> tuple | None:
     h_mm = max(spacing_rc)
     sr, sc = spacing_rc[0] / h_mm, spacing_rc[1] / h_mm
@@ -330,37 +310,6 @@ def _from_box(canon: tuple, res: tuple[FloatArr, float, float, FloatArr]) -> Ell
     return EllipseSection(centre * h_mm, a_ * h_mm, b_ * h_mm, major)
 
 
-def _fit_ellipse_box(sub: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> tuple[FloatArr, float, float, FloatArr] | None:
-    """The fit on a box whose border ring is empty (coordinates: mm from voxel (0, 0))."""
-    su = _box_setup(sub, spacing_rc)
-    if su is None:
-        return None
-    p = _conics([su])[0]
-    return None if p is None else _box_finish(sub, spacing_rc, su, p)
-
-
-def _box_setup(sub: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> tuple | None:
-    sr, sc = spacing_rc
-    pts, steps = _crossings_ringed(sub)
-    if len(pts) < 6:
-        return None
-    P = pts * np.array([sr, sc])
-    E = steps * np.array([sr, sc])
-    m = P.mean(axis=0)
-    scale = float(np.abs(P - m).max()) or 1.0
-    x, y = ((P - m) / scale).T
-    ex, ey = (E / scale).T
-    h = max(sr, sc) / scale
-    D = np.empty((len(x), 6))
-    np.multiply(x, x, out=D[:, 0])
-    np.multiply(x, y, out=D[:, 1])
-    np.multiply(y, y, out=D[:, 2])
-    D[:, 3] = x
-    D[:, 4] = y
-    D[:, 5] = 1.0
-    return len(pts), D, x, y, ex, ey, h, m, scale
-
-
 def _pick(ev: NDArray, V: NDArray) -> FloatArr | None:
     ev, V = np.real(ev), np.real(V)
     if not np.isfinite(ev).all():
@@ -371,100 +320,219 @@ def _pick(ev: NDArray, V: NDArray) -> FloatArr | None:
     return V[:, ok[0]]
 
 
-def _conics(setups: list[tuple]) -> list[FloatArr | None]:
-    """Fitzgibbon's conic of each setup after the reweighting passes (None: no ellipse)."""
-    n = len(setups)
-    res: list[FloatArr | None] = [None] * n
-    ws = [np.ones_like(su[2]) for su in setups]
-    active = list(range(n))
-    cat_for: list[int] = []
+def fit_ellipses(slices: list[NDArray[np.bool_]], spacing_rc: tuple[float, float]) -> list[EllipseSection | None]:
+    """:func:`fit_ellipse` of several slices, all at once: the boundary midpoints of every
+    slice's canonical box are found in one padded stack, the weighted scatter matrices of the
+    reweighting passes are one batched product, the 6 x 6 solve and ``eig`` are stacked (the
+    same LAPACK calls per matrix), the acceptance test rasterises all ellipses together.  A
+    slice's result does not depend on the other slices of the batch (the padding adds exact
+    zeros to every sum; tested against one slice at a time)."""
+    canon = [_canonical(sl, spacing_rc) for sl in slices]
+    idx = [i for i, c in enumerate(canon) if c is not None]
+    out: list[EllipseSection | None] = [None] * len(slices)
+    if idx:
+        res = _fit_boxes([canon[i][0] for i in idx], [canon[i][1] for i in idx])
+        for i, r in zip(idx, res, strict=True):
+            if r is not None:
+                out[i] = _from_box(canon[i], r)
+    return out
+
+
+def _fit_boxes(
+    subs: list[NDArray[np.bool_]], spvs: list[tuple[float, float]]
+) -> list[tuple[FloatArr, float, float, FloatArr] | None]:
+    """The ellipse fit of boxes whose border ring is empty (coordinates: mm from voxel (0, 0)
+    of each box), or None where it does not reproduce the box."""
+    n = len(subs)
+    out: list[tuple[FloatArr, float, float, FloatArr] | None] = [None] * n
+    R = max(s.shape[0] for s in subs)
+    C = max(s.shape[1] for s in subs)
+    stack = np.zeros((n, R, C), dtype=bool)
+    for b, s in enumerate(subs):
+        stack[b, : s.shape[0], : s.shape[1]] = s
+    # boundary midpoints of all boxes (per box: direction-major, then voxel order, as in
+    # _crossings_ringed); padding adds none (the ring of every box is empty)
+    inner = stack[:, 1:-1, 1:-1]
+    full = stack[:, 2:, 1:-1] & stack[:, :-2, 1:-1]
+    full &= stack[:, 1:-1, 2:]
+    full &= stack[:, 1:-1, :-2]
+    bb, jj, ii = np.nonzero(inner & ~full)
+    jj += 1
+    ii += 1
+    dd, kk = np.nonzero(~stack[bb[None, :], jj[None, :] + _STEP_J[:, None], ii[None, :] + _STEP_I[:, None]])
+    order = np.argsort(bb[kk], kind="stable")
+    dd, kk = dd[order], kk[order]
+    seg = bb[kk]
+    cnt = np.bincount(seg, minlength=n)
+    spv = np.array(spvs, dtype=np.float64)  # (n, 2)
+    ok_n = cnt >= 6
+    if not ok_n.any():
+        return out
+    # per-box normalisation (centroid, scale) as in the one-box fit
+    sp_pt = spv[seg]
+    P0 = (jj[kk] + _STEP_F[dd, 0] / 2.0) * sp_pt[:, 0]
+    P1 = (ii[kk] + _STEP_F[dd, 1] / 2.0) * sp_pt[:, 1]
+    cnt_f = np.maximum(cnt, 1).astype(np.float64)
+    m0 = np.bincount(seg, P0, minlength=n) / cnt_f
+    m1 = np.bincount(seg, P1, minlength=n) / cnt_f
+    dx0, dx1 = P0 - m0[seg], P1 - m1[seg]
+    dev = np.maximum(np.abs(dx0), np.abs(dx1))
+    starts = np.cumsum(cnt) - cnt  # the boxes' midpoints are contiguous (sorted by box)
+    scale = np.maximum.reduceat(dev, np.minimum(starts, len(dev) - 1))
+    scale[(cnt == 0) | (scale == 0.0)] = 1.0
+    # padded (box, point) layout for the batched scatter matrices: x, y, e_x, e_y, valid
+    pos = np.arange(len(seg)) - starts[seg]
+    NP = int(cnt.max())
+    sc_pt = scale[seg]
+    Q = np.zeros((5, n, NP))
+    Q[:, seg, pos] = np.stack(
+        (dx0 / sc_pt, dx1 / sc_pt, _STEP_F[dd, 0] * sp_pt[:, 0] / sc_pt, _STEP_F[dd, 1] * sp_pt[:, 1] / sc_pt, np.ones(len(seg)))
+    )
+    x, y, ex, ey = Q[0], Q[1], Q[2], Q[3]
+    valid = Q[4] != 0.0
+    h = spv.max(axis=1) / scale
+    fl2 = ((_FLOOR * h) ** 2)[:, None]
+    D = np.empty((n, NP, 6))
+    np.multiply(x, x, out=D[:, :, 0])
+    np.multiply(x, y, out=D[:, :, 1])
+    np.multiply(y, y, out=D[:, :, 2])
+    D[:, :, 3] = x
+    D[:, :, 4] = y
+    D[:, :, 5] = Q[4]  # (x = y = 0 on the padding: its rows are 0)
+    act = np.flatnonzero(ok_n)  # the boxes still fitted
+    if len(act) < n:
+        x, y, ex, ey, valid, D, fl2 = (v[act] for v in (x, y, ex, ey, valid, D, fl2))
+    w = valid.astype(np.float64)
     with np.errstate(all="ignore"):
         for it in range(_ELLIPSE_ITER + 1):
-            if not active:
+            S = (D.transpose(0, 2, 1) * w[:, None, :]) @ D
+            conic = _fitzgibbon(S)
+            good = np.isfinite(conic).all(axis=1)
+            if not good.all():
+                act, conic = act[good], conic[good]
+                x, y, ex, ey, valid, D, fl2 = (v[good] for v in (x, y, ex, ey, valid, D, fl2))
+            if it == _ELLIPSE_ITER or len(act) == 0:  # the last pass's weights would not be used
                 break
-            Ss = [(setups[i][1] * ws[i][:, None]).T @ setups[i][1] for i in active]
-            picked: list[FloatArr | None] = []
-            try:
-                if len(Ss) == 1:
-                    raise np.linalg.LinAlgError  # (one slice: the plain calls below)
-                EV, VV = np.linalg.eig(np.linalg.solve(np.stack(Ss), np.broadcast_to(_FITZGIBBON, (len(Ss), 6, 6))))
-                ev, V = np.real(EV), np.real(VV)
-                fin = np.isfinite(ev).all(axis=1)
-                okm = ev > (1e-9 * np.abs(ev).max(axis=1))[:, None]
-                first = okm.argmax(axis=1)
-                good = fin & okm.any(axis=1)
-                picked = [V[r, :, first[r]] if good[r] else None for r in range(len(Ss))]
-            except np.linalg.LinAlgError:
-                picked = []
-                for S in Ss:
-                    try:
-                        ev, V = np.linalg.eig(np.linalg.solve(S, _FITZGIBBON))
-                    except np.linalg.LinAlgError:
-                        picked.append(None)
-                        continue
-                    picked.append(_pick(ev, V))
-            for i, p in zip(active, picked):
-                res[i] = p
-            active = [i for i in active if res[i] is not None]
-            if it == _ELLIPSE_ITER or not active:  # the last pass's weights would not be used
-                break
-            if cat_for != active:
-                cat_for = active
-                lens = np.array([len(setups[i][2]) for i in active])
-                seg = np.repeat(np.arange(len(active)), lens)
-                offs = np.concatenate([[0], np.cumsum(lens)])
-                x, y, ex, ey = (np.concatenate([setups[i][k] for i in active]) for k in (2, 3, 4, 5))
-                fl2 = np.array([(_FLOOR * setups[i][6]) ** 2 for i in active])[seg]
-            C = np.stack([res[i] for i in active])
-            a_, b_, c_, d_, e_ = (C[:, k][seg] for k in range(5))
-            gx = (2 * C[:, 0])[seg] * x + b_ * y + d_
-            gy = b_ * x + (2 * C[:, 2])[seg] * y + e_
+            # gradient of the conic at each midpoint
+            cq = conic[:, :, None]
+            gx = (2 * cq[:, 0]) * x + cq[:, 1] * y + cq[:, 3]
+            gy = cq[:, 1] * x + (2 * cq[:, 2]) * y + cq[:, 4]
             g2 = gx * gx + gy * gy + 1e-300
             var = (gx * ex + gy * ey) ** 2 / g2
-            w = 1.0 / ((var + fl2) * g2)
-            for r, i in enumerate(active):
-                ws[i] = w[offs[r] : offs[r + 1]]
-    return [None if p is None or not np.all(np.isfinite(p)) else p for p in res]
-
-
-def _box_finish(sub: NDArray[np.bool_], spacing_rc: tuple[float, float], su: tuple, p: FloatArr) -> tuple[FloatArr, float, float, FloatArr] | None:
-    sr, sc = spacing_rc
-    j0, i0 = 0, 0
-    n_pts, _D, _x, _y, _ex, _ey, _h, m, scale = su
-    a_, b_, c_, d_, e_, f_ = p
-    A2 = np.array([[a_, b_ / 2.0], [b_ / 2.0, c_]])
+            w = np.where(valid, 1.0 / ((var + fl2) * g2), 0.0)
+    if len(act) == 0:
+        return out
+    # centre, semi-axes, axes of every conic
+    a_, b_, c_, d_, e_, f_ = conic.T
+    A2 = np.empty((len(act), 2, 2))
+    A2[:, 0, 0] = a_
+    A2[:, 0, 1] = A2[:, 1, 0] = b_ / 2.0
+    A2[:, 1, 1] = c_
+    det = A2[:, 0, 0] * A2[:, 1, 1] - A2[:, 0, 1] * A2[:, 1, 0]
+    okd = det != 0.0
+    act, A2, d_, e_, f_ = act[okd], A2[okd], d_[okd], e_[okd], f_[okd]
+    if len(act) == 0:
+        return out
+    rhs = np.stack([d_, e_], axis=1)[:, :, None]
     try:
-        cen = np.linalg.solve(-2.0 * A2, np.array([d_, e_]))
-    except np.linalg.LinAlgError:
-        return None
-    k = -(f_ + 0.5 * (d_ * cen[0] + e_ * cen[1]))
+        cen = np.linalg.solve(-2.0 * A2, rhs)[:, :, 0]
+    except np.linalg.LinAlgError:  # an exactly singular one (rounding): one at a time
+        cen = np.full((len(act), 2), np.nan)
+        for r in range(len(act)):
+            try:
+                cen[r] = np.linalg.solve(-2.0 * A2[r], rhs[r])[:, 0]
+            except np.linalg.LinAlgError:
+                pass
+        okc = np.isfinite(cen).all(axis=1)
+        act, A2, cen, d_, e_, f_ = act[okc], A2[okc], cen[okc], d_[okc], e_[okc], f_[okc]
+        if len(act) == 0:
+            return out
+    k = -(f_ + 0.5 * (d_ * cen[:, 0] + e_ * cen[:, 1]))
     lam, vec = np.linalg.eigh(A2)
-    if not (k / lam[0] > 0 and k / lam[1] > 0):
-        return None
-    semi = np.sqrt(k / lam)  # semi-axes along the eigenvectors
-    order = np.argsort(-semi)
-    ell = EllipseSection(m + cen * scale, float(semi[order[0]] * scale), float(semi[order[1]] * scale), vec[:, order[0]].copy())
-    # it must stay within the mask's box plus one voxel (a thin ellipse can thread a line of
-    # voxels and run far beyond them); the box's first/last rows and columns are 1 and n - 2
-    cx, cy = float(ell.centre[0]), float(ell.centre[1])
-    ex_, ey_ = math.sqrt(float(ell.M[0, 0])), math.sqrt(float(ell.M[1, 1]))
-    if cx - ex_ < 0 * sr or cy - ey_ < 0 * sc:
-        return None
-    if cx + ex_ > (sub.shape[0] - 1) * sr or cy + ey_ > (sub.shape[1] - 1) * sc:
-        return None
-    # does it reproduce the mask?  (voxel in when its centre is inside)
-    d0 = (np.arange(j0, j0 + sub.shape[0]) * sr - ell.centre[0])[:, None]
-    d1 = (np.arange(i0, i0 + sub.shape[1]) * sc - ell.centre[1])[None, :]
-    q = (d0 * ell.major[0] + d1 * ell.major[1]) ** 2 / ell.a**2 + (d0 * ell.minor[0] + d1 * ell.minor[1]) ** 2 / ell.b**2
-    wrong = (q <= 1.0) != sub
-    if not wrong.any():
-        return ell.centre.copy(), ell.a, ell.b, ell.major.copy()
-    if int(np.count_nonzero(wrong)) > ELLIPSE_MISMATCH_VOXELS + ELLIPSE_MISMATCH_FRAC * n_pts:
-        return None
-    # a misclassified voxel centre must lie next to the fitted outline (radial distance)
-    wj, wi = np.nonzero(wrong)
-    rr = np.hypot(d0[wj, 0], d1[0, wi])
-    dist = np.abs(rr - rr / np.sqrt(np.maximum(q[wj, wi], 1e-300)))
-    if float(dist.max()) > ELLIPSE_MISMATCH_DIST_VOXELS * max(sr, sc):
-        return None
-    return ell.centre.copy(), ell.a, ell.b, ell.major.copy()
+    with np.errstate(all="ignore"):
+        okk = (k / lam[:, 0] > 0) & (k / lam[:, 1] > 0)
+    act, cen, k, lam, vec = act[okk], cen[okk], k[okk], lam[okk], vec[okk]
+    if len(act) == 0:
+        return out
+    semi = np.sqrt(k[:, None] / lam)
+    big = (semi[:, 1] > semi[:, 0]).astype(np.int64)  # argsort(-semi)[0]: the first of equals
+    rows = np.arange(len(act))
+    sa = semi[rows, big] * scale[act]
+    sb = semi[rows, 1 - big] * scale[act]
+    mj = vec[rows, :, big]
+    nrm = np.hypot(mj[:, 0], mj[:, 1])
+    mj0, mj1 = mj[:, 0] / nrm, mj[:, 1] / nrm
+    mn0, mn1 = -mj1, mj0
+    c0 = np.stack([m0[act], m1[act]], axis=1) + cen * scale[act][:, None]
+    # within the box plus one voxel (a thin ellipse can thread a line of voxels and run far
+    # beyond them)
+    ex_ = np.sqrt(mj0 * (sa * sa) * mj0 + mn0 * (sb * sb) * mn0)
+    ey_ = np.sqrt(mj1 * (sa * sa) * mj1 + mn1 * (sb * sb) * mn1)
+    shp = np.array([subs[b].shape for b in act], dtype=np.float64)
+    spa = spv[act]
+    inbox = (
+        (c0[:, 0] - ex_ >= 0.0)
+        & (c0[:, 1] - ey_ >= 0.0)
+        & (c0[:, 0] + ex_ <= (shp[:, 0] - 1) * spa[:, 0])
+        & (c0[:, 1] + ey_ <= (shp[:, 1] - 1) * spa[:, 1])
+    )
+    sel = np.flatnonzero(inbox)
+    if len(sel) == 0:
+        return out
+    act, c0, sa, sb, mj0, mj1, mn0, mn1, shp, spa = (
+        v[sel] for v in (act, c0, sa, sb, mj0, mj1, mn0, mn1, shp, spa)
+    )
+    # does it reproduce the box?  (voxel in when its centre is inside)
+    d0 = np.arange(R)[None, :] * spa[:, 0:1] - c0[:, 0:1]  # (b, R)
+    d1 = np.arange(C)[None, :] * spa[:, 1:2] - c0[:, 1:2]  # (b, C)
+    d0b, d1b = d0[:, :, None], d1[:, None, :]
+    # q = (d . major)^2 / a^2 + (d . minor)^2 / b^2, in place (the same operations)
+    q = d0b * mj0[:, None, None] + d1b * mj1[:, None, None]
+    np.square(q, out=q)
+    q /= (sa * sa)[:, None, None]
+    q2 = d0b * mn0[:, None, None] + d1b * mn1[:, None, None]
+    np.square(q2, out=q2)
+    q2 /= (sb * sb)[:, None, None]
+    q += q2
+    # (the padding beyond a box is outside its ellipse, which lies within the box: no mismatch)
+    wrong = q <= 1.0
+    wrong ^= stack[act]
+    nwrong = np.count_nonzero(wrong, axis=(1, 2))
+    lim = ELLIPSE_MISMATCH_VOXELS + ELLIPSE_MISMATCH_FRAC * cnt[act]
+    accept = nwrong == 0
+    check = np.flatnonzero((nwrong > 0) & (nwrong <= lim))
+    if len(check):
+        wb, wj, wi = np.nonzero(wrong[check])
+        rr = np.hypot(d0[check[wb], wj], d1[check[wb], wi])
+        dist = np.abs(rr - rr / np.sqrt(np.maximum(q[check[wb], wj, wi], 1e-300)))
+        dmax = np.zeros(len(check))
+        np.maximum.at(dmax, wb, dist)
+        accept[check] = dmax <= ELLIPSE_MISMATCH_DIST_VOXELS * spa[check].max(axis=1)
+    for r in np.flatnonzero(accept).tolist():
+        out[int(act[r])] = (c0[r].copy(), float(sa[r]), float(sb[r]), np.array([mj0[r], mj1[r]]))
+    return out
+
+
+def _fitzgibbon(S: NDArray) -> FloatArr:
+    """Fitzgibbon's conic of each scatter matrix (a row of NaN: no ellipse)."""
+    m = len(S)
+    try:
+        EV, VV = np.linalg.eig(np.linalg.solve(S, np.broadcast_to(_FITZGIBBON, (m, 6, 6))))
+    except np.linalg.LinAlgError:  # one of them is singular: one at a time
+        res = np.full((m, 6), np.nan)
+        for r in range(m):
+            try:
+                ev, V = np.linalg.eig(np.linalg.solve(S[r], _FITZGIBBON))
+            except np.linalg.LinAlgError:
+                continue
+            p = _pick(ev, V)
+            if p is not None:
+                res[r] = p
+        return res
+    ev = EV.real
+    okm = ev > (1e-9 * np.abs(ev).max(axis=1))[:, None]
+    first = okm.argmax(axis=1)
+    res = VV.real[np.arange(m), :, first]
+    # no eigenvalue above the threshold, or a non-finite one: no ellipse
+    res[~(okm[np.arange(m), first] & np.isfinite(ev).all(axis=1))] = np.nan
+    return res

@@ -231,14 +231,20 @@ def _lesion_mask(labels: LabelVolume, value: int | None) -> NDArray[np.bool_]:
 
 
 def _bbox(mask: NDArray[np.bool_]) -> tuple[slice, slice, slice] | None:
-    sl = []
-    for ax in range(3):
-        other = tuple(a for a in range(3) if a != ax)
-        nz = np.flatnonzero(mask.any(axis=other))
-        if len(nz) == 0:
-            return None
-        sl.append(slice(int(nz[0]), int(nz[-1]) + 1))
-    return (sl[0], sl[1], sl[2])
+    # two passes over the mask: the OR of all slices (rows and columns), one any() per slice
+    m = np.asarray(mask, dtype=bool)
+    if m.size == 0:
+        return None
+    ax0 = np.flatnonzero(m.reshape(m.shape[0], -1).any(axis=1))
+    if len(ax0) == 0:
+        return None
+    a0 = m.any(axis=0)
+    ax1, ax2 = np.flatnonzero(a0.any(axis=1)), np.flatnonzero(a0.any(axis=0))
+    return (
+        slice(int(ax0[0]), int(ax0[-1]) + 1),
+        slice(int(ax1[0]), int(ax1[-1]) + 1),
+        slice(int(ax2[0]), int(ax2[-1]) + 1),
+    )
 
 
 def reformat_mode(reformat: Reformat | str) -> Reformat:
@@ -357,6 +363,8 @@ class _Core:
     ld_vertices: tuple[int, int]  # indices of the centre-hull LD vertices in the hull vertex arrays
     ld_centre_mm: float  # the centre-hull LD length (a lower bound for the centre 3-D Feret search)
     sections: "_Sections"
+    #: the centre 3-D Feret pair(s) when computed with the LD (``_core(frame, feret=True)``)
+    feret: tuple[int, int, float, list[tuple[int, int]]] | None = None
 
 
 def _pt(a: NDArray[np.float64]) -> Point3:
@@ -424,12 +432,33 @@ def refine_chord(
     return p2, q2, float(np.hypot(*(p2 - q2)))
 
 
-def _slice_farthest(hulls: _hull.SliceHulls, pos: int, sr: float, sc: float) -> tuple[int, int, float]:
-    s, e = int(hulls.starts[pos]), int(hulls.starts[pos + 1])
-    u, v = hulls.j[s:e] * sr, hulls.i[s:e] * sc
-    d2 = (u[:, None] - u[None, :]) ** 2 + (v[:, None] - v[None, :]) ** 2
-    a, b = divmod(int(d2.argmax()), e - s)
-    return s + a, s + b, float(np.sqrt(d2[a, b]))
+def _slices_farthest(hulls: _hull.SliceHulls, qs: NDArray[np.int64], sr: float, sc: float) -> list[tuple[int, int, int, float]]:
+    """The farthest pair of hull vertices of each slice ``qs`` (positions into ``hulls``):
+    ``(pos, a, b, length)`` with a, b indices into the vertex arrays, the first maximum in
+    row-major order; all slices at once (vertex lists padded with the slice's first vertex,
+    which never changes the first maximum)."""
+    out: list[tuple[int, int, int, float]] = []
+    if len(qs) == 0:
+        return out
+    st = hulls.starts
+    cnt = st[qs + 1] - st[qs]
+    u_all, v_all = hulls.j * sr, hulls.i * sc
+    step = max(1, 65536 // int(cnt.max()) ** 2)  # bounded temporaries
+    for c0 in range(0, len(qs), step):
+        q = qs[c0 : c0 + step]
+        nq = cnt[c0 : c0 + step]
+        m = int(nq.max())
+        offs = np.arange(m)[None, :]
+        ids = np.where(offs < nq[:, None], st[q][:, None] + offs, st[q][:, None])
+        u, v = u_all[ids], v_all[ids]
+        d2 = (u[:, :, None] - u[:, None, :]) ** 2 + (v[:, :, None] - v[:, None, :]) ** 2
+        flat = d2.reshape(len(q), -1)
+        am = flat.argmax(axis=1)
+        best = flat[np.arange(len(q)), am]
+        for r in range(len(q)):
+            a, b = divmod(int(am[r]), m)
+            out.append((int(q[r]), int(ids[r, a]), int(ids[r, b]), float(np.sqrt(best[r]))))
+    return out
 
 
 def _tied_pairs(hulls: _hull.SliceHulls, pos: int, sr: float, sc: float, length: float) -> list[tuple[int, int]]:
@@ -457,7 +486,9 @@ _MAX_LD_SLICES = 5
 _MAX_TIES = 64
 
 
-def _core(frame: AxialFrame) -> _Core:
+def _core(frame: AxialFrame, feret: bool = False) -> _Core:
+    """LD of the frame (and, with ``feret``, the centre 3-D Feret pairs, whose sections are
+    then fitted in the same batch as the LD's)."""
     hulls = _hull.slice_hulls(frame.mask)
     sp = frame.spacing
     sr, sc = sp[1], sp[2]
@@ -481,10 +512,15 @@ def _core(frame: AxialFrame) -> _Core:
             np.maximum.reduceat(vv, s0s) - np.minimum.reduceat(vv, s0s),
         )
         far = side * np.sqrt(2.0) >= length - h - 1e-6 * hn
-        for q in np.flatnonzero(far).tolist():
-            if q == pos:
-                continue
-            qa, qb, ql = _slice_farthest(hulls, q, sr / hn, sc / hn)
+        # ... and at most twice the largest distance from the box centre (a tighter bound on
+        # round sections; the same margin)
+        grp = np.repeat(np.arange(len(s0s)), np.diff(st))
+        cu = (np.maximum.reduceat(uu, s0s) + np.minimum.reduceat(uu, s0s)) / 2.0
+        cv = (np.maximum.reduceat(vv, s0s) + np.minimum.reduceat(vv, s0s)) / 2.0
+        rad = np.maximum.reduceat(np.hypot(uu - cu[grp], vv - cv[grp]), s0s)
+        far &= 2.0 * rad >= length - h - 1e-6 * hn
+        far[pos] = False
+        for q, qa, qb, ql in _slices_farthest(hulls, np.flatnonzero(far), sr / hn, sc / hn):
             ql *= hn
             if ql >= length - h - 1e-9 * hn:
                 cands.append((q, qa, qb, ql))
@@ -502,7 +538,8 @@ def _core(frame: AxialFrame) -> _Core:
             keep = np.flatnonzero(score >= kth - 1e-9 * max(1.0, abs(float(kth))))
             cands = [cands[i] for i in keep]
     sections = _Sections(frame.mask, (sr, sc))
-    sections.prefetch([int(hulls.slices[c[0]]) for c in cands if c[1] != c[2]])
+    fer = _feret_pairs(hulls, frame.spacing, (a, b, length)) if feret else None
+    sections.prefetch([int(hulls.slices[c[0]]) for c in cands if c[1] != c[2]] + ([] if fer is None else fer[4]))
     refined = []
     for q, qa, qb, _ql in sorted(cands, key=lambda c: int(hulls.slices[c[0]])):
         k = int(hulls.slices[q])
@@ -549,7 +586,14 @@ def _core(frame: AxialFrame) -> _Core:
     q_f = np.array([k, q2[0] / sr, q2[1] / sc], dtype=np.float64)
     ld = _diameter(frame, p_f, q_f, ln)
     return _Core(
-        hulls=hulls, ld=ld, ld_pos=q, ld_frame=(p_f, q_f), ld_vertices=(a, b), ld_centre_mm=length, sections=sections
+        hulls=hulls,
+        ld=ld,
+        ld_pos=q,
+        ld_frame=(p_f, q_f),
+        ld_vertices=(a, b),
+        ld_centre_mm=length,
+        sections=sections,
+        feret=None if fer is None else fer[:4],
     )
 
 
@@ -601,21 +645,50 @@ def _perpendicular(
     return _diameter(frame, p_f, q_f, length)
 
 
-def _feret_from_core(frame: AxialFrame, core: _Core) -> FeretDiameter:
-    hulls = core.hulls
-    s0, sr, sc = frame.spacing
+def _ellipses_farthest(
+    ea: _subvoxel.EllipseSection, eb: _subvoxel.EllipseSection
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Farthest pair of points of two ellipses: dense sampling (5 deg), then 12 steps of
+    support points (converges fast)."""
+    pa, pb = ea.points(72), eb.points(72)
+    d2 = (pa[:, None, 0] - pb[None, :, 0]) ** 2 + (pa[:, None, 1] - pb[None, :, 1]) ** 2
+    ia, ib = divmod(int(d2.argmax()), len(pb))
+    p_mm, q_mm = pa[ia], pb[ib]
+    for _ in range(12):
+        u = p_mm - q_mm
+        u = u / np.hypot(u[0], u[1])
+        p_mm, q_mm = ea.support_point(u), eb.support_point(-u)
+    return p_mm, q_mm
+
+
+def _feret_pairs(
+    hulls: _hull.SliceHulls, spacing: tuple[float, float, float], ld: tuple[int, int, float]
+) -> tuple[int, int, float, list[tuple[int, int]], list[int]]:
+    """The centre 3-D Feret pair ``(a, b, length_mm)``, its grid ties, and the slices whose
+    sections its refinement needs (``ld``: the centre-hull LD pair and length, a lower bound)."""
+    s0, sr, sc = spacing
     hn = max(sr, sc)
     sp_n = (s0 / hn, sr / hn, sc / hn)
-    a, b, length = _hull.feret_3d(hulls, sp_n, (*core.ld_vertices, core.ld_centre_mm / hn))
+    a, b, length = _hull.feret_3d(hulls, sp_n, (ld[0], ld[1], ld[2] / hn))
     pairs = _hull.feret_ties(hulls, sp_n, length, limit=_MAX_TIES) if length > 0.0 else []
-    length *= hn
-    best: tuple[float, int, int, NDArray[np.float64], NDArray[np.float64]] | None = None
-    # the sections of every pair not on one point, fitted together (batched)
     need = []
     for a_, b_ in pairs or [(a, b)]:
         if hulls.j[a_] * sr != hulls.j[b_] * sr or hulls.i[a_] * sc != hulls.i[b_] * sc:
             need += [int(hulls.k[a_]), int(hulls.k[b_])]
-    core.sections.prefetch(need)
+    return a, b, length * hn, pairs, need
+
+
+def _feret_from_core(frame: AxialFrame, core: _Core) -> FeretDiameter:
+    hulls = core.hulls
+    s0, sr, sc = frame.spacing
+    hn = max(sr, sc)
+    if core.feret is not None:
+        a, b, length, pairs = core.feret
+    else:
+        a, b, length, pairs, need = _feret_pairs(hulls, frame.spacing, (*core.ld_vertices, core.ld_centre_mm))
+        # the sections of every pair not on one point, fitted together (batched)
+        core.sections.prefetch(need)
+    best: tuple[float, int, int, NDArray[np.float64], NDArray[np.float64]] | None = None
     for a, b in pairs or [(a, b)]:
         ka, kb = int(hulls.k[a]), int(hulls.k[b])
         p_mm = np.array([hulls.j[a] * sr, hulls.i[a] * sc], dtype=np.float64)
@@ -625,14 +698,8 @@ def _feret_from_core(frame: AxialFrame, core: _Core) -> FeretDiameter:
         if d_in > 0.0:
             ea, eb = core.sections.get(ka), core.sections.get(kb)
             if ea is not None and eb is not None:
-                # farthest pair of two elliptic sections: dense sampling (2 deg), then support points
-                pa, pb = ea.points(72), eb.points(72)
-                d2 = ((pa[:, None, :] - pb[None, :, :]) ** 2).sum(axis=2)
-                ia, ib = divmod(int(d2.argmax()), len(pb))
-                p_mm, q_mm = pa[ia], pb[ib]
-                for _ in range(12):  # converges fast (support points of two ellipses)
-                    u = p_mm - q_mm
-                    p_mm, q_mm = ea.support_point(u / np.hypot(*u)), eb.support_point(-u / np.hypot(*u))
+                # farthest pair of two elliptic sections
+                p_mm, q_mm = _ellipses_farthest(ea, eb)
             else:
                 p0, q0 = p_mm, q_mm
                 for _ in range(2):
@@ -749,7 +816,7 @@ def feret_diameter_3d(labels: LabelVolume, label: int | str | None = None) -> Fe
     voxels.  Plane-free: the slices of the grid are used whatever their orientation.
     """
     frame = axial_frame(labels, label, require_axial=False)
-    core = _core(frame)
+    core = _core(frame, feret=True)
     return _feret_from_core(frame, core)
 
 

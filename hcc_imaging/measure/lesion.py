@@ -219,7 +219,7 @@ def _measure_one(
 ) -> LesionMeasurement:
     frame = _d.axial_frame(labels, value, reformat=reformat, bbox=bbox)
     reformatted = frame.labels is not labels
-    core = _d._core(frame)
+    core = _d._core(frame, feret=True)
     sa = _d._short_axis_from_core(frame, core)
     feret = _d._feret_from_core(frame, core)
     n_lesion = int(np.count_nonzero(frame.mask))

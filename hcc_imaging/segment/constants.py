@@ -43,6 +43,10 @@ __all__ = [
     "LIVER_EROSION_RADIUS_MM",
     "LIVER_BODY_MIN_HU",
     "LIVER_CLOSING_RADIUS_MM",
+    "LIVER_TUMOUR_MIN_HU",
+    "LIVER_TUMOUR_MIN_LIVER_CONTACT",
+    "LIVER_TUMOUR_MIN_LIVER_SHARE",
+    "LIVER_TUMOUR_MAX_VOLUME_RATIO",
     "VIABLE_ENHANCEMENT_VS_LIVER_HU",
     "VIABLE_ENHANCEMENT_VS_PRE_HU",
     "VIABLE_SMOOTHING_SIGMA_MM",
@@ -300,6 +304,31 @@ LIVER_EROSION_RADIUS_MM: Final[float] = 6.0
 #: Closing radius (mm) that brings vessels and lesions inside the liver outline into the mask
 #: (expert liver masks, e.g. 3D-IRCADb, include tumours and intrahepatic vessels).
 LIVER_CLOSING_RADIUS_MM: Final[float] = 8.0
+
+#: Tumour inclusion (``LiverParams.include_tumours``): soft tissue outside the liver mask from
+#: this value up to the top of the liver window is a candidate piece of tumour.  -30 HU is the
+#: upper end of the adipose range used in CT body composition (-190 to -30 HU; e.g.
+#: Mitsiopoulos et al., J Appl Physiol 1998;85:115-22): fat, lung and air are below it, while
+#: necrosis and fluid (0-20 HU) and viable tumour are above it.
+LIVER_TUMOUR_MIN_HU: Final[float] = -30.0
+
+#: A candidate piece is added to the liver when at least this share of its border faces lie on
+#: the liver.  Geometry: a spherical tumour whose centre lies on a flat capsule leaves a
+#: hemisphere outside; its flat base (pi r^2) is 1/3 of its surface (3 pi r^2).  0.25 is reached
+#: when the centre lies r/3 outside the capsule, so tumours sitting mostly in the liver pass and
+#: organs that only touch it (surface contact of a few per cent) do not.
+LIVER_TUMOUR_MIN_LIVER_CONTACT: Final[float] = 0.25
+
+#: ... and when the liver holds at least this share of the border faces the piece has on tissue
+#: (liver + other organs; fat, lung and air do not count, as a capsular tumour meets them):
+#: it touches more liver than all other organs together.
+LIVER_TUMOUR_MIN_LIVER_SHARE: Final[float] = 0.5
+
+#: ... and when the piece is no larger than this times the liver mask it would join: the mask
+#: holds most of the liver, so a bigger piece is the tissue around it.  (On the make_study
+#: phantom the abdominal soft tissue, 70 HU in the portal-venous phase, fills the body around
+#: the liver, touches it on 29 % of its border and is 2.4 times the liver's volume.)
+LIVER_TUMOUR_MAX_VOLUME_RATIO: Final[float] = 1.0
 
 # ------------------------------------------------------------------------------ viable
 #: Arterial enhancement relative to liver parenchyma that counts as viable (HU): arterial HU

@@ -1312,7 +1312,8 @@ def segment_lesion(
     if liv is not None and not liv[seed_vox]:
         raise SeedError(
             f"seed {tuple(np.round(seed_pt, 1))} mm (voxel {seed_vox}) is outside the liver mask; "
-            "click inside the liver or pass liver=None."
+            "click inside the liver, pass liver=None, or re-run segment_liver(..., include_lps=[the click]) so "
+            "that the liver mask holds the lesion."
         )
     rr = _segment_on(vol, seed_vox, p, liv, None if line is None else vol.lps_to_index(line), roi_mm, cache=cache)
     growth_phase = None

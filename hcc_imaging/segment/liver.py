@@ -10,8 +10,17 @@ Classical method (:func:`segment_liver`, ``backend="classical"``), on a ~2 mm wo
    heart, stomach, kidney, spleen); keep the component holding the seed, else the largest one on
    the patient's right (LPS x below the body's centre); dilate back inside the window.
 4. Close with ``closing_radius_mm`` and fill holes (3-D, then per slice) so intrahepatic vessels
-   and lesions are inside the liver, as in expert masks; map back to the image grid (linear on
-   the mask fraction, >= 0.5).
+   and lesions are inside the liver, as in expert masks.
+5. Tumour inclusion (``LiverParams.include_tumours``, on): a tumour at the capsule, wider than
+   any closing, with a necrotic core (e.g. 10-40 HU) is left out by the window.  Soft tissue
+   outside the mask (from -30 HU, above fat, up to the window's top) is cut into pieces at
+   bridges thinner than 2 x ``erosion_radius_mm``; a piece joins the liver when >= 25 % of its
+   border lies on the liver, the liver holds >= half of the border it has on tissue (fat, lung
+   and air do not count: a capsular tumour meets them), its median is not above the parenchyma
+   value (not blood) and it is smaller than the liver.  ``include_lps=`` points add the piece
+   under each point whatever the test says (e.g. a lesion click).  The mask is closed and
+   filled again around the added pieces.  Rationale of each number in :mod:`.constants`.
+6. Map back to the image grid (linear on the mask fraction, >= 0.5).
 
 Optional AI backend: ``backend="totalsegmentator"`` runs TotalSegmentator (Wasserthal et al.,
 Radiol Artif Intell 2023;5:e230024) only when the package is importable **and** its weights are
@@ -61,12 +70,24 @@ class LiverParams:
     closing_radius_mm: float = C.LIVER_CLOSING_RADIUS_MM
     body_min_hu: float = C.LIVER_BODY_MIN_HU
     search_range_hu: tuple[float, float] | None = None
+    include_tumours: bool = True
+    tumour_min_hu: float = C.LIVER_TUMOUR_MIN_HU
+    tumour_min_liver_contact: float = C.LIVER_TUMOUR_MIN_LIVER_CONTACT
+    tumour_min_liver_share: float = C.LIVER_TUMOUR_MIN_LIVER_SHARE
+    tumour_max_volume_ratio: float = C.LIVER_TUMOUR_MAX_VOLUME_RATIO
 
     def __post_init__(self) -> None:
         if any(s <= 0 for s in self.work_spacing_mm) or self.half_width_hu <= 0 or self.erosion_radius_mm < 0:
             raise SegmentationError(
                 "LiverParams: work_spacing_mm and half_width_hu must be > 0 and erosion_radius_mm >= 0, got "
                 f"{self.work_spacing_mm}, {self.half_width_hu}, {self.erosion_radius_mm}."
+            )
+        if not (0.0 <= self.tumour_min_liver_contact <= 1.0 and 0.0 <= self.tumour_min_liver_share <= 1.0
+                and self.tumour_max_volume_ratio > 0):
+            raise SegmentationError(
+                "LiverParams: tumour_min_liver_contact and tumour_min_liver_share are shares in [0, 1] and "
+                f"tumour_max_volume_ratio must be > 0, got {self.tumour_min_liver_contact}, "
+                f"{self.tumour_min_liver_share}, {self.tumour_max_volume_ratio}."
             )
 
 
@@ -157,12 +178,131 @@ def _mode_hu(values: NDArray[np.float32], lo: float, hi: float) -> float | None:
     return float(0.5 * (edges[i] + edges[i + 1]))
 
 
+def _close(mask: NDArray[np.bool_], radius_mm: float, sp: tuple[float, float, float]) -> NDArray[np.bool_]:
+    """Euclidean closing (distance transforms on a padded copy); the mask itself is kept."""
+    if radius_mm <= 0:
+        return mask
+    from scipy import ndimage as ndi
+
+    pad = np.ceil(radius_mm / np.asarray(sp)).astype(int) + 1
+    padded = np.pad(mask, [(int(q), int(q)) for q in pad])
+    dil = ndi.distance_transform_edt(~padded, sampling=sp) <= radius_mm
+    closed = ndi.distance_transform_edt(dil, sampling=sp) > radius_mm
+    return np.asarray(closed[tuple(slice(int(q), int(q) + n_) for q, n_ in zip(pad, mask.shape, strict=True))] | mask)
+
+
+_NEIGHBOURS = ((1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1))
+
+
+def _shifted(a: NDArray[Any], d: tuple[int, int, int], fill: Any) -> NDArray[Any]:
+    """``a`` moved by ``d`` voxels (out[i] = a[i + d]), ``fill`` where that leaves the grid."""
+    out = np.full_like(a, fill)
+    src = tuple(slice(max(k, 0), n + min(k, 0)) for k, n in zip(d, a.shape, strict=True))
+    dst = tuple(slice(max(-k, 0), n + min(-k, 0)) for k, n in zip(d, a.shape, strict=True))
+    out[dst] = a[src]
+    return out
+
+
+def _tumour_candidates(sm: NDArray[np.float32], body: NDArray[np.bool_], liver: NDArray[np.bool_],
+                       sp: tuple[float, float, float], liver_hu: float, p: LiverParams) -> tuple[NDArray[np.int32], int, NDArray[np.bool_]]:
+    """Connected pieces of soft tissue outside the liver mask, cut at bridges thinner than
+    2 x ``erosion_radius_mm`` (the same scale that separates the liver from its neighbours).
+
+    Soft tissue = body voxels from ``tumour_min_hu`` (necrosis, fluid) up to the top of the
+    liver window.  Returns (labels, count, soft-tissue mask)."""
+    from scipy import ndimage as ndi
+
+    soft = body & ~liver & (sm >= p.tumour_min_hu) & (sm <= liver_hu + p.half_width_hu)
+    core = ndi.distance_transform_edt(soft, sampling=sp) > p.erosion_radius_mm
+    lab, n = ndi.label(core)
+    if n == 0:
+        return lab.astype(np.int32), 0, soft
+    dist, ind = ndi.distance_transform_edt(lab == 0, sampling=sp, return_indices=True)
+    grown = lab[tuple(ind)]
+    grown[(dist > p.erosion_radius_mm) | ~soft] = 0
+    return grown.astype(np.int32), int(n), soft
+
+
+def _enclosed_by_liver(lab: NDArray[np.int32], n: int, liver: NDArray[np.bool_], sm: NDArray[np.float32],
+                       body: NDArray[np.bool_], p: LiverParams) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per piece: the share of its border faces on liver (contact) and the liver's share of
+    the border faces on tissue (liver + other soft tissue or organs; fat, lung and air are
+    open, they do not count against)."""
+    # classes of a neighbour: 0 liver, 1 open (fat/lung/air, or off the grid), 2 another piece,
+    # 3 tissue thinner than the bridge scale that belongs to no piece (diaphragm, vessel and
+    # bowel walls, partial-volume rims): neutral, counted nowhere
+    cls = np.full(lab.shape, 3, np.uint8)
+    cls[lab > 0] = 2
+    cls[(sm < p.tumour_min_hu) | ~body] = 1
+    cls[liver] = 0
+    counts = np.zeros((n + 1, 4), np.int64)
+    for d in _NEIGHBOURS:
+        nl = _shifted(lab, d, 0)
+        nc = _shifted(cls, d, 1)
+        edge = (lab > 0) & (nl != lab)
+        counts += np.bincount(lab[edge].astype(np.int64) * 4 + nc[edge], minlength=(n + 1) * 4).reshape(n + 1, 4)
+    counts = counts[:, :3]
+    total = counts.sum(1).astype(float)
+    tissue = (counts[:, 0] + counts[:, 2]).astype(float)
+    contact = np.divide(counts[:, 0], total, out=np.zeros(n + 1), where=total > 0)
+    share = np.divide(counts[:, 0], tissue, out=np.zeros(n + 1), where=tissue > 0)
+    return contact, share
+
+
+def _include_pieces(liver: NDArray[np.bool_], sm: NDArray[np.float32], body: NDArray[np.bool_],
+                    sp: tuple[float, float, float], liver_hu: float, p: LiverParams,
+                    include_idx: list[tuple[int, ...]]) -> tuple[NDArray[np.bool_], int]:
+    """Tumour inclusion (work grid): add the soft-tissue pieces the liver encloses (see
+    :data:`constants.LIVER_TUMOUR_MIN_LIVER_CONTACT` and neighbours) and the pieces under
+    ``include_idx``, then close and fill holes again around them.  Returns (mask, pieces added)."""
+    lab, n_c, _soft = _tumour_candidates(sm, body, liver, sp, liver_hu, p)
+    if n_c == 0:
+        return liver, 0
+    size = np.bincount(lab.ravel(), minlength=n_c + 1)
+    # a piece larger than the liver mask it would join is the tissue around the liver (on the
+    # make_study phantom the abdominal soft tissue, at about the liver's HU, fills the body)
+    small_enough = size <= p.tumour_max_volume_ratio * int(liver.sum())
+    ok = np.zeros(n_c + 1, bool)
+    if p.include_tumours:
+        contact, share = _enclosed_by_liver(lab, n_c, liver, sm, body, p)
+        ok = (contact >= p.tumour_min_liver_contact) & (share >= p.tumour_min_liver_share) & small_enough
+        # the missing tumour parts are darker than parenchyma (necrosis; washout in the portal-
+        # venous and later phases); iso-dense tumour is already in the window.  A piece whose
+        # median is above the parenchyma value is contrast-filled blood (a heart chamber, the
+        # cava, a portal trunk) or another enhancing organ, not tumour.
+        for i in np.flatnonzero(ok):
+            ok[i] = float(np.median(sm[lab == i])) <= liver_hu
+    for q in include_idx:
+        i = int(lab[q])
+        if i and not small_enough[i]:
+            log.info("include_lps point at work voxel %s: its piece (%d voxels) is larger than the liver; not added", q, size[i])
+        elif i:
+            ok[i] = True
+    ok[0] = False
+    n = int(ok.sum())
+    if n == 0:
+        return liver, 0
+    add = ok[lab]
+    # the closing only changes the mask within 2 closing radii of the added pieces; the box adds
+    # 2 more radii so that its faces do not matter
+    r = p.closing_radius_mm
+    idx = np.argwhere(add)
+    pad = np.ceil(4.0 * r / np.asarray(sp)).astype(int) + 1
+    lo = np.maximum(idx.min(0) - pad, 0)
+    hi = np.minimum(idx.max(0) + pad + 1, liver.shape)
+    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    out = liver | add
+    out[box] |= _close(out[box], r, sp) & body[box]
+    return fill_holes(out), n
+
+
 def segment_liver(
     volume: Volume | Mapping[Phase | str, Volume],
     *,
     backend: str = "classical",
     phase: Phase | str | None = None,
     seed_lps: ArrayLike | None = None,
+    include_lps: ArrayLike | None = None,
     params: LiverParams | None = None,
 ) -> LabelVolume:
     """Segment the liver (label 1, ``"liver"``), including intrahepatic lesions and vessels.
@@ -176,6 +316,10 @@ def segment_liver(
         "auto" uses it when available, else the classical method.
     seed_lps : 3 floats, mm, optional
         A point inside the liver: sets the liver value and picks the component.
+    include_lps : (n, 3) floats, mm, optional
+        Points on lesions that belong to the liver (e.g. lesion clicks): the soft-tissue piece
+        under each point is added even when the automatic tumour-inclusion test rejects it (or
+        is off), unless that piece is larger than the liver.
     params : LiverParams, optional
 
     Returns
@@ -219,6 +363,12 @@ def segment_liver(
         raise SegmentationError(
             f"no body found above {p.body_min_hu} HU in series {vol.series_instance_uid or '?'}; is this CT in HU?"
         )
+    include_idx: list[tuple[int, ...]] = []
+    for q in ([] if include_lps is None else np.asarray(include_lps, float).reshape(-1, 3)):
+        qi = tuple(int(v) for v in np.rint(geom.lps_to_index(q)))
+        if any(i < 0 or i >= n for i, n in zip(qi, geom.shape, strict=True)):
+            raise SegmentationError(f"include_lps point {tuple(q)} mm lies outside the image.")
+        include_idx.append(qi)
     seed_idx = None
     if seed_lps is not None:
         seed_idx = tuple(int(v) for v in np.rint(geom.lps_to_index(np.asarray(seed_lps, float))))
@@ -276,13 +426,10 @@ def segment_liver(
     liver = lab == pick
     liver = (ndi.distance_transform_edt(~liver, sampling=sp) <= p.erosion_radius_mm) & window
     liver = largest_component(liver)
-    if p.closing_radius_mm > 0:
-        pad = np.ceil(p.closing_radius_mm / np.asarray(sp)).astype(int) + 1
-        padded = np.pad(liver, [(int(q), int(q)) for q in pad])
-        dil = ndi.distance_transform_edt(~padded, sampling=sp) <= p.closing_radius_mm
-        closed = ndi.distance_transform_edt(dil, sampling=sp) > p.closing_radius_mm
-        liver = (closed[tuple(slice(int(q), int(q) + n_) for q, n_ in zip(pad, liver.shape, strict=True))] | liver) & body
-    liver = fill_holes(liver)
+    liver = fill_holes(_close(liver, p.closing_radius_mm, sp) & body)
+    n_included = 0
+    if p.include_tumours or include_idx:
+        liver, n_included = _include_pieces(liver, sm, body, sp, liver_hu, p, include_idx)
     # back to the image grid: linear on the fraction, >= 0.5
     frac = Volume(array=liver.astype(np.float32), geometry=geom)
     from ..volume import resample_volume
@@ -297,6 +444,7 @@ def segment_liver(
         "phase": str(vol.phase),
         "liver_hu": round(liver_hu, 1),
         "search_range_hu": list(lo_hi),
+        "tumour_pieces_included": n_included,
         "elapsed_s": round(time.perf_counter() - t0, 3),
     }
     return LabelVolume.like(vol, mask.astype(np.uint8), labels={1: "liver"}, meta=info)

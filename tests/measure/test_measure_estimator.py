@@ -117,3 +117,40 @@ def test_endpoints_and_slice_index() -> None:
     pts = sorted(ld.endpoints_lps)
     assert pts[0] == pytest.approx((10.5, 22.0, 36.0), abs=0.05)
     assert pts[1] == pytest.approx((18.5, 22.0, 36.0), abs=0.05)
+
+
+def test_batched_ellipse_fits_equal_one_at_a_time() -> None:
+    """The sections are fitted in batches (one padded stack per batch); a slice's ellipse and
+    its acceptance must not depend on which other slices share the batch."""
+    from scipy import ndimage
+
+    from hcc_imaging.measure import _subvoxel
+
+    rng = np.random.default_rng(7)
+    slices = []
+    for t in range(60):
+        n_r, n_c = (int(v) for v in rng.integers(4, 30, 2))
+        yy, xx = np.mgrid[:n_r, :n_c]
+        if t % 3 == 0:  # rotated ellipses of any size: most are accepted
+            a, b, th = rng.uniform(0.6, n_r / 2), rng.uniform(0.6, n_c / 2), rng.uniform(0, np.pi)
+            u = (yy - n_r / 2) * np.cos(th) + (xx - n_c / 2) * np.sin(th)
+            v = -(yy - n_r / 2) * np.sin(th) + (xx - n_c / 2) * np.cos(th)
+            slices.append((u / a) ** 2 + (v / b) ** 2 <= 1.0)
+        elif t % 3 == 1:  # ragged blobs: most are rejected
+            slices.append(ndimage.binary_opening(rng.random((n_r, n_c)) < 0.5))
+        else:  # bars, crosses, tiny boxes
+            m = np.zeros((n_r, n_c), bool)
+            m[n_r // 2, : int(rng.integers(1, n_c))] = True
+            m[: int(rng.integers(1, n_r)), n_c // 2] = t % 2 == 0
+            slices.append(m)
+    for sp in ((1.0, 1.0), (0.8, 1.1)):
+        one = [_subvoxel.fit_ellipse(s, sp) for s in slices]
+        batch = _subvoxel.fit_ellipses(slices, sp)
+        assert sum(e is not None for e in one) >= 10  # both outcomes are exercised
+        assert sum(e is None for e in one) >= 10
+        for e1, e2 in zip(one, batch, strict=True):
+            assert (e1 is None) == (e2 is None)
+            if e1 is not None:
+                assert np.allclose(e1.centre, e2.centre, rtol=0, atol=1e-12)
+                assert abs(e1.a - e2.a) <= 1e-12 and abs(e1.b - e2.b) <= 1e-12
+                assert np.allclose(e1.major, e2.major, rtol=0, atol=1e-12)

@@ -3,8 +3,9 @@
 Honest regression floors at the values measured when this was written (docs/validation.md
 section 2.3).  Algorithm 1.2 (star-shaped refinement) reaches the issue's tumour target (>= 0.85
 from one click at the centre) with the expert liver mask: 0.892 / 0.870.  Without a liver mask
-tumour 2 leaks into the soft tissue next to the liver (0.592), and the liver target (>= 0.90)
-is not reached (0.896); the floors keep both from getting worse and the docs report the gap.
+tumour 2 leaks into the soft tissue next to the liver (0.592).  The classical liver mask reaches
+0.906 (target 0.90) with the tumour-inclusion step and holds both tumours' centres; a click with
+that mask gives 0.827 / 0.810; the floors keep these from getting worse.
 """
 
 from __future__ import annotations
@@ -33,10 +34,32 @@ def ircad(ircadb17: Path):  # type: ignore[no-untyped-def]
     return ct, liver, tumours
 
 
-def test_liver_dice_vs_expert(ircad) -> None:  # type: ignore[no-untyped-def]
-    ct, liver, _ = ircad
-    mine = segment_liver(ct)
-    assert dice(mine.array, liver.array) >= 0.88  # measured 0.896 (target 0.90)
+@pytest.fixture(scope="module")
+def our_liver(ircad):  # type: ignore[no-untyped-def]
+    return segment_liver(ircad[0])
+
+
+def _centre(mask: np.ndarray) -> tuple[int, int, int]:
+    idx = np.argwhere(mask)
+    return tuple(int(v) for v in idx[np.argmin(((idx - idx.mean(0)) ** 2).sum(1))])  # type: ignore[return-value]
+
+
+def test_liver_dice_vs_expert(ircad, our_liver) -> None:  # type: ignore[no-untyped-def]
+    _, liver, _ = ircad
+    assert dice(our_liver.array, liver.array) >= 0.90  # measured 0.906 (0.896 before tumour inclusion)
+    assert our_liver.meta["tumour_pieces_included"] >= 1
+
+
+@pytest.mark.parametrize("name", ["livertumor1", "livertumor2"])
+def test_tumours_are_inside_our_liver(ircad, our_liver, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Tumour 1 bulges out of the dome with a necrotic core; before the tumour-inclusion step our
+    mask held 39 % of it and not its centre (tumour 2: 67 %)."""
+    ct, _, tumours = ircad
+    tm = tumours[name].array > 0
+    assert our_liver.array[_centre(tm)]
+    assert (tm & (our_liver.array > 0)).sum() / tm.sum() >= 0.85  # measured 0.894 / 0.957
+    click = segment_lesion(ct, seed_index=_centre(tm), liver=our_liver)
+    assert dice(click.labels.array, tm) >= 0.78  # measured 0.827 / 0.810 (expert liver: 0.892 / 0.870)
 
 
 @pytest.mark.parametrize("name", [pytest.param("livertumor1", id="tumour1"), pytest.param("livertumor2", id="tumour2")])
