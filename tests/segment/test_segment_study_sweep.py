@@ -153,3 +153,21 @@ def test_node_and_thrombus_without_the_liver_mask_measured_floor(seed: int, tp: 
         return
     d = dice(res.labels.array, truth)
     assert d >= 0.6 or any("largest region of interest" in n for n in res.notes)
+
+
+@functools.lru_cache(maxsize=2)
+def _noisy(seed: int, tp: str):  # type: ignore[no-untyped-def]
+    return make_study(seed, timepoint=tp, noise_sd_hu=25.0)
+
+
+@pytest.mark.parametrize(("tp", "lid", "floor"), [("fu1", "L2", 0.95), ("baseline", "L3", 0.9)])
+def test_growth_on_another_phase_at_high_noise(tp: str, lid: str, floor: float) -> None:
+    """sigma 25 HU, seed 0: step 7 is not accepted on the click's (arterial) phase, where necrosis is
+    only ~3.6 smoothed sigmas from the liver; 1.4 tries it on the other phases.  Measured 0.978 and
+    0.918 (1.3: 0.111 and 0.110).  Chosen after looking at sigma 25 (docs/validation.md 2.2)."""
+    st = _noisy(0, tp)
+    rec = st.truth["lesions"][lid]
+    truth = st.lesions.array == rec["label"]
+    res = segment_lesion(st.volumes, liver=st.liver, seed_lps=rec["seed_lps"])
+    assert dice(res.labels.array, truth) >= floor
+    assert any("grown to the lesion border" in n for n in res.notes)
