@@ -1182,9 +1182,9 @@ def _grow_on_other_phase(
     """Step 7 on the other phases when it did not fire (or was rejected) on the click's phase (1.4).
 
     At high noise the click's phase may show the rest of the lesion too faintly for the enclosure
-    test (fu2 L2 at sigma 25 HU: necrosis 45 HU below the liver on arterial is 3.6 smoothed sigmas,
-    so a third of the ring passes as parenchyma), while another phase shows it clearly (82 HU on
-    portal venous).  The click's region is grown on each other phase of the same grid with the same
+    test (phantom L2 / L3 at sigma 25 HU: necrosis 45 HU below the liver on arterial is 3.6
+    smoothed sigmas, so a third of the ring passes as parenchyma), while another phase shows it
+    clearly (82 HU on portal venous).  The click's region is grown on each other phase of the same grid with the same
     test, clamp and enclosure rule; among the accepted growths that stay inside the region of
     interest, the one with the highest border contrast (median |smoothed - parenchyma| in the
     ``edge_band_mm`` band, in smoothed-noise sigmas) is kept.  None accepted: unchanged.
