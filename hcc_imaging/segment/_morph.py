@@ -17,6 +17,8 @@ __all__ = [
     "component_at",
     "component_at_in_box",
     "fill_holes",
+    "binary_opening",
+    "within_mm",
     "robust_sigma",
     "noise_sigma",
 ]
@@ -185,14 +187,88 @@ def component_at_in_box(
 
 def fill_holes(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     """3-D hole filling, then 2-D filling in every slice (axis 0): cavities that open to the
-    top or bottom of a lesion are still filled on the slices where they are enclosed."""
+    top or bottom of a lesion are still filled on the slices where they are enclosed.
+
+    Same result as ``ndi.binary_fill_holes`` in 3-D and then on every slice (face connectivity),
+    computed by labelling the background once per pass: a background component is a hole unless
+    it reaches the array's faces (3-D) or the slice's edges (2-D).  ``binary_fill_holes`` grows
+    the outside one voxel layer per iteration, a tenth of a 5 cm lesion's segmentation.
+    """
     from scipy import ndimage as ndi
 
-    out = ndi.binary_fill_holes(mask)
-    for k in range(out.shape[0]):
-        if out[k].any():
-            out[k] = ndi.binary_fill_holes(out[k])
-    return np.asarray(out)
+    m = np.asarray(mask, bool)
+    if m.size == 0:
+        return m.copy()
+    out = _fill_background_components(m, ndi.generate_binary_structure(3, 1), (0, 1, 2))
+    # per slice: face connectivity in the slice plane only; "outside" = reaches a row/col edge
+    in_plane = np.zeros((3, 3, 3), bool)
+    in_plane[1] = ndi.generate_binary_structure(2, 1)
+    return _fill_background_components(out, in_plane, (1, 2))
+
+
+def _fill_background_components(
+    m: NDArray[np.bool_], structure: NDArray[np.bool_], axes: Sequence[int]
+) -> NDArray[np.bool_]:
+    """``m`` plus every background component (``structure`` connectivity) that touches no face of
+    the array along ``axes``."""
+    from scipy import ndimage as ndi
+
+    lab, n = ndi.label(~m, structure=structure)
+    if n == 0:
+        return m.copy()
+    outside = np.zeros(n + 1, bool)
+    for ax in axes:
+        outside[np.take(lab, 0, axis=ax)] = True
+        outside[np.take(lab, -1, axis=ax)] = True
+    outside[0] = False
+    return np.asarray(~outside[lab])
+
+
+def _offsets(el: NDArray[np.bool_]) -> NDArray[np.int64]:
+    return np.argwhere(el) - np.array(el.shape) // 2
+
+
+def _dilate(mask: NDArray[np.bool_], offs: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """OR of ``mask`` shifted by every offset (outside the array = False)."""
+    r = np.abs(offs).max(axis=0) if offs.size else np.zeros(mask.ndim, int)
+    pad = np.pad(mask, [(int(x), int(x)) for x in r])
+    out = np.zeros(mask.shape, bool)
+    n = mask.shape
+    for o in offs:
+        a = [int(ri) - int(oi) for ri, oi in zip(r, o, strict=True)]
+        np.logical_or(out, pad[a[0]:a[0] + n[0], a[1]:a[1] + n[1], a[2]:a[2] + n[2]], out=out)
+    return out
+
+
+def binary_opening(mask: NDArray[np.bool_], el: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """``scipy.ndimage.binary_opening(mask, structure=el)`` for a 3-D, point-symmetric ``el`` of odd
+    shape (a :func:`ball`): the same voxels, as ANDs / ORs of shifted views (outside = False,
+    scipy's ``border_value=0``); about half the time of scipy's generic erosion on a few-voxel ball."""
+    offs = _offsets(el)
+    r = np.array(el.shape) // 2
+    n = mask.shape
+    pad = np.pad(np.asarray(mask, bool), [(int(x), int(x)) for x in r])
+    er = np.ones(n, bool)
+    for o in offs:
+        a = [int(ri) + int(oi) for ri, oi in zip(r, o, strict=True)]
+        np.logical_and(er, pad[a[0]:a[0] + n[0], a[1]:a[1] + n[1], a[2]:a[2] + n[2]], out=er)
+    return _dilate(er, offs)
+
+
+def within_mm(mask: NDArray[np.bool_], spacing: Sequence[float], reach_mm: float) -> NDArray[np.bool_]:
+    """Voxels within ``reach_mm`` of ``mask`` (3-D): ``distance_transform_edt(~mask, sampling=spacing)
+    <= reach_mm``, as a dilation by every voxel offset whose length (computed as scipy computes
+    it, float64 sum of squared mm) is at most ``reach_mm``.  For a few-voxel reach (a thin shell)
+    this is several times cheaper than the exact distance transform of the whole box."""
+    sp = np.asarray(spacing, np.float64)
+    r = np.floor(reach_mm / sp + 1e-9).astype(int) + 1
+    grids = np.meshgrid(*[np.arange(-int(k), int(k) + 1) for k in r], indexing="ij")
+    d2 = np.zeros(grids[0].shape, np.float64)
+    for g, s in zip(grids, sp, strict=True):
+        t = g.astype(np.float64) * s
+        d2 = d2 + t * t
+    el = np.sqrt(d2) <= reach_mm
+    return _dilate(np.asarray(mask, bool), _offsets(el))
 
 
 def robust_sigma(values: NDArray[np.floating]) -> float:

@@ -90,6 +90,7 @@ from . import constants as C
 from ._morph import (
     ball,
     bbox,
+    binary_opening,
     component_at,
     component_at_in_box,
     fill_holes,
@@ -97,6 +98,7 @@ from ._morph import (
     gaussian_sigma_vox,
     noise_sigma,
     pad_box,
+    within_mm,
 )
 from .errors import LowContrastError, SeedError, SegmentationError
 
@@ -548,7 +550,7 @@ def _grow_in_roi(
             assert bb is not None
             pad = np.array(open_el.shape) // 2 + 1
             sl = pad_box(bb[0], bb[1], pad, comp.shape)
-            opened_local = ndi.binary_opening(comp[sl], structure=open_el)
+            opened_local = binary_opening(comp[sl], open_el)
             kept = component_at_in_box(opened_local, sl, comp.shape, seed, pick, prefer_region=by_line)
             if kept.any():
                 comp = kept
@@ -748,7 +750,7 @@ def _expand_heterogeneous(
             cand &= liver[work]
         comp = component_at(cand, seed_b, reg_b)
         if open_el is not None and open_el.sum() > 1:
-            opened = ndi.binary_opening(comp, structure=open_el) | reg_b
+            opened = binary_opening(comp, open_el) | reg_b
             comp = component_at(opened, seed_b, reg_b)
         bb = bbox(comp)
         if bb is None:
@@ -1056,9 +1058,8 @@ def _add_enhancing_rim(
     # the shell: exact distances on a tight box; the ring: the subsampled lattice of step 3
     box = pad_box(bb[0], bb[1], np.ceil(reach / np.asarray(sp)).astype(int) + 1, mask.shape)
     sub = mask[box]
-    d_out = ndi.distance_transform_edt(~sub, sampling=sp)
     shell = np.zeros_like(mask)
-    shell[box] = (d_out > 0) & (d_out <= reach)
+    shell[box] = within_mm(sub, sp, reach) & ~sub  # = 0 < distance_transform_edt(~sub) <= reach
     ring = _ring(mask, sp, params.ring_inner_mm, params.ring_outer_mm)
     sl_roi = tuple(slice(int(a), int(a) + n) for a, n in zip(rr.lo, mask.shape, strict=True))
     liv = liver[sl_roi] if liver is not None else None
