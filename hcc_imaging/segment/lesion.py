@@ -389,9 +389,14 @@ def _ring(
     pad = np.ceil(outer / np.asarray(spacing)).astype(int) + st
     sl = pad_box(bb[0], bb[1], pad, region.shape)
     sub = region[sl][::sz, ::st, ::st]
-    d = ndi.distance_transform_edt(~sub, sampling=(spacing[0] * sz, spacing[1] * st, spacing[2] * st))
+    sp_sub = (spacing[0] * sz, spacing[1] * st, spacing[2] * st)
     out = np.zeros_like(region)
-    out[sl][::sz, ::st, ::st] = (d > inner) & (d <= outer)
+    if sub.any():
+        # = (inner < distance_transform_edt(~sub) <= outer), as two small dilations (same voxels)
+        out[sl][::sz, ::st, ::st] = within_mm(sub, sp_sub, outer) & ~within_mm(sub, sp_sub, inner)
+    else:  # the lattice misses the region: keep scipy's answer for a transform without background
+        d = ndi.distance_transform_edt(~sub, sampling=sp_sub)
+        out[sl][::sz, ::st, ::st] = (d > inner) & (d <= outer)
     return out
 
 
@@ -787,9 +792,14 @@ def _inner_band(mask: NDArray[np.bool_], spacing: Sequence[float], width_mm: flo
     st = _stride(spacing)
     sl = pad_box(bb[0], bb[1], (1, st, st), mask.shape)
     sub = mask[sl][:, ::st, ::st]
-    d = ndi.distance_transform_edt(sub, sampling=(spacing[0], spacing[1] * st, spacing[2] * st))
+    sp_sub = (spacing[0], spacing[1] * st, spacing[2] * st)
     out = np.zeros_like(mask)
-    out[sl][:, ::st, ::st] = sub & (d <= width_mm)
+    if (~sub).any():
+        # = sub & (distance_transform_edt(sub) <= width_mm), as a small dilation (same voxels)
+        out[sl][:, ::st, ::st] = sub & within_mm(~sub, sp_sub, width_mm)
+    else:  # no background on the lattice: keep scipy's answer for a transform without background
+        d = ndi.distance_transform_edt(sub, sampling=sp_sub)
+        out[sl][:, ::st, ::st] = sub & (d <= width_mm)
     return out
 
 
