@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -255,6 +256,27 @@ def binary_opening(mask: NDArray[np.bool_], el: NDArray[np.bool_]) -> NDArray[np
     return _dilate(er, offs)
 
 
+@functools.lru_cache(maxsize=64)
+def _runs_within(spacing: tuple[float, float, float], reach_mm: float) -> tuple[tuple[int, int], tuple[tuple[int, int, int], ...]]:
+    """(slice, row) radii and the (slice offset, row offset, column half-width) runs of the voxel
+    offsets whose length (float64, summed as scipy's distance transform sums) is <= ``reach_mm``."""
+    sp = np.asarray(spacing, np.float64)
+    r = np.floor(reach_mm / sp + 1e-9).astype(int) + 1
+    grids = np.meshgrid(*[np.arange(-int(k), int(k) + 1) for k in r], indexing="ij")
+    d2 = np.zeros(grids[0].shape, np.float64)
+    for g, s in zip(grids, sp, strict=True):
+        t = g.astype(np.float64) * s
+        d2 = d2 + t * t
+    el = np.sqrt(d2) <= reach_mm
+    rows: list[tuple[int, int, int]] = []
+    for c in range(el.shape[0]):
+        for b in range(el.shape[1]):
+            run = np.flatnonzero(el[c, b])
+            if run.size:
+                rows.append((c - int(r[0]), b - int(r[1]), int(r[2]) - int(run[0])))
+    return (int(r[0]), int(r[1])), tuple(rows)
+
+
 def within_mm(mask: NDArray[np.bool_], spacing: Sequence[float], reach_mm: float) -> NDArray[np.bool_]:
     """Voxels within ``reach_mm`` of ``mask`` (3-D): ``distance_transform_edt(~mask, sampling=spacing)
     <= reach_mm`` (outside the array: not ``mask``), as a dilation by every voxel offset whose
@@ -265,33 +287,21 @@ def within_mm(mask: NDArray[np.bool_], spacing: Sequence[float], reach_mm: float
     then one shifted OR per (slice, row) offset.  For reaches of a few voxels (rings, bands,
     shells) this is several times cheaper than the distance transform of the whole box.
     """
-    sp = np.asarray(spacing, np.float64)
     m = np.asarray(mask, bool)
-    r = np.floor(reach_mm / sp + 1e-9).astype(int) + 1
-    grids = np.meshgrid(*[np.arange(-int(k), int(k) + 1) for k in r], indexing="ij")
-    d2 = np.zeros(grids[0].shape, np.float64)
-    for g, s in zip(grids, sp, strict=True):
-        t = g.astype(np.float64) * s
-        d2 = d2 + t * t
-    el = np.sqrt(d2) <= reach_mm
-    # half-width of the column run of each (slice, row) offset
-    rows: list[tuple[int, int, int]] = []
-    for c in range(el.shape[0]):
-        for b in range(el.shape[1]):
-            run = np.flatnonzero(el[c, b])
-            if run.size:
-                w = int(r[2]) - int(run[0])
-                rows.append((c - int(r[0]), b - int(r[1]), w))
+    (rc, rb), rows = _runs_within(tuple(float(v) for v in spacing), float(reach_mm))  # type: ignore[arg-type]
     wmax = max(w for _, _, w in rows)
     n = m.shape
-    q = np.pad(m, ((0, 0), (0, 0), (wmax, wmax)))
-    runs = [m]
-    cur = m.copy()
-    for k in range(1, wmax + 1):
-        cur = cur | q[:, :, wmax + k:wmax + k + n[2]] | q[:, :, wmax - k:wmax - k + n[2]]
-        runs.append(cur)
-    rc, rb = int(r[0]), int(r[1])
-    padded = [np.pad(x, ((rc, rc), (rb, rb), (0, 0))) for x in runs]
+    # column runs of every half-width 0..wmax, each written into a (slice, row)-padded array
+    q = np.zeros((n[0], n[1], n[2] + 2 * wmax), bool)
+    q[:, :, wmax:wmax + n[2]] = m
+    padded = []
+    cur = m
+    for k in range(wmax + 1):
+        if k:
+            cur = cur | q[:, :, wmax + k:wmax + k + n[2]] | q[:, :, wmax - k:wmax - k + n[2]]
+        p = np.zeros((n[0] + 2 * rc, n[1] + 2 * rb, n[2]), bool)
+        p[rc:rc + n[0], rb:rb + n[1]] = cur
+        padded.append(p)
     out = np.zeros(n, bool)
     for c, b, w in rows:
         np.logical_or(out, padded[w][rc - c:rc - c + n[0], rb - b:rb - b + n[1]], out=out)
