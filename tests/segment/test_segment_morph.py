@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from hcc_imaging.segment._morph import bbox, component_at, component_at_in_box, pad_box
+from hcc_imaging.segment._morph import (
+    ball,
+    bbox,
+    binary_opening,
+    component_at,
+    component_at_in_box,
+    fill_holes,
+    pad_box,
+    within_mm,
+)
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -44,3 +53,59 @@ def test_component_at_in_box_equals_component_at(seed: int) -> None:
     s_on = tuple(int(v) for v in on[rng.integers(0, len(on))])
     got = component_at_in_box(full[box], box, shape, s_on)
     assert got[s_on] and np.array_equal(got, component_at(full, s_on))
+
+
+# spacings of the perf phantom, the study phantom, an isotropic grid, and the ring / band lattices
+# (in-plane stride 2, coarse 2) that lesion.py runs these helpers on
+_SPACINGS = [(2.5, 0.703, 0.703), (3.0, 2.3, 2.3), (1.0, 1.0, 1.0), (2.5, 1.406, 1.406), (5.0, 2.812, 2.812),
+             (1.6, 1.14, 1.14), (0.5, 1.2, 1.2)]
+
+
+def _masks(seed: int, n: int) -> list[np.ndarray]:
+    """Random masks: sparse / dense noise and blobs with cavities, small odd shapes."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(n):
+        shape = tuple(int(v) for v in rng.integers(1, 16, 3))
+        if k % 3 == 0:
+            m = ndi.binary_dilation(rng.random(shape) < 0.08, iterations=int(rng.integers(1, 3)))
+        elif k % 3 == 1:
+            m = ndi.gaussian_filter(rng.normal(size=shape), 1.0) > 0.1
+        else:
+            m = rng.random(shape) < rng.uniform(0.05, 0.9)
+        out.append(m)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fill_holes_equals_binary_fill_holes_3d_then_per_slice(seed: int) -> None:
+    filled_some = 0
+    for m in _masks(seed, 150):
+        want = ndi.binary_fill_holes(m)
+        for k in range(want.shape[0]):
+            if want[k].any():
+                want[k] = ndi.binary_fill_holes(want[k])
+        got = fill_holes(m)
+        assert got.dtype == bool and np.array_equal(got, want)
+        filled_some += int((got != m).any())
+    assert filled_some > 10  # the masks do have holes
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_binary_opening_equals_scipy(seed: int) -> None:
+    for i, m in enumerate(_masks(seed, 80)):
+        sp = _SPACINGS[i % len(_SPACINGS)]
+        for radius in (1.5, 2.0, 3.0):
+            el = ball(radius, sp)
+            assert np.array_equal(binary_opening(m, el), ndi.binary_opening(m, structure=el))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_within_mm_equals_distance_transform_threshold(seed: int) -> None:
+    for i, m in enumerate(_masks(seed, 80)):
+        if not m.any():
+            continue
+        sp = _SPACINGS[i % len(_SPACINGS)]
+        d = ndi.distance_transform_edt(~m, sampling=sp)
+        for reach in (0.0, 2.0, 2.3, 3.0, 6.0, 25.0):
+            assert np.array_equal(within_mm(m, sp, reach), d <= reach), (m.shape, sp, reach)
