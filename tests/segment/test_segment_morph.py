@@ -109,3 +109,19 @@ def test_within_mm_equals_distance_transform_threshold(seed: int) -> None:
         d = ndi.distance_transform_edt(~m, sampling=sp)
         for reach in (0.0, 2.0, 2.3, 3.0, 6.0, 25.0):
             assert np.array_equal(within_mm(m, sp, reach), d <= reach), (m.shape, sp, reach)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_component_at_equals_label_of_the_seed(seed: int) -> None:
+    """The flood-fill path (seed voxel on) gives the seed's ``ndi.label`` component."""
+    rng = np.random.default_rng(100 + seed)
+    masks = _masks(seed, 60) + [np.ones((4, 5, 6), bool), np.ones((1, 1, 1), bool)]
+    for m in masks:
+        lab, _ = ndi.label(m)
+        for _ in range(4):
+            s = tuple(int(v) for v in rng.integers(0, m.shape))
+            got = component_at(m, s)
+            want = lab == lab[s] if m[s] else np.zeros_like(m)
+            assert got.dtype == bool and np.array_equal(got, want)
+            box = tuple(slice(0, n) for n in m.shape)
+            assert np.array_equal(component_at_in_box(m, box, m.shape, s), want)
