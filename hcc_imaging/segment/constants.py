@@ -150,7 +150,7 @@ LESION_LINE_CLAMP_FACTOR: Final[float] = 1.6
 LESION_EDGE_BAND_MM: Final[float] = 3.0
 
 #: In-plane spacing (mm) of the lattice on which the ring and edge-band medians are sampled
-#: (every 2nd pixel at 0.7 mm): medians move by noise only, distance transforms run 4x faster.
+#: (every 2nd pixel at 0.7 mm): medians move by noise only, the ring / band dilations run 4x faster.
 LESION_STATS_SAMPLING_MM: Final[float] = 1.5
 
 #: With a line drawn across the lesion and polarity "auto": when at least this fraction of the

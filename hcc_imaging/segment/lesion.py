@@ -368,7 +368,7 @@ def _stride(spacing: Sequence[float]) -> int:
     """In-plane subsampling step for ring/band statistics: about 1.5 mm between samples.
 
     The ring and band only feed medians, so sampling every other 0.7 mm pixel changes them by
-    noise only, and the distance transforms (the costliest step) run on a quarter of the voxels.
+    noise only, and the ring / band dilations (:func:`._morph.within_mm`) run on a quarter of the voxels.
     """
     return max(1, int(C.LESION_STATS_SAMPLING_MM / max(min(spacing[1], spacing[2]), 1e-6)))
 
