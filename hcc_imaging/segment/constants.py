@@ -139,10 +139,12 @@ LESION_MIN_CONTRAST_K_SIGMA: Final[float] = 3.0
 LESION_COMBINED_PASSES: Final[int] = 2
 
 #: After a click, pass 1's lesion sample for the combination is the ball of this radius (mm)
-#: around the click: the radius of a 10 mm lesion (RECIST 1.1's smallest measurable lesion;
-#: a node's short axis of 10-15 mm).  The 2.5 mm seed ball holds 7 voxels on a 2.3 x 2.3 x 3 mm
-#: grid: its median's error (about 8 HU at sigma 15) is as large as a faint lesion's contrast,
-#: and the ring 2-6 mm outside it still lies inside a 12 mm node (phantom L6, seed 0, looked at).
+#: around the click (then its ring, LESION_RING_INNER_MM-LESION_RING_OUTER_MM outside it).  The
+#: 2.5 mm seed ball holds 7 voxels on a 2.3 x 2.3 x 3 mm grid: its median's error (about 8 HU at
+#: sigma 15) is as large as a faint lesion's contrast.  Chosen after looking at the study
+#: phantom's L6 node (12 mm short axis), seeds 0-1: 4 and 5 mm (5 mm: the radius of a 10 mm lesion,
+#: RECIST's smallest measurable) left the first-round ring inside the node, and the combined
+#: contrast at the minimum (22.8 HU against 22.8 HU, seed 0 baseline); 6 mm gives 0.847 / 0.857.
 LESION_COMBINED_CLICK_BALL_MM: Final[float] = 6.0
 
 #: Multiphase nearest-mean fallback (1.5): at most this many tissue classes are sought in the
