@@ -28,6 +28,8 @@ __all__ = [
     "LESION_MULTIPHASE_RING_CLASSES",
     "LESION_MULTIPHASE_MIN_CLASS_FRACTION",
     "LESION_COMBINED_CLICK_BALL_MM",
+    "LESION_COMBINED_CLICK_SCALES",
+    "LESION_COMBINED_CLICK_SCALE_STEP",
     "LESION_COMBINED_LINE_BALL_FRACTION",
     "LESION_OPENING_RADIUS_MM",
     "LESION_ITERATIONS",
@@ -161,6 +163,14 @@ LESION_MULTIPHASE_MIN_CLASS_FRACTION: Final[float] = 0.1
 #: then redone jointly on all phases (1.5).  The same factor as LESION_RING_SPREAD_K (2: a
 #: 50/50 mix of two tissues 2.7 smoothed sigmas apart doubles the IQR).  Not tuned.
 LESION_MIXED_SPREAD_K: Final[float] = 2.0
+
+#: The click's ball for the combination is chosen among this many radii, from
+#: LESION_COMBINED_CLICK_BALL_MM up by LESION_COMBINED_CLICK_SCALE_STEP each: the one whose
+#: ball-vs-ring contrast over the phases (sqrt of the sum of squared contrast / noise) is largest,
+#: a blob-scale selection (a 6 mm ball deep inside a 22 mm node has its ring inside the node too).
+#: 4 radii x 1.5: 6-20 mm, balls for 12-40 mm lesions.  Not tuned.
+LESION_COMBINED_CLICK_SCALES: Final[int] = 4
+LESION_COMBINED_CLICK_SCALE_STEP: Final[float] = 1.5
 
 #: With a line, pass 1's lesion sample for the combination is the ball of this fraction of the
 #: line's half-length around its midpoint (the line's endpoints are the lesion's edges; 0.5

@@ -1341,8 +1341,23 @@ def _segment_combined(
         half_len = 0.5 * float(np.linalg.norm((line_idx[1] - line_idx[0]) * sp))
         region = _ball_mask(box_shape, mid, sp, C.LESION_COMBINED_LINE_BALL_FRACTION * half_len)
     else:
-        init_mm = max(params.seed_radius_mm, C.LESION_COMBINED_CLICK_BALL_MM)
-        region = _ball_mask(box_shape, local, sp, init_mm)
+        # the ball's size: the scale whose ball-vs-ring contrast, summed over the phases in noise
+        # units, is largest (a ball far inside a large lesion has its ring inside it too)
+        best_score = -1.0
+        init_mm = region = None
+        for k in range(C.LESION_COMBINED_CLICK_SCALES):
+            r_mm = max(params.seed_radius_mm, C.LESION_COMBINED_CLICK_BALL_MM) * C.LESION_COMBINED_CLICK_SCALE_STEP**k
+            cand = _ball_mask(box_shape, local, sp, r_mm)
+            if liv is not None:
+                cand &= liv
+            est = _phase_contrasts(same, cand, sl, params, liv, cache)
+            if est is None:
+                continue
+            score = float(np.sqrt(np.sum((est[0] / est[1]) ** 2)))
+            if score > best_score:
+                best_score, init_mm, region = score, r_mm, cand
+        if region is None:
+            return None
     if liv is not None:
         region &= liv
     p = LesionParams(**{**asdict(params), "heterogeneous_expansion": False, "radial_refinement": False,
@@ -1525,20 +1540,21 @@ def _joint_fallback(
     line_idx: NDArray[np.float64] | None,
     fixed_half_mm: float | None,
     linear: bool,
+    nearest_mean: bool = True,
 ) -> tuple[_RoiResult, dict[str, float] | None, list[str] | None] | None:
-    """The phases used jointly (1.5): the matched-filter combination (:func:`_segment_combined`,
-    when ``linear``), else the nearest-mean classification (:func:`_segment_multiphase`).  A result
-    whose mask touches the largest region of interest (a leak) is not used: None."""
+    """The phases used jointly (1.5): the nearest-mean classification (:func:`_segment_multiphase`,
+    when ``nearest_mean``; it bounds a lesion lying between two neighbours), else the matched-filter
+    combination (:func:`_segment_combined`, when ``linear``).  A result whose mask touches the
+    largest region of interest (a leak) is not used: None."""
+    if nearest_mean and fixed_half_mm is None:
+        mp = _segment_multiphase(phases, phase, seed, params, liver, line_idx)
+        if mp is not None and not mp[0].touches:
+            return mp[0], None, mp[1]
     if linear:
         comb = _segment_combined(phases, phase, seed, params, liver, line_idx, fixed_half_mm)
         if comb is not None and not comb[0].touches:
             return comb[0], comb[1], None
-    if fixed_half_mm is not None:
-        return None
-    mp = _segment_multiphase(phases, phase, seed, params, liver, line_idx)
-    if mp is None or mp[0].touches:
-        return None
-    return mp[0], None, mp[1]
+    return None
 
 
 def _mixed_on_other_phase(
@@ -1746,6 +1762,12 @@ def segment_lesion(
         # 1.5: a flagged leak, or a one-sided region holding two tissues that another phase separates
         if rr.touches or (rr.model.mode != "both" and _mixed_on_other_phase(rr, phases, phase, p, cache)):
             fb = _joint_fallback(phases, phase, seed_vox, p, liv, line_vox, roi_mm, linear=False)
+            if fb is not None:
+                rr, combined_weights, multiphase = fb
+        elif rr.model.ill_defined:
+            # the one phase's border was ill-defined (its edge band within the contrast minimum):
+            # the phases' combination has the larger contrast-to-noise ratio
+            fb = _joint_fallback(phases, phase, seed_vox, p, liv, line_vox, roi_mm, linear=True, nearest_mean=False)
             if fb is not None:
                 rr, combined_weights, multiphase = fb
     if (p.enhancing_rim and rr.click_mask is None and not rr.radial
