@@ -1373,6 +1373,16 @@ def _segment_combined(
                              init_ball_mm=init_mm)
         except LowContrastError:
             break
+        # report HU: the medians of the mask and its ring on the phase of largest |weight|
+        j = int(np.argmax(np.abs(w)))
+        rsl = tuple(slice(int(a), int(a) + n) for a, n in zip(rr.lo, rr.mask.shape, strict=True))
+        raw_j, smooth_j, _ = _smoothed(same[j], rsl, gaussian_sigma_vox(params.smoothing_sigma_mm, tuple(sp),
+                                                                       params.smoothing_min_vox), None)
+        ring_j = _ring(rr.mask, tuple(sp), params.ring_inner_mm, params.ring_outer_mm)
+        lv = float(np.median(raw_j[rr.mask]))
+        sv = float(np.median(smooth_j[ring_j])) if ring_j.any() else lv
+        m = rr.model
+        rr.model = _Model(lv, sv, m.sigma_raw, m.sigma_s, lv, lv, m.conspicuity, m.mode, m.ill_defined)
         best = (rr, {str(v.phase): round(float(wi), 3) for v, wi in zip(same, w, strict=True)})
         region = np.zeros(box_shape, bool)
         rs = tuple(slice(int(a - l0), int(a - l0) + n) for a, l0, n in zip(rr.lo, lo, rr.mask.shape, strict=True))
@@ -1381,10 +1391,11 @@ def _segment_combined(
 
 
 def _ring_classes(x: NDArray[np.float64], lesion: NDArray[np.float64], min_d: float) -> list[NDArray[np.float64]]:
-    """Tissue classes around a lesion: k-medians (k = ``LESION_MULTIPHASE_RING_CLASSES``, started
-    at quantiles of the ring's first principal axis) of the ring's multiphase values ``x`` (n, P, in smoothed-noise sigmas);
-    a class with fewer than ``LESION_MULTIPHASE_MIN_CLASS_FRACTION`` of the ring, or within
-    ``min_d`` of the lesion (the ring still crossing the lesion), is dropped (1.5)."""
+    """Tissue classes around a lesion (1.5): k-medians (k = ``LESION_MULTIPHASE_RING_CLASSES``,
+    started at quantiles of the ring's first principal axis) of the ring's multiphase values ``x``
+    (n, P, in smoothed-noise sigmas); classes closer than ``min_d`` to each other are merged (one
+    tissue split by noise); a class with fewer than ``LESION_MULTIPHASE_MIN_CLASS_FRACTION`` of the
+    ring, or within ``min_d`` of the lesion (the ring still crossing the lesion), is dropped."""
     n = x.shape[0]
     if n == 0:
         return []
@@ -1522,13 +1533,16 @@ def _segment_multiphase(
         if touches and not at_max:
             half = min(half * params.roi_growth, params.roi_max_half_size_mm)
             continue
-        i = [str(v.phase) for v in same]
-        ref = int(np.argmax(np.abs(lesion - classes[int(np.argmin([np.linalg.norm(c - lesion) for c in classes]))])))
+        # the values reported: on the phase where the lesion differs most from its nearest class,
+        # named first in the returned list
+        nearest = classes[int(np.argmin([np.linalg.norm(c - lesion) for c in classes]))]
+        ref = int(np.argmax(np.abs(lesion - nearest)))
+        used = [str(same[ref].phase)] + [str(v.phase) for j, v in enumerate(same) if j != ref]
         _, smooth_ref, sig_ref = _smoothed(same[ref], sl, sig_vox, cache)
         lv = float(np.median(smooth_ref[mask]))
         sv = float(np.median(smooth_ref[ring])) if ring.any() else lv
         model = _Model(lv, sv, sig_ref, sig_ref * nf, lv, lv, d_near * nf, "both")
-        return _RoiResult(mask, lo, model, touches, at_max, smooth=smooth_ref), i
+        return _RoiResult(mask, lo, model, touches, at_max, smooth=smooth_ref), used
 
 
 def _joint_fallback(
@@ -1799,18 +1813,20 @@ def segment_lesion(
             "minimum); its extent is uncertain, check it."
         )
     if multiphase is not None:
+        phase = Phase(multiphase[0])  # the phase the reported values refer to
         notes.append(
             f"segmented on the phases {multiphase} jointly (nearest-mean classification against the tissue classes "
             "around the lesion): the lesion is faint on every single phase, or the region on the most conspicuous "
-            "phase held tissues that another phase separates (e.g. a thrombus and the contrast-filled vein); lesion "
-            f"and surroundings values and the window refer to the {phase} phase only; check the border."
+            "phase leaked or held tissues that another phase separates (e.g. a thrombus and the contrast-filled "
+            f"vein); lesion and surroundings values are the {phase} phase's medians of the mask and its ring (the "
+            "window is not a threshold here); check the border."
         )
     if combined_weights is not None:
         phase = Phase(max(combined_weights, key=lambda k: abs(combined_weights[k])))  # type: ignore[index]
         notes.append(
-            "faint on every single phase: segmented on the phases' combination (weights per phase "
-            f"{combined_weights}, contrast / noise^2 of each); lesion value, surroundings value and window are in "
-            "the combination's units, not HU; check the border."
+            "faint or ill-defined on each single phase: segmented on the phases' combination (weights per phase "
+            f"{combined_weights}, contrast / noise^2 of each); lesion and surroundings values are the {phase} phase's "
+            "medians of the mask and its ring (the window is not a threshold here); check the border."
         )
     if growth_phase is not None:
         notes.append(
