@@ -68,20 +68,23 @@ Method (:func:`segment_lesion`)
 With several phases, the phase where the lesion is most conspicuous is used: the largest
 |lesion - surroundings| / noise sigma (first-round estimate) unless ``phase=`` is given.
 
-10. **Phases used jointly** (1.5; phase chosen automatically, two or more phases on one grid):
-    (a) when the chosen phase raises ``LowContrastError`` (faint on every single phase), the
-    phases' matched-filter combination sum_i w_i x_i, w_i ~ contrast_i / noise_i^2 (Fisher's
-    discriminant for independent noise; contrasts between a sample around the click / line and
-    its ring, then between the mask and its ring), is segmented by steps 3-6
-    (:func:`_segment_combined`); failing that, (b) below.  (b) when the step-6 mask (no step 7
-    / 8 growth) still touches the largest region of interest (a leak), or is one-sided and holds
-    two tissues that another phase separates (its interquartile range on that phase above
-    ``LESION_MIXED_SPREAD_K`` noise IQRs and above its own phase's), the lesion is classified by
-    nearest mean in the phases' joint space against up to ``LESION_MULTIPHASE_RING_CLASSES``
-    tissue classes of its ring, so that a lesion lying between two neighbours (a thrombus between
-    liver and contrast-filled vein) is bounded on both sides (:func:`_segment_multiphase`).  A
-    joint result that itself touches the largest region of interest is not used (the error or
-    the flagged mask stands).  A note says which was used.
+10. **Phases used jointly** (1.5; phase chosen automatically, two or more phases on one grid).
+    Two joint methods: (i) nearest-mean classification in the phases' joint space (each phase in
+    its smoothed-noise sigmas) against up to ``LESION_MULTIPHASE_RING_CLASSES`` tissue classes of
+    the ring, so that a lesion lying between two neighbours (a thrombus between liver and
+    contrast-filled vein) is bounded on both sides (:func:`_segment_multiphase`); (ii) steps 3-6
+    on the phases' matched-filter combination sum_i w_i x_i, w_i ~ contrast_i / noise_i^2
+    (Fisher's discriminant for independent noise; contrasts between a ball around the click, of
+    the scale with the largest contrast, or around the line's midpoint, and its ring, then
+    between the mask and its ring; :func:`_segment_combined`).  Used (a) when the chosen phase
+    raises ``LowContrastError``: (i), else (ii); (b) when the step-6 mask (no step 7 / 8 growth)
+    still touches the largest region of interest (a leak), or is one-sided and holds two tissues
+    that another phase separates (interquartile range on that phase above
+    ``LESION_MIXED_SPREAD_K`` noise IQRs and above its own phase's): (i); (c) otherwise, when the
+    step-6 border was ill-defined (step 6's note): (ii).  A joint result that itself touches the
+    largest region of interest is not used (the error or the single-phase mask stands).  A note
+    says which was used; the reported phase is the one of largest weight / contrast, and the
+    lesion / surroundings values its HU medians of the mask and its ring.
 
 References: perf.md section 4 (anchors: SimpleITK CurvatureFlow + ConnectedThreshold,
 scikit-image Gaussian + flood); Gonzalez & Woods, *Digital Image Processing*, region growing.
