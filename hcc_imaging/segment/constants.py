@@ -23,6 +23,14 @@ __all__ = [
     "LESION_RING_OUTER_MM",
     "LESION_OUTER_K_SIGMA",
     "LESION_MIN_CONTRAST_K_SIGMA",
+    "LESION_COMBINED_PASSES",
+    "LESION_MIXED_SPREAD_K",
+    "LESION_MULTIPHASE_RING_CLASSES",
+    "LESION_MULTIPHASE_MIN_CLASS_FRACTION",
+    "LESION_COMBINED_CLICK_BALL_MM",
+    "LESION_COMBINED_CLICK_SCALES",
+    "LESION_COMBINED_CLICK_SCALE_STEP",
+    "LESION_COMBINED_LINE_BALL_FRACTION",
     "LESION_OPENING_RADIUS_MM",
     "LESION_ITERATIONS",
     "LESION_LINE_ROI_FACTOR",
@@ -80,7 +88,7 @@ __all__ = [
 
 #: Version of the segmentation algorithms, recorded in every result's provenance.  Bump when
 #: a default or a step changes results.
-ALGORITHM_VERSION: Final[str] = "1.4"
+ALGORITHM_VERSION: Final[str] = "1.5"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
@@ -124,6 +132,50 @@ LESION_OUTER_K_SIGMA: Final[float] = 4.0
 #: click to be segmentable on a phase.  Below it the lesion is not distinguishable from the
 #: parenchyma on that phase (LowContrastError; pick another phase or draw a line).
 LESION_MIN_CONTRAST_K_SIGMA: Final[float] = 3.0
+
+#: Phases' combination (1.5, used only when the lesion is below that minimum on the chosen phase):
+#: passes of (per-phase contrast estimate, segmentation of the combination).  Pass 1 takes the
+#: contrasts between the seed ball and the ring around it (diluted for a small lesion, where the
+#: ring holds lesion too); pass 2 between pass 1's mask and its ring.  2 = one refinement, the
+#: same count as LESION_ITERATIONS; not tuned.
+LESION_COMBINED_PASSES: Final[int] = 2
+
+#: After a click, pass 1's lesion sample for the combination is the ball of this radius (mm)
+#: around the click (then its ring, LESION_RING_INNER_MM-LESION_RING_OUTER_MM outside it).  The
+#: 2.5 mm seed ball holds 7 voxels on a 2.3 x 2.3 x 3 mm grid: its median's error (about 8 HU at
+#: sigma 15) is as large as a faint lesion's contrast.  Chosen after looking at the study
+#: phantom's L6 node (12 mm short axis), seeds 0-1: 4 and 5 mm (5 mm: the radius of a 10 mm lesion,
+#: RECIST's smallest measurable) left the first-round ring inside the node, and the combined
+#: contrast at the minimum (22.8 HU against 22.8 HU, seed 0 baseline); 6 mm gives 0.847 / 0.857.
+LESION_COMBINED_CLICK_BALL_MM: Final[float] = 6.0
+
+#: Multiphase nearest-mean fallback (1.5): at most this many tissue classes are sought in the
+#: ring around the lesion (k-means on the phases' joint values).  3: a lesion at an organ's edge
+#: meets that organ, the tissue outside it and often a vessel.  Not tuned.
+LESION_MULTIPHASE_RING_CLASSES: Final[int] = 3
+
+#: A ring class smaller than this fraction of the ring is ignored (a few partial-volume or noise
+#: voxels are not a tissue).  Not tuned.
+LESION_MULTIPHASE_MIN_CLASS_FRACTION: Final[float] = 0.1
+
+#: A one-sided mask "holds two tissues" when its smoothed values' interquartile range on another
+#: phase exceeds this many times that of smoothed noise (and its spread on its own phase); the mask is
+#: then redone jointly on all phases (1.5).  The same factor as LESION_RING_SPREAD_K (2: a
+#: 50/50 mix of two tissues 2.7 smoothed sigmas apart doubles the IQR).  Not tuned.
+LESION_MIXED_SPREAD_K: Final[float] = 2.0
+
+#: The click's ball for the combination is chosen among this many radii, from
+#: LESION_COMBINED_CLICK_BALL_MM up by LESION_COMBINED_CLICK_SCALE_STEP each: the one whose
+#: ball-vs-ring contrast over the phases (sqrt of the sum of squared contrast / noise) is largest,
+#: a blob-scale selection (a 6 mm ball deep inside a 22 mm node has its ring inside the node too).
+#: 4 radii x 1.5: 6-20 mm, balls for 12-40 mm lesions.  Not tuned.
+LESION_COMBINED_CLICK_SCALES: Final[int] = 4
+LESION_COMBINED_CLICK_SCALE_STEP: Final[float] = 1.5
+
+#: With a line, pass 1's lesion sample for the combination is the ball of this fraction of the
+#: line's half-length around its midpoint (the line's endpoints are the lesion's edges; 0.5
+#: keeps the sample inside a convex lesion whatever its shape).  Not tuned.
+LESION_COMBINED_LINE_BALL_FRACTION: Final[float] = 0.5
 
 #: Binary opening radius (mm, ball, anisotropy-aware) cutting thin bridges to vessels and to
 #: the partial-volume shell along the liver edge.  1.5 mm removes bridges up to ~3 mm wide;
