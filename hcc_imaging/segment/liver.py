@@ -223,7 +223,7 @@ def _window(values: NDArray[np.float32], liver_hu: float, p: LiverParams) -> tup
         while 0 < j < len(hs) - 1 and lo <= centres[j] <= hi:
             if hs[j] < dip:
                 dip, i_dip = hs[j], j
-            peak = hs[j] >= hs[j - 1] and hs[j] >= hs[j + 1] and i_dip != j
+            peak = hs[j] > 0 and hs[j] >= hs[j - 1] and hs[j] >= hs[j + 1] and i_dip != j
             if peak and hs[j] >= p.neighbour_peak_min_ratio * hs[m] and dip <= p.neighbour_valley_max_ratio * hs[j]:
                 # the neighbour's spread from its far half (away from the liver, not mixed with
                 # it): half width at half maximum / 1.1774 = sigma of a Gaussian

@@ -57,6 +57,25 @@ def test_fine_grid_liver() -> None:
     assert _in_liver_lesions_inside(st, lv) == []  # every intrahepatic lesion's seed is in the mask
 
 
+def test_window_stops_at_a_neighbour_peak() -> None:
+    """Liver 110 HU and a larger tissue at 70 HU (both SD 3 HU): the lower bound is the neighbour's
+    peak + 1 SD as read on the 4 HU-smoothed histogram (sqrt(3^2 + 4^2) = 5 HU), not 65 HU; a
+    lone liver peak, a small peak (a vessel) or no data keep liver +/- 45 HU."""
+    from hcc_imaging.segment.liver import _window
+
+    rng = np.random.default_rng(0)
+    liver = rng.normal(110.0, 3.0, 100_000)
+    p = LiverParams()
+    lo, hi = _window(np.concatenate([liver, rng.normal(70.0, 3.0, 150_000)]).astype(np.float32), 110.0, p)
+    assert 73.0 <= lo <= 78.0 and hi == 155.0
+    assert _window(liver.astype(np.float32), 110.0, p) == (65.0, 155.0)
+    vessel = rng.normal(150.0, 3.0, 5_000)  # 5 % of the liver's count
+    assert _window(np.concatenate([liver, vessel]).astype(np.float32), 110.0, p) == (65.0, 155.0)
+    assert _window(np.zeros(0, np.float32), 110.0, p) == (65.0, 155.0)
+    off = LiverParams(neighbour_peak_min_ratio=float("inf"))
+    assert _window(np.concatenate([liver, rng.normal(70.0, 3.0, 150_000)]).astype(np.float32), 110.0, off) == (65.0, 155.0)
+
+
 def test_seed_inside_the_liver_sets_the_value() -> None:
     st = _study()
     seed = st.liver.index_to_lps(np.argwhere(st.liver.array).mean(axis=0))
