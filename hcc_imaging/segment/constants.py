@@ -50,6 +50,9 @@ __all__ = [
     "LIVER_HALF_WIDTH_HU",
     "LIVER_EROSION_RADIUS_MM",
     "LIVER_BODY_MIN_HU",
+    "LIVER_NEIGHBOUR_PEAK_MIN_RATIO",
+    "LIVER_NEIGHBOUR_VALLEY_MAX_RATIO",
+    "LIVER_NEIGHBOUR_EXCLUDE_K_SIGMA",
     "LIVER_CLOSING_RADIUS_MM",
     "LIVER_TUMOUR_MIN_HU",
     "LIVER_TUMOUR_MIN_LIVER_CONTACT",
@@ -344,6 +347,39 @@ LIVER_SMOOTHING_SIGMA_MM: Final[float] = 1.5
 #: Half-width of the parenchyma window around the liver mode (HU).  Parenchyma SD on smoothed
 #: CT is ~10-15 HU; +/-45 HU keeps > 99 % of it and rejects fat, bowel gas and dense contrast.
 LIVER_HALF_WIDTH_HU: Final[float] = 45.0
+
+#: Window split at a neighbouring tissue's histogram peak.  The window (liver value +/-
+#: LIVER_HALF_WIDTH_HU) must not hold the bulk of another tissue that touches the liver over a
+#: broad surface: the erosion cuts narrow bridges only, so such a tissue merges with the liver.
+#: In the histogram of the body's right half (the one whose mode is the liver value), a local
+#: peak inside the window, on either side of the liver peak, is such a tissue when it is at least
+#: this share of the liver peak's height (bulky: a tissue, not a vessel; the make_study abdominal
+#: soft tissue is 1.0-1.3 x, the vessel peaks of make_study and of the capsule phantom 0.03-0.05 x,
+#: measured on the smoothed working image, docs/validation.md section 5) ...
+LIVER_NEIGHBOUR_PEAK_MIN_RATIO: Final[float] = 0.25
+
+#: ... and when the histogram between the two peaks dips to at most this share of that peak's
+#: height (the two tissues are resolved: two equal Gaussians of the same SD dip below half their
+#: height at the midpoint only when their means are more than 3.3 SD apart).  The window's
+#: bound on that side then moves in (LIVER_NEIGHBOUR_EXCLUDE_K_SIGMA).  make_study: peak at 71 HU
+#: (soft tissue) vs liver 109 HU, dip at 88-89 HU with 0.07-0.15 of the peak's height.
+#: Without this, the make_study soft tissue (70 HU, inside 109 +/- 45) was kept out of the liver
+#: only by image noise breaking its eroded core: at 0.7 mm pixels (block-averaged 3 x 3 to the
+#: working grid) the noise is too low for that, the liver merged with the abdomen and a 17-voxel
+#: speck was returned (Dice 0.004).
+LIVER_NEIGHBOUR_VALLEY_MAX_RATIO: Final[float] = 0.5
+
+#: ... and that bound is the neighbour's peak + this many of its SDs (SD = half width at half
+#: maximum of its far side / 1.1774, on the 4 HU-smoothed histogram), but not past the dip.  The
+#: window need not hold out all of the neighbour: the erosion keeps a voxel only when its whole
+#: LIVER_EROSION_RADIUS_MM ball is in the window, which fails in a tissue of which 16 % (above
+#: 1 SD) is inside.  Every HU the bound rises costs liver at its edges against fat and fluid
+#: (partial volume) and at tumours darker than parenchyma.  NOT chosen blind: the dip itself
+#: (88-89 HU on make_study, 2.3 mm and 1.37 mm grids) and 2 SD (88 / 85 HU) left the thin
+#: parenchyma lateral to make_study L3 out, its hole opened and 33-63 % of L3 and 17-33 % of
+#: L2 were lost (L3's seed point outside the mask); 1 SD (79.5 / 77.8 HU) keeps all lesions (docs/validation.md section 5).  Not
+#: looked at on IRCAD17 or the capsule phantom, where no peak triggers the rule.
+LIVER_NEIGHBOUR_EXCLUDE_K_SIGMA: Final[float] = 1.0
 
 #: Body = largest connected region above this HU (air is -1000, lung ~-850, fat ~-100).
 LIVER_BODY_MIN_HU: Final[float] = -300.0

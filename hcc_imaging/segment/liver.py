@@ -6,9 +6,14 @@ Classical method (:func:`segment_liver`, ``backend="classical"``), on a ~2 mm wo
    (``smoothing_sigma_mm``); body = largest component above -300 HU.
 2. Liver value: median around ``seed_lps`` when given, else the histogram mode of the body's
    smoothed HU inside the phase's search range (:data:`constants.LIVER_WINDOW_HU_BY_PHASE`).
-3. Window = liver value +/- ``half_width_hu``; erode by ``erosion_radius_mm`` (cuts the bridges to
-   heart, stomach, kidney, spleen); keep the component holding the seed, else the largest one on
-   the patient's right (LPS x below the body's centre); dilate back inside the window.
+3. Window = liver value +/- ``half_width_hu``, except on a side where the histogram of step 2
+   shows another bulky tissue's peak inside it, resolved from the liver's (a dip between them):
+   that bound stops ``neighbour_exclude_k_sigma`` of that tissue's SDs past its peak, at most at
+   the dip (``neighbour_*`` parameters; without it the make_study abdomen, 70 HU against a
+   110 HU liver, merged with the liver on grids finer than ~2 mm).  Erode by
+   ``erosion_radius_mm`` (cuts the bridges to heart, stomach, kidney, spleen); keep the component
+   holding the seed, else the largest one on the patient's right (LPS x below the body's
+   centre); dilate back inside the window.
 4. Close with ``closing_radius_mm`` and fill holes (3-D, then per slice) so intrahepatic vessels
    and lesions are inside the liver, as in expert masks.
 5. Tumour inclusion (``LiverParams.include_tumours``, on): a tumour at the capsule, wider than
@@ -75,6 +80,9 @@ class LiverParams:
     tumour_min_liver_contact: float = C.LIVER_TUMOUR_MIN_LIVER_CONTACT
     tumour_min_liver_share: float = C.LIVER_TUMOUR_MIN_LIVER_SHARE
     tumour_max_volume_ratio: float = C.LIVER_TUMOUR_MAX_VOLUME_RATIO
+    neighbour_peak_min_ratio: float = C.LIVER_NEIGHBOUR_PEAK_MIN_RATIO
+    neighbour_valley_max_ratio: float = C.LIVER_NEIGHBOUR_VALLEY_MAX_RATIO
+    neighbour_exclude_k_sigma: float = C.LIVER_NEIGHBOUR_EXCLUDE_K_SIGMA
 
     def __post_init__(self) -> None:
         if any(s <= 0 for s in self.work_spacing_mm) or self.half_width_hu <= 0 or self.erosion_radius_mm < 0:
@@ -88,6 +96,13 @@ class LiverParams:
                 "LiverParams: tumour_min_liver_contact and tumour_min_liver_share are shares in [0, 1] and "
                 f"tumour_max_volume_ratio must be > 0, got {self.tumour_min_liver_contact}, "
                 f"{self.tumour_min_liver_share}, {self.tumour_max_volume_ratio}."
+            )
+        if not (self.neighbour_peak_min_ratio > 0 and 0.0 <= self.neighbour_valley_max_ratio <= 1.0
+                and self.neighbour_exclude_k_sigma >= 0):
+            raise SegmentationError(
+                "LiverParams: neighbour_peak_min_ratio must be > 0 (inf: never split the window), "
+                "neighbour_valley_max_ratio a share in [0, 1] and neighbour_exclude_k_sigma >= 0, got "
+                f"{self.neighbour_peak_min_ratio}, {self.neighbour_valley_max_ratio}, {self.neighbour_exclude_k_sigma}."
             )
 
 
@@ -178,6 +193,51 @@ def _mode_hu(values: NDArray[np.float32], lo: float, hi: float) -> float | None:
     return float(0.5 * (edges[i] + edges[i + 1]))
 
 
+def _window(values: NDArray[np.float32], liver_hu: float, p: LiverParams) -> tuple[float, float]:
+    """Liver window (lo, hi) in HU: ``liver_hu`` +/- ``half_width_hu``, with a bound moved in to the
+    histogram dip when another tissue's peak lies inside the window on that side.
+
+    ``values`` are the smoothed body voxels the liver value came from.  Going out from the liver
+    peak, the first local maximum inside the window whose height is >= ``neighbour_peak_min_ratio``
+    x the liver peak's, and above which the histogram has dipped to <= ``neighbour_valley_max_ratio``
+    x its height on the way, is another tissue.  The bound on that side is its peak plus
+    ``neighbour_exclude_k_sigma`` of its SDs towards the liver (SD from the half width at half
+    maximum of its far side, away from the liver), but not past the dip's lowest point.  Same
+    histogram as :func:`_mode_hu` (2 HU bins, Gaussian sigma 2 bins)."""
+    from scipy import ndimage as ndi
+
+    lo, hi = liver_hu - p.half_width_hu, liver_hu + p.half_width_hu
+    # 5 smoothing sigmas of margin so that the smoothed counts at the window's edges are right
+    edges = np.arange(lo - 20.0, hi + 20.0 + 2.0, 2.0)
+    hist, _ = np.histogram(values, bins=edges)
+    hs = ndi.gaussian_filter1d(hist.astype(float), 2.0, mode="constant")
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    m = int(np.argmin(np.abs(centres - liver_hu)))
+    # the liver peak: the local maximum next to the liver value (the seed median need not sit on it)
+    while 0 < m < len(hs) - 1 and max(hs[m - 1], hs[m + 1]) > hs[m]:
+        m = m - 1 if hs[m - 1] > hs[m + 1] else m + 1
+    bounds = [lo, hi]
+    for side, step in ((0, -1), (1, 1)):
+        dip, i_dip = hs[m], m
+        j = m + step
+        while 0 < j < len(hs) - 1 and lo <= centres[j] <= hi:
+            if hs[j] < dip:
+                dip, i_dip = hs[j], j
+            peak = hs[j] > 0 and hs[j] >= hs[j - 1] and hs[j] >= hs[j + 1] and i_dip != j
+            if peak and hs[j] >= p.neighbour_peak_min_ratio * hs[m] and dip <= p.neighbour_valley_max_ratio * hs[j]:
+                # the neighbour's spread from its far half (away from the liver, not mixed with
+                # it): half width at half maximum / 1.1774 = sigma of a Gaussian
+                k = j
+                while 0 < k < len(hs) - 1 and hs[k] > 0.5 * hs[j]:
+                    k += step
+                sigma = abs(float(centres[k] - centres[j])) / 1.1774
+                edge = float(centres[j]) - step * p.neighbour_exclude_k_sigma * sigma
+                bounds[side] = min(float(centres[i_dip]), edge) if side == 0 else max(float(centres[i_dip]), edge)
+                break
+            j += step
+    return bounds[0], bounds[1]
+
+
 def _close(mask: NDArray[np.bool_], radius_mm: float, sp: tuple[float, float, float]) -> NDArray[np.bool_]:
     """Euclidean closing (distance transforms on a padded copy); the mask itself is kept."""
     if radius_mm <= 0:
@@ -204,7 +264,7 @@ def _shifted(a: NDArray[Any], d: tuple[int, int, int], fill: Any) -> NDArray[Any
 
 
 def _tumour_candidates(sm: NDArray[np.float32], body: NDArray[np.bool_], liver: NDArray[np.bool_],
-                       sp: tuple[float, float, float], liver_hu: float, p: LiverParams) -> tuple[NDArray[np.int32], int, NDArray[np.bool_]]:
+                       sp: tuple[float, float, float], window_top_hu: float, p: LiverParams) -> tuple[NDArray[np.int32], int, NDArray[np.bool_]]:
     """Connected pieces of soft tissue outside the liver mask, cut at bridges thinner than
     2 x ``erosion_radius_mm`` (the same scale that separates the liver from its neighbours).
 
@@ -212,7 +272,7 @@ def _tumour_candidates(sm: NDArray[np.float32], body: NDArray[np.bool_], liver: 
     liver window.  Returns (labels, count, soft-tissue mask)."""
     from scipy import ndimage as ndi
 
-    soft = body & ~liver & (sm >= p.tumour_min_hu) & (sm <= liver_hu + p.half_width_hu)
+    soft = body & ~liver & (sm >= p.tumour_min_hu) & (sm <= window_top_hu)
     core = ndi.distance_transform_edt(soft, sampling=sp) > p.erosion_radius_mm
     lab, n = ndi.label(core)
     if n == 0:
@@ -250,12 +310,12 @@ def _enclosed_by_liver(lab: NDArray[np.int32], n: int, liver: NDArray[np.bool_],
 
 
 def _include_pieces(liver: NDArray[np.bool_], sm: NDArray[np.float32], body: NDArray[np.bool_],
-                    sp: tuple[float, float, float], liver_hu: float, p: LiverParams,
+                    sp: tuple[float, float, float], liver_hu: float, window_top_hu: float, p: LiverParams,
                     include_idx: list[tuple[int, ...]]) -> tuple[NDArray[np.bool_], int]:
     """Tumour inclusion (work grid): add the soft-tissue pieces the liver encloses (see
     :data:`constants.LIVER_TUMOUR_MIN_LIVER_CONTACT` and neighbours) and the pieces under
     ``include_idx``, then close and fill holes again around them.  Returns (mask, pieces added)."""
-    lab, n_c, _soft = _tumour_candidates(sm, body, liver, sp, liver_hu, p)
+    lab, n_c, _soft = _tumour_candidates(sm, body, liver, sp, window_top_hu, p)
     if n_c == 0:
         return liver, 0
     size = np.bincount(lab.ravel(), minlength=n_c + 1)
@@ -375,6 +435,13 @@ def segment_liver(
         if any(i < 0 or i >= n for i, n in zip(seed_idx, geom.shape, strict=True)):
             raise SegmentationError(f"liver seed {tuple(np.asarray(seed_lps, float))} mm lies outside the image.")
     lo_hi = p.search_range_hu or C.LIVER_WINDOW_HU_BY_PHASE.get(str(vol.phase), C.LIVER_WINDOW_HU_BY_PHASE["unknown"])
+    # patient's right half of the body (LPS x below the body's centre): the liver's side
+    xs = geom.index_to_lps(np.argwhere(body)[:: max(1, int(body.sum()) // 200_000)])[:, 0]
+    x_mid = float(np.median(xs))
+    kk, jj, ii = np.indices(geom.shape, sparse=True)
+    x_all = (geom.origin[0] + geom.direction[0, 0] * sp[0] * kk + geom.direction[0, 1] * sp[1] * jj
+             + geom.direction[0, 2] * sp[2] * ii)
+    right_hu = sm[body & (x_all < x_mid)]
     if seed_idx is not None:
         el = ball(5.0, sp, min_one_voxel=True)
         r = np.array(el.shape) // 2
@@ -383,27 +450,21 @@ def segment_liver(
         hi = np.minimum(s + r + 1, geom.shape)
         liver_hu = float(np.median(sm[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]))
     else:
-        # patient's right half of the body (LPS x below the body's centre): the liver's side
-        xs = geom.index_to_lps(np.argwhere(body)[:: max(1, int(body.sum()) // 200_000)])[:, 0]
-        x_mid = float(np.median(xs))
-        kk, jj, ii = np.indices(geom.shape, sparse=True)
-        x_all = (geom.origin[0] + geom.direction[0, 0] * sp[0] * kk + geom.direction[0, 1] * sp[1] * jj
-                 + geom.direction[0, 2] * sp[2] * ii)
-        right = body & (x_all < x_mid)
-        mode = _mode_hu(sm[right], *lo_hi)
+        mode = _mode_hu(right_hu, *lo_hi)
         if mode is None:
             raise SegmentationError(
                 f"no liver-like tissue in {lo_hi} HU for phase {vol.phase} (series {vol.series_instance_uid or '?'}). "
                 "Pass seed_lps= (a point in the liver) or LiverParams(search_range_hu=(lo, hi))."
             )
         liver_hu = mode
-    window = (sm >= liver_hu - p.half_width_hu) & (sm <= liver_hu + p.half_width_hu) & body
+    win_lo, win_hi = _window(right_hu, liver_hu, p)
+    window = (sm >= win_lo) & (sm <= win_hi) & body
     # Euclidean erosion / dilation through distance transforms (any radius, no big element)
     core = ndi.distance_transform_edt(window, sampling=sp) > p.erosion_radius_mm
     lab, n = ndi.label(core)
     if n == 0:
         raise SegmentationError(
-            f"the liver window {liver_hu:.0f} +/- {p.half_width_hu:.0f} HU leaves nothing after a "
+            f"the liver window {win_lo:.0f}-{win_hi:.0f} HU (liver {liver_hu:.0f} HU) leaves nothing after a "
             f"{p.erosion_radius_mm} mm erosion; lower LiverParams.erosion_radius_mm or widen half_width_hu."
         )
     counts = np.bincount(lab.ravel())
@@ -429,7 +490,7 @@ def segment_liver(
     liver = fill_holes(_close(liver, p.closing_radius_mm, sp) & body)
     n_included = 0
     if p.include_tumours or include_idx:
-        liver, n_included = _include_pieces(liver, sm, body, sp, liver_hu, p, include_idx)
+        liver, n_included = _include_pieces(liver, sm, body, sp, liver_hu, win_hi, p, include_idx)
     # back to the image grid: linear on the fraction, >= 0.5
     frac = Volume(array=liver.astype(np.float32), geometry=geom)
     from ..volume import resample_volume
@@ -443,6 +504,7 @@ def segment_liver(
         "parameters": asdict(p),
         "phase": str(vol.phase),
         "liver_hu": round(liver_hu, 1),
+        "window_hu": [round(win_lo, 1), round(win_hi, 1)],
         "search_range_hu": list(lo_hi),
         "tumour_pieces_included": n_included,
         "elapsed_s": round(time.perf_counter() - t0, 3),
