@@ -25,7 +25,8 @@ __all__ = [
 #: hull picks the chord; each endpoint is moved to a sub-voxel estimate of the continuous
 #: boundary (the slice's fitted ellipse when it reproduces the mask, else local weighted
 #: parabola fits).  Within half the largest in-plane voxel of analytic truth for smooth lesions
-#: >= 12 mm (one voxel below).  Version 1.
+#: >= 12 mm (one voxel below on the test cases; half a voxel is not attainable there by any
+#: estimator, docs/measure.md section 2).  Version 1.
 ESTIMATOR: str = "subvoxel-boundary-v1"
 
 #: RECIST 1.1 (Eisenhauer 2009, sec. 3.1.1): a non-nodal lesion is measurable when its LD is
