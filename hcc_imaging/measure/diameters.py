@@ -62,7 +62,7 @@ from ..constants import AXIAL_TOL
 from ..errors import GeometryMismatchError, HccImagingError, MeasurementPlaneError
 from ..volume import Geometry, LabelVolume, axial_reformat_geometry, resample_labels
 from . import _hull, _subvoxel
-from .constants import ESTIMATOR
+from .constants import ESTIMATOR, HOMOTHETIC_MAX_LD_VOXELS, HOMOTHETIC_MIN_AREA_FRACTION
 
 __all__ = [
     "Reformat",
@@ -405,6 +405,20 @@ class _Sections:
             for k, ell in zip(todo, _subvoxel.fit_ellipses([self.mask[k] for k in todo], self.spacing_rc)):
                 self._fits[k] = ell
 
+    def fit_central_run(self) -> None:
+        """Fit the run of slices whose voxel count is at least
+        ``HOMOTHETIC_MIN_AREA_FRACTION`` x the largest together (homothetic ellipses); where
+        they reproduce every slice of the run, they are those slices' sections."""
+        area = np.count_nonzero(self.mask, axis=(1, 2))
+        ks = np.flatnonzero(area >= HOMOTHETIC_MIN_AREA_FRACTION * area.max())
+        k0, k1 = int(ks[0]), int(ks[-1]) + 1
+        if k1 - k0 < 2:
+            return
+        ells = _subvoxel.fit_homothetic(self.mask[k0:k1], self.spacing_rc)
+        if ells is not None:
+            for k, ell in zip(range(k0, k1), ells, strict=True):
+                self._fits[k] = ell
+
     def end(self, k: int, p_mm: NDArray[np.float64], u: NDArray[np.float64], chord_mm: float) -> NDArray[np.float64]:
         """The boundary point of slice k farthest along u, near the hull vertex p (mm)."""
         ell = self.get(k)
@@ -538,6 +552,10 @@ def _core(frame: AxialFrame, feret: bool = False) -> _Core:
             keep = np.flatnonzero(score >= kth - 1e-9 * max(1.0, abs(float(kth))))
             cands = [cands[i] for i in keep]
     sections = _Sections(frame.mask, (sr, sc))
+    if 0.0 < length <= HOMOTHETIC_MAX_LD_VOXELS * h:
+        # a small lesion: its central slices are fitted together by homothetic ellipses
+        # (:func:`_subvoxel.fit_homothetic`) where they reproduce every one of those slices
+        sections.fit_central_run()
     fer = _feret_pairs(hulls, frame.spacing, (a, b, length)) if feret else None
     sections.prefetch([int(hulls.slices[c[0]]) for c in cands if c[1] != c[2]] + ([] if fer is None else fer[4]))
     refined = []
