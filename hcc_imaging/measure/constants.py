@@ -28,7 +28,9 @@ __all__ = [
 #: boundary (the slice's fitted ellipse when it reproduces the mask, else local weighted
 #: parabola fits).  Within half the largest in-plane voxel of analytic truth for smooth lesions
 #: >= 12 mm (one voxel below on the test cases; half a voxel is not attainable there by any
-#: estimator, docs/measure.md section 2).  Version 1.
+#: estimator, docs/measure.md section 2).  Version 2: a small lesion's central slices are
+#: fitted together by homothetic ellipses where these reproduce every one of them (v1: each
+#: slice alone; its short axis was up to 1.3 voxel off on random 5-12 mm ellipsoids).
 ESTIMATOR: str = "subvoxel-boundary-v2"
 
 #: Small lesions (longest centre-hull axial diameter <= this many largest in-plane voxels) have

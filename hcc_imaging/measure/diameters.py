@@ -3,14 +3,17 @@
 The estimator (stated once, here and in ``docs/measure.md``)
 ------------------------------------------------------------
 Every diameter in hcc_imaging runs between two points of a **sub-voxel estimate of the lesion
-boundary** (``ESTIMATOR = "subvoxel-boundary-v1"``, :mod:`._subvoxel`):
+boundary** (``ESTIMATOR = "subvoxel-boundary-v2"``, :mod:`._subvoxel`):
 
 1. the convex hull of the voxel centres finds *which* chord is the diameter (exact, fast:
    :mod:`._hull`);
 2. each end is moved to the continuous boundary: on a slice whose boundary is reproduced by an
    ellipse (the ellipse fitted to the inside/outside midpoints puts every voxel centre of the
    box on the right side, except a few within 0.2 voxel of it) that ellipse is the boundary;
-   otherwise a weighted parabola is fitted locally at each end.
+   otherwise a weighted parabola is fitted locally at each end.  A small lesion's central
+   slices (centre-hull LD <= ``HOMOTHETIC_MAX_LD_VOXELS``) are first fitted together by
+   homothetic ellipses (one shape and orientation, each slice its own size and centre), which
+   are those slices' boundaries where they reproduce every one of them (v2).
 
 Against analytic truth (ellipsoids 5-150 mm, rotations, sub-voxel offsets, spacings
 1 mm iso to 5 x 0.6 x 0.6 mm, four direction matrices) LD, short axis and 3-D Feret are within
