@@ -395,6 +395,8 @@ class _Sections:
         self.mask = mask
         self.spacing_rc = spacing_rc
         self._fits: dict[int, _subvoxel.EllipseSection | None] = {}
+        #: the slices whose sections are homothetic ellipses fitted together (in order)
+        self.joint: list[int] = []
 
     def get(self, k: int) -> _subvoxel.EllipseSection | None:
         if k not in self._fits:
@@ -421,6 +423,7 @@ class _Sections:
         if ells is not None:
             for k, ell in zip(range(k0, k1), ells, strict=True):
                 self._fits[k] = ell
+            self.joint = list(range(k0, k1))
 
     def end(self, k: int, p_mm: NDArray[np.float64], u: NDArray[np.float64], chord_mm: float) -> NDArray[np.float64]:
         """The boundary point of slice k farthest along u, near the hull vertex p (mm)."""
@@ -666,6 +669,11 @@ def _perpendicular(
     return _diameter(frame, p_f, q_f, length)
 
 
+#: in-plane directions sampled for the support functions of homothetic sections (every 5 deg;
+#: a multiple of 8, so that flips and transposes map the set onto itself)
+_DIRS = np.stack([np.cos(np.arange(72) * np.pi / 36), np.sin(np.arange(72) * np.pi / 36)], axis=1)
+
+
 def _ellipses_farthest(
     ea: _subvoxel.EllipseSection, eb: _subvoxel.EllipseSection
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -731,6 +739,27 @@ def _feret_from_core(frame: AxialFrame, core: _Core) -> FeretDiameter:
         if best is None or ln > best[0] + 1e-9 * hn:
             best = (ln, ka, kb, p_mm, q_mm)
     assert best is not None
+    if len(core.sections.joint) >= 2:
+        # homothetic sections: the farthest pair of the boundary estimate may join two slices
+        # whose voxel centres are not the farthest pair (e.g. two equal middle slices); the
+        # in-plane distance of sections i, j is max_u h_i(u) + h_j(-u) (support functions)
+        ks = core.sections.joint
+        ells = [core.sections.get(k) for k in ks]
+        cen = np.array([e.centre for e in ells])  # (n, 2)
+        Ms = np.array([e.M for e in ells])  # (n, 2, 2)
+        hu = cen @ _DIRS.T + np.sqrt(np.einsum("da,nab,db->nd", _DIRS, Ms, _DIRS))  # (n, D)
+        hv = np.roll(hu, -(len(_DIRS) // 2), axis=1)  # h(-u): the opposite direction
+        inplane = (hu[:, None, :] + hv[None, :, :]).max(axis=2)  # (n, n)
+        kk = np.array(ks, dtype=np.float64) * s0
+        d2 = (kk[:, None] - kk[None, :]) ** 2 + inplane**2
+        np.fill_diagonal(d2, -1.0)
+        i, j = divmod(int(d2.argmax()), len(ks))
+        if np.sqrt(d2[i, j]) > best[0] - 0.5 * hn:
+            p_mm, q_mm = _ellipses_farthest(ells[i], ells[j])
+            dz = (ks[i] - ks[j]) * s0
+            ln = float(np.sqrt(dz * dz + float(np.sum((p_mm - q_mm) ** 2))))
+            if ln > best[0] + 1e-9 * hn:
+                best = (ln, ks[i], ks[j], p_mm, q_mm)
     length, ka, kb, p_mm, q_mm = best
     idx = np.array([[ka, p_mm[0] / sr, p_mm[1] / sc], [kb, q_mm[0] / sr, q_mm[1] / sc]], dtype=np.float64)
     if core.ld.length_mm > length:  # the LD is a pair of the same sections: the Feret is at least it
