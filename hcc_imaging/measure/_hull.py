@@ -43,6 +43,9 @@ __all__ = [
 ]
 
 
+#: masks of at least this many voxels are searched on bit-packed rows (faster from ~200k
+#: voxels, measured: 0.30 -> 0.26 ms at 250k, 5.3 -> 2.6 ms at 6.8M; slower below)
+_PACK_MIN_VOXELS = 200_000
 #: index (most significant bit first) of the first / last set bit of a byte (8 / -1: none)
 _FIRST_BIT = np.array([8 if b == 0 else 8 - b.bit_length() for b in range(256)], dtype=np.int64)
 _LAST_BIT = np.array([-1 if b == 0 else 8 - (b & -b).bit_length() for b in range(256)], dtype=np.int64)
@@ -51,11 +54,17 @@ _LAST_BIT = np.array([-1 if b == 0 else 8 - (b & -b).bit_length() for b in range
 def row_extremes(mask: NDArray[np.bool_]) -> tuple[IntArr, IntArr, IntArr, IntArr]:
     """First and last True voxel of every non-empty (slice, row) line.
 
-    Returns ``(k, j, first, last)``, sorted by ``(k, j)``.  The rows are packed 8 voxels to a
-    byte first (the searches then read 8x less memory; the first/last bit of the byte found
-    comes from a table).
+    Returns ``(k, j, first, last)``, sorted by ``(k, j)``.  Large masks have their rows packed
+    8 voxels to a byte first (the searches then read 8x less memory; the first/last bit of the
+    byte found comes from a table); small ones are searched directly (fewer calls).
     """
     m = np.asarray(mask, dtype=bool)
+    if m.size < _PACK_MIN_VOXELS:
+        n_col = m.shape[2]
+        first_all = m.argmax(axis=2)
+        k, j = np.nonzero(m.any(axis=2))
+        last_kj = (n_col - 1) - m[:, :, ::-1].argmax(axis=2)[k, j]
+        return k.astype(np.int64), j.astype(np.int64), first_all[k, j].astype(np.int64), last_kj.astype(np.int64)
     P = np.packbits(m, axis=2)
     nz = P != 0
     fb_all = nz.argmax(axis=2)  # first non-zero byte of every row (0 for an empty row)

@@ -325,7 +325,8 @@ def fit_ellipses(slices: list[NDArray[np.bool_]], spacing_rc: tuple[float, float
     slice's canonical box are found in one padded stack, the weighted scatter matrices of the
     reweighting passes are one batched product, the 6 x 6 solve and ``eig`` are stacked (the
     same LAPACK calls per matrix), the acceptance test rasterises all ellipses together.  A
-    slice's result does not depend on the other slices of the batch."""
+    slice's result does not depend on the other slices of the batch (the padding adds exact
+    zeros to every sum; tested against one slice at a time)."""
     canon = [_canonical(sl, spacing_rc) for sl in slices]
     idx = [i for i, c in enumerate(canon) if c is not None]
     out: list[EllipseSection | None] = [None] * len(slices)

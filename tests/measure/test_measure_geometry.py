@@ -239,3 +239,24 @@ def test_feret_exact_on_large_sphere() -> None:
     z = plane_z(lv, 0)
     truth = Ellipsoid(75, 75, 75, 0.0, (0.3, 0.1, 0.2)).feret_truth(z)
     assert abs(feret_diameter_3d(lv).length_mm - truth) <= 0.5 * 1.5
+
+
+def test_row_extremes_packed_and_direct_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large masks are searched on bit-packed rows, small ones directly: the same rows, first
+    and last voxels (ragged masks, widths not a multiple of 8, reversed strides)."""
+    from hcc_imaging.measure import _hull
+
+    rng = np.random.default_rng(3)
+    for t in range(40):
+        shape = tuple(int(v) for v in rng.integers(1, 40, 3))
+        m = rng.random(shape) < rng.uniform(0.0, 0.3)
+        if t % 3 == 0:
+            m = m[:, ::-1, ::2]
+        monkeypatch.setattr(_hull, "_PACK_MIN_VOXELS", 10**12)
+        direct = _hull.row_extremes(m)
+        monkeypatch.setattr(_hull, "_PACK_MIN_VOXELS", 0)
+        packed = _hull.row_extremes(m)
+        assert len(direct[0]) == int(m.any(axis=2).sum())
+        for a, b in zip(direct, packed, strict=True):
+            assert a.dtype == b.dtype == np.int64
+            assert np.array_equal(a, b)
