@@ -590,8 +590,9 @@ def fit_homothetic(stack: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
     boundary midpoints of all the slices of ``stack`` (n, rows, cols) together; weighted like
     :func:`fit_ellipses`, Fitzgibbon's constraint on the shared quadratic part.  Returns one
     :class:`EllipseSection` per slice, or None unless every slice's ellipse reproduces that
-    slice's mask by :func:`fit_ellipses`' rule, slightly relaxed (within its box plus 1.2 voxel; at most
-    ``HOMOTHETIC_MISMATCH_VOXELS`` + 3 % of its midpoints wrong, each within 0.2 voxel)."""
+    slice's mask by :func:`fit_ellipses`' rule, slightly relaxed: within its box plus 1.2
+    voxel, at most ``HOMOTHETIC_MISMATCH_VOXELS`` + 3 % of its midpoints wrong, each within
+    0.2 voxel; every slice needs 6 midpoints (as one slice's fit)."""
     n = stack.shape[0]
     if n < 2 or not stack.any(axis=(1, 2)).all():
         return None
