@@ -554,6 +554,13 @@ HOMOTHETIC_BOX_TOL_VOXELS = ELLIPSE_MISMATCH_DIST_VOXELS
 _FITZGIBBON3 = np.array([[0.0, 0.0, 2.0], [0.0, -1.0, 0.0], [2.0, 0.0, 0.0]])
 
 
+#: exponents (a, b) of x^a y^b in the conic's design row (x^2, xy, y^2, x, y, 1), the 15
+#: moments their products need, and which moment each entry of the 6 x 6 scatter matrix is
+_ROW_EXP = ((2, 0), (1, 1), (0, 2), (1, 0), (0, 1), (0, 0))
+_MOMENTS = tuple(sorted({(a + c, b + d) for a, b in _ROW_EXP for c, d in _ROW_EXP}))
+_MOMENT_OF = np.array([[_MOMENTS.index((a + c, b + d)) for c, d in _ROW_EXP] for a, b in _ROW_EXP])
+
+
 def _canonical_stack(stack: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> tuple:
     """The canonical copy of a run of slices (crop to the union box plus an empty in-plane
     ring; of its 16 flips / in-plane transposes the one with the smallest (spacing, shape,
@@ -619,13 +626,16 @@ def fit_homothetic(stack: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
     x, y = (P0 - m0) / scale, (P1 - m1) / scale
     ex, ey = _STEP_F[dd, 0] * spv[0] / scale, _STEP_F[dd, 1] * spv[1] / scale
     fl2 = (_FLOOR / scale) ** 2
-    D = np.stack([x * x, x * y, y * y, x, y, np.ones_like(x)], axis=1)
-    outer = D[:, :, None] * D[:, None, :]
+    # the scatter matrices' entries are weighted moments sum w x^a y^b (a + b <= 4): 15 columns
+    # per point instead of the 36 of an outer product
+    xp = [np.ones_like(x), x, x * x, x * x * x, (x * x) * (x * x)]
+    yp = [np.ones_like(y), y, y * y, y * y * y, (y * y) * (y * y)]
+    mon = np.stack([xp[a] * yp[b] for a, b in _MOMENTS], axis=1)  # (points, 15)
     starts = np.cumsum(cnt) - cnt
     w = np.ones(len(x))
     with np.errstate(all="ignore"):
         for it in range(_ELLIPSE_ITER + 1):
-            S = np.add.reduceat(outer * w[:, None, None], starts, axis=0)  # (n, 6, 6)
+            S = np.add.reduceat(mon * w[:, None], starts, axis=0)[:, _MOMENT_OF]  # (n, 6, 6)
             Sll, Slq = S[:, 3:, 3:], S[:, 3:, :3]
             try:
                 T = -np.linalg.solve(Sll, Slq)  # per slice: (d, e, f) = T (a, b, c)
@@ -692,8 +702,18 @@ def fit_homothetic(stack: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
         dist = np.abs(rr - rr / np.sqrt(np.maximum(qv[wb, wj, wi], 1e-300)))
         if dist.max() > ELLIPSE_MISMATCH_DIST_VOXELS * max(spv):
             return None
-    out = []
-    for b in range(n):
-        canon = (v[b], spv, tr, fr, fc, r0, c0, sr, sc, h_mm)
-        out.append(_from_box(canon, (c_all[b].copy(), float(sa[b]), float(sb[b]), mj.copy())))
+    # back from the canonical frame (as _from_box, all slices at once)
+    cen = c_all.copy()
+    major = mj.copy()
+    if fr:
+        cen[:, 0] = (R - 1) * spv[0] - cen[:, 0]
+        major[0] = -major[0]
+    if fc:
+        cen[:, 1] = (C - 1) * spv[1] - cen[:, 1]
+        major[1] = -major[1]
+    if tr:
+        cen = cen[:, ::-1]
+        major = major[::-1].copy()
+    cen = (cen + np.array([(r0 - 1) * sr, (c0 - 1) * sc])) * h_mm
+    out = [EllipseSection(cen[b].copy(), float(sa[b]) * h_mm, float(sb[b]) * h_mm, major) for b in range(n)]
     return out[::-1] if fk else out
