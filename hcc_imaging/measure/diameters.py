@@ -3,14 +3,17 @@
 The estimator (stated once, here and in ``docs/measure.md``)
 ------------------------------------------------------------
 Every diameter in hcc_imaging runs between two points of a **sub-voxel estimate of the lesion
-boundary** (``ESTIMATOR = "subvoxel-boundary-v1"``, :mod:`._subvoxel`):
+boundary** (``ESTIMATOR = "subvoxel-boundary-v2"``, :mod:`._subvoxel`):
 
 1. the convex hull of the voxel centres finds *which* chord is the diameter (exact, fast:
    :mod:`._hull`);
 2. each end is moved to the continuous boundary: on a slice whose boundary is reproduced by an
    ellipse (the ellipse fitted to the inside/outside midpoints puts every voxel centre of the
    box on the right side, except a few within 0.2 voxel of it) that ellipse is the boundary;
-   otherwise a weighted parabola is fitted locally at each end.
+   otherwise a weighted parabola is fitted locally at each end.  A small lesion's central
+   slices (centre-hull LD <= ``HOMOTHETIC_MAX_LD_VOXELS``) are first fitted together by
+   homothetic ellipses (one shape and orientation, each slice its own size and centre), which
+   are those slices' boundaries where they reproduce every one of them (v2).
 
 Against analytic truth (ellipsoids 5-150 mm, rotations, sub-voxel offsets, spacings
 1 mm iso to 5 x 0.6 x 0.6 mm, four direction matrices) LD, short axis and 3-D Feret are within
@@ -62,7 +65,7 @@ from ..constants import AXIAL_TOL
 from ..errors import GeometryMismatchError, HccImagingError, MeasurementPlaneError
 from ..volume import Geometry, LabelVolume, axial_reformat_geometry, resample_labels
 from . import _hull, _subvoxel
-from .constants import ESTIMATOR
+from .constants import ESTIMATOR, HOMOTHETIC_MAX_LD_VOXELS, HOMOTHETIC_MIN_AREA_FRACTION
 
 __all__ = [
     "Reformat",
@@ -392,6 +395,8 @@ class _Sections:
         self.mask = mask
         self.spacing_rc = spacing_rc
         self._fits: dict[int, _subvoxel.EllipseSection | None] = {}
+        #: the slices whose sections are homothetic ellipses fitted together (in order)
+        self.joint: list[int] = []
 
     def get(self, k: int) -> _subvoxel.EllipseSection | None:
         if k not in self._fits:
@@ -404,6 +409,21 @@ class _Sections:
         if todo:
             for k, ell in zip(todo, _subvoxel.fit_ellipses([self.mask[k] for k in todo], self.spacing_rc)):
                 self._fits[k] = ell
+
+    def fit_central_run(self) -> None:
+        """Fit the run of slices whose voxel count is at least
+        ``HOMOTHETIC_MIN_AREA_FRACTION`` x the largest together (homothetic ellipses); where
+        they reproduce every slice of the run, they are those slices' sections."""
+        area = np.count_nonzero(self.mask, axis=(1, 2))
+        ks = np.flatnonzero(area >= HOMOTHETIC_MIN_AREA_FRACTION * area.max())
+        k0, k1 = int(ks[0]), int(ks[-1]) + 1
+        if k1 - k0 < 2:
+            return
+        ells = _subvoxel.fit_homothetic(self.mask[k0:k1], self.spacing_rc)
+        if ells is not None:
+            for k, ell in zip(range(k0, k1), ells, strict=True):
+                self._fits[k] = ell
+            self.joint = list(range(k0, k1))
 
     def end(self, k: int, p_mm: NDArray[np.float64], u: NDArray[np.float64], chord_mm: float) -> NDArray[np.float64]:
         """The boundary point of slice k farthest along u, near the hull vertex p (mm)."""
@@ -538,6 +558,10 @@ def _core(frame: AxialFrame, feret: bool = False) -> _Core:
             keep = np.flatnonzero(score >= kth - 1e-9 * max(1.0, abs(float(kth))))
             cands = [cands[i] for i in keep]
     sections = _Sections(frame.mask, (sr, sc))
+    if 0.0 < length <= HOMOTHETIC_MAX_LD_VOXELS * h:
+        # a small lesion: its central slices are fitted together by homothetic ellipses
+        # (:func:`_subvoxel.fit_homothetic`) where they reproduce every one of those slices
+        sections.fit_central_run()
     fer = _feret_pairs(hulls, frame.spacing, (a, b, length)) if feret else None
     sections.prefetch([int(hulls.slices[c[0]]) for c in cands if c[1] != c[2]] + ([] if fer is None else fer[4]))
     refined = []
@@ -645,6 +669,11 @@ def _perpendicular(
     return _diameter(frame, p_f, q_f, length)
 
 
+#: in-plane directions sampled for the support functions of homothetic sections (every 5 deg;
+#: a multiple of 8, so that flips and transposes map the set onto itself)
+_DIRS = np.stack([np.cos(np.arange(72) * np.pi / 36), np.sin(np.arange(72) * np.pi / 36)], axis=1)
+
+
 def _ellipses_farthest(
     ea: _subvoxel.EllipseSection, eb: _subvoxel.EllipseSection
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -710,6 +739,27 @@ def _feret_from_core(frame: AxialFrame, core: _Core) -> FeretDiameter:
         if best is None or ln > best[0] + 1e-9 * hn:
             best = (ln, ka, kb, p_mm, q_mm)
     assert best is not None
+    if len(core.sections.joint) >= 2:
+        # homothetic sections: the farthest pair of the boundary estimate may join two slices
+        # whose voxel centres are not the farthest pair (e.g. two equal middle slices); the
+        # in-plane distance of sections i, j is max_u h_i(u) + h_j(-u) (support functions)
+        ks = core.sections.joint
+        ells = [core.sections.get(k) for k in ks]
+        cen = np.array([e.centre for e in ells])  # (n, 2)
+        Ms = np.array([e.M for e in ells])  # (n, 2, 2)
+        hu = cen @ _DIRS.T + np.sqrt(np.einsum("da,nab,db->nd", _DIRS, Ms, _DIRS))  # (n, D)
+        hv = np.roll(hu, -(len(_DIRS) // 2), axis=1)  # h(-u): the opposite direction
+        inplane = (hu[:, None, :] + hv[None, :, :]).max(axis=2)  # (n, n)
+        kk = np.array(ks, dtype=np.float64) * s0
+        d2 = (kk[:, None] - kk[None, :]) ** 2 + inplane**2
+        np.fill_diagonal(d2, -1.0)
+        i, j = divmod(int(d2.argmax()), len(ks))
+        if np.sqrt(d2[i, j]) > best[0] - 0.5 * hn:
+            p_mm, q_mm = _ellipses_farthest(ells[i], ells[j])
+            dz = (ks[i] - ks[j]) * s0
+            ln = float(np.sqrt(dz * dz + float(np.sum((p_mm - q_mm) ** 2))))
+            if ln > best[0] + 1e-9 * hn:
+                best = (ln, ks[i], ks[j], p_mm, q_mm)
     length, ka, kb, p_mm, q_mm = best
     idx = np.array([[ka, p_mm[0] / sr, p_mm[1] / sc], [kb, q_mm[0] / sr, q_mm[1] / sc]], dtype=np.float64)
     if core.ld.length_mm > length:  # the LD is a pair of the same sections: the Feret is at least it

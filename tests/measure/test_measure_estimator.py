@@ -29,7 +29,7 @@ def _lab(arr: np.ndarray, spacing=(1.0, 1.0, 1.0)) -> LabelVolume:
 
 
 def test_estimator_is_subvoxel_boundary() -> None:
-    assert ESTIMATOR == "subvoxel-boundary-v1"
+    assert ESTIMATOR == "subvoxel-boundary-v2"
     a = np.zeros((1, 12, 12))
     a[0, 1:11, 1:11] = 1
     assert measure_lesion(_lab(a), 1).provenance.parameters["estimator"] == ESTIMATOR
@@ -154,3 +154,37 @@ def test_batched_ellipse_fits_equal_one_at_a_time() -> None:
                 assert np.allclose(e1.centre, e2.centre, rtol=0, atol=1e-12)
                 assert abs(e1.a - e2.a) <= 1e-12 and abs(e1.b - e2.b) <= 1e-12
                 assert np.allclose(e1.major, e2.major, rtol=0, atol=1e-12)
+
+
+def test_homothetic_sections_fit_together() -> None:
+    """Small lesions: the central slices are fitted together by ellipses of one shape and
+    orientation (each slice its own size and centre), which the sections of an ellipsoid by
+    parallel planes are; refused where they do not reproduce every slice."""
+    from hcc_imaging.measure import _subvoxel
+
+    from ._shapes import Ellipsoid, ellipsoid_labels
+
+    # a tilted ellipsoid (axes not along the grid): its sections' centres move from slice to slice
+    e = Ellipsoid(4.0, 2.6, 3.4, 0.6, (0.3, -0.2, 0.1))
+    lv = ellipsoid_labels(e, (1.0, 1.0, 1.0))
+    m = np.asarray(lv.array) != 0
+    area = m.sum(axis=(1, 2))
+    run = m[area >= 0.5 * area.max()]
+    ells = _subvoxel.fit_homothetic(run, (1.0, 1.0))
+    assert ells is not None and len(ells) == len(run) >= 3
+    ratio = [x.b / x.a for x in ells]
+    assert max(ratio) - min(ratio) < 1e-9  # one shape ...
+    assert all(abs(abs(float(x.major @ ells[0].major)) - 1.0) < 1e-9 for x in ells)  # ... one orientation
+    assert max(2 * x.a for x in ells) == pytest.approx(2 * e.a, abs=0.5)  # the largest section's LD
+    # flipping the stack (slice order, rows, columns) gives the same ellipses, mirrored
+    fl = _subvoxel.fit_homothetic(run[::-1, ::-1, :], (1.0, 1.0))
+    assert fl is not None
+    for x, y in zip(ells, fl[::-1], strict=True):
+        assert abs(x.a - y.a) < 1e-9 and abs(x.b - y.b) < 1e-9
+    # squares are no ellipses; a slice of one voxel fixes no shape
+    sq = np.zeros((3, 12, 12), bool)
+    sq[:, 1:11, 1:11] = True
+    assert _subvoxel.fit_homothetic(sq, (1.0, 1.0)) is None
+    tiny = np.zeros((2, 5, 5), bool)
+    tiny[0, 2, 2] = tiny[1, 2, 2:4] = True
+    assert _subvoxel.fit_homothetic(tiny, (1.0, 1.0)) is None
