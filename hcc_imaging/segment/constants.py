@@ -54,6 +54,7 @@ __all__ = [
     "LIVER_NEIGHBOUR_VALLEY_MAX_RATIO",
     "LIVER_NEIGHBOUR_EXCLUDE_K_SIGMA",
     "LIVER_CLOSING_RADIUS_MM",
+    "LIVER_MIN_PICK_RATIO",
     "LIVER_TUMOUR_MIN_HU",
     "LIVER_TUMOUR_MIN_LIVER_CONTACT",
     "LIVER_TUMOUR_MIN_LIVER_SHARE",
@@ -388,6 +389,17 @@ LIVER_BODY_MIN_HU: Final[float] = -300.0
 #: (heart, stomach wall, right kidney, spleen) before keeping the liver component; the same
 #: radius dilates it back (conditional dilation inside the window).
 LIVER_EROSION_RADIUS_MM: Final[float] = 6.0
+
+#: Without a seed, the liver is the largest eroded component on the patient's right.  When that
+#: pick holds less than this fraction of the largest component's voxels (which was skipped for
+#: lying across or left of the body's centre), the liver has most likely merged with a
+#: neighbour of its density (e.g. abdominal wall / soft tissue on a fine grid: the make_study
+#: 512^2 study gave a 17-voxel pick against a 746k-voxel merged blob before the window's
+#: neighbour-peak rule) and the pick is a speck: refuse rather than return it.  A real liver is
+#: the largest organ on the right; on IRCAD17 and make_study the pick IS the largest component
+#: (ratio 1), so any small fraction separates the two situations; 0.05 leaves room for a right
+#: kidney-sized pick next to a huge merged blob still being refused.
+LIVER_MIN_PICK_RATIO: Final[float] = 0.05
 
 #: Closing radius (mm) that brings vessels and lesions inside the liver outline into the mask
 #: (expert liver masks, e.g. 3D-IRCADb, include tumours and intrahepatic vessels).

@@ -13,7 +13,8 @@ Classical method (:func:`segment_liver`, ``backend="classical"``), on a ~2 mm wo
    110 HU liver, merged with the liver on grids finer than ~2 mm).  Erode by
    ``erosion_radius_mm`` (cuts the bridges to heart, stomach, kidney, spleen); keep the component
    holding the seed, else the largest one on the patient's right (LPS x below the body's
-   centre); dilate back inside the window.
+   centre; refused when that pick is under LIVER_MIN_PICK_RATIO of the largest: a speck);
+   dilate back inside the window.
 4. Close with ``closing_radius_mm`` and fill holes (3-D, then per slice) so intrahepatic vessels
    and lesions are inside the liver, as in expert masks.
 5. Tumour inclusion (``LiverParams.include_tumours``, on): a tumour at the capsule, wider than
@@ -484,6 +485,15 @@ def segment_liver(
                 break
         if pick == 0:
             pick = int(order[0])
+        if counts[pick] < C.LIVER_MIN_PICK_RATIO * counts[order[0]]:
+            wv = float(np.prod(sp)) / 1000.0
+            raise SegmentationError(
+                f"liver segmentation of series {vol.series_instance_uid or '?'}: "
+                f"the largest candidate on the patient's right holds only {counts[pick] * wv:.1f} mL against "
+                f"{counts[order[0]] * wv:.0f} mL for the largest candidate, which lies across the body's centre: "
+                f"the liver window {win_lo:.0f}-{win_hi:.0f} HU has most likely merged the liver with a neighbouring "
+                "tissue. Pass seed_lps= a point inside the liver, or narrow LiverParams.half_width_hu."
+            )
     liver = lab == pick
     liver = (ndi.distance_transform_edt(~liver, sampling=sp) <= p.erosion_radius_mm) & window
     liver = largest_component(liver)
