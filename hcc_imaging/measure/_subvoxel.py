@@ -94,27 +94,23 @@ _STEP_I = np.array([d[1] for d in _STEPS])
 _STEP_F = np.array(_STEPS, dtype=np.float64)
 
 
-def _crossings_ringed(sub: NDArray[np.bool_]) -> tuple[FloatArr, FloatArr]:
-    """:func:`_crossings` of a whole box whose border ring is empty (same points, same order):
-    the boundary voxels are found once, then their 4 neighbours are tested there only (the
-    (direction, voxel) row-major order of ``nonzero`` is the per-direction concatenation)."""
-    inner = sub[1:-1, 1:-1]
-    full = sub[2:, 1:-1] & sub[:-2, 1:-1]
-    full &= sub[1:-1, 2:]
-    full &= sub[1:-1, :-2]
-    jj, ii = np.nonzero(inner & ~full)
+def _stack_midpoints(stack: NDArray[np.bool_]) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
+    """Boundary midpoints of every slice of a stack (n, rows, cols) whose slices have an empty
+    border ring: the inside voxel's (row, col), the step's index into ``_STEPS`` (inside ->
+    outside) and the slice of each midpoint, sorted by slice (stable: per slice
+    direction-major, then voxel order).  The boundary voxels are found once, then only their
+    4 neighbours are tested."""
+    inner = stack[:, 1:-1, 1:-1]
+    full = stack[:, 2:, 1:-1] & stack[:, :-2, 1:-1]
+    full &= stack[:, 1:-1, 2:]
+    full &= stack[:, 1:-1, :-2]
+    bb, jj, ii = np.nonzero(inner & ~full)
     jj += 1
     ii += 1
-    dd, kk = np.nonzero(~sub[jj[None, :] + _STEP_J[:, None], ii[None, :] + _STEP_I[:, None]])
-    if len(dd) == 0:
-        return np.zeros((0, 2)), np.zeros((0, 2))
-    steps = _STEP_F[dd]
-    pts = np.empty((len(dd), 2))
-    pts[:, 0] = jj[kk]
-    pts[:, 0] += _STEP_F[dd, 0] / 2.0
-    pts[:, 1] = ii[kk]
-    pts[:, 1] += _STEP_F[dd, 1] / 2.0
-    return pts, steps
+    dd, kk = np.nonzero(~stack[bb[None, :], jj[None, :] + _STEP_J[:, None], ii[None, :] + _STEP_I[:, None]])
+    order = np.argsort(bb[kk], kind="stable")
+    dd, kk = dd[order], kk[order]
+    return jj[kk], ii[kk], dd, bb[kk]
 
 
 def _wfit(t: FloatArr, s: FloatArr, et: FloatArr, es: FloatArr, h: float) -> FloatArr | None:
@@ -350,19 +346,8 @@ def _fit_boxes(
     stack = np.zeros((n, R, C), dtype=bool)
     for b, s in enumerate(subs):
         stack[b, : s.shape[0], : s.shape[1]] = s
-    # boundary midpoints of all boxes (per box: direction-major, then voxel order, as in
-    # _crossings_ringed); padding adds none (the ring of every box is empty)
-    inner = stack[:, 1:-1, 1:-1]
-    full = stack[:, 2:, 1:-1] & stack[:, :-2, 1:-1]
-    full &= stack[:, 1:-1, 2:]
-    full &= stack[:, 1:-1, :-2]
-    bb, jj, ii = np.nonzero(inner & ~full)
-    jj += 1
-    ii += 1
-    dd, kk = np.nonzero(~stack[bb[None, :], jj[None, :] + _STEP_J[:, None], ii[None, :] + _STEP_I[:, None]])
-    order = np.argsort(bb[kk], kind="stable")
-    dd, kk = dd[order], kk[order]
-    seg = bb[kk]
+    # boundary midpoints of all boxes; padding adds none (the ring of every box is empty)
+    jm, im, dd, seg = _stack_midpoints(stack)
     cnt = np.bincount(seg, minlength=n)
     spv = np.array(spvs, dtype=np.float64)  # (n, 2)
     ok_n = cnt >= 6
@@ -370,8 +355,8 @@ def _fit_boxes(
         return out
     # per-box normalisation (centroid, scale) as in the one-box fit
     sp_pt = spv[seg]
-    P0 = (jj[kk] + _STEP_F[dd, 0] / 2.0) * sp_pt[:, 0]
-    P1 = (ii[kk] + _STEP_F[dd, 1] / 2.0) * sp_pt[:, 1]
+    P0 = (jm + _STEP_F[dd, 0] / 2.0) * sp_pt[:, 0]
+    P1 = (im + _STEP_F[dd, 1] / 2.0) * sp_pt[:, 1]
     cnt_f = np.maximum(cnt, 1).astype(np.float64)
     m0 = np.bincount(seg, P0, minlength=n) / cnt_f
     m1 = np.bincount(seg, P1, minlength=n) / cnt_f
@@ -605,22 +590,12 @@ def fit_homothetic(stack: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
         return None
     v, spv, tr, fk, fr, fc, r0, c0, sr, sc, h_mm = _canonical_stack(stack, spacing_rc)
     _, R, C = v.shape
-    inner = v[:, 1:-1, 1:-1]
-    full = v[:, 2:, 1:-1] & v[:, :-2, 1:-1]
-    full &= v[:, 1:-1, 2:]
-    full &= v[:, 1:-1, :-2]
-    bb, jj, ii = np.nonzero(inner & ~full)
-    jj += 1
-    ii += 1
-    dd, kk = np.nonzero(~v[bb[None, :], jj[None, :] + _STEP_J[:, None], ii[None, :] + _STEP_I[:, None]])
-    order = np.argsort(bb[kk], kind="stable")
-    dd, kk = dd[order], kk[order]
-    seg = bb[kk]
+    jm, im, dd, seg = _stack_midpoints(v)
     cnt = np.bincount(seg, minlength=n)
     if cnt.min() < 6:  # as for one slice: a slice of one voxel fixes no shape
         return None
-    P0 = (jj[kk] + _STEP_F[dd, 0] / 2.0) * spv[0]
-    P1 = (ii[kk] + _STEP_F[dd, 1] / 2.0) * spv[1]
+    P0 = (jm + _STEP_F[dd, 0] / 2.0) * spv[0]
+    P1 = (im + _STEP_F[dd, 1] / 2.0) * spv[1]
     m0, m1 = float(P0.mean()), float(P1.mean())
     scale = max(float(np.abs(P0 - m0).max()), float(np.abs(P1 - m1).max()), 1e-12)
     x, y = (P0 - m0) / scale, (P1 - m1) / scale

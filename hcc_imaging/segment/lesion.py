@@ -343,6 +343,11 @@ class _RoiResult:
     rim_phase: Phase | None = None  # step 9 added a thin enhancing rim seen on this phase
     smooth: NDArray[np.float32] | None = None  # the smoothed ROI of the click's phase (steps 3-7)
 
+    @property
+    def box(self) -> tuple[slice, ...]:
+        """The ROI's slices in the whole image."""
+        return tuple(slice(int(a), int(a) + n) for a, n in zip(self.lo, self.mask.shape, strict=True))
+
 
 def _seed_ball_values(raw: NDArray[Any], seed: Sequence[int], ball_el: NDArray[np.bool_]) -> tuple[NDArray[Any], NDArray[np.bool_]]:
     """Raw values in the seed ball (clipped to the array) and the ball as a ROI mask."""
@@ -1147,6 +1152,34 @@ def _add_enhancing_rim(
     return _RoiResult(out, rr.lo, rr.model, rr.touches, rr.at_max, rr.click_mask, rr.radial, ph)
 
 
+def _grow_on_phase(
+    rr: _RoiResult,
+    start: NDArray[np.bool_],
+    smooth: NDArray[np.float32],
+    sigma_s: float,
+    seed: tuple[int, int, int],
+    sp: tuple[float, ...],
+    image_shape: Sequence[int],
+    params: LesionParams,
+    liv: NDArray[np.bool_] | None,
+    cache: _SmoothCache | None,
+) -> _RoiResult | None:
+    """Step 7's growth of ``start`` (the click's region) on one phase's smoothed ROI, with its
+    test, clamp and enclosure rule; None when it is not accepted or reaches the image border.
+    The result keeps ``start`` as its click region and the phase's surroundings value."""
+    local_seed = tuple(int(a) - int(b) for a, b in zip(seed, rr.lo, strict=True))
+    open_el = ball(params.opening_radius_mm, sp) if params.opening_radius_mm > 0 else None
+    grown = _expand_heterogeneous(smooth, start, local_seed, sp, params, liv, sigma_s, open_el, None, cache)  # type: ignore[arg-type]
+    if grown is None:
+        return None
+    mask, (parenchyma, low, high) = grown
+    if _touches_border(mask, rr.lo, rr.lo + np.asarray(mask.shape), image_shape):
+        return None
+    m = rr.model
+    model = _Model(m.lesion, parenchyma, m.sigma_raw, sigma_s, low, high, m.conspicuity, "both")
+    return _RoiResult(mask, rr.lo, model, False, rr.at_max, start)
+
+
 def _regrow_on_best_phase(
     rr: _RoiResult,
     phases: Mapping[Phase, Volume],
@@ -1167,7 +1200,7 @@ def _regrow_on_best_phase(
     """
     vol = phases[phase]
     assert rr.click_mask is not None
-    sl = tuple(slice(int(a), int(a) + n) for a, n in zip(rr.lo, rr.mask.shape, strict=True))
+    sl = rr.box
     sp = tuple(float(v) for v in vol.spacing)
     sig_vox = gaussian_sigma_vox(params.smoothing_sigma_mm, sp, params.smoothing_min_vox)
     nf = gaussian_noise_factor(sig_vox)
@@ -1192,17 +1225,8 @@ def _regrow_on_best_phase(
     if best == phase:
         return rr, None
     _, smooth, sigma_s = scores[best]
-    local_seed = tuple(int(a) - int(b) for a, b in zip(seed, rr.lo, strict=True))
-    open_el = ball(params.opening_radius_mm, sp) if params.opening_radius_mm > 0 else None
-    grown = _expand_heterogeneous(smooth, rr.click_mask, local_seed, sp, params, liv, sigma_s, open_el, None, cache)  # type: ignore[arg-type]
-    if grown is None:
-        return rr, None
-    mask, (parenchyma, low, high) = grown
-    if _touches_border(mask, rr.lo, rr.lo + np.asarray(mask.shape), vol.shape):
-        return rr, None
-    m = rr.model
-    model = _Model(m.lesion, parenchyma, m.sigma_raw, sigma_s, low, high, m.conspicuity, "both")
-    return _RoiResult(mask, rr.lo, model, False, rr.at_max, rr.click_mask), best
+    res = _grow_on_phase(rr, rr.click_mask, smooth, sigma_s, seed, sp, vol.shape, params, liv, cache)
+    return (rr, None) if res is None else (res, best)
 
 
 def _grow_on_other_phase(
@@ -1225,14 +1249,12 @@ def _grow_on_other_phase(
     ``edge_band_mm`` band, in smoothed-noise sigmas) is kept.  None accepted: unchanged.
     """
     vol = phases[phase]
-    sl = tuple(slice(int(a), int(a) + n) for a, n in zip(rr.lo, rr.mask.shape, strict=True))
+    sl = rr.box
     sp = tuple(float(v) for v in vol.spacing)
     sig_vox = gaussian_sigma_vox(params.smoothing_sigma_mm, sp, params.smoothing_min_vox)
     nf = gaussian_noise_factor(sig_vox)
     liv = liver[sl] if liver is not None else None
-    local_seed = tuple(int(a) - int(b) for a, b in zip(seed, rr.lo, strict=True))
-    open_el = ball(params.opening_radius_mm, sp) if params.opening_radius_mm > 0 else None
-    best: tuple[float, Phase, NDArray[np.bool_], float, float, float, float] | None = None
+    best: tuple[float, Phase, _RoiResult] | None = None
     for ph, v in phases.items():
         if ph == phase or not v.geometry.equals(vol.geometry):
             continue
@@ -1240,24 +1262,18 @@ def _grow_on_other_phase(
         sigma_s = sigma_raw * nf
         if sigma_s <= 0:
             continue
-        grown = _expand_heterogeneous(smooth, rr.mask, local_seed, sp, params, liv, sigma_s, open_el, None, cache)  # type: ignore[arg-type]
-        if grown is None:
+        res = _grow_on_phase(rr, rr.mask, smooth, sigma_s, seed, sp, vol.shape, params, liv, cache)
+        if res is None:
             continue
-        mask, (parenchyma, low, high) = grown
-        if _touches_border(mask, rr.lo, rr.lo + np.asarray(mask.shape), vol.shape):
-            continue
-        band = _inner_band(mask, sp, params.edge_band_mm)
+        band = _inner_band(res.mask, sp, params.edge_band_mm)
         if not band.any():
             continue
-        score = float(np.median(np.abs(smooth[band] - parenchyma))) / sigma_s
+        score = float(np.median(np.abs(smooth[band] - res.model.surround))) / sigma_s
         if best is None or score > best[0]:
-            best = (score, ph, mask, parenchyma, low, high, sigma_s)
+            best = (score, ph, res)
     if best is None:
         return rr, None
-    _, ph, mask, parenchyma, low, high, sigma_s = best
-    m = rr.model
-    model = _Model(m.lesion, parenchyma, m.sigma_raw, sigma_s, low, high, m.conspicuity, "both")
-    return _RoiResult(mask, rr.lo, model, False, rr.at_max, rr.mask), ph
+    return best[2], best[1]
 
 
 def _ball_mask(shape: Sequence[int], centre: ArrayLike, spacing: ArrayLike, radius_mm: float) -> NDArray[np.bool_]:
@@ -1389,7 +1405,7 @@ def _segment_combined(
             break
         # report HU: the medians of the mask and its ring on the phase of largest |weight|
         j = int(np.argmax(np.abs(w)))
-        rsl = tuple(slice(int(a), int(a) + n) for a, n in zip(rr.lo, rr.mask.shape, strict=True))
+        rsl = rr.box
         raw_j, smooth_j, _ = _smoothed(same[j], rsl, gaussian_sigma_vox(params.smoothing_sigma_mm, tuple(sp),
                                                                        params.smoothing_min_vox), None)
         ring_j = _ring(rr.mask, tuple(sp), params.ring_inner_mm, params.ring_outer_mm)
@@ -1599,7 +1615,7 @@ def _mixed_on_other_phase(
     conspicuous phase, the chosen one.
     """
     vol = phases[phase]
-    sl = tuple(slice(int(a), int(a) + n) for a, n in zip(rr.lo, rr.mask.shape, strict=True))
+    sl = rr.box
     sp = tuple(float(v) for v in vol.spacing)
     sig_vox = gaussian_sigma_vox(params.smoothing_sigma_mm, sp, params.smoothing_min_vox)
     nf = gaussian_noise_factor(sig_vox)
@@ -1802,7 +1818,7 @@ def segment_lesion(
             and rr.model.mode == "hypo" and combined_weights is None and multiphase is None):
         rr = _add_enhancing_rim(rr, phases, phase, p, liv, cache)
     full = np.zeros(vol.shape, dtype=np.uint8 if label < 256 else np.uint16)
-    sl = tuple(slice(int(a), int(a) + n) for a, n in zip(rr.lo, rr.mask.shape, strict=True))
+    sl = rr.box
     full[sl][rr.mask] = label
     notes: list[str] = []
     if rr.touches:
