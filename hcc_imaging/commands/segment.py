@@ -43,7 +43,9 @@ def register(subparsers: Any) -> None:
     g.add_argument("--seed-lps", metavar="X,Y,Z", help="seed point in patient LPS mm (use --seed-lps=-1,2,3 for negatives)")
     g.add_argument("--line", metavar="X1,Y1,Z1,X2,Y2,Z2", help="line across the lesion, two LPS points in mm")
     p.add_argument("--phase", help="phase to segment on (default: the most conspicuous)")
-    p.add_argument("--liver", action="store_true", help="compute a liver mask (classical; it holds the clicked lesion) and keep the lesion inside it")
+    p.add_argument("--liver", action="store_true",
+                   help="compute a liver mask (classical, on the study's best liver phase: portal venous, else delayed, ...; "
+                        "it holds the clicked lesion) and keep the lesion inside it")
     p.add_argument("--liver-mask", metavar="PATH", help="liver mask file (NIfTI, SEG, RTSTRUCT, mask series)")
     p.add_argument("--polarity", choices=("auto", "hypo", "hyper", "both"), default="auto",
                    help="lesion darker/brighter than its surroundings, or heterogeneous (both)")
@@ -138,7 +140,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             click = 0.5 * (np.asarray(kwargs["line_lps"][0], float) + np.asarray(kwargs["line_lps"][1], float))
         with console.status("segmenting the liver...", spinner="dots"):
-            liver = segment_liver(phases if len(phases) > 1 else ref, include_lps=[click])
+            # a study: segmented on its best liver phase (portal venous ...) and carried to ref's grid
+            liver = segment_liver(phases, phase=ref.phase, include_lps=[click]) if len(phases) > 1 else \
+                segment_liver(ref, include_lps=[click])
     with console.status("segmenting the lesion...", spinner="dots"):
         res = segment_lesion(
             phases if len(phases) > 1 else ref,
@@ -159,6 +163,9 @@ def run(args: argparse.Namespace) -> int:
         "volume_mm3": res.volume_mm3,
         "provenance": res.provenance(),
     }
+    if liver is not None and args.liver:
+        record["liver"] = {k: liver.meta.get(k) for k in
+                           ("phase", "segmented_series_instance_uid", "carried_to", "window_hu", "low_contrast")}
     if args.viable_out:
         assert arterial is not None  # checked before segmenting
         with console.status("viable part...", spinner="dots"):
@@ -183,6 +190,9 @@ def run(args: argparse.Namespace) -> int:
         )
         if "viable_out" in record:
             print(f"viable part: {record['viable_volume_mm3'] / 1000.0:.2f} mL -> {record['viable_out']}")
+        if "liver" in record:
+            to = record["liver"]["carried_to"]
+            print(f"liver mask: segmented on {record['liver']['phase']}" + (f", carried to {to['phase']}" if to else ""))
     for note in res.notes:
         console.print(f"[yellow]note:[/yellow] {note}")
     return 0

@@ -59,6 +59,11 @@ __all__ = [
     "LIVER_TUMOUR_MIN_LIVER_CONTACT",
     "LIVER_TUMOUR_MIN_LIVER_SHARE",
     "LIVER_TUMOUR_MAX_VOLUME_RATIO",
+    "LIVER_LOW_CONTRAST_SMOOTHING_MM",
+    "LIVER_PEAK_HIST_BIN_HU",
+    "LIVER_PEAK_HIST_SIGMA_HU",
+    "LIVER_SIDE_EXCESS_MIN_RATIO",
+    "LIVER_LOW_CONTRAST_PHASES",
     "VIABLE_ENHANCEMENT_VS_LIVER_HU",
     "VIABLE_ENHANCEMENT_VS_PRE_HU",
     "VIABLE_SMOOTHING_SIGMA_MM",
@@ -429,6 +434,42 @@ LIVER_TUMOUR_MIN_LIVER_SHARE: Final[float] = 0.5
 #: phantom the abdominal soft tissue, 70 HU in the portal-venous phase, fills the body around
 #: the liver, touches it on 29 % of its border and is 2.4 times the liver's volume.)
 LIVER_TUMOUR_MAX_VOLUME_RATIO: Final[float] = 1.0
+
+#: Low-contrast check and path (unenhanced and arterial phases: liver 55-70 HU against muscle /
+#: bowel / soft tissue 40-55 HU, ~15 HU apart, e.g. Boyce CJ et al., AJR 2010;194:623-8 for
+#: unenhanced liver 50-65 HU).  The check and the path read a finer histogram of the working image
+#: smoothed more strongly than LIVER_SMOOTHING_SIGMA_MM: with 15 HU noise on 3 x 2.3 x 2.3 mm
+#: voxels (make_study) a Gaussian of 1.5 / 2 / 3 / 4 mm leaves 5.4 / 3.2 / 1.7 / 1.1 HU of noise
+#: (measured on white noise).  The check runs on the last (strongest) smoothing; the low-contrast
+#: path uses the first smoothing of this ladder (mm) at which the liver's histogram peak is resolved
+#: from its nearest bulky neighbour (dip <= LIVER_NEIGHBOUR_VALLEY_MAX_RATIO of the lower peak, i.e.
+#: contrast >= ~3.3 x the peaks' SD: the contrast-to-noise condition), and refuses when none does.
+#: make_study pre-contrast / arterial: 40.5 vs 54.5 HU and 55.5 vs 69.5 HU peaks, unresolved on
+#: the 2 HU / 4 HU-smoothed histogram of the 1.5 mm image, resolved from 2 mm on (docs/validation.md).
+LIVER_LOW_CONTRAST_SMOOTHING_MM: Final[tuple[float, ...]] = (2.0, 3.0, 4.0)
+
+#: Histogram of the low-contrast check and path: bin width (HU) and Gaussian smoothing of the
+#: counts (HU).  Finer than the default path's 2 HU bins / 4 HU smoothing, which alone merges two
+#: tissues 14 HU apart with 2 HU SD into one peak; 1 HU bins still hold >= 10^3 counts at the peaks
+#: of any abdominal CT half (10^5-10^6 voxels on the 2 mm working grid).
+LIVER_PEAK_HIST_BIN_HU: Final[float] = 1.0
+LIVER_PEAK_HIST_SIGMA_HU: Final[float] = 1.0
+
+#: A histogram peak is the liver's when the body's right half (patient's right, the liver's side)
+#: holds at least this many times the voxels of the left half at that HU: the liver is the bulky
+#: organ on the right, muscle, fat, bowel and the abdominal wall are on both sides.  Measured on
+#: make_study (all phases, 1.5-4 mm smoothing) the liver peak has a right/left ratio of 6.7-180
+#: and the soft-tissue peak 0.31-0.54; on 3D-IRCADb-01 patient 17 (looked at for this check only,
+#: not to choose the value) the liver peak 5.3-6.8, every other peak <= 1.0.  2 sits between.
+LIVER_SIDE_EXCESS_MIN_RATIO: Final[float] = 2.0
+
+#: Phases on which the liver is only ~15 HU above muscle and bowel (unenhanced 50-65 vs 40-50 HU;
+#: arterial: the parenchyma has barely begun to enhance, Bae KT, Radiology 2010;256:32-61): there,
+#: when no bulky tissue of the search range lies mainly on the patient's right, the histogram mode
+#: is taken to be that soft tissue and segment_liver refuses (LowContrastError) instead of
+#: windowing it (make_study pre-contrast with the liver iso-dense to the soft tissue: Dice 0.37).
+#: On the other phases the liver is the brightest bulky parenchyma and the mode is kept as before.
+LIVER_LOW_CONTRAST_PHASES: Final[tuple[str, ...]] = ("pre_contrast", "arterial_early", "arterial", "arterial_late")
 
 # ------------------------------------------------------------------------------ viable
 #: Arterial enhancement relative to liver parenchyma that counts as viable (HU): arterial HU

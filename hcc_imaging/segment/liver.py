@@ -52,7 +52,7 @@ from numpy.typing import ArrayLike, NDArray
 from ..volume import Geometry, LabelVolume, Phase, Volume
 from . import constants as C
 from ._morph import ball, fill_holes, largest_component
-from .errors import BackendUnavailableError, SegmentationError
+from .errors import BackendUnavailableError, LowContrastError, SegmentationError
 
 __all__ = ["LiverParams", "segment_liver", "totalsegmentator_weights_dir", "ALGORITHM_NAME"]
 
@@ -151,21 +151,42 @@ def _segment_totalsegmentator(vol: Volume) -> LabelVolume:  # pragma: no cover -
                             meta={"algorithm": "TotalSegmentator", "backend": "totalsegmentator"})
 
 
-def _pick_volume(volume: Volume | Mapping[Phase | str, Volume], phase: Phase | str | None) -> Volume:
+def _pick_source(volume: Volume | Mapping[Phase | str, Volume], phase: Phase | str | None,
+                 segment_on: Phase | str | None) -> tuple[Volume, Volume]:
+    """(volume to segment on, volume whose grid the mask is returned on).
+
+    A single Volume is both.  In a phase mapping the target is ``phase`` (else the segmented
+    one); the liver is segmented on ``segment_on`` when given, else on the first phase of
+    :data:`_PHASE_PREFERENCE` (best parenchyma contrast first) that shares the target's frame of
+    reference (equal FrameOfReferenceUID, or both unset), so that the mask can be carried to the
+    target's grid by geometry alone (no registration)."""
     if isinstance(volume, Volume):
-        return volume
+        return volume, volume
     phases = {Phase(k): v for k, v in volume.items()}
     if not phases:
         raise SegmentationError("segment_liver got an empty phase mapping; pass a Volume or {phase: Volume}.")
-    if phase is not None:
-        ph = Phase(phase)
+
+    def get(ph_: Phase | str, what: str) -> Volume:
+        ph = Phase(ph_)
         if ph not in phases:
-            raise SegmentationError(f"phase {str(ph)!r} not among the given phases {[str(k) for k in phases]}.")
+            raise SegmentationError(f"{what} {str(ph)!r} not among the given phases {[str(k) for k in phases]}.")
         return phases[ph]
-    for ph in _PHASE_PREFERENCE:
-        if ph in phases:
-            return phases[ph]
-    return next(iter(phases.values()))
+
+    target = get(phase, "phase") if phase is not None else None
+    if segment_on is not None:
+        src = get(segment_on, "segment_on phase")
+        if target is not None and src.frame_of_reference_uid != target.frame_of_reference_uid:
+            raise SegmentationError(
+                f"segment_on={str(Phase(segment_on))!r} (frame of reference {src.frame_of_reference_uid}) and "
+                f"phase={str(Phase(phase))!r} (frame of reference {target.frame_of_reference_uid}) are not in "  # type: ignore[arg-type]
+                "one frame of reference: a liver mask cannot be carried between them by geometry; register them "
+                "first (hcc_imaging.segment.register_volumes) or segment on the phase itself."
+            )
+        return src, target if target is not None else src
+    same = {k: v for k, v in phases.items()
+            if target is None or v.frame_of_reference_uid == target.frame_of_reference_uid}
+    src = next((same[ph] for ph in _PHASE_PREFERENCE if ph in same), next(iter(same.values())))
+    return src, target if target is not None else src
 
 
 def _shrink(vol: Volume, work_mm: tuple[float, float, float]) -> tuple[NDArray[np.float32], Geometry]:
@@ -194,7 +215,8 @@ def _mode_hu(values: NDArray[np.float32], lo: float, hi: float) -> float | None:
     return float(0.5 * (edges[i] + edges[i + 1]))
 
 
-def _window(values: NDArray[np.float32], liver_hu: float, p: LiverParams) -> tuple[float, float]:
+def _window(values: NDArray[np.float32], liver_hu: float, p: LiverParams, *, bin_hu: float = 2.0,
+            sigma_bins: float = 2.0) -> tuple[float, float]:
     """Liver window (lo, hi) in HU: ``liver_hu`` +/- ``half_width_hu``, with a bound moved in to the
     histogram dip when another tissue's peak lies inside the window on that side.
 
@@ -204,14 +226,16 @@ def _window(values: NDArray[np.float32], liver_hu: float, p: LiverParams) -> tup
     x its height on the way, is another tissue.  The bound on that side is its peak plus
     ``neighbour_exclude_k_sigma`` of its SDs towards the liver (SD from the half width at half
     maximum of its far side, away from the liver), but not past the dip's lowest point.  Same
-    histogram as :func:`_mode_hu` (2 HU bins, Gaussian sigma 2 bins)."""
+    histogram as :func:`_mode_hu` (2 HU bins, Gaussian sigma 2 bins) unless ``bin_hu`` /
+    ``sigma_bins`` say otherwise (the low-contrast path's finer histogram)."""
     from scipy import ndimage as ndi
 
     lo, hi = liver_hu - p.half_width_hu, liver_hu + p.half_width_hu
     # 5 smoothing sigmas of margin so that the smoothed counts at the window's edges are right
-    edges = np.arange(lo - 20.0, hi + 20.0 + 2.0, 2.0)
+    margin = 5.0 * sigma_bins * bin_hu
+    edges = np.arange(lo - margin, hi + margin + bin_hu, bin_hu)
     hist, _ = np.histogram(values, bins=edges)
-    hs = ndi.gaussian_filter1d(hist.astype(float), 2.0, mode="constant")
+    hs = ndi.gaussian_filter1d(hist.astype(float), sigma_bins, mode="constant")
     centres = 0.5 * (edges[:-1] + edges[1:])
     m = int(np.argmin(np.abs(centres - liver_hu)))
     # the liver peak: the local maximum next to the liver value (the seed median need not sit on it)
@@ -357,11 +381,127 @@ def _include_pieces(liver: NDArray[np.bool_], sm: NDArray[np.float32], body: NDA
     return fill_holes(out), n
 
 
+def _side_histograms(sm: NDArray[np.float32], body: NDArray[np.bool_], right: NDArray[np.bool_],
+                     lo: float, hi: float) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Fine histograms (LIVER_PEAK_HIST_BIN_HU bins, smoothed by LIVER_PEAK_HIST_SIGMA_HU) of the
+    body's right and left halves over ``lo``-``hi`` HU -> (bin centres, right counts, left counts)."""
+    from scipy import ndimage as ndi
+
+    b = C.LIVER_PEAK_HIST_BIN_HU
+    edges = np.arange(lo, hi + b, b)
+    sig = C.LIVER_PEAK_HIST_SIGMA_HU / b
+    hr = ndi.gaussian_filter1d(np.histogram(sm[body & right], bins=edges)[0].astype(float), sig, mode="constant")
+    hl = ndi.gaussian_filter1d(np.histogram(sm[body & ~right], bins=edges)[0].astype(float), sig, mode="constant")
+    return 0.5 * (edges[:-1] + edges[1:]), hr, hl
+
+
+def _bulky_peaks(h: NDArray[np.float64], min_ratio: float) -> list[int]:
+    """Local maxima of ``h`` at least ``min_ratio`` x its maximum (a tissue, not a vessel)."""
+    top = float(h.max()) if h.size else 0.0
+    return [i for i in range(1, len(h) - 1)
+            if h[i] > 0 and h[i] >= h[i - 1] and h[i] >= h[i + 1] and h[i] >= min_ratio * top]
+
+
+def _liver_peak(centres: NDArray[np.float64], hr: NDArray[np.float64], hl: NDArray[np.float64], peaks: list[int],
+                search: tuple[float, float], near_hu: float | None) -> int | None:
+    """The liver's histogram peak: a bulky peak the body's right half holds at least
+    LIVER_SIDE_EXCESS_MIN_RATIO times more of than its left half; the tallest one inside the
+    phase's search range, or (``near_hu``, a seed's value) the one nearest that value."""
+    cand = [i for i in peaks if hr[i] >= C.LIVER_SIDE_EXCESS_MIN_RATIO * hl[i]]
+    if near_hu is None:
+        cand = [i for i in cand if search[0] <= centres[i] <= search[1]]
+        return max(cand, key=lambda i: hr[i]) if cand else None
+    return min(cand, key=lambda i: abs(centres[i] - near_hu)) if cand else None
+
+
+def _low_contrast(small: NDArray[np.float32], sm: NDArray[np.float32], body: NDArray[np.bool_], right: NDArray[np.bool_],
+                  sp: tuple[float, float, float], search: tuple[float, float], liver_hu: float, window: tuple[float, float],
+                  seeded: bool, p: LiverParams, vol: Volume) -> tuple[NDArray[np.float32], float, tuple[float, float], dict[str, Any]] | None:
+    """Contrast check of the default liver value and window, and the low-contrast path.
+
+    On the working image smoothed by the last (strongest) of LIVER_LOW_CONTRAST_SMOOTHING_MM, the
+    bulky peaks of the right half's fine histogram are found and the liver's among them
+    (:func:`_liver_peak`).  The default result stands (returns None) when there is no such peak
+    on a phase outside LIVER_LOW_CONTRAST_PHASES (on those, :class:`LowContrastError`), or when the default liver value is nearer the liver peak than any other bulky peak and no
+    other bulky peak lies inside the default window (portal-venous / delayed CT: unchanged).
+    Otherwise (the mode was another tissue, or a tissue in the window was not resolved: unenhanced
+    and arterial phases), the first smoothing of the ladder at which the liver peak is resolved
+    from its nearest bulky neighbour (histogram dip <= ``neighbour_valley_max_ratio`` of the lower
+    peak) gives the smoothed image, the liver value (that peak) and the window (:func:`_window` on
+    the fine histogram) -> (smoothed image, liver HU, window, provenance).  When no smoothing
+    resolves them, :class:`LowContrastError` names the series and the fix."""
+    from scipy import ndimage as ndi
+
+    hw = p.half_width_hu
+    lo, hi = min(search[0], liver_hu) - hw, max(search[1], liver_hu) + hw
+    ladder = C.LIVER_LOW_CONTRAST_SMOOTHING_MM
+    near = liver_hu if seeded else None
+
+    def smooth(sigma_mm: float) -> NDArray[np.float32]:
+        return np.asarray(ndi.gaussian_filter(small, [sigma_mm / s for s in sp], mode="nearest"))
+
+    strong = smooth(ladder[-1])
+    centres, hr, hl = _side_histograms(strong, body, right, lo, hi)
+    peaks = _bulky_peaks(hr, p.neighbour_peak_min_ratio)
+    li = _liver_peak(centres, hr, hl, peaks, search, near)
+    series = vol.series_instance_uid or "?"
+    desc = f" ({vol.series_description})" if vol.series_description else ""
+    fix = ("Segment the liver on the portal-venous (or delayed) phase: pass the study as {phase: Volume} with "
+           "phase= this one (the mask is made on the best phase and carried to this grid), or a liver mask; "
+           "backend='totalsegmentator' also works where installed.")
+    if li is None:
+        if str(vol.phase) not in C.LIVER_LOW_CONTRAST_PHASES:
+            return None
+        raise LowContrastError(
+            f"liver segmentation of series {series}{desc}, phase {vol.phase}: the liver/soft-tissue contrast is too "
+            "low for the classical window: no bulky tissue between "
+            f"{search[0]:.0f} and {search[1]:.0f} HU lies mainly on the patient's right (the liver's side), so the "
+            f"liver cannot be told from the soft tissue around it (the histogram mode, {liver_hu:.0f} HU, is on both "
+            f"sides). {fix}"
+        )
+    liver_peak = float(centres[li])
+    others = [float(centres[j]) for j in peaks if j != li]
+    if all(abs(liver_hu - c) > abs(liver_hu - liver_peak) and not window[0] <= c <= window[1] for c in others):
+        return None
+    neighbour = min(others, key=lambda c: abs(c - liver_peak))
+    for sigma_mm in ladder:
+        smx = strong if sigma_mm == ladder[-1] else smooth(sigma_mm)
+        centres, hr, hl = _side_histograms(smx, body, right, lo, hi)
+        peaks = _bulky_peaks(hr, p.neighbour_peak_min_ratio)
+        li = _liver_peak(centres, hr, hl, peaks, search, liver_peak)
+        if li is None or abs(float(centres[li]) - liver_peak) > 0.5 * abs(neighbour - liver_peak):
+            continue
+        nb = [j for j in peaks if j != li and abs(float(centres[j] - centres[li])) <= hw]
+        resolved = True
+        if nb:
+            j = min(nb, key=lambda q: abs(float(centres[q] - centres[li])))
+            a, b = sorted((li, j))
+            resolved = float(hr[a:b + 1].min()) <= p.neighbour_valley_max_ratio * min(float(hr[li]), float(hr[j]))
+        if not resolved:
+            continue
+        lv_hu = float(centres[li])
+        win = _window(smx[body & right], lv_hu, p, bin_hu=C.LIVER_PEAK_HIST_BIN_HU,
+                      sigma_bins=C.LIVER_PEAK_HIST_SIGMA_HU / C.LIVER_PEAK_HIST_BIN_HU)
+        info = {"smoothing_sigma_mm": sigma_mm, "liver_peak_hu": round(lv_hu, 1),
+                "neighbour_peak_hu": round(neighbour, 1), "default_liver_hu": round(liver_hu, 1),
+                "default_window_hu": [round(window[0], 1), round(window[1], 1)]}
+        log.info("liver: low contrast on series %s (liver peak %.0f HU, neighbour %.0f HU); %.1f mm smoothing, "
+                 "window %.0f-%.0f HU", series, lv_hu, neighbour, sigma_mm, *win)
+        return smx, lv_hu, win, info
+    raise LowContrastError(
+        f"liver segmentation of series {series}{desc}, phase {vol.phase}: the liver/soft-tissue contrast is too low "
+        f"for the classical window: the liver's histogram peak ({liver_peak:.0f} HU) is not resolved from the "
+        f"neighbouring tissue's ({neighbour:.0f} HU, {abs(neighbour - liver_peak):.0f} HU apart) even after "
+        f"{ladder[-1]:g} mm smoothing. {fix}"
+    )
+
+
 def segment_liver(
     volume: Volume | Mapping[Phase | str, Volume],
     *,
     backend: str = "classical",
     phase: Phase | str | None = None,
+    segment_on: Phase | str | None = None,
     seed_lps: ArrayLike | None = None,
     include_lps: ArrayLike | None = None,
     params: LiverParams | None = None,
@@ -371,7 +511,15 @@ def segment_liver(
     Parameters
     ----------
     volume : Volume or mapping Phase -> Volume
-        Contrast CT (HU).  With several phases the portal-venous one is used unless ``phase``.
+        Contrast CT (HU).  With several phases (one study, one frame of reference) the liver is
+        segmented on the phase with the best liver contrast (portal venous, else delayed, else
+        transitional, late arterial, arterial, early arterial, unenhanced) and the mask is returned
+        on the grid of ``phase`` (default: the phase segmented on), carried there by geometry.
+    phase : Phase or str, optional
+        With a mapping: the phase whose grid the mask is returned on.
+    segment_on : Phase or str, optional
+        With a mapping: segment on this phase instead of the best one (same frame of reference
+        as ``phase``).
     backend : {"classical", "totalsegmentator", "auto"}
         "totalsegmentator" needs the package and its weights on disk (never downloaded);
         "auto" uses it when available, else the classical method.
@@ -392,13 +540,17 @@ def segment_liver(
     ------
     BackendUnavailableError
         ``backend="totalsegmentator"`` without the package or its weights.
+    LowContrastError
+        A single low-contrast phase (e.g. unenhanced or arterial) on which the liver's histogram
+        peak is not resolved from the neighbouring soft tissue's: the message names the series
+        and says to pass the portal-venous phase or the study.
     SegmentationError
         No liver-like tissue found.
     """
     t0 = time.perf_counter()
     if backend not in _BACKENDS:
         raise SegmentationError(f"backend must be one of {_BACKENDS}, got {backend!r}.")
-    vol = _pick_volume(volume, phase)
+    vol, target = _pick_source(volume, phase, segment_on)
     from ..volume import Modality
 
     if backend == "classical" and vol.modality != Modality.CT:
@@ -409,7 +561,8 @@ def segment_liver(
     if backend in ("totalsegmentator", "auto"):
         ok, why = _totalsegmentator_available()
         if ok:
-            return _segment_totalsegmentator(vol)  # pragma: no cover - needs weights
+            ts = _segment_totalsegmentator(vol)  # pragma: no cover - needs weights
+            return ts if target is vol else ts.resample_to(target)  # pragma: no cover
         if backend == "totalsegmentator":
             raise BackendUnavailableError(why)
         log.info("TotalSegmentator unavailable (%s); using the classical liver method", why)
@@ -459,6 +612,10 @@ def segment_liver(
             )
         liver_hu = mode
     win_lo, win_hi = _window(right_hu, liver_hu, p)
+    # contrast check; unenhanced / arterial: stronger smoothing and the liver's own peak, or refuse
+    low = _low_contrast(small, sm, body, x_all < x_mid, sp, lo_hi, liver_hu, (win_lo, win_hi), seed_idx is not None, p, vol)
+    if low is not None:
+        sm, liver_hu, (win_lo, win_hi), _ = low
     window = (sm >= win_lo) & (sm <= win_hi) & body
     # Euclidean erosion / dilation through distance transforms (any radius, no big element)
     core = ndi.distance_transform_edt(window, sampling=sp) > p.erosion_radius_mm
@@ -505,7 +662,7 @@ def segment_liver(
     frac = Volume(array=liver.astype(np.float32), geometry=geom)
     from ..volume import resample_volume
 
-    full = resample_volume(frac, vol, interpolation="linear", default_hu=0.0)
+    full = resample_volume(frac, target, interpolation="linear", default_hu=0.0)
     mask = np.asarray(full.array >= 0.5)
     info: dict[str, Any] = {
         "algorithm": ALGORITHM_NAME,
@@ -513,10 +670,15 @@ def segment_liver(
         "backend": "classical",
         "parameters": asdict(p),
         "phase": str(vol.phase),
+        "segmented_series_instance_uid": vol.series_instance_uid,
         "liver_hu": round(liver_hu, 1),
         "window_hu": [round(win_lo, 1), round(win_hi, 1)],
         "search_range_hu": list(lo_hi),
         "tumour_pieces_included": n_included,
+        "low_contrast": None if low is None else low[3],
         "elapsed_s": round(time.perf_counter() - t0, 3),
     }
-    return LabelVolume.like(vol, mask.astype(np.uint8), labels={1: "liver"}, meta=info)
+    if target is not vol:
+        info["carried_to"] = {"phase": str(target.phase), "series_instance_uid": target.series_instance_uid,
+                              "how": "same frame of reference: work-grid mask resampled by geometry (linear, >= 0.5)"}
+    return LabelVolume.like(target, mask.astype(np.uint8), labels={1: "liver"}, meta=info)

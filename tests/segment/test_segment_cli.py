@@ -148,3 +148,19 @@ def test_auto_liver_holds_the_clicked_capsule_tumour(tmp_path: Path) -> None:
     assert rc == 0
     # measured 0.622 (0.724 with the true liver, 0.367 without a liver mask): lesion accuracy is not this test's point
     assert dice(load_mask(out).array > 0, ph.tumours["t1"].array > 0) >= 0.55
+
+
+def test_auto_liver_on_a_study_is_made_on_portal_venous(study_dir, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """--liver with a study folder and --phase arterial: the liver mask is segmented on the
+    portal-venous series and carried to the arterial grid (the arterial image alone has only
+    ~15 HU between liver and soft tissue); the JSON record says so."""
+    study, lesions = study_dir
+    rec = lesions["L1"]
+    out = tmp_path / "l1.nii.gz"
+    rc = main(["segment", str(study), "--phase", "arterial", "--seed", ",".join(map(str, rec["seed_index"])),
+               "--liver", "--out", str(out), "--json"])
+    assert rc == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["liver"]["phase"] == "portal_venous"
+    assert record["liver"]["carried_to"]["phase"] == "arterial"
+    assert dice(load_mask(out).array, _truth(study, 1)) >= 0.95
