@@ -16,7 +16,8 @@ class SeedError(SegmentationError):
 
 
 class LowContrastError(SegmentationError):
-    """The clicked structure is not distinguishable from its surroundings on this phase."""
+    """The clicked structure (or, for :func:`~hcc_imaging.segment.segment_liver`, the liver) is not
+    distinguishable from its surroundings on this phase."""
 
 
 class RegistrationError(HccImagingError, RuntimeError):

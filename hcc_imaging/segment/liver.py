@@ -1,5 +1,12 @@
 """Liver segmentation on contrast CT: classical (default) or TotalSegmentator when present.
 
+Which phase: given a study ({phase: Volume}), the liver is segmented on its best liver phase
+(portal venous, else delayed, transitional, late arterial, arterial, early arterial, unenhanced;
+``segment_on=`` overrides) among the series in the requested ``phase``'s frame of reference, and
+the mask is carried to that phase's grid by geometry (the working-grid mask resampled there,
+linear, >= 0.5); ``meta`` says which phase and series it was made on (``phase``,
+``segmented_series_instance_uid``) and where it was carried (``carried_to``).
+
 Classical method (:func:`segment_liver`, ``backend="classical"``), on a ~2 mm working grid:
 
 1. Average-shrink the CT to ``work_spacing_mm`` (anti-aliased), Gaussian-smooth
@@ -15,6 +22,15 @@ Classical method (:func:`segment_liver`, ``backend="classical"``), on a ~2 mm wo
    holding the seed, else the largest one on the patient's right (LPS x below the body's
    centre; refused when that pick is under LIVER_MIN_PICK_RATIO of the largest: a speck);
    dilate back inside the window.
+   Contrast check (:func:`_low_contrast`, before the erosion): on a finer histogram (1 HU) of the
+   working image smoothed more (LIVER_LOW_CONTRAST_SMOOTHING_MM), the liver's own peak is the
+   bulky one that lies mainly on the patient's right (LIVER_SIDE_EXCESS_MIN_RATIO).  When the
+   liver value of step 2 is nearer another bulky peak, or the window holds one (unenhanced and
+   arterial phases: liver ~15 HU above muscle / bowel, the mode is the soft tissue), the first
+   smoothing of the ladder that resolves the liver peak from that tissue gives the image, the
+   liver value and the window of this step; when none does, or (unenhanced / arterial) no
+   tissue lies mainly on the right, :class:`LowContrastError` names the series and says to use
+   the portal-venous phase or the study.  Portal-venous and delayed CT pass the check unchanged.
 4. Close with ``closing_radius_mm`` and fill holes (3-D, then per slice) so intrahepatic vessels
    and lesions are inside the liver, as in expert masks.
 5. Tumour inclusion (``LiverParams.include_tumours``, on): a tumour at the capsule, wider than
