@@ -438,8 +438,10 @@ def _low_contrast(small: NDArray[np.float32], sm: NDArray[np.float32], body: NDA
     On the working image smoothed by the last (strongest) of LIVER_LOW_CONTRAST_SMOOTHING_MM, the
     bulky peaks of the right half's fine histogram are found and the liver's among them
     (:func:`_liver_peak`).  The default result stands (returns None) when there is no such peak
-    on a phase outside LIVER_LOW_CONTRAST_PHASES (on those, :class:`LowContrastError`), or when the default liver value is nearer the liver peak than any other bulky peak and no
-    other bulky peak lies inside the default window (portal-venous / delayed CT: unchanged).
+    on a phase outside LIVER_LOW_CONTRAST_PHASES (on those, :class:`LowContrastError`), or when
+    the default liver value is nearer the liver peak than any bulky peak that is not mainly on
+    the right (bilateral soft tissue) and no such peak lies inside the default window
+    (portal-venous / delayed CT: unchanged).
     Otherwise (the mode was another tissue, or a tissue in the window was not resolved: unenhanced
     and arterial phases), the first smoothing of the ladder at which the liver peak is resolved
     from its nearest bulky neighbour (histogram dip <= ``neighbour_valley_max_ratio`` of the lower
@@ -476,7 +478,11 @@ def _low_contrast(small: NDArray[np.float32], sm: NDArray[np.float32], body: NDA
             f"sides). {fix}"
         )
     liver_peak = float(centres[li])
-    others = [float(centres[j]) for j in peaks if j != li]
+    # the tissue the check guards against lies on both sides (muscle, bowel, abdominal wall); a
+    # second peak mainly on the right is the liver's side too (a lesion, a right-sided organ):
+    # it is left to the default window's neighbour rule
+    ratio = C.LIVER_SIDE_EXCESS_MIN_RATIO
+    others = [float(centres[j]) for j in peaks if j != li and hr[j] < ratio * hl[j]]
     if all(abs(liver_hu - c) > abs(liver_hu - liver_peak) and not window[0] <= c <= window[1] for c in others):
         return None
     neighbour = min(others, key=lambda c: abs(c - liver_peak))
@@ -487,7 +493,7 @@ def _low_contrast(small: NDArray[np.float32], sm: NDArray[np.float32], body: NDA
         li = _liver_peak(centres, hr, hl, peaks, search, liver_peak)
         if li is None or abs(float(centres[li]) - liver_peak) > 0.5 * abs(neighbour - liver_peak):
             continue
-        nb = [j for j in peaks if j != li and abs(float(centres[j] - centres[li])) <= hw]
+        nb = [j for j in peaks if j != li and hr[j] < ratio * hl[j] and abs(float(centres[j] - centres[li])) <= hw]
         resolved = True
         if nb:
             j = min(nb, key=lambda q: abs(float(centres[q] - centres[li])))

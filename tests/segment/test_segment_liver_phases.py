@@ -158,3 +158,18 @@ def test_low_but_resolved_contrast_is_segmented() -> None:
     lv = segment_liver(vol)
     assert lv.meta["low_contrast"]["smoothing_sigma_mm"] == 3.0
     assert dice(lv.array, _tissue_study().liver.array) >= 0.93  # measured 0.945
+
+
+def test_real_ct_with_a_second_right_sided_peak_is_left_alone(shared_data) -> None:  # type: ignore[no-untyped-def]
+    """dcmqi's 3-slice liver CT (real, ~55 HU liver): its right half has two bulky peaks, 41.5
+    and 57 HU, both mainly on the right (right/left 4.4 and 15), unresolved even at 4 mm.  A
+    first version of the check counted the 41.5 HU peak as the soft tissue and refused the case;
+    only bilateral peaks count now, and the mask is main's, voxel for voxel (Dice 0.737)."""
+    from hcc_imaging.io import load_series
+    from hcc_imaging.io.masks import load_mask
+
+    d = shared_data / "dcmqi_liver_ct3slice"
+    ct = load_series(d / "ct")
+    lv = segment_liver(ct)
+    assert lv.meta["low_contrast"] is None
+    assert dice(lv.array, load_mask(d / "seg" / "liver_seg.dcm", ct).array) >= 0.73
