@@ -430,7 +430,7 @@ def _liver_peak(centres: NDArray[np.float64], hr: NDArray[np.float64], hl: NDArr
     return min(cand, key=lambda i: abs(centres[i] - near_hu)) if cand else None
 
 
-def _low_contrast(small: NDArray[np.float32], sm: NDArray[np.float32], body: NDArray[np.bool_], right: NDArray[np.bool_],
+def _low_contrast(small: NDArray[np.float32], body: NDArray[np.bool_], right: NDArray[np.bool_],
                   sp: tuple[float, float, float], search: tuple[float, float], liver_hu: float, window: tuple[float, float],
                   seeded: bool, p: LiverParams, vol: Volume) -> tuple[NDArray[np.float32], float, tuple[float, float], dict[str, Any]] | None:
     """Contrast check of the default liver value and window, and the low-contrast path.
@@ -635,7 +635,7 @@ def segment_liver(
         liver_hu = mode
     win_lo, win_hi = _window(right_hu, liver_hu, p)
     # contrast check; unenhanced / arterial: stronger smoothing and the liver's own peak, or refuse
-    low = _low_contrast(small, sm, body, x_all < x_mid, sp, lo_hi, liver_hu, (win_lo, win_hi), seed_idx is not None, p, vol)
+    low = _low_contrast(small, body, x_all < x_mid, sp, lo_hi, liver_hu, (win_lo, win_hi), seed_idx is not None, p, vol)
     if low is not None:
         sm, liver_hu, (win_lo, win_hi), _ = low
     window = (sm >= win_lo) & (sm <= win_hi) & body
