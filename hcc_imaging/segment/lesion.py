@@ -1309,6 +1309,39 @@ def _phase_contrasts(
     return c, s
 
 
+def _best_click_ball(
+    same: Sequence[Volume],
+    box_shape: Sequence[int],
+    local: NDArray[np.int64],
+    sp: NDArray[np.float64],
+    sl: tuple[slice, ...],
+    params: LesionParams,
+    liv: NDArray[np.bool_] | None,
+    cache: _SmoothCache,
+    radius: bool = False,
+) -> Any:
+    """The click's ball (1.5): among ``LESION_COMBINED_CLICK_SCALES`` radii, the one whose
+    ball-vs-ring contrast, summed over the phases in noise units, is largest (a ball far inside a
+    large lesion has its ring inside it too).  The ball (and, with ``radius``, its radius in mm),
+    or None."""
+    best_score = -1.0
+    init_mm = region = None
+    for k in range(C.LESION_COMBINED_CLICK_SCALES):
+        r_mm = max(params.seed_radius_mm, C.LESION_COMBINED_CLICK_BALL_MM) * C.LESION_COMBINED_CLICK_SCALE_STEP**k
+        cand = _ball_mask(box_shape, local, sp, r_mm)
+        if liv is not None:
+            cand &= liv
+        est = _phase_contrasts(same, cand, sl, params, liv, cache)
+        if est is None:
+            continue
+        score = float(np.sqrt(np.sum((est[0] / est[1]) ** 2)))
+        if score > best_score:
+            best_score, init_mm, region = score, r_mm, cand
+    if region is None:
+        return None
+    return (region, init_mm) if radius else region
+
+
 def _combined_volume(
     phases: Sequence[Volume], sl: tuple[slice, ...], c: NDArray[np.float64], s: NDArray[np.float64]
 ) -> tuple[Volume, NDArray[np.float64]]:
@@ -1336,6 +1369,7 @@ def _segment_combined(
     liver: NDArray[np.bool_] | None,
     line_idx: NDArray[np.float64] | None,
     fixed_half_mm: float | None,
+    smoothing_mm: float | None = None,
 ) -> tuple[_RoiResult, dict[str, float]] | None:
     """Segment on the matched-filter combination of the phases sharing ``phase``'s grid (1.5).
 
@@ -1371,27 +1405,15 @@ def _segment_combined(
         half_len = 0.5 * float(np.linalg.norm((line_idx[1] - line_idx[0]) * sp))
         region = _ball_mask(box_shape, mid, sp, C.LESION_COMBINED_LINE_BALL_FRACTION * half_len)
     else:
-        # the ball's size: the scale whose ball-vs-ring contrast, summed over the phases in noise
-        # units, is largest (a ball far inside a large lesion has its ring inside it too)
-        best_score = -1.0
-        init_mm = region = None
-        for k in range(C.LESION_COMBINED_CLICK_SCALES):
-            r_mm = max(params.seed_radius_mm, C.LESION_COMBINED_CLICK_BALL_MM) * C.LESION_COMBINED_CLICK_SCALE_STEP**k
-            cand = _ball_mask(box_shape, local, sp, r_mm)
-            if liv is not None:
-                cand &= liv
-            est = _phase_contrasts(same, cand, sl, params, liv, cache)
-            if est is None:
-                continue
-            score = float(np.sqrt(np.sum((est[0] / est[1]) ** 2)))
-            if score > best_score:
-                best_score, init_mm, region = score, r_mm, cand
-        if region is None:
+        ball_mm = _best_click_ball(same, box_shape, local, sp, sl, params, liv, cache, radius=True)
+        if ball_mm is None:
             return None
+        region, init_mm = ball_mm
     if liv is not None:
         region &= liv
     p = LesionParams(**{**asdict(params), "heterogeneous_expansion": False, "radial_refinement": False,
-                        "enhancing_rim": False})
+                        "enhancing_rim": False,
+                        "smoothing_sigma_mm": params.smoothing_sigma_mm if smoothing_mm is None else smoothing_mm})
     best: tuple[_RoiResult, dict[str, float]] | None = None
     for _ in range(C.LESION_COMBINED_PASSES):
         est = _phase_contrasts(same, region, sl, params, liv, cache)
@@ -1465,6 +1487,7 @@ def _segment_multiphase(
     params: LesionParams,
     liver: NDArray[np.bool_] | None,
     line_idx: NDArray[np.float64] | None,
+    faint_classes: bool = False,
 ) -> tuple[_RoiResult, list[str]] | None:
     """Nearest-mean classification in the phases' joint space (1.5; when the lesion is faint on
     every single phase).
@@ -1514,6 +1537,27 @@ def _segment_multiphase(
             stack.append(smooth / max(sigma_raw * nf, 1e-6))
         X = np.stack(stack, axis=-1).astype(np.float32)  # (z, y, x, P), smoothed sigmas
         sigma_raw_mean = float(np.mean([_smoothed(v, sl, sig_vox, cache)[2] for v in same]))
+        faint: list[NDArray[np.float32]] = []  # (X at the faint-lesion smoothing, its scale to X's units)
+
+        def classes_of(region: NDArray[np.bool_], ring: NDArray[np.bool_], lesion: NDArray[np.float64]) -> list[NDArray[np.float64]]:
+            found = _ring_classes(X[ring].astype(np.float64), lesion, k_min)
+            if found or not faint_classes:
+                return found
+            # a faint lesion (a node 0-20 HU from soft tissue): its contrast is ~4 smoothed sigmas
+            # and a ring that partly crosses it gives no class 3 sigmas away; seek the classes on
+            # the more strongly smoothed phases (noise split into classes merges, a class median
+            # barely moves), then express them in X's units
+            if not faint:
+                sv2 = gaussian_sigma_vox(C.LESION_FAINT_SMOOTHING_MM, tuple(sp), params.smoothing_min_vox)
+                nf2 = gaussian_noise_factor(sv2)
+                hu = [_smoothed(v, sl, sv2, cache) for v in same]
+                faint.append(np.stack([sm / max(sr * nf2, 1e-6) for _, sm, sr in hu], axis=-1).astype(np.float32))
+                faint.append(np.array([max(sr * nf2, 1e-6) / max(_smoothed(v, sl, sig_vox, cache)[2] * nf, 1e-6)
+                                       for (_, _, sr), v in zip(hu, same, strict=True)], np.float32))
+            X2, to_x = faint
+            found2 = _ring_classes(X2[ring].astype(np.float64), np.median(X2[region], axis=0).astype(np.float64), k_min)
+            return [c * to_x for c in found2]
+
         liv = liver[sl] if liver is not None else None
         local = s - lo
         clamp = None
@@ -1521,6 +1565,12 @@ def _segment_multiphase(
             mid = 0.5 * (line_idx[0] + line_idx[1]) - lo
             region = _ball_mask(box, mid, sp, C.LESION_COMBINED_LINE_BALL_FRACTION * 0.5 * line_len)
             clamp = _ball_mask(box, mid, sp, params.line_clamp_factor * 0.5 * line_len)
+        elif faint_classes:
+            # the click's ball at the scale of largest contrast over the phases, as for the
+            # combination (a 6 mm ball deep in a 22 mm node has its ring inside the node)
+            region = _best_click_ball(same, box, local, sp, sl, params, liv, cache)
+            if region is None:
+                return None
         else:
             region = _ball_mask(box, local, sp, max(params.seed_radius_mm, C.LESION_COMBINED_CLICK_BALL_MM))
         if liv is not None:
@@ -1535,7 +1585,7 @@ def _segment_multiphase(
             if liv is not None:
                 ring &= liv
             lesion = np.median(X[region], axis=0).astype(np.float64)
-            classes = _ring_classes(X[ring].astype(np.float64), lesion, k_min)
+            classes = classes_of(region, ring, lesion)
             if not classes:
                 return None
             d_l = np.sqrt(((X - lesion.astype(np.float32)) ** 2).sum(-1))
@@ -1595,9 +1645,21 @@ def _joint_fallback(
         if mp is not None and not mp[0].touches:
             return mp[0], None, mp[1]
     if linear:
-        comb = _segment_combined(phases, phase, seed, params, liver, line_idx, fixed_half_mm)
-        if comb is not None and not comb[0].touches:
-            return comb[0], comb[1], None
+        # 1.6: at the faint-lesion smoothing first (a border at a per-voxel contrast-to-noise ratio
+        # of 2-3 is noise-driven at 1 mm), at the lesion smoothing when that fails or leaks
+        for sm in (max(params.smoothing_sigma_mm, C.LESION_FAINT_SMOOTHING_MM), params.smoothing_sigma_mm):
+            comb = _segment_combined(phases, phase, seed, params, liver, line_idx, fixed_half_mm, smoothing_mm=sm)
+            if comb is not None and not comb[0].touches:
+                return comb[0], comb[1], None
+            if sm == params.smoothing_sigma_mm:
+                break
+    if nearest_mean and fixed_half_mm is None:
+        # 1.6: the ring's tissue classes sought on the more strongly smoothed phases too (a faint
+        # lesion between two neighbours, e.g. a node between soft tissue and the liver, which the
+        # combination cannot bound: the liver lies beyond the node in the combination's direction)
+        mp = _segment_multiphase(phases, phase, seed, params, liver, line_idx, faint_classes=True)
+        if mp is not None and not mp[0].touches:
+            return mp[0], None, mp[1]
     return None
 
 
