@@ -85,6 +85,13 @@ With several phases, the phase where the lesion is most conspicuous is used: the
     largest region of interest is not used (the error or the single-phase mask stands).  A note
     says which was used; the reported phase is the one of largest weight / contrast, and the
     lesion / surroundings values its HU medians of the mask and its ring.
+    1.7 (faint lesions): (ii) runs at ``LESION_FAINT_SMOOTHING_MM`` (2 mm); (iii) is (i) with the
+    tissue classes sought on the phases smoothed at 2 mm in the 25 mm shell
+    (``LESION_PARENCHYMA_SAMPLE_MM``) and the click's ball at (ii)'s scale, so that a tissue a few
+    mm off (the liver beyond a node) bounds the lesion.  (iii) replaces (ii)'s mask when that holds
+    a tissue class lying *beyond* the lesion along the combination (:func:`_holds_other_tissue`:
+    the one-sided window cannot exclude it), and is the last resort when (i) and (ii) give
+    nothing (also in case (c)).
 
 References: perf.md section 4 (anchors: SimpleITK CurvatureFlow + ConnectedThreshold,
 scikit-image Gaussian + flood); Gonzalez & Woods, *Digital Image Processing*, region growing.
@@ -1506,6 +1513,12 @@ def _segment_multiphase(
     of the line's half-length around its midpoint.  The lesion must differ from every class by
     ``min_contrast_k_sigma`` (Euclidean, in smoothed sigmas), else None.  Region of interest: as
     for one phase, grown while the mask touches it.
+
+    ``faint_classes`` (1.7): the classes are sought on the phases smoothed at
+    ``LESION_FAINT_SMOOTHING_MM`` in the shell up to ``LESION_PARENCHYMA_SAMPLE_MM`` around the
+    region (a faint lesion's ring gives no class 3 smoothed sigmas away, and a tissue a few mm off
+    is too small a share of it), and a click's first region is the ball of the combination's scale
+    selection (:func:`_best_click_ball`); the classification itself stays at the lesion smoothing.
     """
     from scipy import ndimage as ndi
 
@@ -1539,14 +1552,17 @@ def _segment_multiphase(
         sigma_raw_mean = float(np.mean([_smoothed(v, sl, sig_vox, cache)[2] for v in same]))
         faint: list[NDArray[np.float32]] = []  # (X at the faint-lesion smoothing, its scale to X's units)
 
-        def classes_of(region: NDArray[np.bool_], ring: NDArray[np.bool_], lesion: NDArray[np.float64]) -> list[NDArray[np.float64]]:
-            found = _ring_classes(X[ring].astype(np.float64), lesion, k_min)
-            if found or not faint_classes:
-                return found
-            # a faint lesion (a node 0-20 HU from soft tissue): its contrast is ~4 smoothed sigmas
-            # and a ring that partly crosses it gives no class 3 sigmas away; seek the classes on
-            # the more strongly smoothed phases (noise split into classes merges, a class median
-            # barely moves), then express them in X's units
+        def classes_of(
+            region: NDArray[np.bool_], ring: NDArray[np.bool_], lesion: NDArray[np.float64]
+        ) -> list[NDArray[np.float64]]:
+            if not faint_classes:
+                return _ring_classes(X[ring].astype(np.float64), lesion, k_min)
+            # 1.7, a faint lesion (a node 0-20 HU from soft tissue, ~4 smoothed sigmas): a ring that
+            # partly crosses it gives no class 3 sigmas away, and a tissue a few mm off (the liver
+            # 3-7 mm from the fu2 node: 6 % of the ring) is no class of the ring.  The classes are
+            # sought on the more strongly smoothed phases (noise split into classes merges, a class
+            # median barely moves) in the wide shell that step 7 samples parenchyma in, then
+            # expressed in X's units
             if not faint:
                 sv2 = gaussian_sigma_vox(C.LESION_FAINT_SMOOTHING_MM, tuple(sp), params.smoothing_min_vox)
                 nf2 = gaussian_noise_factor(sv2)
@@ -1555,7 +1571,10 @@ def _segment_multiphase(
                 faint.append(np.array([max(sr * nf2, 1e-6) / max(_smoothed(v, sl, sig_vox, cache)[2] * nf, 1e-6)
                                        for (_, _, sr), v in zip(hu, same, strict=True)], np.float32))
             X2, to_x = faint
-            found2 = _ring_classes(X2[ring].astype(np.float64), np.median(X2[region], axis=0).astype(np.float64), k_min)
+            wide = _ring(region, tuple(sp), params.ring_inner_mm, C.LESION_PARENCHYMA_SAMPLE_MM)
+            if liv is not None:
+                wide &= liv
+            found2 = _ring_classes(X2[wide].astype(np.float64), np.median(X2[region], axis=0).astype(np.float64), k_min)
             return [c * to_x for c in found2]
 
         liv = liver[sl] if liver is not None else None
@@ -1638,29 +1657,88 @@ def _joint_fallback(
 ) -> tuple[_RoiResult, dict[str, float] | None, list[str] | None] | None:
     """The phases used jointly (1.5): the nearest-mean classification (:func:`_segment_multiphase`,
     when ``nearest_mean``; it bounds a lesion lying between two neighbours), else the matched-filter
-    combination (:func:`_segment_combined`, when ``linear``).  A result whose mask touches the
+    combination (:func:`_segment_combined`, when ``linear``; 1.7: at ``LESION_FAINT_SMOOTHING_MM``),
+    else (1.7) the nearest-mean classification with the classes of
+    the wide shell at the faint-lesion smoothing, which also replaces a combination mask holding a
+    tissue beyond the lesion (:func:`_holds_other_tissue`).  A result whose mask touches the
     largest region of interest (a leak) is not used: None."""
     if nearest_mean and fixed_half_mm is None:
         mp = _segment_multiphase(phases, phase, seed, params, liver, line_idx)
         if mp is not None and not mp[0].touches:
             return mp[0], None, mp[1]
     if linear:
-        # 1.6: at the faint-lesion smoothing first (a border at a per-voxel contrast-to-noise ratio
-        # of 2-3 is noise-driven at 1 mm), at the lesion smoothing when that fails or leaks
-        for sm in (max(params.smoothing_sigma_mm, C.LESION_FAINT_SMOOTHING_MM), params.smoothing_sigma_mm):
-            comb = _segment_combined(phases, phase, seed, params, liver, line_idx, fixed_half_mm, smoothing_mm=sm)
-            if comb is not None and not comb[0].touches:
-                return comb[0], comb[1], None
-            if sm == params.smoothing_sigma_mm:
-                break
-    if nearest_mean and fixed_half_mm is None:
-        # 1.6: the ring's tissue classes sought on the more strongly smoothed phases too (a faint
+        # 1.7: at the faint-lesion smoothing (a border at a per-voxel contrast-to-noise ratio of
+        # 2-3 is noise-driven at 1 mm)
+        sm = max(params.smoothing_sigma_mm, C.LESION_FAINT_SMOOTHING_MM)
+        comb = _segment_combined(phases, phase, seed, params, liver, line_idx, fixed_half_mm, smoothing_mm=sm)
+        if comb is not None and not comb[0].touches:
+            if nearest_mean and fixed_half_mm is None and _holds_other_tissue(comb[0], comb[1], phases, phase, params,
+                                                                                liver):
+                # a tissue beyond the lesion in the combination's direction (the liver beyond the
+                # fu2 node): the one-sided window holds it; the nearest-mean classification
+                # bounds the lesion on both sides
+                mp = _segment_multiphase(phases, phase, seed, params, liver, line_idx, faint_classes=True)
+                if mp is not None and not mp[0].touches:
+                    return mp[0], None, mp[1]
+            return comb[0], comb[1], None
+    if fixed_half_mm is None and (nearest_mean or linear):
+        # 1.7: the ring's tissue classes sought on the more strongly smoothed phases too (a faint
         # lesion between two neighbours, e.g. a node between soft tissue and the liver, which the
         # combination cannot bound: the liver lies beyond the node in the combination's direction)
         mp = _segment_multiphase(phases, phase, seed, params, liver, line_idx, faint_classes=True)
         if mp is not None and not mp[0].touches:
             return mp[0], None, mp[1]
     return None
+
+
+def _holds_other_tissue(
+    rr: _RoiResult,
+    weights: Mapping[str, float],
+    phases: Mapping[Phase, Volume],
+    phase: Phase,
+    params: LesionParams,
+    liver: NDArray[np.bool_] | None,
+) -> bool:
+    """Whether the combination's mask holds a tissue lying beyond the lesion (1.7).
+
+    The matched-filter combination is one-sided: a tissue lying *beyond* the lesion along its
+    direction (the liver beyond a node that is brighter than soft tissue on portal venous and
+    delayed) passes its window.  On the phases smoothed at ``LESION_FAINT_SMOOTHING_MM`` (each in
+    its smoothed-noise sigmas) the tissue classes of the wide shell around the mask
+    (``LESION_PARENCHYMA_SAMPLE_MM``, :func:`_ring_classes`) are found; those beyond the mask's
+    median along the combination's ``weights`` are kept, and the mask holds one when at least
+    ``LESION_MULTIPHASE_MIN_CLASS_FRACTION`` of its voxels lie nearer such a class than the
+    median.  Classes on the near side (the surroundings the combination was built against, into
+    which an ill-defined border blurs) do not count."""
+    vol = phases[phase]
+    same = [v for v in phases.values() if v.geometry.equals(vol.geometry)]
+    sp = np.asarray(vol.spacing, float)
+    pad = np.ceil((C.LESION_PARENCHYMA_SAMPLE_MM + 3 * C.LESION_FAINT_SMOOTHING_MM) / sp).astype(int)
+    lo = np.maximum(np.asarray(rr.lo) - pad, 0)
+    hi = np.minimum(np.asarray(rr.lo) + np.asarray(rr.mask.shape) + pad, np.asarray(vol.shape))
+    sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    mask = np.zeros(tuple(int(b - a) for a, b in zip(lo, hi, strict=True)), bool)
+    inner = tuple(slice(int(a - l0), int(a - l0) + n) for a, l0, n in zip(rr.lo, lo, rr.mask.shape, strict=True))
+    mask[inner] = rr.mask
+    sv = gaussian_sigma_vox(C.LESION_FAINT_SMOOTHING_MM, tuple(sp), params.smoothing_min_vox)
+    nf = gaussian_noise_factor(sv)
+    X = np.stack([sm / max(sr * nf, 1e-6) for _, sm, sr in (_smoothed(v, sl, sv, None) for v in same)], axis=-1)
+    wide = _ring(mask, tuple(sp), params.ring_inner_mm, C.LESION_PARENCHYMA_SAMPLE_MM)
+    if liver is not None:
+        wide &= liver[sl]
+    inside = X[mask].astype(np.float64)
+    if inside.shape[0] == 0 or not wide.any():
+        return False
+    lesion = np.median(inside, axis=0)
+    # the combination's direction in X's units (X_i = HU_i / (sigma_i nf)): u_i = w_i sigma_i
+    u = np.array([float(weights.get(str(v.phase), 0.0)) * _smoothed(v, sl, sv, None)[2] for v in same])
+    classes = [c for c in _ring_classes(X[wide].astype(np.float64), lesion, params.min_contrast_k_sigma)
+               if float(u @ (c - lesion)) > 0.0]
+    d_l = ((inside - lesion) ** 2).sum(-1)
+    other = np.zeros(inside.shape[0], bool)
+    for c in classes:
+        other |= ((inside - c) ** 2).sum(-1) < d_l
+    return float(other.mean()) >= C.LESION_MULTIPHASE_MIN_CLASS_FRACTION
 
 
 def _mixed_on_other_phase(
