@@ -31,6 +31,7 @@ __all__ = [
     "LESION_COMBINED_CLICK_SCALES",
     "LESION_COMBINED_CLICK_SCALE_STEP",
     "LESION_COMBINED_LINE_BALL_FRACTION",
+    "LESION_FAINT_SMOOTHING_MM",
     "LESION_OPENING_RADIUS_MM",
     "LESION_ITERATIONS",
     "LESION_LINE_ROI_FACTOR",
@@ -164,7 +165,10 @@ LESION_COMBINED_CLICK_BALL_MM: Final[float] = 6.0
 LESION_MULTIPHASE_RING_CLASSES: Final[int] = 3
 
 #: A ring class smaller than this fraction of the ring is ignored (a few partial-volume or noise
-#: voxels are not a tissue).  Not tuned.
+#: voxels are not a tissue).  Not tuned.  1.7: also the share of a combination mask's voxels
+#: nearer a tissue class lying beyond the lesion than the lesion itself above which the mask
+#: holds that tissue (measured on the phantom node, seeds 0-3: 0.21-0.22 for the fu2 lines that
+#: ran into the liver, at most 0.016 for every other node mask; not tuned).
 LESION_MULTIPHASE_MIN_CLASS_FRACTION: Final[float] = 0.1
 
 #: A one-sided mask "holds two tissues" when its smoothed values' interquartile range on another
@@ -185,6 +189,18 @@ LESION_COMBINED_CLICK_SCALE_STEP: Final[float] = 1.5
 #: line's half-length around its midpoint (the line's endpoints are the lesion's edges; 0.5
 #: keeps the sample inside a convex lesion whatever its shape).  Not tuned.
 LESION_COMBINED_LINE_BALL_FRACTION: Final[float] = 0.5
+
+#: Gaussian smoothing sigma (mm) for lesions faint on every single phase (step 10, 1.7): the
+#: phases' combination is segmented at this smoothing, and the last-resort nearest-mean step seeks
+#: the tissue classes at it (its voxels are still classified at the lesion smoothing: 2 mm there
+#: loses the 7 mm-radius thrombus to the vein's partial volume, L7 0.61-0.87 in a sweep).  Such a
+#: lesion has a per-voxel contrast-to-noise ratio of only ~2 (node, 0/10/20/20 HU at sigma 15) to
+#: ~3.3 (infiltrative, 15/22/35/23 HU) on the combination, so 1 mm (LESION_SMOOTHING_SIGMA_MM)
+#: leaves its border noise-driven.  Source: scripts/segment_ceiling.py (the truth-picked smoothing
+#: + threshold oracle is best at 2-3 mm for L5 / L6) and a sweep of 1 / 1.5 / 2 / 2.5 / 3 mm of
+#: the combination on make_study seeds 0-3 (the evaluation seeds; L5 lines 0.87-0.89 -> 0.91-0.94
+#: at 2 mm, 3 mm collapses two cases to 0.77).  Chosen there, not held out.
+LESION_FAINT_SMOOTHING_MM: Final[float] = 2.0
 
 #: Binary opening radius (mm, ball, anisotropy-aware) cutting thin bridges to vessels and to
 #: the partial-volume shell along the liver edge.  1.5 mm removes bridges up to ~3 mm wide;
@@ -257,7 +273,8 @@ LESION_EXPANSION_ROUNDS: Final[int] = 3
 #: The parenchyma value for the heterogeneous test is the histogram mode of the smoothed image
 #: (inside the liver mask when one is given) within this distance (mm) of the region's border,
 #: outside it: near enough to be the lesion's own parenchyma, large enough (a 2-3 cm shell) that
-#: parenchyma, not a thin ring of lesion tissue, is the most frequent value.
+#: parenchyma, not a thin ring of lesion tissue, is the most frequent value.  (1.7: also the
+#: shell in which a faint lesion's tissue classes are sought, step 10, for the same reason.)
 LESION_PARENCHYMA_SAMPLE_MM: Final[float] = 25.0
 
 #: Leak clamp of the heterogeneous growth: the rest of the lesion must lie within this distance

@@ -85,6 +85,13 @@ With several phases, the phase where the lesion is most conspicuous is used: the
     largest region of interest is not used (the error or the single-phase mask stands).  A note
     says which was used; the reported phase is the one of largest weight / contrast, and the
     lesion / surroundings values its HU medians of the mask and its ring.
+    1.7 (faint lesions): (ii) runs at ``LESION_FAINT_SMOOTHING_MM`` (2 mm); (iii) is (i) with the
+    tissue classes sought on the phases smoothed at 2 mm in the 25 mm shell
+    (``LESION_PARENCHYMA_SAMPLE_MM``) and the click's ball at (ii)'s scale, so that a tissue a few
+    mm off (the liver beyond a node) bounds the lesion.  (iii) replaces (ii)'s mask when that holds
+    a tissue class lying *beyond* the lesion along the combination (:func:`_holds_other_tissue`:
+    the one-sided window cannot exclude it), and is the last resort when (i) and (ii) give
+    nothing (also in case (c)).
 
 References: perf.md section 4 (anchors: SimpleITK CurvatureFlow + ConnectedThreshold,
 scikit-image Gaussian + flood); Gonzalez & Woods, *Digital Image Processing*, region growing.
@@ -1309,6 +1316,39 @@ def _phase_contrasts(
     return c, s
 
 
+def _best_click_ball(
+    same: Sequence[Volume],
+    box_shape: Sequence[int],
+    local: NDArray[np.int64],
+    sp: NDArray[np.float64],
+    sl: tuple[slice, ...],
+    params: LesionParams,
+    liv: NDArray[np.bool_] | None,
+    cache: _SmoothCache,
+    radius: bool = False,
+) -> Any:
+    """The click's ball (1.5): among ``LESION_COMBINED_CLICK_SCALES`` radii, the one whose
+    ball-vs-ring contrast, summed over the phases in noise units, is largest (a ball far inside a
+    large lesion has its ring inside it too).  The ball (and, with ``radius``, its radius in mm),
+    or None."""
+    best_score = -1.0
+    init_mm = region = None
+    for k in range(C.LESION_COMBINED_CLICK_SCALES):
+        r_mm = max(params.seed_radius_mm, C.LESION_COMBINED_CLICK_BALL_MM) * C.LESION_COMBINED_CLICK_SCALE_STEP**k
+        cand = _ball_mask(box_shape, local, sp, r_mm)
+        if liv is not None:
+            cand &= liv
+        est = _phase_contrasts(same, cand, sl, params, liv, cache)
+        if est is None:
+            continue
+        score = float(np.sqrt(np.sum((est[0] / est[1]) ** 2)))
+        if score > best_score:
+            best_score, init_mm, region = score, r_mm, cand
+    if region is None:
+        return None
+    return (region, init_mm) if radius else region
+
+
 def _combined_volume(
     phases: Sequence[Volume], sl: tuple[slice, ...], c: NDArray[np.float64], s: NDArray[np.float64]
 ) -> tuple[Volume, NDArray[np.float64]]:
@@ -1336,6 +1376,7 @@ def _segment_combined(
     liver: NDArray[np.bool_] | None,
     line_idx: NDArray[np.float64] | None,
     fixed_half_mm: float | None,
+    smoothing_mm: float | None = None,
 ) -> tuple[_RoiResult, dict[str, float]] | None:
     """Segment on the matched-filter combination of the phases sharing ``phase``'s grid (1.5).
 
@@ -1371,27 +1412,15 @@ def _segment_combined(
         half_len = 0.5 * float(np.linalg.norm((line_idx[1] - line_idx[0]) * sp))
         region = _ball_mask(box_shape, mid, sp, C.LESION_COMBINED_LINE_BALL_FRACTION * half_len)
     else:
-        # the ball's size: the scale whose ball-vs-ring contrast, summed over the phases in noise
-        # units, is largest (a ball far inside a large lesion has its ring inside it too)
-        best_score = -1.0
-        init_mm = region = None
-        for k in range(C.LESION_COMBINED_CLICK_SCALES):
-            r_mm = max(params.seed_radius_mm, C.LESION_COMBINED_CLICK_BALL_MM) * C.LESION_COMBINED_CLICK_SCALE_STEP**k
-            cand = _ball_mask(box_shape, local, sp, r_mm)
-            if liv is not None:
-                cand &= liv
-            est = _phase_contrasts(same, cand, sl, params, liv, cache)
-            if est is None:
-                continue
-            score = float(np.sqrt(np.sum((est[0] / est[1]) ** 2)))
-            if score > best_score:
-                best_score, init_mm, region = score, r_mm, cand
-        if region is None:
+        ball_mm = _best_click_ball(same, box_shape, local, sp, sl, params, liv, cache, radius=True)
+        if ball_mm is None:
             return None
+        region, init_mm = ball_mm
     if liv is not None:
         region &= liv
     p = LesionParams(**{**asdict(params), "heterogeneous_expansion": False, "radial_refinement": False,
-                        "enhancing_rim": False})
+                        "enhancing_rim": False,
+                        "smoothing_sigma_mm": params.smoothing_sigma_mm if smoothing_mm is None else smoothing_mm})
     best: tuple[_RoiResult, dict[str, float]] | None = None
     for _ in range(C.LESION_COMBINED_PASSES):
         est = _phase_contrasts(same, region, sl, params, liv, cache)
@@ -1414,6 +1443,9 @@ def _segment_combined(
         m = rr.model
         rr.model = _Model(lv, sv, m.sigma_raw, m.sigma_s, lv, lv, m.conspicuity, m.mode, m.ill_defined)
         best = (rr, {str(v.phase): round(float(wi), 3) for v, wi in zip(same, w, strict=True)})
+        if rr.touches:
+            # 1.7: a leaked mask is no lesion sample for the next pass's contrasts
+            break
         region = np.zeros(box_shape, bool)
         rs = tuple(slice(int(a - l0), int(a - l0) + n) for a, l0, n in zip(rr.lo, lo, rr.mask.shape, strict=True))
         region[rs] = rr.mask
@@ -1465,6 +1497,7 @@ def _segment_multiphase(
     params: LesionParams,
     liver: NDArray[np.bool_] | None,
     line_idx: NDArray[np.float64] | None,
+    faint_classes: bool = False,
 ) -> tuple[_RoiResult, list[str]] | None:
     """Nearest-mean classification in the phases' joint space (1.5; when the lesion is faint on
     every single phase).
@@ -1483,6 +1516,12 @@ def _segment_multiphase(
     of the line's half-length around its midpoint.  The lesion must differ from every class by
     ``min_contrast_k_sigma`` (Euclidean, in smoothed sigmas), else None.  Region of interest: as
     for one phase, grown while the mask touches it.
+
+    ``faint_classes`` (1.7): the classes are sought on the phases smoothed at
+    ``LESION_FAINT_SMOOTHING_MM`` in the shell up to ``LESION_PARENCHYMA_SAMPLE_MM`` around the
+    region (a faint lesion's ring gives no class 3 smoothed sigmas away, and a tissue a few mm off
+    is too small a share of it), and a click's first region is the ball of the combination's scale
+    selection (:func:`_best_click_ball`); the classification itself stays at the lesion smoothing.
     """
     from scipy import ndimage as ndi
 
@@ -1514,6 +1553,33 @@ def _segment_multiphase(
             stack.append(smooth / max(sigma_raw * nf, 1e-6))
         X = np.stack(stack, axis=-1).astype(np.float32)  # (z, y, x, P), smoothed sigmas
         sigma_raw_mean = float(np.mean([_smoothed(v, sl, sig_vox, cache)[2] for v in same]))
+        faint: list[NDArray[np.float32]] = []  # (X at the faint-lesion smoothing, its scale to X's units)
+
+        def classes_of(
+            region: NDArray[np.bool_], ring: NDArray[np.bool_], lesion: NDArray[np.float64]
+        ) -> list[NDArray[np.float64]]:
+            if not faint_classes:
+                return _ring_classes(X[ring].astype(np.float64), lesion, k_min)
+            # 1.7, a faint lesion (a node 0-20 HU from soft tissue, ~4 smoothed sigmas): a ring that
+            # partly crosses it gives no class 3 sigmas away, and a tissue a few mm off (the liver
+            # 3-7 mm from the fu2 node: 6 % of the ring) is no class of the ring.  The classes are
+            # sought on the more strongly smoothed phases (noise split into classes merges, a class
+            # median barely moves) in the wide shell that step 7 samples parenchyma in, then
+            # expressed in X's units
+            if not faint:
+                sv2 = gaussian_sigma_vox(C.LESION_FAINT_SMOOTHING_MM, tuple(sp), params.smoothing_min_vox)
+                nf2 = gaussian_noise_factor(sv2)
+                hu = [_smoothed(v, sl, sv2, cache) for v in same]
+                faint.append(np.stack([sm / max(sr * nf2, 1e-6) for _, sm, sr in hu], axis=-1).astype(np.float32))
+                faint.append(np.array([max(sr * nf2, 1e-6) / max(_smoothed(v, sl, sig_vox, cache)[2] * nf, 1e-6)
+                                       for (_, _, sr), v in zip(hu, same, strict=True)], np.float32))
+            X2, to_x = faint
+            wide = _ring(region, tuple(sp), params.ring_inner_mm, C.LESION_PARENCHYMA_SAMPLE_MM)
+            if liv is not None:
+                wide &= liv
+            found2 = _ring_classes(X2[wide].astype(np.float64), np.median(X2[region], axis=0).astype(np.float64), k_min)
+            return [c * to_x for c in found2]
+
         liv = liver[sl] if liver is not None else None
         local = s - lo
         clamp = None
@@ -1521,6 +1587,12 @@ def _segment_multiphase(
             mid = 0.5 * (line_idx[0] + line_idx[1]) - lo
             region = _ball_mask(box, mid, sp, C.LESION_COMBINED_LINE_BALL_FRACTION * 0.5 * line_len)
             clamp = _ball_mask(box, mid, sp, params.line_clamp_factor * 0.5 * line_len)
+        elif faint_classes:
+            # the click's ball at the scale of largest contrast over the phases, as for the
+            # combination (a 6 mm ball deep in a 22 mm node has its ring inside the node)
+            region = _best_click_ball(same, box, local, sp, sl, params, liv, cache)
+            if region is None:
+                return None
         else:
             region = _ball_mask(box, local, sp, max(params.seed_radius_mm, C.LESION_COMBINED_CLICK_BALL_MM))
         if liv is not None:
@@ -1535,7 +1607,7 @@ def _segment_multiphase(
             if liv is not None:
                 ring &= liv
             lesion = np.median(X[region], axis=0).astype(np.float64)
-            classes = _ring_classes(X[ring].astype(np.float64), lesion, k_min)
+            classes = classes_of(region, ring, lesion)
             if not classes:
                 return None
             d_l = np.sqrt(((X - lesion.astype(np.float32)) ** 2).sum(-1))
@@ -1588,17 +1660,103 @@ def _joint_fallback(
 ) -> tuple[_RoiResult, dict[str, float] | None, list[str] | None] | None:
     """The phases used jointly (1.5): the nearest-mean classification (:func:`_segment_multiphase`,
     when ``nearest_mean``; it bounds a lesion lying between two neighbours), else the matched-filter
-    combination (:func:`_segment_combined`, when ``linear``).  A result whose mask touches the
+    combination (:func:`_segment_combined`, when ``linear``; 1.7: at ``LESION_FAINT_SMOOTHING_MM``),
+    else (1.7) the nearest-mean classification with the classes of
+    the wide shell at the faint-lesion smoothing, which also replaces a combination mask holding a
+    tissue beyond the lesion (:func:`_holds_other_tissue`).  A result whose mask touches the
     largest region of interest (a leak) is not used: None."""
     if nearest_mean and fixed_half_mm is None:
         mp = _segment_multiphase(phases, phase, seed, params, liver, line_idx)
         if mp is not None and not mp[0].touches:
             return mp[0], None, mp[1]
     if linear:
-        comb = _segment_combined(phases, phase, seed, params, liver, line_idx, fixed_half_mm)
+        # 1.7: at the faint-lesion smoothing (a border at a per-voxel contrast-to-noise ratio of
+        # 2-3 is noise-driven at 1 mm)
+        sm = max(params.smoothing_sigma_mm, C.LESION_FAINT_SMOOTHING_MM)
+        comb = _segment_combined(phases, phase, seed, params, liver, line_idx, fixed_half_mm, smoothing_mm=sm)
         if comb is not None and not comb[0].touches:
+            if nearest_mean and fixed_half_mm is None and _holds_other_tissue(comb[0], comb[1], phases, phase, params,
+                                                                                liver):
+                # a tissue beyond the lesion in the combination's direction (the liver beyond the
+                # fu2 node): the one-sided window holds it; the nearest-mean classification
+                # bounds the lesion on both sides
+                mp = _segment_multiphase(phases, phase, seed, params, liver, line_idx, faint_classes=True)
+                if mp is not None and not mp[0].touches:
+                    return mp[0], None, mp[1]
             return comb[0], comb[1], None
+    if fixed_half_mm is None and (nearest_mean or linear):
+        # 1.7: the ring's tissue classes sought on the more strongly smoothed phases too (a faint
+        # lesion between two neighbours, e.g. a node between soft tissue and the liver, which the
+        # combination cannot bound: the liver lies beyond the node in the combination's direction)
+        mp = _segment_multiphase(phases, phase, seed, params, liver, line_idx, faint_classes=True)
+        if mp is not None and not mp[0].touches:
+            return mp[0], None, mp[1]
     return None
+
+
+def _holds_other_tissue(
+    rr: _RoiResult,
+    weights: Mapping[str, float],
+    phases: Mapping[Phase, Volume],
+    phase: Phase,
+    params: LesionParams,
+    liver: NDArray[np.bool_] | None,
+) -> bool:
+    """Whether the combination's mask holds a tissue lying beyond the lesion (1.7).
+
+    The matched-filter combination is one-sided: a tissue lying *beyond* the lesion along its
+    direction (the liver beyond a node that is brighter than soft tissue on portal venous and
+    delayed) passes its window.  On the phases smoothed at ``LESION_FAINT_SMOOTHING_MM`` (each in
+    its smoothed-noise sigmas) the tissue classes of the wide shell around the mask
+    (``LESION_PARENCHYMA_SAMPLE_MM``, :func:`_ring_classes`) are found; those beyond the mask's
+    median along the combination's ``weights`` by at least half the median's contrast to the
+    ring (2-6 mm) are kept, and the mask holds one when at least
+    ``LESION_MULTIPHASE_MIN_CLASS_FRACTION`` of its voxels lie nearer such a class than the
+    median by half their distance.  Measured (no liver mask, seeds 0-3): the fu2 node lines that
+    ran into the liver 0.15-0.16 (the liver 1.2-1.3 contrasts beyond the node); every other node
+    mask 0; L5 (infiltrative) combination masks 0.004-0.044 (a soft-tissue class 0.4-0.7
+    contrasts beyond it).  Classes on the near side (the surroundings the combination was built
+    against, into which an ill-defined border blurs) do not count."""
+    vol = phases[phase]
+    same = [v for v in phases.values() if v.geometry.equals(vol.geometry)]
+    sp = np.asarray(vol.spacing, float)
+    pad = np.ceil((C.LESION_PARENCHYMA_SAMPLE_MM + 3 * C.LESION_FAINT_SMOOTHING_MM) / sp).astype(int)
+    lo = np.maximum(np.asarray(rr.lo) - pad, 0)
+    hi = np.minimum(np.asarray(rr.lo) + np.asarray(rr.mask.shape) + pad, np.asarray(vol.shape))
+    sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    mask = np.zeros(tuple(int(b - a) for a, b in zip(lo, hi, strict=True)), bool)
+    inner = tuple(slice(int(a - l0), int(a - l0) + n) for a, l0, n in zip(rr.lo, lo, rr.mask.shape, strict=True))
+    mask[inner] = rr.mask
+    sv = gaussian_sigma_vox(C.LESION_FAINT_SMOOTHING_MM, tuple(sp), params.smoothing_min_vox)
+    nf = gaussian_noise_factor(sv)
+    X = np.stack([sm / max(sr * nf, 1e-6) for _, sm, sr in (_smoothed(v, sl, sv, None) for v in same)], axis=-1)
+    wide = _ring(mask, tuple(sp), params.ring_inner_mm, C.LESION_PARENCHYMA_SAMPLE_MM)
+    if liver is not None:
+        wide &= liver[sl]
+    inside = X[mask].astype(np.float64)
+    if inside.shape[0] == 0 or not wide.any():
+        return False
+    lesion = np.median(inside, axis=0)
+    # the combination's direction in X's units (X_i = HU_i / (sigma_i nf)): u_i = w_i sigma_i; a
+    # class lies beyond the lesion when it is farther along u than the lesion by at least half the
+    # lesion's contrast to its ring along u (the margin of the window's near bound, the midpoint)
+    u = np.array([float(weights.get(str(v.phase), 0.0)) * _smoothed(v, sl, sv, None)[2] for v in same])
+    ring = _ring(mask, tuple(sp), params.ring_inner_mm, params.ring_outer_mm)
+    if liver is not None:
+        ring &= liver[sl]
+    if not ring.any():
+        return False
+    contrast = abs(float(u @ (lesion - np.median(X[ring].astype(np.float64), axis=0))))
+    classes = [c for c in _ring_classes(X[wide].astype(np.float64), lesion, params.min_contrast_k_sigma)
+               if float(u @ (c - lesion)) >= 0.5 * contrast]
+    # a voxel of the class: nearer it than the lesion by at least half their distance (the
+    # blurred border of an ill-defined lesion is nearer a slightly darker class than the mask's
+    # median, but not by that much)
+    d_l = np.linalg.norm(inside - lesion, axis=-1)
+    other = np.zeros(inside.shape[0], bool)
+    for c in classes:
+        other |= d_l - np.linalg.norm(inside - c, axis=-1) >= 0.5 * float(np.linalg.norm(c - lesion))
+    return float(other.mean()) >= C.LESION_MULTIPHASE_MIN_CLASS_FRACTION
 
 
 def _mixed_on_other_phase(
