@@ -24,8 +24,8 @@ Method (the lesion is assumed star-shaped around the click, with a smooth border
    outwards, at most that distance.  A liver mask's border is uncertain by about a
    partial-volume ramp (a classical mask lies ~1.5 mm inside a liver-fat edge), and a tumour at
    the capsule would otherwise lose its rim.  Tissue beyond the mask that is not darker
-   (muscle, bowel, another organ) leaves the border at the mask, and so does a 4 mm diaphragm
-   before the lung (the level is crossed at the lung, beyond the reach).
+   (muscle, bowel, another organ) leaves the border at the mask; of a 4 mm diaphragm before the
+   lung at most the reach is taken, on a few rays (the level is crossed near the lung).
 3. Shape prior: the border radius map r(theta, phi) is median-filtered over
    ``LESION_RADIAL_MEDIAN_DEG`` of arc (wrapping in azimuth); a ray that stopped early on a
    parenchyma-like patch inside the tumour, or ran along a vessel, is outvoted by its neighbours.
