@@ -17,12 +17,21 @@ Method (the lesion is assumed star-shaped around the click, with a smooth border
    sigma) and inside the liver mask; tissue darker than the lesion's own darkest part (fat) or
    outside the image ends the ray as well.  The border on the ray is the start of the first
    run of ``LESION_RADIAL_RUN_MM`` of parenchyma-like samples beyond the clicked region.
+2b. Liver border: a ray that the liver mask ends before the image does, where the tissue beyond
+   the mask is darker than the lesion (fat, lung, air), ends at the edge of the raw image
+   instead: where the raw values fall below the half-way level between their values
+   ``LESION_RADIAL_EDGE_MM`` before and after the mask's border, searched from the border
+   outwards, at most that distance.  A liver mask's border is uncertain by about a
+   partial-volume ramp (a classical mask lies ~1.5 mm inside a liver-fat edge), and a tumour at
+   the capsule would otherwise lose its rim.  Tissue beyond the mask that is not darker
+   (muscle, bowel, another organ) leaves the border at the mask; of a 4 mm diaphragm before the
+   lung at most the reach is taken, on a few rays (the level is crossed near the lung).
 3. Shape prior: the border radius map r(theta, phi) is median-filtered over
    ``LESION_RADIAL_MEDIAN_DEG`` of arc (wrapping in azimuth); a ray that stopped early on a
    parenchyma-like patch inside the tumour, or ran along a vessel, is outvoted by its neighbours.
 4. Mask = voxels whose distance to the seed is below the interpolated radius in their direction,
-   inside the liver, holes filled (the clicked region is not forced in: its thin protrusions are
-   what the median removes).
+   inside the liver (or in the directions of the rays continued by 2b), holes filled (the
+   clicked region is not forced in: its thin protrusions are what the median removes).
 
 Rejected (None) when more than ``LESION_RADIAL_MAX_OPEN_FRACTION`` of the rays never meet
 parenchyma within the reach: the lesion is not enclosed by parenchyma (a leak, or not a lesion).
@@ -69,6 +78,54 @@ def peak_value_and_width(values: NDArray[np.floating], bin_width: float) -> tupl
     return float(centres[k]), float(max(hwhm / math.sqrt(2.0 * math.log(2.0)), bin_width))
 
 
+def _border(stop: NDArray[np.bool_], r: NDArray[np.float64], n_run: int) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Per ray: the start of the first run of ``n_run`` stop samples (the ray's end when there is
+    none), and whether there is one."""
+    nth, nph = stop.shape[:2]
+    cs = np.concatenate([np.zeros((nth, nph, 1)), np.cumsum(stop, axis=-1)], axis=-1)
+    run = (cs[..., n_run:] - cs[..., :-n_run]) >= n_run
+    hit = run.any(axis=-1)
+    radius = np.full((nth, nph), float(r[-1]))
+    radius[hit] = r[np.argmax(run, axis=-1)[hit]]
+    return radius, hit
+
+
+def _half_way(
+    prof: NDArray[np.float32],
+    centre: NDArray[np.int64],
+    before: int,
+    after: int,
+    r: NDArray[np.float64],
+    darker_by: float,
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Per ray, the edge near sample ``centre`` of a darker tissue: where ``prof`` (raw values on the
+    ray) first falls below the half-way level between its values ``LESION_RADIAL_EDGE_MM`` before
+    and after ``centre``, searched from ``before`` samples before ``centre`` to ``after`` samples
+    after it (linear interpolation between samples).  Returns (radius, valid): valid where the
+    outside value is darker than the inside one by more than ``darker_by`` and the level is
+    crossed inside the search window (not at its first sample)."""
+    n = r.size
+    step = float(r[1] - r[0])
+    ng = max(1, int(round(C.LESION_RADIAL_EDGE_MM / step)))
+    c = np.clip(centre, ng, n - 1 - ng)
+
+    def at(i: NDArray[np.int64]) -> NDArray[np.float32]:
+        return np.take_along_axis(prof, i[..., None], axis=-1)[..., 0]
+
+    inner, outer = at(c - ng), at(c + ng)
+    ok = (centre >= ng) & (centre + ng < n) & (outer < inner - darker_by)
+    level = 0.5 * (inner + outer)
+    t = np.arange(before + after + 1)
+    seg = np.take_along_axis(prof, np.clip(c[..., None] - before + t, 0, n - 1), axis=-1)
+    first = np.argmax(seg < level[..., None], axis=-1)
+    ok &= first >= 1
+    fi = np.maximum(first, 1)
+    above = np.take_along_axis(seg, (fi - 1)[..., None], axis=-1)[..., 0]
+    below = np.take_along_axis(seg, fi[..., None], axis=-1)[..., 0]
+    cross = r[np.clip(c - before + fi - 1, 0, n - 1)] + step * (above - level) / np.maximum(above - below, 1e-6)
+    return cross, ok
+
+
 def _directions(n_polar: int) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     th = (np.arange(n_polar) + 0.5) / n_polar * np.pi
     ph = np.arange(2 * n_polar) / (2 * n_polar) * 2.0 * np.pi
@@ -87,6 +144,7 @@ def radial_refine(
     width: float,
     floor: float,
     reach_mm: float,
+    edge: NDArray[np.floating] | None = None,
 ) -> NDArray[np.bool_] | None:
     """Star-shaped lesion mask around ``seed`` (see the module docstring), or None (not enclosed).
 
@@ -100,6 +158,8 @@ def radial_refine(
     parenchyma, width : parenchyma value and the sigma of its histogram peak (image units).
     floor : samples below this end a ray (darker than any lesion tissue: fat, air).
     reach_mm : longest ray (mm).
+    edge : the raw image on the same box, read for the liver border (step 2b); ``smooth`` when
+        not given.
     """
     from scipy import ndimage as ndi
 
@@ -116,27 +176,49 @@ def radial_refine(
     prof = ndi.map_coordinates(smooth, coords, order=1, mode="nearest").reshape(nth, nph, r.size)
     in_click = ndi.map_coordinates(click.astype(np.uint8), coords, order=0, mode="constant").reshape(nth, nph, r.size) > 0
     k = C.LESION_RADIAL_PARENCHYMA_K_SIGMA * width
-    stop = (np.abs(prof - parenchyma) <= k) | (prof < floor) | ~inside_img
-    if liver is not None:
-        stop |= ndi.map_coordinates(liver.astype(np.uint8), coords, order=0, mode="constant").reshape(nth, nph, r.size) == 0
-    stop &= ~in_click
+    image_stop = ((np.abs(prof - parenchyma) <= k) | (prof < floor) | ~inside_img) & ~in_click
     # the border: first sample that starts a run of LESION_RADIAL_RUN_MM stop samples
     n_run = max(1, int(round(C.LESION_RADIAL_RUN_MM / step)))
-    cs = np.concatenate([np.zeros((nth, nph, 1)), np.cumsum(stop, axis=-1)], axis=-1)
-    run = (cs[..., n_run:] - cs[..., :-n_run]) >= n_run
-    # a run cut short by the end of the ray still ends it when the ray left the image / liver
-    hit = run.any(axis=-1)
-    radius = np.full((nth, nph), float(r[-1]))
-    radius[hit] = r[np.argmax(run, axis=-1)[hit]]
+    radius, hit = _border(image_stop, r, n_run)
+    continued = np.zeros((nth, nph), bool)
+    if liver is not None:
+        outside = (ndi.map_coordinates(liver.astype(np.uint8), coords, order=0, mode="constant").reshape(nth, nph, r.size) == 0) & ~in_click
+        r_image = radius
+        radius, hit = _border(image_stop | outside, r, n_run)
+        # step 2b: rays the liver mask ended before the image did, continued to the edge of a
+        # darker tissue beyond the mask (raw values averaged over about a voxel)
+        cut = hit & (radius < r_image)
+        if cut.any():
+            src = smooth if edge is None else edge
+            eprof = ndi.map_coordinates(np.asarray(src, np.float32), coords, order=1, mode="nearest").reshape(nth, nph, r.size)
+            n_avg = max(1, int(round(C.LESION_RADIAL_EDGE_AVERAGE_MM / step)))
+            if n_avg > 1:
+                # a moving average centred on each sample (an even box, half a sample either way)
+                eprof = ndi.uniform_filter1d(eprof, n_avg, axis=-1, mode="nearest")
+                if n_avg % 2 == 0:
+                    eprof = 0.5 * (eprof + np.concatenate([eprof[..., 1:], eprof[..., -1:]], axis=-1))
+            i0 = np.clip(np.round(radius / step).astype(int), 0, r.size - 1)
+            beyond = outside & (np.arange(r.size) >= i0[..., None])
+            # from the last sample inside the mask to LESION_RADIAL_EDGE_MM beyond it
+            ng = max(1, int(round(C.LESION_RADIAL_EDGE_MM / step)))
+            cross, ok = _half_way(eprof, np.argmax(beyond, axis=-1), 1, ng, r, k)
+            continued = cut & beyond.any(axis=-1) & ok & (cross > radius)
+            radius = np.where(continued, cross, radius)
     if float(np.mean(~hit)) > C.LESION_RADIAL_MAX_OPEN_FRACTION:
         return None
     # shape prior: median over an arc (wrapping in azimuth)
     cell_deg = 180.0 / nth
     size = max(1, int(round(C.LESION_RADIAL_MEDIAN_DEG / cell_deg)) | 1)
     half = size // 2
-    padded = np.concatenate([radius[:, -half:], radius, radius[:, :half]], axis=1) if half else radius
-    filt = ndi.median_filter(padded, size=(size, size), mode="nearest")
-    radius = filt[:, half:half + nph] if half else filt
+
+    def arc_median(a: NDArray[np.float64]) -> NDArray[np.float64]:
+        padded = np.concatenate([a[:, -half:], a, a[:, :half]], axis=1) if half else a
+        filt = ndi.median_filter(padded, size=(size, size), mode="nearest")
+        return np.asarray(filt[:, half:half + nph] if half else filt)
+
+    radius = arc_median(radius)
+    # the directions in which the star may leave the liver mask: a majority of continued rays
+    continued = arc_median(continued.astype(np.float64)) > 0.5 if continued.any() else continued
     # voxels of the box inside the star
     r_max = float(radius.max()) + step
     lo = np.maximum(np.floor(c - r_max / sp).astype(int), 0)
@@ -153,7 +235,11 @@ def radial_refine(
     out = np.zeros(smooth.shape, bool)
     out[box] = dist <= rad_vox
     if liver is not None:
-        out &= liver
+        allowed = liver.copy()
+        if continued.any():
+            cmap = np.concatenate([continued, continued[:, :1]], axis=1).astype(np.float32)
+            allowed[box] |= ndi.map_coordinates(cmap, [ti.ravel(), pi_.ravel()], order=1, mode="nearest").reshape(dist.shape) >= 0.5
+        out &= allowed
     # the clicked region is not forced in: a thin protrusion of it (a leak along a vessel) is what
     # the median over directions removes
     out = component_at(out, tuple(int(v) for v in seed), click)

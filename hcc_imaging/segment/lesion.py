@@ -52,7 +52,10 @@ Method (:func:`segment_lesion`)
    the step-7 test fired but its growth was rejected, the border is found along rays from the
    click (first run of parenchyma-like samples, parenchyma = histogram peak and its width) and
    regularised by a median over neighbouring directions (star-shaped lesion, smooth border);
-   see :mod:`._radial`.  Kept unless most rays never meet parenchyma.
+   a ray that a liver mask ends where darker tissue (fat, lung) lies beyond it goes on to the
+   raw image's edge, at most ``LESION_RADIAL_EDGE_MM`` past the mask (a mask's border is
+   uncertain by a partial-volume ramp); see :mod:`._radial`.  Kept unless most rays never meet
+   parenchyma.
 9. **Thin enhancing rim** (``enhancing_rim``; click or line on a hypodense zone, steps 7-8 not
    used): the shell within max(``REACTIVE_RIM_MAX_THICKNESS_MM``, one voxel) outside the mask is
    compared with the 2-6 mm ring on every phase sharing the grid; when it is brighter by
@@ -1004,7 +1007,7 @@ def _radial_on(
     # darker than every lesion part by a full noise window: fat / air, ends a ray
     floor = min(float(np.percentile(inside, 1)), parenchyma - abs(parenchyma - lesion)) - params.outer_k_sigma * sigma_raw
     local_seed = tuple(int(v) for v in seed - lo)
-    star = radial_refine(smooth, cl, local_seed, tuple(sp), liv, parenchyma, width, floor, reach)
+    star = radial_refine(smooth, cl, local_seed, tuple(sp), liv, parenchyma, width, floor, reach, edge=raw)
     if star is None:
         return None
     k = C.LESION_RADIAL_PARENCHYMA_K_SIGMA * width
@@ -1846,7 +1849,8 @@ def segment_lesion(
         Phase to segment on.  Default: the most conspicuous phase (largest |lesion -
         surroundings| / noise sigma).
     liver : LabelVolume, optional
-        Liver mask; the lesion is kept inside it and the surroundings are sampled in it.
+        Liver mask; the lesion is kept inside it (step 8 only: up to ``LESION_RADIAL_EDGE_MM``
+        beyond it where darker tissue lies beyond) and the surroundings are sampled in it.
     roi_mm : float, optional
         Fixed ROI half-size (mm); disables the adaptive ROI growth.
     params : LesionParams, optional

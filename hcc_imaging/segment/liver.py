@@ -40,8 +40,10 @@ Classical method (:func:`segment_liver`, ``backend="classical"``), on a ~2 mm wo
    border lies on the liver, the liver holds >= half of the border it has on tissue (fat, lung
    and air do not count: a capsular tumour meets them), its median is not above the parenchyma
    value (not blood) and it is smaller than the liver.  ``include_lps=`` points add the piece
-   under each point whatever the test says (e.g. a lesion click).  The mask is closed and
-   filled again around the added pieces.  Rationale of each number in :mod:`.constants`.
+   under each point whatever the test says (e.g. a lesion click).  Of every piece, only the
+   voxels nearer the liver than the eroded core of any other tissue are added (a piece can hold
+   the band between a tumour and the heart).  The mask is closed and filled again around the
+   added pieces.  Rationale of each number in :mod:`.constants`.
 6. Map back to the image grid (linear on the mask fraction, >= 0.5).
 
 Optional AI backend: ``backend="totalsegmentator"`` runs TotalSegmentator (Wasserthal et al.,
@@ -356,6 +358,8 @@ def _include_pieces(liver: NDArray[np.bool_], sm: NDArray[np.float32], body: NDA
     """Tumour inclusion (work grid): add the soft-tissue pieces the liver encloses (see
     :data:`constants.LIVER_TUMOUR_MIN_LIVER_CONTACT` and neighbours) and the pieces under
     ``include_idx``, then close and fill holes again around them.  Returns (mask, pieces added)."""
+    from scipy import ndimage as ndi
+
     lab, n_c, _soft = _tumour_candidates(sm, body, liver, sp, window_top_hu, p)
     if n_c == 0:
         return liver, 0
@@ -384,6 +388,17 @@ def _include_pieces(liver: NDArray[np.bool_], sm: NDArray[np.float32], body: NDA
     if n == 0:
         return liver, 0
     add = ok[lab]
+    # a piece is the tumour plus any soft tissue joined to it by a bridge thicker than the bridge
+    # scale; keep its voxels that lie nearer the liver than any thick other tissue (an organ
+    # that survives the same erosion: heart, bowel), so the tissue between a tumour and such an
+    # organ (diaphragm, pericardium) stays out; fat, lung and air do not count.  The pieces under
+    # include_lps points too: a point nearer another organ than the liver is left out
+    other = body & ~liver & ~add & (sm >= p.tumour_min_hu)
+    other_core = ndi.distance_transform_edt(other, sampling=sp) > p.erosion_radius_mm
+    if other_core.any():
+        add &= ndi.distance_transform_edt(~liver, sampling=sp) <= ndi.distance_transform_edt(~other_core, sampling=sp)
+    if not add.any():
+        return liver, 0
     # the closing only changes the mask within 2 closing radii of the added pieces; the box adds
     # 2 more radii so that its faces do not matter
     r = p.closing_radius_mm

@@ -2,10 +2,11 @@
 
 Honest regression floors at the values measured when this was written (docs/validation.md
 section 2.3).  Algorithm 1.2 (star-shaped refinement) reaches the issue's tumour target (>= 0.85
-from one click at the centre) with the expert liver mask: 0.892 / 0.870.  Without a liver mask
+from one click at the centre) with the expert liver mask: 0.890 / 0.868.  Without a liver mask
 tumour 2 leaks into the soft tissue next to the liver (0.592).  The classical liver mask reaches
-0.906 (target 0.90) with the tumour-inclusion step and holds both tumours' centres; a click with
-that mask gives 0.827 / 0.810; the floors keep these from getting worse.
+0.909 (target 0.90) with the tumour-inclusion step and holds both tumours' centres; a click with
+that mask gives 0.849 / 0.823 (docs/validation.md section 2.3 has why it stays below the expert
+mask's 0.890 / 0.868); the floors keep these from getting worse.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def _centre(mask: np.ndarray) -> tuple[int, int, int]:
 
 def test_liver_dice_vs_expert(ircad, our_liver) -> None:  # type: ignore[no-untyped-def]
     _, liver, _ = ircad
-    assert dice(our_liver.array, liver.array) >= 0.90  # measured 0.906 (0.896 before tumour inclusion)
+    assert dice(our_liver.array, liver.array) >= 0.90  # measured 0.909 (0.906 before the nearest-organ trim, 0.896 before tumour inclusion)
     assert our_liver.meta["tumour_pieces_included"] >= 1
 
 
@@ -59,7 +60,11 @@ def test_tumours_are_inside_our_liver(ircad, our_liver, name: str) -> None:  # t
     assert our_liver.array[_centre(tm)]
     assert (tm & (our_liver.array > 0)).sum() / tm.sum() >= 0.85  # measured 0.894 / 0.957
     click = segment_lesion(ct, seed_index=_centre(tm), liver=our_liver)
-    assert dice(click.labels.array, tm) >= 0.78  # measured 0.827 / 0.810 (expert liver: 0.892 / 0.870)
+    # measured 0.849 / 0.823 (0.827 / 0.810 before step 2b continued rays past the mask's border to
+    # a darker edge and the liver's tumour pieces were trimmed to the tissue nearer the liver than
+    # another organ; expert liver: 0.890 / 0.868); the issue's 0.85 is not met with our liver
+    floor = {"livertumor1": 0.84, "livertumor2": 0.81}[name]
+    assert dice(click.labels.array, tm) >= floor
 
 
 @pytest.mark.parametrize("name", [pytest.param("livertumor1", id="tumour1"), pytest.param("livertumor2", id="tumour2")])
@@ -71,7 +76,7 @@ def test_tumour_from_one_click_and_from_a_line(ircad, name: str) -> None:  # typ
     seed = tuple(int(v) for v in centre)
     expert = measure_lesion(tm, 1)
     click = segment_lesion(ct, seed_index=seed, liver=liver)
-    assert dice(click.labels.array, tm.array) >= 0.85  # measured 0.892 / 0.870 (1.1: 0.547 / 0.611)
+    assert dice(click.labels.array, tm.array) >= 0.85  # measured 0.890 / 0.868 (1.2: 0.892 / 0.870; 1.1: 0.547 / 0.611)
     assert any("star-shaped" in n for n in click.notes)
     ld_click = measure_lesion(click.labels, 1).longest_diameter_mm
     assert 0.75 * expert.longest_diameter_mm <= ld_click <= 1.25 * expert.longest_diameter_mm  # 64.3 vs 65.0, 60.6 vs 77.6

@@ -198,6 +198,36 @@ def test_phantom_soft_tissue_is_not_taken_for_tumour() -> None:
     assert lv.meta["tumour_pieces_included"] == 0
 
 
+def test_tissue_between_a_tumour_and_another_organ_is_not_added() -> None:
+    """A piece can be a tumour plus the soft tissue that joins it, over a broad face, to another
+    organ (the diaphragm / pericardium between a dome tumour and the heart).  Only the voxels
+    nearer the liver than the organ's core (the organ eroded like the liver's candidates) are
+    added.  Synthetic, 2 mm voxels: liver (105 HU) x <= 24; a 50 x 50 mm tumour (30 HU) from
+    x = 14, 16 mm out of the liver; a 16 mm band (45 HU) beyond it; an organ (160 HU) beyond the
+    band; fat around.  Measured: band 726 of 5000 voxels added (4440 before the rule), tumour
+    4888 of 5000 either way."""
+    from hcc_imaging.segment.liver import _include_pieces
+
+    n = 64
+    kk, jj, ii = np.indices((n, n, n))
+    sm = np.full((n, n, n), -100.0, np.float32)
+    liver = ii <= 24
+    sm[liver] = 105.0
+    square = (abs(kk - 32) <= 12) & (abs(jj - 32) <= 12)
+    tumour = square & (ii >= 14) & (ii <= 32)
+    sm[tumour] = 30.0
+    band = square & (ii >= 33) & (ii <= 40)
+    sm[band] = 45.0
+    organ = (ii >= 41) & (abs(kk - 32) <= 20) & (abs(jj - 32) <= 20)
+    sm[organ] = 160.0
+    out, n_added = _include_pieces(liver.copy(), sm, np.ones_like(liver), (2.0, 2.0, 2.0), 105.0, 150.0, LiverParams(), [])
+    assert n_added == 1
+    assert (out & tumour).sum() / tumour.sum() >= 0.95
+    assert (out & band).sum() <= 0.2 * band.sum()
+    assert not (out & band)[:, :, 36:].any()  # nothing past the band's first 3 layers
+    assert not (out & organ).any()
+
+
 def test_a_speck_on_the_right_is_refused_not_returned() -> None:
     """A body whose bulk (a liver-dense block across the midline) merges into one component and a
     small liver-dense ball on the patient's right: the right-side rule would pick the ball, a

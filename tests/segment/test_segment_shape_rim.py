@@ -71,6 +71,61 @@ def test_radial_refine_refuses_a_region_not_enclosed_within_reach() -> None:
     assert radial_refine(smooth, click, seed, (1.0, 1.0, 1.0), None, 105.0, 10.0, -50.0, 15.0) is None
 
 
+def _capsule_scene(outside: str, inset_mm: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[int, int, int]]:
+    """The graded tumour of ``_graded_tumour`` at a flat liver capsule 10 mm from its centre (the
+    tumour is cut there), with ``outside`` tissue beyond: fat (-100 HU), muscle (55 HU), or a
+    4 mm diaphragm (45 HU) before the lung (-850 HU); 1 mm CT blur, 8 HU noise.  The liver mask
+    is the liver side of the capsule moved ``inset_mm`` inwards (a classical mask lies a median
+    1.5 mm inside a liver-fat edge).  No IRCAD value is in it.  Returns (image, tumour, liver
+    mask, clicked region, seed)."""
+    img, tumour, click, centre = _graded_tumour(25.0, seed)
+    n = img.shape[0]
+    c = centre[0]
+    xx = np.arange(n)[None, None, :]
+    liver = np.broadcast_to(xx <= c + 10, img.shape)
+    tumour = tumour & liver
+    beyond = ~liver
+    if outside == "fat":
+        img[beyond] = -100.0
+    elif outside == "muscle":
+        img[beyond] = 55.0
+    else:
+        img[beyond] = -850.0
+        img[np.broadcast_to((xx > c + 10) & (xx <= c + 14), img.shape)] = 45.0
+    img = ndi.gaussian_filter(img, 1.0) + np.random.default_rng(seed + 1).normal(0.0, 8.0, img.shape)
+    mask = np.broadcast_to(xx <= c + 10 - inset_mm, img.shape).copy()
+    return img, tumour, mask, click, centre
+
+
+def test_radial_refine_takes_the_rim_a_liver_mask_leaves_out_at_fat() -> None:
+    """Step 2b: the mask lies 2 mm inside the tumour's capsule edge against fat; the rays go on
+    to the raw image's half-way edge.  Measured 0.956 (0.943 when the star stopped at the mask;
+    0.976 with the exact mask, which 2b leaves unchanged)."""
+    img, tumour, mask, click, seed = _capsule_scene("fat", 2.0)
+    star = radial_refine(ndi.gaussian_filter(img, 1.5), click, seed, (1.0, 1.0, 1.0), mask, 105.0, 10.0, -50.0, 50.0, edge=img)
+    assert star is not None
+    assert dice(star, tumour) >= 0.95
+    # beyond the mask only the rim, up to the capsule (x = seed + 10 voxels)
+    xs = np.nonzero(star & ~mask)[2]
+    assert xs.size > 500 and xs.max() <= seed[2] + 10
+
+
+@pytest.mark.parametrize("outside, inset", [("muscle", 0.0), ("muscle", 2.0), ("diaphragm", 0.0)])
+def test_radial_refine_keeps_to_the_liver_mask_at_other_tissue(outside: str, inset: float) -> None:
+    """Not darker beyond the mask (muscle): the border stays at the mask.  A 4 mm diaphragm before
+    the lung: at most LESION_RADIAL_EDGE_MM of it is taken (measured Dice 0.976 / 0.943 / 0.972;
+    without step 2b 0.976 / 0.943 / 0.976; a 3 mm reach took 0.02 more Dice of the diaphragm)."""
+    img, tumour, mask, click, seed = _capsule_scene(outside, inset)
+    star = radial_refine(ndi.gaussian_filter(img, 1.5), click, seed, (1.0, 1.0, 1.0), mask, 105.0, 10.0, -50.0, 50.0, edge=img)
+    assert star is not None
+    xs = np.nonzero(star & ~mask)[2]
+    if outside == "muscle":
+        assert xs.size == 0
+    else:
+        assert xs.size <= 0.015 * star.sum() and xs.max() <= seed[2] + 10 + 2
+    assert dice(star, tumour) >= {("muscle", 0.0): 0.97, ("muscle", 2.0): 0.935, ("diaphragm", 0.0): 0.965}[(outside, inset)]
+
+
 RIMS = [
     pytest.param(s, tp, lid, mode, id=f"seed{s}-{tp}-{lid}-{mode}")
     for s in (0, 1)
