@@ -114,18 +114,24 @@ class SliceHulls:
 def slice_hulls(mask: NDArray[np.bool_]) -> SliceHulls:
     """Convex-hull vertices (voxel centres) of every slice of ``mask`` (axis 0 = slices)."""
     k, j, first, last = row_extremes(mask)
-    lk, lj, li = _minorant(k, j, first)
-    rk, rj, ri_neg = _minorant(k, j, -last)
-    ri = -ri_neg
-    # Merge chains: left ascending, right descending, grouped by slice.
-    kk = np.concatenate([lk, rk])
-    jj = np.concatenate([lj, rj])
-    ii = np.concatenate([li, ri])
-    side = np.concatenate([np.zeros(len(lk), np.int64), np.ones(len(rk), np.int64)])
-    order_key = np.where(side == 0, jj, -jj)
-    order = np.lexsort((order_key, side, kk))
-    kk, jj, ii = kk[order], jj[order], ii[order]
-    slices, starts = np.unique(kk, return_index=True)
+    # both chains in one pass of pruning rounds: the right chain's groups are numbered after the
+    # left chain's (groups never mix, so each chain is pruned exactly as on its own)
+    nk = int(k[-1]) + 1
+    gk, gy, gx = _minorant(np.concatenate([k, k + nk]), np.concatenate([j, j]), np.concatenate([first, -last]))
+    side = gk >= nk
+    kk = np.where(side, gk - nk, gk)
+    ii = np.where(side, -gx, gx)
+    # order: slice, then the left chain (rows ascending), then the right chain (rows descending);
+    # one integer key, unique per vertex (a row is on each chain at most once)
+    span = int(mask.shape[1])
+    key = (kk * 2 + side) * (2 * span + 1) + np.where(side, span - gy, span + gy)
+    order = np.argsort(key, kind="stable")
+    kk, jj, ii = kk[order], gy[order], ii[order]
+    new_slice = np.empty(len(kk), dtype=bool)
+    new_slice[0] = True
+    np.not_equal(kk[1:], kk[:-1], out=new_slice[1:])
+    starts = np.flatnonzero(new_slice)
+    slices = kk[starts]
     starts = np.append(starts, len(kk)).astype(np.int64)
     return SliceHulls(k=kk, j=jj, i=ii, slices=slices.astype(np.int64), starts=starts)
 

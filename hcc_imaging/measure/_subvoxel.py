@@ -35,6 +35,7 @@ boundary), the sideways move of a vertex to the window.
 
 from __future__ import annotations
 
+import math
 
 import numpy as np
 from numpy.typing import NDArray
@@ -218,29 +219,52 @@ _FITZGIBBON[1, 1] = -1.0
 
 
 class EllipseSection:
-    """An ellipse (mm, in-plane (row_mm, col_mm) frame) fitted to one slice of a mask."""
+    """An ellipse (mm, in-plane (row_mm, col_mm) frame) fitted to one slice of a mask.
 
-    __slots__ = ("centre", "a", "b", "major", "minor", "M")
+    (2 x 2 arithmetic in Python floats: a numpy call per 2-vector costs more than the maths.)"""
+
+    __slots__ = ("centre", "a", "b", "major", "minor", "M", "_c", "_m")
 
     def __init__(self, centre: FloatArr, a: float, b: float, major: FloatArr) -> None:
         self.centre = centre
         self.a = a  # semi-major, mm
         self.b = b  # semi-minor, mm
-        self.major = major / np.hypot(major[0], major[1])
-        self.minor = np.array([-self.major[1], self.major[0]])
-        R = np.stack([self.major, self.minor], axis=1)
-        self.M = R @ np.diag([a * a, b * b]) @ R.T  # support: h(u) = sqrt(u' M u)
+        m0, m1 = float(major[0]), float(major[1])
+        nm = math.hypot(m0, m1)
+        j0, j1 = m0 / nm, m1 / nm
+        n0, n1 = -j1, j0
+        self.major = np.array([j0, j1])
+        self.minor = np.array([n0, n1])
+        a2, b2 = a * a, b * b
+        # support: h(u) = sqrt(u' M u), M = R diag(a^2, b^2) R' (R = [major minor])
+        m00 = j0 * a2 * j0 + n0 * b2 * n0
+        m01 = j0 * a2 * j1 + n0 * b2 * n1
+        m11 = j1 * a2 * j1 + n1 * b2 * n1
+        self._m = (m00, m01, m11)
+        self._c = (float(centre[0]), float(centre[1]))
+        self.M = np.array([[m00, m01], [m01, m11]])
+
+    def support_xy(self, u0: float, u1: float) -> tuple[float, float]:
+        """The boundary point farthest along direction ``(u0, u1)``, as two floats."""
+        m00, m01, m11 = self._m
+        v0, v1 = m00 * u0 + m01 * u1, m01 * u0 + m11 * u1
+        r = math.sqrt(max(u0 * v0 + u1 * v1, 1e-300))
+        return self._c[0] + v0 / r, self._c[1] + v1 / r
 
     def support_point(self, u: FloatArr) -> FloatArr:
         """The boundary point farthest along direction ``u``."""
-        Mu = self.M @ u
-        return self.centre + Mu / np.sqrt(max(float(u @ Mu), 1e-300))
+        return np.array(self.support_xy(float(u[0]), float(u[1])))
 
     def chord_through_centre(self, n: FloatArr) -> tuple[FloatArr, FloatArr, float]:
         """The longest chord along direction ``n`` (it passes through the centre)."""
-        n = n / np.hypot(n[0], n[1])
-        half = 1.0 / np.sqrt((n @ self.major) ** 2 / self.a**2 + (n @ self.minor) ** 2 / self.b**2)
-        return self.centre - half * n, self.centre + half * n, 2.0 * half
+        n0, n1 = float(n[0]), float(n[1])
+        nn = math.hypot(n0, n1)
+        n0, n1 = n0 / nn, n1 / nn
+        j0, j1 = float(self.major[0]), float(self.major[1])
+        i0, i1 = float(self.minor[0]), float(self.minor[1])
+        half = 1.0 / math.sqrt((n0 * j0 + n1 * j1) ** 2 / self.a**2 + (n0 * i0 + n1 * i1) ** 2 / self.b**2)
+        c0, c1 = self._c
+        return np.array([c0 - half * n0, c1 - half * n1]), np.array([c0 + half * n0, c1 + half * n1]), 2.0 * half
 
     def points(self, n: int = 180) -> FloatArr:
         th = np.linspace(0.0, 2.0 * np.pi, n, endpoint=False)

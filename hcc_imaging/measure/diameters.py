@@ -54,6 +54,7 @@ pruning and farthest pairs only on slices that can win (see :mod:`._hull`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -500,6 +501,37 @@ def _tied_pairs(hulls: _hull.SliceHulls, pos: int, sr: float, sc: float, length:
     return out[:_MAX_TIES]
 
 
+def _concave_quadratic(ks: list[float], ys: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The least-squares parabola through ``(ks, ys)`` (at least 3 distinct ``ks``) evaluated at
+    ``ks`` when it opens downwards, else ``ys`` itself.  Normal equations in the centred
+    positions, solved by Cramer's rule in Python floats (a handful of points: ``np.polyfit``'s
+    lstsq costs more than the maths; the same parabola up to rounding)."""
+    n = len(ks)
+    km = sum(ks) / n
+    x = [k - km for k in ks]
+    y = ys.tolist()
+    s1 = sum(x)
+    s2 = sum(v * v for v in x)
+    s3 = sum(v * v * v for v in x)
+    s4 = sum((v * v) * (v * v) for v in x)
+    t0 = sum(y)
+    t1 = sum(v * w for v, w in zip(x, y, strict=True))
+    t2 = sum(v * v * w for v, w in zip(x, y, strict=True))
+    # [s4 s3 s2; s3 s2 s1; s2 s1 n] (c2, c1, c0) = (t2, t1, t0)
+    m1 = s2 * n - s1 * s1
+    m2 = s3 * n - s1 * s2
+    m3 = s3 * s1 - s2 * s2
+    det = s4 * m1 - s3 * m2 + s2 * m3
+    if not det > 0.0:  # (fewer than 3 distinct positions: no parabola)
+        return ys
+    c2 = (t2 * m1 - s3 * (t1 * n - s1 * t0) + s2 * (t1 * s1 - s2 * t0)) / det
+    if not c2 < 0.0:
+        return ys
+    c1 = (s4 * (t1 * n - s1 * t0) - t2 * m2 + s2 * (s3 * t0 - s2 * t1)) / det
+    c0 = (s4 * (s2 * t0 - s1 * t1) - s3 * (s3 * t0 - s2 * t1) + t2 * m3) / det
+    return np.array([(c2 * v + c1) * v + c0 for v in x])
+
+
 #: at most this many slices (longest centre-hull diameters first) get their LD refined
 _MAX_LD_SLICES = 5
 #: at most this many tied centre pairs per slice are refined
@@ -548,10 +580,8 @@ def _core(frame: AxialFrame, feret: bool = False) -> _Core:
             # keep the slices where a quadratic through the centre-hull lengths (over the slice
             # position) is highest: the sections of a smooth lesion change smoothly, the
             # centre-hull lengths are quantised by up to a voxel
-            ks = np.array([float(hulls.slices[c[0]]) for c in cands])
             ls = np.array([c[3] for c in cands])
-            coef = np.polyfit(ks - ks.mean(), ls, 2)
-            score = np.polyval(coef, ks - ks.mean()) if coef[0] < 0 else ls
+            score = _concave_quadratic([float(hulls.slices[c[0]]) for c in cands], ls)
             # (slices tied with the last one kept are kept too: the choice must not depend on
             # the slice order of the array)
             kth = np.sort(score)[::-1][_MAX_LD_SLICES - 1]
@@ -594,11 +624,7 @@ def _core(frame: AxialFrame, feret: bool = False) -> _Core:
         # The sections of a smooth lesion change smoothly from slice to slice: pick the slice by
         # a quadratic fit of the refined lengths over the slice position (the max of noisy
         # per-slice values would favour the slice whose ends happened to be over-estimated).
-        ks = np.array([float(hulls.slices[r[1]]) for r in refined])
-        kc = ks - ks.mean()
-        coef = np.polyfit(kc, score, 2)
-        if coef[0] < 0:
-            score = np.polyval(coef, kc)
+        score = _concave_quadratic([float(hulls.slices[r[1]]) for r in refined], score)
     # ties of the score (a lesion symmetric about a slice) go to the longer refined LD, then to
     # the lowest slice: the same choice whatever the slice order of the array
     top = np.flatnonzero(score >= score.max() - 1e-9 * max(1.0, float(score.max())))
@@ -682,12 +708,13 @@ def _ellipses_farthest(
     pa, pb = ea.points(72), eb.points(72)
     d2 = (pa[:, None, 0] - pb[None, :, 0]) ** 2 + (pa[:, None, 1] - pb[None, :, 1]) ** 2
     ia, ib = divmod(int(d2.argmax()), len(pb))
-    p_mm, q_mm = pa[ia], pb[ib]
-    for _ in range(12):
-        u = p_mm - q_mm
-        u = u / np.hypot(u[0], u[1])
-        p_mm, q_mm = ea.support_point(u), eb.support_point(-u)
-    return p_mm, q_mm
+    (p0, p1), (q0, q1) = pa[ia].tolist(), pb[ib].tolist()
+    for _ in range(12):  # (Python floats: 2-vectors)
+        u0, u1 = p0 - q0, p1 - q1
+        nu = math.hypot(u0, u1)
+        u0, u1 = u0 / nu, u1 / nu
+        (p0, p1), (q0, q1) = ea.support_xy(u0, u1), eb.support_xy(-u0, -u1)
+    return np.array([p0, p1]), np.array([q0, q1])
 
 
 def _feret_pairs(
@@ -762,9 +789,14 @@ def _feret_from_core(frame: AxialFrame, core: _Core) -> FeretDiameter:
                 best = (ln, ks[i], ks[j], p_mm, q_mm)
     length, ka, kb, p_mm, q_mm = best
     idx = np.array([[ka, p_mm[0] / sr, p_mm[1] / sc], [kb, q_mm[0] / sr, q_mm[1] / sc]], dtype=np.float64)
-    if core.ld.length_mm > length:  # the LD is a pair of the same sections: the Feret is at least it
+    # the LD is a pair of the same sections: the Feret is at least it; where the two are equal
+    # within rounding (the Feret pair is the LD) the Feret pair's own line is kept, so that the
+    # endpoints' order does not hang on the last bit of two ways of computing one length
+    if core.ld.length_mm > length + 1e-9 * hn:
         length = core.ld.length_mm
         idx = np.stack(core.ld_frame)
+    else:
+        length = max(length, core.ld.length_mm)
     pts = frame.to_index(idx)
     lps = frame.labels.index_to_lps(pts)
     return FeretDiameter(
