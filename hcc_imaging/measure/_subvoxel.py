@@ -281,36 +281,46 @@ def fit_ellipse(sl: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> Ellip
     return fit_ellipses([sl], spacing_rc)[0]
 
 
-def _canonical(sl: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> tuple | None:
+def _canonical(
+    sl: NDArray[np.bool_], spacing_rc: tuple[float, float], box: tuple[int, int, int, int] | None = None
+) -> tuple | None:
+    """The canonical copy of a slice's box (see :func:`fit_ellipse`); ``box`` = the rows and
+    columns ``(r0, r1, c0, c1)`` (inclusive) holding its voxels, when known."""
     h_mm = max(spacing_rc)
     sr, sc = spacing_rc[0] / h_mm, spacing_rc[1] / h_mm
-    nz_r = np.flatnonzero(sl.any(axis=1))
-    nz_c = np.flatnonzero(sl.any(axis=0))
-    if len(nz_r) == 0:
-        return None
-    r0, c0 = int(nz_r[0]), int(nz_c[0])
-    core = sl[r0 : int(nz_r[-1]) + 1, c0 : int(nz_c[-1]) + 1]
-    sub = np.zeros((core.shape[0] + 2, core.shape[1] + 2), dtype=bool)
-    sub[1:-1, 1:-1] = core
+    if box is None:
+        nz_r = np.flatnonzero(sl.any(axis=1))
+        nz_c = np.flatnonzero(sl.any(axis=0))
+        if len(nz_r) == 0:
+            return None
+        box = (int(nz_r[0]), int(nz_r[-1]), int(nz_c[0]), int(nz_c[-1]))
+    r0, r1, c0, c1 = box
+    core = sl[r0 : r1 + 1, c0 : c1 + 1]
+    shape = (r1 - r0 + 3, c1 - c0 + 3)
     # the key compares (spacing, shape) first: only the transposition(s) with the smallest
-    # (spacing, shape) can win, so the bytes are packed for those only (same choice)
-    heads = {tr: ((sc, sr) if tr else (sr, sc), sub.shape[::-1] if tr else sub.shape) for tr in (False, True)}
+    # (spacing, shape) can win, so the bytes are compared for those only (same choice).  The
+    # bytes of the box's voxels, one per voxel, in row-major order, order the candidates as the
+    # bit-packed bytes of the box with its empty ring would (equal shapes: the ring's zeros sit
+    # at the same places in every candidate, and packing keeps the lexicographic order)
+    heads = {tr: ((sc, sr) if tr else (sr, sc), shape[::-1] if tr else shape) for tr in (False, True)}
     least = min(heads.values())
     best: tuple | None = None
     for tr in (False, True):
         if heads[tr] != least:
             continue
-        a = sub.T if tr else sub
-        spv = heads[tr][0]
+        a = core.T if tr else core
         for fr in (False, True):
             for fc in (False, True):
                 v = a[:: -1 if fr else 1, :: -1 if fc else 1]
-                key = (spv, v.shape, np.packbits(v).tobytes())
+                key = v.tobytes()
                 if best is None or key < best[0]:
-                    best = (key, tr, fr, fc, v, spv)
+                    best = (key, tr, fr, fc, v)
     assert best is not None
-    _, tr, fr, fc, v, spv = best
-    return np.ascontiguousarray(v), spv, tr, fr, fc, r0, c0, sr, sc, h_mm
+    _, tr, fr, fc, v = best
+    spv = heads[tr][0]
+    out = np.zeros((v.shape[0] + 2, v.shape[1] + 2), dtype=bool)
+    out[1:-1, 1:-1] = v
+    return out, spv, tr, fr, fc, r0, c0, sr, sc, h_mm
 
 
 def _from_box(canon: tuple, res: tuple[FloatArr, float, float, FloatArr]) -> EllipseSection:
@@ -347,7 +357,20 @@ def fit_ellipses(slices: list[NDArray[np.bool_]], spacing_rc: tuple[float, float
     same LAPACK calls per matrix), the acceptance test rasterises all ellipses together.  A
     slice's result does not depend on the other slices of the batch (the padding adds exact
     zeros to every sum; tested against one slice at a time)."""
-    canon = [_canonical(sl, spacing_rc) for sl in slices]
+    if len(slices) > 1 and all(sl.shape == slices[0].shape for sl in slices):
+        # the boxes of all slices at once
+        st = np.stack(slices)
+        rows, cols = st.any(axis=2), st.any(axis=1)
+        has = rows.any(axis=1)
+        r0s, r1s = rows.argmax(axis=1), rows.shape[1] - 1 - rows[:, ::-1].argmax(axis=1)
+        c0s, c1s = cols.argmax(axis=1), cols.shape[1] - 1 - cols[:, ::-1].argmax(axis=1)
+        boxes = np.stack([r0s, r1s, c0s, c1s], axis=1).tolist()
+        canon = [
+            _canonical(sl, spacing_rc, tuple(bx)) if ok else None
+            for sl, bx, ok in zip(slices, boxes, has.tolist(), strict=True)
+        ]
+    else:
+        canon = [_canonical(sl, spacing_rc) for sl in slices]
     idx = [i for i, c in enumerate(canon) if c is not None]
     out: list[EllipseSection | None] = [None] * len(slices)
     if idx:
