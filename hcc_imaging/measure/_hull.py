@@ -117,6 +117,9 @@ def slice_hulls(mask: NDArray[np.bool_]) -> SliceHulls:
     k, j, first, last = row_extremes(mask)
     # both chains in one pass of pruning rounds: the right chain's groups are numbered after the
     # left chain's (groups never mix, so each chain is pruned exactly as on its own)
+    if len(k) == 0:
+        e = np.zeros(0, dtype=np.int64)
+        return SliceHulls(k=e, j=e.copy(), i=e.copy(), slices=e.copy(), starts=np.zeros(1, dtype=np.int64))
     nk = int(k[-1]) + 1
     gk, gy, gx = _minorant(np.concatenate([k, k + nk]), np.concatenate([j, j]), np.concatenate([first, -last]))
     side = gk >= nk

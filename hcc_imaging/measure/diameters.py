@@ -663,26 +663,28 @@ def _perpendicular(
     sp = frame.spacing
     k = int(hulls.slices[pos])
     hn = max(sp[1], sp[2])
-    poly = _hull.polygon_of_slice(hulls, pos, (sp[1] / hn, sp[2] / hn))
-    if np.linalg.norm(direction_mm) == 0.0:
+    nonzero = bool(np.linalg.norm(direction_mm) != 0.0)
+    ell = None if sections is None or not nonzero else sections.get(k)
+    if ell is not None:
+        # the longest chord of an ellipse along a direction passes through its centre (the
+        # centre hull's chord is not needed)
+        pm, qm, length = ell.chord_through_centre(np.array([-direction_mm[1], direction_mm[0]]))
+    elif not nonzero:
         # zero-length long axis (single voxel): short axis is zero too
-        p = poly[0] * hn
+        p = _hull.polygon_of_slice(hulls, pos, (sp[1] / hn, sp[2] / hn))[0] * hn
         length, pm, qm = 0.0, p, p
     else:
+        poly = _hull.polygon_of_slice(hulls, pos, (sp[1] / hn, sp[2] / hn))
         ties = _hull.perpendicular_chord(poly, direction_mm, all_ties=True)
         length, pm, qm = ties[0][0] * hn, ties[0][1] * hn, ties[0][2] * hn
-        ell = None if sections is None else sections.get(k)
-        if length == 0.0 and ell is None:
+        if length == 0.0:
             # a one-voxel-wide section: its width is found from the point alone, both ways
             nrm = np.array([-direction_mm[1], direction_mm[0]])
             src = (sp[1], sp[2])
             pm = _subvoxel.refine_end(frame.mask[k], src, pm, -nrm, 0.0, vertex=False)
             qm = _subvoxel.refine_end(frame.mask[k], src, qm, nrm, 0.0, vertex=False)
             length = float(np.hypot(*(qm - pm)))
-        elif ell is not None:
-            # the longest chord of an ellipse along a direction passes through its centre
-            pm, qm, length = ell.chord_through_centre(np.array([-direction_mm[1], direction_mm[0]]))
-        elif length > 0.0:
+        else:
             # every tied chord position is refined (layout-independent), the longest kept
             best = -1.0
             for _, a_, b_ in ties[:_MAX_TIES]:
