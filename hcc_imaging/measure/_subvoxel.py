@@ -101,17 +101,35 @@ def _stack_midpoints(stack: NDArray[np.bool_]) -> tuple[NDArray[np.intp], NDArra
     outside) and the slice of each midpoint, sorted by slice (stable: per slice
     direction-major, then voxel order).  The boundary voxels are found once, then only their
     4 neighbours are tested."""
+    n, R, C = stack.shape
     inner = stack[:, 1:-1, 1:-1]
     full = stack[:, 2:, 1:-1] & stack[:, :-2, 1:-1]
     full &= stack[:, 1:-1, 2:]
     full &= stack[:, 1:-1, :-2]
-    bb, jj, ii = np.nonzero(inner & ~full)
+    # (flat indices and integer arithmetic: several times faster than a 3-D nonzero)
+    f = np.flatnonzero(inner & ~full)
+    bb, rem = np.divmod(f, (R - 2) * (C - 2))
+    jj, ii = np.divmod(rem, C - 2)
     jj += 1
     ii += 1
-    dd, kk = np.nonzero(~stack[bb[None, :], jj[None, :] + _STEP_J[:, None], ii[None, :] + _STEP_I[:, None]])
+    # the neighbours by flat offsets (the empty ring keeps them in the voxel's own slice)
+    flat = np.ascontiguousarray(stack).reshape(-1)
+    g = (bb * (R * C) + jj * C + ii)[None, :] + (_STEP_J * C + _STEP_I)[:, None]
+    f2 = np.flatnonzero(~flat[g])
+    dd, kk = np.divmod(f2, len(bb))
     order = np.argsort(bb[kk], kind="stable")
     dd, kk = dd[order], kk[order]
     return jj[kk], ii[kk], dd, bb[kk]
+
+
+def _nonzero3(a: NDArray[np.bool_]) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
+    """``np.nonzero`` of a 3-D array (same indices, same order), by ``flatnonzero`` and integer
+    division: several times faster on the small stacks here."""
+    _, R, C = a.shape
+    f = np.flatnonzero(a)
+    b, rem = np.divmod(f, R * C)
+    j, i = np.divmod(rem, C)
+    return b, j, i
 
 
 def _wfit(t: FloatArr, s: FloatArr, et: FloatArr, es: FloatArr, h: float) -> FloatArr | None:
@@ -534,7 +552,7 @@ def _fit_boxes(
     accept = nwrong == 0
     check = np.flatnonzero((nwrong > 0) & (nwrong <= lim))
     if len(check):
-        wb, wj, wi = np.nonzero(wrong[check])
+        wb, wj, wi = _nonzero3(wrong[check])
         rr = np.hypot(d0[check[wb], wj], d1[check[wb], wi])
         dist = np.abs(rr - rr / np.sqrt(np.maximum(q[check[wb], wj, wi], 1e-300)))
         dmax = np.zeros(len(check))
@@ -719,7 +737,7 @@ def fit_homothetic(stack: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
     if (nwrong > HOMOTHETIC_MISMATCH_VOXELS + ELLIPSE_MISMATCH_FRAC * cnt).any():
         return None
     if nwrong.any():
-        wb, wj, wi = np.nonzero(wrong)
+        wb, wj, wi = _nonzero3(wrong)
         rr = np.hypot(d0[wb, wj], d1[wb, wi])
         dist = np.abs(rr - rr / np.sqrt(np.maximum(qv[wb, wj, wi], 1e-300)))
         if dist.max() > ELLIPSE_MISMATCH_DIST_VOXELS * max(spv):
