@@ -563,8 +563,44 @@ def _fit_boxes(
     return out
 
 
+#: below this ratio of the smallest to the largest Cholesky pivot a scatter matrix counts as
+#: singular for the symmetric form of :func:`_fitzgibbon`
+_CHOL_MIN_PIVOT_RATIO = 1e-5
+
+
 def _fitzgibbon(S: NDArray) -> FloatArr:
-    """Fitzgibbon's conic of each scatter matrix (a row of NaN: no ellipse)."""
+    """Fitzgibbon's conic of each scatter matrix (a row of NaN: no ellipse).
+
+    Symmetric-definite form: with ``S = L L'`` the eigenvalues of ``S^-1 C`` are those of the
+    symmetric ``L^-1 C L^-T`` (``eigh``: faster than ``eig`` of the non-symmetric product);
+    ``S`` is positive definite and ``C`` has one positive eigenvalue, so exactly one is
+    positive, the ellipse (the one :func:`_fitzgibbon_general` picks).  A (near-)singular
+    ``S`` (the midpoints on a conic to rounding, e.g. the 8 of a 2 x 2 voxel square on a
+    circle: Cholesky pivot ratio ~1e-8, against >= 4e-3 for all others of 2,570 fits of
+    reference masks) goes to :func:`_fitzgibbon_general`, whose rounding decides as before.
+    Each matrix's result is independent of the others in the batch."""
+    m = len(S)
+    try:
+        L = np.linalg.cholesky(S)
+    except np.linalg.LinAlgError:  # one is not positive definite: one at a time
+        if m == 1:
+            return _fitzgibbon_general(S)
+        return np.concatenate([_fitzgibbon(S[r : r + 1]) for r in range(m)])
+    d = np.abs(np.diagonal(L, axis1=1, axis2=2))
+    sing = d.min(axis=1) < _CHOL_MIN_PIVOT_RATIO * d.max(axis=1)
+    Li = np.linalg.inv(L)
+    LiT = Li.transpose(0, 2, 1)
+    ev, V = np.linalg.eigh(Li @ _FITZGIBBON @ LiT)
+    res = (LiT @ V[:, :, -1:])[:, :, 0]
+    res[~((ev[:, -1] > 1e-9 * np.abs(ev).max(axis=1)) & np.isfinite(ev).all(axis=1))] = np.nan
+    if sing.any():
+        res[sing] = _fitzgibbon_general(S[sing])
+    return res
+
+
+def _fitzgibbon_general(S: NDArray) -> FloatArr:
+    """:func:`_fitzgibbon` by the eigenvectors of the non-symmetric ``S^-1 C`` (the first
+    eigenvalue above 1e-9 of the largest in magnitude)."""
     m = len(S)
     try:
         EV, VV = np.linalg.eig(np.linalg.solve(S, np.broadcast_to(_FITZGIBBON, (m, 6, 6))))
