@@ -63,7 +63,9 @@ def row_extremes(mask: NDArray[np.bool_]) -> tuple[IntArr, IntArr, IntArr, IntAr
     if m.size < _PACK_MIN_VOXELS:
         n_col = m.shape[2]
         first_all = m.argmax(axis=2)
-        k, j = np.divmod(np.flatnonzero(m.any(axis=2)), m.shape[1])  # (= np.nonzero, faster)
+        # a row is non-empty iff its argmax voxel is set (no second pass over the mask);
+        # flatnonzero and division = np.nonzero, faster
+        k, j = np.divmod(np.flatnonzero(np.take_along_axis(m, first_all[:, :, None], axis=2)), m.shape[1])
         last_kj = (n_col - 1) - m[:, :, ::-1].argmax(axis=2)[k, j]
         return k.astype(np.int64), j.astype(np.int64), first_all[k, j].astype(np.int64), last_kj.astype(np.int64)
     P = np.packbits(m, axis=2)

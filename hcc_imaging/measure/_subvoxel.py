@@ -336,26 +336,25 @@ def _canonical(
     assert best is not None
     _, tr, fr, fc, v = best
     spv = heads[tr][0]
-    out = np.zeros((v.shape[0] + 2, v.shape[1] + 2), dtype=bool)
-    out[1:-1, 1:-1] = v
-    return out, spv, tr, fr, fc, r0, c0, sr, sc, h_mm
+    # (the box with its empty ring is (v.shape + 2); _fit_boxes places v inside the ring)
+    return v, spv, tr, fr, fc, r0, c0, sr, sc, h_mm
 
 
-def _from_box(canon: tuple, res: tuple[FloatArr, float, float, FloatArr]) -> EllipseSection:
+def _from_box(canon: tuple, res: tuple[tuple[float, float], float, float, tuple[float, float]]) -> EllipseSection:
     v, spv, tr, fr, fc, r0, c0, sr, sc, h_mm = canon
-    centre, a_, b_, major = res
-    n0, n1 = v.shape
+    (x0, x1), a_, b_, (m0, m1) = res
+    n0, n1 = v.shape[0] + 2, v.shape[1] + 2
     if fr:
-        centre[0] = (n0 - 1) * spv[0] - centre[0]
-        major[0] = -major[0]
+        x0 = (n0 - 1) * spv[0] - x0
+        m0 = -m0
     if fc:
-        centre[1] = (n1 - 1) * spv[1] - centre[1]
-        major[1] = -major[1]
+        x1 = (n1 - 1) * spv[1] - x1
+        m1 = -m1
     if tr:
-        centre = centre[::-1].copy()
-        major = major[::-1].copy()
-    centre = centre + np.array([(r0 - 1) * sr, (c0 - 1) * sc])
-    return EllipseSection(centre * h_mm, a_ * h_mm, b_ * h_mm, major)
+        x0, x1, m0, m1 = x1, x0, m1, m0
+    x0 += (r0 - 1) * sr
+    x1 += (c0 - 1) * sc
+    return EllipseSection(np.array([x0 * h_mm, x1 * h_mm]), a_ * h_mm, b_ * h_mm, (m0, m1))
 
 
 def _pick(ev: NDArray, V: NDArray) -> FloatArr | None:
@@ -401,16 +400,17 @@ def fit_ellipses(slices: list[NDArray[np.bool_]], spacing_rc: tuple[float, float
 
 def _fit_boxes(
     subs: list[NDArray[np.bool_]], spvs: list[tuple[float, float]]
-) -> list[tuple[FloatArr, float, float, FloatArr] | None]:
-    """The ellipse fit of boxes whose border ring is empty (coordinates: mm from voxel (0, 0)
-    of each box), or None where it does not reproduce the box."""
+) -> list[tuple[tuple[float, float], float, float, tuple[float, float]] | None]:
+    """The ellipse fit of boxes (``subs``: their voxels; each box is that plus an empty ring of
+    one voxel; coordinates: mm from voxel (0, 0) of each ringed box), or None where it does not
+    reproduce the box."""
     n = len(subs)
-    out: list[tuple[FloatArr, float, float, FloatArr] | None] = [None] * n
-    R = max(s.shape[0] for s in subs)
-    C = max(s.shape[1] for s in subs)
+    out: list[tuple[tuple[float, float], float, float, tuple[float, float]] | None] = [None] * n
+    R = max(s.shape[0] for s in subs) + 2
+    C = max(s.shape[1] for s in subs) + 2
     stack = np.zeros((n, R, C), dtype=bool)
     for b, s in enumerate(subs):
-        stack[b, : s.shape[0], : s.shape[1]] = s
+        stack[b, 1 : s.shape[0] + 1, 1 : s.shape[1] + 1] = s
     # boundary midpoints of all boxes; padding adds none (the ring of every box is empty)
     jm, im, dd, seg = _stack_midpoints(stack)
     cnt = np.bincount(seg, minlength=n)
@@ -518,7 +518,7 @@ def _fit_boxes(
     # beyond them)
     ex_ = np.sqrt(mj0 * (sa * sa) * mj0 + mn0 * (sb * sb) * mn0)
     ey_ = np.sqrt(mj1 * (sa * sa) * mj1 + mn1 * (sb * sb) * mn1)
-    shp = np.array([subs[b].shape for b in act], dtype=np.float64)
+    shp = np.array([subs[b].shape for b in act], dtype=np.float64) + 2.0
     spa = spv[act]
     inbox = (
         (c0[:, 0] - ex_ >= 0.0)
@@ -558,8 +558,10 @@ def _fit_boxes(
         dmax = np.zeros(len(check))
         np.maximum.at(dmax, wb, dist)
         accept[check] = dmax <= ELLIPSE_MISMATCH_DIST_VOXELS * spa[check].max(axis=1)
-    for r in np.flatnonzero(accept).tolist():
-        out[int(act[r])] = (c0[r].copy(), float(sa[r]), float(sb[r]), np.array([mj0[r], mj1[r]]))
+    if accept.any():
+        acl, c0l, sal, sbl, j0l, j1l = (v.tolist() for v in (act, c0, sa, sb, mj0, mj1))
+        for r in np.flatnonzero(accept).tolist():
+            out[acl[r]] = ((c0l[r][0], c0l[r][1]), sal[r], sbl[r], (j0l[r], j1l[r]))
     return out
 
 
