@@ -35,6 +35,7 @@ boundary), the sideways move of a vertex to the window.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -285,8 +286,17 @@ class EllipseSection:
         return np.array([c0 - half * n0, c1 - half * n1]), np.array([c0 + half * n0, c1 + half * n1]), 2.0 * half
 
     def points(self, n: int = 180) -> FloatArr:
-        th = np.linspace(0.0, 2.0 * np.pi, n, endpoint=False)
-        return self.centre + np.outer(self.a * np.cos(th), self.major) + np.outer(self.b * np.sin(th), self.minor)
+        cs, sn = _unit_circle(n)
+        return self.centre + np.outer(self.a * cs, self.major) + np.outer(self.b * sn, self.minor)
+
+
+@functools.lru_cache(maxsize=8)
+def _unit_circle(n: int) -> tuple[FloatArr, FloatArr]:
+    th = np.linspace(0.0, 2.0 * np.pi, n, endpoint=False)
+    cs, sn = np.cos(th), np.sin(th)
+    cs.flags.writeable = False
+    sn.flags.writeable = False
+    return cs, sn
 
 
 def fit_ellipse(sl: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> EllipseSection | None:

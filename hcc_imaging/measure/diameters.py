@@ -376,16 +376,23 @@ def _pt(a: NDArray[np.float64]) -> Point3:
 
 
 def _diameter(frame: AxialFrame, p_f: NDArray[np.float64], q_f: NDArray[np.float64], length: float) -> AxialDiameter:
-    pts_f = np.stack([p_f, q_f])
-    idx = frame.to_index(pts_f)
-    lps = frame.labels.index_to_lps(idx)
-    slice_index = int(round(idx[0, frame.plane_axis]))
+    # frame -> array indices in Python floats (the same additions as AxialFrame.to_index)
+    perm, off = frame.perm, frame.offset
+    ends = []
+    for f in (p_f, q_f):
+        fl = f.tolist()
+        pt = [0.0, 0.0, 0.0]
+        for a in range(3):
+            pt[perm[a]] = fl[a] + off[perm[a]]
+        ends.append(pt)
+    lps = frame.labels.index_to_lps(ends).tolist()
+    pa = frame.plane_axis
     return AxialDiameter(
         length_mm=float(length),
-        endpoints_lps=(_pt(lps[0]), _pt(lps[1])),
-        endpoints_index=(_pt(idx[0]), _pt(idx[1])),
-        slice_index=slice_index,
-        plane_axis=frame.plane_axis,
+        endpoints_lps=(tuple(lps[0]), tuple(lps[1])),
+        endpoints_index=(tuple(ends[0]), tuple(ends[1])),
+        slice_index=int(round(ends[0][pa])),
+        plane_axis=pa,
     )
 
 
