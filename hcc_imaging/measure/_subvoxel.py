@@ -557,17 +557,23 @@ def _fit_boxes(
     # (the padding beyond a box is outside its ellipse, which lies within the box: no mismatch)
     wrong = q <= 1.0
     wrong ^= stack[act]
-    nwrong = np.count_nonzero(wrong, axis=(1, 2))
+    # the wrong voxels once (flat indices), counted per box
+    fw = np.flatnonzero(wrong)
+    wb_all, rem = np.divmod(fw, R * C)
+    nwrong = np.bincount(wb_all, minlength=len(act))
     lim = ELLIPSE_MISMATCH_VOXELS + ELLIPSE_MISMATCH_FRAC * cnt[act]
     accept = nwrong == 0
-    check = np.flatnonzero((nwrong > 0) & (nwrong <= lim))
-    if len(check):
-        wb, wj, wi = _nonzero3(wrong[check])
-        rr = np.hypot(d0[check[wb], wj], d1[check[wb], wi])
-        dist = np.abs(rr - rr / np.sqrt(np.maximum(q[check[wb], wj, wi], 1e-300)))
-        dmax = np.zeros(len(check))
-        np.maximum.at(dmax, wb, dist)
-        accept[check] = dmax <= ELLIPSE_MISMATCH_DIST_VOXELS * spa[check].max(axis=1)
+    in_check = (nwrong > 0) & (nwrong <= lim)
+    if in_check.any():
+        check = np.flatnonzero(in_check)
+        sel = in_check[wb_all]
+        wbb = wb_all[sel]  # box (index into act) of each wrong voxel of the boxes checked
+        wj, wi = np.divmod(rem[sel], C)
+        rr = np.hypot(d0[wbb, wj], d1[wbb, wi])
+        dist = np.abs(rr - rr / np.sqrt(np.maximum(q[wbb, wj, wi], 1e-300)))
+        dmax = np.zeros(len(act))
+        np.maximum.at(dmax, wbb, dist)
+        accept[check] = dmax[check] <= ELLIPSE_MISMATCH_DIST_VOXELS * spa[check].max(axis=1)
     if accept.any():
         acl, c0l, sal, sbl, j0l, j1l = (v.tolist() for v in (act, c0, sa, sb, mj0, mj1))
         for r in np.flatnonzero(accept).tolist():

@@ -604,16 +604,19 @@ def _core(frame: AxialFrame, feret: bool = False) -> _Core:
     refined = []
     for q, qa, qb, _ql in sorted(cands, key=lambda c: int(hulls.slices[c[0]])):
         k = int(hulls.slices[q])
-        p_mm = np.array([hulls.j[qa] * sr, hulls.i[qa] * sc], dtype=np.float64)
-        q_mm = np.array([hulls.j[qb] * sr, hulls.i[qb] * sc], dtype=np.float64)
         ell = sections.get(k) if qa != qb else None
         if ell is not None:
-            p2 = ell.centre + ell.a * ell.major
-            q2 = ell.centre - ell.a * ell.major
-            if (p2 - q2) @ (p_mm - q_mm) < 0:
+            # (2-vectors in Python floats: the same sums and products)
+            pj, pi, qj, qi = (float(v) for v in (hulls.j[qa] * sr, hulls.i[qa] * sc, hulls.j[qb] * sr, hulls.i[qb] * sc))
+            (c0, c1), m0, m1 = ell.centre.tolist(), float(ell.major[0]), float(ell.major[1])
+            p2 = (c0 + ell.a * m0, c1 + ell.a * m1)
+            q2 = (c0 - ell.a * m0, c1 - ell.a * m1)
+            if (p2[0] - q2[0]) * (pj - qj) + (p2[1] - q2[1]) * (pi - qi) < 0:
                 p2, q2 = q2, p2
             ln = 2.0 * ell.a
         else:
+            p_mm = np.array([hulls.j[qa] * sr, hulls.i[qa] * sc], dtype=np.float64)
+            q_mm = np.array([hulls.j[qb] * sr, hulls.i[qb] * sc], dtype=np.float64)
             ln = -1.0
             for ta, tb in _tied_pairs(hulls, q, sr / hn, sc / hn, _ql / hn):
                 pa = np.array([hulls.j[ta] * sr, hulls.i[ta] * sc], dtype=np.float64)
