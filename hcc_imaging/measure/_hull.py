@@ -187,10 +187,12 @@ def feret_3d(hulls: SliceHulls, spacing: tuple[float, float, float], lower: tupl
     Every pair of points lies on two slices (k1, k2); their distance is
     ``sqrt(dz^2 + d_xy^2)`` with ``d_xy`` at most the largest in-plane distance between the two
     slice hulls, which equals ``max_u h1(u) + h2(-u)`` over in-plane unit vectors u (support
-    functions).  Sampling u at 128 angles bounds it from above within a factor
-    ``1/cos(pi/128)``.  Slice pairs whose bound cannot beat the best known pair (starting with
+    functions).  Sampling u at N equally spaced angles bounds it from above within a factor
+    ``1/cos(pi/N)`` (N = 128, or 64 / 32 for hulls of fewer than 2,000 / 500 vertices:
+    ``_COARSE_STEPS``).  Slice pairs whose bound cannot beat the best known pair (starting with
     ``lower``, e.g. the RECIST long axis) are skipped; the others are compared vertex by vertex,
-    by decreasing bound.
+    by decreasing bound.  The result does not depend on N: where slice pairs tie for the
+    farthest pair, the one first by the 128-angle bound (then by pair order) is returned.
 
     Parameters
     ----------
