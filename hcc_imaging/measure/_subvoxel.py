@@ -380,8 +380,9 @@ def _pick(ev: NDArray, V: NDArray) -> FloatArr | None:
 def fit_ellipses(slices: list[NDArray[np.bool_]], spacing_rc: tuple[float, float]) -> list[EllipseSection | None]:
     """:func:`fit_ellipse` of several slices, all at once: the boundary midpoints of every
     slice's canonical box are found in one padded stack, the weighted scatter matrices of the
-    reweighting passes are one batched product, the 6 x 6 solve and ``eig`` are stacked (the
-    same LAPACK calls per matrix), the acceptance test rasterises all ellipses together.  A
+    reweighting passes are one batched product, the 6 x 6 Cholesky, ``inv`` and ``eigh`` of
+    :func:`_fitzgibbon` are stacked (the same LAPACK calls per matrix), the acceptance test
+    rasterises all ellipses together.  A
     slice's result does not depend on the other slices of the batch (the padding adds exact
     zeros to every sum; tested against one slice at a time)."""
     if len(slices) > 1 and all(sl.shape == slices[0].shape for sl in slices):
