@@ -601,15 +601,15 @@ def _fitzgibbon(S: NDArray) -> FloatArr:
     m = len(S)
     try:
         L = np.linalg.cholesky(S)
-    except np.linalg.LinAlgError:  # one is not positive definite: one at a time
+        d = np.abs(np.diagonal(L, axis1=1, axis2=2))
+        sing = ~(d.min(axis=1) >= _CHOL_MIN_PIVOT_RATIO * d.max(axis=1))  # (NaN: general form)
+        Li = np.linalg.inv(L)
+        LiT = Li.transpose(0, 2, 1)
+        ev, V = np.linalg.eigh(Li @ _FITZGIBBON @ LiT)
+    except np.linalg.LinAlgError:  # one is not positive definite (or not finite): one at a time
         if m == 1:
             return _fitzgibbon_general(S)
         return np.concatenate([_fitzgibbon(S[r : r + 1]) for r in range(m)])
-    d = np.abs(np.diagonal(L, axis1=1, axis2=2))
-    sing = d.min(axis=1) < _CHOL_MIN_PIVOT_RATIO * d.max(axis=1)
-    Li = np.linalg.inv(L)
-    LiT = Li.transpose(0, 2, 1)
-    ev, V = np.linalg.eigh(Li @ _FITZGIBBON @ LiT)
     res = (LiT @ V[:, :, -1:])[:, :, 0]
     res[~((ev[:, -1] > 1e-9 * np.abs(ev).max(axis=1)) & np.isfinite(ev).all(axis=1))] = np.nan
     if sing.any():
