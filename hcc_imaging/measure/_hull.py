@@ -315,12 +315,14 @@ def feret_3d(hulls: SliceHulls, spacing: tuple[float, float, float], lower: tupl
 
 
 def farthest_pair_per_slice(
-    hulls: SliceHulls, spacing_rc: tuple[float, float]
+    hulls: SliceHulls, spacing_rc: tuple[float, float], per_slice: dict[int, tuple[int, int, float]] | None = None
 ) -> tuple[int, int, int, float]:
     """Longest in-plane distance over all slices (the RECIST long axis on voxel centres).
 
     Returns ``(slice_pos, a, b, length_mm)`` where ``slice_pos`` indexes ``hulls.slices`` and
     ``a``, ``b`` index the vertex arrays of ``hulls``.  Ties go to the lowest slice index.
+    ``per_slice``, when given, receives ``slice_pos -> (a, b, squared length)`` of every slice
+    searched (its first farthest pair in row-major order, as ``diameters._slices_farthest``).
     """
     sr, sc = spacing_rc
     u = hulls.j * sr
@@ -354,6 +356,11 @@ def farthest_pair_per_slice(
         flat = d2.reshape(len(sel), -1)
         am = flat.argmax(axis=1)
         vals = flat[np.arange(len(sel)), am]
+        if per_slice is not None:
+            ra, rb = np.divmod(am, h)
+            rows = np.arange(len(sel))
+            for q_, a_, b_, v_ in zip(sel.tolist(), ids[rows, ra].tolist(), ids[rows, rb].tolist(), vals.tolist(), strict=True):
+                per_slice[q_] = (a_, b_, v_)
         # exact ties -> lowest slice index
         top = vals.max()
         winners = np.flatnonzero(vals >= top - 1e-9 * max(1.0, top))

@@ -554,7 +554,8 @@ def _core(frame: AxialFrame, feret: bool = False) -> _Core:
     # the centre-hull searches run in units of the largest in-plane spacing, so that ties are
     # broken the same way at every scale (isotropic scaling property)
     hn = max(sr, sc)
-    pos, a, b, length = _hull.farthest_pair_per_slice(hulls, (sr / hn, sc / hn))
+    searched: dict[int, tuple[int, int, float]] = {}
+    pos, a, b, length = _hull.farthest_pair_per_slice(hulls, (sr / hn, sc / hn), per_slice=searched)
     length *= hn
     # candidate slices: every slice whose centre-hull diameter is within one in-plane voxel of
     # the longest (the boundary can lie up to a voxel beyond the centres at each end)
@@ -579,7 +580,15 @@ def _core(frame: AxialFrame, feret: bool = False) -> _Core:
         rad = np.maximum.reduceat(np.hypot(uu - cu[grp], vv - cv[grp]), s0s)
         far &= 2.0 * rad >= length - h - 1e-6 * hn
         far[pos] = False
-        for q, qa, qb, ql in _slices_farthest(hulls, np.flatnonzero(far), sr / hn, sc / hn):
+        # (the slices the LD search has already searched are not searched again: same pairs)
+        qs = np.flatnonzero(far).tolist()
+        rest = {r[0]: r for r in _slices_farthest(hulls, np.array([q for q in qs if q not in searched], dtype=np.int64), sr / hn, sc / hn)}
+        for q in qs:
+            if q in searched:
+                qa, qb, d2 = searched[q]
+                ql = math.sqrt(d2)
+            else:
+                _, qa, qb, ql = rest[q]
             ql *= hn
             if ql >= length - h - 1e-9 * hn:
                 cands.append((q, qa, qb, ql))
