@@ -330,22 +330,21 @@ def _canonical(
     # bytes of the box's voxels, one per voxel, in row-major order, order the candidates as the
     # bit-packed bytes of the box with its empty ring would (equal shapes: the ring's zeros sit
     # at the same places in every candidate, and packing keeps the lexicographic order)
-    heads = {tr: ((sc, sr) if tr else (sr, sc), shape[::-1] if tr else shape) for tr in (False, True)}
-    least = min(heads.values())
+    head0, head1 = ((sr, sc), shape), ((sc, sr), shape[::-1])
+    trs = (False, True) if head0 == head1 else ((False,) if head0 < head1 else (True,))
     best: tuple | None = None
-    for tr in (False, True):
-        if heads[tr] != least:
-            continue
+    for tr in trs:
         a = core.T if tr else core
         for fr in (False, True):
+            af = a[::-1] if fr else a
             for fc in (False, True):
-                v = a[:: -1 if fr else 1, :: -1 if fc else 1]
+                v = af[:, ::-1] if fc else af
                 key = v.tobytes()
                 if best is None or key < best[0]:
                     best = (key, tr, fr, fc, v)
     assert best is not None
     _, tr, fr, fc, v = best
-    spv = heads[tr][0]
+    spv = (sc, sr) if tr else (sr, sc)
     # (the box with its empty ring is (v.shape + 2); _fit_boxes places v inside the ring)
     return v, spv, tr, fr, fc, r0, c0, sr, sc, h_mm
 
