@@ -242,7 +242,7 @@ class EllipseSection:
 
     (2 x 2 arithmetic in Python floats: a numpy call per 2-vector costs more than the maths.)"""
 
-    __slots__ = ("centre", "a", "b", "major", "minor", "M", "_c", "_m")
+    __slots__ = ("centre", "a", "b", "_j", "_c", "_m")
 
     def __init__(self, centre: FloatArr, a: float, b: float, major: FloatArr) -> None:
         self.centre = centre
@@ -252,8 +252,7 @@ class EllipseSection:
         nm = math.hypot(m0, m1)
         j0, j1 = m0 / nm, m1 / nm
         n0, n1 = -j1, j0
-        self.major = np.array([j0, j1])
-        self.minor = np.array([n0, n1])
+        self._j = (j0, j1)
         a2, b2 = a * a, b * b
         # support: h(u) = sqrt(u' M u), M = R diag(a^2, b^2) R' (R = [major minor])
         m00 = j0 * a2 * j0 + n0 * b2 * n0
@@ -261,7 +260,22 @@ class EllipseSection:
         m11 = j1 * a2 * j1 + n1 * b2 * n1
         self._m = (m00, m01, m11)
         self._c = (float(centre[0]), float(centre[1]))
-        self.M = np.array([[m00, m01], [m01, m11]])
+
+    @property
+    def major(self) -> FloatArr:
+        """Unit vector of the major axis."""
+        return np.array(self._j)
+
+    @property
+    def minor(self) -> FloatArr:
+        """Unit vector of the minor axis (the major turned by +90 degrees)."""
+        return np.array([-self._j[1], self._j[0]])
+
+    @property
+    def M(self) -> FloatArr:
+        """The support matrix: ``h(u) = sqrt(u' M u)``."""
+        m00, m01, m11 = self._m
+        return np.array([[m00, m01], [m01, m11]])
 
     def support_xy(self, u0: float, u1: float) -> tuple[float, float]:
         """The boundary point farthest along direction ``(u0, u1)``, as two floats."""
@@ -279,8 +293,8 @@ class EllipseSection:
         n0, n1 = float(n[0]), float(n[1])
         nn = math.hypot(n0, n1)
         n0, n1 = n0 / nn, n1 / nn
-        j0, j1 = float(self.major[0]), float(self.major[1])
-        i0, i1 = float(self.minor[0]), float(self.minor[1])
+        j0, j1 = self._j
+        i0, i1 = -j1, j0
         half = 1.0 / math.sqrt((n0 * j0 + n1 * j1) ** 2 / self.a**2 + (n0 * i0 + n1 * i1) ** 2 / self.b**2)
         c0, c1 = self._c
         return np.array([c0 - half * n0, c1 - half * n1]), np.array([c0 + half * n0, c1 + half * n1]), 2.0 * half

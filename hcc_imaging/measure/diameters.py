@@ -617,7 +617,7 @@ def _core(frame: AxialFrame, feret: bool = False) -> _Core:
         if ell is not None:
             # (2-vectors in Python floats: the same sums and products)
             pj, pi, qj, qi = (float(v) for v in (hulls.j[qa] * sr, hulls.i[qa] * sc, hulls.j[qb] * sr, hulls.i[qb] * sc))
-            (c0, c1), m0, m1 = ell.centre.tolist(), float(ell.major[0]), float(ell.major[1])
+            (c0, c1), (m0, m1) = ell._c, ell._j
             p2 = (c0 + ell.a * m0, c1 + ell.a * m1)
             q2 = (c0 - ell.a * m0, c1 - ell.a * m1)
             if (p2[0] - q2[0]) * (pj - qj) + (p2[1] - q2[1]) * (pi - qi) < 0:
