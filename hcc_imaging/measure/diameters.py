@@ -54,6 +54,7 @@ pruning and farthest pairs only on slices that can win (see :mod:`._hull`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -375,16 +376,23 @@ def _pt(a: NDArray[np.float64]) -> Point3:
 
 
 def _diameter(frame: AxialFrame, p_f: NDArray[np.float64], q_f: NDArray[np.float64], length: float) -> AxialDiameter:
-    pts_f = np.stack([p_f, q_f])
-    idx = frame.to_index(pts_f)
-    lps = frame.labels.index_to_lps(idx)
-    slice_index = int(round(idx[0, frame.plane_axis]))
+    # frame -> array indices in Python floats (the same additions as AxialFrame.to_index)
+    perm, off = frame.perm, frame.offset
+    ends = []
+    for f in (p_f, q_f):
+        fl = f.tolist()
+        pt = [0.0, 0.0, 0.0]
+        for a in range(3):
+            pt[perm[a]] = fl[a] + off[perm[a]]
+        ends.append(pt)
+    lps = frame.labels.index_to_lps(ends).tolist()
+    pa = frame.plane_axis
     return AxialDiameter(
         length_mm=float(length),
-        endpoints_lps=(_pt(lps[0]), _pt(lps[1])),
-        endpoints_index=(_pt(idx[0]), _pt(idx[1])),
-        slice_index=slice_index,
-        plane_axis=frame.plane_axis,
+        endpoints_lps=(tuple(lps[0]), tuple(lps[1])),
+        endpoints_index=(tuple(ends[0]), tuple(ends[1])),
+        slice_index=int(round(ends[0][pa])),
+        plane_axis=pa,
     )
 
 
@@ -500,6 +508,37 @@ def _tied_pairs(hulls: _hull.SliceHulls, pos: int, sr: float, sc: float, length:
     return out[:_MAX_TIES]
 
 
+def _concave_quadratic(ks: list[float], ys: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The least-squares parabola through ``(ks, ys)`` (at least 3 distinct ``ks``) evaluated at
+    ``ks`` when it opens downwards, else ``ys`` itself.  Normal equations in the centred
+    positions, solved by Cramer's rule in Python floats (a handful of points: ``np.polyfit``'s
+    lstsq costs more than the maths; the same parabola up to rounding)."""
+    n = len(ks)
+    km = sum(ks) / n
+    x = [k - km for k in ks]
+    y = ys.tolist()
+    s1 = sum(x)
+    s2 = sum(v * v for v in x)
+    s3 = sum(v * v * v for v in x)
+    s4 = sum((v * v) * (v * v) for v in x)
+    t0 = sum(y)
+    t1 = sum(v * w for v, w in zip(x, y, strict=True))
+    t2 = sum(v * v * w for v, w in zip(x, y, strict=True))
+    # [s4 s3 s2; s3 s2 s1; s2 s1 n] (c2, c1, c0) = (t2, t1, t0)
+    m1 = s2 * n - s1 * s1
+    m2 = s3 * n - s1 * s2
+    m3 = s3 * s1 - s2 * s2
+    det = s4 * m1 - s3 * m2 + s2 * m3
+    if not det > 0.0:  # (fewer than 3 distinct positions: no parabola)
+        return ys
+    c2 = (t2 * m1 - s3 * (t1 * n - s1 * t0) + s2 * (t1 * s1 - s2 * t0)) / det
+    if not c2 < 0.0:
+        return ys
+    c1 = (s4 * (t1 * n - s1 * t0) - t2 * m2 + s2 * (s3 * t0 - s2 * t1)) / det
+    c0 = (s4 * (s2 * t0 - s1 * t1) - s3 * (s3 * t0 - s2 * t1) + t2 * m3) / det
+    return np.array([(c2 * v + c1) * v + c0 for v in x])
+
+
 #: at most this many slices (longest centre-hull diameters first) get their LD refined
 _MAX_LD_SLICES = 5
 #: at most this many tied centre pairs per slice are refined
@@ -515,7 +554,8 @@ def _core(frame: AxialFrame, feret: bool = False) -> _Core:
     # the centre-hull searches run in units of the largest in-plane spacing, so that ties are
     # broken the same way at every scale (isotropic scaling property)
     hn = max(sr, sc)
-    pos, a, b, length = _hull.farthest_pair_per_slice(hulls, (sr / hn, sc / hn))
+    searched: dict[int, tuple[int, int, float]] = {}
+    pos, a, b, length = _hull.farthest_pair_per_slice(hulls, (sr / hn, sc / hn), per_slice=searched)
     length *= hn
     # candidate slices: every slice whose centre-hull diameter is within one in-plane voxel of
     # the longest (the boundary can lie up to a voxel beyond the centres at each end)
@@ -540,7 +580,15 @@ def _core(frame: AxialFrame, feret: bool = False) -> _Core:
         rad = np.maximum.reduceat(np.hypot(uu - cu[grp], vv - cv[grp]), s0s)
         far &= 2.0 * rad >= length - h - 1e-6 * hn
         far[pos] = False
-        for q, qa, qb, ql in _slices_farthest(hulls, np.flatnonzero(far), sr / hn, sc / hn):
+        # (the slices the LD search has already searched are not searched again: same pairs)
+        qs = np.flatnonzero(far).tolist()
+        rest = {r[0]: r for r in _slices_farthest(hulls, np.array([q for q in qs if q not in searched], dtype=np.int64), sr / hn, sc / hn)}
+        for q in qs:
+            if q in searched:
+                qa, qb, d2 = searched[q]
+                ql = math.sqrt(d2)
+            else:
+                _, qa, qb, ql = rest[q]
             ql *= hn
             if ql >= length - h - 1e-9 * hn:
                 cands.append((q, qa, qb, ql))
@@ -548,10 +596,8 @@ def _core(frame: AxialFrame, feret: bool = False) -> _Core:
             # keep the slices where a quadratic through the centre-hull lengths (over the slice
             # position) is highest: the sections of a smooth lesion change smoothly, the
             # centre-hull lengths are quantised by up to a voxel
-            ks = np.array([float(hulls.slices[c[0]]) for c in cands])
             ls = np.array([c[3] for c in cands])
-            coef = np.polyfit(ks - ks.mean(), ls, 2)
-            score = np.polyval(coef, ks - ks.mean()) if coef[0] < 0 else ls
+            score = _concave_quadratic([float(hulls.slices[c[0]]) for c in cands], ls)
             # (slices tied with the last one kept are kept too: the choice must not depend on
             # the slice order of the array)
             kth = np.sort(score)[::-1][_MAX_LD_SLICES - 1]
@@ -567,16 +613,19 @@ def _core(frame: AxialFrame, feret: bool = False) -> _Core:
     refined = []
     for q, qa, qb, _ql in sorted(cands, key=lambda c: int(hulls.slices[c[0]])):
         k = int(hulls.slices[q])
-        p_mm = np.array([hulls.j[qa] * sr, hulls.i[qa] * sc], dtype=np.float64)
-        q_mm = np.array([hulls.j[qb] * sr, hulls.i[qb] * sc], dtype=np.float64)
         ell = sections.get(k) if qa != qb else None
         if ell is not None:
-            p2 = ell.centre + ell.a * ell.major
-            q2 = ell.centre - ell.a * ell.major
-            if (p2 - q2) @ (p_mm - q_mm) < 0:
+            # (2-vectors in Python floats: the same sums and products)
+            pj, pi, qj, qi = (float(v) for v in (hulls.j[qa] * sr, hulls.i[qa] * sc, hulls.j[qb] * sr, hulls.i[qb] * sc))
+            (c0, c1), (m0, m1) = ell._c, ell._j
+            p2 = (c0 + ell.a * m0, c1 + ell.a * m1)
+            q2 = (c0 - ell.a * m0, c1 - ell.a * m1)
+            if (p2[0] - q2[0]) * (pj - qj) + (p2[1] - q2[1]) * (pi - qi) < 0:
                 p2, q2 = q2, p2
             ln = 2.0 * ell.a
         else:
+            p_mm = np.array([hulls.j[qa] * sr, hulls.i[qa] * sc], dtype=np.float64)
+            q_mm = np.array([hulls.j[qb] * sr, hulls.i[qb] * sc], dtype=np.float64)
             ln = -1.0
             for ta, tb in _tied_pairs(hulls, q, sr / hn, sc / hn, _ql / hn):
                 pa = np.array([hulls.j[ta] * sr, hulls.i[ta] * sc], dtype=np.float64)
@@ -594,11 +643,7 @@ def _core(frame: AxialFrame, feret: bool = False) -> _Core:
         # The sections of a smooth lesion change smoothly from slice to slice: pick the slice by
         # a quadratic fit of the refined lengths over the slice position (the max of noisy
         # per-slice values would favour the slice whose ends happened to be over-estimated).
-        ks = np.array([float(hulls.slices[r[1]]) for r in refined])
-        kc = ks - ks.mean()
-        coef = np.polyfit(kc, score, 2)
-        if coef[0] < 0:
-            score = np.polyval(coef, kc)
+        score = _concave_quadratic([float(hulls.slices[r[1]]) for r in refined], score)
     # ties of the score (a lesion symmetric about a slice) go to the longer refined LD, then to
     # the lowest slice: the same choice whatever the slice order of the array
     top = np.flatnonzero(score >= score.max() - 1e-9 * max(1.0, float(score.max())))
@@ -637,26 +682,28 @@ def _perpendicular(
     sp = frame.spacing
     k = int(hulls.slices[pos])
     hn = max(sp[1], sp[2])
-    poly = _hull.polygon_of_slice(hulls, pos, (sp[1] / hn, sp[2] / hn))
-    if np.linalg.norm(direction_mm) == 0.0:
+    nonzero = bool(np.linalg.norm(direction_mm) != 0.0)
+    ell = None if sections is None or not nonzero else sections.get(k)
+    if ell is not None:
+        # the longest chord of an ellipse along a direction passes through its centre (the
+        # centre hull's chord is not needed)
+        pm, qm, length = ell.chord_through_centre(np.array([-direction_mm[1], direction_mm[0]]))
+    elif not nonzero:
         # zero-length long axis (single voxel): short axis is zero too
-        p = poly[0] * hn
+        p = _hull.polygon_of_slice(hulls, pos, (sp[1] / hn, sp[2] / hn))[0] * hn
         length, pm, qm = 0.0, p, p
     else:
+        poly = _hull.polygon_of_slice(hulls, pos, (sp[1] / hn, sp[2] / hn))
         ties = _hull.perpendicular_chord(poly, direction_mm, all_ties=True)
         length, pm, qm = ties[0][0] * hn, ties[0][1] * hn, ties[0][2] * hn
-        ell = None if sections is None else sections.get(k)
-        if length == 0.0 and ell is None:
+        if length == 0.0:
             # a one-voxel-wide section: its width is found from the point alone, both ways
             nrm = np.array([-direction_mm[1], direction_mm[0]])
             src = (sp[1], sp[2])
             pm = _subvoxel.refine_end(frame.mask[k], src, pm, -nrm, 0.0, vertex=False)
             qm = _subvoxel.refine_end(frame.mask[k], src, qm, nrm, 0.0, vertex=False)
             length = float(np.hypot(*(qm - pm)))
-        elif ell is not None:
-            # the longest chord of an ellipse along a direction passes through its centre
-            pm, qm, length = ell.chord_through_centre(np.array([-direction_mm[1], direction_mm[0]]))
-        elif length > 0.0:
+        else:
             # every tied chord position is refined (layout-independent), the longest kept
             best = -1.0
             for _, a_, b_ in ties[:_MAX_TIES]:
@@ -682,12 +729,13 @@ def _ellipses_farthest(
     pa, pb = ea.points(72), eb.points(72)
     d2 = (pa[:, None, 0] - pb[None, :, 0]) ** 2 + (pa[:, None, 1] - pb[None, :, 1]) ** 2
     ia, ib = divmod(int(d2.argmax()), len(pb))
-    p_mm, q_mm = pa[ia], pb[ib]
-    for _ in range(12):
-        u = p_mm - q_mm
-        u = u / np.hypot(u[0], u[1])
-        p_mm, q_mm = ea.support_point(u), eb.support_point(-u)
-    return p_mm, q_mm
+    (p0, p1), (q0, q1) = pa[ia].tolist(), pb[ib].tolist()
+    for _ in range(12):  # (Python floats: 2-vectors)
+        u0, u1 = p0 - q0, p1 - q1
+        nu = math.hypot(u0, u1)
+        u0, u1 = u0 / nu, u1 / nu
+        (p0, p1), (q0, q1) = ea.support_xy(u0, u1), eb.support_xy(-u0, -u1)
+    return np.array([p0, p1]), np.array([q0, q1])
 
 
 def _feret_pairs(
@@ -762,9 +810,14 @@ def _feret_from_core(frame: AxialFrame, core: _Core) -> FeretDiameter:
                 best = (ln, ks[i], ks[j], p_mm, q_mm)
     length, ka, kb, p_mm, q_mm = best
     idx = np.array([[ka, p_mm[0] / sr, p_mm[1] / sc], [kb, q_mm[0] / sr, q_mm[1] / sc]], dtype=np.float64)
-    if core.ld.length_mm > length:  # the LD is a pair of the same sections: the Feret is at least it
+    # the LD is a pair of the same sections: the Feret is at least it; where the two are equal
+    # within rounding (the Feret pair is the LD) the Feret pair's own line is kept, so that the
+    # endpoints' order does not hang on the last bit of two ways of computing one length
+    if core.ld.length_mm > length + 1e-9 * hn:
         length = core.ld.length_mm
         idx = np.stack(core.ld_frame)
+    else:
+        length = max(length, core.ld.length_mm)
     pts = frame.to_index(idx)
     lps = frame.labels.index_to_lps(pts)
     return FeretDiameter(
