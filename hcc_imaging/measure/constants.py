@@ -31,7 +31,9 @@ __all__ = [
 #: estimator, docs/measure.md section 2).  Version 2: a small lesion's central slices are
 #: fitted together by homothetic ellipses where these reproduce every one of them (v1: each
 #: slice alone; its short axis was up to 1.3 voxel off on random 5-12 mm ellipsoids).
-ESTIMATOR: str = "subvoxel-boundary-v2"
+#: Version 3: the ellipse fits (one slice and homothetic) make one reweighting pass instead of
+#: two (speed; error counts on random ellipsoids unchanged, docs/measure.md section 10).
+ESTIMATOR: str = "subvoxel-boundary-v3"
 
 #: Small lesions (longest centre-hull axial diameter <= this many largest in-plane voxels) have
 #: their central slices fitted together by homothetic ellipses (one shape and orientation,

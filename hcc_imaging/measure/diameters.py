@@ -3,7 +3,7 @@
 The estimator (stated once, here and in ``docs/measure.md``)
 ------------------------------------------------------------
 Every diameter in hcc_imaging runs between two points of a **sub-voxel estimate of the lesion
-boundary** (``ESTIMATOR = "subvoxel-boundary-v2"``, :mod:`._subvoxel`):
+boundary** (``ESTIMATOR = "subvoxel-boundary-v3"``, :mod:`._subvoxel`):
 
 1. the convex hull of the voxel centres finds *which* chord is the diameter (exact, fast:
    :mod:`._hull`);
@@ -23,7 +23,7 @@ truths differ by more than a voxel, docs/measure.md section 2).  What it
 gives on digital shapes (1 mm voxels):
 
 * a 10 x 10 voxel square: LD 13.38 mm (centres 12.73, edges 14.14: corners are rounded);
-* a 10 x 1 voxel bar: LD 10.06 mm, short axis 1.17 mm (an ellipse reproduces the bar);
+* a 10 x 1 voxel bar: LD 10.02 mm, short axis 1.17 mm (an ellipse reproduces the bar);
 * a disc 10 voxels across: 9.98 mm; a single voxel: 0 mm.
 
 Definitions

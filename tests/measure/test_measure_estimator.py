@@ -29,7 +29,7 @@ def _lab(arr: np.ndarray, spacing=(1.0, 1.0, 1.0)) -> LabelVolume:
 
 
 def test_estimator_is_subvoxel_boundary() -> None:
-    assert ESTIMATOR == "subvoxel-boundary-v2"
+    assert ESTIMATOR == "subvoxel-boundary-v3"
     a = np.zeros((1, 12, 12))
     a[0, 1:11, 1:11] = 1
     assert measure_lesion(_lab(a), 1).provenance.parameters["estimator"] == ESTIMATOR
@@ -44,6 +44,7 @@ def test_square_10x10_between_centre_and_edge_diagonal() -> None:
     lab = _lab(a)
     ld = longest_axial_diameter(lab).length_mm
     assert 9 * np.sqrt(2) < ld < 10 * np.sqrt(2)
+    assert ld == pytest.approx(13.378, abs=0.005)  # the pinned figure (docs/measure.md section 2)
     # the square is symmetric: the short axis (the other diagonal) and the Feret equal the LD
     assert short_axis(lab).length_mm == pytest.approx(ld, abs=1e-6)
     assert feret_diameter_3d(lab).length_mm == pytest.approx(ld, abs=1e-6)
@@ -52,15 +53,17 @@ def test_square_10x10_between_centre_and_edge_diagonal() -> None:
 
 def test_bar_10x1_reads_its_edge_length() -> None:
     """A 10 x 1 voxel bar is reproduced exactly by a thin ellipse, which is taken as its
-    boundary: LD 10.06 mm (edge to edge 10 mm; the centres give 9 mm), short axis 1.17 mm (the
+    boundary: LD 10.02 mm (edge to edge 10 mm; the centres give 9 mm), short axis 1.17 mm (the
     ellipse's minor axis; edge width 1 mm; the centres give 0)."""
     a = np.zeros((1, 3, 12))
     a[0, 1, 1:11] = 1
     lab = _lab(a)
     ld = longest_axial_diameter(lab)
     assert 9.0 < ld.length_mm < 10.1
+    assert ld.length_mm == pytest.approx(10.022, abs=0.005)  # pinned (v2: 10.06)
     sa = short_axis(lab).length_mm
     assert 0.5 < sa < 1.5
+    assert sa == pytest.approx(1.169, abs=0.005)
     # the endpoints are on the bar's axis, about half a voxel beyond the end voxel centres
     xs = sorted(p[0] for p in ld.endpoints_lps)
     assert xs[0] == pytest.approx(0.5, abs=0.05) and xs[1] == pytest.approx(10.5, abs=0.05)
@@ -83,6 +86,7 @@ def test_disc_10_voxels_across() -> None:
     a = (((j - 5.5) ** 2 + (i - 5.5) ** 2) <= 25.0)[None]
     ld = longest_axial_diameter(_lab(a)).length_mm
     assert abs(ld - 10.0) <= 0.5
+    assert ld == pytest.approx(9.978, abs=0.005)  # pinned
 
 
 def test_anisotropic_spacing_scales_axes() -> None:
