@@ -58,16 +58,20 @@ class VesselDefect:
         r = 0.5 * (self.radius_mm[0] + self.radius_mm[1])
         shape = "gently curved" if self.curved else "straight"
         return (
-            f"filling defect inside a contrast-filled vessel (e.g. a portal-vein tumour thrombus): the border is the "
-            f"vessel's lumen ({shape} centreline, radius {r:.1f} mm) estimated from the patent segments on either side "
-            f"on the {self.phase} phase (blood {self.blood_value:.0f}, defect {self.defect_value:.0f}), minus the blood; "
-            "a tube prior, check the wall where the vessel may be expanded."
+            "filling defect inside a contrast-filled vessel (e.g. a portal-vein tumour thrombus): the border is "
+            f"the vessel's lumen ({shape} centreline, radius {r:.1f} mm) estimated from the patent segments on "
+            f"either side on the {self.phase} phase (blood {self.blood_value:.0f}, defect "
+            f"{self.defect_value:.0f}), minus the blood; a tube prior, check the wall where the vessel may be "
+            "expanded."
         )
 
 
 def _fit_one(
     m: NDArray[np.bool_], img: NDArray[np.float32], sp: NDArray[np.float64], coords: NDArray[np.float64]
 ) -> tuple[NDArray[np.bool_], tuple[float, float], float, float, bool, float] | None:
+    """Steps 1-4 of the module on one phase (box-sized ``m`` / ``img``; ``coords``: voxel positions
+    in mm along the grid's axes): (defect mask, radii, blood value, defect value, curved,
+    blood-defect contrast in raw sigmas), or None."""
     from scipy import ndimage
     from scipy.spatial import cKDTree
 
@@ -138,7 +142,8 @@ def _fit_one(
         if bend > C.VESSEL_MIN_BEND_MM:
             curve = curve2
     deg = 2 if bend > C.VESSEL_MIN_BEND_MM else 1
-    cand = perp <= C.VESSEL_MAX_RADIUS_MM + 5.0
+    # voxels that may lie in the lumen or the ring outside it that the radius step samples
+    cand = perp <= C.VESSEL_MAX_RADIUS_MM + 2 * C.VESSEL_SHELL_MM
     cidx = np.nonzero(cand)
     dist, near_i = cKDTree(curve).query(coords[cidx])
     dmap = np.full(m.shape, np.inf)
@@ -192,9 +197,10 @@ def _fit_one(
 
 def _may_hold_blood(mask: NDArray[np.bool_], idx: NDArray[np.int64], img: NDArray[np.generic],
                     sp: NDArray[np.float64]) -> bool:
-    """Cheap necessary condition of step 1 on the raw image near the mask (most masks are not in a
-    vessel): the shell's upper values exceed the defect and the wall by the contrast minimum.
-    Raw percentiles are at least as extreme as smoothed ones, so no vessel is missed by it."""
+    """Cheap pre-check of step 1 on the raw image near the mask (most masks are not in a vessel):
+    the shell's upper values exceed the defect and the wall by the contrast minimum.  The raw
+    98th percentile is at least the smoothed one's for blood and noise alike, so it passes
+    wherever step 1 would (L7: masks identical with and without it); it is not a proof."""
     from scipy import ndimage
 
     pad = np.ceil(C.VESSEL_SHELL_MM / sp).astype(int) + 1
