@@ -357,6 +357,59 @@ __all__ += [
 ]
 
 
+# ---- filling defect in a contrast-filled vessel (lesion.py step 11, segment/_vessel.py) ------
+#: Gaussian sigma (mm) of the image on which blood / defect are told apart: the noise (15 HU) vs
+#: the blood-thrombus contrast (90 HU on the portal venous phase) needs little smoothing, and a
+#: symmetric blur keeps the half-maximum edge in place.  1 mm = the phantom's PSF, <1 voxel.
+VESSEL_SMOOTHING_MM: Final[float] = 1.0
+#: Shell (mm) outside the mask where blood and wall tissue are sampled: one slice (3 mm) so
+#: the caps' blood is in it.
+VESSEL_SHELL_MM: Final[float] = 3.0
+#: Percentiles of the shell's smoothed values taken as blood and as the wall's tissue.  The
+#: caps' blood is a small part of a long thrombus' shell (phantom: 2 x 154 mm2 caps vs a
+#: 2 pi 7 x 22 mm wall, 1/4; a 30 mm thrombus ~1/6): blood = the 98th percentile; the wall
+#: tissue = the 25th (the liver holds at least half of an occlusive or mural thrombus' shell).
+VESSEL_BLOOD_PERCENTILE: Final[float] = 98.0
+VESSEL_WALL_PERCENTILE: Final[float] = 25.0
+#: Blood must exceed both the defect and the wall tissue by this many raw-noise sigmas (the
+#: defect's robust sigma) before a vessel is considered; the same k as a lesion's minimum
+#: contrast order (3 sigma: a false positive in ~1/1000 noise draws).
+VESSEL_MIN_CONTRAST_K_SIGMA: Final[float] = 3.0
+#: Search margin (mm) around the mask for the patent segments: cap gap + segment + radius.
+VESSEL_SEARCH_MM: Final[float] = 30.0
+#: Gap (mm) between the defect's end and a patent segment (the caps' partial volume: one
+#: 3 mm slice).
+VESSEL_CAP_GAP_MM: Final[float] = 3.0
+#: Length (mm) of each patent segment used for axis and radius (about one vein diameter, so
+#: the centreline may bend gently over it).
+VESSEL_SEGMENT_MM: Final[float] = 12.0
+#: Shortest patent segment (mm) accepted on each side (more than one in-plane voxel).
+VESSEL_MIN_SEGMENT_MM: Final[float] = 4.0
+#: A quadratic centreline (gentle curvature) is used when it departs from the straight line
+#: through the patent segments by more than this (mm) between them: one half of a 2.3 mm voxel.
+#: On the study phantom's straight vein the quadratic departs by 0.05-0.83 mm (centroid noise);
+#: on the curved test vessels (tests/segment/test_vessel.py, 60 and 80 mm bends) by 4.9-5.7 mm.
+VESSEL_MIN_BEND_MM: Final[float] = 1.2
+#: Lumen radius range (mm): the normal main portal vein is <= 13 mm across and a tumour thrombus
+#: distends it to ~20-24 mm; below 2.5 mm (5 mm across, two voxels) a lumen is not measured.
+VESSEL_MIN_RADIUS_MM: Final[float] = 2.5
+VESSEL_MAX_RADIUS_MM: Final[float] = 12.0
+#: The two patent segments' radii must agree within this fraction of their mean (a branch or
+#: another vessel in a segment inflates its radius; vessels taper slowly).
+VESSEL_RADIUS_TOLERANCE: Final[float] = 0.3
+#: The lumen's defect replaces the mask only when their Dice is at least this: the tube prior
+#: refines a border the voxel classification already found, it does not find another object.
+VESSEL_MIN_AGREEMENT: Final[float] = 0.85
+#: Fewest mask voxels for the test (a few voxels have no axis).
+VESSEL_MIN_DEFECT_VOXELS: Final[int] = 20
+__all__ += [
+    "VESSEL_SMOOTHING_MM", "VESSEL_SHELL_MM", "VESSEL_BLOOD_PERCENTILE", "VESSEL_WALL_PERCENTILE",
+    "VESSEL_MIN_CONTRAST_K_SIGMA",
+    "VESSEL_SEARCH_MM", "VESSEL_CAP_GAP_MM", "VESSEL_SEGMENT_MM", "VESSEL_MIN_SEGMENT_MM", "VESSEL_MIN_BEND_MM",
+    "VESSEL_MIN_RADIUS_MM", "VESSEL_MAX_RADIUS_MM", "VESSEL_RADIUS_TOLERANCE", "VESSEL_MIN_AGREEMENT",
+    "VESSEL_MIN_DEFECT_VOXELS",
+]
+
 # ------------------------------------------------------------------------------- liver
 #: Initial HU search range of liver parenchyma per phase (CT).  The liver value is then the
 #: histogram mode inside this range in the body, and the window is mode +/- LIVER_HALF_WIDTH_HU.

@@ -95,6 +95,12 @@ With several phases, the phase where the lesion is most conspicuous is used: the
     a tissue class lying *beyond* the lesion along the combination (:func:`_holds_other_tissue`:
     the one-sided window cannot exclude it), and is the last resort when (i) and (ii) give
     nothing (also in case (c)).
+11. **Filling defect in a contrast-filled vessel** (:mod:`._vessel`; any mask, any phases on its
+    grid): when bright blood lies beyond both ends of the mask along its axis (two patent
+    segments of consistent radius), the mask is replaced by the vessel's lumen estimated from
+    them (straight or gently curved centreline) minus the blood, if that agrees with the mask
+    (Dice >= ``VESSEL_MIN_AGREEMENT``); a note says so.  A tube prior (how a radiologist reads a
+    portal-vein tumour thrombus); otherwise the mask stands.
 
 References: perf.md section 4 (anchors: SimpleITK CurvatureFlow + ConnectedThreshold,
 scikit-image Gaussian + flood); Gonzalez & Woods, *Digital Image Processing*, region growing.
@@ -128,6 +134,7 @@ from ._morph import (
     pad_box,
     within_mm,
 )
+from ._vessel import thrombus_in_lumen
 from .errors import LowContrastError, SeedError, SegmentationError
 
 __all__ = ["LesionParams", "SegmentationResult", "segment_lesion", "ALGORITHM_NAME"]
@@ -1983,6 +1990,13 @@ def segment_lesion(
     sl = rr.box
     full[sl][rr.mask] = label
     notes: list[str] = []
+    # 11: a filling defect inside a contrast-filled tube (PVTT): the lumen from the patent segments
+    defect = thrombus_in_lumen(full != 0, {str(k): v.array for k, v in phases.items() if v.geometry.equals(vol.geometry)},
+                               vol.spacing)
+    if defect is not None:
+        full[...] = 0
+        full[defect.mask] = label
+        notes.append(defect.note())
     if rr.touches:
         notes.append(
             "the mask still touches the border of the largest region of interest: it may have leaked into "

@@ -133,19 +133,23 @@ def test_lesions_outside_the_liver_with_the_liver_mask_say_so(lid: str) -> None:
         segment_lesion(st.volumes, liver=st.liver, seed_lps=rec["seed_lps"])
 
 
-@pytest.mark.parametrize(("seed", "tp"), [(s, tp) for s in (0, 1) for tp in ("baseline", "fu1", "fu2")])
-def test_thrombus_is_segmented_on_the_phases_jointly(seed: int, tp: str) -> None:
+@pytest.mark.parametrize(("seed", "tp"), [(s, tp) for s in (0, 1, 2, 3, 4, 5) for tp in ("baseline", "fu1", "fu2")])
+def test_thrombus_is_the_lumen_between_the_patent_segments(seed: int, tp: str) -> None:
     """L7 (portal-vein tumour thrombus, no liver mask).  1.4 chose arterial (thrombus 100 HU, vein
     120 HU) and the region ran along the vein (0.398-0.407; LowContrastError on seed 0 baseline).
     1.5: the region holds two tissues that portal venous separates (thrombus 90, vein 180 HU), so
     it is redone by nearest-mean classification on all phases jointly, against the tissue classes
-    of its ring (liver, vein).  Measured 0.947-0.966 (seeds 0-1); held-out seeds 2-3 0.938-0.966."""
+    of its ring (liver, vein): 0.913-0.966 on seeds 0-5, the thrombus' wall against the liver
+    having ~20 HU of contrast.  Step 11 (segment/_vessel.py): the vein's lumen from its patent,
+    contrast-filled segments either side, minus the blood: 0.975-0.989 on seeds 0-3 (looked at
+    while choosing), 0.967-0.984 on held-out seeds 4-5.  The phantom's vein is an ideal tube, the
+    prior's own shape; tests/segment/test_vessel.py checks a curved vessel and a mural thrombus."""
     st = _study(seed, tp)
     rec = st.truth["lesions"]["L7"]
     truth = st.lesions.array == rec["label"]
     res = segment_lesion(st.volumes, seed_lps=rec["seed_lps"])
-    assert dice(res.labels.array, truth) >= 0.94
-    assert any("jointly" in n for n in res.notes)
+    assert dice(res.labels.array, truth) >= 0.95
+    assert any("filling defect inside a contrast-filled vessel" in n and "straight" in n for n in res.notes)
 
 
 @pytest.mark.parametrize(("seed", "mode", "floor"),

@@ -1,0 +1,111 @@
+"""Step 11 (segment/_vessel.py): a filling defect inside a contrast-filled vessel, on a vessel the
+study phantom does not have: CURVED (bend radius 60 mm, 6 mm lumen radius, 2.5 x 1.8 x 1.8 mm
+voxels), with an occlusive or a non-occlusive (mural) thrombus.  HU per phase are the study
+phantom's (thrombus 40/100/90/80, portal blood 40/120/180/130, liver 55/70/110/95), 1 mm PSF,
+noise sigma 15 HU; truth = voxel centres inside the thrombus.  The study phantom's own vein is an
+ideal straight tube (L7, test_segment_study_sweep.py), which the tube prior matches by
+construction; these cases are built here so that the prior is not only checked on its own shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from hcc_imaging.phantoms import STUDY_PHASES, TISSUE_HU
+from hcc_imaging.segment import segment_lesion
+from hcc_imaging.segment._vessel import thrombus_in_lumen
+from hcc_imaging.volume import LabelVolume, Modality, Volume
+
+from ._phantom import dice
+
+
+def _curved_vessel(bend_radius_mm: float, partial: bool, seed: int, blind_end: bool = False,
+                   vessel_radius_mm: float = 6.0, half_angle_deg: float = 14.0):  # type: ignore[no-untyped-def]
+    """Four phases of a vessel bent in the axial plane (arc of ``bend_radius_mm``) with a thrombus
+    over +-``half_angle_deg`` of arc; ``partial``: the thrombus leaves a channel of blood on the
+    inner side of the bend (0.65 of the lumen's width filled); ``blind_end``: the lumen ends at the
+    thrombus (no patent segment beyond one end)."""
+    spacing = np.array([2.5, 1.8, 1.8])
+    shape = (24, 90, 90)
+    k, j, i = np.meshgrid(*(np.arange(n) * s for n, s in zip(shape, spacing, strict=True)), indexing="ij")
+    zc, yc, xc = (np.asarray(shape) - 1) * spacing / 2
+    cy = yc + bend_radius_mm  # centre of the bend: the arc's middle runs through the grid's centre
+    radial = np.hypot(j - cy, i - xc) - bend_radius_mm
+    ang = np.degrees(np.arctan2(i - xc, cy - j))
+    lumen = (radial**2 + (k - zc) ** 2 <= vessel_radius_mm**2) & (np.abs(ang) < 80)
+    if blind_end:
+        lumen &= ang <= half_angle_deg
+    thr = lumen & (np.abs(ang) <= half_angle_deg)
+    if partial:
+        thr &= radial > -0.35 * vessel_radius_mm
+    rng = np.random.default_rng(seed)
+    vols = {}
+    for n, ph in enumerate(STUDY_PHASES):
+        img = np.full(shape, TISSUE_HU["liver"][n])
+        img[lumen] = TISSUE_HU["portal_vein"][n]
+        img[thr] = TISSUE_HU["pvtt"][n]
+        img = ndi.gaussian_filter(img, 1.0 / spacing, mode="nearest") + rng.normal(0.0, 15.0, shape)
+        vols[ph] = Volume.create(np.rint(img).astype(np.int16), spacing=tuple(spacing), modality=Modality.CT,
+                                 phase=ph, frame_of_reference_uid="1.2.826.0.1.3680043.99.14")
+    truth = LabelVolume.like(vols[STUDY_PHASES[0]], thr.astype(np.uint8), labels={1: "T"})
+    pts = np.argwhere(thr)
+    click = tuple(int(v) for v in pts[np.argmin(((pts - pts.mean(0)) ** 2).sum(1))]) if len(pts) else None
+    return vols, truth, click, lumen & ~thr
+
+
+@pytest.mark.parametrize("partial", [False, True], ids=["occlusive", "mural"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_thrombus_in_a_curved_vessel(partial: bool, seed: int) -> None:
+    """Bend radius 60 mm (10 lumen radii): the quadratic centreline through the patent segments.
+    Measured (click at the thrombus' centre): occlusive 0.934-0.947 before step 11 -> 0.951-0.968,
+    mural 0.930-0.950 -> 0.955-0.985.  The mural thrombus' blood channel stays out of the mask."""
+    vols, truth, click, blood = _curved_vessel(60.0, partial, seed)
+    t = truth.array != 0
+    res = segment_lesion(vols, seed_index=click)
+    m = res.labels.array != 0
+    assert any("filling defect inside a contrast-filled vessel" in n and "gently curved" in n for n in res.notes)
+    assert dice(m, t) >= 0.95
+    assert (m & blood).sum() <= 0.03 * t.sum()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_strongly_curved_vessel_keeps_the_classification(seed: int) -> None:
+    """Bend radius 40 mm: a quadratic centreline in the chord's coordinate is off by ~1-2 mm in the
+    defect, the lumen's defect agrees with the classification by only 0.74-0.81 (< 0.85), so the
+    tube prior is not used and the voxel classification's mask (0.938-0.953) stands."""
+    vols, truth, click, _ = _curved_vessel(40.0, False, seed)
+    res = segment_lesion(vols, seed_index=click)
+    assert not any("filling defect" in n for n in res.notes)
+    assert dice(res.labels.array, truth.array) >= 0.93
+
+
+def test_no_patent_segment_beyond_one_end_gives_no_tube() -> None:
+    """A defect at a blind end (no blood beyond one end) is not a filling defect between two
+    patent segments: no lumen model."""
+    vols, truth, click, _ = _curved_vessel(60.0, False, 0, blind_end=True)
+    m = truth.array != 0
+    images = {str(k): v.array for k, v in vols.items()}
+    assert thrombus_in_lumen(m, images, truth.spacing) is None
+    # the same defect with blood beyond both ends is one
+    vols2, truth2, _, _ = _curved_vessel(60.0, False, 0)
+    got = thrombus_in_lumen(truth2.array != 0, {str(k): v.array for k, v in vols2.items()}, truth2.spacing)
+    assert got is not None and dice(got.mask, truth2.array != 0) >= 0.95
+
+
+def test_lesion_beside_a_vessel_is_not_a_filling_defect() -> None:
+    """A round lesion (the thrombus' HU) touching the vessel from outside, blood on one side
+    only along any axis through it: no lumen model."""
+    vols, _, _, _ = _curved_vessel(60.0, False, 1, half_angle_deg=-1.0)  # no thrombus
+    sp = np.asarray(vols[STUDY_PHASES[0]].spacing)
+    shape = vols[STUDY_PHASES[0]].shape
+    k, j, i = np.meshgrid(*(np.arange(n) * s for n, s in zip(shape, sp, strict=True)), indexing="ij")
+    centre = (np.asarray(shape) - 1) * sp / 2 + np.array([0.0, -14.0, 0.0])  # 14 mm off the lumen's axis
+    ball = ((k - centre[0]) ** 2 + (j - centre[1]) ** 2 + (i - centre[2]) ** 2) <= 8.0**2
+    images = {}
+    for n, (ph, v) in enumerate(vols.items()):
+        a = v.array.astype(float)
+        a[ball] += TISSUE_HU["pvtt"][n] - TISSUE_HU["liver"][n]
+        images[str(ph)] = a
+    assert thrombus_in_lumen(ball, images, tuple(sp)) is None
