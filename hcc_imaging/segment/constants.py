@@ -98,7 +98,10 @@ __all__ = [
 
 #: Version of the segmentation algorithms, recorded in every result's provenance.  Bump when
 #: a default or a step changes results.
-ALGORITHM_VERSION: Final[str] = "1.6"
+#: 1.7: liver on every phase (best phase of a study, low-contrast check), tumour inclusion
+#: by nearest organ, step 8 edge reach past a liver mask at dark tissue, faint lesions on the
+#: phases jointly at 2 mm, step 11 (filling defect in a contrast-filled vessel).
+ALGORITHM_VERSION: Final[str] = "1.7"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
