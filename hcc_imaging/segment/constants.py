@@ -462,19 +462,26 @@ LIVER_TUMOUR_MIN_HU: Final[float] = -30.0
 #: liver fraction (v - D) / (L - D) of the lightly smoothed image v, with L the liver value and D
 #: the local dark value, so that the linear resampling's 0.5 level is the half-maximum surface.
 #: Light smoothing (mm) of the block-averaged working image for v (the window's 1.5 mm smoothing
-#: mixes a thin layer, e.g. the diaphragm, with the lung behind it).  Chosen on the phantoms.
+#: mixes a thin layer, e.g. the diaphragm, with the lung behind it).  Capsule phantom, seeds 0-2:
+#: 0 / 0.25 / 0.5 mm give the same Dice (0.9818 seed 0), 0.75 / 1.0 mm less (0.9798 / 0.9769);
+#: 0.5 mm keeps a little noise suppression (docs/validation.md section 5).
 LIVER_EDGE_SMOOTHING_SIGMA_MM: Final[float] = 0.5
-#: Outside voxels up to this distance (mm) from the window's mask may take a liver fraction.
-#: The window's border lies 0.8-1.7 smoothing sigmas inside a liver-fat / liver-lung edge
-#: (~1.5 mm on 3D-IRCADb 17's lung rim, docs/validation.md 2.3); one working voxel more.
+#: Outside voxels up to this distance (mm) from the window's mask may take a liver fraction (at
+#: least the face neighbours on every axis).  The window's border lies ~1.5 mm inside a liver-fat
+#: / liver-lung edge (3D-IRCADb 17's rim, docs/validation.md 2.3): one ~2 mm working voxel.
+#: Capsule phantom: 1.5 / 2.0 / 2.5 mm give Dice 0.9818 / 0.9818 / 0.9783 (FN 6.6 / 2.3 / 2.0 k).
 LIVER_EDGE_REACH_MM: Final[float] = 2.0
-#: The local dark value D is the minimum of v over outside voxels within this distance (mm) of a
-#: band voxel: short, so that behind a thin layer (the 4 mm diaphragm of the capsule phantom)
-#: the lung is not taken for the layer's neighbour.  Chosen on the phantoms.
+#: The local dark value D is the minimum of v over the voxel and its outside neighbours within
+#: this distance (mm; at least the face neighbours): short, so that behind a thin layer the
+#: tissue further out counts less.  It does not keep the capsule phantom's 4 mm diaphragm out
+#: (the lung is within a voxel of its inner layer after the PSF): +6.3 k false positives there.
+#: Capsule phantom: 1 / 2 mm give Dice 0.9818 / 0.9810; 3 mm takes in more diaphragm (FP +3.5 k
+#: against 2 mm, at 1 mm smoothing).
 LIVER_EDGE_DARK_SAMPLE_MM: Final[float] = 1.0
 #: A neighbour is "dark" when D lies this far (HU) below the window's lower bound: fat, lung,
 #: air and fluid (0-20 HU against a portal-venous window from ~60 HU), not muscle or the
-#: diaphragm (45-60 HU), whose edges the window already places.  Chosen on the phantoms.
+#: diaphragm (45-60 HU), whose edges the window already places.  From those tissue values, not a
+#: sweep (100 / 150 HU lost most of the capsule phantom's gain at fat).
 LIVER_EDGE_DARK_BELOW_WINDOW_HU: Final[float] = 40.0
 
 #: A candidate piece is added to the liver when at least this share of its border faces lie on

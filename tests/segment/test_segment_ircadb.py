@@ -4,9 +4,10 @@ Honest regression floors at the values measured when this was written (docs/vali
 section 2.3).  Algorithm 1.2 (star-shaped refinement) reaches the issue's tumour target (>= 0.85
 from one click at the centre) with the expert liver mask: 0.890 / 0.868.  Without a liver mask
 tumour 2 leaks into the soft tissue next to the liver (0.592).  The classical liver mask reaches
-0.909 (target 0.90) with the tumour-inclusion step and holds both tumours' centres; a click with
-that mask gives 0.849 / 0.823 (docs/validation.md section 2.3 has why it stays below the expert
-mask's 0.890 / 0.868); the floors keep these from getting worse.
+0.913 (target 0.90) with the tumour-inclusion and dark-edge steps and holds both tumours'
+centres; a click with that mask gives 0.834 / 0.820 (0.849 / 0.823 before the dark-edge step;
+docs/validation.md sections 2.3 and 5 have why it stays below the expert mask's 0.890 / 0.868);
+the floors keep these from getting worse.
 """
 
 from __future__ import annotations
