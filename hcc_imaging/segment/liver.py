@@ -549,13 +549,15 @@ def _refine_dark_edges(liver: NDArray[np.bool_], small: NDArray[np.float32], sp:
     meets tissue darker than the window (fat, fluid, lung, air) -> (fraction, band voxels changed).
 
     ``small`` is the block-averaged (not yet smoothed) working image; it is smoothed lightly
-    (LIVER_EDGE_SMOOTHING_SIGMA_MM) to v.  Band: the mask's boundary layer (face neighbours
-    outside) and the outside voxels within LIVER_EDGE_REACH_MM.  D, per band voxel, is the
-    minimum of v over outside voxels within LIVER_EDGE_DARK_SAMPLE_MM; where D lies at least
-    LIVER_EDGE_DARK_BELOW_WINDOW_HU below the window's lower bound, the band voxel's fraction is
-    (v - D) / (L - D), clipped to [0, 1], with L the liver value.  Elsewhere the mask stays
-    binary.  The linear resampling to the CT grid (>= 0.5) then puts the border where v is
-    half-way between L and D, the 50 % partial-volume surface of expert masks."""
+    (LIVER_EDGE_SMOOTHING_SIGMA_MM) to v.  Band: the outside voxels within LIVER_EDGE_REACH_MM
+    of the mask (at least its face neighbours on every axis).  D, per band voxel, is the minimum
+    of v over itself and the outside voxels within LIVER_EDGE_DARK_SAMPLE_MM (at least the face
+    neighbours); where D lies at least LIVER_EDGE_DARK_BELOW_WINDOW_HU below the window's lower
+    bound, the band voxel's fraction is (v - D) / (L - D), clipped to [0, 1], with L the liver
+    value.  Elsewhere the mask stays
+    binary, and no voxel of the mask is removed.  The linear resampling to the CT grid (>= 0.5)
+    then puts the border where v is half-way between L and D, the 50 % partial-volume surface of
+    expert masks.  L is the global liver value (not a local one)."""
     from scipy import ndimage as ndi
 
     frac = liver.astype(np.float32)
