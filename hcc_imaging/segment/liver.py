@@ -44,7 +44,16 @@ Classical method (:func:`segment_liver`, ``backend="classical"``), on a ~2 mm wo
    voxels nearer the liver than the eroded core of any other tissue are added (a piece can hold
    the band between a tumour and the heart).  The mask is closed and filled again around the
    added pieces.  Rationale of each number in :mod:`.constants`.
-6. Map back to the image grid (linear on the mask fraction, >= 0.5).
+6. Dark edges (``LiverParams.refine_dark_edges``, on; :func:`_refine_dark_edges`): where the
+   mask borders tissue darker than the window (fat, fluid, lung, air: the minimum of the lightly
+   smoothed working image over an outside voxel's face neighbours lies >= 40 HU below the
+   window's lower bound), outside voxels within one working voxel take the liver fraction
+   (v - D) / (L - D) instead of 0, so that the >= 0.5 of step 7 puts the border at the
+   half-maximum level between the liver and that tissue (the 50 % partial-volume surface of
+   expert masks) instead of at the window's bound, which lies inside it there.  Borders on
+   brighter or similar tissue (vessels, muscle, diaphragm, other organs) are left alone; the
+   step only adds.
+7. Map back to the image grid (linear on the mask fraction, >= 0.5).
 
 Optional AI backend: ``backend="totalsegmentator"`` runs TotalSegmentator (Wasserthal et al.,
 Radiol Artif Intell 2023;5:e230024) only when the package is importable **and** its weights are
@@ -95,6 +104,7 @@ class LiverParams:
     body_min_hu: float = C.LIVER_BODY_MIN_HU
     search_range_hu: tuple[float, float] | None = None
     include_tumours: bool = True
+    refine_dark_edges: bool = True
     tumour_min_hu: float = C.LIVER_TUMOUR_MIN_HU
     tumour_min_liver_contact: float = C.LIVER_TUMOUR_MIN_LIVER_CONTACT
     tumour_min_liver_share: float = C.LIVER_TUMOUR_MIN_LIVER_SHARE
@@ -533,6 +543,50 @@ def _low_contrast(small: NDArray[np.float32], body: NDArray[np.bool_], right: ND
     )
 
 
+def _refine_dark_edges(liver: NDArray[np.bool_], small: NDArray[np.float32], sp: tuple[float, float, float],
+                       liver_hu: float, win_lo: float) -> tuple[NDArray[np.float32], int]:
+    """Working-grid mask fraction with the border moved to the half-maximum level where the liver
+    meets tissue darker than the window (fat, fluid, lung, air) -> (fraction, band voxels changed).
+
+    ``small`` is the block-averaged (not yet smoothed) working image; it is smoothed lightly
+    (LIVER_EDGE_SMOOTHING_SIGMA_MM) to v.  Band: the outside voxels within LIVER_EDGE_REACH_MM
+    of the mask (at least its face neighbours on every axis).  D, per band voxel, is the minimum
+    of v over itself and the outside voxels within LIVER_EDGE_DARK_SAMPLE_MM (at least the face
+    neighbours); where D lies at least LIVER_EDGE_DARK_BELOW_WINDOW_HU below the window's lower
+    bound, the band voxel's fraction is (v - D) / (L - D), clipped to [0, 1], with L the liver
+    value.  Elsewhere the mask stays
+    binary, and no voxel of the mask is removed.  The linear resampling to the CT grid (>= 0.5)
+    then puts the border where v is half-way between L and D, the 50 % partial-volume surface of
+    expert masks.  L is the global liver value (not a local one)."""
+    from scipy import ndimage as ndi
+
+    frac = liver.astype(np.float32)
+    if not liver.any():
+        return frac, 0
+    reach, sample = C.LIVER_EDGE_REACH_MM, C.LIVER_EDGE_DARK_SAMPLE_MM
+    sig = C.LIVER_EDGE_SMOOTHING_SIGMA_MM
+    spa = np.asarray(sp, float)
+    pad = np.ceil((reach + sample + 3.0 * sig) / spa).astype(int) + 1
+    idx = np.argwhere(liver)
+    lo = np.maximum(idx.min(0) - pad, 0)
+    hi = np.minimum(idx.max(0) + pad + 1, liver.shape)
+    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    m = liver[box]
+    v = ndi.gaussian_filter(small[box].astype(np.float32), [sig / s for s in sp], mode="nearest")
+    outside = ~m
+    # at least the face neighbours on every axis, whatever the working grid
+    band = outside & ndi.binary_dilation(m, structure=ball(reach, sp, min_one_voxel=True))
+    fp = ball(sample, sp, min_one_voxel=True)
+    dark_v = ndi.minimum_filter(np.where(outside, v, np.float32(np.inf)), footprint=fp, mode="nearest")
+    sel = band & (dark_v <= win_lo - C.LIVER_EDGE_DARK_BELOW_WINDOW_HU)
+    d = dark_v[sel]
+    f = np.clip((v[sel] - d) / np.maximum(liver_hu - d, 1.0), 0.0, 1.0)
+    sub = frac[box]
+    sub[sel] = f
+    frac[box] = sub
+    return frac, int(sel.sum())
+
+
 def segment_liver(
     volume: Volume | Mapping[Phase | str, Volume],
     *,
@@ -695,8 +749,13 @@ def segment_liver(
     n_included = 0
     if p.include_tumours or include_idx:
         liver, n_included = _include_pieces(liver, sm, body, sp, liver_hu, win_hi, p, include_idx)
+    n_edge = 0
+    if p.refine_dark_edges:
+        frac_arr, n_edge = _refine_dark_edges(liver, small, sp, liver_hu, win_lo)
+    else:
+        frac_arr = liver.astype(np.float32)
     # back to the image grid: linear on the fraction, >= 0.5
-    frac = Volume(array=liver.astype(np.float32), geometry=geom)
+    frac = Volume(array=frac_arr, geometry=geom)
     from ..volume import resample_volume
 
     full = resample_volume(frac, target, interpolation="linear", default_hu=0.0)
@@ -712,6 +771,7 @@ def segment_liver(
         "window_hu": [round(win_lo, 1), round(win_hi, 1)],
         "search_range_hu": list(lo_hi),
         "tumour_pieces_included": n_included,
+        "dark_edge_voxels": n_edge,
         "low_contrast": None if low is None else low[3],
         "elapsed_s": round(time.perf_counter() - t0, 3),
     }

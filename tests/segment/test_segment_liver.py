@@ -180,6 +180,24 @@ def test_capsule_tumour_is_inside_the_liver() -> None:
     assert fp_on <= 1.05 * fp_off
 
 
+def test_dark_edges_move_out_to_the_half_maximum_level() -> None:
+    """Against fat (-90 HU) and lung (-850 HU) the window's lower bound (60 HU) lies inside the
+    50 % partial-volume surface of the truth; the dark-edge step moves the border out to the
+    half-maximum level.  Measured on the capsule phantom, seed 0: false negatives 13.8 k -> 2.3 k,
+    Dice 0.976 -> 0.982; the step only adds voxels (it costs 6.3 k false positives in the
+    4 mm diaphragm, which the lung behind it makes look like a liver-lung partial volume)."""
+    ph = _capsule()
+    tr = ph.liver.array > 0
+    off = segment_liver(ph.volume, params=LiverParams(refine_dark_edges=False)).array > 0
+    on = segment_liver(ph.volume)
+    m = on.array > 0
+    assert on.meta["dark_edge_voxels"] > 0
+    assert not (off & ~m).any()
+    fn_off, fn_on = int((tr & ~off).sum()), int((tr & ~m).sum())
+    assert fn_on <= 0.25 * fn_off  # measured 2321 / 13766
+    assert dice(m, tr) >= dice(off, tr) + 0.004  # measured 0.9818 / 0.9757
+
+
 def test_include_lps_adds_the_piece_under_the_point() -> None:
     ph = _capsule()
     lv = segment_liver(ph.volume, include_lps=[ph.centres_lps["t1"]], params=LiverParams(include_tumours=False))
