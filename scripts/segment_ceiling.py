@@ -109,18 +109,24 @@ def _ell_field(pts: np.ndarray, p: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(np.clip(dist / 0.3, -50, 50)))
 
 
-def ml_ellipsoid(st, nf, rec, sl, truth) -> float:
-    """ML ellipsoid fit (oracle: true HU, true background, true start); Dice of its rasterisation."""
+def _fit_setup(st, nf, sl, truth, delta):
+    """The box's LPS points, the PSF (voxels), the noise-free background with the lesion's
+    contrast ``delta`` (per phase) taken out, and the noisy phases: what the ML fits need."""
     geom = st.volumes[Phase.PORTAL_VENOUS].geometry
     sp = np.asarray(geom.spacing, float)
     shp = tuple(s.stop - s.start for s in sl)
     idx = np.stack(np.meshgrid(*[np.arange(s.start, s.stop) for s in sl], indexing="ij"), -1).reshape(-1, 3)
     pts = np.asarray(geom.index_to_lps(idx.astype(float))).reshape(*shp, 3)
-    delta = np.array(TISSUE_HU["node"]) - np.array(TISSUE_HU["soft_tissue"])
     psf = [st.truth["psf_sigma_mm"] / v for v in sp]
     t = truth[sl].astype(float)
     bg = stack(nf, sl) - np.stack([ndimage.gaussian_filter(t, psf, mode="nearest") * d for d in delta], -1)
-    y = stack(st, sl)
+    return pts, psf, bg, stack(st, sl)
+
+
+def ml_ellipsoid(st, nf, rec, sl, truth) -> float:
+    """ML ellipsoid fit (oracle: true HU, true background, true start); Dice of its rasterisation."""
+    delta = np.array(TISSUE_HU["node"]) - np.array(TISSUE_HU["soft_tissue"])
+    pts, psf, bg, y = _fit_setup(st, nf, sl, truth, delta)
 
     def model(p):
         f = ndimage.gaussian_filter(_ell_field(pts, p), psf, mode="nearest")
@@ -165,16 +171,8 @@ def ml_cylinder(st, nf, rec, sl, truth) -> float:
     between 45 % and 75 % of its axis).  Dice of its rasterisation."""
     from hcc_imaging import phantoms as ph
 
-    geom = st.volumes[Phase.PORTAL_VENOUS].geometry
-    sp = np.asarray(geom.spacing, float)
-    shp = tuple(s.stop - s.start for s in sl)
-    idx = np.stack(np.meshgrid(*[np.arange(s.start, s.stop) for s in sl], indexing="ij"), -1).reshape(-1, 3)
-    pts = np.asarray(geom.index_to_lps(idx.astype(float))).reshape(*shp, 3)
     delta = np.array(TISSUE_HU["pvtt"]) - np.array(TISSUE_HU["portal_vein"])
-    psf = [st.truth["psf_sigma_mm"] / v for v in sp]
-    t = truth[sl].astype(float)
-    bg = stack(nf, sl) - np.stack([ndimage.gaussian_filter(t, psf, mode="nearest") * d for d in delta], -1)
-    y = stack(st, sl)
+    pts, psf, bg, y = _fit_setup(st, nf, sl, truth, delta)
     cyl = ph._PORTAL_VEIN  # the phantom's vein: the oracle's start (not its answer: the fit moves)
     t0, t1 = ph._PVTT_T
     a0 = np.asarray(cyl.start_lps, float)
