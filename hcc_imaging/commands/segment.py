@@ -186,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(
             f"{args.lesion_id}: {record['voxels']} voxels, {record['volume_mm3'] / 1000.0:.2f} mL on {res.phase} "
-            f"(lesion {res.lesion_value:.0f}, surroundings {res.surroundings_value:.0f}) in {res.elapsed_s * 1000:.0f} ms -> {out}"
+            f"(lesion {res.lesion_value:.0f}, surroundings {res.surroundings_value:.0f} on {res.values_phase or res.phase}) in {res.elapsed_s * 1000:.0f} ms -> {out}"
         )
         if "viable_out" in record:
             print(f"viable part: {record['viable_volume_mm3'] / 1000.0:.2f} mL -> {record['viable_out']}")

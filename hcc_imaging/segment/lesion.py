@@ -273,9 +273,13 @@ class SegmentationResult:
         lesion the growth to its border may use another phase on the same grid; ``notes`` then
         names it, and ``window`` / ``surroundings_value`` refer to that phase.
     lesion_value, surroundings_value : float
-        Final intensity model (HU for CT): lesion median and surroundings median.
+        Final intensity model (HU for CT): lesion median and surroundings median, on
+        ``values_phase``.
     window : tuple of 2 float
         Final (low, high) intensity window on the smoothed image.
+    values_phase : Phase or None
+        The phase ``lesion_value``, ``surroundings_value`` and ``window`` refer to: ``phase``,
+        or the phase a heterogeneous lesion was grown on (None: as ``phase``).
     phase_conspicuity : mapping str -> float
         |lesion - surroundings| / noise sigma per phase considered (phase choice).
     elapsed_s : float
@@ -298,6 +302,7 @@ class SegmentationResult:
     line_lps: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
     phase_conspicuity: Mapping[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    values_phase: Phase | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parameters", MappingProxyType(dict(self.parameters)))
@@ -326,6 +331,7 @@ class SegmentationResult:
             "lesion_value": self.lesion_value,
             "surroundings_value": self.surroundings_value,
             "window": list(self.window),
+            "values_phase": str(self.values_phase or self.phase),
             "phase_conspicuity": dict(self.phase_conspicuity),
             "elapsed_s": self.elapsed_s,
             "notes": list(self.notes),
@@ -2056,6 +2062,7 @@ def segment_lesion(
         elapsed_s=time.perf_counter() - t0,
         phase_conspicuity=conspicuity,
         notes=tuple(notes),
+        values_phase=Phase(growth_phase) if growth_phase is not None else Phase(phase),
     )
     log.debug("segment_lesion: %d voxels in %.3f s on %s", int(rr.mask.sum()), res.elapsed_s, phase)
     return res

@@ -52,7 +52,10 @@ def test_line_on_one_series_with_liver(study_dir, tmp_path: Path, capsys: pytest
     rc = main(["segment", str(study / "portal_venous"), f"--line={','.join(map(str, [*a, *b]))}",
                "--liver-mask", str(study / "masks" / "liver.nii.gz"), "--out", str(out), "--lesion-id", "L2", "--label", "2"])
     assert rc == 0
-    assert "L2:" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "L2:" in text
+    # the values printed name the phase they were read on (one series: portal venous)
+    assert "on portal_venous) in" in text
     mask = load_mask(out)
     assert dice(mask.array == 2, _truth(study, 2)) >= 0.95
 

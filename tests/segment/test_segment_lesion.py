@@ -153,6 +153,9 @@ def test_study_phantom_lesions(lesion_id: str, mode: str) -> None:
         # clicked on its arterially enhancing part; grown on the phase with the sharper outer border
         assert res.phase == Phase.ARTERIAL
         assert any("grown to the lesion border" in n for n in res.notes)
+        # the values (and window) are those of the growth phase, and say so
+        assert res.values_phase is not None and res.values_phase != Phase.ARTERIAL
+        assert f"on the {res.values_phase} phase" in next(n for n in res.notes if "grown to the lesion border" in n)
 
 
 @pytest.mark.parametrize("seed", [pytest.param(0, id="seed0"), pytest.param(1, id="seed1")])
@@ -194,6 +197,8 @@ def test_result_record_and_provenance() -> None:
     assert prov["algorithm"] == res.algorithm and prov["version"] == "1.7"
     assert prov["parameters"]["smoothing_sigma_mm"] == 1.0
     assert prov["seed_index"] == list(ph.seed_index)
+    # one phase: the lesion / surroundings values are read on it
+    assert res.values_phase == res.phase and prov["values_phase"] == str(res.phase)
     assert res.window[0] < res.window[1]
     assert res.volume_mm3 == pytest.approx((res.labels.array != 0).sum() * ph.volume.voxel_volume_mm3)
     with pytest.raises(AttributeError):
