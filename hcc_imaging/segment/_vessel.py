@@ -195,24 +195,31 @@ def _fit_one(
     return out, (ra, rb), b, d, deg == 2, (b - d) / sigma
 
 
-def _may_hold_blood(mask: NDArray[np.bool_], idx: NDArray[np.int64], img: NDArray[np.generic],
-                    sp: NDArray[np.float64]) -> bool:
+def _shell_box(mask: NDArray[np.bool_], lo_idx: NDArray[np.int64], hi_idx: NDArray[np.int64],
+               sp: NDArray[np.float64]) -> tuple[tuple[slice, ...], NDArray[np.bool_], NDArray[np.bool_]]:
+    """The pre-check's box (the mask's bounding box ``lo_idx``-``hi_idx``, inclusive, plus the
+    shell), the mask on it and the shell: voxels outside the mask within ``VESSEL_SHELL_MM`` of
+    it (:func:`._morph.within_mm`, the same set as the distance transform's)."""
+    from ._morph import within_mm
+
+    pad = np.ceil(C.VESSEL_SHELL_MM / sp).astype(int) + 1
+    lo = np.maximum(lo_idx - pad, 0)
+    hi = np.minimum(hi_idx + pad + 1, np.asarray(mask.shape))
+    box = tuple(slice(int(a), int(z)) for a, z in zip(lo, hi, strict=True))
+    m = mask[box]
+    return box, m, within_mm(m, tuple(sp), C.VESSEL_SHELL_MM) & ~m
+
+
+def _may_hold_blood(box: tuple[slice, ...], m: NDArray[np.bool_], shell: NDArray[np.bool_],
+                    img: NDArray[np.generic]) -> bool:
     """Cheap pre-check of step 1 on the raw image near the mask (most masks are not in a vessel):
     the shell's upper values exceed the defect and the wall by the contrast minimum.  The raw
     98th percentile is at least the smoothed one's for blood and noise alike, so it passes
-    wherever step 1 would (L7: masks identical with and without it); it is not a proof."""
-    from scipy import ndimage
-
-    pad = np.ceil(C.VESSEL_SHELL_MM / sp).astype(int) + 1
-    lo = np.maximum(idx.min(0) - pad, 0)
-    hi = np.minimum(idx.max(0) + pad + 1, np.asarray(mask.shape))
-    box = tuple(slice(int(a), int(z)) for a, z in zip(lo, hi, strict=True))
-    m = mask[box]
-    raw = np.asarray(img[box], np.float64)
-    dist_out = ndimage.distance_transform_edt(~m, sampling=sp)
-    shell = (dist_out > 0) & (dist_out <= C.VESSEL_SHELL_MM)
+    wherever step 1 would (L7: masks identical with and without it); it is not a proof.
+    ``box``, ``m``, ``shell``: from :func:`_shell_box`."""
     if shell.sum() < 10:
         return False
+    raw = np.asarray(img[box], np.float64)
     inside = raw[m]
     sigma = 1.4826 * float(np.median(np.abs(inside - np.median(inside))))
     b = float(np.percentile(raw[shell], C.VESSEL_BLOOD_PERCENTILE))
@@ -221,23 +228,31 @@ def _may_hold_blood(mask: NDArray[np.bool_], idx: NDArray[np.int64], img: NDArra
 
 
 def thrombus_in_lumen(
-    mask: NDArray[np.bool_], images: Mapping[str, NDArray[np.generic]], spacing: Sequence[float]
+    mask: NDArray[np.bool_], images: Mapping[str, NDArray[np.generic]], spacing: Sequence[float],
+    within: tuple[slice, ...] | None = None,
 ) -> VesselDefect | None:
     """The filling defect inside a contrast-filled tube around ``mask`` (whole-grid boolean), or
     None when the evidence for a tube (two patent segments of consistent radius, the defect
     bounded by blood at both ends and agreeing with ``mask``) is not clear.  ``images``: phase
-    name -> array on the grid of ``mask``; the phase with the largest blood-defect contrast wins."""
-    idx = np.argwhere(mask)
-    if len(idx) < C.VESSEL_MIN_DEFECT_VOXELS:
+    name -> array on the grid of ``mask``; the phase with the largest blood-defect contrast wins.
+    ``within``: a box holding every voxel of ``mask`` (read instead of the whole grid)."""
+    # the mask's bounding box and voxel count (within ``within`` when given: the caller's box)
+    off = np.zeros(3, np.int64) if within is None else np.array([sl.start or 0 for sl in within], np.int64)
+    sub = mask if within is None else mask[within]
+    if np.count_nonzero(sub) < C.VESSEL_MIN_DEFECT_VOXELS:
         return None
+    axes = [np.flatnonzero(sub.any(axis=tuple(a for a in range(3) if a != ax))) for ax in range(3)]
+    lo_idx = np.array([a[0] for a in axes], np.int64) + off
+    hi_idx = np.array([a[-1] for a in axes], np.int64) + off
     sp = np.asarray(spacing, float)
     shape = np.asarray(mask.shape)
-    images = {k: v for k, v in images.items() if _may_hold_blood(mask, idx, v, sp)}
+    sbox, sm_, shell = _shell_box(mask, lo_idx, hi_idx, sp)
+    images = {k: v for k, v in images.items() if _may_hold_blood(sbox, sm_, shell, v)}
     if not images:
         return None
     pad = np.ceil(C.VESSEL_SEARCH_MM / sp).astype(int)
-    lo = np.maximum(idx.min(0) - pad, 0)
-    hi = np.minimum(idx.max(0) + pad + 1, shape)
+    lo = np.maximum(lo_idx - pad, 0)
+    hi = np.minimum(hi_idx + pad + 1, shape)
     box = tuple(slice(int(a), int(z)) for a, z in zip(lo, hi, strict=True))
     m = mask[box]
     grids = np.meshgrid(*(np.arange(n) * s for n, s in zip(m.shape, sp, strict=True)), indexing="ij")

@@ -1998,7 +1998,7 @@ def segment_lesion(
     notes: list[str] = []
     # 11: a filling defect inside a contrast-filled tube (PVTT): the lumen from the patent segments
     defect = thrombus_in_lumen(full != 0, {str(k): v.array for k, v in phases.items() if v.geometry.equals(vol.geometry)},
-                               vol.spacing)
+                               vol.spacing, within=sl)
     if defect is not None:
         full[...] = 0
         full[defect.mask] = label
