@@ -40,6 +40,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import constants as C
+from ._morph import bbox, pad_box, within_mm
 
 
 @dataclass(slots=True)
@@ -67,11 +68,13 @@ class VesselDefect:
 
 
 def _fit_one(
-    m: NDArray[np.bool_], img: NDArray[np.float32], sp: NDArray[np.float64], coords: NDArray[np.float64]
+    m: NDArray[np.bool_], img: NDArray[np.float32], sp: NDArray[np.float64], coords: NDArray[np.float64],
+    shell: NDArray[np.bool_], near: NDArray[np.bool_],
 ) -> tuple[NDArray[np.bool_], tuple[float, float], float, float, bool, float] | None:
     """Steps 1-4 of the module on one phase (box-sized ``m`` / ``img``; ``coords``: voxel positions
-    in mm along the grid's axes): (defect mask, radii, blood value, defect value, curved,
-    blood-defect contrast in raw sigmas), or None."""
+    in mm along the grid's axes; ``shell``: the voxels outside ``m`` within ``VESSEL_SHELL_MM`` of
+    it; ``near``: ``m`` and its 26 neighbours; the same for every phase): (defect mask, radii,
+    blood value, defect value, curved, blood-defect contrast in raw sigmas), or None."""
     from scipy import ndimage
     from scipy.spatial import cKDTree
 
@@ -80,8 +83,6 @@ def _fit_one(
     sigma = 1.4826 * float(np.median(np.abs(raw_in - np.median(raw_in))))
     if not np.isfinite(sigma) or sigma <= 0:
         return None
-    dist_out = ndimage.distance_transform_edt(~m, sampling=sp)
-    shell = (dist_out > 0) & (dist_out <= C.VESSEL_SHELL_MM)
     if shell.sum() < 10:
         return None
     d = float(np.median(sm[m]))
@@ -92,7 +93,6 @@ def _fit_one(
         return None
     bright = sm > 0.5 * (b + wall)
     lab, _ = ndimage.label(bright)
-    near = ndimage.binary_dilation(m, np.ones((3, 3, 3), bool))
     ids = np.unique(lab[near & bright])
     ids = ids[ids > 0]
     if ids.size == 0:
@@ -195,17 +195,12 @@ def _fit_one(
     return out, (ra, rb), b, d, deg == 2, (b - d) / sigma
 
 
-def _shell_box(mask: NDArray[np.bool_], lo_idx: NDArray[np.int64], hi_idx: NDArray[np.int64],
-               sp: NDArray[np.float64]) -> tuple[tuple[slice, ...], NDArray[np.bool_], NDArray[np.bool_]]:
-    """The pre-check's box (the mask's bounding box ``lo_idx``-``hi_idx``, inclusive, plus the
-    shell), the mask on it and the shell: voxels outside the mask within ``VESSEL_SHELL_MM`` of
-    it (:func:`._morph.within_mm`, the same set as the distance transform's)."""
-    from ._morph import within_mm
-
-    pad = np.ceil(C.VESSEL_SHELL_MM / sp).astype(int) + 1
-    lo = np.maximum(lo_idx - pad, 0)
-    hi = np.minimum(hi_idx + pad + 1, np.asarray(mask.shape))
-    box = tuple(slice(int(a), int(z)) for a, z in zip(lo, hi, strict=True))
+def _shell_box(mask: NDArray[np.bool_], lo: NDArray[np.int64], hi: NDArray[np.int64], sp: NDArray[np.float64],
+               pad: NDArray[np.int64]) -> tuple[tuple[slice, ...], NDArray[np.bool_], NDArray[np.bool_]]:
+    """The mask's bounding box ``[lo, hi)`` padded by ``pad`` voxels, the mask on it and its shell
+    there: the voxels outside the mask within ``VESSEL_SHELL_MM`` of it
+    (:func:`._morph.within_mm`, the same set as the distance transform's)."""
+    box = pad_box(lo, hi, pad, mask.shape)
     m = mask[box]
     return box, m, within_mm(m, tuple(sp), C.VESSEL_SHELL_MM) & ~m
 
@@ -239,27 +234,26 @@ def thrombus_in_lumen(
     # the mask's bounding box and voxel count (within ``within`` when given: the caller's box)
     off = np.zeros(3, np.int64) if within is None else np.array([sl.start or 0 for sl in within], np.int64)
     sub = mask if within is None else mask[within]
-    if np.count_nonzero(sub) < C.VESSEL_MIN_DEFECT_VOXELS:
+    bb = bbox(sub)
+    if bb is None or np.count_nonzero(sub) < C.VESSEL_MIN_DEFECT_VOXELS:
         return None
-    axes = [np.flatnonzero(sub.any(axis=tuple(a for a in range(3) if a != ax))) for ax in range(3)]
-    lo_idx = np.array([a[0] for a in axes], np.int64) + off
-    hi_idx = np.array([a[-1] for a in axes], np.int64) + off
+    lo, hi = bb[0] + off, bb[1] + off
     sp = np.asarray(spacing, float)
-    shape = np.asarray(mask.shape)
-    sbox, sm_, shell = _shell_box(mask, lo_idx, hi_idx, sp)
+    sbox, sm_, shell = _shell_box(mask, lo, hi, sp, np.ceil(C.VESSEL_SHELL_MM / sp).astype(int) + 1)
     images = {k: v for k, v in images.items() if _may_hold_blood(sbox, sm_, shell, v)}
     if not images:
         return None
-    pad = np.ceil(C.VESSEL_SEARCH_MM / sp).astype(int)
-    lo = np.maximum(lo_idx - pad, 0)
-    hi = np.minimum(hi_idx + pad + 1, shape)
-    box = tuple(slice(int(a), int(z)) for a, z in zip(lo, hi, strict=True))
-    m = mask[box]
+    # the fit's box: the lumen search reach around the mask (its shell and the mask's 26
+    # neighbours are the same for every phase)
+    from scipy import ndimage
+
+    box, m, shell = _shell_box(mask, lo, hi, sp, np.ceil(C.VESSEL_SEARCH_MM / sp).astype(int))
+    near = ndimage.binary_dilation(m, np.ones((3, 3, 3), bool))
     grids = np.meshgrid(*(np.arange(n) * s for n, s in zip(m.shape, sp, strict=True)), indexing="ij")
     coords = np.stack(grids, axis=-1)
     best = None
     for name, img in images.items():
-        r = _fit_one(m, np.asarray(img[box], np.float32), sp, coords)
+        r = _fit_one(m, np.asarray(img[box], np.float32), sp, coords, shell, near)
         if r is not None and (best is None or r[5] > best[1][5]):
             best = (name, r)
     if best is None:

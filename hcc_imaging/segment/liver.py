@@ -78,7 +78,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..volume import Geometry, LabelVolume, Phase, Volume
 from . import constants as C
-from ._morph import ball, fill_holes, largest_component
+from ._morph import ball, bbox, fill_holes, largest_component, pad_box
 from .errors import BackendUnavailableError, LowContrastError, SegmentationError
 
 __all__ = ["LiverParams", "segment_liver", "totalsegmentator_weights_dir", "ALGORITHM_NAME"]
@@ -407,16 +407,13 @@ def _include_pieces(liver: NDArray[np.bool_], sm: NDArray[np.float32], body: NDA
     other_core = ndi.distance_transform_edt(other, sampling=sp) > p.erosion_radius_mm
     if other_core.any():
         add &= ndi.distance_transform_edt(~liver, sampling=sp) <= ndi.distance_transform_edt(~other_core, sampling=sp)
-    if not add.any():
+    bb = bbox(add)
+    if bb is None:
         return liver, 0
     # the closing only changes the mask within 2 closing radii of the added pieces; the box adds
     # 2 more radii so that its faces do not matter
     r = p.closing_radius_mm
-    idx = np.argwhere(add)
-    pad = np.ceil(4.0 * r / np.asarray(sp)).astype(int) + 1
-    lo = np.maximum(idx.min(0) - pad, 0)
-    hi = np.minimum(idx.max(0) + pad + 1, liver.shape)
-    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    box = pad_box(bb[0], bb[1], np.ceil(4.0 * r / np.asarray(sp)).astype(int) + 1, liver.shape)
     out = liver | add
     out[box] |= _close(out[box], r, sp) & body[box]
     return fill_holes(out), n
@@ -561,16 +558,13 @@ def _refine_dark_edges(liver: NDArray[np.bool_], small: NDArray[np.float32], sp:
     from scipy import ndimage as ndi
 
     frac = liver.astype(np.float32)
-    if not liver.any():
+    bb = bbox(liver)
+    if bb is None:
         return frac, 0
     reach, sample = C.LIVER_EDGE_REACH_MM, C.LIVER_EDGE_DARK_SAMPLE_MM
     sig = C.LIVER_EDGE_SMOOTHING_SIGMA_MM
     spa = np.asarray(sp, float)
-    pad = np.ceil((reach + sample + 3.0 * sig) / spa).astype(int) + 1
-    idx = np.argwhere(liver)
-    lo = np.maximum(idx.min(0) - pad, 0)
-    hi = np.minimum(idx.max(0) + pad + 1, liver.shape)
-    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    box = pad_box(bb[0], bb[1], np.ceil((reach + sample + 3.0 * sig) / spa).astype(int) + 1, liver.shape)
     m = liver[box]
     v = ndi.gaussian_filter(small[box].astype(np.float32), [sig / s for s in sp], mode="nearest")
     outside = ~m
