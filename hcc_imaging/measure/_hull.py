@@ -446,33 +446,3 @@ def feret_ties(hulls: SliceHulls, spacing: tuple[float, float, float], length: f
         if ka != kb and key not in found0:
             found0[key] = (int(a), int(b)) if ka < kb else (int(b), int(a))
     return [found0[key] for key in sorted(found0)[:limit]]
-    st = hulls.starts[:-1]
-    cnt = np.diff(hulls.starts)
-    n_sl = len(st)
-    thr = length * length * (1.0 - 1e-12) - 1e-12
-    cx = (np.minimum.reduceat(x, st) + np.maximum.reduceat(x, st)) / 2.0
-    cy = (np.minimum.reduceat(y, st) + np.maximum.reduceat(y, st)) / 2.0
-    grp = np.repeat(np.arange(n_sl), cnt)
-    rad = np.maximum.reduceat(np.hypot(x - cx[grp], y - cy[grp]), st)
-    k1, k2 = np.triu_indices(n_sl)
-    z = hulls.slices * s0
-    dz2 = (z[k1] - z[k2]) ** 2
-    ub = rad[k1] + rad[k2] + np.hypot(cx[k1] - cx[k2], cy[k1] - cy[k2])
-    keep = np.flatnonzero(dz2 + ub * ub * (1.0 + 1e-9) >= thr)
-    found: dict[tuple[int, ...], tuple[int, int]] = {}
-    for w in keep:
-        a0, a1 = int(hulls.starts[k1[w]]), int(hulls.starts[k1[w] + 1])
-        b0, b1 = int(hulls.starts[k2[w]]), int(hulls.starts[k2[w] + 1])
-        d2 = (
-            (x[a0:a1, None] - x[None, b0:b1]) ** 2
-            + (y[a0:a1, None] - y[None, b0:b1]) ** 2
-            + (zz[a0:a1, None] - zz[None, b0:b1]) ** 2
-        )
-        for pa, pb in zip(*np.nonzero(d2 >= thr), strict=True):
-            a, b = a0 + int(pa), b0 + int(pb)
-            ka = (int(hulls.k[a]), int(hulls.j[a]), int(hulls.i[a]))
-            kb = (int(hulls.k[b]), int(hulls.j[b]), int(hulls.i[b]))
-            key = (*min(ka, kb), *max(ka, kb))
-            if ka != kb and key not in found:
-                found[key] = (a, b) if ka < kb else (b, a)
-    return [found[key] for key in sorted(found)[:limit]]
