@@ -1,20 +1,28 @@
 """Benchmark: hcc_imaging.measure vs the tools a research team would otherwise use.
 
-Run:  .venv/bin/python benchmarks/bench_measure.py [--rounds 5] [--archive 1000] [--quick]
+Run:  .venv/bin/python benchmarks/bench_measure.py [--rounds 5] [--archive 1000] [--quick] [--cpu]
 
 Same masks for every tool (voxel in when its centre is inside an analytic sphere/ellipsoid,
-spacing 1.0 x 0.703 x 0.703 mm, i.e. 1 mm slices), tools interleaved round-robin with the order
-rotated each round, medians of ``--rounds`` timed runs after one warm-up, ratios = peer / ours.
+spacing 1.0 x 0.703 x 0.703 mm, i.e. 1 mm slices).  Each tool runs its ``--rounds`` timed runs
+in one block after one warm-up (block order rotated from size to size), medians, ratios = peer /
+ours.  Blocks, not round-robin: right after a multi-threaded SimpleITK call the next tool in the
+same process runs slower (ITK's worker threads are still spinning: a 10 mm lesion took 3.1 ms
+CPU after a SimpleITK call, 1.6 ms in a block), which charged SimpleITK's threads to whichever
+tool came next.
 
 * ``hcc_imaging``   - measure_lesion: LD + short axis + 3-D Feret + volume (+ flags, provenance)
 * ``skimage_2d``    - regionprops per slice: feret_diameter_max and axis_minor_length
-* ``sitk_2d``       - LabelShapeStatisticsImageFilter per slice: Feret + oriented bounding box
+* ``sitk_2d``       - LabelShapeStatisticsImageFilter per slice: Feret + oriented bounding box,
+  SimpleITK's default thread count (as a user would run it; the issue's reference figures)
+* ``sitk_2d_1t``    - the same with one thread: on this 2-core machine the faster of the two
+  (small per-slice images cost more in thread start-up than they gain), so the fastest peer
 * ``sitk_3d_feret`` - LabelShapeStatisticsImageFilter 3-D with Feret on (skipped above 50 mm:
   it compares all boundary pairs, 30 s for one 150 mm lesion, perf.md 3.3)
 * ``pyradiomics``   - shape Maximum2DDiameterSlice + Maximum3DDiameter, when importable
 
 Then a 1,000-lesion archive (log-uniform 5-150 mm, random ellipsoid, random spacing): total
-time for hcc_imaging and, paired on the same lesions, for the fastest peer (sitk_2d).
+time for hcc_imaging and, on the same lesions, for SimpleITK 2-D with its default threads and
+with one thread (each tool over the whole archive in one block).
 
 ``--viable`` section (mRECIST viable diameter), same spacing, spheres of 10/30/100/150 mm with
 (a) a concentric necrotic core of 60 % of the diameter (viable rim 20 % of the diameter thick:
@@ -90,11 +98,13 @@ def tool_skimage_2d(mask: np.ndarray, sp: tuple[float, float, float]) -> float:
     return best
 
 
-def tool_sitk_2d(mask: np.ndarray, sp: tuple[float, float, float]) -> float:
+def tool_sitk_2d(mask: np.ndarray, sp: tuple[float, float, float], threads: int | None = None) -> float:
     import SimpleITK as sitk
 
     best = 0.0
     f = sitk.LabelShapeStatisticsImageFilter()
+    if threads is not None:
+        f.SetNumberOfThreads(threads)
     f.ComputeFeretDiameterOn()
     f.ComputeOrientedBoundingBoxOn()
     for k in range(mask.shape[0]):
@@ -108,6 +118,10 @@ def tool_sitk_2d(mask: np.ndarray, sp: tuple[float, float, float]) -> float:
             _ = f.GetOrientedBoundingBoxSize(1)
             best = max(best, f.GetFeretDiameter(1))
     return best
+
+
+def tool_sitk_2d_1t(mask: np.ndarray, sp: tuple[float, float, float]) -> float:
+    return tool_sitk_2d(mask, sp, threads=1)
 
 
 def tool_sitk_3d_feret(mask: np.ndarray, sp: tuple[float, float, float]) -> float:
@@ -140,10 +154,17 @@ def _pyradiomics() -> Callable[[np.ndarray, tuple[float, float, float]], float] 
     return tool
 
 
+#: the clock of the per-lesion and archive timings: wall (default) or, with ``--cpu``, the
+#: process's CPU time (steadier on a loaded machine for the single-threaded tools; for a
+#: multi-threaded SimpleITK call it is the CPU of all its threads)
+_CLOCK: list[Callable[[], float]] = [time.perf_counter]
+
+
 def _time(fn: Callable[[], Any]) -> float:
-    t = time.perf_counter()
+    clock = _CLOCK[0]
+    t = clock()
     fn()
-    return time.perf_counter() - t
+    return clock() - t
 
 
 # ------------------------------------------------------------------------------------------
@@ -152,6 +173,7 @@ def sweep(rounds: int, sizes: list[float]) -> None:
         "hcc_imaging": tool_ours,
         "skimage_2d": tool_skimage_2d,
         "sitk_2d": tool_sitk_2d,
+        "sitk_2d_1t": tool_sitk_2d_1t,
         "sitk_3d_feret": tool_sitk_3d_feret,
     }
     pyr = _pyradiomics()
@@ -160,17 +182,18 @@ def sweep(rounds: int, sizes: list[float]) -> None:
     else:
         print("pyradiomics: not importable, skipped")
     print(f"\n== per lesion, spheres, spacing {SPACING} mm, median of {rounds} runs (ms); ratio = peer / hcc_imaging ==")
-    header = f"{'D mm':>6} " + " ".join(f"{n:>14}" for n in tools) + "   LD err ours / sitk_2d / skimage (mm)"
+    header = (
+        f"{'D mm':>6} " + " ".join(f"{n:>14}" for n in tools) + "   fastest peer (x)   LD err ours / sitk_2d / skimage (mm)"
+    )
     print(header)
-    for d in sizes:
+    for i, d in enumerate(sizes):
         mask, truth = ellipsoid_mask(d, SPACING)
         active = {n: t for n, t in tools.items() if not (n in ("sitk_3d_feret", "pyradiomics") and d > 50)}
         values = {n: t(mask, SPACING) for n, t in active.items()}  # warm-up + accuracy
         times: dict[str, list[float]] = {n: [] for n in active}
         names = list(active)
-        for r in range(rounds):
-            order = names[r % len(names) :] + names[: r % len(names)]
-            for n in order:
+        for n in names[i % len(names) :] + names[: i % len(names)]:  # one block per tool
+            for _ in range(rounds):
                 times[n].append(_time(lambda n=n: active[n](mask, SPACING)))
         med = {n: statistics.median(v) * 1e3 for n, v in times.items()}
         cells = []
@@ -181,8 +204,11 @@ def sweep(rounds: int, sizes: list[float]) -> None:
                 cells.append(f"{med[n]:>11.2f} ms")
             else:
                 cells.append(f"{med[n]:>7.1f} {med[n] / med['hcc_imaging']:>5.0f}x")
+        peers = {n: v for n, v in med.items() if n != "hcc_imaging"}
+        fastest = min(peers, key=lambda n: peers[n])
+        fcell = f"{fastest} {peers[fastest] / med['hcc_imaging']:.1f}x"
         errs = f"{values['hcc_imaging'] - truth:+.2f} / {values['sitk_2d'] - truth:+.2f} / {values['skimage_2d'] - truth:+.2f}"
-        print(f"{d:>6.0f} " + " ".join(cells) + "   " + errs)
+        print(f"{d:>6.0f} " + " ".join(cells) + f"   {fcell:>17}   " + errs)
 
 
 def archive(n: int, seed: int = 0) -> None:
@@ -198,18 +224,18 @@ def archive(n: int, seed: int = 0) -> None:
             masks.append((m, sp))
     gen = time.perf_counter() - t0
     print(f"\n== archive: {len(masks)} random lesions (5-150 mm, log-uniform; 1/2.5/5 mm slices), generated in {gen:.1f} s ==")
-    ours, peer = [], []
-    for k, (m, sp) in enumerate(masks):
-        pair = [("ours", tool_ours), ("sitk_2d", tool_sitk_2d)]
-        if k % 2:
-            pair.reverse()
-        for name, fn in pair:
-            dt = _time(lambda fn=fn: fn(m, sp))
-            (ours if name == "ours" else peer).append(dt)
-    o, p = np.array(ours), np.array(peer)
+    tools = [("hcc_imaging", tool_ours), ("sitk_2d", tool_sitk_2d), ("sitk_2d_1t", tool_sitk_2d_1t)]
+    per: dict[str, np.ndarray] = {}
+    for name, fn in tools:  # each tool over the whole archive in one block (see the module docstring)
+        per[name] = np.array([_time(lambda fn=fn, m=m, sp=sp: fn(m, sp)) for m, sp in masks])
+    o = per["hcc_imaging"]
     print(f"hcc_imaging (LD+SA+Feret+volume): total {o.sum():.2f} s, median {np.median(o) * 1e3:.2f} ms, p95 {np.percentile(o, 95) * 1e3:.1f} ms")
-    print(f"sitk_2d per-slice Feret+OBB    : total {p.sum():.2f} s, median {np.median(p) * 1e3:.2f} ms, p95 {np.percentile(p, 95) * 1e3:.1f} ms")
-    print(f"paired ratio sitk_2d / hcc_imaging: median {np.median(p / o):.1f}x, total {p.sum() / o.sum():.1f}x")
+    for name, label in (("sitk_2d", "sitk_2d per-slice Feret+OBB    "), ("sitk_2d_1t", "sitk_2d, one thread           ")):
+        p = per[name]
+        print(
+            f"{label}: total {p.sum():.2f} s, median {np.median(p) * 1e3:.2f} ms, p95 {np.percentile(p, 95) * 1e3:.1f} ms;"
+            f" ratio {name} / hcc_imaging: per lesion median {np.median(p / o):.1f}x, total {p.sum() / o.sum():.1f}x"
+        )
 
 
 def viable_case(d_mm: float, kind: str, sp: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -284,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="sizes 10/30/150 only, 3 rounds, 100-lesion archive")
     ap.add_argument("--viable", action="store_true", help="also time the mRECIST viable diameter (fast vs reference)")
     ap.add_argument("--viable-only", action="store_true", help="only the viable-diameter section")
+    ap.add_argument("--cpu", action="store_true", help="time with the process's CPU clock instead of wall time")
     args = ap.parse_args(argv)
     sizes = [5.0, 10.0, 20.0, 30.0, 50.0, 100.0, 150.0]
     rounds, n_archive = args.rounds, args.archive
@@ -291,6 +318,9 @@ def main(argv: list[str] | None = None) -> int:
         sizes, rounds, n_archive = [10.0, 30.0, 150.0], 3, min(n_archive, 100)
     import os
 
+    if args.cpu:
+        _CLOCK[0] = time.process_time
+    print(f"clock: {'process CPU' if args.cpu else 'wall'}")
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, cpus {os.cpu_count()}, load {os.getloadavg()}")
     if not args.viable_only:
         sweep(rounds, sizes)
