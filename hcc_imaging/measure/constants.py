@@ -33,7 +33,9 @@ __all__ = [
 #: slice alone; its short axis was up to 1.3 voxel off on random 5-12 mm ellipsoids).
 #: Version 3: the ellipse fits (one slice and homothetic) make one reweighting pass instead of
 #: two (speed; error counts on random ellipsoids unchanged, docs/measure.md section 10).
-ESTIMATOR: str = "subvoxel-boundary-v3"
+#: Version 4: a section's ellipse is no longer refused for wrong voxels whose centres the
+#: outline merely grazes (within 0.05 voxel; ``_subvoxel.ELLIPSE_MISMATCH_NEAR_VOXELS``).
+ESTIMATOR: str = "subvoxel-boundary-v4"
 
 #: Small lesions (longest centre-hull axial diameter <= this many largest in-plane voxels) have
 #: their central slices fitted together by homothetic ellipses (one shape and orientation,
