@@ -549,16 +549,19 @@ def _fit_boxes(
     mn0, mn1 = -mj1, mj0
     c0 = np.stack([m0[act], m1[act]], axis=1) + cen * scale[act][:, None]
     # within the box plus one voxel (a thin ellipse can thread a line of voxels and run far
-    # beyond them)
+    # beyond them), plus ELLIPSE_MISMATCH_DIST_VOXELS (v4; v3: none, so a fit 0.02 voxel wide
+    # of the box's ring was refused): less than a voxel, so no voxel centre beyond the ring can
+    # be inside the ellipse and the raster below stays complete
     ex_ = np.sqrt(mj0 * (sa * sa) * mj0 + mn0 * (sb * sb) * mn0)
     ey_ = np.sqrt(mj1 * (sa * sa) * mj1 + mn1 * (sb * sb) * mn1)
     shp = np.array([subs[b].shape for b in act], dtype=np.float64) + 2.0
     spa = spv[act]
+    btol = ELLIPSE_MISMATCH_DIST_VOXELS * spa.max(axis=1)
     inbox = (
-        (c0[:, 0] - ex_ >= 0.0)
-        & (c0[:, 1] - ey_ >= 0.0)
-        & (c0[:, 0] + ex_ <= (shp[:, 0] - 1) * spa[:, 0])
-        & (c0[:, 1] + ey_ <= (shp[:, 1] - 1) * spa[:, 1])
+        (c0[:, 0] - ex_ >= -btol)
+        & (c0[:, 1] - ey_ >= -btol)
+        & (c0[:, 0] + ex_ <= (shp[:, 0] - 1) * spa[:, 0] + btol)
+        & (c0[:, 1] + ey_ <= (shp[:, 1] - 1) * spa[:, 1] + btol)
     )
     sel = np.flatnonzero(inbox)
     if len(sel) == 0:
