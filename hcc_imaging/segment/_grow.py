@@ -5,9 +5,9 @@ Holds the intensity model and region growing inside one region of interest
 of step 6 and their near-tissue rule, :func:`_near_tissue`), step 7's heterogeneous expansion
 (:func:`_expand_heterogeneous`, with the parenchyma value and shell it reads), and the small
 helpers the later steps share: the per-call smoothed-ROI cache (:func:`_smoothed`, step 2), the
-lattice ring and edge band (:func:`_ring`, :func:`_inner_band`), the line profile and the
+lattice ring and edge band (:func:`_ring`, :func:`_inner_band`), a ball mask, the line profile and the
 region-of-interest border tests.  The method is described in the :mod:`hcc_imaging.segment.lesion`
-docstring; the loop over regions of interest (step 1) is ``_segment_on``.
+docstring; the loop over regions of interest (step 1) is :func:`._refine._segment_on`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from ..volume import Phase, Volume
 from . import constants as C
@@ -585,3 +585,10 @@ def _touches_border(mask: NDArray[np.bool_], lo: NDArray[np.int64], hi: NDArray[
         if hi[ax] < shape[ax] and np.take(mask, -1, axis=ax).any():
             return True
     return False
+
+
+def _ball_mask(shape: Sequence[int], centre: ArrayLike, spacing: ArrayLike, radius_mm: float) -> NDArray[np.bool_]:
+    """Voxels of a box of ``shape`` within ``radius_mm`` of ``centre`` (voxel coordinates)."""
+    grids = np.ogrid[tuple(slice(0, int(n)) for n in shape)]
+    d2 = sum(((g - m) * spv) ** 2 for g, m, spv in zip(grids, np.asarray(centre, float), np.asarray(spacing, float), strict=True))
+    return np.asarray(d2 <= radius_mm**2)
