@@ -247,7 +247,7 @@ LESION_HETEROGENEOUS_MIN_FRACTION: Final[float] = 0.15
 #: The ring around the region is "one tissue" when its interquartile range is at most this
 #: multiple of smoothed noise's (1.349 sigma_smoothed); above it, the parenchyma value (mode of
 #: the wider shell) is checked and, when it lies between the ring's value and the lesion's, the
-#: window's near bound is the midpoint against it (1.4, lesion.py ``_near_tissue``; from round 2,
+#: window's near bound is the midpoint against it (1.4, segment/_grow.py ``_near_tissue``; from round 2,
 #: when the ring surrounds the grown region).  Measured: perf phantoms (30 / 50 mm, vessel and
 #: fat nearby) 1.26-1.68; a ring of necrosis and parenchyma (the nodule at the border of the
 #: fu2 L2 phantom lesion) 2.7.  2 is only a trigger for the costlier shell histogram, not a
@@ -352,7 +352,7 @@ LESION_RIM_MIN_FRACTION: Final[float] = 0.4
 #: Fewest shell / ring voxels for that test (a median of fewer is noise).
 LESION_RIM_MIN_VOXELS: Final[int] = 20
 #: EM iterations of the rim layer's two-class mixture (parenchyma fixed, lesion border estimated;
-#: lesion.py _rim_layer_voxels).  Two well-separated Gaussian classes converge in a few steps;
+#: segment/_refine.py _rim_layer_voxels).  Two well-separated Gaussian classes converge in a few steps;
 #: 10 is a safe count for a few hundred to a few thousand voxels (cost: microseconds each).
 LESION_RIM_EM_ITERATIONS: Final[int] = 10
 __all__ += [

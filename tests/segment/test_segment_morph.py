@@ -56,7 +56,7 @@ def test_component_at_in_box_equals_component_at(seed: int) -> None:
 
 
 # spacings of the perf phantom, the study phantom, an isotropic grid, and the ring / band lattices
-# (in-plane stride 2, coarse 2) that lesion.py runs these helpers on
+# (in-plane stride 2, coarse 2) that the lesion segmentation (segment/_grow.py) runs these helpers on
 _SPACINGS = [(2.5, 0.703, 0.703), (3.0, 2.3, 2.3), (1.0, 1.0, 1.0), (2.5, 1.406, 1.406), (5.0, 2.812, 2.812),
              (1.6, 1.14, 1.14), (0.5, 1.2, 1.2)]
 

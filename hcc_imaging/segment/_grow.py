@@ -1,0 +1,594 @@
+"""The seeded region grower of :func:`hcc_imaging.segment.lesion.segment_lesion` (steps 2-7).
+
+Holds the intensity model and region growing inside one region of interest
+(:func:`_grow_in_roi`: seed ball, window, region, opening, hole filling, the re-estimation rounds
+of step 6 and their near-tissue rule, :func:`_near_tissue`), step 7's heterogeneous expansion
+(:func:`_expand_heterogeneous`, with the parenchyma value and shell it reads), and the small
+helpers the later steps share: the per-call smoothed-ROI cache (:func:`_smoothed`, step 2), the
+lattice ring and edge band (:func:`_ring`, :func:`_inner_band`), a ball mask, the line profile and the
+region-of-interest border tests.  The method is described in the :mod:`hcc_imaging.segment.lesion`
+docstring; the loop over regions of interest (step 1) is :func:`._refine._segment_on`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ..volume import Phase, Volume
+from . import constants as C
+from ._morph import (
+    ball,
+    bbox,
+    binary_opening,
+    component_at,
+    component_at_in_box,
+    fill_holes,
+    noise_sigma,
+    pad_box,
+    within_mm,
+)
+from .errors import LowContrastError
+
+if TYPE_CHECKING:  # annotations only: lesion.py imports this module
+    from .lesion import LesionParams
+
+
+@dataclass(slots=True)
+class _Model:
+    lesion: float
+    surround: float
+    sigma_raw: float
+    sigma_s: float
+    low: float
+    high: float
+    conspicuity: float = 0.0
+    mode: str = "hypo"
+    ill_defined: bool = False  # the edge band was within the contrast minimum: whole-region value used
+
+
+@dataclass(slots=True)
+class _RoiResult:
+    mask: NDArray[np.bool_]  # ROI-sized
+    lo: NDArray[np.int64]
+    model: _Model
+    touches: bool
+    at_max: bool
+    click_mask: NDArray[np.bool_] | None = None  # the click's region before the step-7 growth
+    radial: bool = False  # step 8 (star-shaped refinement) made the mask
+    rim_phase: Phase | None = None  # step 9 added a thin enhancing rim seen on this phase
+    smooth: NDArray[np.float32] | None = None  # the smoothed ROI of the click's phase (steps 3-7)
+
+    @property
+    def box(self) -> tuple[slice, ...]:
+        """The ROI's slices in the whole image."""
+        return tuple(slice(int(a), int(a) + n) for a, n in zip(self.lo, self.mask.shape, strict=True))
+
+
+def _seed_ball_values(raw: NDArray[Any], seed: Sequence[int], ball_el: NDArray[np.bool_]) -> tuple[NDArray[Any], NDArray[np.bool_]]:
+    """Raw values in the seed ball (clipped to the array) and the ball as a ROI mask."""
+    r = np.array(ball_el.shape) // 2
+    s = np.asarray(seed, int)
+    lo = np.maximum(s - r, 0)
+    hi = np.minimum(s + r + 1, raw.shape)
+    blo = lo - (s - r)
+    bhi = blo + (hi - lo)
+    el = ball_el[blo[0]:bhi[0], blo[1]:bhi[1], blo[2]:bhi[2]]
+    region = np.zeros(raw.shape, bool)
+    region[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] = el
+    return raw[region], region
+
+
+#: per-call cache (one :func:`segment_lesion` call): smoothed ROIs, (id(volume), box, sigma_vox) ->
+#: (raw, smooth, sigma_raw), and step 7's clamp, ("reach", id(region), ...) -> (region, reach, rim)
+_SmoothCache = dict[tuple[Any, ...], Any]
+
+
+def _smoothed(
+    volume: Volume, sl: tuple[slice, ...], sig_vox: tuple[float, float, float], cache: _SmoothCache | None
+) -> tuple[NDArray[np.float32], NDArray[np.float32], float]:
+    """Raw ROI, its Gaussian smoothing and raw noise sigma; each (phase, box) computed once per
+    :func:`segment_lesion` call (the phase choice, the click's region, the regrowth and the rim
+    test all smooth the same boxes).  The arrays are shared: callers only read them."""
+    from scipy import ndimage as ndi
+
+    key = (id(volume), tuple((s_.start, s_.stop) for s_ in sl), tuple(sig_vox))
+    if cache is not None and key in cache:
+        return cache[key]
+    raw = np.asarray(volume.array[sl], dtype=np.float32)
+    smooth = ndi.gaussian_filter(raw, sig_vox, mode="nearest")
+    out = (raw, smooth, noise_sigma(raw, smooth, sig_vox))
+    if cache is not None:
+        cache[key] = out
+    return out
+
+
+def _stride(spacing: Sequence[float]) -> int:
+    """In-plane subsampling step for ring/band statistics: about 1.5 mm between samples.
+
+    The ring and band only feed medians, so sampling every other 0.7 mm pixel changes them by
+    noise only, and the ring / band dilations (:func:`._morph.within_mm`) run on a quarter of the voxels.
+    """
+    return max(1, int(C.LESION_STATS_SAMPLING_MM / max(min(spacing[1], spacing[2]), 1e-6)))
+
+
+def _ring(
+    region: NDArray[np.bool_], spacing: Sequence[float], inner: float, outer: float, coarse: int = 1
+) -> NDArray[np.bool_]:
+    """Voxels at distance (inner, outer] mm outside ``region``, on an in-plane subsampled lattice
+    (see :func:`_stride`); computed on the padded bounding box.  ``coarse`` > 1 thins the lattice
+    further by that factor on every axis (for wide shells that only feed a histogram mode)."""
+    from scipy import ndimage as ndi
+
+    bb = bbox(region)
+    if bb is None:
+        return np.zeros_like(region)
+    st = _stride(spacing) * coarse
+    sz = coarse
+    pad = np.ceil(outer / np.asarray(spacing)).astype(int) + st
+    sl = pad_box(bb[0], bb[1], pad, region.shape)
+    sub = region[sl][::sz, ::st, ::st]
+    sp_sub = (spacing[0] * sz, spacing[1] * st, spacing[2] * st)
+    out = np.zeros_like(region)
+    if sub.any():
+        # = (inner < distance_transform_edt(~sub) <= outer), as two small dilations (same voxels)
+        out[sl][::sz, ::st, ::st] = within_mm(sub, sp_sub, outer) & ~within_mm(sub, sp_sub, inner)
+    else:  # the lattice misses the region: keep scipy's answer for a transform without background
+        d = ndi.distance_transform_edt(~sub, sampling=sp_sub)
+        out[sl][::sz, ::st, ::st] = (d > inner) & (d <= outer)
+    return out
+
+
+def _window(lesion: float, surround: float, sigma_raw: float, k_outer: float, hyper: bool) -> tuple[float, float]:
+    mid = 0.5 * (lesion + surround)
+    far = max(k_outer * sigma_raw, abs(lesion - surround))
+    if hyper:
+        return mid, lesion + far
+    return lesion - far, mid
+
+
+def _grow_in_roi(
+    raw: NDArray[np.float32],
+    smooth: NDArray[np.float32],
+    seed: tuple[int, int, int],
+    spacing: tuple[float, float, float],
+    params: LesionParams,
+    liver: NDArray[np.bool_] | None,
+    clamp: NDArray[np.bool_] | None,
+    line_ball: NDArray[np.bool_] | None,
+    sigma_raw: float,
+    noise_factor: float,
+    first_round_only: bool = False,
+    line_local: NDArray[np.float64] | None = None,
+) -> tuple[NDArray[np.bool_], _Model]:
+    from scipy import ndimage as ndi
+
+    seed_el = ball(params.seed_radius_mm, spacing, min_one_voxel=True)
+    vals, seed_region = _seed_ball_values(raw, seed, seed_el)
+    lesion = float(np.median(vals))
+    sigma_s = sigma_raw * noise_factor
+    both = params.polarity == "both"
+    auto_both = params.polarity == "auto" and line_ball is not None and line_ball.any()
+    # -- conservative first region
+    if line_ball is not None and line_ball.any():
+        region = line_ball.copy()
+        inner_vals = smooth[line_ball & _inner_half(line_ball)]
+        if inner_vals.size and not both:
+            lesion = float(np.median(inner_vals))
+    else:
+        tol = max(2.5 * sigma_s, 1e-6)
+        core = np.abs(smooth - lesion) <= tol
+        if liver is not None:
+            core &= liver
+        region = component_at(core, seed, seed_region)
+        if not region.any():
+            region = seed_region.copy()
+    model = _Model(lesion, lesion, sigma_raw, sigma_s, lesion, lesion)
+    open_el = ball(params.opening_radius_mm, spacing) if params.opening_radius_mm > 0 else None
+    mask = region
+    ill_defined = False
+    for it in range(params.iterations):
+        ring = _ring(region, spacing, params.ring_inner_mm, params.ring_outer_mm)
+        if liver is not None:
+            ring &= liver
+        ring_vals = smooth[ring]
+        if ring_vals.size == 0:
+            raise LowContrastError(
+                "no surrounding tissue found around the seed region (it fills the whole region of interest). "
+                "The click may be inside a large homogeneous organ rather than a lesion; draw a line across the "
+                "lesion (line_lps=) or choose another phase (phase=)."
+            )
+        surround = float(np.median(ring_vals))
+        if auto_both and it == 0:
+            # a line was drawn: is the lesion heterogeneous (parts clearly darker AND parts clearly
+            # brighter than the surroundings, e.g. necrosis + enhancing tissue or lipiodol)?
+            inner = smooth[region]
+            k = params.min_contrast_k_sigma * max(sigma_s, 1e-6)
+            f_lo = float(np.mean(inner < surround - k))
+            f_hi = float(np.mean(inner > surround + k))
+            both = min(f_lo, f_hi) >= C.LESION_HETEROGENEOUS_MIN_FRACTION
+            if not both and line_local is not None:
+                # the same test on the drawn line itself (its inner part: the endpoints are the
+                # lesion's edges): the ball around the line also holds parenchyma, which dilutes a
+                # compact bright (lipiodol) or dark part below the share (1.4)
+                prof = _line_profile(smooth, line_local, spacing)
+                if prof.size:
+                    f_lo = float(np.mean(prof < surround - k))
+                    f_hi = float(np.mean(prof > surround + k))
+                    both = min(f_lo, f_hi) >= C.LESION_HETEROGENEOUS_MIN_FRACTION
+        if both:
+            # heterogeneous lesion: everything that differs from the surroundings by more than
+            # half the typical lesion-surroundings difference inside the current region
+            dev = np.abs(smooth[region] - surround)
+            contrast = float(np.median(dev)) if dev.size else 0.0
+            lesion = float(np.median(raw[region])) if region.any() else lesion
+        else:
+            if it > 0 and mask.any():
+                if params.edge_band_mm > 0:
+                    # the lesion value that matters for its border is the one next to the border:
+                    # a necrotic core must not pull the threshold away from the real edge
+                    band = _inner_band(mask, spacing, params.edge_band_mm)
+                    lesion = float(np.median(smooth[band])) if band.any() else float(np.median(raw[mask]))
+                    if (abs(lesion - surround) < params.min_contrast_k_sigma * max(sigma_s, 1e-6)
+                            and not _touches_faces(mask)):
+                        # an ill-defined border (infiltrative lesion): the band is the blur
+                        # itself, half-way to the surroundings; the lesion is the region (1.4).
+                        # Not for a region that reaches the ROI's faces: that band is a leak's
+                        # border, not a lesion's, and the error stands
+                        lesion = float(np.median(raw[mask]))
+                        ill_defined = True
+                else:
+                    lesion = float(np.median(raw[mask]))
+            contrast = abs(lesion - surround)
+        if contrast < params.min_contrast_k_sigma * max(sigma_s, 1e-6) or contrast == 0.0:
+            raise LowContrastError(
+                f"lesion value {lesion:.1f} vs surroundings {surround:.1f} (contrast {contrast:.1f}, smoothed "
+                f"noise sigma {sigma_s:.1f}): below {params.min_contrast_k_sigma} sigma, the lesion is not "
+                "distinguishable here. Choose the phase where it is conspicuous (phase=), move the seed inside it, "
+                "or lower LesionParams.min_contrast_k_sigma."
+            )
+        if both:
+            tau = 0.5 * contrast
+            low, high = surround - tau, surround + tau  # the EXCLUDED band
+            cand = (smooth <= low) | (smooth >= high)
+        else:
+            hyper = lesion > surround if params.polarity == "auto" else params.polarity == "hyper"
+            low, high = _window(lesion, surround, sigma_raw, params.outer_k_sigma, hyper)
+            if it > 0 and not first_round_only:
+                near = _near_tissue(smooth, region, ring_vals, spacing, params, liver, lesion, surround, sigma_s)
+                if near is not None:
+                    # a tissue between the ring's value and the lesion's borders it too (1.4)
+                    if hyper:
+                        low = max(low, 0.5 * (lesion + near))
+                    else:
+                        high = min(high, 0.5 * (lesion + near))
+            cand = (smooth >= low) & (smooth <= high)
+        if both:
+            dev_r = np.abs(smooth[region] - surround)
+            consp = float(np.percentile(dev_r, 25)) / max(sigma_raw, 1e-6) if dev_r.size else 0.0
+        else:
+            consp = abs(lesion - surround) / max(sigma_raw, 1e-6)
+        model = _Model(lesion, surround, sigma_raw, sigma_s, low, high, consp,
+                       "both" if both else ("hyper" if lesion > surround else "hypo"), ill_defined)
+        if first_round_only:
+            return region, model
+        if liver is not None:
+            cand &= liver
+        if clamp is not None:
+            cand &= clamp
+        # with a line, the component holding most of the line's ball: the midpoint voxel may lie
+        # in a part outside the window (an enhancing nodule on the washout phase) or in a noise
+        # speck of it (1.4)
+        by_line = line_ball is not None and line_ball.any()
+        pick = line_ball if by_line else seed_region
+        comp = component_at(cand, seed, pick, prefer_region=by_line)
+        if not comp.any() and (both or line_ball is not None):
+            comp = component_at(cand, seed, region)
+        if not comp.any():
+            raise LowContrastError(
+                f"no voxel near the seed falls in the window [{low:.1f}, {high:.1f}] "
+                f"(lesion {lesion:.1f}, surroundings {surround:.1f}); move the seed inside the lesion or pick another phase."
+            )
+        if open_el is not None and open_el.sum() > 1:
+            bb = bbox(comp)
+            assert bb is not None
+            pad = np.array(open_el.shape) // 2 + 1
+            sl = pad_box(bb[0], bb[1], pad, comp.shape)
+            opened_local = binary_opening(comp[sl], open_el)
+            kept = component_at_in_box(opened_local, sl, comp.shape, seed, pick, prefer_region=by_line)
+            if kept.any():
+                comp = kept
+        bb = bbox(comp)
+        assert bb is not None
+        sl = pad_box(bb[0], bb[1], (1, 1, 1), comp.shape)
+        filled = np.zeros_like(comp)
+        filled[sl] = fill_holes(comp[sl])
+        mask = filled
+        region = mask
+    return mask, model
+
+
+def _near_tissue(
+    smooth: NDArray[np.float32], region: NDArray[np.bool_], ring_vals: NDArray[np.float32], spacing: Sequence[float],
+    params: LesionParams, liver: NDArray[np.bool_] | None, lesion: float, surround: float, sigma_s: float,
+) -> float | None:
+    """The parenchyma value when it lies between the ring's value and the lesion's (1.4), else None.
+
+    The window's near bound is the midpoint between the lesion and the ring's median: right when
+    the ring is one tissue.  A viable nodule mostly enclosed by necrosis has a ring of necrosis
+    (25-40 HU in arterial) whose midpoint with the nodule (110-130 HU) lies a few HU above the
+    parenchyma (70 HU): where the nodule reaches the lesion's border, the region leaks into the
+    liver.  When the ring is not one tissue (its interquartile range is above
+    ``LESION_RING_SPREAD_K`` times that of smoothed noise: cheap, no extra image pass otherwise),
+    the parenchyma value (histogram mode of the wider shell, :func:`_parenchyma_value`) is taken;
+    when it lies between the ring's value and the lesion's, more than ``min_contrast_k_sigma``
+    smoothed-noise sigmas from both, it is returned and the caller moves the near bound to the
+    midpoint between the lesion and it.  Otherwise (one-tissue ring, parenchyma = ring) None:
+    the window is unchanged.
+    """
+    if ring_vals.size < 4 or not region.any():
+        return None
+    q25, q75 = np.percentile(ring_vals, [25, 75])
+    if float(q75 - q25) <= C.LESION_RING_SPREAD_K * 1.349 * max(sigma_s, 1e-6):
+        return None
+    p = _parenchyma_value(smooth, region, spacing, params, liver, sigma_s)
+    if p is None:
+        return None
+    tol = params.min_contrast_k_sigma * max(sigma_s, 1e-6)
+    lo_v, hi_v = (surround, lesion) if surround < lesion else (lesion, surround)
+    if lo_v + tol < p < hi_v - tol:
+        return p
+    return None
+
+
+def _parenchyma_shell(
+    mask: NDArray[np.bool_], spacing: Sequence[float], params: LesionParams, liver: NDArray[np.bool_] | None,
+) -> NDArray[np.bool_]:
+    """Where :func:`_parenchyma_value` samples: the ``ring_inner_mm``-``parenchyma_sample_mm`` shell
+    around ``mask`` (inside the liver when given)."""
+    # a 2-3 cm shell holds 10^4-10^5 voxels: a 2x thinner lattice on every axis changes its mode by noise
+    shell = _ring(mask, spacing, params.ring_inner_mm, params.parenchyma_sample_mm, coarse=2)
+    if liver is not None:
+        shell &= liver
+    return shell
+
+
+def _parenchyma_value(
+    smooth: NDArray[np.float32], mask: NDArray[np.bool_], spacing: Sequence[float], params: LesionParams,
+    liver: NDArray[np.bool_] | None, sigma_s: float, shell: NDArray[np.bool_] | None = None,
+) -> float | None:
+    """Liver parenchyma value near ``mask``: the mode of the smoothed image outside it (within
+    ``parenchyma_sample_mm``, inside the liver when given), refined as the median of the values
+    within 2 smoothed-noise sigmas of the histogram peak.  None when there is nothing to sample.
+    ``shell``: that sample region when already computed (:func:`_parenchyma_shell`)."""
+    if shell is None:
+        shell = _parenchyma_shell(mask, spacing, params, liver)
+    vals = smooth[shell]
+    if vals.size < 50:
+        return None
+    width = max(sigma_s, 1.0)
+    lo_v, hi_v = np.percentile(vals, [1, 99])
+    nb = int(max(1, min(2000, (hi_v - lo_v) / width)))
+    hist, edges = np.histogram(vals, bins=nb, range=(lo_v, hi_v + 1e-3))
+    # light smoothing of the histogram (3-bin box) so one noisy bin cannot win
+    hs = np.convolve(hist, np.ones(3), mode="same")
+    k = int(np.argmax(hs))
+    peak = 0.5 * (edges[k] + edges[k + 1])
+    near = vals[np.abs(vals - peak) <= 2.0 * width]
+    return float(np.median(near)) if near.size else float(peak)
+
+
+def _shell_fraction(
+    smooth: NDArray[np.float32], mask: NDArray[np.bool_], spacing: Sequence[float], params: LesionParams,
+    liver: NDArray[np.bool_] | None, parenchyma: float, tol: float, ring: NDArray[np.bool_] | None = None,
+) -> float:
+    """Fraction of the ring around ``mask`` that differs from ``parenchyma`` by more than ``tol``
+    (``ring``: that ring, inside the liver, when already computed)."""
+    if ring is None:
+        ring = _ring(mask, spacing, params.ring_inner_mm, params.ring_outer_mm)
+        if liver is not None:
+            ring &= liver
+    v = smooth[ring]
+    return float(np.mean(np.abs(v - parenchyma) > tol)) if v.size else 0.0
+
+
+def _expand_heterogeneous(
+    smooth: NDArray[np.float32],
+    mask: NDArray[np.bool_],
+    seed: tuple[int, int, int],
+    spacing: tuple[float, float, float],
+    params: LesionParams,
+    liver: NDArray[np.bool_] | None,
+    sigma_s: float,
+    open_el: NDArray[np.bool_] | None,
+    fired: list[float] | None = None,
+    cache: dict[tuple[Any, ...], Any] | None = None,
+) -> tuple[NDArray[np.bool_], tuple[float, float, float]] | None:
+    """Grow a click's region to the lesion-parenchyma boundary when it is enclosed by lesion tissue.
+
+    Test: most of the ring around ``mask`` differs from the parenchyma value (mode nearby) by
+    more than ``min_contrast_k_sigma`` smoothed-noise sigmas - the click hit one component
+    (viable nodule, necrosis, lipiodol) of a heterogeneous lesion.  Growth: voxels that differ from
+    parenchyma by more than half the typical deviation on their side (the 50 % partial-volume
+    border between the lesion tissue and parenchyma; computed separately for darker and brighter
+    tissue, so dense lipiodol does not hide necrosis), connected to the region, inside the liver;
+    opened (bridges), holes filled.  Repeated while the new ring is still non-parenchyma.
+    Accepted only when the final ring is parenchyma (the lesion is enclosed); else None (the
+    click's region is kept: a leak is worse than an under-segmentation the reader sees).
+
+    Returns the grown mask and (parenchyma, low, high), the excluded band, or None.
+    ``cache`` (per :func:`segment_lesion` call) keeps the clamp of a region grown again on
+    another phase (:func:`_regrow_on_best_phase` passes the same click region).
+    """
+    from scipy import ndimage as ndi
+
+    if not mask.any():
+        return None
+    tol = params.min_contrast_k_sigma * max(sigma_s, 1e-6)
+    parenchyma = _parenchyma_value(smooth, mask, spacing, params, liver, sigma_s)
+    if parenchyma is None:
+        return None
+    frac_limit = params.shell_nonparenchyma_fraction
+    rings: dict[int, tuple[NDArray[np.bool_], NDArray[np.bool_]]] = {}
+
+    def ring_of(r: NDArray[np.bool_]) -> NDArray[np.bool_]:
+        # the ring of one region feeds the shell test and the next round's sample: compute it once
+        hit = rings.get(id(r))
+        if hit is not None and hit[0] is r:
+            return hit[1]
+        rg = _ring(r, spacing, params.ring_inner_mm, params.ring_outer_mm)
+        if liver is not None:
+            rg &= liver
+        rings[id(r)] = (r, rg)
+        return rg
+
+    if _shell_fraction(smooth, mask, spacing, params, liver, parenchyma, tol, ring_of(mask)) < frac_limit:
+        return None
+    if fired is not None:
+        fired.append(parenchyma)  # the test fired (the caller may refine when the growth is rejected)
+    # leak clamp: the other parts of the lesion lie within expansion_max_mm of the clicked part
+    bb0 = bbox(mask)
+    assert bb0 is not None
+    r_vox = np.ceil(params.expansion_max_mm / np.asarray(spacing)).astype(int) + 1
+    box = pad_box(bb0[0], bb0[1], r_vox, mask.shape)
+    key = ("reach", id(mask), tuple(float(v) for v in spacing), float(params.expansion_max_mm))
+    hit = cache.get(key) if cache is not None else None
+    if hit is not None and hit[0] is mask:
+        reach, rim_of_reach = hit[1], hit[2]
+    else:
+        reach = np.zeros_like(mask)
+        reach[box] = ndi.distance_transform_edt(~mask[box], sampling=spacing) <= params.expansion_max_mm
+        # the reach's outer voxel layer; reach is empty outside ``box``, so the erosion runs on ``box``
+        # padded by one voxel (where the ROI's own border, border_value=1, is met at the same places)
+        box1 = pad_box(bb0[0], bb0[1], r_vox + 1, mask.shape)
+        rim_of_reach = np.zeros_like(mask)
+        rim_of_reach[box1] = reach[box1] & ~ndi.binary_erosion(reach[box1], iterations=1, border_value=1)
+        if cache is not None:
+            cache[key] = (mask, reach, rim_of_reach)
+    # every candidate lies in ``reach``: the growth (labelling, opening) runs on ``box`` when the
+    # seed is in it (same components; their raster order, hence the labels' order, is kept)
+    off = np.array([b.start for b in box])
+    in_box = all(b.start <= int(v) < b.stop for b, v in zip(box, seed, strict=True))
+    seed_b = tuple(int(v) - int(o) for v, o in zip(seed, off, strict=True))
+    if not in_box:  # the seed lies outside the clamp's box: grow on the whole ROI
+        seed_b = tuple(int(v) for v in seed)
+    work = box if in_box else (slice(None),) * 3
+    min_share = C.LESION_HETEROGENEOUS_MIN_FRACTION
+    region = mask
+    low = high = parenchyma
+    for _ in range(params.expansion_rounds):
+        ring = ring_of(region)
+        sample = np.concatenate([smooth[region], smooth[ring]]) - parenchyma
+        dark = -sample[sample < -tol]
+        bright = sample[sample > tol]
+        # a side counts only when it is a real share of the lesion and its shell (not the noise
+        # tail or a vessel crossing the ring): the same share as the line test's heterogeneity
+        use_lo = dark.size >= min_share * sample.size
+        use_hi = bright.size >= min_share * sample.size
+        tau_lo = max(0.5 * float(np.median(dark)), tol) if use_lo else math.inf
+        tau_hi = max(0.5 * float(np.median(bright)), tol) if use_hi else math.inf
+        low, high = parenchyma - tau_lo, parenchyma + tau_hi
+        sm_b, reg_b = smooth[work], region[work]
+        cand = ((sm_b <= low) | (sm_b >= high) | reg_b) & reach[work]
+        if liver is not None:
+            cand &= liver[work]
+        comp = component_at(cand, seed_b, reg_b)
+        if open_el is not None and open_el.sum() > 1:
+            opened = binary_opening(comp, open_el) | reg_b
+            comp = component_at(opened, seed_b, reg_b)
+        bb = bbox(comp)
+        if bb is None:
+            return None
+        if in_box:
+            bb = (bb[0] + off, bb[1] + off)
+            comp_full = np.zeros_like(mask)
+            comp_full[work] = comp
+            comp = comp_full
+        sl = pad_box(bb[0], bb[1], (1, 1, 1), comp.shape)
+        grown = np.zeros_like(comp)
+        grown[sl] = fill_holes(comp[sl])
+        if liver is not None:
+            grown &= liver
+        same = int(grown.sum()) == int(region.sum())
+        region = grown
+        if same or _shell_fraction(smooth, region, spacing, params, liver, parenchyma, tol, ring_of(region)) < frac_limit:
+            break
+    if (region & rim_of_reach).any():
+        return None  # reached the clamp: not enclosed, a leak (vessel, neighbouring lesion tissue)
+    if _shell_fraction(smooth, region, spacing, params, liver, parenchyma, tol, ring_of(region)) >= frac_limit:
+        return None
+    return region, (parenchyma, float(low), float(high))
+
+
+def _inner_band(mask: NDArray[np.bool_], spacing: Sequence[float], width_mm: float) -> NDArray[np.bool_]:
+    """Voxels of ``mask`` within ``width_mm`` of its border, on the subsampled lattice of
+    :func:`_ring` (computed on the padded bounding box)."""
+    from scipy import ndimage as ndi
+
+    bb = bbox(mask)
+    if bb is None:
+        return mask
+    st = _stride(spacing)
+    sl = pad_box(bb[0], bb[1], (1, st, st), mask.shape)
+    sub = mask[sl][:, ::st, ::st]
+    sp_sub = (spacing[0], spacing[1] * st, spacing[2] * st)
+    out = np.zeros_like(mask)
+    if (~sub).any():
+        # = sub & (distance_transform_edt(sub) <= width_mm), as a small dilation (same voxels)
+        out[sl][:, ::st, ::st] = sub & within_mm(~sub, sp_sub, width_mm)
+    else:  # no background on the lattice: keep scipy's answer for a transform without background
+        d = ndi.distance_transform_edt(sub, sampling=sp_sub)
+        out[sl][:, ::st, ::st] = sub & (d <= width_mm)
+    return out
+
+
+def _line_profile(smooth: NDArray[np.float32], line_local: NDArray[np.float64], spacing: Sequence[float]) -> NDArray[np.float64]:
+    """Smoothed values along the inner part of a drawn line (``LESION_LINE_PROFILE_INNER_FRACTION``
+    of its length, centred), sampled every half voxel (trilinear); ``line_local``: its two
+    endpoints as (fractional) indices of ``smooth``."""
+    from scipy import ndimage as ndi
+
+    a, b = np.asarray(line_local[0], float), np.asarray(line_local[1], float)
+    length_mm = float(np.linalg.norm((b - a) * np.asarray(spacing, float)))
+    n = max(2, int(math.ceil(length_mm / (0.5 * min(spacing)))) + 1)
+    half = 0.5 * C.LESION_LINE_PROFILE_INNER_FRACTION
+    t = np.linspace(0.5 - half, 0.5 + half, n)
+    pts = a[None, :] + t[:, None] * (b - a)[None, :]
+    inside = np.all((pts >= 0) & (pts <= np.asarray(smooth.shape) - 1), axis=1)
+    if not inside.any():
+        return np.zeros(0)
+    return ndi.map_coordinates(smooth, pts[inside].T, order=1, mode="nearest")
+
+
+def _inner_half(line_ball: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """The inner half (by radius) of a ball mask: voxels at least as deep as half its radius."""
+    from scipy import ndimage as ndi
+
+    d = ndi.distance_transform_edt(line_ball)
+    return np.asarray(d >= 0.5 * d.max()) if d.max() > 0 else line_ball
+
+
+def _touches_faces(mask: NDArray[np.bool_]) -> bool:
+    """Whether ``mask`` has a voxel on any face of its own array (the region of interest)."""
+    return any(np.take(mask, i, axis=ax).any() for ax in range(mask.ndim) for i in (0, -1))
+
+
+def _touches_border(mask: NDArray[np.bool_], lo: NDArray[np.int64], hi: NDArray[np.int64], shape: Sequence[int]) -> bool:
+    for ax in range(3):
+        if lo[ax] > 0 and np.take(mask, 0, axis=ax).any():
+            return True
+        if hi[ax] < shape[ax] and np.take(mask, -1, axis=ax).any():
+            return True
+    return False
+
+
+def _ball_mask(shape: Sequence[int], centre: ArrayLike, spacing: ArrayLike, radius_mm: float) -> NDArray[np.bool_]:
+    """Voxels of a box of ``shape`` within ``radius_mm`` of ``centre`` (voxel coordinates)."""
+    grids = np.ogrid[tuple(slice(0, int(n)) for n in shape)]
+    d2 = sum(((g - m) * spv) ** 2 for g, m, spv in zip(grids, np.asarray(centre, float), np.asarray(spacing, float), strict=True))
+    return np.asarray(d2 <= radius_mm**2)

@@ -1,0 +1,531 @@
+"""Step 10 of :func:`hcc_imaging.segment.lesion.segment_lesion`: the phases used jointly (1.5, 1.7).
+
+(i) Nearest-mean classification in the phases' joint space against the ring's tissue classes
+(:func:`_segment_multiphase`, :func:`_ring_classes`); (ii) steps 3-6 on the phases' matched-filter
+combination (:func:`_segment_combined`, with the per-phase contrasts :func:`_phase_contrasts`, the
+click's ball :func:`_best_click_ball` and :func:`_combined_volume`); (iii) the faint-lesion variant
+of (i) and the choice between them (:func:`_joint_fallback`, :func:`_holds_other_tissue`); and the
+test whether a one-sided single-phase mask holds two tissues that another phase separates
+(:func:`_mixed_on_other_phase`).  The method is described in the :mod:`hcc_imaging.segment.lesion`
+docstring (step 10).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..volume import Phase, Volume
+from . import constants as C
+from ._grow import _ball_mask, _Model, _ring, _RoiResult, _smoothed, _SmoothCache, _touches_border
+from ._morph import ball, component_at, fill_holes, gaussian_noise_factor, gaussian_sigma_vox
+from ._refine import _segment_on
+from .errors import LowContrastError
+
+if TYPE_CHECKING:  # annotations only: lesion.py imports this module
+    from .lesion import LesionParams
+
+
+def _phase_contrasts(
+    phases: Sequence[Volume],
+    region: NDArray[np.bool_],
+    sl: tuple[slice, ...],
+    params: LesionParams,
+    liver: NDArray[np.bool_] | None,
+    cache: _SmoothCache,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+    """Per phase: lesion - surroundings (raw median in ``region`` - smoothed median of the ring
+    around it) and raw noise sigma, all in the box ``sl`` (1.5)."""
+    sp = tuple(float(v) for v in phases[0].spacing)
+    sig_vox = gaussian_sigma_vox(params.smoothing_sigma_mm, sp, params.smoothing_min_vox)
+    ring = _ring(region, sp, params.ring_inner_mm, params.ring_outer_mm)
+    if liver is not None:
+        ring &= liver
+    if not ring.any() or not region.any():
+        return None
+    c = np.empty(len(phases))
+    s = np.empty(len(phases))
+    for i, v in enumerate(phases):
+        raw, smooth, sigma_raw = _smoothed(v, sl, sig_vox, cache)
+        c[i] = float(np.median(raw[region])) - float(np.median(smooth[ring]))
+        s[i] = max(float(sigma_raw), 1e-6)
+    return c, s
+
+
+def _best_click_ball(
+    same: Sequence[Volume],
+    box_shape: Sequence[int],
+    local: NDArray[np.int64],
+    sp: NDArray[np.float64],
+    sl: tuple[slice, ...],
+    params: LesionParams,
+    liv: NDArray[np.bool_] | None,
+    cache: _SmoothCache,
+    radius: bool = False,
+) -> Any:
+    """The click's ball (1.5): among ``LESION_COMBINED_CLICK_SCALES`` radii, the one whose
+    ball-vs-ring contrast, summed over the phases in noise units, is largest (a ball far inside a
+    large lesion has its ring inside it too).  The ball (and, with ``radius``, its radius in mm),
+    or None."""
+    best_score = -1.0
+    init_mm = region = None
+    for k in range(C.LESION_COMBINED_CLICK_SCALES):
+        r_mm = max(params.seed_radius_mm, C.LESION_COMBINED_CLICK_BALL_MM) * C.LESION_COMBINED_CLICK_SCALE_STEP**k
+        cand = _ball_mask(box_shape, local, sp, r_mm)
+        if liv is not None:
+            cand &= liv
+        est = _phase_contrasts(same, cand, sl, params, liv, cache)
+        if est is None:
+            continue
+        score = float(np.sqrt(np.sum((est[0] / est[1]) ** 2)))
+        if score > best_score:
+            best_score, init_mm, region = score, r_mm, cand
+    if region is None:
+        return None
+    return (region, init_mm) if radius else region
+
+
+def _combined_volume(
+    phases: Sequence[Volume], sl: tuple[slice, ...], c: NDArray[np.float64], s: NDArray[np.float64]
+) -> tuple[Volume, NDArray[np.float64]]:
+    """The phases' matched-filter combination, sum_i w_i x_i with w_i ~ c_i / s_i^2 (Fisher's
+    linear discriminant for independent noise per phase), scaled so that its noise sigma is the
+    phases' mean sigma; computed in the box ``sl`` (the largest region of interest) only, the rest
+    is the box's median and never read (1.5)."""
+    w = c / s**2
+    norm = float(np.sqrt(np.sum((w * s) ** 2)))
+    w = w * (float(np.mean(s)) / max(norm, 1e-12))
+    box = sum(wi * np.asarray(v.array[sl], np.float32) for wi, v in zip(w, phases, strict=True))
+    full = np.full(phases[0].shape, float(np.median(box)), np.float32)
+    full[sl] = box
+    v0 = phases[0]
+    vol = Volume(array=full, geometry=v0.geometry, modality=v0.modality, phase=v0.phase,
+                 frame_of_reference_uid=v0.frame_of_reference_uid, meta={"combined_phases": True})
+    return vol, w
+
+
+def _segment_combined(
+    phases: Mapping[Phase, Volume],
+    phase: Phase,
+    seed: tuple[int, int, int],
+    params: LesionParams,
+    liver: NDArray[np.bool_] | None,
+    line_idx: NDArray[np.float64] | None,
+    fixed_half_mm: float | None,
+    smoothing_mm: float | None = None,
+) -> tuple[_RoiResult, dict[str, float]] | None:
+    """Segment on the matched-filter combination of the phases sharing ``phase``'s grid (1.5).
+
+    For a lesion that is faint on every single phase but differs on several (a lymph node 10-20 HU
+    above soft tissue on arterial, portal venous and delayed; an infiltrative lesion 15-35 HU
+    below the liver on all four), the phases' independent noise averages out: the combination's
+    contrast-to-noise ratio is sqrt(sum_i (c_i / s_i)^2), against max_i c_i / s_i on one phase.
+    The per-phase contrasts c_i are first taken between the seed ball (or the line's ball) and
+    the ring around it, then, after one segmentation of the combination, between the mask and the
+    ring around the mask (``LESION_COMBINED_PASSES`` passes).  Steps 3-6 then run on the
+    combination unchanged; steps 7-9 (heterogeneous lesions, rim) are not used.  None when the
+    grid has a single phase, or no pass yields a mask.
+    """
+    vol = phases[phase]
+    same = [v for v in phases.values() if v.geometry.equals(vol.geometry)]
+    if len(same) < 2:
+        return None
+    sp = np.asarray(vol.spacing, float)
+    half = params.roi_max_half_size_mm if fixed_half_mm is None else fixed_half_mm
+    pad = half + params.ring_outer_mm + 4 * params.smoothing_sigma_mm
+    r = np.ceil(pad / sp).astype(int)
+    s = np.asarray(seed, int)
+    lo = np.maximum(s - r, 0)
+    hi = np.minimum(s + r + 1, np.asarray(vol.shape))
+    sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    cache: _SmoothCache = {}
+    liv = liver[sl] if liver is not None else None
+    local = s - lo
+    box_shape = tuple(int(b - a) for a, b in zip(lo, hi, strict=True))
+    init_mm = None
+    if line_idx is not None:
+        mid = 0.5 * (line_idx[0] + line_idx[1]) - lo
+        half_len = 0.5 * float(np.linalg.norm((line_idx[1] - line_idx[0]) * sp))
+        region = _ball_mask(box_shape, mid, sp, C.LESION_COMBINED_LINE_BALL_FRACTION * half_len)
+    else:
+        ball_mm = _best_click_ball(same, box_shape, local, sp, sl, params, liv, cache, radius=True)
+        if ball_mm is None:
+            return None
+        region, init_mm = ball_mm
+    if liv is not None:
+        region &= liv
+    from .lesion import LesionParams  # at call time: lesion.py imports this module
+    p = LesionParams(**{**asdict(params), "heterogeneous_expansion": False, "radial_refinement": False,
+                        "enhancing_rim": False,
+                        "smoothing_sigma_mm": params.smoothing_sigma_mm if smoothing_mm is None else smoothing_mm})
+    best: tuple[_RoiResult, dict[str, float]] | None = None
+    for _ in range(C.LESION_COMBINED_PASSES):
+        est = _phase_contrasts(same, region, sl, params, liv, cache)
+        if est is None:
+            break
+        comb, w = _combined_volume(same, sl, *est)
+        try:
+            rr = _segment_on(comb, tuple(int(v) for v in s), p, liver, line_idx, fixed_half_mm, cache={},
+                             init_ball_mm=init_mm)
+        except LowContrastError:
+            break
+        # report HU: the medians of the mask and its ring on the phase of largest |weight|
+        j = int(np.argmax(np.abs(w)))
+        rsl = rr.box
+        raw_j, smooth_j, _ = _smoothed(same[j], rsl, gaussian_sigma_vox(params.smoothing_sigma_mm, tuple(sp),
+                                                                       params.smoothing_min_vox), None)
+        ring_j = _ring(rr.mask, tuple(sp), params.ring_inner_mm, params.ring_outer_mm)
+        lv = float(np.median(raw_j[rr.mask]))
+        sv = float(np.median(smooth_j[ring_j])) if ring_j.any() else lv
+        m = rr.model
+        rr.model = _Model(lv, sv, m.sigma_raw, m.sigma_s, lv, lv, m.conspicuity, m.mode, m.ill_defined)
+        best = (rr, {str(v.phase): round(float(wi), 3) for v, wi in zip(same, w, strict=True)})
+        if rr.touches:
+            # 1.7: a leaked mask is no lesion sample for the next pass's contrasts
+            break
+        region = np.zeros(box_shape, bool)
+        rs = tuple(slice(int(a - l0), int(a - l0) + n) for a, l0, n in zip(rr.lo, lo, rr.mask.shape, strict=True))
+        region[rs] = rr.mask
+    return best
+
+
+def _ring_classes(x: NDArray[np.float64], lesion: NDArray[np.float64], min_d: float) -> list[NDArray[np.float64]]:
+    """Tissue classes around a lesion (1.5): k-medians (k = ``LESION_MULTIPHASE_RING_CLASSES``,
+    started at quantiles of the ring's first principal axis) of the ring's multiphase values ``x``
+    (n, P, in smoothed-noise sigmas); classes closer than ``min_d`` to each other are merged (one
+    tissue split by noise); a class with fewer than ``LESION_MULTIPHASE_MIN_CLASS_FRACTION`` of the
+    ring, or within ``min_d`` of the lesion (the ring still crossing the lesion), is dropped."""
+    n = x.shape[0]
+    if n == 0:
+        return []
+    k = C.LESION_MULTIPHASE_RING_CLASSES
+    xc = x - np.median(x, axis=0)
+    # start: spread along the ring's first principal axis (noise extremes would be the farthest
+    # points; the quantiles of the projection are tissues)
+    _, _, vt = np.linalg.svd(xc[:: max(1, n // 2000)], full_matrices=False)
+    proj = xc @ vt[0]
+    qs = np.quantile(proj, np.linspace(0.5 / k, 1 - 0.5 / k, k))
+    cs = np.array([np.median(x[np.argsort(np.abs(proj - q))[: max(1, n // (4 * k))]], axis=0) for q in qs])
+    for _ in range(10):
+        lab = np.argmin(((x[:, None, :] - cs[None]) ** 2).sum(-1), axis=1)
+        cs = np.array([np.median(x[lab == k], axis=0) if np.any(lab == k) else cs[k] for k in range(len(cs))])
+    # classes closer than min_d are one tissue split by noise: merge them (nearest pair first)
+    while len(cs) > 1:
+        d = np.linalg.norm(cs[:, None] - cs[None], axis=-1) + np.eye(len(cs)) * 1e9
+        i, j = sorted(int(v) for v in np.unravel_index(int(np.argmin(d)), d.shape))
+        if d[i, j] >= min_d:
+            break
+        lab[lab == j] = i
+        lab[lab > j] -= 1
+        cs = np.delete(cs, j, axis=0)
+        cs[i] = np.median(x[lab == i], axis=0)
+    out = []
+    for k in range(len(cs)):
+        frac = float(np.mean(lab == k))
+        if frac >= C.LESION_MULTIPHASE_MIN_CLASS_FRACTION and float(np.linalg.norm(cs[k] - lesion)) >= min_d:
+            out.append(cs[k])
+    return out
+
+
+def _segment_multiphase(
+    phases: Mapping[Phase, Volume],
+    phase: Phase,
+    seed: tuple[int, int, int],
+    params: LesionParams,
+    liver: NDArray[np.bool_] | None,
+    line_idx: NDArray[np.float64] | None,
+    faint_classes: bool = False,
+) -> tuple[_RoiResult, list[str]] | None:
+    """Nearest-mean classification in the phases' joint space (1.5; when the lesion is faint on
+    every single phase).
+
+    Each voxel is a vector of its smoothed values on the P phases sharing ``phase``'s grid, in
+    units of each phase's smoothed noise sigma (the phases' noise is independent, so distances
+    add).  The lesion is the median vector of the current region; the surroundings are up to
+    ``LESION_MULTIPHASE_RING_CLASSES`` tissue classes found in the ring around it (k-means), so a
+    lesion lying *between* two neighbours (a node between soft tissue and a brighter liver, a
+    thrombus between liver and contrast-filled vein) is bounded on both sides: a voxel joins when
+    it is nearer the lesion than every class (the multiphase form of step 4's midpoint), within
+    the far bound (max(``outer_k_sigma`` raw sigmas, the nearest class's distance)), connected to
+    the seed (with a line: to the line's ball, inside the line's clamp); opened and hole-filled as
+    in step 5; ``iterations`` + 1 rounds.  The first region is the ball of
+    ``LESION_COMBINED_CLICK_BALL_MM`` around a click or of ``LESION_COMBINED_LINE_BALL_FRACTION``
+    of the line's half-length around its midpoint.  The lesion must differ from every class by
+    ``min_contrast_k_sigma`` (Euclidean, in smoothed sigmas), else None.  Region of interest: as
+    for one phase, grown while the mask touches it.
+
+    ``faint_classes`` (1.7): the classes are sought on the phases smoothed at
+    ``LESION_FAINT_SMOOTHING_MM`` in the shell up to ``LESION_PARENCHYMA_SAMPLE_MM`` around the
+    region (a faint lesion's ring gives no class 3 smoothed sigmas away, and a tissue a few mm off
+    is too small a share of it), and a click's first region is the ball of the combination's scale
+    selection (:func:`_best_click_ball`); the classification itself stays at the lesion smoothing.
+    """
+    from scipy import ndimage as ndi
+
+    vol = phases[phase]
+    same = [v for v in phases.values() if v.geometry.equals(vol.geometry)]
+    if len(same) < 2:
+        return None
+    sp = np.asarray(vol.spacing, float)
+    shape = np.asarray(vol.shape)
+    s = np.asarray(seed, int)
+    sig_vox = gaussian_sigma_vox(params.smoothing_sigma_mm, tuple(sp), params.smoothing_min_vox)
+    nf = gaussian_noise_factor(sig_vox)
+    line_len = None if line_idx is None else float(np.linalg.norm((line_idx[1] - line_idx[0]) * sp))
+    if line_len is not None:
+        half = max(params.line_roi_factor * line_len, 0.5 * line_len) + params.ring_outer_mm + 2 * params.smoothing_sigma_mm
+    else:
+        half = params.roi_half_size_mm
+    open_el = ball(params.opening_radius_mm, tuple(sp)) if params.opening_radius_mm > 0 else None
+    cache: _SmoothCache = {}
+    while True:
+        r = np.ceil(half / sp).astype(int)
+        lo = np.maximum(s - r, 0)
+        hi = np.minimum(s + r + 1, shape)
+        sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+        box = tuple(int(b - a) for a, b in zip(lo, hi, strict=True))
+        stack = []
+        for v in same:
+            _, smooth, sigma_raw = _smoothed(v, sl, sig_vox, cache)
+            stack.append(smooth / max(sigma_raw * nf, 1e-6))
+        X = np.stack(stack, axis=-1).astype(np.float32)  # (z, y, x, P), smoothed sigmas
+        sigma_raw_mean = float(np.mean([_smoothed(v, sl, sig_vox, cache)[2] for v in same]))
+        faint: list[NDArray[np.float32]] = []  # (X at the faint-lesion smoothing, its scale to X's units)
+
+        def classes_of(
+            region: NDArray[np.bool_], ring: NDArray[np.bool_], lesion: NDArray[np.float64]
+        ) -> list[NDArray[np.float64]]:
+            if not faint_classes:
+                return _ring_classes(X[ring].astype(np.float64), lesion, k_min)
+            # 1.7, a faint lesion (a node 0-20 HU from soft tissue, ~4 smoothed sigmas): a ring that
+            # partly crosses it gives no class 3 sigmas away, and a tissue a few mm off (the liver
+            # 3-7 mm from the fu2 node: 6 % of the ring) is no class of the ring.  The classes are
+            # sought on the more strongly smoothed phases (noise split into classes merges, a class
+            # median barely moves) in the wide shell that step 7 samples parenchyma in, then
+            # expressed in X's units
+            if not faint:
+                sv2 = gaussian_sigma_vox(C.LESION_FAINT_SMOOTHING_MM, tuple(sp), params.smoothing_min_vox)
+                nf2 = gaussian_noise_factor(sv2)
+                hu = [_smoothed(v, sl, sv2, cache) for v in same]
+                faint.append(np.stack([sm / max(sr * nf2, 1e-6) for _, sm, sr in hu], axis=-1).astype(np.float32))
+                faint.append(np.array([max(sr * nf2, 1e-6) / max(_smoothed(v, sl, sig_vox, cache)[2] * nf, 1e-6)
+                                       for (_, _, sr), v in zip(hu, same, strict=True)], np.float32))
+            X2, to_x = faint
+            wide = _ring(region, tuple(sp), params.ring_inner_mm, C.LESION_PARENCHYMA_SAMPLE_MM)
+            if liv is not None:
+                wide &= liv
+            found2 = _ring_classes(X2[wide].astype(np.float64), np.median(X2[region], axis=0).astype(np.float64), k_min)
+            return [c * to_x for c in found2]
+
+        liv = liver[sl] if liver is not None else None
+        local = s - lo
+        clamp = None
+        if line_idx is not None and line_len is not None:
+            mid = 0.5 * (line_idx[0] + line_idx[1]) - lo
+            region = _ball_mask(box, mid, sp, C.LESION_COMBINED_LINE_BALL_FRACTION * 0.5 * line_len)
+            clamp = _ball_mask(box, mid, sp, params.line_clamp_factor * 0.5 * line_len)
+        elif faint_classes:
+            # the click's ball at the scale of largest contrast over the phases, as for the
+            # combination (a 6 mm ball deep in a 22 mm node has its ring inside the node)
+            region = _best_click_ball(same, box, local, sp, sl, params, liv, cache)
+            if region is None:
+                return None
+        else:
+            region = _ball_mask(box, local, sp, max(params.seed_radius_mm, C.LESION_COMBINED_CLICK_BALL_MM))
+        if liv is not None:
+            region &= liv
+        pick = region.copy()
+        if not region.any():
+            return None
+        mask = region
+        k_min = params.min_contrast_k_sigma
+        for _ in range(params.iterations + 1):
+            ring = _ring(region, tuple(sp), params.ring_inner_mm, params.ring_outer_mm)
+            if liv is not None:
+                ring &= liv
+            lesion = np.median(X[region], axis=0).astype(np.float64)
+            classes = classes_of(region, ring, lesion)
+            if not classes:
+                return None
+            d_l = np.sqrt(((X - lesion.astype(np.float32)) ** 2).sum(-1))
+            cand = np.ones(box, bool)
+            for c in classes:
+                cand &= d_l < np.sqrt(((X - c.astype(np.float32)) ** 2).sum(-1))
+            d_near = min(float(np.linalg.norm(c - lesion)) for c in classes)
+            cand &= d_l <= max(params.outer_k_sigma / nf, d_near)
+            if liv is not None:
+                cand &= liv
+            if clamp is not None:
+                cand &= clamp
+            comp = component_at(cand, tuple(int(v) for v in local), pick, prefer_region=True)
+            if not comp.any():
+                return None
+            if open_el is not None and open_el.sum() > 1:
+                opened = ndi.binary_opening(comp, structure=open_el)
+                kept = component_at(opened, tuple(int(v) for v in local), pick, prefer_region=True)
+                if kept.any():
+                    comp = kept
+            mask = fill_holes(comp)
+            region = mask
+        touches = _touches_border(mask, lo, hi, shape)
+        at_max = half >= params.roi_max_half_size_mm
+        if touches and not at_max:
+            half = min(half * params.roi_growth, params.roi_max_half_size_mm)
+            continue
+        # the values reported: on the phase where the lesion differs most from its nearest class,
+        # named first in the returned list
+        nearest = classes[int(np.argmin([np.linalg.norm(c - lesion) for c in classes]))]
+        ref = int(np.argmax(np.abs(lesion - nearest)))
+        used = [str(same[ref].phase)] + [str(v.phase) for j, v in enumerate(same) if j != ref]
+        _, smooth_ref, sig_ref = _smoothed(same[ref], sl, sig_vox, cache)
+        lv = float(np.median(smooth_ref[mask]))
+        sv = float(np.median(smooth_ref[ring])) if ring.any() else lv
+        model = _Model(lv, sv, sig_ref, sig_ref * nf, lv, lv, d_near * nf, "both")
+        return _RoiResult(mask, lo, model, touches, at_max, smooth=smooth_ref), used
+
+
+def _joint_fallback(
+    phases: Mapping[Phase, Volume],
+    phase: Phase,
+    seed: tuple[int, int, int],
+    params: LesionParams,
+    liver: NDArray[np.bool_] | None,
+    line_idx: NDArray[np.float64] | None,
+    fixed_half_mm: float | None,
+    linear: bool,
+    nearest_mean: bool = True,
+) -> tuple[_RoiResult, dict[str, float] | None, list[str] | None] | None:
+    """The phases used jointly (1.5): the nearest-mean classification (:func:`_segment_multiphase`,
+    when ``nearest_mean``; it bounds a lesion lying between two neighbours), else the matched-filter
+    combination (:func:`_segment_combined`, when ``linear``; 1.7: at ``LESION_FAINT_SMOOTHING_MM``),
+    else (1.7) the nearest-mean classification with the classes of
+    the wide shell at the faint-lesion smoothing, which also replaces a combination mask holding a
+    tissue beyond the lesion (:func:`_holds_other_tissue`).  A result whose mask touches the
+    largest region of interest (a leak) is not used: None."""
+    if nearest_mean and fixed_half_mm is None:
+        mp = _segment_multiphase(phases, phase, seed, params, liver, line_idx)
+        if mp is not None and not mp[0].touches:
+            return mp[0], None, mp[1]
+    if linear:
+        # 1.7: at the faint-lesion smoothing (a border at a per-voxel contrast-to-noise ratio of
+        # 2-3 is noise-driven at 1 mm)
+        sm = max(params.smoothing_sigma_mm, C.LESION_FAINT_SMOOTHING_MM)
+        comb = _segment_combined(phases, phase, seed, params, liver, line_idx, fixed_half_mm, smoothing_mm=sm)
+        if comb is not None and not comb[0].touches:
+            if nearest_mean and fixed_half_mm is None and _holds_other_tissue(comb[0], comb[1], phases, phase, params,
+                                                                                liver):
+                # a tissue beyond the lesion in the combination's direction (the liver beyond the
+                # fu2 node): the one-sided window holds it; the nearest-mean classification
+                # bounds the lesion on both sides
+                mp = _segment_multiphase(phases, phase, seed, params, liver, line_idx, faint_classes=True)
+                if mp is not None and not mp[0].touches:
+                    return mp[0], None, mp[1]
+            return comb[0], comb[1], None
+    if fixed_half_mm is None and (nearest_mean or linear):
+        # 1.7: the ring's tissue classes sought on the more strongly smoothed phases too (a faint
+        # lesion between two neighbours, e.g. a node between soft tissue and the liver, which the
+        # combination cannot bound: the liver lies beyond the node in the combination's direction)
+        mp = _segment_multiphase(phases, phase, seed, params, liver, line_idx, faint_classes=True)
+        if mp is not None and not mp[0].touches:
+            return mp[0], None, mp[1]
+    return None
+
+
+def _holds_other_tissue(
+    rr: _RoiResult,
+    weights: Mapping[str, float],
+    phases: Mapping[Phase, Volume],
+    phase: Phase,
+    params: LesionParams,
+    liver: NDArray[np.bool_] | None,
+) -> bool:
+    """Whether the combination's mask holds a tissue lying beyond the lesion (1.7).
+
+    The matched-filter combination is one-sided: a tissue lying *beyond* the lesion along its
+    direction (the liver beyond a node that is brighter than soft tissue on portal venous and
+    delayed) passes its window.  On the phases smoothed at ``LESION_FAINT_SMOOTHING_MM`` (each in
+    its smoothed-noise sigmas) the tissue classes of the wide shell around the mask
+    (``LESION_PARENCHYMA_SAMPLE_MM``, :func:`_ring_classes`) are found; those beyond the mask's
+    median along the combination's ``weights`` by at least half the median's contrast to the
+    ring (2-6 mm) are kept, and the mask holds one when at least
+    ``LESION_MULTIPHASE_MIN_CLASS_FRACTION`` of its voxels lie nearer such a class than the
+    median by half their distance.  Measured (no liver mask, seeds 0-3): the fu2 node lines that
+    ran into the liver 0.15-0.16 (the liver 1.2-1.3 contrasts beyond the node); every other node
+    mask 0; L5 (infiltrative) combination masks 0.004-0.044 (a soft-tissue class 0.4-0.7
+    contrasts beyond it).  Classes on the near side (the surroundings the combination was built
+    against, into which an ill-defined border blurs) do not count."""
+    vol = phases[phase]
+    same = [v for v in phases.values() if v.geometry.equals(vol.geometry)]
+    sp = np.asarray(vol.spacing, float)
+    pad = np.ceil((C.LESION_PARENCHYMA_SAMPLE_MM + 3 * C.LESION_FAINT_SMOOTHING_MM) / sp).astype(int)
+    lo = np.maximum(np.asarray(rr.lo) - pad, 0)
+    hi = np.minimum(np.asarray(rr.lo) + np.asarray(rr.mask.shape) + pad, np.asarray(vol.shape))
+    sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    mask = np.zeros(tuple(int(b - a) for a, b in zip(lo, hi, strict=True)), bool)
+    inner = tuple(slice(int(a - l0), int(a - l0) + n) for a, l0, n in zip(rr.lo, lo, rr.mask.shape, strict=True))
+    mask[inner] = rr.mask
+    sv = gaussian_sigma_vox(C.LESION_FAINT_SMOOTHING_MM, tuple(sp), params.smoothing_min_vox)
+    nf = gaussian_noise_factor(sv)
+    X = np.stack([sm / max(sr * nf, 1e-6) for _, sm, sr in (_smoothed(v, sl, sv, None) for v in same)], axis=-1)
+    wide = _ring(mask, tuple(sp), params.ring_inner_mm, C.LESION_PARENCHYMA_SAMPLE_MM)
+    if liver is not None:
+        wide &= liver[sl]
+    inside = X[mask].astype(np.float64)
+    if inside.shape[0] == 0 or not wide.any():
+        return False
+    lesion = np.median(inside, axis=0)
+    # the combination's direction in X's units (X_i = HU_i / (sigma_i nf)): u_i = w_i sigma_i; a
+    # class lies beyond the lesion when it is farther along u than the lesion by at least half the
+    # lesion's contrast to its ring along u (the margin of the window's near bound, the midpoint)
+    u = np.array([float(weights.get(str(v.phase), 0.0)) * _smoothed(v, sl, sv, None)[2] for v in same])
+    ring = _ring(mask, tuple(sp), params.ring_inner_mm, params.ring_outer_mm)
+    if liver is not None:
+        ring &= liver[sl]
+    if not ring.any():
+        return False
+    contrast = abs(float(u @ (lesion - np.median(X[ring].astype(np.float64), axis=0))))
+    classes = [c for c in _ring_classes(X[wide].astype(np.float64), lesion, params.min_contrast_k_sigma)
+               if float(u @ (c - lesion)) >= 0.5 * contrast]
+    # a voxel of the class: nearer it than the lesion by at least half their distance (the
+    # blurred border of an ill-defined lesion is nearer a slightly darker class than the mask's
+    # median, but not by that much)
+    d_l = np.linalg.norm(inside - lesion, axis=-1)
+    other = np.zeros(inside.shape[0], bool)
+    for c in classes:
+        other |= d_l - np.linalg.norm(inside - c, axis=-1) >= 0.5 * float(np.linalg.norm(c - lesion))
+    return float(other.mean()) >= C.LESION_MULTIPHASE_MIN_CLASS_FRACTION
+
+
+def _mixed_on_other_phase(
+    rr: _RoiResult, phases: Mapping[Phase, Volume], phase: Phase, params: LesionParams, cache: _SmoothCache
+) -> bool:
+    """Whether the (one-sided, homogeneous) mask holds two tissues that another phase separates (1.5).
+
+    A region grown on one phase may run into a neighbour of about the same value there (a portal
+    vein tumour thrombus, 100 HU, into the vein, 120 HU, on arterial) that another phase shows
+    clearly (90 against 180 HU on portal venous).  Test: the interquartile range of the mask's
+    smoothed values on some other phase of the same grid exceeds ``LESION_MIXED_SPREAD_K`` times
+    that of smoothed noise (1.349 sigma), and the spread (in noise units) on the mask's own phase:
+    the partial-volume edge of a homogeneous lesion spreads its values most on its most
+    conspicuous phase, the chosen one.
+    """
+    vol = phases[phase]
+    sl = rr.box
+    sp = tuple(float(v) for v in vol.spacing)
+    sig_vox = gaussian_sigma_vox(params.smoothing_sigma_mm, sp, params.smoothing_min_vox)
+    nf = gaussian_noise_factor(sig_vox)
+    if int(rr.mask.sum()) < 8:
+        return False
+
+    def spread(v: Volume) -> float:
+        _, smooth, sigma_raw = _smoothed(v, sl, sig_vox, cache)
+        q25, q75 = np.percentile(smooth[rr.mask], [25, 75])
+        return float(q75 - q25) / (1.349 * max(sigma_raw * nf, 1e-6))
+
+    own = spread(vol)
+    return any(spread(v) > max(C.LESION_MIXED_SPREAD_K, own) for ph, v in phases.items()
+               if ph != phase and v.geometry.equals(vol.geometry))
