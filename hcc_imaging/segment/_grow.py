@@ -166,7 +166,6 @@ def _grow_in_roi(
     first_round_only: bool = False,
     line_local: NDArray[np.float64] | None = None,
 ) -> tuple[NDArray[np.bool_], _Model]:
-    from scipy import ndimage as ndi
 
     seed_el = ball(params.seed_radius_mm, spacing, min_one_voxel=True)
     vals, seed_region = _seed_ball_values(raw, seed, seed_el)

@@ -293,7 +293,6 @@ def _segment_multiphase(
             _, smooth, sigma_raw = _smoothed(v, sl, sig_vox, cache)
             stack.append(smooth / max(sigma_raw * nf, 1e-6))
         X = np.stack(stack, axis=-1).astype(np.float32)  # (z, y, x, P), smoothed sigmas
-        sigma_raw_mean = float(np.mean([_smoothed(v, sl, sig_vox, cache)[2] for v in same]))
         faint: list[NDArray[np.float32]] = []  # (X at the faint-lesion smoothing, its scale to X's units)
 
         def classes_of(

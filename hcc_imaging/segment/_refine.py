@@ -269,7 +269,6 @@ def _add_enhancing_rim(
     cache: _SmoothCache | None = None,
 ) -> _RoiResult:
     """Step 9: add a thin enhancing rim around a hypodense mask when one phase shows it."""
-    from scipy import ndimage as ndi
 
     vol = phases[phase]
     mask = rr.mask
