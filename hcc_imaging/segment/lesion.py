@@ -536,7 +536,6 @@ def segment_lesion(
     if defect is not None:
         full[...] = 0
         full[defect.mask] = label
-        notes.append(defect.note())
     if rr.touches:
         notes.append(
             "the mask still touches the border of the largest region of interest: it may have leaked into "
@@ -579,6 +578,10 @@ def segment_lesion(
             f"heterogeneous lesion: the click's region ({phase}) was grown to the lesion border on the "
             f"{growth_phase} phase, where the border contrast against parenchyma is highest (window and surroundings value refer to that phase)."
         )
+    if defect is not None:
+        # the notes above describe the mask step 11 replaced (its values and phase are still the ones
+        # reported); say so, so that "check the border" is not read as being about the lumen
+        notes = [defect.note()] + [f"the mask before the vessel lumen replaced it: {n}" for n in notes]
     labels = LabelVolume.like(vol, full, labels={label: lesion_id}, meta={"algorithm": ALGORITHM_NAME})
     m = rr.model
     res = SegmentationResult(
