@@ -210,9 +210,16 @@ def _ring_classes(x: NDArray[np.float64], lesion: NDArray[np.float64], min_d: fl
     proj = xc @ vt[0]
     qs = np.quantile(proj, np.linspace(0.5 / k, 1 - 0.5 / k, k))
     cs = np.array([np.median(x[np.argsort(np.abs(proj - q))[: max(1, n // (4 * k))]], axis=0) for q in qs])
+    # (the squared distances summed phase by phase in order, which is the order numpy's sum over
+    # the short last axis of (x - c)^2 uses: the same values, without the (n, k, P) temporary; the
+    # medians on the phase-major copy: the same values, contiguous partitions)
+    xt = np.ascontiguousarray(x.T)
     for _ in range(10):
-        lab = np.argmin(((x[:, None, :] - cs[None]) ** 2).sum(-1), axis=1)
-        cs = np.array([np.median(x[lab == k], axis=0) if np.any(lab == k) else cs[k] for k in range(len(cs))])
+        d2 = (xt[0][:, None] - cs[None, :, 0]) ** 2
+        for ph in range(1, xt.shape[0]):
+            d2 += (xt[ph][:, None] - cs[None, :, ph]) ** 2
+        lab = np.argmin(d2, axis=1)
+        cs = np.array([np.median(xt[:, lab == k], axis=1) if np.any(lab == k) else cs[k] for k in range(len(cs))])
     # classes closer than min_d are one tissue split by noise: merge them (nearest pair first)
     while len(cs) > 1:
         d = np.linalg.norm(cs[:, None] - cs[None], axis=-1) + np.eye(len(cs)) * 1e9
