@@ -41,6 +41,8 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
+from . import _linalg as _la
+
 FloatArr = NDArray[np.float64]
 
 #: floor of the per-midpoint error SD, in units of h (keeps the weights finite)
@@ -145,10 +147,10 @@ def _wfit(t: FloatArr, s: FloatArr, et: FloatArr, es: FloatArr, h: float) -> Flo
         Xw = X * w[:, None]
         A = X.T @ Xw
         b = Xw.T @ s
-        ev = np.linalg.eigvalsh(A)
+        ev = _la.eigvalsh(A)
         if not ev[0] > 1e-7 * ev[-1]:  # (near-)singular: the points do not fix a parabola
             return None
-        c = np.linalg.solve(A, b)
+        c = _la.solve(A, b)
         if it == _ITER:  # the last pass's weights would not be used
             break
         fp = c[1] + 2.0 * c[2] * t
@@ -519,12 +521,12 @@ def _fit_boxes(
         return out
     rhs = np.stack([d_, e_], axis=1)[:, :, None]
     try:
-        cen = np.linalg.solve(-2.0 * A2, rhs)[:, :, 0]
+        cen = _la.solve(-2.0 * A2, rhs)[:, :, 0]
     except np.linalg.LinAlgError:  # an exactly singular one (rounding): one at a time
         cen = np.full((len(act), 2), np.nan)
         for r in range(len(act)):
             try:
-                cen[r] = np.linalg.solve(-2.0 * A2[r], rhs[r])[:, 0]
+                cen[r] = _la.solve(-2.0 * A2[r], rhs[r])[:, 0]
             except np.linalg.LinAlgError:
                 pass
         okc = np.isfinite(cen).all(axis=1)
@@ -532,7 +534,7 @@ def _fit_boxes(
         if len(act) == 0:
             return out
     k = -(f_ + 0.5 * (d_ * cen[:, 0] + e_ * cen[:, 1]))
-    lam, vec = np.linalg.eigh(A2)
+    lam, vec = _la.eigh(A2)
     with np.errstate(all="ignore"):
         okk = (k / lam[:, 0] > 0) & (k / lam[:, 1] > 0)
     act, cen, k, lam, vec = act[okk], cen[okk], k[okk], lam[okk], vec[okk]
@@ -633,12 +635,12 @@ def _fitzgibbon(S: NDArray) -> FloatArr:
     Each matrix's result is independent of the others in the batch."""
     m = len(S)
     try:
-        L = np.linalg.cholesky(S)
+        L = _la.cholesky(S)
         d = np.abs(np.diagonal(L, axis1=1, axis2=2))
         sing = ~(d.min(axis=1) >= _CHOL_MIN_PIVOT_RATIO * d.max(axis=1))  # (NaN: general form)
-        Li = np.linalg.inv(L)
+        Li = _la.inv(L)
         LiT = Li.transpose(0, 2, 1)
-        ev, V = np.linalg.eigh(Li @ _FITZGIBBON @ LiT)
+        ev, V = _la.eigh(Li @ _FITZGIBBON @ LiT)
     except np.linalg.LinAlgError:  # one is not positive definite (or not finite): one at a time
         if m == 1:
             return _fitzgibbon_general(S)
@@ -655,12 +657,12 @@ def _fitzgibbon_general(S: NDArray) -> FloatArr:
     eigenvalue above 1e-9 of the largest in magnitude)."""
     m = len(S)
     try:
-        EV, VV = np.linalg.eig(np.linalg.solve(S, np.broadcast_to(_FITZGIBBON, (m, 6, 6))))
+        EV, VV = _la.eig(_la.solve(S, np.broadcast_to(_FITZGIBBON, (m, 6, 6))))
     except np.linalg.LinAlgError:  # one of them is singular: one at a time
         res = np.full((m, 6), np.nan)
         for r in range(m):
             try:
-                ev, V = np.linalg.eig(np.linalg.solve(S[r], _FITZGIBBON))
+                ev, V = _la.eig(_la.solve(S[r], _FITZGIBBON))
             except np.linalg.LinAlgError:
                 continue
             p = _pick(ev, V)
@@ -766,9 +768,9 @@ def fit_homothetic(stack: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
             S = np.add.reduceat(mon * w[:, None], starts, axis=0)[:, _MOMENT_OF]  # (n, 6, 6)
             Sll, Slq = S[:, 3:, 3:], S[:, 3:, :3]
             try:
-                T = -np.linalg.solve(Sll, Slq)  # per slice: (d, e, f) = T (a, b, c)
+                T = -_la.solve(Sll, Slq)  # per slice: (d, e, f) = T (a, b, c)
                 red = S[:, :3, :3].sum(axis=0) + np.einsum("nji,njk->ik", Slq, T)
-                ev, V = np.linalg.eig(np.linalg.solve(red, _FITZGIBBON3))
+                ev, V = _la.eig(_la.solve(red, _FITZGIBBON3))
             except np.linalg.LinAlgError:
                 return None
             q = _pick(ev, V)
@@ -786,10 +788,10 @@ def fit_homothetic(stack: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
     if not (np.isfinite(q).all() and np.isfinite(L).all()):
         return None
     A2 = np.array([[q[0], q[1] / 2.0], [q[1] / 2.0, q[2]]])
-    if np.linalg.det(A2) <= 0.0:
+    if _la.det(A2) <= 0.0:
         return None
-    lam, vec = np.linalg.eigh(A2)
-    cen = np.linalg.solve(-2.0 * A2, L[:, :2].T).T  # (n, 2)
+    lam, vec = _la.eigh(A2)
+    cen = _la.solve(-2.0 * A2, L[:, :2].T).T  # (n, 2)
     kq = -(L[:, 2] + 0.5 * (L[:, 0] * cen[:, 0] + L[:, 1] * cen[:, 1]))
     with np.errstate(all="ignore"):
         if not ((kq[:, None] / lam[None, :]) > 0).all():
