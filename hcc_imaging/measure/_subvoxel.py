@@ -313,7 +313,8 @@ class EllipseSection:
 
     def points(self, n: int = 180) -> FloatArr:
         cs, sn = _unit_circle(n)
-        return self.centre + np.outer(self.a * cs, self.major) + np.outer(self.b * sn, self.minor)
+        # (np.outer's products, by broadcasting)
+        return self.centre + (self.a * cs)[:, None] * self.major + (self.b * sn)[:, None] * self.minor
 
 
 @functools.lru_cache(maxsize=8)
@@ -393,13 +394,16 @@ def _from_box(canon: tuple, res: tuple[tuple[float, float], float, float, tuple[
 
 
 def _pick(ev: NDArray, V: NDArray) -> FloatArr | None:
-    ev, V = np.real(ev), np.real(V)
-    if not np.isfinite(ev).all():
+    """The eigenvector of the first eigenvalue above 1e-9 x the largest in magnitude (None if
+    there is none or one is not finite).  (Python floats: a handful of eigenvalues.)"""
+    evs = np.real(ev).tolist()
+    if not all(math.isfinite(e) for e in evs):
         return None
-    ok = np.flatnonzero(ev > 1e-9 * float(np.abs(ev).max()))
-    if len(ok) == 0:
-        return None
-    return V[:, ok[0]]
+    thr = 1e-9 * max(abs(e) for e in evs)
+    for i, e in enumerate(evs):
+        if e > thr:
+            return np.real(V)[:, i]
+    return None
 
 
 def fit_ellipses(slices: list[NDArray[np.bool_]], spacing_rc: tuple[float, float]) -> list[EllipseSection | None]:
@@ -699,6 +703,8 @@ _FITZGIBBON3 = np.array([[0.0, 0.0, 2.0], [0.0, -1.0, 0.0], [2.0, 0.0, 0.0]])
 _ROW_EXP = ((2, 0), (1, 1), (0, 2), (1, 0), (0, 1), (0, 0))
 _MOMENTS = tuple(sorted({(a + c, b + d) for a, b in _ROW_EXP for c, d in _ROW_EXP}))
 _MOMENT_OF = np.array([[_MOMENTS.index((a + c, b + d)) for c, d in _ROW_EXP] for a, b in _ROW_EXP])
+_MOMENT_X = np.array([a for a, _ in _MOMENTS])
+_MOMENT_Y = np.array([b for _, b in _MOMENTS])
 
 
 def _canonical_stack(stack: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> tuple:
@@ -723,7 +729,8 @@ def _canonical_stack(stack: NDArray[np.bool_], spacing_rc: tuple[float, float]) 
             for fr in (False, True):
                 for fc in (False, True):
                     v = a[:: -1 if fk else 1, :: -1 if fr else 1, :: -1 if fc else 1]
-                    key = (heads[tr][0], v.shape, np.packbits(v).tobytes())
+                    # (one byte per voxel: ordered as the bit-packed bytes, see _canonical)
+                    key = (heads[tr][0], v.shape, v.tobytes())
                     if best is None or key < best[0]:
                         best = (key, tr, fk, fr, fc, v)
     assert best is not None
@@ -758,14 +765,20 @@ def fit_homothetic(stack: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
     fl2 = (_FLOOR / scale) ** 2
     # the scatter matrices' entries are weighted moments sum w x^a y^b (a + b <= 4): 15 columns
     # per point instead of the 36 of an outer product
-    xp = [np.ones_like(x), x, x * x, x * x * x, (x * x) * (x * x)]
-    yp = [np.ones_like(y), y, y * y, y * y * y, (y * y) * (y * y)]
-    mon = np.stack([xp[a] * yp[b] for a, b in _MOMENTS], axis=1)  # (points, 15)
+    # (powers x^0..x^4 and y^0..y^4 as columns; x^3 = (x x) x, x^4 = (x x)(x x))
+    pw = np.empty((2, len(x), 5))
+    pw[:, :, 0] = 1.0
+    pw[0, :, 1] = x
+    pw[1, :, 1] = y
+    np.multiply(pw[:, :, 1], pw[:, :, 1], out=pw[:, :, 2])
+    np.multiply(pw[:, :, 2], pw[:, :, 1], out=pw[:, :, 3])
+    np.multiply(pw[:, :, 2], pw[:, :, 2], out=pw[:, :, 4])
+    mon = pw[0][:, _MOMENT_X] * pw[1][:, _MOMENT_Y]  # (points, 15)
     starts = np.cumsum(cnt) - cnt
-    w = np.ones(len(x))
+    w = None  # (the first pass is unweighted: weights 1)
     with np.errstate(all="ignore"):
         for it in range(_ELLIPSE_ITER + 1):
-            S = np.add.reduceat(mon * w[:, None], starts, axis=0)[:, _MOMENT_OF]  # (n, 6, 6)
+            S = np.add.reduceat(mon if w is None else mon * w[:, None], starts, axis=0)[:, _MOMENT_OF]  # (n, 6, 6)
             Sll, Slq = S[:, 3:, 3:], S[:, 3:, :3]
             try:
                 T = -_la.solve(Sll, Slq)  # per slice: (d, e, f) = T (a, b, c)
@@ -801,7 +814,7 @@ def fit_homothetic(stack: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
     sa, sb = semi[:, big], semi[:, 1 - big]
     mj = vec[:, big] / np.hypot(vec[0, big], vec[1, big])
     mn = np.array([-mj[1], mj[0]])
-    c_all = np.stack([m0 + cen[:, 0] * scale, m1 + cen[:, 1] * scale], axis=1)
+    c_all = cen * scale + np.array([m0, m1])
     # acceptance, slice by slice, in the canonical frame (as fit_ellipses)
     d0 = np.arange(R)[None, :] * spv[0] - c_all[:, 0:1]  # (n, R)
     d1 = np.arange(C)[None, :] * spv[1] - c_all[:, 1:2]  # (n, C)
@@ -814,16 +827,16 @@ def fit_homothetic(stack: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
     hi_c = C - cols_any[:, ::-1].argmax(axis=1)
     tol = HOMOTHETIC_BOX_TOL_VOXELS * max(spv)
     if not (
-        (c_all[:, 0] - ex_ >= lo_r * spv[0] - tol).all()
-        and (c_all[:, 1] - ey_ >= lo_c * spv[1] - tol).all()
-        and (c_all[:, 0] + ex_ <= hi_r * spv[0] + tol).all()
-        and (c_all[:, 1] + ey_ <= hi_c * spv[1] + tol).all()
-    ):
+        (c_all[:, 0] - ex_ >= lo_r * spv[0] - tol)
+        & (c_all[:, 1] - ey_ >= lo_c * spv[1] - tol)
+        & (c_all[:, 0] + ex_ <= hi_r * spv[0] + tol)
+        & (c_all[:, 1] + ey_ <= hi_c * spv[1] + tol)
+    ).all():
         return None
     d0b, d1b = d0[:, :, None], d1[:, None, :]
     qv = (d0b * mj[0] + d1b * mj[1]) ** 2 / (sa * sa)[:, None, None] + (d0b * mn[0] + d1b * mn[1]) ** 2 / (sb * sb)[:, None, None]
     wrong = (qv <= 1.0) ^ v
-    nwrong = np.count_nonzero(wrong, axis=(1, 2))
+    nwrong = wrong.reshape(n, -1).sum(axis=1)
     if (nwrong > HOMOTHETIC_MISMATCH_VOXELS + ELLIPSE_MISMATCH_FRAC * cnt).any():
         return None
     if nwrong.any():

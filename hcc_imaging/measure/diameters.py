@@ -730,11 +730,23 @@ def _ellipses_farthest(
     d2 = (pa[:, None, 0] - pb[None, :, 0]) ** 2 + (pa[:, None, 1] - pb[None, :, 1]) ** 2
     ia, ib = divmod(int(d2.argmax()), len(pb))
     (p0, p1), (q0, q1) = pa[ia].tolist(), pb[ib].tolist()
-    for _ in range(12):  # (Python floats: 2-vectors)
+    # (Python floats: 2-vectors).  Each step is a function of the pair alone: once a pair
+    # repeats the one of 1 or 2 steps before, the rest of the 12 steps is that cycle, and the
+    # pair after step 12 is read off it (the same floats as running every step)
+    seen: list[tuple[float, float, float, float]] = []
+    for t in range(12):
         u0, u1 = p0 - q0, p1 - q1
         nu = math.hypot(u0, u1)
         u0, u1 = u0 / nu, u1 / nu
         (p0, p1), (q0, q1) = ea.support_xy(u0, u1), eb.support_xy(-u0, -u1)
+        cur = (p0, p1, q0, q1)
+        if t >= 1 and cur == seen[-1]:
+            break
+        if t >= 2 and cur == seen[-2]:
+            if (11 - t) % 2:  # an odd number of steps left: the cycle's other pair
+                p0, p1, q0, q1 = seen[-1]
+            break
+        seen.append(cur)
     return np.array([p0, p1]), np.array([q0, q1])
 
 
@@ -766,6 +778,7 @@ def _feret_from_core(frame: AxialFrame, core: _Core) -> FeretDiameter:
         # the sections of every pair not on one point, fitted together (batched)
         core.sections.prefetch(need)
     best: tuple[float, int, int, NDArray[np.float64], NDArray[np.float64]] | None = None
+    done: dict[tuple[int, int], tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
     for a, b in pairs or [(a, b)]:
         ka, kb = int(hulls.k[a]), int(hulls.k[b])
         p_mm = np.array([hulls.j[a] * sr, hulls.i[a] * sc], dtype=np.float64)
@@ -777,6 +790,7 @@ def _feret_from_core(frame: AxialFrame, core: _Core) -> FeretDiameter:
             if ea is not None and eb is not None:
                 # farthest pair of two elliptic sections
                 p_mm, q_mm = _ellipses_farthest(ea, eb)
+                done[(ka, kb)] = (p_mm, q_mm)
             else:
                 p0, q0 = p_mm, q_mm
                 for _ in range(2):
@@ -803,7 +817,8 @@ def _feret_from_core(frame: AxialFrame, core: _Core) -> FeretDiameter:
         np.fill_diagonal(d2, -1.0)
         i, j = divmod(int(d2.argmax()), len(ks))
         if np.sqrt(d2[i, j]) > best[0] - 0.5 * hn:
-            p_mm, q_mm = _ellipses_farthest(ells[i], ells[j])
+            # (the pair of sections found above, when it is this one: the same result)
+            p_mm, q_mm = done.get((ks[i], ks[j])) or _ellipses_farthest(ells[i], ells[j])
             dz = (ks[i] - ks[j]) * s0
             ln = float(np.sqrt(dz * dz + float(np.sum((p_mm - q_mm) ** 2))))
             if ln > best[0] + 1e-9 * hn:
