@@ -195,7 +195,24 @@ def _pairs(n: int) -> tuple[IntArr, IntArr]:
     return k1, k2
 
 
-def feret_3d(hulls: SliceHulls, spacing: tuple[float, float, float], lower: tuple[int, int, float]) -> tuple[int, int, float]:
+#: at most this many hull vertices: the 3-D Feret diameter compares all pairs (and the
+#: squared distances are shared with :func:`feret_ties`, :func:`pair_d2`)
+_ALL_PAIRS_MAX_VERTICES = 300
+
+
+def pair_d2(hulls: SliceHulls, spacing: tuple[float, float, float]) -> FloatArr:
+    """Squared distances of all pairs of hull vertices (V, V), by broadcasting (exact squares,
+    no BLAS)."""
+    s0, sr, sc = spacing
+    x = hulls.j * sr
+    y = hulls.i * sc
+    zz = hulls.k * s0
+    return (x[:, None] - x[None, :]) ** 2 + (y[:, None] - y[None, :]) ** 2 + (zz[:, None] - zz[None, :]) ** 2
+
+
+def feret_3d(
+    hulls: SliceHulls, spacing: tuple[float, float, float], lower: tuple[int, int, float], d2: FloatArr | None = None
+) -> tuple[int, int, float]:
     """Exact 3-D Feret diameter of the voxel centres, from the per-slice hulls.
 
     Every pair of points lies on two slices (k1, k2); their distance is
@@ -212,6 +229,9 @@ def feret_3d(hulls: SliceHulls, spacing: tuple[float, float, float], lower: tupl
     ----------
     lower : (a, b, length)
         A known pair of hull vertices (indices into ``hulls``) and its distance in mm.
+    d2 : array, optional
+        :func:`pair_d2` of these hulls and spacing, when already computed (used when there
+        are at most ``_ALL_PAIRS_MAX_VERTICES`` vertices).
 
     Returns
     -------
@@ -228,10 +248,10 @@ def feret_3d(hulls: SliceHulls, spacing: tuple[float, float, float], lower: tupl
     best2 = best_len * best_len
     if n_sl < 2:
         return best_a, best_b, best_len
-    if len(x) <= 300:  # few vertices: compare all pairs
-        zz = np.repeat(z, cnt).astype(np.float64)
+    if len(x) <= _ALL_PAIRS_MAX_VERTICES:  # few vertices: compare all pairs
         # broadcasting, not BLAS: exact squares, and no thread start-up on small matrices
-        d2 = (x[:, None] - x[None, :]) ** 2 + (y[:, None] - y[None, :]) ** 2 + (zz[:, None] - zz[None, :]) ** 2
+        if d2 is None:
+            d2 = pair_d2(hulls, spacing)
         a, b = divmod(int(d2.argmax()), len(x))
         if d2[a, b] > best2:
             return a, b, float(np.sqrt(d2[a, b]))
@@ -426,23 +446,29 @@ def perpendicular_chord(poly: FloatArr, direction: FloatArr, all_ties: bool = Fa
 _TIES_MAX_VERTICES = 400
 
 
-def feret_ties(hulls: SliceHulls, spacing: tuple[float, float, float], length: float, limit: int = 8) -> list[tuple[int, int]]:
+def feret_ties(
+    hulls: SliceHulls, spacing: tuple[float, float, float], length: float, limit: int = 8, d2: FloatArr | None = None
+) -> list[tuple[int, int]]:
     """Every pair of hull vertices (indices into ``hulls``) whose distance equals the 3-D Feret
     diameter ``length`` within rounding (grid ties), at most ``limit`` of them, in a fixed
-    order of their voxel positions (so that the choice does not depend on the array layout)."""
-    s0, sr, sc = spacing
-    x = hulls.j * sr
-    y = hulls.i * sc
-    zz = hulls.k * s0
-    if len(x) > _TIES_MAX_VERTICES:
+    order of their voxel positions (so that the choice does not depend on the array layout).
+    ``d2``: :func:`pair_d2` of these hulls and spacing, when already computed."""
+    nv = len(hulls.j)
+    if nv > _TIES_MAX_VERTICES:
         return []  # large hulls: the pair found by feret_3d is used as it is
     thr0 = length * length * (1.0 - 1e-12) - 1e-12
-    d2 = (x[:, None] - x[None, :]) ** 2 + (y[:, None] - y[None, :]) ** 2 + (zz[:, None] - zz[None, :]) ** 2
+    if d2 is None:
+        d2 = pair_d2(hulls, spacing)
+    # the pairs a < b at or above the threshold, in row-major order (as nonzero(triu(.., 1)))
+    ab = np.flatnonzero(d2 >= thr0)
+    a_all, b_all = np.divmod(ab, nv)
+    up = a_all < b_all
     found0: dict[tuple[int, ...], tuple[int, int]] = {}
-    for a, b in zip(*np.nonzero(np.triu(d2 >= thr0, 1)), strict=True):
-        ka = (int(hulls.k[a]), int(hulls.j[a]), int(hulls.i[a]))
-        kb = (int(hulls.k[b]), int(hulls.j[b]), int(hulls.i[b]))
+    a_up, b_up = a_all[up], b_all[up]
+    kji = np.stack((hulls.k, hulls.j, hulls.i), axis=1)
+    for a, b, ka_, kb_ in zip(a_up.tolist(), b_up.tolist(), kji[a_up].tolist(), kji[b_up].tolist(), strict=True):
+        ka, kb = tuple(ka_), tuple(kb_)
         key = (*min(ka, kb), *max(ka, kb))
         if ka != kb and key not in found0:
-            found0[key] = (int(a), int(b)) if ka < kb else (int(b), int(a))
+            found0[key] = (a, b) if ka < kb else (b, a)
     return [found0[key] for key in sorted(found0)[:limit]]

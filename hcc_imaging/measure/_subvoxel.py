@@ -254,7 +254,7 @@ class EllipseSection:
 
     (2 x 2 arithmetic in Python floats: a numpy call per 2-vector costs more than the maths.)"""
 
-    __slots__ = ("centre", "a", "b", "_j", "_c", "_m")
+    __slots__ = ("centre", "a", "b", "_j", "_c", "_m", "_pts")
 
     def __init__(self, centre: FloatArr, a: float, b: float, major: FloatArr) -> None:
         self.centre = centre
@@ -272,6 +272,7 @@ class EllipseSection:
         m11 = j1 * a2 * j1 + n1 * b2 * n1
         self._m = (m00, m01, m11)
         self._c = (float(centre[0]), float(centre[1]))
+        self._pts: tuple[int, FloatArr] | None = None
 
     @property
     def major(self) -> FloatArr:
@@ -312,9 +313,16 @@ class EllipseSection:
         return np.array([c0 - half * n0, c1 - half * n1]), np.array([c0 + half * n0, c1 + half * n1]), 2.0 * half
 
     def points(self, n: int = 180) -> FloatArr:
+        """``n`` points of the outline, equally spaced in the parametric angle (the last ``n``
+        asked for is kept: read-only)."""
+        if self._pts is not None and self._pts[0] == n:
+            return self._pts[1]
         cs, sn = _unit_circle(n)
         # (np.outer's products, by broadcasting)
-        return self.centre + (self.a * cs)[:, None] * self.major + (self.b * sn)[:, None] * self.minor
+        pts = self.centre + (self.a * cs)[:, None] * self.major + (self.b * sn)[:, None] * self.minor
+        pts.flags.writeable = False
+        self._pts = (n, pts)
+        return pts
 
 
 @functools.lru_cache(maxsize=8)

@@ -727,7 +727,8 @@ def _ellipses_farthest(
     """Farthest pair of points of two ellipses: dense sampling (5 deg), then 12 steps of
     support points (converges fast)."""
     pa, pb = ea.points(72), eb.points(72)
-    d2 = (pa[:, None, 0] - pb[None, :, 0]) ** 2 + (pa[:, None, 1] - pb[None, :, 1]) ** 2
+    d2 = (pa[:, None, 0] - pb[:, 0]) ** 2
+    d2 += (pa[:, None, 1] - pb[:, 1]) ** 2
     ia, ib = divmod(int(d2.argmax()), len(pb))
     (p0, p1), (q0, q1) = pa[ia].tolist(), pb[ib].tolist()
     # (Python floats: 2-vectors).  Each step is a function of the pair alone: once a pair
@@ -758,8 +759,10 @@ def _feret_pairs(
     s0, sr, sc = spacing
     hn = max(sr, sc)
     sp_n = (s0 / hn, sr / hn, sc / hn)
-    a, b, length = _hull.feret_3d(hulls, sp_n, (ld[0], ld[1], ld[2] / hn))
-    pairs = _hull.feret_ties(hulls, sp_n, length, limit=_MAX_TIES) if length > 0.0 else []
+    # (few vertices: the squared distances of all pairs, once for both searches)
+    d2 = _hull.pair_d2(hulls, sp_n) if len(hulls.j) <= _hull._ALL_PAIRS_MAX_VERTICES else None
+    a, b, length = _hull.feret_3d(hulls, sp_n, (ld[0], ld[1], ld[2] / hn), d2=d2)
+    pairs = _hull.feret_ties(hulls, sp_n, length, limit=_MAX_TIES, d2=d2) if length > 0.0 else []
     need = []
     for a_, b_ in pairs or [(a, b)]:
         if hulls.j[a_] * sr != hulls.j[b_] * sr or hulls.i[a_] * sc != hulls.i[b_] * sc:
@@ -788,9 +791,10 @@ def _feret_from_core(frame: AxialFrame, core: _Core) -> FeretDiameter:
         if d_in > 0.0:
             ea, eb = core.sections.get(ka), core.sections.get(kb)
             if ea is not None and eb is not None:
-                # farthest pair of two elliptic sections
-                p_mm, q_mm = _ellipses_farthest(ea, eb)
-                done[(ka, kb)] = (p_mm, q_mm)
+                # farthest pair of two elliptic sections (each pair of sections once)
+                if (ka, kb) not in done:
+                    done[(ka, kb)] = _ellipses_farthest(ea, eb)
+                p_mm, q_mm = done[(ka, kb)]
             else:
                 p0, q0 = p_mm, q_mm
                 for _ in range(2):
@@ -807,10 +811,11 @@ def _feret_from_core(frame: AxialFrame, core: _Core) -> FeretDiameter:
         # in-plane distance of sections i, j is max_u h_i(u) + h_j(-u) (support functions)
         ks = core.sections.joint
         ells = [core.sections.get(k) for k in ks]
-        cen = np.array([e.centre for e in ells])  # (n, 2)
-        Ms = np.array([e.M for e in ells])  # (n, 2, 2)
+        cen = np.array([e._c for e in ells])  # (n, 2)
+        Ms = np.array([((e._m[0], e._m[1]), (e._m[1], e._m[2])) for e in ells])  # (n, 2, 2): e.M
         hu = cen @ _DIRS.T + np.sqrt(np.einsum("da,nab,db->nd", _DIRS, Ms, _DIRS))  # (n, D)
-        hv = np.roll(hu, -(len(_DIRS) // 2), axis=1)  # h(-u): the opposite direction
+        nh = len(_DIRS) // 2
+        hv = np.concatenate((hu[:, nh:], hu[:, :nh]), axis=1)  # h(-u), the opposite direction (np.roll)
         inplane = (hu[:, None, :] + hv[None, :, :]).max(axis=2)  # (n, n)
         kk = np.array(ks, dtype=np.float64) * s0
         d2 = (kk[:, None] - kk[None, :]) ** 2 + inplane**2
