@@ -103,28 +103,24 @@ _STEP_F = np.array(_STEPS, dtype=np.float64)
 def _stack_midpoints(stack: NDArray[np.bool_]) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
     """Boundary midpoints of every slice of a stack (n, rows, cols) whose slices have an empty
     border ring: the inside voxel's (row, col), the step's index into ``_STEPS`` (inside ->
-    outside) and the slice of each midpoint, sorted by slice (stable: per slice
-    direction-major, then voxel order).  The boundary voxels are found once, then only their
-    4 neighbours are tested."""
+    outside) and the slice of each midpoint, sorted by slice (per slice direction-major, then
+    voxel order).  The (inside, outside neighbour) tests of the 4 directions are written into
+    one (n, 4, rows, cols) array, whose flat order is that order: one flatnonzero, no sort."""
     n, R, C = stack.shape
     inner = stack[:, 1:-1, 1:-1]
-    full = stack[:, 2:, 1:-1] & stack[:, :-2, 1:-1]
-    full &= stack[:, 1:-1, 2:]
-    full &= stack[:, 1:-1, :-2]
-    # (flat indices and integer arithmetic: several times faster than a 3-D nonzero)
-    f = np.flatnonzero(inner & ~full)
-    bb, rem = np.divmod(f, (R - 2) * (C - 2))
+    e = np.empty((n, 4, R - 2, C - 2), dtype=bool)
+    # (inside and not the neighbour: a > b on booleans), in the order of _STEPS
+    np.greater(inner, stack[:, 2:, 1:-1], out=e[:, 0])
+    np.greater(inner, stack[:, :-2, 1:-1], out=e[:, 1])
+    np.greater(inner, stack[:, 1:-1, 2:], out=e[:, 2])
+    np.greater(inner, stack[:, 1:-1, :-2], out=e[:, 3])
+    f = np.flatnonzero(e)
+    bd, rem = np.divmod(f, (R - 2) * (C - 2))
+    bb, dd = np.divmod(bd, 4)
     jj, ii = np.divmod(rem, C - 2)
     jj += 1
     ii += 1
-    # the neighbours by flat offsets (the empty ring keeps them in the voxel's own slice)
-    flat = np.ascontiguousarray(stack).reshape(-1)
-    g = (bb * (R * C) + jj * C + ii)[None, :] + (_STEP_J * C + _STEP_I)[:, None]
-    f2 = np.flatnonzero(~flat[g])
-    dd, kk = np.divmod(f2, len(bb))
-    order = np.argsort(bb[kk], kind="stable")
-    dd, kk = dd[order], kk[order]
-    return jj[kk], ii[kk], dd, bb[kk]
+    return jj, ii, dd, bb
 
 
 def _nonzero3(a: NDArray[np.bool_]) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
@@ -479,13 +475,20 @@ def _fit_boxes(
     scale = np.maximum.reduceat(dev, np.minimum(starts, len(dev) - 1))
     scale[(cnt == 0) | (scale == 0.0)] = 1.0
     # padded (box, point) layout for the batched scatter matrices: x, y, e_x, e_y, valid
-    pos = np.arange(len(seg)) - starts[seg]
+    # (each box's midpoints are one run: copied run by run)
     NP = int(cnt.max())
     sc_pt = scale[seg]
+    V = np.empty((5, len(seg)))
+    np.divide(dx0, sc_pt, out=V[0])
+    np.divide(dx1, sc_pt, out=V[1])
+    np.multiply(_STEP_F[dd, 0], sp_pt[:, 0], out=V[2])
+    V[2] /= sc_pt
+    np.multiply(_STEP_F[dd, 1], sp_pt[:, 1], out=V[3])
+    V[3] /= sc_pt
+    V[4] = 1.0
     Q = np.zeros((5, n, NP))
-    Q[:, seg, pos] = np.stack(
-        (dx0 / sc_pt, dx1 / sc_pt, _STEP_F[dd, 0] * sp_pt[:, 0] / sc_pt, _STEP_F[dd, 1] * sp_pt[:, 1] / sc_pt, np.ones(len(seg)))
-    )
+    for b, (s0, c) in enumerate(zip(starts.tolist(), cnt.tolist(), strict=True)):
+        Q[:, b, :c] = V[:, s0 : s0 + c]
     x, y, ex, ey = Q[0], Q[1], Q[2], Q[3]
     valid = Q[4] != 0.0
     h = spv.max(axis=1) / scale
@@ -531,7 +534,7 @@ def _fit_boxes(
     act, A2, d_, e_, f_ = act[okd], A2[okd], d_[okd], e_[okd], f_[okd]
     if len(act) == 0:
         return out
-    rhs = np.stack([d_, e_], axis=1)[:, :, None]
+    rhs = np.stack((d_, e_), axis=1)[:, :, None]
     try:
         cen = _la.solve(-2.0 * A2, rhs)[:, :, 0]
     except np.linalg.LinAlgError:  # an exactly singular one (rounding): one at a time
@@ -611,9 +614,10 @@ def _fit_boxes(
         wbb = wb_all[sel]  # box (index into act) of each wrong voxel of the boxes checked
         wj, wi = np.divmod(rem[sel], C)
         rr = np.hypot(d0[wbb, wj], d1[wbb, wi])
-        dist = np.abs(rr - rr / np.sqrt(np.maximum(q[wbb, wj, wi], 1e-300)))
-        dmax = np.zeros(len(act))
-        np.maximum.at(dmax, wbb, dist)
+        dist = np.abs(rr - rr / np.sqrt(np.maximum(q.reshape(-1)[fw[sel]], 1e-300)))
+        # the largest per checked box (its wrong voxels are one run: fw is sorted)
+        first = np.cumsum(nwrong[check]) - nwrong[check]
+        dmax = np.maximum.reduceat(dist, first)
         hbox = spa.max(axis=1)
         near = dist <= ELLIPSE_MISMATCH_NEAR_VOXELS * hbox[wbb]
         nnear = np.bincount(wbb, weights=near.astype(np.float64), minlength=len(act))
@@ -621,7 +625,7 @@ def _fit_boxes(
         # around the outline holds (about 2 NEAR voxel centres per midpoint)
         exempt = nnear <= 2.0 * ELLIPSE_MISMATCH_NEAR_VOXELS * cnt[act]
         counted = np.where(exempt, nwrong - nnear, nwrong)
-        accept[check] = (dmax[check] <= ELLIPSE_MISMATCH_DIST_VOXELS * hbox[check]) & (counted[check] <= lim[check])
+        accept[check] = (dmax <= ELLIPSE_MISMATCH_DIST_VOXELS * hbox[check]) & (counted[check] <= lim[check])
     if accept.any():
         acl, c0l, sal, sbl, j0l, j1l = (v.tolist() for v in (act, c0, sa, sb, mj0, mj1))
         for r in np.flatnonzero(accept).tolist():
