@@ -105,6 +105,9 @@ class SliceHulls:
     comes first (rows ascending) then the right chain (rows descending), i.e. the polygon in
     order (a vertex on both chains appears twice).  ``slices`` are the non-empty slice
     indices, ``starts`` the offset of each slice's first vertex (``len(slices)+1`` entries).
+    ``counts`` (vertices per slice) and ``group`` (the slice position of each vertex) are
+    derived from ``starts``; :func:`slice_hulls` fills them in, else :func:`counts_group`
+    computes them.
     """
 
     k: IntArr
@@ -112,6 +115,17 @@ class SliceHulls:
     i: IntArr
     slices: IntArr
     starts: IntArr
+    counts: IntArr | None = None
+    group: IntArr | None = None
+
+
+def counts_group(hulls: SliceHulls) -> tuple[IntArr, IntArr]:
+    """Vertices per slice and the slice position of every vertex (``np.diff(starts)`` and
+    ``np.repeat(np.arange(n_slices), counts)``)."""
+    if hulls.counts is not None and hulls.group is not None:
+        return hulls.counts, hulls.group
+    cnt = np.diff(hulls.starts)
+    return cnt, np.repeat(np.arange(len(cnt)), cnt)
 
 
 def slice_hulls(mask: NDArray[np.bool_]) -> SliceHulls:
@@ -139,7 +153,11 @@ def slice_hulls(mask: NDArray[np.bool_]) -> SliceHulls:
     starts = np.flatnonzero(new_slice)
     slices = kk[starts]
     starts = np.append(starts, len(kk)).astype(np.int64)
-    return SliceHulls(k=kk, j=jj, i=ii, slices=slices.astype(np.int64), starts=starts)
+    group = np.cumsum(new_slice, dtype=np.int64)
+    group -= 1
+    return SliceHulls(
+        k=kk, j=jj, i=ii, slices=slices.astype(np.int64), starts=starts, counts=starts[1:] - starts[:-1], group=group
+    )
 
 
 #: In-plane directions sampled for the slice-pair support-function bound of the 3-D Feret
@@ -242,7 +260,7 @@ def feret_3d(
     y = hulls.i * sc
     z = hulls.slices * s0
     st = hulls.starts[:-1]
-    cnt = np.diff(hulls.starts)
+    cnt, grp = counts_group(hulls)
     n_sl = len(st)
     best_a, best_b, best_len = lower
     best2 = best_len * best_len
@@ -259,7 +277,6 @@ def feret_3d(
     # cheap bound first: circles around each slice's box centre
     cx = (np.minimum.reduceat(x, st) + np.maximum.reduceat(x, st)) / 2.0
     cy = (np.minimum.reduceat(y, st) + np.maximum.reduceat(y, st)) / 2.0
-    grp = np.repeat(np.arange(n_sl), cnt)
     rad = np.maximum.reduceat(np.hypot(x - cx[grp], y - cy[grp]), st)
     k1, k2 = _pairs(n_sl)
     dz2 = (z[k1] - z[k2]) ** 2
@@ -318,7 +335,7 @@ def feret_3d(
     if len(win) > 1:
         # ties: the order of the 128-angle bound (then the pair order), on the tied pairs only
         tk = np.unique(np.concatenate((k1[cs_[win]], k2[cs_[win]])))
-        sel = np.isin(np.repeat(np.arange(n_sl), cnt), tk)
+        sel = np.isin(grp, tk)
         hf = np.full((n_sl, _N_DIRS), np.nan)
         hf[tk] = _support(x[sel], y[sel], np.cumsum(cnt[tk]) - cnt[tk], 1)
         hf_opp = np.roll(hf, -_N_DIRS // 2, axis=1)
@@ -348,12 +365,11 @@ def farthest_pair_per_slice(
     u = hulls.j * sr
     v = hulls.i * sc
     st = hulls.starts[:-1]
-    counts = np.diff(hulls.starts)
+    counts, grp = counts_group(hulls)
     umin, umax = np.minimum.reduceat(u, st), np.maximum.reduceat(u, st)
     vmin, vmax = np.minimum.reduceat(v, st), np.maximum.reduceat(v, st)
     lower = np.maximum(umax - umin, vmax - vmin)
     cu, cv = (umin + umax) / 2.0, (vmin + vmax) / 2.0
-    grp = np.repeat(np.arange(len(st)), counts)
     r = np.hypot(u - cu[grp], v - cv[grp])
     upper = 2.0 * np.maximum.reduceat(r, st)
     best_lower = float(lower.max())

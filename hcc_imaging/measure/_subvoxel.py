@@ -410,15 +410,23 @@ def _pick(ev: NDArray, V: NDArray) -> FloatArr | None:
     return None
 
 
-def fit_ellipses(slices: list[NDArray[np.bool_]], spacing_rc: tuple[float, float]) -> list[EllipseSection | None]:
+def fit_ellipses(
+    slices: list[NDArray[np.bool_]],
+    spacing_rc: tuple[float, float],
+    boxes: list[tuple[int, int, int, int]] | None = None,
+) -> list[EllipseSection | None]:
     """:func:`fit_ellipse` of several slices, all at once: the boundary midpoints of every
     slice's canonical box are found in one padded stack, the weighted scatter matrices of the
     reweighting passes are one batched product, the 6 x 6 Cholesky, ``inv`` and ``eigh`` of
     :func:`_fitzgibbon` are stacked (the same LAPACK calls per matrix), the acceptance test
     rasterises all ellipses together.  A
     slice's result does not depend on the other slices of the batch (the padding adds exact
-    zeros to every sum; tested against one slice at a time)."""
-    if len(slices) > 1 and all(sl.shape == slices[0].shape for sl in slices):
+    zeros to every sum; tested against one slice at a time).  ``boxes``: the rows and columns
+    ``(r0, r1, c0, c1)`` (inclusive) holding each slice's voxels, when known (every slice then
+    holds a voxel)."""
+    if boxes is not None:
+        canon = [_canonical(sl, spacing_rc, bx) for sl, bx in zip(slices, boxes, strict=True)]
+    elif len(slices) > 1 and all(sl.shape == slices[0].shape for sl in slices):
         # the boxes of all slices at once
         st = np.stack(slices)
         rows, cols = st.any(axis=2), st.any(axis=1)

@@ -399,10 +399,15 @@ def _diameter(frame: AxialFrame, p_f: NDArray[np.float64], q_f: NDArray[np.float
 class _Sections:
     """Per-slice ellipse models of a frame's mask, fitted on first use (None = not an ellipse)."""
 
-    def __init__(self, mask: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> None:
+    def __init__(
+        self, mask: NDArray[np.bool_], spacing_rc: tuple[float, float], hulls: _hull.SliceHulls | None = None
+    ) -> None:
         self.mask = mask
         self.spacing_rc = spacing_rc
         self._fits: dict[int, _subvoxel.EllipseSection | None] = {}
+        #: the slices' boxes from their hull vertices (a set's extreme rows and columns are
+        #: vertices of its hull), when the hulls are given
+        self._hulls = hulls
         #: the slices whose sections are homothetic ellipses fitted together (in order)
         self.joint: list[int] = []
 
@@ -415,7 +420,23 @@ class _Sections:
         """Fit the slices ``ks`` not fitted yet, batched (same results as one at a time)."""
         todo = sorted({k for k in ks if k not in self._fits})
         if todo:
-            for k, ell in zip(todo, _subvoxel.fit_ellipses([self.mask[k] for k in todo], self.spacing_rc)):
+            boxes = None
+            h = self._hulls
+            if h is not None:
+                pos = np.searchsorted(h.slices, todo)
+                if np.array_equal(h.slices[np.minimum(pos, len(h.slices) - 1)], todo):
+                    st = h.starts[:-1]
+                    boxes = list(
+                        zip(
+                            np.minimum.reduceat(h.j, st)[pos].tolist(),
+                            np.maximum.reduceat(h.j, st)[pos].tolist(),
+                            np.minimum.reduceat(h.i, st)[pos].tolist(),
+                            np.maximum.reduceat(h.i, st)[pos].tolist(),
+                            strict=True,
+                        )
+                    )
+            fits = _subvoxel.fit_ellipses([self.mask[k] for k in todo], self.spacing_rc, boxes)
+            for k, ell in zip(todo, fits, strict=True):
                 self._fits[k] = ell
 
     def fit_central_run(self) -> None:
@@ -574,7 +595,7 @@ def _core(frame: AxialFrame, feret: bool = False) -> _Core:
         far = side * np.sqrt(2.0) >= length - h - 1e-6 * hn
         # ... and at most twice the largest distance from the box centre (a tighter bound on
         # round sections; the same margin)
-        grp = np.repeat(np.arange(len(s0s)), np.diff(st))
+        grp = _hull.counts_group(hulls)[1]
         cu = (np.maximum.reduceat(uu, s0s) + np.minimum.reduceat(uu, s0s)) / 2.0
         cv = (np.maximum.reduceat(vv, s0s) + np.minimum.reduceat(vv, s0s)) / 2.0
         rad = np.maximum.reduceat(np.hypot(uu - cu[grp], vv - cv[grp]), s0s)
@@ -603,7 +624,7 @@ def _core(frame: AxialFrame, feret: bool = False) -> _Core:
             kth = np.sort(score)[::-1][_MAX_LD_SLICES - 1]
             keep = np.flatnonzero(score >= kth - 1e-9 * max(1.0, abs(float(kth))))
             cands = [cands[i] for i in keep]
-    sections = _Sections(frame.mask, (sr, sc))
+    sections = _Sections(frame.mask, (sr, sc), hulls)
     if 0.0 < length <= HOMOTHETIC_MAX_LD_VOXELS * h:
         # a small lesion: its central slices are fitted together by homothetic ellipses
         # (:func:`_subvoxel.fit_homothetic`) where they reproduce every one of those slices
