@@ -443,7 +443,7 @@ class _Sections:
         """Fit the run of slices whose voxel count is at least
         ``HOMOTHETIC_MIN_AREA_FRACTION`` x the largest together (homothetic ellipses); where
         they reproduce every slice of the run, they are those slices' sections."""
-        area = np.count_nonzero(self.mask, axis=(1, 2))
+        area = self.mask.sum(axis=(1, 2))  # (voxels per slice: np.count_nonzero's counts)
         ks = np.flatnonzero(area >= HOMOTHETIC_MIN_AREA_FRACTION * area.max())
         k0, k1 = int(ks[0]), int(ks[-1]) + 1
         if k1 - k0 < 2:
@@ -740,6 +740,7 @@ def _perpendicular(
 #: in-plane directions sampled for the support functions of homothetic sections (every 5 deg;
 #: a multiple of 8, so that flips and transposes map the set onto itself)
 _DIRS = np.stack([np.cos(np.arange(72) * np.pi / 36), np.sin(np.arange(72) * np.pi / 36)], axis=1)
+_COS_HALF_DIR_STEP = math.cos(math.pi / len(_DIRS))
 
 
 def _ellipses_farthest(
@@ -748,8 +749,12 @@ def _ellipses_farthest(
     """Farthest pair of points of two ellipses: dense sampling (5 deg), then 12 steps of
     support points (converges fast)."""
     pa, pb = ea.points(72), eb.points(72)
-    d2 = (pa[:, None, 0] - pb[:, 0]) ** 2
-    d2 += (pa[:, None, 1] - pb[:, 1]) ** 2
+    # (the squares in place: two temporaries)
+    d2 = np.subtract(pa[:, None, 0], pb[:, 0])
+    np.square(d2, out=d2)
+    dy = np.subtract(pa[:, None, 1], pb[:, 1])
+    np.square(dy, out=dy)
+    d2 += dy
     ia, ib = divmod(int(d2.argmax()), len(pb))
     (p0, p1), (q0, q1) = pa[ia].tolist(), pb[ib].tolist()
     # (Python floats: 2-vectors).  Each step is a function of the pair alone: once a pair
@@ -842,7 +847,13 @@ def _feret_from_core(frame: AxialFrame, core: _Core) -> FeretDiameter:
         d2 = (kk[:, None] - kk[None, :]) ** 2 + inplane**2
         np.fill_diagonal(d2, -1.0)
         i, j = divmod(int(d2.argmax()), len(ks))
-        if np.sqrt(d2[i, j]) > best[0] - 0.5 * hn:
+        # the farthest pair of two ellipses is at most their sampled in-plane distance divided by
+        # cos(half the sampling step) (a support direction is within half a step of a sample):
+        # when even that cannot beat the pair found above, the pair's length cannot either
+        # (the factor 1 + 1e-9 covers the rounding of both)
+        dz_ij = (ks[i] - ks[j]) * s0
+        cap = math.sqrt(dz_ij * dz_ij + (float(inplane[i, j]) / _COS_HALF_DIR_STEP * (1.0 + 1e-9)) ** 2)
+        if cap > best[0] and np.sqrt(d2[i, j]) > best[0] - 0.5 * hn:
             # (the pair of sections found above, when it is this one: the same result)
             p_mm, q_mm = done.get((ks[i], ks[j])) or _ellipses_farthest(ells[i], ells[j])
             dz = (ks[i] - ks[j]) * s0
