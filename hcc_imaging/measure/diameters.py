@@ -760,12 +760,22 @@ def _ellipses_farthest(
     # (Python floats: 2-vectors).  Each step is a function of the pair alone: once a pair
     # repeats the one of 1 or 2 steps before, the rest of the 12 steps is that cycle, and the
     # pair after step 12 is read off it (the same floats as running every step)
+    # (EllipseSection.support_xy inlined: the same operations)
+    (a00, a01, a11), (ac0, ac1) = ea._m, ea._c
+    (b00, b01, b11), (bc0, bc1) = eb._m, eb._c
+    sqrt = math.sqrt
     seen: list[tuple[float, float, float, float]] = []
     for t in range(12):
         u0, u1 = p0 - q0, p1 - q1
         nu = math.hypot(u0, u1)
         u0, u1 = u0 / nu, u1 / nu
-        (p0, p1), (q0, q1) = ea.support_xy(u0, u1), eb.support_xy(-u0, -u1)
+        v0, v1 = a00 * u0 + a01 * u1, a01 * u0 + a11 * u1
+        r = sqrt(max(u0 * v0 + u1 * v1, 1e-300))
+        p0, p1 = ac0 + v0 / r, ac1 + v1 / r
+        w0, w1 = -u0, -u1
+        v0, v1 = b00 * w0 + b01 * w1, b01 * w0 + b11 * w1
+        r = sqrt(max(w0 * v0 + w1 * v1, 1e-300))
+        q0, q1 = bc0 + v0 / r, bc1 + v1 / r
         cur = (p0, p1, q0, q1)
         if t >= 1 and cur == seen[-1]:
             break
