@@ -41,10 +41,11 @@ def _raise_nonconvergence(err: object, flag: object) -> None:
     raise LinAlgError("Eigenvalues did not converge")
 
 
-def _fast(*arrays: object) -> bool:
-    return _OK and all(
-        type(a) is np.ndarray and a.dtype == _F8 and a.ndim >= 2 and a.shape[-1] == a.shape[-2] for a in arrays[:1]
-    ) and all(type(a) is np.ndarray and a.dtype == _F8 for a in arrays[1:])
+def _fast(a: object, b: object = None) -> bool:
+    """``a`` a float64 stack of square matrices (and ``b``, if given, a float64 array)."""
+    if not (_OK and type(a) is np.ndarray and a.dtype == _F8 and a.ndim >= 2 and a.shape[-1] == a.shape[-2]):
+        return False
+    return b is None or (type(b) is np.ndarray and b.dtype == _F8)
 
 
 def solve(a: NDArray, b: NDArray) -> NDArray:

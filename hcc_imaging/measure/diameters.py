@@ -637,7 +637,8 @@ def _core(frame: AxialFrame, feret: bool = False) -> _Core:
         ell = sections.get(k) if qa != qb else None
         if ell is not None:
             # (2-vectors in Python floats: the same sums and products)
-            pj, pi, qj, qi = (float(v) for v in (hulls.j[qa] * sr, hulls.i[qa] * sc, hulls.j[qb] * sr, hulls.i[qb] * sc))
+            # (an int times a float: the same product as numpy's)
+            pj, pi, qj, qi = int(hulls.j[qa]) * sr, int(hulls.i[qa]) * sc, int(hulls.j[qb]) * sr, int(hulls.i[qb]) * sc
             (c0, c1), (m0, m1) = ell._c, ell._j
             p2 = (c0 + ell.a * m0, c1 + ell.a * m1)
             q2 = (c0 - ell.a * m0, c1 - ell.a * m1)
@@ -667,9 +668,18 @@ def _core(frame: AxialFrame, feret: bool = False) -> _Core:
         score = _concave_quadratic([float(hulls.slices[r[1]]) for r in refined], score)
     # ties of the score (a lesion symmetric about a slice) go to the longer refined LD, then to
     # the lowest slice: the same choice whatever the slice order of the array
-    top = np.flatnonzero(score >= score.max() - 1e-9 * max(1.0, float(score.max())))
-    lens = np.array([refined[t][0] for t in top])
-    best = refined[int(top[int(np.flatnonzero(lens >= lens.max() - 1e-9 * max(1.0, float(lens.max())))[0])])]
+    sl = score.tolist()
+    # (a handful of finite floats: Python, the same comparisons)
+    if all(math.isfinite(v) for v in sl) and all(math.isfinite(r[0]) for r in refined):
+        smax = max(sl)
+        top_l = [t for t, v in enumerate(sl) if v >= smax - 1e-9 * max(1.0, smax)]
+        lens_l = [float(refined[t][0]) for t in top_l]
+        lmax = max(lens_l)
+        best = refined[top_l[next(t for t, v in enumerate(lens_l) if v >= lmax - 1e-9 * max(1.0, lmax))]]
+    else:
+        top = np.flatnonzero(score >= score.max() - 1e-9 * max(1.0, float(score.max())))
+        lens = np.array([refined[t][0] for t in top])
+        best = refined[int(top[int(np.flatnonzero(lens >= lens.max() - 1e-9 * max(1.0, float(lens.max())))[0])])]
     ln, q, p2, q2 = best
     k = float(hulls.slices[q])
     p_f = np.array([k, p2[0] / sr, p2[1] / sc], dtype=np.float64)
