@@ -458,8 +458,9 @@ def _fit_boxes(
     reproduce the box."""
     n = len(subs)
     out: list[tuple[tuple[float, float], float, float, tuple[float, float]] | None] = [None] * n
-    R = max(s.shape[0] for s in subs) + 2
-    C = max(s.shape[1] for s in subs) + 2
+    shapes = [s.shape for s in subs]
+    R = max(sh[0] for sh in shapes) + 2
+    C = max(sh[1] for sh in shapes) + 2
     stack = np.zeros((n, R, C), dtype=bool)
     for b, s in enumerate(subs):
         stack[b, 1 : s.shape[0] + 1, 1 : s.shape[1] + 1] = s
@@ -579,7 +580,7 @@ def _fit_boxes(
     # be inside the ellipse and the raster below stays complete
     ex_ = np.sqrt(mj0 * (sa * sa) * mj0 + mn0 * (sb * sb) * mn0)
     ey_ = np.sqrt(mj1 * (sa * sa) * mj1 + mn1 * (sb * sb) * mn1)
-    shp = np.array([subs[b].shape for b in act], dtype=np.float64) + 2.0
+    shp = np.array(shapes, dtype=np.float64)[act] + 2.0
     spa = spv[act]
     btol = ELLIPSE_MISMATCH_DIST_VOXELS * spa.max(axis=1)
     inbox = (
@@ -608,7 +609,7 @@ def _fit_boxes(
     q += q2
     # (the padding beyond a box is outside its ellipse, which lies within the box: no mismatch)
     wrong = q <= 1.0
-    wrong ^= stack[act]
+    wrong ^= stack if len(act) == n else stack[act]  # (act: sorted, distinct)
     # the wrong voxels once (flat indices), counted per box
     fw = np.flatnonzero(wrong)
     wb_all, rem = np.divmod(fw, R * C)

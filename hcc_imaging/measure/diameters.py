@@ -588,16 +588,15 @@ def _core(frame: AxialFrame, feret: bool = False) -> _Core:
         # once (every slice holds at least one hull vertex)
         uu, vv = hulls.j * sr, hulls.i * sc
         s0s = st[:-1]
-        side = np.maximum(
-            np.maximum.reduceat(uu, s0s) - np.minimum.reduceat(uu, s0s),
-            np.maximum.reduceat(vv, s0s) - np.minimum.reduceat(vv, s0s),
-        )
+        umax, umin = np.maximum.reduceat(uu, s0s), np.minimum.reduceat(uu, s0s)
+        vmax, vmin = np.maximum.reduceat(vv, s0s), np.minimum.reduceat(vv, s0s)
+        side = np.maximum(umax - umin, vmax - vmin)
         far = side * np.sqrt(2.0) >= length - h - 1e-6 * hn
         # ... and at most twice the largest distance from the box centre (a tighter bound on
         # round sections; the same margin)
         grp = _hull.counts_group(hulls)[1]
-        cu = (np.maximum.reduceat(uu, s0s) + np.minimum.reduceat(uu, s0s)) / 2.0
-        cv = (np.maximum.reduceat(vv, s0s) + np.minimum.reduceat(vv, s0s)) / 2.0
+        cu = (umax + umin) / 2.0
+        cv = (vmax + vmin) / 2.0
         rad = np.maximum.reduceat(np.hypot(uu - cu[grp], vv - cv[grp]), s0s)
         far &= 2.0 * rad >= length - h - 1e-6 * hn
         far[pos] = False
