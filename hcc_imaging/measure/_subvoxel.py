@@ -98,6 +98,9 @@ _STEPS = ((1, 0), (-1, 0), (0, 1), (0, -1))
 _STEP_J = np.array([d[0] for d in _STEPS])
 _STEP_I = np.array([d[1] for d in _STEPS])
 _STEP_F = np.array(_STEPS, dtype=np.float64)
+#: half steps (a midpoint's offset from its inside voxel): _STEP_F / 2
+_HALF_STEP_J = _STEP_F[:, 0] / 2.0
+_HALF_STEP_I = _STEP_F[:, 1] / 2.0
 
 
 def _stack_midpoints(stack: NDArray[np.bool_]) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
@@ -472,9 +475,13 @@ def _fit_boxes(
     if not ok_n.any():
         return out
     # per-box normalisation (centroid, scale) as in the one-box fit
-    sp_pt = spv[seg]
-    P0 = (jm + _STEP_F[dd, 0] / 2.0) * sp_pt[:, 0]
-    P1 = (im + _STEP_F[dd, 1] / 2.0) * sp_pt[:, 1]
+    if all(sp == spvs[0] for sp in spvs):  # (one spacing for all boxes: scalars, same products)
+        sp_0, sp_1 = float(spv[0, 0]), float(spv[0, 1])
+    else:
+        sp_pt = spv[seg]
+        sp_0, sp_1 = sp_pt[:, 0], sp_pt[:, 1]
+    P0 = (jm + _HALF_STEP_J[dd]) * sp_0
+    P1 = (im + _HALF_STEP_I[dd]) * sp_1
     cnt_f = np.maximum(cnt, 1).astype(np.float64)
     m0 = np.bincount(seg, P0, minlength=n) / cnt_f
     m1 = np.bincount(seg, P1, minlength=n) / cnt_f
@@ -490,9 +497,9 @@ def _fit_boxes(
     V = np.empty((5, len(seg)))
     np.divide(dx0, sc_pt, out=V[0])
     np.divide(dx1, sc_pt, out=V[1])
-    np.multiply(_STEP_F[dd, 0], sp_pt[:, 0], out=V[2])
+    np.multiply(_STEP_F[dd, 0], sp_0, out=V[2])
     V[2] /= sc_pt
-    np.multiply(_STEP_F[dd, 1], sp_pt[:, 1], out=V[3])
+    np.multiply(_STEP_F[dd, 1], sp_1, out=V[3])
     V[3] /= sc_pt
     V[4] = 1.0
     Q = np.zeros((5, n, NP))
@@ -777,8 +784,8 @@ def fit_homothetic(stack: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
     cnt = np.bincount(seg, minlength=n)
     if cnt.min() < 6:  # as for one slice: a slice of one voxel fixes no shape
         return None
-    P0 = (jm + _STEP_F[dd, 0] / 2.0) * spv[0]
-    P1 = (im + _STEP_F[dd, 1] / 2.0) * spv[1]
+    P0 = (jm + _HALF_STEP_J[dd]) * spv[0]
+    P1 = (im + _HALF_STEP_I[dd]) * spv[1]
     m0, m1 = float(P0.mean()), float(P1.mean())
     scale = max(float(np.abs(P0 - m0).max()), float(np.abs(P1 - m1).max()), 1e-12)
     x, y = (P0 - m0) / scale, (P1 - m1) / scale
