@@ -366,18 +366,22 @@ def _canonical(
     # at the same places in every candidate, and packing keeps the lexicographic order)
     head0, head1 = ((sr, sc), shape), ((sc, sr), shape[::-1])
     trs = (False, True) if head0 == head1 else ((False,) if head0 < head1 else (True,))
+    # (flipping both axes reverses the row-major bytes: two copies per transposition)
     best: tuple | None = None
     for tr in trs:
         a = core.T if tr else core
-        for fr in (False, True):
-            af = a[::-1] if fr else a
-            for fc in (False, True):
-                v = af[:, ::-1] if fc else af
-                key = v.tobytes()
-                if best is None or key < best[0]:
-                    best = (key, tr, fr, fc, v)
+        b_plain = a.tobytes()
+        b_rows = a[::-1].tobytes()
+        for fr, fc, key in ((False, False, b_plain), (False, True, b_rows[::-1]), (True, False, b_rows), (True, True, b_plain[::-1])):
+            if best is None or key < best[0]:
+                best = (key, tr, fr, fc)
     assert best is not None
-    _, tr, fr, fc, v = best
+    _, tr, fr, fc = best
+    v = core.T if tr else core
+    if fr:
+        v = v[::-1]
+    if fc:
+        v = v[:, ::-1]
     spv = (sc, sr) if tr else (sr, sc)
     # (the box with its empty ring is (v.shape + 2); _fit_boxes places v inside the ring)
     return v, spv, tr, fr, fc, r0, c0, sr, sc, h_mm
@@ -753,16 +757,19 @@ def _canonical_stack(stack: NDArray[np.bool_], spacing_rc: tuple[float, float]) 
         if heads[tr] != least:
             continue
         a = sub.transpose(0, 2, 1) if tr else sub
+        # (one byte per voxel: ordered as the bit-packed bytes, see _canonical; flipping all
+        # three axes reverses the bytes, so 4 copies give the 8 flips' keys)
+        b = {(fr, fc): a[:, :: -1 if fr else 1, :: -1 if fc else 1].tobytes() for fr in (False, True) for fc in (False, True)}
+        head = (heads[tr][0], a.shape)
         for fk in (False, True):
             for fr in (False, True):
                 for fc in (False, True):
-                    v = a[:: -1 if fk else 1, :: -1 if fr else 1, :: -1 if fc else 1]
-                    # (one byte per voxel: ordered as the bit-packed bytes, see _canonical)
-                    key = (heads[tr][0], v.shape, v.tobytes())
+                    key = (*head, b[(not fr, not fc)][::-1] if fk else b[(fr, fc)])
                     if best is None or key < best[0]:
-                        best = (key, tr, fk, fr, fc, v)
+                        best = (key, tr, fk, fr, fc)
     assert best is not None
-    _, tr, fk, fr, fc, v = best
+    _, tr, fk, fr, fc = best
+    v = (sub.transpose(0, 2, 1) if tr else sub)[:: -1 if fk else 1, :: -1 if fr else 1, :: -1 if fc else 1]
     return np.ascontiguousarray(v), heads[tr][0], tr, fk, fr, fc, r0, c0, sr, sc, h_mm
 
 
