@@ -213,24 +213,20 @@ def _pairs(n: int) -> tuple[IntArr, IntArr]:
     return k1, k2
 
 
-#: at most this many hull vertices: the 3-D Feret diameter compares all pairs (and the
-#: squared distances are shared with :func:`feret_ties`, :func:`pair_d2`)
+#: at most this many hull vertices: the 3-D Feret diameter compares all pairs
 _ALL_PAIRS_MAX_VERTICES = 300
+#: rows of the all-pairs squared distances computed at a time (temporaries of 64 x V stay in
+#: cache; the whole V x V matrix, up to 1.3 MB, page-faulted on every call)
+_PAIR_ROWS = 64
 
 
-def pair_d2(hulls: SliceHulls, spacing: tuple[float, float, float]) -> FloatArr:
-    """Squared distances of all pairs of hull vertices (V, V), by broadcasting (exact squares,
-    no BLAS)."""
-    s0, sr, sc = spacing
-    x = hulls.j * sr
-    y = hulls.i * sc
-    zz = hulls.k * s0
-    return (x[:, None] - x[None, :]) ** 2 + (y[:, None] - y[None, :]) ** 2 + (zz[:, None] - zz[None, :]) ** 2
+def _pair_d2_rows(x: FloatArr, y: FloatArr, z: FloatArr, r0: int, r1: int) -> FloatArr:
+    """Rows ``r0:r1`` of the squared distances of all pairs of points (x, y, z): the same
+    elementwise operations as on the whole matrix, by broadcasting (exact squares, no BLAS)."""
+    return (x[r0:r1, None] - x[None, :]) ** 2 + (y[r0:r1, None] - y[None, :]) ** 2 + (z[r0:r1, None] - z[None, :]) ** 2
 
 
-def feret_3d(
-    hulls: SliceHulls, spacing: tuple[float, float, float], lower: tuple[int, int, float], d2: FloatArr | None = None
-) -> tuple[int, int, float]:
+def feret_3d(hulls: SliceHulls, spacing: tuple[float, float, float], lower: tuple[int, int, float]) -> tuple[int, int, float]:
     """Exact 3-D Feret diameter of the voxel centres, from the per-slice hulls.
 
     Every pair of points lies on two slices (k1, k2); their distance is
@@ -247,9 +243,6 @@ def feret_3d(
     ----------
     lower : (a, b, length)
         A known pair of hull vertices (indices into ``hulls``) and its distance in mm.
-    d2 : array, optional
-        :func:`pair_d2` of these hulls and spacing, when already computed (used when there
-        are at most ``_ALL_PAIRS_MAX_VERTICES`` vertices).
 
     Returns
     -------
@@ -267,12 +260,19 @@ def feret_3d(
     if n_sl < 2:
         return best_a, best_b, best_len
     if len(x) <= _ALL_PAIRS_MAX_VERTICES:  # few vertices: compare all pairs
-        # broadcasting, not BLAS: exact squares, and no thread start-up on small matrices
-        if d2 is None:
-            d2 = pair_d2(hulls, spacing)
-        a, b = divmod(int(d2.argmax()), len(x))
-        if d2[a, b] > best2:
-            return a, b, float(np.sqrt(d2[a, b]))
+        # broadcasting, not BLAS: exact squares, and no thread start-up on small matrices; by
+        # blocks of rows (the first largest in row-major order, as one argmax of the matrix)
+        nv = len(x)
+        zz = hulls.k * s0
+        top, at = -1.0, 0
+        for r0 in range(0, nv, _PAIR_ROWS):
+            d2 = _pair_d2_rows(x, y, zz, r0, r0 + _PAIR_ROWS)
+            i = int(d2.argmax())
+            if d2.flat[i] > top:
+                top, at = float(d2.flat[i]), r0 * nv + i
+        a, b = divmod(at, nv)
+        if top > best2:
+            return a, b, float(np.sqrt(top))
         return best_a, best_b, best_len
     # cheap bound first: circles around each slice's box centre
     cx = (np.minimum.reduceat(x, st) + np.maximum.reduceat(x, st)) / 2.0
@@ -462,21 +462,21 @@ def perpendicular_chord(poly: FloatArr, direction: FloatArr, all_ties: bool = Fa
 _TIES_MAX_VERTICES = 400
 
 
-def feret_ties(
-    hulls: SliceHulls, spacing: tuple[float, float, float], length: float, limit: int = 8, d2: FloatArr | None = None
-) -> list[tuple[int, int]]:
+def feret_ties(hulls: SliceHulls, spacing: tuple[float, float, float], length: float, limit: int = 8) -> list[tuple[int, int]]:
     """Every pair of hull vertices (indices into ``hulls``) whose distance equals the 3-D Feret
     diameter ``length`` within rounding (grid ties), at most ``limit`` of them, in a fixed
-    order of their voxel positions (so that the choice does not depend on the array layout).
-    ``d2``: :func:`pair_d2` of these hulls and spacing, when already computed."""
+    order of their voxel positions (so that the choice does not depend on the array layout)."""
     nv = len(hulls.j)
     if nv > _TIES_MAX_VERTICES:
         return []  # large hulls: the pair found by feret_3d is used as it is
+    s0, sr, sc = spacing
+    x, y, zz = hulls.j * sr, hulls.i * sc, hulls.k * s0
     thr0 = length * length * (1.0 - 1e-12) - 1e-12
-    if d2 is None:
-        d2 = pair_d2(hulls, spacing)
-    # the pairs a < b at or above the threshold, in row-major order (as nonzero(triu(.., 1)))
-    ab = np.flatnonzero(d2 >= thr0)
+    # the pairs a < b at or above the threshold, in row-major order (as nonzero(triu(.., 1))),
+    # by blocks of rows
+    ab = np.concatenate(
+        [np.flatnonzero(_pair_d2_rows(x, y, zz, r0, r0 + _PAIR_ROWS) >= thr0) + r0 * nv for r0 in range(0, nv, _PAIR_ROWS)]
+    )
     a_all, b_all = np.divmod(ab, nv)
     up = a_all < b_all
     found0: dict[tuple[int, ...], tuple[int, int]] = {}

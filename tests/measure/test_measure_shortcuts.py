@@ -67,19 +67,40 @@ def test_hull_counts_and_groups() -> None:
         assert np.array_equal(grp, np.repeat(np.arange(len(cnt)), cnt)) and np.array_equal(h.group, grp)
 
 
-def test_shared_pair_distances() -> None:
-    """feret_3d / feret_ties with the all-pairs distances passed in = computing their own."""
-    for _, m, sp in _masks(9, 20):
+def _ties_whole_matrix(h, d2, length, limit):
+    """feret_ties as it was: one V x V matrix, nonzero(triu(...))."""
+    thr0 = length * length * (1.0 - 1e-12) - 1e-12
+    found0 = {}
+    for a, b in zip(*np.nonzero(np.triu(d2 >= thr0, 1)), strict=True):
+        ka = (int(h.k[a]), int(h.j[a]), int(h.i[a]))
+        kb = (int(h.k[b]), int(h.j[b]), int(h.i[b]))
+        key = (*min(ka, kb), *max(ka, kb))
+        if ka != kb and key not in found0:
+            found0[key] = (int(a), int(b)) if ka < kb else (int(b), int(a))
+    return [found0[key] for key in sorted(found0)[:limit]]
+
+
+def test_all_pairs_by_blocks_of_rows() -> None:
+    """feret_3d (<= 300 hull vertices) and feret_ties compute the squared distances of all pairs
+    by blocks of rows: the same pair and the same ties as from the whole matrix."""
+    n_blocks = 0
+    for _, m, sp in _masks(9, 40):
         h = _hull.slice_hulls(m)
-        if len(h.j) > _hull._ALL_PAIRS_MAX_VERTICES:
+        nv = len(h.j)
+        if nv > _hull._TIES_MAX_VERTICES or len(h.slices) < 2:
             continue
+        n_blocks += nv > _hull._PAIR_ROWS
         hn = max(sp[1], sp[2])
         spn = (sp[0] / hn, sp[1] / hn, sp[2] / hn)
+        x, y, z = h.j * spn[1], h.i * spn[2], h.k * spn[0]
+        d2 = (x[:, None] - x[None, :]) ** 2 + (y[:, None] - y[None, :]) ** 2 + (z[:, None] - z[None, :]) ** 2
         pos, a, b, length = _hull.farthest_pair_per_slice(h, spn[1:])
-        d2 = _hull.pair_d2(h, spn)
-        r = _hull.feret_3d(h, spn, (a, b, length), d2=d2)
-        assert r == _hull.feret_3d(h, spn, (a, b, length))
-        assert _hull.feret_ties(h, spn, r[2], 64, d2=d2) == _hull.feret_ties(h, spn, r[2], 64)
+        r = _hull.feret_3d(h, spn, (a, b, 0.0))
+        if nv <= _hull._ALL_PAIRS_MAX_VERTICES:
+            a2, b2 = divmod(int(d2.argmax()), nv)
+            assert r == (a2, b2, float(np.sqrt(d2[a2, b2])))
+        assert _hull.feret_ties(h, spn, r[2], 64) == _ties_whole_matrix(h, d2, r[2], 64)
+    assert n_blocks >= 5  # several blocks of rows were exercised
 
 
 def _farthest_plain(ea, eb):
