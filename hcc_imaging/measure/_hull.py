@@ -84,7 +84,7 @@ def row_extremes(mask: NDArray[np.bool_]) -> tuple[IntArr, IntArr, IntArr, IntAr
 def _minorant(k: IntArr, y: IntArr, x: IntArr) -> tuple[IntArr, IntArr, IntArr]:
     """Convex minorant of x(y) per group k (points sorted by (k, y), y strictly increasing)."""
     while len(k) >= 3:
-        same = (k[:-2] == k[1:-1]) & (k[2:] == k[1:-1])
+        same = k[:-2] == k[2:]  # (k sorted: then the middle one is in the same group too)
         ya, yb, yc = y[:-2], y[1:-1], y[2:]
         xa, xb, xc = x[:-2], x[1:-1], x[2:]
         # b stays only if strictly left of the chord a-c (smaller x at y_b).
@@ -152,8 +152,8 @@ def slice_hulls(mask: NDArray[np.bool_]) -> SliceHulls:
     np.not_equal(kk[1:], kk[:-1], out=new_slice[1:])
     starts = np.flatnonzero(new_slice)
     slices = kk[starts]
-    starts = np.append(starts, len(kk)).astype(np.int64)
-    group = np.cumsum(new_slice, dtype=np.int64)
+    starts = np.concatenate((starts, [len(kk)])).astype(np.int64, copy=False)
+    group = np.add.accumulate(new_slice, dtype=np.int64)  # (np.cumsum)
     group -= 1
     return SliceHulls(
         k=kk, j=jj, i=ii, slices=slices.astype(np.int64), starts=starts, counts=starts[1:] - starts[:-1], group=group

@@ -82,7 +82,7 @@ def eig(a: NDArray) -> tuple[NDArray, NDArray]:
     with np.errstate(call=_raise_nonconvergence, invalid="call", over="ignore", divide="ignore", under="ignore"):
         w, vt = _U.eig(a, signature="d->DD")
     if not (w.imag != 0.0).any():
-        return w.real.astype(_F8), vt.real.astype(_F8)
+        return w.real.astype(_F8, copy=False), vt.real.astype(_F8, copy=False)
     return w, vt
 
 
