@@ -754,6 +754,14 @@ _DIRS = np.stack([np.cos(np.arange(72) * np.pi / 36), np.sin(np.arange(72) * np.
 _COS_HALF_DIR_STEP = math.cos(math.pi / len(_DIRS))
 
 
+def _length_3d(dz: float, p: NDArray[np.float64], q: NDArray[np.float64]) -> float:
+    """``sqrt(dz^2 + |p - q|^2)`` for in-plane 2-vectors, in Python floats (the same operations
+    as ``np.sqrt(dz * dz + np.sum((p - q) ** 2))``: a sum of two squares is one addition)."""
+    (p0, p1), (q0, q1) = p.tolist(), q.tolist()
+    d0, d1 = p0 - q0, p1 - q1
+    return math.sqrt(dz * dz + (d0 * d0 + d1 * d1))
+
+
 def _ellipses_farthest(
     ea: _subvoxel.EllipseSection, eb: _subvoxel.EllipseSection
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -846,7 +854,7 @@ def _feret_from_core(frame: AxialFrame, core: _Core) -> FeretDiameter:
                     u = p_mm - q_mm
                     p_mm = core.sections.end(ka, p0, u, length)
                     q_mm = core.sections.end(kb, q0, -u, length)
-        ln = float(np.sqrt(dz * dz + float(np.sum((p_mm - q_mm) ** 2))))
+        ln = _length_3d(dz, p_mm, q_mm)
         if best is None or ln > best[0] + 1e-9 * hn:
             best = (ln, ka, kb, p_mm, q_mm)
     assert best is not None
@@ -876,7 +884,7 @@ def _feret_from_core(frame: AxialFrame, core: _Core) -> FeretDiameter:
             # (the pair of sections found above, when it is this one: the same result)
             p_mm, q_mm = done.get((ks[i], ks[j])) or _ellipses_farthest(ells[i], ells[j])
             dz = (ks[i] - ks[j]) * s0
-            ln = float(np.sqrt(dz * dz + float(np.sum((p_mm - q_mm) ** 2))))
+            ln = _length_3d(dz, p_mm, q_mm)
             if ln > best[0] + 1e-9 * hn:
                 best = (ln, ks[i], ks[j], p_mm, q_mm)
     length, ka, kb, p_mm, q_mm = best
