@@ -226,7 +226,20 @@ def _pair_d2_rows(x: FloatArr, y: FloatArr, z: FloatArr, r0: int, r1: int) -> Fl
     return (x[r0:r1, None] - x[None, :]) ** 2 + (y[r0:r1, None] - y[None, :]) ** 2 + (z[r0:r1, None] - z[None, :]) ** 2
 
 
-def feret_3d(hulls: SliceHulls, spacing: tuple[float, float, float], lower: tuple[int, int, float]) -> tuple[int, int, float]:
+#: at most this many hull vertices: the all-pairs squared distances are one matrix (<= 115 kB),
+#: computed once for :func:`feret_3d` and :func:`feret_ties` (:func:`pair_d2`)
+_SHARED_PAIRS_MAX_VERTICES = 120
+
+
+def pair_d2(hulls: SliceHulls, spacing: tuple[float, float, float]) -> FloatArr:
+    """The squared distances of all pairs of hull vertices (V x V; for small hulls)."""
+    s0, sr, sc = spacing
+    return _pair_d2_rows(hulls.j * sr, hulls.i * sc, hulls.k * s0, 0, len(hulls.j))
+
+
+def feret_3d(
+    hulls: SliceHulls, spacing: tuple[float, float, float], lower: tuple[int, int, float], d2: FloatArr | None = None
+) -> tuple[int, int, float]:
     """Exact 3-D Feret diameter of the voxel centres, from the per-slice hulls.
 
     Every pair of points lies on two slices (k1, k2); their distance is
@@ -243,6 +256,9 @@ def feret_3d(hulls: SliceHulls, spacing: tuple[float, float, float], lower: tupl
     ----------
     lower : (a, b, length)
         A known pair of hull vertices (indices into ``hulls``) and its distance in mm.
+
+    d2 : array, optional
+        :func:`pair_d2` of these hulls and spacing, when already computed.
 
     Returns
     -------
@@ -266,10 +282,10 @@ def feret_3d(hulls: SliceHulls, spacing: tuple[float, float, float], lower: tupl
         zz = hulls.k * s0
         top, at = -1.0, 0
         for r0 in range(0, nv, _PAIR_ROWS):
-            d2 = _pair_d2_rows(x, y, zz, r0, r0 + _PAIR_ROWS)
-            i = int(d2.argmax())
-            if d2.flat[i] > top:
-                top, at = float(d2.flat[i]), r0 * nv + i
+            blk = d2[r0 : r0 + _PAIR_ROWS] if d2 is not None else _pair_d2_rows(x, y, zz, r0, r0 + _PAIR_ROWS)
+            i = int(blk.argmax())
+            if blk.flat[i] > top:
+                top, at = float(blk.flat[i]), r0 * nv + i
         a, b = divmod(at, nv)
         if top > best2:
             return a, b, float(np.sqrt(top))
@@ -462,10 +478,13 @@ def perpendicular_chord(poly: FloatArr, direction: FloatArr, all_ties: bool = Fa
 _TIES_MAX_VERTICES = 400
 
 
-def feret_ties(hulls: SliceHulls, spacing: tuple[float, float, float], length: float, limit: int = 8) -> list[tuple[int, int]]:
+def feret_ties(
+    hulls: SliceHulls, spacing: tuple[float, float, float], length: float, limit: int = 8, d2: FloatArr | None = None
+) -> list[tuple[int, int]]:
     """Every pair of hull vertices (indices into ``hulls``) whose distance equals the 3-D Feret
     diameter ``length`` within rounding (grid ties), at most ``limit`` of them, in a fixed
-    order of their voxel positions (so that the choice does not depend on the array layout)."""
+    order of their voxel positions (so that the choice does not depend on the array layout).
+    ``d2``: :func:`pair_d2` of these hulls and spacing, when already computed."""
     nv = len(hulls.j)
     if nv > _TIES_MAX_VERTICES:
         return []  # large hulls: the pair found by feret_3d is used as it is
@@ -474,9 +493,12 @@ def feret_ties(hulls: SliceHulls, spacing: tuple[float, float, float], length: f
     thr0 = length * length * (1.0 - 1e-12) - 1e-12
     # the pairs a < b at or above the threshold, in row-major order (as nonzero(triu(.., 1))),
     # by blocks of rows
-    ab = np.concatenate(
-        [np.flatnonzero(_pair_d2_rows(x, y, zz, r0, r0 + _PAIR_ROWS) >= thr0) + r0 * nv for r0 in range(0, nv, _PAIR_ROWS)]
-    )
+    if d2 is not None:
+        ab = np.flatnonzero(d2 >= thr0)
+    else:
+        ab = np.concatenate(
+            [np.flatnonzero(_pair_d2_rows(x, y, zz, r0, r0 + _PAIR_ROWS) >= thr0) + r0 * nv for r0 in range(0, nv, _PAIR_ROWS)]
+        )
     a_all, b_all = np.divmod(ab, nv)
     up = a_all < b_all
     found0: dict[tuple[int, ...], tuple[int, int]] = {}

@@ -814,8 +814,10 @@ def _feret_pairs(
     s0, sr, sc = spacing
     hn = max(sr, sc)
     sp_n = (s0 / hn, sr / hn, sc / hn)
-    a, b, length = _hull.feret_3d(hulls, sp_n, (ld[0], ld[1], ld[2] / hn))
-    pairs = _hull.feret_ties(hulls, sp_n, length, limit=_MAX_TIES) if length > 0.0 else []
+    # (a small hull: the squared distances of all pairs once, for both searches)
+    d2 = _hull.pair_d2(hulls, sp_n) if len(hulls.j) <= _hull._SHARED_PAIRS_MAX_VERTICES else None
+    a, b, length = _hull.feret_3d(hulls, sp_n, (ld[0], ld[1], ld[2] / hn), d2=d2)
+    pairs = _hull.feret_ties(hulls, sp_n, length, limit=_MAX_TIES, d2=d2) if length > 0.0 else []
     need = []
     for a_, b_ in pairs or [(a, b)]:
         if hulls.j[a_] * sr != hulls.j[b_] * sr or hulls.i[a_] * sc != hulls.i[b_] * sc:

@@ -100,6 +100,11 @@ def test_all_pairs_by_blocks_of_rows() -> None:
             a2, b2 = divmod(int(d2.argmax()), nv)
             assert r == (a2, b2, float(np.sqrt(d2[a2, b2])))
         assert _hull.feret_ties(h, spn, r[2], 64) == _ties_whole_matrix(h, d2, r[2], 64)
+        # the matrix computed once and passed to both (small hulls): the same
+        shared = _hull.pair_d2(h, spn)
+        assert np.array_equal(shared, d2)
+        assert _hull.feret_3d(h, spn, (a, b, 0.0), d2=shared) == r
+        assert _hull.feret_ties(h, spn, r[2], 64, d2=shared) == _ties_whole_matrix(h, d2, r[2], 64)
     assert n_blocks >= 5  # several blocks of rows were exercised
 
 
