@@ -41,7 +41,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from . import _linalg as _la
+from numpy import linalg as _la  # (the fits call np.linalg directly)
 
 FloatArr = NDArray[np.float64]
 
