@@ -84,7 +84,7 @@ def row_extremes(mask: NDArray[np.bool_]) -> tuple[IntArr, IntArr, IntArr, IntAr
 def _minorant(k: IntArr, y: IntArr, x: IntArr) -> tuple[IntArr, IntArr, IntArr]:
     """Convex minorant of x(y) per group k (points sorted by (k, y), y strictly increasing)."""
     while len(k) >= 3:
-        same = (k[:-2] == k[1:-1]) & (k[2:] == k[1:-1])
+        same = k[:-2] == k[2:]  # (k sorted: then the middle one is in the same group too)
         ya, yb, yc = y[:-2], y[1:-1], y[2:]
         xa, xb, xc = x[:-2], x[1:-1], x[2:]
         # b stays only if strictly left of the chord a-c (smaller x at y_b).
@@ -105,6 +105,9 @@ class SliceHulls:
     comes first (rows ascending) then the right chain (rows descending), i.e. the polygon in
     order (a vertex on both chains appears twice).  ``slices`` are the non-empty slice
     indices, ``starts`` the offset of each slice's first vertex (``len(slices)+1`` entries).
+    ``counts`` (vertices per slice) and ``group`` (the slice position of each vertex) are
+    derived from ``starts``; :func:`slice_hulls` fills them in, else :func:`counts_group`
+    computes them.
     """
 
     k: IntArr
@@ -112,6 +115,17 @@ class SliceHulls:
     i: IntArr
     slices: IntArr
     starts: IntArr
+    counts: IntArr | None = None
+    group: IntArr | None = None
+
+
+def counts_group(hulls: SliceHulls) -> tuple[IntArr, IntArr]:
+    """Vertices per slice and the slice position of every vertex (``np.diff(starts)`` and
+    ``np.repeat(np.arange(n_slices), counts)``)."""
+    if hulls.counts is not None and hulls.group is not None:
+        return hulls.counts, hulls.group
+    cnt = np.diff(hulls.starts)
+    return cnt, np.repeat(np.arange(len(cnt)), cnt)
 
 
 def slice_hulls(mask: NDArray[np.bool_]) -> SliceHulls:
@@ -138,8 +152,12 @@ def slice_hulls(mask: NDArray[np.bool_]) -> SliceHulls:
     np.not_equal(kk[1:], kk[:-1], out=new_slice[1:])
     starts = np.flatnonzero(new_slice)
     slices = kk[starts]
-    starts = np.append(starts, len(kk)).astype(np.int64)
-    return SliceHulls(k=kk, j=jj, i=ii, slices=slices.astype(np.int64), starts=starts)
+    starts = np.concatenate((starts, [len(kk)])).astype(np.int64, copy=False)
+    group = np.add.accumulate(new_slice, dtype=np.int64)  # (np.cumsum)
+    group -= 1
+    return SliceHulls(
+        k=kk, j=jj, i=ii, slices=slices.astype(np.int64), starts=starts, counts=starts[1:] - starts[:-1], group=group
+    )
 
 
 #: In-plane directions sampled for the slice-pair support-function bound of the 3-D Feret
@@ -195,7 +213,33 @@ def _pairs(n: int) -> tuple[IntArr, IntArr]:
     return k1, k2
 
 
-def feret_3d(hulls: SliceHulls, spacing: tuple[float, float, float], lower: tuple[int, int, float]) -> tuple[int, int, float]:
+#: at most this many hull vertices: the 3-D Feret diameter compares all pairs
+_ALL_PAIRS_MAX_VERTICES = 300
+#: rows of the all-pairs squared distances computed at a time (temporaries of 64 x V stay in
+#: cache; the whole V x V matrix, up to 1.3 MB, page-faulted on every call)
+_PAIR_ROWS = 64
+
+
+def _pair_d2_rows(x: FloatArr, y: FloatArr, z: FloatArr, r0: int, r1: int) -> FloatArr:
+    """Rows ``r0:r1`` of the squared distances of all pairs of points (x, y, z): the same
+    elementwise operations as on the whole matrix, by broadcasting (exact squares, no BLAS)."""
+    return (x[r0:r1, None] - x[None, :]) ** 2 + (y[r0:r1, None] - y[None, :]) ** 2 + (z[r0:r1, None] - z[None, :]) ** 2
+
+
+#: at most this many hull vertices: the all-pairs squared distances are one matrix (<= 115 kB),
+#: computed once for :func:`feret_3d` and :func:`feret_ties` (:func:`pair_d2`)
+_SHARED_PAIRS_MAX_VERTICES = 120
+
+
+def pair_d2(hulls: SliceHulls, spacing: tuple[float, float, float]) -> FloatArr:
+    """The squared distances of all pairs of hull vertices (V x V; for small hulls)."""
+    s0, sr, sc = spacing
+    return _pair_d2_rows(hulls.j * sr, hulls.i * sc, hulls.k * s0, 0, len(hulls.j))
+
+
+def feret_3d(
+    hulls: SliceHulls, spacing: tuple[float, float, float], lower: tuple[int, int, float], d2: FloatArr | None = None
+) -> tuple[int, int, float]:
     """Exact 3-D Feret diameter of the voxel centres, from the per-slice hulls.
 
     Every pair of points lies on two slices (k1, k2); their distance is
@@ -213,6 +257,9 @@ def feret_3d(hulls: SliceHulls, spacing: tuple[float, float, float], lower: tupl
     lower : (a, b, length)
         A known pair of hull vertices (indices into ``hulls``) and its distance in mm.
 
+    d2 : array, optional
+        :func:`pair_d2` of these hulls and spacing, when already computed.
+
     Returns
     -------
     (a, b, length_mm) with a, b indices into the vertex arrays of ``hulls``.
@@ -222,24 +269,30 @@ def feret_3d(hulls: SliceHulls, spacing: tuple[float, float, float], lower: tupl
     y = hulls.i * sc
     z = hulls.slices * s0
     st = hulls.starts[:-1]
-    cnt = np.diff(hulls.starts)
+    cnt, grp = counts_group(hulls)
     n_sl = len(st)
     best_a, best_b, best_len = lower
     best2 = best_len * best_len
     if n_sl < 2:
         return best_a, best_b, best_len
-    if len(x) <= 300:  # few vertices: compare all pairs
-        zz = np.repeat(z, cnt).astype(np.float64)
-        # broadcasting, not BLAS: exact squares, and no thread start-up on small matrices
-        d2 = (x[:, None] - x[None, :]) ** 2 + (y[:, None] - y[None, :]) ** 2 + (zz[:, None] - zz[None, :]) ** 2
-        a, b = divmod(int(d2.argmax()), len(x))
-        if d2[a, b] > best2:
-            return a, b, float(np.sqrt(d2[a, b]))
+    if len(x) <= _ALL_PAIRS_MAX_VERTICES:  # few vertices: compare all pairs
+        # broadcasting, not BLAS: exact squares, and no thread start-up on small matrices; by
+        # blocks of rows (the first largest in row-major order, as one argmax of the matrix)
+        nv = len(x)
+        zz = hulls.k * s0
+        top, at = -1.0, 0
+        for r0 in range(0, nv, _PAIR_ROWS):
+            blk = d2[r0 : r0 + _PAIR_ROWS] if d2 is not None else _pair_d2_rows(x, y, zz, r0, r0 + _PAIR_ROWS)
+            i = int(blk.argmax())
+            if blk.flat[i] > top:
+                top, at = float(blk.flat[i]), r0 * nv + i
+        a, b = divmod(at, nv)
+        if top > best2:
+            return a, b, float(np.sqrt(top))
         return best_a, best_b, best_len
     # cheap bound first: circles around each slice's box centre
     cx = (np.minimum.reduceat(x, st) + np.maximum.reduceat(x, st)) / 2.0
     cy = (np.minimum.reduceat(y, st) + np.maximum.reduceat(y, st)) / 2.0
-    grp = np.repeat(np.arange(n_sl), cnt)
     rad = np.maximum.reduceat(np.hypot(x - cx[grp], y - cy[grp]), st)
     k1, k2 = _pairs(n_sl)
     dz2 = (z[k1] - z[k2]) ** 2
@@ -298,7 +351,7 @@ def feret_3d(hulls: SliceHulls, spacing: tuple[float, float, float], lower: tupl
     if len(win) > 1:
         # ties: the order of the 128-angle bound (then the pair order), on the tied pairs only
         tk = np.unique(np.concatenate((k1[cs_[win]], k2[cs_[win]])))
-        sel = np.isin(np.repeat(np.arange(n_sl), cnt), tk)
+        sel = np.isin(grp, tk)
         hf = np.full((n_sl, _N_DIRS), np.nan)
         hf[tk] = _support(x[sel], y[sel], np.cumsum(cnt[tk]) - cnt[tk], 1)
         hf_opp = np.roll(hf, -_N_DIRS // 2, axis=1)
@@ -328,12 +381,11 @@ def farthest_pair_per_slice(
     u = hulls.j * sr
     v = hulls.i * sc
     st = hulls.starts[:-1]
-    counts = np.diff(hulls.starts)
+    counts, grp = counts_group(hulls)
     umin, umax = np.minimum.reduceat(u, st), np.maximum.reduceat(u, st)
     vmin, vmax = np.minimum.reduceat(v, st), np.maximum.reduceat(v, st)
     lower = np.maximum(umax - umin, vmax - vmin)
     cu, cv = (umin + umax) / 2.0, (vmin + vmax) / 2.0
-    grp = np.repeat(np.arange(len(st)), counts)
     r = np.hypot(u - cu[grp], v - cv[grp])
     upper = 2.0 * np.maximum.reduceat(r, st)
     best_lower = float(lower.max())
@@ -426,23 +478,35 @@ def perpendicular_chord(poly: FloatArr, direction: FloatArr, all_ties: bool = Fa
 _TIES_MAX_VERTICES = 400
 
 
-def feret_ties(hulls: SliceHulls, spacing: tuple[float, float, float], length: float, limit: int = 8) -> list[tuple[int, int]]:
+def feret_ties(
+    hulls: SliceHulls, spacing: tuple[float, float, float], length: float, limit: int = 8, d2: FloatArr | None = None
+) -> list[tuple[int, int]]:
     """Every pair of hull vertices (indices into ``hulls``) whose distance equals the 3-D Feret
     diameter ``length`` within rounding (grid ties), at most ``limit`` of them, in a fixed
-    order of their voxel positions (so that the choice does not depend on the array layout)."""
-    s0, sr, sc = spacing
-    x = hulls.j * sr
-    y = hulls.i * sc
-    zz = hulls.k * s0
-    if len(x) > _TIES_MAX_VERTICES:
+    order of their voxel positions (so that the choice does not depend on the array layout).
+    ``d2``: :func:`pair_d2` of these hulls and spacing, when already computed."""
+    nv = len(hulls.j)
+    if nv > _TIES_MAX_VERTICES:
         return []  # large hulls: the pair found by feret_3d is used as it is
+    s0, sr, sc = spacing
+    x, y, zz = hulls.j * sr, hulls.i * sc, hulls.k * s0
     thr0 = length * length * (1.0 - 1e-12) - 1e-12
-    d2 = (x[:, None] - x[None, :]) ** 2 + (y[:, None] - y[None, :]) ** 2 + (zz[:, None] - zz[None, :]) ** 2
+    # the pairs a < b at or above the threshold, in row-major order (as nonzero(triu(.., 1))),
+    # by blocks of rows
+    if d2 is not None:
+        ab = np.flatnonzero(d2 >= thr0)
+    else:
+        ab = np.concatenate(
+            [np.flatnonzero(_pair_d2_rows(x, y, zz, r0, r0 + _PAIR_ROWS) >= thr0) + r0 * nv for r0 in range(0, nv, _PAIR_ROWS)]
+        )
+    a_all, b_all = np.divmod(ab, nv)
+    up = a_all < b_all
     found0: dict[tuple[int, ...], tuple[int, int]] = {}
-    for a, b in zip(*np.nonzero(np.triu(d2 >= thr0, 1)), strict=True):
-        ka = (int(hulls.k[a]), int(hulls.j[a]), int(hulls.i[a]))
-        kb = (int(hulls.k[b]), int(hulls.j[b]), int(hulls.i[b]))
+    a_up, b_up = a_all[up], b_all[up]
+    kji = np.stack((hulls.k, hulls.j, hulls.i), axis=1)
+    for a, b, ka_, kb_ in zip(a_up.tolist(), b_up.tolist(), kji[a_up].tolist(), kji[b_up].tolist(), strict=True):
+        ka, kb = tuple(ka_), tuple(kb_)
         key = (*min(ka, kb), *max(ka, kb))
         if ka != kb and key not in found0:
-            found0[key] = (int(a), int(b)) if ka < kb else (int(b), int(a))
+            found0[key] = (a, b) if ka < kb else (b, a)
     return [found0[key] for key in sorted(found0)[:limit]]

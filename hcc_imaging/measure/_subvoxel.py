@@ -41,6 +41,8 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
+from numpy import linalg as _la  # (the fits call np.linalg directly)
+
 FloatArr = NDArray[np.float64]
 
 #: floor of the per-midpoint error SD, in units of h (keeps the weights finite)
@@ -96,33 +98,32 @@ _STEPS = ((1, 0), (-1, 0), (0, 1), (0, -1))
 _STEP_J = np.array([d[0] for d in _STEPS])
 _STEP_I = np.array([d[1] for d in _STEPS])
 _STEP_F = np.array(_STEPS, dtype=np.float64)
+#: half steps (a midpoint's offset from its inside voxel): _STEP_F / 2
+_HALF_STEP_J = _STEP_F[:, 0] / 2.0
+_HALF_STEP_I = _STEP_F[:, 1] / 2.0
 
 
 def _stack_midpoints(stack: NDArray[np.bool_]) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
     """Boundary midpoints of every slice of a stack (n, rows, cols) whose slices have an empty
     border ring: the inside voxel's (row, col), the step's index into ``_STEPS`` (inside ->
-    outside) and the slice of each midpoint, sorted by slice (stable: per slice
-    direction-major, then voxel order).  The boundary voxels are found once, then only their
-    4 neighbours are tested."""
+    outside) and the slice of each midpoint, sorted by slice (per slice direction-major, then
+    voxel order).  The (inside, outside neighbour) tests of the 4 directions are written into
+    one (n, 4, rows, cols) array, whose flat order is that order: one flatnonzero, no sort."""
     n, R, C = stack.shape
     inner = stack[:, 1:-1, 1:-1]
-    full = stack[:, 2:, 1:-1] & stack[:, :-2, 1:-1]
-    full &= stack[:, 1:-1, 2:]
-    full &= stack[:, 1:-1, :-2]
-    # (flat indices and integer arithmetic: several times faster than a 3-D nonzero)
-    f = np.flatnonzero(inner & ~full)
-    bb, rem = np.divmod(f, (R - 2) * (C - 2))
+    e = np.empty((n, 4, R - 2, C - 2), dtype=bool)
+    # (inside and not the neighbour: a > b on booleans), in the order of _STEPS
+    np.greater(inner, stack[:, 2:, 1:-1], out=e[:, 0])
+    np.greater(inner, stack[:, :-2, 1:-1], out=e[:, 1])
+    np.greater(inner, stack[:, 1:-1, 2:], out=e[:, 2])
+    np.greater(inner, stack[:, 1:-1, :-2], out=e[:, 3])
+    f = np.flatnonzero(e)
+    bd, rem = np.divmod(f, (R - 2) * (C - 2))
+    bb, dd = np.divmod(bd, 4)
     jj, ii = np.divmod(rem, C - 2)
     jj += 1
     ii += 1
-    # the neighbours by flat offsets (the empty ring keeps them in the voxel's own slice)
-    flat = np.ascontiguousarray(stack).reshape(-1)
-    g = (bb * (R * C) + jj * C + ii)[None, :] + (_STEP_J * C + _STEP_I)[:, None]
-    f2 = np.flatnonzero(~flat[g])
-    dd, kk = np.divmod(f2, len(bb))
-    order = np.argsort(bb[kk], kind="stable")
-    dd, kk = dd[order], kk[order]
-    return jj[kk], ii[kk], dd, bb[kk]
+    return jj, ii, dd, bb
 
 
 def _nonzero3(a: NDArray[np.bool_]) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
@@ -145,10 +146,10 @@ def _wfit(t: FloatArr, s: FloatArr, et: FloatArr, es: FloatArr, h: float) -> Flo
         Xw = X * w[:, None]
         A = X.T @ Xw
         b = Xw.T @ s
-        ev = np.linalg.eigvalsh(A)
+        ev = _la.eigvalsh(A)
         if not ev[0] > 1e-7 * ev[-1]:  # (near-)singular: the points do not fix a parabola
             return None
-        c = np.linalg.solve(A, b)
+        c = _la.solve(A, b)
         if it == _ITER:  # the last pass's weights would not be used
             break
         fp = c[1] + 2.0 * c[2] * t
@@ -252,7 +253,7 @@ class EllipseSection:
 
     (2 x 2 arithmetic in Python floats: a numpy call per 2-vector costs more than the maths.)"""
 
-    __slots__ = ("centre", "a", "b", "_j", "_c", "_m")
+    __slots__ = ("centre", "a", "b", "_j", "_c", "_m", "_pts")
 
     def __init__(self, centre: FloatArr, a: float, b: float, major: FloatArr) -> None:
         self.centre = centre
@@ -270,6 +271,7 @@ class EllipseSection:
         m11 = j1 * a2 * j1 + n1 * b2 * n1
         self._m = (m00, m01, m11)
         self._c = (float(centre[0]), float(centre[1]))
+        self._pts: tuple[int, FloatArr] | None = None
 
     @property
     def major(self) -> FloatArr:
@@ -310,8 +312,16 @@ class EllipseSection:
         return np.array([c0 - half * n0, c1 - half * n1]), np.array([c0 + half * n0, c1 + half * n1]), 2.0 * half
 
     def points(self, n: int = 180) -> FloatArr:
+        """``n`` points of the outline, equally spaced in the parametric angle (the last ``n``
+        asked for is kept: read-only)."""
+        if self._pts is not None and self._pts[0] == n:
+            return self._pts[1]
         cs, sn = _unit_circle(n)
-        return self.centre + np.outer(self.a * cs, self.major) + np.outer(self.b * sn, self.minor)
+        # (np.outer's products, by broadcasting)
+        pts = self.centre + (self.a * cs)[:, None] * self.major + (self.b * sn)[:, None] * self.minor
+        pts.flags.writeable = False
+        self._pts = (n, pts)
+        return pts
 
 
 @functools.lru_cache(maxsize=8)
@@ -356,18 +366,22 @@ def _canonical(
     # at the same places in every candidate, and packing keeps the lexicographic order)
     head0, head1 = ((sr, sc), shape), ((sc, sr), shape[::-1])
     trs = (False, True) if head0 == head1 else ((False,) if head0 < head1 else (True,))
+    # (flipping both axes reverses the row-major bytes: two copies per transposition)
     best: tuple | None = None
     for tr in trs:
         a = core.T if tr else core
-        for fr in (False, True):
-            af = a[::-1] if fr else a
-            for fc in (False, True):
-                v = af[:, ::-1] if fc else af
-                key = v.tobytes()
-                if best is None or key < best[0]:
-                    best = (key, tr, fr, fc, v)
+        b_plain = a.tobytes()
+        b_rows = a[::-1].tobytes()
+        for fr, fc, key in ((False, False, b_plain), (False, True, b_rows[::-1]), (True, False, b_rows), (True, True, b_plain[::-1])):
+            if best is None or key < best[0]:
+                best = (key, tr, fr, fc)
     assert best is not None
-    _, tr, fr, fc, v = best
+    _, tr, fr, fc = best
+    v = core.T if tr else core
+    if fr:
+        v = v[::-1]
+    if fc:
+        v = v[:, ::-1]
     spv = (sc, sr) if tr else (sr, sc)
     # (the box with its empty ring is (v.shape + 2); _fit_boxes places v inside the ring)
     return v, spv, tr, fr, fc, r0, c0, sr, sc, h_mm
@@ -391,24 +405,35 @@ def _from_box(canon: tuple, res: tuple[tuple[float, float], float, float, tuple[
 
 
 def _pick(ev: NDArray, V: NDArray) -> FloatArr | None:
-    ev, V = np.real(ev), np.real(V)
-    if not np.isfinite(ev).all():
+    """The eigenvector of the first eigenvalue above 1e-9 x the largest in magnitude (None if
+    there is none or one is not finite).  (Python floats: a handful of eigenvalues.)"""
+    evs = np.real(ev).tolist()
+    if not all(math.isfinite(e) for e in evs):
         return None
-    ok = np.flatnonzero(ev > 1e-9 * float(np.abs(ev).max()))
-    if len(ok) == 0:
-        return None
-    return V[:, ok[0]]
+    thr = 1e-9 * max(abs(e) for e in evs)
+    for i, e in enumerate(evs):
+        if e > thr:
+            return np.real(V)[:, i]
+    return None
 
 
-def fit_ellipses(slices: list[NDArray[np.bool_]], spacing_rc: tuple[float, float]) -> list[EllipseSection | None]:
+def fit_ellipses(
+    slices: list[NDArray[np.bool_]],
+    spacing_rc: tuple[float, float],
+    boxes: list[tuple[int, int, int, int]] | None = None,
+) -> list[EllipseSection | None]:
     """:func:`fit_ellipse` of several slices, all at once: the boundary midpoints of every
     slice's canonical box are found in one padded stack, the weighted scatter matrices of the
     reweighting passes are one batched product, the 6 x 6 Cholesky, ``inv`` and ``eigh`` of
     :func:`_fitzgibbon` are stacked (the same LAPACK calls per matrix), the acceptance test
     rasterises all ellipses together.  A
     slice's result does not depend on the other slices of the batch (the padding adds exact
-    zeros to every sum; tested against one slice at a time)."""
-    if len(slices) > 1 and all(sl.shape == slices[0].shape for sl in slices):
+    zeros to every sum; tested against one slice at a time).  ``boxes``: the rows and columns
+    ``(r0, r1, c0, c1)`` (inclusive) holding each slice's voxels, when known (every slice then
+    holds a voxel)."""
+    if boxes is not None:
+        canon = [_canonical(sl, spacing_rc, bx) for sl, bx in zip(slices, boxes, strict=True)]
+    elif len(slices) > 1 and all(sl.shape == slices[0].shape for sl in slices):
         # the boxes of all slices at once
         st = np.stack(slices)
         rows, cols = st.any(axis=2), st.any(axis=1)
@@ -440,8 +465,9 @@ def _fit_boxes(
     reproduce the box."""
     n = len(subs)
     out: list[tuple[tuple[float, float], float, float, tuple[float, float]] | None] = [None] * n
-    R = max(s.shape[0] for s in subs) + 2
-    C = max(s.shape[1] for s in subs) + 2
+    shapes = [s.shape for s in subs]
+    R = max(sh[0] for sh in shapes) + 2
+    C = max(sh[1] for sh in shapes) + 2
     stack = np.zeros((n, R, C), dtype=bool)
     for b, s in enumerate(subs):
         stack[b, 1 : s.shape[0] + 1, 1 : s.shape[1] + 1] = s
@@ -453,9 +479,13 @@ def _fit_boxes(
     if not ok_n.any():
         return out
     # per-box normalisation (centroid, scale) as in the one-box fit
-    sp_pt = spv[seg]
-    P0 = (jm + _STEP_F[dd, 0] / 2.0) * sp_pt[:, 0]
-    P1 = (im + _STEP_F[dd, 1] / 2.0) * sp_pt[:, 1]
+    if all(sp == spvs[0] for sp in spvs):  # (one spacing for all boxes: scalars, same products)
+        sp_0, sp_1 = float(spv[0, 0]), float(spv[0, 1])
+    else:
+        sp_pt = spv[seg]
+        sp_0, sp_1 = sp_pt[:, 0], sp_pt[:, 1]
+    P0 = (jm + _HALF_STEP_J[dd]) * sp_0
+    P1 = (im + _HALF_STEP_I[dd]) * sp_1
     cnt_f = np.maximum(cnt, 1).astype(np.float64)
     m0 = np.bincount(seg, P0, minlength=n) / cnt_f
     m1 = np.bincount(seg, P1, minlength=n) / cnt_f
@@ -465,13 +495,20 @@ def _fit_boxes(
     scale = np.maximum.reduceat(dev, np.minimum(starts, len(dev) - 1))
     scale[(cnt == 0) | (scale == 0.0)] = 1.0
     # padded (box, point) layout for the batched scatter matrices: x, y, e_x, e_y, valid
-    pos = np.arange(len(seg)) - starts[seg]
+    # (each box's midpoints are one run: copied run by run)
     NP = int(cnt.max())
     sc_pt = scale[seg]
+    V = np.empty((5, len(seg)))
+    np.divide(dx0, sc_pt, out=V[0])
+    np.divide(dx1, sc_pt, out=V[1])
+    np.multiply(_STEP_F[dd, 0], sp_0, out=V[2])
+    V[2] /= sc_pt
+    np.multiply(_STEP_F[dd, 1], sp_1, out=V[3])
+    V[3] /= sc_pt
+    V[4] = 1.0
     Q = np.zeros((5, n, NP))
-    Q[:, seg, pos] = np.stack(
-        (dx0 / sc_pt, dx1 / sc_pt, _STEP_F[dd, 0] * sp_pt[:, 0] / sc_pt, _STEP_F[dd, 1] * sp_pt[:, 1] / sc_pt, np.ones(len(seg)))
-    )
+    for b, (s0, c) in enumerate(zip(starts.tolist(), cnt.tolist(), strict=True)):
+        Q[:, b, :c] = V[:, s0 : s0 + c]
     x, y, ex, ey = Q[0], Q[1], Q[2], Q[3]
     valid = Q[4] != 0.0
     h = spv.max(axis=1) / scale
@@ -517,14 +554,14 @@ def _fit_boxes(
     act, A2, d_, e_, f_ = act[okd], A2[okd], d_[okd], e_[okd], f_[okd]
     if len(act) == 0:
         return out
-    rhs = np.stack([d_, e_], axis=1)[:, :, None]
+    rhs = np.stack((d_, e_), axis=1)[:, :, None]
     try:
-        cen = np.linalg.solve(-2.0 * A2, rhs)[:, :, 0]
+        cen = _la.solve(-2.0 * A2, rhs)[:, :, 0]
     except np.linalg.LinAlgError:  # an exactly singular one (rounding): one at a time
         cen = np.full((len(act), 2), np.nan)
         for r in range(len(act)):
             try:
-                cen[r] = np.linalg.solve(-2.0 * A2[r], rhs[r])[:, 0]
+                cen[r] = _la.solve(-2.0 * A2[r], rhs[r])[:, 0]
             except np.linalg.LinAlgError:
                 pass
         okc = np.isfinite(cen).all(axis=1)
@@ -532,7 +569,7 @@ def _fit_boxes(
         if len(act) == 0:
             return out
     k = -(f_ + 0.5 * (d_ * cen[:, 0] + e_ * cen[:, 1]))
-    lam, vec = np.linalg.eigh(A2)
+    lam, vec = _la.eigh(A2)
     with np.errstate(all="ignore"):
         okk = (k / lam[:, 0] > 0) & (k / lam[:, 1] > 0)
     act, cen, k, lam, vec = act[okk], cen[okk], k[okk], lam[okk], vec[okk]
@@ -554,7 +591,7 @@ def _fit_boxes(
     # be inside the ellipse and the raster below stays complete
     ex_ = np.sqrt(mj0 * (sa * sa) * mj0 + mn0 * (sb * sb) * mn0)
     ey_ = np.sqrt(mj1 * (sa * sa) * mj1 + mn1 * (sb * sb) * mn1)
-    shp = np.array([subs[b].shape for b in act], dtype=np.float64) + 2.0
+    shp = np.array(shapes, dtype=np.float64)[act] + 2.0
     spa = spv[act]
     btol = ELLIPSE_MISMATCH_DIST_VOXELS * spa.max(axis=1)
     inbox = (
@@ -583,7 +620,7 @@ def _fit_boxes(
     q += q2
     # (the padding beyond a box is outside its ellipse, which lies within the box: no mismatch)
     wrong = q <= 1.0
-    wrong ^= stack[act]
+    wrong ^= stack if len(act) == n else stack[act]  # (act: sorted, distinct)
     # the wrong voxels once (flat indices), counted per box
     fw = np.flatnonzero(wrong)
     wb_all, rem = np.divmod(fw, R * C)
@@ -597,9 +634,10 @@ def _fit_boxes(
         wbb = wb_all[sel]  # box (index into act) of each wrong voxel of the boxes checked
         wj, wi = np.divmod(rem[sel], C)
         rr = np.hypot(d0[wbb, wj], d1[wbb, wi])
-        dist = np.abs(rr - rr / np.sqrt(np.maximum(q[wbb, wj, wi], 1e-300)))
-        dmax = np.zeros(len(act))
-        np.maximum.at(dmax, wbb, dist)
+        dist = np.abs(rr - rr / np.sqrt(np.maximum(q.reshape(-1)[fw[sel]], 1e-300)))
+        # the largest per checked box (its wrong voxels are one run: fw is sorted)
+        first = np.cumsum(nwrong[check]) - nwrong[check]
+        dmax = np.maximum.reduceat(dist, first)
         hbox = spa.max(axis=1)
         near = dist <= ELLIPSE_MISMATCH_NEAR_VOXELS * hbox[wbb]
         nnear = np.bincount(wbb, weights=near.astype(np.float64), minlength=len(act))
@@ -607,7 +645,7 @@ def _fit_boxes(
         # around the outline holds (about 2 NEAR voxel centres per midpoint)
         exempt = nnear <= 2.0 * ELLIPSE_MISMATCH_NEAR_VOXELS * cnt[act]
         counted = np.where(exempt, nwrong - nnear, nwrong)
-        accept[check] = (dmax[check] <= ELLIPSE_MISMATCH_DIST_VOXELS * hbox[check]) & (counted[check] <= lim[check])
+        accept[check] = (dmax <= ELLIPSE_MISMATCH_DIST_VOXELS * hbox[check]) & (counted[check] <= lim[check])
     if accept.any():
         acl, c0l, sal, sbl, j0l, j1l = (v.tolist() for v in (act, c0, sa, sb, mj0, mj1))
         for r in np.flatnonzero(accept).tolist():
@@ -633,12 +671,12 @@ def _fitzgibbon(S: NDArray) -> FloatArr:
     Each matrix's result is independent of the others in the batch."""
     m = len(S)
     try:
-        L = np.linalg.cholesky(S)
+        L = _la.cholesky(S)
         d = np.abs(np.diagonal(L, axis1=1, axis2=2))
         sing = ~(d.min(axis=1) >= _CHOL_MIN_PIVOT_RATIO * d.max(axis=1))  # (NaN: general form)
-        Li = np.linalg.inv(L)
+        Li = _la.inv(L)
         LiT = Li.transpose(0, 2, 1)
-        ev, V = np.linalg.eigh(Li @ _FITZGIBBON @ LiT)
+        ev, V = _la.eigh(Li @ _FITZGIBBON @ LiT)
     except np.linalg.LinAlgError:  # one is not positive definite (or not finite): one at a time
         if m == 1:
             return _fitzgibbon_general(S)
@@ -655,12 +693,12 @@ def _fitzgibbon_general(S: NDArray) -> FloatArr:
     eigenvalue above 1e-9 of the largest in magnitude)."""
     m = len(S)
     try:
-        EV, VV = np.linalg.eig(np.linalg.solve(S, np.broadcast_to(_FITZGIBBON, (m, 6, 6))))
+        EV, VV = _la.eig(_la.solve(S, np.broadcast_to(_FITZGIBBON, (m, 6, 6))))
     except np.linalg.LinAlgError:  # one of them is singular: one at a time
         res = np.full((m, 6), np.nan)
         for r in range(m):
             try:
-                ev, V = np.linalg.eig(np.linalg.solve(S[r], _FITZGIBBON))
+                ev, V = _la.eig(_la.solve(S[r], _FITZGIBBON))
             except np.linalg.LinAlgError:
                 continue
             p = _pick(ev, V)
@@ -697,6 +735,8 @@ _FITZGIBBON3 = np.array([[0.0, 0.0, 2.0], [0.0, -1.0, 0.0], [2.0, 0.0, 0.0]])
 _ROW_EXP = ((2, 0), (1, 1), (0, 2), (1, 0), (0, 1), (0, 0))
 _MOMENTS = tuple(sorted({(a + c, b + d) for a, b in _ROW_EXP for c, d in _ROW_EXP}))
 _MOMENT_OF = np.array([[_MOMENTS.index((a + c, b + d)) for c, d in _ROW_EXP] for a, b in _ROW_EXP])
+_MOMENT_X = np.array([a for a, _ in _MOMENTS])
+_MOMENT_Y = np.array([b for _, b in _MOMENTS])
 
 
 def _canonical_stack(stack: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> tuple:
@@ -717,15 +757,19 @@ def _canonical_stack(stack: NDArray[np.bool_], spacing_rc: tuple[float, float]) 
         if heads[tr] != least:
             continue
         a = sub.transpose(0, 2, 1) if tr else sub
+        # (one byte per voxel: ordered as the bit-packed bytes, see _canonical; flipping all
+        # three axes reverses the bytes, so 4 copies give the 8 flips' keys)
+        b = {(fr, fc): a[:, :: -1 if fr else 1, :: -1 if fc else 1].tobytes() for fr in (False, True) for fc in (False, True)}
+        head = (heads[tr][0], a.shape)
         for fk in (False, True):
             for fr in (False, True):
                 for fc in (False, True):
-                    v = a[:: -1 if fk else 1, :: -1 if fr else 1, :: -1 if fc else 1]
-                    key = (heads[tr][0], v.shape, np.packbits(v).tobytes())
+                    key = (*head, b[(not fr, not fc)][::-1] if fk else b[(fr, fc)])
                     if best is None or key < best[0]:
-                        best = (key, tr, fk, fr, fc, v)
+                        best = (key, tr, fk, fr, fc)
     assert best is not None
-    _, tr, fk, fr, fc, v = best
+    _, tr, fk, fr, fc = best
+    v = (sub.transpose(0, 2, 1) if tr else sub)[:: -1 if fk else 1, :: -1 if fr else 1, :: -1 if fc else 1]
     return np.ascontiguousarray(v), heads[tr][0], tr, fk, fr, fc, r0, c0, sr, sc, h_mm
 
 
@@ -747,8 +791,8 @@ def fit_homothetic(stack: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
     cnt = np.bincount(seg, minlength=n)
     if cnt.min() < 6:  # as for one slice: a slice of one voxel fixes no shape
         return None
-    P0 = (jm + _STEP_F[dd, 0] / 2.0) * spv[0]
-    P1 = (im + _STEP_F[dd, 1] / 2.0) * spv[1]
+    P0 = (jm + _HALF_STEP_J[dd]) * spv[0]
+    P1 = (im + _HALF_STEP_I[dd]) * spv[1]
     m0, m1 = float(P0.mean()), float(P1.mean())
     scale = max(float(np.abs(P0 - m0).max()), float(np.abs(P1 - m1).max()), 1e-12)
     x, y = (P0 - m0) / scale, (P1 - m1) / scale
@@ -756,19 +800,25 @@ def fit_homothetic(stack: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
     fl2 = (_FLOOR / scale) ** 2
     # the scatter matrices' entries are weighted moments sum w x^a y^b (a + b <= 4): 15 columns
     # per point instead of the 36 of an outer product
-    xp = [np.ones_like(x), x, x * x, x * x * x, (x * x) * (x * x)]
-    yp = [np.ones_like(y), y, y * y, y * y * y, (y * y) * (y * y)]
-    mon = np.stack([xp[a] * yp[b] for a, b in _MOMENTS], axis=1)  # (points, 15)
+    # (powers x^0..x^4 and y^0..y^4 as columns; x^3 = (x x) x, x^4 = (x x)(x x))
+    pw = np.empty((2, len(x), 5))
+    pw[:, :, 0] = 1.0
+    pw[0, :, 1] = x
+    pw[1, :, 1] = y
+    np.multiply(pw[:, :, 1], pw[:, :, 1], out=pw[:, :, 2])
+    np.multiply(pw[:, :, 2], pw[:, :, 1], out=pw[:, :, 3])
+    np.multiply(pw[:, :, 2], pw[:, :, 2], out=pw[:, :, 4])
+    mon = pw[0][:, _MOMENT_X] * pw[1][:, _MOMENT_Y]  # (points, 15)
     starts = np.cumsum(cnt) - cnt
-    w = np.ones(len(x))
+    w = None  # (the first pass is unweighted: weights 1)
     with np.errstate(all="ignore"):
         for it in range(_ELLIPSE_ITER + 1):
-            S = np.add.reduceat(mon * w[:, None], starts, axis=0)[:, _MOMENT_OF]  # (n, 6, 6)
+            S = np.add.reduceat(mon if w is None else mon * w[:, None], starts, axis=0)[:, _MOMENT_OF]  # (n, 6, 6)
             Sll, Slq = S[:, 3:, 3:], S[:, 3:, :3]
             try:
-                T = -np.linalg.solve(Sll, Slq)  # per slice: (d, e, f) = T (a, b, c)
+                T = -_la.solve(Sll, Slq)  # per slice: (d, e, f) = T (a, b, c)
                 red = S[:, :3, :3].sum(axis=0) + np.einsum("nji,njk->ik", Slq, T)
-                ev, V = np.linalg.eig(np.linalg.solve(red, _FITZGIBBON3))
+                ev, V = _la.eig(_la.solve(red, _FITZGIBBON3))
             except np.linalg.LinAlgError:
                 return None
             q = _pick(ev, V)
@@ -786,10 +836,10 @@ def fit_homothetic(stack: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
     if not (np.isfinite(q).all() and np.isfinite(L).all()):
         return None
     A2 = np.array([[q[0], q[1] / 2.0], [q[1] / 2.0, q[2]]])
-    if np.linalg.det(A2) <= 0.0:
+    if _la.det(A2) <= 0.0:
         return None
-    lam, vec = np.linalg.eigh(A2)
-    cen = np.linalg.solve(-2.0 * A2, L[:, :2].T).T  # (n, 2)
+    lam, vec = _la.eigh(A2)
+    cen = _la.solve(-2.0 * A2, L[:, :2].T).T  # (n, 2)
     kq = -(L[:, 2] + 0.5 * (L[:, 0] * cen[:, 0] + L[:, 1] * cen[:, 1]))
     with np.errstate(all="ignore"):
         if not ((kq[:, None] / lam[None, :]) > 0).all():
@@ -799,7 +849,7 @@ def fit_homothetic(stack: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
     sa, sb = semi[:, big], semi[:, 1 - big]
     mj = vec[:, big] / np.hypot(vec[0, big], vec[1, big])
     mn = np.array([-mj[1], mj[0]])
-    c_all = np.stack([m0 + cen[:, 0] * scale, m1 + cen[:, 1] * scale], axis=1)
+    c_all = cen * scale + np.array([m0, m1])
     # acceptance, slice by slice, in the canonical frame (as fit_ellipses)
     d0 = np.arange(R)[None, :] * spv[0] - c_all[:, 0:1]  # (n, R)
     d1 = np.arange(C)[None, :] * spv[1] - c_all[:, 1:2]  # (n, C)
@@ -812,16 +862,16 @@ def fit_homothetic(stack: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
     hi_c = C - cols_any[:, ::-1].argmax(axis=1)
     tol = HOMOTHETIC_BOX_TOL_VOXELS * max(spv)
     if not (
-        (c_all[:, 0] - ex_ >= lo_r * spv[0] - tol).all()
-        and (c_all[:, 1] - ey_ >= lo_c * spv[1] - tol).all()
-        and (c_all[:, 0] + ex_ <= hi_r * spv[0] + tol).all()
-        and (c_all[:, 1] + ey_ <= hi_c * spv[1] + tol).all()
-    ):
+        (c_all[:, 0] - ex_ >= lo_r * spv[0] - tol)
+        & (c_all[:, 1] - ey_ >= lo_c * spv[1] - tol)
+        & (c_all[:, 0] + ex_ <= hi_r * spv[0] + tol)
+        & (c_all[:, 1] + ey_ <= hi_c * spv[1] + tol)
+    ).all():
         return None
     d0b, d1b = d0[:, :, None], d1[:, None, :]
     qv = (d0b * mj[0] + d1b * mj[1]) ** 2 / (sa * sa)[:, None, None] + (d0b * mn[0] + d1b * mn[1]) ** 2 / (sb * sb)[:, None, None]
     wrong = (qv <= 1.0) ^ v
-    nwrong = np.count_nonzero(wrong, axis=(1, 2))
+    nwrong = wrong.reshape(n, -1).sum(axis=1)
     if (nwrong > HOMOTHETIC_MISMATCH_VOXELS + ELLIPSE_MISMATCH_FRAC * cnt).any():
         return None
     if nwrong.any():

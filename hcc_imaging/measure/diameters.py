@@ -399,10 +399,15 @@ def _diameter(frame: AxialFrame, p_f: NDArray[np.float64], q_f: NDArray[np.float
 class _Sections:
     """Per-slice ellipse models of a frame's mask, fitted on first use (None = not an ellipse)."""
 
-    def __init__(self, mask: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> None:
+    def __init__(
+        self, mask: NDArray[np.bool_], spacing_rc: tuple[float, float], hulls: _hull.SliceHulls | None = None
+    ) -> None:
         self.mask = mask
         self.spacing_rc = spacing_rc
         self._fits: dict[int, _subvoxel.EllipseSection | None] = {}
+        #: the slices' boxes from their hull vertices (a set's extreme rows and columns are
+        #: vertices of its hull), when the hulls are given
+        self._hulls = hulls
         #: the slices whose sections are homothetic ellipses fitted together (in order)
         self.joint: list[int] = []
 
@@ -415,14 +420,30 @@ class _Sections:
         """Fit the slices ``ks`` not fitted yet, batched (same results as one at a time)."""
         todo = sorted({k for k in ks if k not in self._fits})
         if todo:
-            for k, ell in zip(todo, _subvoxel.fit_ellipses([self.mask[k] for k in todo], self.spacing_rc)):
+            boxes = None
+            h = self._hulls
+            if h is not None:
+                pos = np.searchsorted(h.slices, todo)
+                if np.array_equal(h.slices[np.minimum(pos, len(h.slices) - 1)], todo):
+                    st = h.starts[:-1]
+                    boxes = list(
+                        zip(
+                            np.minimum.reduceat(h.j, st)[pos].tolist(),
+                            np.maximum.reduceat(h.j, st)[pos].tolist(),
+                            np.minimum.reduceat(h.i, st)[pos].tolist(),
+                            np.maximum.reduceat(h.i, st)[pos].tolist(),
+                            strict=True,
+                        )
+                    )
+            fits = _subvoxel.fit_ellipses([self.mask[k] for k in todo], self.spacing_rc, boxes)
+            for k, ell in zip(todo, fits, strict=True):
                 self._fits[k] = ell
 
     def fit_central_run(self) -> None:
         """Fit the run of slices whose voxel count is at least
         ``HOMOTHETIC_MIN_AREA_FRACTION`` x the largest together (homothetic ellipses); where
         they reproduce every slice of the run, they are those slices' sections."""
-        area = np.count_nonzero(self.mask, axis=(1, 2))
+        area = self.mask.sum(axis=(1, 2))  # (voxels per slice: np.count_nonzero's counts)
         ks = np.flatnonzero(area >= HOMOTHETIC_MIN_AREA_FRACTION * area.max())
         k0, k1 = int(ks[0]), int(ks[-1]) + 1
         if k1 - k0 < 2:
@@ -517,13 +538,15 @@ def _concave_quadratic(ks: list[float], ys: NDArray[np.float64]) -> NDArray[np.f
     km = sum(ks) / n
     x = [k - km for k in ks]
     y = ys.tolist()
+    # (sums of lists: the same additions in the same order as of generators, faster)
+    x2 = [v * v for v in x]
     s1 = sum(x)
-    s2 = sum(v * v for v in x)
-    s3 = sum(v * v * v for v in x)
-    s4 = sum((v * v) * (v * v) for v in x)
+    s2 = sum(x2)
+    s3 = sum([v2 * v for v2, v in zip(x2, x, strict=True)])
+    s4 = sum([v2 * v2 for v2 in x2])
     t0 = sum(y)
-    t1 = sum(v * w for v, w in zip(x, y, strict=True))
-    t2 = sum(v * v * w for v, w in zip(x, y, strict=True))
+    t1 = sum([v * w for v, w in zip(x, y, strict=True)])
+    t2 = sum([v2 * w for v2, w in zip(x2, y, strict=True)])
     # [s4 s3 s2; s3 s2 s1; s2 s1 n] (c2, c1, c0) = (t2, t1, t0)
     m1 = s2 * n - s1 * s1
     m2 = s3 * n - s1 * s2
@@ -567,16 +590,15 @@ def _core(frame: AxialFrame, feret: bool = False) -> _Core:
         # once (every slice holds at least one hull vertex)
         uu, vv = hulls.j * sr, hulls.i * sc
         s0s = st[:-1]
-        side = np.maximum(
-            np.maximum.reduceat(uu, s0s) - np.minimum.reduceat(uu, s0s),
-            np.maximum.reduceat(vv, s0s) - np.minimum.reduceat(vv, s0s),
-        )
+        umax, umin = np.maximum.reduceat(uu, s0s), np.minimum.reduceat(uu, s0s)
+        vmax, vmin = np.maximum.reduceat(vv, s0s), np.minimum.reduceat(vv, s0s)
+        side = np.maximum(umax - umin, vmax - vmin)
         far = side * np.sqrt(2.0) >= length - h - 1e-6 * hn
         # ... and at most twice the largest distance from the box centre (a tighter bound on
         # round sections; the same margin)
-        grp = np.repeat(np.arange(len(s0s)), np.diff(st))
-        cu = (np.maximum.reduceat(uu, s0s) + np.minimum.reduceat(uu, s0s)) / 2.0
-        cv = (np.maximum.reduceat(vv, s0s) + np.minimum.reduceat(vv, s0s)) / 2.0
+        grp = _hull.counts_group(hulls)[1]
+        cu = (umax + umin) / 2.0
+        cv = (vmax + vmin) / 2.0
         rad = np.maximum.reduceat(np.hypot(uu - cu[grp], vv - cv[grp]), s0s)
         far &= 2.0 * rad >= length - h - 1e-6 * hn
         far[pos] = False
@@ -603,7 +625,7 @@ def _core(frame: AxialFrame, feret: bool = False) -> _Core:
             kth = np.sort(score)[::-1][_MAX_LD_SLICES - 1]
             keep = np.flatnonzero(score >= kth - 1e-9 * max(1.0, abs(float(kth))))
             cands = [cands[i] for i in keep]
-    sections = _Sections(frame.mask, (sr, sc))
+    sections = _Sections(frame.mask, (sr, sc), hulls)
     if 0.0 < length <= HOMOTHETIC_MAX_LD_VOXELS * h:
         # a small lesion: its central slices are fitted together by homothetic ellipses
         # (:func:`_subvoxel.fit_homothetic`) where they reproduce every one of those slices
@@ -616,7 +638,8 @@ def _core(frame: AxialFrame, feret: bool = False) -> _Core:
         ell = sections.get(k) if qa != qb else None
         if ell is not None:
             # (2-vectors in Python floats: the same sums and products)
-            pj, pi, qj, qi = (float(v) for v in (hulls.j[qa] * sr, hulls.i[qa] * sc, hulls.j[qb] * sr, hulls.i[qb] * sc))
+            # (an int times a float: the same product as numpy's)
+            pj, pi, qj, qi = int(hulls.j[qa]) * sr, int(hulls.i[qa]) * sc, int(hulls.j[qb]) * sr, int(hulls.i[qb]) * sc
             (c0, c1), (m0, m1) = ell._c, ell._j
             p2 = (c0 + ell.a * m0, c1 + ell.a * m1)
             q2 = (c0 - ell.a * m0, c1 - ell.a * m1)
@@ -646,9 +669,18 @@ def _core(frame: AxialFrame, feret: bool = False) -> _Core:
         score = _concave_quadratic([float(hulls.slices[r[1]]) for r in refined], score)
     # ties of the score (a lesion symmetric about a slice) go to the longer refined LD, then to
     # the lowest slice: the same choice whatever the slice order of the array
-    top = np.flatnonzero(score >= score.max() - 1e-9 * max(1.0, float(score.max())))
-    lens = np.array([refined[t][0] for t in top])
-    best = refined[int(top[int(np.flatnonzero(lens >= lens.max() - 1e-9 * max(1.0, float(lens.max())))[0])])]
+    sl = score.tolist()
+    # (a handful of finite floats: Python, the same comparisons)
+    if all(math.isfinite(v) for v in sl) and all(math.isfinite(r[0]) for r in refined):
+        smax = max(sl)
+        top_l = [t for t, v in enumerate(sl) if v >= smax - 1e-9 * max(1.0, smax)]
+        lens_l = [float(refined[t][0]) for t in top_l]
+        lmax = max(lens_l)
+        best = refined[top_l[next(t for t, v in enumerate(lens_l) if v >= lmax - 1e-9 * max(1.0, lmax))]]
+    else:
+        top = np.flatnonzero(score >= score.max() - 1e-9 * max(1.0, float(score.max())))
+        lens = np.array([refined[t][0] for t in top])
+        best = refined[int(top[int(np.flatnonzero(lens >= lens.max() - 1e-9 * max(1.0, float(lens.max())))[0])])]
     ln, q, p2, q2 = best
     k = float(hulls.slices[q])
     p_f = np.array([k, p2[0] / sr, p2[1] / sc], dtype=np.float64)
@@ -719,6 +751,15 @@ def _perpendicular(
 #: in-plane directions sampled for the support functions of homothetic sections (every 5 deg;
 #: a multiple of 8, so that flips and transposes map the set onto itself)
 _DIRS = np.stack([np.cos(np.arange(72) * np.pi / 36), np.sin(np.arange(72) * np.pi / 36)], axis=1)
+_COS_HALF_DIR_STEP = math.cos(math.pi / len(_DIRS))
+
+
+def _length_3d(dz: float, p: NDArray[np.float64], q: NDArray[np.float64]) -> float:
+    """``sqrt(dz^2 + |p - q|^2)`` for in-plane 2-vectors, in Python floats (the same operations
+    as ``np.sqrt(dz * dz + np.sum((p - q) ** 2))``: a sum of two squares is one addition)."""
+    (p0, p1), (q0, q1) = p.tolist(), q.tolist()
+    d0, d1 = p0 - q0, p1 - q1
+    return math.sqrt(dz * dz + (d0 * d0 + d1 * d1))
 
 
 def _ellipses_farthest(
@@ -727,14 +768,41 @@ def _ellipses_farthest(
     """Farthest pair of points of two ellipses: dense sampling (5 deg), then 12 steps of
     support points (converges fast)."""
     pa, pb = ea.points(72), eb.points(72)
-    d2 = (pa[:, None, 0] - pb[None, :, 0]) ** 2 + (pa[:, None, 1] - pb[None, :, 1]) ** 2
+    # (the squares in place: two temporaries)
+    d2 = np.subtract(pa[:, None, 0], pb[:, 0])
+    np.square(d2, out=d2)
+    dy = np.subtract(pa[:, None, 1], pb[:, 1])
+    np.square(dy, out=dy)
+    d2 += dy
     ia, ib = divmod(int(d2.argmax()), len(pb))
     (p0, p1), (q0, q1) = pa[ia].tolist(), pb[ib].tolist()
-    for _ in range(12):  # (Python floats: 2-vectors)
+    # (Python floats: 2-vectors).  Each step is a function of the pair alone: once a pair
+    # repeats the one of 1 or 2 steps before, the rest of the 12 steps is that cycle, and the
+    # pair after step 12 is read off it (the same floats as running every step)
+    # (EllipseSection.support_xy inlined: the same operations)
+    (a00, a01, a11), (ac0, ac1) = ea._m, ea._c
+    (b00, b01, b11), (bc0, bc1) = eb._m, eb._c
+    sqrt = math.sqrt
+    seen: list[tuple[float, float, float, float]] = []
+    for t in range(12):
         u0, u1 = p0 - q0, p1 - q1
         nu = math.hypot(u0, u1)
         u0, u1 = u0 / nu, u1 / nu
-        (p0, p1), (q0, q1) = ea.support_xy(u0, u1), eb.support_xy(-u0, -u1)
+        v0, v1 = a00 * u0 + a01 * u1, a01 * u0 + a11 * u1
+        r = sqrt(max(u0 * v0 + u1 * v1, 1e-300))
+        p0, p1 = ac0 + v0 / r, ac1 + v1 / r
+        w0, w1 = -u0, -u1
+        v0, v1 = b00 * w0 + b01 * w1, b01 * w0 + b11 * w1
+        r = sqrt(max(w0 * v0 + w1 * v1, 1e-300))
+        q0, q1 = bc0 + v0 / r, bc1 + v1 / r
+        cur = (p0, p1, q0, q1)
+        if t >= 1 and cur == seen[-1]:
+            break
+        if t >= 2 and cur == seen[-2]:
+            if (11 - t) % 2:  # an odd number of steps left: the cycle's other pair
+                p0, p1, q0, q1 = seen[-1]
+            break
+        seen.append(cur)
     return np.array([p0, p1]), np.array([q0, q1])
 
 
@@ -746,8 +814,10 @@ def _feret_pairs(
     s0, sr, sc = spacing
     hn = max(sr, sc)
     sp_n = (s0 / hn, sr / hn, sc / hn)
-    a, b, length = _hull.feret_3d(hulls, sp_n, (ld[0], ld[1], ld[2] / hn))
-    pairs = _hull.feret_ties(hulls, sp_n, length, limit=_MAX_TIES) if length > 0.0 else []
+    # (a small hull: the squared distances of all pairs once, for both searches)
+    d2 = _hull.pair_d2(hulls, sp_n) if len(hulls.j) <= _hull._SHARED_PAIRS_MAX_VERTICES else None
+    a, b, length = _hull.feret_3d(hulls, sp_n, (ld[0], ld[1], ld[2] / hn), d2=d2)
+    pairs = _hull.feret_ties(hulls, sp_n, length, limit=_MAX_TIES, d2=d2) if length > 0.0 else []
     need = []
     for a_, b_ in pairs or [(a, b)]:
         if hulls.j[a_] * sr != hulls.j[b_] * sr or hulls.i[a_] * sc != hulls.i[b_] * sc:
@@ -766,6 +836,7 @@ def _feret_from_core(frame: AxialFrame, core: _Core) -> FeretDiameter:
         # the sections of every pair not on one point, fitted together (batched)
         core.sections.prefetch(need)
     best: tuple[float, int, int, NDArray[np.float64], NDArray[np.float64]] | None = None
+    done: dict[tuple[int, int], tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
     for a, b in pairs or [(a, b)]:
         ka, kb = int(hulls.k[a]), int(hulls.k[b])
         p_mm = np.array([hulls.j[a] * sr, hulls.i[a] * sc], dtype=np.float64)
@@ -775,15 +846,17 @@ def _feret_from_core(frame: AxialFrame, core: _Core) -> FeretDiameter:
         if d_in > 0.0:
             ea, eb = core.sections.get(ka), core.sections.get(kb)
             if ea is not None and eb is not None:
-                # farthest pair of two elliptic sections
-                p_mm, q_mm = _ellipses_farthest(ea, eb)
+                # farthest pair of two elliptic sections (each pair of sections once)
+                if (ka, kb) not in done:
+                    done[(ka, kb)] = _ellipses_farthest(ea, eb)
+                p_mm, q_mm = done[(ka, kb)]
             else:
                 p0, q0 = p_mm, q_mm
                 for _ in range(2):
                     u = p_mm - q_mm
                     p_mm = core.sections.end(ka, p0, u, length)
                     q_mm = core.sections.end(kb, q0, -u, length)
-        ln = float(np.sqrt(dz * dz + float(np.sum((p_mm - q_mm) ** 2))))
+        ln = _length_3d(dz, p_mm, q_mm)
         if best is None or ln > best[0] + 1e-9 * hn:
             best = (ln, ka, kb, p_mm, q_mm)
     assert best is not None
@@ -793,19 +866,27 @@ def _feret_from_core(frame: AxialFrame, core: _Core) -> FeretDiameter:
         # in-plane distance of sections i, j is max_u h_i(u) + h_j(-u) (support functions)
         ks = core.sections.joint
         ells = [core.sections.get(k) for k in ks]
-        cen = np.array([e.centre for e in ells])  # (n, 2)
-        Ms = np.array([e.M for e in ells])  # (n, 2, 2)
+        cen = np.array([e._c for e in ells])  # (n, 2)
+        Ms = np.array([((e._m[0], e._m[1]), (e._m[1], e._m[2])) for e in ells])  # (n, 2, 2): e.M
         hu = cen @ _DIRS.T + np.sqrt(np.einsum("da,nab,db->nd", _DIRS, Ms, _DIRS))  # (n, D)
-        hv = np.roll(hu, -(len(_DIRS) // 2), axis=1)  # h(-u): the opposite direction
+        nh = len(_DIRS) // 2
+        hv = np.concatenate((hu[:, nh:], hu[:, :nh]), axis=1)  # h(-u), the opposite direction (np.roll)
         inplane = (hu[:, None, :] + hv[None, :, :]).max(axis=2)  # (n, n)
         kk = np.array(ks, dtype=np.float64) * s0
         d2 = (kk[:, None] - kk[None, :]) ** 2 + inplane**2
         np.fill_diagonal(d2, -1.0)
         i, j = divmod(int(d2.argmax()), len(ks))
-        if np.sqrt(d2[i, j]) > best[0] - 0.5 * hn:
-            p_mm, q_mm = _ellipses_farthest(ells[i], ells[j])
+        # the farthest pair of two ellipses is at most their sampled in-plane distance divided by
+        # cos(half the sampling step) (a support direction is within half a step of a sample):
+        # when even that cannot beat the pair found above, the pair's length cannot either
+        # (the factor 1 + 1e-9 covers the rounding of both)
+        dz_ij = (ks[i] - ks[j]) * s0
+        cap = math.sqrt(dz_ij * dz_ij + (float(inplane[i, j]) / _COS_HALF_DIR_STEP * (1.0 + 1e-9)) ** 2)
+        if cap > best[0] and np.sqrt(d2[i, j]) > best[0] - 0.5 * hn:
+            # (the pair of sections found above, when it is this one: the same result)
+            p_mm, q_mm = done.get((ks[i], ks[j])) or _ellipses_farthest(ells[i], ells[j])
             dz = (ks[i] - ks[j]) * s0
-            ln = float(np.sqrt(dz * dz + float(np.sum((p_mm - q_mm) ** 2))))
+            ln = _length_3d(dz, p_mm, q_mm)
             if ln > best[0] + 1e-9 * hn:
                 best = (ln, ks[i], ks[j], p_mm, q_mm)
     length, ka, kb, p_mm, q_mm = best
