@@ -355,6 +355,26 @@ def _as_phases(volume: Volume | Mapping[Phase | str, Volume]) -> dict[Phase, Vol
     raise TypeError(f"segment_lesion needs a Volume or a mapping phase -> Volume, got {type(volume).__name__}.")
 
 
+def _edge_notes(full: NDArray[Any]) -> list[str]:
+    """Notes for a mask that reaches the array's faces, or the voxels next to them (the grower's
+    smoothing and ring rarely take the outermost voxel; read on those twelve planes only): across
+    the slices (axis 0) the lesion may go on beyond the scanned range; within a slice the region
+    may have leaked, or the image is cropped through the lesion."""
+    out = []
+    if full.shape[0] > 1 and (full[:2].any() or full[-2:].any()):
+        out.append(
+            "the mask reaches (within one slice) the first or last slice of the series: the lesion may extend beyond the scanned "
+            "range, so its volume and its extent across slices may be underestimated."
+        )
+    if full[:, :2].any() or full[:, -2:].any() or full[:, :, :2].any() or full[:, :, -2:].any():
+        out.append(
+            "the mask reaches (within one voxel) the edge of the image within a slice: it may have leaked into neighbouring tissue, "
+            "or the image is cropped through the lesion; check it (a liver mask or a line across the lesion "
+            "keeps the region to the lesion)."
+        )
+    return out
+
+
 def _liver_on(liver: LabelVolume | None, vol: Volume) -> NDArray[np.bool_] | None:
     if liver is None:
         return None
@@ -578,6 +598,7 @@ def segment_lesion(
             f"heterogeneous lesion: the click's region ({phase}) was grown to the lesion border on the "
             f"{growth_phase} phase, where the border contrast against parenchyma is highest (window and surroundings value refer to that phase)."
         )
+    notes += _edge_notes(full)
     if defect is not None:
         # the notes above describe the mask step 11 replaced (its values and phase are still the ones
         # reported); say so, so that "check the border" is not read as being about the lumen
