@@ -105,7 +105,10 @@ __all__ = [
 #: 1.7: liver on every phase (best phase of a study, low-contrast check), tumour inclusion
 #: by nearest organ, step 8 edge reach past a liver mask at dark tissue, faint lesions on the
 #: phases jointly at 2 mm, step 11 (filling defect in a contrast-filled vessel).
-ALGORITHM_VERSION: Final[str] = "1.7"
+#: 1.8: step 10's ring classes are a true k-medians (voxels assigned by L1 distance, the
+#: objective the median update minimises; 1.7 assigned by squared L2 and did not converge in
+#: its 10 passes), stopped early when the assignment repeats.
+ALGORITHM_VERSION: Final[str] = "1.8"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
@@ -167,7 +170,7 @@ LESION_COMBINED_PASSES: Final[int] = 2
 LESION_COMBINED_CLICK_BALL_MM: Final[float] = 6.0
 
 #: Multiphase nearest-mean fallback (1.5): at most this many tissue classes are sought in the
-#: ring around the lesion (k-means on the phases' joint values).  3: a lesion at an organ's edge
+#: ring around the lesion (k-medians on the phases' joint values, 1.8).  3: a lesion at an organ's edge
 #: meets that organ, the tissue outside it and often a vessel.  Not tuned.
 LESION_MULTIPHASE_RING_CLASSES: Final[int] = 3
 
