@@ -75,6 +75,7 @@ __all__ = [
     "LIPIODOL_MIN_HU",
     "REACTIVE_RIM_MAX_THICKNESS_MM",
     "LIPIODOL_MARGIN_MM",
+    "LESION_LIPIODOL_SEARCH_MM",
     "VIABLE_RING_INNER_MM",
     "VIABLE_RING_OUTER_MM",
     "VIABLE_ROI_MARGIN_MM",
@@ -107,7 +108,8 @@ __all__ = [
 #: phases jointly at 2 mm, step 11 (filling defect in a contrast-filled vessel).
 #: 1.8: step 10's ring classes are a true k-medians (voxels assigned by L1 distance, the
 #: objective the median update minimises; 1.7 assigned by squared L2 and did not converge in
-#: its 10 passes), stopped early when the assignment repeats.
+#: its 10 passes), stopped early when the assignment repeats; step 9b, a dense lipiodol
+#: deposit touching the mask is included with its partial-volume margin.
 ALGORITHM_VERSION: Final[str] = "1.8"
 
 # ------------------------------------------------------------------------- seeded lesion
@@ -621,7 +623,12 @@ LIPIODOL_MIN_HU: Final[float] = 250.0
 
 #: Dense-lipiodol voxels are grown by this margin (mm) before exclusion: the partial-volume
 #: edge of a 650 HU deposit passes through "enhancing" values (100-250 HU) for ~1-2 mm.
+#: (Lesion step 9b, 1.8: the same margin is included with a deposit that touches the lesion.)
 LIPIODOL_MARGIN_MM: Final[float] = 2.0
+
+#: Lesion step 9b (1.8): dense lipiodol touching the lesion mask is sought in the mask's box
+#: padded by this much (mm); a deposit reaching farther is cut at the padded box.  Not tuned.
+LESION_LIPIODOL_SEARCH_MM: Final[float] = 20.0
 
 #: Liver reference for enhancement: median arterial HU in the ring between these distances (mm)
 #: outside the lesion (local parenchyma; 3 mm skips the partial-volume edge).

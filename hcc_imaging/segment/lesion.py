@@ -95,6 +95,10 @@ With several phases, the phase where the lesion is most conspicuous is used: the
     a tissue class lying *beyond* the lesion along the combination (:func:`._multiphase._holds_other_tissue`:
     the one-sided window cannot exclude it), and is the last resort when (i) and (ii) give
     nothing (also in case (c)).
+9b. **Dense lipiodol** (``include_lipiodol``, 1.8; any mask): a deposit of at least
+    ``LIPIODOL_MIN_HU`` on every phase given (inside the liver mask when there is one) that
+    touches the mask is added with the partial-volume margin ``viable_mask`` excludes
+    (``LIPIODOL_MARGIN_MM``), holes filled: part of the treated lesion for RECIST.
 11. **Filling defect in a contrast-filled vessel** (:mod:`._vessel`; any mask, any phases on its
     grid): when bright blood lies beyond both ends of the mask along its axis (two patent
     segments of consistent radius), the mask is replaced by the vessel's lumen estimated from
@@ -190,6 +194,9 @@ class LesionParams:
         :mod:`._radial` (step 8 of the method).
     enhancing_rim : bool
         After a click or a line on a hypodense zone, include a thin enhancing rim around it (step 9).
+    include_lipiodol : bool
+        Include a dense lipiodol deposit that touches the mask, with its partial-volume margin
+        (step 9b, 1.8): part of the treated lesion for RECIST (``viable_mask`` excludes it).
     """
 
     smoothing_sigma_mm: float = C.LESION_SMOOTHING_SIGMA_MM
@@ -215,6 +222,7 @@ class LesionParams:
     expansion_max_mm: float = C.LESION_EXPANSION_MAX_MM
     radial_refinement: bool = True
     enhancing_rim: bool = True
+    include_lipiodol: bool = True
 
     def __post_init__(self) -> None:
         if self.polarity not in _POLARITIES:
@@ -353,6 +361,48 @@ def _as_phases(volume: Volume | Mapping[Phase | str, Volume]) -> dict[Phase, Vol
             raise SegmentationError("no phase volume given; pass a Volume or a non-empty {phase: Volume} mapping.")
         return out
     raise TypeError(f"segment_lesion needs a Volume or a mapping phase -> Volume, got {type(volume).__name__}.")
+
+
+def _lipiodol_deposits(
+    mask: NDArray[np.bool_], arrays: Sequence[NDArray[Any]], liver: NDArray[np.bool_] | None, spacing: Sequence[float]
+) -> tuple[tuple[slice, slice, slice], NDArray[np.bool_]] | None:
+    """Step 9b (1.8): dense lipiodol deposits (at least ``LIPIODOL_MIN_HU`` on every phase given,
+    inside the liver mask when there is one) that touch the mask (26-neighbours) belong to the
+    treated lesion, with the partial-volume margin around them that ``viable_mask`` excludes
+    (``LIPIODOL_MARGIN_MM``, at least one voxel); the union's holes are filled.  Returns the box
+    and the new mask on it, or None when no deposit touches the mask.  (The region grower leaves
+    out the deposit's blurred margin, whose values lie between the deposit's and the lesion's,
+    above its window; and a deposit at the lesion's edge, open to the outside, is left out
+    whole.)"""
+    from scipy import ndimage
+
+    from ._morph import ball, bbox, pad_box
+
+    bb = bbox(mask)
+    if bb is None or not arrays:
+        return None
+    sp = np.asarray(spacing, float)
+    pad = np.ceil(C.LESION_LIPIODOL_SEARCH_MM / sp).astype(int)
+    box = pad_box(bb[0], bb[1], pad, mask.shape)
+    dense = np.asarray(arrays[0][box]) >= C.LIPIODOL_MIN_HU
+    for a in arrays[1:]:
+        dense &= np.asarray(a[box]) >= C.LIPIODOL_MIN_HU
+    if liver is not None:
+        dense &= liver[box]
+    if not dense.any():
+        return None
+    m = mask[box]
+    full26 = np.ones((3, 3, 3), bool)
+    lab, _ = ndimage.label(dense, structure=full26)
+    touching = np.unique(lab[ndimage.binary_dilation(m, structure=full26) & dense])
+    touching = touching[touching > 0]
+    if touching.size == 0:
+        return None
+    dep = np.isin(lab, touching)
+    grown = ndimage.binary_dilation(dep, structure=ball(C.LIPIODOL_MARGIN_MM, sp, min_one_voxel=True))
+    if liver is not None:
+        grown &= liver[box]
+    return box, ndimage.binary_fill_holes(m | grown)
 
 
 def _edge_notes(full: NDArray[Any]) -> list[str]:
@@ -550,6 +600,19 @@ def segment_lesion(
     sl = rr.box
     full[sl][rr.mask] = label
     notes: list[str] = []
+    # 9b: a dense lipiodol deposit touching the mask, with its partial-volume margin
+    same_grid = [v.array for v in phases.values() if v.geometry.equals(vol.geometry)]
+    lip = _lipiodol_deposits(full != 0, same_grid, liv, vol.spacing) if p.include_lipiodol else None
+    if lip is not None:
+        lbox, lmask = lip
+        added = int(np.count_nonzero(lmask & (full[lbox] == 0)))
+        if added:
+            full[lbox][lmask] = label
+            notes.append(
+                f"a dense lipiodol deposit (>= {C.LIPIODOL_MIN_HU:.0f} HU on every phase) touching the lesion is "
+                f"included with its partial-volume margin ({added} voxels added): it is part of the treated lesion "
+                "for RECIST; viable_mask excludes it for mRECIST."
+            )
     # 11: a filling defect inside a contrast-filled tube (PVTT): the lumen from the patent segments
     defect = thrombus_in_lumen(full != 0, {str(k): v.array for k, v in phases.items() if v.geometry.equals(vol.geometry)},
                                vol.spacing, within=sl)
