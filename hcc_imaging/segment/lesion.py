@@ -95,8 +95,9 @@ With several phases, the phase where the lesion is most conspicuous is used: the
     a tissue class lying *beyond* the lesion along the combination (:func:`._multiphase._holds_other_tissue`:
     the one-sided window cannot exclude it), and is the last resort when (i) and (ii) give
     nothing (also in case (c)).
-9b. **Dense lipiodol** (``include_lipiodol``, 1.8; any mask): a deposit of at least
-    ``LIPIODOL_MIN_HU`` on every phase given (inside the liver mask when there is one) that
+9b. **Dense lipiodol** (``include_lipiodol``, 1.8; the pre-contrast phase or two phases on the
+    mask's grid: one post-contrast phase alone cannot tell lipiodol from an enhancing artery): a
+    deposit of at least ``LIPIODOL_MIN_HU`` on every phase given (inside the liver mask when there is one) that
     touches the mask is added with the partial-volume margin ``viable_mask`` excludes
     (``LIPIODOL_MARGIN_MM``), holes filled: part of the treated lesion for RECIST.
 11. **Filling defect in a contrast-filled vessel** (:mod:`._vessel`; any mask, any phases on its
@@ -601,8 +602,12 @@ def segment_lesion(
     full[sl][rr.mask] = label
     notes: list[str] = []
     # 9b: a dense lipiodol deposit touching the mask, with its partial-volume margin
-    same_grid = [v.array for v in phases.values() if v.geometry.equals(vol.geometry)]
-    lip = _lipiodol_deposits(full != 0, same_grid, liv, vol.spacing) if p.include_lipiodol else None
+    # (one post-contrast phase alone cannot tell lipiodol from contrast in an artery: the step
+    # needs the pre-contrast phase or two phases, as viable_mask's "every phase")
+    same_grid = {k: v.array for k, v in phases.items() if v.geometry.equals(vol.geometry)}
+    lip = None
+    if p.include_lipiodol and (len(same_grid) >= 2 or Phase.PRE_CONTRAST in same_grid):
+        lip = _lipiodol_deposits(full != 0, list(same_grid.values()), liv, vol.spacing)
     if lip is not None:
         lbox, lmask = lip
         added = int(np.count_nonzero(lmask & (full[lbox] == 0)))

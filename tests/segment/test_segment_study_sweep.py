@@ -274,3 +274,7 @@ def test_lipiodol_deposit_is_part_of_the_lesion(seed: int, tp: str) -> None:
     off = segment_lesion(st.volumes, liver=st.liver, seed_lps=rec["seed_lps"], params=LesionParams(include_lipiodol=False))
     assert dice(off.labels.array, truth) < 0.965
     assert not any("lipiodol deposit" in n for n in off.notes)
+    # one post-contrast phase alone cannot tell lipiodol from an enhancing artery: no step 9b
+    pv = {k: v for k, v in st.volumes.items() if str(k) == "portal_venous"}
+    one = segment_lesion(pv, liver=st.liver, seed_lps=rec["seed_lps"])
+    assert not any("lipiodol deposit" in n for n in one.notes)
