@@ -335,6 +335,51 @@ def _add_enhancing_rim(
     return _RoiResult(out, rr.lo, rr.model, rr.touches, rr.at_max, rr.click_mask, rr.radial, ph)
 
 
+def _lipiodol_deposits(
+    full: NDArray[np.generic],
+    within: tuple[slice, ...],
+    arrays: Sequence[NDArray[np.generic]],
+    liver: NDArray[np.bool_] | None,
+    spacing: Sequence[float],
+) -> tuple[tuple[slice, slice, slice], NDArray[np.bool_]] | None:
+    """Step 9b (1.8): dense lipiodol deposits (at least ``LIPIODOL_MIN_HU`` on every phase given,
+    inside the liver mask when there is one) that touch the mask (26-neighbours) belong to the
+    treated lesion, with the partial-volume margin around them that ``viable_mask`` excludes
+    (``LIPIODOL_MARGIN_MM``, at least one voxel); the union's holes are filled.  Returns the box
+    and the new mask on it, or None when no deposit touches the mask.  (The region grower leaves
+    out the deposit's blurred margin, whose values lie between the deposit's and the lesion's,
+    above its window; and a deposit at the lesion's edge, open to the outside, is left out
+    whole.)"""
+    from scipy import ndimage
+
+    bb = bbox(full[within] != 0)
+    if bb is None or not arrays:
+        return None
+    off = np.array([w.start or 0 for w in within], np.int64)
+    sp = np.asarray(spacing, float)
+    pad = np.ceil(C.LESION_LIPIODOL_SEARCH_MM / sp).astype(int)
+    box = pad_box(bb[0] + off, bb[1] + off, pad, full.shape)
+    dense = np.asarray(arrays[0][box]) >= C.LIPIODOL_MIN_HU
+    for a in arrays[1:]:
+        dense &= np.asarray(a[box]) >= C.LIPIODOL_MIN_HU
+    if liver is not None:
+        dense &= liver[box]
+    if not dense.any():
+        return None
+    m = full[box] != 0
+    full26 = np.ones((3, 3, 3), bool)
+    lab, _ = ndimage.label(dense, structure=full26)
+    touching = np.unique(lab[ndimage.binary_dilation(m, structure=full26) & dense])
+    touching = touching[touching > 0]
+    if touching.size == 0:
+        return None
+    dep = np.isin(lab, touching)
+    grown = ndimage.binary_dilation(dep, structure=ball(C.LIPIODOL_MARGIN_MM, sp, min_one_voxel=True))
+    if liver is not None:
+        grown &= liver[box]
+    return box, ndimage.binary_fill_holes(m | grown)
+
+
 def _grow_on_phase(
     rr: _RoiResult,
     start: NDArray[np.bool_],

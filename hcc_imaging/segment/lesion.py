@@ -111,7 +111,7 @@ Code: this module holds the public API (:func:`segment_lesion`, :class:`LesionPa
 :class:`SegmentationResult`) and the driver (input checks, phase choice, steps 7-11 called in
 order, provenance).  The steps are in private modules: :mod:`._grow` (steps 2-7 within one region
 of interest, and the helpers the later steps share), :mod:`._refine` (one phase's segmentation
-with its region-of-interest loop, step 8, step 9, and step 7 across phases), :mod:`._multiphase`
+with its region-of-interest loop, step 8, steps 9 and 9b, and step 7 across phases), :mod:`._multiphase`
 (step 10), :mod:`._radial` (step 8's rays) and :mod:`._vessel` (step 11).
 
 References: perf.md section 4 (anchors: SimpleITK CurvatureFlow + ConnectedThreshold,
@@ -135,7 +135,7 @@ from ..volume import LabelVolume, Phase, Volume
 from . import constants as C
 from ._grow import _SmoothCache
 from ._multiphase import _joint_fallback, _mixed_on_other_phase
-from ._refine import _add_enhancing_rim, _grow_on_other_phase, _regrow_on_best_phase, _segment_on
+from ._refine import _add_enhancing_rim, _grow_on_other_phase, _lipiodol_deposits, _regrow_on_best_phase, _segment_on
 from ._vessel import thrombus_in_lumen
 from .errors import LowContrastError, SeedError, SegmentationError
 
@@ -364,48 +364,6 @@ def _as_phases(volume: Volume | Mapping[Phase | str, Volume]) -> dict[Phase, Vol
     raise TypeError(f"segment_lesion needs a Volume or a mapping phase -> Volume, got {type(volume).__name__}.")
 
 
-def _lipiodol_deposits(
-    mask: NDArray[np.bool_], arrays: Sequence[NDArray[Any]], liver: NDArray[np.bool_] | None, spacing: Sequence[float]
-) -> tuple[tuple[slice, slice, slice], NDArray[np.bool_]] | None:
-    """Step 9b (1.8): dense lipiodol deposits (at least ``LIPIODOL_MIN_HU`` on every phase given,
-    inside the liver mask when there is one) that touch the mask (26-neighbours) belong to the
-    treated lesion, with the partial-volume margin around them that ``viable_mask`` excludes
-    (``LIPIODOL_MARGIN_MM``, at least one voxel); the union's holes are filled.  Returns the box
-    and the new mask on it, or None when no deposit touches the mask.  (The region grower leaves
-    out the deposit's blurred margin, whose values lie between the deposit's and the lesion's,
-    above its window; and a deposit at the lesion's edge, open to the outside, is left out
-    whole.)"""
-    from scipy import ndimage
-
-    from ._morph import ball, bbox, pad_box
-
-    bb = bbox(mask)
-    if bb is None or not arrays:
-        return None
-    sp = np.asarray(spacing, float)
-    pad = np.ceil(C.LESION_LIPIODOL_SEARCH_MM / sp).astype(int)
-    box = pad_box(bb[0], bb[1], pad, mask.shape)
-    dense = np.asarray(arrays[0][box]) >= C.LIPIODOL_MIN_HU
-    for a in arrays[1:]:
-        dense &= np.asarray(a[box]) >= C.LIPIODOL_MIN_HU
-    if liver is not None:
-        dense &= liver[box]
-    if not dense.any():
-        return None
-    m = mask[box]
-    full26 = np.ones((3, 3, 3), bool)
-    lab, _ = ndimage.label(dense, structure=full26)
-    touching = np.unique(lab[ndimage.binary_dilation(m, structure=full26) & dense])
-    touching = touching[touching > 0]
-    if touching.size == 0:
-        return None
-    dep = np.isin(lab, touching)
-    grown = ndimage.binary_dilation(dep, structure=ball(C.LIPIODOL_MARGIN_MM, sp, min_one_voxel=True))
-    if liver is not None:
-        grown &= liver[box]
-    return box, ndimage.binary_fill_holes(m | grown)
-
-
 def _edge_notes(full: NDArray[Any]) -> list[str]:
     """Notes for a mask that reaches the array's faces, or the voxels next to them (the grower's
     smoothing and ring rarely take the outermost voxel; read on those twelve planes only): across
@@ -601,26 +559,26 @@ def segment_lesion(
     sl = rr.box
     full[sl][rr.mask] = label
     notes: list[str] = []
+    images = {str(k): v.array for k, v in phases.items() if v.geometry.equals(vol.geometry)}
     # 9b: a dense lipiodol deposit touching the mask, with its partial-volume margin
     # (one post-contrast phase alone cannot tell lipiodol from contrast in an artery: the step
     # needs the pre-contrast phase or two phases, as viable_mask's "every phase")
-    same_grid = {k: v.array for k, v in phases.items() if v.geometry.equals(vol.geometry)}
-    lip = None
-    if p.include_lipiodol and (len(same_grid) >= 2 or Phase.PRE_CONTRAST in same_grid):
-        lip = _lipiodol_deposits(full != 0, list(same_grid.values()), liv, vol.spacing)
-    if lip is not None:
-        lbox, lmask = lip
-        added = int(np.count_nonzero(lmask & (full[lbox] == 0)))
-        if added:
-            full[lbox][lmask] = label
-            notes.append(
-                f"a dense lipiodol deposit (>= {C.LIPIODOL_MIN_HU:.0f} HU on every phase) touching the lesion is "
-                f"included with its partial-volume margin ({added} voxels added): it is part of the treated lesion "
-                "for RECIST; viable_mask excludes it for mRECIST."
-            )
+    if p.include_lipiodol and (len(images) >= 2 or str(Phase.PRE_CONTRAST) in images):
+        lip = _lipiodol_deposits(full, sl, list(images.values()), liv, vol.spacing)
+        if lip is not None:
+            lbox, lmask = lip
+            added = int(np.count_nonzero(lmask & (full[lbox] == 0)))
+            if added:
+                full[lbox][lmask] = label
+                # the box step 11 reads must hold the added voxels too
+                sl = tuple(slice(min(a.start, b.start), max(a.stop, b.stop)) for a, b in zip(sl, lbox, strict=True))
+                notes.append(
+                    f"a dense lipiodol deposit (>= {C.LIPIODOL_MIN_HU:.0f} HU on every phase) touching the lesion is "
+                    f"included with its partial-volume margin ({added} voxels added): it is part of the treated "
+                    "lesion for RECIST; viable_mask excludes it for mRECIST."
+                )
     # 11: a filling defect inside a contrast-filled tube (PVTT): the lumen from the patent segments
-    defect = thrombus_in_lumen(full != 0, {str(k): v.array for k, v in phases.items() if v.geometry.equals(vol.geometry)},
-                               vol.spacing, within=sl)
+    defect = thrombus_in_lumen(full != 0, images, vol.spacing, within=sl)
     if defect is not None:
         full[...] = 0
         full[defect.mask] = label
