@@ -291,33 +291,43 @@ def _add_enhancing_rim(
     if shell.sum() < C.LESION_RIM_MIN_VOXELS or ring.sum() < C.LESION_RIM_MIN_VOXELS:
         return rr
     sig_vox = gaussian_sigma_vox(params.smoothing_sigma_mm, sp, params.smoothing_min_vox)
-    nf = gaussian_noise_factor(sig_vox)
-    best: tuple[float, Phase, NDArray[np.float32], float, float] | None = None
+    # the shell's octants around the mask's centroid (3-D, so any axis order and slice thickness)
+    sh_idx = np.nonzero(shell)
+    centre = [float(np.mean(a)) + b.start for a, b in zip(np.nonzero(sub), box, strict=True)]
+    octant = np.zeros(len(sh_idx[0]), dtype=np.intp)
+    for ax, (ix, c) in enumerate(zip(sh_idx, centre, strict=True)):
+        octant += (ix > c).astype(np.intp) << ax
+    oct_n = np.bincount(octant, minlength=8)
+    oct_used = oct_n >= C.LESION_RIM_OCTANT_MIN_VOXELS
+    if not oct_used.any():
+        return rr
+    best: tuple[float, Phase] | None = None
     for ph, v in phases.items():
         if not v.geometry.equals(vol.geometry):
             continue
-        if ph == phase and rr.smooth is not None:
-            smooth, sigma_s = rr.smooth, rr.model.sigma_s  # already computed for the click
-        else:
-            _, smooth, sigma_raw = _smoothed(v, sl_roi, sig_vox, cache)
-            sigma_s = sigma_raw * nf
-        if sigma_s <= 0:
+        raw, _, sigma_raw = _smoothed(v, sl_roi, sig_vox, cache)
+        if sigma_raw <= 0:
             continue
-        surround = float(np.median(smooth[ring]))
-        sv = smooth[shell]
-        rim_value = float(np.median(sv))
-        # significant: the shell's median above the ring's by min_contrast_k_sigma standard errors
-        # (1.2533 sigma / sqrt(n_eff); smoothing correlates voxels, n_eff = n x noise factor^2)
-        se = 1.2533 * sigma_s / math.sqrt(max(sv.size * nf * nf, 1.0))
-        if rim_value - surround < params.min_contrast_k_sigma * se:
+        rv = raw[sh_idx].astype(np.float64)
+        surround = float(np.median(raw[ring]))
+        # significant: the shell's raw mean above the ring's raw median by min_contrast_k_sigma
+        # standard errors (sigma_raw / sqrt(n): raw voxels carry independent noise).  Raw, not
+        # smoothed: a rim thinner than a voxel lies next to the dark mask, and smoothing mixes
+        # that darkness into it (1.8 tested the smoothed median: at 25 HU noise a 1.5 mm rim in
+        # 2.3 mm voxels gave 1.7-3.3 standard errors, against 5.6-10 on raw values)
+        score = (float(rv.mean()) - surround) / (sigma_raw / math.sqrt(rv.size))
+        if score < params.min_contrast_k_sigma:
             continue
-        # regular: a large part of the shell brighter by a smoothed-noise sigma (plain
-        # parenchyma: 16 %; a vessel touching the lesion on one side adds a few tenths at most)
-        if float(np.mean(sv > surround + sigma_s)) < C.LESION_RIM_MIN_FRACTION:
+        # regular: brighter all round, in most of the shell's octants (a vessel or a viable
+        # nodule along one side lifts the mean but only the octants it lies in).  Octant means
+        # average tens of voxels, so the test keeps its power as the noise grows (1.8 counted
+        # single smoothed voxels above one noise sigma: 0.48-0.60 at 15 HU, 0.30-0.40 at 25)
+        sums = np.bincount(octant, weights=rv, minlength=8)
+        above = sums[oct_used] / oct_n[oct_used] > surround
+        if float(np.mean(above)) < C.LESION_RIM_MIN_OCTANT_FRACTION:
             continue
-        score = (rim_value - surround) / sigma_s
         if best is None or score > best[0]:
-            best = (score, ph, smooth, surround, rim_value)
+            best = (score, ph)
     if best is None:
         return rr
     ph = best[1]

@@ -110,7 +110,8 @@ __all__ = [
 #: objective the median update minimises; 1.7 assigned by squared L2 and did not converge in
 #: its 10 passes), stopped early when the assignment repeats; step 9b, a dense lipiodol
 #: deposit touching the mask is included with its partial-volume margin.
-ALGORITHM_VERSION: Final[str] = "1.8"
+#: 1.9: step 9's rim test on raw values, the shell's mean and its octants (noise-proof).
+ALGORITHM_VERSION: Final[str] = "1.9"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
@@ -347,13 +348,18 @@ LESION_RADIAL_EDGE_AVERAGE_MM: Final[float] = 1.0
 # ---- thin enhancing rim around a hypodense lesion (lesion.py step 9) -------------------------
 #: After a click on a hypodense zone (ablation / TACE necrosis), the shell just outside the mask,
 #: max(REACTIVE_RIM_MAX_THICKNESS_MM, one voxel) thick, is tested for a thin enhancing rim on
-#: every phase sharing the grid: its median must exceed the surroundings (median of the 2-6 mm
-#: ring) by LESION_MIN_CONTRAST_K_SIGMA standard errors, AND at least this fraction of the shell
-#: must be brighter than the surroundings by one smoothed-noise sigma.  Plain parenchyma: 16 %;
-#: a shell of partial-volume lesion voxels: fewer; a vessel along one side adds ~0.1-0.2.  On the
-#: study phantom the 1.5 mm rim of L4 / fu1 L1 (2.3 mm voxels, half of the shell partial
-#: volume) gives 0.49-0.6 on the arterial phase, so 0.4 (docs/validation.md section 2.2).
-LESION_RIM_MIN_FRACTION: Final[float] = 0.4
+#: every phase sharing the grid, on raw values: the shell's mean must exceed the surroundings
+#: (median of the 2-6 mm ring) by LESION_MIN_CONTRAST_K_SIGMA standard errors, AND the shell's
+#: mean must exceed it in at least this fraction of the shell's octants around the mask's
+#: centroid (those holding LESION_RIM_OCTANT_MIN_VOXELS or more): a rim is brighter all round,
+#: a vessel or viable nodule along one side only where it lies.  Study phantom seeds 0-1
+#: (algorithm 1.9, docs/validation.md section 2.2): the 1.5 mm rims of L4 / fu1-fu2 L1 give 7-8
+#: of 8 octants at 5, 15 and 25 HU noise; the shells that must not pass (L2's viable nodule
+#: touching its necrosis, fu2) 4-5 of 8, the perf.md phantom's hypodense lesions (vessel or
+#: liver edge touching, 12 mm) 0-2; 6 of 8 lies between.
+LESION_RIM_MIN_OCTANT_FRACTION: Final[float] = 0.75
+#: An octant of the shell with fewer voxels is not counted (its mean is noise).
+LESION_RIM_OCTANT_MIN_VOXELS: Final[int] = 3
 #: Fewest shell / ring voxels for that test (a median of fewer is noise).
 LESION_RIM_MIN_VOXELS: Final[int] = 20
 #: EM iterations of the rim layer's two-class mixture (parenchyma fixed, lesion border estimated;
@@ -364,7 +370,7 @@ __all__ += [
     "LESION_RADIAL_POLAR_STEPS", "LESION_RADIAL_STEP_MM", "LESION_RADIAL_SMOOTHING_MM",
     "LESION_RADIAL_PARENCHYMA_K_SIGMA", "LESION_RADIAL_RUN_MM", "LESION_RADIAL_MEDIAN_DEG",
     "LESION_RADIAL_MAX_OPEN_FRACTION", "LESION_RADIAL_MAX_REACH_MM", "LESION_RADIAL_EDGE_MM",
-    "LESION_RADIAL_EDGE_AVERAGE_MM", "LESION_RIM_MIN_FRACTION",
+    "LESION_RADIAL_EDGE_AVERAGE_MM", "LESION_RIM_MIN_OCTANT_FRACTION", "LESION_RIM_OCTANT_MIN_VOXELS",
     "LESION_RIM_MIN_VOXELS", "LESION_RIM_EM_ITERATIONS",
 ]
 

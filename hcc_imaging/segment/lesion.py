@@ -58,9 +58,10 @@ Method (:func:`segment_lesion`)
    parenchyma.
 9. **Thin enhancing rim** (``enhancing_rim``; click or line on a hypodense zone, steps 7-8 not
    used): the shell within max(``REACTIVE_RIM_MAX_THICKNESS_MM``, one voxel) outside the mask is
-   compared with the 2-6 mm ring on every phase sharing the grid; when it is brighter by
-   ``min_contrast_k_sigma`` standard errors and over most of the shell
-   (``LESION_RIM_MIN_FRACTION``), a rim is present (an ablation zone / post-TACE necrosis with its
+   compared with the 2-6 mm ring on every phase sharing the grid, on raw values; when its mean
+   is brighter by ``min_contrast_k_sigma`` standard errors and brighter in most of its octants
+   around the mask's centroid (``LESION_RIM_MIN_OCTANT_FRACTION``; 1.9, noise-proof: 1.8 counted
+   smoothed voxels above one noise sigma, which a rim fails at 25 HU), a rim is present (an ablation zone / post-TACE necrosis with its
    reactive rim; the viable sub-mask still treats the rim as reactive).  The rim layer (that
    shell plus the face-neighbour voxel layer) is then classified voxel by voxel on the **raw**
    values of every phase: a two-class Gaussian mixture, parenchyma (the ring's medians, fixed)
