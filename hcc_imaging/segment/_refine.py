@@ -50,6 +50,14 @@ if TYPE_CHECKING:  # annotations only: lesion.py imports this module
     from .lesion import LesionParams
 
 
+def _roi_box(
+    seed: NDArray[np.int64], half_mm: float, sp: NDArray[np.float64], shape: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The click's region of interest: ``half_mm`` on every side of ``seed``, clipped to the image."""
+    r = np.ceil(half_mm / sp).astype(int)
+    return np.maximum(seed - r, 0), np.minimum(seed + r + 1, shape)
+
+
 def _segment_on(
     volume: Volume,
     seed: tuple[int, int, int],
@@ -76,9 +84,7 @@ def _segment_on(
     sig_vox = gaussian_sigma_vox(params.smoothing_sigma_mm, sp, params.smoothing_min_vox)
     nf = gaussian_noise_factor(sig_vox)
     while True:
-        r = np.ceil(half / sp).astype(int)
-        lo = np.maximum(s - r, 0)
-        hi = np.minimum(s + r + 1, shape)
+        lo, hi = _roi_box(s, half, sp, shape)
         sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
         raw, smooth, sigma_raw = _smoothed(volume, sl, sig_vox, cache)
         local_seed = tuple(int(v) for v in s - lo)
@@ -401,9 +407,11 @@ def _grow_on_phase(
     params: LesionParams,
     liv: NDArray[np.bool_] | None,
     cache: _SmoothCache | None,
+    cut: list[bool] | None = None,
 ) -> _RoiResult | None:
     """Step 7's growth of ``start`` (the click's region) on one phase's smoothed ROI, with its
-    test, clamp and enclosure rule; None when it is not accepted or reaches the image border.
+    test, clamp and enclosure rule; None when it is not accepted or reaches the ROI's border
+    (then ``True`` is appended to ``cut``: a larger ROI may hold it).
     The result keeps ``start`` as its click region and the phase's surroundings value."""
     local_seed = tuple(int(a) - int(b) for a, b in zip(seed, rr.lo, strict=True))
     open_el = ball(params.opening_radius_mm, sp) if params.opening_radius_mm > 0 else None
@@ -412,6 +420,8 @@ def _grow_on_phase(
         return None
     mask, (parenchyma, low, high) = grown
     if _touches_border(mask, rr.lo, rr.lo + np.asarray(mask.shape), image_shape):
+        if cut is not None:
+            cut.append(True)
         return None
     m = rr.model
     model = _Model(m.lesion, parenchyma, m.sigma_raw, sigma_s, low, high, m.conspicuity, "both")
@@ -500,7 +510,13 @@ def _grow_on_other_phase(
         sigma_s = sigma_raw * nf
         if sigma_s <= 0:
             continue
-        res = _grow_on_phase(rr, rr.mask, smooth, sigma_s, seed, sp, vol.shape, params, liv, cache)
+        cut: list[bool] = []
+        res = _grow_on_phase(rr, rr.mask, smooth, sigma_s, seed, sp, vol.shape, params, liv, cache, cut)
+        if res is None and cut:
+            res = _grow_in_larger_roi(rr, v, seed, params, liver, cache)
+            if res is not None:  # its ROI's smoothed image and noise
+                smooth = _smoothed(v, res.box, sig_vox, cache)[1]
+                sigma_s = res.model.sigma_s
         if res is None:
             continue
         band = _inner_band(res.mask, sp, params.edge_band_mm)
@@ -512,3 +528,51 @@ def _grow_on_other_phase(
     if best is None:
         return rr, None
     return best[2], best[1]
+
+
+def _grow_in_larger_roi(
+    rr: _RoiResult,
+    v: Volume,
+    seed: tuple[int, int, int],
+    params: LesionParams,
+    liver: NDArray[np.bool_] | None,
+    cache: _SmoothCache | None,
+) -> _RoiResult | None:
+    """:func:`_grow_on_phase` of the click's region on phase ``v`` in ever larger regions of
+    interest (the click's growth sequence, ``roi_growth`` up to ``roi_max_half_size_mm``), when
+    the growth on ``rr``'s ROI reached its border (1.9).  The click's phase grows its ROI that way
+    while step 7's growth touches the border (:func:`_segment_on`); another phase's growth had no
+    such loop and was refused, so at 25 HU noise a necrotic lesion clicked in its viable nodule
+    (grown on portal venous, the nodule's ROI holding only part of the lesion) kept the nodule
+    alone.  None when no ROI holds an accepted growth or ``rr``'s ROI is not one of that
+    sequence (a fixed ``roi_mm``, a line)."""
+    sp = np.asarray(v.spacing, float)
+    shape = np.asarray(v.shape)
+    s = np.asarray(seed, int)
+    hi0 = rr.lo + np.asarray(rr.mask.shape)
+    half = params.roi_half_size_mm
+    while True:  # rr's place in the sequence
+        lo, hi = _roi_box(s, half, sp, shape)
+        if np.array_equal(lo, rr.lo) and np.array_equal(hi, hi0):
+            break
+        if half >= params.roi_max_half_size_mm or (lo <= rr.lo).all() and (hi >= hi0).all():
+            return None
+        half = min(half * params.roi_growth, params.roi_max_half_size_mm)
+    sig_vox = gaussian_sigma_vox(params.smoothing_sigma_mm, tuple(sp), params.smoothing_min_vox)
+    nf = gaussian_noise_factor(sig_vox)
+    while half < params.roi_max_half_size_mm:
+        half = min(half * params.roi_growth, params.roi_max_half_size_mm)
+        lo, hi = _roi_box(s, half, sp, shape)
+        sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+        start = np.zeros(tuple(int(n) for n in hi - lo), dtype=bool)
+        start[tuple(slice(int(a), int(a) + n) for a, n in zip(rr.lo - lo, rr.mask.shape, strict=True))] = rr.mask
+        big = _RoiResult(start, lo, rr.model, rr.touches, half >= params.roi_max_half_size_mm)
+        _, smooth, sigma_raw = _smoothed(v, sl, sig_vox, cache)
+        if sigma_raw <= 0:
+            return None
+        cut: list[bool] = []
+        liv = liver[sl] if liver is not None else None
+        res = _grow_on_phase(big, start, smooth, sigma_raw * nf, seed, tuple(sp), v.shape, params, liv, cache, cut)
+        if res is not None or not cut:
+            return res
+    return None

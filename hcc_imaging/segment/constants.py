@@ -38,7 +38,6 @@ __all__ = [
     "LESION_LINE_CLAMP_FACTOR",
     "LESION_HETEROGENEOUS_MIN_FRACTION",
     "LESION_LINE_PROFILE_INNER_FRACTION",
-    "LESION_RING_SPREAD_K",
     "LESION_EDGE_BAND_MM",
     "LESION_SHELL_NONPARENCHYMA_FRACTION",
     "LESION_EXPANSION_ROUNDS",
@@ -110,7 +109,10 @@ __all__ = [
 #: objective the median update minimises; 1.7 assigned by squared L2 and did not converge in
 #: its 10 passes), stopped early when the assignment repeats; step 9b, a dense lipiodol
 #: deposit touching the mask is included with its partial-volume margin.
-#: 1.9: step 9's rim test on raw values, the shell's mean and its octants (noise-proof).
+#: 1.9: step 9's rim test on raw values, the shell's mean and its octants (noise-proof); step
+#: 7 on another phase grows the region of interest as the click's phase does; the near bound
+#: moves to the parenchyma when it lies one smoothed sigma (not three) from the ring's and the
+#: lesion's values, with no ring-spread gate (LESION_RING_SPREAD_K removed).
 ALGORITHM_VERSION: Final[str] = "1.9"
 
 # ------------------------------------------------------------------------- seeded lesion
@@ -186,8 +188,9 @@ LESION_MULTIPHASE_MIN_CLASS_FRACTION: Final[float] = 0.1
 
 #: A one-sided mask "holds two tissues" when its smoothed values' interquartile range on another
 #: phase exceeds this many times that of smoothed noise (and its spread on its own phase); the mask is
-#: then redone jointly on all phases (1.5).  The same factor as LESION_RING_SPREAD_K (2: a
-#: 50/50 mix of two tissues 2.7 smoothed sigmas apart doubles the IQR).  Not tuned.
+#: then redone jointly on all phases (1.5).  2: a 50/50 mix of two tissues 2.7 smoothed sigmas
+#: apart doubles the IQR (1.4-1.8 used the same factor for the ring around the region in
+#: segment/_grow.py ``_near_tissue``).  Not tuned.
 LESION_MIXED_SPREAD_K: Final[float] = 2.0
 
 #: The click's ball for the combination is chosen among this many radii, from
@@ -250,15 +253,6 @@ LESION_STATS_SAMPLING_MM: Final[float] = 1.5
 #: 0.15: a viable rim or nodule of a few mm in a 2-4 cm lesion is 15-50 % of its volume.
 LESION_HETEROGENEOUS_MIN_FRACTION: Final[float] = 0.15
 
-#: The ring around the region is "one tissue" when its interquartile range is at most this
-#: multiple of smoothed noise's (1.349 sigma_smoothed); above it, the parenchyma value (mode of
-#: the wider shell) is checked and, when it lies between the ring's value and the lesion's, the
-#: window's near bound is the midpoint against it (1.4, segment/_grow.py ``_near_tissue``; from round 2,
-#: when the ring surrounds the grown region).  Measured: perf phantoms (30 / 50 mm, vessel and
-#: fat nearby) 1.26-1.68; a ring of necrosis and parenchyma (the nodule at the border of the
-#: fu2 L2 phantom lesion) 2.7.  2 is only a trigger for the costlier shell histogram, not a
-#: decision: the decision is where the parenchyma value lies.
-LESION_RING_SPREAD_K: Final[float] = 2.0
 
 #: The same heterogeneity test is also run on the drawn line itself (1.4): the smoothed values
 #: along its central part, this fraction of its length (the endpoints are the lesion's edges, and

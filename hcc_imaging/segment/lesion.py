@@ -29,10 +29,10 @@ Method (:func:`segment_lesion`)
 6. Steps 3-5 are repeated ``iterations`` times with the lesion value re-estimated as the
    median of the ``edge_band_mm`` band inside the mask (the whole mask's median when that band
    is within the contrast minimum of the surroundings: an ill-defined, infiltrative border; a
-   note says so) and the ring taken around the mask.  From round 2 on, when the ring is not one tissue (its
-   interquartile range above ``LESION_RING_SPREAD_K`` noise IQRs) and the parenchyma value
+   note says so) and the ring taken around the mask.  From round 2 on, when the parenchyma value
    (histogram mode of the wider shell, as in step 7) lies between the ring's value and the
-   lesion's, the window's near bound is the midpoint against the parenchyma: a viable nodule at
+   lesion's, more than one smoothed-noise sigma from each (1.9; 1.4-1.8: three, after a
+   ring-spread gate), the window's near bound is the midpoint against the parenchyma: a viable nodule at
    the border of a necrotic lesion has a ring of necrosis, and the midpoint against necrosis
    lets the region leak into the liver (1.4).
 7. **Heterogeneous lesions** (click only; ``heterogeneous_expansion``): the parenchyma value is
@@ -47,7 +47,8 @@ Method (:func:`segment_lesion`)
    border band differs most from parenchyma; when the growth is not accepted on the click's
    phase, it is tried on the other phases of the grid and the accepted one with the highest
    border contrast is kept (1.4: at high noise the rest of the lesion may be too faint on the
-   click's phase, e.g. necrosis on arterial).
+   click's phase, e.g. necrosis on arterial); a growth there that reaches the region of
+   interest's border is redone in larger ones, as on the click's phase (1.9).
 8. **Shape model for heterogeneous lesions in textured parenchyma** (``radial_refinement``): when
    the step-7 test fired but its growth was rejected, the border is found along rays from the
    click (first run of parenchyma-like samples, parenchyma = histogram peak and its width) and
