@@ -567,6 +567,21 @@ def _line_profile(smooth: NDArray[np.float32], line_local: NDArray[np.float64], 
     return ndi.map_coordinates(smooth, pts[inside].T, order=1, mode="nearest")
 
 
+def _line_coverage(mask: NDArray[np.bool_], lo: ArrayLike, line_idx: NDArray[np.float64], spacing: Sequence[float]) -> float:
+    """Share of the drawn line's central part (``LESION_LINE_PROFILE_INNER_FRACTION`` of its
+    length, sampled every half voxel as :func:`_line_profile`) whose nearest voxel is in ``mask``
+    (a region of interest starting at index ``lo``; samples outside it count as not covered)."""
+    a, b = np.asarray(line_idx[0], float), np.asarray(line_idx[1], float)
+    length_mm = float(np.linalg.norm((b - a) * np.asarray(spacing, float)))
+    n = max(2, int(math.ceil(length_mm / (0.5 * min(spacing)))) + 1)
+    half = 0.5 * C.LESION_LINE_PROFILE_INNER_FRACTION
+    t = np.linspace(0.5 - half, 0.5 + half, n)
+    pts = np.rint(a[None, :] + t[:, None] * (b - a)[None, :] - np.asarray(lo, float)[None, :]).astype(np.int64)
+    inside = np.all((pts >= 0) & (pts < np.asarray(mask.shape)), axis=1)
+    hits = mask[tuple(pts[inside].T)] if inside.any() else np.zeros(0, bool)
+    return float(np.count_nonzero(hits)) / n
+
+
 def _inner_half(line_ball: NDArray[np.bool_]) -> NDArray[np.bool_]:
     """The inner half (by radius) of a ball mask: voxels at least as deep as half its radius."""
     from scipy import ndimage as ndi

@@ -38,6 +38,7 @@ __all__ = [
     "LESION_LINE_CLAMP_FACTOR",
     "LESION_HETEROGENEOUS_MIN_FRACTION",
     "LESION_LINE_PROFILE_INNER_FRACTION",
+    "LESION_LINE_MIN_COVERAGE",
     "LESION_EDGE_BAND_MM",
     "LESION_SHELL_NONPARENCHYMA_FRACTION",
     "LESION_EXPANSION_ROUNDS",
@@ -260,6 +261,17 @@ LESION_HETEROGENEOUS_MIN_FRACTION: Final[float] = 0.15
 #: holds parenchyma as well, which dilutes a compact part: the post-TACE phantom lesion's 7 mm
 #: lipiodol deposit is ~10 % of the ball but ~40 % of the line (docs/validation.md section 2.2).
 LESION_LINE_PROFILE_INNER_FRACTION: Final[float] = 0.8
+
+#: A line is drawn edge to edge across the lesion, so the lesion covers its central part
+#: (LESION_LINE_PROFILE_INNER_FRACTION of its length).  When the mask on the phase chosen by
+#: conspicuity covers less than this share of it, a part of the lesion on the line was left out
+#: (the phantom's fu2 L2: its viable nodule, 85 HU against the liver's 110 on portal venous,
+#: falls outside that phase's one-sided window where it reaches the border; the mask covers
+#: 0.45-0.55 of the line), and the other phases are tried in order of conspicuity: the first whose
+#: mask covers at least this share is used (segment/lesion.py).  Three quarters: a missed part
+#: at least a fifth of the line's length (0.25 x 0.8); on the study phantom (seeds 0-5, L1-L4 and
+#: L9 lines) every other chosen-phase mask covers 0.91-1.00 of the line.
+LESION_LINE_MIN_COVERAGE: Final[float] = 0.75
 
 
 #: Heterogeneous-lesion test after a click: the ring (LESION_RING_INNER_MM - LESION_RING_OUTER_MM)

@@ -181,12 +181,33 @@ def test_rim_test_refuses_a_bright_shell_on_one_side_only(monkeypatch: pytest.Mo
     st = _study(0, "fu2")
     rec = st.truth["lesions"]["L2"]
     truth = st.lesions.array == rec["label"]
-    res = segment_lesion(st.volumes, liver=st.liver, line_lps=rec["ld_endpoints_lps"])
+    # on portal venous (the phase conspicuity picks; since 1.9 a line it covers badly moves to the
+    # next phase, so the phase is given here to keep the one-sided mask this test is about)
+    where = {"line_lps": rec["ld_endpoints_lps"], "phase": "portal_venous"}
+    res = segment_lesion(st.volumes, liver=st.liver, **where)
     assert not any("rim" in n for n in res.notes)
-    assert dice(res.labels.array, truth) >= 0.95
+    assert dice(res.labels.array, truth) >= 0.94
     monkeypatch.setattr(C, "LESION_RIM_MIN_OCTANT_FRACTION", 0.0)
-    res0 = segment_lesion(st.volumes, liver=st.liver, line_lps=rec["ld_endpoints_lps"])
+    res0 = segment_lesion(st.volumes, liver=st.liver, **where)
     assert any("thin enhancing rim" in n for n in res0.notes)
+
+
+@pytest.mark.parametrize("mode", ["click", "line"])
+def test_rim_layer_parenchyma_is_measured_outside_the_layer(mode: str) -> None:
+    """Seed 3 fu1 L4 (held-out seed of 1.3): the rim layer's parenchyma class was the 2-6 mm ring's
+    median, and that ring holds the layer's own face neighbours (2.3-3 mm), i.e. rim partial
+    volume: +4-5 HU on arterial (0.3 noise sigma) towards the rim, so 35 rim voxels were called
+    parenchyma (0.948 / 0.947).  With the ring's voxels outside the layer: 0.959 / 0.959
+    (docs/validation.md section 2.2)."""
+    st = _study(3, "fu1")
+    rec = st.truth["lesions"]["L4"]
+    truth = st.lesions.array == rec["label"]
+    where = {"seed_lps": rec["seed_lps"]} if mode == "click" else {"line_lps": rec["ld_endpoints_lps"]}
+    res = segment_lesion(st.volumes, liver=st.liver, **where)
+    assert any("thin enhancing rim" in n for n in res.notes)
+    m = res.labels.array != 0
+    assert dice(m, truth) >= 0.955
+    assert (truth & ~m).sum() <= 25  # misses (rim voxels), 35 / 36 before
 
 
 def test_no_rim_around_a_lesion_without_one() -> None:
