@@ -193,6 +193,34 @@ def _segment_combined(
     return best
 
 
+def _smallest(a: NDArray[np.float64], m: int) -> NDArray[np.intp]:
+    """Indices of the ``m`` smallest values of ``a``: the set ``np.argsort(a)[:m]`` holds (an
+    O(n) partition when the m-th smallest value is not tied with the next, else that argsort)."""
+    if m < a.size:
+        idx = np.argpartition(a, m - 1)
+        if a[idx[m - 1]] < a[idx[m:]].min():
+            return idx[:m]
+    return np.argsort(a)[:m]
+
+
+def _class_medians(
+    xs: NDArray[np.float64], order: NDArray[np.intp], lab: NDArray[np.intp], cs: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """``np.median(x[lab == c], axis=0)`` for every class c (a class without voxels keeps its
+    centre ``cs[c]``), read off each phase's sorted values ``xs`` (``order``: the sorting
+    permutation per phase, phase-major) instead of a partition per class and pass."""
+    counts = np.bincount(lab, minlength=len(cs))
+    # per phase: the sorted positions grouped by class, each class's in value order (stable sort)
+    grouped = np.argsort(lab.astype(np.uint8)[order], axis=1, kind="stable")
+    starts = np.cumsum(counts) - counts
+    last = xs.shape[1] - 1  # an empty class reads some position; its centre is kept below
+    lower = np.take_along_axis(xs, grouped[:, np.minimum(starts + np.maximum(counts - 1, 0) // 2, last)], axis=1)
+    upper = np.take_along_axis(xs, grouped[:, np.minimum(starts + counts // 2, last)], axis=1)
+    # np.median's value: the middle one, or the mean of the two middle ones
+    med = np.where(counts % 2 == 1, lower, (lower + upper) / 2).T
+    return np.where((counts > 0)[:, None], med, cs)
+
+
 def _ring_classes(x: NDArray[np.float64], lesion: NDArray[np.float64], min_d: float) -> list[NDArray[np.float64]]:
     """Tissue classes around a lesion (1.5; true k-medians since 1.8): k-medians (k = ``LESION_MULTIPHASE_RING_CLASSES``,
     started at quantiles of the ring's first principal axis) of the ring's multiphase values ``x``
@@ -209,23 +237,34 @@ def _ring_classes(x: NDArray[np.float64], lesion: NDArray[np.float64], min_d: fl
     _, _, vt = np.linalg.svd(xc[:: max(1, n // 2000)], full_matrices=False)
     proj = xc @ vt[0]
     qs = np.quantile(proj, np.linspace(0.5 / k, 1 - 0.5 / k, k))
-    cs = np.array([np.median(x[np.argsort(np.abs(proj - q))[: max(1, n // (4 * k))]], axis=0) for q in qs])
+    cs = np.array([np.median(x[_smallest(np.abs(proj - q), max(1, n // (4 * k)))], axis=0) for q in qs])
     # k-medians (1.8): each voxel to the class nearest in L1 distance (the sum over phases of
     # |x - c|, the objective the median update minimises; 1.7 used squared L2 with the median
     # update, an inconsistent pair that was still moving after its 10 passes: ~50 of 9,000 labels
     # changed at the 10th), at most 10 passes, stopped when the assignment repeats (the medians
-    # would repeat too).  Distances summed phase by phase, medians on a phase-major copy.
+    # would repeat too).  Distances summed phase by phase into one row per class; the class
+    # medians are read off each phase's values sorted once (:func:`_class_medians`).
     xt = np.ascontiguousarray(x.T)
+    order = np.argsort(xt, axis=1)
+    xs = np.take_along_axis(xt, order, axis=1)
+    d1 = np.empty((len(cs), n))
+    tmp = np.empty(n)
     lab_prev = None
     for _ in range(10):
-        d1 = np.abs(xt[0][:, None] - cs[None, :, 0])
-        for ph in range(1, xt.shape[0]):
-            d1 += np.abs(xt[ph][:, None] - cs[None, :, ph])
-        lab = np.argmin(d1, axis=1)
+        for c in range(len(cs)):
+            np.abs(np.subtract(xt[0], cs[c, 0], out=d1[c]), out=d1[c])
+            for ph in range(1, xt.shape[0]):
+                d1[c] += np.abs(np.subtract(xt[ph], cs[c, ph], out=tmp), out=tmp)
+        # the nearest class; on a tie the first, as np.argmin
+        lab = np.zeros(n, np.intp)
+        nearest = d1[0].copy()
+        for c in range(1, len(cs)):
+            lab[d1[c] < nearest] = c
+            np.minimum(nearest, d1[c], out=nearest)
         if lab_prev is not None and np.array_equal(lab, lab_prev):
             break
         lab_prev = lab
-        cs = np.array([np.median(xt[:, lab == k], axis=1) if np.any(lab == k) else cs[k] for k in range(len(cs))])
+        cs = _class_medians(xs, order, lab, cs)
     # classes closer than min_d are one tissue split by noise: merge them (nearest pair first)
     while len(cs) > 1:
         d = np.linalg.norm(cs[:, None] - cs[None], axis=-1) + np.eye(len(cs)) * 1e9
