@@ -568,8 +568,20 @@ def _inner_half(line_ball: NDArray[np.bool_]) -> NDArray[np.bool_]:
     """The inner half (by radius) of a ball mask: voxels at least as deep as half its radius."""
     from scipy import ndimage as ndi
 
-    d = ndi.distance_transform_edt(line_ball)
-    return np.asarray(d >= 0.5 * d.max()) if d.max() > 0 else line_ball
+    bb = bbox(line_ball)
+    if bb is None:
+        return line_ball
+    # the transform on the ball's box padded by one voxel: its outer layer is background, and a
+    # background voxel beyond it is never nearer than that layer (same distances as on the ROI;
+    # 0 outside the box)
+    sl = pad_box(bb[0], bb[1], (1, 1, 1), line_ball.shape)
+    d = ndi.distance_transform_edt(line_ball[sl])
+    dmax = d.max()
+    if dmax <= 0:
+        return line_ball
+    out = np.zeros_like(line_ball, dtype=bool)
+    out[sl] = d >= 0.5 * dmax
+    return out
 
 
 def _touches_faces(mask: NDArray[np.bool_]) -> bool:
