@@ -117,6 +117,7 @@ def _segment_combined(
     line_idx: NDArray[np.float64] | None,
     fixed_half_mm: float | None,
     smoothing_mm: float | None = None,
+    cache: _SmoothCache | None = None,
 ) -> tuple[_RoiResult, dict[str, float]] | None:
     """Segment on the matched-filter combination of the phases sharing ``phase``'s grid (1.5).
 
@@ -128,7 +129,8 @@ def _segment_combined(
     the ring around it, then, after one segmentation of the combination, between the mask and the
     ring around the mask (``LESION_COMBINED_PASSES`` passes).  Steps 3-6 then run on the
     combination unchanged; steps 7-9 (heterogeneous lesions, rim) are not used.  None when the
-    grid has a single phase, or no pass yields a mask.
+    grid has a single phase, or no pass yields a mask.  ``cache``: smoothed boxes of these phases
+    (:func:`._grow._smoothed`; the combination's own volumes are never put in it).
     """
     vol = phases[phase]
     same = [v for v in phases.values() if v.geometry.equals(vol.geometry)]
@@ -142,7 +144,8 @@ def _segment_combined(
     lo = np.maximum(s - r, 0)
     hi = np.minimum(s + r + 1, np.asarray(vol.shape))
     sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
-    cache: _SmoothCache = {}
+    if cache is None:
+        cache = {}
     liv = liver[sl] if liver is not None else None
     local = s - lo
     box_shape = tuple(int(b - a) for a, b in zip(lo, hi, strict=True))
@@ -177,7 +180,7 @@ def _segment_combined(
         j = int(np.argmax(np.abs(w)))
         rsl = rr.box
         raw_j, smooth_j, _ = _smoothed(same[j], rsl, gaussian_sigma_vox(params.smoothing_sigma_mm, tuple(sp),
-                                                                       params.smoothing_min_vox), None)
+                                                                       params.smoothing_min_vox), cache)
         ring_j = _ring(rr.mask, tuple(sp), params.ring_inner_mm, params.ring_outer_mm)
         lv = float(np.median(raw_j[rr.mask]))
         sv = float(np.median(smooth_j[ring_j])) if ring_j.any() else lv
@@ -291,6 +294,7 @@ def _segment_multiphase(
     liver: NDArray[np.bool_] | None,
     line_idx: NDArray[np.float64] | None,
     faint_classes: bool = False,
+    cache: _SmoothCache | None = None,
 ) -> tuple[_RoiResult, list[str]] | None:
     """Nearest-mean classification in the phases' joint space (1.5; when the lesion is faint on
     every single phase).
@@ -315,6 +319,8 @@ def _segment_multiphase(
     region (a faint lesion's ring gives no class 3 smoothed sigmas away, and a tissue a few mm off
     is too small a share of it), and a click's first region is the ball of the combination's scale
     selection (:func:`_best_click_ball`); the classification itself stays at the lesion smoothing.
+    ``cache``: smoothed boxes of these phases (:func:`._grow._smoothed`), shared within one
+    :func:`_joint_fallback`.
     """
     from scipy import ndimage as ndi
 
@@ -333,7 +339,8 @@ def _segment_multiphase(
     else:
         half = params.roi_half_size_mm
     open_el = ball(params.opening_radius_mm, tuple(sp)) if params.opening_radius_mm > 0 else None
-    cache: _SmoothCache = {}
+    if cache is None:
+        cache = {}
     while True:
         r = np.ceil(half / sp).astype(int)
         lo = np.maximum(s - r, 0)
@@ -457,22 +464,26 @@ def _joint_fallback(
     the wide shell at the faint-lesion smoothing, which also replaces a combination mask holding a
     tissue beyond the lesion (:func:`_holds_other_tissue`).  A result whose mask touches the
     largest region of interest (a leak) is not used: None."""
+    # the phases' smoothed boxes, shared by the attempts below (the same boxes recur)
+    cache: _SmoothCache = {}
     if nearest_mean and fixed_half_mm is None:
-        mp = _segment_multiphase(phases, phase, seed, params, liver, line_idx)
+        mp = _segment_multiphase(phases, phase, seed, params, liver, line_idx, cache=cache)
         if mp is not None and not mp[0].touches:
             return mp[0], None, mp[1]
     if linear:
         # 1.7: at the faint-lesion smoothing (a border at a per-voxel contrast-to-noise ratio of
         # 2-3 is noise-driven at 1 mm)
         sm = max(params.smoothing_sigma_mm, C.LESION_FAINT_SMOOTHING_MM)
-        comb = _segment_combined(phases, phase, seed, params, liver, line_idx, fixed_half_mm, smoothing_mm=sm)
+        comb = _segment_combined(phases, phase, seed, params, liver, line_idx, fixed_half_mm, smoothing_mm=sm,
+                                 cache=cache)
         if comb is not None and not comb[0].touches:
             if nearest_mean and fixed_half_mm is None and _holds_other_tissue(comb[0], comb[1], phases, phase, params,
-                                                                                liver):
+                                                                                liver, cache):
                 # a tissue beyond the lesion in the combination's direction (the liver beyond the
                 # fu2 node): the one-sided window holds it; the nearest-mean classification
                 # bounds the lesion on both sides
-                mp = _segment_multiphase(phases, phase, seed, params, liver, line_idx, faint_classes=True)
+                mp = _segment_multiphase(phases, phase, seed, params, liver, line_idx, faint_classes=True,
+                                         cache=cache)
                 if mp is not None and not mp[0].touches:
                     return mp[0], None, mp[1]
             return comb[0], comb[1], None
@@ -480,7 +491,7 @@ def _joint_fallback(
         # 1.7: the ring's tissue classes sought on the more strongly smoothed phases too (a faint
         # lesion between two neighbours, e.g. a node between soft tissue and the liver, which the
         # combination cannot bound: the liver lies beyond the node in the combination's direction)
-        mp = _segment_multiphase(phases, phase, seed, params, liver, line_idx, faint_classes=True)
+        mp = _segment_multiphase(phases, phase, seed, params, liver, line_idx, faint_classes=True, cache=cache)
         if mp is not None and not mp[0].touches:
             return mp[0], None, mp[1]
     return None
@@ -493,6 +504,7 @@ def _holds_other_tissue(
     phase: Phase,
     params: LesionParams,
     liver: NDArray[np.bool_] | None,
+    cache: _SmoothCache | None = None,
 ) -> bool:
     """Whether the combination's mask holds a tissue lying beyond the lesion (1.7).
 
@@ -521,7 +533,8 @@ def _holds_other_tissue(
     mask[inner] = rr.mask
     sv = gaussian_sigma_vox(C.LESION_FAINT_SMOOTHING_MM, tuple(sp), params.smoothing_min_vox)
     nf = gaussian_noise_factor(sv)
-    X = np.stack([sm / max(sr * nf, 1e-6) for _, sm, sr in (_smoothed(v, sl, sv, None) for v in same)], axis=-1)
+    smoothed = [_smoothed(v, sl, sv, cache) for v in same]
+    X = np.stack([sm / max(sr * nf, 1e-6) for _, sm, sr in smoothed], axis=-1)
     wide = _ring(mask, tuple(sp), params.ring_inner_mm, C.LESION_PARENCHYMA_SAMPLE_MM)
     if liver is not None:
         wide &= liver[sl]
@@ -532,7 +545,7 @@ def _holds_other_tissue(
     # the combination's direction in X's units (X_i = HU_i / (sigma_i nf)): u_i = w_i sigma_i; a
     # class lies beyond the lesion when it is farther along u than the lesion by at least half the
     # lesion's contrast to its ring along u (the margin of the window's near bound, the midpoint)
-    u = np.array([float(weights.get(str(v.phase), 0.0)) * _smoothed(v, sl, sv, None)[2] for v in same])
+    u = np.array([float(weights.get(str(v.phase), 0.0)) * sr for v, (_, _, sr) in zip(same, smoothed, strict=True)])
     ring = _ring(mask, tuple(sp), params.ring_inner_mm, params.ring_outer_mm)
     if liver is not None:
         ring &= liver[sl]
