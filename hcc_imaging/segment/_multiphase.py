@@ -210,18 +210,22 @@ def _class_medians(
     xs: NDArray[np.float64], order: NDArray[np.intp], lab: NDArray[np.intp], cs: NDArray[np.float64]
 ) -> NDArray[np.float64]:
     """``np.median(x[lab == c], axis=0)`` for every class c (a class without voxels keeps its
-    centre ``cs[c]``), read off each phase's sorted values ``xs`` (``order``: the sorting
-    permutation per phase, phase-major) instead of a partition per class and pass."""
-    counts = np.bincount(lab, minlength=len(cs))
-    # per phase: the sorted positions grouped by class, each class's in value order (stable sort)
-    grouped = np.argsort(lab.astype(np.uint8)[order], axis=1, kind="stable")
-    starts = np.cumsum(counts) - counts
-    last = xs.shape[1] - 1  # an empty class reads some position; its centre is kept below
-    lower = np.take_along_axis(xs, grouped[:, np.minimum(starts + np.maximum(counts - 1, 0) // 2, last)], axis=1)
-    upper = np.take_along_axis(xs, grouped[:, np.minimum(starts + counts // 2, last)], axis=1)
-    # np.median's value: the middle one, or the mean of the two middle ones
-    med = np.where(counts % 2 == 1, lower, (lower + upper) / 2).T
-    return np.where((counts > 0)[:, None], med, cs)
+    centre ``cs[c]``), read off each phase's sorted values ``xs`` (P, n; ``order``: the sorting
+    permutation per phase) instead of a partition per class and pass."""
+    n_ph, n = xs.shape
+    out = cs.copy()
+    in_order = lab.astype(np.uint8)[order]  # each phase's labels in its value order
+    for c in range(len(cs)):
+        # class c's sorted positions, phase by phase (each phase holds the same count of them)
+        pos = np.flatnonzero(in_order == c)
+        m = pos.size // n_ph
+        if m == 0:
+            continue
+        pos = pos.reshape(n_ph, m)
+        lower = xs.ravel()[pos[:, (m - 1) // 2]]
+        # np.median's value: the middle one, or the mean of the two middle ones
+        out[c] = lower if m % 2 else (lower + xs.ravel()[pos[:, m // 2]]) / 2
+    return out
 
 
 def _ring_classes(x: NDArray[np.float64], lesion: NDArray[np.float64], min_d: float) -> list[NDArray[np.float64]]:
@@ -234,7 +238,12 @@ def _ring_classes(x: NDArray[np.float64], lesion: NDArray[np.float64], min_d: fl
     if n == 0:
         return []
     k = C.LESION_MULTIPHASE_RING_CLASSES
-    xc = x - np.median(x, axis=0)
+    # each phase's values sorted once (phase-major): the class medians below read them off, and
+    # np.median(x, axis=0) is their middle
+    xt = np.ascontiguousarray(x.T)
+    order = np.argsort(xt, axis=1)
+    xs = np.take_along_axis(xt, order, axis=1)
+    xc = x - (xs[:, (n - 1) // 2] if n % 2 else (xs[:, n // 2 - 1] + xs[:, n // 2]) / 2)
     # start: spread along the ring's first principal axis (noise extremes would be the farthest
     # points; the quantiles of the projection are tissues)
     _, _, vt = np.linalg.svd(xc[:: max(1, n // 2000)], full_matrices=False)
@@ -247,9 +256,6 @@ def _ring_classes(x: NDArray[np.float64], lesion: NDArray[np.float64], min_d: fl
     # changed at the 10th), at most 10 passes, stopped when the assignment repeats (the medians
     # would repeat too).  Distances summed phase by phase into one row per class; the class
     # medians are read off each phase's values sorted once (:func:`_class_medians`).
-    xt = np.ascontiguousarray(x.T)
-    order = np.argsort(xt, axis=1)
-    xs = np.take_along_axis(xt, order, axis=1)
     d1 = np.empty((len(cs), n))
     tmp = np.empty(n)
     lab_prev = None
