@@ -22,7 +22,17 @@ from numpy.typing import NDArray
 from ..volume import Phase, Volume
 from . import constants as C
 from ._grow import _ball_mask, _Model, _ring, _RoiResult, _smoothed, _SmoothCache, _touches_border
-from ._morph import ball, component_at, fill_holes, gaussian_noise_factor, gaussian_sigma_vox
+from ._morph import (
+    ball,
+    bbox,
+    binary_opening,
+    component_at,
+    component_at_in_box,
+    fill_holes,
+    gaussian_noise_factor,
+    gaussian_sigma_vox,
+    pad_box,
+)
 from ._refine import _segment_on
 from .errors import LowContrastError
 
@@ -292,6 +302,20 @@ def _ring_classes(x: NDArray[np.float64], lesion: NDArray[np.float64], min_d: fl
     return out
 
 
+def _joint_distance(xp: NDArray[np.float32], centre: NDArray[np.float64]) -> NDArray[np.float32]:
+    """Euclidean distance (float32) of each voxel's phase vector to ``centre``; ``xp`` is phase-major
+    (P, z, y, x).  The squares are summed phase by phase, the order in which numpy sums the short
+    last axis of the voxel-major stack (``np.sqrt(((X - c) ** 2).sum(-1))``: the same values), with
+    no (z, y, x, P) temporaries."""
+    c = centre.astype(np.float32)
+    t = xp[0] - c[0]
+    d = t * t
+    for ph in range(1, xp.shape[0]):
+        np.subtract(xp[ph], c[ph], out=t)
+        d += t * t
+    return np.sqrt(d, out=d)
+
+
 def _segment_multiphase(
     phases: Mapping[Phase, Volume],
     phase: Phase,
@@ -328,7 +352,6 @@ def _segment_multiphase(
     ``cache``: smoothed boxes of these phases (:func:`._grow._smoothed`), shared within one
     :func:`_joint_fallback`.
     """
-    from scipy import ndimage as ndi
 
     vol = phases[phase]
     same = [v for v in phases.values() if v.geometry.equals(vol.geometry)]
@@ -357,14 +380,14 @@ def _segment_multiphase(
         for v in same:
             _, smooth, sigma_raw = _smoothed(v, sl, sig_vox, cache)
             stack.append(smooth / max(sigma_raw * nf, 1e-6))
-        X = np.stack(stack, axis=-1).astype(np.float32)  # (z, y, x, P), smoothed sigmas
+        X = np.stack(stack).astype(np.float32, copy=False)  # (P, z, y, x), smoothed sigmas
         faint: list[NDArray[np.float32]] = []  # (X at the faint-lesion smoothing, its scale to X's units)
 
         def classes_of(
             region: NDArray[np.bool_], ring: NDArray[np.bool_], lesion: NDArray[np.float64]
         ) -> list[NDArray[np.float64]]:
             if not faint_classes:
-                return _ring_classes(X[ring].astype(np.float64), lesion, k_min)
+                return _ring_classes(X[:, ring].T.astype(np.float64), lesion, k_min)
             # 1.7, a faint lesion (a node 0-20 HU from soft tissue, ~4 smoothed sigmas): a ring that
             # partly crosses it gives no class 3 sigmas away, and a tissue a few mm off (the liver
             # 3-7 mm from the fu2 node: 6 % of the ring) is no class of the ring.  The classes are
@@ -411,14 +434,14 @@ def _segment_multiphase(
             ring = _ring(region, tuple(sp), params.ring_inner_mm, params.ring_outer_mm)
             if liv is not None:
                 ring &= liv
-            lesion = np.median(X[region], axis=0).astype(np.float64)
+            lesion = np.median(X[:, region], axis=1).astype(np.float64)
             classes = classes_of(region, ring, lesion)
             if not classes:
                 return None
-            d_l = np.sqrt(((X - lesion.astype(np.float32)) ** 2).sum(-1))
+            d_l = _joint_distance(X, lesion)
             cand = np.ones(box, bool)
             for c in classes:
-                cand &= d_l < np.sqrt(((X - c.astype(np.float32)) ** 2).sum(-1))
+                cand &= d_l < _joint_distance(X, c)
             d_near = min(float(np.linalg.norm(c - lesion)) for c in classes)
             cand &= d_l <= max(params.outer_k_sigma / nf, d_near)
             if liv is not None:
@@ -429,11 +452,20 @@ def _segment_multiphase(
             if not comp.any():
                 return None
             if open_el is not None and open_el.sum() > 1:
-                opened = ndi.binary_opening(comp, structure=open_el)
-                kept = component_at(opened, tuple(int(v) for v in local), pick, prefer_region=True)
+                # on the component's box padded by the element's radius + 1 (the opening stays in
+                # the component; same voxels as on the whole box, as in step 5)
+                bb = bbox(comp)
+                assert bb is not None
+                osl = pad_box(bb[0], bb[1], np.array(open_el.shape) // 2 + 1, comp.shape)
+                kept = component_at_in_box(binary_opening(comp[osl], open_el), osl, comp.shape,
+                                           tuple(int(v) for v in local), pick, prefer_region=True)
                 if kept.any():
                     comp = kept
-            mask = fill_holes(comp)
+            bb = bbox(comp)
+            assert bb is not None
+            fsl = pad_box(bb[0], bb[1], (1, 1, 1), comp.shape)
+            mask = np.zeros_like(comp)
+            mask[fsl] = fill_holes(comp[fsl])
             region = mask
         touches = _touches_border(mask, lo, hi, shape)
         at_max = half >= params.roi_max_half_size_mm
