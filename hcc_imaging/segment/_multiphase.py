@@ -33,7 +33,7 @@ from ._morph import (
     gaussian_sigma_vox,
     pad_box,
 )
-from ._refine import _segment_on
+from ._refine import _roi_half_sizes_mm, _segment_on
 from .errors import LowContrastError
 
 if TYPE_CHECKING:  # annotations only: lesion.py imports this module
@@ -100,17 +100,19 @@ def _best_click_ball(
 
 
 def _combined_volume(
-    phases: Sequence[Volume], sl: tuple[slice, ...], c: NDArray[np.float64], s: NDArray[np.float64]
+    phases: Sequence[Volume], sl: tuple[slice, ...], c: NDArray[np.float64], s: NDArray[np.float64],
+    outside_read: bool = True,
 ) -> tuple[Volume, NDArray[np.float64]]:
     """The phases' matched-filter combination, sum_i w_i x_i with w_i ~ c_i / s_i^2 (Fisher's
     linear discriminant for independent noise per phase), scaled so that its noise sigma is the
     phases' mean sigma; computed in the box ``sl`` (the largest region of interest) only, the rest
-    is the box's median and never read (1.5)."""
+    is the box's median (1.5), or 0 when the caller knows it is never read (``outside_read``
+    False; the median of the box was a tenth of a faint lesion's line)."""
     w = c / s**2
     norm = float(np.sqrt(np.sum((w * s) ** 2)))
     w = w * (float(np.mean(s)) / max(norm, 1e-12))
     box = sum(wi * np.asarray(v.array[sl], np.float32) for wi, v in zip(w, phases, strict=True))
-    full = np.full(phases[0].shape, float(np.median(box)), np.float32)
+    full = np.full(phases[0].shape, float(np.median(box)) if outside_read else 0.0, np.float32)
     full[sl] = box
     v0 = phases[0]
     vol = Volume(array=full, geometry=v0.geometry, modality=v0.modality, phase=v0.phase,
@@ -175,12 +177,16 @@ def _segment_combined(
     p = LesionParams(**{**asdict(params), "heterogeneous_expansion": False, "radial_refinement": False,
                         "enhancing_rim": False,
                         "smoothing_sigma_mm": params.smoothing_sigma_mm if smoothing_mm is None else smoothing_mm})
+    # _segment_on reads the combination only in its regions of interest (steps 7-9 are off): inside
+    # ``sl`` when their largest half-size is at most ``pad`` (same centre, same clipping)
+    line_len_mm = None if line_idx is None else float(np.linalg.norm((line_idx[1] - line_idx[0]) * sp))
+    outside_read = _roi_half_sizes_mm(p, line_len_mm, fixed_half_mm)[1] > pad
     best: tuple[_RoiResult, dict[str, float]] | None = None
     for _ in range(C.LESION_COMBINED_PASSES):
         est = _phase_contrasts(same, region, sl, params, liv, cache)
         if est is None:
             break
-        comb, w = _combined_volume(same, sl, *est)
+        comb, w = _combined_volume(same, sl, *est, outside_read=outside_read)
         try:
             rr = _segment_on(comb, tuple(int(v) for v in s), p, liver, line_idx, fixed_half_mm, cache={},
                              init_ball_mm=init_mm)
