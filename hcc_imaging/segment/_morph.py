@@ -22,6 +22,7 @@ __all__ = [
     "within_mm",
     "robust_sigma",
     "noise_sigma",
+    "median",
 ]
 
 
@@ -324,9 +325,46 @@ def within_mm(mask: NDArray[np.bool_], spacing: Sequence[float], reach_mm: float
     return out
 
 
+#: histogram bins of :func:`median`'s selection (the middle bin holds ~1 % of a noise residual)
+_MEDIAN_BINS = 1024
+
+
+def median(values: NDArray[np.floating]) -> np.floating:
+    """``np.median`` of a 1-D float array (the same value, bit for bit), by a selection in one bin
+    of a histogram instead of partitions of the whole array (~2x less CPU on the 25,000-100,000
+    residuals of :func:`noise_sigma`, which took half of each smoothed box's cost).
+
+    The bin index ``int((v - min) * scale)`` never decreases as ``v`` grows (each float step is
+    monotone), so the whole sorted order is the bins' in turn: the middle order statistics are
+    found at their ranks within the values of the bins where the cumulative count passes them,
+    and averaged by ``np.mean`` as ``np.median`` does.  A NaN, an infinite range, a constant or
+    short array, and a middle value of zero (whose sign ``np.median``'s own partition might pick
+    differently) are left to ``np.median``.
+    """
+    v = np.asarray(values).reshape(-1)
+    n = v.size
+    if n < 64 or v.dtype.kind != "f":
+        return np.median(v)  # type: ignore[return-value]
+    lo, hi = v.min(), v.max()  # a NaN propagates into the span
+    span = float(hi) - float(lo)
+    if not (span > 0 and np.isfinite(span)):
+        return np.median(v)  # type: ignore[return-value]
+    k = (n - 1) // 2
+    ranks = [k] if n % 2 else [k, k + 1]
+    b = ((v - lo) * v.dtype.type((_MEDIAN_BINS - 1) / span)).astype(np.intp)
+    cum = np.cumsum(np.bincount(b))
+    first, last = (int(np.searchsorted(cum, r + 1)) for r in (ranks[0], ranks[-1]))
+    below = int(cum[first - 1]) if first else 0
+    part = np.partition(v[(b >= first) & (b <= last)], [r - below for r in ranks])
+    mid = np.array([part[r - below] for r in ranks], v.dtype)
+    if (mid == 0).any():
+        return np.median(v)  # type: ignore[return-value]
+    return np.mean(mid, axis=0)  # type: ignore[no-any-return]
+
+
 def robust_sigma(values: NDArray[np.floating]) -> float:
     """1.4826 x median absolute deviation (sigma of a normal sample, robust to outliers)."""
     if values.size == 0:
         return 0.0
-    med = float(np.median(values))
-    return 1.4826 * float(np.median(np.abs(values - med)))
+    med = float(median(values))
+    return 1.4826 * float(median(np.abs(values - med)))
