@@ -272,14 +272,13 @@ def _ring_classes(x: NDArray[np.float64], lesion: NDArray[np.float64], min_d: fl
     # changed at the 10th), at most 10 passes, stopped when the assignment repeats (the medians
     # would repeat too).  Distances summed phase by phase into one row per class; the class
     # medians are read off each phase's values sorted once (:func:`_class_medians`).
-    d1 = np.empty((len(cs), n))
-    tmp = np.empty(n)
+    d1 = np.empty((len(cs), n))  # class x voxel
+    tmp = np.empty((len(cs), n))
     lab_prev = None
     for _ in range(10):
-        for c in range(len(cs)):
-            np.abs(np.subtract(xt[0], cs[c, 0], out=d1[c]), out=d1[c])
-            for ph in range(1, xt.shape[0]):
-                d1[c] += np.abs(np.subtract(xt[ph], cs[c, ph], out=tmp), out=tmp)
+        np.abs(np.subtract(xt[0], cs[:, :1], out=d1), out=d1)
+        for ph in range(1, xt.shape[0]):
+            d1 += np.abs(np.subtract(xt[ph], cs[:, ph:ph + 1], out=tmp), out=tmp)
         # the nearest class; on a tie the first, as np.argmin
         lab = np.zeros(n, np.intp)
         nearest = d1[0].copy()
@@ -390,9 +389,10 @@ def _segment_multiphase(
         faint: list[NDArray[np.float32]] = []  # (X at the faint-lesion smoothing, its scale to X's units)
 
         def classes_of(
-            region: NDArray[np.bool_], ring: NDArray[np.bool_], lesion: NDArray[np.float64]
+            region: NDArray[np.bool_], ring: NDArray[np.bool_] | None, lesion: NDArray[np.float64]
         ) -> list[NDArray[np.float64]]:
             if not faint_classes:
+                assert ring is not None
                 return _ring_classes(X[:, ring].T.astype(np.float64), lesion, k_min)
             # 1.7, a faint lesion (a node 0-20 HU from soft tissue, ~4 smoothed sigmas): a ring that
             # partly crosses it gives no class 3 sigmas away, and a tissue a few mm off (the liver
@@ -436,10 +436,14 @@ def _segment_multiphase(
             return None
         mask = region
         k_min = params.min_contrast_k_sigma
-        for _ in range(params.iterations + 1):
-            ring = _ring(region, tuple(sp), params.ring_inner_mm, params.ring_outer_mm)
-            if liv is not None:
-                ring &= liv
+        for it in range(params.iterations + 1):
+            # the ring gives the classes (with faint_classes the wide shell does) and, in the last
+            # round, the surroundings value reported
+            ring = None
+            if not faint_classes or it == params.iterations:
+                ring = _ring(region, tuple(sp), params.ring_inner_mm, params.ring_outer_mm)
+                if liv is not None:
+                    ring &= liv
             lesion = np.median(X[:, region], axis=1).astype(np.float64)
             classes = classes_of(region, ring, lesion)
             if not classes:
@@ -485,6 +489,7 @@ def _segment_multiphase(
         used = [str(same[ref].phase)] + [str(v.phase) for j, v in enumerate(same) if j != ref]
         _, smooth_ref, sig_ref = _smoothed(same[ref], sl, sig_vox, cache)
         lv = float(np.median(smooth_ref[mask]))
+        assert ring is not None
         sv = float(np.median(smooth_ref[ring])) if ring.any() else lv
         model = _Model(lv, sv, sig_ref, sig_ref * nf, lv, lv, d_near * nf, "both")
         return _RoiResult(mask, lo, model, touches, at_max, smooth=smooth_ref), used
