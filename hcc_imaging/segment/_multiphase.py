@@ -79,10 +79,10 @@ def _best_click_ball(
 ) -> Any:
     """The click's ball (1.5): among ``LESION_COMBINED_CLICK_SCALES`` radii, the one whose
     ball-vs-ring contrast, summed over the phases in noise units, is largest (a ball far inside a
-    large lesion has its ring inside it too).  The ball (and, with ``radius``, its radius in mm),
-    or None."""
+    large lesion has its ring inside it too).  The ball (and, with ``radius``, its radius in mm and
+    its :func:`_phase_contrasts`), or None."""
     best_score = -1.0
-    init_mm = region = None
+    init_mm = region = best_est = None
     for k in range(C.LESION_COMBINED_CLICK_SCALES):
         r_mm = max(params.seed_radius_mm, C.LESION_COMBINED_CLICK_BALL_MM) * C.LESION_COMBINED_CLICK_SCALE_STEP**k
         cand = _ball_mask(box_shape, local, sp, r_mm)
@@ -93,10 +93,10 @@ def _best_click_ball(
             continue
         score = float(np.sqrt(np.sum((est[0] / est[1]) ** 2)))
         if score > best_score:
-            best_score, init_mm, region = score, r_mm, cand
+            best_score, init_mm, region, best_est = score, r_mm, cand, est
     if region is None:
         return None
-    return (region, init_mm) if radius else region
+    return (region, init_mm, best_est) if radius else region
 
 
 def _combined_volume(
@@ -162,6 +162,7 @@ def _segment_combined(
     local = s - lo
     box_shape = tuple(int(b - a) for a, b in zip(lo, hi, strict=True))
     init_mm = None
+    est: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None  # pass 1's, when already known
     if line_idx is not None:
         mid = 0.5 * (line_idx[0] + line_idx[1]) - lo
         half_len = 0.5 * float(np.linalg.norm((line_idx[1] - line_idx[0]) * sp))
@@ -170,7 +171,7 @@ def _segment_combined(
         ball_mm = _best_click_ball(same, box_shape, local, sp, sl, params, liv, cache, radius=True)
         if ball_mm is None:
             return None
-        region, init_mm = ball_mm
+        region, init_mm, est = ball_mm
     if liv is not None:
         region &= liv
     from .lesion import LesionParams  # at call time: lesion.py imports this module
@@ -183,9 +184,10 @@ def _segment_combined(
     outside_read = _roi_half_sizes_mm(p, line_len_mm, fixed_half_mm)[1] > pad
     best: tuple[_RoiResult, dict[str, float]] | None = None
     for _ in range(C.LESION_COMBINED_PASSES):
-        est = _phase_contrasts(same, region, sl, params, liv, cache)
         if est is None:
-            break
+            est = _phase_contrasts(same, region, sl, params, liv, cache)
+            if est is None:
+                break
         comb, w = _combined_volume(same, sl, *est, outside_read=outside_read)
         try:
             rr = _segment_on(comb, tuple(int(v) for v in s), p, liver, line_idx, fixed_half_mm, cache={},
@@ -209,6 +211,7 @@ def _segment_combined(
         region = np.zeros(box_shape, bool)
         rs = tuple(slice(int(a - l0), int(a - l0) + n) for a, l0, n in zip(rr.lo, lo, rr.mask.shape, strict=True))
         region[rs] = rr.mask
+        est = None  # the next pass's contrasts are this mask's
     return best
 
 
