@@ -508,6 +508,7 @@ def _joint_fallback(
     fixed_half_mm: float | None,
     linear: bool,
     nearest_mean: bool = True,
+    cache: _SmoothCache | None = None,
 ) -> tuple[_RoiResult, dict[str, float] | None, list[str] | None] | None:
     """The phases used jointly (1.5): the nearest-mean classification (:func:`_segment_multiphase`,
     when ``nearest_mean``; it bounds a lesion lying between two neighbours), else the matched-filter
@@ -515,9 +516,10 @@ def _joint_fallback(
     else (1.7) the nearest-mean classification with the classes of
     the wide shell at the faint-lesion smoothing, which also replaces a combination mask holding a
     tissue beyond the lesion (:func:`_holds_other_tissue`).  A result whose mask touches the
-    largest region of interest (a leak) is not used: None."""
-    # the phases' smoothed boxes, shared by the attempts below (the same boxes recur)
-    cache: _SmoothCache = {}
+    largest region of interest (a leak) is not used: None.  ``cache``: the call's smoothed boxes of
+    these phases (:func:`._grow._smoothed`), shared by the attempts below (the same boxes recur)."""
+    if cache is None:
+        cache = {}
     if nearest_mean and fixed_half_mm is None:
         mp = _segment_multiphase(phases, phase, seed, params, liver, line_idx, cache=cache)
         if mp is not None and not mp[0].touches:
