@@ -21,6 +21,7 @@ __all__ = [
     "binary_opening",
     "erode_faces",
     "within_mm",
+    "within_mm_runs",
     "robust_sigma",
     "noise_sigma",
     "median",
@@ -306,6 +307,12 @@ def _runs_within(spacing: tuple[float, float, float], reach_mm: float) -> tuple[
             if run.size:
                 rows.append((c - int(r[0]), b - int(r[1]), int(r[2]) - int(run[0])))
     return (int(r[0]), int(r[1])), tuple(rows)
+
+
+def within_mm_runs(spacing: Sequence[float], reach_mm: float) -> int:
+    """How many column runs :func:`within_mm` ORs for this grid and reach (its cost is about
+    the box's voxels times this)."""
+    return len(_runs_within(tuple(float(v) for v in spacing), float(reach_mm))[1])  # type: ignore[arg-type]
 
 
 def within_mm(mask: NDArray[np.bool_], spacing: Sequence[float], reach_mm: float) -> NDArray[np.bool_]:
