@@ -618,7 +618,25 @@ def _touches_border(mask: NDArray[np.bool_], lo: NDArray[np.int64], hi: NDArray[
 
 
 def _ball_mask(shape: Sequence[int], centre: ArrayLike, spacing: ArrayLike, radius_mm: float) -> NDArray[np.bool_]:
-    """Voxels of a box of ``shape`` within ``radius_mm`` of ``centre`` (voxel coordinates)."""
-    grids = np.ogrid[tuple(slice(0, int(n)) for n in shape)]
-    d2 = sum(((g - m) * spv) ** 2 for g, m, spv in zip(grids, np.asarray(centre, float), np.asarray(spacing, float), strict=True))
-    return np.asarray(d2 <= radius_mm**2)
+    """Voxels of a box of ``shape`` within ``radius_mm`` of ``centre`` (voxel coordinates).
+
+    Evaluated on the ball's bounding box padded by two voxels (a voxel beyond it is more than a
+    voxel farther than the radius on one axis): the same voxels as on the whole box, whose
+    distances were most of a click-ball choice's cost on a 44 x 89 x 89 box."""
+    c = np.asarray(centre, float)
+    sp = np.asarray(spacing, float)
+    n = np.asarray([int(v) for v in shape])
+    if np.isfinite(radius_mm) and np.all(np.isfinite(c)) and np.all(sp > 0):
+        half = abs(float(radius_mm)) / sp + 2.0
+        lo = np.clip(np.floor(c - half), 0, n).astype(int)
+        hi = np.clip(np.ceil(c + half) + 1, 0, n).astype(int)
+    else:
+        lo, hi = np.zeros(3, int), n
+    out = np.zeros(tuple(int(v) for v in n), bool)
+    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    if np.any(hi <= lo):
+        return out
+    grids = np.ogrid[box]
+    d2 = sum(((g - m) * spv) ** 2 for g, m, spv in zip(grids, c, sp, strict=True))
+    out[box] = d2 <= radius_mm**2
+    return out

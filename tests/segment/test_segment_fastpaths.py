@@ -81,3 +81,20 @@ def test_inner_half_equals_the_whole_box_transform(seed: int) -> None:
         d = ndi.distance_transform_edt(ball)
         want = np.asarray(d >= 0.5 * d.max()) if d.max() > 0 else ball
         assert np.array_equal(_inner_half(ball), want)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ball_mask_equals_the_whole_box_distances(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for t in range(300):
+        shape = tuple(int(v) for v in rng.integers(1, 40, 3))
+        centre = rng.uniform(-10, np.array(shape) + 10)  # also centres outside the box
+        sp = rng.uniform(0.3, 5.0, 3)
+        radius = float(rng.choice([0.0, -2.0, rng.uniform(0.0, 40.0)]))
+        if t % 7 == 0:  # voxels exactly on the sphere
+            centre, radius = np.round(centre), float(np.round(radius))
+        grids = np.ogrid[tuple(slice(0, n) for n in shape)]
+        d2 = sum(((g - m) * s) ** 2 for g, m, s in zip(grids, centre, sp, strict=True))
+        got = _ball_mask(shape, centre, sp, radius)
+        assert got.shape == shape and got.dtype == bool
+        assert np.array_equal(got, d2 <= radius**2)
