@@ -95,10 +95,9 @@ def _segment_on(
         clamp = line_ball = None
         if line_idx is not None and line_len_mm is not None:
             mid = 0.5 * (line_idx[0] + line_idx[1]) - lo
-            grids = np.ogrid[tuple(slice(0, int(n)) for n in raw.shape)]
-            d2 = sum(((g - m) * spv) ** 2 for g, m, spv in zip(grids, mid, sp, strict=True))
-            clamp = np.asarray(d2 <= (params.line_clamp_factor * 0.5 * line_len_mm) ** 2)
-            line_ball = np.asarray(d2 <= (0.5 * line_len_mm) ** 2)
+            # the leak clamp and the first region: balls around the line's midpoint
+            clamp = _ball_mask(raw.shape, mid, sp, params.line_clamp_factor * 0.5 * line_len_mm)
+            line_ball = _ball_mask(raw.shape, mid, sp, 0.5 * line_len_mm)
             if liv is not None:
                 line_ball &= liv
         elif init_ball_mm is not None:
