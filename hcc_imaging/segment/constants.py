@@ -38,7 +38,7 @@ __all__ = [
     "LESION_LINE_CLAMP_FACTOR",
     "LESION_HETEROGENEOUS_MIN_FRACTION",
     "LESION_LINE_PROFILE_INNER_FRACTION",
-    "LESION_RING_SPREAD_K",
+    "LESION_LINE_MIN_COVERAGE",
     "LESION_EDGE_BAND_MM",
     "LESION_SHELL_NONPARENCHYMA_FRACTION",
     "LESION_EXPANSION_ROUNDS",
@@ -110,7 +110,11 @@ __all__ = [
 #: objective the median update minimises; 1.7 assigned by squared L2 and did not converge in
 #: its 10 passes), stopped early when the assignment repeats; step 9b, a dense lipiodol
 #: deposit touching the mask is included with its partial-volume margin.
-ALGORITHM_VERSION: Final[str] = "1.8"
+#: 1.9: step 9's rim test on raw values, the shell's mean and its octants (noise-proof); step
+#: 7 on another phase grows the region of interest as the click's phase does; the near bound
+#: moves to the parenchyma when it lies one smoothed sigma (not three) from the ring's and the
+#: lesion's values, with no ring-spread gate (LESION_RING_SPREAD_K removed).
+ALGORITHM_VERSION: Final[str] = "1.9"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
@@ -185,8 +189,9 @@ LESION_MULTIPHASE_MIN_CLASS_FRACTION: Final[float] = 0.1
 
 #: A one-sided mask "holds two tissues" when its smoothed values' interquartile range on another
 #: phase exceeds this many times that of smoothed noise (and its spread on its own phase); the mask is
-#: then redone jointly on all phases (1.5).  The same factor as LESION_RING_SPREAD_K (2: a
-#: 50/50 mix of two tissues 2.7 smoothed sigmas apart doubles the IQR).  Not tuned.
+#: then redone jointly on all phases (1.5).  2: a 50/50 mix of two tissues 2.7 smoothed sigmas
+#: apart doubles the IQR (1.4-1.8 used the same factor for the ring around the region in
+#: segment/_grow.py ``_near_tissue``).  Not tuned.
 LESION_MIXED_SPREAD_K: Final[float] = 2.0
 
 #: The click's ball for the combination is chosen among this many radii, from
@@ -249,15 +254,6 @@ LESION_STATS_SAMPLING_MM: Final[float] = 1.5
 #: 0.15: a viable rim or nodule of a few mm in a 2-4 cm lesion is 15-50 % of its volume.
 LESION_HETEROGENEOUS_MIN_FRACTION: Final[float] = 0.15
 
-#: The ring around the region is "one tissue" when its interquartile range is at most this
-#: multiple of smoothed noise's (1.349 sigma_smoothed); above it, the parenchyma value (mode of
-#: the wider shell) is checked and, when it lies between the ring's value and the lesion's, the
-#: window's near bound is the midpoint against it (1.4, segment/_grow.py ``_near_tissue``; from round 2,
-#: when the ring surrounds the grown region).  Measured: perf phantoms (30 / 50 mm, vessel and
-#: fat nearby) 1.26-1.68; a ring of necrosis and parenchyma (the nodule at the border of the
-#: fu2 L2 phantom lesion) 2.7.  2 is only a trigger for the costlier shell histogram, not a
-#: decision: the decision is where the parenchyma value lies.
-LESION_RING_SPREAD_K: Final[float] = 2.0
 
 #: The same heterogeneity test is also run on the drawn line itself (1.4): the smoothed values
 #: along its central part, this fraction of its length (the endpoints are the lesion's edges, and
@@ -265,6 +261,17 @@ LESION_RING_SPREAD_K: Final[float] = 2.0
 #: holds parenchyma as well, which dilutes a compact part: the post-TACE phantom lesion's 7 mm
 #: lipiodol deposit is ~10 % of the ball but ~40 % of the line (docs/validation.md section 2.2).
 LESION_LINE_PROFILE_INNER_FRACTION: Final[float] = 0.8
+
+#: A line is drawn edge to edge across the lesion, so the lesion covers its central part
+#: (LESION_LINE_PROFILE_INNER_FRACTION of its length).  When the mask on the phase chosen by
+#: conspicuity covers less than this share of it, a part of the lesion on the line was left out
+#: (the phantom's fu2 L2: its viable nodule, 85 HU against the liver's 110 on portal venous,
+#: falls outside that phase's one-sided window where it reaches the border; the mask covers
+#: 0.45-0.55 of the line), and the other phases are tried in order of conspicuity: the first whose
+#: mask covers at least this share is used (segment/lesion.py).  Three quarters: a missed part
+#: at least a fifth of the line's length (0.25 x 0.8); on the study phantom (seeds 0-5, L1-L4 and
+#: L9 lines) every other chosen-phase mask covers 0.91-1.00 of the line.
+LESION_LINE_MIN_COVERAGE: Final[float] = 0.75
 
 
 #: Heterogeneous-lesion test after a click: the ring (LESION_RING_INNER_MM - LESION_RING_OUTER_MM)
@@ -347,13 +354,18 @@ LESION_RADIAL_EDGE_AVERAGE_MM: Final[float] = 1.0
 # ---- thin enhancing rim around a hypodense lesion (lesion.py step 9) -------------------------
 #: After a click on a hypodense zone (ablation / TACE necrosis), the shell just outside the mask,
 #: max(REACTIVE_RIM_MAX_THICKNESS_MM, one voxel) thick, is tested for a thin enhancing rim on
-#: every phase sharing the grid: its median must exceed the surroundings (median of the 2-6 mm
-#: ring) by LESION_MIN_CONTRAST_K_SIGMA standard errors, AND at least this fraction of the shell
-#: must be brighter than the surroundings by one smoothed-noise sigma.  Plain parenchyma: 16 %;
-#: a shell of partial-volume lesion voxels: fewer; a vessel along one side adds ~0.1-0.2.  On the
-#: study phantom the 1.5 mm rim of L4 / fu1 L1 (2.3 mm voxels, half of the shell partial
-#: volume) gives 0.49-0.6 on the arterial phase, so 0.4 (docs/validation.md section 2.2).
-LESION_RIM_MIN_FRACTION: Final[float] = 0.4
+#: every phase sharing the grid, on raw values: the shell's mean must exceed the surroundings
+#: (median of the 2-6 mm ring) by LESION_MIN_CONTRAST_K_SIGMA standard errors, AND the shell's
+#: mean must exceed it in at least this fraction of the shell's octants around the mask's
+#: centroid (those holding LESION_RIM_OCTANT_MIN_VOXELS or more): a rim is brighter all round,
+#: a vessel or viable nodule along one side only where it lies.  Study phantom seeds 0-1
+#: (algorithm 1.9, docs/validation.md section 2.2): the 1.5 mm rims of L4 / fu1-fu2 L1 give 7-8
+#: of 8 octants at 5, 15 and 25 HU noise; the shells that must not pass (L2's viable nodule
+#: touching its necrosis, fu2) 4-5 of 8, the perf.md phantom's hypodense lesions (vessel or
+#: liver edge touching, 12 mm) 0-2; 6 of 8 lies between.
+LESION_RIM_MIN_OCTANT_FRACTION: Final[float] = 0.75
+#: An octant of the shell with fewer voxels is not counted (its mean is noise).
+LESION_RIM_OCTANT_MIN_VOXELS: Final[int] = 3
 #: Fewest shell / ring voxels for that test (a median of fewer is noise).
 LESION_RIM_MIN_VOXELS: Final[int] = 20
 #: EM iterations of the rim layer's two-class mixture (parenchyma fixed, lesion border estimated;
@@ -364,7 +376,7 @@ __all__ += [
     "LESION_RADIAL_POLAR_STEPS", "LESION_RADIAL_STEP_MM", "LESION_RADIAL_SMOOTHING_MM",
     "LESION_RADIAL_PARENCHYMA_K_SIGMA", "LESION_RADIAL_RUN_MM", "LESION_RADIAL_MEDIAN_DEG",
     "LESION_RADIAL_MAX_OPEN_FRACTION", "LESION_RADIAL_MAX_REACH_MM", "LESION_RADIAL_EDGE_MM",
-    "LESION_RADIAL_EDGE_AVERAGE_MM", "LESION_RIM_MIN_FRACTION",
+    "LESION_RADIAL_EDGE_AVERAGE_MM", "LESION_RIM_MIN_OCTANT_FRACTION", "LESION_RIM_OCTANT_MIN_VOXELS",
     "LESION_RIM_MIN_VOXELS", "LESION_RIM_EM_ITERATIONS",
 ]
 

@@ -29,10 +29,10 @@ Method (:func:`segment_lesion`)
 6. Steps 3-5 are repeated ``iterations`` times with the lesion value re-estimated as the
    median of the ``edge_band_mm`` band inside the mask (the whole mask's median when that band
    is within the contrast minimum of the surroundings: an ill-defined, infiltrative border; a
-   note says so) and the ring taken around the mask.  From round 2 on, when the ring is not one tissue (its
-   interquartile range above ``LESION_RING_SPREAD_K`` noise IQRs) and the parenchyma value
+   note says so) and the ring taken around the mask.  From round 2 on, when the parenchyma value
    (histogram mode of the wider shell, as in step 7) lies between the ring's value and the
-   lesion's, the window's near bound is the midpoint against the parenchyma: a viable nodule at
+   lesion's, more than one smoothed-noise sigma from each (1.9; 1.4-1.8: three, after a
+   ring-spread gate), the window's near bound is the midpoint against the parenchyma: a viable nodule at
    the border of a necrotic lesion has a ring of necrosis, and the midpoint against necrosis
    lets the region leak into the liver (1.4).
 7. **Heterogeneous lesions** (click only; ``heterogeneous_expansion``): the parenchyma value is
@@ -47,7 +47,8 @@ Method (:func:`segment_lesion`)
    border band differs most from parenchyma; when the growth is not accepted on the click's
    phase, it is tried on the other phases of the grid and the accepted one with the highest
    border contrast is kept (1.4: at high noise the rest of the lesion may be too faint on the
-   click's phase, e.g. necrosis on arterial).
+   click's phase, e.g. necrosis on arterial); a growth there that reaches the region of
+   interest's border is redone in larger ones, as on the click's phase (1.9).
 8. **Shape model for heterogeneous lesions in textured parenchyma** (``radial_refinement``): when
    the step-7 test fired but its growth was rejected, the border is found along rays from the
    click (first run of parenchyma-like samples, parenchyma = histogram peak and its width) and
@@ -58,18 +59,25 @@ Method (:func:`segment_lesion`)
    parenchyma.
 9. **Thin enhancing rim** (``enhancing_rim``; click or line on a hypodense zone, steps 7-8 not
    used): the shell within max(``REACTIVE_RIM_MAX_THICKNESS_MM``, one voxel) outside the mask is
-   compared with the 2-6 mm ring on every phase sharing the grid; when it is brighter by
-   ``min_contrast_k_sigma`` standard errors and over most of the shell
-   (``LESION_RIM_MIN_FRACTION``), a rim is present (an ablation zone / post-TACE necrosis with its
+   compared with the 2-6 mm ring on every phase sharing the grid, on raw values; when its mean
+   is brighter by ``min_contrast_k_sigma`` standard errors and brighter in most of its octants
+   around the mask's centroid (``LESION_RIM_MIN_OCTANT_FRACTION``; 1.9, noise-proof: 1.8 counted
+   smoothed voxels above one noise sigma, which a rim fails at 25 HU), a rim is present (an ablation zone / post-TACE necrosis with its
    reactive rim; the viable sub-mask still treats the rim as reactive).  The rim layer (that
    shell plus the face-neighbour voxel layer) is then classified voxel by voxel on the **raw**
-   values of every phase: a two-class Gaussian mixture, parenchyma (the ring's medians, fixed)
+   values of every phase: a two-class Gaussian mixture, parenchyma (the medians of the ring's
+   voxels outside the layer, fixed: the ring's inner part holds the layer's rim partial volume)
    against lesion border (estimated by EM), posterior >= 1/2 joins the mask (algorithm 1.3;
    1.2 thresholded the smoothed rim phase alone, which misses rim + necrosis partial-volume
    voxels).
 
 With several phases, the phase where the lesion is most conspicuous is used: the largest
-|lesion - surroundings| / noise sigma (first-round estimate) unless ``phase=`` is given.
+|lesion - surroundings| / noise sigma (first-round estimate) unless ``phase=`` is given.  With a
+line, when that phase's step-6 mask covers less than ``LESION_LINE_MIN_COVERAGE`` of the drawn
+line's central part (the line is drawn edge to edge, so a part of the lesion on it was left out,
+e.g. a nodule outside that phase's one-sided window), the next phase by conspicuity whose mask
+covers it is used instead (a note says so); and a step-10 (b) joint mask that leaves the line
+uncovered does not replace a single-phase mask that covers it.
 
 10. **Phases used jointly** (1.5; phase chosen automatically, two or more phases on one grid).
     Two joint methods: (i) nearest-mean classification in the phases' joint space (each phase in
@@ -133,7 +141,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..volume import LabelVolume, Phase, Volume
 from . import constants as C
-from ._grow import _SmoothCache
+from ._grow import _line_coverage, _SmoothCache
 from ._multiphase import _joint_fallback, _mixed_on_other_phase
 from ._refine import _add_enhancing_rim, _grow_on_other_phase, _lipiodol_deposits, _regrow_on_best_phase, _segment_on
 from ._vessel import thrombus_in_lumen
@@ -523,8 +531,33 @@ def segment_lesion(
     line_vox = None if line is None else vol.lps_to_index(line)
     combined_weights: dict[str, float] | None = None
     multiphase: list[str] | None = None
+    line_phase_note: str | None = None
     try:
         rr = _segment_on(vol, seed_vox, p, liv, line_vox, roi_mm, cache=cache)
+        if line_vox is not None and auto_phase and len(phases) > 1:
+            # a line is drawn across the lesion: a mask that leaves out much of it has missed a part
+            # (a part that the chosen phase's one-sided window excludes); try the other phases
+            cov = _line_coverage(rr.mask, rr.lo, line_vox, vol.spacing)
+            if cov < C.LESION_LINE_MIN_COVERAGE:
+                for ph in sorted((k for k in phases if k != phase and conspicuity.get(str(k), 0.0) > 0),
+                                 key=lambda k: -conspicuity[str(k)]):
+                    v2 = phases[ph]
+                    seed2, liv2, line2 = seed_on(v2), _liver_on(liver, v2), v2.lps_to_index(line)
+                    if liv2 is not None and not liv2[seed2]:
+                        continue
+                    try:
+                        rr2 = _segment_on(v2, seed2, p, liv2, line2, roi_mm, cache=cache)
+                    except LowContrastError:
+                        continue
+                    cov2 = _line_coverage(rr2.mask, rr2.lo, line2, v2.spacing)
+                    if cov2 >= C.LESION_LINE_MIN_COVERAGE:
+                        line_phase_note = (
+                            f"the mask on the most conspicuous phase ({phase}) covered {cov:.0%} of the drawn line's "
+                            f"central part; the {ph} phase's mask covers {cov2:.0%} of it and is used (a part of the "
+                            "lesion on the line was outside the first phase's window)."
+                        )
+                        phase, vol, seed_vox, liv, line_vox, rr = ph, v2, seed2, liv2, line2, rr2
+                        break
     except LowContrastError as err:
         # 1.5: faint on every single phase; try the phases jointly (same grid)
         fb = (_joint_fallback(phases, phase, seed_vox, p, liv, line_vox, roi_mm, linear=True, cache=cache)
@@ -545,6 +578,10 @@ def segment_lesion(
         # 1.5: a flagged leak, or a one-sided region holding two tissues that another phase separates
         if rr.touches or (rr.model.mode != "both" and _mixed_on_other_phase(rr, phases, phase, p, cache)):
             fb = _joint_fallback(phases, phase, seed_vox, p, liv, line_vox, roi_mm, linear=False, cache=cache)
+            if (fb is not None and line_vox is not None
+                    and _line_coverage(fb[0].mask, fb[0].lo, line_vox, vol.spacing) < C.LESION_LINE_MIN_COVERAGE
+                    <= _line_coverage(rr.mask, rr.lo, line_vox, vol.spacing)):
+                fb = None  # the joint mask leaves out much of the drawn line that the single-phase mask covers
             if fb is not None:
                 rr, combined_weights, multiphase = fb
         elif rr.model.ill_defined:
@@ -621,6 +658,8 @@ def segment_lesion(
             f"{combined_weights}, contrast / noise^2 of each); lesion and surroundings values are the {phase} phase's "
             "medians of the mask and its ring (the window is not a threshold here); check the border."
         )
+    if line_phase_note is not None:
+        notes.append(line_phase_note)
     if growth_phase is not None:
         notes.append(
             f"heterogeneous lesion: the click's region ({phase}) was grown to the lesion border on the "

@@ -1,4 +1,4 @@
-"""Lesion segmentation 1.2-1.3: star-shaped (radial) refinement and the thin enhancing rim."""
+"""Lesion segmentation 1.2-1.3 (rim test 1.9): star-shaped (radial) refinement and the thin enhancing rim."""
 
 from __future__ import annotations
 
@@ -151,6 +151,63 @@ def test_thin_enhancing_rim_is_part_of_the_lesion_but_never_viable(seed: int, tp
     lab = LabelVolume.like(res.labels, (res.mask * rec["label"]).astype(np.uint8), labels={rec["label"]: lesion_id})
     v = viable_mask(lab, st.volumes["arterial"], liver=st.liver)
     assert not np.any(v.array)
+
+
+@pytest.mark.parametrize(("seed", "tp", "lesion_id"), [(0, "fu1", "L4"), (1, "fu2", "L1")])
+def test_thin_enhancing_rim_is_found_at_25_hu_noise(seed: int, tp: str, lesion_id: str) -> None:
+    """Algorithm 1.9: the rim test reads the shell's raw mean and its octants, whose power does not
+    fall with the noise as 1.8's count of smoothed voxels above one noise sigma did (at 25 HU a
+    1.5 mm rim gave 0.30-0.40 of them against the 0.4 required: the mask was the necrosis alone,
+    Dice 0.77-0.81).  1.9 measured 0.89-0.96 on the rim lesions of seeds 0-1 at 25 HU
+    (docs/validation.md section 2.2)."""
+    st = make_study(seed, timepoint=tp, noise_sd_hu=25.0)
+    rec = st.truth["lesions"][lesion_id]
+    assert rec["kind"] == "rim_only"
+    truth = st.lesions.array == rec["label"]
+    res = segment_lesion(st.volumes, liver=st.liver, seed_lps=rec["seed_lps"])
+    off = segment_lesion(st.volumes, liver=st.liver, seed_lps=rec["seed_lps"], params=LesionParams(enhancing_rim=False))
+    assert any("thin enhancing rim" in n for n in res.notes)
+    assert dice(off.labels.array, truth) < 0.85
+    assert dice(res.labels.array, truth) >= 0.88
+
+
+def test_rim_test_refuses_a_bright_shell_on_one_side_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """L2 at fu2 from a line (study phantom, seed 0): the viable nodule lies along one side of the
+    necrosis, so the shell's raw mean is well above the ring on the arterial phase (6 standard
+    errors), but only in 4 of its 8 octants: no rim.  With the octant test switched off the same
+    line would take a rim, so it is that test which refuses it."""
+    from hcc_imaging.segment import constants as C
+
+    st = _study(0, "fu2")
+    rec = st.truth["lesions"]["L2"]
+    truth = st.lesions.array == rec["label"]
+    # on portal venous (the phase conspicuity picks; since 1.9 a line it covers badly moves to the
+    # next phase, so the phase is given here to keep the one-sided mask this test is about)
+    where = {"line_lps": rec["ld_endpoints_lps"], "phase": "portal_venous"}
+    res = segment_lesion(st.volumes, liver=st.liver, **where)
+    assert not any("rim" in n for n in res.notes)
+    assert dice(res.labels.array, truth) >= 0.94
+    monkeypatch.setattr(C, "LESION_RIM_MIN_OCTANT_FRACTION", 0.0)
+    res0 = segment_lesion(st.volumes, liver=st.liver, **where)
+    assert any("thin enhancing rim" in n for n in res0.notes)
+
+
+@pytest.mark.parametrize("mode", ["click", "line"])
+def test_rim_layer_parenchyma_is_measured_outside_the_layer(mode: str) -> None:
+    """Seed 3 fu1 L4 (held-out seed of 1.3): the rim layer's parenchyma class was the 2-6 mm ring's
+    median, and that ring holds the layer's own face neighbours (2.3-3 mm), i.e. rim partial
+    volume: +4-5 HU on arterial (0.3 noise sigma) towards the rim, so 35 rim voxels were called
+    parenchyma (0.948 / 0.947).  With the ring's voxels outside the layer: 0.959 / 0.959
+    (docs/validation.md section 2.2)."""
+    st = _study(3, "fu1")
+    rec = st.truth["lesions"]["L4"]
+    truth = st.lesions.array == rec["label"]
+    where = {"seed_lps": rec["seed_lps"]} if mode == "click" else {"line_lps": rec["ld_endpoints_lps"]}
+    res = segment_lesion(st.volumes, liver=st.liver, **where)
+    assert any("thin enhancing rim" in n for n in res.notes)
+    m = res.labels.array != 0
+    assert dice(m, truth) >= 0.955
+    assert (truth & ~m).sum() <= 25  # misses (rim voxels), 35 / 36 before
 
 
 def test_no_rim_around_a_lesion_without_one() -> None:
