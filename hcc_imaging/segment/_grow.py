@@ -28,10 +28,12 @@ from ._morph import (
     binary_opening,
     component_at,
     component_at_in_box,
+    erode_faces,
     fill_holes,
     noise_sigma,
     pad_box,
     within_mm,
+    within_mm_runs,
 )
 from .errors import LowContrastError
 
@@ -83,6 +85,16 @@ def _seed_ball_values(raw: NDArray[Any], seed: Sequence[int], ball_el: NDArray[n
     region[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] = el
     return raw[region], region
 
+
+#: step 7's clamp (voxels within ``expansion_max_mm`` of the click's region) is computed as a
+#: dilation (:func:`._morph.within_mm`) on boxes of more than this many voxels when the dilation
+#: has at most ``_REACH_DILATION_MAX_RUNS`` column runs, else as a distance transform: the same
+#: voxels, the cheaper way.  The dilation costs ~0.06 ns per voxel and run, the transform
+#: 30-70 ns per voxel.  Measured (25 mm): study phantom (3 x 2.3 x 2.3 mm, 285 runs), 19 x 23 x
+#: 23 box: transform 0.4 ms, dilation 0.7 ms; 42 x 81 x 81: 8-20 ms and 4.5 ms; 1.5 x 0.68 x
+#: 0.68 mm (1,929 runs), 40 x 110 x 110: 21 ms and 80 ms
+_REACH_DILATION_MIN_VOXELS = 50_000
+_REACH_DILATION_MAX_RUNS = 500
 
 #: per-call cache (one :func:`segment_lesion` call): smoothed ROIs, (id(volume), box, sigma_vox) ->
 #: (raw, smooth, sigma_raw), and step 7's clamp, ("reach", id(region), ...) -> (region, reach, rim)
@@ -464,12 +476,19 @@ def _expand_heterogeneous(
         reach, rim_of_reach = hit[1], hit[2]
     else:
         reach = np.zeros_like(mask)
-        reach[box] = ndi.distance_transform_edt(~mask[box], sampling=spacing) <= params.expansion_max_mm
+        sub = mask[box]
+        if (sub.size > _REACH_DILATION_MIN_VOXELS
+                and within_mm_runs(spacing, params.expansion_max_mm) <= _REACH_DILATION_MAX_RUNS):
+            # the same voxels as the distance transform below (within_mm), cheaper on a large
+            # box of a coarse grid
+            reach[box] = within_mm(sub, spacing, params.expansion_max_mm)
+        else:
+            reach[box] = ndi.distance_transform_edt(~sub, sampling=spacing) <= params.expansion_max_mm
         # the reach's outer voxel layer; reach is empty outside ``box``, so the erosion runs on ``box``
         # padded by one voxel (where the ROI's own border, border_value=1, is met at the same places)
         box1 = pad_box(bb0[0], bb0[1], r_vox + 1, mask.shape)
         rim_of_reach = np.zeros_like(mask)
-        rim_of_reach[box1] = reach[box1] & ~ndi.binary_erosion(reach[box1], iterations=1, border_value=1)
+        rim_of_reach[box1] = reach[box1] & ~erode_faces(reach[box1])
         if cache is not None:
             cache[key] = (mask, reach, rim_of_reach)
     # every candidate lies in ``reach``: the growth (labelling, opening) runs on ``box`` when the
@@ -586,8 +605,20 @@ def _inner_half(line_ball: NDArray[np.bool_]) -> NDArray[np.bool_]:
     """The inner half (by radius) of a ball mask: voxels at least as deep as half its radius."""
     from scipy import ndimage as ndi
 
-    d = ndi.distance_transform_edt(line_ball)
-    return np.asarray(d >= 0.5 * d.max()) if d.max() > 0 else line_ball
+    bb = bbox(line_ball)
+    if bb is None:
+        return line_ball
+    # the transform on the ball's box padded by one voxel: its outer layer is background, and a
+    # background voxel beyond it is never nearer than that layer (same distances as on the ROI;
+    # 0 outside the box)
+    sl = pad_box(bb[0], bb[1], (1, 1, 1), line_ball.shape)
+    d = ndi.distance_transform_edt(line_ball[sl])
+    dmax = d.max()
+    if dmax <= 0:
+        return line_ball
+    out = np.zeros_like(line_ball, dtype=bool)
+    out[sl] = d >= 0.5 * dmax
+    return out
 
 
 def _touches_faces(mask: NDArray[np.bool_]) -> bool:
@@ -605,7 +636,25 @@ def _touches_border(mask: NDArray[np.bool_], lo: NDArray[np.int64], hi: NDArray[
 
 
 def _ball_mask(shape: Sequence[int], centre: ArrayLike, spacing: ArrayLike, radius_mm: float) -> NDArray[np.bool_]:
-    """Voxels of a box of ``shape`` within ``radius_mm`` of ``centre`` (voxel coordinates)."""
-    grids = np.ogrid[tuple(slice(0, int(n)) for n in shape)]
-    d2 = sum(((g - m) * spv) ** 2 for g, m, spv in zip(grids, np.asarray(centre, float), np.asarray(spacing, float), strict=True))
-    return np.asarray(d2 <= radius_mm**2)
+    """Voxels of a box of ``shape`` within ``radius_mm`` of ``centre`` (voxel coordinates).
+
+    Evaluated on the ball's bounding box padded by two voxels (a voxel beyond it is more than a
+    voxel farther than the radius on one axis): the same voxels as on the whole box, whose
+    distances were most of a click-ball choice's cost on a 44 x 89 x 89 box."""
+    c = np.asarray(centre, float)
+    sp = np.asarray(spacing, float)
+    n = np.asarray([int(v) for v in shape])
+    if np.isfinite(radius_mm) and np.all(np.isfinite(c)) and np.all(sp > 0):
+        half = abs(float(radius_mm)) / sp + 2.0
+        lo = np.clip(np.floor(c - half), 0, n).astype(int)
+        hi = np.clip(np.ceil(c + half) + 1, 0, n).astype(int)
+    else:
+        lo, hi = np.zeros(3, int), n
+    out = np.zeros(tuple(int(v) for v in n), bool)
+    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    if np.any(hi <= lo):
+        return out
+    grids = np.ogrid[box]
+    d2 = sum(((g - m) * spv) ** 2 for g, m, spv in zip(grids, c, sp, strict=True))
+    out[box] = d2 <= radius_mm**2
+    return out

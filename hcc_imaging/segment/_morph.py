@@ -19,9 +19,12 @@ __all__ = [
     "component_at_in_box",
     "fill_holes",
     "binary_opening",
+    "erode_faces",
     "within_mm",
+    "within_mm_runs",
     "robust_sigma",
     "noise_sigma",
+    "median",
 ]
 
 
@@ -49,16 +52,7 @@ def noise_sigma(raw: NDArray[np.floating], smooth: NDArray[np.floating], sigma_v
     sigma * sqrt(1 - 2 g0 + sum g**2), g0 = the kernel's centre weight.  The residual's robust SD
     (1.4826 MAD, insensitive to the few edge voxels) divided by that factor estimates sigma.
     """
-    g0 = 1.0
-    for s in sigma_vox:
-        if s <= 0:
-            continue
-        r = int(truncate * s + 0.5)
-        x = np.arange(-r, r + 1, dtype=float)
-        k = np.exp(-0.5 * (x / s) ** 2)
-        k /= k.sum()
-        g0 *= float(k[r])
-    nf = gaussian_noise_factor(sigma_vox, truncate)
+    g0, nf = _kernel_weights(tuple(float(s) for s in sigma_vox), float(truncate))
     factor = float(np.sqrt(max(1.0 - 2.0 * g0 + nf * nf, 1e-12)))
     step = max(1, raw.size // 50_000)
     resid = np.asarray(raw, np.float32).reshape(-1)[::step] - np.asarray(smooth, np.float32).reshape(-1)[::step]
@@ -75,6 +69,15 @@ def gaussian_noise_factor(sigma_vox: Sequence[float], truncate: float = 4.0) -> 
 
     Exact for the discrete kernel: sqrt(prod over axes of sum(k_a**2)).
     """
+    return _kernel_weights(tuple(float(s) for s in sigma_vox), float(truncate))[1]
+
+
+@functools.lru_cache(maxsize=64)
+def _kernel_weights(sigma_vox: tuple[float, ...], truncate: float) -> tuple[float, float]:
+    """(centre weight, noise factor) of scipy's separable Gaussian kernel of ``sigma_vox``: the
+    product over axes of k_a[centre], and sqrt of the product of sum(k_a**2).  Cached: the same
+    few sigmas recur in every smoothed box of a click (~300 calls per faint-lesion click)."""
+    g0 = 1.0
     f = 1.0
     for s in sigma_vox:
         if s <= 0:
@@ -83,8 +86,9 @@ def gaussian_noise_factor(sigma_vox: Sequence[float], truncate: float = 4.0) -> 
         x = np.arange(-r, r + 1, dtype=float)
         k = np.exp(-0.5 * (x / s) ** 2)
         k /= k.sum()
+        g0 *= float(k[r])
         f *= float((k**2).sum())
-    return float(np.sqrt(f))
+    return g0, float(np.sqrt(f))
 
 
 def bbox(mask: NDArray[np.bool_]) -> tuple[NDArray[np.int64], NDArray[np.int64]] | None:
@@ -257,6 +261,18 @@ def _dilate(mask: NDArray[np.bool_], offs: NDArray[np.int64]) -> NDArray[np.bool
     return out
 
 
+def erode_faces(m: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """``ndi.binary_erosion(m, iterations=1, border_value=1)`` with its default (face-neighbour)
+    structure: a voxel stays when it and its 6 face neighbours are on, outside the array counting
+    as on; as ANDs of shifted views (~4x less CPU on a 42 x 81 x 81 box)."""
+    p = np.pad(m, 1, constant_values=True)
+    z, y, x = m.shape
+    out = m.copy()
+    for dz, dy, dx in ((0, 1, 1), (2, 1, 1), (1, 0, 1), (1, 2, 1), (1, 1, 0), (1, 1, 2)):
+        out &= p[dz:dz + z, dy:dy + y, dx:dx + x]
+    return out
+
+
 def binary_opening(mask: NDArray[np.bool_], el: NDArray[np.bool_]) -> NDArray[np.bool_]:
     """``scipy.ndimage.binary_opening(mask, structure=el)`` for a 3-D, point-symmetric ``el`` of odd
     shape (a :func:`ball`): the same voxels, as ANDs / ORs of shifted views (outside = False,
@@ -293,6 +309,12 @@ def _runs_within(spacing: tuple[float, float, float], reach_mm: float) -> tuple[
     return (int(r[0]), int(r[1])), tuple(rows)
 
 
+def within_mm_runs(spacing: Sequence[float], reach_mm: float) -> int:
+    """How many column runs :func:`within_mm` ORs for this grid and reach (its cost is about
+    the box's voxels times this)."""
+    return len(_runs_within(tuple(float(v) for v in spacing), float(reach_mm))[1])  # type: ignore[arg-type]
+
+
 def within_mm(mask: NDArray[np.bool_], spacing: Sequence[float], reach_mm: float) -> NDArray[np.bool_]:
     """Voxels within ``reach_mm`` of ``mask`` (3-D): ``distance_transform_edt(~mask, sampling=spacing)
     <= reach_mm`` (outside the array: not ``mask``), as a dilation by every voxel offset whose
@@ -324,9 +346,46 @@ def within_mm(mask: NDArray[np.bool_], spacing: Sequence[float], reach_mm: float
     return out
 
 
+#: histogram bins of :func:`median`'s selection (the middle bin holds ~1 % of a noise residual)
+_MEDIAN_BINS = 1024
+
+
+def median(values: NDArray[np.floating]) -> np.floating:
+    """``np.median`` of a 1-D float array (the same value, bit for bit), by a selection in one bin
+    of a histogram instead of partitions of the whole array (~2x less CPU on the 25,000-100,000
+    residuals of :func:`noise_sigma`, which took half of each smoothed box's cost).
+
+    The bin index ``int((v - min) * scale)`` never decreases as ``v`` grows (each float step is
+    monotone), so the whole sorted order is the bins' in turn: the middle order statistics are
+    found at their ranks within the values of the bins where the cumulative count passes them,
+    and averaged by ``np.mean`` as ``np.median`` does.  A NaN, an infinite range, a constant or
+    short array, and a middle value of zero (whose sign ``np.median``'s own partition might pick
+    differently) are left to ``np.median``.
+    """
+    v = np.asarray(values).reshape(-1)
+    n = v.size
+    if n < 64 or v.dtype.kind != "f":
+        return np.median(v)  # type: ignore[return-value]
+    lo, hi = v.min(), v.max()  # a NaN propagates into the span
+    span = float(hi) - float(lo)
+    if not (span > 0 and np.isfinite(span)):
+        return np.median(v)  # type: ignore[return-value]
+    k = (n - 1) // 2
+    ranks = [k] if n % 2 else [k, k + 1]
+    b = ((v - lo) * v.dtype.type((_MEDIAN_BINS - 1) / span)).astype(np.intp)
+    cum = np.cumsum(np.bincount(b))
+    first, last = (int(np.searchsorted(cum, r + 1)) for r in (ranks[0], ranks[-1]))
+    below = int(cum[first - 1]) if first else 0
+    part = np.partition(v[(b >= first) & (b <= last)], [r - below for r in ranks])
+    mid = np.array([part[r - below] for r in ranks], v.dtype)
+    if (mid == 0).any():
+        return np.median(v)  # type: ignore[return-value]
+    return np.mean(mid, axis=0)  # type: ignore[no-any-return]
+
+
 def robust_sigma(values: NDArray[np.floating]) -> float:
     """1.4826 x median absolute deviation (sigma of a normal sample, robust to outliers)."""
     if values.size == 0:
         return 0.0
-    med = float(np.median(values))
-    return 1.4826 * float(np.median(np.abs(values - med)))
+    med = float(median(values))
+    return 1.4826 * float(median(np.abs(values - med)))

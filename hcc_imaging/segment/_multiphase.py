@@ -22,8 +22,18 @@ from numpy.typing import NDArray
 from ..volume import Phase, Volume
 from . import constants as C
 from ._grow import _ball_mask, _Model, _ring, _RoiResult, _smoothed, _SmoothCache, _touches_border
-from ._morph import ball, component_at, fill_holes, gaussian_noise_factor, gaussian_sigma_vox
-from ._refine import _segment_on
+from ._morph import (
+    ball,
+    bbox,
+    binary_opening,
+    component_at,
+    component_at_in_box,
+    fill_holes,
+    gaussian_noise_factor,
+    gaussian_sigma_vox,
+    pad_box,
+)
+from ._refine import _roi_half_sizes_mm, _segment_on
 from .errors import LowContrastError
 
 if TYPE_CHECKING:  # annotations only: lesion.py imports this module
@@ -69,10 +79,10 @@ def _best_click_ball(
 ) -> Any:
     """The click's ball (1.5): among ``LESION_COMBINED_CLICK_SCALES`` radii, the one whose
     ball-vs-ring contrast, summed over the phases in noise units, is largest (a ball far inside a
-    large lesion has its ring inside it too).  The ball (and, with ``radius``, its radius in mm),
-    or None."""
+    large lesion has its ring inside it too).  The ball (and, with ``radius``, its radius in mm and
+    its :func:`_phase_contrasts`), or None."""
     best_score = -1.0
-    init_mm = region = None
+    init_mm = region = best_est = None
     for k in range(C.LESION_COMBINED_CLICK_SCALES):
         r_mm = max(params.seed_radius_mm, C.LESION_COMBINED_CLICK_BALL_MM) * C.LESION_COMBINED_CLICK_SCALE_STEP**k
         cand = _ball_mask(box_shape, local, sp, r_mm)
@@ -83,24 +93,26 @@ def _best_click_ball(
             continue
         score = float(np.sqrt(np.sum((est[0] / est[1]) ** 2)))
         if score > best_score:
-            best_score, init_mm, region = score, r_mm, cand
+            best_score, init_mm, region, best_est = score, r_mm, cand, est
     if region is None:
         return None
-    return (region, init_mm) if radius else region
+    return (region, init_mm, best_est) if radius else region
 
 
 def _combined_volume(
-    phases: Sequence[Volume], sl: tuple[slice, ...], c: NDArray[np.float64], s: NDArray[np.float64]
+    phases: Sequence[Volume], sl: tuple[slice, ...], c: NDArray[np.float64], s: NDArray[np.float64],
+    outside_read: bool = True,
 ) -> tuple[Volume, NDArray[np.float64]]:
     """The phases' matched-filter combination, sum_i w_i x_i with w_i ~ c_i / s_i^2 (Fisher's
     linear discriminant for independent noise per phase), scaled so that its noise sigma is the
     phases' mean sigma; computed in the box ``sl`` (the largest region of interest) only, the rest
-    is the box's median and never read (1.5)."""
+    is the box's median (1.5), or 0 when the caller knows it is never read (``outside_read``
+    False; the median of the box was a tenth of a faint lesion's line)."""
     w = c / s**2
     norm = float(np.sqrt(np.sum((w * s) ** 2)))
     w = w * (float(np.mean(s)) / max(norm, 1e-12))
     box = sum(wi * np.asarray(v.array[sl], np.float32) for wi, v in zip(w, phases, strict=True))
-    full = np.full(phases[0].shape, float(np.median(box)), np.float32)
+    full = np.full(phases[0].shape, float(np.median(box)) if outside_read else 0.0, np.float32)
     full[sl] = box
     v0 = phases[0]
     vol = Volume(array=full, geometry=v0.geometry, modality=v0.modality, phase=v0.phase,
@@ -117,6 +129,7 @@ def _segment_combined(
     line_idx: NDArray[np.float64] | None,
     fixed_half_mm: float | None,
     smoothing_mm: float | None = None,
+    cache: _SmoothCache | None = None,
 ) -> tuple[_RoiResult, dict[str, float]] | None:
     """Segment on the matched-filter combination of the phases sharing ``phase``'s grid (1.5).
 
@@ -128,7 +141,8 @@ def _segment_combined(
     the ring around it, then, after one segmentation of the combination, between the mask and the
     ring around the mask (``LESION_COMBINED_PASSES`` passes).  Steps 3-6 then run on the
     combination unchanged; steps 7-9 (heterogeneous lesions, rim) are not used.  None when the
-    grid has a single phase, or no pass yields a mask.
+    grid has a single phase, or no pass yields a mask.  ``cache``: smoothed boxes of these phases
+    (:func:`._grow._smoothed`; the combination's own volumes are never put in it).
     """
     vol = phases[phase]
     same = [v for v in phases.values() if v.geometry.equals(vol.geometry)]
@@ -142,11 +156,13 @@ def _segment_combined(
     lo = np.maximum(s - r, 0)
     hi = np.minimum(s + r + 1, np.asarray(vol.shape))
     sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
-    cache: _SmoothCache = {}
+    if cache is None:
+        cache = {}
     liv = liver[sl] if liver is not None else None
     local = s - lo
     box_shape = tuple(int(b - a) for a, b in zip(lo, hi, strict=True))
     init_mm = None
+    est: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None  # pass 1's, when already known
     if line_idx is not None:
         mid = 0.5 * (line_idx[0] + line_idx[1]) - lo
         half_len = 0.5 * float(np.linalg.norm((line_idx[1] - line_idx[0]) * sp))
@@ -155,19 +171,24 @@ def _segment_combined(
         ball_mm = _best_click_ball(same, box_shape, local, sp, sl, params, liv, cache, radius=True)
         if ball_mm is None:
             return None
-        region, init_mm = ball_mm
+        region, init_mm, est = ball_mm
     if liv is not None:
         region &= liv
     from .lesion import LesionParams  # at call time: lesion.py imports this module
     p = LesionParams(**{**asdict(params), "heterogeneous_expansion": False, "radial_refinement": False,
                         "enhancing_rim": False,
                         "smoothing_sigma_mm": params.smoothing_sigma_mm if smoothing_mm is None else smoothing_mm})
+    # _segment_on reads the combination only in its regions of interest (steps 7-9 are off): inside
+    # ``sl`` when their largest half-size is at most ``pad`` (same centre, same clipping)
+    line_len_mm = None if line_idx is None else float(np.linalg.norm((line_idx[1] - line_idx[0]) * sp))
+    outside_read = _roi_half_sizes_mm(p, line_len_mm, fixed_half_mm)[1] > pad
     best: tuple[_RoiResult, dict[str, float]] | None = None
     for _ in range(C.LESION_COMBINED_PASSES):
-        est = _phase_contrasts(same, region, sl, params, liv, cache)
         if est is None:
-            break
-        comb, w = _combined_volume(same, sl, *est)
+            est = _phase_contrasts(same, region, sl, params, liv, cache)
+            if est is None:
+                break
+        comb, w = _combined_volume(same, sl, *est, outside_read=outside_read)
         try:
             rr = _segment_on(comb, tuple(int(v) for v in s), p, liver, line_idx, fixed_half_mm, cache={},
                              init_ball_mm=init_mm)
@@ -177,7 +198,7 @@ def _segment_combined(
         j = int(np.argmax(np.abs(w)))
         rsl = rr.box
         raw_j, smooth_j, _ = _smoothed(same[j], rsl, gaussian_sigma_vox(params.smoothing_sigma_mm, tuple(sp),
-                                                                       params.smoothing_min_vox), None)
+                                                                       params.smoothing_min_vox), cache)
         ring_j = _ring(rr.mask, tuple(sp), params.ring_inner_mm, params.ring_outer_mm)
         lv = float(np.median(raw_j[rr.mask]))
         sv = float(np.median(smooth_j[ring_j])) if ring_j.any() else lv
@@ -190,7 +211,40 @@ def _segment_combined(
         region = np.zeros(box_shape, bool)
         rs = tuple(slice(int(a - l0), int(a - l0) + n) for a, l0, n in zip(rr.lo, lo, rr.mask.shape, strict=True))
         region[rs] = rr.mask
+        est = None  # the next pass's contrasts are this mask's
     return best
+
+
+def _smallest(a: NDArray[np.float64], m: int) -> NDArray[np.intp]:
+    """Indices of the ``m`` smallest values of ``a``: the set ``np.argsort(a)[:m]`` holds (an
+    O(n) partition when the m-th smallest value is not tied with the next, else that argsort)."""
+    if m < a.size:
+        idx = np.argpartition(a, m - 1)
+        if a[idx[m - 1]] < a[idx[m:]].min():
+            return idx[:m]
+    return np.argsort(a)[:m]
+
+
+def _class_medians(
+    xs: NDArray[np.float64], order: NDArray[np.intp], lab: NDArray[np.intp], cs: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """``np.median(x[lab == c], axis=0)`` for every class c (a class without voxels keeps its
+    centre ``cs[c]``), read off each phase's sorted values ``xs`` (P, n; ``order``: the sorting
+    permutation per phase) instead of a partition per class and pass."""
+    n_ph, n = xs.shape
+    out = cs.copy()
+    in_order = lab.astype(np.uint8)[order]  # each phase's labels in its value order
+    for c in range(len(cs)):
+        # class c's sorted positions, phase by phase (each phase holds the same count of them)
+        pos = np.flatnonzero(in_order == c)
+        m = pos.size // n_ph
+        if m == 0:
+            continue
+        pos = pos.reshape(n_ph, m)
+        lower = xs.ravel()[pos[:, (m - 1) // 2]]
+        # np.median's value: the middle one, or the mean of the two middle ones
+        out[c] = lower if m % 2 else (lower + xs.ravel()[pos[:, m // 2]]) / 2
+    return out
 
 
 def _ring_classes(x: NDArray[np.float64], lesion: NDArray[np.float64], min_d: float) -> list[NDArray[np.float64]]:
@@ -203,29 +257,41 @@ def _ring_classes(x: NDArray[np.float64], lesion: NDArray[np.float64], min_d: fl
     if n == 0:
         return []
     k = C.LESION_MULTIPHASE_RING_CLASSES
-    xc = x - np.median(x, axis=0)
+    # each phase's values sorted once (phase-major): the class medians below read them off, and
+    # np.median(x, axis=0) is their middle
+    xt = np.ascontiguousarray(x.T)
+    order = np.argsort(xt, axis=1)
+    xs = np.take_along_axis(xt, order, axis=1)
+    xc = x - (xs[:, (n - 1) // 2] if n % 2 else (xs[:, n // 2 - 1] + xs[:, n // 2]) / 2)
     # start: spread along the ring's first principal axis (noise extremes would be the farthest
     # points; the quantiles of the projection are tissues)
     _, _, vt = np.linalg.svd(xc[:: max(1, n // 2000)], full_matrices=False)
     proj = xc @ vt[0]
     qs = np.quantile(proj, np.linspace(0.5 / k, 1 - 0.5 / k, k))
-    cs = np.array([np.median(x[np.argsort(np.abs(proj - q))[: max(1, n // (4 * k))]], axis=0) for q in qs])
+    cs = np.array([np.median(x[_smallest(np.abs(proj - q), max(1, n // (4 * k)))], axis=0) for q in qs])
     # k-medians (1.8): each voxel to the class nearest in L1 distance (the sum over phases of
     # |x - c|, the objective the median update minimises; 1.7 used squared L2 with the median
     # update, an inconsistent pair that was still moving after its 10 passes: ~50 of 9,000 labels
     # changed at the 10th), at most 10 passes, stopped when the assignment repeats (the medians
-    # would repeat too).  Distances summed phase by phase, medians on a phase-major copy.
-    xt = np.ascontiguousarray(x.T)
+    # would repeat too).  Distances summed phase by phase into one row per class; the class
+    # medians are read off each phase's values sorted once (:func:`_class_medians`).
+    d1 = np.empty((len(cs), n))  # class x voxel
+    tmp = np.empty((len(cs), n))
     lab_prev = None
     for _ in range(10):
-        d1 = np.abs(xt[0][:, None] - cs[None, :, 0])
+        np.abs(np.subtract(xt[0], cs[:, :1], out=d1), out=d1)
         for ph in range(1, xt.shape[0]):
-            d1 += np.abs(xt[ph][:, None] - cs[None, :, ph])
-        lab = np.argmin(d1, axis=1)
+            d1 += np.abs(np.subtract(xt[ph], cs[:, ph:ph + 1], out=tmp), out=tmp)
+        # the nearest class; on a tie the first, as np.argmin
+        lab = np.zeros(n, np.intp)
+        nearest = d1[0].copy()
+        for c in range(1, len(cs)):
+            lab[d1[c] < nearest] = c
+            np.minimum(nearest, d1[c], out=nearest)
         if lab_prev is not None and np.array_equal(lab, lab_prev):
             break
         lab_prev = lab
-        cs = np.array([np.median(xt[:, lab == k], axis=1) if np.any(lab == k) else cs[k] for k in range(len(cs))])
+        cs = _class_medians(xs, order, lab, cs)
     # classes closer than min_d are one tissue split by noise: merge them (nearest pair first)
     while len(cs) > 1:
         d = np.linalg.norm(cs[:, None] - cs[None], axis=-1) + np.eye(len(cs)) * 1e9
@@ -244,6 +310,20 @@ def _ring_classes(x: NDArray[np.float64], lesion: NDArray[np.float64], min_d: fl
     return out
 
 
+def _joint_distance(xp: NDArray[np.float32], centre: NDArray[np.float64]) -> NDArray[np.float32]:
+    """Euclidean distance (float32) of each voxel's phase vector to ``centre``; ``xp`` is phase-major
+    (P, z, y, x).  The squares are summed phase by phase, the order in which numpy sums the short
+    last axis of the voxel-major stack (``np.sqrt(((X - c) ** 2).sum(-1))``: the same values), with
+    no (z, y, x, P) temporaries."""
+    c = centre.astype(np.float32)
+    t = xp[0] - c[0]
+    d = t * t
+    for ph in range(1, xp.shape[0]):
+        np.subtract(xp[ph], c[ph], out=t)
+        d += t * t
+    return np.sqrt(d, out=d)
+
+
 def _segment_multiphase(
     phases: Mapping[Phase, Volume],
     phase: Phase,
@@ -252,6 +332,7 @@ def _segment_multiphase(
     liver: NDArray[np.bool_] | None,
     line_idx: NDArray[np.float64] | None,
     faint_classes: bool = False,
+    cache: _SmoothCache | None = None,
 ) -> tuple[_RoiResult, list[str]] | None:
     """Nearest-mean classification in the phases' joint space (1.5; when the lesion is faint on
     every single phase).
@@ -276,8 +357,9 @@ def _segment_multiphase(
     region (a faint lesion's ring gives no class 3 smoothed sigmas away, and a tissue a few mm off
     is too small a share of it), and a click's first region is the ball of the combination's scale
     selection (:func:`_best_click_ball`); the classification itself stays at the lesion smoothing.
+    ``cache``: smoothed boxes of these phases (:func:`._grow._smoothed`), shared within one
+    :func:`_joint_fallback`.
     """
-    from scipy import ndimage as ndi
 
     vol = phases[phase]
     same = [v for v in phases.values() if v.geometry.equals(vol.geometry)]
@@ -294,7 +376,8 @@ def _segment_multiphase(
     else:
         half = params.roi_half_size_mm
     open_el = ball(params.opening_radius_mm, tuple(sp)) if params.opening_radius_mm > 0 else None
-    cache: _SmoothCache = {}
+    if cache is None:
+        cache = {}
     while True:
         r = np.ceil(half / sp).astype(int)
         lo = np.maximum(s - r, 0)
@@ -305,14 +388,15 @@ def _segment_multiphase(
         for v in same:
             _, smooth, sigma_raw = _smoothed(v, sl, sig_vox, cache)
             stack.append(smooth / max(sigma_raw * nf, 1e-6))
-        X = np.stack(stack, axis=-1).astype(np.float32)  # (z, y, x, P), smoothed sigmas
+        X = np.stack(stack).astype(np.float32, copy=False)  # (P, z, y, x), smoothed sigmas
         faint: list[NDArray[np.float32]] = []  # (X at the faint-lesion smoothing, its scale to X's units)
 
         def classes_of(
-            region: NDArray[np.bool_], ring: NDArray[np.bool_], lesion: NDArray[np.float64]
+            region: NDArray[np.bool_], ring: NDArray[np.bool_] | None, lesion: NDArray[np.float64]
         ) -> list[NDArray[np.float64]]:
             if not faint_classes:
-                return _ring_classes(X[ring].astype(np.float64), lesion, k_min)
+                assert ring is not None
+                return _ring_classes(X[:, ring].T.astype(np.float64), lesion, k_min)
             # 1.7, a faint lesion (a node 0-20 HU from soft tissue, ~4 smoothed sigmas): a ring that
             # partly crosses it gives no class 3 sigmas away, and a tissue a few mm off (the liver
             # 3-7 mm from the fu2 node: 6 % of the ring) is no class of the ring.  The classes are
@@ -355,18 +439,22 @@ def _segment_multiphase(
             return None
         mask = region
         k_min = params.min_contrast_k_sigma
-        for _ in range(params.iterations + 1):
-            ring = _ring(region, tuple(sp), params.ring_inner_mm, params.ring_outer_mm)
-            if liv is not None:
-                ring &= liv
-            lesion = np.median(X[region], axis=0).astype(np.float64)
+        for it in range(params.iterations + 1):
+            # the ring gives the classes (with faint_classes the wide shell does) and, in the last
+            # round, the surroundings value reported
+            ring = None
+            if not faint_classes or it == params.iterations:
+                ring = _ring(region, tuple(sp), params.ring_inner_mm, params.ring_outer_mm)
+                if liv is not None:
+                    ring &= liv
+            lesion = np.median(X[:, region], axis=1).astype(np.float64)
             classes = classes_of(region, ring, lesion)
             if not classes:
                 return None
-            d_l = np.sqrt(((X - lesion.astype(np.float32)) ** 2).sum(-1))
+            d_l = _joint_distance(X, lesion)
             cand = np.ones(box, bool)
             for c in classes:
-                cand &= d_l < np.sqrt(((X - c.astype(np.float32)) ** 2).sum(-1))
+                cand &= d_l < _joint_distance(X, c)
             d_near = min(float(np.linalg.norm(c - lesion)) for c in classes)
             cand &= d_l <= max(params.outer_k_sigma / nf, d_near)
             if liv is not None:
@@ -377,11 +465,20 @@ def _segment_multiphase(
             if not comp.any():
                 return None
             if open_el is not None and open_el.sum() > 1:
-                opened = ndi.binary_opening(comp, structure=open_el)
-                kept = component_at(opened, tuple(int(v) for v in local), pick, prefer_region=True)
+                # on the component's box padded by the element's radius + 1 (the opening stays in
+                # the component; same voxels as on the whole box, as in step 5)
+                bb = bbox(comp)
+                assert bb is not None
+                osl = pad_box(bb[0], bb[1], np.array(open_el.shape) // 2 + 1, comp.shape)
+                kept = component_at_in_box(binary_opening(comp[osl], open_el), osl, comp.shape,
+                                           tuple(int(v) for v in local), pick, prefer_region=True)
                 if kept.any():
                     comp = kept
-            mask = fill_holes(comp)
+            bb = bbox(comp)
+            assert bb is not None
+            fsl = pad_box(bb[0], bb[1], (1, 1, 1), comp.shape)
+            mask = np.zeros_like(comp)
+            mask[fsl] = fill_holes(comp[fsl])
             region = mask
         touches = _touches_border(mask, lo, hi, shape)
         at_max = half >= params.roi_max_half_size_mm
@@ -395,6 +492,7 @@ def _segment_multiphase(
         used = [str(same[ref].phase)] + [str(v.phase) for j, v in enumerate(same) if j != ref]
         _, smooth_ref, sig_ref = _smoothed(same[ref], sl, sig_vox, cache)
         lv = float(np.median(smooth_ref[mask]))
+        assert ring is not None
         sv = float(np.median(smooth_ref[ring])) if ring.any() else lv
         model = _Model(lv, sv, sig_ref, sig_ref * nf, lv, lv, d_near * nf, "both")
         return _RoiResult(mask, lo, model, touches, at_max, smooth=smooth_ref), used
@@ -410,6 +508,7 @@ def _joint_fallback(
     fixed_half_mm: float | None,
     linear: bool,
     nearest_mean: bool = True,
+    cache: _SmoothCache | None = None,
 ) -> tuple[_RoiResult, dict[str, float] | None, list[str] | None] | None:
     """The phases used jointly (1.5): the nearest-mean classification (:func:`_segment_multiphase`,
     when ``nearest_mean``; it bounds a lesion lying between two neighbours), else the matched-filter
@@ -417,23 +516,28 @@ def _joint_fallback(
     else (1.7) the nearest-mean classification with the classes of
     the wide shell at the faint-lesion smoothing, which also replaces a combination mask holding a
     tissue beyond the lesion (:func:`_holds_other_tissue`).  A result whose mask touches the
-    largest region of interest (a leak) is not used: None."""
+    largest region of interest (a leak) is not used: None.  ``cache``: the call's smoothed boxes of
+    these phases (:func:`._grow._smoothed`), shared by the attempts below (the same boxes recur)."""
+    if cache is None:
+        cache = {}
     if nearest_mean and fixed_half_mm is None:
-        mp = _segment_multiphase(phases, phase, seed, params, liver, line_idx)
+        mp = _segment_multiphase(phases, phase, seed, params, liver, line_idx, cache=cache)
         if mp is not None and not mp[0].touches:
             return mp[0], None, mp[1]
     if linear:
         # 1.7: at the faint-lesion smoothing (a border at a per-voxel contrast-to-noise ratio of
         # 2-3 is noise-driven at 1 mm)
         sm = max(params.smoothing_sigma_mm, C.LESION_FAINT_SMOOTHING_MM)
-        comb = _segment_combined(phases, phase, seed, params, liver, line_idx, fixed_half_mm, smoothing_mm=sm)
+        comb = _segment_combined(phases, phase, seed, params, liver, line_idx, fixed_half_mm, smoothing_mm=sm,
+                                 cache=cache)
         if comb is not None and not comb[0].touches:
             if nearest_mean and fixed_half_mm is None and _holds_other_tissue(comb[0], comb[1], phases, phase, params,
-                                                                                liver):
+                                                                                liver, cache):
                 # a tissue beyond the lesion in the combination's direction (the liver beyond the
                 # fu2 node): the one-sided window holds it; the nearest-mean classification
                 # bounds the lesion on both sides
-                mp = _segment_multiphase(phases, phase, seed, params, liver, line_idx, faint_classes=True)
+                mp = _segment_multiphase(phases, phase, seed, params, liver, line_idx, faint_classes=True,
+                                         cache=cache)
                 if mp is not None and not mp[0].touches:
                     return mp[0], None, mp[1]
             return comb[0], comb[1], None
@@ -441,7 +545,7 @@ def _joint_fallback(
         # 1.7: the ring's tissue classes sought on the more strongly smoothed phases too (a faint
         # lesion between two neighbours, e.g. a node between soft tissue and the liver, which the
         # combination cannot bound: the liver lies beyond the node in the combination's direction)
-        mp = _segment_multiphase(phases, phase, seed, params, liver, line_idx, faint_classes=True)
+        mp = _segment_multiphase(phases, phase, seed, params, liver, line_idx, faint_classes=True, cache=cache)
         if mp is not None and not mp[0].touches:
             return mp[0], None, mp[1]
     return None
@@ -454,6 +558,7 @@ def _holds_other_tissue(
     phase: Phase,
     params: LesionParams,
     liver: NDArray[np.bool_] | None,
+    cache: _SmoothCache | None = None,
 ) -> bool:
     """Whether the combination's mask holds a tissue lying beyond the lesion (1.7).
 
@@ -482,7 +587,8 @@ def _holds_other_tissue(
     mask[inner] = rr.mask
     sv = gaussian_sigma_vox(C.LESION_FAINT_SMOOTHING_MM, tuple(sp), params.smoothing_min_vox)
     nf = gaussian_noise_factor(sv)
-    X = np.stack([sm / max(sr * nf, 1e-6) for _, sm, sr in (_smoothed(v, sl, sv, None) for v in same)], axis=-1)
+    smoothed = [_smoothed(v, sl, sv, cache) for v in same]
+    X = np.stack([sm / max(sr * nf, 1e-6) for _, sm, sr in smoothed], axis=-1)
     wide = _ring(mask, tuple(sp), params.ring_inner_mm, C.LESION_PARENCHYMA_SAMPLE_MM)
     if liver is not None:
         wide &= liver[sl]
@@ -493,7 +599,7 @@ def _holds_other_tissue(
     # the combination's direction in X's units (X_i = HU_i / (sigma_i nf)): u_i = w_i sigma_i; a
     # class lies beyond the lesion when it is farther along u than the lesion by at least half the
     # lesion's contrast to its ring along u (the margin of the window's near bound, the midpoint)
-    u = np.array([float(weights.get(str(v.phase), 0.0)) * _smoothed(v, sl, sv, None)[2] for v in same])
+    u = np.array([float(weights.get(str(v.phase), 0.0)) * sr for v, (_, _, sr) in zip(same, smoothed, strict=True)])
     ring = _ring(mask, tuple(sp), params.ring_inner_mm, params.ring_outer_mm)
     if liver is not None:
         ring &= liver[sl]

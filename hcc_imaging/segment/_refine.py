@@ -50,6 +50,20 @@ if TYPE_CHECKING:  # annotations only: lesion.py imports this module
     from .lesion import LesionParams
 
 
+def _roi_half_sizes_mm(
+    params: LesionParams, line_len_mm: float | None, fixed_half_mm: float | None
+) -> tuple[float, float]:
+    """Step 1's region of interest: the first half-size (mm) :func:`_segment_on` uses, and the
+    largest it can grow to (it grows only below ``roi_max_half_size_mm``, and at most to it)."""
+    if fixed_half_mm is not None:
+        return fixed_half_mm, fixed_half_mm
+    if line_len_mm is not None:
+        half = max(params.line_roi_factor * line_len_mm, 0.5 * line_len_mm) + params.ring_outer_mm + 2 * params.smoothing_sigma_mm
+    else:
+        half = params.roi_half_size_mm
+    return half, max(half, params.roi_max_half_size_mm)
+
+
 def _roi_box(
     seed: NDArray[np.int64], half_mm: float, sp: NDArray[np.float64], shape: NDArray[np.int64]
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -75,12 +89,7 @@ def _segment_on(
     line_len_mm = None
     if line_idx is not None:
         line_len_mm = float(np.linalg.norm((line_idx[1] - line_idx[0]) * sp))
-    if fixed_half_mm is not None:
-        half = fixed_half_mm
-    elif line_len_mm is not None:
-        half = max(params.line_roi_factor * line_len_mm, 0.5 * line_len_mm) + params.ring_outer_mm + 2 * params.smoothing_sigma_mm
-    else:
-        half = params.roi_half_size_mm
+    half = _roi_half_sizes_mm(params, line_len_mm, fixed_half_mm)[0]
     sig_vox = gaussian_sigma_vox(params.smoothing_sigma_mm, sp, params.smoothing_min_vox)
     nf = gaussian_noise_factor(sig_vox)
     while True:
@@ -92,10 +101,9 @@ def _segment_on(
         clamp = line_ball = None
         if line_idx is not None and line_len_mm is not None:
             mid = 0.5 * (line_idx[0] + line_idx[1]) - lo
-            grids = np.ogrid[tuple(slice(0, int(n)) for n in raw.shape)]
-            d2 = sum(((g - m) * spv) ** 2 for g, m, spv in zip(grids, mid, sp, strict=True))
-            clamp = np.asarray(d2 <= (params.line_clamp_factor * 0.5 * line_len_mm) ** 2)
-            line_ball = np.asarray(d2 <= (0.5 * line_len_mm) ** 2)
+            # the leak clamp and the first region: balls around the line's midpoint
+            clamp = _ball_mask(raw.shape, mid, sp, params.line_clamp_factor * 0.5 * line_len_mm)
+            line_ball = _ball_mask(raw.shape, mid, sp, 0.5 * line_len_mm)
             if liv is not None:
                 line_ball &= liv
         elif init_ball_mm is not None:

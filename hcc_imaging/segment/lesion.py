@@ -560,7 +560,8 @@ def segment_lesion(
                         break
     except LowContrastError as err:
         # 1.5: faint on every single phase; try the phases jointly (same grid)
-        fb = _joint_fallback(phases, phase, seed_vox, p, liv, line_vox, roi_mm, linear=True) if auto_phase else None
+        fb = (_joint_fallback(phases, phase, seed_vox, p, liv, line_vox, roi_mm, linear=True, cache=cache)
+              if auto_phase else None)
         if fb is None:
             raise
         log.debug("segment_lesion: %s on one phase; phases used jointly", err)
@@ -576,7 +577,7 @@ def segment_lesion(
             and rr.click_mask is None and not rr.radial):
         # 1.5: a flagged leak, or a one-sided region holding two tissues that another phase separates
         if rr.touches or (rr.model.mode != "both" and _mixed_on_other_phase(rr, phases, phase, p, cache)):
-            fb = _joint_fallback(phases, phase, seed_vox, p, liv, line_vox, roi_mm, linear=False)
+            fb = _joint_fallback(phases, phase, seed_vox, p, liv, line_vox, roi_mm, linear=False, cache=cache)
             if (fb is not None and line_vox is not None
                     and _line_coverage(fb[0].mask, fb[0].lo, line_vox, vol.spacing) < C.LESION_LINE_MIN_COVERAGE
                     <= _line_coverage(rr.mask, rr.lo, line_vox, vol.spacing)):
@@ -586,7 +587,8 @@ def segment_lesion(
         elif rr.model.ill_defined:
             # the one phase's border was ill-defined (its edge band within the contrast minimum):
             # the phases' combination has the larger contrast-to-noise ratio
-            fb = _joint_fallback(phases, phase, seed_vox, p, liv, line_vox, roi_mm, linear=True, nearest_mean=False)
+            fb = _joint_fallback(phases, phase, seed_vox, p, liv, line_vox, roi_mm, linear=True, nearest_mean=False,
+                                 cache=cache)
             if fb is not None:
                 rr, combined_weights, multiphase = fb
     if (p.enhancing_rim and rr.click_mask is None and not rr.radial

@@ -12,7 +12,9 @@ from hcc_imaging.segment._morph import (
     binary_opening,
     component_at,
     component_at_in_box,
+    erode_faces,
     fill_holes,
+    median,
     pad_box,
     within_mm,
 )
@@ -101,6 +103,13 @@ def test_binary_opening_equals_scipy(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", range(4))
+def test_erode_faces_equals_scipy(seed: int) -> None:
+    masks = _masks(seed, 60) + [np.ones((4, 5, 6), bool), np.ones((1, 1, 1), bool), np.zeros((3, 1, 2), bool)]
+    for m in masks:
+        assert np.array_equal(erode_faces(m), ndi.binary_erosion(m, iterations=1, border_value=1))
+
+
+@pytest.mark.parametrize("seed", range(4))
 def test_within_mm_equals_distance_transform_threshold(seed: int) -> None:
     for i, m in enumerate(_masks(seed, 80)):
         if not m.any():
@@ -125,3 +134,32 @@ def test_component_at_equals_label_of_the_seed(seed: int) -> None:
             assert got.dtype == bool and np.array_equal(got, want)
             box = tuple(slice(0, n) for n in m.shape)
             assert np.array_equal(component_at_in_box(m, box, m.shape, s), want)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_median_equals_numpy_bit_for_bit(seed: int) -> None:
+    """The histogram selection gives np.median's value and dtype, also with ties, zeros of both
+    signs, a NaN, an infinity, heavy tails and constant runs (its fallbacks)."""
+    rng = np.random.default_rng(seed)
+    selected = 0
+    for t in range(400):
+        n = int(rng.integers(0, 4000))
+        dt = np.float32 if t % 2 else np.float64
+        v = (rng.normal(size=n) * rng.choice([1e-30, 1e-3, 1.0, 1e5, 1e30])).astype(dt)
+        if t % 3 == 0:
+            v = np.round(v * 4) / 4  # many ties (and zeros of both signs)
+        if t % 7 == 0 and n:
+            v[: n // 3] = v[0]
+        if t % 11 == 0 and n:
+            v[rng.integers(0, n)] = np.nan
+        if t % 13 == 0 and n:
+            v[rng.integers(0, n)] = np.inf
+        if t % 17 == 0 and n:
+            v[: n // 2] = -0.0
+        if t % 19 == 0:
+            v = rng.standard_cauchy(n).astype(dt)
+        want, got = np.median(v), median(v)
+        assert np.asarray(got).dtype == np.asarray(want).dtype
+        assert np.asarray(got).tobytes() == np.asarray(want).tobytes(), (t, n, want, got)
+        selected += n >= 64 and bool(np.isfinite(v).all()) and bool(want != 0)
+    assert selected > 100  # the selection path itself ran, not only the fallbacks

@@ -1,0 +1,100 @@
+"""Step 10's k-medians and a line's first region agree with their plain definitions (the speed
+pass after 1.8 rewrote them to give the same values with less work)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from hcc_imaging.segment import constants as C
+from hcc_imaging.segment._grow import _ball_mask, _inner_half
+from hcc_imaging.segment._multiphase import _ring_classes
+
+
+def _ring_classes_plain(x: np.ndarray, lesion: np.ndarray, min_d: float) -> list[np.ndarray]:
+    """Algorithm 1.8's k-medians as first written (argsort start, np.median per class and pass)."""
+    n = x.shape[0]
+    if n == 0:
+        return []
+    k = C.LESION_MULTIPHASE_RING_CLASSES
+    xc = x - np.median(x, axis=0)
+    _, _, vt = np.linalg.svd(xc[:: max(1, n // 2000)], full_matrices=False)
+    proj = xc @ vt[0]
+    qs = np.quantile(proj, np.linspace(0.5 / k, 1 - 0.5 / k, k))
+    cs = np.array([np.median(x[np.argsort(np.abs(proj - q))[: max(1, n // (4 * k))]], axis=0) for q in qs])
+    lab_prev = None
+    for _ in range(10):
+        d1 = np.abs(x[:, 0][:, None] - cs[None, :, 0])
+        for ph in range(1, x.shape[1]):
+            d1 += np.abs(x[:, ph][:, None] - cs[None, :, ph])
+        lab = np.argmin(d1, axis=1)
+        if lab_prev is not None and np.array_equal(lab, lab_prev):
+            break
+        lab_prev = lab
+        cs = np.array([np.median(x[lab == c], axis=0) if np.any(lab == c) else cs[c] for c in range(len(cs))])
+    while len(cs) > 1:
+        d = np.linalg.norm(cs[:, None] - cs[None], axis=-1) + np.eye(len(cs)) * 1e9
+        i, j = sorted(int(v) for v in np.unravel_index(int(np.argmin(d)), d.shape))
+        if d[i, j] >= min_d:
+            break
+        lab[lab == j] = i
+        lab[lab > j] -= 1
+        cs = np.delete(cs, j, axis=0)
+        cs[i] = np.median(x[lab == i], axis=0)
+    return [cs[c] for c in range(len(cs))
+            if float(np.mean(lab == c)) >= C.LESION_MULTIPHASE_MIN_CLASS_FRACTION
+            and float(np.linalg.norm(cs[c] - lesion)) >= min_d]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ring_classes_equal_the_plain_k_medians(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    found = 0
+    for t in range(40):
+        n = int(rng.integers(1, 6000))
+        n_ph = int(rng.integers(2, 5))
+        centres = rng.normal(scale=rng.choice([1.0, 4.0, 8.0]), size=(3, n_ph))
+        x = centres[rng.integers(0, 3, n)] + rng.normal(size=(n, n_ph))
+        if t % 4 == 0:
+            x = np.round(x * 2) / 2  # many ties (medians between equal values, tied start distances)
+        x = x.astype(np.float32).astype(np.float64)  # as step 10 passes them
+        lesion = rng.normal(size=n_ph) * 3
+        min_d = float(rng.choice([1.0, 3.0]))
+        want = _ring_classes_plain(x, lesion, min_d)
+        got = _ring_classes(x, lesion, min_d)
+        assert len(got) == len(want)
+        assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
+        found += len(got)
+    assert found > 0  # classes were found, not only empty lists compared
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_inner_half_equals_the_whole_box_transform(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for _ in range(30):
+        shape = tuple(int(v) for v in rng.integers(3, 30, 3))
+        centre = rng.uniform(-2, np.array(shape) + 2)  # also balls clipped by the box's faces
+        ball = _ball_mask(shape, centre, rng.uniform(0.5, 3.0, 3), float(rng.uniform(0.5, 15.0)))
+        if rng.random() < 0.3:
+            ball &= rng.random(shape) < 0.8  # a ball cut by the liver mask
+        d = ndi.distance_transform_edt(ball)
+        want = np.asarray(d >= 0.5 * d.max()) if d.max() > 0 else ball
+        assert np.array_equal(_inner_half(ball), want)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ball_mask_equals_the_whole_box_distances(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for t in range(300):
+        shape = tuple(int(v) for v in rng.integers(1, 40, 3))
+        centre = rng.uniform(-10, np.array(shape) + 10)  # also centres outside the box
+        sp = rng.uniform(0.3, 5.0, 3)
+        radius = float(rng.choice([0.0, -2.0, rng.uniform(0.0, 40.0)]))
+        if t % 7 == 0:  # voxels exactly on the sphere
+            centre, radius = np.round(centre), float(np.round(radius))
+        grids = np.ogrid[tuple(slice(0, n) for n in shape)]
+        d2 = sum(((g - m) * s) ** 2 for g, m, s in zip(grids, centre, sp, strict=True))
+        got = _ball_mask(shape, centre, sp, radius)
+        assert got.shape == shape and got.dtype == bool
+        assert np.array_equal(got, d2 <= radius**2)
