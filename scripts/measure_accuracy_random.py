@@ -29,10 +29,11 @@ from tests.measure.test_measure_accuracy import DIRECTIONS, SPACINGS, _s_axis  #
 BANDS = ((5, 8), (8, 12), (12, 16), (16, 25), (25, 41))
 
 
-def main(seed: int, n: int, lo: float = 5.0, hi: float = 16.0) -> None:
+def draws(seed: int, n: int, lo: float = 5.0, hi: float = 16.0):
+    """The random ellipsoids of ``main``, in order: (draw k, diameter mm, spacing name, spacing,
+    direction name, Ellipsoid); draws whose c is under 1.2 x the largest spacing are skipped."""
     rng = np.random.default_rng(seed)
     sps, dirs = list(SPACINGS.items()), list(DIRECTIONS)
-    rows = []
     for k in range(n):
         d = float(rng.uniform(lo, hi))
         sp_name, sp = sps[rng.integers(len(sps))]
@@ -43,7 +44,12 @@ def main(seed: int, n: int, lo: float = 5.0, hi: float = 16.0) -> None:
             sp = (sp[1], sp[0], sp[2])
         if c < max(sp) * 1.2:
             continue
-        e = Ellipsoid(a, b, c, float(rng.uniform(0, np.pi)), tuple(rng.uniform(-3, 3, 3)))
+        yield k, d, sp_name, sp, dn, Ellipsoid(a, b, c, float(rng.uniform(0, np.pi)), tuple(rng.uniform(-3, 3, 3)))
+
+
+def main(seed: int, n: int, lo: float = 5.0, hi: float = 16.0) -> None:
+    rows = []
+    for k, d, sp_name, sp, dn, e in draws(seed, n, lo, hi):
         lv = ellipsoid_labels(e, sp, DIRECTIONS[dn])
         ax = _s_axis(DIRECTIONS[dn])
         m = measure_lesion(lv, 1)
