@@ -18,8 +18,9 @@ Usage::
     # the fixed 5-8 mm test cases (about 2 minutes on one core)
     PYTHONPATH=. python scripts/measure_mask_ambiguity.py [case-id-prefix ...]
     # the draws of scripts/measure_accuracy_random.py SEED N LO HI in a size band with an
-    # error above half a voxel: same-mask ranges of LD, SA, Feret (plain walk, seconds each)
-    PYTHONPATH=. python scripts/measure_mask_ambiguity.py --random 201 1500 5 16 8 12
+    # error above half a voxel: same-mask ranges of LD, SA, Feret (plain walk, seconds each;
+    # --directed: then the directed walks for each quantity above half a voxel, ~20 s each)
+    PYTHONPATH=. python scripts/measure_mask_ambiguity.py --random 201 1500 5 16 8 12 --directed
     # a same-mask pair from an ellipsoid: directed walks to the smallest and the largest LD
     # (``push``; about 3 minutes), e.g. the 12.5 mm pair of test_small_lesion_truth_is_not_fixed_by_the_mask
     PYTHONPATH=. python scripts/measure_mask_ambiguity.py --pair ct2.5 axial 6.282600577247983 \
@@ -121,19 +122,27 @@ def _qform(points: np.ndarray, X: np.ndarray) -> np.ndarray:
 
 
 def push(X0, lv, axis: int, sign: int, qty: str = "LD", chains: int = 100, steps: int = 1500,
-         margin: float = 1e-3, temp_mm: float = 0.01, seed: int = 0):
+         margin: float = 1e-3, temp_mm: float = 0.01, seed: int = 0, plane: int | None = None):
     """Directed walk (Metropolis, temperature ``temp_mm``) through the same-mask ellipsoids of
     the family towards the smallest (sign -1) or largest (+1) truth ``qty``, every voxel centre
     at least ``margin`` (normalised quadratic form) from the surface.  Moves are checked on the
-    voxels within 2 of the mask's boundary, the result on the whole grid.  Returns (truth, X)."""
+    voxels within 2 of the mask's boundary, the result on the whole grid.  With ``plane`` (an
+    index along ``axis``) only that plane's voxels count and the truth is that plane's section:
+    the range one slice's mask alone allows.  Returns (truth, X)."""
     from scipy import ndimage  # noqa: PLC0415
 
     rng = np.random.default_rng(seed)
     arr = np.asarray(lv.array) != 0
-    band = (ndimage.binary_dilation(arr, iterations=2) & ~ndimage.binary_erosion(arr, iterations=2)).ravel()
+    band = ndimage.binary_dilation(arr, iterations=2) & ~ndimage.binary_erosion(arr, iterations=2)
+    z = plane_z(lv, axis)
+    if plane is not None:
+        keep = np.zeros(arr.shape, bool)
+        keep[(slice(None),) * axis + (plane,)] = True
+        band &= keep
+        z = z[[plane]]
+    band = band.ravel()
     allpts = lv.index_to_lps(np.argwhere(np.ones(lv.shape, bool)).astype(float))
     pts, ref = allpts[band], arr.ravel()[band]
-    z = plane_z(lv, axis)
 
     def ok(Y):
         q = _qform(pts, Y)
@@ -156,8 +165,9 @@ def push(X0, lv, axis: int, sign: int, qty: str = "LD", chains: int = 100, steps
         i = int(np.argmax(sign * f))
         if sign * f[i] > sign * best:
             best, bx = f[i], X[i].copy()
-    q = _qform(allpts, bx[None])[0]
-    assert ((q <= 1) == arr.ravel()).all() and np.abs(q - 1).min() >= margin
+    if plane is None:
+        q = _qform(allpts, bx[None])[0]
+        assert ((q <= 1) == arr.ravel()).all() and np.abs(q - 1).min() >= margin
     return best, bx
 
 
@@ -185,9 +195,11 @@ def pair(e: Ellipsoid, spacing, dir_name: str, steps: tuple[int, int] = (1500, 3
     print(f"  LD difference {(lds[1] - lds[0]) / h:.2f} voxel (check the rounded pair with the test's assertions)")
 
 
-def classify_random(seed: int, n: int, lo: float, hi: float, band: tuple[float, float]) -> None:
+def classify_random(seed: int, n: int, lo: float, hi: float, band: tuple[float, float], directed: bool = False) -> None:
     """The draws of scripts/measure_accuracy_random.py SEED N LO HI in ``band`` (mm) with an
-    error above half a voxel: where our estimate stands in the same-mask truth range."""
+    error above half a voxel: where our estimate stands in the same-mask truth range (plain
+    walk; with ``directed``, then the directed walks to both ends for each quantity above half
+    a voxel)."""
     from scripts.measure_accuracy_random import draws  # noqa: PLC0415
 
     for k, d, sp_name, sp, dn, e in draws(seed, n, lo, hi):
@@ -204,11 +216,19 @@ def classify_random(seed: int, n: int, lo: float, hi: float, band: tuple[float, 
             continue
         w = walk(e, lv, ax)
         cols = []
+        X0 = np.r_[e.centre, e.a, e.b, e.c, e.angle_rad]
         for q in ("LD", "SA", "Feret"):
             lo_t, hi_t = w[q][:2]
             flag = "IN " if lo_t <= est[q] <= hi_t else "OUT"
-            cols.append(f"{q} {(est[q] - truth[q]) / h:+.2f} [{(lo_t - truth[q]) / h:+.2f}, {(hi_t - truth[q]) / h:+.2f}] "
-                        f"{0.5 * (hi_t - lo_t) / h:.2f} {flag}")
+            col = (f"{q} {(est[q] - truth[q]) / h:+.2f} [{(lo_t - truth[q]) / h:+.2f}, {(hi_t - truth[q]) / h:+.2f}] "
+                   f"{0.5 * (hi_t - lo_t) / h:.2f} {flag}")
+            if directed and abs(est[q] - truth[q]) > 0.5 * h:
+                # the directed walk to each end (wider; still a lower bound of the range)
+                lo_t = min(lo_t, push(X0, lv, ax, -1, qty=q, margin=0.0)[0])
+                hi_t = max(hi_t, push(X0, lv, ax, +1, qty=q, margin=0.0)[0])
+                flag = "IN " if lo_t <= est[q] <= hi_t else "OUT"
+                col += f" -> directed [{(lo_t - truth[q]) / h:+.2f}, {(hi_t - truth[q]) / h:+.2f}] {0.5 * (hi_t - lo_t) / h:.2f} {flag}"
+            cols.append(col)
         print(f"{seed}/{k} {d:.2f} mm {sp_name} {dn} n={int(np.count_nonzero(lv.array))}: " + " | ".join(cols), flush=True)
 
 
@@ -234,9 +254,9 @@ def main(prefixes: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--random"]:  # --random SEED N LO HI BAND_LO BAND_HI
+    if sys.argv[1:2] == ["--random"]:  # --random SEED N LO HI BAND_LO BAND_HI [--directed]
         a = sys.argv[2:]
-        classify_random(int(a[0]), int(a[1]), float(a[2]), float(a[3]), (float(a[4]), float(a[5])))
+        classify_random(int(a[0]), int(a[1]), float(a[2]), float(a[3]), (float(a[4]), float(a[5])), "--directed" in a)
     elif sys.argv[1:2] == ["--pair"]:  # --pair SPACING DIRECTION a b c angle cx cy cz
         a = sys.argv[2:]
         v = [float(x) for x in a[2:9]]
