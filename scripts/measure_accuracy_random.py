@@ -9,7 +9,9 @@ in-plane spacing.
 
 Usage::
 
-    PYTHONPATH=. python scripts/measure_accuracy_random.py SEED N [LO HI]
+    PYTHONPATH=. python scripts/measure_accuracy_random.py SEED N [LO HI] [--offset]
+    # --offset: the same ellipsoids on a grid centred on the LPS origin, so that the drawn
+    # centre is a genuine sub-voxel offset (docs/measure.md section 2)
     # docs/measure.md: seeds 7 and 11 (N 300 and 400, 5-16 mm), seed 13 (N 300, 12-40 mm)
 """
 
@@ -23,16 +25,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hcc_imaging.measure import measure_lesion  # noqa: E402
-from tests.measure._shapes import Ellipsoid, ellipsoid_labels, plane_z  # noqa: E402
+from tests.measure._shapes import Ellipsoid, ellipsoid_labels, grid_for, plane_z, rasterise  # noqa: E402
 from tests.measure.test_measure_accuracy import DIRECTIONS, SPACINGS, _s_axis  # noqa: E402
 
 BANDS = ((5, 8), (8, 12), (12, 16), (16, 25), (25, 41))
 
 
-def main(seed: int, n: int, lo: float = 5.0, hi: float = 16.0) -> None:
+def draws(seed: int, n: int, lo: float = 5.0, hi: float = 16.0):
+    """The random ellipsoids of ``main``, in order: (draw k, diameter mm, spacing name, spacing,
+    direction name, Ellipsoid); draws whose c is under 1.2 x the largest spacing are skipped."""
     rng = np.random.default_rng(seed)
     sps, dirs = list(SPACINGS.items()), list(DIRECTIONS)
-    rows = []
     for k in range(n):
         d = float(rng.uniform(lo, hi))
         sp_name, sp = sps[rng.integers(len(sps))]
@@ -43,8 +46,20 @@ def main(seed: int, n: int, lo: float = 5.0, hi: float = 16.0) -> None:
             sp = (sp[1], sp[0], sp[2])
         if c < max(sp) * 1.2:
             continue
-        e = Ellipsoid(a, b, c, float(rng.uniform(0, np.pi)), tuple(rng.uniform(-3, 3, 3)))
-        lv = ellipsoid_labels(e, sp, DIRECTIONS[dn])
+        yield k, d, sp_name, sp, dn, Ellipsoid(a, b, c, float(rng.uniform(0, np.pi)), tuple(rng.uniform(-3, 3, 3)))
+
+
+def main(seed: int, n: int, lo: float = 5.0, hi: float = 16.0, offset: bool = False) -> None:
+    rows = []
+    for k, d, sp_name, sp, dn, e in draws(seed, n, lo, hi):
+        if offset:
+            # a grid centred on the LPS origin: the drawn centre is a genuine sub-voxel offset
+            # (ellipsoid_labels centres its grid on the ellipsoid: centre on a voxel centre or
+            # half-way on every axis)
+            shape, origin = grid_for(2 * max(e.a, e.b, e.c) + 2 * max(sp) + 12.0, sp, DIRECTIONS[dn])
+            lv = rasterise(shape, sp, origin, DIRECTIONS[dn], e.inside)
+        else:
+            lv = ellipsoid_labels(e, sp, DIRECTIONS[dn])
         ax = _s_axis(DIRECTIONS[dn])
         m = measure_lesion(lv, 1)
         z = plane_z(lv, ax)
@@ -65,5 +80,5 @@ def main(seed: int, n: int, lo: float = 5.0, hi: float = 16.0) -> None:
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    main(int(args[0]), int(args[1]), *(float(x) for x in args[2:4]))
+    args = [a for a in sys.argv[1:] if a != "--offset"]
+    main(int(args[0]), int(args[1]), *(float(x) for x in args[2:4]), offset="--offset" in sys.argv)
