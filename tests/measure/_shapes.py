@@ -78,9 +78,22 @@ def rasterise(shape, spacing, origin, direction, inside_fn, label: int = 1) -> L
     return lv.with_array(arr)
 
 
-def ellipsoid_labels(e: Ellipsoid, spacing, direction=AXIAL_DIRECTION, label: int = 1) -> LabelVolume:
+def ellipsoid_labels(e: Ellipsoid, spacing, direction=AXIAL_DIRECTION, label: int = 1,
+                     placement: str = "centred") -> LabelVolume:
+    """The ellipsoid rasterised (voxel in when its centre is inside).
+
+    ``placement="centred"``: the grid is centred on the ellipsoid, so its centre lies on a voxel
+    centre or half-way between two on every axis (a point-symmetric mask: both ends of a diameter
+    err the same way, the adversarial case).  ``"offset"``: the grid is centred on the LPS origin
+    instead, so the ellipsoid's centre (drawn anywhere) is a genuine sub-voxel offset from the
+    lattice (issue 4: "including lesions placed at sub-voxel offsets")."""
     ext = 2 * max(e.a, e.b, e.c) + 2 * max(spacing)
-    shape, origin = grid_for(ext, spacing, direction, e.centre)
+    if placement == "centred":
+        shape, origin = grid_for(ext, spacing, direction, e.centre)
+    elif placement == "offset":
+        shape, origin = grid_for(ext + 2.0 * float(np.linalg.norm(e.centre)), spacing, direction)
+    else:
+        raise ValueError(f"placement {placement!r}: 'centred' or 'offset'")
     return rasterise(shape, spacing, origin, direction, e.inside, label)
 
 

@@ -90,10 +90,11 @@ def _distance_to_section(ell: Ellipsoid, lps: np.ndarray) -> float:
     return abs(r - r / rho)
 
 
+@pytest.mark.parametrize("placement", ["centred", "offset"])
 @pytest.mark.parametrize(("ell", "spacing", "dir_name"), CASES)
-def test_ellipsoid_ld_sa_feret_volume(ell: Ellipsoid, spacing, dir_name: str) -> None:
+def test_ellipsoid_ld_sa_feret_volume(ell: Ellipsoid, spacing, dir_name: str, placement: str) -> None:
     direction = DIRECTIONS[dir_name]
-    lv = ellipsoid_labels(ell, spacing, direction)
+    lv = ellipsoid_labels(ell, spacing, direction, placement=placement)
     m = measure_lesion(lv, 1)
     ax = _s_axis(direction)
     assert m.plane_axis == ax
@@ -121,6 +122,24 @@ def test_ellipsoid_ld_sa_feret_volume(ell: Ellipsoid, spacing, dir_name: str) ->
         assert m.volume_mm3 == pytest.approx(ell.volume_mm3, rel=0.02)
     elif 2 * min(ell.a, ell.b, ell.c) >= 10.0 and n_slices >= 4:
         assert m.volume_mm3 == pytest.approx(ell.volume_mm3, rel=0.05)
+
+
+def test_placements_centred_and_offset() -> None:
+    """The harness's two placements: "centred" puts every ellipsoid centre on a grid symmetry
+    point (a voxel centre or half-way, on every axis); "offset" at a genuine sub-voxel offset.
+    (Until 2026-11-30 every case was centred, whatever centre was drawn: found by i22.)"""
+    def frac_off(lv, centre) -> float:
+        idx = np.asarray(lv.lps_to_index(np.asarray(centre, float)[None])[0], float)
+        f = idx - np.floor(idx)
+        return float(np.max(np.minimum.reduce([np.abs(f), np.abs(f - 0.5), np.abs(f - 1.0)])))
+
+    cen, off = [], []
+    for p in CASES:
+        ell, spacing, dir_name = p.values
+        cen.append(frac_off(ellipsoid_labels(ell, spacing, DIRECTIONS[dir_name]), ell.centre))
+        off.append(frac_off(ellipsoid_labels(ell, spacing, DIRECTIONS[dir_name], placement="offset"), ell.centre))
+    assert max(cen) < 1e-6
+    assert np.mean(np.asarray(off) > 0.05) >= 0.9
 
 
 def _table(n: int = 24, seed: int = 5):
@@ -170,10 +189,11 @@ def test_voxel_centre_bound_is_superseded() -> None:
         pytest.param(150.0, (5.0, 0.78, 0.78), id="sphere-150mm-thick5"),
     ],
 )
-def test_spheres_5_to_150mm(d_mm: float, spacing) -> None:
+@pytest.mark.parametrize("placement", ["centred", "offset"])
+def test_spheres_5_to_150mm(d_mm: float, spacing, placement: str) -> None:
     r = d_mm / 2
     e = Ellipsoid(r, r, r, 0.0, (0.31, -0.27, 0.43))
-    lv = ellipsoid_labels(e, spacing)
+    lv = ellipsoid_labels(e, spacing, placement=placement)
     m = measure_lesion(lv, 1)
     z = plane_z(lv, 0)
     ld_t, sa_t = e.ld_sa_truth(z)
