@@ -562,6 +562,8 @@ def _grow_in_larger_roi(
     (grown on portal venous, the nodule's ROI holding only part of the lesion) kept the nodule
     alone.  None when no ROI holds an accepted growth or ``rr``'s ROI is not one of that
     sequence (a fixed ``roi_mm``, a line)."""
+    if rr.at_max:  # the largest ROI already, or a fixed one (``roi_mm``): the user's box holds
+        return None
     sp = np.asarray(v.spacing, float)
     shape = np.asarray(v.shape)
     s = np.asarray(seed, int)

@@ -314,6 +314,21 @@ def test_growth_on_another_phase_may_need_a_larger_roi() -> None:
     assert any("grown to the lesion border on the portal_venous phase" in n for n in res.notes)
 
 
+def test_a_fixed_roi_is_not_enlarged_for_another_phase() -> None:
+    """``roi_mm`` fixes the region of interest: the growth on another phase that reaches its
+    border is refused as before 1.9, not redone in a larger ROI (the same click as above)."""
+    st = _noisy(0, "baseline")
+    rec = st.truth["lesions"]["L2"]
+    truth = st.lesions.array == rec["label"]
+    res = segment_lesion(st.volumes, liver=st.liver, seed_lps=rec["seed_lps"], roi_mm=25.0)
+    m = res.labels.array != 0
+    idx = np.argwhere(m)
+    seed = np.rint(st.volumes["arterial"].lps_to_index(np.asarray(rec["seed_lps"], float))).astype(int)
+    half = np.ceil(25.0 / np.asarray(st.volumes["arterial"].spacing)).astype(int)
+    assert (np.abs(idx - seed) <= half).all()  # inside the 25 mm box around the click
+    assert dice(m, truth) < 0.5  # the nodule alone, as the user's box allows
+
+
 def test_nodule_at_the_border_of_a_necrotic_lesion_does_not_leak_at_high_noise() -> None:
     """sigma 25 HU, seed 0, fu2 L2 (the case of ``test_nodule_at_the_border...`` above): the
     parenchyma (67 HU) lies only 2.1 smoothed sigmas above the ring (40 HU), so 1.4-1.8's rule
