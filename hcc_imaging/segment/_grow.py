@@ -64,7 +64,6 @@ class _RoiResult:
     click_mask: NDArray[np.bool_] | None = None  # the click's region before the step-7 growth
     radial: bool = False  # step 8 (star-shaped refinement) made the mask
     rim_phase: Phase | None = None  # step 9 added a thin enhancing rim seen on this phase
-    smooth: NDArray[np.float32] | None = None  # the smoothed ROI of the click's phase (steps 3-7)
 
     @property
     def box(self) -> tuple[slice, ...]:
@@ -305,23 +304,33 @@ def _grow_in_roi(
                 f"no voxel near the seed falls in the window [{low:.1f}, {high:.1f}] "
                 f"(lesion {lesion:.1f}, surroundings {surround:.1f}); move the seed inside the lesion or pick another phase."
             )
-        if open_el is not None and open_el.sum() > 1:
-            bb = bbox(comp)
-            assert bb is not None
-            pad = np.array(open_el.shape) // 2 + 1
-            sl = pad_box(bb[0], bb[1], pad, comp.shape)
-            opened_local = binary_opening(comp[sl], open_el)
-            kept = component_at_in_box(opened_local, sl, comp.shape, seed, pick, prefer_region=by_line)
-            if kept.any():
-                comp = kept
-        bb = bbox(comp)
-        assert bb is not None
-        sl = pad_box(bb[0], bb[1], (1, 1, 1), comp.shape)
-        filled = np.zeros_like(comp)
-        filled[sl] = fill_holes(comp[sl])
-        mask = filled
+        mask = _open_and_fill(comp, open_el, seed, pick, prefer_region=by_line)
         region = mask
     return mask, model
+
+
+def _open_and_fill(
+    comp: NDArray[np.bool_], open_el: NDArray[np.bool_] | None, seed: tuple[int, int, int],
+    pick: NDArray[np.bool_], prefer_region: bool,
+) -> NDArray[np.bool_]:
+    """Step 5 on a grown component: opened by ``open_el`` on its box padded by the element's
+    radius + 1 (the same voxels as on the whole box: the opening stays in the component), the
+    component at ``seed`` / ``pick`` kept when the opening leaves one, then holes filled on its
+    box padded by one voxel.  Also the phases' joint classification's (step 10)."""
+    bb = bbox(comp)
+    if bb is None:
+        return comp
+    if open_el is not None and open_el.sum() > 1:
+        sl = pad_box(bb[0], bb[1], np.array(open_el.shape) // 2 + 1, comp.shape)
+        kept = component_at_in_box(binary_opening(comp[sl], open_el), sl, comp.shape, seed, pick,
+                                   prefer_region=prefer_region)
+        if kept.any():
+            comp = kept
+            bb = bbox(comp) or bb
+    sl = pad_box(bb[0], bb[1], (1, 1, 1), comp.shape)
+    filled = np.zeros_like(comp)
+    filled[sl] = fill_holes(comp[sl])
+    return filled
 
 
 def _near_tissue(

@@ -21,18 +21,8 @@ from numpy.typing import NDArray
 
 from ..volume import Phase, Volume
 from . import constants as C
-from ._grow import _ball_mask, _Model, _ring, _RoiResult, _smoothed, _SmoothCache, _touches_border
-from ._morph import (
-    ball,
-    bbox,
-    binary_opening,
-    component_at,
-    component_at_in_box,
-    fill_holes,
-    gaussian_noise_factor,
-    gaussian_sigma_vox,
-    pad_box,
-)
+from ._grow import _ball_mask, _Model, _open_and_fill, _ring, _RoiResult, _smoothed, _SmoothCache, _touches_border
+from ._morph import ball, component_at, gaussian_noise_factor, gaussian_sigma_vox
 from ._refine import _roi_half_sizes_mm, _segment_on
 from .errors import LowContrastError
 
@@ -464,21 +454,7 @@ def _segment_multiphase(
             comp = component_at(cand, tuple(int(v) for v in local), pick, prefer_region=True)
             if not comp.any():
                 return None
-            if open_el is not None and open_el.sum() > 1:
-                # on the component's box padded by the element's radius + 1 (the opening stays in
-                # the component; same voxels as on the whole box, as in step 5)
-                bb = bbox(comp)
-                assert bb is not None
-                osl = pad_box(bb[0], bb[1], np.array(open_el.shape) // 2 + 1, comp.shape)
-                kept = component_at_in_box(binary_opening(comp[osl], open_el), osl, comp.shape,
-                                           tuple(int(v) for v in local), pick, prefer_region=True)
-                if kept.any():
-                    comp = kept
-            bb = bbox(comp)
-            assert bb is not None
-            fsl = pad_box(bb[0], bb[1], (1, 1, 1), comp.shape)
-            mask = np.zeros_like(comp)
-            mask[fsl] = fill_holes(comp[fsl])
+            mask = _open_and_fill(comp, open_el, tuple(int(v) for v in local), pick, prefer_region=True)
             region = mask
         touches = _touches_border(mask, lo, hi, shape)
         at_max = half >= params.roi_max_half_size_mm
@@ -495,7 +471,7 @@ def _segment_multiphase(
         assert ring is not None
         sv = float(np.median(smooth_ref[ring])) if ring.any() else lv
         model = _Model(lv, sv, sig_ref, sig_ref * nf, lv, lv, d_near * nf, "both")
-        return _RoiResult(mask, lo, model, touches, at_max, smooth=smooth_ref), used
+        return _RoiResult(mask, lo, model, touches, at_max), used
 
 
 def _joint_fallback(

@@ -138,7 +138,7 @@ def _segment_on(
                 if touches and not at_max:
                     half = min(half * params.roi_growth, params.roi_max_half_size_mm)
                     continue
-        return _RoiResult(mask, lo, model, touches, at_max, click_mask, smooth=smooth)
+        return _RoiResult(mask, lo, model, touches, at_max, click_mask)
 
 
 def _radial_on(
@@ -529,9 +529,9 @@ def _grow_on_other_phase(
         cut: list[bool] = []
         res = _grow_on_phase(rr, rr.mask, smooth, sigma_s, seed, sp, vol.shape, params, liv, cache, cut)
         if res is None and cut:
-            res = _grow_in_larger_roi(rr, v, seed, params, liver, cache)
-            if res is not None:  # its ROI's smoothed image and noise
-                smooth = _smoothed(v, res.box, sig_vox, cache)[1]
+            larger = _grow_in_larger_roi(rr, v, seed, params, liver, cache)
+            if larger is not None:  # its ROI's smoothed image and noise
+                res, smooth = larger
                 sigma_s = res.model.sigma_s
         if res is None:
             continue
@@ -553,22 +553,22 @@ def _grow_in_larger_roi(
     params: LesionParams,
     liver: NDArray[np.bool_] | None,
     cache: _SmoothCache | None,
-) -> _RoiResult | None:
+) -> tuple[_RoiResult, NDArray[np.float32]] | None:
     """:func:`_grow_on_phase` of the click's region on phase ``v`` in ever larger regions of
     interest (the click's growth sequence, ``roi_growth`` up to ``roi_max_half_size_mm``), when
     the growth on ``rr``'s ROI reached its border (1.9).  The click's phase grows its ROI that way
     while step 7's growth touches the border (:func:`_segment_on`); another phase's growth had no
     such loop and was refused, so at 25 HU noise a necrotic lesion clicked in its viable nodule
     (grown on portal venous, the nodule's ROI holding only part of the lesion) kept the nodule
-    alone.  None when no ROI holds an accepted growth or ``rr``'s ROI is not one of that
-    sequence (a fixed ``roi_mm``, a line)."""
+    alone.  Returns the growth and that ROI's smoothed image of ``v``; None when no ROI holds an
+    accepted growth or ``rr``'s ROI is not one of that sequence (a fixed ``roi_mm``, a line)."""
     if rr.at_max:  # the largest ROI already, or a fixed one (``roi_mm``): the user's box holds
         return None
     sp = np.asarray(v.spacing, float)
     shape = np.asarray(v.shape)
     s = np.asarray(seed, int)
     hi0 = rr.lo + np.asarray(rr.mask.shape)
-    half = params.roi_half_size_mm
+    half = _roi_half_sizes_mm(params, None, None)[0]
     while True:  # rr's place in the sequence
         lo, hi = _roi_box(s, half, sp, shape)
         if np.array_equal(lo, rr.lo) and np.array_equal(hi, hi0):
@@ -591,6 +591,8 @@ def _grow_in_larger_roi(
         cut: list[bool] = []
         liv = liver[sl] if liver is not None else None
         res = _grow_on_phase(big, start, smooth, sigma_raw * nf, seed, tuple(sp), v.shape, params, liv, cache, cut)
-        if res is not None or not cut:
-            return res
+        if res is not None:
+            return res, smooth
+        if not cut:
+            return None
     return None
