@@ -43,6 +43,8 @@ from numpy.typing import NDArray
 
 from numpy import linalg as _la  # (the fits call np.linalg directly)
 
+from . import _kernels
+
 FloatArr = NDArray[np.float64]
 
 #: floor of the per-midpoint error SD, in units of h (keeps the weights finite)
@@ -457,20 +459,59 @@ def fit_ellipses(
     return out
 
 
-def _fit_boxes(
-    subs: list[NDArray[np.bool_]], spvs: list[tuple[float, float]]
-) -> list[tuple[tuple[float, float], float, float, tuple[float, float]] | None]:
-    """The ellipse fit of boxes (``subs``: their voxels; each box is that plus an empty ring of
-    one voxel; coordinates: mm from voxel (0, 0) of each ringed box), or None where it does not
-    reproduce the box."""
-    n = len(subs)
-    out: list[tuple[tuple[float, float], float, float, tuple[float, float]] | None] = [None] * n
-    shapes = [s.shape for s in subs]
-    R = max(sh[0] for sh in shapes) + 2
-    C = max(sh[1] for sh in shapes) + 2
-    stack = np.zeros((n, R, C), dtype=bool)
+_BoxFit = tuple[tuple[float, float], float, float, tuple[float, float]]
+
+
+def _ringed_stack(subs: list[NDArray[np.bool_]]) -> NDArray[np.bool_]:
+    """The boxes ``subs`` in one zero-padded stack, each inside an empty ring of one voxel."""
+    R = max(s.shape[0] for s in subs) + 2
+    C = max(s.shape[1] for s in subs) + 2
+    stack = np.zeros((len(subs), R, C), dtype=bool)
     for b, s in enumerate(subs):
         stack[b, 1 : s.shape[0] + 1, 1 : s.shape[1] + 1] = s
+    return stack
+
+
+def _fit_boxes(subs: list[NDArray[np.bool_]], spvs: list[tuple[float, float]]) -> list[_BoxFit | None]:
+    """The ellipse fit of boxes (``subs``: their voxels; each box is that plus an empty ring of
+    one voxel; coordinates: mm from voxel (0, 0) of each ringed box), or None where it does not
+    reproduce the box.  By the compiled kernel (:mod:`._kernels`) when it is available, else
+    (and for the boxes the kernel hands back) by :func:`_fit_boxes_numpy`, the reference."""
+    kernel = _kernels.ellipse_boxes()
+    if kernel is None:
+        return _fit_boxes_numpy(subs, spvs)
+    n = len(subs)
+    status, vals = kernel(
+        _ringed_stack(subs),
+        np.array(spvs, dtype=np.float64),
+        np.array([s.shape for s in subs], dtype=np.float64),
+        _HALF_STEP,
+        _STEP_F,
+        _KERNEL_CONSTS,
+    )
+    out: list[_BoxFit | None] = [None] * n
+    st_l, v_l = status.tolist(), vals.tolist()
+    back = []
+    for b in range(n):
+        if st_l[b] == _kernels.ACCEPT:
+            c00, c01, sa, sb, j0, j1 = v_l[b]
+            out[b] = ((c00, c01), sa, sb, (j0, j1))
+        elif st_l[b] == _kernels.FALLBACK:
+            back.append(b)
+    if back:  # (a box's fit does not depend on the other boxes of the batch)
+        for b, r in zip(back, _fit_boxes_numpy([subs[b] for b in back], [spvs[b] for b in back]), strict=True):
+            out[b] = r
+    return out
+
+
+def _fit_boxes_numpy(subs: list[NDArray[np.bool_]], spvs: list[tuple[float, float]]) -> list[_BoxFit | None]:
+    """:func:`_fit_boxes` in numpy, all boxes in padded batches (the reference the kernel is
+    tested against)."""
+    n = len(subs)
+    out: list[_BoxFit | None] = [None] * n
+    shapes = [s.shape for s in subs]
+    stack = _ringed_stack(subs)
+    _, R, C = stack.shape
     # boundary midpoints of all boxes; padding adds none (the ring of every box is empty)
     jm, im, dd, seg = _stack_midpoints(stack)
     cnt = np.bincount(seg, minlength=n)
@@ -656,6 +697,21 @@ def _fit_boxes(
 #: below this ratio of the smallest to the largest Cholesky pivot a scatter matrix counts as
 #: singular for the symmetric form of :func:`_fitzgibbon`
 _CHOL_MIN_PIVOT_RATIO = 1e-5
+
+_HALF_STEP = np.ascontiguousarray(np.stack((_HALF_STEP_J, _HALF_STEP_I), axis=1))
+#: the kernel's constants: passes, floor, the acceptance rule, the pivot ratio
+_KERNEL_CONSTS = np.array(
+    [
+        _ELLIPSE_ITER,
+        _FLOOR,
+        ELLIPSE_MISMATCH_VOXELS,
+        ELLIPSE_MISMATCH_FRAC,
+        ELLIPSE_MISMATCH_DIST_VOXELS,
+        ELLIPSE_MISMATCH_NEAR_VOXELS,
+        _CHOL_MIN_PIVOT_RATIO,
+    ],
+    dtype=np.float64,
+)
 
 
 def _fitzgibbon(S: NDArray) -> FloatArr:

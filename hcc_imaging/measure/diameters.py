@@ -849,7 +849,13 @@ def _feret_from_core(frame: AxialFrame, core: _Core) -> FeretDiameter:
                 # farthest pair of two elliptic sections (each pair of sections once)
                 if (ka, kb) not in done:
                     done[(ka, kb)] = _ellipses_farthest(ea, eb)
-                p_mm, q_mm = done[(ka, kb)]
+                pe, qe = done[(ka, kb)]
+                # on one section the pair's order is the grid pair's (as for the LD), not the
+                # order in which the outline was sampled (that follows the sign of the fitted
+                # major axis, which rounding can flip)
+                if ka == kb and float((pe - qe) @ (p_mm - q_mm)) < 0.0:
+                    pe, qe = qe, pe
+                p_mm, q_mm = pe, qe
             else:
                 p0, q0 = p_mm, q_mm
                 for _ in range(2):

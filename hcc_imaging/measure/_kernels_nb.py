@@ -1,0 +1,256 @@
+"""The numba kernels of :mod:`._kernels` (imported only when they are used: importing numba
+takes ~0.4 s).  Module-level functions, so that numba can cache them on disk."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+@numba.njit(cache=True, nogil=True)
+def _fitzgibbon1(S, Fz):  # pragma: no cover - compiled; its Python twin is _subvoxel._fitzgibbon
+    # Cholesky S = L L' (lower), as LAPACK potrf: fails when not positive definite
+    L = np.zeros((6, 6))
+    for j in range(6):
+        s = S[j, j]
+        for k in range(j):
+            s -= L[j, k] * L[j, k]
+        if not (s > 0.0):
+            return np.full(6, np.nan), 2
+        L[j, j] = np.sqrt(s)
+        for i in range(j + 1, 6):
+            t = S[i, j]
+            for k in range(j):
+                t -= L[i, k] * L[j, k]
+            L[i, j] = t / L[j, j]
+    dmin, dmax = L[0, 0], L[0, 0]
+    for j in range(1, 6):
+        dmin = min(dmin, L[j, j])
+        dmax = max(dmax, L[j, j])
+    if not (dmin >= Fz[6] * dmax):  # near-singular: the general form (numpy path)
+        return np.full(6, np.nan), 2
+    # inverse of the lower-triangular L
+    Li = np.zeros((6, 6))
+    for j in range(6):
+        Li[j, j] = 1.0 / L[j, j]
+        for i in range(j + 1, 6):
+            t = 0.0
+            for k in range(j, i):
+                t -= L[i, k] * Li[k, j]
+            Li[i, j] = t / L[i, i]
+    # M = Li C Li'  (C: Fitzgibbon's constraint, C[0,2] = C[2,0] = 2, C[1,1] = -1)
+    M = np.empty((6, 6))
+    for p in range(6):
+        for q in range(6):
+            M[p, q] = Fz[0] * (Li[p, 0] * Li[q, 2] + Li[p, 2] * Li[q, 0]) + Fz[1] * (Li[p, 1] * Li[q, 1])
+    ev, V = np.linalg.eigh(M)
+    emax = 0.0
+    for i in range(6):
+        if not np.isfinite(ev[i]):
+            return np.full(6, np.nan), 0
+        emax = max(emax, abs(ev[i]))
+    if not (ev[5] > 1e-9 * emax):
+        return np.full(6, np.nan), 0
+    res = np.zeros(6)
+    for p in range(6):
+        t = 0.0
+        for q in range(6):
+            t += Li[q, p] * V[q, 5]
+        res[p] = t
+    for p in range(6):
+        if not np.isfinite(res[p]):
+            return res, 0
+    return res, 1
+
+@numba.njit(cache=True, nogil=True)
+def ellipse_boxes(stack, spv, shapes, half, stepf, consts):  # pragma: no cover - compiled
+    """Per box: status (ACCEPT / REJECT / FALLBACK) and (c0, c1, a, b, major0, major1)."""
+    n, R, C = stack.shape
+    n_iter = int(consts[0])
+    floor_ = consts[1]
+    mm_vox, mm_frac, mm_dist, mm_near = consts[2], consts[3], consts[4], consts[5]
+    Fz = np.array([2.0, -1.0, 0, 0, 0, 0, consts[6]])
+    status = np.zeros(n, dtype=np.int8)
+    vals = np.full((n, 6), np.nan)
+    cap = 4 * (R - 2) * (C - 2)
+    jm = np.empty(cap, dtype=np.int64)
+    im = np.empty(cap, dtype=np.int64)
+    dd = np.empty(cap, dtype=np.int64)
+    for b in range(n):
+        # the boundary midpoints (inside voxel, step to its outside 4-neighbour), in the order
+        # of _subvoxel._stack_midpoints: direction-major, then voxel order
+        c = 0
+        for d in range(4):
+            dj, di = int(stepf[d, 0]), int(stepf[d, 1])
+            for j in range(1, R - 1):
+                for i in range(1, C - 1):
+                    if stack[b, j, i] and not stack[b, j + dj, i + di]:
+                        jm[c] = j
+                        im[c] = i
+                        dd[c] = d
+                        c += 1
+        if c < 6:
+            continue
+        s0 = 0
+        sp0, sp1 = spv[b, 0], spv[b, 1]
+        P0 = np.empty(c)
+        P1 = np.empty(c)
+        for t in range(c):
+            d = dd[s0 + t]
+            P0[t] = (jm[s0 + t] + half[d, 0]) * sp0
+            P1[t] = (im[s0 + t] + half[d, 1]) * sp1
+        m0 = 0.0
+        m1 = 0.0
+        for t in range(c):
+            m0 += P0[t]
+            m1 += P1[t]
+        m0 /= c
+        m1 /= c
+        scale = 0.0
+        for t in range(c):
+            scale = max(scale, max(abs(P0[t] - m0), abs(P1[t] - m1)))
+        if scale == 0.0:
+            scale = 1.0
+        x = np.empty(c)
+        y = np.empty(c)
+        ex = np.empty(c)
+        ey = np.empty(c)
+        for t in range(c):
+            d = dd[s0 + t]
+            x[t] = (P0[t] - m0) / scale
+            y[t] = (P1[t] - m1) / scale
+            ex[t] = (stepf[d, 0] * sp0) / scale
+            ey[t] = (stepf[d, 1] * sp1) / scale
+        h = max(sp0, sp1) / scale
+        fl2 = (floor_ * h) ** 2
+        D = np.empty((c, 6))
+        for t in range(c):
+            D[t, 0] = x[t] * x[t]
+            D[t, 1] = x[t] * y[t]
+            D[t, 2] = y[t] * y[t]
+            D[t, 3] = x[t]
+            D[t, 4] = y[t]
+            D[t, 5] = 1.0
+        w = np.ones(c)
+        conic = np.zeros(6)
+        st = 1
+        for it in range(n_iter + 1):
+            S = np.zeros((6, 6))
+            for t in range(c):
+                wt = w[t]
+                for p in range(6):
+                    dpw = D[t, p] * wt
+                    for q in range(6):
+                        S[p, q] += dpw * D[t, q]
+            conic, st = _fitzgibbon1(S, Fz)
+            if st != 1 or it == n_iter:
+                break
+            ca, cb, cc, cd, ce = conic[0], conic[1], conic[2], conic[3], conic[4]
+            for t in range(c):
+                gx = (2 * ca) * x[t] + cb * y[t] + cd
+                gy = cb * x[t] + (2 * cc) * y[t] + ce
+                g2 = gx * gx + gy * gy + 1e-300
+                var = (gx * ex[t] + gy * ey[t]) ** 2 / g2
+                w[t] = 1.0 / ((var + fl2) * g2)
+        if st != 1:
+            status[b] = st  # REJECT (no ellipse) or FALLBACK (the general form)
+            continue
+        a_, b_, c_, d_, e_, f_ = conic[0], conic[1], conic[2], conic[3], conic[4], conic[5]
+        A2 = np.empty((2, 2))
+        A2[0, 0] = a_
+        A2[0, 1] = b_ / 2.0
+        A2[1, 0] = b_ / 2.0
+        A2[1, 1] = c_
+        det = A2[0, 0] * A2[1, 1] - A2[0, 1] * A2[1, 0]
+        if det == 0.0:
+            continue
+        # the centre: solve(-2 A2, (d, e)) by LU with partial pivoting (LAPACK gesv)
+        M2 = -2.0 * A2
+        r0, r1 = 0, 1
+        if abs(M2[1, 0]) > abs(M2[0, 0]):
+            r0, r1 = 1, 0
+        rhs0 = d_ if r0 == 0 else e_
+        rhs1 = e_ if r0 == 0 else d_
+        piv = M2[r0, 0]
+        if piv == 0.0:
+            status[b] = 2
+            continue
+        l10 = M2[r1, 0] / piv
+        u11 = M2[r1, 1] - l10 * M2[r0, 1]
+        if u11 == 0.0:
+            status[b] = 2
+            continue
+        y1 = rhs1 - l10 * rhs0
+        cen1 = y1 / u11
+        cen0 = (rhs0 - M2[r0, 1] * cen1) / piv
+        if not (np.isfinite(cen0) and np.isfinite(cen1)):
+            status[b] = 2
+            continue
+        k = -(f_ + 0.5 * (d_ * cen0 + e_ * cen1))
+        lam, vec = np.linalg.eigh(A2)
+        if not ((k / lam[0] > 0) and (k / lam[1] > 0)):
+            continue
+        sm0 = np.sqrt(k / lam[0])
+        sm1 = np.sqrt(k / lam[1])
+        big = 1 if sm1 > sm0 else 0
+        sa = (sm1 if big == 1 else sm0) * scale
+        sb = (sm0 if big == 1 else sm1) * scale
+        v0, v1 = vec[0, big], vec[1, big]
+        nrm = np.hypot(v0, v1)
+        mj0, mj1 = v0 / nrm, v1 / nrm
+        mn0, mn1 = -mj1, mj0
+        c00 = m0 + cen0 * scale
+        c01 = m1 + cen1 * scale
+        ex_ = np.sqrt(mj0 * (sa * sa) * mj0 + mn0 * (sb * sb) * mn0)
+        ey_ = np.sqrt(mj1 * (sa * sa) * mj1 + mn1 * (sb * sb) * mn1)
+        shp0 = shapes[b, 0] + 2.0
+        shp1 = shapes[b, 1] + 2.0
+        hbox = max(sp0, sp1)
+        btol = mm_dist * hbox
+        if not (
+            (c00 - ex_ >= -btol)
+            and (c01 - ey_ >= -btol)
+            and (c00 + ex_ <= (shp0 - 1) * sp0 + btol)
+            and (c01 + ey_ <= (shp1 - 1) * sp1 + btol)
+        ):
+            continue
+        # does it reproduce the box?  (voxel in when its centre is inside)
+        sa2, sb2 = sa * sa, sb * sb
+        lim = mm_vox + mm_frac * c
+        near_max = 2.0 * mm_near * c
+        nwrong = 0
+        nnear = 0
+        dmax = 0.0
+        for j in range(R):
+            d0 = j * sp0 - c00
+            for i in range(C):
+                d1 = i * sp1 - c01
+                q = d0 * mj0 + d1 * mj1
+                q = q * q
+                q /= sa2
+                q2 = d0 * mn0 + d1 * mn1
+                q2 = q2 * q2
+                q2 /= sb2
+                q += q2
+                if (q <= 1.0) != stack[b, j, i]:
+                    nwrong += 1
+                    rr = np.hypot(d0, d1)
+                    dist = abs(rr - rr / np.sqrt(max(q, 1e-300)))
+                    dmax = max(dmax, dist)
+                    if dist <= mm_near * hbox:
+                        nnear += 1
+        if nwrong == 0:
+            ok = True
+        elif nwrong <= lim + near_max:
+            counted = nwrong - nnear if nnear <= near_max else nwrong
+            ok = (dmax <= mm_dist * hbox) and (counted <= lim)
+        else:
+            ok = False
+        if ok:
+            status[b] = 1
+            vals[b, 0] = c00
+            vals[b, 1] = c01
+            vals[b, 2] = sa
+            vals[b, 3] = sb
+            vals[b, 4] = mj0
+            vals[b, 5] = mj1
+    return status, vals
