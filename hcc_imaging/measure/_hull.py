@@ -24,11 +24,14 @@ Pipeline for one mask (axis 0 = the axial-plane normal):
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from . import _kernels
 
 IntArr = NDArray[np.int64]
 FloatArr = NDArray[np.float64]
@@ -130,6 +133,14 @@ def counts_group(hulls: SliceHulls) -> tuple[IntArr, IntArr]:
 
 def slice_hulls(mask: NDArray[np.bool_]) -> SliceHulls:
     """Convex-hull vertices (voxel centres) of every slice of ``mask`` (axis 0 = slices)."""
+    kernel = _kernels.slice_hulls()
+    if kernel is not None:  # the same vertices, compiled (one pass over the rows)
+        # (a cropped view is read in place: numba compiles a strided twin once)
+        kk, jj, ii, slices, starts = kernel(np.asarray(mask, dtype=bool))
+        counts = starts[1:] - starts[:-1]
+        return SliceHulls(
+            k=kk, j=jj, i=ii, slices=slices, starts=starts, counts=counts, group=np.repeat(np.arange(len(counts)), counts)
+        )
     k, j, first, last = row_extremes(mask)
     # both chains in one pass of pruning rounds: the right chain's groups are numbered after the
     # left chain's (groups never mix, so each chain is pruned exactly as on its own)
@@ -168,6 +179,8 @@ _SUPPORT_BLOCK = 32
 _ANG = np.arange(_N_DIRS) * (2.0 * np.pi / _N_DIRS)
 _COS, _SIN = np.cos(_ANG), np.sin(_ANG)
 _DIRS_XY = np.stack((_COS, _SIN))  # (2, _N_DIRS)
+#: the 128-angle bound's slack, as numpy computes it (the kernel is given this very float)
+_COS_N = float(np.cos(np.pi / _N_DIRS))
 
 
 #: the bound that picks and orders the slice pairs of :func:`feret_3d` samples every
@@ -275,6 +288,22 @@ def feret_3d(
     best2 = best_len * best_len
     if n_sl < 2:
         return best_a, best_b, best_len
+    kernel = _kernels.feret_3d()
+    if kernel is not None:  # the same search compiled (the same distances, the same choice)
+        found, a, b, top = kernel(
+            x.astype(np.float64, copy=False),
+            y.astype(np.float64, copy=False),
+            (hulls.k * s0).astype(np.float64, copy=False),
+            z.astype(np.float64, copy=False),
+            st.astype(np.int64, copy=False),
+            cnt.astype(np.int64, copy=False),
+            best2,
+            _COS,
+            _SIN,
+            _COS_N,
+            _ALL_PAIRS_MAX_VERTICES,
+        )
+        return (int(a), int(b), math.sqrt(top)) if found else (best_a, best_b, best_len)
     if len(x) <= _ALL_PAIRS_MAX_VERTICES:  # few vertices: compare all pairs
         # broadcasting, not BLAS: exact squares, and no thread start-up on small matrices; by
         # blocks of rows (the first largest in row-major order, as one argmax of the matrix)
@@ -491,6 +520,10 @@ def feret_ties(
     s0, sr, sc = spacing
     x, y, zz = hulls.j * sr, hulls.i * sc, hulls.k * s0
     thr0 = length * length * (1.0 - 1e-12) - 1e-12
+    kernel = _kernels.pairs_at_least()
+    if kernel is not None:  # the same pairs, compiled
+        a_up, b_up = kernel(x.astype(np.float64, copy=False), y.astype(np.float64, copy=False), zz.astype(np.float64, copy=False), thr0)
+        return _ties_in_order(hulls, a_up, b_up, limit)
     # the pairs a < b at or above the threshold, in row-major order (as nonzero(triu(.., 1))),
     # by blocks of rows
     if d2 is not None:
@@ -501,8 +534,13 @@ def feret_ties(
         )
     a_all, b_all = np.divmod(ab, nv)
     up = a_all < b_all
+    return _ties_in_order(hulls, a_all[up], b_all[up], limit)
+
+
+def _ties_in_order(hulls: SliceHulls, a_up: IntArr, b_up: IntArr, limit: int) -> list[tuple[int, int]]:
+    """:func:`feret_ties`' pairs (``a < b``, row-major) on two slices, at most ``limit``, ordered
+    by their voxel positions."""
     found0: dict[tuple[int, ...], tuple[int, int]] = {}
-    a_up, b_up = a_all[up], b_all[up]
     kji = np.stack((hulls.k, hulls.j, hulls.i), axis=1)
     for a, b, ka_, kb_ in zip(a_up.tolist(), b_up.tolist(), kji[a_up].tolist(), kji[b_up].tolist(), strict=True):
         ka, kb = tuple(ka_), tuple(kb_)

@@ -20,23 +20,24 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 #: environment variable: ``0`` selects the numpy path (the reference) instead of the kernels
 JIT_ENV = "HCC_IMAGING_JIT"
 
-#: status codes of :func:`ellipse_boxes` per box
+#: status codes of the ellipse-fit kernel per box
 ACCEPT, REJECT, FALLBACK = 1, 0, 2
 
 
 def jit_enabled() -> bool:
     """True when the kernels are used (numba importable and not disabled by ``HCC_IMAGING_JIT=0``)."""
-    return ellipse_boxes() is not None
+    return compiled() is not None
 
 
 @functools.cache
-def ellipse_boxes() -> Callable[..., Any] | None:
-    """The compiled ellipse-fit kernel, or None (numba missing or disabled)."""
+def compiled() -> ModuleType | None:
+    """The module of compiled kernels (:mod:`._kernels_nb`), or None (numba missing or disabled)."""
     if os.environ.get(JIT_ENV, "1").strip() == "0":
         return None
     try:
@@ -45,4 +46,28 @@ def ellipse_boxes() -> Callable[..., Any] | None:
         if exc.name not in ("numba", "llvmlite"):
             raise
         return None
-    return _kernels_nb.ellipse_boxes
+    return _kernels_nb
+
+
+def ellipse_boxes() -> Callable[..., Any] | None:
+    """The compiled ellipse-fit kernel, or None."""
+    m = compiled()
+    return None if m is None else m.ellipse_boxes
+
+
+def feret_3d() -> Callable[..., Any] | None:
+    """The compiled 3-D Feret search, or None."""
+    m = compiled()
+    return None if m is None else m.feret_3d
+
+
+def pairs_at_least() -> Callable[..., Any] | None:
+    """The compiled search for vertex pairs at least a squared distance apart, or None."""
+    m = compiled()
+    return None if m is None else m.pairs_at_least
+
+
+def slice_hulls() -> Callable[..., Any] | None:
+    """The compiled per-slice hulls, or None."""
+    m = compiled()
+    return None if m is None else m.slice_hulls

@@ -71,23 +71,37 @@ def ellipse_boxes(stack, spv, shapes, half, stepf, consts):  # pragma: no cover 
     Fz = np.array([2.0, -1.0, 0, 0, 0, 0, consts[6]])
     status = np.zeros(n, dtype=np.int8)
     vals = np.full((n, 6), np.nan)
-    cap = 4 * (R - 2) * (C - 2)
-    jm = np.empty(cap, dtype=np.int64)
-    im = np.empty(cap, dtype=np.int64)
-    dd = np.empty(cap, dtype=np.int64)
+    cap = (R - 2) * (C - 2)
+    jm = np.empty(4 * cap, dtype=np.int64)
+    im = np.empty(4 * cap, dtype=np.int64)
+    dd = np.empty(4 * cap, dtype=np.int64)
+    bj = np.empty((4, cap), dtype=np.int64)
+    bi = np.empty((4, cap), dtype=np.int64)
+    nd = np.zeros(4, dtype=np.int64)
+    sj = np.empty(4, dtype=np.int64)
+    si = np.empty(4, dtype=np.int64)
+    for d in range(4):
+        sj[d], si[d] = int(stepf[d, 0]), int(stepf[d, 1])
     for b in range(n):
         # the boundary midpoints (inside voxel, step to its outside 4-neighbour), in the order
-        # of _subvoxel._stack_midpoints: direction-major, then voxel order
+        # of _subvoxel._stack_midpoints: direction-major, then voxel order (one pass over the
+        # box, one list per direction)
+        nd[:] = 0
+        for j in range(1, R - 1):
+            for i in range(1, C - 1):
+                if stack[b, j, i]:
+                    for d in range(4):
+                        if not stack[b, j + sj[d], i + si[d]]:
+                            bj[d, nd[d]] = j
+                            bi[d, nd[d]] = i
+                            nd[d] += 1
         c = 0
         for d in range(4):
-            dj, di = int(stepf[d, 0]), int(stepf[d, 1])
-            for j in range(1, R - 1):
-                for i in range(1, C - 1):
-                    if stack[b, j, i] and not stack[b, j + dj, i + di]:
-                        jm[c] = j
-                        im[c] = i
-                        dd[c] = d
-                        c += 1
+            for t in range(nd[d]):
+                jm[c] = bj[d, t]
+                im[c] = bi[d, t]
+                dd[c] = d
+                c += 1
         if c < 6:
             continue
         s0 = 0
@@ -254,3 +268,243 @@ def ellipse_boxes(stack, spv, shapes, half, stepf, consts):  # pragma: no cover 
             vals[b, 4] = mj0
             vals[b, 5] = mj1
     return status, vals
+
+
+# ------------------------------------------------------------------------------------------
+# 3-D Feret diameter on the per-slice hulls (the twin of _hull.feret_3d, exact: the same
+# squared distances, operation for operation, so the same maximum and the same ties)
+# ------------------------------------------------------------------------------------------
+#: in-plane directions of the kernel's own slice-pair bound (used only to skip and order slice
+#: pairs; the result does not depend on it)
+_BOUND_DIRS = 32
+
+
+@numba.njit(cache=True, nogil=True)
+def feret_3d(x, y, zk, zs, st, cnt, lower2, cos128, sin128, cos_n, all_pairs_max):  # pragma: no cover - compiled
+    """``(found, a, b, d2)``: the farthest pair of hull vertices, as :func:`_hull.feret_3d`
+    chooses it; ``found`` 0 when nothing beats ``lower2`` (the caller keeps its lower bound)."""
+    nv = x.shape[0]
+    n_sl = st.shape[0]
+    if n_sl < 2:
+        return 0, 0, 0, 0.0
+    if nv <= all_pairs_max:
+        # every pair, the first largest in row-major order (the upper triangle holds it: the
+        # matrix is symmetric, to the bit, and its diagonal is 0)
+        top, ta, tb = -1.0, 0, 0
+        for r in range(nv):
+            xr, yr, zr = x[r], y[r], zk[r]
+            for c in range(r + 1, nv):
+                dx = xr - x[c]
+                dy = yr - y[c]
+                dz = zr - zk[c]
+                d2 = dx * dx + dy * dy + dz * dz
+                if d2 > top:
+                    top, ta, tb = d2, r, c
+        if top > lower2:
+            return 1, ta, tb, top
+        return 0, 0, 0, 0.0
+    # slice pairs k1 < k2: a support-function bound at _BOUND_DIRS directions
+    nd = _BOUND_DIRS
+    half = nd // 2
+    h = np.full((n_sl, nd), -np.inf)
+    for s in range(n_sl):
+        for d in range(nd):
+            a = 2.0 * np.pi * d / nd
+            ca, sa = np.cos(a), np.sin(a)
+            m = -np.inf
+            for v in range(st[s], st[s] + cnt[s]):
+                m = max(m, ca * x[v] + sa * y[v])
+            h[s, d] = m
+    slack = 1.0 / np.cos(np.pi / nd) * (1.0 + 1e-9)
+    npair = n_sl * (n_sl - 1) // 2
+    bound = np.empty(npair)
+    p1 = np.empty(npair, dtype=np.int64)
+    p2 = np.empty(npair, dtype=np.int64)
+    t = 0
+    topb, topi = -1.0, 0
+    for k1 in range(n_sl):
+        for k2 in range(k1 + 1, n_sl):
+            m = -np.inf
+            for d in range(nd):
+                m = max(m, h[k1, d] + h[k2, (d + half) % nd])
+            dz = zs[k1] - zs[k2]
+            b = dz * dz + (m * slack) * (m * slack)
+            bound[t] = b
+            p1[t] = k1
+            p2[t] = k2
+            if b > topb:
+                topb, topi = b, t
+            t += 1
+    best2 = lower2
+    # the support at the 128 angles of _hull (the same products as _hull._support), per slice
+    # when first needed: a tighter bound for the pairs the coarse one lets through, and the
+    # tie-break between slice pairs
+    h128 = np.empty((n_sl, 128))
+    have = np.zeros(n_sl, dtype=np.bool_)
+    slack128 = 1.0 / cos_n * (1.0 + 1e-9)
+    # the pairs' exact maxima: the pair of the largest bound first (it sets a high best), then
+    # every pair whose bounds reach the best so far
+    vals = np.full(npair, -1.0)
+    arg_a = np.zeros(npair, dtype=np.int64)
+    arg_b = np.zeros(npair, dtype=np.int64)
+    for it in range(npair + 1):
+        c = topi if it == 0 else it - 1
+        if it > 0 and c == topi:
+            continue
+        if bound[c] < best2 * (1.0 - 1e-12):
+            continue
+        k1, k2 = p1[c], p2[c]
+        for s in (k1, k2):
+            if not have[s]:
+                for d in range(128):
+                    m = -np.inf
+                    for v in range(st[s], st[s] + cnt[s]):
+                        m = max(m, cos128[d] * x[v] + sin128[d] * y[v])
+                    h128[s, d] = m
+                have[s] = True
+        m = -np.inf
+        for d in range(128):
+            m = max(m, h128[k1, d] + h128[k2, (d + 64) % 128])
+        dz = zs[k1] - zs[k2]
+        dz2 = dz * dz
+        if dz2 + (m * slack128) * (m * slack128) < best2 * (1.0 - 1e-12):
+            continue
+        top, ta, tb = -1.0, 0, 0
+        for va in range(st[k1], st[k1] + cnt[k1]):
+            xa, ya = x[va], y[va]
+            for vb in range(st[k2], st[k2] + cnt[k2]):
+                dx = xa - x[vb]
+                dy = ya - y[vb]
+                d2 = dx * dx + dy * dy + dz2
+                if d2 > top:
+                    top, ta, tb = d2, va, vb
+        vals[c] = top
+        arg_a[c] = ta
+        arg_b[c] = tb
+        if top > best2:
+            best2 = top
+    if best2 <= lower2:
+        return 0, 0, 0, 0.0
+    # ties between slice pairs: the larger 128-angle bound (as _hull computes it), then the
+    # first pair
+    win = -1
+    wb2 = -np.inf
+    for c in range(npair):
+        if vals[c] != best2:
+            continue
+        k1, k2 = p1[c], p2[c]
+        m = -np.inf
+        for d in range(128):
+            m = max(m, h128[k1, d] + h128[k2, (d + 64) % 128])
+        dz = zs[k1] - zs[k2]
+        q = m / cos_n
+        b2f = dz * dz + q * q
+        if win < 0 or b2f > wb2:
+            win, wb2 = c, b2f
+    return 1, arg_a[win], arg_b[win], best2
+
+
+@numba.njit(cache=True, nogil=True)
+def pairs_at_least(x, y, z, thr):  # pragma: no cover - compiled; its twin is in _hull.feret_ties
+    """The vertex pairs ``a < b`` whose squared distance is at least ``thr``, in row-major
+    order (the same squared distances as ``_hull._pair_d2_rows``)."""
+    nv = x.shape[0]
+    n = 0
+    for r in range(nv):
+        for c in range(r + 1, nv):
+            dx, dy, dz = x[r] - x[c], y[r] - y[c], z[r] - z[c]
+            if dx * dx + dy * dy + dz * dz >= thr:
+                n += 1
+    a = np.empty(n, dtype=np.int64)
+    b = np.empty(n, dtype=np.int64)
+    t = 0
+    for r in range(nv):
+        for c in range(r + 1, nv):
+            dx, dy, dz = x[r] - x[c], y[r] - y[c], z[r] - z[c]
+            if dx * dx + dy * dy + dz * dz >= thr:
+                a[t] = r
+                b[t] = c
+                t += 1
+    return a, b
+
+
+# ------------------------------------------------------------------------------------------
+# per-slice hulls (the twin of _hull.slice_hulls; integers only, so the very same vertices)
+# ------------------------------------------------------------------------------------------
+@numba.njit(cache=True, nogil=True)
+def _chain(ys, xs, n, out_y, out_x):  # pragma: no cover - compiled
+    """Convex minorant of x(y) (y strictly increasing), collinear points dropped: the vertices
+    that _hull._minorant's pruning rounds keep (the strict vertices, unique).  Returns their
+    count, written to out_y / out_x."""
+    m = 0
+    for t in range(n):
+        yc, xc = ys[t], xs[t]
+        while m >= 2:
+            ya, xa = out_y[m - 2], out_x[m - 2]
+            yb, xb = out_y[m - 1], out_x[m - 1]
+            if (xb - xa) * (yc - ya) >= (xc - xa) * (yb - ya):
+                m -= 1
+            else:
+                break
+        out_y[m] = yc
+        out_x[m] = xc
+        m += 1
+    return m
+
+
+@numba.njit(cache=True, nogil=True)
+def slice_hulls(mask):  # pragma: no cover - compiled
+    """``(k, j, i, slices, starts)`` of :class:`_hull.SliceHulls`: per non-empty slice, the left
+    chain (rows ascending) then the right chain (rows descending)."""
+    K, R, C = mask.shape
+    cap = 2 * K * R
+    ko = np.empty(cap, dtype=np.int64)
+    jo = np.empty(cap, dtype=np.int64)
+    io = np.empty(cap, dtype=np.int64)
+    slices = np.empty(K, dtype=np.int64)
+    starts = np.empty(K + 1, dtype=np.int64)
+    rows = np.empty(R, dtype=np.int64)
+    first = np.empty(R, dtype=np.int64)
+    neg_last = np.empty(R, dtype=np.int64)
+    cy = np.empty(R, dtype=np.int64)
+    cx = np.empty(R, dtype=np.int64)
+    nv = 0
+    ns = 0
+    for k in range(K):
+        nr = 0
+        for j in range(R):
+            f = -1
+            for i in range(C):
+                if mask[k, j, i]:
+                    f = i
+                    break
+            if f < 0:
+                continue
+            last = f
+            for i in range(C - 1, f - 1, -1):
+                if mask[k, j, i]:
+                    last = i
+                    break
+            rows[nr] = j
+            first[nr] = f
+            neg_last[nr] = -last
+            nr += 1
+        if nr == 0:
+            continue
+        slices[ns] = k
+        starts[ns] = nv
+        ns += 1
+        m = _chain(rows, first, nr, cy, cx)
+        for t in range(m):
+            ko[nv] = k
+            jo[nv] = cy[t]
+            io[nv] = cx[t]
+            nv += 1
+        m = _chain(rows, neg_last, nr, cy, cx)
+        for t in range(m - 1, -1, -1):
+            ko[nv] = k
+            jo[nv] = cy[t]
+            io[nv] = -cx[t]
+            nv += 1
+    starts[ns] = nv
+    return ko[:nv].copy(), jo[:nv].copy(), io[:nv].copy(), slices[:ns].copy(), starts[: ns + 1].copy()

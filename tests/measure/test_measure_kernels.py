@@ -7,12 +7,14 @@ numpy path redoes: that hand-back is exercised here too."""
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 
 import numpy as np
 import pytest
 
-from hcc_imaging.measure import _kernels, _subvoxel, measure_lesion
+from hcc_imaging.measure import _hull, _kernels, _subvoxel, measure_lesion
 from hcc_imaging.volume import LabelVolume
 
 from ._shapes import Ellipsoid, ellipsoid_labels
@@ -25,11 +27,27 @@ TOL_MM = 1e-9
 @pytest.fixture
 def numpy_path(monkeypatch):
     """Run the block with the kernels switched off (``HCC_IMAGING_JIT=0``), restore after."""
-    _kernels.ellipse_boxes.cache_clear()
+    _kernels.compiled.cache_clear()
     monkeypatch.setenv(_kernels.JIT_ENV, "0")
     yield
     monkeypatch.delenv(_kernels.JIT_ENV)
-    _kernels.ellipse_boxes.cache_clear()
+    _kernels.compiled.cache_clear()
+
+
+@contextlib.contextmanager
+def _numpy_only():
+    """The numpy reference path inside the block."""
+    old = os.environ.get(_kernels.JIT_ENV)
+    os.environ[_kernels.JIT_ENV] = "0"
+    _kernels.compiled.cache_clear()
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ[_kernels.JIT_ENV]
+        else:
+            os.environ[_kernels.JIT_ENV] = old
+        _kernels.compiled.cache_clear()
 
 
 def _random_masks(n: int, seed: int) -> list[tuple[LabelVolume, str]]:
@@ -85,13 +103,13 @@ def test_the_jit_switch_selects_the_numpy_path(numpy_path):
 def test_measurements_agree_with_the_numpy_path(monkeypatch):
     masks = _random_masks(60, seed=4)
     with_jit = [_record(lv) for lv, _ in masks]
-    _kernels.ellipse_boxes.cache_clear()
+    _kernels.compiled.cache_clear()
     monkeypatch.setenv(_kernels.JIT_ENV, "0")
     try:
         reference = [_record(lv) for lv, _ in masks]
     finally:
         monkeypatch.delenv(_kernels.JIT_ENV)
-        _kernels.ellipse_boxes.cache_clear()
+        _kernels.compiled.cache_clear()
     assert _kernels.ellipse_boxes() is not None
     for (_, what), a, b in zip(masks, with_jit, reference, strict=True):
         assert a.keys() == b.keys(), what
@@ -154,3 +172,72 @@ def test_a_near_singular_scatter_matrix_is_handed_back_to_numpy():
     ref = _subvoxel._fit_boxes_numpy(subs, spvs)
     assert got[0] == ref[0]  # redone by numpy: identical
     assert (got[2] is None) == (ref[2] is None)
+
+
+def _blobs(n: int, seed: int) -> list[np.ndarray]:
+    """Random shapes of every kind: noise, opened noise (holes, several pieces), ellipsoids
+    (centred: symmetric, many ties) and lobulated unions, small and large."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for t in range(n):
+        shape = (int(rng.integers(1, 7)), int(rng.integers(1, 40)), int(rng.integers(1, 40)))
+        kind = t % 4
+        if kind < 2:
+            m = rng.random(shape) < rng.uniform(0.05, 0.95)
+            if kind == 1:
+                m = ndimage.binary_opening(m)
+        else:
+            d = float(rng.uniform(3, 60))
+            e = Ellipsoid(d / 2, d / 2 * rng.uniform(0.5, 1), d / 2 * rng.uniform(0.3, 1), rng.uniform(0, np.pi))
+            m = ellipsoid_labels(e, (float(rng.choice([1.0, 2.5])), 0.8, 0.8)).array.astype(bool)
+            if kind == 3:
+                m = m | np.roll(m, int(rng.integers(2, 8)), axis=2)
+        out.append(m)
+    return out
+
+
+def test_slice_hulls_are_the_same_vertices():
+    masks = _blobs(200, seed=3)
+    got = [_hull.slice_hulls(m) for m in masks]
+    got += [_hull.slice_hulls(m[:, 1:-1, ::-1]) for m in masks[:50]]  # strided views
+    with _numpy_only():
+        ref = [_hull.slice_hulls(m) for m in masks]
+        ref += [_hull.slice_hulls(m[:, 1:-1, ::-1]) for m in masks[:50]]
+    for g, r in zip(got, ref, strict=True):
+        for f in ("k", "j", "i", "slices", "starts"):
+            assert getattr(g, f).dtype == getattr(r, f).dtype
+            np.testing.assert_array_equal(getattr(g, f), getattr(r, f))
+        for a, b in zip(_hull.counts_group(g), _hull.counts_group(r), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_feret_3d_and_its_ties_are_the_same_pair():
+    """The same pair (indices), the same length to the bit and the same grid ties, on hulls of
+    up to and over the all-pairs limit (300 vertices) and with many ties (centred ellipsoids),
+    from no lower bound and from the in-slice LD."""
+    masks = _blobs(120, seed=5)
+    big = [
+        ellipsoid_labels(Ellipsoid(r, r * f, r * g), (s0, 0.7, 0.7)).array.astype(bool)
+        for r, f, g, s0 in ((15, 1, 1, 1.0), (15, 0.7, 0.9, 1.0), (25, 1, 1, 2.5), (40, 0.8, 0.6, 1.0))
+    ]
+    masks += big
+    spacing = (1.0, 0.8, 0.65)
+    rows = []
+    for m in masks:
+        h = _hull.slice_hulls(m)
+        if len(h.j) == 0:
+            continue
+        _, a, b, ld = _hull.farthest_pair_per_slice(h, spacing[1:])
+        rows.append((h, (0, 0, 0.0)))
+        rows.append((h, (a, b, ld)))
+    assert sum(len(h.j) > _hull._ALL_PAIRS_MAX_VERTICES for h, _ in rows) >= 6
+    got = [(_hull.feret_3d(h, spacing, lo), None) for h, lo in rows]
+    got = [(f, _hull.feret_ties(h, spacing, f[2], limit=8)) for (f, _), (h, _) in zip(got, rows, strict=True)]
+    with _numpy_only():
+        ref = [_hull.feret_3d(h, spacing, lo) for h, lo in rows]
+        ref = [(f, _hull.feret_ties(h, spacing, f[2], limit=8)) for f, (h, _) in zip(ref, rows, strict=True)]
+    for (g, gt), (r, rt) in zip(got, ref, strict=True):
+        assert g == r
+        assert gt == rt
