@@ -160,13 +160,6 @@ def _pyradiomics() -> Callable[[np.ndarray, tuple[float, float, float]], float] 
 _CLOCK: list[Callable[[], float]] = [time.perf_counter]
 
 
-#: pause before each timed block (s): SimpleITK's worker threads keep spinning for a while after
-#: a multi-threaded call, and the process CPU clock (``--cpu``) charges their spinning to
-#: whichever tool runs next (measured: a 5 mm lesion 2.4 ms right after the warm-up calls of
-#: every tool, 1.1 ms after a pause)
-SETTLE_S = 0.3
-
-
 def _time(fn: Callable[[], Any]) -> float:
     clock = _CLOCK[0]
     t = clock()
@@ -200,7 +193,6 @@ def sweep(rounds: int, sizes: list[float]) -> None:
         times: dict[str, list[float]] = {n: [] for n in active}
         names = list(active)
         for n in names[i % len(names) :] + names[: i % len(names)]:  # one block per tool
-            time.sleep(SETTLE_S)
             for _ in range(rounds):
                 times[n].append(_time(lambda n=n: active[n](mask, SPACING)))
         med = {n: statistics.median(v) * 1e3 for n, v in times.items()}
@@ -235,7 +227,6 @@ def archive(n: int, seed: int = 0) -> None:
     tools = [("hcc_imaging", tool_ours), ("sitk_2d", tool_sitk_2d), ("sitk_2d_1t", tool_sitk_2d_1t)]
     per: dict[str, np.ndarray] = {}
     for name, fn in tools:  # each tool over the whole archive in one block (see the module docstring)
-        time.sleep(SETTLE_S)
         per[name] = np.array([_time(lambda fn=fn, m=m, sp=sp: fn(m, sp)) for m, sp in masks])
     o = per["hcc_imaging"]
     print(f"hcc_imaging (LD+SA+Feret+volume): total {o.sum():.2f} s, median {np.median(o) * 1e3:.2f} ms, p95 {np.percentile(o, 95) * 1e3:.1f} ms")
