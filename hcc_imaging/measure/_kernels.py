@@ -71,3 +71,37 @@ def slice_hulls() -> Callable[..., Any] | None:
     """The compiled per-slice hulls, or None."""
     m = compiled()
     return None if m is None else m.slice_hulls
+
+
+def warm_up() -> float:
+    """Compile (first time ever) or load (from numba's cache) every kernel, with the argument
+    types the measurements use, by measuring two small synthetic lesions; returns the seconds
+    it took (0.0 when the kernels are off).  ``scripts/bootstrap.sh`` runs it once after
+    installing, so that no test, demo or first click pays the compilation."""
+    import time
+
+    import numpy as np
+
+    from ..volume import LabelVolume
+    from .lesion import measure_lesion
+
+    if compiled() is None:
+        return 0.0
+    t0 = time.perf_counter()
+    z, y, x = np.mgrid[-6:7, -14:15, -14:15]
+    ball = ((z / 5.5) ** 2 + (y / 12.5) ** 2 + (x / 10.5) ** 2 <= 1.0).astype(np.uint8)
+    # a tight array (the hull kernel reads a contiguous crop) and a padded one (a strided
+    # crop), each with a viable sub-mask (the viable diameter reads hulls of crops too)
+    k, j, i = np.nonzero(ball)
+    tight = ball[k.min() : k.max() + 1, j.min() : j.max() + 1, i.min() : i.max() + 1]
+    for arr in (tight, np.pad(ball, 3)):
+        lv = LabelVolume.create(np.ascontiguousarray(arr), spacing=(1.0, 0.8, 0.8))
+        measure_lesion(lv, 1, viable=lv)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    """Warm up and say so (``scripts/bootstrap.sh``)."""
+    took = warm_up()
+    state = "off (HCC_IMAGING_JIT=0 or numba missing)" if compiled() is None else f"ready in {took:.1f} s"
+    print(f"[bootstrap] measurement kernels (numba): {state}")
