@@ -241,3 +241,13 @@ def test_feret_3d_and_its_ties_are_the_same_pair():
     for (g, gt), (r, rt) in zip(got, ref, strict=True):
         assert g == r
         assert gt == rt
+
+
+def test_warm_up_compiles_every_kernel_the_measurements_use():
+    assert _kernels.warm_up() > 0.0
+    nb = _kernels.compiled()
+    for name in ("ellipse_boxes", "feret_3d", "pairs_at_least", "slice_hulls"):
+        assert getattr(nb, name).signatures, name
+    # a contiguous and a strided crop: both layouts of the hull kernel
+    layouts = {sig[0].layout for sig in nb.slice_hulls.signatures}
+    assert layouts == {"C", "A"}
