@@ -67,6 +67,12 @@ def pairs_at_least() -> Callable[..., Any] | None:
     return None if m is None else m.pairs_at_least
 
 
+def homothetic() -> Callable[..., Any] | None:
+    """The compiled homothetic-sections fit, or None."""
+    m = compiled()
+    return None if m is None else m.homothetic
+
+
 def slice_hulls() -> Callable[..., Any] | None:
     """The compiled per-slice hulls, or None."""
     m = compiled()
@@ -94,7 +100,8 @@ def warm_up() -> float:
     # crop), each with a viable sub-mask (the viable diameter reads hulls of crops too)
     k, j, i = np.nonzero(ball)
     tight = ball[k.min() : k.max() + 1, j.min() : j.max() + 1, i.min() : i.max() + 1]
-    for arr in (tight, np.pad(ball, 3)):
+    small = ball[3:-3, 6:-6, 6:-6]  # (its LD is under 24 voxels: the homothetic kernel)
+    for arr in (tight, np.pad(ball, 3), small):
         lv = LabelVolume.create(np.ascontiguousarray(arr), spacing=(1.0, 0.8, 0.8))
         measure_lesion(lv, 1, viable=lv)
     return time.perf_counter() - t0

@@ -508,3 +508,280 @@ def slice_hulls(mask):  # pragma: no cover - compiled
             nv += 1
     starts[ns] = nv
     return ko[:nv].copy(), jo[:nv].copy(), io[:nv].copy(), slices[:ns].copy(), starts[: ns + 1].copy()
+
+
+# ------------------------------------------------------------------------------------------
+# homothetic sections (the twin of _subvoxel.fit_homothetic): one ellipse shape fitted to the
+# boundary midpoints of consecutive slices together
+# ------------------------------------------------------------------------------------------
+@numba.njit(cache=True, nogil=True)
+def _lu_solve(A, B):  # pragma: no cover - compiled
+    """``solve(A, B)`` of a small square system by LU with partial pivoting (the first largest
+    pivot, as LAPACK's gesv); None-like (ok False) when a pivot is exactly 0 (numpy raises)."""
+    m = A.shape[0]
+    U = A.copy()
+    X = B.copy()
+    for j in range(m):
+        p = j
+        for r in range(j + 1, m):
+            if abs(U[r, j]) > abs(U[p, j]):
+                p = r
+        if U[p, j] == 0.0:
+            return X, False
+        if p != j:
+            for c in range(m):
+                U[j, c], U[p, c] = U[p, c], U[j, c]
+            for c in range(X.shape[1]):
+                X[j, c], X[p, c] = X[p, c], X[j, c]
+        for r in range(j + 1, m):
+            f = U[r, j] / U[j, j]
+            for c in range(j, m):
+                U[r, c] -= f * U[j, c]
+            for c in range(X.shape[1]):
+                X[r, c] -= f * X[j, c]
+    for j in range(m - 1, -1, -1):
+        for c in range(X.shape[1]):
+            t = X[j, c]
+            for k in range(j + 1, m):
+                t -= U[j, k] * X[k, c]
+            X[j, c] = t / U[j, j]
+    return X, True
+
+
+@numba.njit(cache=True, nogil=True)
+def homothetic(v, spv, half, stepf, mom_x, mom_y, mom_of, consts):  # pragma: no cover - compiled
+    """``(status, centres (n, 2), a (n), b (n), major (2))`` in the canonical frame; status 1:
+    accepted, 0: refused (None), 2: handed back (numpy decides)."""
+    n, R, C = v.shape
+    n_iter = int(consts[0])
+    floor_ = consts[1]
+    h_vox, m_frac, m_dist, box_tol = consts[2], consts[3], consts[4], consts[5]
+    e_c = np.zeros((n, 2))
+    e_a = np.zeros(n)
+    e_b = np.zeros(n)
+    e_m = np.zeros(2)
+    # the boundary midpoints, per slice direction-major then voxel order (_stack_midpoints)
+    area = (R - 2) * (C - 2)
+    jm = np.empty(4 * n * area, dtype=np.int64)
+    im = np.empty(4 * n * area, dtype=np.int64)
+    dd = np.empty(4 * n * area, dtype=np.int64)
+    seg = np.empty(4 * n * area, dtype=np.int64)
+    bj = np.empty((4, area), dtype=np.int64)
+    bi = np.empty((4, area), dtype=np.int64)
+    nd = np.zeros(4, dtype=np.int64)
+    cnt = np.zeros(n, dtype=np.int64)
+    npt = 0
+    for s in range(n):
+        nd[:] = 0
+        for j in range(1, R - 1):
+            for i in range(1, C - 1):
+                if v[s, j, i]:
+                    for d in range(4):
+                        if not v[s, j + int(stepf[d, 0]), i + int(stepf[d, 1])]:
+                            bj[d, nd[d]] = j
+                            bi[d, nd[d]] = i
+                            nd[d] += 1
+        for d in range(4):
+            for t in range(nd[d]):
+                jm[npt] = bj[d, t]
+                im[npt] = bi[d, t]
+                dd[npt] = d
+                seg[npt] = s
+                npt += 1
+        cnt[s] = nd[0] + nd[1] + nd[2] + nd[3]
+    for s in range(n):
+        if cnt[s] < 6:
+            return 0, e_c, e_a, e_b, e_m
+    P0 = np.empty(npt)
+    P1 = np.empty(npt)
+    m0 = 0.0
+    m1 = 0.0
+    for t in range(npt):
+        P0[t] = (jm[t] + half[dd[t], 0]) * spv[0]
+        P1[t] = (im[t] + half[dd[t], 1]) * spv[1]
+        m0 += P0[t]
+        m1 += P1[t]
+    m0 /= npt
+    m1 /= npt
+    scale = 1e-12
+    for t in range(npt):
+        scale = max(scale, abs(P0[t] - m0), abs(P1[t] - m1))
+    x = np.empty(npt)
+    y = np.empty(npt)
+    ex = np.empty(npt)
+    ey = np.empty(npt)
+    for t in range(npt):
+        x[t] = (P0[t] - m0) / scale
+        y[t] = (P1[t] - m1) / scale
+        ex[t] = stepf[dd[t], 0] * spv[0] / scale
+        ey[t] = stepf[dd[t], 1] * spv[1] / scale
+    fl2 = (floor_ / scale) ** 2
+    w = np.ones(npt)
+    q = np.zeros(3)
+    Lq = np.zeros((n, 3))
+    xp = np.empty(5)
+    yp = np.empty(5)
+    C3 = np.zeros((3, 3))
+    C3[0, 2] = 2.0
+    C3[2, 0] = 2.0
+    C3[1, 1] = -1.0
+    for it in range(n_iter + 1):
+        M = np.zeros((n, 15))
+        for t in range(npt):
+            xx, yy = x[t], y[t]
+            xp[0], xp[1], xp[2] = 1.0, xx, xx * xx
+            xp[3], xp[4] = xp[2] * xx, xp[2] * xp[2]
+            yp[0], yp[1], yp[2] = 1.0, yy, yy * yy
+            yp[3], yp[4] = yp[2] * yy, yp[2] * yp[2]
+            s = seg[t]
+            for k in range(15):
+                val = xp[mom_x[k]] * yp[mom_y[k]]
+                if it > 0:
+                    val = val * w[t]
+                M[s, k] += val
+        red = np.zeros((3, 3))
+        T = np.empty((n, 3, 3))
+        for s in range(n):
+            S = np.empty((6, 6))
+            for p in range(6):
+                for r in range(6):
+                    S[p, r] = M[s, mom_of[p, r]]
+            X, ok = _lu_solve(np.ascontiguousarray(S[3:, 3:]), np.ascontiguousarray(S[3:, :3]))
+            if not ok:
+                return 2, e_c, e_a, e_b, e_m
+            for p in range(3):
+                for r in range(3):
+                    T[s, p, r] = -X[p, r]
+            for p in range(3):
+                for r in range(3):
+                    acc = 0.0
+                    for k in range(3):
+                        acc += S[3 + k, p] * T[s, k, r]
+                    red[p, r] += S[p, r] + acc
+        # the one positive eigenvalue of red^-1 C3, by the symmetric form (red = L L')
+        L = np.zeros((3, 3))
+        for j in range(3):
+            sj = red[j, j]
+            for k in range(j):
+                sj -= L[j, k] * L[j, k]
+            if not (sj > 0.0):
+                return 2, e_c, e_a, e_b, e_m
+            L[j, j] = np.sqrt(sj)
+            for i in range(j + 1, 3):
+                t2 = 0.5 * (red[i, j] + red[j, i])
+                for k in range(j):
+                    t2 -= L[i, k] * L[j, k]
+                L[i, j] = t2 / L[j, j]
+        # a near-singular reduced matrix (midpoints on a conic to rounding, e.g. a 2 x 2 voxel
+        # square's on a circle): numpy's non-symmetric eigen-form decides, as for one section
+        if not (min(L[0, 0], L[1, 1], L[2, 2]) >= consts[6] * max(L[0, 0], L[1, 1], L[2, 2])):
+            return 2, e_c, e_a, e_b, e_m
+        Li = np.zeros((3, 3))
+        for j in range(3):
+            Li[j, j] = 1.0 / L[j, j]
+            for i in range(j + 1, 3):
+                t2 = 0.0
+                for k in range(j, i):
+                    t2 -= L[i, k] * Li[k, j]
+                Li[i, j] = t2 / L[i, i]
+        Mx = Li @ C3 @ Li.T
+        ev, V = np.linalg.eigh(Mx)
+        emax = max(abs(ev[0]), abs(ev[1]), abs(ev[2]))
+        npos = 0
+        for i in range(3):
+            if not np.isfinite(ev[i]):
+                return 2, e_c, e_a, e_b, e_m
+            if ev[i] > 1e-9 * emax:
+                npos += 1
+        if npos != 1:
+            return 2, e_c, e_a, e_b, e_m
+        z = Li.T @ V[:, 2]
+        nz = np.sqrt(z[0] * z[0] + z[1] * z[1] + z[2] * z[2])
+        for i in range(3):
+            q[i] = z[i] / nz
+        for s in range(n):
+            for p in range(3):
+                Lq[s, p] = T[s, p, 0] * q[0] + T[s, p, 1] * q[1] + T[s, p, 2] * q[2]
+        if it == n_iter:
+            break
+        for t in range(npt):
+            s = seg[t]
+            gx = (2 * q[0]) * x[t] + q[1] * y[t] + Lq[s, 0]
+            gy = q[1] * x[t] + (2 * q[2]) * y[t] + Lq[s, 1]
+            g2 = gx * gx + gy * gy + 1e-300
+            var = (gx * ex[t] + gy * ey[t]) ** 2 / g2
+            w[t] = 1.0 / ((var + fl2) * g2)
+    for i in range(3):
+        if not np.isfinite(q[i]):
+            return 0, e_c, e_a, e_b, e_m
+    for s in range(n):
+        for p in range(3):
+            if not np.isfinite(Lq[s, p]):
+                return 0, e_c, e_a, e_b, e_m
+    A2 = np.empty((2, 2))
+    A2[0, 0] = q[0]
+    A2[0, 1] = q[1] / 2.0
+    A2[1, 0] = q[1] / 2.0
+    A2[1, 1] = q[2]
+    if not (A2[0, 0] * A2[1, 1] - A2[0, 1] * A2[1, 0] > 0.0):
+        return 0, e_c, e_a, e_b, e_m
+    lam, vec = np.linalg.eigh(A2)
+    rhs = np.empty((2, n))
+    for s in range(n):
+        rhs[0, s] = Lq[s, 0]
+        rhs[1, s] = Lq[s, 1]
+    cen, ok = _lu_solve(-2.0 * A2, rhs)
+    if not ok:
+        return 2, e_c, e_a, e_b, e_m
+    semi = np.empty((n, 2))
+    for s in range(n):
+        kq = -(Lq[s, 2] + 0.5 * (Lq[s, 0] * cen[0, s] + Lq[s, 1] * cen[1, s]))
+        if not ((kq / lam[0] > 0) and (kq / lam[1] > 0)):
+            return 0, e_c, e_a, e_b, e_m
+        semi[s, 0] = np.sqrt(kq / lam[0]) * scale
+        semi[s, 1] = np.sqrt(kq / lam[1]) * scale
+    big = 1 if semi[0, 1] > semi[0, 0] else 0
+    nrm = np.hypot(vec[0, big], vec[1, big])
+    mj0, mj1 = vec[0, big] / nrm, vec[1, big] / nrm
+    mn0, mn1 = -mj1, mj0
+    tol = box_tol * max(spv[0], spv[1])
+    hmax = max(spv[0], spv[1])
+    dmax = 0.0
+    for s in range(n):
+        sa, sb = semi[s, big], semi[s, 1 - big]
+        c0 = cen[0, s] * scale + m0
+        c1 = cen[1, s] * scale + m1
+        e_c[s, 0], e_c[s, 1], e_a[s], e_b[s] = c0, c1, sa, sb
+        ex_ = np.sqrt((mj0 * sa) ** 2 + (mn0 * sb) ** 2)
+        ey_ = np.sqrt((mj1 * sa) ** 2 + (mn1 * sb) ** 2)
+        lo_r, hi_r, lo_c, hi_c = R, -1, C, -1
+        for j in range(R):
+            for i in range(C):
+                if v[s, j, i]:
+                    lo_r = min(lo_r, j)
+                    hi_r = max(hi_r, j)
+                    lo_c = min(lo_c, i)
+                    hi_c = max(hi_c, i)
+        if not (
+            (c0 - ex_ >= (lo_r - 1) * spv[0] - tol)
+            and (c1 - ey_ >= (lo_c - 1) * spv[1] - tol)
+            and (c0 + ex_ <= (hi_r + 1) * spv[0] + tol)
+            and (c1 + ey_ <= (hi_c + 1) * spv[1] + tol)
+        ):
+            return 0, e_c, e_a, e_b, e_m
+        nwrong = 0
+        for j in range(R):
+            d0 = j * spv[0] - c0
+            for i in range(C):
+                d1 = i * spv[1] - c1
+                qv = (d0 * mj0 + d1 * mj1) ** 2 / (sa * sa) + (d0 * mn0 + d1 * mn1) ** 2 / (sb * sb)
+                if (qv <= 1.0) != v[s, j, i]:
+                    nwrong += 1
+                    rr = np.hypot(d0, d1)
+                    dmax = max(dmax, abs(rr - rr / np.sqrt(max(qv, 1e-300))))
+        if nwrong > h_vox + m_frac * cnt[s]:
+            return 0, e_c, e_a, e_b, e_m
+    if dmax > m_dist * hmax:
+        return 0, e_c, e_a, e_b, e_m
+    e_m[0], e_m[1] = mj0, mj1
+    return 1, e_c, e_a, e_b, e_m

@@ -455,7 +455,7 @@ def fit_ellipses(
         res = _fit_boxes([canon[i][0] for i in idx], [canon[i][1] for i in idx])
         for i, r in zip(idx, res, strict=True):
             if r is not None:
-                out[i] = _from_box(canon[i], r)
+                out[i] = _from_box(canon[i], _circle_axis(r))
     return out
 
 
@@ -470,6 +470,21 @@ def _ringed_stack(subs: list[NDArray[np.bool_]]) -> NDArray[np.bool_]:
     for b, s in enumerate(subs):
         stack[b, 1 : s.shape[0] + 1, 1 : s.shape[1] + 1] = s
     return stack
+
+
+#: a fitted ellipse whose semi-axes differ by at most this fraction is a circle as far as its
+#: axes go: rounding decides their direction there (an eigenvector of a 2 x 2 matrix with an
+#: eigenvalue gap of that order turns by rounding / gap), so it is fixed to the canonical box's
+#: first axis instead, whichever path fitted it (the LD's ends lie along the major axis)
+CIRCLE_AXIS_REL = 1e-6
+
+
+def _circle_axis(r: _BoxFit) -> _BoxFit:
+    """``r`` with its major axis set to the canonical box's first axis when it is a circle
+    (:data:`CIRCLE_AXIS_REL`)."""
+    if r[1] - r[2] <= CIRCLE_AXIS_REL * r[1]:
+        return (r[0], r[1], r[2], (1.0, 0.0))
+    return r
 
 
 def _fit_boxes(subs: list[NDArray[np.bool_]], spvs: list[tuple[float, float]]) -> list[_BoxFit | None]:
@@ -793,6 +808,19 @@ _MOMENTS = tuple(sorted({(a + c, b + d) for a, b in _ROW_EXP for c, d in _ROW_EX
 _MOMENT_OF = np.array([[_MOMENTS.index((a + c, b + d)) for c, d in _ROW_EXP] for a, b in _ROW_EXP])
 _MOMENT_X = np.array([a for a, _ in _MOMENTS])
 _MOMENT_Y = np.array([b for _, b in _MOMENTS])
+#: the homothetic kernel's constants: passes, floor, the acceptance rule
+_HOMOTHETIC_CONSTS = np.array(
+    [
+        _ELLIPSE_ITER,
+        _FLOOR,
+        HOMOTHETIC_MISMATCH_VOXELS,
+        ELLIPSE_MISMATCH_FRAC,
+        ELLIPSE_MISMATCH_DIST_VOXELS,
+        HOMOTHETIC_BOX_TOL_VOXELS,
+        _CHOL_MIN_PIVOT_RATIO,
+    ],
+    dtype=np.float64,
+)
 
 
 def _canonical_stack(stack: NDArray[np.bool_], spacing_rc: tuple[float, float]) -> tuple:
@@ -843,6 +871,45 @@ def fit_homothetic(stack: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
         return None
     v, spv, tr, fk, fr, fc, r0, c0, sr, sc, h_mm = _canonical_stack(stack, spacing_rc)
     _, R, C = v.shape
+    kernel = _kernels.homothetic()
+    fit = None
+    if kernel is not None:  # the same fit compiled; what it cannot decide as numpy would, numpy does
+        status, c_k, a_k, b_k, m_k = kernel(
+            v, np.asarray(spv, dtype=np.float64), _HALF_STEP, _STEP_F, _MOMENT_X, _MOMENT_Y, _MOMENT_OF, _HOMOTHETIC_CONSTS
+        )
+        if status == _kernels.REJECT:
+            return None
+        if status == _kernels.ACCEPT:
+            fit = (c_k, a_k, b_k, m_k)
+    if fit is None:
+        fit = _homothetic_numpy(v, spv)
+        if fit is None:
+            return None
+    c_all, sa, sb, mj = fit
+    if sa[0] - sb[0] <= CIRCLE_AXIS_REL * sa[0]:  # circles (one shape for all): as fit_ellipses
+        mj = np.array([1.0, 0.0])
+    # back from the canonical frame (as _from_box, all slices at once)
+    cen = c_all.copy()
+    major = mj.copy()
+    if fr:
+        cen[:, 0] = (R - 1) * spv[0] - cen[:, 0]
+        major[0] = -major[0]
+    if fc:
+        cen[:, 1] = (C - 1) * spv[1] - cen[:, 1]
+        major[1] = -major[1]
+    if tr:
+        cen = cen[:, ::-1]
+        major = major[::-1].copy()
+    cen = (cen + np.array([(r0 - 1) * sr, (c0 - 1) * sc])) * h_mm
+    out = [EllipseSection(cen[b].copy(), float(sa[b]) * h_mm, float(sb[b]) * h_mm, major) for b in range(n)]
+    return out[::-1] if fk else out
+
+
+def _homothetic_numpy(v: NDArray[np.bool_], spv: tuple[float, float]) -> tuple | None:
+    """:func:`fit_homothetic` on the canonical stack ``v``, in numpy (the reference the kernel
+    is tested against): ``(centres (n, 2), a (n), b (n), major (2))`` in the canonical frame,
+    or None."""
+    n, R, C = v.shape
     jm, im, dd, seg = _stack_midpoints(v)
     cnt = np.bincount(seg, minlength=n)
     if cnt.min() < 6:  # as for one slice: a slice of one voxel fixes no shape
@@ -936,18 +1003,4 @@ def fit_homothetic(stack: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
         dist = np.abs(rr - rr / np.sqrt(np.maximum(qv[wb, wj, wi], 1e-300)))
         if dist.max() > ELLIPSE_MISMATCH_DIST_VOXELS * max(spv):
             return None
-    # back from the canonical frame (as _from_box, all slices at once)
-    cen = c_all.copy()
-    major = mj.copy()
-    if fr:
-        cen[:, 0] = (R - 1) * spv[0] - cen[:, 0]
-        major[0] = -major[0]
-    if fc:
-        cen[:, 1] = (C - 1) * spv[1] - cen[:, 1]
-        major[1] = -major[1]
-    if tr:
-        cen = cen[:, ::-1]
-        major = major[::-1].copy()
-    cen = (cen + np.array([(r0 - 1) * sr, (c0 - 1) * sc])) * h_mm
-    out = [EllipseSection(cen[b].copy(), float(sa[b]) * h_mm, float(sb[b]) * h_mm, major) for b in range(n)]
-    return out[::-1] if fk else out
+    return c_all, sa, sb, mj

@@ -766,7 +766,23 @@ def _ellipses_farthest(
     ea: _subvoxel.EllipseSection, eb: _subvoxel.EllipseSection
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Farthest pair of points of two ellipses: dense sampling (5 deg), then 12 steps of
-    support points (converges fast)."""
+    support points (converges fast).  Exactly, without sampling: one section with itself (its
+    major axis) and two circles (along the line of their centres; concentric ones along the
+    first one's axis, which for a circle is its canonical box's, :func:`_subvoxel._circle_axis`):
+    there the sampled pairs tie and rounding would pick among them."""
+    rel = _subvoxel.CIRCLE_AXIS_REL
+    if ea is eb:
+        (c0, c1), (m0, m1) = ea._c, ea._j
+        return np.array([c0 + ea.a * m0, c1 + ea.a * m1]), np.array([c0 - ea.a * m0, c1 - ea.a * m1])
+    if ea.a - ea.b <= rel * ea.a and eb.a - eb.b <= rel * eb.a:
+        (a0, a1), (b0, b1) = ea._c, eb._c
+        u0, u1 = a0 - b0, a1 - b1
+        nu = math.hypot(u0, u1)
+        if nu <= rel * max(ea.a, eb.a):
+            u0, u1 = ea._j
+        else:
+            u0, u1 = u0 / nu, u1 / nu
+        return np.array([a0 + ea.a * u0, a1 + ea.a * u1]), np.array([b0 - eb.a * u0, b1 - eb.a * u1])
     pa, pb = ea.points(72), eb.points(72)
     # (the squares in place: two temporaries)
     d2 = np.subtract(pa[:, None, 0], pb[:, 0])

@@ -246,8 +246,64 @@ def test_feret_3d_and_its_ties_are_the_same_pair():
 def test_warm_up_compiles_every_kernel_the_measurements_use():
     assert _kernels.warm_up() > 0.0
     nb = _kernels.compiled()
-    for name in ("ellipse_boxes", "feret_3d", "pairs_at_least", "slice_hulls"):
+    for name in ("ellipse_boxes", "feret_3d", "pairs_at_least", "slice_hulls", "homothetic"):
         assert getattr(nb, name).signatures, name
     # a contiguous and a strided crop: both layouts of the hull kernel
     layouts = {sig[0].layout for sig in nb.slice_hulls.signatures}
     assert layouts == {"C", "A"}
+
+
+def test_homothetic_fits_agree_run_by_run():
+    """The joint fit of a small lesion's central slices: the same decision and the same
+    ellipses to rounding on random small ellipsoids (both placements, rough boundaries)."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(21)
+    kernel = _kernels.homothetic()
+    counts = {_kernels.ACCEPT: 0, _kernels.REJECT: 0, _kernels.FALLBACK: 0}
+    for t in range(150):
+        d = float(rng.uniform(3, 20))
+        e = Ellipsoid(d / 2, d / 2 * rng.uniform(0.4, 1), d / 2 * rng.uniform(0.4, 1.2), rng.uniform(0, np.pi), tuple(rng.uniform(-3, 3, 3)))
+        sp = [(1.0, 0.7, 0.7), (2.5, 0.8, 0.8), (1.0, 1.0, 1.0), (5.0, 0.6, 0.6), (1.0, 0.8, 1.25)][t % 5]
+        m = ellipsoid_labels(e, sp, placement="offset" if t % 2 else "centred").array.astype(bool)
+        if t % 3 == 1:
+            edge = m & ~ndimage.binary_erosion(m)
+            m = m & ~(edge & (rng.random(m.shape) < 0.1))
+        ks = np.flatnonzero(m.any(axis=(1, 2)))
+        if len(ks) < 2:
+            continue
+        v, spv, *_ = _subvoxel._canonical_stack(m[ks[0] : ks[-1] + 1], (sp[1], sp[2]))
+        status, c, a, b, mj = kernel(
+            v, np.asarray(spv, float), _subvoxel._HALF_STEP, _subvoxel._STEP_F, _subvoxel._MOMENT_X,
+            _subvoxel._MOMENT_Y, _subvoxel._MOMENT_OF, _subvoxel._HOMOTHETIC_CONSTS,
+        )
+        counts[int(status)] += 1
+        if status == _kernels.FALLBACK:
+            continue
+        ref = _subvoxel._homothetic_numpy(v, spv)
+        assert (status == _kernels.ACCEPT) == (ref is not None), (t, d, sp)
+        if ref is not None:
+            cr, ar, br, mr = ref
+            assert max(np.abs(c - cr).max(), np.abs(a - ar).max(), np.abs(b - br).max()) <= TOL_MM
+            if (ar - br).min() > 1e-6 * ar.max():  # (a circle's axis is not part of the result)
+                assert abs(abs(float(mj @ mr)) - 1.0) <= 1e-9
+    assert counts[_kernels.ACCEPT] > 50 and counts[_kernels.REJECT] > 10
+
+
+@pytest.mark.parametrize("spacing", [(1.0, 0.7, 0.7), (2.5, 0.8, 0.8), (1.0, 1.0, 1.0)])
+def test_circular_sections_give_the_same_endpoints_on_both_paths(spacing):
+    """Spheres and spheroids (every axial section a circle): the fitted axes' direction and the
+    sampled outline's start are rounding noise there, so the LD's ends lie along the canonical
+    box's axis and a section's farthest pair is exact; the ends then do not depend on the path."""
+    lvs = [
+        ellipsoid_labels(Ellipsoid(d / 2, d / 2, d / 2 * f, 0.3, off), spacing)
+        for d in (4, 7, 13, 20, 30, 60)
+        for f, off in ((1.0, (0.0, 0.0, 0.0)), (0.8, (0.2, 0.1, 0.0)))
+    ]
+    got = [_record(lv) for lv in lvs]
+    with _numpy_only():
+        ref = [_record(lv) for lv in lvs]
+    for a, b in zip(got, ref, strict=True):
+        for k in a:
+            if isinstance(a[k], float):
+                assert abs(a[k] - b[k]) <= TOL_MM * max(1.0, abs(b[k]) if "volume" in k else 1.0), k

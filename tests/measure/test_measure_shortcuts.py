@@ -145,6 +145,16 @@ def test_ellipses_farthest_cycle_shortcut() -> None:
         else:
             eb = ell()
         p, q = diameters._ellipses_farthest(ea, eb)
+        if ea.a == ea.b and eb.a == eb.b:  # two circles: exactly, along the centres' line
+            u = (ea.centre - eb.centre) / np.linalg.norm(ea.centre - eb.centre)
+            np.testing.assert_allclose(p, ea.centre + ea.a * u, atol=1e-12)
+            np.testing.assert_allclose(q, eb.centre - eb.a * u, atol=1e-12)
+            # the sampled iteration gets close (12 steps converge slowly on circles: up to 1e-5 of
+            # the length short), never longer
+            pp, qq, _ = _farthest_plain(ea, eb)
+            exact, sampled = float(np.hypot(*(p - q))), math.hypot(pp[0] - qq[0], pp[1] - qq[1])
+            assert sampled - 1e-12 <= exact <= sampled + 1e-4 * (ea.a + eb.a)
+            continue
         pp, qq, first = _farthest_plain(ea, eb)
         assert tuple(p.tolist()) == pp and tuple(q.tolist()) == qq
         periods[None if first is None else 1] += 1
