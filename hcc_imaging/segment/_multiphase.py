@@ -101,8 +101,15 @@ def _combined_volume(
     w = c / s**2
     norm = float(np.sqrt(np.sum((w * s) ** 2)))
     w = w * (float(np.mean(s)) / max(norm, 1e-12))
-    box = sum(wi * np.asarray(v.array[sl], np.float32) for wi, v in zip(w, phases, strict=True))
-    full = np.full(phases[0].shape, float(np.median(box)) if outside_read else 0.0, np.float32)
+    # sum(w_i x_i) in float64 as Python's sum() forms it ((0 + w_0 x_0) + w_1 x_1 + ...), in place
+    box = w[0] * np.asarray(phases[0].array[sl], np.float32)
+    box += 0.0  # 0 + (-0.0) is +0.0, as in sum()
+    for wi, v in zip(w[1:], phases[1:], strict=True):
+        box += wi * np.asarray(v.array[sl], np.float32)
+    if outside_read:
+        full = np.full(phases[0].shape, float(np.median(box)), np.float32)
+    else:
+        full = np.zeros(phases[0].shape, np.float32)
     full[sl] = box
     v0 = phases[0]
     vol = Volume(array=full, geometry=v0.geometry, modality=v0.modality, phase=v0.phase,
@@ -131,8 +138,10 @@ def _segment_combined(
     the ring around it, then, after one segmentation of the combination, between the mask and the
     ring around the mask (``LESION_COMBINED_PASSES`` passes).  Steps 3-6 then run on the
     combination unchanged; steps 7-9 (heterogeneous lesions, rim) are not used.  None when the
-    grid has a single phase, or no pass yields a mask.  ``cache``: smoothed boxes of these phases
-    (:func:`._grow._smoothed`; the combination's own volumes are never put in it).
+    grid has a single phase, no pass yields a mask, or the last pass's mask touches the largest
+    region of interest (a leak, which :func:`_joint_fallback` does not use; its reported values
+    are then not computed).  ``cache``: smoothed boxes of these phases (:func:`._grow._smoothed`;
+    the combination's own volumes are never put in it).
     """
     vol = phases[phase]
     same = [v for v in phases.values() if v.geometry.equals(vol.geometry)]
@@ -172,7 +181,7 @@ def _segment_combined(
     # ``sl`` when their largest half-size is at most ``pad`` (same centre, same clipping)
     line_len_mm = None if line_idx is None else float(np.linalg.norm((line_idx[1] - line_idx[0]) * sp))
     outside_read = _roi_half_sizes_mm(p, line_len_mm, fixed_half_mm)[1] > pad
-    best: tuple[_RoiResult, dict[str, float]] | None = None
+    best: tuple[_RoiResult, NDArray[np.float64]] | None = None
     for _ in range(C.LESION_COMBINED_PASSES):
         if est is None:
             est = _phase_contrasts(same, region, sl, params, liv, cache)
@@ -184,17 +193,7 @@ def _segment_combined(
                              init_ball_mm=init_mm)
         except LowContrastError:
             break
-        # report HU: the medians of the mask and its ring on the phase of largest |weight|
-        j = int(np.argmax(np.abs(w)))
-        rsl = rr.box
-        raw_j, smooth_j, _ = _smoothed(same[j], rsl, gaussian_sigma_vox(params.smoothing_sigma_mm, tuple(sp),
-                                                                       params.smoothing_min_vox), cache)
-        ring_j = _ring(rr.mask, tuple(sp), params.ring_inner_mm, params.ring_outer_mm)
-        lv = float(np.median(raw_j[rr.mask]))
-        sv = float(np.median(smooth_j[ring_j])) if ring_j.any() else lv
-        m = rr.model
-        rr.model = _Model(lv, sv, m.sigma_raw, m.sigma_s, lv, lv, m.conspicuity, m.mode, m.ill_defined)
-        best = (rr, {str(v.phase): round(float(wi), 3) for v, wi in zip(same, w, strict=True)})
+        best = (rr, w)
         if rr.touches:
             # 1.7: a leaked mask is no lesion sample for the next pass's contrasts
             break
@@ -202,7 +201,21 @@ def _segment_combined(
         rs = tuple(slice(int(a - l0), int(a - l0) + n) for a, l0, n in zip(rr.lo, lo, rr.mask.shape, strict=True))
         region[rs] = rr.mask
         est = None  # the next pass's contrasts are this mask's
-    return best
+    if best is None or best[0].touches:
+        # a leak is not used (:func:`_joint_fallback`): its values are not worth reporting
+        return None
+    rr, w = best
+    # report HU (for the last pass's mask only: an earlier pass's is replaced): the medians of the
+    # mask and its ring on the phase of largest |weight|
+    j = int(np.argmax(np.abs(w)))
+    raw_j, smooth_j, _ = _smoothed(same[j], rr.box, gaussian_sigma_vox(params.smoothing_sigma_mm, tuple(sp),
+                                                                      params.smoothing_min_vox), cache)
+    ring_j = _ring(rr.mask, tuple(sp), params.ring_inner_mm, params.ring_outer_mm)
+    lv = float(np.median(raw_j[rr.mask]))
+    sv = float(np.median(smooth_j[ring_j])) if ring_j.any() else lv
+    m = rr.model
+    rr.model = _Model(lv, sv, m.sigma_raw, m.sigma_s, lv, lv, m.conspicuity, m.mode, m.ill_defined)
+    return rr, {str(v.phase): round(float(wi), 3) for v, wi in zip(same, w, strict=True)}
 
 
 def _smallest(a: NDArray[np.float64], m: int) -> NDArray[np.intp]:
@@ -213,6 +226,29 @@ def _smallest(a: NDArray[np.float64], m: int) -> NDArray[np.intp]:
         if a[idx[m - 1]] < a[idx[m:]].min():
             return idx[:m]
     return np.argsort(a)[:m]
+
+
+def _sorted_rows(xt: NDArray[np.float64]) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+    """Each row's sorting permutation and sorted values (``np.argsort(xt, axis=1)`` and the values
+    in that order).  Where every value is a non-zero float32 (the smoothed phases' values are):
+    the permutation by two stable 16-bit radix passes over the float32 bits made order-preserving
+    (about a third of the comparison sort's CPU).  The sorted values are the same; tied values may
+    come in another order, which no reader of them depends on (:func:`_class_medians` reads
+    order statistics, the same for any order of equal values; signed zeros, equal but not
+    identical, go to ``argsort``, as do NaN and values float32 does not hold)."""
+    x32 = xt.astype(np.float32)
+    if not (x32 == xt).all() or not x32.all():
+        order = np.argsort(xt, axis=1)
+        return order, np.take_along_axis(xt, order, axis=1)
+    # the float order as unsigned order: negative values (sign bit set) bit-inverted, positive
+    # ones with the sign bit set
+    key = x32.view(np.uint32) ^ ((x32.view(np.int32) >> 31).view(np.uint32) | np.uint32(0x80000000))
+    n_ph, n = xt.shape
+    off = (np.arange(n_ph) * n)[:, None]  # row starts in the flattened arrays
+    low = np.argsort(key.astype(np.uint16), axis=1, kind="stable")  # by the low 16 bits
+    high = (key >> 16).astype(np.uint16).ravel()[low + off]
+    order = low.ravel()[np.argsort(high, axis=1, kind="stable") + off]  # then by the high 16, stably
+    return order, xt.ravel()[order + off]
 
 
 def _class_medians(
@@ -250,15 +286,15 @@ def _ring_classes(x: NDArray[np.float64], lesion: NDArray[np.float64], min_d: fl
     # each phase's values sorted once (phase-major): the class medians below read them off, and
     # np.median(x, axis=0) is their middle
     xt = np.ascontiguousarray(x.T)
-    order = np.argsort(xt, axis=1)
-    xs = np.take_along_axis(xt, order, axis=1)
+    order, xs = _sorted_rows(xt)
     xc = x - (xs[:, (n - 1) // 2] if n % 2 else (xs[:, n // 2 - 1] + xs[:, n // 2]) / 2)
     # start: spread along the ring's first principal axis (noise extremes would be the farthest
     # points; the quantiles of the projection are tissues)
     _, _, vt = np.linalg.svd(xc[:: max(1, n // 2000)], full_matrices=False)
     proj = xc @ vt[0]
     qs = np.quantile(proj, np.linspace(0.5 / k, 1 - 0.5 / k, k))
-    cs = np.array([np.median(x[_smallest(np.abs(proj - q), max(1, n // (4 * k)))], axis=0) for q in qs])
+    # (np.median(x[idx], axis=0) as each phase's row of xt: the same values, contiguous partitions)
+    cs = np.array([np.median(xt[:, _smallest(np.abs(proj - q), max(1, n // (4 * k)))], axis=1) for q in qs])
     # k-medians (1.8): each voxel to the class nearest in L1 distance (the sum over phases of
     # |x - c|, the objective the median update minimises; 1.7 used squared L2 with the median
     # update, an inconsistent pair that was still moving after its 10 passes: ~50 of 9,000 labels
@@ -291,7 +327,7 @@ def _ring_classes(x: NDArray[np.float64], lesion: NDArray[np.float64], min_d: fl
         lab[lab == j] = i
         lab[lab > j] -= 1
         cs = np.delete(cs, j, axis=0)
-        cs[i] = np.median(x[lab == i], axis=0)
+        cs[i] = np.median(xt[:, lab == i], axis=1)
     out = []
     for k in range(len(cs)):
         frac = float(np.mean(lab == k))
@@ -506,7 +542,7 @@ def _joint_fallback(
         sm = max(params.smoothing_sigma_mm, C.LESION_FAINT_SMOOTHING_MM)
         comb = _segment_combined(phases, phase, seed, params, liver, line_idx, fixed_half_mm, smoothing_mm=sm,
                                  cache=cache)
-        if comb is not None and not comb[0].touches:
+        if comb is not None:  # (a leaked combination is None)
             if nearest_mean and fixed_half_mm is None and _holds_other_tissue(comb[0], comb[1], phases, phase, params,
                                                                                 liver, cache):
                 # a tissue beyond the lesion in the combination's direction (the liver beyond the
