@@ -21,8 +21,19 @@ from numpy.typing import NDArray
 
 from ..volume import Phase, Volume
 from . import constants as C
-from ._grow import _ball_mask, _Model, _open_and_fill, _ring, _RoiResult, _smoothed, _SmoothCache, _touches_border
-from ._morph import ball, component_at, gaussian_noise_factor, gaussian_sigma_vox
+from ._grow import (
+    _ball_box,
+    _ball_mask,
+    _Model,
+    _open_and_fill,
+    _ring,
+    _RoiResult,
+    _smoothed,
+    _SmoothCache,
+    _stride,
+    _touches_border,
+)
+from ._morph import ball, bbox, component_at, gaussian_noise_factor, gaussian_sigma_vox, pad_box
 from ._refine import _roi_half_sizes_mm, _segment_on
 from .errors import LowContrastError
 
@@ -37,21 +48,35 @@ def _phase_contrasts(
     params: LesionParams,
     liver: NDArray[np.bool_] | None,
     cache: _SmoothCache,
+    bounds: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
     """Per phase: lesion - surroundings (raw median in ``region`` - smoothed median of the ring
-    around it) and raw noise sigma, all in the box ``sl`` (1.5)."""
+    around it) and raw noise sigma, all in the box ``sl`` (1.5).  ``bounds``: a (start, stop) box
+    of ``region`` holding all its voxels (else its bounding box is computed).
+
+    The region, its ring and the values read are taken on the region's box padded by the ring's
+    reach, the box :func:`._grow._ring` itself works on (the same ring voxels, lattice and
+    values, in the same order), not on the whole of ``sl``: on the combination's 44 x 89 x 89
+    box the whole-box masks and gathers were most of a click-ball choice's cost."""
     sp = tuple(float(v) for v in phases[0].spacing)
     sig_vox = gaussian_sigma_vox(params.smoothing_sigma_mm, sp, params.smoothing_min_vox)
-    ring = _ring(region, sp, params.ring_inner_mm, params.ring_outer_mm)
+    if bounds is None:
+        bounds = bbox(region)  # type: ignore[assignment]
+        if bounds is None:
+            return None  # no region: no ring either
+    pad = np.ceil(params.ring_outer_mm / np.asarray(sp)).astype(int) + _stride(sp)
+    sub = pad_box(bounds[0], bounds[1], pad, region.shape)
+    reg = region[sub]
+    ring = _ring(reg, sp, params.ring_inner_mm, params.ring_outer_mm)
     if liver is not None:
-        ring &= liver
-    if not ring.any() or not region.any():
+        ring &= liver[sub]
+    if not ring.any() or not reg.any():
         return None
     c = np.empty(len(phases))
     s = np.empty(len(phases))
     for i, v in enumerate(phases):
         raw, smooth, sigma_raw = _smoothed(v, sl, sig_vox, cache)
-        c[i] = float(np.median(raw[region])) - float(np.median(smooth[ring]))
+        c[i] = float(np.median(raw[sub][reg])) - float(np.median(smooth[sub][ring]))
         s[i] = max(float(sigma_raw), 1e-6)
     return c, s
 
@@ -78,7 +103,8 @@ def _best_click_ball(
         cand = _ball_mask(box_shape, local, sp, r_mm)
         if liv is not None:
             cand &= liv
-        est = _phase_contrasts(same, cand, sl, params, liv, cache)
+        est = _phase_contrasts(same, cand, sl, params, liv, cache,
+                               bounds=_ball_box(np.asarray(box_shape), np.asarray(local, float), sp, r_mm))
         if est is None:
             continue
         score = float(np.sqrt(np.sum((est[0] / est[1]) ** 2)))
@@ -162,10 +188,13 @@ def _segment_combined(
     box_shape = tuple(int(b - a) for a, b in zip(lo, hi, strict=True))
     init_mm = None
     est: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None  # pass 1's, when already known
+    region_box = None  # a box holding the region (for _phase_contrasts)
     if line_idx is not None:
         mid = 0.5 * (line_idx[0] + line_idx[1]) - lo
         half_len = 0.5 * float(np.linalg.norm((line_idx[1] - line_idx[0]) * sp))
         region = _ball_mask(box_shape, mid, sp, C.LESION_COMBINED_LINE_BALL_FRACTION * half_len)
+        region_box = _ball_box(np.asarray(box_shape), np.asarray(mid, float), sp,
+                               C.LESION_COMBINED_LINE_BALL_FRACTION * half_len)
     else:
         ball_mm = _best_click_ball(same, box_shape, local, sp, sl, params, liv, cache, radius=True)
         if ball_mm is None:
@@ -184,7 +213,7 @@ def _segment_combined(
     best: tuple[_RoiResult, NDArray[np.float64]] | None = None
     for _ in range(C.LESION_COMBINED_PASSES):
         if est is None:
-            est = _phase_contrasts(same, region, sl, params, liv, cache)
+            est = _phase_contrasts(same, region, sl, params, liv, cache, bounds=region_box)
             if est is None:
                 break
         comb, w = _combined_volume(same, sl, *est, outside_read=outside_read)
@@ -200,6 +229,7 @@ def _segment_combined(
         region = np.zeros(box_shape, bool)
         rs = tuple(slice(int(a - l0), int(a - l0) + n) for a, l0, n in zip(rr.lo, lo, rr.mask.shape, strict=True))
         region[rs] = rr.mask
+        region_box = (np.array([r.start for r in rs]), np.array([r.stop for r in rs]))
         est = None  # the next pass's contrasts are this mask's
     if best is None or best[0].touches:
         # a leak is not used (:func:`_joint_fallback`): its values are not worth reporting
@@ -259,7 +289,7 @@ def _class_medians(
     permutation per phase) instead of a partition per class and pass."""
     n_ph, n = xs.shape
     out = cs.copy()
-    in_order = lab.astype(np.uint8)[order]  # each phase's labels in its value order
+    in_order = (lab if lab.dtype == np.uint8 else lab.astype(np.uint8))[order]  # each phase's labels in its value order
     for c in range(len(cs)):
         # class c's sorted positions, phase by phase (each phase holds the same count of them)
         pos = np.flatnonzero(in_order == c)
@@ -309,7 +339,7 @@ def _ring_classes(x: NDArray[np.float64], lesion: NDArray[np.float64], min_d: fl
         for ph in range(1, xt.shape[0]):
             d1 += np.abs(np.subtract(xt[ph], cs[:, ph:ph + 1], out=tmp), out=tmp)
         # the nearest class; on a tie the first, as np.argmin
-        lab = np.zeros(n, np.intp)
+        lab = np.zeros(n, np.uint8)  # (at most LESION_MULTIPHASE_RING_CLASSES classes)
         nearest = d1[0].copy()
         for c in range(1, len(cs)):
             lab[d1[c] < nearest] = c
