@@ -309,6 +309,12 @@ def _runs_within(spacing: tuple[float, float, float], reach_mm: float) -> tuple[
     return (int(r[0]), int(r[1])), tuple(rows)
 
 
+@functools.lru_cache(maxsize=64)
+def _widest_run(rows: tuple[tuple[int, int, int], ...]) -> int:
+    """The largest column half-width of :func:`_runs_within`'s runs (cached with them)."""
+    return max(w for _, _, w in rows)
+
+
 def within_mm_runs(spacing: Sequence[float], reach_mm: float) -> int:
     """How many column runs :func:`within_mm` ORs for this grid and reach (its cost is about
     the box's voxels times this)."""
@@ -327,7 +333,7 @@ def within_mm(mask: NDArray[np.bool_], spacing: Sequence[float], reach_mm: float
     """
     m = np.asarray(mask, bool)
     (rc, rb), rows = _runs_within(tuple(float(v) for v in spacing), float(reach_mm))  # type: ignore[arg-type]
-    wmax = max(w for _, _, w in rows)
+    wmax = _widest_run(rows)
     n = m.shape
     # column runs of every half-width 0..wmax, each written into a (slice, row)-padded array
     q = np.zeros((n[0], n[1], n[2] + 2 * wmax), bool)

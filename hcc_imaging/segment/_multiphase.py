@@ -118,6 +118,7 @@ def _best_click_ball(
 def _combined_volume(
     phases: Sequence[Volume], sl: tuple[slice, ...], c: NDArray[np.float64], s: NDArray[np.float64],
     outside_read: bool = True,
+    raws: Sequence[NDArray[np.float32]] | None = None,
 ) -> tuple[Volume, NDArray[np.float64]]:
     """The phases' matched-filter combination, sum_i w_i x_i with w_i ~ c_i / s_i^2 (Fisher's
     linear discriminant for independent noise per phase), scaled so that its noise sigma is the
@@ -127,11 +128,13 @@ def _combined_volume(
     w = c / s**2
     norm = float(np.sqrt(np.sum((w * s) ** 2)))
     w = w * (float(np.mean(s)) / max(norm, 1e-12))
-    # sum(w_i x_i) in float64 as Python's sum() forms it ((0 + w_0 x_0) + w_1 x_1 + ...), in place
-    box = w[0] * np.asarray(phases[0].array[sl], np.float32)
+    # sum(w_i x_i) in float64 as Python's sum() forms it ((0 + w_0 x_0) + w_1 x_1 + ...), in place;
+    # x_i the float32 box, as _smoothed keeps it (``raws``, when the caller has them)
+    xs = raws if raws is not None else [np.asarray(v.array[sl], np.float32) for v in phases]
+    box = w[0] * xs[0]
     box += 0.0  # 0 + (-0.0) is +0.0, as in sum()
-    for wi, v in zip(w[1:], phases[1:], strict=True):
-        box += wi * np.asarray(v.array[sl], np.float32)
+    for wi, x in zip(w[1:], xs[1:], strict=True):
+        box += wi * x
     if outside_read:
         full = np.full(phases[0].shape, float(np.median(box)), np.float32)
     else:
@@ -211,12 +214,15 @@ def _segment_combined(
     line_len_mm = None if line_idx is None else float(np.linalg.norm((line_idx[1] - line_idx[0]) * sp))
     outside_read = _roi_half_sizes_mm(p, line_len_mm, fixed_half_mm)[1] > pad
     best: tuple[_RoiResult, NDArray[np.float64]] | None = None
+    sig1 = gaussian_sigma_vox(params.smoothing_sigma_mm, tuple(sp), params.smoothing_min_vox)
     for _ in range(C.LESION_COMBINED_PASSES):
         if est is None:
             est = _phase_contrasts(same, region, sl, params, liv, cache, bounds=region_box)
             if est is None:
                 break
-        comb, w = _combined_volume(same, sl, *est, outside_read=outside_read)
+        # the phases' float32 boxes: _phase_contrasts smoothed these very boxes (cached)
+        raws = [_smoothed(v, sl, sig1, cache)[0] for v in same]
+        comb, w = _combined_volume(same, sl, *est, outside_read=outside_read, raws=raws)
         try:
             rr = _segment_on(comb, tuple(int(v) for v in s), p, liver, line_idx, fixed_half_mm, cache={},
                              init_ball_mm=init_mm)
