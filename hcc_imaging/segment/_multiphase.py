@@ -133,8 +133,9 @@ def _combined_volume(
     xs = raws if raws is not None else [np.asarray(v.array[sl], np.float32) for v in phases]
     box = w[0] * xs[0]
     box += 0.0  # 0 + (-0.0) is +0.0, as in sum()
+    tmp = np.empty_like(box)
     for wi, x in zip(w[1:], xs[1:], strict=True):
-        box += wi * x
+        box += np.multiply(wi, x, out=tmp)
     if outside_read:
         full = np.full(phases[0].shape, float(np.median(box)), np.float32)
     else:
