@@ -289,14 +289,15 @@ def _sorted_rows(xt: NDArray[np.float64]) -> tuple[NDArray[np.intp], NDArray[np.
 
 
 def _class_medians(
-    xs: NDArray[np.float64], order: NDArray[np.intp], lab: NDArray[np.intp], cs: NDArray[np.float64]
+    xs: NDArray[np.float64], order: NDArray[np.intp], lab: NDArray[np.integer], cs: NDArray[np.float64]
 ) -> NDArray[np.float64]:
     """``np.median(x[lab == c], axis=0)`` for every class c (a class without voxels keeps its
     centre ``cs[c]``), read off each phase's sorted values ``xs`` (P, n; ``order``: the sorting
     permutation per phase) instead of a partition per class and pass."""
     n_ph, n = xs.shape
     out = cs.copy()
-    in_order = (lab if lab.dtype == np.uint8 else lab.astype(np.uint8))[order]  # each phase's labels in its value order
+    # each phase's labels in its value order
+    in_order = (lab if lab.dtype == np.uint8 else lab.astype(np.uint8))[order]
     for c in range(len(cs)):
         # class c's sorted positions, phase by phase (each phase holds the same count of them)
         pos = np.flatnonzero(in_order == c)
