@@ -644,6 +644,19 @@ def _touches_border(mask: NDArray[np.bool_], lo: NDArray[np.int64], hi: NDArray[
     return False
 
 
+def _ball_box(
+    shape: NDArray[np.int64], centre: NDArray[np.float64], spacing: NDArray[np.float64], radius_mm: float
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(start, stop) of the box :func:`_ball_mask` evaluates the ball on: it holds every voxel of
+    the ball (the whole box when the ball is not finite)."""
+    if np.isfinite(radius_mm) and np.all(np.isfinite(centre)) and np.all(spacing > 0):
+        half = abs(float(radius_mm)) / spacing + 2.0
+        lo = np.clip(np.floor(centre - half), 0, shape).astype(int)
+        hi = np.clip(np.ceil(centre + half) + 1, 0, shape).astype(int)
+        return lo, hi
+    return np.zeros(3, int), np.asarray(shape, int)
+
+
 def _ball_mask(shape: Sequence[int], centre: ArrayLike, spacing: ArrayLike, radius_mm: float) -> NDArray[np.bool_]:
     """Voxels of a box of ``shape`` within ``radius_mm`` of ``centre`` (voxel coordinates).
 
@@ -653,12 +666,7 @@ def _ball_mask(shape: Sequence[int], centre: ArrayLike, spacing: ArrayLike, radi
     c = np.asarray(centre, float)
     sp = np.asarray(spacing, float)
     n = np.asarray([int(v) for v in shape])
-    if np.isfinite(radius_mm) and np.all(np.isfinite(c)) and np.all(sp > 0):
-        half = abs(float(radius_mm)) / sp + 2.0
-        lo = np.clip(np.floor(c - half), 0, n).astype(int)
-        hi = np.clip(np.ceil(c + half) + 1, 0, n).astype(int)
-    else:
-        lo, hi = np.zeros(3, int), n
+    lo, hi = _ball_box(n, c, sp, radius_mm)
     out = np.zeros(tuple(int(v) for v in n), bool)
     box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
     if np.any(hi <= lo):

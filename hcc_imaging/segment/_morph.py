@@ -309,6 +309,33 @@ def _runs_within(spacing: tuple[float, float, float], reach_mm: float) -> tuple[
     return (int(r[0]), int(r[1])), tuple(rows)
 
 
+#: :func:`within_mm` groups its runs by slice offset (:func:`_runs_by_slice`) from this many runs
+_GROUPED_MIN_RUNS = 48
+
+
+@functools.lru_cache(maxsize=64)
+def _runs_by_slice(
+    rows: tuple[tuple[int, int, int], ...]
+) -> tuple[tuple[int, tuple[tuple[int, int], ...]], ...] | None:
+    """:func:`_runs_within`'s runs as (|slice offset|, its (row offset, half-width) pairs), when
+    there are at least ``_GROUPED_MIN_RUNS`` and the pairs of every offset c are those of -c (the
+    lengths are, the squares of c and -c being equal); else None."""
+    if len(rows) < _GROUPED_MIN_RUNS:
+        return None
+    groups: dict[int, set[tuple[int, int]]] = {}
+    for c, b, w in rows:
+        groups.setdefault(c, set()).add((b, w))
+    if any(groups.get(-c) != pairs for c, pairs in groups.items()):
+        return None
+    return tuple((c, tuple(sorted(pairs))) for c, pairs in sorted(groups.items()) if c >= 0)
+
+
+@functools.lru_cache(maxsize=64)
+def _widest_run(rows: tuple[tuple[int, int, int], ...]) -> int:
+    """The largest column half-width of :func:`_runs_within`'s runs (cached with them)."""
+    return max(w for _, _, w in rows)
+
+
 def within_mm_runs(spacing: Sequence[float], reach_mm: float) -> int:
     """How many column runs :func:`within_mm` ORs for this grid and reach (its cost is about
     the box's voxels times this)."""
@@ -327,9 +354,11 @@ def within_mm(mask: NDArray[np.bool_], spacing: Sequence[float], reach_mm: float
     """
     m = np.asarray(mask, bool)
     (rc, rb), rows = _runs_within(tuple(float(v) for v in spacing), float(reach_mm))  # type: ignore[arg-type]
-    wmax = max(w for _, _, w in rows)
+    wmax = _widest_run(rows)
     n = m.shape
-    # column runs of every half-width 0..wmax, each written into a (slice, row)-padded array
+    by_slice = _runs_by_slice(rows)
+    # column runs of every half-width 0..wmax, each written into a (slice, row)-padded array (a
+    # row-padded one for the grouped ORs below)
     q = np.zeros((n[0], n[1], n[2] + 2 * wmax), bool)
     q[:, :, wmax:wmax + n[2]] = m
     padded = []
@@ -337,12 +366,30 @@ def within_mm(mask: NDArray[np.bool_], spacing: Sequence[float], reach_mm: float
     for k in range(wmax + 1):
         if k:
             cur = cur | q[:, :, wmax + k:wmax + k + n[2]] | q[:, :, wmax - k:wmax - k + n[2]]
-        p = np.zeros((n[0] + 2 * rc, n[1] + 2 * rb, n[2]), bool)
-        p[rc:rc + n[0], rb:rb + n[1]] = cur
+        if by_slice is None:
+            p = np.zeros((n[0] + 2 * rc, n[1] + 2 * rb, n[2]), bool)
+            p[rc:rc + n[0], rb:rb + n[1]] = cur
+        else:
+            p = np.zeros((n[0], n[1] + 2 * rb, n[2]), bool)
+            p[:, rb:rb + n[1]] = cur
         padded.append(p)
     out = np.zeros(n, bool)
-    for c, b, w in rows:
-        np.logical_or(out, padded[w][rc - c:rc - c + n[0], rb - b:rb - b + n[1]], out=out)
+    if by_slice is None:
+        for c, b, w in rows:
+            np.logical_or(out, padded[w][rc - c:rc - c + n[0], rb - b:rb - b + n[1]], out=out)
+        return out
+    # many runs (a reach of many voxels): the runs of slice offsets c and -c are the same (row
+    # offset, half-width) pairs, so each pair's in-plane OR is formed once and shifted both ways
+    # (the same OR of the same shifted runs, about half the array ORs)
+    for c, pairs in by_slice:
+        e = np.zeros(n, bool)
+        for b, w in pairs:
+            np.logical_or(e, padded[w][:, rb - b:rb - b + n[1]], out=e)
+        if c == 0:
+            np.logical_or(out, e, out=out)
+        elif c < n[0]:
+            np.logical_or(out[c:], e[:n[0] - c], out=out[c:])  # offset +c: out[z] |= e[z - c]
+            np.logical_or(out[:n[0] - c], e[c:], out=out[:n[0] - c])  # offset -c
     return out
 
 

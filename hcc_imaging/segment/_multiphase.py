@@ -21,8 +21,19 @@ from numpy.typing import NDArray
 
 from ..volume import Phase, Volume
 from . import constants as C
-from ._grow import _ball_mask, _Model, _open_and_fill, _ring, _RoiResult, _smoothed, _SmoothCache, _touches_border
-from ._morph import ball, component_at, gaussian_noise_factor, gaussian_sigma_vox
+from ._grow import (
+    _ball_box,
+    _ball_mask,
+    _Model,
+    _open_and_fill,
+    _ring,
+    _RoiResult,
+    _smoothed,
+    _SmoothCache,
+    _stride,
+    _touches_border,
+)
+from ._morph import ball, bbox, component_at, gaussian_noise_factor, gaussian_sigma_vox, pad_box
 from ._refine import _roi_half_sizes_mm, _segment_on
 from .errors import LowContrastError
 
@@ -37,21 +48,35 @@ def _phase_contrasts(
     params: LesionParams,
     liver: NDArray[np.bool_] | None,
     cache: _SmoothCache,
+    bounds: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
     """Per phase: lesion - surroundings (raw median in ``region`` - smoothed median of the ring
-    around it) and raw noise sigma, all in the box ``sl`` (1.5)."""
+    around it) and raw noise sigma, all in the box ``sl`` (1.5).  ``bounds``: a (start, stop) box
+    of ``region`` holding all its voxels (else its bounding box is computed).
+
+    The region, its ring and the values read are taken on the region's box padded by the ring's
+    reach, the box :func:`._grow._ring` itself works on (the same ring voxels, lattice and
+    values, in the same order), not on the whole of ``sl``: on the combination's 44 x 89 x 89
+    box the whole-box masks and gathers were most of a click-ball choice's cost."""
     sp = tuple(float(v) for v in phases[0].spacing)
     sig_vox = gaussian_sigma_vox(params.smoothing_sigma_mm, sp, params.smoothing_min_vox)
-    ring = _ring(region, sp, params.ring_inner_mm, params.ring_outer_mm)
+    if bounds is None:
+        bounds = bbox(region)  # type: ignore[assignment]
+        if bounds is None:
+            return None  # no region: no ring either
+    pad = np.ceil(params.ring_outer_mm / np.asarray(sp)).astype(int) + _stride(sp)
+    sub = pad_box(bounds[0], bounds[1], pad, region.shape)
+    reg = region[sub]
+    ring = _ring(reg, sp, params.ring_inner_mm, params.ring_outer_mm)
     if liver is not None:
-        ring &= liver
-    if not ring.any() or not region.any():
+        ring &= liver[sub]
+    if not ring.any() or not reg.any():
         return None
     c = np.empty(len(phases))
     s = np.empty(len(phases))
     for i, v in enumerate(phases):
         raw, smooth, sigma_raw = _smoothed(v, sl, sig_vox, cache)
-        c[i] = float(np.median(raw[region])) - float(np.median(smooth[ring]))
+        c[i] = float(np.median(raw[sub][reg])) - float(np.median(smooth[sub][ring]))
         s[i] = max(float(sigma_raw), 1e-6)
     return c, s
 
@@ -78,7 +103,8 @@ def _best_click_ball(
         cand = _ball_mask(box_shape, local, sp, r_mm)
         if liv is not None:
             cand &= liv
-        est = _phase_contrasts(same, cand, sl, params, liv, cache)
+        est = _phase_contrasts(same, cand, sl, params, liv, cache,
+                               bounds=_ball_box(np.asarray(box_shape), np.asarray(local, float), sp, r_mm))
         if est is None:
             continue
         score = float(np.sqrt(np.sum((est[0] / est[1]) ** 2)))
@@ -92,6 +118,7 @@ def _best_click_ball(
 def _combined_volume(
     phases: Sequence[Volume], sl: tuple[slice, ...], c: NDArray[np.float64], s: NDArray[np.float64],
     outside_read: bool = True,
+    raws: Sequence[NDArray[np.float32]] | None = None,
 ) -> tuple[Volume, NDArray[np.float64]]:
     """The phases' matched-filter combination, sum_i w_i x_i with w_i ~ c_i / s_i^2 (Fisher's
     linear discriminant for independent noise per phase), scaled so that its noise sigma is the
@@ -101,8 +128,18 @@ def _combined_volume(
     w = c / s**2
     norm = float(np.sqrt(np.sum((w * s) ** 2)))
     w = w * (float(np.mean(s)) / max(norm, 1e-12))
-    box = sum(wi * np.asarray(v.array[sl], np.float32) for wi, v in zip(w, phases, strict=True))
-    full = np.full(phases[0].shape, float(np.median(box)) if outside_read else 0.0, np.float32)
+    # sum(w_i x_i) in float64 as Python's sum() forms it ((0 + w_0 x_0) + w_1 x_1 + ...), in place;
+    # x_i the float32 box, as _smoothed keeps it (``raws``, when the caller has them)
+    xs = raws if raws is not None else [np.asarray(v.array[sl], np.float32) for v in phases]
+    box = w[0] * xs[0]
+    box += 0.0  # 0 + (-0.0) is +0.0, as in sum()
+    tmp = np.empty_like(box)
+    for wi, x in zip(w[1:], xs[1:], strict=True):
+        box += np.multiply(wi, x, out=tmp)
+    if outside_read:
+        full = np.full(phases[0].shape, float(np.median(box)), np.float32)
+    else:
+        full = np.zeros(phases[0].shape, np.float32)
     full[sl] = box
     v0 = phases[0]
     vol = Volume(array=full, geometry=v0.geometry, modality=v0.modality, phase=v0.phase,
@@ -131,8 +168,10 @@ def _segment_combined(
     the ring around it, then, after one segmentation of the combination, between the mask and the
     ring around the mask (``LESION_COMBINED_PASSES`` passes).  Steps 3-6 then run on the
     combination unchanged; steps 7-9 (heterogeneous lesions, rim) are not used.  None when the
-    grid has a single phase, or no pass yields a mask.  ``cache``: smoothed boxes of these phases
-    (:func:`._grow._smoothed`; the combination's own volumes are never put in it).
+    grid has a single phase, no pass yields a mask, or the last pass's mask touches the largest
+    region of interest (a leak, which :func:`_joint_fallback` does not use; its reported values
+    are then not computed).  ``cache``: smoothed boxes of these phases (:func:`._grow._smoothed`;
+    the combination's own volumes are never put in it).
     """
     vol = phases[phase]
     same = [v for v in phases.values() if v.geometry.equals(vol.geometry)]
@@ -153,10 +192,13 @@ def _segment_combined(
     box_shape = tuple(int(b - a) for a, b in zip(lo, hi, strict=True))
     init_mm = None
     est: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None  # pass 1's, when already known
+    region_box = None  # a box holding the region (for _phase_contrasts)
     if line_idx is not None:
         mid = 0.5 * (line_idx[0] + line_idx[1]) - lo
         half_len = 0.5 * float(np.linalg.norm((line_idx[1] - line_idx[0]) * sp))
         region = _ball_mask(box_shape, mid, sp, C.LESION_COMBINED_LINE_BALL_FRACTION * half_len)
+        region_box = _ball_box(np.asarray(box_shape), np.asarray(mid, float), sp,
+                               C.LESION_COMBINED_LINE_BALL_FRACTION * half_len)
     else:
         ball_mm = _best_click_ball(same, box_shape, local, sp, sl, params, liv, cache, radius=True)
         if ball_mm is None:
@@ -172,37 +214,45 @@ def _segment_combined(
     # ``sl`` when their largest half-size is at most ``pad`` (same centre, same clipping)
     line_len_mm = None if line_idx is None else float(np.linalg.norm((line_idx[1] - line_idx[0]) * sp))
     outside_read = _roi_half_sizes_mm(p, line_len_mm, fixed_half_mm)[1] > pad
-    best: tuple[_RoiResult, dict[str, float]] | None = None
+    best: tuple[_RoiResult, NDArray[np.float64]] | None = None
+    sig1 = gaussian_sigma_vox(params.smoothing_sigma_mm, tuple(sp), params.smoothing_min_vox)
     for _ in range(C.LESION_COMBINED_PASSES):
         if est is None:
-            est = _phase_contrasts(same, region, sl, params, liv, cache)
+            est = _phase_contrasts(same, region, sl, params, liv, cache, bounds=region_box)
             if est is None:
                 break
-        comb, w = _combined_volume(same, sl, *est, outside_read=outside_read)
+        # the phases' float32 boxes: _phase_contrasts smoothed these very boxes (cached)
+        raws = [_smoothed(v, sl, sig1, cache)[0] for v in same]
+        comb, w = _combined_volume(same, sl, *est, outside_read=outside_read, raws=raws)
         try:
             rr = _segment_on(comb, tuple(int(v) for v in s), p, liver, line_idx, fixed_half_mm, cache={},
                              init_ball_mm=init_mm)
         except LowContrastError:
             break
-        # report HU: the medians of the mask and its ring on the phase of largest |weight|
-        j = int(np.argmax(np.abs(w)))
-        rsl = rr.box
-        raw_j, smooth_j, _ = _smoothed(same[j], rsl, gaussian_sigma_vox(params.smoothing_sigma_mm, tuple(sp),
-                                                                       params.smoothing_min_vox), cache)
-        ring_j = _ring(rr.mask, tuple(sp), params.ring_inner_mm, params.ring_outer_mm)
-        lv = float(np.median(raw_j[rr.mask]))
-        sv = float(np.median(smooth_j[ring_j])) if ring_j.any() else lv
-        m = rr.model
-        rr.model = _Model(lv, sv, m.sigma_raw, m.sigma_s, lv, lv, m.conspicuity, m.mode, m.ill_defined)
-        best = (rr, {str(v.phase): round(float(wi), 3) for v, wi in zip(same, w, strict=True)})
+        best = (rr, w)
         if rr.touches:
             # 1.7: a leaked mask is no lesion sample for the next pass's contrasts
             break
         region = np.zeros(box_shape, bool)
         rs = tuple(slice(int(a - l0), int(a - l0) + n) for a, l0, n in zip(rr.lo, lo, rr.mask.shape, strict=True))
         region[rs] = rr.mask
+        region_box = (np.array([r.start for r in rs]), np.array([r.stop for r in rs]))
         est = None  # the next pass's contrasts are this mask's
-    return best
+    if best is None or best[0].touches:
+        # a leak is not used (:func:`_joint_fallback`): its values are not worth reporting
+        return None
+    rr, w = best
+    # report HU (for the last pass's mask only: an earlier pass's is replaced): the medians of the
+    # mask and its ring on the phase of largest |weight|
+    j = int(np.argmax(np.abs(w)))
+    raw_j, smooth_j, _ = _smoothed(same[j], rr.box, gaussian_sigma_vox(params.smoothing_sigma_mm, tuple(sp),
+                                                                      params.smoothing_min_vox), cache)
+    ring_j = _ring(rr.mask, tuple(sp), params.ring_inner_mm, params.ring_outer_mm)
+    lv = float(np.median(raw_j[rr.mask]))
+    sv = float(np.median(smooth_j[ring_j])) if ring_j.any() else lv
+    m = rr.model
+    rr.model = _Model(lv, sv, m.sigma_raw, m.sigma_s, lv, lv, m.conspicuity, m.mode, m.ill_defined)
+    return rr, {str(v.phase): round(float(wi), 3) for v, wi in zip(same, w, strict=True)}
 
 
 def _smallest(a: NDArray[np.float64], m: int) -> NDArray[np.intp]:
@@ -215,15 +265,39 @@ def _smallest(a: NDArray[np.float64], m: int) -> NDArray[np.intp]:
     return np.argsort(a)[:m]
 
 
+def _sorted_rows(xt: NDArray[np.float64]) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+    """Each row's sorting permutation and sorted values (``np.argsort(xt, axis=1)`` and the values
+    in that order).  Where every value is a non-zero float32 (the smoothed phases' values are):
+    the permutation by two stable 16-bit radix passes over the float32 bits made order-preserving
+    (about a third of the comparison sort's CPU).  The sorted values are the same; tied values may
+    come in another order, which no reader of them depends on (:func:`_class_medians` reads
+    order statistics, the same for any order of equal values; signed zeros, equal but not
+    identical, go to ``argsort``, as do NaN and values float32 does not hold)."""
+    x32 = xt.astype(np.float32)
+    if not (x32 == xt).all() or not x32.all():
+        order = np.argsort(xt, axis=1)
+        return order, np.take_along_axis(xt, order, axis=1)
+    # the float order as unsigned order: negative values (sign bit set) bit-inverted, positive
+    # ones with the sign bit set
+    key = x32.view(np.uint32) ^ ((x32.view(np.int32) >> 31).view(np.uint32) | np.uint32(0x80000000))
+    n_ph, n = xt.shape
+    off = (np.arange(n_ph) * n)[:, None]  # row starts in the flattened arrays
+    low = np.argsort(key.astype(np.uint16), axis=1, kind="stable")  # by the low 16 bits
+    high = (key >> 16).astype(np.uint16).ravel()[low + off]
+    order = low.ravel()[np.argsort(high, axis=1, kind="stable") + off]  # then by the high 16, stably
+    return order, xt.ravel()[order + off]
+
+
 def _class_medians(
-    xs: NDArray[np.float64], order: NDArray[np.intp], lab: NDArray[np.intp], cs: NDArray[np.float64]
+    xs: NDArray[np.float64], order: NDArray[np.intp], lab: NDArray[np.integer], cs: NDArray[np.float64]
 ) -> NDArray[np.float64]:
     """``np.median(x[lab == c], axis=0)`` for every class c (a class without voxels keeps its
     centre ``cs[c]``), read off each phase's sorted values ``xs`` (P, n; ``order``: the sorting
     permutation per phase) instead of a partition per class and pass."""
     n_ph, n = xs.shape
     out = cs.copy()
-    in_order = lab.astype(np.uint8)[order]  # each phase's labels in its value order
+    # each phase's labels in its value order
+    in_order = (lab if lab.dtype == np.uint8 else lab.astype(np.uint8))[order]
     for c in range(len(cs)):
         # class c's sorted positions, phase by phase (each phase holds the same count of them)
         pos = np.flatnonzero(in_order == c)
@@ -250,15 +324,15 @@ def _ring_classes(x: NDArray[np.float64], lesion: NDArray[np.float64], min_d: fl
     # each phase's values sorted once (phase-major): the class medians below read them off, and
     # np.median(x, axis=0) is their middle
     xt = np.ascontiguousarray(x.T)
-    order = np.argsort(xt, axis=1)
-    xs = np.take_along_axis(xt, order, axis=1)
+    order, xs = _sorted_rows(xt)
     xc = x - (xs[:, (n - 1) // 2] if n % 2 else (xs[:, n // 2 - 1] + xs[:, n // 2]) / 2)
     # start: spread along the ring's first principal axis (noise extremes would be the farthest
     # points; the quantiles of the projection are tissues)
     _, _, vt = np.linalg.svd(xc[:: max(1, n // 2000)], full_matrices=False)
     proj = xc @ vt[0]
     qs = np.quantile(proj, np.linspace(0.5 / k, 1 - 0.5 / k, k))
-    cs = np.array([np.median(x[_smallest(np.abs(proj - q), max(1, n // (4 * k)))], axis=0) for q in qs])
+    # (np.median(x[idx], axis=0) as each phase's row of xt: the same values, contiguous partitions)
+    cs = np.array([np.median(xt[:, _smallest(np.abs(proj - q), max(1, n // (4 * k)))], axis=1) for q in qs])
     # k-medians (1.8): each voxel to the class nearest in L1 distance (the sum over phases of
     # |x - c|, the objective the median update minimises; 1.7 used squared L2 with the median
     # update, an inconsistent pair that was still moving after its 10 passes: ~50 of 9,000 labels
@@ -273,7 +347,7 @@ def _ring_classes(x: NDArray[np.float64], lesion: NDArray[np.float64], min_d: fl
         for ph in range(1, xt.shape[0]):
             d1 += np.abs(np.subtract(xt[ph], cs[:, ph:ph + 1], out=tmp), out=tmp)
         # the nearest class; on a tie the first, as np.argmin
-        lab = np.zeros(n, np.intp)
+        lab = np.zeros(n, np.uint8)  # (at most LESION_MULTIPHASE_RING_CLASSES classes)
         nearest = d1[0].copy()
         for c in range(1, len(cs)):
             lab[d1[c] < nearest] = c
@@ -291,7 +365,7 @@ def _ring_classes(x: NDArray[np.float64], lesion: NDArray[np.float64], min_d: fl
         lab[lab == j] = i
         lab[lab > j] -= 1
         cs = np.delete(cs, j, axis=0)
-        cs[i] = np.median(x[lab == i], axis=0)
+        cs[i] = np.median(xt[:, lab == i], axis=1)
     out = []
     for k in range(len(cs)):
         frac = float(np.mean(lab == k))
@@ -506,7 +580,7 @@ def _joint_fallback(
         sm = max(params.smoothing_sigma_mm, C.LESION_FAINT_SMOOTHING_MM)
         comb = _segment_combined(phases, phase, seed, params, liver, line_idx, fixed_half_mm, smoothing_mm=sm,
                                  cache=cache)
-        if comb is not None and not comb[0].touches:
+        if comb is not None:  # (a leaked combination is None)
             if nearest_mean and fixed_half_mm is None and _holds_other_tissue(comb[0], comb[1], phases, phase, params,
                                                                                 liver, cache):
                 # a tissue beyond the lesion in the combination's direction (the liver beyond the

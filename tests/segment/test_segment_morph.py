@@ -102,6 +102,17 @@ def test_binary_opening_equals_scipy(seed: int) -> None:
             assert np.array_equal(binary_opening(m, el), ndi.binary_opening(m, structure=el))
 
 
+def test_within_mm_groups_many_runs_by_slice_offset() -> None:
+    """The 25 mm reach of the test above takes within_mm's grouped path (runs of slice offsets c
+    and -c ORed once) on every test grid, and the 2-6 mm rings the plain one: both are checked
+    against the distance transform there."""
+    from hcc_imaging.segment._morph import _runs_by_slice, _runs_within
+
+    for sp in _SPACINGS:
+        assert _runs_by_slice(_runs_within(sp, 25.0)[1]) is not None
+        assert _runs_by_slice(_runs_within(sp, 2.0)[1]) is None
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_erode_faces_equals_scipy(seed: int) -> None:
     masks = _masks(seed, 60) + [np.ones((4, 5, 6), bool), np.ones((1, 1, 1), bool), np.zeros((3, 1, 2), bool)]
