@@ -133,7 +133,7 @@ def counts_group(hulls: SliceHulls) -> tuple[IntArr, IntArr]:
 
 def slice_hulls(mask: NDArray[np.bool_]) -> SliceHulls:
     """Convex-hull vertices (voxel centres) of every slice of ``mask`` (axis 0 = slices)."""
-    kernel = _kernels.slice_hulls()
+    kernel = _kernels.get("slice_hulls")
     if kernel is not None:  # the same vertices, compiled (one pass over the rows)
         # (a cropped view is read in place: numba compiles a strided twin once)
         kk, jj, ii, slices, starts = kernel(np.asarray(mask, dtype=bool))
@@ -288,7 +288,7 @@ def feret_3d(
     best2 = best_len * best_len
     if n_sl < 2:
         return best_a, best_b, best_len
-    kernel = _kernels.feret_3d()
+    kernel = _kernels.get("feret_3d")
     if kernel is not None:  # the same search compiled (the same distances, the same choice)
         found, a, b, top = kernel(
             x.astype(np.float64, copy=False),
@@ -520,7 +520,7 @@ def feret_ties(
     s0, sr, sc = spacing
     x, y, zz = hulls.j * sr, hulls.i * sc, hulls.k * s0
     thr0 = length * length * (1.0 - 1e-12) - 1e-12
-    kernel = _kernels.pairs_at_least()
+    kernel = _kernels.get("pairs_at_least")
     if kernel is not None:  # the same pairs, compiled
         a_up, b_up = kernel(x.astype(np.float64, copy=False), y.astype(np.float64, copy=False), zz.astype(np.float64, copy=False), thr0)
         return _ties_in_order(hulls, a_up, b_up, limit)

@@ -49,34 +49,11 @@ def compiled() -> ModuleType | None:
     return _kernels_nb
 
 
-def ellipse_boxes() -> Callable[..., Any] | None:
-    """The compiled ellipse-fit kernel, or None."""
+def get(name: str) -> Callable[..., Any] | None:
+    """The compiled kernel ``name`` of :mod:`._kernels_nb` (``ellipse_boxes``, ``homothetic``,
+    ``slice_hulls``, ``feret_3d``, ``pairs_at_least``), or None when the kernels are off."""
     m = compiled()
-    return None if m is None else m.ellipse_boxes
-
-
-def feret_3d() -> Callable[..., Any] | None:
-    """The compiled 3-D Feret search, or None."""
-    m = compiled()
-    return None if m is None else m.feret_3d
-
-
-def pairs_at_least() -> Callable[..., Any] | None:
-    """The compiled search for vertex pairs at least a squared distance apart, or None."""
-    m = compiled()
-    return None if m is None else m.pairs_at_least
-
-
-def homothetic() -> Callable[..., Any] | None:
-    """The compiled homothetic-sections fit, or None."""
-    m = compiled()
-    return None if m is None else m.homothetic
-
-
-def slice_hulls() -> Callable[..., Any] | None:
-    """The compiled per-slice hulls, or None."""
-    m = compiled()
-    return None if m is None else m.slice_hulls
+    return None if m is None else getattr(m, name)
 
 
 def warm_up() -> float:

@@ -7,36 +7,47 @@ import numba
 import numpy as np
 
 @numba.njit(cache=True, nogil=True)
-def _fitzgibbon1(S, Fz):  # pragma: no cover - compiled; its Python twin is _subvoxel._fitzgibbon
-    # Cholesky S = L L' (lower), as LAPACK potrf: fails when not positive definite
-    L = np.zeros((6, 6))
-    for j in range(6):
-        s = S[j, j]
+def _chol_inv(A, ratio):  # pragma: no cover - compiled
+    """``(L^-1, ok)`` of the Cholesky factor ``A = L L'`` (lower; read from ``A``'s lower
+    triangle, as LAPACK's potrf); ``ok`` False when ``A`` is not positive definite or its
+    smallest pivot is under ``ratio`` x the largest (near-singular: numpy's general form
+    decides those)."""
+    m = A.shape[0]
+    L = np.zeros((m, m))
+    for j in range(m):
+        s = A[j, j]
         for k in range(j):
             s -= L[j, k] * L[j, k]
         if not (s > 0.0):
-            return np.full(6, np.nan), 2
+            return L, False
         L[j, j] = np.sqrt(s)
-        for i in range(j + 1, 6):
-            t = S[i, j]
+        for i in range(j + 1, m):
+            t = A[i, j]
             for k in range(j):
                 t -= L[i, k] * L[j, k]
             L[i, j] = t / L[j, j]
     dmin, dmax = L[0, 0], L[0, 0]
-    for j in range(1, 6):
+    for j in range(1, m):
         dmin = min(dmin, L[j, j])
         dmax = max(dmax, L[j, j])
-    if not (dmin >= Fz[6] * dmax):  # near-singular: the general form (numpy path)
-        return np.full(6, np.nan), 2
-    # inverse of the lower-triangular L
-    Li = np.zeros((6, 6))
-    for j in range(6):
+    if not (dmin >= ratio * dmax):
+        return L, False
+    Li = np.zeros((m, m))
+    for j in range(m):
         Li[j, j] = 1.0 / L[j, j]
-        for i in range(j + 1, 6):
+        for i in range(j + 1, m):
             t = 0.0
             for k in range(j, i):
                 t -= L[i, k] * Li[k, j]
             Li[i, j] = t / L[i, i]
+    return Li, True
+
+
+@numba.njit(cache=True, nogil=True)
+def _fitzgibbon1(S, Fz):  # pragma: no cover - compiled; its Python twin is _subvoxel._fitzgibbon
+    Li, ok = _chol_inv(S, Fz[6])
+    if not ok:  # not positive definite, or near-singular: the general form (numpy path)
+        return np.full(6, np.nan), 2
     # M = Li C Li'  (C: Fitzgibbon's constraint, C[0,2] = C[2,0] = 2, C[1,1] = -1)
     M = np.empty((6, 6))
     for p in range(6):
@@ -62,6 +73,32 @@ def _fitzgibbon1(S, Fz):  # pragma: no cover - compiled; its Python twin is _sub
     return res, 1
 
 @numba.njit(cache=True, nogil=True)
+def _slice_midpoints(sl, stepf, bj, bi, nd, jm, im, dd, start):  # pragma: no cover - compiled
+    """The boundary midpoints of one ringed slice (inside voxel, step to its outside
+    4-neighbour) in the order of ``_subvoxel._stack_midpoints``: direction-major, then voxel
+    order (one pass over the slice, one scratch list per direction ``bj, bi, nd``), written to
+    ``jm, im, dd`` from ``start``; returns their count."""
+    R, C = sl.shape
+    nd[:] = 0
+    for j in range(1, R - 1):
+        for i in range(1, C - 1):
+            if sl[j, i]:
+                for d in range(4):
+                    if not sl[j + int(stepf[d, 0]), i + int(stepf[d, 1])]:
+                        bj[d, nd[d]] = j
+                        bi[d, nd[d]] = i
+                        nd[d] += 1
+    c = start
+    for d in range(4):
+        for t in range(nd[d]):
+            jm[c] = bj[d, t]
+            im[c] = bi[d, t]
+            dd[c] = d
+            c += 1
+    return c - start
+
+
+@numba.njit(cache=True, nogil=True)
 def ellipse_boxes(stack, spv, shapes, half, stepf, consts):  # pragma: no cover - compiled
     """Per box: status (ACCEPT / REJECT / FALLBACK) and (c0, c1, a, b, major0, major1)."""
     n, R, C = stack.shape
@@ -78,30 +115,8 @@ def ellipse_boxes(stack, spv, shapes, half, stepf, consts):  # pragma: no cover 
     bj = np.empty((4, cap), dtype=np.int64)
     bi = np.empty((4, cap), dtype=np.int64)
     nd = np.zeros(4, dtype=np.int64)
-    sj = np.empty(4, dtype=np.int64)
-    si = np.empty(4, dtype=np.int64)
-    for d in range(4):
-        sj[d], si[d] = int(stepf[d, 0]), int(stepf[d, 1])
     for b in range(n):
-        # the boundary midpoints (inside voxel, step to its outside 4-neighbour), in the order
-        # of _subvoxel._stack_midpoints: direction-major, then voxel order (one pass over the
-        # box, one list per direction)
-        nd[:] = 0
-        for j in range(1, R - 1):
-            for i in range(1, C - 1):
-                if stack[b, j, i]:
-                    for d in range(4):
-                        if not stack[b, j + sj[d], i + si[d]]:
-                            bj[d, nd[d]] = j
-                            bi[d, nd[d]] = i
-                            nd[d] += 1
-        c = 0
-        for d in range(4):
-            for t in range(nd[d]):
-                jm[c] = bj[d, t]
-                im[c] = bi[d, t]
-                dd[c] = d
-                c += 1
+        c = _slice_midpoints(stack[b], stepf, bj, bi, nd, jm, im, dd, 0)
         if c < 6:
             continue
         s0 = 0
@@ -572,23 +587,9 @@ def homothetic(v, spv, half, stepf, mom_x, mom_y, mom_of, consts):  # pragma: no
     cnt = np.zeros(n, dtype=np.int64)
     npt = 0
     for s in range(n):
-        nd[:] = 0
-        for j in range(1, R - 1):
-            for i in range(1, C - 1):
-                if v[s, j, i]:
-                    for d in range(4):
-                        if not v[s, j + int(stepf[d, 0]), i + int(stepf[d, 1])]:
-                            bj[d, nd[d]] = j
-                            bi[d, nd[d]] = i
-                            nd[d] += 1
-        for d in range(4):
-            for t in range(nd[d]):
-                jm[npt] = bj[d, t]
-                im[npt] = bi[d, t]
-                dd[npt] = d
-                seg[npt] = s
-                npt += 1
-        cnt[s] = nd[0] + nd[1] + nd[2] + nd[3]
+        cnt[s] = _slice_midpoints(v[s], stepf, bj, bi, nd, jm, im, dd, npt)
+        seg[npt : npt + cnt[s]] = s
+        npt += cnt[s]
     for s in range(n):
         if cnt[s] < 6:
             return 0, e_c, e_a, e_b, e_m
@@ -658,32 +659,15 @@ def homothetic(v, spv, half, stepf, mom_x, mom_y, mom_of, consts):  # pragma: no
                     for k in range(3):
                         acc += S[3 + k, p] * T[s, k, r]
                     red[p, r] += S[p, r] + acc
-        # the one positive eigenvalue of red^-1 C3, by the symmetric form (red = L L')
-        L = np.zeros((3, 3))
-        for j in range(3):
-            sj = red[j, j]
-            for k in range(j):
-                sj -= L[j, k] * L[j, k]
-            if not (sj > 0.0):
-                return 2, e_c, e_a, e_b, e_m
-            L[j, j] = np.sqrt(sj)
-            for i in range(j + 1, 3):
-                t2 = 0.5 * (red[i, j] + red[j, i])
-                for k in range(j):
-                    t2 -= L[i, k] * L[j, k]
-                L[i, j] = t2 / L[j, j]
-        # a near-singular reduced matrix (midpoints on a conic to rounding, e.g. a 2 x 2 voxel
-        # square's on a circle): numpy's non-symmetric eigen-form decides, as for one section
-        if not (min(L[0, 0], L[1, 1], L[2, 2]) >= consts[6] * max(L[0, 0], L[1, 1], L[2, 2])):
+        # the one positive eigenvalue of red^-1 C3, by the symmetric form (red = L L'); a
+        # near-singular red (midpoints on a conic to rounding, e.g. a 2 x 2 voxel square's on a
+        # circle): numpy's non-symmetric eigen-form decides, as for one section
+        for i in range(3):
+            for j in range(i):
+                red[i, j] = 0.5 * (red[i, j] + red[j, i])
+        Li, ok = _chol_inv(red, consts[6])
+        if not ok:
             return 2, e_c, e_a, e_b, e_m
-        Li = np.zeros((3, 3))
-        for j in range(3):
-            Li[j, j] = 1.0 / L[j, j]
-            for i in range(j + 1, 3):
-                t2 = 0.0
-                for k in range(j, i):
-                    t2 -= L[i, k] * Li[k, j]
-                Li[i, j] = t2 / L[i, i]
         Mx = Li @ C3 @ Li.T
         ev, V = np.linalg.eigh(Mx)
         emax = max(abs(ev[0]), abs(ev[1]), abs(ev[2]))

@@ -492,7 +492,7 @@ def _fit_boxes(subs: list[NDArray[np.bool_]], spvs: list[tuple[float, float]]) -
     one voxel; coordinates: mm from voxel (0, 0) of each ringed box), or None where it does not
     reproduce the box.  By the compiled kernel (:mod:`._kernels`) when it is available, else
     (and for the boxes the kernel hands back) by :func:`_fit_boxes_numpy`, the reference."""
-    kernel = _kernels.ellipse_boxes()
+    kernel = _kernels.get("ellipse_boxes")
     if kernel is None:
         return _fit_boxes_numpy(subs, spvs)
     n = len(subs)
@@ -871,7 +871,7 @@ def fit_homothetic(stack: NDArray[np.bool_], spacing_rc: tuple[float, float]) ->
         return None
     v, spv, tr, fk, fr, fc, r0, c0, sr, sc, h_mm = _canonical_stack(stack, spacing_rc)
     _, R, C = v.shape
-    kernel = _kernels.homothetic()
+    kernel = _kernels.get("homothetic")
     fit = None
     if kernel is not None:  # the same fit compiled; what it cannot decide as numpy would, numpy does
         status, c_k, a_k, b_k, m_k = kernel(

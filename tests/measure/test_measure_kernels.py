@@ -19,7 +19,7 @@ from hcc_imaging.volume import LabelVolume
 
 from ._shapes import Ellipsoid, ellipsoid_labels
 
-pytestmark = pytest.mark.skipif(_kernels.ellipse_boxes() is None, reason="numba kernels disabled or missing")
+pytestmark = pytest.mark.skipif(_kernels.get("ellipse_boxes") is None, reason="numba kernels disabled or missing")
 
 TOL_MM = 1e-9
 
@@ -96,7 +96,7 @@ def _record(lv: LabelVolume) -> dict:
 
 
 def test_the_jit_switch_selects_the_numpy_path(numpy_path):
-    assert _kernels.ellipse_boxes() is None
+    assert _kernels.get("ellipse_boxes") is None
     assert not _kernels.jit_enabled()
 
 
@@ -110,7 +110,7 @@ def test_measurements_agree_with_the_numpy_path(monkeypatch):
     finally:
         monkeypatch.delenv(_kernels.JIT_ENV)
         _kernels.compiled.cache_clear()
-    assert _kernels.ellipse_boxes() is not None
+    assert _kernels.get("ellipse_boxes") is not None
     for (_, what), a, b in zip(masks, with_jit, reference, strict=True):
         assert a.keys() == b.keys(), what
         for k in a:
@@ -158,7 +158,7 @@ def test_a_near_singular_scatter_matrix_is_handed_back_to_numpy():
     bar = np.ones((1, 9), dtype=bool)
     disc = (np.hypot(*np.mgrid[-6:7, -6:7]) <= 6.2)
     subs, spvs = [sq, disc, bar], [(1.0, 1.0)] * 3
-    status, _ = _kernels.ellipse_boxes()(
+    status, _ = _kernels.get("ellipse_boxes")(
         _subvoxel._ringed_stack(subs),
         np.array(spvs),
         np.array([s.shape for s in subs], dtype=np.float64),
@@ -259,7 +259,7 @@ def test_homothetic_fits_agree_run_by_run():
     from scipy import ndimage
 
     rng = np.random.default_rng(21)
-    kernel = _kernels.homothetic()
+    kernel = _kernels.get("homothetic")
     counts = {_kernels.ACCEPT: 0, _kernels.REJECT: 0, _kernels.FALLBACK: 0}
     for t in range(150):
         d = float(rng.uniform(3, 20))
