@@ -44,6 +44,40 @@ def _chol_inv(A, ratio):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
+def _lu_solve(A, B):  # pragma: no cover - compiled
+    """``solve(A, B)`` of a small square system by LU with partial pivoting (the first largest
+    pivot, as LAPACK's gesv); None-like (ok False) when a pivot is exactly 0 (numpy raises)."""
+    m = A.shape[0]
+    U = A.copy()
+    X = B.copy()
+    for j in range(m):
+        p = j
+        for r in range(j + 1, m):
+            if abs(U[r, j]) > abs(U[p, j]):
+                p = r
+        if U[p, j] == 0.0:
+            return X, False
+        if p != j:
+            for c in range(m):
+                U[j, c], U[p, c] = U[p, c], U[j, c]
+            for c in range(X.shape[1]):
+                X[j, c], X[p, c] = X[p, c], X[j, c]
+        for r in range(j + 1, m):
+            f = U[r, j] / U[j, j]
+            for c in range(j, m):
+                U[r, c] -= f * U[j, c]
+            for c in range(X.shape[1]):
+                X[r, c] -= f * X[j, c]
+    for j in range(m - 1, -1, -1):
+        for c in range(X.shape[1]):
+            t = X[j, c]
+            for k in range(j + 1, m):
+                t -= U[j, k] * X[k, c]
+            X[j, c] = t / U[j, j]
+    return X, True
+
+
+@numba.njit(cache=True, nogil=True)
 def _fitzgibbon1(S, Fz):  # pragma: no cover - compiled; its Python twin is _subvoxel._fitzgibbon
     Li, ok = _chol_inv(S, Fz[6])
     if not ok:  # not positive definite, or near-singular: the general form (numpy path)
@@ -119,14 +153,13 @@ def ellipse_boxes(stack, spv, shapes, half, stepf, consts):  # pragma: no cover 
         c = _slice_midpoints(stack[b], stepf, bj, bi, nd, jm, im, dd, 0)
         if c < 6:
             continue
-        s0 = 0
         sp0, sp1 = spv[b, 0], spv[b, 1]
         P0 = np.empty(c)
         P1 = np.empty(c)
         for t in range(c):
-            d = dd[s0 + t]
-            P0[t] = (jm[s0 + t] + half[d, 0]) * sp0
-            P1[t] = (im[s0 + t] + half[d, 1]) * sp1
+            d = dd[t]
+            P0[t] = (jm[t] + half[d, 0]) * sp0
+            P1[t] = (im[t] + half[d, 1]) * sp1
         m0 = 0.0
         m1 = 0.0
         for t in range(c):
@@ -144,7 +177,7 @@ def ellipse_boxes(stack, spv, shapes, half, stepf, consts):  # pragma: no cover 
         ex = np.empty(c)
         ey = np.empty(c)
         for t in range(c):
-            d = dd[s0 + t]
+            d = dd[t]
             x[t] = (P0[t] - m0) / scale
             y[t] = (P1[t] - m1) / scale
             ex[t] = (stepf[d, 0] * sp0) / scale
@@ -193,26 +226,12 @@ def ellipse_boxes(stack, spv, shapes, half, stepf, consts):  # pragma: no cover 
         if det == 0.0:
             continue
         # the centre: solve(-2 A2, (d, e)) by LU with partial pivoting (LAPACK gesv)
-        M2 = -2.0 * A2
-        r0, r1 = 0, 1
-        if abs(M2[1, 0]) > abs(M2[0, 0]):
-            r0, r1 = 1, 0
-        rhs0 = d_ if r0 == 0 else e_
-        rhs1 = e_ if r0 == 0 else d_
-        piv = M2[r0, 0]
-        if piv == 0.0:
-            status[b] = 2
-            continue
-        l10 = M2[r1, 0] / piv
-        u11 = M2[r1, 1] - l10 * M2[r0, 1]
-        if u11 == 0.0:
-            status[b] = 2
-            continue
-        y1 = rhs1 - l10 * rhs0
-        cen1 = y1 / u11
-        cen0 = (rhs0 - M2[r0, 1] * cen1) / piv
-        if not (np.isfinite(cen0) and np.isfinite(cen1)):
-            status[b] = 2
+        rhs = np.empty((2, 1))
+        rhs[0, 0], rhs[1, 0] = d_, e_
+        cen, ok = _lu_solve(-2.0 * A2, rhs)
+        cen0, cen1 = cen[0, 0], cen[1, 0]
+        if not (ok and np.isfinite(cen0) and np.isfinite(cen1)):
+            status[b] = 2  # (numpy raises on an exactly singular system: it decides)
             continue
         k = -(f_ + 0.5 * (d_ * cen0 + e_ * cen1))
         lam, vec = np.linalg.eigh(A2)
@@ -321,14 +340,16 @@ def feret_3d(x, y, zk, zs, st, cnt, lower2, cos128, sin128, cos_n, all_pairs_max
     # slice pairs k1 < k2: a support-function bound at _BOUND_DIRS directions
     nd = _BOUND_DIRS
     half = nd // 2
+    cb = np.empty(nd)
+    sb = np.empty(nd)
+    for d in range(nd):
+        cb[d], sb[d] = np.cos(2.0 * np.pi * d / nd), np.sin(2.0 * np.pi * d / nd)
     h = np.full((n_sl, nd), -np.inf)
     for s in range(n_sl):
         for d in range(nd):
-            a = 2.0 * np.pi * d / nd
-            ca, sa = np.cos(a), np.sin(a)
             m = -np.inf
             for v in range(st[s], st[s] + cnt[s]):
-                m = max(m, ca * x[v] + sa * y[v])
+                m = max(m, cb[d] * x[v] + sb[d] * y[v])
             h[s, d] = m
     slack = 1.0 / np.cos(np.pi / nd) * (1.0 + 1e-9)
     npair = n_sl * (n_sl - 1) // 2
@@ -529,40 +550,6 @@ def slice_hulls(mask):  # pragma: no cover - compiled
 # homothetic sections (the twin of _subvoxel.fit_homothetic): one ellipse shape fitted to the
 # boundary midpoints of consecutive slices together
 # ------------------------------------------------------------------------------------------
-@numba.njit(cache=True, nogil=True)
-def _lu_solve(A, B):  # pragma: no cover - compiled
-    """``solve(A, B)`` of a small square system by LU with partial pivoting (the first largest
-    pivot, as LAPACK's gesv); None-like (ok False) when a pivot is exactly 0 (numpy raises)."""
-    m = A.shape[0]
-    U = A.copy()
-    X = B.copy()
-    for j in range(m):
-        p = j
-        for r in range(j + 1, m):
-            if abs(U[r, j]) > abs(U[p, j]):
-                p = r
-        if U[p, j] == 0.0:
-            return X, False
-        if p != j:
-            for c in range(m):
-                U[j, c], U[p, c] = U[p, c], U[j, c]
-            for c in range(X.shape[1]):
-                X[j, c], X[p, c] = X[p, c], X[j, c]
-        for r in range(j + 1, m):
-            f = U[r, j] / U[j, j]
-            for c in range(j, m):
-                U[r, c] -= f * U[j, c]
-            for c in range(X.shape[1]):
-                X[r, c] -= f * X[j, c]
-    for j in range(m - 1, -1, -1):
-        for c in range(X.shape[1]):
-            t = X[j, c]
-            for k in range(j + 1, m):
-                t -= U[j, k] * X[k, c]
-            X[j, c] = t / U[j, j]
-    return X, True
-
-
 @numba.njit(cache=True, nogil=True)
 def homothetic(v, spv, half, stepf, mom_x, mom_y, mom_of, consts):  # pragma: no cover - compiled
     """``(status, centres (n, 2), a (n), b (n), major (2))`` in the canonical frame; status 1:
