@@ -712,6 +712,7 @@ def make_study(
     spacing: Sequence[float] = DEFAULT_SPACING_MM,
     noise_sd_hu: float = 15.0,
     psf_sigma_mm: float = PSF_SIGMA_MM,
+    node_fat_mm: float = 0.0,
 ) -> PhantomStudy:
     """Build one time point of the multiphase liver CT phantom (deterministic in ``seed``).
 
@@ -742,12 +743,21 @@ def make_study(
         White Gaussian noise added after the PSF blur.
     psf_sigma_mm : float
         Partial-volume blur (Gaussian sigma, mm).
+    node_fat_mm : float
+        Thickness (mm) of a fat plane around the porta-hepatis node (L6): the soft tissue
+        within this distance of the node's ellipsoid (its radii grown by it) becomes fat, as in
+        the fat of the hepatoduodenal ligament, where such nodes usually lie.  0 (default): the
+        node lies in soft tissue with 0-20 HU of contrast, the hard case of a node with no fat
+        plane.  The truth (masks, diameters, responses) does not depend on it.
 
     Returns
     -------
     PhantomStudy
     """
     from scipy import ndimage
+
+    if not (math.isfinite(node_fat_mm) and node_fat_mm >= 0):
+        raise PhantomError(f"node_fat_mm must be a finite thickness >= 0 mm, got {node_fat_mm!r}.")
 
     if timepoint not in TIMEPOINTS:
         raise PhantomError(f"unknown timepoint {timepoint!r}; make_study knows {list(TIMEPOINTS)} (timepoint=...).")
@@ -792,6 +802,12 @@ def make_study(
     infiltrative_soft: list[tuple[NDArray[np.float64], NDArray[np.bool_]]] = []
     lesion_truth: dict[str, Any] = {}
     specs = _lesion_specs(timepoint)
+    if node_fat_mm > 0:
+        for spec in specs:
+            if spec.kind == LesionKind.LYMPH_NODE and spec.outer is not None:
+                o = spec.outer
+                plane = _mask_ellipsoid(geom, Ellipsoid(o.centre_lps, o.radii_mm + node_fat_mm, o.axes))
+                tmap[plane & (tmap == tid["soft_tissue"])] = tid["fat"]
     for spec in specs:
         lesion_truth[spec.lesion_id] = _paint_lesion(
             spec, geom, pts, tmap, tid, lesion_arr, viable_arr, liver, pv, ascites, infiltrative_soft
@@ -846,6 +862,7 @@ def make_study(
         },
         "noise_sd_hu": noise_sd_hu,
         "psf_sigma_mm": psf_sigma_mm,
+        **({"node_fat_mm": float(node_fat_mm)} if node_fat_mm > 0 else {}),
         "tissue_hu": {k: dict(zip([str(p) for p in STUDY_PHASES], v, strict=True)) for k, v in TISSUE_HU.items()},
         "dicom": ids,
         "lesions": lesion_truth,

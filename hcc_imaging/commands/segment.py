@@ -47,6 +47,9 @@ def register(subparsers: Any) -> None:
                    help="compute a liver mask (classical, on the study's best liver phase: portal venous, else delayed, ...; "
                         "it holds the clicked lesion) and keep the lesion inside it")
     p.add_argument("--liver-mask", metavar="PATH", help="liver mask file (NIfTI, SEG, RTSTRUCT, mask series)")
+    p.add_argument("--extrahepatic", action="store_true",
+                   help="the lesion lies outside the liver (lymph node, peritoneal deposit): keep it OUT of the liver "
+                        "mask (--liver or --liver-mask) instead of inside it")
     p.add_argument("--polarity", choices=("auto", "hypo", "hyper", "both"), default="auto",
                    help="lesion darker/brighter than its surroundings, or heterogeneous (both)")
     p.add_argument("--label", type=int, default=1, help="label value of the lesion (default 1)")
@@ -128,6 +131,10 @@ def run(args: argparse.Namespace) -> int:
     liver = None
     if args.liver_mask:
         liver = load_mask(args.liver_mask, ref)
+    elif args.liver and args.extrahepatic:
+        with console.status("segmenting the liver...", spinner="dots"):
+            # the lesion is outside the liver: the mask must not be made to hold it (no include_lps)
+            liver = segment_liver(phases, phase=ref.phase) if len(phases) > 1 else segment_liver(ref)
     elif args.liver:
         # the lesion is in the liver: the automatic mask must hold the clicked piece even when it
         # bulges out of the capsule (segment_liver's include_lps)
@@ -151,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
             params=LesionParams(polarity=args.polarity),
             label=args.label,
             lesion_id=args.lesion_id,
+            extrahepatic=args.extrahepatic,
             **kwargs,
         )
     used = phases[res.phase] if res.phase in phases else ref

@@ -677,9 +677,11 @@ def _mixed_on_other_phase(
     vein tumour thrombus, 100 HU, into the vein, 120 HU, on arterial) that another phase shows
     clearly (90 against 180 HU on portal venous).  Test: the interquartile range of the mask's
     smoothed values on some other phase of the same grid exceeds ``LESION_MIXED_SPREAD_K`` times
-    that of smoothed noise (1.349 sigma), and the spread (in noise units) on the mask's own phase:
-    the partial-volume edge of a homogeneous lesion spreads its values most on its most
-    conspicuous phase, the chosen one.
+    that of smoothed noise (1.349 sigma), and ``LESION_MIXED_SPREAD_MARGIN`` times the spread (in
+    noise units) on the mask's own phase: the partial-volume edge of a homogeneous lesion spreads
+    its values most on its most conspicuous phase, the chosen one, or about as much on a phase
+    of about the same contrast (1.10: any excess counted before, and a node in fat, about as
+    conspicuous on portal venous and delayed, was redone jointly and lost its edge).
     """
     vol = phases[phase]
     sl = rr.box
@@ -695,5 +697,5 @@ def _mixed_on_other_phase(
         return float(q75 - q25) / (1.349 * max(sigma_raw * nf, 1e-6))
 
     own = spread(vol)
-    return any(spread(v) > max(C.LESION_MIXED_SPREAD_K, own) for ph, v in phases.items()
+    return any(spread(v) > max(C.LESION_MIXED_SPREAD_K, C.LESION_MIXED_SPREAD_MARGIN * own) for ph, v in phases.items()
                if ph != phase and v.geometry.equals(vol.geometry))

@@ -25,6 +25,7 @@ __all__ = [
     "LESION_MIN_CONTRAST_K_SIGMA",
     "LESION_COMBINED_PASSES",
     "LESION_MIXED_SPREAD_K",
+    "LESION_MIXED_SPREAD_MARGIN",
     "LESION_MULTIPHASE_RING_CLASSES",
     "LESION_MULTIPHASE_MIN_CLASS_FRACTION",
     "LESION_COMBINED_CLICK_BALL_MM",
@@ -43,6 +44,7 @@ __all__ = [
     "LESION_SHELL_NONPARENCHYMA_FRACTION",
     "LESION_EXPANSION_ROUNDS",
     "LESION_PARENCHYMA_SAMPLE_MM",
+    "LESION_FAT_MAX_HU",
     "LESION_EXPANSION_MAX_MM",
     "LESION_STATS_SAMPLING_MM",
     "LIVER_WINDOW_HU_BY_PHASE",
@@ -114,7 +116,7 @@ __all__ = [
 #: 7 on another phase grows the region of interest as the click's phase does; the near bound
 #: moves to the parenchyma when it lies one smoothed sigma (not three) from the ring's and the
 #: lesion's values, with no ring-spread gate (LESION_RING_SPREAD_K removed).
-ALGORITHM_VERSION: Final[str] = "1.9"
+ALGORITHM_VERSION: Final[str] = "1.10"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
@@ -193,6 +195,15 @@ LESION_MULTIPHASE_MIN_CLASS_FRACTION: Final[float] = 0.1
 #: apart doubles the IQR (1.4-1.8 used the same factor for the ring around the region in
 #: segment/_grow.py ``_near_tissue``).  Not tuned.
 LESION_MIXED_SPREAD_K: Final[float] = 2.0
+
+#: ... and exceeds this multiple of its spread on its own phase (1.10; 1.5-1.9: 1, any excess).
+#: The partial-volume edge of a homogeneous lesion spreads its values on every phase in proportion
+#: to that phase's contrast, so on two phases of about the same contrast either may come out
+#: larger by sampling noise: a lymph node in fat (190 / 185 HU of contrast on portal venous /
+#: delayed) measured 0.7-1.03 times its own spread on the other phases, and the ordinary study
+#: phantom lesions up to 1.16 times (seeds 0-1).  A second tissue that the phase merges raises it
+#: far more: the portal-vein thrombus in its vein, 3.4 times.  1.5 lies between; not tuned further.
+LESION_MIXED_SPREAD_MARGIN: Final[float] = 1.5
 
 #: The click's ball for the combination is chosen among this many radii, from
 #: LESION_COMBINED_CLICK_BALL_MM up by LESION_COMBINED_CLICK_SCALE_STEP each: the one whose
@@ -302,6 +313,16 @@ LESION_PARENCHYMA_SAMPLE_MM: Final[float] = 25.0
 #: up to ~5 cm across reaches its far side (the phantoms' necrotic / post-TACE lesions need
 #: 16-18 mm from the clicked nodule); larger lesions are better drawn with a line.
 LESION_EXPANSION_MAX_MM: Final[float] = 25.0
+
+#: Fat is never lesion tissue for the heterogeneous growth (step 7; algorithm 1.10, CT only):
+#: smoothed values at or below this (HU) neither count as "non-parenchyma" in its ring test nor
+#: join the grown region.  -30 HU is the upper bound of adipose tissue on CT in body-composition
+#: analysis (-190 to -30 HU; Mitsiopoulos et al., J Appl Physiol 1998; the Alberta protocol);
+#: necrosis (10-40 HU), bile and ascites (0-20 HU) lie well above it.  Without it, a lymph node
+#: in the porta hepatis's fat, with soft tissue a few mm beyond (the usual anatomy), looked like
+#: a nodule enclosed by dark lesion tissue and grew into its fat halo (docs/validation.md §2.2,
+#: "Lesions in fat").  Not used on MR (no calibrated scale) or on the phases' combination.
+LESION_FAT_MAX_HU: Final[float] = -30.0
 
 # ---- star-shaped (radial) refinement of heterogeneous lesions (segment/_radial.py) -------
 #: Used when the heterogeneous test fires after a click but the growth to the border is rejected

@@ -139,7 +139,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..volume import LabelVolume, Phase, Volume
+from ..volume import LabelVolume, Modality, Phase, Volume
 from . import constants as C
 from ._grow import _line_coverage, _SmoothCache
 from ._multiphase import _joint_fallback, _mixed_on_other_phase
@@ -198,6 +198,10 @@ class LesionParams:
     expansion_max_mm : float
         Leak clamp of that growth: farthest distance (mm) from the clicked region; a growth that
         reaches it is rejected (not enclosed).
+    fat_max_hu : float or None
+        CT only: smoothed values at or below this (HU) are fat, never lesion tissue for that
+        growth (a node in fat is not "enclosed by lesion tissue").  None turns it off; it is
+        off on MR whatever is given.
     radial_refinement : bool
         When that growth is rejected, refine with the star-shaped (radial) shape model of
         :mod:`._radial` (step 8 of the method).
@@ -229,6 +233,7 @@ class LesionParams:
     expansion_rounds: int = C.LESION_EXPANSION_ROUNDS
     parenchyma_sample_mm: float = C.LESION_PARENCHYMA_SAMPLE_MM
     expansion_max_mm: float = C.LESION_EXPANSION_MAX_MM
+    fat_max_hu: float | None = C.LESION_FAT_MAX_HU
     radial_refinement: bool = True
     enhancing_rim: bool = True
     include_lipiodol: bool = True
@@ -252,6 +257,8 @@ class LesionParams:
             raise SegmentationError(f"LesionParams.roi_growth must be > 1, got {self.roi_growth}.")
         if self.iterations < 1:
             raise SegmentationError(f"LesionParams.iterations must be >= 1, got {self.iterations}.")
+        if self.fat_max_hu is not None and not (isinstance(self.fat_max_hu, (int, float)) and math.isfinite(self.fat_max_hu)):
+            raise SegmentationError(f"LesionParams.fat_max_hu must be a finite HU value or None, got {self.fat_max_hu!r}.")
         if not 0.0 < self.shell_nonparenchyma_fraction <= 1.0:
             raise SegmentationError(
                 "LesionParams.shell_nonparenchyma_fraction must be in (0, 1], got "
@@ -413,6 +420,7 @@ def segment_lesion(
     params: LesionParams | None = None,
     label: int = 1,
     lesion_id: str = "L1",
+    extrahepatic: bool = False,
 ) -> SegmentationResult:
     """Segment the lesion under a click (or across a drawn line) in 3-D.
 
@@ -441,6 +449,11 @@ def segment_lesion(
         Algorithm parameters (defaults in :mod:`hcc_imaging.segment.constants`).
     label, lesion_id : int, str
         Label value and name of the mask.
+    extrahepatic : bool
+        The lesion lies outside the liver (a lymph node, a peritoneal deposit): the ``liver``
+        mask is kept out of the lesion and its surroundings are sampled outside it, instead of
+        the lesion being kept inside it (1.10).  A 22 mm node against the liver differs from it
+        by 10-20 HU; without the mask its region runs into the liver.
 
     Returns
     -------
@@ -457,6 +470,8 @@ def segment_lesion(
     t0 = time.perf_counter()
     p = params or LesionParams()
     phases = _as_phases(volume)
+    if p.fat_max_hu is not None and any(v.modality != Modality.CT for v in phases.values()):
+        p = LesionParams(**{**asdict(p), "fat_max_hu": None})  # HU only mean fat on CT
     if seed_lps is not None and seed_index is not None:
         raise SeedError("give either seed_lps= (LPS mm) or seed_index= (slice, row, col), not both.")
     if phase is not None:
@@ -498,6 +513,10 @@ def segment_lesion(
                 f"(series {vol.series_instance_uid or 'unknown'}, shape {vol.shape}). Click inside the image."
             ) from err
 
+    if extrahepatic and liver is not None:
+        # the region the lesion is kept in (and sampled around) is everything outside the liver
+        liver = LabelVolume(array=(liver.array == 0).astype(np.uint8), geometry=liver.geometry,
+                            labels={1: "outside the liver"}, frame_of_reference_uid=liver.frame_of_reference_uid)
     conspicuity: dict[str, float] = {}
     cache: _SmoothCache = {}
     auto_phase = phase is None
@@ -523,10 +542,17 @@ def segment_lesion(
     seed_vox = seed_on(vol)
     liv = _liver_on(liver, vol)
     if liv is not None and not liv[seed_vox]:
+        if extrahepatic:
+            raise SeedError(
+                f"seed {tuple(np.round(seed_pt, 1))} mm (voxel {seed_vox}) is inside the liver mask, but "
+                "extrahepatic=True keeps the lesion outside it; click the extrahepatic lesion (node), or pass "
+                "extrahepatic=False for a liver lesion."
+            )
         raise SeedError(
             f"seed {tuple(np.round(seed_pt, 1))} mm (voxel {seed_vox}) is outside the liver mask; "
             "click inside the liver, pass liver=None, or re-run segment_liver(..., include_lps=[the click]) so "
-            "that the liver mask holds the lesion."
+            "that the liver mask holds the lesion; for a lesion outside the liver (a lymph node) pass "
+            "extrahepatic=True to keep it out of the liver mask."
         )
     line_vox = None if line is None else vol.lps_to_index(line)
     combined_weights: dict[str, float] | None = None
@@ -676,7 +702,7 @@ def segment_lesion(
         labels=labels,
         algorithm=ALGORITHM_NAME,
         version=C.ALGORITHM_VERSION,
-        parameters={**asdict(p), "roi_mm": roi_mm},
+        parameters={**asdict(p), "roi_mm": roi_mm, "extrahepatic": bool(extrahepatic)},
         seed_lps=tuple(float(v) for v in seed_pt),  # type: ignore[arg-type]
         seed_index=seed_vox,
         line_lps=None if line is None else (tuple(map(float, line[0])), tuple(map(float, line[1]))),  # type: ignore[arg-type]
