@@ -58,6 +58,7 @@ __all__ = [
     "DEFAULT_SHAPE",
     "DEFAULT_SPACING_MM",
     "PSF_SIGMA_MM",
+    "NODE_FAT_PLANE_MM",
     "RIM_THICKNESS_MM",
     "PATIENT_ID",
 ]
@@ -504,6 +505,15 @@ class _LesionSpec:
 # Anatomy (LPS mm; grid centred on the origin).  Liver on the patient's right (x < 0).
 _BODY_RADII = (155.0, 110.0)
 _FAT_THICKNESS_MM = 15.0
+
+#: Fat plane (mm) around the porta-hepatis node (L6), with the body's soft tissue beyond it.  Nodes
+#: of the porta hepatis lie in the fat of the hepatoduodenal ligament, which outlines them on CT
+#: (about 100 HU of contrast) and is what readers measure them against; 5 mm is a thin plane, the
+#: harder side of the usual anatomy (a thin patient).  Until 2026-11-30 the node lay in soft
+#: tissue (0-20 HU of contrast: no fat plane at all), which hid that the segmentation grew a node's
+#: click into a fat halo (docs/validation.md §2.2, "A lymph node in fat"); that case stays tested
+#: with ``make_study(..., node_fat_mm=0)``.
+NODE_FAT_PLANE_MM: float = 5.0
 _LIVER = Ellipsoid.xyz((-65.0, -15.0, 0.0), (70.0, 65.0, 65.0), 0.0)
 _SPLEEN = Ellipsoid.xyz((95.0, 35.0, 10.0), (25.0, 38.0, 45.0), 30.0)
 _AORTA = ((20.0, 45.0), 12.0)
@@ -712,7 +722,7 @@ def make_study(
     spacing: Sequence[float] = DEFAULT_SPACING_MM,
     noise_sd_hu: float = 15.0,
     psf_sigma_mm: float = PSF_SIGMA_MM,
-    node_fat_mm: float = 0.0,
+    node_fat_mm: float = NODE_FAT_PLANE_MM,
 ) -> PhantomStudy:
     """Build one time point of the multiphase liver CT phantom (deterministic in ``seed``).
 
@@ -744,11 +754,11 @@ def make_study(
     psf_sigma_mm : float
         Partial-volume blur (Gaussian sigma, mm).
     node_fat_mm : float
-        Thickness (mm) of a fat plane around the porta-hepatis node (L6): the soft tissue
-        within this distance of the node's ellipsoid (its radii grown by it) becomes fat, as in
-        the fat of the hepatoduodenal ligament, where such nodes usually lie.  0 (default): the
-        node lies in soft tissue with 0-20 HU of contrast, the hard case of a node with no fat
-        plane.  The truth (masks, diameters, responses) does not depend on it.
+        Thickness (mm) of the fat plane around the porta-hepatis node (L6): the soft tissue
+        within this distance of the node's ellipsoid (its radii grown by it) becomes fat
+        (default :data:`NODE_FAT_PLANE_MM`).  0: the node lies in soft tissue with 0-20 HU of
+        contrast, the hard case of a node with no fat plane (the default before version 1.10 of
+        the segmentation).  The truth (masks, diameters, responses) does not depend on it.
 
     Returns
     -------
@@ -862,7 +872,7 @@ def make_study(
         },
         "noise_sd_hu": noise_sd_hu,
         "psf_sigma_mm": psf_sigma_mm,
-        **({"node_fat_mm": float(node_fat_mm)} if node_fat_mm > 0 else {}),
+        "node_fat_mm": float(node_fat_mm),
         "tissue_hu": {k: dict(zip([str(p) for p in STUDY_PHASES], v, strict=True)) for k, v in TISSUE_HU.items()},
         "dicom": ids,
         "lesions": lesion_truth,

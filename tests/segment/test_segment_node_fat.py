@@ -14,7 +14,7 @@ import functools
 import numpy as np
 import pytest
 
-from hcc_imaging.phantoms import PhantomError, make_study
+from hcc_imaging.phantoms import NODE_FAT_PLANE_MM, PhantomError, make_study
 from hcc_imaging.segment import LesionParams, segment_lesion
 from hcc_imaging.segment import constants as C
 from hcc_imaging.volume import Modality, Volume
@@ -37,8 +37,9 @@ def test_the_fat_plane_changes_only_soft_tissue_around_the_node_and_not_the_trut
     rec, truth = _node(fat)
     np.testing.assert_array_equal(plain.lesions.array, fat.lesions.array)
     np.testing.assert_array_equal(plain.liver.array, fat.liver.array)
-    assert fat.truth["node_fat_mm"] == 5.0 and "node_fat_mm" not in plain.truth
-    assert {k: v for k, v in fat.truth.items() if k != "node_fat_mm"}["lesions"] == plain.truth["lesions"]
+    assert fat.truth["node_fat_mm"] == 5.0 and plain.truth["node_fat_mm"] == 0.0
+    assert fat.truth["lesions"] == plain.truth["lesions"]
+    assert make_study(0, timepoint="baseline").truth["node_fat_mm"] == NODE_FAT_PLANE_MM
     from scipy import ndimage as ndi
 
     d = ndi.distance_transform_edt(~truth, sampling=fat.lesions.geometry.spacing)
