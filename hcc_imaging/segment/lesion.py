@@ -399,6 +399,23 @@ def _edge_notes(full: NDArray[Any]) -> list[str]:
     return out
 
 
+def _reaches_line_clamp(
+    full: NDArray[Any], box: tuple[slice, ...], vol: Volume, line: NDArray[np.float64], factor: float,
+) -> bool:
+    """Whether the mask reaches (within one voxel) the ball of radius ``factor`` x the line's
+    half-length around its midpoint, which bounds a line's growth (1.10: a leak stopped only by that
+    clamp was returned with no note).  A lesion drawn edge to edge lies within half a length of the
+    midpoint, well inside the 1.6 x (0.8 lengths) ball.  ``box``: the slices holding the mask."""
+    idx = np.argwhere(full[box] != 0)  # ``box`` holds every mask voxel
+    if not idx.size:
+        return False
+    mid = 0.5 * (line[0] + line[1])
+    radius = factor * 0.5 * float(np.linalg.norm(line[1] - line[0]))
+    pts = vol.geometry.index_to_lps(idx + np.array([b.start or 0 for b in box], float))
+    far = float(np.sqrt(np.max(np.sum((pts - mid) ** 2, axis=1))))
+    return far >= radius - float(max(vol.spacing))
+
+
 def _liver_on(liver: LabelVolume | None, vol: Volume) -> NDArray[np.bool_] | None:
     if liver is None:
         return None
@@ -651,6 +668,13 @@ def segment_lesion(
         notes.append(
             "the mask still touches the border of the largest region of interest: it may have leaked into "
             "neighbouring tissue; check it, pass a liver mask or draw a line across the lesion."
+        )
+    if line is not None and defect is None and _reaches_line_clamp(full, sl, vol, line, p.line_clamp_factor):
+        notes.append(
+            f"the mask reaches the leak clamp around the drawn line ({p.line_clamp_factor:g} x its half-length from "
+            "its midpoint): it may have run into a neighbouring tissue of about the same value; check it, draw "
+            "the line across the lesion's longest diameter, or pass a liver mask (extrahepatic=True for a lesion "
+            "outside the liver, such as a node against the liver)."
         )
     if rr.radial:
         notes.append(

@@ -138,3 +138,17 @@ def test_cli_extrahepatic_with_the_automatic_liver(tmp_path) -> None:  # type: i
                "--out", str(out), "--lesion-id", "L6", "--json"])
     assert rc == 0
     assert dice(load_mask(out).array != 0, truth) >= 0.95
+
+
+def test_a_line_whose_mask_reaches_its_leak_clamp_is_flagged() -> None:
+    """fu2's node drawn across with no liver mask runs into the liver and the soft tissue beyond it,
+    up to the clamp around the line; 1.9 returned that with no note.  An ordinary line is not flagged."""
+    st = _study(0, "fu2", 5.0)
+    rec, truth = _node(st)
+    r = segment_lesion(st.volumes, line_lps=rec["ld_endpoints_lps"])
+    assert dice(r.labels.array != 0, truth) < 0.5
+    assert any("leak clamp" in n and "extrahepatic=True" in n for n in r.notes)
+    l1 = st.truth["lesions"]["L1"]
+    ok = segment_lesion(st.volumes, line_lps=l1["ld_endpoints_lps"], liver=st.liver)
+    assert dice(ok.labels.array != 0, st.lesions.array == l1["label"]) >= 0.95
+    assert not any("leak clamp" in n for n in ok.notes)
