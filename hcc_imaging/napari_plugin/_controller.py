@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -204,6 +205,9 @@ class ReadSession:
         self.blinded = blinded
         self.autosave_dir = Path(autosave_dir)
         self.images: dict[str, TimePointImages] = {}
+        #: Liver masks made for nodes' segmentation, per time point: (the images they were made
+        #: from, the mask or None, the note when None).
+        self._livers: dict[str, tuple[TimePointImages, LabelVolume | None, str | None]] = {}
         self.lesions: dict[str, Lesion] = {}
         self.observations: dict[tuple[str, str], Observation] = {}
         #: Per time point, per lesion: (start index, boolean crop) on the reference grid.
@@ -630,12 +634,16 @@ class ReadSession:
         line_lps: Sequence[Sequence[float]] | None = None,
         lesion_id: str | None = None,
         role: str = "target",
+        node: bool | None = None,
     ) -> tuple[str, Observation]:
         """Click-to-segment: a 3D lesion mask (and viable part) from one LPS point, or from a
         line drawn across the lesion (two LPS points), measured.
 
         A new lesion is created unless ``lesion_id`` names an existing one (e.g. the same
-        lesion at a follow-up).
+        lesion at a follow-up).  ``node``: the lesion lies outside the liver (a lymph node; a new
+        one is recorded as a node): it is segmented with the time point's liver mask kept out of
+        it (made once per time point, ``segment_liver``), as a node against the liver needs.
+        Default: an existing lesion's own flag (a node, or an organ other than the liver), else no.
         """
         from . import _core
 
@@ -648,19 +656,46 @@ class ReadSession:
         self.last_timings = {}
         point = None if point_lps is None else np.asarray(point_lps, float)
         line = None if line_lps is None else np.asarray(line_lps, float).reshape(2, 3)
-        out = _core.segment(tp.phases, tp.reference, point, line_lps=line)
+        existing = self._lesion(lesion_id) if lesion_id else None
+        if node is None:
+            node = existing is not None and (existing.is_lymph_node or existing.organ != "liver")
+        liver, liver_note = self._liver_mask(timepoint_id) if node else (None, None)
+        out = _core.segment(tp.phases, tp.reference, point, line_lps=line, outside_liver=liver)
         self.last_timings.update(out.timings)
         if out.mask.size == 0 or not out.mask.any():
             raise HccImagingError(
                 f"the segmentation at {timepoint_id!r} gave an empty mask; click inside the lesion "
                 "(or draw the line across it) on a phase where it is visible."
             )
-        les = self._lesion(lesion_id) if lesion_id else self.new_lesion(role=role)
+        les = existing if existing is not None else (
+            self.new_lesion(role=role, organ="lymph_node", is_lymph_node=True) if node else self.new_lesion(role=role))
         prov = out.provenance
         source = f"algorithm:{prov.get('algorithm', 'segment_lesion')}/{prov.get('version', '')}"
+        notes = [str(n) for n in prov.get("notes", [])] + ([liver_note] if liver_note else [])
         obs = self.set_mask_crop(les.lesion_id, timepoint_id, out.start, out.mask, viable=out.viable, source=source,
-                                 notes=[str(n) for n in prov.get("notes", [])])
+                                 notes=notes)
         return les.lesion_id, obs
+
+    def _liver_mask(self, timepoint_id: str) -> tuple[LabelVolume | None, str | None]:
+        """The time point's liver mask for a node's segmentation (made once per loaded images),
+        or None and the reason when it cannot be made (the node is then segmented without it)."""
+        from . import _core
+
+        tp = self.images[timepoint_id]
+        hit = self._livers.get(timepoint_id)
+        if hit is not None and hit[0] is tp:
+            return hit[1], hit[2]
+        t0 = time.perf_counter()
+        try:
+            liver, note = _core.liver_mask(tp.phases, tp.reference), None
+        except HccImagingError as err:
+            liver, note = None, (
+                f"no liver mask could be made at {timepoint_id!r} ({err}); the node was segmented without one, so "
+                "check that it did not run into the liver."
+            )
+        self.last_timings["liver_s"] = time.perf_counter() - t0
+        self._livers[timepoint_id] = (tp, liver, note)
+        return liver, note
 
     def set_line(self, lesion_id: str, timepoint_id: str, line: LineSpec) -> Observation:
         """A reader moved or drew a line: its length (world mm) becomes the diameter it measures.

@@ -79,6 +79,7 @@ def _fn(name: str, *modules: str) -> Any:
 _WHERE: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "io": ("load_study", ("hcc_imaging.io",)),
     "segment": ("segment_lesion", ("hcc_imaging.segment", "hcc_imaging.segment.lesion")),
+    "liver": ("segment_liver", ("hcc_imaging.segment", "hcc_imaging.segment.liver")),
     "viable": ("viable_mask", ("hcc_imaging.segment", "hcc_imaging.segment.viable")),
     "register": ("register_volumes", ("hcc_imaging.segment", "hcc_imaging.segment.register")),
     "measure": ("measure_lesion", ("hcc_imaging.measure", "hcc_imaging.measure.lesion")),
@@ -192,9 +193,14 @@ def segment(
     point_lps: NDArray[np.float64] | None = None,
     *,
     line_lps: NDArray[np.float64] | None = None,
+    outside_liver: LabelVolume | None = None,
 ) -> SegmentOutput:
     """Lesion mask on ``reference``'s grid from one LPS click (or a line across the lesion),
     plus its viable (arterially enhancing) part when the core can compute it.
+
+    ``outside_liver``: a liver mask, for a lesion outside the liver (a lymph node): the lesion is
+    kept out of it (``segment_lesion(..., extrahepatic=True)``, as ``--liver --extrahepatic``)
+    and has no viable part (viable tumour is an intrahepatic HCC's arterially enhancing tissue).
 
     The core calls are those of ``hcc-imaging segment --viable-out``: ``segment_lesion`` on the
     phases, then ``viable_mask`` (pre-contrast and portal venous when present).  ``viable_mask``
@@ -205,7 +211,8 @@ def segment(
     import time
 
     t0 = time.perf_counter()
-    result = _core_fn("segment")(dict(phases), seed_lps=point_lps, line_lps=line_lps)
+    extra = {} if outside_liver is None else {"liver": outside_liver, "extrahepatic": True}
+    result = _core_fn("segment")(dict(phases), seed_lps=point_lps, line_lps=line_lps, **extra)
     timings = {"segment_s": time.perf_counter() - t0}
     lab = result.labels
     if not lab.geometry.equals(reference.geometry):
@@ -220,7 +227,7 @@ def segment(
     mask = np.ascontiguousarray(arr[sl] != 0)
     viable = None
     arterial = next((phases[p] for p in (Phase.ARTERIAL_LATE, Phase.ARTERIAL, Phase.ARTERIAL_EARLY) if p in phases), None)
-    if arterial is not None and available("viable"):
+    if arterial is not None and outside_liver is None and available("viable"):
         t1 = time.perf_counter()
         vmod = _need("hcc_imaging.segment.viable", "ViableParams")
         pad = np.ceil(vmod.ViableParams().roi_margin_mm / np.asarray(reference.spacing)).astype(int) + 1
@@ -248,6 +255,15 @@ def segment(
         viable = np.ascontiguousarray(np.asarray(vlab.array)[inner] != 0) & mask
         timings["viable_s"] = time.perf_counter() - t1
     return SegmentOutput((int(lo[0]), int(lo[1]), int(lo[2])), mask, viable, prov, timings)
+
+
+def liver_mask(phases: Mapping[Phase, Volume], reference: Volume) -> LabelVolume:
+    """The classical liver mask on ``reference``'s grid (``hcc-imaging segment --liver``): made on the
+    study's best liver phase and carried to ``reference`` when several phases share the study."""
+    fn = _core_fn("liver")
+    if len(phases) > 1:
+        return fn(dict(phases), phase=reference.phase)  # type: ignore[no-any-return]
+    return fn(reference)  # type: ignore[no-any-return]
 
 
 # ------------------------------------------------------------------------------------------ measure

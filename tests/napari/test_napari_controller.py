@@ -229,3 +229,40 @@ def test_segment_gives_the_cli_masks_and_viable_part(tmp_path: Path, capsys: pyt
     # L2 is a partly necrotic HCC: its viable nodule is a part of it, not all of it
     assert 0 < cli_viable.sum() < 0.8 * cli_lesion.sum()
     assert obs.viable_diameter_mm is not None and obs.viable_diameter_mm < obs.longest_diameter_mm
+
+
+def test_a_node_against_the_liver_is_segmented_with_the_liver_kept_out(tmp_path: Path) -> None:
+    """fu2's 22 mm node lies one voxel from the liver (in its fat plane elsewhere): a line across it
+    with ``node=True`` gives the node (the time point's liver mask kept out, made once), recorded
+    as a node with no viable part; without it the line runs into the liver and is flagged.  At the
+    node's next click its own flag is used."""
+    from hcc_imaging.phantoms import make_study
+
+    st = make_study(0, timepoint="fu2")
+    rec = st.truth["lesions"]["L6"]
+    truth = st.lesions.array == rec["label"]
+
+    def dice(a: np.ndarray, b: np.ndarray) -> float:
+        return float(2 * (a & b).sum() / (a.sum() + b.sum()))
+
+    s = ReadSession("P001", "R1", tmp_path / "reads")
+    s.add_timepoint("fu2", st.volumes)
+    assert s.images["fu2"].reference.geometry.equals(st.lesions.geometry)
+    lid, obs = s.segment_at("fu2", line_lps=rec["ld_endpoints_lps"], node=True, role="non_target")
+    les = s.lesions[lid]
+    assert les.is_lymph_node and les.organ == "lymph_node"
+    mask = s.lesion_mask(lid, "fu2")
+    assert mask is not None and dice(mask, truth) >= 0.95
+    assert s.lesion_mask(lid, "fu2", viable=True) is None or not s.lesion_mask(lid, "fu2", viable=True).any()
+    liver = s._livers["fu2"][1]
+    assert liver is not None and not (mask & (liver.array != 0)).any()
+    # the same line as a liver lesion: it runs into the liver, and the mask says so
+    other, obs2 = s.segment_at("fu2", line_lps=rec["ld_endpoints_lps"], node=False)
+    assert dice(s.lesion_mask(other, "fu2"), truth) < 0.5  # type: ignore[arg-type]
+    assert any("leak clamp" in n for n in obs2.problems)
+    assert not s.lesions[other].is_lymph_node
+    # a click on the tracked node uses its flag (and the cached liver mask)
+    made = s._livers["fu2"]
+    again, _ = s.segment_at("fu2", rec["seed_lps"], lesion_id=lid)
+    assert again == lid and s._livers["fu2"] is made
+    assert dice(s.lesion_mask(lid, "fu2"), truth) >= 0.95  # type: ignore[arg-type]

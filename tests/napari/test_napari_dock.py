@@ -60,6 +60,24 @@ def test_click_segments_measures_and_fills_table_and_response(docked: Any, qtbot
 
 
 @needs_pipeline
+def test_node_box_segments_a_node_with_the_liver_kept_out(docked: Any, qtbot: Any, phantom_truth: Any) -> None:
+    """'node' ticked: the click on the porta-hepatis node gives a node lesion (organ lymph_node),
+    segmented with the time point's liver mask kept out of it, sized like the analytic node."""
+    viewer, dock = docked
+    session = dock.start_read("R1")
+    truth = phantom_truth["baseline"]["lesions"]["L6"]
+    dock.node_check.setChecked(True)
+    _click(viewer, dock, truth["seed_lps"])
+    qtbot.waitUntil(lambda: dock.table.rowCount() == 1 and _cell(dock, 0, "longest_diameter_mm") != "", timeout=30000)
+    (les,) = session.lesions.values()
+    assert les.is_lymph_node and les.organ == "lymph_node"
+    assert _cell(dock, 0, "organ") == "lymph_node"
+    voxels = int((np.asarray(viewer.layers["lesions · baseline"].data) == les.label).sum())
+    assert voxels * session.geometry("baseline").voxel_volume_mm3 == pytest.approx(truth["volume_mm3"], rel=0.15)
+    assert session._livers["baseline"][1] is not None
+
+
+@needs_pipeline
 def test_dragging_a_line_remeasures_table_and_response(docked: Any, qtbot: Any, phantom_truth: Any) -> None:
     viewer, dock = docked
     session = dock.start_read("R1")

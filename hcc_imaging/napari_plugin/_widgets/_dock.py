@@ -233,6 +233,12 @@ class ResponseDock(QWidget):
         row = QHBoxLayout()
         self.role_combo = QComboBox()
         self.role_combo.addItems(list(ROLES))
+        self.node_check = QCheckBox("node")
+        self.node_check.setToolTip(
+            "The lesion to segment lies outside the liver (a lymph node): it is segmented with the liver mask kept "
+            "out of it (made once per time point), and a new lesion is recorded as a node. A lesion already marked "
+            "as a node (or outside the liver) is segmented so at its follow-ups anyway."
+        )
         self.segment_button = QPushButton("Click to segment")
         self.segment_button.setCheckable(True)
         self.segment_button.toggled.connect(self._on_segment_mode)
@@ -250,6 +256,7 @@ class ResponseDock(QWidget):
         self.delete_button.clicked.connect(self._delete_selected)
         row.addWidget(QLabel("new as"))
         row.addWidget(self.role_combo)
+        row.addWidget(self.node_check)
         row.addWidget(self.segment_button)
         row.addWidget(self.line_segment_button)
         row.addWidget(self.manual_button)
@@ -685,11 +692,12 @@ class ResponseDock(QWidget):
         tpid = self.timepoint_id
         role = self.role_combo.currentText()
         lesion_id = self._selected_lesion_for_followup()
+        node = True if self.node_check.isChecked() else None  # None: a tracked lesion's own flag
 
         @thread_worker(ignore_errors=True)
         def work() -> tuple[str, Any]:
             t0, c0 = time.perf_counter(), time.thread_time()
-            out = s.segment_at(tpid, point_lps, line_lps=line_lps, lesion_id=lesion_id, role=role)
+            out = s.segment_at(tpid, point_lps, line_lps=line_lps, lesion_id=lesion_id, role=role, node=node)
             self.last_timings = {**s.last_timings, "worker_s": time.perf_counter() - t0,
                                  "worker_cpu_s": time.thread_time() - c0}
             return out
