@@ -501,6 +501,7 @@ def _grow_on_other_phase(
     params: LesionParams,
     liver: NDArray[np.bool_] | None,
     cache: _SmoothCache | None = None,
+    include_own: bool = False,
 ) -> tuple[_RoiResult, Phase | None]:
     """Step 7 on the other phases when it did not fire (or was rejected) on the click's phase (1.4).
 
@@ -511,6 +512,7 @@ def _grow_on_other_phase(
     test, clamp and enclosure rule; among the accepted growths that stay inside the region of
     interest, the one with the highest border contrast (median |smoothed - parenchyma| in the
     ``edge_band_mm`` band, in smoothed-noise sigmas) is kept.  None accepted: unchanged.
+    ``include_own``: the click's phase too (1.10: after the joint fallback, where step 7 never ran).
     """
     vol = phases[phase]
     sl = rr.box
@@ -520,7 +522,7 @@ def _grow_on_other_phase(
     liv = liver[sl] if liver is not None else None
     best: tuple[float, Phase, _RoiResult] | None = None
     for ph, v in phases.items():
-        if ph == phase or not v.geometry.equals(vol.geometry):
+        if (ph == phase and not include_own) or not v.geometry.equals(vol.geometry):
             continue
         _, smooth, sigma_raw = _smoothed(v, sl, sig_vox, cache)
         sigma_s = sigma_raw * nf

@@ -574,6 +574,7 @@ def segment_lesion(
     line_vox = None if line is None else vol.lps_to_index(line)
     combined_weights: dict[str, float] | None = None
     multiphase: list[str] | None = None
+    joint_after_error = False
     line_phase_note: str | None = None
     try:
         rr = _segment_on(vol, seed_vox, p, liv, line_vox, roi_mm, cache=cache)
@@ -609,12 +610,22 @@ def segment_lesion(
             raise
         log.debug("segment_lesion: %s on one phase; phases used jointly", err)
         rr, combined_weights, multiphase = fb
+        joint_after_error = True
     growth_phase = None
     if rr.click_mask is not None and auto_phase and len(phases) > 1:
         rr, growth_phase = _regrow_on_best_phase(rr, phases, phase, seed_vox, p, liv, cache)
     elif (p.heterogeneous_expansion and line is None and rr.click_mask is None and not rr.radial
             and rr.model.mode != "both" and auto_phase and len(phases) > 1 and combined_weights is None):
         rr, growth_phase = _grow_on_other_phase(rr, phases, phase, seed_vox, p, liv, cache)
+    elif (p.heterogeneous_expansion and line is None and joint_after_error and rr.click_mask is None
+          and not rr.radial and len(phases) > 1):
+        # 1.10: the joint mask of a click that was too faint on every single phase may be one part
+        # of a heterogeneous lesion (a viable nodule in necrosis at 25 HU noise): step 7 on every
+        # phase of the grid, the click's included (it never ran there), with its enclosure test
+        rr2, gp = _grow_on_other_phase(rr, phases, phase, seed_vox, p, liv, cache, include_own=True)
+        if gp is not None:
+            rr, growth_phase = rr2, gp
+            multiphase = combined_weights = None
     if (auto_phase and roi_mm is None and len(phases) > 1 and combined_weights is None and multiphase is None
             and growth_phase is None
             and rr.click_mask is None and not rr.radial):
