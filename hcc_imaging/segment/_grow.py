@@ -544,8 +544,8 @@ def _expand_heterogeneous(
         bright = sample[sample > tol]
         # a side counts only when it is a real share of the lesion and its shell (not the noise
         # tail or a vessel crossing the ring): the same share as the line test's heterogeneity
-        use_lo = dark.size >= min_share * sample.size
-        use_hi = bright.size >= min_share * sample.size
+        use_lo = dark.size > 0 and dark.size >= min_share * sample.size
+        use_hi = bright.size > 0 and bright.size >= min_share * sample.size
         tau_lo = max(0.5 * float(np.median(dark)), tol) if use_lo else math.inf
         tau_hi = max(0.5 * float(np.median(bright)), tol) if use_hi else math.inf
         low, high = parenchyma - tau_lo, parenchyma + tau_hi
