@@ -1,0 +1,82 @@
+"""Compiled kernels of the lesion segmentation (private; numba, compiled on first use).
+
+One kernel so far: the k-medians passes of step 10's ring classes
+(:func:`._multiphase._ring_classes`), each voxel to its nearest class in L1 distance and the
+class medians read off the phases' sorted values, voxel by voxel in one loop instead of a few
+dozen whole-array numpy operations per pass.  It performs the *same* floating-point operations
+in the same order as the numpy code (the L1 sums phase by phase, the first nearest class on a
+tie, a median the middle value or the half-sum of the two middle ones), so its classes are
+bit-identical to the numpy path's (``tests/segment/test_segment_kernels.py``); inputs it could
+treat differently (NaN or infinite values) go to the numpy path.
+
+numba is a dependency; the numpy path stays the reference and is used when numba cannot be
+imported or when ``HCC_IMAGING_JIT=0`` is set (the switch of :mod:`hcc_imaging.measure._kernels`
+too; read once, at the first multiphase click).  The kernel is compiled at its first call ever
+(about 2 s) and cached on disk by numba; ``scripts/bootstrap.sh`` runs :func:`warm_up` after
+installing, so that no first click pays the compilation.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+#: environment variable: ``0`` selects the numpy path (the reference) instead of the kernels
+#: (the same variable as :data:`hcc_imaging.measure._kernels.JIT_ENV`)
+JIT_ENV = "HCC_IMAGING_JIT"
+
+
+def jit_enabled() -> bool:
+    """True when the kernels are used (numba importable and not disabled by ``HCC_IMAGING_JIT=0``)."""
+    return compiled() is not None
+
+
+@functools.cache
+def compiled() -> ModuleType | None:
+    """The module of compiled kernels (:mod:`._kernels_nb`), or None (numba missing or disabled)."""
+    if os.environ.get(JIT_ENV, "1").strip() == "0":
+        return None
+    try:
+        from . import _kernels_nb
+    except ImportError as exc:  # pragma: no cover - numba is a dependency; this is the safety net
+        if exc.name not in ("numba", "llvmlite"):
+            raise
+        return None
+    return _kernels_nb
+
+
+def get(name: str) -> Callable[..., Any] | None:
+    """The compiled kernel ``name`` of :mod:`._kernels_nb` (``kmedians``), or None when the
+    kernels are off."""
+    m = compiled()
+    return None if m is None else getattr(m, name)
+
+
+def warm_up() -> float:
+    """Compile (first time ever) or load (from numba's cache) every kernel with the argument
+    types step 10 uses, by finding the ring classes of a small synthetic sample; returns the
+    seconds it took (0.0 when the kernels are off)."""
+    import time
+
+    import numpy as np
+
+    from ._multiphase import _ring_classes
+
+    if compiled() is None:
+        return 0.0
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0, 0.0, 0.0], [6.0, 2.0, -4.0, 1.0], [-5.0, 3.0, 2.0, -6.0]])
+    x = (centres[rng.integers(0, 3, 600)] + rng.normal(size=(600, 4))).astype(np.float32).astype(np.float64)
+    _ring_classes(x, np.zeros(4), 3.0)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    """Warm up and say so (``scripts/bootstrap.sh``)."""
+    took = warm_up()
+    state = "off (HCC_IMAGING_JIT=0 or numba missing)" if compiled() is None else f"ready in {took:.1f} s"
+    print(f"[bootstrap] segmentation kernels (numba): {state}")

@@ -1,0 +1,178 @@
+"""The numba kernels of :mod:`._kernels` (imported only when they are used: importing numba
+takes ~0.4 s).  Module-level functions, so that numba can cache them on disk."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_RADIX_BITS = 11  # three passes over a 32-bit key (2,048 buckets: a few times under the ~10,000 values)
+
+
+@numba.njit(cache=True, nogil=True)
+def sort_rows(key, xt):  # pragma: no cover - compiled
+    """Each row's sorting permutation and sorted values (``(order, xs)``, as
+    :func:`._multiphase._sorted_rows`): a stable least-significant-digit radix sort of the
+    unsigned 32-bit keys ``key`` (P, n; the float32 bits made order-preserving), three 11-bit
+    passes; ``xs`` is ``xt`` (P, n) in that order."""
+    n_ph, n = key.shape
+    nb = 1 << _RADIX_BITS
+    mask = np.uint32(nb - 1)
+    order = np.empty((n_ph, n), np.int64)
+    xs = np.empty((n_ph, n))
+    cur = np.empty(n, np.int64)
+    nxt = np.empty(n, np.int64)
+    count = np.empty(nb + 1, np.int64)
+    for p in range(n_ph):
+        for i in range(n):
+            cur[i] = i
+        for shift in range(0, 32, _RADIX_BITS):
+            count[:] = 0
+            for i in range(n):
+                count[((key[p, i] >> np.uint32(shift)) & mask) + 1] += 1
+            for b in range(nb):
+                count[b + 1] += count[b]
+            for j in range(n):
+                i = cur[j]
+                b = (key[p, i] >> np.uint32(shift)) & mask
+                nxt[count[b]] = i
+                count[b] += 1
+            cur, nxt = nxt, cur
+        for j in range(n):
+            order[p, j] = cur[j]
+            xs[p, j] = xt[p, cur[j]]
+    return order, xs
+
+
+@numba.njit(cache=True, nogil=True)
+def _class_medians(xs, order, lab, cs):  # pragma: no cover - compiled
+    """``cs`` updated in place to each class's per-phase median (:func:`._multiphase._class_medians`:
+    the middle value, or the half-sum of the two middle ones, read off the sorted values at the
+    class's ranks (m - 1) // 2 and m // 2; a class without voxels keeps its centre)."""
+    n_ph, n = xs.shape
+    k = cs.shape[0]
+    cnt = np.zeros(k, np.int64)
+    seen = np.zeros(k, np.int64)
+    lower = np.empty(k)
+    upper = np.empty(k)
+    for i in range(n):
+        cnt[lab[i]] += 1
+    for p in range(n_ph):
+        seen[:] = 0
+        for j in range(n):
+            c = lab[order[p, j]]
+            r = seen[c]
+            seen[c] = r + 1
+            if r == (cnt[c] - 1) // 2:
+                lower[c] = xs[p, j]
+            if r == cnt[c] // 2:
+                upper[c] = xs[p, j]
+        for c in range(k):
+            m = cnt[c]
+            if m > 0:
+                cs[c, p] = lower[c] if m % 2 else (lower[c] + upper[c]) / 2
+
+
+@numba.njit(cache=True, nogil=True)
+def kmedians(xt, xs, order, cs, max_passes):  # pragma: no cover - compiled
+    """The k-medians passes of :func:`._multiphase._ring_classes`: ``(labels, centres)`` after
+    at most ``max_passes`` passes, stopped when the assignment repeats.
+
+    ``xt`` (P, n): the voxels' values phase by phase; ``xs`` and ``order`` (P, n): each phase's
+    sorted values and sorting permutation; ``cs`` (k, P): the start centres.  A voxel goes to the
+    class of least L1 distance, summed phase 0 first (the numpy path's order), the first such
+    class on a tie; a class's new centre is, phase by phase, the median of its voxels
+    (:func:`_class_medians`)."""
+    n_ph, n = xt.shape
+    k = cs.shape[0]
+    cs = cs.copy()
+    lab = np.zeros(n, np.uint8)
+    prev = np.zeros(n, np.uint8)
+    d1 = np.empty((k, n))  # class x voxel, as the numpy path
+    for it in range(max_passes):
+        for c in range(k):
+            c0 = cs[c, 0]
+            for i in range(n):
+                d1[c, i] = abs(xt[0, i] - c0)
+            for p in range(1, n_ph):
+                cp = cs[c, p]
+                for i in range(n):
+                    d1[c, i] += abs(xt[p, i] - cp)
+        for i in range(n):
+            best = 0
+            nearest = d1[0, i]
+            for c in range(1, k):
+                if d1[c, i] < nearest:
+                    best = c
+                    nearest = d1[c, i]
+            lab[i] = best
+        if it > 0:
+            same = True
+            for i in range(n):
+                if lab[i] != prev[i]:
+                    same = False
+                    break
+            if same:
+                break
+        prev[:] = lab
+        _class_medians(xs, order, lab, cs)
+    return lab, cs
+
+
+@numba.njit(cache=True, nogil=True)
+def class_median(xs, order, lab, c):  # pragma: no cover - compiled
+    """``(m, median)``: class ``c``'s voxel count and per-phase median (``np.median(xt[:, lab ==
+    c], axis=1)`` when m > 0; undefined when 0), read off the sorted values."""
+    n_ph, n = xs.shape
+    out = np.empty(n_ph)
+    m = 0
+    for i in range(n):
+        if lab[i] == c:
+            m += 1
+    lo_r = (m - 1) // 2
+    hi_r = m // 2
+    for p in range(n_ph):
+        r = 0
+        lower = upper = 0.0
+        for j in range(n):
+            if lab[order[p, j]] == c:
+                if r == lo_r:
+                    lower = xs[p, j]
+                if r == hi_r:
+                    upper = xs[p, j]
+                    break
+                r += 1
+        out[p] = lower if m % 2 else (lower + upper) / 2
+    return m, out
+
+
+@numba.njit(cache=True, nogil=True)
+def start_centres(xt, proj, qs, m):  # pragma: no cover - compiled
+    """The k-medians' start of :func:`._multiphase._ring_classes`: per quantile ``q`` of
+    ``qs``, the per-phase median of the ``m`` voxels of least ``|proj - q|``.  ``(ok, cs)``;
+    ``ok`` False when the ``m``-th least distance is tied with the next (which voxels are the
+    ``m`` least is then the numpy path's argsort's choice: it decides)."""
+    n_ph, n = xt.shape
+    k = qs.shape[0]
+    cs = np.empty((k, n_ph))
+    a = np.empty(n)
+    sel = np.empty(m)
+    for c in range(k):
+        q = qs[c]
+        for i in range(n):
+            a[i] = abs(proj[i] - q)
+        if m < n:
+            part = np.partition(a, m - 1)
+            t = part[m - 1]
+            if not (t < part[m:].min()):
+                return False, cs
+        else:
+            t = np.inf
+        for p in range(n_ph):
+            j = 0
+            for i in range(n):
+                if a[i] <= t:
+                    sel[j] = xt[p, i]
+                    j += 1
+            cs[c, p] = np.median(sel[:j])
+    return True, cs

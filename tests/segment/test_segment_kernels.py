@@ -1,0 +1,161 @@
+"""The compiled kernels of step 10 (numba, ``segment._kernels``) against the numpy reference path.
+
+The kernels perform the same floating-point operations in the same order as the numpy code, so
+the ring classes must be bit-identical, not merely close: on random samples (ties included,
+which the start's hand-back covers) and on the samples a faint phantom node's click passes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import numpy as np
+import pytest
+
+from hcc_imaging.segment import _kernels
+from hcc_imaging.segment import _multiphase as M
+from hcc_imaging.segment import constants as C
+
+pytestmark = pytest.mark.skipif(_kernels.get("kmedians") is None, reason="numba kernels disabled or missing")
+
+
+@contextlib.contextmanager
+def _numpy_only():
+    """The numpy reference path inside the block (``HCC_IMAGING_JIT=0``)."""
+    old = os.environ.get(_kernels.JIT_ENV)
+    os.environ[_kernels.JIT_ENV] = "0"
+    _kernels.compiled.cache_clear()
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ[_kernels.JIT_ENV]
+        else:
+            os.environ[_kernels.JIT_ENV] = old
+        _kernels.compiled.cache_clear()
+
+
+def _same(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
+    return len(a) == len(b) and all(u.tobytes() == v.tobytes() for u, v in zip(a, b, strict=True))
+
+
+def _samples(seed: int, count: int) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for t in range(count):
+        n = int(rng.choice([1, 2, 3, 7, 12, 13, int(rng.integers(20, 20000))]))
+        n_ph = int(rng.integers(2, 5))
+        centres = rng.normal(scale=rng.choice([1.0, 4.0, 8.0]), size=(3, n_ph))
+        x = centres[rng.integers(0, 3, n)] + rng.normal(size=(n, n_ph))
+        if t % 4 == 0:
+            x = np.round(x * 2) / 2 + 0.25  # many ties (medians of equal values, tied start distances)
+        x = x.astype(np.float32).astype(np.float64)  # as step 10 passes them
+        out.append((x, rng.normal(size=n_ph) * 3, float(rng.choice([1.0, 3.0]))))
+    return out
+
+
+def test_the_jit_switch_selects_the_numpy_path():
+    with _numpy_only():
+        assert _kernels.get("kmedians") is None
+        assert not _kernels.jit_enabled()
+    assert _kernels.jit_enabled()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ring_classes_are_bit_identical_to_the_numpy_path(seed: int) -> None:
+    cases = _samples(seed, 40)
+    got = [M._ring_classes(x, les, d) for x, les, d in cases]
+    with _numpy_only():
+        want = [M._ring_classes(x, les, d) for x, les, d in cases]
+    assert all(_same(g, w) for g, w in zip(got, want, strict=True))
+    assert sum(len(w) for w in want) > 0  # classes were found, not only empty lists compared
+
+
+def test_values_the_kernels_do_not_take_go_to_numpy() -> None:
+    """Zeros (signed zeros sum otherwise), NaN, infinities and values float32 does not hold: the
+    numpy path (the same classes as with the kernels off)."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(500, 3)).astype(np.float32).astype(np.float64)
+    for bad in (0.0, -0.0, np.nan, np.inf, 0.1):
+        y = x.copy()
+        y[::17, 1] = bad
+        assert M._radix_key(np.ascontiguousarray(y.T), finite=True) is None
+        if np.isfinite(bad):  # (NaN and inf: the principal axis is undefined on either path)
+            got = M._ring_classes(y, np.zeros(3), 1.0)
+            with _numpy_only():
+                want = M._ring_classes(y, np.zeros(3), 1.0)
+            assert _same(got, want)
+    assert M._radix_key(np.ascontiguousarray(x.T), finite=True) is not None
+
+
+def test_the_start_hands_tied_choices_back() -> None:
+    """Where the m-th least distance to a start quantile is tied with the next, which voxels
+    are the m least is the numpy argsort's choice: the start kernel refuses (and _ring_classes
+    then takes numpy's start)."""
+    nb = _kernels.compiled()
+    x = np.repeat(np.array([[1.0, 2.0], [3.0, 5.0]]), 30, axis=0)
+    xt = np.ascontiguousarray(x.T)
+    proj = x[:, 0].copy()
+    ok, _ = nb.start_centres(xt, proj, np.array([1.0, 3.0]), 10)
+    assert not ok
+    ok, cs = nb.start_centres(xt, proj, np.array([1.0, 3.0]), 30)
+    assert ok and cs.tolist() == [[1.0, 2.0], [3.0, 5.0]]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_kernel_pieces_equal_numpy(seed: int) -> None:
+    nb = _kernels.compiled()
+    rng = np.random.default_rng(seed)
+    for t in range(30):
+        n = int(rng.integers(1, 5000))
+        xt = rng.normal(scale=10.0, size=(int(rng.integers(1, 5)), n)).astype(np.float32).astype(np.float64)
+        if t % 3 == 0:
+            xt = np.round(xt) + 0.5  # ties
+        key = M._radix_key(xt, finite=True)
+        order, xs = nb.sort_rows(key, xt)
+        assert np.array_equal(xs, np.sort(xt, axis=1))
+        assert np.array_equal(np.take_along_axis(xt, order, axis=1), xs)
+        assert all(sorted(row) == list(range(n)) for row in order.tolist())
+        lab = rng.integers(0, 3, n).astype(np.uint8)
+        for c in range(3):
+            m, med = nb.class_median(xs, order, lab, c)
+            assert m == int((lab == c).sum())
+            if m:
+                assert med.tobytes() == np.median(xt[:, lab == c], axis=1).tobytes()
+        cs = rng.normal(scale=10.0, size=(3, xt.shape[0]))
+        lab_k, cs_k = nb.kmedians(xt, xs, order, cs, 10)
+        lab_n, cs_n = M._kmedians_numpy(xt, xs, order, cs)
+        assert np.array_equal(lab_k, lab_n) and cs_k.tobytes() == cs_n.tobytes()
+
+
+def test_a_faint_node_click_gives_the_same_classes(monkeypatch) -> None:
+    """The samples step 10 passes for the phantom's faint node (seed 1, fu2: the slowest click),
+    captured from a real click: the same classes with the kernels and without."""
+    from hcc_imaging.phantoms import make_study
+    from hcc_imaging.segment import segment_lesion
+
+    captured = []
+    real = M._ring_classes
+
+    def capture(x, lesion, min_d):
+        captured.append((x.copy(), lesion.copy(), min_d))
+        return real(x, lesion, min_d)
+
+    monkeypatch.setattr(M, "_ring_classes", capture)
+    st = make_study(1, timepoint="fu2")
+    segment_lesion(st.volumes, seed_lps=st.truth["lesions"]["L6"]["seed_lps"])
+    monkeypatch.setattr(M, "_ring_classes", real)
+    assert len(captured) >= 4 and max(x.shape[0] for x, _, _ in captured) > 5000
+    got = [real(*c) for c in captured]
+    with _numpy_only():
+        want = [real(*c) for c in captured]
+    assert all(_same(g, w) for g, w in zip(got, want, strict=True))
+    assert sum(len(w) for w in want) > 0
+
+
+def test_warm_up_compiles_every_kernel() -> None:
+    assert _kernels.warm_up() > 0.0
+    nb = _kernels.compiled()
+    for name in ("sort_rows", "start_centres", "kmedians", "class_median"):
+        assert getattr(nb, name).signatures, name
+    assert C.LESION_MULTIPHASE_RING_CLASSES <= 255  # the kernels' uint8 labels
