@@ -49,10 +49,43 @@ def compiled() -> ModuleType | None:
 
 
 def get(name: str) -> Callable[..., Any] | None:
-    """The compiled kernel ``name`` of :mod:`._kernels_nb` (``kmedians``), or None when the
-    kernels are off."""
+    """The compiled kernel ``name`` of :mod:`._kernels_nb` (``sort_rows``, ``start_centres``,
+    ``kmedians``, ``class_median``, ``gaussian_nearest``), or None when the kernels are off."""
     m = compiled()
     return None if m is None else getattr(m, name)
+
+
+@functools.lru_cache(maxsize=64)
+def _gaussian_weights(sigma: float, truncate: float) -> Any:
+    """scipy's 1-D Gaussian weights for ``gaussian_filter(..., sigma, truncate=truncate)`` along
+    one axis (``scipy.ndimage._filters._gaussian_kernel1d`` of radius ``int(truncate * sigma +
+    0.5)``, the same operations); one weight 1.0 where scipy skips the axis (sigma <= 1e-15)."""
+    import numpy as np
+
+    if sigma <= 1e-15:
+        return np.ones(1)
+    radius = int(truncate * float(sigma) + 0.5)
+    sigma2 = sigma * sigma
+    x = np.arange(-radius, radius + 1)
+    phi_x = np.exp(-0.5 / sigma2 * x**2)
+    phi_x = phi_x / phi_x.sum()
+    out = np.ascontiguousarray(phi_x[::-1], dtype=np.float64)
+    out.flags.writeable = False  # shared by the cache
+    return out
+
+
+def gaussian_filter_nearest(a: Any, sigma_vox: Any, truncate: float = 4.0) -> Any:
+    """``scipy.ndimage.gaussian_filter(a, sigma_vox, mode="nearest", truncate=truncate)``, bit
+    for bit: by the compiled ``gaussian_nearest`` (about 2.4x less CPU on step 10's boxes) for a
+    non-empty float32 3-D array when the kernels are on, else by scipy."""
+    import numpy as np
+    from scipy import ndimage as ndi
+
+    m = compiled()
+    if m is None or a.dtype != np.float32 or a.ndim != 3 or a.size == 0 or len(sigma_vox) != 3:
+        return ndi.gaussian_filter(a, sigma_vox, mode="nearest", truncate=truncate)
+    w = [_gaussian_weights(float(s), float(truncate)) for s in sigma_vox]
+    return m.gaussian_nearest(np.ascontiguousarray(a), *w)
 
 
 def warm_up() -> float:
@@ -72,6 +105,8 @@ def warm_up() -> float:
     centres = np.array([[0.0, 0.0, 0.0, 0.0], [6.0, 2.0, -4.0, 1.0], [-5.0, 3.0, 2.0, -6.0]])
     x = (centres[rng.integers(0, 3, 600)] + rng.normal(size=(600, 4))).astype(np.float32).astype(np.float64)
     _ring_classes(x, np.zeros(4), 3.0)
+    box = rng.normal(size=(6, 7, 8)).astype(np.float32)
+    gaussian_filter_nearest(box, (0.5, 0.8, 0.8))
     return time.perf_counter() - t0
 
 

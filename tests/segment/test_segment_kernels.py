@@ -128,6 +128,28 @@ def test_kernel_pieces_equal_numpy(seed: int) -> None:
         assert np.array_equal(lab_k, lab_n) and cs_k.tobytes() == cs_n.tobytes()
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_the_gaussian_kernel_is_scipys_bit_for_bit(seed: int) -> None:
+    """The compiled smoothing against ``scipy.ndimage.gaussian_filter(mode="nearest")``: box
+    sizes down to one voxel (shorter than the kernel), sigmas from none to several voxels per
+    axis, strided views, other truncations."""
+    from scipy import ndimage as ndi
+
+    rng = np.random.default_rng(seed)
+    sigmas = [(0.5, 0.5, 0.5), (0.667, 0.87, 0.87), (1.3, 2.8, 2.8), (0.0, 1.0, 0.1), (3.0, 0.3, 5.5)]
+    for t in range(25):
+        shape = tuple(int(v) for v in rng.integers(1, 40, 3))
+        a = (rng.normal(size=shape) * rng.choice([1.0, 30.0]) + rng.choice([0.0, 60.0, -900.0])).astype(np.float32)
+        if t % 5 == 4:
+            a = np.asarray(rng.normal(size=(shape[0], 2 * shape[1], shape[2])), np.float32)[:, ::2]
+        sig = sigmas[t % len(sigmas)]
+        truncate = 4.0 if t % 3 else 3.0
+        want = ndi.gaussian_filter(a, sig, mode="nearest", truncate=truncate)
+        got = _kernels.gaussian_filter_nearest(a, sig, truncate=truncate)
+        assert got.dtype == np.float32 and got.shape == a.shape
+        assert got.tobytes() == want.tobytes(), (shape, sig, truncate)
+
+
 def test_a_faint_node_click_gives_the_same_classes(monkeypatch) -> None:
     """The samples step 10 passes for the phantom's faint node (seed 1, fu2: the slowest click),
     captured from a real click: the same classes with the kernels and without."""
@@ -156,6 +178,6 @@ def test_a_faint_node_click_gives_the_same_classes(monkeypatch) -> None:
 def test_warm_up_compiles_every_kernel() -> None:
     assert _kernels.warm_up() > 0.0
     nb = _kernels.compiled()
-    for name in ("sort_rows", "start_centres", "kmedians", "class_median"):
+    for name in ("sort_rows", "start_centres", "kmedians", "class_median", "gaussian_nearest"):
         assert getattr(nb, name).signatures, name
     assert C.LESION_MULTIPHASE_RING_CLASSES <= 255  # the kernels' uint8 labels
