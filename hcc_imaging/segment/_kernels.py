@@ -69,9 +69,7 @@ def _gaussian_weights(sigma: float, truncate: float) -> Any:
     x = np.arange(-radius, radius + 1)
     phi_x = np.exp(-0.5 / sigma2 * x**2)
     phi_x = phi_x / phi_x.sum()
-    out = np.ascontiguousarray(phi_x[::-1], dtype=np.float64)
-    out.flags.writeable = False  # shared by the cache
-    return out
+    return np.ascontiguousarray(phi_x[::-1], dtype=np.float64)  # (shared by the cache: read only)
 
 
 def gaussian_filter_nearest(a: Any, sigma_vox: Any, truncate: float = 4.0) -> Any:
@@ -85,7 +83,8 @@ def gaussian_filter_nearest(a: Any, sigma_vox: Any, truncate: float = 4.0) -> An
     if m is None or a.dtype != np.float32 or a.ndim != 3 or a.size == 0 or len(sigma_vox) != 3:
         return ndi.gaussian_filter(a, sigma_vox, mode="nearest", truncate=truncate)
     w = [_gaussian_weights(float(s), float(truncate)) for s in sigma_vox]
-    return m.gaussian_nearest(np.ascontiguousarray(a), *w)
+    # (C-contiguous and writeable: the one argument type the warm-up compiles)
+    return m.gaussian_nearest(np.require(a, requirements="CW"), *w)
 
 
 def warm_up() -> float:
@@ -96,6 +95,7 @@ def warm_up() -> float:
 
     import numpy as np
 
+    from ._morph import fill_holes
     from ._multiphase import _ring_classes
 
     if compiled() is None:
@@ -107,6 +107,7 @@ def warm_up() -> float:
     _ring_classes(x, np.zeros(4), 3.0)
     box = rng.normal(size=(6, 7, 8)).astype(np.float32)
     gaussian_filter_nearest(box, (0.5, 0.8, 0.8))
+    fill_holes(box > 0.0)
     return time.perf_counter() - t0
 
 

@@ -260,3 +260,43 @@ def gaussian_nearest(a, w0, w1, w2):  # pragma: no cover - compiled
                 for x in range(nx):
                     out[z, y, x] = t1[x]
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def fill_holes_in_plane(m):  # pragma: no cover - compiled
+    """:func:`._morph.fill_holes` of the boolean 3-D ``m``: in every slice, ``m`` plus the
+    background not face-connected (in-plane) to a row or column edge; the background reached
+    from the edges by a flood fill per slice."""
+    nz, ny, nx = m.shape
+    out = np.ones((nz, ny, nx), np.bool_)
+    stack = np.empty(ny * nx, np.int64)
+    for z in range(nz):
+        top = 0
+        for y in range(ny):
+            for x in range(nx):
+                if (y == 0 or y == ny - 1 or x == 0 or x == nx - 1) and not m[z, y, x] and out[z, y, x]:
+                    out[z, y, x] = False
+                    stack[top] = y * nx + x
+                    top += 1
+        while top > 0:
+            top -= 1
+            i = stack[top]
+            y = i // nx
+            x = i - y * nx
+            if y > 0 and not m[z, y - 1, x] and out[z, y - 1, x]:
+                out[z, y - 1, x] = False
+                stack[top] = i - nx
+                top += 1
+            if y < ny - 1 and not m[z, y + 1, x] and out[z, y + 1, x]:
+                out[z, y + 1, x] = False
+                stack[top] = i + nx
+                top += 1
+            if x > 0 and not m[z, y, x - 1] and out[z, y, x - 1]:
+                out[z, y, x - 1] = False
+                stack[top] = i - 1
+                top += 1
+            if x < nx - 1 and not m[z, y, x + 1] and out[z, y, x + 1]:
+                out[z, y, x + 1] = False
+                stack[top] = i + 1
+                top += 1
+    return out

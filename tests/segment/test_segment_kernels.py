@@ -150,6 +150,31 @@ def test_the_gaussian_kernel_is_scipys_bit_for_bit(seed: int) -> None:
         assert got.tobytes() == want.tobytes(), (shape, sig, truncate)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_fill_holes_is_the_numpy_set(seed: int) -> None:
+    """The compiled per-slice hole filling: the same set as the numpy path (labelled background
+    components), on random masks of random density, boxes down to one voxel, read-only and
+    strided arrays."""
+    from hcc_imaging.segment import _morph
+
+    rng = np.random.default_rng(seed)
+    cases = []
+    for t in range(40):
+        shape = tuple(int(v) for v in rng.integers(1, 30, 3))
+        m = rng.random(shape) < rng.choice([0.002, 0.05, 0.3, 0.7])
+        if t % 5 == 3:
+            m = np.asarray(rng.random((shape[0], shape[1], 2 * shape[2])) < 0.05)[:, :, ::2]
+        if t % 7 == 2:
+            m.flags.writeable = False
+        cases.append(m)
+    got = [_morph.fill_holes(m) for m in cases]
+    with _numpy_only():
+        want = [_morph.fill_holes(m) for m in cases]
+    for g, w, m in zip(got, want, cases, strict=True):
+        assert g.dtype == bool and g.shape == m.shape and np.array_equal(g, w), m.shape
+    assert any(not np.array_equal(w, m) for w, m in zip(want, cases, strict=True))  # holes were filled
+
+
 def test_a_faint_node_click_gives_the_same_classes(monkeypatch) -> None:
     """The samples step 10 passes for the phantom's faint node (seed 1, fu2: the slowest click),
     captured from a real click: the same classes with the kernels and without."""
@@ -178,6 +203,7 @@ def test_a_faint_node_click_gives_the_same_classes(monkeypatch) -> None:
 def test_warm_up_compiles_every_kernel() -> None:
     assert _kernels.warm_up() > 0.0
     nb = _kernels.compiled()
-    for name in ("sort_rows", "start_centres", "kmedians", "class_median", "gaussian_nearest"):
-        assert getattr(nb, name).signatures, name
+    for name in ("sort_rows", "start_centres", "kmedians", "class_median", "gaussian_nearest",
+                 "fill_holes_in_plane"):
+        assert len(getattr(nb, name).signatures) == 1, name  # one argument type: nothing compiles at a click
     assert C.LESION_MULTIPHASE_RING_CLASSES <= 255  # the kernels' uint8 labels
