@@ -95,7 +95,7 @@ def warm_up() -> float:
 
     import numpy as np
 
-    from ._morph import fill_holes
+    from ._morph import component_at, fill_holes
     from ._multiphase import _ring_classes
 
     if compiled() is None:
@@ -108,6 +108,7 @@ def warm_up() -> float:
     box = rng.normal(size=(6, 7, 8)).astype(np.float32)
     gaussian_filter_nearest(box, (0.5, 0.8, 0.8))
     fill_holes(box > 0.0)
+    component_at(box > -0.5, (3, 3, 3), box > 1.0, prefer_region=True)
     return time.perf_counter() - t0
 
 

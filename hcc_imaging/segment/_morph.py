@@ -155,6 +155,12 @@ def component_at(
     s0 = tuple(int(s) for s in seed)
     if not prefer_region and mask[s0]:
         return _flood(mask, s0)
+    kernel = _kernels.get("component_by_region")
+    if (kernel is not None and seed_region is not None and mask.ndim == 3 and seed_region.shape == mask.shape
+            and all(0 <= v < n for v, n in zip(s0, mask.shape, strict=True))):
+        # compiled: only the components the seed region touches are flooded (the same choice)
+        return kernel(np.require(mask, bool, "CW"), np.require(seed_region, bool, "CW"),  # type: ignore[no-any-return]
+                      np.array(s0, np.int64))
     lab, n = ndi.label(mask)
     if n == 0:
         return np.zeros_like(mask, dtype=bool)

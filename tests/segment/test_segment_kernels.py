@@ -175,6 +175,43 @@ def test_fill_holes_is_the_numpy_set(seed: int) -> None:
     assert any(not np.array_equal(w, m) for w, m in zip(want, cases, strict=True))  # holes were filled
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_component_at_with_a_seed_region_is_the_labelled_choice(seed: int) -> None:
+    """The compiled component choice (flooding only the components the seed region touches)
+    against ``ndi.label``'s: the component with most seed-region voxels, the lower label on a
+    tie (constructed below: two components with the same count), else the seed's component."""
+    from hcc_imaging.segment import _morph
+
+    rng = np.random.default_rng(seed)
+    cases = []
+    for t in range(60):
+        shape = tuple(int(v) for v in rng.integers(1, 25, 3))
+        m = rng.random(shape) < rng.choice([0.1, 0.3, 0.45, 0.7])
+        region = np.zeros(shape, bool)
+        c = [int(rng.integers(0, n)) for n in shape]
+        r = [int(rng.integers(0, 4)) for _ in shape]
+        region[c[0] - r[0] if c[0] >= r[0] else 0:c[0] + r[0] + 1, c[1] - r[1] if c[1] >= r[1] else 0:c[1] + r[1] + 1,
+               c[2] - r[2] if c[2] >= r[2] else 0:c[2] + r[2] + 1] = True
+        if t % 6 == 5 and shape[2] >= 5:  # a tie: two separate columns, one region voxel each
+            m = np.zeros(shape, bool)
+            m[:, :, 1] = m[:, :, 3] = True
+            region = np.zeros(shape, bool)
+            region[-1, -1, 1] = region[0, 0, 3] = True
+        seed_vox = tuple(int(rng.integers(0, n)) for n in shape)
+        cases.append((m, seed_vox, region, bool(t % 2)))
+    lone = np.zeros((5, 6, 7), bool)
+    lone[4, 5, 6] = True
+    away = np.zeros_like(lone)
+    away[:2, :2, :2] = True
+    cases += [(lone, (0, 0, 0), away, False), (lone, (0, 0, 0), away, True), (lone, (4, 5, 6), away, True)]
+    got = [_morph.component_at(m, s, reg, prefer_region=p) for m, s, reg, p in cases]
+    with _numpy_only():
+        want = [_morph.component_at(m, s, reg, prefer_region=p) for m, s, reg, p in cases]
+    for g, w, (m, s, _, p) in zip(got, want, cases, strict=True):
+        assert g.dtype == bool and g.shape == m.shape and np.array_equal(g, w), (m.shape, s, p)
+    assert sum(w.any() for w in want) > 20 and sum(not w.any() for w in want) > 0
+
+
 def test_a_faint_node_click_gives_the_same_classes(monkeypatch) -> None:
     """The samples step 10 passes for the phantom's faint node (seed 1, fu2: the slowest click),
     captured from a real click: the same classes with the kernels and without."""
@@ -204,6 +241,6 @@ def test_warm_up_compiles_every_kernel() -> None:
     assert _kernels.warm_up() > 0.0
     nb = _kernels.compiled()
     for name in ("sort_rows", "start_centres", "kmedians", "class_median", "gaussian_nearest",
-                 "fill_holes_in_plane"):
+                 "fill_holes_in_plane", "component_by_region"):
         assert len(getattr(nb, name).signatures) == 1, name  # one argument type: nothing compiles at a click
     assert C.LESION_MULTIPHASE_RING_CLASSES <= 255  # the kernels' uint8 labels
