@@ -45,18 +45,17 @@ def sort_rows(key, xt):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _class_medians(xs, order, lab, cs):  # pragma: no cover - compiled
+def _class_medians(xs, order, lab, cs, cnt, pos_lo):  # pragma: no cover - compiled
     """``cs`` updated in place to each class's per-phase median (:func:`._multiphase._class_medians`:
     the middle value, or the half-sum of the two middle ones, read off the sorted values at the
-    class's ranks (m - 1) // 2 and m // 2; a class without voxels keeps its centre)."""
+    class's ranks (m - 1) // 2 and m // 2; a class without voxels keeps its centre), by one scan
+    of each phase's labels in value order.  ``cnt`` (k): the class counts of ``lab``; ``pos_lo``
+    (k, P) receives the sorted position of each class's rank-(m - 1) // 2 voxel."""
     n_ph, n = xs.shape
     k = cs.shape[0]
-    cnt = np.zeros(k, np.int64)
     seen = np.zeros(k, np.int64)
     lower = np.empty(k)
     upper = np.empty(k)
-    for i in range(n):
-        cnt[lab[i]] += 1
     for p in range(n_ph):
         seen[:] = 0
         for j in range(n):
@@ -65,12 +64,62 @@ def _class_medians(xs, order, lab, cs):  # pragma: no cover - compiled
             seen[c] = r + 1
             if r == (cnt[c] - 1) // 2:
                 lower[c] = xs[p, j]
+                pos_lo[c, p] = j
             if r == cnt[c] // 2:
                 upper[c] = xs[p, j]
         for c in range(k):
             m = cnt[c]
             if m > 0:
                 cs[c, p] = lower[c] if m % 2 else (lower[c] + upper[c]) / 2
+
+
+@numba.njit(cache=True, nogil=True)
+def _class_medians_moved(xs, order, inv, lab, prev, changed, n_changed, cs, cnt_old, cnt, pos_lo):  # pragma: no cover - compiled
+    """:func:`_class_medians` after a few labels changed (``changed[:n_changed]``, from ``prev``
+    to ``lab``; every class has voxels before and after): each class's rank-(m - 1) // 2 voxel is
+    found by walking, in each phase's value order, from the previous one's position ``pos_lo``
+    (its rank there under the new labels: the old rank, less the changed voxels that left the
+    class before it, plus those that joined; ``inv`` (P, n): each voxel's sorted position), and
+    the next voxel of the class gives the upper middle.  The same order statistics, so the same
+    values as the full scan."""
+    n_ph, n = xs.shape
+    k = cs.shape[0]
+    for p in range(n_ph):
+        for c in range(k):
+            pos = pos_lo[c, p]
+            r = (cnt_old[c] - 1) // 2
+            for t in range(n_changed):
+                i = changed[t]
+                if inv[p, i] < pos:
+                    if prev[i] == c:
+                        r -= 1
+                    if lab[i] == c:
+                        r += 1
+            want = (cnt[c] - 1) // 2
+            j = pos
+            if want >= r:  # r: the class's voxels before position j
+                while True:
+                    if lab[order[p, j]] == c:
+                        if r == want:
+                            break
+                        r += 1
+                    j += 1
+            else:
+                while True:
+                    j -= 1
+                    if lab[order[p, j]] == c:
+                        r -= 1
+                        if r == want:
+                            break
+            pos_lo[c, p] = j
+            lower = xs[p, j]
+            if cnt[c] % 2:
+                cs[c, p] = lower
+            else:
+                j += 1
+                while lab[order[p, j]] != c:
+                    j += 1
+                cs[c, p] = (lower + xs[p, j]) / 2
 
 
 @numba.njit(cache=True, nogil=True)
@@ -82,13 +131,21 @@ def kmedians(xt, xs, order, cs, max_passes):  # pragma: no cover - compiled
     sorted values and sorting permutation; ``cs`` (k, P): the start centres.  A voxel goes to the
     class of least L1 distance, summed phase 0 first (the numpy path's order), the first such
     class on a tie; a class's new centre is, phase by phase, the median of its voxels
-    (:func:`_class_medians`)."""
+    (:func:`_class_medians`; after a pass that moved few voxels, :func:`_class_medians_moved`)."""
     n_ph, n = xt.shape
     k = cs.shape[0]
     cs = cs.copy()
     lab = np.zeros(n, np.uint8)
     prev = np.zeros(n, np.uint8)
     d1 = np.empty((k, n))  # class x voxel, as the numpy path
+    inv = np.empty((n_ph, n), np.int64)
+    for p in range(n_ph):
+        for j in range(n):
+            inv[p, order[p, j]] = j
+    changed = np.empty(n, np.int64)
+    cnt = np.zeros(k, np.int64)
+    cnt_old = np.zeros(k, np.int64)
+    pos_lo = np.zeros((k, n_ph), np.int64)
     for it in range(max_passes):
         for c in range(k):
             c0 = cs[c, 0]
@@ -106,16 +163,27 @@ def kmedians(xt, xs, order, cs, max_passes):  # pragma: no cover - compiled
                     best = c
                     nearest = d1[c, i]
             lab[i] = best
+        n_changed = 0
         if it > 0:
-            same = True
             for i in range(n):
                 if lab[i] != prev[i]:
-                    same = False
-                    break
-            if same:
+                    changed[n_changed] = i
+                    n_changed += 1
+            if n_changed == 0:
                 break
+        cnt_old[:] = cnt
+        cnt[:] = 0
+        for i in range(n):
+            cnt[lab[i]] += 1
+        few = it > 0 and 16 * n_changed * k <= n
+        for c in range(k):
+            if cnt[c] == 0 or cnt_old[c] == 0:
+                few = False
+        if few:
+            _class_medians_moved(xs, order, inv, lab, prev, changed, n_changed, cs, cnt_old, cnt, pos_lo)
+        else:
+            _class_medians(xs, order, lab, cs, cnt, pos_lo)
         prev[:] = lab
-        _class_medians(xs, order, lab, cs)
     return lab, cs
 
 
