@@ -425,7 +425,8 @@ def _flood_from(m, comp, start, cid, region, stack):  # pragma: no cover - compi
 @numba.njit(cache=True, nogil=True)
 def component_by_region(m, region, seed):  # pragma: no cover - compiled
     """:func:`._morph.component_at` of the boolean 3-D ``m`` with a seed region (``region``,
-    same shape) and ``prefer_region``, or with the seed voxel off: the face-connected component
+    same shape) and ``prefer_region``, or with the seed voxel off (``seed`` (-1, -1, -1): a seed
+    outside the box, as an off voxel): the face-connected component
     holding most voxels of ``region`` (on a tie the one whose first voxel comes first in raster
     order: ``ndi.label``'s lower label), else the seed voxel's component, else nothing.  Only the
     components that ``region`` touches are flooded (``ndi.label`` labels the whole box)."""
@@ -448,6 +449,8 @@ def component_by_region(m, region, seed):  # pragma: no cover - compiled
     out = np.zeros((nz, ny, nx), np.bool_)
     of = out.ravel()
     if best_id == 0:
+        if seed[0] < 0:  # (no seed voxel in the box: an off voxel)
+            return out
         s = (seed[0] * ny + seed[1]) * nx + seed[2]
         if not mf[s]:
             return out
@@ -458,3 +461,15 @@ def component_by_region(m, region, seed):  # pragma: no cover - compiled
     for i in range(cf.shape[0]):
         of[i] = cf[i] == best_id
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def component_of(m, seed):  # pragma: no cover - compiled
+    """The face-connected component of the boolean 3-D ``m`` holding ``seed`` (a set voxel;
+    :func:`._morph._flood`), by a flood fill that visits that component only."""
+    nz, ny, nx = m.shape
+    comp = np.zeros((nz, ny, nx), np.int32)
+    stack = np.empty(nz * ny * nx, np.int64)
+    s = (seed[0] * ny + seed[1]) * nx + seed[2]
+    _flood_from(m, comp, s, 1, m, stack)
+    return comp != 0

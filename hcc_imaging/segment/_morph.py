@@ -134,6 +134,10 @@ def _flood(mask: NDArray[np.bool_], seed: tuple[int, ...]) -> NDArray[np.bool_]:
     """The face-connected component of ``mask`` holding ``seed`` (a True voxel): the component
     ``ndi.label`` gives it, by a flood fill that visits that component only (the label of the whole
     region of interest was a sixth of a 5 cm lesion's segmentation)."""
+    kernel = _kernels.get("component_of")
+    if kernel is not None and mask.ndim == 3 and all(0 <= int(v) < n for v, n in zip(seed, mask.shape, strict=True)):
+        # compiled: the same flood, without skimage's padded copy
+        return kernel(np.require(mask, bool, "CW"), np.array(seed, np.int64))  # type: ignore[no-any-return]
     from skimage.segmentation import flood
 
     return np.asarray(flood(np.ascontiguousarray(mask, dtype=bool).view(np.uint8), seed, connectivity=1), bool)
@@ -197,6 +201,12 @@ def component_at_in_box(
     inside = all(0 <= v < m for v, m in zip(local, mask_box.shape, strict=True))
     if inside and not prefer_region and mask_box[local]:
         out[tuple(box)] = _flood(mask_box, local)
+        return out
+    kernel = _kernels.get("component_by_region")
+    if kernel is not None and seed_region is not None and mask_box.ndim == 3:
+        # compiled: only the components the seed region touches are flooded (the same choice)
+        out[tuple(box)] = kernel(np.require(mask_box, bool, "CW"), np.require(seed_region[tuple(box)], bool, "CW"),
+                                 np.array(local if inside else (-1, -1, -1), np.int64))
         return out
     lab, n = ndi.label(mask_box)
     if n == 0:

@@ -210,6 +210,17 @@ def test_component_at_with_a_seed_region_is_the_labelled_choice(seed: int) -> No
     for g, w, (m, s, _, p) in zip(got, want, cases, strict=True):
         assert g.dtype == bool and g.shape == m.shape and np.array_equal(g, w), (m.shape, s, p)
     assert sum(w.any() for w in want) > 20 and sum(not w.any() for w in want) > 0
+    # the seed's own component (a flood) and the box form (a seed inside and outside the box)
+    for m, s, reg, p in cases[:40]:
+        shape = tuple(n + 4 for n in m.shape)
+        box = tuple(slice(2, 2 + n) for n in m.shape)
+        full_reg = np.zeros(shape, bool)
+        full_reg[box] = reg
+        seeds = [tuple(v + 2 for v in s), (0, 0, 0)]
+        got = [_morph.component_at(m, s), *(_morph.component_at_in_box(m, box, shape, q, full_reg, p) for q in seeds)]
+        with _numpy_only():
+            want = [_morph.component_at(m, s), *(_morph.component_at_in_box(m, box, shape, q, full_reg, p) for q in seeds)]
+        assert all(g.dtype == bool and np.array_equal(g, w) for g, w in zip(got, want, strict=True))
 
 
 def test_a_faint_node_click_gives_the_same_classes(monkeypatch) -> None:
@@ -241,6 +252,6 @@ def test_warm_up_compiles_every_kernel() -> None:
     assert _kernels.warm_up() > 0.0
     nb = _kernels.compiled()
     for name in ("sort_rows", "start_centres", "kmedians", "class_median", "gaussian_nearest",
-                 "fill_holes_in_plane", "component_by_region"):
+                 "fill_holes_in_plane", "component_by_region", "component_of"):
         assert len(getattr(nb, name).signatures) == 1, name  # one argument type: nothing compiles at a click
     assert C.LESION_MULTIPHASE_RING_CLASSES <= 255  # the kernels' uint8 labels
