@@ -215,34 +215,87 @@ def class_median(xs, order, lab, c):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
+def _select(a, k):  # pragma: no cover - compiled
+    """The ``k``-th smallest value of ``a`` (in place; Wirth's selection): afterwards no value
+    before index k is greater than ``a[k]`` and none after it smaller."""
+    lo = 0
+    hi = a.shape[0] - 1
+    while lo < hi:
+        x = a[k]
+        i = lo
+        j = hi
+        while True:
+            while a[i] < x:
+                i += 1
+            while x < a[j]:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+            if i > j:
+                break
+        if j < k:
+            lo = i
+        if k < i:
+            hi = j
+    return a[k]
+
+
+@numba.njit(cache=True, nogil=True)
+def _median_inplace(a):  # pragma: no cover - compiled
+    """``np.median`` of the float64 ``a`` (reordered in place): the middle value, or the half-sum
+    of the two middle ones (``np.median``'s mean of two; the same value for non-zero values)."""
+    n = a.shape[0]
+    k = (n - 1) // 2
+    lo = _select(a, k)
+    if n % 2:
+        return lo
+    hi = a[k + 1]
+    for i in range(k + 2, n):
+        if a[i] < hi:
+            hi = a[i]
+    return (lo + hi) / 2
+
+
+@numba.njit(cache=True, nogil=True)
 def start_centres(xt, proj, qs, m):  # pragma: no cover - compiled
     """The k-medians' start of :func:`._multiphase._ring_classes`: per quantile ``q`` of
     ``qs``, the per-phase median of the ``m`` voxels of least ``|proj - q|``.  ``(ok, cs)``;
     ``ok`` False when the ``m``-th least distance is tied with the next (which voxels are the
-    ``m`` least is then the numpy path's argsort's choice: it decides)."""
+    ``m`` least is then the numpy path's argsort's choice: it decides).  The values are the
+    non-zero ones :func:`._multiphase._ring_classes` passes (a zero half-sum's sign could differ)."""
     n_ph, n = xt.shape
     k = qs.shape[0]
     cs = np.empty((k, n_ph))
     a = np.empty(n)
+    b = np.empty(n)
     sel = np.empty(m)
+    idx = np.empty(m, np.int64)
     for c in range(k):
         q = qs[c]
         for i in range(n):
             a[i] = abs(proj[i] - q)
         if m < n:
-            part = np.partition(a, m - 1)
-            t = part[m - 1]
-            if not (t < part[m:].min()):
+            b[:] = a
+            t = _select(b, m - 1)
+            nxt = b[m]
+            for i in range(m + 1, n):
+                if b[i] < nxt:
+                    nxt = b[i]
+            if not (t < nxt):
                 return False, cs
         else:
             t = np.inf
+        j = 0
+        for i in range(n):
+            if a[i] <= t:
+                idx[j] = i
+                j += 1
         for p in range(n_ph):
-            j = 0
-            for i in range(n):
-                if a[i] <= t:
-                    sel[j] = xt[p, i]
-                    j += 1
-            cs[c, p] = np.median(sel[:j])
+            for i in range(j):
+                sel[i] = xt[p, idx[i]]
+            cs[c, p] = _median_inplace(sel[:j])
     return True, cs
 
 
