@@ -300,86 +300,77 @@ def start_centres(xt, proj, qs, m):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _correlate_lines(buf, t, w, r, n_lines, nx):  # pragma: no cover - compiled
-    """``t[l, x]`` = the symmetric correlation of the extended lines ``buf[:, x]`` (a line per
-    ``x``, ``r`` values of extension either end) with ``w`` (2r + 1 weights), as scipy's
-    ``correlate1d`` forms it for a symmetric kernel: ``centre * w[r]``, then
-    ``+= (left + right) * w[r + j]`` for j = -r .. -1, in float64."""
-    wr = w[r]
-    for y in range(n_lines):
-        c = r + y
-        for x in range(nx):
-            t[y, x] = buf[c, x] * wr
-        for j in range(-r, 0):
-            wj = w[r + j]
-            for x in range(nx):
-                t[y, x] += (buf[c + j, x] + buf[c - j, x]) * wj
-
-
-@numba.njit(cache=True, nogil=True)
 def gaussian_nearest(a, w0, w1, w2):  # pragma: no cover - compiled
     """``scipy.ndimage.gaussian_filter(a, sigma, mode="nearest")`` of a float32 3-D array, given
     each axis's weights (``w0``, ``w1``, ``w2``: scipy's, 2r + 1 of them; one weight 1.0 for an
-    axis scipy skips): axis by axis, each line extended by its end values, correlated in float64
-    in scipy's order of operations (:func:`_correlate_lines`) and stored as float32 before the
-    next axis, as scipy does.  The lines of an axis are processed a plane at a time, ``nx``
-    of them side by side (the same operations per line)."""
+    axis scipy skips).  Axis by axis as scipy's ``correlate1d`` forms a symmetric correlation, in
+    float64: ``centre * w[r]``, then ``+= (left + right) * w[r + j]`` for j = -r .. -1, the line
+    extended by its end values ("nearest"), stored as float32 before the next axis.  Axes 0 and 1
+    read their neighbours at clamped indices (no line copies), a plane at a time, and each plane's
+    axis-1 result is smoothed along axis 2 at once (the same operations per line)."""
     nz, ny, nx = a.shape
     out = np.empty_like(a)
+    t = np.empty(nx)
     r = (w0.shape[0] - 1) // 2
     if r > 0:
-        buf = np.empty((nz + 2 * r, nx))
-        t = np.empty((nz, nx))
-        for y in range(ny):
-            for z in range(nz):
+        wr = w0[r]
+        for z in range(nz):
+            for y in range(ny):
                 for x in range(nx):
-                    buf[r + z, x] = a[z, y, x]
-            for i in range(r):
+                    t[x] = np.float64(a[z, y, x]) * wr
+                for j in range(-r, 0):
+                    zl = max(z + j, 0)
+                    zr = min(z - j, nz - 1)
+                    wj = w0[r + j]
+                    for x in range(nx):
+                        t[x] += (np.float64(a[zl, y, x]) + np.float64(a[zr, y, x])) * wj
                 for x in range(nx):
-                    buf[i, x] = a[0, y, x]
-                    buf[r + nz + i, x] = a[nz - 1, y, x]
-            _correlate_lines(buf, t, w0, r, nz, nx)
-            for z in range(nz):
-                for x in range(nx):
-                    out[z, y, x] = t[z, x]
+                    out[z, y, x] = t[x]
     else:
         out[:] = a
-    r = (w1.shape[0] - 1) // 2
-    if r > 0:  # in place: a plane's lines are copied out first
-        buf = np.empty((ny + 2 * r, nx))
-        t = np.empty((ny, nx))
-        for z in range(nz):
+    r1 = (w1.shape[0] - 1) // 2
+    r2 = (w2.shape[0] - 1) // 2
+    plane = np.empty((ny, nx), np.float32)
+    b1 = np.empty(nx + 2 * r2)
+    t1 = np.empty(nx)
+    for z in range(nz):
+        if r1 > 0:
+            wr = w1[r1]
             for y in range(ny):
                 for x in range(nx):
-                    buf[r + y, x] = out[z, y, x]
-            for i in range(r):
-                for x in range(nx):
-                    buf[i, x] = out[z, 0, x]
-                    buf[r + ny + i, x] = out[z, ny - 1, x]
-            _correlate_lines(buf, t, w1, r, ny, nx)
-            for y in range(ny):
-                for x in range(nx):
-                    out[z, y, x] = t[y, x]
-    r = (w2.shape[0] - 1) // 2
-    if r > 0:
-        b1 = np.empty(nx + 2 * r)
-        t1 = np.empty(nx)
-        wr = w2[r]
-        for z in range(nz):
-            for y in range(ny):
-                for x in range(nx):
-                    b1[r + x] = out[z, y, x]
-                for i in range(r):
-                    b1[i] = out[z, y, 0]
-                    b1[r + nx + i] = out[z, y, nx - 1]
-                for x in range(nx):
-                    t1[x] = b1[r + x] * wr
-                for j in range(-r, 0):
-                    wj = w2[r + j]
+                    t[x] = np.float64(out[z, y, x]) * wr
+                for j in range(-r1, 0):
+                    yl = max(y + j, 0)
+                    yr = min(y - j, ny - 1)
+                    wj = w1[r1 + j]
                     for x in range(nx):
-                        t1[x] += (b1[r + x + j] + b1[r + x - j]) * wj
+                        t[x] += (np.float64(out[z, yl, x]) + np.float64(out[z, yr, x])) * wj
+                for x in range(nx):
+                    plane[y, x] = t[x]
+        else:
+            for y in range(ny):
+                for x in range(nx):
+                    plane[y, x] = out[z, y, x]
+        if r2 > 0:
+            wr = w2[r2]
+            for y in range(ny):
+                for x in range(nx):
+                    b1[r2 + x] = plane[y, x]
+                for i in range(r2):
+                    b1[i] = plane[y, 0]
+                    b1[r2 + nx + i] = plane[y, nx - 1]
+                for x in range(nx):
+                    t1[x] = b1[r2 + x] * wr
+                for j in range(-r2, 0):
+                    wj = w2[r2 + j]
+                    for x in range(nx):
+                        t1[x] += (b1[r2 + x + j] + b1[r2 + x - j]) * wj
                 for x in range(nx):
                     out[z, y, x] = t1[x]
+        else:
+            for y in range(ny):
+                for x in range(nx):
+                    out[z, y, x] = plane[y, x]
     return out
 
 
