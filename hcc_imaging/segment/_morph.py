@@ -376,6 +376,8 @@ def within_mm(mask: NDArray[np.bool_], spacing: Sequence[float], reach_mm: float
     """
     m = np.asarray(mask, bool)
     (rc, rb), rows = _runs_within(tuple(float(v) for v in spacing), float(reach_mm))  # type: ignore[arg-type]
+    if rows == ((0, 0, 0),):
+        return m.copy()  # a reach shorter than every spacing: the OR of the one unshifted run
     wmax = _widest_run(rows)
     n = m.shape
     by_slice = _runs_by_slice(rows)
