@@ -1,19 +1,24 @@
 """Compiled kernels of the lesion segmentation (private; numba, compiled on first use).
 
-One kernel so far: the k-medians passes of step 10's ring classes
-(:func:`._multiphase._ring_classes`), each voxel to its nearest class in L1 distance and the
-class medians read off the phases' sorted values, voxel by voxel in one loop instead of a few
-dozen whole-array numpy operations per pass.  It performs the *same* floating-point operations
-in the same order as the numpy code (the L1 sums phase by phase, the first nearest class on a
-tie, a median the middle value or the half-sum of the two middle ones), so its classes are
-bit-identical to the numpy path's (``tests/segment/test_segment_kernels.py``); inputs it could
-treat differently (NaN or infinite values) go to the numpy path.
+The hot loops of step 10's faint-lesion clicks and of the helpers every click uses
+(:mod:`._kernels_nb`): the ring classes' radix sort, k-medians start, passes and merged medians
+(:func:`._multiphase._ring_classes`); scipy's Gaussian smoothing with ``mode="nearest"``
+(:func:`gaussian_filter_nearest`, for :func:`._grow._smoothed`); the per-slice hole filling
+(:func:`._morph.fill_holes`); the component floods (:func:`._morph.component_at`,
+:func:`._morph.component_at_in_box`).  Each performs the *same* floating-point operations in the
+same order as the numpy / scipy code it stands in for, or computes the same set, so every mask is
+bit-identical to the numpy path's (``tests/segment/test_segment_kernels.py``); inputs a kernel
+could treat differently (zero, NaN or infinite values, a tie numpy's argsort decides) go to the
+numpy path.
 
 numba is a dependency; the numpy path stays the reference and is used when numba cannot be
 imported or when ``HCC_IMAGING_JIT=0`` is set (the switch of :mod:`hcc_imaging.measure._kernels`
-too; read once, at the first multiphase click).  The kernel is compiled at its first call ever
-(about 2 s) and cached on disk by numba; ``scripts/bootstrap.sh`` runs :func:`warm_up` after
-installing, so that no first click pays the compilation.
+too; read once, at the first use).  The kernels are compiled at their first call ever (about
+10-15 s) and cached on disk by numba; a later process pays about 0.5 s at its first
+segmentation (importing numba and loading the cache).  ``scripts/bootstrap.sh`` runs
+:func:`warm_up` after installing, so that no first click pays the compilation.  Every kernel
+takes C-contiguous writeable arrays only (one compiled signature each, the one the warm-up
+compiles).
 """
 
 from __future__ import annotations
@@ -50,7 +55,8 @@ def compiled() -> ModuleType | None:
 
 def get(name: str) -> Callable[..., Any] | None:
     """The compiled kernel ``name`` of :mod:`._kernels_nb` (``sort_rows``, ``start_centres``,
-    ``kmedians``, ``class_median``, ``gaussian_nearest``), or None when the kernels are off."""
+    ``kmedians``, ``class_median``, ``gaussian_nearest``, ``fill_holes_in_plane``,
+    ``component_by_region``, ``component_of``), or None when the kernels are off."""
     m = compiled()
     return None if m is None else getattr(m, name)
 
@@ -74,7 +80,7 @@ def _gaussian_weights(sigma: float, truncate: float) -> Any:
 
 def gaussian_filter_nearest(a: Any, sigma_vox: Any, truncate: float = 4.0) -> Any:
     """``scipy.ndimage.gaussian_filter(a, sigma_vox, mode="nearest", truncate=truncate)``, bit
-    for bit: by the compiled ``gaussian_nearest`` (about 2.4x less CPU on step 10's boxes) for a
+    for bit: by the compiled ``gaussian_nearest`` (about a third of scipy's CPU on step 10's boxes) for a
     non-empty float32 3-D array when the kernels are on, else by scipy."""
     import numpy as np
     from scipy import ndimage as ndi
@@ -89,7 +95,7 @@ def gaussian_filter_nearest(a: Any, sigma_vox: Any, truncate: float = 4.0) -> An
 
 def warm_up() -> float:
     """Compile (first time ever) or load (from numba's cache) every kernel with the argument
-    types step 10 uses, by finding the ring classes of a small synthetic sample; returns the
+    types the segmentation uses, by running each helper on a small synthetic sample; returns the
     seconds it took (0.0 when the kernels are off)."""
     import time
 
@@ -102,9 +108,10 @@ def warm_up() -> float:
         return 0.0
     t0 = time.perf_counter()
     rng = np.random.default_rng(0)
-    centres = np.array([[0.0, 0.0, 0.0, 0.0], [6.0, 2.0, -4.0, 1.0], [-5.0, 3.0, 2.0, -6.0]])
+    # three tissues, two of them within min_d of each other (merged: the merged class's median)
+    centres = np.array([[0.0, 0.0, 0.0, 0.0], [1.0, 0.5, -0.5, 0.5], [-8.0, 6.0, 5.0, -7.0]])
     x = (centres[rng.integers(0, 3, 600)] + rng.normal(size=(600, 4))).astype(np.float32).astype(np.float64)
-    _ring_classes(x, np.zeros(4), 3.0)
+    _ring_classes(x, np.full(4, 20.0), 3.0)
     box = rng.normal(size=(6, 7, 8)).astype(np.float32)
     gaussian_filter_nearest(box, (0.5, 0.8, 0.8))
     fill_holes(box > 0.0)

@@ -16,6 +16,10 @@ from hcc_imaging.segment import _kernels
 from hcc_imaging.segment import _multiphase as M
 from hcc_imaging.segment import constants as C
 
+#: every kernel of ``segment._kernels_nb`` the segmentation calls
+_KERNELS = ("sort_rows", "start_centres", "kmedians", "class_median", "gaussian_nearest", "fill_holes_in_plane",
+            "component_by_region", "component_of")
+
 pytestmark = pytest.mark.skipif(_kernels.get("kmedians") is None, reason="numba kernels disabled or missing")
 
 
@@ -249,9 +253,25 @@ def test_a_faint_node_click_gives_the_same_classes(monkeypatch) -> None:
 
 
 def test_warm_up_compiles_every_kernel() -> None:
-    assert _kernels.warm_up() > 0.0
-    nb = _kernels.compiled()
-    for name in ("sort_rows", "start_centres", "kmedians", "class_median", "gaussian_nearest",
-                 "fill_holes_in_plane", "component_by_region", "component_of"):
-        assert len(getattr(nb, name).signatures) == 1, name  # one argument type: nothing compiles at a click
+    """In a fresh process (as ``scripts/bootstrap.sh`` runs it): every kernel gets exactly the
+    one argument type the segmentation passes, so nothing compiles at a user's click."""
+    import subprocess
+    import sys
+
+    code = (
+        "from hcc_imaging.segment import _kernels\n"
+        "assert _kernels.warm_up() > 0.0\n"
+        "nb = _kernels.compiled()\n"
+        "print(*(len(getattr(nb, n).signatures) for n in " + repr(_KERNELS) + "))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, _kernels.JIT_ENV: "1"})
+    assert out.stdout.split() == ["1"] * len(_KERNELS), out.stdout
     assert C.LESION_MULTIPHASE_RING_CLASSES <= 255  # the kernels' uint8 labels
+
+
+def test_this_process_compiled_one_type_per_kernel() -> None:
+    """After the tests above (which run every path): still one argument type per kernel."""
+    nb = _kernels.compiled()
+    for name in _KERNELS:
+        assert len(getattr(nb, name).signatures) <= 1, name
