@@ -86,7 +86,8 @@ def gaussian_filter_nearest(a: Any, sigma_vox: Any, truncate: float = 4.0) -> An
     from scipy import ndimage as ndi
 
     m = compiled()
-    if m is None or a.dtype != np.float32 or a.ndim != 3 or a.size == 0 or len(sigma_vox) != 3:
+    if (m is None or a.dtype != np.float32 or a.ndim != 3 or a.size == 0
+            or np.ndim(sigma_vox) != 1 or len(sigma_vox) != 3):
         return ndi.gaussian_filter(a, sigma_vox, mode="nearest", truncate=truncate)
     w = [_gaussian_weights(float(s), float(truncate)) for s in sigma_vox]
     # (C-contiguous and writeable: the one argument type the warm-up compiles)

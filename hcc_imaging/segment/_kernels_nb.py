@@ -74,7 +74,9 @@ def _class_medians(xs, order, lab, cs, cnt, pos_lo):  # pragma: no cover - compi
 
 
 @numba.njit(cache=True, nogil=True)
-def _class_medians_moved(xs, order, inv, lab, prev, changed, n_changed, cs, cnt_old, cnt, pos_lo):  # pragma: no cover - compiled
+def _class_medians_moved(  # pragma: no cover - compiled
+    xs, order, inv, lab, prev, changed, n_changed, cs, cnt_old, cnt, pos_lo
+):
     """:func:`_class_medians` after a few labels changed (``changed[:n_changed]``, from ``prev``
     to ``lab``; every class has voxels before and after): each class's rank-(m - 1) // 2 voxel is
     found by walking, in each phase's value order, from the previous one's position ``pos_lo``
