@@ -42,9 +42,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   "$VENV/bin/python" -m pip install -q -c requirements/constraints.txt -e ".[all,dev]"
   echo "$want" > "$stamp"
 fi
-# the measurement's numba kernels: compiled once (about 10 s) into the package's __pycache__,
-# loaded from there afterwards (about 0.5 s), so no demo, test or first click compiles them
+# the measurement's and the segmentation's numba kernels: compiled once (about 10 s + 5 s) into
+# the package's __pycache__, loaded from there afterwards (about 0.5 s), so no demo, test or
+# first click compiles them
 "$VENV/bin/python" -c "from hcc_imaging.measure._kernels import main; main()"
+"$VENV/bin/python" -c "from hcc_imaging.segment._kernels import main; main()"
 
 # --- 3. The job -------------------------------------------------------------------------
 case "$job" in

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..volume import Phase, Volume
+from . import _kernels
 from . import constants as C
 from ._morph import (
     ball,
@@ -106,13 +107,12 @@ def _smoothed(
     """Raw ROI, its Gaussian smoothing and raw noise sigma; each (phase, box) computed once per
     :func:`segment_lesion` call (the phase choice, the click's region, the regrowth and the rim
     test all smooth the same boxes).  The arrays are shared: callers only read them."""
-    from scipy import ndimage as ndi
-
     key = (id(volume), tuple((s_.start, s_.stop) for s_ in sl), tuple(sig_vox))
     if cache is not None and key in cache:
         return cache[key]
     raw = np.asarray(volume.array[sl], dtype=np.float32)
-    smooth = ndi.gaussian_filter(raw, sig_vox, mode="nearest")
+    # scipy's gaussian_filter(raw, sig_vox, mode="nearest"), compiled when the kernels are on
+    smooth = _kernels.gaussian_filter_nearest(raw, sig_vox)
     out = (raw, smooth, noise_sigma(raw, smooth, sig_vox))
     if cache is not None:
         cache[key] = out

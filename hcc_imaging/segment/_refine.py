@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..volume import Phase, Volume
+from . import _kernels
 from . import constants as C
 from ._grow import (
     _ball_mask,
@@ -155,8 +156,6 @@ def _radial_on(
     Works on its own box around the seed (the rays' reach plus the smoothing support), with the
     smoothing ``LESION_RADIAL_SMOOTHING_MM``; see :mod:`._radial`.  None when rejected.
     """
-    from scipy import ndimage as ndi
-
     from ._radial import peak_value_and_width, radial_refine
 
     sp = np.asarray(volume.spacing, float)
@@ -170,7 +169,7 @@ def _radial_on(
     hi = np.minimum(seed + margin + 1, shape)
     sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
     raw = np.asarray(volume.array[sl], dtype=np.float32)
-    smooth = ndi.gaussian_filter(raw, sig_vox, mode="nearest")
+    smooth = _kernels.gaussian_filter_nearest(raw, sig_vox)  # (scipy's gaussian_filter, mode "nearest")
     sigma_raw = noise_sigma(raw, smooth, sig_vox)
     sigma_s = sigma_raw * gaussian_noise_factor(sig_vox)
     # the click's region on this box

@@ -1,0 +1,521 @@
+"""The numba kernels of :mod:`._kernels` (imported only when they are used: importing numba
+takes ~0.4 s).  Module-level functions, so that numba can cache them on disk."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_RADIX_BITS = 11  # three passes over a 32-bit key (2,048 buckets: a few times under the ~10,000 values)
+
+
+@numba.njit(cache=True, nogil=True)
+def sort_rows(key, xt):  # pragma: no cover - compiled
+    """Each row's sorting permutation and sorted values (``(order, xs)``, as
+    :func:`._multiphase._sorted_rows`): a stable least-significant-digit radix sort of the
+    unsigned 32-bit keys ``key`` (P, n; the float32 bits made order-preserving), three 11-bit
+    passes; ``xs`` is ``xt`` (P, n) in that order."""
+    n_ph, n = key.shape
+    nb = 1 << _RADIX_BITS
+    mask = np.uint32(nb - 1)
+    order = np.empty((n_ph, n), np.int64)
+    xs = np.empty((n_ph, n))
+    cur = np.empty(n, np.int64)
+    nxt = np.empty(n, np.int64)
+    count = np.empty(nb + 1, np.int64)
+    for p in range(n_ph):
+        for i in range(n):
+            cur[i] = i
+        for shift in range(0, 32, _RADIX_BITS):
+            count[:] = 0
+            for i in range(n):
+                count[((key[p, i] >> np.uint32(shift)) & mask) + 1] += 1
+            for b in range(nb):
+                count[b + 1] += count[b]
+            for j in range(n):
+                i = cur[j]
+                b = (key[p, i] >> np.uint32(shift)) & mask
+                nxt[count[b]] = i
+                count[b] += 1
+            cur, nxt = nxt, cur
+        for j in range(n):
+            order[p, j] = cur[j]
+            xs[p, j] = xt[p, cur[j]]
+    return order, xs
+
+
+@numba.njit(cache=True, nogil=True)
+def _class_medians(xs, order, lab, cs, cnt, pos_lo):  # pragma: no cover - compiled
+    """``cs`` updated in place to each class's per-phase median (:func:`._multiphase._class_medians`:
+    the middle value, or the half-sum of the two middle ones, read off the sorted values at the
+    class's ranks (m - 1) // 2 and m // 2; a class without voxels keeps its centre), by one scan
+    of each phase's labels in value order.  ``cnt`` (k): the class counts of ``lab``; ``pos_lo``
+    (k, P) receives the sorted position of each class's rank-(m - 1) // 2 voxel."""
+    n_ph, n = xs.shape
+    k = cs.shape[0]
+    seen = np.zeros(k, np.int64)
+    lower = np.empty(k)
+    upper = np.empty(k)
+    for p in range(n_ph):
+        seen[:] = 0
+        for j in range(n):
+            c = lab[order[p, j]]
+            r = seen[c]
+            seen[c] = r + 1
+            if r == (cnt[c] - 1) // 2:
+                lower[c] = xs[p, j]
+                pos_lo[c, p] = j
+            if r == cnt[c] // 2:
+                upper[c] = xs[p, j]
+        for c in range(k):
+            m = cnt[c]
+            if m > 0:
+                cs[c, p] = lower[c] if m % 2 else (lower[c] + upper[c]) / 2
+
+
+@numba.njit(cache=True, nogil=True)
+def _class_medians_moved(  # pragma: no cover - compiled
+    xs, order, inv, lab, prev, changed, n_changed, cs, cnt_old, cnt, pos_lo
+):
+    """:func:`_class_medians` after a few labels changed (``changed[:n_changed]``, from ``prev``
+    to ``lab``; every class has voxels before and after): each class's rank-(m - 1) // 2 voxel is
+    found by walking, in each phase's value order, from the previous one's position ``pos_lo``
+    (its rank there under the new labels: the old rank, less the changed voxels that left the
+    class before it, plus those that joined; ``inv`` (P, n): each voxel's sorted position), and
+    the next voxel of the class gives the upper middle.  The same order statistics, so the same
+    values as the full scan."""
+    n_ph, n = xs.shape
+    k = cs.shape[0]
+    for p in range(n_ph):
+        for c in range(k):
+            pos = pos_lo[c, p]
+            r = (cnt_old[c] - 1) // 2
+            for t in range(n_changed):
+                i = changed[t]
+                if inv[p, i] < pos:
+                    if prev[i] == c:
+                        r -= 1
+                    if lab[i] == c:
+                        r += 1
+            want = (cnt[c] - 1) // 2
+            j = pos
+            if want >= r:  # r: the class's voxels before position j
+                while True:
+                    if lab[order[p, j]] == c:
+                        if r == want:
+                            break
+                        r += 1
+                    j += 1
+            else:
+                while True:
+                    j -= 1
+                    if lab[order[p, j]] == c:
+                        r -= 1
+                        if r == want:
+                            break
+            pos_lo[c, p] = j
+            lower = xs[p, j]
+            if cnt[c] % 2:
+                cs[c, p] = lower
+            else:
+                j += 1
+                while lab[order[p, j]] != c:
+                    j += 1
+                cs[c, p] = (lower + xs[p, j]) / 2
+
+
+@numba.njit(cache=True, nogil=True)
+def kmedians(xt, xs, order, cs, max_passes):  # pragma: no cover - compiled
+    """The k-medians passes of :func:`._multiphase._ring_classes`: ``(labels, centres)`` after
+    at most ``max_passes`` passes, stopped when the assignment repeats.
+
+    ``xt`` (P, n): the voxels' values phase by phase; ``xs`` and ``order`` (P, n): each phase's
+    sorted values and sorting permutation; ``cs`` (k, P): the start centres.  A voxel goes to the
+    class of least L1 distance, summed phase 0 first (the numpy path's order), the first such
+    class on a tie; a class's new centre is, phase by phase, the median of its voxels
+    (:func:`_class_medians`; after a pass that moved few voxels, :func:`_class_medians_moved`)."""
+    n_ph, n = xt.shape
+    k = cs.shape[0]
+    cs = cs.copy()
+    lab = np.zeros(n, np.uint8)
+    prev = np.zeros(n, np.uint8)
+    d1 = np.empty((k, n))  # class x voxel, as the numpy path
+    inv = np.empty((n_ph, n), np.int64)
+    for p in range(n_ph):
+        for j in range(n):
+            inv[p, order[p, j]] = j
+    changed = np.empty(n, np.int64)
+    cnt = np.zeros(k, np.int64)
+    cnt_old = np.zeros(k, np.int64)
+    pos_lo = np.zeros((k, n_ph), np.int64)
+    for it in range(max_passes):
+        for c in range(k):
+            c0 = cs[c, 0]
+            for i in range(n):
+                d1[c, i] = abs(xt[0, i] - c0)
+            for p in range(1, n_ph):
+                cp = cs[c, p]
+                for i in range(n):
+                    d1[c, i] += abs(xt[p, i] - cp)
+        for i in range(n):
+            best = 0
+            nearest = d1[0, i]
+            for c in range(1, k):
+                if d1[c, i] < nearest:
+                    best = c
+                    nearest = d1[c, i]
+            lab[i] = best
+        n_changed = 0
+        if it > 0:
+            for i in range(n):
+                if lab[i] != prev[i]:
+                    changed[n_changed] = i
+                    n_changed += 1
+            if n_changed == 0:
+                break
+        cnt_old[:] = cnt
+        cnt[:] = 0
+        for i in range(n):
+            cnt[lab[i]] += 1
+        few = it > 0 and 16 * n_changed * k <= n
+        for c in range(k):
+            if cnt[c] == 0 or cnt_old[c] == 0:
+                few = False
+        if few:
+            _class_medians_moved(xs, order, inv, lab, prev, changed, n_changed, cs, cnt_old, cnt, pos_lo)
+        else:
+            _class_medians(xs, order, lab, cs, cnt, pos_lo)
+        prev[:] = lab
+    return lab, cs
+
+
+@numba.njit(cache=True, nogil=True)
+def class_median(xs, order, lab, c):  # pragma: no cover - compiled
+    """``(m, median)``: class ``c``'s voxel count and per-phase median (``np.median(xt[:, lab ==
+    c], axis=1)`` when m > 0; undefined when 0), read off the sorted values."""
+    n_ph, n = xs.shape
+    out = np.empty(n_ph)
+    m = 0
+    for i in range(n):
+        if lab[i] == c:
+            m += 1
+    lo_r = (m - 1) // 2
+    hi_r = m // 2
+    for p in range(n_ph):
+        r = 0
+        lower = upper = 0.0
+        for j in range(n):
+            if lab[order[p, j]] == c:
+                if r == lo_r:
+                    lower = xs[p, j]
+                if r == hi_r:
+                    upper = xs[p, j]
+                    break
+                r += 1
+        out[p] = lower if m % 2 else (lower + upper) / 2
+    return m, out
+
+
+@numba.njit(cache=True, nogil=True)
+def _select(a, k):  # pragma: no cover - compiled
+    """The ``k``-th smallest value of ``a`` (in place; Wirth's selection): afterwards no value
+    before index k is greater than ``a[k]`` and none after it smaller."""
+    lo = 0
+    hi = a.shape[0] - 1
+    while lo < hi:
+        x = a[k]
+        i = lo
+        j = hi
+        while True:
+            while a[i] < x:
+                i += 1
+            while x < a[j]:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+            if i > j:
+                break
+        if j < k:
+            lo = i
+        if k < i:
+            hi = j
+    return a[k]
+
+
+@numba.njit(cache=True, nogil=True)
+def _median_inplace(a):  # pragma: no cover - compiled
+    """``np.median`` of the float64 ``a`` (reordered in place): the middle value, or the half-sum
+    of the two middle ones (``np.median``'s mean of two; the same value for non-zero values)."""
+    n = a.shape[0]
+    k = (n - 1) // 2
+    lo = _select(a, k)
+    if n % 2:
+        return lo
+    hi = a[k + 1]
+    for i in range(k + 2, n):
+        if a[i] < hi:
+            hi = a[i]
+    return (lo + hi) / 2
+
+
+@numba.njit(cache=True, nogil=True)
+def start_centres(xt, proj, qs, m):  # pragma: no cover - compiled
+    """The k-medians' start of :func:`._multiphase._ring_classes`: per quantile ``q`` of
+    ``qs``, the per-phase median of the ``m`` voxels of least ``|proj - q|``.  ``(ok, cs)``;
+    ``ok`` False when the ``m``-th least distance is tied with the next (which voxels are the
+    ``m`` least is then the numpy path's argsort's choice: it decides).  The values are the
+    non-zero ones :func:`._multiphase._ring_classes` passes (a zero half-sum's sign could differ)."""
+    n_ph, n = xt.shape
+    k = qs.shape[0]
+    cs = np.empty((k, n_ph))
+    a = np.empty(n)
+    b = np.empty(n)
+    sel = np.empty(m)
+    idx = np.empty(m, np.int64)
+    for c in range(k):
+        q = qs[c]
+        for i in range(n):
+            a[i] = abs(proj[i] - q)
+        if m < n:
+            b[:] = a
+            t = _select(b, m - 1)
+            nxt = b[m]
+            for i in range(m + 1, n):
+                if b[i] < nxt:
+                    nxt = b[i]
+            if not (t < nxt):
+                return False, cs
+        else:
+            t = np.inf
+        j = 0
+        for i in range(n):
+            if a[i] <= t:
+                idx[j] = i
+                j += 1
+        for p in range(n_ph):
+            for i in range(j):
+                sel[i] = xt[p, idx[i]]
+            cs[c, p] = _median_inplace(sel[:j])
+    return True, cs
+
+
+@numba.njit(cache=True, nogil=True)
+def gaussian_nearest(a, w0, w1, w2):  # pragma: no cover - compiled
+    """``scipy.ndimage.gaussian_filter(a, sigma, mode="nearest")`` of a float32 3-D array, given
+    each axis's weights (``w0``, ``w1``, ``w2``: scipy's, 2r + 1 of them; one weight 1.0 for an
+    axis scipy skips).  Axis by axis as scipy's ``correlate1d`` forms a symmetric correlation, in
+    float64: ``centre * w[r]``, then ``+= (left + right) * w[r + j]`` for j = -r .. -1, the line
+    extended by its end values ("nearest"), stored as float32 before the next axis.  Axes 0 and 1
+    read their neighbours at clamped indices (no line copies), a plane at a time, and each plane's
+    axis-1 result is smoothed along axis 2 at once (the same operations per line)."""
+    nz, ny, nx = a.shape
+    out = np.empty_like(a)
+    t = np.empty(nx)
+    r = (w0.shape[0] - 1) // 2
+    if r > 0:
+        wr = w0[r]
+        for z in range(nz):
+            for y in range(ny):
+                for x in range(nx):
+                    t[x] = np.float64(a[z, y, x]) * wr
+                for j in range(-r, 0):
+                    zl = max(z + j, 0)
+                    zr = min(z - j, nz - 1)
+                    wj = w0[r + j]
+                    for x in range(nx):
+                        t[x] += (np.float64(a[zl, y, x]) + np.float64(a[zr, y, x])) * wj
+                for x in range(nx):
+                    out[z, y, x] = t[x]
+    else:
+        out[:] = a
+    r1 = (w1.shape[0] - 1) // 2
+    r2 = (w2.shape[0] - 1) // 2
+    plane = np.empty((ny, nx), np.float32)
+    b1 = np.empty(nx + 2 * r2)
+    t1 = np.empty(nx)
+    for z in range(nz):
+        if r1 > 0:
+            wr = w1[r1]
+            for y in range(ny):
+                for x in range(nx):
+                    t[x] = np.float64(out[z, y, x]) * wr
+                for j in range(-r1, 0):
+                    yl = max(y + j, 0)
+                    yr = min(y - j, ny - 1)
+                    wj = w1[r1 + j]
+                    for x in range(nx):
+                        t[x] += (np.float64(out[z, yl, x]) + np.float64(out[z, yr, x])) * wj
+                for x in range(nx):
+                    plane[y, x] = t[x]
+        else:
+            for y in range(ny):
+                for x in range(nx):
+                    plane[y, x] = out[z, y, x]
+        if r2 > 0:
+            wr = w2[r2]
+            for y in range(ny):
+                for x in range(nx):
+                    b1[r2 + x] = plane[y, x]
+                for i in range(r2):
+                    b1[i] = plane[y, 0]
+                    b1[r2 + nx + i] = plane[y, nx - 1]
+                for x in range(nx):
+                    t1[x] = b1[r2 + x] * wr
+                for j in range(-r2, 0):
+                    wj = w2[r2 + j]
+                    for x in range(nx):
+                        t1[x] += (b1[r2 + x + j] + b1[r2 + x - j]) * wj
+                for x in range(nx):
+                    out[z, y, x] = t1[x]
+        else:
+            for y in range(ny):
+                for x in range(nx):
+                    out[z, y, x] = plane[y, x]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def fill_holes_in_plane(m):  # pragma: no cover - compiled
+    """:func:`._morph.fill_holes` of the boolean 3-D ``m``: in every slice, ``m`` plus the
+    background not face-connected (in-plane) to a row or column edge; the background reached
+    from the edges by a flood fill per slice."""
+    nz, ny, nx = m.shape
+    out = np.ones((nz, ny, nx), np.bool_)
+    stack = np.empty(ny * nx, np.int64)
+    for z in range(nz):
+        top = 0
+        for y in range(ny):
+            for x in range(nx):
+                if (y == 0 or y == ny - 1 or x == 0 or x == nx - 1) and not m[z, y, x] and out[z, y, x]:
+                    out[z, y, x] = False
+                    stack[top] = y * nx + x
+                    top += 1
+        while top > 0:
+            top -= 1
+            i = stack[top]
+            y = i // nx
+            x = i - y * nx
+            if y > 0 and not m[z, y - 1, x] and out[z, y - 1, x]:
+                out[z, y - 1, x] = False
+                stack[top] = i - nx
+                top += 1
+            if y < ny - 1 and not m[z, y + 1, x] and out[z, y + 1, x]:
+                out[z, y + 1, x] = False
+                stack[top] = i + nx
+                top += 1
+            if x > 0 and not m[z, y, x - 1] and out[z, y, x - 1]:
+                out[z, y, x - 1] = False
+                stack[top] = i - 1
+                top += 1
+            if x < nx - 1 and not m[z, y, x + 1] and out[z, y, x + 1]:
+                out[z, y, x + 1] = False
+                stack[top] = i + 1
+                top += 1
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _flood_from(m, comp, start, cid, region, stack):  # pragma: no cover - compiled
+    """Face-connected flood of the boolean 3-D ``m`` from the flat index ``start``, marking
+    ``comp`` with ``cid``: ``(voxels of region in it, its least flat index)``."""
+    nz, ny, nx = m.shape
+    plane = ny * nx
+    mf = m.ravel()
+    cf = comp.ravel()
+    rf = region.ravel()
+    cf[start] = cid
+    stack[0] = start
+    top = 1
+    hits = 0
+    first = start
+    while top > 0:
+        top -= 1
+        i = stack[top]
+        if rf[i]:
+            hits += 1
+        if i < first:
+            first = i
+        z = i // plane
+        rem = i - z * plane
+        y = rem // nx
+        x = rem - y * nx
+        if z > 0 and mf[i - plane] and cf[i - plane] == 0:
+            cf[i - plane] = cid
+            stack[top] = i - plane
+            top += 1
+        if z < nz - 1 and mf[i + plane] and cf[i + plane] == 0:
+            cf[i + plane] = cid
+            stack[top] = i + plane
+            top += 1
+        if y > 0 and mf[i - nx] and cf[i - nx] == 0:
+            cf[i - nx] = cid
+            stack[top] = i - nx
+            top += 1
+        if y < ny - 1 and mf[i + nx] and cf[i + nx] == 0:
+            cf[i + nx] = cid
+            stack[top] = i + nx
+            top += 1
+        if x > 0 and mf[i - 1] and cf[i - 1] == 0:
+            cf[i - 1] = cid
+            stack[top] = i - 1
+            top += 1
+        if x < nx - 1 and mf[i + 1] and cf[i + 1] == 0:
+            cf[i + 1] = cid
+            stack[top] = i + 1
+            top += 1
+    return hits, first
+
+
+@numba.njit(cache=True, nogil=True)
+def component_by_region(m, region, seed):  # pragma: no cover - compiled
+    """:func:`._morph.component_at` of the boolean 3-D ``m`` with a seed region (``region``,
+    same shape) and ``prefer_region``, or with the seed voxel off (``seed`` (-1, -1, -1): a seed
+    outside the box, as an off voxel): the face-connected component
+    holding most voxels of ``region`` (on a tie the one whose first voxel comes first in raster
+    order: ``ndi.label``'s lower label), else the seed voxel's component, else nothing.  Only the
+    components that ``region`` touches are flooded (``ndi.label`` labels the whole box)."""
+    nz, ny, nx = m.shape
+    comp = np.zeros((nz, ny, nx), np.int32)
+    stack = np.empty(nz * ny * nx, np.int64)
+    mf = m.ravel()
+    rf = region.ravel()
+    cf = comp.ravel()
+    best_id = 0
+    best_hits = 0
+    best_first = 0
+    cid = 0
+    for i in range(mf.shape[0]):
+        if rf[i] and mf[i] and cf[i] == 0:
+            cid += 1
+            hits, first = _flood_from(m, comp, i, cid, region, stack)
+            if hits > best_hits or (hits == best_hits and first < best_first):
+                best_id, best_hits, best_first = cid, hits, first
+    out = np.zeros((nz, ny, nx), np.bool_)
+    of = out.ravel()
+    if best_id == 0:
+        if seed[0] < 0:  # (no seed voxel in the box: an off voxel)
+            return out
+        s = (seed[0] * ny + seed[1]) * nx + seed[2]
+        if not mf[s]:
+            return out
+        if cf[s] == 0:
+            cid += 1
+            _flood_from(m, comp, s, cid, region, stack)
+        best_id = cf[s]
+    for i in range(cf.shape[0]):
+        of[i] = cf[i] == best_id
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def component_of(m, seed):  # pragma: no cover - compiled
+    """The face-connected component of the boolean 3-D ``m`` holding ``seed`` (a set voxel;
+    :func:`._morph._flood`), by a flood fill that visits that component only."""
+    nz, ny, nx = m.shape
+    comp = np.zeros((nz, ny, nx), np.int32)
+    stack = np.empty(nz * ny * nx, np.int64)
+    s = (seed[0] * ny + seed[1]) * nx + seed[2]
+    _flood_from(m, comp, s, 1, m, stack)
+    return comp != 0

@@ -1,0 +1,284 @@
+"""The compiled kernels of step 10 (numba, ``segment._kernels``) against the numpy reference path.
+
+The kernels perform the same floating-point operations in the same order as the numpy code, so
+the ring classes must be bit-identical, not merely close: on random samples (ties included,
+which the start's hand-back covers) and on the samples a faint phantom node's click passes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import numpy as np
+import pytest
+
+from hcc_imaging.segment import _kernels
+from hcc_imaging.segment import _multiphase as M
+from hcc_imaging.segment import constants as C
+
+#: every kernel of ``segment._kernels_nb`` the segmentation calls
+_KERNELS = ("sort_rows", "start_centres", "kmedians", "class_median", "gaussian_nearest", "fill_holes_in_plane",
+            "component_by_region", "component_of")
+
+pytestmark = pytest.mark.skipif(_kernels.get("kmedians") is None, reason="numba kernels disabled or missing")
+
+
+@contextlib.contextmanager
+def _numpy_only():
+    """The numpy reference path inside the block (``HCC_IMAGING_JIT=0``)."""
+    old = os.environ.get(_kernels.JIT_ENV)
+    os.environ[_kernels.JIT_ENV] = "0"
+    _kernels.compiled.cache_clear()
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ[_kernels.JIT_ENV]
+        else:
+            os.environ[_kernels.JIT_ENV] = old
+        _kernels.compiled.cache_clear()
+
+
+def _same(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
+    return len(a) == len(b) and all(u.tobytes() == v.tobytes() for u, v in zip(a, b, strict=True))
+
+
+def _samples(seed: int, count: int) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for t in range(count):
+        n = int(rng.choice([1, 2, 3, 7, 12, 13, int(rng.integers(20, 20000))]))
+        n_ph = int(rng.integers(2, 5))
+        centres = rng.normal(scale=rng.choice([1.0, 4.0, 8.0]), size=(3, n_ph))
+        x = centres[rng.integers(0, 3, n)] + rng.normal(size=(n, n_ph))
+        if t % 4 == 0:
+            x = np.round(x * 2) / 2 + 0.25  # many ties (medians of equal values, tied start distances)
+        x = x.astype(np.float32).astype(np.float64)  # as step 10 passes them
+        out.append((x, rng.normal(size=n_ph) * 3, float(rng.choice([1.0, 3.0]))))
+    return out
+
+
+def test_the_jit_switch_selects_the_numpy_path():
+    with _numpy_only():
+        assert _kernels.get("kmedians") is None
+        assert not _kernels.jit_enabled()
+    assert _kernels.jit_enabled()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ring_classes_are_bit_identical_to_the_numpy_path(seed: int) -> None:
+    cases = _samples(seed, 40)
+    got = [M._ring_classes(x, les, d) for x, les, d in cases]
+    with _numpy_only():
+        want = [M._ring_classes(x, les, d) for x, les, d in cases]
+    assert all(_same(g, w) for g, w in zip(got, want, strict=True))
+    assert sum(len(w) for w in want) > 0  # classes were found, not only empty lists compared
+
+
+def test_values_the_kernels_do_not_take_go_to_numpy() -> None:
+    """Zeros (signed zeros sum otherwise), NaN, infinities and values float32 does not hold: the
+    numpy path (the same classes as with the kernels off)."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(500, 3)).astype(np.float32).astype(np.float64)
+    for bad in (0.0, -0.0, np.nan, np.inf, 0.1):
+        y = x.copy()
+        y[::17, 1] = bad
+        assert M._radix_key(np.ascontiguousarray(y.T), finite=True) is None
+        if np.isfinite(bad):  # (NaN and inf: the principal axis is undefined on either path)
+            got = M._ring_classes(y, np.zeros(3), 1.0)
+            with _numpy_only():
+                want = M._ring_classes(y, np.zeros(3), 1.0)
+            assert _same(got, want)
+    assert M._radix_key(np.ascontiguousarray(x.T), finite=True) is not None
+
+
+def test_the_start_hands_tied_choices_back() -> None:
+    """Where the m-th least distance to a start quantile is tied with the next, which voxels
+    are the m least is the numpy argsort's choice: the start kernel refuses (and _ring_classes
+    then takes numpy's start)."""
+    nb = _kernels.compiled()
+    x = np.repeat(np.array([[1.0, 2.0], [3.0, 5.0]]), 30, axis=0)
+    xt = np.ascontiguousarray(x.T)
+    proj = x[:, 0].copy()
+    ok, _ = nb.start_centres(xt, proj, np.array([1.0, 3.0]), 10)
+    assert not ok
+    ok, cs = nb.start_centres(xt, proj, np.array([1.0, 3.0]), 30)
+    assert ok and cs.tolist() == [[1.0, 2.0], [3.0, 5.0]]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_kernel_pieces_equal_numpy(seed: int) -> None:
+    nb = _kernels.compiled()
+    rng = np.random.default_rng(seed)
+    for t in range(30):
+        n = int(rng.integers(1, 5000))
+        xt = rng.normal(scale=10.0, size=(int(rng.integers(1, 5)), n)).astype(np.float32).astype(np.float64)
+        if t % 3 == 0:
+            xt = np.round(xt) + 0.5  # ties
+        key = M._radix_key(xt, finite=True)
+        order, xs = nb.sort_rows(key, xt)
+        assert np.array_equal(xs, np.sort(xt, axis=1))
+        assert np.array_equal(np.take_along_axis(xt, order, axis=1), xs)
+        assert all(sorted(row) == list(range(n)) for row in order.tolist())
+        lab = rng.integers(0, 3, n).astype(np.uint8)
+        for c in range(3):
+            m, med = nb.class_median(xs, order, lab, c)
+            assert m == int((lab == c).sum())
+            if m:
+                assert med.tobytes() == np.median(xt[:, lab == c], axis=1).tobytes()
+        cs = rng.normal(scale=10.0, size=(3, xt.shape[0]))
+        lab_k, cs_k = nb.kmedians(xt, xs, order, cs, 10)
+        lab_n, cs_n = M._kmedians_numpy(xt, xs, order, cs)
+        assert np.array_equal(lab_k, lab_n) and cs_k.tobytes() == cs_n.tobytes()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_gaussian_kernel_is_scipys_bit_for_bit(seed: int) -> None:
+    """The compiled smoothing against ``scipy.ndimage.gaussian_filter(mode="nearest")``: box
+    sizes down to one voxel (shorter than the kernel), sigmas from none to several voxels per
+    axis, strided views, other truncations."""
+    from scipy import ndimage as ndi
+
+    rng = np.random.default_rng(seed)
+    sigmas = [(0.5, 0.5, 0.5), (0.667, 0.87, 0.87), (1.3, 2.8, 2.8), (0.0, 1.0, 0.1), (3.0, 0.3, 5.5)]
+    for t in range(25):
+        shape = tuple(int(v) for v in rng.integers(1, 40, 3))
+        a = (rng.normal(size=shape) * rng.choice([1.0, 30.0]) + rng.choice([0.0, 60.0, -900.0])).astype(np.float32)
+        if t % 5 == 4:
+            a = np.asarray(rng.normal(size=(shape[0], 2 * shape[1], shape[2])), np.float32)[:, ::2]
+        sig = sigmas[t % len(sigmas)]
+        truncate = 4.0 if t % 3 else 3.0
+        want = ndi.gaussian_filter(a, sig, mode="nearest", truncate=truncate)
+        got = _kernels.gaussian_filter_nearest(a, sig, truncate=truncate)
+        assert got.dtype == np.float32 and got.shape == a.shape
+        assert got.tobytes() == want.tobytes(), (shape, sig, truncate)
+    a = rng.normal(size=(5, 6, 7)).astype(np.float32)
+    for other in (a.astype(np.float64), a[0], a):  # scipy's path: float64, 2-D, a scalar sigma
+        want = ndi.gaussian_filter(other, 0.7, mode="nearest")
+        assert _kernels.gaussian_filter_nearest(other, 0.7).tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_fill_holes_is_the_numpy_set(seed: int) -> None:
+    """The compiled per-slice hole filling: the same set as the numpy path (labelled background
+    components), on random masks of random density, boxes down to one voxel, read-only and
+    strided arrays."""
+    from hcc_imaging.segment import _morph
+
+    rng = np.random.default_rng(seed)
+    cases = []
+    for t in range(40):
+        shape = tuple(int(v) for v in rng.integers(1, 30, 3))
+        m = rng.random(shape) < rng.choice([0.002, 0.05, 0.3, 0.7])
+        if t % 5 == 3:
+            m = np.asarray(rng.random((shape[0], shape[1], 2 * shape[2])) < 0.05)[:, :, ::2]
+        if t % 7 == 2:
+            m.flags.writeable = False
+        cases.append(m)
+    got = [_morph.fill_holes(m) for m in cases]
+    with _numpy_only():
+        want = [_morph.fill_holes(m) for m in cases]
+    for g, w, m in zip(got, want, cases, strict=True):
+        assert g.dtype == bool and g.shape == m.shape and np.array_equal(g, w), m.shape
+    assert any(not np.array_equal(w, m) for w, m in zip(want, cases, strict=True))  # holes were filled
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_component_at_with_a_seed_region_is_the_labelled_choice(seed: int) -> None:
+    """The compiled component choice (flooding only the components the seed region touches)
+    against ``ndi.label``'s: the component with most seed-region voxels, the lower label on a
+    tie (constructed below: two components with the same count), else the seed's component."""
+    from hcc_imaging.segment import _morph
+
+    rng = np.random.default_rng(seed)
+    cases = []
+    for t in range(60):
+        shape = tuple(int(v) for v in rng.integers(1, 25, 3))
+        m = rng.random(shape) < rng.choice([0.1, 0.3, 0.45, 0.7])
+        region = np.zeros(shape, bool)
+        c = [int(rng.integers(0, n)) for n in shape]
+        r = [int(rng.integers(0, 4)) for _ in shape]
+        region[c[0] - r[0] if c[0] >= r[0] else 0:c[0] + r[0] + 1, c[1] - r[1] if c[1] >= r[1] else 0:c[1] + r[1] + 1,
+               c[2] - r[2] if c[2] >= r[2] else 0:c[2] + r[2] + 1] = True
+        if t % 6 == 5 and shape[2] >= 5:  # a tie: two separate columns, one region voxel each
+            m = np.zeros(shape, bool)
+            m[:, :, 1] = m[:, :, 3] = True
+            region = np.zeros(shape, bool)
+            region[-1, -1, 1] = region[0, 0, 3] = True
+        seed_vox = tuple(int(rng.integers(0, n)) for n in shape)
+        cases.append((m, seed_vox, region, bool(t % 2)))
+    lone = np.zeros((5, 6, 7), bool)
+    lone[4, 5, 6] = True
+    away = np.zeros_like(lone)
+    away[:2, :2, :2] = True
+    cases += [(lone, (0, 0, 0), away, False), (lone, (0, 0, 0), away, True), (lone, (4, 5, 6), away, True)]
+    got = [_morph.component_at(m, s, reg, prefer_region=p) for m, s, reg, p in cases]
+    with _numpy_only():
+        want = [_morph.component_at(m, s, reg, prefer_region=p) for m, s, reg, p in cases]
+    for g, w, (m, s, _, p) in zip(got, want, cases, strict=True):
+        assert g.dtype == bool and g.shape == m.shape and np.array_equal(g, w), (m.shape, s, p)
+    assert sum(w.any() for w in want) > 20 and sum(not w.any() for w in want) > 0
+    # the seed's own component (a flood) and the box form (a seed inside and outside the box)
+    for m, s, reg, p in cases[:40]:
+        shape = tuple(n + 4 for n in m.shape)
+        box = tuple(slice(2, 2 + n) for n in m.shape)
+        full_reg = np.zeros(shape, bool)
+        full_reg[box] = reg
+        seeds = [tuple(v + 2 for v in s), (0, 0, 0)]
+        def both(m=m, s=s, box=box, shape=shape, full_reg=full_reg, p=p, seeds=seeds):
+            return [_morph.component_at(m, s), *(_morph.component_at_in_box(m, box, shape, q, full_reg, p) for q in seeds)]
+
+        got = both()
+        with _numpy_only():
+            want = both()
+        assert all(g.dtype == bool and np.array_equal(g, w) for g, w in zip(got, want, strict=True))
+
+
+def test_a_faint_node_click_gives_the_same_classes(monkeypatch) -> None:
+    """The samples step 10 passes for the phantom's faint node (seed 1, fu2: the slowest click),
+    captured from a real click: the same classes with the kernels and without."""
+    from hcc_imaging.phantoms import make_study
+    from hcc_imaging.segment import segment_lesion
+
+    captured = []
+    real = M._ring_classes
+
+    def capture(x, lesion, min_d):
+        captured.append((x.copy(), lesion.copy(), min_d))
+        return real(x, lesion, min_d)
+
+    monkeypatch.setattr(M, "_ring_classes", capture)
+    st = make_study(1, timepoint="fu2")
+    segment_lesion(st.volumes, seed_lps=st.truth["lesions"]["L6"]["seed_lps"])
+    monkeypatch.setattr(M, "_ring_classes", real)
+    assert len(captured) >= 4 and max(x.shape[0] for x, _, _ in captured) > 5000
+    got = [real(*c) for c in captured]
+    with _numpy_only():
+        want = [real(*c) for c in captured]
+    assert all(_same(g, w) for g, w in zip(got, want, strict=True))
+    assert sum(len(w) for w in want) > 0
+
+
+def test_warm_up_compiles_every_kernel() -> None:
+    """In a fresh process (as ``scripts/bootstrap.sh`` runs it): every kernel gets exactly the
+    one argument type the segmentation passes, so nothing compiles at a user's click."""
+    import subprocess
+    import sys
+
+    code = (
+        "from hcc_imaging.segment import _kernels\n"
+        "assert _kernels.warm_up() > 0.0\n"
+        "nb = _kernels.compiled()\n"
+        "print(*(len(getattr(nb, n).signatures) for n in " + repr(_KERNELS) + "))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, _kernels.JIT_ENV: "1"})
+    assert out.stdout.split() == ["1"] * len(_KERNELS), out.stdout
+    assert C.LESION_MULTIPHASE_RING_CLASSES <= 255  # the kernels' uint8 labels
+
+
+def test_this_process_compiled_one_type_per_kernel() -> None:
+    """After the tests above (which run every path): still one argument type per kernel."""
+    nb = _kernels.compiled()
+    for name in _KERNELS:
+        assert len(getattr(nb, name).signatures) <= 1, name
