@@ -18,13 +18,14 @@ and loading the cache), then nothing.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+from .. import _jit
+
 #: environment variable: ``0`` selects the numpy path (the reference) instead of the kernels
-JIT_ENV = "HCC_IMAGING_JIT"
+JIT_ENV = _jit.JIT_ENV
 
 #: status codes of the ellipse-fit kernel per box
 ACCEPT, REJECT, FALLBACK = 1, 0, 2
@@ -38,15 +39,7 @@ def jit_enabled() -> bool:
 @functools.cache
 def compiled() -> ModuleType | None:
     """The module of compiled kernels (:mod:`._kernels_nb`), or None (numba missing or disabled)."""
-    if os.environ.get(JIT_ENV, "1").strip() == "0":
-        return None
-    try:
-        from . import _kernels_nb
-    except ImportError as exc:  # pragma: no cover - numba is a dependency; this is the safety net
-        if exc.name not in ("numba", "llvmlite"):
-            raise
-        return None
-    return _kernels_nb
+    return _jit.load(__package__ or "")
 
 
 def get(name: str) -> Callable[..., Any] | None:

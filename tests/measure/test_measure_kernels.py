@@ -7,9 +7,7 @@ numpy path redoes: that hand-back is exercised here too."""
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 
 import numpy as np
 import pytest
@@ -17,6 +15,7 @@ import pytest
 from hcc_imaging.measure import _hull, _kernels, _subvoxel, measure_lesion
 from hcc_imaging.volume import LabelVolume
 
+from .._jit import numpy_only
 from ._shapes import Ellipsoid, ellipsoid_labels
 
 pytestmark = pytest.mark.skipif(_kernels.get("ellipse_boxes") is None, reason="numba kernels disabled or missing")
@@ -34,20 +33,9 @@ def numpy_path(monkeypatch):
     _kernels.compiled.cache_clear()
 
 
-@contextlib.contextmanager
-def _numpy_only():
+def _numpy_only():  # type: ignore[no-untyped-def]
     """The numpy reference path inside the block."""
-    old = os.environ.get(_kernels.JIT_ENV)
-    os.environ[_kernels.JIT_ENV] = "0"
-    _kernels.compiled.cache_clear()
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ[_kernels.JIT_ENV]
-        else:
-            os.environ[_kernels.JIT_ENV] = old
-        _kernels.compiled.cache_clear()
+    return numpy_only(_kernels)
 
 
 def _random_masks(n: int, seed: int) -> list[tuple[LabelVolume, str]]:

@@ -6,7 +6,6 @@ which the start's hand-back covers) and on the samples a faint phantom node's cl
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 import numpy as np
@@ -16,6 +15,8 @@ from hcc_imaging.segment import _kernels
 from hcc_imaging.segment import _multiphase as M
 from hcc_imaging.segment import constants as C
 
+from .._jit import numpy_only
+
 #: every kernel of ``segment._kernels_nb`` the segmentation calls
 _KERNELS = ("sort_rows", "start_centres", "kmedians", "class_median", "gaussian_nearest", "fill_holes_in_plane",
             "component_by_region", "component_of")
@@ -23,20 +24,9 @@ _KERNELS = ("sort_rows", "start_centres", "kmedians", "class_median", "gaussian_
 pytestmark = pytest.mark.skipif(_kernels.get("kmedians") is None, reason="numba kernels disabled or missing")
 
 
-@contextlib.contextmanager
-def _numpy_only():
-    """The numpy reference path inside the block (``HCC_IMAGING_JIT=0``)."""
-    old = os.environ.get(_kernels.JIT_ENV)
-    os.environ[_kernels.JIT_ENV] = "0"
-    _kernels.compiled.cache_clear()
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ[_kernels.JIT_ENV]
-        else:
-            os.environ[_kernels.JIT_ENV] = old
-        _kernels.compiled.cache_clear()
+def _numpy_only():  # type: ignore[no-untyped-def]
+    """The numpy reference path inside the block."""
+    return numpy_only(_kernels)
 
 
 def _same(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
@@ -235,8 +225,8 @@ def test_component_at_with_a_seed_region_is_the_labelled_choice(seed: int) -> No
 
 
 def test_a_faint_node_click_gives_the_same_classes(monkeypatch) -> None:
-    """The samples step 10 passes for the phantom's faint node (seed 1, fu2: the slowest click),
-    captured from a real click: the same classes with the kernels and without."""
+    """The samples step 10 passes for the phantom's faint node (seed 1, fu2, with no fat plane:
+    the slowest click), captured from a real click: the same classes with the kernels and without."""
     from hcc_imaging.phantoms import make_study
     from hcc_imaging.segment import segment_lesion
 
@@ -248,7 +238,7 @@ def test_a_faint_node_click_gives_the_same_classes(monkeypatch) -> None:
         return real(x, lesion, min_d)
 
     monkeypatch.setattr(M, "_ring_classes", capture)
-    st = make_study(1, timepoint="fu2")
+    st = make_study(1, timepoint="fu2", node_fat_mm=0.0)
     segment_lesion(st.volumes, seed_lps=st.truth["lesions"]["L6"]["seed_lps"])
     monkeypatch.setattr(M, "_ring_classes", real)
     assert len(captured) >= 4 and max(x.shape[0] for x, _, _ in captured) > 5000
