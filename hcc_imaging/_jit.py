@@ -8,9 +8,12 @@ reference) is used.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
+from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 #: environment variable: ``0`` selects the numpy path (the reference) instead of the kernels
 JIT_ENV = "HCC_IMAGING_JIT"
@@ -27,3 +30,22 @@ def load(package: str) -> ModuleType | None:
         if exc.name not in ("numba", "llvmlite"):
             raise
         return None
+
+
+def accessors(package: str) -> tuple[Callable[[], ModuleType | None], Callable[[str], Any], Callable[[], bool]]:
+    """``(compiled, get, jit_enabled)`` of ``<package>._kernels_nb``: ``compiled()`` the module or
+    None (decided once, cached: ``compiled.cache_clear()`` re-reads the switch), ``get(name)`` one
+    kernel or None, ``jit_enabled()`` whether the kernels are used."""
+
+    @functools.cache
+    def compiled() -> ModuleType | None:
+        return load(package)
+
+    def get(name: str) -> Callable[..., Any] | None:
+        m = compiled()
+        return None if m is None else getattr(m, name)  # type: ignore[no-any-return]
+
+    def jit_enabled() -> bool:
+        return compiled() is not None
+
+    return compiled, get, jit_enabled

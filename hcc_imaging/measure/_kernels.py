@@ -17,11 +17,6 @@ and loading the cache), then nothing.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from types import ModuleType
-from typing import Any
-
 from .. import _jit
 
 #: environment variable: ``0`` selects the numpy path (the reference) instead of the kernels
@@ -31,22 +26,11 @@ JIT_ENV = _jit.JIT_ENV
 ACCEPT, REJECT, FALLBACK = 1, 0, 2
 
 
-def jit_enabled() -> bool:
-    """True when the kernels are used (numba importable and not disabled by ``HCC_IMAGING_JIT=0``)."""
-    return compiled() is not None
-
-
-@functools.cache
-def compiled() -> ModuleType | None:
-    """The module of compiled kernels (:mod:`._kernels_nb`), or None (numba missing or disabled)."""
-    return _jit.load(__package__ or "")
-
-
-def get(name: str) -> Callable[..., Any] | None:
-    """The compiled kernel ``name`` of :mod:`._kernels_nb` (``ellipse_boxes``, ``homothetic``,
-    ``slice_hulls``, ``feret_3d``, ``pairs_at_least``), or None when the kernels are off."""
-    m = compiled()
-    return None if m is None else getattr(m, name)
+#: ``compiled()``: the module of compiled kernels (:mod:`._kernels_nb`), or None (numba missing or
+#: ``HCC_IMAGING_JIT=0``; decided once, ``compiled.cache_clear()`` re-reads it); ``get(name)``: one
+#: kernel (``ellipse_boxes``, ``homothetic``, ``slice_hulls``, ``feret_3d``, ``pairs_at_least``) or
+#: None when the kernels are off; ``jit_enabled()``: whether they are used.
+compiled, get, jit_enabled = _jit.accessors(__package__ or "")
 
 
 def warm_up() -> float:

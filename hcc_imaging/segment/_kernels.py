@@ -24,8 +24,6 @@ compiles).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from types import ModuleType
 from typing import Any
 
 from .. import _jit
@@ -34,24 +32,12 @@ from .. import _jit
 #: (the same variable as :data:`hcc_imaging.measure._kernels.JIT_ENV`)
 JIT_ENV = _jit.JIT_ENV
 
-
-def jit_enabled() -> bool:
-    """True when the kernels are used (numba importable and not disabled by ``HCC_IMAGING_JIT=0``)."""
-    return compiled() is not None
-
-
-@functools.cache
-def compiled() -> ModuleType | None:
-    """The module of compiled kernels (:mod:`._kernels_nb`), or None (numba missing or disabled)."""
-    return _jit.load(__package__ or "")
-
-
-def get(name: str) -> Callable[..., Any] | None:
-    """The compiled kernel ``name`` of :mod:`._kernels_nb` (``sort_rows``, ``start_centres``,
-    ``kmedians``, ``class_median``, ``gaussian_nearest``, ``fill_holes_in_plane``,
-    ``component_by_region``, ``component_of``), or None when the kernels are off."""
-    m = compiled()
-    return None if m is None else getattr(m, name)
+#: ``compiled()``: the module of compiled kernels (:mod:`._kernels_nb`), or None (numba missing or
+#: ``HCC_IMAGING_JIT=0``; decided once, ``compiled.cache_clear()`` re-reads it); ``get(name)``: one
+#: kernel (``sort_rows``, ``start_centres``, ``kmedians``, ``class_median``, ``gaussian_nearest``,
+#: ``fill_holes_in_plane``, ``component_by_region``, ``component_of``) or None when the kernels are
+#: off; ``jit_enabled()``: whether they are used.
+compiled, get, jit_enabled = _jit.accessors(__package__ or "")
 
 
 @functools.lru_cache(maxsize=64)
