@@ -106,6 +106,10 @@ def run(args: argparse.Namespace) -> int:
     from ..volume import Phase
 
     console = Console(stderr=True)
+    if args.extrahepatic and not (args.liver or args.liver_mask):
+        raise SegmentArgumentError(
+            "--extrahepatic keeps the lesion out of a liver mask: add --liver (automatic) or --liver-mask PATH."
+        )
     with console.status("loading images...", spinner="dots"):
         phases = _load_volumes(args.series)
     phase = Phase(args.phase) if args.phase else None

@@ -79,6 +79,7 @@ def test_seg_output_round_trips(study_dir, tmp_path: Path) -> None:  # type: ign
         pytest.param(["--seed", "1,2"], "3 comma-separated", id="seed-count"),
         pytest.param(["--seed", "a,b,c"], "comma-separated numbers", id="seed-text"),
         pytest.param(["--seed", "10,70,50", "--phase", "hepatobiliary"], "--phase", id="phase-missing"),
+        pytest.param(["--seed", "10,70,50", "--extrahepatic"], "add --liver", id="extrahepatic-without-liver"),
     ],
 )
 def test_argument_errors_exit_2(study_dir, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], match: str) -> None:  # type: ignore[no-untyped-def]
