@@ -135,25 +135,25 @@ def run(args: argparse.Namespace) -> int:
     liver = None
     if args.liver_mask:
         liver = load_mask(args.liver_mask, ref)
-    elif args.liver and args.extrahepatic:
-        with console.status("segmenting the liver...", spinner="dots"):
-            # the lesion is outside the liver: the mask must not be made to hold it (no include_lps)
-            liver = segment_liver(phases, phase=ref.phase) if len(phases) > 1 else segment_liver(ref)
     elif args.liver:
-        # the lesion is in the liver: the automatic mask must hold the clicked piece even when it
-        # bulges out of the capsule (segment_liver's include_lps)
-        import numpy as np
+        include = None
+        if not args.extrahepatic:
+            # the lesion is in the liver: the automatic mask must hold the clicked piece even when it
+            # bulges out of the capsule (segment_liver's include_lps); a lesion outside the liver
+            # (--extrahepatic) must not be made part of it
+            import numpy as np
 
-        if "seed_index" in kwargs:
-            click = ref.index_to_lps(np.asarray(kwargs["seed_index"], float))
-        elif "seed_lps" in kwargs:
-            click = np.asarray(kwargs["seed_lps"], float)
-        else:
-            click = 0.5 * (np.asarray(kwargs["line_lps"][0], float) + np.asarray(kwargs["line_lps"][1], float))
+            if "seed_index" in kwargs:
+                click = ref.index_to_lps(np.asarray(kwargs["seed_index"], float))
+            elif "seed_lps" in kwargs:
+                click = np.asarray(kwargs["seed_lps"], float)
+            else:
+                click = 0.5 * (np.asarray(kwargs["line_lps"][0], float) + np.asarray(kwargs["line_lps"][1], float))
+            include = [click]
         with console.status("segmenting the liver...", spinner="dots"):
             # a study: segmented on its best liver phase (portal venous ...) and carried to ref's grid
-            liver = segment_liver(phases, phase=ref.phase, include_lps=[click]) if len(phases) > 1 else \
-                segment_liver(ref, include_lps=[click])
+            liver = segment_liver(phases, phase=ref.phase, include_lps=include) if len(phases) > 1 else \
+                segment_liver(ref, include_lps=include)
     with console.status("segmenting the lesion...", spinner="dots"):
         res = segment_lesion(
             phases if len(phases) > 1 else ref,

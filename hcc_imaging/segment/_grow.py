@@ -272,9 +272,7 @@ def _grow_in_roi(
         if both:
             tau = 0.5 * contrast
             low, high = surround - tau, surround + tau  # the EXCLUDED band
-            cand = (smooth <= low) | (smooth >= high)
-            if params.fat_max_hu is not None:
-                cand &= smooth > params.fat_max_hu  # fat is never a dark part of a lesion (1.10)
+            cand = ((smooth <= low) | (smooth >= high)) & _not_fat(smooth, params)  # fat: never a dark part (1.10)
         else:
             hyper = lesion > surround if params.polarity == "auto" else params.polarity == "hyper"
             low, high = _window(lesion, surround, sigma_raw, params.outer_k_sigma, hyper)
@@ -435,9 +433,7 @@ def _shell_fraction(
     v = smooth[ring]
     if not v.size:
         return 0.0
-    differs = np.abs(v - parenchyma) > tol
-    if params.fat_max_hu is not None:
-        differs &= v > params.fat_max_hu  # fat is not lesion tissue (1.10)
+    differs = (np.abs(v - parenchyma) > tol) & _not_fat(v, params)  # fat is not lesion tissue (1.10)
     return float(np.mean(differs))
 
 
@@ -531,14 +527,13 @@ def _expand_heterogeneous(
         seed_b = tuple(int(v) for v in seed)
     work = box if in_box else (slice(None),) * 3
     min_share = C.LESION_HETEROGENEOUS_MIN_FRACTION
-    fat = params.fat_max_hu  # CT only (segment_lesion sets None otherwise): fat never joins (1.10)
     region = mask
     low = high = parenchyma
     for _ in range(params.expansion_rounds):
         ring = ring_of(region)
         sample = np.concatenate([smooth[region], smooth[ring]])
-        if fat is not None:
-            sample = sample[sample > fat]
+        if params.fat_max_hu is not None:  # CT only (segment_lesion sets None otherwise): fat never joins (1.10)
+            sample = sample[sample > params.fat_max_hu]
         sample = sample - parenchyma
         dark = -sample[sample < -tol]
         bright = sample[sample > tol]
@@ -550,9 +545,7 @@ def _expand_heterogeneous(
         tau_hi = max(0.5 * float(np.median(bright)), tol) if use_hi else math.inf
         low, high = parenchyma - tau_lo, parenchyma + tau_hi
         sm_b, reg_b = smooth[work], region[work]
-        cand = ((sm_b <= low) | (sm_b >= high) | reg_b) & reach[work]
-        if fat is not None:
-            cand &= (sm_b > fat) | reg_b
+        cand = ((((sm_b <= low) | (sm_b >= high)) & _not_fat(sm_b, params)) | reg_b) & reach[work]
         if liver is not None:
             cand &= liver[work]
         comp = component_at(cand, seed_b, reg_b)

@@ -574,7 +574,6 @@ def segment_lesion(
     line_vox = None if line is None else vol.lps_to_index(line)
     combined_weights: dict[str, float] | None = None
     multiphase: list[str] | None = None
-    joint_after_error = False
     line_phase_note: str | None = None
     try:
         rr = _segment_on(vol, seed_vox, p, liv, line_vox, roi_mm, cache=cache)
@@ -610,15 +609,15 @@ def segment_lesion(
             raise
         log.debug("segment_lesion: %s on one phase; phases used jointly", err)
         rr, combined_weights, multiphase = fb
-        joint_after_error = True
     growth_phase = None
     if rr.click_mask is not None and auto_phase and len(phases) > 1:
         rr, growth_phase = _regrow_on_best_phase(rr, phases, phase, seed_vox, p, liv, cache)
     elif (p.heterogeneous_expansion and line is None and rr.click_mask is None and not rr.radial
             and rr.model.mode != "both" and auto_phase and len(phases) > 1 and combined_weights is None):
         rr, growth_phase = _grow_on_other_phase(rr, phases, phase, seed_vox, p, liv, cache)
-    elif (p.heterogeneous_expansion and line is None and joint_after_error and rr.click_mask is None
-          and not rr.radial and len(phases) > 1):
+    elif (p.heterogeneous_expansion and line is None and (multiphase is not None or combined_weights is not None)
+          and rr.click_mask is None and not rr.radial and len(phases) > 1):
+        # (up to here only the fallback after a LowContrastError sets multiphase / combined_weights)
         # 1.10: the joint mask of a click that was too faint on every single phase may be one part
         # of a heterogeneous lesion (a viable nodule in necrosis at 25 HU noise): step 7 on every
         # phase of the grid, the click's included (it never ran there), with its enclosure test
