@@ -256,6 +256,75 @@ def _segment_combined(
     return rr, {str(v.phase): round(float(wi), 3) for v, wi in zip(same, w, strict=True)}
 
 
+def _combined_border(
+    rr: _RoiResult,
+    phases: Mapping[Phase, Volume],
+    phase: Phase,
+    seed: tuple[int, int, int],
+    params: LesionParams,
+    liver: NDArray[np.bool_] | None,
+    line_idx: NDArray[np.float64] | None,
+    fixed_half_mm: float | None,
+    cache: _SmoothCache,
+) -> tuple[_RoiResult, dict[str, float]] | None:
+    """Step 10 (d), 1.11: the border of a clean one-phase mask ``rr`` redone on the phases'
+    matched-filter combination (:func:`_segment_combined` at the method's own smoothing).
+
+    A homogeneous lesion that shows on several phases (a typical HCC: bright on arterial, washed
+    out on portal venous and delayed) has a border whose noise, on one phase, is that phase's; on
+    the combination the phases' independent noise averages out (contrast-to-noise ratio
+    sqrt(sum_i (c_i / s_i)^2) against max_i c_i / s_i).  The result is ``rr`` with the
+    combination's mask (``rr``'s model, i.e. the reported phase, values and window, is kept) and
+    the weights, or None when the combination gives no mask, leaks (touches the largest region of
+    interest), does not hold the click, or **leaves out another tissue**: the one-phase mask may
+    hold two tissues on the same side of the parenchyma on its phase (a viable nodule, 85 HU, and
+    necrosis, 28 HU, both below the liver's 110 HU on portal venous) that lie on opposite sides of
+    it on another (130 and 25 HU against 70 HU on arterial); the combination's weights then
+    follow the larger one and cut the other out.  Test: when at least ``LESION_COMBINED_BORDER_MIN_VOXELS`` voxels of ``rr``
+    are left out, and on some phase of the grid their raw median lies on the other side of the
+    ring's median (around the combination's mask) from the mask's, by more than
+    ``params.min_contrast_k_sigma`` standard errors (ring robust SD / sqrt(n)), the left-out part
+    is another tissue and the one-phase mask stands.  A border's noise (a few voxels of partial
+    volume) lies between the two and passes."""
+    res = _segment_combined(phases, phase, seed, params, liver, line_idx, fixed_half_mm, cache=cache)
+    if res is None:  # no mask, or a leak
+        return None
+    cr, w = res
+    vol = phases[phase]
+    if line_idx is None:
+        local = np.asarray(seed) - cr.lo
+        if np.any(local < 0) or np.any(local >= cr.mask.shape) or not cr.mask[tuple(int(v) for v in local)]:
+            return None  # the click is not in it: the combination segmented something else
+    # both masks on the box that holds them
+    lo = np.minimum(rr.lo, cr.lo)
+    hi = np.maximum(rr.lo + np.asarray(rr.mask.shape), cr.lo + np.asarray(cr.mask.shape))
+    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    one = np.zeros(tuple(int(v) for v in hi - lo), bool)
+    comb = np.zeros_like(one)
+    one[tuple(slice(int(a - l), int(a - l) + n) for a, l, n in zip(rr.lo, lo, rr.mask.shape, strict=True))] = rr.mask
+    comb[tuple(slice(int(a - l), int(a - l) + n) for a, l, n in zip(cr.lo, lo, cr.mask.shape, strict=True))] = cr.mask
+    left_out = one & ~comb
+    n_out = int(np.count_nonzero(left_out))
+    if n_out >= C.LESION_COMBINED_BORDER_MIN_VOXELS:
+        ring = _ring(comb, tuple(float(v) for v in vol.spacing), params.ring_inner_mm, params.ring_outer_mm)
+        if liver is not None:
+            ring &= liver[box]
+        if ring.any():
+            for v in phases.values():
+                if not v.geometry.equals(vol.geometry):
+                    continue
+                raw = np.asarray(v.array[box], np.float64)
+                ring_vals = raw[ring]
+                ring_med = float(np.median(ring_vals))
+                sd = 1.4826 * float(np.median(np.abs(ring_vals - ring_med)))
+                lesion_side = float(np.median(raw[comb])) - ring_med
+                out_side = float(np.median(raw[left_out])) - ring_med
+                if (lesion_side * out_side < 0
+                        and abs(out_side) > params.min_contrast_k_sigma * max(sd, 1e-6) / np.sqrt(n_out)):
+                    return None  # another tissue was left out: the one-phase mask stands
+    return _RoiResult(mask=cr.mask, lo=cr.lo, model=rr.model, touches=False, at_max=cr.at_max), w
+
+
 def _smallest(a: NDArray[np.float64], m: int) -> NDArray[np.intp]:
     """Indices of the ``m`` smallest values of ``a``: the set ``np.argsort(a)[:m]`` holds (an
     O(n) partition when the m-th smallest value is not tied with the next, else that argsort)."""

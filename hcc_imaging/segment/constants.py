@@ -28,6 +28,7 @@ __all__ = [
     "LESION_MIXED_SPREAD_MARGIN",
     "LESION_MULTIPHASE_RING_CLASSES",
     "LESION_MULTIPHASE_MIN_CLASS_FRACTION",
+    "LESION_COMBINED_BORDER_MIN_VOXELS",
     "LESION_COMBINED_CLICK_BALL_MM",
     "LESION_COMBINED_CLICK_SCALES",
     "LESION_COMBINED_CLICK_SCALE_STEP",
@@ -116,7 +117,11 @@ __all__ = [
 #: 7 on another phase grows the region of interest as the click's phase does; the near bound
 #: moves to the parenchyma when it lies one smoothed sigma (not three) from the ring's and the
 #: lesion's values, with no ring-spread gate (LESION_RING_SPREAD_K removed).
-ALGORITHM_VERSION: Final[str] = "1.10"
+#: 1.10: fat (CT, LESION_FAT_MAX_HU) is never lesion tissue in steps 4 and 7; a node in fat;
+#: extrahepatic=True; step 7 after the joint fallback.
+#: 1.11: step 10 (d), a clean one-phase mask's border redone on the phases' matched-filter
+#: combination when the lesion shows on several phases (LesionParams.combined_border).
+ALGORITHM_VERSION: Final[str] = "1.11"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
@@ -181,6 +186,13 @@ LESION_COMBINED_CLICK_BALL_MM: Final[float] = 6.0
 #: ring around the lesion (k-medians on the phases' joint values, 1.8).  3: a lesion at an organ's edge
 #: meets that organ, the tissue outside it and often a vessel.  Not tuned.
 LESION_MULTIPHASE_RING_CLASSES: Final[int] = 3
+
+#: Step 10 (d), 1.11: a part of the one-phase mask that the phases' combination leaves out is
+#: tested for being another tissue (its median on the other side of the ring's from the lesion's,
+#: on some phase) only when it has at least this many voxels: a median of fewer is noise, and
+#: fewer voxels are a border's partial volume, not a part of the lesion.  Not tuned (the left-out
+#: parts on the study phantom: 0-30 voxels for border noise, 159 for the fu2 viable nodule).
+LESION_COMBINED_BORDER_MIN_VOXELS: Final[int] = 8
 
 #: A ring class smaller than this fraction of the ring is ignored (a few partial-volume or noise
 #: voxels are not a tissue).  Not tuned.  1.7: also the share of a combination mask's voxels

@@ -92,7 +92,14 @@ uncovered does not replace a single-phase mask that covers it.
     still touches the largest region of interest (a leak), or is one-sided and holds two tissues
     that another phase separates (interquartile range on that phase above
     ``LESION_MIXED_SPREAD_K`` noise IQRs and above its own phase's): (i); (c) otherwise, when the
-    step-6 border was ill-defined (step 6's note): (ii).  A joint result that itself touches the
+    step-6 border was ill-defined (step 6's note): (ii); (d) (1.11, ``combined_border``)
+    otherwise, for a clean one-sided step-6 mask (no leak, no growth, the line's phase not
+    switched): (ii) at the method's smoothing redoes its border, whose noise then averages over
+    the phases, and replaces the mask unless it leaves out a part of it that is another tissue
+    (its median on the other side of the ring's from the lesion's on some phase: a viable nodule
+    cut out of necrosis, :func:`._multiphase._combined_border`) or, with a line, much of the
+    line; the one phase's model (phase, values, window) is kept and steps 9 / 9b / 11 follow as
+    usual.  A joint result that itself touches the
     largest region of interest is not used (the error or the single-phase mask stands).  A note
     says which was used; the reported phase is the one of largest weight / contrast, and the
     lesion / surroundings values its HU medians of the mask and its ring.
@@ -142,7 +149,7 @@ from numpy.typing import ArrayLike, NDArray
 from ..volume import LabelVolume, Modality, Phase, Volume
 from . import constants as C
 from ._grow import _line_coverage, _SmoothCache
-from ._multiphase import _joint_fallback, _mixed_on_other_phase
+from ._multiphase import _combined_border, _joint_fallback, _mixed_on_other_phase
 from ._refine import _add_enhancing_rim, _grow_on_other_phase, _lipiodol_deposits, _regrow_on_best_phase, _segment_on
 from ._vessel import thrombus_in_lumen
 from .errors import LowContrastError, SeedError, SegmentationError
@@ -210,6 +217,9 @@ class LesionParams:
     include_lipiodol : bool
         Include a dense lipiodol deposit that touches the mask, with its partial-volume margin
         (step 9b, 1.8): part of the treated lesion for RECIST (``viable_mask`` excludes it).
+    combined_border : bool
+        With the phase chosen automatically, redo a clean one-phase mask's border on the phases'
+        matched-filter combination when the lesion shows on several phases (step 10 (d), 1.11).
     """
 
     smoothing_sigma_mm: float = C.LESION_SMOOTHING_SIGMA_MM
@@ -237,6 +247,7 @@ class LesionParams:
     radial_refinement: bool = True
     enhancing_rim: bool = True
     include_lipiodol: bool = True
+    combined_border: bool = True
 
     def __post_init__(self) -> None:
         if self.polarity not in _POLARITIES:
@@ -573,6 +584,7 @@ def segment_lesion(
         )
     line_vox = None if line is None else vol.lps_to_index(line)
     combined_weights: dict[str, float] | None = None
+    border_weights: dict[str, float] | None = None
     multiphase: list[str] | None = None
     line_phase_note: str | None = None
     try:
@@ -644,6 +656,17 @@ def segment_lesion(
                                  cache=cache)
             if fb is not None:
                 rr, combined_weights, multiphase = fb
+        elif p.combined_border and rr.model.mode != "both" and line_phase_note is None:
+            # 1.11 (d): a clean one-phase mask; its border redone on the phases' combination (their
+            # noise averages out), unless that leaks, leaves out another tissue, or (a line) leaves
+            # out much of the drawn line that the one-phase mask covers
+            cb = _combined_border(rr, phases, phase, seed_vox, p, liv, line_vox, roi_mm, cache)
+            if (cb is not None and line_vox is not None
+                    and _line_coverage(cb[0].mask, cb[0].lo, line_vox, vol.spacing) < C.LESION_LINE_MIN_COVERAGE
+                    <= _line_coverage(rr.mask, rr.lo, line_vox, vol.spacing)):
+                cb = None
+            if cb is not None:
+                rr, border_weights = cb
     if (p.enhancing_rim and rr.click_mask is None and not rr.radial
             and rr.model.mode == "hypo" and combined_weights is None and multiphase is None):
         rr = _add_enhancing_rim(rr, phases, phase, p, liv, cache)
@@ -717,6 +740,13 @@ def segment_lesion(
             "faint or ill-defined on each single phase: segmented on the phases' combination (weights per phase "
             f"{combined_weights}, contrast / noise^2 of each); lesion and surroundings values are the {phase} phase's "
             "medians of the mask and its ring (the window is not a threshold here); check the border."
+        )
+    if border_weights is not None:
+        notes.append(
+            "the border was refined on the phases' combination (weights per phase "
+            f"{border_weights}, contrast / noise^2 of each): the lesion shows on several phases and their noise "
+            f"averages out; phase, values and window are the {phase} phase's (the window is not this border's "
+            "threshold)."
         )
     if line_phase_note is not None:
         notes.append(line_phase_note)

@@ -94,7 +94,8 @@ def test_the_fat_rule_is_off_on_mr_and_validated() -> None:
 def test_the_grown_node_against_the_liver_needs_the_liver_kept_out(seed: int, mode: str) -> None:
     """fu2's 22 mm node lies ~3 mm (one voxel) from the liver, 10-20 HU apart on every phase:
     with ``extrahepatic=True`` and the liver mask it is segmented whole; with no mask a line runs
-    into the liver (the limitation the option answers)."""
+    into the liver (the limitation the option answers) or, since 1.11's border on the phases'
+    combination, stops short of the node's edge (seed 1: 0.64)."""
     st = _study(seed, "fu2", 5.0)
     rec, truth = _node(st)
     where = {"seed_lps": rec["seed_lps"]} if mode == "click" else {"line_lps": rec["ld_endpoints_lps"]}
@@ -105,7 +106,7 @@ def test_the_grown_node_against_the_liver_needs_the_liver_kept_out(seed: int, mo
     assert r.parameters["extrahepatic"] is True
     if mode == "line":
         free = segment_lesion(st.volumes, **where).labels.array != 0
-        assert dice(free, truth) < 0.9 and (free & (st.liver.array != 0)).any()
+        assert dice(free, truth) < 0.9
 
 
 def test_extrahepatic_seed_errors_name_the_fix() -> None:
@@ -124,8 +125,6 @@ def test_extrahepatic_seed_errors_name_the_fix() -> None:
 
 
 def test_cli_extrahepatic_with_the_automatic_liver(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import json
-
     from hcc_imaging.cli import main
     from hcc_imaging.io.masks import load_mask
 
