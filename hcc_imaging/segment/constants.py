@@ -405,12 +405,38 @@ LESION_RIM_MIN_VOXELS: Final[int] = 20
 #: segment/_refine.py _rim_layer_voxels).  Two well-separated Gaussian classes converge in a few steps;
 #: 10 is a safe count for a few hundred to a few thousand voxels (cost: microseconds each).
 LESION_RIM_EM_ITERATIONS: Final[int] = 10
+#: Degree of the direction harmonics in the rim layer's spatial prior (i26; _refine.py
+#: _rim_layer_voxels): the prior log-odds of "lesion" is a logistic function of a layer voxel's
+#: direction from the mask's centroid (real harmonics up to this degree) and of its distance, so
+#: its 1/2 level is a closed surface r = f(direction).  2 (9 direction terms) is an oval surface
+#: of any orientation: the "thin regular rim" of an ablation zone (mRECIST).  It cannot follow
+#: lobulation; the phantom's rim lesions are ellipsoids, which this fits.  Study phantom at
+#: 25 HU noise, seeds 0-1, the 20 rim runs (docs/validation.md, "i26"): degree 0 / 1 / 2 gave
+#: min Dice 0.940 / 0.926 / 0.964 (18 / 17 / 20 of 20 >= 0.95); degree 3 / 4 (all monomials,
+#: an offline version with a fixed necrosis share) 0.954 / 0.952 against 0.964 for 2 there.
+LESION_RIM_SURFACE_DEGREE: Final[int] = 2
+#: Ridge (log-odds^-2) on the direction terms of that logistic fit, except the constant: keeps
+#: the fit finite when the layer's classes are separable (5 HU noise).  Numerical only: 1e-4 and
+#: 1e-3 gave the same figures within 0.005 Dice (seeds 0-1, 25 HU); 1e-2 lost 0.01.
+LESION_RIM_SURFACE_RIDGE: Final[float] = 1e-3
+#: Newton steps at most for that fit (convex, 10 unknowns).  Study phantom rim runs, seeds 0-1:
+#: at most 10 / 14 / 15 steps at 25 / 15 / 5 HU noise (nearly separable classes take longest);
+#: 25 is a safe cap.  Numerical only.
+LESION_RIM_SURFACE_NEWTON_STEPS: Final[int] = 25
+#: That spatial prior is used only when the rim layer is one voxel deep: the shell's reach,
+#: max(REACTIVE_RIM_MAX_THICKNESS_MM, finest spacing), below this many finest voxels (study grid
+#: 2.3 mm: 1 voxel; the 512 x 512 study, 0.68 mm: 2.9).  In a deeper layer the rim-parenchyma
+#: transition lies inside it, and the fitted surface settles inside the lesion (512 study L4
+#: click, the layer's band 1.6-2 mm from the core: 81 % truth, the per-voxel mixture takes 77 %,
+#: with the surface 14 %; Dice 0.971 / 0.976 -> 0.925 / 0.944, click / line).  Geometric, not tuned.
+LESION_RIM_SURFACE_MAX_DEPTH_VOXELS: Final[float] = 2.0
 __all__ += [
     "LESION_RADIAL_POLAR_STEPS", "LESION_RADIAL_STEP_MM", "LESION_RADIAL_SMOOTHING_MM",
     "LESION_RADIAL_PARENCHYMA_K_SIGMA", "LESION_RADIAL_RUN_MM", "LESION_RADIAL_MEDIAN_DEG",
     "LESION_RADIAL_MAX_OPEN_FRACTION", "LESION_RADIAL_MAX_REACH_MM", "LESION_RADIAL_EDGE_MM",
     "LESION_RADIAL_EDGE_AVERAGE_MM", "LESION_RIM_MIN_OCTANT_FRACTION", "LESION_RIM_OCTANT_MIN_VOXELS",
-    "LESION_RIM_MIN_VOXELS", "LESION_RIM_EM_ITERATIONS",
+    "LESION_RIM_MIN_VOXELS", "LESION_RIM_EM_ITERATIONS", "LESION_RIM_SURFACE_DEGREE", "LESION_RIM_SURFACE_RIDGE",
+    "LESION_RIM_SURFACE_MAX_DEPTH_VOXELS", "LESION_RIM_SURFACE_NEWTON_STEPS",
 ]
 
 

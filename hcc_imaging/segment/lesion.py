@@ -65,11 +65,14 @@ Method (:func:`segment_lesion`)
    smoothed voxels above one noise sigma, which a rim fails at 25 HU), a rim is present (an ablation zone / post-TACE necrosis with its
    reactive rim; the viable sub-mask still treats the rim as reactive).  The rim layer (that
    shell plus the face-neighbour voxel layer) is then classified voxel by voxel on the **raw**
-   values of every phase: a two-class Gaussian mixture, parenchyma (the medians of the ring's
-   voxels outside the layer, fixed: the ring's inner part holds the layer's rim partial volume)
-   against lesion border (estimated by EM), posterior >= 1/2 joins the mask (algorithm 1.3;
-   1.2 thresholded the smoothed rim phase alone, which misses rim + necrosis partial-volume
-   voxels).
+   values of every phase: a Gaussian mixture, parenchyma (the medians of the ring's voxels
+   outside the layer, fixed: the ring's inner part holds the layer's rim partial volume) against
+   lesion border (rim, estimated by EM, or necrosis at the mask's medians), posterior >= 1/2
+   joins the mask (algorithm 1.3; 1.2 thresholded the smoothed rim phase alone, which misses
+   rim + necrosis partial-volume voxels).  The prior is spatial (i26): the lesion part of the
+   layer ends on a smooth closed surface, a logistic function of each voxel's direction from the
+   mask's centroid (harmonics up to ``LESION_RIM_SURFACE_DEGREE``) and its distance, refitted to
+   the posteriors in every EM iteration (one noisy voxel cannot decide alone at 25 HU noise).
 
 With several phases, the phase where the lesion is most conspicuous is used: the largest
 |lesion - surroundings| / noise sigma (first-round estimate) unless ``phase=`` is given.  With a

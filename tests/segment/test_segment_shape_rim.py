@@ -1,4 +1,4 @@
-"""Lesion segmentation 1.2-1.3 (rim test 1.9): star-shaped (radial) refinement and the thin enhancing rim."""
+"""Lesion segmentation 1.2-1.3 (rim test 1.9, rim layer surface prior i26): star-shaped (radial) refinement and the thin enhancing rim."""
 
 from __future__ import annotations
 
@@ -208,6 +208,66 @@ def test_rim_layer_parenchyma_is_measured_outside_the_layer(mode: str) -> None:
     m = res.labels.array != 0
     assert dice(m, truth) >= 0.955
     assert (truth & ~m).sum() <= 25  # misses (rim voxels), 35 / 36 before
+
+
+@pytest.mark.parametrize(("seed", "tp", "lesion_id"), [(0, "baseline", "L4"), (0, "fu1", "L1")])
+def test_rim_layer_surface_prior_at_25_hu_noise(seed: int, tp: str, lesion_id: str) -> None:
+    """i26: at 25 HU the rim layer's per-voxel classification missed rim voxels (a 1.5 mm rim in
+    2.3 mm voxels is 1-1.5 noise sigmas from parenchyma per voxel) and the necrosis voxels the
+    click's core left out: 0.909 and 0.905 from these clicks, the two worst rim runs of seeds 0-1.
+    With the prior "the layer's lesion part ends on a smooth closed surface" (a logistic fit on
+    the voxels' direction and distance from the core's centroid, refitted in every EM iteration)
+    and necrosis in the lesion class: 0.964 / 0.966 (docs/validation.md section 2.2, i26)."""
+    st = make_study(seed, timepoint=tp, noise_sd_hu=25.0)
+    rec = st.truth["lesions"][lesion_id]
+    assert rec["kind"] == "rim_only"
+    truth = st.lesions.array == rec["label"]
+    res = segment_lesion(st.volumes, liver=st.liver, seed_lps=rec["seed_lps"])
+    assert any("thin enhancing rim" in n for n in res.notes)
+    m = res.labels.array != 0
+    assert dice(m, truth) >= 0.955
+    assert (truth & ~m).sum() <= 35  # misses: 53 / 71 before
+
+
+def test_rim_surface_prior_is_gated_by_the_layer_depth(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The surface prior runs only when the rim layer is one voxel deep (on the 512 x 512 study,
+    0.68 mm voxels, it lost 0.03-0.05 Dice and is not used).  With the gate closed on the study
+    grid the layer is classified voxel by voxel as in 1.9: seed 0 baseline L4 at 25 HU is then
+    exactly 1.9's 0.909, against 0.964 with the prior."""
+    from hcc_imaging.segment import constants as C
+
+    st = make_study(0, timepoint="baseline", noise_sd_hu=25.0)
+    rec = st.truth["lesions"]["L4"]
+    truth = st.lesions.array == rec["label"]
+    monkeypatch.setattr(C, "LESION_RIM_SURFACE_MAX_DEPTH_VOXELS", 1.0)  # 2.3 mm reach >= 1 voxel: closed
+    res = segment_lesion(st.volumes, liver=st.liver, seed_lps=rec["seed_lps"])
+    assert dice(res.labels.array != 0, truth) == pytest.approx(0.909, abs=0.001)
+
+
+def test_rim_surface_log_odds_separates_an_oval_shell() -> None:
+    """Analytic: points around an oblique ellipsoid (semi-axes 14 / 10 / 8 mm), labelled lesion
+    inside it and parenchyma outside; the logistic fit on the direction harmonics and the radius
+    puts its zero level on that surface (every point more than 0.3 mm from it on the right side),
+    where a sphere (degree 0) cannot."""
+    from hcc_imaging.segment import _refine
+    from hcc_imaging.segment import constants as C
+
+    rng = np.random.default_rng(0)
+    u = rng.normal(size=(4000, 3))
+    u /= np.linalg.norm(u, axis=1)[:, None]
+    rot, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    radii = np.array([14.0, 10.0, 8.0])
+    # the ellipsoid's radius along each direction: 1 / sqrt(sum (u.a_k / r_k)^2)
+    r_surf = 1.0 / np.sqrt((((u @ rot) / radii) ** 2).sum(axis=1))
+    rho = r_surf + rng.uniform(-2.5, 2.5, size=len(u))
+    keep = np.abs(rho - r_surf) > 0.3
+    u, rho, r_surf = u[keep], rho[keep], r_surf[keep]
+    inside = rho < r_surf
+    feats = np.column_stack([_refine._direction_basis(u, C.LESION_RIM_SURFACE_DEGREE), -rho])
+    z = _refine._surface_log_odds(feats, inside.astype(np.float64))
+    assert np.mean((z > 0) == inside) >= 0.99
+    z0 = _refine._surface_log_odds(np.column_stack([_refine._direction_basis(u, 0), -rho]), inside.astype(np.float64))
+    assert np.mean((z0 > 0) == inside) < 0.9
 
 
 def test_no_rim_around_a_lesion_without_one() -> None:
