@@ -200,6 +200,9 @@ def run(args: argparse.Namespace) -> int:
             f"{args.lesion_id}: {record['voxels']} voxels, {record['volume_mm3'] / 1000.0:.2f} mL on {res.phase} "
             f"(lesion {res.lesion_value:.0f}, surroundings {res.surroundings_value:.0f} on {res.values_phase or res.phase}) in {res.elapsed_s * 1000:.0f} ms -> {out}"
         )
+        if res.border_weights is not None:
+            w = ", ".join(f"{k} {v:+.2f}" for k, v in res.border_weights.items())
+            print(f"border: on the phases' combination (weights {w})")
         if "viable_out" in record:
             print(f"viable part: {record['viable_volume_mm3'] / 1000.0:.2f} mL -> {record['viable_out']}")
         if "liver" in record:

@@ -303,6 +303,8 @@ def _combined_border(
     comb = np.zeros_like(one)
     one[tuple(slice(int(a - l), int(a - l) + n) for a, l, n in zip(rr.lo, lo, rr.mask.shape, strict=True))] = rr.mask
     comb[tuple(slice(int(a - l), int(a - l) + n) for a, l, n in zip(cr.lo, lo, cr.mask.shape, strict=True))] = cr.mask
+    if not _phases_aligned(one, box, phases, vol, None if liver is None else liver[box], params):
+        return None  # the lesion lies elsewhere on some phase (breathing between the phases)
     left_out = one & ~comb
     n_out = int(np.count_nonzero(left_out))
     if n_out >= C.LESION_COMBINED_BORDER_MIN_VOXELS:
@@ -323,6 +325,68 @@ def _combined_border(
                         and abs(out_side) > params.min_contrast_k_sigma * max(sd, 1e-6) / np.sqrt(n_out)):
                     return None  # another tissue was left out: the one-phase mask stands
     return _RoiResult(mask=cr.mask, lo=cr.lo, model=rr.model, touches=False, at_max=cr.at_max), w
+
+
+def _phases_aligned(
+    mask: NDArray[np.bool_],
+    box: tuple[slice, ...],
+    phases: Mapping[Phase, Volume],
+    vol: Volume,
+    liver: NDArray[np.bool_] | None,
+    params: LesionParams,
+) -> bool:
+    """Whether the lesion ``mask`` (on ``box`` of ``vol``'s grid) lies at the same place on every
+    phase of the grid (1.11): phases of one study share a grid but not a breath hold, and a
+    combination of phases that moved blurs the border it is meant to sharpen.
+
+    Per phase, the lesion's contrast-weighted centroid in the mask and the ring around it:
+    f = s (x - ring median), s the sign of the mask's median contrast, centroid sum(p f) / sum(f)
+    in mm, standard error sigma sqrt(sum (p - centroid)^2) / sum(f) per axis (sigma the ring's
+    robust SD).  A phase whose sum(f) is within ``min_contrast_k_sigma`` of its noise does not show
+    the lesion and is not compared.  False when some phase's centroid lies farther from the
+    mask's own phase's than ``min_contrast_k_sigma`` standard errors of the difference and
+    ``LESION_COMBINED_BORDER_MAX_SHIFT_VOXELS`` voxels, along some axis."""
+    sp = np.asarray(vol.spacing, np.float64)
+    ring = _ring(mask, tuple(float(v) for v in sp), params.ring_inner_mm, params.ring_outer_mm)
+    if liver is not None:
+        ring &= liver
+    region = mask | _ring(mask, tuple(float(v) for v in sp), 0.0, params.ring_outer_mm)
+    if liver is not None:
+        region &= liver | mask
+    if not ring.any() or not mask.any():
+        return True
+    pts = np.argwhere(region) * sp  # mm, array axes
+    k = params.min_contrast_k_sigma
+    cents: list[tuple[NDArray[np.float64], NDArray[np.float64]]] = []
+    for v in phases.values():
+        if not v.geometry.equals(vol.geometry):
+            continue
+        raw = np.asarray(v.array[box], np.float64)
+        ring_vals = raw[ring]
+        med = float(np.median(ring_vals))
+        sd = max(1.4826 * float(np.median(np.abs(ring_vals - med))), 1e-6)
+        sign = 1.0 if float(np.median(raw[mask])) >= med else -1.0
+        f = sign * (raw[region] - med)
+        total = float(f.sum())
+        if total <= k * sd * np.sqrt(f.size):
+            cents.append((np.full(3, np.nan), np.full(3, np.nan)))  # the lesion does not show here
+            continue
+        c = (pts * f[:, None]).sum(axis=0) / total
+        se = sd * np.sqrt(((pts - c) ** 2).sum(axis=0)) / total
+        cents.append((c, se))
+    own = next((i for i, v in enumerate(v for v in phases.values() if v.geometry.equals(vol.geometry))
+                if v is vol), None)
+    if own is None or np.isnan(cents[own][0]).any():
+        return True
+    c0, se0 = cents[own]
+    floor = C.LESION_COMBINED_BORDER_MAX_SHIFT_VOXELS * sp
+    for c, se in cents:
+        if np.isnan(c).any():
+            continue
+        d = np.abs(c - c0)
+        if np.any((d > k * np.sqrt(se**2 + se0**2)) & (d > floor)):
+            return False
+    return True
 
 
 def _smallest(a: NDArray[np.float64], m: int) -> NDArray[np.intp]:

@@ -29,6 +29,7 @@ __all__ = [
     "LESION_MULTIPHASE_RING_CLASSES",
     "LESION_MULTIPHASE_MIN_CLASS_FRACTION",
     "LESION_COMBINED_BORDER_MIN_VOXELS",
+    "LESION_COMBINED_BORDER_MAX_SHIFT_VOXELS",
     "LESION_COMBINED_CLICK_BALL_MM",
     "LESION_COMBINED_CLICK_SCALES",
     "LESION_COMBINED_CLICK_SCALE_STEP",
@@ -193,6 +194,13 @@ LESION_MULTIPHASE_RING_CLASSES: Final[int] = 3
 #: fewer voxels are a border's partial volume, not a part of the lesion.  Not tuned (the left-out
 #: parts on the study phantom: 0-30 voxels for border noise, 159 for the fu2 viable nodule).
 LESION_COMBINED_BORDER_MIN_VOXELS: Final[int] = 8
+#: Step 10 (d), 1.11: the phases are combined only when the lesion lies at the same place on each
+#: (breath holds differ between phases; their grid is shared, their anatomy need not be): no
+#: phase's contrast-weighted centroid of the lesion may lie farther than this many voxels (per
+#: axis) and ``min_contrast_k_sigma`` standard errors from the chosen phase's.  Half a voxel:
+#: a smaller shift moves no voxel centre across a border by more than half a voxel.  Geometric,
+#: not tuned.
+LESION_COMBINED_BORDER_MAX_SHIFT_VOXELS: Final[float] = 0.5
 
 #: A ring class smaller than this fraction of the ring is ignored (a few partial-volume or noise
 #: voxels are not a tissue).  Not tuned.  1.7: also the share of a combination mask's voxels

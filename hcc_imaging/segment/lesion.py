@@ -101,8 +101,8 @@ uncovered does not replace a single-phase mask that covers it.
     the phases, and replaces the mask unless it leaves out a part of it that is another tissue
     (its median on the other side of the ring's from the lesion's on some phase: a viable nodule
     cut out of necrosis, :func:`._multiphase._combined_border`) or, with a line, much of the
-    line; the one phase's model (phase, values, window) is kept and steps 9 / 9b / 11 follow as
-    usual.  A joint result that itself touches the
+    line; the one phase's model (phase, values, window) is kept, the weights are recorded
+    (``SegmentationResult.border_weights``) and steps 9 / 9b / 11 follow as usual.  A joint result that itself touches the
     largest region of interest is not used (the error or the single-phase mask stands).  A note
     says which was used; the reported phase is the one of largest weight / contrast, and the
     lesion / surroundings values its HU medians of the mask and its ring.
@@ -321,6 +321,10 @@ class SegmentationResult:
         Wall time of the call (s).
     notes : tuple of str
         Warnings worth showing a reader (e.g. mask still touching the largest ROI).
+    border_weights : mapping str -> float or None
+        When the border was redone on the phases' matched-filter combination (step 10 (d),
+        ``LesionParams.combined_border``): each phase's weight (contrast / noise^2, scaled).
+        ``phase``, the values and ``window`` are still the one phase's.  None otherwise.
     """
 
     labels: LabelVolume
@@ -338,10 +342,13 @@ class SegmentationResult:
     phase_conspicuity: Mapping[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     values_phase: Phase | None = None
+    border_weights: Mapping[str, float] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parameters", MappingProxyType(dict(self.parameters)))
         object.__setattr__(self, "phase_conspicuity", MappingProxyType(dict(self.phase_conspicuity)))
+        if self.border_weights is not None:
+            object.__setattr__(self, "border_weights", MappingProxyType(dict(self.border_weights)))
 
     @property
     def mask(self) -> NDArray[np.bool_]:
@@ -370,6 +377,7 @@ class SegmentationResult:
             "phase_conspicuity": dict(self.phase_conspicuity),
             "elapsed_s": self.elapsed_s,
             "notes": list(self.notes),
+            "border_weights": dict(self.border_weights) if self.border_weights is not None else None,
         }
 
 
@@ -744,13 +752,6 @@ def segment_lesion(
             f"{combined_weights}, contrast / noise^2 of each); lesion and surroundings values are the {phase} phase's "
             "medians of the mask and its ring (the window is not a threshold here); check the border."
         )
-    if border_weights is not None:
-        notes.append(
-            "the border was refined on the phases' combination (weights per phase "
-            f"{border_weights}, contrast / noise^2 of each): the lesion shows on several phases and their noise "
-            f"averages out; phase, values and window are the {phase} phase's (the window is not this border's "
-            "threshold)."
-        )
     if line_phase_note is not None:
         notes.append(line_phase_note)
     if growth_phase is not None:
@@ -781,6 +782,7 @@ def segment_lesion(
         phase_conspicuity=conspicuity,
         notes=tuple(notes),
         values_phase=Phase(growth_phase) if growth_phase is not None else Phase(phase),
+        border_weights=border_weights,
     )
     log.debug("segment_lesion: %d voxels in %.3f s on %s", int(rr.mask.sum()), res.elapsed_s, phase)
     return res

@@ -39,6 +39,8 @@ def test_seed_index_on_a_study_folder_with_json_and_viable(study_dir, tmp_path: 
     assert rc == 0
     record = json.loads(capsys.readouterr().out)
     assert record["provenance"]["phase"] == "arterial"
+    # 1.11: its border was redone on the phases' combination; the weights are in the provenance
+    assert {"arterial", "portal_venous"} <= set(record["provenance"]["border_weights"])
     assert record["viable_volume_mm3"] > 0
     mask = load_mask(out)
     assert dice(mask.array, _truth(study, 1)) >= 0.95
@@ -56,6 +58,7 @@ def test_line_on_one_series_with_liver(study_dir, tmp_path: Path, capsys: pytest
     assert "L2:" in text
     # the values printed name the phase they were read on (one series: portal venous)
     assert "on portal_venous) in" in text
+    assert "border:" not in text  # one series: no combination
     mask = load_mask(out)
     assert dice(mask.array == 2, _truth(study, 2)) >= 0.95
 
@@ -168,3 +171,14 @@ def test_auto_liver_on_a_study_is_made_on_portal_venous(study_dir, tmp_path: Pat
     assert record["liver"]["phase"] == "portal_venous"
     assert record["liver"]["carried_to"]["phase"] == "arterial"
     assert dice(load_mask(out).array, _truth(study, 1)) >= 0.95
+
+
+def test_the_human_output_says_when_the_border_used_every_phase(study_dir, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    study, lesions = study_dir
+    rec = lesions["L1"]
+    rc = main(["segment", str(study), "--seed", ",".join(map(str, rec["seed_index"])), "--out", str(tmp_path / "l1.nii.gz")])
+    assert rc == 0
+    out = capsys.readouterr().out
+    line = next(t for t in out.splitlines() if t.startswith("border:"))
+    assert "arterial" in line and "portal_venous" in line
+    assert "note:" not in out  # information, not a warning
