@@ -2,7 +2,7 @@
 
 The hot loops of step 10's faint-lesion clicks and of the helpers every click uses
 (:mod:`._kernels_nb`): the ring classes' radix sort, k-medians start, passes and merged medians
-(:func:`._multiphase._ring_classes`); scipy's Gaussian smoothing with ``mode="nearest"``
+(:func:`._kmedians._ring_classes`); scipy's Gaussian smoothing with ``mode="nearest"``
 (:func:`gaussian_filter_nearest`, for :func:`._grow._smoothed`); the per-slice hole filling
 (:func:`._morph.fill_holes`); the component floods (:func:`._morph.component_at`,
 :func:`._morph.component_at_in_box`).  Each performs the *same* floating-point operations in the
@@ -82,7 +82,7 @@ def warm_up() -> float:
     import numpy as np
 
     from ._morph import component_at, fill_holes
-    from ._multiphase import _ring_classes
+    from ._kmedians import _ring_classes
 
     if compiled() is None:
         return 0.0

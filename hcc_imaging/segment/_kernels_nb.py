@@ -12,7 +12,7 @@ _RADIX_BITS = 11  # three passes over a 32-bit key (2,048 buckets: a few times u
 @numba.njit(cache=True, nogil=True)
 def sort_rows(key, xt):  # pragma: no cover - compiled
     """Each row's sorting permutation and sorted values (``(order, xs)``, as
-    :func:`._multiphase._sorted_rows`): a stable least-significant-digit radix sort of the
+    :func:`._kmedians._sorted_rows`): a stable least-significant-digit radix sort of the
     unsigned 32-bit keys ``key`` (P, n; the float32 bits made order-preserving), three 11-bit
     passes; ``xs`` is ``xt`` (P, n) in that order."""
     n_ph, n = key.shape
@@ -46,7 +46,7 @@ def sort_rows(key, xt):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def _class_medians(xs, order, lab, cs, cnt, pos_lo):  # pragma: no cover - compiled
-    """``cs`` updated in place to each class's per-phase median (:func:`._multiphase._class_medians`:
+    """``cs`` updated in place to each class's per-phase median (:func:`._kmedians._class_medians`:
     the middle value, or the half-sum of the two middle ones, read off the sorted values at the
     class's ranks (m - 1) // 2 and m // 2; a class without voxels keeps its centre), by one scan
     of each phase's labels in value order.  ``cnt`` (k): the class counts of ``lab``; ``pos_lo``
@@ -126,7 +126,7 @@ def _class_medians_moved(  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def kmedians(xt, xs, order, cs, max_passes):  # pragma: no cover - compiled
-    """The k-medians passes of :func:`._multiphase._ring_classes`: ``(labels, centres)`` after
+    """The k-medians passes of :func:`._kmedians._ring_classes`: ``(labels, centres)`` after
     at most ``max_passes`` passes, stopped when the assignment repeats.
 
     ``xt`` (P, n): the voxels' values phase by phase; ``xs`` and ``order`` (P, n): each phase's
@@ -262,11 +262,11 @@ def _median_inplace(a):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def start_centres(xt, proj, qs, m):  # pragma: no cover - compiled
-    """The k-medians' start of :func:`._multiphase._ring_classes`: per quantile ``q`` of
+    """The k-medians' start of :func:`._kmedians._ring_classes`: per quantile ``q`` of
     ``qs``, the per-phase median of the ``m`` voxels of least ``|proj - q|``.  ``(ok, cs)``;
     ``ok`` False when the ``m``-th least distance is tied with the next (which voxels are the
     ``m`` least is then the numpy path's argsort's choice: it decides).  The values are the
-    non-zero ones :func:`._multiphase._ring_classes` passes (a zero half-sum's sign could differ)."""
+    non-zero ones :func:`._kmedians._ring_classes` passes (a zero half-sum's sign could differ)."""
     n_ph, n = xt.shape
     k = qs.shape[0]
     cs = np.empty((k, n_ph))

@@ -13,6 +13,7 @@ import pytest
 
 from hcc_imaging.segment import _kernels
 from hcc_imaging.segment import _multiphase as M
+from hcc_imaging.segment import _kmedians as RC
 from hcc_imaging.segment import constants as C
 
 from .._jit import numpy_only
@@ -58,9 +59,9 @@ def test_the_jit_switch_selects_the_numpy_path():
 @pytest.mark.parametrize("seed", range(4))
 def test_ring_classes_are_bit_identical_to_the_numpy_path(seed: int) -> None:
     cases = _samples(seed, 40)
-    got = [M._ring_classes(x, les, d) for x, les, d in cases]
+    got = [RC._ring_classes(x, les, d) for x, les, d in cases]
     with _numpy_only():
-        want = [M._ring_classes(x, les, d) for x, les, d in cases]
+        want = [RC._ring_classes(x, les, d) for x, les, d in cases]
     assert all(_same(g, w) for g, w in zip(got, want, strict=True))
     assert sum(len(w) for w in want) > 0  # classes were found, not only empty lists compared
 
@@ -73,13 +74,13 @@ def test_values_the_kernels_do_not_take_go_to_numpy() -> None:
     for bad in (0.0, -0.0, np.nan, np.inf, 0.1):
         y = x.copy()
         y[::17, 1] = bad
-        assert M._radix_key(np.ascontiguousarray(y.T), finite=True) is None
+        assert RC._radix_key(np.ascontiguousarray(y.T), finite=True) is None
         if np.isfinite(bad):  # (NaN and inf: the principal axis is undefined on either path)
-            got = M._ring_classes(y, np.zeros(3), 1.0)
+            got = RC._ring_classes(y, np.zeros(3), 1.0)
             with _numpy_only():
-                want = M._ring_classes(y, np.zeros(3), 1.0)
+                want = RC._ring_classes(y, np.zeros(3), 1.0)
             assert _same(got, want)
-    assert M._radix_key(np.ascontiguousarray(x.T), finite=True) is not None
+    assert RC._radix_key(np.ascontiguousarray(x.T), finite=True) is not None
 
 
 def test_the_start_hands_tied_choices_back() -> None:
@@ -105,7 +106,7 @@ def test_kernel_pieces_equal_numpy(seed: int) -> None:
         xt = rng.normal(scale=10.0, size=(int(rng.integers(1, 5)), n)).astype(np.float32).astype(np.float64)
         if t % 3 == 0:
             xt = np.round(xt) + 0.5  # ties
-        key = M._radix_key(xt, finite=True)
+        key = RC._radix_key(xt, finite=True)
         order, xs = nb.sort_rows(key, xt)
         assert np.array_equal(xs, np.sort(xt, axis=1))
         assert np.array_equal(np.take_along_axis(xt, order, axis=1), xs)
@@ -118,7 +119,7 @@ def test_kernel_pieces_equal_numpy(seed: int) -> None:
                 assert med.tobytes() == np.median(xt[:, lab == c], axis=1).tobytes()
         cs = rng.normal(scale=10.0, size=(3, xt.shape[0]))
         lab_k, cs_k = nb.kmedians(xt, xs, order, cs, 10)
-        lab_n, cs_n = M._kmedians_numpy(xt, xs, order, cs)
+        lab_n, cs_n = RC._kmedians_numpy(xt, xs, order, cs)
         assert np.array_equal(lab_k, lab_n) and cs_k.tobytes() == cs_n.tobytes()
 
 
