@@ -5,7 +5,7 @@ The hot loops of step 10's faint-lesion clicks and of the helpers every click us
 (:func:`._kmedians._ring_classes`); scipy's Gaussian smoothing with ``mode="nearest"``
 (:func:`gaussian_filter_nearest`, for :func:`._grow._smoothed`); the per-slice hole filling
 (:func:`._morph.fill_holes`); the component floods (:func:`._morph.component_at`,
-:func:`._morph.component_at_in_box`).  Each performs the *same* floating-point operations in the
+:func:`._morph.component_at_in_box`); a mask's bounding box (:func:`._morph.bbox`).  Each performs the *same* floating-point operations in the
 same order as the numpy / scipy code it stands in for, or computes the same set, so every mask is
 bit-identical to the numpy path's (``tests/segment/test_segment_kernels.py``); inputs a kernel
 could treat differently (zero, NaN or infinite values, a tie numpy's argsort decides) go to the
@@ -35,7 +35,7 @@ JIT_ENV = _jit.JIT_ENV
 #: ``compiled()``: the module of compiled kernels (:mod:`._kernels_nb`), or None (numba missing or
 #: ``HCC_IMAGING_JIT=0``; decided once, ``compiled.cache_clear()`` re-reads it); ``get(name)``: one
 #: kernel (``sort_rows``, ``start_centres``, ``kmedians``, ``class_median``, ``gaussian_nearest``,
-#: ``fill_holes_in_plane``, ``component_by_region``, ``component_of``) or None when the kernels are
+#: ``fill_holes_in_plane``, ``component_by_region``, ``component_of``, ``bbox_of``) or None when the kernels are
 #: off; ``jit_enabled()``: whether they are used.
 compiled, get, jit_enabled = _jit.accessors(__package__ or "")
 
@@ -81,7 +81,7 @@ def warm_up() -> float:
 
     import numpy as np
 
-    from ._morph import component_at, fill_holes
+    from ._morph import bbox, component_at, fill_holes
     from ._kmedians import _ring_classes
 
     if compiled() is None:
@@ -97,6 +97,7 @@ def warm_up() -> float:
     fill_holes(box > 0.0)
     component_at(box > -0.5, (3, 3, 3), box > 1.0, prefer_region=True)
     component_at(box > -5.0, (3, 3, 3))
+    bbox(box > 1.0)
     return time.perf_counter() - t0
 
 

@@ -44,47 +44,81 @@ def sort_rows(key, xt):  # pragma: no cover - compiled
     return order, xs
 
 
+#: labels counted a block at a time when a class's median voxel is sought (:func:`_rank_position`)
+_MEDIAN_BLOCK = 128
+
+
 @numba.njit(cache=True, nogil=True)
-def _class_medians(xs, order, lab, cs, cnt, pos_lo):  # pragma: no cover - compiled
+def _rank_position(ls, p, c, start, r, want):  # pragma: no cover - compiled
+    """The position (>= ``start``), in phase ``p``'s value order, of class ``c``'s voxel of rank
+    ``want``, given ``r`` (<= ``want``) of the class's voxels before ``start``; ``ls`` (P, n): each
+    phase's labels in its value order.  Whole blocks of ``_MEDIAN_BLOCK`` labels are counted (a
+    count without a chain from one label to the next) until the rank lies in one, which is then
+    read label by label."""
+    n = ls.shape[1]
+    j = start
+    while j < n and j % _MEDIAN_BLOCK != 0:
+        if ls[p, j] == c:
+            if r == want:
+                return j
+            r += 1
+        j += 1
+    while j + _MEDIAN_BLOCK <= n:
+        cb = 0
+        for t in range(j, j + _MEDIAN_BLOCK):
+            cb += ls[p, t] == c
+        if r + cb > want:
+            break
+        r += cb
+        j += _MEDIAN_BLOCK
+    while True:
+        if ls[p, j] == c:
+            if r == want:
+                return j
+            r += 1
+        j += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _class_medians(xs, ls, cs, cnt, pos_lo):  # pragma: no cover - compiled
     """``cs`` updated in place to each class's per-phase median (:func:`._kmedians._class_medians`:
     the middle value, or the half-sum of the two middle ones, read off the sorted values at the
-    class's ranks (m - 1) // 2 and m // 2; a class without voxels keeps its centre), by one scan
-    of each phase's labels in value order.  ``cnt`` (k): the class counts of ``lab``; ``pos_lo``
-    (k, P) receives the sorted position of each class's rank-(m - 1) // 2 voxel."""
-    n_ph, n = xs.shape
+    class's ranks (m - 1) // 2 and m // 2; a class without voxels keeps its centre): the
+    rank-(m - 1) // 2 voxel found by :func:`_rank_position` in each phase's labels in value order
+    (``ls`` (P, n), ``lab[order]``), the next voxel of the class after it the upper middle.
+    ``cnt`` (k): the class counts; ``pos_lo`` (k, P) receives the sorted position of each class's
+    rank-(m - 1) // 2 voxel."""
+    n_ph = xs.shape[0]
     k = cs.shape[0]
-    seen = np.zeros(k, np.int64)
-    lower = np.empty(k)
-    upper = np.empty(k)
     for p in range(n_ph):
-        seen[:] = 0
-        for j in range(n):
-            c = lab[order[p, j]]
-            r = seen[c]
-            seen[c] = r + 1
-            if r == (cnt[c] - 1) // 2:
-                lower[c] = xs[p, j]
-                pos_lo[c, p] = j
-            if r == cnt[c] // 2:
-                upper[c] = xs[p, j]
         for c in range(k):
             m = cnt[c]
-            if m > 0:
-                cs[c, p] = lower[c] if m % 2 else (lower[c] + upper[c]) / 2
+            if m == 0:
+                continue
+            j = _rank_position(ls, p, c, 0, 0, (m - 1) // 2)
+            pos_lo[c, p] = j
+            lower = xs[p, j]
+            if m % 2:
+                cs[c, p] = lower
+            else:
+                j += 1
+                while ls[p, j] != c:
+                    j += 1
+                cs[c, p] = (lower + xs[p, j]) / 2
 
 
 @numba.njit(cache=True, nogil=True)
 def _class_medians_moved(  # pragma: no cover - compiled
-    xs, order, inv, lab, prev, changed, n_changed, cs, cnt_old, cnt, pos_lo
+    xs, ls, inv, lab, prev, changed, n_changed, cs, cnt_old, cnt, pos_lo
 ):
     """:func:`_class_medians` after a few labels changed (``changed[:n_changed]``, from ``prev``
     to ``lab``; every class has voxels before and after): each class's rank-(m - 1) // 2 voxel is
-    found by walking, in each phase's value order, from the previous one's position ``pos_lo``
-    (its rank there under the new labels: the old rank, less the changed voxels that left the
-    class before it, plus those that joined; ``inv`` (P, n): each voxel's sorted position), and
-    the next voxel of the class gives the upper middle.  The same order statistics, so the same
-    values as the full scan."""
-    n_ph, n = xs.shape
+    found by walking, in each phase's value order (``ls``: the labels in that order), from the
+    previous one's position ``pos_lo`` (its rank there under the new labels: the old rank, less
+    the changed voxels that left the class before it, plus those that joined; ``inv`` (P, n):
+    each voxel's sorted position), and the next voxel of the class gives the upper middle.  The
+    same order statistics, so the same values as the full scan."""
+    n_ph = xs.shape[0]
     k = cs.shape[0]
     for p in range(n_ph):
         for c in range(k):
@@ -101,7 +135,7 @@ def _class_medians_moved(  # pragma: no cover - compiled
             j = pos
             if want >= r:  # r: the class's voxels before position j
                 while True:
-                    if lab[order[p, j]] == c:
+                    if ls[p, j] == c:
                         if r == want:
                             break
                         r += 1
@@ -109,7 +143,7 @@ def _class_medians_moved(  # pragma: no cover - compiled
             else:
                 while True:
                     j -= 1
-                    if lab[order[p, j]] == c:
+                    if ls[p, j] == c:
                         r -= 1
                         if r == want:
                             break
@@ -119,7 +153,7 @@ def _class_medians_moved(  # pragma: no cover - compiled
                 cs[c, p] = lower
             else:
                 j += 1
-                while lab[order[p, j]] != c:
+                while ls[p, j] != c:
                     j += 1
                 cs[c, p] = (lower + xs[p, j]) / 2
 
@@ -145,6 +179,7 @@ def kmedians(xt, xs, order, cs, max_passes):  # pragma: no cover - compiled
         for j in range(n):
             inv[p, order[p, j]] = j
     changed = np.empty(n, np.int64)
+    ls = np.empty((n_ph, n), np.uint8)
     cnt = np.zeros(k, np.int64)
     cnt_old = np.zeros(k, np.int64)
     pos_lo = np.zeros((k, n_ph), np.int64)
@@ -173,6 +208,17 @@ def kmedians(xt, xs, order, cs, max_passes):  # pragma: no cover - compiled
                     n_changed += 1
             if n_changed == 0:
                 break
+        # each phase's labels in its value order (``lab[order]``, read in sequence by the median
+        # updates): all set at the first pass, then the changed voxels' entries only
+        if it == 0:
+            for p in range(n_ph):
+                for j in range(n):
+                    ls[p, j] = lab[order[p, j]]
+        else:
+            for t in range(n_changed):
+                i = changed[t]
+                for p in range(n_ph):
+                    ls[p, inv[p, i]] = lab[i]
         cnt_old[:] = cnt
         cnt[:] = 0
         for i in range(n):
@@ -182,9 +228,9 @@ def kmedians(xt, xs, order, cs, max_passes):  # pragma: no cover - compiled
             if cnt[c] == 0 or cnt_old[c] == 0:
                 few = False
         if few:
-            _class_medians_moved(xs, order, inv, lab, prev, changed, n_changed, cs, cnt_old, cnt, pos_lo)
+            _class_medians_moved(xs, ls, inv, lab, prev, changed, n_changed, cs, cnt_old, cnt, pos_lo)
         else:
-            _class_medians(xs, order, lab, cs, cnt, pos_lo)
+            _class_medians(xs, ls, cs, cnt, pos_lo)
         prev[:] = lab
     return lab, cs
 
@@ -519,3 +565,49 @@ def component_of(m, seed):  # pragma: no cover - compiled
     s = (seed[0] * ny + seed[1]) * nx + seed[2]
     _flood_from(m, comp, s, 1, m, stack)
     return comp != 0
+
+
+@numba.njit(cache=True, nogil=True)
+def bbox_of(m):  # pragma: no cover - compiled
+    """:func:`._morph.bbox` of the boolean 3-D C-contiguous ``m``: ``(found, lo, hi)``, the
+    (start, stop) per axis of the True voxels, from one pass that ORs each row's bytes (whether
+    the row holds one) and ORs every row into one (the columns that hold one)."""
+    nz, ny, nx = m.shape
+    u = m.reshape(nz * ny, nx).view(np.uint8)
+    rows = np.zeros(nz * ny, np.uint8)
+    cols = np.zeros(nx, np.uint8)
+    for r in range(nz * ny):
+        acc = np.uint8(0)
+        for x in range(nx):
+            v = u[r, x]
+            acc |= v
+            cols[x] |= v
+        rows[r] = acc
+    lo = np.zeros(3, np.int64)
+    hi = np.zeros(3, np.int64)
+    first = -1
+    last = -1
+    for r in range(nz * ny):
+        if rows[r]:
+            if first < 0:
+                first = r
+            last = r
+    if first < 0:
+        return False, lo, hi
+    lo[0] = first // ny
+    hi[0] = last // ny + 1
+    lo[1] = ny
+    for r in range(first, last + 1):
+        if rows[r]:
+            y = r % ny
+            if y < lo[1]:
+                lo[1] = y
+            if y + 1 > hi[1]:
+                hi[1] = y + 1
+    lo[2] = nx
+    for x in range(nx):
+        if cols[x]:
+            if x < lo[2]:
+                lo[2] = x
+            hi[2] = x + 1
+    return True, lo, hi

@@ -68,16 +68,28 @@ def _phase_contrasts(
     pad = np.ceil(params.ring_outer_mm / np.asarray(sp)).astype(int) + _stride(sp)
     sub = pad_box(bounds[0], bounds[1], pad, region.shape)
     reg = region[sub]
-    ring = _ring(reg, sp, params.ring_inner_mm, params.ring_outer_mm)
+    # the click's balls recur in one call (the combination's and each of the faint classification's
+    # regions of interest choose among the same balls): the ring of a region (it depends on the
+    # region alone) and the raw median in it (on the same image voxels) are kept in the call's cache
+    reg_key = (reg.shape, reg.tobytes())
+    ring_key = ("contrast_ring", sp, params.ring_inner_mm, params.ring_outer_mm, reg_key)
+    ring = cache.get(ring_key)
+    if ring is None:
+        ring = cache[ring_key] = _ring(reg, sp, params.ring_inner_mm, params.ring_outer_mm)
     if liver is not None:
-        ring &= liver[sub]
+        ring = ring & liver[sub]
     if not ring.any() or not reg.any():
         return None
+    origin = tuple(int(a.start) + int(b.start) for a, b in zip(sl, sub, strict=True))  # the sub-box in the image
     c = np.empty(len(phases))
     s = np.empty(len(phases))
     for i, v in enumerate(phases):
         raw, smooth, sigma_raw = _smoothed(v, sl, sig_vox, cache)
-        c[i] = float(np.median(raw[sub][reg])) - float(np.median(smooth[sub][ring]))
+        raw_key = ("contrast_raw_median", id(v), origin, reg_key)
+        lesion = cache.get(raw_key)
+        if lesion is None:
+            lesion = cache[raw_key] = float(np.median(raw[sub][reg]))
+        c[i] = lesion - float(np.median(smooth[sub][ring]))
         s[i] = max(float(sigma_raw), 1e-6)
     return c, s
 

@@ -20,7 +20,7 @@ from .._jit import numpy_only
 
 #: every kernel of ``segment._kernels_nb`` the segmentation calls
 _KERNELS = ("sort_rows", "start_centres", "kmedians", "class_median", "gaussian_nearest", "fill_holes_in_plane",
-            "component_by_region", "component_of")
+            "component_by_region", "component_of", "bbox_of")
 
 pytestmark = pytest.mark.skipif(_kernels.get("kmedians") is None, reason="numba kernels disabled or missing")
 
@@ -172,6 +172,37 @@ def test_fill_holes_is_the_numpy_set(seed: int) -> None:
     for g, w, m in zip(got, want, cases, strict=True):
         assert g.dtype == bool and g.shape == m.shape and np.array_equal(g, w), m.shape
     assert any(not np.array_equal(w, m) for w, m in zip(want, cases, strict=True))  # holes were filled
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_bbox_is_the_numpy_box(seed: int) -> None:
+    """The compiled bounding box: the numpy path's (start, stop) per axis, or None, on random
+    masks from empty to full, single voxels at the corners, boxes down to one voxel, read-only
+    and strided arrays."""
+    from hcc_imaging.segment import _morph
+
+    rng = np.random.default_rng(seed)
+    cases = []
+    for t in range(60):
+        shape = tuple(int(v) for v in rng.integers(1, 30, 3))
+        m = rng.random(shape) < rng.choice([0.0, 0.0005, 0.01, 0.3, 1.0])
+        if t % 6 == 1:
+            m = np.zeros(shape, bool)
+            m[tuple(int(rng.choice([0, n - 1])) for n in shape)] = True
+        if t % 5 == 3:
+            m = np.asarray(rng.random((shape[0], shape[1], 2 * shape[2])) < 0.01)[:, :, ::2]
+        if t % 7 == 2:
+            m.flags.writeable = False
+        cases.append(m)
+    got = [_morph.bbox(m) for m in cases]
+    with _numpy_only():
+        want = [_morph.bbox(m) for m in cases]
+    for g, w, m in zip(got, want, cases, strict=True):
+        if w is None:
+            assert g is None, m.shape
+        else:
+            assert g is not None and all(a.dtype == b.dtype and np.array_equal(a, b) for a, b in zip(g, w)), m.shape
+    assert any(w is None for w in want) and sum(w is not None for w in want) > 30
 
 
 @pytest.mark.parametrize("seed", range(3))
