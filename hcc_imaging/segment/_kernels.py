@@ -1,15 +1,15 @@
 """Compiled kernels of the lesion segmentation (private; numba, compiled on first use).
 
 The hot loops of step 10's faint-lesion clicks and of the helpers every click uses
-(:mod:`._kernels_nb`): the ring classes' radix sort, k-medians start, passes and merged medians
-(:func:`._kmedians._ring_classes`); scipy's Gaussian smoothing with ``mode="nearest"``
-(:func:`gaussian_filter_nearest`, for :func:`._grow._smoothed`); the per-slice hole filling
-(:func:`._morph.fill_holes`); the component floods (:func:`._morph.component_at`,
-:func:`._morph.component_at_in_box`); a mask's bounding box (:func:`._morph.bbox`).  Each performs the *same* floating-point operations in the
-same order as the numpy / scipy code it stands in for, or computes the same set, so every mask is
-bit-identical to the numpy path's (``tests/segment/test_segment_kernels.py``); inputs a kernel
-could treat differently (zero, NaN or infinite values, a tie numpy's argsort decides) go to the
-numpy path.
+(:mod:`._kernels_nb`): the ring classes' radix keys and sort, k-medians start, passes and
+merged medians (:func:`._kmedians._ring_classes`); scipy's Gaussian smoothing with
+``mode="nearest"`` (:func:`gaussian_filter_nearest`, for :func:`._grow._smoothed`); the per-slice
+hole filling (:func:`._morph.fill_holes`); the component floods (:func:`._morph.component_at`,
+:func:`._morph.component_at_in_box`); a mask's bounding box (:func:`._morph.bbox`).  Each
+performs the *same* floating-point operations in the same order as the numpy / scipy code it
+stands in for, or computes the same set or order statistics, so every mask is bit-identical to
+the numpy path's (``tests/segment/test_segment_kernels.py``); inputs a kernel could treat
+differently (zero, NaN or infinite values, a tie numpy's argsort decides) go to the numpy path.
 
 numba is a dependency; the numpy path stays the reference and is used when numba cannot be
 imported or when ``HCC_IMAGING_JIT=0`` is set (the switch of :mod:`hcc_imaging.measure._kernels`
@@ -34,9 +34,9 @@ JIT_ENV = _jit.JIT_ENV
 
 #: ``compiled()``: the module of compiled kernels (:mod:`._kernels_nb`), or None (numba missing or
 #: ``HCC_IMAGING_JIT=0``; decided once, ``compiled.cache_clear()`` re-reads it); ``get(name)``: one
-#: kernel (``sort_rows``, ``start_centres``, ``kmedians``, ``class_median``, ``gaussian_nearest``,
-#: ``fill_holes_in_plane``, ``component_by_region``, ``component_of``, ``bbox_of``) or None when the kernels are
-#: off; ``jit_enabled()``: whether they are used.
+#: kernel (``radix_keys``, ``sort_rows``, ``start_centres``, ``kmedians``, ``class_median``,
+#: ``gaussian_nearest``, ``fill_holes_in_plane``, ``component_by_region``, ``component_of``,
+#: ``bbox_of``) or None when the kernels are off; ``jit_enabled()``: whether they are used.
 compiled, get, jit_enabled = _jit.accessors(__package__ or "")
 
 

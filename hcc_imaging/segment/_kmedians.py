@@ -92,8 +92,11 @@ def _ring_classes(x: NDArray[np.float64], lesion: NDArray[np.float64], min_d: fl
     # the compiled kernels (:mod:`._kernels`: the same operations, bit-identical classes) where
     # every value is a finite non-zero float32 (step 10's are): no signed zero or NaN can make a
     # sum or a comparison come out otherwise than numpy's
-    key = _radix_key(xt, finite=True) if _kernels.jit_enabled() else None
-    nb = _kernels.compiled() if key is not None else None
+    nb = _kernels.compiled()
+    if nb is not None:
+        ok, key = nb.radix_keys(xt)  # (_radix_key(xt, finite=True), in one pass)
+        if not ok:
+            nb = None
     if nb is not None:
         order, xs = nb.sort_rows(key, xt)
     else:

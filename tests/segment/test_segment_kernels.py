@@ -19,7 +19,7 @@ from hcc_imaging.segment import constants as C
 from .._jit import numpy_only
 
 #: every kernel of ``segment._kernels_nb`` the segmentation calls
-_KERNELS = ("sort_rows", "start_centres", "kmedians", "class_median", "gaussian_nearest", "fill_holes_in_plane",
+_KERNELS = ("radix_keys", "sort_rows", "start_centres", "kmedians", "class_median", "gaussian_nearest", "fill_holes_in_plane",
             "component_by_region", "component_of", "bbox_of")
 
 pytestmark = pytest.mark.skipif(_kernels.get("kmedians") is None, reason="numba kernels disabled or missing")
@@ -75,12 +75,15 @@ def test_values_the_kernels_do_not_take_go_to_numpy() -> None:
         y = x.copy()
         y[::17, 1] = bad
         assert RC._radix_key(np.ascontiguousarray(y.T), finite=True) is None
+        assert not _kernels.compiled().radix_keys(np.ascontiguousarray(y.T))[0]
         if np.isfinite(bad):  # (NaN and inf: the principal axis is undefined on either path)
             got = RC._ring_classes(y, np.zeros(3), 1.0)
             with _numpy_only():
                 want = RC._ring_classes(y, np.zeros(3), 1.0)
             assert _same(got, want)
     assert RC._radix_key(np.ascontiguousarray(x.T), finite=True) is not None
+    ok, key = _kernels.compiled().radix_keys(np.ascontiguousarray(x.T))
+    assert ok and np.array_equal(key, RC._radix_key(np.ascontiguousarray(x.T), finite=True))
 
 
 def test_the_start_hands_tied_choices_back() -> None:
@@ -107,7 +110,10 @@ def test_kernel_pieces_equal_numpy(seed: int) -> None:
         if t % 3 == 0:
             xt = np.round(xt) + 0.5  # ties
         key = RC._radix_key(xt, finite=True)
+        ok, key_k = nb.radix_keys(xt)
+        assert ok and key_k.dtype == np.uint32 and np.array_equal(key_k, key)
         order, xs = nb.sort_rows(key, xt)
+        assert np.array_equal(order, np.argsort(key, axis=1, kind="stable"))  # the stable sort's permutation
         assert np.array_equal(xs, np.sort(xt, axis=1))
         assert np.array_equal(np.take_along_axis(xt, order, axis=1), xs)
         assert all(sorted(row) == list(range(n)) for row in order.tolist())
