@@ -311,6 +311,8 @@ def _order_stats(a, r, work):  # pragma: no cover - compiled
         return lo, lo
     r2 = min(r + 1, n - 1)
     scale = (_ORDER_BINS - 1) / (hi - lo)
+    if not scale < np.inf:  # a span too small for the bins (never on step 10's values): one bin
+        scale = 0.0
     counts = np.zeros(_ORDER_BINS + 1, np.int64)
     for i in range(n):
         b = min(int((a[i] - lo) * scale), _ORDER_BINS - 1)
