@@ -641,3 +641,62 @@ def bbox_of(m):  # pragma: no cover - compiled
                 lo[2] = x
             hi[2] = x + 1
     return True, lo, hi
+
+
+@numba.njit(cache=True, nogil=True)
+def _select32(a, k):  # pragma: no cover - compiled
+    """The ``k``-th smallest value of the float32 ``a`` (in place; Wirth's selection)."""
+    lo = 0
+    hi = a.shape[0] - 1
+    while lo < hi:
+        x = a[k]
+        i = lo
+        j = hi
+        while True:
+            while a[i] < x:
+                i += 1
+            while x < a[j]:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+            if i > j:
+                break
+        if j < k:
+            lo = i
+        if k < i:
+            hi = j
+    return a[k]
+
+
+@numba.njit(cache=True, nogil=True)
+def median_rows32(a, work):  # pragma: no cover - compiled
+    """``np.median(a, axis=1)`` of the float32 (R, n) ``a`` (n >= 1): ``(ok, med)``, each row's
+    middle value, or the float32 half of the two middle values' float32 sum (``np.median``'s
+    ``np.mean`` of the two), by a selection on a copy (``work``, n values).  ``ok`` False (``med``
+    undefined) when a row holds a NaN or a middle value is zero (whose sign numpy's own
+    partition might pick otherwise): the caller then uses ``np.median``."""
+    n_rows, n = a.shape
+    med = np.empty(n_rows, np.float32)
+    k = (n - 1) // 2
+    for r in range(n_rows):
+        for i in range(n):
+            v = a[r, i]
+            if v != v:
+                return False, med
+            work[i] = v
+        lo = _select32(work[:n], k)
+        if n % 2:
+            if lo == 0:
+                return False, med
+            med[r] = lo
+        else:
+            hi = work[k + 1]
+            for i in range(k + 2, n):
+                if work[i] < hi:
+                    hi = work[i]
+            if lo == 0 or hi == 0:
+                return False, med
+            med[r] = np.float32(lo + hi) / np.float32(2.0)
+    return True, med

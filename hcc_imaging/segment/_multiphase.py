@@ -1,13 +1,13 @@
 """Step 10 of :func:`hcc_imaging.segment.lesion.segment_lesion`: the phases used jointly (1.5, 1.7).
 
 (i) Nearest-mean classification in the phases' joint space against the ring's tissue classes
-(:func:`_segment_multiphase`; the classes, k-medians, in :mod:`._kmedians`); (ii) steps 3-6 on the phases' matched-filter
-combination (:func:`_segment_combined`, with the per-phase contrasts :func:`_phase_contrasts`, the
-click's ball :func:`_best_click_ball` and :func:`_combined_volume`); (iii) the faint-lesion variant
-of (i) and the choice between them (:func:`_joint_fallback`, :func:`_holds_other_tissue`); and the
-test whether a one-sided single-phase mask holds two tissues that another phase separates
-(:func:`_mixed_on_other_phase`).  The method is described in the :mod:`hcc_imaging.segment.lesion`
-docstring (step 10).
+(:func:`_segment_multiphase`; the classes, a k-medians, in :mod:`._kmedians`); (ii) steps 3-6 on
+the phases' matched-filter combination (:func:`_segment_combined`, with the per-phase contrasts
+:func:`_phase_contrasts`, the click's ball :func:`_best_click_ball` and :func:`_combined_volume`);
+(iii) the faint-lesion variant of (i) and the choice between them (:func:`_joint_fallback`,
+:func:`_holds_other_tissue`); and the test whether a one-sided single-phase mask holds two tissues
+that another phase separates (:func:`_mixed_on_other_phase`).  The method is described in the
+:mod:`hcc_imaging.segment.lesion` docstring (step 10).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..volume import Phase, Volume
+from . import _kernels
 from . import constants as C
 from ._grow import (
     _ball_box,
@@ -88,8 +89,8 @@ def _phase_contrasts(
         raw_key = ("contrast_raw_median", id(v), origin, reg_key)
         lesion = cache.get(raw_key)
         if lesion is None:
-            lesion = cache[raw_key] = float(np.median(raw[sub][reg]))
-        c[i] = lesion - float(np.median(smooth[sub][ring]))
+            lesion = cache[raw_key] = float(_kernels.median_f32(raw[sub][reg]))
+        c[i] = lesion - float(_kernels.median_f32(smooth[sub][ring]))
         s[i] = max(float(sigma_raw), 1e-6)
     return c, s
 
@@ -261,8 +262,8 @@ def _segment_combined(
     raw_j, smooth_j, _ = _smoothed(same[j], rr.box, gaussian_sigma_vox(params.smoothing_sigma_mm, tuple(sp),
                                                                       params.smoothing_min_vox), cache)
     ring_j = _ring(rr.mask, tuple(sp), params.ring_inner_mm, params.ring_outer_mm)
-    lv = float(np.median(raw_j[rr.mask]))
-    sv = float(np.median(smooth_j[ring_j])) if ring_j.any() else lv
+    lv = float(_kernels.median_f32(raw_j[rr.mask]))
+    sv = float(_kernels.median_f32(smooth_j[ring_j])) if ring_j.any() else lv
     m = rr.model
     rr.model = _Model(lv, sv, m.sigma_raw, m.sigma_s, lv, lv, m.conspicuity, m.mode, m.ill_defined)
     return rr, {str(v.phase): round(float(wi), 3) for v, wi in zip(same, w, strict=True)}
@@ -372,7 +373,8 @@ def _segment_multiphase(
             wide = _ring(region, tuple(sp), params.ring_inner_mm, C.LESION_PARENCHYMA_SAMPLE_MM)
             if liv is not None:
                 wide &= liv
-            found2 = _ring_classes(X2[wide].astype(np.float64), np.median(X2[region], axis=0).astype(np.float64), k_min)
+            lesion2 = _kernels.median_f32(X2[region], axis=0).astype(np.float64)
+            found2 = _ring_classes(X2[wide].astype(np.float64), lesion2, k_min)
             return [c * to_x for c in found2]
 
         liv = liver[sl] if liver is not None else None
@@ -405,7 +407,7 @@ def _segment_multiphase(
                 ring = _ring(region, tuple(sp), params.ring_inner_mm, params.ring_outer_mm)
                 if liv is not None:
                     ring &= liv
-            lesion = np.median(X[:, region], axis=1).astype(np.float64)
+            lesion = _kernels.median_f32(X[:, region], axis=1).astype(np.float64)
             classes = classes_of(region, ring, lesion)
             if not classes:
                 return None
@@ -435,9 +437,9 @@ def _segment_multiphase(
         ref = int(np.argmax(np.abs(lesion - nearest)))
         used = [str(same[ref].phase)] + [str(v.phase) for j, v in enumerate(same) if j != ref]
         _, smooth_ref, sig_ref = _smoothed(same[ref], sl, sig_vox, cache)
-        lv = float(np.median(smooth_ref[mask]))
+        lv = float(_kernels.median_f32(smooth_ref[mask]))
         assert ring is not None
-        sv = float(np.median(smooth_ref[ring])) if ring.any() else lv
+        sv = float(_kernels.median_f32(smooth_ref[ring])) if ring.any() else lv
         model = _Model(lv, sv, sig_ref, sig_ref * nf, lv, lv, d_near * nf, "both")
         return _RoiResult(mask, lo, model, touches, at_max), used
 

@@ -7,6 +7,7 @@ which the start's hand-back covers) and on the samples a faint phantom node's cl
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ from .._jit import numpy_only
 
 #: every kernel of ``segment._kernels_nb`` the segmentation calls
 _KERNELS = ("radix_keys", "sort_rows", "start_centres", "kmedians", "class_median", "gaussian_nearest", "fill_holes_in_plane",
-            "component_by_region", "component_of", "bbox_of")
+            "component_by_region", "component_of", "bbox_of", "median_rows32")
 
 pytestmark = pytest.mark.skipif(_kernels.get("kmedians") is None, reason="numba kernels disabled or missing")
 
@@ -178,6 +179,39 @@ def test_fill_holes_is_the_numpy_set(seed: int) -> None:
     for g, w, m in zip(got, want, cases, strict=True):
         assert g.dtype == bool and g.shape == m.shape and np.array_equal(g, w), m.shape
     assert any(not np.array_equal(w, m) for w, m in zip(want, cases, strict=True))  # holes were filled
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_median_f32_is_numpys_bit_for_bit(seed: int) -> None:
+    """The compiled selection's median of float32 samples: ``np.median``'s value, type and shape
+    (1-D, and rows / columns of 2-D arrays), on sizes down to one value, odd and even, ties,
+    heavy tails, strided and read-only arrays; NaN and zero middle values handed to ``np.median``."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for t in range(300):
+        n = int(rng.choice([1, 2, 3, 4, 5, int(rng.integers(6, 3000))]))
+        v = (rng.standard_t(3, size=n) * rng.choice([0.01, 1.0, 15.0, 1e4])).astype(np.float32)
+        if t % 3 == 0:
+            v = np.round(v)  # ties, and zeros
+        if t % 7 == 1:
+            v = np.repeat(v, 2)[::2]  # strided
+        if t % 11 == 2:
+            v[int(rng.integers(0, n))] = np.nan
+        if t % 13 == 3:
+            v.flags.writeable = False
+        cases.append(v)
+    for v in cases:
+        got = _kernels.median_f32(v)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            want = np.median(v)
+        assert type(got) is type(want) and np.asarray(got).tobytes() == np.asarray(want).tobytes(), v.size
+        x = rng.normal(size=(int(rng.integers(1, 6)), v.size)).astype(np.float32) * 10.0
+        for axis, a in ((1, x), (0, np.ascontiguousarray(x.T))):
+            got2, want2 = _kernels.median_f32(a, axis=axis), np.median(a, axis=axis)
+            assert got2.dtype == want2.dtype and got2.shape == want2.shape and got2.tobytes() == want2.tobytes()
+    with _numpy_only():
+        assert _kernels.median_f32(cases[-1]) is not None  # the numpy path
 
 
 @pytest.mark.parametrize("seed", range(3))
