@@ -1,15 +1,16 @@
 """Compiled kernels of the lesion segmentation (private; numba, compiled on first use).
 
 The hot loops of step 10's faint-lesion clicks and of the helpers every click uses
-(:mod:`._kernels_nb`): the ring classes' radix sort, k-medians start, passes and merged medians
-(:func:`._multiphase._ring_classes`); scipy's Gaussian smoothing with ``mode="nearest"``
-(:func:`gaussian_filter_nearest`, for :func:`._grow._smoothed`); the per-slice hole filling
-(:func:`._morph.fill_holes`); the component floods (:func:`._morph.component_at`,
-:func:`._morph.component_at_in_box`).  Each performs the *same* floating-point operations in the
-same order as the numpy / scipy code it stands in for, or computes the same set, so every mask is
-bit-identical to the numpy path's (``tests/segment/test_segment_kernels.py``); inputs a kernel
-could treat differently (zero, NaN or infinite values, a tie numpy's argsort decides) go to the
-numpy path.
+(:mod:`._kernels_nb`): the ring classes' radix keys and sort, k-medians start, passes and
+merged medians (:func:`._kmedians._ring_classes`); scipy's Gaussian smoothing with
+``mode="nearest"`` (:func:`gaussian_filter_nearest`, for :func:`._grow._smoothed`); the per-slice
+hole filling (:func:`._morph.fill_holes`); the component floods (:func:`._morph.component_at`,
+:func:`._morph.component_at_in_box`); a mask's bounding box (:func:`._morph.bbox`); step 10's
+medians of small float32 samples (:func:`median_f32`).  Each
+performs the *same* floating-point operations in the same order as the numpy / scipy code it
+stands in for, or computes the same set or order statistics, so every mask is bit-identical to
+the numpy path's (``tests/segment/test_segment_kernels.py``); inputs a kernel could treat
+differently (zero, NaN or infinite values, a tie numpy's argsort decides) go to the numpy path.
 
 numba is a dependency; the numpy path stays the reference and is used when numba cannot be
 imported or when ``HCC_IMAGING_JIT=0`` is set (the switch of :mod:`hcc_imaging.measure._kernels`
@@ -34,9 +35,10 @@ JIT_ENV = _jit.JIT_ENV
 
 #: ``compiled()``: the module of compiled kernels (:mod:`._kernels_nb`), or None (numba missing or
 #: ``HCC_IMAGING_JIT=0``; decided once, ``compiled.cache_clear()`` re-reads it); ``get(name)``: one
-#: kernel (``sort_rows``, ``start_centres``, ``kmedians``, ``class_median``, ``gaussian_nearest``,
-#: ``fill_holes_in_plane``, ``component_by_region``, ``component_of``) or None when the kernels are
-#: off; ``jit_enabled()``: whether they are used.
+#: kernel (``radix_keys``, ``sort_rows``, ``start_centres``, ``kmedians``, ``class_median``,
+#: ``gaussian_nearest``, ``fill_holes_in_plane``, ``component_by_region``, ``component_of``,
+#: ``bbox_of``, ``median_rows32``) or None when the kernels are off; ``jit_enabled()``: whether
+#: they are used.
 compiled, get, jit_enabled = _jit.accessors(__package__ or "")
 
 
@@ -73,6 +75,36 @@ def gaussian_filter_nearest(a: Any, sigma_vox: Any, truncate: float = 4.0) -> An
     return m.gaussian_nearest(np.require(a, requirements="CW"), *w)
 
 
+#: :func:`median_f32` selects with the compiled kernel up to this many values per row (beyond,
+#: ``np.median``'s partition is as fast; the kernel's selection is 3-10x faster on the 300-3,000
+#: values of step 10's balls, rings and regions)
+_MEDIAN_KERNEL_MAX = 20_000
+
+
+def median_f32(a: Any, axis: int | None = None) -> Any:
+    """``np.median(a)`` (a 1-D float32 array: a float32 scalar) or ``np.median(a, axis)`` (a
+    2-D float32 array, ``axis`` 0 or 1: a float32 row), bit for bit: by the compiled
+    ``median_rows32`` (a selection per row) when the kernels are on and every row has
+    1-``_MEDIAN_KERNEL_MAX`` values, else (and for NaN or a zero middle value) by ``np.median``."""
+    import numpy as np
+
+    m = compiled()
+    arr = np.asarray(a)
+    if m is not None and arr.dtype == np.float32 and arr.size:
+        if arr.ndim == 1 and axis is None:
+            rows = arr.reshape(1, -1)
+        elif arr.ndim == 2 and axis in (0, 1):
+            rows = arr.T if axis == 0 else arr
+        else:
+            rows = None
+        if rows is not None and rows.shape[1] <= _MEDIAN_KERNEL_MAX:
+            rows = np.require(rows, requirements="CW")
+            ok, med = m.median_rows32(rows, np.empty(rows.shape[1], np.float32))
+            if ok:
+                return med[0] if arr.ndim == 1 else med
+    return np.median(arr, axis=axis)
+
+
 def warm_up() -> float:
     """Compile (first time ever) or load (from numba's cache) every kernel with the argument
     types the segmentation uses, by running each helper on a small synthetic sample; returns the
@@ -81,8 +113,8 @@ def warm_up() -> float:
 
     import numpy as np
 
-    from ._morph import component_at, fill_holes
-    from ._multiphase import _ring_classes
+    from ._morph import bbox, component_at, fill_holes
+    from ._kmedians import _ring_classes
 
     if compiled() is None:
         return 0.0
@@ -94,9 +126,11 @@ def warm_up() -> float:
     _ring_classes(x, np.full(4, 20.0), 3.0)
     box = rng.normal(size=(6, 7, 8)).astype(np.float32)
     gaussian_filter_nearest(box, (0.5, 0.8, 0.8))
+    median_f32(box[0, 0])
     fill_holes(box > 0.0)
     component_at(box > -0.5, (3, 3, 3), box > 1.0, prefer_region=True)
     component_at(box > -5.0, (3, 3, 3))
+    bbox(box > 1.0)
     return time.perf_counter() - t0
 
 

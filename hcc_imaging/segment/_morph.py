@@ -95,6 +95,12 @@ def _kernel_weights(sigma_vox: tuple[float, ...], truncate: float) -> tuple[floa
 
 def bbox(mask: NDArray[np.bool_]) -> tuple[NDArray[np.int64], NDArray[np.int64]] | None:
     """(start, stop) of the True voxels, or None when empty."""
+    kernel = _kernels.get("bbox_of")
+    if kernel is not None and mask.ndim == 3 and mask.dtype == np.bool_:
+        # compiled: one pass ORing the rows (the same box; ~5x less CPU on step 10's boxes, where
+        # the three reductions below were called ~70 times a click)
+        found, k_lo, k_hi = kernel(np.require(mask, bool, "CW"))
+        return (k_lo, k_hi) if found else None
     # one reduction per axis (no index arrays: np.nonzero on a large ROI was a tenth of a click)
     lo: list[int] = []
     hi: list[int] = []

@@ -1,13 +1,13 @@
 """Step 10 of :func:`hcc_imaging.segment.lesion.segment_lesion`: the phases used jointly (1.5, 1.7).
 
 (i) Nearest-mean classification in the phases' joint space against the ring's tissue classes
-(:func:`_segment_multiphase`, :func:`_ring_classes`); (ii) steps 3-6 on the phases' matched-filter
-combination (:func:`_segment_combined`, with the per-phase contrasts :func:`_phase_contrasts`, the
-click's ball :func:`_best_click_ball` and :func:`_combined_volume`); (iii) the faint-lesion variant
-of (i) and the choice between them (:func:`_joint_fallback`, :func:`_holds_other_tissue`); and the
-test whether a one-sided single-phase mask holds two tissues that another phase separates
-(:func:`_mixed_on_other_phase`).  The method is described in the :mod:`hcc_imaging.segment.lesion`
-docstring (step 10).
+(:func:`_segment_multiphase`; the classes, a k-medians, in :mod:`._kmedians`); (ii) steps 3-6 on
+the phases' matched-filter combination (:func:`_segment_combined`, with the per-phase contrasts
+:func:`_phase_contrasts`, the click's ball :func:`_best_click_ball` and :func:`_combined_volume`);
+(iii) the faint-lesion variant of (i) and the choice between them (:func:`_joint_fallback`,
+:func:`_holds_other_tissue`); and the test whether a one-sided single-phase mask holds two tissues
+that another phase separates (:func:`_mixed_on_other_phase`).  The method is described in the
+:mod:`hcc_imaging.segment.lesion` docstring (step 10).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from ._grow import (
 )
 from ._morph import ball, bbox, component_at, gaussian_noise_factor, gaussian_sigma_vox, pad_box
 from ._refine import _roi_half_sizes_mm, _segment_on
+from ._kmedians import _ring_classes
 from .errors import LowContrastError
 
 if TYPE_CHECKING:  # annotations only: lesion.py imports this module
@@ -68,16 +69,28 @@ def _phase_contrasts(
     pad = np.ceil(params.ring_outer_mm / np.asarray(sp)).astype(int) + _stride(sp)
     sub = pad_box(bounds[0], bounds[1], pad, region.shape)
     reg = region[sub]
-    ring = _ring(reg, sp, params.ring_inner_mm, params.ring_outer_mm)
+    # the click's balls recur in one call (the combination's and each of the faint classification's
+    # regions of interest choose among the same balls): the ring of a region (it depends on the
+    # region alone) and the raw median in it (on the same image voxels) are kept in the call's cache
+    reg_key = (reg.shape, reg.tobytes())
+    ring_key = ("contrast_ring", sp, params.ring_inner_mm, params.ring_outer_mm, reg_key)
+    ring = cache.get(ring_key)
+    if ring is None:
+        ring = cache[ring_key] = _ring(reg, sp, params.ring_inner_mm, params.ring_outer_mm)
     if liver is not None:
-        ring &= liver[sub]
+        ring = ring & liver[sub]
     if not ring.any() or not reg.any():
         return None
+    origin = tuple(int(a.start) + int(b.start) for a, b in zip(sl, sub, strict=True))  # the sub-box in the image
     c = np.empty(len(phases))
     s = np.empty(len(phases))
     for i, v in enumerate(phases):
         raw, smooth, sigma_raw = _smoothed(v, sl, sig_vox, cache)
-        c[i] = float(np.median(raw[sub][reg])) - float(np.median(smooth[sub][ring]))
+        raw_key = ("contrast_raw_median", id(v), origin, reg_key)
+        lesion = cache.get(raw_key)
+        if lesion is None:
+            lesion = cache[raw_key] = float(_kernels.median_f32(raw[sub][reg]))
+        c[i] = lesion - float(_kernels.median_f32(smooth[sub][ring]))
         s[i] = max(float(sigma_raw), 1e-6)
     return c, s
 
@@ -249,8 +262,8 @@ def _segment_combined(
     raw_j, smooth_j, _ = _smoothed(same[j], rr.box, gaussian_sigma_vox(params.smoothing_sigma_mm, tuple(sp),
                                                                       params.smoothing_min_vox), cache)
     ring_j = _ring(rr.mask, tuple(sp), params.ring_inner_mm, params.ring_outer_mm)
-    lv = float(np.median(raw_j[rr.mask]))
-    sv = float(np.median(smooth_j[ring_j])) if ring_j.any() else lv
+    lv = float(_kernels.median_f32(raw_j[rr.mask]))
+    sv = float(_kernels.median_f32(smooth_j[ring_j])) if ring_j.any() else lv
     m = rr.model
     rr.model = _Model(lv, sv, m.sigma_raw, m.sigma_s, lv, lv, m.conspicuity, m.mode, m.ill_defined)
     return rr, {str(v.phase): round(float(wi), 3) for v, wi in zip(same, w, strict=True)}
@@ -389,159 +402,6 @@ def _phases_aligned(
     return True
 
 
-def _smallest(a: NDArray[np.float64], m: int) -> NDArray[np.intp]:
-    """Indices of the ``m`` smallest values of ``a``: the set ``np.argsort(a)[:m]`` holds (an
-    O(n) partition when the m-th smallest value is not tied with the next, else that argsort)."""
-    if m < a.size:
-        idx = np.argpartition(a, m - 1)
-        if a[idx[m - 1]] < a[idx[m:]].min():
-            return idx[:m]
-    return np.argsort(a)[:m]
-
-
-def _sorted_rows(xt: NDArray[np.float64]) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
-    """Each row's sorting permutation and sorted values (``np.argsort(xt, axis=1)`` and the values
-    in that order).  Where every value is a non-zero float32 (the smoothed phases' values are):
-    the permutation by two stable 16-bit radix passes over the float32 bits made order-preserving
-    (about a third of the comparison sort's CPU).  The sorted values are the same; tied values may
-    come in another order, which no reader of them depends on (:func:`_class_medians` reads
-    order statistics, the same for any order of equal values; signed zeros, equal but not
-    identical, go to ``argsort``, as do NaN and values float32 does not hold)."""
-    key = _radix_key(xt)
-    if key is None:
-        order = np.argsort(xt, axis=1)
-        return order, np.take_along_axis(xt, order, axis=1)
-    n_ph, n = xt.shape
-    off = (np.arange(n_ph) * n)[:, None]  # row starts in the flattened arrays
-    low = np.argsort(key.astype(np.uint16), axis=1, kind="stable")  # by the low 16 bits
-    high = (key >> 16).astype(np.uint16).ravel()[low + off]
-    order = low.ravel()[np.argsort(high, axis=1, kind="stable") + off]  # then by the high 16, stably
-    return order, xt.ravel()[order + off]
-
-
-def _radix_key(xt: NDArray[np.float64], finite: bool = False) -> NDArray[np.uint32] | None:
-    """The float32 bits of ``xt`` made order-preserving as unsigned integers (negative values,
-    sign bit set, bit-inverted; positive ones with the sign bit set), or None unless every value
-    is a non-zero float32 (and, with ``finite``, finite)."""
-    x32 = xt.astype(np.float32)
-    if not (x32 == xt).all() or not x32.all() or (finite and not np.isfinite(x32).all()):
-        return None
-    return x32.view(np.uint32) ^ ((x32.view(np.int32) >> 31).view(np.uint32) | np.uint32(0x80000000))
-
-
-def _class_medians(
-    xs: NDArray[np.float64], order: NDArray[np.intp], lab: NDArray[np.integer], cs: NDArray[np.float64]
-) -> NDArray[np.float64]:
-    """``np.median(x[lab == c], axis=0)`` for every class c (a class without voxels keeps its
-    centre ``cs[c]``), read off each phase's sorted values ``xs`` (P, n; ``order``: the sorting
-    permutation per phase) instead of a partition per class and pass."""
-    n_ph, n = xs.shape
-    out = cs.copy()
-    # each phase's labels in its value order
-    in_order = (lab if lab.dtype == np.uint8 else lab.astype(np.uint8))[order]
-    for c in range(len(cs)):
-        # class c's sorted positions, phase by phase (each phase holds the same count of them)
-        pos = np.flatnonzero(in_order == c)
-        m = pos.size // n_ph
-        if m == 0:
-            continue
-        pos = pos.reshape(n_ph, m)
-        lower = xs.ravel()[pos[:, (m - 1) // 2]]
-        # np.median's value: the middle one, or the mean of the two middle ones
-        out[c] = lower if m % 2 else (lower + xs.ravel()[pos[:, m // 2]]) / 2
-    return out
-
-
-def _ring_classes(x: NDArray[np.float64], lesion: NDArray[np.float64], min_d: float) -> list[NDArray[np.float64]]:
-    """Tissue classes around a lesion (1.5; true k-medians since 1.8): k-medians (k = ``LESION_MULTIPHASE_RING_CLASSES``,
-    started at quantiles of the ring's first principal axis) of the ring's multiphase values ``x``
-    (n, P, in smoothed-noise sigmas); classes closer than ``min_d`` to each other are merged (one
-    tissue split by noise); a class with fewer than ``LESION_MULTIPHASE_MIN_CLASS_FRACTION`` of the
-    ring, or within ``min_d`` of the lesion (the ring still crossing the lesion), is dropped."""
-    n = x.shape[0]
-    if n == 0:
-        return []
-    k = C.LESION_MULTIPHASE_RING_CLASSES
-    # each phase's values sorted once (phase-major): the class medians below read them off, and
-    # np.median(x, axis=0) is their middle
-    xt = np.ascontiguousarray(x.T)
-    # the compiled kernels (:mod:`._kernels`: the same operations, bit-identical classes) where
-    # every value is a finite non-zero float32 (step 10's are): no signed zero or NaN can make a
-    # sum or a comparison come out otherwise than numpy's
-    key = _radix_key(xt, finite=True) if _kernels.jit_enabled() else None
-    nb = _kernels.compiled() if key is not None else None
-    if nb is not None:
-        order, xs = nb.sort_rows(key, xt)
-    else:
-        order, xs = _sorted_rows(xt)
-    xc = x - (xs[:, (n - 1) // 2] if n % 2 else (xs[:, n // 2 - 1] + xs[:, n // 2]) / 2)
-    # start: spread along the ring's first principal axis (noise extremes would be the farthest
-    # points; the quantiles of the projection are tissues)
-    _, _, vt = np.linalg.svd(xc[:: max(1, n // 2000)], full_matrices=False)
-    proj = xc @ vt[0]
-    qs = np.quantile(proj, np.linspace(0.5 / k, 1 - 0.5 / k, k))
-    m_start = max(1, n // (4 * k))
-    ok = False
-    if nb is not None:
-        ok, cs = nb.start_centres(xt, proj, qs, m_start)
-    if not ok:
-        # (np.median(x[idx], axis=0) as each phase's row of xt: the same values, contiguous partitions)
-        cs = np.array([np.median(xt[:, _smallest(np.abs(proj - q), m_start)], axis=1) for q in qs])
-    # k-medians (1.8): each voxel to the class nearest in L1 distance (the sum over phases of
-    # |x - c|, the objective the median update minimises; 1.7 used squared L2 with the median
-    # update, an inconsistent pair that was still moving after its 10 passes: ~50 of 9,000 labels
-    # changed at the 10th), at most 10 passes, stopped when the assignment repeats (the medians
-    # would repeat too).  Distances summed phase by phase into one row per class; the class
-    # medians are read off each phase's values sorted once (:func:`_class_medians`).
-    if nb is not None:
-        lab, cs = nb.kmedians(xt, xs, order, cs, 10)
-    else:
-        lab, cs = _kmedians_numpy(xt, xs, order, cs)
-    # classes closer than min_d are one tissue split by noise: merge them (nearest pair first)
-    while len(cs) > 1:
-        d = np.linalg.norm(cs[:, None] - cs[None], axis=-1) + np.eye(len(cs)) * 1e9
-        i, j = sorted(int(v) for v in np.unravel_index(int(np.argmin(d)), d.shape))
-        if d[i, j] >= min_d:
-            break
-        lab[lab == j] = i
-        lab[lab > j] -= 1
-        cs = np.delete(cs, j, axis=0)
-        m_i, med_i = nb.class_median(xs, order, lab, i) if nb is not None else (0, None)
-        cs[i] = med_i if m_i > 0 else np.median(xt[:, lab == i], axis=1)
-    out = []
-    for k in range(len(cs)):
-        frac = float(np.mean(lab == k))
-        if frac >= C.LESION_MULTIPHASE_MIN_CLASS_FRACTION and float(np.linalg.norm(cs[k] - lesion)) >= min_d:
-            out.append(cs[k])
-    return out
-
-
-def _kmedians_numpy(
-    xt: NDArray[np.float64], xs: NDArray[np.float64], order: NDArray[np.intp], cs: NDArray[np.float64]
-) -> tuple[NDArray[np.uint8], NDArray[np.float64]]:
-    """The k-medians passes of :func:`_ring_classes` (numpy; the reference of the compiled
-    ``kmedians`` of :mod:`._kernels_nb`): ``(labels, centres)``."""
-    n = xt.shape[1]
-    d1 = np.empty((len(cs), n))  # class x voxel
-    tmp = np.empty((len(cs), n))
-    lab_prev = None
-    for _ in range(10):
-        np.abs(np.subtract(xt[0], cs[:, :1], out=d1), out=d1)
-        for ph in range(1, xt.shape[0]):
-            d1 += np.abs(np.subtract(xt[ph], cs[:, ph:ph + 1], out=tmp), out=tmp)
-        # the nearest class; on a tie the first, as np.argmin
-        lab = np.zeros(n, np.uint8)  # (at most LESION_MULTIPHASE_RING_CLASSES classes)
-        nearest = d1[0].copy()
-        for c in range(1, len(cs)):
-            lab[d1[c] < nearest] = c
-            np.minimum(nearest, d1[c], out=nearest)
-        if lab_prev is not None and np.array_equal(lab, lab_prev):
-            break
-        lab_prev = lab
-        cs = _class_medians(xs, order, lab, cs)
-    return lab, cs
-
-
 def _joint_distance(xp: NDArray[np.float32], centre: NDArray[np.float64]) -> NDArray[np.float32]:
     """Euclidean distance (float32) of each voxel's phase vector to ``centre``; ``xp`` is phase-major
     (P, z, y, x).  The squares are summed phase by phase, the order in which numpy sums the short
@@ -646,7 +506,8 @@ def _segment_multiphase(
             wide = _ring(region, tuple(sp), params.ring_inner_mm, C.LESION_PARENCHYMA_SAMPLE_MM)
             if liv is not None:
                 wide &= liv
-            found2 = _ring_classes(X2[wide].astype(np.float64), np.median(X2[region], axis=0).astype(np.float64), k_min)
+            lesion2 = _kernels.median_f32(X2[region], axis=0).astype(np.float64)
+            found2 = _ring_classes(X2[wide].astype(np.float64), lesion2, k_min)
             return [c * to_x for c in found2]
 
         liv = liver[sl] if liver is not None else None
@@ -679,7 +540,7 @@ def _segment_multiphase(
                 ring = _ring(region, tuple(sp), params.ring_inner_mm, params.ring_outer_mm)
                 if liv is not None:
                     ring &= liv
-            lesion = np.median(X[:, region], axis=1).astype(np.float64)
+            lesion = _kernels.median_f32(X[:, region], axis=1).astype(np.float64)
             classes = classes_of(region, ring, lesion)
             if not classes:
                 return None
@@ -709,9 +570,9 @@ def _segment_multiphase(
         ref = int(np.argmax(np.abs(lesion - nearest)))
         used = [str(same[ref].phase)] + [str(v.phase) for j, v in enumerate(same) if j != ref]
         _, smooth_ref, sig_ref = _smoothed(same[ref], sl, sig_vox, cache)
-        lv = float(np.median(smooth_ref[mask]))
+        lv = float(_kernels.median_f32(smooth_ref[mask]))
         assert ring is not None
-        sv = float(np.median(smooth_ref[ring])) if ring.any() else lv
+        sv = float(_kernels.median_f32(smooth_ref[ring])) if ring.any() else lv
         model = _Model(lv, sv, sig_ref, sig_ref * nf, lv, lv, d_near * nf, "both")
         return _RoiResult(mask, lo, model, touches, at_max), used
 

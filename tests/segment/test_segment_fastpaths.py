@@ -9,7 +9,7 @@ from scipy import ndimage as ndi
 
 from hcc_imaging.segment import constants as C
 from hcc_imaging.segment._grow import _ball_mask, _inner_half
-from hcc_imaging.segment._multiphase import _ring_classes
+from hcc_imaging.segment._kmedians import _ring_classes
 
 
 def _ring_classes_plain(x: np.ndarray, lesion: np.ndarray, min_d: float) -> list[np.ndarray]:

@@ -7,19 +7,21 @@ which the start's hand-back covers) and on the samples a faint phantom node's cl
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import pytest
 
 from hcc_imaging.segment import _kernels
 from hcc_imaging.segment import _multiphase as M
+from hcc_imaging.segment import _kmedians as RC
 from hcc_imaging.segment import constants as C
 
 from .._jit import numpy_only
 
 #: every kernel of ``segment._kernels_nb`` the segmentation calls
-_KERNELS = ("sort_rows", "start_centres", "kmedians", "class_median", "gaussian_nearest", "fill_holes_in_plane",
-            "component_by_region", "component_of")
+_KERNELS = ("radix_keys", "sort_rows", "start_centres", "kmedians", "class_median", "gaussian_nearest", "fill_holes_in_plane",
+            "component_by_region", "component_of", "bbox_of", "median_rows32")
 
 pytestmark = pytest.mark.skipif(_kernels.get("kmedians") is None, reason="numba kernels disabled or missing")
 
@@ -58,9 +60,9 @@ def test_the_jit_switch_selects_the_numpy_path():
 @pytest.mark.parametrize("seed", range(4))
 def test_ring_classes_are_bit_identical_to_the_numpy_path(seed: int) -> None:
     cases = _samples(seed, 40)
-    got = [M._ring_classes(x, les, d) for x, les, d in cases]
+    got = [RC._ring_classes(x, les, d) for x, les, d in cases]
     with _numpy_only():
-        want = [M._ring_classes(x, les, d) for x, les, d in cases]
+        want = [RC._ring_classes(x, les, d) for x, les, d in cases]
     assert all(_same(g, w) for g, w in zip(got, want, strict=True))
     assert sum(len(w) for w in want) > 0  # classes were found, not only empty lists compared
 
@@ -73,13 +75,16 @@ def test_values_the_kernels_do_not_take_go_to_numpy() -> None:
     for bad in (0.0, -0.0, np.nan, np.inf, 0.1):
         y = x.copy()
         y[::17, 1] = bad
-        assert M._radix_key(np.ascontiguousarray(y.T), finite=True) is None
+        assert RC._radix_key(np.ascontiguousarray(y.T), finite=True) is None
+        assert not _kernels.compiled().radix_keys(np.ascontiguousarray(y.T))[0]
         if np.isfinite(bad):  # (NaN and inf: the principal axis is undefined on either path)
-            got = M._ring_classes(y, np.zeros(3), 1.0)
+            got = RC._ring_classes(y, np.zeros(3), 1.0)
             with _numpy_only():
-                want = M._ring_classes(y, np.zeros(3), 1.0)
+                want = RC._ring_classes(y, np.zeros(3), 1.0)
             assert _same(got, want)
-    assert M._radix_key(np.ascontiguousarray(x.T), finite=True) is not None
+    assert RC._radix_key(np.ascontiguousarray(x.T), finite=True) is not None
+    ok, key = _kernels.compiled().radix_keys(np.ascontiguousarray(x.T))
+    assert ok and np.array_equal(key, RC._radix_key(np.ascontiguousarray(x.T), finite=True))
 
 
 def test_the_start_hands_tied_choices_back() -> None:
@@ -105,8 +110,11 @@ def test_kernel_pieces_equal_numpy(seed: int) -> None:
         xt = rng.normal(scale=10.0, size=(int(rng.integers(1, 5)), n)).astype(np.float32).astype(np.float64)
         if t % 3 == 0:
             xt = np.round(xt) + 0.5  # ties
-        key = M._radix_key(xt, finite=True)
+        key = RC._radix_key(xt, finite=True)
+        ok, key_k = nb.radix_keys(xt)
+        assert ok and key_k.dtype == np.uint32 and np.array_equal(key_k, key)
         order, xs = nb.sort_rows(key, xt)
+        assert np.array_equal(order, np.argsort(key, axis=1, kind="stable"))  # the stable sort's permutation
         assert np.array_equal(xs, np.sort(xt, axis=1))
         assert np.array_equal(np.take_along_axis(xt, order, axis=1), xs)
         assert all(sorted(row) == list(range(n)) for row in order.tolist())
@@ -118,7 +126,7 @@ def test_kernel_pieces_equal_numpy(seed: int) -> None:
                 assert med.tobytes() == np.median(xt[:, lab == c], axis=1).tobytes()
         cs = rng.normal(scale=10.0, size=(3, xt.shape[0]))
         lab_k, cs_k = nb.kmedians(xt, xs, order, cs, 10)
-        lab_n, cs_n = M._kmedians_numpy(xt, xs, order, cs)
+        lab_n, cs_n = RC._kmedians_numpy(xt, xs, order, cs)
         assert np.array_equal(lab_k, lab_n) and cs_k.tobytes() == cs_n.tobytes()
 
 
@@ -171,6 +179,70 @@ def test_fill_holes_is_the_numpy_set(seed: int) -> None:
     for g, w, m in zip(got, want, cases, strict=True):
         assert g.dtype == bool and g.shape == m.shape and np.array_equal(g, w), m.shape
     assert any(not np.array_equal(w, m) for w, m in zip(want, cases, strict=True))  # holes were filled
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_median_f32_is_numpys_bit_for_bit(seed: int) -> None:
+    """The compiled selection's median of float32 samples: ``np.median``'s value, type and shape
+    (1-D, and rows / columns of 2-D arrays), on sizes down to one value, odd and even, ties,
+    heavy tails, strided and read-only arrays; NaN and zero middle values handed to ``np.median``."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for t in range(300):
+        n = int(rng.choice([1, 2, 3, 4, 5, int(rng.integers(6, 3000))]))
+        v = (rng.standard_t(3, size=n) * rng.choice([0.01, 1.0, 15.0, 1e4])).astype(np.float32)
+        if t % 3 == 0:
+            v = np.round(v)  # ties, and zeros
+        if t % 7 == 1:
+            v = np.repeat(v, 2)[::2]  # strided
+        if t % 11 == 2:
+            v[int(rng.integers(0, n))] = np.nan
+        if t % 13 == 3:
+            v.flags.writeable = False
+        cases.append(v)
+    for v in cases:
+        got = _kernels.median_f32(v)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            want = np.median(v)
+        assert type(got) is type(want) and np.asarray(got).tobytes() == np.asarray(want).tobytes(), v.size
+        x = rng.normal(size=(int(rng.integers(1, 6)), v.size)).astype(np.float32) * 10.0
+        for axis, a in ((1, x), (0, np.ascontiguousarray(x.T))):
+            got2, want2 = _kernels.median_f32(a, axis=axis), np.median(a, axis=axis)
+            assert got2.dtype == want2.dtype and got2.shape == want2.shape and got2.tobytes() == want2.tobytes()
+    with _numpy_only():
+        assert _kernels.median_f32(cases[-1]) is not None  # the numpy path
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_bbox_is_the_numpy_box(seed: int) -> None:
+    """The compiled bounding box: the numpy path's (start, stop) per axis, or None, on random
+    masks from empty to full, single voxels at the corners, boxes down to one voxel, read-only
+    and strided arrays."""
+    from hcc_imaging.segment import _morph
+
+    rng = np.random.default_rng(seed)
+    cases = []
+    for t in range(60):
+        shape = tuple(int(v) for v in rng.integers(1, 30, 3))
+        m = rng.random(shape) < rng.choice([0.0, 0.0005, 0.01, 0.3, 1.0])
+        if t % 6 == 1:
+            m = np.zeros(shape, bool)
+            m[tuple(int(rng.choice([0, n - 1])) for n in shape)] = True
+        if t % 5 == 3:
+            m = np.asarray(rng.random((shape[0], shape[1], 2 * shape[2])) < 0.01)[:, :, ::2]
+        if t % 7 == 2:
+            m.flags.writeable = False
+        cases.append(m)
+    got = [_morph.bbox(m) for m in cases]
+    with _numpy_only():
+        want = [_morph.bbox(m) for m in cases]
+    for g, w, m in zip(got, want, cases, strict=True):
+        if w is None:
+            assert g is None, m.shape
+        else:
+            assert g is not None and all(a.dtype == b.dtype and np.array_equal(a, b) for a, b in zip(g, w)), m.shape
+    assert any(w is None for w in want) and sum(w is not None for w in want) > 30
 
 
 @pytest.mark.parametrize("seed", range(3))
