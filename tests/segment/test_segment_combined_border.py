@@ -38,6 +38,22 @@ def _run(st, lid: str, mode: str, params: LesionParams | None = None, **kw):  # 
     return res, res.labels.array != 0, st.lesions.array == rec["label"]
 
 
+def _one_and_combination(st, phase: Phase, seed, liv, line):  # type: ignore[no-untyped-def]
+    """The one-phase ROI result on ``phase``, the combination's, both masks on the whole grid, and
+    what ``_combined_border`` decides for them (the step's parts, called directly)."""
+    vol = st.volumes[phase]
+    p = LesionParams()
+    cache: dict = {}
+    one = _segment_on(vol, seed, p, liv, line, None, cache=cache)
+    comb = _segment_combined(st.volumes, phase, seed, p, liv, line, None, cache=cache)
+    assert comb is not None
+    a = np.zeros(vol.shape, bool)
+    a[one.box] = one.mask
+    b = np.zeros(vol.shape, bool)
+    b[comb[0].box] = comb[0].mask
+    return a, b, comb[0], _combined_border(one, st.volumes, phase, seed, p, liv, line, None, cache)
+
+
 def _used(res) -> bool:  # type: ignore[no-untyped-def]
     used = res.border_weights is not None
     # recorded in the provenance, not as a note (notes are warnings a reader sees as problems)
@@ -89,22 +105,12 @@ def test_a_viable_nodule_the_combination_would_cut_out_keeps_the_one_phase_mask(
     assert dice(m, truth) >= 0.98
     # the rule itself: the combination drops >= 100 voxels of the one-phase mask, and they are
     # another tissue, so _combined_border refuses it
-    rec = st.truth["lesions"]["L2"]
+    ends = np.asarray(st.truth["lesions"]["L2"]["ld_endpoints_lps"], float)
     vol = st.volumes[Phase.PORTAL_VENOUS]
-    liv = st.liver.array != 0
-    line = vol.lps_to_index(np.asarray(rec["ld_endpoints_lps"], float))
-    seed = vol.geometry.lps_to_nearest_index(np.asarray(rec["ld_endpoints_lps"], float).mean(axis=0))
-    p = LesionParams()
-    cache: dict = {}
-    one = _segment_on(vol, seed, p, liv, line, None, cache=cache)
-    comb = _segment_combined(st.volumes, Phase.PORTAL_VENOUS, seed, p, liv, line, None, cache=cache)
-    assert comb is not None
-    a = np.zeros(vol.shape, bool)
-    a[one.box] = one.mask
-    b = np.zeros(vol.shape, bool)
-    b[comb[0].box] = comb[0].mask
+    a, b, _, decided = _one_and_combination(st, Phase.PORTAL_VENOUS, vol.geometry.lps_to_nearest_index(
+        ends.mean(axis=0)), st.liver.array != 0, vol.lps_to_index(ends))
     assert int((a & ~b).sum()) >= 100
-    assert _combined_border(one, st.volumes, Phase.PORTAL_VENOUS, seed, p, liv, line, None, cache) is None
+    assert decided is None
 
 
 def test_a_chosen_phase_a_single_phase_or_the_switch_off_is_the_one_phase_mask() -> None:
@@ -129,17 +135,12 @@ def test_a_combination_that_does_not_hold_the_click_is_not_used() -> None:
     assert not _used(res)
     np.testing.assert_array_equal(m, m_off)
     assert dice(m, truth) >= 0.99
-    vol = st.volumes[Phase(res.phase)]
     seed = res.seed_index
-    p = LesionParams()
-    cache: dict = {}
-    one = _segment_on(vol, seed, p, None, None, None, cache=cache)
-    comb = _segment_combined(st.volumes, Phase(res.phase), seed, p, None, None, None, cache=cache)
-    assert comb is not None
-    local = np.asarray(seed) - comb[0].lo
-    inside = bool(np.all(local >= 0) and np.all(local < comb[0].mask.shape) and comb[0].mask[tuple(local)])
+    _, _, comb, decided = _one_and_combination(st, Phase(res.phase), seed, None, None)
+    local = np.asarray(seed) - comb.lo
+    inside = bool(np.all(local >= 0) and np.all(local < comb.mask.shape) and comb.mask[tuple(local)])
     assert not inside
-    assert _combined_border(one, st.volumes, Phase(res.phase), seed, p, None, None, None, cache) is None
+    assert decided is None
 
 
 def test_phases_that_moved_between_breath_holds_are_not_combined() -> None:
