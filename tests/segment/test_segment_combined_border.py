@@ -54,6 +54,15 @@ def _one_and_combination(st, phase: Phase, seed, liv, line):  # type: ignore[no-
     return a, b, comb[0], _combined_border(one, st.volumes, phase, seed, p, liv, line, None, cache)
 
 
+def _refused(st, lid: str, mode: str):  # type: ignore[no-untyped-def]
+    """The lesion's result, which did not use the combination: its mask is the step-off one."""
+    res, m, truth = _run(st, lid, mode)
+    _, m_off, _ = _run(st, lid, mode, OFF)
+    assert not _used(res)
+    np.testing.assert_array_equal(m, m_off)
+    return res, m, truth
+
+
 def _used(res) -> bool:  # type: ignore[no-untyped-def]
     used = res.border_weights is not None
     # recorded in the provenance, not as a note (notes are warnings a reader sees as problems)
@@ -98,10 +107,7 @@ def test_a_viable_nodule_the_combination_would_cut_out_keeps_the_one_phase_mask(
     # holds both, but on arterial they lie on opposite sides of the liver (70 HU), and the
     # combination, weighted by the necrosis, leaves the nodule out
     st = _study(3, "fu2", 15.0)
-    res, m, truth = _run(st, "L2", "line")
-    _, m_off, _ = _run(st, "L2", "line", OFF)
-    assert not _used(res)
-    np.testing.assert_array_equal(m, m_off)
+    _, m, truth = _refused(st, "L2", "line")
     assert dice(m, truth) >= 0.98
     # the rule itself: the combination drops >= 100 voxels of the one-phase mask, and they are
     # another tissue, so _combined_border refuses it
@@ -130,10 +136,7 @@ def test_a_combination_that_does_not_hold_the_click_is_not_used() -> None:
     # the node at sigma 5 (no liver mask): its one-phase mask is exact; the combination's mask
     # lies elsewhere (it leaves out all 107 voxels and not the click)
     st = _study(0, "baseline", 5.0)
-    res, m, truth = _run(st, "L6", "click")
-    _, m_off, _ = _run(st, "L6", "click", OFF)
-    assert not _used(res)
-    np.testing.assert_array_equal(m, m_off)
+    res, m, truth = _refused(st, "L6", "click")
     assert dice(m, truth) >= 0.99
     seed = res.seed_index
     _, _, comb, decided = _one_and_combination(st, Phase(res.phase), seed, None, None)
