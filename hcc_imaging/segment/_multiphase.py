@@ -289,7 +289,8 @@ def _combined_border(
     sqrt(sum_i (c_i / s_i)^2) against max_i c_i / s_i).  The result is ``rr`` with the
     combination's mask (``rr``'s model, i.e. the reported phase, values and window, is kept) and
     the weights, or None when the combination gives no mask, leaks (touches the largest region of
-    interest), does not hold the click, or **leaves out another tissue**: the one-phase mask may
+    interest), does not hold the click, the phases are not aligned at the lesion
+    (:func:`_phases_aligned`), or it **leaves out another tissue**: the one-phase mask may
     hold two tissues on the same side of the parenchyma on its phase (a viable nodule, 85 HU, and
     necrosis, 28 HU, both below the liver's 110 HU on portal venous) that lie on opposite sides of
     it on another (130 and 25 HU against 70 HU on arterial); the combination's weights then

@@ -98,10 +98,11 @@ uncovered does not replace a single-phase mask that covers it.
     step-6 border was ill-defined (step 6's note): (ii); (d) (1.11, ``combined_border``)
     otherwise, for a clean one-sided step-6 mask (no leak, no growth, the line's phase not
     switched): (ii) at the method's smoothing redoes its border, whose noise then averages over
-    the phases, and replaces the mask unless it leaves out a part of it that is another tissue
-    (its median on the other side of the ring's from the lesion's on some phase: a viable nodule
-    cut out of necrosis, :func:`._multiphase._combined_border`) or, with a line, much of the
-    line; the one phase's model (phase, values, window) is kept, the weights are recorded
+    the phases, and replaces the mask unless it leaks, misses the click, leaves out a part of it
+    that is another tissue (its median on the other side of the ring's from the lesion's on some
+    phase: a viable nodule cut out of necrosis, :func:`._multiphase._combined_border`) or, with a
+    line, much of the line, or the lesion lies elsewhere on some phase (breath holds differ:
+    :func:`._multiphase._phases_aligned`); the one phase's model (phase, values, window) is kept, the weights are recorded
     (``SegmentationResult.border_weights``) and steps 9 / 9b / 11 follow as usual.  A joint result that itself touches the
     largest region of interest is not used (the error or the single-phase mask stands).  A note
     says which was used; the reported phase is the one of largest weight / contrast, and the
