@@ -71,6 +71,10 @@ class _RoiResult:
         """The ROI's slices in the whole image."""
         return tuple(slice(int(a), int(a) + n) for a, n in zip(self.lo, self.mask.shape, strict=True))
 
+    def box_in(self, lo: Sequence[int] | NDArray[np.int64]) -> tuple[slice, ...]:
+        """The ROI's slices in a box of the image that starts at ``lo`` (and holds the ROI)."""
+        return tuple(slice(int(a - b), int(a - b) + n) for a, b, n in zip(self.lo, lo, self.mask.shape, strict=True))
+
 
 def _seed_ball_values(raw: NDArray[Any], seed: Sequence[int], ball_el: NDArray[np.bool_]) -> tuple[NDArray[Any], NDArray[np.bool_]]:
     """Raw values in the seed ball (clipped to the array) and the ball as a ROI mask."""

@@ -34,7 +34,7 @@ from ._grow import (
     _stride,
     _touches_border,
 )
-from ._morph import ball, bbox, component_at, gaussian_noise_factor, gaussian_sigma_vox, pad_box
+from ._morph import ball, bbox, component_at, gaussian_noise_factor, gaussian_sigma_vox, pad_box, robust_sigma
 from ._refine import _roi_half_sizes_mm, _segment_on
 from ._kmedians import _ring_classes
 from .errors import LowContrastError
@@ -248,7 +248,7 @@ def _segment_combined(
             # 1.7: a leaked mask is no lesion sample for the next pass's contrasts
             break
         region = np.zeros(box_shape, bool)
-        rs = tuple(slice(int(a - l0), int(a - l0) + n) for a, l0, n in zip(rr.lo, lo, rr.mask.shape, strict=True))
+        rs = rr.box_in(lo)
         region[rs] = rr.mask
         region_box = (np.array([r.start for r in rs]), np.array([r.stop for r in rs]))
         est = None  # the next pass's contrasts are this mask's
@@ -309,30 +309,31 @@ def _combined_border(
         local = np.asarray(seed) - cr.lo
         if np.any(local < 0) or np.any(local >= cr.mask.shape) or not cr.mask[tuple(int(v) for v in local)]:
             return None  # the click is not in it: the combination segmented something else
-    # both masks on the box that holds them
+    # both masks on the box that holds them, and each phase's values there (read once)
     lo = np.minimum(rr.lo, cr.lo)
     hi = np.maximum(rr.lo + np.asarray(rr.mask.shape), cr.lo + np.asarray(cr.mask.shape))
     box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
     one = np.zeros(tuple(int(v) for v in hi - lo), bool)
     comb = np.zeros_like(one)
-    one[tuple(slice(int(a - l), int(a - l) + n) for a, l, n in zip(rr.lo, lo, rr.mask.shape, strict=True))] = rr.mask
-    comb[tuple(slice(int(a - l), int(a - l) + n) for a, l, n in zip(cr.lo, lo, cr.mask.shape, strict=True))] = cr.mask
-    if not _phases_aligned(one, box, phases, vol, None if liver is None else liver[box], params):
+    one[rr.box_in(lo)] = rr.mask
+    comb[cr.box_in(lo)] = cr.mask
+    same = [v for v in phases.values() if v.geometry.equals(vol.geometry)]
+    raws = [np.asarray(v.array[box], np.float64) for v in same]
+    liv = None if liver is None else liver[box]
+    sp = tuple(float(v) for v in vol.spacing)
+    if not _phases_aligned(one, raws, raws[[v is vol for v in same].index(True)], sp, liv, params):
         return None  # the lesion lies elsewhere on some phase (breathing between the phases)
     left_out = one & ~comb
     n_out = int(np.count_nonzero(left_out))
     if n_out >= C.LESION_COMBINED_BORDER_MIN_VOXELS:
-        ring = _ring(comb, tuple(float(v) for v in vol.spacing), params.ring_inner_mm, params.ring_outer_mm)
-        if liver is not None:
-            ring &= liver[box]
+        ring = _ring(comb, sp, params.ring_inner_mm, params.ring_outer_mm)
+        if liv is not None:
+            ring &= liv
         if ring.any():
-            for v in phases.values():
-                if not v.geometry.equals(vol.geometry):
-                    continue
-                raw = np.asarray(v.array[box], np.float64)
+            for raw in raws:
                 ring_vals = raw[ring]
                 ring_med = float(np.median(ring_vals))
-                sd = 1.4826 * float(np.median(np.abs(ring_vals - ring_med)))
+                sd = robust_sigma(ring_vals)
                 lesion_side = float(np.median(raw[comb])) - ring_med
                 out_side = float(np.median(raw[left_out])) - ring_med
                 if (lesion_side * out_side < 0
@@ -343,14 +344,15 @@ def _combined_border(
 
 def _phases_aligned(
     mask: NDArray[np.bool_],
-    box: tuple[slice, ...],
-    phases: Mapping[Phase, Volume],
-    vol: Volume,
+    raws: Sequence[NDArray[np.float64]],
+    own: NDArray[np.float64],
+    spacing: tuple[float, float, float],
     liver: NDArray[np.bool_] | None,
     params: LesionParams,
 ) -> bool:
-    """Whether the lesion ``mask`` (on ``box`` of ``vol``'s grid) lies at the same place on every
-    phase of the grid (1.11): phases of one study share a grid but not a breath hold, and a
+    """Whether the lesion ``mask`` lies at the same place on every phase of its grid (1.11; ``raws``
+    each phase's values on ``mask``'s box, ``own`` the one of the mask's own phase, ``liver`` the
+    liver mask on that box): phases of one study share a grid but not a breath hold, and a
     combination of phases that moved blurs the border it is meant to sharpen.
 
     Per phase, the lesion's contrast-weighted centroid in the mask and the ring around it:
@@ -360,45 +362,42 @@ def _phases_aligned(
     the lesion and is not compared.  False when some phase's centroid lies farther from the
     mask's own phase's than ``min_contrast_k_sigma`` standard errors of the difference and
     ``LESION_COMBINED_BORDER_MAX_SHIFT_VOXELS`` voxels, along some axis."""
-    sp = np.asarray(vol.spacing, np.float64)
-    ring = _ring(mask, tuple(float(v) for v in sp), params.ring_inner_mm, params.ring_outer_mm)
+    sp = np.asarray(spacing, np.float64)
+    ring = _ring(mask, spacing, params.ring_inner_mm, params.ring_outer_mm)
     if liver is not None:
         ring &= liver
-    region = mask | _ring(mask, tuple(float(v) for v in sp), 0.0, params.ring_outer_mm)
+    region = mask | _ring(mask, spacing, 0.0, params.ring_outer_mm)
     if liver is not None:
         region &= liver | mask
     if not ring.any() or not mask.any():
         return True
     pts = np.argwhere(region) * sp  # mm, array axes
     k = params.min_contrast_k_sigma
-    cents: list[tuple[NDArray[np.float64], NDArray[np.float64]]] = []
-    for v in phases.values():
-        if not v.geometry.equals(vol.geometry):
-            continue
-        raw = np.asarray(v.array[box], np.float64)
+
+    def centroid(raw: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+        """The contrast-weighted centroid and its standard error (mm), or None (no lesion here)."""
         ring_vals = raw[ring]
         med = float(np.median(ring_vals))
-        sd = max(1.4826 * float(np.median(np.abs(ring_vals - med))), 1e-6)
+        sd = max(robust_sigma(ring_vals), 1e-6)
         sign = 1.0 if float(np.median(raw[mask])) >= med else -1.0
         f = sign * (raw[region] - med)
         total = float(f.sum())
         if total <= k * sd * np.sqrt(f.size):
-            cents.append((np.full(3, np.nan), np.full(3, np.nan)))  # the lesion does not show here
-            continue
+            return None
         c = (pts * f[:, None]).sum(axis=0) / total
-        se = sd * np.sqrt(((pts - c) ** 2).sum(axis=0)) / total
-        cents.append((c, se))
-    own = next((i for i, v in enumerate(v for v in phases.values() if v.geometry.equals(vol.geometry))
-                if v is vol), None)
-    if own is None or np.isnan(cents[own][0]).any():
+        return c, sd * np.sqrt(((pts - c) ** 2).sum(axis=0)) / total
+
+    ref = centroid(own)
+    if ref is None:
         return True
-    c0, se0 = cents[own]
+    c0, se0 = ref
     floor = C.LESION_COMBINED_BORDER_MAX_SHIFT_VOXELS * sp
-    for c, se in cents:
-        if np.isnan(c).any():
+    for raw in raws:
+        est = centroid(raw)
+        if est is None:
             continue
-        d = np.abs(c - c0)
-        if np.any((d > k * np.sqrt(se**2 + se0**2)) & (d > floor)):
+        d = np.abs(est[0] - c0)
+        if np.any((d > k * np.sqrt(est[1] ** 2 + se0**2)) & (d > floor)):
             return False
     return True
 
@@ -663,8 +662,7 @@ def _holds_other_tissue(
     hi = np.minimum(np.asarray(rr.lo) + np.asarray(rr.mask.shape) + pad, np.asarray(vol.shape))
     sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
     mask = np.zeros(tuple(int(b - a) for a, b in zip(lo, hi, strict=True)), bool)
-    inner = tuple(slice(int(a - l0), int(a - l0) + n) for a, l0, n in zip(rr.lo, lo, rr.mask.shape, strict=True))
-    mask[inner] = rr.mask
+    mask[rr.box_in(lo)] = rr.mask
     sv = gaussian_sigma_vox(C.LESION_FAINT_SMOOTHING_MM, tuple(sp), params.smoothing_min_vox)
     nf = gaussian_noise_factor(sv)
     smoothed = [_smoothed(v, sl, sv, cache) for v in same]

@@ -152,7 +152,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..volume import LabelVolume, Modality, Phase, Volume
 from . import constants as C
-from ._grow import _line_coverage, _SmoothCache
+from ._grow import _line_coverage, _RoiResult, _SmoothCache
 from ._multiphase import _combined_border, _joint_fallback, _mixed_on_other_phase
 from ._refine import _add_enhancing_rim, _grow_on_other_phase, _lipiodol_deposits, _regrow_on_best_phase, _segment_on
 from ._vessel import thrombus_in_lumen
@@ -400,6 +400,16 @@ def _as_phases(volume: Volume | Mapping[Phase | str, Volume]) -> dict[Phase, Vol
             raise SegmentationError("no phase volume given; pass a Volume or a non-empty {phase: Volume} mapping.")
         return out
     raise TypeError(f"segment_lesion needs a Volume or a mapping phase -> Volume, got {type(volume).__name__}.")
+
+
+def _leaves_line(new: _RoiResult, old: _RoiResult, line_vox: NDArray[np.float64] | None,
+                 spacing: Sequence[float]) -> bool:
+    """Whether ``new`` (a joint mask) leaves out much of the drawn line (less than
+    ``LESION_LINE_MIN_COVERAGE`` of its central part) that ``old`` (the one-phase mask) covers;
+    False without a line."""
+    return line_vox is not None and (
+        _line_coverage(new.mask, new.lo, line_vox, spacing) < C.LESION_LINE_MIN_COVERAGE
+        <= _line_coverage(old.mask, old.lo, line_vox, spacing))
 
 
 def _edge_notes(full: NDArray[Any]) -> list[str]:
@@ -655,9 +665,7 @@ def segment_lesion(
         # 1.5: a flagged leak, or a one-sided region holding two tissues that another phase separates
         if rr.touches or (rr.model.mode != "both" and _mixed_on_other_phase(rr, phases, phase, p, cache)):
             fb = _joint_fallback(phases, phase, seed_vox, p, liv, line_vox, roi_mm, linear=False, cache=cache)
-            if (fb is not None and line_vox is not None
-                    and _line_coverage(fb[0].mask, fb[0].lo, line_vox, vol.spacing) < C.LESION_LINE_MIN_COVERAGE
-                    <= _line_coverage(rr.mask, rr.lo, line_vox, vol.spacing)):
+            if fb is not None and _leaves_line(fb[0], rr, line_vox, vol.spacing):
                 fb = None  # the joint mask leaves out much of the drawn line that the single-phase mask covers
             if fb is not None:
                 rr, combined_weights, multiphase = fb
@@ -673,9 +681,7 @@ def segment_lesion(
             # noise averages out), unless that leaks, leaves out another tissue, or (a line) leaves
             # out much of the drawn line that the one-phase mask covers
             cb = _combined_border(rr, phases, phase, seed_vox, p, liv, line_vox, roi_mm, cache)
-            if (cb is not None and line_vox is not None
-                    and _line_coverage(cb[0].mask, cb[0].lo, line_vox, vol.spacing) < C.LESION_LINE_MIN_COVERAGE
-                    <= _line_coverage(rr.mask, rr.lo, line_vox, vol.spacing)):
+            if cb is not None and _leaves_line(cb[0], rr, line_vox, vol.spacing):
                 cb = None
             if cb is not None:
                 rr, border_weights = cb
