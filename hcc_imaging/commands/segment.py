@@ -203,6 +203,8 @@ def run(args: argparse.Namespace) -> int:
         if res.border_weights is not None:
             w = ", ".join(f"{k} {v:+.2f}" for k, v in res.border_weights.items())
             print(f"border: on the phases' combination (weights {w})")
+        if res.border_blur_mm is not None:
+            print(f"border: on a blurred-surface model (margin blur sigma {res.border_blur_mm:g} mm)")
         if "viable_out" in record:
             print(f"viable part: {record['viable_volume_mm3'] / 1000.0:.2f} mL -> {record['viable_out']}")
         if "liver" in record:

@@ -182,3 +182,21 @@ def test_the_human_output_says_when_the_border_used_every_phase(study_dir, tmp_p
     line = next(t for t in out.splitlines() if t.startswith("border:"))
     assert "arterial" in line and "portal_venous" in line
     assert "note:" not in out  # information, not a warning
+
+
+def test_the_human_output_says_when_the_border_was_fitted_to_a_blurred_margin(study_dir, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """L5, the infiltrative lesion: step 12 (1.12) placed its border on the blurred-surface model;
+    the fitted blur is printed, recorded in the JSON provenance, and the mask meets 0.95."""
+    study, lesions = study_dir
+    rec = lesions["L5"]
+    out = tmp_path / "l5.nii.gz"
+    argv = ["segment", str(study), "--seed", ",".join(map(str, rec["seed_index"])), "--out", str(out),
+            "--liver-mask", str(study / "masks" / "liver.nii.gz"), "--lesion-id", "L5", "--label", "5"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    line = next(t for t in text.splitlines() if t.startswith("border: on a blurred-surface model"))
+    assert "mm" in line
+    assert main([*argv, "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["provenance"]["border_blur_mm"] >= 2.0
+    assert dice(load_mask(out).array, _truth(study, 5)) >= 0.95

@@ -1,0 +1,192 @@
+"""Step 12 (1.12): the border of an ill-defined lesion from a blurred-surface model.
+
+An infiltrative lesion's margin is blurred over several mm.  The midpoint (50 %) level of a
+blurred convex object lies *inside* the object: blurring moves a level set inward by about
+sigma^2 x (mean curvature) (the heat equation's curvature flow): without noise the 50 % level of
+an ellipsoid of semi-axes 11 / 13 / 20 mm under 3.2 mm of blur holds 14 % fewer voxels than the
+ellipsoid (tests/segment/test_segment_blurred_border.py).  A threshold's value also decides the size (a
+lesion value taken from the blurred core or from the whole region gives masks 10 % smaller or
+larger).  So the border is fitted instead: the image near the lesion is modelled, on every phase
+of the grid, as ``a_i + b_i (G_sigma * S)`` where ``S`` is the lesion's indicator (a star-shaped
+surface r = R(direction) around the mask's centroid, R a polynomial of the unit direction up to
+``LESION_BLUR_MODEL_DEGREE``, with a one-voxel partial-volume ramp) and ``G_sigma`` a Gaussian of
+the margin's blur; ``a_i``, ``b_i`` are fitted by least squares per phase, the surface by
+Gauss-Newton on the noise-weighted residual of all phases, sigma on a grid.  The mask is the
+voxels whose centre lies inside the fitted surface: the truth convention of a sharp object that
+was blurred (the phantom's infiltrative lesion, and a reader's "where the lesion ends").
+
+The fit replaces the mask only when the margin is blurred beyond a CT kernel's point-spread
+(``LESION_BLUR_MODEL_MIN_SIGMA_MM``) and the blurred model explains the data better than a sharp
+one (``LESION_BLUR_MODEL_MIN_EVIDENCE``, a likelihood ratio; first tested on the starting
+surface, so that a sharp lesion costs two blurs), the star-shaped surface reproduces the
+starting mask (``LESION_BLUR_MODEL_MIN_AGREEMENT``: a tube bent around its centroid or a leak is
+not star-shaped) and the result agrees with it to the same degree; the caller also requires the
+click inside and, with a line, the line covered.
+
+Cost: about 13 ms CPU on the phantom's infiltrative lesion (a 17 x 28 x 28 box, 29 Gaussian
+blurs).  Every product here is small; LAPACK's ``lstsq`` is avoided (it starts BLAS threads,
+which then spin and double the process' CPU time for no gain at this size).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from . import constants as C
+from ._morph import erode_faces, robust_sigma
+
+log = logging.getLogger(__name__)
+
+
+def _direction_terms(u: NDArray[np.float64], degree: int) -> NDArray[np.float64]:
+    """Monomials x^a y^b z^c of the unit directions ``u`` (n x 3) with a + b + c <= ``degree`` and
+    c <= 1: on the unit sphere z^2 = 1 - x^2 - y^2, so these span the real spherical harmonics of
+    degree <= ``degree`` exactly ((degree + 1)^2 terms, no redundant column)."""
+    px = [np.ones(len(u))]
+    py = [np.ones(len(u))]
+    for _ in range(degree):
+        px.append(px[-1] * u[:, 0])
+        py.append(py[-1] * u[:, 1])
+    cols = [px[a] * py[b] * (u[:, 2] if c else 1.0) for c in (0, 1) for a in range(degree + 1)
+            for b in range(degree + 1 - a) if a + b + c <= degree]
+    return np.stack(cols, axis=1)
+
+
+def _ls_fit(m: NDArray[np.float64], X: NDArray[np.float64], w: NDArray[np.float64]) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
+    """Each phase's (row of ``X``) least-squares offset a and scale b of the model ``m`` (closed
+    form), and the residual's chi^2 weighted by ``w`` (1 / noise^2 per phase)."""
+    n = m.size
+    sm, smm = m.sum(), float(m @ m)
+    det = n * smm - sm * sm
+    if det <= 1e-9 * n * n:
+        return float("inf"), np.zeros(len(X)), np.zeros(len(X))
+    sx, smx = X.sum(1), X @ m
+    b = (n * smx - sm * sx) / det
+    a = (sx - b * sm) / n
+    return float(w @ ((X * X).sum(1) - a * sx - b * smx)), a, b
+
+
+def _dice(a: NDArray[np.bool_], b: NDArray[np.bool_]) -> float:
+    return 2.0 * float(np.count_nonzero(a & b)) / max(int(np.count_nonzero(a)) + int(np.count_nonzero(b)), 1)
+
+
+def blurred_border(
+    mask: NDArray[np.bool_],
+    lo: Sequence[int],
+    images: Sequence[NDArray[Any]],
+    spacing: Sequence[float],
+    liver: NDArray[np.bool_] | None,
+) -> tuple[NDArray[np.bool_], NDArray[np.int64], float] | None:
+    """Fit the blurred-surface model to ``images`` (raw, one grid) around ``mask`` (a box of the
+    image starting at ``lo``).  Returns (mask, its box's start, sigma_mm) or None when the model
+    does not apply (see the module's docstring)."""
+    shape = np.asarray(images[0].shape)
+    sp = np.asarray(spacing, dtype=np.float64)
+    idx = np.argwhere(mask)
+    if len(idx) < C.LESION_BLUR_MODEL_MIN_VOXELS:
+        return None
+    pad = np.ceil((C.LESION_BLUR_MODEL_BAND_MM + max(C.LESION_BLUR_MODEL_SIGMAS_MM)) / sp).astype(np.int64)
+    blo = np.maximum(idx.min(0) + np.asarray(lo) - pad, 0)
+    bhi = np.minimum(idx.max(0) + np.asarray(lo) + 1 + pad, shape)
+    box = tuple(slice(int(a), int(b)) for a, b in zip(blo, bhi, strict=True))
+    start = np.zeros(tuple(bhi - blo), dtype=bool)
+    start[tuple((idx + np.asarray(lo) - blo).T)] = True
+
+    # star-shaped surface around the centroid: radius as a polynomial of the direction
+    pos = np.stack(np.meshgrid(*[np.arange(n) * s for n, s in zip(start.shape, sp, strict=True)], indexing="ij"), -1)
+    v = pos - (np.argwhere(start) * sp).mean(0)
+    rho = np.linalg.norm(v, axis=-1)
+    u = v / np.maximum(rho, 1e-9)[..., None]
+    Y = _direction_terms(u.reshape(-1, 3), C.LESION_BLUR_MODEL_DEGREE).reshape(start.shape + (-1,))
+    edge = start & ~erode_faces(start)
+    edge |= ~start & ndimage.binary_dilation(start)
+    Ye = Y[edge]
+    # least squares by the normal equations (LAPACK's lstsq starts BLAS threads, which then spin)
+    coef = np.linalg.solve(Ye.T @ Ye + 1e-9 * np.eye(Ye.shape[1]), Ye.T @ rho[edge])
+    agree = _dice(rho <= Y @ coef, start)
+    if agree < C.LESION_BLUR_MODEL_MIN_AGREEMENT:
+        log.debug("blurred border: the star-shaped surface reaches Dice %.3f against the mask: not used", agree)
+        return None  # not star-shaped around its centroid (a tube, a leak): the model does not apply
+
+    h = float(sp.mean())  # the partial-volume ramp across the surface (one voxel)
+    use = np.abs(rho - Y @ coef) <= C.LESION_BLUR_MODEL_BAND_MM
+    if liver is not None:
+        use &= liver[box] | start
+    X = np.stack([np.asarray(im[box][use], dtype=np.float64) for im in images])  # phases x voxels
+    inner = use & (rho < Y @ coef - C.LESION_BLUR_MODEL_BAND_MM / 2)
+    noise = [max(robust_sigma(np.asarray(im[box][inner], np.float64)) if np.count_nonzero(inner) > 20
+                 else robust_sigma(x), 1.0) for im, x in zip(images, X, strict=True)]
+    w = np.array([1.0 / n**2 for n in noise])  # noise weights per phase
+    Yu = Y[use]
+
+    def fit(c: NDArray[np.float64], sigma: float) -> tuple[float, NDArray[np.float32], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """The noise-weighted residual of the surface ``c`` blurred by ``sigma``, with each phase's
+        least-squares offset and scale (closed form): (chi^2, soft indicator, model, a, b)."""
+        soft = np.clip(0.5 - (rho - Y @ c) / h, 0.0, 1.0).astype(np.float32)
+        m = ndimage.gaussian_filter(soft, [sigma / v for v in sp], mode="nearest")[use].astype(np.float64)
+        chi2, a, b = _ls_fit(m, X, w)
+        return chi2, soft, m, a, b
+
+    def gauss_newton(c: NDArray[np.float64], sigma: float) -> tuple[NDArray[np.float64], float]:
+        """Gauss-Newton on the surface's coefficients with the Jacobian of the starting surface
+        (the chord method: the margin moves by a fraction of the blur, so its Jacobian barely
+        changes), step halving on the exact residual."""
+        chi2, soft, m, a, b = fit(c, sigma)
+        if not np.isfinite(chi2):
+            return c, chi2
+        # d model / d coefficient k ~ Y_k x (G_sigma * ramp): the blur of the ramp x Y_k with Y_k
+        # taken out (it varies little over sigma)
+        ramp = (((soft > 0) & (soft < 1)) / h).astype(np.float32)
+        j = ndimage.gaussian_filter(ramp, [sigma / v for v in sp], mode="nearest")[use].astype(np.float64)
+        Jy = j[:, None] * Yu
+        JtJ = Jy.T @ Jy
+        for _ in range(C.LESION_BLUR_MODEL_STEPS):
+            wb = w * b
+            H = float(wb @ b) * JtJ
+            r = wb @ X - float(wb @ a) - float(wb @ b) * m  # sum_i w_i b_i (x_i - a_i - b_i m)
+            g = Jy.T @ r
+            step = np.linalg.solve(H + 1e-4 * np.trace(H) / len(g) * np.eye(len(g)), g)
+            lam = 1.0
+            while lam > 0.1:
+                trial = fit(c + lam * step, sigma)
+                if trial[0] < chi2:
+                    c = c + lam * step
+                    chi2, soft, m, a, b = trial
+                    break
+                lam /= 2.0
+            else:
+                break
+            if float(np.abs(lam * step).max()) < C.LESION_BLUR_MODEL_TOLERANCE_MM:
+                break
+        return c, chi2
+
+    # a quick look first (two blurs): a sharp margin fits the starting surface better sharp
+    quick = fit(coef, C.LESION_BLUR_MODEL_SHARP_SIGMA_MM)[0] - fit(coef, C.LESION_BLUR_MODEL_START_SIGMA_MM)[0]
+    if not quick >= C.LESION_BLUR_MODEL_MIN_EVIDENCE:
+        log.debug("blurred border: a sharp margin (evidence %.1f on the starting surface): not used", quick)
+        return None
+    coef, _ = gauss_newton(coef, C.LESION_BLUR_MODEL_START_SIGMA_MM)
+    sse_by_sigma = {v: fit(coef, v)[0] for v in C.LESION_BLUR_MODEL_SIGMAS_MM}
+    sigma = min(sse_by_sigma, key=lambda s: sse_by_sigma[s])
+    if sigma < C.LESION_BLUR_MODEL_MIN_SIGMA_MM:
+        log.debug("blurred border: margin blur %.2f mm: a sharp margin, not used", sigma)
+        return None  # a sharp margin: the one-level border is right
+    coef, sse = gauss_newton(coef, sigma)
+    sharp = gauss_newton(coef, C.LESION_BLUR_MODEL_SHARP_SIGMA_MM)[1]
+    log.debug("blurred border: blur %.2f mm, evidence %.1f", sigma, sharp - sse)
+    if sharp - sse < C.LESION_BLUR_MODEL_MIN_EVIDENCE:
+        return None
+    out = rho <= Y @ coef
+    if liver is not None:
+        out &= liver[box]
+    agree = _dice(out, start)
+    if agree < C.LESION_BLUR_MODEL_MIN_AGREEMENT:
+        log.debug("blurred border: the fitted surface reaches Dice %.3f against the mask: not used", agree)
+        return None
+    return out, blo.astype(np.int64), float(sigma)
