@@ -88,6 +88,6 @@ def test_tumour_from_one_click_and_from_a_line(ircad, name: str) -> None:  # typ
     floor = {"livertumor1": 0.85, "livertumor2": 0.55}[name]  # measured 0.883 / 0.592 (1.1: 0.319 / 0.367)
     assert dice(bare.labels.array, tm.array) >= floor
     line = segment_lesion(ct, line_lps=expert.ld_endpoints_lps, liver=liver)
-    assert dice(line.labels.array, tm.array) >= 0.7  # measured 0.746 / 0.735
+    assert dice(line.labels.array, tm.array) >= 0.7  # measured 0.743 / 0.732 (1.11, 1.12; 0.746 / 0.735 earlier)
     ld = measure_lesion(line.labels, 1).longest_diameter_mm
     assert ld > 0.8 * expert.longest_diameter_mm
