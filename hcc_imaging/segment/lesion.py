@@ -126,7 +126,8 @@ uncovered does not replace a single-phase mask that covers it.
     (Dice >= ``VESSEL_MIN_AGREEMENT``); a note says so.  A tube prior (how a radiologist reads a
     portal-vein tumour thrombus); otherwise the mask stands.
 12. **Blurred (ill-defined) border** (``blurred_border``, 1.12, :mod:`._blur`; before 9b and 11,
-    on a one-sided mask with no step 7 / 8 growth, no rim, no leak, no nearest-mean joint mask):
+    on any mask but step 8's star-shaped estimate, a rim (step 9), a leak or a nearest-mean joint
+    mask; a step-7 growth included: a blurred lesion's halo can make its ring look heterogeneous):
     the midpoint level of a blurred convex lesion lies inside it (by about sigma^2 x its mean
     curvature: 14 % of the infiltrative phantom lesion's volume under 3.2 mm of blur), and a
     threshold's lesion value decides the size (clicks gave masks 10 % too small, lines 10 % too
@@ -717,8 +718,8 @@ def segment_lesion(
             and rr.model.mode == "hypo" and combined_weights is None and multiphase is None):
         rr = _add_enhancing_rim(rr, phases, phase, p, liv, cache)
     border_blur: float | None = None
-    if (p.blurred_border and multiphase is None and growth_phase is None and rr.click_mask is None
-            and not rr.radial and not rr.touches and rr.rim_phase is None and rr.model.mode != "both"):
+    if (p.blurred_border and multiphase is None
+            and not rr.radial and not rr.touches and rr.rim_phase is None):
         # 12 (1.12): a blurred (ill-defined) border on a fitted blurred-surface model (its midpoint
         # level lies inside a blurred convex lesion, and the threshold's lesion value sets its size)
         grid = [v.array for v in phases.values() if v.geometry.equals(vol.geometry)]
