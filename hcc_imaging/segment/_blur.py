@@ -58,6 +58,43 @@ def _direction_terms(u: NDArray[np.float64], degree: int) -> NDArray[np.float64]
     return np.stack(cols, axis=1)
 
 
+def _block_mean(a: NDArray[Any], k: Sequence[int]) -> NDArray[np.float64]:
+    """The mean of ``a`` over blocks of ``k`` voxels per axis (trailing voxels that do not fill a
+    block are dropped)."""
+    a = np.asarray(a, dtype=np.float64)
+    if all(v == 1 for v in k):
+        return a
+    a = a[tuple(slice(0, n - n % v) for n, v in zip(a.shape, k, strict=True))]
+    shape = [d for n, v in zip(a.shape, k, strict=True) for d in (n // v, v)]
+    return a.reshape(shape).mean(axis=(1, 3, 5))
+
+
+def _polar(shape: Sequence[int], spacing: NDArray[np.float64], centre: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Each voxel's distance (mm) from ``centre`` and its unit direction, on a grid of ``shape``."""
+    v = np.stack(np.meshgrid(*[np.arange(n) * s for n, s in zip(shape, spacing, strict=True)], indexing="ij"), -1) - centre
+    rho = np.linalg.norm(v, axis=-1)
+    return rho, v / np.maximum(rho, 1e-9)[..., None]
+
+
+def _radius(u: NDArray[np.float64], coef: NDArray[np.float64], degree: int) -> NDArray[np.float64]:
+    """The surface's radius in the directions ``u`` (..., 3): sum_k coef_k Y_k(u), term by term
+    (the terms of every voxel of a fine grid need not be held at once)."""
+    x, y, z = u[..., 0], u[..., 1], u[..., 2]
+    px, py = [np.ones_like(x)], [np.ones_like(y)]
+    for _ in range(degree):
+        px.append(px[-1] * x)
+        py.append(py[-1] * y)
+    out = np.zeros_like(x)
+    k = 0
+    for c in (0, 1):
+        for a in range(degree + 1):
+            for b in range(degree + 1 - a):
+                if a + b + c <= degree:
+                    out += coef[k] * (px[a] * py[b] * (z if c else 1.0))
+                    k += 1
+    return out
+
+
 def _ls_fit(m: NDArray[np.float64], X: NDArray[np.float64], w: NDArray[np.float64]) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
     """Each phase's (row of ``X``) least-squares offset a and scale b of the model ``m`` (closed
     form), and the residual's chi^2 weighted by ``w`` (1 / noise^2 per phase)."""
@@ -87,6 +124,7 @@ def blurred_border(
     image starting at ``lo``).  Returns (mask, its box's start, sigma_mm) or None when the model
     does not apply (see the module's docstring)."""
     shape = np.asarray(images[0].shape)
+    liver_full = liver
     sp = np.asarray(spacing, dtype=np.float64)
     idx = np.argwhere(mask)
     if len(idx) < C.LESION_BLUR_MODEL_MIN_VOXELS:
@@ -98,11 +136,22 @@ def blurred_border(
     start = np.zeros(tuple(bhi - blo), dtype=bool)
     start[tuple((idx + np.asarray(lo) - blo).T)] = True
 
+    centre = (np.argwhere(start) * sp).mean(0)  # mm from the box's first voxel
+    full, start_full = box, start
+    # the fit runs on a working grid of about LESION_BLUR_MODEL_GRID_MM: blocks of k voxels of a
+    # fine grid averaged (0.7 mm pixels would make a 5 cm lesion's box 400 000 voxels; the mean
+    # keeps the blocks' signal-to-noise ratio)
+    k = tuple(max(1, int(C.LESION_BLUR_MODEL_GRID_MM // v)) for v in sp)
+    start = _block_mean(start, k) >= 0.5
+    images = [_block_mean(np.asarray(im[box], dtype=np.float64), k) for im in images]
+    if liver is not None:
+        liver = _block_mean(np.asarray(liver[box]), k) >= 0.5
+    box = tuple(slice(None) for _ in k)  # the arrays above are the working box
+    centre_w = centre - (np.asarray(k) - 1) / 2.0 * sp  # the blocks' centres
+    sp = sp * np.asarray(k)
+
     # star-shaped surface around the centroid: radius as a polynomial of the direction
-    pos = np.stack(np.meshgrid(*[np.arange(n) * s for n, s in zip(start.shape, sp, strict=True)], indexing="ij"), -1)
-    v = pos - (np.argwhere(start) * sp).mean(0)
-    rho = np.linalg.norm(v, axis=-1)
-    u = v / np.maximum(rho, 1e-9)[..., None]
+    rho, u = _polar(start.shape, sp, centre_w)
     Y = _direction_terms(u.reshape(-1, 3), C.LESION_BLUR_MODEL_DEGREE).reshape(start.shape + (-1,))
     edge = start & ~erode_faces(start)
     edge |= ~start & ndimage.binary_dilation(start)
@@ -182,10 +231,12 @@ def blurred_border(
     log.debug("blurred border: blur %.2f mm, evidence %.1f", sigma, sharp - sse)
     if sharp - sse < C.LESION_BLUR_MODEL_MIN_EVIDENCE:
         return None
-    out = rho <= Y @ coef
-    if liver is not None:
-        out &= liver[box]
-    agree = _dice(out, start)
+    # the mask on the image's own grid: voxel centres inside the fitted surface
+    rho, u = _polar(start_full.shape, np.asarray(spacing, dtype=np.float64), centre)
+    out = rho <= _radius(u, coef, C.LESION_BLUR_MODEL_DEGREE)
+    if liver_full is not None:
+        out &= liver_full[full]
+    agree = _dice(out, start_full)
     if agree < C.LESION_BLUR_MODEL_MIN_AGREEMENT:
         log.debug("blurred border: the fitted surface reaches Dice %.3f against the mask: not used", agree)
         return None
