@@ -44,18 +44,36 @@ from ._morph import erode_faces, robust_sigma
 log = logging.getLogger(__name__)
 
 
-def _direction_terms(u: NDArray[np.float64], degree: int) -> NDArray[np.float64]:
-    """Monomials x^a y^b z^c of the unit directions ``u`` (n x 3) with a + b + c <= ``degree`` and
-    c <= 1: on the unit sphere z^2 = 1 - x^2 - y^2, so these span the real spherical harmonics of
-    degree <= ``degree`` exactly ((degree + 1)^2 terms, no redundant column)."""
-    px = [np.ones(len(u))]
-    py = [np.ones(len(u))]
+def _exponents(degree: int) -> list[tuple[int, int, int]]:
+    """(a, b, c) of the monomials x^a y^b z^c with a + b + c <= ``degree`` and c <= 1: on the unit
+    sphere z^2 = 1 - x^2 - y^2, so these span the real spherical harmonics of degree <= ``degree``
+    exactly ((degree + 1)^2 terms, no redundant one)."""
+    return [(a, b, c) for c in (0, 1) for a in range(degree + 1) for b in range(degree + 1 - a) if a + b + c <= degree]
+
+
+def _powers(u: NDArray[np.float64], degree: int) -> tuple[list[NDArray[np.float64]], list[NDArray[np.float64]]]:
+    """x^0..x^degree and y^0..y^degree of the directions ``u`` (..., 3)."""
+    px, py = [np.ones(u.shape[:-1])], [np.ones(u.shape[:-1])]
     for _ in range(degree):
-        px.append(px[-1] * u[:, 0])
-        py.append(py[-1] * u[:, 1])
-    cols = [px[a] * py[b] * (u[:, 2] if c else 1.0) for c in (0, 1) for a in range(degree + 1)
-            for b in range(degree + 1 - a) if a + b + c <= degree]
-    return np.stack(cols, axis=1)
+        px.append(px[-1] * u[..., 0])
+        py.append(py[-1] * u[..., 1])
+    return px, py
+
+
+def _direction_terms(u: NDArray[np.float64], degree: int) -> NDArray[np.float64]:
+    """The terms of :func:`_exponents` at the unit directions ``u`` (n x 3), one column each."""
+    px, py = _powers(u, degree)
+    return np.stack([px[a] * py[b] * (u[:, 2] if c else 1.0) for a, b, c in _exponents(degree)], axis=1)
+
+
+def _radius(u: NDArray[np.float64], coef: NDArray[np.float64], degree: int) -> NDArray[np.float64]:
+    """The surface's radius in the directions ``u`` (..., 3): sum_k coef_k Y_k(u), term by term
+    (the terms of every voxel of a fine grid need not be held at once)."""
+    px, py = _powers(u, degree)
+    out = np.zeros(u.shape[:-1])
+    for ck, (a, b, c) in zip(coef, _exponents(degree), strict=True):
+        out += ck * (px[a] * py[b] * (u[..., 2] if c else 1.0))
+    return out
 
 
 def _block_mean(a: NDArray[Any], k: Sequence[int]) -> NDArray[np.float64]:
@@ -74,25 +92,6 @@ def _polar(shape: Sequence[int], spacing: NDArray[np.float64], centre: NDArray[n
     v = np.stack(np.meshgrid(*[np.arange(n) * s for n, s in zip(shape, spacing, strict=True)], indexing="ij"), -1) - centre
     rho = np.linalg.norm(v, axis=-1)
     return rho, v / np.maximum(rho, 1e-9)[..., None]
-
-
-def _radius(u: NDArray[np.float64], coef: NDArray[np.float64], degree: int) -> NDArray[np.float64]:
-    """The surface's radius in the directions ``u`` (..., 3): sum_k coef_k Y_k(u), term by term
-    (the terms of every voxel of a fine grid need not be held at once)."""
-    x, y, z = u[..., 0], u[..., 1], u[..., 2]
-    px, py = [np.ones_like(x)], [np.ones_like(y)]
-    for _ in range(degree):
-        px.append(px[-1] * x)
-        py.append(py[-1] * y)
-    out = np.zeros_like(x)
-    k = 0
-    for c in (0, 1):
-        for a in range(degree + 1):
-            for b in range(degree + 1 - a):
-                if a + b + c <= degree:
-                    out += coef[k] * (px[a] * py[b] * (z if c else 1.0))
-                    k += 1
-    return out
 
 
 def _ls_fit(m: NDArray[np.float64], X: NDArray[np.float64], w: NDArray[np.float64]) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
@@ -124,7 +123,6 @@ def blurred_border(
     image starting at ``lo``).  Returns (mask, its box's start, sigma_mm) or None when the model
     does not apply (see the module's docstring)."""
     shape = np.asarray(images[0].shape)
-    liver_full = liver
     sp = np.asarray(spacing, dtype=np.float64)
     idx = np.argwhere(mask)
     if len(idx) < C.LESION_BLUR_MODEL_MIN_VOXELS:
@@ -137,40 +135,37 @@ def blurred_border(
     start[tuple((idx + np.asarray(lo) - blo).T)] = True
 
     centre = (np.argwhere(start) * sp).mean(0)  # mm from the box's first voxel
-    full, start_full = box, start
     # the fit runs on a working grid of about LESION_BLUR_MODEL_GRID_MM: blocks of k voxels of a
     # fine grid averaged (0.7 mm pixels would make a 5 cm lesion's box 400 000 voxels; the mean
-    # keeps the blocks' signal-to-noise ratio)
+    # keeps the blocks' signal-to-noise ratio).  Names ending in _w are on the working grid.
     k = tuple(max(1, int(C.LESION_BLUR_MODEL_GRID_MM // v)) for v in sp)
-    start = _block_mean(start, k) >= 0.5
-    images = [_block_mean(np.asarray(im[box], dtype=np.float64), k) for im in images]
-    if liver is not None:
-        liver = _block_mean(np.asarray(liver[box]), k) >= 0.5
-    box = tuple(slice(None) for _ in k)  # the arrays above are the working box
+    start_w = _block_mean(start, k) >= 0.5
+    images_w = [_block_mean(np.asarray(im[box], dtype=np.float64), k) for im in images]
+    liver_w = None if liver is None else _block_mean(np.asarray(liver[box]), k) >= 0.5
     centre_w = centre - (np.asarray(k) - 1) / 2.0 * sp  # the blocks' centres
-    sp = sp * np.asarray(k)
+    sp_w = sp * np.asarray(k)
 
     # star-shaped surface around the centroid: radius as a polynomial of the direction
-    rho, u = _polar(start.shape, sp, centre_w)
-    Y = _direction_terms(u.reshape(-1, 3), C.LESION_BLUR_MODEL_DEGREE).reshape(start.shape + (-1,))
-    edge = start & ~erode_faces(start)
-    edge |= ~start & ndimage.binary_dilation(start)
+    rho, u = _polar(start_w.shape, sp_w, centre_w)
+    Y = _direction_terms(u.reshape(-1, 3), C.LESION_BLUR_MODEL_DEGREE).reshape(start_w.shape + (-1,))
+    edge = start_w & ~erode_faces(start_w)
+    edge |= ~start_w & ndimage.binary_dilation(start_w)
     Ye = Y[edge]
     # least squares by the normal equations (LAPACK's lstsq starts BLAS threads, which then spin)
     coef = np.linalg.solve(Ye.T @ Ye + 1e-9 * np.eye(Ye.shape[1]), Ye.T @ rho[edge])
-    agree = _dice(rho <= Y @ coef, start)
+    agree = _dice(rho <= Y @ coef, start_w)
     if agree < C.LESION_BLUR_MODEL_MIN_AGREEMENT:
         log.debug("blurred border: the star-shaped surface reaches Dice %.3f against the mask: not used", agree)
         return None  # not star-shaped around its centroid (a tube, a leak): the model does not apply
 
-    h = float(sp.mean())  # the partial-volume ramp across the surface (one voxel)
+    h = float(sp_w.mean())  # the partial-volume ramp across the surface (one voxel)
     use = np.abs(rho - Y @ coef) <= C.LESION_BLUR_MODEL_BAND_MM
-    if liver is not None:
-        use &= liver[box] | start
-    X = np.stack([np.asarray(im[box][use], dtype=np.float64) for im in images])  # phases x voxels
+    if liver_w is not None:
+        use &= liver_w | start_w
+    X = np.stack([im[use] for im in images_w])  # phases x voxels
     inner = use & (rho < Y @ coef - C.LESION_BLUR_MODEL_BAND_MM / 2)
-    noise = [max(robust_sigma(np.asarray(im[box][inner], np.float64)) if np.count_nonzero(inner) > 20
-                 else robust_sigma(x), 1.0) for im, x in zip(images, X, strict=True)]
+    noise = [max(robust_sigma(im[inner]) if np.count_nonzero(inner) > 20 else robust_sigma(x), 1.0)
+             for im, x in zip(images_w, X, strict=True)]
     w = np.array([1.0 / n**2 for n in noise])  # noise weights per phase
     Yu = Y[use]
 
@@ -178,7 +173,7 @@ def blurred_border(
         """The noise-weighted residual of the surface ``c`` blurred by ``sigma``, with each phase's
         least-squares offset and scale (closed form): (chi^2, soft indicator, model, a, b)."""
         soft = np.clip(0.5 - (rho - Y @ c) / h, 0.0, 1.0).astype(np.float32)
-        m = ndimage.gaussian_filter(soft, [sigma / v for v in sp], mode="nearest")[use].astype(np.float64)
+        m = ndimage.gaussian_filter(soft, [sigma / v for v in sp_w], mode="nearest")[use].astype(np.float64)
         chi2, a, b = _ls_fit(m, X, w)
         return chi2, soft, m, a, b
 
@@ -192,7 +187,7 @@ def blurred_border(
         # d model / d coefficient k ~ Y_k x (G_sigma * ramp): the blur of the ramp x Y_k with Y_k
         # taken out (it varies little over sigma)
         ramp = (((soft > 0) & (soft < 1)) / h).astype(np.float32)
-        j = ndimage.gaussian_filter(ramp, [sigma / v for v in sp], mode="nearest")[use].astype(np.float64)
+        j = ndimage.gaussian_filter(ramp, [sigma / v for v in sp_w], mode="nearest")[use].astype(np.float64)
         Jy = j[:, None] * Yu
         JtJ = Jy.T @ Jy
         for _ in range(C.LESION_BLUR_MODEL_STEPS):
@@ -232,11 +227,11 @@ def blurred_border(
     if sharp - sse < C.LESION_BLUR_MODEL_MIN_EVIDENCE:
         return None
     # the mask on the image's own grid: voxel centres inside the fitted surface
-    rho, u = _polar(start_full.shape, np.asarray(spacing, dtype=np.float64), centre)
+    rho, u = _polar(start.shape, sp, centre)
     out = rho <= _radius(u, coef, C.LESION_BLUR_MODEL_DEGREE)
-    if liver_full is not None:
-        out &= liver_full[full]
-    agree = _dice(out, start_full)
+    if liver is not None:
+        out &= liver[box]
+    agree = _dice(out, start)
     if agree < C.LESION_BLUR_MODEL_MIN_AGREEMENT:
         log.debug("blurred border: the fitted surface reaches Dice %.3f against the mask: not used", agree)
         return None
