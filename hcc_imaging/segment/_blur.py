@@ -138,7 +138,7 @@ def blurred_border(
     # the fit runs on a working grid of about LESION_BLUR_MODEL_GRID_MM: blocks of k voxels of a
     # fine grid averaged (0.7 mm pixels would make a 5 cm lesion's box 400 000 voxels; the mean
     # keeps the blocks' signal-to-noise ratio).  Names ending in _w are on the working grid.
-    k = tuple(max(1, int(C.LESION_BLUR_MODEL_GRID_MM // v)) for v in sp)
+    k = tuple(max(1, min(int(C.LESION_BLUR_MODEL_GRID_MM // v), n)) for v, n in zip(sp, start.shape, strict=True))
     start_w = _block_mean(start, k) >= 0.5
     images_w = [_block_mean(np.asarray(im[box], dtype=np.float64), k) for im in images]
     liver_w = None if liver is None else _block_mean(np.asarray(liver[box]), k) >= 0.5

@@ -136,6 +136,15 @@ def test_a_fine_grid_is_fitted_on_a_coarser_working_grid_and_masked_at_full_reso
     assert abs(out[2] - float(np.hypot(3.0, 1.0))) <= 0.75
 
 
+def test_a_box_thinner_than_a_block_is_fitted_as_it_is() -> None:
+    """Two 0.5 mm slices (a block would be five): the block never exceeds the box, no error."""
+    sp, shape = (0.5, 0.7, 0.7), (2, 100, 100)
+    images, truth, soft = _scene(3.0, 5.0, 0, radii=(30.0, 13.0, 20.0), spacing=sp, shape=shape)
+    start = soft >= 0.5
+    out = blurred_border(start, np.zeros(3, np.int64), images, sp, None)
+    assert out is None or out[0].shape[0] <= 2
+
+
 def test_a_sharp_margin_is_left_to_the_midpoint_border() -> None:
     """No margin blur beyond the 1 mm point-spread: the fitted sigma is below the minimum and the
     step gives nothing (the midpoint border is right there)."""
