@@ -10,7 +10,9 @@ segments on either side, and the defect is the lumen minus the blood:
 1. On each phase on the grid of the mask, smoothed by ``VESSEL_SMOOTHING_MM``: the defect value
    ``d`` (median of the mask), the shell around the mask (``VESSEL_SHELL_MM``): its upper values
    (blood, ``VESSEL_BLOOD_PERCENTILE``) ``b`` and lower values (the wall's tissue) ``s``.  Blood
-   must be brighter than both by ``VESSEL_MIN_CONTRAST_K_SIGMA`` noise sigmas; else no vessel.
+   must be brighter than both by ``VESSEL_MIN_CONTRAST_K_SIGMA`` noise sigmas of the smoothed
+   image (1.12; 1.7-1.11 used the raw image's sigma for these smoothed values, which refused the
+   phantom's vein at 25 HU); else no vessel.
 2. Blood = smoothed > (b + max(d, s)) / 2 (the half-maximum of the lumen's edge), the components
    touching the mask, within ``VESSEL_SEARCH_MM`` of it.  Axis: principal axis of mask + blood.
 3. Patent segments: blood beyond each end of the defect along the axis (``VESSEL_CAP_GAP_MM`` to
@@ -44,7 +46,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import constants as C
-from ._morph import bbox, pad_box, within_mm
+from ._morph import bbox, gaussian_noise_factor, pad_box, within_mm
 
 
 @dataclass(slots=True)
@@ -93,7 +95,9 @@ def _fit_one(
     b = float(np.percentile(sm[shell], C.VESSEL_BLOOD_PERCENTILE))
     s = float(np.percentile(sm[shell], C.VESSEL_WALL_PERCENTILE))
     wall = max(d, s)
-    if b - wall < C.VESSEL_MIN_CONTRAST_K_SIGMA * sigma:
+    # b, d and s are values of the smoothed image: compared with its noise
+    sigma_s = sigma * gaussian_noise_factor(C.VESSEL_SMOOTHING_MM / sp)
+    if b - wall < C.VESSEL_MIN_CONTRAST_K_SIGMA * sigma_s:
         return None
     bright = sm > 0.5 * (b + wall)
     lab, _ = ndimage.label(bright)
