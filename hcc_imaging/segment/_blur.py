@@ -39,7 +39,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from . import constants as C
-from ._morph import erode_faces, robust_sigma
+from ._morph import dice, erode_faces, grid_mm, robust_sigma
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def _block_mean(a: NDArray[Any], k: Sequence[int]) -> NDArray[np.float64]:
 
 def _polar(shape: Sequence[int], spacing: NDArray[np.float64], centre: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Each voxel's distance (mm) from ``centre`` and its unit direction, on a grid of ``shape``."""
-    v = np.stack(np.meshgrid(*[np.arange(n) * s for n, s in zip(shape, spacing, strict=True)], indexing="ij"), -1) - centre
+    v = grid_mm(shape, spacing) - centre
     rho = np.linalg.norm(v, axis=-1)
     return rho, v / np.maximum(rho, 1e-9)[..., None]
 
@@ -106,10 +106,6 @@ def _ls_fit(m: NDArray[np.float64], X: NDArray[np.float64], w: NDArray[np.float6
     b = (n * smx - sm * sx) / det
     a = (sx - b * sm) / n
     return float(w @ ((X * X).sum(1) - a * sx - b * smx)), a, b
-
-
-def _dice(a: NDArray[np.bool_], b: NDArray[np.bool_]) -> float:
-    return 2.0 * float(np.count_nonzero(a & b)) / max(int(np.count_nonzero(a)) + int(np.count_nonzero(b)), 1)
 
 
 def blurred_border(
@@ -153,17 +149,18 @@ def blurred_border(
     Ye = Y[edge]
     # least squares by the normal equations (LAPACK's lstsq starts BLAS threads, which then spin)
     coef = np.linalg.solve(Ye.T @ Ye + 1e-9 * np.eye(Ye.shape[1]), Ye.T @ rho[edge])
-    agree = _dice(rho <= Y @ coef, start_w)
+    r0 = Y @ coef  # the starting surface's radius at each voxel's direction
+    agree = dice(rho <= r0, start_w)
     if agree < C.LESION_BLUR_MODEL_MIN_AGREEMENT:
         log.debug("blurred border: the star-shaped surface reaches Dice %.3f against the mask: not used", agree)
         return None  # not star-shaped around its centroid (a tube, a leak): the model does not apply
 
     h = float(sp_w.mean())  # the partial-volume ramp across the surface (one voxel)
-    use = np.abs(rho - Y @ coef) <= C.LESION_BLUR_MODEL_BAND_MM
+    use = np.abs(rho - r0) <= C.LESION_BLUR_MODEL_BAND_MM
     if liver_w is not None:
         use &= liver_w | start_w
     X = np.stack([im[use] for im in images_w])  # phases x voxels
-    inner = use & (rho < Y @ coef - C.LESION_BLUR_MODEL_BAND_MM / 2)
+    inner = use & (rho < r0 - C.LESION_BLUR_MODEL_BAND_MM / 2)
     noise = [max(robust_sigma(im[inner]) if np.count_nonzero(inner) > 20 else robust_sigma(x), 1.0)
              for im, x in zip(images_w, X, strict=True)]
     w = np.array([1.0 / n**2 for n in noise])  # noise weights per phase
@@ -231,7 +228,7 @@ def blurred_border(
     out = rho <= _radius(u, coef, C.LESION_BLUR_MODEL_DEGREE)
     if liver is not None:
         out &= liver[box]
-    agree = _dice(out, start)
+    agree = dice(out, start)
     if agree < C.LESION_BLUR_MODEL_MIN_AGREEMENT:
         log.debug("blurred border: the fitted surface reaches Dice %.3f against the mask: not used", agree)
         return None

@@ -71,6 +71,11 @@ class _RoiResult:
         """The ROI's slices in the whole image."""
         return tuple(slice(int(a), int(a) + n) for a, n in zip(self.lo, self.mask.shape, strict=True))
 
+    def holds(self, voxel: Sequence[int]) -> bool:
+        """Whether the whole image's ``voxel`` lies in the ROI and in its mask."""
+        local = np.asarray(voxel) - self.lo
+        return bool(np.all(local >= 0) and np.all(local < self.mask.shape) and self.mask[tuple(int(v) for v in local)])
+
     def box_in(self, lo: Sequence[int] | NDArray[np.int64]) -> tuple[slice, ...]:
         """The ROI's slices in a box of the image that starts at ``lo`` (and holds the ROI)."""
         return tuple(slice(int(a - b), int(a - b) + n) for a, b, n in zip(self.lo, lo, self.mask.shape, strict=True))

@@ -93,6 +93,16 @@ def _kernel_weights(sigma_vox: tuple[float, ...], truncate: float) -> tuple[floa
     return g0, float(np.sqrt(f))
 
 
+def dice(a: NDArray[np.bool_], b: NDArray[np.bool_]) -> float:
+    """Dice overlap 2|A and B| / (|A| + |B|) of two masks (0 when both are empty)."""
+    return 2.0 * float(np.count_nonzero(a & b)) / max(int(np.count_nonzero(a)) + int(np.count_nonzero(b)), 1)
+
+
+def grid_mm(shape: Sequence[int], spacing: Sequence[float]) -> NDArray[np.float64]:
+    """Each voxel's position (mm) along the grid's axes from the first voxel, shape ``shape + (3,)``."""
+    return np.stack(np.meshgrid(*[np.arange(n) * s for n, s in zip(shape, spacing, strict=True)], indexing="ij"), -1)
+
+
 def bbox(mask: NDArray[np.bool_]) -> tuple[NDArray[np.int64], NDArray[np.int64]] | None:
     """(start, stop) of the True voxels, or None when empty."""
     kernel = _kernels.get("bbox_of")

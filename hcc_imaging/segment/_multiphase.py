@@ -305,10 +305,8 @@ def _combined_border(
         return None
     cr, w = res
     vol = phases[phase]
-    if line_idx is None:
-        local = np.asarray(seed) - cr.lo
-        if np.any(local < 0) or np.any(local >= cr.mask.shape) or not cr.mask[tuple(int(v) for v in local)]:
-            return None  # the click is not in it: the combination segmented something else
+    if line_idx is None and not cr.holds(seed):
+        return None  # the click is not in it: the combination segmented something else
     # both masks on the box that holds them, and each phase's values there (read once)
     lo = np.minimum(rr.lo, cr.lo)
     hi = np.maximum(rr.lo + np.asarray(rr.mask.shape), cr.lo + np.asarray(cr.mask.shape))

@@ -46,7 +46,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import constants as C
-from ._morph import bbox, gaussian_noise_factor, pad_box, within_mm
+from ._morph import bbox, dice, gaussian_noise_factor, grid_mm, pad_box, within_mm
 
 
 @dataclass(slots=True)
@@ -75,12 +75,13 @@ class VesselDefect:
 
 def _fit_one(
     m: NDArray[np.bool_], img: NDArray[np.float32], sp: NDArray[np.float64], coords: NDArray[np.float64],
-    shell: NDArray[np.bool_], near: NDArray[np.bool_],
+    shell: NDArray[np.bool_], near: NDArray[np.bool_], noise_factor: float,
 ) -> tuple[NDArray[np.bool_], tuple[float, float], float, float, bool, float] | None:
     """Steps 1-4 of the module on one phase (box-sized ``m`` / ``img``; ``coords``: voxel positions
     in mm along the grid's axes; ``shell``: the voxels outside ``m`` within ``VESSEL_SHELL_MM`` of
-    it; ``near``: ``m`` and its 26 neighbours; the same for every phase): (defect mask, radii,
-    blood value, defect value, curved, blood-defect contrast in raw sigmas), or None."""
+    it; ``near``: ``m`` and its 26 neighbours; ``noise_factor``: the smoothing's noise reduction;
+    the same for every phase): (defect mask, radii, blood value, defect value, curved,
+    blood-defect contrast in raw sigmas), or None."""
     from scipy import ndimage
     from scipy.spatial import cKDTree
 
@@ -96,7 +97,7 @@ def _fit_one(
     s = float(np.percentile(sm[shell], C.VESSEL_WALL_PERCENTILE))
     wall = max(d, s)
     # b, d and s are values of the smoothed image: compared with its noise
-    sigma_s = sigma * gaussian_noise_factor(C.VESSEL_SMOOTHING_MM / sp)
+    sigma_s = sigma * noise_factor
     if b - wall < C.VESSEL_MIN_CONTRAST_K_SIGMA * sigma_s:
         return None
     bright = sm > 0.5 * (b + wall)
@@ -198,7 +199,7 @@ def _fit_one(
     to = tmap[out]
     if to.min() <= t0 - 2 * g or to.max() >= t1 + 2 * g:
         return None
-    agree = 2.0 * float((out & m).sum()) / float(out.sum() + m.sum())
+    agree = dice(out, m)
     if agree < C.VESSEL_MIN_AGREEMENT:
         return None
     return out, (ra, rb), b, d, deg == 2, (b - d) / sigma
@@ -284,11 +285,10 @@ def thrombus_in_lumen(
 
     box, m, shell = _shell_box(mask, lo, hi, sp, np.ceil(C.VESSEL_SEARCH_MM / sp).astype(int))
     near = ndimage.binary_dilation(m, np.ones((3, 3, 3), bool))
-    grids = np.meshgrid(*(np.arange(n) * s for n, s in zip(m.shape, sp, strict=True)), indexing="ij")
-    coords = np.stack(grids, axis=-1)
+    coords = grid_mm(m.shape, sp)
     best = None
     for name, img in images.items():
-        r = _fit_one(m, np.asarray(img[box], np.float32), sp, coords, shell, near)
+        r = _fit_one(m, np.asarray(img[box], np.float32), sp, coords, shell, near, nf)
         if r is not None and (best is None or r[5] > best[1][5]):
             best = (name, r)
     if best is None:

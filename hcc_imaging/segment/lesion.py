@@ -717,24 +717,21 @@ def segment_lesion(
     if (p.enhancing_rim and rr.click_mask is None and not rr.radial
             and rr.model.mode == "hypo" and combined_weights is None and multiphase is None):
         rr = _add_enhancing_rim(rr, phases, phase, p, liv, cache)
+    images = {str(k): v.array for k, v in phases.items() if v.geometry.equals(vol.geometry)}
     border_blur: float | None = None
     if (p.blurred_border and multiphase is None
             and not rr.radial and not rr.touches and rr.rim_phase is None):
         # 12 (1.12): a blurred (ill-defined) border on a fitted blurred-surface model (its midpoint
         # level lies inside a blurred convex lesion, and the threshold's lesion value sets its size)
-        grid = [v.array for v in phases.values() if v.geometry.equals(vol.geometry)]
-        bb = blurred_border(rr.mask, rr.lo, grid, vol.spacing, liv)
+        bb = blurred_border(rr.mask, rr.lo, list(images.values()), vol.spacing, liv)
         if bb is not None:
             new = replace(rr, mask=bb[0], lo=bb[1])
-            at = tuple(int(a - b) for a, b in zip(seed_vox, new.lo, strict=True))
-            holds = all(0 <= i < n for i, n in zip(at, new.mask.shape, strict=True)) and bool(new.mask[at])
-            if holds and not _leaves_line(new, rr, line_vox, vol.spacing):
+            if new.holds(seed_vox) and not _leaves_line(new, rr, line_vox, vol.spacing):
                 rr, border_blur = new, bb[2]
     full = np.zeros(vol.shape, dtype=np.uint8 if label < 256 else np.uint16)
     sl = rr.box
     full[sl][rr.mask] = label
     notes: list[str] = []
-    images = {str(k): v.array for k, v in phases.items() if v.geometry.equals(vol.geometry)}
     # 9b: a dense lipiodol deposit touching the mask, with its partial-volume margin
     # (one post-contrast phase alone cannot tell lipiodol from contrast in an artery: the step
     # needs the pre-contrast phase or two phases, as viable_mask's "every phase")
