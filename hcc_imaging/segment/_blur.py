@@ -17,8 +17,9 @@ was blurred (the phantom's infiltrative lesion, and a reader's "where the lesion
 
 The fit replaces the mask only when the margin is blurred beyond a CT kernel's point-spread
 (``LESION_BLUR_MODEL_MIN_SIGMA_MM``) and the blurred model explains the data better than a sharp
-one (``LESION_BLUR_MODEL_MIN_EVIDENCE``, a likelihood ratio; first tested on the starting
-surface, so that a sharp lesion costs two blurs), the star-shaped surface reproduces the
+one (``LESION_BLUR_MODEL_MIN_EVIDENCE``, a likelihood ratio, divided by the fit's reduced chi^2
+when that exceeds 1 (1.13); first tested on the starting surface, so that a sharp lesion costs two
+blurs), the star-shaped surface reproduces the
 starting mask (``LESION_BLUR_MODEL_MIN_AGREEMENT``: a tube bent around its centroid or a leak is
 not star-shaped) and the result agrees with it to the same degree; the caller also requires the
 click inside and, with a line, the line covered.
@@ -208,7 +209,11 @@ def blurred_border(
         return c, chi2
 
     # a quick look first (two blurs): a sharp margin fits the starting surface better sharp
-    quick = fit(coef, C.LESION_BLUR_MODEL_SHARP_SIGMA_MM)[0] - fit(coef, C.LESION_BLUR_MODEL_START_SIGMA_MM)[0]
+    # the likelihood ratios are read against the fit's own scatter when the model explains the data
+    # less well than the noise does (a noise-free or denoised image: any misfit is "significant")
+    dof = max(X.size - Y.shape[-1] - 2 * len(X), 1)
+    start_chi2 = fit(coef, C.LESION_BLUR_MODEL_START_SIGMA_MM)[0]
+    quick = (fit(coef, C.LESION_BLUR_MODEL_SHARP_SIGMA_MM)[0] - start_chi2) / max(1.0, start_chi2 / dof)
     if not quick >= C.LESION_BLUR_MODEL_MIN_EVIDENCE:
         log.debug("blurred border: a sharp margin (evidence %.1f on the starting surface): not used", quick)
         return None
@@ -220,8 +225,9 @@ def blurred_border(
         return None  # a sharp margin: the one-level border is right
     coef, sse = gauss_newton(coef, sigma)
     sharp = gauss_newton(coef, C.LESION_BLUR_MODEL_SHARP_SIGMA_MM)[1]
-    log.debug("blurred border: blur %.2f mm, evidence %.1f", sigma, sharp - sse)
-    if sharp - sse < C.LESION_BLUR_MODEL_MIN_EVIDENCE:
+    evidence = (sharp - sse) / max(1.0, sse / dof)
+    log.debug("blurred border: blur %.2f mm, evidence %.1f (reduced chi^2 %.2f)", sigma, evidence, sse / dof)
+    if evidence < C.LESION_BLUR_MODEL_MIN_EVIDENCE:
         return None
     # the mask on the image's own grid: voxel centres inside the fitted surface
     rho, u = _polar(start.shape, sp, centre)

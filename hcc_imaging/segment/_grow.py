@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..volume import Phase, Volume
+from ..volume import Modality, Phase, Volume
 from . import _kernels
 from . import constants as C
 from ._morph import (
@@ -110,6 +110,18 @@ _REACH_DILATION_MAX_RUNS = 500
 _SmoothCache = dict[tuple[Any, ...], Any]
 
 
+def floored_noise(volume: Volume, raw: NDArray[np.floating], sigma_raw: float) -> float:
+    """The raw noise sigma the k-sigma tests read, floored (a noise-free or denoised image would
+    make every partial-volume voxel "significant"): on CT at least ``LESION_MIN_NOISE_HU``; on
+    other modalities (no calibrated scale) at least ``LESION_MIN_NOISE_FRACTION`` of the median
+    absolute value of ``raw`` (the region of interest)."""
+    if volume.modality == Modality.CT:
+        return max(sigma_raw, C.LESION_MIN_NOISE_HU)
+    step = max(1, raw.size // 50_000)
+    scale = float(np.median(np.abs(np.asarray(raw, np.float32).reshape(-1)[::step]))) if raw.size else 0.0
+    return max(sigma_raw, C.LESION_MIN_NOISE_FRACTION * scale)
+
+
 def _smoothed(
     volume: Volume, sl: tuple[slice, ...], sig_vox: tuple[float, float, float], cache: _SmoothCache | None
 ) -> tuple[NDArray[np.float32], NDArray[np.float32], float]:
@@ -122,7 +134,7 @@ def _smoothed(
     raw = np.asarray(volume.array[sl], dtype=np.float32)
     # scipy's gaussian_filter(raw, sig_vox, mode="nearest"), compiled when the kernels are on
     smooth = _kernels.gaussian_filter_nearest(raw, sig_vox)
-    out = (raw, smooth, noise_sigma(raw, smooth, sig_vox))
+    out = (raw, smooth, floored_noise(volume, raw, noise_sigma(raw, smooth, sig_vox)))
     if cache is not None:
         cache[key] = out
     return out

@@ -24,6 +24,7 @@ from . import constants as C
 from ._grow import (
     _ball_mask,
     _expand_heterogeneous,
+    floored_noise,
     _grow_in_roi,
     _inner_band,
     _Model,
@@ -170,7 +171,7 @@ def _radial_on(
     sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
     raw = np.asarray(volume.array[sl], dtype=np.float32)
     smooth = _kernels.gaussian_filter_nearest(raw, sig_vox)  # (scipy's gaussian_filter, mode "nearest")
-    sigma_raw = noise_sigma(raw, smooth, sig_vox)
+    sigma_raw = floored_noise(volume, raw, noise_sigma(raw, smooth, sig_vox))
     sigma_s = sigma_raw * gaussian_noise_factor(sig_vox)
     # the click's region on this box
     cl = np.zeros(raw.shape, bool)

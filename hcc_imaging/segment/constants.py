@@ -59,6 +59,8 @@ __all__ = [
     "LESION_EXPANSION_ROUNDS",
     "LESION_PARENCHYMA_SAMPLE_MM",
     "LESION_FAT_MAX_HU",
+    "LESION_MIN_NOISE_HU",
+    "LESION_MIN_NOISE_FRACTION",
     "LESION_EXPANSION_MAX_MM",
     "LESION_STATS_SAMPLING_MM",
     "LIVER_WINDOW_HU_BY_PHASE",
@@ -136,7 +138,9 @@ __all__ = [
 #: combination when the lesion shows on several phases (LesionParams.combined_border).
 #: 1.12: step 12, a blurred (ill-defined) border placed on a fitted blurred-surface model
 #: (LesionParams.blurred_border).
-ALGORITHM_VERSION: Final[str] = "1.12"
+#: 1.13: on CT the raw noise sigma is at least LESION_MIN_NOISE_HU (a noise-free or denoised
+#: image); step 12's likelihood ratios are read against the fit's reduced chi^2 when it exceeds 1.
+ALGORITHM_VERSION: Final[str] = "1.13"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
@@ -293,7 +297,10 @@ LESION_BLUR_MODEL_MIN_SIGMA_MM: Final[float] = 2.0
 #: least ``LESION_BLUR_MODEL_MIN_EVIDENCE`` larger.  9: a likelihood ratio of three standard errors
 #: (as ``LESION_MIN_CONTRAST_K_SIGMA``).  Measured on the study phantom: the infiltrative lesion
 #: +35 to +290 (sigma 25 / 15 HU); the portal-vein thrombus at sigma 25, which the noise gives a
-#: 2 mm blur on the grid, -28 to -58.  Not tuned.
+#: 2 mm blur on the grid, -28 to -58.  Not tuned.  1.13: when the fit's reduced chi^2 (per voxel and
+#: phase) exceeds 1, the ratio is divided by it (a quasi-likelihood ratio: a model that does not fit
+#: to the noise must not win on noise-level differences; the perf.md 12 mm lobulated lesion, sharp,
+#: had been called blurred, and a real MR's ratio 171 is 21 at its reduced chi^2 of 8).
 LESION_BLUR_MODEL_SHARP_SIGMA_MM: Final[float] = 1.0
 LESION_BLUR_MODEL_MIN_EVIDENCE: Final[float] = 9.0
 #: Dice the star-shaped surface must reach against the starting mask, before (a tube, a leak or a
@@ -401,6 +408,22 @@ LESION_EXPANSION_MAX_MM: Final[float] = 25.0
 #: a nodule enclosed by dark lesion tissue and grew into its fat halo (docs/validation.md §2.2,
 #: "Lesions in fat").  Not used on MR (no calibrated scale) or on the phases' combination.
 LESION_FAT_MAX_HU: Final[float] = -30.0
+
+#: Floor (HU, CT only) of the raw noise sigma that the k-sigma tests of steps 4-10 are read
+#: against (1.13).  A noise-free or heavily denoised CT (a synthetic image, a phantom rendered
+#: without noise) estimates its noise at 0-0.5 HU; every partial-volume voxel at a lesion's edge
+#: then differed from the parenchyma by "many sigmas", step 7 fired on a homogeneous lesion and
+#: step 8's rays replaced the mask (the perf.md 30 mm lesion at 0-0.5 HU noise: Dice 0.64-0.69, the
+#: 12 mm one 0.19-0.21, masks 2-10x the lesion).  2 HU is below any clinical CT's noise in soft
+#: tissue (about 5-25 HU; deep-learning reconstructions 3-8 HU), so a real scan is never floored;
+#: 1 HU still let 12 mm lesions through at 0.87-0.91.
+LESION_MIN_NOISE_HU: Final[float] = 2.0
+
+#: The same floor on MR and other modalities without a calibrated scale, as a fraction of the
+#: region of interest's median absolute value (1.13).  An MR's noise is rarely below 1-2 % of the
+#: tissue signal; 0.5 % floors only a noise-free or denoised image (the perf.md lesions as MR
+#: values 1024 above HU, noise-free: Dice 0.21 / 0.64 without it).
+LESION_MIN_NOISE_FRACTION: Final[float] = 0.005
 
 # ---- star-shaped (radial) refinement of heterogeneous lesions (segment/_radial.py) -------
 #: Used when the heterogeneous test fires after a click but the growth to the border is rejected

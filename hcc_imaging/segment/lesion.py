@@ -11,7 +11,9 @@ Method (:func:`segment_lesion`)
 3. **Intensity model**: lesion value = median of the raw image in a ball of
    ``seed_radius_mm`` around the seed (one noisy voxel cannot move it); noise sigma = robust
    SD (1.4826 MAD) of the same ball, and its smoothed counterpart from the exact noise
-   reduction of the discrete Gaussian kernel.  Surroundings value = median of the smoothed image
+   reduction of the discrete Gaussian kernel.  The noise sigma is floored (1.13): on CT at
+   ``LESION_MIN_NOISE_HU``, on MR at ``LESION_MIN_NOISE_FRACTION`` of the values' scale (a
+   noise-free or denoised image made every partial-volume voxel "significant").  Surroundings value = median of the smoothed image
    in a ring ``ring_inner_mm``-``ring_outer_mm`` outside the current region (inside the liver
    when a liver mask is given).  The first region is a conservative core (|S - lesion| <=
    2.5 sigma_smoothed, connected to the seed; with a line, the ball on the line).
