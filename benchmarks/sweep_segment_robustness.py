@@ -12,7 +12,11 @@ profile adds.  ``--z-psf-vox 0.2`` gives the more realistic z blur.  Figures: do
 
 Usage::
 
-    python benchmarks/sweep_segment_robustness.py [--z-psf-vox 0.6] [--flag 0.9] [--all]
+    python benchmarks/sweep_segment_robustness.py [--z-psf-vox 0.6] [--where centre|off|line] [--flag 0.9] [--all]
+
+``--where off`` clicks 0.6 of the radius from the centre in the slice (a seeded direction; a
+click that falls outside the truth is skipped), ``--where line`` draws the truth's longest
+diameter.
 """
 
 from __future__ import annotations
@@ -35,30 +39,45 @@ NOISE_HU = (0.0, 10.0, 25.0)
 
 
 def main(argv: list[str] | None = None) -> int:
+    from hcc_imaging.measure import measure_lesion
     from hcc_imaging.segment import segment_lesion
     from hcc_imaging.segment.errors import LowContrastError
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--z-psf-vox", type=float, default=0.6, help="Gaussian blur along z in voxels (default 0.6, as in-plane)")
+    ap.add_argument("--where", choices=("centre", "off", "line"), default="centre", help="click at the centre, off it, or a line")
     ap.add_argument("--flag", type=float, default=0.9, help="print the cases below this Dice (default 0.9)")
     ap.add_argument("--all", action="store_true", help="print every case, not only the flagged ones")
     args = ap.parse_args(argv)
     combos = list(itertools.product(GRIDS, DIAMETERS_MM, LESION_HU, NOISE_HU))
     dices: list[float] = []
-    flagged = refused = 0
+    flagged = refused = skipped = 0
     t_all = time.perf_counter()
     for i, (sp, d, hu, sd) in enumerate(combos):
         fov = 90.0 if d <= 30 else 130.0
         shape = tuple(int(round(fov / s)) for s in sp)
         ph = perf_phantom(i, noise_sd_hu=sd, diameter_mm=d, lesion_hu=hu, spacing=sp, shape=shape,  # type: ignore[arg-type]
                           psf_vox=(args.z_psf_vox, 0.6, 0.6))
+        truth = ph.truth.array != 0
+        if args.where == "line":
+            where: dict[str, object] = {"line_lps": measure_lesion(ph.truth, 1).ld_endpoints_lps}
+        elif args.where == "off":
+            ang = np.random.default_rng(i).uniform(0.0, 2.0 * np.pi)
+            k, j, c = ph.seed_index
+            off = 0.6 * d / 2.0 * np.array([np.sin(ang), np.cos(ang)]) / np.asarray(sp[1:])
+            seed = (k, int(round(j + off[0])), int(round(c + off[1])))
+            if not truth[seed]:
+                skipped += 1
+                continue
+            where = {"seed_index": seed}
+        else:
+            where = {"seed_index": ph.seed_index}
         try:
-            res = segment_lesion(ph.volume, seed_index=ph.seed_index)
+            res = segment_lesion(ph.volume, **where)  # type: ignore[arg-type]
         except LowContrastError as e:
             refused += 1
             print(f"{sp} {d:4.0f} mm {hu:5.0f} HU noise {sd:4.0f}: refused ({str(e)[:90]})")
             continue
-        truth = ph.truth.array != 0
         dc = dice(res.labels.array, truth)
         dices.append(dc)
         vr = np.count_nonzero(res.labels.array) / max(int(truth.sum()), 1)
@@ -67,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         if dc < args.flag or args.all:
             print(f"{sp} {d:4.0f} mm {hu:5.0f} HU noise {sd:4.0f}: Dice {dc:.3f} volume ratio {vr:.3f} {[n[:40] for n in res.notes]}")
     a = np.asarray(dices)
-    print(f"{len(combos)} phantoms (z blur {args.z_psf_vox} voxel): {refused} refused, {flagged} below {args.flag}; "
+    print(f"{len(combos)} phantoms (z blur {args.z_psf_vox} voxel, {args.where}): {skipped} skipped, {refused} refused, "
+          f"{flagged} below {args.flag}; "
           f"Dice median {np.median(a):.3f}, 5th percentile {np.percentile(a, 5):.3f}; {time.perf_counter() - t_all:.0f} s")
     return 0
 
