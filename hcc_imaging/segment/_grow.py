@@ -211,8 +211,8 @@ def _grow_in_roi(
     few voxels, a ring inside the lesion and a refusal of a 190 HU bright lesion at 25 HU noise.
     The same retry when the click's mask is smaller than the seed ball (a 40 mm lesion at 25 HU
     noise on 5 mm slices gave 7 voxels and an "ill-defined border" note): it is kept when it is
-    not.  A retry whose mask reaches the region's faces (a leak: a click in fat beside ascites) is not
-    used.  Only refusals and such masks change; the retry's own refusal gives the first error."""
+    not.  A retry whose mask reaches the region's faces (a leak: a click in fat beside ascites) is
+    not used.  Only refusals and such masks change; the retry's own refusal gives the first error."""
     args = (raw, smooth, seed, spacing, params, liver, clamp, line_ball, sigma_raw, noise_factor, first_round_only, line_local)
     retry = not first_round_only and (line_ball is None or not line_ball.any())
     try:
@@ -254,6 +254,8 @@ def _grow_in_roi_once(
     line_local: NDArray[np.float64] | None = None,
     wide_core: bool = False,
 ) -> tuple[NDArray[np.bool_], _Model]:
+    """One pass of steps 3-6 (see :func:`_grow_in_roi`); ``wide_core`` widens the click's first
+    region's band by the seed median's standard error."""
 
     seed_el = ball(params.seed_radius_mm, spacing, min_one_voxel=True)
     vals, seed_region = _seed_ball_values(raw, seed, seed_el)

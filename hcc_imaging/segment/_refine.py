@@ -24,7 +24,6 @@ from . import constants as C
 from ._grow import (
     _ball_mask,
     _expand_heterogeneous,
-    floored_noise,
     _grow_in_roi,
     _inner_band,
     _Model,
@@ -35,6 +34,7 @@ from ._grow import (
     _smoothed,
     _SmoothCache,
     _touches_border,
+    floored_noise,
 )
 from ._morph import (
     ball,

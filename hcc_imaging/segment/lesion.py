@@ -10,16 +10,17 @@ Method (:func:`segment_lesion`)
    noise (Dice 0.90 -> 0.98, and no more empty masks).
 3. **Intensity model**: lesion value = median of the raw image in a ball of
    ``seed_radius_mm`` around the seed (one noisy voxel cannot move it); noise sigma = robust
-   SD (1.4826 MAD) of the same ball, and its smoothed counterpart from the exact noise
-   reduction of the discrete Gaussian kernel.  The noise sigma is floored (1.13): on CT at
+   SD (1.4826 MAD) of the region of interest's high-pass residual (raw - smoothed,
+   :func:`._morph.noise_sigma`), and its smoothed counterpart from the exact noise reduction of
+   the discrete Gaussian kernel.  The noise sigma is floored (1.13): on CT at
    ``LESION_MIN_NOISE_HU``, on MR at ``LESION_MIN_NOISE_FRACTION`` of the values' scale (a
-   noise-free or denoised image made every partial-volume voxel "significant").  Surroundings value = median of the smoothed image
-   in a ring ``ring_inner_mm``-``ring_outer_mm`` outside the current region (inside the liver
-   when a liver mask is given).  The first region is a conservative core (|S - lesion| <=
-   2.5 sigma_smoothed, connected to the seed; with a line, the ball on the line).  A click
-   refused by steps 3-4, or whose mask is smaller than the seed ball, is retried once with
-   that band widened by the seed median's standard error (1.13; kept unless it leaks to the
-   region's faces).
+   noise-free or denoised image made every partial-volume voxel "significant").  Surroundings
+   value = median of the smoothed image in a ring ``ring_inner_mm``-``ring_outer_mm`` outside
+   the current region (inside the liver when a liver mask is given).  The first region is a
+   conservative core (|S - lesion| <= 2.5 sigma_smoothed, connected to the seed; with a line,
+   the ball on the line).  A click refused by steps 3-4, or whose mask is smaller than the
+   seed ball, is retried once with that band widened by the seed median's standard error
+   (1.13; kept unless it leaks to the region's faces).
 4. **Window**: from the midpoint between lesion and surroundings (the 50 % partial-volume
    border) to ``outer_k_sigma`` noise sigmas (or one contrast) beyond the lesion value, on the
    lesion's side (hypo- or hyper-dense is decided by the data, or forced with ``polarity``).
