@@ -203,59 +203,44 @@ def _grow_in_roi(
     noise_factor: float,
     first_round_only: bool = False,
     line_local: NDArray[np.float64] | None = None,
+    wide_core: bool | None = None,
 ) -> tuple[NDArray[np.bool_], _Model]:
-    """Steps 3-6 in the region of interest (:func:`_grow_in_roi_once`).  A click whose first
-    region fails (``LowContrastError``) is tried once more with a core band widened by the seed
-    ball median's own standard error (1.13): on a fine grid the smoothed noise is a fraction of
+    """Steps 3-6 in the region of interest.  A click whose first region fails
+    (``LowContrastError``) is tried once more with a core band widened by the seed ball
+    median's own standard error (1.13): on a fine grid the smoothed noise is a fraction of
     that error, and a seed median a few errors off the lesion's value (noise) gave a core of a
     few voxels, a ring inside the lesion and a refusal of a 190 HU bright lesion at 25 HU noise.
     The same retry when the click's mask is smaller than the seed ball (a 40 mm lesion at 25 HU
     noise on 5 mm slices gave 7 voxels and an "ill-defined border" note): it is kept when it is
     not.  A retry whose mask reaches the region's faces (a leak: a click in fat beside ascites) is
-    not used.  Only refusals and such masks change; the retry's own refusal gives the first error."""
+    not used.  Only refusals and such masks change; the retry's own refusal gives the first error.
+    ``wide_core`` None: decide (the caller's call); False / True: one pass with the first
+    region's band as it is / widened."""
     args = (raw, smooth, seed, spacing, params, liver, clamp, line_ball, sigma_raw, noise_factor, first_round_only, line_local)
-    retry = not first_round_only and (line_ball is None or not line_ball.any())
-    try:
-        mask, model = _grow_in_roi_once(*args)
-    except LowContrastError:
-        if not retry:
-            raise
+    if wide_core is None:
+        retry = not first_round_only and (line_ball is None or not line_ball.any())
         try:
-            wide = _grow_in_roi_once(*args, wide_core=True)
+            mask, model = _grow_in_roi(*args, wide_core=False)
         except LowContrastError:
-            wide = None
-        if wide is not None and not _touches_faces(wide[0]):
-            return wide
-        raise  # (the first error) the retry refused too, or it ran to the region's faces (a leak)
-    if retry:
-        n_ball = int(np.count_nonzero(ball(params.seed_radius_mm, spacing, min_one_voxel=True)))
-        if np.count_nonzero(mask) < n_ball:
+            if not retry:
+                raise
             try:
-                wide = _grow_in_roi_once(*args, wide_core=True)
+                wide = _grow_in_roi(*args, wide_core=True)
             except LowContrastError:
-                return mask, model
-            if np.count_nonzero(wide[0]) >= n_ball and not _touches_faces(wide[0]):
+                wide = None
+            if wide is not None and not _touches_faces(wide[0]):
                 return wide
-    return mask, model
-
-
-def _grow_in_roi_once(
-    raw: NDArray[np.float32],
-    smooth: NDArray[np.float32],
-    seed: tuple[int, int, int],
-    spacing: tuple[float, float, float],
-    params: LesionParams,
-    liver: NDArray[np.bool_] | None,
-    clamp: NDArray[np.bool_] | None,
-    line_ball: NDArray[np.bool_] | None,
-    sigma_raw: float,
-    noise_factor: float,
-    first_round_only: bool = False,
-    line_local: NDArray[np.float64] | None = None,
-    wide_core: bool = False,
-) -> tuple[NDArray[np.bool_], _Model]:
-    """One pass of steps 3-6 (see :func:`_grow_in_roi`); ``wide_core`` widens the click's first
-    region's band by the seed median's standard error."""
+            raise  # (the first error) the retry refused too, or it ran to the region's faces (a leak)
+        if retry:
+            n_ball = int(np.count_nonzero(ball(params.seed_radius_mm, spacing, min_one_voxel=True)))
+            if np.count_nonzero(mask) < n_ball:
+                try:
+                    wide = _grow_in_roi(*args, wide_core=True)
+                except LowContrastError:
+                    return mask, model
+                if np.count_nonzero(wide[0]) >= n_ball and not _touches_faces(wide[0]):
+                    return wide
+        return mask, model
 
     seed_el = ball(params.seed_radius_mm, spacing, min_one_voxel=True)
     vals, seed_region = _seed_ball_values(raw, seed, seed_el)
