@@ -179,7 +179,7 @@ class Geometry:
         idx = np.rint(self.lps_to_index(point)).astype(int).reshape(-1)
         if np.any(idx < 0) or np.any(idx >= np.asarray(self.shape)):
             raise ValueError(
-                f"LPS point {tuple(np.round(np.asarray(point, float).reshape(-1), 2))} mm is outside "
+                f"LPS point {tuple(np.round(np.asarray(point, float).reshape(-1), 2).tolist())} mm is outside "
                 f"the volume (index {tuple(idx)}, shape {self.shape})."
             )
         return (int(idx[0]), int(idx[1]), int(idx[2]))

@@ -221,7 +221,7 @@ def roi_mean_hu(volume: Volume, centre_lps: Sequence[float], radius_mm: float = 
     hi = np.minimum(np.ceil(c + r_vox).astype(int) + 1, np.asarray(g.shape))
     if np.any(hi <= lo):
         raise ValueError(
-            f"ROI centre {tuple(np.round(np.asarray(centre_lps, float), 1))} mm lies outside series "
+            f"ROI centre {tuple(np.round(np.asarray(centre_lps, float), 1).tolist())} mm lies outside series "
             f"{volume.series_instance_uid}; pass a point inside the volume."
         )
     kk, jj, ii = np.meshgrid(*[np.arange(a, b) for a, b in zip(lo, hi, strict=True)], indexing="ij")
@@ -265,7 +265,7 @@ def phase_from_image(
                              "image: aorta/portal vein not found (needs an axial CT including the spine)")
         aorta, portal, a_pt, p_pt = found
         call = phase_from_vessel_hu(aorta, portal)
-        where = (f"found automatically at {tuple(np.round(a_pt, 1))} and {tuple(np.round(p_pt, 1))} mm LPS")
+        where = (f"found automatically at {tuple(np.round(a_pt, 1).tolist())} and {tuple(np.round(p_pt, 1).tolist())} mm LPS")
         conf = min(call.confidence, C.AUTO_IMAGE_CONFIDENCE)
         return PhaseCall(call.phase, conf, f"image: {call.reason} ({where})")
     aorta = roi_mean_hu(volume, aorta_lps, radius_mm)

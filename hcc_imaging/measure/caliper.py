@@ -82,7 +82,7 @@ def caliper_line(p1: ArrayLike, p2: ArrayLike, *, axial: bool = True) -> Caliper
     a, b = _point(p1, "p1"), _point(p2, "p2")
     if axial and abs(a[2] - b[2]) > AXIAL_LINE_TOL_MM:
         raise MeasurementPlaneError(
-            f"caliper line from {tuple(np.round(a, 2))} to {tuple(np.round(b, 2))} mm is not axial: its "
+            f"caliper line from {tuple(np.round(a, 2).tolist())} to {tuple(np.round(b, 2).tolist())} mm is not axial: its "
             f"endpoints differ by {abs(a[2] - b[2]):.2f} mm along S (tolerance {AXIAL_LINE_TOL_MM} mm). "
             "RECIST/mRECIST diameters are measured in one axial slice; draw both endpoints on the "
             "same axial slice, or pass axial=False for a free 3-D distance."

@@ -10,12 +10,19 @@ segment_liver, LiverParams                          liver mask (classical; optio
 viable_mask, ViableParams                           viable part of each lesion (mRECIST)
 register_volumes, Registration, RegistrationParams, TransformKind
 register_translation                                exhaustive FFT translation search (phase to phase)
-SegmentationError, SeedError, LowContrastError, RegistrationError, BackendUnavailableError
+SegmentationError, SeedError, LowContrastError, NotEnclosedError, RegistrationError, BackendUnavailableError
 """
 
 from __future__ import annotations
 
-from .errors import BackendUnavailableError, LowContrastError, RegistrationError, SeedError, SegmentationError
+from .errors import (
+    BackendUnavailableError,
+    LowContrastError,
+    NotEnclosedError,
+    RegistrationError,
+    SeedError,
+    SegmentationError,
+)
 from .lesion import LesionParams, SegmentationResult, segment_lesion
 from .liver import LiverParams, segment_liver
 from .register import Registration, RegistrationParams, TransformKind, register_translation, register_volumes
@@ -37,6 +44,7 @@ __all__ = [
     "SegmentationError",
     "SeedError",
     "LowContrastError",
+    "NotEnclosedError",
     "RegistrationError",
     "BackendUnavailableError",
 ]

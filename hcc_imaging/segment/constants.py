@@ -141,7 +141,8 @@ __all__ = [
 #: 1.13: on CT the raw noise sigma is at least LESION_MIN_NOISE_HU (a noise-free or denoised
 #: image); step 12's likelihood ratios are read against the fit's reduced chi^2 when it exceeds 1;
 #: a refused click (or one smaller than its seed ball) is retried with the first region's band
-#: widened by the seed median's standard error.
+#: widened by the seed median's standard error; a click whose region still touches the largest
+#: region of interest is refused (NotEnclosedError) instead of returned with a note.
 ALGORITHM_VERSION: Final[str] = "1.13"
 
 # ------------------------------------------------------------------------- seeded lesion

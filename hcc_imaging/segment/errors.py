@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from ..errors import HccImagingError, OptionalDependencyError
 
-__all__ = ["SegmentationError", "LowContrastError", "SeedError", "RegistrationError", "BackendUnavailableError"]
+__all__ = [
+    "SegmentationError",
+    "LowContrastError",
+    "NotEnclosedError",
+    "SeedError",
+    "RegistrationError",
+    "BackendUnavailableError",
+]
 
 
 class SegmentationError(HccImagingError, ValueError):
@@ -18,6 +25,12 @@ class SeedError(SegmentationError):
 class LowContrastError(SegmentationError):
     """The clicked structure (or, for :func:`~hcc_imaging.segment.segment_liver`, the liver) is not
     distinguishable from its surroundings on this phase."""
+
+
+class NotEnclosedError(LowContrastError):
+    """The region grown from a click is not enclosed by a different tissue: it still reaches the
+    border of the largest region of interest (a click on the parenchyma without a liver mask, a
+    leak into tissue of the lesion's value, or a lesion larger than that region)."""
 
 
 class RegistrationError(HccImagingError, RuntimeError):

@@ -4,7 +4,8 @@ Method (:func:`segment_lesion`)
 -------------------------------
 1. **Region of interest**: a box around the seed (``LesionParams.roi_half_size_mm``; with a
    line of length L, ``line_roi_factor * L``).  It grows by ``roi_growth`` while the mask
-   touches its border, up to ``roi_max_half_size_mm``.
+   touches its border, up to ``roi_max_half_size_mm``; a click's mask that still touches it
+   there is refused (``NotEnclosedError``, 1.13).
 2. **Smoothing**: Gaussian, sigma ``smoothing_sigma_mm`` (1 mm) converted to voxels per axis.
    perf.md section 4 shows that smoothing first is what makes region growing robust at CT
    noise (Dice 0.90 -> 0.98, and no more empty masks).
@@ -182,7 +183,7 @@ from ._grow import _line_coverage, _RoiResult, _SmoothCache
 from ._multiphase import _combined_border, _joint_fallback, _mixed_on_other_phase
 from ._refine import _add_enhancing_rim, _grow_on_other_phase, _lipiodol_deposits, _regrow_on_best_phase, _segment_on
 from ._vessel import thrombus_in_lumen
-from .errors import LowContrastError, SeedError, SegmentationError
+from .errors import LowContrastError, NotEnclosedError, SeedError, SegmentationError
 
 __all__ = ["LesionParams", "SegmentationResult", "segment_lesion", "ALGORITHM_NAME"]
 
@@ -551,6 +552,11 @@ def segment_lesion(
         No seed, both seeds, or a seed outside the image.
     LowContrastError
         The lesion is not distinguishable from its surroundings at the seed.
+    NotEnclosedError
+        (a ``LowContrastError``, 1.13) a click's region still reaches the border of the largest
+        region of interest: a click on the parenchyma without a liver mask, a leak into tissue of
+        the lesion's value, or a lesion larger than that region.  With ``roi_mm`` (a fixed
+        region), a line, or a vessel thrombus (step 11) the mask is returned with a note instead.
     """
     t0 = time.perf_counter()
     p = params or LesionParams()
@@ -594,7 +600,7 @@ def segment_lesion(
             return vol.geometry.lps_to_nearest_index(seed_pt)
         except ValueError as err:
             raise SeedError(
-                f"seed {tuple(np.round(seed_pt, 1))} mm is outside the {vol.phase} volume "
+                f"seed {tuple(np.round(seed_pt, 1).tolist())} mm is outside the {vol.phase} volume "
                 f"(series {vol.series_instance_uid or 'unknown'}, shape {vol.shape}). Click inside the image."
             ) from err
 
@@ -629,12 +635,12 @@ def segment_lesion(
     if liv is not None and not liv[seed_vox]:
         if extrahepatic:
             raise SeedError(
-                f"seed {tuple(np.round(seed_pt, 1))} mm (voxel {seed_vox}) is inside the liver mask, but "
+                f"seed {tuple(np.round(seed_pt, 1).tolist())} mm (voxel {seed_vox}) is inside the liver mask, but "
                 "extrahepatic=True keeps the lesion outside it; click the extrahepatic lesion (node), or pass "
                 "extrahepatic=False for a liver lesion."
             )
         raise SeedError(
-            f"seed {tuple(np.round(seed_pt, 1))} mm (voxel {seed_vox}) is outside the liver mask; "
+            f"seed {tuple(np.round(seed_pt, 1).tolist())} mm (voxel {seed_vox}) is outside the liver mask; "
             "click inside the liver, pass liver=None, or re-run segment_liver(..., include_lps=[the click]) so "
             "that the liver mask holds the lesion; for a lesion outside the liver (a lymph node) pass "
             "extrahepatic=True to keep it out of the liver mask."
@@ -760,6 +766,18 @@ def segment_lesion(
     if defect is not None:
         full[...] = 0
         full[defect.mask] = label
+    if rr.touches and line is None and roi_mm is None and defect is None:
+        # 1.13: a click's region that fills the largest region of interest is not a lesion's mask
+        # (a click on the parenchyma without a liver mask gave the whole liver, 1.1-1.3 L)
+        n_mm3 = float(np.count_nonzero(full)) * vol.voxel_volume_mm3
+        raise NotEnclosedError(
+            f"the region grown from the click at {tuple(np.round(seed_pt, 1).tolist())} mm ({n_mm3 / 1000:.0f} mL, value "
+            f"{rr.model.lesion:.0f}) still reaches the border of the largest region of interest "
+            f"({p.roi_max_half_size_mm:g} mm on each side of the click): no border of a different tissue encloses it. "
+            "The click may be on the parenchyma rather than a lesion, or the lesion may have leaked into tissue of "
+            "about its value. Pass a liver mask (segment_liver), draw a line across the lesion (line_lps=), or, "
+            "for a lesion larger than that region, raise LesionParams.roi_max_half_size_mm."
+        )
     if rr.touches:
         notes.append(
             "the mask still touches the border of the largest region of interest: it may have leaked into "

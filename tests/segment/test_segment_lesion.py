@@ -258,6 +258,26 @@ def test_result_record_and_provenance() -> None:
         res.phase = Phase.ARTERIAL  # type: ignore[misc]
 
 
+def test_a_click_on_the_parenchyma_without_a_liver_mask_is_refused() -> None:
+    """A click on normal liver, 30 mm from every lesion, with no liver mask: the region grows over
+    the whole liver (1.27 L of the 1.30 L, 'touches the largest region of interest' and two more
+    notes) until 1.13, which refuses it (``NotEnclosedError``, a ``LowContrastError``) and says
+    what to do.  With the liver mask the click is refused as before (no contrast)."""
+    from scipy import ndimage
+
+    from hcc_imaging.segment import NotEnclosedError
+
+    st = _study(0)
+    seed = (32, 61, 56)
+    assert st.liver.array[seed]
+    far = ndimage.distance_transform_edt(st.lesions.array == 0, sampling=st.liver.spacing)
+    assert far[seed] > 30.0
+    with pytest.raises(NotEnclosedError, match="largest region of interest.*liver mask.*line"):
+        segment_lesion(st.volumes, seed_index=seed)
+    with pytest.raises(LowContrastError):
+        segment_lesion(st.volumes, seed_index=seed, liver=st.liver)
+
+
 def test_roi_too_small_is_flagged() -> None:
     ph = _phantom(0, noise_sd_hu=15.0)
     res = segment_lesion(ph.volume, seed_index=ph.seed_index, roi_mm=8.0)
