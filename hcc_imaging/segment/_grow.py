@@ -155,8 +155,6 @@ def _ring(
     """Voxels at distance (inner, outer] mm outside ``region``, on an in-plane subsampled lattice
     (see :func:`_stride`); computed on the padded bounding box.  ``coarse`` > 1 thins the lattice
     further by that factor on every axis (for wide shells that only feed a histogram mode)."""
-    from scipy import ndimage as ndi
-
     bb = bbox(region)
     if bb is None:
         return np.zeros_like(region)
@@ -165,14 +163,17 @@ def _ring(
     pad = np.ceil(outer / np.asarray(spacing)).astype(int) + st
     sl = pad_box(bb[0], bb[1], pad, region.shape)
     sub = region[sl][::sz, ::st, ::st]
+    if not sub.any():
+        # the lattice misses a small region (one slice of a thick-slice grid, a few pixels): shift it
+        # onto the region's first voxel (1.13; the ring had been read off a distance transform
+        # without background, and a 16-voxel click region on 5 mm slices got no parenchyma value)
+        first = np.argwhere(region[sl])[0]
+        sl = tuple(slice(s.start + int(f) % k, s.stop) for s, f, k in zip(sl, first, (sz, st, st), strict=True))
+        sub = region[sl][::sz, ::st, ::st]
     sp_sub = (spacing[0] * sz, spacing[1] * st, spacing[2] * st)
     out = np.zeros_like(region)
-    if sub.any():
-        # = (inner < distance_transform_edt(~sub) <= outer), as two small dilations (same voxels)
-        out[sl][::sz, ::st, ::st] = within_mm(sub, sp_sub, outer) & ~within_mm(sub, sp_sub, inner)
-    else:  # the lattice misses the region: keep scipy's answer for a transform without background
-        d = ndi.distance_transform_edt(~sub, sampling=sp_sub)
-        out[sl][::sz, ::st, ::st] = (d > inner) & (d <= outer)
+    # = (inner < distance_transform_edt(~sub) <= outer), as two small dilations (same voxels)
+    out[sl][::sz, ::st, ::st] = within_mm(sub, sp_sub, outer) & ~within_mm(sub, sp_sub, inner)
     return out
 
 
