@@ -289,7 +289,8 @@ def _combined_border(
     sqrt(sum_i (c_i / s_i)^2) against max_i c_i / s_i).  The result is ``rr`` with the
     combination's mask (``rr``'s model, i.e. the reported phase, values and window, is kept) and
     the weights, or None when the combination gives no mask, leaks (touches the largest region of
-    interest), does not hold the click, the phases are not aligned at the lesion
+    interest), does not hold the click, differs from ``rr`` in volume by more than
+    ``LESION_COMBINED_BORDER_MAX_VOLUME_RATIO`` either way (1.13), the phases are not aligned at the lesion
     (:func:`_phases_aligned`), or it **leaves out another tissue**: the one-phase mask may
     hold two tissues on the same side of the parenchyma on its phase (a viable nodule, 85 HU, and
     necrosis, 28 HU, both below the liver's 110 HU on portal venous) that lie on opposite sides of
@@ -307,6 +308,9 @@ def _combined_border(
     vol = phases[phase]
     if line_idx is None and not cr.holds(seed):
         return None  # the click is not in it: the combination segmented something else
+    ratio = np.count_nonzero(cr.mask) / max(np.count_nonzero(rr.mask), 1)
+    if not 1.0 / C.LESION_COMBINED_BORDER_MAX_VOLUME_RATIO <= ratio <= C.LESION_COMBINED_BORDER_MAX_VOLUME_RATIO:
+        return None  # not a border refinement: another region (through a gap the one phase did not cross)
     # both masks on the box that holds them, and each phase's values there (read once)
     lo = np.minimum(rr.lo, cr.lo)
     hi = np.maximum(rr.lo + np.asarray(rr.mask.shape), cr.lo + np.asarray(cr.mask.shape))
