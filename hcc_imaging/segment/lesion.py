@@ -554,8 +554,9 @@ def segment_lesion(
         The lesion is not distinguishable from its surroundings at the seed.
     NotEnclosedError
         (a ``LowContrastError``, 1.13) a click's region still reaches the border of the largest
-        region of interest: a click on the parenchyma without a liver mask, a leak into tissue of
-        the lesion's value, or a lesion larger than that region.  With ``roi_mm`` (a fixed
+        region of interest, or spans the image from one edge to the opposite one within a slice: a
+        click on the parenchyma without a liver mask, a leak into tissue of the lesion's value, or a
+        lesion larger than that region.  With ``roi_mm`` (a fixed
         region), a line, or a vessel thrombus (step 11) the mask is returned with a note instead.
     """
     t0 = time.perf_counter()
@@ -766,6 +767,17 @@ def segment_lesion(
     if defect is not None:
         full[...] = 0
         full[defect.mask] = label
+    spans = ((full[:, :2].any() and full[:, -2:].any()) or (full[:, :, :2].any() and full[:, :, -2:].any()))
+    if spans and line is None and roi_mm is None and defect is None:
+        # 1.13: a click's region from one edge of the image to the opposite one, within a slice, is
+        # not a lesion's (an image smaller than the largest region of interest: the same failure)
+        raise NotEnclosedError(
+            f"the region grown from the click at {tuple(np.round(seed_pt, 1).tolist())} mm (value "
+            f"{rr.model.lesion:.0f}) spans the image from one edge to the opposite one within a slice: no "
+            "border of a different tissue encloses it. The click may be on the parenchyma rather than a lesion, "
+            "or the lesion may have leaked into tissue of about its value. Pass a liver mask (segment_liver) or "
+            "draw a line across the lesion (line_lps=)."
+        )
     if rr.touches and line is None and roi_mm is None and defect is None:
         # 1.13: a click's region that fills the largest region of interest is not a lesion's mask
         # (a click on the parenchyma without a liver mask gave the whole liver, 1.1-1.3 L)

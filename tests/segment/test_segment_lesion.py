@@ -453,3 +453,17 @@ def test_node_on_5mm_slices_keeps_its_one_phase_border() -> None:
     res = segment_lesion(st.volumes, liver=st.liver, extrahepatic=True, seed_lps=rec["seed_lps"])
     assert dice(res.labels.array, st.lesions.array == rec["label"]) >= 0.95
     assert res.border_weights is None
+
+
+def test_a_click_on_the_parenchyma_of_a_small_image_is_refused() -> None:
+    """The same mistake on an image smaller than the largest region of interest (the perf.md
+    phantom, 90 mm; a cropped series): the region reaches the image's edges, not the region of
+    interest's, and the whole image came back with edge notes.  Since 1.13 a click's region that
+    spans the image from one edge to the opposite one within a slice is refused too."""
+    from hcc_imaging.segment import NotEnclosedError
+
+    ph = _phantom(0, noise_sd_hu=15.0)
+    seed = (18, 100, 64)  # liver, 25 mm from the lesion's centre (radius 15 mm, lobulated by <= 24 %)
+    assert ph.truth.array[seed] == 0
+    with pytest.raises(NotEnclosedError, match="opposite one"):
+        segment_lesion(ph.volume, seed_index=seed)
