@@ -169,13 +169,11 @@ def _fit_one(
         outside = slab_t & (dmap > r0 + C.VESSEL_SHELL_MM) & (dmap <= r0 + 2 * C.VESSEL_SHELL_MM)
         if core.sum() < 3 or outside.sum() < 10:
             return None
-        th = 0.5 * (float(np.median(sm[core])) + float(np.median(sm[outside])))
-        inner = slab_t & (dmap <= r0 + C.VESSEL_SHELL_MM) & (sm > th)
-        if inner.sum() < 10:
-            return None
+        blood_v, tissue_v = float(np.median(sm[core])), float(np.median(sm[outside]))
         region = slab_t & (dmap <= r0 + C.VESSEL_SHELL_MM)
-        radii.append(_edge_radius(sm[region], dmap[region], float(np.median(sm[core])),
-                                  float(np.median(sm[outside])), r0))
+        if np.count_nonzero(region & (sm > 0.5 * (blood_v + tissue_v))) < 10:
+            return None
+        radii.append(_edge_radius(sm[region], dmap[region], blood_v, tissue_v, r0))
     ra, rb = radii
     if not (C.VESSEL_MIN_RADIUS_MM <= min(ra, rb) and max(ra, rb) <= C.VESSEL_MAX_RADIUS_MM):
         return None

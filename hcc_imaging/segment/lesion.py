@@ -448,18 +448,27 @@ def _leaves_line(new: _RoiResult, old: _RoiResult, line_vox: NDArray[np.float64]
         <= _line_coverage(old.mask, old.lo, line_vox, spacing))
 
 
-def _edge_notes(full: NDArray[Any]) -> list[str]:
-    """Notes for a mask that reaches the array's faces, or the voxels next to them (the grower's
-    smoothing and ring rarely take the outermost voxel; read on those twelve planes only): across
-    the slices (axis 0) the lesion may go on beyond the scanned range; within a slice the region
-    may have leaked, or the image is cropped through the lesion."""
+def _edge_reach(full: NDArray[Any]) -> tuple[bool, bool, bool]:
+    """Whether the mask reaches (within one voxel: the grower's smoothing and ring rarely take the
+    outermost voxel; read on those twelve planes only) the first or last slice, an edge of the
+    image within a slice, and two opposite such edges."""
+    rows = bool(full[:, :2].any()), bool(full[:, -2:].any())
+    cols = bool(full[:, :, :2].any()), bool(full[:, :, -2:].any())
+    slices = full.shape[0] > 1 and bool(full[:2].any() or full[-2:].any())
+    return slices, any(rows) or any(cols), all(rows) or all(cols)
+
+
+def _edge_notes(reach: tuple[bool, bool, bool]) -> list[str]:
+    """Notes for a mask that reaches the array's faces (:func:`_edge_reach`): across the slices
+    (axis 0) the lesion may go on beyond the scanned range; within a slice the region may have
+    leaked, or the image is cropped through the lesion."""
     out = []
-    if full.shape[0] > 1 and (full[:2].any() or full[-2:].any()):
+    if reach[0]:
         out.append(
             "the mask reaches (within one slice) the first or last slice of the series: the lesion may extend beyond the scanned "
             "range, so its volume and its extent across slices may be underestimated."
         )
-    if full[:, :2].any() or full[:, -2:].any() or full[:, :, :2].any() or full[:, :, -2:].any():
+    if reach[1]:
         out.append(
             "the mask reaches (within one voxel) the edge of the image within a slice: it may have leaked into neighbouring tissue, "
             "or the image is cropped through the lesion; check it (a liver mask or a line across the lesion "
@@ -595,13 +604,14 @@ def segment_lesion(
         seed_pt = 0.5 * (line[0] + line[1])
     else:
         raise SeedError("no seed: pass seed_lps= (LPS mm), seed_index= (slice, row, col) or line_lps= (two LPS points).")
+    seed_txt = tuple(np.round(seed_pt, 1).tolist())  # for messages (plain numbers, not np.float64(...))
 
     def seed_on(vol: Volume) -> tuple[int, int, int]:
         try:
             return vol.geometry.lps_to_nearest_index(seed_pt)
         except ValueError as err:
             raise SeedError(
-                f"seed {tuple(np.round(seed_pt, 1).tolist())} mm is outside the {vol.phase} volume "
+                f"seed {seed_txt} mm is outside the {vol.phase} volume "
                 f"(series {vol.series_instance_uid or 'unknown'}, shape {vol.shape}). Click inside the image."
             ) from err
 
@@ -636,12 +646,12 @@ def segment_lesion(
     if liv is not None and not liv[seed_vox]:
         if extrahepatic:
             raise SeedError(
-                f"seed {tuple(np.round(seed_pt, 1).tolist())} mm (voxel {seed_vox}) is inside the liver mask, but "
+                f"seed {seed_txt} mm (voxel {seed_vox}) is inside the liver mask, but "
                 "extrahepatic=True keeps the lesion outside it; click the extrahepatic lesion (node), or pass "
                 "extrahepatic=False for a liver lesion."
             )
         raise SeedError(
-            f"seed {tuple(np.round(seed_pt, 1).tolist())} mm (voxel {seed_vox}) is outside the liver mask; "
+            f"seed {seed_txt} mm (voxel {seed_vox}) is outside the liver mask; "
             "click inside the liver, pass liver=None, or re-run segment_liver(..., include_lps=[the click]) so "
             "that the liver mask holds the lesion; for a lesion outside the liver (a lymph node) pass "
             "extrahepatic=True to keep it out of the liver mask."
@@ -767,28 +777,24 @@ def segment_lesion(
     if defect is not None:
         full[...] = 0
         full[defect.mask] = label
-    spans = ((full[:, :2].any() and full[:, -2:].any()) or (full[:, :, :2].any() and full[:, :, -2:].any()))
-    if spans and line is None and roi_mm is None and defect is None:
-        # 1.13: a click's region from one edge of the image to the opposite one, within a slice, is
-        # not a lesion's (an image smaller than the largest region of interest: the same failure)
+    reach = _edge_reach(full)
+    if line is None and roi_mm is None and defect is None and (reach[2] or rr.touches):
+        # 1.13: a click's region that fills the largest region of interest, or spans the image within a
+        # slice (an image smaller than that region), is not a lesion's mask (a click on the
+        # parenchyma without a liver mask gave the whole liver, 1.1-1.3 L)
+        if reach[2]:
+            where = "spans the image from one edge to the opposite one within a slice"
+            fix = "Pass a liver mask (segment_liver) or draw a line across the lesion (line_lps=)."
+        else:
+            where = (f"still reaches the border of the largest region of interest ({p.roi_max_half_size_mm:g} mm on "
+                     "each side of the click)")
+            fix = ("Pass a liver mask (segment_liver), draw a line across the lesion (line_lps=), or, for a lesion "
+                   "larger than that region, raise LesionParams.roi_max_half_size_mm.")
+        n_ml = float(np.count_nonzero(full)) * vol.voxel_volume_mm3 / 1000.0
         raise NotEnclosedError(
-            f"the region grown from the click at {tuple(np.round(seed_pt, 1).tolist())} mm (value "
-            f"{rr.model.lesion:.0f}) spans the image from one edge to the opposite one within a slice: no "
-            "border of a different tissue encloses it. The click may be on the parenchyma rather than a lesion, "
-            "or the lesion may have leaked into tissue of about its value. Pass a liver mask (segment_liver) or "
-            "draw a line across the lesion (line_lps=)."
-        )
-    if rr.touches and line is None and roi_mm is None and defect is None:
-        # 1.13: a click's region that fills the largest region of interest is not a lesion's mask
-        # (a click on the parenchyma without a liver mask gave the whole liver, 1.1-1.3 L)
-        n_mm3 = float(np.count_nonzero(full)) * vol.voxel_volume_mm3
-        raise NotEnclosedError(
-            f"the region grown from the click at {tuple(np.round(seed_pt, 1).tolist())} mm ({n_mm3 / 1000:.0f} mL, value "
-            f"{rr.model.lesion:.0f}) still reaches the border of the largest region of interest "
-            f"({p.roi_max_half_size_mm:g} mm on each side of the click): no border of a different tissue encloses it. "
-            "The click may be on the parenchyma rather than a lesion, or the lesion may have leaked into tissue of "
-            "about its value. Pass a liver mask (segment_liver), draw a line across the lesion (line_lps=), or, "
-            "for a lesion larger than that region, raise LesionParams.roi_max_half_size_mm."
+            f"the region grown from the click at {seed_txt} mm ({n_ml:.0f} mL, value {rr.model.lesion:.0f}) {where}: "
+            "no border of a different tissue encloses it. The click may be on the parenchyma rather than a lesion, "
+            f"or the lesion may have leaked into tissue of about its value. {fix}"
         )
     if rr.touches:
         notes.append(
@@ -847,7 +853,7 @@ def segment_lesion(
             f"heterogeneous lesion: the click's region ({phase}) was grown to the lesion border on the "
             f"{growth_phase} phase, where the border contrast against parenchyma is highest (window and surroundings value refer to that phase)."
         )
-    notes += _edge_notes(full)
+    notes += _edge_notes(reach)
     if defect is not None:
         # the notes above describe the mask step 11 replaced (its values and phase are still the ones
         # reported); say so, so that "check the border" is not read as being about the lumen
