@@ -11,7 +11,9 @@ of the grid, as ``a_i + b_i (G_sigma * S)`` where ``S`` is the lesion's indicato
 surface r = R(direction) around the mask's centroid, R a polynomial of the unit direction up to
 ``LESION_BLUR_MODEL_DEGREE``, with a one-voxel partial-volume ramp) and ``G_sigma`` a Gaussian of
 the margin's blur; ``a_i``, ``b_i`` are fitted by least squares per phase, the surface by
-Gauss-Newton on the noise-weighted residual of all phases, sigma on a grid.  The mask is the
+Gauss-Newton on the noise-weighted residual of all phases plus a roughness prior on the surface
+(1.14, :func:`_roughness`: an ellipsoid is free, finer undulations cost their Laplace-Beltrami
+energy; without it the 25 terms followed the noise), sigma on a grid.  The mask is the
 voxels whose centre lies inside the fitted surface: the truth convention of a sharp object that
 was blurred (the phantom's infiltrative lesion, and a reader's "where the lesion ends").
 
@@ -75,6 +77,37 @@ def _radius(u: NDArray[np.float64], coef: NDArray[np.float64], degree: int) -> N
     for ck, (a, b, c) in zip(coef, _exponents(degree), strict=True):
         out += ck * (px[a] * py[b] * (u[..., 2] if c else 1.0))
     return out
+
+
+_ROUGHNESS: dict[tuple[int, int], NDArray[np.float64]] = {}
+
+
+def _roughness(degree: int, free: int) -> NDArray[np.float64]:
+    """The matrix P with c^T P c = sum over the spherical-harmonic degrees l > ``free`` of
+    (l (l + 1) - free (free + 1)) x the mean square over the unit sphere of the degree-l part of the
+    radius R = sum_k c_k Y_k (:func:`_direction_terms`): the surface's Laplace-Beltrami roughness
+    (the mean of |grad R|^2 is sum_l l (l + 1) |R_l|^2) beyond what degrees <= ``free`` describe
+    (``free`` = 2: the mean radius, a shift and an ellipsoid's elongation cost nothing).  The degree
+    blocks are found by orthonormalising the terms in order of degree on 4000 near-uniform
+    directions (a Fibonacci sphere): the polynomials of degree <= l restricted to the sphere are the
+    harmonics of degree <= l."""
+    key = (degree, free)
+    if key not in _ROUGHNESS:
+        n = 4000
+        i = np.arange(n) + 0.5
+        z = 1.0 - 2.0 * i / n
+        phi = np.pi * (1.0 + 5.0**0.5) * i
+        r = np.sqrt(1.0 - z * z)
+        u = np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=1)
+        deg = np.array([a + b + c for a, b, c in _exponents(degree)])
+        order = np.argsort(deg, kind="stable")
+        # B / sqrt(n) = Q R with Q's columns orthonormal: R c are the coefficients of an
+        # orthonormal (mean-square) basis whose columns follow the harmonic degrees
+        _, R = np.linalg.qr(_direction_terms(u, degree)[:, order] / np.sqrt(n))
+        d = np.array([max(v * (v + 1) - free * (free + 1), 0) for v in deg[order]], dtype=np.float64)
+        inv = np.argsort(order)
+        _ROUGHNESS[key] = (R.T @ (d[:, None] * R))[np.ix_(inv, inv)]
+    return _ROUGHNESS[key]
 
 
 def _block_mean(a: NDArray[Any], k: Sequence[int]) -> NDArray[np.float64]:
@@ -166,6 +199,8 @@ def blurred_border(
              for im, x in zip(images_w, X, strict=True)]
     w = np.array([1.0 / n**2 for n in noise])  # noise weights per phase
     Yu = Y[use]
+    # the surface's prior (1.14): its roughness beyond an ellipsoid's, weighed against chi^2
+    P = C.LESION_BLUR_MODEL_SMOOTHING * _roughness(C.LESION_BLUR_MODEL_DEGREE, C.LESION_BLUR_MODEL_FREE_DEGREE)
 
     def fit(c: NDArray[np.float64], sigma: float) -> tuple[float, NDArray[np.float32], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
         """The noise-weighted residual of the surface ``c`` blurred by ``sigma``, with each phase's
@@ -178,10 +213,12 @@ def blurred_border(
     def gauss_newton(c: NDArray[np.float64], sigma: float) -> tuple[NDArray[np.float64], float]:
         """Gauss-Newton on the surface's coefficients with the Jacobian of the starting surface
         (the chord method: the margin moves by a fraction of the blur, so its Jacobian barely
-        changes), step halving on the exact residual."""
+        changes), step halving on the exact objective (chi^2 + the surface's roughness).  Returns
+        the coefficients and their chi^2 (the data's part of the objective)."""
         chi2, soft, m, a, b = fit(c, sigma)
         if not np.isfinite(chi2):
             return c, chi2
+        obj = chi2 + float(c @ P @ c)
         # d model / d coefficient k ~ Y_k x (G_sigma * ramp): the blur of the ramp x Y_k with Y_k
         # taken out (it varies little over sigma)
         ramp = (((soft > 0) & (soft < 1)) / h).astype(np.float32)
@@ -192,19 +229,20 @@ def blurred_border(
             wb = w * b
             H = float(wb @ b) * JtJ
             r = wb @ X - float(wb @ a) - float(wb @ b) * m  # sum_i w_i b_i (x_i - a_i - b_i m)
-            g = Jy.T @ r
-            step = np.linalg.solve(H + 1e-4 * np.trace(H) / len(g) * np.eye(len(g)), g)
-            lam = 1.0
-            while lam > 0.1:
-                trial = fit(c + lam * step, sigma)
-                if trial[0] < chi2:
-                    c = c + lam * step
+            g = Jy.T @ r - P @ c
+            step = np.linalg.solve(H + P + 1e-4 * np.trace(H) / len(g) * np.eye(len(g)), g)
+            t = 1.0
+            while t > 0.1:
+                trial = fit(c + t * step, sigma)
+                trial_obj = trial[0] + float((c + t * step) @ P @ (c + t * step))
+                if trial_obj < obj:
+                    c, obj = c + t * step, trial_obj
                     chi2, soft, m, a, b = trial
                     break
-                lam /= 2.0
+                t /= 2.0
             else:
                 break
-            if float(np.abs(lam * step).max()) < C.LESION_BLUR_MODEL_TOLERANCE_MM:
+            if float(np.abs(t * step).max()) < C.LESION_BLUR_MODEL_TOLERANCE_MM:
                 break
         return c, chi2
 

@@ -142,7 +142,9 @@ uncovered does not replace a single-phase mask that covers it.
     ``a_i + b_i (G_sigma * S)``: S a star-shaped surface around the mask's centroid (radius a
     polynomial of the direction up to degree ``LESION_BLUR_MODEL_DEGREE``, a one-voxel
     partial-volume ramp), G_sigma the margin's Gaussian blur, a_i / b_i each phase's least-squares
-    offset and contrast; Gauss-Newton on the surface, sigma from a grid.  The mask becomes the
+    offset and contrast; Gauss-Newton on the surface, sigma from a grid; the surface's roughness
+    beyond an ellipsoid's (its spherical-harmonic degrees >= 3, Laplace-Beltrami weighted) is
+    penalised (``LESION_BLUR_MODEL_SMOOTHING``, 1.14: 25 free terms had followed the noise).  The mask becomes the
     voxels whose centre lies inside the fitted surface, when the margin is blurred beyond a CT
     kernel's (sigma >= ``LESION_BLUR_MODEL_MIN_SIGMA_MM``, and the blurred model's noise-weighted
     residual at least ``LESION_BLUR_MODEL_MIN_EVIDENCE`` below a sharp one's, also on the
