@@ -12,7 +12,10 @@ profile adds.  ``--z-psf-vox 0.2`` gives the more realistic z blur.  Figures: do
 
 Usage::
 
-    python benchmarks/sweep_segment_robustness.py [--z-psf-vox 0.6] [--where centre|off|line] [--flag 0.9] [--all]
+    python benchmarks/sweep_segment_robustness.py [--z-psf-vox 0.6] [--lesion-blur-mm 0] [--where centre|off|line] [--flag 0.9] [--all]
+
+``--lesion-blur-mm 3`` gives the lesion an ill-defined margin (it fades into the liver over a
+3 mm Gaussian; the truth stays the sharp shape): the infiltrative case of step 12 (1.14).
 
 ``--where off`` clicks 0.6 of the radius from the centre in the slice (a seeded direction; a
 click that falls outside the truth is skipped), ``--where line`` draws the truth's longest
@@ -45,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--z-psf-vox", type=float, default=0.6, help="Gaussian blur along z in voxels (default 0.6, as in-plane)")
+    ap.add_argument("--lesion-blur-mm", type=float, default=0.0,
+                    help="an ill-defined margin: the lesion fades into the liver over a Gaussian of this sigma (mm; default 0, sharp)")
     ap.add_argument("--where", choices=("centre", "off", "line"), default="centre", help="click at the centre, off it, or a line")
     ap.add_argument("--flag", type=float, default=0.9, help="print the cases below this Dice (default 0.9)")
     ap.add_argument("--all", action="store_true", help="print every case, not only the flagged ones")
@@ -57,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         fov = 90.0 if d <= 30 else 130.0
         shape = tuple(int(round(fov / s)) for s in sp)
         ph = perf_phantom(i, noise_sd_hu=sd, diameter_mm=d, lesion_hu=hu, spacing=sp, shape=shape,  # type: ignore[arg-type]
-                          psf_vox=(args.z_psf_vox, 0.6, 0.6))
+                          psf_vox=(args.z_psf_vox, 0.6, 0.6), lesion_blur_mm=args.lesion_blur_mm)
         truth = ph.truth.array != 0
         if args.where == "line":
             where: dict[str, object] = {"line_lps": measure_lesion(ph.truth, 1).ld_endpoints_lps}
@@ -86,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         if dc < args.flag or args.all:
             print(f"{sp} {d:4.0f} mm {hu:5.0f} HU noise {sd:4.0f}: Dice {dc:.3f} volume ratio {vr:.3f} {[n[:40] for n in res.notes]}")
     a = np.asarray(dices)
-    print(f"{len(combos)} phantoms (z blur {args.z_psf_vox} voxel, {args.where}): {skipped} skipped, {refused} refused, "
+    blur = f", lesion margin blur {args.lesion_blur_mm} mm" if args.lesion_blur_mm > 0 else ""
+    print(f"{len(combos)} phantoms (z blur {args.z_psf_vox} voxel{blur}, {args.where}): {skipped} skipped, {refused} refused, "
           f"{flagged} below {args.flag}; "
           f"Dice median {np.median(a):.3f}, 5th percentile {np.percentile(a, 5):.3f}; {time.perf_counter() - t_all:.0f} s")
     return 0

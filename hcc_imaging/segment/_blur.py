@@ -274,6 +274,17 @@ def blurred_border(
         out &= liver[box]
     agree = dice(out, start)
     if agree < C.LESION_BLUR_MODEL_MIN_AGREEMENT:
-        log.debug("blurred border: the fitted surface reaches Dice %.3f against the mask: not used", agree)
-        return None
+        # 1.14: a surface that keeps the starting mask and grows it is the blurred margin the
+        # midpoint level missed (a small blurred lesion's start can hold half its volume), when
+        # its blur was found inside the grid: a fit that runs to the largest blur is not pinned
+        # down by the data (a small sharp lesion beside a vessel, whose misfit the blur absorbs)
+        n_start = max(np.count_nonzero(start), 1)
+        kept = np.count_nonzero(out & start) / n_start
+        grow = np.count_nonzero(out) / n_start
+        bracketed = sigma < max(C.LESION_BLUR_MODEL_SIGMAS_MM)
+        if not (kept >= C.LESION_BLUR_MODEL_MIN_AGREEMENT and grow <= C.LESION_BLUR_MODEL_MAX_GROWTH and bracketed):
+            log.debug("blurred border: the fitted surface reaches Dice %.3f against the mask (keeps %.3f of it, "
+                      "%.2f x its volume, blur %.2f mm): not used", agree, kept, grow, sigma)
+            return None
+        log.debug("blurred border: the fitted surface grows the mask %.2f x (keeps %.3f of it)", grow, kept)
     return out, blo.astype(np.int64), float(sigma)

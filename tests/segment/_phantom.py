@@ -55,6 +55,7 @@ def perf_phantom(
     spacing: tuple[float, float, float] = SPACING,
     lobulation: float = 0.08,
     psf_vox: float | tuple[float, float, float] = 0.6,
+    lesion_blur_mm: float = 0.0,
 ) -> PerfPhantom:
     rng = np.random.default_rng(seed)
     coef = np.concatenate([rng.uniform(-lobulation, lobulation, 3), rng.uniform(0, 2 * np.pi, 2)])
@@ -100,8 +101,14 @@ def perf_phantom(
             phi = np.arctan2(dy, dx)
             acc += (rr <= _radius(theta, phi, r0, coef)) & keep
         frac_lesion[k, lo[1]:hi[1], lo[2]:hi[2]] = down(acc) / sub
-    frac_liver = 1.0 - frac_lesion - frac_vessel - frac_fat
-    img = frac_lesion * lesion_hu + frac_vessel * vessel_hu + frac_fat * fat_hu + frac_liver * liver_hu
+    frac_shown = frac_lesion
+    if lesion_blur_mm > 0:
+        # an ill-defined (infiltrative) margin: the lesion fades into the liver over a Gaussian of
+        # lesion_blur_mm; vessel and fat keep their edges; the truth stays the sharp shape
+        blurred = ndi.gaussian_filter(frac_lesion, [lesion_blur_mm / v for v in sp], mode="nearest")
+        frac_shown = np.minimum(blurred, 1.0 - frac_vessel - frac_fat).astype(np.float32)
+    frac_liver = 1.0 - frac_shown - frac_vessel - frac_fat
+    img = frac_shown * lesion_hu + frac_vessel * vessel_hu + frac_fat * fat_hu + frac_liver * liver_hu
     img = ndi.gaussian_filter(img, psf_vox, mode="nearest")
     if noise_sd_hu > 0:
         img = img + rng.normal(0.0, noise_sd_hu, size=shape).astype(np.float32)

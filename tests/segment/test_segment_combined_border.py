@@ -92,13 +92,17 @@ def test_a_small_hcc_at_25_hu_noise_gets_its_border_from_every_phase(seed: int, 
 
 @pytest.mark.parametrize("seed,tp", [(0, "fu1"), (1, "baseline")])
 def test_an_infiltrative_lesion_at_low_noise_from_a_click(seed: int, tp: str) -> None:
-    # L5 at sigma 5: its border is not "ill-defined" on one phase at this noise, and the one
-    # phase's click under-segmented it (0.79-0.88 on seeds 0-1)
+    # L5 at sigma 5: the one phase's click under-segmented it (0.79-0.88 on seeds 0-1) and its
+    # border was not "ill-defined" enough for step 12 to replace.  Since 1.14 step 12 also takes a
+    # fit that grows the one-phase mask, so either step alone now recovers it (0.983-0.985 with
+    # step 10 (d) off); with neither it stays under-segmented
     st = _study(seed, tp, 5.0)
     res, m, truth = _run(st, "L5", "click")
     _, m_off, _ = _run(st, "L5", "click", OFF)
+    neither, m_neither, _ = _run(st, "L5", "click", LesionParams(combined_border=False, blurred_border=False))
     assert _used(res)
-    assert dice(m, truth) >= 0.95 > dice(m_off, truth)
+    assert dice(m, truth) >= 0.95 > dice(m_neither, truth)
+    assert dice(m_off, truth) >= 0.95
 
 
 def test_a_viable_nodule_the_combination_would_cut_out_keeps_the_one_phase_mask() -> None:
