@@ -1,5 +1,5 @@
-"""Segmentation across grids, sizes, contrasts and noise (1.13): a guard on the conditions the other
-tests do not vary.
+"""Segmentation across grids, sizes, contrasts and noise (1.13-1.14): a guard on the conditions the
+other tests do not vary.
 
 Five grids (slices 1.0 / 1.25 / 2.5 / 3.0 / 5.0 mm) x five conditions, on the phantoms of
 ``benchmarks/sweep_segment_robustness.py`` (same seeds, z blur 0.2 voxel).  Several of these
@@ -41,3 +41,18 @@ def test_click_at_the_centre_on_every_grid(grid: tuple[float, float, float], d: 
     res = segment_lesion(ph.volume, seed_index=ph.seed_index)
     assert dice(res.labels.array, ph.truth.array) >= 0.95
     assert not any("heterogeneous" in n or "edge of the image" in n for n in res.notes)
+
+
+@pytest.mark.parametrize("grid", SWEEP.GRIDS, ids=lambda g: f"{g[0]:g}x{g[1]:g}mm")
+@pytest.mark.parametrize(("hu", "sd"), [(20.0, 10.0), (90.0, 10.0)], ids=lambda v: f"{v:g}")
+def test_an_ill_defined_40_mm_lesion_on_every_grid(grid: tuple[float, float, float], hu: float, sd: float) -> None:
+    """The sweep's ``--lesion-blur-mm 3`` (the lesion fades into the liver over 3 mm), 40 mm, a dark
+    and a bright lesion at 10 HU noise: step 12 places the border, 0.981-0.995 on every grid (1.14;
+    docs/validation.md lists the ill-defined cases that still fail: noise-free, 20 mm)."""
+    i = COMBOS.index((grid, 40.0, hu, sd))
+    shape = tuple(int(round(130.0 / s)) for s in grid)
+    ph = perf_phantom(i, noise_sd_hu=sd, diameter_mm=40.0, lesion_hu=hu, spacing=grid, shape=shape,  # type: ignore[arg-type]
+                      psf_vox=(0.2, 0.6, 0.6), lesion_blur_mm=3.0)
+    res = segment_lesion(ph.volume, seed_index=ph.seed_index)
+    assert res.border_blur_mm is not None
+    assert dice(res.labels.array, ph.truth.array) >= 0.97
