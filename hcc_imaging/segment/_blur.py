@@ -274,17 +274,25 @@ def blurred_border(
         out &= liver[box]
     agree = dice(out, start)
     if agree < C.LESION_BLUR_MODEL_MIN_AGREEMENT:
-        # 1.14: a surface that keeps the starting mask and grows it is the blurred margin the
-        # midpoint level missed (a small blurred lesion's start can hold half its volume), when
-        # its blur was found inside the grid: a fit that runs to the largest blur is not pinned
-        # down by the data (a small sharp lesion beside a vessel, whose misfit the blur absorbs)
+        # 1.14: a surface nested with the starting mask is the border that the midpoint level or
+        # step 7 misplaced on a blurred lesion: one that keeps the start and grows it (a small
+        # blurred lesion's midpoint-level mask can hold a third of it), or one that lies inside it
+        # and shrinks it (step 7's growth over the blurred halo, read as another tissue), by at
+        # most LESION_BLUR_MODEL_MAX_GROWTH either way, when its blur was found inside the grid: a
+        # fit that runs to the largest blur is not pinned down by the data (a small sharp lesion
+        # beside a vessel, whose misfit the blur absorbs)
         n_start = max(np.count_nonzero(start), 1)
-        kept = np.count_nonzero(out & start) / n_start
-        grow = np.count_nonzero(out) / n_start
+        n_out = max(np.count_nonzero(out), 1)
+        both = np.count_nonzero(out & start)
+        ratio = n_out / n_start
+        g = C.LESION_BLUR_MODEL_MAX_GROWTH
         bracketed = sigma < max(C.LESION_BLUR_MODEL_SIGMAS_MM)
-        if not (kept >= C.LESION_BLUR_MODEL_MIN_AGREEMENT and grow <= C.LESION_BLUR_MODEL_MAX_GROWTH and bracketed):
-            log.debug("blurred border: the fitted surface reaches Dice %.3f against the mask (keeps %.3f of it, "
-                      "%.2f x its volume, blur %.2f mm): not used", agree, kept, grow, sigma)
+        grows = both / n_start >= C.LESION_BLUR_MODEL_MIN_AGREEMENT and 1.0 < ratio <= g
+        shrinks = both / n_out >= C.LESION_BLUR_MODEL_MIN_AGREEMENT and 1.0 / g <= ratio < 1.0
+        if not (bracketed and (grows or shrinks)):
+            log.debug("blurred border: the fitted surface reaches Dice %.3f against the mask (%.2f x its volume, "
+                      "%.3f of it kept, %.3f of the fit inside it, blur %.2f mm): not used",
+                      agree, ratio, both / n_start, both / n_out, sigma)
             return None
-        log.debug("blurred border: the fitted surface grows the mask %.2f x (keeps %.3f of it)", grow, kept)
+        log.debug("blurred border: the fitted surface, nested with the mask, is %.2f x its volume", ratio)
     return out, blo.astype(np.int64), float(sigma)

@@ -323,12 +323,14 @@ LESION_BLUR_MODEL_MIN_EVIDENCE: Final[float] = 9.0
 #: lobulated mask is not star-shaped around its centroid) and after the fit (the fit may move the
 #: border by a voxel, not make another lesion).  Not tuned.
 LESION_BLUR_MODEL_MIN_AGREEMENT: Final[float] = 0.85
-#: 1.14: a fitted surface below that agreement is still used when it keeps at least
-#: ``LESION_BLUR_MODEL_MIN_AGREEMENT`` of the starting mask, grows it at most this many times and
-#: its blur lies inside ``LESION_BLUR_MODEL_SIGMAS_MM`` (not at the grid's largest value): a small
-#: blurred lesion's midpoint-level mask held 40-74 % of it (perf.md shapes, 20-30 mm, 2.5-3 mm
-#: blur, sigma 15-25: 0.57-0.85 -> 0.92-0.98, growths 1.4-2.2).  Without the blur condition a 10 mm
-#: sharp lesion beside a vessel took a fit at 4 mm blur (0.96 -> 0.74).  Not tuned.
+#: 1.14: a fitted surface below that agreement is still used when it is nested with the starting
+#: mask (keeps at least ``LESION_BLUR_MODEL_MIN_AGREEMENT`` of it and grows it, or lies that much
+#: inside it and shrinks it), by at most this factor either way, and its blur lies inside
+#: ``LESION_BLUR_MODEL_SIGMAS_MM`` (not at the grid's largest value).  Growing: a small blurred
+#: lesion's midpoint-level mask held 40-74 % of it (perf.md shapes, 20-30 mm, 2.5-3 mm blur, sigma
+#: 15-25: 0.57-0.85 -> 0.92-0.98, growths 1.4-2.2).  Shrinking: step 7 grew over a bright blurred
+#: lesion's halo (1.7 x; 0.73-0.75 -> 0.98).  Without the blur condition a 10 mm sharp lesion
+#: beside a vessel took a fit at 4 mm blur (0.96 -> 0.74).  Not tuned.
 LESION_BLUR_MODEL_MAX_GROWTH: Final[float] = 3.0
 #: A starting mask of fewer voxels is left alone (25 surface terms need the data of a lesion of at
 #: least ~12 mm).  Not tuned.

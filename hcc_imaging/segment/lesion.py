@@ -150,9 +150,11 @@ uncovered does not replace a single-phase mask that covers it.
     residual at least ``LESION_BLUR_MODEL_MIN_EVIDENCE`` below a sharp one's, also on the
     starting surface, which keeps a sharp lesion's cost to two blurs), the surface reproduces the
     starting mask before and after the fit (Dice >= ``LESION_BLUR_MODEL_MIN_AGREEMENT``: not a
-    tube bent around its centroid, not a leak; 1.14: or, after the fit, keeps that share of it and
-    grows it at most ``LESION_BLUR_MODEL_MAX_GROWTH`` times with a blur inside the grid: a small
-    blurred lesion's midpoint-level mask holds half of it), holds the click and covers the drawn line.  The
+    tube bent around its centroid, not a leak; 1.14: or, after the fit, is nested with it, keeping
+    that share of it and growing it, or lying that much inside it and shrinking it, by at most
+    ``LESION_BLUR_MODEL_MAX_GROWTH`` with a blur inside the grid: a small blurred lesion's
+    midpoint-level mask holds half of it, step 7 can grow over a bright lesion's halo), holds the
+    click and covers the drawn line.  The
     fitted blur is recorded (``SegmentationResult.border_blur_mm``) and a note says so; the phase,
     values and window reported stay those of the mask the step started from.
 

@@ -286,7 +286,7 @@ def test_the_surface_prior_keeps_the_fit_off_the_noise(monkeypatch: pytest.Monke
 
 @pytest.mark.parametrize("seed", [4, 6])
 def test_a_fit_that_grows_a_small_blurred_lesion_is_used(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
-    """1.14: the perf.md lesion at 20 mm with an ill-defined margin (it fades into the liver over
+    """1.14 (the Dice agreement alone was 1.13's rule): the perf.md lesion at 20 mm with an ill-defined margin (it fades into the liver over
     3 mm; 40 HU below it, 15 HU noise): the midpoint-level mask holds about half of it, so the
     fitted surface, which keeps that mask and grows it, reached Dice < 0.85 against it and was
     refused (seeds 4 / 6: 0.849 / 0.800).  Used now: >= 0.94 (0.960 / 0.942)."""
@@ -314,3 +314,18 @@ def test_a_lesion_blur_fades_the_lesion_not_the_vessel_or_the_fat() -> None:
     assert abs(b[centre] - 20.0) <= 1.0  # the lesion's core keeps its value (30 mm, 3 mm blur)
     changed = np.abs(a - b) > 1
     assert changed.any() and not (changed & (ves | fat)).any()
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+def test_a_fit_inside_a_mask_grown_over_the_halo_is_used(seed: int) -> None:
+    """1.14: a bright 20 mm lesion (250 HU) with an ill-defined margin at 10 HU noise: step 7 reads
+    its blurred halo as another tissue and grows over it (1.7 x the volume, Dice 0.73-0.75); the
+    fitted surface lies inside that mask and shrinks it, and is used: >= 0.97 (0.981 / 0.982)."""
+    ph = perf_phantom(seed, noise_sd_hu=10.0, diameter_mm=20.0, lesion_hu=250.0, lesion_blur_mm=3.0)
+    truth = ph.truth.array != 0
+    off = segment_lesion(ph.volume, seed_index=ph.seed_index, params=LesionParams(blurred_border=False))
+    assert np.count_nonzero(off.labels.array) > 1.5 * truth.sum()
+    res = segment_lesion(ph.volume, seed_index=ph.seed_index)
+    assert res.border_blur_mm is not None and res.border_blur_mm < max(C.LESION_BLUR_MODEL_SIGMAS_MM)
+    assert dice(res.labels.array, truth) >= 0.97
+    assert 0.95 <= np.count_nonzero(res.labels.array) / truth.sum() <= 1.1
