@@ -233,10 +233,11 @@ def blurred_border(
             step = np.linalg.solve(H + P + 1e-4 * np.trace(H) / len(g) * np.eye(len(g)), g)
             t = 1.0
             while t > 0.1:
-                trial = fit(c + t * step, sigma)
-                trial_obj = trial[0] + float((c + t * step) @ P @ (c + t * step))
+                cand = c + t * step
+                trial = fit(cand, sigma)
+                trial_obj = trial[0] + float(cand @ P @ cand)
                 if trial_obj < obj:
-                    c, obj = c + t * step, trial_obj
+                    c, obj = cand, trial_obj
                     chi2, soft, m, a, b = trial
                     break
                 t /= 2.0

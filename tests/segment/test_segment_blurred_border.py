@@ -251,7 +251,8 @@ def test_the_surface_prior_costs_nothing_for_an_ellipsoid_and_six_per_degree_thr
             c[ex.index(tuple(int(d) for d in k[1:]))] = v
         return c
 
-    assert abs(coef(t000=10.0, t100=2.0, t001=-1.0, t200=3.0, t011=1.5) @ P @ coef(t000=10.0, t100=2.0, t001=-1.0, t200=3.0, t011=1.5)) < 1e-9
+    quadric = coef(t000=10.0, t100=2.0, t001=-1.0, t200=3.0, t011=1.5)
+    assert abs(quadric @ P @ quadric) < 1e-9
     c3 = coef(t300=1.0)
     assert c3 @ P @ c3 == pytest.approx(6.0 * (1 / 7 - 6 / 25 + 9 / 75), rel=1e-3)
     # x^4's degree-4 part: what is left after the least-squares fit by the degrees <= 2 on random
