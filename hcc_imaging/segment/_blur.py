@@ -142,16 +142,98 @@ def _ls_fit(m: NDArray[np.float64], X: NDArray[np.float64], w: NDArray[np.float6
     return float(w @ ((X * X).sum(1) - a * sx - b * smx)), a, b
 
 
+def _overlap(a: NDArray[np.bool_], alo: NDArray[np.int64], b: NDArray[np.bool_], blo: NDArray[np.int64]) -> int:
+    """The voxels two masks share; each is a box of the image starting at ``alo`` / ``blo``."""
+    lo = np.maximum(alo, blo)
+    hi = np.minimum(alo + np.asarray(a.shape), blo + np.asarray(b.shape))
+    if np.any(hi <= lo):
+        return 0
+    return int(np.count_nonzero(a[tuple(slice(int(x - y), int(z - y)) for x, y, z in zip(lo, alo, hi, strict=True))]
+                                & b[tuple(slice(int(x - y), int(z - y)) for x, y, z in zip(lo, blo, hi, strict=True))]))
+
+
+def _verdict(start: NDArray[np.bool_], slo: NDArray[np.int64], out: NDArray[np.bool_], olo: NDArray[np.int64],
+             sigma: float) -> str:
+    """Whether the fitted surface ``out`` may replace the starting mask: "agrees" (Dice at least
+    ``LESION_BLUR_MODEL_MIN_AGREEMENT``), "nested" (1.14, below), "unbracketed growth" (it keeps the
+    start and grows it, but its blur is the grid's largest: 1.15 may refit it), or "refused"."""
+    n_start = max(np.count_nonzero(start), 1)
+    n_out = max(np.count_nonzero(out), 1)
+    both = _overlap(start, slo, out, olo)
+    agree = 2.0 * both / (n_start + n_out)
+    if agree >= C.LESION_BLUR_MODEL_MIN_AGREEMENT:
+        return "agrees"
+    # 1.14: a surface nested with the starting mask is the border that the midpoint level or
+    # step 7 misplaced on a blurred lesion: one that keeps the start and grows it (a small
+    # blurred lesion's midpoint-level mask can hold a third of it), or one that lies inside it
+    # and shrinks it (step 7's growth over the blurred halo, read as another tissue), by at
+    # most LESION_BLUR_MODEL_MAX_GROWTH either way, when its blur was found inside the grid: a
+    # fit that runs to the largest blur is not pinned down by the data (a small sharp lesion
+    # beside a vessel, whose misfit the blur absorbs)
+    ratio = n_out / n_start
+    g = C.LESION_BLUR_MODEL_MAX_GROWTH
+    bracketed = sigma < max(C.LESION_BLUR_MODEL_SIGMAS_MM)
+    keeps = both / n_start >= C.LESION_BLUR_MODEL_MIN_AGREEMENT
+    grows = keeps and 1.0 < ratio <= g
+    shrinks = both / n_out >= C.LESION_BLUR_MODEL_MIN_AGREEMENT and 1.0 / g <= ratio < 1.0
+    if bracketed and (grows or shrinks):
+        log.debug("blurred border: the fitted surface, nested with the mask, is %.2f x its volume", ratio)
+        return "nested"
+    log.debug("blurred border: the fitted surface reaches Dice %.3f against the mask (%.2f x its volume, "
+              "%.3f of it kept, %.3f of the fit inside it, blur %.2f mm): not used",
+              agree, ratio, both / n_start, both / n_out, sigma)
+    return "unbracketed growth" if keeps and ratio > 1.0 and not bracketed else "refused"
+
+
 def blurred_border(
     mask: NDArray[np.bool_],
     lo: Sequence[int],
     images: Sequence[NDArray[Any]],
     spacing: Sequence[float],
     liver: NDArray[np.bool_] | None,
+    *,
+    from_core: bool = False,
 ) -> tuple[NDArray[np.bool_], NDArray[np.int64], float] | None:
     """Fit the blurred-surface model to ``images`` (raw, one grid) around ``mask`` (a box of the
     image starting at ``lo``).  Returns (mask, its box's start, sigma_mm) or None when the model
-    does not apply (see the module's docstring)."""
+    does not apply (see the module's docstring).
+
+    ``from_core`` (1.15): the start is the core of a lesion whose ring step 7 read as lesion tissue
+    (a bright lesion fading into the parenchyma), so it lies well inside the margin.  A fitted
+    surface that keeps the core and grows it, but only with the grid's largest blur, is fitted once
+    more from itself (the band, the centre and the Jacobian were the core's) and that refit is held
+    to the same tests against the core; and no fit whose blur is the grid's largest is used, even
+    one that agrees with the core (the blur then absorbs a misfit: a heterogeneous tumour's)."""
+    start_lo = np.asarray(lo, dtype=np.int64)
+    top = max(C.LESION_BLUR_MODEL_SIGMAS_MM)
+
+    def usable(fit: tuple[NDArray[np.bool_], NDArray[np.int64], float]) -> bool:
+        return _verdict(mask, start_lo, *fit) in ("agrees", "nested") and not (from_core and fit[2] >= top)
+
+    fitted = _fit_surface(mask, start_lo, images, spacing, liver)
+    if fitted is None:
+        return None
+    if usable(fitted):
+        return fitted
+    if not (from_core and _verdict(mask, start_lo, *fitted) == "unbracketed growth"):
+        return None
+    again = _fit_surface(fitted[0], fitted[1], images, spacing, liver)
+    if again is None:
+        return None
+    log.debug("blurred border: refitted from the grown surface (blur %.2f mm)", again[2])
+    return again if usable(again) else None
+
+
+def _fit_surface(
+    mask: NDArray[np.bool_],
+    lo: NDArray[np.int64],
+    images: Sequence[NDArray[Any]],
+    spacing: Sequence[float],
+    liver: NDArray[np.bool_] | None,
+) -> tuple[NDArray[np.bool_], NDArray[np.int64], float] | None:
+    """The fit of :func:`blurred_border` (its tests before the agreement with the start included):
+    the voxels inside the fitted surface (a box of the image starting at the second value) and the
+    blur (mm), or None."""
     shape = np.asarray(images[0].shape)
     sp = np.asarray(spacing, dtype=np.float64)
     idx = np.argwhere(mask)
@@ -273,27 +355,4 @@ def blurred_border(
     out = rho <= _radius(u, coef, C.LESION_BLUR_MODEL_DEGREE)
     if liver is not None:
         out &= liver[box]
-    agree = dice(out, start)
-    if agree < C.LESION_BLUR_MODEL_MIN_AGREEMENT:
-        # 1.14: a surface nested with the starting mask is the border that the midpoint level or
-        # step 7 misplaced on a blurred lesion: one that keeps the start and grows it (a small
-        # blurred lesion's midpoint-level mask can hold a third of it), or one that lies inside it
-        # and shrinks it (step 7's growth over the blurred halo, read as another tissue), by at
-        # most LESION_BLUR_MODEL_MAX_GROWTH either way, when its blur was found inside the grid: a
-        # fit that runs to the largest blur is not pinned down by the data (a small sharp lesion
-        # beside a vessel, whose misfit the blur absorbs)
-        n_start = max(np.count_nonzero(start), 1)
-        n_out = max(np.count_nonzero(out), 1)
-        both = np.count_nonzero(out & start)
-        ratio = n_out / n_start
-        g = C.LESION_BLUR_MODEL_MAX_GROWTH
-        bracketed = sigma < max(C.LESION_BLUR_MODEL_SIGMAS_MM)
-        grows = both / n_start >= C.LESION_BLUR_MODEL_MIN_AGREEMENT and 1.0 < ratio <= g
-        shrinks = both / n_out >= C.LESION_BLUR_MODEL_MIN_AGREEMENT and 1.0 / g <= ratio < 1.0
-        if not (bracketed and (grows or shrinks)):
-            log.debug("blurred border: the fitted surface reaches Dice %.3f against the mask (%.2f x its volume, "
-                      "%.3f of it kept, %.3f of the fit inside it, blur %.2f mm): not used",
-                      agree, ratio, both / n_start, both / n_out, sigma)
-            return None
-        log.debug("blurred border: the fitted surface, nested with the mask, is %.2f x its volume", ratio)
     return out, blo.astype(np.int64), float(sigma)

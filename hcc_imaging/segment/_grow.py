@@ -65,6 +65,7 @@ class _RoiResult:
     click_mask: NDArray[np.bool_] | None = None  # the click's region before the step-7 growth
     radial: bool = False  # step 8 (star-shaped refinement) made the mask
     rim_phase: Phase | None = None  # step 9 added a thin enhancing rim seen on this phase
+    blur_mm: float | None = None  # 1.15: step 12 fitted the border around the click's region (its blur)
 
     @property
     def box(self) -> tuple[slice, ...]:

@@ -2,7 +2,8 @@
 
 :func:`_segment_on` runs the region grower (:mod:`._grow`) on one phase in a region of interest
 that grows while the mask touches its border (step 1), then step 7's heterogeneous expansion and,
-when that fires but is rejected, step 8's star-shaped refinement (:func:`_radial_on`, see
+when that fires but is rejected, step 12's blurred-surface fit around the click's region (1.15,
+:func:`_blurred_click_region`) or else step 8's star-shaped refinement (:func:`_radial_on`, see
 :mod:`._radial`).  Step 7 across the phases of one grid: :func:`_regrow_on_best_phase`,
 :func:`_grow_on_other_phase` (both through :func:`_grow_on_phase`).  Step 9, the thin enhancing
 rim: :func:`_add_enhancing_rim` and :func:`_rim_layer_voxels`.  The method is described in the
@@ -11,6 +12,7 @@ rim: :func:`_add_enhancing_rim` and :func:`_rim_layer_voxels`.  The method is de
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -21,6 +23,7 @@ from numpy.typing import NDArray
 from ..volume import Phase, Volume
 from . import _kernels
 from . import constants as C
+from ._blur import blurred_border
 from ._grow import (
     _ball_mask,
     _expand_heterogeneous,
@@ -47,6 +50,8 @@ from ._morph import (
     pad_box,
     within_mm,
 )
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # annotations only: lesion.py imports this module
     from .lesion import LesionParams
@@ -128,6 +133,10 @@ def _segment_on(
             open_el = ball(params.opening_radius_mm, tuple(sp)) if params.opening_radius_mm > 0 else None
             fired: list[float] = []
             grown = _expand_heterogeneous(smooth, mask, local_seed, tuple(sp), params, liv, model.sigma_s, open_el, fired, cache)  # type: ignore[arg-type]
+            if grown is None and fired and params.blurred_border:
+                fit = _blurred_click_region(volume, s, mask, lo, liver, params, model, fired[0])
+                if fit is not None:
+                    return fit
             if grown is None and fired and params.radial_refinement:
                 star = _radial_on(volume, s, mask, lo, liver, params, model)
                 if star is not None:
@@ -141,6 +150,49 @@ def _segment_on(
                     half = min(half * params.roi_growth, params.roi_max_half_size_mm)
                     continue
         return _RoiResult(mask, lo, model, touches, at_max, click_mask)
+
+
+def _blurred_click_region(
+    volume: Volume,
+    seed: NDArray[np.int64],
+    click: NDArray[np.bool_],
+    click_lo: NDArray[np.int64],
+    liver: NDArray[np.bool_] | None,
+    params: LesionParams,
+    model: _Model,
+    parenchyma: float,
+) -> _RoiResult | None:
+    """1.15: step 12 on the click's region whose ring step 7 read as lesion tissue, before step 8.
+
+    A bright lesion with an ill-defined margin fades into the parenchyma over its blur: the click's
+    region is its core, and the ring around it (the blurred margin) lies between the core and the
+    parenchyma, so step 7's test fires; its growth is rejected (the margin never meets a ring of
+    parenchyma), and step 8's rays, which end only at a run of parenchyma-like values, ran out
+    through the margin (masks 2-30 x the lesion).  When the blurred-surface model explains the core
+    and its margin (:func:`._blur.blurred_border` with ``from_core``: the core lies far inside the
+    margin, so a fit may be refitted once from its own surface, and one with the grid's largest blur
+    is not used), its surface is the border.  A heterogeneous tumour's click region is not
+    star-shaped (3D-IRCADb-01 #17), and a fit whose blur is the grid's largest (one that absorbs a
+    misfit) is not used: step 8 then runs as before.  One phase (the click's); the values reported
+    are the mask's median and the parenchyma of step 7's test.
+    """
+    bb = blurred_border(click, click_lo, [volume.array], volume.spacing, liver, from_core=True)
+    if bb is None:
+        return None
+    out, lo, sigma = bb
+    hi = lo + np.asarray(out.shape)
+    if _touches_border(out, lo, hi, volume.shape):
+        return None
+    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    tol = params.min_contrast_k_sigma * model.sigma_s
+    m = _Model(float(np.median(volume.array[box][out])), parenchyma, model.sigma_raw, model.sigma_s,
+               parenchyma - tol, parenchyma + tol, model.conspicuity, "both")
+    rr = _RoiResult(out, lo, m, False, True, None, blur_mm=sigma)
+    if not rr.holds(seed):
+        return None
+    log.debug("step 12 on the click's region (step 7 fired, its growth rejected): %d -> %d voxels, blur %.2f mm",
+              np.count_nonzero(click), np.count_nonzero(out), sigma)
+    return rr
 
 
 def _radial_on(

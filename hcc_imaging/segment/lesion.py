@@ -157,6 +157,15 @@ uncovered does not replace a single-phase mask that covers it.
     click and covers the drawn line.  The
     fitted blur is recorded (``SegmentationResult.border_blur_mm``) and a note says so; the phase,
     values and window reported stay those of the mask the step started from.
+    1.15: the step also runs *before* step 8, on the click's region whose ring step 7 read as
+    lesion tissue and whose growth it rejected (``_refine._blurred_click_region``): a bright lesion
+    with an ill-defined margin fades into the parenchyma, so the click's region is its core, the
+    ring its blurred margin, and step 8's rays ran out through that margin (masks 2-30 x the
+    lesion).  On the click's phase; a fit that grows the core with the grid's largest blur is fitted
+    once more from its own surface (``blurred_border(from_core=True)``) and held to the same tests
+    against the core, and no fit with the grid's largest blur is used.  Its values are the mask's
+    median and step 7's parenchyma.  A heterogeneous tumour's click region (3D-IRCADb-01 #17) is
+    not star-shaped, and step 8 runs as before.
 
 Code: this module holds the public API (:func:`segment_lesion`, :class:`LesionParams`,
 :class:`SegmentationResult`) and the driver (input checks, phase choice, steps 7-12 called in
@@ -747,8 +756,8 @@ def segment_lesion(
             and rr.model.mode == "hypo" and combined_weights is None and multiphase is None):
         rr = _add_enhancing_rim(rr, phases, phase, p, liv, cache)
     images = {str(k): v.array for k, v in phases.items() if v.geometry.equals(vol.geometry)}
-    border_blur: float | None = None
-    if (p.blurred_border and multiphase is None
+    border_blur: float | None = rr.blur_mm  # 1.15: fitted around the click's region already
+    if (p.blurred_border and multiphase is None and border_blur is None
             and not rr.radial and not rr.touches and rr.rim_phase is None):
         # 12 (1.12): a blurred (ill-defined) border on a fitted blurred-surface model (its midpoint
         # level lies inside a blurred convex lesion, and the threshold's lesion value sets its size)
@@ -831,8 +840,10 @@ def segment_lesion(
             "minimum); its extent is uncertain, check it."
         )
     if border_blur is not None:
+        where = (f"fitted around the click's region on one phase ({phase}), where the lesion fades into the "
+                 "parenchyma" if rr.blur_mm is not None else "fitted to the phases")
         notes.append(
-            f"the ill-defined border is placed on a blurred-surface model fitted to the phases (margin blur "
+            f"the ill-defined border is placed on a blurred-surface model {where} (margin blur "
             f"sigma {border_blur:g} mm): where a sharp lesion blurred by that much would end, not the midpoint level "
             "(which lies inside a blurred convex lesion); check the border."
         )
