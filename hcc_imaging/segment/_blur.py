@@ -252,8 +252,6 @@ def _fit_surface(
     # keeps the blocks' signal-to-noise ratio).  Names ending in _w are on the working grid.
     k = tuple(max(1, min(int(C.LESION_BLUR_MODEL_GRID_MM // v), n)) for v, n in zip(sp, start.shape, strict=True))
     start_w = _block_mean(start, k) >= 0.5
-    images_w = [_block_mean(np.asarray(im[box], dtype=np.float64), k) for im in images]
-    liver_w = None if liver is None else _block_mean(np.asarray(liver[box]), k) >= 0.5
     centre_w = centre - (np.asarray(k) - 1) / 2.0 * sp  # the blocks' centres
     sp_w = sp * np.asarray(k)
 
@@ -270,6 +268,9 @@ def _fit_surface(
     if agree < C.LESION_BLUR_MODEL_MIN_AGREEMENT:
         log.debug("blurred border: the star-shaped surface reaches Dice %.3f against the mask: not used", agree)
         return None  # not star-shaped around its centroid (a tube, a leak): the model does not apply
+    # the images only now (a large heterogeneous click region stops at the test above)
+    images_w = [_block_mean(np.asarray(im[box], dtype=np.float64), k) for im in images]
+    liver_w = None if liver is None else _block_mean(np.asarray(liver[box]), k) >= 0.5
 
     h = float(sp_w.mean())  # the partial-volume ramp across the surface (one voxel)
     use = np.abs(rho - r0) <= C.LESION_BLUR_MODEL_BAND_MM
