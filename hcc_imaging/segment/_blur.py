@@ -23,8 +23,10 @@ one (``LESION_BLUR_MODEL_MIN_EVIDENCE``, a likelihood ratio, divided by the fit'
 when that exceeds 1 (1.13); first tested on the starting surface, so that a sharp lesion costs two
 blurs), the star-shaped surface reproduces the
 starting mask (``LESION_BLUR_MODEL_MIN_AGREEMENT``: a tube bent around its centroid or a leak is
-not star-shaped) and the result agrees with it to the same degree; the caller also requires the
-click inside and, with a line, the line covered.
+not star-shaped) and the result agrees with it to the same degree (1.14: or is nested with it); the
+caller also requires the click inside and, with a line, the line covered.  1.15 also fits around a
+click's core before step 8 (``from_core``: one refit from the grown surface, never the grid's
+largest blur).
 
 Cost: about 13 ms CPU on the phantom's infiltrative lesion (a 17 x 28 x 28 box, 29 Gaussian
 blurs).  Every product here is small; LAPACK's ``lstsq`` is avoided (it starts BLAS threads,
@@ -206,22 +208,19 @@ def blurred_border(
     one that agrees with the core (the blur then absorbs a misfit: a heterogeneous tumour's)."""
     start_lo = np.asarray(lo, dtype=np.int64)
     top = max(C.LESION_BLUR_MODEL_SIGMAS_MM)
-
-    def usable(fit: tuple[NDArray[np.bool_], NDArray[np.int64], float]) -> bool:
-        return _verdict(mask, start_lo, *fit) in ("agrees", "nested") and not (from_core and fit[2] >= top)
-
     fitted = _fit_surface(mask, start_lo, images, spacing, liver)
     if fitted is None:
         return None
-    if usable(fitted):
+    verdict = _verdict(mask, start_lo, *fitted)
+    if verdict in ("agrees", "nested") and not (from_core and fitted[2] >= top):
         return fitted
-    if not (from_core and _verdict(mask, start_lo, *fitted) == "unbracketed growth"):
+    if not (from_core and verdict == "unbracketed growth"):
         return None
     again = _fit_surface(fitted[0], fitted[1], images, spacing, liver)
     if again is None:
         return None
     log.debug("blurred border: refitted from the grown surface (blur %.2f mm)", again[2])
-    return again if usable(again) else None
+    return again if _verdict(mask, start_lo, *again) in ("agrees", "nested") and again[2] < top else None
 
 
 def _fit_surface(
