@@ -35,6 +35,7 @@ which then spin and double the process' CPU time for no gain at this size).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -43,6 +44,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
+from . import _kernels
 from . import constants as C
 from ._morph import dice, erode_faces, grid_mm, robust_sigma
 
@@ -71,9 +73,22 @@ def _direction_terms(u: NDArray[np.float64], degree: int) -> NDArray[np.float64]
     return np.stack([px[a] * py[b] * (u[:, 2] if c else 1.0) for a, b, c in _exponents(degree)], axis=1)
 
 
+@functools.lru_cache(maxsize=8)
+def _exponent_arrays(degree: int) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """The a, b and c of :func:`_exponents` as three int64 arrays (the compiled kernel's)."""
+    e = np.array(_exponents(degree), dtype=np.int64).reshape(-1, 3)
+    return tuple(np.ascontiguousarray(e[:, i]) for i in range(3))  # type: ignore[return-value]
+
+
 def _radius(u: NDArray[np.float64], coef: NDArray[np.float64], degree: int) -> NDArray[np.float64]:
     """The surface's radius in the directions ``u`` (..., 3): sum_k coef_k Y_k(u), term by term
-    (the terms of every voxel of a fine grid need not be held at once)."""
+    (the terms of every voxel of a fine grid need not be held at once).  By the compiled
+    ``star_radius`` (the same operations per element, bit for bit) when the kernels are on."""
+    m = _kernels.compiled()
+    if m is not None and u.dtype == np.float64 and u.ndim >= 1 and u.shape[-1] == 3 and u.size:
+        flat = np.require(u.reshape(-1, 3), requirements="CW")
+        c = np.require(np.asarray(coef, dtype=np.float64), requirements="CW")
+        return m.star_radius(flat, c, *_exponent_arrays(degree), degree).reshape(u.shape[:-1])  # type: ignore[no-any-return]
     px, py = _powers(u, degree)
     out = np.zeros(u.shape[:-1])
     for ck, (a, b, c) in zip(coef, _exponents(degree), strict=True):

@@ -6,7 +6,8 @@ merged medians (:func:`._kmedians._ring_classes`); scipy's Gaussian smoothing wi
 ``mode="nearest"`` (:func:`gaussian_filter_nearest`, for :func:`._grow._smoothed`); the per-slice
 hole filling (:func:`._morph.fill_holes`); the component floods (:func:`._morph.component_at`,
 :func:`._morph.component_at_in_box`); a mask's bounding box (:func:`._morph.bbox`); step 10's
-medians of small float32 samples (:func:`median_f32`).  Each
+medians of small float32 samples (:func:`median_f32`); step 12's fitted surface on the image's
+grid (:func:`._blur._radius`).  Each
 performs the *same* floating-point operations in the same order as the numpy / scipy code it
 stands in for, or computes the same set or order statistics, so every mask is bit-identical to
 the numpy path's (``tests/segment/test_segment_kernels.py``); inputs a kernel could treat
@@ -37,7 +38,7 @@ JIT_ENV = _jit.JIT_ENV
 #: ``HCC_IMAGING_JIT=0``; decided once, ``compiled.cache_clear()`` re-reads it); ``get(name)``: one
 #: kernel (``radix_keys``, ``sort_rows``, ``start_centres``, ``kmedians``, ``class_median``,
 #: ``gaussian_nearest``, ``fill_holes_in_plane``, ``component_by_region``, ``component_of``,
-#: ``bbox_of``, ``median_rows32``) or None when the kernels are off; ``jit_enabled()``: whether
+#: ``bbox_of``, ``median_rows32``, ``star_radius``) or None when the kernels are off; ``jit_enabled()``: whether
 #: they are used.
 compiled, get, jit_enabled = _jit.accessors(__package__ or "")
 
@@ -113,6 +114,8 @@ def warm_up() -> float:
 
     import numpy as np
 
+    from . import constants as C
+    from ._blur import _exponents, _radius
     from ._morph import bbox, component_at, fill_holes
     from ._kmedians import _ring_classes
 
@@ -131,6 +134,9 @@ def warm_up() -> float:
     component_at(box > -0.5, (3, 3, 3), box > 1.0, prefer_region=True)
     component_at(box > -5.0, (3, 3, 3))
     bbox(box > 1.0)
+    u = rng.normal(size=(5, 3))
+    _radius(u / np.linalg.norm(u, axis=1)[:, None], np.ones(len(_exponents(C.LESION_BLUR_MODEL_DEGREE))),
+            C.LESION_BLUR_MODEL_DEGREE)
     return time.perf_counter() - t0
 
 

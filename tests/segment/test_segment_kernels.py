@@ -21,7 +21,7 @@ from .._jit import numpy_only
 
 #: every kernel of ``segment._kernels_nb`` the segmentation calls
 _KERNELS = ("radix_keys", "sort_rows", "start_centres", "kmedians", "class_median", "gaussian_nearest", "fill_holes_in_plane",
-            "component_by_region", "component_of", "bbox_of", "median_rows32")
+            "component_by_region", "component_of", "bbox_of", "median_rows32", "star_radius")
 
 pytestmark = pytest.mark.skipif(_kernels.get("kmedians") is None, reason="numba kernels disabled or missing")
 
@@ -319,6 +319,30 @@ def test_a_faint_node_click_gives_the_same_classes(monkeypatch) -> None:
         want = [real(*c) for c in captured]
     assert all(_same(g, w) for g, w in zip(got, want, strict=True))
     assert sum(len(w) for w in want) > 0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_fitted_surface_radius_is_numpys_bit_for_bit(seed: int) -> None:
+    """Step 12's surface radius on the image's grid (``_blur._radius``, the compiled
+    ``star_radius``): the numpy path's values bit for bit, for boxes from one voxel up, coefficients
+    from 0.1 to 1000 mm (a voxel on the surface keeps its side), and the directions step 12 makes."""
+    from hcc_imaging.segment import _blur
+
+    rng = np.random.default_rng(seed)
+    cases = []
+    for t in range(30):
+        shape = tuple(int(v) for v in rng.integers(1, 30, 3))
+        v = rng.normal(size=shape + (3,))
+        if t % 5 == 0:
+            v[..., 2] = 0.0  # directions in the plane: z = 0 exactly
+        cases.append((v / np.linalg.norm(v, axis=-1)[..., None], rng.normal(size=25) * rng.choice([0.1, 1.0, 10.0, 1000.0])))
+    rho, u = _blur._polar((9, 11, 13), np.array([3.0, 0.7, 0.7]), np.array([12.0, 3.5, 4.2]))
+    cases.append((u, np.r_[10.0, rng.normal(size=24)]))
+    got = [_blur._radius(u, c, 4) for u, c in cases]
+    with _numpy_only():
+        want = [_blur._radius(u, c, 4) for u, c in cases]
+    assert all(g.shape == w.shape and g.tobytes() == w.tobytes() for g, w in zip(got, want, strict=True))
+    assert all((rho <= g).tobytes() == (rho <= w).tobytes() for g, w in zip(got[-1:], want[-1:], strict=True))
 
 
 def test_warm_up_compiles_every_kernel() -> None:
