@@ -96,9 +96,7 @@ def _radius(u: NDArray[np.float64], coef: NDArray[np.float64], degree: int) -> N
     return out
 
 
-_ROUGHNESS: dict[tuple[int, int], NDArray[np.float64]] = {}
-
-
+@functools.lru_cache(maxsize=8)
 def _roughness(degree: int, free: int) -> NDArray[np.float64]:
     """The matrix P with c^T P c = sum over the spherical-harmonic degrees l > ``free`` of
     (l (l + 1) - free (free + 1)) x the mean square over the unit sphere of the degree-l part of the
@@ -108,23 +106,22 @@ def _roughness(degree: int, free: int) -> NDArray[np.float64]:
     blocks are found by orthonormalising the terms in order of degree on 4000 near-uniform
     directions (a Fibonacci sphere): the polynomials of degree <= l restricted to the sphere are the
     harmonics of degree <= l."""
-    key = (degree, free)
-    if key not in _ROUGHNESS:
-        n = 4000
-        i = np.arange(n) + 0.5
-        z = 1.0 - 2.0 * i / n
-        phi = np.pi * (1.0 + 5.0**0.5) * i
-        r = np.sqrt(1.0 - z * z)
-        u = np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=1)
-        deg = np.array([a + b + c for a, b, c in _exponents(degree)])
-        order = np.argsort(deg, kind="stable")
-        # B / sqrt(n) = Q R with Q's columns orthonormal: R c are the coefficients of an
-        # orthonormal (mean-square) basis whose columns follow the harmonic degrees
-        _, R = np.linalg.qr(_direction_terms(u, degree)[:, order] / np.sqrt(n))
-        d = np.array([max(v * (v + 1) - free * (free + 1), 0) for v in deg[order]], dtype=np.float64)
-        inv = np.argsort(order)
-        _ROUGHNESS[key] = (R.T @ (d[:, None] * R))[np.ix_(inv, inv)]
-    return _ROUGHNESS[key]
+    n = 4000
+    i = np.arange(n) + 0.5
+    z = 1.0 - 2.0 * i / n
+    phi = np.pi * (1.0 + 5.0**0.5) * i
+    r = np.sqrt(1.0 - z * z)
+    u = np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=1)
+    deg = np.array([a + b + c for a, b, c in _exponents(degree)])
+    order = np.argsort(deg, kind="stable")
+    # B / sqrt(n) = Q R with Q's columns orthonormal: R c are the coefficients of an
+    # orthonormal (mean-square) basis whose columns follow the harmonic degrees
+    _, R = np.linalg.qr(_direction_terms(u, degree)[:, order] / np.sqrt(n))
+    d = np.array([max(v * (v + 1) - free * (free + 1), 0) for v in deg[order]], dtype=np.float64)
+    inv = np.argsort(order)
+    P = (R.T @ (d[:, None] * R))[np.ix_(inv, inv)]
+    P.flags.writeable = False  # cached and shared by every fit
+    return P
 
 
 def _block_mean(a: NDArray[Any], k: Sequence[int]) -> NDArray[np.float64]:

@@ -180,16 +180,12 @@ def _blurred_click_region(
     if bb is None:
         return None
     out, lo, sigma = bb
-    hi = lo + np.asarray(out.shape)
-    if _touches_border(out, lo, hi, volume.shape):
+    rr = _RoiResult(out, lo, model, False, True, None, blur_mm=sigma)
+    if _touches_border(out, lo, lo + np.asarray(out.shape), volume.shape) or not rr.holds(seed):
         return None
-    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
     tol = params.min_contrast_k_sigma * model.sigma_s
-    m = _Model(float(np.median(volume.array[box][out])), parenchyma, model.sigma_raw, model.sigma_s,
-               parenchyma - tol, parenchyma + tol, model.conspicuity, "both")
-    rr = _RoiResult(out, lo, m, False, True, None, blur_mm=sigma)
-    if not rr.holds(seed):
-        return None
+    rr.model = _Model(float(np.median(volume.array[rr.box][out])), parenchyma, model.sigma_raw, model.sigma_s,
+                      parenchyma - tol, parenchyma + tol, model.conspicuity, "both")
     log.debug("step 12 on the click's region (step 7 fired, its growth rejected): %d -> %d voxels, blur %.2f mm",
               np.count_nonzero(click), np.count_nonzero(out), sigma)
     return rr
