@@ -38,8 +38,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -236,6 +236,118 @@ def blurred_border(
     return again if _verdict(mask, start_lo, *again) in ("agrees", "nested") and again[2] < top else None
 
 
+class _Start(NamedTuple):
+    """A starting mask in its fitting box, and its star-shaped surface on the working grid (names
+    ending in _w; blocks of ``k`` voxels).  ``centre`` is in mm from the box's first voxel."""
+
+    box: tuple[slice, ...]
+    blo: NDArray[np.int64]
+    start: NDArray[np.bool_]
+    centre: NDArray[np.float64]
+    k: tuple[int, ...]
+    start_w: NDArray[np.bool_]
+    sp_w: NDArray[np.float64]
+    rho: NDArray[np.float64]
+    u: NDArray[np.float64]
+    Y: NDArray[np.float64]
+    coef: NDArray[np.float64]
+    r0: NDArray[np.float64]
+
+
+def _start_surface(idx: NDArray[np.int64], lo: Sequence[int], shape: NDArray[np.int64], sp: NDArray[np.float64],
+                   pad: NDArray[np.int64], blocks: Callable[[tuple[int, ...]], tuple[int, ...]],
+                   who: str) -> _Start | None:
+    """The box (the mask's voxels ``idx`` + ``lo`` and ``pad``), the working grid (``blocks`` of the
+    box's shape) and the star-shaped surface around the mask's centroid fitted to its edge (radius
+    a polynomial of the direction), or None when that surface does not reproduce the mask (a tube,
+    a leak: the model does not apply)."""
+    blo = np.maximum(idx.min(0) + np.asarray(lo) - pad, 0)
+    bhi = np.minimum(idx.max(0) + np.asarray(lo) + 1 + pad, shape)
+    box = tuple(slice(int(a), int(b)) for a, b in zip(blo, bhi, strict=True))
+    start = np.zeros(tuple(bhi - blo), dtype=bool)
+    start[tuple((idx + np.asarray(lo) - blo).T)] = True
+    centre = (np.argwhere(start) * sp).mean(0)  # mm from the box's first voxel
+    k = blocks(start.shape)
+    start_w = _block_mean(start, k) >= 0.5
+    centre_w = centre - (np.asarray(k) - 1) / 2.0 * sp  # the blocks' centres
+    sp_w = sp * np.asarray(k)
+    rho, u = _polar(start_w.shape, sp_w, centre_w)
+    Y = _direction_terms(u.reshape(-1, 3), C.LESION_BLUR_MODEL_DEGREE).reshape(start_w.shape + (-1,))
+    edge = start_w & ~erode_faces(start_w)
+    edge |= ~start_w & ndimage.binary_dilation(start_w)
+    Ye = Y[edge]
+    # least squares by the normal equations (LAPACK's lstsq starts BLAS threads, which then spin)
+    coef = np.linalg.solve(Ye.T @ Ye + 1e-9 * np.eye(Ye.shape[1]), Ye.T @ rho[edge])
+    r0 = Y @ coef  # the starting surface's radius at each voxel's direction
+    agree = dice(rho <= r0, start_w)
+    if agree < C.LESION_BLUR_MODEL_MIN_AGREEMENT:
+        log.debug("%s: the star-shaped surface reaches Dice %.3f against the mask: not used", who, agree)
+        return None
+    return _Start(box, blo, start, centre, k, start_w, sp_w, rho, u, Y, coef, r0)
+
+
+_Fit = tuple[float, NDArray[np.float32], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
+
+
+def _surface_model(
+    rho: NDArray[np.float64], Y: NDArray[np.float64], h: float | NDArray[np.float64], use: NDArray[np.bool_],
+    X: NDArray[np.float64], w: NDArray[np.float64], P: NDArray[np.float64],
+) -> tuple[Callable[[NDArray[np.float64], Sequence[float]], _Fit],
+           Callable[[NDArray[np.float64], Sequence[float]], tuple[NDArray[np.float64], float]]]:
+    """The model ``a_i + b_i (G * S)`` on one working grid: ``fit(c, g)``, the noise-weighted
+    residual of the surface ``c`` (a ramp of width ``h`` across it) blurred by a Gaussian of
+    per-axis sigmas ``g`` (working voxels), with each phase's least-squares offset and scale
+    (closed form): (chi^2, soft indicator, model, a, b) on the voxels ``use`` (data ``X``, phases x
+    voxels, weights ``w``); and ``gauss_newton(c, g)``: the surface minimising chi^2 + c^T P c
+    (the roughness prior), and its chi^2."""
+    Yu = Y[use]
+
+    def fit(c: NDArray[np.float64], g: Sequence[float]) -> _Fit:
+        soft = np.clip(0.5 - (rho - Y @ c) / h, 0.0, 1.0).astype(np.float32)
+        m = ndimage.gaussian_filter(soft, g, mode="nearest")[use].astype(np.float64)
+        chi2, a, b = _ls_fit(m, X, w)
+        return chi2, soft, m, a, b
+
+    def gauss_newton(c: NDArray[np.float64], g: Sequence[float]) -> tuple[NDArray[np.float64], float]:
+        """Gauss-Newton on the surface's coefficients with the Jacobian of the starting surface
+        (the chord method: the margin moves by a fraction of the blur, so its Jacobian barely
+        changes), step halving on the exact objective (chi^2 + the surface's roughness).  Returns
+        the coefficients and their chi^2 (the data's part of the objective)."""
+        chi2, soft, m, a, b = fit(c, g)
+        if not np.isfinite(chi2):
+            return c, chi2
+        obj = chi2 + float(c @ P @ c)
+        # d model / d coefficient k ~ Y_k x (G * ramp): the blur of the ramp x Y_k with Y_k
+        # taken out (it varies little over the blur)
+        ramp = (((soft > 0) & (soft < 1)) / h).astype(np.float32)
+        j = ndimage.gaussian_filter(ramp, g, mode="nearest")[use].astype(np.float64)
+        Jy = j[:, None] * Yu
+        JtJ = Jy.T @ Jy
+        for _ in range(C.LESION_BLUR_MODEL_STEPS):
+            wb = w * b
+            H = float(wb @ b) * JtJ
+            r = wb @ X - float(wb @ a) - float(wb @ b) * m  # sum_i w_i b_i (x_i - a_i - b_i m)
+            grad = Jy.T @ r - P @ c
+            step = np.linalg.solve(H + P + 1e-4 * np.trace(H) / len(grad) * np.eye(len(grad)), grad)
+            t = 1.0
+            while t > 0.1:
+                cand = c + t * step
+                trial = fit(cand, g)
+                trial_obj = trial[0] + float(cand @ P @ cand)
+                if trial_obj < obj:
+                    c, obj = cand, trial_obj
+                    chi2, soft, m, a, b = trial
+                    break
+                t /= 2.0
+            else:
+                break
+            if float(np.abs(t * step).max()) < C.LESION_BLUR_MODEL_TOLERANCE_MM:
+                break
+        return c, chi2
+
+    return fit, gauss_newton
+
+
 def _fit_surface(
     mask: NDArray[np.bool_],
     lo: NDArray[np.int64],
@@ -252,34 +364,14 @@ def _fit_surface(
     if len(idx) < C.LESION_BLUR_MODEL_MIN_VOXELS:
         return None
     pad = np.ceil((C.LESION_BLUR_MODEL_BAND_MM + max(C.LESION_BLUR_MODEL_SIGMAS_MM)) / sp).astype(np.int64)
-    blo = np.maximum(idx.min(0) + np.asarray(lo) - pad, 0)
-    bhi = np.minimum(idx.max(0) + np.asarray(lo) + 1 + pad, shape)
-    box = tuple(slice(int(a), int(b)) for a, b in zip(blo, bhi, strict=True))
-    start = np.zeros(tuple(bhi - blo), dtype=bool)
-    start[tuple((idx + np.asarray(lo) - blo).T)] = True
-
-    centre = (np.argwhere(start) * sp).mean(0)  # mm from the box's first voxel
     # the fit runs on a working grid of about LESION_BLUR_MODEL_GRID_MM: blocks of k voxels of a
     # fine grid averaged (0.7 mm pixels would make a 5 cm lesion's box 400 000 voxels; the mean
-    # keeps the blocks' signal-to-noise ratio).  Names ending in _w are on the working grid.
-    k = tuple(max(1, min(int(C.LESION_BLUR_MODEL_GRID_MM // v), n)) for v, n in zip(sp, start.shape, strict=True))
-    start_w = _block_mean(start, k) >= 0.5
-    centre_w = centre - (np.asarray(k) - 1) / 2.0 * sp  # the blocks' centres
-    sp_w = sp * np.asarray(k)
-
-    # star-shaped surface around the centroid: radius as a polynomial of the direction
-    rho, u = _polar(start_w.shape, sp_w, centre_w)
-    Y = _direction_terms(u.reshape(-1, 3), C.LESION_BLUR_MODEL_DEGREE).reshape(start_w.shape + (-1,))
-    edge = start_w & ~erode_faces(start_w)
-    edge |= ~start_w & ndimage.binary_dilation(start_w)
-    Ye = Y[edge]
-    # least squares by the normal equations (LAPACK's lstsq starts BLAS threads, which then spin)
-    coef = np.linalg.solve(Ye.T @ Ye + 1e-9 * np.eye(Ye.shape[1]), Ye.T @ rho[edge])
-    r0 = Y @ coef  # the starting surface's radius at each voxel's direction
-    agree = dice(rho <= r0, start_w)
-    if agree < C.LESION_BLUR_MODEL_MIN_AGREEMENT:
-        log.debug("blurred border: the star-shaped surface reaches Dice %.3f against the mask: not used", agree)
+    # keeps the blocks' signal-to-noise ratio).
+    st = _start_surface(idx, lo, shape, sp, pad, lambda shp: tuple(
+        max(1, min(int(C.LESION_BLUR_MODEL_GRID_MM // v), n)) for v, n in zip(sp, shp, strict=True)), "blurred border")
+    if st is None:
         return None  # not star-shaped around its centroid (a tube, a leak): the model does not apply
+    box, blo, start, centre, k, start_w, sp_w, rho, u, Y, coef, r0 = st
     # the images only now (a large heterogeneous click region stops at the test above)
     images_w = [_block_mean(np.asarray(im[box], dtype=np.float64), k) for im in images]
     liver_w = None if liver is None else _block_mean(np.asarray(liver[box]), k) >= 0.5
@@ -293,54 +385,15 @@ def _fit_surface(
     noise = [max(robust_sigma(im[inner]) if np.count_nonzero(inner) > 20 else robust_sigma(x), 1.0)
              for im, x in zip(images_w, X, strict=True)]
     w = np.array([1.0 / n**2 for n in noise])  # noise weights per phase
-    Yu = Y[use]
     # the surface's prior (1.14): its roughness beyond an ellipsoid's, weighed against chi^2
     P = C.LESION_BLUR_MODEL_SMOOTHING * _roughness(C.LESION_BLUR_MODEL_DEGREE, C.LESION_BLUR_MODEL_FREE_DEGREE)
+    model_fit, model_gn = _surface_model(rho, Y, h, use, X, w, P)
 
-    def fit(c: NDArray[np.float64], sigma: float) -> tuple[float, NDArray[np.float32], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-        """The noise-weighted residual of the surface ``c`` blurred by ``sigma``, with each phase's
-        least-squares offset and scale (closed form): (chi^2, soft indicator, model, a, b)."""
-        soft = np.clip(0.5 - (rho - Y @ c) / h, 0.0, 1.0).astype(np.float32)
-        m = ndimage.gaussian_filter(soft, [sigma / v for v in sp_w], mode="nearest")[use].astype(np.float64)
-        chi2, a, b = _ls_fit(m, X, w)
-        return chi2, soft, m, a, b
+    def fit(c: NDArray[np.float64], sigma: float) -> _Fit:
+        return model_fit(c, [sigma / v for v in sp_w])
 
     def gauss_newton(c: NDArray[np.float64], sigma: float) -> tuple[NDArray[np.float64], float]:
-        """Gauss-Newton on the surface's coefficients with the Jacobian of the starting surface
-        (the chord method: the margin moves by a fraction of the blur, so its Jacobian barely
-        changes), step halving on the exact objective (chi^2 + the surface's roughness).  Returns
-        the coefficients and their chi^2 (the data's part of the objective)."""
-        chi2, soft, m, a, b = fit(c, sigma)
-        if not np.isfinite(chi2):
-            return c, chi2
-        obj = chi2 + float(c @ P @ c)
-        # d model / d coefficient k ~ Y_k x (G_sigma * ramp): the blur of the ramp x Y_k with Y_k
-        # taken out (it varies little over sigma)
-        ramp = (((soft > 0) & (soft < 1)) / h).astype(np.float32)
-        j = ndimage.gaussian_filter(ramp, [sigma / v for v in sp_w], mode="nearest")[use].astype(np.float64)
-        Jy = j[:, None] * Yu
-        JtJ = Jy.T @ Jy
-        for _ in range(C.LESION_BLUR_MODEL_STEPS):
-            wb = w * b
-            H = float(wb @ b) * JtJ
-            r = wb @ X - float(wb @ a) - float(wb @ b) * m  # sum_i w_i b_i (x_i - a_i - b_i m)
-            g = Jy.T @ r - P @ c
-            step = np.linalg.solve(H + P + 1e-4 * np.trace(H) / len(g) * np.eye(len(g)), g)
-            t = 1.0
-            while t > 0.1:
-                cand = c + t * step
-                trial = fit(cand, sigma)
-                trial_obj = trial[0] + float(cand @ P @ cand)
-                if trial_obj < obj:
-                    c, obj = cand, trial_obj
-                    chi2, soft, m, a, b = trial
-                    break
-                t /= 2.0
-            else:
-                break
-            if float(np.abs(t * step).max()) < C.LESION_BLUR_MODEL_TOLERANCE_MM:
-                break
-        return c, chi2
+        return model_gn(c, [sigma / v for v in sp_w])
 
     # a quick look first (two blurs): a sharp margin fits the starting surface better sharp
     # the likelihood ratios are read against the fit's own scatter when the model explains the data
@@ -423,26 +476,11 @@ def sharp_border(
         return None  # a large lesion: the midpoint's bias is a small share of it (and the cost)
     band = C.LESION_SHARP_FIT_BAND_MM
     pad = np.ceil(band / sp).astype(np.int64) + 2
-    blo = np.maximum(idx.min(0) + np.asarray(lo) - pad, 0)
-    bhi = np.minimum(idx.max(0) + np.asarray(lo) + 1 + pad, shape)
-    box = tuple(slice(int(a), int(b)) for a, b in zip(blo, bhi, strict=True))
-    start = np.zeros(tuple(bhi - blo), dtype=bool)
-    start[tuple((idx + np.asarray(lo) - blo).T)] = True
-    centre = (idx * sp).mean(0) + (np.asarray(lo) - blo) * sp  # mm from the box's first voxel
-
-    k = _working_blocks(start.shape, sp, C.LESION_SHARP_FIT_MAX_VOXELS)
-    start_w = _block_mean(start, k) >= 0.5
-    centre_w = centre - (np.asarray(k) - 1) / 2.0 * sp
-    sp_w = sp * np.asarray(k)
-    rho, u = _polar(start_w.shape, sp_w, centre_w)
-    Y = _direction_terms(u.reshape(-1, 3), C.LESION_BLUR_MODEL_DEGREE).reshape(start_w.shape + (-1,))
-    edge = start_w & ~erode_faces(start_w)
-    edge |= ~start_w & ndimage.binary_dilation(start_w)
-    Ye = Y[edge]
-    coef = np.linalg.solve(Ye.T @ Ye + 1e-9 * np.eye(Ye.shape[1]), Ye.T @ rho[edge])
-    r0 = Y @ coef
-    if dice(rho <= r0, start_w) < C.LESION_BLUR_MODEL_MIN_AGREEMENT:
+    st = _start_surface(idx, lo, shape, sp, pad, lambda shp: _working_blocks(shp, sp, C.LESION_SHARP_FIT_MAX_VOXELS),
+                        "sharp border")
+    if st is None:
         return None  # not star-shaped around its centroid
+    box, blo, start, centre, k, start_w, sp_w, rho, u, Y, coef, r0 = st
 
     # the two levels: the lesion's core (image grid) and the ring beyond the border (working grid)
     liver_n = None if liver is None else np.asarray(liver[box], dtype=bool)
@@ -483,48 +521,18 @@ def sharp_border(
     noise = [max(robust_sigma(im[inner]) if np.count_nonzero(inner) > 20 else robust_sigma(x), 1.0)
              for im, x in zip(images_w, X, strict=True)]
     w = np.array([1.0 / v**2 for v in noise])
-    Yu = Y[use]
     h = (np.abs(u) * sp_w).sum(-1)  # a working voxel's width along the surface's normal
     P = C.LESION_BLUR_MODEL_SMOOTHING * _roughness(C.LESION_BLUR_MODEL_DEGREE, C.LESION_BLUR_MODEL_FREE_DEGREE)
+    model_fit, model_gn = _surface_model(rho, Y, h, use, X, w, P)
 
     def psf(s: Sequence[float]) -> list[float]:
         return [v * a / b for v, a, b in zip(s, sp, sp_w, strict=True)]  # native voxels, in working voxels
 
-    def fit(c: NDArray[np.float64], s: Sequence[float]) -> tuple[float, NDArray[np.float32], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-        soft = np.clip(0.5 - (rho - Y @ c) / h, 0.0, 1.0).astype(np.float32)
-        m = ndimage.gaussian_filter(soft, psf(s), mode="nearest")[use].astype(np.float64)
-        chi2, a, b = _ls_fit(m, X, w)
-        return chi2, soft, m, a, b
+    def fit(c: NDArray[np.float64], s: Sequence[float]) -> _Fit:
+        return model_fit(c, psf(s))
 
     def gauss_newton(c: NDArray[np.float64], s: Sequence[float]) -> NDArray[np.float64]:
-        """:func:`blurred_border`'s chord-method Gauss-Newton with step halving, at PSF ``s``."""
-        chi2, soft, m, a, b = fit(c, s)
-        if not np.isfinite(chi2):
-            return c
-        obj = chi2 + float(c @ P @ c)
-        ramp = (((soft > 0) & (soft < 1)) / h).astype(np.float32)
-        Jy = ndimage.gaussian_filter(ramp, psf(s), mode="nearest")[use].astype(np.float64)[:, None] * Yu
-        JtJ = Jy.T @ Jy
-        for _ in range(C.LESION_BLUR_MODEL_STEPS):
-            wb = w * b
-            H = float(wb @ b) * JtJ
-            g = Jy.T @ (wb @ X - float(wb @ a) - float(wb @ b) * m) - P @ c
-            step = np.linalg.solve(H + P + 1e-4 * np.trace(H) / len(g) * np.eye(len(g)), g)
-            t = 1.0
-            while t > 0.1:
-                cand = c + t * step
-                trial = fit(cand, s)
-                trial_obj = trial[0] + float(cand @ P @ cand)
-                if trial_obj < obj:
-                    c, obj = cand, trial_obj
-                    chi2, soft, m, a, b = trial
-                    break
-                t /= 2.0
-            else:
-                break
-            if float(np.abs(t * step).max()) < C.LESION_BLUR_MODEL_TOLERANCE_MM:
-                break
-        return c
+        return model_gn(c, psf(s))[0]
 
     grid = C.LESION_SHARP_FIT_PSF_VOX
     # axes of one spacing share their point-spread (the in-plane pair; the slice axis its own)
