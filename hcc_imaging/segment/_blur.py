@@ -69,7 +69,12 @@ def _powers(u: NDArray[np.float64], degree: int) -> tuple[list[NDArray[np.float6
 
 
 def _direction_terms(u: NDArray[np.float64], degree: int) -> NDArray[np.float64]:
-    """The terms of :func:`_exponents` at the unit directions ``u`` (n x 3), one column each."""
+    """The terms of :func:`_exponents` at the unit directions ``u`` (n x 3), one column each.  By
+    the compiled ``direction_terms`` (the same operations per element, bit for bit) when the
+    kernels are on."""
+    m = _kernels.compiled()
+    if m is not None and u.dtype == np.float64 and u.ndim == 2 and u.shape[1] == 3 and u.shape[0]:
+        return m.direction_terms(np.require(u, requirements="CW"), *_exponent_arrays(degree), degree)  # type: ignore[no-any-return]
     px, py = _powers(u, degree)
     return np.stack([px[a] * py[b] * (u[:, 2] if c else 1.0) for a, b, c in _exponents(degree)], axis=1)
 

@@ -38,7 +38,7 @@ JIT_ENV = _jit.JIT_ENV
 #: ``HCC_IMAGING_JIT=0``; decided once, ``compiled.cache_clear()`` re-reads it); ``get(name)``: one
 #: kernel (``radix_keys``, ``sort_rows``, ``start_centres``, ``kmedians``, ``class_median``,
 #: ``gaussian_nearest``, ``fill_holes_in_plane``, ``component_by_region``, ``component_of``,
-#: ``bbox_of``, ``median_rows32``, ``star_radius``) or None when the kernels are off; ``jit_enabled()``: whether
+#: ``bbox_of``, ``median_rows32``, ``star_radius``, ``direction_terms``) or None when the kernels are off; ``jit_enabled()``: whether
 #: they are used.
 compiled, get, jit_enabled = _jit.accessors(__package__ or "")
 
@@ -115,7 +115,7 @@ def warm_up() -> float:
     import numpy as np
 
     from . import constants as C
-    from ._blur import _exponents, _radius
+    from ._blur import _direction_terms, _exponents, _radius
     from ._morph import bbox, component_at, fill_holes
     from ._kmedians import _ring_classes
 
@@ -137,6 +137,7 @@ def warm_up() -> float:
     u = rng.normal(size=(5, 3))
     _radius(u / np.linalg.norm(u, axis=1)[:, None], np.ones(len(_exponents(C.LESION_BLUR_MODEL_DEGREE))),
             C.LESION_BLUR_MODEL_DEGREE)
+    _direction_terms(u / np.linalg.norm(u, axis=1)[:, None], C.LESION_BLUR_MODEL_DEGREE)
     return time.perf_counter() - t0
 
 

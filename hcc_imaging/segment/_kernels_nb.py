@@ -732,3 +732,33 @@ def star_radius(u, coef, ea, eb, ec, degree):  # pragma: no cover - compiled
             acc += coef[k] * t
         out[i] = acc
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def direction_terms(u, ea, eb, ec, degree):  # pragma: no cover - compiled
+    """:func:`._blur._direction_terms` of the unit directions ``u`` (n x 3, float64, C-contiguous):
+    row i, column k is ``(x^a * y^b) * (z or 1.0)`` with the powers by repeated products from 1.0,
+    the numpy path's operations element by element, written into one array (the numpy path makes
+    and stacks a column per term)."""
+    n = u.shape[0]
+    m = ea.shape[0]
+    out = np.empty((n, m))
+    px = np.empty(degree + 1)
+    py = np.empty(degree + 1)
+    for i in range(n):
+        x = u[i, 0]
+        y = u[i, 1]
+        z = u[i, 2]
+        px[0] = 1.0
+        py[0] = 1.0
+        for d in range(degree):
+            px[d + 1] = px[d] * x
+            py[d + 1] = py[d] * y
+        for k in range(m):
+            t = px[ea[k]] * py[eb[k]]
+            if ec[k]:
+                t = t * z
+            else:
+                t = t * 1.0
+            out[i, k] = t
+    return out

@@ -21,7 +21,7 @@ from .._jit import numpy_only
 
 #: every kernel of ``segment._kernels_nb`` the segmentation calls
 _KERNELS = ("radix_keys", "sort_rows", "start_centres", "kmedians", "class_median", "gaussian_nearest", "fill_holes_in_plane",
-            "component_by_region", "component_of", "bbox_of", "median_rows32", "star_radius")
+            "component_by_region", "component_of", "bbox_of", "median_rows32", "star_radius", "direction_terms")
 
 pytestmark = pytest.mark.skipif(_kernels.get("kmedians") is None, reason="numba kernels disabled or missing")
 
@@ -343,6 +343,30 @@ def test_the_fitted_surface_radius_is_numpys_bit_for_bit(seed: int) -> None:
         want = [_blur._radius(u, c, 4) for u, c in cases]
     assert all(g.shape == w.shape and g.tobytes() == w.tobytes() for g, w in zip(got, want, strict=True))
     assert all((rho <= g).tobytes() == (rho <= w).tobytes() for g, w in zip(got[-1:], want[-1:], strict=True))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_surface_terms_are_numpys_bit_for_bit(seed: int) -> None:
+    """The surface model's terms at each voxel's direction (``_blur._direction_terms``, the
+    compiled ``direction_terms``): the numpy path's values bit for bit, for one direction up, in the
+    plane (z = 0 exactly), along the axes, and on the grids steps 12 and 12b make."""
+    from hcc_imaging.segment import _blur
+
+    rng = np.random.default_rng(seed)
+    cases = []
+    for t in range(20):
+        v = rng.normal(size=(int(rng.integers(1, 3000)), 3))
+        if t % 5 == 0:
+            v[:, 2] = 0.0
+        cases.append(v / np.linalg.norm(v, axis=-1)[:, None])
+    cases.append(np.eye(3))
+    _, u = _blur._polar((9, 11, 13), np.array([3.0, 0.7, 0.7]), np.array([12.0, 3.5, 4.2]))
+    cases.append(u.reshape(-1, 3))
+    got = [_blur._direction_terms(u, 4) for u in cases]
+    with _numpy_only():
+        want = [_blur._direction_terms(u, 4) for u in cases]
+    assert all(g.shape == w.shape == (len(u), 25) and g.tobytes() == w.tobytes()
+               for g, w, u in zip(got, want, cases, strict=True))
 
 
 def test_warm_up_compiles_every_kernel() -> None:
