@@ -468,8 +468,9 @@ def sharp_border(
     fit and of the mask.  The fit runs on the image's own grid, or on blocks of pixels when the
     box would exceed ``LESION_SHARP_FIT_MAX_VOXELS`` (a large lesion: its curvature bias is small
     anyway).  Returns (mask, its box's start, s) or None: too few voxels, a start that is not
-    star-shaped around its centroid, a PSF at the grid's largest value (a blurred margin, not a
-    sharp one), or a result that moves the border by more than a voxel's partial volume (Dice
+    star-shaped around its centroid, a PSF at either end of the grid (the largest: a blurred
+    margin, not a sharp one; the smallest: no blur beyond the voxel's own, so the midpoint level
+    is not biased), or a result that moves the border by more than a voxel's partial volume (Dice
     below ``LESION_SHARP_FIT_MIN_AGREEMENT`` against the start)."""
     images = [np.asarray(im) for im in images]
     shape = np.asarray(images[0].shape)
