@@ -309,7 +309,7 @@ def _surface_model(
 
     def fit(c: NDArray[np.float64], g: Sequence[float]) -> _Fit:
         soft = np.clip(0.5 - (rho - Y @ c) / h, 0.0, 1.0).astype(np.float32)
-        m = ndimage.gaussian_filter(soft, g, mode="nearest")[use].astype(np.float64)
+        m = _kernels.gaussian_filter_nearest(soft, g)[use].astype(np.float64)  # scipy's, bit for bit
         chi2, a, b = _ls_fit(m, X, w)
         return chi2, soft, m, a, b
 
@@ -325,7 +325,7 @@ def _surface_model(
         # d model / d coefficient k ~ Y_k x (G * ramp): the blur of the ramp x Y_k with Y_k
         # taken out (it varies little over the blur)
         ramp = (((soft > 0) & (soft < 1)) / h).astype(np.float32)
-        j = ndimage.gaussian_filter(ramp, g, mode="nearest")[use].astype(np.float64)
+        j = _kernels.gaussian_filter_nearest(ramp, g)[use].astype(np.float64)
         Jy = j[:, None] * Yu
         JtJ = Jy.T @ Jy
         for _ in range(C.LESION_BLUR_MODEL_STEPS):
@@ -537,8 +537,8 @@ def sharp_border(
     def fit(c: NDArray[np.float64], s: Sequence[float]) -> _Fit:
         return model_fit(c, psf(s))
 
-    def gauss_newton(c: NDArray[np.float64], s: Sequence[float]) -> NDArray[np.float64]:
-        return model_gn(c, psf(s))[0]
+    def gauss_newton(c: NDArray[np.float64], s: Sequence[float]) -> tuple[NDArray[np.float64], float]:
+        return model_gn(c, psf(s))
 
     grid = C.LESION_SHARP_FIT_PSF_VOX
     # axes of one spacing share their point-spread (the in-plane pair; the slice axis its own)
@@ -560,8 +560,8 @@ def sharp_border(
     # one value for every axis first, then each group's neighbours on the fitted surface
     chi2 = {j: fit(coef, spread([j] * len(groups)))[0] for j in range(len(grid))}
     at = [min(chi2, key=lambda j: chi2[j])] * len(groups)
-    coef = gauss_newton(coef, spread(at))
-    best, moved = fit(coef, spread(at))[0], False
+    coef, best = gauss_newton(coef, spread(at))  # (its chi^2 is the fit's at the result)
+    moved = False
     for gi in range(len(groups)):
         for j in (at[gi] - 1, at[gi] + 1):
             if 0 <= j < len(grid):
@@ -570,7 +570,7 @@ def sharp_border(
                 if v < best:
                     best, at, moved = v, trial, True
     if moved:
-        coef = gauss_newton(coef, spread(at))
+        coef = gauss_newton(coef, spread(at))[0]
     s = spread(at)
     if max(at) == len(grid) - 1 or min(at) == 0:
         # the grid's largest: a blurred margin, not a scanner's point-spread; its smallest: no blur
