@@ -472,7 +472,6 @@ def sharp_border(
     margin, not a sharp one; the smallest: no blur beyond the voxel's own, so the midpoint level
     is not biased), or a result that moves the border by more than a voxel's partial volume (Dice
     below ``LESION_SHARP_FIT_MIN_AGREEMENT`` against the start)."""
-    images = [np.asarray(im) for im in images]
     shape = np.asarray(images[0].shape)
     sp = np.asarray(spacing, dtype=np.float64)
     idx = np.argwhere(mask)
@@ -505,16 +504,11 @@ def sharp_border(
     core_w = start_w & (rho < r0 - band / 2)
     if np.count_nonzero(core_w) < 20:
         core_w = start_w
-    for im, im_w, raw in zip(raws, images_w, images, strict=True):
+    for im, im_w in zip(raws, images_w, strict=True):
         les, sur = float(np.median(im_w[core_w])), float(np.median(im_w[ring]))
         vals = im[core]
         kn = C.LESION_SHARP_FIT_OUTLIER_K * max(robust_sigma(vals[:: max(1, vals.size // 4000)]), 1.0)
-        lo_v, hi_v = min(les, sur) - kn, max(les, sur) + kn
-        r = raw[box]
-        if np.issubdtype(r.dtype, np.integer):  # integer compares (no float copy): same voxels
-            bad |= (r < np.ceil(lo_v)) | (r > np.floor(hi_v))
-        else:
-            bad |= (r < lo_v) | (r > hi_v)
+        bad |= (im < min(les, sur) - kn) | (im > max(les, sur) + kn)
     excluded = ndimage.binary_dilation(bad)  # and their partial volume
 
     use = (np.abs(rho - r0) <= band) & (_block_mean(excluded, k) == 0)

@@ -703,6 +703,17 @@ def median_rows32(a, work):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
+def _powers_xy(x, y, degree, px, py):  # pragma: no cover - compiled
+    """x^0..x^degree into ``px`` and y^0..y^degree into ``py``, by repeated products from 1.0 (as
+    :func:`._blur._powers`): the powers :func:`star_radius` and :func:`direction_terms` share."""
+    px[0] = 1.0
+    py[0] = 1.0
+    for d in range(degree):
+        px[d + 1] = px[d] * x
+        py[d + 1] = py[d] * y
+
+
+@numba.njit(cache=True, nogil=True)
 def star_radius(u, coef, ea, eb, ec, degree):  # pragma: no cover - compiled
     """:func:`._blur._radius` of the unit directions ``u`` (n x 3, float64, C-contiguous): per
     direction the powers x^0..x^degree and y^0..y^degree by repeated products from 1.0, then the
@@ -714,14 +725,8 @@ def star_radius(u, coef, ea, eb, ec, degree):  # pragma: no cover - compiled
     px = np.empty(degree + 1)
     py = np.empty(degree + 1)
     for i in range(n):
-        x = u[i, 0]
-        y = u[i, 1]
         z = u[i, 2]
-        px[0] = 1.0
-        py[0] = 1.0
-        for d in range(degree):
-            px[d + 1] = px[d] * x
-            py[d + 1] = py[d] * y
+        _powers_xy(u[i, 0], u[i, 1], degree, px, py)
         acc = 0.0
         for k in range(coef.shape[0]):
             t = px[ea[k]] * py[eb[k]]
@@ -746,14 +751,8 @@ def direction_terms(u, ea, eb, ec, degree):  # pragma: no cover - compiled
     px = np.empty(degree + 1)
     py = np.empty(degree + 1)
     for i in range(n):
-        x = u[i, 0]
-        y = u[i, 1]
         z = u[i, 2]
-        px[0] = 1.0
-        py[0] = 1.0
-        for d in range(degree):
-            px[d + 1] = px[d] * x
-            py[d + 1] = py[d] * y
+        _powers_xy(u[i, 0], u[i, 1], degree, px, py)
         for k in range(m):
             t = px[ea[k]] * py[eb[k]]
             if ec[k]:
