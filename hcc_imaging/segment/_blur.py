@@ -141,6 +141,29 @@ def _block_mean(a: NDArray[Any], k: Sequence[int]) -> NDArray[np.float64]:
     return a.reshape(shape).mean(axis=(1, 3, 5))
 
 
+#: the compiled :func:`_inside`'s blocks (voxels per axis) bounded before their voxels are evaluated
+_INSIDE_BLOCK = 16
+
+
+def _inside(shape: Sequence[int], spacing: NDArray[np.float64], centre: NDArray[np.float64], coef: NDArray[np.float64],
+            degree: int) -> NDArray[np.bool_]:
+    """The voxel centres of a grid of ``shape`` inside the star-shaped surface ``coef`` around
+    ``centre`` (mm from the first voxel): ``rho <= _radius(u, coef)`` with ``rho, u = _polar(...)``.
+    By the compiled ``inside_star`` when the kernels are on: the same mask, bit for bit (the
+    voxels it evaluates, with the same operations; the blocks a rigorous interval bound puts wholly
+    inside or outside the surface filled without evaluating them: a 5 cm lesion's box ~0.6 s of
+    numpy -> ~10 ms)."""
+    m = _kernels.compiled()
+    sp = np.asarray(spacing, dtype=np.float64)
+    c = np.asarray(centre, dtype=np.float64)
+    if m is not None and len(shape) == 3 and sp.shape == c.shape == (3,):
+        return m.inside_star(np.asarray(shape, dtype=np.int64), np.require(sp, requirements="CW"),  # type: ignore[no-any-return]
+                             np.require(c, requirements="CW"), np.require(np.asarray(coef, dtype=np.float64), requirements="CW"),
+                             *_exponent_arrays(degree), degree, _INSIDE_BLOCK)
+    rho, u = _polar(shape, sp, c)
+    return rho <= _radius(u, coef, degree)
+
+
 def _polar(shape: Sequence[int], spacing: NDArray[np.float64], centre: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Each voxel's distance (mm) from ``centre`` and its unit direction, on a grid of ``shape``."""
     v = grid_mm(shape, spacing) - centre
@@ -422,8 +445,7 @@ def _fit_surface(
     if evidence < C.LESION_BLUR_MODEL_MIN_EVIDENCE:
         return None
     # the mask on the image's own grid: voxel centres inside the fitted surface
-    rho, u = _polar(start.shape, sp, centre)
-    out = rho <= _radius(u, coef, C.LESION_BLUR_MODEL_DEGREE)
+    out = _inside(start.shape, sp, centre, coef, C.LESION_BLUR_MODEL_DEGREE)
     if liver is not None:
         out &= liver[box]
     return out, blo.astype(np.int64), float(sigma)

@@ -7,7 +7,8 @@ merged medians (:func:`._kmedians._ring_classes`); scipy's Gaussian smoothing wi
 hole filling (:func:`._morph.fill_holes`); the component floods (:func:`._morph.component_at`,
 :func:`._morph.component_at_in_box`); a mask's bounding box (:func:`._morph.bbox`); step 10's
 medians of small float32 samples (:func:`median_f32`); step 12's fitted surface on the image's
-grid (:func:`._blur._radius`).  Each
+grid (:func:`._blur._radius`, and the mask inside it, :func:`._blur._inside`, which skips the
+blocks a rigorous interval bound puts wholly inside or outside the surface).  Each
 performs the *same* floating-point operations in the same order as the numpy / scipy code it
 stands in for, or computes the same set or order statistics, so every mask is bit-identical to
 the numpy path's (``tests/segment/test_segment_kernels.py``); inputs a kernel could treat
@@ -38,7 +39,7 @@ JIT_ENV = _jit.JIT_ENV
 #: ``HCC_IMAGING_JIT=0``; decided once, ``compiled.cache_clear()`` re-reads it); ``get(name)``: one
 #: kernel (``radix_keys``, ``sort_rows``, ``start_centres``, ``kmedians``, ``class_median``,
 #: ``gaussian_nearest``, ``fill_holes_in_plane``, ``component_by_region``, ``component_of``,
-#: ``bbox_of``, ``median_rows32``, ``star_radius``, ``direction_terms``) or None when the kernels are off; ``jit_enabled()``: whether
+#: ``bbox_of``, ``median_rows32``, ``star_radius``, ``direction_terms``, ``inside_star``) or None when the kernels are off; ``jit_enabled()``: whether
 #: they are used.
 compiled, get, jit_enabled = _jit.accessors(__package__ or "")
 
@@ -115,7 +116,7 @@ def warm_up() -> float:
     import numpy as np
 
     from . import constants as C
-    from ._blur import _direction_terms, _exponents, _radius
+    from ._blur import _direction_terms, _exponents, _inside, _radius
     from ._morph import bbox, component_at, fill_holes
     from ._kmedians import _ring_classes
 
@@ -138,6 +139,8 @@ def warm_up() -> float:
     _radius(u / np.linalg.norm(u, axis=1)[:, None], np.ones(len(_exponents(C.LESION_BLUR_MODEL_DEGREE))),
             C.LESION_BLUR_MODEL_DEGREE)
     _direction_terms(u / np.linalg.norm(u, axis=1)[:, None], C.LESION_BLUR_MODEL_DEGREE)
+    _inside((5, 6, 7), np.array([2.5, 0.7, 0.7]), np.array([5.0, 2.0, 2.1]),
+            np.r_[1.5, np.zeros(len(_exponents(C.LESION_BLUR_MODEL_DEGREE)) - 1)], C.LESION_BLUR_MODEL_DEGREE)
     return time.perf_counter() - t0
 
 

@@ -21,7 +21,7 @@ from .._jit import numpy_only
 
 #: every kernel of ``segment._kernels_nb`` the segmentation calls
 _KERNELS = ("radix_keys", "sort_rows", "start_centres", "kmedians", "class_median", "gaussian_nearest", "fill_holes_in_plane",
-            "component_by_region", "component_of", "bbox_of", "median_rows32", "star_radius", "direction_terms")
+            "component_by_region", "component_of", "bbox_of", "median_rows32", "star_radius", "direction_terms", "inside_star")
 
 pytestmark = pytest.mark.skipif(_kernels.get("kmedians") is None, reason="numba kernels disabled or missing")
 
@@ -343,6 +343,46 @@ def test_the_fitted_surface_radius_is_numpys_bit_for_bit(seed: int) -> None:
         want = [_blur._radius(u, c, 4) for u, c in cases]
     assert all(g.shape == w.shape and g.tobytes() == w.tobytes() for g, w in zip(got, want, strict=True))
     assert all((rho <= g).tobytes() == (rho <= w).tobytes() for g, w in zip(got[-1:], want[-1:], strict=True))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_mask_inside_the_fitted_surface_is_numpys_bit_for_bit(seed: int) -> None:
+    """Step 12's mask on the image's grid (``_blur._inside``, the compiled ``inside_star``, which
+    skips the blocks an interval bound puts wholly inside or outside): the numpy path's mask bit for
+    bit, on boxes from one voxel up, with the centre on a voxel or between voxels, near a box face
+    or outside the box, surfaces from round to wildly lobulated (coefficients up to the mean
+    radius), and the grids and block sizes of a real fit."""
+    from hcc_imaging.segment import _blur
+
+    rng = np.random.default_rng(seed)
+    cases = []
+    for t in range(40):
+        shape = tuple(int(v) for v in rng.integers(1, 50, 3))
+        sp = rng.choice([0.5, 0.7, 0.7031, 1.0, 2.5, 5.0], 3)
+        centre = np.asarray(shape) * sp * rng.uniform(-0.2, 1.2, 3)
+        if t % 5 == 0:
+            centre = np.round(centre / sp) * sp  # a voxel centre exactly at the surface's centre
+        r0 = float(min(shape) * sp.min() * rng.uniform(0.2, 0.8)) + 0.5
+        cases.append((shape, sp, centre, np.r_[r0, rng.normal(size=24) * r0 * rng.choice([0.0, 0.02, 0.2, 1.0])]))
+    # a surface around the whole box, and a round one inside a box of a real fit's grid
+    cases.append(((7, 9, 11), np.array([2.5, 0.7, 0.7]), np.array([5.0, 3.1, 3.5]), np.r_[50.0, np.zeros(24)]))
+    cases.append(((30, 60, 60), np.array([1.0, 0.7, 0.7]), np.array([15.0, 21.0, 20.7]), np.r_[12.0, rng.normal(size=24)]))
+    sizes = []
+    for shape, sp, centre, coef in cases:
+        with _numpy_only():
+            want = _blur._inside(shape, sp, centre, coef, 4)
+        assert want.tobytes() == (_blur._polar(shape, sp, centre)[0] <= _blur._radius(_blur._polar(shape, sp, centre)[1], coef, 4)).tobytes()
+        got = _blur._inside(shape, sp, centre, coef, 4)
+        assert got.shape == want.shape and got.tobytes() == want.tobytes()
+        sizes.append(np.count_nonzero(want) / want.size)
+        if seed == 0 and len(sizes) <= 3:  # every block size: 1 voxel (no skipping) to larger than the box
+            from hcc_imaging.segment import _kernels_nb as nb
+
+            ea, eb, ec = _blur._exponent_arrays(4)
+            for block in (1, 2, 3, 8, 64):
+                alt = nb.inside_star(np.asarray(shape, dtype=np.int64), sp, centre, coef, ea, eb, ec, 4, block)
+                assert alt.tobytes() == want.tobytes(), block
+    assert min(sizes) == 0.0 and max(sizes) == 1.0 and any(0.05 < v < 0.95 for v in sizes)  # the cases span the kinds
 
 
 @pytest.mark.parametrize("seed", range(3))
