@@ -203,6 +203,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .._blas import single_blas_thread
 from ..volume import LabelVolume, Modality, Phase, Volume
 from . import constants as C
 from ._blur import blurred_border, sharp_border
@@ -539,6 +540,7 @@ def _liver_on(liver: LabelVolume | None, vol: Volume) -> NDArray[np.bool_] | Non
     return m if m.any() else None
 
 
+@single_blas_thread
 def segment_lesion(
     volume: Volume | Mapping[Phase | str, Volume],
     *,
