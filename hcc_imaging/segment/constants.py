@@ -162,7 +162,10 @@ __all__ = [
 #: 1.16: step 12b, a sharp lesion's border (up to LESION_SHARP_FIT_MAX_DIAMETER_MM) fitted on the same
 #: surface model with the scanner's point-spread (LesionParams.sharp_border): the midpoint level of a
 #: small lesion on thick slices lies inside it.
-ALGORITHM_VERSION: Final[str] = "1.16"
+#: 1.17: step 10's phases' combination reads their contrasts, noise and values on the box of the first
+#: region of interest (+- 35 mm), and on the largest one (+- 100 mm) only when the lesion outgrows the
+#: first: the noise had been estimated on the largest box for every click.
+ALGORITHM_VERSION: Final[str] = "1.17"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).

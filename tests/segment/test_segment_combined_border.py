@@ -165,3 +165,61 @@ def test_phases_that_moved_between_breath_holds_are_not_combined() -> None:
     assert dice(res.labels.array != 0, st.lesions.array == rec["label"]) >= 0.99
     # unmoved, the same click does use the combination
     assert _used(_run(st, "L1", "click")[0])
+
+
+def test_the_combination_on_the_first_region_is_the_whole_boxs_there() -> None:
+    """``_combined_volume(..., fill=)``: inside the first region of interest the same values as the
+    combination of the whole box, bit for bit (each voxel's sum formed alone); 0 elsewhere."""
+    from hcc_imaging.segment._multiphase import _combined_volume
+
+    st = _study(0, "baseline", 15.0)
+    same = list(st.volumes.values())
+    sl = (slice(5, 40), slice(10, 90), slice(20, 100))
+    fill = (slice(3, 20), slice(7, 50), slice(11, 60))
+    c, s = np.array([30.0, -12.0, 8.0, 20.0])[: len(same)], np.array([15.0, 14.0, 16.0, 15.5])[: len(same)]
+    whole, w = _combined_volume(same, sl, c, s, outside_read=False)
+    part, w2 = _combined_volume(same, sl, c, s, outside_read=False, fill=fill)
+    inner = tuple(slice(a.start + f.start, a.start + f.stop) for a, f in zip(sl, fill, strict=True))
+    assert np.array_equal(w, w2)
+    assert part.array[inner].tobytes() == whole.array[inner].tobytes()
+    assert np.count_nonzero(whole.array[inner]) > 0.9 * whole.array[inner].size
+    rest = np.ones(part.shape, bool)
+    rest[inner] = False
+    assert not part.array[rest].any()
+
+
+def test_the_combination_reads_the_first_regions_box_unless_the_lesion_outgrows_it(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """1.17: the phases' contrasts, noise and combination are read on the first region of
+    interest's box when the lesion stays in that region (L1, a typical HCC: +-35 mm, not the
+    largest region's +-100 mm), and all of it once more on the largest box when it outgrows the
+    first (a first region of 12 mm): then the mask is the largest box's, as before 1.17."""
+    from hcc_imaging.segment import _multiphase
+
+    halves: list[float] = []
+    real = _multiphase._segment_combined_in
+
+    def spy(*a, **k):  # type: ignore[no-untyped-def]
+        halves.append(k["box_half_mm"])
+        return real(*a, **k)
+
+    monkeypatch.setattr(_multiphase, "_segment_combined_in", spy)
+    st = _study(0, "baseline", 15.0)
+    rec = st.truth["lesions"]["L1"]
+    res = segment_lesion(st.volumes, liver=st.liver, seed_lps=rec["seed_lps"])
+    p = LesionParams()
+    assert halves and set(halves) == {p.roi_half_size_mm}
+    assert res.border_weights is not None  # the border is the combination's
+    assert dice(res.labels.array != 0, st.lesions.array == rec["label"]) >= 0.95
+
+    # a first region of 12 mm: L1 outgrows it, and the largest box decides
+    small = LesionParams(roi_half_size_mm=12.0)
+    vol = st.volumes[Phase.ARTERIAL]
+    seed = tuple(int(v) for v in np.round(vol.lps_to_index(np.asarray(rec["seed_lps"], float))))
+    halves.clear()
+    got = _multiphase._segment_combined(st.volumes, Phase.ARTERIAL, seed, small, st.liver.mask(), None, None)
+    assert halves == [12.0, small.roi_max_half_size_mm]
+    want = real(st.volumes, Phase.ARTERIAL, seed, small, st.liver.mask(), None, None, None, {},
+                box_half_mm=small.roi_max_half_size_mm)
+    assert got is not None and want is not None
+    assert np.array_equal(got[0].lo, want[0].lo) and got[0].mask.tobytes() == want[0].mask.tobytes()
+    assert got[1] == want[1]
