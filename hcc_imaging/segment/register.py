@@ -494,10 +494,11 @@ def _block_mean(a: NDArray[Any], f: NDArray[np.int64]) -> NDArray[np.float32]:
 
 
 def _gradient_magnitude(a: NDArray[np.float32], spacing: NDArray[np.float64], sigma_vox: float) -> NDArray[np.float32]:
-    from scipy import ndimage as ndi
-
     if sigma_vox > 0:
-        a = ndi.gaussian_filter(a, sigma_vox, mode="nearest", truncate=C.TRANSLATION_SMOOTHING_TRUNCATE)
+        # scipy's gaussian_filter(mode="nearest"), compiled (bit for bit) for a float32 volume
+        from . import _kernels
+
+        a = _kernels.gaussian_filter_nearest(a, (float(sigma_vox),) * a.ndim, truncate=C.TRANSLATION_SMOOTHING_TRUNCATE)
     g = np.gradient(a, *[float(s) for s in spacing])
     return np.sqrt(sum(x * x for x in g)).astype(np.float32)
 
