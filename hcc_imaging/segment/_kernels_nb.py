@@ -725,18 +725,25 @@ def star_radius(u, coef, ea, eb, ec, degree):  # pragma: no cover - compiled
     px = np.empty(degree + 1)
     py = np.empty(degree + 1)
     for i in range(n):
-        z = u[i, 2]
         _powers_xy(u[i, 0], u[i, 1], degree, px, py)
-        acc = 0.0
-        for k in range(coef.shape[0]):
-            t = px[ea[k]] * py[eb[k]]
-            if ec[k]:
-                t = t * z
-            else:
-                t = t * 1.0
-            acc += coef[k] * t
-        out[i] = acc
+        out[i] = _star_sum(coef, ea, eb, ec, px, py, u[i, 2])
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _star_sum(coef, ea, eb, ec, px, py, z):  # pragma: no cover - compiled
+    """One direction's radius from its powers ``px``, ``py`` and third component ``z``: each term
+    ``coef[k] * ((x^a * y^b) * (z or 1.0))`` added in order to a sum started at 0.0 (the numpy
+    path's operations; :func:`star_radius` and :func:`_star_voxels` share it)."""
+    acc = 0.0
+    for k in range(coef.shape[0]):
+        t = px[ea[k]] * py[eb[k]]
+        if ec[k]:
+            t = t * z
+        else:
+            t = t * 1.0
+        acc += coef[k] * t
+    return acc
 
 
 @numba.njit(cache=True, nogil=True)
@@ -853,16 +860,7 @@ def _star_voxels(out, z0, z1, y0, y1, x0, x1, sp, centre, coef, ea, eb, ec, degr
                 rho = np.sqrt((v0 * v0 + v1 * v1) + v2 * v2)
                 den = max(rho, 1e-9)
                 _powers_xy(v0 / den, v1 / den, degree, px, py)
-                u2 = v2 / den
-                acc = 0.0
-                for k in range(coef.shape[0]):
-                    t = px[ea[k]] * py[eb[k]]
-                    if ec[k]:
-                        t = t * u2
-                    else:
-                        t = t * 1.0
-                    acc += coef[k] * t
-                out[z, y, x] = rho <= acc
+                out[z, y, x] = rho <= _star_sum(coef, ea, eb, ec, px, py, v2 / den)
 
 
 @numba.njit(cache=True, nogil=True)
