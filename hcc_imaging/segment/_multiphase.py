@@ -207,14 +207,12 @@ def _segment_combined(
         cache = {}
     line_len_mm = None if line_idx is None else float(np.linalg.norm((line_idx[1] - line_idx[0]) * np.asarray(vol.spacing, float)))
     first_half = _roi_half_sizes_mm(params, line_len_mm, fixed_half_mm)[0]
+    args = (phases, phase, seed, params, liver, line_idx, fixed_half_mm, smoothing_mm, cache)
     if fixed_half_mm is None and first_half < params.roi_max_half_size_mm:
-        res = _segment_combined_in(phases, phase, seed, params, liver, line_idx, fixed_half_mm, smoothing_mm, cache,
-                                   box_half_mm=first_half)
+        res = _segment_combined_in(*args, box_half_mm=first_half)
         if res is not _OUTGREW:
             return res  # type: ignore[return-value]
-    half = params.roi_max_half_size_mm if fixed_half_mm is None else fixed_half_mm
-    res = _segment_combined_in(phases, phase, seed, params, liver, line_idx, fixed_half_mm, smoothing_mm, cache,
-                               box_half_mm=half)
+    res = _segment_combined_in(*args, box_half_mm=params.roi_max_half_size_mm if fixed_half_mm is None else fixed_half_mm)
     assert res is not _OUTGREW
     return res  # type: ignore[return-value]
 
