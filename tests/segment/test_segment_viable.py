@@ -182,3 +182,19 @@ def test_shifted_pre_contrast_needs_the_registration() -> None:
     assert not np.any(registered.array)
     t = registered.meta["viable"]["pre_contrast_registration"]["translation_mm"]
     assert np.linalg.norm(np.asarray(t) - (5.0, -4.0, 0.0)) <= 1.0  # 1 mm voxels
+
+
+def test_the_ring_by_dilations_is_the_distance_transforms(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The parenchyma ring (3-15 mm around each lesion) by two dilations (``within_mm``) gives the
+    same viable map, its reference values included, as by the distance transform it replaced."""
+    from hcc_imaging.segment import viable as viable_mod
+
+    st = _study(1, "fu1")
+    args = (st.lesions, st.volumes["arterial"])
+    kw = {"pre_contrast": st.volumes["pre_contrast"], "portal_venous": st.volumes["portal_venous"], "liver": st.liver}
+    by_dilation = viable_mask(*args, **kw)
+    monkeypatch.setattr(viable_mod, "_RING_DILATION_MAX_RUNS", -1)  # every ring by the transform
+    by_transform = viable_mask(*args, **kw)
+    assert np.count_nonzero(by_dilation.array) > 50
+    assert np.array_equal(by_dilation.array, by_transform.array)
+    assert by_dilation.meta["viable"]["lesions"] == by_transform.meta["viable"]["lesions"]
