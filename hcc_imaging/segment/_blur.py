@@ -594,18 +594,8 @@ def sharp_border(
         # voxel centres and barely blurred: the study phantom's 1 mm on 2.3-3 mm voxels)
         log.debug("sharp border: point-spread %s voxels, at the end of the grid: not used", s)
         return None
-    # the mask on the image's grid: voxel centres inside the fitted surface, evaluated only in the
-    # shell between its smallest and largest radius (over the working grid's directions, +- a voxel)
-    r_w = Y @ coef
-    near = np.abs(rho - r_w) <= float(sp_w.max())
-    r_lo = float(r_w[near].min()) - float(sp_w.max())
-    r_hi = float(r_w[near].max()) + float(sp_w.max())
-    v = grid_mm(start.shape, sp) - centre
-    rho_n = np.sqrt((v * v).sum(-1))
-    out = rho_n < r_lo
-    shell = (rho_n >= r_lo) & (rho_n <= r_hi)
-    vs = v[shell]
-    out[shell] = rho_n[shell] <= _radius(vs / np.maximum(rho_n[shell], 1e-9)[:, None], coef, C.LESION_BLUR_MODEL_DEGREE)
+    # the mask on the image's grid: voxel centres inside the fitted surface (as step 12's)
+    out = _inside(start.shape, sp, centre, coef, C.LESION_BLUR_MODEL_DEGREE)
     # the other tissue is never added; a voxel the mask held stays a candidate (a noise tail)
     out &= ~(bad & ~start)
     if liver_n is not None:

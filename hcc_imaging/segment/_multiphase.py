@@ -140,9 +140,9 @@ def _combined_volume(
     phases' mean sigma; computed in the box ``sl`` (the largest region of interest) only, the rest
     is the box's median (1.5), or 0 when the caller knows it is never read (``outside_read``
     False; the median of the box was a tenth of a faint lesion's line).  ``fill`` (a box within
-    ``sl``, in its coordinates; only with ``outside_read`` False): computed there only, 0 in the
-    rest of ``sl`` too (the first region of interest, which is all a lesion that does not reach
-    its border reads: the same values there, each voxel's sum formed alone)."""
+    ``sl``, in its coordinates): computed there only, 0 everywhere else (``outside_read`` does not
+    apply): the first region of interest, which is all a lesion that does not reach its border
+    reads (the same values there, each voxel's sum formed alone)."""
     w = c / s**2
     norm = float(np.sqrt(np.sum((w * s) ** 2)))
     w = w * (float(np.mean(s)) / max(norm, 1e-12))
@@ -150,7 +150,7 @@ def _combined_volume(
     # x_i the float32 box, as _smoothed keeps it (``raws``, when the caller has them)
     xs = raws if raws is not None else [np.asarray(v.array[sl], np.float32) for v in phases]
     if fill is not None:
-        assert not outside_read
+        outside_read = False
         xs = [x[fill] for x in xs]
         sl = tuple(slice(a.start + f.start, a.start + f.stop) for a, f in zip(sl, fill, strict=True))
     box = w[0] * xs[0]
@@ -209,16 +209,16 @@ def _segment_combined(
     first_half = _roi_half_sizes_mm(params, line_len_mm, fixed_half_mm)[0]
     args = (phases, phase, seed, params, liver, line_idx, fixed_half_mm, smoothing_mm, cache)
     if fixed_half_mm is None and first_half < params.roi_max_half_size_mm:
-        res = _segment_combined_in(*args, box_half_mm=first_half)
-        if res is not _OUTGREW:
-            return res  # type: ignore[return-value]
-    res = _segment_combined_in(*args, box_half_mm=params.roi_max_half_size_mm if fixed_half_mm is None else fixed_half_mm)
-    assert res is not _OUTGREW
-    return res  # type: ignore[return-value]
+        try:
+            return _segment_combined_in(*args, box_half_mm=first_half)
+        except _OutgrewFirstRegion:
+            pass
+    return _segment_combined_in(*args, box_half_mm=params.roi_max_half_size_mm if fixed_half_mm is None else fixed_half_mm)
 
 
-#: :func:`_segment_combined_in`'s answer when the lesion outgrew the first region of interest
-_OUTGREW = object()
+class _OutgrewFirstRegion(Exception):
+    """:func:`_segment_combined_in` on the first region's box: a pass's region of interest grew
+    beyond it (or its contrast was too low there), so the largest box decides."""
 
 
 def _segment_combined_in(
@@ -233,11 +233,11 @@ def _segment_combined_in(
     cache: _SmoothCache,
     *,
     box_half_mm: float,
-) -> tuple[_RoiResult, dict[str, float]] | None | object:
+) -> tuple[_RoiResult, dict[str, float]] | None:
     """:func:`_segment_combined` on the box of half-size ``box_half_mm`` (+ the ring's and the
     smoothing's reach) around the seed; when that is less than the largest region of interest,
-    :data:`_OUTGREW` if a pass's region of interest grew beyond the first (or its contrast was
-    too low)."""
+    raises :class:`_OutgrewFirstRegion` if a pass's region of interest grew beyond the first (or
+    its contrast was too low)."""
     vol = phases[phase]
     same = [v for v in phases.values() if v.geometry.equals(vol.geometry)]
     if len(same) < 2:
@@ -276,9 +276,10 @@ def _segment_combined_in(
     # _segment_on reads the combination only in its regions of interest (steps 7-9 are off): inside
     # ``sl`` when their largest half-size is at most ``pad`` (same centre, same clipping)
     line_len_mm = None if line_idx is None else float(np.linalg.norm((line_idx[1] - line_idx[0]) * sp))
-    outside_read = False if small else _roi_half_sizes_mm(p, line_len_mm, fixed_half_mm)[1] > pad
+    first_half, max_half = _roi_half_sizes_mm(p, line_len_mm, fixed_half_mm)
+    outside_read = not small and max_half > pad
     # the first region of interest _segment_on reads (its box in the image, and in ``sl``)
-    first_lo, first_hi = _roi_box(s, _roi_half_sizes_mm(p, line_len_mm, fixed_half_mm)[0], sp, np.asarray(vol.shape))
+    first_lo, first_hi = _roi_box(s, first_half, sp, np.asarray(vol.shape))
     first = None if outside_read else tuple(slice(int(a - b), int(c - b)) for a, c, b in zip(first_lo, first_hi, lo, strict=True))
     best: tuple[_RoiResult, NDArray[np.float64]] | None = None
     sig1 = gaussian_sigma_vox(params.smoothing_sigma_mm, tuple(sp), params.smoothing_min_vox)
@@ -294,7 +295,7 @@ def _segment_combined_in(
         # the same mask as the whole box's, at a 512 x 512 study's 0.7 mm pixels ~0.3 s less a pass
         rr = None
         if first is not None:
-            comb, w = _combined_volume(same, sl, *est, outside_read=False, raws=raws, fill=first)
+            comb, w = _combined_volume(same, sl, *est, raws=raws, fill=first)
             try:
                 rr = _segment_on(comb, tuple(int(v) for v in s), p, liver, line_idx, fixed_half_mm, cache={},
                                  init_ball_mm=init_mm)
@@ -303,7 +304,7 @@ def _segment_combined_in(
             if rr is not None and not (np.all(rr.lo >= first_lo) and np.all(rr.lo + rr.mask.shape <= first_hi)):
                 rr = None
             if rr is None and small:
-                return _OUTGREW  # this box holds the first region of interest only
+                raise _OutgrewFirstRegion  # this box holds the first region of interest only
         if rr is None:
             comb, w = _combined_volume(same, sl, *est, outside_read=outside_read, raws=raws)
             try:
