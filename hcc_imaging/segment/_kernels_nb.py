@@ -795,11 +795,12 @@ def _imul(a, b, c, d):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _star_block(z0, z1, y0, y1, x0, x1, sp, centre, coef, ea, eb, ec, slack):  # pragma: no cover - compiled
+def _star_block(z0, z1, y0, y1, x0, x1, sp, centre, coef, ea, eb, ec, slack, u):  # pragma: no cover - compiled
     """Whether the voxel centres z0..z1-1 x y0..y1-1 x x0..x1-1 all lie inside (1) or all outside
     (-1) the star-shaped surface ``coef`` around ``centre``, or either (0): their distance from the
     centre bounded over the block's box, each direction component's interval, and the radius
-    polynomial's interval over those (interval arithmetic term by term), apart by ``slack``."""
+    polynomial's interval over those (interval arithmetic term by term), apart by ``slack``.
+    ``u``: a (3, 2) work array for the direction components' intervals."""
     lo0 = z0 * sp[0] - centre[0]
     hi0 = (z1 - 1) * sp[0] - centre[0]
     lo1 = y0 * sp[1] - centre[1]
@@ -819,7 +820,6 @@ def _star_block(z0, z1, y0, y1, x0, x1, sp, centre, coef, ea, eb, ec, slack):  #
     rmax = np.sqrt(far2) * (1.0 + 1e-12)
     if rmin <= 1e-6:
         return 0  # the block holds the centre (or nearly): every direction
-    u = np.empty((3, 2))
     for d, (lo, hi) in enumerate(((lo0, hi0), (lo1, hi1), (lo2, hi2))):
         a = lo / rmax if lo >= 0.0 else lo / rmin
         b = hi / rmin if hi >= 0.0 else hi / rmax
@@ -881,6 +881,7 @@ def inside_star(shape, sp, centre, coef, ea, eb, ec, degree, block):  # pragma: 
     slack = 1e-6 + 1e-9 * scale
     # a stack of blocks to look at: (z0, y0, x0, size)
     stack = np.empty((64, 4), np.int64)
+    u = np.empty((3, 2))
     for bz in range(0, nz, block):
         for by in range(0, ny, block):
             for bx in range(0, nx, block):
@@ -893,7 +894,7 @@ def inside_star(shape, sp, centre, coef, ea, eb, ec, degree, block):  # pragma: 
                     top -= 1
                     z0, y0, x0, n = stack[top, 0], stack[top, 1], stack[top, 2], stack[top, 3]
                     z1, y1, x1 = min(z0 + n, nz), min(y0 + n, ny), min(x0 + n, nx)
-                    state = _star_block(z0, z1, y0, y1, x0, x1, sp, centre, coef, ea, eb, ec, slack)
+                    state = _star_block(z0, z1, y0, y1, x0, x1, sp, centre, coef, ea, eb, ec, slack, u)
                     if state == 1:
                         out[z0:z1, y0:y1, x0:x1] = True
                     elif state == 0:
