@@ -165,7 +165,11 @@ __all__ = [
 #: 1.17: step 10's phases' combination reads their contrasts, noise and values on the box of the first
 #: region of interest (+- 35 mm), and on the largest one (+- 100 mm) only when the lesion outgrows the
 #: first: the noise had been estimated on the largest box for every click.
-ALGORITHM_VERSION: Final[str] = "1.17"
+#: 1.18: step 7's threshold on a side is half the ring's median deviation when the ring is a tissue that
+#: deviates more than the clicked region (a viable nodule in necrosis), not the pooled median of both: with
+#: the region read at every voxel and the ring on a lattice (below 0.75 mm pixels), the nodule had pulled a
+#: necrotic lesion's threshold toward the parenchyma (the 512 x 512 study's L2 at 1.17 times its volume).
+ALGORITHM_VERSION: Final[str] = "1.18"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).

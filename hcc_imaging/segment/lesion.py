@@ -47,7 +47,9 @@ Method (:func:`segment_lesion`)
    ring around the region differs from it (``shell_nonparenchyma_fraction``), the click hit one
    part of a heterogeneous lesion (a viable nodule in necrosis, a remnant next to lipiodol, a
    necrotic core inside enhancing tissue): the region grows to every connected voxel that
-   differs from parenchyma by more than half the typical deviation on its side (dark / bright),
+   differs from parenchyma by more than half the typical deviation on its side (dark / bright:
+   the median of the region's and the ring's deviations there, or the ring's alone when the ring
+   is a tissue deviating more than the region, 1.18: the necrosis around a viable nodule),
    opened and hole-filled, for up to ``expansion_rounds`` rounds, and is kept only when its final
    ring is parenchyma and it stays within ``expansion_max_mm`` of the clicked region (enclosed).  Otherwise the step-6 mask stands.
    With several phases (chosen automatically) the accepted growth is redone on the phase whose
