@@ -2,11 +2,11 @@
 
 Step 7 grows a click's region (one part of a heterogeneous lesion) to every connected voxel that
 differs from the parenchyma by more than half the lesion tissue's deviation.  Until 1.17 that
-deviation was the pooled median of the region and its ring, and the region was read at every
+deviation was always the pooled median of the region and its ring, and the region was read at every
 voxel while the ring was read on a lattice of every second pixel below 0.75 mm: on the 512 x 512
 study phantom the viable nodule (slightly dark on portal venous) outweighed its necrosis, the
 threshold moved toward the parenchyma and L2 came out at 1.17-1.19 times its volume (Dice
-0.914-0.923).  Truth here is analytic: a necrotic sphere with a large viable nodule, noise-free
+0.914-0.924).  Truth here is analytic: a necrotic sphere with a large viable nodule, noise-free
 and blurred by a 1 mm Gaussian point-spread, so the 50 % border lies midway between necrosis and
 parenchyma.
 """
