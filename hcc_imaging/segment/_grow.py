@@ -561,12 +561,6 @@ def _expand_heterogeneous(
     if not mask.any():
         return None
     tol = params.min_contrast_k_sigma * max(sigma_s, 1e-6)
-    if params.fat_max_hu is not None:
-        # CT (segment_lesion sets fat_max_hu None otherwise), 1.19: a difference of a few HU is not
-        # a tissue of its own.  On 0.68 mm pixels at 5 HU noise the smoothed noise is ~0.65 HU and the
-        # tolerance had been 2 HU: the blurred outer tail of a thin rim (2-10 HU above the
-        # parenchyma) passed as lesion tissue, the test fired and the growth leaked (1.5x the lesion)
-        tol = max(tol, params.min_contrast_k_sigma * C.LESION_MIN_NOISE_HU)
     parenchyma = _parenchyma_value(smooth, mask, spacing, params, liver, sigma_s)
     if parenchyma is None:
         return None
@@ -640,15 +634,10 @@ def _expand_heterogeneous(
         cand = ((((sm_b <= low) | (sm_b >= high)) & _not_fat(sm_b, params)) | reg_b) & reach[work]
         if liver is not None:
             cand &= liver[work]
-        # the region reaches the tissue around it through a band of LESION_EXPANSION_BRIDGE_MM (1.19;
-        # for the connectivity only: its voxels join when enclosed, by the hole filling below)
-        bridge = within_mm(reg_b, spacing, C.LESION_EXPANSION_BRIDGE_MM) & reach[work]
-        if liver is not None:
-            bridge &= liver[work]
-        comp = component_at(cand | bridge, seed_b, reg_b) & cand
+        comp = component_at(cand, seed_b, reg_b)
         if open_el is not None and open_el.sum() > 1:
             opened = binary_opening(comp, open_el) | reg_b
-            comp = component_at(opened | bridge, seed_b, reg_b) & opened
+            comp = component_at(opened, seed_b, reg_b)
         bb = bbox(comp)
         if bb is None:
             return None

@@ -1,5 +1,4 @@
-"""Step 7's threshold (segmentation 1.18) and its reach (1.19): the lesion tissue that meets the
-parenchyma, on any grid and at low noise.
+"""Step 7's threshold (segmentation 1.18): the lesion tissue that meets the parenchyma, on any grid.
 
 Step 7 grows a click's region (one part of a heterogeneous lesion) to every connected voxel that
 differs from the parenchyma by more than half the lesion tissue's deviation.  Until 1.17 that
@@ -22,7 +21,7 @@ from scipy import ndimage
 
 from hcc_imaging.segment import LesionParams
 from hcc_imaging.segment._grow import _expand_heterogeneous, _side_tau
-from hcc_imaging.segment._morph import ball, component_at
+from hcc_imaging.segment._morph import ball
 
 from ._phantom import dice
 
@@ -85,70 +84,3 @@ def test_side_tau_takes_an_enclosing_tissue_that_deviates_more() -> None:
     few = np.full(3, 9.0)
     assert _side_tau(few, necrosis, 500, 2000, 0.15, tol) == 0.5 * float(np.median(np.concatenate([few, necrosis])))
     assert _side_tau(np.full(400, 7.0), np.zeros(0), 400, 0, 0.15, tol) == tol  # at least the tolerance
-
-
-# --------------------------------------------------------------------------- 1.19
-ARTERIAL_PARENCHYMA, ARTERIAL_NODULE, ARTERIAL_NECROSIS, ARTERIAL_RIM = 70.0, 116.0, 30.0, 115.0
-BLUR_MM = 1.4  # the scanner's 1 mm point-spread and step 2's 1 mm smoothing
-
-
-def _arterial(spacing: tuple[float, float, float], kind: str):  # type: ignore[no-untyped-def]
-    """Noise-free arterial phase (1 mm Gaussian point-spread): ``"nodule"``, the necrotic sphere with
-    its bright nodule (the blurred step between them passes through the parenchyma's values);
-    ``"rim"``, a necrotic core in a 2 mm enhancing rim (its blurred outer tail a few HU above the
-    parenchyma).  Returns the smoothed image, the lesion's truth, the click's region and a seed."""
-    half = 30.0
-    shape = tuple(int(round(2 * half / s)) for s in spacing)
-    z, y, x = (np.arange(n) * s - half + s / 2 for n, s in zip(shape, spacing, strict=True))
-    zz, yy, xx = np.meshgrid(z, y, x, indexing="ij")
-    r = np.sqrt(zz**2 + yy**2 + xx**2)
-    img = np.full(shape, ARTERIAL_PARENCHYMA)
-    lesion = r <= R_LESION
-    img[lesion] = ARTERIAL_NECROSIS
-    if kind == "nodule":
-        region = np.sqrt(zz**2 + yy**2 + (xx - NODULE_OFFSET) ** 2) <= R_NODULE
-        img[region] = ARTERIAL_NODULE
-    else:
-        img[lesion & (r > R_LESION - 2.0)] = ARTERIAL_RIM
-        region = r <= R_LESION - 3.0  # the core up to its blurred edge with the rim
-    # the scanner's point-spread and step 2's 1 mm smoothing together
-    smooth = ndimage.gaussian_filter(img, [BLUR_MM / s for s in spacing]).astype(np.float32)
-    if kind == "nodule":  # step 6's region: the nodule up to its midpoint level against the necrosis
-        centre = tuple(int(v) for v in np.argwhere(region).mean(axis=0).round())
-        region = component_at(smooth >= 0.5 * (ARTERIAL_NODULE + ARTERIAL_NECROSIS), centre)
-    seed = tuple(int(v) for v in np.argwhere(region)[len(np.argwhere(region)) // 2])
-    return smooth, lesion, region, seed
-
-
-def test_a_clean_nodule_necrosis_step_is_bridged_at_low_noise() -> None:
-    """5 HU noise on 0.68 mm pixels and 1 mm slices (smoothed sigma 0.65 HU): the blurred step from
-    the bright nodule to the necrosis is a clean shell of parenchyma-valued voxels; the growth must
-    still reach the necrosis through it (1.19's bridge) and hold the whole lesion.  1.18: not grown
-    (None) here, and on the study phantom (1.5 mm slices) step 8's rays then leaked (fu1 L2, Dice
-    0.674)."""
-    sp = (1.0, 0.68, 0.68)
-    p = LesionParams()
-    smooth, lesion, region, seed = _arterial(sp, "nodule")
-    out = _expand_heterogeneous(smooth, region, seed, sp, p, None, 0.65, ball(p.opening_radius_mm, sp))
-    assert out is not None, "the nodule is enclosed by necrosis: step 7 must reach it"
-    grown = out[0]
-    assert dice(grown, lesion) >= 0.97
-    assert grown.sum() <= 1.05 * lesion.sum()
-
-
-def test_a_thin_rims_blurred_tail_is_not_a_tissue_on_ct() -> None:
-    """A necrotic core clicked inside a 2 mm rim, noise-free at 0.68 mm pixels: the rim's blurred
-    tail lies 2-10 HU above the parenchyma.  On CT step 7 never takes a side within
-    3 x LESION_MIN_NOISE_HU (6 HU) of the parenchyma as lesion tissue (1.19: its bright threshold had
-    been 3 HU above, and the growth took whatever was that bright)."""
-    from hcc_imaging.segment import constants as C
-
-    sp = (1.5, 0.68, 0.68)
-    p = LesionParams()  # fat_max_hu set: CT
-    smooth, lesion, region, seed = _arterial(sp, "rim")
-    out = _expand_heterogeneous(smooth, region, seed, sp, p, None, 0.65, ball(p.opening_radius_mm, sp))
-    floor = p.min_contrast_k_sigma * C.LESION_MIN_NOISE_HU
-    if out is not None:
-        grown, (parenchyma, low, high) = out
-        assert high - parenchyma >= floor and parenchyma - low >= floor
-        assert grown.sum() <= 1.05 * lesion.sum()
