@@ -58,6 +58,7 @@ ALGORITHM_NAME = "hcc_imaging.segment.viable.arterial_enhancement"
 #: transform 30-70 ns per voxel)
 _RING_DILATION_MAX_RUNS = 1500
 
+
 @dataclass(frozen=True, slots=True)
 class ViableParams:
     """Parameters of :func:`viable_mask` (defaults and sources in :mod:`.constants`)."""
