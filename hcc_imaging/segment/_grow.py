@@ -556,8 +556,6 @@ def _expand_heterogeneous(
     ``cache`` (per :func:`segment_lesion` call) keeps the clamp of a region grown again on
     another phase (:func:`_regrow_on_best_phase` passes the same click region).
     """
-    from scipy import ndimage as ndi
-
     if not mask.any():
         return None
     tol = params.min_contrast_k_sigma * max(sigma_s, 1e-6)
@@ -600,7 +598,7 @@ def _expand_heterogeneous(
             # box of a coarse grid
             reach[box] = within_mm(sub, spacing, params.expansion_max_mm)
         else:
-            reach[box] = ndi.distance_transform_edt(~sub, sampling=spacing) <= params.expansion_max_mm
+            reach[box] = _kernels.distance_transform_edt(~sub, spacing) <= params.expansion_max_mm
         # the reach's outer voxel layer; reach is empty outside ``box``, so the erosion runs on ``box``
         # padded by one voxel (where the ROI's own border, border_value=1, is met at the same places)
         box1 = pad_box(bb0[0], bb0[1], r_vox + 1, mask.shape)

@@ -3,6 +3,8 @@ takes ~0.4 s).  Module-level functions, so that numba can cache them on disk."""
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
@@ -912,3 +914,120 @@ def inside_star(shape, sp, centre, coef, ea, eb, ec, degree, block):  # pragma: 
                                             stack[top, 3] = h
                                             top += 1
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _min_plus_line(f, n, s, v, zb, out):  # pragma: no cover - compiled
+    """``out[q] = min over p of f[p] + ((p - q) * s)^2`` for ``q < n`` (``f[p]`` = inf: no feature
+    at p), each candidate's value computed as scipy's ``distance_transform_edt`` computes it.  The
+    lower envelope of the parabolas (Felzenszwalb & Huttenlocher 2012) finds the candidate; a
+    parabola is dropped from it only when it lies below the envelope nowhere, beyond rounding, and
+    the envelope's members around the candidate whose values are within rounding of it are all
+    evaluated, so the least value is found exactly (ties and rounded intersections included)."""
+    k = -1
+    for q in range(n):
+        fq = f[q]
+        if fq == math.inf:
+            continue
+        hq = fq + (q * s) * (q * s)
+        sint = -math.inf
+        while k >= 0:
+            p = v[k]
+            sint = (hq - (f[p] + (p * s) * (p * s))) / (2.0 * s * (q - p))
+            if sint < zb[k] - 1e-9 * (1.0 + abs(zb[k])):
+                k -= 1
+            else:
+                break
+        k += 1
+        v[k] = q
+        zb[k] = sint if k > 0 else -math.inf
+    if k < 0:
+        for q in range(n):
+            out[q] = math.inf
+        return
+    j = 0
+    for q in range(n):
+        x = q * s
+        while j < k and zb[j + 1] < x:
+            j += 1
+        p = v[j]
+        d = float(p - q) * s
+        best = f[p] + d * d
+        tol = 1e-9 * (1.0 + best)
+        # the envelope's values at q fall toward its least member and rise beyond it: walk both
+        # ways while they are not above the best by more than rounding
+        jj = j - 1
+        while jj >= 0:
+            p = v[jj]
+            d = float(p - q) * s
+            val = f[p] + d * d
+            if val < best:
+                best = val
+            elif val > best + tol:
+                break
+            jj -= 1
+        jj = j + 1
+        while jj <= k:
+            p = v[jj]
+            d = float(p - q) * s
+            val = f[p] + d * d
+            if val < best:
+                best = val
+            elif val > best + tol:
+                break
+            jj += 1
+        out[q] = best
+
+
+@numba.njit(cache=True, nogil=True)
+def edt_sq(feat, s0, s1, s2):  # pragma: no cover - compiled
+    """The squared distance (mm^2) of every voxel to the nearest True voxel of ``feat`` (3-D; inf
+    where it has none), each sum formed as scipy's ``distance_transform_edt`` forms it:
+    ``((d0 s0)^2 + (d1 s1)^2) + (d2 s2)^2`` with ``d`` the integer offsets.  Exact: the least of
+    those values over every feature.  Floating-point addition is monotone, so the minimum splits
+    into one pass per axis in that order (the nearest feature along axis 0, then the minimum of
+    the partial sums plus the next axis's term along axes 1 and 2, :func:`_min_plus_line`)."""
+    n0, n1, n2 = feat.shape
+    g = np.empty((n0, n1, n2), np.float64)
+    last = np.full((n1, n2), -1, np.int64)
+    for a in range(n0):  # axis 0, forward: the nearest feature at or before a
+        for b in range(n1):
+            for c in range(n2):
+                if feat[a, b, c]:
+                    last[b, c] = a
+                if last[b, c] >= 0:
+                    d = float(last[b, c] - a) * s0
+                    g[a, b, c] = d * d
+                else:
+                    g[a, b, c] = math.inf
+    last[:, :] = -1
+    for a in range(n0 - 1, -1, -1):  # backward: at or after a
+        for b in range(n1):
+            for c in range(n2):
+                if feat[a, b, c]:
+                    last[b, c] = a
+                if last[b, c] >= 0:
+                    d = float(last[b, c] - a) * s0
+                    dd = d * d
+                    if dd < g[a, b, c]:
+                        g[a, b, c] = dd
+    nmax = max(n1, n2)
+    f = np.empty(nmax, np.float64)
+    o = np.empty(nmax, np.float64)
+    v = np.empty(nmax, np.int64)
+    zb = np.empty(nmax + 1, np.float64)
+    for a in range(n0):  # axis 1
+        for c in range(n2):
+            for b in range(n1):
+                f[b] = g[a, b, c]
+            _min_plus_line(f, n1, s1, v, zb, o)
+            for b in range(n1):
+                g[a, b, c] = o[b]
+    for a in range(n0):  # axis 2
+        for b in range(n1):
+            for c in range(n2):
+                f[c] = g[a, b, c]
+            _min_plus_line(f, n2, s2, v, zb, o)
+            for c in range(n2):
+                g[a, b, c] = o[c]
+    return g

@@ -77,6 +77,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..volume import Geometry, LabelVolume, Phase, Volume
+from . import _kernels
 from . import constants as C
 from ._morph import ball, bbox, fill_holes, largest_component, pad_box
 from .errors import BackendUnavailableError, LowContrastError, SegmentationError
@@ -295,12 +296,10 @@ def _close(mask: NDArray[np.bool_], radius_mm: float, sp: tuple[float, float, fl
     """Euclidean closing (distance transforms on a padded copy); the mask itself is kept."""
     if radius_mm <= 0:
         return mask
-    from scipy import ndimage as ndi
-
     pad = np.ceil(radius_mm / np.asarray(sp)).astype(int) + 1
     padded = np.pad(mask, [(int(q), int(q)) for q in pad])
-    dil = ndi.distance_transform_edt(~padded, sampling=sp) <= radius_mm
-    closed = ndi.distance_transform_edt(dil, sampling=sp) > radius_mm
+    dil = _kernels.distance_transform_edt(~padded, sp) <= radius_mm
+    closed = _kernels.distance_transform_edt(dil, sp) > radius_mm
     return np.asarray(closed[tuple(slice(int(q), int(q) + n_) for q, n_ in zip(pad, mask.shape, strict=True))] | mask)
 
 
@@ -326,7 +325,7 @@ def _tumour_candidates(sm: NDArray[np.float32], body: NDArray[np.bool_], liver: 
     from scipy import ndimage as ndi
 
     soft = body & ~liver & (sm >= p.tumour_min_hu) & (sm <= window_top_hu)
-    core = ndi.distance_transform_edt(soft, sampling=sp) > p.erosion_radius_mm
+    core = _kernels.distance_transform_edt(soft, sp) > p.erosion_radius_mm
     lab, n = ndi.label(core)
     if n == 0:
         return lab.astype(np.int32), 0, soft
@@ -368,8 +367,6 @@ def _include_pieces(liver: NDArray[np.bool_], sm: NDArray[np.float32], body: NDA
     """Tumour inclusion (work grid): add the soft-tissue pieces the liver encloses (see
     :data:`constants.LIVER_TUMOUR_MIN_LIVER_CONTACT` and neighbours) and the pieces under
     ``include_idx``, then close and fill holes again around them.  Returns (mask, pieces added)."""
-    from scipy import ndimage as ndi
-
     lab, n_c, _soft = _tumour_candidates(sm, body, liver, sp, window_top_hu, p)
     if n_c == 0:
         return liver, 0
@@ -404,9 +401,9 @@ def _include_pieces(liver: NDArray[np.bool_], sm: NDArray[np.float32], body: NDA
     # organ (diaphragm, pericardium) stays out; fat, lung and air do not count.  The pieces under
     # include_lps points too: a point nearer another organ than the liver is left out
     other = body & ~liver & ~add & (sm >= p.tumour_min_hu)
-    other_core = ndi.distance_transform_edt(other, sampling=sp) > p.erosion_radius_mm
+    other_core = _kernels.distance_transform_edt(other, sp) > p.erosion_radius_mm
     if other_core.any():
-        add &= ndi.distance_transform_edt(~liver, sampling=sp) <= ndi.distance_transform_edt(~other_core, sampling=sp)
+        add &= _kernels.distance_transform_edt(~liver, sp) <= _kernels.distance_transform_edt(~other_core, sp)
     bb = bbox(add)
     if bb is None:
         return liver, 0
@@ -703,7 +700,7 @@ def segment_liver(
         sm, liver_hu, (win_lo, win_hi), _ = low
     window = (sm >= win_lo) & (sm <= win_hi) & body
     # Euclidean erosion / dilation through distance transforms (any radius, no big element)
-    core = ndi.distance_transform_edt(window, sampling=sp) > p.erosion_radius_mm
+    core = _kernels.distance_transform_edt(window, sp) > p.erosion_radius_mm
     lab, n = ndi.label(core)
     if n == 0:
         raise SegmentationError(
@@ -737,7 +734,7 @@ def segment_liver(
                 "tissue. Pass seed_lps= a point inside the liver, or narrow LiverParams.half_width_hu."
             )
     liver = lab == pick
-    liver = (ndi.distance_transform_edt(~liver, sampling=sp) <= p.erosion_radius_mm) & window
+    liver = (_kernels.distance_transform_edt(~liver, sp) <= p.erosion_radius_mm) & window
     liver = largest_component(liver)
     liver = fill_holes(_close(liver, p.closing_radius_mm, sp) & body)
     n_included = 0

@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..volume import LabelVolume, Volume, resample_labels, resample_volume
+from . import _kernels
 from . import constants as C
 from .errors import RegistrationError
 
@@ -221,7 +222,6 @@ class Registration:
 def _mask_image(mask: LabelVolume, like: Volume, dilation_mm: float) -> Any:
     """The metric mask on ``like``'s grid, dilated by ``dilation_mm`` so the organ's edges count."""
     import SimpleITK as sitk
-    from scipy import ndimage as ndi
 
     if not mask.geometry.equals(like.geometry):
         mask = mask.resample_to(like)
@@ -230,7 +230,7 @@ def _mask_image(mask: LabelVolume, like: Volume, dilation_mm: float) -> Any:
         raise RegistrationError("fixed_mask is empty on the fixed image grid; pass a mask that covers the organ.")
     if dilation_mm > 0:
         # distance transform, not binary_dilation: a 20 mm ball at 1 mm is a 17,000-voxel element
-        m = ndi.distance_transform_edt(~m, sampling=like.spacing) <= dilation_mm
+        m = _kernels.distance_transform_edt(~m, like.spacing) <= dilation_mm
     # keep the metric away from the image border: samples near it map outside the moving image
     # as soon as the transform moves, which biases mutual information towards moving them out
     edge = np.ceil(C.REGISTRATION_BORDER_MARGIN_MM / np.asarray(like.spacing)).astype(int)

@@ -395,7 +395,7 @@ def viable_mask(
             # less CPU on a 512 x 512 study's lesion box
             ring = within_mm(m, sp, p.ring_outer_mm) & ~within_mm(m, sp, p.ring_inner_mm) & (lab == 0)
         else:
-            d_out = ndi.distance_transform_edt(~m, sampling=sp)
+            d_out = _kernels.distance_transform_edt(~m, sp)
             ring = (d_out > p.ring_inner_mm) & (d_out <= p.ring_outer_mm) & (lab == 0)
         if liv is not None:
             ring &= liv
