@@ -632,10 +632,16 @@ def _expand_heterogeneous(
         cand = ((((sm_b <= low) | (sm_b >= high)) & _not_fat(sm_b, params)) | reg_b) & reach[work]
         if liver is not None:
             cand &= liver[work]
-        comp = component_at(cand, seed_b, reg_b)
+        # the region reaches the tissue around it through a band of LESION_EXPANSION_BRIDGE_MM (1.19;
+        # for the connectivity only: its voxels join when enclosed, by the hole filling below): the
+        # blurred step between a nodule and its necrosis passes through the parenchyma's values
+        bridge = within_mm(reg_b, spacing, C.LESION_EXPANSION_BRIDGE_MM) & reach[work]
+        if liver is not None:
+            bridge &= liver[work]
+        comp = component_at(cand | bridge, seed_b, reg_b) & cand
         if open_el is not None and open_el.sum() > 1:
             opened = binary_opening(comp, open_el) | reg_b
-            comp = component_at(opened, seed_b, reg_b)
+            comp = component_at(opened | bridge, seed_b, reg_b) & opened
         bb = bbox(comp)
         if bb is None:
             return None

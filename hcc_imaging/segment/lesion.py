@@ -50,7 +50,8 @@ Method (:func:`segment_lesion`)
    differs from parenchyma by more than half the typical deviation on its side (dark / bright:
    the median of the region's and the ring's deviations there, or the ring's alone when the ring
    is a tissue deviating more than the region, 1.18: the necrosis around a viable nodule),
-   opened and hole-filled, for up to ``expansion_rounds`` rounds, and is kept only when its final
+   reached through a band of ``LESION_EXPANSION_BRIDGE_MM`` around the region (1.19: the blurred
+   step between two lesion tissues passes through the parenchyma's values), opened and hole-filled, for up to ``expansion_rounds`` rounds, and is kept only when its final
    ring is parenchyma and it stays within ``expansion_max_mm`` of the clicked region (enclosed).  Otherwise the step-6 mask stands.
    With several phases (chosen automatically) the accepted growth is redone on the phase whose
    border band differs most from parenchyma; when the growth is not accepted on the click's
