@@ -285,16 +285,18 @@ class _Start(NamedTuple):
 def _start_surface(idx: NDArray[np.int64], lo: Sequence[int], shape: NDArray[np.int64], sp: NDArray[np.float64],
                    pad: NDArray[np.int64], blocks: Callable[[tuple[int, ...]], tuple[int, ...]],
                    who: str) -> _Start | None:
-    """The box (the mask's voxels ``idx`` + ``lo`` and ``pad``), the working grid (``blocks`` of the
-    box's shape) and the star-shaped surface around the mask's centroid fitted to its edge (radius
-    a polynomial of the direction), or None when that surface does not reproduce the mask (a tube,
-    a leak: the model does not apply)."""
+    """The box (the mask's voxels ``idx`` + ``lo`` and ``pad``; ``idx`` is ``np.argwhere`` of the
+    mask, whose box starts at ``lo``), the working grid (``blocks`` of the box's shape) and the
+    star-shaped surface around the mask's centroid fitted to its edge (radius a polynomial of the
+    direction), or None when that surface does not reproduce the mask (a tube, a leak: the model
+    does not apply)."""
     blo = np.maximum(idx.min(0) + np.asarray(lo) - pad, 0)
     bhi = np.minimum(idx.max(0) + np.asarray(lo) + 1 + pad, shape)
     box = tuple(slice(int(a), int(b)) for a, b in zip(blo, bhi, strict=True))
     start = np.zeros(tuple(bhi - blo), dtype=bool)
-    start[tuple((idx + np.asarray(lo) - blo).T)] = True
-    centre = (np.argwhere(start) * sp).mean(0)  # mm from the box's first voxel
+    at = idx + np.asarray(lo) - blo  # = np.argwhere(start): idx is np.argwhere of the mask (same order)
+    start[tuple(at.T)] = True
+    centre = (at * sp).mean(0)  # mm from the box's first voxel
     k = blocks(start.shape)
     start_w = _block_mean(start, k) >= 0.5
     centre_w = centre - (np.asarray(k) - 1) / 2.0 * sp  # the blocks' centres
@@ -496,11 +498,12 @@ def sharp_border(
     below ``LESION_SHARP_FIT_MIN_AGREEMENT`` against the start)."""
     shape = np.asarray(images[0].shape)
     sp = np.asarray(spacing, dtype=np.float64)
-    idx = np.argwhere(mask)
-    if len(idx) < C.LESION_BLUR_MODEL_MIN_VOXELS:
+    n_mask = int(np.count_nonzero(mask))
+    if n_mask < C.LESION_BLUR_MODEL_MIN_VOXELS:
         return None
-    if (6.0 * len(idx) * float(np.prod(sp)) / np.pi) ** (1.0 / 3.0) > C.LESION_SHARP_FIT_MAX_DIAMETER_MM:
+    if (6.0 * n_mask * float(np.prod(sp)) / np.pi) ** (1.0 / 3.0) > C.LESION_SHARP_FIT_MAX_DIAMETER_MM:
         return None  # a large lesion: the midpoint's bias is a small share of it (and the cost)
+    idx = np.argwhere(mask)
     band = C.LESION_SHARP_FIT_BAND_MM
     pad = np.ceil(band / sp).astype(np.int64) + 2
     st = _start_surface(idx, lo, shape, sp, pad, lambda shp: _working_blocks(shp, sp, C.LESION_SHARP_FIT_MAX_VOXELS),
