@@ -956,26 +956,17 @@ def _min_plus_line(f, n, s, v, zb, out):  # pragma: no cover - compiled
         tol = 1e-9 * (1.0 + best)
         # the envelope's values at q fall toward its least member and rise beyond it: walk both
         # ways while they are not above the best by more than rounding
-        jj = j - 1
-        while jj >= 0:
-            p = v[jj]
-            d = float(p - q) * s
-            val = f[p] + d * d
-            if val < best:
-                best = val
-            elif val > best + tol:
-                break
-            jj -= 1
-        jj = j + 1
-        while jj <= k:
-            p = v[jj]
-            d = float(p - q) * s
-            val = f[p] + d * d
-            if val < best:
-                best = val
-            elif val > best + tol:
-                break
-            jj += 1
+        for step in (-1, 1):
+            jj = j + step
+            while 0 <= jj <= k:
+                p = v[jj]
+                d = float(p - q) * s
+                val = f[p] + d * d
+                if val < best:
+                    best = val
+                elif val > best + tol:
+                    break
+                jj += step
         out[q] = best
 
 
@@ -988,29 +979,10 @@ def edt_sq(feat, s0, s1, s2):  # pragma: no cover - compiled
     into one pass per axis in that order (the nearest feature along axis 0, then the minimum of
     the partial sums plus the next axis's term along axes 1 and 2, :func:`_min_plus_line`)."""
     n0, n1, n2 = feat.shape
-    g = np.empty((n0, n1, n2), np.float64)
-    last = np.full((n1, n2), -1, np.int64)
-    for a in range(n0):  # axis 0, forward: the nearest feature at or before a
-        for b in range(n1):
-            for c in range(n2):
-                if feat[a, b, c]:
-                    last[b, c] = a
-                if last[b, c] >= 0:
-                    d = float(last[b, c] - a) * s0
-                    g[a, b, c] = d * d
-                else:
-                    g[a, b, c] = math.inf
-    last[:, :] = -1
-    for a in range(n0 - 1, -1, -1):  # backward: at or after a
-        for b in range(n1):
-            for c in range(n2):
-                if feat[a, b, c]:
-                    last[b, c] = a
-                if last[b, c] >= 0:
-                    d = float(last[b, c] - a) * s0
-                    dd = d * d
-                    if dd < g[a, b, c]:
-                        g[a, b, c] = dd
+    g = np.full((n0, n1, n2), math.inf)
+    last = np.empty((n1, n2), np.int64)
+    _nearest_along_0(feat, g, s0, last, 0, n0, 1)  # axis 0: the nearest feature at or before a
+    _nearest_along_0(feat, g, s0, last, n0 - 1, -1, -1)  # and at or after a
     nmax = max(n1, n2)
     f = np.empty(nmax, np.float64)
     o = np.empty(nmax, np.float64)
@@ -1023,11 +995,30 @@ def edt_sq(feat, s0, s1, s2):  # pragma: no cover - compiled
             _min_plus_line(f, n1, s1, v, zb, o)
             for b in range(n1):
                 g[a, b, c] = o[b]
-    for a in range(n0):  # axis 2
+    for a in range(n0):  # axis 2 (each row read in place)
+        for b in range(n1):
+            row = g[a, b]
+            _min_plus_line(row, n2, s2, v, zb, o)
+            for c in range(n2):
+                row[c] = o[c]
+    return g
+
+
+@numba.njit(cache=True, nogil=True)
+def _nearest_along_0(feat, g, s0, last, a0, a1, step):  # pragma: no cover - compiled
+    """One sweep of :func:`edt_sq` along axis 0 (slices ``a0``, ``a0 + step``, ... before ``a1``):
+    ``g`` lowered to the squared distance to the last feature met in each column."""
+    last[:, :] = -1
+    n1, n2 = last.shape
+    a = a0
+    while a != a1:
         for b in range(n1):
             for c in range(n2):
-                f[c] = g[a, b, c]
-            _min_plus_line(f, n2, s2, v, zb, o)
-            for c in range(n2):
-                g[a, b, c] = o[c]
-    return g
+                if feat[a, b, c]:
+                    last[b, c] = a
+                if last[b, c] >= 0:
+                    d = float(last[b, c] - a) * s0
+                    dd = d * d
+                    if dd < g[a, b, c]:
+                        g[a, b, c] = dd
+        a += step
