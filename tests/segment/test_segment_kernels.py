@@ -318,6 +318,23 @@ def test_the_distance_transform_hands_scipy_what_it_does_not_take() -> None:
             m, sampling=(2.5, 0.7, 0.7)).tobytes()
 
 
+def test_the_liver_mask_is_the_same_with_scipys_transform() -> None:
+    """``segment_liver`` (its erosions, closings, cores and reaches are distance transforms) gives
+    the same mask with the kernels on as with the numpy path (scipy's transform), on the study
+    phantom's portal-venous and arterial phases (tumour inclusion and the dark-edge step included)."""
+    from hcc_imaging.phantoms import make_study
+    from hcc_imaging.segment import segment_liver
+    from hcc_imaging.volume import Phase
+
+    study = make_study(1, "fu1")
+    for phase in (Phase.PORTAL_VENOUS, Phase.ARTERIAL):
+        vol = study.volumes[phase]
+        got = segment_liver(vol).array
+        with _numpy_only():
+            want = segment_liver(vol).array
+        assert got.any() and np.array_equal(got, want), phase
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_component_at_with_a_seed_region_is_the_labelled_choice(seed: int) -> None:
     """The compiled component choice (flooding only the components the seed region touches)
