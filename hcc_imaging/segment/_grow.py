@@ -617,6 +617,9 @@ def _expand_heterogeneous(
     min_share = C.LESION_HETEROGENEOUS_MIN_FRACTION
     region = mask
     low = high = parenchyma
+    allowed = reach[work]  # where the growth and its bridge may go: the clamp, inside the liver
+    if liver is not None:
+        allowed = allowed & liver[work]
     for _ in range(params.expansion_rounds):
         ring = ring_of(region)
         reg_v, ring_v = smooth[region], smooth[ring]
@@ -629,15 +632,11 @@ def _expand_heterogeneous(
         tau_hi = _side_tau(reg_v[reg_v > tol], ring_v[ring_v > tol], reg_v.size, ring_v.size, min_share, tol)
         low, high = parenchyma - tau_lo, parenchyma + tau_hi
         sm_b, reg_b = smooth[work], region[work]
-        cand = ((((sm_b <= low) | (sm_b >= high)) & _not_fat(sm_b, params)) | reg_b) & reach[work]
-        if liver is not None:
-            cand &= liver[work]
+        cand = ((((sm_b <= low) | (sm_b >= high)) & _not_fat(sm_b, params)) | reg_b) & allowed
         # the region reaches the tissue around it through a band of LESION_EXPANSION_BRIDGE_MM (1.19;
         # for the connectivity only: its voxels join when enclosed, by the hole filling below): the
         # blurred step between a nodule and its necrosis passes through the parenchyma's values
-        bridge = within_mm(reg_b, spacing, C.LESION_EXPANSION_BRIDGE_MM) & reach[work]
-        if liver is not None:
-            bridge &= liver[work]
+        bridge = within_mm(reg_b, spacing, C.LESION_EXPANSION_BRIDGE_MM) & allowed
         comp = component_at(cand | bridge, seed_b, reg_b) & cand
         if open_el is not None and open_el.sum() > 1:
             opened = binary_opening(comp, open_el) | reg_b
