@@ -83,6 +83,10 @@ Method (:func:`segment_lesion`)
    layer ends on a smooth closed surface, a logistic function of each voxel's direction from the
    mask's centroid (harmonics up to ``LESION_RIM_SURFACE_DEGREE``) and its distance, refitted to
    the posteriors in every EM iteration (one noisy voxel cannot decide alone at 25 HU noise).
+   The step runs again from its own mask (1.20, at most ``LESION_RIM_MAX_EXTRA_LAYERS`` more
+   times) while it fires and the layer it adds is still as bright as half the first layer's upper
+   values above the parenchyma (``LESION_RIM_LAYER_LEVEL``): a rind thicker than one layer (a
+   necrotic tumour's, 2.5-3.5 mm) is followed to its edge, a thin rim's blurred tail is not.
 
 With several phases, the phase where the lesion is most conspicuous is used: the largest
 |lesion - surroundings| / noise sigma (first-round estimate) unless ``phase=`` is given.  With a
@@ -214,7 +218,7 @@ from . import constants as C
 from ._blur import blurred_border, sharp_border
 from ._grow import _line_coverage, _RoiResult, _SmoothCache
 from ._multiphase import _combined_border, _joint_fallback, _mixed_on_other_phase
-from ._refine import _add_enhancing_rim, _grow_on_other_phase, _lipiodol_deposits, _regrow_on_best_phase, _segment_on
+from ._refine import _add_enhancing_layers, _grow_on_other_phase, _lipiodol_deposits, _regrow_on_best_phase, _segment_on
 from ._vessel import thrombus_in_lumen
 from .errors import LowContrastError, NotEnclosedError, SeedError, SegmentationError
 
@@ -793,7 +797,7 @@ def segment_lesion(
                 rr, border_weights = cb
     if (p.enhancing_rim and rr.click_mask is None and not rr.radial
             and rr.model.mode == "hypo" and combined_weights is None and multiphase is None):
-        rr = _add_enhancing_rim(rr, phases, phase, p, liv, cache)
+        rr = _add_enhancing_layers(rr, phases, phase, p, liv, cache)
     images = {str(k): v.array for k, v in phases.items() if v.geometry.equals(vol.geometry)}
     border_blur: float | None = rr.blur_mm  # 1.15: fitted around the click's region already
     border_psf: tuple[float, float, float] | None = None

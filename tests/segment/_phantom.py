@@ -1,4 +1,5 @@
-"""The perf.md section 4 segmentation phantom (also used by benchmarks/bench_segment.py).
+"""The perf.md section 4 segmentation phantom (also used by benchmarks/bench_segment.py), and the
+rim / rind scene of the step 9 tests (``rim_scene``; benchmarks/sweep_segment_rind.py).
 
 128 x 128 x 36 ROI at 0.703 x 0.703 x 2.5 mm of liver (60 HU) with a lobulated lesion (20 HU
 hypodense by default, 3D diameter 30 mm), an 8 mm contrast vessel (150 HU) ``vessel_gap_mm``
@@ -123,3 +124,44 @@ def dice(a: NDArray[np.generic], b: NDArray[np.generic]) -> float:
     b = np.asarray(b) != 0
     s = int(a.sum()) + int(b.sum())
     return 2.0 * float((a & b).sum()) / s if s else 1.0
+
+
+#: (liver, necrosis, rim) HU per phase of :func:`rim_scene`: the study phantom's
+#: (``hcc_imaging.phantoms.TISSUE_HU``)
+RIM_SCENE_HU = {"arterial": (70, 25, 115), "portal_venous": (110, 28, 125),
+                "delayed": (95, 28, 115), "pre_contrast": (55, 25, 40)}
+
+
+def rim_scene(kind: str, seed: int, sd: float, *, rim_mm: float = 1.5,
+              spacing: tuple[float, float, float] = (3.0, 2.3, 2.3),
+              shape: tuple[int, int, int] = (40, 90, 90)):  # type: ignore[no-untyped-def]
+    """A necrotic lesion in an enhancing layer ``rim_mm`` thick (a rim-only ablation zone at 1.5 mm,
+    a necrotic tumour's rind at 2.5-3.5 mm; the truth is core + layer, voxel centres) on four
+    phases, default on the study phantom's grid (3 x 2.3 x 2.3 mm), 1 mm Gaussian PSF, white noise
+    ``sd``; oval (9 / 14 / 11 mm semi-axes) or lobulated (the union of four balls of 6-9 mm),
+    centred on the centre voxel.  HU per phase: :data:`RIM_SCENE_HU`.  Returns the phases, the
+    truth and the centre voxel (in the core: the click)."""
+    from hcc_imaging.volume import Phase
+
+    p = np.stack(np.indices(shape).astype(float), axis=-1) * np.asarray(spacing)
+    centre = tuple(int(n) // 2 for n in shape)
+    c0 = np.asarray(centre) * np.asarray(spacing)
+
+    def body(shrink: float) -> NDArray[np.bool_]:
+        if kind == "oval":
+            return (((p - c0) / (np.array([9.0, 14.0, 11.0]) - shrink)) ** 2).sum(-1) <= 1  # type: ignore[no-any-return]
+        m = np.zeros(shape, bool)
+        for off, r in (((0, 0, 0), 9.0), ((0, 9, 3), 7.0), ((3, -6, 8), 6.5), ((-4, -4, -9), 6.0)):
+            m |= np.linalg.norm(p - (c0 + np.array(off)), axis=-1) <= r - shrink
+        return m
+
+    outer, core = body(0.0), body(rim_mm)
+    rng = np.random.default_rng(seed)
+    vols = {}
+    for ph, (liv, nec, rim) in RIM_SCENE_HU.items():
+        img = np.full(shape, float(liv))
+        img[core] = nec
+        img[outer & ~core] = rim
+        img = ndi.gaussian_filter(img, [1.0 / s for s in spacing]) + rng.normal(0.0, sd, shape)
+        vols[Phase(ph)] = Volume.create(np.rint(img).astype(np.int16), spacing=spacing, phase=Phase(ph))
+    return vols, outer, centre

@@ -14,7 +14,7 @@ from hcc_imaging.segment._radial import peak_value_and_width, radial_refine
 from hcc_imaging.segment.viable import viable_mask
 from hcc_imaging.volume import LabelVolume
 
-from ._phantom import dice
+from ._phantom import dice, rim_scene
 
 
 @functools.lru_cache(maxsize=4)
@@ -295,39 +295,6 @@ def test_click_on_a_graded_tumour_in_textured_parenchyma_end_to_end() -> None:
     assert any("star-shaped" in n for n in res.notes)
 
 
-def _rim_scene(kind: str, seed: int, sd: float):  # type: ignore[no-untyped-def]
-    """A rim-only lesion (necrotic core, 1.5 mm enhancing rim; the truth is core + rim, voxel
-    centres) on four phases of the study phantom's grid (3 x 2.3 x 2.3 mm, 1 mm PSF), oval (9 /
-    14 / 11 mm semi-axes) or lobulated (the union of four balls of 6-9 mm).  HU per phase
-    (liver, necrosis, rim) as the study phantom's."""
-    from hcc_imaging.volume import Phase, Volume
-
-    sp = (3.0, 2.3, 2.3)
-    shp = (40, 90, 90)
-    p = np.stack(np.indices(shp).astype(float), axis=-1) * np.asarray(sp)
-    c0 = np.array([20 * 3.0, 45 * 2.3, 45 * 2.3])
-
-    def shape(shrink: float) -> np.ndarray:
-        if kind == "oval":
-            return (((p - c0) / (np.array([9.0, 14.0, 11.0]) - shrink)) ** 2).sum(-1) <= 1
-        m = np.zeros(shp, bool)
-        for off, r in (((0, 0, 0), 9.0), ((0, 9, 3), 7.0), ((3, -6, 8), 6.5), ((-4, -4, -9), 6.0)):
-            m |= np.linalg.norm(p - (c0 + np.array(off)), axis=-1) <= r - shrink
-        return m
-
-    outer, core = shape(0.0), shape(1.5)
-    rng = np.random.default_rng(seed)
-    vols = {}
-    for ph, (liv, nec, rim) in {"arterial": (70, 25, 115), "portal_venous": (110, 28, 125),
-                                 "delayed": (95, 28, 115), "pre_contrast": (55, 25, 40)}.items():
-        img = np.full(shp, float(liv))
-        img[core] = nec
-        img[outer & ~core] = rim
-        img = ndi.gaussian_filter(img, [1.0 / s for s in sp]) + rng.normal(0.0, sd, shp)
-        vols[Phase(ph)] = Volume.create(np.rint(img).astype(np.int16), spacing=sp, phase=Phase(ph))
-    return vols, outer
-
-
 @pytest.mark.parametrize("seed", [0, 1])
 def test_rim_surface_prior_helps_an_oval_rim_and_costs_a_lobulated_one_little(
         seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -340,7 +307,7 @@ def test_rim_surface_prior_helps_an_oval_rim_and_costs_a_lobulated_one_little(
     out = {}
     default = C.LESION_RIM_SURFACE_MAX_DEPTH_VOXELS
     for kind in ("oval", "lobulated"):
-        vols, truth = _rim_scene(kind, seed, 25.0)
+        vols, truth, _ = rim_scene(kind, seed, 25.0)
         for gate in (default, 1.0):  # 1.0 closes the prior's gate
             monkeypatch.setattr(C, "LESION_RIM_SURFACE_MAX_DEPTH_VOXELS", gate)
             res = segment_lesion(vols, seed_index=(20, 45, 45))
@@ -348,3 +315,35 @@ def test_rim_surface_prior_helps_an_oval_rim_and_costs_a_lobulated_one_little(
             out[kind, gate == 1.0] = dice(res.labels.array != 0, truth)
     assert out["oval", False] >= out["oval", True] + 0.02
     assert out["lobulated", False] >= out["lobulated", True] - 0.02
+
+
+@pytest.mark.parametrize(("kind", "rim_mm", "one_pass_below"), [("oval", 3.0, 0.90), ("lobulated", 2.5, 0.92)])
+def test_a_rind_thicker_than_one_rim_layer_is_followed_to_its_edge(
+        kind: str, rim_mm: float, one_pass_below: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """1.20: a necrotic lesion in an enhancing rind thicker than step 9's layer (one 2.3 mm voxel on
+    the study grid), 15 HU noise.  One pass of step 9 cut it at that layer (measured: oval 3 mm
+    0.866, lobulated 2.5 mm 0.905); repeated while the added layer stays above half the first
+    layer's upper values, the mask reaches the rind's edge (0.993 / 0.971)."""
+    from hcc_imaging.segment import constants as C
+
+    vols, truth, click = rim_scene(kind, 0, 15.0, rim_mm=rim_mm)
+    res = segment_lesion(vols, seed_index=click)
+    assert any("thin enhancing rim" in n for n in res.notes)
+    assert dice(res.labels.array != 0, truth) >= 0.95
+    monkeypatch.setattr(C, "LESION_RIM_MAX_EXTRA_LAYERS", 0)  # one pass, as 1.19
+    one = segment_lesion(vols, seed_index=click)
+    assert dice(one.labels.array != 0, truth) < one_pass_below
+
+
+def test_a_thin_rim_keeps_its_one_layer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """1.20's level: a 1.5 mm rim at 5 HU noise on the study grid keeps step 9's one layer (Dice
+    1.000).  Its blurred tail makes the next shell significantly brighter than the parenchyma, so
+    step 9 fires again there; without the half-way level (0) that layer joined (measured 0.871)."""
+    from hcc_imaging.segment import constants as C
+
+    vols, truth, click = rim_scene("oval", 0, 5.0)
+    res = segment_lesion(vols, seed_index=click)
+    assert dice(res.labels.array != 0, truth) >= 0.99
+    monkeypatch.setattr(C, "LESION_RIM_LAYER_LEVEL", 0.0)
+    crept = segment_lesion(vols, seed_index=click)
+    assert dice(crept.labels.array != 0, truth) < 0.95
