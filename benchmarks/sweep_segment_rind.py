@@ -1,0 +1,77 @@
+"""Sweep of ``segment_lesion`` on necrotic lesions with an enhancing rim or rind of 1.5-3.5 mm.
+
+Not a speed benchmark: it looks for where a click at the centre of a necrotic core wrapped in an
+enhancing layer fails (a treated HCC's or an ablation zone's rim, a necrotic tumour's viable
+rind).  The scene is ``tests/segment/_phantom.py``'s ``rim_scene`` (step 9's tests) with the
+layer's thickness, the grid and the noise as parameters, on a 90 x 84 x 84 mm box: four phases
+with the study phantom's HU (liver, necrosis, rim per phase: arterial 70 / 25 / 115, portal
+venous 110 / 28 / 125, delayed 95 / 28 / 115, unenhanced 55 / 25 / 40), a 1 mm Gaussian
+point-spread, white noise; the lesion is an oval
+(9 / 14 / 11 mm semi-axes) or a lobulated union of four balls of 6-9 mm; the truth is core +
+layer (voxel centres); the click is the scene's centre voxel (in the core), the phase is chosen
+by ``segment_lesion``.  Figures: docs/validation.md section 2.2, "Algorithm 1.20".
+
+Usage::
+
+    python benchmarks/sweep_segment_rind.py [--rims 1.5 2 2.5 3 3.5] [--noise 5 15] [--seeds 0 1]
+        [--grids 1.5,0.7,0.7 3,2.3,2.3] [--flag 0.95]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.segment._phantom import dice, rim_scene  # noqa: E402
+
+#: the scene's extent (mm, slice, row, column): the lesion (at most 28 mm across) and the first
+#: regions of interest around it
+EXTENT_MM = (90.0, 84.0, 84.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from hcc_imaging.segment import segment_lesion
+    from hcc_imaging.segment.errors import SegmentationError
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rims", type=float, nargs="+", default=[1.5, 2.0, 2.5, 3.0, 3.5], help="layer thickness, mm")
+    ap.add_argument("--noise", type=float, nargs="+", default=[5.0, 15.0], help="noise sigma, HU")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--grids", nargs="+", default=["1.5,0.7,0.7", "3,2.3,2.3"], help="spacings, mm (slice,row,col)")
+    ap.add_argument("--kinds", nargs="+", default=["oval", "lobulated"])
+    ap.add_argument("--flag", type=float, default=0.95, help="mark the runs below this Dice (default 0.95)")
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    dices: list[float] = []
+    for grid, rim, sd, kind, seed in itertools.product(args.grids, args.rims, args.noise, args.kinds, args.seeds):
+        sp = tuple(float(v) for v in grid.split(","))
+        shp = tuple(int(round(e / s)) for e, s in zip(EXTENT_MM, sp, strict=True))
+        vols, truth, click = rim_scene(kind, seed, sd, rim_mm=rim, spacing=sp, shape=shp)  # type: ignore[arg-type]
+        head = f"grid {grid:12s} rim {rim:3.1f} mm noise {sd:4.1f} {kind:9s} seed {seed}"
+        try:
+            res = segment_lesion(vols, seed_index=click)
+        except SegmentationError as err:
+            print(f"{head}: refused ({str(err)[:80]})")
+            continue
+        m = res.labels.array != 0
+        d = dice(m, truth)
+        dices.append(d)
+        step = "rim step" if any("thin enhancing rim" in n for n in res.notes) else (
+            "grown on " + str(res.provenance().get("values_phase")) if any("heterogeneous" in n for n in res.notes) else "")
+        if any("blurred-surface" in n for n in res.notes):
+            step += " + blurred border"
+        flag = " <" if d < args.flag else ""
+        print(f"{head}: Dice {d:.3f} volume ratio {m.sum() / truth.sum():.3f} [{step}]{flag}", flush=True)
+    below = sum(d < args.flag for d in dices)
+    med = statistics.median(dices) if dices else float("nan")
+    print(f"{len(dices)} runs: {below} below {args.flag}; Dice median {med:.3f}; {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
