@@ -551,6 +551,10 @@ def _expand_heterogeneous(
     fat (``params.fat_max_hu``) is neither non-parenchyma in the test nor grown into (1.10: a
     node in fat is enclosed by its fat, not by lesion tissue).  Accepted only when the final ring is parenchyma (the lesion is enclosed); else None (the
     click's region is kept: a leak is worse than an under-segmentation the reader sees).
+    Once accepted (1.21), each side's level is measured again on the tissue the growth took there
+    (half its median deviation, when larger than the ring's) and the click's region grown once
+    more with it: the ring 2-6 mm beyond the click's region held a layer's blurred outer part,
+    whose level lay outside the layer's edge (a necrotic lesion's enhancing rind on fine grids).
 
     Returns the grown mask and (parenchyma, low, high), the excluded band, or None.
     ``cache`` (per :func:`segment_lesion` call) keeps the clamp of a region grown again on
@@ -620,18 +624,9 @@ def _expand_heterogeneous(
     allowed = reach[work]  # where the growth and its bridge may go: the clamp, inside the liver
     if liver is not None:
         allowed = allowed & liver[work]
-    for _ in range(params.expansion_rounds):
-        ring = ring_of(region)
-        reg_v, ring_v = smooth[region], smooth[ring]
-        if params.fat_max_hu is not None:  # CT only (segment_lesion sets None otherwise): fat never joins (1.10)
-            reg_v, ring_v = reg_v[reg_v > params.fat_max_hu], ring_v[ring_v > params.fat_max_hu]
-        reg_v, ring_v = reg_v - parenchyma, ring_v - parenchyma
-        # a side counts only when it is a real share of the lesion and its shell (not the noise
-        # tail or a vessel crossing the ring): the same share as the line test's heterogeneity
-        tau_lo = _side_tau(-reg_v[reg_v < -tol], -ring_v[ring_v < -tol], reg_v.size, ring_v.size, min_share, tol)
-        tau_hi = _side_tau(reg_v[reg_v > tol], ring_v[ring_v > tol], reg_v.size, ring_v.size, min_share, tol)
-        low, high = parenchyma - tau_lo, parenchyma + tau_hi
-        sm_b, reg_b = smooth[work], region[work]
+    def grow_from(start: NDArray[np.bool_], low: float, high: float) -> NDArray[np.bool_] | None:
+        # the voxels beyond (low, high) connected to ``start`` (through the bridge), opened, holes filled
+        sm_b, reg_b = smooth[work], start[work]
         cand = ((((sm_b <= low) | (sm_b >= high)) & _not_fat(sm_b, params)) | reg_b) & allowed
         # the region reaches the tissue around it through a band of LESION_EXPANSION_BRIDGE_MM (1.19;
         # for the connectivity only: its voxels join when enclosed, by the hole filling below): the
@@ -654,6 +649,22 @@ def _expand_heterogeneous(
         grown[sl] = fill_holes(comp[sl])
         if liver is not None:
             grown &= liver
+        return grown
+
+    for _ in range(params.expansion_rounds):
+        ring = ring_of(region)
+        reg_v, ring_v = smooth[region], smooth[ring]
+        if params.fat_max_hu is not None:  # CT only (segment_lesion sets None otherwise): fat never joins (1.10)
+            reg_v, ring_v = reg_v[reg_v > params.fat_max_hu], ring_v[ring_v > params.fat_max_hu]
+        reg_v, ring_v = reg_v - parenchyma, ring_v - parenchyma
+        # a side counts only when it is a real share of the lesion and its shell (not the noise
+        # tail or a vessel crossing the ring): the same share as the line test's heterogeneity
+        tau_lo = _side_tau(-reg_v[reg_v < -tol], -ring_v[ring_v < -tol], reg_v.size, ring_v.size, min_share, tol)
+        tau_hi = _side_tau(reg_v[reg_v > tol], ring_v[ring_v > tol], reg_v.size, ring_v.size, min_share, tol)
+        low, high = parenchyma - tau_lo, parenchyma + tau_hi
+        grown = grow_from(region, low, high)
+        if grown is None:
+            return None
         same = int(grown.sum()) == int(region.sum())
         region = grown
         if same or _shell_fraction(smooth, region, spacing, params, liver, parenchyma, tol, ring_of(region)) < frac_limit:
@@ -662,6 +673,29 @@ def _expand_heterogeneous(
         return None  # reached the clamp: not enclosed, a leak (vessel, neighbouring lesion tissue)
     if _shell_fraction(smooth, region, spacing, params, liver, parenchyma, tol, ring_of(region)) >= frac_limit:
         return None
+    # 1.21: each side's level again, half the typical deviation of the tissue the growth took on it
+    # (beyond the clicked region), when that is the larger: the ring the levels came from holds the
+    # blurred outer part of a layer around the click (a necrotic lesion's enhancing rind), not its
+    # plateau, so its level lay outside the layer's edge; the clicked region is grown once more with
+    # the stricter levels (kept unless it reaches the clamp)
+    beyond = smooth[region & ~mask]
+    if params.fat_max_hu is not None:
+        beyond = beyond[beyond > params.fat_max_hu]
+    dev = beyond - parenchyma
+    low2, high2 = low, high
+    for side in (1.0, -1.0):
+        d = side * dev
+        d = d[d > tol]
+        if d.size and d.size >= min_share * dev.size:
+            half = max(0.5 * float(np.median(d)), tol)
+            if side > 0:
+                high2 = max(high, parenchyma + half)
+            else:
+                low2 = min(low, parenchyma - half)
+    if C.LESION_EXPANSION_RELEVEL and (low2, high2) != (low, high):
+        again = grow_from(mask, low2, high2)
+        if again is not None and not (again & rim_of_reach).any():
+            region, low, high = again, low2, high2
     return region, (parenchyma, float(low), float(high))
 
 
