@@ -546,7 +546,7 @@ def _add_enhancing_layers(
     2.3 mm pixels).  On finer grids a thin rim's tail spans voxels and passed the level: on the
     512 x 512 study at 5 HU noise the L4 lines went 0.948 / 0.952 -> 0.858 / 0.861 and the fu1 L1
     click 0.958 -> 0.856, so there the step keeps its single pass (a thick rind on a fine grid
-    still goes through step 7, docs/validation.md "Rims and rinds")."""
+    still goes through step 7, docs/validation.md "Algorithm 1.20")."""
     out = _add_enhancing_rim(rr, phases, phase, params, liver, cache)
     if out.rim_phase is None or C.LESION_RIM_MAX_EXTRA_LAYERS <= 0:
         return out
@@ -558,6 +558,8 @@ def _add_enhancing_layers(
     raw = _smoothed(phases[out.rim_phase], out.box, sig_vox, cache)[0]  # the rim phase's raw ROI
     liv = liver[out.box] if liver is not None else None
     first = out.mask & ~rr.mask  # the same ROI: step 9 keeps the mask's box
+    if not first.any():
+        return out  # fired, but its layer took no voxel (a pass from the same mask would take none either)
     reference: float | None = None
     for _ in range(C.LESION_RIM_MAX_EXTRA_LAYERS):
         nxt = _add_enhancing_rim(out, phases, phase, params, liver, cache)
