@@ -661,8 +661,9 @@ LESION_RIM_MAX_EXTRA_LAYERS: Final[int] = 3
 #: a rind's next layer above it.
 LESION_RIM_LAYER_LEVEL: Final[float] = 0.5
 #: The first layer's reference value is this percentile of its raw values, not their mean: on
-#: fine grids that layer mixes the rim with the necrosis next to it (0.7 mm pixels: mean +12 HU
-#: above the parenchyma for a +45 HU rim, below its own blurred tail's +10 at half of it).
+#: fine grids that layer mixes the rim with the necrosis next to it (0.7 mm pixels: its mean lay
+#: +12 HU above the parenchyma for a +45 HU rim, so half of it, +6, fell below the rim's blurred
+#: tail, +10, which then joined).
 LESION_RIM_LAYER_REFERENCE_PERCENTILE: Final[float] = 90.0
 __all__ += [
     "LESION_RADIAL_POLAR_STEPS", "LESION_RADIAL_STEP_MM", "LESION_RADIAL_SMOOTHING_MM",

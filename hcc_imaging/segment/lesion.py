@@ -53,6 +53,10 @@ Method (:func:`segment_lesion`)
    reached through a band of ``LESION_EXPANSION_BRIDGE_MM`` around the region (1.19: the blurred
    step between two lesion tissues passes through the parenchyma's values), opened and hole-filled, for up to ``expansion_rounds`` rounds, and is kept only when its final
    ring is parenchyma and it stays within ``expansion_max_mm`` of the clicked region (enclosed).  Otherwise the step-6 mask stands.
+   An accepted growth measures each side's level again on the tissue it took (1.21,
+   ``LESION_EXPANSION_RELEVEL``: half its median deviation, when stricter) and grows the clicked
+   region once more with it: the ring held a layer's blurred outer part, not its plateau (a
+   necrotic core's enhancing rind, whose level lay outside its edge on fine grids).
    With several phases (chosen automatically) the accepted growth is redone on the phase whose
    border band differs most from parenchyma; when the growth is not accepted on the click's
    phase, it is tried on the other phases of the grid and the accepted one with the highest
