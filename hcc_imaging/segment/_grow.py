@@ -624,6 +624,7 @@ def _expand_heterogeneous(
     allowed = reach[work]  # where the growth and its bridge may go: the clamp, inside the liver
     if liver is not None:
         allowed = allowed & liver[work]
+
     def grow_from(start: NDArray[np.bool_], low: float, high: float) -> NDArray[np.bool_] | None:
         # the voxels beyond (low, high) connected to ``start`` (through the bridge), opened, holes filled
         sm_b, reg_b = smooth[work], start[work]
@@ -678,6 +679,8 @@ def _expand_heterogeneous(
     # blurred outer part of a layer around the click (a necrotic lesion's enhancing rind), not its
     # plateau, so its level lay outside the layer's edge; the clicked region is grown once more with
     # the stricter levels (kept unless it reaches the clamp)
+    if not C.LESION_EXPANSION_RELEVEL:
+        return region, (parenchyma, float(low), float(high))
     beyond = smooth[region & ~mask]
     if params.fat_max_hu is not None:
         beyond = beyond[beyond > params.fat_max_hu]
@@ -692,7 +695,7 @@ def _expand_heterogeneous(
                 high2 = max(high, parenchyma + half)
             else:
                 low2 = min(low, parenchyma - half)
-    if C.LESION_EXPANSION_RELEVEL and (low2, high2) != (low, high):
+    if (low2, high2) != (low, high):
         again = grow_from(mask, low2, high2)
         if again is not None and not (again & rim_of_reach).any():
             region, low, high = again, low2, high2

@@ -390,7 +390,7 @@ def _rim_layer_voxels(
     far = d_par >= np.median(d_par)
     q = x[far].mean(axis=0)
     sp = np.asarray(vol.spacing, dtype=np.float64)
-    if _rim_layer_is_deep(tuple(float(v) for v in sp)):
+    if _rim_layer_is_deep(vol.spacing):
         # the layer is several voxels deep (voxels finer than the rim): the per-voxel mixture
         # (algorithm 1.3), one prior share
         share = 0.5
