@@ -169,3 +169,29 @@ def test_a_lesion_in_noise_is_not_a_filling_defect() -> None:
     res = segment_lesion(vol, seed_index=tuple(int(v) // 2 for v in vol.shape))
     assert not any("filling defect" in n for n in res.notes)
     assert dice(res.labels.array != 0, lab.array != 0) >= 0.98
+
+
+def test_axis_coordinates_are_the_same_in_a_sparse_set_and_in_the_box() -> None:
+    """The tube's axis, segments and centreline are found on the sparse set of mask and blood
+    voxels, the lumen on the whole box (1.22); the two must give every voxel the same position
+    along the axis and distance from it, bit for bit, or a segment found sparsely would not be the
+    same voxels in the box."""
+    from hcc_imaging.segment._vessel import _along_axis
+
+    rng = np.random.default_rng(3)
+    shape, sp = (23, 41, 37), np.array([1.25, 0.703125, 0.703125])
+    axes = [np.arange(n) * s for n, s in zip(shape, sp, strict=True)]
+    c = rng.uniform(0, 20, 3)
+    u = rng.normal(size=3)
+    u /= np.linalg.norm(u)
+    t_box, perp_box = _along_axis((axes[0] - c[0])[:, None, None], (axes[1] - c[1])[None, :, None],
+                                  (axes[2] - c[2])[None, None, :], u)
+    assert t_box.shape == perp_box.shape == shape
+    idx = np.nonzero(rng.random(shape) < 0.1)
+    pts = np.stack([axes[k][idx[k]] for k in range(3)], axis=-1)
+    t_p, perp_p = _along_axis(pts[:, 0] - c[0], pts[:, 1] - c[1], pts[:, 2] - c[2], u)
+    assert np.array_equal(t_p, t_box[idx]) and np.array_equal(perp_p, perp_box[idx])
+    # and they are the geometry: the offset is t u + a perpendicular part of length perp
+    rel = pts - c
+    assert np.allclose(t_p, rel @ u, atol=1e-9)
+    assert np.allclose(perp_p, np.linalg.norm(rel - t_p[:, None] * u, axis=-1), atol=1e-9)
