@@ -41,6 +41,22 @@ LESION_HU = (20.0, 40.0, 90.0, 110.0, 250.0)
 NOISE_HU = (0.0, 10.0, 25.0)
 
 
+def combos() -> list[tuple[tuple[float, float, float], float, float, float]]:
+    """The sweep's cases, in order: (grid spacing mm, diameter mm, lesion HU, noise sigma HU)."""
+    return list(itertools.product(GRIDS, DIAMETERS_MM, LESION_HU, NOISE_HU))
+
+
+def phantom(i: int, case: tuple[tuple[float, float, float], float, float, float], z_psf_vox: float,
+            lesion_blur_mm: float):  # type: ignore[no-untyped-def]
+    """The perf.md phantom of case number ``i`` (its seed): a 90 mm field of view for lesions up to
+    30 mm, 130 mm above."""
+    sp, d, hu, sd = case
+    fov = 90.0 if d <= 30 else 130.0
+    shape = tuple(int(round(fov / s)) for s in sp)
+    return perf_phantom(i, noise_sd_hu=sd, diameter_mm=d, lesion_hu=hu, spacing=sp, shape=shape,  # type: ignore[arg-type]
+                        psf_vox=(z_psf_vox, 0.6, 0.6), lesion_blur_mm=lesion_blur_mm)
+
+
 def main(argv: list[str] | None = None) -> int:
     from hcc_imaging.measure import measure_lesion
     from hcc_imaging.segment import segment_lesion
@@ -54,15 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--flag", type=float, default=0.9, help="print the cases below this Dice (default 0.9)")
     ap.add_argument("--all", action="store_true", help="print every case, not only the flagged ones")
     args = ap.parse_args(argv)
-    combos = list(itertools.product(GRIDS, DIAMETERS_MM, LESION_HU, NOISE_HU))
+    cases = combos()
     dices: list[float] = []
     flagged = refused = skipped = 0
     t_all = time.perf_counter()
-    for i, (sp, d, hu, sd) in enumerate(combos):
-        fov = 90.0 if d <= 30 else 130.0
-        shape = tuple(int(round(fov / s)) for s in sp)
-        ph = perf_phantom(i, noise_sd_hu=sd, diameter_mm=d, lesion_hu=hu, spacing=sp, shape=shape,  # type: ignore[arg-type]
-                          psf_vox=(args.z_psf_vox, 0.6, 0.6), lesion_blur_mm=args.lesion_blur_mm)
+    for i, (sp, d, hu, sd) in enumerate(cases):
+        ph = phantom(i, (sp, d, hu, sd), args.z_psf_vox, args.lesion_blur_mm)
         truth = ph.truth.array != 0
         if args.where == "line":
             where: dict[str, object] = {"line_lps": measure_lesion(ph.truth, 1).ld_endpoints_lps}
@@ -92,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{sp} {d:4.0f} mm {hu:5.0f} HU noise {sd:4.0f}: Dice {dc:.3f} volume ratio {vr:.3f} {[n[:40] for n in res.notes]}")
     a = np.asarray(dices)
     blur = f", lesion margin blur {args.lesion_blur_mm} mm" if args.lesion_blur_mm > 0 else ""
-    print(f"{len(combos)} phantoms (z blur {args.z_psf_vox} voxel{blur}, {args.where}): {skipped} skipped, {refused} refused, "
+    print(f"{len(cases)} phantoms (z blur {args.z_psf_vox} voxel{blur}, {args.where}): {skipped} skipped, {refused} refused, "
           f"{flagged} below {args.flag}; "
           f"Dice median {np.median(a):.3f}, 5th percentile {np.percentile(a, 5):.3f}; {time.perf_counter() - t_all:.0f} s")
     return 0
