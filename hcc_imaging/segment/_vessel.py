@@ -22,10 +22,10 @@ segments on either side, and the defect is the lumen minus the blood:
    more slabs; else a straight line), interpolated through the defect.  Radius of each segment:
    first sqrt(2 mean d^2) of its voxels' distances d to the centreline (a filled disc), then
    (1.12) the edge of an error-function profile fitted by least squares to the smoothed values
-   against d (blood and tissue levels: the medians of the segment's core and of its outer ring;
-   ``VESSEL_PROFILE_*``), plus w^2 / (2 r) for the blurred disc's curvature (w the profile's
-   fitted width): a count of the voxels above the half-maximum, as 1.7-1.11 took, grows with noise
-   (7.2-7.8 mm for a 7 mm vein at 25 HU).  The two radii must agree within
+   against d (blood and tissue levels: the medians of the segment's core and of its outer ring,
+   the blood brighter by step 1's contrast minimum (1.22); ``VESSEL_PROFILE_*``), plus w^2 / (2 r)
+   for the blurred disc's curvature (w the profile's fitted width): a count of the voxels above
+   the half-maximum, as 1.7-1.11 took, grows with noise (7.2-7.8 mm for a 7 mm vein at 25 HU).  The two radii must agree within
    ``VESSEL_RADIUS_TOLERANCE``, and lie in [``VESSEL_MIN_RADIUS_MM``, ``VESSEL_MAX_RADIUS_MM``].
 4. Lumen = distance to the centreline <= radius (linear between the two segments); defect =
    lumen and not blood (smoothed <= (b + d) / 2, the caps' half-maximum), the component holding
@@ -213,6 +213,11 @@ def _fit_one(
         if core.sum() < 3 or outside.sum() < 10:
             return None
         blood_v, tissue_v = float(np.median(sm[core])), float(np.median(sm[outside]))
+        # a lumen is brighter than the tissue around it by step 1's contrast minimum: a noise-free
+        # hypodense lesion in the liver has the liver for "blood" (60 HU beside 60 HU), and its
+        # radius fit, then its agreement test, took a third of the click
+        if blood_v - tissue_v < C.VESSEL_MIN_CONTRAST_K_SIGMA * sigma_s:
+            return None
         region = slab_t & (dmap <= r0 + C.VESSEL_SHELL_MM)
         if np.count_nonzero(region & (sm > 0.5 * (blood_v + tissue_v))) < 10:
             return None

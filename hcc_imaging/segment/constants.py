@@ -181,7 +181,9 @@ __all__ = [
 #: deviation from the parenchyma, when larger than the ring's) and grows the click's region once more with it:
 #: the ring beyond the click's region held a layer's blurred outer part (a necrotic lesion's rind), whose level
 #: lay outside the layer's edge (rind sweep on 0.7 mm pixels, a 3 mm rind at 5 HU: 0.83 -> 0.96).
-ALGORITHM_VERSION: Final[str] = "1.21"
+#: 1.22: step 11 needs each patent segment's blood brighter than the tissue around it by step 1's contrast
+#: minimum before it fits the lumen's radius (a noise-free hypodense lesion had the liver for "blood").
+ALGORITHM_VERSION: Final[str] = "1.22"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).

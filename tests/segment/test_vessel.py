@@ -195,3 +195,28 @@ def test_axis_coordinates_are_the_same_in_a_sparse_set_and_in_the_box() -> None:
     rel = pts - c
     assert np.allclose(t_p, rel @ u, atol=1e-9)
     assert np.allclose(perp_p, np.linalg.norm(rel - t_p[:, None] * u, axis=-1), atol=1e-9)
+
+
+def test_no_lumen_radius_is_fitted_where_the_blood_is_as_dark_as_the_tissue(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A noise-free hypodense lesion (20 HU) in the liver (60 HU) beside a vessel: the liver on
+    either side passes as "blood" (any contrast is significant without noise), but around those
+    segments it is the same liver, so there is no lumen edge to fit (1.22: the segments' blood
+    must be brighter than the tissue around them by step 1's contrast minimum).  Before, the
+    radius was fitted on both segments and the agreement test refused the result, a third of the
+    click's time.  (Real lumens still get their radius: the thrombus tests above.)"""
+    from hcc_imaging.segment import _vessel
+    from tests.segment._phantom import perf_phantom
+
+    fitted: list[float] = []
+    real = _vessel._edge_radius
+
+    def counting(*a, **k):  # type: ignore[no-untyped-def]
+        fitted.append(1.0)
+        return real(*a, **k)
+
+    monkeypatch.setattr(_vessel, "_edge_radius", counting)
+    ph = perf_phantom(15, noise_sd_hu=0.0, diameter_mm=20.0, lesion_hu=20.0, spacing=(2.5, 0.703, 0.703),
+                      shape=(36, 128, 128))
+    mask = ph.truth.array != 0
+    assert thrombus_in_lumen(mask, {"portal_venous": ph.volume.array}, ph.volume.spacing) is None
+    assert fitted == []
