@@ -1,22 +1,19 @@
-"""One phase's segmentation and steps 7-9 of :func:`hcc_imaging.segment.lesion.segment_lesion`.
+"""One phase's segmentation, steps 7, 8 and 9b of :func:`hcc_imaging.segment.lesion.segment_lesion`.
 
 :func:`_segment_on` runs the region grower (:mod:`._grow`) on one phase in a region of interest
 that grows while the mask touches its border (step 1), then step 7's heterogeneous expansion and,
 when that fires but is rejected, step 12's blurred-surface fit around the click's region (1.15,
 :func:`_blurred_click_region`) or else step 8's star-shaped refinement (:func:`_radial_on`, see
 :mod:`._radial`).  Step 7 across the phases of one grid: :func:`_regrow_on_best_phase`,
-:func:`_grow_on_other_phase` (both through :func:`_grow_on_phase`).  Step 9, the thin enhancing
-rim: :func:`_add_enhancing_rim` and :func:`_rim_layer_voxels`, repeated for a thicker rind by
-:func:`_add_enhancing_layers` (1.20).  The method is described in the
-:mod:`hcc_imaging.segment.lesion` docstring.
+:func:`_grow_on_other_phase` (both through :func:`_grow_on_phase`).  Step 9b, dense lipiodol:
+:func:`_lipiodol_deposits`.  Step 9, the enhancing rim, is in :mod:`._rim`.  The method is
+described in the :mod:`hcc_imaging.segment.lesion` docstring.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -44,13 +41,10 @@ from ._grow import (
 from ._morph import (
     ball,
     bbox,
-    component_at,
-    fill_holes,
     gaussian_noise_factor,
     gaussian_sigma_vox,
     noise_sigma,
     pad_box,
-    within_mm,
 )
 
 log = logging.getLogger(__name__)
@@ -253,333 +247,6 @@ def _radial_on(
                model.conspicuity, "both")
     touches = _touches_border(star, lo, hi, shape)
     return _RoiResult(star, lo, m, touches, True, None, radial=True)
-
-
-def _direction_basis(u: NDArray[np.float64], degree: int) -> NDArray[np.float64]:
-    """Real polynomials of the unit directions ``u`` (n x 3) up to ``degree`` (0-2): the constant,
-    the 3 linear and the 5 quadratic harmonics (x^2 - y^2, 2z^2 - x^2 - y^2, xy, xz, yz), i.e. the
-    real spherical harmonics of degree <= 2 up to scale.  Used as the rim surface's radius terms."""
-    x, y, z = u[:, 0], u[:, 1], u[:, 2]
-    cols = [np.ones_like(x)]
-    if degree >= 1:
-        cols += [x, y, z]
-    if degree >= 2:
-        cols += [x * x - y * y, 2.0 * z * z - x * x - y * y, x * y, x * z, y * z]
-    return np.stack(cols, axis=1)
-
-
-def _surface_log_odds(features: NDArray[np.float64], post: NDArray[np.float64]) -> NDArray[np.float64]:
-    """The rim surface's prior log-odds per layer voxel: a logistic regression of the voxels'
-    lesion posteriors ``post`` on ``features`` (direction terms and minus the radius, so that
-    ``z = 0`` is a closed surface r = f(direction) when the radius' coefficient is positive).
-    Convex, solved by Newton's method with step halving (at most
-    ``LESION_RIM_SURFACE_NEWTON_STEPS``); a small ridge (``LESION_RIM_SURFACE_RIDGE``, not on the
-    constant nor the radius) keeps it finite when the classes are nearly separable (low noise)."""
-    k = features.shape[1]
-    pen = np.full(k, C.LESION_RIM_SURFACE_RIDGE)
-    pen[0] = 0.0
-    pen[-1] = 0.0
-
-    def loss(b: NDArray[np.float64]) -> float:
-        z = features @ b
-        return float((post * np.logaddexp(0.0, -z) + (1.0 - post) * np.logaddexp(0.0, z)).sum() + (pen * b * b).sum())
-
-    b = np.zeros(k)
-    val = loss(b)
-    for _ in range(C.LESION_RIM_SURFACE_NEWTON_STEPS):
-        s = 1.0 / (1.0 + np.exp(-np.clip(features @ b, -50.0, 50.0)))
-        grad = features.T @ (s - post) + 2.0 * pen * b
-        hess = (features * (s * (1.0 - s))[:, None]).T @ features + np.diag(2.0 * pen + 1e-9)
-        try:
-            step = np.linalg.solve(hess, grad)
-        except np.linalg.LinAlgError:  # pragma: no cover - the jitter keeps it regular
-            break
-        t = 1.0
-        while True:
-            new_val = loss(b - t * step)
-            if new_val <= val or t < 1e-4:
-                break
-            t *= 0.5
-        if new_val > val:
-            break
-        b = b - t * step
-        done = val - new_val < 1e-9 * max(val, 1.0)
-        val = new_val
-        if done:
-            break
-    return np.asarray(features @ b, dtype=np.float64)
-
-
-def _rim_layer_is_deep(spacing: Sequence[float]) -> bool:
-    """Step 9's layer, max(``REACTIVE_RIM_MAX_THICKNESS_MM``, finest spacing) deep, holds several
-    voxels across (``LESION_RIM_SURFACE_MAX_DEPTH_VOXELS`` of the finest spacing or more): voxels
-    finer than a rim, whose rim-to-parenchyma transition lies inside the layer."""
-    finest = float(min(spacing))
-    return max(C.REACTIVE_RIM_MAX_THICKNESS_MM, finest) >= C.LESION_RIM_SURFACE_MAX_DEPTH_VOXELS * finest
-
-
-def _rim_layer_voxels(
-    mask: NDArray[np.bool_],
-    box: tuple[slice, ...],
-    shell: NDArray[np.bool_],
-    ring: NDArray[np.bool_],
-    phases: Mapping[Phase, Volume],
-    vol: Volume,
-    sl_roi: tuple[slice, ...],
-    sig_vox: tuple[float, float, float],
-    liv: NDArray[np.bool_] | None,
-    cache: _SmoothCache | None,
-) -> NDArray[np.bool_]:
-    """Step 9's voxels: which voxels of the rim layer belong to the lesion (on ``box``).
-
-    The layer is ``shell`` plus the one-voxel layer around the mask (26-neighbours): a rim
-    thinner than a voxel lies in at most that layer, also across thick slices.  Its voxels mix
-    rim, necrosis and parenchyma by partial volume, so one phase alone (or a smoothed image)
-    cannot tell them from parenchyma: a rim + necrosis voxel can match parenchyma on the rim
-    phase.  Each layer voxel is classified on its **raw** values on every phase sharing the grid
-    (independent noise across phases, each phase's raw noise sigma), as a mixture of parenchyma
-    (mean = the raw median per phase of the ring's voxels outside the layer, fixed) and lesion
-    border (mean and a global prior share estimated by EM).  A voxel joins the lesion when its
-    posterior is at least one half.
-
-    When the layer is one voxel deep (the shell's reach below ``LESION_RIM_SURFACE_MAX_DEPTH_VOXELS``
-    of the finest spacing: a rim thinner than a voxel; i26), noise decides single voxels at
-    25 HU, so the prior is spatial: a thin regular rim ends on a smooth closed surface, and the
-    prior log-odds of "lesion" is a logistic function of the voxel's direction from the mask's
-    centroid (harmonics up to ``LESION_RIM_SURFACE_DEGREE``) and its distance from it, refitted
-    to the posteriors in every EM iteration; the lesion border is then rim (mean estimated) or
-    necrosis (mean = the mask's raw median per phase, fixed), its share estimated: a click's
-    core that stops short of the necrosis' edge leaves necrosis voxels in the layer.  On finer
-    grids the rim-to-parenchyma transition lies inside the layer and the fitted surface settled
-    inside the lesion (the 512 x 512 study's L4: 0.971 -> 0.925), so the per-voxel mixture
-    stands there.
-    """
-    from scipy import ndimage as ndi
-
-    sub = mask[box]
-    layer = shell[box] | (ndi.binary_dilation(sub, structure=ndi.generate_binary_structure(3, 1)) & ~sub)
-    if liv is not None:
-        layer &= liv[box]
-    if not layer.any():
-        return layer
-    # the parenchyma class is measured on the ring's voxels outside the layer: the 2-6 mm ring
-    # holds the layer's face neighbours (2.3-3 mm on the study grid), i.e. rim partial volume,
-    # which moved the fixed parenchyma mean towards the rim (+4-5 HU arterial on L4, 0.3 sigma)
-    par_ring = ring.copy()
-    par_ring[box] &= ~layer
-    if np.count_nonzero(par_ring) < C.LESION_RIM_MIN_VOXELS:
-        par_ring = ring
-    xs: list[NDArray[np.float64]] = []
-    par: list[float] = []
-    nec: list[float] = []
-    for v in phases.values():
-        if not v.geometry.equals(vol.geometry):
-            continue
-        raw, _, sigma_raw = _smoothed(v, sl_roi, sig_vox, cache)
-        if sigma_raw <= 0:
-            continue
-        xs.append(raw[box][layer].astype(np.float64) / sigma_raw)
-        par.append(float(np.median(raw[par_ring])) / sigma_raw)
-        nec.append(float(np.median(raw[box][sub])) / sigma_raw)
-    if not xs:
-        return np.zeros_like(layer)
-    x = np.stack(xs, axis=1)  # voxels x phases, in noise sigmas
-    p = np.asarray(par)
-    d_par = ((x - p) ** 2).sum(axis=1)
-    # start: the lesion class is the layer's voxels farthest from parenchyma
-    far = d_par >= np.median(d_par)
-    q = x[far].mean(axis=0)
-    sp = np.asarray(vol.spacing, dtype=np.float64)
-    if _rim_layer_is_deep(vol.spacing):
-        # the layer is several voxels deep (voxels finer than the rim): the per-voxel mixture
-        # (algorithm 1.3), one prior share
-        share = 0.5
-        post = far.astype(np.float64)
-        for _ in range(C.LESION_RIM_EM_ITERATIONS):
-            d_q = ((x - q) ** 2).sum(axis=1)
-            # posterior of the lesion class; log-odds clipped so exp cannot overflow
-            lo = np.clip(0.5 * (d_q - d_par) - math.log(share / max(1.0 - share, 1e-9)), -50.0, 50.0)
-            post = 1.0 / (1.0 + np.exp(lo))
-            w = float(post.sum())
-            if w < 1.0:
-                break
-            q = (post[:, None] * x).sum(axis=0) / w
-            share = min(max(w / post.size, 1e-3), 1.0 - 1e-3)
-        out = np.zeros_like(layer)
-        out[layer] = post >= 0.5
-        return out
-    # a layer one voxel deep (i26): lesion border = rim or necrosis, spatial prior of a surface
-    d_nec = ((x - np.asarray(nec)) ** 2).sum(axis=1)
-    # the surface model's features: direction terms and minus the distance (mm) from the centroid
-    pts = (np.argwhere(layer) - np.argwhere(sub).mean(axis=0)) * sp  # box coordinates, both
-    rho = np.maximum(np.linalg.norm(pts, axis=1), 1e-6)
-    feats = np.column_stack([_direction_basis(pts / rho[:, None], C.LESION_RIM_SURFACE_DEGREE), -rho])
-    w_nec = 0.5  # necrosis' share of the lesion class (estimated)
-    prior = np.zeros(len(x))
-    for _ in range(C.LESION_RIM_EM_ITERATIONS):
-        d_q = ((x - q) ** 2).sum(axis=1)
-        ll_nec = math.log(w_nec) - 0.5 * d_nec
-        ll_rim = math.log(1.0 - w_nec) - 0.5 * d_q
-        ll_les = np.logaddexp(ll_nec, ll_rim)
-        post = 1.0 / (1.0 + np.exp(-np.clip(ll_les + 0.5 * d_par + prior, -50.0, 50.0)))
-        r_rim = post * np.exp(ll_rim - ll_les)  # responsibility of the rim component
-        w = float(r_rim.sum())
-        if w < 1.0:
-            break
-        q = (r_rim[:, None] * x).sum(axis=0) / w
-        w_nec = min(max(1.0 - w / max(float(post.sum()), 1e-9), 1e-3), 1.0 - 1e-3)
-        prior = _surface_log_odds(feats, post)
-    else:
-        d_q = ((x - q) ** 2).sum(axis=1)
-        ll_les = np.logaddexp(math.log(w_nec) - 0.5 * d_nec, math.log(1.0 - w_nec) - 0.5 * d_q)
-        post = 1.0 / (1.0 + np.exp(-np.clip(ll_les + 0.5 * d_par + prior, -50.0, 50.0)))
-    out = np.zeros_like(layer)
-    out[layer] = post >= 0.5
-    return out
-
-
-def _add_enhancing_rim(
-    rr: _RoiResult,
-    phases: Mapping[Phase, Volume],
-    phase: Phase,
-    params: LesionParams,
-    liver: NDArray[np.bool_] | None,
-    cache: _SmoothCache | None = None,
-) -> _RoiResult:
-    """Step 9: add a thin enhancing rim around a hypodense mask when one phase shows it."""
-
-    vol = phases[phase]
-    mask = rr.mask
-    bb = bbox(mask)
-    if bb is None:
-        return rr
-    sp = tuple(float(v) for v in vol.spacing)
-    reach = max(C.REACTIVE_RIM_MAX_THICKNESS_MM, min(sp))  # the rim's thickness, at least one voxel
-    # the shell: exact distances on a tight box; the ring: the subsampled lattice of step 3
-    box = pad_box(bb[0], bb[1], np.ceil(reach / np.asarray(sp)).astype(int) + 1, mask.shape)
-    sub = mask[box]
-    shell = np.zeros_like(mask)
-    shell[box] = within_mm(sub, sp, reach) & ~sub  # = 0 < distance_transform_edt(~sub) <= reach
-    ring = _ring(mask, sp, params.ring_inner_mm, params.ring_outer_mm)
-    sl_roi = tuple(slice(int(a), int(a) + n) for a, n in zip(rr.lo, mask.shape, strict=True))
-    liv = liver[sl_roi] if liver is not None else None
-    if liv is not None:
-        shell &= liv
-        ring &= liv
-    if shell.sum() < C.LESION_RIM_MIN_VOXELS or ring.sum() < C.LESION_RIM_MIN_VOXELS:
-        return rr
-    sig_vox = gaussian_sigma_vox(params.smoothing_sigma_mm, sp, params.smoothing_min_vox)
-    # the shell's octants around the mask's centroid (3-D, so any axis order and slice thickness)
-    sh_idx = np.nonzero(shell)
-    centre = [float(np.mean(a)) + b.start for a, b in zip(np.nonzero(sub), box, strict=True)]
-    octant = np.zeros(len(sh_idx[0]), dtype=np.intp)
-    for ax, (ix, c) in enumerate(zip(sh_idx, centre, strict=True)):
-        octant += (ix > c).astype(np.intp) << ax
-    oct_n = np.bincount(octant, minlength=8)
-    oct_used = oct_n >= C.LESION_RIM_OCTANT_MIN_VOXELS
-    if not oct_used.any():
-        return rr
-    best: tuple[float, Phase] | None = None
-    for ph, v in phases.items():
-        if not v.geometry.equals(vol.geometry):
-            continue
-        raw, _, sigma_raw = _smoothed(v, sl_roi, sig_vox, cache)
-        if sigma_raw <= 0:
-            continue
-        rv = raw[sh_idx].astype(np.float64)
-        surround = float(np.median(raw[ring]))
-        # significant: the shell's raw mean above the ring's raw median by min_contrast_k_sigma
-        # standard errors (sigma_raw / sqrt(n): raw voxels carry independent noise).  Raw, not
-        # smoothed: a rim thinner than a voxel lies next to the dark mask, and smoothing mixes
-        # that darkness into it (1.8 tested the smoothed median: at 25 HU noise a 1.5 mm rim in
-        # 2.3 mm voxels gave 1.7-3.3 standard errors, against 5.6-10 on raw values)
-        score = (float(rv.mean()) - surround) / (sigma_raw / math.sqrt(rv.size))
-        if score < params.min_contrast_k_sigma:
-            continue
-        # regular: brighter all round, in most of the shell's octants (a vessel or a viable
-        # nodule along one side lifts the mean but only the octants it lies in).  Octant means
-        # average tens of voxels, so the test keeps its power as the noise grows (1.8 counted
-        # single smoothed voxels above one noise sigma: 0.48-0.60 at 15 HU, 0.30-0.40 at 25)
-        sums = np.bincount(octant, weights=rv, minlength=8)
-        above = sums[oct_used] / oct_n[oct_used] > surround
-        if float(np.mean(above)) < C.LESION_RIM_MIN_OCTANT_FRACTION:
-            continue
-        if best is None or score > best[0]:
-            best = (score, ph)
-    if best is None:
-        return rr
-    ph = best[1]
-    add = _rim_layer_voxels(mask, box, shell, ring, phases, vol, sl_roi, sig_vox, liv, cache)
-    grown_sub = sub | add
-    grown_sub = component_at(grown_sub, tuple(int(v) for v in np.argwhere(sub)[0]), sub) | sub
-    grown_sub = fill_holes(grown_sub)
-    if liv is not None:
-        grown_sub &= liv[box] | sub
-    out = mask.copy()
-    out[box] = grown_sub
-    touches = _touches_border(out, rr.lo, rr.lo + np.asarray(out.shape), vol.shape)
-    if touches and not rr.touches:
-        return rr
-    return _RoiResult(out, rr.lo, rr.model, rr.touches, rr.at_max, rr.click_mask, rr.radial, ph)
-
-
-def _add_enhancing_layers(
-    rr: _RoiResult,
-    phases: Mapping[Phase, Volume],
-    phase: Phase,
-    params: LesionParams,
-    liver: NDArray[np.bool_] | None,
-    cache: _SmoothCache | None = None,
-) -> _RoiResult:
-    """Step 9, repeated while the enhancing layer goes on (1.20).
-
-    One pass of :func:`_add_enhancing_rim` adds a layer about ``REACTIVE_RIM_MAX_THICKNESS_MM``
-    thick: all of a thin rim, but only the inner part of a thicker rind, whose mask then stops
-    inside the lesion.  The step runs again from its own mask (``LESION_RIM_MAX_EXTRA_LAYERS``
-    times at most) while it fires and the layer it adds is still rind: its mean raw value on the
-    first layer's phase at least ``LESION_RIM_LAYER_LEVEL`` of the way from the parenchyma (the
-    median of the ring around the grown mask) to the first layer's upper values (their
-    ``LESION_RIM_LAYER_REFERENCE_PERCENTILE``).  A thin rim's blurred tail lies below that level,
-    so a rim keeps its one layer.
-
-    Only where the layer is one voxel deep (:func:`_rim_layer_is_deep` false: the study grid's
-    2.3 mm pixels).  On finer grids a thin rim's tail spans voxels and passed the level: on the
-    512 x 512 study at 5 HU noise the L4 lines went 0.948 / 0.952 -> 0.858 / 0.861 and the fu1 L1
-    click 0.958 -> 0.856, so there the step keeps its single pass (a thick rind on a fine grid
-    still goes through step 7, docs/validation.md "Algorithm 1.20")."""
-    out = _add_enhancing_rim(rr, phases, phase, params, liver, cache)
-    if out.rim_phase is None or C.LESION_RIM_MAX_EXTRA_LAYERS <= 0:
-        return out
-    vol = phases[phase]
-    sp = tuple(float(v) for v in vol.spacing)
-    if _rim_layer_is_deep(sp):
-        return out
-    sig_vox = gaussian_sigma_vox(params.smoothing_sigma_mm, sp, params.smoothing_min_vox)
-    raw = _smoothed(phases[out.rim_phase], out.box, sig_vox, cache)[0]  # the rim phase's raw ROI
-    liv = liver[out.box] if liver is not None else None
-    first = out.mask & ~rr.mask  # the same ROI: step 9 keeps the mask's box
-    if not first.any():
-        return out  # fired, but its layer took no voxel (a pass from the same mask would take none either)
-    reference: float | None = None
-    for _ in range(C.LESION_RIM_MAX_EXTRA_LAYERS):
-        nxt = _add_enhancing_rim(out, phases, phase, params, liver, cache)
-        if nxt is out or nxt.rim_phase is None:
-            break
-        added = nxt.mask & ~out.mask
-        if not added.any():
-            break
-        ring = _ring(nxt.mask, sp, params.ring_inner_mm, params.ring_outer_mm)
-        if liv is not None:
-            ring &= liv
-        if not ring.any():
-            break
-        parenchyma = float(_kernels.median_f32(raw[ring]))
-        if reference is None:
-            reference = float(np.percentile(raw[first], C.LESION_RIM_LAYER_REFERENCE_PERCENTILE)) - parenchyma
-        if reference <= 0 or float(np.mean(raw[added])) - parenchyma < C.LESION_RIM_LAYER_LEVEL * reference:
-            break
-        out = replace(nxt, rim_phase=out.rim_phase)
-    return out
 
 
 def _lipiodol_deposits(

@@ -618,10 +618,10 @@ LESION_RIM_OCTANT_MIN_VOXELS: Final[int] = 3
 #: Fewest shell / ring voxels for that test (a median of fewer is noise).
 LESION_RIM_MIN_VOXELS: Final[int] = 20
 #: EM iterations of the rim layer's two-class mixture (parenchyma fixed, lesion border estimated;
-#: segment/_refine.py _rim_layer_voxels).  Two well-separated Gaussian classes converge in a few steps;
+#: segment/_rim.py _rim_layer_voxels).  Two well-separated Gaussian classes converge in a few steps;
 #: 10 is a safe count for a few hundred to a few thousand voxels (cost: microseconds each).
 LESION_RIM_EM_ITERATIONS: Final[int] = 10
-#: Degree of the direction harmonics in the rim layer's spatial prior (i26; _refine.py
+#: Degree of the direction harmonics in the rim layer's spatial prior (i26; _rim.py
 #: _rim_layer_voxels): the prior log-odds of "lesion" is a logistic function of a layer voxel's
 #: direction from the mask's centroid (real harmonics up to this degree) and of its distance, so
 #: its 1/2 level is a closed surface r = f(direction).  2 (9 direction terms) is an oval surface
@@ -646,7 +646,7 @@ LESION_RIM_SURFACE_NEWTON_STEPS: Final[int] = 25
 #: click, the layer's band 1.6-2 mm from the core: 81 % truth, the per-voxel mixture takes 77 %,
 #: with the surface 14 %; Dice 0.971 / 0.976 -> 0.925 / 0.944, click / line).  Geometric, not tuned.
 LESION_RIM_SURFACE_MAX_DEPTH_VOXELS: Final[float] = 2.0
-#: Step 9 repeated (algorithm 1.20, _refine.py ``_add_enhancing_layers``): a necrotic lesion's
+#: Step 9 repeated (algorithm 1.20, _rim.py ``_add_enhancing_layers``): a necrotic lesion's
 #: enhancing layer can be thicker than the rim layer one pass of step 9 adds (a treated HCC's or a
 #: necrotic tumour's rind of 2.5-3.5 mm: one pass left 0.55-0.95 Dice on the study grid,
 #: ``benchmarks/sweep_segment_rind.py``).  The step runs again from its own mask, at most this

@@ -196,8 +196,9 @@ Code: this module holds the public API (:func:`segment_lesion`, :class:`LesionPa
 :class:`SegmentationResult`) and the driver (input checks, phase choice, steps 7-12 called in
 order, provenance).  The steps are in private modules: :mod:`._grow` (steps 2-7 within one region
 of interest, and the helpers the later steps share), :mod:`._refine` (one phase's segmentation
-with its region-of-interest loop, step 8, steps 9 and 9b, and step 7 across phases), :mod:`._multiphase`
-(step 10), :mod:`._radial` (step 8's rays), :mod:`._vessel` (step 11) and :mod:`._blur` (step 12).
+with its region-of-interest loop, step 8, step 9b, and step 7 across phases), :mod:`._rim` (step
+9), :mod:`._multiphase` (step 10), :mod:`._radial` (step 8's rays), :mod:`._vessel` (step 11) and
+:mod:`._blur` (step 12).
 
 References: perf.md section 4 (anchors: SimpleITK CurvatureFlow + ConnectedThreshold,
 scikit-image Gaussian + flood); Gonzalez & Woods, *Digital Image Processing*, region growing.
@@ -222,7 +223,8 @@ from . import constants as C
 from ._blur import blurred_border, sharp_border
 from ._grow import _line_coverage, _RoiResult, _SmoothCache
 from ._multiphase import _combined_border, _joint_fallback, _mixed_on_other_phase
-from ._refine import _add_enhancing_layers, _grow_on_other_phase, _lipiodol_deposits, _regrow_on_best_phase, _segment_on
+from ._refine import _grow_on_other_phase, _lipiodol_deposits, _regrow_on_best_phase, _segment_on
+from ._rim import _add_enhancing_layers
 from ._vessel import thrombus_in_lumen
 from .errors import LowContrastError, NotEnclosedError, SeedError, SegmentationError
 

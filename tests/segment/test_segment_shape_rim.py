@@ -251,7 +251,7 @@ def test_rim_surface_log_odds_separates_an_oval_shell() -> None:
     inside it and parenchyma outside; the logistic fit on the direction harmonics and the radius
     puts its zero level on that surface (every point more than 0.3 mm from it on the right side),
     where a sphere (degree 0) cannot."""
-    from hcc_imaging.segment import _refine
+    from hcc_imaging.segment import _rim
     from hcc_imaging.segment import constants as C
 
     rng = np.random.default_rng(0)
@@ -265,10 +265,10 @@ def test_rim_surface_log_odds_separates_an_oval_shell() -> None:
     keep = np.abs(rho - r_surf) > 0.3
     u, rho, r_surf = u[keep], rho[keep], r_surf[keep]
     inside = rho < r_surf
-    feats = np.column_stack([_refine._direction_basis(u, C.LESION_RIM_SURFACE_DEGREE), -rho])
-    z = _refine._surface_log_odds(feats, inside.astype(np.float64))
+    feats = np.column_stack([_rim._direction_basis(u, C.LESION_RIM_SURFACE_DEGREE), -rho])
+    z = _rim._surface_log_odds(feats, inside.astype(np.float64))
     assert np.mean((z > 0) == inside) >= 0.99
-    z0 = _refine._surface_log_odds(np.column_stack([_refine._direction_basis(u, 0), -rho]), inside.astype(np.float64))
+    z0 = _rim._surface_log_odds(np.column_stack([_rim._direction_basis(u, 0), -rho]), inside.astype(np.float64))
     assert np.mean((z0 > 0) == inside) < 0.9
 
 
