@@ -1,0 +1,182 @@
+"""Probe, not the product's method: a per-ray two-tissue border for a necrotic lesion in an enhancing rind.
+
+On 0.7 mm pixels ``segment_lesion`` leaves 30 of the rind sweep's 40 fine-grid runs below 0.95
+(``sweep_segment_rind.py``; docs/validation.md section 2.2, "Algorithm 1.20" and "A probe for
+the fine-grid rinds").  No single level marks a layer about as thick as the blur, so this probe
+fits a model instead, on the arterial phase of the same scenes (``tests/segment/_phantom.py``
+``rim_scene``):
+
+1. The core: the component at the click of the arterial phase smoothed by 1 mm below the half-way
+   level between the click's 2 mm median and the scene's far parenchyma (its outer frame).
+2. Rays from the core's centroid (24 polar x 48 azimuthal directions, samples every 0.35 mm, linear
+   interpolation of the raw image), and along each ray the core's exit: its first, or with
+   ``--last-exit`` (the default) its last voxel (a lobulated core re-enters).
+3. Along each ray ``N Phi((i - r) / w) + R (Phi((o - r) / w) - Phi((i - r) / w)) + P (1 - Phi((o - r) / w))``:
+   core N inside the inner edge i, layer R between i and the outer edge o, parenchyma P beyond, one
+   Gaussian blur w.  N, R, P and w are shared by all rays (one tissue each); i and o are each
+   ray's own, found by a grid search (i within 2.5 mm of the core's exit, o - i up to ``--t-max``),
+   on the samples from 4 mm inside the exit to ``--t-max`` + 2 mm beyond it.  Then N, R, P by
+   least squares and w from a grid, four rounds.  A thin layer trades its value against its
+   thickness (a 1.5 mm rim of 115 HU blurred by 1 mm looks like a 3 mm one of 90 HU), and the
+   alternating fit stays where it starts, so ``--r-search`` (the default) first picks R from a grid
+   (the layer's 90th percentile + 0-60 HU) by the rays' total residual.
+4. The mask: voxels inside the outer edges (a 3 x 3 median over directions, linear interpolation
+   between rays).
+
+Prints Dice and volume ratio against the truth for each scene and the count below 0.95.  Several
+seconds a scene (numpy grid search; a method would need a compiled fit): a probe of what a
+model-based border can reach, for whoever builds it.
+
+Usage::
+
+    python benchmarks/probe_rind_rays.py [--kinds oval lobulated] [--rims 1.5 2 2.5 3 3.5] [--noise 5 15]
+        [--seeds 0 1] [--grid 1.5,0.7,0.7] [--t-max 7] [--first-exit] [--no-r-search]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage as ndi
+from scipy.special import ndtr
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.segment._phantom import dice, rim_scene  # noqa: E402
+
+EXTENT_MM = (90.0, 84.0, 84.0)  # as sweep_segment_rind.py
+NTH, NPH = 24, 48
+STEP_MM = 0.35
+
+
+def core_region(art: NDArray[np.int16], click: tuple[int, int, int], sp: tuple[float, ...]) -> tuple[NDArray[np.bool_], float, float]:
+    """The click's dark core, its value and the far parenchyma's (step 1 of the docstring)."""
+    sm = ndi.gaussian_filter(art.astype(np.float32), [1.0 / s for s in sp])
+    k = np.ceil(2.0 / np.asarray(sp)).astype(int)
+    n0 = float(np.median(art[tuple(slice(c - kk, c + kk + 1) for c, kk in zip(click, k, strict=True))]))
+    frame = np.ones(art.shape, bool)
+    frame[tuple(slice(8, -8) for _ in range(3))] = False
+    p0 = float(np.median(art[frame]))
+    lab, _ = ndi.label(sm < n0 + 0.5 * (p0 - n0))
+    return lab == lab[click], n0, p0
+
+
+def ray_points(centre: NDArray[np.float64], sp: NDArray[np.float64], rmax: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Sample radii and the voxel coordinates of every ray's samples (NTH x NPH x radii x 3)."""
+    th = (np.arange(NTH) + 0.5) / NTH * np.pi
+    ph = np.arange(NPH) / NPH * 2 * np.pi
+    t, p = np.meshgrid(th, ph, indexing="ij")
+    u = np.stack([np.cos(t), np.sin(t) * np.sin(p), np.sin(t) * np.cos(p)], -1)  # z, y, x
+    r = np.arange(0.0, rmax, STEP_MM)
+    return r, centre[None, None, None, :] + u[:, :, None, :] * (r[None, None, :, None] / sp)
+
+
+def fit_rays(art: NDArray[np.int16], core: NDArray[np.bool_], sp_: tuple[float, ...], n0: float, p0: float,
+             t_max: float, last_exit: bool, r_search: bool):  # type: ignore[no-untyped-def]
+    """Steps 2-3: the centroid, each ray's inner and outer edge and the shared (w, N, R, P)."""
+    sp = np.asarray(sp_)
+    c = np.array(ndi.center_of_mass(core))
+    r, pts = ray_points(c, sp, 30.0)
+    coords = pts.reshape(-1, 3).T
+    prof = ndi.map_coordinates(art.astype(np.float64), coords, order=1, mode="nearest").reshape(NTH, NPH, r.size)
+    inc = ndi.map_coordinates(core.astype(np.uint8), coords, order=0, mode="constant").reshape(NTH, NPH, r.size) > 0
+    if last_exit:
+        rc = r[np.minimum(r.size - np.argmax(inc[..., ::-1], axis=-1), r.size - 1)]
+    else:
+        rc = r[np.argmax(~inc, axis=-1)]
+    n, p = n0, p0
+    layer = (r > rc[..., None]) & (r <= rc[..., None] + 3.0)
+    rv = float(np.percentile(prof[layer], 90))
+    w = 1.0
+    d_inner = np.arange(-2.5, 2.51, 0.25)
+    d_thick = np.arange(0.0, t_max + 0.01, 0.25)
+    win = (r >= rc[..., None] - 4.0) & (r <= rc[..., None] + t_max + 2.0)
+
+    def per_ray(n: float, rv: float, p: float, w: float):  # type: ignore[no-untyped-def]
+        best = np.full((NTH, NPH), np.inf)
+        bi, bo = np.zeros((NTH, NPH)), np.zeros((NTH, NPH))
+        for di in d_inner:
+            i = rc + di
+            a = ndtr((i[..., None] - r) / w)
+            for t in d_thick:
+                b = ndtr((i[..., None] + t - r) / w)
+                e = (((n * a + rv * (b - a) + p * (1 - b) - prof) ** 2) * win).sum(-1)
+                better = e < best
+                best = np.where(better, e, best)
+                bi = np.where(better, i, bi)
+                bo = np.where(better, i + t, bo)
+        return best, bi, bo
+
+    if r_search:
+        grid = rv + np.arange(0.0, 61.0, 5.0)
+        rv = float(grid[int(np.argmin([per_ray(n, g, p, w)[0].sum() for g in grid]))])
+    bi = bo = np.zeros((NTH, NPH))
+    for _ in range(4):
+        _, bi, bo = per_ray(n, rv, p, w)
+        best = None
+        for ww in (0.6, 0.8, 1.0, 1.2, 1.5, 2.0):
+            a = ndtr((bi[..., None] - r) / ww)
+            b = ndtr((bo[..., None] - r) / ww)
+            x = np.stack([a[win], (b - a)[win], (1 - b)[win]], 1)
+            coef = np.linalg.lstsq(x, prof[win], rcond=None)[0]
+            sse = float(((x @ coef - prof[win]) ** 2).sum())
+            if best is None or sse < best[0]:
+                best = (sse, ww, coef)
+        _, w, (n, rv, p) = best
+    return c, bi, bo, (w, n, rv, p)
+
+
+def star_mask(shape: tuple[int, ...], sp_: tuple[float, ...], c: NDArray[np.float64], radius: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Step 4: voxels within the outer edge, linearly interpolated between the rays."""
+    sp = np.asarray(sp_)
+    k, j, i = np.indices(shape).astype(float)
+    dz, dy, dx = (k - c[0]) * sp[0], (j - c[1]) * sp[1], (i - c[2]) * sp[2]
+    dist = np.sqrt(dz * dz + dy * dy + dx * dx)
+    polar = np.arccos(np.clip(dz / np.maximum(dist, 1e-9), -1, 1))
+    azim = np.mod(np.arctan2(dy, dx), 2 * np.pi)
+    wrapped = np.concatenate([radius, radius[:, :1]], 1)
+    rv = ndi.map_coordinates(wrapped, [polar / np.pi * NTH - 0.5, azim / (2 * np.pi) * NPH], order=1, mode="nearest")
+    return dist <= rv  # type: ignore[no-any-return]
+
+
+def arc_median(a: NDArray[np.float64]) -> NDArray[np.float64]:
+    padded = np.concatenate([a[:, -1:], a, a[:, :1]], 1)
+    return ndi.median_filter(padded, size=(3, 3), mode="nearest")[:, 1:1 + NPH]  # type: ignore[no-any-return]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kinds", nargs="+", default=["oval", "lobulated"])
+    ap.add_argument("--rims", type=float, nargs="+", default=[1.5, 2.0, 2.5, 3.0, 3.5])
+    ap.add_argument("--noise", type=float, nargs="+", default=[5.0, 15.0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--grid", default="1.5,0.7,0.7", help="spacing, mm (slice,row,col)")
+    ap.add_argument("--t-max", type=float, default=7.0, help="the thickest layer searched, mm (default 7)")
+    ap.add_argument("--first-exit", action="store_true", help="the core's first exit along a ray, not its last")
+    ap.add_argument("--no-r-search", action="store_true", help="the layer's value from the alternating fit only")
+    args = ap.parse_args(argv)
+    sp = tuple(float(v) for v in args.grid.split(","))
+    shp = tuple(int(round(e / s)) for e, s in zip(EXTENT_MM, sp, strict=True))
+    dices = []
+    for kind, rim, sd, seed in itertools.product(args.kinds, args.rims, args.noise, args.seeds):
+        vols, truth, click = rim_scene(kind, seed, sd, rim_mm=rim, spacing=sp, shape=shp)  # type: ignore[arg-type]
+        art = next(v.array for k, v in vols.items() if str(k) == "arterial")
+        t = time.perf_counter()
+        core, n0, p0 = core_region(art, click, sp)
+        c, _, bo, (w, n, rv, p) = fit_rays(art, core, sp, n0, p0, args.t_max, not args.first_exit, not args.no_r_search)
+        m = star_mask(shp, sp, c, arc_median(bo))
+        d = dice(m, truth)
+        dices.append(d)
+        print(f"{kind:9s} rim {rim:3.1f} mm noise {sd:4.1f} seed {seed}: Dice {d:.3f} volume ratio {m.sum() / truth.sum():.3f} "
+              f"(blur {w:.2f} mm, core {n:.0f}, layer {rv:.0f}, parenchyma {p:.0f} HU; {time.perf_counter() - t:.1f} s)", flush=True)
+    print(f"{len(dices)} scenes: {sum(d < 0.95 for d in dices)} below 0.95, Dice median {float(np.median(dices)):.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
