@@ -23,9 +23,14 @@ fits a model instead, on the arterial phase of the same scenes (``tests/segment/
 4. The mask: voxels inside the outer edges (a 3 x 3 median over directions, linear interpolation
    between rays).
 
-Prints Dice and volume ratio against the truth for each scene and the count below 0.95.  Several
-seconds a scene (numpy grid search; a method would need a compiled fit): a probe of what a
-model-based border can reach, for whoever builds it.
+The grid search is exact but cheap: the residual of a ray, expanded in R, is a sum of terms in
+A = Phi((i - r) / w) alone, B = Phi((o - r) / w) alone and their product, so each round is one
+small matrix product per ray (inner x samples times samples x outer), every value of R reuses
+them, and Phi comes from a table (the exit and the samples lie on the same 0.35 mm steps).  0.2-0.3 s
+a scene in numpy (the first version, a loop over the candidates, took 3-13 s; same masks).
+
+Prints Dice and volume ratio against the truth for each scene and the count below 0.95: a probe
+of what a model-based border can reach, for whoever builds it.
 
 Usage::
 
@@ -86,35 +91,61 @@ def fit_rays(art: NDArray[np.int16], core: NDArray[np.bool_], sp_: tuple[float, 
     prof = ndi.map_coordinates(art.astype(np.float64), coords, order=1, mode="nearest").reshape(NTH, NPH, r.size)
     inc = ndi.map_coordinates(core.astype(np.uint8), coords, order=0, mode="constant").reshape(NTH, NPH, r.size) > 0
     if last_exit:
-        rc = r[np.minimum(r.size - np.argmax(inc[..., ::-1], axis=-1), r.size - 1)]
+        exit_j = np.minimum(r.size - np.argmax(inc[..., ::-1], axis=-1), r.size - 1)
     else:
-        rc = r[np.argmax(~inc, axis=-1)]
+        exit_j = np.argmax(~inc, axis=-1)
+    rc = r[exit_j]
     n, p = n0, p0
     layer = (r > rc[..., None]) & (r <= rc[..., None] + 3.0)
     rv = float(np.percentile(prof[layer], 90))
     w = 1.0
     d_inner = np.arange(-2.5, 2.51, 0.25)
-    d_thick = np.arange(0.0, t_max + 0.01, 0.25)
     win = (r >= rc[..., None] - 4.0) & (r <= rc[..., None] + t_max + 2.0)
 
-    def per_ray(n: float, rv: float, p: float, w: float):  # type: ignore[no-untyped-def]
-        best = np.full((NTH, NPH), np.inf)
-        bi, bo = np.zeros((NTH, NPH)), np.zeros((NTH, NPH))
-        for di in d_inner:
-            i = rc + di
-            a = ndtr((i[..., None] - r) / w)
-            for t in d_thick:
-                b = ndtr((i[..., None] + t - r) / w)
-                e = (((n * a + rv * (b - a) + p * (1 - b) - prof) ** 2) * win).sum(-1)
-                better = e < best
-                best = np.where(better, e, best)
-                bi = np.where(better, i, bi)
-                bo = np.where(better, i + t, bo)
-        return best, bi, bo
+    # each ray's window as a fixed-length run of samples (zero weight outside the window)
+    k_rays = NTH * NPH
+    n_win = int(np.ceil((6.0 + t_max) / STEP_MM)) + 2
+    j0 = np.clip(np.ceil((rc.reshape(-1) - 4.0) / STEP_MM - 1e-9).astype(int), 0, r.size - 1)
+    jj = j0[:, None] + np.arange(n_win)[None, :]
+    ok = jj < r.size
+    jj = np.minimum(jj, r.size - 1)
+    pw = prof.reshape(k_rays, -1)[np.arange(k_rays)[:, None], jj]
+    mw = (ok & win.reshape(k_rays, -1)[np.arange(k_rays)[:, None], jj]).astype(np.float64)
+    rcf = rc.reshape(-1)
+    lags_kj = exit_j.reshape(-1)[:, None] - jj  # whole steps from each window sample to the exit
+    lag = np.arange(lags_kj.min(), lags_kj.max() + 1)
+    lag_idx = lags_kj - lag[0]
+    d_outer = np.arange(-2.5, 2.5 + t_max + 0.01, 0.25)
+    thick = d_outer[None, :] - d_inner[:, None]
+    valid = (thick >= -1e-9) & (thick <= t_max + 1e-9)
+
+    def edge_terms(n: float, p: float, w: float):  # type: ignore[no-untyped-def]
+        """The sums of the residual's expansion that do not depend on R (step 3's search is exact:
+        SSE(i, o) = sum d^2 + (R-P)^2 sum B^2 + (N-R)^2 sum A^2 + 2 (R-P) sum dB + 2 (N-R) sum dA
+        + 2 (R-P)(N-R) sum AB, with d = P - value, A = Phi((i - r) / w), B = Phi((o - r) / w))."""
+        # Phi of (exit - sample + offset) / w from a table: exit - sample is a whole number of steps
+        ta = ndtr((lag[:, None] * STEP_MM + d_inner[None, :]) / w)  # lags x inner offsets
+        tb = ndtr((lag[:, None] * STEP_MM + d_outer[None, :]) / w)
+        a = ta[lag_idx].transpose(0, 2, 1) * mw[:, None, :]
+        b = tb[lag_idx].transpose(0, 2, 1) * mw[:, None, :]
+        d = (p - pw) * mw
+        return ((d * d).sum(-1), (a * a).sum(-1), (b * b).sum(-1), np.einsum("kj,kaj->ka", d, a),
+                np.einsum("kj,kbj->kb", d, b), np.matmul(a, b.transpose(0, 2, 1)))
+
+    def per_ray(n: float, rv: float, p: float, w: float, terms=None):  # type: ignore[no-untyped-def]
+        dd, aa, bb, da, db, ab = edge_terms(n, p, w) if terms is None else terms
+        sse = (dd[:, None, None] + (rv - p) ** 2 * bb[:, None, :] + (n - rv) ** 2 * aa[:, :, None]
+               + 2 * (rv - p) * db[:, None, :] + 2 * (n - rv) * da[:, :, None] + 2 * (rv - p) * (n - rv) * ab)
+        sse = np.where(valid[None], sse, np.inf).reshape(k_rays, -1)
+        best = sse.argmin(-1)
+        ia, ib = np.unravel_index(best, valid.shape)
+        return (sse[np.arange(k_rays), best].reshape(NTH, NPH), (rcf + d_inner[ia]).reshape(NTH, NPH),
+                (rcf + d_outer[ib]).reshape(NTH, NPH))
 
     if r_search:
         grid = rv + np.arange(0.0, 61.0, 5.0)
-        rv = float(grid[int(np.argmin([per_ray(n, g, p, w)[0].sum() for g in grid]))])
+        terms = edge_terms(n, p, w)
+        rv = float(grid[int(np.argmin([per_ray(n, g, p, w, terms)[0].sum() for g in grid]))])
     bi = bo = np.zeros((NTH, NPH))
     for _ in range(4):
         _, bi, bo = per_ray(n, rv, p, w)
