@@ -19,15 +19,19 @@ fits a model instead, on the arterial phase of the same scenes (``tests/segment/
    least squares and w from a grid, four rounds.  A thin layer trades its value against its
    thickness (a 1.5 mm rim of 115 HU blurred by 1 mm looks like a 3 mm one of 90 HU), and the
    alternating fit stays where it starts, so ``--r-search`` (the default) first picks R from a grid
-   (the layer's 90th percentile + 0-60 HU) by the rays' total residual.
+   (the layer's 90th percentile + 0-60 HU) by the rays' total residual.  A ray that crosses the
+   layer obliquely sees it thicker and more blurred: each ray's blur is the point-spread along the
+   surface's normal (from the core's exit radii) over the cosine between ray and normal (the
+   default; ``--no-oblique`` uses w along every ray, which brought a thin rim's R down to 89-99 HU).
+   ``--axis-blur`` fits an in-plane and a z blur instead of one.
 4. The mask: voxels inside the outer edges (a 3 x 3 median over directions, linear interpolation
    between rays).
 
 The grid search is exact but cheap: the residual of a ray, expanded in R, is a sum of terms in
 A = Phi((i - r) / w) alone, B = Phi((o - r) / w) alone and their product, so each round is one
 small matrix product per ray (inner x samples times samples x outer), every value of R reuses
-them, and Phi comes from a table (the exit and the samples lie on the same 0.35 mm steps).  0.2-0.3 s
-a scene in numpy (the first version, a loop over the candidates, took 3-13 s; same masks).
+them, and Phi comes from a table per ray (the exit and the samples lie on the same 0.35 mm steps).
+0.3-0.5 s a scene in numpy (the first version, a loop over the candidates, took 3-13 s).
 
 Prints Dice and volume ratio against the truth for each scene and the count below 0.95: a probe
 of what a model-based border can reach, for whoever builds it.
@@ -35,7 +39,8 @@ of what a model-based border can reach, for whoever builds it.
 Usage::
 
     python benchmarks/probe_rind_rays.py [--kinds oval lobulated] [--rims 1.5 2 2.5 3 3.5] [--noise 5 15]
-        [--seeds 0 1] [--grid 1.5,0.7,0.7] [--t-max 7] [--first-exit] [--no-r-search]
+        [--seeds 0 1] [--grid 1.5,0.7,0.7] [--t-max 7] [--first-exit] [--no-r-search] [--no-oblique]
+        [--axis-blur]
 """
 
 from __future__ import annotations
@@ -82,8 +87,10 @@ def ray_points(centre: NDArray[np.float64], sp: NDArray[np.float64], rmax: float
 
 
 def fit_rays(art: NDArray[np.int16], core: NDArray[np.bool_], sp_: tuple[float, ...], n0: float, p0: float,
-             t_max: float, last_exit: bool, r_search: bool):  # type: ignore[no-untyped-def]
-    """Steps 2-3: the centroid, each ray's inner and outer edge and the shared (w, N, R, P)."""
+             t_max: float, last_exit: bool, r_search: bool, axis_blur: bool = False,
+             oblique: bool = False):  # type: ignore[no-untyped-def]
+    """Steps 2-3: the centroid, each ray's inner and outer edge and the shared (w, N, R, P); w is
+    (in-plane, along z) with ``axis_blur``, else one value for both."""
     sp = np.asarray(sp_)
     c = np.array(ndi.center_of_mass(core))
     r, pts = ray_points(c, sp, 30.0)
@@ -98,7 +105,28 @@ def fit_rays(art: NDArray[np.int16], core: NDArray[np.bool_], sp_: tuple[float, 
     n, p = n0, p0
     layer = (r > rc[..., None]) & (r <= rc[..., None] + 3.0)
     rv = float(np.percentile(prof[layer], 90))
-    w = 1.0
+    w = (1.0, 1.0)
+    polar = (np.arange(NTH) + 0.5) / NTH * np.pi
+
+    # the surface normal at each ray's exit (from the exit radii, smoothed over directions), for a
+    # ray that crosses the layer obliquely: along it the blur is the point-spread along the normal
+    # over cos(ray, normal)
+    u_dir = np.stack([np.cos(polar)[:, None] * np.ones(NPH), np.sin(polar)[:, None] * np.sin(np.arange(NPH) / NPH * 2 * np.pi),
+                      np.sin(polar)[:, None] * np.cos(np.arange(NPH) / NPH * 2 * np.pi)], -1)  # z, y, x
+    surf = arc_median(rc)[..., None] * u_dir  # mm from the centroid
+    d_th = np.gradient(surf, axis=0)
+    d_ph = (np.roll(surf, -1, axis=1) - np.roll(surf, 1, axis=1)) / 2.0
+    normal = np.cross(d_th, d_ph)
+    normal /= np.maximum(np.linalg.norm(normal, axis=-1, keepdims=True), 1e-9)
+    cos_a = np.clip(np.abs((normal * u_dir).sum(-1)), 0.3, 1.0)
+
+    def ring_blur(w: tuple[float, float]) -> NDArray[np.float64]:
+        """Each ray's blur: the in-plane and z blurs along its direction, or (``oblique``) along the
+        surface's normal divided by the cosine between the two (NTH x NPH)."""
+        if oblique:
+            return np.sqrt((w[1] * normal[..., 0]) ** 2 + (w[0] ** 2) * (normal[..., 1] ** 2 + normal[..., 2] ** 2)) / cos_a
+        return np.broadcast_to(np.sqrt((w[1] * np.cos(polar)) ** 2 + (w[0] * np.sin(polar)) ** 2)[:, None], (NTH, NPH))
+
     d_inner = np.arange(-2.5, 2.51, 0.25)
     win = (r >= rc[..., None] - 4.0) & (r <= rc[..., None] + t_max + 2.0)
 
@@ -119,20 +147,21 @@ def fit_rays(art: NDArray[np.int16], core: NDArray[np.bool_], sp_: tuple[float, 
     thick = d_outer[None, :] - d_inner[:, None]
     valid = (thick >= -1e-9) & (thick <= t_max + 1e-9)
 
-    def edge_terms(n: float, p: float, w: float):  # type: ignore[no-untyped-def]
+    def edge_terms(n: float, p: float, w: tuple[float, float]):  # type: ignore[no-untyped-def]
         """The sums of the residual's expansion that do not depend on R (step 3's search is exact:
         SSE(i, o) = sum d^2 + (R-P)^2 sum B^2 + (N-R)^2 sum A^2 + 2 (R-P) sum dB + 2 (N-R) sum dA
         + 2 (R-P)(N-R) sum AB, with d = P - value, A = Phi((i - r) / w), B = Phi((o - r) / w))."""
         # Phi of (exit - sample + offset) / w from a table: exit - sample is a whole number of steps
-        ta = ndtr((lag[:, None] * STEP_MM + d_inner[None, :]) / w)  # lags x inner offsets
-        tb = ndtr((lag[:, None] * STEP_MM + d_outer[None, :]) / w)
-        a = ta[lag_idx].transpose(0, 2, 1) * mw[:, None, :]
-        b = tb[lag_idx].transpose(0, 2, 1) * mw[:, None, :]
+        wr = ring_blur(w).reshape(-1)[:, None, None]
+        ta = ndtr((lag[None, :, None] * STEP_MM + d_inner[None, None, :]) / wr)  # rays x lags x inner offsets
+        tb = ndtr((lag[None, :, None] * STEP_MM + d_outer[None, None, :]) / wr)
+        a = ta[np.arange(k_rays)[:, None], lag_idx].transpose(0, 2, 1) * mw[:, None, :]
+        b = tb[np.arange(k_rays)[:, None], lag_idx].transpose(0, 2, 1) * mw[:, None, :]
         d = (p - pw) * mw
         return ((d * d).sum(-1), (a * a).sum(-1), (b * b).sum(-1), np.einsum("kj,kaj->ka", d, a),
                 np.einsum("kj,kbj->kb", d, b), np.matmul(a, b.transpose(0, 2, 1)))
 
-    def per_ray(n: float, rv: float, p: float, w: float, terms=None):  # type: ignore[no-untyped-def]
+    def per_ray(n: float, rv: float, p: float, w: tuple[float, float], terms=None):  # type: ignore[no-untyped-def]
         dd, aa, bb, da, db, ab = edge_terms(n, p, w) if terms is None else terms
         sse = (dd[:, None, None] + (rv - p) ** 2 * bb[:, None, :] + (n - rv) ** 2 * aa[:, :, None]
                + 2 * (rv - p) * db[:, None, :] + 2 * (n - rv) * da[:, :, None] + 2 * (rv - p) * (n - rv) * ab)
@@ -150,9 +179,11 @@ def fit_rays(art: NDArray[np.int16], core: NDArray[np.bool_], sp_: tuple[float, 
     for _ in range(4):
         _, bi, bo = per_ray(n, rv, p, w)
         best = None
-        for ww in (0.6, 0.8, 1.0, 1.2, 1.5, 2.0):
-            a = ndtr((bi[..., None] - r) / ww)
-            b = ndtr((bo[..., None] - r) / ww)
+        blurs = (0.6, 0.8, 1.0, 1.2, 1.5, 2.0)
+        for ww in (itertools.product(blurs, blurs) if axis_blur else ((v, v) for v in blurs)):
+            wr = ring_blur(ww)[..., None]
+            a = ndtr((bi[..., None] - r) / wr)
+            b = ndtr((bo[..., None] - r) / wr)
             x = np.stack([a[win], (b - a)[win], (1 - b)[win]], 1)
             coef = np.linalg.lstsq(x, prof[win], rcond=None)[0]
             sse = float(((x @ coef - prof[win]) ** 2).sum())
@@ -190,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--t-max", type=float, default=7.0, help="the thickest layer searched, mm (default 7)")
     ap.add_argument("--first-exit", action="store_true", help="the core's first exit along a ray, not its last")
     ap.add_argument("--no-r-search", action="store_true", help="the layer's value from the alternating fit only")
+    ap.add_argument("--axis-blur", action="store_true", help="an in-plane and a z blur (projected on each ray), not one")
+    ap.add_argument("--no-oblique", action="store_true", help="one blur along every ray, not the point-spread along the surface's normal over cos(ray, normal)")
     args = ap.parse_args(argv)
     sp = tuple(float(v) for v in args.grid.split(","))
     shp = tuple(int(round(e / s)) for e, s in zip(EXTENT_MM, sp, strict=True))
@@ -199,12 +232,13 @@ def main(argv: list[str] | None = None) -> int:
         art = next(v.array for k, v in vols.items() if str(k) == "arterial")
         t = time.perf_counter()
         core, n0, p0 = core_region(art, click, sp)
-        c, _, bo, (w, n, rv, p) = fit_rays(art, core, sp, n0, p0, args.t_max, not args.first_exit, not args.no_r_search)
+        c, _, bo, (w, n, rv, p) = fit_rays(art, core, sp, n0, p0, args.t_max, not args.first_exit, not args.no_r_search,
+                                           args.axis_blur, not args.no_oblique)
         m = star_mask(shp, sp, c, arc_median(bo))
         d = dice(m, truth)
         dices.append(d)
         print(f"{kind:9s} rim {rim:3.1f} mm noise {sd:4.1f} seed {seed}: Dice {d:.3f} volume ratio {m.sum() / truth.sum():.3f} "
-              f"(blur {w:.2f} mm, core {n:.0f}, layer {rv:.0f}, parenchyma {p:.0f} HU; {time.perf_counter() - t:.1f} s)", flush=True)
+              f"(blur {w[0]:.2f} / {w[1]:.2f} mm in-plane / z, core {n:.0f}, layer {rv:.0f}, parenchyma {p:.0f} HU; {time.perf_counter() - t:.1f} s)", flush=True)
     print(f"{len(dices)} scenes: {sum(d < 0.95 for d in dices)} below 0.95, Dice median {float(np.median(dices)):.3f}")
     return 0
 
