@@ -212,6 +212,8 @@ def arc_median(a: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from hcc_imaging._blas import one_blas_thread
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kinds", nargs="+", default=["oval", "lobulated"])
     ap.add_argument("--rims", type=float, nargs="+", default=[1.5, 2.0, 2.5, 3.0, 3.5])
@@ -231,10 +233,11 @@ def main(argv: list[str] | None = None) -> int:
         vols, truth, click = rim_scene(kind, seed, sd, rim_mm=rim, spacing=sp, shape=shp)  # type: ignore[arg-type]
         art = next(v.array for k, v in vols.items() if str(k) == "arterial")
         t = time.perf_counter()
-        core, n0, p0 = core_region(art, click, sp)
-        c, _, bo, (w, n, rv, p) = fit_rays(art, core, sp, n0, p0, args.t_max, not args.first_exit, not args.no_r_search,
-                                           args.axis_blur, not args.no_oblique)
-        m = star_mask(shp, sp, c, arc_median(bo))
+        with one_blas_thread():  # (as segment_lesion runs)
+            core, n0, p0 = core_region(art, click, sp)
+            c, _, bo, (w, n, rv, p) = fit_rays(art, core, sp, n0, p0, args.t_max, not args.first_exit,
+                                               not args.no_r_search, args.axis_blur, not args.no_oblique)
+            m = star_mask(shp, sp, c, arc_median(bo))
         d = dice(m, truth)
         dices.append(d)
         print(f"{kind:9s} rim {rim:3.1f} mm noise {sd:4.1f} seed {seed}: Dice {d:.3f} volume ratio {m.sum() / truth.sum():.3f} "

@@ -48,7 +48,7 @@ def two_surfaces(art: NDArray[np.int16], core: NDArray[np.bool_], sp_: tuple[flo
                  psf_mm: float, degree: int, smoothing: float, numeric: bool = False):  # type: ignore[no-untyped-def]
     """The fitted layer's mask (whole array), the start's (the rays' edges as a surface), the
     values (P, R, N) and the function evaluations."""
-    from hcc_imaging.segment import _blur, _kernels
+    from hcc_imaging.segment import _blur
     from hcc_imaging.segment import constants as C
 
     sp = np.asarray(sp_, float)
@@ -80,13 +80,8 @@ def two_surfaces(art: NDArray[np.int16], core: NDArray[np.bool_], sp_: tuple[flo
     noise = max(_blur.robust_sigma(img[inner]) if np.count_nonzero(inner) > 20 else 1.0, 1.0)
 
     def model(x: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        s_in = np.clip(0.5 - (rho - y @ x[:k]) / h, 0, 1).astype(np.float32)
-        s_out = np.clip(0.5 - (rho - y @ x[k:]) / h, 0, 1).astype(np.float32)
-        m_in = _kernels.gaussian_filter_nearest(s_in, sig)[use].astype(np.float64)
-        m_out = _kernels.gaussian_filter_nearest(s_out, sig)[use].astype(np.float64)
-        x3 = np.stack([np.ones_like(m_in), m_out, m_in], 1)
-        coef = np.linalg.lstsq(x3, data, rcond=None)[0]
-        return x3 @ coef - data, coef
+        coef, fitted, _, _ = _render(x, k, rho, y, use, h, sig, data)
+        return fitted - data, coef
 
     def residual(x: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.concatenate([model(x)[0] / noise, np.sqrt(smoothing) * (root @ x[:k]), np.sqrt(smoothing) * (root @ x[k:])])
@@ -105,6 +100,21 @@ def two_surfaces(art: NDArray[np.int16], core: NDArray[np.bool_], sp_: tuple[flo
     return out, start, (p_, p_ + d_r, p_ + d_r + d_n), nfev
 
 
+def _render(x, k, rho, y, use, h, sig, data):  # type: ignore[no-untyped-def]
+    """The two surfaces ``x`` (core's terms, then the layer's) as partial-volume indicators,
+    blurred by the point-spread: the least-squares values (P, R - P, N - R), the fitted image on
+    the voxels ``use``, and the two indicators."""
+    from hcc_imaging.segment import _kernels
+
+    s_in = np.clip(0.5 - (rho - y @ x[:k]) / h, 0, 1).astype(np.float32)
+    s_out = np.clip(0.5 - (rho - y @ x[k:]) / h, 0, 1).astype(np.float32)
+    m_in = _kernels.gaussian_filter_nearest(s_in, sig)[use].astype(np.float64)
+    m_out = _kernels.gaussian_filter_nearest(s_out, sig)[use].astype(np.float64)
+    x3 = np.stack([np.ones_like(m_in), m_out, m_in], 1)
+    coef = np.linalg.lstsq(x3, data, rcond=None)[0]
+    return coef, x3 @ coef, s_in, s_out
+
+
 def _chord_gauss_newton(x0, k, rho, y, use, h, sig, data, noise, prior, refresh=True):  # type: ignore[no-untyped-def]
     """Step 12's chord Gauss-Newton for two surfaces: the model's derivative along each surface's
     coefficient k is (its scale) x G * (the surface's ramp) x Y_k, the ramps of the starting
@@ -114,13 +124,8 @@ def _chord_gauss_newton(x0, k, rho, y, use, h, sig, data, noise, prior, refresh=
     yu = y[use]
 
     def evaluate(x):  # type: ignore[no-untyped-def]
-        s_in = np.clip(0.5 - (rho - y @ x[:k]) / h, 0, 1).astype(np.float32)
-        s_out = np.clip(0.5 - (rho - y @ x[k:]) / h, 0, 1).astype(np.float32)
-        m_in = _kernels.gaussian_filter_nearest(s_in, sig)[use].astype(np.float64)
-        m_out = _kernels.gaussian_filter_nearest(s_out, sig)[use].astype(np.float64)
-        x3 = np.stack([np.ones_like(m_in), m_out, m_in], 1)
-        coef = np.linalg.lstsq(x3, data, rcond=None)[0]
-        r = (data - x3 @ coef) / noise
+        coef, fitted, s_in, s_out = _render(x, k, rho, y, use, h, sig, data)
+        r = (data - fitted) / noise
         return float(r @ r) + float(x @ prior @ x), r, coef, s_in, s_out
 
     def ramp_blur(soft):  # type: ignore[no-untyped-def]
@@ -198,9 +203,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(head: str, art, truth, click, sp, args) -> float:  # type: ignore[no-untyped-def]
+    from hcc_imaging._blas import one_blas_thread
+
     t = time.perf_counter()
-    core, n0, p0 = rays.core_region(art, click, sp)
-    out, start, (p, r, n), _ = two_surfaces(art, core, sp, n0, p0, args.psf_mm, args.degree, args.smoothing, args.numeric)
+    with one_blas_thread():  # (as segment_lesion runs: OpenBLAS's spinning threads cost a busy machine seconds)
+        core, n0, p0 = rays.core_region(art, click, sp)
+        out, start, (p, r, n), _ = two_surfaces(art, core, sp, n0, p0, args.psf_mm, args.degree, args.smoothing, args.numeric)
     d = dice(out, truth)
     print(f"{head}: Dice {d:.3f} volume ratio {out.sum() / truth.sum():.3f} (the rays' start {dice(start, truth):.3f}; "
           f"core {n:.0f}, layer {r:.0f}, parenchyma {p:.0f} HU; {time.perf_counter() - t:.2f} s)", flush=True)

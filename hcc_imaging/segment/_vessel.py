@@ -25,8 +25,9 @@ segments on either side, and the defect is the lumen minus the blood:
    against d (blood and tissue levels: the medians of the segment's core and of its outer ring,
    the blood brighter by step 1's contrast minimum (1.22); ``VESSEL_PROFILE_*``), plus w^2 / (2 r)
    for the blurred disc's curvature (w the profile's fitted width): a count of the voxels above
-   the half-maximum, as 1.7-1.11 took, grows with noise (7.2-7.8 mm for a 7 mm vein at 25 HU).  The two radii must agree within
-   ``VESSEL_RADIUS_TOLERANCE``, and lie in [``VESSEL_MIN_RADIUS_MM``, ``VESSEL_MAX_RADIUS_MM``].
+   the half-maximum, as 1.7-1.11 took, grows with noise (7.2-7.8 mm for a 7 mm vein at 25 HU).
+   The two radii must agree within ``VESSEL_RADIUS_TOLERANCE``, and lie in
+   [``VESSEL_MIN_RADIUS_MM``, ``VESSEL_MAX_RADIUS_MM``].
 4. Lumen = distance to the centreline <= radius (linear between the two segments); defect =
    lumen and not blood (smoothed <= (b + d) / 2, the caps' half-maximum), the component holding
    most of the mask.  Used only when it lies between the two patent segments and agrees with
@@ -179,14 +180,16 @@ def _fit_one(
     # triangle inequality): a lower bound, so k is not undercounted.  The margins keep the bound
     # above the exact test by rounding.
     chord = curve[-1] - curve[0]
-    chord = chord / np.linalg.norm(chord)
-    _, dev = _along_axis(curve[:, 0] - curve[0, 0], curve[:, 1] - curve[0, 1], curve[:, 2] - curve[0, 2], chord)
-    pm = pts[in_m]
-    _, off_chord = _along_axis(pm[:, 0] - curve[0, 0], pm[:, 1] - curve[0, 1], pm[:, 2] - curve[0, 2], chord)
-    reach = C.VESSEL_MAX_RADIUS_MM + float(dev.max()) + 1e-6
-    k_max = int(np.count_nonzero((off_chord <= reach) & ~(sm[m] > 0.5 * (b + d))))
-    if 2.0 * k_max < (C.VESSEL_MIN_AGREEMENT - 1e-9) * (k_max + pm.shape[0]):
-        return None
+    chord_mm = float(np.linalg.norm(chord))
+    if chord_mm > 0:  # (the samples span the two segments: always, but a zero chord has no bound)
+        chord = chord / chord_mm
+        _, dev = _along_axis(curve[:, 0] - curve[0, 0], curve[:, 1] - curve[0, 1], curve[:, 2] - curve[0, 2], chord)
+        pm = pts[in_m]
+        _, off_chord = _along_axis(pm[:, 0] - curve[0, 0], pm[:, 1] - curve[0, 1], pm[:, 2] - curve[0, 2], chord)
+        reach = C.VESSEL_MAX_RADIUS_MM + float(dev.max()) + 1e-6
+        k_max = int(np.count_nonzero((off_chord <= reach) & ~(sm[m] > 0.5 * (b + d))))
+        if 2.0 * k_max < (C.VESSEL_MIN_AGREEMENT - 1e-9) * (k_max + pm.shape[0]):
+            return None
     # the whole box: position along the axis and distance from it, and the segments on the box
     t, perp = _along_axis((axes[0] - c[0])[:, None, None], (axes[1] - c[1])[None, :, None],
                           (axes[2] - c[2])[None, None, :], u)
@@ -333,11 +336,14 @@ def thrombus_in_lumen(
     box = pad_box(lo, hi, np.ceil(C.VESSEL_SEARCH_MM / sp).astype(int), mask.shape)
     m = mask[box]
     start = np.array([sl.start for sl in box])
-    # the shell as found on the smaller box (which holds all of it: padded by a voxel more than
-    # the shell's reach, and clipped by the same grid)
-    big_shell = np.zeros(m.shape, bool)
-    big_shell[tuple(slice(a.start - s0, a.stop - s0) for a, s0 in zip(sbox, start, strict=True))] = shell
-    shell = big_shell
+    if all(a.start >= b.start and a.stop <= b.stop for a, b in zip(sbox, box, strict=True)):
+        # the shell as found on the smaller box (which holds all of it: padded by a voxel more
+        # than the shell's reach, and clipped by the same grid)
+        big_shell = np.zeros(m.shape, bool)
+        big_shell[tuple(slice(a.start - s0, a.stop - s0) for a, s0 in zip(sbox, start, strict=True))] = shell
+        shell = big_shell
+    else:  # (slices thicker than the search reach: the smaller box is not inside the larger)
+        shell = within_mm(m, tuple(sp), C.VESSEL_SHELL_MM) & ~m
     # the mask's 26 neighbours: dilated on the mask's own box and one voxel around it
     near = np.zeros(m.shape, bool)
     nbox = pad_box(lo - start, hi - start, (1, 1, 1), m.shape)
