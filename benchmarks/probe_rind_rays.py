@@ -104,7 +104,7 @@ def fit_rays(art: NDArray[np.int16], core: NDArray[np.bool_], sp_: tuple[float, 
     rc = r[exit_j]
     n, p = n0, p0
     layer = (r > rc[..., None]) & (r <= rc[..., None] + 3.0)
-    rv = float(np.percentile(prof[layer], 90))
+    rv = float(np.percentile(prof[layer], 90)) if layer.any() else p0  # (a core that fills every ray)
     w = (1.0, 1.0)
     polar = (np.arange(NTH) + 0.5) / NTH * np.pi
 
