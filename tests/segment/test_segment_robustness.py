@@ -12,21 +12,20 @@ at 30 mm), the 250 HU lesion at 25 HU on 3 x 0.6 mm and the 40 mm lesion at 25 H
 from __future__ import annotations
 
 import importlib.util
-import itertools
 from pathlib import Path
 
 import pytest
 
 from hcc_imaging.segment import segment_lesion
 
-from ._phantom import dice, perf_phantom
+from ._phantom import dice
 
 _spec = importlib.util.spec_from_file_location(
     "sweep_segment_robustness", Path(__file__).resolve().parents[2] / "benchmarks" / "sweep_segment_robustness.py")
 assert _spec is not None and _spec.loader is not None
 SWEEP = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(SWEEP)
-COMBOS = list(itertools.product(SWEEP.GRIDS, SWEEP.DIAMETERS_MM, SWEEP.LESION_HU, SWEEP.NOISE_HU))
+COMBOS = SWEEP.combos()
 CONDITIONS = [(20.0, 20.0, 0.0), (40.0, 20.0, 0.0), (20.0, 90.0, 10.0), (20.0, 250.0, 25.0), (40.0, 110.0, 25.0)]
 
 
@@ -34,10 +33,7 @@ CONDITIONS = [(20.0, 20.0, 0.0), (40.0, 20.0, 0.0), (20.0, 90.0, 10.0), (20.0, 2
 @pytest.mark.parametrize(("d", "hu", "sd"), CONDITIONS, ids=lambda v: f"{v:g}")
 def test_click_at_the_centre_on_every_grid(grid: tuple[float, float, float], d: float, hu: float, sd: float) -> None:
     i = COMBOS.index((grid, d, hu, sd))  # the sweep's seed
-    fov = 90.0 if d <= 30 else 130.0
-    shape = tuple(int(round(fov / s)) for s in grid)
-    ph = perf_phantom(i, noise_sd_hu=sd, diameter_mm=d, lesion_hu=hu, spacing=grid, shape=shape,  # type: ignore[arg-type]
-                      psf_vox=(0.2, 0.6, 0.6))
+    ph = SWEEP.phantom(i, COMBOS[i], 0.2, 0.0)
     res = segment_lesion(ph.volume, seed_index=ph.seed_index)
     assert dice(res.labels.array, ph.truth.array) >= 0.95
     assert not any("heterogeneous" in n or "edge of the image" in n for n in res.notes)
@@ -53,9 +49,7 @@ def test_an_ill_defined_40_mm_lesion_on_every_grid(grid: tuple[float, float, flo
     around the core, 0.981-0.992 (docs/validation.md, "Algorithm 1.15", lists the ill-defined
     cases that still fail: 10 mm, 20 mm)."""
     i = COMBOS.index((grid, 40.0, hu, sd))
-    shape = tuple(int(round(130.0 / s)) for s in grid)
-    ph = perf_phantom(i, noise_sd_hu=sd, diameter_mm=40.0, lesion_hu=hu, spacing=grid, shape=shape,  # type: ignore[arg-type]
-                      psf_vox=(0.2, 0.6, 0.6), lesion_blur_mm=3.0)
+    ph = SWEEP.phantom(i, COMBOS[i], 0.2, 3.0)
     res = segment_lesion(ph.volume, seed_index=ph.seed_index)
     assert res.border_blur_mm is not None
     assert dice(res.labels.array, ph.truth.array) >= 0.97
