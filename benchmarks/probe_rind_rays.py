@@ -88,7 +88,7 @@ def ray_points(centre: NDArray[np.float64], sp: NDArray[np.float64], rmax: float
 
 def fit_rays(art: NDArray[np.int16], core: NDArray[np.bool_], sp_: tuple[float, ...], n0: float, p0: float,
              t_max: float, last_exit: bool, r_search: bool, axis_blur: bool = False,
-             oblique: bool = False):  # type: ignore[no-untyped-def]
+             oblique: bool = True):  # type: ignore[no-untyped-def]
     """Steps 2-3: the centroid, each ray's inner and outer edge and the shared (w, N, R, P); w is
     (in-plane, along z) with ``axis_blur``, else one value for both."""
     sp = np.asarray(sp_)
@@ -120,7 +120,7 @@ def fit_rays(art: NDArray[np.int16], core: NDArray[np.bool_], sp_: tuple[float, 
     normal /= np.maximum(np.linalg.norm(normal, axis=-1, keepdims=True), 1e-9)
     cos_a = np.clip(np.abs((normal * u_dir).sum(-1)), 0.3, 1.0)
 
-    def ring_blur(w: tuple[float, float]) -> NDArray[np.float64]:
+    def ray_blur(w: tuple[float, float]) -> NDArray[np.float64]:
         """Each ray's blur: the in-plane and z blurs along its direction, or (``oblique``) along the
         surface's normal divided by the cosine between the two (NTH x NPH)."""
         if oblique:
@@ -152,7 +152,7 @@ def fit_rays(art: NDArray[np.int16], core: NDArray[np.bool_], sp_: tuple[float, 
         SSE(i, o) = sum d^2 + (R-P)^2 sum B^2 + (N-R)^2 sum A^2 + 2 (R-P) sum dB + 2 (N-R) sum dA
         + 2 (R-P)(N-R) sum AB, with d = P - value, A = Phi((i - r) / w), B = Phi((o - r) / w))."""
         # Phi of (exit - sample + offset) / w from a table: exit - sample is a whole number of steps
-        wr = ring_blur(w).reshape(-1)[:, None, None]
+        wr = ray_blur(w).reshape(-1)[:, None, None]
         ta = ndtr((lag[None, :, None] * STEP_MM + d_inner[None, None, :]) / wr)  # rays x lags x inner offsets
         tb = ndtr((lag[None, :, None] * STEP_MM + d_outer[None, None, :]) / wr)
         a = ta[np.arange(k_rays)[:, None], lag_idx].transpose(0, 2, 1) * mw[:, None, :]
@@ -181,7 +181,7 @@ def fit_rays(art: NDArray[np.int16], core: NDArray[np.bool_], sp_: tuple[float, 
         best = None
         blurs = (0.6, 0.8, 1.0, 1.2, 1.5, 2.0)
         for ww in (itertools.product(blurs, blurs) if axis_blur else ((v, v) for v in blurs)):
-            wr = ring_blur(ww)[..., None]
+            wr = ray_blur(ww)[..., None]
             a = ndtr((bi[..., None] - r) / wr)
             b = ndtr((bo[..., None] - r) / wr)
             x = np.stack([a[win], (b - a)[win], (1 - b)[win]], 1)
