@@ -37,13 +37,14 @@ def seg_hcc(ph):  # type: ignore[no-untyped-def]
     return segment_lesion(ph.volume, seed_index=ph.seed_index).labels.array != 0
 
 
-def seg_sitk(ph):  # type: ignore[no-untyped-def]
+def seg_sitk(ph, lower: float = -40.0, upper: float = 40.0):  # type: ignore[no-untyped-def]
+    """The peer: curvature flow (5 iterations) and a connected threshold [lower, upper] HU from the seed."""
     import SimpleITK as sitk
 
     img = sitk.Cast(ph.volume.to_sitk(), sitk.sitkFloat32)
     sm = sitk.CurvatureFlow(img, timeStep=0.125, numberOfIterations=5)
     k, j, i = ph.seed_index
-    out = sitk.ConnectedThreshold(sm, seedList=[(int(i), int(j), int(k))], lower=-40.0, upper=40.0, replaceValue=1)
+    out = sitk.ConnectedThreshold(sm, seedList=[(int(i), int(j), int(k))], lower=lower, upper=upper, replaceValue=1)
     return sitk.GetArrayViewFromImage(out) != 0
 
 

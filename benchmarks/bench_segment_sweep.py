@@ -31,6 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_segment  # noqa: E402
 from sweep_segment_robustness import combos, phantom  # noqa: E402
 
 from tests.segment._phantom import dice  # noqa: E402
@@ -47,14 +48,8 @@ def peer_window(lesion_hu: float) -> tuple[float, float]:
 
 
 def seg_sitk(ph, lesion_hu: float):  # type: ignore[no-untyped-def]
-    import SimpleITK as sitk
-
-    img = sitk.Cast(ph.volume.to_sitk(), sitk.sitkFloat32)
-    sm = sitk.CurvatureFlow(img, timeStep=0.125, numberOfIterations=5)
-    k, j, i = ph.seed_index
-    lo, hi = peer_window(lesion_hu)
-    out = sitk.ConnectedThreshold(sm, seedList=[(int(i), int(j), int(k))], lower=lo, upper=hi, replaceValue=1)
-    return sitk.GetArrayViewFromImage(out) != 0
+    """``bench_segment.py``'s peer with this phantom's window."""
+    return bench_segment.seg_sitk(ph, *peer_window(lesion_hu))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -57,9 +57,11 @@ from scipy import ndimage as ndi
 from scipy.special import ndtr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sweep_segment_rind import EXTENT_MM  # noqa: E402
+
 from tests.segment._phantom import dice, rim_scene  # noqa: E402
 
-EXTENT_MM = (90.0, 84.0, 84.0)  # as sweep_segment_rind.py
 NTH, NPH = 24, 48
 STEP_MM = 0.35
 
@@ -76,12 +78,17 @@ def core_region(art: NDArray[np.int16], click: tuple[int, int, int], sp: tuple[f
     return lab == lab[click], n0, p0
 
 
-def ray_points(centre: NDArray[np.float64], sp: NDArray[np.float64], rmax: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Sample radii and the voxel coordinates of every ray's samples (NTH x NPH x radii x 3)."""
+def ray_directions() -> NDArray[np.float64]:
+    """The rays' unit directions (NTH polar x NPH azimuthal x 3, in z, y, x order)."""
     th = (np.arange(NTH) + 0.5) / NTH * np.pi
     ph = np.arange(NPH) / NPH * 2 * np.pi
     t, p = np.meshgrid(th, ph, indexing="ij")
-    u = np.stack([np.cos(t), np.sin(t) * np.sin(p), np.sin(t) * np.cos(p)], -1)  # z, y, x
+    return np.stack([np.cos(t), np.sin(t) * np.sin(p), np.sin(t) * np.cos(p)], -1)
+
+
+def ray_points(centre: NDArray[np.float64], sp: NDArray[np.float64], rmax: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Sample radii and the voxel coordinates of every ray's samples (NTH x NPH x radii x 3)."""
+    u = ray_directions()
     r = np.arange(0.0, rmax, STEP_MM)
     return r, centre[None, None, None, :] + u[:, :, None, :] * (r[None, None, :, None] / sp)
 
@@ -111,8 +118,7 @@ def fit_rays(art: NDArray[np.int16], core: NDArray[np.bool_], sp_: tuple[float, 
     # the surface normal at each ray's exit (from the exit radii, smoothed over directions), for a
     # ray that crosses the layer obliquely: along it the blur is the point-spread along the normal
     # over cos(ray, normal)
-    u_dir = np.stack([np.cos(polar)[:, None] * np.ones(NPH), np.sin(polar)[:, None] * np.sin(np.arange(NPH) / NPH * 2 * np.pi),
-                      np.sin(polar)[:, None] * np.cos(np.arange(NPH) / NPH * 2 * np.pi)], -1)  # z, y, x
+    u_dir = ray_directions()
     surf = arc_median(rc)[..., None] * u_dir  # mm from the centroid
     d_th = np.gradient(surf, axis=0)
     d_ph = (np.roll(surf, -1, axis=1) - np.roll(surf, 1, axis=1)) / 2.0

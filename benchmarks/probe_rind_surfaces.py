@@ -53,11 +53,7 @@ def two_surfaces(art: NDArray[np.int16], core: NDArray[np.bool_], sp_: tuple[flo
 
     sp = np.asarray(sp_, float)
     c_vox, bi, bo, _ = rays.fit_rays(art, core, sp_, n0, p0, 7.0, True, True, False, True)
-    th = (np.arange(rays.NTH) + 0.5) / rays.NTH * np.pi
-    ph = np.arange(rays.NPH) / rays.NPH * 2 * np.pi
-    t, p = np.meshgrid(th, ph, indexing="ij")
-    u_ray = np.stack([np.cos(t), np.sin(t) * np.sin(p), np.sin(t) * np.cos(p)], -1).reshape(-1, 3)
-    y_ray = _blur._direction_terms(u_ray, degree)
+    y_ray = _blur._direction_terms(rays.ray_directions().reshape(-1, 3), degree)
     c_in = np.linalg.lstsq(y_ray, rays.arc_median(bi).ravel(), rcond=None)[0]
     c_out = np.linalg.lstsq(y_ray, rays.arc_median(bo).ravel(), rcond=None)[0]
     rmax = float(rays.arc_median(bo).max()) + 6.0

@@ -193,10 +193,9 @@ def _fit_one(
     # the whole box: position along the axis and distance from it, and the segments on the box
     t, perp = _along_axis((axes[0] - c[0])[:, None, None], (axes[1] - c[1])[None, :, None],
                           (axes[2] - c[2])[None, None, :], u)
-    seg_a_box = np.zeros(m.shape, bool)
-    seg_a_box[tuple(k[seg_a] for k in idx)] = True
-    seg_b_box = np.zeros(m.shape, bool)
-    seg_b_box[tuple(k[seg_b] for k in idx)] = True
+    seg_a_box, seg_b_box = np.zeros(m.shape, bool), np.zeros(m.shape, bool)
+    for seg, on_box in ((seg_a, seg_a_box), (seg_b, seg_b_box)):
+        on_box[tuple(k[seg] for k in idx)] = True
     # voxels that may lie in the lumen or the ring outside it that the radius step samples
     cand = perp <= C.VESSEL_MAX_RADIUS_MM + 2 * C.VESSEL_SHELL_MM
     cidx = np.nonzero(cand)
@@ -333,17 +332,18 @@ def thrombus_in_lumen(
     # neighbours are the same for every phase)
     from scipy import ndimage
 
-    box = pad_box(lo, hi, np.ceil(C.VESSEL_SEARCH_MM / sp).astype(int), mask.shape)
-    m = mask[box]
-    start = np.array([sl.start for sl in box])
+    pad = np.ceil(C.VESSEL_SEARCH_MM / sp).astype(int)
+    box = pad_box(lo, hi, pad, mask.shape)
     if all(a.start >= b.start and a.stop <= b.stop for a, b in zip(sbox, box, strict=True)):
         # the shell as found on the smaller box (which holds all of it: padded by a voxel more
         # than the shell's reach, and clipped by the same grid)
+        m = mask[box]
         big_shell = np.zeros(m.shape, bool)
-        big_shell[tuple(slice(a.start - s0, a.stop - s0) for a, s0 in zip(sbox, start, strict=True))] = shell
+        big_shell[tuple(slice(a.start - b.start, a.stop - b.start) for a, b in zip(sbox, box, strict=True))] = shell
         shell = big_shell
     else:  # (slices thicker than the search reach: the smaller box is not inside the larger)
-        shell = within_mm(m, tuple(sp), C.VESSEL_SHELL_MM) & ~m
+        box, m, shell = _shell_box(mask, lo, hi, sp, pad)
+    start = np.array([sl.start for sl in box])
     # the mask's 26 neighbours: dilated on the mask's own box and one voxel around it
     near = np.zeros(m.shape, bool)
     nbox = pad_box(lo - start, hi - start, (1, 1, 1), m.shape)
