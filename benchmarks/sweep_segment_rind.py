@@ -14,7 +14,11 @@ by ``segment_lesion``.  Figures: docs/validation.md section 2.2, "Algorithm 1.20
 Usage::
 
     python benchmarks/sweep_segment_rind.py [--rims 1.5 2 2.5 3 3.5] [--noise 5 15] [--seeds 0 1]
-        [--grids 1.5,0.7,0.7 3,2.3,2.3] [--flag 0.95]
+        [--grids 1.5,0.7,0.7 3,2.3,2.3] [--flag 0.95] [--rind]
+
+``--rind`` clicks as a reader who says "a necrotic core in a layer" (``segment_lesion(...,
+rind=True)``, step 13): the two-surface fit on the fine grid, the automatic steps (with a note) on
+the coarse one.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--grids", nargs="+", default=["1.5,0.7,0.7", "3,2.3,2.3"], help="spacings, mm (slice,row,col)")
     ap.add_argument("--kinds", nargs="+", default=["oval", "lobulated"])
     ap.add_argument("--flag", type=float, default=0.95, help="mark the runs below this Dice (default 0.95)")
+    ap.add_argument("--rind", action="store_true", help="click with rind=True (step 13, the two-surface fit; 1.24)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     dices: list[float] = []
@@ -54,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         vols, truth, click = rim_scene(kind, seed, sd, rim_mm=rim, spacing=sp, shape=shp)  # type: ignore[arg-type]
         head = f"grid {grid:12s} rim {rim:3.1f} mm noise {sd:4.1f} {kind:9s} seed {seed}"
         try:
-            res = segment_lesion(vols, seed_index=click)
+            res = segment_lesion(vols, seed_index=click, rind=args.rind)
         except SegmentationError as err:
             print(f"{head}: refused ({str(err)[:80]})")
             continue
@@ -63,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         dices.append(d)
         step = "rim step" if any("thin enhancing rim" in n for n in res.notes) else (
             "grown on " + str(res.provenance().get("values_phase")) if any("heterogeneous" in n for n in res.notes) else "")
+        if any("asked for, rind=True" in n for n in res.notes):
+            step = "rind fit"
         if any("blurred-surface" in n for n in res.notes):
             step += " + blurred border"
         flag = " <" if d < args.flag else ""

@@ -50,6 +50,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--extrahepatic", action="store_true",
                    help="the lesion lies outside the liver (lymph node, peritoneal deposit): keep it OUT of the liver "
                         "mask (--liver or --liver-mask) instead of inside it")
+    p.add_argument("--rind", action="store_true",
+                   help="the click is in the dark (necrotic) core of a lesion wrapped in an enhancing layer (a treated "
+                        "HCC's rim, a viable rind): fit the layer's border on the arterial phase (0.4-1.5 s; pixels up to "
+                        "1 mm, else the automatic steps with a note)")
     p.add_argument("--polarity", choices=("auto", "hypo", "hyper", "both"), default="auto",
                    help="lesion darker/brighter than its surroundings, or heterogeneous (both)")
     p.add_argument("--label", type=int, default=1, help="label value of the lesion (default 1)")
@@ -163,6 +167,7 @@ def run(args: argparse.Namespace) -> int:
             label=args.label,
             lesion_id=args.lesion_id,
             extrahepatic=args.extrahepatic,
+            rind=args.rind,
             **kwargs,
         )
     used = phases[res.phase] if res.phase in phases else ref

@@ -635,6 +635,7 @@ class ReadSession:
         lesion_id: str | None = None,
         role: str = "target",
         node: bool | None = None,
+        rind: bool = False,
     ) -> tuple[str, Observation]:
         """Click-to-segment: a 3D lesion mask (and viable part) from one LPS point, or from a
         line drawn across the lesion (two LPS points), measured.
@@ -644,6 +645,8 @@ class ReadSession:
         one is recorded as a node): it is segmented with the time point's liver mask kept out of
         it (made once per time point, ``segment_liver``), as a node against the liver needs.
         Default: an existing lesion's own flag (a node, or an organ other than the liver), else no.
+        ``rind``: the click is in the dark core of a lesion wrapped in an enhancing layer (a treated
+        HCC's rim, a viable rind): ``segment_lesion(..., rind=True)``.
         """
         from . import _core
 
@@ -660,7 +663,7 @@ class ReadSession:
         if node is None:
             node = existing is not None and (existing.is_lymph_node or existing.organ != "liver")
         liver, liver_note = self._liver_mask(timepoint_id) if node else (None, None)
-        out = _core.segment(tp.phases, tp.reference, point, line_lps=line, outside_liver=liver)
+        out = _core.segment(tp.phases, tp.reference, point, line_lps=line, outside_liver=liver, rind=rind)
         self.last_timings.update(out.timings)
         if out.mask.size == 0 or not out.mask.any():
             raise HccImagingError(

@@ -194,6 +194,7 @@ def segment(
     *,
     line_lps: NDArray[np.float64] | None = None,
     outside_liver: LabelVolume | None = None,
+    rind: bool = False,
 ) -> SegmentOutput:
     """Lesion mask on ``reference``'s grid from one LPS click (or a line across the lesion),
     plus its viable (arterially enhancing) part when the core can compute it.
@@ -201,6 +202,8 @@ def segment(
     ``outside_liver``: a liver mask, for a lesion outside the liver (a lymph node): the lesion is
     kept out of it (``segment_lesion(..., extrahepatic=True)``, as ``--liver --extrahepatic``)
     and has no viable part (viable tumour is an intrahepatic HCC's arterially enhancing tissue).
+    ``rind``: the click is in the dark core of a lesion wrapped in an enhancing layer
+    (``segment_lesion(..., rind=True)``, as ``--rind``).
 
     The core calls are those of ``hcc-imaging segment --viable-out``: ``segment_lesion`` on the
     phases, then ``viable_mask`` (pre-contrast and portal venous when present).  ``viable_mask``
@@ -211,7 +214,9 @@ def segment(
     import time
 
     t0 = time.perf_counter()
-    extra = {} if outside_liver is None else {"liver": outside_liver, "extrahepatic": True}
+    extra: dict[str, Any] = {} if outside_liver is None else {"liver": outside_liver, "extrahepatic": True}
+    if rind:
+        extra["rind"] = True
     result = _core_fn("segment")(dict(phases), seed_lps=point_lps, line_lps=line_lps, **extra)
     timings = {"segment_s": time.perf_counter() - t0}
     lab = result.labels

@@ -51,6 +51,8 @@ __all__ = [
     "LESION_BLUR_MODEL_TOLERANCE_MM",
     "LESION_BLUR_MODEL_SMOOTHING",
     "LESION_BLUR_MODEL_FREE_DEGREE",
+    "LESION_RIND_BOX_MM", "LESION_RIND_MAX_PIXEL_MM", "LESION_RIND_RAYS", "LESION_RIND_RAY_STEP_MM", "LESION_RIND_MAX_LAYER_MM",
+    "LESION_RIND_RAY_BLURS_MM", "LESION_RIND_PSF_MM", "LESION_RIND_MAX_ITERATIONS", "LESION_RIND_PSF_STEPS", "LESION_RIND_MIN_LAYER_MM",
     "LESION_SHARP_FIT_BAND_MM",
     "LESION_SHARP_FIT_PSF_VOX",
     "LESION_SHARP_FIT_OUTLIER_K",
@@ -186,7 +188,10 @@ __all__ = [
 #: 1.23: that test compares the two medians with their standard error (raw sigma, voxel counts), not with one
 #: smoothed voxel's noise: at 25 HU 1.22 refused a real portal vein (the study phantom's seed 5 fu2 thrombus,
 #: 0.958 -> 0.878).
-ALGORITHM_VERSION: Final[str] = "1.23"
+#: 1.24: step 13 on request (``segment_lesion(..., rind=True)``, ``--rind``): a necrotic core in an enhancing
+#: layer fitted as two nested surfaces with the point-spread (:mod:`._rind`), on pixels up to
+#: LESION_RIND_MAX_PIXEL_MM.  The automatic steps are unchanged.
+ALGORITHM_VERSION: Final[str] = "1.24"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
@@ -427,6 +432,42 @@ LESION_SHARP_FIT_MIN_AGREEMENT: Final[float] = 0.9
 #: lesion (30-70 ms on this machine) would break the 0.1 s budget for a gain of 0.005 Dice (perf.md
 #: 50 mm lesion at sigma 15: 0.990 -> 0.995; 30 mm 0.982 -> 0.989; 12 mm 0.946 -> 0.957).
 LESION_SHARP_FIT_MAX_DIAMETER_MM: Final[float] = 30.0
+
+#: Step 13 (1.24, on request: ``segment_lesion(..., rind=True)``, :mod:`._rind`): a necrotic core in
+#: an enhancing layer, two nested surfaces fitted with the point-spread.  The box around the click the
+#: core must stay inside (mm each side): a 5 cm lesion's core and its layer.  Geometric.
+LESION_RIND_BOX_MM: Final[float] = 40.0
+#: The fit is used on pixels up to this size (mm, the finer in-plane spacing); on coarser ones the
+#: automatic steps are.  On the rind sweep's 3 x 2.3 x 2.3 mm grid the fit's one-voxel ramp is wider
+#: than a 2-2.5 mm layer, which it fits as a thinner, brighter one (ovals 0.89-0.94, automatic steps
+#: 0.97-1.00); on 0.7 mm pixels it reaches 0.990-0.995 (automatic 0.59-0.97).  Between the two grids
+#: the crossover was not measured: 1 mm is where step 9's layer turns "deep" (``_rim._rim_layer_is_deep``:
+#: a 2 mm layer two voxels across), the grids on which the automatic steps leave fine-grid rinds unsolved.
+LESION_RIND_MAX_PIXEL_MM: Final[float] = 1.0
+#: The start's rays (polar x azimuthal directions), their sample step (mm) and the thickest layer
+#: searched (mm).  16 x 32 rays gave the rind sweep's ovals as 24 x 48 did (0.7 mm pixels) in 154
+#: instead of 377 ms (docs/validation.md section 2.2, "A probe for the fine-grid rinds"); the step is
+#: half a fine pixel; 7 mm covers a viable rind twice the sweep's thickest (3.5 mm).  Geometric.
+LESION_RIND_RAYS: Final[tuple[int, int]] = (16, 32)
+LESION_RIND_RAY_STEP_MM: Final[float] = 0.35
+LESION_RIND_MAX_LAYER_MM: Final[float] = 7.0
+#: The blurs (Gaussian sigma, mm, along a surface's normal) the rays' profile is fitted with, and the
+#: point-spreads the surfaces' fit picks from by its chi^2: a CT kernel's 0.5-1.5 mm.  Geometric.
+LESION_RIND_RAY_BLURS_MM: Final[tuple[float, ...]] = (0.6, 0.8, 1.0, 1.2, 1.5, 2.0)
+LESION_RIND_PSF_MM: Final[tuple[float, ...]] = (0.5, 0.75, 1.0, 1.25, 1.5)
+#: Gauss-Newton steps of the surfaces' fit (each with step halving; it stops earlier when no
+#: coefficient moves by 0.01 mm).  The probe's count; the fits on the sweep end in 5-15.
+LESION_RIND_MAX_ITERATIONS: Final[int] = 30
+#: The thinnest layer (mm, the median over the directions) the fit accepts.  A dark lesion with no
+#: layer, its edge sharper than the model's point-spread and ramp, is fitted with a thin bright
+#: "layer" that sharpens the model's edge: 0.3-0.5 mm (+25-80 HU) for an unblurred or 0.5 mm-blurred
+#: 25 HU ellipsoid in 70 HU on 0.7 mm pixels, 0.8 mm (+5 HU at 5 HU noise) under a 1 mm blur; the
+#: rind sweep's 1.5 mm rims fit at 1.4-1.7 mm (the 512 x 512 study's at 1.4-1.7).  Below one 0.7 mm
+#: pixel plus that margin a layer is not resolved from an edge.  Chosen on those fits.
+LESION_RIND_MIN_LAYER_MM: Final[float] = 1.0
+#: The steps each point-spread of the grid is fitted with before the best is fitted on: the layer's
+#: thickness and value settle in the first few.
+LESION_RIND_PSF_STEPS: Final[int] = 4
 
 #: Binary opening radius (mm, ball, anisotropy-aware) cutting thin bridges to vessels and to
 #: the partial-volume shell along the liver edge.  1.5 mm removes bridges up to ~3 mm wide;

@@ -191,14 +191,22 @@ uncovered does not replace a single-phase mask that covers it.
     beyond the voxel: no bias to correct; at its largest the margin is blurred), the result
     agrees with the mask (Dice >= ``LESION_SHARP_FIT_MIN_AGREEMENT``), holds the click and covers
     the line; the picked point-spread is recorded (``SegmentationResult.border_psf_vox``).
+13. **A necrotic core in an enhancing layer, on request** (``segment_lesion(..., rind=True)``,
+    1.24, :mod:`._rind`): the reader says the click lies in the dark core of a lesion wrapped in an
+    enhancing rim or rind (a treated HCC, a necrotic tumour).  Steps 1-12 are skipped: on the
+    arterial phase (or ``phase``) the core and the layer are fitted as two nested star-shaped
+    surfaces with a point-spread picked from ``LESION_RIND_PSF_MM``, started from rays; the mask is
+    the outer surface.  Refused when the click is not in a dark core, or the layer is not brighter
+    than the parenchyma or thinner than ``LESION_RIND_MIN_LAYER_MM``.  On pixels coarser than
+    ``LESION_RIND_MAX_PIXEL_MM`` steps 1-12 run instead (step 9 does better there), with a note.
 
 Code: this module holds the public API (:func:`segment_lesion`, :class:`LesionParams`,
 :class:`SegmentationResult`) and the driver (input checks, phase choice, steps 7-12 called in
 order, provenance).  The steps are in private modules: :mod:`._grow` (steps 2-7 within one region
 of interest, and the helpers the later steps share), :mod:`._refine` (one phase's segmentation
 with its region-of-interest loop, step 8, step 9b, and step 7 across phases), :mod:`._rim` (step
-9), :mod:`._multiphase` (step 10), :mod:`._radial` (step 8's rays), :mod:`._vessel` (step 11) and
-:mod:`._blur` (step 12).
+9), :mod:`._multiphase` (step 10), :mod:`._radial` (step 8's rays), :mod:`._vessel` (step 11),
+:mod:`._blur` (step 12) and :mod:`._rind` (step 13).
 
 References: perf.md section 4 (anchors: SimpleITK CurvatureFlow + ConnectedThreshold,
 scikit-image Gaussian + flood); Gonzalez & Woods, *Digital Image Processing*, region growing.
@@ -225,6 +233,7 @@ from ._grow import _line_coverage, _RoiResult, _SmoothCache
 from ._multiphase import _combined_border, _joint_fallback, _mixed_on_other_phase
 from ._refine import _grow_on_other_phase, _lipiodol_deposits, _regrow_on_best_phase, _segment_on
 from ._rim import _add_enhancing_layers
+from ._rind import rind_border
 from ._vessel import thrombus_in_lumen
 from .errors import LowContrastError, NotEnclosedError, SeedError, SegmentationError
 
@@ -579,6 +588,7 @@ def segment_lesion(
     label: int = 1,
     lesion_id: str = "L1",
     extrahepatic: bool = False,
+    rind: bool = False,
 ) -> SegmentationResult:
     """Segment the lesion under a click (or across a drawn line) in 3-D.
 
@@ -612,6 +622,15 @@ def segment_lesion(
         mask is kept out of the lesion and its surroundings are sampled outside it, instead of
         the lesion being kept inside it (1.10).  A 22 mm node against the liver differs from it
         by 10-20 HU; without the mask its region runs into the liver.
+    rind : bool
+        The click (or the line's midpoint) lies in the dark, necrotic core of a lesion wrapped in
+        an enhancing layer (a treated HCC's rim, a necrotic tumour's viable rind): its border is
+        the outer of two nested surfaces fitted with the point-spread on the arterial phase (or
+        ``phase``), step 13 (1.24, :mod:`._rind`), instead of the automatic steps, which leak past
+        a thin rim or cut a rind on fine grids.  0.4-1.5 s.  ``LowContrastError`` when the click
+        is not in a dark core or no enhancing layer surrounds it.  On pixels coarser than
+        ``LESION_RIND_MAX_PIXEL_MM`` the automatic steps are used (they do better there), with a
+        note.
 
     Returns
     -------
@@ -686,6 +705,10 @@ def segment_lesion(
     cache: _SmoothCache = {}
     livers: list[tuple[Any, NDArray[np.bool_] | None]] = []
     auto_phase = phase is None
+    if rind and phase is None:
+        # the layer enhances on the arterial phase; else the one image given (or the first)
+        phase = next((k for k in (Phase.ARTERIAL_LATE, Phase.ARTERIAL, Phase.ARTERIAL_EARLY) if k in phases),
+                     next(iter(phases)))
     if phase is None and len(phases) > 1:
         cp = LesionParams(**{**asdict(p), "iterations": 1})
         best = None
@@ -720,6 +743,17 @@ def segment_lesion(
             "that the liver mask holds the lesion; for a lesion outside the liver (a lymph node) pass "
             "extrahepatic=True to keep it out of the liver mask."
         )
+    rind_note = None
+    if rind and min(vol.spacing[1:]) > C.LESION_RIND_MAX_PIXEL_MM:
+        # coarse pixels: the model's one-voxel ramp is wider than a thin layer, and the automatic
+        # steps (step 9's layers) place the border better there (docs/validation.md section 2.2)
+        rind_note = (
+            f"rind=True asked for the two-surface fit, but on {min(vol.spacing[1:]):.2g} mm pixels (above "
+            f"{C.LESION_RIND_MAX_PIXEL_MM:g} mm) the automatic steps place a layer's border better and were used.")
+        rind = False
+    if rind:
+        return _rind_result(vol, phases, phase, seed_vox, seed_pt, seed_txt, line, liver, liv, p, roi_mm, label,
+                            lesion_id, extrahepatic, conspicuity, t0)
     line_vox = None if line is None else vol.lps_to_index(line)
     combined_weights: dict[str, float] | None = None
     border_weights: dict[str, float] | None = None
@@ -929,6 +963,8 @@ def segment_lesion(
             f"{growth_phase} phase, where the border contrast against parenchyma is highest (window and surroundings value refer to that phase)."
         )
     notes += _edge_notes(reach)
+    if rind_note is not None:
+        notes.append(rind_note)
     if defect is not None:
         # the notes above describe the mask step 11 replaced (its values and phase are still the ones
         # reported); say so, so that "check the border" is not read as being about the lumen
@@ -939,7 +975,7 @@ def segment_lesion(
         labels=labels,
         algorithm=ALGORITHM_NAME,
         version=C.ALGORITHM_VERSION,
-        parameters={**asdict(p), "roi_mm": roi_mm, "extrahepatic": bool(extrahepatic)},
+        parameters={**asdict(p), "roi_mm": roi_mm, "extrahepatic": bool(extrahepatic), "rind": False},
         seed_lps=tuple(float(v) for v in seed_pt),  # type: ignore[arg-type]
         seed_index=seed_vox,
         line_lps=None if line is None else (tuple(map(float, line[0])), tuple(map(float, line[1]))),  # type: ignore[arg-type]
@@ -956,4 +992,46 @@ def segment_lesion(
         border_psf_vox=border_psf,
     )
     log.debug("segment_lesion: %d voxels in %.3f s on %s", int(rr.mask.sum()), res.elapsed_s, phase)
+    return res
+
+
+def _rind_result(
+    vol: Volume, phases: Mapping[Phase, Volume], phase: Phase, seed_vox: tuple[int, int, int], seed_pt: NDArray[np.float64],
+    seed_txt: tuple[float, ...], line: NDArray[np.float64] | None, liver: LabelVolume | None,
+    liv: NDArray[np.bool_] | None, p: LesionParams, roi_mm: float | None, label: int, lesion_id: str,
+    extrahepatic: bool, conspicuity: dict[str, float], t0: float,
+) -> SegmentationResult:
+    """``segment_lesion(..., rind=True)``: step 13 (:func:`._rind.rind_border`) from the click on
+    ``vol``, as a result with its provenance."""
+    where = f"the click at {seed_txt} mm" if line is None else f"the line's midpoint {seed_txt} mm"
+    fit = rind_border(vol.array, seed_vox, vol.spacing, liv, where=where)
+    full = np.zeros(vol.shape, dtype=np.uint8 if label < 256 else np.uint16)
+    full[fit.box][fit.mask] = label
+    if not full[seed_vox]:
+        raise SegmentationError(
+            f"rind=True: the fitted layer's surface leaves out {where}; the lesion is not a core in a layer there. "
+            "Segment it without rind=True.")
+    notes = [fit.note(str(phase)) + " The window is the core's and the layer's fitted values (not a threshold)."]
+    labels = LabelVolume.like(vol, full, labels={label: lesion_id}, meta={"algorithm": ALGORITHM_NAME})
+    res = SegmentationResult(
+        labels=labels,
+        algorithm=ALGORITHM_NAME,
+        version=C.ALGORITHM_VERSION,
+        parameters={**asdict(p), "roi_mm": roi_mm, "extrahepatic": bool(extrahepatic), "rind": True},
+        seed_lps=tuple(float(v) for v in seed_pt),  # type: ignore[arg-type]
+        seed_index=seed_vox,
+        line_lps=None if line is None else (tuple(map(float, line[0])), tuple(map(float, line[1]))),  # type: ignore[arg-type]
+        phase=Phase(phase),
+        lesion_value=float(np.median(vol.array[fit.box][fit.mask])),
+        surroundings_value=fit.parenchyma_value,
+        window=(min(fit.core_value, fit.layer_value), max(fit.core_value, fit.layer_value)),
+        elapsed_s=time.perf_counter() - t0,
+        phase_conspicuity=conspicuity,
+        notes=tuple(notes),
+        values_phase=Phase(phase),
+        border_weights=None,
+        border_blur_mm=None,
+        border_psf_vox=tuple(fit.psf_mm / float(v) for v in vol.spacing),  # type: ignore[arg-type]
+    )
+    log.debug("segment_lesion (rind): %d voxels in %.3f s on %s", int(np.count_nonzero(full)), res.elapsed_s, phase)
     return res

@@ -266,3 +266,23 @@ def test_a_node_against_the_liver_is_segmented_with_the_liver_kept_out(tmp_path:
     again, _ = s.segment_at("fu2", rec["seed_lps"], lesion_id=lid)
     assert again == lid and s._livers["fu2"] is made
     assert dice(s.lesion_mask(lid, "fu2"), truth) >= 0.95  # type: ignore[arg-type]
+
+
+def test_a_rind_click_is_fitted_and_its_note_kept(tmp_path: Path) -> None:
+    """``segment_at(..., rind=True)`` (the dock's "rind" box) on a necrotic lesion in a 1.5 mm
+    enhancing rim on 0.7 mm pixels: the fitted border (``segment_lesion(..., rind=True)``), its note
+    with the observation; without it the automatic steps' mask, which differs."""
+    from tests.segment._phantom import rim_scene
+
+    vols, truth, click = rim_scene("oval", 0, 15.0, rim_mm=2.0, spacing=(1.5, 0.7, 0.7), shape=(60, 120, 120))
+    s = ReadSession("P001", "R1", tmp_path / "reads")
+    s.add_timepoint("baseline", vols)
+    ref = s.images["baseline"].reference
+    seed = ref.index_to_lps(np.asarray(click, float))
+    lid, obs = s.segment_at("baseline", seed, rind=True)
+    mask = s.lesion_mask(lid, "baseline")
+    assert mask is not None
+    assert float(2 * (mask & truth).sum() / (mask.sum() + truth.sum())) >= 0.98
+    assert any("enhancing layer" in n for n in obs.problems)
+    auto, _ = s.segment_at("baseline", seed)
+    assert not np.array_equal(s.lesion_mask(auto, "baseline"), mask)

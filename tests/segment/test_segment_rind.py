@@ -1,0 +1,110 @@
+"""Step 13 (1.24): ``segment_lesion(..., rind=True)``, a necrotic core in an enhancing layer fitted as
+two nested surfaces with the point-spread (``segment/_rind.py``).
+
+The scenes are step 9's (``_phantom.rim_scene``: four phases at the study phantom's HU, a 1 mm
+Gaussian point-spread, white noise; the truth is core + layer by voxel centre) on 1.5 x 0.7 x 0.7
+mm voxels, where the automatic steps leak past a thin rim or cut a rind (docs/validation.md
+section 2.2, "Algorithm 1.20").  The truth is analytic; nothing here was tuned on these seeds beyond
+what the module's docstring and constants say.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hcc_imaging.phantoms import ellipsoid_lesion
+from hcc_imaging.segment import segment_lesion
+from hcc_imaging.segment.errors import LowContrastError
+
+from ._phantom import dice, rim_scene
+
+FINE = (1.5, 0.7, 0.7)
+#: the rind sweep's box (benchmarks/sweep_segment_rind.py EXTENT_MM) on the fine grid
+FINE_SHAPE = (60, 120, 120)
+
+
+@pytest.mark.parametrize(("rim_mm", "sd", "seed"), [(1.5, 5.0, 0), (2.0, 5.0, 1), (2.0, 15.0, 0), (3.5, 15.0, 1)])
+def test_an_oval_rim_or_rind_on_fine_pixels_is_fitted(rim_mm: float, sd: float, seed: int) -> None:
+    """A 1.5 mm rim to a 3.5 mm rind, 5 and 15 HU: >= 0.98 (measured 0.990-0.995 on all 20 ovals of
+    the sweep's seeds 0-1); the automatic steps on the same scene 0.82-0.97 (a 2 mm oval at 5 HU
+    leaks to 1.43 x the lesion), so the fit is the better border on each of these."""
+    vols, truth, click = rim_scene("oval", seed, sd, rim_mm=rim_mm, spacing=FINE, shape=FINE_SHAPE)
+    res = segment_lesion(vols, seed_index=click, rind=True)
+    d = dice(res.labels.array != 0, truth)
+    assert d >= 0.98
+    auto = dice(segment_lesion(vols, seed_index=click).labels.array != 0, truth)
+    assert d > auto
+    # provenance: the arterial phase, the request, the fitted values (core < parenchyma < layer)
+    assert str(res.phase) == "arterial"
+    assert res.parameters["rind"] is True
+    assert any("necrotic lesion in an enhancing layer" in n for n in res.notes)
+    low, high = res.window
+    assert low < res.surroundings_value < high
+    assert abs(high - 115.0) <= 10.0 and abs(low - 25.0) <= 10.0  # RIM_SCENE_HU's arterial rim and necrosis
+
+
+def test_the_512_study_rim_only_lesion_at_5_hu() -> None:
+    """The study phantom on a 512 x 512 grid (0.68 mm pixels) at 5 HU: the rim-only L4 leaks through
+    the automatic steps (0.79, 1.29 x the lesion: step 7's level lies outside a 1.5 mm rim that has
+    no plateau); asked for as a rind, 0.99."""
+    from hcc_imaging.phantoms import make_study
+
+    st = make_study(2, timepoint="baseline", noise_sd_hu=5.0, spacing=(1.5, 0.68359375, 0.68359375),
+                    shape=(100, 512, 512))
+    rec = st.truth["lesions"]["L4"]
+    truth = st.lesions.array == rec["label"]
+    res = segment_lesion(st.volumes, seed_lps=rec["seed_lps"], rind=True)
+    assert dice(res.labels.array != 0, truth) >= 0.97
+    assert dice(segment_lesion(st.volumes, seed_lps=rec["seed_lps"]).labels.array != 0, truth) < 0.9
+
+
+def test_a_click_in_an_enhancing_lesion_is_refused_with_the_fix() -> None:
+    """A hyperdense lesion (arterial 130 HU in 70): no dark core at the click."""
+    vol, _, _ = ellipsoid_lesion((8.0, 10.0, 9.0), FINE, inside_hu=130, outside_hu=70, noise_sd_hu=10, seed=1)
+    with pytest.raises(LowContrastError, match="not in a dark core.*necrotic"):
+        segment_lesion(vol, seed_index=tuple(int(v) // 2 for v in vol.shape), rind=True)
+
+
+def test_a_dark_lesion_without_a_layer_is_refused() -> None:
+    """A plain hypodense lesion (25 HU in 70, no layer): the fitted layer is not brighter than the
+    parenchyma."""
+    vol, _, _ = ellipsoid_lesion((8.0, 10.0, 9.0), FINE, inside_hu=25, outside_hu=70, noise_sd_hu=10, seed=2)
+    with pytest.raises(LowContrastError, match="no enhancing layer"):
+        segment_lesion(vol, seed_index=tuple(int(v) // 2 for v in vol.shape), rind=True)
+
+
+def test_coarse_pixels_use_the_automatic_steps_with_a_note() -> None:
+    """On the study grid (2.3 mm pixels) the fit does worse than step 9 (a 2.5 mm oval rind: 0.89
+    against 1.00), so the automatic mask is returned, unchanged, with a note saying so."""
+    vols, truth, click = rim_scene("oval", 0, 15.0, rim_mm=2.5)
+    asked = segment_lesion(vols, seed_index=click, rind=True)
+    auto = segment_lesion(vols, seed_index=click)
+    np.testing.assert_array_equal(asked.labels.array, auto.labels.array)
+    assert any("automatic steps place a layer's border better" in n for n in asked.notes)
+    assert not any("automatic steps" in n for n in auto.notes)
+    assert asked.parameters["rind"] is False and auto.parameters["rind"] is False
+    assert dice(asked.labels.array != 0, truth) >= 0.95
+
+
+def test_cli_rind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``hcc-imaging segment --rind`` on a NIfTI image of the arterial phase."""
+    from hcc_imaging.cli import main
+    from hcc_imaging.io.masks import load_mask
+    from hcc_imaging.volume import Phase
+
+    vols, truth, click = rim_scene("oval", 1, 15.0, rim_mm=1.5, spacing=FINE, shape=FINE_SHAPE)
+    import SimpleITK as sitk
+
+    art = next(v for k, v in vols.items() if Phase(k) == Phase.ARTERIAL)
+    img = tmp_path / "arterial.nii.gz"
+    sitk.WriteImage(art.to_sitk(), str(img))
+    out = tmp_path / "rind.nii.gz"
+    rc = main(["segment", str(img), "--seed", ",".join(map(str, click)), "--rind", "--out", str(out), "--json"])
+    assert rc == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["provenance"]["parameters"]["rind"] is True
+    assert dice(load_mask(out).array != 0, truth) >= 0.98
