@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         dices.append(d)
         step = "rim step" if any("thin enhancing rim" in n for n in res.notes) else (
             "grown on " + str(res.provenance().get("values_phase")) if any("heterogeneous" in n for n in res.notes) else "")
-        if any("asked for, rind=True" in n for n in res.notes):
+        if any("asked for, rind=True" in n or "(step 13)" in n for n in res.notes):
             step = "rind fit"
         if any("blurred-surface" in n for n in res.notes):
             step += " + blurred border"

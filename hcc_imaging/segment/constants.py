@@ -191,7 +191,10 @@ __all__ = [
 #: 1.24: step 13 on request (``segment_lesion(..., rind=True)``, ``--rind``): a necrotic core in an enhancing
 #: layer fitted as two nested surfaces with the point-spread (:mod:`._rind`), on pixels up to
 #: LESION_RIND_MAX_PIXEL_MM.  The automatic steps are unchanged.
-ALGORITHM_VERSION: Final[str] = "1.24"
+#: 1.25: step 13 also runs without being asked, on pixels up to LESION_RIND_MAX_PIXEL_MM, after a click
+#: whose region step 7 grew or step 9 wrapped in a rim (LesionParams.rind_border); its mask is used when the
+#: fit passes its tests, holds the click and covers a drawn line.
+ALGORITHM_VERSION: Final[str] = "1.25"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).

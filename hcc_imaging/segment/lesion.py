@@ -233,7 +233,7 @@ from ._grow import _line_coverage, _RoiResult, _SmoothCache
 from ._multiphase import _combined_border, _joint_fallback, _mixed_on_other_phase
 from ._refine import _grow_on_other_phase, _lipiodol_deposits, _regrow_on_best_phase, _segment_on
 from ._rim import _add_enhancing_layers
-from ._rind import rind_border
+from ._rind import RindFit, rind_border
 from ._vessel import thrombus_in_lumen
 from .errors import LowContrastError, NotEnclosedError, SeedError, SegmentationError
 
@@ -309,6 +309,10 @@ class LesionParams:
     sharp_border : bool
         Otherwise, place a sharp lesion's border on the same surface model fitted with the
         scanner's point-spread, to sub-voxel precision (step 12b, 1.16).
+    rind_border : bool
+        On pixels up to ``LESION_RIND_MAX_PIXEL_MM``, fit a click whose region step 7 grew or step 9
+        wrapped in a rim as a necrotic core in an enhancing layer (step 13 without being asked,
+        1.25), and use the fit when it passes its tests.
     """
 
     smoothing_sigma_mm: float = C.LESION_SMOOTHING_SIGMA_MM
@@ -339,6 +343,7 @@ class LesionParams:
     combined_border: bool = True
     blurred_border: bool = True
     sharp_border: bool = True
+    rind_border: bool = True
 
     def __post_init__(self) -> None:
         if self.polarity not in _POLARITIES:
@@ -884,6 +889,30 @@ def segment_lesion(
     if defect is not None:
         full[...] = 0
         full[defect.mask] = label
+    # 13 without being asked (1.25): on fine pixels, a click whose region step 7 grew to a border or
+    # step 9 wrapped in a rim (a dark zone in a layer) is fitted as a core in a layer; used when the
+    # fit passes its tests (a dark core at the click, a layer >= LESION_RIND_MIN_LAYER_MM all round
+    # and brighter than the parenchyma), holds the click and covers a drawn line
+    rind_fit: RindFit | None = None
+    rind_phase: str | None = None
+    if (p.rind_border and defect is None and min(vol.spacing[1:]) <= C.LESION_RIND_MAX_PIXEL_MM
+            and (rr.rim_phase is not None or rr.click_mask is not None or growth_phase is not None)):
+        rind_phase = next((str(k) for k in (Phase.ARTERIAL_LATE, Phase.ARTERIAL, Phase.ARTERIAL_EARLY)
+                           if str(k) in images), None)
+        if rind_phase is not None:
+            try:
+                rind_fit = rind_border(images[rind_phase], seed_vox, vol.spacing, liv)
+            except SegmentationError as err:
+                log.debug("segment_lesion: step 13 not used (%s)", err)
+            if rind_fit is not None:
+                new = np.zeros(full.shape, dtype=bool)
+                new[rind_fit.box] = rind_fit.mask
+                as_rr = replace(rr, mask=new[rind_fit.box], lo=np.array([b.start for b in rind_fit.box], np.int64))
+                if not new[seed_vox] or _leaves_line(as_rr, rr, line_vox, vol.spacing):
+                    rind_fit = None
+                else:
+                    full[...] = 0
+                    full[new] = label
     reach = _edge_reach(full)
     if line is None and roi_mm is None and defect is None and (reach[2] or rr.touches):
         # 1.13: a click's region that fills the largest region of interest, or spans the image within a
@@ -965,6 +994,10 @@ def segment_lesion(
     notes += _edge_notes(reach)
     if rind_note is not None:
         notes.append(rind_note)
+    if rind_fit is not None and rind_phase is not None:
+        # as step 11's: the notes above describe the mask the fit replaced
+        notes = [rind_fit.note(rind_phase).replace("(asked for, rind=True)", "(step 13)")] + [
+            f"the mask before the two-surface fit replaced it: {n}" for n in notes]
     if defect is not None:
         # the notes above describe the mask step 11 replaced (its values and phase are still the ones
         # reported); say so, so that "check the border" is not read as being about the lumen
