@@ -199,6 +199,11 @@ uncovered does not replace a single-phase mask that covers it.
     the outer surface.  Refused when the click is not in a dark core, or the layer is not brighter
     than the parenchyma or thinner than ``LESION_RIND_MIN_LAYER_MM``.  On pixels coarser than
     ``LESION_RIND_MAX_PIXEL_MM`` steps 1-12 run instead (step 9 does better there), with a note.
+    1.25: **also without being asked** (``rind_border``), after steps 1-12 on pixels up to
+    ``LESION_RIND_MAX_PIXEL_MM``, when step 7 grew the click's region or step 9 wrapped it in a rim
+    (the automatic steps read a zone inside another tissue) and no step-11 defect replaced the mask:
+    the fit on the arterial phase of the grid replaces the mask when it passes the same tests, holds
+    the click and covers a drawn line (a note says so, and the notes of the mask it replaced follow).
 
 Code: this module holds the public API (:func:`segment_lesion`, :class:`LesionParams`,
 :class:`SegmentationResult`) and the driver (input checks, phase choice, steps 7-12 called in
