@@ -47,8 +47,8 @@ from tests.segment._phantom import dice, rim_scene  # noqa: E402
 def two_surfaces(art: NDArray[np.int16], core: NDArray[np.bool_], sp_: tuple[float, ...], n0: float, p0: float,
                  psf_mm: float, degree: int, smoothing: float, numeric: bool = False):  # type: ignore[no-untyped-def]
     """The fitted layer's mask (whole array), the start's (the rays' edges as a surface), the
-    values (P, R, N) and the function evaluations."""
-    from hcc_imaging.segment import _blur
+    values (P, R, N) and the fit's objective (with ``numeric``: the function evaluations)."""
+    from hcc_imaging.segment import _blur, _rind
     from hcc_imaging.segment import constants as C
 
     sp = np.asarray(sp_, float)
@@ -76,7 +76,7 @@ def two_surfaces(art: NDArray[np.int16], core: NDArray[np.bool_], sp_: tuple[flo
     noise = max(_blur.robust_sigma(img[inner]) if np.count_nonzero(inner) > 20 else 1.0, 1.0)
 
     def model(x: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        coef, fitted, _, _ = _render(x, k, rho, y, use, h, sig, data)
+        coef, _, fitted, _, _ = _rind._render(x, k, rho, y, use, h, sig, data)
         return fitted - data, coef
 
     def residual(x: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -86,73 +86,15 @@ def two_surfaces(art: NDArray[np.int16], core: NDArray[np.bool_], sp_: tuple[flo
     if numeric:
         sol_x, nfev = (lambda sol: (sol.x, sol.nfev))(least_squares(residual, x0, diff_step=1e-3, x_scale=0.5, max_nfev=30))
     else:
-        sol_x, nfev = _chord_gauss_newton(x0, k, rho, y, use, h, sig, data, noise,
-                                            np.kron(np.eye(2), smoothing * (root.T @ root)))
+        # the method's Gauss-Newton (segment/_rind.py, step 13, which was built from this probe)
+        sol_x, nfev = _rind._gauss_newton(x0, k, rho, y, use, h, sig, data, noise,
+                                          np.kron(np.eye(2), smoothing * (root.T @ root)))
     p_, d_r, d_n = model(sol_x)[1]
     out = np.zeros(art.shape, bool)
     out[box] = _blur._inside(img.shape, sp, centre, sol_x[k:], degree)
     start = np.zeros(art.shape, bool)
     start[box] = _blur._inside(img.shape, sp, centre, c_out, degree)
     return out, start, (p_, p_ + d_r, p_ + d_r + d_n), nfev
-
-
-def _render(x, k, rho, y, use, h, sig, data):  # type: ignore[no-untyped-def]
-    """The two surfaces ``x`` (core's terms, then the layer's) as partial-volume indicators,
-    blurred by the point-spread: the least-squares values (P, R - P, N - R), the fitted image on
-    the voxels ``use``, and the two indicators."""
-    from hcc_imaging.segment import _kernels
-
-    s_in = np.clip(0.5 - (rho - y @ x[:k]) / h, 0, 1).astype(np.float32)
-    s_out = np.clip(0.5 - (rho - y @ x[k:]) / h, 0, 1).astype(np.float32)
-    m_in = _kernels.gaussian_filter_nearest(s_in, sig)[use].astype(np.float64)
-    m_out = _kernels.gaussian_filter_nearest(s_out, sig)[use].astype(np.float64)
-    x3 = np.stack([np.ones_like(m_in), m_out, m_in], 1)
-    coef = np.linalg.lstsq(x3, data, rcond=None)[0]
-    return coef, x3 @ coef, s_in, s_out
-
-
-def _chord_gauss_newton(x0, k, rho, y, use, h, sig, data, noise, prior, refresh=True):  # type: ignore[no-untyped-def]
-    """Step 12's chord Gauss-Newton for two surfaces: the model's derivative along each surface's
-    coefficient k is (its scale) x G * (the surface's ramp) x Y_k, the ramps of the starting
-    surfaces (the margins move by a fraction of the blur); step halving on chi^2 + c^T prior c."""
-    from hcc_imaging.segment import _kernels
-
-    yu = y[use]
-
-    def evaluate(x):  # type: ignore[no-untyped-def]
-        coef, fitted, s_in, s_out = _render(x, k, rho, y, use, h, sig, data)
-        r = (data - fitted) / noise
-        return float(r @ r) + float(x @ prior @ x), r, coef, s_in, s_out
-
-    def ramp_blur(soft):  # type: ignore[no-untyped-def]
-        ramp = (((soft > 0) & (soft < 1)) / h).astype(np.float32)
-        return _kernels.gaussian_filter_nearest(ramp, sig)[use].astype(np.float64)
-
-    x = x0.copy()
-    obj, r, coef, s_in, s_out = evaluate(x)
-    j_in, j_out = ramp_blur(s_in), ramp_blur(s_out)
-    n_eval = 1
-    for _ in range(30):
-        jac = np.concatenate([(coef[2] * j_in)[:, None] * yu, (coef[1] * j_out)[:, None] * yu], 1) / noise
-        hess = jac.T @ jac
-        grad = jac.T @ r - prior @ x
-        step = np.linalg.solve(hess + prior + 1e-4 * np.trace(hess) / len(x) * np.eye(len(x)), grad)
-        t = 1.0
-        while t > 0.05:
-            cand = x + t * step
-            trial = evaluate(cand)
-            n_eval += 1
-            if trial[0] < obj:
-                x, (obj, r, coef, s_in, s_out) = cand, trial
-                if refresh:
-                    j_in, j_out = ramp_blur(s_in), ramp_blur(s_out)
-                break
-            t /= 2.0
-        else:
-            break
-        if float(np.abs(t * step).max()) < 0.01:
-            break
-    return x, n_eval
 
 
 def main(argv: list[str] | None = None) -> int:
