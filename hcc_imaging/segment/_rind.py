@@ -88,7 +88,8 @@ class RindFit:
             f"necrotic lesion in an enhancing layer (asked for, rind=True): the border is the outer of two nested "
             f"surfaces fitted on the {phase} phase with the point-spread (sigma {self.psf_mm:g} mm): core "
             f"{self.core_value:.0f}, layer {self.layer_value:.0f} (median thickness {self.layer_mm:.1f} mm), "
-            f"parenchyma {self.parenchyma_value:.0f}; check the border."
+            f"parenchyma {self.parenchyma_value:.0f}; residual {self.chi2_reduced:.2f} x the noise's per degree of "
+            "freedom (well above 1: a shape the surfaces do not follow, such as a lobulated rind); check the border."
         )
 
 
