@@ -367,7 +367,9 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     use = (rho <= r_out0 + 5.0) & (rho >= np.maximum(r_in0 - 5.0, 0.0))
     if liv is not None:
         use &= liv | (rho <= r_out0)
-    h = float(sp.mean())  # the ramp's width (a voxel's width along the normal, as step 12b's, did worse: below)
+    # the ramp's width: the mean spacing (a voxel's width along the normal, step 12b's, did worse
+    # on the rind sweep: docs/validation.md section 2.2, "Algorithms 1.24 and 1.25")
+    h = float(sp.mean())
     data = a[use]
     k = y.shape[-1]
     smoothing = C.LESION_BLUR_MODEL_SMOOTHING
@@ -378,9 +380,10 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     x0 = np.concatenate([c_in, c_out])
 
     # the surfaces fitted from the start with each point-spread of the grid (``LESION_RIND_PSF_STEPS``
-    # steps); the two with the least chi^2 + prior are fitted on, and the better wins.  (The point-spread trades against the layer's thickness and value: picked at the
-    # start and refined by its neighbours, a 2 mm rind at 5 HU stayed at 0.75 mm, a 2.7 mm layer of
-    # 99 HU for 2 mm of 115, Dice 0.953; each fitted, 1.0 mm and 0.99.)
+    # steps); the two with the least chi^2 + prior are fitted on, and the better wins.  (The
+    # point-spread trades against the layer's thickness and value: picked at the start and refined
+    # by its neighbours, a 2 mm rind at 5 HU stayed at 0.75 mm, a 2.7 mm layer of 99 HU for 2 mm of
+    # 115, Dice 0.953; each fitted, 1.0 mm and 0.99.)
     psfs = C.LESION_RIND_PSF_MM
     fits = [_gauss_newton(x0, k, rho, y, use, h, [v / w for w in sp], data, noise, prior, C.LESION_RIND_PSF_STEPS)
             for v in psfs]
