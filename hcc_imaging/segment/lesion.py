@@ -919,7 +919,8 @@ def segment_lesion(
                     full[...] = 0
                     full[new] = label
     reach = _edge_reach(full)
-    if line is None and roi_mm is None and defect is None and (reach[2] or rr.touches):
+    # (a mask step 11 or 13 replaced may have touched the largest region: theirs are enclosed)
+    if line is None and roi_mm is None and defect is None and (reach[2] or (rr.touches and rind_fit is None)):
         # 1.13: a click's region that fills the largest region of interest, or spans the image within a
         # slice (an image smaller than that region), is not a lesion's mask (a click on the
         # parenchyma without a liver mask gave the whole liver, 1.1-1.3 L)

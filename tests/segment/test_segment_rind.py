@@ -118,3 +118,4 @@ def test_cli_rind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     record = json.loads(capsys.readouterr().out)
     assert record["provenance"]["parameters"]["rind"] is True
     assert dice(load_mask(out).array != 0, truth) >= 0.98
+
