@@ -79,11 +79,11 @@ def core_region(art: NDArray[np.int16], click: tuple[int, int, int], sp: tuple[f
 
 
 def ray_directions() -> NDArray[np.float64]:
-    """The rays' unit directions (NTH polar x NPH azimuthal x 3, in z, y, x order)."""
-    th = (np.arange(NTH) + 0.5) / NTH * np.pi
-    ph = np.arange(NPH) / NPH * 2 * np.pi
-    t, p = np.meshgrid(th, ph, indexing="ij")
-    return np.stack([np.cos(t), np.sin(t) * np.sin(p), np.sin(t) * np.cos(p)], -1)
+    """The rays' unit directions (NTH polar x NPH azimuthal x 3, in z, y, x order): the method's
+    (``segment/_rind.py``), with this probe's count."""
+    from hcc_imaging.segment import _rind
+
+    return _rind._ray_directions(NTH, NPH)
 
 
 def ray_points(centre: NDArray[np.float64], sp: NDArray[np.float64], rmax: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -213,8 +213,10 @@ def star_mask(shape: tuple[int, ...], sp_: tuple[float, ...], c: NDArray[np.floa
 
 
 def arc_median(a: NDArray[np.float64]) -> NDArray[np.float64]:
-    padded = np.concatenate([a[:, -1:], a, a[:, :1]], 1)
-    return ndi.median_filter(padded, size=(3, 3), mode="nearest")[:, 1:1 + NPH]  # type: ignore[no-any-return]
+    """A 3 x 3 median over the directions (the method's)."""
+    from hcc_imaging.segment import _rind
+
+    return _rind._arc_median(a)
 
 
 def main(argv: list[str] | None = None) -> int:

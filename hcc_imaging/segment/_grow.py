@@ -31,6 +31,7 @@ from ._morph import (
     component_at_in_box,
     erode_faces,
     fill_holes,
+    histogram_mode,
     noise_sigma,
     pad_box,
     within_mm,
@@ -471,16 +472,7 @@ def _parenchyma_value(
     vals = smooth[shell]
     if vals.size < 50:
         return None
-    width = max(sigma_s, 1.0)
-    lo_v, hi_v = np.percentile(vals, [1, 99])
-    nb = int(max(1, min(2000, (hi_v - lo_v) / width)))
-    hist, edges = np.histogram(vals, bins=nb, range=(lo_v, hi_v + 1e-3))
-    # light smoothing of the histogram (3-bin box) so one noisy bin cannot win
-    hs = np.convolve(hist, np.ones(3), mode="same")
-    k = int(np.argmax(hs))
-    peak = 0.5 * (edges[k] + edges[k + 1])
-    near = vals[np.abs(vals - peak) <= 2.0 * width]
-    return float(np.median(near)) if near.size else float(peak)
+    return histogram_mode(vals, max(sigma_s, 1.0))
 
 
 def _shell_fraction(

@@ -62,7 +62,7 @@ from scipy.special import ndtr
 from . import _kernels
 from . import constants as C
 from ._blur import _direction_terms, _inside, _polar, _roughness
-from ._morph import gaussian_noise_factor, noise_sigma, robust_sigma
+from ._morph import gaussian_noise_factor, histogram_mode, noise_sigma, robust_sigma
 from .errors import LowContrastError, NotEnclosedError
 
 log = logging.getLogger(__name__)
@@ -93,21 +93,8 @@ class RindFit:
         )
 
 
-def _mode(values: NDArray[Any], width: float) -> float:
-    """The histogram mode of ``values`` (bins of ``width``, a 3-bin box over the counts), refined
-    as the median of the values within 2 widths of it (as step 7's parenchyma value)."""
-    lo_v, hi_v = np.percentile(values, [1, 99])
-    nb = int(max(1, min(2000, (hi_v - lo_v) / width)))
-    hist, edges = np.histogram(values, bins=nb, range=(lo_v, hi_v + 1e-3))
-    k = int(np.argmax(np.convolve(hist, np.ones(3), mode="same")))
-    peak = 0.5 * (edges[k] + edges[k + 1])
-    near = values[np.abs(values - peak) <= 2.0 * width]
-    return float(np.median(near)) if near.size else float(peak)
-
-
-def _ray_directions() -> NDArray[np.float64]:
-    """The rays' unit directions (polar x azimuthal x 3, in z, y, x order)."""
-    nth, nph = C.LESION_RIND_RAYS
+def _ray_directions(nth: int = C.LESION_RIND_RAYS[0], nph: int = C.LESION_RIND_RAYS[1]) -> NDArray[np.float64]:
+    """The rays' unit directions (``nth`` polar x ``nph`` azimuthal x 3, in z, y, x order)."""
     th = (np.arange(nth) + 0.5) / nth * np.pi
     ph = np.arange(nph) / nph * 2 * np.pi
     t, p = np.meshgrid(th, ph, indexing="ij")
@@ -201,21 +188,20 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
     terms = edge_terms(p, w)
     grid = rv + np.arange(0.0, 61.0, 5.0)
     rv = float(grid[int(np.argmin([per_ray(n, g, p, terms)[0] for g in grid]))])
-    bi = bo = rc
+    def values_at(ww: float, bi: NDArray[np.float64], bo: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+        """The rays' residual and (N, R, P) by least squares with the edges ``bi``, ``bo`` and blur ``ww``."""
+        wr = ray_blur(ww)[..., None]
+        a = ndtr((bi[..., None] - r) / wr)
+        b = ndtr((bo[..., None] - r) / wr)
+        x = np.stack([a[win], (b - a)[win], (1 - b)[win]], 1)
+        coef = np.linalg.solve(x.T @ x + 1e-9 * np.eye(3), x.T @ prof[win])
+        return float(((x @ coef - prof[win]) ** 2).sum()), coef
+
     for _ in range(4):
         _, bi, bo = per_ray(n, rv, p, edge_terms(p, w))
-        best: tuple[float, float, NDArray[np.float64]] | None = None
-        for ww in C.LESION_RIND_RAY_BLURS_MM:
-            wr = ray_blur(ww)[..., None]
-            a = ndtr((bi[..., None] - r) / wr)
-            b = ndtr((bo[..., None] - r) / wr)
-            x = np.stack([a[win], (b - a)[win], (1 - b)[win]], 1)
-            coef = np.linalg.solve(x.T @ x + 1e-9 * np.eye(3), x.T @ prof[win])
-            sse = float(((x @ coef - prof[win]) ** 2).sum())
-            if best is None or sse < best[0]:
-                best = (sse, ww, coef)
-        assert best is not None
-        _, w, (n, rv, p) = best[0], best[1], best[2]
+        # the blur with the least residual (the first of equals), and its values
+        w, (_, (n, rv, p)) = min(((ww, values_at(ww, bi, bo)) for ww in C.LESION_RIND_RAY_BLURS_MM),
+                                 key=lambda t: t[1][0])
     return c, _arc_median(bi), _arc_median(bo), (float(n), float(rv), float(p))
 
 
@@ -299,12 +285,11 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     pool = sm[liv] if liv is not None and np.count_nonzero(liv) > 1000 else sm.ravel()
     # a click that is not dark (most clicks step 13 is tried on: an enhancing lesion) is refused on
     # the mode of every 8th value first (the whole box's mode is ~15 ms on 0.68 mm pixels)
-    if _mode(pool[::8], max(noise_s, 1.0)) - n0 < C.LESION_MIN_CONTRAST_K_SIGMA * noise_s:
+    if histogram_mode(pool[::8], max(noise_s, 1.0)) - n0 < C.LESION_MIN_CONTRAST_K_SIGMA * noise_s:
         raise LowContrastError(
             f"rind=True: {where} is not in a dark core (value {n0:.0f}); click the lesion's necrotic "
             "(non-enhancing) centre, or segment it without rind=True.")
-    p0 = _mode(pool, max(noise_s, 1.0))
-    core = np.zeros(a.shape, dtype=bool)
+    p0 = histogram_mode(pool, max(noise_s, 1.0))
     for _ in range(2):
         if p0 - n0 < C.LESION_MIN_CONTRAST_K_SIGMA * noise_s:
             raise LowContrastError(
@@ -337,7 +322,7 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
         if liv is not None:
             shell &= liv
         if np.count_nonzero(shell) > 200:
-            p0 = _mode(sm[shell], max(noise_s, 1.0))
+            p0 = histogram_mode(sm[shell], max(noise_s, 1.0))
     c_vox, bi, bo, (n_r, r_r, p_r) = _fit_rays(a, core, sp, n0, p0)
     layer_r = float(np.median(bo - bi))
     if r_r - p_r < noise or p_r - n_r < noise or layer_r < C.LESION_RIND_MIN_LAYER_MM:

@@ -762,8 +762,8 @@ def segment_lesion(
             f"{C.LESION_RIND_MAX_PIXEL_MM:g} mm) the automatic steps place a layer's border better and were used.")
         rind = False
     if rind:
-        return _rind_result(vol, phases, phase, seed_vox, seed_pt, seed_txt, line, liver, liv, p, roi_mm, label,
-                            lesion_id, extrahepatic, conspicuity, t0)
+        return _rind_result(vol, phase, seed_vox, seed_pt, seed_txt, line, liv, p, roi_mm, label, lesion_id,
+                            extrahepatic, conspicuity, t0)
     line_vox = None if line is None else vol.lps_to_index(line)
     combined_weights: dict[str, float] | None = None
     border_weights: dict[str, float] | None = None
@@ -910,14 +910,12 @@ def segment_lesion(
             except SegmentationError as err:
                 log.debug("segment_lesion: step 13 not used (%s)", err)
             if rind_fit is not None:
-                new = np.zeros(full.shape, dtype=bool)
-                new[rind_fit.box] = rind_fit.mask
-                as_rr = replace(rr, mask=new[rind_fit.box], lo=np.array([b.start for b in rind_fit.box], np.int64))
-                if not new[seed_vox] or _leaves_line(as_rr, rr, line_vox, vol.spacing):
+                as_rr = replace(rr, mask=rind_fit.mask, lo=np.array([b.start for b in rind_fit.box], np.int64))
+                if not as_rr.holds(seed_vox) or _leaves_line(as_rr, rr, line_vox, vol.spacing):
                     rind_fit = None
                 else:
                     full[...] = 0
-                    full[new] = label
+                    full[rind_fit.box][rind_fit.mask] = label
     reach = _edge_reach(full)
     # (a mask step 11 or 13 replaced may have touched the largest region: theirs are enclosed)
     if line is None and roi_mm is None and defect is None and (reach[2] or (rr.touches and rind_fit is None)):
@@ -1008,21 +1006,13 @@ def segment_lesion(
         # the notes above describe the mask step 11 replaced (its values and phase are still the ones
         # reported); say so, so that "check the border" is not read as being about the lumen
         notes = [defect.note()] + [f"the mask before the vessel lumen replaced it: {n}" for n in notes]
-    labels = LabelVolume.like(vol, full, labels={label: lesion_id}, meta={"algorithm": ALGORITHM_NAME})
     m = rr.model
-    res = SegmentationResult(
-        labels=labels,
-        algorithm=ALGORITHM_NAME,
-        version=C.ALGORITHM_VERSION,
-        parameters={**asdict(p), "roi_mm": roi_mm, "extrahepatic": bool(extrahepatic), "rind": False},
-        seed_lps=tuple(float(v) for v in seed_pt),  # type: ignore[arg-type]
-        seed_index=seed_vox,
-        line_lps=None if line is None else (tuple(map(float, line[0])), tuple(map(float, line[1]))),  # type: ignore[arg-type]
+    res = _result(
+        vol, full, label, lesion_id, p, roi_mm, extrahepatic, False, seed_pt, seed_vox, line, t0,
         phase=Phase(phase),
         lesion_value=float(m.lesion),
         surroundings_value=float(m.surround),
         window=(float(m.low), float(m.high)),
-        elapsed_s=time.perf_counter() - t0,
         phase_conspicuity=conspicuity,
         notes=tuple(notes),
         values_phase=Phase(growth_phase) if growth_phase is not None else Phase(phase),
@@ -1034,11 +1024,32 @@ def segment_lesion(
     return res
 
 
+def _result(
+    vol: Volume, full: NDArray[np.integer[Any]], label: int, lesion_id: str, p: LesionParams, roi_mm: float | None,
+    extrahepatic: bool, rind: bool, seed_pt: NDArray[np.float64], seed_vox: tuple[int, int, int],
+    line: NDArray[np.float64] | None, t0: float, **fields: Any,
+) -> SegmentationResult:
+    """The result with the provenance every path shares (the mask ``full`` as a labelled volume on
+    ``vol``'s grid, the algorithm, the parameters, the click or line, the time since ``t0``);
+    ``fields``: the path's own (phase, values, window, notes, ...)."""
+    return SegmentationResult(
+        labels=LabelVolume.like(vol, full, labels={label: lesion_id}, meta={"algorithm": ALGORITHM_NAME}),
+        algorithm=ALGORITHM_NAME,
+        version=C.ALGORITHM_VERSION,
+        parameters={**asdict(p), "roi_mm": roi_mm, "extrahepatic": bool(extrahepatic), "rind": bool(rind)},
+        seed_lps=tuple(float(v) for v in seed_pt),  # type: ignore[arg-type]
+        seed_index=seed_vox,
+        line_lps=None if line is None else (tuple(map(float, line[0])), tuple(map(float, line[1]))),  # type: ignore[arg-type]
+        elapsed_s=time.perf_counter() - t0,
+        **fields,
+    )
+
+
 def _rind_result(
-    vol: Volume, phases: Mapping[Phase, Volume], phase: Phase, seed_vox: tuple[int, int, int], seed_pt: NDArray[np.float64],
-    seed_txt: tuple[float, ...], line: NDArray[np.float64] | None, liver: LabelVolume | None,
-    liv: NDArray[np.bool_] | None, p: LesionParams, roi_mm: float | None, label: int, lesion_id: str,
-    extrahepatic: bool, conspicuity: dict[str, float], t0: float,
+    vol: Volume, phase: Phase, seed_vox: tuple[int, int, int], seed_pt: NDArray[np.float64],
+    seed_txt: tuple[float, ...], line: NDArray[np.float64] | None, liv: NDArray[np.bool_] | None,
+    p: LesionParams, roi_mm: float | None, label: int, lesion_id: str, extrahepatic: bool,
+    conspicuity: dict[str, float], t0: float,
 ) -> SegmentationResult:
     """``segment_lesion(..., rind=True)``: step 13 (:func:`._rind.rind_border`) from the click on
     ``vol``, as a result with its provenance."""
@@ -1051,20 +1062,12 @@ def _rind_result(
             f"rind=True: the fitted layer's surface leaves out {where}; the lesion is not a core in a layer there. "
             "Segment it without rind=True.")
     notes = [fit.note(str(phase)) + " The window is the core's and the layer's fitted values (not a threshold)."]
-    labels = LabelVolume.like(vol, full, labels={label: lesion_id}, meta={"algorithm": ALGORITHM_NAME})
-    res = SegmentationResult(
-        labels=labels,
-        algorithm=ALGORITHM_NAME,
-        version=C.ALGORITHM_VERSION,
-        parameters={**asdict(p), "roi_mm": roi_mm, "extrahepatic": bool(extrahepatic), "rind": True},
-        seed_lps=tuple(float(v) for v in seed_pt),  # type: ignore[arg-type]
-        seed_index=seed_vox,
-        line_lps=None if line is None else (tuple(map(float, line[0])), tuple(map(float, line[1]))),  # type: ignore[arg-type]
+    res = _result(
+        vol, full, label, lesion_id, p, roi_mm, extrahepatic, True, seed_pt, seed_vox, line, t0,
         phase=Phase(phase),
         lesion_value=float(np.median(vol.array[fit.box][fit.mask])),
         surroundings_value=fit.parenchyma_value,
         window=(min(fit.core_value, fit.layer_value), max(fit.core_value, fit.layer_value)),
-        elapsed_s=time.perf_counter() - t0,
         phase_conspicuity=conspicuity,
         notes=tuple(notes),
         values_phase=Phase(phase),
