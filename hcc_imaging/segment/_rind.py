@@ -68,6 +68,11 @@ from .errors import LowContrastError, NotEnclosedError
 log = logging.getLogger(__name__)
 
 
+def _v(value: float) -> str:
+    """An intensity for a message: whole HU on CT's scale, three digits on a 0-1 one."""
+    return f"{value:.0f}" if abs(value) >= 100.0 else f"{value:.3g}"
+
+
 @dataclass(frozen=True, slots=True)
 class RindFit:
     """The fitted two-tissue lesion: its mask on the box ``box`` of the image, the values of the
@@ -87,8 +92,8 @@ class RindFit:
         return (
             f"necrotic lesion in an enhancing layer (asked for, rind=True): the border is the outer of two nested "
             f"surfaces fitted on the {phase} phase with the point-spread (sigma {self.psf_mm:g} mm): core "
-            f"{self.core_value:.0f}, layer {self.layer_value:.0f} (median thickness {self.layer_mm:.1f} mm), "
-            f"parenchyma {self.parenchyma_value:.0f}; residual {self.chi2_reduced:.2f} x the noise's per degree of "
+            f"{_v(self.core_value)}, layer {_v(self.layer_value)} (median thickness {self.layer_mm:.1f} mm), "
+            f"parenchyma {_v(self.parenchyma_value)}; residual {self.chi2_reduced:.2f} x the noise's per degree of "
             "freedom (well above 1: a shape the surfaces do not follow, such as a lobulated rind); check the border."
         )
 
@@ -261,12 +266,27 @@ def _gauss_newton(x0: NDArray[np.float64], k: int, rho: NDArray[np.float64], y: 
     return x, obj
 
 
+def intensity_unit(raw: NDArray[Any], calibrated: bool) -> float:
+    """The intensity step 13's floors and grids are written in: 1 on CT (one HU); on a modality
+    without a calibrated scale (MR), the value that puts the main steps' noise floor there
+    (``LESION_MIN_NOISE_FRACTION`` of the median absolute value, :func:`._grow.floored_noise`) where
+    it lies on CT (``LESION_MIN_NOISE_HU``), so that an MR series scaled to 0-1 is fitted as CT's
+    HU are, not refused for contrasts below one unit."""
+    if calibrated:
+        return 1.0
+    step = max(1, raw.size // 50_000)
+    scale = float(np.median(np.abs(np.asarray(raw, np.float64).reshape(-1)[::step]))) if raw.size else 0.0
+    unit = C.LESION_MIN_NOISE_FRACTION * scale / C.LESION_MIN_NOISE_HU
+    return unit if np.isfinite(unit) and unit > 0.0 else 1.0
+
+
 def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[float, float, float],
-                liver: NDArray[np.bool_] | None = None, where: str = "the click") -> RindFit:
+                liver: NDArray[np.bool_] | None = None, where: str = "the click", calibrated: bool = True) -> RindFit:
     """Steps 1-4 of the module on one phase ``img`` (whole grid) from the click ``seed`` (voxel);
-    ``liver``: the mask the lesion is kept in (whole grid), or None.  Raises ``LowContrastError``
-    (no dark core at the click, or no layer around it) or ``NotEnclosedError`` (the core reaches
-    the box's faces); ``where`` names the click in the messages."""
+    ``liver``: the mask the lesion is kept in (whole grid), or None; ``calibrated``: the values are
+    HU (CT), else the fit works in :func:`intensity_unit`'s units and reports the image's.  Raises
+    ``LowContrastError`` (no dark core at the click, or no layer around it) or ``NotEnclosedError``
+    (the core reaches the box's faces); ``where`` names the click in the messages."""
     sp = np.asarray(spacing, dtype=np.float64)
     shape = np.asarray(img.shape)
     half = np.ceil(C.LESION_RIND_BOX_MM / sp).astype(int)
@@ -274,6 +294,9 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     hi = np.minimum(np.asarray(seed) + half + 1, shape)
     box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
     a = np.asarray(img[box], dtype=np.float64)
+    unit = intensity_unit(a, calibrated)
+    if unit != 1.0:
+        a = a / unit
     liv = None if liver is None else np.asarray(liver[box], dtype=bool)
     s_loc = tuple(int(v) for v in np.asarray(seed) - lo)
     sig_vox = [1.0 / v for v in sp]
@@ -287,13 +310,13 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     # the mode of every 8th value first (the whole box's mode is ~15 ms on 0.68 mm pixels)
     if histogram_mode(pool[::8], max(noise_s, 1.0)) - n0 < C.LESION_MIN_CONTRAST_K_SIGMA * noise_s:
         raise LowContrastError(
-            f"rind=True: {where} is not in a dark core (value {n0:.0f}); click the lesion's necrotic "
+            f"rind=True: {where} is not in a dark core (value {_v(n0 * unit)}); click the lesion's necrotic "
             "(non-enhancing) centre, or segment it without rind=True.")
     p0 = histogram_mode(pool, max(noise_s, 1.0))
     for _ in range(2):
         if p0 - n0 < C.LESION_MIN_CONTRAST_K_SIGMA * noise_s:
             raise LowContrastError(
-                f"rind=True: {where} is not in a dark core (value {n0:.0f} against the parenchyma's {p0:.0f}); click "
+                f"rind=True: {where} is not in a dark core (value {_v(n0 * unit)} against the parenchyma's {_v(p0 * unit)}); click "
                 "the lesion's necrotic (non-enhancing) centre, or segment it without rind=True.")
         lab, _ = ndimage.label(sm < n0 + 0.5 * (p0 - n0))
         core = lab == lab[s_loc]
@@ -314,8 +337,8 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
             # dark lesion's blurred edge, with no layer, lowers it (2-7 HU below: every robustness
             # phantom, the 512 study's L5, the layerless ellipsoids): refused here, before the rays
             raise LowContrastError(
-                f"rind=True: no enhancing layer around the dark core at {where} (the 3 mm around it: {near_v:.0f} "
-                f"against the parenchyma's {p0:.0f}); segment it without rind=True, or on the phase where the layer "
+                f"rind=True: no enhancing layer around the dark core at {where} (the 3 mm around it: {_v(near_v * unit)} "
+                f"against the parenchyma's {_v(p0 * unit)}); segment it without rind=True, or on the phase where the layer "
                 "enhances.")
         # the parenchyma again, beyond the core and its layer
         shell = (dist > 8.0) & (dist <= 20.0)
@@ -329,8 +352,8 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
         # the rays' values and edges already fail step 4's floors: no layer worth the surfaces' fit
         # (an infiltrative lesion on 0.68 mm pixels: 2 s to be refused there)
         raise LowContrastError(
-            f"rind=True: no enhancing layer around the dark core at {where} (along the rays: core {n_r:.0f}, layer "
-            f"{r_r:.0f} over {layer_r:.1f} mm, parenchyma {p_r:.0f}); segment it without rind=True, or on the phase "
+            f"rind=True: no enhancing layer around the dark core at {where} (along the rays: core {_v(n_r * unit)}, layer "
+            f"{_v(r_r * unit)} over {layer_r:.1f} mm, parenchyma {_v(p_r * unit)}); segment it without rind=True, or on the phase "
             "where the layer enhances.")
 
     degree = C.LESION_BLUR_MODEL_DEGREE
@@ -390,14 +413,14 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     thick = float(np.median(y_ray @ (x[k:] - x[:k])))
     if dr < max(kk * se_r, floor) or -(dr + dn) < max(kk * se_n, floor) or thick < C.LESION_RIND_MIN_LAYER_MM:
         raise LowContrastError(
-            f"rind=True: no enhancing layer around the dark core at {where} (fitted core {n_v:.0f}, layer "
-            f"{r_v:.0f} over {thick:.1f} mm, parenchyma {p_v:.0f}); segment it without rind=True, or on the phase "
+            f"rind=True: no enhancing layer around the dark core at {where} (fitted core {_v(n_v * unit)}, layer "
+            f"{_v(r_v * unit)} over {thick:.1f} mm, parenchyma {_v(p_v * unit)}); segment it without rind=True, or on the phase "
             "where the layer enhances.")
     out = _inside(a.shape, sp, centre, x[k:], degree)
     if liv is not None:
         out &= liv
     log.debug("rind border: psf %.2f mm, N %.0f R %.0f P %.0f, layer %.1f mm", psfs[j], n_v, r_v, p_v, thick)
-    return RindFit(out, box, n_v, r_v, p_v, float(psfs[j]), thick, chi2_red)
+    return RindFit(out, box, n_v * unit, r_v * unit, p_v * unit, float(psfs[j]), thick, chi2_red)
 
 
 __all__ = ["RindFit", "rind_border"]

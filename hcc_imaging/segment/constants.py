@@ -194,7 +194,9 @@ __all__ = [
 #: 1.25: step 13 also runs without being asked, on pixels up to LESION_RIND_MAX_PIXEL_MM, after a click
 #: whose region step 7 grew or step 9 wrapped in a rim (LesionParams.rind_border); its mask is used when the
 #: fit passes its tests, holds the click and covers a drawn line.
-ALGORITHM_VERSION: Final[str] = "1.25"
+#: 1.26: on MR (no calibrated scale) step 13 reads its HU floors and grids in units of the box's median value
+#: (:func:`._rind.intensity_unit`): an MR series scaled to 0-1 was refused, or left to steps 1-12.  CT unchanged.
+ALGORITHM_VERSION: Final[str] = "1.26"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).

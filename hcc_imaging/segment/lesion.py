@@ -906,7 +906,8 @@ def segment_lesion(
                            if str(k) in images), None)
         if rind_phase is not None:
             try:
-                rind_fit = rind_border(images[rind_phase], seed_vox, vol.spacing, liv)
+                rind_fit = rind_border(images[rind_phase], seed_vox, vol.spacing, liv,
+                                       calibrated=vol.modality == Modality.CT)
             except SegmentationError as err:
                 log.debug("segment_lesion: step 13 not used (%s)", err)
             if rind_fit is not None:
@@ -1054,7 +1055,7 @@ def _rind_result(
     """``segment_lesion(..., rind=True)``: step 13 (:func:`._rind.rind_border`) from the click on
     ``vol``, as a result with its provenance."""
     where = f"the click at {seed_txt} mm" if line is None else f"the line's midpoint {seed_txt} mm"
-    fit = rind_border(vol.array, seed_vox, vol.spacing, liv, where=where)
+    fit = rind_border(vol.array, seed_vox, vol.spacing, liv, where=where, calibrated=vol.modality == Modality.CT)
     full = np.zeros(vol.shape, dtype=np.uint8 if label < 256 else np.uint16)
     full[fit.box][fit.mask] = label
     if not full[seed_vox]:

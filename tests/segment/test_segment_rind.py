@@ -119,3 +119,45 @@ def test_cli_rind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert record["provenance"]["parameters"]["rind"] is True
     assert dice(load_mask(out).array != 0, truth) >= 0.98
 
+
+
+def _as_mr(vols: dict, scale: float, offset: float) -> dict:  # type: ignore[type-arg]
+    """The scene as an MR series: the same image as ``(HU + offset) * scale``, without CT's calibration."""
+    from hcc_imaging.volume import Modality, Volume
+
+    return {k: Volume(array=((v.array.astype(np.float32) + offset) * scale), geometry=v.geometry,
+                      modality=Modality.MR, phase=v.phase, frame_of_reference_uid=v.frame_of_reference_uid)
+            for k, v in vols.items()}
+
+
+@pytest.mark.parametrize(("scale", "offset"), [(1 / 500, 150.0), (4.0, 400.0)])
+def test_an_mr_series_on_any_scale_is_fitted_as_ct_is(scale: float, offset: float) -> None:
+    """Step 13's floors and grids are written in HU; on MR they are read in units set by the box's
+    median value (:func:`_rind.intensity_unit`).  Until that, an MR series scaled to 0-1 was refused
+    ("not in a dark core (value 0)") and left to steps 1-12 (0.85 on this 2 mm rind at 15 HU noise,
+    0.97 on the 1.5 mm one at 5).  Now a series scaled to 0-1 and one in the thousands give CT's
+    mask within Dice 0.995, with the values reported on the series' scale."""
+    for rim_mm, sd, seed in [(1.5, 5.0, 0), (2.0, 15.0, 0)]:
+        vols, truth, click = rim_scene("oval", seed, sd, rim_mm=rim_mm, spacing=FINE, shape=FINE_SHAPE)
+        ct = segment_lesion(vols, seed_index=click, rind=True).labels.array != 0
+        mr = _as_mr(vols, scale, offset)
+        asked = segment_lesion(mr, seed_index=click, rind=True)
+        auto = segment_lesion(mr, seed_index=click)
+        assert dice(asked.labels.array != 0, ct) >= 0.995
+        assert dice(asked.labels.array != 0, truth) >= 0.98
+        np.testing.assert_array_equal(auto.labels.array, asked.labels.array)
+        assert any("(step 13)" in n for n in auto.notes)
+        low, high = asked.window
+        assert abs(high - (115.0 + offset) * scale) <= 10.0 * scale
+        assert abs(low - (25.0 + offset) * scale) <= 10.0 * scale
+
+
+def test_an_mr_lesion_without_a_layer_is_refused_on_its_scale() -> None:
+    """The layerless lesion of the CT test above, as MR scaled to 0-1: refused for the same reason,
+    with the values in the message on the series' scale (not rounded to 0)."""
+    from hcc_imaging.volume import Phase
+
+    vol, _, _ = ellipsoid_lesion((8.0, 10.0, 9.0), FINE, inside_hu=25, outside_hu=70, noise_sd_hu=10, seed=2)
+    mr = _as_mr({str(Phase.ARTERIAL): vol}, 1 / 500, 150.0)[str(Phase.ARTERIAL)]
+    with pytest.raises(LowContrastError, match=r"no enhancing layer.*0\.[0-9]+.*parenchyma's 0\.[0-9]+"):
+        segment_lesion(mr, seed_index=tuple(int(v) // 2 for v in vol.shape), rind=True)
