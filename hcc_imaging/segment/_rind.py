@@ -27,14 +27,16 @@ every step).  The steps:
    centroid, a core -> layer -> parenchyma profile under one blur, with N, R, P and the blur
    shared by all rays and each ray's inner and outer edge found by an exact grid search (the
    layer's value R first on a grid by the rays' total residual: a thin layer trades its value
-   against its thickness; each ray's blur is the point-spread along the surface's normal over the
-   cosine between ray and normal; the rays start from the core's last exit, a lobulated core
-   re-enters).  The search is one small matrix product per ray: the residual expanded in R is a
+   against its thickness; each ray's blur is the point-spread along the surface's normal, widened
+   by the slice's thickness as the normal faces the slices (1.27), over the cosine between ray and
+   normal; the rays start from the core's last exit, a lobulated core re-enters).  The search is one small matrix product per ray: the residual expanded in R is a
    sum of terms in the inner edge's ramp alone, the outer's alone and their product.
 3. The surfaces: the radii of the rays' edges (a 3 x 3 median over directions) fitted by the
    direction polynomial, then step 12's Gauss-Newton for both surfaces on the voxels within 5 mm
-   of them (the derivative along a surface's coefficient is its value step x G * its
-   partial-volume ramp x the term; the ramps refreshed after each accepted step; step halving on
+   of them (each surface drawn as a partial-volume ramp as wide as the mean spacing, or, 1.27, as a
+   voxel's extent along the direction from the centre: a CT slice averages its thickness; each
+   ramp fitted, the least chi^2 kept; the derivative along a surface's coefficient is its value
+   step x G * its ramp x the term; the ramps refreshed after each accepted step; step halving on
    chi^2 + the roughness prior).
 4. The mask: the voxel centres inside ``S_out`` (and inside the liver when given).  Refused
    (``LowContrastError``) unless the layer is brighter than the parenchyma and the core darker,
@@ -135,16 +137,20 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
     w = 1.0
 
     # a ray crossing the layer obliquely sees it wider: its blur is the point-spread along the
-    # surface's normal (from the exit radii) over cos(ray, normal)
+    # surface's normal (from the exit radii) over cos(ray, normal); along the normal, the slice's
+    # thickness adds its box (variance (n_z dz)^2 / 12) and the rays' linear interpolation between
+    # slices a triangle ((n_z dz)^2 / 6): (n_z dz)^2 / 4 in all (1.27; docs/validation.md section 2.2,
+    # "Algorithm 1.27")
     surf = _arc_median(rc)[..., None] * u_dir
     d_th = np.gradient(surf, axis=0)
     d_ph = (np.roll(surf, -1, axis=1) - np.roll(surf, 1, axis=1)) / 2.0
     normal = np.cross(d_th, d_ph)
     normal /= np.maximum(np.linalg.norm(normal, axis=-1, keepdims=True), 1e-9)
     cos_a = np.clip(np.abs((normal * u_dir).sum(-1)), 0.3, 1.0)
+    slab_var = (normal[..., 0] * sp[0]) ** 2 / 4.0
 
     def ray_blur(w: float) -> NDArray[np.float64]:
-        return np.full((nth, nph), w) / cos_a
+        return np.sqrt(w * w + slab_var) / cos_a  # type: ignore[no-any-return]
 
     d_inner = np.arange(-2.5, 2.51, 0.25)
     win = (r >= rc[..., None] - 4.0) & (r <= rc[..., None] + t_max + 2.0)
@@ -211,7 +217,7 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
 
 
 def _render(x: NDArray[np.float64], k: int, rho: NDArray[np.float64], y: NDArray[np.float64],
-            use: NDArray[np.bool_], h: float, sig: list[float], data: NDArray[np.float64],
+            use: NDArray[np.bool_], h: NDArray[np.float64], sig: list[float], data: NDArray[np.float64],
             ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float32], NDArray[np.float32]]:
     """The surfaces ``x`` (the core's terms, then the layer's) as partial-volume indicators blurred
     by the point-spread: the least-squares values (P, R - P, N - R), the design on the voxels
@@ -226,7 +232,7 @@ def _render(x: NDArray[np.float64], k: int, rho: NDArray[np.float64], y: NDArray
 
 
 def _gauss_newton(x0: NDArray[np.float64], k: int, rho: NDArray[np.float64], y: NDArray[np.float64],
-                  use: NDArray[np.bool_], h: float, sig: list[float], data: NDArray[np.float64], noise: float,
+                  use: NDArray[np.bool_], h: NDArray[np.float64], sig: list[float], data: NDArray[np.float64], noise: float,
                   prior: NDArray[np.float64], steps: int = C.LESION_RIND_MAX_ITERATIONS) -> tuple[NDArray[np.float64], float]:
     """Step 12's chord Gauss-Newton for two surfaces (step 3), at most ``steps`` steps: (the
     coefficients, chi^2 + prior)."""
@@ -375,9 +381,13 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     use = (rho <= r_out0 + 5.0) & (rho >= np.maximum(r_in0 - 5.0, 0.0))
     if liv is not None:
         use &= liv | (rho <= r_out0)
-    # the ramp's width: the mean spacing (a voxel's width along the normal, step 12b's, did worse
-    # on the rind sweep: docs/validation.md section 2.2, "Algorithms 1.24 and 1.25")
-    h = float(sp.mean())
+    # the surfaces' partial-volume ramp, two models (1.27): as wide as the mean spacing (an image
+    # sampled at the slices' centres; 1.24-1.26's only model), or as a voxel's extent along the
+    # direction from the centre (a CT slice averages its thickness, so a surface facing the slices
+    # is drawn across it); each is fitted with each point-spread below and the least chi^2 wins
+    # (docs/validation.md section 2.2, "Algorithm 1.27")
+    ramps = (np.full(rho.shape, float(sp.mean())),
+             np.abs(u[..., 0]) * sp[0] + np.abs(u[..., 1]) * sp[1] + np.abs(u[..., 2]) * sp[2])
     data = a[use]
     k = y.shape[-1]
     smoothing = C.LESION_BLUR_MODEL_SMOOTHING
@@ -387,19 +397,21 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
         noise = max(robust_sigma(a[inner]), 1.0)
     x0 = np.concatenate([c_in, c_out])
 
-    # the surfaces fitted from the start with each point-spread of the grid (``LESION_RIND_PSF_STEPS``
-    # steps); the two with the least chi^2 + prior are fitted on, and the better wins.  (The
-    # point-spread trades against the layer's thickness and value: picked at the start and refined
-    # by its neighbours, a 2 mm rind at 5 HU stayed at 0.75 mm, a 2.7 mm layer of 99 HU for 2 mm of
-    # 115, Dice 0.953; each fitted, 1.0 mm and 0.99.)
-    psfs = C.LESION_RIND_PSF_MM
+    # the surfaces fitted from the start with each ramp and each point-spread of the grid
+    # (``LESION_RIND_PSF_STEPS`` steps); the two with the least chi^2 + prior are fitted on, and the
+    # better wins.  (The point-spread trades against the layer's thickness and value: picked at the
+    # start and refined by its neighbours, a 2 mm rind at 5 HU stayed at 0.75 mm, a 2.7 mm layer of
+    # 99 HU for 2 mm of 115, Dice 0.953; each fitted, 1.0 mm and 0.99.)
+    cands = [(h, v) for h in ramps for v in C.LESION_RIND_PSF_MM]
     fits = [_gauss_newton(x0, k, rho, y, use, h, [v / w for w in sp], data, noise, prior, C.LESION_RIND_PSF_STEPS)
-            for v in psfs]
-    finals = {j: _gauss_newton(fits[j][0], k, rho, y, use, h, [psfs[j] / w for w in sp], data, noise, prior)
+            for h, v in cands]
+    finals = {j: _gauss_newton(fits[j][0], k, rho, y, use, cands[j][0], [cands[j][1] / w for w in sp], data, noise,
+                               prior)
               for j in np.argsort([f[1] for f in fits])[:2]}
     j = min(finals, key=lambda i: finals[i][1])
     x = finals[j][0]
-    coef, x3, fitted, _, _ = _render(x, k, rho, y, use, h, [psfs[j] / v for v in sp], data)
+    h, psf = cands[j]
+    coef, x3, fitted, _, _ = _render(x, k, rho, y, use, h, [psf / v for v in sp], data)
     res_n = (data - fitted) / noise
     chi2_red = float(res_n @ res_n) / max(data.size - 2 * k - 3, 1)
     p_v, dr, dn = (float(v) for v in coef)
@@ -419,8 +431,9 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     out = _inside(a.shape, sp, centre, x[k:], degree)
     if liv is not None:
         out &= liv
-    log.debug("rind border: psf %.2f mm, N %.0f R %.0f P %.0f, layer %.1f mm", psfs[j], n_v, r_v, p_v, thick)
-    return RindFit(out, box, n_v * unit, r_v * unit, p_v * unit, float(psfs[j]), thick, chi2_red)
+    log.debug("rind border: psf %.2f mm, ramp %s, N %.0f R %.0f P %.0f, layer %.1f mm", psf,
+              "mean spacing" if j < len(C.LESION_RIND_PSF_MM) else "slice", n_v, r_v, p_v, thick)
+    return RindFit(out, box, n_v * unit, r_v * unit, p_v * unit, float(psf), thick, chi2_red)
 
 
 __all__ = ["RindFit", "rind_border"]

@@ -196,7 +196,11 @@ __all__ = [
 #: fit passes its tests, holds the click and covers a drawn line.
 #: 1.26: on MR (no calibrated scale) step 13 reads its HU floors and grids in units of the box's median value
 #: (:func:`._rind.intensity_unit`): an MR series scaled to 0-1 was refused, or left to steps 1-12.  CT unchanged.
-ALGORITHM_VERSION: Final[str] = "1.26"
+#: 1.27: step 13 allows for the slice's thickness (a CT slice averages it): the rays' blur widens by the
+#: slice as the surface faces it, and the surfaces are also fitted with a ramp as wide as a voxel's extent
+#: along the direction from the centre; the ramp with the least chi^2 wins (scenes with a slice profile on
+#: 2.5 mm slices: ovals 10 -> 20 of 20 >= 0.95).
+ALGORITHM_VERSION: Final[str] = "1.27"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).

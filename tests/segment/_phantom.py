@@ -134,34 +134,54 @@ RIM_SCENE_HU = {"arterial": (70, 25, 115), "portal_venous": (110, 28, 125),
 
 def rim_scene(kind: str, seed: int, sd: float, *, rim_mm: float = 1.5,
               spacing: tuple[float, float, float] = (3.0, 2.3, 2.3),
-              shape: tuple[int, int, int] = (40, 90, 90)):  # type: ignore[no-untyped-def]
+              shape: tuple[int, int, int] = (40, 90, 90), slice_sub: int = 1):  # type: ignore[no-untyped-def]
     """A necrotic lesion in an enhancing layer ``rim_mm`` thick (a rim-only ablation zone at 1.5 mm,
     a necrotic tumour's rind at 2.5-3.5 mm; the truth is core + layer, voxel centres) on four
     phases, default on the study phantom's grid (3 x 2.3 x 2.3 mm), 1 mm Gaussian PSF, white noise
     ``sd``; oval (9 / 14 / 11 mm semi-axes) or lobulated (the union of four balls of 6-9 mm),
     centred on the centre voxel.  HU per phase: :data:`RIM_SCENE_HU`.  Returns the phases, the
-    truth and the centre voxel (in the core: the click)."""
+    truth and the centre voxel (in the core: the click).
+
+    ``slice_sub`` > 1 gives the slices a profile: the scene is painted and blurred on ``slice_sub``
+    points across each slice's thickness (centred on the slice) and each slice is their mean, as a
+    CT slice integrates its thickness (in-plane the image stays point-sampled, as reconstructed CT
+    is); the truth is then the voxels at least half inside the lesion.  1 (the default): the
+    values at the voxel centres, as before."""
     from hcc_imaging.volume import Phase
 
-    p = np.stack(np.indices(shape).astype(float), axis=-1) * np.asarray(spacing)
+    sub = int(slice_sub)
+    if sub < 1:
+        raise ValueError(f"slice_sub must be >= 1, got {slice_sub!r}")
+    fine_shape = (shape[0] * sub,) + tuple(shape[1:])
+    idx = np.indices(fine_shape).astype(float)
+    # a fine sample's z: its slice's centre plus its offset across the slice's thickness
+    idx[0] = idx[0] // sub + ((idx[0] % sub) + 0.5) / sub - 0.5
+    p = np.stack(idx, axis=-1) * np.asarray(spacing)
     centre = tuple(int(n) // 2 for n in shape)
     c0 = np.asarray(centre) * np.asarray(spacing)
 
     def body(shrink: float) -> NDArray[np.bool_]:
         if kind == "oval":
             return (((p - c0) / (np.array([9.0, 14.0, 11.0]) - shrink)) ** 2).sum(-1) <= 1  # type: ignore[no-any-return]
-        m = np.zeros(shape, bool)
+        m = np.zeros(fine_shape, bool)
         for off, r in (((0, 0, 0), 9.0), ((0, 9, 3), 7.0), ((3, -6, 8), 6.5), ((-4, -4, -9), 6.0)):
             m |= np.linalg.norm(p - (c0 + np.array(off)), axis=-1) <= r - shrink
         return m
 
     outer, core = body(0.0), body(rim_mm)
+    del p, idx
     rng = np.random.default_rng(seed)
     vols = {}
+    fine_sp = (spacing[0] / sub,) + tuple(spacing[1:])
     for ph, (liv, nec, rim) in RIM_SCENE_HU.items():
-        img = np.full(shape, float(liv))
+        img = np.full(fine_shape, float(liv))
         img[core] = nec
         img[outer & ~core] = rim
-        img = ndi.gaussian_filter(img, [1.0 / s for s in spacing]) + rng.normal(0.0, sd, shape)
+        img = ndi.gaussian_filter(img, [1.0 / s for s in fine_sp])
+        if sub > 1:
+            img = img.reshape(shape[0], sub, *shape[1:]).mean(1)
+        img = img + rng.normal(0.0, sd, shape)
         vols[Phase(ph)] = Volume.create(np.rint(img).astype(np.int16), spacing=spacing, phase=Phase(ph))
+    if sub > 1:
+        outer = outer.reshape(shape[0], sub, *shape[1:]).mean(1) >= 0.5
     return vols, outer, centre
