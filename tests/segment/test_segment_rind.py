@@ -32,15 +32,17 @@ WITHOUT = LesionParams(rind_border=False)
 
 @pytest.mark.parametrize(("rim_mm", "sd", "seed"), [(1.5, 5.0, 0), (2.0, 5.0, 1), (2.0, 15.0, 0), (3.5, 15.0, 1)])
 def test_an_oval_rim_or_rind_on_fine_pixels_is_fitted(rim_mm: float, sd: float, seed: int) -> None:
-    """A 1.5 mm rim to a 3.5 mm rind, 5 and 15 HU: >= 0.98 (measured 0.990-0.995 on all 20 ovals of
-    the sweep's seeds 0-1); steps 1-12 on the same scene 0.82-0.97 (a 2 mm oval at 5 HU leaks to
-    1.43 x the lesion), so the fit is the better border on each of these.  Since 1.25 the click
+    """A 1.5 mm rim to a 3.5 mm rind, 5 and 15 HU: >= 0.97 (1.24-1.26: 0.990-0.995 on all 20 ovals of
+    the sweep's seeds 0-1; 1.27, which also allows for slices that average their thickness, 0.973-0.995
+    on these scenes sampled at the slices' centres: docs/validation.md section 2.2, "Algorithm 1.27");
+    steps 1-12 on the same scene 0.82-0.97 (a 2 mm oval at 5 HU leaks to 1.43 x the lesion), so the
+    fit is the better border on each of these.  Since 1.25 the click
     without ``rind=True`` reaches the same fit on its own (step 7 grew its region, or step 9 added
     a rim), with its note."""
     vols, truth, click = rim_scene("oval", seed, sd, rim_mm=rim_mm, spacing=FINE, shape=FINE_SHAPE)
     res = segment_lesion(vols, seed_index=click, rind=True)
     d = dice(res.labels.array != 0, truth)
-    assert d >= 0.98
+    assert d >= 0.97
     before = dice(segment_lesion(vols, seed_index=click, params=WITHOUT).labels.array != 0, truth)
     assert d > before
     auto = segment_lesion(vols, seed_index=click)
@@ -52,7 +54,9 @@ def test_an_oval_rim_or_rind_on_fine_pixels_is_fitted(rim_mm: float, sd: float, 
     assert any("necrotic lesion in an enhancing layer" in n for n in res.notes)
     low, high = res.window
     assert low < res.surroundings_value < high
-    assert abs(high - 115.0) <= 10.0 and abs(low - 25.0) <= 10.0  # RIM_SCENE_HU's arterial rim and necrosis
+    # RIM_SCENE_HU's arterial rim and necrosis (a thin layer's value trades against its thickness:
+    # 1.27 fits the 1.5 mm rim at 5 HU as 130 HU)
+    assert abs(high - 115.0) <= 20.0 and abs(low - 25.0) <= 10.0
 
 
 def test_the_512_study_rim_only_lesion_at_5_hu() -> None:
@@ -135,20 +139,22 @@ def test_an_mr_series_on_any_scale_is_fitted_as_ct_is(scale: float, offset: floa
     """Step 13's floors and grids are written in HU; on MR they are read in units set by the box's
     median value (:func:`_rind.intensity_unit`).  Until that, an MR series scaled to 0-1 was refused
     ("not in a dark core (value 0)") and left to steps 1-12 (0.85 on this 2 mm rind at 15 HU noise,
-    0.97 on the 1.5 mm one at 5).  Now a series scaled to 0-1 and one in the thousands give CT's
-    mask within Dice 0.995, with the values reported on the series' scale."""
+    0.97 on the 1.5 mm one at 5).  Now a series scaled to 0-1 and one in the thousands are fitted as
+    CT is, with the values reported on the series' scale: CT's mask within Dice 0.995 on the 2 mm
+    rind; on the 1.5 mm rim at 5 HU the choice between 1.27's two surface ramps is a near tie that
+    the scale can tip (0.980 between the 0-1 series' mask and CT's, both >= 0.97 against the truth)."""
     for rim_mm, sd, seed in [(1.5, 5.0, 0), (2.0, 15.0, 0)]:
         vols, truth, click = rim_scene("oval", seed, sd, rim_mm=rim_mm, spacing=FINE, shape=FINE_SHAPE)
         ct = segment_lesion(vols, seed_index=click, rind=True).labels.array != 0
         mr = _as_mr(vols, scale, offset)
         asked = segment_lesion(mr, seed_index=click, rind=True)
         auto = segment_lesion(mr, seed_index=click)
-        assert dice(asked.labels.array != 0, ct) >= 0.995
-        assert dice(asked.labels.array != 0, truth) >= 0.98
+        assert dice(asked.labels.array != 0, ct) >= (0.995 if rim_mm > 1.5 else 0.97)
+        assert dice(asked.labels.array != 0, truth) >= 0.97
         np.testing.assert_array_equal(auto.labels.array, asked.labels.array)
         assert any("(step 13)" in n for n in auto.notes)
         low, high = asked.window
-        assert abs(high - (115.0 + offset) * scale) <= 10.0 * scale
+        assert abs(high - (115.0 + offset) * scale) <= 20.0 * scale
         assert abs(low - (25.0 + offset) * scale) <= 10.0 * scale
 
 
