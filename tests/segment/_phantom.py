@@ -169,7 +169,6 @@ def rim_scene(kind: str, seed: int, sd: float, *, rim_mm: float = 1.5,
         return m
 
     outer, core = body(0.0), body(rim_mm)
-    del p, idx
     rng = np.random.default_rng(seed)
     vols = {}
     fine_sp = (spacing[0] / sub,) + tuple(spacing[1:])
