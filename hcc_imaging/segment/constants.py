@@ -200,7 +200,10 @@ __all__ = [
 #: slice as the surface faces it, and the surfaces are also fitted with a ramp as wide as a voxel's extent
 #: along the direction from the centre; the ramp with the least chi^2 wins (scenes with a slice profile on
 #: 2.5 mm slices: ovals 10 -> 20 of 20 >= 0.95).
-ALGORITHM_VERSION: Final[str] = "1.27"
+#: 1.28: a click whose final mask leaves out the clicked voxel is refused (LowContrastError), not returned: the
+#: study phantom's ascites clicks gave slivers beside the click (Dice 0.00-0.03 at 5 HU on 2.3 and 0.68 mm pixels,
+#: at 15 HU on 1.15 mm pixels).
+ALGORITHM_VERSION: Final[str] = "1.28"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
