@@ -144,7 +144,9 @@ uncovered does not replace a single-phase mask that covers it.
     segments of consistent radius), the mask is replaced by the vessel's lumen estimated from
     them (straight or gently curved centreline) minus the blood, if that agrees with the mask
     (Dice >= ``VESSEL_MIN_AGREEMENT``); a note says so.  A tube prior (how a radiologist reads a
-    portal-vein tumour thrombus); otherwise the mask stands.
+    portal-vein tumour thrombus); otherwise the mask stands.  1.29: when step 9 wrapped the zone
+    in a "rim" and the result is no filling defect, the zone before the rim is tried (the rim may
+    be the vessel's blood around the thrombus).
 12. **Blurred (ill-defined) border** (``blurred_border``, 1.12, :mod:`._blur`; before 9b and 11,
     on any mask but step 8's star-shaped estimate, a rim (step 9), a leak or a nearest-mean joint
     mask; a step-7 growth included: a blurred lesion's halo can make its ring look heterogeneous):
@@ -848,7 +850,10 @@ def segment_lesion(
                 rr, border_weights = cb
     if (p.enhancing_rim and rr.click_mask is None and not rr.radial
             and rr.model.mode == "hypo" and combined_weights is None and multiphase is None):
+        pre_rim = rr
         rr = _add_enhancing_layers(rr, phases, phase, p, liv, cache)
+    else:
+        pre_rim = rr
     images = {str(k): v.array for k, v in phases.items() if v.geometry.equals(vol.geometry)}
     border_blur: float | None = rr.blur_mm  # 1.15: fitted around the click's region already
     border_psf: tuple[float, float, float] | None = None
@@ -892,6 +897,12 @@ def segment_lesion(
                 )
     # 11: a filling defect inside a contrast-filled tube (PVTT): the lumen from the patent segments
     defect = thrombus_in_lumen(full != 0, images, vol.spacing, within=sl)
+    if defect is None and rr.rim_phase is not None and pre_rim.rim_phase is None:
+        # 1.29: the zone step 9 wrapped in a "rim" may be a filling defect whose rim is the vessel's
+        # blood (the study phantom's thrombus on 1.15 mm pixels: the blood taken as a rim, 0.774)
+        before = np.zeros(vol.shape, bool)
+        before[pre_rim.box] = pre_rim.mask
+        defect = thrombus_in_lumen(before, images, vol.spacing, within=pre_rim.box)
     if defect is not None:
         full[...] = 0
         full[defect.mask] = label
