@@ -206,7 +206,9 @@ __all__ = [
 #: 1.29: when step 9 wrapped the click's zone in a rim and step 11 finds no filling defect in the result, step 11
 #: is tried on the zone before the rim (the study phantom's thrombus on 1.15 mm pixels: the vein's blood taken as
 #: a rim, 0.774 -> 0.971).
-ALGORITHM_VERSION: Final[str] = "1.29"
+#: 1.30: a click's mask smaller than half the LESION_SEED_RADIUS_MM ball (whose median is the seed value) is refused:
+#: the seed value was then mostly the surroundings' (the study phantom's ascites on 1.15 mm pixels: 5 voxels, 20 mm3).
+ALGORITHM_VERSION: Final[str] = "1.30"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).

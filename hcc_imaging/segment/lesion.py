@@ -654,8 +654,9 @@ def segment_lesion(
     SeedError
         No seed, both seeds, or a seed outside the image.
     LowContrastError
-        The lesion is not distinguishable from its surroundings at the seed, or (1.28) a click's
-        mask leaves out the clicked voxel (no lesion with a border at the click).
+        The lesion is not distinguishable from its surroundings at the seed, or a click's mask
+        leaves out the clicked voxel (1.28) or is smaller than half the ``seed_radius_mm`` ball the
+        seed's value is read on (1.30): no lesion with a border at the click.
     NotEnclosedError
         (a ``LowContrastError``, 1.13) a click's region still reaches the border of the largest
         region of interest, or spans the image from one edge to the opposite one within a slice: a
@@ -949,11 +950,21 @@ def segment_lesion(
             "no border of a different tissue encloses it. The click may be on the parenchyma rather than a lesion, "
             f"or the lesion may have leaked into tissue of about its value. {fix}"
         )
+    n_vox = int(np.count_nonzero(full))
+    ball_mm3 = 4.0 / 3.0 * np.pi * p.seed_radius_mm ** 3
+    if line is None and full[seed_vox] and n_vox * vol.voxel_volume_mm3 < 0.5 * ball_mm3:
+        # 1.30: a click's mask smaller than half the ball whose median gave the seed value (the
+        # seed value is then mostly its surroundings': the study phantom's ascites on 1.15 mm pixels,
+        # 5 voxels, 20 mm3, from step 10's joint classes)
+        raise LowContrastError(
+            f"the mask found from the click at {seed_txt} mm is {n_vox} voxels "
+            f"({n_vox * vol.voxel_volume_mm3:.0f} mm3), less than half the {p.seed_radius_mm:g} mm ball the seed's "
+            "value is read on: no lesion with a border was found at the click. Click nearer the lesion's centre, "
+            "draw a line across it (line_lps=), or pass a liver mask.")
     if line is None and not full[seed_vox]:
         # 1.28: a click's mask that leaves out the clicked voxel is not the clicked lesion (the study phantom's
         # ascites on 1.15 mm pixels: step 10's joint classes kept an 18-voxel sliver beside the click,
         # Dice 0.002, where the other grids refuse the click or take the fluid)
-        n_vox = int(np.count_nonzero(full))
         raise LowContrastError(
             f"the mask found from the click at {seed_txt} mm leaves out the clicked voxel ({n_vox} voxels, "
             f"{n_vox * vol.voxel_volume_mm3:.0f} mm3, beside it): no lesion with a border was found at the click. "

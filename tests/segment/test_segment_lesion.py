@@ -247,7 +247,7 @@ def test_result_record_and_provenance() -> None:
     assert res.labels.labels == {7: "T7"}
     assert set(np.unique(res.labels.array)) == {0, 7}
     prov = json.loads(json.dumps(res.provenance()))
-    assert prov["algorithm"] == res.algorithm and prov["version"] == "1.29"
+    assert prov["algorithm"] == res.algorithm and prov["version"] == "1.30"
     assert prov["parameters"]["smoothing_sigma_mm"] == 1.0
     assert prov["seed_index"] == list(ph.seed_index)
     # one phase: the lesion / surroundings values are read on it
@@ -291,6 +291,16 @@ def test_a_click_whose_mask_leaves_out_the_clicked_voxel_is_refused() -> None:
     for lid in ("L1", "L2", "L3"):
         res = segment_lesion(st.volumes, seed_lps=st.truth["lesions"][lid]["seed_lps"], liver=st.liver)
         assert dice(res.labels.array != 0, st.lesions.array == st.truth["lesions"][lid]["label"]) >= 0.95
+
+
+def test_a_click_whose_mask_is_smaller_than_the_seed_ball_is_refused() -> None:
+    """The same grid, seed 1: the ascites click's mask was 5 voxels (20 mm3) holding the click, from
+    step 10's joint classes (Dice 0.000), returned until 1.30.  The seed's value is the median of a
+    2.5 mm ball (65 mm3); a mask under half of it cannot be the tissue that median read, so the
+    click is refused."""
+    st = make_study(1, timepoint="baseline", noise_sd_hu=15.0, spacing=(3.0, 1.15, 1.15), shape=(44, 300, 300))
+    with pytest.raises(LowContrastError, match=r"5 voxels \(20 mm3\), less than half the 2.5 mm ball"):
+        segment_lesion(st.volumes, seed_lps=st.truth["lesions"]["L8"]["seed_lps"])
 
 
 def test_roi_too_small_is_flagged() -> None:
