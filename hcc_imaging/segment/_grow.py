@@ -32,6 +32,7 @@ from ._morph import (
     erode_faces,
     fill_holes,
     histogram_mode,
+    median_abs,
     noise_sigma,
     pad_box,
     within_mm,
@@ -119,9 +120,7 @@ def floored_noise(volume: Volume, raw: NDArray[np.floating], sigma_raw: float) -
     absolute value of ``raw`` (the region of interest)."""
     if volume.modality == Modality.CT:
         return max(sigma_raw, C.LESION_MIN_NOISE_HU)
-    step = max(1, raw.size // 50_000)
-    scale = float(np.median(np.abs(np.asarray(raw, np.float32).reshape(-1)[::step]))) if raw.size else 0.0
-    return max(sigma_raw, C.LESION_MIN_NOISE_FRACTION * scale)
+    return max(sigma_raw, C.LESION_MIN_NOISE_FRACTION * median_abs(raw))
 
 
 def _smoothed(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -468,6 +469,16 @@ def median(values: NDArray[np.floating]) -> np.floating:
     if (mid == 0).any():
         return np.median(v)  # type: ignore[return-value]
     return np.mean(mid, axis=0)  # type: ignore[no-any-return]
+
+
+def median_abs(values: NDArray[Any], dtype: Any = np.float32) -> float:
+    """The median absolute value of ``values`` (every ``size // 50,000``-th one, as ``dtype``), 0 for
+    none: the scale of an image without a calibrated one (MR), which its noise floors are fractions
+    of (:func:`._grow.floored_noise`, :func:`._rind.intensity_unit`)."""
+    if not values.size:
+        return 0.0
+    step = max(1, values.size // 50_000)
+    return float(np.median(np.abs(np.asarray(values, dtype).reshape(-1)[::step])))
 
 
 def robust_sigma(values: NDArray[np.floating]) -> float:

@@ -64,7 +64,7 @@ from scipy.special import ndtr
 from . import _kernels
 from . import constants as C
 from ._blur import _direction_terms, _inside, _polar, _roughness
-from ._morph import gaussian_noise_factor, histogram_mode, noise_sigma, robust_sigma
+from ._morph import gaussian_noise_factor, histogram_mode, median_abs, noise_sigma, robust_sigma
 from .errors import LowContrastError, NotEnclosedError
 
 log = logging.getLogger(__name__)
@@ -280,9 +280,7 @@ def intensity_unit(raw: NDArray[Any], calibrated: bool) -> float:
     HU are, not refused for contrasts below one unit."""
     if calibrated:
         return 1.0
-    step = max(1, raw.size // 50_000)
-    scale = float(np.median(np.abs(np.asarray(raw, np.float64).reshape(-1)[::step]))) if raw.size else 0.0
-    unit = C.LESION_MIN_NOISE_FRACTION * scale / C.LESION_MIN_NOISE_HU
+    unit = C.LESION_MIN_NOISE_FRACTION * median_abs(raw, np.float64) / C.LESION_MIN_NOISE_HU
     return unit if np.isfinite(unit) and unit > 0.0 else 1.0
 
 

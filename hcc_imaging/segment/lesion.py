@@ -253,6 +253,9 @@ ALGORITHM_NAME = "hcc_imaging.segment.lesion.seeded_window_growing"
 
 _POLARITIES = ("auto", "hypo", "hyper", "both")
 
+#: step 13's phase, the first of these the study has: the layer enhances on the arterial phase
+_RIND_PHASES = (Phase.ARTERIAL_LATE, Phase.ARTERIAL, Phase.ARTERIAL_EARLY)
+
 
 @dataclass(frozen=True, slots=True)
 class LesionParams:
@@ -721,8 +724,7 @@ def segment_lesion(
     auto_phase = phase is None
     if rind and phase is None:
         # the layer enhances on the arterial phase; else the one image given (or the first)
-        phase = next((k for k in (Phase.ARTERIAL_LATE, Phase.ARTERIAL, Phase.ARTERIAL_EARLY) if k in phases),
-                     next(iter(phases)))
+        phase = next((k for k in _RIND_PHASES if k in phases), next(iter(phases)))
     if phase is None and len(phases) > 1:
         cp = LesionParams(**{**asdict(p), "iterations": 1})
         best = None
@@ -849,12 +851,10 @@ def segment_lesion(
                 cb = None
             if cb is not None:
                 rr, border_weights = cb
+    pre_rim = rr  # (step 11 is tried on it too when step 9's rim turns out to be a vessel's blood)
     if (p.enhancing_rim and rr.click_mask is None and not rr.radial
             and rr.model.mode == "hypo" and combined_weights is None and multiphase is None):
-        pre_rim = rr
         rr = _add_enhancing_layers(rr, phases, phase, p, liv, cache)
-    else:
-        pre_rim = rr
     images = {str(k): v.array for k, v in phases.items() if v.geometry.equals(vol.geometry)}
     border_blur: float | None = rr.blur_mm  # 1.15: fitted around the click's region already
     border_psf: tuple[float, float, float] | None = None
@@ -915,8 +915,7 @@ def segment_lesion(
     rind_phase: str | None = None
     if (p.rind_border and defect is None and min(vol.spacing[1:]) <= C.LESION_RIND_MAX_PIXEL_MM
             and (rr.rim_phase is not None or rr.click_mask is not None or growth_phase is not None)):
-        rind_phase = next((str(k) for k in (Phase.ARTERIAL_LATE, Phase.ARTERIAL, Phase.ARTERIAL_EARLY)
-                           if str(k) in images), None)
+        rind_phase = next((str(k) for k in _RIND_PHASES if str(k) in images), None)
         if rind_phase is not None:
             try:
                 rind_fit = rind_border(images[rind_phase], seed_vox, vol.spacing, liv,
@@ -951,14 +950,14 @@ def segment_lesion(
             f"or the lesion may have leaked into tissue of about its value. {fix}"
         )
     n_vox = int(np.count_nonzero(full))
-    ball_mm3 = 4.0 / 3.0 * np.pi * p.seed_radius_mm ** 3
-    if line is None and full[seed_vox] and n_vox * vol.voxel_volume_mm3 < 0.5 * ball_mm3:
+    n_mm3 = n_vox * vol.voxel_volume_mm3
+    if line is None and full[seed_vox] and n_mm3 < 0.5 * 4.0 / 3.0 * np.pi * p.seed_radius_mm ** 3:
         # 1.30: a click's mask smaller than half the ball whose median gave the seed value (the
         # seed value is then mostly its surroundings': the study phantom's ascites on 1.15 mm pixels,
         # 5 voxels, 20 mm3, from step 10's joint classes)
         raise LowContrastError(
             f"the mask found from the click at {seed_txt} mm is {n_vox} voxels "
-            f"({n_vox * vol.voxel_volume_mm3:.0f} mm3), less than half the {p.seed_radius_mm:g} mm ball the seed's "
+            f"({n_mm3:.0f} mm3), less than half the {p.seed_radius_mm:g} mm ball the seed's "
             "value is read on: no lesion with a border was found at the click. Click nearer the lesion's centre, "
             "draw a line across it (line_lps=), or pass a liver mask.")
     if line is None and not full[seed_vox]:
@@ -967,7 +966,7 @@ def segment_lesion(
         # Dice 0.002, where the other grids refuse the click or take the fluid)
         raise LowContrastError(
             f"the mask found from the click at {seed_txt} mm leaves out the clicked voxel ({n_vox} voxels, "
-            f"{n_vox * vol.voxel_volume_mm3:.0f} mm3, beside it): no lesion with a border was found at the click. "
+            f"{n_mm3:.0f} mm3, beside it): no lesion with a border was found at the click. "
             "Click nearer the lesion's centre, draw a line across it (line_lps=), or pass a liver mask.")
     if rr.touches:
         notes.append(
