@@ -476,7 +476,8 @@ def sharp_border(
     images: Sequence[NDArray[Any]],
     spacing: Sequence[float],
     liver: NDArray[np.bool_] | None,
-) -> tuple[NDArray[np.bool_], NDArray[np.int64], tuple[float, float, float]] | None:
+    slice_ramp: bool = True,
+) -> tuple[NDArray[np.bool_], NDArray[np.int64], tuple[float, float, float], str] | None:
     """Step 12b (1.16): a *sharp* lesion's border to sub-voxel precision, from the same surface
     model as :func:`blurred_border` with the scanner's point-spread instead of a margin's blur.
 
@@ -491,11 +492,24 @@ def sharp_border(
     ``LESION_SHARP_FIT_OUTLIER_K`` noise sigmas, and their face neighbours) are left out of the
     fit and of the mask.  The fit runs on the image's own grid, or on blocks of pixels when the
     box would exceed ``LESION_SHARP_FIT_MAX_VOXELS`` (a large lesion: its curvature bias is small
-    anyway).  Returns (mask, its box's start, s) or None: too few voxels, a start that is not
-    star-shaped around its centroid, a PSF at either end of the grid (the largest: a blurred
-    margin, not a sharp one; the smallest: no blur beyond the voxel's own, so the midpoint level
-    is not biased), or a result that moves the border by more than a voxel's partial volume (Dice
-    below ``LESION_SHARP_FIT_MIN_AGREEMENT`` against the start)."""
+    anyway).
+
+    1.31, ``slice_ramp`` (on slices thicker than the pixels): the surface is also fitted with the
+    ramp of a slice that averages its thickness (|n_z| x the slice wide across the surface, the
+    pixels point samples: a CT slice's profile) and with point samples on every axis (a grid that
+    samples the slices' centres, as the study phantom).  The slice's fit is tried first when its
+    chi^2 is below both others' by ``LESION_BLUR_MODEL_MIN_EVIDENCE`` (read against its own
+    scatter when that exceeds the noise) and its pixels' point-spread lies inside the grid (the
+    slices' may lie at its smallest: the ramp is their profile); a slice fit that fails the
+    agreement test below leaves the voxel's.  The caller turns it off after a step-7 growth (a
+    necrotic core grown over its rind: the border is another tissue than the fit's inner level).
+
+    Returns (mask, its box's start, s, the ramp: ``"voxel"`` or ``"slice"``) or None: too few
+    voxels, a start that is not star-shaped around its centroid, a voxel-ramp PSF at either end
+    of the grid (the largest: a blurred margin, not a sharp one; the smallest: no blur beyond the
+    voxel's own, so the midpoint level is not biased) and no slice fit, or results that move the
+    border by more than a voxel's partial volume (Dice below ``LESION_SHARP_FIT_MIN_AGREEMENT``
+    against the start)."""
     shape = np.asarray(images[0].shape)
     sp = np.asarray(spacing, dtype=np.float64)
     n_mask = int(np.count_nonzero(mask))
@@ -546,18 +560,10 @@ def sharp_border(
     noise = [max(robust_sigma(im[inner]) if np.count_nonzero(inner) > 20 else robust_sigma(x), 1.0)
              for im, x in zip(images_w, X, strict=True)]
     w = np.array([1.0 / v**2 for v in noise])
-    h = (np.abs(u) * sp_w).sum(-1)  # a working voxel's width along the surface's normal
     P = C.LESION_BLUR_MODEL_SMOOTHING * _roughness(C.LESION_BLUR_MODEL_DEGREE, C.LESION_BLUR_MODEL_FREE_DEGREE)
-    model_fit, model_gn = _surface_model(rho, Y, h, use, X, w, P)
 
     def psf(s: Sequence[float]) -> list[float]:
         return [v * a / b for v, a, b in zip(s, sp, sp_w, strict=True)]  # native voxels, in working voxels
-
-    def fit(c: NDArray[np.float64], s: Sequence[float]) -> _Fit:
-        return model_fit(c, psf(s))
-
-    def gauss_newton(c: NDArray[np.float64], s: Sequence[float]) -> tuple[NDArray[np.float64], float]:
-        return model_gn(c, psf(s))
 
     grid = C.LESION_SHARP_FIT_PSF_VOX
     # axes of one spacing share their point-spread (the in-plane pair; the slice axis its own)
@@ -576,36 +582,70 @@ def sharp_border(
                 out[i] = grid[j]
         return tuple(out)
 
-    # one value for every axis first, then each group's neighbours on the fitted surface
-    chi2 = {j: fit(coef, spread([j] * len(groups)))[0] for j in range(len(grid))}
-    at = [min(chi2, key=lambda j: chi2[j])] * len(groups)
-    coef, best = gauss_newton(coef, spread(at))  # (its chi^2 is the fit's at the result)
-    moved = False
-    for gi in range(len(groups)):
-        for j in (at[gi] - 1, at[gi] + 1):
-            if 0 <= j < len(grid):
-                trial = at[:gi] + [j] + at[gi + 1:]
-                v = fit(coef, spread(trial))[0]
-                if v < best:
-                    best, at, moved = v, trial, True
-    if moved:
-        coef = gauss_newton(coef, spread(at))[0]
-    s = spread(at)
-    if max(at) == len(grid) - 1 or min(at) == 0:
+    def fitted(h: NDArray[np.float64], coef: NDArray[np.float64]) -> tuple[NDArray[np.float64], list[int], float]:
+        """The surface fitted with the partial-volume ramp ``h`` (its width across the surface, mm,
+        per working voxel) and the point-spread picked from the grid: (coefficients, the grid's
+        index per axis group, chi^2)."""
+        model_fit, model_gn = _surface_model(rho, Y, h, use, X, w, P)
+        # one value for every axis first, then each group's neighbours on the fitted surface
+        chi2 = {j: model_fit(coef, psf(spread([j] * len(groups))))[0] for j in range(len(grid))}
+        at = [min(chi2, key=lambda j: chi2[j])] * len(groups)
+        coef, best = model_gn(coef, psf(spread(at)))  # (its chi^2 is the fit's at the result)
+        moved = False
+        for gi in range(len(groups)):
+            for j in (at[gi] - 1, at[gi] + 1):
+                if 0 <= j < len(grid):
+                    trial = at[:gi] + [j] + at[gi + 1:]
+                    v = model_fit(coef, psf(spread(trial)))[0]
+                    if v < best:
+                        best, at, moved = v, trial, True
+        if moved:
+            coef, best = model_gn(coef, psf(spread(at)))
+        return coef, at, best
+
+    # the working voxel's width along the surface's normal (a voxel that averages its extent)
+    coef_v, at_v, chi2_v = fitted((np.abs(u) * sp_w).sum(-1), coef)
+    candidates = []  # (ramp, coefficients, the grid's index per axis group), in order of preference
+    if slice_ramp and sp[0] > max(sp[1], sp[2]) and not np.isclose(sp[0], max(sp[1], sp[2])):
+        # 1.31: slices thicker than the pixels may average their thickness (a CT slice's profile:
+        # the ramp |n_z| x the slice across the surface, the pixels point samples) or sample their
+        # centres (a point on every axis); the slice's model is tried first when it explains the
+        # data better than both the voxel's and the point's by step 12's evidence (a likelihood
+        # ratio, read against the fit's own scatter when that exceeds the noise)
+        floor = C.LESION_SHARP_FIT_POINT_RAMP_VOX * float(sp_w.min())
+        coef_s, at_s, chi2_s = fitted(np.abs(u[..., 0]) * sp_w[0] + floor, coef)
+        reduced = chi2_s / max(X.size - Y.shape[-1] - 2 * len(X), 1)
+        scatter = max(1.0, reduced)
+        # the slice's own ramp is its profile: the slices' point-spread may lie at the grid's
+        # smallest; the pixels' must lie inside the grid (as the voxel ramp's must)
+        inside = min(at_s[1:]) > 0 and max(at_s) < len(grid) - 1
+        if inside and (chi2_v - chi2_s) / scatter >= C.LESION_BLUR_MODEL_MIN_EVIDENCE:
+            chi2_p = fitted(np.full(rho.shape, floor), coef)[2]  # (only then: it cannot pick the slice)
+            evidence = (min(chi2_v, chi2_p) - chi2_s) / scatter
+            log.debug("sharp border: chi^2 %.1f (voxel ramp), %.1f (slice ramp, point-spread %s), %.1f (point "
+                      "samples): evidence %.1f (reduced chi^2 %.2f)", chi2_v, chi2_s, spread(at_s), chi2_p, evidence, reduced)
+            if evidence >= C.LESION_BLUR_MODEL_MIN_EVIDENCE:
+                candidates.append(("slice", coef_s, at_s))
+    if max(at_v) < len(grid) - 1 and min(at_v) > 0:
+        candidates.append(("voxel", coef_v, at_v))
+    else:
         # the grid's largest: a blurred margin, not a scanner's point-spread; its smallest: no blur
         # beyond the model's one-voxel ramp, so the midpoint level is not biased (a grid sampled at
         # voxel centres and barely blurred: the study phantom's 1 mm on 2.3-3 mm voxels)
-        log.debug("sharp border: point-spread %s voxels, at the end of the grid: not used", s)
-        return None
-    # the mask on the image's grid: voxel centres inside the fitted surface (as step 12's)
-    out = _inside(start.shape, sp, centre, coef, C.LESION_BLUR_MODEL_DEGREE)
-    # the other tissue is never added; a voxel the mask held stays a candidate (a noise tail)
-    out &= ~(bad & ~start)
-    if liver_n is not None:
-        out &= liver_n
-    agree = dice(out, start)
-    if agree < C.LESION_SHARP_FIT_MIN_AGREEMENT:
-        log.debug("sharp border: the fitted surface reaches Dice %.3f against the mask: not used", agree)
-        return None
-    log.debug("sharp border: point-spread %s voxels, Dice %.3f against the mask, blocks %s", s, agree, k)
-    return out, blo.astype(np.int64), s
+        log.debug("sharp border: point-spread %s voxels, at the end of the grid: not used", spread(at_v))
+    for ramp, c, at in candidates:
+        # the mask on the image's grid: voxel centres inside the fitted surface (as step 12's)
+        out = _inside(start.shape, sp, centre, c, C.LESION_BLUR_MODEL_DEGREE)
+        # the other tissue is never added; a voxel the mask held stays a candidate (a noise tail)
+        out &= ~(bad & ~start)
+        if liver_n is not None:
+            out &= liver_n
+        agree = dice(out, start)
+        if agree < C.LESION_SHARP_FIT_MIN_AGREEMENT:
+            log.debug("sharp border: the fitted surface (%s ramp) reaches Dice %.3f against the mask: not used",
+                      ramp, agree)
+            continue
+        log.debug("sharp border: point-spread %s voxels (%s ramp), Dice %.3f against the mask, blocks %s",
+                  spread(at), ramp, agree, k)
+        return out, blo.astype(np.int64), spread(at), ramp
+    return None

@@ -193,6 +193,11 @@ uncovered does not replace a single-phase mask that covers it.
     beyond the voxel: no bias to correct; at its largest the margin is blurred), the result
     agrees with the mask (Dice >= ``LESION_SHARP_FIT_MIN_AGREEMENT``), holds the click and covers
     the line; the picked point-spread is recorded (``SegmentationResult.border_psf_vox``).
+    1.31: on slices thicker than the pixels the surface is also fitted with the ramp of a slice
+    that averages its thickness (a CT slice's profile; the pixels point samples) and with point
+    samples (slices sampled at their centres); the slice's fit is used first when it explains the
+    data better than both by ``LESION_BLUR_MODEL_MIN_EVIDENCE`` (``border_ramp == "slice"``), not
+    after a step-7 growth (the border may be another tissue than the fit's inner level).
 13. **A necrotic core in an enhancing layer, on request** (``segment_lesion(..., rind=True)``,
     1.24, :mod:`._rind`): the reader says the click lies in the dark core of a lesion wrapped in an
     enhancing rim or rind (a treated HCC, a necrotic tumour).  Steps 1-12 are skipped: on the
@@ -434,6 +439,10 @@ class SegmentationResult:
     border_psf_vox : tuple of float or None
         The point-spread (Gaussian sigma, in voxels of each axis, slice / row / column) when step 12b placed a sharp
         border on the fitted surface model (``LesionParams.sharp_border``, 1.16), else None.
+    border_ramp : str or None
+        With ``border_psf_vox``, the partial-volume ramp step 12b's model used (1.31): ``"voxel"``
+        (each voxel averages its extent) or ``"slice"`` (the slices average their thickness, the
+        pixels are point samples: a CT slice's profile); else None.
     """
 
     labels: LabelVolume
@@ -454,6 +463,7 @@ class SegmentationResult:
     border_weights: Mapping[str, float] | None = None
     border_blur_mm: float | None = None
     border_psf_vox: tuple[float, float, float] | None = None
+    border_ramp: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parameters", MappingProxyType(dict(self.parameters)))
@@ -491,6 +501,7 @@ class SegmentationResult:
             "border_weights": dict(self.border_weights) if self.border_weights is not None else None,
             "border_blur_mm": self.border_blur_mm,
             "border_psf_vox": list(self.border_psf_vox) if self.border_psf_vox is not None else None,
+            "border_ramp": self.border_ramp,
         }
 
 
@@ -858,6 +869,7 @@ def segment_lesion(
     images = {str(k): v.array for k, v in phases.items() if v.geometry.equals(vol.geometry)}
     border_blur: float | None = rr.blur_mm  # 1.15: fitted around the click's region already
     border_psf: tuple[float, float, float] | None = None
+    border_ramp: str | None = None
     if (p.blurred_border and multiphase is None and border_blur is None
             and not rr.radial and not rr.touches and rr.rim_phase is None):
         # 12 (1.12): a blurred (ill-defined) border on a fitted blurred-surface model (its midpoint
@@ -870,11 +882,13 @@ def segment_lesion(
         if border_blur is None and p.sharp_border:
             # 12b (1.16): a sharp border to sub-voxel precision on the same surface model with the
             # scanner's point-spread (the midpoint level lies inside a small lesion on thick slices)
-            sb = sharp_border(rr.mask, rr.lo, list(images.values()), vol.spacing, liv)
+            # (1.31's slice ramp only on a lesion of one tissue: not after a step-7 growth, whose
+            # border may be another tissue than the fit's inner level, a necrotic core's rind)
+            sb = sharp_border(rr.mask, rr.lo, list(images.values()), vol.spacing, liv, slice_ramp=rr.click_mask is None)
             if sb is not None:
                 new = replace(rr, mask=sb[0], lo=sb[1])
                 if new.holds(seed_vox) and not _leaves_line(new, rr, line_vox, vol.spacing):
-                    rr, border_psf = new, sb[2]
+                    rr, border_psf, border_ramp = new, sb[2], sb[3]
     full = np.zeros(vol.shape, dtype=np.uint8 if label < 256 else np.uint16)
     sl = rr.box
     full[sl][rr.mask] = label
@@ -1051,6 +1065,7 @@ def segment_lesion(
         border_weights=border_weights,
         border_blur_mm=border_blur,
         border_psf_vox=border_psf,
+        border_ramp=border_ramp,
     )
     log.debug("segment_lesion: %d voxels in %.3f s on %s", int(rr.mask.sum()), res.elapsed_s, phase)
     return res

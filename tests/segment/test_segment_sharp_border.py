@@ -18,7 +18,7 @@ from hcc_imaging.segment import LesionParams, segment_lesion
 from hcc_imaging.segment import constants as C
 from hcc_imaging.segment._blur import _working_blocks, sharp_border
 
-from ._phantom import dice, perf_phantom
+from ._phantom import dice, perf_phantom, rim_scene
 
 OFF = LesionParams(sharp_border=False)
 
@@ -121,3 +121,60 @@ def test_sharp_border_refuses_what_it_cannot_model() -> None:
     img2[7:13, 5:35, 5:35][ell] = 20.0
     assert sharp_border(ell, (7, 5, 5), [img2], (2.5, 0.7, 0.7), None) is None
     assert C.LESION_SHARP_FIT_MIN_AGREEMENT > C.LESION_BLUR_MODEL_MIN_AGREEMENT
+
+
+def _profile_study():  # type: ignore[no-untyped-def]
+    """``benchmarks/sweep_segment_study.py``'s slice-profile study (the helper its figures rest on)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "sweep_segment_study", Path(__file__).resolve().parents[2] / "benchmarks" / "sweep_segment_study.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.slice_profile_study
+
+
+@pytest.mark.parametrize(("seed", "timepoint", "lid", "mode", "floor"),
+                         [(0, "baseline", "L1", "click", 0.98), (0, "fu1", "L3", "line", 0.985),
+                          (1, "baseline", "L3", "line", 0.985)])
+def test_slices_that_average_their_thickness_take_the_slice_ramp(seed: int, timepoint: str, lid: str, mode: str,
+                                                                 floor: float) -> None:
+    """1.31: the study phantom with 3 mm slices that each average their thickness (a CT slice's
+    profile; 2.3 mm pixels sampled at points, 15 HU).  The midpoint level takes the end slices'
+    partial voxels (a slice a third inside the lesion lies near the level at this noise): 1.30 gave
+    0.961 / 0.959 / 0.971.  The fit with the slice's ramp explains the image better than a voxel's
+    ramp or point samples and places the border (measured 0.984 / 0.992 / 0.994).  The same lesions
+    sampled at the slices' centres keep the midpoint level (no ramp is picked there)."""
+    st = _profile_study()(seed, timepoint, 15.0, (3.0, 2.3, 2.3), (44, 150, 150), 5)
+    rec = st.truth["lesions"][lid]
+    where = {"seed_lps": rec["seed_lps"]} if mode == "click" else {"line_lps": rec["ld_endpoints_lps"]}
+    truth = st.lesions.array == rec["label"]
+    on = segment_lesion(st.volumes, liver=st.liver, **where)
+    off = segment_lesion(st.volumes, liver=st.liver, params=OFF, **where)
+    assert on.border_ramp == "slice" and on.border_psf_vox is not None
+    assert on.provenance()["border_ramp"] == "slice"
+    assert dice(on.mask, truth) >= floor
+    assert dice(on.mask, truth) >= dice(off.mask, truth) + 0.015
+    centre = make_study(seed, timepoint=timepoint, noise_sd_hu=15.0)
+    rec = centre.truth["lesions"][lid]
+    where = {"seed_lps": rec["seed_lps"]} if mode == "click" else {"line_lps": rec["ld_endpoints_lps"]}
+    res = segment_lesion(centre.volumes, liver=centre.liver, **where)
+    assert res.border_ramp is None
+    assert dice(res.mask, centre.lesions.array == rec["label"]) >= 0.98
+
+
+def test_the_slice_ramp_is_not_tried_after_a_step_7_growth() -> None:
+    """A necrotic core in a lobulated 3 mm rind (study grid, sampled at the slices' centres, 5 HU):
+    step 7 grows the click's core over the rind, whose border is the rind's, not the core's (the
+    fit's inner level; the rind's voxels are left out as another tissue).  The slice's ramp won
+    there by a little (evidence 16) and pulled the border inside the rind: 0.990 -> 0.910.  The
+    voxel's ramp lies at the grid's end and is not used either: the grown mask stands."""
+    sp = (3.0, 2.3, 2.3)
+    shape = tuple(int(round(e / s)) for e, s in zip((90.0, 84.0, 84.0), sp, strict=True))
+    vols, truth, click = rim_scene("lobulated", 0, 5.0, rim_mm=3.0, spacing=sp, shape=shape)
+    res = segment_lesion(vols, seed_index=click)
+    assert any(n.startswith("heterogeneous lesion") for n in res.notes)  # step 7 grew it
+    assert res.border_ramp is None and res.border_psf_vox is None
+    assert dice(res.mask, truth) >= 0.98
