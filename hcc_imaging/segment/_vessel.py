@@ -31,7 +31,10 @@ segments on either side, and the defect is the lumen minus the blood:
 4. Lumen = distance to the centreline <= radius (linear between the two segments); defect =
    lumen and not blood (smoothed <= (b + d) / 2, the caps' half-maximum), the component holding
    most of the mask.  Used only when it lies between the two patent segments and agrees with
-   the mask (Dice >= ``VESSEL_MIN_AGREEMENT``); otherwise None (the mask is kept).
+   the mask (Dice >= ``VESSEL_MIN_AGREEMENT``) or (1.32) holds it (that share of the mask inside
+   it, the defect at most ``LESION_BLUR_MODEL_MAX_GROWTH`` times the mask: the classification kept
+   the thrombus' core, as on slices that average their thickness); otherwise None (the mask is
+   kept).
 
 The tube is a prior: the study phantom's portal vein IS an ideal cylinder, so the prior matches
 how the phantom is made (docs/validation.md section 2.2).  An expansile thrombus (wider than the
@@ -254,7 +257,14 @@ def _fit_one(
         return None
     agree = dice(out, m)
     if agree < C.VESSEL_MIN_AGREEMENT:
-        return None
+        # 1.32: or the mask lies inside the defect, which grows it by at most
+        # LESION_BLUR_MODEL_MAX_GROWTH (as step 12's nested surfaces): the classification kept only
+        # the thrombus' core (slices that average their thickness: the lumen's top and bottom
+        # slices hold blood, thrombus and wall)
+        n_m, n_out = int(np.count_nonzero(m)), int(np.count_nonzero(out))
+        keeps = np.count_nonzero(out & m) >= C.VESSEL_MIN_AGREEMENT * n_m
+        if not (keeps and n_m < n_out <= C.LESION_BLUR_MODEL_MAX_GROWTH * n_m):
+            return None
     return out, (ra, rb), b, d, deg == 2, (b - d) / sigma
 
 

@@ -143,7 +143,8 @@ uncovered does not replace a single-phase mask that covers it.
     grid): when bright blood lies beyond both ends of the mask along its axis (two patent
     segments of consistent radius), the mask is replaced by the vessel's lumen estimated from
     them (straight or gently curved centreline) minus the blood, if that agrees with the mask
-    (Dice >= ``VESSEL_MIN_AGREEMENT``); a note says so.  A tube prior (how a radiologist reads a
+    (Dice >= ``VESSEL_MIN_AGREEMENT``; 1.32: or holds it, growing it at most
+    ``LESION_BLUR_MODEL_MAX_GROWTH`` times); a note says so.  A tube prior (how a radiologist reads a
     portal-vein tumour thrombus); otherwise the mask stands.  1.29: when step 9 wrapped the zone
     in a "rim" and the result is no filling defect, the zone before the rim is tried (the rim may
     be the vessel's blood around the thrombus).
