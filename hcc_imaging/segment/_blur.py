@@ -26,7 +26,7 @@ starting mask (``LESION_BLUR_MODEL_MIN_AGREEMENT``: a tube bent around its centr
 not star-shaped) and the result agrees with it to the same degree (1.14: or is nested with it); the
 caller also requires the click inside and, with a line, the line covered.  1.15 also fits around a
 click's core before step 8 (``from_core``: one refit from the grown surface, never the grid's
-largest blur).  1.16 (:func:`sharp_border`, step 12b) fits the same surface to a *sharp* lesion
+largest blur).  1.16 (:func:`._sharp.sharp_border`, step 12b) fits the same surface to a *sharp* lesion
 with the scanner's point-spread instead of a margin's blur, on the image's own grid.
 
 Cost: about 13 ms CPU on the phantom's infiltrative lesion (a 17 x 28 x 28 box, 29 Gaussian
@@ -47,7 +47,7 @@ from scipy import ndimage
 
 from . import _kernels
 from . import constants as C
-from ._morph import dice, erode_faces, grid_mm, robust_sigma
+from ._morph import dice, erode_faces, grid_mm, grows_nested, robust_sigma
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +185,20 @@ def _ls_fit(m: NDArray[np.float64], X: NDArray[np.float64], w: NDArray[np.float6
     return float(w @ ((X * X).sum(1) - a * sx - b * smx)), a, b
 
 
+def _dof(X: NDArray[np.float64], Y: NDArray[np.float64]) -> int:
+    """The surface model's degrees of freedom: the data (phases x voxels) less the surface's
+    coefficients and each phase's offset and scale."""
+    return max(X.size - Y.shape[-1] - 2 * len(X), 1)
+
+
+def _evidence(chi2_other: float, chi2_model: float, dof: int) -> float:
+    """How much better a model explains the data than another (chi^2 difference, a likelihood
+    ratio), read against the model's own scatter when it explains the data less well than the
+    noise does (a quasi-likelihood ratio: on a noise-free or denoised image any misfit would be
+    "significant")."""
+    return (chi2_other - chi2_model) / max(1.0, chi2_model / dof)
+
+
 def _overlap(a: NDArray[np.bool_], alo: NDArray[np.int64], b: NDArray[np.bool_], blo: NDArray[np.int64]) -> int:
     """The voxels two masks share; each is a box of the image starting at ``alo`` / ``blo``."""
     lo = np.maximum(alo, blo)
@@ -217,7 +231,7 @@ def _verdict(start: NDArray[np.bool_], slo: NDArray[np.int64], out: NDArray[np.b
     g = C.LESION_BLUR_MODEL_MAX_GROWTH
     bracketed = sigma < max(C.LESION_BLUR_MODEL_SIGMAS_MM)
     keeps = both / n_start >= C.LESION_BLUR_MODEL_MIN_AGREEMENT
-    grows = keeps and 1.0 < ratio <= g
+    grows = grows_nested(n_start, n_out, both, C.LESION_BLUR_MODEL_MIN_AGREEMENT, g)
     shrinks = both / n_out >= C.LESION_BLUR_MODEL_MIN_AGREEMENT and 1.0 / g <= ratio < 1.0
     if bracketed and (grows or shrinks):
         log.debug("blurred border: the fitted surface, nested with the mask, is %.2f x its volume", ratio)
@@ -428,9 +442,9 @@ def _fit_surface(
     # a quick look first (two blurs): a sharp margin fits the starting surface better sharp
     # the likelihood ratios are read against the fit's own scatter when the model explains the data
     # less well than the noise does (a noise-free or denoised image: any misfit is "significant")
-    dof = max(X.size - Y.shape[-1] - 2 * len(X), 1)
+    dof = _dof(X, Y)
     start_chi2 = fit(coef, C.LESION_BLUR_MODEL_START_SIGMA_MM)[0]
-    quick = (fit(coef, C.LESION_BLUR_MODEL_SHARP_SIGMA_MM)[0] - start_chi2) / max(1.0, start_chi2 / dof)
+    quick = _evidence(fit(coef, C.LESION_BLUR_MODEL_SHARP_SIGMA_MM)[0], start_chi2, dof)
     if not quick >= C.LESION_BLUR_MODEL_MIN_EVIDENCE:
         log.debug("blurred border: a sharp margin (evidence %.1f on the starting surface): not used", quick)
         return None
@@ -442,7 +456,7 @@ def _fit_surface(
         return None  # a sharp margin: the one-level border is right
     coef, sse = gauss_newton(coef, sigma)
     sharp = gauss_newton(coef, C.LESION_BLUR_MODEL_SHARP_SIGMA_MM)[1]
-    evidence = (sharp - sse) / max(1.0, sse / dof)
+    evidence = _evidence(sharp, sse, dof)
     log.debug("blurred border: blur %.2f mm, evidence %.1f (reduced chi^2 %.2f)", sigma, evidence, sse / dof)
     if evidence < C.LESION_BLUR_MODEL_MIN_EVIDENCE:
         return None
@@ -451,201 +465,3 @@ def _fit_surface(
     if liver is not None:
         out &= liver[box]
     return out, blo.astype(np.int64), float(sigma)
-
-
-def _working_blocks(shape: Sequence[int], spacing: NDArray[np.float64], max_voxels: int) -> tuple[int, ...]:
-    """Blocks of k voxels per axis that bring a box of ``shape`` to at most ``max_voxels`` blocks,
-    growing k on the finest axis first (0.7 mm pixels before 2.5 mm slices): the cost of
-    :func:`sharp_border`'s fit stays about constant, and a small lesion keeps its own grid."""
-    k = [1] * len(shape)
-    while int(np.prod([n // v for n, v in zip(shape, k, strict=True)])) > max_voxels:
-        fine = min(range(len(k)), key=lambda i: (spacing[i] * k[i], i))
-        if k[fine] >= shape[fine]:
-            break
-        k[fine] += 1
-        # axes of the same spacing get the same block (the in-plane pixels)
-        for i in range(len(k)):
-            if i != fine and np.isclose(spacing[i], spacing[fine]) and k[i] < k[fine]:
-                k[i] = k[fine]
-    return tuple(k)
-
-
-def sharp_border(
-    mask: NDArray[np.bool_],
-    lo: Sequence[int],
-    images: Sequence[NDArray[Any]],
-    spacing: Sequence[float],
-    liver: NDArray[np.bool_] | None,
-    slice_ramp: bool = True,
-) -> tuple[NDArray[np.bool_], NDArray[np.int64], tuple[float, float, float], str] | None:
-    """Step 12b (1.16): a *sharp* lesion's border to sub-voxel precision, from the same surface
-    model as :func:`blurred_border` with the scanner's point-spread instead of a margin's blur.
-
-    The midpoint level of a small lesion is biased inward where the point-spread is wide: along z
-    on thick slices (a slice's sensitivity profile) the 50 % level of a convex lesion lies inside
-    it by about sigma_z^2 x its curvature, and each voxel's own noise decides the voxels the border
-    crosses.  The image near the mask (every phase of the grid) is fitted by ``a_i + b_i (PSF *
-    S)``: S the star-shaped surface of :func:`blurred_border` (same degree and roughness prior),
-    with a partial-volume ramp one voxel wide along the surface's normal, and a Gaussian PSF of s
-    voxels per axis, s picked from ``LESION_SHARP_FIT_PSF_VOX`` by the residual.  Voxels that are
-    neither lesion nor surroundings (fat, a vessel: outside the two levels by
-    ``LESION_SHARP_FIT_OUTLIER_K`` noise sigmas, and their face neighbours) are left out of the
-    fit and of the mask.  The fit runs on the image's own grid, or on blocks of pixels when the
-    box would exceed ``LESION_SHARP_FIT_MAX_VOXELS`` (a large lesion: its curvature bias is small
-    anyway).
-
-    1.31, ``slice_ramp`` (on slices thicker than the pixels): the surface is also fitted with the
-    ramp of a slice that averages its thickness (|n_z| x the slice wide across the surface, the
-    pixels point samples: a CT slice's profile) and with point samples on every axis (a grid that
-    samples the slices' centres, as the study phantom).  The slice's fit is tried first when its
-    chi^2 is below both others' by ``LESION_BLUR_MODEL_MIN_EVIDENCE`` (read against its own
-    scatter when that exceeds the noise) and its pixels' point-spread lies inside the grid (the
-    slices' may lie at its smallest: the ramp is their profile); a slice fit that fails the
-    agreement test below leaves the voxel's.  The caller turns it off after a step-7 growth (a
-    necrotic core grown over its rind: the border is another tissue than the fit's inner level).
-
-    Returns (mask, its box's start, s, the ramp: ``"voxel"`` or ``"slice"``) or None: too few
-    voxels, a start that is not star-shaped around its centroid, a voxel-ramp PSF at either end
-    of the grid (the largest: a blurred margin, not a sharp one; the smallest: no blur beyond the
-    voxel's own, so the midpoint level is not biased) and no slice fit, or results that move the
-    border by more than a voxel's partial volume (Dice below ``LESION_SHARP_FIT_MIN_AGREEMENT``
-    against the start)."""
-    shape = np.asarray(images[0].shape)
-    sp = np.asarray(spacing, dtype=np.float64)
-    n_mask = int(np.count_nonzero(mask))
-    if n_mask < C.LESION_BLUR_MODEL_MIN_VOXELS:
-        return None
-    if (6.0 * n_mask * float(np.prod(sp)) / np.pi) ** (1.0 / 3.0) > C.LESION_SHARP_FIT_MAX_DIAMETER_MM:
-        return None  # a large lesion: the midpoint's bias is a small share of it (and the cost)
-    idx = np.argwhere(mask)
-    band = C.LESION_SHARP_FIT_BAND_MM
-    pad = np.ceil(band / sp).astype(np.int64) + 2
-    st = _start_surface(idx, lo, shape, sp, pad, lambda shp: _working_blocks(shp, sp, C.LESION_SHARP_FIT_MAX_VOXELS),
-                        "sharp border")
-    if st is None:
-        return None  # not star-shaped around its centroid
-    box, blo, start, centre, k, start_w, sp_w, rho, u, Y, coef, r0 = st
-
-    # the two levels: the lesion's core (image grid) and the ring beyond the border (working grid)
-    liver_n = None if liver is None else np.asarray(liver[box], dtype=bool)
-    liver_w = None if liver_n is None else _block_mean(liver_n, k) >= 0.5
-    core = erode_faces(start)
-    if np.count_nonzero(core) < 20:
-        core = start
-    ring = ~start_w & (rho > r0) & (rho <= r0 + band)
-    if liver_w is not None:
-        ring &= liver_w
-    if np.count_nonzero(ring) < 20:
-        return None
-    raws = [np.asarray(im[box], dtype=np.float64) for im in images]
-    images_w = [_block_mean(im, k) for im in raws]
-    bad = np.zeros(start.shape, dtype=bool)
-    core_w = start_w & (rho < r0 - band / 2)
-    if np.count_nonzero(core_w) < 20:
-        core_w = start_w
-    for im, im_w in zip(raws, images_w, strict=True):
-        les, sur = float(np.median(im_w[core_w])), float(np.median(im_w[ring]))
-        vals = im[core]
-        kn = C.LESION_SHARP_FIT_OUTLIER_K * max(robust_sigma(vals[:: max(1, vals.size // 4000)]), 1.0)
-        bad |= (im < min(les, sur) - kn) | (im > max(les, sur) + kn)
-    excluded = ndimage.binary_dilation(bad)  # and their partial volume
-
-    use = (np.abs(rho - r0) <= band) & (_block_mean(excluded, k) == 0)
-    if liver_w is not None:
-        use &= liver_w | start_w
-    inner = use & (rho < r0 - band / 2)
-    if np.count_nonzero(use) <= Y.shape[-1] + 2 * len(images):
-        return None
-    X = np.stack([im[use] for im in images_w])  # phases x voxels
-    noise = [max(robust_sigma(im[inner]) if np.count_nonzero(inner) > 20 else robust_sigma(x), 1.0)
-             for im, x in zip(images_w, X, strict=True)]
-    w = np.array([1.0 / v**2 for v in noise])
-    P = C.LESION_BLUR_MODEL_SMOOTHING * _roughness(C.LESION_BLUR_MODEL_DEGREE, C.LESION_BLUR_MODEL_FREE_DEGREE)
-
-    def psf(s: Sequence[float]) -> list[float]:
-        return [v * a / b for v, a, b in zip(s, sp, sp_w, strict=True)]  # native voxels, in working voxels
-
-    grid = C.LESION_SHARP_FIT_PSF_VOX
-    # axes of one spacing share their point-spread (the in-plane pair; the slice axis its own)
-    groups: list[list[int]] = []
-    for i in range(3):
-        g = next((g for g in groups if np.isclose(sp[g[0]], sp[i])), None)
-        if g is None:
-            groups.append([i])
-        else:
-            g.append(i)
-
-    def spread(at: Sequence[int]) -> tuple[float, ...]:
-        out = [0.0, 0.0, 0.0]
-        for g, j in zip(groups, at, strict=True):
-            for i in g:
-                out[i] = grid[j]
-        return tuple(out)
-
-    def fitted(h: NDArray[np.float64], coef: NDArray[np.float64]) -> tuple[NDArray[np.float64], list[int], float]:
-        """The surface fitted with the partial-volume ramp ``h`` (its width across the surface, mm,
-        per working voxel) and the point-spread picked from the grid: (coefficients, the grid's
-        index per axis group, chi^2)."""
-        model_fit, model_gn = _surface_model(rho, Y, h, use, X, w, P)
-        # one value for every axis first, then each group's neighbours on the fitted surface
-        chi2 = {j: model_fit(coef, psf(spread([j] * len(groups))))[0] for j in range(len(grid))}
-        at = [min(chi2, key=lambda j: chi2[j])] * len(groups)
-        coef, best = model_gn(coef, psf(spread(at)))  # (its chi^2 is the fit's at the result)
-        moved = False
-        for gi in range(len(groups)):
-            for j in (at[gi] - 1, at[gi] + 1):
-                if 0 <= j < len(grid):
-                    trial = at[:gi] + [j] + at[gi + 1:]
-                    v = model_fit(coef, psf(spread(trial)))[0]
-                    if v < best:
-                        best, at, moved = v, trial, True
-        if moved:
-            coef, best = model_gn(coef, psf(spread(at)))
-        return coef, at, best
-
-    # the working voxel's width along the surface's normal (a voxel that averages its extent)
-    coef_v, at_v, chi2_v = fitted((np.abs(u) * sp_w).sum(-1), coef)
-    candidates = []  # (ramp, coefficients, the grid's index per axis group), in order of preference
-    if slice_ramp and sp[0] > max(sp[1], sp[2]) and not np.isclose(sp[0], max(sp[1], sp[2])):
-        # 1.31: slices thicker than the pixels may average their thickness (a CT slice's profile:
-        # the ramp |n_z| x the slice across the surface, the pixels point samples) or sample their
-        # centres (a point on every axis); the slice's model is tried first when it explains the
-        # data better than both the voxel's and the point's by step 12's evidence (a likelihood
-        # ratio, read against the fit's own scatter when that exceeds the noise)
-        floor = C.LESION_SHARP_FIT_POINT_RAMP_VOX * float(sp_w.min())
-        coef_s, at_s, chi2_s = fitted(np.abs(u[..., 0]) * sp_w[0] + floor, coef)
-        reduced = chi2_s / max(X.size - Y.shape[-1] - 2 * len(X), 1)
-        scatter = max(1.0, reduced)
-        # the slice's own ramp is its profile: the slices' point-spread may lie at the grid's
-        # smallest; the pixels' must lie inside the grid (as the voxel ramp's must)
-        inside = min(at_s[1:]) > 0 and max(at_s) < len(grid) - 1
-        if inside and (chi2_v - chi2_s) / scatter >= C.LESION_BLUR_MODEL_MIN_EVIDENCE:
-            chi2_p = fitted(np.full(rho.shape, floor), coef)[2]  # (only then: it cannot pick the slice)
-            evidence = (min(chi2_v, chi2_p) - chi2_s) / scatter
-            log.debug("sharp border: chi^2 %.1f (voxel ramp), %.1f (slice ramp, point-spread %s), %.1f (point "
-                      "samples): evidence %.1f (reduced chi^2 %.2f)", chi2_v, chi2_s, spread(at_s), chi2_p, evidence, reduced)
-            if evidence >= C.LESION_BLUR_MODEL_MIN_EVIDENCE:
-                candidates.append(("slice", coef_s, at_s))
-    if max(at_v) < len(grid) - 1 and min(at_v) > 0:
-        candidates.append(("voxel", coef_v, at_v))
-    else:
-        # the grid's largest: a blurred margin, not a scanner's point-spread; its smallest: no blur
-        # beyond the model's one-voxel ramp, so the midpoint level is not biased (a grid sampled at
-        # voxel centres and barely blurred: the study phantom's 1 mm on 2.3-3 mm voxels)
-        log.debug("sharp border: point-spread %s voxels, at the end of the grid: not used", spread(at_v))
-    for ramp, c, at in candidates:
-        # the mask on the image's grid: voxel centres inside the fitted surface (as step 12's)
-        out = _inside(start.shape, sp, centre, c, C.LESION_BLUR_MODEL_DEGREE)
-        # the other tissue is never added; a voxel the mask held stays a candidate (a noise tail)
-        out &= ~(bad & ~start)
-        if liver_n is not None:
-            out &= liver_n
-        agree = dice(out, start)
-        if agree < C.LESION_SHARP_FIT_MIN_AGREEMENT:
-            log.debug("sharp border: the fitted surface (%s ramp) reaches Dice %.3f against the mask: not used",
-                      ramp, agree)
-            continue
-        log.debug("sharp border: point-spread %s voxels (%s ramp), Dice %.3f against the mask, blocks %s",
-                  spread(at), ramp, agree, k)
-        return out, blo.astype(np.int64), spread(at), ramp
-    return None

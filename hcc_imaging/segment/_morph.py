@@ -99,6 +99,14 @@ def dice(a: NDArray[np.bool_], b: NDArray[np.bool_]) -> float:
     return 2.0 * float(np.count_nonzero(a & b)) / max(int(np.count_nonzero(a)) + int(np.count_nonzero(b)), 1)
 
 
+def grows_nested(n_start: int, n_out: int, n_both: int, min_share: float, max_growth: float) -> bool:
+    """Whether a fitted mask of ``n_out`` voxels keeps the ``n_start`` voxels of the mask it
+    started from (``n_both`` of them shared: at least ``min_share`` of the start) and grows it by
+    at most ``max_growth`` times: a border the start misplaced inward, not another object (step
+    12's nested surfaces, 1.14; step 11's lumen around a thrombus core, 1.32)."""
+    return n_both / n_start >= min_share and 1.0 < n_out / n_start <= max_growth
+
+
 def grid_mm(shape: Sequence[int], spacing: Sequence[float]) -> NDArray[np.float64]:
     """Each voxel's position (mm) along the grid's axes from the first voxel, shape ``shape + (3,)``."""
     return np.stack(np.meshgrid(*[np.arange(n) * s for n, s in zip(shape, spacing, strict=True)], indexing="ij"), -1)

@@ -428,7 +428,7 @@ LESION_BLUR_MODEL_TOLERANCE_MM: Final[float] = 0.05
 LESION_BLUR_MODEL_SMOOTHING: Final[float] = 5.0
 LESION_BLUR_MODEL_FREE_DEGREE: Final[int] = 2
 
-#: Step 12b (1.16, :func:`._blur.sharp_border`): a sharp lesion's border fitted to sub-voxel
+#: Step 12b (1.16, :func:`._sharp.sharp_border`): a sharp lesion's border fitted to sub-voxel
 #: precision with the scanner's point-spread.  The fit uses the voxels within this distance (mm) of
 #: the starting surface: a sharp edge's ramp (a voxel and +-3 point-spread sigmas) and a few mm of
 #: plateau each side.  4 and 6 mm gave the same Dice on the perf.md 12 mm lesion (0.960 median at

@@ -182,7 +182,7 @@ uncovered does not replace a single-phase mask that covers it.
     against the core, and no fit with the grid's largest blur is used.  Its values are the mask's
     median and step 7's parenchyma.  A heterogeneous tumour's click region (3D-IRCADb-01 #17) is
     not star-shaped, and step 8 runs as before.
-12b. **Sharp border to sub-voxel precision** (``sharp_border``, 1.16, :func:`._blur.sharp_border`;
+12b. **Sharp border to sub-voxel precision** (``sharp_border``, 1.16, :func:`._sharp.sharp_border`;
     where step 12 runs and did not place the border, lesions up to
     ``LESION_SHARP_FIT_MAX_DIAMETER_MM``): on thick slices the point-spread along z is wide, and
     the midpoint level of a small convex lesion lies inside it (the perf.md 12 mm lesion lost 3-9 %
@@ -219,7 +219,7 @@ order, provenance).  The steps are in private modules: :mod:`._grow` (steps 2-7 
 of interest, and the helpers the later steps share), :mod:`._refine` (one phase's segmentation
 with its region-of-interest loop, step 8, step 9b, and step 7 across phases), :mod:`._rim` (step
 9), :mod:`._multiphase` (step 10), :mod:`._radial` (step 8's rays), :mod:`._vessel` (step 11),
-:mod:`._blur` (step 12) and :mod:`._rind` (step 13).
+:mod:`._blur` (step 12), :mod:`._sharp` (step 12b) and :mod:`._rind` (step 13).
 
 References: perf.md section 4 (anchors: SimpleITK CurvatureFlow + ConnectedThreshold,
 scikit-image Gaussian + flood); Gonzalez & Woods, *Digital Image Processing*, region growing.
@@ -241,7 +241,8 @@ from numpy.typing import ArrayLike, NDArray
 from .._blas import single_blas_thread
 from ..volume import LabelVolume, Modality, Phase, Volume
 from . import constants as C
-from ._blur import blurred_border, sharp_border
+from ._blur import blurred_border
+from ._sharp import sharp_border
 from ._grow import _line_coverage, _RoiResult, _SmoothCache
 from ._multiphase import _combined_border, _joint_fallback, _mixed_on_other_phase
 from ._refine import _grow_on_other_phase, _lipiodol_deposits, _regrow_on_best_phase, _segment_on

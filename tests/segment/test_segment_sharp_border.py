@@ -16,7 +16,7 @@ import pytest
 from hcc_imaging.phantoms import make_study
 from hcc_imaging.segment import LesionParams, segment_lesion
 from hcc_imaging.segment import constants as C
-from hcc_imaging.segment._blur import _working_blocks, sharp_border
+from hcc_imaging.segment._sharp import _working_blocks, sharp_border
 
 from ._phantom import dice, perf_phantom, rim_scene
 

@@ -1,0 +1,219 @@
+"""Step 12b (1.16) of :func:`hcc_imaging.segment.lesion.segment_lesion`: a sharp lesion's border to
+sub-voxel precision, on step 12's surface model (:mod:`._blur`) with the scanner's point-spread
+instead of a margin's blur, and (1.31) with the partial-volume ramp of a slice that averages its
+thickness.  The method is described in :func:`sharp_border` and the :mod:`.lesion` docstring.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from . import constants as C
+from ._blur import _block_mean, _dof, _evidence, _inside, _roughness, _start_surface, _surface_model
+from ._morph import dice, erode_faces, robust_sigma
+
+log = logging.getLogger(__name__)
+
+
+def _working_blocks(shape: Sequence[int], spacing: NDArray[np.float64], max_voxels: int) -> tuple[int, ...]:
+    """Blocks of k voxels per axis that bring a box of ``shape`` to at most ``max_voxels`` blocks,
+    growing k on the finest axis first (0.7 mm pixels before 2.5 mm slices): the cost of
+    :func:`sharp_border`'s fit stays about constant, and a small lesion keeps its own grid."""
+    k = [1] * len(shape)
+    while int(np.prod([n // v for n, v in zip(shape, k, strict=True)])) > max_voxels:
+        fine = min(range(len(k)), key=lambda i: (spacing[i] * k[i], i))
+        if k[fine] >= shape[fine]:
+            break
+        k[fine] += 1
+        # axes of the same spacing get the same block (the in-plane pixels)
+        for i in range(len(k)):
+            if i != fine and np.isclose(spacing[i], spacing[fine]) and k[i] < k[fine]:
+                k[i] = k[fine]
+    return tuple(k)
+
+
+def sharp_border(
+    mask: NDArray[np.bool_],
+    lo: Sequence[int],
+    images: Sequence[NDArray[Any]],
+    spacing: Sequence[float],
+    liver: NDArray[np.bool_] | None,
+    slice_ramp: bool = True,
+) -> tuple[NDArray[np.bool_], NDArray[np.int64], tuple[float, float, float], str] | None:
+    """Step 12b (1.16): a *sharp* lesion's border to sub-voxel precision, from the same surface
+    model as :func:`blurred_border` with the scanner's point-spread instead of a margin's blur.
+
+    The midpoint level of a small lesion is biased inward where the point-spread is wide: along z
+    on thick slices (a slice's sensitivity profile) the 50 % level of a convex lesion lies inside
+    it by about sigma_z^2 x its curvature, and each voxel's own noise decides the voxels the border
+    crosses.  The image near the mask (every phase of the grid) is fitted by ``a_i + b_i (PSF *
+    S)``: S the star-shaped surface of :func:`blurred_border` (same degree and roughness prior),
+    with a partial-volume ramp one voxel wide along the surface's normal, and a Gaussian PSF of s
+    voxels per axis, s picked from ``LESION_SHARP_FIT_PSF_VOX`` by the residual.  Voxels that are
+    neither lesion nor surroundings (fat, a vessel: outside the two levels by
+    ``LESION_SHARP_FIT_OUTLIER_K`` noise sigmas, and their face neighbours) are left out of the
+    fit and of the mask.  The fit runs on the image's own grid, or on blocks of pixels when the
+    box would exceed ``LESION_SHARP_FIT_MAX_VOXELS`` (a large lesion: its curvature bias is small
+    anyway).
+
+    1.31, ``slice_ramp`` (on slices thicker than the pixels): the surface is also fitted with the
+    ramp of a slice that averages its thickness (|n_z| x the slice wide across the surface, the
+    pixels point samples: a CT slice's profile) and with point samples on every axis (a grid that
+    samples the slices' centres, as the study phantom).  The slice's fit is tried first when its
+    chi^2 is below both others' by ``LESION_BLUR_MODEL_MIN_EVIDENCE`` (read against its own
+    scatter when that exceeds the noise) and its pixels' point-spread lies inside the grid (the
+    slices' may lie at its smallest: the ramp is their profile); a slice fit that fails the
+    agreement test below leaves the voxel's.  The caller turns it off after a step-7 growth (a
+    necrotic core grown over its rind: the border is another tissue than the fit's inner level).
+
+    Returns (mask, its box's start, s, the ramp: ``"voxel"`` or ``"slice"``) or None: too few
+    voxels, a start that is not star-shaped around its centroid, a voxel-ramp PSF at either end
+    of the grid (the largest: a blurred margin, not a sharp one; the smallest: no blur beyond the
+    voxel's own, so the midpoint level is not biased) and no slice fit, or results that move the
+    border by more than a voxel's partial volume (Dice below ``LESION_SHARP_FIT_MIN_AGREEMENT``
+    against the start)."""
+    shape = np.asarray(images[0].shape)
+    sp = np.asarray(spacing, dtype=np.float64)
+    n_mask = int(np.count_nonzero(mask))
+    if n_mask < C.LESION_BLUR_MODEL_MIN_VOXELS:
+        return None
+    if (6.0 * n_mask * float(np.prod(sp)) / np.pi) ** (1.0 / 3.0) > C.LESION_SHARP_FIT_MAX_DIAMETER_MM:
+        return None  # a large lesion: the midpoint's bias is a small share of it (and the cost)
+    idx = np.argwhere(mask)
+    band = C.LESION_SHARP_FIT_BAND_MM
+    pad = np.ceil(band / sp).astype(np.int64) + 2
+    st = _start_surface(idx, lo, shape, sp, pad, lambda shp: _working_blocks(shp, sp, C.LESION_SHARP_FIT_MAX_VOXELS),
+                        "sharp border")
+    if st is None:
+        return None  # not star-shaped around its centroid
+    box, blo, start, centre, k, start_w, sp_w, rho, u, Y, coef, r0 = st
+
+    # the two levels: the lesion's core (image grid) and the ring beyond the border (working grid)
+    liver_n = None if liver is None else np.asarray(liver[box], dtype=bool)
+    liver_w = None if liver_n is None else _block_mean(liver_n, k) >= 0.5
+    core = erode_faces(start)
+    if np.count_nonzero(core) < 20:
+        core = start
+    ring = ~start_w & (rho > r0) & (rho <= r0 + band)
+    if liver_w is not None:
+        ring &= liver_w
+    if np.count_nonzero(ring) < 20:
+        return None
+    raws = [np.asarray(im[box], dtype=np.float64) for im in images]
+    images_w = [_block_mean(im, k) for im in raws]
+    bad = np.zeros(start.shape, dtype=bool)
+    core_w = start_w & (rho < r0 - band / 2)
+    if np.count_nonzero(core_w) < 20:
+        core_w = start_w
+    for im, im_w in zip(raws, images_w, strict=True):
+        les, sur = float(np.median(im_w[core_w])), float(np.median(im_w[ring]))
+        vals = im[core]
+        kn = C.LESION_SHARP_FIT_OUTLIER_K * max(robust_sigma(vals[:: max(1, vals.size // 4000)]), 1.0)
+        bad |= (im < min(les, sur) - kn) | (im > max(les, sur) + kn)
+    excluded = ndimage.binary_dilation(bad)  # and their partial volume
+
+    use = (np.abs(rho - r0) <= band) & (_block_mean(excluded, k) == 0)
+    if liver_w is not None:
+        use &= liver_w | start_w
+    inner = use & (rho < r0 - band / 2)
+    if np.count_nonzero(use) <= Y.shape[-1] + 2 * len(images):
+        return None
+    X = np.stack([im[use] for im in images_w])  # phases x voxels
+    noise = [max(robust_sigma(im[inner]) if np.count_nonzero(inner) > 20 else robust_sigma(x), 1.0)
+             for im, x in zip(images_w, X, strict=True)]
+    w = np.array([1.0 / v**2 for v in noise])
+    P = C.LESION_BLUR_MODEL_SMOOTHING * _roughness(C.LESION_BLUR_MODEL_DEGREE, C.LESION_BLUR_MODEL_FREE_DEGREE)
+
+    def psf(s: Sequence[float]) -> list[float]:
+        return [v * a / b for v, a, b in zip(s, sp, sp_w, strict=True)]  # native voxels, in working voxels
+
+    grid = C.LESION_SHARP_FIT_PSF_VOX
+    # axes of one spacing share their point-spread (the in-plane pair; the slice axis its own)
+    groups: list[list[int]] = []
+    for i in range(3):
+        g = next((g for g in groups if np.isclose(sp[g[0]], sp[i])), None)
+        if g is None:
+            groups.append([i])
+        else:
+            g.append(i)
+
+    def spread(at: Sequence[int]) -> tuple[float, ...]:
+        out = [0.0, 0.0, 0.0]
+        for g, j in zip(groups, at, strict=True):
+            for i in g:
+                out[i] = grid[j]
+        return tuple(out)
+
+    def fitted(h: NDArray[np.float64], coef: NDArray[np.float64]) -> tuple[NDArray[np.float64], list[int], float]:
+        """The surface fitted with the partial-volume ramp ``h`` (its width across the surface, mm,
+        per working voxel) and the point-spread picked from the grid: (coefficients, the grid's
+        index per axis group, chi^2)."""
+        model_fit, model_gn = _surface_model(rho, Y, h, use, X, w, P)
+        # one value for every axis first, then each group's neighbours on the fitted surface
+        chi2 = {j: model_fit(coef, psf(spread([j] * len(groups))))[0] for j in range(len(grid))}
+        at = [min(chi2, key=lambda j: chi2[j])] * len(groups)
+        coef, best = model_gn(coef, psf(spread(at)))  # (its chi^2 is the fit's at the result)
+        moved = False
+        for gi in range(len(groups)):
+            for j in (at[gi] - 1, at[gi] + 1):
+                if 0 <= j < len(grid):
+                    trial = at[:gi] + [j] + at[gi + 1:]
+                    v = model_fit(coef, psf(spread(trial)))[0]
+                    if v < best:
+                        best, at, moved = v, trial, True
+        if moved:
+            coef, best = model_gn(coef, psf(spread(at)))
+        return coef, at, best
+
+    # the working voxel's width along the surface's normal (a voxel that averages its extent)
+    coef_v, at_v, chi2_v = fitted((np.abs(u) * sp_w).sum(-1), coef)
+    candidates = []  # (ramp, coefficients, the grid's index per axis group), in order of preference
+    if slice_ramp and sp[0] > max(sp[1], sp[2]) and not np.isclose(sp[0], max(sp[1], sp[2])):
+        # 1.31: slices thicker than the pixels may average their thickness (a CT slice's profile:
+        # the ramp |n_z| x the slice across the surface, the pixels point samples) or sample their
+        # centres (a point on every axis); the slice's model is tried first when it explains the
+        # data better than both the voxel's and the point's by step 12's evidence (a likelihood
+        # ratio, read against the fit's own scatter when that exceeds the noise)
+        floor = C.LESION_SHARP_FIT_POINT_RAMP_VOX * float(sp_w.min())
+        coef_s, at_s, chi2_s = fitted(np.abs(u[..., 0]) * sp_w[0] + floor, coef)
+        dof = _dof(X, Y)
+        # the slice's own ramp is its profile: the slices' point-spread may lie at the grid's
+        # smallest; the pixels' must lie inside the grid (as the voxel ramp's must)
+        inside = min(at_s[1:]) > 0 and max(at_s) < len(grid) - 1
+        if inside and _evidence(chi2_v, chi2_s, dof) >= C.LESION_BLUR_MODEL_MIN_EVIDENCE:
+            chi2_p = fitted(np.full(rho.shape, floor), coef)[2]  # (only then: it cannot pick the slice)
+            evidence = _evidence(min(chi2_v, chi2_p), chi2_s, dof)
+            log.debug("sharp border: chi^2 %.1f (voxel ramp), %.1f (slice ramp, point-spread %s), %.1f (point "
+                      "samples): evidence %.1f (reduced chi^2 %.2f)", chi2_v, chi2_s, spread(at_s), chi2_p, evidence,
+                      chi2_s / dof)
+            if evidence >= C.LESION_BLUR_MODEL_MIN_EVIDENCE:
+                candidates.append(("slice", coef_s, at_s))
+    if max(at_v) < len(grid) - 1 and min(at_v) > 0:
+        candidates.append(("voxel", coef_v, at_v))
+    else:
+        # the grid's largest: a blurred margin, not a scanner's point-spread; its smallest: no blur
+        # beyond the model's one-voxel ramp, so the midpoint level is not biased (a grid sampled at
+        # voxel centres and barely blurred: the study phantom's 1 mm on 2.3-3 mm voxels)
+        log.debug("sharp border: point-spread %s voxels, at the end of the grid: not used", spread(at_v))
+    for ramp, c, at in candidates:
+        # the mask on the image's grid: voxel centres inside the fitted surface (as step 12's)
+        out = _inside(start.shape, sp, centre, c, C.LESION_BLUR_MODEL_DEGREE)
+        # the other tissue is never added; a voxel the mask held stays a candidate (a noise tail)
+        out &= ~(bad & ~start)
+        if liver_n is not None:
+            out &= liver_n
+        agree = dice(out, start)
+        if agree < C.LESION_SHARP_FIT_MIN_AGREEMENT:
+            log.debug("sharp border: the fitted surface (%s ramp) reaches Dice %.3f against the mask: not used",
+                      ramp, agree)
+            continue
+        log.debug("sharp border: point-spread %s voxels (%s ramp), Dice %.3f against the mask, blocks %s",
+                  spread(at), ramp, agree, k)
+        return out, blo.astype(np.int64), spread(at), ramp
+    return None
