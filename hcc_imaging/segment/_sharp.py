@@ -47,13 +47,13 @@ def sharp_border(
     slice_ramp: bool = True,
 ) -> tuple[NDArray[np.bool_], NDArray[np.int64], tuple[float, float, float], str] | None:
     """Step 12b (1.16): a *sharp* lesion's border to sub-voxel precision, from the same surface
-    model as :func:`blurred_border` with the scanner's point-spread instead of a margin's blur.
+    model as :func:`._blur.blurred_border` with the scanner's point-spread instead of a margin's blur.
 
     The midpoint level of a small lesion is biased inward where the point-spread is wide: along z
     on thick slices (a slice's sensitivity profile) the 50 % level of a convex lesion lies inside
     it by about sigma_z^2 x its curvature, and each voxel's own noise decides the voxels the border
     crosses.  The image near the mask (every phase of the grid) is fitted by ``a_i + b_i (PSF *
-    S)``: S the star-shaped surface of :func:`blurred_border` (same degree and roughness prior),
+    S)``: S the star-shaped surface of :func:`._blur.blurred_border` (same degree and roughness prior),
     with a partial-volume ramp one voxel wide along the surface's normal, and a Gaussian PSF of s
     voxels per axis, s picked from ``LESION_SHARP_FIT_PSF_VOX`` by the residual.  Voxels that are
     neither lesion nor surroundings (fat, a vessel: outside the two levels by
