@@ -26,6 +26,7 @@ __all__ = [
     "LESION_COMBINED_PASSES",
     "LESION_MIXED_SPREAD_K",
     "LESION_MIXED_SPREAD_MARGIN",
+    "LESION_MIXED_DEPTH_BIN_VOXELS",
     "LESION_MULTIPHASE_RING_CLASSES",
     "LESION_MULTIPHASE_MIN_CLASS_FRACTION",
     "LESION_COMBINED_BORDER_MIN_VOXELS",
@@ -216,7 +217,12 @@ __all__ = [
 #: 1.32: step 11 also takes the lumen's defect when the mask lies inside it (VESSEL_MIN_AGREEMENT of the mask) and
 #: the defect grows it by at most LESION_BLUR_MODEL_MAX_GROWTH (step 10 kept only the thrombus' core: the 512 x 512
 #: study on 2.5 mm slices that average their thickness, L7 0.72-0.74 -> 0.99); every centre-sampled lane identical.
-ALGORITHM_VERSION: Final[str] = "1.32"
+#: 1.33: step 10's test whether a one-sided mask holds two tissues (LESION_MIXED_SPREAD_K) also asks that the other
+#: phase's values, less their median at about the same depth below the mask's border (LESION_MIXED_DEPTH_BIN_VOXELS),
+#: still spread more than LESION_MIXED_SPREAD_K times noise (10-90 percentile range): one tissue's blurred margin
+#: varies with the depth alone (the 512 x 512 study on 2.5 mm slices, the fu2 L5 click 0.56 -> 0.98, 0.50 -> 0.98
+#: with a slice profile); every hash lane identical.
+ALGORITHM_VERSION: Final[str] = "1.33"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
@@ -325,6 +331,13 @@ LESION_MIXED_SPREAD_K: Final[float] = 2.0
 #: phantom lesions up to 1.16 times (seeds 0-1).  A second tissue that the phase merges raises it
 #: far more: the portal-vein thrombus in its vein, 3.4 times.  1.5 lies between; not tuned further.
 LESION_MIXED_SPREAD_MARGIN: Final[float] = 1.5
+
+#: 1.33: ... and its values less their median at about the same depth below the mask's border still
+#: spread more than LESION_MIXED_SPREAD_K times noise (their 10-90 percentile range against noise's 2.563
+#: sigma: a second tissue may be a sixth of the mask); the depth's runs hold this many voxels each
+#: (sorted by depth; the median of 64 smoothed values is off by about a quarter of a smoothed sigma,
+#: and 64 voxels of a lesion of thousands lie within a fraction of a millimetre of depth).  Not tuned.
+LESION_MIXED_DEPTH_BIN_VOXELS: Final[int] = 64
 
 #: The click's ball for the combination is chosen among this many radii, from
 #: LESION_COMBINED_CLICK_BALL_MM up by LESION_COMBINED_CLICK_SCALE_STEP each: the one whose

@@ -114,7 +114,9 @@ uncovered does not replace a single-phase mask that covers it.
     raises ``LowContrastError``: (i), else (ii); (b) when the step-6 mask (no step 7 / 8 growth)
     still touches the largest region of interest (a leak), or is one-sided and holds two tissues
     that another phase separates (interquartile range on that phase above
-    ``LESION_MIXED_SPREAD_K`` noise IQRs and above its own phase's): (i); (c) otherwise, when the
+    ``LESION_MIXED_SPREAD_K`` noise IQRs and above its own phase's, and, 1.33, the values less
+    their median at each depth below the mask's border, which one tissue's blurred margin
+    follows, still spread above ``LESION_MIXED_SPREAD_K`` times noise): (i); (c) otherwise, when the
     step-6 border was ill-defined (step 6's note): (ii); (d) (1.11, ``combined_border``)
     otherwise, for a clean one-sided step-6 mask (no leak, no growth, the line's phase not
     switched): (ii) at the method's smoothing redoes its border, whose noise then averages over
