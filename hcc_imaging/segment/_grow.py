@@ -251,11 +251,15 @@ def _grow_in_roi(
     both = params.polarity == "both"
     auto_both = params.polarity == "auto" and line_ball is not None and line_ball.any()
     # -- conservative first region
+    line_value: float | None = None
     if line_ball is not None and line_ball.any():
         region = line_ball.copy()
         inner_vals = smooth[line_ball & _inner_half(line_ball)]
         if inner_vals.size and not both:
             lesion = float(np.median(inner_vals))
+        if line_local is not None and not both:
+            prof = _line_profile(smooth, line_local, spacing)
+            line_value = float(np.median(prof)) if prof.size else None
     else:
         tol = max(2.5 * sigma_s, 1e-6)
         if wide_core:
@@ -284,6 +288,14 @@ def _grow_in_roi(
                 "lesion (line_lps=) or choose another phase (phase=)."
             )
         surround = float(np.median(ring_vals))
+        if (it == 0 and line_value is not None and (line_value - surround) * (lesion - surround) > 0
+                and abs(line_value - surround) > abs(lesion - surround) + C.LESION_LINE_VALUE_MARGIN_K * sigma_s):
+            # 1.34: the lesion value read on the drawn line itself when it lies farther from the
+            # surroundings than the inner half of the line's ball, by more than smoothed noise: that
+            # ball (a quarter of the longest diameter in radius) reaches past a lesion narrower than
+            # half its longest diameter, or one with a blurred margin, or one a thick slice cuts,
+            # and its median drifts to the surroundings; the line's central part lies in the lesion
+            lesion = line_value
         if auto_both and it == 0:
             # a line was drawn: is the lesion heterogeneous (parts clearly darker AND parts clearly
             # brighter than the surroundings, e.g. necrosis + enhancing tissue or lipiodol)?

@@ -19,7 +19,9 @@ Method (:func:`segment_lesion`)
    value = median of the smoothed image in a ring ``ring_inner_mm``-``ring_outer_mm`` outside
    the current region (inside the liver when a liver mask is given).  The first region is a
    conservative core (|S - lesion| <= 2.5 sigma_smoothed, connected to the seed; with a line,
-   the ball on the line).  A click refused by steps 3-4, or whose mask is smaller than the
+   the ball on the line, the lesion value the median of its inner half or, 1.34, of the line's
+   central part when that is farther from the surroundings by ``LESION_LINE_VALUE_MARGIN_K``
+   smoothed sigmas).  A click refused by steps 3-4, or whose mask is smaller than the
    seed ball, is retried once with that band widened by the seed median's standard error
    (1.13; kept unless it leaks to the region's faces).
 4. **Window**: from the midpoint between lesion and surroundings (the 50 % partial-volume

@@ -191,7 +191,9 @@ def _study(seed: int, tp: str, sd: float):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("mode", ["click", "line"])
 def test_infiltrative_lesion_reaches_095_at_15_hu(mode: str) -> None:
     """The study phantom's L5 at sigma 15 (seed 0, baseline and fu1): 0.91-0.94 with the midpoint
-    border (step off), >= 0.95 with it; the blur is recorded in the provenance and a note."""
+    border (step off), >= 0.95 with it; the blur is recorded in the provenance and a note.  Since
+    1.34 a line's lesion value is read on the line, and its midpoint border is already better
+    (0.937 / 0.910 -> 0.949 / 0.939); step 12 still adds 0.015-0.025 (0.964)."""
     for tp in ("baseline", "fu1"):
         st = _study(0, tp, 15.0)
         rec = st.truth["lesions"]["L5"]
@@ -200,7 +202,10 @@ def test_infiltrative_lesion_reaches_095_at_15_hu(mode: str) -> None:
         res = segment_lesion(st.volumes, liver=st.liver, **where)
         off = segment_lesion(st.volumes, liver=st.liver, params=LesionParams(blurred_border=False), **where)
         assert off.border_blur_mm is None
-        assert dice(off.labels.array != 0, truth) < 0.945
+        if mode == "click":
+            assert dice(off.labels.array != 0, truth) < 0.945
+        else:
+            assert dice(res.labels.array != 0, truth) - dice(off.labels.array != 0, truth) >= 0.01
         assert dice(res.labels.array != 0, truth) >= 0.95
         assert res.border_blur_mm is not None and res.border_blur_mm >= C.LESION_BLUR_MODEL_MIN_SIGMA_MM
         assert res.provenance()["border_blur_mm"] == res.border_blur_mm
@@ -221,14 +226,18 @@ def test_a_well_defined_lesion_keeps_its_border() -> None:
 def test_infiltrative_lesion_at_5_hu_whichever_step_made_its_mask(seed: int, tp: str, mode: str) -> None:
     """At sigma 5 L5's one-phase border is not "ill-defined": seed 0's line took step 10 (d)
     (1.11: 0.947), seed 3's fu1 click was grown by step 7, the blurred halo making its ring look
-    heterogeneous (1.11: 0.907, 1.17 of the volume).  Step 12 takes both to >= 0.97."""
+    heterogeneous (1.11: 0.907, 1.17 of the volume).  Step 12 takes both to >= 0.97.  (Since 1.34 the
+    line's midpoint border is 0.960, its value read on the line; step 12 still adds 0.02.)"""
     st = _study(seed, tp, 5.0)
     rec = st.truth["lesions"]["L5"]
     where = {"seed_lps": rec["seed_lps"]} if mode == "click" else {"line_lps": rec["ld_endpoints_lps"]}
     truth = st.lesions.array == rec["label"]
     off = segment_lesion(st.volumes, liver=st.liver, params=LesionParams(blurred_border=False), **where)
     res = segment_lesion(st.volumes, liver=st.liver, **where)
-    assert dice(off.labels.array != 0, truth) < 0.95
+    if mode == "click":
+        assert dice(off.labels.array != 0, truth) < 0.95
+    else:
+        assert dice(res.labels.array != 0, truth) - dice(off.labels.array != 0, truth) >= 0.01
     assert dice(res.labels.array != 0, truth) >= 0.97
     assert res.border_blur_mm is not None
 
