@@ -16,7 +16,7 @@ from scipy import ndimage
 
 from . import constants as C
 from ._blur import _block_mean, _dof, _evidence, _inside, _roughness, _start_surface, _surface_model
-from ._morph import dice, erode_faces, robust_sigma
+from ._morph import dice, erode_faces, grows_nested, robust_sigma
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ def sharp_border(
     spacing: Sequence[float],
     liver: NDArray[np.bool_] | None,
     slice_ramp: bool = True,
+    nested: bool = False,
 ) -> tuple[NDArray[np.bool_], NDArray[np.int64], tuple[float, float, float], str] | None:
     """Step 12b (1.16): a *sharp* lesion's border to sub-voxel precision, from the same surface
     model as :func:`._blur.blurred_border` with the scanner's point-spread instead of a margin's blur.
@@ -72,12 +73,18 @@ def sharp_border(
     agreement test below leaves the voxel's.  The caller turns it off after a step-7 growth (a
     necrotic core grown over its rind: the border is another tissue than the fit's inner level).
 
+    1.35, ``nested`` (a mask of step 10's nearest-mean classes, which leave out the partial-volume
+    voxels between the classes): the fitted surface is used only when it holds the mask and grows
+    it by at most ``LESION_BLUR_MODEL_MAX_GROWTH`` (step 12's nesting rule, 1.14), not when it
+    merely agrees with it (that moved a thrombus' classes in a strongly curved vessel until step 11
+    took the lumen's defect, which the bend puts 1-2 mm off: 0.953 -> 0.917).
+
     Returns (mask, its box's start, s, the ramp: ``"voxel"`` or ``"slice"``) or None: too few
     voxels, a start that is not star-shaped around its centroid, a voxel-ramp PSF at either end
     of the grid (the largest: a blurred margin, not a sharp one; the smallest: no blur beyond the
     voxel's own, so the midpoint level is not biased) and no slice fit, or results that move the
     border by more than a voxel's partial volume (Dice below ``LESION_SHARP_FIT_MIN_AGREEMENT``
-    against the start)."""
+    against the start; with ``nested``: that do not nest around it)."""
     shape = np.asarray(images[0].shape)
     sp = np.asarray(spacing, dtype=np.float64)
     n_mask = int(np.count_nonzero(mask))
@@ -209,7 +216,13 @@ def sharp_border(
         if liver_n is not None:
             out &= liver_n
         agree = dice(out, start)
-        if agree < C.LESION_SHARP_FIT_MIN_AGREEMENT:
+        if nested:
+            if not grows_nested(int(start.sum()), int(out.sum()), int(np.count_nonzero(out & start)),
+                                C.LESION_BLUR_MODEL_MIN_AGREEMENT, C.LESION_BLUR_MODEL_MAX_GROWTH):
+                log.debug("sharp border: the fitted surface (%s ramp) does not nest around the classes' mask "
+                          "(Dice %.3f): not used", ramp, agree)
+                continue
+        elif agree < C.LESION_SHARP_FIT_MIN_AGREEMENT:
             log.debug("sharp border: the fitted surface (%s ramp) reaches Dice %.3f against the mask: not used",
                       ramp, agree)
             continue

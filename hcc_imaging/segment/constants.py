@@ -227,7 +227,11 @@ __all__ = [
 #: surroundings than the inner half of its ball by LESION_LINE_VALUE_MARGIN_K smoothed sigmas (an elongated, blurred
 #: or thin-sliced lesion: the study phantom's L5 lines on 5 mm slices 0.74-0.77 -> 0.95-0.97; the robustness
 #: sweep's lines, 29 -> 16 below 0.9); clicks identical.
-ALGORITHM_VERSION: Final[str] = "1.34"
+#: 1.35: step 12b also runs on a mask of step 10's nearest-mean classes (which leave out the partial-volume voxels
+#: between the classes) and is used there only when its surface nests around the mask and grows it by at most
+#: LESION_BLUR_MODEL_MAX_GROWTH; step 11 reads the classes.  The study phantom's fu2 node clicked without a liver
+#: mask 0.75-0.78 -> 0.85-0.98; every other run of every lane identical.
+ALGORITHM_VERSION: Final[str] = "1.35"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
