@@ -77,7 +77,9 @@ def sharp_border(
     voxels between the classes): the fitted surface is used only when it holds the mask and grows
     it by at most ``LESION_BLUR_MODEL_MAX_GROWTH`` (step 12's nesting rule, 1.14), not when it
     merely agrees with it (that moved a thrombus' classes in a strongly curved vessel until step 11
-    took the lumen's defect, which the bend puts 1-2 mm off: 0.953 -> 0.917).
+    took the lumen's defect, which the bend puts 1-2 mm off: 0.953 -> 0.917).  1.36: and also with
+    the grid's smallest point-spread (the classes' mask is short by the partial-volume voxels
+    whatever the blur; elsewhere that end means no midpoint bias to correct).
 
     Returns (mask, its box's start, s, the ramp: ``"voxel"`` or ``"slice"``) or None: too few
     voxels, a start that is not star-shaped around its centroid, a voxel-ramp PSF at either end
@@ -201,12 +203,13 @@ def sharp_border(
                       chi2_s / dof)
             if evidence >= C.LESION_BLUR_MODEL_MIN_EVIDENCE:
                 candidates.append(("slice", coef_s, at_s))
-    if max(at_v) < len(grid) - 1 and min(at_v) > 0:
+    if max(at_v) < len(grid) - 1 and (min(at_v) > 0 or nested):
         candidates.append(("voxel", coef_v, at_v))
     else:
         # the grid's largest: a blurred margin, not a scanner's point-spread; its smallest: no blur
         # beyond the model's one-voxel ramp, so the midpoint level is not biased (a grid sampled at
-        # voxel centres and barely blurred: the study phantom's 1 mm on 2.3-3 mm voxels)
+        # voxel centres and barely blurred: the study phantom's 1 mm on 2.3-3 mm voxels); 1.36: the
+        # smallest is used around step 10's classes (``nested``), short by their partial volume
         log.debug("sharp border: point-spread %s voxels, at the end of the grid: not used", spread(at_v))
     for ramp, c, at in candidates:
         # the mask on the image's grid: voxel centres inside the fitted surface (as step 12's)

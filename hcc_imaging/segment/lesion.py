@@ -207,7 +207,7 @@ uncovered does not replace a single-phase mask that covers it.
     1.35: also on a mask of step 10's nearest-mean classes, which leave out the partial-volume
     voxels between the classes (the fu2 node without a liver mask: 0.64 of its volume); there only
     a fitted surface that holds the mask and grows it by at most ``LESION_BLUR_MODEL_MAX_GROWTH``
-    is used (step 12's nesting rule).
+    is used (step 12's nesting rule), 1.36 with the grid's smallest point-spread too.
 13. **A necrotic core in an enhancing layer, on request** (``segment_lesion(..., rind=True)``,
     1.24, :mod:`._rind`): the reader says the click lies in the dark core of a lesion wrapped in an
     enhancing rim or rind (a treated HCC, a necrotic tumour).  Steps 1-12 are skipped: on the

@@ -125,6 +125,25 @@ def test_the_grown_node_without_a_liver_mask_gets_its_partial_volume_border(seed
     assert dice(r.labels.array != 0, truth) >= 0.9
 
 
+@pytest.mark.parametrize("noise", [15.0, 25.0])
+def test_the_nested_border_may_sit_at_the_point_spreads_smallest(noise: float) -> None:
+    """1.36: around step 10's classes step 12b's surface is used with the grid's smallest
+    point-spread too.  Elsewhere that end of the grid means no blur beyond the voxel's own, so no
+    midpoint bias to correct; the classes' mask is short by the partial-volume voxels whatever the
+    blur.  Seed 5's fu2 node without a liver mask picks it (σ 25: 0.3 voxel on every axis):
+    0.790 / 0.792 in 1.35, 0.948 / 0.977 now."""
+    st = make_study(5, timepoint="fu2", noise_sd_hu=noise, node_fat_mm=5.0)
+    rec, truth = _node(st)
+    r = segment_lesion(st.volumes, seed_lps=rec["seed_lps"])
+    off = segment_lesion(st.volumes, seed_lps=rec["seed_lps"], params=LesionParams(sharp_border=False))
+    assert r.border_psf_vox is not None
+    assert min(r.border_psf_vox) == C.LESION_SHARP_FIT_PSF_VOX[0]
+    if noise == 25.0:
+        assert max(r.border_psf_vox) == C.LESION_SHARP_FIT_PSF_VOX[0]
+    assert dice(off.labels.array != 0, truth) < 0.8
+    assert dice(r.labels.array != 0, truth) >= 0.94
+
+
 def test_extrahepatic_seed_errors_name_the_fix() -> None:
     from hcc_imaging.segment import SeedError
 
