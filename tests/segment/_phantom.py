@@ -10,13 +10,27 @@ blur along z than a scanner's slice profile adds to the slice itself), white Gau
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage as ndi
 
 from hcc_imaging.volume import LabelVolume, Volume
+
+def benchmark_module(name: str) -> ModuleType:
+    """The script ``benchmarks/<name>.py`` imported as a module: the sweeps' phantoms and helpers
+    (``sweep_segment_robustness.phantom``, ``sweep_segment_study.slice_profile_study``), which the
+    tests use so that the figures in docs/validation.md rest on the code they test."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
 
 SPACING = (2.5, 0.703, 0.703)
 SHAPE = (36, 128, 128)

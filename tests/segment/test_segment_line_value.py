@@ -6,8 +6,6 @@ slices; the line's central part lies in the lesion (docs/validation.md section 2
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,13 +14,9 @@ from hcc_imaging.measure import measure_lesion
 from hcc_imaging.phantoms import make_study
 from hcc_imaging.segment import segment_lesion
 
-from ._phantom import dice
+from ._phantom import benchmark_module, dice
 
-_spec = importlib.util.spec_from_file_location(
-    "sweep_segment_robustness", Path(__file__).resolve().parents[2] / "benchmarks" / "sweep_segment_robustness.py")
-assert _spec is not None and _spec.loader is not None
-SWEEP = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(SWEEP)
+SWEEP = benchmark_module("sweep_segment_robustness")
 COMBOS = SWEEP.combos()
 
 

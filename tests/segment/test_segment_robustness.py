@@ -11,20 +11,14 @@ at 30 mm), the 250 HU lesion at 25 HU on 3 x 0.6 mm and the 40 mm lesion at 25 H
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 
 from hcc_imaging.segment import segment_lesion
 
-from ._phantom import dice
+from ._phantom import benchmark_module, dice
 
-_spec = importlib.util.spec_from_file_location(
-    "sweep_segment_robustness", Path(__file__).resolve().parents[2] / "benchmarks" / "sweep_segment_robustness.py")
-assert _spec is not None and _spec.loader is not None
-SWEEP = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(SWEEP)
+SWEEP = benchmark_module("sweep_segment_robustness")
 COMBOS = SWEEP.combos()
 CONDITIONS = [(20.0, 20.0, 0.0), (40.0, 20.0, 0.0), (20.0, 90.0, 10.0), (20.0, 250.0, 25.0), (40.0, 110.0, 25.0)]
 

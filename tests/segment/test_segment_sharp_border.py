@@ -18,7 +18,7 @@ from hcc_imaging.segment import LesionParams, segment_lesion
 from hcc_imaging.segment import constants as C
 from hcc_imaging.segment._sharp import _working_blocks, sharp_border
 
-from ._phantom import dice, perf_phantom, rim_scene
+from ._phantom import benchmark_module, dice, perf_phantom, rim_scene
 
 OFF = LesionParams(sharp_border=False)
 
@@ -125,15 +125,7 @@ def test_sharp_border_refuses_what_it_cannot_model() -> None:
 
 def _profile_study():  # type: ignore[no-untyped-def]
     """``benchmarks/sweep_segment_study.py``'s slice-profile study (the helper its figures rest on)."""
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location(
-        "sweep_segment_study", Path(__file__).resolve().parents[2] / "benchmarks" / "sweep_segment_study.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.slice_profile_study
+    return benchmark_module("sweep_segment_study").slice_profile_study
 
 
 @pytest.mark.parametrize(("seed", "timepoint", "lid", "mode", "floor"),

@@ -5,20 +5,14 @@ only the slices' averaging may change the image."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 
 from hcc_imaging.phantoms import make_study
 
-from ._phantom import dice
+from ._phantom import benchmark_module, dice
 
-_spec = importlib.util.spec_from_file_location(
-    "sweep_segment_study", Path(__file__).resolve().parents[2] / "benchmarks" / "sweep_segment_study.py")
-assert _spec is not None and _spec.loader is not None
-SWEEP = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(SWEEP)
+SWEEP = benchmark_module("sweep_segment_study")
 
 
 def test_the_profile_changes_the_image_not_the_lesions() -> None:
