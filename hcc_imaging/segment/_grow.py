@@ -252,14 +252,17 @@ def _grow_in_roi(
     auto_both = params.polarity == "auto" and line_ball is not None and line_ball.any()
     # -- conservative first region
     line_value: float | None = None
+    line_prof: NDArray[np.float64] | None = None
     if line_ball is not None and line_ball.any():
         region = line_ball.copy()
         inner_vals = smooth[line_ball & _inner_half(line_ball)]
         if inner_vals.size and not both:
             lesion = float(np.median(inner_vals))
         if line_local is not None and not both:
-            prof = _line_profile(smooth, line_local, spacing)
-            line_value = float(np.median(prof)) if prof.size else None
+            # the smoothed values along the drawn line's central part: its lesion value (1.34) and
+            # the first round's heterogeneity test (1.4) read them
+            line_prof = _line_profile(smooth, line_local, spacing)
+            line_value = float(np.median(line_prof)) if line_prof.size else None
     else:
         tol = max(2.5 * sigma_s, 1e-6)
         if wide_core:
@@ -305,11 +308,11 @@ def _grow_in_roi(
             f_lo = float(np.mean((inner < surround - k) & _not_fat(inner, params)))
             f_hi = float(np.mean(inner > surround + k))
             both = min(f_lo, f_hi) >= C.LESION_HETEROGENEOUS_MIN_FRACTION
-            if not both and line_local is not None:
+            if not both and line_prof is not None:
                 # the same test on the drawn line itself (its inner part: the endpoints are the
                 # lesion's edges): the ball around the line also holds parenchyma, which dilutes a
                 # compact bright (lipiodol) or dark part below the share (1.4)
-                prof = _line_profile(smooth, line_local, spacing)
+                prof = line_prof
                 if prof.size:
                     f_lo = float(np.mean((prof < surround - k) & _not_fat(prof, params)))
                     f_hi = float(np.mean(prof > surround + k))

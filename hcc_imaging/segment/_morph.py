@@ -107,6 +107,13 @@ def grows_nested(n_start: int, n_out: int, n_both: int, min_share: float, max_gr
     return n_both / n_start >= min_share and 1.0 < n_out / n_start <= max_growth
 
 
+def mask_grows_nested(start: NDArray[np.bool_], out: NDArray[np.bool_], min_share: float, max_growth: float) -> bool:
+    """:func:`grows_nested` for two masks on the same box (step 11's lumen, 1.32; step 12b around
+    step 10's classes, 1.35)."""
+    return grows_nested(int(np.count_nonzero(start)), int(np.count_nonzero(out)), int(np.count_nonzero(out & start)),
+                        min_share, max_growth)
+
+
 def grid_mm(shape: Sequence[int], spacing: Sequence[float]) -> NDArray[np.float64]:
     """Each voxel's position (mm) along the grid's axes from the first voxel, shape ``shape + (3,)``."""
     return np.stack(np.meshgrid(*[np.arange(n) * s for n, s in zip(shape, spacing, strict=True)], indexing="ij"), -1)

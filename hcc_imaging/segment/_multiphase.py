@@ -784,7 +784,7 @@ def _mixed_on_other_phase(
 
     1.33: and the other phase's values less their median at about the same depth below the mask's
     border (:func:`_depth_residuals`) still spread more than ``LESION_MIXED_SPREAD_K`` times
-    noise, by their 10-90 percentile range (:func:`_wide_spread`: a second tissue may be a sixth of
+    noise, by their 10-90 percentile range (:func:`_spread`: a second tissue may be a sixth of
     the mask).  One tissue's blurred margin varies with the depth alone, on every phase; two tissues
     side by side do not.  (An infiltrative lesion with a 3 mm margin on 0.68 mm pixels, grown on
     arterial: portal venous spread 2.39 noise IQRs against 1.55 on arterial, 1.28 after depth; the
@@ -803,21 +803,17 @@ def _mixed_on_other_phase(
         _, smooth, sigma_raw = _smoothed(v, sl, sig_vox, cache)
         return smooth[rr.mask], max(sigma_raw * nf, 1e-6)
 
-    def spread(a: NDArray[Any], noise: float) -> float:
-        q25, q75 = np.percentile(a, [25, 75])
-        return float(q75 - q25) / (1.349 * noise)
-
-    own = spread(*values(vol))
+    own = _spread(*values(vol))
     bins: list[NDArray[np.intp]] | None = None
     for ph, v in phases.items():
         if ph == phase or not v.geometry.equals(vol.geometry):
             continue
         y, noise = values(v)
-        if spread(y, noise) <= max(C.LESION_MIXED_SPREAD_K, C.LESION_MIXED_SPREAD_MARGIN * own):
+        if _spread(y, noise) <= max(C.LESION_MIXED_SPREAD_K, C.LESION_MIXED_SPREAD_MARGIN * own):
             continue
         if bins is None:
             bins = _depth_bins(rr.mask, sp)
-        if _wide_spread(_depth_residuals(y, bins), noise) > C.LESION_MIXED_SPREAD_K:
+        if _spread(_depth_residuals(y, bins), noise, tail=10) > C.LESION_MIXED_SPREAD_K:
             return True
     return False
 
@@ -834,12 +830,17 @@ def _depth_bins(mask: NDArray[np.bool_], spacing: Sequence[float]) -> list[NDArr
     return np.array_split(order, max(1, order.size // C.LESION_MIXED_DEPTH_BIN_VOXELS))
 
 
-def _wide_spread(values: NDArray[Any], noise: float) -> float:
-    """The 10-90 percentile range of ``values`` in units of that of normal noise of sigma ``noise``
-    (2.563 sigma; 1.33): a second tissue that is a sixth of the mask (a thrombus and the vessel's
-    blood beyond it) lies outside the interquartile range but inside this one."""
-    q10, q90 = np.percentile(values, [10, 90])
-    return float(q90 - q10) / (2.563 * noise)
+#: the range between the ``tail`` and ``100 - tail`` percentiles of normal noise, in sigmas
+_NORMAL_RANGE = {25: 1.349, 10: 2.563}
+
+
+def _spread(values: NDArray[Any], noise: float, tail: int = 25) -> float:
+    """The range of ``values`` between their ``tail`` and ``100 - tail`` percentiles in units of
+    that of normal noise of sigma ``noise``: the interquartile range (1.5), or (1.33, ``tail``
+    10) the 10-90 range, which a second tissue that is a sixth of the mask (a thrombus and the
+    vessel's blood beyond it) lies inside and the interquartile range outside."""
+    lo, hi = np.percentile(values, [tail, 100 - tail])
+    return float(hi - lo) / (_NORMAL_RANGE[tail] * noise)
 
 
 def _depth_residuals(values: NDArray[Any], bins: list[NDArray[np.intp]]) -> NDArray[np.float64]:

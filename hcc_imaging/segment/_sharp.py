@@ -16,7 +16,7 @@ from scipy import ndimage
 
 from . import constants as C
 from ._blur import _block_mean, _dof, _evidence, _inside, _roughness, _start_surface, _surface_model
-from ._morph import dice, erode_faces, grows_nested, robust_sigma
+from ._morph import dice, erode_faces, mask_grows_nested, robust_sigma
 
 log = logging.getLogger(__name__)
 
@@ -220,8 +220,7 @@ def sharp_border(
             out &= liver_n
         agree = dice(out, start)
         if nested:
-            if not grows_nested(int(start.sum()), int(out.sum()), int(np.count_nonzero(out & start)),
-                                C.LESION_BLUR_MODEL_MIN_AGREEMENT, C.LESION_BLUR_MODEL_MAX_GROWTH):
+            if not mask_grows_nested(start, out, C.LESION_BLUR_MODEL_MIN_AGREEMENT, C.LESION_BLUR_MODEL_MAX_GROWTH):
                 log.debug("sharp border: the fitted surface (%s ramp) does not nest around the classes' mask "
                           "(Dice %.3f): not used", ramp, agree)
                 continue

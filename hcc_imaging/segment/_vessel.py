@@ -51,7 +51,7 @@ from numpy.typing import NDArray
 
 from . import _kernels
 from . import constants as C
-from ._morph import bbox, dice, gaussian_noise_factor, grows_nested, pad_box, within_mm
+from ._morph import bbox, dice, gaussian_noise_factor, mask_grows_nested, pad_box, within_mm
 
 
 @dataclass(slots=True)
@@ -261,8 +261,7 @@ def _fit_one(
         # LESION_BLUR_MODEL_MAX_GROWTH (as step 12's nested surfaces): the classification kept only
         # the thrombus' core (slices that average their thickness: the lumen's top and bottom
         # slices hold blood, thrombus and wall)
-        if not grows_nested(int(np.count_nonzero(m)), int(np.count_nonzero(out)), int(np.count_nonzero(out & m)),
-                            C.VESSEL_MIN_AGREEMENT, C.LESION_BLUR_MODEL_MAX_GROWTH):
+        if not mask_grows_nested(m, out, C.VESSEL_MIN_AGREEMENT, C.LESION_BLUR_MODEL_MAX_GROWTH):
             return None
     return out, (ra, rb), b, d, deg == 2, (b - d) / sigma
 
