@@ -119,7 +119,10 @@ uncovered does not replace a single-phase mask that covers it.
     ``LESION_MIXED_SPREAD_K`` noise IQRs and above its own phase's, and, 1.33, the values less
     their median at each depth below the mask's border, which one tissue's blurred margin
     follows, still spread above ``LESION_MIXED_SPREAD_K`` times noise): (i); (c) otherwise, when the
-    step-6 border was ill-defined (step 6's note): (ii); (d) (1.11, ``combined_border``)
+    step-6 border was ill-defined (step 6's note): (ii); (c2) (1.37) otherwise, a line's mask that
+    reaches the leak clamp and is larger than ``LESION_LINE_LEAK_BALL_RATIO`` x the ball whose
+    diameter is the line (it leaked): (i), used when it ends inside the clamp and covers the line,
+    else (d); (d) (1.11, ``combined_border``)
     otherwise, for a clean one-sided step-6 mask (no leak, no growth, the line's phase not
     switched): (ii) at the method's smoothing redoes its border, whose noise then averages over
     the phases, and replaces the mask unless it leaks, misses the click, leaves out a part of it
@@ -576,13 +579,14 @@ def _edge_notes(reach: tuple[bool, bool, bool]) -> list[str]:
 
 
 def _reaches_line_clamp(
-    full: NDArray[Any], box: tuple[slice, ...], vol: Volume, line: NDArray[np.float64], factor: float,
+    mask: NDArray[Any], box: tuple[slice, ...], vol: Volume, line: NDArray[np.float64], factor: float,
 ) -> bool:
     """Whether the mask reaches (within one voxel) the ball of radius ``factor`` x the line's
     half-length around its midpoint, which bounds a line's growth (1.10: a leak stopped only by that
     clamp was returned with no note).  A lesion drawn edge to edge lies within half a length of the
-    midpoint, well inside the 1.6 x (0.8 lengths) ball.  ``box``: the slices holding the mask."""
-    idx = np.argwhere(full[box] != 0)  # ``box`` holds every mask voxel
+    midpoint, well inside the 1.6 x (0.8 lengths) ball.  ``mask``: the mask on the slices ``box``
+    of the image (it holds every mask voxel)."""
+    idx = np.argwhere(mask != 0)
     if not idx.size:
         return False
     mid = 0.5 * (line[0] + line[1])
@@ -590,6 +594,15 @@ def _reaches_line_clamp(
     pts = vol.geometry.index_to_lps(idx + np.array([b.start or 0 for b in box], float))
     far = float(np.sqrt(np.max(np.sum((pts - mid) ** 2, axis=1))))
     return far >= radius - float(max(vol.spacing))
+
+
+def _line_leaked(rr: _RoiResult, vol: Volume, line: NDArray[np.float64], factor: float) -> bool:
+    """Whether a line's mask ``rr`` has leaked: it reaches the clamp (:func:`_reaches_line_clamp`)
+    and is larger than ``LESION_LINE_LEAK_BALL_RATIO`` x the ball whose diameter is the line."""
+    length = float(np.linalg.norm(line[1] - line[0]))
+    volume = float(np.count_nonzero(rr.mask)) * float(np.prod(vol.spacing))
+    return (volume > C.LESION_LINE_LEAK_BALL_RATIO * np.pi / 6.0 * length**3
+            and _reaches_line_clamp(rr.mask, rr.box, vol, line, factor))
 
 
 def _liver_on(liver: LabelVolume | None, vol: Volume,
@@ -864,15 +877,28 @@ def segment_lesion(
                                  cache=cache)
             if fb is not None:
                 rr, combined_weights, multiphase = fb
-        elif p.combined_border and rr.model.mode != "both" and line_phase_note is None:
-            # 1.11 (d): a clean one-phase mask; its border redone on the phases' combination (their
-            # noise averages out), unless that leaks, leaves out another tissue, or (a line) leaves
-            # out much of the drawn line that the one-phase mask covers
-            cb = _combined_border(rr, phases, phase, seed_vox, p, liv, line_vox, roi_mm, cache)
-            if cb is not None and _leaves_line(cb[0], rr, line_vox, vol.spacing):
-                cb = None
-            if cb is not None:
-                rr, border_weights = cb
+        else:
+            fb = None
+            if line is not None and _line_leaked(rr, vol, line, p.line_clamp_factor):
+                # 1.37: a line's mask that reaches the leak clamp and outgrows the line's ball has
+                # leaked (the fu2 node drawn without a liver mask ran into the liver, 7.6 x its
+                # volume): the phases' nearest-mean classes, when they end inside the clamp and
+                # cover the drawn line
+                fb = _joint_fallback(phases, phase, seed_vox, p, liv, line_vox, roi_mm, linear=False, cache=cache)
+                if fb is not None and (_leaves_line(fb[0], rr, line_vox, vol.spacing)
+                                       or _reaches_line_clamp(fb[0].mask, fb[0].box, vol, line, p.line_clamp_factor)):
+                    fb = None
+            if fb is not None:
+                rr, combined_weights, multiphase = fb
+            elif p.combined_border and rr.model.mode != "both" and line_phase_note is None:
+                # 1.11 (d): a clean one-phase mask; its border redone on the phases' combination (their
+                # noise averages out), unless that leaks, leaves out another tissue, or (a line) leaves
+                # out much of the drawn line that the one-phase mask covers
+                cb = _combined_border(rr, phases, phase, seed_vox, p, liv, line_vox, roi_mm, cache)
+                if cb is not None and _leaves_line(cb[0], rr, line_vox, vol.spacing):
+                    cb = None
+                if cb is not None:
+                    rr, border_weights = cb
     pre_rim = rr  # (step 11 is tried on it too when step 9's rim turns out to be a vessel's blood)
     if (p.enhancing_rim and rr.click_mask is None and not rr.radial
             and rr.model.mode == "hypo" and combined_weights is None and multiphase is None):
@@ -1011,7 +1037,7 @@ def segment_lesion(
             "the mask still touches the border of the largest region of interest: it may have leaked into "
             "neighbouring tissue; check it, pass a liver mask or draw a line across the lesion."
         )
-    if line is not None and defect is None and _reaches_line_clamp(full, sl, vol, line, p.line_clamp_factor):
+    if line is not None and defect is None and _reaches_line_clamp(full[sl], sl, vol, line, p.line_clamp_factor):
         notes.append(
             f"the mask reaches the leak clamp around the drawn line ({p.line_clamp_factor:g} x its half-length from "
             "its midpoint): it may have run into a neighbouring tissue of about the same value; check it, draw "

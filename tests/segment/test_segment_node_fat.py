@@ -17,7 +17,7 @@ import pytest
 from hcc_imaging.phantoms import NODE_FAT_PLANE_MM, PhantomError, make_study
 from hcc_imaging.segment import LesionParams, segment_lesion
 from hcc_imaging.segment import constants as C
-from hcc_imaging.volume import Modality, Volume
+from hcc_imaging.volume import Modality, Phase, Volume
 
 from ._phantom import dice
 
@@ -93,9 +93,10 @@ def test_the_fat_rule_is_off_on_mr_and_validated() -> None:
 @pytest.mark.parametrize("mode", ["click", "line"])
 def test_the_grown_node_against_the_liver_needs_the_liver_kept_out(seed: int, mode: str) -> None:
     """fu2's 22 mm node lies ~3 mm (one voxel) from the liver, 10-20 HU apart on every phase:
-    with ``extrahepatic=True`` and the liver mask it is segmented whole; with no mask a line runs
-    into the liver (the limitation the option answers) or, since 1.11's border on the phases'
-    combination, stops short of the node's edge (seed 1: 0.64)."""
+    with ``extrahepatic=True`` and the liver mask it is segmented whole; with no mask a line ran
+    into the liver (the limitation the option answers; 0.234 until 1.36) and since 1.37 is redone on
+    step 10's classes, whose border stops short of the node's (0.942 / 0.945): the option still
+    gives the better mask."""
     st = _study(seed, "fu2", 5.0)
     rec, truth = _node(st)
     where = {"seed_lps": rec["seed_lps"]} if mode == "click" else {"line_lps": rec["ld_endpoints_lps"]}
@@ -106,7 +107,7 @@ def test_the_grown_node_against_the_liver_needs_the_liver_kept_out(seed: int, mo
     assert r.parameters["extrahepatic"] is True
     if mode == "line":
         free = segment_lesion(st.volumes, **where).labels.array != 0
-        assert dice(free, truth) < 0.9
+        assert dice(free, truth) < dice(m, truth)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
@@ -175,14 +176,31 @@ def test_cli_extrahepatic_with_the_automatic_liver(tmp_path) -> None:  # type: i
 
 
 def test_a_line_whose_mask_reaches_its_leak_clamp_is_flagged() -> None:
-    """fu2's node drawn across with no liver mask runs into the liver and the soft tissue beyond it,
-    up to the clamp around the line; 1.9 returned that with no note.  An ordinary line is not flagged."""
+    """fu2's node drawn across on its portal-venous phase alone, with no liver mask, runs into the
+    liver and the soft tissue beyond it, up to the clamp around the line; 1.9 returned that with no
+    note.  (With the study's four phases 1.37 redoes it on the phases jointly: the next test.)  An
+    ordinary line is not flagged."""
     st = _study(0, "fu2", 5.0)
     rec, truth = _node(st)
-    r = segment_lesion(st.volumes, line_lps=rec["ld_endpoints_lps"])
+    r = segment_lesion(st.volumes[Phase.PORTAL_VENOUS], line_lps=rec["ld_endpoints_lps"])
     assert dice(r.labels.array != 0, truth) < 0.5
     assert any("leak clamp" in n and "extrahepatic=True" in n for n in r.notes)
     l1 = st.truth["lesions"]["L1"]
     ok = segment_lesion(st.volumes, line_lps=l1["ld_endpoints_lps"], liver=st.liver)
     assert dice(ok.labels.array != 0, st.lesions.array == l1["label"]) >= 0.95
     assert not any("leak clamp" in n for n in ok.notes)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_a_line_that_leaks_to_its_clamp_is_redone_on_the_phases_jointly(seed: int) -> None:
+    """1.37: a line's mask that reaches the leak clamp is a flagged leak for step 10, as a click's
+    that touches its region of interest is: the phases' nearest-mean classes bound the fu2 node
+    drawn without a liver mask between the liver and the fat (and step 12b nests its border around
+    them).  1.36 returned the leak, 7.6 x the node (Dice 0.234 at every seed; σ 15 seeds 0-7 and
+    σ 25 seeds 0-5 now 0.92-0.98)."""
+    st = _study(seed, "fu2", 5.0)
+    rec, truth = _node(st)
+    r = segment_lesion(st.volumes, line_lps=rec["ld_endpoints_lps"])
+    assert any("jointly" in n for n in r.notes)
+    assert not any("leak clamp" in n for n in r.notes)
+    assert dice(r.labels.array != 0, truth) >= 0.9
