@@ -199,3 +199,21 @@ def test_the_slice_profile_scene_is_the_centre_sampled_one_at_one_point() -> Non
     assert a1.shape == a5.shape and not np.array_equal(a1, a5)
     with pytest.raises(ValueError, match="slice_sub"):
         rim_scene("oval", 0, 5.0, slice_sub=0)
+
+
+def test_the_surface_fits_on_threads_give_the_same_mask(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Step 13's fits (one per ramp and point-spread, then the two best) run on up to
+    LESION_RIND_THREADS threads: each fit's arithmetic is its own, so the mask and the fitted values
+    are the same bit for bit as one after another (a lobulated rind: its fits take the most steps)."""
+    from hcc_imaging.segment import _rind
+    from hcc_imaging.segment import constants as C
+
+    vols, truth, click = rim_scene("lobulated", 0, 15.0, rim_mm=2.5, spacing=FINE, shape=FINE_SHAPE)
+    assert C.LESION_RIND_THREADS >= 2
+    threaded = segment_lesion(vols, seed_index=click, rind=True)
+    monkeypatch.setattr(C, "LESION_RIND_THREADS", 1)
+    assert _rind._threads() == 1
+    serial = segment_lesion(vols, seed_index=click, rind=True)
+    np.testing.assert_array_equal(threaded.labels.array, serial.labels.array)
+    assert threaded.notes == serial.notes
+    assert dice(serial.labels.array != 0, truth) > 0.7
