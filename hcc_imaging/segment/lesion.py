@@ -446,13 +446,15 @@ class SegmentationResult:
     border_weights : mapping str -> float or None
         When the border was redone on the phases' matched-filter combination (step 10 (d),
         ``LesionParams.combined_border``): each phase's weight (contrast / noise^2, scaled).
-        ``phase``, the values and ``window`` are still the one phase's.  None otherwise.
+        ``phase``, the values and ``window`` are still the one phase's.  None otherwise (and when
+        step 11 or 13 replaced that mask).
     border_blur_mm : float or None
         The margin's Gaussian blur (mm) when step 12 placed the border on the blurred-surface
-        model (``LesionParams.blurred_border``), else None.
+        model (``LesionParams.blurred_border``), else None (and when step 11 or 13 replaced that mask).
     border_psf_vox : tuple of float or None
         The point-spread (Gaussian sigma, in voxels of each axis, slice / row / column) when step 12b placed a sharp
-        border on the fitted surface model (``LesionParams.sharp_border``, 1.16), else None.
+        border on the fitted surface model (``LesionParams.sharp_border``, 1.16), or step 13 fitted the two surfaces
+        (asked for or on its own); else None (and when step 11 replaced the mask).
     border_ramp : str or None
         With ``border_psf_vox``, the partial-volume ramp step 12b's model used (1.31): ``"voxel"``
         (each voxel averages its extent) or ``"slice"`` (the slices average their thickness, the
@@ -971,6 +973,8 @@ def segment_lesion(
     if defect is not None:
         full[...] = 0
         full[defect.mask] = label
+        # the lumen's border is step 11's: steps 10 (d), 12 and 12b described the mask it replaced
+        border_weights, border_blur, border_psf, border_ramp = None, None, None, None
     # 13 without being asked (1.25): on fine pixels, a click whose region step 7 grew to a border or
     # step 9 wrapped in a rim (a dark zone in a layer) is fitted as a core in a layer; used when the
     # fit passes its tests (a dark core at the click, a layer >= LESION_RIND_MIN_LAYER_MM all round
@@ -993,6 +997,10 @@ def segment_lesion(
                 else:
                     full[...] = 0
                     full[rind_fit.box][rind_fit.mask] = label
+                    # the border is the fit's, with its point-spread (as with rind=True); steps 10 (d),
+                    # 12 and 12b described the mask it replaced
+                    border_weights, border_blur, border_ramp = None, None, None
+                    border_psf = tuple(rind_fit.psf_mm / float(v) for v in vol.spacing)  # type: ignore[assignment]
     reach = _edge_reach(full)
     # (a mask step 11 or 13 replaced may have touched the largest region: theirs are enclosed)
     if line is None and roi_mm is None and defect is None and (reach[2] or (rr.touches and rind_fit is None)):

@@ -48,6 +48,10 @@ def test_an_oval_rim_or_rind_on_fine_pixels_is_fitted(rim_mm: float, sd: float, 
     auto = segment_lesion(vols, seed_index=click)
     np.testing.assert_array_equal(auto.labels.array, res.labels.array)
     assert auto.parameters["rind"] is False and any("(step 13)" in n for n in auto.notes)
+    # the border fields describe the fit that replaced the automatic steps' mask (until 1.37 they kept
+    # steps 12 / 12b's of the replaced mask)
+    assert auto.border_psf_vox == res.border_psf_vox is not None
+    assert (auto.border_blur_mm, auto.border_ramp, auto.border_weights) == (None, None, None)
     # provenance: the arterial phase, the request, the fitted values (core < parenchyma < layer)
     assert str(res.phase) == "arterial"
     assert res.parameters["rind"] is True

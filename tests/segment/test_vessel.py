@@ -257,3 +257,24 @@ def test_a_mask_nested_in_the_lumens_defect_takes_the_defect() -> None:
     got = thrombus_in_lumen(core, images, truth.spacing)
     assert got is not None and dice(got.mask, t) >= 0.95
     assert np.all(got.mask[core])
+
+
+def test_the_lumens_border_carries_no_border_fit_of_the_mask_it_replaced() -> None:
+    """Step 11 replaces a mask that step 12b had bordered (the study phantom's thrombus, seed 0 fu1:
+    the nearest-mean classes grown by 12b's nested surface): the result's border fields describe
+    the returned mask, so they are empty (until 1.37 they kept 12b's point-spread and slice ramp, and
+    a reader of the provenance took the lumen's border for a fitted one).  The masks are unchanged."""
+    from hcc_imaging.phantoms import make_study
+    from hcc_imaging.segment import LesionParams
+
+    st = make_study(0, timepoint="fu1", noise_sd_hu=15.0)
+    rec = st.truth["lesions"]["L7"]
+    r = segment_lesion(st.volumes, seed_lps=rec["seed_lps"])
+    assert any(n.startswith("the mask before the vessel lumen replaced it") for n in r.notes)
+    assert (r.border_psf_vox, r.border_ramp, r.border_blur_mm, r.border_weights) == (None, None, None, None)
+    prov = r.provenance()
+    assert prov["border_psf_vox"] is None and prov["border_ramp"] is None
+    # the lumen does not depend on the border of the mask it replaced: without step 12b the same lumen
+    off = segment_lesion(st.volumes, seed_lps=rec["seed_lps"], params=LesionParams(sharp_border=False))
+    np.testing.assert_array_equal(off.labels.array, r.labels.array)
+    assert dice(r.labels.array != 0, st.lesions.array == rec["label"]) >= 0.95
