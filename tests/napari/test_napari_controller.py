@@ -234,8 +234,9 @@ def test_segment_gives_the_cli_masks_and_viable_part(tmp_path: Path, capsys: pyt
 def test_a_node_against_the_liver_is_segmented_with_the_liver_kept_out(tmp_path: Path) -> None:
     """fu2's 22 mm node lies one voxel from the liver (in its fat plane elsewhere): a line across it
     with ``node=True`` gives the node (the time point's liver mask kept out, made once), recorded
-    as a node with no viable part; without it the line runs into the liver and is flagged.  At the
-    node's next click its own flag is used."""
+    as a node with no viable part; without it the line ran into the liver and was flagged until
+    1.37, and is now bounded by step 10's classes short of the node's border.  At the node's next
+    click its own flag is used."""
     from hcc_imaging.phantoms import make_study
 
     st = make_study(0, timepoint="fu2")
@@ -256,10 +257,13 @@ def test_a_node_against_the_liver_is_segmented_with_the_liver_kept_out(tmp_path:
     assert s.lesion_mask(lid, "fu2", viable=True) is None or not s.lesion_mask(lid, "fu2", viable=True).any()
     liver = s._livers["fu2"][1]
     assert liver is not None and not (mask & (liver.array != 0)).any()
-    # the same line as a liver lesion: it runs into the liver, and the mask says so
+    # the same line as a liver lesion: until 1.37 it ran into the liver (0.23, flagged); now step 10's
+    # nearest-mean classes bound it between the liver and the fat, short of the node's border (0.94):
+    # node=True still gives the better mask
     other, obs2 = s.segment_at("fu2", line_lps=rec["ld_endpoints_lps"], node=False)
-    assert dice(s.lesion_mask(other, "fu2"), truth) < 0.5  # type: ignore[arg-type]
-    assert any("leak clamp" in n for n in obs2.problems)
+    d_other = dice(s.lesion_mask(other, "fu2"), truth)  # type: ignore[arg-type]
+    assert 0.9 <= d_other < dice(mask, truth)
+    assert not any("leak clamp" in n for n in obs2.problems)
     assert not s.lesions[other].is_lymph_node
     # a click on the tracked node uses its flag (and the cached liver mask)
     made = s._livers["fu2"]
