@@ -616,6 +616,9 @@ def _clamp_cuts_a_slice(labels: LabelVolume, line: NDArray[np.float64], factor: 
         return False
     mid = 0.5 * (line[0] + line[1])
     radius = factor * 0.5 * float(np.linalg.norm(line[1] - line[0]))
+    # only a voxel within one pixel of the ball can have an in-slice neighbour beyond it
+    near = np.sum((labels.index_to_lps(idx) - mid) ** 2, axis=1) > (radius - max(labels.spacing[1:])) ** 2
+    idx = idx[near]
     for axis in (1, 2):
         for step in (-1.0, 1.0):
             nb = idx.copy()
@@ -751,7 +754,6 @@ def _leaked_line_as_click(volume: Volume | Mapping[Phase | str, Volume], res: Se
     star-shaped estimate of a heterogeneous lesion) do not run on a line.  Else ``res``."""
     p = kw["params"] or LesionParams()
     line = np.asarray(res.line_lps, float)
-    whole = tuple(slice(0, n) for n in res.labels.shape)
     if not _clamp_cuts_a_slice(res.labels, line, p.line_clamp_factor):
         return res
     try:
@@ -759,9 +761,9 @@ def _leaked_line_as_click(volume: Volume | Mapping[Phase | str, Volume], res: Se
     except SegmentationError as err:
         log.debug("segment_lesion: the line leaked; the click at its seed gives no mask (%s)", err)
         return res
-    grid = alt.labels
-    mask = grid.array != 0
-    cover = _line_coverage(mask, (0, 0, 0), grid.lps_to_index(line), grid.spacing)
+    grid = alt.labels  # (the click's phase may be on another grid than the line's)
+    whole = tuple(slice(0, n) for n in grid.shape)
+    cover = _line_coverage(grid.array != 0, (0, 0, 0), grid.lps_to_index(line), grid.spacing)
     if cover < C.LESION_LINE_MIN_COVERAGE or _reaches_line_clamp(grid.array, whole, grid, line, p.line_clamp_factor):
         return res
     note = (f"the drawn line's mask reached the leak clamp ({p.line_clamp_factor:g} x the line's half-length from its "
