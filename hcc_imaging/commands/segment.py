@@ -52,7 +52,7 @@ def register(subparsers: Any) -> None:
                         "mask (--liver or --liver-mask) instead of inside it")
     p.add_argument("--rind", action="store_true",
                    help="the click is in the dark (necrotic) core of a lesion wrapped in an enhancing layer (a treated "
-                        "HCC's rim, a viable rind): fit the layer's border on the arterial phase (0.4-1.5 s; pixels up to "
+                        "HCC's rim, a viable rind): fit the layer's border on the arterial phase (0.3-0.9 s; pixels up to "
                         "1 mm, else the automatic steps with a note)")
     p.add_argument("--polarity", choices=("auto", "hypo", "hyper", "both"), default="auto",
                    help="lesion darker/brighter than its surroundings, or heterogeneous (both)")

@@ -710,7 +710,7 @@ def segment_lesion(
         an enhancing layer (a treated HCC's rim, a necrotic tumour's viable rind): its border is
         the outer of two nested surfaces fitted with the point-spread on the arterial phase (or
         ``phase``), step 13 (1.24, :mod:`._rind`), instead of the automatic steps, which leak past
-        a thin rim or cut a rind on fine grids.  0.4-1.5 s.  ``LowContrastError`` when the click
+        a thin rim or cut a rind on fine grids.  0.3-0.9 s on two cores.  ``LowContrastError`` when the click
         is not in a dark core or no enhancing layer surrounds it.  On pixels coarser than
         ``LESION_RIND_MAX_PIXEL_MM`` the automatic steps are used (they do better there), with a
         note.

@@ -242,7 +242,7 @@ class ResponseDock(QWidget):
         self.rind_check = QCheckBox("rind")
         self.rind_check.setToolTip(
             "The click lies in the dark (necrotic) core of a lesion wrapped in an enhancing layer (a treated HCC's "
-            "rim, a viable rind): its border is fitted as two nested surfaces on the arterial phase (about a second; "
+            "rim, a viable rind): its border is fitted as two nested surfaces on the arterial phase (0.3-0.9 s; "
             "pixels up to 1 mm, else the automatic steps with a note)."
         )
         self.segment_button = QPushButton("Click to segment")
