@@ -92,6 +92,10 @@ class RindFit:
     layer_mm: float
     chi2_reduced: float = 1.0  # the fit's residual over its noise, per degree of freedom
 
+    def psf_vox(self, spacing: tuple[float, float, float]) -> tuple[float, float, float]:
+        """The point-spread's sigma in voxels of each axis (``SegmentationResult.border_psf_vox``)."""
+        return tuple(self.psf_mm / float(v) for v in spacing)  # type: ignore[return-value]
+
     def note(self, phase: str) -> str:
         """The provenance note of the mask."""
         return (
@@ -432,12 +436,14 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     # 99 HU for 2 mm of 115, Dice 0.953; each fitted, 1.0 mm and 0.99.)
     cands = [(h, v) for h in ramps for v in C.LESION_RIND_PSF_MM]
     # (the fits are independent: on up to LESION_RIND_THREADS threads, the same results)
+    def fit(j: int, start: NDArray[np.float64], steps: int) -> tuple[NDArray[np.float64], float]:
+        h_j, psf_j = cands[j]
+        return _gauss_newton(start, k, rho, y, use, h_j, [psf_j / w for w in sp], data, noise, prior, steps)
+
     with ThreadPoolExecutor(_threads()) as pool:
-        fits = list(pool.map(lambda c: _gauss_newton(x0, k, rho, y, use, c[0], [c[1] / w for w in sp], data, noise, prior,
-                                                     C.LESION_RIND_PSF_STEPS), cands))
+        fits = list(pool.map(lambda j: fit(j, x0, C.LESION_RIND_PSF_STEPS), range(len(cands))))
         best = [int(i) for i in np.argsort([f[1] for f in fits])[:2]]
-        finals = dict(zip(best, pool.map(lambda i: _gauss_newton(fits[i][0], k, rho, y, use, cands[i][0],
-                                                                   [cands[i][1] / w for w in sp], data, noise, prior), best)))
+        finals = dict(zip(best, pool.map(lambda j: fit(j, fits[j][0], C.LESION_RIND_MAX_ITERATIONS), best)))
     j = min(finals, key=lambda i: finals[i][1])
     x = finals[j][0]
     h, psf = cands[j]

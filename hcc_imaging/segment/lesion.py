@@ -586,6 +586,11 @@ def _edge_notes(reach: tuple[bool, bool, bool]) -> list[str]:
     return out
 
 
+def _clamp_ball(line: NDArray[np.float64], factor: float) -> tuple[NDArray[np.float64], float]:
+    """The leak clamp around a drawn line: its midpoint (LPS) and radius ``factor`` x its half-length (mm)."""
+    return 0.5 * (line[0] + line[1]), factor * 0.5 * float(np.linalg.norm(line[1] - line[0]))
+
+
 def _reaches_line_clamp(
     mask: NDArray[Any], box: tuple[slice, ...], vol: Volume | LabelVolume, line: NDArray[np.float64], factor: float,
 ) -> bool:
@@ -597,8 +602,7 @@ def _reaches_line_clamp(
     idx = np.argwhere(mask != 0)
     if not idx.size:
         return False
-    mid = 0.5 * (line[0] + line[1])
-    radius = factor * 0.5 * float(np.linalg.norm(line[1] - line[0]))
+    mid, radius = _clamp_ball(line, factor)
     pts = vol.geometry.index_to_lps(idx + np.array([b.start or 0 for b in box], float))
     far = float(np.sqrt(np.max(np.sum((pts - mid) ** 2, axis=1))))
     return far >= radius - float(max(vol.spacing))
@@ -614,8 +618,7 @@ def _clamp_cuts_a_slice(labels: LabelVolume, line: NDArray[np.float64], factor: 
     idx = np.argwhere(labels.array != 0).astype(np.float64)
     if not idx.size:
         return False
-    mid = 0.5 * (line[0] + line[1])
-    radius = factor * 0.5 * float(np.linalg.norm(line[1] - line[0]))
+    mid, radius = _clamp_ball(line, factor)
     # only a voxel within one pixel of the ball can have an in-slice neighbour beyond it
     near = np.sum((labels.index_to_lps(idx) - mid) ** 2, axis=1) > (radius - max(labels.spacing[1:])) ** 2
     idx = idx[near]
@@ -1085,7 +1088,7 @@ def _segment_lesion(
                     # the border is the fit's, with its point-spread (as with rind=True); steps 10 (d),
                     # 12 and 12b described the mask it replaced
                     border_weights, border_blur, border_ramp = None, None, None
-                    border_psf = tuple(rind_fit.psf_mm / float(v) for v in vol.spacing)  # type: ignore[assignment]
+                    border_psf = rind_fit.psf_vox(vol.spacing)
     reach = _edge_reach(full)
     # (a mask step 11 or 13 replaced may have touched the largest region: theirs are enclosed)
     if line is None and roi_mm is None and defect is None and (reach[2] or (rr.touches and rind_fit is None)):
@@ -1263,7 +1266,7 @@ def _rind_result(
         values_phase=Phase(phase),
         border_weights=None,
         border_blur_mm=None,
-        border_psf_vox=tuple(fit.psf_mm / float(v) for v in vol.spacing),  # type: ignore[arg-type]
+        border_psf_vox=fit.psf_vox(vol.spacing),
     )
     log.debug("segment_lesion (rind): %d voxels in %.3f s on %s", int(np.count_nonzero(full)), res.elapsed_s, phase)
     return res
