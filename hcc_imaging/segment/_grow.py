@@ -279,12 +279,19 @@ def _grow_in_roi(
     open_el = ball(params.opening_radius_mm, spacing) if params.opening_radius_mm > 0 else None
     mask = region
     ill_defined = False
-    for it in range(params.iterations):
+    n_rounds = params.iterations
+    prev_surround: float | None = None
+    kept: tuple[NDArray[np.bool_], _Model] | None = None  # 1.39: the result before an extra round
+    it = -1
+    while it + 1 < n_rounds:
+        it += 1
         ring = _ring(region, spacing, params.ring_inner_mm, params.ring_outer_mm)
         if liver is not None:
             ring &= liver
         ring_vals = smooth[ring]
         if ring_vals.size == 0:
+            if kept is not None:
+                return kept
             raise LowContrastError(
                 "no surrounding tissue found around the seed region (it fills the whole region of interest). "
                 "The click may be inside a large homogeneous organ rather than a lesion; draw a line across the "
@@ -342,6 +349,8 @@ def _grow_in_roi(
                     lesion = float(np.median(raw[mask]))
             contrast = abs(lesion - surround)
         if contrast < params.min_contrast_k_sigma * max(sigma_s, 1e-6) or contrast == 0.0:
+            if kept is not None:
+                return kept  # the extra round lost the contrast (a leak's band and ring): the rounds before stand
             raise LowContrastError(
                 f"lesion value {lesion:.1f} vs surroundings {surround:.1f} (contrast {contrast:.1f}, smoothed "
                 f"noise sigma {sigma_s:.1f}): below {params.min_contrast_k_sigma} sigma, the lesion is not "
@@ -386,12 +395,28 @@ def _grow_in_roi(
         if not comp.any() and (both or line_ball is not None):
             comp = component_at(cand, seed, region)
         if not comp.any():
+            if kept is not None:
+                return kept
             raise LowContrastError(
                 f"no voxel near the seed falls in the window [{low:.1f}, {high:.1f}] "
                 f"(lesion {lesion:.1f}, surroundings {surround:.1f}); move the seed inside the lesion or pick another phase."
             )
         mask = _open_and_fill(comp, open_el, seed, pick, prefer_region=by_line)
         region = mask
+        if (by_line and not both and it == n_rounds - 1 and n_rounds == params.iterations
+                and prev_surround is not None and abs(lesion - surround) > abs(lesion - prev_surround)
+                and abs(surround - prev_surround) > C.LESION_BALL_RING_SHIFT_FRACTION * abs(lesion - surround)):
+            # 1.39: a first region that is a ball (a line's, or the phases' combination after a
+            # click) has its ring where the ball ends, not at the lesion's border: partly in the
+            # lesion when the lesion reaches past the ball (a node in fat, ring 10 HU, the fat -65).
+            # When this round's ring lies clearly farther from the lesion's value, the last
+            # round's window was too narrow on the lesion's side, its mask too small, and this
+            # round's lesion value, read in that mask's edge band, came from the lesion's plateau
+            # (69 HU against the 47 a click reads at its border): one more round reads it from
+            # this round's mask; when that round fails (no contrast left), this round's result stands
+            n_rounds += 1
+            kept = (mask, model)
+        prev_surround = surround
     return mask, model
 
 

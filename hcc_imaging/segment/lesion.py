@@ -43,7 +43,10 @@ Method (:func:`segment_lesion`)
    lesion's, more than one smoothed-noise sigma from each (1.9; 1.4-1.8: three, after a
    ring-spread gate), the window's near bound is the midpoint against the parenchyma: a viable nodule at
    the border of a necrotic lesion has a ring of necrosis, and the midpoint against necrosis
-   lets the region leak into the liver (1.4).
+   lets the region leak into the liver (1.4).  With a ball as the first region (a line's), one
+   round more when the last round's ring value moved away from the lesion's by more than
+   ``LESION_BALL_RING_SHIFT_FRACTION`` x the contrast: the first ring lay partly in the lesion
+   and the edge band was read in a mask grown with too narrow a window (1.39).
 7. **Heterogeneous lesions** (click only; ``heterogeneous_expansion``): the parenchyma value is
    the histogram mode of the smoothed image near the region (inside the liver).  When most of the
    ring around the region differs from it (``shell_nonparenchyma_fraction``), the click hit one
@@ -303,7 +306,8 @@ class LesionParams:
     opening_radius_mm : float
         Ball radius (mm) of the bridge-cutting opening (0 disables it).
     iterations : int
-        Rounds of re-estimating the intensity model.
+        Rounds of re-estimating the intensity model (one more after a line's first round whose
+        ring lay in the lesion, step 6).
     line_roi_factor, line_clamp_factor : float
         ROI half-size and leak clamp radius, as multiples of the line length / half-length.
     polarity : {"auto", "hypo", "hyper", "both"}
