@@ -282,9 +282,8 @@ def _grow_in_roi(
     n_rounds = params.iterations
     prev_surround: float | None = None
     kept: tuple[NDArray[np.bool_], _Model] | None = None  # 1.39: the result before an extra round
-    it = -1
-    while it + 1 < n_rounds:
-        it += 1
+    it = 0
+    while it < n_rounds:
         ring = _ring(region, spacing, params.ring_inner_mm, params.ring_outer_mm)
         if liver is not None:
             ring &= liver
@@ -417,6 +416,7 @@ def _grow_in_roi(
             n_rounds += 1
             kept = (mask, model)
         prev_surround = surround
+        it += 1
     return mask, model
 
 

@@ -613,6 +613,24 @@ def _reaches_line_clamp(
     return far >= radius - float(max(vol.spacing))
 
 
+def _neighbours_beyond(idx: NDArray[np.int64], grid: Volume | LabelVolume, line: NDArray[np.float64], factor: float,
+                       axes: Sequence[int]) -> NDArray[np.int64]:
+    """The face neighbours along ``axes`` of the voxels ``idx`` (indices on ``grid``) whose centres
+    lie outside the leak clamp (the ball of ``factor`` x the line's half-length around its
+    midpoint); they may repeat and lie outside the image."""
+    mid, radius = _clamp_ball(line, factor)
+    # only a voxel within one voxel (the largest spacing along ``axes``) of the ball can have one
+    slack = max(grid.spacing[a] for a in axes)
+    idx = idx[np.sum((grid.index_to_lps(idx.astype(np.float64)) - mid) ** 2, axis=1) > (radius - slack) ** 2]
+    out = [idx[:0]]
+    for axis in axes:
+        for step in (-1, 1):
+            nb = idx.copy()
+            nb[:, axis] += step
+            out.append(nb[np.sum((grid.index_to_lps(nb.astype(np.float64)) - mid) ** 2, axis=1) > radius * radius])
+    return np.concatenate(out)
+
+
 def _clamp_cuts_a_slice(labels: LabelVolume, line: NDArray[np.float64], factor: float) -> bool:
     """Whether the leak clamp (the ball of ``factor`` x the line's half-length around its midpoint)
     cut the mask within a slice: a mask voxel has a neighbour in its slice (row or column) whose
@@ -620,20 +638,7 @@ def _clamp_cuts_a_slice(labels: LabelVolume, line: NDArray[np.float64], factor: 
     when nothing stopped the growth there (the study phantom's L3 lines on 5 mm slices graze it so,
     at Dice 0.95-0.96); within a slice a region that reaches the ball was stopped by it (IRCAD17's
     lines, 80-11,000 such voxels)."""
-    idx = np.argwhere(labels.array != 0).astype(np.float64)
-    if not idx.size:
-        return False
-    mid, radius = _clamp_ball(line, factor)
-    # only a voxel within one pixel of the ball can have an in-slice neighbour beyond it
-    near = np.sum((labels.index_to_lps(idx) - mid) ** 2, axis=1) > (radius - max(labels.spacing[1:])) ** 2
-    idx = idx[near]
-    for axis in (1, 2):
-        for step in (-1.0, 1.0):
-            nb = idx.copy()
-            nb[:, axis] += step
-            if np.any(np.sum((labels.index_to_lps(nb) - mid) ** 2, axis=1) > radius * radius):
-                return True
-    return False
+    return bool(_neighbours_beyond(np.argwhere(labels.array != 0), labels, line, factor, (1, 2)).size)
 
 
 def _clamp_held_back(full: NDArray[Any], sl: tuple[slice, ...], model: _Model, vol: Volume,
@@ -647,19 +652,9 @@ def _clamp_held_back(full: NDArray[Any], sl: tuple[slice, ...], model: _Model, v
     is of the lesion's value (46 of the robustness sweep's 224 lines, 19 of them at Dice >= 0.95).
     ``full``: the whole image's mask, all of it within the slices ``sl``."""
     lo = np.array([b.start or 0 for b in sl], np.int64)
-    idx = np.argwhere(full[sl] != 0) + lo
-    mid, radius = _clamp_ball(line, p.line_clamp_factor)
-    # only a voxel within one voxel (the largest spacing) of the ball can have a neighbour beyond it
-    idx = idx[np.sum((vol.index_to_lps(idx.astype(np.float64)) - mid) ** 2, axis=1) > (radius - max(vol.spacing)) ** 2]
-    cand = []
-    for axis in range(3):
-        for step in (-1, 1):
-            nb = idx.copy()
-            nb[:, axis] += step
-            nb = nb[(nb[:, axis] >= 0) & (nb[:, axis] < vol.shape[axis])]
-            cand.append(nb[full[tuple(nb.T)] == 0])
-    nb = np.concatenate(cand)
-    nb = nb[np.sum((vol.index_to_lps(nb.astype(np.float64)) - mid) ** 2, axis=1) > radius * radius]
+    nb = _neighbours_beyond(np.argwhere(full[sl] != 0) + lo, vol, line, p.line_clamp_factor, (0, 1, 2))
+    nb = nb[np.all((nb >= 0) & (nb < np.asarray(vol.shape)), axis=1)]
+    nb = nb[full[tuple(nb.T)] == 0]
     if liv is not None:
         nb = nb[liv[tuple(nb.T)]]
     if not nb.size:
