@@ -265,7 +265,7 @@ from . import constants as C
 from ._blur import blurred_border
 from ._sharp import sharp_border
 from ._grow import _line_coverage, _Model, _RoiResult, _SmoothCache, _smoothed
-from ._morph import gaussian_sigma_vox
+from ._morph import gaussian_sigma_vox, pad_box
 from ._multiphase import _combined_border, _joint_fallback, _mixed_on_other_phase
 from ._refine import _grow_on_other_phase, _lipiodol_deposits, _regrow_on_best_phase, _segment_on
 from ._rim import _add_enhancing_layers
@@ -661,10 +661,9 @@ def _clamp_held_back(full: NDArray[Any], sl: tuple[slice, ...], model: _Model, v
         return False
     sig_vox = gaussian_sigma_vox(p.smoothing_sigma_mm, vol.spacing, p.smoothing_min_vox)
     pad = np.ceil(4.0 * np.asarray(sig_vox)).astype(np.int64) + 1
-    b_lo = np.maximum(nb.min(axis=0) - pad, 0)
-    b_hi = np.minimum(nb.max(axis=0) + pad + 1, vol.shape)
-    smooth = _smoothed(vol, tuple(slice(int(a), int(b)) for a, b in zip(b_lo, b_hi, strict=True)), sig_vox, cache)[1]
-    v = smooth[tuple((nb - b_lo).T)]
+    box = pad_box(nb.min(axis=0), nb.max(axis=0) + 1, pad, vol.shape)
+    smooth = _smoothed(vol, box, sig_vox, cache)[1]
+    v = smooth[tuple((nb - np.array([b.start for b in box])).T)]
     return bool(np.any((v >= model.low) & (v <= model.high)))
 
 
@@ -672,7 +671,7 @@ def _line_leaked(rr: _RoiResult, vol: Volume, line: NDArray[np.float64], factor:
     """Whether a line's mask ``rr`` has leaked: it reaches the clamp (:func:`_reaches_line_clamp`)
     and is larger than ``LESION_LINE_LEAK_BALL_RATIO`` x the ball whose diameter is the line."""
     length = float(np.linalg.norm(line[1] - line[0]))
-    volume = float(np.count_nonzero(rr.mask)) * float(np.prod(vol.spacing))
+    volume = float(np.count_nonzero(rr.mask)) * vol.voxel_volume_mm3
     return (volume > C.LESION_LINE_LEAK_BALL_RATIO * np.pi / 6.0 * length**3
             and _reaches_line_clamp(rr.mask, rr.box, vol, line, factor))
 
