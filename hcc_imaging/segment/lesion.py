@@ -224,7 +224,8 @@ uncovered does not replace a single-phase mask that covers it.
     ``LESION_RIND_MAX_PIXEL_MM`` steps 1-12 run instead (step 9 does better there), with a note.
     1.25: **also without being asked** (``rind_border``), after steps 1-12 on pixels up to
     ``LESION_RIND_MAX_PIXEL_MM``, when step 7 grew the click's region or step 9 wrapped it in a rim
-    (the automatic steps read a zone inside another tissue) and no step-11 defect replaced the mask:
+    (the automatic steps read a zone inside another tissue), 1.40 or the region is hypodense (a
+    rind as thick as step 9's ring leaves neither step a trace), and no step-11 defect replaced the mask:
     the fit on the arterial phase of the grid replaces the mask when it passes the same tests, holds
     the click and covers a drawn line (a note says so, and the notes of the mask it replaced follow).
 14. **A line that leaked** (1.38, :func:`_leaked_line_as_click`): a drawn line's final mask that
@@ -351,8 +352,8 @@ class LesionParams:
         scanner's point-spread, to sub-voxel precision (step 12b, 1.16).
     rind_border : bool
         On pixels up to ``LESION_RIND_MAX_PIXEL_MM``, fit a click whose region step 7 grew or step 9
-        wrapped in a rim as a necrotic core in an enhancing layer (step 13 without being asked,
-        1.25), and use the fit when it passes its tests.
+        wrapped in a rim (1.40: or whose region is hypodense) as a necrotic core in an enhancing
+        layer (step 13 without being asked, 1.25), and use the fit when it passes its tests.
     """
 
     smoothing_sigma_mm: float = C.LESION_SMOOTHING_SIGMA_MM
@@ -1102,11 +1103,15 @@ def _segment_lesion(
     # 13 without being asked (1.25): on fine pixels, a click whose region step 7 grew to a border or
     # step 9 wrapped in a rim (a dark zone in a layer) is fitted as a core in a layer; used when the
     # fit passes its tests (a dark core at the click, a layer >= LESION_RIND_MIN_LAYER_MM all round
-    # and brighter than the parenchyma), holds the click and covers a drawn line
+    # and brighter than the parenchyma), holds the click and covers a drawn line.  1.40: any hypodense
+    # region too: a rind as thick as step 9's ring (2-6 mm) lifts the ring with the shell, so neither
+    # step 7 nor step 9 fires and the mask is the core (the rind sweep at 15 HU on 1.15-1.8 mm
+    # pixels with a profile: 0.45-0.70); a layerless one is refused by the fit's checks
     rind_fit: RindFit | None = None
     rind_phase: str | None = None
     if (p.rind_border and defect is None and min(vol.spacing[1:]) <= C.LESION_RIND_MAX_PIXEL_MM
-            and (rr.rim_phase is not None or rr.click_mask is not None or growth_phase is not None)):
+            and (rr.rim_phase is not None or rr.click_mask is not None or growth_phase is not None
+                 or rr.model.mode == "hypo")):
         rind_phase = next((str(k) for k in _RIND_PHASES if str(k) in images), None)
         if rind_phase is not None:
             try:

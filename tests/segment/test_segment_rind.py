@@ -221,3 +221,55 @@ def test_the_surface_fits_on_threads_give_the_same_mask(monkeypatch: pytest.Monk
     np.testing.assert_array_equal(threaded.labels.array, serial.labels.array)
     assert threaded.notes == serial.notes
     assert dice(serial.labels.array != 0, truth) > 0.7
+
+
+def _sweep_box(spacing: tuple[float, float, float]) -> tuple[int, int, int]:
+    """The rind sweep's box (benchmarks/sweep_segment_rind.py EXTENT_MM) on ``spacing``."""
+    return tuple(int(round(e / s)) for e, s in zip((90.0, 84.0, 84.0), spacing, strict=True))  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize(("spacing", "rim_mm", "seed"), [((3.0, 1.15, 1.15), 3.0, 0), ((3.0, 1.15, 1.15), 2.5, 1),
+                                                         ((3.0, 1.5, 1.5), 3.0, 0)])
+def test_a_rind_on_pixels_up_to_1_5_mm_with_a_slice_profile_is_fitted(spacing: tuple[float, float, float],
+                                                                      rim_mm: float, seed: int) -> None:
+    """1.40: step 13 runs on its own on pixels up to 1.5 mm (LESION_RIND_MAX_PIXEL_MM, 1.0 before),
+    after any hypodense click's region.  On 3 mm slices with a profile at 15 HU the automatic steps
+    (what 1.39 returned on these pixels) give 0.89 (a 3 mm rind on 1.15 mm pixels grown past its edge
+    on the arterial phase) and 0.58 / 0.51 (a rind as thick as step 9's ring lifts the ring with the
+    shell, so neither step 7 nor step 9 fires and the mask is the core); the fit 0.96-0.98."""
+    vols, truth, click = rim_scene("oval", seed, 15.0, rim_mm=rim_mm, spacing=spacing, shape=_sweep_box(spacing),
+                                   slice_sub=5)
+    res = segment_lesion(vols, seed_index=click)
+    assert any("(step 13)" in n for n in res.notes)
+    assert dice(res.labels.array != 0, truth) >= 0.95
+    assert dice(segment_lesion(vols, seed_index=click, params=WITHOUT).labels.array != 0, truth) < 0.9
+
+
+def test_a_thin_rim_that_barely_lifts_the_3_mm_around_its_core_goes_to_the_rays() -> None:
+    """Step 13's first check refused a core whose 3 mm around it did not lie a smoothed noise sigma
+    above the parenchyma.  A 1.5 mm rim on 1.5 mm pixels and 3 mm slices with a profile at 15 HU lifts
+    it by less (those 3 mm hold the core's blurred edge too), so the automatic steps' 0.83 stood.
+    1.40 refuses only a core whose 3 mm lie a sigma *below* the parenchyma (a layerless edge); the
+    rays and the fit decide the rest: 0.915 here."""
+    spacing = (3.0, 1.5, 1.5)
+    vols, truth, click = rim_scene("oval", 1, 15.0, rim_mm=1.5, spacing=spacing, shape=_sweep_box(spacing),
+                                   slice_sub=5)
+    res = segment_lesion(vols, seed_index=click)
+    assert any("(step 13)" in n for n in res.notes)
+    d = dice(res.labels.array != 0, truth)
+    before = dice(segment_lesion(vols, seed_index=click, params=WITHOUT).labels.array != 0, truth)
+    assert d >= 0.9 and d >= before + 0.05
+
+
+@pytest.mark.parametrize("spacing", [(3.0, 1.15, 1.15), (3.0, 1.5, 1.5), (1.5, 0.7, 0.7)])
+def test_a_hypodense_lesion_without_a_layer_keeps_the_automatic_mask(spacing: tuple[float, float, float]) -> None:
+    """1.40 tries step 13 after every hypodense click's region on pixels up to 1.5 mm; a necrotic oval
+    with no layer (``rim_mm=0``: four phases, an arterial one among them) is refused by the fit's
+    checks, so the mask is the automatic steps' bit for bit, with no step-13 note."""
+    vols, truth, click = rim_scene("oval", 0, 15.0, rim_mm=0.0, spacing=spacing, shape=_sweep_box(spacing),
+                                   slice_sub=5)
+    res = segment_lesion(vols, seed_index=click)
+    without = segment_lesion(vols, seed_index=click, params=WITHOUT)
+    np.testing.assert_array_equal(res.labels.array, without.labels.array)
+    assert not any("(step 13)" in n for n in res.notes)
+    assert dice(res.labels.array != 0, truth) >= 0.9
