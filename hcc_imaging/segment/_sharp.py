@@ -84,7 +84,8 @@ def sharp_border(
     Returns (mask, its box's start, s, the ramp: ``"voxel"`` or ``"slice"``) or None: too few
     voxels, a start that is not star-shaped around its centroid, a voxel-ramp PSF at either end
     of the grid (the largest: a blurred margin, not a sharp one; the smallest: no blur beyond the
-    voxel's own, so the midpoint level is not biased) and no slice fit, or results that move the
+    voxel's own, so the midpoint level is not biased; 1.41: on thick slices the slices' may lie at
+    the smallest when the pixels' lies inside and the voxel ramp beats point samples) and no slice fit, or results that move the
     border by more than a voxel's partial volume (Dice below ``LESION_SHARP_FIT_MIN_AGREEMENT``
     against the start; with ``nested``: that do not nest around it)."""
     shape = np.asarray(images[0].shape)
@@ -203,7 +204,21 @@ def sharp_border(
                       chi2_s / dof)
             if evidence >= C.LESION_BLUR_MODEL_MIN_EVIDENCE:
                 candidates.append(("slice", coef_s, at_s))
-    if max(at_v) < len(grid) - 1 and (min(at_v) > 0 or nested):
+    # 1.41: on slices thicker than the pixels that average their thickness the slices' point-spread
+    # may lie at the grid's smallest (a scanner's ~1 mm is a third of a 3 mm slice, whose own extent
+    # is the voxel ramp), as with the slice ramp above, when the pixels' lies inside the grid (their
+    # blur biases the midpoint level) and the voxel's ramp explains the data better than point
+    # samples by step 12's evidence (slices sampled at their centres, as the sweeps' phantoms, are
+    # point samples along z: there the voxel ramp is the wrong model and the midpoint level stands)
+    averaged = False
+    if (not nested and min(at_v) == 0 and max(at_v) < len(grid) - 1 and min(at_v[1:]) > 0
+            and sp[0] > max(sp[1], sp[2]) and not np.isclose(sp[0], max(sp[1], sp[2]))):
+        floor = C.LESION_SHARP_FIT_POINT_RAMP_VOX * float(sp_w.min())
+        chi2_p = fitted(np.full(rho.shape, floor), coef)[2]
+        averaged = _evidence(chi2_p, chi2_v, _dof(X, Y)) >= C.LESION_BLUR_MODEL_MIN_EVIDENCE
+        log.debug("sharp border: the slices' point-spread at the grid's smallest; chi^2 %.1f (voxel ramp), %.1f "
+                  "(point samples): %s", chi2_v, chi2_p, "used" if averaged else "not used")
+    if max(at_v) < len(grid) - 1 and (min(at_v) > 0 or nested or averaged):
         candidates.append(("voxel", coef_v, at_v))
     else:
         # the grid's largest: a blurred margin, not a scanner's point-spread; its smallest: no blur
