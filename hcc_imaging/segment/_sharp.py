@@ -85,9 +85,9 @@ def sharp_border(
     voxels, a start that is not star-shaped around its centroid, a voxel-ramp PSF at either end
     of the grid (the largest: a blurred margin, not a sharp one; the smallest: no blur beyond the
     voxel's own, so the midpoint level is not biased; 1.41: on thick slices the slices' may lie at
-    the smallest when the pixels' lies inside and the voxel ramp beats point samples) and no slice fit, or results that move the
-    border by more than a voxel's partial volume (Dice below ``LESION_SHARP_FIT_MIN_AGREEMENT``
-    against the start; with ``nested``: that do not nest around it)."""
+    the smallest when the pixels' lies inside and the voxel ramp beats point samples) and no slice
+    fit, or results that move the border by more than a voxel's partial volume (Dice below
+    ``LESION_SHARP_FIT_MIN_AGREEMENT`` against the start; with ``nested``: that do not nest around it)."""
     shape = np.asarray(images[0].shape)
     sp = np.asarray(spacing, dtype=np.float64)
     n_mask = int(np.count_nonzero(mask))
@@ -184,20 +184,29 @@ def sharp_border(
     # the working voxel's width along the surface's normal (a voxel that averages its extent)
     coef_v, at_v, chi2_v = fitted((np.abs(u) * sp_w).sum(-1), coef)
     candidates = []  # (ramp, coefficients, the grid's index per axis group), in order of preference
-    if slice_ramp and sp[0] > max(sp[1], sp[2]) and not np.isclose(sp[0], max(sp[1], sp[2])):
+    thick = sp[0] > max(sp[1], sp[2]) and not np.isclose(sp[0], max(sp[1], sp[2]))  # slices thicker than the pixels
+    floor = C.LESION_SHARP_FIT_POINT_RAMP_VOX * float(sp_w.min())
+    dof = _dof(X, Y)
+    point: list[float] = []
+
+    def point_chi2() -> float:
+        """chi^2 of the fit with point samples on every axis (fitted once, when first asked for)."""
+        if not point:
+            point.append(fitted(np.full(rho.shape, floor), coef)[2])
+        return point[0]
+
+    if slice_ramp and thick:
         # 1.31: slices thicker than the pixels may average their thickness (a CT slice's profile:
         # the ramp |n_z| x the slice across the surface, the pixels point samples) or sample their
         # centres (a point on every axis); the slice's model is tried first when it explains the
         # data better than both the voxel's and the point's by step 12's evidence (a likelihood
         # ratio, read against the fit's own scatter when that exceeds the noise)
-        floor = C.LESION_SHARP_FIT_POINT_RAMP_VOX * float(sp_w.min())
         coef_s, at_s, chi2_s = fitted(np.abs(u[..., 0]) * sp_w[0] + floor, coef)
-        dof = _dof(X, Y)
         # the slice's own ramp is its profile: the slices' point-spread may lie at the grid's
         # smallest; the pixels' must lie inside the grid (as the voxel ramp's must)
         inside = min(at_s[1:]) > 0 and max(at_s) < len(grid) - 1
         if inside and _evidence(chi2_v, chi2_s, dof) >= C.LESION_BLUR_MODEL_MIN_EVIDENCE:
-            chi2_p = fitted(np.full(rho.shape, floor), coef)[2]  # (only then: it cannot pick the slice)
+            chi2_p = point_chi2()  # (only then: it cannot pick the slice)
             evidence = _evidence(min(chi2_v, chi2_p), chi2_s, dof)
             log.debug("sharp border: chi^2 %.1f (voxel ramp), %.1f (slice ramp, point-spread %s), %.1f (point "
                       "samples): evidence %.1f (reduced chi^2 %.2f)", chi2_v, chi2_s, spread(at_s), chi2_p, evidence,
@@ -211,11 +220,9 @@ def sharp_border(
     # samples by step 12's evidence (slices sampled at their centres, as the sweeps' phantoms, are
     # point samples along z: there the voxel ramp is the wrong model and the midpoint level stands)
     averaged = False
-    if (not nested and min(at_v) == 0 and max(at_v) < len(grid) - 1 and min(at_v[1:]) > 0
-            and sp[0] > max(sp[1], sp[2]) and not np.isclose(sp[0], max(sp[1], sp[2]))):
-        floor = C.LESION_SHARP_FIT_POINT_RAMP_VOX * float(sp_w.min())
-        chi2_p = fitted(np.full(rho.shape, floor), coef)[2]
-        averaged = _evidence(chi2_p, chi2_v, _dof(X, Y)) >= C.LESION_BLUR_MODEL_MIN_EVIDENCE
+    if thick and not nested and min(at_v) == 0 and max(at_v) < len(grid) - 1 and min(at_v[1:]) > 0:
+        chi2_p = point_chi2()
+        averaged = _evidence(chi2_p, chi2_v, dof) >= C.LESION_BLUR_MODEL_MIN_EVIDENCE
         log.debug("sharp border: the slices' point-spread at the grid's smallest; chi^2 %.1f (voxel ramp), %.1f "
                   "(point samples): %s", chi2_v, chi2_p, "used" if averaged else "not used")
     if max(at_v) < len(grid) - 1 and (min(at_v) > 0 or nested or averaged):
