@@ -58,9 +58,7 @@ from scipy.special import ndtr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sweep_segment_rind import EXTENT_MM  # noqa: E402
-
-from tests.segment._phantom import dice, rim_scene  # noqa: E402
+from tests.segment._phantom import dice, rim_scene, rim_scene_shape  # noqa: E402
 
 NTH, NPH = 24, 48
 STEP_MM = 0.35
@@ -235,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-oblique", action="store_true", help="one blur along every ray, not the point-spread along the surface's normal over cos(ray, normal)")
     args = ap.parse_args(argv)
     sp = tuple(float(v) for v in args.grid.split(","))
-    shp = tuple(int(round(e / s)) for e, s in zip(EXTENT_MM, sp, strict=True))
+    shp = rim_scene_shape(sp)  # type: ignore[arg-type]
     dices = []
     for kind, rim, sd, seed in itertools.product(args.kinds, args.rims, args.noise, args.seeds):
         vols, truth, click = rim_scene(kind, seed, sd, rim_mm=rim, spacing=sp, shape=shp)  # type: ignore[arg-type]

@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import probe_rind_rays as rays  # noqa: E402
 
-from tests.segment._phantom import dice, rim_scene  # noqa: E402
+from tests.segment._phantom import dice, rim_scene, rim_scene_shape  # noqa: E402
 
 
 def two_surfaces(art: NDArray[np.int16], core: NDArray[np.bool_], sp_: tuple[float, ...], n0: float, p0: float,
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             dices.append(report(f"study sigma {sd:4.1f} {tp:8s} {lid}", art, truth, click, sp, args))  # type: ignore[arg-type]
     else:
         sp = tuple(float(v) for v in args.grid.split(","))
-        shp = tuple(int(round(e / s)) for e, s in zip(rays.EXTENT_MM, sp, strict=True))
+        shp = rim_scene_shape(sp)  # type: ignore[arg-type]
         for kind, rim, sd, seed in itertools.product(args.kinds, args.rims, args.noise, args.seeds):
             vols, truth, click = rim_scene(kind, seed, sd, rim_mm=rim, spacing=sp, shape=shp)  # type: ignore[arg-type]
             art = next(v.array for k, v in vols.items() if str(k) == "arterial")

@@ -33,11 +33,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.segment._phantom import dice, rim_scene  # noqa: E402
-
-#: the scene's extent (mm, slice, row, column): the lesion (at most 28 mm across) and the first
-#: regions of interest around it
-EXTENT_MM = (90.0, 84.0, 84.0)
+from tests.segment._phantom import dice, rim_scene, rim_scene_shape  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     dices: list[float] = []
     for grid, rim, sd, kind, seed in itertools.product(args.grids, args.rims, args.noise, args.kinds, args.seeds):
         sp = tuple(float(v) for v in grid.split(","))
-        shp = tuple(int(round(e / s)) for e, s in zip(EXTENT_MM, sp, strict=True))
+        shp = rim_scene_shape(sp)  # type: ignore[arg-type]
         vols, truth, click = rim_scene(kind, seed, sd, rim_mm=rim, spacing=sp, shape=shp,  # type: ignore[arg-type]
                                         slice_sub=args.slice_sub)
         head = f"grid {grid:12s} rim {rim:3.1f} mm noise {sd:4.1f} {kind:9s} seed {seed}"

@@ -146,6 +146,16 @@ RIM_SCENE_HU = {"arterial": (70, 25, 115), "portal_venous": (110, 28, 125),
                 "delayed": (95, 28, 115), "pre_contrast": (55, 25, 40)}
 
 
+#: The rind sweep's scene (mm: slice, row, column): the lesion (at most 28 mm across) and the first
+#: regions of interest around it
+RIM_SCENE_EXTENT_MM = (90.0, 84.0, 84.0)
+
+
+def rim_scene_shape(spacing: tuple[float, float, float]) -> tuple[int, int, int]:
+    """The voxels of :data:`RIM_SCENE_EXTENT_MM` on ``spacing`` (the rind sweep's box)."""
+    return tuple(int(round(e / s)) for e, s in zip(RIM_SCENE_EXTENT_MM, spacing, strict=True))  # type: ignore[return-value]
+
+
 def rim_scene(kind: str, seed: int, sd: float, *, rim_mm: float = 1.5,
               spacing: tuple[float, float, float] = (3.0, 2.3, 2.3),
               shape: tuple[int, int, int] = (40, 90, 90), slice_sub: int = 1):  # type: ignore[no-untyped-def]

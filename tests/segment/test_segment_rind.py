@@ -21,11 +21,11 @@ from hcc_imaging.phantoms import ellipsoid_lesion
 from hcc_imaging.segment import LesionParams, segment_lesion
 from hcc_imaging.segment.errors import LowContrastError
 
-from ._phantom import dice, rim_scene
+from ._phantom import dice, rim_scene, rim_scene_shape
 
 FINE = (1.5, 0.7, 0.7)
-#: the rind sweep's box (benchmarks/sweep_segment_rind.py EXTENT_MM) on the fine grid
-FINE_SHAPE = (60, 120, 120)
+#: the rind sweep's box on the fine grid (60 x 120 x 120)
+FINE_SHAPE = rim_scene_shape(FINE)
 #: the automatic steps as they were before step 13 ran on its own (1.24)
 WITHOUT = LesionParams(rind_border=False)
 
@@ -183,7 +183,7 @@ def test_a_rind_on_slices_that_average_their_thickness(spacing: tuple[float, flo
     on 5 mm slices a 3 mm rind 0.935.  1.27 widens the rays' blur and the surfaces' ramp by the slice
     as a surface faces it (the ramp chosen by the fit's chi^2): 0.973 and 0.989.  Steps 1-12 alone:
     0.77 and 0.61."""
-    shape = tuple(int(round(e / s)) for e, s in zip((90.0, 84.0, 84.0), spacing, strict=True))
+    shape = rim_scene_shape(spacing)
     vols, truth, click = rim_scene("oval", seed, 5.0, rim_mm=rim_mm, spacing=spacing, shape=shape, slice_sub=5)
     res = segment_lesion(vols, seed_index=click)
     assert any("(step 13)" in n for n in res.notes)
@@ -223,11 +223,6 @@ def test_the_surface_fits_on_threads_give_the_same_mask(monkeypatch: pytest.Monk
     assert dice(serial.labels.array != 0, truth) > 0.7
 
 
-def _sweep_box(spacing: tuple[float, float, float]) -> tuple[int, int, int]:
-    """The rind sweep's box (benchmarks/sweep_segment_rind.py EXTENT_MM) on ``spacing``."""
-    return tuple(int(round(e / s)) for e, s in zip((90.0, 84.0, 84.0), spacing, strict=True))  # type: ignore[return-value]
-
-
 @pytest.mark.parametrize(("spacing", "rim_mm", "seed"), [((3.0, 1.15, 1.15), 3.0, 0), ((3.0, 1.15, 1.15), 2.5, 1),
                                                          ((3.0, 1.5, 1.5), 3.0, 0)])
 def test_a_rind_on_pixels_up_to_1_5_mm_with_a_slice_profile_is_fitted(spacing: tuple[float, float, float],
@@ -237,7 +232,7 @@ def test_a_rind_on_pixels_up_to_1_5_mm_with_a_slice_profile_is_fitted(spacing: t
     (what 1.39 returned on these pixels) give 0.89 (a 3 mm rind on 1.15 mm pixels grown past its edge
     on the arterial phase) and 0.58 / 0.51 (a rind as thick as step 9's ring lifts the ring with the
     shell, so neither step 7 nor step 9 fires and the mask is the core); the fit 0.96-0.98."""
-    vols, truth, click = rim_scene("oval", seed, 15.0, rim_mm=rim_mm, spacing=spacing, shape=_sweep_box(spacing),
+    vols, truth, click = rim_scene("oval", seed, 15.0, rim_mm=rim_mm, spacing=spacing, shape=rim_scene_shape(spacing),
                                    slice_sub=5)
     res = segment_lesion(vols, seed_index=click)
     assert any("(step 13)" in n for n in res.notes)
@@ -252,7 +247,7 @@ def test_a_thin_rim_that_barely_lifts_the_3_mm_around_its_core_goes_to_the_rays(
     1.40 refuses only a core whose 3 mm lie a sigma *below* the parenchyma (a layerless edge); the
     rays and the fit decide the rest: 0.915 here."""
     spacing = (3.0, 1.5, 1.5)
-    vols, truth, click = rim_scene("oval", 1, 15.0, rim_mm=1.5, spacing=spacing, shape=_sweep_box(spacing),
+    vols, truth, click = rim_scene("oval", 1, 15.0, rim_mm=1.5, spacing=spacing, shape=rim_scene_shape(spacing),
                                    slice_sub=5)
     res = segment_lesion(vols, seed_index=click)
     assert any("(step 13)" in n for n in res.notes)
@@ -266,7 +261,7 @@ def test_a_hypodense_lesion_without_a_layer_keeps_the_automatic_mask(spacing: tu
     """1.40 tries step 13 after every hypodense click's region on pixels up to 1.5 mm; a necrotic oval
     with no layer (``rim_mm=0``: four phases, an arterial one among them) is refused by the fit's
     checks, so the mask is the automatic steps' bit for bit, with no step-13 note."""
-    vols, truth, click = rim_scene("oval", 0, 15.0, rim_mm=0.0, spacing=spacing, shape=_sweep_box(spacing),
+    vols, truth, click = rim_scene("oval", 0, 15.0, rim_mm=0.0, spacing=spacing, shape=rim_scene_shape(spacing),
                                    slice_sub=5)
     res = segment_lesion(vols, seed_index=click)
     without = segment_lesion(vols, seed_index=click, params=WITHOUT)

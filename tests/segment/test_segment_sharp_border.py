@@ -18,7 +18,7 @@ from hcc_imaging.segment import LesionParams, segment_lesion
 from hcc_imaging.segment import constants as C
 from hcc_imaging.segment._sharp import _working_blocks, sharp_border
 
-from ._phantom import benchmark_module, dice, perf_phantom, rim_scene
+from ._phantom import benchmark_module, dice, perf_phantom, rim_scene, rim_scene_shape
 
 OFF = LesionParams(sharp_border=False)
 
@@ -189,7 +189,7 @@ def test_the_slice_ramp_is_not_tried_after_a_step_7_growth() -> None:
     there by a little (evidence 16) and pulled the border inside the rind: 0.990 -> 0.910.  The
     voxel's ramp lies at the grid's end and is not used either: the grown mask stands."""
     sp = (3.0, 2.3, 2.3)
-    shape = tuple(int(round(e / s)) for e, s in zip((90.0, 84.0, 84.0), sp, strict=True))
+    shape = rim_scene_shape(sp)
     vols, truth, click = rim_scene("lobulated", 0, 5.0, rim_mm=3.0, spacing=sp, shape=shape)
     res = segment_lesion(vols, seed_index=click)
     assert any(n.startswith("heterogeneous lesion") for n in res.notes)  # step 7 grew it
