@@ -255,7 +255,7 @@ def _grow_in_roi(
     line_prof: NDArray[np.float64] | None = None
     if line_ball is not None and line_ball.any():
         region = line_ball.copy()
-        inner_vals = smooth[line_ball & _inner_half(line_ball)]
+        inner_vals = smooth[line_ball & _inner_half(line_ball, spacing)]
         if inner_vals.size and not both:
             lesion = float(np.median(inner_vals))
         if line_local is not None and not both:
@@ -788,8 +788,8 @@ def _line_coverage(mask: NDArray[np.bool_], lo: ArrayLike, line_idx: NDArray[np.
     return float(np.count_nonzero(hits)) / n
 
 
-def _inner_half(line_ball: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    """The inner half (by radius) of a ball mask: voxels at least as deep as half its radius."""
+def _inner_half(line_ball: NDArray[np.bool_], spacing: Sequence[float]) -> NDArray[np.bool_]:
+    """The inner half (by radius) of a ball mask: voxels at least as deep as half its radius, in mm."""
     from scipy import ndimage as ndi
 
     bb = bbox(line_ball)
@@ -799,7 +799,7 @@ def _inner_half(line_ball: NDArray[np.bool_]) -> NDArray[np.bool_]:
     # background voxel beyond it is never nearer than that layer (same distances as on the ROI;
     # 0 outside the box)
     sl = pad_box(bb[0], bb[1], (1, 1, 1), line_ball.shape)
-    d = ndi.distance_transform_edt(line_ball[sl])
+    d = ndi.distance_transform_edt(line_ball[sl], sampling=tuple(float(v) for v in spacing))
     dmax = d.max()
     if dmax <= 0:
         return line_ball

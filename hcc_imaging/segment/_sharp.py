@@ -85,7 +85,8 @@ def sharp_border(
     voxels, a start that is not star-shaped around its centroid, a voxel-ramp PSF at either end
     of the grid (the largest: a blurred margin, not a sharp one; the smallest: no blur beyond the
     voxel's own, so the midpoint level is not biased; 1.41: on thick slices the slices' may lie at
-    the smallest when the pixels' lies inside and the voxel ramp beats point samples) and no slice
+    the smallest when the pixels' lies inside and the voxel ramp beats point samples; 1.42: slices
+    at least ``LESION_SHARP_FIT_AVERAGED_MIN_SLICE_RATIO`` times the pixels) and no slice
     fit, or results that move the border by more than a voxel's partial volume (Dice below
     ``LESION_SHARP_FIT_MIN_AGREEMENT`` against the start; with ``nested``: that do not nest around it)."""
     shape = np.asarray(images[0].shape)
@@ -218,9 +219,12 @@ def sharp_border(
     # is the voxel ramp), as with the slice ramp above, when the pixels' lies inside the grid (their
     # blur biases the midpoint level) and the voxel's ramp explains the data better than point
     # samples by step 12's evidence (slices sampled at their centres, as the sweeps' phantoms, are
-    # point samples along z: there the voxel ramp is the wrong model and the midpoint level stands)
+    # point samples along z: there the voxel ramp is the wrong model and the midpoint level stands);
+    # 1.42: on slices at least LESION_SHARP_FIT_AVERAGED_MIN_SLICE_RATIO times the pixels (on thinner
+    # ones a slice's box and a point-spread of its size blur alike, and the evidence is the noise's)
     averaged = False
-    if thick and not nested and min(at_v) == 0 and max(at_v) < len(grid) - 1 and min(at_v[1:]) > 0:
+    if (thick and not nested and min(at_v) == 0 and max(at_v) < len(grid) - 1 and min(at_v[1:]) > 0
+            and sp[0] >= C.LESION_SHARP_FIT_AVERAGED_MIN_SLICE_RATIO * max(sp[1], sp[2])):
         chi2_p = point_chi2()
         averaged = _evidence(chi2_p, chi2_v, dof) >= C.LESION_BLUR_MODEL_MIN_EVIDENCE
         log.debug("sharp border: the slices' point-spread at the grid's smallest; chi^2 %.1f (voxel ramp), %.1f "

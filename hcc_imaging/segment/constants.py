@@ -62,6 +62,7 @@ __all__ = [
     "LESION_SHARP_FIT_MIN_AGREEMENT",
     "LESION_SHARP_FIT_MAX_DIAMETER_MM",
     "LESION_SHARP_FIT_POINT_RAMP_VOX",
+    "LESION_SHARP_FIT_AVERAGED_MIN_SLICE_RATIO",
     "LESION_OPENING_RADIUS_MM",
     "LESION_ITERATIONS",
     "LESION_BALL_RING_SHIFT_FRACTION",
@@ -265,7 +266,17 @@ __all__ = [
 #: with a profile: L1 / L3 0.95-0.98 -> 0.98-0.99, the node 0.92-0.94 -> 0.95 (19 -> 15 runs below 0.95); the 512 x 512
 #: study on 5 mm slices with a profile 20 -> 15 below, but its baseline node click 0.944 -> 0.882; five robustness
 #: runs down (a 10 mm lesion at 25 HU on 1 mm slices 0.953 -> 0.927).
-ALGORITHM_VERSION: Final[str] = "1.41"
+#: 1.42: the inner half of a line's ball (its first lesion value) is measured in mm: it was counted in voxels, so on
+#: slices thicker than the pixels it was the whole ball but its outer layer (a 10 mm ball on 5 x 0.78 mm voxels:
+#: out to 8.6 mm, not 5), and its median drifted to the surroundings (1.34 read the line's own value to work around
+#: it).  The robustness sweep's lines: 38 up, 16 down (at most -0.011), 37 -> 34 below 0.95 (5 mm slices, 40 mm at
+#: 40 HU and 25 HU noise 0.934 -> 0.981; a refused 10 mm line -> 0.667); the study phantom's lanes move within
+#: -0.02..+0.02 but a few (5 mm slices with a profile: L7 0.72-0.74 -> 0.81, the fu1 node 0.86 -> 0.98, an fu1 L4 click
+#: 0.943 -> 0.840; seed 1 fu1 L8 on the study grid at 5 HU 0.81 -> refused; at 25 HU an fu2 L9 line 0.953 ->
+#: 0.941, L1 lines 0.947 / 0.955 -> 0.969 / 0.967).  And step 12b's voxel ramp with the
+#: slices' point-spread at the grid's smallest (1.41) only on slices at least LESION_SHARP_FIT_AVERAGED_MIN_SLICE_RATIO
+#: times the pixels (a 10 mm lesion at 25 HU on 1 x 0.7 mm voxels back to 0.953).
+ALGORITHM_VERSION: Final[str] = "1.42"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
@@ -523,6 +534,14 @@ LESION_SHARP_FIT_MAX_DIAMETER_MM: Final[float] = 30.0
 #: Gauss-Newton's Jacobian, the ramp's derivative, exists where the surface faces the slices'
 #: plane), in the finest working voxel: 0.3, the grid's smallest point-spread.  Geometric, not tuned.
 LESION_SHARP_FIT_POINT_RAMP_VOX: Final[float] = 0.3
+#: 1.42: step 12b's voxel ramp with the slices' point-spread at the grid's smallest (1.41: slices
+#: that average their thickness) only on slices at least this many times the pixels.  On thinner
+#: slices a slice's box and a point-spread of about its size blur alike, and the evidence between
+#: the voxel ramp and point samples is the noise's: the robustness sweep's 10 mm lesion at 25 HU
+#: on 1 x 0.7 x 0.7 mm voxels, sampled at the slices' centres, took the voxel ramp, 0.953 -> 0.927.
+#: 1.41's gains are on 3 mm slices of 1.15 mm pixels (2.6) and 5 mm slices of 0.68 mm (7.3).
+#: Geometric, not tuned.
+LESION_SHARP_FIT_AVERAGED_MIN_SLICE_RATIO: Final[float] = 2.0
 
 #: Step 13 (1.24, on request: ``segment_lesion(..., rind=True)``, :mod:`._rind`): a necrotic core in
 #: an enhancing layer, two nested surfaces fitted with the point-spread.  The box around the click the
@@ -635,9 +654,10 @@ LESION_LINE_PROFILE_INNER_FRACTION: Final[float] = 0.8
 
 #: 1.34: a drawn line's first lesion value is the median of the smoothed values along its central part
 #: (LESION_LINE_PROFILE_INNER_FRACTION) instead of the inner half of its ball when that lies on the same side of
-#: the surroundings and farther from them by more than this many smoothed-noise sigmas.  The ball (radius a
-#: quarter of the longest diameter) reaches past a lesion narrower than half its longest diameter, a blurred
-#: margin or the partial volume of thick slices, and its median drifts towards the surroundings.  The margin
+#: the surroundings and farther from them by more than this many smoothed-noise sigmas.  The ball (radius half
+#: the longest diameter; its inner half, a quarter, in mm since 1.42) reaches past a lesion narrower than half
+#: its longest diameter, a blurred margin or the partial volume of thick slices, and its median drifts towards
+#: the surroundings.  The margin
 #: keeps noise from choosing between two near-equal values (0: two sigma-25 robustness lines lose 0.016-0.020; 1:
 #: at most 0.007).  Not tuned further.
 LESION_LINE_VALUE_MARGIN_K: Final[float] = 1.0

@@ -19,7 +19,8 @@ Method (:func:`segment_lesion`)
    value = median of the smoothed image in a ring ``ring_inner_mm``-``ring_outer_mm`` outside
    the current region (inside the liver when a liver mask is given).  The first region is a
    conservative core (|S - lesion| <= 2.5 sigma_smoothed, connected to the seed; with a line,
-   the ball on the line, the lesion value the median of its inner half or, 1.34, of the line's
+   the ball on the line, the lesion value the median of its inner half (by depth in mm since
+   1.42; it was counted in voxels, a flat disc on thick slices) or, 1.34, of the line's
    central part when that is farther from the surroundings by ``LESION_LINE_VALUE_MARGIN_K``
    smoothed sigmas).  A click refused by steps 3-4, or whose mask is smaller than the
    seed ball, is retried once with that band widened by the seed median's standard error

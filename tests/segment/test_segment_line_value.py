@@ -1,5 +1,5 @@
 """A drawn line's first lesion value (1.34): the median along the line's central part when the inner
-half of the line's ball (radius a quarter of the longest diameter) has drifted towards the
+half of the line's ball (radius half the longest diameter; the inner half a quarter) has drifted towards the
 surroundings, by more than ``LESION_LINE_VALUE_MARGIN_K`` smoothed sigmas.  The ball reaches past a
 lesion narrower than half its longest diameter, a blurred margin and the partial volume of thick
 slices; the line's central part lies in the lesion (docs/validation.md section 2.2, "Algorithm 1.34")."""
