@@ -35,21 +35,22 @@ def _triple(text: str, kind: type) -> tuple:  # type: ignore[type-arg]
 
 
 def slice_profile_study(seed: int, timepoint: str, noise_sd_hu: float, spacing: tuple[float, float, float],
-                        shape: tuple[int, int, int], sub: int):  # type: ignore[no-untyped-def]
+                        shape: tuple[int, int, int], sub: int, **study_kw):  # type: ignore[no-untyped-def]
     """The study phantom with slices that average their thickness, as a CT slice does (``make_study``
     samples the slices' centres): the noise-free phantom on ``sub`` times as many slices, each
     block of ``sub`` averaged into one slice (the block is centred on the slice), then the noise;
     the lesions and the liver are the voxels at least half inside.  The truth's points (seeds,
-    diameters' ends) are the fine phantom's, in LPS mm."""
+    diameters' ends) are the fine phantom's, in LPS mm.  ``study_kw`` go to ``make_study`` (e.g.
+    ``node_fat_mm``)."""
     import dataclasses
     import types
 
     from hcc_imaging.phantoms import TIMEPOINTS, make_study
 
     nz, ny, nx = shape
-    coarse = make_study(seed, timepoint=timepoint, noise_sd_hu=0.0, spacing=spacing, shape=shape)
+    coarse = make_study(seed, timepoint=timepoint, noise_sd_hu=0.0, spacing=spacing, shape=shape, **study_kw)
     fine = make_study(seed, timepoint=timepoint, noise_sd_hu=0.0, spacing=(spacing[0] / sub, spacing[1], spacing[2]),
-                      shape=(nz * sub, ny, nx))
+                      shape=(nz * sub, ny, nx), **study_kw)
 
     def blocks(a: np.ndarray) -> np.ndarray:
         return np.asarray(a, np.float64).reshape(nz, sub, ny, nx).mean(1)

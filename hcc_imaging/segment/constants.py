@@ -657,9 +657,8 @@ LESION_LINE_PROFILE_INNER_FRACTION: Final[float] = 0.8
 #: the surroundings and farther from them by more than this many smoothed-noise sigmas.  The ball (radius half
 #: the longest diameter; its inner half, a quarter, in mm since 1.42) reaches past a lesion narrower than half
 #: its longest diameter, a blurred margin or the partial volume of thick slices, and its median drifts towards
-#: the surroundings.  The margin
-#: keeps noise from choosing between two near-equal values (0: two sigma-25 robustness lines lose 0.016-0.020; 1:
-#: at most 0.007).  Not tuned further.
+#: the surroundings.  The margin keeps noise from choosing between two near-equal values (0: two sigma-25
+#: robustness lines lose 0.016-0.020; 1: at most 0.007).  Not tuned further.
 LESION_LINE_VALUE_MARGIN_K: Final[float] = 1.0
 
 #: A line is drawn edge to edge across the lesion, so the lesion covers its central part
