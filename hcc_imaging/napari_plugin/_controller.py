@@ -165,6 +165,15 @@ def _line_to_json(line: LineSpec) -> dict[str, Any]:
     return {"axis": line.axis, "start_lps": list(line.start_lps), "end_lps": list(line.end_lps)}
 
 
+def _holds(mask: LabelVolume, point_lps: ArrayLike) -> bool:
+    """Whether the voxel nearest ``point_lps`` (mm) lies in ``mask`` (False off its grid)."""
+    try:
+        idx = mask.geometry.lps_to_nearest_index(np.asarray(point_lps, float).reshape(3))
+    except ValueError:
+        return False
+    return bool(np.asarray(mask.array)[idx])
+
+
 def _line_from_json(lesion_id: str, d: Mapping[str, Any]) -> LineSpec:
     return LineSpec(lesion_id, str(d["axis"]), tuple(d["start_lps"]), tuple(d["end_lps"]))  # type: ignore[arg-type]
 
@@ -205,9 +214,11 @@ class ReadSession:
         self.blinded = blinded
         self.autosave_dir = Path(autosave_dir)
         self.images: dict[str, TimePointImages] = {}
-        #: Liver masks made for nodes' segmentation, per time point: (the images they were made
-        #: from, the mask or None, the note when None).
-        self._livers: dict[str, tuple[TimePointImages, LabelVolume | None, str | None]] = {}
+        #: Liver masks made for segmentation (a node kept out of it, a liver lesion kept in it), per
+        #: time point: (the images they were made from, the mask or None, the reason when None, the
+        #: points whose pieces it was made to hold).
+        self._livers: dict[str, tuple[TimePointImages, LabelVolume | None, str | None,
+                                      tuple[tuple[float, float, float], ...]]] = {}
         self.lesions: dict[str, Lesion] = {}
         self.observations: dict[tuple[str, str], Observation] = {}
         #: Per time point, per lesion: (start index, boolean crop) on the reference grid.
@@ -636,6 +647,7 @@ class ReadSession:
         role: str = "target",
         node: bool | None = None,
         rind: bool = False,
+        in_liver: bool = False,
     ) -> tuple[str, Observation]:
         """Click-to-segment: a 3D lesion mask (and viable part) from one LPS point, or from a
         line drawn across the lesion (two LPS points), measured.
@@ -647,6 +659,13 @@ class ReadSession:
         Default: an existing lesion's own flag (a node, or an organ other than the liver), else no.
         ``rind``: the click is in the dark core of a lesion wrapped in an enhancing layer (a treated
         HCC's rim, a viable rind): ``segment_lesion(..., rind=True)``.
+        ``in_liver``: a liver lesion is kept inside the time point's liver mask (the same mask, made
+        once; ``hcc-imaging segment --liver``), and its viable part's liver reference is read inside
+        it: a lesion at the liver's edge does not run into a neighbouring organ or bowel of its
+        density.  When the click (a line's midpoint) lies outside that mask, the mask is made again
+        holding the click's piece (``segment_liver(..., include_lps=)``, as ``--liver`` does: a lesion
+        that bulges out of the liver's outline); a click that even then lies outside it is refused.
+        No effect on a node (the mask is kept out of it instead).
         """
         from . import _core
 
@@ -662,8 +681,26 @@ class ReadSession:
         existing = self._lesion(lesion_id) if lesion_id else None
         if node is None:
             node = existing is not None and (existing.is_lymph_node or existing.organ != "liver")
-        liver, liver_note = self._liver_mask(timepoint_id) if node else (None, None)
-        out = _core.segment(tp.phases, tp.reference, point, line_lps=line, outside_liver=liver, rind=rind)
+        outside = inside = None
+        liver_note: str | None = None
+        if node:
+            outside, why = self._liver_mask(timepoint_id)
+            if why:
+                liver_note = (f"no liver mask could be made at {timepoint_id!r} ({why}); the node was segmented "
+                              "without one, so check that it did not run into the liver.")
+        elif in_liver:
+            where = point if point is not None else 0.5 * (line[0] + line[1])  # type: ignore[index]
+            inside, why = self._liver_mask(timepoint_id, include_lps=where)
+            if why:
+                liver_note = (f"no liver mask could be made at {timepoint_id!r} ({why}); the lesion was segmented "
+                              "without one, so check that it did not run out of the liver.")
+            elif inside is not None and not _holds(inside, where):
+                raise HccImagingError(
+                    f"the {'click' if point is not None else 'line'} at {timepoint_id!r} lies outside the liver mask "
+                    "(also when the mask is made to hold its piece: it lies nearer another organ); untick 'in liver' "
+                    "for a lesion the mask misses, or tick 'node' for a lesion outside the liver.")
+        out = _core.segment(tp.phases, tp.reference, point, line_lps=line, outside_liver=outside,
+                            inside_liver=inside, rind=rind)
         self.last_timings.update(out.timings)
         if out.mask.size == 0 or not out.mask.any():
             raise HccImagingError(
@@ -679,25 +716,29 @@ class ReadSession:
                                  notes=notes)
         return les.lesion_id, obs
 
-    def _liver_mask(self, timepoint_id: str) -> tuple[LabelVolume | None, str | None]:
-        """The time point's liver mask for a node's segmentation (made once per loaded images),
-        or None and the reason when it cannot be made (the node is then segmented without it)."""
+    def _liver_mask(self, timepoint_id: str, include_lps: NDArray[np.float64] | None = None,
+                    ) -> tuple[LabelVolume | None, str | None]:
+        """The time point's liver mask (made once per loaded images), or None and the reason when it
+        cannot be made.  ``include_lps``: a point the mask must hold: when the mask made so far does
+        not, it is made again with that point's piece added (and the earlier points'), and kept."""
         from . import _core
 
         tp = self.images[timepoint_id]
         hit = self._livers.get(timepoint_id)
+        points: tuple[tuple[float, float, float], ...] = ()
         if hit is not None and hit[0] is tp:
-            return hit[1], hit[2]
+            if include_lps is None or hit[1] is None or _holds(hit[1], include_lps):
+                return hit[1], hit[2]
+            points = hit[3]
+        if include_lps is not None:
+            points = points + (tuple(float(v) for v in np.asarray(include_lps, float).reshape(3)),)  # type: ignore[assignment]
         t0 = time.perf_counter()
         try:
-            liver, note = _core.liver_mask(tp.phases, tp.reference), None
+            liver, note = _core.liver_mask(tp.phases, tp.reference, include_lps=points or None), None
         except HccImagingError as err:
-            liver, note = None, (
-                f"no liver mask could be made at {timepoint_id!r} ({err}); the node was segmented without one, so "
-                "check that it did not run into the liver."
-            )
+            liver, note = None, str(err)
         self.last_timings["liver_s"] = time.perf_counter() - t0
-        self._livers[timepoint_id] = (tp, liver, note)
+        self._livers[timepoint_id] = (tp, liver, note, points)
         return liver, note
 
     def set_line(self, lesion_id: str, timepoint_id: str, line: LineSpec) -> Observation:

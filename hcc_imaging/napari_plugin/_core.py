@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import OptionalDependencyError
+from ..errors import HccImagingError, OptionalDependencyError
 from ..volume import LabelVolume, Phase, Volume
 from ._layers import LineSpec
 
@@ -194,6 +194,7 @@ def segment(
     *,
     line_lps: NDArray[np.float64] | None = None,
     outside_liver: LabelVolume | None = None,
+    inside_liver: LabelVolume | None = None,
     rind: bool = False,
 ) -> SegmentOutput:
     """Lesion mask on ``reference``'s grid from one LPS click (or a line across the lesion),
@@ -202,6 +203,9 @@ def segment(
     ``outside_liver``: a liver mask, for a lesion outside the liver (a lymph node): the lesion is
     kept out of it (``segment_lesion(..., extrahepatic=True)``, as ``--liver --extrahepatic``)
     and has no viable part (viable tumour is an intrahepatic HCC's arterially enhancing tissue).
+    ``inside_liver``: a liver mask on ``reference``'s grid, for a liver lesion: the lesion is kept
+    inside it (``segment_lesion(..., liver=...)``, as ``--liver``), and the viable part's liver
+    reference is read inside it too (``viable_mask(..., liver=...)``, as ``--liver --viable-out``).
     ``rind``: the click is in the dark core of a lesion wrapped in an enhancing layer
     (``segment_lesion(..., rind=True)``, as ``--rind``).
 
@@ -214,7 +218,11 @@ def segment(
     import time
 
     t0 = time.perf_counter()
+    if outside_liver is not None and inside_liver is not None:
+        raise HccImagingError("a lesion is segmented either outside the liver (a node) or inside it, not both.")
     extra: dict[str, Any] = {} if outside_liver is None else {"liver": outside_liver, "extrahepatic": True}
+    if inside_liver is not None:
+        extra["liver"] = inside_liver
     if rind:
         extra["rind"] = True
     result = _core_fn("segment")(dict(phases), seed_lps=point_lps, line_lps=line_lps, **extra)
@@ -244,11 +252,19 @@ def segment(
         work = LabelVolume.like(reference.geometry.crop(wlo, whi), warr, labels={1: "lesion"},
                                 frame_of_reference_uid=reference.frame_of_reference_uid,
                                 source_series_instance_uid=reference.series_instance_uid)
+        # the liver mask on the same work box (a crop of the reference grid, as the lesion map)
+        wliver = None
+        if inside_liver is not None:
+            lv = inside_liver if inside_liver.geometry.equals(reference.geometry) else inside_liver.resample_to(reference)
+            crop = tuple(slice(int(a), int(b)) for a, b in zip(wlo, whi, strict=True))
+            wliver = LabelVolume.like(work.geometry, (np.asarray(lv.array)[crop] != 0).astype(np.uint8),
+                                      labels={1: "liver"}, frame_of_reference_uid=reference.frame_of_reference_uid)
         vres = _core_fn("viable")(
             work,
             arterial,
             pre_contrast=phases.get(Phase.PRE_CONTRAST),
             portal_venous=phases.get(Phase.PORTAL_VENOUS),
+            liver=wliver,
         )
         # viable_mask returns a LabelVolume (whose ``.labels`` is its names dict, not a map)
         vlab = vres if isinstance(vres, LabelVolume) else getattr(vres, "labels", vres)
@@ -262,13 +278,17 @@ def segment(
     return SegmentOutput((int(lo[0]), int(lo[1]), int(lo[2])), mask, viable, prov, timings)
 
 
-def liver_mask(phases: Mapping[Phase, Volume], reference: Volume) -> LabelVolume:
+def liver_mask(phases: Mapping[Phase, Volume], reference: Volume,
+               include_lps: Sequence[Sequence[float]] | None = None) -> LabelVolume:
     """The classical liver mask on ``reference``'s grid (``hcc-imaging segment --liver``): made on the
-    study's best liver phase and carried to ``reference`` when several phases share the study."""
+    study's best liver phase and carried to ``reference`` when several phases share the study.
+    ``include_lps``: points whose pieces the mask must hold (``segment_liver(..., include_lps=)``,
+    as ``--liver`` adds the click: a lesion that bulges out of the liver's outline)."""
     fn = _core_fn("liver")
+    extra: dict[str, Any] = {} if not include_lps else {"include_lps": [list(map(float, q)) for q in include_lps]}
     if len(phases) > 1:
-        return fn(dict(phases), phase=reference.phase)  # type: ignore[no-any-return]
-    return fn(reference)  # type: ignore[no-any-return]
+        return fn(dict(phases), phase=reference.phase, **extra)  # type: ignore[no-any-return]
+    return fn(reference, **extra)  # type: ignore[no-any-return]
 
 
 # ------------------------------------------------------------------------------------------ measure
@@ -342,7 +362,6 @@ def assess(read_document: Mapping[str, Any], criteria: Sequence[str]) -> Assessm
     before a viable diameter exists) reports its error in its row instead of hiding the others.
     """
     fn = _core_fn("response")
-    from ..errors import HccImagingError
     from ..response.document import ReadDocument
 
     doc = ReadDocument.from_json(dict(read_document))

@@ -26,6 +26,13 @@ def _click(viewer: Any, dock: Any, lps: Any) -> None:
     seeds.add(np.asarray(seeds.world_to_data(lps_to_world(lps))))
 
 
+def _click_with_box(viewer: Any, dock: Any, qtbot: Any, box: Any, lps: Any) -> None:
+    """Tick ``box`` (the dock's "node" / "in liver"), click ``lps`` and wait for the lesion's row."""
+    box.setChecked(True)
+    _click(viewer, dock, lps)
+    qtbot.waitUntil(lambda: dock.table.rowCount() == 1 and _cell(dock, 0, "longest_diameter_mm") != "", timeout=30000)
+
+
 def _cell(dock: Any, row: int, key: str) -> str:
     from hcc_imaging.napari_plugin._widgets._dock import TABLE_COLUMNS
 
@@ -66,15 +73,28 @@ def test_node_box_segments_a_node_with_the_liver_kept_out(docked: Any, qtbot: An
     viewer, dock = docked
     session = dock.start_read("R1")
     truth = phantom_truth["baseline"]["lesions"]["L6"]
-    dock.node_check.setChecked(True)
-    _click(viewer, dock, truth["seed_lps"])
-    qtbot.waitUntil(lambda: dock.table.rowCount() == 1 and _cell(dock, 0, "longest_diameter_mm") != "", timeout=30000)
+    _click_with_box(viewer, dock, qtbot, dock.node_check, truth["seed_lps"])
     (les,) = session.lesions.values()
     assert les.is_lymph_node and les.organ == "lymph_node"
     assert _cell(dock, 0, "organ") == "lymph_node"
     voxels = int((np.asarray(viewer.layers["lesions · baseline"].data) == les.label).sum())
     assert voxels * session.geometry("baseline").voxel_volume_mm3 == pytest.approx(truth["volume_mm3"], rel=0.15)
     assert session._livers["baseline"][1] is not None
+
+
+@needs_pipeline
+def test_in_liver_box_keeps_the_lesion_in_the_liver_mask(docked: Any, qtbot: Any, phantom_truth: Any) -> None:
+    """'in liver' ticked: the click on L1 is segmented inside the time point's liver mask (made at
+    that click), and the lesion lies within it."""
+    viewer, dock = docked
+    session = dock.start_read("R1")
+    _click_with_box(viewer, dock, qtbot, dock.liver_check, phantom_truth["baseline"]["lesions"]["L1"]["seed_lps"])
+    liver = session._livers["baseline"][1]
+    assert liver is not None and "liver_s" in dock.last_timings
+    (les,) = session.lesions.values()
+    assert not les.is_lymph_node
+    mask = session.lesion_mask(les.lesion_id, "baseline")
+    assert mask is not None and mask.any() and not (mask & (liver.array == 0)).any()
 
 
 @needs_pipeline

@@ -239,6 +239,13 @@ class ResponseDock(QWidget):
             "out of it (made once per time point), and a new lesion is recorded as a node. A lesion already marked "
             "as a node (or outside the liver) is segmented so at its follow-ups anyway."
         )
+        self.liver_check = QCheckBox("in liver")
+        self.liver_check.setToolTip(
+            "Keep the lesion inside the time point's liver mask (made once per time point, a few seconds at the "
+            "first click; as 'hcc-imaging segment --liver'): a lesion at the liver's edge does not run into a "
+            "neighbouring organ or bowel of its density. A click outside the mask makes it again holding the "
+            "click's piece. No effect with 'node'."
+        )
         self.rind_check = QCheckBox("rind")
         self.rind_check.setToolTip(
             "The click lies in the dark (necrotic) core of a lesion wrapped in an enhancing layer (a treated HCC's "
@@ -263,6 +270,7 @@ class ResponseDock(QWidget):
         row.addWidget(QLabel("new as"))
         row.addWidget(self.role_combo)
         row.addWidget(self.node_check)
+        row.addWidget(self.liver_check)
         row.addWidget(self.rind_check)
         row.addWidget(self.segment_button)
         row.addWidget(self.line_segment_button)
@@ -701,11 +709,13 @@ class ResponseDock(QWidget):
         lesion_id = self._selected_lesion_for_followup()
         node = True if self.node_check.isChecked() else None  # None: a tracked lesion's own flag
         rind = self.rind_check.isChecked()
+        in_liver = self.liver_check.isChecked()
 
         @thread_worker(ignore_errors=True)
         def work() -> tuple[str, Any]:
             t0, c0 = time.perf_counter(), time.thread_time()
-            out = s.segment_at(tpid, point_lps, line_lps=line_lps, lesion_id=lesion_id, role=role, node=node, rind=rind)
+            out = s.segment_at(tpid, point_lps, line_lps=line_lps, lesion_id=lesion_id, role=role, node=node, rind=rind,
+                               in_liver=in_liver)
             self.last_timings = {**s.last_timings, "worker_s": time.perf_counter() - t0,
                                  "worker_cpu_s": time.thread_time() - c0}
             return out
