@@ -10,7 +10,8 @@ index      :func:`hcc_imaging.io.index_archive` (header only)
 load       :func:`hcc_imaging.io.load_series` (geometry-checked, HU, phase)
 masks      :func:`hcc_imaging.io.masks.load_mask` (NIfTI / RTSTRUCT),
            :func:`hcc_imaging.export.seg.read_seg` (our SEG: lesion + viable segments),
-           :func:`hcc_imaging.segment.lesion.segment_lesion` (seeds file)
+           :func:`hcc_imaging.segment.lesion.segment_lesion`, ``segment_liver`` and
+           ``viable_mask`` (seeds file, as ``hcc-imaging segment --liver --viable-out``)
 measure    :func:`hcc_imaging.measure.measure_labels` (LD, short axis, Feret, volume, mRECIST
            viable diameter); the read records them rounded to 0.1 mm (``round_mm``)
 read       :func:`build_read_document` -> :class:`hcc_imaging.response.ReadDocument`
@@ -21,7 +22,9 @@ What lies beside a study (its folder = the common parent of its files) and is us
 
 * masks: ``lesions.nii.gz`` (label n = lesion ``"Ln"`` unless annotated) and ``viable.nii.gz``
   (same label values); DICOM SEG / RTSTRUCT objects of the study (found by the index);
-* ``seeds.json``: ``{"lesions": [{"lesion_id": "L1", "seed_lps": [x, y, z]}, ...]}``;
+* ``seeds.json``: ``{"lesions": [{"lesion_id": "L1", "seed_lps": [x, y, z]}, ...]}``, optionally
+  ``"liver": true`` (lesions kept in the study's liver mask) and per lesion ``"extrahepatic": true``
+  (kept out of it); the viable parts come from ``viable_mask`` when there is an arterial phase;
 * ``annotations.json`` in the study folder or any parent up to the archive root: per lesion id
   its role / ``role_by_criteria``, kind, organ and flags; optional ``timepoints`` mapping
   StudyInstanceUID -> time point id.  Without annotations, targets are proposed by
@@ -263,6 +266,12 @@ def _input_hash(series: Sequence[Any], inputs: StudyInputs) -> str:
     for f in (*inputs.lesion_masks, *inputs.viable_masks, *inputs.seg_files, *inputs.rtstruct_files,
               *((inputs.seeds_file,) if inputs.seeds_file else ()), *inputs.annotations_files):
         h.update(file_digest(f.split("::", 1)[0]).encode())
+    if inputs.seeds_file and not inputs.has_masks_files:
+        # a seeded study's masks are made by the segmentation (lesion, liver and viable steps share
+        # one version): another version measures it again on resume
+        from ..segment.constants import ALGORITHM_VERSION
+
+        h.update(f"segment {ALGORITHM_VERSION}".encode())
     return h.hexdigest()
 
 
@@ -559,25 +568,67 @@ def _segment_seeds(
     seeds_file: str, ref: Volume, phases: Mapping[Phase, Volume]
 ) -> tuple[LabelVolume, LabelVolume | None, str]:
     """Segment each seed with :func:`hcc_imaging.segment.lesion.segment_lesion` (phase: the seed's
-    ``"phase"``, else the segmenter's most conspicuous phase); masks resampled onto ``ref``."""
+    ``"phase"``, else the segmenter's most conspicuous phase); masks resampled onto ``ref``.
+
+    As ``hcc-imaging segment`` does: ``"liver": true`` at the file's top level keeps each lesion
+    inside the study's classical liver mask (made once, holding every liver lesion's seed, as
+    ``--liver`` holds the click); a lesion with ``"extrahepatic": true`` (a lymph node) is kept out
+    of that mask (made for it in any case, as ``--liver --extrahepatic``).  The viable
+    (arterially enhancing) parts of the liver lesions come from
+    :func:`hcc_imaging.segment.viable.viable_mask` when the study has an arterial phase (as
+    ``--viable-out``; the liver mask, when made, is its parenchyma's reference), so mRECIST and
+    EASL can be read from a seeds file; None without an arterial phase."""
+    from ..segment.errors import SegmentationError
     from ..segment.lesion import segment_lesion
+    from ..segment.liver import segment_liver
+    from ..segment.viable import viable_mask
 
     try:
-        seeds = json.loads(Path(seeds_file).read_text(encoding="utf-8"))["lesions"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
+        doc = json.loads(Path(seeds_file).read_text(encoding="utf-8"))
+        seeds = doc["lesions"]
+        in_liver = bool(doc.get("liver", False))
+        extra = [bool(s.get("extrahepatic", False)) for s in seeds]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
         raise StudyStepError("masks", f"{seeds_file}: not a seeds file ({err}); expected "
-                                      '{"lesions": [{"lesion_id": "L1", "seed_lps": [x, y, z]}]}.') from err
+                                      '{"lesions": [{"lesion_id": "L1", "seed_lps": [x, y, z]}]}, optionally '
+                                      '"liver": true and, per lesion, "extrahepatic": true.') from err
     vols = dict(phases)
+    liver = None
+    if in_liver or any(extra):
+        def point(s: Mapping[str, Any]) -> Any:
+            return s["seed_lps"] if s.get("seed_lps") is not None else ref.index_to_lps(np.asarray(s["seed_index"], float))
+
+        include = [point(s) for s, e in zip(seeds, extra, strict=True) if in_liver and not e] or None
+        liver = segment_liver(vols, phase=ref.phase, include_lps=include) if len(vols) > 1 else \
+            segment_liver(ref, include_lps=include)
     out = np.zeros(ref.shape, np.uint16)
     names: dict[int, str] = {}
-    for n, s in enumerate(seeds, start=1):
+    for n, (s, e) in enumerate(zip(seeds, extra, strict=True), start=1):
         lid = str(s.get("lesion_id", f"L{n}"))
         res = segment_lesion(vols, seed_lps=s.get("seed_lps"), seed_index=s.get("seed_index"),
-                             phase=s.get("phase"), label=n, lesion_id=lid)
+                             phase=s.get("phase"), label=n, lesion_id=lid,
+                             liver=liver if (e or in_liver) else None, extrahepatic=e)
         m = res.labels.resample_to(ref).array != 0 if not res.labels.geometry.equals(ref.geometry) else res.labels.array != 0
         out[m & (out == 0)] = n
         names[n] = lid
-    return LabelVolume.like(ref, out, labels=names), None, SEEDS_FILE
+    lesions = LabelVolume.like(ref, out, labels=names)
+    arterial = next((vols[p] for p in (Phase.ARTERIAL_LATE, Phase.ARTERIAL, Phase.ARTERIAL_EARLY) if p in vols), None)
+    viable = None
+    if arterial is not None:
+        # the liver lesions only (an extrahepatic lesion has no viable part: an HCC's enhancing tissue)
+        liver_lesions = lesions.with_array(np.where(np.isin(out, [n for n, e in enumerate(extra, 1) if e]), 0, out))
+        on_art = liver_lesions if liver_lesions.geometry.equals(arterial.geometry) else liver_lesions.resample_to(arterial)
+        try:
+            v = viable_mask(on_art, arterial, pre_contrast=vols.get(Phase.PRE_CONTRAST),
+                            portal_venous=vols.get(Phase.PORTAL_VENOUS), liver=liver if in_liver else None)
+        except SegmentationError as err:
+            raise StudyStepError("masks", f"{seeds_file}: the viable part of a seeded lesion was not found ({err}). "
+                                          'Add "liver": true to the seeds file (the parenchyma is then read in the '
+                                          "liver mask), or put viable.nii.gz beside the study.") from err
+        v_arr = v.array if v.geometry.equals(ref.geometry) else v.resample_to(ref).array
+        # (on another grid the resampled viable part is kept within its lesion's mask)
+        viable = lesions.with_array(np.where((np.asarray(v_arr) != 0) & (out != 0), out, 0).astype(out.dtype))
+    return lesions, viable, SEEDS_FILE
 
 
 def measure_lesions(

@@ -218,6 +218,66 @@ def test_seeds_file_instead_of_masks(tmp_path) -> None:
     (row,) = records[0]["lesions"]
     assert row["lesion_id"] == "L1" and records[0]["mask_source"] == "seeds.json"
     assert abs(row["longest_diameter_mm"] - truth["L1"]["longest_diameter_mm"]) <= 2.3 * 2**0.5
+    # the viable part comes from viable_mask (as segment --viable-out): L1 enhances throughout
+    assert row["viable_diameter_mm"] is not None
+    assert abs(row["viable_diameter_mm"] - truth["L1"]["viable_diameter_mm"]) <= 2.3 * 2**0.5
+
+
+def test_seeds_file_in_the_liver_with_a_node_kept_out(tmp_path) -> None:
+    """``"liver": true`` keeps the seeded lesions in the study's liver mask, ``"extrahepatic": true``
+    keeps the porta-hepatis node out of it; the partly necrotic L2's viable part is a part of it
+    (mRECIST readable from seeds), the node has none."""
+    import shutil
+
+    src = REPO / "sample_data" / "liver_phantom" / "baseline"
+    study = tmp_path / "arch" / "baseline"
+    shutil.copytree(src, study, ignore=shutil.ignore_patterns("masks"))
+    truth = json.loads((study / "truth.json").read_text())["lesions"]
+    seeds = {"liver": True, "lesions": [{"lesion_id": lid, "seed_lps": truth[lid]["seed_lps"]} for lid in ("L1", "L2")]
+             + [{"lesion_id": "L6", "seed_lps": truth["L6"]["seed_lps"], "extrahepatic": True}]}
+    (study / "seeds.json").write_text(json.dumps(seeds))
+    records = []
+    s = _run(tmp_path / "arch", tmp_path / "o", on_record=records.append)
+    assert s.n_failed_studies == 0, records
+    rows = {r["lesion_id"]: r for r in records[0]["lesions"]}
+    assert set(rows) == {"L1", "L2", "L6"}
+    tol = 2.3 * 2**0.5
+    for lid in ("L1", "L2"):
+        assert abs(rows[lid]["longest_diameter_mm"] - truth[lid]["longest_diameter_mm"]) <= tol
+        assert abs(rows[lid]["viable_diameter_mm"] - truth[lid]["viable_diameter_mm"]) <= tol
+    assert rows["L2"]["viable_diameter_mm"] < rows["L2"]["longest_diameter_mm"] - 5.0
+    assert abs(rows["L6"]["short_axis_mm"] - truth["L6"]["short_axis_mm"]) <= tol
+    assert not rows["L6"]["viable_diameter_mm"]
+
+
+def test_a_seeded_studys_resume_key_follows_the_segmentation_version(tmp_path, monkeypatch) -> None:
+    """A seeded study's masks are made by the segmentation, so its input hash (and resume key)
+    changes with the segmentation's version; a study with mask files does not."""
+    from hcc_imaging.batch.pipeline import StudyInputs, _input_hash
+    from hcc_imaging.segment import constants as SC
+
+    (tmp_path / "seeds.json").write_text('{"lesions": []}')
+    (tmp_path / "lesions.nii.gz").write_bytes(b"x")
+    seeded = StudyInputs(seeds_file=str(tmp_path / "seeds.json"))
+    masked = StudyInputs(lesion_masks=(str(tmp_path / "lesions.nii.gz"),), seeds_file=str(tmp_path / "seeds.json"))
+    before = (_input_hash([], seeded), _input_hash([], masked))
+    monkeypatch.setattr(SC, "ALGORITHM_VERSION", SC.ALGORITHM_VERSION + ".x")
+    assert _input_hash([], seeded) != before[0]
+    assert _input_hash([], masked) == before[1]
+
+
+def test_seeds_file_that_is_not_one_is_a_failure_row(tmp_path) -> None:
+    import shutil
+
+    src = REPO / "sample_data" / "liver_phantom" / "baseline"
+    study = tmp_path / "arch" / "baseline"
+    shutil.copytree(src, study, ignore=shutil.ignore_patterns("masks"))
+    (study / "seeds.json").write_text(json.dumps({"lesions": [["not", "a", "seed"]]}))
+    s = _run(tmp_path / "arch", tmp_path / "o")
+    assert s.n_failed_studies == 1
+    (fail,) = pd.read_csv(tmp_path / "o" / "failures.csv").to_dict("records")
+    assert fail["step"] == "masks" and "seeds.json: not a seeds file" in fail["reason"]
+    assert '"extrahepatic": true' in fail["reason"]  # what the file may hold
 
 
 def test_export_seg_and_sr(small_archive, tmp_path) -> None:
