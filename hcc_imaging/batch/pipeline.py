@@ -22,7 +22,8 @@ What lies beside a study (its folder = the common parent of its files) and is us
 
 * masks: ``lesions.nii.gz`` (label n = lesion ``"Ln"`` unless annotated) and ``viable.nii.gz``
   (same label values); DICOM SEG / RTSTRUCT objects of the study (found by the index);
-* ``seeds.json``: ``{"lesions": [{"lesion_id": "L1", "seed_lps": [x, y, z]}, ...]}``, optionally
+* ``seeds.json``: ``{"lesions": [{"lesion_id": "L1", "seed_lps": [x, y, z]}, ...]}`` (or per
+  lesion ``"seed_index"``, or ``"line_lps"``: a line across it), optionally
   ``"liver": true`` (lesions kept in the study's liver mask) and per lesion ``"extrahepatic": true``
   (kept out of it); the viable parts come from ``viable_mask`` when there is an arterial phase;
 * ``annotations.json`` in the study folder or any parent up to the archive root: per lesion id
@@ -568,7 +569,9 @@ def _segment_seeds(
     seeds_file: str, ref: Volume, phases: Mapping[Phase, Volume]
 ) -> tuple[LabelVolume, LabelVolume | None, str]:
     """Segment each seed with :func:`hcc_imaging.segment.lesion.segment_lesion` (phase: the seed's
-    ``"phase"``, else the segmenter's most conspicuous phase); masks resampled onto ``ref``.
+    ``"phase"``, else the segmenter's most conspicuous phase); masks resampled onto ``ref``.  A
+    lesion is given by a click (``"seed_lps"`` or ``"seed_index"``) or by a line across it
+    (``"line_lps"``: two LPS points, e.g. a reader's longest diameter, as ``--line``).
 
     As ``hcc-imaging segment`` does: ``"liver": true`` at the file's top level keeps each lesion
     inside the study's classical liver mask (made once, holding every liver lesion's seed, as
@@ -588,26 +591,32 @@ def _segment_seeds(
         seeds = doc["lesions"]
         in_liver = bool(doc.get("liver", False))
         extra = [bool(s.get("extrahepatic", False)) for s in seeds]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
+        lines = [None if s.get("line_lps") is None else np.asarray(s["line_lps"], float).reshape(2, 3) for s in seeds]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as err:
         raise StudyStepError("masks", f"{seeds_file}: not a seeds file ({err}); expected "
-                                      '{"lesions": [{"lesion_id": "L1", "seed_lps": [x, y, z]}]}, optionally '
-                                      '"liver": true and, per lesion, "extrahepatic": true.') from err
+                                      '{"lesions": [{"lesion_id": "L1", "seed_lps": [x, y, z]}]}, a lesion given by '
+                                      '"seed_lps", "seed_index" or "line_lps" ([[x, y, z], [x, y, z]], a line across '
+                                      'it), optionally "liver": true and, per lesion, "extrahepatic": true and '
+                                      '"phase".') from err
     vols = dict(phases)
     liver = None
     if in_liver or any(extra):
-        def point(s: Mapping[str, Any]) -> Any:
+        def point(s: Mapping[str, Any], line: Any) -> Any:
+            if line is not None:
+                return line.mean(0)  # the line's midpoint, as the CLI's --liver holds it
             return s["seed_lps"] if s.get("seed_lps") is not None else ref.index_to_lps(np.asarray(s["seed_index"], float))
 
-        include = [point(s) for s, e in zip(seeds, extra, strict=True) if in_liver and not e] or None
+        include = [point(s, ln) for s, e, ln in zip(seeds, extra, lines, strict=True) if in_liver and not e] or None
         liver = segment_liver(vols, phase=ref.phase, include_lps=include) if len(vols) > 1 else \
             segment_liver(ref, include_lps=include)
     out = np.zeros(ref.shape, np.uint16)
     names: dict[int, str] = {}
-    for n, (s, e) in enumerate(zip(seeds, extra, strict=True), start=1):
+    for n, (s, e, ln) in enumerate(zip(seeds, extra, lines, strict=True), start=1):
         lid = str(s.get("lesion_id", f"L{n}"))
-        res = segment_lesion(vols, seed_lps=s.get("seed_lps"), seed_index=s.get("seed_index"),
-                             phase=s.get("phase"), label=n, lesion_id=lid,
-                             liver=liver if (e or in_liver) else None, extrahepatic=e)
+        where: dict[str, Any] = {"line_lps": ln} if ln is not None else {
+            "seed_lps": s.get("seed_lps"), "seed_index": s.get("seed_index")}
+        res = segment_lesion(vols, phase=s.get("phase"), label=n, lesion_id=lid,
+                             liver=liver if (e or in_liver) else None, extrahepatic=e, **where)
         m = res.labels.resample_to(ref).array != 0 if not res.labels.geometry.equals(ref.geometry) else res.labels.array != 0
         out[m & (out == 0)] = n
         names[n] = lid

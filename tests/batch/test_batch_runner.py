@@ -225,16 +225,19 @@ def test_seeds_file_instead_of_masks(tmp_path) -> None:
 
 def test_seeds_file_in_the_liver_with_a_node_kept_out(tmp_path) -> None:
     """``"liver": true`` keeps the seeded lesions in the study's liver mask, ``"extrahepatic": true``
-    keeps the porta-hepatis node out of it; the partly necrotic L2's viable part is a part of it
-    (mRECIST readable from seeds), the node has none."""
+    keeps the porta-hepatis node out of it; the partly necrotic L2, given by a line across it (its
+    longest diameter, ``"line_lps"``), has a viable part that is a part of it (mRECIST readable from
+    seeds), the node has none."""
     import shutil
 
     src = REPO / "sample_data" / "liver_phantom" / "baseline"
     study = tmp_path / "arch" / "baseline"
     shutil.copytree(src, study, ignore=shutil.ignore_patterns("masks"))
     truth = json.loads((study / "truth.json").read_text())["lesions"]
-    seeds = {"liver": True, "lesions": [{"lesion_id": lid, "seed_lps": truth[lid]["seed_lps"]} for lid in ("L1", "L2")]
-             + [{"lesion_id": "L6", "seed_lps": truth["L6"]["seed_lps"], "extrahepatic": True}]}
+    seeds = {"liver": True, "lesions": [
+        {"lesion_id": "L1", "seed_lps": truth["L1"]["seed_lps"]},
+        {"lesion_id": "L2", "line_lps": truth["L2"]["ld_endpoints_lps"]},
+        {"lesion_id": "L6", "seed_lps": truth["L6"]["seed_lps"], "extrahepatic": True}]}
     (study / "seeds.json").write_text(json.dumps(seeds))
     records = []
     s = _run(tmp_path / "arch", tmp_path / "o", on_record=records.append)
