@@ -219,6 +219,10 @@ class ReadSession:
         #: points whose pieces it was made to hold).
         self._livers: dict[str, tuple[TimePointImages, LabelVolume | None, str | None,
                                       tuple[tuple[float, float, float], ...]]] = {}
+        #: Registrations between time points' reference images (for :meth:`propagate`), per (fixed,
+        #: moving) time point ids and whether the liver masks were used: (the fixed images, the
+        #: moving images, the registration).
+        self._registrations: dict[tuple[str, str, bool], tuple[TimePointImages, TimePointImages, Any]] = {}
         self.lesions: dict[str, Lesion] = {}
         self.observations: dict[tuple[str, str], Observation] = {}
         #: Per time point, per lesion: (start index, boolean crop) on the reference grid.
@@ -715,6 +719,84 @@ class ReadSession:
         obs = self.set_mask_crop(les.lesion_id, timepoint_id, out.start, out.mask, viable=out.viable, source=source,
                                  notes=notes)
         return les.lesion_id, obs
+
+    def propagate(
+        self,
+        lesion_id: str,
+        timepoint_id: str,
+        *,
+        from_timepoint: str | None = None,
+        in_liver: bool = False,
+    ) -> tuple[str, Observation]:
+        """A tracked lesion segmented at ``timepoint_id`` from where it lies at another time point:
+        the two time points' images registered (rigid then affine, the core's ``register_volumes``,
+        as the dock's compare modes; kept per pair), the lesion's mask voxel nearest its centroid at
+        ``from_timepoint`` (default: the nearest earlier time point where it has a mask, else the
+        nearest later one) mapped to ``timepoint_id`` and clicked there, as a click on that lesion
+        (same id and tracking UID; a node stays a node).  ``in_liver`` as :meth:`segment_at`; for
+        a liver lesion the registration then reads its metric inside the liver masks (the liver
+        moves with breathing apart from the spine).
+
+        Raises ``HccImagingError`` when the lesion has no mask to start from, or when nothing can
+        be segmented at the mapped point (e.g. the lesion has gone: record it as absent, or click it
+        where it is)."""
+        self._check_unlocked("propagate a lesion")
+        les = self._lesion(lesion_id)
+        if timepoint_id not in self.images:
+            raise HccImagingError(f"time point {timepoint_id!r} has no images loaded; load them before propagating.")
+        order = self.timepoint_ids
+        if from_timepoint is None:
+            have = [t for t in order if t != timepoint_id and self._masks.get(t, {}).get(lesion_id) is not None
+                    and t in self.images]
+            if not have:
+                raise HccImagingError(
+                    f"lesion {lesion_id} has no mask at another loaded time point to propagate from; segment it there "
+                    "first (click or line).")
+            here = order.index(timepoint_id)
+            earlier = [t for t in have if order.index(t) < here]
+            from_timepoint = earlier[-1] if earlier else min(have, key=lambda t: order.index(t))
+        src = self.lesion_mask(lesion_id, from_timepoint)
+        if src is None or not src.any() or from_timepoint not in self.images:
+            raise HccImagingError(
+                f"lesion {lesion_id} has no mask at {from_timepoint!r} (or its images are not loaded) to propagate from.")
+        idx = np.argwhere(src)
+        centre = idx[np.argmin(((idx - idx.mean(0)) ** 2).sum(1))]
+        fixed = self.images[from_timepoint].reference
+        point = fixed.index_to_lps(centre.astype(float))
+        t0 = time.perf_counter()
+        # a liver lesion with "in liver": the registration is the liver's (its metric inside the
+        # from time point's liver mask: the liver moves with breathing apart from the spine)
+        masked = in_liver and not (les.is_lymph_node or les.organ != "liver")
+        reg, made = self._registration(from_timepoint, timepoint_id, liver=masked)
+        reg_s = time.perf_counter() - t0
+        mapped = np.asarray(reg.map_to_moving(point), float).reshape(3)
+        try:
+            out = self.segment_at(timepoint_id, mapped, lesion_id=les.lesion_id, in_liver=in_liver)
+            if made:
+                self.last_timings["register_s"] = reg_s
+            return out
+        except HccImagingError as err:
+            raise HccImagingError(
+                f"lesion {lesion_id} propagated from {from_timepoint!r} to {timepoint_id!r} (LPS "
+                f"{tuple(np.round(mapped, 1).tolist())} mm): {err} If it has gone, record it as absent; else click it "
+                "where it is.") from err
+
+    def _registration(self, fixed_tp: str, moving_tp: str, *, liver: bool = False) -> tuple[Any, bool]:
+        """The registration of ``moving_tp``'s reference image to ``fixed_tp``'s (made once per pair
+        of loaded images), and whether it was made now.  ``liver``: its metric read inside
+        ``fixed_tp``'s liver mask (and the follow-up's mask for the start), when the masks can be
+        made; else on the whole images."""
+        from . import _core
+
+        fixed, moving = self.images[fixed_tp], self.images[moving_tp]
+        key = (fixed_tp, moving_tp, liver)
+        hit = self._registrations.get(key)
+        if hit is not None and hit[0] is fixed and hit[1] is moving:
+            return hit[2], False
+        masks = (self._liver_mask(fixed_tp)[0], self._liver_mask(moving_tp)[0]) if liver else (None, None)
+        reg = _core.register(fixed.reference, moving.reference, fixed_mask=masks[0], moving_mask=masks[1])
+        self._registrations[key] = (fixed, moving, reg)
+        return reg, True
 
     def _liver_mask(self, timepoint_id: str, include_lps: NDArray[np.float64] | None = None,
                     ) -> tuple[LabelVolume | None, str | None]:

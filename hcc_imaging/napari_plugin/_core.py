@@ -454,14 +454,21 @@ def assessment_json(view: AssessmentView) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------ register
+def register(fixed: Volume, moving: Volume, *, fixed_mask: LabelVolume | None = None,
+             moving_mask: LabelVolume | None = None) -> Any:
+    """The core's registration of ``moving`` (another time point) to ``fixed``: rigid then affine
+    (``register_volumes(..., kind="affine")``, the metric inside ``fixed_mask`` when given, e.g.
+    the liver); its ``map_to_moving`` carries a point across."""
+    return _core_fn("register")(fixed, moving, kind="affine", fixed_mask=fixed_mask, moving_mask=moving_mask)
+
+
 def register_to(fixed: Volume, moving: Volume) -> Volume:
     """``moving`` (a follow-up) registered to ``fixed`` (the baseline) and resampled onto its grid.
 
     Rigid then affine (the core's ``register_volumes``), so the follow-up can be shown over
     the baseline with the same layer transform.
     """
-    reg = _core_fn("register")(fixed, moving, kind="affine")
-    return reg.resample_volume(moving, fixed)
+    return register(fixed, moving).resample_volume(moving, fixed)
 
 
 # ------------------------------------------------------------------------------------------ display

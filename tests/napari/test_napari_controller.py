@@ -364,6 +364,55 @@ def test_in_liver_keeps_ircad17_tumour_2_out_of_the_tissue_beside_the_liver(irca
     assert d[True] >= 0.81  # measured 0.820 (the expert liver: 0.868)
 
 
+def _shifted(a: np.ndarray, dy: int, dx: int, fill: object) -> np.ndarray:
+    """``a`` moved by (dy, dx) voxels in-plane, ``fill`` where nothing moved in (a patient lying
+    elsewhere in the scanner at the follow-up)."""
+    out = np.full_like(a, fill)
+    ny, nx = a.shape[1:]
+    out[:, max(dy, 0):ny + min(dy, 0), max(dx, 0):nx + min(dx, 0)] = \
+        a[:, max(-dy, 0):ny + min(-dy, 0), max(-dx, 0):nx + min(-dx, 0)]
+    return out
+
+
+def test_propagate_carries_a_lesion_to_a_follow_up_where_the_patient_lies_elsewhere(tmp_path: Path) -> None:
+    """``propagate``: baseline L1 and L2 clicked; at fu1 the patient lies 16 / 21 mm elsewhere in the
+    plane, so the baseline centre is not in the follow-up's lesion; the registered centre is, and the
+    lesions are segmented there as follow-up clicks on them (same ids, registration made once); with
+    "in liver" on the livers' registration."""
+    from hcc_imaging.phantoms import make_study
+
+    base, fu = make_study(0, timepoint="baseline"), make_study(0, timepoint="fu1")
+    dy, dx = 7, -9
+    moved = {k: v.with_array(_shifted(np.asarray(v.array), dy, dx, -1000)) for k, v in fu.volumes.items()}
+    s = ReadSession("P001", "R1", tmp_path / "reads")
+    s.add_timepoint("baseline", base.volumes)
+    s.add_timepoint("fu1", moved)
+    with pytest.raises(HccImagingError, match="no mask at another loaded time point"):
+        s.propagate(s.new_lesion().lesion_id, "fu1")
+    ids = [s.segment_at("baseline", base.truth["lesions"][k]["seed_lps"])[0] for k in ("L1", "L2")]
+    for n, (lid, key) in enumerate(zip(ids, ("L1", "L2"), strict=True)):
+        truth = _shifted(fu.lesions.array == fu.truth["lesions"][key]["label"], dy, dx, False)
+        src = s.lesion_mask(lid, "baseline")
+        assert src is not None
+        idx = np.argwhere(src)
+        assert not truth[tuple(idx[np.argmin(((idx - idx.mean(0)) ** 2).sum(1))])]  # the baseline centre misses it
+        got, obs = s.propagate(lid, "fu1")
+        assert got == lid and ("register_s" in s.last_timings) == (n == 0)
+        m = s.lesion_mask(lid, "fu1")
+        assert m is not None and float(2 * (m & truth).sum() / (m.sum() + truth.sum())) >= 0.95
+        assert obs.longest_diameter_mm is not None
+    assert len(s.lesions) == 3 and s.timepoint_ids == ["baseline", "fu1"]
+    # "in liver": the registration of the livers (both time points' masks made), L1 kept in fu1's
+    truth = _shifted(fu.lesions.array == fu.truth["lesions"]["L1"]["label"], dy, dx, False)
+    s.propagate(ids[0], "fu1", in_liver=True)
+    assert "register_s" in s.last_timings and set(s._registrations) == {("baseline", "fu1", False),
+                                                                       ("baseline", "fu1", True)}
+    m = s.lesion_mask(ids[0], "fu1")
+    liver = s._livers["fu1"][1]
+    assert m is not None and liver is not None and not (m & (liver.array == 0)).any()
+    assert float(2 * (m & truth).sum() / (m.sum() + truth.sum())) >= 0.95
+
+
 def test_a_rind_click_is_fitted_and_its_note_kept(tmp_path: Path) -> None:
     """``segment_at(..., rind=True)`` (the dock's "rind" box) on a necrotic lesion in a 2 mm
     enhancing rind on 0.7 mm pixels: the fitted border (``segment_lesion(..., rind=True)``), its note

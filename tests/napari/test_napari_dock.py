@@ -98,6 +98,28 @@ def test_in_liver_box_keeps_the_lesion_in_the_liver_mask(docked: Any, qtbot: Any
 
 
 @needs_pipeline
+def test_propagate_button_segments_the_selected_lesion_at_the_follow_up(docked: Any, qtbot: Any, phantom_truth: Any) -> None:
+    """Baseline click on L2; at fu1 the reader selects it in the table and presses "Propagate": the
+    lesion is segmented there (registered centre), tracked, sized like the analytic fu1 lesion."""
+    viewer, dock = docked
+    session = dock.start_read("R1")
+    _click(viewer, dock, phantom_truth["baseline"]["lesions"]["L2"]["seed_lps"])
+    qtbot.waitUntil(lambda: dock.table.rowCount() == 1 and _cell(dock, 0, "longest_diameter_mm") != "", timeout=30000)
+    dock.timepoint_combo.setCurrentText("fu1")
+    dock.table.clearSelection()
+    assert dock.propagate_selected() is None  # nothing selected: said in the status line, nothing runs
+    dock.table.selectRow(0)
+    with qtbot.waitSignal(dock.segment_done, timeout=60000) as done:
+        dock.propagate_button.click()
+    assert done.args == [True]
+    assert session.observations[("L1", "fu1")].longest_diameter_mm is not None
+    assert list(session.lesions) == ["L1"] and "register_s" in dock.last_timings
+    truth = phantom_truth["fu1"]["lesions"]["L2"]
+    voxels = int(session.lesion_mask("L1", "fu1").sum())  # type: ignore[union-attr]
+    assert voxels * session.geometry("fu1").voxel_volume_mm3 == pytest.approx(truth["volume_mm3"], rel=0.15)
+
+
+@needs_pipeline
 def test_dragging_a_line_remeasures_table_and_response(docked: Any, qtbot: Any, phantom_truth: Any) -> None:
     viewer, dock = docked
     session = dock.start_read("R1")

@@ -265,6 +265,14 @@ class ResponseDock(QWidget):
         self.manual_button = QPushButton("Manual line")
         self.manual_button.setCheckable(True)
         self.manual_button.toggled.connect(self._on_manual_mode)
+        self.propagate_button = QPushButton("Propagate")
+        self.propagate_button.setToolTip(
+            "Segment the lesion selected in the table at this time point from where it lies at another: the two "
+            "time points registered (rigid then affine, a few seconds once per pair), the lesion's centre carried "
+            "across and clicked there, as a follow-up click on that lesion (with 'in liver': kept in the liver, and the "
+            "livers registered)."
+        )
+        self.propagate_button.clicked.connect(self.propagate_selected)
         self.delete_button = QPushButton("Delete lesion")
         self.delete_button.clicked.connect(self._delete_selected)
         row.addWidget(QLabel("new as"))
@@ -275,6 +283,7 @@ class ResponseDock(QWidget):
         row.addWidget(self.segment_button)
         row.addWidget(self.line_segment_button)
         row.addWidget(self.manual_button)
+        row.addWidget(self.propagate_button)
         row.addWidget(self.delete_button)
         lay.addLayout(row)
         self.table = QTableWidget(0, len(TABLE_COLUMNS))
@@ -699,8 +708,6 @@ class ResponseDock(QWidget):
         return self._segment(line_lps=np.stack([world_to_lps(w[0]), world_to_lps(w[1])]))
 
     def _segment(self, *, point_lps: Any = None, line_lps: Any = None) -> Any:
-        from napari.qt.threading import thread_worker
-
         s = self.session
         if s is None or not self.timepoint_id:
             return None
@@ -710,20 +717,46 @@ class ResponseDock(QWidget):
         node = True if self.node_check.isChecked() else None  # None: a tracked lesion's own flag
         rind = self.rind_check.isChecked()
         in_liver = self.liver_check.isChecked()
+        return self._segment_in_thread(
+            lambda: s.segment_at(tpid, point_lps, line_lps=line_lps, lesion_id=lesion_id, role=role, node=node,
+                                 rind=rind, in_liver=in_liver),
+            "segmenting lesion")
+
+    def propagate_selected(self) -> Any:
+        """Segment the lesion selected in the table at the shown time point from where it lies at
+        another (:meth:`ReadSession.propagate`: the time points registered, its centre carried
+        across and clicked), in a thread; measured and shown as a click is."""
+        s = self.session
+        if s is None or not self.timepoint_id:
+            self._status("start a read first (reader id)")
+            return None
+        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
+        item = self.table.item(rows[0].row(), 0) if rows else None
+        if item is None:
+            self._status("select the lesion to propagate in the table first")
+            return None
+        lid, tpid, in_liver = item.text(), self.timepoint_id, self.liver_check.isChecked()
+        return self._segment_in_thread(lambda: s.propagate(lid, tpid, in_liver=in_liver), "propagating lesion")
+
+    def _segment_in_thread(self, call: Any, desc: str) -> Any:
+        """Run ``call`` (a session's segmentation: (lesion id, observation)) in a napari thread
+        worker with progress; its result is shown as a click's, its error in the status line."""
+        from napari.qt.threading import thread_worker
+
+        s = self.session
 
         @thread_worker(ignore_errors=True)
         def work() -> tuple[str, Any]:
             t0, c0 = time.perf_counter(), time.thread_time()
-            out = s.segment_at(tpid, point_lps, line_lps=line_lps, lesion_id=lesion_id, role=role, node=node, rind=rind,
-                               in_liver=in_liver)
-            self.last_timings = {**s.last_timings, "worker_s": time.perf_counter() - t0,
+            out = call()
+            self.last_timings = {**s.last_timings, "worker_s": time.perf_counter() - t0,  # type: ignore[union-attr]
                                  "worker_cpu_s": time.thread_time() - c0}
-            return out
+            return out  # type: ignore[no-any-return]
 
         worker = work()
         worker.returned.connect(self._on_segmented)
         worker.errored.connect(self._on_segment_failed)
-        self.progress_after(worker, "segmenting lesion")
+        self.progress_after(worker, desc)
         self._start(worker)
         return worker
 
