@@ -2,8 +2,9 @@
 
 SERIES is one DICOM series (folder, zip, DICOMDIR or file), a study folder holding several
 phases (the most conspicuous phase is used unless ``--phase``), or a NIfTI image.  The seed is
-a voxel index ``--seed Z,Y,X`` = (slice, row, col), an LPS point ``--seed-lps X,Y,Z`` (mm), or a
-line drawn across the lesion ``--line X1,Y1,Z1,X2,Y2,Z2`` (mm).  Negative numbers need the
+a voxel index ``--seed Z,Y,X`` = (slice, row, col), an LPS point ``--seed-lps X,Y,Z`` (mm), a
+line drawn across the lesion ``--line X1,Y1,Z1,X2,Y2,Z2`` (mm), or the lesion's mask at another
+time point ``--from-mask MASK --from-series PATH`` (registered, its centre carried across).  Negative numbers need the
 ``=`` form: ``--seed-lps=-12.5,40,-300``.  The mask is written as NIfTI (``.nii``/``.nii.gz``) or
 DICOM SEG (``.dcm``) by extension.  Numbers come from :func:`hcc_imaging.segment.segment_lesion`,
 the function the napari plugin and the batch engine call.
@@ -42,6 +43,14 @@ def register(subparsers: Any) -> None:
     g.add_argument("--seed", metavar="Z,Y,X", help="seed voxel (slice, row, col) on the grid of --phase (default: of the first series)")
     g.add_argument("--seed-lps", metavar="X,Y,Z", help="seed point in patient LPS mm (use --seed-lps=-1,2,3 for negatives)")
     g.add_argument("--line", metavar="X1,Y1,Z1,X2,Y2,Z2", help="line across the lesion, two LPS points in mm")
+    g.add_argument("--from-mask", metavar="MASK",
+                   help="the lesion's mask at another time point (NIfTI, SEG, RTSTRUCT, on --from-series): SERIES is "
+                        "registered to those images (rigid then affine; with --liver inside their liver mask) and the "
+                        "mask's centre, carried across, is the seed (a follow-up segmented from the baseline's lesion)")
+    p.add_argument("--from-series", metavar="PATH",
+                   help="with --from-mask: the images that mask lies on (DICOM series or study folder, or NIfTI image)")
+    p.add_argument("--from-label", type=int,
+                   help="with --from-mask: the lesion's label value in it (default: every nonzero voxel)")
     p.add_argument("--phase", help="phase to segment on (default: the most conspicuous)")
     p.add_argument("--liver", action="store_true",
                    help="compute a liver mask (classical, on the study's best liver phase: portal venous, else delayed, ...; "
@@ -102,6 +111,36 @@ def _load_volumes(path: str) -> dict[Any, Any]:
     return out
 
 
+def _carried_seed(args: argparse.Namespace, phases: dict[Any, Any], phase: Any, console: Any) -> tuple[list[float], dict[str, Any]]:
+    """``--from-mask``: the seed (LPS mm) on SERIES carried from the lesion's mask at another time
+    point, and the record of how (``Registration.to_json``)."""
+    from ..io.masks import load_mask
+    from ..segment import lesion_centre_lps, register_volumes, segment_liver
+    from ..volume import Phase
+
+    if not args.from_series:
+        raise SegmentArgumentError(
+            "--from-mask needs --from-series PATH: the images the mask lies on (it is registered to SERIES).")
+    with console.status("loading the other time point...", spinner="dots"):
+        before = _load_volumes(args.from_series)
+    # the same phase on both sides when there is one: the asked-for one, portal venous, or any shared
+    shared = [k for k in (phase, Phase.PORTAL_VENOUS, *before) if k is not None and k in before and k in phases]
+    fixed = before[shared[0]] if shared else next(iter(before.values()))
+    moving = phases[shared[0]] if shared else next(iter(phases.values()))
+    mask = load_mask(args.from_mask, fixed)
+    centre = lesion_centre_lps(mask, args.from_label)
+    fixed_mask = None
+    if args.liver and not args.extrahepatic:
+        with console.status("segmenting the other time point's liver...", spinner="dots"):
+            fixed_mask = segment_liver(before, phase=fixed.phase) if len(before) > 1 else segment_liver(fixed)
+    with console.status("registering the time points...", spinner="dots"):
+        reg = register_volumes(fixed, moving, kind="affine", fixed_mask=fixed_mask)
+    seed = [float(v) for v in reg.map_to_moving(centre)]
+    return seed, {"mask": str(args.from_mask), "series": str(args.from_series), "label": args.from_label,
+                  "centre_lps": [float(v) for v in centre], "seed_lps": seed, "liver_masked": fixed_mask is not None,
+                  "registration": reg.to_json()}
+
+
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
@@ -127,8 +166,13 @@ def run(args: argparse.Namespace) -> int:
             "--viable-out needs an arterial-phase series in SERIES (viable tumour = arterial enhancement); "
             f"found phases {[str(k) for k in phases]}."
         )
+    if (args.from_series or args.from_label is not None) and not args.from_mask:
+        raise SegmentArgumentError("--from-series / --from-label go with --from-mask (the lesion's mask at another time point).")
     kwargs: dict[str, Any] = {}
-    if args.seed:
+    carried: dict[str, Any] | None = None
+    if args.from_mask:
+        kwargs["seed_lps"], carried = _carried_seed(args, phases, phase, console)
+    elif args.seed:
         kwargs["seed_index"] = [int(round(v)) for v in _floats(args.seed, 3, "--seed")]
     elif args.seed_lps:
         kwargs["seed_lps"] = _floats(args.seed_lps, 3, "--seed-lps")
@@ -180,6 +224,8 @@ def run(args: argparse.Namespace) -> int:
         "volume_mm3": res.volume_mm3,
         "provenance": res.provenance(),
     }
+    if carried is not None:
+        record["carried_from"] = carried
     if liver is not None and args.liver:
         record["liver"] = {k: liver.meta.get(k) for k in
                            ("phase", "segmented_series_instance_uid", "carried_to", "window_hu", "low_contrast")}

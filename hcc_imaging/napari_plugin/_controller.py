@@ -740,6 +740,8 @@ class ReadSession:
         Raises ``HccImagingError`` when the lesion has no mask to start from, or when nothing can
         be segmented at the mapped point (e.g. the lesion has gone: record it as absent, or click it
         where it is)."""
+        from . import _core
+
         self._check_unlocked("propagate a lesion")
         les = self._lesion(lesion_id)
         if timepoint_id not in self.images:
@@ -759,10 +761,8 @@ class ReadSession:
         if src is None or not src.any() or from_timepoint not in self.images:
             raise HccImagingError(
                 f"lesion {lesion_id} has no mask at {from_timepoint!r} (or its images are not loaded) to propagate from.")
-        idx = np.argwhere(src)
-        centre = idx[np.argmin(((idx - idx.mean(0)) ** 2).sum(1))]
         fixed = self.images[from_timepoint].reference
-        point = fixed.index_to_lps(centre.astype(float))
+        point = _core.lesion_centre(LabelVolume.like(fixed, src.astype(np.uint8)))
         t0 = time.perf_counter()
         # a liver lesion with "in liver": the registration is the liver's (its metric inside the
         # from time point's liver mask: the liver moves with breathing apart from the spine)

@@ -82,6 +82,7 @@ _WHERE: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "liver": ("segment_liver", ("hcc_imaging.segment", "hcc_imaging.segment.liver")),
     "viable": ("viable_mask", ("hcc_imaging.segment", "hcc_imaging.segment.viable")),
     "register": ("register_volumes", ("hcc_imaging.segment", "hcc_imaging.segment.register")),
+    "lesion_centre": ("lesion_centre_lps", ("hcc_imaging.segment", "hcc_imaging.segment.register")),
     "measure": ("measure_lesion", ("hcc_imaging.measure", "hcc_imaging.measure.lesion")),
     "response": ("assess", ("hcc_imaging.response", "hcc_imaging.response.engine")),
     "export": ("write_sr", ("hcc_imaging.export", "hcc_imaging.export.sr")),
@@ -460,6 +461,11 @@ def register(fixed: Volume, moving: Volume, *, fixed_mask: LabelVolume | None = 
     (``register_volumes(..., kind="affine")``, the metric inside ``fixed_mask`` when given, e.g.
     the liver); its ``map_to_moving`` carries a point across."""
     return _core_fn("register")(fixed, moving, kind="affine", fixed_mask=fixed_mask, moving_mask=moving_mask)
+
+
+def lesion_centre(mask: LabelVolume) -> NDArray[np.float64]:
+    """The core's ``lesion_centre_lps``: the lesion's voxel nearest its centroid, in LPS mm."""
+    return _core_fn("lesion_centre")(mask)  # type: ignore[no-any-return]
 
 
 def register_to(fixed: Volume, moving: Volume) -> Volume:

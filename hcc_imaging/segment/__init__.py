@@ -10,6 +10,7 @@ segment_liver, LiverParams                          liver mask (classical; optio
 viable_mask, ViableParams                           viable part of each lesion (mRECIST)
 register_volumes, Registration, RegistrationParams, TransformKind
 register_translation                                exhaustive FFT translation search (phase to phase)
+lesion_centre_lps                                   a lesion's inside point, to carry to another time point
 SegmentationError, SeedError, LowContrastError, NotEnclosedError, RegistrationError, BackendUnavailableError
 """
 
@@ -25,7 +26,14 @@ from .errors import (
 )
 from .lesion import LesionParams, SegmentationResult, segment_lesion
 from .liver import LiverParams, segment_liver
-from .register import Registration, RegistrationParams, TransformKind, register_translation, register_volumes
+from .register import (
+    Registration,
+    RegistrationParams,
+    TransformKind,
+    lesion_centre_lps,
+    register_translation,
+    register_volumes,
+)
 from .viable import ViableParams, viable_mask
 
 __all__ = [
@@ -38,6 +46,7 @@ __all__ = [
     "ViableParams",
     "register_volumes",
     "register_translation",
+    "lesion_centre_lps",
     "Registration",
     "RegistrationParams",
     "TransformKind",

@@ -31,7 +31,8 @@ from . import _kernels
 from . import constants as C
 from .errors import RegistrationError
 
-__all__ = ["TransformKind", "RegistrationParams", "Registration", "register_volumes", "register_translation"]
+__all__ = ["TransformKind", "RegistrationParams", "Registration", "register_volumes", "register_translation",
+           "lesion_centre_lps"]
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +248,23 @@ def _centroid_lps(mask: LabelVolume) -> NDArray[np.float64] | None:
     if idx.size == 0:
         return None
     return mask.index_to_lps(idx.mean(axis=0))
+
+
+def lesion_centre_lps(mask: LabelVolume, label: int | None = None) -> NDArray[np.float64]:
+    """The LPS point (mm) of the lesion's voxel nearest its centroid: a point inside the lesion even
+    when it is not convex (a crescent's centroid lies outside it), the seed a lesion is carried to
+    another time point with (``Registration.map_to_moving``, the napari dock's "Propagate",
+    ``hcc-imaging segment --from-mask``).  ``label``: the lesion's value (default: every nonzero
+    voxel).  Raises ``SegmentationError`` for an empty mask."""
+    from .errors import SegmentationError
+
+    arr = np.asarray(mask.array)
+    idx = np.argwhere(arr != 0 if label is None else arr == label)
+    if idx.size == 0:
+        what = "no lesion voxels" if label is None else f"no voxels of label {label}"
+        raise SegmentationError(f"the mask has {what}: nothing to carry to another time point.")
+    centre = idx[np.argmin(((idx - idx.mean(0)) ** 2).sum(1))]
+    return np.asarray(mask.index_to_lps(centre.astype(float)), float).reshape(3)
 
 
 def register_volumes(

@@ -83,6 +83,8 @@ def test_seg_output_round_trips(study_dir, tmp_path: Path) -> None:  # type: ign
         pytest.param(["--seed", "a,b,c"], "comma-separated numbers", id="seed-text"),
         pytest.param(["--seed", "10,70,50", "--phase", "hepatobiliary"], "--phase", id="phase-missing"),
         pytest.param(["--seed", "10,70,50", "--extrahepatic"], "add --liver", id="extrahepatic-without-liver"),
+        pytest.param(["--from-mask", "l.nii.gz"], "needs --from-series", id="from-mask-without-series"),
+        pytest.param(["--seed", "10,70,50", "--from-label", "2"], "go with --from-mask", id="from-label-alone"),
     ],
 )
 def test_argument_errors_exit_2(study_dir, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], match: str) -> None:  # type: ignore[no-untyped-def]
@@ -200,3 +202,45 @@ def test_the_human_output_says_when_the_border_was_fitted_to_a_blurred_margin(st
     record = json.loads(capsys.readouterr().out)
     assert record["provenance"]["border_blur_mm"] >= 2.0
     assert dice(load_mask(out).array, _truth(study, 5)) >= 0.95
+
+
+def test_a_follow_up_from_the_baselines_mask_where_the_patient_lies_elsewhere(
+        study_dir, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """``--from-mask`` / ``--from-series``: the baseline's L1 mask carried to a follow-up (fu1's
+    arterial phase as NIfTI, where the HCC enhances) on which the patient lies 16 / 21 mm elsewhere
+    in the plane: the baseline's centre misses the follow-up lesion, the registered one does (Dice
+    >= 0.95)."""
+    import SimpleITK as sitk
+
+    study, _ = study_dir
+    fu = make_study(0, timepoint="fu1")
+    dy, dx = 7, -9
+
+    def moved(a: np.ndarray, fill: object) -> np.ndarray:
+        out = np.full_like(a, fill)
+        out[:, dy:, :dx] = a[:, :-dy, -dx:]
+        return out
+
+    art = fu.volumes["arterial"]
+    sitk.WriteImage(art.with_array(moved(np.asarray(art.array), -1000)).to_sitk(), str(tmp_path / "fu1.nii.gz"))
+    truth = moved(fu.lesions.array == fu.truth["lesions"]["L1"]["label"], False)
+    base = load_mask(study / "masks" / "lesions.nii.gz")
+    idx = np.argwhere(base.array == 1)
+    assert not truth[tuple(idx[np.argmin(((idx - idx.mean(0)) ** 2).sum(1))])]
+    out = tmp_path / "fu1_l1.nii.gz"
+    assert main(["segment", str(tmp_path / "fu1.nii.gz"), "--from-mask", str(study / "masks" / "lesions.nii.gz"),
+                 "--from-label", "1", "--from-series", str(study / "arterial"), "--out", str(out), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    carried = record["carried_from"]
+    assert carried["label"] == 1 and carried["registration"]["kind"] == "affine" and not carried["liver_masked"]
+    # the registration found the shift: the seed moved by it (LPS x = column, y = row)
+    shift = np.asarray(carried["seed_lps"]) - np.asarray(carried["centre_lps"])
+    assert np.allclose(shift[:2], [dx * 2.3, dy * 2.3], atol=1.2)
+    assert dice(load_mask(out).array, truth) >= 0.95
+    # --liver: the registration reads the baseline's liver (made on its portal venous phase), the
+    # lesion kept in the follow-up's
+    assert main(["segment", str(tmp_path / "fu1.nii.gz"), "--from-mask", str(study / "masks" / "lesions.nii.gz"),
+                 "--from-label", "1", "--from-series", str(study), "--liver", "--out", str(out), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["carried_from"]["liver_masked"] and record["carried_from"]["registration"]["parameters"]["masked"]
+    assert dice(load_mask(out).array, truth) >= 0.95

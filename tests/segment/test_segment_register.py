@@ -220,3 +220,25 @@ def test_translation_search_errors() -> None:
     flat = Volume.create(np.full((16, 24, 24), 40, np.int16), spacing=(3.0, 3.0, 3.0))
     reg = register_translation(flat, flat)  # no edge anywhere: nothing to align, identity
     assert reg.translation_mm == (0.0, 0.0, 0.0)
+
+
+def test_a_lesions_centre_lies_inside_it_even_for_a_crescent() -> None:
+    """``lesion_centre_lps``: a crescent's centroid lies in its hollow; the point returned is the
+    crescent's voxel nearest the centroid (inside it), in LPS mm; an empty mask is refused."""
+    from hcc_imaging.segment import SegmentationError, lesion_centre_lps
+    from hcc_imaging.volume import Geometry, LabelVolume
+
+    z, y, x = np.mgrid[:9, :40, :40]
+    outer = (y - 20) ** 2 + (x - 20) ** 2 <= 15**2
+    inner = (y - 20) ** 2 + (x - 26) ** 2 <= 13**2
+    crescent = (outer & ~inner & (abs(z - 4) <= 2)).astype(np.uint8)
+    geom = Geometry(shape=crescent.shape, spacing=(2.0, 0.5, 0.5), origin=(10.0, -5.0, 3.0))
+    lab = LabelVolume(array=crescent * 3, geometry=geom, labels={3: "L3"})
+    idx = np.argwhere(crescent)
+    assert not crescent[tuple(np.rint(idx.mean(0)).astype(int))]  # the centroid is in the hollow
+    p = lesion_centre_lps(lab, 3)
+    k = geom.lps_to_nearest_index(p)
+    assert crescent[k]
+    assert np.allclose(geom.index_to_lps(np.asarray(k, float)), p)
+    with pytest.raises(SegmentationError, match="no voxels of label 2"):
+        lesion_centre_lps(lab, 2)
