@@ -115,7 +115,7 @@ def _carried_seed(args: argparse.Namespace, phases: dict[Any, Any], phase: Any, 
     """``--from-mask``: the seed (LPS mm) on SERIES carried from the lesion's mask at another time
     point, and the record of how (``Registration.to_json``)."""
     from ..io.masks import load_mask
-    from ..segment import lesion_centre_lps, register_volumes, segment_liver
+    from ..segment import RegistrationParams, lesion_centre_lps, register_volumes, segment_liver
     from ..volume import Phase
 
     if not args.from_series:
@@ -134,7 +134,7 @@ def _carried_seed(args: argparse.Namespace, phases: dict[Any, Any], phase: Any, 
         with console.status("segmenting the other time point's liver...", spinner="dots"):
             fixed_mask = segment_liver(before, phase=fixed.phase) if len(before) > 1 else segment_liver(fixed)
     with console.status("registering the time points...", spinner="dots"):
-        reg = register_volumes(fixed, moving, kind="affine", fixed_mask=fixed_mask)
+        reg = register_volumes(fixed, moving, kind="affine", fixed_mask=fixed_mask, params=RegistrationParams.carry())
     seed = [float(v) for v in reg.map_to_moving(centre)]
     return seed, {"mask": str(args.from_mask), "series": str(args.from_series), "label": args.from_label,
                   "centre_lps": [float(v) for v in centre], "seed_lps": seed, "liver_masked": fixed_mask is not None,

@@ -794,7 +794,7 @@ class ReadSession:
         if hit is not None and hit[0] is fixed and hit[1] is moving:
             return hit[2], False
         masks = (self._liver_mask(fixed_tp)[0], self._liver_mask(moving_tp)[0]) if liver else (None, None)
-        reg = _core.register(fixed.reference, moving.reference, fixed_mask=masks[0], moving_mask=masks[1])
+        reg = _core.register(fixed.reference, moving.reference, fixed_mask=masks[0], moving_mask=masks[1], carry=True)
         self._registrations[key] = (fixed, moving, reg)
         return reg, True
 

@@ -456,11 +456,15 @@ def assessment_json(view: AssessmentView) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------ register
 def register(fixed: Volume, moving: Volume, *, fixed_mask: LabelVolume | None = None,
-             moving_mask: LabelVolume | None = None) -> Any:
+             moving_mask: LabelVolume | None = None, carry: bool = False) -> Any:
     """The core's registration of ``moving`` (another time point) to ``fixed``: rigid then affine
     (``register_volumes(..., kind="affine")``, the metric inside ``fixed_mask`` when given, e.g.
-    the liver); its ``map_to_moving`` carries a point across."""
-    return _core_fn("register")(fixed, moving, kind="affine", fixed_mask=fixed_mask, moving_mask=moving_mask)
+    the liver); its ``map_to_moving`` carries a point across.  ``carry``: only for that (the
+    pyramid stops at a quarter of the grid, ``RegistrationParams.carry``)."""
+    extra: dict[str, Any] = {}
+    if carry:
+        extra["params"] = _need("hcc_imaging.segment.register", "RegistrationParams").RegistrationParams.carry()
+    return _core_fn("register")(fixed, moving, kind="affine", fixed_mask=fixed_mask, moving_mask=moving_mask, **extra)
 
 
 def lesion_centre(mask: LabelVolume) -> NDArray[np.float64]:
