@@ -1,5 +1,5 @@
-"""Carrying a lesion's centre to another time point: ``RegistrationParams.carry()`` (the pyramid
-stops at a quarter of the grid) against the full pyramid (``RegistrationParams()``), in the same run.
+"""Carrying a lesion's centre to another time point: ``RegistrationParams.carry()`` (block means on
+~3 mm voxels, two pyramid levels) against the full registration (``RegistrationParams()``), in the same run.
 
 The 512 x 512 x 100 study phantom (0.68 x 0.68 x 1.5 mm, portal venous), its fu1 moved in the
 plane by ``--shift`` voxels (rows, columns; air where nothing moved in), registered rigid then

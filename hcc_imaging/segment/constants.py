@@ -120,6 +120,7 @@ __all__ = [
     "VIABLE_REGISTRATION_MOVING_MARGIN_MM",
     "VIABLE_MIN_VOLUME_MM3",
     "REGISTRATION_SHRINK_FACTORS",
+    "REGISTRATION_CARRY_WORK_SPACING_MM",
     "REGISTRATION_CARRY_SHRINK_FACTORS",
     "REGISTRATION_CARRY_SMOOTHING_SIGMAS_MM",
     "REGISTRATION_SMOOTHING_SIGMAS_MM",
@@ -1174,15 +1175,17 @@ VIABLE_MIN_VOLUME_MM3: Final[float] = 15.0
 REGISTRATION_SHRINK_FACTORS: Final[tuple[int, ...]] = (4, 2, 1)
 REGISTRATION_SMOOTHING_SIGMAS_MM: Final[tuple[float, ...]] = (2.0, 1.0, 0.0)
 
-#: The pyramid when a registration only carries a lesion's centre to another time point (the napari
-#: dock's "Propagate", ``hcc-imaging segment --from-mask``): the click must land inside the lesion,
-#: a voxel or two, so the pyramid stops at a quarter of the grid.  The 512 x 512 x 100 study (0.68 x
-#: 0.68 x 1.5 mm), its follow-up moved 17 / 14 mm in the plane: 7.2-7.5 s against 17-36 s for the
-#: full pyramid on a quiet machine (12-13 s against 33-67 s loaded), the carried point 0.1-0.55 mm
-#: from the true move (the full pyramid's 0.05-0.45 mm), with and without the liver mask; the
-#: sample study 0.6 s against 2.1 s (``benchmarks/bench_register_carry.py``).
-REGISTRATION_CARRY_SHRINK_FACTORS: Final[tuple[int, ...]] = (8, 4)
-REGISTRATION_CARRY_SMOOTHING_SIGMAS_MM: Final[tuple[float, ...]] = (4.0, 2.0)
+#: A registration that only carries a lesion's centre to another time point (the napari dock's
+#: "Propagate", ``hcc-imaging segment --from-mask``): the click must land inside the lesion, a voxel
+#: or two, so the images' block means on voxels of about 3 mm are registered with a two-level
+#: pyramid (about 6 and 3 mm, smoothed by 2 and 1 mm; the full registration's finest level is the
+#: image's own grid, and ITK smooths the full images for every level): 1.1-1.4 s instead of 16-33 s
+#: on a 512 x 512 x 100 study, the point 0.6 mm from the true move; 4 / 2 mm smoothing missed a
+#: rotated phantom's lesions by 4-5 mm.  Figures: docs/validation.md section 4 and
+#: ``benchmarks/bench_register_carry.py``.
+REGISTRATION_CARRY_WORK_SPACING_MM: Final[float] = 3.0
+REGISTRATION_CARRY_SHRINK_FACTORS: Final[tuple[int, ...]] = (2, 1)
+REGISTRATION_CARRY_SMOOTHING_SIGMAS_MM: Final[tuple[float, ...]] = (2.0, 1.0)
 
 #: Optimiser iterations per level (regular-step gradient descent).
 REGISTRATION_ITERATIONS: Final[int] = 100
