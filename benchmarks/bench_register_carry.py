@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def main(argv: list[str] | None = None) -> int:
     from hcc_imaging.phantoms import make_study
     from hcc_imaging.segment import RegistrationParams, register_volumes
+    from tests.segment._phantom import shifted_in_plane
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=2)
@@ -38,12 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     base = make_study(0, timepoint="baseline", spacing=sp, shape=sh)
     fu = make_study(0, timepoint="fu1", spacing=sp, shape=sh)
     fixed, pv = base.volumes["portal_venous"], fu.volumes["portal_venous"]
-    a = np.asarray(pv.array)
-    moved = np.full_like(a, -1000)
-    ys, yd = (slice(0, a.shape[1] - dy), slice(dy, None)) if dy >= 0 else (slice(-dy, None), slice(0, a.shape[1] + dy))
-    xs, xd = (slice(0, a.shape[2] - dx), slice(dx, None)) if dx >= 0 else (slice(-dx, None), slice(0, a.shape[2] + dx))
-    moved[:, yd, xd] = a[:, ys, xs]
-    moving = pv.with_array(moved)
+    moving = pv.with_array(shifted_in_plane(np.asarray(pv.array), dy, dx, -1000))
     centre = np.asarray(base.truth["lesions"]["L1"]["seed_lps"], float)
     true_move = np.array([dx * sp[2], dy * sp[1], 0.0])  # LPS x = columns, y = rows
     times: dict[tuple[str, bool], list[float]] = {}

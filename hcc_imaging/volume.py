@@ -45,6 +45,7 @@ __all__ = [
     "Volume",
     "LabelVolume",
     "AXIAL_DIRECTION",
+    "ARTERIAL_PREFERENCE",
 ]
 
 #: Direction of a standard axial CT: slices go S->I or I->S along z, rows go A->P (+y),
@@ -78,6 +79,12 @@ class Phase(enum.StrEnum):
     @property
     def is_arterial(self) -> bool:
         return self in (Phase.ARTERIAL, Phase.ARTERIAL_EARLY, Phase.ARTERIAL_LATE)
+
+
+#: The arterial phases in the order an HCC's enhancement is read from when several are given
+#: (late arterial first): the viable part's phase (the CLI, the batch, the napari dock) and step
+#: 13's layer phase.
+ARTERIAL_PREFERENCE: tuple[Phase, ...] = (Phase.ARTERIAL_LATE, Phase.ARTERIAL, Phase.ARTERIAL_EARLY)
 
 
 def _as_vec3(value: ArrayLike, name: str, positive: bool = False) -> tuple[float, float, float]:

@@ -50,7 +50,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import HccImagingError
-from ..volume import LabelVolume, Phase, Volume
+from ..volume import ARTERIAL_PREFERENCE, LabelVolume, Phase, Volume
 from .constants import (
     ANNOTATIONS_FILE,
     DEFAULT_CRITERIA,
@@ -582,7 +582,7 @@ def _segment_seeds(
     ``--viable-out``; the liver mask, when made, is its parenchyma's reference), so mRECIST and
     EASL can be read from a seeds file; None without an arterial phase."""
     from ..segment.errors import SegmentationError
-    from ..segment.lesion import segment_lesion
+    from ..segment.lesion import seed_point_lps, segment_lesion
     from ..segment.liver import segment_liver
     from ..segment.viable import viable_mask
 
@@ -601,14 +601,11 @@ def _segment_seeds(
     vols = dict(phases)
     liver = None
     if in_liver or any(extra):
-        def point(s: Mapping[str, Any], line: Any) -> Any:
-            if line is not None:
-                return line.mean(0)  # the line's midpoint, as the CLI's --liver holds it
-            return s["seed_lps"] if s.get("seed_lps") is not None else ref.index_to_lps(np.asarray(s["seed_index"], float))
-
-        include = [point(s, ln) for s, e, ln in zip(seeds, extra, lines, strict=True) if in_liver and not e] or None
-        liver = segment_liver(vols, phase=ref.phase, include_lps=include) if len(vols) > 1 else \
-            segment_liver(ref, include_lps=include)
+        # the points segment_lesion clicks (a line's midpoint), as the CLI's --liver holds them
+        include = [seed_point_lps(vols, seed_lps=s.get("seed_lps"), seed_index=s.get("seed_index"), line_lps=ln,
+                                  phase=s.get("phase"))
+                   for s, e, ln in zip(seeds, extra, lines, strict=True) if in_liver and not e] or None
+        liver = segment_liver(vols, phase=ref.phase, include_lps=include)
     out = np.zeros(ref.shape, np.uint16)
     names: dict[int, str] = {}
     for n, (s, e, ln) in enumerate(zip(seeds, extra, lines, strict=True), start=1):
@@ -621,7 +618,7 @@ def _segment_seeds(
         out[m & (out == 0)] = n
         names[n] = lid
     lesions = LabelVolume.like(ref, out, labels=names)
-    arterial = next((vols[p] for p in (Phase.ARTERIAL_LATE, Phase.ARTERIAL, Phase.ARTERIAL_EARLY) if p in vols), None)
+    arterial = next((vols[p] for p in ARTERIAL_PREFERENCE if p in vols), None)
     viable = None
     if arterial is not None:
         # the liver lesions only (an extrahepatic lesion has no viable part: an HCC's enhancing tissue)

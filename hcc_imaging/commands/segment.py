@@ -132,7 +132,7 @@ def _carried_seed(args: argparse.Namespace, phases: dict[Any, Any], phase: Any, 
     fixed_mask = None
     if args.liver and not args.extrahepatic:
         with console.status("segmenting the other time point's liver...", spinner="dots"):
-            fixed_mask = segment_liver(before, phase=fixed.phase) if len(before) > 1 else segment_liver(fixed)
+            fixed_mask = segment_liver(before, phase=fixed.phase)
     with console.status("registering the time points...", spinner="dots"):
         reg = register_volumes(fixed, moving, kind="affine", fixed_mask=fixed_mask, params=RegistrationParams.carry())
     seed = [float(v) for v in reg.map_to_moving(centre)]
@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from ..io.masks import load_mask, save_mask
-    from ..segment import LesionParams, segment_lesion, segment_liver, viable_mask
+    from ..segment import LesionParams, seed_point_lps, segment_lesion, segment_liver, viable_mask
     from ..volume import Phase
 
     console = Console(stderr=True)
@@ -189,19 +189,10 @@ def run(args: argparse.Namespace) -> int:
             # the lesion is in the liver: the automatic mask must hold the clicked piece even when it
             # bulges out of the capsule (segment_liver's include_lps); a lesion outside the liver
             # (--extrahepatic) must not be made part of it
-            import numpy as np
-
-            if "seed_index" in kwargs:
-                click = ref.index_to_lps(np.asarray(kwargs["seed_index"], float))
-            elif "seed_lps" in kwargs:
-                click = np.asarray(kwargs["seed_lps"], float)
-            else:
-                click = 0.5 * (np.asarray(kwargs["line_lps"][0], float) + np.asarray(kwargs["line_lps"][1], float))
-            include = [click]
+            include = [seed_point_lps(ref, **kwargs)]
         with console.status("segmenting the liver...", spinner="dots"):
             # a study: segmented on its best liver phase (portal venous ...) and carried to ref's grid
-            liver = segment_liver(phases, phase=ref.phase, include_lps=include) if len(phases) > 1 else \
-                segment_liver(ref, include_lps=include)
+            liver = segment_liver(phases, phase=ref.phase, include_lps=include)
     with console.status("segmenting the lesion...", spinner="dots"):
         res = segment_lesion(
             phases if len(phases) > 1 else ref,

@@ -28,7 +28,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .._atomic import atomic_write_bytes
 from ..errors import BlindingError, HccImagingError, StoreError
-from ..volume import Geometry, LabelVolume, Phase, Volume
+from ..volume import ARTERIAL_PREFERENCE, Geometry, LabelVolume, Phase, Volume
 from ._layers import LineSpec, geometry_from_metadata, geometry_metadata
 
 __all__ = [
@@ -85,7 +85,7 @@ REFERENCE_PHASES: tuple[Phase, ...] = (
     Phase.PRE_CONTRAST,
 )
 #: Phase used for viable (arterially enhancing) tumour, in order of preference (mRECIST, EASL).
-ARTERIAL_PHASES: tuple[Phase, ...] = (Phase.ARTERIAL_LATE, Phase.ARTERIAL, Phase.ARTERIAL_EARLY)
+ARTERIAL_PHASES: tuple[Phase, ...] = ARTERIAL_PREFERENCE
 
 
 class ReadLockedError(StoreError):

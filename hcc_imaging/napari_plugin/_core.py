@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import HccImagingError, OptionalDependencyError
-from ..volume import LabelVolume, Phase, Volume
+from ..volume import ARTERIAL_PREFERENCE, LabelVolume, Phase, Volume
 from ._layers import LineSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -240,7 +240,7 @@ def segment(
     sl = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
     mask = np.ascontiguousarray(arr[sl] != 0)
     viable = None
-    arterial = next((phases[p] for p in (Phase.ARTERIAL_LATE, Phase.ARTERIAL, Phase.ARTERIAL_EARLY) if p in phases), None)
+    arterial = next((phases[p] for p in ARTERIAL_PREFERENCE if p in phases), None)
     if arterial is not None and outside_liver is None and available("viable"):
         t1 = time.perf_counter()
         vmod = _need("hcc_imaging.segment.viable", "ViableParams")
@@ -257,9 +257,7 @@ def segment(
         wliver = None
         if inside_liver is not None:
             lv = inside_liver if inside_liver.geometry.equals(reference.geometry) else inside_liver.resample_to(reference)
-            crop = tuple(slice(int(a), int(b)) for a, b in zip(wlo, whi, strict=True))
-            wliver = LabelVolume.like(work.geometry, (np.asarray(lv.array)[crop] != 0).astype(np.uint8),
-                                      labels={1: "liver"}, frame_of_reference_uid=reference.frame_of_reference_uid)
+            wliver = lv.crop(wlo, whi)
         vres = _core_fn("viable")(
             work,
             arterial,

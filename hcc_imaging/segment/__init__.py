@@ -6,6 +6,7 @@ parameter is named with its unit in :mod:`hcc_imaging.segment.constants`.
 Public API
 ----------
 segment_lesion, LesionParams, SegmentationResult   one click / one line -> 3-D lesion mask
+seed_point_lps                                      the point segment_lesion clicks (a liver mask must hold it)
 segment_liver, LiverParams                          liver mask (classical; optional TotalSegmentator)
 viable_mask, ViableParams                           viable part of each lesion (mRECIST)
 register_volumes, Registration, RegistrationParams, TransformKind
@@ -24,7 +25,7 @@ from .errors import (
     SeedError,
     SegmentationError,
 )
-from .lesion import LesionParams, SegmentationResult, segment_lesion
+from .lesion import LesionParams, SegmentationResult, seed_point_lps, segment_lesion
 from .liver import LiverParams, segment_liver
 from .register import (
     Registration,
@@ -38,6 +39,7 @@ from .viable import ViableParams, viable_mask
 
 __all__ = [
     "segment_lesion",
+    "seed_point_lps",
     "LesionParams",
     "SegmentationResult",
     "segment_liver",

@@ -262,7 +262,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._blas import single_blas_thread
-from ..volume import LabelVolume, Modality, Phase, Volume
+from ..volume import ARTERIAL_PREFERENCE, LabelVolume, Modality, Phase, Volume
 from . import constants as C
 from ._blur import blurred_border
 from ._sharp import sharp_border
@@ -275,7 +275,7 @@ from ._rind import RindFit, rind_border
 from ._vessel import thrombus_in_lumen
 from .errors import LowContrastError, NotEnclosedError, SeedError, SegmentationError
 
-__all__ = ["LesionParams", "SegmentationResult", "segment_lesion", "ALGORITHM_NAME"]
+__all__ = ["LesionParams", "SegmentationResult", "segment_lesion", "seed_point_lps", "ALGORITHM_NAME"]
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +285,7 @@ ALGORITHM_NAME = "hcc_imaging.segment.lesion.seeded_window_growing"
 _POLARITIES = ("auto", "hypo", "hyper", "both")
 
 #: step 13's phase, the first of these the study has: the layer enhances on the arterial phase
-_RIND_PHASES = (Phase.ARTERIAL_LATE, Phase.ARTERIAL, Phase.ARTERIAL_EARLY)
+_RIND_PHASES = ARTERIAL_PREFERENCE
 
 
 @dataclass(frozen=True, slots=True)
@@ -697,6 +697,51 @@ def _liver_on(liver: LabelVolume | None, vol: Volume,
     return out
 
 
+def _seed_and_line(index_ref: Volume, seed_lps: ArrayLike | None, seed_index: Sequence[int] | None,
+                   line_lps: ArrayLike | None) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
+    """The click (LPS mm; ``seed_index`` on ``index_ref``'s grid, or a line's midpoint) and the line
+    (2 x 3 LPS mm, or None), checked (``SeedError``)."""
+    line = None
+    if line_lps is not None:
+        line = np.asarray(line_lps, float).reshape(-1)
+        if line.shape != (6,) or not np.all(np.isfinite(line)):
+            raise SeedError(f"line_lps must be two LPS points ((x1, y1, z1), (x2, y2, z2)) in mm, got {line_lps!r}.")
+        line = line.reshape(2, 3)
+        if np.linalg.norm(line[1] - line[0]) < 1e-6:
+            raise SeedError("line_lps has zero length; draw the line across the lesion, edge to edge.")
+    if seed_index is not None:
+        idx = np.asarray(seed_index, float).reshape(-1)
+        if idx.shape != (3,):
+            raise SeedError(f"seed_index must be 3 integers (slice, row, col), got {seed_index!r}.")
+        seed_pt = index_ref.index_to_lps(idx)
+    elif seed_lps is not None:
+        seed_pt = np.asarray(seed_lps, float).reshape(-1)
+        if seed_pt.shape != (3,) or not np.all(np.isfinite(seed_pt)):
+            raise SeedError(f"seed_lps must be 3 finite LPS coordinates in mm, got {seed_lps!r}.")
+    elif line is not None:
+        seed_pt = 0.5 * (line[0] + line[1])
+    else:
+        raise SeedError("no seed: pass seed_lps= (LPS mm), seed_index= (slice, row, col) or line_lps= (two LPS points).")
+    return seed_pt, line
+
+
+def seed_point_lps(
+    volume: Volume | Mapping[Phase | str, Volume],
+    *,
+    seed_lps: ArrayLike | None = None,
+    seed_index: Sequence[int] | None = None,
+    line_lps: ArrayLike | None = None,
+    phase: Phase | str | None = None,
+) -> NDArray[np.float64]:
+    """The point (LPS mm) :func:`segment_lesion` clicks for these arguments: ``seed_lps``,
+    ``seed_index`` on the grid of ``phase`` (else of the first volume), or the midpoint of
+    ``line_lps``; the point an automatic liver mask must hold (``segment_liver(...,
+    include_lps=)``, as ``hcc-imaging segment --liver`` and the batch's seeds files make it)."""
+    phases = _as_phases(volume)
+    index_ref = phases[Phase(phase)] if phase is not None and Phase(phase) in phases else next(iter(phases.values()))
+    return _seed_and_line(index_ref, seed_lps, seed_index, line_lps)[0]
+
+
 @single_blas_thread
 def segment_lesion(
     volume: Volume | Mapping[Phase | str, Volume],
@@ -844,28 +889,8 @@ def _segment_lesion(
                 f"phase {str(phase)!r} was asked for but only {[str(k) for k in phases]} were given; "
                 "pass that phase's Volume or choose one of these."
             )
-    index_ref = phases[phase] if phase is not None else next(iter(phases.values()))
-    line = None
-    if line_lps is not None:
-        line = np.asarray(line_lps, float).reshape(-1)
-        if line.shape != (6,) or not np.all(np.isfinite(line)):
-            raise SeedError(f"line_lps must be two LPS points ((x1, y1, z1), (x2, y2, z2)) in mm, got {line_lps!r}.")
-        line = line.reshape(2, 3)
-        if np.linalg.norm(line[1] - line[0]) < 1e-6:
-            raise SeedError("line_lps has zero length; draw the line across the lesion, edge to edge.")
-    if seed_index is not None:
-        idx = np.asarray(seed_index, float).reshape(-1)
-        if idx.shape != (3,):
-            raise SeedError(f"seed_index must be 3 integers (slice, row, col), got {seed_index!r}.")
-        seed_pt = index_ref.index_to_lps(idx)
-    elif seed_lps is not None:
-        seed_pt = np.asarray(seed_lps, float).reshape(-1)
-        if seed_pt.shape != (3,) or not np.all(np.isfinite(seed_pt)):
-            raise SeedError(f"seed_lps must be 3 finite LPS coordinates in mm, got {seed_lps!r}.")
-    elif line is not None:
-        seed_pt = 0.5 * (line[0] + line[1])
-    else:
-        raise SeedError("no seed: pass seed_lps= (LPS mm), seed_index= (slice, row, col) or line_lps= (two LPS points).")
+    seed_pt, line = _seed_and_line(phases[phase] if phase is not None else next(iter(phases.values())),
+                                   seed_lps, seed_index, line_lps)
     seed_txt = tuple(np.round(seed_pt, 1).tolist())  # for messages (plain numbers, not np.float64(...))
 
     def seed_on(vol: Volume) -> tuple[int, int, int]:

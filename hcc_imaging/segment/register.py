@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..volume import Geometry, LabelVolume, Volume, resample_labels, resample_volume
+from ..volume import LabelVolume, Volume, resample_labels, resample_volume
 from . import _kernels
 from . import constants as C
 from .errors import RegistrationError
@@ -516,17 +516,15 @@ def _clip(a: NDArray[Any], window: tuple[float, float]) -> NDArray[Any]:
 
 
 def _coarse(vol: Volume, spacing_mm: float) -> Volume:
-    """``vol`` as block means on voxels of about ``spacing_mm`` (whole numbers of its voxels per
-    axis, at least one): each coarse voxel centred on its block (the far edge's leftover voxels
-    dropped)."""
-    sp = np.asarray(vol.spacing, float)
-    f = np.maximum(np.floor(spacing_mm / sp + 1e-6), 1).astype(np.int64)
-    if np.all(f == 1):
+    """``vol`` as block means on voxels of about ``spacing_mm`` (the liver's work grid,
+    :func:`.liver._shrink`: whole numbers of its voxels per axis, each coarse voxel centred on its
+    block); ``vol`` itself when no axis shrinks."""
+    from .liver import _shrink
+
+    work = (float(spacing_mm),) * 3
+    if all(max(1, int(round(w / s))) == 1 for w, s in zip(work, vol.spacing, strict=True)):
         return vol
-    arr = _block_mean(np.asarray(vol.array), f)
-    geom = Geometry(shape=arr.shape, spacing=tuple(float(v) for v in sp * f),  # type: ignore[arg-type]
-                    origin=tuple(float(v) for v in vol.index_to_lps((f - 1) / 2.0)),  # type: ignore[arg-type]
-                    direction=vol.geometry.direction)
+    arr, geom = _shrink(vol, work)  # type: ignore[arg-type]
     return replace(vol, array=arr, geometry=geom)
 
 

@@ -364,22 +364,13 @@ def test_in_liver_keeps_ircad17_tumour_2_out_of_the_tissue_beside_the_liver(irca
     assert d[True] >= 0.81  # measured 0.820 (the expert liver: 0.868)
 
 
-def _shifted(a: np.ndarray, dy: int, dx: int, fill: object) -> np.ndarray:
-    """``a`` moved by (dy, dx) voxels in-plane, ``fill`` where nothing moved in (a patient lying
-    elsewhere in the scanner at the follow-up)."""
-    out = np.full_like(a, fill)
-    ny, nx = a.shape[1:]
-    out[:, max(dy, 0):ny + min(dy, 0), max(dx, 0):nx + min(dx, 0)] = \
-        a[:, max(-dy, 0):ny + min(-dy, 0), max(-dx, 0):nx + min(-dx, 0)]
-    return out
-
-
 def test_propagate_carries_a_lesion_to_a_follow_up_where_the_patient_lies_elsewhere(tmp_path: Path) -> None:
     """``propagate``: baseline L1 and L2 clicked; at fu1 the patient lies 16 / 21 mm elsewhere in the
     plane, so the baseline centre is not in the follow-up's lesion; the registered centre is, and the
     lesions are segmented there as follow-up clicks on them (same ids, registration made once); with
     "in liver" on the livers' registration."""
     from hcc_imaging.phantoms import make_study
+    from tests.segment._phantom import shifted_in_plane as _shifted
 
     base, fu = make_study(0, timepoint="baseline"), make_study(0, timepoint="fu1")
     dy, dx = 7, -9

@@ -151,6 +151,17 @@ RIM_SCENE_HU = {"arterial": (70, 25, 115), "portal_venous": (110, 28, 125),
 RIM_SCENE_EXTENT_MM = (90.0, 84.0, 84.0)
 
 
+def shifted_in_plane(a: NDArray[np.generic], dy: int, dx: int, fill: object) -> NDArray[np.generic]:
+    """``a`` (slice, row, col) moved by ``dy`` rows and ``dx`` columns, ``fill`` where nothing moved
+    in: a patient lying elsewhere in the scanner at a follow-up (the carried-lesion tests and
+    ``benchmarks/bench_register_carry.py``)."""
+    out = np.full_like(a, fill)
+    ny, nx = a.shape[1:]
+    out[:, max(dy, 0):ny + min(dy, 0), max(dx, 0):nx + min(dx, 0)] = \
+        a[:, max(-dy, 0):ny + min(-dy, 0), max(-dx, 0):nx + min(-dx, 0)]
+    return out
+
+
 def rim_scene_shape(spacing: tuple[float, float, float]) -> tuple[int, int, int]:
     """The voxels of :data:`RIM_SCENE_EXTENT_MM` on ``spacing`` (the rind sweep's box)."""
     return tuple(int(round(e / s)) for e, s in zip(RIM_SCENE_EXTENT_MM, spacing, strict=True))  # type: ignore[return-value]

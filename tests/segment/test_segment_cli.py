@@ -14,7 +14,7 @@ from hcc_imaging.cli import main
 from hcc_imaging.io.masks import load_mask
 from hcc_imaging.phantoms import make_study
 
-from ._phantom import dice
+from ._phantom import dice, shifted_in_plane
 
 
 @pytest.fixture(scope="module")
@@ -216,14 +216,9 @@ def test_a_follow_up_from_the_baselines_mask_where_the_patient_lies_elsewhere(
     fu = make_study(0, timepoint="fu1")
     dy, dx = 7, -9
 
-    def moved(a: np.ndarray, fill: object) -> np.ndarray:
-        out = np.full_like(a, fill)
-        out[:, dy:, :dx] = a[:, :-dy, -dx:]
-        return out
-
     art = fu.volumes["arterial"]
-    sitk.WriteImage(art.with_array(moved(np.asarray(art.array), -1000)).to_sitk(), str(tmp_path / "fu1.nii.gz"))
-    truth = moved(fu.lesions.array == fu.truth["lesions"]["L1"]["label"], False)
+    sitk.WriteImage(art.with_array(shifted_in_plane(np.asarray(art.array), dy, dx, -1000)).to_sitk(), str(tmp_path / "fu1.nii.gz"))
+    truth = shifted_in_plane(fu.lesions.array == fu.truth["lesions"]["L1"]["label"], dy, dx, False)
     base = load_mask(study / "masks" / "lesions.nii.gz")
     idx = np.argwhere(base.array == 1)
     assert not truth[tuple(idx[np.argmin(((idx - idx.mean(0)) ** 2).sum(1))])]

@@ -730,12 +730,11 @@ class ResponseDock(QWidget):
         if s is None or not self.timepoint_id:
             self._status("start a read first (reader id)")
             return None
-        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
-        item = self.table.item(rows[0].row(), 0) if rows else None
-        if item is None:
+        lid = self._selected_lesion_id()
+        if lid is None:
             self._status("select the lesion to propagate in the table first")
             return None
-        lid, tpid, in_liver = item.text(), self.timepoint_id, self.liver_check.isChecked()
+        tpid, in_liver = self.timepoint_id, self.liver_check.isChecked()
         return self._segment_in_thread(lambda: s.propagate(lid, tpid, in_liver=in_liver), "propagating lesion")
 
     def _segment_in_thread(self, call: Any, desc: str) -> Any:
@@ -844,11 +843,13 @@ class ResponseDock(QWidget):
         s = self.session
         if s is None or not s.timepoint_ids or self.timepoint_id == s.timepoint_ids[0]:
             return None
+        return self._selected_lesion_id()
+
+    def _selected_lesion_id(self) -> str | None:
+        """The lesion id of the table's (first) selected row, or None."""
         rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
-        if rows:
-            item = self.table.item(rows[0].row(), 0)
-            return item.text() if item else None
-        return None
+        item = self.table.item(rows[0].row(), 0) if rows else None
+        return item.text() if item else None
 
     # ------------------------------------------------------------------ lines
     def _lines_layer_name(self) -> str:
@@ -996,11 +997,9 @@ class ResponseDock(QWidget):
         return True
 
     def _on_selection(self) -> None:
-        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
-        if rows and not self._updating:
-            item = self.table.item(rows[0].row(), 0)
-            if item is not None:
-                self.go_to_lesion(item.text())
+        lid = None if self._updating else self._selected_lesion_id()
+        if lid is not None:
+            self.go_to_lesion(lid)
 
     def _delete_selected(self) -> None:
         if self.session is None:
