@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         viewer.window.screenshot(str(args.screenshot), canvas_only=False, flash=False)
     if args.no_run:
         n = len(viewer.layers)
+        dock.wait_for_workers()  # e.g. the liver mask the dock makes when a read starts
         viewer.close()
         print(f"viewer built: {n} layer(s), dock {DOCK_NAME!r}")
         return 0

@@ -320,6 +320,46 @@ def test_in_liver_keeps_a_lesion_inside_the_time_points_liver_mask(tmp_path: Pat
                       outside_liver=liver, inside_liver=liver)
 
 
+def test_prepare_liver_makes_the_mask_once_for_clicks_made_meanwhile(tmp_path: Path) -> None:
+    """``prepare_liver`` (the dock runs it in the background when a time point is shown with "in
+    liver"): the time point's liver mask is made before any click; a click made while it runs waits
+    for it instead of making a second one, and uses it (no ``liver_s`` of its own); a time point the
+    mask cannot be made on returns why; an unknown time point is refused."""
+    import threading
+
+    from hcc_imaging.phantoms import make_study
+
+    st = make_study(0, timepoint="baseline")
+    s = ReadSession("P001", "R1", tmp_path / "reads")
+    s.add_timepoint("baseline", st.volumes)
+    assert not s.has_liver("baseline")
+    started = threading.Event()
+    results: list[str | None] = []
+
+    def background() -> None:
+        started.set()
+        results.append(s.prepare_liver("baseline"))
+
+    t = threading.Thread(target=background)
+    t.start()
+    started.wait()
+    l1 = st.truth["lesions"]["L1"]
+    lid, _ = s.segment_at("baseline", l1["seed_lps"], in_liver=True)
+    t.join()
+    assert results == [None] and s.has_liver("baseline")
+    tp, liver, why, points = s._livers["baseline"]
+    assert liver is not None and why is None
+    # one mask: the click either waited for the background's, or made it first and the background
+    # then found it; in neither order was a second one made (the points are the click's or none)
+    assert len(points) <= 1
+    mask = s.lesion_mask(lid, "baseline")
+    assert mask is not None and not (mask & (liver.array == 0)).any()
+    again = s._livers["baseline"]
+    assert s.prepare_liver("baseline") is None and s._livers["baseline"] is again  # made once
+    with pytest.raises(HccImagingError, match="no images loaded"):
+        s.prepare_liver("fu9")
+
+
 def test_in_liver_without_a_liver_segments_the_lesion_and_says_so(tmp_path: Path) -> None:
     """A time point the classical liver mask cannot be made on (a 260 HU body: no liver-like
     tissue): the "in liver" click is segmented without a mask, and the observation says so."""
@@ -332,6 +372,7 @@ def test_in_liver_without_a_liver_segments_the_lesion_and_says_so(tmp_path: Path
     vol = Volume.create(np.rint(a + rng.normal(0, 10, a.shape)).astype(np.int16), spacing=(2.5, 0.8, 0.8), modality="CT")
     s = ReadSession("P001", "R1", tmp_path / "reads")
     s.add_timepoint("baseline", {"portal_venous": vol})
+    assert "erosion" in str(s.prepare_liver("baseline"))  # the dock's background call: why there is none
     lid, obs = s.segment_at("baseline", vol.index_to_lps(np.array([20.0, 48.0, 48.0])), in_liver=True)
     assert s._livers["baseline"][1] is None and "erosion" in str(s._livers["baseline"][2])
     assert any(p.startswith("no liver mask could be made at 'baseline'") and "segmented without one" in p

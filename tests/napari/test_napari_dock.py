@@ -84,13 +84,18 @@ def test_node_box_segments_a_node_with_the_liver_kept_out(docked: Any, qtbot: An
 
 @needs_pipeline
 def test_in_liver_box_keeps_the_lesion_in_the_liver_mask(docked: Any, qtbot: Any, phantom_truth: Any) -> None:
-    """'in liver' ticked: the click on L1 is segmented inside the time point's liver mask (made at
-    that click), and the lesion lies within it."""
+    """'in liver' is ticked in a new dock: the shown time point's liver mask is made in the
+    background as soon as the read starts (no click yet), the click on L1 uses it (it does not make
+    one: no ``liver_s`` in its timings), and the lesion lies within it."""
     viewer, dock = docked
+    assert dock.liver_check.isChecked()
     session = dock.start_read("R1")
+    qtbot.waitUntil(lambda: session.has_liver("baseline"), timeout=30000)
+    made = session._livers["baseline"][1]
+    assert made is not None and "liver_s" not in session.last_timings
     _click_with_box(viewer, dock, qtbot, dock.liver_check, phantom_truth["baseline"]["lesions"]["L1"]["seed_lps"])
     liver = session._livers["baseline"][1]
-    assert liver is not None and "liver_s" in dock.last_timings
+    assert liver is made and "liver_s" not in dock.last_timings
     (les,) = session.lesions.values()
     assert not les.is_lymph_node
     mask = session.lesion_mask(les.lesion_id, "baseline")
