@@ -223,6 +223,8 @@ class ReadSession:
         #: Held while a liver mask is made: the dock makes a time point's in the background
         #: (:meth:`prepare_liver`), and a click that needs it meanwhile waits for it, not a second one.
         self._liver_lock = threading.RLock()
+        #: The phase the last :meth:`segment_at` segmented on (the pick, or the most conspicuous).
+        self.last_segment_phase: str | None = None
         #: Registrations between time points' reference images (for :meth:`propagate`), per (fixed,
         #: moving) time point ids and whether the liver masks were used: (the fixed images, the
         #: moving images, the registration).
@@ -656,6 +658,7 @@ class ReadSession:
         node: bool | None = None,
         rind: bool = False,
         in_liver: bool = False,
+        phase: Phase | str | None = None,
     ) -> tuple[str, Observation]:
         """Click-to-segment: a 3D lesion mask (and viable part) from one LPS point, or from a
         line drawn across the lesion (two LPS points), measured.
@@ -674,6 +677,8 @@ class ReadSession:
         holding the click's piece (``segment_liver(..., include_lps=)``, as ``--liver`` does: a lesion
         that bulges out of the liver's outline); a click that even then lies outside it is refused.
         No effect on a node (the mask is kept out of it instead).
+        ``phase``: the phase to segment on (the reader's pick, as ``hcc-imaging segment --phase``);
+        None: the most conspicuous one.  The phase used is kept in :attr:`last_segment_phase`.
         """
         from . import _core
 
@@ -708,8 +713,9 @@ class ReadSession:
                     "(also when the mask is made to hold its piece: it lies nearer another organ); untick 'in liver' "
                     "for a lesion the mask misses, or tick 'node' for a lesion outside the liver.")
         out = _core.segment(tp.phases, tp.reference, point, line_lps=line, outside_liver=outside,
-                            inside_liver=inside, rind=rind)
+                            inside_liver=inside, rind=rind, phase=phase)
         self.last_timings.update(out.timings)
+        self.last_segment_phase = str(out.provenance.get("phase", "")) or None
         if out.mask.size == 0 or not out.mask.any():
             raise HccImagingError(
                 f"the segmentation at {timepoint_id!r} gave an empty mask; click inside the lesion "
@@ -731,13 +737,14 @@ class ReadSession:
         *,
         from_timepoint: str | None = None,
         in_liver: bool = False,
+        phase: Phase | str | None = None,
     ) -> tuple[str, Observation]:
         """A tracked lesion segmented at ``timepoint_id`` from where it lies at another time point:
         the two time points' images registered (rigid then affine, the core's ``register_volumes``,
         as the dock's compare modes; kept per pair), the lesion's mask voxel nearest its centroid at
         ``from_timepoint`` (default: the nearest earlier time point where it has a mask, else the
         nearest later one) mapped to ``timepoint_id`` and clicked there, as a click on that lesion
-        (same id and tracking UID; a node stays a node).  ``in_liver`` as :meth:`segment_at`; for
+        (same id and tracking UID; a node stays a node).  ``phase`` and ``in_liver`` as :meth:`segment_at`; for
         a liver lesion the registration then reads its metric inside the liver masks (the liver
         moves with breathing apart from the spine).
 
@@ -775,7 +782,7 @@ class ReadSession:
         reg_s = time.perf_counter() - t0
         mapped = np.asarray(reg.map_to_moving(point), float).reshape(3)
         try:
-            out = self.segment_at(timepoint_id, mapped, lesion_id=les.lesion_id, in_liver=in_liver)
+            out = self.segment_at(timepoint_id, mapped, lesion_id=les.lesion_id, in_liver=in_liver, phase=phase)
             if made:
                 self.last_timings["register_s"] = reg_s
             return out

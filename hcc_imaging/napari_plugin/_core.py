@@ -197,6 +197,7 @@ def segment(
     outside_liver: LabelVolume | None = None,
     inside_liver: LabelVolume | None = None,
     rind: bool = False,
+    phase: Phase | str | None = None,
 ) -> SegmentOutput:
     """Lesion mask on ``reference``'s grid from one LPS click (or a line across the lesion),
     plus its viable (arterially enhancing) part when the core can compute it.
@@ -208,7 +209,8 @@ def segment(
     inside it (``segment_lesion(..., liver=...)``, as ``--liver``), and the viable part's liver
     reference is read inside it too (``viable_mask(..., liver=...)``, as ``--liver --viable-out``).
     ``rind``: the click is in the dark core of a lesion wrapped in an enhancing layer
-    (``segment_lesion(..., rind=True)``, as ``--rind``).
+    (``segment_lesion(..., rind=True)``, as ``--rind``).  ``phase``: the phase to segment on (one
+    of ``phases``; as ``--phase``); None: the most conspicuous one (``segment_lesion``'s choice).
 
     The core calls are those of ``hcc-imaging segment --viable-out``: ``segment_lesion`` on the
     phases, then ``viable_mask`` (pre-contrast and portal venous when present).  ``viable_mask``
@@ -226,6 +228,13 @@ def segment(
         extra["liver"] = inside_liver
     if rind:
         extra["rind"] = True
+    if phase is not None:
+        known = {str(p) for p in Phase}
+        if str(phase) not in known or Phase(str(phase)) not in phases:
+            raise HccImagingError(
+                f"segment on {str(phase)!r}: the time point has the phases {[str(p) for p in phases]}; pick one of them "
+                "(or 'auto', the most conspicuous).")
+        extra["phase"] = Phase(str(phase))
     result = _core_fn("segment")(dict(phases), seed_lps=point_lps, line_lps=line_lps, **extra)
     timings = {"segment_s": time.perf_counter() - t0}
     lab = result.labels

@@ -320,6 +320,37 @@ def test_in_liver_keeps_a_lesion_inside_the_time_points_liver_mask(tmp_path: Pat
                       outside_liver=liver, inside_liver=liver)
 
 
+def test_segment_at_on_the_phase_the_reader_picks(tmp_path: Path) -> None:
+    """``segment_at(..., phase=)`` (the dock's "on" list, as ``hcc-imaging segment --phase``): the
+    typical HCC L1 is segmented on arterial when the choice is left to the core (its most
+    conspicuous phase) and on portal venous when the reader picks it (washout: still Dice >= 0.95);
+    on the unenhanced phase, where it is 20 HU from the liver at 15 HU noise, it is refused and no
+    lesion is added; a phase the time point does not have is refused naming the ones it has."""
+    from hcc_imaging.phantoms import make_study
+    from hcc_imaging.segment.errors import LowContrastError
+
+    st = make_study(0, timepoint="baseline")
+    s = ReadSession("P001", "R1", tmp_path / "reads")
+    s.add_timepoint("baseline", st.volumes)
+    rec = st.truth["lesions"]["L1"]
+    truth = st.lesions.array == rec["label"]
+
+    def dice(lid: str) -> float:
+        m = s.lesion_mask(lid, "baseline")
+        assert m is not None
+        return float(2 * (m & truth).sum() / (m.sum() + truth.sum()))
+
+    lid, _ = s.segment_at("baseline", rec["seed_lps"])
+    assert s.last_segment_phase == "arterial" and dice(lid) >= 0.95
+    again, _ = s.segment_at("baseline", rec["seed_lps"], lesion_id=lid, phase="portal_venous")
+    assert again == lid and s.last_segment_phase == "portal_venous" and dice(lid) >= 0.95  # measured 0.980
+    with pytest.raises(LowContrastError):
+        s.segment_at("baseline", rec["seed_lps"], phase="pre_contrast")
+    assert list(s.lesions) == [lid]
+    with pytest.raises(HccImagingError, match="'hepatobiliary'.*'pre_contrast', 'arterial', 'portal_venous', 'delayed'"):
+        s.segment_at("baseline", rec["seed_lps"], phase="hepatobiliary")
+
+
 def test_prepare_liver_makes_the_mask_once_for_clicks_made_meanwhile(tmp_path: Path) -> None:
     """``prepare_liver`` (the dock runs it in the background when a time point is shown with "in
     liver"): the time point's liver mask is made before any click; a click made while it runs waits

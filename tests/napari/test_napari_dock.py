@@ -103,6 +103,25 @@ def test_in_liver_box_keeps_the_lesion_in_the_liver_mask(docked: Any, qtbot: Any
 
 
 @needs_pipeline
+def test_on_list_segments_on_the_phase_the_reader_picks(docked: Any, qtbot: Any, phantom_truth: Any) -> None:
+    """The "on" list holds 'auto' and the time point's phases; picked, a click segments on that
+    phase and the status line says so; the pick stays when the next time point has the phase."""
+    viewer, dock = docked
+    session = dock.start_read("R1")
+    items = [dock.seg_phase_combo.itemText(i) for i in range(dock.seg_phase_combo.count())]
+    assert items[0] == "auto" and set(items[1:]) == {str(p) for p in session.images["baseline"].phases}
+    assert dock.segment_phase() is None
+    dock.seg_phase_combo.setCurrentText("portal_venous")
+    assert dock.segment_phase() == "portal_venous"
+    _click(viewer, dock, phantom_truth["baseline"]["lesions"]["L1"]["seed_lps"])
+    qtbot.waitUntil(lambda: dock.table.rowCount() == 1 and _cell(dock, 0, "longest_diameter_mm") != "", timeout=30000)
+    assert session.last_segment_phase == "portal_venous"
+    assert "segmented on portal_venous (picked)" in dock.status_label.text()
+    dock.timepoint_combo.setCurrentText("fu1")
+    assert dock.segment_phase() == "portal_venous"
+
+
+@needs_pipeline
 def test_propagate_button_segments_the_selected_lesion_at_the_follow_up(docked: Any, qtbot: Any, phantom_truth: Any) -> None:
     """Baseline click on L2; at fu1 the reader selects it in the table and presses "Propagate": the
     lesion is segmented there (registered centre), tracked, sized like the analytic fu1 lesion."""

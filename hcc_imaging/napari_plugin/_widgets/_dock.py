@@ -254,6 +254,12 @@ class ResponseDock(QWidget):
             "rim, a viable rind): its border is fitted as two nested surfaces on the arterial phase (0.3-0.9 s; "
             "pixels up to 1 mm, else the automatic steps with a note)."
         )
+        self.seg_phase_combo = QComboBox()
+        self.seg_phase_combo.addItem(self.AUTO_PHASE)
+        self.seg_phase_combo.setToolTip(
+            "The phase a click (or a line, or Propagate) segments on: 'auto', the phase where the lesion is most "
+            "conspicuous, or the one you pick (as 'hcc-imaging segment --phase'). The status line says which was used."
+        )
         self.segment_button = QPushButton("Click to segment")
         self.segment_button.setCheckable(True)
         self.segment_button.toggled.connect(self._on_segment_mode)
@@ -282,6 +288,8 @@ class ResponseDock(QWidget):
         row.addWidget(self.node_check)
         row.addWidget(self.liver_check)
         row.addWidget(self.rind_check)
+        row.addWidget(QLabel("on"))
+        row.addWidget(self.seg_phase_combo)
         row.addWidget(self.segment_button)
         row.addWidget(self.line_segment_button)
         row.addWidget(self.manual_button)
@@ -503,9 +511,22 @@ class ResponseDock(QWidget):
             self.phase_combo.addItems([str(p) for p in tp.phases])
             self.phase_combo.setCurrentText(str(tp.reference.phase))
         self.phase_combo.blockSignals(False)
+        # the phases a click may segment on: the reader's pick stays when this time point has it
+        picked = self.seg_phase_combo.currentText()
+        self.seg_phase_combo.clear()
+        self.seg_phase_combo.addItems([self.AUTO_PHASE] + ([str(p) for p in tp.phases] if tp else []))
+        self.seg_phase_combo.setCurrentText(picked if self.seg_phase_combo.findText(picked) >= 0 else self.AUTO_PHASE)
         self._show_phase(self.phase_combo.currentText())
         self.refresh_all()
         self.prepare_liver()
+
+    #: The "on" list's entry for the most conspicuous phase (``segment_lesion``'s choice).
+    AUTO_PHASE = "auto"
+
+    def segment_phase(self) -> str | None:
+        """The phase the "on" list picks for the next segmentation, or None for 'auto'."""
+        text = self.seg_phase_combo.currentText()
+        return None if not text or text == self.AUTO_PHASE else text
 
     #: The "in liver" box's state in a new dock: ticked (2026-12-02).  Unticked, a click on
     #: 3D-IRCADb-01 patient 17's tumour 2 ran into the soft tissue beside the liver (Dice 0.592;
@@ -770,9 +791,10 @@ class ResponseDock(QWidget):
         node = True if self.node_check.isChecked() else None  # None: a tracked lesion's own flag
         rind = self.rind_check.isChecked()
         in_liver = self.liver_check.isChecked()
+        phase = self.segment_phase()
         return self._segment_in_thread(
             lambda: s.segment_at(tpid, point_lps, line_lps=line_lps, lesion_id=lesion_id, role=role, node=node,
-                                 rind=rind, in_liver=in_liver),
+                                 rind=rind, in_liver=in_liver, phase=phase),
             "segmenting lesion")
 
     def propagate_selected(self) -> Any:
@@ -787,8 +809,9 @@ class ResponseDock(QWidget):
         if lid is None:
             self._status("select the lesion to propagate in the table first")
             return None
-        tpid, in_liver = self.timepoint_id, self.liver_check.isChecked()
-        return self._segment_in_thread(lambda: s.propagate(lid, tpid, in_liver=in_liver), "propagating lesion")
+        tpid, in_liver, phase = self.timepoint_id, self.liver_check.isChecked(), self.segment_phase()
+        return self._segment_in_thread(lambda: s.propagate(lid, tpid, in_liver=in_liver, phase=phase),
+                                       "propagating lesion")
 
     def _segment_in_thread(self, call: Any, desc: str) -> Any:
         """Run ``call`` (a session's segmentation: (lesion id, observation)) in a napari thread
@@ -889,7 +912,9 @@ class ResponseDock(QWidget):
             self._updating = False
         self.refresh_all()
         self.go_to_lesion(result[0])
-        self._status(f"{result[0]} segmented and measured ({result[1].source})")
+        used = self.session.last_segment_phase if self.session is not None else None
+        how = "" if not used else f" on {used} ({'picked' if self.segment_phase() else 'auto: the most conspicuous'})"
+        self._status(f"{result[0]} segmented{how} and measured ({result[1].source})")
 
     def _selected_lesion_for_followup(self) -> str | None:
         """At a follow-up, a click measures the lesion selected in the table (tracking)."""
