@@ -792,6 +792,42 @@ class ReadSession:
                 f"{tuple(np.round(mapped, 1).tolist())} mm): {err} If it has gone, record it as absent; else click it "
                 "where it is.") from err
 
+    def propagate_all(
+        self,
+        timepoint_id: str,
+        *,
+        in_liver: bool = False,
+        phase: Phase | str | None = None,
+        progress: Any = None,
+    ) -> dict[str, Observation | str]:
+        """Every lesion read at an earlier loaded time point and not yet at ``timepoint_id``,
+        propagated there (:meth:`propagate`, in the order the lesions were made; the registration
+        is made once per pair of time points, so each lesion after the first costs a click).
+
+        A lesion first seen later (a new lesion at a later follow-up) is not carried back.  A lesion
+        that cannot be segmented where it is carried (it has gone, or lies elsewhere) is not added:
+        its entry is the reason, to record it as absent or click it.  ``progress``: called with
+        (lesions done, lesions to do) after each one.  Returns {lesion id: the observation, or why
+        not}."""
+        self._check_unlocked("propagate lesions")
+        if timepoint_id not in self.images:
+            raise HccImagingError(f"time point {timepoint_id!r} has no images loaded; load them before propagating.")
+        order = self.timepoint_ids
+        here = order.index(timepoint_id) if timepoint_id in order else len(order)
+        earlier = [t for t in order[:here] if t in self.images]
+        todo = [lid for lid in self.lesions
+                if (lid, timepoint_id) not in self.observations
+                and any(self._masks.get(t, {}).get(lid) is not None for t in earlier)]
+        out: dict[str, Observation | str] = {}
+        for n, lid in enumerate(todo):
+            try:
+                out[lid] = self.propagate(lid, timepoint_id, in_liver=in_liver, phase=phase)[1]
+            except HccImagingError as err:
+                out[lid] = str(err)
+            if progress is not None:
+                progress(n + 1, len(todo))
+        return out
+
     def _registration(self, fixed_tp: str, moving_tp: str, *, liver: bool = False) -> tuple[Any, bool]:
         """The registration of ``moving_tp``'s reference image to ``fixed_tp``'s (made once per pair
         of loaded images), and whether it was made now.  ``liver``: its metric read inside

@@ -476,6 +476,49 @@ def test_propagate_carries_a_lesion_to_a_follow_up_where_the_patient_lies_elsewh
     assert float(2 * (m & truth).sum() / (m.sum() + truth.sum())) >= 0.95
 
 
+def test_propagate_all_carries_every_earlier_lesion_not_yet_read_at_the_follow_up(tmp_path: Path) -> None:
+    """``propagate_all`` (the dock's "Propagate all"): at fu1, where the patient lies 16 / 21 mm
+    elsewhere in the plane, every lesion read at baseline and not yet at fu1 is propagated (L2, L4:
+    Dice >= 0.95 against the moved truth, one registration); L1, already clicked at fu1, is left as
+    read; the new fu2 lesion L9 is not carried back to fu1; a stray baseline "lesion" in the air is
+    not found there and its entry says why, with no observation added; progress is reported per lesion."""
+    from hcc_imaging.phantoms import make_study
+    from tests.segment._phantom import shifted_in_plane as _shifted
+
+    base, fu, fu2 = (make_study(0, timepoint=t) for t in ("baseline", "fu1", "fu2"))
+    dy, dx = 7, -9
+    moved = {k: v.with_array(_shifted(np.asarray(v.array), dy, dx, -1000)) for k, v in fu.volumes.items()}
+    s = ReadSession("P001", "R1", tmp_path / "reads")
+    s.add_timepoint("baseline", base.volumes)
+    s.add_timepoint("fu1", moved)
+    s.add_timepoint("fu2", fu2.volumes)
+    ids = {k: s.segment_at("baseline", base.truth["lesions"][k]["seed_lps"])[0] for k in ("L1", "L2", "L4")}
+    # a stray "lesion" drawn in the air beside the body at baseline: nothing to segment at fu1
+    gone = s.new_lesion().lesion_id
+    s.set_mask_crop(gone, "baseline", (20, 4, 4), np.ones((3, 5, 5), bool), source="reader")
+    # L1 already read at fu1 (a click at its moved seed); L9 first seen at fu2
+    l1_fu1 = np.asarray(moved["portal_venous"].index_to_lps(
+        np.asarray(fu.truth["lesions"]["L1"]["seed_index"], float) + [0, dy, dx]))
+    s.segment_at("fu1", l1_fu1, lesion_id=ids["L1"])
+    l1_obs = s.observations[(ids["L1"], "fu1")]
+    new9, _ = s.segment_at("fu2", fu2.truth["lesions"]["L9"]["seed_lps"])
+    steps: list[tuple[int, int]] = []
+    out = s.propagate_all("fu1", progress=lambda n, total: steps.append((n, total)))
+    assert set(out) == {ids["L2"], ids["L4"], gone} and new9 not in out
+    assert steps == [(1, 3), (2, 3), (3, 3)]
+    assert s.observations[(ids["L1"], "fu1")] is l1_obs
+    for key in ("L2", "L4"):
+        truth = _shifted(fu.lesions.array == fu.truth["lesions"][key]["label"], dy, dx, False)
+        m = s.lesion_mask(ids[key], "fu1")
+        assert not isinstance(out[ids[key]], str) and m is not None
+        assert float(2 * (m & truth).sum() / (m.sum() + truth.sum())) >= 0.95
+    assert isinstance(out[gone], str) and "record it as absent" in out[gone]
+    assert (gone, "fu1") not in s.observations and (new9, "fu1") not in s.observations
+    assert sum(1 for key in s._registrations if key[:2] == ("baseline", "fu1")) == 1
+    # again: only the lesion that was not found is tried
+    assert set(s.propagate_all("fu1")) == {gone}
+
+
 def test_a_rind_click_is_fitted_and_its_note_kept(tmp_path: Path) -> None:
     """``segment_at(..., rind=True)`` (the dock's "rind" box) on a necrotic lesion in a 2 mm
     enhancing rind on 0.7 mm pixels: the fitted border (``segment_lesion(..., rind=True)``), its note

@@ -144,6 +144,32 @@ def test_propagate_button_segments_the_selected_lesion_at_the_follow_up(docked: 
 
 
 @needs_pipeline
+def test_propagate_all_button_segments_every_baseline_lesion_at_the_follow_up(docked: Any, qtbot: Any,
+                                                                            phantom_truth: Any) -> None:
+    """Baseline clicks on L1 and L2; at fu1 "Propagate all" segments both there (one press, no
+    selection), sized like the analytic fu1 lesions, and says so; pressed again it has nothing to do."""
+    viewer, dock = docked
+    session = dock.start_read("R1")
+    for n, key in enumerate(("L1", "L2")):
+        dock.table.clearSelection()
+        _click(viewer, dock, phantom_truth["baseline"]["lesions"][key]["seed_lps"])
+        qtbot.waitUntil(lambda n=n: dock.table.rowCount() == n + 1 and _cell(dock, n, "longest_diameter_mm") != "",
+                        timeout=30000)
+    dock.timepoint_combo.setCurrentText("fu1")
+    with qtbot.waitSignal(dock.segment_done, timeout=90000) as done:
+        dock.propagate_all_button.click()
+    assert done.args == [True]
+    assert "propagated 2 of 2 lesions to fu1" in dock.status_label.text()
+    for lid, key in zip(session.lesions, ("L1", "L2"), strict=True):
+        truth = phantom_truth["fu1"]["lesions"][key]
+        voxels = int(session.lesion_mask(lid, "fu1").sum())  # type: ignore[union-attr]
+        assert voxels * session.geometry("fu1").voxel_volume_mm3 == pytest.approx(truth["volume_mm3"], rel=0.15)
+    with qtbot.waitSignal(dock.segment_done, timeout=30000):
+        dock.propagate_all_button.click()
+    assert "nothing to propagate to fu1" in dock.status_label.text()
+
+
+@needs_pipeline
 def test_dragging_a_line_remeasures_table_and_response(docked: Any, qtbot: Any, phantom_truth: Any) -> None:
     viewer, dock = docked
     session = dock.start_read("R1")

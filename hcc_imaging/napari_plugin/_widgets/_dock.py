@@ -142,6 +142,8 @@ class ResponseDock(QWidget):
 
     #: Emitted once a segmentation (click or line) is drawn (True) or has failed (False).
     segment_done = Signal(bool)
+    #: Emitted (from the worker thread; queued) after each lesion "Propagate all" has done: (done, total).
+    propagate_progress = Signal(int, int)
 
     def __init__(
         self,
@@ -281,6 +283,14 @@ class ResponseDock(QWidget):
             "livers registered)."
         )
         self.propagate_button.clicked.connect(self.propagate_selected)
+        self.propagate_all_button = QPushButton("Propagate all")
+        self.propagate_all_button.setToolTip(
+            "Propagate every lesion read at an earlier time point and not yet here (as 'Propagate' does one): the "
+            "registration is made once, then each lesion costs a click. A lesion that cannot be found where it is "
+            "carried is listed in the status line: record it as absent, or click it where it is."
+        )
+        self.propagate_all_button.clicked.connect(self.propagate_all)
+        self.propagate_progress.connect(lambda n, total: self._status(f"propagating lesions: {n} of {total} done"))
         self.delete_button = QPushButton("Delete lesion")
         self.delete_button.clicked.connect(self._delete_selected)
         row.addWidget(QLabel("new as"))
@@ -294,6 +304,7 @@ class ResponseDock(QWidget):
         row.addWidget(self.line_segment_button)
         row.addWidget(self.manual_button)
         row.addWidget(self.propagate_button)
+        row.addWidget(self.propagate_all_button)
         row.addWidget(self.delete_button)
         lay.addLayout(row)
         self.table = QTableWidget(0, len(TABLE_COLUMNS))
@@ -482,8 +493,9 @@ class ResponseDock(QWidget):
         self._set_editable(False)
 
     def _set_editable(self, on: bool) -> None:
-        for w in (self.segment_button, self.line_segment_button, self.manual_button, self.delete_button, self.lock_button):
-            needs_core = w in (self.segment_button, self.line_segment_button)
+        for w in (self.segment_button, self.line_segment_button, self.manual_button, self.delete_button, self.lock_button,
+                  self.propagate_button, self.propagate_all_button):
+            needs_core = w in (self.segment_button, self.line_segment_button, self.propagate_button, self.propagate_all_button)
             w.setEnabled(on and (not needs_core or _core.available("segment")))
 
     # ------------------------------------------------------------------ browser
@@ -812,6 +824,45 @@ class ResponseDock(QWidget):
         tpid, in_liver, phase = self.timepoint_id, self.liver_check.isChecked(), self.segment_phase()
         return self._segment_in_thread(lambda: s.propagate(lid, tpid, in_liver=in_liver, phase=phase),
                                        "propagating lesion")
+
+    def propagate_all(self) -> Any:
+        """Propagate every lesion read at an earlier time point and not yet at the shown one
+        (:meth:`ReadSession.propagate_all`) in a thread, with napari's progress per lesion; the
+        table is refreshed and the status line says how many were found and why the others were
+        not.  Emits ``segment_done`` as a click does."""
+        from napari.qt.threading import thread_worker
+
+        s = self.session
+        if s is None or not self.timepoint_id:
+            self._status("start a read first (reader id)")
+            return None
+        tpid, in_liver, phase = self.timepoint_id, self.liver_check.isChecked(), self.segment_phase()
+
+        @thread_worker(ignore_errors=True)
+        def work() -> dict[str, Any]:
+            # each lesion done is said in the status line (a Qt signal: queued to the main thread)
+            return s.propagate_all(tpid, in_liver=in_liver, phase=phase,  # type: ignore[union-attr]
+                                   progress=lambda n, total: self.propagate_progress.emit(n, total))
+
+        def done(result: dict[str, Any]) -> None:
+            self.refresh_all()
+            found = [k for k, v in result.items() if not isinstance(v, str)]
+            missed = {k: v for k, v in result.items() if isinstance(v, str)}
+            if not result:
+                self._status(f"nothing to propagate to {tpid}: every lesion of the earlier time points is read here")
+            else:
+                text = f"propagated {len(found)} of {len(result)} lesions to {tpid}"
+                if missed:
+                    text += "; not found: " + "; ".join(f"{k}: {v}" for k, v in missed.items())
+                self._status(text)
+            self.segment_done.emit(True)
+
+        worker = work()
+        worker.returned.connect(done)
+        worker.errored.connect(self._on_segment_failed)
+        self.progress_after(worker, f"propagating lesions to {tpid}")
+        self._start(worker)
+        return worker
 
     def _segment_in_thread(self, call: Any, desc: str) -> Any:
         """Run ``call`` (a session's segmentation: (lesion id, observation)) in a napari thread
