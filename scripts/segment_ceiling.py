@@ -14,11 +14,13 @@ Oracles (each on all four phases, the phantom's noise-free values known):
   of the contrast), component at the seed, 3-D holes filled.  For L7 (lesion between liver and
   vein) the classification is nearest-true-mean in the joint space with a bias picked on the truth.
 * ``thr_fixed``: the same, but one (s, level) for all cases of the kind (picked on all of them).
-* ``ml_ellipsoid`` (L6 only): maximum-likelihood fit of an ellipsoid (centre, radii, rotation:
-  9 parameters) to the raw voxels of all four phases, the image model being the phantom's own
-  (node HU painted at voxel centres inside the ellipsoid, over the *known* noise-free background,
-  then the 1 mm PSF; Gaussian noise, so ML = least squares), started at the true ellipsoid; Dice
-  of the fitted ellipsoid rasterised like the truth.
+* ``ml_ellipsoid`` (L6, and since 2026-12-02 L5 and L9): maximum-likelihood fit of an ellipsoid
+  (centre, radii, rotation: 9 parameters) to the raw voxels of all four phases, the image model
+  being the phantom's own (the lesion's HU painted at voxel centres inside the ellipsoid, for L5
+  blurred by its 3 mm margin, ``phantoms.INFILTRATIVE_BLUR_MM``, over the *known* noise-free
+  background, then the 1 mm PSF; Gaussian noise, so ML = least squares), started at the true
+  ellipsoid; Dice of the fitted ellipsoid rasterised like the truth.  L9 (the new typical HCC)
+  exists at fu2 only.
 
 usage: PYTHONPATH=. python scripts/segment_ceiling.py [--sigma 15] [--seeds 0 1 2 3] [--kinds L5 L6 L7]
 Runs in about a minute on one core (seeds 0-3, three time points).
@@ -40,7 +42,9 @@ SIGMAS_MM = (0.0, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0)
 MARGIN_MM = 15.0
 #: the lesion's true HU and the tissue(s) around it (make_study's TISSUE_HU)
 KINDS = {"L5": ("infiltrative", ("liver",)), "L6": ("node", ("soft_tissue", "liver")),
-         "L7": ("pvtt", ("liver", "portal_vein"))}
+         "L7": ("pvtt", ("liver", "portal_vein")), "L9": ("hcc_viable", ("liver",))}
+#: the ellipsoid lesions the ML fit models: (lesion tissue, the tissue its contrast is against)
+ELLIPSOIDS = {"L5": ("infiltrative", "liver"), "L6": ("node", "soft_tissue"), "L9": ("hcc_viable", "liver")}
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -109,28 +113,38 @@ def _ell_field(pts: np.ndarray, p: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(np.clip(dist / 0.3, -50, 50)))
 
 
-def _fit_setup(st, nf, sl, truth, delta):
-    """The box's LPS points, the PSF (voxels), the noise-free background with the lesion's
-    contrast ``delta`` (per phase) taken out, and the noisy phases: what the ML fits need."""
+def _fit_setup(st, nf, sl, truth, delta, blur_mm=0.0):
+    """The box's LPS points, the blur (voxels: a lesion margin's ``blur_mm``, then the PSF), the
+    noise-free background with the lesion's contrast ``delta`` (per phase) taken out, and the noisy
+    phases: what the ML fits need."""
     geom = st.volumes[Phase.PORTAL_VENOUS].geometry
     sp = np.asarray(geom.spacing, float)
     shp = tuple(s.stop - s.start for s in sl)
     idx = np.stack(np.meshgrid(*[np.arange(s.start, s.stop) for s in sl], indexing="ij"), -1).reshape(-1, 3)
     pts = np.asarray(geom.index_to_lps(idx.astype(float))).reshape(*shp, 3)
     psf = [st.truth["psf_sigma_mm"] / v for v in sp]
+    margin = [blur_mm / v for v in sp]
+
+    def blur(f: np.ndarray) -> np.ndarray:
+        if blur_mm > 0:
+            f = ndimage.gaussian_filter(f, margin, mode="nearest")
+        return ndimage.gaussian_filter(f, psf, mode="nearest")  # type: ignore[no-any-return]
+
     t = truth[sl].astype(float)
-    bg = stack(nf, sl) - np.stack([ndimage.gaussian_filter(t, psf, mode="nearest") * d for d in delta], -1)
-    return pts, psf, bg, stack(st, sl)
+    bg = stack(nf, sl) - np.stack([blur(t) * d for d in delta], -1)
+    return pts, blur, bg, stack(st, sl)
 
 
-def ml_ellipsoid(st, nf, rec, sl, truth) -> float:
+def ml_ellipsoid(st, nf, rec, sl, truth, lesion: str = "node", against: str = "soft_tissue") -> float:
     """ML ellipsoid fit (oracle: true HU, true background, true start); Dice of its rasterisation."""
-    delta = np.array(TISSUE_HU["node"]) - np.array(TISSUE_HU["soft_tissue"])
-    pts, psf, bg, y = _fit_setup(st, nf, sl, truth, delta)
+    from hcc_imaging.phantoms import INFILTRATIVE_BLUR_MM
+
+    delta = np.array(TISSUE_HU[lesion]) - np.array(TISSUE_HU[against])
+    blur_mm = INFILTRATIVE_BLUR_MM if lesion == "infiltrative" else 0.0
+    pts, blur, bg, y = _fit_setup(st, nf, sl, truth, delta, blur_mm)
 
     def model(p):
-        f = ndimage.gaussian_filter(_ell_field(pts, p), psf, mode="nearest")
-        return bg + f[..., None] * delta
+        return bg + blur(_ell_field(pts, p))[..., None] * delta
 
     axes = np.asarray(rec["axes_lps"], float).T  # columns = axes
     # rotation vector of the true axes
@@ -172,7 +186,7 @@ def ml_cylinder(st, nf, rec, sl, truth) -> float:
     from hcc_imaging import phantoms as ph
 
     delta = np.array(TISSUE_HU["pvtt"]) - np.array(TISSUE_HU["portal_vein"])
-    pts, psf, bg, y = _fit_setup(st, nf, sl, truth, delta)
+    pts, blur, bg, y = _fit_setup(st, nf, sl, truth, delta)
     cyl = ph._PORTAL_VEIN  # the phantom's vein: the oracle's start (not its answer: the fit moves)
     t0, t1 = ph._PVTT_T
     a0 = np.asarray(cyl.start_lps, float)
@@ -180,8 +194,7 @@ def ml_cylinder(st, nf, rec, sl, truth) -> float:
     p0 = np.r_[a0 + t0 * ax, a0 + t1 * ax, cyl.radius_mm]
 
     def model(p):
-        f = ndimage.gaussian_filter(_cyl_field(pts, p), psf, mode="nearest")
-        return bg + f[..., None] * delta
+        return bg + blur(_cyl_field(pts, p))[..., None] * delta
 
     check = _cyl_field(pts, p0) >= 0.5
     assert dice(check, truth[sl]) > 0.97, dice(check, truth[sl])
@@ -195,20 +208,22 @@ def main() -> None:
     ap.add_argument("--sigma", type=float, default=15.0, help="noise sigma (HU) of make_study")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
     ap.add_argument("--kinds", nargs="+", default=list(KINDS))
-    ap.add_argument("--no-fits", action="store_true", help="skip the (slowest) L6 ellipsoid and L7 cylinder fits")
+    ap.add_argument("--no-fits", action="store_true", help="skip the (slowest) ellipsoid and L7 cylinder fits")
     a = ap.parse_args()
     t0 = time.process_time()
     per: dict[str, list] = {k: [] for k in a.kinds}
-    ell: list[float] = []
+    ell: dict[str, list[tuple[str, float]]] = {k: [] for k in ELLIPSOIDS if k in a.kinds}
     cyl: list[float] = []
     for seed in a.seeds:
         for tp in ("baseline", "fu1", "fu2"):
             st = make_study(seed, timepoint=tp, noise_sd_hu=a.sigma)
-            fits = ("L6" in a.kinds or "L7" in a.kinds) and not a.no_fits
+            fits = any(k in a.kinds for k in ("L5", "L6", "L7", "L9")) and not a.no_fits
             nf = make_study(seed, timepoint=tp, noise_sd_hu=0.0) if fits else None
             sp = np.asarray(st.volumes[Phase.PORTAL_VENOUS].spacing, float)
             for lid in a.kinds:
-                rec = st.truth["lesions"][lid]
+                rec = st.truth["lesions"].get(lid)
+                if rec is None:
+                    continue  # L9 appears at fu2
                 truth = st.lesions.array == rec["label"]
                 sl = crop(st, truth)
                 seed_loc = tuple(int(i) - s.start for i, s in zip(rec["seed_index"], sl))
@@ -217,9 +232,9 @@ def main() -> None:
                 per[lid].append(r)
                 best = max((max(v), s, r["levels"][int(np.argmax(v))]) for s, v in r["dice"].items())
                 line = f"{seed} {tp:8s} {lid} thr oracle {best[0]:.3f} (sigma {best[1]} mm, level {best[2]:+.2f})"
-                if lid == "L6" and nf is not None:
-                    ell.append(ml_ellipsoid(st, nf, rec, sl, truth))
-                    line += f"  ml_ellipsoid {ell[-1]:.3f}"
+                if lid in ELLIPSOIDS and nf is not None:
+                    ell[lid].append((tp, ml_ellipsoid(st, nf, rec, sl, truth, *ELLIPSOIDS[lid])))
+                    line += f"  ml_ellipsoid {ell[lid][-1][1]:.3f}"
                 if lid == "L7" and nf is not None:
                     cyl.append(ml_cylinder(st, nf, rec, sl, truth))
                     line += f"  ml_cylinder {cyl[-1]:.3f}"
@@ -238,11 +253,16 @@ def main() -> None:
         big = [max(max(v) for v in r["dice"].values()) for i, r in enumerate(per["L6"]) if i % 3 == 2]
         print(f"L6 per-case threshold oracle: 12 mm node (baseline, fu1) {min(small):.3f}-{max(small):.3f}; "
               f"22 mm node (fu2) {min(big):.3f}-{max(big):.3f}")
-    if ell:
-        small, big = [d for i, d in enumerate(ell) if i % 3 != 2], [d for i, d in enumerate(ell) if i % 3 == 2]
-        print(f"L6 ML ellipsoid (true HU, true background, started at the truth): min {min(ell):.3f} "
-              f"median {np.median(ell):.3f} max {max(ell):.3f}; 12 mm node {min(small):.3f}-{max(small):.3f}, "
-              f"22 mm node {min(big):.3f}-{max(big):.3f}")
+    for lid, runs in ell.items():
+        if not runs:
+            continue
+        ds = [d for _, d in runs]
+        line = (f"{lid} ML ellipsoid (true HU, true background, started at the truth): min {min(ds):.3f} "
+                f"median {np.median(ds):.3f} max {max(ds):.3f}, {sum(d < 0.95 for d in ds)} of {len(ds)} below 0.95")
+        if lid == "L6":
+            small, big = [d for tp, d in runs if tp != "fu2"], [d for tp, d in runs if tp == "fu2"]
+            line += f"; 12 mm node {min(small):.3f}-{max(small):.3f}, 22 mm node {min(big):.3f}-{max(big):.3f}"
+        print(line)
     if cyl:
         print(f"L7 ML cylinder (true HU, true background, started at the truth): min {min(cyl):.3f} "
               f"median {np.median(cyl):.3f} max {max(cyl):.3f}")
