@@ -167,6 +167,7 @@ class ResponseDock(QWidget):
         #: Wall times of the last click (worker: segment + measure + autosave; main thread: redraw).
         self.last_timings: dict[str, float] = {}
         self._workers: list[Any] = []
+        self._close_filter_on = False  # the viewer's window waits for the workers when it closes
         self.last_error: str = ""
         self._build()
         self.refresh_from_layers()
@@ -687,17 +688,17 @@ class ResponseDock(QWidget):
         self._workers.append(worker)
         worker.finished.connect(lambda: self._workers.remove(worker) if worker in self._workers else None)
         top = self.window()
-        if top is not self and not getattr(self, "_close_filter_on", False):
+        if top is not self and not self._close_filter_on:
             top.installEventFilter(self)  # the viewer's window: wait for this work when it closes
             self._close_filter_on = True
         worker.start()
 
     def wait_for_workers(self, timeout_s: float = 60.0) -> bool:
-        """Wait (at most ``timeout_s``) for the dock's background work to finish (a click's
-        segmentation, the liver mask made when a time point is shown, a load).  Called when the
-        viewer's window closes (and by ``hcc-imaging view --no-run``): a thread still running then
-        signals Qt objects that are deleted, and the process aborts at exit.  Returns whether all
-        of it finished."""
+        """Wait (at most ``timeout_s``) for the background work of Qt's global thread pool to
+        finish, the dock's among it (a click's segmentation, the liver mask made when a time point
+        is shown, a load).  Called when the viewer's window closes (and by ``hcc-imaging view
+        --no-run``): a thread still running then signals Qt objects that are deleted, and the
+        process aborts at exit.  Returns whether all of it finished."""
         return bool(QThreadPool.globalInstance().waitForDone(int(timeout_s * 1000)))
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
