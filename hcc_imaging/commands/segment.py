@@ -4,7 +4,8 @@ SERIES is one DICOM series (folder, zip, DICOMDIR or file), a study folder holdi
 phases (the most conspicuous phase is used unless ``--phase``), or a NIfTI image.  The seed is
 a voxel index ``--seed Z,Y,X`` = (slice, row, col), an LPS point ``--seed-lps X,Y,Z`` (mm), a
 line drawn across the lesion ``--line X1,Y1,Z1,X2,Y2,Z2`` (mm), or the lesion's mask at another
-time point ``--from-mask MASK --from-series PATH`` (registered, its centre carried across).  Negative numbers need the
+time point ``--from-mask MASK --from-series PATH`` (registered, its centre carried across; with
+``--each-label`` every lesion of MASK, one registration, one label map out).  Negative numbers need the
 ``=`` form: ``--seed-lps=-12.5,40,-300``.  The mask is written as NIfTI (``.nii``/``.nii.gz``) or
 DICOM SEG (``.dcm``) by extension.  Numbers come from :func:`hcc_imaging.segment.segment_lesion`,
 the function the napari plugin and the batch engine call.
@@ -51,6 +52,10 @@ def register(subparsers: Any) -> None:
                    help="with --from-mask: the images that mask lies on (DICOM series or study folder, or NIfTI image)")
     p.add_argument("--from-label", type=int,
                    help="with --from-mask: the lesion's label value in it (default: every nonzero voxel)")
+    p.add_argument("--each-label", action="store_true",
+                   help="with --from-mask: carry every label of MASK as its own lesion (one registration; each keeps its "
+                        "label value and name, L<n> when it has none); --out (and --viable-out) hold them all; a lesion "
+                        "that cannot be segmented is reported and the others are written (exit status 1)")
     p.add_argument("--phase", help="phase to segment on (default: the most conspicuous)")
     p.add_argument("--liver", action="store_true",
                    help="compute a liver mask (classical, on the study's best liver phase: portal venous, else delayed, ...; "
@@ -114,6 +119,19 @@ def _load_volumes(path: str) -> dict[Any, Any]:
 def _carried_seed(args: argparse.Namespace, phases: dict[Any, Any], phase: Any, console: Any) -> tuple[list[float], dict[str, Any]]:
     """``--from-mask``: the seed (LPS mm) on SERIES carried from the lesion's mask at another time
     point, and the record of how (``Registration.to_json``)."""
+    seeds, record = _carried_seeds(args, phases, phase, console, [args.from_label])
+    return seeds[args.from_label], {**record, "label": args.from_label, "centre_lps": record["centres_lps"][0],
+                                    "seed_lps": record["seeds_lps"][0]}
+
+
+def _carried_seeds(args: argparse.Namespace, phases: dict[Any, Any], phase: Any, console: Any,
+                   labels: list[int | None] | None) -> tuple[dict[int | None, list[float]], dict[str, Any]]:
+    """``--from-mask``: the seeds (LPS mm) on SERIES carried from the lesions' mask at another time
+    point, per label of ``labels`` (None: every label the mask holds, each its own lesion), and the
+    record of how (one registration, ``Registration.to_json``; the mask's label names under
+    ``names``)."""
+    import numpy as np
+
     from ..io.masks import load_mask
     from ..segment import RegistrationParams, lesion_centre_lps, register_volumes, segment_liver
     from ..volume import Phase
@@ -128,17 +146,98 @@ def _carried_seed(args: argparse.Namespace, phases: dict[Any, Any], phase: Any, 
     fixed = before[shared[0]] if shared else next(iter(before.values()))
     moving = phases[shared[0]] if shared else next(iter(phases.values()))
     mask = load_mask(args.from_mask, fixed)
-    centre = lesion_centre_lps(mask, args.from_label)
+    if labels is None:
+        labels = [int(v) for v in np.unique(np.asarray(mask.array)) if v != 0]
+        if not labels:
+            raise SegmentArgumentError(f"--from-mask {args.from_mask}: the mask has no lesion voxels; nothing to carry.")
+    centres = {lab: lesion_centre_lps(mask, lab) for lab in labels}
     fixed_mask = None
     if args.liver and not args.extrahepatic:
         with console.status("segmenting the other time point's liver...", spinner="dots"):
             fixed_mask = segment_liver(before, phase=fixed.phase)
     with console.status("registering the time points...", spinner="dots"):
         reg = register_volumes(fixed, moving, kind="affine", fixed_mask=fixed_mask, params=RegistrationParams.carry())
-    seed = [float(v) for v in reg.map_to_moving(centre)]
-    return seed, {"mask": str(args.from_mask), "series": str(args.from_series), "label": args.from_label,
-                  "centre_lps": [float(v) for v in centre], "seed_lps": seed, "liver_masked": fixed_mask is not None,
-                  "registration": reg.to_json()}
+    seeds = {lab: [float(v) for v in reg.map_to_moving(c)] for lab, c in centres.items()}
+    return seeds, {"mask": str(args.from_mask), "series": str(args.from_series), "labels": list(labels),
+                   "names": {str(lab): mask.labels.get(lab) for lab in labels if lab is not None and mask.labels.get(lab)},
+                   "centres_lps": [[float(v) for v in c] for c in centres.values()],
+                   "seeds_lps": list(seeds.values()), "liver_masked": fixed_mask is not None,
+                   "registration": reg.to_json()}
+
+
+def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any, arterial: Any, console: Any) -> int:
+    """``--from-mask MASK --each-label``: every lesion of MASK carried to SERIES and segmented there
+    (one registration; the liver mask, with ``--liver``, made once holding every carried seed),
+    written as one label map with MASK's label values (and names); ``--viable-out`` their viable
+    parts.  A lesion that cannot be segmented (it has gone, or its carried seed misses it) is
+    reported and left out, the others are written; the exit status is then 1."""
+    import numpy as np
+
+    from ..io.masks import load_mask, save_mask
+    from ..segment import LesionParams, segment_lesion, segment_liver, viable_mask
+    from ..segment.errors import SegmentationError
+    from ..volume import LabelVolume, Phase
+
+    seeds, carried = _carried_seeds(args, phases, phase, console, None)
+    names = {lab: carried["names"].get(str(lab)) or f"L{lab}" for lab in seeds}
+    ref = phases[phase] if phase is not None else next(iter(phases.values()))
+    liver = None
+    if args.liver_mask:
+        liver = load_mask(args.liver_mask, ref)
+    elif args.liver:
+        include = None if args.extrahepatic else list(seeds.values())
+        with console.status("segmenting the liver...", spinner="dots"):
+            liver = segment_liver(phases, phase=ref.phase, include_lps=include)
+    lesions = np.zeros(ref.shape, np.uint16)
+    viable_arr = None if not args.viable_out else np.zeros(arterial.shape, np.uint16)
+    records: list[dict[str, Any]] = []
+    failed: dict[str, str] = {}
+    for n, (lab, seed) in enumerate(seeds.items()):
+        name = names[lab]
+        with console.status(f"segmenting {name} ({n + 1} of {len(seeds)})...", spinner="dots"):
+            try:
+                res = segment_lesion(phases if len(phases) > 1 else ref, phase=phase, liver=liver, seed_lps=seed,
+                                     params=LesionParams(polarity=args.polarity), label=int(lab), lesion_id=name,
+                                     extrahepatic=args.extrahepatic, rind=args.rind)
+            except SegmentationError as err:
+                failed[name] = str(err)
+                console.print(f"[red]{name}:[/red] not segmented at its carried seed {np.round(seed, 1).tolist()} mm: "
+                              f"{err} (gone? record it as absent; else segment it by a click)")
+                continue
+        on_ref = res.labels if res.labels.geometry.equals(ref.geometry) else res.labels.resample_to(ref)
+        here = (np.asarray(on_ref.array) != 0) & (lesions == 0)  # a voxel two lesions took stays the first's
+        lesions[here] = lab
+        rec: dict[str, Any] = {"lesion_id": name, "label": int(lab), "voxels": int(here.sum()),
+                               "volume_mm3": float(here.sum()) * ref.voxel_volume_mm3, "seed_lps": seed,
+                               "provenance": res.provenance()}
+        if viable_arr is not None:
+            lesion_on_art = res.labels if res.labels.geometry.equals(arterial.geometry) else res.labels.resample_to(arterial)
+            v = viable_mask(lesion_on_art, arterial, pre_contrast=phases.get(Phase.PRE_CONTRAST),
+                            portal_venous=phases.get(Phase.PORTAL_VENOUS), liver=liver)
+            vhere = (np.asarray(v.array) != 0) & (viable_arr == 0)
+            viable_arr[vhere] = lab
+            rec["viable_volume_mm3"] = float(vhere.sum()) * v.voxel_volume_mm3
+        records.append(rec)
+        for note in res.notes:
+            console.print(f"[yellow]note ({name}):[/yellow] {note}")
+    if not records:
+        raise SegmentationError(
+            f"--each-label: none of the {len(seeds)} lesions of {args.from_mask} could be segmented on {args.series} "
+            f"({'; '.join(f'{k}: {v}' for k, v in failed.items())}).")
+    kept = {r["label"]: r["lesion_id"] for r in records}
+    out = save_mask(LabelVolume.like(ref, lesions, labels=kept), args.out, reference=ref)
+    record: dict[str, Any] = {"out": str(out), "lesions": records, "failed": failed, "carried_from": carried}
+    if viable_arr is not None:
+        record["viable_out"] = str(save_mask(LabelVolume.like(arterial, viable_arr, labels=kept), args.viable_out,
+                                             reference=arterial))
+    if args.json:
+        json.dump(record, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        for r in records:
+            print(f"{r['lesion_id']} (label {r['label']}): {r['voxels']} voxels, {r['volume_mm3'] / 1000.0:.2f} mL")
+        print(f"{len(records)} of {len(seeds)} lesions carried from {args.from_mask} -> {out}")
+    return 1 if failed else 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -166,8 +265,14 @@ def run(args: argparse.Namespace) -> int:
             "--viable-out needs an arterial-phase series in SERIES (viable tumour = arterial enhancement); "
             f"found phases {[str(k) for k in phases]}."
         )
-    if (args.from_series or args.from_label is not None) and not args.from_mask:
-        raise SegmentArgumentError("--from-series / --from-label go with --from-mask (the lesion's mask at another time point).")
+    if (args.from_series or args.from_label is not None or args.each_label) and not args.from_mask:
+        raise SegmentArgumentError(
+            "--from-series / --from-label / --each-label go with --from-mask (the lesion's mask at another time point).")
+    if args.each_label:
+        if args.from_label is not None:
+            raise SegmentArgumentError("--each-label carries every label of --from-mask; leave --from-label out (or "
+                                       "carry that one label without --each-label).")
+        return _run_each_label(args, phases, phase, arterial, console)
     kwargs: dict[str, Any] = {}
     carried: dict[str, Any] | None = None
     if args.from_mask:
