@@ -16,8 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
-import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -31,6 +29,7 @@ from .._atomic import atomic_write_bytes
 from ..errors import BlindingError, HccImagingError, StoreError
 from ..volume import ARTERIAL_PREFERENCE, Geometry, LabelVolume, Phase, Volume
 from ._layers import LineSpec, geometry_from_metadata, geometry_metadata
+from ._segmenting import SegmentingMixin
 
 __all__ = [
     "SESSION_SCHEMA_VERSION",
@@ -166,20 +165,11 @@ def _line_to_json(line: LineSpec) -> dict[str, Any]:
     return {"axis": line.axis, "start_lps": list(line.start_lps), "end_lps": list(line.end_lps)}
 
 
-def _holds(mask: LabelVolume, point_lps: ArrayLike) -> bool:
-    """Whether the voxel nearest ``point_lps`` (mm) lies in ``mask`` (False off its grid)."""
-    try:
-        idx = mask.geometry.lps_to_nearest_index(np.asarray(point_lps, float).reshape(3))
-    except ValueError:
-        return False
-    return bool(np.asarray(mask.array)[idx])
-
-
 def _line_from_json(lesion_id: str, d: Mapping[str, Any]) -> LineSpec:
     return LineSpec(lesion_id, str(d["axis"]), tuple(d["start_lps"]), tuple(d["end_lps"]))  # type: ignore[arg-type]
 
 
-class ReadSession:
+class ReadSession(SegmentingMixin):
     """One reader's read of one patient: images, lesions, observations, masks; autosaved.
 
     Parameters
@@ -215,20 +205,7 @@ class ReadSession:
         self.blinded = blinded
         self.autosave_dir = Path(autosave_dir)
         self.images: dict[str, TimePointImages] = {}
-        #: Liver masks made for segmentation (a node kept out of it, a liver lesion kept in it), per
-        #: time point: (the images they were made from, the mask or None, the reason when None, the
-        #: points whose pieces it was made to hold).
-        self._livers: dict[str, tuple[TimePointImages, LabelVolume | None, str | None,
-                                      tuple[tuple[float, float, float], ...]]] = {}
-        #: Held while a liver mask is made: the dock makes a time point's in the background
-        #: (:meth:`prepare_liver`), and a click that needs it meanwhile waits for it, not a second one.
-        self._liver_lock = threading.RLock()
-        #: The phase the last :meth:`segment_at` segmented on (the pick, or the most conspicuous).
-        self.last_segment_phase: str | None = None
-        #: Registrations between time points' reference images (for :meth:`propagate`), per (fixed,
-        #: moving) time point ids and whether the liver masks were used: (the fixed images, the
-        #: moving images, the registration).
-        self._registrations: dict[tuple[str, str, bool], tuple[TimePointImages, TimePointImages, Any]] = {}
+        self._init_segmenting()  # the liver masks and registrations segmentation uses (_segmenting.py)
         self.lesions: dict[str, Lesion] = {}
         self.observations: dict[tuple[str, str], Observation] = {}
         #: Per time point, per lesion: (start index, boolean crop) on the reference grid.
@@ -646,252 +623,6 @@ class ReadSession:
             varr[inner] = viable
             vlab = LabelVolume.like(image, varr, labels={1: les.lesion_id})
         return _core.measure(lab, vlab, lesion_id=les.lesion_id, is_lymph_node=les.is_lymph_node, source=source, image=image)
-
-    def segment_at(
-        self,
-        timepoint_id: str,
-        point_lps: Sequence[float] | None = None,
-        *,
-        line_lps: Sequence[Sequence[float]] | None = None,
-        lesion_id: str | None = None,
-        role: str = "target",
-        node: bool | None = None,
-        rind: bool = False,
-        in_liver: bool = False,
-        phase: Phase | str | None = None,
-    ) -> tuple[str, Observation]:
-        """Click-to-segment: a 3D lesion mask (and viable part) from one LPS point, or from a
-        line drawn across the lesion (two LPS points), measured.
-
-        A new lesion is created unless ``lesion_id`` names an existing one (e.g. the same
-        lesion at a follow-up).  ``node``: the lesion lies outside the liver (a lymph node; a new
-        one is recorded as a node): it is segmented with the time point's liver mask kept out of
-        it (made once per time point, ``segment_liver``), as a node against the liver needs.
-        Default: an existing lesion's own flag (a node, or an organ other than the liver), else no.
-        ``rind``: the click is in the dark core of a lesion wrapped in an enhancing layer (a treated
-        HCC's rim, a viable rind): ``segment_lesion(..., rind=True)``.
-        ``in_liver``: a liver lesion is kept inside the time point's liver mask (the same mask, made
-        once; ``hcc-imaging segment --liver``), and its viable part's liver reference is read inside
-        it: a lesion at the liver's edge does not run into a neighbouring organ or bowel of its
-        density.  When the click (a line's midpoint) lies outside that mask, the mask is made again
-        holding the click's piece (``segment_liver(..., include_lps=)``, as ``--liver`` does: a lesion
-        that bulges out of the liver's outline); a click that even then lies outside it is refused.
-        No effect on a node (the mask is kept out of it instead).
-        ``phase``: the phase to segment on (the reader's pick, as ``hcc-imaging segment --phase``);
-        None: the most conspicuous one.  The phase used is kept in :attr:`last_segment_phase`.
-        """
-        from . import _core
-
-        self._check_unlocked("segment a lesion")
-        tp = self.images.get(timepoint_id)
-        if tp is None:
-            raise HccImagingError(f"time point {timepoint_id!r} has no images loaded; load them before segmenting.")
-        if (point_lps is None) == (line_lps is None):
-            raise HccImagingError("segment_at needs either a point (point_lps) or a line across the lesion (line_lps).")
-        self.last_timings = {}
-        point = None if point_lps is None else np.asarray(point_lps, float)
-        line = None if line_lps is None else np.asarray(line_lps, float).reshape(2, 3)
-        existing = self._lesion(lesion_id) if lesion_id else None
-        if node is None:
-            node = existing is not None and (existing.is_lymph_node or existing.organ != "liver")
-        outside = inside = None
-        liver_note: str | None = None
-        if node:
-            outside, why = self._liver_mask(timepoint_id)
-            if why:
-                liver_note = (f"no liver mask could be made at {timepoint_id!r} ({why}); the node was segmented "
-                              "without one, so check that it did not run into the liver.")
-        elif in_liver:
-            where = point if point is not None else 0.5 * (line[0] + line[1])  # type: ignore[index]
-            inside, why = self._liver_mask(timepoint_id, include_lps=where)
-            if why:
-                liver_note = (f"no liver mask could be made at {timepoint_id!r} ({why}); the lesion was segmented "
-                              "without one, so check that it did not run out of the liver.")
-            elif inside is not None and not _holds(inside, where):
-                raise HccImagingError(
-                    f"the {'click' if point is not None else 'line'} at {timepoint_id!r} lies outside the liver mask "
-                    "(also when the mask is made to hold its piece: it lies nearer another organ); untick 'in liver' "
-                    "for a lesion the mask misses, or tick 'node' for a lesion outside the liver.")
-        out = _core.segment(tp.phases, tp.reference, point, line_lps=line, outside_liver=outside,
-                            inside_liver=inside, rind=rind, phase=phase)
-        self.last_timings.update(out.timings)
-        self.last_segment_phase = str(out.provenance.get("phase", "")) or None
-        if out.mask.size == 0 or not out.mask.any():
-            raise HccImagingError(
-                f"the segmentation at {timepoint_id!r} gave an empty mask; click inside the lesion "
-                "(or draw the line across it) on a phase where it is visible."
-            )
-        les = existing if existing is not None else (
-            self.new_lesion(role=role, organ="lymph_node", is_lymph_node=True) if node else self.new_lesion(role=role))
-        prov = out.provenance
-        source = f"algorithm:{prov.get('algorithm', 'segment_lesion')}/{prov.get('version', '')}"
-        notes = [str(n) for n in prov.get("notes", [])] + ([liver_note] if liver_note else [])
-        obs = self.set_mask_crop(les.lesion_id, timepoint_id, out.start, out.mask, viable=out.viable, source=source,
-                                 notes=notes)
-        return les.lesion_id, obs
-
-    def propagate(
-        self,
-        lesion_id: str,
-        timepoint_id: str,
-        *,
-        from_timepoint: str | None = None,
-        in_liver: bool = False,
-        phase: Phase | str | None = None,
-    ) -> tuple[str, Observation]:
-        """A tracked lesion segmented at ``timepoint_id`` from where it lies at another time point:
-        the two time points' images registered (rigid then affine, the core's ``register_volumes``,
-        as the dock's compare modes; kept per pair), the lesion's mask voxel nearest its centroid at
-        ``from_timepoint`` (default: the nearest earlier time point where it has a mask, else the
-        nearest later one) mapped to ``timepoint_id`` and clicked there, as a click on that lesion
-        (same id and tracking UID; a node stays a node).  ``phase`` and ``in_liver`` as :meth:`segment_at`; for
-        a liver lesion the registration then reads its metric inside the liver masks (the liver
-        moves with breathing apart from the spine).
-
-        Raises ``HccImagingError`` when the lesion has no mask to start from, or when nothing can
-        be segmented at the mapped point (e.g. the lesion has gone: record it as absent, or click it
-        where it is)."""
-        from . import _core
-
-        self._check_unlocked("propagate a lesion")
-        les = self._lesion(lesion_id)
-        if timepoint_id not in self.images:
-            raise HccImagingError(f"time point {timepoint_id!r} has no images loaded; load them before propagating.")
-        order = self.timepoint_ids
-        if from_timepoint is None:
-            have = [t for t in order if t != timepoint_id and self._masks.get(t, {}).get(lesion_id) is not None
-                    and t in self.images]
-            if not have:
-                raise HccImagingError(
-                    f"lesion {lesion_id} has no mask at another loaded time point to propagate from; segment it there "
-                    "first (click or line).")
-            here = order.index(timepoint_id)
-            earlier = [t for t in have if order.index(t) < here]
-            from_timepoint = earlier[-1] if earlier else min(have, key=lambda t: order.index(t))
-        src = self.lesion_mask(lesion_id, from_timepoint)
-        if src is None or not src.any() or from_timepoint not in self.images:
-            raise HccImagingError(
-                f"lesion {lesion_id} has no mask at {from_timepoint!r} (or its images are not loaded) to propagate from.")
-        fixed = self.images[from_timepoint].reference
-        point = _core.lesion_centre(LabelVolume.like(fixed, src.astype(np.uint8)))
-        t0 = time.perf_counter()
-        # a liver lesion with "in liver": the registration is the liver's (its metric inside the
-        # from time point's liver mask: the liver moves with breathing apart from the spine)
-        masked = in_liver and not (les.is_lymph_node or les.organ != "liver")
-        reg, made = self._registration(from_timepoint, timepoint_id, liver=masked)
-        reg_s = time.perf_counter() - t0
-        mapped = np.asarray(reg.map_to_moving(point), float).reshape(3)
-        try:
-            out = self.segment_at(timepoint_id, mapped, lesion_id=les.lesion_id, in_liver=in_liver, phase=phase)
-            if made:
-                self.last_timings["register_s"] = reg_s
-            return out
-        except HccImagingError as err:
-            raise HccImagingError(
-                f"lesion {lesion_id} propagated from {from_timepoint!r} to {timepoint_id!r} (LPS "
-                f"{tuple(np.round(mapped, 1).tolist())} mm): {err} If it has gone, record it as absent; else click it "
-                "where it is.") from err
-
-    def propagate_all(
-        self,
-        timepoint_id: str,
-        *,
-        in_liver: bool = False,
-        phase: Phase | str | None = None,
-        progress: Any = None,
-    ) -> dict[str, Observation | str]:
-        """Every lesion read at an earlier loaded time point and not yet at ``timepoint_id``,
-        propagated there (:meth:`propagate`, in the order the lesions were made; the registration
-        is made once per pair of time points, so each lesion after the first costs a click).
-
-        A lesion first seen later (a new lesion at a later follow-up) is not carried back.  A lesion
-        that cannot be segmented where it is carried (it has gone, or lies elsewhere) is not added:
-        its entry is the reason, to record it as absent or click it.  ``progress``: called with
-        (lesions done, lesions to do) after each one.  Returns {lesion id: the observation, or why
-        not}."""
-        self._check_unlocked("propagate lesions")
-        if timepoint_id not in self.images:
-            raise HccImagingError(f"time point {timepoint_id!r} has no images loaded; load them before propagating.")
-        order = self.timepoint_ids
-        here = order.index(timepoint_id) if timepoint_id in order else len(order)
-        earlier = [t for t in order[:here] if t in self.images]
-        todo = [lid for lid in self.lesions
-                if (lid, timepoint_id) not in self.observations
-                and any(self._masks.get(t, {}).get(lid) is not None for t in earlier)]
-        out: dict[str, Observation | str] = {}
-        for n, lid in enumerate(todo):
-            try:
-                out[lid] = self.propagate(lid, timepoint_id, in_liver=in_liver, phase=phase)[1]
-            except HccImagingError as err:
-                out[lid] = str(err)
-            if progress is not None:
-                progress(n + 1, len(todo))
-        return out
-
-    def _registration(self, fixed_tp: str, moving_tp: str, *, liver: bool = False) -> tuple[Any, bool]:
-        """The registration of ``moving_tp``'s reference image to ``fixed_tp``'s (made once per pair
-        of loaded images), and whether it was made now.  ``liver``: its metric read inside
-        ``fixed_tp``'s liver mask (and the follow-up's mask for the start), when the masks can be
-        made; else on the whole images."""
-        from . import _core
-
-        fixed, moving = self.images[fixed_tp], self.images[moving_tp]
-        key = (fixed_tp, moving_tp, liver)
-        hit = self._registrations.get(key)
-        if hit is not None and hit[0] is fixed and hit[1] is moving:
-            return hit[2], False
-        masks = (self._liver_mask(fixed_tp)[0], self._liver_mask(moving_tp)[0]) if liver else (None, None)
-        reg = _core.register(fixed.reference, moving.reference, fixed_mask=masks[0], moving_mask=masks[1], carry=True)
-        self._registrations[key] = (fixed, moving, reg)
-        return reg, True
-
-    def prepare_liver(self, timepoint_id: str) -> str | None:
-        """Make the time point's liver mask now, if it is not made yet (the dock does it in the
-        background when a time point is shown with "in liver" ticked, so that the first click does
-        not wait the 1-3.5 s it takes on a 512 x 512 CT): the mask a click with ``in_liver`` (or a
-        node) uses.  Returns why no mask could be made (e.g. an MR series), else None.  Thread-safe:
-        a click that needs the mask meanwhile waits for this one instead of making its own."""
-        if timepoint_id not in self.images:
-            raise HccImagingError(f"time point {timepoint_id!r} has no images loaded; load them before making its liver mask.")
-        return self._liver_mask(timepoint_id, record_time=False)[1]
-
-    def has_liver(self, timepoint_id: str) -> bool:
-        """Whether the time point's liver mask (or the reason it has none) is made for its loaded images."""
-        hit = self._livers.get(timepoint_id)
-        return hit is not None and hit[0] is self.images.get(timepoint_id)
-
-    def _liver_mask(self, timepoint_id: str, include_lps: NDArray[np.float64] | None = None,
-                    record_time: bool = True) -> tuple[LabelVolume | None, str | None]:
-        """The time point's liver mask (made once per loaded images), or None and the reason when it
-        cannot be made.  ``include_lps``: a point the mask must hold: when the mask made so far does
-        not, it is made again with that point's piece added (and the earlier points'), and kept.
-        ``record_time``: the time it took goes to :attr:`last_timings` (``liver_s``; not from the
-        dock's background thread, which would write into a click's timings)."""
-        with self._liver_lock:
-            return self._liver_mask_locked(timepoint_id, include_lps, record_time)
-
-    def _liver_mask_locked(self, timepoint_id: str, include_lps: NDArray[np.float64] | None,
-                           record_time: bool) -> tuple[LabelVolume | None, str | None]:
-        from . import _core
-
-        tp = self.images[timepoint_id]
-        hit = self._livers.get(timepoint_id)
-        points: tuple[tuple[float, float, float], ...] = ()
-        if hit is not None and hit[0] is tp:
-            if include_lps is None or hit[1] is None or _holds(hit[1], include_lps):
-                return hit[1], hit[2]
-            points = hit[3]
-        if include_lps is not None:
-            points = points + (tuple(float(v) for v in np.asarray(include_lps, float).reshape(3)),)  # type: ignore[assignment]
-        t0 = time.perf_counter()
-        try:
-            liver, note = _core.liver_mask(tp.phases, tp.reference, include_lps=points or None), None
-        except HccImagingError as err:
-            liver, note = None, str(err)
-        if record_time:
-            self.last_timings["liver_s"] = time.perf_counter() - t0
-        self._livers[timepoint_id] = (tp, liver, note, points)
-        return liver, note
 
     def set_line(self, lesion_id: str, timepoint_id: str, line: LineSpec) -> Observation:
         """A reader moved or drew a line: its length (world mm) becomes the diameter it measures.
