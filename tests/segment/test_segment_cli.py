@@ -279,3 +279,29 @@ def test_each_label_carries_every_lesion_of_the_baselines_map(
     for lab in (1, 2, 4):
         truth = shifted_in_plane(fu.lesions.array == fu.truth["lesions"][f"L{lab}"]["label"], dy, dx, False)
         assert dice(got.array == lab, truth) >= 0.95  # measured 0.964 / 0.977 / 0.971
+
+
+def test_each_label_with_liver_and_viable_parts(study_dir, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """``--each-label --liver --viable-out`` on the four-phase study carried onto itself (an identity
+    registration): L1 and L2 segmented inside one liver mask holding both seeds (Dice >= 0.95), and
+    their viable parts written as one label map with the same values (L1 enhances: a viable part)."""
+    from hcc_imaging.io.masks import save_mask
+    from hcc_imaging.volume import LabelVolume
+
+    study, _ = study_dir
+    base = load_mask(study / "masks" / "lesions.nii.gz")
+    save_mask(LabelVolume.like(base, np.where(np.isin(base.array, [1, 2]), base.array, 0).astype(np.uint16)),
+              tmp_path / "l12.nii.gz")
+    out, vout = tmp_path / "out.nii.gz", tmp_path / "viable.nii.gz"
+    assert main(["segment", str(study), "--from-mask", str(tmp_path / "l12.nii.gz"), "--from-series", str(study),
+                 "--each-label", "--liver", "--viable-out", str(vout), "--out", str(out), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert [r["label"] for r in record["lesions"]] == [1, 2] and record["failed"] == {}
+    assert record["carried_from"]["liver_masked"] and record["lesions"][0]["viable_volume_mm3"] > 0
+    got = load_mask(out)
+    for lab in (1, 2):
+        assert dice(got.array == lab, _truth(study, lab)) >= 0.95
+    viable = load_mask(vout)
+    assert set(np.unique(viable.array)) <= {0, 1, 2} and (viable.array == 1).any()
+    assert viable.geometry.equals(got.geometry)  # the study's phases share one grid
+    assert not ((viable.array != 0) & (got.array == 0)).any()  # a viable part lies in its lesion
