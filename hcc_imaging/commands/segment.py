@@ -165,6 +165,33 @@ def _carried_seeds(args: argparse.Namespace, phases: dict[Any, Any], phase: Any,
                    "registration": reg.to_json()}
 
 
+def _liver_for(args: argparse.Namespace, phases: dict[Any, Any], ref: Any, include: list[Any] | None,
+               console: Any) -> Any:
+    """The liver mask ``--liver-mask`` / ``--liver`` ask for (None without either): the file on
+    ``ref``'s grid, or the classical mask of the study (its best liver phase, carried to ``ref``'s
+    grid) holding the points ``include`` (the clicked lesions' pieces; None for a node)."""
+    from ..io.masks import load_mask
+    from ..segment import segment_liver
+
+    if args.liver_mask:
+        return load_mask(args.liver_mask, ref)
+    if not args.liver:
+        return None
+    with console.status("segmenting the liver...", spinner="dots"):
+        return segment_liver(phases, phase=ref.phase, include_lps=include)
+
+
+def _viable_of(labels: Any, arterial: Any, phases: dict[Any, Any], liver: Any) -> Any:
+    """``viable_mask`` of the lesion map ``labels`` on the arterial phase (resampled there when it
+    lies on another grid), with the study's pre-contrast and portal-venous phases and ``liver``."""
+    from ..segment import viable_mask
+    from ..volume import Phase
+
+    on_art = labels if labels.geometry.equals(arterial.geometry) else labels.resample_to(arterial)
+    return viable_mask(on_art, arterial, pre_contrast=phases.get(Phase.PRE_CONTRAST),
+                       portal_venous=phases.get(Phase.PORTAL_VENOUS), liver=liver)
+
+
 def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any, arterial: Any, console: Any) -> int:
     """``--from-mask MASK --each-label``: every lesion of MASK carried to SERIES and segmented there
     (one registration; the liver mask, with ``--liver``, made once holding every carried seed),
@@ -173,21 +200,15 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
     reported and left out, the others are written; the exit status is then 1."""
     import numpy as np
 
-    from ..io.masks import load_mask, save_mask
-    from ..segment import LesionParams, segment_lesion, segment_liver, viable_mask
+    from ..io.masks import save_mask
+    from ..segment import LesionParams, segment_lesion
     from ..segment.errors import SegmentationError
-    from ..volume import LabelVolume, Phase
+    from ..volume import LabelVolume
 
     seeds, carried = _carried_seeds(args, phases, phase, console, None)
     names = {lab: carried["names"].get(str(lab)) or f"L{lab}" for lab in seeds}
     ref = phases[phase] if phase is not None else next(iter(phases.values()))
-    liver = None
-    if args.liver_mask:
-        liver = load_mask(args.liver_mask, ref)
-    elif args.liver:
-        include = None if args.extrahepatic else list(seeds.values())
-        with console.status("segmenting the liver...", spinner="dots"):
-            liver = segment_liver(phases, phase=ref.phase, include_lps=include)
+    liver = _liver_for(args, phases, ref, None if args.extrahepatic else list(seeds.values()), console)
     lesions = np.zeros(ref.shape, np.uint16)
     viable_arr = None if not args.viable_out else np.zeros(arterial.shape, np.uint16)
     records: list[dict[str, Any]] = []
@@ -211,9 +232,7 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
                                "volume_mm3": float(here.sum()) * ref.voxel_volume_mm3, "seed_lps": seed,
                                "provenance": res.provenance()}
         if viable_arr is not None:
-            lesion_on_art = res.labels if res.labels.geometry.equals(arterial.geometry) else res.labels.resample_to(arterial)
-            v = viable_mask(lesion_on_art, arterial, pre_contrast=phases.get(Phase.PRE_CONTRAST),
-                            portal_venous=phases.get(Phase.PORTAL_VENOUS), liver=liver)
+            v = _viable_of(res.labels, arterial, phases, liver)
             vhere = (np.asarray(v.array) != 0) & (viable_arr == 0)
             viable_arr[vhere] = lab
             rec["viable_volume_mm3"] = float(vhere.sum()) * v.voxel_volume_mm3
@@ -243,8 +262,8 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from ..io.masks import load_mask, save_mask
-    from ..segment import LesionParams, seed_point_lps, segment_lesion, segment_liver, viable_mask
+    from ..io.masks import save_mask
+    from ..segment import LesionParams, seed_point_lps, segment_lesion
     from ..volume import Phase
 
     console = Console(stderr=True)
@@ -285,19 +304,11 @@ def run(args: argparse.Namespace) -> int:
         vals = _floats(args.line, 6, "--line")
         kwargs["line_lps"] = [vals[:3], vals[3:]]
     ref = phases[phase] if phase is not None else next(iter(phases.values()))
-    liver = None
-    if args.liver_mask:
-        liver = load_mask(args.liver_mask, ref)
-    elif args.liver:
-        include = None
-        if not args.extrahepatic:
-            # the lesion is in the liver: the automatic mask must hold the clicked piece even when it
-            # bulges out of the capsule (segment_liver's include_lps); a lesion outside the liver
-            # (--extrahepatic) must not be made part of it
-            include = [seed_point_lps(ref, **kwargs)]
-        with console.status("segmenting the liver...", spinner="dots"):
-            # a study: segmented on its best liver phase (portal venous ...) and carried to ref's grid
-            liver = segment_liver(phases, phase=ref.phase, include_lps=include)
+    # the lesion is in the liver: the automatic mask must hold the clicked piece even when it bulges
+    # out of the capsule (segment_liver's include_lps); a lesion outside the liver (--extrahepatic)
+    # must not be made part of it
+    include = None if args.extrahepatic or not args.liver or args.liver_mask else [seed_point_lps(ref, **kwargs)]
+    liver = _liver_for(args, phases, ref, include, console)
     with console.status("segmenting the lesion...", spinner="dots"):
         res = segment_lesion(
             phases if len(phases) > 1 else ref,
@@ -328,14 +339,7 @@ def run(args: argparse.Namespace) -> int:
     if args.viable_out:
         assert arterial is not None  # checked before segmenting
         with console.status("viable part...", spinner="dots"):
-            lesion_on_art = res.labels if res.labels.geometry.equals(arterial.geometry) else res.labels.resample_to(arterial)
-            viable = viable_mask(
-                lesion_on_art,
-                arterial,
-                pre_contrast=phases.get(Phase.PRE_CONTRAST),
-                portal_venous=phases.get(Phase.PORTAL_VENOUS),
-                liver=liver,
-            )
+            viable = _viable_of(res.labels, arterial, phases, liver)
         vout = save_mask(viable, args.viable_out, reference=arterial)
         record["viable_out"] = str(vout)
         record["viable_volume_mm3"] = float((viable.array != 0).sum()) * viable.voxel_volume_mm3

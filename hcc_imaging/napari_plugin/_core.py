@@ -229,12 +229,11 @@ def segment(
     if rind:
         extra["rind"] = True
     if phase is not None:
-        known = {str(p) for p in Phase}
-        if str(phase) not in known or Phase(str(phase)) not in phases:
+        extra["phase"] = next((p for p in phases if str(p) == str(phase)), None)
+        if extra["phase"] is None:
             raise HccImagingError(
                 f"segment on {str(phase)!r}: the time point has the phases {[str(p) for p in phases]}; pick one of them "
                 "(or 'auto', the most conspicuous).")
-        extra["phase"] = Phase(str(phase))
     result = _core_fn("segment")(dict(phases), seed_lps=point_lps, line_lps=line_lps, **extra)
     timings = {"segment_s": time.perf_counter() - t0}
     lab = result.labels
