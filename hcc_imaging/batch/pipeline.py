@@ -70,6 +70,7 @@ __all__ = [
     "StudyInputs",
     "StudyTask",
     "discover_studies",
+    "link_carried",
     "tasks_from_index",
     "shard_files",
     "index_shard",
@@ -94,6 +95,9 @@ _RTSTRUCT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"
 _SR_PREFIX = "1.2.840.10008.5.1.4.1.1.88."
 _NIFTI_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
 _NON_MEASURED_KINDS = ("pvtt", "ascites", "effusion")
+#: Kinds ``--carry`` does not carry (fluid, not a lesion a click segments): not evaluable at the
+#: follow-up unless its mask is given there.
+_NOT_CARRIED_KINDS = ("ascites", "effusion")
 
 
 class BatchError(HccImagingError, ValueError):
@@ -123,6 +127,11 @@ class PipelineOptions:
         Passed to :func:`hcc_imaging.io.load_series`.
     export_sr : bool
         Write a DICOM SEG per study and a TID 1500 SR per patient (needs :mod:`hcc_imaging.export`).
+    carry : bool
+        A study with no lesion masks or seeds of its own gets the lesions of its patient's latest
+        earlier study that has them, carried and segmented there (:func:`link_carried`,
+        :func:`hcc_imaging.segment.carry.carry_lesions`): seed the baselines, measure every
+        follow-up.  Folder archives only (not DICOMweb).
     """
 
     criteria: tuple[str, ...] = DEFAULT_CRITERIA
@@ -130,6 +139,7 @@ class PipelineOptions:
     on_tilt: str = "error"
     on_irregular: str = "error"
     export_sr: bool = False
+    carry: bool = False
 
     def __post_init__(self) -> None:
         from ..response.rules import parse_criteria
@@ -145,8 +155,10 @@ class PipelineOptions:
                 raise BatchError(f"{name}={getattr(self, name)!r} is not one of {allowed}.")
 
     def key_options(self) -> dict[str, Any]:
-        return {"criteria": list(self.criteria), "reformat": self.reformat, "on_tilt": self.on_tilt,
-                "on_irregular": self.on_irregular}
+        key = {"criteria": list(self.criteria), "reformat": self.reformat, "on_tilt": self.on_tilt,
+               "on_irregular": self.on_irregular}
+        # only when set: the keys of a run without it stay those of earlier versions (--resume)
+        return {**key, "carry": True} if self.carry else key
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +197,9 @@ class StudyTask:
     #: DICOMweb base URL when the study lives on a server (retrieved by the worker).
     dicomweb_url: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: With ``PipelineOptions.carry``: the earlier study of the patient whose lesions are carried to
+    #: this one (it has none of its own; :func:`link_carried`).
+    carry_from: StudyTask | None = None
 
 
 # ------------------------------------------------------------------------------------------
@@ -311,6 +326,37 @@ def tasks_from_index(index: Any, options: PipelineOptions, archive_root: str | N
         )
     tasks.sort(key=lambda t: (t.patient_id, t.study_date, t.study_instance_uid))
     return tasks
+
+
+def link_carried(tasks: Sequence[StudyTask], options: PipelineOptions) -> list[StudyTask]:
+    """With ``options.carry``: each study that has no lesion masks or seeds of its own is linked to
+    its patient's latest earlier study (by date) that has them (``StudyTask.carry_from``); its
+    lesions are then carried there (:func:`process_study`).  The link is part of the study's
+    content key: new masks or seeds at the earlier study measure it again on ``--resume``.
+    DICOMweb studies are left as they are (a worker retrieves its own study only).  Without
+    ``options.carry`` the tasks are returned unchanged."""
+    import dataclasses
+
+    if not options.carry:
+        return list(tasks)
+    from ..segment.constants import ALGORITHM_VERSION
+
+    last: dict[str, StudyTask] = {}
+    out: dict[int, StudyTask] = {}
+    order = sorted(range(len(tasks)), key=lambda i: (tasks[i].patient_id, tasks[i].study_date,
+                                                      tasks[i].study_instance_uid))
+    for i in order:
+        t = tasks[i]
+        src = last.get(t.patient_id)
+        if t.inputs.has_masks:
+            last[t.patient_id] = t
+        elif src is not None and t.dicomweb_url is None and src.dicomweb_url is None:
+            h = hashlib.sha256(f"{t.input_hash}|carried from|{src.input_hash}|segment {ALGORITHM_VERSION}".encode())
+            ih = h.hexdigest()
+            t = dataclasses.replace(t, input_hash=ih, carry_from=src,
+                                    key=content_key(t.study_instance_uid, ih, options.key_options()))
+        out[i] = t
+    return [out[i] for i in range(len(tasks))]
 
 
 def discover_studies(source: str | os.PathLike[str], options: PipelineOptions) -> tuple[list[StudyTask], Any]:
@@ -581,10 +627,8 @@ def _segment_seeds(
     :func:`hcc_imaging.segment.viable.viable_mask` when the study has an arterial phase (as
     ``--viable-out``; the liver mask, when made, is its parenchyma's reference), so mRECIST and
     EASL can be read from a seeds file; None without an arterial phase."""
-    from ..segment.errors import SegmentationError
     from ..segment.lesion import seed_point_lps, segment_lesion
     from ..segment.liver import segment_liver
-    from ..segment.viable import viable_mask
 
     try:
         doc = json.loads(Path(seeds_file).read_text(encoding="utf-8"))
@@ -618,23 +662,110 @@ def _segment_seeds(
         out[m & (out == 0)] = n
         names[n] = lid
     lesions = LabelVolume.like(ref, out, labels=names)
-    arterial = next((vols[p] for p in ARTERIAL_PREFERENCE if p in vols), None)
-    viable = None
-    if arterial is not None:
-        # the liver lesions only (an extrahepatic lesion has no viable part: an HCC's enhancing tissue)
-        liver_lesions = lesions.with_array(np.where(np.isin(out, [n for n, e in enumerate(extra, 1) if e]), 0, out))
-        on_art = liver_lesions if liver_lesions.geometry.equals(arterial.geometry) else liver_lesions.resample_to(arterial)
-        try:
-            v = viable_mask(on_art, arterial, pre_contrast=vols.get(Phase.PRE_CONTRAST),
-                            portal_venous=vols.get(Phase.PORTAL_VENOUS), liver=liver if in_liver else None)
-        except SegmentationError as err:
-            raise StudyStepError("masks", f"{seeds_file}: the viable part of a seeded lesion was not found ({err}). "
-                                          'Add "liver": true to the seeds file (the parenchyma is then read in the '
-                                          "liver mask), or put viable.nii.gz beside the study.") from err
-        v_arr = v.array if v.geometry.equals(ref.geometry) else v.resample_to(ref).array
-        # (on another grid the resampled viable part is kept within its lesion's mask)
-        viable = lesions.with_array(np.where((np.asarray(v_arr) != 0) & (out != 0), out, 0).astype(out.dtype))
+    viable = _viable_parts(lesions, vols, liver if in_liver else None, [n for n, e in enumerate(extra, 1) if e],
+                           f"{seeds_file}: the viable part of a seeded lesion was not found", 'Add "liver": true to '
+                           "the seeds file (the parenchyma is then read in the liver mask), or put viable.nii.gz beside "
+                           "the study.")
     return lesions, viable, SEEDS_FILE
+
+
+def _viable_parts(lesions: LabelVolume, vols: Mapping[Phase, Volume], liver: LabelVolume | None,
+                  extrahepatic: Iterable[int], what: str, fix: str) -> LabelVolume | None:
+    """The viable (arterially enhancing) parts of the liver lesions of ``lesions`` (same label
+    values, on its grid) by :func:`hcc_imaging.segment.viable.viable_mask` on the study's arterial
+    phase (``ARTERIAL_PREFERENCE``), ``liver`` the parenchyma's reference; None without an arterial
+    phase.  The ``extrahepatic`` labels (a node) have none: an HCC's enhancing tissue.  A failure is
+    a ``StudyStepError`` at ``masks``: ``what`` (the error) ``fix``."""
+    from ..segment.errors import SegmentationError
+    from ..segment.viable import viable_mask
+
+    arterial = next((vols[p] for p in ARTERIAL_PREFERENCE if p in vols), None)
+    if arterial is None:
+        return None
+    out = np.asarray(lesions.array)
+    liver_lesions = lesions.with_array(np.where(np.isin(out, list(extrahepatic)), 0, out))
+    on_art = liver_lesions if liver_lesions.geometry.equals(arterial.geometry) else liver_lesions.resample_to(arterial)
+    try:
+        v = viable_mask(on_art, arterial, pre_contrast=vols.get(Phase.PRE_CONTRAST),
+                        portal_venous=vols.get(Phase.PORTAL_VENOUS), liver=liver)
+    except SegmentationError as err:
+        raise StudyStepError("masks", f"{what} ({err}). {fix}") from err
+    v_arr = v.array if v.geometry.equals(lesions.geometry) else v.resample_to(lesions).array
+    # (on another grid the resampled viable part is kept within its lesion's mask)
+    return lesions.with_array(np.where((np.asarray(v_arr) != 0) & (out != 0), out, 0).astype(out.dtype))
+
+
+def _carry_masks(task: StudyTask, src: StudyTask, ref: Volume, phases: Mapping[Phase, Volume],
+                 options: PipelineOptions) -> tuple[LabelVolume, LabelVolume | None, str, dict[str, Any]]:
+    """The lesions of ``src`` (``task.carry_from``: its masks, or its seeds segmented) carried to
+    this study and segmented there (:func:`hcc_imaging.segment.carry.carry_lesions`, kept in the liver; the
+    annotations' lymph nodes and other organs, and a seeds file's ``"extrahepatic"`` lesions, kept
+    out of it), their viable parts as a seeds file's; and how (``carried_from``: the study, the
+    lesions not found and why)."""
+    from ..segment.carry import carry_lesions, lies_in_liver
+    from ..segment.errors import SegmentationError
+
+    try:
+        src_ref, src_phases = _load_phases(src, options)
+        src_lesions, _, src_source = _load_masks(src, src_ref, src_phases)
+    except StudyStepError as err:
+        raise StudyStepError("masks", f"the lesions to carry from the earlier study {src.study_instance_uid} "
+                                      f"({src.root}) could not be read: {err}") from err
+    except Exception as err:
+        raise StudyStepError("masks", f"the lesions to carry from the earlier study {src.study_instance_uid} "
+                                      f"({src.root}) could not be read: {type(err).__name__}: {err}") from err
+    ann = load_annotations(task.inputs.annotations_files)["lesions"]
+    seeded_out: set[str] = set()
+    if src.inputs.seeds_file and not src.inputs.has_masks_files:
+        doc = json.loads(Path(src.inputs.seeds_file).read_text(encoding="utf-8"))
+        seeded_out = {str(s.get("lesion_id", f"L{n}")) for n, s in enumerate(doc["lesions"], 1)
+                      if s.get("extrahepatic")}
+    names = dict(src_lesions.labels)
+    extra: list[int] = []
+    skipped: dict[str, str] = {}
+    for lab in src_lesions.present_labels():
+        lid = names.get(lab, f"L{lab}")
+        a = ann.get(lid, {})
+        kind = str(a.get("kind", "lesion"))
+        if kind in _NOT_CARRIED_KINDS:
+            skipped[lid] = (f"not carried: {kind} is not a lesion a click segments; give its mask at this study "
+                            "(lesions.nii.gz beside it)")
+        elif lid in seeded_out or not lies_in_liver(a.get("organ"), is_lymph_node=bool(a.get("is_lymph_node")),
+                                                     kind=kind):
+            extra.append(lab)  # kept out of the liver mask
+    carried = src_lesions
+    if skipped:
+        keep = np.isin(src_lesions.array, [lab for lab in src_lesions.present_labels()
+                                            if names.get(lab, f"L{lab}") not in skipped])
+        carried = src_lesions.with_array(np.where(keep, src_lesions.array, 0))
+    try:
+        c = carry_lesions(src_phases, carried, phases, in_liver=True, extrahepatic=extra, reference=ref)
+    except SegmentationError as err:
+        raise StudyStepError("masks", f"carrying the lesions of study {src.study_instance_uid}: {err}") from err
+    viable = _viable_parts(c.labels, phases, c.liver, extra, "the viable part of a carried lesion was not found",
+                           "Put lesions.nii.gz and viable.nii.gz beside the study, or a seeds.json.")
+    how = {"study_instance_uid": src.study_instance_uid, "study_date": src.study_date, "mask_source": src_source,
+           "registration_in_liver": c.registration_in_liver,
+           "not_carried": {**skipped, **{c.names[lab]: " ".join(why.split()) for lab, why in c.failed.items()}},
+           "notes": list(c.notes)}
+    if how["not_carried"]:
+        log.warning("study %s: %d of %d lesions of %s not carried or not found (%s)", task.study_instance_uid,
+                    len(how["not_carried"]), len(c.names) + len(skipped), src.study_instance_uid,
+                    ", ".join(how["not_carried"]))
+    return c.labels, viable, f"carried from {src.study_instance_uid} ({src_source})", how
+
+
+def _load_phases(task: StudyTask, options: PipelineOptions) -> tuple[Volume, dict[Phase, Volume]]:
+    """The study's reference image and every phase (the reference first, then one series per other
+    phase)."""
+    ref_info = _pick_reference(task.series)
+    ref = _load(ref_info, options)
+    phases: dict[Phase, Volume] = {ref.phase: ref}
+    for se in task.series:
+        if se is not ref_info and Phase(se.phase.phase) not in phases:
+            v = _load(se, options)
+            phases[v.phase] = v
+    return ref, phases
 
 
 def measure_lesions(
@@ -672,20 +803,23 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         Naming the step that failed; the original error is chained.
     """
     step = "load"
+    carried: dict[str, Any] | None = None
     try:
         if not task.series:
             raise StudyStepError("load", f"study {task.study_instance_uid}: no image series.")
         ref_info = _pick_reference(task.series)
-        ref = _load(ref_info, options)
-        phases: dict[Phase, Volume] = {ref.phase: ref}
-        if task.inputs.seeds_file and not task.inputs.has_masks_files:
-            # seeded segmentation picks the most conspicuous phase: give it every phase
-            for se in task.series:
-                if se is not ref_info and Phase(se.phase.phase) not in phases:
-                    v = _load(se, options)
-                    phases[v.phase] = v
+        src = task.carry_from if not task.inputs.has_masks else None
+        if (task.inputs.seeds_file and not task.inputs.has_masks_files) or src is not None:
+            # seeded (or carried) segmentation picks the most conspicuous phase: give it every phase
+            ref, phases = _load_phases(task, options)
+        else:
+            ref = _load(ref_info, options)
+            phases = {ref.phase: ref}
         step = "masks"
-        lesions, viable, mask_source = _load_masks(task, ref, phases)
+        if src is not None:
+            lesions, viable, mask_source, carried = _carry_masks(task, src, ref, phases, options)
+        else:
+            lesions, viable, mask_source = _load_masks(task, ref, phases)
         step = "measure"
         ann = load_annotations(task.inputs.annotations_files)
         nodes = [lid for lid, a in ann["lesions"].items() if a.get("is_lymph_node")]
@@ -715,6 +849,7 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         "annotations_files": list(task.inputs.annotations_files),
         "lesions": rows,
         "algorithm": ALGORITHM,
+        **({"carried_from": carried} if carried is not None else {}),
     }
 
 
@@ -799,7 +934,8 @@ def build_read_document(
     ``BL``, ``FU1``, ...).  Each lesion keeps one role for the whole read: from the annotations,
     else proposed at baseline per criterion by :func:`hcc_imaging.response.targets.select_targets`
     (``role_by_criteria``); lesions first seen later are ``new``.  A lesion seen before but
-    missing from a later mask is recorded ``absent`` (0 mm).
+    missing from a later mask is recorded ``absent`` (0 mm), unless it was carried to that study
+    and not found there (``carried_from["not_carried"]``): ``not_evaluable``, with the reason.
 
     Raises
     ------
@@ -829,10 +965,16 @@ def build_read_document(
             out["enhancing"] = bool(row["viable_diameter_mm"] > 0)
         return out
 
-    def observation(lid: str, row: Mapping[str, Any] | None, role: Any, rbc: Mapping[str, Any]) -> Any:
+    def observation(lid: str, row: Mapping[str, Any] | None, role: Any, rbc: Mapping[str, Any],
+                    not_found: str | None = None) -> Any:
         f = flags(lid, row)
         kind = str(f.get("kind", "lesion"))
         common: dict[str, Any] = {"lesion_id": lid, "role": role, "role_by_criteria": dict(rbc), "source": ALGORITHM, **f}
+        if row is None and not_found is not None:
+            # carried from an earlier study and not found there: gone or missed is a reader's call
+            note = f"not segmented here when the earlier study's lesions were carried ({not_found}); read it by hand"
+            common["note"] = f"{common['note']}; {note}" if common.get("note") else note
+            return LesionObservation(status="not_evaluable", **common)
         if row is None:
             return LesionObservation(status="absent", longest_diameter_mm=0.0, short_axis_mm=0.0,
                                      viable_diameter_mm=0.0, viable_short_axis_mm=0.0, **common)
@@ -878,6 +1020,7 @@ def build_read_document(
     tps = []
     for i, r in enumerate(recs):
         rows = {row["lesion_id"]: row for row in r["lesions"]}
+        not_carried: Mapping[str, str] = (r.get("carried_from") or {}).get("not_carried", {})
         obs = []
         for lid, fs in sorted(first_seen.items(), key=lambda kv: (kv[1], _natural(kv[0]))):
             if fs > i:
@@ -885,7 +1028,7 @@ def build_read_document(
             role, rbc = roles(lid, fs)
             if lid not in rows and role == "new":
                 continue
-            obs.append(observation(lid, rows.get(lid), role, rbc))
+            obs.append(observation(lid, rows.get(lid), role, rbc, not_carried.get(lid)))
         tps.append(TimePoint(id=tp_ids[i], date=_iso(r["study_date"]), lesions=tuple(obs),
                              modality="CT", slice_thickness_mm=r.get("slice_thickness_mm")))
     return ReadDocument(patient_id=recs[0]["patient_id"], reader_id=str(ann.get("reader_id", reader_id)),

@@ -48,6 +48,7 @@ from .pipeline import (
     StudyTask,
     discover_studies,
     index_sharded,
+    link_carried,
     run_study,
 )
 from .resume import ResultStore, atomic_write_text, record_json
@@ -423,7 +424,7 @@ def run_batch(
 
             tasks = remote_tasks(src, opts, out)
         else:
-            tasks = _discover(client, src, opts, used)
+            tasks = link_carried(_discover(client, src, opts, used), opts)
         timings["discover"] = time.perf_counter() - t1
         done = store.done_keys() if resume else set()
         pending = [t for t in tasks if t.key not in done]

@@ -42,6 +42,9 @@ def register(subparsers: Any) -> None:
                    help="non-axial series: fail the study (default) or measure on an axial reformat")
     p.add_argument("--export-sr", action="store_true",
                    help="write a DICOM SEG per study and a TID 1500 SR per patient (DICOMweb: STOW them back)")
+    p.add_argument("--carry", action="store_true",
+                   help="a study without lesion masks or seeds gets its patient's lesions from the latest earlier "
+                        "study that has them, carried and segmented there (seed the baselines, measure every follow-up)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
     p.set_defaults(func=run)
@@ -52,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from hcc_imaging.batch.constants import DEFAULT_CRITERIA
 
     crit = tuple(c.strip() for c in args.criteria.split(",") if c.strip()) if args.criteria else DEFAULT_CRITERIA
-    opts = PipelineOptions(criteria=crit, reformat=args.reformat, export_sr=args.export_sr)
+    opts = PipelineOptions(criteria=crit, reformat=args.reformat, export_sr=args.export_sr, carry=args.carry)
     summary = run_batch(
         args.source,
         args.out,

@@ -116,53 +116,43 @@ def _load_volumes(path: str) -> dict[Any, Any]:
     return out
 
 
-def _carried_seed(args: argparse.Namespace, phases: dict[Any, Any], phase: Any, console: Any) -> tuple[list[float], dict[str, Any]]:
-    """``--from-mask``: the seed (LPS mm) on SERIES carried from the lesion's mask at another time
-    point, and the record of how (``Registration.to_json``)."""
-    seeds, record = _carried_seeds(args, phases, phase, console, [args.from_label])
-    return seeds[args.from_label], {**record, "label": args.from_label, "centre_lps": record["centres_lps"][0],
-                                    "seed_lps": record["seeds_lps"][0]}
-
-
-def _carried_seeds(args: argparse.Namespace, phases: dict[Any, Any], phase: Any, console: Any,
-                   labels: list[int | None] | None) -> tuple[dict[int | None, list[float]], dict[str, Any]]:
-    """``--from-mask``: the seeds (LPS mm) on SERIES carried from the lesions' mask at another time
-    point, per label of ``labels`` (None: every label the mask holds, each its own lesion), and the
-    record of how (one registration, ``Registration.to_json``; the mask's label names under
-    ``names``)."""
-    import numpy as np
-
+def _other_time_point(args: argparse.Namespace, phases: dict[Any, Any], phase: Any, console: Any) -> tuple[dict[Any, Any], Any]:
+    """``--from-mask MASK --from-series PATH``: PATH's images and MASK on them."""
     from ..io.masks import load_mask
-    from ..segment import RegistrationParams, lesion_centre_lps, register_volumes, segment_liver
-    from ..volume import Phase
+    from ..segment.carry import registration_pair
 
     if not args.from_series:
         raise SegmentArgumentError(
             "--from-mask needs --from-series PATH: the images the mask lies on (it is registered to SERIES).")
     with console.status("loading the other time point...", spinner="dots"):
         before = _load_volumes(args.from_series)
-    # the same phase on both sides when there is one: the asked-for one, portal venous, or any shared
-    shared = [k for k in (phase, Phase.PORTAL_VENOUS, *before) if k is not None and k in before and k in phases]
-    fixed = before[shared[0]] if shared else next(iter(before.values()))
-    moving = phases[shared[0]] if shared else next(iter(phases.values()))
-    mask = load_mask(args.from_mask, fixed)
-    if labels is None:
-        labels = [int(v) for v in np.unique(np.asarray(mask.array)) if v != 0]
-        if not labels:
-            raise SegmentArgumentError(f"--from-mask {args.from_mask}: the mask has no lesion voxels; nothing to carry.")
-    centres = {lab: lesion_centre_lps(mask, lab) for lab in labels}
-    fixed_mask = None
-    if args.liver and not args.extrahepatic:
-        with console.status("segmenting the other time point's liver...", spinner="dots"):
-            fixed_mask = segment_liver(before, phase=fixed.phase)
-    with console.status("registering the time points...", spinner="dots"):
-        reg = register_volumes(fixed, moving, kind="affine", fixed_mask=fixed_mask, params=RegistrationParams.carry())
-    seeds = {lab: [float(v) for v in reg.map_to_moving(c)] for lab, c in centres.items()}
-    return seeds, {"mask": str(args.from_mask), "series": str(args.from_series), "labels": list(labels),
-                   "names": {str(lab): mask.labels.get(lab) for lab in labels if lab is not None and mask.labels.get(lab)},
-                   "centres_lps": [[float(v) for v in c] for c in centres.values()],
-                   "seeds_lps": list(seeds.values()), "liver_masked": fixed_mask is not None,
-                   "registration": reg.to_json()}
+    return before, load_mask(args.from_mask, registration_pair(before, phases, phase)[0])
+
+
+def _carried_record(args: argparse.Namespace, mask: Any, labels: list[Any], centres: dict[Any, Any],
+                    seeds: dict[Any, Any], reg: Any, masked: bool) -> dict[str, Any]:
+    """How lesions were carried (``--json``'s ``carried_from``): one registration, the points."""
+    return {"mask": str(args.from_mask), "series": str(args.from_series), "labels": labels,
+            "names": {str(lab): mask.labels.get(lab) for lab in labels if lab is not None and mask.labels.get(lab)},
+            "centres_lps": [[float(v) for v in centres[lab]] for lab in labels],
+            "seeds_lps": [[float(v) for v in seeds[lab]] for lab in labels], "liver_masked": masked,
+            "registration": reg.to_json()}
+
+
+def _carried_seed(args: argparse.Namespace, phases: dict[Any, Any], phase: Any, console: Any) -> tuple[list[float], dict[str, Any]]:
+    """``--from-mask``: the seed (LPS mm) on SERIES carried from the lesion's mask at another time
+    point (label ``--from-label``; default every nonzero voxel as one lesion), and the record of how
+    (:func:`_carried_record`): :func:`hcc_imaging.segment.carry.carry_points`."""
+    from ..segment.carry import carry_points
+
+    before, mask = _other_time_point(args, phases, phase, console)
+    masked = bool(args.liver and not args.extrahepatic)
+    lab = args.from_label
+    with console.status("registering the time points" + (" (in the liver)..." if masked else "..."), spinner="dots"):
+        centres, seeds, reg = carry_points(before, mask, phases, labels=[lab], phase=phase, liver_masked=masked)
+    record = _carried_record(args, mask, [lab], centres, seeds, reg, masked)
+    return [float(v) for v in seeds[lab]], {**record, "label": lab, "centre_lps": record["centres_lps"][0],
+                                            "seed_lps": record["seeds_lps"][0]}
 
 
 def _liver_for(args: argparse.Namespace, phases: dict[Any, Any], ref: Any, include: list[Any] | None,
@@ -194,57 +184,64 @@ def _viable_of(labels: Any, arterial: Any, phases: dict[Any, Any], liver: Any) -
 
 def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any, arterial: Any, console: Any) -> int:
     """``--from-mask MASK --each-label``: every lesion of MASK carried to SERIES and segmented there
-    (one registration; the liver mask, with ``--liver``, made once holding every carried seed),
-    written as one label map with MASK's label values (and names); ``--viable-out`` their viable
-    parts.  A lesion that cannot be segmented (it has gone, or its carried seed misses it) is
-    reported and left out, the others are written; the exit status is then 1."""
+    (:func:`hcc_imaging.segment.carry.carry_lesions`: one registration; the liver mask, with
+    ``--liver``, made once holding every carried seed), written as one label map with MASK's label
+    values (and names); ``--viable-out`` their viable parts.  A lesion that cannot be segmented (it
+    has gone, or its carried seed misses it) is reported and left out, the others are written; the
+    exit status is then 1."""
     import numpy as np
 
     from ..io.masks import save_mask
-    from ..segment import LesionParams, segment_lesion
+    from ..segment import LesionParams
+    from ..segment.carry import carry_lesions
     from ..segment.errors import SegmentationError
     from ..volume import LabelVolume
 
-    seeds, carried = _carried_seeds(args, phases, phase, console, None)
-    names = {lab: carried["names"].get(str(lab)) or f"L{lab}" for lab in seeds}
+    before, mask = _other_time_point(args, phases, phase, console)
     ref = phases[phase] if phase is not None else next(iter(phases.values()))
-    liver = _liver_for(args, phases, ref, None if args.extrahepatic else list(seeds.values()), console)
-    lesions = np.zeros(ref.shape, np.uint16)
+    liver = _liver_for(args, phases, ref, None, console) if args.liver_mask else None
+    labs = [int(v) for v in np.unique(np.asarray(mask.array)) if v != 0]
+    if not labs:
+        raise SegmentArgumentError(f"--from-mask {args.from_mask}: the mask has no lesion voxels; nothing to carry.")
+    with console.status(f"carrying {len(labs)} lesions...", spinner="dots") as status:
+        def progress(done: int, total: int) -> None:
+            status.update(f"carrying {len(labs)} lesions: {done} of {total} segmented...")
+
+        c = carry_lesions(before, mask, phases if len(phases) > 1 else ref, phase=phase,
+                          in_liver=bool(args.liver or args.liver_mask),
+                          liver=liver, extrahepatic=labs if args.extrahepatic else (),
+                          params=LesionParams(polarity=args.polarity), rind=args.rind, reference=ref,
+                          progress=progress)
+    carried = _carried_record(args, mask, labs, c.centres_lps, c.seeds_lps, c.registration, c.registration_in_liver)
+    for note in c.notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    failed = {c.names[lab]: why for lab, why in c.failed.items()}
+    for lab, why in c.failed.items():
+        console.print(f"[red]{c.names[lab]}:[/red] not segmented at its carried seed "
+                      f"{np.round(c.seeds_lps[lab], 1).tolist()} mm: {why} (gone? record it as absent; else segment "
+                      "it by a click)")
+    if not c.results:
+        raise SegmentationError(
+            f"--each-label: none of the {len(labs)} lesions of {args.from_mask} could be segmented on {args.series} "
+            f"({'; '.join(f'{k}: {v}' for k, v in failed.items())}).")
+    lesions = np.asarray(c.labels.array)
     viable_arr = None if not args.viable_out else np.zeros(arterial.shape, np.uint16)
     records: list[dict[str, Any]] = []
-    failed: dict[str, str] = {}
-    for n, (lab, seed) in enumerate(seeds.items()):
-        name = names[lab]
-        with console.status(f"segmenting {name} ({n + 1} of {len(seeds)})...", spinner="dots"):
-            try:
-                res = segment_lesion(phases if len(phases) > 1 else ref, phase=phase, liver=liver, seed_lps=seed,
-                                     params=LesionParams(polarity=args.polarity), label=int(lab), lesion_id=name,
-                                     extrahepatic=args.extrahepatic, rind=args.rind)
-            except SegmentationError as err:
-                failed[name] = str(err)
-                console.print(f"[red]{name}:[/red] not segmented at its carried seed {np.round(seed, 1).tolist()} mm: "
-                              f"{err} (gone? record it as absent; else segment it by a click)")
-                continue
-        on_ref = res.labels if res.labels.geometry.equals(ref.geometry) else res.labels.resample_to(ref)
-        here = (np.asarray(on_ref.array) != 0) & (lesions == 0)  # a voxel two lesions took stays the first's
-        lesions[here] = lab
-        rec: dict[str, Any] = {"lesion_id": name, "label": int(lab), "voxels": int(here.sum()),
-                               "volume_mm3": float(here.sum()) * ref.voxel_volume_mm3, "seed_lps": seed,
-                               "provenance": res.provenance()}
+    for lab, res in c.results.items():
+        here = lesions == lab
+        rec: dict[str, Any] = {"lesion_id": c.names[lab], "label": lab, "voxels": int(here.sum()),
+                               "volume_mm3": float(here.sum()) * ref.voxel_volume_mm3,
+                               "seed_lps": [float(v) for v in c.seeds_lps[lab]], "provenance": res.provenance()}
         if viable_arr is not None:
-            v = _viable_of(res.labels, arterial, phases, liver)
+            v = _viable_of(res.labels, arterial, phases, c.liver)
             vhere = (np.asarray(v.array) != 0) & (viable_arr == 0)
             viable_arr[vhere] = lab
             rec["viable_volume_mm3"] = float(vhere.sum()) * v.voxel_volume_mm3
         records.append(rec)
         for note in res.notes:
-            console.print(f"[yellow]note ({name}):[/yellow] {note}")
-    if not records:
-        raise SegmentationError(
-            f"--each-label: none of the {len(seeds)} lesions of {args.from_mask} could be segmented on {args.series} "
-            f"({'; '.join(f'{k}: {v}' for k, v in failed.items())}).")
+            console.print(f"[yellow]note ({c.names[lab]}):[/yellow] {note}")
     kept = {r["label"]: r["lesion_id"] for r in records}
-    out = save_mask(LabelVolume.like(ref, lesions, labels=kept), args.out, reference=ref)
+    out = save_mask(c.labels, args.out, reference=ref)
     record: dict[str, Any] = {"out": str(out), "lesions": records, "failed": failed, "carried_from": carried}
     if viable_arr is not None:
         record["viable_out"] = str(save_mask(LabelVolume.like(arterial, viable_arr, labels=kept), args.viable_out,
@@ -255,7 +252,7 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
     else:
         for r in records:
             print(f"{r['lesion_id']} (label {r['label']}): {r['voxels']} voxels, {r['volume_mm3'] / 1000.0:.2f} mL")
-        print(f"{len(records)} of {len(seeds)} lesions carried from {args.from_mask} -> {out}")
+        print(f"{len(records)} of {len(labs)} lesions carried from {args.from_mask} -> {out}")
     return 1 if failed else 0
 
 

@@ -78,7 +78,8 @@ class SegmentingMixin:
         lesion at a follow-up).  ``node``: the lesion lies outside the liver (a lymph node; a new
         one is recorded as a node): it is segmented with the time point's liver mask kept out of
         it (made once per time point, ``segment_liver``), as a node against the liver needs.
-        Default: an existing lesion's own flag (a node, or an organ other than the liver), else no.
+        Default: an existing lesion's own flag (a node, or an organ other than the liver and its
+        veins: ``hcc_imaging.segment.carry.lies_in_liver``), else no.
         ``rind``: the click is in the dark core of a lesion wrapped in an enhancing layer (a treated
         HCC's rim, a viable rind): ``segment_lesion(..., rind=True)``.
         ``in_liver``: a liver lesion is kept inside the time point's liver mask (the same mask, made
@@ -91,6 +92,7 @@ class SegmentingMixin:
         ``phase``: the phase to segment on (the reader's pick, as ``hcc-imaging segment --phase``);
         None: the most conspicuous one.  The phase used is kept in :attr:`last_segment_phase`.
         """
+        from ..segment.carry import lies_in_liver
         from . import _core
 
         self._check_unlocked("segment a lesion")
@@ -104,7 +106,8 @@ class SegmentingMixin:
         line = None if line_lps is None else np.asarray(line_lps, float).reshape(2, 3)
         existing = self._lesion(lesion_id) if lesion_id else None
         if node is None:
-            node = existing is not None and (existing.is_lymph_node or existing.organ != "liver")
+            node = existing is not None and not lies_in_liver(existing.organ, is_lymph_node=existing.is_lymph_node,
+                                                              kind=existing.kind)
         outside = inside = None
         liver_note: str | None = None
         if node:
@@ -162,6 +165,7 @@ class SegmentingMixin:
         Raises ``HccImagingError`` when the lesion has no mask to start from, or when nothing can
         be segmented at the mapped point (e.g. the lesion has gone: record it as absent, or click it
         where it is)."""
+        from ..segment.carry import lies_in_liver
         from . import _core
 
         self._check_unlocked("propagate a lesion")
@@ -188,7 +192,7 @@ class SegmentingMixin:
         t0 = time.perf_counter()
         # a liver lesion with "in liver": the registration is the liver's (its metric inside the
         # from time point's liver mask: the liver moves with breathing apart from the spine)
-        masked = in_liver and not (les.is_lymph_node or les.organ != "liver")
+        masked = in_liver and lies_in_liver(les.organ, is_lymph_node=les.is_lymph_node, kind=les.kind)
         reg, made = self._registration(from_timepoint, timepoint_id, liver=masked)
         reg_s = time.perf_counter() - t0
         mapped = np.asarray(reg.map_to_moving(point), float).reshape(3)

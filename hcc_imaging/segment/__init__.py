@@ -12,11 +12,13 @@ viable_mask, ViableParams                           viable part of each lesion (
 register_volumes, Registration, RegistrationParams, TransformKind
 register_translation                                exhaustive FFT translation search (phase to phase)
 lesion_centre_lps                                   a lesion's inside point, to carry to another time point
+carry_lesions, CarriedLesions                       every lesion of a label map carried to another study and segmented
 SegmentationError, SeedError, LowContrastError, NotEnclosedError, RegistrationError, BackendUnavailableError
 """
 
 from __future__ import annotations
 
+from .carry import CarriedLesions, carry_lesions
 from .errors import (
     BackendUnavailableError,
     LowContrastError,
@@ -49,6 +51,8 @@ __all__ = [
     "register_volumes",
     "register_translation",
     "lesion_centre_lps",
+    "carry_lesions",
+    "CarriedLesions",
     "Registration",
     "RegistrationParams",
     "TransformKind",

@@ -1247,3 +1247,9 @@ VIABLE_REGISTRATION_WINDOW_HU: Final[tuple[float, float]] = (-200.0, 400.0)
 #: coarse step at the whole work box (VIABLE_ROI_MARGIN_MM): context for the capture range,
 #: then the neighbourhood where the viable analysis happens, at a third of the cost.
 VIABLE_REGISTRATION_FINE_MARGIN_MM: Final[float] = 10.0
+
+# --- carrying lesions to another time point (carry.py) ----------------------------------------
+#: Organs whose findings lie inside the classical liver mask (which holds the intrahepatic
+#: vessels): a portal- or hepatic-vein tumour thrombus is kept in it like a liver lesion.  A lymph
+#: node, or another organ's lesion, is kept out of it (``extrahepatic``), as the napari dock does.
+LIVER_MASK_ORGANS: Final[tuple[str, ...]] = ("liver", "portal_vein", "hepatic_vein")

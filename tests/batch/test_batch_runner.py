@@ -283,6 +283,99 @@ def test_seeds_file_that_is_not_one_is_a_failure_row(tmp_path) -> None:
     assert '"extrahepatic": true' in fail["reason"]  # what the file may hold
 
 
+def test_carry_seeds_from_the_baseline_to_the_follow_up(tmp_path) -> None:
+    """``carry=True`` (``batch --carry``): the baseline is seeded, the follow-up has no masks or
+    seeds; its lesions are carried there (one registration) and segmented, measured and read at FU1
+    (L1, L2 within a voxel diagonal of fu1's truth; L2's viable part from the arterial phase).
+    Without it the follow-up is a failure row (no lesion mask); the follow-up's resume key follows
+    the baseline's seeds."""
+    import shutil
+
+    from hcc_imaging.batch.pipeline import discover_studies, link_carried
+
+    src = REPO / "sample_data" / "liver_phantom"
+    arch = tmp_path / "arch"
+    shutil.copytree(src, arch, ignore=shutil.ignore_patterns("masks"))
+    base = json.loads((arch / "baseline" / "truth.json").read_text())["lesions"]
+    fu = json.loads((arch / "fu1" / "truth.json").read_text())["lesions"]
+    seeds = {"liver": True, "lesions": [{"lesion_id": lid, "seed_lps": base[lid]["seed_lps"]} for lid in ("L1", "L2")]}
+    (arch / "baseline" / "seeds.json").write_text(json.dumps(seeds))
+    s = _run(arch, tmp_path / "plain")
+    assert s.n_failed_studies == 1  # the follow-up: nothing to measure without --carry
+    (fail,) = pd.read_csv(tmp_path / "plain" / "failures.csv").to_dict("records")
+    assert "no lesion mask beside it" in fail["reason"]
+
+    records: list[dict] = []
+    s = _run(arch, tmp_path / "o", options=PipelineOptions(carry=True), on_record=records.append)
+    assert s.n_failures == 0, records
+    by_date = sorted(records, key=lambda r: r["study_date"])
+    assert by_date[0]["mask_source"] == "seeds.json" and "carried_from" not in by_date[0]
+    fu1 = by_date[1]
+    assert fu1["mask_source"].startswith(f"carried from {by_date[0]['study_instance_uid']} (seeds.json)")
+    assert fu1["carried_from"]["not_carried"] == {} and fu1["carried_from"]["registration_in_liver"]
+    rows = {r["lesion_id"]: r for r in fu1["lesions"]}
+    assert set(rows) == {"L1", "L2"}
+    tol = 2.3 * 2**0.5
+    for lid in ("L1", "L2"):
+        assert abs(rows[lid]["longest_diameter_mm"] - fu[lid]["longest_diameter_mm"]) <= tol
+        assert abs(rows[lid]["viable_diameter_mm"] - fu[lid]["viable_diameter_mm"]) <= tol
+    read = json.loads(next((tmp_path / "o" / "reads").glob("*.json")).read_text())
+    fu_obs = {o["lesion_id"]: o for o in read["timepoints"][1]["lesions"]}
+    assert {fu_obs[lid]["status"] for lid in ("L1", "L2")} == {"measured"}
+
+    # the follow-up's content key holds the baseline's inputs: other seeds, another key
+    opts = PipelineOptions(carry=True)
+    before = {t.study_date: t.key for t in link_carried(discover_studies(arch, opts)[0], opts)}
+    seeds["lesions"] = seeds["lesions"][:1]
+    (arch / "baseline" / "seeds.json").write_text(json.dumps(seeds))
+    tasks = link_carried(discover_studies(arch, opts)[0], opts)
+    after = {t.study_date: t.key for t in tasks}
+    assert all(before[d] != after[d] for d in before)
+    assert [t.carry_from is not None for t in sorted(tasks, key=lambda t: t.study_date)] == [False, True]
+    assert link_carried(discover_studies(arch, PipelineOptions())[0], PipelineOptions())[1].carry_from is None
+
+
+def test_a_carried_lesion_not_found_is_not_evaluable_not_gone(tmp_path) -> None:
+    """The sample baseline's expert masks (every kind of finding) plus a 'lesion' drawn in the air
+    beside the body, carried to a follow-up without masks: the liver lesions, the portal-vein
+    thrombus (in the liver mask) and the porta-hepatis node (kept out of it) are segmented there
+    (LD / short axis within a voxel diagonal of fu1's truth); the ascites is not carried (no click
+    segments it) and the drawing is not found. Neither is recorded as gone (0 mm, which would read
+    as a response): their observations are ``not_evaluable``, with why."""
+    import shutil
+
+    import numpy as np
+
+    from hcc_imaging.io.masks import load_mask, save_mask
+
+    src = REPO / "sample_data" / "liver_phantom"
+    arch = tmp_path / "arch"
+    shutil.copytree(src, arch)
+    shutil.rmtree(arch / "fu1" / "masks")
+    fu = json.loads((arch / "fu1" / "truth.json").read_text())["lesions"]
+    m = load_mask(arch / "baseline" / "masks" / "lesions.nii.gz")
+    arr = np.asarray(m.array).astype(np.uint16)
+    arr[20:23, 2:6, 2:6] = 9
+    save_mask(m.with_array(arr), arch / "baseline" / "masks" / "lesions.nii.gz")
+    records: list[dict] = []
+    s = _run(arch, tmp_path / "o", options=PipelineOptions(carry=True), on_record=records.append)
+    assert s.n_failures == 0, records
+    fu1 = max(records, key=lambda r: r["study_date"])
+    not_carried = fu1["carried_from"]["not_carried"]
+    assert sorted(not_carried) == ["L8", "L9"] and "ascites is not a lesion a click segments" in not_carried["L8"]
+    rows = {r["lesion_id"]: r for r in fu1["lesions"]}
+    assert sorted(rows) == ["L1", "L2", "L3", "L4", "L5", "L6", "L7"]
+    tol = 2.3 * 2**0.5
+    for lid in ("L1", "L2", "L3", "L4"):
+        assert abs(rows[lid]["longest_diameter_mm"] - fu[lid]["longest_diameter_mm"]) <= tol
+    assert abs(rows["L6"]["short_axis_mm"] - fu["L6"]["short_axis_mm"]) <= tol
+    read = json.loads(next((tmp_path / "o" / "reads").glob("*.json")).read_text())
+    obs = {o["lesion_id"]: o for o in read["timepoints"][1]["lesions"]}
+    for lid in ("L8", "L9"):
+        assert obs[lid]["status"] == "not_evaluable" and "lesions were carried" in obs[lid]["note"]
+    assert obs["L1"]["status"] == "measured" and obs["L7"]["status"] == "present"
+
+
 def test_export_seg_and_sr(small_archive, tmp_path) -> None:
     import pydicom
 

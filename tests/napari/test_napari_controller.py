@@ -519,6 +519,27 @@ def test_propagate_all_carries_every_earlier_lesion_not_yet_read_at_the_follow_u
     assert set(s.propagate_all("fu1")) == {gone}
 
 
+def test_a_portal_vein_thrombus_is_segmented_and_propagated_in_the_liver(tmp_path: Path) -> None:
+    """A lesion recorded as a portal-vein tumour thrombus (organ ``portal_vein``)
+    lies inside the liver mask (which holds the intrahepatic vessels): it is clicked and propagated
+    as a liver lesion, not kept out of the liver like a node (until 2026-12-02 its organ made it
+    one, and the click was refused: "inside the liver mask, but extrahepatic=True")."""
+    from hcc_imaging.phantoms import make_study
+
+    base, fu = make_study(0, timepoint="baseline"), make_study(0, timepoint="fu1")
+    s = ReadSession("P001", "R1", tmp_path / "reads")
+    s.add_timepoint("baseline", base.volumes)
+    s.add_timepoint("fu1", fu.volumes)
+    pvtt = s.new_lesion(role="non_target", organ="portal_vein").lesion_id
+    s.segment_at("baseline", base.truth["lesions"]["L7"]["seed_lps"], lesion_id=pvtt, in_liver=True)
+    s.propagate(pvtt, "fu1", in_liver=True)
+    for tp, st in (("baseline", base), ("fu1", fu)):
+        m = s.lesion_mask(pvtt, tp)
+        truth = st.lesions.array == st.truth["lesions"]["L7"]["label"]
+        assert m is not None and float(2 * (m & truth).sum() / (m.sum() + truth.sum())) >= 0.9
+    assert s.lesions[pvtt].organ == "portal_vein" and not s.lesions[pvtt].is_lymph_node
+
+
 def test_a_rind_click_is_fitted_and_its_note_kept(tmp_path: Path) -> None:
     """``segment_at(..., rind=True)`` (the dock's "rind" box) on a necrotic lesion in a 2 mm
     enhancing rind on 0.7 mm pixels: the fitted border (``segment_lesion(..., rind=True)``), its note

@@ -1,0 +1,218 @@
+"""Carry the lesions of one time point's label map to another time point and segment them there.
+
+The headless counterpart of the napari dock's "Propagate all": the two studies are registered once
+(rigid then affine, :func:`~hcc_imaging.segment.register.register_volumes` with
+:meth:`RegistrationParams.carry`, the metric read inside the first study's liver mask when the
+lesions are kept in the liver), each lesion's inside point (:func:`lesion_centre_lps`) is mapped to
+the other study and clicked there (:func:`~hcc_imaging.segment.lesion.segment_lesion`).  Used by
+``hcc-imaging segment --from-mask MAP --each-label`` and by ``hcc-imaging batch --carry``.
+
+A lesion that cannot be segmented where it is carried (it has gone, or its carried point misses
+it) is reported in :attr:`CarriedLesions.failed`, never recorded as gone: whether it has gone is a
+reader's call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..volume import LabelVolume, Phase, Volume
+from . import constants as C
+from .errors import SegmentationError
+from .lesion import LesionParams, SegmentationResult, segment_lesion
+from .liver import segment_liver
+from .register import Registration, RegistrationParams, lesion_centre_lps, register_volumes
+
+__all__ = ["CarriedLesions", "carry_lesions", "carry_points", "lies_in_liver", "registration_pair"]
+
+
+def lies_in_liver(organ: str | None = "liver", *, is_lymph_node: bool = False, kind: str | None = None) -> bool:
+    """Whether a finding is segmented inside the liver mask (a liver lesion, a portal- or
+    hepatic-vein thrombus: ``constants.LIVER_MASK_ORGANS``), rather than kept out of it (a lymph
+    node, another organ's lesion: ``segment_lesion(..., extrahepatic=True)``)."""
+    if is_lymph_node or kind == "lymph_node":
+        return False
+    return kind == "pvtt" or (organ or "liver") in C.LIVER_MASK_ORGANS
+
+
+@dataclass(frozen=True, slots=True)
+class CarriedLesions:
+    """The lesions of a label map carried to another study (:func:`carry_lesions`).
+
+    Attributes
+    ----------
+    labels : LabelVolume
+        On the other study's reference grid, with the first map's label values and names; a
+        lesion that was not found is absent from it (see ``failed``).
+    results : dict
+        Label value -> the :class:`SegmentationResult` of its click.
+    failed : dict
+        Label value -> why it was not segmented where it was carried.
+    names : dict
+        Label value -> lesion id (the map's name, else ``"L<value>"``).
+    centres_lps : dict
+        Label value -> the lesion's inside point on the first study (mm, LPS).
+    seeds_lps : dict
+        Label value -> that point carried to the other study (mm, LPS): where it was clicked.
+    registration : Registration
+        First study (fixed) -> other study (moving).
+    registration_in_liver : bool
+        Whether the registration's metric was read in the first study's liver mask.
+    liver : LabelVolume or None
+        The other study's liver mask the liver lesions were kept in (None when not asked for, or
+        when it could not be made: see ``notes``).
+    notes : tuple of str
+    """
+
+    labels: LabelVolume
+    results: dict[int, SegmentationResult]
+    failed: dict[int, str]
+    names: dict[int, str]
+    centres_lps: dict[int, NDArray[np.float64]]
+    seeds_lps: dict[int, NDArray[np.float64]]
+    registration: Registration
+    registration_in_liver: bool
+    liver: LabelVolume | None = None
+    notes: tuple[str, ...] = field(default=())
+
+
+def _phases(v: Volume | Mapping[Any, Volume]) -> dict[Any, Volume]:
+    return {v.phase: v} if isinstance(v, Volume) else dict(v)
+
+
+def registration_pair(before: Mapping[Any, Volume], after: Mapping[Any, Volume],
+                      phase: Phase | str | None = None) -> tuple[Volume, Volume]:
+    """The two images a carry registers: the same phase on both sides when there is one (``phase``,
+    else portal venous, else the first of ``before`` that ``after`` has), else each study's first."""
+    want = None if phase is None else Phase(phase)
+    shared = [k for k in (want, Phase.PORTAL_VENOUS, *before) if k is not None and k in before and k in after]
+    if shared:
+        return before[shared[0]], after[shared[0]]
+    return next(iter(before.values())), next(iter(after.values()))
+
+
+def carry_points(
+    before: Volume | Mapping[Any, Volume],
+    mask: LabelVolume,
+    after: Volume | Mapping[Any, Volume],
+    *,
+    labels: Collection[int | None] | None = None,
+    phase: Phase | str | None = None,
+    liver_masked: bool = False,
+) -> tuple[dict[Any, NDArray[np.float64]], dict[Any, NDArray[np.float64]], Registration]:
+    """Each lesion's inside point on ``mask`` (lying on ``before``'s frame of reference) and where it
+    lies in ``after``: ``(centres, carried points, registration)``, per label value (``labels``;
+    default every label ``mask`` holds; None: every nonzero voxel as one lesion).
+    ``liver_masked``: the registration's metric is read in ``before``'s classical liver mask (the
+    liver moves with breathing apart from the spine).
+
+    Raises ``SegmentationError`` when the mask holds none of the labels."""
+    b, a = _phases(before), _phases(after)
+    fixed, moving = registration_pair(b, a, phase)
+    arr = np.asarray(mask.array)
+    labs = ([int(v) for v in np.unique(arr) if v != 0] if labels is None
+            else [None if v is None else int(v) for v in labels])
+    if not labs:
+        raise SegmentationError("the mask has no lesion voxels: nothing to carry to another time point.")
+    centres = {lab: lesion_centre_lps(mask, lab) for lab in labs}
+    fixed_mask = segment_liver(b, phase=fixed.phase) if liver_masked else None
+    reg = register_volumes(fixed, moving, kind="affine", fixed_mask=fixed_mask, params=RegistrationParams.carry())
+    return centres, {lab: np.asarray(reg.map_to_moving(c), float).reshape(3) for lab, c in centres.items()}, reg
+
+
+def carry_lesions(
+    before: Volume | Mapping[Any, Volume],
+    mask: LabelVolume,
+    after: Volume | Mapping[Any, Volume],
+    *,
+    phase: Phase | str | None = None,
+    in_liver: bool = False,
+    liver: LabelVolume | None = None,
+    extrahepatic: Collection[int] = (),
+    params: LesionParams | None = None,
+    rind: bool = False,
+    reference: Volume | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> CarriedLesions:
+    """Every lesion of ``mask`` (a label map on ``before``) carried to ``after`` and segmented there.
+
+    Parameters
+    ----------
+    before, after : Volume or mapping Phase -> Volume
+        The study the mask was read on and the study to carry it to (each one frame of reference).
+    mask : LabelVolume
+        One label per lesion; its names become the lesion ids.
+    phase : Phase or str, optional
+        The phase to register and segment on (default: the registration on portal venous when both
+        have it, the segmentation on ``after``'s most conspicuous phase).
+    in_liver : bool
+        Keep the liver lesions inside ``after``'s classical liver mask (made once, holding every
+        carried point, as ``hcc-imaging segment --liver``), and read the registration inside
+        ``before``'s.  When a liver mask cannot be made (e.g. MR), the lesions are segmented
+        without one and a note says so.
+    liver : LabelVolume, optional
+        ``after``'s liver mask, given (instead of the classical one).
+    extrahepatic : labels
+        Lesions outside the liver (lymph nodes, another organ's: :func:`lies_in_liver` False): kept
+        out of ``after``'s liver mask instead.
+    params, rind
+        As :func:`segment_lesion`.
+    reference : Volume, optional
+        The grid of the label map returned (one of ``after``'s phases; default: ``phase``'s, else the
+        image registered).
+    progress : callable, optional
+        Called with (lesions done, lesions to do) after each lesion.
+    """
+    b, a = _phases(before), _phases(after)
+    extra = {int(v) for v in extrahepatic}
+    labs = [int(v) for v in np.unique(np.asarray(mask.array)) if v != 0]
+    if not labs:
+        raise SegmentationError("the mask has no lesion voxels: nothing to carry to another time point.")
+    inside = [lab for lab in labs if lab not in extra]  # the liver lesions
+    notes: list[str] = []
+    masked = in_liver and liver is None and bool(inside)
+    try:
+        centres, seeds, reg = carry_points(b, mask, a, labels=labs, phase=phase, liver_masked=masked)
+    except SegmentationError as err:
+        if not masked:
+            raise
+        notes.append(f"the registration read the whole images: no liver mask could be made on the first study ({err}).")
+        masked = False
+        centres, seeds, reg = carry_points(b, mask, a, labels=labs, phase=phase, liver_masked=False)
+    if reference is None:
+        reference = a[Phase(phase)] if phase is not None and Phase(phase) in a else registration_pair(b, a, phase)[1]
+    ref = reference
+    if liver is None and ((in_liver and inside) or extra):
+        include = [seeds[lab] for lab in inside] if in_liver else None
+        try:
+            liver = segment_liver(a, phase=ref.phase, include_lps=include or None)
+        except SegmentationError as err:
+            notes.append(f"the lesions were segmented without a liver mask: none could be made ({err}); check that "
+                         "none ran into a neighbouring organ.")
+    names = {lab: mask.labels.get(lab) or f"L{lab}" for lab in labs}
+    out = np.zeros(ref.shape, np.uint16)
+    results: dict[int, SegmentationResult] = {}
+    failed: dict[int, str] = {}
+    vols: Volume | dict[Any, Volume] = a if len(a) > 1 else ref
+    for n, lab in enumerate(labs):
+        e = lab in extra
+        try:
+            res = segment_lesion(vols, phase=phase, seed_lps=seeds[lab], params=params, label=lab,
+                                 lesion_id=names[lab], liver=liver if (e or in_liver) else None,
+                                 extrahepatic=e, rind=rind)
+        except SegmentationError as err:
+            failed[lab] = str(err)
+        else:
+            on_ref = res.labels if res.labels.geometry.equals(ref.geometry) else res.labels.resample_to(ref)
+            out[(np.asarray(on_ref.array) != 0) & (out == 0)] = lab  # a voxel two lesions took stays the first's
+            results[lab] = res
+        if progress is not None:
+            progress(n + 1, len(labs))
+    kept = {lab: names[lab] for lab in results}
+    return CarriedLesions(LabelVolume.like(ref, out, labels=kept), results, failed, names, centres, seeds, reg,
+                          masked, liver if (in_liver or extra) else None, tuple(notes))
