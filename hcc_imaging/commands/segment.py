@@ -171,6 +171,14 @@ def _liver_for(args: argparse.Namespace, phases: dict[Any, Any], ref: Any, inclu
         return segment_liver(phases, phase=ref.phase, include_lps=include)
 
 
+def _arterial_of(phases: dict[Any, Any]) -> Any:
+    """The arterial phase ``--viable-out`` reads the enhancement on: ``volume.ARTERIAL_PREFERENCE``
+    (late arterial first, as the batch, the napari dock and step 13), None without one."""
+    from ..volume import ARTERIAL_PREFERENCE
+
+    return next((phases[p] for p in ARTERIAL_PREFERENCE if p in phases), None)
+
+
 def _viable_of(labels: Any, arterial: Any, phases: dict[Any, Any], liver: Any) -> Any:
     """``viable_mask`` of the lesion map ``labels`` on the arterial phase (resampled there when it
     lies on another grid), with the study's pre-contrast and portal-venous phases and ``liver``."""
@@ -275,7 +283,7 @@ def run(args: argparse.Namespace) -> int:
         raise SegmentArgumentError(
             f"--phase {args.phase}: SERIES holds {[str(k) for k in phases]}; pick one of them or leave --phase out."
         )
-    arterial = next((v for k, v in phases.items() if Phase(k).is_arterial), None)
+    arterial = _arterial_of(phases)
     if args.viable_out and arterial is None:
         raise SegmentArgumentError(
             "--viable-out needs an arterial-phase series in SERIES (viable tumour = arterial enhancement); "

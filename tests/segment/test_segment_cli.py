@@ -305,3 +305,16 @@ def test_each_label_with_liver_and_viable_parts(study_dir, tmp_path: Path, capsy
     assert set(np.unique(viable.array)) <= {0, 1, 2} and (viable.array == 1).any()
     assert viable.geometry.equals(got.geometry)  # the study's phases share one grid
     assert not ((viable.array != 0) & (got.array == 0)).any()  # a viable part lies in its lesion
+
+
+def test_viable_out_reads_the_late_arterial_phase_first() -> None:
+    """With several arterial series, ``--viable-out`` reads the enhancement on the late arterial
+    one (``ARTERIAL_PREFERENCE``), as the batch, the napari dock and step 13 do; it took the first
+    arterial series in load order until 2026-12-02."""
+    from hcc_imaging.commands.segment import _arterial_of
+    from hcc_imaging.volume import Phase
+
+    early, late, pv = object(), object(), object()
+    assert _arterial_of({Phase.ARTERIAL_EARLY: early, Phase.PORTAL_VENOUS: pv, Phase.ARTERIAL_LATE: late}) is late
+    assert _arterial_of({Phase.PORTAL_VENOUS: pv, Phase.ARTERIAL_EARLY: early}) is early
+    assert _arterial_of({Phase.PORTAL_VENOUS: pv}) is None
