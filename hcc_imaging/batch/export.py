@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .pipeline import PipelineOptions, StudyTask, _load, _load_masks, _pick_reference
+from .pipeline import PipelineOptions, StudyTask, _lesions_of, _study_images
 
 __all__ = ["export_reports"]
 
@@ -79,8 +79,10 @@ def export_reports(
                 if task.dicomweb_url is not None:
                     urls.add(task.dicomweb_url)
                     task = local_task(task, options)
-                ref = _load(_pick_reference(task.series), options)
-                lesions, viable, _ = _load_masks(task, ref)
+                # the lesions the study was measured with (segmented again from its seeds, or
+                # carried again: the same masks)
+                ref, phases = _study_images(task, options)
+                lesions, viable, _, _ = _lesions_of(task, ref, phases, options)
                 seg_path = out / "seg" / f"{rec['study_instance_uid']}.dcm"
                 info = write_seg(lesions, ref, seg_path, viable=viable, algorithm=("hcc_imaging.batch", "1"))
                 images[tp.id] = ref

@@ -24,8 +24,12 @@ What lies beside a study (its folder = the common parent of its files) and is us
   (same label values); DICOM SEG / RTSTRUCT objects of the study (found by the index);
 * ``seeds.json``: ``{"lesions": [{"lesion_id": "L1", "seed_lps": [x, y, z]}, ...]}`` (or per
   lesion ``"seed_index"``, or ``"line_lps"``: a line across it), optionally
-  ``"liver": true`` (lesions kept in the study's liver mask) and per lesion ``"extrahepatic": true``
-  (kept out of it); the viable parts come from ``viable_mask`` when there is an arterial phase;
+  ``"liver": true`` (lesions kept in the study's liver mask), ``"carry": true`` (added to the
+  lesions carried from the earlier study, :func:`link_carried`) and per lesion
+  ``"extrahepatic": true`` (kept out of it); the viable parts come from ``viable_mask`` when there
+  is an arterial phase;
+* none of these, with ``PipelineOptions.carry``: the lesions of the patient's earlier study,
+  carried (:func:`link_carried`, :func:`hcc_imaging.segment.carry.carry_lesions`);
 * ``annotations.json`` in the study folder or any parent up to the archive root: per lesion id
   its role / ``role_by_criteria``, kind, organ and flags; optional ``timepoints`` mapping
   StudyInstanceUID -> time point id.  Without annotations, targets are proposed by
@@ -131,7 +135,8 @@ class PipelineOptions:
         A study with no lesion masks or seeds of its own gets the lesions of its patient's latest
         earlier study that has them, carried and segmented there (:func:`link_carried`,
         :func:`hcc_imaging.segment.carry.carry_lesions`): seed the baselines, measure every
-        follow-up.  Folder archives only (not DICOMweb).
+        follow-up.  (A seeds file with ``"carry": true`` asks for it whatever this says.)  Folder
+        archives only (not DICOMweb).
     """
 
     criteria: tuple[str, ...] = DEFAULT_CRITERIA
@@ -328,17 +333,28 @@ def tasks_from_index(index: Any, options: PipelineOptions, archive_root: str | N
     return tasks
 
 
+def _asks_carry(task: StudyTask) -> bool:
+    """Whether the study's seeds file says ``"carry": true`` (its seeds added to the lesions carried
+    from the earlier study); a file that cannot be read is reported by the worker."""
+    if not task.inputs.seeds_file or task.inputs.has_masks_files:
+        return False
+    try:
+        doc = json.loads(Path(task.inputs.seeds_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and doc.get("carry") is True
+
+
 def link_carried(tasks: Sequence[StudyTask], options: PipelineOptions) -> list[StudyTask]:
-    """With ``options.carry``: each study that has no lesion masks or seeds of its own is linked to
-    its patient's latest earlier study (by date) that has them (``StudyTask.carry_from``); its
-    lesions are then carried there (:func:`process_study`).  The link is part of the study's
-    content key: new masks or seeds at the earlier study measure it again on ``--resume``.
-    DICOMweb studies are left as they are (a worker retrieves its own study only).  Without
-    ``options.carry`` the tasks are returned unchanged."""
+    """Link each study whose lesions are carried from an earlier one to its patient's latest
+    earlier study (by date) that has lesions of its own (``StudyTask.carry_from``): with
+    ``options.carry`` every study without lesion masks or seeds; and any study whose seeds file
+    says ``"carry": true`` (its seeds, e.g. the new lesions, are added to the carried ones).  A
+    linked study with seeds is itself a source for the next ones (chained).  The link is part of
+    the study's content key: new masks or seeds at the earlier study measure it again on
+    ``--resume``.  DICOMweb studies are left as they are (a worker retrieves its own study only)."""
     import dataclasses
 
-    if not options.carry:
-        return list(tasks)
     from ..segment.constants import ALGORITHM_VERSION
 
     last: dict[str, StudyTask] = {}
@@ -348,13 +364,14 @@ def link_carried(tasks: Sequence[StudyTask], options: PipelineOptions) -> list[S
     for i in order:
         t = tasks[i]
         src = last.get(t.patient_id)
-        if t.inputs.has_masks:
-            last[t.patient_id] = t
-        elif src is not None and t.dicomweb_url is None and src.dicomweb_url is None:
+        wants = (options.carry and not t.inputs.has_masks) or _asks_carry(t)
+        if wants and src is not None and t.dicomweb_url is None and src.dicomweb_url is None:
             h = hashlib.sha256(f"{t.input_hash}|carried from|{src.input_hash}|segment {ALGORITHM_VERSION}".encode())
             ih = h.hexdigest()
             t = dataclasses.replace(t, input_hash=ih, carry_from=src,
                                     key=content_key(t.study_instance_uid, ih, options.key_options()))
+        if t.inputs.has_masks:
+            last[t.patient_id] = t
         out[i] = t
     return [out[i] for i in range(len(tasks))]
 
@@ -598,7 +615,9 @@ def _load_masks(
     if inp.rtstruct_files:
         return load_mask(inp.rtstruct_files[0], reference=ref), None, "DICOM RTSTRUCT"
     if inp.seeds_file:
-        return _segment_seeds(inp.seeds_file, ref, phases or {ref.phase: ref})
+        vols = phases or {ref.phase: ref}
+        lesions, liver, extra = _segment_seeds(inp.seeds_file, ref, vols)
+        return lesions, _seeded_viable(lesions, vols, liver, extra, inp.seeds_file), SEEDS_FILE
     shared = (
         f" Several studies share the folder {task.root} (or it is inside a zip), so mask files there cannot "
         "be attributed to one of them: give each study its own folder."
@@ -613,7 +632,7 @@ def _load_masks(
 
 def _segment_seeds(
     seeds_file: str, ref: Volume, phases: Mapping[Phase, Volume]
-) -> tuple[LabelVolume, LabelVolume | None, str]:
+) -> tuple[LabelVolume, LabelVolume | None, list[int]]:
     """Segment each seed with :func:`hcc_imaging.segment.lesion.segment_lesion` (phase: the seed's
     ``"phase"``, else the segmenter's most conspicuous phase); masks resampled onto ``ref``.  A
     lesion is given by a click (``"seed_lps"`` or ``"seed_index"``) or by a line across it
@@ -622,11 +641,11 @@ def _segment_seeds(
     As ``hcc-imaging segment`` does: ``"liver": true`` at the file's top level keeps each lesion
     inside the study's classical liver mask (made once, holding every liver lesion's seed, as
     ``--liver`` holds the click); a lesion with ``"extrahepatic": true`` (a lymph node) is kept out
-    of that mask (made for it in any case, as ``--liver --extrahepatic``).  The viable
-    (arterially enhancing) parts of the liver lesions come from
-    :func:`hcc_imaging.segment.viable.viable_mask` when the study has an arterial phase (as
-    ``--viable-out``; the liver mask, when made, is its parenchyma's reference), so mRECIST and
-    EASL can be read from a seeds file; None without an arterial phase."""
+    of that mask (made for it in any case, as ``--liver --extrahepatic``).
+
+    Returns the lesions (label n = the file's n-th lesion, named by its id), the liver mask their
+    viable parts read the parenchyma in (with ``"liver": true``; :func:`_seeded_viable`), and the
+    extrahepatic lesions' labels."""
     from ..segment.lesion import seed_point_lps, segment_lesion
     from ..segment.liver import segment_liver
 
@@ -640,8 +659,9 @@ def _segment_seeds(
         raise StudyStepError("masks", f"{seeds_file}: not a seeds file ({err}); expected "
                                       '{"lesions": [{"lesion_id": "L1", "seed_lps": [x, y, z]}]}, a lesion given by '
                                       '"seed_lps", "seed_index" or "line_lps" ([[x, y, z], [x, y, z]], a line across '
-                                      'it), optionally "liver": true and, per lesion, "extrahepatic": true and '
-                                      '"phase".') from err
+                                      'it), optionally "liver": true, "carry": true (added to the lesions carried '
+                                      'from the earlier study) and, per lesion, "extrahepatic": true and "phase".'
+                                      ) from err
     vols = dict(phases)
     liver = None
     if in_liver or any(extra):
@@ -662,11 +682,16 @@ def _segment_seeds(
         out[m & (out == 0)] = n
         names[n] = lid
     lesions = LabelVolume.like(ref, out, labels=names)
-    viable = _viable_parts(lesions, vols, liver if in_liver else None, [n for n, e in enumerate(extra, 1) if e],
-                           f"{seeds_file}: the viable part of a seeded lesion was not found", 'Add "liver": true to '
-                           "the seeds file (the parenchyma is then read in the liver mask), or put viable.nii.gz beside "
-                           "the study.")
-    return lesions, viable, SEEDS_FILE
+    return lesions, liver if in_liver else None, [n for n, e in enumerate(extra, 1) if e]
+
+
+def _seeded_viable(lesions: LabelVolume, vols: Mapping[Phase, Volume], liver: LabelVolume | None,
+                   extra: Iterable[int], seeds_file: str) -> LabelVolume | None:
+    """The viable parts of a seeds file's lesions (:func:`_viable_parts`; as ``--viable-out``), so
+    mRECIST and EASL can be read from a seeds file; None without an arterial phase."""
+    return _viable_parts(lesions, vols, liver, extra, f"{seeds_file}: the viable part of a seeded lesion was not "
+                         "found", 'Add "liver": true to the seeds file (the parenchyma is then read in the liver mask), '
+                         "or put viable.nii.gz beside the study.")
 
 
 def _viable_parts(lesions: LabelVolume, vols: Mapping[Phase, Volume], liver: LabelVolume | None,
@@ -696,18 +721,19 @@ def _viable_parts(lesions: LabelVolume, vols: Mapping[Phase, Volume], liver: Lab
 
 
 def _carry_masks(task: StudyTask, src: StudyTask, ref: Volume, phases: Mapping[Phase, Volume],
-                 options: PipelineOptions) -> tuple[LabelVolume, LabelVolume | None, str, dict[str, Any]]:
-    """The lesions of ``src`` (``task.carry_from``: its masks, or its seeds segmented) carried to
-    this study and segmented there (:func:`hcc_imaging.segment.carry.carry_lesions`, kept in the liver; the
-    annotations' lymph nodes and other organs, and a seeds file's ``"extrahepatic"`` lesions, kept
-    out of it), their viable parts as a seeds file's; and how (``carried_from``: the study, the
-    lesions not found and why)."""
+                 options: PipelineOptions) -> tuple[LabelVolume, LabelVolume | None, list[int], str, dict[str, Any]]:
+    """The lesions of ``src`` (``task.carry_from``: its masks, or its seeds segmented, or what was
+    carried to it) carried to this study and segmented there
+    (:func:`hcc_imaging.segment.carry.carry_lesions`, kept in the liver; lymph nodes and other
+    organs by the annotations, and a seeds file's ``"extrahepatic"`` lesions, kept out of it).
+    Returns the lesions, the liver mask they were kept in, the extrahepatic labels, the source's
+    name and how (``carried_from``: the study, the lesions not carried or not found and why)."""
     from ..segment.carry import carry_lesions, lies_in_liver
     from ..segment.errors import SegmentationError
 
     try:
-        src_ref, src_phases = _load_phases(src, options)
-        src_lesions, _, src_source = _load_masks(src, src_ref, src_phases)
+        src_ref, src_phases = _study_images(src, options)
+        src_lesions, _, src_source, src_how = _lesions_of(src, src_ref, src_phases, options, viable=False)
     except StudyStepError as err:
         raise StudyStepError("masks", f"the lesions to carry from the earlier study {src.study_instance_uid} "
                                       f"({src.root}) could not be read: {err}") from err
@@ -722,7 +748,9 @@ def _carry_masks(task: StudyTask, src: StudyTask, ref: Volume, phases: Mapping[P
                       if s.get("extrahepatic")}
     names = dict(src_lesions.labels)
     extra: list[int] = []
-    skipped: dict[str, str] = {}
+    # lesions the earlier study had carried and not found stay not found (never gone)
+    skipped: dict[str, str] = {lid: f"not found at the earlier study {src.study_instance_uid} it was carried to: {why}"
+                               for lid, why in (src_how or {}).get("not_carried", {}).items()}
     for lab in src_lesions.present_labels():
         lid = names.get(lab, f"L{lab}")
         a = ann.get(lid, {})
@@ -742,17 +770,81 @@ def _carry_masks(task: StudyTask, src: StudyTask, ref: Volume, phases: Mapping[P
         c = carry_lesions(src_phases, carried, phases, in_liver=True, extrahepatic=extra, reference=ref)
     except SegmentationError as err:
         raise StudyStepError("masks", f"carrying the lesions of study {src.study_instance_uid}: {err}") from err
-    viable = _viable_parts(c.labels, phases, c.liver, extra, "the viable part of a carried lesion was not found",
-                           "Put lesions.nii.gz and viable.nii.gz beside the study, or a seeds.json.")
     how = {"study_instance_uid": src.study_instance_uid, "study_date": src.study_date, "mask_source": src_source,
            "registration_in_liver": c.registration_in_liver,
            "not_carried": {**skipped, **{c.names[lab]: " ".join(why.split()) for lab, why in c.failed.items()}},
            "notes": list(c.notes)}
+    return c.labels, c.liver, [lab for lab in extra if lab in c.results], \
+        f"carried from {src.study_instance_uid} ({src_source})", how
+
+
+def _merge_seeded(carried: LabelVolume, carried_extra: Sequence[int], seeded: LabelVolume,
+                  seeded_extra: Sequence[int], how: dict[str, Any]) -> tuple[LabelVolume, list[int]]:
+    """A follow-up's own seeds (``"carry": true``) added to the lesions carried to it: a seeded
+    lesion with a carried lesion's id replaces it (the reader's click wins, also over a lesion not
+    found there), the others (new lesions) take the next label values; a seeded voxel is the seed's."""
+    out = np.asarray(carried.array).astype(np.uint16)
+    names = dict(carried.labels)
+    by_id = {lid: lab for lab, lid in names.items()}
+    extra = list(carried_extra)
+    nxt = max([*names, 0]) + 1
+    s_arr = np.asarray(seeded.array)
+    for lab_s, lid in sorted(seeded.labels.items()):
+        if lid in by_id:
+            lab = by_id[lid]
+            out[out == lab] = 0
+            extra = [e for e in extra if e != lab]
+        else:
+            lab, nxt = nxt, nxt + 1
+        out[s_arr == lab_s] = lab
+        names[lab] = lid
+        how["not_carried"].pop(lid, None)
+        if lab_s in seeded_extra:
+            extra.append(lab)
+    return LabelVolume.like(carried, out, labels=names), extra
+
+
+def _lesions_of(task: StudyTask, ref: Volume, phases: Mapping[Phase, Volume], options: PipelineOptions,
+                viable: bool = True) -> tuple[LabelVolume, LabelVolume | None, str, dict[str, Any] | None]:
+    """The study's lesions (on ``ref``), their viable parts (``viable``: else None), where they
+    came from, and how they were carried (None when they were not): its mask files, else its
+    seeds, else (``task.carry_from``) the earlier study's carried to it, with its own seeds added
+    when its seeds file says ``"carry": true``.  What :func:`process_study` measures and the
+    ``--export-sr`` SEG holds."""
+    inp = task.inputs
+    src = task.carry_from if not inp.has_masks_files else None
+    if src is None:
+        if not viable and inp.seeds_file and not inp.has_masks_files:
+            return _segment_seeds(inp.seeds_file, ref, phases)[0], None, SEEDS_FILE, None
+        return (*_load_masks(task, ref, phases), None)
+    lesions, liver, extra, source, how = _carry_masks(task, src, ref, phases, options)
+    if inp.seeds_file:
+        seeded, s_liver, s_extra = _segment_seeds(inp.seeds_file, ref, phases)
+        lesions, extra = _merge_seeded(lesions, extra, seeded, s_extra, how)
+        liver = liver if liver is not None else s_liver
+        source = f"{source} + {SEEDS_FILE}"
     if how["not_carried"]:
-        log.warning("study %s: %d of %d lesions of %s not carried or not found (%s)", task.study_instance_uid,
-                    len(how["not_carried"]), len(c.names) + len(skipped), src.study_instance_uid,
-                    ", ".join(how["not_carried"]))
-    return c.labels, viable, f"carried from {src.study_instance_uid} ({src_source})", how
+        log.warning("study %s: %d lesions of %s not carried or not found (%s)", task.study_instance_uid,
+                    len(how["not_carried"]), src.study_instance_uid, ", ".join(how["not_carried"]))
+    v = None
+    if viable:
+        v = _viable_parts(lesions, phases, liver, extra, "the viable part of a carried lesion was not found",
+                          "Put lesions.nii.gz and viable.nii.gz beside the study, or a seeds.json.")
+    return lesions, v, source, how
+
+
+def _needs_phases(task: StudyTask) -> bool:
+    """Whether the study's lesions are segmented (seeds, or carried): then every phase is loaded
+    (the segmenter picks the most conspicuous one)."""
+    return not task.inputs.has_masks_files and (bool(task.inputs.seeds_file) or task.carry_from is not None)
+
+
+def _study_images(task: StudyTask, options: PipelineOptions) -> tuple[Volume, dict[Phase, Volume]]:
+    """The study's reference image and the phases its lesions need (:func:`_needs_phases`)."""
+    if _needs_phases(task):
+        return _load_phases(task, options)
+    ref = _load(_pick_reference(task.series), options)
+    return ref, {ref.phase: ref}
 
 
 def _load_phases(task: StudyTask, options: PipelineOptions) -> tuple[Volume, dict[Phase, Volume]]:
@@ -808,18 +900,9 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         if not task.series:
             raise StudyStepError("load", f"study {task.study_instance_uid}: no image series.")
         ref_info = _pick_reference(task.series)
-        src = task.carry_from if not task.inputs.has_masks else None
-        if (task.inputs.seeds_file and not task.inputs.has_masks_files) or src is not None:
-            # seeded (or carried) segmentation picks the most conspicuous phase: give it every phase
-            ref, phases = _load_phases(task, options)
-        else:
-            ref = _load(ref_info, options)
-            phases = {ref.phase: ref}
+        ref, phases = _study_images(task, options)
         step = "masks"
-        if src is not None:
-            lesions, viable, mask_source, carried = _carry_masks(task, src, ref, phases, options)
-        else:
-            lesions, viable, mask_source = _load_masks(task, ref, phases)
+        lesions, viable, mask_source, carried = _lesions_of(task, ref, phases, options)
         step = "measure"
         ann = load_annotations(task.inputs.annotations_files)
         nodes = [lid for lid, a in ann["lesions"].items() if a.get("is_lymph_node")]

@@ -376,6 +376,79 @@ def test_a_carried_lesion_not_found_is_not_evaluable_not_gone(tmp_path) -> None:
     assert obs["L1"]["status"] == "measured" and obs["L7"]["status"] == "present"
 
 
+def test_seeds_with_carry_add_new_lesions_and_the_next_follow_up_carries_them_all(tmp_path) -> None:
+    """Three time points: the baseline seeded (L1, L2), fu1's seeds file says ``"carry": true`` and
+    seeds only L4 (say, a lesion read first there), fu2 has nothing (``carry=True``). fu1 measures
+    L1 and L2 carried plus its own L4; fu2 carries all three from fu1 (chained: fu1's lesions are
+    made again in fu2's worker). Every LD within a voxel diagonal of its time point's truth, and
+    the ``--export-sr`` SEG of each study holds what was measured (no export failure: it makes the
+    masks the same way)."""
+    import shutil
+
+    import numpy as np
+
+    from hcc_imaging.export.seg import read_seg
+    from hcc_imaging.phantoms import write_longitudinal
+
+    arch = tmp_path / "arch"
+    write_longitudinal(arch / "P1", seed=0, timepoints=("baseline", "fu1", "fu2"), patient_id="P1")
+    truth = json.loads((arch / "P1" / "truth.json").read_text())["timepoints"]
+    for tp in ("baseline", "fu1", "fu2"):
+        shutil.rmtree(arch / "P1" / tp / "masks")
+    seed = lambda tp, lid: {"lesion_id": lid, "seed_lps": truth[tp]["lesions"][lid]["seed_lps"]}  # noqa: E731
+    (arch / "P1" / "baseline" / "seeds.json").write_text(json.dumps(
+        {"liver": True, "lesions": [seed("baseline", "L1"), seed("baseline", "L2")]}))
+    (arch / "P1" / "fu1" / "seeds.json").write_text(json.dumps(
+        {"carry": True, "liver": True, "lesions": [seed("fu1", "L4")]}))
+    records: list[dict] = []
+    s = _run(arch, tmp_path / "o", options=PipelineOptions(carry=True, export_sr=True), on_record=records.append)
+    assert s.n_failures == 0, records
+    bl, fu1, fu2 = sorted(records, key=lambda r: r["study_date"])
+    assert fu1["mask_source"] == f"carried from {bl['study_instance_uid']} (seeds.json) + seeds.json"
+    assert fu2["mask_source"].startswith(f"carried from {fu1['study_instance_uid']} (carried from ")
+    tol = 2.3 * 2**0.5
+    for rec, tp, ids in ((bl, "baseline", {"L1", "L2"}), (fu1, "fu1", {"L1", "L2", "L4"}),
+                         (fu2, "fu2", {"L1", "L2", "L4"})):
+        rows = {r["lesion_id"]: r for r in rec["lesions"]}
+        assert set(rows) == ids, tp
+        for lid in ids:
+            assert abs(rows[lid]["longest_diameter_mm"] - truth[tp]["lesions"][lid]["longest_diameter_mm"]) <= tol, (tp, lid)
+        seg = read_seg(tmp_path / "o" / "seg" / f"{rec['study_instance_uid']}.dcm")
+        assert set(seg.lesions.labels.values()) == ids  # the SEG holds the lesions measured
+        vols = {lid: float(np.count_nonzero(np.asarray(seg.lesions.array) == lab)) * seg.lesions.voxel_volume_mm3
+                for lab, lid in seg.lesions.labels.items()}
+        for lid in ids:
+            assert abs(vols[lid] - rows[lid]["volume_mm3"]) <= 0.01 * rows[lid]["volume_mm3"], (tp, lid)
+
+
+def test_a_follow_ups_seed_replaces_the_carried_lesion_of_its_id() -> None:
+    """``_merge_seeded``: a follow-up's seed with a carried lesion's id replaces that mask (the
+    reader's click wins), one with the id of a lesion not found there takes it off the not-found
+    list, a new id takes the next label value; a node's label stays marked extrahepatic."""
+    import numpy as np
+
+    from hcc_imaging.batch.pipeline import _merge_seeded
+    from hcc_imaging.volume import LabelVolume
+
+    geo = np.zeros((4, 8, 8), np.uint16)
+    carried = geo.copy()
+    carried[0, :2, :2] = 1  # L1
+    carried[3, 6:, 6:] = 3  # L3, a node
+    seeded = geo.copy()
+    seeded[1, 4:6, 4:6] = 1  # L1 again, elsewhere
+    seeded[2, :2, 6:] = 2  # L2: not found when carried
+    seeded[0, 6:, :2] = 3  # L7: new
+    c = LabelVolume.create(carried, spacing=(1.0, 1.0, 1.0), labels={1: "L1", 3: "L3"})
+    sd = LabelVolume.create(seeded, spacing=(1.0, 1.0, 1.0), labels={1: "L1", 2: "L2", 3: "L7"})
+    how = {"not_carried": {"L2": "not found"}}
+    out, extra = _merge_seeded(c, [3], sd, [], how)
+    arr = np.asarray(out.array)
+    assert out.labels == {1: "L1", 3: "L3", 4: "L2", 5: "L7"} and extra == [3]
+    assert not arr[0, :2, :2].any() and (arr[1, 4:6, 4:6] == 1).all()
+    assert (arr[2, :2, 6:] == 4).all() and (arr[0, 6:, :2] == 5).all() and (arr[3, 6:, 6:] == 3).all()
+    assert how["not_carried"] == {}
+
+
 def test_export_seg_and_sr(small_archive, tmp_path) -> None:
     import pydicom
 
