@@ -322,6 +322,12 @@ def test_carry_seeds_from_the_baseline_to_the_follow_up(tmp_path) -> None:
     read = json.loads(next((tmp_path / "o" / "reads").glob("*.json")).read_text())
     fu_obs = {o["lesion_id"]: o for o in read["timepoints"][1]["lesions"]}
     assert {fu_obs[lid]["status"] for lid in ("L1", "L2")} == {"measured"}
+    # the command line's --carry is the option (the same rows)
+    assert main(["batch", str(arch), "--out", str(tmp_path / "cli"), "--threads", "--workers", "1", "--carry",
+                 "--no-progress", "--strict"]) == 0
+    cli = pd.read_csv(tmp_path / "cli" / "lesions.csv")
+    fu_rows = cli[cli["study_instance_uid"] == fu1["study_instance_uid"]]
+    assert sorted(fu_rows["lesion_id"]) == ["L1", "L2"] and fu_rows["mask_source"].str.startswith("carried from").all()
 
     # the follow-up's content key holds the baseline's inputs: other seeds, another key
     opts = PipelineOptions(carry=True)
