@@ -729,7 +729,7 @@ def _carry_masks(task: StudyTask, src: StudyTask, ref: Volume, phases: Mapping[P
     Returns the lesions, the liver mask they were kept in, the extrahepatic labels, the source's
     name and how (``carried_from``: the study, the lesions not carried or not found and why)."""
     from ..segment.carry import carry_lesions, lies_in_liver
-    from ..segment.errors import SegmentationError
+    from ..segment.errors import RegistrationError, SegmentationError
 
     try:
         src_ref, src_phases = _study_images(src, options)
@@ -768,7 +768,7 @@ def _carry_masks(task: StudyTask, src: StudyTask, ref: Volume, phases: Mapping[P
         carried = src_lesions.with_array(np.where(keep, src_lesions.array, 0))
     try:
         c = carry_lesions(src_phases, carried, phases, in_liver=True, extrahepatic=extra, reference=ref)
-    except SegmentationError as err:
+    except (SegmentationError, RegistrationError) as err:
         raise StudyStepError("masks", f"carrying the lesions of study {src.study_instance_uid}: {err}") from err
     how = {"study_instance_uid": src.study_instance_uid, "study_date": src.study_date, "mask_source": src_source,
            "registration_in_liver": c.registration_in_liver,

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from ..volume import LabelVolume, Phase, Volume
 from . import constants as C
-from .errors import SegmentationError
+from .errors import RegistrationError, SegmentationError
 from .lesion import LesionParams, SegmentationResult, segment_lesion
 from .liver import segment_liver
 from .register import Registration, RegistrationParams, lesion_centre_lps, register_volumes
@@ -178,10 +178,10 @@ def carry_lesions(
     masked = in_liver and liver is None and bool(inside)
     try:
         centres, seeds, reg = carry_points(b, mask, a, labels=labs, phase=phase, liver_masked=masked)
-    except SegmentationError as err:
+    except (SegmentationError, RegistrationError) as err:
         if not masked:
             raise
-        notes.append(f"the registration read the whole images: no liver mask could be made on the first study ({err}).")
+        notes.append(f"the registration read the whole images: in the first study's liver mask it failed ({err}).")
         masked = False
         centres, seeds, reg = carry_points(b, mask, a, labels=labs, phase=phase, liver_masked=False)
     if reference is None:
