@@ -823,9 +823,6 @@ def _lesions_of(task: StudyTask, ref: Volume, phases: Mapping[Phase, Volume], op
         lesions, extra = _merge_seeded(lesions, extra, seeded, s_extra, how)
         liver = liver if liver is not None else s_liver
         source = f"{source} + {SEEDS_FILE}"
-    if how["not_carried"]:
-        log.warning("study %s: %d lesions of %s not carried or not found (%s)", task.study_instance_uid,
-                    len(how["not_carried"]), src.study_instance_uid, ", ".join(how["not_carried"]))
     v = None
     if viable:
         v = _viable_parts(lesions, phases, liver, extra, "the viable part of a carried lesion was not found",
@@ -903,6 +900,9 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         ref, phases = _study_images(task, options)
         step = "masks"
         lesions, viable, mask_source, carried = _lesions_of(task, ref, phases, options)
+        if carried is not None and carried["not_carried"]:
+            log.warning("study %s: %d lesions of %s not carried or not found (%s)", task.study_instance_uid,
+                        len(carried["not_carried"]), carried["study_instance_uid"], ", ".join(carried["not_carried"]))
         step = "measure"
         ann = load_annotations(task.inputs.annotations_files)
         nodes = [lid for lid, a in ann["lesions"].items() if a.get("is_lymph_node")]
