@@ -382,6 +382,23 @@ def test_a_carried_lesion_not_found_is_not_evaluable_not_gone(tmp_path) -> None:
     assert obs["L1"]["status"] == "measured" and obs["L7"]["status"] == "present"
 
 
+def test_a_follow_up_whose_earlier_study_cannot_be_read_fails_naming_it(tmp_path) -> None:
+    """``carry=True`` with a baseline seeds file that is not one: the baseline is a failure row
+    (the seeds file, what it may hold), and so is the follow-up, naming the earlier study and the
+    same reason; neither stops the run."""
+    import shutil
+
+    arch = tmp_path / "arch"
+    shutil.copytree(REPO / "sample_data" / "liver_phantom", arch, ignore=shutil.ignore_patterns("masks"))
+    (arch / "baseline" / "seeds.json").write_text(json.dumps({"lesions": [["not", "a", "seed"]]}))
+    s = _run(arch, tmp_path / "o", options=PipelineOptions(carry=True))
+    assert s.n_failed_studies == 2
+    fails = sorted(pd.read_csv(tmp_path / "o" / "failures.csv").to_dict("records"), key=lambda r: r["study_date"])
+    assert all(f["step"] == "masks" and "seeds.json: not a seeds file" in f["reason"] for f in fails)
+    assert "the lesions to carry from the earlier study" in fails[1]["reason"]
+    assert fails[0]["study_instance_uid"] in fails[1]["reason"]
+
+
 def test_seeds_with_carry_add_new_lesions_and_the_next_follow_up_carries_them_all(tmp_path) -> None:
     """Three time points: the baseline seeded (L1, L2), fu1's seeds file says ``"carry": true`` and
     seeds only L4 (say, a lesion read first there), fu2 has nothing (``carry=True``). fu1 measures
