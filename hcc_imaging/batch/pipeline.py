@@ -773,7 +773,10 @@ def _carry_masks(task: StudyTask, src: StudyTask, ref: Volume, phases: Mapping[P
     how = {"study_instance_uid": src.study_instance_uid, "study_date": src.study_date, "mask_source": src_source,
            "registration_in_liver": c.registration_in_liver,
            "not_carried": {**skipped, **{c.names[lab]: " ".join(why.split()) for lab, why in c.failed.items()}},
-           "notes": list(c.notes)}
+           "notes": list(c.notes),
+           # provenance: where each lesion was clicked (LPS mm) and the transform that put it there
+           "seeds_lps": {c.names[lab]: [round(float(v), 2) for v in p] for lab, p in c.seeds_lps.items()},
+           "registration": c.registration.to_json()}
     return c.labels, c.liver, [lab for lab in extra if lab in c.results], \
         f"carried from {src.study_instance_uid} ({src_source})", how
 

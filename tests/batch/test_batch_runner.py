@@ -291,6 +291,8 @@ def test_carry_seeds_from_the_baseline_to_the_follow_up(tmp_path) -> None:
     the baseline's seeds."""
     import shutil
 
+    import numpy as np
+
     from hcc_imaging.batch.pipeline import discover_studies, link_carried
 
     src = REPO / "sample_data" / "liver_phantom"
@@ -313,6 +315,10 @@ def test_carry_seeds_from_the_baseline_to_the_follow_up(tmp_path) -> None:
     fu1 = by_date[1]
     assert fu1["mask_source"].startswith(f"carried from {by_date[0]['study_instance_uid']} (seeds.json)")
     assert fu1["carried_from"]["not_carried"] == {} and fu1["carried_from"]["registration_in_liver"]
+    # provenance: the points clicked at fu1 (inside its lesions' truth) and the registration
+    assert fu1["carried_from"]["registration"]["kind"] == "affine" and set(fu1["carried_from"]["seeds_lps"]) == {"L1", "L2"}
+    for lid, p in fu1["carried_from"]["seeds_lps"].items():
+        assert np.linalg.norm(np.asarray(p) - np.asarray(fu[lid]["centre_lps"])) < 0.5 * fu[lid]["longest_diameter_mm"]
     rows = {r["lesion_id"]: r for r in fu1["lesions"]}
     assert set(rows) == {"L1", "L2"}
     tol = 2.3 * 2**0.5
