@@ -64,6 +64,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--extrahepatic", action="store_true",
                    help="the lesion lies outside the liver (lymph node, peritoneal deposit): keep it OUT of the liver "
                         "mask (--liver or --liver-mask) instead of inside it")
+    p.add_argument("--extrahepatic-labels", metavar="N[,N...]",
+                   help="with --each-label: these labels of MASK lie outside the liver (lymph nodes): kept out of the "
+                        "liver mask, the others kept in it (--liver or --liver-mask)")
     p.add_argument("--rind", action="store_true",
                    help="the click is in the dark (necrotic) core of a lesion wrapped in an enhancing layer (a treated "
                         "HCC's rim, a viable rind): fit the layer's border on the arterial phase (0.3-0.9 s; pixels up to "
@@ -211,13 +214,24 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
     labs = [int(v) for v in np.unique(np.asarray(mask.array)) if v != 0]
     if not labs:
         raise SegmentArgumentError(f"--from-mask {args.from_mask}: the mask has no lesion voxels; nothing to carry.")
+    extra: list[int] = labs if args.extrahepatic else []
+    if args.extrahepatic_labels is not None:
+        try:
+            extra = [int(v) for v in str(args.extrahepatic_labels).split(",") if v.strip()]
+        except ValueError as err:
+            raise SegmentArgumentError(f"--extrahepatic-labels {args.extrahepatic_labels}: give label values, e.g. "
+                                       "6,9.") from err
+        missing = sorted(set(extra) - set(labs))
+        if missing:
+            raise SegmentArgumentError(f"--extrahepatic-labels: {missing} not in {args.from_mask}, whose labels are "
+                                       f"{labs}.")
     with console.status(f"carrying {len(labs)} lesions...", spinner="dots") as status:
         def progress(done: int, total: int) -> None:
             status.update(f"carrying {len(labs)} lesions: {done} of {total} segmented...")
 
         c = carry_lesions(before, mask, phases if len(phases) > 1 else ref, phase=phase,
                           in_liver=bool(args.liver or args.liver_mask),
-                          liver=liver, extrahepatic=labs if args.extrahepatic else (),
+                          liver=liver, extrahepatic=extra,
                           params=LesionParams(polarity=args.polarity), rind=args.rind, reference=ref,
                           progress=progress)
     carried = _carried_record(args, mask, labs, c.centres_lps, c.seeds_lps, c.registration, c.registration_in_liver)
@@ -240,7 +254,8 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
         rec: dict[str, Any] = {"lesion_id": c.names[lab], "label": lab, "voxels": int(here.sum()),
                                "volume_mm3": float(here.sum()) * ref.voxel_volume_mm3,
                                "seed_lps": [float(v) for v in c.seeds_lps[lab]], "provenance": res.provenance()}
-        if viable_arr is not None:
+        # a node given by --extrahepatic-labels has no viable part (an HCC's enhancing tissue), as in the batch
+        if viable_arr is not None and not (args.extrahepatic_labels is not None and lab in extra):
             v = _viable_of(res.labels, arterial, phases, c.liver)
             vhere = (np.asarray(v.array) != 0) & (viable_arr == 0)
             viable_arr[vhere] = lab
@@ -292,6 +307,11 @@ def run(args: argparse.Namespace) -> int:
     if (args.from_series or args.from_label is not None or args.each_label) and not args.from_mask:
         raise SegmentArgumentError(
             "--from-series / --from-label / --each-label go with --from-mask (the lesion's mask at another time point).")
+    if args.extrahepatic_labels is not None and not (args.each_label and (args.liver or args.liver_mask)
+                                                      and not args.extrahepatic):
+        raise SegmentArgumentError(
+            "--extrahepatic-labels goes with --each-label and --liver (or --liver-mask), without --extrahepatic "
+            "(which keeps every label out of the liver mask).")
     if args.each_label:
         if args.from_label is not None:
             raise SegmentArgumentError("--each-label carries every label of --from-mask; leave --from-label out (or "

@@ -318,3 +318,32 @@ def test_viable_out_reads_the_late_arterial_phase_first() -> None:
     assert _arterial_of({Phase.ARTERIAL_EARLY: early, Phase.PORTAL_VENOUS: pv, Phase.ARTERIAL_LATE: late}) is late
     assert _arterial_of({Phase.PORTAL_VENOUS: pv, Phase.ARTERIAL_EARLY: early}) is early
     assert _arterial_of({Phase.PORTAL_VENOUS: pv}) is None
+
+
+def test_each_label_keeps_the_labels_given_as_extrahepatic_out_of_the_liver(
+        study_dir, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """``--each-label --liver --extrahepatic-labels 6``: a map holding a liver lesion (L1) and the
+    porta-hepatis node (L6) carried onto the study: L1 kept in the liver mask, the node kept out of
+    it (Dice >= 0.95 each against the truth), the node with no viable part; a label the map does not
+    hold, or the option without --each-label, is an argument error (exit 2)."""
+    from hcc_imaging.io.masks import save_mask
+    from hcc_imaging.volume import LabelVolume
+
+    study, _ = study_dir
+    base = load_mask(study / "masks" / "lesions.nii.gz")
+    save_mask(LabelVolume.like(base, np.where(np.isin(base.array, [1, 6]), base.array, 0).astype(np.uint16)),
+              tmp_path / "l16.nii.gz")
+    out, vout = tmp_path / "out.nii.gz", tmp_path / "viable.nii.gz"
+    argv = ["segment", str(study), "--from-mask", str(tmp_path / "l16.nii.gz"), "--from-series", str(study),
+            "--each-label", "--liver", "--out", str(out)]
+    assert main([*argv, "--extrahepatic-labels", "6", "--viable-out", str(vout), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert [r["label"] for r in record["lesions"]] == [1, 6] and record["failed"] == {}
+    got = load_mask(out)
+    for lab in (1, 6):
+        assert dice(got.array == lab, _truth(study, lab)) >= 0.95
+    assert "viable_volume_mm3" not in record["lesions"][1] and record["lesions"][0]["viable_volume_mm3"] > 0
+    assert main([*argv, "--extrahepatic-labels", "7"]) == 2
+    assert "not in" in capsys.readouterr().err
+    assert main(["segment", str(study), "--seed", "10,70,50", "--liver", "--extrahepatic-labels", "6",
+                 "--out", str(out)]) == 2
