@@ -92,7 +92,7 @@ def _split(task, opts) -> None:  # type: ignore[no-untyped-def]
     src_ref, src_phases = _study_images(src, opts)
     ref, phases = _study_images(task, opts)
     t1 = time.perf_counter()
-    lesions, _, _, _ = _lesions_of(src, src_ref, src_phases, opts, viable=False)
+    lesions = _lesions_of(src, src_ref, src_phases, opts, viable=False).lesions
     t2 = time.perf_counter()
     ticks: list[float] = []
     carry_lesions(src_phases, lesions, phases, in_liver=True, reference=ref,

@@ -82,7 +82,8 @@ def export_reports(
                 # the lesions the study was measured with (segmented again from its seeds, or
                 # carried again: the same masks)
                 ref, phases = _study_images(task, options)
-                lesions, viable, _, _ = _lesions_of(task, ref, phases, options)
+                got = _lesions_of(task, ref, phases, options)
+                lesions, viable = got.lesions, got.viable
                 seg_path = out / "seg" / f"{rec['study_instance_uid']}.dcm"
                 info = write_seg(lesions, ref, seg_path, viable=viable, algorithm=("hcc_imaging.batch", "1"))
                 images[tp.id] = ref

@@ -46,7 +46,7 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -353,8 +353,6 @@ def link_carried(tasks: Sequence[StudyTask], options: PipelineOptions) -> list[S
     linked study with seeds is itself a source for the next ones (chained).  The link is part of
     the study's content key: new masks or seeds at the earlier study measure it again on
     ``--resume``.  DICOMweb studies are left as they are (a worker retrieves its own study only)."""
-    import dataclasses
-
     from ..segment.constants import ALGORITHM_VERSION
 
     last: dict[str, StudyTask] = {}
@@ -368,7 +366,7 @@ def link_carried(tasks: Sequence[StudyTask], options: PipelineOptions) -> list[S
         if wants and src is not None and t.dicomweb_url is None and src.dicomweb_url is None:
             h = hashlib.sha256(f"{t.input_hash}|carried from|{src.input_hash}|segment {ALGORITHM_VERSION}".encode())
             ih = h.hexdigest()
-            t = dataclasses.replace(t, input_hash=ih, carry_from=src,
+            t = replace(t, input_hash=ih, carry_from=src,
                                     key=content_key(t.study_instance_uid, ih, options.key_options()))
         if t.inputs.has_masks:
             last[t.patient_id] = t
@@ -591,9 +589,9 @@ def load_annotations(files: Sequence[str]) -> dict[str, Any]:
     return merged
 
 
-def _load_masks(
-    task: StudyTask, ref: Volume, phases: Mapping[Phase, Volume] | None = None
-) -> tuple[LabelVolume, LabelVolume | None, str]:
+def _load_masks(task: StudyTask, ref: Volume) -> tuple[LabelVolume, LabelVolume | None, str]:
+    """The study's mask files (lesions.nii.gz and viable.nii.gz, a DICOM SEG, an RTSTRUCT) on
+    ``ref``; a study with none (and no seeds, nothing carried) is a failure at ``masks``."""
     from ..io.masks import load_mask
 
     inp = task.inputs
@@ -614,10 +612,6 @@ def _load_masks(
         return rd.lesions, rd.viable, "DICOM SEG"
     if inp.rtstruct_files:
         return load_mask(inp.rtstruct_files[0], reference=ref), None, "DICOM RTSTRUCT"
-    if inp.seeds_file:
-        vols = phases or {ref.phase: ref}
-        lesions, liver, extra = _segment_seeds(inp.seeds_file, ref, vols)
-        return lesions, _seeded_viable(lesions, vols, liver, extra, inp.seeds_file), SEEDS_FILE
     shared = (
         f" Several studies share the folder {task.root} (or it is inside a zip), so mask files there cannot "
         "be attributed to one of them: give each study its own folder."
@@ -644,7 +638,7 @@ def _segment_seeds(
     of that mask (made for it in any case, as ``--liver --extrahepatic``).
 
     Returns the lesions (label n = the file's n-th lesion, named by its id), the liver mask their
-    viable parts read the parenchyma in (with ``"liver": true``; :func:`_seeded_viable`), and the
+    viable parts read the parenchyma in (with ``"liver": true``; :func:`_lesions_of`), and the
     extrahepatic lesions' labels."""
     from ..segment.lesion import seed_point_lps, segment_lesion
     from ..segment.liver import segment_liver
@@ -685,15 +679,6 @@ def _segment_seeds(
     return lesions, liver if in_liver else None, [n for n, e in enumerate(extra, 1) if e]
 
 
-def _seeded_viable(lesions: LabelVolume, vols: Mapping[Phase, Volume], liver: LabelVolume | None,
-                   extra: Iterable[int], seeds_file: str) -> LabelVolume | None:
-    """The viable parts of a seeds file's lesions (:func:`_viable_parts`; as ``--viable-out``), so
-    mRECIST and EASL can be read from a seeds file; None without an arterial phase."""
-    return _viable_parts(lesions, vols, liver, extra, f"{seeds_file}: the viable part of a seeded lesion was not "
-                         "found", 'Add "liver": true to the seeds file (the parenchyma is then read in the liver mask), '
-                         "or put viable.nii.gz beside the study.")
-
-
 def _viable_parts(lesions: LabelVolume, vols: Mapping[Phase, Volume], liver: LabelVolume | None,
                   extrahepatic: Iterable[int], what: str, fix: str) -> LabelVolume | None:
     """The viable (arterially enhancing) parts of the liver lesions of ``lesions`` (same label
@@ -725,7 +710,7 @@ def _carry_masks(task: StudyTask, src: StudyTask, ref: Volume, phases: Mapping[P
     """The lesions of ``src`` (``task.carry_from``: its masks, or its seeds segmented, or what was
     carried to it) carried to this study and segmented there
     (:func:`hcc_imaging.segment.carry.carry_lesions`, kept in the liver; lymph nodes and other
-    organs by the annotations, and a seeds file's ``"extrahepatic"`` lesions, kept out of it).
+    organs by the annotations, and the earlier study's extrahepatic lesions, kept out of it).
     Returns the lesions, the liver mask they were kept in, the extrahepatic labels, the source's
     name and how (``carried_from``: the study, the lesions not carried or not found and why)."""
     from ..segment.carry import carry_lesions, lies_in_liver
@@ -733,7 +718,7 @@ def _carry_masks(task: StudyTask, src: StudyTask, ref: Volume, phases: Mapping[P
 
     try:
         src_ref, src_phases = _study_images(src, options)
-        src_lesions, _, src_source, src_how = _lesions_of(src, src_ref, src_phases, options, viable=False)
+        got = _lesions_of(src, src_ref, src_phases, options, viable=False)
     except StudyStepError as err:
         raise StudyStepError("masks", f"the lesions to carry from the earlier study {src.study_instance_uid} "
                                       f"({src.root}) could not be read: {err}") from err
@@ -741,16 +726,12 @@ def _carry_masks(task: StudyTask, src: StudyTask, ref: Volume, phases: Mapping[P
         raise StudyStepError("masks", f"the lesions to carry from the earlier study {src.study_instance_uid} "
                                       f"({src.root}) could not be read: {type(err).__name__}: {err}") from err
     ann = load_annotations(task.inputs.annotations_files)["lesions"]
-    seeded_out: set[str] = set()
-    if src.inputs.seeds_file and not src.inputs.has_masks_files:
-        doc = json.loads(Path(src.inputs.seeds_file).read_text(encoding="utf-8"))
-        seeded_out = {str(s.get("lesion_id", f"L{n}")) for n, s in enumerate(doc["lesions"], 1)
-                      if s.get("extrahepatic")}
+    src_lesions, src_source = got.lesions, got.source
     names = dict(src_lesions.labels)
     extra: list[int] = []
     # lesions the earlier study had carried and not found stay not found (never gone)
     skipped: dict[str, str] = {lid: f"not found at the earlier study {src.study_instance_uid} it was carried to: {why}"
-                               for lid, why in (src_how or {}).get("not_carried", {}).items()}
+                               for lid, why in (got.carried or {}).get("not_carried", {}).items()}
     for lab in src_lesions.present_labels():
         lid = names.get(lab, f"L{lab}")
         a = ann.get(lid, {})
@@ -758,7 +739,7 @@ def _carry_masks(task: StudyTask, src: StudyTask, ref: Volume, phases: Mapping[P
         if kind in _NOT_CARRIED_KINDS:
             skipped[lid] = (f"not carried: {kind} is not a lesion a click segments; give its mask at this study "
                             "(lesions.nii.gz beside it)")
-        elif lid in seeded_out or not lies_in_liver(a.get("organ"), is_lymph_node=bool(a.get("is_lymph_node")),
+        elif lab in got.extrahepatic or not lies_in_liver(a.get("organ"), is_lymph_node=bool(a.get("is_lymph_node")),
                                                      kind=kind):
             extra.append(lab)  # kept out of the liver mask
     carried = src_lesions
@@ -807,30 +788,52 @@ def _merge_seeded(carried: LabelVolume, carried_extra: Sequence[int], seeded: La
     return LabelVolume.like(carried, out, labels=names), extra
 
 
+@dataclass(frozen=True, slots=True)
+class _StudyLesions:
+    """A study's lesions as :func:`_lesions_of` makes them."""
+
+    lesions: LabelVolume
+    viable: LabelVolume | None
+    #: where they came from (``mask_source``)
+    source: str
+    #: how they were carried (the record's ``carried_from``), None when they were not
+    carried: dict[str, Any] | None = None
+    #: the labels of lesions outside the liver (a seeds file's ``"extrahepatic"``, or kept out of
+    #: the liver mask when carried)
+    extrahepatic: tuple[int, ...] = ()
+
+
 def _lesions_of(task: StudyTask, ref: Volume, phases: Mapping[Phase, Volume], options: PipelineOptions,
-                viable: bool = True) -> tuple[LabelVolume, LabelVolume | None, str, dict[str, Any] | None]:
-    """The study's lesions (on ``ref``), their viable parts (``viable``: else None), where they
-    came from, and how they were carried (None when they were not): its mask files, else its
-    seeds, else (``task.carry_from``) the earlier study's carried to it, with its own seeds added
-    when its seeds file says ``"carry": true``.  What :func:`process_study` measures and the
-    ``--export-sr`` SEG holds."""
+                viable: bool = True) -> _StudyLesions:
+    """The study's lesions (on ``ref``) and their viable parts (``viable``: else None): its mask
+    files, else its seeds (segmented on ``phases``), else (``task.carry_from``) the earlier study's
+    carried to it, with its own seeds added when its seeds file says ``"carry": true``.  What
+    :func:`process_study` measures and the ``--export-sr`` SEG holds."""
     inp = task.inputs
     src = task.carry_from if not inp.has_masks_files else None
-    if src is None:
-        if not viable and inp.seeds_file and not inp.has_masks_files:
-            return _segment_seeds(inp.seeds_file, ref, phases)[0], None, SEEDS_FILE, None
-        return (*_load_masks(task, ref, phases), None)
-    lesions, liver, extra, source, how = _carry_masks(task, src, ref, phases, options)
-    if inp.seeds_file:
-        seeded, s_liver, s_extra = _segment_seeds(inp.seeds_file, ref, phases)
-        lesions, extra = _merge_seeded(lesions, extra, seeded, s_extra, how)
-        liver = liver if liver is not None else s_liver
-        source = f"{source} + {SEEDS_FILE}"
+    seeded = bool(inp.seeds_file) and not inp.has_masks_files
+    if src is None and not seeded:
+        return _StudyLesions(*_load_masks(task, ref))
+    how: dict[str, Any] | None = None
+    if src is not None:
+        lesions, liver, extra, source, how = _carry_masks(task, src, ref, phases, options)
+    if seeded:
+        s_lesions, s_liver, s_extra = _segment_seeds(str(inp.seeds_file), ref, phases)
+        if how is None:
+            lesions, liver, extra, source = s_lesions, s_liver, s_extra, SEEDS_FILE
+        else:
+            lesions, extra = _merge_seeded(lesions, extra, s_lesions, s_extra, how)
+            liver = liver if liver is not None else s_liver
+            source = f"{source} + {SEEDS_FILE}"
     v = None
-    if viable:
+    if viable and how is None:
+        v = _viable_parts(lesions, phases, liver, extra, f"{inp.seeds_file}: the viable part of a seeded lesion was "
+                          "not found", 'Add "liver": true to the seeds file (the parenchyma is then read in the liver '
+                          "mask), or put viable.nii.gz beside the study.")
+    elif viable:
         v = _viable_parts(lesions, phases, liver, extra, "the viable part of a carried lesion was not found",
                           "Put lesions.nii.gz and viable.nii.gz beside the study, or a seeds.json.")
-    return lesions, v, source, how
+    return _StudyLesions(lesions, v, source, how, tuple(extra))
 
 
 def _needs_phases(task: StudyTask) -> bool:
@@ -902,7 +905,8 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         ref_info = _pick_reference(task.series)
         ref, phases = _study_images(task, options)
         step = "masks"
-        lesions, viable, mask_source, carried = _lesions_of(task, ref, phases, options)
+        got = _lesions_of(task, ref, phases, options)
+        lesions, viable, mask_source, carried = got.lesions, got.viable, got.source, got.carried
         if carried is not None and carried["not_carried"]:
             log.warning("study %s: %d lesions of %s not carried or not found (%s)", task.study_instance_uid,
                         len(carried["not_carried"]), carried["study_instance_uid"], ", ".join(carried["not_carried"]))

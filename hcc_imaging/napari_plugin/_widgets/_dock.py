@@ -764,7 +764,8 @@ class ResponseDock(SegmentControlsMixin, QWidget):
 
     def _ensure_lines_layer(self) -> Any:
         s = self.session
-        assert s is not None and self.timepoint_id is not None
+        if s is None or self.timepoint_id is None:
+            raise HccImagingError("start a read and show a time point before drawing measurement lines.")
         name = self._lines_layer_name()
         geom = s.geometry(self.timepoint_id)
         data, kwargs, _ = lines_layer_data(s.lines(self.timepoint_id), geom, name=name)
@@ -857,7 +858,8 @@ class ResponseDock(SegmentControlsMixin, QWidget):
         long axis of that lesion at this time point (tracking) or, when it has one, its short axis
         (bidirectional measurement)."""
         s = self.session
-        assert s is not None and self.timepoint_id is not None
+        if s is None or self.timepoint_id is None:
+            raise HccImagingError("start a read and show a time point before drawing a measurement line.")
         lid = self._selected_lesion()
         ends = (line.start_lps, line.end_lps)
         if lid is None or lid not in s.lesions:

@@ -88,14 +88,19 @@ class SegmentControlsMixin:
         if on and self._needs_session(self.segment_button):
             self._activate_input(self.segment_button, self._seeds_layer, "add")
 
-    def _on_seed_added(self, event: Any) -> None:
+    def _added(self, event: Any) -> tuple[Any, Any] | None:
+        """(layer, the item the reader just added) of a seeds / segment-line layer's data event, or
+        None when it is not an addition by the reader (a redraw, a removal) or no read is open."""
         if self._updating or getattr(event, "action", "added") != "added" or self.session is None:
-            return
+            return None
         layer = event.source
-        if len(layer.data) == 0:
-            return
-        world = layer.data_to_world(layer.data[-1])
-        self.segment_at_world(np.asarray(world, float))
+        return None if len(layer.data) == 0 else (layer, layer.data[-1])
+
+    def _on_seed_added(self, event: Any) -> None:
+        got = self._added(event)
+        if got is not None:
+            layer, point = got
+            self.segment_at_world(np.asarray(layer.data_to_world(point), float))
 
     def segment_at_world(self, world_point: Any) -> Any:
         """Segment + measure the lesion under a napari world point (z, y, x mm) in a thread."""
@@ -214,12 +219,10 @@ class SegmentControlsMixin:
             self._activate_input(self.line_segment_button, self._segment_line_layer, "add_line")
 
     def _on_segment_line_drawn(self, event: Any) -> None:
-        if self._updating or getattr(event, "action", "added") != "added" or self.session is None:
+        got = self._added(event)
+        if got is None:
             return
-        layer = event.source
-        if len(layer.data) == 0:
-            return
-        verts = np.asarray(layer.data[-1], float)
+        layer, verts = got[0], np.asarray(got[1], float)
         if verts.shape[0] != 2:
             return
         world = np.stack([np.asarray(layer.data_to_world(v), float) for v in verts])
