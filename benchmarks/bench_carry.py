@@ -84,15 +84,15 @@ def _split(task, opts) -> None:  # type: ignore[no-untyped-def]
     the clicks at fu1 (timed through carry_lesions' progress)."""
     import numpy as np
 
-    from hcc_imaging.batch.pipeline import _lesions_of, _study_images
+    from hcc_imaging.batch.lesions import study_images, study_lesions
     from hcc_imaging.segment.carry import carry_lesions
 
     src = task.carry_from
     t0 = time.perf_counter()
-    src_ref, src_phases = _study_images(src, opts)
-    ref, phases = _study_images(task, opts)
+    src_ref, src_phases = study_images(src, opts)
+    ref, phases = study_images(task, opts)
     t1 = time.perf_counter()
-    lesions = _lesions_of(src, src_ref, src_phases, opts, viable=False).lesions
+    lesions = study_lesions(src, src_ref, src_phases, opts, viable=False).lesions
     t2 = time.perf_counter()
     ticks: list[float] = []
     carry_lesions(src_phases, lesions, phases, in_liver=True, reference=ref,

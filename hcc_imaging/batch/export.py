@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .pipeline import PipelineOptions, StudyTask, _lesions_of, _study_images
+from .lesions import study_images, study_lesions
+from .pipeline import PipelineOptions, StudyTask
 
 __all__ = ["export_reports"]
 
@@ -81,8 +82,8 @@ def export_reports(
                     task = local_task(task, options)
                 # the lesions the study was measured with (segmented again from its seeds, or
                 # carried again: the same masks)
-                ref, phases = _study_images(task, options)
-                got = _lesions_of(task, ref, phases, options)
+                ref, phases = study_images(task, options)
+                got = study_lesions(task, ref, phases, options)
                 lesions, viable = got.lesions, got.viable
                 seg_path = out / "seg" / f"{rec['study_instance_uid']}.dcm"
                 info = write_seg(lesions, ref, seg_path, viable=viable, algorithm=("hcc_imaging.batch", "1"))

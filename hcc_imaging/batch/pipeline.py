@@ -50,21 +50,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .. import __version__
 from ..errors import HccImagingError
-from ..volume import ARTERIAL_PREFERENCE, LabelVolume, Phase, Volume
+from ..volume import LabelVolume, Volume
 from .constants import (
     ANNOTATIONS_FILE,
     DEFAULT_CRITERIA,
     IGNORED_MASK_NAMES,
     LESION_MASK_NAMES,
-    MEASUREMENT_PHASES,
     SEEDS_FILE,
     SHARD_MIN_SPLIT_FILES,
     VIABLE_MASK_NAMES,
 )
+from .errors import BatchError, StudyStepError
+from .lesions import load_annotations, pick_reference, study_images, study_lesions
 from .resume import content_key, file_digest
 
 __all__ = [
@@ -99,21 +98,6 @@ _RTSTRUCT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"
 _SR_PREFIX = "1.2.840.10008.5.1.4.1.1.88."
 _NIFTI_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
 _NON_MEASURED_KINDS = ("pvtt", "ascites", "effusion")
-#: Kinds ``--carry`` does not carry (fluid, not a lesion a click segments): not evaluable at the
-#: follow-up unless its mask is given there.
-_NOT_CARRIED_KINDS = ("ascites", "effusion")
-
-
-class BatchError(HccImagingError, ValueError):
-    """A batch cannot run as asked (empty archive, bad option, unreadable annotations ...)."""
-
-
-class StudyStepError(HccImagingError, RuntimeError):
-    """One step of one study failed; ``step`` names it (load, masks, measure ...)."""
-
-    def __init__(self, step: str, message: str) -> None:
-        super().__init__(message)
-        self.step = step
 
 
 @dataclass(frozen=True, slots=True)
@@ -555,314 +539,6 @@ def index_sharded(
 # ------------------------------------------------------------------------------------------
 # One study
 # ------------------------------------------------------------------------------------------
-def _pick_reference(series: Sequence[Any]) -> Any:
-    by_phase: dict[str, Any] = {}
-    for se in series:
-        by_phase.setdefault(str(se.phase.phase), se)
-    for ph in MEASUREMENT_PHASES:
-        if ph in by_phase:
-            return by_phase[ph]
-    return series[0]
-
-
-def load_annotations(files: Sequence[str]) -> dict[str, Any]:
-    """Merge annotation files (nearest first wins per lesion id / key).
-
-    Raises
-    ------
-    BatchError
-        A file is not valid JSON or not an object.
-    """
-    merged: dict[str, Any] = {"lesions": {}, "timepoints": {}}
-    for f in reversed(list(files)):  # farthest first, nearest overrides
-        try:
-            obj = json.loads(Path(f).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            raise BatchError(f"annotations file {f} cannot be read as JSON ({err}). Fix the file or remove it.") from err
-        if not isinstance(obj, dict):
-            raise BatchError(f"annotations file {f} must hold a JSON object with a 'lesions' mapping.")
-        for k, v in obj.items():
-            if k in ("lesions", "timepoints") and isinstance(v, dict):
-                merged[k].update(v)
-            else:
-                merged[k] = v
-    return merged
-
-
-def _load_masks(task: StudyTask, ref: Volume) -> tuple[LabelVolume, LabelVolume | None, str]:
-    """The study's mask files (lesions.nii.gz and viable.nii.gz, a DICOM SEG, an RTSTRUCT) on
-    ``ref``; a study with none (and no seeds, nothing carried) is a failure at ``masks``."""
-    from ..io.masks import load_mask
-
-    inp = task.inputs
-    if inp.lesion_masks:
-        if len(inp.lesion_masks) > 1:
-            raise StudyStepError(
-                "masks",
-                f"study {task.study_instance_uid}: several lesion masks beside it ({', '.join(inp.lesion_masks)}); "
-                "keep one lesions.nii.gz per study folder (label n = lesion n).",
-            )
-        lesions = load_mask(inp.lesion_masks[0], reference=ref)
-        viable = load_mask(inp.viable_masks[0], reference=ref, label_names=dict(lesions.labels)) if inp.viable_masks else None
-        return lesions, viable, os.path.basename(inp.lesion_masks[0])
-    if inp.seg_files:
-        from ..export.seg import read_seg
-
-        rd = read_seg(inp.seg_files[0], reference=ref)
-        return rd.lesions, rd.viable, "DICOM SEG"
-    if inp.rtstruct_files:
-        return load_mask(inp.rtstruct_files[0], reference=ref), None, "DICOM RTSTRUCT"
-    shared = (
-        f" Several studies share the folder {task.root} (or it is inside a zip), so mask files there cannot "
-        "be attributed to one of them: give each study its own folder."
-        if task.extra.get("shared_root") else ""
-    )
-    raise StudyStepError(
-        "masks",
-        f"study {task.study_instance_uid} ({task.root}): no lesion mask beside it. Put lesions.nii.gz "
-        f"(and viable.nii.gz), a DICOM SEG/RTSTRUCT, or a {SEEDS_FILE} in the study folder.{shared}",
-    )
-
-
-def _segment_seeds(
-    seeds_file: str, ref: Volume, phases: Mapping[Phase, Volume]
-) -> tuple[LabelVolume, LabelVolume | None, list[int]]:
-    """Segment each seed with :func:`hcc_imaging.segment.lesion.segment_lesion` (phase: the seed's
-    ``"phase"``, else the segmenter's most conspicuous phase); masks resampled onto ``ref``.  A
-    lesion is given by a click (``"seed_lps"`` or ``"seed_index"``) or by a line across it
-    (``"line_lps"``: two LPS points, e.g. a reader's longest diameter, as ``--line``).
-
-    As ``hcc-imaging segment`` does: ``"liver": true`` at the file's top level keeps each lesion
-    inside the study's classical liver mask (made once, holding every liver lesion's seed, as
-    ``--liver`` holds the click); a lesion with ``"extrahepatic": true`` (a lymph node) is kept out
-    of that mask (made for it in any case, as ``--liver --extrahepatic``).
-
-    Returns the lesions (label n = the file's n-th lesion, named by its id), the liver mask their
-    viable parts read the parenchyma in (with ``"liver": true``; :func:`_lesions_of`), and the
-    extrahepatic lesions' labels."""
-    from ..segment.lesion import seed_point_lps, segment_lesion
-    from ..segment.liver import segment_liver
-
-    try:
-        doc = json.loads(Path(seeds_file).read_text(encoding="utf-8"))
-        seeds = doc["lesions"]
-        in_liver = bool(doc.get("liver", False))
-        extra = [bool(s.get("extrahepatic", False)) for s in seeds]
-        lines = [None if s.get("line_lps") is None else np.asarray(s["line_lps"], float).reshape(2, 3) for s in seeds]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as err:
-        raise StudyStepError("masks", f"{seeds_file}: not a seeds file ({err}); expected "
-                                      '{"lesions": [{"lesion_id": "L1", "seed_lps": [x, y, z]}]}, a lesion given by '
-                                      '"seed_lps", "seed_index" or "line_lps" ([[x, y, z], [x, y, z]], a line across '
-                                      'it), optionally "liver": true, "carry": true (added to the lesions carried '
-                                      'from the earlier study) and, per lesion, "extrahepatic": true and "phase".'
-                                      ) from err
-    vols = dict(phases)
-    liver = None
-    if in_liver or any(extra):
-        # the points segment_lesion clicks (a line's midpoint), as the CLI's --liver holds them
-        include = [seed_point_lps(vols, seed_lps=s.get("seed_lps"), seed_index=s.get("seed_index"), line_lps=ln,
-                                  phase=s.get("phase"))
-                   for s, e, ln in zip(seeds, extra, lines, strict=True) if in_liver and not e] or None
-        liver = segment_liver(vols, phase=ref.phase, include_lps=include)
-    out = np.zeros(ref.shape, np.uint16)
-    names: dict[int, str] = {}
-    for n, (s, e, ln) in enumerate(zip(seeds, extra, lines, strict=True), start=1):
-        lid = str(s.get("lesion_id", f"L{n}"))
-        where: dict[str, Any] = {"line_lps": ln} if ln is not None else {
-            "seed_lps": s.get("seed_lps"), "seed_index": s.get("seed_index")}
-        res = segment_lesion(vols, phase=s.get("phase"), label=n, lesion_id=lid,
-                             liver=liver if (e or in_liver) else None, extrahepatic=e, **where)
-        m = res.labels.resample_to(ref).array != 0 if not res.labels.geometry.equals(ref.geometry) else res.labels.array != 0
-        out[m & (out == 0)] = n
-        names[n] = lid
-    lesions = LabelVolume.like(ref, out, labels=names)
-    return lesions, liver if in_liver else None, [n for n, e in enumerate(extra, 1) if e]
-
-
-def _viable_parts(lesions: LabelVolume, vols: Mapping[Phase, Volume], liver: LabelVolume | None,
-                  extrahepatic: Iterable[int], what: str, fix: str) -> LabelVolume | None:
-    """The viable (arterially enhancing) parts of the liver lesions of ``lesions`` (same label
-    values, on its grid) by :func:`hcc_imaging.segment.viable.viable_mask` on the study's arterial
-    phase (``ARTERIAL_PREFERENCE``), ``liver`` the parenchyma's reference; None without an arterial
-    phase.  The ``extrahepatic`` labels (a node) have none: an HCC's enhancing tissue.  A failure is
-    a ``StudyStepError`` at ``masks``: ``what`` (the error) ``fix``."""
-    from ..segment.errors import SegmentationError
-    from ..segment.viable import viable_mask
-
-    arterial = next((vols[p] for p in ARTERIAL_PREFERENCE if p in vols), None)
-    if arterial is None:
-        return None
-    out = np.asarray(lesions.array)
-    liver_lesions = lesions.with_array(np.where(np.isin(out, list(extrahepatic)), 0, out))
-    on_art = liver_lesions if liver_lesions.geometry.equals(arterial.geometry) else liver_lesions.resample_to(arterial)
-    try:
-        v = viable_mask(on_art, arterial, pre_contrast=vols.get(Phase.PRE_CONTRAST),
-                        portal_venous=vols.get(Phase.PORTAL_VENOUS), liver=liver)
-    except SegmentationError as err:
-        raise StudyStepError("masks", f"{what} ({err}). {fix}") from err
-    v_arr = v.array if v.geometry.equals(lesions.geometry) else v.resample_to(lesions).array
-    # (on another grid the resampled viable part is kept within its lesion's mask)
-    return lesions.with_array(np.where((np.asarray(v_arr) != 0) & (out != 0), out, 0).astype(out.dtype))
-
-
-def _carry_masks(task: StudyTask, src: StudyTask, ref: Volume, phases: Mapping[Phase, Volume],
-                 options: PipelineOptions) -> tuple[LabelVolume, LabelVolume | None, list[int], str, dict[str, Any]]:
-    """The lesions of ``src`` (``task.carry_from``: its masks, or its seeds segmented, or what was
-    carried to it) carried to this study and segmented there
-    (:func:`hcc_imaging.segment.carry.carry_lesions`, kept in the liver; lymph nodes and other
-    organs by the annotations, and the earlier study's extrahepatic lesions, kept out of it).
-    Returns the lesions, the liver mask they were kept in, the extrahepatic labels, the source's
-    name and how (``carried_from``: the study, the lesions not carried or not found and why)."""
-    from ..segment.carry import carry_lesions, lies_in_liver
-    from ..segment.errors import RegistrationError, SegmentationError
-
-    try:
-        src_ref, src_phases = _study_images(src, options)
-        got = _lesions_of(src, src_ref, src_phases, options, viable=False)
-    except StudyStepError as err:
-        raise StudyStepError("masks", f"the lesions to carry from the earlier study {src.study_instance_uid} "
-                                      f"({src.root}) could not be read: {err}") from err
-    except Exception as err:
-        raise StudyStepError("masks", f"the lesions to carry from the earlier study {src.study_instance_uid} "
-                                      f"({src.root}) could not be read: {type(err).__name__}: {err}") from err
-    ann = load_annotations(task.inputs.annotations_files)["lesions"]
-    src_lesions, src_source = got.lesions, got.source
-    names = dict(src_lesions.labels)
-    extra: list[int] = []
-    # lesions the earlier study had carried and not found stay not found (never gone)
-    skipped: dict[str, str] = {lid: f"not found at the earlier study {src.study_instance_uid} it was carried to: {why}"
-                               for lid, why in (got.carried or {}).get("not_carried", {}).items()}
-    for lab in src_lesions.present_labels():
-        lid = names.get(lab, f"L{lab}")
-        a = ann.get(lid, {})
-        kind = str(a.get("kind", "lesion"))
-        if kind in _NOT_CARRIED_KINDS:
-            skipped[lid] = (f"not carried: {kind} is not a lesion a click segments; give its mask at this study "
-                            "(lesions.nii.gz beside it)")
-        elif lab in got.extrahepatic or not lies_in_liver(a.get("organ"), is_lymph_node=bool(a.get("is_lymph_node")),
-                                                     kind=kind):
-            extra.append(lab)  # kept out of the liver mask
-    carried = src_lesions
-    if skipped:
-        keep = np.isin(src_lesions.array, [lab for lab in src_lesions.present_labels()
-                                            if names.get(lab, f"L{lab}") not in skipped])
-        carried = src_lesions.with_array(np.where(keep, src_lesions.array, 0))
-    try:
-        c = carry_lesions(src_phases, carried, phases, in_liver=True, extrahepatic=extra, reference=ref)
-    except (SegmentationError, RegistrationError) as err:
-        raise StudyStepError("masks", f"carrying the lesions of study {src.study_instance_uid}: {err}") from err
-    how = {"study_instance_uid": src.study_instance_uid, "study_date": src.study_date, "mask_source": src_source,
-           "registration_in_liver": c.registration_in_liver,
-           "not_carried": {**skipped, **{c.names[lab]: " ".join(why.split()) for lab, why in c.failed.items()}},
-           "notes": list(c.notes),
-           # provenance: where each lesion was clicked (LPS mm) and the transform that put it there
-           "seeds_lps": {c.names[lab]: [round(float(v), 2) for v in p] for lab, p in c.seeds_lps.items()},
-           "registration": c.registration.to_json()}
-    return c.labels, c.liver, [lab for lab in extra if lab in c.results], \
-        f"carried from {src.study_instance_uid} ({src_source})", how
-
-
-def _merge_seeded(carried: LabelVolume, carried_extra: Sequence[int], seeded: LabelVolume,
-                  seeded_extra: Sequence[int], how: dict[str, Any]) -> tuple[LabelVolume, list[int]]:
-    """A follow-up's own seeds (``"carry": true``) added to the lesions carried to it: a seeded
-    lesion with a carried lesion's id replaces it (the reader's click wins, also over a lesion not
-    found there), the others (new lesions) take the next label values; a seeded voxel is the seed's."""
-    out = np.asarray(carried.array).astype(np.uint16)
-    names = dict(carried.labels)
-    by_id = {lid: lab for lab, lid in names.items()}
-    extra = list(carried_extra)
-    nxt = max([*names, 0]) + 1
-    s_arr = np.asarray(seeded.array)
-    for lab_s, lid in sorted(seeded.labels.items()):
-        if lid in by_id:
-            lab = by_id[lid]
-            out[out == lab] = 0
-            extra = [e for e in extra if e != lab]
-        else:
-            lab, nxt = nxt, nxt + 1
-        out[s_arr == lab_s] = lab
-        names[lab] = lid
-        how["not_carried"].pop(lid, None)
-        if lab_s in seeded_extra:
-            extra.append(lab)
-    return LabelVolume.like(carried, out, labels=names), extra
-
-
-@dataclass(frozen=True, slots=True)
-class _StudyLesions:
-    """A study's lesions as :func:`_lesions_of` makes them."""
-
-    lesions: LabelVolume
-    viable: LabelVolume | None
-    #: where they came from (``mask_source``)
-    source: str
-    #: how they were carried (the record's ``carried_from``), None when they were not
-    carried: dict[str, Any] | None = None
-    #: the labels of lesions outside the liver (a seeds file's ``"extrahepatic"``, or kept out of
-    #: the liver mask when carried)
-    extrahepatic: tuple[int, ...] = ()
-
-
-def _lesions_of(task: StudyTask, ref: Volume, phases: Mapping[Phase, Volume], options: PipelineOptions,
-                viable: bool = True) -> _StudyLesions:
-    """The study's lesions (on ``ref``) and their viable parts (``viable``: else None): its mask
-    files, else its seeds (segmented on ``phases``), else (``task.carry_from``) the earlier study's
-    carried to it, with its own seeds added when its seeds file says ``"carry": true``.  What
-    :func:`process_study` measures and the ``--export-sr`` SEG holds."""
-    inp = task.inputs
-    src = task.carry_from if not inp.has_masks_files else None
-    seeded = bool(inp.seeds_file) and not inp.has_masks_files
-    if src is None and not seeded:
-        return _StudyLesions(*_load_masks(task, ref))
-    how: dict[str, Any] | None = None
-    if src is not None:
-        lesions, liver, extra, source, how = _carry_masks(task, src, ref, phases, options)
-    if seeded:
-        s_lesions, s_liver, s_extra = _segment_seeds(str(inp.seeds_file), ref, phases)
-        if how is None:
-            lesions, liver, extra, source = s_lesions, s_liver, s_extra, SEEDS_FILE
-        else:
-            lesions, extra = _merge_seeded(lesions, extra, s_lesions, s_extra, how)
-            liver = liver if liver is not None else s_liver
-            source = f"{source} + {SEEDS_FILE}"
-    v = None
-    if viable and how is None:
-        v = _viable_parts(lesions, phases, liver, extra, f"{inp.seeds_file}: the viable part of a seeded lesion was "
-                          "not found", 'Add "liver": true to the seeds file (the parenchyma is then read in the liver '
-                          "mask), or put viable.nii.gz beside the study.")
-    elif viable:
-        v = _viable_parts(lesions, phases, liver, extra, "the viable part of a carried lesion was not found",
-                          "Put lesions.nii.gz and viable.nii.gz beside the study, or a seeds.json.")
-    return _StudyLesions(lesions, v, source, how, tuple(extra))
-
-
-def _needs_phases(task: StudyTask) -> bool:
-    """Whether the study's lesions are segmented (seeds, or carried): then every phase is loaded
-    (the segmenter picks the most conspicuous one)."""
-    return not task.inputs.has_masks_files and (bool(task.inputs.seeds_file) or task.carry_from is not None)
-
-
-def _study_images(task: StudyTask, options: PipelineOptions) -> tuple[Volume, dict[Phase, Volume]]:
-    """The study's reference image and the phases its lesions need (:func:`_needs_phases`)."""
-    if _needs_phases(task):
-        return _load_phases(task, options)
-    ref = _load(_pick_reference(task.series), options)
-    return ref, {ref.phase: ref}
-
-
-def _load_phases(task: StudyTask, options: PipelineOptions) -> tuple[Volume, dict[Phase, Volume]]:
-    """The study's reference image and every phase (the reference first, then one series per other
-    phase)."""
-    ref_info = _pick_reference(task.series)
-    ref = _load(ref_info, options)
-    phases: dict[Phase, Volume] = {ref.phase: ref}
-    for se in task.series:
-        if se is not ref_info and Phase(se.phase.phase) not in phases:
-            v = _load(se, options)
-            phases[v.phase] = v
-    return ref, phases
-
-
 def measure_lesions(
     lesions: LabelVolume,
     viable: LabelVolume | None = None,
@@ -883,12 +559,6 @@ def measure_lesions(
     return [m.to_dict() for m in ms]
 
 
-def _load(se: Any, options: PipelineOptions) -> Volume:
-    from ..io import load_series
-
-    return load_series(se, on_tilt=options.on_tilt, on_irregular=options.on_irregular)  # type: ignore[arg-type]
-
-
 def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
     """Run one study (load -> masks -> measure) and return its record.
 
@@ -902,10 +572,10 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
     try:
         if not task.series:
             raise StudyStepError("load", f"study {task.study_instance_uid}: no image series.")
-        ref_info = _pick_reference(task.series)
-        ref, phases = _study_images(task, options)
+        ref_info = pick_reference(task.series)
+        ref, phases = study_images(task, options)
         step = "masks"
-        got = _lesions_of(task, ref, phases, options)
+        got = study_lesions(task, ref, phases, options)
         lesions, viable, mask_source, carried = got.lesions, got.viable, got.source, got.carried
         if carried is not None and carried["not_carried"]:
             log.warning("study %s: %d lesions of %s not carried or not found (%s)", task.study_instance_uid,

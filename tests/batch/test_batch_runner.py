@@ -456,7 +456,7 @@ def test_a_follow_ups_seed_replaces_the_carried_lesion_of_its_id() -> None:
     list, a new id takes the next label value; a node's label stays marked extrahepatic."""
     import numpy as np
 
-    from hcc_imaging.batch.pipeline import _merge_seeded
+    from hcc_imaging.batch.lesions import _merge_seeded
     from hcc_imaging.volume import LabelVolume
 
     geo = np.zeros((4, 8, 8), np.uint16)
