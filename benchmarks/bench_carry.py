@@ -14,7 +14,9 @@ worker runs) three ways:
   to fu1 and carried (``PipelineOptions(carry=True)``).
 
 Best of ``--repeat`` wall time each (interleaved), the ratios to ``masks`` and ``seeds``, and a
-split of one carry (``segment.carry.carry_lesions``: registration + both liver masks, the clicks).
+split of one carry (``segment.carry.carry_lesions``: registration + both liver masks, the clicks),
+and what ``--export-sr`` spends on fu1's masks: reading the ones the run saved against making them
+again.
 Numbers are for this machine and are noisy when it is shared.
 """
 
@@ -75,6 +77,7 @@ def main() -> None:
             print(f"  {k}: LD masks {ld['masks'].get(k, float('nan')):.1f}  seeds {ld['seeds'].get(k, float('nan')):.1f}"
                   f"  carry {ld['carry'].get(k, float('nan')):.1f} mm")
         _split(tasks["carry"][0], tasks["carry"][1])
+        _export(tasks["carry"][0], tasks["carry"][1], tmp / "out", args.repeat)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -102,6 +105,30 @@ def _split(task, opts) -> None:  # type: ignore[no-untyped-def]
     print(f"  carry split: load both studies {t1 - t0:.2f} s, baseline seeds {t2 - t1:.2f} s, registration + "
           f"livers + first click {first:.2f} s, each further click {np.median(clicks) if clicks.size else float('nan'):.3f} s "
           "(median)")
+
+
+def _export(task, opts, out: Path, repeat: int) -> None:  # type: ignore[no-untyped-def]
+    """What ``--export-sr`` spends getting fu1's masks for its SEG: the masks the run saved
+    (``masks/<study>/``, read on the reference image) against making them again (what it did before
+    the run saved them; still its fallback when they are deleted)."""
+    from hcc_imaging.batch.lesions import load_image, load_saved_masks, pick_reference, study_images, study_lesions
+    from hcc_imaging.batch.pipeline import MASK_BYTES, process_study
+    from hcc_imaging.batch.runner import _save_mask_files
+
+    rec = process_study(task, opts)
+    _save_mask_files(out, rec, rec.pop(MASK_BYTES))
+    best = {"saved": float("inf"), "again": float("inf")}
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        saved = load_saved_masks(out, rec["masks"], load_image(pick_reference(task.series), opts))
+        best["saved"] = min(best["saved"], time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        ref, phases = study_images(task, opts)
+        again = study_lesions(task, ref, phases, opts)
+        best["again"] = min(best["again"], time.perf_counter() - t0)
+    same = saved is not None and (saved[0].array == again.lesions.array).all()
+    print(f"  --export-sr, fu1's masks for its SEG: saved {best['saved']:.2f} s, made again {best['again']:.2f} s "
+          f"(x{best['again'] / best['saved']:.0f}); identical: {same}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ __all__ = [
     "IGNORED_MASK_NAMES",
     "SEEDS_FILE",
     "ANNOTATIONS_FILE",
+    "MASKS_DIR",
     "MEASUREMENT_PHASES",
     "DEFAULT_THREADS_PER_WORKER",
     "DICOMWEB_SCHEMES",
@@ -34,6 +35,9 @@ IGNORED_MASK_NAMES: tuple[str, ...] = ("liver", "organ", "organs", "body")
 #: Seeds file beside a study: ``{"lesions": [{"lesion_id": "L1", "seed_lps": [x, y, z]} ...]}``
 #: (or ``seed_index``), segmented with :func:`hcc_imaging.segment.lesion.segment_lesion`.
 SEEDS_FILE: str = "seeds.json"
+#: Folder under OUT where a run saves the lesion masks it made (seeded or carried studies): one
+#: folder per study, ``lesions.nii.gz``, ``viable.nii.gz`` and ``labels.json`` (label -> lesion id).
+MASKS_DIR: str = "masks"
 #: Annotations beside a study or in any parent folder up to the archive root: per lesion id its
 #: role / role_by_criteria, kind, organ, node and HCC flags (see docs/batch.md).
 ANNOTATIONS_FILE: str = "annotations.json"

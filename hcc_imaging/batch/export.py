@@ -15,18 +15,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .lesions import study_images, study_lesions
+from .lesions import load_image, load_saved_masks, pick_reference, study_images, study_lesions
 from .pipeline import PipelineOptions, StudyTask
+from .resume import safe_name
 
 __all__ = ["export_reports"]
 
 log = logging.getLogger(__name__)
-
-
-def _safe(name: str) -> str:
-    import re
-
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "patient"
 
 
 def _fail(pid: str, study: str, step: str, err: BaseException | str) -> dict[str, Any]:
@@ -61,8 +56,8 @@ def export_reports(
     files: dict[str, list[str]] = {"seg": [], "sr": [], "stored": []}
     failures: list[dict[str, Any]] = []
     for pid, recs in sorted(by_patient.items()):
-        read_path = out / "reads" / f"{_safe(pid)}.json"
-        ass_path = out / "assessments" / f"{_safe(pid)}.json"
+        read_path = out / "reads" / f"{safe_name(pid)}.json"
+        ass_path = out / "assessments" / f"{safe_name(pid)}.json"
         if not read_path.is_file():
             continue  # the patient failed at read/assess: already a failure row
         doc = ReadDocument.from_json(read_path)
@@ -80,11 +75,18 @@ def export_reports(
                 if task.dicomweb_url is not None:
                     urls.add(task.dicomweb_url)
                     task = local_task(task, options)
-                # the lesions the study was measured with (segmented again from its seeds, or
-                # carried again: the same masks)
-                ref, phases = study_images(task, options)
-                got = study_lesions(task, ref, phases, options)
-                lesions, viable = got.lesions, got.viable
+                # the lesions the study was measured with: the masks the run saved when it made
+                # them (seeds, carried), else its mask files (or, saved masks removed, made again)
+                saved = None
+                if rec.get("masks"):
+                    ref = load_image(pick_reference(task.series), options)
+                    saved = load_saved_masks(out, rec["masks"], ref)
+                if saved is not None:
+                    lesions, viable = saved
+                else:
+                    ref, phases = study_images(task, options)
+                    got = study_lesions(task, ref, phases, options)
+                    lesions, viable = got.lesions, got.viable
                 seg_path = out / "seg" / f"{rec['study_instance_uid']}.dcm"
                 info = write_seg(lesions, ref, seg_path, viable=viable, algorithm=("hcc_imaging.batch", "1"))
                 images[tp.id] = ref
@@ -94,7 +96,7 @@ def export_reports(
             except Exception as err:  # one failure row per study that could not be exported
                 failures.append(_fail(pid, rec["study_instance_uid"], "export", err))
         try:
-            sr_path = out / "sr" / f"{_safe(pid)}.dcm"
+            sr_path = out / "sr" / f"{safe_name(pid)}.dcm"
             write_sr(doc, sr_path, assessment=assessment, images=images or None, segs=segs or None,
                      timepoints=list(images) or None)
             files["sr"].append(str(sr_path))

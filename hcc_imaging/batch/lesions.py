@@ -25,13 +25,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..volume import ARTERIAL_PREFERENCE, LabelVolume, Phase, Volume
-from .constants import MEASUREMENT_PHASES, SEEDS_FILE
+from .constants import MASKS_DIR, MEASUREMENT_PHASES, SEEDS_FILE
 from .errors import BatchError, StudyStepError
+from .resume import safe_name
 
 if TYPE_CHECKING:
     from .pipeline import PipelineOptions, StudyTask
 
-__all__ = ["StudyLesions", "load_annotations", "load_image", "pick_reference", "study_images", "study_lesions"]
+__all__ = ["StudyLesions", "load_annotations", "load_image", "load_saved_masks", "mask_files", "pick_reference",
+           "study_images", "study_lesions"]
 
 #: Kinds ``--carry`` does not carry (fluid, not a lesion a click segments): not evaluable at the
 #: follow-up unless its mask is given there.
@@ -286,6 +288,9 @@ class StudyLesions:
     #: the labels of lesions outside the liver (a seeds file's ``"extrahepatic"``, or kept out of
     #: the liver mask when carried)
     extrahepatic: tuple[int, ...] = ()
+    #: made by this run (seeds segmented, or carried), not read from mask files: the run saves them
+    #: (:func:`mask_files`)
+    segmented: bool = False
 
 
 def study_lesions(task: StudyTask, ref: Volume, phases: Mapping[Phase, Volume], options: PipelineOptions,
@@ -318,7 +323,56 @@ def study_lesions(task: StudyTask, ref: Volume, phases: Mapping[Phase, Volume], 
     elif viable:
         v = _viable_parts(lesions, phases, liver, extra, "the viable part of a carried lesion was not found",
                           "Put lesions.nii.gz and viable.nii.gz beside the study, or a seeds.json.")
-    return StudyLesions(lesions, v, source, how, tuple(extra))
+    return StudyLesions(lesions, v, source, how, tuple(extra), segmented=True)
+
+
+def mask_files(got: StudyLesions, study_uid: str) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The masks a run made for a study, as the files it saves under ``OUT``
+    (``masks/<study>/lesions.nii.gz``, ``viable.nii.gz``, ``labels.json``).
+
+    Made in the worker and returned with the study's record (the driver writes them, so a worker
+    of a remote Dask cluster needs no access to ``OUT``).  Returns the record's ``masks`` entry
+    (paths relative to ``OUT``, and the label -> lesion id names NIfTI does not hold) and the
+    files' bytes by the same relative paths.
+    """
+    import tempfile
+
+    from ..io.masks import save_mask
+
+    folder = f"{MASKS_DIR}/{safe_name(study_uid)}"
+    names = {str(k): str(v) for k, v in sorted(got.lesions.labels.items())}
+    entry: dict[str, Any] = {"lesions": f"{folder}/lesions.nii.gz", "labels": names}
+    files: dict[str, bytes] = {}
+    with tempfile.TemporaryDirectory(prefix="hcc_masks_") as tmp:
+        for what, lv in (("lesions", got.lesions), ("viable", got.viable)):
+            if lv is None:
+                continue
+            path = Path(tmp) / f"{what}.nii.gz"
+            save_mask(lv, path)
+            entry[what] = f"{folder}/{what}.nii.gz"
+            files[entry[what]] = path.read_bytes()
+    files[f"{folder}/labels.json"] = (json.dumps({"labels": names, "mask_source": got.source}, indent=2,
+                                                 sort_keys=True) + "\n").encode("utf-8")
+    return entry, files
+
+
+def load_saved_masks(out_dir: str | os.PathLike[str], entry: Mapping[str, Any],
+                     ref: Volume) -> tuple[LabelVolume, LabelVolume | None] | None:
+    """The masks a run saved for a study (its record's ``masks`` entry, :func:`mask_files`) on
+    ``ref``, with their lesion ids; None when the lesion mask is no longer there."""
+    from ..io.masks import load_mask
+
+    names = {int(k): str(v) for k, v in entry.get("labels", {}).items()}
+    les_path = Path(out_dir) / str(entry["lesions"])
+    if not les_path.is_file():
+        return None
+    lesions = load_mask(les_path, reference=ref, label_names=names)
+    via = entry.get("viable")
+    viable = None
+    if via is not None and (Path(out_dir) / str(via)).is_file():
+        viable = load_mask(Path(out_dir) / str(via), reference=ref, label_names=names)
+    return lesions, viable
+
 
 
 def _needs_phases(task: StudyTask) -> bool:

@@ -63,7 +63,7 @@ from .constants import (
     VIABLE_MASK_NAMES,
 )
 from .errors import BatchError, StudyStepError
-from .lesions import load_annotations, pick_reference, study_images, study_lesions
+from .lesions import load_annotations, mask_files, pick_reference, study_images, study_lesions
 from .resume import content_key, file_digest
 
 __all__ = [
@@ -89,6 +89,11 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: The key of a study record (:func:`process_study`) that holds the bytes of the mask files the
+#: study's worker made (:func:`~hcc_imaging.batch.lesions.mask_files`); the runner writes them under
+#: OUT and takes the key out before the record is stored.
+MASK_BYTES: str = "_mask_files_bytes"
 
 #: Provenance written into every measurement row and observation ``source``.
 ALGORITHM: str = f"hcc_imaging.batch {__version__}"
@@ -580,6 +585,7 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         if carried is not None and carried["not_carried"]:
             log.warning("study %s: %d lesions of %s not carried or not found (%s)", task.study_instance_uid,
                         len(carried["not_carried"]), carried["study_instance_uid"], ", ".join(carried["not_carried"]))
+        saved, files = mask_files(got, task.study_instance_uid) if got.segmented else (None, {})
         step = "measure"
         ann = load_annotations(task.inputs.annotations_files)
         nodes = [lid for lid, a in ann["lesions"].items() if a.get("is_lymph_node")]
@@ -610,6 +616,9 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         "lesions": rows,
         "algorithm": ALGORITHM,
         **({"carried_from": carried} if carried is not None else {}),
+        # the masks this run made (seeds, carried): saved under OUT by the driver (runner), the
+        # files' bytes travel beside the record (MASK_BYTES), never in the stored record
+        **({"masks": saved, MASK_BYTES: files} if saved is not None else {}),
     }
 
 

@@ -31,7 +31,8 @@ from .. import _atomic
 from .. import __version__
 from .constants import STORE_FORMAT
 
-__all__ = ["content_key", "file_digest", "ResultStore", "atomic_write_bytes", "atomic_write_text", "record_json"]
+__all__ = ["content_key", "file_digest", "ResultStore", "atomic_write_bytes", "atomic_write_text", "record_json",
+           "safe_name"]
 
 
 def file_digest(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
@@ -58,6 +59,13 @@ def content_key(study_uid: str, input_hash: str, options: Mapping[str, Any]) -> 
         sort_keys=True,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+def safe_name(name: str) -> str:
+    """A patient id or study UID as a file name (``reads/<patient>.json``, ``masks/<study>/``)."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "patient"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -17,6 +17,9 @@ Outputs in ``OUT``:
   ``step``, ``reason``);
 * ``reads/<patient>.json`` (read documents) and ``assessments/<patient>.json`` (``assess --json``);
 * ``store/`` the per-study records (see :mod:`hcc_imaging.batch.resume`), ``summary.json``;
+* ``masks/<study>/`` for each study whose lesions the run made (seeds segmented, or carried):
+  ``lesions.nii.gz``, ``viable.nii.gz`` and ``labels.json`` (label -> lesion id); the record's
+  ``masks`` entry names them;
 * with ``export_sr``: ``seg/<study>.dcm`` and ``sr/<patient>.dcm`` (and STOW-RS for DICOMweb).
 """
 
@@ -43,6 +46,7 @@ from .constants import (
     SHARDS_PER_WORKER,
 )
 from .pipeline import (
+    MASK_BYTES,
     BatchError,
     PipelineOptions,
     StudyTask,
@@ -51,7 +55,7 @@ from .pipeline import (
     link_carried,
     run_study,
 )
-from .resume import ResultStore, atomic_write_text, record_json
+from .resume import ResultStore, atomic_write_bytes, atomic_write_text, record_json
 from .tables import FAILURE_COLUMNS, failure_row, patient_outputs, write_outputs, write_patient_files
 
 __all__ = ["BatchSummary", "run_batch", "default_workers", "local_cluster", "write_tables", "FAILURE_COLUMNS"]
@@ -190,19 +194,41 @@ class _Progress:
             self._p.stop()
 
 
-def _study_job(task: StudyTask, options: PipelineOptions) -> str:
+def _study_job(task: StudyTask, options: PipelineOptions) -> tuple[str, dict[str, bytes]]:
     """Worker side of one study: :func:`run_study`, returned as its stored JSON text (small, and
-    the driver writes it as is)."""
-    return record_json(run_study(task, options))
+    the driver writes it as is) and the mask files the study's worker made (seeds, carried: path
+    under OUT -> bytes, :func:`~hcc_imaging.batch.lesions.mask_files`; the driver writes them)."""
+    rec = run_study(task, options)
+    files = rec.pop(MASK_BYTES, None) or {}
+    return record_json(rec), files
+
+
+def _save_mask_files(out: Path, rec: dict[str, Any], files: Mapping[str, bytes]) -> bool:
+    """Write a study's mask files under ``out`` (atomically, before its record is stored); on an
+    error the record loses its ``masks`` entry (it is stored all the same: the measurements are
+    kept) and False is returned."""
+    try:
+        for rel, data in files.items():
+            path = out / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, data)
+    except OSError as err:
+        log.warning("study %s: its masks could not be saved under %s (%s); the measurements are kept",
+                    rec.get("study_instance_uid"), out, err)
+        rec.pop("masks", None)
+        return False
+    return True
 
 
 def _patient_job(
-    patient_id: str, records: Sequence[str | Mapping[str, Any]], annotations_files: Sequence[str],
+    patient_id: str, records: Sequence[tuple[str, Any] | str | Mapping[str, Any]], annotations_files: Sequence[str],
     options: PipelineOptions,
 ) -> dict[str, Any] | None:
     """Worker side of one patient: its read, assessment and rows (:func:`patient_outputs`) from its
     study records (JSON texts of this run, or stored records of a resumed one)."""
-    recs = [json.loads(r) if isinstance(r, str) else r for r in records]
+    # a study job's result is (JSON text, mask files); a resumed study's record is a dict
+    recs = [json.loads(r[0]) if isinstance(r, tuple) else json.loads(r) if isinstance(r, str) else r
+            for r in records]
     return patient_outputs(patient_id, recs, annotations_files, options)
 
 
@@ -298,7 +324,11 @@ def _execute(
             failed = fut.status != "finished"  # raise_errors=False: res is then (type, error, traceback)
             if kind == "study":
                 if not failed:
-                    got.append((json.loads(res), res))
+                    text, files = res
+                    rec = json.loads(text)
+                    if files and not _save_mask_files(out, rec, files):
+                        text = None  # the record without its masks entry
+                    got.append((rec, text))
                 else:  # worker died (KilledWorker, OOM, segfault) or cancelled
                     got.append((_worker_failure(what, _error_of(res)), None))
             elif not failed:  # a failed patient task is redone by the caller

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import io
 import json
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .pipeline import PipelineOptions, assess_document, build_read_document, load_annotations
-from .resume import atomic_write_bytes, atomic_write_text
+from .resume import atomic_write_bytes, atomic_write_text, safe_name
 
 __all__ = ["FAILURE_COLUMNS", "STUDY_COLUMNS", "patient_outputs", "write_patient_files", "write_outputs",
            "failure_row", "safe_name"]
@@ -29,11 +28,6 @@ FAILURE_COLUMNS: tuple[str, ...] = ("patient_id", "study_instance_uid", "study_d
 STUDY_COLUMNS: tuple[str, ...] = ("patient_id", "study_instance_uid", "study_date", "timepoint_id",
                                   "reference_series_instance_uid", "reference_phase", "mask_source", "key")
 _RESPONSE_COLUMNS: tuple[str, ...] = ("patient_id", "criterion", "timepoint_id")
-
-
-def safe_name(name: str) -> str:
-    """A patient id as a file name."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "patient"
 
 
 def failure_row(rec: Mapping[str, Any]) -> dict[str, Any]:

@@ -335,6 +335,27 @@ def test_carry_seeds_from_the_baseline_to_the_follow_up(tmp_path) -> None:
     fu_rows = cli[cli["study_instance_uid"] == fu1["study_instance_uid"]]
     assert sorted(fu_rows["lesion_id"]) == ["L1", "L2"] and fu_rows["mask_source"].str.startswith("carried from").all()
 
+    # the masks the run made are saved under OUT (the record names them; their bytes never enter
+    # the stored record) and measure as the record does
+    from hcc_imaging.batch.lesions import load_saved_masks
+    from hcc_imaging.io import load_series
+    from hcc_imaging.measure import measure_labels
+
+    for rec in by_date:
+        m = rec["masks"]
+        assert set(m) == {"lesions", "viable", "labels"} and m["lesions"] == f"masks/{rec['study_instance_uid']}/lesions.nii.gz"
+        stored = json.loads((tmp_path / "o" / "store" / "ok" / f"{rec['key']}.json").read_text())
+        assert stored["masks"] == m and not any(k.startswith("_") for k in stored)
+        assert json.loads((tmp_path / "o" / "masks" / rec["study_instance_uid"] / "labels.json").read_text())[
+            "labels"] == m["labels"]
+        ref = load_series(Path(rec["root"]) / "portal_venous")
+        lesions, viable = load_saved_masks(tmp_path / "o", m, ref)
+        assert set(lesions.labels.values()) == {r["lesion_id"] for r in rec["lesions"]}
+        again = {x.lesion_id: x for x in measure_labels(lesions, viable, image=ref)}
+        for r in rec["lesions"]:
+            assert again[r["lesion_id"]].longest_diameter_mm == pytest.approx(r["longest_diameter_mm"], abs=1e-6)
+            assert again[r["lesion_id"]].viable_diameter_mm == pytest.approx(r["viable_diameter_mm"], abs=1e-6)
+
     # the follow-up's content key holds the baseline's inputs: other seeds, another key
     opts = PipelineOptions(carry=True)
     before = {t.study_date: t.key for t in link_carried(discover_studies(arch, opts)[0], opts)}
@@ -405,13 +426,13 @@ def test_a_follow_up_whose_earlier_study_cannot_be_read_fails_naming_it(tmp_path
     assert fails[0]["study_instance_uid"] in fails[1]["reason"]
 
 
-def test_seeds_with_carry_add_new_lesions_and_the_next_follow_up_carries_them_all(tmp_path) -> None:
+def test_seeds_with_carry_add_new_lesions_and_the_next_follow_up_carries_them_all(tmp_path, monkeypatch) -> None:
     """Three time points: the baseline seeded (L1, L2), fu1's seeds file says ``"carry": true`` and
     seeds only L4 (say, a lesion read first there), fu2 has nothing (``carry=True``). fu1 measures
     L1 and L2 carried plus its own L4; fu2 carries all three from fu1 (chained: fu1's lesions are
     made again in fu2's worker). Every LD within a voxel diagonal of its time point's truth, and
-    the ``--export-sr`` SEG of each study holds what was measured (no export failure: it makes the
-    masks the same way)."""
+    the ``--export-sr`` SEG of each study holds what was measured: from the masks the run saved, or,
+    when they were deleted, made again the same way."""
     import shutil
 
     import numpy as np
@@ -429,9 +450,21 @@ def test_seeds_with_carry_add_new_lesions_and_the_next_follow_up_carries_them_al
         {"liver": True, "lesions": [seed("baseline", "L1"), seed("baseline", "L2")]}))
     (arch / "P1" / "fu1" / "seeds.json").write_text(json.dumps(
         {"carry": True, "liver": True, "lesions": [seed("fu1", "L4")]}))
+    from hcc_imaging.batch import export as batch_export
+
+    made_again: list[str] = []
+    remake = batch_export.study_lesions
+
+    def counted(task, *a, **kw):
+        made_again.append(task.study_instance_uid)
+        return remake(task, *a, **kw)
+
+    monkeypatch.setattr(batch_export, "study_lesions", counted)
     records: list[dict] = []
-    s = _run(arch, tmp_path / "o", options=PipelineOptions(carry=True, export_sr=True), on_record=records.append)
+    opts = PipelineOptions(carry=True, export_sr=True)
+    s = _run(arch, tmp_path / "o", options=opts, on_record=records.append)
     assert s.n_failures == 0, records
+    assert made_again == []  # the export reads the masks the run saved: no study segmented again
     bl, fu1, fu2 = sorted(records, key=lambda r: r["study_date"])
     assert fu1["mask_source"] == f"carried from {bl['study_instance_uid']} (seeds.json) + seeds.json"
     assert fu2["mask_source"].startswith(f"carried from {fu1['study_instance_uid']} (carried from ")
@@ -448,6 +481,16 @@ def test_seeds_with_carry_add_new_lesions_and_the_next_follow_up_carries_them_al
                 for lab, lid in seg.lesions.labels.items()}
         for lid in ids:
             assert abs(vols[lid] - rows[lid]["volume_mm3"]) <= 0.01 * rows[lid]["volume_mm3"], (tp, lid)
+    # the saved masks deleted: a resumed run's export makes them again (the same SEGs)
+    segs = {p.name: read_seg(p) for p in (tmp_path / "o" / "seg").glob("*.dcm")}
+    shutil.rmtree(tmp_path / "o" / "masks")
+    s = _run(arch, tmp_path / "o", options=opts, resume=True)
+    assert (s.n_processed, s.n_failures) == (0, 0)
+    assert sorted(made_again) == sorted(r["study_instance_uid"] for r in records)
+    for name, seg in segs.items():
+        again = read_seg(tmp_path / "o" / "seg" / name)
+        assert again.lesions.labels == seg.lesions.labels
+        assert np.array_equal(np.asarray(again.lesions.array), np.asarray(seg.lesions.array)), name
 
 
 def test_a_follow_ups_seed_replaces_the_carried_lesion_of_its_id() -> None:
@@ -491,3 +534,17 @@ def test_export_seg_and_sr(small_archive, tmp_path) -> None:
     seg = pydicom.dcmread(segs[0], stop_before_pixels=True)
     labels = {str(x.SegmentLabel) for x in seg.SegmentSequence}
     assert {"L1", "L2"} <= labels
+
+
+def test_masks_that_cannot_be_saved_leave_the_record_and_its_measurements(tmp_path) -> None:
+    """Nothing measured is lost when the masks cannot be written (here ``masks`` is a file): the
+    record is kept, without its ``masks`` entry."""
+    from hcc_imaging.batch.runner import _save_mask_files
+
+    (tmp_path / "masks").write_text("not a folder")
+    rec = {"study_instance_uid": "1.2.3", "lesions": [{"lesion_id": "L1"}],
+           "masks": {"lesions": "masks/1.2.3/lesions.nii.gz", "labels": {"1": "L1"}}}
+    assert not _save_mask_files(tmp_path, rec, {"masks/1.2.3/lesions.nii.gz": b"x"})
+    assert "masks" not in rec and rec["lesions"] == [{"lesion_id": "L1"}]
+    assert _save_mask_files(tmp_path / "ok", dict(rec, masks={}), {"masks/1.2.3/labels.json": b"{}"})
+    assert (tmp_path / "ok" / "masks" / "1.2.3" / "labels.json").read_bytes() == b"{}"
