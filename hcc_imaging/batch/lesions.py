@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -113,7 +113,7 @@ def _load_masks(task: StudyTask, ref: Volume) -> tuple[LabelVolume, LabelVolume 
 
 def _segment_seeds(
     seeds_file: str, ref: Volume, phases: Mapping[Phase, Volume]
-) -> tuple[LabelVolume, LabelVolume | None, list[int]]:
+) -> tuple[LabelVolume, LabelVolume | None, list[int], dict[str, tuple[str, ...]]]:
     """Segment each seed with :func:`hcc_imaging.segment.lesion.segment_lesion` (phase: the seed's
     ``"phase"``, else the segmenter's most conspicuous phase); masks resampled onto ``ref``.  A
     lesion is given by a click (``"seed_lps"`` or ``"seed_index"``) or by a line across it
@@ -125,8 +125,9 @@ def _segment_seeds(
     of that mask (made for it in any case, as ``--liver --extrahepatic``).
 
     Returns the lesions (label n = the file's n-th lesion, named by its id), the liver mask their
-    viable parts read the parenchyma in (with ``"liver": true``; :func:`study_lesions`), and the
-    extrahepatic lesions' labels."""
+    viable parts read the parenchyma in (with ``"liver": true``; :func:`study_lesions`), the
+    extrahepatic lesions' labels, and the segmenter's checks by lesion id (those with any:
+    ``SegmentationResult.checks``)."""
     from ..segment.lesion import seed_point_lps, segment_lesion
     from ..segment.liver import segment_liver
 
@@ -153,6 +154,7 @@ def _segment_seeds(
         liver = segment_liver(vols, phase=ref.phase, include_lps=include)
     out = np.zeros(ref.shape, np.uint16)
     names: dict[int, str] = {}
+    checks: dict[str, tuple[str, ...]] = {}
     for n, (s, e, ln) in enumerate(zip(seeds, extra, lines, strict=True), start=1):
         lid = str(s.get("lesion_id", f"L{n}"))
         where: dict[str, Any] = {"line_lps": ln} if ln is not None else {
@@ -162,8 +164,10 @@ def _segment_seeds(
         m = res.labels.resample_to(ref).array != 0 if not res.labels.geometry.equals(ref.geometry) else res.labels.array != 0
         out[m & (out == 0)] = n
         names[n] = lid
+        if res.checks:
+            checks[lid] = tuple(res.checks)
     lesions = LabelVolume.like(ref, out, labels=names)
-    return lesions, liver if in_liver else None, [n for n, e in enumerate(extra, 1) if e]
+    return lesions, liver if in_liver else None, [n for n, e in enumerate(extra, 1) if e], checks
 
 
 def _viable_parts(lesions: LabelVolume, vols: Mapping[Phase, Volume], liver: LabelVolume | None,
@@ -193,13 +197,14 @@ def _viable_parts(lesions: LabelVolume, vols: Mapping[Phase, Volume], liver: Lab
 
 
 def _carry_masks(task: StudyTask, src: StudyTask, ref: Volume, phases: Mapping[Phase, Volume],
-                 options: PipelineOptions) -> tuple[LabelVolume, LabelVolume | None, list[int], str, dict[str, Any]]:
+                 options: PipelineOptions) -> tuple[LabelVolume, LabelVolume | None, list[int],
+                                                    dict[str, tuple[str, ...]], str, dict[str, Any]]:
     """The lesions of ``src`` (``task.carry_from``: its masks, or its seeds segmented, or what was
     carried to it) carried to this study and segmented there
     (:func:`hcc_imaging.segment.carry.carry_lesions`, kept in the liver; lymph nodes and other
     organs by the annotations, and the earlier study's extrahepatic lesions, kept out of it).
-    Returns the lesions, the liver mask they were kept in, the extrahepatic labels, the source's
-    name and how (``carried_from``: the study, the lesions not carried or not found and why)."""
+    Returns the lesions, the liver mask they were kept in, the extrahepatic labels, the
+    segmenter's checks by lesion id, the source's name and how (``carried_from``: the study, the lesions not carried or not found and why)."""
     from ..segment.carry import carry_lesions, lies_in_liver
     from ..segment.errors import RegistrationError, SegmentationError
 
@@ -245,7 +250,8 @@ def _carry_masks(task: StudyTask, src: StudyTask, ref: Volume, phases: Mapping[P
            # provenance: where each lesion was clicked (LPS mm) and the transform that put it there
            "seeds_lps": {c.names[lab]: [round(float(v), 2) for v in p] for lab, p in c.seeds_lps.items()},
            "registration": c.registration.to_json()}
-    return c.labels, c.liver, [lab for lab in extra if lab in c.results], \
+    checks = {c.names[lab]: tuple(r.checks) for lab, r in c.results.items() if r.checks}
+    return c.labels, c.liver, [lab for lab in extra if lab in c.results], checks, \
         f"carried from {src.study_instance_uid} ({src_source})", how
 
 
@@ -291,6 +297,9 @@ class StudyLesions:
     #: made by this run (seeds segmented, or carried), not read from mask files: the run saves them
     #: (:func:`mask_files`)
     segmented: bool = False
+    #: lesion id -> what the segmenter says a reader should check (``SegmentationResult.checks``:
+    #: a possible leak, the image's edge, the scanned range); only lesions with any
+    checks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def study_lesions(task: StudyTask, ref: Volume, phases: Mapping[Phase, Volume], options: PipelineOptions,
@@ -306,13 +315,15 @@ def study_lesions(task: StudyTask, ref: Volume, phases: Mapping[Phase, Volume], 
         return StudyLesions(*_load_masks(task, ref))
     how: dict[str, Any] | None = None
     if src is not None:
-        lesions, liver, extra, source, how = _carry_masks(task, src, ref, phases, options)
+        lesions, liver, extra, checks, source, how = _carry_masks(task, src, ref, phases, options)
     if seeded:
-        s_lesions, s_liver, s_extra = _segment_seeds(str(inp.seeds_file), ref, phases)
+        s_lesions, s_liver, s_extra, s_checks = _segment_seeds(str(inp.seeds_file), ref, phases)
         if how is None:
-            lesions, liver, extra, source = s_lesions, s_liver, s_extra, SEEDS_FILE
+            lesions, liver, extra, checks, source = s_lesions, s_liver, s_extra, s_checks, SEEDS_FILE
         else:
             lesions, extra = _merge_seeded(lesions, extra, s_lesions, s_extra, how)
+            # a seed replaces the carried lesion of its id, and its checks
+            checks = {**{k: v for k, v in checks.items() if k not in s_lesions.labels.values()}, **s_checks}
             liver = liver if liver is not None else s_liver
             source = f"{source} + {SEEDS_FILE}"
     v = None
@@ -323,7 +334,7 @@ def study_lesions(task: StudyTask, ref: Volume, phases: Mapping[Phase, Volume], 
     elif viable:
         v = _viable_parts(lesions, phases, liver, extra, "the viable part of a carried lesion was not found",
                           "Put lesions.nii.gz and viable.nii.gz beside the study, or a seeds.json.")
-    return StudyLesions(lesions, v, source, how, tuple(extra), segmented=True)
+    return StudyLesions(lesions, v, source, how, tuple(extra), segmented=True, checks=checks)
 
 
 def mask_files(got: StudyLesions, study_uid: str) -> tuple[dict[str, Any], dict[str, bytes]]:

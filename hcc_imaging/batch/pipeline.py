@@ -619,6 +619,8 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         # the masks this run made (seeds, carried): saved under OUT by the driver (runner), the
         # files' bytes travel beside the record (MASK_BYTES), never in the stored record
         **({"masks": saved, MASK_BYTES: files} if saved is not None else {}),
+        # lesion id -> what the segmenter says a reader should check (segment.lesion.MASK_CHECKS)
+        **({"segmentation_checks": {k: list(v) for k, v in sorted(got.checks.items())}} if got.segmented else {}),
     }
 
 
@@ -704,7 +706,9 @@ def build_read_document(
     else proposed at baseline per criterion by :func:`hcc_imaging.response.targets.select_targets`
     (``role_by_criteria``); lesions first seen later are ``new``.  A lesion seen before but
     missing from a later mask is recorded ``absent`` (0 mm), unless it was carried to that study
-    and not found there (``carried_from["not_carried"]``): ``not_evaluable``, with the reason.
+    and not found there (``carried_from["not_carried"]``): ``not_evaluable``, with the reason.  A
+    measured lesion whose mask the segmenter flagged (the record's ``segmentation_checks``) has
+    what to check as its note.
 
     Raises
     ------
@@ -735,7 +739,7 @@ def build_read_document(
         return out
 
     def observation(lid: str, row: Mapping[str, Any] | None, role: Any, rbc: Mapping[str, Any],
-                    not_found: str | None = None) -> Any:
+                    not_found: str | None = None, checks: Sequence[str] = ()) -> Any:
         f = flags(lid, row)
         kind = str(f.get("kind", "lesion"))
         common: dict[str, Any] = {"lesion_id": lid, "role": role, "role_by_criteria": dict(rbc), "source": ALGORITHM, **f}
@@ -755,6 +759,11 @@ def build_read_document(
                      if row.get(k) is not None})
         # the measured lines travel with the numbers (SR SCOORD3D, report key images, napari)
         eps = {axis: row[key] for axis, key in _ENDPOINT_KEYS if row.get(key) is not None}
+        if checks:  # the segmenter says the mask may be wrong: a reader should look at it
+            from ..segment.lesion import MASK_CHECKS
+
+            note = "check the segmented mask: " + "; ".join(MASK_CHECKS.get(c, c) for c in checks)
+            common["note"] = f"{common['note']}; {note}" if common.get("note") else note
         return LesionObservation(status="measured", endpoints=eps, **vals, **common)
 
     # Roles: annotations first, else proposed at baseline per criterion.
@@ -790,6 +799,7 @@ def build_read_document(
     for i, r in enumerate(recs):
         rows = {row["lesion_id"]: row for row in r["lesions"]}
         not_carried: Mapping[str, str] = (r.get("carried_from") or {}).get("not_carried", {})
+        checks: Mapping[str, Sequence[str]] = r.get("segmentation_checks") or {}
         obs = []
         for lid, fs in sorted(first_seen.items(), key=lambda kv: (kv[1], _natural(kv[0]))):
             if fs > i:
@@ -797,7 +807,7 @@ def build_read_document(
             role, rbc = roles(lid, fs)
             if lid not in rows and role == "new":
                 continue
-            obs.append(observation(lid, rows.get(lid), role, rbc, not_carried.get(lid)))
+            obs.append(observation(lid, rows.get(lid), role, rbc, not_carried.get(lid), checks.get(lid, ())))
         tps.append(TimePoint(id=tp_ids[i], date=_iso(r["study_date"]), lesions=tuple(obs),
                              modality="CT", slice_thickness_mm=r.get("slice_thickness_mm")))
     return ReadDocument(patient_id=recs[0]["patient_id"], reader_id=str(ann.get("reader_id", reader_id)),

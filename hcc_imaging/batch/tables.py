@@ -44,6 +44,8 @@ def _lesion_rows(rec: Mapping[str, Any], tp_id: str) -> list[dict[str, Any]]:
             if k == "provenance":
                 continue
             r[k] = json.dumps(v) if isinstance(v, list | dict) else v
+        # what the segmenter says a reader should check on a mask the run made ("" for none)
+        r["segmentation_checks"] = ";".join((rec.get("segmentation_checks") or {}).get(row["lesion_id"], []))
         out.append(r)
     return out
 

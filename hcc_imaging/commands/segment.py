@@ -203,7 +203,7 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
     import numpy as np
 
     from ..io.masks import save_mask
-    from ..segment import LesionParams
+    from ..segment import MASK_CHECKS, LesionParams
     from ..segment.carry import carry_lesions
     from ..segment.errors import SegmentationError
     from ..volume import LabelVolume
@@ -261,6 +261,8 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
             viable_arr[vhere] = lab
             rec["viable_volume_mm3"] = float(vhere.sum()) * v.voxel_volume_mm3
         records.append(rec)
+        for code in res.checks:
+            console.print(f"[bold red]check ({c.names[lab]}):[/bold red] {MASK_CHECKS.get(code, code)}")
         for note in res.notes:
             console.print(f"[yellow]note ({c.names[lab]}):[/yellow] {note}")
     kept = {r["label"]: r["lesion_id"] for r in records}
@@ -283,7 +285,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from ..io.masks import save_mask
-    from ..segment import LesionParams, seed_point_lps, segment_lesion
+    from ..segment import MASK_CHECKS, LesionParams, seed_point_lps, segment_lesion
     from ..volume import Phase
 
     console = Console(stderr=True)
@@ -390,6 +392,8 @@ def run(args: argparse.Namespace) -> int:
         if "liver" in record:
             to = record["liver"]["carried_to"]
             print(f"liver mask: segmented on {record['liver']['phase']}" + (f", carried to {to['phase']}" if to else ""))
+    for code in res.checks:
+        console.print(f"[bold red]check:[/bold red] {MASK_CHECKS.get(code, code)}")
     for note in res.notes:
         console.print(f"[yellow]note:[/yellow] {note}")
     return 0

@@ -27,7 +27,7 @@ from .errors import (
     SeedError,
     SegmentationError,
 )
-from .lesion import LesionParams, SegmentationResult, seed_point_lps, segment_lesion
+from .lesion import MASK_CHECKS, LesionParams, SegmentationResult, seed_point_lps, segment_lesion
 from .liver import LiverParams, segment_liver
 from .register import (
     Registration,
@@ -41,6 +41,7 @@ from .viable import ViableParams, viable_mask
 
 __all__ = [
     "segment_lesion",
+    "MASK_CHECKS",
     "seed_point_lps",
     "LesionParams",
     "SegmentationResult",

@@ -468,6 +468,11 @@ class SegmentationResult:
         The point-spread (Gaussian sigma, in voxels of each axis, slice / row / column) when step 12b placed a sharp
         border on the fitted surface model (``LesionParams.sharp_border``, 1.16), or step 13 fitted the two surfaces
         (asked for or on its own); else None (and when step 11 replaced the mask).
+    checks : tuple of str
+        What a reader should check because the mask may be wrong (codes of :data:`MASK_CHECKS`:
+        a leak to the region of interest's border or the drawn line's clamp, the image's edge, the
+        scanned range); the explanations of how it was made are ``notes`` only.  Empty for most
+        masks: a batch lists them per lesion so a run's doubtful masks can be found.
     border_ramp : str or None
         With ``border_psf_vox``, the partial-volume ramp step 12b's model used (1.31): ``"voxel"``
         (each voxel averages its extent) or ``"slice"`` (the slices average their thickness, the
@@ -493,6 +498,7 @@ class SegmentationResult:
     border_blur_mm: float | None = None
     border_psf_vox: tuple[float, float, float] | None = None
     border_ramp: str | None = None
+    checks: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parameters", MappingProxyType(dict(self.parameters)))
@@ -531,6 +537,7 @@ class SegmentationResult:
             "border_blur_mm": self.border_blur_mm,
             "border_psf_vox": list(self.border_psf_vox) if self.border_psf_vox is not None else None,
             "border_ramp": self.border_ramp,
+            "checks": list(self.checks),
         }
 
 
@@ -562,6 +569,24 @@ def _leaves_line(new: _RoiResult, old: _RoiResult, line_vox: NDArray[np.float64]
     return line_vox is not None and (
         _line_coverage(new.mask, new.lo, line_vox, spacing) < C.LESION_LINE_MIN_COVERAGE
         <= _line_coverage(old.mask, old.lo, line_vox, spacing))
+
+
+#: The codes of ``SegmentationResult.checks``: notes that say the mask may be wrong.
+MASK_CHECKS: Mapping[str, str] = MappingProxyType({
+    "roi_border": "the mask touches the border of the largest region of interest: it may have leaked into "
+                  "neighbouring tissue",
+    "line_clamp": "the mask reaches the leak clamp around the drawn line: it may have run into a neighbouring "
+                  "tissue of about the same value",
+    "image_edge": "the mask reaches the image's edge within a slice: a leak, or the image is cropped through the "
+                  "lesion",
+    "scan_range": "the mask reaches the first or last slice: the lesion may extend beyond the scanned range "
+                  "(volume and extent across slices underestimated)",
+})
+
+
+def _edge_checks(reach: tuple[bool, bool, bool]) -> list[str]:
+    """The ``checks`` of a mask's reach (:func:`_edge_reach`), as :func:`_edge_notes`."""
+    return [code for code, hit in (("scan_range", reach[0]), ("image_edge", reach[1])) if hit]
 
 
 def _edge_reach(full: NDArray[Any]) -> tuple[bool, bool, bool]:
@@ -1195,6 +1220,8 @@ def _segment_lesion(
             f"the mask found from the click at {seed_txt} mm leaves out the clicked voxel ({n_vox} voxels, "
             f"{n_mm3:.0f} mm3, beside it): no lesion with a border was found at the click. "
             "Click nearer the lesion's centre, draw a line across it (line_lps=), or pass a liver mask.")
+    # (a mask step 11 or 13 replaced may have touched the largest region: theirs are enclosed)
+    checks = ["roi_border"] if rr.touches and rind_fit is None and defect is None else []
     if rr.touches:
         notes.append(
             "the mask still touches the border of the largest region of interest: it may have leaked into "
@@ -1206,6 +1233,7 @@ def _segment_lesion(
     if line is not None and defect is None and (
             _clamp_held_back(full, sl, rr.model, vol, liv, line, p, cache) if one_window
             else _reaches_line_clamp(full[sl], sl, vol, line, p.line_clamp_factor)):
+        checks.append("line_clamp")
         notes.append(
             f"the mask reaches the leak clamp around the drawn line ({p.line_clamp_factor:g} x its half-length from "
             "its midpoint): it may have run into a neighbouring tissue of about the same value; check it, draw "
@@ -1260,6 +1288,7 @@ def _segment_lesion(
             f"{growth_phase} phase, where the border contrast against parenchyma is highest (window and surroundings value refer to that phase)."
         )
     notes += _edge_notes(reach)
+    checks += _edge_checks(reach)
     if rind_note is not None:
         notes.append(rind_note)
     if rind_fit is not None and rind_phase is not None:
@@ -1284,6 +1313,7 @@ def _segment_lesion(
         border_blur_mm=border_blur,
         border_psf_vox=border_psf,
         border_ramp=border_ramp,
+        checks=tuple(checks),
     )
     log.debug("segment_lesion: %d voxels in %.3f s on %s", int(rr.mask.sum()), res.elapsed_s, phase)
     return res
@@ -1327,6 +1357,7 @@ def _rind_result(
             f"rind=True: the fitted layer's surface leaves out {where}; the lesion is not a core in a layer there. "
             "Segment it without rind=True.")
     notes = [fit.note(str(phase)) + " The window is the core's and the layer's fitted values (not a threshold)."]
+    reach = _edge_reach(full)
     res = _result(
         vol, full, label, lesion_id, p, roi_mm, extrahepatic, True, seed_pt, seed_vox, line, t0,
         phase=Phase(phase),
@@ -1334,11 +1365,12 @@ def _rind_result(
         surroundings_value=fit.parenchyma_value,
         window=(min(fit.core_value, fit.layer_value), max(fit.core_value, fit.layer_value)),
         phase_conspicuity=conspicuity,
-        notes=tuple(notes),
         values_phase=Phase(phase),
         border_weights=None,
         border_blur_mm=None,
         border_psf_vox=fit.psf_vox(vol.spacing),
+        notes=tuple([*notes, *_edge_notes(reach)]),
+        checks=tuple(_edge_checks(reach)),
     )
     log.debug("segment_lesion (rind): %d voxels in %.3f s on %s", int(np.count_nonzero(full)), res.elapsed_s, phase)
     return res

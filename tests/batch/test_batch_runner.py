@@ -223,6 +223,30 @@ def test_seeds_file_instead_of_masks(tmp_path) -> None:
     assert abs(row["viable_diameter_mm"] - truth["L1"]["viable_diameter_mm"]) <= 2.3 * 2**0.5
 
 
+def test_a_seeded_mask_the_segmenter_flags_is_listed_for_a_reader(tmp_path) -> None:
+    """The segmenter's checks (a mask that may be wrong) reach the batch's outputs: the study
+    phantom's ascites (L8, on every slice) reaches the scanned range, L1 does not. The record lists
+    them, ``lesions.csv`` has them per lesion, the read's observation says what to check."""
+    import shutil
+
+    src = REPO / "sample_data" / "liver_phantom" / "baseline"
+    study = tmp_path / "arch" / "baseline"
+    shutil.copytree(src, study, ignore=shutil.ignore_patterns("masks"))
+    truth = json.loads((study / "truth.json").read_text())["lesions"]
+    (study / "seeds.json").write_text(json.dumps(
+        {"lesions": [{"lesion_id": lid, "seed_lps": truth[lid]["seed_lps"]} for lid in ("L1", "L8")]}))
+    records: list[dict] = []
+    s = _run(tmp_path / "arch", tmp_path / "o", on_record=records.append)
+    assert s.n_failed_studies == 0, records
+    assert records[0]["segmentation_checks"] == {"L8": ["scan_range"]}
+    les = pd.read_csv(tmp_path / "o" / "lesions.csv", keep_default_na=False).set_index("lesion_id")
+    assert les.loc["L8", "segmentation_checks"] == "scan_range" and les.loc["L1", "segmentation_checks"] == ""
+    read = json.loads(next((tmp_path / "o" / "reads").glob("*.json")).read_text())
+    obs = {o["lesion_id"]: o for o in read["timepoints"][0]["lesions"]}
+    assert "check the segmented mask" in obs["L8"]["note"] and "scanned range" in obs["L8"]["note"]
+    assert "check the segmented mask" not in (obs["L1"].get("note") or "")
+
+
 def test_seeds_file_in_the_liver_with_a_node_kept_out(tmp_path) -> None:
     """``"liver": true`` keeps the seeded lesions in the study's liver mask, ``"extrahepatic": true``
     keeps the porta-hepatis node out of it; the partly necrotic L2, given by a line across it (its
@@ -315,6 +339,7 @@ def test_carry_seeds_from_the_baseline_to_the_follow_up(tmp_path) -> None:
     fu1 = by_date[1]
     assert fu1["mask_source"].startswith(f"carried from {by_date[0]['study_instance_uid']} (seeds.json)")
     assert fu1["carried_from"]["not_carried"] == {} and fu1["carried_from"]["registration_in_liver"]
+    assert fu1["segmentation_checks"] == {}  # nothing in the carried masks for a reader to check
     # provenance: the points clicked at fu1 (inside its lesions' truth) and the registration
     assert fu1["carried_from"]["registration"]["kind"] == "affine" and set(fu1["carried_from"]["seeds_lps"]) == {"L1", "L2"}
     for lid, p in fu1["carried_from"]["seeds_lps"].items():

@@ -108,6 +108,7 @@ def test_tumour_from_one_click_and_from_a_line(ircad, name: str) -> None:  # typ
     free = segment_lesion(ct, line_lps=expert.ld_endpoints_lps)
     assert dice(free.labels.array, tm.array) < 0.5  # measured 0.239 / 0.135
     assert any("leak clamp" in n and "click at the line's" not in n for n in free.notes)
+    assert "line_clamp" in free.checks and "line_clamp" not in line.checks
 
 
 def test_both_tumours_carried_to_a_moved_copy(ircad) -> None:  # type: ignore[no-untyped-def]

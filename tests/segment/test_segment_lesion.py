@@ -422,7 +422,7 @@ def test_mask_at_the_image_edge_is_noted() -> None:
     same image cropped through the lesion (in-plane, then across slices): one note each."""
     ph = _phantom(0)
     res = segment_lesion(ph.volume, seed_index=ph.seed_index)
-    assert not any("reaches" in n for n in res.notes)
+    assert not any("reaches" in n for n in res.notes) and res.checks == ()
     a = ph.volume.array
     k, j, i = ph.seed_index
     cut = i - 8  # columns from ~5.6 mm left of the lesion's centre
@@ -430,10 +430,13 @@ def test_mask_at_the_image_edge_is_noted() -> None:
     res = segment_lesion(inplane, seed_index=(k, j, i - cut))
     assert any("edge of the image within a slice" in n for n in res.notes)
     assert not any("first or last slice" in n for n in res.notes)
+    # the notes that say the mask may be wrong are its checks too (a batch lists them per lesion)
+    assert res.checks == ("image_edge",) and res.provenance()["checks"] == ["image_edge"]
     slab = Volume.create(np.ascontiguousarray(a[k - 2 : k + 3]), spacing=ph.volume.spacing)
     res = segment_lesion(slab, seed_index=(2, j, i))
     assert any("first or last slice" in n for n in res.notes)
     assert not any("edge of the image within a slice" in n for n in res.notes)
+    assert res.checks == ("scan_range",)
 
 
 @pytest.mark.parametrize("first_slice", [3, 4])
