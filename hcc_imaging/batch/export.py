@@ -45,7 +45,7 @@ def export_reports(
     """
     from ..export.seg import write_seg
     from ..export.sr import write_sr
-    from ..io.dicomweb import local_task, stow_files
+    from ..io.dicomweb import retrieved, stow_files
     from ..response import ReadDocument
 
     by_key = {t.key: t for t in tasks}
@@ -74,7 +74,8 @@ def export_reports(
             try:
                 if task.dicomweb_url is not None:
                     urls.add(task.dicomweb_url)
-                    task = local_task(task, options)
+                    # (retrieved again when a resumed run's cache is gone; files present are kept)
+                    task = retrieved(task, options)
                 # the lesions the study was measured with: the masks the run saved when it made
                 # them (seeds, carried), else its mask files (or, saved masks removed, made again)
                 saved = None

@@ -124,8 +124,8 @@ class PipelineOptions:
         A study with no lesion masks or seeds of its own gets the lesions of its patient's latest
         earlier study that has them, carried and segmented there (:func:`link_carried`,
         :func:`hcc_imaging.segment.carry.carry_lesions`): seed the baselines, measure every
-        follow-up.  (A seeds file with ``"carry": true`` asks for it whatever this says.)  Folder
-        archives only (not DICOMweb).
+        follow-up.  (A seeds file with ``"carry": true`` asks for it whatever this says.)  On a
+        DICOMweb server the lesions carried are an earlier study's SEG or RTSTRUCT.
     """
 
     criteria: tuple[str, ...] = DEFAULT_CRITERIA
@@ -165,10 +165,13 @@ class StudyInputs:
     rtstruct_files: tuple[str, ...] = ()
     seeds_file: str | None = None
     annotations_files: tuple[str, ...] = ()
+    #: A DICOMweb study whose server holds a SEG or RTSTRUCT of it (QIDO ModalitiesInStudy): it has
+    #: lesion masks, known as files once retrieved.
+    remote_masks: bool = False
 
     @property
     def has_masks(self) -> bool:
-        return bool(self.lesion_masks or self.seg_files or self.rtstruct_files or self.seeds_file)
+        return bool(self.lesion_masks or self.seg_files or self.rtstruct_files or self.seeds_file or self.remote_masks)
 
     @property
     def has_masks_files(self) -> bool:
@@ -341,7 +344,8 @@ def link_carried(tasks: Sequence[StudyTask], options: PipelineOptions) -> list[S
     says ``"carry": true`` (its seeds, e.g. the new lesions, are added to the carried ones).  A
     linked study with seeds is itself a source for the next ones (chained).  The link is part of
     the study's content key: new masks or seeds at the earlier study measure it again on
-    ``--resume``.  DICOMweb studies are left as they are (a worker retrieves its own study only)."""
+    ``--resume``.  On a DICOMweb server a study with a SEG or RTSTRUCT is a source (its worker and
+    its follow-ups' retrieve it); a study is linked only to one of the same server."""
     from ..segment.constants import ALGORITHM_VERSION
 
     last: dict[str, StudyTask] = {}
@@ -352,7 +356,7 @@ def link_carried(tasks: Sequence[StudyTask], options: PipelineOptions) -> list[S
         t = tasks[i]
         src = last.get(t.patient_id)
         wants = (options.carry and not t.inputs.has_masks) or _asks_carry(t)
-        if wants and src is not None and t.dicomweb_url is None and src.dicomweb_url is None:
+        if wants and src is not None and t.dicomweb_url == src.dicomweb_url:
             h = hashlib.sha256(f"{t.input_hash}|carried from|{src.input_hash}|segment {ALGORITHM_VERSION}".encode())
             ih = h.hexdigest()
             t = replace(t, input_hash=ih, carry_from=src,

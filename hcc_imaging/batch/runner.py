@@ -452,7 +452,7 @@ def run_batch(
         if remote:
             from ..io.dicomweb import remote_tasks
 
-            tasks = remote_tasks(src, opts, out)
+            tasks = link_carried(remote_tasks(src, opts, out), opts)
         else:
             tasks = link_carried(_discover(client, src, opts, used), opts)
         timings["discover"] = time.perf_counter() - t1

@@ -31,6 +31,7 @@ __all__ = [
     "parse_dicomweb_url",
     "remote_tasks",
     "process_remote_study",
+    "retrieved",
 ]
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,10 @@ DICOMWEB_BACKOFF_MS: int = 250
 _PATIENT_ID = "00100020"
 _STUDY_UID = "0020000D"
 _STUDY_DATE = "00080020"
+_MODALITIES_IN_STUDY = "00080061"
+#: Modalities of the objects that hold a study's lesion masks (a study with one has lesions of its
+#: own: ``--carry`` carries them to the patient's later studies).
+_MASK_MODALITIES = frozenset({"SEG", "RTSTRUCT"})
 _SERIES_UID = "0020000E"
 _SOP_UID = "00080018"
 
@@ -115,17 +120,19 @@ class DicomWebSource:
                 "its DICOMweb plugin serves this base URL."
             ) from err
 
-    def search_studies(self) -> list[dict[str, str]]:
-        """QIDO-RS: every study (``patient_id``, ``study_instance_uid``, ``study_date``)."""
+    def search_studies(self) -> list[dict[str, Any]]:
+        """QIDO-RS: every study (``patient_id``, ``study_instance_uid``, ``study_date``,
+        ``modalities``: its ModalitiesInStudy)."""
         out = []
         offset = 0
         page = 500
         while True:
             res = self._call("study search", self._client.search_for_studies, offset=offset, limit=page,
-                             fields=["PatientID", "StudyDate"])
+                             fields=["PatientID", "StudyDate", "ModalitiesInStudy"])
             for ds in res:
                 out.append({"patient_id": _value(ds, _PATIENT_ID), "study_instance_uid": _value(ds, _STUDY_UID),
-                            "study_date": _value(ds, _STUDY_DATE)})
+                            "study_date": _value(ds, _STUDY_DATE),
+                            "modalities": [str(m) for m in ds.get(_MODALITIES_IN_STUDY, {}).get("Value", [])]})
             if len(res) < page:
                 break
             offset += page
@@ -219,7 +226,8 @@ def remote_tasks(source: str, options: PipelineOptions, out_dir: str | os.PathLi
                 study_date=st["study_date"],
                 root=str(cache / uid),
                 series=(),
-                inputs=StudyInputs(),
+                # a SEG / RTSTRUCT on the server: lesions of its own (files known once retrieved)
+                inputs=StudyInputs(remote_masks=bool(_MASK_MODALITIES & set(st.get("modalities", ())))),
                 input_hash=ih,
                 dicomweb_url=src.url,
             )
@@ -229,7 +237,8 @@ def remote_tasks(source: str, options: PipelineOptions, out_dir: str | os.PathLi
 
 
 def local_task(task: StudyTask, options: PipelineOptions) -> StudyTask:
-    """The files-based task of a retrieved remote study (same key)."""
+    """The files-based task of a retrieved remote study (same key; the study its lesions are
+    carried from, ``carry_from``, kept as it is: :func:`retrieved`)."""
     from ..batch.pipeline import StudyStepError, tasks_from_index
     from ..io import index_archive
 
@@ -238,7 +247,25 @@ def local_task(task: StudyTask, options: PipelineOptions) -> StudyTask:
              if t.study_instance_uid == task.study_instance_uid]
     if not local:
         raise StudyStepError("retrieve", f"study {task.study_instance_uid}: nothing usable was retrieved into {task.root}.")
-    return replace(local[0], key=task.key, root=task.root, dicomweb_url=task.dicomweb_url)
+    return replace(local[0], key=task.key, root=task.root, dicomweb_url=task.dicomweb_url, carry_from=task.carry_from)
+
+
+def retrieved(task: StudyTask, options: PipelineOptions) -> StudyTask:
+    """A remote study retrieved (WADO-RS, into ``task.root``; files already there are kept) as a
+    files-based task, and so the earlier studies its lesions are carried from (``--carry``): the
+    worker of a follow-up retrieves the baseline whose SEG it carries."""
+    from ..batch.pipeline import StudyStepError
+
+    src = task.carry_from
+    if src is not None and src.dicomweb_url is not None:
+        src = retrieved(src, options)
+    if task.dicomweb_url is None:
+        return replace(task, carry_from=src)
+    try:
+        DicomWebSource(task.dicomweb_url).retrieve_study(task.study_instance_uid, task.root)
+    except DicomWebError as err:
+        raise StudyStepError("retrieve", str(err)) from err
+    return replace(local_task(task, options), dicomweb_url=None, carry_from=src)
 
 
 def process_remote_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
@@ -247,11 +274,7 @@ def process_remote_study(task: StudyTask, options: PipelineOptions) -> dict[str,
 
     if task.dicomweb_url is None:
         raise StudyStepError("retrieve", f"study {task.study_instance_uid} has no DICOMweb URL.")
-    try:
-        DicomWebSource(task.dicomweb_url).retrieve_study(task.study_instance_uid, task.root)
-    except DicomWebError as err:
-        raise StudyStepError("retrieve", str(err)) from err
-    rec = process_study(replace(local_task(task, options), dicomweb_url=None), options)
+    rec = process_study(retrieved(task, options), options)
     rec["dicomweb_url"] = task.dicomweb_url
     return rec
 

@@ -7,6 +7,7 @@ Upload the sample study (CT series + a DICOM SEG of its lesion masks), run
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
@@ -31,9 +32,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def orthanc(tmp_path_factory):
-    """A throw-away Orthanc with DICOMweb on 127.0.0.1; yields its HTTP base URL."""
+@contextlib.contextmanager
+def _orthanc_server(root: Path):
+    """A throw-away Orthanc with DICOMweb on 127.0.0.1, storing under ``root``; yields its HTTP base URL."""
     import requests
 
     if not ORTHANC.exists() or not PLUGIN.exists():
@@ -43,7 +44,6 @@ def orthanc(tmp_path_factory):
         if os.environ.get("CI"):
             pytest.fail(msg)
         pytest.skip(msg)
-    root = tmp_path_factory.mktemp("orthanc")
     http, dicom = _free_port(), _free_port()
     cfg = {
         "Name": "hcc-imaging-test",
@@ -53,12 +53,10 @@ def orthanc(tmp_path_factory):
         "IndexDirectory": str(root / "index"),
         "RemoteAccessAllowed": False,
         "AuthenticationEnabled": False,
-        "HttpBindAddress": "127.0.0.1" if False else None,
         "Plugins": [str(PLUGIN)],
         "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
         "StableAge": 1,
     }
-    cfg = {k: v for k, v in cfg.items() if v is not None}
     (root / "config.json").write_text(json.dumps(cfg))
     log = open(root / "orthanc.log", "wb")  # noqa: SIM115 - closed at teardown
     proc = subprocess.Popen([str(ORTHANC), str(root / "config.json")], stdout=log, stderr=subprocess.STDOUT)
@@ -85,6 +83,13 @@ def orthanc(tmp_path_factory):
             proc.kill()
             proc.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def orthanc(tmp_path_factory):
+    """A throw-away Orthanc with DICOMweb on 127.0.0.1; yields its HTTP base URL."""
+    with _orthanc_server(tmp_path_factory.mktemp("orthanc")) as base:
+        yield base
 
 
 def _upload(base: str, files) -> None:
@@ -134,3 +139,41 @@ def test_dicomweb_batch_round_trip(orthanc, tmp_path) -> None:
         assert got.response.iloc[-1] == truth["expected"][key][1]["overall"]
     assert not (out / "cache").exists()
     shutil.rmtree(out)
+
+
+def test_dicomweb_carry_from_the_baselines_seg(tmp_path) -> None:
+    """``--carry`` on a PACS: the baseline holds a SEG of its lesions, the follow-up only its CT.
+    The follow-up's worker retrieves the baseline too, carries its lesions (one registration, a
+    click each in fu1's liver mask) and measures them; its saved masks hold them: L1-L4 within
+    3.3 mm of fu1's truth, as in the folder test. Without ``--carry`` the follow-up has no lesion
+    mask (a failure row)."""
+    from hcc_imaging.cli import main
+
+    (tmp_path / "pacs").mkdir()
+    with _orthanc_server(tmp_path / "pacs") as base:
+        _upload(base, sorted((SAMPLE / "baseline").rglob("*.dcm")))
+        _upload(base, [_seg_for(SAMPLE / "baseline", tmp_path / "baseline_seg.dcm")])
+        _upload(base, sorted((SAMPLE / "fu1").rglob("*.dcm")))  # its CT only
+        url = f"dicomweb+{base}/dicom-web"
+        plain = tmp_path / "plain"
+        main(["batch", url, "--out", str(plain), "--workers", "1", "--threads", "--no-progress"])
+        (fail,) = pd.read_csv(plain / "failures.csv").to_dict("records")
+        assert fail["step"] == "masks" and "no lesion mask" in fail["reason"]
+
+        out = tmp_path / "out"
+        rc = main(["batch", url, "--out", str(out), "--workers", "1", "--threads", "--no-progress", "--carry",
+                   "--strict"])
+        assert rc == 0, (out / "failures.csv").read_text()
+    records = [json.loads(p.read_text()) for p in (out / "store" / "ok").glob("*.json")]
+    bl, fu1 = sorted(records, key=lambda r: r["study_date"])
+    assert bl["mask_source"] == "DICOM SEG" and "carried_from" not in bl
+    assert fu1["mask_source"] == f"carried from {bl['study_instance_uid']} (DICOM SEG)"
+    truth = json.loads((SAMPLE / "fu1" / "truth.json").read_text())["lesions"]
+    rows = {r["lesion_id"]: r for r in fu1["lesions"]}
+    for lid in ("L1", "L2", "L3", "L4"):
+        assert abs(rows[lid]["longest_diameter_mm"] - truth[lid]["longest_diameter_mm"]) <= 3.3, lid
+    # no annotations on the PACS: the ascites is clicked like a lesion, and not found (a click does
+    # not segment fluid), so it is listed and will be read not_evaluable, never absent
+    print(fu1["carried_from"]["not_carried"])
+    assert "L8" in fu1["carried_from"]["not_carried"]
+    assert (out / fu1["masks"]["lesions"]).is_file()
