@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .lesions import load_image, load_saved_masks, pick_reference, study_images, study_lesions
+from .lesions import load_annotations, load_image, load_saved_masks, pick_reference, study_images, study_lesions
 from .pipeline import PipelineOptions, StudyTask
 from .resume import safe_name
 
@@ -79,6 +79,7 @@ def export_reports(
                 # the lesions the study was measured with: the masks the run saved when it made
                 # them (seeds, carried), else its mask files (or, saved masks removed, made again)
                 saved = None
+                organs: dict[str, str] = {}
                 if rec.get("masks"):
                     ref = load_image(pick_reference(task.series), options)
                     saved = load_saved_masks(out, rec["masks"], ref)
@@ -87,9 +88,15 @@ def export_reports(
                 else:
                     ref, phases = study_images(task, options)
                     got = study_lesions(task, ref, phases, options)
-                    lesions, viable = got.lesions, got.viable
+                    lesions, viable, organs = got.lesions, got.viable, dict(got.organs)
+                # each segment's anatomic region: the annotations' organ (a node, a thrombus in
+                # the portal vein, ascites), else the masks' (a SEG's); the liver by default
+                for lid, a in load_annotations(task.inputs.annotations_files)["lesions"].items():
+                    if a.get("is_lymph_node") or a.get("organ"):
+                        organs[lid] = "lymph_node" if a.get("is_lymph_node") else str(a["organ"])
                 seg_path = out / "seg" / f"{rec['study_instance_uid']}.dcm"
-                info = write_seg(lesions, ref, seg_path, viable=viable, algorithm=("hcc_imaging.batch", "1"))
+                info = write_seg(lesions, ref, seg_path, viable=viable, algorithm=("hcc_imaging.batch", "1"),
+                                 organs={k: v for k, v in organs.items() if k in lesions.labels.values()} or None)
                 images[tp.id] = ref
                 segs[tp.id] = info
                 files["seg"].append(str(seg_path))

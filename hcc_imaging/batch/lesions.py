@@ -76,7 +76,7 @@ def load_annotations(files: Sequence[str]) -> dict[str, Any]:
     return merged
 
 
-def _load_masks(task: StudyTask, ref: Volume) -> tuple[LabelVolume, LabelVolume | None, str]:
+def _load_masks(task: StudyTask, ref: Volume) -> StudyLesions:
     """The study's mask files (lesions.nii.gz and viable.nii.gz, a DICOM SEG, an RTSTRUCT) on
     ``ref``; a study with none (and no seeds, nothing carried) is a failure at ``masks``."""
     from ..io.masks import load_mask
@@ -91,14 +91,14 @@ def _load_masks(task: StudyTask, ref: Volume) -> tuple[LabelVolume, LabelVolume 
             )
         lesions = load_mask(inp.lesion_masks[0], reference=ref)
         viable = load_mask(inp.viable_masks[0], reference=ref, label_names=dict(lesions.labels)) if inp.viable_masks else None
-        return lesions, viable, os.path.basename(inp.lesion_masks[0])
+        return StudyLesions(lesions, viable, os.path.basename(inp.lesion_masks[0]))
     if inp.seg_files:
         from ..export.seg import read_seg
 
         rd = read_seg(inp.seg_files[0], reference=ref)
-        return rd.lesions, rd.viable, "DICOM SEG"
+        return StudyLesions(rd.lesions, rd.viable, "DICOM SEG", organs=dict(rd.organs))
     if inp.rtstruct_files:
-        return load_mask(inp.rtstruct_files[0], reference=ref), None, "DICOM RTSTRUCT"
+        return StudyLesions(load_mask(inp.rtstruct_files[0], reference=ref), None, "DICOM RTSTRUCT")
     shared = (
         f" Several studies share the folder {task.root} (or it is inside a zip), so mask files there cannot "
         "be attributed to one of them: give each study its own folder."
@@ -228,11 +228,13 @@ def _carry_masks(task: StudyTask, src: StudyTask, ref: Volume, phases: Mapping[P
         lid = names.get(lab, f"L{lab}")
         a = ann.get(lid, {})
         kind = str(a.get("kind", "lesion"))
+        # the annotations' organ, else the masks' (a SEG's anatomic region: a node on a PACS)
+        organ = a.get("organ") or got.organs.get(lid)
         if kind in _NOT_CARRIED_KINDS:
             skipped[lid] = (f"not carried: {kind} is not a lesion a click segments; give its mask at this study "
                             "(lesions.nii.gz beside it)")
-        elif lab in got.extrahepatic or not lies_in_liver(a.get("organ"), is_lymph_node=bool(a.get("is_lymph_node")),
-                                                     kind=kind):
+        elif lab in got.extrahepatic or not lies_in_liver(
+                organ, is_lymph_node=bool(a.get("is_lymph_node")) or organ == "lymph_node", kind=kind):
             extra.append(lab)  # kept out of the liver mask
     carried = src_lesions
     if skipped:
@@ -300,6 +302,9 @@ class StudyLesions:
     #: lesion id -> what the segmenter says a reader should check (``SegmentationResult.checks``:
     #: a possible leak, the image's edge, the scanned range); only lesions with any
     checks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: lesion id -> organ, as the masks give it (a DICOM SEG's anatomic regions): what
+    #: :func:`_carry_masks` uses when the annotations do not say
+    organs: Mapping[str, str] = field(default_factory=dict)
 
 
 def study_lesions(task: StudyTask, ref: Volume, phases: Mapping[Phase, Volume], options: PipelineOptions,
@@ -312,7 +317,7 @@ def study_lesions(task: StudyTask, ref: Volume, phases: Mapping[Phase, Volume], 
     src = task.carry_from if not inp.has_masks_files else None
     seeded = bool(inp.seeds_file) and not inp.has_masks_files
     if src is None and not seeded:
-        return StudyLesions(*_load_masks(task, ref))
+        return _load_masks(task, ref)
     how: dict[str, Any] | None = None
     if src is not None:
         lesions, liver, extra, checks, source, how = _carry_masks(task, src, ref, phases, options)

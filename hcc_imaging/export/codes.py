@@ -155,7 +155,27 @@ ORGAN_CODES: dict[str, CodeDef] = {
     "bone": CodeDef("272673000", "SCT", "Bone"),
     "kidney": CodeDef("64033007", "SCT", "Kidney"),
     "spleen": CodeDef("78961009", "SCT", "Spleen"),
+    # (pydicom's SCT dictionary: HepaticVein, PeritoneumSerousMembraneStructure, Pleura)
+    "hepatic_vein": CodeDef("8993003", "SCT", "Hepatic vein"),
+    "peritoneum": CodeDef("15425007", "SCT", "Peritoneum (serous membrane) structure"),
+    "pleura": CodeDef("3120008", "SCT", "Pleura"),
 }
+
+
+def organ_code(organ: str) -> CodeDef:
+    """The code of an organ name (``ORGAN_CODES``), else a local code that keeps its name (never
+    another organ's: an unknown organ written as the liver would be read back as the liver)."""
+    key = str(organ).lower()
+    return ORGAN_CODES.get(key) or CodeDef(key.upper()[:16], _L, key.replace("_", " "))
+
+
+def organ_of_code(value: str, scheme: str, meaning: str) -> str | None:
+    """The organ name of a coded anatomic region (:func:`organ_code`'s inverse): a known code's
+    name, else the meaning as a name (``"hepatic vein"`` -> ``"hepatic_vein"``); None for none."""
+    for name, c in ORGAN_CODES.items():
+        if c.matches(value, scheme):
+            return name
+    return meaning.strip().lower().replace(" ", "_") or None
 #: Couinaud hepatic segments I-VIII (SCT, as listed in DICOM CID 7151 via pydicom).
 COUINAUD_CODES: dict[str, CodeDef] = {
     "I": CodeDef("71133005", "SCT", "Couinaud hepatic segment I"),

@@ -80,6 +80,9 @@ class SegRead:
     viable: LabelVolume | None
     segment_labels: Mapping[int, str]
     tracking_uids: Mapping[str, str]
+    #: lesion id -> the organ of its segment's anatomic region (``"liver"``, ``"lymph_node"`` ...;
+    #: ``export.codes.organ_of_code``), for segments that have one
+    organs: Mapping[str, str] = field(default_factory=dict)
 
 
 def derived_frame_of_reference_uid(source: Volume) -> str:
@@ -250,7 +253,7 @@ def write_seg(
     from pydicom.sr.codedict import codes
     from pydicom.uid import generate_uid
 
-    from .codes import LIVER, ORGAN_CODES, as_code
+    from .codes import as_code, organ_code
     from .deid import atomic_dcmwrite, deidentify_dataset
 
     if isinstance(source, (str, os.PathLike)) and path is None:
@@ -308,7 +311,7 @@ def write_seg(
     for n, (name, value, mask, is_viable) in enumerate(plan, start=1):
         pixel[..., n - 1] = mask
         tuid = tuids.setdefault(name, str(generate_uid()))
-        organ = ORGAN_CODES.get(str(organs.get(name, "liver")).lower(), LIVER)
+        organ = organ_code(str(organs.get(name, "liver")))
         desc = hd.seg.SegmentDescription(
             segment_number=n,
             segment_label=name[:64],
@@ -382,11 +385,13 @@ def read_seg(path: str | os.PathLike[str], reference: Volume | None = None) -> S
     -------
     SegRead
         ``lesions``: label value per lesion (from our ``SegmentDescription`` when present,
-        else segment order); ``viable``: segments labelled ``"... viable"``, or None.
+        else segment order); ``viable``: segments labelled ``"... viable"``, or None;
+        ``organs``: each lesion's anatomic region as an organ name.
     """
     import highdicom as hd
 
     from ..volume import LabelVolume
+    from .codes import organ_of_code
 
     try:
         seg = hd.seg.segread(path)
@@ -397,6 +402,14 @@ def read_seg(path: str | os.PathLike[str], reference: Volume | None = None) -> S
     tuids = {
         str(d.SegmentLabel): str(d.TrackingUID) for d in seg.SegmentSequence if "TrackingUID" in d
     }
+    organs: dict[str, str] = {}
+    for d in seg.SegmentSequence:
+        name = str(d.SegmentLabel)
+        for region in d.get("AnatomicRegionSequence", []):
+            organ = organ_of_code(str(region.CodeValue), str(region.CodingSchemeDesignator),
+                                  str(region.get("CodeMeaning", "")))
+            if organ and not name.endswith(VIABLE_SUFFIX):
+                organs.setdefault(name, organ)
     values: dict[int, int] = {}
     next_value = 1
     lesion_names: dict[str, int] = {}
@@ -455,7 +468,7 @@ def read_seg(path: str | os.PathLike[str], reference: Volume | None = None) -> S
     else:
         lesions = LabelVolume.create(lesion_arr, **geometry, **kwargs)
         vi = LabelVolume.create(viable_arr, **geometry, **kwargs) if has_viable else None
-    return SegRead(lesions=lesions, viable=vi, segment_labels=labels_by_num, tracking_uids=tuids)
+    return SegRead(lesions=lesions, viable=vi, segment_labels=labels_by_num, tracking_uids=tuids, organs=organs)
 
 
 def seg_info_from_file(path: str | os.PathLike[str]) -> SegInfo:

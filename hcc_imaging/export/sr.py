@@ -168,7 +168,7 @@ def _tp_context(hd: Any, tp: TimepointInfo) -> Any:
 
 def _finding_sites(hd: Any, les: LesionObservation) -> list[Any]:
     organ = "lymph_node" if les.is_lymph_node else (les.organ or "liver")
-    code = C.ORGAN_CODES.get(organ) or C.CodeDef(organ.upper()[:16], LOCAL_CODING_SCHEME, organ.replace("_", " "))
+    code = C.organ_code(organ)
     sites = [hd.sr.FindingSite(anatomic_location=C.as_code(code))]
     if les.couinaud_segment and les.couinaud_segment in C.COUINAUD_CODES:
         sites.append(hd.sr.FindingSite(anatomic_location=C.as_code(C.COUINAUD_CODES[les.couinaud_segment])))

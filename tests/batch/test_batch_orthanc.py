@@ -100,8 +100,9 @@ def _upload(base: str, files) -> None:
         r.raise_for_status()
 
 
-def _seg_for(study_dir: Path, out: Path) -> Path:
-    """A DICOM SEG of the study's lesion (+ viable) masks, over its portal-venous series."""
+def _seg_for(study_dir: Path, out: Path, organs: dict[str, str] | None = None) -> Path:
+    """A DICOM SEG of the study's lesion (+ viable) masks, over its portal-venous series (each
+    segment's anatomic region from ``organs``, else the liver)."""
     from hcc_imaging.export.seg import write_seg
     from hcc_imaging.io import load_series
     from hcc_imaging.io.masks import load_mask
@@ -109,7 +110,7 @@ def _seg_for(study_dir: Path, out: Path) -> Path:
     ref = load_series(study_dir / "portal_venous")
     lesions = load_mask(study_dir / "masks" / "lesions.nii.gz", reference=ref)
     viable = load_mask(study_dir / "masks" / "viable.nii.gz", reference=ref, label_names=dict(lesions.labels))
-    write_seg(lesions, ref, out, viable=viable)
+    write_seg(lesions, ref, out, viable=viable, organs=organs)
     return out
 
 
@@ -142,17 +143,21 @@ def test_dicomweb_batch_round_trip(orthanc, tmp_path) -> None:
 
 
 def test_dicomweb_carry_from_the_baselines_seg(tmp_path) -> None:
-    """``--carry`` on a PACS: the baseline holds a SEG of its lesions, the follow-up only its CT.
-    The follow-up's worker retrieves the baseline too, carries its lesions (one registration, a
-    click each in fu1's liver mask) and measures them; its saved masks hold them: L1-L4 within
-    3.3 mm of fu1's truth, as in the folder test. Without ``--carry`` the follow-up has no lesion
-    mask (a failure row)."""
+    """``--carry`` on a PACS: the baseline holds a SEG of its lesions (each segment's anatomic
+    region from the study's annotations, as ``hcc-imaging export seg`` and ``batch --export-sr``
+    write it), the follow-up only its CT. The follow-up's worker retrieves the baseline too,
+    carries its lesions (one registration, a click each in fu1's liver mask; the SEG's lymph node
+    kept out of it: a PACS has no annotations) and measures them; its saved masks hold them: L1-L4
+    within 3.3 mm of fu1's truth and the node's short axis within 3.3 mm, as in the folder test.
+    Without ``--carry`` the follow-up has no lesion mask (a failure row)."""
     from hcc_imaging.cli import main
 
     (tmp_path / "pacs").mkdir()
     with _orthanc_server(tmp_path / "pacs") as base:
         _upload(base, sorted((SAMPLE / "baseline").rglob("*.dcm")))
-        _upload(base, [_seg_for(SAMPLE / "baseline", tmp_path / "baseline_seg.dcm")])
+        ann = json.loads((SAMPLE / "annotations.json").read_text())["lesions"]
+        organs = {lid: a["organ"] for lid, a in ann.items()}
+        _upload(base, [_seg_for(SAMPLE / "baseline", tmp_path / "baseline_seg.dcm", organs)])
         _upload(base, sorted((SAMPLE / "fu1").rglob("*.dcm")))  # its CT only
         url = f"dicomweb+{base}/dicom-web"
         plain = tmp_path / "plain"
@@ -172,8 +177,10 @@ def test_dicomweb_carry_from_the_baselines_seg(tmp_path) -> None:
     rows = {r["lesion_id"]: r for r in fu1["lesions"]}
     for lid in ("L1", "L2", "L3", "L4"):
         assert abs(rows[lid]["longest_diameter_mm"] - truth[lid]["longest_diameter_mm"]) <= 3.3, lid
-    # no annotations on the PACS: the ascites is clicked like a lesion, and not found (a click does
-    # not segment fluid), so it is listed and will be read not_evaluable, never absent
-    print(fu1["carried_from"]["not_carried"])
-    assert "L8" in fu1["carried_from"]["not_carried"]
+    # the node: kept out of the liver mask by its SEG segment's anatomic region (without it, it was
+    # "outside the liver mask" and not found)
+    assert abs(rows["L6"]["short_axis_mm"] - truth["L6"]["short_axis_mm"]) <= 3.3
+    # the ascites (its SEG region the peritoneum; a PACS has no "kind") is clicked, outside the
+    # liver mask, and not found: listed, so the read has it not_evaluable, never absent
+    assert set(fu1["carried_from"]["not_carried"]) == {"L8"}
     assert (out / fu1["masks"]["lesions"]).is_file()

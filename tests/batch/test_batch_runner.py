@@ -559,6 +559,11 @@ def test_export_seg_and_sr(small_archive, tmp_path) -> None:
     seg = pydicom.dcmread(segs[0], stop_before_pixels=True)
     labels = {str(x.SegmentLabel) for x in seg.SegmentSequence}
     assert {"L1", "L2"} <= labels
+    # each segment's anatomic region is its annotated organ (the node's a lymph node, not the liver)
+    from hcc_imaging.export.seg import read_seg
+
+    organs = read_seg(segs[0]).organs
+    assert organs["L1"] == "liver" and organs["L6"] == "lymph_node" and organs["L7"] == "portal_vein"
 
 
 def test_masks_that_cannot_be_saved_leave_the_record_and_its_measurements(tmp_path) -> None:

@@ -33,6 +33,24 @@ def test_seg_round_trip_identical(tmp_path: Path, ct) -> None:
     assert set(info.source_sop_instance_uids) == set(ct.volume.meta["sop_instance_uids"])
 
 
+def test_seg_anatomic_regions_round_trip(tmp_path: Path, ct) -> None:
+    """Each segment's anatomic region is its lesion's organ, read back as that organ: the liver by
+    default, a lymph node's code, and an organ with no standard code here as a local code that
+    keeps its name (before, any unknown organ was written as the liver)."""
+    labels, viable = lesion_labels(ct.volume)
+    info = write_seg(labels, ct.volume, tmp_path / "seg.dcm", viable=viable, organs={"L2": "lymph_node"})
+    assert read_seg(info.path, ct.volume).organs == {"L1": "liver", "L2": "lymph_node"}
+    ds = pydicom.dcmread(info.path, stop_before_pixels=True)
+    codes = {str(s.SegmentLabel): str(s.AnatomicRegionSequence[0].CodeValue) for s in ds.SegmentSequence}
+    assert codes == {"L1": "10200004", "L1 viable": "10200004", "L2": "59441001"}
+    info = write_seg(labels, ct.volume, tmp_path / "seg2.dcm", organs={"L1": "peritoneum", "L2": "omentum"})
+    ds = pydicom.dcmread(info.path, stop_before_pixels=True)
+    regions = {str(s.SegmentLabel): s.AnatomicRegionSequence[0] for s in ds.SegmentSequence}
+    assert str(regions["L1"].CodeValue) == "15425007"
+    assert str(regions["L2"].CodingSchemeDesignator) == "99HCCIMG" and str(regions["L2"].CodeMeaning) == "omentum"
+    assert read_seg(info.path, ct.volume).organs == {"L1": "peritoneum", "L2": "omentum"}
+
+
 def test_seg_read_by_highdicom_matches_masks(tmp_path: Path, ct) -> None:
     import highdicom as hd
 
