@@ -66,7 +66,8 @@ def register(subparsers: Any) -> None:
                         "mask (--liver or --liver-mask) instead of inside it")
     p.add_argument("--extrahepatic-labels", metavar="N[,N...]",
                    help="with --each-label: these labels of MASK lie outside the liver (lymph nodes): kept out of the "
-                        "liver mask, the others kept in it (--liver or --liver-mask)")
+                        "liver mask, the others kept in it (--liver or --liver-mask). Without it, a DICOM SEG's "
+                        "segments say it by their anatomic regions (a lymph node or another organ is kept out)")
     p.add_argument("--rind", action="store_true",
                    help="the click is in the dark (necrotic) core of a lesion wrapped in an enhancing layer (a treated "
                         "HCC's rim, a viable rind): fit the layer's border on the arterial phase (0.3-0.9 s; pixels up to "
@@ -215,6 +216,18 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
     if not labs:
         raise SegmentArgumentError(f"--from-mask {args.from_mask}: the mask has no lesion voxels; nothing to carry.")
     extra: list[int] = labs if args.extrahepatic else []
+    if not args.extrahepatic and args.extrahepatic_labels is None and (args.liver or args.liver_mask):
+        # a DICOM SEG says where each lesion lies (its segments' anatomic regions, as `export seg` and
+        # `batch --export-sr` write them): a lymph node or another organ is kept out of the liver mask
+        from ..export.seg import seg_organs
+        from ..segment.carry import lies_in_liver
+
+        organs = seg_organs(args.from_mask) if str(args.from_mask).lower().endswith(".dcm") else {}
+        extra = [lab for lab in labs if lab in mask.labels and mask.labels[lab] in organs
+                 and not lies_in_liver(organs[mask.labels[lab]], is_lymph_node=organs[mask.labels[lab]] == "lymph_node")]
+        if extra:
+            console.print("[yellow]note:[/yellow] kept out of the liver mask, by the SEG's anatomic regions: "
+                          + ", ".join(f"{mask.labels[lab]} ({organs[mask.labels[lab]]})" for lab in extra))
     if args.extrahepatic_labels is not None:
         try:
             extra = [int(v) for v in str(args.extrahepatic_labels).split(",") if v.strip()]
@@ -255,7 +268,7 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
                                "volume_mm3": float(here.sum()) * ref.voxel_volume_mm3,
                                "seed_lps": [float(v) for v in c.seeds_lps[lab]], "provenance": res.provenance()}
         # a node given by --extrahepatic-labels has no viable part (an HCC's enhancing tissue), as in the batch
-        if viable_arr is not None and not (args.extrahepatic_labels is not None and lab in extra):
+        if viable_arr is not None and not (not args.extrahepatic and lab in extra):
             v = _viable_of(res.labels, arterial, phases, c.liver)
             vhere = (np.asarray(v.array) != 0) & (viable_arr == 0)
             viable_arr[vhere] = lab

@@ -38,6 +38,7 @@ __all__ = [
     "SegRead",
     "write_seg",
     "read_seg",
+    "seg_organs",
     "load_source_datasets",
     "seg_info_from_file",
     "derived_frame_of_reference_uid",
@@ -391,7 +392,6 @@ def read_seg(path: str | os.PathLike[str], reference: Volume | None = None) -> S
     import highdicom as hd
 
     from ..volume import LabelVolume
-    from .codes import organ_of_code
 
     try:
         seg = hd.seg.segread(path)
@@ -402,14 +402,7 @@ def read_seg(path: str | os.PathLike[str], reference: Volume | None = None) -> S
     tuids = {
         str(d.SegmentLabel): str(d.TrackingUID) for d in seg.SegmentSequence if "TrackingUID" in d
     }
-    organs: dict[str, str] = {}
-    for d in seg.SegmentSequence:
-        name = str(d.SegmentLabel)
-        for region in d.get("AnatomicRegionSequence", []):
-            organ = organ_of_code(str(region.CodeValue), str(region.CodingSchemeDesignator),
-                                  str(region.get("CodeMeaning", "")))
-            if organ and not name.endswith(VIABLE_SUFFIX):
-                organs.setdefault(name, organ)
+    organs = _segment_organs(seg.SegmentSequence)
     values: dict[int, int] = {}
     next_value = 1
     lesion_names: dict[str, int] = {}
@@ -469,6 +462,35 @@ def read_seg(path: str | os.PathLike[str], reference: Volume | None = None) -> S
         lesions = LabelVolume.create(lesion_arr, **geometry, **kwargs)
         vi = LabelVolume.create(viable_arr, **geometry, **kwargs) if has_viable else None
     return SegRead(lesions=lesions, viable=vi, segment_labels=labels_by_num, tracking_uids=tuids, organs=organs)
+
+
+def _segment_organs(segments: Any) -> dict[str, str]:
+    """Lesion id -> organ of each (non-viable) segment's anatomic region."""
+    from .codes import organ_of_code
+
+    organs: dict[str, str] = {}
+    for d in segments:
+        name = str(d.SegmentLabel)
+        for region in d.get("AnatomicRegionSequence", []):
+            organ = organ_of_code(str(region.CodeValue), str(region.CodingSchemeDesignator),
+                                  str(region.get("CodeMeaning", "")))
+            if organ and not name.endswith(VIABLE_SUFFIX):
+                organs.setdefault(name, organ)
+    return organs
+
+
+def seg_organs(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Lesion id -> organ of a SEG's segments (their anatomic regions; headers only), as
+    :attr:`SegRead.organs`; empty for a file that is not a SEG."""
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+    except (OSError, pydicom.errors.InvalidDicomError):
+        return {}
+    if str(ds.get("Modality", "")) != "SEG":
+        return {}
+    return _segment_organs(ds.get("SegmentSequence", []))
 
 
 def seg_info_from_file(path: str | os.PathLike[str]) -> SegInfo:

@@ -347,3 +347,35 @@ def test_each_label_keeps_the_labels_given_as_extrahepatic_out_of_the_liver(
     assert "not in" in capsys.readouterr().err
     assert main(["segment", str(study), "--seed", "10,70,50", "--liver", "--extrahepatic-labels", "6",
                  "--out", str(out)]) == 2
+
+
+def test_each_label_from_a_seg_keeps_its_lymph_node_segment_out_of_the_liver(
+        study_dir, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """The same map as a DICOM SEG whose segments carry their anatomic regions (L6 a lymph node, as
+    ``export seg`` and ``batch --export-sr`` write it): ``--each-label --liver`` keeps the node out
+    of the liver mask with no option, as ``--extrahepatic-labels 6`` does; without the regions
+    (every segment the liver) the node is not found."""
+    from hcc_imaging.export.seg import write_seg
+    from hcc_imaging.io import load_series
+    from hcc_imaging.volume import LabelVolume
+
+    study, _ = study_dir
+    ref = load_series(study / "portal_venous")
+    base = load_mask(study / "masks" / "lesions.nii.gz", reference=ref)
+    two = LabelVolume.like(ref, np.where(np.isin(base.array, [1, 6]), base.array, 0).astype(np.uint16),
+                           labels={1: "L1", 6: "L6"})
+    write_seg(two, ref, tmp_path / "with.dcm", organs={"L1": "liver", "L6": "lymph_node"})
+    write_seg(two, ref, tmp_path / "without.dcm")
+    out, vout = tmp_path / "out.nii.gz", tmp_path / "viable.nii.gz"
+    argv = ["segment", str(study), "--from-series", str(study), "--each-label", "--liver", "--out", str(out)]
+    assert main([*argv, "--from-mask", str(tmp_path / "with.dcm"), "--viable-out", str(vout), "--json"]) == 0
+    cap = capsys.readouterr()
+    record = json.loads(cap.out)
+    assert "L6 (lymph_node)" in " ".join(cap.err.split())
+    assert [r["lesion_id"] for r in record["lesions"]] == ["L1", "L6"] and record["failed"] == {}
+    got = load_mask(out)
+    for r in record["lesions"]:  # (the SEG's label values are its segments' order)
+        assert dice(got.array == r["label"], _truth(study, int(r["lesion_id"][1:]))) >= 0.95, r["lesion_id"]
+    assert "viable_volume_mm3" not in record["lesions"][1]
+    assert main([*argv, "--from-mask", str(tmp_path / "without.dcm"), "--json"]) == 1
+    assert "L6" in json.loads(capsys.readouterr().out)["failed"]
