@@ -139,7 +139,12 @@ class SegmentingMixin:
             self.new_lesion(role=role, organ="lymph_node", is_lymph_node=True) if node else self.new_lesion(role=role))
         prov = out.provenance
         source = f"algorithm:{prov.get('algorithm', 'segment_lesion')}/{prov.get('version', '')}"
-        notes = [str(n) for n in prov.get("notes", [])] + ([liver_note] if liver_note else [])
+        # what the segmenter says to check (a possible leak, the image's edge ...) first, then how
+        # the mask was made: the lesion table's "problems"
+        from ..segment.lesion import MASK_CHECKS
+
+        checks = [f"check the mask: {MASK_CHECKS.get(str(c), str(c))}" for c in prov.get("checks", [])]
+        notes = checks + [str(n) for n in prov.get("notes", [])] + ([liver_note] if liver_note else [])
         obs = self.set_mask_crop(les.lesion_id, timepoint_id, out.start, out.mask, viable=out.viable, source=source,
                                  notes=notes)
         return les.lesion_id, obs

@@ -559,3 +559,20 @@ def test_a_rind_click_is_fitted_and_its_note_kept(tmp_path: Path) -> None:
     auto, obs2 = s.segment_at("baseline", seed)
     np.testing.assert_array_equal(s.lesion_mask(auto, "baseline"), mask)
     assert any("(step 13)" in n for n in obs2.problems)
+
+
+def test_a_mask_the_segmenter_flags_is_listed_first_in_its_problems(tmp_path: Path) -> None:
+    """A lesion cut by the image's edge (a crop through it): the segmenter's check ("the mask
+    reaches the image's edge ...") is the observation's first problem, before how it was made."""
+    rng = np.random.default_rng(0)
+    z, y, x = np.mgrid[:30, :80, :80]
+    a = np.full((30, 80, 80), 60.0)
+    les = ((z - 15) * 2.5) ** 2 + ((y - 40) * 0.8) ** 2 + ((x - 3) * 0.8) ** 2 < 12**2
+    a[les] = 15.0
+    vol = Volume.create(np.rint(a + rng.normal(0, 8, a.shape)).astype(np.int16), spacing=(2.5, 0.8, 0.8), modality="CT")
+    s = ReadSession("P001", "R1", tmp_path / "reads")
+    s.add_timepoint("baseline", {"portal_venous": vol})
+    lid, obs = s.segment_at("baseline", vol.index_to_lps(np.array([15.0, 40.0, 6.0])))
+    assert obs.problems[0].startswith("check the mask: the mask reaches the image's edge"), obs.problems
+    m = s.lesion_mask(lid, "baseline")
+    assert m is not None and 2 * (m & les).sum() / (m.sum() + les.sum()) >= 0.9
