@@ -79,6 +79,10 @@ class BatchSummary:
     files: Mapping[str, str] = field(default_factory=dict)
     #: Wall time per stage: discover (index + keys), execute (Dask), tables (reads, assess, files).
     timings_s: Mapping[str, float] = field(default_factory=dict)
+    #: Studies whose masks the run made and saved (``masks/<study>/``: seeds, carried).
+    n_masks_saved: int = 0
+    #: Lesions whose mask the segmenter flagged for a check (``segmentation_checks``).
+    n_lesions_to_check: int = 0
 
     @property
     def n_failures(self) -> int:
@@ -97,6 +101,8 @@ class BatchSummary:
             "workers": self.workers,
             "files": dict(self.files),
             "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()},
+            "n_masks_saved": self.n_masks_saved,
+            "n_lesions_to_check": self.n_lesions_to_check,
         }
 
 
@@ -498,6 +504,8 @@ def run_batch(
         n_failed_studies=n_failed, n_patients=n_pat, n_failed_patients=n_pat_failed,
         elapsed_s=time.perf_counter() - t0, workers=used, files=files,
         timings_s={**timings, "tables": time.perf_counter() - t2},
+        n_masks_saved=sum(1 for r in records if r["ok"] and r.get("masks")),
+        n_lesions_to_check=sum(len(r.get("segmentation_checks") or {}) for r in records if r["ok"]),
     )
     atomic_write_text(out / "summary.json", json.dumps(summary.to_json(), indent=2, sort_keys=True) + "\n")
     cache = out / "cache"

@@ -74,5 +74,8 @@ def run(args: argparse.Namespace) -> int:
             f"{summary.n_failed_studies} failed), {summary.n_patients} patients "
             f"({summary.n_failed_patients} failed) in {summary.elapsed_s:.1f} s on {summary.workers} worker(s)\n"
             f"results: {summary.out_dir}/lesions.csv, responses.csv, failures.csv, reads/"
+            + (f", masks/ ({summary.n_masks_saved} studies segmented by the run)" if summary.n_masks_saved else "")
         )
+        if summary.n_lesions_to_check:
+            print(f"{summary.n_lesions_to_check} lesion mask(s) to check: lesions.csv's segmentation_checks column")
     return 1 if args.strict and summary.n_failures else 0

@@ -239,6 +239,7 @@ def test_a_seeded_mask_the_segmenter_flags_is_listed_for_a_reader(tmp_path) -> N
     s = _run(tmp_path / "arch", tmp_path / "o", on_record=records.append)
     assert s.n_failed_studies == 0, records
     assert records[0]["segmentation_checks"] == {"L8": ["scan_range"]}
+    assert (s.n_masks_saved, s.n_lesions_to_check) == (1, 1)  # the run's summary counts them
     les = pd.read_csv(tmp_path / "o" / "lesions.csv", keep_default_na=False).set_index("lesion_id")
     assert les.loc["L8", "segmentation_checks"] == "scan_range" and les.loc["L1", "segmentation_checks"] == ""
     read = json.loads(next((tmp_path / "o" / "reads").glob("*.json")).read_text())
