@@ -584,9 +584,13 @@ LESION_RIND_MAX_ITERATIONS: Final[int] = 30
 #: rind sweep's 1.5 mm rims fit at 1.4-1.7 mm (the 512 x 512 study's at 1.4-1.7).  Below one 0.7 mm
 #: pixel plus that margin a layer is not resolved from an edge.  Chosen on those fits.
 LESION_RIND_MIN_LAYER_MM: Final[float] = 1.0
-#: The steps each point-spread of the grid is fitted with before the best is fitted on: the layer's
-#: thickness and value settle in the first few.
-LESION_RIND_PSF_STEPS: Final[int] = 4
+#: The steps each point-spread of the grid is fitted with before the best two are fitted on (to
+#: convergence, where the better wins).  1.43: one, was 4 (the layer's thickness and value settle in
+#: the first few, but the screen only has to rank the ten fits: after one step the rind sweep's ovals
+#: (sub-sampled slices or not) end on the same fit as after four, 16 lobulated rinds on another, 15 of
+#: them as good or better, one -0.004 Dice; 0.6 x the fits' renders; docs/validation.md section 2.4,
+#: "Algorithm 1.43").
+LESION_RIND_PSF_STEPS: Final[int] = 1
 #: Step 13's surface fits (one per ramp and point-spread, then the two best fitted on) are independent: they run
 #: on up to this many threads (at most the CPUs this process may use).  The same masks bit for bit (each fit's
 #: arithmetic is its own; a click already runs with one BLAS thread); on this two-core machine a rind click
