@@ -57,7 +57,7 @@ import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 from numpy.typing import NDArray
@@ -256,15 +256,16 @@ def _render(x: NDArray[np.float64], k: int, rho: NDArray[np.float32], y_t: NDArr
     return coef, x3, x3 @ coef, s_in, s_out
 
 
-def _gauss_newton(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32], y_t: NDArray[np.float32],
-                  yu: NDArray[np.float32], use: NDArray[np.bool_], h: NDArray[np.float32], sig: list[float],
-                  data: NDArray[np.float64], noise: float, prior: NDArray[np.float64],
-                  steps: int = C.LESION_RIND_MAX_ITERATIONS) -> tuple[NDArray[np.float64], float]:
-    """Step 12's chord Gauss-Newton for two surfaces (step 3), at most ``steps`` steps: (the
-    coefficients, chi^2 + prior).  ``y_t``: the box's direction terms (:func:`_render`), ``yu``:
-    those of the voxels ``use``, one row a voxel.  The Jacobian and its normal matrix are float32
-    (1.43: half the time of float64's; the step is a direction, the objective it is accepted on is
-    float64)."""
+def _gauss_newton_steps(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32], y_t: NDArray[np.float32],
+                        yu: NDArray[np.float32], use: NDArray[np.bool_], h: NDArray[np.float32], sig: list[float],
+                        data: NDArray[np.float64], noise: float, prior: NDArray[np.float64],
+                        steps: int = C.LESION_RIND_MAX_ITERATIONS) -> Iterator[tuple[NDArray[np.float64], float]]:
+    """Step 12's chord Gauss-Newton for two surfaces (step 3), at most ``steps`` steps: yields (the
+    coefficients, chi^2 + prior) at the start and after each accepted step (1.43: so that two fits
+    can be run side by side and the one left behind stopped).  ``y_t``: the box's direction terms
+    (:func:`_render`), ``yu``: those of the voxels ``use``, one row a voxel.  The Jacobian and its
+    normal matrix are float32 (1.43: half the time of float64's; the step is a direction, the
+    objective it is accepted on is float64)."""
 
     def evaluate(x: NDArray[np.float64]) -> tuple[float, NDArray[np.float64], NDArray[np.float64],
                                                   NDArray[np.float32], NDArray[np.float32]]:
@@ -272,12 +273,13 @@ def _gauss_newton(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32], y_t
         r = (data - fitted) / noise
         return float(r @ r) + float(x @ prior @ x), r, coef, s_in, s_out
 
-    def ramp_blur(soft: NDArray[np.float32]) -> NDArray[np.float64]:
+    def ramp_blur(soft: NDArray[np.float32]) -> NDArray[np.float32]:
         ramp = ((soft > 0) & (soft < 1)) / h
-        return _kernels.gaussian_filter_nearest(ramp, sig)[use]
+        return _kernels.gaussian_filter_nearest(ramp, sig)[use]  # type: ignore[no-any-return]
 
     x = x0.copy()
     obj, r, coef, s_in, s_out = evaluate(x)
+    yield x, obj
     j_in, j_out = ramp_blur(s_in), ramp_blur(s_out)
     jac = np.empty((yu.shape[0], 2 * k), dtype=np.float32)  # filled in place at each step (a new array each time: ~1 ms)
     for _ in range(steps):
@@ -292,14 +294,14 @@ def _gauss_newton(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32], y_t
             trial = evaluate(cand)
             if trial[0] < obj:
                 x, (obj, r, coef, s_in, s_out) = cand, trial
+                yield x, obj
                 j_in, j_out = ramp_blur(s_in), ramp_blur(s_out)
                 break
             t /= 2.0
         else:
-            break
+            return
         if float(np.abs(t * step).max()) < 0.01:
-            break
-    return x, obj
+            return
 
 
 def _threads() -> int:
@@ -447,14 +449,29 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     # 99 HU for 2 mm of 115, Dice 0.953; each fitted, 1.0 mm and 0.99.)
     cands = [(h, v) for h in ramps for v in C.LESION_RIND_PSF_MM]
     # (the fits are independent: on up to LESION_RIND_THREADS threads, the same results)
-    def fit(j: int, start: NDArray[np.float64], steps: int) -> tuple[NDArray[np.float64], float]:
+    def fit(j: int, start: NDArray[np.float64], steps: int) -> Iterator[tuple[NDArray[np.float64], float]]:
         h_j, psf_j = cands[j]
-        return _gauss_newton(start, k, rho32, y_t, yu, use, h_j, [psf_j / w for w in sp], data, noise, prior, steps)
+        return _gauss_newton_steps(start, k, rho32, y_t, yu, use, h_j, [psf_j / w for w in sp], data, noise, prior, steps)
+
+    def last(run: Iterator[tuple[NDArray[np.float64], float]]) -> tuple[NDArray[np.float64], float]:
+        for state in run:
+            pass
+        return state
 
     with ThreadPoolExecutor(_threads()) as pool:
-        fits = list(pool.map(lambda j: fit(j, x0, C.LESION_RIND_PSF_STEPS), range(len(cands))))
+        fits = list(pool.map(lambda j: last(fit(j, x0, C.LESION_RIND_PSF_STEPS)), range(len(cands))))
         best = [int(i) for i in np.argsort([f[1] for f in fits])[:2]]
-        finals = dict(zip(best, pool.map(lambda j: fit(j, fits[j][0], C.LESION_RIND_MAX_ITERATIONS), best)))
+        # the two fitted on side by side, a step each at a time; one whose chi^2 + prior lies
+        # LESION_RIND_TRAILING_CHI2 above the other's is stopped (1.43; the better one wins either way)
+        runs = {j: fit(j, fits[j][0], C.LESION_RIND_MAX_ITERATIONS) for j in best}
+        finals = {j: fits[j] for j in best}
+        going = list(best)
+        while going:
+            states = list(pool.map(lambda j: next(runs[j], None), going))
+            finals.update((j, st) for j, st in zip(going, states) if st is not None)
+            lead = min(finals[i][1] for i in best)
+            going = [j for j, st in zip(going, states)
+                     if st is not None and st[1] <= lead + C.LESION_RIND_TRAILING_CHI2]
     j = min(finals, key=lambda i: finals[i][1])
     x = finals[j][0]
     h, psf = cands[j]
