@@ -47,8 +47,14 @@ every step).  The steps:
    fit (in ~0.1 s, not ~1-2 s): the median of the 3 mm around the core must exceed the parenchyma
    by one smoothed noise sigma, and the rays' values and edges must pass the floors above.
 
-Cost: 0.5-1.5 s a lesion on the rind sweep's 0.7 mm pixels, lobulated ones the slowest (the automatic steps take
-0.02-0.1 s); the refusals before the fit, 5-30 ms.
+The surfaces' fits (1.43): each ramp and point-spread of the grid is fitted by
+``LESION_RIND_PSF_STEPS`` step from the start, the two best are fitted on side by side and one that
+falls ``LESION_RIND_TRAILING_CHI2`` behind the other is stopped; the radii, the Jacobian and its
+normal matrix are float32 (the objective float64).
+
+Cost: 0.3-1.6 s a lesion on the rind sweep's 0.7 mm pixels on a loaded two-core machine, lobulated
+ones the slowest (1.42: 0.6-2.7 s, the same runs alternated; the automatic steps take 0.02-0.1 s);
+the refusals before the fit, 5-30 ms.
 """
 
 from __future__ import annotations
