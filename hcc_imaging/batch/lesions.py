@@ -89,7 +89,7 @@ def _load_masks(task: StudyTask, ref: Volume) -> StudyLesions:
                 f"study {task.study_instance_uid}: several lesion masks beside it ({', '.join(inp.lesion_masks)}); "
                 "keep one lesions.nii.gz per study folder (label n = lesion n).",
             )
-        lesions = load_mask(inp.lesion_masks[0], reference=ref)
+        lesions = load_mask(inp.lesion_masks[0], reference=ref, label_names=_label_names(inp.labels_file))
         viable = load_mask(inp.viable_masks[0], reference=ref, label_names=dict(lesions.labels)) if inp.viable_masks else None
         return StudyLesions(lesions, viable, os.path.basename(inp.lesion_masks[0]))
     if inp.seg_files:
@@ -109,6 +109,21 @@ def _load_masks(task: StudyTask, ref: Volume) -> StudyLesions:
         f"study {task.study_instance_uid} ({task.root}): no lesion mask beside it. Put lesions.nii.gz "
         f"(and viable.nii.gz), a DICOM SEG/RTSTRUCT, or a {SEEDS_FILE} in the study folder.{shared}",
     )
+
+
+def _label_names(path: str | None) -> dict[int, str] | None:
+    """The lesion ids of a lesion mask's label values from the ``labels.json`` beside it
+    (``{"labels": {"1": "L1", ...}}``, as a run saves it, or the mapping alone); None without one."""
+    if path is None:
+        return None
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        names = doc.get("labels", doc) if isinstance(doc, dict) else None
+        return {int(k): str(v) for k, v in names.items()}  # type: ignore[union-attr]
+    except (OSError, json.JSONDecodeError, AttributeError, TypeError, ValueError) as err:
+        raise StudyStepError("masks", f"{path}: not a labels file ({err}); expected "
+                                      '{"labels": {"1": "L1", "2": "L2"}} (label value -> lesion id), or remove it '
+                                      "(label n is then Ln).") from err
 
 
 def _segment_seeds(

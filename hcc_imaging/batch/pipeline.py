@@ -20,8 +20,8 @@ assess     :func:`hcc_imaging.response.assess` (what ``hcc-imaging assess`` runs
 
 What lies beside a study (its folder = the common parent of its files) and is used:
 
-* masks: ``lesions.nii.gz`` (label n = lesion ``"Ln"`` unless annotated) and ``viable.nii.gz``
-  (same label values); DICOM SEG / RTSTRUCT objects of the study (found by the index);
+* masks: ``lesions.nii.gz`` (label n = lesion ``"Ln"``, or the id ``labels.json`` beside it gives)
+  and ``viable.nii.gz`` (same label values); DICOM SEG / RTSTRUCT objects of the study (found by the index);
 * ``seeds.json``: ``{"lesions": [{"lesion_id": "L1", "seed_lps": [x, y, z]}, ...]}`` (or per
   lesion ``"seed_index"``, or ``"line_lps"``: a line across it), optionally
   ``"liver": true`` (lesions kept in the study's liver mask), ``"carry": true`` (added to the
@@ -58,6 +58,7 @@ from .constants import (
     DEFAULT_CRITERIA,
     IGNORED_MASK_NAMES,
     LESION_MASK_NAMES,
+    MASK_LABELS_FILE,
     SEEDS_FILE,
     SHARD_MIN_SPLIT_FILES,
     VIABLE_MASK_NAMES,
@@ -165,6 +166,8 @@ class StudyInputs:
     rtstruct_files: tuple[str, ...] = ()
     seeds_file: str | None = None
     annotations_files: tuple[str, ...] = ()
+    #: ``labels.json`` beside the lesion mask: its label values' lesion ids (``MASK_LABELS_FILE``)
+    labels_file: str | None = None
     #: A DICOMweb study whose server holds a SEG or RTSTRUCT of it (QIDO ModalitiesInStudy): it has
     #: lesion masks, known as files once retrieved.
     remote_masks: bool = False
@@ -261,7 +264,9 @@ def _study_inputs(root: str, archive_root: str, non_image_series: Sequence[Any],
     segs = [f for se in non_image_series if se.sop_class_uid == _SEG_SOP_CLASS for f in se.files]
     rts = [f for se in non_image_series if se.sop_class_uid == _RTSTRUCT_SOP_CLASS for f in se.files]
     ann = _annotation_files(Path(root), Path(archive_root)) if root else ()
-    return StudyInputs(tuple(lesions), tuple(viable), tuple(segs), tuple(rts), seeds, ann)
+    names = Path(lesions[0]).parent / MASK_LABELS_FILE if lesions else None
+    return StudyInputs(tuple(lesions), tuple(viable), tuple(segs), tuple(rts), seeds, ann,
+                       labels_file=str(names) if names is not None and names.is_file() else None)
 
 
 def _input_hash(series: Sequence[Any], inputs: StudyInputs) -> str:
@@ -277,7 +282,8 @@ def _input_hash(series: Sequence[Any], inputs: StudyInputs) -> str:
                 stamp = "missing"
             h.update(f"{os.path.basename(f)}:{stamp}".encode())
     for f in (*inputs.lesion_masks, *inputs.viable_masks, *inputs.seg_files, *inputs.rtstruct_files,
-              *((inputs.seeds_file,) if inputs.seeds_file else ()), *inputs.annotations_files):
+              *((inputs.seeds_file,) if inputs.seeds_file else ()), *inputs.annotations_files,
+              *((inputs.labels_file,) if inputs.labels_file else ())):
         h.update(file_digest(f.split("::", 1)[0]).encode())
     if inputs.seeds_file and not inputs.has_masks_files:
         # a seeded study's masks are made by the segmentation (lesion, liver and viable steps share

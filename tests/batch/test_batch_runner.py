@@ -579,3 +579,37 @@ def test_masks_that_cannot_be_saved_leave_the_record_and_its_measurements(tmp_pa
     assert "masks" not in rec and rec["lesions"] == [{"lesion_id": "L1"}]
     assert _save_mask_files(tmp_path / "ok", dict(rec, masks={}), {"masks/1.2.3/labels.json": b"{}"})
     assert (tmp_path / "ok" / "masks" / "1.2.3" / "labels.json").read_bytes() == b"{}"
+
+
+def test_the_masks_a_run_saved_put_beside_the_study_are_measured_with_their_ids(tmp_path) -> None:
+    """The loop a reader closes: a seeded run saves its masks; put beside the study (checked, or
+    corrected in any tool) they are the next run's masks, and ``labels.json`` keeps the lesion ids
+    (here L4 at label 1, L2 at label 2: the seeds' order): same ids, same numbers. A labels file
+    that is not one is a failure row naming it."""
+    import shutil
+
+    src = REPO / "sample_data" / "liver_phantom" / "baseline"
+    study = tmp_path / "arch" / "baseline"
+    shutil.copytree(src, study, ignore=shutil.ignore_patterns("masks"))
+    truth = json.loads((study / "truth.json").read_text())["lesions"]
+    (study / "seeds.json").write_text(json.dumps(
+        {"liver": True, "lesions": [{"lesion_id": lid, "seed_lps": truth[lid]["seed_lps"]} for lid in ("L4", "L2")]}))
+    first: list[dict] = []
+    assert _run(tmp_path / "arch", tmp_path / "o1", on_record=first.append).n_failures == 0
+    saved = tmp_path / "o1" / first[0]["masks"]["lesions"]
+    (study / "seeds.json").unlink()
+    for f in saved.parent.iterdir():
+        shutil.copy(f, study / f.name)
+    again: list[dict] = []
+    assert _run(tmp_path / "arch", tmp_path / "o2", on_record=again.append).n_failures == 0
+    assert again[0]["mask_source"] == "lesions.nii.gz" and "masks" not in again[0]
+    a = {r["lesion_id"]: r for r in first[0]["lesions"]}
+    b = {r["lesion_id"]: r for r in again[0]["lesions"]}
+    assert set(a) == set(b) == {"L4", "L2"}
+    for lid in a:
+        for k in ("longest_diameter_mm", "volume_mm3", "viable_diameter_mm"):
+            assert b[lid][k] == pytest.approx(a[lid][k], rel=1e-6), (lid, k)  # (NIfTI spacing is float32)
+    (study / "labels.json").write_text("[1, 2]")
+    rows: list[dict] = []
+    _run(tmp_path / "arch", tmp_path / "o3", on_record=rows.append)
+    assert rows[0]["step"] == "masks" and "labels.json: not a labels file" in rows[0]["reason"]
