@@ -79,7 +79,7 @@ def export_reports(
                 # the lesions the study was measured with: the masks the run saved when it made
                 # them (seeds, carried), else its mask files (or, saved masks removed, made again)
                 saved = None
-                organs: dict[str, str] = {}
+                organs: dict[str, str] = dict((rec.get("masks") or {}).get("organs", {}))
                 if rec.get("masks"):
                     ref = load_image(pick_reference(task.series), options)
                     saved = load_saved_masks(out, rec["masks"], ref)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..volume import ARTERIAL_PREFERENCE, LabelVolume, Phase, Volume
-from .constants import MASKS_DIR, MEASUREMENT_PHASES, SEEDS_FILE
+from .constants import MASK_LABELS_FILE, MASKS_DIR, MEASUREMENT_PHASES, SEEDS_FILE
 from .errors import BatchError, StudyStepError
 from .resume import safe_name
 
@@ -212,14 +212,15 @@ def _viable_parts(lesions: LabelVolume, vols: Mapping[Phase, Volume], liver: Lab
 
 
 def _carry_masks(task: StudyTask, src: StudyTask, ref: Volume, phases: Mapping[Phase, Volume],
-                 options: PipelineOptions) -> tuple[LabelVolume, LabelVolume | None, list[int],
-                                                    dict[str, tuple[str, ...]], str, dict[str, Any]]:
+                 options: PipelineOptions) -> tuple[StudyLesions, LabelVolume | None]:
     """The lesions of ``src`` (``task.carry_from``: its masks, or its seeds segmented, or what was
     carried to it) carried to this study and segmented there
     (:func:`hcc_imaging.segment.carry.carry_lesions`, kept in the liver; lymph nodes and other
     organs by the annotations, and the earlier study's extrahepatic lesions, kept out of it).
-    Returns the lesions, the liver mask they were kept in, the extrahepatic labels, the
-    segmenter's checks by lesion id, the source's name and how (``carried_from``: the study, the lesions not carried or not found and why)."""
+    Returns the lesions (no viable parts yet; ``carried``: how, the record's ``carried_from``: the
+    study, the lesions not carried or not found and why; the extrahepatic labels, the segmenter's
+    checks and each lesion's organ, the annotations' or the earlier study's) and the liver mask
+    they were kept in."""
     from ..segment.carry import carry_lesions, lies_in_liver
     from ..segment.errors import RegistrationError, SegmentationError
 
@@ -239,12 +240,15 @@ def _carry_masks(task: StudyTask, src: StudyTask, ref: Volume, phases: Mapping[P
     # lesions the earlier study had carried and not found stay not found (never gone)
     skipped: dict[str, str] = {lid: f"not found at the earlier study {src.study_instance_uid} it was carried to: {why}"
                                for lid, why in (got.carried or {}).get("not_carried", {}).items()}
+    organs: dict[str, str] = {}
     for lab in src_lesions.present_labels():
         lid = names.get(lab, f"L{lab}")
         a = ann.get(lid, {})
         kind = str(a.get("kind", "lesion"))
         # the annotations' organ, else the masks' (a SEG's anatomic region: a node on a PACS)
-        organ = a.get("organ") or got.organs.get(lid)
+        organ = "lymph_node" if a.get("is_lymph_node") else a.get("organ") or got.organs.get(lid)
+        if organ:
+            organs[lid] = str(organ)
         if kind in _NOT_CARRIED_KINDS:
             skipped[lid] = (f"not carried: {kind} is not a lesion a click segments; give its mask at this study "
                             "(lesions.nii.gz beside it)")
@@ -268,8 +272,10 @@ def _carry_masks(task: StudyTask, src: StudyTask, ref: Volume, phases: Mapping[P
            "seeds_lps": {c.names[lab]: [round(float(v), 2) for v in p] for lab, p in c.seeds_lps.items()},
            "registration": c.registration.to_json()}
     checks = {c.names[lab]: tuple(r.checks) for lab, r in c.results.items() if r.checks}
-    return c.labels, c.liver, [lab for lab in extra if lab in c.results], checks, \
-        f"carried from {src.study_instance_uid} ({src_source})", how
+    found = {c.names[lab] for lab in c.results}
+    return StudyLesions(c.labels, None, f"carried from {src.study_instance_uid} ({src_source})", how,
+                        tuple(lab for lab in extra if lab in c.results), segmented=True, checks=checks,
+                        organs={k: v for k, v in organs.items() if k in found}), c.liver
 
 
 def _merge_seeded(carried: LabelVolume, carried_extra: Sequence[int], seeded: LabelVolume,
@@ -317,8 +323,9 @@ class StudyLesions:
     #: lesion id -> what the segmenter says a reader should check (``SegmentationResult.checks``:
     #: a possible leak, the image's edge, the scanned range); only lesions with any
     checks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    #: lesion id -> organ, as the masks give it (a DICOM SEG's anatomic regions): what
-    #: :func:`_carry_masks` uses when the annotations do not say
+    #: lesion id -> organ, as the masks give it (a DICOM SEG's anatomic regions; a carried lesion's
+    #: from the earlier study): what :func:`_carry_masks` uses when the annotations do not say, and
+    #: the ``--export-sr`` SEG writes
     organs: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -334,15 +341,18 @@ def study_lesions(task: StudyTask, ref: Volume, phases: Mapping[Phase, Volume], 
     if src is None and not seeded:
         return _load_masks(task, ref)
     how: dict[str, Any] | None = None
+    organs: dict[str, str] = {}
     if src is not None:
-        lesions, liver, extra, checks, source, how = _carry_masks(task, src, ref, phases, options)
+        car, liver = _carry_masks(task, src, ref, phases, options)
+        lesions, extra, checks, source, how = car.lesions, list(car.extrahepatic), dict(car.checks), car.source, car.carried
+        organs = dict(car.organs)
     if seeded:
         s_lesions, s_liver, s_extra, s_checks = _segment_seeds(str(inp.seeds_file), ref, phases)
         if how is None:
             lesions, liver, extra, checks, source = s_lesions, s_liver, s_extra, s_checks, SEEDS_FILE
         else:
             lesions, extra = _merge_seeded(lesions, extra, s_lesions, s_extra, how)
-            # a seed replaces the carried lesion of its id, and its checks
+            # a seed replaces the carried lesion of its id, and its checks (its organ stays: the same lesion)
             checks = {**{k: v for k, v in checks.items() if k not in s_lesions.labels.values()}, **s_checks}
             liver = liver if liver is not None else s_liver
             source = f"{source} + {SEEDS_FILE}"
@@ -354,7 +364,7 @@ def study_lesions(task: StudyTask, ref: Volume, phases: Mapping[Phase, Volume], 
     elif viable:
         v = _viable_parts(lesions, phases, liver, extra, "the viable part of a carried lesion was not found",
                           "Put lesions.nii.gz and viable.nii.gz beside the study, or a seeds.json.")
-    return StudyLesions(lesions, v, source, how, tuple(extra), segmented=True, checks=checks)
+    return StudyLesions(lesions, v, source, how, tuple(extra), segmented=True, checks=checks, organs=organs)
 
 
 def mask_files(got: StudyLesions, study_uid: str) -> tuple[dict[str, Any], dict[str, bytes]]:
@@ -372,7 +382,8 @@ def mask_files(got: StudyLesions, study_uid: str) -> tuple[dict[str, Any], dict[
 
     folder = f"{MASKS_DIR}/{safe_name(study_uid)}"
     names = {str(k): str(v) for k, v in sorted(got.lesions.labels.items())}
-    entry: dict[str, Any] = {"lesions": f"{folder}/lesions.nii.gz", "labels": names}
+    entry: dict[str, Any] = {"lesions": f"{folder}/lesions.nii.gz", "labels": names,
+                             **({"organs": dict(sorted(got.organs.items()))} if got.organs else {})}
     files: dict[str, bytes] = {}
     with tempfile.TemporaryDirectory(prefix="hcc_masks_") as tmp:
         for what, lv in (("lesions", got.lesions), ("viable", got.viable)):
@@ -382,8 +393,9 @@ def mask_files(got: StudyLesions, study_uid: str) -> tuple[dict[str, Any], dict[
             save_mask(lv, path)
             entry[what] = f"{folder}/{what}.nii.gz"
             files[entry[what]] = path.read_bytes()
-    files[f"{folder}/labels.json"] = (json.dumps({"labels": names, "mask_source": got.source}, indent=2,
-                                                 sort_keys=True) + "\n").encode("utf-8")
+    files[f"{folder}/{MASK_LABELS_FILE}"] = (json.dumps({"labels": names, "mask_source": got.source,
+                                                         **({"organs": entry["organs"]} if got.organs else {})},
+                                                        indent=2, sort_keys=True) + "\n").encode("utf-8")
     return entry, files
 
 

@@ -167,7 +167,7 @@ def test_dicomweb_carry_from_the_baselines_seg(tmp_path) -> None:
 
         out = tmp_path / "out"
         rc = main(["batch", url, "--out", str(out), "--workers", "1", "--threads", "--no-progress", "--carry",
-                   "--strict"])
+                   "--export-sr", "--strict"])
         assert rc == 0, (out / "failures.csv").read_text()
     records = [json.loads(p.read_text()) for p in (out / "store" / "ok").glob("*.json")]
     bl, fu1 = sorted(records, key=lambda r: r["study_date"])
@@ -184,3 +184,9 @@ def test_dicomweb_carry_from_the_baselines_seg(tmp_path) -> None:
     # liver mask, and not found: listed, so the read has it not_evaluable, never absent
     assert set(fu1["carried_from"]["not_carried"]) == {"L8"}
     assert (out / fu1["masks"]["lesions"]).is_file()
+    # fu1's SEG (stored back) says where each carried lesion lies: the node is a lymph node there too,
+    # so the next follow-up carried from it keeps it out of the liver mask as well
+    from hcc_imaging.export.seg import read_seg
+
+    organs = read_seg(out / "seg" / f"{fu1['study_instance_uid']}.dcm").organs
+    assert organs["L6"] == "lymph_node" and organs["L7"] == "portal_vein" and organs["L1"] == "liver"

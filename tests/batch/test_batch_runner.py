@@ -369,7 +369,10 @@ def test_carry_seeds_from_the_baseline_to_the_follow_up(tmp_path) -> None:
 
     for rec in by_date:
         m = rec["masks"]
-        assert set(m) == {"lesions", "viable", "labels"} and m["lesions"] == f"masks/{rec['study_instance_uid']}/lesions.nii.gz"
+        assert set(m) - {"organs"} == {"lesions", "viable", "labels"}
+        assert m["lesions"] == f"masks/{rec['study_instance_uid']}/lesions.nii.gz"
+        # a carried lesion keeps its organ (here the annotations'), for the SEG's anatomic region
+        assert m.get("organs") == ({"L1": "liver", "L2": "liver"} if "carried_from" in rec else None)
         stored = json.loads((tmp_path / "o" / "store" / "ok" / f"{rec['key']}.json").read_text())
         assert stored["masks"] == m and not any(k.startswith("_") for k in stored)
         assert json.loads((tmp_path / "o" / "masks" / rec["study_instance_uid"] / "labels.json").read_text())[
