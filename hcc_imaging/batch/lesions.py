@@ -113,17 +113,15 @@ def _load_masks(task: StudyTask, ref: Volume) -> StudyLesions:
 
 def _label_names(path: str | None) -> dict[int, str] | None:
     """The lesion ids of a lesion mask's label values from the ``labels.json`` beside it
-    (``{"labels": {"1": "L1", ...}}``, as a run saves it, or the mapping alone); None without one."""
+    (:func:`hcc_imaging.io.masks.read_label_names`); None without one."""
+    from ..io.masks import MaskFormatError, read_label_names
+
     if path is None:
         return None
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-        names = doc.get("labels", doc) if isinstance(doc, dict) else None
-        return {int(k): str(v) for k, v in names.items()}  # type: ignore[union-attr]
-    except (OSError, json.JSONDecodeError, AttributeError, TypeError, ValueError) as err:
-        raise StudyStepError("masks", f"{path}: not a labels file ({err}); expected "
-                                      '{"labels": {"1": "L1", "2": "L2"}} (label value -> lesion id), or remove it '
-                                      "(label n is then Ln).") from err
+        return read_label_names(path)[0]
+    except MaskFormatError as err:
+        raise StudyStepError("masks", str(err)) from err
 
 
 def _segment_seeds(

@@ -33,6 +33,7 @@ a mask that then has no voxel left (it lies outside the image) is an error, neve
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -58,6 +59,8 @@ __all__ = [
     "MaskFormatError",
     "OverlappingSegmentsError",
     "load_mask",
+    "load_lesion_masks",
+    "read_label_names",
     "load_segments",
     "save_mask",
     "NIFTI_SUFFIXES",
@@ -557,6 +560,65 @@ def load_mask(
     if label_names:
         names.update({int(k): str(v) for k, v in label_names.items()})
     return replace(first, array=out, labels=names)
+
+
+#: Beside a NIfTI lesion map: label value -> lesion id (and organ), as ``hcc-imaging batch`` saves it.
+LABEL_NAMES_FILE = "labels.json"
+#: Beside a NIfTI lesion map: its viable (enhancing) parts, same label values.
+VIABLE_MASK_FILES = ("viable.nii.gz", "viable.nii")
+
+
+def read_label_names(path: str | os.PathLike[str]) -> tuple[dict[int, str], dict[str, str]]:
+    """A ``labels.json``: (label value -> lesion id, lesion id -> organ).  It holds
+    ``{"labels": {"1": "L4", ...}, "organs": {"L4": "liver"}}`` (``organs`` optional) or the label
+    mapping alone.
+
+    Raises
+    ------
+    MaskFormatError
+        The file cannot be read as such a mapping.
+    """
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        names = doc.get("labels", doc) if isinstance(doc, dict) else None
+        labels = {int(k): str(v) for k, v in names.items()}  # type: ignore[union-attr]
+        organs = {str(k): str(v) for k, v in (doc.get("organs") or {}).items()}
+    except (OSError, json.JSONDecodeError, AttributeError, TypeError, ValueError) as err:
+        raise MaskFormatError(f"{path}: not a labels file ({err}); expected "
+                              '{"labels": {"1": "L1", "2": "L2"}} (label value -> lesion id), or remove it '
+                              "(label n is then Ln).") from err
+    return labels, organs
+
+
+def load_lesion_masks(
+    path: str | os.PathLike[str], reference: Volume
+) -> tuple[LabelVolume, LabelVolume | None, dict[str, str]]:
+    """A lesion label map on ``reference`` with its viable parts and each lesion's organ, from the
+    files a reader or a run gives:
+
+    * a DICOM SEG: our lesion and ``"Ln viable"`` segments and their anatomic regions
+      (:func:`hcc_imaging.export.seg.read_seg`), or any SEG;
+    * a DICOM RTSTRUCT (lesions only, no organs);
+    * a NIfTI label map, with the ``labels.json`` (lesion ids, organs) and ``viable.nii.gz`` beside
+      it when they are there: what ``hcc-imaging batch`` saves as ``OUT/masks/<study>/``.
+
+    Returns (lesions, viable or None, lesion id -> organ).
+    """
+    p = Path(path)
+    kind, f = _kind(p)
+    if kind == "seg":
+        from ..export.seg import read_seg
+
+        rd = read_seg(f, reference=reference)
+        return rd.lesions, rd.viable, dict(rd.organs)
+    if kind in ("nifti", "itk"):
+        side = f.parent / LABEL_NAMES_FILE
+        names, organs = read_label_names(side) if side.is_file() else ({}, {})
+        lesions = load_mask(f, reference, label_names=names or None)
+        via = next((f.parent / n for n in VIABLE_MASK_FILES if (f.parent / n).is_file() and f.parent / n != f), None)
+        viable = load_mask(via, reference, label_names=dict(lesions.labels)) if via is not None else None
+        return lesions, viable, organs
+    return load_mask(f, reference), None, {}
 
 
 def _atomic_itk_write(labels: LabelVolume, path: Path) -> None:

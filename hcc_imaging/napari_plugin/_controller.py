@@ -490,16 +490,24 @@ class ReadSession(SegmentingMixin):
         return lo, np.ascontiguousarray(mask[tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))])
 
     # ------------------------------------------------------------------ lesions
-    def new_lesion(self, *, role: str = "target", organ: str = "liver", is_lymph_node: bool = False) -> Lesion:
-        """A new tracked lesion with the next id ``L<n>`` and a fresh tracking UID."""
+    def new_lesion(self, *, role: str = "target", organ: str = "liver", is_lymph_node: bool = False,
+                   lesion_id: str | None = None) -> Lesion:
+        """A new tracked lesion with the next id ``L<n>`` (or ``lesion_id``, an ``L<n>`` id not in use:
+        an imported mask's) and a fresh tracking UID."""
         self._check_unlocked("add a lesion")
         used = [les.label for les in self.lesions.values()] + [self._max_label]
         if self._reader_session is not None:  # ids this reader already used in the store
             for info in self._reader_session.lesions(self.patient_id):
                 if info.lesion_id[1:].isdigit():
                     used.append(int(info.lesion_id[1:]))
-        n = 1 + max(used)
-        self._max_label = n
+        if lesion_id is not None:
+            if not (lesion_id[:1] == "L" and lesion_id[1:].isdigit() and int(lesion_id[1:]) > 0):
+                raise HccImagingError(f"lesion id {lesion_id!r}: a read's lesion ids are L1, L2, ...; rename the "
+                                      "segment (or its labels.json entry) to one.")
+            if lesion_id in self.lesions or int(lesion_id[1:]) in used:
+                raise HccImagingError(f"lesion id {lesion_id!r} is already used in this read.")
+        n = int(lesion_id[1:]) if lesion_id is not None else 1 + max(used)
+        self._max_label = max(self._max_label, n)
         # a DICOM UID (UUID-derived, PS3.5 B.2) so SR/SEG can carry it as the Tracking UID
         les = Lesion(f"L{n}", f"2.25.{uuid.uuid4().int}", n, role=_norm_choice(role, ROLES, "role"), organ=organ,
                      is_lymph_node=bool(is_lymph_node))
@@ -623,6 +631,38 @@ class ReadSession(SegmentingMixin):
             varr[inner] = viable
             vlab = LabelVolume.like(image, varr, labels={1: les.lesion_id})
         return _core.measure(lab, vlab, lesion_id=les.lesion_id, is_lymph_node=les.is_lymph_node, source=source, image=image)
+
+    def import_masks(self, timepoint_id: str, path: str | os.PathLike[str]) -> list[str]:
+        """Each lesion of a mask file, measured at ``timepoint_id`` (its masks replace the ones there):
+        a DICOM SEG (ours: lesion and viable segments, anatomic regions), an RTSTRUCT, or a NIfTI
+        label map with ``labels.json`` (lesion ids, organs) and ``viable.nii.gz`` beside it, as
+        ``hcc-imaging batch`` saves a study's masks (``OUT/masks/<study>/``).  A lesion id the read
+        tracks gets the mask at this time point; another becomes a new lesion with that id (a
+        ``L<n>`` id), with its organ.  Returns the lesion ids, in label order."""
+        from .. import __version__
+        from . import _core
+
+        self._check_unlocked("import masks")
+        if timepoint_id not in self.images:
+            raise HccImagingError(f"time point {timepoint_id!r} has no images loaded; open its study before importing "
+                                  "masks onto it.")
+        ref = self.images[timepoint_id].reference
+        lesions, viable, organs = _core.import_masks(Path(path), ref)
+        arr = np.asarray(lesions.array)
+        varr = None if viable is None else np.asarray(viable.array)
+        present = [int(v) for v in np.unique(arr) if v != 0]
+        if not present:
+            raise HccImagingError(f"{path}: the mask has no lesion voxels on time point {timepoint_id!r}.")
+        ids = []
+        for lab in present:
+            lid = str(lesions.labels.get(lab, f"L{lab}"))
+            if lid not in self.lesions:
+                organ = organs.get(lid, "liver")
+                self.new_lesion(organ=organ, is_lymph_node=organ == "lymph_node", lesion_id=lid)
+            self.set_mask(lid, timepoint_id, arr == lab, viable=None if varr is None else varr == lab,
+                          source=f"imported:{Path(path).name} (hcc_imaging {__version__})")
+            ids.append(lid)
+        return ids
 
     def set_line(self, lesion_id: str, timepoint_id: str, line: LineSpec) -> Observation:
         """A reader moved or drew a line: its length (world mm) becomes the diameter it measures.

@@ -87,6 +87,7 @@ _WHERE: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "response": ("assess", ("hcc_imaging.response", "hcc_imaging.response.engine")),
     "export": ("write_sr", ("hcc_imaging.export", "hcc_imaging.export.sr")),
     "seg_export": ("write_seg", ("hcc_imaging.export", "hcc_imaging.export.seg")),
+    "mask_import": ("load_lesion_masks", ("hcc_imaging.io.masks",)),
     "tables": ("write_tables", ("hcc_imaging.export", "hcc_imaging.export.tables")),
 }
 
@@ -408,11 +409,22 @@ def export_seg(
     viable: LabelVolume | None = None,
     tracking_uids: Mapping[str, str] | None = None,
     patient_id: str | None = None,
+    organs: Mapping[str, str] | None = None,
 ) -> Path:
-    """DICOM SEG of each lesion (and its viable part) over ``source`` (core ``write_seg``)."""
+    """DICOM SEG of each lesion (and its viable part) over ``source`` (core ``write_seg``);
+    ``organs``: lesion id -> organ, each segment's anatomic region (the liver by default)."""
     fn = _fn("write_seg", "hcc_imaging.export", "hcc_imaging.export.seg")
-    fn(labels, source, path, viable=viable, tracking_uids=tracking_uids, patient_id=patient_id)
+    fn(labels, source, path, viable=viable, tracking_uids=tracking_uids, patient_id=patient_id,
+       organs=dict(organs) if organs else None)
     return Path(path)
+
+
+def import_masks(path: Path, reference: Volume) -> tuple[LabelVolume, LabelVolume | None, dict[str, str]]:
+    """A lesion label map, its viable parts and each lesion's organ from a SEG, an RTSTRUCT, or a
+    NIfTI map with ``labels.json`` / ``viable.nii.gz`` beside it, on ``reference`` (core
+    ``load_lesion_masks``)."""
+    fn = _fn("load_lesion_masks", "hcc_imaging.io.masks")
+    return fn(path, reference)  # type: ignore[no-any-return]
 
 
 def export_sr(

@@ -576,3 +576,54 @@ def test_a_mask_the_segmenter_flags_is_listed_first_in_its_problems(tmp_path: Pa
     assert obs.problems[0].startswith("check the mask: the mask reaches the image's edge"), obs.problems
     m = s.lesion_mask(lid, "baseline")
     assert m is not None and 2 * (m & les).sum() / (m.sum() + les.sum()) >= 0.9
+
+
+def test_import_masks_from_a_batch_folder_and_from_our_seg(tmp_path: Path) -> None:
+    """A batch's saved masks (NIfTI + labels.json + viable.nii.gz, label 1 = L2, label 2 = L6 the node)
+    imported onto the sample baseline: the lesions get those ids, the node its organ, the numbers
+    are the masks' (LD within a voxel diagonal of the truth, L2's viable part). Exported as our SEG
+    and imported into another read, the same ids, organs and LDs."""
+    from hcc_imaging.io import load_mask, load_study, save_mask
+    from hcc_imaging.volume import LabelVolume
+
+    from .conftest import SAMPLE
+
+    truth = json.loads((SAMPLE / "truth.json").read_text())["timepoints"]["baseline"]["lesions"]
+    vols = {v.phase: v for v in load_study(SAMPLE / "baseline")}
+    s = ReadSession("P001", "R1", tmp_path / "reads")
+    s.add_timepoint("baseline", vols)
+    ref = s.images["baseline"].reference
+    les = load_mask(SAMPLE / "baseline" / "masks" / "lesions.nii.gz", reference=ref).array
+    via = load_mask(SAMPLE / "baseline" / "masks" / "viable.nii.gz", reference=ref).array
+    folder = tmp_path / "masks" / "study"
+    folder.mkdir(parents=True)
+    remap = {2: 1, 6: 2}  # truth label -> the file's label
+    for name, arr in (("lesions", les), ("viable", via)):
+        out = np.zeros(arr.shape, np.uint8)
+        for old, new in remap.items():
+            out[arr == old] = new
+        save_mask(LabelVolume.like(ref, out), folder / f"{name}.nii.gz")
+    (folder / "labels.json").write_text(json.dumps({"labels": {"1": "L2", "2": "L6"}, "organs": {"L6": "lymph_node"}}))
+    assert s.import_masks("baseline", folder / "lesions.nii.gz") == ["L2", "L6"]
+    assert s.lesions["L6"].is_lymph_node and not s.lesions["L2"].is_lymph_node
+    tol = 2.3 * 2**0.5
+    for lid in ("L2", "L6"):
+        obs = s.observation(lid, "baseline")
+        assert abs(obs.longest_diameter_mm - truth[lid]["longest_diameter_mm"]) <= tol, lid
+    assert abs(s.observation("L2", "baseline").viable_diameter_mm - truth["L2"]["viable_diameter_mm"]) <= tol
+    assert s.new_lesion().lesion_id == "L7"  # the next id is after the imported ones
+
+    from hcc_imaging.napari_plugin import _core
+
+    seg = _core.export_seg(s.label_volume("baseline"), ref, tmp_path / "read.dcm",
+                           viable=s.label_volume("baseline", viable=True),
+                           organs={"L2": "liver", "L6": "lymph_node"})
+    t = ReadSession("P001", "R2", tmp_path / "reads2")
+    t.add_timepoint("baseline", vols)
+    assert t.import_masks("baseline", seg) == ["L2", "L6"]
+    assert t.lesions["L6"].is_lymph_node
+    for lid in ("L2", "L6"):
+        a, b = s.observation(lid, "baseline"), t.observation(lid, "baseline")
+        assert b.longest_diameter_mm == pytest.approx(a.longest_diameter_mm, abs=1e-6), lid
+    with pytest.raises(HccImagingError, match="already used"):
+        t.new_lesion(lesion_id="L2")

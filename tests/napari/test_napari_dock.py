@@ -348,3 +348,21 @@ def test_progress_shows_only_for_work_longer_than_the_delay(docked: Any, qtbot: 
         assert not any(d.startswith("fast work") for d in seen)
     finally:
         progress._all_instances.events.changed.disconnect(on_added)
+
+
+@needs_pipeline
+def test_import_masks_button_measures_each_label_of_a_mask_file(docked: Any, phantom_truth: Any) -> None:
+    """"Import masks…" with the sample baseline's expert lesions.nii.gz (viable.nii.gz beside it):
+    one row per label (L1-L8), drawn on the labels layer, L1's LD within a voxel diagonal of the
+    truth; the status line says what was imported."""
+    from .conftest import SAMPLE
+
+    viewer, dock = docked
+    session = dock.start_read("R1")
+    assert dock.import_button.isEnabled()
+    ids = dock.import_masks(SAMPLE / "baseline" / "masks" / "lesions.nii.gz")
+    assert ids == [f"L{n}" for n in range(1, 9)] and dock.table.rowCount() == 8
+    truth = phantom_truth["baseline"]["lesions"]["L1"]
+    assert abs(session.observations[("L1", "baseline")].longest_diameter_mm - truth["longest_diameter_mm"]) <= 3.3
+    assert (np.asarray(viewer.layers["lesions · baseline"].data) == 1).any()
+    assert "imported 8 lesion mask(s)" in dock.status_label.text()

@@ -224,10 +224,17 @@ class ResponseDock(SegmentControlsMixin, QWidget):
         self.compare_combo.currentTextChanged.connect(lambda t: self.set_compare_mode(t))
         self.open_button = QPushButton("Open DICOM folder / zip…")
         self.open_button.clicked.connect(self._open_dialog)
+        self.import_button = QPushButton("Import masks…")
+        self.import_button.setToolTip(
+            "Lesion masks onto this time point: a DICOM SEG, an RTSTRUCT, or a NIfTI label map (with the labels.json "
+            "and viable.nii.gz beside it that hcc-imaging batch saves in OUT/masks/<study>/). Each label is measured; "
+            "a lesion id the read tracks gets its mask here, another becomes a new lesion.")
+        self.import_button.clicked.connect(self._import_dialog)
         form.addRow("time point", self.timepoint_combo)
         form.addRow("phase", self.phase_combo)
         form.addRow("compare", self.compare_combo)
         form.addRow(self.open_button)
+        form.addRow(self.import_button)
         root.addWidget(box)
         # tools
         box = QGroupBox("Lesions")
@@ -352,6 +359,7 @@ class ResponseDock(SegmentControlsMixin, QWidget):
             ("segment", [self.segment_button, self.line_segment_button]),
             ("export", [self.export_buttons["SR"]]),
             ("seg_export", [self.export_buttons["SEG"]]),
+            ("mask_import", [self.import_button]),
             ("tables", [self.export_buttons["CSV"]]),
         ):
             ok = _core.available(feature)
@@ -494,7 +502,7 @@ class ResponseDock(SegmentControlsMixin, QWidget):
 
     def _set_editable(self, on: bool) -> None:
         for w in (self.segment_button, self.line_segment_button, self.manual_button, self.delete_button, self.lock_button,
-                  self.propagate_button, self.propagate_all_button):
+                  self.propagate_button, self.propagate_all_button, self.import_button):
             needs_core = w in (self.segment_button, self.line_segment_button, self.propagate_button, self.propagate_all_button)
             w.setEnabled(on and (not needs_core or _core.available("segment")))
 
@@ -906,6 +914,25 @@ class ResponseDock(SegmentControlsMixin, QWidget):
         if lid is not None:
             self.go_to_lesion(lid)
 
+    def _import_dialog(self) -> None:  # pragma: no cover - needs a user
+        path, _ = QFileDialog.getOpenFileName(self, "Lesion masks", "", "Masks (*.nii.gz *.nii *.dcm *.nrrd *.mha)")
+        if path:
+            self.import_masks(path)
+
+    def import_masks(self, path: str | os.PathLike[str]) -> list[str]:
+        """The lesion masks of ``path`` onto the shown time point (:meth:`ReadSession.import_masks`),
+        measured and drawn."""
+        if self.session is None or not self.timepoint_id:
+            raise HccImagingError("start a read and open the study before importing masks onto it.")
+        try:
+            ids = self.session.import_masks(self.timepoint_id, path)
+        except HccImagingError as err:
+            self._error(err)
+            return []
+        self.refresh_all()
+        self._status(f"imported {len(ids)} lesion mask(s) from {Path(path).name} at {self.timepoint_id}: {', '.join(ids)}")
+        return ids
+
     def _delete_selected(self) -> None:
         if self.session is None:
             return
@@ -1070,6 +1097,7 @@ class ResponseDock(SegmentControlsMixin, QWidget):
                     viable=s.label_volume(tpid, viable=True) if s.label_array(tpid, viable=True).any() else None,
                     tracking_uids={les.lesion_id: les.tracking_uid for les in s.lesions.values()},
                     patient_id=s.patient_id,
+                    organs={les.lesion_id: "lymph_node" if les.is_lymph_node else les.organ for les in s.lesions.values()},
                 )]
             elif kind == "SR":
                 images = {tp: t.reference for tp, t in s.images.items()}
