@@ -331,3 +331,33 @@ def test_rtstruct_without_rois(tmp_path: Path, shared_data: Path) -> None:
     ds.save_as(tmp_path / "none.dcm")
     with pytest.raises(MaskFormatError, match="no ROI"):
         load_mask(tmp_path / "none.dcm", _sitk_series(d / "image"))
+
+
+def test_lesion_masks_with_their_names_viable_parts_and_organs(tmp_path: Path) -> None:
+    """``load_lesion_masks`` on a NIfTI map with ``labels.json`` and ``viable.nii.gz`` beside it (a
+    batch's saved masks): the ids and organs of the labels file, the viable map with the same names;
+    without them the ids are ``L<n>`` and there is no viable map; a labels file that is not one is a
+    MaskFormatError naming it."""
+    import json
+
+    from hcc_imaging.io.masks import load_lesion_masks
+
+    ref = _ref_volume()
+    arr = np.zeros(ref.shape, np.uint8)
+    arr[2:5, 2:6, 2:6] = 1
+    arr[6:8, 10:15, 10:15] = 2
+    save_mask(LabelVolume.like(ref, arr), tmp_path / "lesions.nii.gz")
+    save_mask(LabelVolume.like(ref, np.where(arr == 1, 1, 0).astype(np.uint8)), tmp_path / "viable.nii.gz")
+    (tmp_path / "labels.json").write_text(json.dumps({"labels": {"1": "L4", "2": "L6"}, "organs": {"L6": "lymph_node"}}))
+    les, via, organs = load_lesion_masks(tmp_path / "lesions.nii.gz", ref)
+    assert dict(les.labels) == {1: "L4", 2: "L6"} and organs == {"L6": "lymph_node"}
+    assert via is not None and dict(via.labels)[1] == "L4" and np.array_equal(via.array != 0, arr == 1)
+    np.testing.assert_array_equal(les.array, arr)
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    save_mask(LabelVolume.like(ref, arr), bare / "map.nii.gz")
+    les, via, organs = load_lesion_masks(bare / "map.nii.gz", ref)
+    assert dict(les.labels) == {1: "L1", 2: "L2"} and via is None and organs == {}
+    (tmp_path / "labels.json").write_text("[1, 2]")
+    with pytest.raises(MaskFormatError, match="labels.json: not a labels file"):
+        load_lesion_masks(tmp_path / "lesions.nii.gz", ref)
