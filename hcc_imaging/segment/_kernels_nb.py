@@ -1022,3 +1022,47 @@ def _nearest_along_0(feat, g, s0, last, a0, a1, step):  # pragma: no cover - com
                     if dd < g[a, b, c]:
                         g[a, b, c] = dd
         a += step
+
+
+@numba.njit(cache=True, nogil=True)
+def ray_edge_search(dd, aa, bb, da, db, ab, valid, c1, c2, c3, c4, c5):  # pragma: no cover - compiled
+    """Step 13's rays' edge search (:func:`._rind._edge_search`): for each ray k, over its inner
+    edges i and outer edges o in row-major order, the residual ``dd[k] + c1 * bb[k, o] + c2 *
+    aa[k, i] + c3 * db[k, o] + c4 * da[k, i] + c5 * ab[k, i, o]`` (added left to right, as the numpy
+    expression is; infinite where ``valid[i, o]`` is False) and its first minimum as numpy's argmin
+    finds it (a NaN is the minimum); returns the flat index (i x n_outer + o) and the residual
+    there per ray.  One pass per ray instead of six array passes over every ray's grid."""
+    k_rays = dd.shape[0]
+    n_in, n_out = valid.shape
+    best = np.empty(k_rays, dtype=np.int64)
+    best_v = np.empty(k_rays)
+    for k in range(k_rays):
+        bi = 0
+        bv = np.inf
+        first = True
+        done = False
+        for i in range(n_in):
+            for o in range(n_out):
+                if valid[i, o]:
+                    v = dd[k] + c1 * bb[k, o]
+                    v = v + c2 * aa[k, i]
+                    v = v + c3 * db[k, o]
+                    v = v + c4 * da[k, i]
+                    v = v + c5 * ab[k, i, o]
+                else:
+                    v = np.inf
+                if first:
+                    bi, bv, first = i * n_out + o, v, False
+                    if v != v:
+                        done = True
+                        break
+                elif v != v:
+                    bi, bv, done = i * n_out + o, v, True
+                    break
+                elif v < bv:
+                    bi, bv = i * n_out + o, v
+            if done:
+                break
+        best[k] = bi
+        best_v[k] = bv
+    return best, best_v

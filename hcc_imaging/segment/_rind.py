@@ -129,6 +129,28 @@ def _arc_median(a: NDArray[np.float64]) -> NDArray[np.float64]:
     return ndimage.median_filter(padded, size=(3, 3), mode="nearest")[:, 1:1 + nph]  # type: ignore[no-any-return]
 
 
+def _edge_search(terms: tuple[NDArray[np.float64], ...], n: float, rv: float, p: float, valid: NDArray[np.bool_],
+                 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Step 2's exact grid search of each ray's edges: the residual of every (inner, outer) pair of
+    ``valid`` from the ramps' ``terms`` (:func:`_fit_rays`' ``edge_terms``) with the values N = ``n``,
+    R = ``rv``, P = ``p``; returns each ray's first least residual's flat index (inner x the outer
+    edges + outer) and that residual.  By the compiled ``ray_edge_search`` (the same operations per
+    element, bit for bit; one pass instead of six passes over a 512 x 21 x 49 grid) when the kernels
+    are on."""
+    dd, aa, bb, da, db, ab = terms
+    # the scalar factors as the numpy expression forms them (left to right, before the arrays)
+    c_bb, c_aa, c_db, c_da, c_ab = (rv - p) ** 2, (n - rv) ** 2, 2 * (rv - p), 2 * (n - rv), 2 * (rv - p) * (n - rv)
+    m = _kernels.compiled()
+    if m is not None and all(t.dtype == np.float64 for t in terms) and valid.dtype == np.bool_:
+        args = [np.require(t, requirements="CW") for t in (*terms, valid)]
+        return m.ray_edge_search(*args, float(c_bb), float(c_aa), float(c_db), float(c_da), float(c_ab))  # type: ignore[no-any-return]
+    sse = (dd[:, None, None] + c_bb * bb[:, None, :] + c_aa * aa[:, :, None]
+           + c_db * db[:, None, :] + c_da * da[:, :, None] + c_ab * ab)
+    sse = np.where(valid[None], sse, np.inf).reshape(len(dd), -1)
+    best = sse.argmin(-1)
+    return best, sse[np.arange(len(dd)), best]
+
+
 def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.float64], n0: float, p0: float,
               ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], tuple[float, float, float]]:
     """Step 2: the core's centroid (voxels), each ray's inner and outer edge (mm from it) and the
@@ -166,7 +188,10 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
     def ray_blur(w: float) -> NDArray[np.float64]:
         return np.sqrt(w * w + slab_var) / cos_a  # type: ignore[no-any-return]
 
-    d_inner = np.arange(-2.5, 2.51, 0.25)
+    # the edges' offsets from the core's exit (mm): the inner ones are the outer ones' first 21 (the
+    # same values bit for bit, so that the inner ramps' table is the outer's first columns)
+    d_outer = np.arange(-2.5, 2.5 + t_max + 0.01, 0.25)
+    d_inner = d_outer[d_outer <= 2.5 + 1e-9]
     win = (r >= rc[..., None] - 4.0) & (r <= rc[..., None] + t_max + 2.0)
     # each ray's window as a fixed-length run of samples (zero weight outside the window)
     k_rays = nth * nph
@@ -182,7 +207,6 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
     lags_kj = exit_j.reshape(-1)[:, None] - jj  # whole steps from each window sample to the exit
     lag = np.arange(lags_kj.min(), lags_kj.max() + 1)
     lag_idx = lags_kj - lag[0]
-    d_outer = np.arange(-2.5, 2.5 + t_max + 0.01, 0.25)
     thick = d_outer[None, :] - d_inner[:, None]
     valid = (thick >= -1e-9) & (thick <= t_max + 1e-9)
 
@@ -193,11 +217,12 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
         # + 2 (R-P)(N-R) sum AB, d = P - value, A = Phi((i - r) / w), B = Phi((o - r) / w); Phi of
         # (exit - sample + offset) / w from a table: exit - sample is a whole number of steps.  The
         # ramps' terms depend on the blur alone and are kept for the next call with it (the loop
-        # below mostly stays on one blur; the tables are 1.6 M values of Phi, ~17 ms)
+        # below mostly stays on one blur; the table is 1.1 M values of Phi, the inner edges' its first
+        # columns)
         if w not in ramps:
             wr = ray_blur(w).reshape(-1)[:, None, None]
-            ta = ndtr((lag[None, :, None] * step + d_inner[None, None, :]) / wr)
             tb = ndtr((lag[None, :, None] * step + d_outer[None, None, :]) / wr)
+            ta = tb[:, :, :d_inner.size]
             a = ta[rows, lag_idx].transpose(0, 2, 1) * mw[:, None, :]
             b = tb[rows, lag_idx].transpose(0, 2, 1) * mw[:, None, :]
             ramps[w] = (a, b, (a * a).sum(-1), (b * b).sum(-1), np.matmul(a, b.transpose(0, 2, 1)))
@@ -207,31 +232,33 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
 
     def per_ray(n: float, rv: float, p: float, terms: tuple[NDArray[np.float64], ...],
                 ) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
-        dd, aa, bb, da, db, ab = terms
-        sse = (dd[:, None, None] + (rv - p) ** 2 * bb[:, None, :] + (n - rv) ** 2 * aa[:, :, None]
-               + 2 * (rv - p) * db[:, None, :] + 2 * (n - rv) * da[:, :, None] + 2 * (rv - p) * (n - rv) * ab)
-        sse = np.where(valid[None], sse, np.inf).reshape(k_rays, -1)
-        best = sse.argmin(-1)
+        best, sse = _edge_search(terms, n, rv, p, valid)
         ia, ib = np.unravel_index(best, valid.shape)
-        return (float(sse[np.arange(k_rays), best].sum()), (rcf + d_inner[ia]).reshape(nth, nph),
-                (rcf + d_outer[ib]).reshape(nth, nph))
+        return (float(sse.sum()), (rcf + d_inner[ia]).reshape(nth, nph), (rcf + d_outer[ib]).reshape(nth, nph))
 
     terms = edge_terms(p, w)
     grid = rv + np.arange(0.0, 61.0, 5.0)
     rv = float(grid[int(np.argmin([per_ray(n, g, p, terms)[0] for g in grid]))])
-    def values_at(ww: float, bi: NDArray[np.float64], bo: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
-        """The rays' residual and (N, R, P) by least squares with the edges ``bi``, ``bo`` and blur ``ww``."""
-        wr = ray_blur(ww)[..., None]
-        a = ndtr((bi[..., None] - r) / wr)
-        b = ndtr((bo[..., None] - r) / wr)
-        x = np.stack([a[win], (b - a)[win], (1 - b)[win]], 1)
-        coef = np.linalg.solve(x.T @ x + 1e-9 * np.eye(3), x.T @ prof[win])
-        return float(((x @ coef - prof[win]) ** 2).sum()), coef
+    # the windows' samples (row-major, as ``prof[win]``): their ray and their value
+    k_win, j_win = np.nonzero(win.reshape(k_rays, -1))
+    p_win = prof[win]
+
+    def values_at(ww: float, di: NDArray[np.float64], do: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+        """The rays' residual and (N, R, P) by least squares on the windows' samples, ``di`` and
+        ``do`` their distances (mm) inside the inner and the outer edge, with the blur ``ww`` (Phi
+        on the windows' samples alone)."""
+        wr = ray_blur(ww).reshape(-1)[k_win]
+        a = ndtr(di / wr)
+        b = ndtr(do / wr)
+        x = np.stack([a, b - a, 1 - b], 1)
+        coef = np.linalg.solve(x.T @ x + 1e-9 * np.eye(3), x.T @ p_win)
+        return float(((x @ coef - p_win) ** 2).sum()), coef
 
     for _ in range(4):
         _, bi, bo = per_ray(n, rv, p, edge_terms(p, w))
+        di, do = bi.reshape(-1)[k_win] - r[j_win], bo.reshape(-1)[k_win] - r[j_win]
         # the blur with the least residual (the first of equals), and its values
-        w, (_, (n, rv, p)) = min(((ww, values_at(ww, bi, bo)) for ww in C.LESION_RIND_RAY_BLURS_MM),
+        w, (_, (n, rv, p)) = min(((ww, values_at(ww, di, do)) for ww in C.LESION_RIND_RAY_BLURS_MM),
                                  key=lambda t: t[1][0])
     return c, _arc_median(bi), _arc_median(bo), (float(n), float(rv), float(p))
 
