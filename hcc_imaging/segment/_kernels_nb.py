@@ -1030,39 +1030,39 @@ def ray_edge_search(dd, aa, bb, da, db, ab, valid, c1, c2, c3, c4, c5):  # pragm
     edges i and outer edges o in row-major order, the residual ``dd[k] + c1 * bb[k, o] + c2 *
     aa[k, i] + c3 * db[k, o] + c4 * da[k, i] + c5 * ab[k, i, o]`` (added left to right, as the numpy
     expression is; infinite where ``valid[i, o]`` is False) and its first minimum as numpy's argmin
-    finds it (a NaN is the minimum); returns the flat index (i x n_outer + o) and the residual
-    there per ray.  One pass per ray instead of six array passes over every ray's grid."""
+    finds it (the first NaN; else the first least value; the first element when every value is
+    infinite); returns the flat index (i x n_outer + o) and the residual there per ray.  The
+    products of each edge alone are formed once per ray and only the valid pairs are visited: the
+    same operations on each pair, one pass instead of six array passes over every ray's grid."""
     k_rays = dd.shape[0]
     n_in, n_out = valid.shape
-    best = np.empty(k_rays, dtype=np.int64)
-    best_v = np.empty(k_rays)
+    best = np.zeros(k_rays, dtype=np.int64)
+    best_v = np.full(k_rays, np.inf)
+    s_o = np.empty(n_out)
+    r_o = np.empty(n_out)
     for k in range(k_rays):
+        for o in range(n_out):
+            s_o[o] = dd[k] + c1 * bb[k, o]
+            r_o[o] = c3 * db[k, o]
         bi = 0
         bv = np.inf
-        first = True
-        done = False
+        nan = False
         for i in range(n_in):
+            q = c2 * aa[k, i]
+            u = c4 * da[k, i]
             for o in range(n_out):
                 if valid[i, o]:
-                    v = dd[k] + c1 * bb[k, o]
-                    v = v + c2 * aa[k, i]
-                    v = v + c3 * db[k, o]
-                    v = v + c4 * da[k, i]
+                    v = ((s_o[o] + q) + r_o[o]) + u
                     v = v + c5 * ab[k, i, o]
-                else:
-                    v = np.inf
-                if first:
-                    bi, bv, first = i * n_out + o, v, False
-                    if v != v:
-                        done = True
+                    if v < bv:
+                        bi, bv = i * n_out + o, v
+                    elif v != v:
+                        bi, bv, nan = i * n_out + o, v, True
                         break
-                elif v != v:
-                    bi, bv, done = i * n_out + o, v, True
-                    break
-                elif v < bv:
-                    bi, bv = i * n_out + o, v
-            if done:
+            if nan:
                 break
+        # (no value below infinity: numpy's first element, valid or not, infinite or not a number
+        # only when it is the NaN found above)
         best[k] = bi
         best_v[k] = bv
     return best, best_v

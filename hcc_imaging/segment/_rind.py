@@ -74,7 +74,8 @@ from scipy.special import ndtr
 from . import _kernels
 from . import constants as C
 from ._blur import _direction_terms, _inside, _polar, _roughness
-from ._morph import bbox, gaussian_noise_factor, histogram_mode, median_abs, noise_sigma, pad_box, robust_sigma
+from ._morph import (bbox, component_at, gaussian_noise_factor, histogram_mode, median_abs, noise_sigma, pad_box,
+                     robust_sigma)
 from .errors import LowContrastError, NotEnclosedError
 
 log = logging.getLogger(__name__)
@@ -398,10 +399,11 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
             raise LowContrastError(
                 f"rind=True: {where} is not in a dark core (value {_v(n0 * unit)} against the parenchyma's {_v(p0 * unit)}); click "
                 "the lesion's necrotic (non-enhancing) centre, or segment it without rind=True.")
-        lab, _ = ndimage.label(sm < n0 + 0.5 * (p0 - n0))
-        core = lab == lab[s_loc]
-        if not lab[s_loc]:
+        dark = sm < n0 + 0.5 * (p0 - n0)
+        if not dark[s_loc]:
             raise LowContrastError(f"rind=True: {where} is not in a dark core; click the lesion's necrotic centre.")
+        # (the face-connected component ``ndimage.label`` gives, flooded from the click alone)
+        core = component_at(dark, s_loc)
         if any(np.any(np.take(core, idx, axis=ax)) for ax in range(3) for idx in (0, -1)):
             raise NotEnclosedError(
                 f"rind=True: the dark region at {where} reaches {C.LESION_RIND_BOX_MM:g} mm from it without meeting "
