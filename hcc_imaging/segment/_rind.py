@@ -142,9 +142,15 @@ def _edge_search(terms: tuple[NDArray[np.float64], ...], n: float, rv: float, p:
     # the scalar factors as the numpy expression forms them (left to right, before the arrays)
     c_bb, c_aa, c_db, c_da, c_ab = (rv - p) ** 2, (n - rv) ** 2, 2 * (rv - p), 2 * (n - rv), 2 * (rv - p) * (n - rv)
     m = _kernels.compiled()
-    if m is not None and all(t.dtype == np.float64 for t in terms) and valid.dtype == np.bool_:
-        args = [np.require(t, requirements="CW") for t in (*terms, valid)]
-        return m.ray_edge_search(*args, float(c_bb), float(c_aa), float(c_db), float(c_da), float(c_ab))  # type: ignore[no-any-return]
+    # each inner edge's valid outer edges as one run [o_lo, o_hi) (the kernel's; step 13's band is)
+    o_lo = valid.argmax(1)
+    o_hi = np.where(valid.any(1), o_lo + valid.sum(1), o_lo)
+    runs = valid.shape[1] > 0 and np.array_equal(valid, (np.arange(valid.shape[1]) >= o_lo[:, None])
+                                                  & (np.arange(valid.shape[1]) < o_hi[:, None]))
+    if m is not None and runs and all(t.dtype == np.float64 for t in terms):
+        args = [np.require(t, requirements="CW") for t in terms]
+        return m.ray_edge_search(*args, o_lo.astype(np.int64), o_hi.astype(np.int64),  # type: ignore[no-any-return]
+                                 float(c_bb), float(c_aa), float(c_db), float(c_da), float(c_ab))
     sse = (dd[:, None, None] + c_bb * bb[:, None, :] + c_aa * aa[:, :, None]
            + c_db * db[:, None, :] + c_da * da[:, :, None] + c_ab * ab)
     sse = np.where(valid[None], sse, np.inf).reshape(len(dd), -1)
@@ -244,13 +250,29 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
     k_win, j_win = np.nonzero(win.reshape(k_rays, -1))
     p_win = prof[win]
 
+    # per blur, the last round's distances and their Phi: a round moves few rays' edges, and Phi is
+    # evaluated again only where a distance changed (bit for bit: the same argument gives the same value)
+    last_phi: dict[float, tuple[NDArray[np.float64], ...]] = {}
+
+    def phi_at(ww: float, di: NDArray[np.float64], do: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Phi of the windows' samples' distances ``di``, ``do`` over the rays' blur at ``ww``."""
+        wr = ray_blur(ww).reshape(-1)[k_win]
+        if ww not in last_phi:
+            a, b = ndtr(di / wr), ndtr(do / wr)
+        else:
+            di0, do0, a0, b0 = last_phi[ww]
+            a, b = a0.copy(), b0.copy()
+            for dist, dist0, out in ((di, di0, a), (do, do0, b)):
+                moved = dist.view(np.int64) != dist0.view(np.int64)
+                out[moved] = ndtr(dist[moved] / wr[moved])
+        last_phi[ww] = (di, do, a, b)
+        return a, b
+
     def values_at(ww: float, di: NDArray[np.float64], do: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
         """The rays' residual and (N, R, P) by least squares on the windows' samples, ``di`` and
         ``do`` their distances (mm) inside the inner and the outer edge, with the blur ``ww`` (Phi
         on the windows' samples alone)."""
-        wr = ray_blur(ww).reshape(-1)[k_win]
-        a = ndtr(di / wr)
-        b = ndtr(do / wr)
+        a, b = phi_at(ww, di, do)
         x = np.stack([a, b - a, 1 - b], 1)
         coef = np.linalg.solve(x.T @ x + 1e-9 * np.eye(3), x.T @ p_win)
         return float(((x @ coef - p_win) ** 2).sum()), coef
