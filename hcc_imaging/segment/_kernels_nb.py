@@ -1022,3 +1022,47 @@ def _nearest_along_0(feat, g, s0, last, a0, a1, step):  # pragma: no cover - com
                     if dd < g[a, b, c]:
                         g[a, b, c] = dd
         a += step
+
+
+@numba.njit(cache=True, nogil=True)
+def ray_edge_search(dd, aa, bb, da, db, ab, o_lo, o_hi, c1, c2, c3, c4, c5):  # pragma: no cover - compiled
+    """Step 13's rays' edge search (:func:`._rind._edge_search`): for each ray k, over its inner
+    edges i and outer edges o in row-major order, the residual ``dd[k] + c1 * bb[k, o] + c2 *
+    aa[k, i] + c3 * db[k, o] + c4 * da[k, i] + c5 * ab[k, i, o]`` (added left to right, as the numpy
+    expression is; infinite outside the valid pairs, ``o_lo[i] <= o < o_hi[i]``) and its first
+    minimum as numpy's argmin finds it (the first NaN; else the first least value; the first
+    element when every value is infinite); returns the flat index (i x n_outer + o) and the residual
+    there per ray.  The products of each edge alone are formed once per ray and only the valid pairs
+    are visited: the same operations on each pair, one pass instead of six array passes over every
+    ray's grid."""
+    k_rays = dd.shape[0]
+    n_in, n_out = aa.shape[1], bb.shape[1]
+    best = np.zeros(k_rays, dtype=np.int64)
+    best_v = np.full(k_rays, np.inf)
+    s_o = np.empty(n_out)
+    r_o = np.empty(n_out)
+    for k in range(k_rays):
+        for o in range(n_out):
+            s_o[o] = dd[k] + c1 * bb[k, o]
+            r_o[o] = c3 * db[k, o]
+        bi = 0
+        bv = np.inf
+        nan = False
+        for i in range(n_in):
+            q = c2 * aa[k, i]
+            u = c4 * da[k, i]
+            for o in range(o_lo[i], o_hi[i]):
+                v = ((s_o[o] + q) + r_o[o]) + u
+                v = v + c5 * ab[k, i, o]
+                if v < bv:
+                    bi, bv = i * n_out + o, v
+                elif v != v:
+                    bi, bv, nan = i * n_out + o, v, True
+                    break
+            if nan:
+                break
+        # (no value below infinity: numpy's first element, valid or not, infinite or not a number
+        # only when it is the NaN found above)
+        best[k] = bi
+        best_v[k] = bv
+    return best, best_v

@@ -74,7 +74,8 @@ from scipy.special import ndtr
 from . import _kernels
 from . import constants as C
 from ._blur import _direction_terms, _inside, _polar, _roughness
-from ._morph import gaussian_noise_factor, histogram_mode, median_abs, noise_sigma, robust_sigma
+from ._morph import (bbox, component_at, gaussian_noise_factor, histogram_mode, median_abs, noise_sigma, pad_box,
+                     robust_sigma)
 from .errors import LowContrastError, NotEnclosedError
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,34 @@ def _arc_median(a: NDArray[np.float64]) -> NDArray[np.float64]:
     return ndimage.median_filter(padded, size=(3, 3), mode="nearest")[:, 1:1 + nph]  # type: ignore[no-any-return]
 
 
+def _edge_search(terms: tuple[NDArray[np.float64], ...], n: float, rv: float, p: float, valid: NDArray[np.bool_],
+                 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Step 2's exact grid search of each ray's edges: the residual of every (inner, outer) pair of
+    ``valid`` from the ramps' ``terms`` (:func:`_fit_rays`' ``edge_terms``) with the values N = ``n``,
+    R = ``rv``, P = ``p``; returns each ray's first least residual's flat index (inner x the outer
+    edges + outer) and that residual.  By the compiled ``ray_edge_search`` (the same operations per
+    element, bit for bit; one pass instead of six passes over a 512 x 21 x 49 grid) when the kernels
+    are on."""
+    dd, aa, bb, da, db, ab = terms
+    # the scalar factors as the numpy expression forms them (left to right, before the arrays)
+    c_bb, c_aa, c_db, c_da, c_ab = (rv - p) ** 2, (n - rv) ** 2, 2 * (rv - p), 2 * (n - rv), 2 * (rv - p) * (n - rv)
+    m = _kernels.compiled()
+    # each inner edge's valid outer edges as one run [o_lo, o_hi) (the kernel's; step 13's band is)
+    o_lo = valid.argmax(1)
+    o_hi = np.where(valid.any(1), o_lo + valid.sum(1), o_lo)
+    runs = valid.shape[1] > 0 and np.array_equal(valid, (np.arange(valid.shape[1]) >= o_lo[:, None])
+                                                  & (np.arange(valid.shape[1]) < o_hi[:, None]))
+    if m is not None and runs and all(t.dtype == np.float64 for t in terms):
+        args = [np.require(t, requirements="CW") for t in terms]
+        return m.ray_edge_search(*args, o_lo.astype(np.int64), o_hi.astype(np.int64),  # type: ignore[no-any-return]
+                                 float(c_bb), float(c_aa), float(c_db), float(c_da), float(c_ab))
+    sse = (dd[:, None, None] + c_bb * bb[:, None, :] + c_aa * aa[:, :, None]
+           + c_db * db[:, None, :] + c_da * da[:, :, None] + c_ab * ab)
+    sse = np.where(valid[None], sse, np.inf).reshape(len(dd), -1)
+    best = sse.argmin(-1)
+    return best, sse[np.arange(len(dd)), best]
+
+
 def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.float64], n0: float, p0: float,
               ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], tuple[float, float, float]]:
     """Step 2: the core's centroid (voxels), each ray's inner and outer edge (mm from it) and the
@@ -166,7 +195,10 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
     def ray_blur(w: float) -> NDArray[np.float64]:
         return np.sqrt(w * w + slab_var) / cos_a  # type: ignore[no-any-return]
 
-    d_inner = np.arange(-2.5, 2.51, 0.25)
+    # the edges' offsets from the core's exit (mm): the inner ones are the outer ones' first 21 (the
+    # same values bit for bit, so that the inner ramps' table is the outer's first columns)
+    d_outer = np.arange(-2.5, 2.5 + t_max + 0.01, 0.25)
+    d_inner = d_outer[d_outer <= 2.5 + 1e-9]
     win = (r >= rc[..., None] - 4.0) & (r <= rc[..., None] + t_max + 2.0)
     # each ray's window as a fixed-length run of samples (zero weight outside the window)
     k_rays = nth * nph
@@ -182,7 +214,6 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
     lags_kj = exit_j.reshape(-1)[:, None] - jj  # whole steps from each window sample to the exit
     lag = np.arange(lags_kj.min(), lags_kj.max() + 1)
     lag_idx = lags_kj - lag[0]
-    d_outer = np.arange(-2.5, 2.5 + t_max + 0.01, 0.25)
     thick = d_outer[None, :] - d_inner[:, None]
     valid = (thick >= -1e-9) & (thick <= t_max + 1e-9)
 
@@ -193,11 +224,12 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
         # + 2 (R-P)(N-R) sum AB, d = P - value, A = Phi((i - r) / w), B = Phi((o - r) / w); Phi of
         # (exit - sample + offset) / w from a table: exit - sample is a whole number of steps.  The
         # ramps' terms depend on the blur alone and are kept for the next call with it (the loop
-        # below mostly stays on one blur; the tables are 1.6 M values of Phi, ~17 ms)
+        # below mostly stays on one blur; the table is 1.1 M values of Phi, the inner edges' its first
+        # columns)
         if w not in ramps:
             wr = ray_blur(w).reshape(-1)[:, None, None]
-            ta = ndtr((lag[None, :, None] * step + d_inner[None, None, :]) / wr)
             tb = ndtr((lag[None, :, None] * step + d_outer[None, None, :]) / wr)
+            ta = tb[:, :, :d_inner.size]
             a = ta[rows, lag_idx].transpose(0, 2, 1) * mw[:, None, :]
             b = tb[rows, lag_idx].transpose(0, 2, 1) * mw[:, None, :]
             ramps[w] = (a, b, (a * a).sum(-1), (b * b).sum(-1), np.matmul(a, b.transpose(0, 2, 1)))
@@ -207,31 +239,49 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
 
     def per_ray(n: float, rv: float, p: float, terms: tuple[NDArray[np.float64], ...],
                 ) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
-        dd, aa, bb, da, db, ab = terms
-        sse = (dd[:, None, None] + (rv - p) ** 2 * bb[:, None, :] + (n - rv) ** 2 * aa[:, :, None]
-               + 2 * (rv - p) * db[:, None, :] + 2 * (n - rv) * da[:, :, None] + 2 * (rv - p) * (n - rv) * ab)
-        sse = np.where(valid[None], sse, np.inf).reshape(k_rays, -1)
-        best = sse.argmin(-1)
+        best, sse = _edge_search(terms, n, rv, p, valid)
         ia, ib = np.unravel_index(best, valid.shape)
-        return (float(sse[np.arange(k_rays), best].sum()), (rcf + d_inner[ia]).reshape(nth, nph),
-                (rcf + d_outer[ib]).reshape(nth, nph))
+        return (float(sse.sum()), (rcf + d_inner[ia]).reshape(nth, nph), (rcf + d_outer[ib]).reshape(nth, nph))
 
     terms = edge_terms(p, w)
     grid = rv + np.arange(0.0, 61.0, 5.0)
     rv = float(grid[int(np.argmin([per_ray(n, g, p, terms)[0] for g in grid]))])
-    def values_at(ww: float, bi: NDArray[np.float64], bo: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
-        """The rays' residual and (N, R, P) by least squares with the edges ``bi``, ``bo`` and blur ``ww``."""
-        wr = ray_blur(ww)[..., None]
-        a = ndtr((bi[..., None] - r) / wr)
-        b = ndtr((bo[..., None] - r) / wr)
-        x = np.stack([a[win], (b - a)[win], (1 - b)[win]], 1)
-        coef = np.linalg.solve(x.T @ x + 1e-9 * np.eye(3), x.T @ prof[win])
-        return float(((x @ coef - prof[win]) ** 2).sum()), coef
+    # the windows' samples (row-major, as ``prof[win]``): their ray and their value
+    k_win, j_win = np.nonzero(win.reshape(k_rays, -1))
+    p_win = prof[win]
+
+    # per blur, the last round's distances and their Phi: a round moves few rays' edges, and Phi is
+    # evaluated again only where a distance changed (bit for bit: the same argument gives the same value)
+    last_phi: dict[float, tuple[NDArray[np.float64], ...]] = {}
+
+    def phi_at(ww: float, di: NDArray[np.float64], do: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Phi of the windows' samples' distances ``di``, ``do`` over the rays' blur at ``ww``."""
+        wr = ray_blur(ww).reshape(-1)[k_win]
+        if ww not in last_phi:
+            a, b = ndtr(di / wr), ndtr(do / wr)
+        else:
+            di0, do0, a0, b0 = last_phi[ww]
+            a, b = a0.copy(), b0.copy()
+            for dist, dist0, out in ((di, di0, a), (do, do0, b)):
+                moved = dist.view(np.int64) != dist0.view(np.int64)
+                out[moved] = ndtr(dist[moved] / wr[moved])
+        last_phi[ww] = (di, do, a, b)
+        return a, b
+
+    def values_at(ww: float, di: NDArray[np.float64], do: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+        """The rays' residual and (N, R, P) by least squares on the windows' samples, ``di`` and
+        ``do`` their distances (mm) inside the inner and the outer edge, with the blur ``ww`` (Phi
+        on the windows' samples alone)."""
+        a, b = phi_at(ww, di, do)
+        x = np.stack([a, b - a, 1 - b], 1)
+        coef = np.linalg.solve(x.T @ x + 1e-9 * np.eye(3), x.T @ p_win)
+        return float(((x @ coef - p_win) ** 2).sum()), coef
 
     for _ in range(4):
         _, bi, bo = per_ray(n, rv, p, edge_terms(p, w))
+        di, do = bi.reshape(-1)[k_win] - r[j_win], bo.reshape(-1)[k_win] - r[j_win]
         # the blur with the least residual (the first of equals), and its values
-        w, (_, (n, rv, p)) = min(((ww, values_at(ww, bi, bo)) for ww in C.LESION_RIND_RAY_BLURS_MM),
+        w, (_, (n, rv, p)) = min(((ww, values_at(ww, di, do)) for ww in C.LESION_RIND_RAY_BLURS_MM),
                                  key=lambda t: t[1][0])
     return c, _arc_median(bi), _arc_median(bo), (float(n), float(rv), float(p))
 
@@ -371,19 +421,24 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
             raise LowContrastError(
                 f"rind=True: {where} is not in a dark core (value {_v(n0 * unit)} against the parenchyma's {_v(p0 * unit)}); click "
                 "the lesion's necrotic (non-enhancing) centre, or segment it without rind=True.")
-        lab, _ = ndimage.label(sm < n0 + 0.5 * (p0 - n0))
-        core = lab == lab[s_loc]
-        if not lab[s_loc]:
+        dark = sm < n0 + 0.5 * (p0 - n0)
+        if not dark[s_loc]:
             raise LowContrastError(f"rind=True: {where} is not in a dark core; click the lesion's necrotic centre.")
+        # (the face-connected component ``ndimage.label`` gives, flooded from the click alone)
+        core = component_at(dark, s_loc)
         if any(np.any(np.take(core, idx, axis=ax)) for ax in range(3) for idx in (0, -1)):
             raise NotEnclosedError(
                 f"rind=True: the dark region at {where} reaches {C.LESION_RIND_BOX_MM:g} mm from it without meeting "
                 "parenchyma: not a necrotic core in a layer (or larger than that); segment it without rind=True.")
-        dist = _kernels.distance_transform_edt(~core, sampling=sp)
+        # the distances from the core on its bounding box and LESION_RIND_SHELL_MM beyond (all that the
+        # checks below read; every core voxel lies inside, so the distances are the whole box's)
+        near_box = pad_box(*bbox(core), np.ceil(C.LESION_RIND_SHELL_MM[1] / sp).astype(int) + 1, core.shape)
+        dist = _kernels.distance_transform_edt(~core[near_box], sampling=sp)
+        sm_near, liv_near = sm[near_box], None if liv is None else liv[near_box]
         near = (dist > 0.0) & (dist <= 3.0)
-        if liv is not None:
-            near &= liv
-        near_v = float(np.median(sm[near])) if near.any() else p0
+        if liv_near is not None:
+            near &= liv_near
+        near_v = float(np.median(sm_near[near])) if near.any() else p0
         if near_v - p0 <= -noise_s:
             # a layer raises the 3 mm around the core above the parenchyma (the rind sweep's 1.5 mm
             # rims on 0.7 mm pixels by 3.8-4.6 HU at 15 HU noise, ~2 smoothed sigmas; thicker ones up
@@ -397,11 +452,11 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
                 f"against the parenchyma's {_v(p0 * unit)}); segment it without rind=True, or on the phase where the layer "
                 "enhances.")
         # the parenchyma again, beyond the core and its layer
-        shell = (dist > 8.0) & (dist <= 20.0)
-        if liv is not None:
-            shell &= liv
+        shell = (dist > C.LESION_RIND_SHELL_MM[0]) & (dist <= C.LESION_RIND_SHELL_MM[1])
+        if liv_near is not None:
+            shell &= liv_near
         if np.count_nonzero(shell) > 200:
-            p0 = histogram_mode(sm[shell], max(noise_s, 1.0))
+            p0 = histogram_mode(sm_near[shell], max(noise_s, 1.0))
     c_vox, bi, bo, (n_r, r_r, p_r) = _fit_rays(a, core, sp, n0, p0)
     layer_r = float(np.median(bo - bi))
     if r_r - p_r < noise or p_r - n_r < noise or layer_r < C.LESION_RIND_MIN_LAYER_MM:
@@ -428,7 +483,9 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     rho, u = _polar(a.shape, sp, centre)
     y = _direction_terms(u.reshape(-1, 3), degree).reshape(a.shape + (-1,))
     r_in0, r_out0 = y @ c_in, y @ c_out
-    y_t = np.ascontiguousarray(y.reshape(-1, y.shape[-1]).T, dtype=np.float32)
+    # (cast, then transposed: a third of the time of the strided float64 transpose cast in one)
+    y32 = y.reshape(-1, y.shape[-1]).astype(np.float32)
+    y_t = np.ascontiguousarray(y32.T)
     use = (rho <= r_out0 + 5.0) & (rho >= np.maximum(r_in0 - 5.0, 0.0))
     if liv is not None:
         use &= liv | (rho <= r_out0)
@@ -441,7 +498,7 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
              (np.abs(u[..., 0]) * sp[0] + np.abs(u[..., 1]) * sp[1] + np.abs(u[..., 2]) * sp[2]).astype(np.float32))
     data = a[use]
     k = y.shape[-1]
-    yu, rho32 = y[use].astype(np.float32), rho.astype(np.float32)
+    yu, rho32 = y32[use.reshape(-1)], rho.astype(np.float32)
     smoothing = C.LESION_BLUR_MODEL_SMOOTHING
     prior = np.kron(np.eye(2), smoothing * _roughness(degree, C.LESION_BLUR_MODEL_FREE_DEGREE))
     inner = rho < r_in0 - 2.0

@@ -52,7 +52,7 @@ __all__ = [
     "LESION_BLUR_MODEL_TOLERANCE_MM",
     "LESION_BLUR_MODEL_SMOOTHING",
     "LESION_BLUR_MODEL_FREE_DEGREE",
-    "LESION_RIND_BOX_MM", "LESION_RIND_MAX_PIXEL_MM", "LESION_RIND_RAYS", "LESION_RIND_RAY_STEP_MM", "LESION_RIND_MAX_LAYER_MM",
+    "LESION_RIND_BOX_MM", "LESION_RIND_SHELL_MM", "LESION_RIND_MAX_PIXEL_MM", "LESION_RIND_RAYS", "LESION_RIND_RAY_STEP_MM", "LESION_RIND_MAX_LAYER_MM",
     "LESION_RIND_RAY_BLURS_MM", "LESION_RIND_PSF_MM", "LESION_RIND_MAX_ITERATIONS", "LESION_RIND_PSF_STEPS", "LESION_RIND_MIN_LAYER_MM",
     "LESION_RIND_THREADS", "LESION_RIND_TRAILING_CHI2",
     "LESION_SHARP_FIT_BAND_MM",
@@ -555,6 +555,11 @@ LESION_SHARP_FIT_AVERAGED_MIN_SLICE_RATIO: Final[float] = 2.0
 #: an enhancing layer, two nested surfaces fitted with the point-spread.  The box around the click the
 #: core must stay inside (mm each side): a 5 cm lesion's core and its layer.  Geometric.
 LESION_RIND_BOX_MM: Final[float] = 40.0
+#: The shell (mm from the core, from and up to) whose histogram mode is the parenchyma's value before
+#: the rays (step 1), beyond the core and its layer; its outer bound also bounds the box the core's
+#: distances are computed on (its bounding box and this much beyond: the same distances, found on
+#: about half the box).  Geometric.
+LESION_RIND_SHELL_MM: Final[tuple[float, float]] = (8.0, 20.0)
 #: The fit is used on pixels up to this size (mm, the finer in-plane spacing); on coarser ones the
 #: automatic steps are.  On the rind sweep's 3 x 2.3 x 2.3 mm grid the fit's one-voxel ramp is wider
 #: than a 2-2.5 mm layer, which it fits as a thinner, brighter one (ovals 0.89-0.94, automatic steps

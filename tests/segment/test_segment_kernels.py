@@ -22,7 +22,7 @@ from .._jit import numpy_only
 #: every kernel of ``segment._kernels_nb`` the segmentation calls
 _KERNELS = ("radix_keys", "sort_rows", "start_centres", "kmedians", "class_median", "gaussian_nearest", "fill_holes_in_plane",
             "component_by_region", "component_of", "bbox_of", "median_rows32", "star_radius", "direction_terms", "inside_star",
-            "edt_sq")
+            "edt_sq", "ray_edge_search")
 
 pytestmark = pytest.mark.skipif(_kernels.get("kmedians") is None, reason="numba kernels disabled or missing")
 
@@ -497,6 +497,36 @@ def test_the_surface_terms_are_numpys_bit_for_bit(seed: int) -> None:
         want = [_blur._direction_terms(u, 4) for u in cases]
     assert all(g.shape == w.shape == (len(u), 25) and g.tobytes() == w.tobytes()
                for g, w, u in zip(got, want, cases, strict=True))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_rays_edge_search_is_numpys_bit_for_bit(seed: int) -> None:
+    """Step 13's rays' edge search (``_rind._edge_search``, the compiled ``ray_edge_search``): the
+    numpy path's residuals and first minima bit for bit, on step 13's grid of edges (the valid
+    pairs a band), with ties (rounded terms), and with a NaN and an all-invalid grid (numpy's
+    argmin: the first NaN; the first element)."""
+    from hcc_imaging.segment import _rind
+
+    rng = np.random.default_rng(seed)
+    d_outer = np.arange(-2.5, 9.51, 0.25)
+    thick = d_outer[None, :] - d_outer[:21, None]
+    band = (thick >= -1e-9) & (thick <= 7.0 + 1e-9)
+    cases = []
+    for t in range(6):
+        k = int(rng.integers(1, 600))
+        terms = tuple(rng.normal(scale=s, size=(k,) + sh) for s, sh in
+                      ((1e5, ()), (30.0, (21,)), (30.0, (49,)), (1e3, (21,)), (1e3, (49,)), (30.0, (21, 49))))
+        if t % 3 == 1:
+            terms = tuple(np.round(v) for v in terms)
+        valid = band if t != 5 else np.zeros_like(band)
+        if t == 4:
+            terms[5][0, 3, 10] = np.nan
+        cases.append((terms, *(float(v) for v in rng.normal(size=3) * 40 + (25.0, 115.0, 70.0)), valid))
+    got = [_rind._edge_search(tm, n, r, p, v) for tm, n, r, p, v in cases]
+    with _numpy_only():
+        want = [_rind._edge_search(tm, n, r, p, v) for tm, n, r, p, v in cases]
+    assert all(g[0].tobytes() == w[0].tobytes() and g[1].tobytes() == w[1].tobytes() for g, w in zip(got, want, strict=True))
+    assert got[5][0].tolist() == [0] * len(got[5][0]) and got[4][0][0] == 3 * 49 + 10
 
 
 def test_warm_up_compiles_every_kernel() -> None:
