@@ -163,8 +163,12 @@ def _fit_to_reference(labels: LabelVolume, reference: Volume | None, source: str
                 f"origin {tuple(round(o, 1) for o in reference.origin)} mm); nothing is left after resampling. "
                 "Check that `reference` is the series the mask was drawn on."
             )
+    # on the reference's grid, with its geometry exactly: a NIfTI stores spacing and origin as
+    # float32, so a mask read back "equals" its image's grid within ~1e-6 mm but would measure
+    # volumes and lengths from the rounded values
     return replace(
         labels,
+        geometry=reference.geometry,
         frame_of_reference_uid=r_for or m_for,
         source_series_instance_uid=reference.series_instance_uid or labels.source_series_instance_uid,
     )
