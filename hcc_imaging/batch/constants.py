@@ -10,7 +10,6 @@ __all__ = [
     "SEEDS_FILE",
     "ANNOTATIONS_FILE",
     "MASKS_DIR",
-    "MASK_LABELS_FILE",
     "MEASUREMENT_PHASES",
     "DEFAULT_THREADS_PER_WORKER",
     "DICOMWEB_SCHEMES",
@@ -39,9 +38,6 @@ SEEDS_FILE: str = "seeds.json"
 #: Folder under OUT where a run saves the lesion masks it made (seeded or carried studies): one
 #: folder per study, ``lesions.nii.gz``, ``viable.nii.gz`` and ``labels.json`` (label -> lesion id).
 MASKS_DIR: str = "masks"
-#: Beside ``lesions.nii.gz`` (a study's, or one the run saved): label value -> lesion id
-#: (``{"labels": {"1": "L1", ...}}``), which NIfTI does not hold; without it label n is ``Ln``.
-MASK_LABELS_FILE: str = "labels.json"
 #: Annotations beside a study or in any parent folder up to the archive root: per lesion id its
 #: role / role_by_criteria, kind, organ, node and HCC flags (see docs/batch.md).
 ANNOTATIONS_FILE: str = "annotations.json"

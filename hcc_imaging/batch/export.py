@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .lesions import load_annotations, load_image, load_saved_masks, pick_reference, study_images, study_lesions
+from .lesions import (annotated_organ, load_annotations, load_image, load_saved_masks, pick_reference, study_images,
+                      study_lesions)
 from .pipeline import PipelineOptions, StudyTask
 from .resume import safe_name
 
@@ -92,11 +93,11 @@ def export_reports(
                 # each segment's anatomic region: the annotations' organ (a node, a thrombus in
                 # the portal vein, ascites), else the masks' (a SEG's); the liver by default
                 for lid, a in load_annotations(task.inputs.annotations_files)["lesions"].items():
-                    if a.get("is_lymph_node") or a.get("organ"):
-                        organs[lid] = "lymph_node" if a.get("is_lymph_node") else str(a["organ"])
+                    if organ := annotated_organ(a):
+                        organs[lid] = organ
                 seg_path = out / "seg" / f"{rec['study_instance_uid']}.dcm"
                 info = write_seg(lesions, ref, seg_path, viable=viable, algorithm=("hcc_imaging.batch", "1"),
-                                 organs={k: v for k, v in organs.items() if k in lesions.labels.values()} or None)
+                                 organs=organs or None)
                 images[tp.id] = ref
                 segs[tp.id] = info
                 files["seg"].append(str(seg_path))

@@ -25,14 +25,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..volume import ARTERIAL_PREFERENCE, LabelVolume, Phase, Volume
-from .constants import MASK_LABELS_FILE, MASKS_DIR, MEASUREMENT_PHASES, SEEDS_FILE
+from ..io.masks import LABEL_NAMES_FILE
+from .constants import MASKS_DIR, MEASUREMENT_PHASES, SEEDS_FILE
 from .errors import BatchError, StudyStepError
 from .resume import safe_name
 
 if TYPE_CHECKING:
     from .pipeline import PipelineOptions, StudyTask
 
-__all__ = ["StudyLesions", "load_annotations", "load_image", "load_saved_masks", "mask_files", "pick_reference",
+__all__ = ["StudyLesions", "annotated_organ", "load_annotations", "load_image", "load_saved_masks", "mask_files", "pick_reference",
            "study_images", "study_lesions"]
 
 #: Kinds ``--carry`` does not carry (fluid, not a lesion a click segments): not evaluable at the
@@ -74,6 +75,14 @@ def load_annotations(files: Sequence[str]) -> dict[str, Any]:
             else:
                 merged[k] = v
     return merged
+
+
+def annotated_organ(a: Mapping[str, Any]) -> str | None:
+    """A lesion's organ as its annotation gives it: ``"lymph_node"`` for a node, else its
+    ``organ``; None when the annotation says neither."""
+    if a.get("is_lymph_node"):
+        return "lymph_node"
+    return str(a["organ"]) if a.get("organ") else None
 
 
 def _load_masks(task: StudyTask, ref: Volume) -> StudyLesions:
@@ -244,14 +253,13 @@ def _carry_masks(task: StudyTask, src: StudyTask, ref: Volume, phases: Mapping[P
         a = ann.get(lid, {})
         kind = str(a.get("kind", "lesion"))
         # the annotations' organ, else the masks' (a SEG's anatomic region: a node on a PACS)
-        organ = "lymph_node" if a.get("is_lymph_node") else a.get("organ") or got.organs.get(lid)
+        organ = annotated_organ(a) or got.organs.get(lid)
         if organ:
             organs[lid] = str(organ)
         if kind in _NOT_CARRIED_KINDS:
             skipped[lid] = (f"not carried: {kind} is not a lesion a click segments; give its mask at this study "
                             "(lesions.nii.gz beside it)")
-        elif lab in got.extrahepatic or not lies_in_liver(
-                organ, is_lymph_node=bool(a.get("is_lymph_node")) or organ == "lymph_node", kind=kind):
+        elif lab in got.extrahepatic or not lies_in_liver(organ, is_lymph_node=organ == "lymph_node", kind=kind):
             extra.append(lab)  # kept out of the liver mask
     carried = src_lesions
     if skipped:
@@ -391,7 +399,7 @@ def mask_files(got: StudyLesions, study_uid: str) -> tuple[dict[str, Any], dict[
             save_mask(lv, path)
             entry[what] = f"{folder}/{what}.nii.gz"
             files[entry[what]] = path.read_bytes()
-    files[f"{folder}/{MASK_LABELS_FILE}"] = (json.dumps({"labels": names, "mask_source": got.source,
+    files[f"{folder}/{LABEL_NAMES_FILE}"] = (json.dumps({"labels": names, "mask_source": got.source,
                                                          **({"organs": entry["organs"]} if got.organs else {})},
                                                         indent=2, sort_keys=True) + "\n").encode("utf-8")
     return entry, files

@@ -52,13 +52,13 @@ from typing import Any
 
 from .. import __version__
 from ..errors import HccImagingError
+from ..io.masks import LABEL_NAMES_FILE
 from ..volume import LabelVolume, Volume
 from .constants import (
     ANNOTATIONS_FILE,
     DEFAULT_CRITERIA,
     IGNORED_MASK_NAMES,
     LESION_MASK_NAMES,
-    MASK_LABELS_FILE,
     SEEDS_FILE,
     SHARD_MIN_SPLIT_FILES,
     VIABLE_MASK_NAMES,
@@ -166,7 +166,7 @@ class StudyInputs:
     rtstruct_files: tuple[str, ...] = ()
     seeds_file: str | None = None
     annotations_files: tuple[str, ...] = ()
-    #: ``labels.json`` beside the lesion mask: its label values' lesion ids (``MASK_LABELS_FILE``)
+    #: ``labels.json`` beside the lesion mask: its label values' lesion ids (``io.masks.LABEL_NAMES_FILE``)
     labels_file: str | None = None
     #: A DICOMweb study whose server holds a SEG or RTSTRUCT of it (QIDO ModalitiesInStudy): it has
     #: lesion masks, known as files once retrieved.
@@ -264,7 +264,7 @@ def _study_inputs(root: str, archive_root: str, non_image_series: Sequence[Any],
     segs = [f for se in non_image_series if se.sop_class_uid == _SEG_SOP_CLASS for f in se.files]
     rts = [f for se in non_image_series if se.sop_class_uid == _RTSTRUCT_SOP_CLASS for f in se.files]
     ann = _annotation_files(Path(root), Path(archive_root)) if root else ()
-    names = Path(lesions[0]).parent / MASK_LABELS_FILE if lesions else None
+    names = Path(lesions[0]).parent / LABEL_NAMES_FILE if lesions else None
     return StudyInputs(tuple(lesions), tuple(viable), tuple(segs), tuple(rts), seeds, ann,
                        labels_file=str(names) if names is not None and names.is_file() else None)
 

@@ -60,6 +60,7 @@ __all__ = [
     "OverlappingSegmentsError",
     "load_mask",
     "load_lesion_masks",
+    "LABEL_NAMES_FILE",
     "read_label_names",
     "load_segments",
     "save_mask",
