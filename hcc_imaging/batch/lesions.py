@@ -108,6 +108,15 @@ def _load_masks(task: StudyTask, ref: Volume) -> StudyLesions:
         return StudyLesions(rd.lesions, rd.viable, "DICOM SEG", organs=dict(rd.organs))
     if inp.rtstruct_files:
         return StudyLesions(load_mask(inp.rtstruct_files[0], reference=ref), None, "DICOM RTSTRUCT")
+    url = task.extra.get("dicomweb_url")
+    if url:
+        raise StudyStepError(
+            "masks",
+            f"study {task.study_instance_uid} on {url}: the server holds no DICOM SEG or RTSTRUCT of its lesions. "
+            "Store one there (`hcc-imaging segment ... --out lesions.dcm` writes a SEG), run with --carry so that a "
+            "follow-up's lesions come from an earlier study's SEG, or retrieve the study into a folder "
+            f"with lesions.nii.gz or a {SEEDS_FILE} beside it.",
+        )
     shared = (
         f" Several studies share the folder {task.root} (or it is inside a zip), so mask files there cannot "
         "be attributed to one of them: give each study its own folder."

@@ -265,7 +265,9 @@ def retrieved(task: StudyTask, options: PipelineOptions) -> StudyTask:
         DicomWebSource(task.dicomweb_url).retrieve_study(task.study_instance_uid, task.root)
     except DicomWebError as err:
         raise StudyStepError("retrieve", str(err)) from err
-    return replace(local_task(task, options), dicomweb_url=None, carry_from=src)
+    local = local_task(task, options)
+    # the server's URL kept in ``extra``: an error about the study's lesions names the server, not the cache folder
+    return replace(local, dicomweb_url=None, carry_from=src, extra={**local.extra, "dicomweb_url": task.dicomweb_url})
 
 
 def process_remote_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:

@@ -163,7 +163,8 @@ def test_dicomweb_carry_from_the_baselines_seg(tmp_path) -> None:
         plain = tmp_path / "plain"
         main(["batch", url, "--out", str(plain), "--workers", "1", "--threads", "--no-progress"])
         (fail,) = pd.read_csv(plain / "failures.csv").to_dict("records")
-        assert fail["step"] == "masks" and "no lesion mask" in fail["reason"]
+        assert fail["step"] == "masks" and "the server holds no DICOM SEG or RTSTRUCT" in fail["reason"]
+        assert "--carry" in fail["reason"] and str(tmp_path) not in fail["reason"]  # names the server, not its cache
 
         out = tmp_path / "out"
         rc = main(["batch", url, "--out", str(out), "--workers", "1", "--threads", "--no-progress", "--carry",
