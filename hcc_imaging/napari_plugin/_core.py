@@ -153,7 +153,9 @@ class SegmentOutput:
 
     ``mask`` / ``viable`` are boolean arrays of the box starting at voxel ``start`` of the
     time point's reference grid (the lesion's bounding box; ``viable`` has the same box).
-    ``timings`` holds wall seconds per core step (``segment_s``, ``viable_s``).
+    ``timings`` holds wall seconds per core step (``segment_s``, ``viable_s``).  ``checks``: what
+    the segmenter says to check in the mask (a possible leak, the image's edge ...), as sentences
+    (``segment.lesion.MASK_CHECKS`` of the provenance's ``checks`` codes).
     """
 
     start: tuple[int, int, int]
@@ -161,6 +163,7 @@ class SegmentOutput:
     viable: NDArray[np.bool_] | None
     provenance: dict[str, Any]
     timings: dict[str, float]
+    checks: tuple[str, ...] = ()
 
     def full(self, shape: Sequence[int]) -> tuple[NDArray[np.bool_], NDArray[np.bool_] | None]:
         """The mask and viable part as full-size arrays of ``shape`` (tests, scripting)."""
@@ -243,8 +246,10 @@ def segment(
     arr = np.asarray(lab.array)
     box = bbox(arr != 0)
     prov = result.provenance() if hasattr(result, "provenance") else {}
+    texts = _need("hcc_imaging.segment", "MASK_CHECKS").MASK_CHECKS
+    checks = tuple(texts.get(str(c), str(c)) for c in prov.get("checks", []))
     if box is None:
-        return SegmentOutput((0, 0, 0), np.zeros((0, 0, 0), bool), None, prov, timings)
+        return SegmentOutput((0, 0, 0), np.zeros((0, 0, 0), bool), None, prov, timings, checks)
     lo, hi = box
     sl = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
     mask = np.ascontiguousarray(arr[sl] != 0)
@@ -283,7 +288,7 @@ def segment(
             )
         viable = np.ascontiguousarray(np.asarray(vlab.array)[inner] != 0) & mask
         timings["viable_s"] = time.perf_counter() - t1
-    return SegmentOutput((int(lo[0]), int(lo[1]), int(lo[2])), mask, viable, prov, timings)
+    return SegmentOutput((int(lo[0]), int(lo[1]), int(lo[2])), mask, viable, prov, timings, checks)
 
 
 def liver_mask(phases: Mapping[Phase, Volume], reference: Volume,

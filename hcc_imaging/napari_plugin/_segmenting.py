@@ -141,9 +141,7 @@ class SegmentingMixin:
         source = f"algorithm:{prov.get('algorithm', 'segment_lesion')}/{prov.get('version', '')}"
         # what the segmenter says to check (a possible leak, the image's edge ...) first, then how
         # the mask was made: the lesion table's "problems"
-        from ..segment.lesion import MASK_CHECKS
-
-        checks = [f"check the mask: {MASK_CHECKS.get(str(c), str(c))}" for c in prov.get("checks", [])]
+        checks = [f"check the mask: {c}" for c in out.checks]
         notes = checks + [str(n) for n in prov.get("notes", [])] + ([liver_note] if liver_note else [])
         obs = self.set_mask_crop(les.lesion_id, timepoint_id, out.start, out.mask, viable=out.viable, source=source,
                                  notes=notes)
