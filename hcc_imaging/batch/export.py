@@ -80,7 +80,8 @@ def export_reports(
                 # the lesions the study was measured with: the masks the run saved when it made
                 # them (seeds, carried), else its mask files (or, saved masks removed, made again)
                 saved = None
-                organs: dict[str, str] = dict((rec.get("masks") or {}).get("organs", {}))
+                organs: dict[str, str] = {**(rec.get("mask_organs") or {}), **(rec.get("masks") or {}).get("organs", {})}
+                kinds: dict[str, str] = dict(rec.get("mask_kinds") or {})
                 if rec.get("masks"):
                     ref = load_image(pick_reference(task.series), options)
                     saved = load_saved_masks(out, rec["masks"], ref)
@@ -89,15 +90,19 @@ def export_reports(
                 else:
                     ref, phases = study_images(task, options)
                     got = study_lesions(task, ref, phases, options)
-                    lesions, viable, organs = got.lesions, got.viable, dict(got.organs)
+                    lesions, viable = got.lesions, got.viable
+                    organs, kinds = {**organs, **got.organs}, {**kinds, **got.kinds}
                 # each segment's anatomic region: the annotations' organ (a node, a thrombus in
-                # the portal vein, ascites), else the masks' (a SEG's); the liver by default
+                # the portal vein, ascites), else the masks' (a SEG's); the liver by default; and
+                # its property type: a fluid (ascites, effusion) as the annotations or the masks say
                 for lid, a in load_annotations(task.inputs.annotations_files)["lesions"].items():
                     if organ := annotated_organ(a):
                         organs[lid] = organ
+                    if a.get("kind"):
+                        kinds[lid] = str(a["kind"])
                 seg_path = out / "seg" / f"{rec['study_instance_uid']}.dcm"
                 info = write_seg(lesions, ref, seg_path, viable=viable, algorithm=("hcc_imaging.batch", "1"),
-                                 organs=organs or None)
+                                 organs=organs or None, kinds=kinds or None)
                 images[tp.id] = ref
                 segs[tp.id] = info
                 files["seg"].append(str(seg_path))

@@ -33,8 +33,8 @@ from .resume import safe_name
 if TYPE_CHECKING:
     from .pipeline import PipelineOptions, StudyTask
 
-__all__ = ["StudyLesions", "annotated_organ", "load_annotations", "load_image", "load_saved_masks", "mask_files", "pick_reference",
-           "study_images", "study_lesions"]
+__all__ = ["StudyLesions", "annotated_organ", "load_annotations", "load_image", "load_saved_masks", "mask_files",
+           "mask_flags", "pick_reference", "study_images", "study_lesions"]
 
 #: Kinds ``--carry`` does not carry (fluid, not a lesion a click segments): not evaluable at the
 #: follow-up unless its mask is given there.
@@ -105,7 +105,7 @@ def _load_masks(task: StudyTask, ref: Volume) -> StudyLesions:
         from ..export.seg import read_seg
 
         rd = read_seg(inp.seg_files[0], reference=ref)
-        return StudyLesions(rd.lesions, rd.viable, "DICOM SEG", organs=dict(rd.organs))
+        return StudyLesions(rd.lesions, rd.viable, "DICOM SEG", organs=dict(rd.organs), kinds=dict(rd.kinds))
     if inp.rtstruct_files:
         return StudyLesions(load_mask(inp.rtstruct_files[0], reference=ref), None, "DICOM RTSTRUCT")
     url = task.extra.get("dicomweb_url")
@@ -260,8 +260,9 @@ def _carry_masks(task: StudyTask, src: StudyTask, ref: Volume, phases: Mapping[P
     for lab in src_lesions.present_labels():
         lid = names.get(lab, f"L{lab}")
         a = ann.get(lid, {})
-        kind = str(a.get("kind", "lesion"))
-        # the annotations' organ, else the masks' (a SEG's anatomic region: a node on a PACS)
+        # the annotations' kind and organ, else the masks' (a SEG's property type and anatomic
+        # region: ascites, a node on a PACS)
+        kind = str(a.get("kind") or got.kinds.get(lid) or "lesion")
         organ = annotated_organ(a) or got.organs.get(lid)
         if organ:
             organs[lid] = str(organ)
@@ -342,6 +343,27 @@ class StudyLesions:
     #: from the earlier study): what :func:`_carry_masks` uses when the annotations do not say, and
     #: the ``--export-sr`` SEG writes
     organs: Mapping[str, str] = field(default_factory=dict)
+    #: lesion id -> lesion kind, as the masks give it: a DICOM SEG's fluid segments (``"ascites"``,
+    #: ``"effusion"``; ``SegRead.kinds``), which :func:`_carry_masks` does not carry when the
+    #: annotations do not say (a PACS)
+    kinds: Mapping[str, str] = field(default_factory=dict)
+
+
+def mask_flags(organ: str | None, kind: str | None) -> dict[str, Any]:
+    """A lesion's read flags (``organ``, ``is_lymph_node``, ``kind``, as an annotation gives them)
+    from what its masks say (a SEG's anatomic region and property type, a carried lesion's organ):
+    what the read uses for a lesion the annotations do not describe (a PACS has none).  A lymph
+    node is a node; a neoplasm in the portal vein is a tumour thrombus (``pvtt``)."""
+    out: dict[str, Any] = {}
+    if organ:
+        out["organ"] = organ
+        if organ == "lymph_node":
+            out.update(is_lymph_node=True, kind="lymph_node")
+        elif organ == "portal_vein" and not kind:
+            out["kind"] = "pvtt"
+    if kind:
+        out["kind"] = kind
+    return out
 
 
 def study_lesions(task: StudyTask, ref: Volume, phases: Mapping[Phase, Volume], options: PipelineOptions,

@@ -64,7 +64,7 @@ from .constants import (
     VIABLE_MASK_NAMES,
 )
 from .errors import BatchError, StudyStepError
-from .lesions import load_annotations, mask_files, pick_reference, study_images, study_lesions
+from .lesions import load_annotations, mask_files, mask_flags, pick_reference, study_images, study_lesions
 from .resume import content_key, file_digest
 
 __all__ = [
@@ -598,7 +598,8 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         saved, files = mask_files(got, task.study_instance_uid) if got.segmented else (None, {})
         step = "measure"
         ann = load_annotations(task.inputs.annotations_files)
-        nodes = [lid for lid, a in ann["lesions"].items() if a.get("is_lymph_node")]
+        nodes = [lid for lid in lesions.labels.values()
+                 if _site_flags(ann["lesions"].get(lid, {}), got.organs.get(lid), got.kinds.get(lid)).get("is_lymph_node")]
         rows = measure_lesions(lesions, viable, image=ref if ref.geometry.equals(lesions.geometry) else None,
                                lymph_nodes=nodes, reformat=options.reformat)
     except StudyStepError:
@@ -631,7 +632,21 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         **({"masks": saved, MASK_BYTES: files} if saved is not None else {}),
         # lesion id -> what the segmenter says a reader should check (segment.lesion.MASK_CHECKS)
         **({"segmentation_checks": {k: list(v) for k, v in sorted(got.checks.items())}} if got.segmented else {}),
+        # lesion id -> organ / kind as the masks give them (a SEG's anatomic regions and fluid
+        # segments, a carried lesion's organ): the read's flags where the annotations say nothing
+        **({"mask_organs": dict(sorted(got.organs.items()))} if got.organs else {}),
+        **({"mask_kinds": dict(sorted(got.kinds.items()))} if got.kinds else {}),
     }
+
+
+def _site_flags(annotation: Mapping[str, Any], organ: str | None, kind: str | None) -> dict[str, Any]:
+    """A lesion's site flags (``organ``, ``is_lymph_node``, ``kind``): the annotation's, else what
+    its masks say (:func:`~hcc_imaging.batch.lesions.mask_flags`); an annotation that gives any of
+    them is taken whole (it describes the lesion)."""
+    keys = ("organ", "is_lymph_node", "kind")
+    if any(k in annotation for k in keys):
+        return {k: annotation[k] for k in keys if k in annotation}
+    return mask_flags(organ, kind)
 
 
 def run_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
@@ -741,9 +756,20 @@ def build_read_document(
     tp_ids = _timepoint_ids(recs, ann)
     baseline_ids = [row["lesion_id"] for row in recs[0]["lesions"]]
 
+    # what the masks say of each lesion's site (the first study that says), for lesions the
+    # annotations do not describe (a PACS: a SEG's anatomic regions and fluid segments)
+    mask_organs: dict[str, str] = {}
+    mask_kinds: dict[str, str] = {}
+    for r in recs:
+        for lid, organ in (r.get("mask_organs") or {}).items():
+            mask_organs.setdefault(lid, organ)
+        for lid, kind in (r.get("mask_kinds") or {}).items():
+            mask_kinds.setdefault(lid, kind)
+
     def flags(lid: str, row: Mapping[str, Any] | None) -> dict[str, Any]:
         a = dict(ann_les.get(lid, {}))
         out = {k: a[k] for k in _OBS_FLAGS if k in a}
+        out.update(_site_flags(a, mask_organs.get(lid), mask_kinds.get(lid)))
         if row is not None and row.get("viable_diameter_mm") is not None:
             out["enhancing"] = bool(row["viable_diameter_mm"] > 0)
         return out

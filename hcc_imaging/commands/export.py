@@ -247,6 +247,7 @@ def _run_seg(args: argparse.Namespace) -> int:
     viable = load_mask(args.viable, reference=vol, label_names=dict(labels.labels)) if args.viable else None
     tuids: dict[str, str] = {}
     organs: dict[str, str] = {}
+    kinds: dict[str, str] = {}
     if args.read:
         from ..export.model import as_export_read
 
@@ -254,8 +255,10 @@ def _run_seg(args: argparse.Namespace) -> int:
             if les.tracking_uid:
                 tuids.setdefault(les.lesion_id, les.tracking_uid)
             organs.setdefault(les.lesion_id, "lymph_node" if les.is_lymph_node else (les.organ or "liver"))
+            if les.kind:
+                kinds.setdefault(les.lesion_id, les.kind)
     info = write_seg(labels, vol, args.out, viable=viable, tracking_uids=tuids or None, organs=organs or None,
-                     deidentifier=deid)
+                     kinds=kinds or None, deidentifier=deid)
     if deid is not None:
         deid.save()
     return _emit(args, {"seg": str(info.path), "segments": dict(info.segments)})

@@ -44,6 +44,9 @@ __all__ = [
     "NEOPLASM",
     "LIVER",
     "ORGAN_CODES",
+    "FLUID_CODES",
+    "fluid_code",
+    "fluid_of_code",
     "COUINAUD_CODES",
     "BASELINE_CATEGORY",
     "ROLE_CODES",
@@ -176,6 +179,26 @@ def organ_of_code(value: str, scheme: str, meaning: str) -> str | None:
         if c.matches(value, scheme):
             return name
     return meaning.strip().lower().replace(" ", "_") or None
+#: A segment that is fluid, not a neoplasm (a read's lesion ``kind``): its SEG segmented property
+#: type.  Ascites: SNOMED CT 389026000 (not in pydicom's dictionary; the concept FHIR profiles use);
+#: effusion: pydicom's ``codes.SCT.Effusion``.  Read back so that a SEG without annotations (a PACS)
+#: still says which segments are fluid: ``batch --carry`` does not click them as lesions.
+FLUID_CODES: dict[str, CodeDef] = {
+    "ascites": CodeDef("389026000", "SCT", "Ascites"),
+    "effusion": CodeDef("41699000", "SCT", "Effusion"),
+}
+
+
+def fluid_code(kind: str | None) -> CodeDef | None:
+    """The property type of a fluid lesion kind (``FLUID_CODES``); None for any other kind."""
+    return FLUID_CODES.get(str(kind).lower()) if kind else None
+
+
+def fluid_of_code(value: str, scheme: str) -> str | None:
+    """The lesion kind of a fluid property type (:func:`fluid_code`'s inverse); None for another code."""
+    return next((kind for kind, c in FLUID_CODES.items() if c.matches(value, scheme)), None)
+
+
 #: Couinaud hepatic segments I-VIII (SCT, as listed in DICOM CID 7151 via pydicom).
 COUINAUD_CODES: dict[str, CodeDef] = {
     "I": CodeDef("71133005", "SCT", "Couinaud hepatic segment I"),

@@ -84,6 +84,9 @@ class SegRead:
     #: lesion id -> the organ of its segment's anatomic region (``"liver"``, ``"lymph_node"`` ...;
     #: ``export.codes.organ_of_code``), for segments that have one
     organs: Mapping[str, str] = field(default_factory=dict)
+    #: lesion id -> its lesion kind for segments whose property type is a fluid (``"ascites"``,
+    #: ``"effusion"``; ``export.codes.fluid_of_code``); the others are lesions
+    kinds: Mapping[str, str] = field(default_factory=dict)
 
 
 def derived_frame_of_reference_uid(source: Volume) -> str:
@@ -205,6 +208,7 @@ def write_seg(
     series_number: int = SEG_SERIES_NUMBER,
     series_description: str = "hcc_imaging lesion segmentation",
     organs: Mapping[str, str] | None = None,
+    kinds: Mapping[str, str] | None = None,
     deidentifier: Deidentifier | None = None,
     patient_id: str | None = None,
 ) -> SegInfo:
@@ -228,6 +232,10 @@ def write_seg(
     organs : mapping, optional
         Lesion id -> organ (``"liver"``, ``"lymph_node"`` ...) for the segment's anatomic
         region; default liver.
+    kinds : mapping, optional
+        Lesion id -> the read's lesion kind: a fluid (``"ascites"``, ``"effusion"``;
+        ``export.codes.FLUID_CODES``) is written with that segmented property type, any other
+        segment as a neoplasm.
     algorithm : (name, version), optional
         Segment algorithm type AUTOMATIC with this identification; default SEMIAUTOMATIC
         hcc_imaging.
@@ -254,7 +262,7 @@ def write_seg(
     from pydicom.sr.codedict import codes
     from pydicom.uid import generate_uid
 
-    from .codes import as_code, organ_code
+    from .codes import as_code, fluid_code, organ_code
     from .deid import atomic_dcmwrite, deidentify_dataset
 
     if isinstance(source, (str, os.PathLike)) and path is None:
@@ -313,11 +321,12 @@ def write_seg(
         pixel[..., n - 1] = mask
         tuid = tuids.setdefault(name, str(generate_uid()))
         organ = organ_code(str(organs.get(name, "liver")))
+        fluid = None if is_viable else fluid_code((kinds or {}).get(name))
         desc = hd.seg.SegmentDescription(
             segment_number=n,
             segment_label=name[:64],
             segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
-            segmented_property_type=codes.SCT.Neoplasm,
+            segmented_property_type=codes.SCT.Neoplasm if fluid is None else as_code(fluid),
             algorithm_type="AUTOMATIC" if algo_id is not None else "SEMIAUTOMATIC",
             algorithm_identification=algo_id
             or hd.AlgorithmIdentificationSequence(
@@ -403,6 +412,7 @@ def read_seg(path: str | os.PathLike[str], reference: Volume | None = None) -> S
         str(d.SegmentLabel): str(d.TrackingUID) for d in seg.SegmentSequence if "TrackingUID" in d
     }
     organs = _segment_organs(seg.SegmentSequence)
+    kinds = _segment_kinds(seg.SegmentSequence)
     values: dict[int, int] = {}
     next_value = 1
     lesion_names: dict[str, int] = {}
@@ -461,7 +471,8 @@ def read_seg(path: str | os.PathLike[str], reference: Volume | None = None) -> S
     else:
         lesions = LabelVolume.create(lesion_arr, **geometry, **kwargs)
         vi = LabelVolume.create(viable_arr, **geometry, **kwargs) if has_viable else None
-    return SegRead(lesions=lesions, viable=vi, segment_labels=labels_by_num, tracking_uids=tuids, organs=organs)
+    return SegRead(lesions=lesions, viable=vi, segment_labels=labels_by_num, tracking_uids=tuids, organs=organs,
+                   kinds=kinds)
 
 
 def _segment_organs(segments: Any) -> dict[str, str]:
@@ -477,6 +488,19 @@ def _segment_organs(segments: Any) -> dict[str, str]:
             if organ and not name.endswith(VIABLE_SUFFIX):
                 organs.setdefault(name, organ)
     return organs
+
+
+def _segment_kinds(segments: Any) -> dict[str, str]:
+    """Lesion id -> lesion kind of each segment whose property type is a fluid (ascites, effusion)."""
+    from .codes import fluid_of_code
+
+    kinds: dict[str, str] = {}
+    for d in segments:
+        for t in d.get("SegmentedPropertyTypeCodeSequence", []):
+            kind = fluid_of_code(str(t.CodeValue), str(t.CodingSchemeDesignator))
+            if kind:
+                kinds.setdefault(str(d.SegmentLabel), kind)
+    return kinds
 
 
 def seg_organs(path: str | os.PathLike[str]) -> dict[str, str]:

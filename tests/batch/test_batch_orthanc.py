@@ -100,9 +100,11 @@ def _upload(base: str, files) -> None:
         r.raise_for_status()
 
 
-def _seg_for(study_dir: Path, out: Path, organs: dict[str, str] | None = None) -> Path:
+def _seg_for(study_dir: Path, out: Path, organs: dict[str, str] | None = None,
+             kinds: dict[str, str] | None = None) -> Path:
     """A DICOM SEG of the study's lesion (+ viable) masks, over its portal-venous series (each
-    segment's anatomic region from ``organs``, else the liver)."""
+    segment's anatomic region from ``organs``, else the liver; a fluid's property type from
+    ``kinds``)."""
     from hcc_imaging.export.seg import write_seg
     from hcc_imaging.io import load_series
     from hcc_imaging.io.masks import load_mask
@@ -110,7 +112,7 @@ def _seg_for(study_dir: Path, out: Path, organs: dict[str, str] | None = None) -
     ref = load_series(study_dir / "portal_venous")
     lesions = load_mask(study_dir / "masks" / "lesions.nii.gz", reference=ref)
     viable = load_mask(study_dir / "masks" / "viable.nii.gz", reference=ref, label_names=dict(lesions.labels))
-    write_seg(lesions, ref, out, viable=viable, organs=organs)
+    write_seg(lesions, ref, out, viable=viable, organs=organs, kinds=kinds)
     return out
 
 
@@ -157,7 +159,8 @@ def test_dicomweb_carry_from_the_baselines_seg(tmp_path) -> None:
         _upload(base, sorted((SAMPLE / "baseline").rglob("*.dcm")))
         ann = json.loads((SAMPLE / "annotations.json").read_text())["lesions"]
         organs = {lid: a["organ"] for lid, a in ann.items()}
-        _upload(base, [_seg_for(SAMPLE / "baseline", tmp_path / "baseline_seg.dcm", organs)])
+        kinds = {lid: a["kind"] for lid, a in ann.items()}
+        _upload(base, [_seg_for(SAMPLE / "baseline", tmp_path / "baseline_seg.dcm", organs, kinds)])
         _upload(base, sorted((SAMPLE / "fu1").rglob("*.dcm")))  # its CT only
         url = f"dicomweb+{base}/dicom-web"
         plain = tmp_path / "plain"
@@ -181,9 +184,19 @@ def test_dicomweb_carry_from_the_baselines_seg(tmp_path) -> None:
     # the node: kept out of the liver mask by its SEG segment's anatomic region (without it, it was
     # "outside the liver mask" and not found)
     assert abs(rows["L6"]["short_axis_mm"] - truth["L6"]["short_axis_mm"]) <= 3.3
-    # the ascites (its SEG region the peritoneum; a PACS has no "kind") is clicked, outside the
-    # liver mask, and not found: listed, so the read has it not_evaluable, never absent
+    # the ascites (a SEG segment whose property type is ascites; a PACS has no annotations) is not
+    # clicked as a lesion: listed as not carried, so the read has it not_evaluable, never absent
     assert set(fu1["carried_from"]["not_carried"]) == {"L8"}
+    assert fu1["carried_from"]["not_carried"]["L8"].startswith("not carried: ascites")
+    # the read knows each lesion's site from the baseline's SEG: the node is a node, the thrombus a
+    # thrombus, the ascites ascites (without annotations they were all liver lesions)
+    (read_path,) = (out / "reads").glob("*.json")
+    read = json.loads(read_path.read_text())
+    bl_obs = {o["lesion_id"]: o for o in read["timepoints"][0]["lesions"]}
+    assert bl_obs["L6"]["is_lymph_node"] and bl_obs["L6"]["kind"] == "lymph_node"
+    assert bl_obs["L7"]["kind"] == "pvtt" and bl_obs["L8"]["kind"] == "ascites" and not bl_obs["L1"].get("is_lymph_node")
+    fu1_obs = {o["lesion_id"]: o for o in read["timepoints"][1]["lesions"]}
+    assert fu1_obs["L8"]["status"] == "not_evaluable" and fu1_obs["L6"]["is_lymph_node"]
     assert (out / fu1["masks"]["lesions"]).is_file()
     # fu1's SEG (stored back) says where each carried lesion lies: the node is a lymph node there too,
     # so the next follow-up carried from it keeps it out of the liver mask as well

@@ -51,6 +51,25 @@ def test_seg_anatomic_regions_round_trip(tmp_path: Path, ct) -> None:
     assert read_seg(info.path, ct.volume).organs == {"L1": "peritoneum", "L2": "omentum"}
 
 
+def test_seg_fluid_segments_round_trip(tmp_path: Path, ct) -> None:
+    """A fluid lesion (ascites, effusion: the read's ``kind``) is written with its own segmented
+    property type, not as a neoplasm, and read back as that kind: what a PACS, which has no
+    annotations, keeps of it.  Every other segment (a viable part included) stays a neoplasm."""
+    labels, viable = lesion_labels(ct.volume)
+    info = write_seg(labels, ct.volume, tmp_path / "seg.dcm", viable=viable, organs={"L2": "peritoneum"},
+                     kinds={"L1": "lesion", "L2": "ascites"})
+    dcmdump_ok(info.path)
+    ds = pydicom.dcmread(info.path, stop_before_pixels=True)
+    types = {str(s.SegmentLabel): (str(s.SegmentedPropertyTypeCodeSequence[0].CodeValue),
+                                   str(s.SegmentedPropertyTypeCodeSequence[0].CodeMeaning)) for s in ds.SegmentSequence}
+    assert types == {"L1": ("108369006", "Neoplasm"), "L1 viable": ("108369006", "Neoplasm"), "L2": ("389026000", "Ascites")}
+    back = read_seg(info.path, ct.volume)
+    assert back.kinds == {"L2": "ascites"} and back.organs["L2"] == "peritoneum"
+    info = write_seg(labels, ct.volume, tmp_path / "seg2.dcm", kinds={"L1": "effusion"})
+    assert read_seg(info.path, ct.volume).kinds == {"L1": "effusion"}
+    assert read_seg(write_seg(labels, ct.volume, tmp_path / "seg3.dcm").path, ct.volume).kinds == {}
+
+
 def test_seg_read_by_highdicom_matches_masks(tmp_path: Path, ct) -> None:
     import highdicom as hd
 
