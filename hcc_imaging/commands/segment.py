@@ -215,6 +215,20 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
     labs = [int(v) for v in np.unique(np.asarray(mask.array)) if v != 0]
     if not labs:
         raise SegmentArgumentError(f"--from-mask {args.from_mask}: the mask has no lesion voxels; nothing to carry.")
+    # a DICOM SEG's fluid segments (ascites, an effusion: not a lesion a click segments, as the batch's
+    # --carry leaves them) are not carried
+    from ..export.seg import seg_kinds
+
+    fluid = seg_kinds(args.from_mask) if str(args.from_mask).lower().endswith(".dcm") else {}
+    not_carried = {mask.labels[lab]: f"not carried: {fluid[mask.labels[lab]]} is not a lesion a click segments"
+                   for lab in labs if mask.labels.get(lab) in fluid}
+    if not_carried:
+        labs = [lab for lab in labs if mask.labels.get(lab) not in not_carried]
+        mask = mask.with_array(np.where(np.isin(mask.array, labs), mask.array, 0).astype(mask.array.dtype))
+        console.print("[yellow]note:[/yellow] " + "; ".join(f"{k} {v}" for k, v in not_carried.items()))
+        if not labs:
+            raise SegmentArgumentError(f"--from-mask {args.from_mask}: its segments are all fluid "
+                                       f"({', '.join(not_carried)}); nothing to carry.")
     extra: list[int] = labs if args.extrahepatic else []
     if not args.extrahepatic and args.extrahepatic_labels is None and (args.liver or args.liver_mask):
         # a DICOM SEG says where each lesion lies (its segments' anatomic regions, as `export seg` and
@@ -280,7 +294,8 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
             console.print(f"[yellow]note ({c.names[lab]}):[/yellow] {note}")
     kept = {r["label"]: r["lesion_id"] for r in records}
     out = save_mask(c.labels, args.out, reference=ref)
-    record: dict[str, Any] = {"out": str(out), "lesions": records, "failed": failed, "carried_from": carried}
+    record: dict[str, Any] = {"out": str(out), "lesions": records, "failed": failed, "carried_from": carried,
+                              **({"not_carried": not_carried} if not_carried else {})}
     if viable_arr is not None:
         record["viable_out"] = str(save_mask(LabelVolume.like(arterial, viable_arr, labels=kept), args.viable_out,
                                              reference=arterial))

@@ -503,18 +503,29 @@ def _segment_kinds(segments: Any) -> dict[str, str]:
     return kinds
 
 
-def seg_organs(path: str | os.PathLike[str]) -> dict[str, str]:
-    """Lesion id -> organ of a SEG's segments (their anatomic regions; headers only), as
-    :attr:`SegRead.organs`; empty for a file that is not a SEG."""
+def _segments_of(path: str | os.PathLike[str]) -> Any:
+    """A SEG file's SegmentSequence (headers only); empty for a file that is not a SEG."""
     import pydicom
 
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=True)
     except (OSError, pydicom.errors.InvalidDicomError):
-        return {}
+        return []
     if str(ds.get("Modality", "")) != "SEG":
-        return {}
-    return _segment_organs(ds.get("SegmentSequence", []))
+        return []
+    return ds.get("SegmentSequence", [])
+
+
+def seg_organs(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Lesion id -> organ of a SEG's segments (their anatomic regions; headers only), as
+    :attr:`SegRead.organs`; empty for a file that is not a SEG."""
+    return _segment_organs(_segments_of(path))
+
+
+def seg_kinds(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Lesion id -> lesion kind of a SEG's fluid segments (ascites, effusion; headers only), as
+    :attr:`SegRead.kinds`; empty for a file that is not a SEG."""
+    return _segment_kinds(_segments_of(path))
 
 
 def seg_info_from_file(path: str | os.PathLike[str]) -> SegInfo:

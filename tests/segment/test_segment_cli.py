@@ -353,7 +353,8 @@ def test_each_label_from_a_seg_keeps_its_lymph_node_segment_out_of_the_liver(
         study_dir, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
     """The same map as a DICOM SEG whose segments carry their anatomic regions (L6 a lymph node, as
     ``export seg`` and ``batch --export-sr`` write it): ``--each-label --liver`` keeps the node out
-    of the liver mask with no option, as ``--extrahepatic-labels 6`` does; without the regions
+    of the liver mask with no option, as ``--extrahepatic-labels 6`` does; its ascites segment (L8,
+    property type ascites) is not carried, as the batch's ``--carry`` leaves it; without the regions
     (every segment the liver) the node is not found."""
     from hcc_imaging.export.seg import write_seg
     from hcc_imaging.io import load_series
@@ -364,7 +365,10 @@ def test_each_label_from_a_seg_keeps_its_lymph_node_segment_out_of_the_liver(
     base = load_mask(study / "masks" / "lesions.nii.gz", reference=ref)
     two = LabelVolume.like(ref, np.where(np.isin(base.array, [1, 6]), base.array, 0).astype(np.uint16),
                            labels={1: "L1", 6: "L6"})
-    write_seg(two, ref, tmp_path / "with.dcm", organs={"L1": "liver", "L6": "lymph_node"})
+    three = LabelVolume.like(ref, np.where(np.isin(base.array, [1, 6, 8]), base.array, 0).astype(np.uint16),
+                             labels={1: "L1", 6: "L6", 8: "L8"})
+    write_seg(three, ref, tmp_path / "with.dcm", organs={"L1": "liver", "L6": "lymph_node", "L8": "peritoneum"},
+              kinds={"L8": "ascites"})
     write_seg(two, ref, tmp_path / "without.dcm")
     out, vout = tmp_path / "out.nii.gz", tmp_path / "viable.nii.gz"
     argv = ["segment", str(study), "--from-series", str(study), "--each-label", "--liver", "--out", str(out)]
@@ -373,6 +377,7 @@ def test_each_label_from_a_seg_keeps_its_lymph_node_segment_out_of_the_liver(
     record = json.loads(cap.out)
     assert "L6 (lymph_node)" in " ".join(cap.err.split())
     assert [r["lesion_id"] for r in record["lesions"]] == ["L1", "L6"] and record["failed"] == {}
+    assert list(record["not_carried"]) == ["L8"] and "ascites" in record["not_carried"]["L8"]
     got = load_mask(out)
     for r in record["lesions"]:  # (the SEG's label values are its segments' order)
         assert dice(got.array == r["label"], _truth(study, int(r["lesion_id"][1:]))) >= 0.95, r["lesion_id"]
