@@ -648,6 +648,7 @@ class ReadSession(SegmentingMixin):
                                   "masks onto it.")
         ref = self.images[timepoint_id].reference
         lesions, viable, organs = _core.import_masks(Path(path), ref)
+        kinds = _core.mask_kinds(Path(path))  # a SEG's fluid segments (ascites ...)
         arr = np.asarray(lesions.array)
         varr = None if viable is None else np.asarray(viable.array)
         present = [int(v) for v in np.unique(arr) if v != 0]
@@ -658,7 +659,7 @@ class ReadSession(SegmentingMixin):
             lid = str(lesions.labels.get(lab, f"L{lab}"))
             if lid not in self.lesions:
                 organ = organs.get(lid, "liver")
-                self.new_lesion(organ=organ, is_lymph_node=organ == "lymph_node", lesion_id=lid)
+                self.new_lesion(organ=organ, is_lymph_node=organ == "lymph_node", lesion_id=lid).kind = kinds.get(lid)
             self.set_mask(lid, timepoint_id, arr == lab, viable=None if varr is None else varr == lab,
                           source=f"imported:{Path(path).name} (hcc_imaging {__version__})")
             ids.append(lid)

@@ -415,13 +415,23 @@ def export_seg(
     tracking_uids: Mapping[str, str] | None = None,
     patient_id: str | None = None,
     organs: Mapping[str, str] | None = None,
+    kinds: Mapping[str, str] | None = None,
 ) -> Path:
     """DICOM SEG of each lesion (and its viable part) over ``source`` (core ``write_seg``);
-    ``organs``: lesion id -> organ, each segment's anatomic region (the liver by default)."""
+    ``organs``: lesion id -> organ, each segment's anatomic region (the liver by default);
+    ``kinds``: lesion id -> the read's kind (ascites and effusions get their own property type)."""
     fn = _fn("write_seg", "hcc_imaging.export", "hcc_imaging.export.seg")
     fn(labels, source, path, viable=viable, tracking_uids=tracking_uids, patient_id=patient_id,
-       organs=dict(organs) if organs else None)
+       organs=dict(organs) if organs else None, **({"kinds": dict(kinds)} if kinds else {}))
     return Path(path)
+
+
+def mask_kinds(path: Path) -> dict[str, str]:
+    """Lesion id -> kind of a DICOM SEG's fluid segments (ascites, effusion; core ``seg_kinds``);
+    empty for any other file."""
+    if Path(path).suffix.lower() != ".dcm":
+        return {}
+    return _fn("seg_kinds", "hcc_imaging.export.seg")(path)  # type: ignore[no-any-return]
 
 
 def import_masks(path: Path, reference: Volume) -> tuple[LabelVolume, LabelVolume | None, dict[str, str]]:

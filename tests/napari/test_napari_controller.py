@@ -617,11 +617,13 @@ def test_import_masks_from_a_batch_folder_and_from_our_seg(tmp_path: Path) -> No
 
     seg = _core.export_seg(s.label_volume("baseline"), ref, tmp_path / "read.dcm",
                            viable=s.label_volume("baseline", viable=True),
-                           organs={"L2": "liver", "L6": "lymph_node"})
+                           organs={"L2": "liver", "L6": "lymph_node"}, kinds={"L2": "effusion"})
     t = ReadSession("P001", "R2", tmp_path / "reads2")
     t.add_timepoint("baseline", vols)
     assert t.import_masks("baseline", seg) == ["L2", "L6"]
     assert t.lesions["L6"].is_lymph_node
+    # a SEG's fluid segment (its property type) is imported as that kind; the others have none
+    assert t.lesions["L2"].kind == "effusion" and t.lesions["L6"].kind is None
     for lid in ("L2", "L6"):
         a, b = s.observation(lid, "baseline"), t.observation(lid, "baseline")
         assert b.longest_diameter_mm == pytest.approx(a.longest_diameter_mm, abs=1e-6), lid

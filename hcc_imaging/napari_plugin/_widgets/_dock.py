@@ -1098,6 +1098,7 @@ class ResponseDock(SegmentControlsMixin, QWidget):
                     tracking_uids={les.lesion_id: les.tracking_uid for les in s.lesions.values()},
                     patient_id=s.patient_id,
                     organs={les.lesion_id: "lymph_node" if les.is_lymph_node else les.organ for les in s.lesions.values()},
+                    kinds={les.lesion_id: les.kind for les in s.lesions.values() if les.kind},
                 )]
             elif kind == "SR":
                 images = {tp: t.reference for tp, t in s.images.items()}
