@@ -20,7 +20,10 @@ from .lesions import (annotated_organ, load_annotations, load_image, load_saved_
 from .pipeline import PipelineOptions, StudyTask
 from .resume import safe_name
 
-__all__ = ["export_reports"]
+__all__ = ["DEIDENTIFIED_DIR", "export_deidentified", "export_reports"]
+
+#: The folder under OUT that holds a run's de-identified copy (``run_batch(deidentifier=)``).
+DEIDENTIFIED_DIR = "deidentified"
 
 log = logging.getLogger(__name__)
 
@@ -124,3 +127,41 @@ def export_reports(
             except Exception as err:
                 failures.append(_fail(pid, "", "stow", err))
     return files, failures
+
+
+def export_deidentified(out: Path, patients: Mapping[str, Mapping[str, Any] | None], deidentifier: Any,
+                        *, dicom: bool = False) -> dict[str, str]:
+    """A de-identified copy of a run's results, for sharing: ``OUT/deidentified/``.
+
+    The tables (lesions, responses, summary; CSV and Parquet) and the JSON read documents of
+    every patient, as ``hcc-imaging export csv --deidentify`` writes them from the run's reads and
+    assessments (pseudonyms, shifted dates, remapped UIDs), and with ``dicom`` (``--export-sr``)
+    de-identified copies of the run's SEGs and SRs (``deidentified/seg``, ``deidentified/sr``; the
+    same UID map, so the SRs still reference the SEGs).  The folder is made anew each time (a
+    resumed run's copy holds every patient, none twice).  The pseudonym map (``deidentifier``'s,
+    saved at the end) must lie outside it.  Returns the files written (name -> path).
+    """
+    import shutil
+
+    from ..export.deid import deidentify_files
+    from ..export.tables import write_tables
+
+    dest = out / DEIDENTIFIED_DIR
+    deidentifier.check_outside(dest)
+    if dest.exists():
+        shutil.rmtree(dest)
+    docs = [json.loads(po["read_json"]) for _, po in sorted(patients.items()) if po and po.get("read_json")]
+    assessments = {po["patient_id"]: json.loads(po["assessment_json"]) for po in patients.values()
+                   if po and po.get("read_json") and po.get("assessment_json")}
+    files: dict[str, str] = {}
+    if docs:
+        info = write_tables(docs, dest, assessments=assessments or None, deidentifier=deidentifier)
+        files.update({f"{DEIDENTIFIED_DIR}/{Path(p).name}": str(p)
+                      for d in info.tables.values() for p in d.values()})
+        files.update({f"{DEIDENTIFIED_DIR}/reads/{Path(p).name}": str(p) for p in info.reads})
+    if dicom:
+        for kind in ("seg", "sr"):
+            for p in deidentify_files(sorted((out / kind).glob("*.dcm")), dest / kind, deidentifier):
+                files[f"{DEIDENTIFIED_DIR}/{kind}/{p.name}"] = str(p)
+    deidentifier.save()
+    return files

@@ -402,6 +402,7 @@ def run_batch(
     progress: bool = False,
     on_record: Callable[[Mapping[str, Any]], None] | None = None,
     connect_timeout_s: float = SCHEDULER_CONNECT_TIMEOUT_S,
+    deidentifier: Any = None,
 ) -> BatchSummary:
     """Measure and assess every study of ``source`` into ``out_dir`` (see the module docstring).
 
@@ -427,6 +428,9 @@ def run_batch(
         Called with each study record as soon as it is stored.
     connect_timeout_s : float
         How long to wait for ``scheduler``.
+    deidentifier : hcc_imaging.export.deid.Deidentifier, optional
+        Also write a de-identified copy of the results for sharing, ``OUT/deidentified/``
+        (:func:`~hcc_imaging.batch.export.export_deidentified`; its pseudonym map outside it).
 
     Raises
     ------
@@ -436,6 +440,10 @@ def run_batch(
     t0 = time.perf_counter()
     opts = options or PipelineOptions()
     out = Path(out_dir)
+    if deidentifier is not None:
+        from .export import DEIDENTIFIED_DIR
+
+        deidentifier.check_outside(out / DEIDENTIFIED_DIR)  # before any work, not after it
     store_dir = out / "store"
     if not resume and store_dir.is_dir() and any(store_dir.rglob("*.json")):
         raise BatchError(
@@ -498,6 +506,10 @@ def run_batch(
         if export_failures:
             files, n_pat, n_pat_failed = write_tables(out, records, opts, tasks, export_failures)
         files = {**files, **{f"{kind}:{Path(p).name}": p for kind, ps in exported.items() for p in ps}}
+    if deidentifier is not None:
+        from .export import export_deidentified
+
+        files = {**files, **export_deidentified(out, patients, deidentifier, dicom=opts.export_sr)}
     n_failed = sum(1 for r in records if not r["ok"])
     summary = BatchSummary(
         out_dir=str(out), n_studies=len(tasks), n_processed=len(pending), n_skipped=len(tasks) - len(pending),

@@ -45,6 +45,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--carry", action="store_true",
                    help="a study without lesion masks or seeds gets its patient's lesions from the latest earlier "
                         "study that has them, carried and segmented there (seed the baselines, measure every follow-up)")
+    from .export import add_deid_arguments
+
+    add_deid_arguments(p, "also write a de-identified copy of the results for sharing, OUT/deidentified/")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
     p.set_defaults(func=run)
@@ -54,7 +57,10 @@ def run(args: argparse.Namespace) -> int:
     from hcc_imaging.batch import PipelineOptions, run_batch
     from hcc_imaging.batch.constants import DEFAULT_CRITERIA
 
+    from .export import deidentifier_from_args
+
     crit = tuple(c.strip() for c in args.criteria.split(",") if c.strip()) if args.criteria else DEFAULT_CRITERIA
+    deid = deidentifier_from_args(args)
     opts = PipelineOptions(criteria=crit, reformat=args.reformat, export_sr=args.export_sr, carry=args.carry)
     summary = run_batch(
         args.source,
@@ -65,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         options=opts,
         processes=not args.threads,
         progress=not args.no_progress and not args.json and sys.stderr.isatty(),
+        deidentifier=deid,
     )
     if args.json:
         print(json.dumps(summary.to_json(), indent=2, sort_keys=True))
@@ -76,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
             f"results: {summary.out_dir}/lesions.csv, responses.csv, failures.csv, reads/"
             + (f", masks/ ({summary.n_masks_saved} studies segmented by the run)" if summary.n_masks_saved else "")
         )
+        if deid is not None:
+            print(f"de-identified copy: {summary.out_dir}/deidentified/ (tables, reads"
+                  + (", SEGs, SRs)" if args.export_sr else ")"))
         if summary.n_lesions_to_check:
             print(f"{summary.n_lesions_to_check} lesion mask(s) to check: lesions.csv's segmentation_checks column")
     return 1 if args.strict and summary.n_failures else 0

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import HccImagingError
 
-__all__ = ["register", "run", "ExportCliError"]
+__all__ = ["register", "run", "ExportCliError", "add_deid_arguments", "deidentifier_from_args"]
 
 
 class ExportCliError(HccImagingError, ValueError):
@@ -30,11 +30,16 @@ def _common(p: argparse.ArgumentParser, *, assessment: bool = True) -> None:
                        help="response assessment (output of `hcc-imaging assess --json`); one per read, same order")
         p.add_argument("--criteria", default=None,
                        help="compute the assessment now: comma-separated criteria (recist1.1,mrecist,...)")
+    add_deid_arguments(p)
+    p.add_argument("--json", action="store_true", help="print the written paths as JSON on stdout")
+
+
+def add_deid_arguments(p: argparse.ArgumentParser, what: str = "de-identify") -> None:
+    """``--deidentify [--pseudonym-map PATH]`` (every export, and ``batch``)."""
     p.add_argument("--deidentify", action="store_true",
-                   help="de-identify (DICOM PS3.15 basic profile; pseudonyms and shifted dates in tables)")
+                   help=f"{what} (DICOM PS3.15 basic profile; pseudonyms and shifted dates in tables)")
     p.add_argument("--pseudonym-map", default=None, metavar="PATH",
                    help="pseudonym map JSON to use/extend (kept OUTSIDE the export; default: user data folder)")
-    p.add_argument("--json", action="store_true", help="print the written paths as JSON on stdout")
 
 
 def register(subparsers: Any) -> None:
@@ -98,7 +103,8 @@ def register(subparsers: Any) -> None:
 
 
 # ------------------------------------------------------------------------------------------
-def _deid(args: argparse.Namespace) -> Any:
+def deidentifier_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`~hcc_imaging.export.deid.Deidentifier` ``--deidentify [--pseudonym-map]`` ask for (None without)."""
     if not getattr(args, "deidentify", False):
         if getattr(args, "pseudonym_map", None):
             raise ExportCliError("--pseudonym-map given without --deidentify; add --deidentify (or drop the map).")
@@ -210,7 +216,7 @@ def _run_sr(args: argparse.Namespace) -> int:
     from ..export.seg import seg_info_from_file
     from ..export.sr import write_sr
 
-    deid = _deid(args)
+    deid = deidentifier_from_args(args)
     if deid is not None:
         deid.check_outside(Path(args.out).parent)
     doc = _load_doc(args.read)
@@ -239,7 +245,7 @@ def _run_seg(args: argparse.Namespace) -> int:
     from ..io import load_series
     from ..io.masks import load_mask
 
-    deid = _deid(args)
+    deid = deidentifier_from_args(args)
     if deid is not None:
         deid.check_outside(Path(args.out).parent)
     vol = load_series(args.image)
@@ -271,7 +277,7 @@ def _run_images(args: argparse.Namespace) -> int:
         raise ExportCliError(
             "export images writes de-identified copies only; add --deidentify (plain copies need no tool)."
         )
-    deid = _deid(args)
+    deid = deidentifier_from_args(args)
     files: list[Path] = []
     for s in args.sources:
         p = Path(s)
@@ -320,7 +326,7 @@ def _run_import(args: argparse.Namespace) -> int:
 
 
 def _run_tables(args: argparse.Namespace, kind: str) -> int:
-    deid = _deid(args)
+    deid = deidentifier_from_args(args)
     docs = [_load_doc(p) for p in args.reads]
     assess = _assessments(args, docs)
     out = Path(args.out)

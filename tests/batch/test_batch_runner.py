@@ -570,6 +570,45 @@ def test_export_seg_and_sr(small_archive, tmp_path) -> None:
     assert organs["L1"] == "liver" and organs["L6"] == "lymph_node" and organs["L7"] == "portal_vein"
 
 
+def test_deidentified_copy_for_sharing(small_archive, tmp_path) -> None:
+    """``batch --deidentify``: OUT/deidentified/ holds the tables, reads, SEGs and SR with the
+    patient's pseudonym, shifted dates and new UIDs: no byte of any file there carries the patient
+    id or an original study UID, and the de-identified SR still references the de-identified SEGs.
+    A pseudonym map inside that folder is refused before anything runs."""
+    import pydicom
+
+    from hcc_imaging.export.deid import DeidentificationError, Deidentifier
+
+    out = tmp_path / "o"
+    deid = Deidentifier(tmp_path / "keys" / "map.json")
+    s = _run(small_archive / "PAT-001", out, options=PipelineOptions(export_sr=True), deidentifier=deid)
+    assert s.n_failures == 0
+    dest = out / "deidentified"
+    pseudonym = json.loads((tmp_path / "keys" / "map.json").read_text())["patients"]["PAT-001"]["pseudonym"]
+    uids = {r["study_instance_uid"] for r in (json.loads(p.read_text()) for p in (out / "store" / "ok").glob("*.json"))}
+    files = [p for p in dest.rglob("*") if p.is_file()]
+    assert {"lesions.csv", "responses.csv"} <= {p.name for p in files}
+    for p in files:
+        data = p.read_bytes()
+        assert b"PAT-001" not in data and not any(u.encode() in data for u in uids), p
+    assert pseudonym.encode() in (dest / "lesions.csv").read_bytes()
+    segs = [pydicom.dcmread(p, stop_before_pixels=True) for p in sorted((dest / "seg").glob("*.dcm"))]
+    (sr,) = [pydicom.dcmread(p) for p in sorted((dest / "sr").glob("*.dcm"))]
+    assert len(segs) == 2 and {d.PatientID for d in [*segs, sr]} == {pseudonym}
+    # (the latest study's SEG is current evidence, the earlier study's pertinent other evidence)
+    referenced = {str(r.ReferencedSOPInstanceUID)
+                  for ev in [*sr.CurrentRequestedProcedureEvidenceSequence, *sr.get("PertinentOtherEvidenceSequence", [])]
+                  for se in ev.ReferencedSeriesSequence for r in se.ReferencedSOPSequence}
+    assert {str(d.SOPInstanceUID) for d in segs} <= referenced
+    with pytest.raises(DeidentificationError, match="inside the export folder"):
+        _run(small_archive / "PAT-001", tmp_path / "o2", deidentifier=Deidentifier(tmp_path / "o2" / "deidentified" / "m.json"))
+    assert not (tmp_path / "o2" / "store").exists()
+    # the CLI: a pseudonym map without --deidentify is an argument error, before anything runs
+    assert main(["batch", str(small_archive / "PAT-001"), "--out", str(tmp_path / "o3"), "--threads", "--workers", "1",
+                 "--pseudonym-map", str(tmp_path / "keys" / "map.json")]) == 2
+    assert not (tmp_path / "o3").exists()
+
+
 def test_masks_that_cannot_be_saved_leave_the_record_and_its_measurements(tmp_path) -> None:
     """Nothing measured is lost when the masks cannot be written (here ``masks`` is a file): the
     record is kept, without its ``masks`` entry."""
