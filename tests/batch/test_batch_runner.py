@@ -591,6 +591,7 @@ def test_deidentified_copy_for_sharing(small_archive, tmp_path) -> None:
     for p in files:
         data = p.read_bytes()
         assert b"PAT-001" not in data and not any(u.encode() in data for u in uids), p
+        assert "PAT-001" not in str(p.relative_to(dest)) and not any(u in p.name for u in uids), p  # names too
     assert pseudonym.encode() in (dest / "lesions.csv").read_bytes()
     segs = [pydicom.dcmread(p, stop_before_pixels=True) for p in sorted((dest / "seg").glob("*.dcm"))]
     (sr,) = [pydicom.dcmread(p) for p in sorted((dest / "sr").glob("*.dcm"))]
