@@ -64,7 +64,7 @@ import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -313,46 +313,59 @@ def _render(x: NDArray[np.float64], k: int, rho: NDArray[np.float32], y_t: NDArr
     return coef, x3, x3 @ coef, s_in, s_out
 
 
+class _State(NamedTuple):
+    """A fit's state at its coefficients: chi^2 + prior, the noise-weighted residual, the
+    least-squares values and the design (:func:`_render`'s), and the two indicators."""
+
+    obj: float
+    r: NDArray[np.float64]
+    coef: NDArray[np.float64]
+    x3: NDArray[np.float64]
+    s_in: NDArray[np.float32]
+    s_out: NDArray[np.float32]
+
+
 def _gauss_newton_steps(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32], y_t: NDArray[np.float32],
                         yu: NDArray[np.float32], use: NDArray[np.bool_], h: NDArray[np.float32], sig: list[float],
                         data: NDArray[np.float64], noise: float, prior: NDArray[np.float64],
-                        steps: int = C.LESION_RIND_MAX_ITERATIONS) -> Iterator[tuple[NDArray[np.float64], float]]:
+                        steps: int = C.LESION_RIND_MAX_ITERATIONS, start: _State | None = None,
+                        ) -> Iterator[tuple[NDArray[np.float64], _State]]:
     """Step 12's chord Gauss-Newton for two surfaces (step 3), at most ``steps`` steps: yields (the
-    coefficients, chi^2 + prior) at the start and after each accepted step (1.43: so that two fits
-    can be run side by side and the one left behind stopped).  ``y_t``: the box's direction terms
-    (:func:`_render`), ``yu``: those of the voxels ``use``, one row a voxel.  The Jacobian and its
-    normal matrix are float32 (1.43: half the time of float64's; the step is a direction, the
-    objective it is accepted on is float64)."""
+    coefficients, their :class:`_State`) at the start and after each accepted step (1.43: so that
+    two fits can be run side by side and the one left behind stopped).  ``y_t``: the box's direction
+    terms (:func:`_render`), ``yu``: those of the voxels ``use``, one row a voxel; ``start``: the
+    state at ``x0`` when it is known (a fit continued from the screen's step: not rendered again).
+    The Jacobian and its normal matrix are float32 (1.43: half the time of float64's; the step is a
+    direction, the objective it is accepted on is float64).  The ramps' blurs are taken when a step
+    needs them, not after the last accepted one."""
 
-    def evaluate(x: NDArray[np.float64]) -> tuple[float, NDArray[np.float64], NDArray[np.float64],
-                                                  NDArray[np.float32], NDArray[np.float32]]:
-        coef, _, fitted, s_in, s_out = _render(x, k, rho, y_t, use, h, sig, data)
+    def evaluate(x: NDArray[np.float64]) -> _State:
+        coef, x3, fitted, s_in, s_out = _render(x, k, rho, y_t, use, h, sig, data)
         r = (data - fitted) / noise
-        return float(r @ r) + float(x @ prior @ x), r, coef, s_in, s_out
+        return _State(float(r @ r) + float(x @ prior @ x), r, coef, x3, s_in, s_out)
 
     def ramp_blur(soft: NDArray[np.float32]) -> NDArray[np.float32]:
         ramp = ((soft > 0) & (soft < 1)) / h
         return _kernels.gaussian_filter_nearest(ramp, sig)[use]  # type: ignore[no-any-return]
 
     x = x0.copy()
-    obj, r, coef, s_in, s_out = evaluate(x)
-    yield x, obj
-    j_in, j_out = ramp_blur(s_in), ramp_blur(s_out)
+    st = evaluate(x) if start is None else start
+    yield x, st
     jac = np.empty((yu.shape[0], 2 * k), dtype=np.float32)  # filled in place at each step (a new array each time: ~1 ms)
     for _ in range(steps):
-        np.multiply((np.float32(coef[2] / noise) * j_in)[:, None], yu, out=jac[:, :k])
-        np.multiply((np.float32(coef[1] / noise) * j_out)[:, None], yu, out=jac[:, k:])
+        j_in, j_out = ramp_blur(st.s_in), ramp_blur(st.s_out)
+        np.multiply((np.float32(st.coef[2] / noise) * j_in)[:, None], yu, out=jac[:, :k])
+        np.multiply((np.float32(st.coef[1] / noise) * j_out)[:, None], yu, out=jac[:, k:])
         hess = (jac.T @ jac).astype(np.float64)
-        grad = (jac.T @ r.astype(np.float32)).astype(np.float64) - prior @ x
+        grad = (jac.T @ st.r.astype(np.float32)).astype(np.float64) - prior @ x
         step = np.linalg.solve(hess + prior + 1e-4 * np.trace(hess) / len(x) * np.eye(len(x)), grad)
         t = 1.0
         while t > 0.05:
             cand = x + t * step
             trial = evaluate(cand)
-            if trial[0] < obj:
-                x, (obj, r, coef, s_in, s_out) = cand, trial
-                yield x, obj
-                j_in, j_out = ramp_blur(s_in), ramp_blur(s_out)
+            if trial.obj < st.obj:
+                x, st = cand, trial
+                yield x, st
                 break
             t /= 2.0
         else:
@@ -513,35 +526,37 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     # 99 HU for 2 mm of 115, Dice 0.953; each fitted, 1.0 mm and 0.99.)
     cands = [(h, v) for h in ramps for v in C.LESION_RIND_PSF_MM]
     # (the fits are independent: on up to LESION_RIND_THREADS threads, the same results)
-    def fit(j: int, start: NDArray[np.float64], steps: int) -> Iterator[tuple[NDArray[np.float64], float]]:
+    def fit(j: int, start: tuple[NDArray[np.float64], _State] | None, steps: int) -> Iterator[tuple[NDArray[np.float64], _State]]:
         h_j, psf_j = cands[j]
-        return _gauss_newton_steps(start, k, rho32, y_t, yu, use, h_j, [psf_j / w for w in sp], data, noise, prior, steps)
+        x_j, st_j = (x0, None) if start is None else start
+        return _gauss_newton_steps(x_j, k, rho32, y_t, yu, use, h_j, [psf_j / w for w in sp], data, noise, prior,
+                                   steps, st_j)
 
-    def last(run: Iterator[tuple[NDArray[np.float64], float]]) -> tuple[NDArray[np.float64], float]:
+    def last(run: Iterator[tuple[NDArray[np.float64], _State]]) -> tuple[NDArray[np.float64], _State]:
         for state in run:
             pass
         return state
 
     with ThreadPoolExecutor(_threads()) as pool:
-        fits = list(pool.map(lambda j: last(fit(j, x0, C.LESION_RIND_PSF_STEPS)), range(len(cands))))
-        best = [int(i) for i in np.argsort([f[1] for f in fits])[:2]]
-        # the two fitted on side by side, a step each at a time; one whose chi^2 + prior lies
-        # LESION_RIND_TRAILING_CHI2 above the other's is stopped (1.43; the better one wins either way)
-        runs = {j: fit(j, fits[j][0], C.LESION_RIND_MAX_ITERATIONS) for j in best}
+        fits = list(pool.map(lambda j: last(fit(j, None, C.LESION_RIND_PSF_STEPS)), range(len(cands))))
+        best = [int(i) for i in np.argsort([f[1].obj for f in fits])[:2]]
+        # the two fitted on side by side from the screen's states, a step each at a time; one whose
+        # chi^2 + prior lies LESION_RIND_TRAILING_CHI2 above the other's is stopped (1.43; the better one
+        # wins either way)
+        runs = {j: fit(j, fits[j], C.LESION_RIND_MAX_ITERATIONS) for j in best}
         finals = {j: fits[j] for j in best}
         going = list(best)
         while going:
             states = list(pool.map(lambda j: next(runs[j], None), going))
             finals.update((j, st) for j, st in zip(going, states) if st is not None)
-            lead = min(finals[i][1] for i in best)
+            lead = min(finals[i][1].obj for i in best)
             going = [j for j, st in zip(going, states)
-                     if st is not None and st[1] <= lead + C.LESION_RIND_TRAILING_CHI2]
-    j = min(finals, key=lambda i: finals[i][1])
-    x = finals[j][0]
+                     if st is not None and st[1].obj <= lead + C.LESION_RIND_TRAILING_CHI2]
+    j = min(finals, key=lambda i: finals[i][1].obj)
+    x, st = finals[j]
     h, psf = cands[j]
-    coef, x3, fitted, _, _ = _render(x, k, rho32, y_t, use, h, [psf / v for v in sp], data)
-    res_n = (data - fitted) / noise
-    chi2_red = float(res_n @ res_n) / max(data.size - 2 * k - 3, 1)
+    coef, x3 = st.coef, st.x3
+    chi2_red = float(st.r @ st.r) / max(data.size - 2 * k - 3, 1)
     p_v, dr, dn = (float(v) for v in coef)
     r_v, n_v = p_v + dr, p_v + dr + dn
     # the values' standard errors (noise x the design's inverse), for R - P and P - N = -(dr + dn)
