@@ -306,8 +306,8 @@ def _render(x: NDArray[np.float64], k: int, rho: NDArray[np.float32], y_t: NDArr
     quarter of float64's two passes over the terms; 1e-6 mm on a 20 mm radius, 1.43)."""
     radii = (np.stack([x[:k], x[k:]]).astype(np.float32) @ y_t).reshape((2,) + rho.shape)
     s_in, s_out = _indicator(rho, radii[0], h), _indicator(rho, radii[1], h)
-    m_in = _kernels.gaussian_filter_nearest(s_in, sig)[use].astype(np.float64)
-    m_out = _kernels.gaussian_filter_nearest(s_out, sig)[use].astype(np.float64)
+    m_in = _kernels.gaussian_filter_nearest_at(s_in, sig, use).astype(np.float64)
+    m_out = _kernels.gaussian_filter_nearest_at(s_out, sig, use).astype(np.float64)
     x3 = np.stack([np.ones_like(m_in), m_out, m_in], 1)
     coef = np.linalg.solve(x3.T @ x3 + 1e-9 * np.eye(3), x3.T @ data)
     return coef, x3, x3 @ coef, s_in, s_out
@@ -346,7 +346,7 @@ def _gauss_newton_steps(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32
 
     def ramp_blur(soft: NDArray[np.float32]) -> NDArray[np.float32]:
         ramp = ((soft > 0) & (soft < 1)) / h
-        return _kernels.gaussian_filter_nearest(ramp, sig)[use]  # type: ignore[no-any-return]
+        return _kernels.gaussian_filter_nearest_at(ramp, sig, use)  # type: ignore[no-any-return]
 
     x = x0.copy()
     st = evaluate(x) if start is None else start
