@@ -296,16 +296,25 @@ def _indicator(rho: NDArray[np.float32], radius: NDArray[np.float32], h: NDArray
     return np.clip(radius, 0, 1, out=radius)
 
 
+def _surfaces(x: NDArray[np.float64], k: int, rho: NDArray[np.float32], y_t: NDArray[np.float32],
+              hs: list[NDArray[np.float32]]) -> list[tuple[NDArray[np.float32], NDArray[np.float32]]]:
+    """The surfaces ``x`` (the core's terms, then the layer's) as partial-volume indicators (the
+    core's, the layer's), one pair per ramp of ``hs``.  ``y_t``: the direction terms of the box's
+    voxels, one row a term (float32: both radii in one product, a quarter of float64's two passes
+    over the terms; 1e-6 mm on a 20 mm radius, 1.43), the product shared by the ramps."""
+    radii = (np.stack([x[:k], x[k:]]).astype(np.float32) @ y_t).reshape((2,) + rho.shape)
+    return [(_indicator(rho, r[0], h), _indicator(rho, r[1], h))
+            for r, h in zip([radii.copy() for _ in hs[1:]] + [radii], hs, strict=True)]
+
+
 def _render(x: NDArray[np.float64], k: int, rho: NDArray[np.float32], y_t: NDArray[np.float32],
             use: NDArray[np.bool_], h: NDArray[np.float32], sig: list[float], data: NDArray[np.float64],
+            soft: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None,
             ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float32], NDArray[np.float32]]:
-    """The surfaces ``x`` (the core's terms, then the layer's) as partial-volume indicators blurred
-    by the point-spread: the least-squares values (P, R - P, N - R), the design on the voxels
-    ``use`` (1, G * S_out, G * S_in), the fitted values, and the two indicators.  ``y_t``: the
-    direction terms of the box's voxels, one row a term (float32: both radii in one product, a
-    quarter of float64's two passes over the terms; 1e-6 mm on a 20 mm radius, 1.43)."""
-    radii = (np.stack([x[:k], x[k:]]).astype(np.float32) @ y_t).reshape((2,) + rho.shape)
-    s_in, s_out = _indicator(rho, radii[0], h), _indicator(rho, radii[1], h)
+    """The surfaces ``x`` as partial-volume indicators (:func:`_surfaces`; ``soft``: the two when
+    known) blurred by the point-spread: the least-squares values (P, R - P, N - R), the design on
+    the voxels ``use`` (1, G * S_out, G * S_in), the fitted values, and the two indicators."""
+    s_in, s_out = _surfaces(x, k, rho, y_t, [h])[0] if soft is None else soft
     m_in = _kernels.gaussian_filter_nearest_at(s_in, sig, use).astype(np.float64)
     m_out = _kernels.gaussian_filter_nearest_at(s_out, sig, use).astype(np.float64)
     x3 = np.stack([np.ones_like(m_in), m_out, m_in], 1)
@@ -329,18 +338,20 @@ def _gauss_newton_steps(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32
                         yu: NDArray[np.float32], use: NDArray[np.bool_], h: NDArray[np.float32], sig: list[float],
                         data: NDArray[np.float64], noise: float, prior: NDArray[np.float64],
                         steps: int = C.LESION_RIND_MAX_ITERATIONS, start: _State | None = None,
+                        soft: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None,
                         ) -> Iterator[tuple[NDArray[np.float64], _State]]:
     """Step 12's chord Gauss-Newton for two surfaces (step 3), at most ``steps`` steps: yields (the
     coefficients, their :class:`_State`) at the start and after each accepted step (1.43: so that
     two fits can be run side by side and the one left behind stopped).  ``y_t``: the box's direction
     terms (:func:`_render`), ``yu``: those of the voxels ``use``, one row a voxel; ``start``: the
-    state at ``x0`` when it is known (a fit continued from the screen's step: not rendered again).
+    state at ``x0`` when it is known (a fit continued from the screen's step: not rendered again),
+    else ``soft``: its indicators when known (the screen's start, the same for every point-spread).
     The Jacobian and its normal matrix are float32 (1.43: half the time of float64's; the step is a
     direction, the objective it is accepted on is float64).  The ramps' blurs are taken when a step
     needs them, not after the last accepted one."""
 
-    def evaluate(x: NDArray[np.float64]) -> _State:
-        coef, x3, fitted, s_in, s_out = _render(x, k, rho, y_t, use, h, sig, data)
+    def evaluate(x: NDArray[np.float64], soft: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None) -> _State:
+        coef, x3, fitted, s_in, s_out = _render(x, k, rho, y_t, use, h, sig, data, soft)
         r = (data - fitted) / noise
         return _State(float(r @ r) + float(x @ prior @ x), r, coef, x3, s_in, s_out)
 
@@ -349,7 +360,7 @@ def _gauss_newton_steps(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32
         return _kernels.gaussian_filter_nearest_at(ramp, sig, use)  # type: ignore[no-any-return]
 
     x = x0.copy()
-    st = evaluate(x) if start is None else start
+    st = evaluate(x, soft) if start is None else start
     yield x, st
     jac = np.empty((yu.shape[0], 2 * k), dtype=np.float32)  # filled in place at each step (a new array each time: ~1 ms)
     for _ in range(steps):
@@ -525,12 +536,13 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     # start and refined by its neighbours, a 2 mm rind at 5 HU stayed at 0.75 mm, a 2.7 mm layer of
     # 99 HU for 2 mm of 115, Dice 0.953; each fitted, 1.0 mm and 0.99.)
     cands = [(h, v) for h in ramps for v in C.LESION_RIND_PSF_MM]
+    soft0 = _surfaces(x0, k, rho32, y_t, list(ramps))  # the start's indicators, per ramp
     # (the fits are independent: on up to LESION_RIND_THREADS threads, the same results)
     def fit(j: int, start: tuple[NDArray[np.float64], _State] | None, steps: int) -> Iterator[tuple[NDArray[np.float64], _State]]:
         h_j, psf_j = cands[j]
         x_j, st_j = (x0, None) if start is None else start
         return _gauss_newton_steps(x_j, k, rho32, y_t, yu, use, h_j, [psf_j / w for w in sp], data, noise, prior,
-                                   steps, st_j)
+                                   steps, st_j, soft0[j // len(C.LESION_RIND_PSF_MM)])
 
     def last(run: Iterator[tuple[NDArray[np.float64], _State]]) -> tuple[NDArray[np.float64], _State]:
         for state in run:
