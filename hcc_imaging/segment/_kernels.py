@@ -12,7 +12,7 @@ grid (:func:`._blur._radius`, and the mask inside it, :func:`._blur._inside`, wh
 blocks a rigorous interval bound puts wholly inside or outside the surface); the Euclidean
 distance transform (:func:`distance_transform_edt`: step 7's leak clamp, the liver's closing,
 cores and reach, the viable step's distances, the registration's mask margin); step 13's rays'
-edge search (:func:`._rind._edge_search`).  Each
+edge search (:func:`._rind._edge_search`) and its fits' Jacobian (:func:`._rind._jacobian`).  Each
 performs the *same* floating-point operations in the same order as the numpy / scipy code it
 stands in for, or computes the same set or order statistics (the distance transform: the exact
 distances, which scipy's misses by one unit in the last place at rare near-ties: every mask checked
@@ -46,7 +46,7 @@ JIT_ENV = _jit.JIT_ENV
 #: kernel (``radix_keys``, ``sort_rows``, ``start_centres``, ``kmedians``, ``class_median``,
 #: ``gaussian_nearest``, ``gaussian_nearest_at``, ``fill_holes_in_plane``, ``component_by_region``, ``component_of``,
 #: ``bbox_of``, ``median_rows32``, ``star_radius``, ``direction_terms``, ``inside_star``, ``edt_sq``,
-#: ``ray_edge_search``) or None when the kernels are off; ``jit_enabled()``: whether
+#: ``ray_edge_search``, ``scaled_rows``) or None when the kernels are off; ``jit_enabled()``: whether
 #: they are used.
 compiled, get, jit_enabled = _jit.accessors(__package__ or "")
 
@@ -188,7 +188,9 @@ def warm_up() -> float:
     _direction_terms(u / np.linalg.norm(u, axis=1)[:, None], C.LESION_BLUR_MODEL_DEGREE)
     _inside((5, 6, 7), np.array([2.5, 0.7, 0.7]), np.array([5.0, 2.0, 2.1]),
             np.r_[1.5, np.zeros(len(_exponents(C.LESION_BLUR_MODEL_DEGREE)) - 1)], C.LESION_BLUR_MODEL_DEGREE)
-    from ._rind import _edge_search
+    from ._rind import _edge_search, _jacobian
+
+    _jacobian(np.empty((4, 6), np.float32), *rng.normal(size=(2, 4)).astype(np.float32), rng.normal(size=(4, 3)).astype(np.float32))
 
     k, n_in, n_out = 3, 2, 4
     terms = (rng.normal(size=k), rng.normal(size=(k, n_in)), rng.normal(size=(k, n_out)), rng.normal(size=(k, n_in)),

@@ -564,6 +564,21 @@ def gaussian_nearest_at(a, w0, w1, w2, where):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
+def scaled_rows(out, a_in, a_out, yu):  # pragma: no cover - compiled
+    """Step 13's Jacobian (:func:`._rind._jacobian`): ``out[:, :k] = a_in[:, None] * yu`` and
+    ``out[:, k:] = a_out[:, None] * yu`` (float32, k = ``yu``'s columns): numpy's products, one
+    pass over the rows instead of two strided ones."""
+    n, k = yu.shape
+    for i in range(n):
+        ai = a_in[i]
+        ao = a_out[i]
+        for m in range(k):
+            out[i, m] = ai * yu[i, m]
+        for m in range(k):
+            out[i, k + m] = ao * yu[i, m]
+
+
+@numba.njit(cache=True, nogil=True)
 def fill_holes_in_plane(m):  # pragma: no cover - compiled
     """:func:`._morph.fill_holes` of the boolean 3-D ``m``: in every slice, ``m`` plus the
     background not face-connected (in-plane) to a row or column edge; the background reached

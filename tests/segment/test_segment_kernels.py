@@ -23,7 +23,7 @@ from .._jit import numpy_only
 _KERNELS = ("radix_keys", "sort_rows", "start_centres", "kmedians", "class_median", "gaussian_nearest", "gaussian_nearest_at",
             "fill_holes_in_plane",
             "component_by_region", "component_of", "bbox_of", "median_rows32", "star_radius", "direction_terms", "inside_star",
-            "edt_sq", "ray_edge_search")
+            "edt_sq", "ray_edge_search", "scaled_rows")
 
 pytestmark = pytest.mark.skipif(_kernels.get("kmedians") is None, reason="numba kernels disabled or missing")
 
@@ -197,6 +197,23 @@ def test_the_gaussian_at_a_masks_voxels_is_scipys_bit_for_bit(seed: int) -> None
     for other in (a.astype(np.float64), a):  # scipy's path: float64; a scalar sigma
         want = ndi.gaussian_filter(other, 0.7, mode="nearest")[where]
         assert _kernels.gaussian_filter_nearest_at(other, 0.7, where).tobytes() == want.tobytes()
+
+
+def test_the_rind_jacobian_is_numpys_bit_for_bit() -> None:
+    """Step 13's Jacobian (``_rind._jacobian``, the compiled ``scaled_rows``): numpy's float32
+    products bit for bit, zeros, negative and huge scales included, down to one voxel and one term."""
+    from hcc_imaging.segment import _rind
+
+    rng = np.random.default_rng(0)
+    for n, k in ((1, 1), (7, 25), (3000, 25), (500, 9)):
+        yu = rng.normal(size=(n, k)).astype(np.float32)
+        a_in, a_out = (rng.normal(scale=1e3, size=n) * (rng.random(n) < 0.6)).astype(np.float32), rng.normal(size=n).astype(np.float32)
+        got = np.empty((n, 2 * k), np.float32)
+        _rind._jacobian(got, a_in, a_out, yu)
+        with _numpy_only():
+            want = np.empty((n, 2 * k), np.float32)
+            _rind._jacobian(want, a_in, a_out, yu)
+        assert got.tobytes() == want.tobytes() == np.concatenate([a_in[:, None] * yu, a_out[:, None] * yu], 1).tobytes()
 
 
 @pytest.mark.parametrize("seed", range(3))
