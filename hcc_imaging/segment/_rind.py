@@ -50,11 +50,20 @@ every step).  The steps:
 The surfaces' fits (1.43): each ramp and point-spread of the grid is fitted by
 ``LESION_RIND_PSF_STEPS`` step from the start, the two best are fitted on side by side and one that
 falls ``LESION_RIND_TRAILING_CHI2`` behind the other is stopped; the radii, the Jacobian and its
-normal matrix are float32 (the objective float64).
+normal matrix are float32 (the objective float64).  What each step repeats is done once, or only
+where it is read (2026-12-02, the same masks bit for bit): the blurs on the values the fitted voxels
+read (:func:`._kernels.gaussian_filter_nearest_at`), the start's radii once for the screen's fits,
+a fit continued from the screen's state, the ramps blurred only when a step needs them, the
+Jacobian's rows by a compiled loop (:func:`_jacobian`).
 
-Cost: 0.3-1.6 s a lesion on the rind sweep's 0.7 mm pixels on a loaded two-core machine, lobulated
-ones the slowest (1.42: 0.6-2.7 s, the same runs alternated; the automatic steps take 0.02-0.1 s);
-the refusals before the fit, 5-30 ms.
+Cost (2026-12-02, the rind sweep's 48 fine-grid clicks, 0.7 mm pixels, alternated with the code
+before at load 5-8 on two cores): 0.70-0.75 x the time (two rounds' medians; lobulated 1.77 -> 1.23 s,
+ovals 1.05 -> 0.80 s median under that load, several times a quiet machine's); a Gauss-Newton
+step on an oval's 88 k-voxel box with 21 k fitted voxels takes the model 2.0 ms (its two blurs 0.8),
+the ramps' blurs 0.9 ms, the Jacobian 0.4 ms and its normal matrix 1.2 ms.  An oval takes about
+0.1-0.15 s on a quiet machine at that ratio (0.13-0.2 s before; not measured quietly), lobulated
+rinds about 1.5 x that (docs/validation.md section 2.4, "Step 13's fits"); the automatic steps take
+0.02-0.1 s; the refusals before the fit, 5-30 ms.
 """
 
 from __future__ import annotations
