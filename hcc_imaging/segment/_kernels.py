@@ -3,7 +3,8 @@
 The hot loops of step 10's faint-lesion clicks and of the helpers every click uses
 (:mod:`._kernels_nb`): the ring classes' radix keys and sort, k-medians start, passes and
 merged medians (:func:`._kmedians._ring_classes`); scipy's Gaussian smoothing with
-``mode="nearest"`` (:func:`gaussian_filter_nearest`, for :func:`._grow._smoothed`); the per-slice
+``mode="nearest"`` (:func:`gaussian_filter_nearest`, for :func:`._grow._smoothed`; and its values
+on a mask's voxels alone, :func:`gaussian_filter_nearest_at`, for step 13's fits); the per-slice
 hole filling (:func:`._morph.fill_holes`); the component floods (:func:`._morph.component_at`,
 :func:`._morph.component_at_in_box`); a mask's bounding box (:func:`._morph.bbox`); step 10's
 medians of small float32 samples (:func:`median_f32`); step 12's fitted surface on the image's
@@ -11,7 +12,7 @@ grid (:func:`._blur._radius`, and the mask inside it, :func:`._blur._inside`, wh
 blocks a rigorous interval bound puts wholly inside or outside the surface); the Euclidean
 distance transform (:func:`distance_transform_edt`: step 7's leak clamp, the liver's closing,
 cores and reach, the viable step's distances, the registration's mask margin); step 13's rays'
-edge search (:func:`._rind._edge_search`).  Each
+edge search (:func:`._rind._edge_search`) and its fits' Jacobian (:func:`._rind._jacobian`).  Each
 performs the *same* floating-point operations in the same order as the numpy / scipy code it
 stands in for, or computes the same set or order statistics (the distance transform: the exact
 distances, which scipy's misses by one unit in the last place at rare near-ties: every mask checked
@@ -43,9 +44,9 @@ JIT_ENV = _jit.JIT_ENV
 #: ``compiled()``: the module of compiled kernels (:mod:`._kernels_nb`), or None (numba missing or
 #: ``HCC_IMAGING_JIT=0``; decided once, ``compiled.cache_clear()`` re-reads it); ``get(name)``: one
 #: kernel (``radix_keys``, ``sort_rows``, ``start_centres``, ``kmedians``, ``class_median``,
-#: ``gaussian_nearest``, ``fill_holes_in_plane``, ``component_by_region``, ``component_of``,
+#: ``gaussian_nearest``, ``gaussian_nearest_at``, ``fill_holes_in_plane``, ``component_by_region``, ``component_of``,
 #: ``bbox_of``, ``median_rows32``, ``star_radius``, ``direction_terms``, ``inside_star``, ``edt_sq``,
-#: ``ray_edge_search``) or None when the kernels are off; ``jit_enabled()``: whether
+#: ``ray_edge_search``, ``scaled_rows``) or None when the kernels are off; ``jit_enabled()``: whether
 #: they are used.
 compiled, get, jit_enabled = _jit.accessors(__package__ or "")
 
@@ -81,6 +82,21 @@ def gaussian_filter_nearest(a: Any, sigma_vox: Any, truncate: float = 4.0) -> An
     w = [_gaussian_weights(float(s), float(truncate)) for s in sigma_vox]
     # (C-contiguous and writeable: the one argument type the warm-up compiles)
     return m.gaussian_nearest(np.require(a, requirements="CW"), *w)
+
+
+def gaussian_filter_nearest_at(a: Any, sigma_vox: Any, where: Any, truncate: float = 4.0) -> Any:
+    """``gaussian_filter_nearest(a, sigma_vox, truncate)[where]`` (``where`` a boolean array of
+    ``a``'s shape), bit for bit: by the compiled ``gaussian_nearest_at``, which computes only the
+    values those voxels read (step 13's fits: a quarter of the box), when :func:`gaussian_filter_nearest`
+    would use its kernel, else by it."""
+    import numpy as np
+
+    m = compiled()
+    if (m is None or a.dtype != np.float32 or a.ndim != 3 or a.size == 0 or np.ndim(sigma_vox) != 1
+            or len(sigma_vox) != 3 or where.dtype != np.bool_ or where.shape != a.shape):
+        return gaussian_filter_nearest(a, sigma_vox, truncate)[where]
+    w = [_gaussian_weights(float(s), float(truncate)) for s in sigma_vox]
+    return m.gaussian_nearest_at(np.require(a, requirements="CW"), *w, np.require(where, requirements="CW"))
 
 
 def distance_transform_edt(a: Any, sampling: Any = None) -> Any:
@@ -159,6 +175,7 @@ def warm_up() -> float:
     _ring_classes(x, np.full(4, 20.0), 3.0)
     box = rng.normal(size=(6, 7, 8)).astype(np.float32)
     gaussian_filter_nearest(box, (0.5, 0.8, 0.8))
+    gaussian_filter_nearest_at(box, (0.5, 0.8, 0.8), box > 0.0)
     median_f32(box[0, 0])
     fill_holes(box > 0.0)
     component_at(box > -0.5, (3, 3, 3), box > 1.0, prefer_region=True)
@@ -171,7 +188,9 @@ def warm_up() -> float:
     _direction_terms(u / np.linalg.norm(u, axis=1)[:, None], C.LESION_BLUR_MODEL_DEGREE)
     _inside((5, 6, 7), np.array([2.5, 0.7, 0.7]), np.array([5.0, 2.0, 2.1]),
             np.r_[1.5, np.zeros(len(_exponents(C.LESION_BLUR_MODEL_DEGREE)) - 1)], C.LESION_BLUR_MODEL_DEGREE)
-    from ._rind import _edge_search
+    from ._rind import _edge_search, _jacobian
+
+    _jacobian(np.empty((4, 6), np.float32), *rng.normal(size=(2, 4)).astype(np.float32), rng.normal(size=(4, 3)).astype(np.float32))
 
     k, n_in, n_out = 3, 2, 4
     terms = (rng.normal(size=k), rng.normal(size=(k, n_in)), rng.normal(size=(k, n_out)), rng.normal(size=(k, n_in)),

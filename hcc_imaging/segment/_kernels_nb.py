@@ -455,6 +455,130 @@ def gaussian_nearest(a, w0, w1, w2):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
+def gaussian_nearest_at(a, w0, w1, w2, where):  # pragma: no cover - compiled
+    """``gaussian_nearest(a, w0, w1, w2)[where]`` (``where`` a boolean array of ``a``'s shape; the
+    values in C order): the same operations per value, only those the voxels ``where`` read.  Each
+    row (z, y) holding a voxel of ``where`` is smoothed along axis 2 over the span of its voxels;
+    that span widened by axis 2's radius is smoothed along axis 1 (in plane z), and the union of
+    those spans over the rows within axis 1's radius along axis 0, before the other two.  (The
+    spans' bounds are unsigned, so that the compiler drops the negative-index checks and vectorises
+    the loops as ``gaussian_nearest``'s.)"""
+    nz, ny, nx = a.shape
+    r0 = (w0.shape[0] - 1) // 2
+    r1 = (w1.shape[0] - 1) // 2
+    r2 = (w2.shape[0] - 1) // 2
+    # each row's span of voxels where (x2 .. e2), the span axis 1 smooths (x1 .. e1) and axis 0 (x0 .. e0)
+    x2 = np.full((nz, ny), nx, np.int64)
+    e2 = np.zeros((nz, ny), np.int64)
+    n = 0
+    for z in range(nz):
+        for y in range(ny):
+            c = 0
+            for x in range(nx):
+                c += where[z, y, x]
+            if c:
+                n += c
+                x = 0
+                while not where[z, y, x]:
+                    x += 1
+                x2[z, y] = x
+                x = nx - 1
+                while not where[z, y, x]:
+                    x -= 1
+                e2[z, y] = x + 1
+    x1 = np.full((nz, ny), nx, np.int64)
+    e1 = np.zeros((nz, ny), np.int64)
+    x0 = np.full((nz, ny), nx, np.int64)
+    e0 = np.zeros((nz, ny), np.int64)
+    for z in range(nz):
+        for y in range(ny):
+            if e2[z, y] > x2[z, y]:
+                x1[z, y] = max(x2[z, y] - r2, 0)
+                e1[z, y] = min(e2[z, y] + r2, nx)
+                for yy in range(max(y - r1, 0), min(y + r1, ny - 1) + 1):
+                    x0[z, yy] = min(x0[z, yy], x1[z, y])
+                    e0[z, yy] = max(e0[z, yy], e1[z, y])
+    out = np.empty_like(a)
+    t = np.empty(nx)
+    for z in range(nz):
+        for y in range(ny):
+            lo, hi = np.uint64(x0[z, y]), np.uint64(e0[z, y])
+            if r0 > 0:
+                wr = w0[r0]
+                for x in range(lo, hi):
+                    t[x] = np.float64(a[z, y, x]) * wr
+                for j in range(-r0, 0):
+                    zl = max(z + j, 0)
+                    zr = min(z - j, nz - 1)
+                    wj = w0[r0 + j]
+                    for x in range(lo, hi):
+                        t[x] += (np.float64(a[zl, y, x]) + np.float64(a[zr, y, x])) * wj
+                for x in range(lo, hi):
+                    out[z, y, x] = t[x]
+            else:
+                for x in range(lo, hi):
+                    out[z, y, x] = a[z, y, x]
+    plane = np.empty((ny, nx), np.float32)
+    b1 = np.empty(nx + 2 * r2)
+    t1 = np.empty(nx)
+    vals = np.empty(n, np.float32)
+    i = 0
+    for z in range(nz):
+        for y in range(ny):
+            lo, hi = np.uint64(x1[z, y]), np.uint64(e1[z, y])
+            if r1 > 0:
+                wr = w1[r1]
+                for x in range(lo, hi):
+                    t[x] = np.float64(out[z, y, x]) * wr
+                for j in range(-r1, 0):
+                    yl = max(y + j, 0)
+                    yr = min(y - j, ny - 1)
+                    wj = w1[r1 + j]
+                    for x in range(lo, hi):
+                        t[x] += (np.float64(out[z, yl, x]) + np.float64(out[z, yr, x])) * wj
+                for x in range(lo, hi):
+                    plane[y, x] = t[x]
+            else:
+                for x in range(lo, hi):
+                    plane[y, x] = out[z, y, x]
+        wr = w2[r2]
+        for y in range(ny):
+            lo, hi = x2[z, y], e2[z, y]
+            if hi <= lo:
+                continue
+            m = hi - lo
+            # the span and r2 beyond on each side, the line extended by its end values
+            for x in range(m + 2 * r2):
+                b1[x] = plane[y, min(max(lo - r2 + x, 0), nx - 1)]
+            for x in range(m):
+                t1[x] = b1[r2 + x] * wr
+            for j in range(-r2, 0):
+                wj = w2[r2 + j]
+                for x in range(m):
+                    t1[x] += (b1[r2 + x + j] + b1[r2 + x - j]) * wj
+            for x in range(m):
+                if where[z, y, lo + x]:
+                    vals[i] = t1[x]
+                    i += 1
+    return vals
+
+
+@numba.njit(cache=True, nogil=True)
+def scaled_rows(out, a_in, a_out, yu):  # pragma: no cover - compiled
+    """Step 13's Jacobian (:func:`._rind._jacobian`): ``out[:, :k] = a_in[:, None] * yu`` and
+    ``out[:, k:] = a_out[:, None] * yu`` (float32, k = ``yu``'s columns): numpy's products, one
+    pass over the rows instead of two strided ones."""
+    n, k = yu.shape
+    for i in range(n):
+        ai = a_in[i]
+        ao = a_out[i]
+        for m in range(k):
+            out[i, m] = ai * yu[i, m]
+        for m in range(k):
+            out[i, k + m] = ao * yu[i, m]
+
+
+@numba.njit(cache=True, nogil=True)
 def fill_holes_in_plane(m):  # pragma: no cover - compiled
     """:func:`._morph.fill_holes` of the boolean 3-D ``m``: in every slice, ``m`` plus the
     background not face-connected (in-plane) to a row or column edge; the background reached

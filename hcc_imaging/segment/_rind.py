@@ -50,11 +50,20 @@ every step).  The steps:
 The surfaces' fits (1.43): each ramp and point-spread of the grid is fitted by
 ``LESION_RIND_PSF_STEPS`` step from the start, the two best are fitted on side by side and one that
 falls ``LESION_RIND_TRAILING_CHI2`` behind the other is stopped; the radii, the Jacobian and its
-normal matrix are float32 (the objective float64).
+normal matrix are float32 (the objective float64).  What each step repeats is done once, or only
+where it is read (2026-12-02, the same masks bit for bit): the blurs on the values the fitted voxels
+read (:func:`._kernels.gaussian_filter_nearest_at`), the start's radii once for the screen's fits,
+a fit continued from the screen's state, the ramps blurred only when a step needs them, the
+Jacobian's rows by a compiled loop (:func:`_jacobian`).
 
-Cost: 0.3-1.6 s a lesion on the rind sweep's 0.7 mm pixels on a loaded two-core machine, lobulated
-ones the slowest (1.42: 0.6-2.7 s, the same runs alternated; the automatic steps take 0.02-0.1 s);
-the refusals before the fit, 5-30 ms.
+Cost (2026-12-02, the rind sweep's 48 fine-grid clicks, 0.7 mm pixels, alternated with the code
+before at load 5-8 on two cores): 0.70-0.75 x the time (two rounds' medians; lobulated 1.77 -> 1.23 s,
+ovals 1.05 -> 0.80 s median under that load, several times a quiet machine's); a Gauss-Newton
+step on an oval's 88 k-voxel box with 21 k fitted voxels takes the model 2.0 ms (its two blurs 0.8),
+the ramps' blurs 0.9 ms, the Jacobian 0.4 ms and its normal matrix 1.2 ms.  An oval takes about
+0.1-0.15 s on a quiet machine at that ratio (0.13-0.2 s before; not measured quietly), lobulated
+rinds about 1.5 x that (docs/validation.md section 2.4, "Step 13's fits"); the automatic steps take
+0.02-0.1 s; the refusals before the fit, 5-30 ms.
 """
 
 from __future__ import annotations
@@ -64,7 +73,7 @@ import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -296,63 +305,102 @@ def _indicator(rho: NDArray[np.float32], radius: NDArray[np.float32], h: NDArray
     return np.clip(radius, 0, 1, out=radius)
 
 
+def _surfaces(x: NDArray[np.float64], k: int, rho: NDArray[np.float32], y_t: NDArray[np.float32],
+              hs: list[NDArray[np.float32]]) -> list[tuple[NDArray[np.float32], NDArray[np.float32]]]:
+    """The surfaces ``x`` (the core's terms, then the layer's) as partial-volume indicators (the
+    core's, the layer's), one pair per ramp of ``hs``.  ``y_t``: the direction terms of the box's
+    voxels, one row a term (float32: both radii in one product, a quarter of float64's two passes
+    over the terms; 1e-6 mm on a 20 mm radius, 1.43), the product shared by the ramps."""
+    radii = (np.stack([x[:k], x[k:]]).astype(np.float32) @ y_t).reshape((2,) + rho.shape)
+    return [(_indicator(rho, r[0], h), _indicator(rho, r[1], h))
+            for r, h in zip([radii.copy() for _ in hs[1:]] + [radii], hs, strict=True)]
+
+
 def _render(x: NDArray[np.float64], k: int, rho: NDArray[np.float32], y_t: NDArray[np.float32],
             use: NDArray[np.bool_], h: NDArray[np.float32], sig: list[float], data: NDArray[np.float64],
+            soft: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None,
             ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float32], NDArray[np.float32]]:
-    """The surfaces ``x`` (the core's terms, then the layer's) as partial-volume indicators blurred
-    by the point-spread: the least-squares values (P, R - P, N - R), the design on the voxels
-    ``use`` (1, G * S_out, G * S_in), the fitted values, and the two indicators.  ``y_t``: the
-    direction terms of the box's voxels, one row a term (float32: both radii in one product, a
-    quarter of float64's two passes over the terms; 1e-6 mm on a 20 mm radius, 1.43)."""
-    radii = (np.stack([x[:k], x[k:]]).astype(np.float32) @ y_t).reshape((2,) + rho.shape)
-    s_in, s_out = _indicator(rho, radii[0], h), _indicator(rho, radii[1], h)
-    m_in = _kernels.gaussian_filter_nearest(s_in, sig)[use].astype(np.float64)
-    m_out = _kernels.gaussian_filter_nearest(s_out, sig)[use].astype(np.float64)
+    """The surfaces ``x`` as partial-volume indicators (:func:`_surfaces`; ``soft``: the two when
+    known) blurred by the point-spread: the least-squares values (P, R - P, N - R), the design on
+    the voxels ``use`` (1, G * S_out, G * S_in), the fitted values, and the two indicators."""
+    s_in, s_out = _surfaces(x, k, rho, y_t, [h])[0] if soft is None else soft
+    m_in = _kernels.gaussian_filter_nearest_at(s_in, sig, use).astype(np.float64)
+    m_out = _kernels.gaussian_filter_nearest_at(s_out, sig, use).astype(np.float64)
     x3 = np.stack([np.ones_like(m_in), m_out, m_in], 1)
     coef = np.linalg.solve(x3.T @ x3 + 1e-9 * np.eye(3), x3.T @ data)
     return coef, x3, x3 @ coef, s_in, s_out
 
 
+def _jacobian(out: NDArray[np.float32], a_in: NDArray[np.float32], a_out: NDArray[np.float32],
+              yu: NDArray[np.float32]) -> None:
+    """Step 3's Jacobian into ``out`` (voxels x 2k, float32): ``a_in[:, None] * yu`` then ``a_out[:, None]
+    * yu``, the two surfaces' ramps blurred and scaled (``a_in``, ``a_out``) times the fitted voxels'
+    direction terms ``yu``.  By the compiled ``scaled_rows`` (the same products, in half numpy's
+    time) when the kernels are on."""
+    m = _kernels.compiled()
+    if m is not None and all(v.dtype == np.float32 and v.flags.c_contiguous for v in (out, a_in, a_out, yu)):
+        m.scaled_rows(out, a_in, a_out, yu)
+        return
+    k = yu.shape[1]
+    np.multiply(a_in[:, None], yu, out=out[:, :k])
+    np.multiply(a_out[:, None], yu, out=out[:, k:])
+
+
+class _State(NamedTuple):
+    """A fit's state at its coefficients: chi^2 + prior, the noise-weighted residual, the
+    least-squares values and the design (:func:`_render`'s), and the two indicators."""
+
+    obj: float
+    r: NDArray[np.float64]
+    coef: NDArray[np.float64]
+    x3: NDArray[np.float64]
+    s_in: NDArray[np.float32]
+    s_out: NDArray[np.float32]
+
+
 def _gauss_newton_steps(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32], y_t: NDArray[np.float32],
                         yu: NDArray[np.float32], use: NDArray[np.bool_], h: NDArray[np.float32], sig: list[float],
                         data: NDArray[np.float64], noise: float, prior: NDArray[np.float64],
-                        steps: int = C.LESION_RIND_MAX_ITERATIONS) -> Iterator[tuple[NDArray[np.float64], float]]:
+                        steps: int = C.LESION_RIND_MAX_ITERATIONS, start: _State | None = None,
+                        soft: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None,
+                        ) -> Iterator[tuple[NDArray[np.float64], _State]]:
     """Step 12's chord Gauss-Newton for two surfaces (step 3), at most ``steps`` steps: yields (the
-    coefficients, chi^2 + prior) at the start and after each accepted step (1.43: so that two fits
-    can be run side by side and the one left behind stopped).  ``y_t``: the box's direction terms
-    (:func:`_render`), ``yu``: those of the voxels ``use``, one row a voxel.  The Jacobian and its
-    normal matrix are float32 (1.43: half the time of float64's; the step is a direction, the
-    objective it is accepted on is float64)."""
+    coefficients, their :class:`_State`) at the start and after each accepted step (1.43: so that
+    two fits can be run side by side and the one left behind stopped).  ``y_t``: the box's direction
+    terms (:func:`_render`), ``yu``: those of the voxels ``use``, one row a voxel; ``start``: the
+    state at ``x0`` when it is known (a fit continued from the screen's step: not rendered again),
+    else ``soft``: its indicators when known (the screen's start, the same for every point-spread).
+    The Jacobian and its normal matrix are float32 (1.43: half the time of float64's; the step is a
+    direction, the objective it is accepted on is float64).  The ramps' blurs are taken when a step
+    needs them, not after the last accepted one."""
 
-    def evaluate(x: NDArray[np.float64]) -> tuple[float, NDArray[np.float64], NDArray[np.float64],
-                                                  NDArray[np.float32], NDArray[np.float32]]:
-        coef, _, fitted, s_in, s_out = _render(x, k, rho, y_t, use, h, sig, data)
+    def evaluate(x: NDArray[np.float64], soft: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None) -> _State:
+        coef, x3, fitted, s_in, s_out = _render(x, k, rho, y_t, use, h, sig, data, soft)
         r = (data - fitted) / noise
-        return float(r @ r) + float(x @ prior @ x), r, coef, s_in, s_out
+        return _State(float(r @ r) + float(x @ prior @ x), r, coef, x3, s_in, s_out)
 
     def ramp_blur(soft: NDArray[np.float32]) -> NDArray[np.float32]:
         ramp = ((soft > 0) & (soft < 1)) / h
-        return _kernels.gaussian_filter_nearest(ramp, sig)[use]  # type: ignore[no-any-return]
+        return _kernels.gaussian_filter_nearest_at(ramp, sig, use)  # type: ignore[no-any-return]
 
     x = x0.copy()
-    obj, r, coef, s_in, s_out = evaluate(x)
-    yield x, obj
-    j_in, j_out = ramp_blur(s_in), ramp_blur(s_out)
+    st = evaluate(x, soft) if start is None else start
+    yield x, st
     jac = np.empty((yu.shape[0], 2 * k), dtype=np.float32)  # filled in place at each step (a new array each time: ~1 ms)
     for _ in range(steps):
-        np.multiply((np.float32(coef[2] / noise) * j_in)[:, None], yu, out=jac[:, :k])
-        np.multiply((np.float32(coef[1] / noise) * j_out)[:, None], yu, out=jac[:, k:])
+        a_in = np.float32(st.coef[2] / noise) * ramp_blur(st.s_in)
+        a_out = np.float32(st.coef[1] / noise) * ramp_blur(st.s_out)
+        _jacobian(jac, a_in, a_out, yu)
         hess = (jac.T @ jac).astype(np.float64)
-        grad = (jac.T @ r.astype(np.float32)).astype(np.float64) - prior @ x
+        grad = (jac.T @ st.r.astype(np.float32)).astype(np.float64) - prior @ x
         step = np.linalg.solve(hess + prior + 1e-4 * np.trace(hess) / len(x) * np.eye(len(x)), grad)
         t = 1.0
         while t > 0.05:
             cand = x + t * step
             trial = evaluate(cand)
-            if trial[0] < obj:
-                x, (obj, r, coef, s_in, s_out) = cand, trial
-                yield x, obj
-                j_in, j_out = ramp_blur(s_in), ramp_blur(s_out)
+            if trial.obj < st.obj:
+                x, st = cand, trial
+                yield x, st
                 break
             t /= 2.0
         else:
@@ -512,36 +560,39 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     # start and refined by its neighbours, a 2 mm rind at 5 HU stayed at 0.75 mm, a 2.7 mm layer of
     # 99 HU for 2 mm of 115, Dice 0.953; each fitted, 1.0 mm and 0.99.)
     cands = [(h, v) for h in ramps for v in C.LESION_RIND_PSF_MM]
+    soft0 = _surfaces(x0, k, rho32, y_t, list(ramps))  # the start's indicators, per ramp
     # (the fits are independent: on up to LESION_RIND_THREADS threads, the same results)
-    def fit(j: int, start: NDArray[np.float64], steps: int) -> Iterator[tuple[NDArray[np.float64], float]]:
+    def fit(j: int, start: tuple[NDArray[np.float64], _State] | None, steps: int) -> Iterator[tuple[NDArray[np.float64], _State]]:
         h_j, psf_j = cands[j]
-        return _gauss_newton_steps(start, k, rho32, y_t, yu, use, h_j, [psf_j / w for w in sp], data, noise, prior, steps)
+        x_j, st_j = (x0, None) if start is None else start
+        return _gauss_newton_steps(x_j, k, rho32, y_t, yu, use, h_j, [psf_j / w for w in sp], data, noise, prior,
+                                   steps, st_j, soft0[j // len(C.LESION_RIND_PSF_MM)])
 
-    def last(run: Iterator[tuple[NDArray[np.float64], float]]) -> tuple[NDArray[np.float64], float]:
+    def last(run: Iterator[tuple[NDArray[np.float64], _State]]) -> tuple[NDArray[np.float64], _State]:
         for state in run:
             pass
         return state
 
     with ThreadPoolExecutor(_threads()) as pool:
-        fits = list(pool.map(lambda j: last(fit(j, x0, C.LESION_RIND_PSF_STEPS)), range(len(cands))))
-        best = [int(i) for i in np.argsort([f[1] for f in fits])[:2]]
-        # the two fitted on side by side, a step each at a time; one whose chi^2 + prior lies
-        # LESION_RIND_TRAILING_CHI2 above the other's is stopped (1.43; the better one wins either way)
-        runs = {j: fit(j, fits[j][0], C.LESION_RIND_MAX_ITERATIONS) for j in best}
+        fits = list(pool.map(lambda j: last(fit(j, None, C.LESION_RIND_PSF_STEPS)), range(len(cands))))
+        best = [int(i) for i in np.argsort([f[1].obj for f in fits])[:2]]
+        # the two fitted on side by side from the screen's states, a step each at a time; one whose
+        # chi^2 + prior lies LESION_RIND_TRAILING_CHI2 above the other's is stopped (1.43; the better one
+        # wins either way)
+        runs = {j: fit(j, fits[j], C.LESION_RIND_MAX_ITERATIONS) for j in best}
         finals = {j: fits[j] for j in best}
         going = list(best)
         while going:
             states = list(pool.map(lambda j: next(runs[j], None), going))
             finals.update((j, st) for j, st in zip(going, states) if st is not None)
-            lead = min(finals[i][1] for i in best)
+            lead = min(finals[i][1].obj for i in best)
             going = [j for j, st in zip(going, states)
-                     if st is not None and st[1] <= lead + C.LESION_RIND_TRAILING_CHI2]
-    j = min(finals, key=lambda i: finals[i][1])
-    x = finals[j][0]
+                     if st is not None and st[1].obj <= lead + C.LESION_RIND_TRAILING_CHI2]
+    j = min(finals, key=lambda i: finals[i][1].obj)
+    x, st = finals[j]
     h, psf = cands[j]
-    coef, x3, fitted, _, _ = _render(x, k, rho32, y_t, use, h, [psf / v for v in sp], data)
-    res_n = (data - fitted) / noise
-    chi2_red = float(res_n @ res_n) / max(data.size - 2 * k - 3, 1)
+    coef, x3 = st.coef, st.x3
+    chi2_red = float(st.r @ st.r) / max(data.size - 2 * k - 3, 1)
     p_v, dr, dn = (float(v) for v in coef)
     r_v, n_v = p_v + dr, p_v + dr + dn
     # the values' standard errors (noise x the design's inverse), for R - P and P - N = -(dr + dn)

@@ -20,9 +20,10 @@ from hcc_imaging.segment import constants as C
 from .._jit import numpy_only
 
 #: every kernel of ``segment._kernels_nb`` the segmentation calls
-_KERNELS = ("radix_keys", "sort_rows", "start_centres", "kmedians", "class_median", "gaussian_nearest", "fill_holes_in_plane",
+_KERNELS = ("radix_keys", "sort_rows", "start_centres", "kmedians", "class_median", "gaussian_nearest", "gaussian_nearest_at",
+            "fill_holes_in_plane",
             "component_by_region", "component_of", "bbox_of", "median_rows32", "star_radius", "direction_terms", "inside_star",
-            "edt_sq", "ray_edge_search")
+            "edt_sq", "ray_edge_search", "scaled_rows")
 
 pytestmark = pytest.mark.skipif(_kernels.get("kmedians") is None, reason="numba kernels disabled or missing")
 
@@ -155,6 +156,64 @@ def test_the_gaussian_kernel_is_scipys_bit_for_bit(seed: int) -> None:
     for other in (a.astype(np.float64), a[0], a):  # scipy's path: float64, 2-D, a scalar sigma
         want = ndi.gaussian_filter(other, 0.7, mode="nearest")
         assert _kernels.gaussian_filter_nearest(other, 0.7).tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_gaussian_at_a_masks_voxels_is_scipys_bit_for_bit(seed: int) -> None:
+    """The compiled smoothing's values on a mask's voxels alone against ``scipy.ndimage.gaussian_filter
+    (mode="nearest")[mask]``: a shell (step 13's fitted voxels), random masks of any density, one
+    voxel, none, every voxel; boxes down to one voxel, sigmas from none to several voxels per axis,
+    strided views, other truncations."""
+    from scipy import ndimage as ndi
+
+    rng = np.random.default_rng(seed)
+    sigmas = [(0.5, 0.5, 0.5), (0.333, 1.0, 1.0), (1.3, 2.8, 2.8), (0.0, 1.0, 0.1), (3.0, 0.3, 5.5)]
+    for t in range(30):
+        shape = tuple(int(v) for v in rng.integers(1, 40, 3))
+        a = (rng.normal(size=shape) * rng.choice([1.0, 30.0]) + rng.choice([0.0, 60.0, -900.0])).astype(np.float32)
+        if t % 5 == 4:
+            a = np.asarray(rng.normal(size=(shape[0], 2 * shape[1], shape[2])), np.float32)[:, ::2]
+        kind = t % 6
+        if kind == 0:
+            rho = np.linalg.norm(np.indices(shape).T - (np.asarray(shape) - 1) / 2.0, axis=-1).T
+            where = (rho >= 0.2 * max(shape)) & (rho <= 0.4 * max(shape))
+        elif kind == 1:
+            where = np.zeros(shape, bool)
+            where[tuple(int(rng.integers(0, v)) for v in shape)] = True
+        elif kind == 2:
+            where = np.zeros(shape, bool)
+        elif kind == 3:
+            where = np.ones(shape, bool)
+        else:
+            where = rng.random(shape) < rng.choice([0.02, 0.3, 0.9])
+        sig = sigmas[t % len(sigmas)]
+        truncate = 4.0 if t % 3 else 3.0
+        want = ndi.gaussian_filter(a, sig, mode="nearest", truncate=truncate)[where]
+        got = _kernels.gaussian_filter_nearest_at(a, sig, where, truncate=truncate)
+        assert got.dtype == np.float32 and got.shape == want.shape
+        assert got.tobytes() == want.tobytes(), (shape, sig, truncate, kind)
+    a = rng.normal(size=(5, 6, 7)).astype(np.float32)
+    where = rng.random(a.shape) < 0.5
+    for other in (a.astype(np.float64), a):  # scipy's path: float64; a scalar sigma
+        want = ndi.gaussian_filter(other, 0.7, mode="nearest")[where]
+        assert _kernels.gaussian_filter_nearest_at(other, 0.7, where).tobytes() == want.tobytes()
+
+
+def test_the_rind_jacobian_is_numpys_bit_for_bit() -> None:
+    """Step 13's Jacobian (``_rind._jacobian``, the compiled ``scaled_rows``): numpy's float32
+    products bit for bit, zeros, negative and huge scales included, down to one voxel and one term."""
+    from hcc_imaging.segment import _rind
+
+    rng = np.random.default_rng(0)
+    for n, k in ((1, 1), (7, 25), (3000, 25), (500, 9)):
+        yu = rng.normal(size=(n, k)).astype(np.float32)
+        a_in, a_out = (rng.normal(scale=1e3, size=n) * (rng.random(n) < 0.6)).astype(np.float32), rng.normal(size=n).astype(np.float32)
+        got = np.empty((n, 2 * k), np.float32)
+        _rind._jacobian(got, a_in, a_out, yu)
+        with _numpy_only():
+            want = np.empty((n, 2 * k), np.float32)
+            _rind._jacobian(want, a_in, a_out, yu)
+        assert got.tobytes() == want.tobytes() == np.concatenate([a_in[:, None] * yu, a_out[:, None] * yu], 1).tobytes()
 
 
 @pytest.mark.parametrize("seed", range(3))
