@@ -237,8 +237,8 @@ def radial_refine(
         return ndi.map_coordinates(wrapped, [ti[where], pi_[where]], order=1, mode="nearest")
 
     # the radius is read only between the star's least and largest radius, each with a sample's
-    # margin (an interpolated radius lies between its four corners' up to rounding): nearer
-    # voxels are inside, farther ones outside (the box's corners and core, about half its voxels)
+    # margin (an interpolated radius lies between its four corners' values up to rounding): nearer
+    # voxels are inside, farther ones (the box's corners) outside
     near = dist <= float(radius.min()) - step
     shell = ~near & (dist <= r_max)
     star = near.copy()
