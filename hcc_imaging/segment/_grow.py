@@ -85,7 +85,9 @@ class _RoiResult:
 
 
 def _seed_ball_values(raw: NDArray[Any], seed: Sequence[int], ball_el: NDArray[np.bool_]) -> tuple[NDArray[Any], NDArray[np.bool_]]:
-    """Raw values in the seed ball (clipped to the array) and the ball as a ROI mask."""
+    """Raw values in the seed ball (clipped to the array) and the ball as a ROI mask.  The values
+    are read on the ball's box (the same values in the same order as through the ROI mask, without
+    a scan of the whole ROI)."""
     r = np.array(ball_el.shape) // 2
     s = np.asarray(seed, int)
     lo = np.maximum(s - r, 0)
@@ -95,7 +97,7 @@ def _seed_ball_values(raw: NDArray[Any], seed: Sequence[int], ball_el: NDArray[n
     el = ball_el[blo[0]:bhi[0], blo[1]:bhi[1], blo[2]:bhi[2]]
     region = np.zeros(raw.shape, bool)
     region[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] = el
-    return raw[region], region
+    return raw[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]][el], region
 
 
 #: step 7's clamp (voxels within ``expansion_max_mm`` of the click's region) is computed as a
@@ -420,6 +422,31 @@ def _grow_in_roi(
     return mask, model
 
 
+def _within_mm_near(mask: NDArray[np.bool_], spacing: Sequence[float], reach_mm: float) -> NDArray[np.bool_]:
+    """:func:`._morph.within_mm` of ``mask``, computed on its bounding box padded by the reach
+    (rounded up) plus one voxel: no voxel farther out is within ``reach_mm`` of it, so the same
+    voxels as on the whole array (step 7's bridge filled its 2.4 M-voxel clamp box for a 5.5 cm
+    tumour on 0.78 mm pixels, 3D-IRCADb-01 #17)."""
+    out = np.zeros_like(mask)
+    bb = bbox(mask)
+    if bb is not None:
+        sl = pad_box(bb[0], bb[1], np.ceil(reach_mm / np.asarray(spacing, float)).astype(int) + 1, mask.shape)
+        out[sl] = within_mm(mask[sl], spacing, reach_mm)
+    return out
+
+
+def _opening_near(comp: NDArray[np.bool_], open_el: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """:func:`._morph.binary_opening` of ``comp`` by ``open_el``, computed on its bounding box padded
+    by the element's radius + 1: the opening lies inside ``comp``, and the erosion meets only
+    background beyond that box, so the same voxels as on the whole array."""
+    out = np.zeros_like(comp)
+    bb = bbox(comp)
+    if bb is not None:
+        sl = pad_box(bb[0], bb[1], np.array(open_el.shape) // 2 + 1, comp.shape)
+        out[sl] = binary_opening(comp[sl], open_el)
+    return out
+
+
 def _open_and_fill(
     comp: NDArray[np.bool_], open_el: NDArray[np.bool_] | None, seed: tuple[int, int, int],
     pick: NDArray[np.bool_], prefer_region: bool,
@@ -663,10 +690,10 @@ def _expand_heterogeneous(
         # the region reaches the tissue around it through a band of LESION_EXPANSION_BRIDGE_MM (1.19;
         # for the connectivity only: its voxels join when enclosed, by the hole filling below): the
         # blurred step between a nodule and its necrosis passes through the parenchyma's values
-        bridge = within_mm(reg_b, spacing, C.LESION_EXPANSION_BRIDGE_MM) & allowed
+        bridge = _within_mm_near(reg_b, spacing, C.LESION_EXPANSION_BRIDGE_MM) & allowed
         comp = component_at(cand | bridge, seed_b, reg_b) & cand
         if open_el is not None and open_el.sum() > 1:
-            opened = binary_opening(comp, open_el) | reg_b
+            opened = _opening_near(comp, open_el) | reg_b
             comp = component_at(opened | bridge, seed_b, reg_b) & opened
         bb = bbox(comp)
         if bb is None:

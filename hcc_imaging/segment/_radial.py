@@ -229,16 +229,30 @@ def radial_refine(
     polar = np.arccos(np.clip(dz / np.maximum(dist, 1e-9), -1.0, 1.0))
     azim = np.mod(np.arctan2(dy, dx), 2.0 * np.pi)
     ti, pi_ = np.broadcast_arrays(polar / np.pi * nth - 0.5, azim / (2.0 * np.pi) * nph)
-    wrapped = np.concatenate([radius, radius[:, :1]], axis=1)
-    rad_vox = ndi.map_coordinates(wrapped, [ti.ravel(), pi_.ravel()], order=1, mode="nearest").reshape(dist.shape)
+
+    def on_map(a: NDArray[np.generic], where: NDArray[np.bool_]) -> NDArray[np.floating]:
+        # a direction map (wrapping in azimuth) interpolated at the box's voxels ``where``: each
+        # voxel's value is interpolated on its own, so those voxels get the values the whole box would
+        wrapped = np.concatenate([a, a[:, :1]], axis=1)
+        return ndi.map_coordinates(wrapped, [ti[where], pi_[where]], order=1, mode="nearest")
+
+    # the radius is read only between the star's least and largest radius, each with a sample's
+    # margin (an interpolated radius lies between its four corners' values up to rounding): nearer
+    # voxels are inside, farther ones (the box's corners) outside
+    near = dist <= float(radius.min()) - step
+    shell = ~near & (dist <= r_max)
+    star = near.copy()
+    star[shell] = dist[shell] <= on_map(radius, shell)
     box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
     out = np.zeros(smooth.shape, bool)
-    out[box] = dist <= rad_vox
+    out[box] = star
     if liver is not None:
         allowed = liver.copy()
         if continued.any():
-            cmap = np.concatenate([continued, continued[:, :1]], axis=1).astype(np.float32)
-            allowed[box] |= ndi.map_coordinates(cmap, [ti.ravel(), pi_.ravel()], order=1, mode="nearest").reshape(dist.shape) >= 0.5
+            # the directions the star may leave the liver mask in, read where that matters: the
+            # star's voxels outside the mask
+            leave = star & ~liver[box]
+            allowed[box][leave] = on_map(continued.astype(np.float32), leave) >= 0.5
         out &= allowed
     # the clicked region is not forced in: a thin protrusion of it (a leak along a vessel) is what
     # the median over directions removes

@@ -187,6 +187,26 @@ def _blurred_click_region(
     return rr
 
 
+def _farthest_mm(
+    mask: NDArray[np.bool_], lo: NDArray[np.int64], seed: NDArray[np.int64], sp: NDArray[np.float64]
+) -> float:
+    """The largest distance (mm) from ``seed`` to a voxel of ``mask`` (a box of the image starting at
+    ``lo``); 0 when it is empty.  Each row's (along the last axis) farthest voxel is its first or
+    its last (the squared distance grows with the column offset; the float sums, monotone, keep
+    that order): only those are measured, each as on every voxel (a listing of the click's
+    region's voxels on a 5 M-voxel region of interest was a tenth of step 8)."""
+    bb = bbox(mask)
+    if bb is None:
+        return 0.0
+    sub = mask[tuple(slice(int(a), int(b)) for a, b in zip(bb[0], bb[1], strict=True))]
+    z, y = np.nonzero(sub.any(axis=2))
+    first = sub.argmax(axis=2)[z, y]
+    last = sub.shape[2] - 1 - sub[:, :, ::-1].argmax(axis=2)[z, y]
+    ends = np.concatenate([np.stack([z, y, first], axis=1), np.stack([z, y, last], axis=1)])
+    pts = ends + bb[0] + lo
+    return float(np.sqrt((((pts - seed) * sp) ** 2).sum(axis=1)).max())
+
+
 def _radial_on(
     volume: Volume,
     seed: NDArray[np.int64],
@@ -205,8 +225,7 @@ def _radial_on(
 
     sp = np.asarray(volume.spacing, float)
     shape = np.asarray(volume.shape)
-    pts = np.argwhere(click) + click_lo
-    far_mm = float(np.sqrt((((pts - seed) * sp) ** 2).sum(axis=1)).max()) if pts.size else 0.0
+    far_mm = _farthest_mm(click, click_lo, seed, sp)
     reach = min(far_mm + params.expansion_max_mm, C.LESION_RADIAL_MAX_REACH_MM)
     sig_vox = gaussian_sigma_vox(C.LESION_RADIAL_SMOOTHING_MM, tuple(sp), params.smoothing_min_vox)
     margin = np.ceil((reach + 4.0 * C.LESION_RADIAL_SMOOTHING_MM) / sp).astype(int) + 1

@@ -1,5 +1,6 @@
-"""Step 10's k-medians and a line's first region agree with their plain definitions (the speed
-pass after 1.8 rewrote them to give the same values with less work)."""
+"""Step 10's k-medians, a line's first region, step 7's bridge and opening and step 8's reach agree
+with their plain definitions (the speed passes after 1.8 and on 3D-IRCADb-01 #17 rewrote them to
+give the same values with less work)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import pytest
 from scipy import ndimage as ndi
 
 from hcc_imaging.segment import constants as C
-from hcc_imaging.segment._grow import _ball_mask, _inner_half
+from hcc_imaging.segment._grow import _ball_mask, _inner_half, _opening_near, _within_mm_near
 from hcc_imaging.segment._kmedians import _ring_classes
+from hcc_imaging.segment._morph import ball, binary_opening, within_mm
+from hcc_imaging.segment._refine import _farthest_mm
 
 
 def _ring_classes_plain(x: np.ndarray, lesion: np.ndarray, min_d: float) -> list[np.ndarray]:
@@ -117,3 +120,39 @@ def test_ball_mask_equals_the_whole_box_distances(seed: int) -> None:
         got = _ball_mask(shape, centre, sp, radius)
         assert got.shape == shape and got.dtype == bool
         assert np.array_equal(got, d2 <= radius**2)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_step7_bridge_and_opening_on_their_boxes_equal_the_whole_box(seed: int) -> None:
+    """Step 7's bridge (within 2 mm of the region) and opening, computed on the mask's padded box
+    (the speed pass on 3D-IRCADb-01 #17), give the whole box's voxels."""
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        shape = tuple(int(v) for v in rng.integers(1, 30, 3))
+        sp = tuple(float(v) for v in rng.uniform(0.5, 3.0, 3))
+        m = np.zeros(shape, bool)
+        if rng.random() < 0.9:  # (and an empty mask)
+            lo = rng.integers(0, shape)
+            hi = np.minimum(lo + rng.integers(1, 12, 3), shape)  # also blobs on the box's faces
+            m[tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))] = True
+            m &= rng.random(shape) < 0.8
+        reach = float(rng.choice([C.LESION_EXPANSION_BRIDGE_MM, rng.uniform(0.2, 6.0)]))
+        assert np.array_equal(_within_mm_near(m, sp, reach), within_mm(m, sp, reach))
+        el = ball(float(rng.uniform(0.5, 4.0)), sp)
+        assert np.array_equal(_opening_near(m, el), binary_opening(m, el))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_farthest_voxel_equals_every_voxels_distance(seed: int) -> None:
+    """Step 8's reach reads the click region's farthest voxel from the seed off each row's ends:
+    the same float as the distance of every voxel."""
+    rng = np.random.default_rng(seed)
+    for t in range(200):
+        shape = tuple(int(v) for v in rng.integers(1, 25, 3))
+        m = rng.random(shape) < float(rng.choice([0.0, 0.02, 0.3, 1.0]))
+        lo = rng.integers(0, 50, 3)
+        seed_vox = lo + rng.integers(-5, 30, 3)  # also seeds outside the region's box
+        sp = np.array([0.78, 0.78, 0.78]) if t % 5 == 0 else rng.uniform(0.3, 5.0, 3)  # (ties)
+        pts = np.argwhere(m) + lo
+        want = float(np.sqrt((((pts - seed_vox) * sp) ** 2).sum(axis=1)).max()) if pts.size else 0.0
+        assert _farthest_mm(m, lo, seed_vox, sp) == want
