@@ -562,8 +562,9 @@ LESION_SHARP_FIT_AVERAGED_MIN_SLICE_RATIO: Final[float] = 2.0
 #: where their contrast-to-noise ratio allows, so the surface need carry only the lesion's
 #: large-scale shape.  **Tuned** on the study phantom's L9 at sigma 25 and 15 (seeds 0-5, click
 #: and line, 24 runs; runs >= 0.95 of 12 at sigma 25: step 10 (d)'s threshold 7; this weight x 1:
-#: 7 (the surface's degree-4 detail follows the noise), x 10: 11, x 100: 9, x 1e6 (an ellipsoid):
-#: 10; at sigma 15 12 of 12 with each); docs/validation.md section 2.2, "Algorithm 1.44".
+#: 9, worst run -0.016 (the surface's degree-4 detail follows the noise), x 10, x 100 and x 1e6 (an
+#: ellipsoid): 11, worst -0.001 or better; at sigma 15 12 of 12 with each, worst -0.013 at x 1,
+#: -0.004 above); docs/validation.md section 2.2, "Algorithm 1.44".
 LESION_SHARP_FIT_POSTERIOR_STIFFNESS: Final[float] = 10.0
 
 #: Step 13 (1.24, on request: ``segment_lesion(..., rind=True)``, :mod:`._rind`): a necrotic core in
