@@ -413,7 +413,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"border: on a blurred-surface model (margin blur sigma {res.border_blur_mm:g} mm)")
         if res.border_psf_vox is not None:
             psf = " / ".join(f"{v:g}" for v in res.border_psf_vox)
-            ramp = " and slices that average their thickness" if res.border_ramp == "slice" else ""
+            ramp = {"slice": " and slices that average their thickness",
+                    "point": "; each voxel decided on the fitted surface's prior"}.get(res.border_ramp or "", "")
             print(f"border: fitted to sub-voxel precision (point-spread sigma {psf} voxels, slice / row / column{ramp})")
         if "viable_out" in record:
             print(f"viable part: {record['viable_volume_mm3'] / 1000.0:.2f} mL -> {record['viable_out']}")

@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
+from scipy.special import log_ndtr
 
+from . import _kernels
 from . import constants as C
 from ._blur import _block_mean, _dof, _evidence, _inside, _roughness, _start_surface, _surface_model
 from ._morph import dice, erode_faces, mask_grows_nested, robust_sigma
@@ -36,6 +38,54 @@ def _working_blocks(shape: Sequence[int], spacing: NDArray[np.float64], max_voxe
             if i != fine and np.isclose(spacing[i], spacing[fine]) and k[i] < k[fine]:
                 k[i] = k[fine]
     return tuple(k)
+
+
+def _voxel_posterior(
+    surface: NDArray[np.bool_], rho: NDArray[np.float64], Y: NDArray[np.float64], coef: NDArray[np.float64],
+    h: NDArray[np.float64], g: Sequence[float], use: NDArray[np.bool_], X: NDArray[np.float64],
+    w: NDArray[np.float64], P: NDArray[np.float64], images: Sequence[NDArray[np.float64]], band: float,
+    centre_vox: Sequence[int],
+) -> NDArray[np.bool_]:
+    """1.44: each voxel near a fitted point-sample surface decided by its own data with the
+    surface as its prior (step 12b's point samples, :func:`sharp_border`).
+
+    ``surface`` holds the voxel centres inside the surface ``coef`` (terms ``Y``, radius ``rho``
+    from its centre; the fit's ramp ``h``, point-spread ``g`` in voxels, voxels ``use`` with data
+    ``X`` and weights ``w`` = 1 / noise^2 per phase, roughness prior ``P``).  Its radius' standard
+    error in each direction, s_R(u) = sqrt(Y(u)^T (J^T W J + P)^-1 Y(u)), is the Laplace
+    approximation of the fit (J its Jacobian, as in the Gauss-Newton), so a voxel at the signed
+    distance d = R(u) - rho lies inside with prior log-odds log Phi(d / s_R) - log Phi(-d / s_R).
+    Its data add the matched filter's log-likelihood ratio of the fitted lesion level against the
+    surroundings', sum_i w_i b_i (x_i - a_i - b_i / 2) (a_i, b_i each phase's fitted offset and
+    contrast).  Within ``band`` mm of the surface the voxel is in the mask when the sum is positive;
+    beyond it the surface decides.  Holes are filled and the component at ``centre_vox`` (or the
+    largest) is kept.  Where the voxels' contrast-to-noise ratio is high their data decide (the
+    midpoint level); where it is low (a small lesion at 25 HU: about 2 per voxel) the surface does,
+    and the noise along the border averages out instead of adding the voxels outside a convex
+    lesion that outnumber those inside it."""
+    model_fit, _ = _surface_model(rho, Y, h, use, X, w, P)
+    _, soft, _, a, b = model_fit(coef, g)
+    ramp = (((soft > 0) & (soft < 1)) / h).astype(np.float32)
+    Jy = _kernels.gaussian_filter_nearest(ramp, g)[use].astype(np.float64)[:, None] * Y[use]
+    H = float((w * b) @ b) * (Jy.T @ Jy) + P
+    cov = np.linalg.inv(H + 1e-9 * max(float(np.trace(H)), 1e-12) / len(H) * np.eye(len(H)))
+    R = Y @ coef
+    near = np.abs(rho - R) <= band
+    Yn = Y[near]
+    s_r = np.sqrt(np.maximum(np.einsum("nk,kl,nl->n", Yn, cov, Yn), 1e-12))
+    z = (R[near] - rho[near]) / s_r
+    llr = sum(float(wi * bi) * (im[near] - ai - bi / 2.0) for wi, bi, ai, im in zip(w, b, a, images, strict=True))
+    out = surface.copy()
+    out[near] = log_ndtr(z) - log_ndtr(-z) + llr > 0
+    out = ndimage.binary_fill_holes(out)
+    lab, n = ndimage.label(out)
+    if n > 1:
+        at = tuple(int(v) for v in np.clip(centre_vox, 0, np.asarray(out.shape) - 1))
+        keep = int(lab[at]) or int(np.argmax(np.bincount(lab.ravel())[1:])) + 1
+        out = lab == keep
+    log.debug("sharp border: each voxel on the point-sample surface's prior (radius error median %.2f mm): "
+              "%d -> %d voxels", float(np.median(s_r)) if s_r.size else 0.0, int(surface.sum()), int(out.sum()))
+    return out
 
 
 def sharp_border(
@@ -81,7 +131,16 @@ def sharp_border(
     the grid's smallest point-spread (the classes' mask is short by the partial-volume voxels
     whatever the blur; elsewhere that end means no midpoint bias to correct).
 
-    Returns (mask, its box's start, s, the ramp: ``"voxel"`` or ``"slice"``) or None: too few
+    1.44, point samples as each voxel's prior (:func:`_voxel_posterior`): when the voxel ramp's
+    point-spread lies at the grid's smallest (no midpoint bias, so no voxel candidate), point
+    samples explain the data at least as well as the voxel ramp (on slices at least
+    ``LESION_SHARP_FIT_AVERAGED_MIN_SLICE_RATIO`` times the pixels better by
+    ``LESION_BLUR_MODEL_MIN_EVIDENCE``), the fit runs on the image's own grid and ``slice_ramp``
+    (one tissue) and not ``nested``: the surface is fitted with point samples and a roughness prior
+    ``LESION_SHARP_FIT_POSTERIOR_STIFFNESS`` times stiffer, and each voxel within the band is
+    decided by its own data on that surface's prior (``"point"``; the same agreement test).
+
+    Returns (mask, its box's start, s, the ramp: ``"voxel"``, ``"slice"`` or ``"point"``) or None: too few
     voxels, a start that is not star-shaped around its centroid, a voxel-ramp PSF at either end
     of the grid (the largest: a blurred margin, not a sharp one; the smallest: no blur beyond the
     voxel's own, so the midpoint level is not biased; 1.41: on thick slices the slices' may lie at
@@ -161,10 +220,11 @@ def sharp_border(
                 out[i] = grid[j]
         return tuple(out)
 
-    def fitted(h: NDArray[np.float64], coef: NDArray[np.float64]) -> tuple[NDArray[np.float64], list[int], float]:
+    def fitted(h: NDArray[np.float64], coef: NDArray[np.float64],
+               P: NDArray[np.float64] = P) -> tuple[NDArray[np.float64], list[int], float]:
         """The surface fitted with the partial-volume ramp ``h`` (its width across the surface, mm,
-        per working voxel) and the point-spread picked from the grid: (coefficients, the grid's
-        index per axis group, chi^2)."""
+        per working voxel), the roughness prior ``P`` and the point-spread picked from the grid:
+        (coefficients, the grid's index per axis group, chi^2)."""
         model_fit, model_gn = _surface_model(rho, Y, h, use, X, w, P)
         # one value for every axis first, then each group's neighbours on the fitted surface
         chi2 = {j: model_fit(coef, psf(spread([j] * len(groups))))[0] for j in range(len(grid))}
@@ -184,7 +244,8 @@ def sharp_border(
 
     # the working voxel's width along the surface's normal (a voxel that averages its extent)
     coef_v, at_v, chi2_v = fitted((np.abs(u) * sp_w).sum(-1), coef)
-    candidates = []  # (ramp, coefficients, the grid's index per axis group), in order of preference
+    # (ramp, coefficients, the grid's index per axis group), in order of preference
+    candidates: list[tuple[str, NDArray[np.float64], list[int]]] = []
     thick = sp[0] > max(sp[1], sp[2]) and not np.isclose(sp[0], max(sp[1], sp[2]))  # slices thicker than the pixels
     floor = C.LESION_SHARP_FIT_POINT_RAMP_VOX * float(sp_w.min())
     dof = _dof(X, Y)
@@ -237,9 +298,27 @@ def sharp_border(
         # voxel centres and barely blurred: the study phantom's 1 mm on 2.3-3 mm voxels); 1.36: the
         # smallest is used around step 10's classes (``nested``), short by their partial volume
         log.debug("sharp border: point-spread %s voxels, at the end of the grid: not used", spread(at_v))
+        # 1.44: at the grid's smallest the midpoint level is not biased, but at a low
+        # contrast-to-noise ratio each voxel's noise decides it; a stiffer point-sample surface (its
+        # large-scale shape: the voxels' own data add the detail) is the prior of a per-voxel
+        # decision (_voxel_posterior), on one tissue (not after a step-7 growth, nor on step 10's
+        # classes), when point samples explain the data at least as well as the voxel's ramp (the
+        # grid samples points: the decision's model), and on slices at least
+        # LESION_SHARP_FIT_AVERAGED_MIN_SLICE_RATIO times the pixels (where a slice's averaging and
+        # point samples differ most) better by step 12's evidence
+        thick_ratio = sp[0] >= C.LESION_SHARP_FIT_AVERAGED_MIN_SLICE_RATIO * max(sp[1], sp[2])
+        if (slice_ramp and not nested and max(at_v) < len(grid) - 1 and all(v == 1 for v in k)
+                and _evidence(chi2_v, point_chi2(), dof) >= (C.LESION_BLUR_MODEL_MIN_EVIDENCE if thick_ratio else 0.0)):
+            coef_p, at_p, _ = fitted(np.full(rho.shape, floor), coef, P * C.LESION_SHARP_FIT_POSTERIOR_STIFFNESS)
+            if max(at_p) < len(grid) - 1:
+                candidates.append(("point", coef_p, at_p))
     for ramp, c, at in candidates:
         # the mask on the image's grid: voxel centres inside the fitted surface (as step 12's)
         out = _inside(start.shape, sp, centre, c, C.LESION_BLUR_MODEL_DEGREE)
+        if ramp == "point":
+            out = _voxel_posterior(out, rho, Y, c, np.full(rho.shape, floor), psf(spread(at)), use, X, w,
+                                   P * C.LESION_SHARP_FIT_POSTERIOR_STIFFNESS, images_w, band,
+                                   np.round(centre / sp).astype(np.int64))
         # the other tissue is never added; a voxel the mask held stays a candidate (a noise tail)
         out &= ~(bad & ~start)
         if liver_n is not None:

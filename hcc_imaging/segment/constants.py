@@ -284,7 +284,12 @@ __all__ = [
 #: stopped, and its radii and normal equations are float32.  The rind sweep's 48 fine-grid clicks (sampled at the
 #: slices' centres and with a profile): 20 masks bit-identical, the others within -0.004 / +0.010 Dice, ovals
 #: within 0.0011; the 512 x 512 study's rim-only L4 identical (docs/validation.md section 2.4, "Algorithm 1.43").
-ALGORITHM_VERSION: Final[str] = "1.43"
+#: 1.44: step 12b on a grid that samples the slices' centres (the voxel ramp's point-spread at the grid's
+#: smallest, one tissue, not step 10's classes): a stiffer point-sample surface is the prior of a per-voxel decision
+#: on the matched filter's log-likelihood ratio (_sharp._voxel_posterior); step 11 then reads the mask before it.
+#: The study phantom at sigma 25 (seeds 0-5) 198 -> 203 of 264 runs >= 0.95, L9 7 -> 11 of 12 (docs/validation.md
+#: section 2.2, "Algorithm 1.44").
+ALGORITHM_VERSION: Final[str] = "1.44"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
@@ -550,6 +555,17 @@ LESION_SHARP_FIT_POINT_RAMP_VOX: Final[float] = 0.3
 #: 1.41's gains are on 3 mm slices of 1.15 mm pixels (2.6) and 5 mm slices of 0.68 mm (7.3).
 #: Geometric, not tuned.
 LESION_SHARP_FIT_AVERAGED_MIN_SLICE_RATIO: Final[float] = 2.0
+#: 1.44: where step 12b's voxel ramp finds the point-spread at the grid's smallest (no midpoint
+#: bias: a grid that samples the slices' centres), the surface is fitted with point samples and a
+#: roughness prior this many times ``LESION_BLUR_MODEL_SMOOTHING``'s, and serves as the prior of
+#: a per-voxel decision (:func:`._sharp._voxel_posterior`): the voxels' own data add the detail
+#: where their contrast-to-noise ratio allows, so the surface need carry only the lesion's
+#: large-scale shape.  **Tuned** on the study phantom's L9 at sigma 25 and 15 (seeds 0-5, click
+#: and line, 24 runs; runs >= 0.95 of 12 at sigma 25: step 10 (d)'s threshold 7; this weight x 1:
+#: 9, worst run -0.016 (the surface's degree-4 detail follows the noise), x 10, x 100 and x 1e6 (an
+#: ellipsoid): 11, worst -0.001 or better; at sigma 15 12 of 12 with each, worst -0.013 at x 1,
+#: -0.004 above); docs/validation.md section 2.2, "Algorithm 1.44".
+LESION_SHARP_FIT_POSTERIOR_STIFFNESS: Final[float] = 10.0
 
 #: Step 13 (1.24, on request: ``segment_lesion(..., rind=True)``, :mod:`._rind`): a necrotic core in
 #: an enhancing layer, two nested surfaces fitted with the point-spread.  The box around the click the

@@ -79,10 +79,12 @@ def test_a_small_hcc_at_25_hu_noise_gets_its_border_from_every_phase(seed: int, 
     # The seed 0 line was 0.953 until 1.41 and is 0.941 since 1.42 (its first lesion value read in
     # the inner half of the line's ball by depth in mm, not voxels): sigma 25's L9 is below the
     # issue's 0.95 in 6 of 12 runs (docs/validation.md section 0), and this test asks what the step
-    # adds, not that target
+    # adds, not that target.  (Since 1.44 step 12b's per-voxel posterior on its point-sample surface
+    # also redecides the one-phase border, 0.958 for seed 0's click: the step's share is read with
+    # step 12b off on that side.)
     st = _study(seed, "fu2", 25.0)
     res, m, truth = _run(st, "L9", mode)
-    _, m_off, _ = _run(st, "L9", mode, OFF)
+    _, m_off, _ = _run(st, "L9", mode, LesionParams(combined_border=False, sharp_border=False))
     assert _used(res)
     assert dice(m, truth) >= (0.94 if mode == "line" else 0.95)
     assert dice(m_off, truth) < 0.93  # the one-phase border: what the step adds
@@ -128,11 +130,14 @@ def test_a_viable_nodule_the_combination_would_cut_out_keeps_the_one_phase_mask(
 
 
 def test_a_chosen_phase_a_single_phase_or_the_switch_off_is_the_one_phase_mask() -> None:
+    # (step 12b off throughout: since 1.44 it redecides this border on the phases of the grid, one
+    # phase when one is given)
     st = _study(0, "fu2", 25.0)
     rec = st.truth["lesions"]["L9"]
-    chosen = segment_lesion(st.volumes, seed_lps=rec["seed_lps"], liver=st.liver, phase=Phase.ARTERIAL)
-    single = segment_lesion(st.volumes[Phase.ARTERIAL], seed_lps=rec["seed_lps"], liver=st.liver)
-    off, m_off, _ = _run(st, "L9", "click", OFF)
+    p = LesionParams(sharp_border=False)
+    chosen = segment_lesion(st.volumes, seed_lps=rec["seed_lps"], liver=st.liver, phase=Phase.ARTERIAL, params=p)
+    single = segment_lesion(st.volumes[Phase.ARTERIAL], seed_lps=rec["seed_lps"], liver=st.liver, params=p)
+    off, m_off, _ = _run(st, "L9", "click", LesionParams(combined_border=False, sharp_border=False))
     for r in (chosen, single, off):
         assert not _used(r)
     np.testing.assert_array_equal(chosen.labels.array != 0, m_off)
