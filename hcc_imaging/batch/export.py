@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .lesions import (annotated_organ, load_annotations, load_image, load_saved_masks, pick_reference, study_images,
-                      study_lesions)
+from .lesions import (annotated_organ, load_annotations, load_image, load_saved_masks, pick_reference, site_flags,
+                      study_images, study_lesions)
 from .pipeline import PipelineOptions, StudyTask
 from .resume import safe_name
 
@@ -95,14 +95,16 @@ def export_reports(
                     got = study_lesions(task, ref, phases, options)
                     lesions, viable = got.lesions, got.viable
                     organs, kinds = {**organs, **got.organs}, {**kinds, **got.kinds}
-                # each segment's anatomic region: the annotations' organ (a node, a thrombus in
-                # the portal vein, ascites), else the masks' (a SEG's); the liver by default; and
-                # its property type: a fluid (ascites, effusion) as the annotations or the masks say
-                for lid, a in load_annotations(task.inputs.annotations_files)["lesions"].items():
-                    if organ := annotated_organ(a):
+                # each segment's anatomic region and property type (a fluid: ascites, an effusion)
+                # from its site as the read has it: the annotation's (a node, a thrombus in the
+                # portal vein, ascites), else the masks' (a SEG's); the liver by default
+                ann = load_annotations(task.inputs.annotations_files)["lesions"]
+                for lid in lesions.labels.values():
+                    site = site_flags(ann.get(lid, {}), organs.get(lid), kinds.get(lid))
+                    if organ := annotated_organ(site):
                         organs[lid] = organ
-                    if a.get("kind"):
-                        kinds[lid] = str(a["kind"])
+                    if site.get("kind"):
+                        kinds[lid] = str(site["kind"])
                 seg_path = out / "seg" / f"{rec['study_instance_uid']}.dcm"
                 info = write_seg(lesions, ref, seg_path, viable=viable, algorithm=("hcc_imaging.batch", "1"),
                                  organs=organs or None, kinds=kinds or None)

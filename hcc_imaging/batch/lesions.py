@@ -34,12 +34,7 @@ if TYPE_CHECKING:
     from .pipeline import PipelineOptions, StudyTask
 
 __all__ = ["StudyLesions", "annotated_organ", "load_annotations", "load_image", "load_saved_masks", "mask_files",
-           "mask_flags", "pick_reference", "study_images", "study_lesions"]
-
-#: Kinds ``--carry`` does not carry (fluid, not a lesion a click segments): not evaluable at the
-#: follow-up unless its mask is given there.
-_NOT_CARRIED_KINDS = ("ascites", "effusion")
-
+           "mask_flags", "pick_reference", "site_flags", "study_images", "study_lesions"]
 
 def pick_reference(series: Sequence[Any]) -> Any:
     """The series a study is measured on: the first of ``MEASUREMENT_PHASES`` present (portal
@@ -237,6 +232,7 @@ def _carry_masks(task: StudyTask, src: StudyTask, ref: Volume, phases: Mapping[P
     study, the lesions not carried or not found and why; the extrahepatic labels, the segmenter's
     checks and each lesion's organ, the annotations' or the earlier study's) and the liver mask
     they were kept in."""
+    from ..export.codes import FLUID_CODES
     from ..segment.carry import carry_lesions, lies_in_liver
     from ..segment.errors import RegistrationError, SegmentationError
 
@@ -259,14 +255,16 @@ def _carry_masks(task: StudyTask, src: StudyTask, ref: Volume, phases: Mapping[P
     organs: dict[str, str] = {}
     for lab in src_lesions.present_labels():
         lid = names.get(lab, f"L{lab}")
-        a = ann.get(lid, {})
-        # the annotations' kind and organ, else the masks' (a SEG's property type and anatomic
-        # region: ascites, a node on a PACS)
-        kind = str(a.get("kind") or got.kinds.get(lid) or "lesion")
-        organ = annotated_organ(a) or got.organs.get(lid)
+        # the annotation's site, else the masks' (a SEG's property type and anatomic region:
+        # ascites, a node on a PACS)
+        site = site_flags(ann.get(lid, {}), got.organs.get(lid), got.kinds.get(lid))
+        kind = str(site.get("kind") or "lesion")
+        organ = annotated_organ(site)
         if organ:
-            organs[lid] = str(organ)
-        if kind in _NOT_CARRIED_KINDS:
+            organs[lid] = organ
+        # a fluid (export.codes.FLUID_CODES: ascites, an effusion) is not a lesion a click segments:
+        # not evaluable at the follow-up unless its mask is given there
+        if kind in FLUID_CODES:
             skipped[lid] = (f"not carried: {kind} is not a lesion a click segments; give its mask at this study "
                             "(lesions.nii.gz beside it)")
         elif lab in got.extrahepatic or not lies_in_liver(organ, is_lymph_node=organ == "lymph_node", kind=kind):
@@ -364,6 +362,17 @@ def mask_flags(organ: str | None, kind: str | None) -> dict[str, Any]:
     if kind:
         out["kind"] = kind
     return out
+
+
+def site_flags(annotation: Mapping[str, Any], organ: str | None, kind: str | None) -> dict[str, Any]:
+    """A lesion's site flags (``organ``, ``is_lymph_node``, ``kind``): the annotation's, else what
+    its masks say (:func:`mask_flags`); an annotation that gives any of them is taken whole (it
+    describes the lesion).  The one rule the carry, the measurement, the read and the SEG export
+    follow."""
+    keys = ("organ", "is_lymph_node", "kind")
+    if any(k in annotation for k in keys):
+        return {k: annotation[k] for k in keys if k in annotation}
+    return mask_flags(organ, kind)
 
 
 def study_lesions(task: StudyTask, ref: Volume, phases: Mapping[Phase, Volume], options: PipelineOptions,

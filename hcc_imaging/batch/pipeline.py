@@ -64,7 +64,7 @@ from .constants import (
     VIABLE_MASK_NAMES,
 )
 from .errors import BatchError, StudyStepError
-from .lesions import load_annotations, mask_files, mask_flags, pick_reference, study_images, study_lesions
+from .lesions import load_annotations, mask_files, pick_reference, site_flags, study_images, study_lesions
 from .resume import content_key, file_digest
 
 __all__ = [
@@ -599,7 +599,7 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         step = "measure"
         ann = load_annotations(task.inputs.annotations_files)
         nodes = [lid for lid in lesions.labels.values()
-                 if _site_flags(ann["lesions"].get(lid, {}), got.organs.get(lid), got.kinds.get(lid)).get("is_lymph_node")]
+                 if site_flags(ann["lesions"].get(lid, {}), got.organs.get(lid), got.kinds.get(lid)).get("is_lymph_node")]
         rows = measure_lesions(lesions, viable, image=ref if ref.geometry.equals(lesions.geometry) else None,
                                lymph_nodes=nodes, reformat=options.reformat)
     except StudyStepError:
@@ -637,16 +637,6 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         **({"mask_organs": dict(sorted(got.organs.items()))} if got.organs else {}),
         **({"mask_kinds": dict(sorted(got.kinds.items()))} if got.kinds else {}),
     }
-
-
-def _site_flags(annotation: Mapping[str, Any], organ: str | None, kind: str | None) -> dict[str, Any]:
-    """A lesion's site flags (``organ``, ``is_lymph_node``, ``kind``): the annotation's, else what
-    its masks say (:func:`~hcc_imaging.batch.lesions.mask_flags`); an annotation that gives any of
-    them is taken whole (it describes the lesion)."""
-    keys = ("organ", "is_lymph_node", "kind")
-    if any(k in annotation for k in keys):
-        return {k: annotation[k] for k in keys if k in annotation}
-    return mask_flags(organ, kind)
 
 
 def run_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
@@ -769,7 +759,7 @@ def build_read_document(
     def flags(lid: str, row: Mapping[str, Any] | None) -> dict[str, Any]:
         a = dict(ann_les.get(lid, {}))
         out = {k: a[k] for k in _OBS_FLAGS if k in a}
-        out.update(_site_flags(a, mask_organs.get(lid), mask_kinds.get(lid)))
+        out.update(site_flags(a, mask_organs.get(lid), mask_kinds.get(lid)))
         if row is not None and row.get("viable_diameter_mm") is not None:
             out["enhancing"] = bool(row["viable_diameter_mm"] > 0)
         return out

@@ -179,6 +179,8 @@ def organ_of_code(value: str, scheme: str, meaning: str) -> str | None:
         if c.matches(value, scheme):
             return name
     return meaning.strip().lower().replace(" ", "_") or None
+
+
 #: A segment that is fluid, not a neoplasm (a read's lesion ``kind``): its SEG segmented property
 #: type.  Ascites: SNOMED CT 389026000 (not in pydicom's dictionary; the concept FHIR profiles use);
 #: effusion: pydicom's ``codes.SCT.Effusion``.  Read back so that a SEG without annotations (a PACS)
