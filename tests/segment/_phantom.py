@@ -167,6 +167,29 @@ def rim_scene_shape(spacing: tuple[float, float, float]) -> tuple[int, int, int]
     return tuple(int(round(e / s)) for e, s in zip(RIM_SCENE_EXTENT_MM, spacing, strict=True))  # type: ignore[return-value]
 
 
+def graded_tumour(radius_mm: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int, int]]:
+    """A textured 'real-CT-like' scene: parenchyma 105 HU with correlated texture (sigma ~10 HU),
+    a lobulated tumour whose necrotic centre (30 HU) rises to 85 HU at its border, and a bright
+    vessel (200 HU) touching it; 1 mm voxels (``test_segment_shape_rim.py``, ``bench_segment_hard.py``).
+    Returns the image, the tumour, the inner 40 % of the radius (a click region) and the centre voxel."""
+    rng = np.random.default_rng(seed)
+    n = 121
+    c = n // 2
+    zz, yy, xx = np.ogrid[:n, :n, :n]
+    r = np.sqrt((zz - c) ** 2 + (yy - c) ** 2 + (xx - c) ** 2)
+    theta = np.arctan2(yy - c, xx - c)
+    r_border = radius_mm * (1.0 + 0.08 * np.sin(3 * theta))
+    tumour = r <= r_border
+    img = np.full((n, n, n), 105.0, np.float32)
+    frac = np.clip(r / r_border, 0, 1)
+    img[tumour] = (30.0 + 55.0 * frac**2)[tumour]
+    vessel = ((yy - c) ** 2 + (zz - c) ** 2 <= 9) & (xx > c + radius_mm - 2)
+    img[vessel] = 200.0
+    tex = ndi.gaussian_filter(rng.normal(0.0, 1.0, img.shape), 1.5)
+    img += (10.0 / tex.std()) * tex
+    return img, tumour, (r <= 0.4 * radius_mm), (c, c, c)
+
+
 def rim_scene(kind: str, seed: int, sd: float, *, rim_mm: float = 1.5,
               spacing: tuple[float, float, float] = (3.0, 2.3, 2.3),
               shape: tuple[int, int, int] = (40, 90, 90), slice_sub: int = 1):  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ from hcc_imaging.segment._radial import peak_value_and_width, radial_refine
 from hcc_imaging.segment.viable import viable_mask
 from hcc_imaging.volume import LabelVolume
 
-from ._phantom import dice, rim_scene
+from ._phantom import dice, graded_tumour as _graded_tumour, rim_scene
 
 
 @functools.lru_cache(maxsize=4)
@@ -32,28 +32,6 @@ def test_peak_value_and_width_of_a_contaminated_gaussian() -> None:
     assert centre == pytest.approx(105.0, abs=2.0)
     assert width == pytest.approx(12.0, rel=0.12)
     assert peak_value_and_width(v[:10], 1.0) is None
-
-
-def _graded_tumour(radius_mm: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int, int]]:
-    """A textured 'real-CT-like' scene: parenchyma 105 HU with correlated texture (sigma ~10 HU),
-    a lobulated tumour whose necrotic centre (30 HU) rises to 85 HU at its border, and a bright
-    vessel (200 HU) touching it; 1 mm voxels."""
-    rng = np.random.default_rng(seed)
-    n = 121
-    c = n // 2
-    zz, yy, xx = np.ogrid[:n, :n, :n]
-    r = np.sqrt((zz - c) ** 2 + (yy - c) ** 2 + (xx - c) ** 2)
-    theta = np.arctan2(yy - c, xx - c)
-    r_border = radius_mm * (1.0 + 0.08 * np.sin(3 * theta))
-    tumour = r <= r_border
-    img = np.full((n, n, n), 105.0, np.float32)
-    frac = np.clip(r / r_border, 0, 1)
-    img[tumour] = (30.0 + 55.0 * frac**2)[tumour]
-    vessel = ((yy - c) ** 2 + (zz - c) ** 2 <= 9) & (xx > c + radius_mm - 2)
-    img[vessel] = 200.0
-    tex = ndi.gaussian_filter(rng.normal(0.0, 1.0, img.shape), 1.5)
-    img += (10.0 / tex.std()) * tex
-    return img, tumour, (r <= 0.4 * radius_mm), (c, c, c)
 
 
 def test_radial_refine_recovers_a_graded_tumour_next_to_a_vessel() -> None:
