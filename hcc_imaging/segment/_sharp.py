@@ -140,6 +140,14 @@ def sharp_border(
     ``LESION_SHARP_FIT_POSTERIOR_STIFFNESS`` times stiffer, and each voxel within the band is
     decided by its own data on that surface's prior (``"point"``; the same agreement test).
 
+    1.46, on slices thicker than the pixels that average their thickness: the slice candidate's
+    surface is refitted with a roughness prior ``LESION_SHARP_FIT_SLICE_STIFFNESS`` times step 12's
+    and tried first; and where 1.44's point samples would decide each voxel, the slice's ramp is
+    fitted too (1.44's prior, from the voxel ramp's surface) and, when its chi^2 is at most the point
+    samples', its surface refitted as stiff is tried first (``"slice"``; not when its point-spread
+    lies at the grid's smallest on every axis).  A point surface with a wider point-spread along z
+    mimics a slice's box and sits outside a lesion's caps, whose partial voxels the noise then takes.
+
     Returns (mask, its box's start, s, the ramp: ``"voxel"``, ``"slice"`` or ``"point"``) or None: too few
     voxels, a start that is not star-shaped around its centroid, a voxel-ramp PSF at either end
     of the grid (the largest: a blurred margin, not a sharp one; the smallest: no blur beyond the
@@ -250,6 +258,7 @@ def sharp_border(
     floor = C.LESION_SHARP_FIT_POINT_RAMP_VOX * float(sp_w.min())
     dof = _dof(X, Y)
     point: list[float] = []
+    slice_h = np.abs(u[..., 0]) * sp_w[0] + floor  # 1.31: the ramp of a slice that averages its thickness
 
     def point_chi2() -> float:
         """chi^2 of the fit with point samples on every axis (fitted once, when first asked for)."""
@@ -263,7 +272,7 @@ def sharp_border(
         # centres (a point on every axis); the slice's model is tried first when it explains the
         # data better than both the voxel's and the point's by step 12's evidence (a likelihood
         # ratio, read against the fit's own scatter when that exceeds the noise)
-        coef_s, at_s, chi2_s = fitted(np.abs(u[..., 0]) * sp_w[0] + floor, coef)
+        coef_s, at_s, chi2_s = fitted(slice_h, coef)
         # the slice's own ramp is its profile: the slices' point-spread may lie at the grid's
         # smallest; the pixels' must lie inside the grid (as the voxel ramp's must)
         inside = min(at_s[1:]) > 0 and max(at_s) < len(grid) - 1
@@ -274,6 +283,12 @@ def sharp_border(
                       "samples): evidence %.1f (reduced chi^2 %.2f)", chi2_v, chi2_s, spread(at_s), chi2_p, evidence,
                       chi2_s / dof)
             if evidence >= C.LESION_BLUR_MODEL_MIN_EVIDENCE:
+                # 1.46: the surface the slice's ramp places is refitted with a stiffer roughness prior
+                # (its large-scale shape: at 15 HU an end slice's few partial voxels move a free
+                # surface's cap by a fraction of the slice), tried first; the free fit stays behind it
+                coef_r, at_r, _ = fitted(slice_h, coef_s, P * C.LESION_SHARP_FIT_SLICE_STIFFNESS)
+                if max(at_r) < len(grid) - 1:
+                    candidates.append(("slice", coef_r, at_r))
                 candidates.append(("slice", coef_s, at_s))
     # 1.41: on slices thicker than the pixels that average their thickness the slices' point-spread
     # may lie at the grid's smallest (a scanner's ~1 mm is a third of a 3 mm slice, whose own extent
@@ -309,7 +324,27 @@ def sharp_border(
         thick_ratio = sp[0] >= C.LESION_SHARP_FIT_AVERAGED_MIN_SLICE_RATIO * max(sp[1], sp[2])
         if (slice_ramp and not nested and max(at_v) < len(grid) - 1 and all(v == 1 for v in k)
                 and _evidence(chi2_v, point_chi2(), dof) >= (C.LESION_BLUR_MODEL_MIN_EVIDENCE if thick_ratio else 0.0)):
-            coef_p, at_p, _ = fitted(np.full(rho.shape, floor), coef, P * C.LESION_SHARP_FIT_POSTERIOR_STIFFNESS)
+            stiff = P * C.LESION_SHARP_FIT_POSTERIOR_STIFFNESS
+            coef_p, at_p, chi2_pp = fitted(np.full(rho.shape, floor), coef, stiff)
+            if thick:
+                # 1.46: on slices thicker than the pixels the image may average its slices (the voxel
+                # ramp's slices at the grid's smallest: their own box is the ramp), and a point
+                # surface then sits outside an end slice's partial voxels (a wider point-spread along
+                # z mimics the box), so each voxel's decision on it keeps the noisy ones above the
+                # half-way level.  The slice's ramp is fitted with the same prior, from the voxel
+                # ramp's surface; when it explains the data at least as well as point samples its
+                # surface, refitted stiffer (LESION_SHARP_FIT_SLICE_STIFFNESS), is tried first: the
+                # voxels whose centres it holds (a voxel at least half inside a box-profile slice is
+                # one whose centre the surface holds).  Not when every axis' point-spread lies at
+                # the grid's smallest (no blur but the ramp: the fit is held by another tissue in its
+                # band, the fat plane around the node without a liver mask, 0.986 -> 0.940)
+                coef_s2, at_s2, chi2_s2 = fitted(slice_h, coef_v, stiff)
+                log.debug("sharp border: stiffer fits' chi^2 %.1f (slice ramp, point-spread %s), %.1f (point samples)",
+                          chi2_s2, spread(at_s2), chi2_pp)
+                if chi2_s2 <= chi2_pp:
+                    coef_r, at_r, _ = fitted(slice_h, coef_s2, P * C.LESION_SHARP_FIT_SLICE_STIFFNESS)
+                    if 0 < max(at_r) < len(grid) - 1:
+                        candidates.append(("slice", coef_r, at_r))
             if max(at_p) < len(grid) - 1:
                 candidates.append(("point", coef_p, at_p))
     for ramp, c, at in candidates:

@@ -227,6 +227,11 @@ uncovered does not replace a single-phase mask that covers it.
     against the fitted levels is added, and the voxels within ``LESION_SHARP_FIT_BAND_MM`` of the
     surface where the sum is positive make the mask (holes filled; ``border_ramp == "point"``);
     the same agreement, click and line tests apply, and step 11 reads the mask before it.
+    1.46: on slices thicker than the pixels the slice's ramp (1.31) places a surface with a
+    roughness prior ``LESION_SHARP_FIT_SLICE_STIFFNESS`` times step 12's, tried first, and is fitted
+    where point samples would decide each voxel too: when it explains the data at least as well its
+    voxel centres make the mask (a slice that averages its thickness: a point surface sits outside
+    the lesion's caps, whose partial voxels the noise takes; ``border_ramp == "slice"``).
 13. **A necrotic core in an enhancing layer, on request** (``segment_lesion(..., rind=True)``,
     1.24, :mod:`._rind`): the reader says the click lies in the dark core of a lesion wrapped in an
     enhancing rim or rind (a treated HCC, a necrotic tumour).  Steps 1-12 are skipped: on the
