@@ -45,7 +45,8 @@ usage: PYTHONPATH=. python scripts/ceiling_ill_defined.py [--diameters 10 20 40]
                                                          [--noise 10 25] [--shift] [--out results.tsv]
        PYTHONPATH=. python scripts/ceiling_ill_defined.py --summary-only results.tsv [more.tsv ...] [--flag 0.95]
 The 10 and 20 mm cases (150) take about 12 minutes of CPU on one core (5 s a case) without
-``--shift`` / ``--family``; ``--family`` about a minute more per 10 mm case.
+``--shift`` / ``--family``; ``--family`` adds 5-60 s a 10 mm case, 1-4 min a 20 mm one (the
+figures of docs/validation.md §2.1, "What an oracle reaches on ill-defined margins").
 """
 
 from __future__ import annotations
