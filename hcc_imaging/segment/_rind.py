@@ -68,9 +68,10 @@ Cost (2026-12-02, the rind sweep's 48 fine-grid clicks, 0.7 mm pixels, alternate
 before at load 5-8 on two cores): 0.70-0.75 x the time (two rounds' medians; lobulated 1.77 -> 1.23 s,
 ovals 1.05 -> 0.80 s median under that load, several times a quiet machine's); a Gauss-Newton
 step on an oval's 88 k-voxel box with 21 k fitted voxels takes the model 2.0 ms (its two blurs 0.8),
-the ramps' blurs 0.9 ms, the Jacobian 0.4 ms and its normal matrix 1.2 ms.  An oval takes about
-0.1-0.15 s on a quiet machine at that ratio (0.13-0.2 s before; not measured quietly), lobulated
-rinds about 1.5 x that (docs/validation.md section 2.4, "Step 13's fits"); the automatic steps take
+the ramps' blurs 0.9 ms, the Jacobian 0.4 ms and its normal matrix 1.2 ms.  Measured on a quiet
+machine (``benchmarks/bench_segment_hard.py``, 1.44): an oval's click 231-565 ms (median 354 ms), a
+lobulated rind's 319-928 ms (median 463 ms), not the 0.1-0.15 s once estimated from those ratios
+(docs/validation.md section 2.4, "The clicks over the budget, measured"); the automatic steps take
 0.02-0.1 s; the refusals before the fit, 5-30 ms.
 """
 
