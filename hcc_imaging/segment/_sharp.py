@@ -259,6 +259,10 @@ def sharp_border(
     dof = _dof(X, Y)
     point: list[float] = []
     slice_h = np.abs(u[..., 0]) * sp_w[0] + floor  # 1.31: the ramp of a slice that averages its thickness
+    # the stiffer roughness priors: 1.44's point-sample surface (the fit and each voxel's prior on it
+    # use the same one) and 1.46's slice-ramp surface
+    p_point = P * C.LESION_SHARP_FIT_POSTERIOR_STIFFNESS
+    p_slice = P * C.LESION_SHARP_FIT_SLICE_STIFFNESS
 
     def point_chi2() -> float:
         """chi^2 of the fit with point samples on every axis (fitted once, when first asked for)."""
@@ -286,7 +290,7 @@ def sharp_border(
                 # 1.46: the surface the slice's ramp places is refitted with a stiffer roughness prior
                 # (its large-scale shape: at 15 HU an end slice's few partial voxels move a free
                 # surface's cap by a fraction of the slice), tried first; the free fit stays behind it
-                coef_r, at_r, _ = fitted(slice_h, coef_s, P * C.LESION_SHARP_FIT_SLICE_STIFFNESS)
+                coef_r, at_r, _ = fitted(slice_h, coef_s, p_slice)
                 if max(at_r) < len(grid) - 1:
                     candidates.append(("slice", coef_r, at_r))
                 candidates.append(("slice", coef_s, at_s))
@@ -324,8 +328,7 @@ def sharp_border(
         thick_ratio = sp[0] >= C.LESION_SHARP_FIT_AVERAGED_MIN_SLICE_RATIO * max(sp[1], sp[2])
         if (slice_ramp and not nested and max(at_v) < len(grid) - 1 and all(v == 1 for v in k)
                 and _evidence(chi2_v, point_chi2(), dof) >= (C.LESION_BLUR_MODEL_MIN_EVIDENCE if thick_ratio else 0.0)):
-            stiff = P * C.LESION_SHARP_FIT_POSTERIOR_STIFFNESS
-            coef_p, at_p, chi2_pp = fitted(np.full(rho.shape, floor), coef, stiff)
+            coef_p, at_p, chi2_pp = fitted(np.full(rho.shape, floor), coef, p_point)
             if thick:
                 # 1.46: on slices thicker than the pixels the image may average its slices (the voxel
                 # ramp's slices at the grid's smallest: their own box is the ramp), and a point
@@ -338,11 +341,11 @@ def sharp_border(
                 # one whose centre the surface holds).  Not when every axis' point-spread lies at
                 # the grid's smallest (no blur but the ramp: the fit is held by another tissue in its
                 # band, the fat plane around the node without a liver mask, 0.986 -> 0.940)
-                coef_s2, at_s2, chi2_s2 = fitted(slice_h, coef_v, stiff)
+                coef_s2, at_s2, chi2_s2 = fitted(slice_h, coef_v, p_point)
                 log.debug("sharp border: stiffer fits' chi^2 %.1f (slice ramp, point-spread %s), %.1f (point samples)",
                           chi2_s2, spread(at_s2), chi2_pp)
                 if chi2_s2 <= chi2_pp:
-                    coef_r, at_r, _ = fitted(slice_h, coef_s2, P * C.LESION_SHARP_FIT_SLICE_STIFFNESS)
+                    coef_r, at_r, _ = fitted(slice_h, coef_s2, p_slice)
                     if 0 < max(at_r) < len(grid) - 1:
                         candidates.append(("slice", coef_r, at_r))
             if max(at_p) < len(grid) - 1:
@@ -352,7 +355,7 @@ def sharp_border(
         out = _inside(start.shape, sp, centre, c, C.LESION_BLUR_MODEL_DEGREE)
         if ramp == "point":
             out = _voxel_posterior(out, rho, Y, c, np.full(rho.shape, floor), psf(spread(at)), use, X, w,
-                                   P * C.LESION_SHARP_FIT_POSTERIOR_STIFFNESS, images_w, band,
+                                   p_point, images_w, band,
                                    np.round(centre / sp).astype(np.int64))
         # the other tissue is never added; a voxel the mask held stays a candidate (a noise tail)
         out &= ~(bad & ~start)
