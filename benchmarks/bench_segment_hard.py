@@ -16,7 +16,7 @@ Cases:
 * ``ircad``: 3D-IRCADb-01 patient 17's two tumours (about 5.5 cm, 0.78 mm pixels) clicked at the
   voxel nearest each expert mask's centroid, with the classical liver mask as a reader's click in
   the napari dock has it (``segment_liver``, made once, not timed).  Needs the shared data
-  (``--ircadb ZIP``, default ``../shared/data/ircadb01_patient17/3Dircadb1.17.zip``; extracted into
+  (``--ircadb ZIP``, default the test suite's, ``$HCC_SHARED_DATA`` or ``../shared/data``; extracted into
   a temporary folder that is removed afterwards; skipped when absent).
 
 Each click is timed best of ``--repeat`` after one warm-up, alternated with the peer on the same
@@ -36,7 +36,6 @@ import statistics
 import sys
 import tempfile
 import time
-import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -45,9 +44,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.conftest import IRCADB17_ZIP, SHARED_DATA, extract_ircadb17  # noqa: E402
 from tests.segment._phantom import dice, graded_tumour, rim_scene, rim_scene_shape  # noqa: E402
 
-DEFAULT_ZIP = ROOT.parent / "shared" / "data" / "ircadb01_patient17" / "3Dircadb1.17.zip"
+DEFAULT_ZIP = SHARED_DATA / IRCADB17_ZIP
 
 
 def peer(volume, seed: tuple[int, int, int], half_mm: float = 45.0) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -108,12 +108,7 @@ def ircad_cases(zpath: Path, tmp: Path) -> Iterator[tuple[str, object, np.ndarra
     from hcc_imaging.io.masks import load_mask
     from hcc_imaging.segment import segment_liver
 
-    with zipfile.ZipFile(zpath) as zf:
-        zf.extractall(tmp)
-    for inner in list(tmp.rglob("*.zip")):
-        with zipfile.ZipFile(inner) as zf:
-            zf.extractall(inner.parent)
-    root = next(p.parent for p in tmp.rglob("PATIENT_DICOM") if p.is_dir())
+    root = extract_ircadb17(zpath, tmp)
     ct = load_series(root / "PATIENT_DICOM")
     liver = segment_liver(ct)
     for p in sorted((root / "MASKS_DICOM").glob("livertumor*")):

@@ -61,7 +61,7 @@ import numpy as np
 from scipy import ndimage, optimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.segment._phantom import _radius, benchmark_module  # noqa: E402
+from tests.segment._phantom import _radius, benchmark_module, dice  # noqa: E402
 
 SWEEP = benchmark_module("sweep_segment_robustness")
 SIGMAS_MM = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
@@ -75,10 +75,6 @@ A_RANGE = (0.6, 1.4)
 SHIFT_MM = 2.0
 FAMILY_AMP = LOBULATION  # the phantom draws its amplitudes uniformly in +-0.08: ML under that prior
 FAMILY_MAXFEV = 800
-
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    return float(2 * (a & b).sum() / max(int(a.sum() + b.sum()), 1))
 
 
 class Scene:

@@ -23,6 +23,24 @@ def _shared_data_dir() -> Path:
 
 
 SHARED_DATA = _shared_data_dir()
+#: 3D-IRCADb-01 patient 17's archive, relative to the shared data
+IRCADB17_ZIP = Path("ircadb01_patient17") / "3Dircadb1.17.zip"
+
+
+def extract_ircadb17(zpath: Path, out: Path) -> Path:
+    """Extract 3D-IRCADb-01 patient 17's archive ``zpath`` into ``out`` (the fixture's temporary
+    folder, or ``benchmarks/bench_segment_hard.py``'s) and return the folder holding PATIENT_DICOM
+    and MASKS_DICOM."""
+    with zipfile.ZipFile(zpath) as zf:
+        zf.extractall(out)
+    # The archive nests zips (PATIENT_DICOM.zip, MASKS_DICOM.zip ...): extract them too.
+    for inner in list(out.rglob("*.zip")):
+        with zipfile.ZipFile(inner) as zf:
+            zf.extractall(inner.parent)
+    roots = [p.parent for p in out.rglob("PATIENT_DICOM") if p.is_dir()]
+    if not roots:
+        raise FileNotFoundError(f"PATIENT_DICOM not found in {zpath}")
+    return roots[0]
 
 
 @pytest.fixture(scope="session")
@@ -41,14 +59,4 @@ def ircadb17(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     """3D-IRCADb-01 patient 17 extracted once per session into a temp dir (never modified,
     never copied into the project; CC BY-NC-ND).  Returns the folder holding PATIENT_DICOM
     and MASKS_DICOM."""
-    zpath = shared_data / "ircadb01_patient17" / "3Dircadb1.17.zip"
-    out = tmp_path_factory.mktemp("ircadb17")
-    with zipfile.ZipFile(zpath) as zf:
-        zf.extractall(out)
-    # The archive nests zips (PATIENT_DICOM.zip, MASKS_DICOM.zip ...): extract them too.
-    for inner in list(out.rglob("*.zip")):
-        with zipfile.ZipFile(inner) as zf:
-            zf.extractall(inner.parent)
-    roots = [p.parent for p in out.rglob("PATIENT_DICOM") if p.is_dir()]
-    assert roots, f"PATIENT_DICOM not found in {zpath}"
-    return roots[0]
+    return extract_ircadb17(shared_data / IRCADB17_ZIP, tmp_path_factory.mktemp("ircadb17"))
