@@ -414,16 +414,18 @@ def read_sr(source: str | os.PathLike[str] | Dataset) -> SrReport:
 
 # ------------------------------------------------------------------------------------------
 def _organ_and_segment(sites: Sequence[SrCode]) -> tuple[str | None, str | None]:
+    """The organ and Couinaud segment of a group's finding sites: a Couinaud segment implies the
+    liver; a known organ code (:func:`codes.organ_of_code`) wins over an earlier site's name; an
+    unknown code's meaning names the organ only when no site did."""
     organ = segment = None
     for s in sites:
-        for roman, c in C.COUINAUD_CODES.items():
-            if s.is_(c):
-                segment, organ = roman, organ or "liver"
-        for name, c in C.ORGAN_CODES.items():
-            if s.is_(c):
-                organ = name
-        if organ is None and s.meaning and not any(s.is_(f) for f in C.ORGAN_CODES.values()):
-            organ = s.meaning.strip().lower().replace(" ", "_")
+        roman = next((r for r, c in C.COUINAUD_CODES.items() if s.is_(c)), None)
+        if roman is not None:
+            segment, organ = roman, organ or "liver"
+        elif (known := C.organ_of_code(s.value, s.scheme, "")) is not None:
+            organ = known
+        elif organ is None:
+            organ = C.organ_of_code(s.value, s.scheme, s.meaning)
     return organ, segment
 
 

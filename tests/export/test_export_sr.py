@@ -351,3 +351,28 @@ def test_store_to_sr_to_highdicom_same_values(tmp_path: Path, two_tp) -> None:
             if long_ep is not None:
                 np.testing.assert_allclose(ms[C.LONG_AXIS.value].referenced_coordinates[0].value,
                                            [long_ep.start_lps, long_ep.end_lps], atol=1e-4)
+
+
+def test_organ_and_segment_rules() -> None:
+    """Finding sites → (organ, Couinaud segment): a segment implies the liver, a known organ code
+    wins over an earlier site's name, an unknown code names the organ only when nothing else did,
+    and a legacy SRT spelling of a known code reads as that organ."""
+    from hcc_imaging.export.sr_import import SrCode, _organ_and_segment
+
+    def code(c: C.CodeDef) -> SrCode:
+        return SrCode(c.value, c.scheme, c.meaning)
+
+    seg7 = code(C.COUINAUD_CODES["VII"])
+    lung = code(C.ORGAN_CODES["lung"])
+    odd = SrCode("999", "99LOCAL", "Hepatic hilum fat")
+    assert _organ_and_segment([]) == (None, None)
+    assert _organ_and_segment([seg7]) == ("liver", "VII")
+    assert _organ_and_segment([odd]) == ("hepatic_hilum_fat", None)
+    assert _organ_and_segment([odd, lung]) == ("lung", None)  # a known code wins
+    assert _organ_and_segment([lung, odd]) == ("lung", None)  # a name never overrides a known code
+    assert _organ_and_segment([seg7, odd]) == ("liver", "VII")
+    assert _organ_and_segment([SrCode("999", "99LOCAL", "  ")]) == (None, None)
+    legacy = next((v, s) for (v, s), (sv, ss) in C.LEGACY_SNOMED.items()
+                  if any(c.matches(v, s) for c in C.ORGAN_CODES.values()))
+    name = next(n for n, c in C.ORGAN_CODES.items() if c.matches(*legacy))
+    assert _organ_and_segment([SrCode(legacy[0], legacy[1], "whatever")]) == (name, None)
