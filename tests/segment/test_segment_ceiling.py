@@ -1,5 +1,6 @@
-"""``scripts/ceiling_ill_defined.py``: the oracle's image model is the phantom's own (docs/validation.md
-§2.1, "What an oracle reaches on ill-defined margins")."""
+"""The oracle scripts' image models are the phantom's own: ``scripts/ceiling_ill_defined.py``
+(docs/validation.md §2.1, "What an oracle reaches on ill-defined margins") and the node's in
+``scripts/segment_ceiling.py`` (§2.2, "Ceilings: what an oracle tuned on the truth achieves")."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import numpy as np
 import pytest
 
 
-def _script():  # type: ignore[no-untyped-def]
-    path = Path(__file__).resolve().parents[2] / "scripts" / "ceiling_ill_defined.py"
-    spec = importlib.util.spec_from_file_location("ceiling_ill_defined", path)
+def _script(name: str = "ceiling_ill_defined"):  # type: ignore[no-untyped-def]
+    path = Path(__file__).resolve().parents[2] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -38,3 +39,23 @@ def test_ml_scale_recovers_a_noise_free_20mm_ill_defined_lesion(fit_hu: bool) ->
     d, a, _ = c.ml_scale(scene, y, truth, fit_hu=fit_hu)
     assert d >= 0.99
     assert abs(a - 1.0) <= 0.01
+
+
+def test_node_oracle_models_the_phantoms_fat_plane() -> None:
+    """``make_study``'s node lies in a fat plane (1.10): the ML ellipsoid must model the node against
+    fat, the tissue its border meets; against soft tissue (the model before the plane) the oracle's
+    own fit of the baseline node, started at the truth, fell to 0.92 and understated the ceiling."""
+    from hcc_imaging.phantoms import NODE_FAT_PLANE_MM, make_study
+
+    c = _script("segment_ceiling")
+    assert c.kinds(0.0) == (c.KINDS, c.ELLIPSOIDS)
+    kinds, ellipsoids = c.kinds(NODE_FAT_PLANE_MM)
+    assert kinds["L6"] == ("node", ("fat",)) and ellipsoids["L6"] == ("node", "fat")
+    assert {k: v for k, v in kinds.items() if k != "L6"} == {k: v for k, v in c.KINDS.items() if k != "L6"}
+    st = make_study(0, timepoint="baseline", noise_sd_hu=15.0)
+    nf = make_study(0, timepoint="baseline", noise_sd_hu=0.0)
+    rec = st.truth["lesions"]["L6"]
+    truth = st.lesions.array == rec["label"]
+    sl = c.crop(st, truth)
+    assert c.ml_ellipsoid(st, nf, rec, sl, truth, *ellipsoids["L6"]) >= 0.99
+    assert c.ml_ellipsoid(st, nf, rec, sl, truth, *c.ELLIPSOIDS["L6"]) < 0.95
