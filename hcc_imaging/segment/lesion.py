@@ -194,6 +194,12 @@ uncovered does not replace a single-phase mask that covers it.
     against the core, and no fit with the grid's largest blur is used.  Its values are the mask's
     median and step 7's parenchyma.  A heterogeneous tumour's click region (3D-IRCADb-01 #17) is
     not star-shaped, and step 8 runs as before.
+    1.47: the model is one lesion in one surroundings; when its band also holds another tissue (fat, a
+    vessel: beyond both levels by more than one contrast, ``LESION_BLUR_MODEL_OTHER_TISSUE_CONTRASTS``),
+    the fit is redone without that tissue's voxels and their face neighbours (as step 12b leaves them
+    out) and used when it passes the same tests; else the fit with them stands.  Their misfit had
+    divided the evidence (a noise-free 10 mm lesion beside the vessel and the fat: reduced chi^2 240)
+    or pulled the surface outward.
 12b. **Sharp border to sub-voxel precision** (``sharp_border``, 1.16, :func:`._sharp.sharp_border`;
     where step 12 runs and did not place the border, lesions up to
     ``LESION_SHARP_FIT_MAX_DIAMETER_MM``): on thick slices the point-spread along z is wide, and
