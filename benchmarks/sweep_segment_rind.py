@@ -7,7 +7,9 @@ layer's thickness, the grid and the noise as parameters, on a 90 x 84 x 84 mm bo
 with the study phantom's HU (liver, necrosis, rim per phase: arterial 70 / 25 / 115, portal
 venous 110 / 28 / 125, delayed 95 / 28 / 115, unenhanced 55 / 25 / 40), a 1 mm Gaussian
 point-spread, white noise; the lesion is an oval
-(9 / 14 / 11 mm semi-axes) or a lobulated union of four balls of 6-9 mm; the truth is core +
+(9 / 14 / 11 mm semi-axes) or a lobulated union of four balls of 6-9 mm (``--kinds lobulated2``:
+a second, held-out nodular shape, a body and five nodules of 4.5-7.5 mm, not in the default
+runs; ``_phantom.LOBULATED_BALLS``); the truth is core +
 layer (voxel centres); the click is the scene's centre voxel (in the core), the phase is chosen
 by ``segment_lesion``.  Figures: docs/validation.md section 2.2, "Algorithm 1.20".
 
@@ -45,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--noise", type=float, nargs="+", default=[5.0, 15.0], help="noise sigma, HU")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--grids", nargs="+", default=["1.5,0.7,0.7", "3,2.3,2.3"], help="spacings, mm (slice,row,col)")
-    ap.add_argument("--kinds", nargs="+", default=["oval", "lobulated"])
+    ap.add_argument("--kinds", nargs="+", default=["oval", "lobulated"],
+                    help="oval, lobulated, lobulated2 (default: the first two)")
     ap.add_argument("--flag", type=float, default=0.95, help="mark the runs below this Dice (default 0.95)")
     ap.add_argument("--rind", action="store_true", help="click with rind=True (step 13, the two-surface fit; 1.24)")
     ap.add_argument("--slice-sub", type=int, default=1,

@@ -190,13 +190,27 @@ def graded_tumour(radius_mm: float, seed: int = 0) -> tuple[np.ndarray, np.ndarr
     return img, tumour, (r <= 0.4 * radius_mm), (c, c, c)
 
 
+#: The lobulated kinds of :func:`rim_scene`: (offset from the centre voxel (mm: slice, row, col),
+#: radius mm) of each ball, the lesion their union (its core each ball less the layer).
+#: ``lobulated``: four balls of 6-9 mm (docs/validation.md section 2.2, "Algorithm 1.20").
+#: ``lobulated2``: a second, held-out nodular shape (Algorithm 1.48): a 7.5 mm body with five
+#: nodules of 4.5-7 mm at other directions and depths, two of them bulging from deeper creases
+#: (centres 9-10 mm out) and one mostly inside the body (a shallow crease).
+LOBULATED_BALLS = {
+    "lobulated": (((0, 0, 0), 9.0), ((0, 9, 3), 7.0), ((3, -6, 8), 6.5), ((-4, -4, -9), 6.0)),
+    "lobulated2": (((0, 0, 0), 7.5), ((5, 5, -4), 6.5), ((-5, 2, 6), 5.5), ((2, -9, -4), 5.0),
+                   ((-3, -6, -7), 4.5), ((1, 3, 4), 7.0)),
+}
+
+
 def rim_scene(kind: str, seed: int, sd: float, *, rim_mm: float = 1.5,
               spacing: tuple[float, float, float] = (3.0, 2.3, 2.3),
               shape: tuple[int, int, int] = (40, 90, 90), slice_sub: int = 1):  # type: ignore[no-untyped-def]
     """A necrotic lesion in an enhancing layer ``rim_mm`` thick (a rim-only ablation zone at 1.5 mm,
     a necrotic tumour's rind at 2.5-3.5 mm; the truth is core + layer, voxel centres) on four
     phases, default on the study phantom's grid (3 x 2.3 x 2.3 mm), 1 mm Gaussian PSF, white noise
-    ``sd``; oval (9 / 14 / 11 mm semi-axes) or lobulated (the union of four balls of 6-9 mm),
+    ``sd``; oval (9 / 14 / 11 mm semi-axes), lobulated (the union of four balls of 6-9 mm) or
+    lobulated2 (a body and five nodules of 4.5-7.5 mm; :data:`LOBULATED_BALLS`),
     centred on the centre voxel.  HU per phase: :data:`RIM_SCENE_HU`.  Returns the phases, the
     truth and the centre voxel (in the core: the click).
 
@@ -221,8 +235,10 @@ def rim_scene(kind: str, seed: int, sd: float, *, rim_mm: float = 1.5,
     def body(shrink: float) -> NDArray[np.bool_]:
         if kind == "oval":
             return (((p - c0) / (np.array([9.0, 14.0, 11.0]) - shrink)) ** 2).sum(-1) <= 1  # type: ignore[no-any-return]
+        if kind not in LOBULATED_BALLS:
+            raise ValueError(f"kind must be 'oval' or one of {sorted(LOBULATED_BALLS)}, got {kind!r}")
         m = np.zeros(fine_shape, bool)
-        for off, r in (((0, 0, 0), 9.0), ((0, 9, 3), 7.0), ((3, -6, 8), 6.5), ((-4, -4, -9), 6.0)):
+        for off, r in LOBULATED_BALLS[kind]:
             m |= np.linalg.norm(p - (c0 + np.array(off)), axis=-1) <= r - shrink
         return m
 
