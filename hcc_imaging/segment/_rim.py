@@ -24,8 +24,9 @@ from numpy.typing import NDArray
 from ..volume import Phase, Volume
 from . import _kernels
 from . import constants as C
+from ._blur import _dof, _evidence, _inside, _roughness, _start_surface
 from ._grow import _ring, _RoiResult, _smoothed, _SmoothCache, _touches_border
-from ._morph import bbox, component_at, fill_holes, gaussian_sigma_vox, pad_box, within_mm
+from ._morph import bbox, component_at, dice, fill_holes, gaussian_sigma_vox, pad_box, robust_sigma, within_mm
 
 log = logging.getLogger(__name__)
 
@@ -301,7 +302,7 @@ def _add_enhancing_rim(
     return _RoiResult(out, rr.lo, rr.model, rr.touches, rr.at_max, rr.click_mask, rr.radial, ph)
 
 
-def _add_enhancing_layers(
+def _enhancing_layer_passes(
     rr: _RoiResult,
     phases: Mapping[Phase, Volume],
     phase: Phase,
@@ -309,7 +310,7 @@ def _add_enhancing_layers(
     liver: NDArray[np.bool_] | None,
     cache: _SmoothCache | None = None,
 ) -> _RoiResult:
-    """Step 9, repeated while the enhancing layer goes on (1.20).
+    """Step 9's passes, repeated while the enhancing layer goes on (1.20).
 
     One pass of :func:`_add_enhancing_rim` adds a layer about ``REACTIVE_RIM_MAX_THICKNESS_MM``
     thick: all of a thin rim, but only the inner part of a thicker rind, whose mask then stops
@@ -358,3 +359,199 @@ def _add_enhancing_layers(
             break
         out = replace(nxt, rim_phase=out.rim_phase)
     return out
+
+
+def _rim_layer_fit(
+    rho: NDArray[np.float64], Y: NDArray[np.float64], h: NDArray[np.float64], use: NDArray[np.bool_],
+    X: NDArray[np.float64], w: NDArray[np.float64], P: NDArray[np.float64], t: float,
+    coef: NDArray[np.float64], g: Sequence[float], steps: int = C.LESION_BLUR_MODEL_STEPS,
+) -> tuple[NDArray[np.float64], float]:
+    """1.48: the rimmed lesion's two nested surfaces, the outer ``coef`` (terms ``Y``, radius ``rho``
+    from its centre) and the same surface ``t`` mm inside it (the rim's inner edge), each with the
+    partial-volume ramp ``h`` and blurred by the Gaussian ``g`` (voxels per axis); each phase (rows of
+    ``X``, weights ``w`` = 1 / noise^2) is ``a_i + b_i (G * S_out) + c_i (G * S_in)`` with its three
+    values by least squares (parenchyma, rim - parenchyma, necrosis - rim).  Gauss-Newton on the
+    outer surface with the roughness prior ``P`` (step 12's chord method, step halving on chi^2 +
+    the prior), at most ``steps`` steps.  Returns the coefficients and their chi^2."""
+    Yu = Y[use]
+
+    def fit(c: NDArray[np.float64]) -> tuple[float, NDArray[np.float32], NDArray[np.float32],
+                                                NDArray[np.float64], NDArray[np.float64]]:
+        r = Y @ c
+        s_out = np.clip(0.5 - (rho - r) / h, 0.0, 1.0).astype(np.float32)
+        s_in = np.clip(0.5 - (rho - r + t) / h, 0.0, 1.0).astype(np.float32)
+        m_out = _kernels.gaussian_filter_nearest(s_out, g)[use].astype(np.float64)
+        m_in = _kernels.gaussian_filter_nearest(s_in, g)[use].astype(np.float64)
+        d = np.stack([np.ones_like(m_out), m_out, m_in], axis=1)
+        vals = np.linalg.solve(d.T @ d + 1e-9 * np.eye(3), d.T @ X.T).T  # phases x 3
+        res = X - vals @ d.T
+        return float(w @ (res * res).sum(1)), s_out, s_in, vals, res
+
+    chi2, s_out, s_in, vals, res = fit(coef)
+    c = coef
+    if not np.isfinite(chi2):
+        return c, chi2
+    obj = chi2 + float(c @ P @ c)
+    for _ in range(steps):
+        j_out = _kernels.gaussian_filter_nearest((((s_out > 0) & (s_out < 1)) / h).astype(np.float32), g)[use]
+        j_in = _kernels.gaussian_filter_nearest((((s_in > 0) & (s_in < 1)) / h).astype(np.float32), g)[use]
+        H = np.zeros((Y.shape[-1], Y.shape[-1]))
+        grad = -P @ c
+        for i in range(len(X)):
+            J = (vals[i, 1] * j_out.astype(np.float64) + vals[i, 2] * j_in.astype(np.float64))[:, None] * Yu
+            H += w[i] * (J.T @ J)
+            grad += w[i] * (J.T @ res[i])
+        step = np.linalg.solve(H + P + 1e-4 * np.trace(H) / len(grad) * np.eye(len(grad)), grad)
+        frac = 1.0
+        while frac > 0.1:
+            cand = c + frac * step
+            trial = fit(cand)
+            trial_obj = trial[0] + float(cand @ P @ cand)
+            if trial_obj < obj:
+                c, obj = cand, trial_obj
+                chi2, s_out, s_in, vals, res = trial
+                break
+            frac /= 2.0
+        else:
+            break
+        if float(np.abs(frac * step).max()) < C.LESION_BLUR_MODEL_TOLERANCE_MM:
+            break
+    return c, chi2
+
+
+def _rim_slice_surface(
+    out: _RoiResult, core: NDArray[np.bool_], phases: Mapping[Phase, Volume], vol: Volume,
+    liver: NDArray[np.bool_] | None,
+) -> NDArray[np.bool_] | None:
+    """1.48: the rimmed lesion's outer surface on slices that average their thickness, or None.
+
+    Step 9's rim layer is classified voxel by voxel; on a CT slice that averages its thickness the
+    layer's voxels at the lesion's caps and oblique flanks are partial-volume mixes of rim, necrosis
+    and parenchyma, and a voxel 40 % inside (its lesion part the bright rim) looks brighter than
+    the parenchyma on the rim's phase and is taken, one 60 % inside may not be (the noise decides
+    voxels near the half-way mix).  Here the image around step 9's mask ``out`` (every phase of the
+    grid) is fitted by a rimmed lesion, :func:`_rim_layer_fit`: a star-shaped outer surface (step
+    12's terms and roughness prior, ``LESION_SHARP_FIT_SLICE_STIFFNESS`` times stiffer, as 1.46's
+    slice surface), the rim's inner edge ``t`` mm inside it (t from
+    ``LESION_RIM_FIT_THICKNESS_MM``, the least chi^2: a thin layer's value and thickness trade, so
+    each is fitted), a point-spread from ``LESION_RIM_FIT_PSF_VOX`` per axis group, and the ramp of
+    a slice that averages its thickness (|n_z| x the slice, the pixels point samples: step 12b's
+    1.31 ramp).  The mask is the voxel centres inside the outer surface (a voxel at least half
+    inside a box-profile slice is one whose centre the surface holds).  Used only when the slices
+    are thicker than the pixels, the layer is one voxel deep (:func:`_rim_layer_is_deep` false),
+    the slice's ramp explains the data better than point samples (at the same thickness) by
+    ``LESION_BLUR_MODEL_MIN_EVIDENCE`` (a grid that samples the slices' centres keeps step 9's mask
+    bit for bit), and the surface agrees with step 9's mask and holds its core (``core``, the mask
+    before step 9), each to ``LESION_SHARP_FIT_MIN_AGREEMENT``."""
+    sp = np.asarray(vol.spacing, dtype=np.float64)
+    if not (sp[0] > max(sp[1], sp[2]) and not np.isclose(sp[0], max(sp[1], sp[2]))) or _rim_layer_is_deep(vol.spacing):
+        return None
+    mask = out.mask
+    idx = np.argwhere(mask)
+    if len(idx) < C.LESION_BLUR_MODEL_MIN_VOXELS:
+        return None
+    band = C.LESION_SHARP_FIT_BAND_MM
+    pad = np.ceil(band / sp).astype(np.int64) + 2
+    st = _start_surface(idx, (0, 0, 0), np.asarray(mask.shape), sp, pad, lambda shp: (1, 1, 1), "rim surface")
+    if st is None:
+        return None
+    box, _, start, centre, _, _, _, rho, u, Y, coef, r0 = st
+    liv = np.ones(start.shape, dtype=bool) if liver is None else np.asarray(liver[out.box][box], dtype=bool)
+    use = (np.abs(rho - r0) <= band) & liv
+    inner = use & (rho < r0 - band / 2)
+    if np.count_nonzero(inner) < 20 or np.count_nonzero(use) <= Y.shape[-1] + 3 * len(phases):
+        return None
+    raws = [np.asarray(v.array[out.box][box], dtype=np.float64) for v in phases.values() if v.geometry.equals(vol.geometry)]
+    X = np.stack([im[use] for im in raws])
+    w = np.array([1.0 / max(robust_sigma(im[inner]), 1.0) ** 2 for im in raws])
+    P = (C.LESION_SHARP_FIT_SLICE_STIFFNESS * C.LESION_BLUR_MODEL_SMOOTHING
+         * _roughness(C.LESION_BLUR_MODEL_DEGREE, C.LESION_BLUR_MODEL_FREE_DEGREE))
+    floor = C.LESION_SHARP_FIT_POINT_RAMP_VOX * float(sp.min())
+    grid = C.LESION_RIM_FIT_PSF_VOX
+    spreads = [(gz, gxy, gxy) for gz in grid for gxy in grid]
+
+    def fitted(h: NDArray[np.float64], t: float, c: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+        """The surface at rim thickness ``t`` with ramp ``h``: the point-spread picked on the
+        surface ``c`` by chi^2, fitted, picked again on the fitted surface and fitted once more."""
+        chi2 = float("inf")
+        for _ in range(2):
+            g = min(spreads, key=lambda s: _rim_layer_chi2(rho, Y, h, use, X, w, t, c, s))
+            c, chi2 = _rim_layer_fit(rho, Y, h, use, X, w, P, t, c, g)
+        return chi2, c
+
+    slice_h = np.abs(u[..., 0]) * sp[0] + floor
+    thick = C.LESION_RIM_FIT_THICKNESS_MM
+    # first the evidence at the grid's middle thickness: a grid that samples the slices' centres
+    # (point samples explain it as well) is turned away after two fits, not the whole grid's
+    mid = len(thick) // 2
+    first = (*fitted(slice_h, thick[mid], coef), thick[mid])
+    if _evidence(fitted(np.full(rho.shape, floor), thick[mid], coef)[0], first[0], _dof(X, Y)) < C.LESION_BLUR_MODEL_MIN_EVIDENCE:
+        log.debug("rim surface: point samples explain the data as well at %.2f mm: not used", thick[mid])
+        return None
+    fits = [first if i == mid else (*fitted(slice_h, t, coef), t) for i, t in enumerate(thick)]
+    best = min(range(len(fits)), key=lambda i: fits[i][0])
+    if not 0 < best < len(fits) - 1:
+        # at the grid's end: a layer thicker than a reactive rim (a necrotic tumour's rind, which
+        # step 9 follows layer by layer) or thinner than the model resolves: not this model's lesion
+        log.debug("rim surface: thickness %.2f mm at the grid's end: not used", fits[best][2])
+        return None
+    # the least chi^2 between the grid's thicknesses: the vertex of the parabola through the
+    # best and its neighbours (the thickness moves the outer surface by about half its step)
+    (f0, _, t0), (f1, c1, t1), (f2, _, t2) = fits[best - 1:best + 2]
+    den = (t1 - t0) * (f1 - f2) - (t1 - t2) * (f1 - f0)
+    if den != 0.0:
+        t_v = t1 - 0.5 * ((t1 - t0) ** 2 * (f1 - f2) - (t1 - t2) ** 2 * (f1 - f0)) / den
+        if t0 < t_v < t2:
+            fits.append((*fitted(slice_h, float(t_v), c1), float(t_v)))
+    chi2_s, coef_s, t_s = min(fits, key=lambda f: f[0])
+    log.debug("rim surface: chi^2 by thickness %s", [(f[2], round(f[0], 1)) for f in fits])
+    chi2_p = fitted(np.full(rho.shape, floor), t_s, coef)[0]
+    evidence = _evidence(chi2_p, chi2_s, _dof(X, Y))
+    if evidence < C.LESION_BLUR_MODEL_MIN_EVIDENCE:
+        log.debug("rim surface: slice ramp chi^2 %.1f, point samples %.1f: evidence %.1f, not used", chi2_s, chi2_p, evidence)
+        return None
+    new = _inside(start.shape, sp, centre, coef_s, C.LESION_BLUR_MODEL_DEGREE) & liv
+    agree = dice(new, start)
+    held = float(np.count_nonzero(new & core[box])) / max(float(np.count_nonzero(core[box])), 1.0)
+    if agree < C.LESION_SHARP_FIT_MIN_AGREEMENT or held < C.LESION_SHARP_FIT_MIN_AGREEMENT:
+        log.debug("rim surface: Dice %.3f against step 9's mask, %.3f of its core held: not used", agree, held)
+        return None
+    full = np.zeros_like(mask)
+    full[box] = new
+    full = component_at(full, tuple(int(v) for v in np.argwhere(core)[0]), core)
+    full = fill_holes(full)
+    log.debug("rim surface: slice ramp, rim %.2f mm, evidence %.1f against point samples, Dice %.3f against step 9's "
+              "mask: %d -> %d voxels", t_s, evidence, agree, int(mask.sum()), int(full.sum()))
+    return full
+
+
+def _rim_layer_chi2(rho: NDArray[np.float64], Y: NDArray[np.float64], h: NDArray[np.float64], use: NDArray[np.bool_],
+                    X: NDArray[np.float64], w: NDArray[np.float64], t: float, c: NDArray[np.float64],
+                    g: Sequence[float]) -> float:
+    """chi^2 of :func:`_rim_layer_fit`'s model at the surface ``c`` (no step)."""
+    return _rim_layer_fit(rho, Y, h, use, X, w, np.zeros((len(c), len(c))), t, c, g, steps=0)[1]
+
+
+def _add_enhancing_layers(
+    rr: _RoiResult,
+    phases: Mapping[Phase, Volume],
+    phase: Phase,
+    params: LesionParams,
+    liver: NDArray[np.bool_] | None,
+    cache: _SmoothCache | None = None,
+) -> _RoiResult:
+    """Step 9: :func:`_enhancing_layer_passes`, then (1.48) on slices that average their thickness
+    the rimmed lesion's fitted outer surface (:func:`_rim_slice_surface`) when it is used."""
+    out = _enhancing_layer_passes(rr, phases, phase, params, liver, cache)
+    if out is rr or out.rim_phase is None or C.LESION_RIM_FIT_THICKNESS_MM == ():
+        return out
+    vol = phases[phase]
+    core = np.zeros_like(out.mask)
+    core[rr.box_in(out.lo)] = rr.mask
+    new = _rim_slice_surface(out, core, phases, vol, liver)
+    if new is None or not new.any():
+        return out
+    touches = _touches_border(new, out.lo, out.lo + np.asarray(new.shape), vol.shape)
+    if touches and not out.touches:
+        return out
+    return replace(out, mask=new)

@@ -309,7 +309,10 @@ __all__ = [
 #: stands).  The ill-defined-margin sweep (centre clicks, z blur 0.2) 87 -> 73 below 0.9 (5 refused as
 #: before); the sharp sweeps, the rind sweep and the study sweeps' other lesions unchanged
 #: (docs/validation.md section 2.1, "Algorithm 1.47").
-ALGORITHM_VERSION: Final[str] = "1.47"
+#: 1.48: step 9's rim layer on slices thicker than the pixels is placed by a fitted two-surface model (the
+#: rim a fitted thickness inside the outer surface) with the slice's ramp, when the data prefer that ramp
+#: (docs/validation.md section 2.2, "Algorithm 1.48").
+ALGORITHM_VERSION: Final[str] = "1.48"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
@@ -962,6 +965,16 @@ LESION_RIM_LAYER_LEVEL: Final[float] = 0.5
 #: +12 HU above the parenchyma for a +45 HU rim, so half of it, +6, fell below the rim's blurred
 #: tail, +10, which then joined).
 LESION_RIM_LAYER_REFERENCE_PERCENTILE: Final[float] = 90.0
+#: 1.48 (step 9 on slices that average their thickness, _rim.py ``_rim_slice_surface``): the rimmed
+#: lesion's outer surface is fitted with two nested surfaces, the rim's inner edge this far (mm) inside
+#: the outer one; each thickness is fitted, then the vertex of the parabola through the least chi^2
+#: and its neighbours, and the least chi^2 kept (a layer thinner than the point-spread trades its
+#: value against its thickness, so neither is fixed; the outer surface moves by about half the
+#: thickness' error).  A grid, mm.
+LESION_RIM_FIT_THICKNESS_MM: Final[tuple[float, ...]] = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
+#: 1.48: the point-spreads (voxels, per axis group: the slices, the pixels) tried by that fit, picked
+#: by chi^2 on the starting and on the fitted surface (a scanner's ~1 mm is 0.3-0.45 of a 2.3-3 mm voxel).
+LESION_RIM_FIT_PSF_VOX: Final[tuple[float, ...]] = (0.3, 0.45, 0.6)
 __all__ += [
     "LESION_RADIAL_POLAR_STEPS", "LESION_RADIAL_STEP_MM", "LESION_RADIAL_SMOOTHING_MM",
     "LESION_RADIAL_PARENCHYMA_K_SIGMA", "LESION_RADIAL_RUN_MM", "LESION_RADIAL_MEDIAN_DEG",
@@ -969,7 +982,8 @@ __all__ += [
     "LESION_RADIAL_EDGE_AVERAGE_MM", "LESION_RIM_MIN_OCTANT_FRACTION", "LESION_RIM_OCTANT_MIN_VOXELS",
     "LESION_RIM_MIN_VOXELS", "LESION_RIM_EM_ITERATIONS", "LESION_RIM_SURFACE_DEGREE", "LESION_RIM_SURFACE_RIDGE",
     "LESION_RIM_SURFACE_MAX_DEPTH_VOXELS", "LESION_RIM_SURFACE_NEWTON_STEPS", "LESION_RIM_MAX_EXTRA_LAYERS",
-    "LESION_RIM_LAYER_LEVEL", "LESION_RIM_LAYER_REFERENCE_PERCENTILE",
+    "LESION_RIM_LAYER_LEVEL", "LESION_RIM_LAYER_REFERENCE_PERCENTILE", "LESION_RIM_FIT_THICKNESS_MM",
+    "LESION_RIM_FIT_PSF_VOX",
 ]
 
 
