@@ -389,23 +389,32 @@ def _surface_model(
             r = wb @ X - float(wb @ a) - float(wb @ b) * m  # sum_i w_i b_i (x_i - a_i - b_i m)
             grad = Jy.T @ r - P @ c
             step = np.linalg.solve(H + P + 1e-4 * np.trace(H) / len(grad) * np.eye(len(grad)), grad)
-            t = 1.0
-            while t > 0.1:
-                cand = c + t * step
-                trial = fit(cand, g)
-                trial_obj = trial[0] + float(cand @ P @ cand)
-                if trial_obj < obj:
-                    c, obj = cand, trial_obj
-                    chi2, soft, m, a, b = trial
-                    break
-                t /= 2.0
-            else:
+            found = _halved_step(c, step, obj, P, lambda cand: fit(cand, g))
+            if found is None:
                 break
+            t, c, obj, (chi2, soft, m, a, b) = found
             if float(np.abs(t * step).max()) < C.LESION_BLUR_MODEL_TOLERANCE_MM:
                 break
         return c, chi2
 
     return fit, gauss_newton
+
+
+def _halved_step(c: NDArray[np.float64], step: NDArray[np.float64], obj: float, P: NDArray[np.float64],
+                 trial_of: Callable[[NDArray[np.float64]], tuple[Any, ...]]) -> tuple[float, NDArray[np.float64], float, tuple[Any, ...]] | None:
+    """Step halving for the surface fits' Gauss-Newton (this module's, step 9's rimmed lesion): the
+    first of ``c + t step``, t = 1, 1/2, 1/4, 1/8, whose objective (the chi^2 that ``trial_of`` returns
+    first, plus the roughness prior ``P``) is below ``obj``, as (t, the coefficients, their objective,
+    ``trial_of``'s result); None when none is (the fit has converged or the model is too stiff)."""
+    t = 1.0
+    while t > 0.1:
+        cand = c + t * step
+        trial = trial_of(cand)
+        trial_obj = trial[0] + float(cand @ P @ cand)
+        if trial_obj < obj:
+            return t, cand, trial_obj, trial
+        t /= 2.0
+    return None
 
 
 def _fit_surface(

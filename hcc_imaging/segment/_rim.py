@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from ..volume import Phase, Volume
 from . import _kernels
 from . import constants as C
-from ._blur import _dof, _evidence, _inside, _roughness, _start_surface
+from ._blur import _dof, _evidence, _halved_step, _inside, _roughness, _start_surface
 from ._grow import _ring, _RoiResult, _smoothed, _SmoothCache, _touches_border
 from ._morph import bbox, component_at, dice, fill_holes, gaussian_sigma_vox, pad_box, robust_sigma, within_mm
 
@@ -402,18 +402,10 @@ def _rim_layer_fit(
             H += w[i] * (J.T @ J)
             grad += w[i] * (J.T @ res[i])
         step = np.linalg.solve(H + P + 1e-4 * np.trace(H) / len(grad) * np.eye(len(grad)), grad)
-        frac = 1.0
-        while frac > 0.1:
-            cand = c + frac * step
-            trial = fit(cand)
-            trial_obj = trial[0] + float(cand @ P @ cand)
-            if trial_obj < obj:
-                c, obj = cand, trial_obj
-                chi2, s_out, s_in, vals, res = trial
-                break
-            frac /= 2.0
-        else:
+        found = _halved_step(c, step, obj, P, fit)
+        if found is None:
             break
+        frac, c, obj, (chi2, s_out, s_in, vals, res) = found
         if float(np.abs(frac * step).max()) < C.LESION_BLUR_MODEL_TOLERANCE_MM:
             break
     return c, chi2
@@ -484,8 +476,10 @@ def _rim_slice_surface(
     # first the evidence at the grid's middle thickness: a grid that samples the slices' centres
     # (point samples explain it as well) is turned away after two fits, not the whole grid's
     mid = len(thick) // 2
+    point_h = np.full(rho.shape, floor)
     first = (*fitted(slice_h, thick[mid], coef), thick[mid])
-    if _evidence(fitted(np.full(rho.shape, floor), thick[mid], coef)[0], first[0], _dof(X, Y)) < C.LESION_BLUR_MODEL_MIN_EVIDENCE:
+    point_mid = fitted(point_h, thick[mid], coef)[0]
+    if _evidence(point_mid, first[0], _dof(X, Y)) < C.LESION_BLUR_MODEL_MIN_EVIDENCE:
         log.debug("rim surface: point samples explain the data as well at %.2f mm: not used", thick[mid])
         return None
     fits = [first if i == mid else (*fitted(slice_h, t, coef), t) for i, t in enumerate(thick)]
@@ -505,7 +499,7 @@ def _rim_slice_surface(
             fits.append((*fitted(slice_h, float(t_v), c1), float(t_v)))
     chi2_s, coef_s, t_s = min(fits, key=lambda f: f[0])
     log.debug("rim surface: chi^2 by thickness %s", [(f[2], round(f[0], 1)) for f in fits])
-    chi2_p = fitted(np.full(rho.shape, floor), t_s, coef)[0]
+    chi2_p = point_mid if t_s == thick[mid] else fitted(point_h, t_s, coef)[0]
     evidence = _evidence(chi2_p, chi2_s, _dof(X, Y))
     if evidence < C.LESION_BLUR_MODEL_MIN_EVIDENCE:
         log.debug("rim surface: slice ramp chi^2 %.1f, point samples %.1f: evidence %.1f, not used", chi2_s, chi2_p, evidence)

@@ -97,6 +97,12 @@ Method (:func:`segment_lesion`)
    times) while it fires and the layer it adds is still as bright as half the first layer's upper
    values above the parenchyma (``LESION_RIM_LAYER_LEVEL``): a rind thicker than one layer (a
    necrotic tumour's, 2.5-3.5 mm) is followed to its edge, a thin rim's blurred tail is not.
+   1.48 (:func:`._rim._rim_slice_surface`): on slices thicker than the pixels, with the layer one
+   voxel deep, the rimmed lesion is fitted on every phase as two nested surfaces (the outer one
+   with the ramp of a slice that averages its thickness, the rim a fitted thickness from
+   ``LESION_RIM_FIT_THICKNESS_MM`` inside it) and the outer surface is the mask, when that ramp
+   explains the data better than point samples by ``LESION_BLUR_MODEL_MIN_EVIDENCE``, the thickness
+   lies inside its grid and the surface agrees with the layer's mask and holds its core.
 
 With several phases, the phase where the lesion is most conspicuous is used: the largest
 |lesion - surroundings| / noise sigma (first-round estimate) unless ``phase=`` is given.  With a
