@@ -34,7 +34,10 @@ segments on either side, and the defect is the lumen minus the blood:
    the mask (Dice >= ``VESSEL_MIN_AGREEMENT``) or (1.32) holds it (that share of the mask inside
    it, the defect at most ``LESION_BLUR_MODEL_MAX_GROWTH`` times the mask: the classification kept
    the thrombus' core, as on slices that average their thickness); otherwise None (the mask is
-   kept).
+   kept).  1.49: a defect that runs to an end of the lumen model (the mask held only part of the
+   thrombus along the vessel, so a "patent segment" was looked for on thrombus) is fitted once
+   more with the mask grown by it; that refit must reproduce the grown mask
+   (``VESSEL_MIN_AGREEMENT``) and agree with or hold the first mask.
 
 The tube is a prior: the study phantom's portal vein IS an ideal cylinder, so the prior matches
 how the phantom is made (docs/validation.md section 2.2).  An expansile thrombus (wider than the
@@ -45,6 +48,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -88,10 +92,18 @@ def _along_axis(r0: NDArray[np.float64], r1: NDArray[np.float64], r2: NDArray[np
     return t, perp
 
 
+class _RanOut(NamedTuple):
+    """:func:`_fit_one`'s defect that ran to an end of its lumen model (box-sized): the mask held
+    only part of the defect along the vessel."""
+
+    defect: NDArray[np.bool_]
+
+
 def _fit_one(
     m: NDArray[np.bool_], img: NDArray[np.float32], sp: NDArray[np.float64], axes: Sequence[NDArray[np.float64]],
     shell: NDArray[np.bool_], near: NDArray[np.bool_], noise_factor: float,
-) -> tuple[NDArray[np.bool_], tuple[float, float], float, float, bool, float] | None:
+    agree_with: NDArray[np.bool_] | None = None,
+) -> tuple[NDArray[np.bool_], tuple[float, float], float, float, bool, float] | _RanOut | None:
     """Steps 1-4 of the module on one phase (box-sized ``m`` / ``img``; ``axes``: the voxel
     positions in mm along each of the box's axes, ``np.arange(n) * spacing``; ``shell``: the voxels
     outside ``m`` within ``VESSEL_SHELL_MM`` of it; ``near``: ``m`` and its 26 neighbours;
@@ -102,7 +114,12 @@ def _fit_one(
     the blood's voxels; the whole box is read (the lumen's distance map) only when the mask can
     still agree with a defect in that lumen (an upper bound on the Dice, see below).  Before (1.21
     and earlier; the same results) a lesion beside a vessel on a noise-free grid of 0.7 mm pixels
-    ran the whole fit on the whole box, 250 ms of a 340 ms click, to fail the agreement test."""
+    ran the whole fit on the whole box, 250 ms of a 340 ms click, to fail the agreement test.
+
+    ``agree_with`` (1.49; default ``m``): the mask the defect must agree with (step 4), when ``m`` is
+    that mask grown by a defect that ran out (:func:`thrombus_in_lumen`); the upper bound is then
+    not used (it bounds the agreement with ``m``).  A defect that runs to an end of the lumen model
+    is returned as :class:`_RanOut` (unless ``agree_with`` is given), not as None."""
     from scipy import ndimage
     from scipy.spatial import cKDTree
 
@@ -191,7 +208,7 @@ def _fit_one(
         _, off_chord = _along_axis(pm[:, 0] - curve[0, 0], pm[:, 1] - curve[0, 1], pm[:, 2] - curve[0, 2], chord)
         reach = C.VESSEL_MAX_RADIUS_MM + float(dev.max()) + 1e-6
         k_max = int(np.count_nonzero((off_chord <= reach) & ~(sm[m] > 0.5 * (b + d))))
-        if 2.0 * k_max < (C.VESSEL_MIN_AGREEMENT - 1e-9) * (k_max + pm.shape[0]):
+        if agree_with is None and 2.0 * k_max < (C.VESSEL_MIN_AGREEMENT - 1e-9) * (k_max + pm.shape[0]):
             return None
     # the whole box: position along the axis and distance from it, and the segments on the box
     t, perp = _along_axis((axes[0] - c[0])[:, None, None], (axes[1] - c[1])[None, :, None],
@@ -254,14 +271,20 @@ def _fit_one(
     # bounded by blood at both ends (not running out of the lumen model)
     to = tmap[out]
     if to.min() <= t0 - 2 * g or to.max() >= t1 + 2 * g:
+        return _RanOut(out) if agree_with is None else None
+    if agree_with is not None and dice(out, m) < C.VESSEL_MIN_AGREEMENT:
+        # the refit (1.49) must reproduce the mask it was given (the first mask grown by the defect
+        # that ran out): a lumen model that drifted off a strongly bent vessel (the first defect ran
+        # out because the centreline missed the lumen there) does not (0.76-0.84)
         return None
-    agree = dice(out, m)
+    ref = m if agree_with is None else agree_with
+    agree = dice(out, ref)
     if agree < C.VESSEL_MIN_AGREEMENT:
         # 1.32: or the mask lies inside the defect, which grows it by at most
         # LESION_BLUR_MODEL_MAX_GROWTH (as step 12's nested surfaces): the classification kept only
         # the thrombus' core (slices that average their thickness: the lumen's top and bottom
         # slices hold blood, thrombus and wall)
-        if not mask_grows_nested(m, out, C.VESSEL_MIN_AGREEMENT, C.LESION_BLUR_MODEL_MAX_GROWTH):
+        if not mask_grows_nested(ref, out, C.VESSEL_MIN_AGREEMENT, C.LESION_BLUR_MODEL_MAX_GROWTH):
             return None
     return out, (ra, rb), b, d, deg == 2, (b - d) / sigma
 
@@ -364,7 +387,18 @@ def thrombus_in_lumen(
     axes = [np.arange(n) * v for n, v in zip(m.shape, sp, strict=True)]
     best = None
     for name, img in images.items():
-        r = _fit_one(m, np.asarray(img[box], np.float32), sp, axes, shell, near, nf)
+        img_box = np.asarray(img[box], np.float32)
+        r = _fit_one(m, img_box, sp, axes, shell, near, nf)
+        if isinstance(r, _RanOut):
+            # 1.49: the mask held only part of the defect along the vessel (an undersized mask of a
+            # thrombus at 25 HU: its patent segments were placed on the thrombus beyond the mask's
+            # end, and the defect ran on to the segment).  Once more, with the mask grown by that
+            # defect, so the patent segments are looked for beyond it; the defect must still agree
+            # with (or hold) the mask.
+            m2 = m | r.defect
+            shell2 = within_mm(m2, tuple(sp), C.VESSEL_SHELL_MM) & ~m2
+            near2 = ndimage.binary_dilation(m2, np.ones((3, 3, 3), bool))
+            r = _fit_one(m2, img_box, sp, axes, shell2, near2, nf, agree_with=m)
         if r is not None and (best is None or r[5] > best[1][5]):
             best = (name, r)
     if best is None:

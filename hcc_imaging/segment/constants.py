@@ -312,7 +312,10 @@ __all__ = [
 #: 1.48: step 9's rim layer on slices thicker than the pixels is placed by a fitted two-surface model (the
 #: rim a fitted thickness inside the outer surface) with the slice's ramp, when the data prefer that ramp
 #: (docs/validation.md section 2.2, "Algorithm 1.48").
-ALGORITHM_VERSION: Final[str] = "1.48"
+#: 1.49: step 11 refits once when the lumen's defect ran to an end of its model (the mask held only part of
+#: the thrombus along the vessel), with the mask grown by that defect; taken when the refit reproduces the
+#: grown mask and agrees with (or holds) the first (docs/validation.md section 2.2, "Algorithm 1.49").
+ALGORITHM_VERSION: Final[str] = "1.49"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).

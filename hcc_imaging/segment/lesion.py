@@ -164,7 +164,10 @@ uncovered does not replace a single-phase mask that covers it.
     ``LESION_BLUR_MODEL_MAX_GROWTH`` times); a note says so.  A tube prior (how a radiologist reads a
     portal-vein tumour thrombus); otherwise the mask stands.  1.29: when step 9 wrapped the zone
     in a "rim" and the result is no filling defect, the zone before the rim is tried (the rim may
-    be the vessel's blood around the thrombus).
+    be the vessel's blood around the thrombus).  1.49: a defect that runs to an end of the lumen
+    model (the mask held only part of the thrombus along the vessel) is fitted once more with the
+    mask grown by it, the patent segments then looked for beyond it; taken when that fit reproduces
+    the grown mask and agrees with (or holds) the first.
 12. **Blurred (ill-defined) border** (``blurred_border``, 1.12, :mod:`._blur`; before 9b and 11,
     on any mask but step 8's star-shaped estimate, a rim (step 9), a leak or a nearest-mean joint
     mask (but see 12b, 1.35); a step-7 growth included: a blurred lesion's halo can make its ring
