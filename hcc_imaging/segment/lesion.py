@@ -63,6 +63,11 @@ Method (:func:`segment_lesion`)
    ``LESION_EXPANSION_RELEVEL``: half its median deviation, when stricter) and grows the clicked
    region once more with it: the ring held a layer's blurred outer part, not its plateau (a
    necrotic core's enhancing rind, whose level lay outside its edge on fine grids).
+   A growth that is not accepted takes the test back (1.50) when the ring is parenchyma once the
+   click region's own blurred edge is allowed (the region and its half-level edge blurred by
+   ``LESION_HETEROGENEOUS_TAIL_PSF_VOX`` and the smoothing, departures within
+   ``LESION_HETEROGENEOUS_TAIL_MODEL_ERROR`` of the step): a bright, sharp lesion's region stops
+   inside its edge at low noise, and steps 12 / 8 then ran on a homogeneous lesion.
    With several phases (chosen automatically) the accepted growth is redone on the phase whose
    border band differs most from parenchyma; when the growth is not accepted on the click's
    phase, it is tried on the other phases of the grid and the accepted one with the highest
