@@ -212,10 +212,11 @@ def _overlap(a: NDArray[np.bool_], alo: NDArray[np.int64], b: NDArray[np.bool_],
 
 
 def _verdict(start: NDArray[np.bool_], slo: NDArray[np.int64], out: NDArray[np.bool_], olo: NDArray[np.int64],
-             sigma: float) -> str:
+             sigma: float, max_growth: float = C.LESION_BLUR_MODEL_MAX_GROWTH) -> str:
     """Whether the fitted surface ``out`` may replace the starting mask: "agrees" (Dice at least
-    ``LESION_BLUR_MODEL_MIN_AGREEMENT``), "nested" (1.14, below), "unbracketed growth" (it keeps the
-    start and grows it, but its blur is the grid's largest: 1.15 may refit it), or "refused"."""
+    ``LESION_BLUR_MODEL_MIN_AGREEMENT``), "nested" (1.14, below; grown or shrunk by at most
+    ``max_growth``), "unbracketed growth" (it keeps the start and grows it, but its blur is the
+    grid's largest: 1.15 may refit it), or "refused"."""
     n_start = max(np.count_nonzero(start), 1)
     n_out = max(np.count_nonzero(out), 1)
     both = _overlap(start, slo, out, olo)
@@ -230,7 +231,7 @@ def _verdict(start: NDArray[np.bool_], slo: NDArray[np.int64], out: NDArray[np.b
     # fit that runs to the largest blur is not pinned down by the data (a small sharp lesion
     # beside a vessel, whose misfit the blur absorbs)
     ratio = n_out / n_start
-    g = C.LESION_BLUR_MODEL_MAX_GROWTH
+    g = max_growth
     bracketed = sigma < max(C.LESION_BLUR_MODEL_SIGMAS_MM)
     keeps = both / n_start >= C.LESION_BLUR_MODEL_MIN_AGREEMENT
     grows = grows_nested(n_start, n_out, both, C.LESION_BLUR_MODEL_MIN_AGREEMENT, g)
@@ -262,16 +263,19 @@ def blurred_border(
     surface that keeps the core and grows it, but only with the grid's largest blur, is fitted once
     more from itself (the band, the centre and the Jacobian were the core's) and that refit is held
     to the same tests against the core; and no fit whose blur is the grid's largest is used, even
-    one that agrees with the core (the blur then absorbs a misfit: a heterogeneous tumour's)."""
+    one that agrees with the core (the blur then absorbs a misfit: a heterogeneous tumour's).  A
+    fit nested with a core may grow it by up to ``LESION_BLUR_MODEL_CORE_MAX_GROWTH`` (1.51; a
+    blurred lesion's plateau core holds a seventh to a third of it)."""
     start_lo = np.asarray(lo, dtype=np.int64)
     top = max(C.LESION_BLUR_MODEL_SIGMAS_MM)
+    growth = C.LESION_BLUR_MODEL_CORE_MAX_GROWTH if from_core else C.LESION_BLUR_MODEL_MAX_GROWTH
     others: list[bool] = []  # whether the band held another tissue (set by the first fit)
 
     def attempt(exclude: bool) -> tuple[NDArray[np.bool_], NDArray[np.int64], float] | None:
         fitted = _fit_surface(mask, start_lo, images, spacing, liver, exclude=exclude, others=others)
         if fitted is None:
             return None
-        verdict = _verdict(mask, start_lo, *fitted)
+        verdict = _verdict(mask, start_lo, *fitted, max_growth=growth)
         if verdict in ("agrees", "nested") and not (from_core and fitted[2] >= top):
             return fitted
         if not (from_core and verdict == "unbracketed growth"):
@@ -280,7 +284,7 @@ def blurred_border(
         if again is None:
             return None
         log.debug("blurred border: refitted from the grown surface (blur %.2f mm)", again[2])
-        return again if _verdict(mask, start_lo, *again) in ("agrees", "nested") and again[2] < top else None
+        return again if _verdict(mask, start_lo, *again, max_growth=growth) in ("agrees", "nested") and again[2] < top else None
 
     out = attempt(False)
     if others and others[0]:

@@ -205,8 +205,9 @@ uncovered does not replace a single-phase mask that covers it.
     ring its blurred margin, and step 8's rays ran out through that margin (masks 2-30 x the
     lesion).  On the click's phase; a fit that grows the core with the grid's largest blur is fitted
     once more from its own surface (``blurred_border(from_core=True)``) and held to the same tests
-    against the core, and no fit with the grid's largest blur is used.  Its values are the mask's
-    median and step 7's parenchyma.  A heterogeneous tumour's click region (3D-IRCADb-01 #17) is
+    against the core (1.51: growing it by up to ``LESION_BLUR_MODEL_CORE_MAX_GROWTH``, a plateau core
+    being a small part of a blurred lesion), and no fit with the grid's largest blur is used.  Its
+    values are the mask's median and step 7's parenchyma.  A heterogeneous tumour's click region (3D-IRCADb-01 #17) is
     not star-shaped, and step 8 runs as before.
     1.47: the model is one lesion in one surroundings; when its band also holds another tissue (fat, a
     vessel: beyond both levels by more than one contrast, ``LESION_BLUR_MODEL_OTHER_TISSUE_CONTRASTS``),
