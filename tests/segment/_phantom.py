@@ -32,6 +32,15 @@ def benchmark_module(name: str) -> ModuleType:
     return mod
 
 
+def robustness_case(spacing: tuple[float, float, float], diameter: float, hu: float, noise: float) -> tuple[int, tuple]:  # type: ignore[type-arg]
+    """The robustness sweep's case number (its seed) and tuple for these parameters
+    (``benchmarks/sweep_segment_robustness.py``, ``combos``)."""
+    for i, c in enumerate(benchmark_module("sweep_segment_robustness").combos()):
+        if c == (spacing, diameter, hu, noise):
+            return i, c
+    raise KeyError((spacing, diameter, hu, noise))
+
+
 SPACING = (2.5, 0.703, 0.703)
 SHAPE = (36, 128, 128)
 

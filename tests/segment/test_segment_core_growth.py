@@ -20,17 +20,9 @@ from hcc_imaging.segment import constants as C
 from hcc_imaging.segment import segment_lesion
 from hcc_imaging.segment._blur import _verdict
 
-from ._phantom import benchmark_module, dice
+from ._phantom import benchmark_module, dice, robustness_case
 
 SWEEP = benchmark_module("sweep_segment_robustness")
-COMBOS = SWEEP.combos()
-
-
-def _case(spacing: tuple[float, float, float], diameter: float, hu: float, noise: float) -> tuple[int, tuple]:  # type: ignore[type-arg]
-    for i, c in enumerate(COMBOS):
-        if c == (spacing, diameter, hu, noise):
-            return i, c
-    raise KeyError((spacing, diameter, hu, noise))
 
 
 # the ill-defined sweep's centre clicks (z blur 0.6 voxel), Dice 1.50 -> 1.51 in the comments
@@ -44,7 +36,7 @@ CASES = [
 
 @pytest.mark.parametrize(("spacing", "hu", "noise"), CASES)
 def test_a_blurred_20mm_lesions_core_grows_to_its_border(spacing, hu: float, noise: float) -> None:  # type: ignore[no-untyped-def]
-    i, case = _case(spacing, 20.0, hu, noise)
+    i, case = robustness_case(spacing, 20.0, hu, noise)
     ph = SWEEP.phantom(i, case, 0.6, 3.0)
     truth = ph.truth.array != 0
     res = segment_lesion(ph.volume, seed_index=ph.seed_index)

@@ -19,18 +19,9 @@ import pytest
 from hcc_imaging.segment import segment_lesion
 from hcc_imaging.segment._blur import _other_tissue
 
-from ._phantom import benchmark_module, dice
+from ._phantom import benchmark_module, dice, robustness_case
 
 SWEEP = benchmark_module("sweep_segment_robustness")
-COMBOS = SWEEP.combos()
-
-
-def _case(spacing: tuple[float, float, float], diameter: float, hu: float, noise: float) -> tuple[int, tuple]:  # type: ignore[type-arg]
-    """The sweep's case number (its seed) and tuple for these parameters."""
-    for i, c in enumerate(COMBOS):
-        if c == (spacing, diameter, hu, noise):
-            return i, c
-    raise KeyError((spacing, diameter, hu, noise))
 
 
 # noise-free ill-defined lesions below 0.9 with 1.46 (Dice 1.46 -> 1.47 in the comments)
@@ -45,7 +36,7 @@ CASES = [
 
 @pytest.mark.parametrize(("spacing", "diameter", "hu"), CASES)
 def test_noise_free_ill_defined_lesion_beside_a_vessel_and_fat(spacing, diameter, hu) -> None:  # type: ignore[no-untyped-def]
-    i, case = _case(spacing, diameter, hu, 0.0)
+    i, case = robustness_case(spacing, diameter, hu, 0.0)
     ph = SWEEP.phantom(i, case, 0.2, 3.0)
     truth = ph.truth.array != 0
     res = segment_lesion(ph.volume, seed_index=ph.seed_index)
