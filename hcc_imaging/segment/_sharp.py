@@ -88,6 +88,46 @@ def _voxel_posterior(
     return out
 
 
+def _shrinks_nested(
+    start: NDArray[np.bool_], out: NDArray[np.bool_], images: Sequence[NDArray[np.float64]], spacing: NDArray[np.float64],
+    a: NDArray[np.float64], b: NDArray[np.float64], excluded: NDArray[np.bool_],
+) -> bool:
+    """1.52: a fitted surface that only takes voxels off the start ``start`` (at most
+    ``LESION_SHARP_FIT_NESTED_SHRINK`` of ``out`` lies outside it) and keeps the start's *plateau*
+    (at least ``LESION_SHARP_FIT_KEEP_START_PLATEAU`` of it) is used although it moves the border by
+    more than a voxel's partial volume (:func:`sharp_border`'s agreement test).
+
+    Step 8's star or step 7's growth can hold a small lesion's surroundings (about twice its volume
+    on 5 mm slices), and the fit, which places the border where the image changes level, cuts it
+    back to the lesion: a change the agreement test, written for a start that already is the
+    lesion, refused.  The plateau guards against the other way to shrink, a fit that collapses onto
+    part of the lesion: the start's voxels past half the fitted contrast on the image smoothed by
+    one pixel (isotropic in mm; the phases combined as a matched filter: each phase's offset from
+    its fitted surroundings' level ``a`` times its fitted contrast ``b``), other tissue
+    (``excluded``) left out.  On a blurred convex lesion that level lies inside its border, so a
+    fit that finds the border holds it.  A start whose plateau is under
+    ``LESION_SHARP_FIT_PLATEAU_MIN_SHARE`` of it (no lesion level to read) fails the test."""
+    n_out = int(np.count_nonzero(out))
+    if n_out == 0 or int(np.count_nonzero(out & ~start)) > C.LESION_SHARP_FIT_NESTED_SHRINK * n_out:
+        return False
+    den = float(np.dot(b, b))
+    if den <= 0.0:
+        return False
+    sigma_vox = [float(np.min(spacing)) / v for v in spacing]
+    num = np.zeros(start.shape, dtype=np.float64)
+    for im, ai, bi in zip(images, a, b, strict=True):
+        num += float(bi) * (_kernels.gaussian_filter_nearest(im.astype(np.float32), sigma_vox) - float(ai))
+    plateau = start & ~excluded & (num / den > 0.5)
+    n_plateau = int(np.count_nonzero(plateau))
+    if n_plateau < C.LESION_SHARP_FIT_PLATEAU_MIN_SHARE * int(np.count_nonzero(start)):
+        return False
+    kept = int(np.count_nonzero(plateau & out)) / n_plateau
+    log.debug("sharp border: the fitted surface lies inside the mask (%d of %d voxels outside) and keeps %.3f of its "
+              "plateau (%d voxels): %s", int(np.count_nonzero(out & ~start)), n_out, kept, n_plateau,
+              "used" if kept >= C.LESION_SHARP_FIT_KEEP_START_PLATEAU else "not used")
+    return kept >= C.LESION_SHARP_FIT_KEEP_START_PLATEAU
+
+
 def sharp_border(
     mask: NDArray[np.bool_],
     lo: Sequence[int],
@@ -350,6 +390,12 @@ def sharp_border(
                         candidates.append(("slice", coef_r, at_r))
             if max(at_p) < len(grid) - 1:
                 candidates.append(("point", coef_p, at_p))
+    def fitted_levels(ramp: str, c: NDArray[np.float64], at: list[int]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Each phase's fitted offset (the surroundings' level) and contrast of the candidate."""
+        h = {"voxel": (np.abs(u) * sp_w).sum(-1), "slice": slice_h}.get(ramp, np.full(rho.shape, floor))
+        _, _, _, a, b = _surface_model(rho, Y, h, use, X, w, P)[0](c, psf(spread(at)))
+        return a, b
+
     for ramp, c, at in candidates:
         # the mask on the image's grid: voxel centres inside the fitted surface (as step 12's)
         out = _inside(start.shape, sp, centre, c, C.LESION_BLUR_MODEL_DEGREE)
@@ -367,7 +413,8 @@ def sharp_border(
                 log.debug("sharp border: the fitted surface (%s ramp) does not nest around the classes' mask "
                           "(Dice %.3f): not used", ramp, agree)
                 continue
-        elif agree < C.LESION_SHARP_FIT_MIN_AGREEMENT:
+        elif agree < C.LESION_SHARP_FIT_MIN_AGREEMENT and not _shrinks_nested(
+                start, out, raws, sp, *fitted_levels(ramp, c, at), excluded):
             log.debug("sharp border: the fitted surface (%s ramp) reaches Dice %.3f against the mask: not used",
                       ramp, agree)
             continue

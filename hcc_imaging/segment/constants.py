@@ -64,6 +64,9 @@ __all__ = [
     "LESION_SHARP_FIT_MAX_VOXELS",
     "LESION_SHARP_FIT_MIN_AGREEMENT",
     "LESION_SHARP_FIT_MAX_DIAMETER_MM",
+    "LESION_SHARP_FIT_NESTED_SHRINK",
+    "LESION_SHARP_FIT_KEEP_START_PLATEAU",
+    "LESION_SHARP_FIT_PLATEAU_MIN_SHARE",
     "LESION_SHARP_FIT_POINT_RAMP_VOX",
     "LESION_SHARP_FIT_AVERAGED_MIN_SLICE_RATIO",
     "LESION_OPENING_RADIUS_MM",
@@ -324,7 +327,11 @@ __all__ = [
 #: 1.51: step 12 around a click's core (1.15) accepts a fit nested with the core that grows it up to
 #: LESION_BLUR_MODEL_CORE_MAX_GROWTH (8) times, not 3: a blurred lesion's plateau core is a small part of it
 #: (docs/validation.md section 2.1, "Algorithm 1.51").
-ALGORITHM_VERSION: Final[str] = "1.51"
+#: 1.52: step 12b's fitted border is used below LESION_SHARP_FIT_MIN_AGREEMENT when it only takes voxels off
+#: the start (LESION_SHARP_FIT_NESTED_SHRINK) and keeps its plateau (LESION_SHARP_FIT_KEEP_START_PLATEAU):
+#: a star or growth that held a small lesion's surroundings is cut back to it (docs/validation.md section
+#: 2.1, "Algorithm 1.52").
+ALGORITHM_VERSION: Final[str] = "1.52"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
@@ -588,6 +595,19 @@ LESION_SHARP_FIT_MAX_VOXELS: Final[int] = 20000
 #: The fitted border must reproduce the starting mask to this Dice: a sharp border moves by a
 #: fraction of a voxel, so a larger change is a misfit (another tissue, a non-star-shaped lesion).
 LESION_SHARP_FIT_MIN_AGREEMENT: Final[float] = 0.9
+#: 1.52 (:func:`._sharp._shrinks_nested`): a fitted border below LESION_SHARP_FIT_MIN_AGREEMENT is still
+#: used when it only takes voxels off the start (step 8's star or step 7's growth that held a small
+#: lesion's surroundings): at most this share of the fitted mask may lie outside the start (the fit
+#: moves a border that was right by a fraction of a voxel: a few voxels of a small lesion).  Geometric.
+LESION_SHARP_FIT_NESTED_SHRINK: Final[float] = 0.02
+#: 1.52: ... and it keeps at least this share of the start's plateau (its voxels at the lesion's level
+#: on the image smoothed by one voxel, past half the contrast): a fit that collapses onto part of the
+#: lesion drops plateau voxels, one that cuts the surroundings off the start keeps them; the
+#: smoothed level's own border lies a fraction of a voxel inside a convex lesion's.  Geometric.
+LESION_SHARP_FIT_KEEP_START_PLATEAU: Final[float] = 0.85
+#: 1.52: the plateau must be at least this share of the start, or the test is not judged (refused):
+#: no lesion level to read.  Not tuned.
+LESION_SHARP_FIT_PLATEAU_MIN_SHARE: Final[float] = 0.05
 #: Only lesions up to this equivalent-sphere diameter (mm) of the starting mask: the midpoint's
 #: inward bias is a share of the volume that falls as 1 / diameter^2, and the fit's cost on a 5 cm
 #: lesion (30-70 ms on this machine) would break the 0.1 s budget for a gain of 0.005 Dice (perf.md

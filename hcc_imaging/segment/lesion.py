@@ -253,6 +253,11 @@ uncovered does not replace a single-phase mask that covers it.
     where point samples would decide each voxel too: when it explains the data at least as well its
     voxel centres make the mask (a slice that averages its thickness: a point surface sits outside
     the lesion's caps, whose partial voxels the noise takes; ``border_ramp == "slice"``).
+    1.52: a fitted border below the agreement test is still used when it only takes voxels off the
+    mask (at most ``LESION_SHARP_FIT_NESTED_SHRINK`` of it outside) and keeps
+    ``LESION_SHARP_FIT_KEEP_START_PLATEAU`` of the mask's voxels at the lesion's fitted level
+    (:func:`._sharp._shrinks_nested`): step 8's star or step 7's growth held a small lesion's
+    surroundings (1.5-3 x its volume on 5 mm slices) and the fit cuts them off.
 13. **A necrotic core in an enhancing layer, on request** (``segment_lesion(..., rind=True)``,
     1.24, :mod:`._rind`): the reader says the click lies in the dark core of a lesion wrapped in an
     enhancing rim or rind (a treated HCC, a necrotic tumour).  Steps 1-12 are skipped: on the

@@ -237,7 +237,8 @@ def test_the_extra_round_is_one_round_more_and_only_when_the_ring_moved_away() -
     """The extra round is the third round ``LesionParams(iterations=3)`` would run (one phase: the
     same mask), and a line whose first ring already lay at the lesion's border (a 20 mm sphere in
     the liver on 5 mm slices: the surroundings 59.8 -> 59.4 HU) gets none: a third round there
-    drifts to the surroundings (Dice 0.988 -> 0.855), which is why the rounds stay at two."""
+    drifts to the surroundings (Dice 0.988 -> 0.855), which is why the rounds stay at two.  Step
+    12b is off for that comparison: since 1.52 its fit cuts the drifted mask back (0.971)."""
     from hcc_imaging.measure import measure_lesion
 
     from ._phantom import benchmark_module
@@ -257,6 +258,6 @@ def test_the_extra_round_is_one_round_more_and_only_when_the_ring_moved_away() -
     sphere = ph.truth.array != 0
     ld = measure_lesion(ph.truth, 1).ld_endpoints_lps
     two = segment_lesion(ph.volume, line_lps=ld)
-    three = segment_lesion(ph.volume, line_lps=ld, params=LesionParams(iterations=3))
+    three = segment_lesion(ph.volume, line_lps=ld, params=LesionParams(iterations=3, sharp_border=False))
     assert dice(two.labels.array != 0, sphere) >= 0.98
     assert dice(three.labels.array != 0, sphere) < dice(two.labels.array != 0, sphere) - 0.05
