@@ -14,6 +14,7 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,6 +40,18 @@ def robustness_case(spacing: tuple[float, float, float], diameter: float, hu: fl
         if c == (spacing, diameter, hu, noise):
             return i, c
     raise KeyError((spacing, diameter, hu, noise))
+
+
+def robustness_click(spacing: tuple[float, float, float], diameter: float, hu: float, noise: float, z_psf_vox: float,
+                     lesion_blur_mm: float) -> tuple[Any, NDArray[np.bool_], NDArray[np.bool_]]:
+    """The robustness sweep's phantom for these parameters clicked at its centre, as the sweep
+    does: (the ``SegmentationResult``, its mask, the truth)."""
+    from hcc_imaging.segment import segment_lesion
+
+    i, case = robustness_case(spacing, diameter, hu, noise)
+    ph = benchmark_module("sweep_segment_robustness").phantom(i, case, z_psf_vox, lesion_blur_mm)
+    res = segment_lesion(ph.volume, seed_index=ph.seed_index)
+    return res, res.labels.array != 0, ph.truth.array != 0
 
 
 SPACING = (2.5, 0.703, 0.703)

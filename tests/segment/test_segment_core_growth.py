@@ -17,12 +17,9 @@ import numpy as np
 import pytest
 
 from hcc_imaging.segment import constants as C
-from hcc_imaging.segment import segment_lesion
 from hcc_imaging.segment._blur import _verdict
 
-from ._phantom import benchmark_module, dice, robustness_case
-
-SWEEP = benchmark_module("sweep_segment_robustness")
+from ._phantom import dice, robustness_click
 
 
 # the ill-defined sweep's centre clicks (z blur 0.6 voxel), Dice 1.50 -> 1.51 in the comments
@@ -36,11 +33,7 @@ CASES = [
 
 @pytest.mark.parametrize(("spacing", "hu", "noise"), CASES)
 def test_a_blurred_20mm_lesions_core_grows_to_its_border(spacing, hu: float, noise: float) -> None:  # type: ignore[no-untyped-def]
-    i, case = robustness_case(spacing, 20.0, hu, noise)
-    ph = SWEEP.phantom(i, case, 0.6, 3.0)
-    truth = ph.truth.array != 0
-    res = segment_lesion(ph.volume, seed_index=ph.seed_index)
-    m = res.labels.array != 0
+    res, m, truth = robustness_click(spacing, 20.0, hu, noise, 0.6, 3.0)
     assert res.border_blur_mm is not None and 2.0 <= res.border_blur_mm <= 3.5  # step 12's border, a found blur
     assert not any("not enclosed" in n for n in res.notes)  # not step 8's star
     assert dice(m, truth) >= 0.95

@@ -16,12 +16,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hcc_imaging.segment import segment_lesion
 from hcc_imaging.segment._blur import _other_tissue
 
-from ._phantom import benchmark_module, dice, robustness_case
-
-SWEEP = benchmark_module("sweep_segment_robustness")
+from ._phantom import dice, robustness_click
 
 
 # noise-free ill-defined lesions below 0.9 with 1.46 (Dice 1.46 -> 1.47 in the comments)
@@ -36,11 +33,7 @@ CASES = [
 
 @pytest.mark.parametrize(("spacing", "diameter", "hu"), CASES)
 def test_noise_free_ill_defined_lesion_beside_a_vessel_and_fat(spacing, diameter, hu) -> None:  # type: ignore[no-untyped-def]
-    i, case = robustness_case(spacing, diameter, hu, 0.0)
-    ph = SWEEP.phantom(i, case, 0.2, 3.0)
-    truth = ph.truth.array != 0
-    res = segment_lesion(ph.volume, seed_index=ph.seed_index)
-    m = res.labels.array != 0
+    res, m, truth = robustness_click(spacing, diameter, hu, 0.0, 0.2, 3.0)
     assert res.border_blur_mm is not None  # step 12 placed the border
     assert dice(m, truth) >= 0.9
     assert 0.75 <= m.sum() / truth.sum() <= 1.3

@@ -16,12 +16,9 @@ import numpy as np
 import pytest
 
 from hcc_imaging.segment import constants as C
-from hcc_imaging.segment import segment_lesion
 from hcc_imaging.segment._sharp import _shrinks_nested
 
-from ._phantom import benchmark_module, dice, robustness_case
-
-SWEEP = benchmark_module("sweep_segment_robustness")
+from ._phantom import dice, robustness_click
 
 
 def _scene(noise: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -89,11 +86,7 @@ CASES = [
 
 @pytest.mark.parametrize(("diameter", "hu", "noise"), CASES)
 def test_a_small_lesions_star_is_cut_back_to_it_on_5mm_slices(diameter: float, hu: float, noise: float) -> None:
-    i, case = robustness_case((5.0, 0.78, 0.78), diameter, hu, noise)
-    ph = SWEEP.phantom(i, case, 0.6, 0.0)
-    truth = ph.truth.array != 0
-    res = segment_lesion(ph.volume, seed_index=ph.seed_index)
-    m = res.labels.array != 0
+    res, m, truth = robustness_click((5.0, 0.78, 0.78), diameter, hu, noise, 0.6, 0.0)
     assert res.border_psf_vox is not None  # step 12b placed the border
     assert dice(m, truth) >= 0.93
     assert 0.85 <= m.sum() / truth.sum() <= 1.1  # the star's 1.6-3.1 x cut back
