@@ -79,6 +79,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -89,6 +90,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 from scipy.special import ndtr
 
+from .._blas import one_blas_thread
 from . import _kernels
 from . import constants as C
 from ._blur import _direction_terms, _inside, _polar, _roughness
@@ -484,13 +486,26 @@ def intensity_unit(raw: NDArray[Any], calibrated: bool) -> float:
     return unit if np.isfinite(unit) and unit > 0.0 else 1.0
 
 
+class _Stopped(Exception):
+    """:func:`rind_border` was told to stop (its ``stop`` event set): its result is not wanted."""
+
+
+def _check(stop: threading.Event | None) -> None:
+    """Raise :class:`_Stopped` when ``stop`` is set (read between :func:`rind_border`'s stages)."""
+    if stop is not None and stop.is_set():
+        raise _Stopped
+
+
 def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[float, float, float],
-                liver: NDArray[np.bool_] | None = None, where: str = "the click", calibrated: bool = True) -> RindFit:
+                liver: NDArray[np.bool_] | None = None, where: str = "the click", calibrated: bool = True,
+                stop: threading.Event | None = None) -> RindFit:
     """Steps 1-4 of the module on one phase ``img`` (whole grid) from the click ``seed`` (voxel);
     ``liver``: the mask the lesion is kept in (whole grid), or None; ``calibrated``: the values are
     HU (CT), else the fit works in :func:`intensity_unit`'s units and reports the image's.  Raises
     ``LowContrastError`` (no dark core at the click, or no layer around it) or ``NotEnclosedError``
-    (the core reaches the box's faces); ``where`` names the click in the messages."""
+    (the core reaches the box's faces); ``where`` names the click in the messages.  ``stop``: an
+    event that, once set, ends the work at the next stage with :class:`_Stopped` (:class:`RindAhead`:
+    a fit started before the caller knows whether it will read it)."""
     sp = np.asarray(spacing, dtype=np.float64)
     shape = np.asarray(img.shape)
     half = np.ceil(C.LESION_RIND_BOX_MM / sp).astype(int)
@@ -561,7 +576,9 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     # 1.45: a lobulated lesion's lobes may hold necrotic cores of their own, apart from the click's
     # (the rind sweep's lobulated rinds from 2.5 mm): they join the core the rays start from
     core = _with_lobe_cores(core, dark, near_box, dist, sm, liv, p0, noise_s, sp)
+    _check(stop)
     c_vox, bi, bo, (n_r, r_r, p_r) = _fit_rays(a, core, sp, n0, p0)
+    _check(stop)
     layer_r = float(np.median(bo - bi))
     if r_r - p_r < noise or p_r - n_r < noise or layer_r < C.LESION_RIND_MIN_LAYER_MM:
         # the rays' values and edges already fail step 4's floors: no layer worth the surfaces' fit
@@ -626,7 +643,7 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
 
     def last(run: Iterator[tuple[NDArray[np.float64], _State]]) -> tuple[NDArray[np.float64], _State]:
         for state in run:
-            pass
+            _check(stop)
         return state
 
     with ThreadPoolExecutor(_threads()) as pool:
@@ -639,6 +656,7 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
         finals = {j: fits[j] for j in best}
         going = list(best)
         while going:
+            _check(stop)
             states = list(pool.map(lambda j: next(runs[j], None), going))
             finals.update((j, st) for j, st in zip(going, states) if st is not None)
             lead = min(finals[i][1].obj for i in best)
@@ -671,4 +689,45 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     return RindFit(out, box, n_v * unit, r_v * unit, p_v * unit, float(psf), thick, chi2_red)
 
 
-__all__ = ["RindFit", "rind_border"]
+class RindAhead:
+    """:func:`rind_border` on a thread of its own, started before the caller knows whether it will
+    read the result: step 13 without being asked runs after steps 12, 12b, 9b and 11, and is used
+    only when step 11 finds no filling defect in the mask those steps leave, but its inputs (the
+    phase, the click, the liver) are known before them and it reads nothing they compute.  So the
+    fit runs on the second core while they run (a click is otherwise one thread until the surfaces'
+    fits), the same function on the same inputs: the same result.  :meth:`result` waits for it
+    (and raises what it raised); :meth:`cancel` tells it to stop at its next stage and waits.  The
+    thread holds the one-BLAS-thread limit of the click (:func:`.._blas.one_blas_thread`)."""
+
+    def __init__(self, img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[float, float, float],
+                 liver: NDArray[np.bool_] | None = None, calibrated: bool = True) -> None:
+        self._stop = threading.Event()
+        self._fit: RindFit | None = None
+        self._err: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(img, seed, spacing, liver, calibrated),
+                                        name="rind_border", daemon=True)
+        self._thread.start()
+
+    def _run(self, img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[float, float, float],
+             liver: NDArray[np.bool_] | None, calibrated: bool) -> None:
+        try:
+            with one_blas_thread():
+                self._fit = rind_border(img, seed, spacing, liver, calibrated=calibrated, stop=self._stop)
+        except BaseException as err:  # noqa: BLE001 - handed to the caller by result()
+            self._err = err
+
+    def result(self) -> RindFit:
+        """The fit (:func:`rind_border`'s result), once it is done; raises what it raised."""
+        self._thread.join()
+        if self._err is not None:
+            raise self._err
+        assert self._fit is not None
+        return self._fit
+
+    def cancel(self) -> None:
+        """Stop the fit at its next stage (the result is not wanted) and wait for the thread."""
+        self._stop.set()
+        self._thread.join()
+
+
+__all__ = ["RindAhead", "RindFit", "rind_border"]

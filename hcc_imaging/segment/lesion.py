@@ -309,7 +309,7 @@ from ._morph import gaussian_sigma_vox, pad_box
 from ._multiphase import _combined_border, _joint_fallback, _mixed_on_other_phase
 from ._refine import _grow_on_other_phase, _lipiodol_deposits, _regrow_on_best_phase, _segment_on
 from ._rim import _add_enhancing_layers
-from ._rind import RindFit, rind_border
+from ._rind import RindAhead, RindFit, rind_border
 from ._vessel import thrombus_in_lumen
 from .errors import LowContrastError, NotEnclosedError, SeedError, SegmentationError
 
@@ -1121,6 +1121,17 @@ def _segment_lesion(
             and rr.model.mode == "hypo" and combined_weights is None and multiphase is None):
         rr = _add_enhancing_layers(rr, phases, phase, p, liv, cache)
     images = {str(k): v.array for k, v in phases.items() if v.geometry.equals(vol.geometry)}
+    # 13 without being asked (below): whether it is tried is known here, but for step 11's defect;
+    # its fit reads nothing steps 12, 12b, 9b and 11 compute, so it starts now on a thread of its own
+    # (``RindAhead``: the same fit, on the second core while they run) and is cancelled when step 11
+    # finds a defect
+    rind_phase: str | None = None
+    if (p.rind_border and min(vol.spacing[1:]) <= C.LESION_RIND_MAX_PIXEL_MM
+            and (rr.rim_phase is not None or rr.click_mask is not None or growth_phase is not None
+                 or rr.model.mode == "hypo")):
+        rind_phase = next((str(k) for k in _RIND_PHASES if str(k) in images), None)
+    rind_ahead = (None if rind_phase is None else
+                  RindAhead(images[rind_phase], seed_vox, vol.spacing, liv, calibrated=vol.modality == Modality.CT))
     border_blur: float | None = rr.blur_mm  # 1.15: fitted around the click's region already
     border_psf: tuple[float, float, float] | None = None
     border_ramp: str | None = None
@@ -1199,29 +1210,28 @@ def _segment_lesion(
     # region too: a rind as thick as step 9's ring (2-6 mm) lifts the ring with the shell, so neither
     # step 7 nor step 9 fires and the mask is the core (the rind sweep at 15 HU on 1.15-1.8 mm
     # pixels with a profile: 0.45-0.70); a layerless one is refused by the fit's checks
+    # (the fit started before step 12, ``rind_ahead``; the conditions on ``rr`` read fields steps 12
+    # and 12b do not change)
     rind_fit: RindFit | None = None
-    rind_phase: str | None = None
-    if (p.rind_border and defect is None and min(vol.spacing[1:]) <= C.LESION_RIND_MAX_PIXEL_MM
-            and (rr.rim_phase is not None or rr.click_mask is not None or growth_phase is not None
-                 or rr.model.mode == "hypo")):
-        rind_phase = next((str(k) for k in _RIND_PHASES if str(k) in images), None)
-        if rind_phase is not None:
-            try:
-                rind_fit = rind_border(images[rind_phase], seed_vox, vol.spacing, liv,
-                                       calibrated=vol.modality == Modality.CT)
-            except SegmentationError as err:
-                log.debug("segment_lesion: step 13 not used (%s)", err)
-            if rind_fit is not None:
-                as_rr = replace(rr, mask=rind_fit.mask, lo=np.array([b.start for b in rind_fit.box], np.int64))
-                if not as_rr.holds(seed_vox) or _leaves_line(as_rr, rr, line_vox, vol.spacing):
-                    rind_fit = None
-                else:
-                    full[...] = 0
-                    full[rind_fit.box][rind_fit.mask] = label
-                    # the border is the fit's, with its point-spread (as with rind=True); steps 10 (d),
-                    # 12 and 12b described the mask it replaced
-                    border_weights, border_blur, border_ramp = None, None, None
-                    border_psf = rind_fit.psf_vox(vol.spacing)
+    if rind_ahead is not None and defect is not None:
+        rind_ahead.cancel()
+        rind_ahead, rind_phase = None, None
+    if rind_ahead is not None:
+        try:
+            rind_fit = rind_ahead.result()
+        except SegmentationError as err:
+            log.debug("segment_lesion: step 13 not used (%s)", err)
+        if rind_fit is not None:
+            as_rr = replace(rr, mask=rind_fit.mask, lo=np.array([b.start for b in rind_fit.box], np.int64))
+            if not as_rr.holds(seed_vox) or _leaves_line(as_rr, rr, line_vox, vol.spacing):
+                rind_fit = None
+            else:
+                full[...] = 0
+                full[rind_fit.box][rind_fit.mask] = label
+                # the border is the fit's, with its point-spread (as with rind=True); steps 10 (d),
+                # 12 and 12b described the mask it replaced
+                border_weights, border_blur, border_ramp = None, None, None
+                border_psf = rind_fit.psf_vox(vol.spacing)
     reach = _edge_reach(full)
     # (a mask step 11 or 13 replaced may have touched the largest region: theirs are enclosed)
     if line is None and roi_mm is None and defect is None and (reach[2] or (rr.touches and rind_fit is None)):
