@@ -12,7 +12,8 @@ grid (:func:`._blur._radius`, and the mask inside it, :func:`._blur._inside`, wh
 blocks a rigorous interval bound puts wholly inside or outside the surface); the Euclidean
 distance transform (:func:`distance_transform_edt`: step 7's leak clamp, the liver's closing,
 cores and reach, the viable step's distances, the registration's mask margin); step 13's rays'
-edge search (:func:`._rind._edge_search`) and its fits' Jacobian (:func:`._rind._jacobian`).  Each
+edge search (:func:`._rind._edge_search`) and its fits' Jacobian (:func:`._rind._jacobian`); the
+histogram of a parenchyma mode (:func:`._morph._histogram`).  Each
 performs the *same* floating-point operations in the same order as the numpy / scipy code it
 stands in for, or computes the same set or order statistics (the distance transform: the exact
 distances, which scipy's misses by one unit in the last place at rare near-ties: every mask checked
@@ -46,7 +47,7 @@ JIT_ENV = _jit.JIT_ENV
 #: kernel (``radix_keys``, ``sort_rows``, ``start_centres``, ``kmedians``, ``class_median``,
 #: ``gaussian_nearest``, ``gaussian_nearest_at``, ``fill_holes_in_plane``, ``component_by_region``, ``component_of``,
 #: ``bbox_of``, ``median_rows32``, ``star_radius``, ``direction_terms``, ``inside_star``, ``edt_sq``,
-#: ``ray_edge_search``, ``scaled_rows``) or None when the kernels are off; ``jit_enabled()``: whether
+#: ``ray_edge_search``, ``scaled_rows``, ``uniform_histogram``) or None when the kernels are off; ``jit_enabled()``: whether
 #: they are used.
 compiled, get, jit_enabled = _jit.accessors(__package__ or "")
 
@@ -196,6 +197,9 @@ def warm_up() -> float:
     terms = (rng.normal(size=k), rng.normal(size=(k, n_in)), rng.normal(size=(k, n_out)), rng.normal(size=(k, n_in)),
              rng.normal(size=(k, n_out)), rng.normal(size=(k, n_in, n_out)))
     _edge_search(terms, 20.0, 110.0, 70.0, np.ones((n_in, n_out), dtype=bool))
+    from ._morph import _histogram
+
+    _histogram(rng.normal(size=50), 7, (-1.0, 1.0))
     return time.perf_counter() - t0
 
 

@@ -564,6 +564,22 @@ def robust_sigma(values: NDArray[np.floating]) -> float:
     return 1.4826 * float(median(np.abs(values - med)))
 
 
+def _histogram(values: NDArray[np.floating], bins: int, value_range: tuple[float, float],
+               ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """``np.histogram(values, bins=bins, range=value_range)`` (the counts and the edges, the same bit
+    for bit): by the compiled ``uniform_histogram`` (numpy's uniform-bins arithmetic per value, one
+    pass: ~1 ms instead of ~7 on step 13's 0.86 M-value box) for a 1-D float64 array and a finite
+    range when the kernels are on, else by numpy."""
+    m = _kernels.compiled()
+    lo, hi = (float(v) for v in value_range)
+    v = np.asarray(values)
+    if m is None or v.dtype != np.float64 or v.ndim != 1 or bins < 1 or not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        return np.histogram(values, bins=bins, range=value_range)  # type: ignore[return-value]
+    edges = np.linspace(value_range[0], value_range[1], bins + 1, endpoint=True, dtype=np.result_type(
+        value_range[0], value_range[1], v))
+    return m.uniform_histogram(np.require(v, requirements="CW"), edges), edges
+
+
 def histogram_mode(values: NDArray[np.floating], width: float) -> float:
     """The mode of ``values``: the peak of their histogram between the 1st and 99th percentiles in
     bins of ``width`` (at most 2000 bins; a 3-bin box over the counts, so that one noisy bin cannot
@@ -572,7 +588,7 @@ def histogram_mode(values: NDArray[np.floating], width: float) -> float:
     numpy's values bit for bit, in about a third of the CPU on step 13's 0.9 M-value box.)"""
     lo_v, hi_v = percentiles(values, [1, 99])
     nb = int(max(1, min(2000, (hi_v - lo_v) / width)))
-    hist, edges = np.histogram(values, bins=nb, range=(lo_v, hi_v + 1e-3))
+    hist, edges = _histogram(values, nb, (lo_v, hi_v + 1e-3))
     k = int(np.argmax(np.convolve(hist, np.ones(3), mode="same")))
     peak = 0.5 * (edges[k] + edges[k + 1])
     near = values[np.abs(values - peak) <= 2.0 * width]

@@ -23,7 +23,7 @@ from .._jit import numpy_only
 _KERNELS = ("radix_keys", "sort_rows", "start_centres", "kmedians", "class_median", "gaussian_nearest", "gaussian_nearest_at",
             "fill_holes_in_plane",
             "component_by_region", "component_of", "bbox_of", "median_rows32", "star_radius", "direction_terms", "inside_star",
-            "edt_sq", "ray_edge_search", "scaled_rows")
+            "edt_sq", "ray_edge_search", "scaled_rows", "uniform_histogram")
 
 pytestmark = pytest.mark.skipif(_kernels.get("kmedians") is None, reason="numba kernels disabled or missing")
 
@@ -586,6 +586,45 @@ def test_the_rays_edge_search_is_numpys_bit_for_bit(seed: int) -> None:
         want = [_rind._edge_search(tm, n, r, p, v) for tm, n, r, p, v in cases]
     assert all(g[0].tobytes() == w[0].tobytes() and g[1].tobytes() == w[1].tobytes() for g, w in zip(got, want, strict=True))
     assert got[5][0].tolist() == [0] * len(got[5][0]) and got[4][0][0] == 3 * 49 + 10
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_parenchyma_modes_histogram_is_numpys_bit_for_bit(seed: int) -> None:
+    """``_morph._histogram`` (the compiled ``uniform_histogram``) gives ``np.histogram``'s counts and
+    edges: values on and next to the edges (numpy's index moved down or up a bin), the last edge
+    (in the last bin), outside the range, NaN and infinities (left out), ties, one bin and 2000,
+    ranges of any scale; float32 values and a range numpy widens go to numpy."""
+    from hcc_imaging.segment._morph import _histogram
+
+    rng = np.random.default_rng(seed)
+    for t in range(200):
+        n = int(rng.integers(0, 5000))
+        scale = float(rng.choice([1e-6, 1.0, 100.0, 1e8]))
+        v = rng.normal(size=n) * scale
+        lo, hi = np.percentile(v, [1, 99]) if n else (-1.0, 1.0)
+        hi = hi + float(rng.choice([0.0, 1e-3 * scale]))
+        nb = int(rng.choice([1, 2, 7, 150, 2000]))
+        edges = np.linspace(lo, hi, nb + 1)
+        if n > 20:
+            k = n // 10
+            v[:k] = rng.choice(edges, k)  # on the edges
+            v[k:2 * k] = np.nextafter(v[:k], rng.choice([-np.inf, np.inf], k))  # one ulp beside them
+            v[2 * k] = np.nan
+            v[2 * k + 1] = np.inf
+            v[2 * k + 2] = -np.inf
+            v[2 * k + 3] = hi
+            v[2 * k + 4: 2 * k + 10] = v[2 * k + 3]
+        if lo >= hi:
+            continue
+        want = np.histogram(v, bins=nb, range=(lo, hi))
+        got = _histogram(v, nb, (lo, hi))
+        assert got[0].tobytes() == want[0].tobytes() and got[0].dtype == want[0].dtype, t
+        assert got[1].tobytes() == want[1].tobytes(), t
+    v32 = rng.normal(size=100).astype(np.float32)
+    for got, want in ((_histogram(v32, 9, (-1.0, 1.0)), np.histogram(v32, bins=9, range=(-1.0, 1.0))),
+                      (_histogram(v32.astype(np.float64), 4, (0.5, 0.5)),
+                       np.histogram(v32.astype(np.float64), bins=4, range=(0.5, 0.5)))):
+        assert got[0].tobytes() == want[0].tobytes() and got[1].tobytes() == want[1].tobytes()
 
 
 def test_warm_up_compiles_every_kernel() -> None:
