@@ -179,9 +179,10 @@ def _edge_search(terms: tuple[NDArray[np.float64], ...], n: float, rv: float, p:
 
 
 def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.float64], n0: float, p0: float,
+              stop: threading.Event | None = None,
               ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], tuple[float, float, float]]:
     """Step 2: the core's centroid (voxels), each ray's inner and outer edge (mm from it) and the
-    shared values (N, R, P)."""
+    shared values (N, R, P).  ``stop``: :func:`rind_border`'s (read before each round)."""
     nth, nph = C.LESION_RIND_RAYS
     step, t_max = C.LESION_RIND_RAY_STEP_MM, C.LESION_RIND_MAX_LAYER_MM
     c = np.array(ndimage.center_of_mass(core))
@@ -298,6 +299,7 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
         return float(((x @ coef - p_win) ** 2).sum()), coef
 
     for _ in range(4):
+        _check(stop)
         _, bi, bo = per_ray(n, rv, p, edge_terms(p, w))
         di, do = bi.reshape(-1)[k_win] - r[j_win], bo.reshape(-1)[k_win] - r[j_win]
         # the blur with the least residual (the first of equals), and its values
@@ -531,6 +533,7 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
         raise LowContrastError(
             f"rind=True: {where} is not in a dark core (value {_v(n0 * unit)}); click the lesion's necrotic "
             "(non-enhancing) centre, or segment it without rind=True.")
+    _check(stop)
     p0 = histogram_mode(pool, max(noise_s, 1.0))
     for _ in range(2):
         if p0 - n0 < C.LESION_MIN_CONTRAST_K_SIGMA * noise_s:
@@ -577,7 +580,7 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     # (the rind sweep's lobulated rinds from 2.5 mm): they join the core the rays start from
     core = _with_lobe_cores(core, dark, near_box, dist, sm, liv, p0, noise_s, sp)
     _check(stop)
-    c_vox, bi, bo, (n_r, r_r, p_r) = _fit_rays(a, core, sp, n0, p0)
+    c_vox, bi, bo, (n_r, r_r, p_r) = _fit_rays(a, core, sp, n0, p0, stop)
     _check(stop)
     layer_r = float(np.median(bo - bi))
     if r_r - p_r < noise or p_r - n_r < noise or layer_r < C.LESION_RIND_MIN_LAYER_MM:
@@ -691,16 +694,19 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
 
 class RindAhead:
     """:func:`rind_border` on a thread of its own, started before the caller knows whether it will
-    read the result: step 13 without being asked runs after steps 12, 12b, 9b and 11, and is used
-    only when step 11 finds no filling defect in the mask those steps leave, but its inputs (the
-    phase, the click, the liver) are known before them and it reads nothing they compute.  So the
-    fit runs on the second core while they run (a click is otherwise one thread until the surfaces'
-    fits), the same function on the same inputs: the same result.  :meth:`result` waits for it
-    (and raises what it raised); :meth:`cancel` tells it to stop at its next stage and waits.  The
-    thread holds the one-BLAS-thread limit of the click (:func:`.._blas.one_blas_thread`)."""
+    read the result.  Step 13 without being asked runs after steps 1-12, 9b and 11, when they say so
+    (step 7 grew the click's region, step 9 wrapped it in a rim, or it is hypodense) and step 11
+    found no filling defect; but it reads only the phase it fits, the click and the liver, all known
+    at the click.  So on fine pixels ``segment_lesion`` starts it at the click, on the second core
+    (a click is otherwise one thread until the surfaces' fits), and reads it when those steps say it
+    is tried on the same inputs (:meth:`reads`), else stops it: the same function on the same
+    inputs, the same result.  :meth:`result` waits for it (and raises what it raised); :meth:`cancel`
+    tells it to stop at its next stage (:func:`rind_border`'s ``stop``) and waits.  The thread holds
+    the click's one-BLAS-thread limit (:func:`.._blas.one_blas_thread`)."""
 
     def __init__(self, img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[float, float, float],
                  liver: NDArray[np.bool_] | None = None, calibrated: bool = True) -> None:
+        self._inputs = (img, tuple(int(v) for v in seed), tuple(float(v) for v in spacing), liver, bool(calibrated))
         self._stop = threading.Event()
         self._fit: RindFit | None = None
         self._err: BaseException | None = None
@@ -715,6 +721,14 @@ class RindAhead:
                 self._fit = rind_border(img, seed, spacing, liver, calibrated=calibrated, stop=self._stop)
         except BaseException as err:  # noqa: BLE001 - handed to the caller by result()
             self._err = err
+
+    def reads(self, img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[float, float, float],
+              liver: NDArray[np.bool_] | None = None, calibrated: bool = True) -> bool:
+        """Whether this fit is :func:`rind_border`'s on these inputs: the same image and liver
+        arrays (the objects themselves), click, spacing and calibration."""
+        own_img, own_seed, own_sp, own_liver, own_cal = self._inputs
+        return (img is own_img and liver is own_liver and tuple(int(v) for v in seed) == own_seed
+                and tuple(float(v) for v in spacing) == own_sp and bool(calibrated) == own_cal)
 
     def result(self) -> RindFit:
         """The fit (:func:`rind_border`'s result), once it is done; raises what it raised."""

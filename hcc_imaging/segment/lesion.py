@@ -923,8 +923,21 @@ def _leaked_line_as_click(volume: Volume | Mapping[Phase | str, Volume], res: Se
     return replace(alt, line_lps=res.line_lps, notes=(note, *alt.notes), elapsed_s=res.elapsed_s + alt.elapsed_s)
 
 
-def _segment_lesion(
+def _segment_lesion(volume: Volume | Mapping[Phase | str, Volume], **kw: Any) -> SegmentationResult:
+    """:func:`segment_lesion` without 1.38's second look at a leaked line: :func:`_segment_lesion_steps`,
+    whose step-13 fits started ahead (``RindAhead``) are stopped however the click ends (a fit whose
+    result was read has ended already)."""
+    aheads: list[RindAhead] = []
+    try:
+        return _segment_lesion_steps(volume, aheads, **kw)
+    finally:
+        for ahead in aheads:
+            ahead.cancel()
+
+
+def _segment_lesion_steps(
     volume: Volume | Mapping[Phase | str, Volume],
+    aheads: list[RindAhead],
     *,
     seed_lps: ArrayLike | None = None,
     seed_index: Sequence[int] | None = None,
@@ -938,7 +951,8 @@ def _segment_lesion(
     extrahepatic: bool = False,
     rind: bool = False,
 ) -> SegmentationResult:
-    """:func:`segment_lesion` without 1.38's second look at a leaked line."""
+    """The steps of :func:`segment_lesion` (see :func:`_segment_lesion`); ``aheads``: the step-13
+    fits this click started ahead, for the caller to stop."""
     t0 = time.perf_counter()
     p = params or LesionParams()
     phases = _as_phases(volume)
@@ -974,6 +988,21 @@ def _segment_lesion(
     cache: _SmoothCache = {}
     livers: list[tuple[Any, NDArray[np.bool_] | None]] = []
     auto_phase = phase is None
+    if not rind and p.rind_border:
+        # 13 without being asked (below) reads the phase it fits (the first of _RIND_PHASES given) at
+        # the click, and nothing steps 1-12 compute: on fine pixels it starts now, on a thread of its
+        # own (``RindAhead``: the same fit, on the second core while steps 1-12 run; a click is one
+        # thread until the fit's surfaces), and is read when those steps say it is tried on these
+        # inputs, else stopped
+        r_vol = next((phases[k] for k in _RIND_PHASES if k in phases), None)
+        if r_vol is not None and min(r_vol.spacing[1:]) <= C.LESION_RIND_MAX_PIXEL_MM:
+            try:
+                r_seed = seed_on(r_vol)
+            except SeedError:
+                r_seed = None
+            if r_seed is not None:
+                aheads.append(RindAhead(r_vol.array, r_seed, r_vol.spacing, _liver_on(liver, r_vol, livers),
+                                        calibrated=r_vol.modality == Modality.CT))
     if rind and phase is None:
         # the layer enhances on the arterial phase; else the one image given (or the first)
         phase = next((k for k in _RIND_PHASES if k in phases), next(iter(phases)))
@@ -1122,16 +1151,24 @@ def _segment_lesion(
         rr = _add_enhancing_layers(rr, phases, phase, p, liv, cache)
     images = {str(k): v.array for k, v in phases.items() if v.geometry.equals(vol.geometry)}
     # 13 without being asked (below): whether it is tried is known here, but for step 11's defect;
-    # its fit reads nothing steps 12, 12b, 9b and 11 compute, so it starts now on a thread of its own
-    # (``RindAhead``: the same fit, on the second core while they run) and is cancelled when step 11
-    # finds a defect
+    # its fit reads nothing steps 12, 12b, 9b and 11 compute: the one started at the click when it
+    # reads these inputs (else one started now), on its thread while they run, stopped when step
+    # 11 finds a defect; any other is stopped now
     rind_phase: str | None = None
+    rind_ahead: RindAhead | None = None
     if (p.rind_border and min(vol.spacing[1:]) <= C.LESION_RIND_MAX_PIXEL_MM
             and (rr.rim_phase is not None or rr.click_mask is not None or growth_phase is not None
                  or rr.model.mode == "hypo")):
         rind_phase = next((str(k) for k in _RIND_PHASES if str(k) in images), None)
-    rind_ahead = (None if rind_phase is None else
-                  RindAhead(images[rind_phase], seed_vox, vol.spacing, liv, calibrated=vol.modality == Modality.CT))
+    if rind_phase is not None:
+        inputs = (images[rind_phase], seed_vox, vol.spacing, liv, vol.modality == Modality.CT)
+        rind_ahead = next((a for a in aheads if a.reads(*inputs)), None)
+        if rind_ahead is None:
+            rind_ahead = RindAhead(*inputs)
+            aheads.append(rind_ahead)
+    for ahead in aheads:
+        if ahead is not rind_ahead:
+            ahead.cancel()
     border_blur: float | None = rr.blur_mm  # 1.15: fitted around the click's region already
     border_psf: tuple[float, float, float] | None = None
     border_ramp: str | None = None

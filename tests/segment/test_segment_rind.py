@@ -306,7 +306,8 @@ def test_a_dark_vessel_beside_a_rind_is_not_taken_for_a_lobe_core() -> None:
 
 
 def test_the_fit_started_ahead_is_rind_borders_own_and_can_be_stopped() -> None:
-    """``RindAhead`` (step 13 on a thread of its own while steps 12-11 run): its result is
+    """``RindAhead`` (step 13 on a thread of its own while steps 1-11 run): it knows the inputs it
+    reads (the image and liver objects, the click, the spacing), its result is
     ``rind_border``'s on the same inputs under the click's one BLAS thread (the mask, its box and the
     fitted values; OpenBLAS's float32 products may round otherwise on two threads), a refusal is
     raised by ``result()`` as ``rind_border`` raises it, and a fit told to stop ends with ``_Stopped``
@@ -321,7 +322,11 @@ def test_the_fit_started_ahead_is_rind_borders_own_and_can_be_stopped() -> None:
     img = vols[Phase.ARTERIAL].array
     with one_blas_thread():
         direct = rind_border(img, tuple(click), FINE)
-    ahead = RindAhead(img, tuple(click), FINE).result()
+    started = RindAhead(img, tuple(click), FINE)
+    assert started.reads(img, tuple(click), FINE) and not started.reads(img.copy(), tuple(click), FINE)
+    assert not started.reads(img, (int(click[0]) + 1, *click[1:]), FINE)
+    assert not started.reads(img, tuple(click), FINE, liver=np.ones(img.shape, bool))
+    ahead = started.result()
     np.testing.assert_array_equal(ahead.mask, direct.mask)
     assert ahead.box == direct.box
     assert (ahead.core_value, ahead.layer_value, ahead.parenchyma_value, ahead.psf_mm, ahead.chi2_reduced) == (
