@@ -80,8 +80,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -329,16 +329,27 @@ def _surfaces(x: NDArray[np.float64], k: int, rho: NDArray[np.float32], y_t: NDA
             for r, h in zip([radii.copy() for _ in hs[1:]] + [radii], hs, strict=True)]
 
 
+def _both(fn: Callable[[Any], Any], a: Any, b: Any, pool: Executor | None) -> tuple[Any, Any]:
+    """``fn(a), fn(b)``; with ``pool`` (an idle executor, not the one this thread is a worker of)
+    ``fn(b)`` runs on it while this thread computes ``fn(a)``: the lone fit's two blurs on the
+    second core (1.43's trailing fit stopped, the other runs on alone)."""
+    if pool is None:
+        return fn(a), fn(b)
+    later = pool.submit(fn, b)
+    return fn(a), later.result()
+
+
 def _render(x: NDArray[np.float64], k: int, rho: NDArray[np.float32], y_t: NDArray[np.float32],
             use: NDArray[np.bool_], h: NDArray[np.float32], sig: list[float], data: NDArray[np.float64],
-            soft: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None,
+            soft: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None, pool: Executor | None = None,
             ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float32], NDArray[np.float32]]:
     """The surfaces ``x`` as partial-volume indicators (:func:`_surfaces`; ``soft``: the two when
     known) blurred by the point-spread: the least-squares values (P, R - P, N - R), the design on
-    the voxels ``use`` (1, G * S_out, G * S_in), the fitted values, and the two indicators."""
+    the voxels ``use`` (1, G * S_out, G * S_in), the fitted values, and the two indicators.
+    ``pool``: an idle thread pool, when given the layer's blur runs on it beside the core's (the
+    same values)."""
     s_in, s_out = _surfaces(x, k, rho, y_t, [h])[0] if soft is None else soft
-    m_in = _kernels.gaussian_filter_nearest_at(s_in, sig, use).astype(np.float64)
-    m_out = _kernels.gaussian_filter_nearest_at(s_out, sig, use).astype(np.float64)
+    m_in, m_out = _both(lambda s: _kernels.gaussian_filter_nearest_at(s, sig, use).astype(np.float64), s_in, s_out, pool)
     x3 = np.stack([np.ones_like(m_in), m_out, m_in], 1)
     coef = np.linalg.solve(x3.T @ x3 + 1e-9 * np.eye(3), x3.T @ data)
     return coef, x3, x3 @ coef, s_in, s_out
@@ -376,6 +387,7 @@ def _gauss_newton_steps(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32
                         data: NDArray[np.float64], noise: float, prior: NDArray[np.float64],
                         steps: int = C.LESION_RIND_MAX_ITERATIONS, start: _State | None = None,
                         soft: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None,
+                        aside: list[Executor | None] | None = None,
                         ) -> Iterator[tuple[NDArray[np.float64], _State]]:
     """Step 12's chord Gauss-Newton for two surfaces (step 3), at most ``steps`` steps: yields (the
     coefficients, their :class:`_State`) at the start and after each accepted step (1.43: so that
@@ -385,10 +397,15 @@ def _gauss_newton_steps(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32
     else ``soft``: its indicators when known (the screen's start, the same for every point-spread).
     The Jacobian and its normal matrix are float32 (1.43: half the time of float64's; the step is a
     direction, the objective it is accepted on is float64).  The ramps' blurs are taken when a step
-    needs them, not after the last accepted one."""
+    needs them, not after the last accepted one.  ``aside``: a one-item list, read at each step,
+    holding an idle executor while the fit runs alone (its two blurs at a time, :func:`_both`) or
+    None."""
+
+    def pool() -> Executor | None:
+        return None if aside is None else aside[0]
 
     def evaluate(x: NDArray[np.float64], soft: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None) -> _State:
-        coef, x3, fitted, s_in, s_out = _render(x, k, rho, y_t, use, h, sig, data, soft)
+        coef, x3, fitted, s_in, s_out = _render(x, k, rho, y_t, use, h, sig, data, soft, pool())
         r = (data - fitted) / noise
         return _State(float(r @ r) + float(x @ prior @ x), r, coef, x3, s_in, s_out)
 
@@ -401,8 +418,9 @@ def _gauss_newton_steps(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32
     yield x, st
     jac = np.empty((yu.shape[0], 2 * k), dtype=np.float32)  # filled in place at each step (a new array each time: ~1 ms)
     for _ in range(steps):
-        a_in = np.float32(st.coef[2] / noise) * ramp_blur(st.s_in)
-        a_out = np.float32(st.coef[1] / noise) * ramp_blur(st.s_out)
+        b_in, b_out = _both(ramp_blur, st.s_in, st.s_out, pool())
+        a_in = np.float32(st.coef[2] / noise) * b_in
+        a_out = np.float32(st.coef[1] / noise) * b_out
         _jacobian(jac, a_in, a_out, yu)
         hess = (jac.T @ jac).astype(np.float64)
         grad = (jac.T @ st.r.astype(np.float32)).astype(np.float64) - prior @ x
@@ -642,13 +660,15 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
         h_j, psf_j = cands[j]
         x_j, st_j = (x0, None) if start is None else start
         return _gauss_newton_steps(x_j, k, rho32, y_t, yu, use, h_j, [psf_j / w for w in sp], data, noise, prior,
-                                   steps, st_j, soft0[j // len(C.LESION_RIND_PSF_MM)])
+                                   steps, st_j, soft0[j // len(C.LESION_RIND_PSF_MM)], aside)
 
     def last(run: Iterator[tuple[NDArray[np.float64], _State]]) -> tuple[NDArray[np.float64], _State]:
         for state in run:
             _check(stop)
         return state
 
+    # (the executor a fit running alone hands its second blur to, while it does: :func:`_both`)
+    aside: list[Executor | None] = [None]
     with ThreadPoolExecutor(_threads()) as pool:
         fits = list(pool.map(lambda j: last(fit(j, None, C.LESION_RIND_PSF_STEPS)), range(len(cands))))
         best = [int(i) for i in np.argsort([f[1].obj for f in fits])[:2]]
@@ -660,7 +680,15 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
         going = list(best)
         while going:
             _check(stop)
-            states = list(pool.map(lambda j: next(runs[j], None), going))
+            if len(going) == 1 and _threads() > 1:
+                # one fit left: run here, its two blurs at a time on the idle pool (the same values)
+                aside[0] = pool
+                try:
+                    states = [next(runs[going[0]], None)]
+                finally:
+                    aside[0] = None
+            else:
+                states = list(pool.map(lambda j: next(runs[j], None), going))
             finals.update((j, st) for j, st in zip(going, states) if st is not None)
             lead = min(finals[i][1].obj for i in best)
             going = [j for j, st in zip(going, states)

@@ -345,3 +345,23 @@ def test_the_fit_started_ahead_is_rind_borders_own_and_can_be_stopped() -> None:
     run = RindAhead(img, tuple(click), FINE)
     run.cancel()
     assert not run._thread.is_alive()
+
+
+def test_a_lone_fits_two_blurs_run_on_the_idle_pool() -> None:
+    """``_rind._both``: without a pool the two calls run here, in order; with one the second runs on
+    the pool's thread while this one computes the first, and the results come back in order."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hcc_imaging.segment._rind import _both
+
+    here = threading.get_ident()
+
+    def where(v: int) -> tuple[int, int]:
+        return v * v, threading.get_ident()
+
+    (a, ta), (b, tb) = _both(where, 3, 4, None)
+    assert (a, b) == (9, 16) and ta == tb == here
+    with ThreadPoolExecutor(2) as pool:
+        (a, ta), (b, tb) = _both(where, 3, 4, pool)
+    assert (a, b) == (9, 16) and ta == here and tb != here
