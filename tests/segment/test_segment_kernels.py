@@ -23,7 +23,8 @@ from .._jit import numpy_only
 _KERNELS = ("radix_keys", "sort_rows", "start_centres", "kmedians", "class_median", "gaussian_nearest", "gaussian_nearest_at",
             "fill_holes_in_plane",
             "component_by_region", "component_of", "bbox_of", "median_rows32", "star_radius", "direction_terms", "inside_star",
-            "edt_sq", "ray_edge_search", "scaled_rows", "uniform_histogram")
+            "edt_sq", "ray_edge_search", "scaled_rows", "uniform_histogram",
+            "float32_terms")
 
 pytestmark = pytest.mark.skipif(_kernels.get("kmedians") is None, reason="numba kernels disabled or missing")
 
@@ -625,6 +626,28 @@ def test_the_parenchyma_modes_histogram_is_numpys_bit_for_bit(seed: int) -> None
                       (_histogram(v32.astype(np.float64), 4, (0.5, 0.5)),
                        np.histogram(v32.astype(np.float64), bins=4, range=(0.5, 0.5)))):
         assert got[0].tobytes() == want[0].tobytes() and got[1].tobytes() == want[1].tobytes()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_rind_fits_float32_terms_are_numpys_bit_for_bit(seed: int) -> None:
+    """``_rind._float32_terms`` (the compiled ``float32_terms``) gives numpy's transposed float32 cast
+    and the fitted voxels' rows of it: any box length (blocks of 64 and a remainder), no fitted voxel,
+    every one, values float32 rounds (ties, overflow to infinity, subnormals, NaN)."""
+    from hcc_imaging.segment import _rind
+
+    rng = np.random.default_rng(seed)
+    for n in (0, 1, 63, 64, 65, 200, 1000):
+        y = rng.normal(size=(n, 25)) * rng.choice([1e-42, 1.0, 1e39], size=(n, 25))
+        if n > 3:
+            y[0, 0], y[1, 1], y[2, 2] = np.nan, 1.0 + 2.0**-24, -(1.0 + 3 * 2.0**-24)
+        for use in (rng.random(n) > 0.6, np.zeros(n, bool), np.ones(n, bool)):
+            with np.errstate(over="ignore"):
+                got = _rind._float32_terms(y, use)
+                y32 = y.astype(np.float32)
+            want = (np.ascontiguousarray(y32.T), y32[use])
+            for g, w in zip(got, want, strict=True):
+                assert g.dtype == w.dtype == np.float32 and g.shape == w.shape and g.flags.c_contiguous
+                assert g.tobytes() == w.tobytes()
 
 
 def test_warm_up_compiles_every_kernel() -> None:
