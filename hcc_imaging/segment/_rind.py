@@ -735,11 +735,12 @@ class RindAhead:
     """:func:`rind_border` on a thread of its own, started before the caller knows whether it will
     read the result.  Step 13 without being asked runs after steps 1-12, 9b and 11, when they say so
     (step 7 grew the click's region, step 9 wrapped it in a rim, or it is hypodense) and step 11
-    found no filling defect; but it reads only the phase it fits, the click and the liver, all known
-    at the click.  So on fine pixels ``segment_lesion`` starts it at the click, on the second core
-    (a click is otherwise one thread until the surfaces' fits), and reads it when those steps say it
-    is tried on the same inputs (:meth:`reads`), else stops it: the same function on the same
-    inputs, the same result.  :meth:`result` waits for it (and raises what it raised); :meth:`cancel`
+    found no filling defect; but it reads only the phase it fits, the click and the liver, known
+    once the phase is chosen.  So on fine pixels ``segment_lesion`` starts it then when the phase
+    choice found the click's region hypodense (else at step 9's end when step 13 will be tried), on
+    the second core (a click is otherwise one thread until the surfaces' fits), and reads it when
+    those steps say it is tried on the same inputs (:meth:`reads`), else stops it: the same
+    function on the same inputs, the same result.  :meth:`result` waits for it (and raises what it raised); :meth:`cancel`
     tells it to stop at its next stage (:func:`rind_border`'s ``stop``) and waits.  The thread holds
     the click's one-BLAS-thread limit (:func:`.._blas.one_blas_thread`)."""
 

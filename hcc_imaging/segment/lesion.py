@@ -988,24 +988,10 @@ def _segment_lesion_steps(
     cache: _SmoothCache = {}
     livers: list[tuple[Any, NDArray[np.bool_] | None]] = []
     auto_phase = phase is None
-    if not rind and p.rind_border:
-        # 13 without being asked (below) reads the phase it fits (the first of _RIND_PHASES given) at
-        # the click, and nothing steps 1-12 compute: on fine pixels it starts now, on a thread of its
-        # own (``RindAhead``: the same fit, on the second core while steps 1-12 run; a click is one
-        # thread until the fit's surfaces), and is read when those steps say it is tried on these
-        # inputs, else stopped
-        r_vol = next((phases[k] for k in _RIND_PHASES if k in phases), None)
-        if r_vol is not None and min(r_vol.spacing[1:]) <= C.LESION_RIND_MAX_PIXEL_MM:
-            try:
-                r_seed = seed_on(r_vol)
-            except SeedError:
-                r_seed = None
-            if r_seed is not None:
-                aheads.append(RindAhead(r_vol.array, r_seed, r_vol.spacing, _liver_on(liver, r_vol, livers),
-                                        calibrated=r_vol.modality == Modality.CT))
     if rind and phase is None:
         # the layer enhances on the arterial phase; else the one image given (or the first)
         phase = next((k for k in _RIND_PHASES if k in phases), next(iter(phases)))
+    first_modes: dict[str, str] = {}  # each phase's first-round model (the phase choice's)
     if phase is None and len(phases) > 1:
         cp = LesionParams(**{**asdict(p), "iterations": 1})
         best = None
@@ -1015,6 +1001,7 @@ def _segment_lesion_steps(
                                  None if line is None else vol.lps_to_index(line), roi_mm, first_round_only=True,
                                  cache=cache)
                 cnr = rr.model.conspicuity
+                first_modes[str(ph)] = rr.model.mode
             except LowContrastError:
                 cnr = 0.0
             conspicuity[str(ph)] = round(float(cnr), 3)
@@ -1040,6 +1027,18 @@ def _segment_lesion_steps(
             "that the liver mask holds the lesion; for a lesion outside the liver (a lymph node) pass "
             "extrahepatic=True to keep it out of the liver mask."
         )
+    if (not rind and p.rind_border and first_modes.get(str(phase)) == "hypo"
+            and min(vol.spacing[1:]) <= C.LESION_RIND_MAX_PIXEL_MM):
+        # 13 without being asked (below) reads the phase it fits, the click and the liver, and nothing
+        # steps 1-12 compute: on fine pixels, when the phase choice found the click's region
+        # hypodense (as a necrotic core is: step 13 is then mostly tried), it starts now, on a thread
+        # of its own (``RindAhead``: the same fit, on the second core while steps 1-12 run; a click
+        # is one thread until the fit's surfaces), and is read at step 13 when it is tried on these
+        # inputs, else stopped
+        r_phase = next((k for k in _RIND_PHASES if k in phases and phases[k].geometry.equals(vol.geometry)), None)
+        if r_phase is not None:
+            aheads.append(RindAhead(phases[r_phase].array, seed_vox, vol.spacing, liv,
+                                    calibrated=vol.modality == Modality.CT))
     rind_note = None
     if rind and min(vol.spacing[1:]) > C.LESION_RIND_MAX_PIXEL_MM:
         # coarse pixels: the model's one-voxel ramp is wider than a thin layer, and the automatic
