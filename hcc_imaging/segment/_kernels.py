@@ -48,7 +48,8 @@ JIT_ENV = _jit.JIT_ENV
 #: kernel (``radix_keys``, ``sort_rows``, ``start_centres``, ``kmedians``, ``class_median``,
 #: ``gaussian_nearest``, ``gaussian_nearest_at``, ``fill_holes_in_plane``, ``component_by_region``, ``component_of``,
 #: ``bbox_of``, ``median_rows32``, ``star_radius``, ``direction_terms``, ``inside_star``, ``edt_sq``,
-#: ``ray_edge_search``, ``scaled_rows``, ``uniform_histogram``, ``float32_terms``) or None when the kernels are off; ``jit_enabled()``: whether
+#: ``ray_edge_search``, ``scaled_rows``, ``uniform_histogram``, ``float32_terms``) or None when the kernels
+#: are off; ``jit_enabled()``: whether
 #: they are used.
 compiled, get, jit_enabled = _jit.accessors(__package__ or "")
 

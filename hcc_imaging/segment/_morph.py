@@ -573,7 +573,8 @@ def _histogram(values: NDArray[np.floating], bins: int, value_range: tuple[float
     m = _kernels.compiled()
     lo, hi = (float(v) for v in value_range)
     v = np.asarray(values)
-    if m is None or v.dtype != np.float64 or v.ndim != 1 or bins < 1 or not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+    if (m is None or v.dtype != np.float64 or v.ndim != 1 or bins < 1
+            or not (np.isfinite(lo) and np.isfinite(hi) and lo < hi)):
         return np.histogram(values, bins=bins, range=value_range)  # type: ignore[return-value]
     edges = np.linspace(value_range[0], value_range[1], bins + 1, endpoint=True, dtype=np.result_type(
         value_range[0], value_range[1], v))

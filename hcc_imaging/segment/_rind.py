@@ -73,6 +73,15 @@ machine (``benchmarks/bench_segment_hard.py``, 1.44): an oval's click 231-565 ms
 lobulated rind's 319-928 ms (median 463 ms), not the 0.1-0.15 s once estimated from those ratios
 (docs/validation.md section 2.4, "The clicks over the budget, measured"); the automatic steps take
 0.02-0.1 s; the refusals before the fit, 5-30 ms.
+
+2026-12-04 (the same masks bit for bit; docs/validation.md section 2.4, "Step 13's speed (session of
+2026-12-04)"): without being asked, the fit runs on a thread of its own (:class:`RindAhead`), started
+after the phase choice when it found the click's region hypodense (else at step 9's end), beside
+steps 1-12, 9b and 11, and read at step 13 (or stopped); the fit left alone once the trailing one is
+stopped runs its two blurs at a time on the idle pool (:func:`_both`); the parenchyma modes'
+percentiles, median and histogram by selections and a compiled pass
+(:func:`._morph.histogram_mode`); the float32 direction terms by a compiled pass
+(:func:`_float32_terms`).
 """
 
 from __future__ import annotations
@@ -316,7 +325,8 @@ def _float32_terms(y: NDArray[np.float64], use: NDArray[np.bool_]) -> tuple[NDAr
     transpose and a gather: ~3 ms instead of ~13 on an oval's box at load) when the kernels are on."""
     m = _kernels.compiled()
     if m is not None and y.dtype == np.float64 and y.ndim == 2 and use.dtype == np.bool_ and use.shape == y.shape[:1]:
-        return m.float32_terms(np.require(y, requirements="CW"), np.require(use, requirements="CW"))  # type: ignore[no-any-return]
+        return m.float32_terms(  # type: ignore[no-any-return]
+            np.require(y, requirements="CW"), np.require(use, requirements="CW"))
     y32 = y.astype(np.float32)
     return np.ascontiguousarray(y32.T), y32[use]
 
@@ -362,7 +372,8 @@ def _render(x: NDArray[np.float64], k: int, rho: NDArray[np.float32], y_t: NDArr
     ``pool``: an idle thread pool, when given the layer's blur runs on it beside the core's (the
     same values)."""
     s_in, s_out = _surfaces(x, k, rho, y_t, [h])[0] if soft is None else soft
-    m_in, m_out = _both(lambda s: _kernels.gaussian_filter_nearest_at(s, sig, use).astype(np.float64), s_in, s_out, pool)
+    m_in, m_out = _both(lambda s: _kernels.gaussian_filter_nearest_at(s, sig, use).astype(np.float64),
+                        s_in, s_out, pool)
     x3 = np.stack([np.ones_like(m_in), m_out, m_in], 1)
     coef = np.linalg.solve(x3.T @ x3 + 1e-9 * np.eye(3), x3.T @ data)
     return coef, x3, x3 @ coef, s_in, s_out
@@ -740,9 +751,9 @@ class RindAhead:
     choice found the click's region hypodense (else at step 9's end when step 13 will be tried), on
     the second core (a click is otherwise one thread until the surfaces' fits), and reads it when
     those steps say it is tried on the same inputs (:meth:`reads`), else stops it: the same
-    function on the same inputs, the same result.  :meth:`result` waits for it (and raises what it raised); :meth:`cancel`
-    tells it to stop at its next stage (:func:`rind_border`'s ``stop``) and waits.  The thread holds
-    the click's one-BLAS-thread limit (:func:`.._blas.one_blas_thread`)."""
+    function on the same inputs, the same result.  :meth:`result` waits for it (and raises what it
+    raised); :meth:`cancel` tells it to stop at its next stage (:func:`rind_border`'s ``stop``) and
+    waits.  The thread holds the click's one-BLAS-thread limit (:func:`.._blas.one_blas_thread`)."""
 
     def __init__(self, img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[float, float, float],
                  liver: NDArray[np.bool_] | None = None, calibrated: bool = True) -> None:

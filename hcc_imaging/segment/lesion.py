@@ -267,6 +267,10 @@ uncovered does not replace a single-phase mask that covers it.
     rind as thick as step 9's ring leaves neither step a trace), and no step-11 defect replaced the mask:
     the fit on the arterial phase of the grid replaces the mask when it passes the same tests, holds
     the click and covers a drawn line (a note says so, and the notes of the mask it replaced follow).
+    The fit reads only the phase, the click and the liver: it runs on a thread of its own
+    (``_rind.RindAhead``, the same result), started after the phase choice when that found the
+    click's region hypodense, else at step 9's end, beside steps 1-12, 9b and 11, and is read at
+    step 13 when tried on the same inputs, else stopped.
 14. **A line that leaked** (1.38, :func:`_leaked_line_as_click`): a drawn line's final mask that
     the leak clamp cut within a slice is redone from a click at the line's midpoint (or the seed given
     with it), whose steps 7-8 do not run on a line (IRCAD17's tumours, heterogeneous, drawn along
