@@ -12,7 +12,9 @@ grid (:func:`._blur._radius`, and the mask inside it, :func:`._blur._inside`, wh
 blocks a rigorous interval bound puts wholly inside or outside the surface); the Euclidean
 distance transform (:func:`distance_transform_edt`: step 7's leak clamp, the liver's closing,
 cores and reach, the viable step's distances, the registration's mask margin); step 13's rays'
-edge search (:func:`._rind._edge_search`) and its fits' Jacobian (:func:`._rind._jacobian`).  Each
+edge search (:func:`._rind._edge_search`), its fits' Jacobian (:func:`._rind._jacobian`) and float32
+direction terms (:func:`._rind._float32_terms`); the histogram of a parenchyma mode
+(:func:`._morph._histogram`).  Each
 performs the *same* floating-point operations in the same order as the numpy / scipy code it
 stands in for, or computes the same set or order statistics (the distance transform: the exact
 distances, which scipy's misses by one unit in the last place at rare near-ties: every mask checked
@@ -46,7 +48,8 @@ JIT_ENV = _jit.JIT_ENV
 #: kernel (``radix_keys``, ``sort_rows``, ``start_centres``, ``kmedians``, ``class_median``,
 #: ``gaussian_nearest``, ``gaussian_nearest_at``, ``fill_holes_in_plane``, ``component_by_region``, ``component_of``,
 #: ``bbox_of``, ``median_rows32``, ``star_radius``, ``direction_terms``, ``inside_star``, ``edt_sq``,
-#: ``ray_edge_search``, ``scaled_rows``) or None when the kernels are off; ``jit_enabled()``: whether
+#: ``ray_edge_search``, ``scaled_rows``, ``uniform_histogram``, ``float32_terms``) or None when the kernels
+#: are off; ``jit_enabled()``: whether
 #: they are used.
 compiled, get, jit_enabled = _jit.accessors(__package__ or "")
 
@@ -196,6 +199,12 @@ def warm_up() -> float:
     terms = (rng.normal(size=k), rng.normal(size=(k, n_in)), rng.normal(size=(k, n_out)), rng.normal(size=(k, n_in)),
              rng.normal(size=(k, n_out)), rng.normal(size=(k, n_in, n_out)))
     _edge_search(terms, 20.0, 110.0, 70.0, np.ones((n_in, n_out), dtype=bool))
+    from ._morph import _histogram
+
+    _histogram(rng.normal(size=50), 7, (-1.0, 1.0))
+    from ._rind import _float32_terms
+
+    _float32_terms(rng.normal(size=(70, 4)), rng.random(70) > 0.5)
     return time.perf_counter() - t0
 
 

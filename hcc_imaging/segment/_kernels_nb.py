@@ -1190,3 +1190,58 @@ def ray_edge_search(dd, aa, bb, da, db, ab, o_lo, o_hi, c1, c2, c3, c4, c5):  # 
         best[k] = bi
         best_v[k] = bv
     return best, best_v
+
+
+@numba.njit(cache=True, nogil=True)
+def uniform_histogram(a, edges):  # pragma: no cover - compiled
+    """``np.histogram(a, bins=edges.size - 1, range=(edges[0], edges[-1]))[0]`` for a float64 ``a``
+    and the float64 edges numpy's ``linspace`` gives that range (:func:`._morph.histogram_mode`): per
+    value numpy's uniform-bins path in its order (kept when within the range; the index
+    ``int((x - first) / (last - first) * n)``, the last edge's value in the last bin, then moved
+    down a bin when below its left edge and up when at or above its right edge but for the last
+    bin), one pass instead of numpy's eight array passes."""
+    n = edges.size - 1
+    first, last = edges[0], edges[n]
+    denom = last - first
+    counts = np.zeros(n, dtype=np.int64)
+    for i in range(a.size):
+        x = a[i]
+        if not (x >= first and x <= last):
+            continue
+        j = int(((x - first) / denom) * n)
+        if j == n:
+            j -= 1
+        if x < edges[j]:
+            j -= 1
+        if x >= edges[j + 1] and j != n - 1:
+            j += 1
+        counts[j] += 1
+    return counts
+
+
+@numba.njit(cache=True, nogil=True)
+def float32_terms(y, use):  # pragma: no cover - compiled
+    """Step 13's direction terms in float32 (:func:`._rind._float32_terms`): ``y`` (voxels x terms,
+    float64) cast, as its transpose (terms x voxels, C-contiguous) and as the rows of the voxels
+    ``use`` (a flat boolean per voxel), in order: numpy's ``ascontiguousarray(y.astype(float32).T)``
+    and ``y.astype(float32)[use]`` (the same casts), in one pass over ``y`` blocked by 64 voxels
+    instead of a cast, a strided transpose and a boolean gather."""
+    n, k = y.shape
+    m = 0
+    for i in range(n):
+        if use[i]:
+            m += 1
+    y_t = np.empty((k, n), dtype=np.float32)
+    yu = np.empty((m, k), dtype=np.float32)
+    r = 0
+    for i0 in range(0, n, 64):
+        i1 = min(i0 + 64, n)
+        for j in range(k):
+            for i in range(i0, i1):
+                y_t[j, i] = np.float32(y[i, j])
+        for i in range(i0, i1):
+            if use[i]:
+                for j in range(k):
+                    yu[r, j] = y_t[j, i]
+                r += 1
+    return y_t, yu

@@ -73,14 +73,24 @@ machine (``benchmarks/bench_segment_hard.py``, 1.44): an oval's click 231-565 ms
 lobulated rind's 319-928 ms (median 463 ms), not the 0.1-0.15 s once estimated from those ratios
 (docs/validation.md section 2.4, "The clicks over the budget, measured"); the automatic steps take
 0.02-0.1 s; the refusals before the fit, 5-30 ms.
+
+2026-12-04 (the same masks bit for bit; docs/validation.md section 2.4, "Step 13's speed (session of
+2026-12-04)"): without being asked, the fit runs on a thread of its own (:class:`RindAhead`), started
+after the phase choice when it found the click's region hypodense (else at step 9's end), beside
+steps 1-12, 9b and 11, and read at step 13 (or stopped); the fit left alone once the trailing one is
+stopped runs its two blurs at a time on the idle pool (:func:`_both`); the parenchyma modes'
+percentiles, median and histogram by selections and a compiled pass
+(:func:`._morph.histogram_mode`); the float32 direction terms by a compiled pass
+(:func:`_float32_terms`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -89,6 +99,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 from scipy.special import ndtr
 
+from .._blas import one_blas_thread
 from . import _kernels
 from . import constants as C
 from ._blur import _direction_terms, _inside, _polar, _roughness
@@ -177,9 +188,10 @@ def _edge_search(terms: tuple[NDArray[np.float64], ...], n: float, rv: float, p:
 
 
 def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.float64], n0: float, p0: float,
+              stop: threading.Event | None = None,
               ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], tuple[float, float, float]]:
     """Step 2: the core's centroid (voxels), each ray's inner and outer edge (mm from it) and the
-    shared values (N, R, P)."""
+    shared values (N, R, P).  ``stop``: :func:`rind_border`'s (read before each round)."""
     nth, nph = C.LESION_RIND_RAYS
     step, t_max = C.LESION_RIND_RAY_STEP_MM, C.LESION_RIND_MAX_LAYER_MM
     c = np.array(ndimage.center_of_mass(core))
@@ -296,12 +308,27 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
         return float(((x @ coef - p_win) ** 2).sum()), coef
 
     for _ in range(4):
+        _check(stop)
         _, bi, bo = per_ray(n, rv, p, edge_terms(p, w))
         di, do = bi.reshape(-1)[k_win] - r[j_win], bo.reshape(-1)[k_win] - r[j_win]
         # the blur with the least residual (the first of equals), and its values
         w, (_, (n, rv, p)) = min(((ww, values_at(ww, di, do)) for ww in C.LESION_RIND_RAY_BLURS_MM),
                                  key=lambda t: t[1][0])
     return c, _arc_median(bi), _arc_median(bo), (float(n), float(rv), float(p))
+
+
+def _float32_terms(y: NDArray[np.float64], use: NDArray[np.bool_]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """The fit's direction terms ``y`` (voxels x terms) in float32 (1.43), as the box's transpose (one
+    row a term: :func:`_surfaces`' product) and as the rows of the fitted voxels ``use`` (flat; the
+    Jacobian's): ``ascontiguousarray(y32.T)`` and ``y32[use]`` of ``y32 = y.astype(float32)``, the
+    same values.  By the compiled ``float32_terms`` (one blocked pass instead of a cast, a strided
+    transpose and a gather: ~3 ms instead of ~13 on an oval's box at load) when the kernels are on."""
+    m = _kernels.compiled()
+    if m is not None and y.dtype == np.float64 and y.ndim == 2 and use.dtype == np.bool_ and use.shape == y.shape[:1]:
+        return m.float32_terms(  # type: ignore[no-any-return]
+            np.require(y, requirements="CW"), np.require(use, requirements="CW"))
+    y32 = y.astype(np.float32)
+    return np.ascontiguousarray(y32.T), y32[use]
 
 
 def _indicator(rho: NDArray[np.float32], radius: NDArray[np.float32], h: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -325,16 +352,28 @@ def _surfaces(x: NDArray[np.float64], k: int, rho: NDArray[np.float32], y_t: NDA
             for r, h in zip([radii.copy() for _ in hs[1:]] + [radii], hs, strict=True)]
 
 
+def _both(fn: Callable[[Any], Any], a: Any, b: Any, pool: Executor | None) -> tuple[Any, Any]:
+    """``fn(a), fn(b)``; with ``pool`` (an idle executor, not the one this thread is a worker of)
+    ``fn(b)`` runs on it while this thread computes ``fn(a)``: the lone fit's two blurs on the
+    second core (1.43's trailing fit stopped, the other runs on alone)."""
+    if pool is None:
+        return fn(a), fn(b)
+    later = pool.submit(fn, b)
+    return fn(a), later.result()
+
+
 def _render(x: NDArray[np.float64], k: int, rho: NDArray[np.float32], y_t: NDArray[np.float32],
             use: NDArray[np.bool_], h: NDArray[np.float32], sig: list[float], data: NDArray[np.float64],
-            soft: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None,
+            soft: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None, pool: Executor | None = None,
             ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float32], NDArray[np.float32]]:
     """The surfaces ``x`` as partial-volume indicators (:func:`_surfaces`; ``soft``: the two when
     known) blurred by the point-spread: the least-squares values (P, R - P, N - R), the design on
-    the voxels ``use`` (1, G * S_out, G * S_in), the fitted values, and the two indicators."""
+    the voxels ``use`` (1, G * S_out, G * S_in), the fitted values, and the two indicators.
+    ``pool``: an idle thread pool, when given the layer's blur runs on it beside the core's (the
+    same values)."""
     s_in, s_out = _surfaces(x, k, rho, y_t, [h])[0] if soft is None else soft
-    m_in = _kernels.gaussian_filter_nearest_at(s_in, sig, use).astype(np.float64)
-    m_out = _kernels.gaussian_filter_nearest_at(s_out, sig, use).astype(np.float64)
+    m_in, m_out = _both(lambda s: _kernels.gaussian_filter_nearest_at(s, sig, use).astype(np.float64),
+                        s_in, s_out, pool)
     x3 = np.stack([np.ones_like(m_in), m_out, m_in], 1)
     coef = np.linalg.solve(x3.T @ x3 + 1e-9 * np.eye(3), x3.T @ data)
     return coef, x3, x3 @ coef, s_in, s_out
@@ -372,6 +411,7 @@ def _gauss_newton_steps(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32
                         data: NDArray[np.float64], noise: float, prior: NDArray[np.float64],
                         steps: int = C.LESION_RIND_MAX_ITERATIONS, start: _State | None = None,
                         soft: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None,
+                        aside: list[Executor | None] | None = None,
                         ) -> Iterator[tuple[NDArray[np.float64], _State]]:
     """Step 12's chord Gauss-Newton for two surfaces (step 3), at most ``steps`` steps: yields (the
     coefficients, their :class:`_State`) at the start and after each accepted step (1.43: so that
@@ -381,10 +421,15 @@ def _gauss_newton_steps(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32
     else ``soft``: its indicators when known (the screen's start, the same for every point-spread).
     The Jacobian and its normal matrix are float32 (1.43: half the time of float64's; the step is a
     direction, the objective it is accepted on is float64).  The ramps' blurs are taken when a step
-    needs them, not after the last accepted one."""
+    needs them, not after the last accepted one.  ``aside``: a one-item list, read at each step,
+    holding an idle executor while the fit runs alone (its two blurs at a time, :func:`_both`) or
+    None."""
+
+    def pool() -> Executor | None:
+        return None if aside is None else aside[0]
 
     def evaluate(x: NDArray[np.float64], soft: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None) -> _State:
-        coef, x3, fitted, s_in, s_out = _render(x, k, rho, y_t, use, h, sig, data, soft)
+        coef, x3, fitted, s_in, s_out = _render(x, k, rho, y_t, use, h, sig, data, soft, pool())
         r = (data - fitted) / noise
         return _State(float(r @ r) + float(x @ prior @ x), r, coef, x3, s_in, s_out)
 
@@ -397,8 +442,9 @@ def _gauss_newton_steps(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32
     yield x, st
     jac = np.empty((yu.shape[0], 2 * k), dtype=np.float32)  # filled in place at each step (a new array each time: ~1 ms)
     for _ in range(steps):
-        a_in = np.float32(st.coef[2] / noise) * ramp_blur(st.s_in)
-        a_out = np.float32(st.coef[1] / noise) * ramp_blur(st.s_out)
+        b_in, b_out = _both(ramp_blur, st.s_in, st.s_out, pool())
+        a_in = np.float32(st.coef[2] / noise) * b_in
+        a_out = np.float32(st.coef[1] / noise) * b_out
         _jacobian(jac, a_in, a_out, yu)
         hess = (jac.T @ jac).astype(np.float64)
         grad = (jac.T @ st.r.astype(np.float32)).astype(np.float64) - prior @ x
@@ -484,13 +530,26 @@ def intensity_unit(raw: NDArray[Any], calibrated: bool) -> float:
     return unit if np.isfinite(unit) and unit > 0.0 else 1.0
 
 
+class _Stopped(Exception):
+    """:func:`rind_border` was told to stop (its ``stop`` event set): its result is not wanted."""
+
+
+def _check(stop: threading.Event | None) -> None:
+    """Raise :class:`_Stopped` when ``stop`` is set (read between :func:`rind_border`'s stages)."""
+    if stop is not None and stop.is_set():
+        raise _Stopped
+
+
 def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[float, float, float],
-                liver: NDArray[np.bool_] | None = None, where: str = "the click", calibrated: bool = True) -> RindFit:
+                liver: NDArray[np.bool_] | None = None, where: str = "the click", calibrated: bool = True,
+                stop: threading.Event | None = None) -> RindFit:
     """Steps 1-4 of the module on one phase ``img`` (whole grid) from the click ``seed`` (voxel);
     ``liver``: the mask the lesion is kept in (whole grid), or None; ``calibrated``: the values are
     HU (CT), else the fit works in :func:`intensity_unit`'s units and reports the image's.  Raises
     ``LowContrastError`` (no dark core at the click, or no layer around it) or ``NotEnclosedError``
-    (the core reaches the box's faces); ``where`` names the click in the messages."""
+    (the core reaches the box's faces); ``where`` names the click in the messages.  ``stop``: an
+    event that, once set, ends the work at the next stage with :class:`_Stopped` (:class:`RindAhead`:
+    a fit started before the caller knows whether it will read it)."""
     sp = np.asarray(spacing, dtype=np.float64)
     shape = np.asarray(img.shape)
     half = np.ceil(C.LESION_RIND_BOX_MM / sp).astype(int)
@@ -516,6 +575,7 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
         raise LowContrastError(
             f"rind=True: {where} is not in a dark core (value {_v(n0 * unit)}); click the lesion's necrotic "
             "(non-enhancing) centre, or segment it without rind=True.")
+    _check(stop)
     p0 = histogram_mode(pool, max(noise_s, 1.0))
     for _ in range(2):
         if p0 - n0 < C.LESION_MIN_CONTRAST_K_SIGMA * noise_s:
@@ -561,7 +621,9 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     # 1.45: a lobulated lesion's lobes may hold necrotic cores of their own, apart from the click's
     # (the rind sweep's lobulated rinds from 2.5 mm): they join the core the rays start from
     core = _with_lobe_cores(core, dark, near_box, dist, sm, liv, p0, noise_s, sp)
-    c_vox, bi, bo, (n_r, r_r, p_r) = _fit_rays(a, core, sp, n0, p0)
+    _check(stop)
+    c_vox, bi, bo, (n_r, r_r, p_r) = _fit_rays(a, core, sp, n0, p0, stop)
+    _check(stop)
     layer_r = float(np.median(bo - bi))
     if r_r - p_r < noise or p_r - n_r < noise or layer_r < C.LESION_RIND_MIN_LAYER_MM:
         # the rays' values and edges already fail step 4's floors: no layer worth the surfaces' fit
@@ -587,12 +649,10 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     rho, u = _polar(a.shape, sp, centre)
     y = _direction_terms(u.reshape(-1, 3), degree).reshape(a.shape + (-1,))
     r_in0, r_out0 = y @ c_in, y @ c_out
-    # (cast, then transposed: a third of the time of the strided float64 transpose cast in one)
-    y32 = y.reshape(-1, y.shape[-1]).astype(np.float32)
-    y_t = np.ascontiguousarray(y32.T)
     use = (rho <= r_out0 + 5.0) & (rho >= np.maximum(r_in0 - 5.0, 0.0))
     if liv is not None:
         use &= liv | (rho <= r_out0)
+    y_t, yu = _float32_terms(y.reshape(-1, y.shape[-1]), use.reshape(-1))
     # the surfaces' partial-volume ramp, two models (1.27): as wide as the mean spacing (an image
     # sampled at the slices' centres; 1.24-1.26's only model), or as a voxel's extent along the
     # direction from the centre (a CT slice averages its thickness, so a surface facing the slices
@@ -602,7 +662,7 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
              (np.abs(u[..., 0]) * sp[0] + np.abs(u[..., 1]) * sp[1] + np.abs(u[..., 2]) * sp[2]).astype(np.float32))
     data = a[use]
     k = y.shape[-1]
-    yu, rho32 = y32[use.reshape(-1)], rho.astype(np.float32)
+    rho32 = rho.astype(np.float32)
     smoothing = C.LESION_BLUR_MODEL_SMOOTHING
     prior = np.kron(np.eye(2), smoothing * _roughness(degree, C.LESION_BLUR_MODEL_FREE_DEGREE))
     inner = rho < r_in0 - 2.0
@@ -622,13 +682,15 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
         h_j, psf_j = cands[j]
         x_j, st_j = (x0, None) if start is None else start
         return _gauss_newton_steps(x_j, k, rho32, y_t, yu, use, h_j, [psf_j / w for w in sp], data, noise, prior,
-                                   steps, st_j, soft0[j // len(C.LESION_RIND_PSF_MM)])
+                                   steps, st_j, soft0[j // len(C.LESION_RIND_PSF_MM)], aside)
 
     def last(run: Iterator[tuple[NDArray[np.float64], _State]]) -> tuple[NDArray[np.float64], _State]:
         for state in run:
-            pass
+            _check(stop)
         return state
 
+    # (the executor a fit running alone hands its second blur to, while it does: :func:`_both`)
+    aside: list[Executor | None] = [None]
     with ThreadPoolExecutor(_threads()) as pool:
         fits = list(pool.map(lambda j: last(fit(j, None, C.LESION_RIND_PSF_STEPS)), range(len(cands))))
         best = [int(i) for i in np.argsort([f[1].obj for f in fits])[:2]]
@@ -639,7 +701,16 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
         finals = {j: fits[j] for j in best}
         going = list(best)
         while going:
-            states = list(pool.map(lambda j: next(runs[j], None), going))
+            _check(stop)
+            if len(going) == 1 and _threads() > 1:
+                # one fit left: run here, its two blurs at a time on the idle pool (the same values)
+                aside[0] = pool
+                try:
+                    states = [next(runs[going[0]], None)]
+                finally:
+                    aside[0] = None
+            else:
+                states = list(pool.map(lambda j: next(runs[j], None), going))
             finals.update((j, st) for j, st in zip(going, states) if st is not None)
             lead = min(finals[i][1].obj for i in best)
             going = [j for j, st in zip(going, states)
@@ -671,4 +742,57 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     return RindFit(out, box, n_v * unit, r_v * unit, p_v * unit, float(psf), thick, chi2_red)
 
 
-__all__ = ["RindFit", "rind_border"]
+class RindAhead:
+    """:func:`rind_border` on a thread of its own, started before the caller knows whether it will
+    read the result.  Step 13 without being asked runs after steps 1-12, 9b and 11, when they say so
+    (step 7 grew the click's region, step 9 wrapped it in a rim, or it is hypodense) and step 11
+    found no filling defect; but it reads only the phase it fits, the click and the liver, known
+    once the phase is chosen.  So on fine pixels ``segment_lesion`` starts it then when the phase
+    choice found the click's region hypodense (else at step 9's end when step 13 will be tried), on
+    the second core (a click is otherwise one thread until the surfaces' fits), and reads it when
+    those steps say it is tried on the same inputs (:meth:`reads`), else stops it: the same
+    function on the same inputs, the same result.  :meth:`result` waits for it (and raises what it
+    raised); :meth:`cancel` tells it to stop at its next stage (:func:`rind_border`'s ``stop``) and
+    waits.  The thread holds the click's one-BLAS-thread limit (:func:`.._blas.one_blas_thread`)."""
+
+    def __init__(self, img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[float, float, float],
+                 liver: NDArray[np.bool_] | None = None, calibrated: bool = True) -> None:
+        self._inputs = (img, tuple(int(v) for v in seed), tuple(float(v) for v in spacing), liver, bool(calibrated))
+        self._stop = threading.Event()
+        self._fit: RindFit | None = None
+        self._err: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(img, seed, spacing, liver, calibrated),
+                                        name="rind_border", daemon=True)
+        self._thread.start()
+
+    def _run(self, img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[float, float, float],
+             liver: NDArray[np.bool_] | None, calibrated: bool) -> None:
+        try:
+            with one_blas_thread():
+                self._fit = rind_border(img, seed, spacing, liver, calibrated=calibrated, stop=self._stop)
+        except BaseException as err:  # noqa: BLE001 - handed to the caller by result()
+            self._err = err
+
+    def reads(self, img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[float, float, float],
+              liver: NDArray[np.bool_] | None = None, calibrated: bool = True) -> bool:
+        """Whether this fit is :func:`rind_border`'s on these inputs: the same image and liver
+        arrays (the objects themselves), click, spacing and calibration."""
+        own_img, own_seed, own_sp, own_liver, own_cal = self._inputs
+        return (img is own_img and liver is own_liver and tuple(int(v) for v in seed) == own_seed
+                and tuple(float(v) for v in spacing) == own_sp and bool(calibrated) == own_cal)
+
+    def result(self) -> RindFit:
+        """The fit (:func:`rind_border`'s result), once it is done; raises what it raised."""
+        self._thread.join()
+        if self._err is not None:
+            raise self._err
+        assert self._fit is not None
+        return self._fit
+
+    def cancel(self) -> None:
+        """Stop the fit at its next stage (the result is not wanted) and wait for the thread."""
+        self._stop.set()
+        self._thread.join()
+
+
+__all__ = ["RindAhead", "RindFit", "rind_border"]

@@ -272,6 +272,10 @@ uncovered does not replace a single-phase mask that covers it.
     rind as thick as step 9's ring leaves neither step a trace), and no step-11 defect replaced the mask:
     the fit on the arterial phase of the grid replaces the mask when it passes the same tests, holds
     the click and covers a drawn line (a note says so, and the notes of the mask it replaced follow).
+    The fit reads only the phase, the click and the liver: it runs on a thread of its own
+    (``_rind.RindAhead``, the same result), started after the phase choice when that found the
+    click's region hypodense, else at step 9's end, beside steps 1-12, 9b and 11, and is read at
+    step 13 when tried on the same inputs, else stopped.
 14. **A line that leaked** (1.38, :func:`_leaked_line_as_click`): a drawn line's final mask that
     the leak clamp cut within a slice is redone from a click at the line's midpoint (or the seed given
     with it), whose steps 7-8 do not run on a line (IRCAD17's tumours, heterogeneous, drawn along
@@ -314,7 +318,7 @@ from ._morph import gaussian_sigma_vox, pad_box
 from ._multiphase import _combined_border, _joint_fallback, _mixed_on_other_phase
 from ._refine import _grow_on_other_phase, _lipiodol_deposits, _regrow_on_best_phase, _segment_on
 from ._rim import _add_enhancing_layers
-from ._rind import RindFit, rind_border
+from ._rind import RindAhead, RindFit, rind_border
 from ._vessel import thrombus_in_lumen
 from .errors import LowContrastError, NotEnclosedError, SeedError, SegmentationError
 
@@ -928,8 +932,21 @@ def _leaked_line_as_click(volume: Volume | Mapping[Phase | str, Volume], res: Se
     return replace(alt, line_lps=res.line_lps, notes=(note, *alt.notes), elapsed_s=res.elapsed_s + alt.elapsed_s)
 
 
-def _segment_lesion(
+def _segment_lesion(volume: Volume | Mapping[Phase | str, Volume], **kw: Any) -> SegmentationResult:
+    """:func:`segment_lesion` without 1.38's second look at a leaked line: :func:`_segment_lesion_steps`,
+    whose step-13 fits started ahead (``RindAhead``) are stopped however the click ends (a fit whose
+    result was read has ended already)."""
+    aheads: list[RindAhead] = []
+    try:
+        return _segment_lesion_steps(volume, aheads, **kw)
+    finally:
+        for ahead in aheads:
+            ahead.cancel()
+
+
+def _segment_lesion_steps(
     volume: Volume | Mapping[Phase | str, Volume],
+    aheads: list[RindAhead],
     *,
     seed_lps: ArrayLike | None = None,
     seed_index: Sequence[int] | None = None,
@@ -943,7 +960,8 @@ def _segment_lesion(
     extrahepatic: bool = False,
     rind: bool = False,
 ) -> SegmentationResult:
-    """:func:`segment_lesion` without 1.38's second look at a leaked line."""
+    """The steps of :func:`segment_lesion` (see :func:`_segment_lesion`); ``aheads``: the step-13
+    fits this click started ahead, for the caller to stop."""
     t0 = time.perf_counter()
     p = params or LesionParams()
     phases = _as_phases(volume)
@@ -982,6 +1000,7 @@ def _segment_lesion(
     if rind and phase is None:
         # the layer enhances on the arterial phase; else the one image given (or the first)
         phase = next((k for k in _RIND_PHASES if k in phases), next(iter(phases)))
+    first_modes: dict[str, str] = {}  # each phase's first-round model (the phase choice's)
     if phase is None and len(phases) > 1:
         cp = LesionParams(**{**asdict(p), "iterations": 1})
         best = None
@@ -991,6 +1010,7 @@ def _segment_lesion(
                                  None if line is None else vol.lps_to_index(line), roi_mm, first_round_only=True,
                                  cache=cache)
                 cnr = rr.model.conspicuity
+                first_modes[str(ph)] = rr.model.mode
             except LowContrastError:
                 cnr = 0.0
             conspicuity[str(ph)] = round(float(cnr), 3)
@@ -1016,6 +1036,18 @@ def _segment_lesion(
             "that the liver mask holds the lesion; for a lesion outside the liver (a lymph node) pass "
             "extrahepatic=True to keep it out of the liver mask."
         )
+    if (not rind and p.rind_border and first_modes.get(str(phase)) == "hypo"
+            and min(vol.spacing[1:]) <= C.LESION_RIND_MAX_PIXEL_MM):
+        # 13 without being asked (below) reads the phase it fits, the click and the liver, and nothing
+        # steps 1-12 compute: on fine pixels, when the phase choice found the click's region
+        # hypodense (as a necrotic core is: step 13 is then mostly tried), it starts now, on a thread
+        # of its own (``RindAhead``: the same fit, on the second core while steps 1-12 run; a click
+        # is one thread until the fit's surfaces), and is read at step 13 when it is tried on these
+        # inputs, else stopped
+        r_phase = next((k for k in _RIND_PHASES if k in phases and phases[k].geometry.equals(vol.geometry)), None)
+        if r_phase is not None:
+            aheads.append(RindAhead(phases[r_phase].array, seed_vox, vol.spacing, liv,
+                                    calibrated=vol.modality == Modality.CT))
     rind_note = None
     if rind and min(vol.spacing[1:]) > C.LESION_RIND_MAX_PIXEL_MM:
         # coarse pixels: the model's one-voxel ramp is wider than a thin layer, and the automatic
@@ -1126,6 +1158,25 @@ def _segment_lesion(
             and rr.model.mode == "hypo" and combined_weights is None and multiphase is None):
         rr = _add_enhancing_layers(rr, phases, phase, p, liv, cache)
     images = {str(k): v.array for k, v in phases.items() if v.geometry.equals(vol.geometry)}
+    # 13 without being asked (below): whether it is tried is known here, but for step 11's defect;
+    # its fit reads nothing steps 12, 12b, 9b and 11 compute: the one started at the click when it
+    # reads these inputs (else one started now), on its thread while they run, stopped when step
+    # 11 finds a defect; any other is stopped now
+    rind_phase: str | None = None
+    rind_ahead: RindAhead | None = None
+    if (p.rind_border and min(vol.spacing[1:]) <= C.LESION_RIND_MAX_PIXEL_MM
+            and (rr.rim_phase is not None or rr.click_mask is not None or growth_phase is not None
+                 or rr.model.mode == "hypo")):
+        rind_phase = next((str(k) for k in _RIND_PHASES if str(k) in images), None)
+    if rind_phase is not None:
+        inputs = (images[rind_phase], seed_vox, vol.spacing, liv, vol.modality == Modality.CT)
+        rind_ahead = next((a for a in aheads if a.reads(*inputs)), None)
+        if rind_ahead is None:
+            rind_ahead = RindAhead(*inputs)
+            aheads.append(rind_ahead)
+    for ahead in aheads:
+        if ahead is not rind_ahead:
+            ahead.cancel()
     border_blur: float | None = rr.blur_mm  # 1.15: fitted around the click's region already
     border_psf: tuple[float, float, float] | None = None
     border_ramp: str | None = None
@@ -1204,29 +1255,28 @@ def _segment_lesion(
     # region too: a rind as thick as step 9's ring (2-6 mm) lifts the ring with the shell, so neither
     # step 7 nor step 9 fires and the mask is the core (the rind sweep at 15 HU on 1.15-1.8 mm
     # pixels with a profile: 0.45-0.70); a layerless one is refused by the fit's checks
+    # (the fit started before step 12, ``rind_ahead``; the conditions on ``rr`` read fields steps 12
+    # and 12b do not change)
     rind_fit: RindFit | None = None
-    rind_phase: str | None = None
-    if (p.rind_border and defect is None and min(vol.spacing[1:]) <= C.LESION_RIND_MAX_PIXEL_MM
-            and (rr.rim_phase is not None or rr.click_mask is not None or growth_phase is not None
-                 or rr.model.mode == "hypo")):
-        rind_phase = next((str(k) for k in _RIND_PHASES if str(k) in images), None)
-        if rind_phase is not None:
-            try:
-                rind_fit = rind_border(images[rind_phase], seed_vox, vol.spacing, liv,
-                                       calibrated=vol.modality == Modality.CT)
-            except SegmentationError as err:
-                log.debug("segment_lesion: step 13 not used (%s)", err)
-            if rind_fit is not None:
-                as_rr = replace(rr, mask=rind_fit.mask, lo=np.array([b.start for b in rind_fit.box], np.int64))
-                if not as_rr.holds(seed_vox) or _leaves_line(as_rr, rr, line_vox, vol.spacing):
-                    rind_fit = None
-                else:
-                    full[...] = 0
-                    full[rind_fit.box][rind_fit.mask] = label
-                    # the border is the fit's, with its point-spread (as with rind=True); steps 10 (d),
-                    # 12 and 12b described the mask it replaced
-                    border_weights, border_blur, border_ramp = None, None, None
-                    border_psf = rind_fit.psf_vox(vol.spacing)
+    if rind_ahead is not None and defect is not None:
+        rind_ahead.cancel()
+        rind_ahead, rind_phase = None, None
+    if rind_ahead is not None:
+        try:
+            rind_fit = rind_ahead.result()
+        except SegmentationError as err:
+            log.debug("segment_lesion: step 13 not used (%s)", err)
+        if rind_fit is not None:
+            as_rr = replace(rr, mask=rind_fit.mask, lo=np.array([b.start for b in rind_fit.box], np.int64))
+            if not as_rr.holds(seed_vox) or _leaves_line(as_rr, rr, line_vox, vol.spacing):
+                rind_fit = None
+            else:
+                full[...] = 0
+                full[rind_fit.box][rind_fit.mask] = label
+                # the border is the fit's, with its point-spread (as with rind=True); steps 10 (d),
+                # 12 and 12b described the mask it replaced
+                border_weights, border_blur, border_ramp = None, None, None
+                border_psf = rind_fit.psf_vox(vol.spacing)
     reach = _edge_reach(full)
     # (a mask step 11 or 13 replaced may have touched the largest region: theirs are enclosed)
     if line is None and roi_mm is None and defect is None and (reach[2] or (rr.touches and rind_fit is None)):

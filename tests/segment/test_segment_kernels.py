@@ -23,7 +23,8 @@ from .._jit import numpy_only
 _KERNELS = ("radix_keys", "sort_rows", "start_centres", "kmedians", "class_median", "gaussian_nearest", "gaussian_nearest_at",
             "fill_holes_in_plane",
             "component_by_region", "component_of", "bbox_of", "median_rows32", "star_radius", "direction_terms", "inside_star",
-            "edt_sq", "ray_edge_search", "scaled_rows")
+            "edt_sq", "ray_edge_search", "scaled_rows", "uniform_histogram",
+            "float32_terms")
 
 pytestmark = pytest.mark.skipif(_kernels.get("kmedians") is None, reason="numba kernels disabled or missing")
 
@@ -586,6 +587,67 @@ def test_the_rays_edge_search_is_numpys_bit_for_bit(seed: int) -> None:
         want = [_rind._edge_search(tm, n, r, p, v) for tm, n, r, p, v in cases]
     assert all(g[0].tobytes() == w[0].tobytes() and g[1].tobytes() == w[1].tobytes() for g, w in zip(got, want, strict=True))
     assert got[5][0].tolist() == [0] * len(got[5][0]) and got[4][0][0] == 3 * 49 + 10
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_parenchyma_modes_histogram_is_numpys_bit_for_bit(seed: int) -> None:
+    """``_morph._histogram`` (the compiled ``uniform_histogram``) gives ``np.histogram``'s counts and
+    edges: values on and next to the edges (numpy's index moved down or up a bin), the last edge
+    (in the last bin), outside the range, NaN and infinities (left out), ties, one bin and 2000,
+    ranges of any scale; float32 values and a range numpy widens go to numpy."""
+    from hcc_imaging.segment._morph import _histogram
+
+    rng = np.random.default_rng(seed)
+    for t in range(200):
+        n = int(rng.integers(0, 5000))
+        scale = float(rng.choice([1e-6, 1.0, 100.0, 1e8]))
+        v = rng.normal(size=n) * scale
+        lo, hi = np.percentile(v, [1, 99]) if n else (-1.0, 1.0)
+        hi = hi + float(rng.choice([0.0, 1e-3 * scale]))
+        nb = int(rng.choice([1, 2, 7, 150, 2000]))
+        edges = np.linspace(lo, hi, nb + 1)
+        if n > 20:
+            k = n // 10
+            v[:k] = rng.choice(edges, k)  # on the edges
+            v[k:2 * k] = np.nextafter(v[:k], rng.choice([-np.inf, np.inf], k))  # one ulp beside them
+            v[2 * k] = np.nan
+            v[2 * k + 1] = np.inf
+            v[2 * k + 2] = -np.inf
+            v[2 * k + 3] = hi
+            v[2 * k + 4: 2 * k + 10] = v[2 * k + 3]
+        if lo >= hi:
+            continue
+        want = np.histogram(v, bins=nb, range=(lo, hi))
+        got = _histogram(v, nb, (lo, hi))
+        assert got[0].tobytes() == want[0].tobytes() and got[0].dtype == want[0].dtype, t
+        assert got[1].tobytes() == want[1].tobytes(), t
+    v32 = rng.normal(size=100).astype(np.float32)
+    for got, want in ((_histogram(v32, 9, (-1.0, 1.0)), np.histogram(v32, bins=9, range=(-1.0, 1.0))),
+                      (_histogram(v32.astype(np.float64), 4, (0.5, 0.5)),
+                       np.histogram(v32.astype(np.float64), bins=4, range=(0.5, 0.5)))):
+        assert got[0].tobytes() == want[0].tobytes() and got[1].tobytes() == want[1].tobytes()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_rind_fits_float32_terms_are_numpys_bit_for_bit(seed: int) -> None:
+    """``_rind._float32_terms`` (the compiled ``float32_terms``) gives numpy's transposed float32 cast
+    and the fitted voxels' rows of it: any box length (blocks of 64 and a remainder), no fitted voxel,
+    every one, values float32 rounds (ties, overflow to infinity, subnormals, NaN)."""
+    from hcc_imaging.segment import _rind
+
+    rng = np.random.default_rng(seed)
+    for n in (0, 1, 63, 64, 65, 200, 1000):
+        y = rng.normal(size=(n, 25)) * rng.choice([1e-42, 1.0, 1e39], size=(n, 25))
+        if n > 3:
+            y[0, 0], y[1, 1], y[2, 2] = np.nan, 1.0 + 2.0**-24, -(1.0 + 3 * 2.0**-24)
+        for use in (rng.random(n) > 0.6, np.zeros(n, bool), np.ones(n, bool)):
+            with np.errstate(over="ignore"):
+                got = _rind._float32_terms(y, use)
+                y32 = y.astype(np.float32)
+            want = (np.ascontiguousarray(y32.T), y32[use])
+            for g, w in zip(got, want, strict=True):
+                assert g.dtype == w.dtype == np.float32 and g.shape == w.shape and g.flags.c_contiguous
+                assert g.tobytes() == w.tobytes()
 
 
 def test_warm_up_compiles_every_kernel() -> None:

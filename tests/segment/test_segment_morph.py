@@ -14,7 +14,9 @@ from hcc_imaging.segment._morph import (
     component_at_in_box,
     erode_faces,
     fill_holes,
+    histogram_mode,
     median,
+    percentiles,
     pad_box,
     within_mm,
 )
@@ -173,4 +175,50 @@ def test_median_equals_numpy_bit_for_bit(seed: int) -> None:
         assert np.asarray(got).dtype == np.asarray(want).dtype
         assert np.asarray(got).tobytes() == np.asarray(want).tobytes(), (t, n, want, got)
         selected += n >= 64 and bool(np.isfinite(v).all()) and bool(want != 0)
+    assert selected > 100  # the selection path itself ran, not only the fallbacks
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_percentiles_equal_numpy_bit_for_bit(seed: int) -> None:
+    """``percentiles`` gives ``np.percentile``'s values and dtype (linear interpolation), for the
+    1st / 99th percentiles ``histogram_mode`` reads and others (0, 100, close pairs, one rank, a
+    fractional rank above one half), also with ties, zeros of both signs, a NaN, an infinity, heavy
+    tails, constant runs and float32 (its fallbacks); ``histogram_mode`` is the numpy one's."""
+
+    def numpy_mode(values: np.ndarray, width: float) -> float:  # histogram_mode as numpy wrote it
+        lo_v, hi_v = np.percentile(values, [1, 99])
+        nb = int(max(1, min(2000, (hi_v - lo_v) / width)))
+        hist, edges = np.histogram(values, bins=nb, range=(lo_v, hi_v + 1e-3))
+        k = int(np.argmax(np.convolve(hist, np.ones(3), mode="same")))
+        peak = 0.5 * (edges[k] + edges[k + 1])
+        near = values[np.abs(values - peak) <= 2.0 * width]
+        return float(np.median(near)) if near.size else float(peak)
+
+    rng = np.random.default_rng(seed)
+    selected = 0
+    for t in range(300):
+        n = int(rng.integers(1, 6000))
+        dt = np.float32 if t % 5 == 4 else np.float64
+        v = (rng.normal(size=n) * rng.choice([1e-30, 1e-3, 1.0, 1e5, 1e30])).astype(dt)
+        if t % 3 == 0:
+            v = np.round(v * 4) / 4
+        if t % 7 == 0:
+            v[: n // 3] = v[0]
+        if t % 11 == 0:
+            v[rng.integers(0, n)] = np.nan
+        if t % 13 == 0:
+            v[rng.integers(0, n)] = np.inf
+        if t % 17 == 0:
+            v[: n // 2] = -0.0
+        if t % 19 == 0:
+            v = rng.standard_cauchy(n).astype(dt)
+        for q in ([1, 99], [0, 100], [50], [25, 26], [0.5, 99.9, 99.99]):
+            with np.errstate(invalid="ignore"):
+                want, got = np.percentile(v, q), percentiles(v, q)
+            assert np.asarray(got).dtype == want.dtype
+            assert np.asarray(got).tobytes() == want.tobytes(), (t, n, q, want, got)
+        if np.isfinite(v).all():
+            width = float(rng.choice([0.005, 0.05, 0.25])) * (float(np.ptp(v)) or 1.0)
+            assert histogram_mode(v, width) == numpy_mode(v, width)
+        selected += n >= 64 and dt == np.float64 and bool(np.isfinite(v).all())
     assert selected > 100  # the selection path itself ran, not only the fallbacks

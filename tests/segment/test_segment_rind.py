@@ -303,3 +303,65 @@ def test_a_dark_vessel_beside_a_rind_is_not_taken_for_a_lobe_core() -> None:
     assert any("(step 13)" in n for n in res.notes)
     assert dice(m, truth) >= 0.97
     assert not np.any(m & tube)
+
+
+def test_the_fit_started_ahead_is_rind_borders_own_and_can_be_stopped() -> None:
+    """``RindAhead`` (step 13 on a thread of its own while steps 1-11 run): it knows the inputs it
+    reads (the image and liver objects, the click, the spacing), its result is
+    ``rind_border``'s on the same inputs under the click's one BLAS thread (the mask, its box and the
+    fitted values; OpenBLAS's float32 products may round otherwise on two threads), a refusal is
+    raised by ``result()`` as ``rind_border`` raises it, and a fit told to stop ends with ``_Stopped``
+    at its next stage (``cancel()`` returns once the thread has ended)."""
+    import threading
+
+    from hcc_imaging._blas import one_blas_thread
+    from hcc_imaging.phantoms import Phase
+    from hcc_imaging.segment._rind import RindAhead, _Stopped, rind_border
+
+    vols, _, click = rim_scene("oval", 0, 15.0, rim_mm=2.5, spacing=FINE, shape=FINE_SHAPE)
+    img = vols[Phase.ARTERIAL].array
+    with one_blas_thread():
+        direct = rind_border(img, tuple(click), FINE)
+    started = RindAhead(img, tuple(click), FINE)
+    assert started.reads(img, tuple(click), FINE) and not started.reads(img.copy(), tuple(click), FINE)
+    assert not started.reads(img, (int(click[0]) + 1, *click[1:]), FINE)
+    assert not started.reads(img, tuple(click), FINE, liver=np.ones(img.shape, bool))
+    ahead = started.result()
+    np.testing.assert_array_equal(ahead.mask, direct.mask)
+    assert ahead.box == direct.box
+    assert (ahead.core_value, ahead.layer_value, ahead.parenchyma_value, ahead.psf_mm, ahead.chi2_reduced) == (
+        direct.core_value, direct.layer_value, direct.parenchyma_value, direct.psf_mm, direct.chi2_reduced)
+    # a click in the parenchyma, away from the lesion: refused the same way
+    away = (int(click[0]), 5, 5)
+    with pytest.raises(LowContrastError) as own:
+        rind_border(img, away, FINE)
+    with pytest.raises(LowContrastError) as handed:
+        RindAhead(img, away, FINE).result()
+    assert str(handed.value) == str(own.value)
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(_Stopped):
+        rind_border(img, tuple(click), FINE, stop=stop)
+    run = RindAhead(img, tuple(click), FINE)
+    run.cancel()
+    assert not run._thread.is_alive()
+
+
+def test_a_lone_fits_two_blurs_run_on_the_idle_pool() -> None:
+    """``_rind._both``: without a pool the two calls run here, in order; with one the second runs on
+    the pool's thread while this one computes the first, and the results come back in order."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hcc_imaging.segment._rind import _both
+
+    here = threading.get_ident()
+
+    def where(v: int) -> tuple[int, int]:
+        return v * v, threading.get_ident()
+
+    (a, ta), (b, tb) = _both(where, 3, 4, None)
+    assert (a, b) == (9, 16) and ta == tb == here
+    with ThreadPoolExecutor(2) as pool:
+        (a, ta), (b, tb) = _both(where, 3, 4, pool)
+    assert (a, b) == (9, 16) and ta == here and tb != here
