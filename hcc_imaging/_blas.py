@@ -11,9 +11,12 @@ Dask's workers already run with one BLAS thread (``distributed`` sets ``OPENBLAS
 in the processes it spawns); this does the same for the interactive path, only while the work
 runs, and puts the user's setting back afterwards.
 
-The products' values do not depend on the thread count here (OpenBLAS splits the rows of a
-product, not its sums): the masks of the identity sets are bit-identical either way (CHANGELOG,
-algorithm 1.16).  Without ``threadpoolctl`` (a dependency) this does nothing.
+The masks of the identity sets are bit-identical with one thread or two (CHANGELOG, algorithm
+1.16), but not every product's value is: step 13's float32 products (a rind fit's normal matrix)
+round differently on OpenBLAS's two threads, in the seventh digit (measured 2026-12-04, the
+masks the same).  A click's results are defined under this one-thread limit, and tests that
+compare values bit for bit run both sides under it.  Without ``threadpoolctl`` (a dependency)
+this does nothing.
 """
 
 from __future__ import annotations
