@@ -90,7 +90,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -759,19 +759,21 @@ class RindAhead:
                  liver: NDArray[np.bool_] | None = None, calibrated: bool = True) -> None:
         self._inputs = (img, tuple(int(v) for v in seed), tuple(float(v) for v in spacing), liver, bool(calibrated))
         self._stop = threading.Event()
-        self._fit: RindFit | None = None
-        self._err: BaseException | None = None
+        self._future: Future[RindFit] = Future()
         self._thread = threading.Thread(target=self._run, args=(img, seed, spacing, liver, calibrated),
                                         name="rind_border", daemon=True)
         self._thread.start()
 
     def _run(self, img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[float, float, float],
              liver: NDArray[np.bool_] | None, calibrated: bool) -> None:
+        self._future.set_running_or_notify_cancel()
         try:
             with one_blas_thread():
-                self._fit = rind_border(img, seed, spacing, liver, calibrated=calibrated, stop=self._stop)
+                fit = rind_border(img, seed, spacing, liver, calibrated=calibrated, stop=self._stop)
         except BaseException as err:  # noqa: BLE001 - handed to the caller by result()
-            self._err = err
+            self._future.set_exception(err)
+        else:
+            self._future.set_result(fit)  # (once the BLAS limit is released, as the thread's end was)
 
     def reads(self, img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[float, float, float],
               liver: NDArray[np.bool_] | None = None, calibrated: bool = True) -> bool:
@@ -783,11 +785,7 @@ class RindAhead:
 
     def result(self) -> RindFit:
         """The fit (:func:`rind_border`'s result), once it is done; raises what it raised."""
-        self._thread.join()
-        if self._err is not None:
-            raise self._err
-        assert self._fit is not None
-        return self._fit
+        return self._future.result()
 
     def cancel(self) -> None:
         """Stop the fit at its next stage (the result is not wanted) and wait for the thread."""

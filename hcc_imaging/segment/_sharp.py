@@ -291,7 +291,8 @@ def sharp_border(
         return coef, at, best
 
     # the working voxel's width along the surface's normal (a voxel that averages its extent)
-    coef_v, at_v, chi2_v = fitted((np.abs(u) * sp_w).sum(-1), coef)
+    voxel_h = (np.abs(u) * sp_w).sum(-1)
+    coef_v, at_v, chi2_v = fitted(voxel_h, coef)
     # (ramp, coefficients, the grid's index per axis group), in order of preference
     candidates: list[tuple[str, NDArray[np.float64], list[int]]] = []
     thick = sp[0] > max(sp[1], sp[2]) and not np.isclose(sp[0], max(sp[1], sp[2]))  # slices thicker than the pixels
@@ -299,6 +300,8 @@ def sharp_border(
     dof = _dof(X, Y)
     point: list[float] = []
     slice_h = np.abs(u[..., 0]) * sp_w[0] + floor  # 1.31: the ramp of a slice that averages its thickness
+    point_h = np.full(rho.shape, floor)  # point samples on every axis
+    ramps = {"voxel": voxel_h, "slice": slice_h, "point": point_h}  # each candidate's ramp, by name
     # the stiffer roughness priors: 1.44's point-sample surface (the fit and each voxel's prior on it
     # use the same one) and 1.46's slice-ramp surface
     p_point = P * C.LESION_SHARP_FIT_POSTERIOR_STIFFNESS
@@ -307,7 +310,7 @@ def sharp_border(
     def point_chi2() -> float:
         """chi^2 of the fit with point samples on every axis (fitted once, when first asked for)."""
         if not point:
-            point.append(fitted(np.full(rho.shape, floor), coef)[2])
+            point.append(fitted(point_h, coef)[2])
         return point[0]
 
     if slice_ramp and thick:
@@ -368,7 +371,7 @@ def sharp_border(
         thick_ratio = sp[0] >= C.LESION_SHARP_FIT_AVERAGED_MIN_SLICE_RATIO * max(sp[1], sp[2])
         if (slice_ramp and not nested and max(at_v) < len(grid) - 1 and all(v == 1 for v in k)
                 and _evidence(chi2_v, point_chi2(), dof) >= (C.LESION_BLUR_MODEL_MIN_EVIDENCE if thick_ratio else 0.0)):
-            coef_p, at_p, chi2_pp = fitted(np.full(rho.shape, floor), coef, p_point)
+            coef_p, at_p, chi2_pp = fitted(point_h, coef, p_point)
             if thick:
                 # 1.46: on slices thicker than the pixels the image may average its slices (the voxel
                 # ramp's slices at the grid's smallest: their own box is the ramp), and a point
@@ -390,17 +393,17 @@ def sharp_border(
                         candidates.append(("slice", coef_r, at_r))
             if max(at_p) < len(grid) - 1:
                 candidates.append(("point", coef_p, at_p))
+
     def fitted_levels(ramp: str, c: NDArray[np.float64], at: list[int]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Each phase's fitted offset (the surroundings' level) and contrast of the candidate."""
-        h = {"voxel": (np.abs(u) * sp_w).sum(-1), "slice": slice_h}.get(ramp, np.full(rho.shape, floor))
-        _, _, _, a, b = _surface_model(rho, Y, h, use, X, w, P)[0](c, psf(spread(at)))
+        _, _, _, a, b = _surface_model(rho, Y, ramps[ramp], use, X, w, P)[0](c, psf(spread(at)))
         return a, b
 
     for ramp, c, at in candidates:
         # the mask on the image's grid: voxel centres inside the fitted surface (as step 12's)
         out = _inside(start.shape, sp, centre, c, C.LESION_BLUR_MODEL_DEGREE)
         if ramp == "point":
-            out = _voxel_posterior(out, rho, Y, c, np.full(rho.shape, floor), psf(spread(at)), use, X, w,
+            out = _voxel_posterior(out, rho, Y, c, point_h, psf(spread(at)), use, X, w,
                                    p_point, images_w, band,
                                    np.round(centre / sp).astype(np.int64))
         # the other tissue is never added; a voxel the mask held stays a candidate (a noise tail)

@@ -335,6 +335,20 @@ _POLARITIES = ("auto", "hypo", "hyper", "both")
 _RIND_PHASES = ARTERIAL_PREFERENCE
 
 
+def _rind_inputs(phases: Mapping[Phase, Volume], vol: Volume, seed_vox: tuple[int, int, int],
+                 liv: NDArray[np.bool_] | None) -> tuple[str, tuple[Any, ...]] | None:
+    """What step 13 without being asked reads on ``vol``'s grid: (its phase, the arguments of
+    :func:`rind_border` / :class:`RindAhead`: that phase's image, the click, the spacing, the liver,
+    whether the values are HU), or None on pixels coarser than ``LESION_RIND_MAX_PIXEL_MM`` or
+    without one of ``_RIND_PHASES`` on the grid."""
+    if min(vol.spacing[1:]) > C.LESION_RIND_MAX_PIXEL_MM:
+        return None
+    k = next((k for k in _RIND_PHASES if k in phases and phases[k].geometry.equals(vol.geometry)), None)
+    if k is None:
+        return None
+    return str(k), (phases[k].array, seed_vox, vol.spacing, liv, vol.modality == Modality.CT)
+
+
 @dataclass(frozen=True, slots=True)
 class LesionParams:
     """Parameters of :func:`segment_lesion` (defaults and sources in :mod:`.constants`).
@@ -1036,18 +1050,15 @@ def _segment_lesion_steps(
             "that the liver mask holds the lesion; for a lesion outside the liver (a lymph node) pass "
             "extrahepatic=True to keep it out of the liver mask."
         )
-    if (not rind and p.rind_border and first_modes.get(str(phase)) == "hypo"
-            and min(vol.spacing[1:]) <= C.LESION_RIND_MAX_PIXEL_MM):
+    ahead_at = _rind_inputs(phases, vol, seed_vox, liv) if not rind and p.rind_border else None
+    if ahead_at is not None and first_modes.get(str(phase)) == "hypo":
         # 13 without being asked (below) reads the phase it fits, the click and the liver, and nothing
         # steps 1-12 compute: on fine pixels, when the phase choice found the click's region
         # hypodense (as a necrotic core is: step 13 is then mostly tried), it starts now, on a thread
         # of its own (``RindAhead``: the same fit, on the second core while steps 1-12 run; a click
         # is one thread until the fit's surfaces), and is read at step 13 when it is tried on these
         # inputs, else stopped
-        r_phase = next((k for k in _RIND_PHASES if k in phases and phases[k].geometry.equals(vol.geometry)), None)
-        if r_phase is not None:
-            aheads.append(RindAhead(phases[r_phase].array, seed_vox, vol.spacing, liv,
-                                    calibrated=vol.modality == Modality.CT))
+        aheads.append(RindAhead(*ahead_at[1]))
     rind_note = None
     if rind and min(vol.spacing[1:]) > C.LESION_RIND_MAX_PIXEL_MM:
         # coarse pixels: the model's one-voxel ramp is wider than a thin layer, and the automatic
@@ -1164,12 +1175,11 @@ def _segment_lesion_steps(
     # 11 finds a defect; any other is stopped now
     rind_phase: str | None = None
     rind_ahead: RindAhead | None = None
-    if (p.rind_border and min(vol.spacing[1:]) <= C.LESION_RIND_MAX_PIXEL_MM
-            and (rr.rim_phase is not None or rr.click_mask is not None or growth_phase is not None
-                 or rr.model.mode == "hypo")):
-        rind_phase = next((str(k) for k in _RIND_PHASES if str(k) in images), None)
-    if rind_phase is not None:
-        inputs = (images[rind_phase], seed_vox, vol.spacing, liv, vol.modality == Modality.CT)
+    rind_at = (_rind_inputs(phases, vol, seed_vox, liv) if p.rind_border and (
+        rr.rim_phase is not None or rr.click_mask is not None or growth_phase is not None or rr.model.mode == "hypo")
+        else None)
+    if rind_at is not None:
+        rind_phase, inputs = rind_at
         rind_ahead = next((a for a in aheads if a.reads(*inputs)), None)
         if rind_ahead is None:
             rind_ahead = RindAhead(*inputs)
