@@ -401,26 +401,3 @@ def test_a_fit_from_a_core_is_refitted_only_when_asked() -> None:
     assert got[2] < max(C.LESION_BLUR_MODEL_SIGMAS_MM)
     assert dice(out, truth) >= 0.95
 
-
-def test_infiltrative_lesion_at_15_hu_on_eight_seeds() -> None:
-    """The study phantom's L5 at sigma 15 on seeds 0-7, every time point, click and line (48 runs), as
-    docs/validation.md section 0 states it: 46 of 48 >= 0.95, the other two 0.949 (seed 3 baseline and
-    seed 5 fu1 clicks), median 0.964.  A ratchet on the held-out seeds too: 1.47 took seed 3's baseline
-    click from 0.9505 to 0.9492 and was compared on seeds 0-1 only, so nobody saw it (validation.md
-    section 2.1, "Algorithm 1.47", the correction of 2026-12-04)."""
-    dices: dict[tuple[int, str, str], float] = {}
-    for seed in range(8):
-        for tp in ("baseline", "fu1", "fu2"):
-            st = make_study(seed, timepoint=tp, noise_sd_hu=15.0)
-            rec = st.truth["lesions"]["L5"]
-            truth = st.lesions.array == rec["label"]
-            for mode in ("click", "line"):
-                where = {"seed_lps": rec["seed_lps"]} if mode == "click" else {"line_lps": rec["ld_endpoints_lps"]}
-                res = segment_lesion(st.volumes, liver=st.liver, **where)
-                dices[(seed, tp, mode)] = dice(res.labels.array != 0, truth)
-    values = np.array(list(dices.values()))
-    below = sorted(k for k, v in dices.items() if v < 0.95)
-    assert len(values) == 48
-    assert len(below) <= 2, below  # 1.52: (3, baseline, click) 0.9492, (5, fu1, click) 0.9494
-    assert values.min() >= 0.948
-    assert float(np.median(values)) >= 0.96  # 1.52: 0.964
