@@ -393,12 +393,14 @@ def test_lipiodol_deposit_is_part_of_the_lesion(seed: int, tp: str) -> None:
     assert not any("lipiodol deposit" in n for n in one.notes)
 
 
-def test_every_lesion_kind_at_15_hu_on_eight_seeds() -> None:
+@pytest.mark.parametrize("sd", [5.0, 15.0])
+def test_every_lesion_kind_on_eight_seeds(sd: float) -> None:
     """docs/validation.md section 0's "met at sigma 5 and sigma 15 on the study phantom" on seeds 0-7
     (the sweep's default is seeds 0-1), every time point, click and line, the liver mask passed as
     ``sweep_segment_study.py`` does (none for L6-L8): L1-L4, the thrombus L7 and the new lesion L9
-    all >= 0.95 (1.52: 0.971 at worst); the infiltrative L5 46 of 48 >= 0.95, the other two 0.949
-    (seed 3 baseline and seed 5 fu1 clicks), median 0.964.  A ratchet on the held-out seeds: 1.47
+    all >= 0.95 (1.52 at sigma 15: 0.971 at worst; sigma 5: 0.986); the infiltrative L5 at sigma 15
+    46 of 48 >= 0.95, the other two 0.949 (seed 3 baseline and seed 5 fu1 clicks), median 0.964; at
+    sigma 5 all 48 (0.980 at worst).  A ratchet on the held-out seeds: 1.47
     took seed 3's L5 baseline click from 0.9505 to 0.9492 and was compared on seeds 0-1 only, so
     nobody saw it (validation.md section 2.1, "Algorithm 1.47", the correction of 2026-12-04).  The
     node without a liver mask (L6) and the ascites (L8) are not lesions this target covers."""
@@ -406,7 +408,7 @@ def test_every_lesion_kind_at_15_hu_on_eight_seeds() -> None:
     l5: list[float] = []
     for seed in range(8):
         for tp in ("baseline", "fu1", "fu2"):
-            st = make_study(seed, timepoint=tp, noise_sd_hu=15.0)
+            st = make_study(seed, timepoint=tp, noise_sd_hu=sd)
             for lid, rec in st.truth["lesions"].items():
                 truth = st.lesions.array == rec["label"]
                 if lid in ("L6", "L8") or not truth.any() or rec.get("seed_lps") is None:
@@ -422,6 +424,9 @@ def test_every_lesion_kind_at_15_hu_on_eight_seeds() -> None:
                         low.append((seed, tp, lid, mode, d))
     assert low == []
     assert len(l5) == 48
-    assert sum(d < 0.95 for d in l5) <= 2  # 1.52: 0.9492, 0.9494
-    assert min(l5) >= 0.948
-    assert float(np.median(l5)) >= 0.96  # 1.52: 0.964
+    if sd > 5.0:
+        assert sum(d < 0.95 for d in l5) <= 2  # 1.52: 0.9492, 0.9494
+        assert min(l5) >= 0.948
+        assert float(np.median(l5)) >= 0.96  # 1.52: 0.964
+    else:
+        assert min(l5) >= 0.95  # 1.52: 0.980
