@@ -1,0 +1,153 @@
+"""Run the segmentation's accuracy sweeps into a folder, and compare two such folders run by run.
+
+The sweeps (``sweep_segment_robustness.py``, ``sweep_segment_study.py``, ``sweep_segment_rind.py``)
+print one line per case, "<case>: Dice 0.973 ..." or "<case>: refused (...)", then a summary line.
+A change to ``hcc_imaging.segment`` is judged on all of them against main: how many runs fall below
+0.95 (a refusal counts as below), which runs went up and which went down.  This script is that
+workflow, kept in the repository (the lead's copies in ``/tmp`` were lost between sessions three
+times).  docs/validation.md's "before / after" tables come from it.
+
+Sets (``run``; each is one sweep invocation, two run at a time, one BLAS / OpenMP / numba thread each):
+
+====== ================================================================================
+sharp  robustness sweep, 225 phantoms, click at the centre (z blur 0.6 voxel)
+off    the same, click off the centre
+line   the same, a line across the lesion
+z02    the same, z blur 0.2 voxel
+ill    ill-defined margins (``--lesion-blur-mm 3``), centre
+ill02  ill-defined margins, z blur 0.2
+illoff ill-defined margins, off the centre
+n15    study phantom, sigma 15, seeds 0-1 (88 runs)
+n25    study phantom, sigma 25, seeds 0-1
+sub5   study phantom, sigma 15, seeds 0-1, slices with a profile (``--slice-sub 5``)
+rind   rims and rinds, 80 runs
+====== ================================================================================
+
+About five minutes for all of them on this project's two-core machine.
+
+Usage::
+
+    python benchmarks/segment_sweeps.py run OUT [--sets sharp off ...] [--repo PATH]
+    python benchmarks/segment_sweeps.py compare BASE NEW [--flag 0.95]
+
+``run`` writes ``OUT/<set>.txt`` (and ``.err``) for the code at ``--repo`` (default: this
+checkout; a worktree of another commit to measure it); ``compare`` prints, per set present in both,
+"below 0.95: 42 -> 40; up 3, down 1", then every run that went down and the largest gains, and
+exits with 1 when a run went down (0 otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SETS: dict[str, list[str]] = {
+    "sharp": ["sweep_segment_robustness.py", "--all"],
+    "off": ["sweep_segment_robustness.py", "--where", "off", "--all"],
+    "line": ["sweep_segment_robustness.py", "--where", "line", "--all"],
+    "z02": ["sweep_segment_robustness.py", "--z-psf-vox", "0.2", "--all"],
+    "ill": ["sweep_segment_robustness.py", "--lesion-blur-mm", "3", "--all"],
+    "ill02": ["sweep_segment_robustness.py", "--lesion-blur-mm", "3", "--z-psf-vox", "0.2", "--all"],
+    "illoff": ["sweep_segment_robustness.py", "--lesion-blur-mm", "3", "--where", "off", "--all"],
+    "n15": ["sweep_segment_study.py", "--noise", "15", "--seeds", "0", "1"],
+    "n25": ["sweep_segment_study.py", "--noise", "25", "--seeds", "0", "1"],
+    "sub5": ["sweep_segment_study.py", "--noise", "15", "--seeds", "0", "1", "--slice-sub", "5"],
+    "rind": ["sweep_segment_rind.py"],
+}
+
+_CASE = re.compile(r"^(?P<case>.*?): (?:Dice (?P<dice>[0-9.]+)|refused)")
+REFUSED = -1.0
+
+
+def parse(text: str) -> dict[str, float]:
+    """The runs of one sweep's output: case -> Dice, ``REFUSED`` (-1) for a refused input.  Summary
+    lines are skipped; a case printed twice keeps both, the second as "<case> #2"."""
+    runs: dict[str, float] = {}
+    seen: dict[str, int] = {}
+    for line in text.splitlines():
+        m = _CASE.match(line)
+        if m is None or " runs on " in line or line.startswith(("225 ", "Dice")):
+            continue
+        case = m.group("case").strip()
+        seen[case] = seen.get(case, 0) + 1
+        if seen[case] > 1:
+            case = f"{case} #{seen[case]}"
+        runs[case] = float(m.group("dice")) if m.group("dice") is not None else REFUSED
+    return runs
+
+
+def compare(base: dict[str, float], new: dict[str, float], flag: float = 0.95,
+            tol: float = 1e-3) -> tuple[int, int, list[tuple[str, float, float]], list[tuple[str, float, float]]]:
+    """(runs below ``flag`` in ``base``, in ``new``, the runs up, the runs down) for the cases in both;
+    a run moved when its Dice differs by more than ``tol`` (the sweeps print three decimals).  Down is
+    sorted worst first, up best first."""
+    below_b = sum(v < flag for v in base.values())
+    below_n = sum(v < flag for v in new.values())
+    both = [(k, base[k], new[k]) for k in new if k in base]
+    up = sorted((t for t in both if t[2] > t[1] + tol), key=lambda t: t[1] - t[2])
+    down = sorted((t for t in both if t[2] < t[1] - tol), key=lambda t: t[2] - t[1])
+    return below_b, below_n, up, down
+
+
+def _fmt(v: float) -> str:
+    return "refused" if v == REFUSED else f"{v:.3f}"
+
+
+def _run_set(name: str, out: Path, repo: Path) -> str:
+    env = dict(os.environ, PYTHONPATH=str(repo), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               NUMBA_NUM_THREADS="1")
+    script, *args = SETS[name]
+    with (out / f"{name}.txt").open("w") as fo, (out / f"{name}.err").open("w") as fe:
+        rc = subprocess.run([sys.executable, str(repo / "benchmarks" / script), *args], cwd=repo, env=env,
+                            stdout=fo, stderr=fe, check=False).returncode
+    lines = (out / f"{name}.txt").read_text().strip().splitlines()
+    return f"{name}: " + (lines[-1] if rc == 0 and lines else f"failed (exit {rc}; see {name}.err)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run sweep sets into a folder")
+    r.add_argument("out", type=Path)
+    r.add_argument("--sets", nargs="+", choices=sorted(SETS), default=list(SETS))
+    r.add_argument("--repo", type=Path, default=ROOT, help="the checkout whose code runs (default: this one)")
+    c = sub.add_parser("compare", help="compare two folders of sweep outputs")
+    c.add_argument("base", type=Path)
+    c.add_argument("new", type=Path)
+    c.add_argument("--flag", type=float, default=0.95)
+    c.add_argument("--gains", type=int, default=20, help="how many of the largest gains to list per set")
+    args = ap.parse_args(argv)
+    if args.cmd == "run":
+        args.out.mkdir(parents=True, exist_ok=True)
+        with ThreadPoolExecutor(2) as pool:
+            for line in pool.map(lambda s: _run_set(s, args.out, args.repo.resolve()), args.sets):
+                print(line, flush=True)
+        return 0
+    status = 0
+    for f in sorted(args.new.glob("*.txt")):
+        b = args.base / f.name
+        if not b.exists():
+            print(f"{f.stem}: no base")
+            continue
+        base, new = parse(b.read_text()), parse(f.read_text())
+        nb, nn, up, down = compare(base, new, args.flag)
+        missing = len(set(base) ^ set(new))
+        print(f"{f.stem}: below {args.flag:g} {nb} -> {nn}; up {len(up)}, down {len(down)}"
+              + (f"; {missing} cases in one only" if missing else ""))
+        for k, a, v in down:
+            print(f"   DOWN {k}: {_fmt(a)} -> {_fmt(v)}")
+        for k, a, v in up[: args.gains]:
+            print(f"   up   {k}: {_fmt(a)} -> {_fmt(v)}")
+        status |= bool(down)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
