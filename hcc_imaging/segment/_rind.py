@@ -45,7 +45,9 @@ every step).  The steps:
    voxel's extent along the direction from the centre: a CT slice averages its thickness; each
    ramp fitted, the least chi^2 kept; the derivative along a surface's coefficient is its value
    step x G * its ramp x the term; the ramps refreshed after each accepted step; step halving on
-   chi^2 + the roughness prior).
+   chi^2 + the roughness prior).  1.53: when a score test of that fit against free radius offsets
+   per direction node finds a shape it left behind (a lobulated rind), both radii get a correction
+   on the rays' 16 x 32 nodes (:mod:`._rind_nodes`), the point-spread and ramp held.
 4. The mask: the voxel centres inside ``S_out`` (and inside the liver when given).  Refused
    (``LowContrastError``) unless the layer is brighter than the parenchyma and the core darker,
    each by ``LESION_MIN_CONTRAST_K_SIGMA`` standard errors of the fitted values and by one
@@ -101,6 +103,7 @@ from scipy.special import ndtr
 
 from .._blas import one_blas_thread
 from . import _kernels
+from . import _rind_nodes
 from . import constants as C
 from ._blur import _direction_terms, _inside, _polar, _roughness
 from ._morph import (bbox, component_at, gaussian_noise_factor, histogram_mode, median_abs, noise_sigma, pad_box,
@@ -128,6 +131,7 @@ class RindFit:
     psf_mm: float
     layer_mm: float
     chi2_reduced: float = 1.0  # the fit's residual over its noise, per degree of freedom
+    per_direction: bool = False  # 1.53: the surfaces corrected per direction node (:mod:`._rind_nodes`)
 
     def psf_vox(self, spacing: tuple[float, float, float]) -> tuple[float, float, float]:
         """The point-spread's sigma in voxels of each axis (``SegmentationResult.border_psf_vox``)."""
@@ -140,7 +144,10 @@ class RindFit:
             f"surfaces fitted on the {phase} phase with the point-spread (sigma {self.psf_mm:g} mm): core "
             f"{_v(self.core_value)}, layer {_v(self.layer_value)} (median thickness {self.layer_mm:.1f} mm), "
             f"parenchyma {_v(self.parenchyma_value)}; residual {self.chi2_reduced:.2f} x the noise's per degree of "
-            "freedom (well above 1: a shape the surfaces do not follow, such as a lobulated rind); check the border."
+            "freedom (well above 1: a shape the surfaces do not follow, such as a lobulated rind); "
+            + ("the surfaces were then corrected direction by direction (they had left a shape behind: lobes); "
+               if self.per_direction else "")
+            + "check the border."
         )
 
 
@@ -734,12 +741,58 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
             f"rind=True: no enhancing layer around the dark core at {where} (fitted core {_v(n_v * unit)}, layer "
             f"{_v(r_v * unit)} over {thick:.1f} mm, parenchyma {_v(p_v * unit)}); segment it without rind=True, or on the phase "
             "where the layer enhances.")
-    out = _inside(a.shape, sp, centre, x[k:], degree)
+    offsets = _node_offsets(x, k, st, rho32, y_t, u, use, h, [psf / w for w in sp], data, noise)
+    if offsets is None:
+        out = _inside(a.shape, sp, centre, x[k:], degree)
+    else:
+        # the layer's surface with its per-direction correction, at the voxel centres
+        radius = y.reshape(-1, k) @ x[k:] + offsets[1]
+        out = rho <= radius.reshape(rho.shape)
     if liv is not None:
         out &= liv
-    log.debug("rind border: psf %.2f mm, ramp %s, N %.0f R %.0f P %.0f, layer %.1f mm", psf,
-              "mean spacing" if j < len(C.LESION_RIND_PSF_MM) else "slice", n_v, r_v, p_v, thick)
-    return RindFit(out, box, n_v * unit, r_v * unit, p_v * unit, float(psf), thick, chi2_red)
+    log.debug("rind border: psf %.2f mm, ramp %s, N %.0f R %.0f P %.0f, layer %.1f mm%s", psf,
+              "mean spacing" if j < len(C.LESION_RIND_PSF_MM) else "slice", n_v, r_v, p_v, thick,
+              "" if offsets is None else ", corrected per direction")
+    return RindFit(out, box, n_v * unit, r_v * unit, p_v * unit, float(psf), thick, chi2_red, offsets is not None)
+
+
+def _node_offsets(x: NDArray[np.float64], k: int, st: _State, rho: NDArray[np.float32], y_t: NDArray[np.float32],
+                  u: NDArray[np.float64], use: NDArray[np.bool_], h: NDArray[np.float32], sig: list[float],
+                  data: NDArray[np.float64], noise: float) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+    """1.53 (:mod:`._rind_nodes`): the two surfaces' radius corrections per voxel of the box (the core's,
+    the layer's; flat), fitted on the rays' direction nodes with the point-spread ``sig`` (voxels) and
+    the ramp ``h`` of the fit ``x`` / ``st``; None when its score test finds nothing the degree-4
+    surfaces leave (an oval: the mask stays the degree-4 one, bit for bit)."""
+
+    def ramp_blur(soft: NDArray[np.float32]) -> NDArray[np.float64]:
+        ramp = ((soft > 0) & (soft < 1)) / h
+        return _kernels.gaussian_filter_nearest_at(ramp, sig, use).astype(np.float64)  # type: ignore[no-any-return]
+
+    def slopes(state: _State) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        return (state.coef[2] / noise * ramp_blur(state.s_in), state.coef[1] / noise * ramp_blur(state.s_out))
+
+    a_in, a_out = slopes(st)
+    z = _rind_nodes.misfit_score(u[use], a_in, a_out, st.r)
+    log.debug("rind border: the degree-4 surfaces' misfit per direction, z %.1f", z)
+    if not z >= C.LESION_RIND_NODES_MIN_SCORE_Z:
+        return None
+    weights = _rind_nodes.node_weights(u.reshape(-1, 3))
+    w_use = weights[use.ravel()]
+    n = weights.shape[1]
+    radii = (np.stack([x[:k], x[k:]]).astype(np.float32) @ y_t).reshape((2, -1))
+
+    def evaluate(d: NDArray[np.float64]) -> tuple[float, NDArray[np.float64], _State]:
+        r_in = (radii[0] + (weights @ d[:n]).astype(np.float32)).reshape(rho.shape)
+        r_out = (radii[1] + (weights @ d[n:]).astype(np.float32)).reshape(rho.shape)
+        soft = (_indicator(rho, r_in, h), _indicator(rho, r_out, h))
+        coef, x3, fitted, s_in, s_out = _render(x, k, rho, y_t, use, h, sig, data, soft)
+        r = (data - fitted) / noise
+        chi2 = float(r @ r)
+        return chi2, r, _State(chi2, r, coef, x3, s_in, s_out)
+
+    d, chi2 = _rind_nodes.fit_node_offsets(w_use, evaluate, slopes, (float(st.r @ st.r), st.r, st))
+    log.debug("rind border: corrected per direction, chi^2 %.0f -> %.0f", float(st.r @ st.r), chi2)
+    return weights @ d[:n], weights @ d[n:]
 
 
 class RindAhead:

@@ -57,7 +57,8 @@ __all__ = [
     "LESION_RIND_BOX_MM", "LESION_RIND_SHELL_MM", "LESION_RIND_MAX_PIXEL_MM", "LESION_RIND_RAYS", "LESION_RIND_RAY_STEP_MM", "LESION_RIND_MAX_LAYER_MM",
     "LESION_RIND_RAY_BLURS_MM", "LESION_RIND_PSF_MM", "LESION_RIND_MAX_ITERATIONS", "LESION_RIND_PSF_STEPS", "LESION_RIND_MIN_LAYER_MM",
     "LESION_RIND_THREADS", "LESION_RIND_TRAILING_CHI2", "LESION_RIND_LOBE_GAP_MM", "LESION_RIND_LOBE_MIN_MM3",
-    "LESION_RIND_LOBE_SHELL_MM",
+    "LESION_RIND_LOBE_SHELL_MM", "LESION_RIND_NODES_MIN_SCORE_Z", "LESION_RIND_NODES_ITERATIONS",
+    "LESION_RIND_NODES_SMOOTHING", "LESION_RIND_NODES_RIDGE",
     "LESION_SHARP_FIT_BAND_MM",
     "LESION_SHARP_FIT_PSF_VOX",
     "LESION_SHARP_FIT_OUTLIER_K",
@@ -331,7 +332,10 @@ __all__ = [
 #: the start (LESION_SHARP_FIT_NESTED_SHRINK) and keeps its plateau (LESION_SHARP_FIT_KEEP_START_PLATEAU):
 #: a star or growth that held a small lesion's surroundings is cut back to it (docs/validation.md section
 #: 2.1, "Algorithm 1.52").
-ALGORITHM_VERSION: Final[str] = "1.52"
+#: 1.53: step 13's two surfaces are corrected per direction node when a score test finds a shape their
+#: degree-4 fit left behind (LESION_RIND_NODES_*; a lobulated rind); an oval at 15 HU keeps its mask
+#: (docs/validation.md section 2.2, "Algorithm 1.53").
+ALGORITHM_VERSION: Final[str] = "1.53"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
@@ -735,6 +739,20 @@ LESION_RIND_THREADS: Final[int] = 2
 LESION_RIND_LOBE_GAP_MM: Final[float] = 5.0
 LESION_RIND_LOBE_MIN_MM3: Final[float] = 10.0
 LESION_RIND_LOBE_SHELL_MM: Final[tuple[float, float]] = (1.0, 3.0)
+#: 1.53 (:mod:`._rind_nodes`): step 13's two surfaces get a correction per direction node (the rays' 16 x 32,
+#: bilinear between them) when the degree-4 fit's score test against such offsets gives a z of at least
+#: LESION_RIND_NODES_MIN_SCORE_Z: then at most LESION_RIND_NODES_ITERATIONS Gauss-Newton steps on chi^2 +
+#: LESION_RIND_NODES_SMOOTHING x the squared differences (mm^2) of neighbouring nodes, + LESION_RIND_NODES_RIDGE x
+#: their squares (nodes no voxel reads stay at 0).  The z on the rind sweep's fine grid (0.7 mm pixels, rims
+#: 1.5-3.5 mm, seeds 0-1): ovals at 15 HU -3.9 to 1.8 (noise), at 5 HU -1.2 to 21.8; lobulated rinds 15.3 to 497,
+#: the held-out second shape 10.7 to 374: 10 lies between the ovals at 15 HU and every lobulated rind.  The
+#: membrane's weight, the steps and the ridge are the session of 2026-12-03's (docs/validation.md section 2.2,
+#: "Step 13's surfaces corrected on the rays' direction nodes": lambda 0.3 and 1 about equal, 1 the stiffer; 10
+#: or 20 steps <= 0.013 more at twice the time).
+LESION_RIND_NODES_MIN_SCORE_Z: Final[float] = 10.0
+LESION_RIND_NODES_ITERATIONS: Final[int] = 5
+LESION_RIND_NODES_SMOOTHING: Final[float] = 1.0
+LESION_RIND_NODES_RIDGE: Final[float] = 1e-3
 
 #: Binary opening radius (mm, ball, anisotropy-aware) cutting thin bridges to vessels and to
 #: the partial-volume shell along the liver edge.  1.5 mm removes bridges up to ~3 mm wide;

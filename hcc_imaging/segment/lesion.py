@@ -275,7 +275,9 @@ uncovered does not replace a single-phase mask that covers it.
     The fit reads only the phase, the click and the liver: it runs on a thread of its own
     (``_rind.RindAhead``, the same result), started after the phase choice when that found the
     click's region hypodense, else at step 9's end, beside steps 1-12, 9b and 11, and is read at
-    step 13 when tried on the same inputs, else stopped.
+    step 13 when tried on the same inputs, else stopped.  1.53: when a score test finds a shape the
+    two degree-4 surfaces left behind (a lobulated rind's lobes), each surface's radius is corrected
+    on the rays' direction nodes (:mod:`._rind_nodes`); an oval's fit passes the test and is kept.
 14. **A line that leaked** (1.38, :func:`_leaked_line_as_click`): a drawn line's final mask that
     the leak clamp cut within a slice is redone from a click at the line's midpoint (or the seed given
     with it), whose steps 7-8 do not run on a line (IRCAD17's tumours, heterogeneous, drawn along

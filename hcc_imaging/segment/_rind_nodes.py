@@ -1,0 +1,174 @@
+"""Step 13's two surfaces corrected direction by direction, when their fit leaves a shape behind (1.53).
+
+Step 13 (:mod:`._rind`) fits a necrotic core and its enhancing layer as two nested star-shaped
+surfaces whose radii are polynomials of the direction up to degree 4.  A lobulated rind (nodules on a
+body) is a shape such a surface cannot follow: its masks stay at Dice 0.84-0.92 (docs/validation.md
+section 2.2, "Algorithm 1.45").  This module adds to each surface's radius a correction field on the
+rays' 16 x 32 direction nodes (:func:`._rind._ray_directions`), read at a voxel by bilinear
+interpolation in the polar and azimuthal angles, and fits it:
+
+1. **Whether to try** (:func:`misfit_score`): a score test of the degree-4 fit against free radius
+   offsets per node.  Each node's offset has the score g = J^T r (r the fit's noise-weighted
+   residual, J the radius derivative: the blurred partial-volume ramp times the value step) and the
+   information F = J^T J; the sum of g^2 / F over the nodes of both surfaces is about the number of
+   nodes when the residual is noise.  Its z-score ((T - n) / sqrt(2n)) on the rind sweep's fine grid
+   (session of 2026-12-04): ovals at 15 HU -3.9 to 1.8, at 5 HU -1.2 to 21.8; lobulated rinds 15.3 to
+   497, the held-out second shape 10.7 to 374.  The correction runs when it is at least
+   ``LESION_RIND_NODES_MIN_SCORE_Z``; an oval clicked at 15 HU pays the score's two blurs (~5 ms) and
+   keeps its mask bit for bit.
+2. **The fit** (:func:`fit_node_offsets`): at most ``LESION_RIND_NODES_ITERATIONS`` Gauss-Newton steps,
+   step halving, on chi^2 + ``LESION_RIND_NODES_SMOOTHING`` x the squared differences (mm^2) between
+   neighbouring nodes of each surface (a membrane; ``LESION_RIND_NODES_RIDGE`` keeps nodes no voxel
+   reads determined); the point-spread, the ramp and the degree-4 radii held (letting chi^2 pick the
+   point-spread with the correction picked the wrong one, masks 3-20 % too large, in the session of
+   2026-12-03).  The normal matrix is sparse (four nodes a voxel): ``scipy.sparse``.
+
+The design, its parameters and what it gains were measured in the session of 2026-12-03
+(docs/validation.md section 2.2, "Step 13's surfaces corrected on the rays' direction nodes"); that
+version ran on every rind click and was not adopted for the ovals' cost.  1.53 adds step 1's test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import sparse
+from scipy.sparse.linalg import spsolve
+
+from . import constants as C
+
+
+def _angles(u: NDArray[np.floating]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Polar (from the slice axis) and azimuthal angles of unit directions (rows z, y, x), in the
+    rays' convention (:func:`._rind._ray_directions`: azimuth 0 along x, pi / 2 along y)."""
+    th = np.arccos(np.clip(u[:, 0], -1.0, 1.0))
+    ph = np.mod(np.arctan2(u[:, 1], u[:, 2]), 2.0 * np.pi)
+    return th, ph
+
+
+def misfit_score(u: NDArray[np.floating], a_in: NDArray[np.float64], a_out: NDArray[np.float64],
+                 r: NDArray[np.float64], nth: int = C.LESION_RIND_RAYS[0], nph: int = C.LESION_RIND_RAYS[1]) -> float:
+    """The score test's z (step 1 of the module): ``u`` the fitted voxels' directions (voxels x 3),
+    ``a_in`` / ``a_out`` the radius derivatives of the fitted values there (noise units, as step 13's
+    Jacobian), ``r`` the noise-weighted residual.  Each voxel counts for its nearest node."""
+    th, ph = _angles(u)
+    node = (np.clip((th / np.pi * nth).astype(np.int64), 0, nth - 1) * nph
+            + np.mod(np.round(ph / (2.0 * np.pi) * nph).astype(np.int64), nph))
+    t, n = 0.0, 0
+    for a in (a_in, a_out):
+        g = np.bincount(node, a * r, nth * nph)
+        f = np.bincount(node, a * a, nth * nph)
+        ok = f > 1e-6 * float(f.max()) if f.size and f.max() > 0 else np.zeros(f.shape, bool)
+        t += float((g[ok] ** 2 / f[ok]).sum())
+        n += int(np.count_nonzero(ok))
+    return (t - n) / np.sqrt(2.0 * n) if n else 0.0
+
+
+def node_weights(u: NDArray[np.floating], nth: int = C.LESION_RIND_RAYS[0],
+                 nph: int = C.LESION_RIND_RAYS[1]) -> sparse.csr_matrix:
+    """The bilinear weights (voxels x nodes, four a row, summing to 1) of the direction nodes at the
+    directions ``u`` (voxels x 3): the polar angle between the node rows' centres (held at the first
+    and last row beyond them), the azimuth between neighbouring columns (wrapping around).  Built as
+    CSR directly (the four columns of a row are distinct)."""
+    th, ph = _angles(u)
+    t = th / np.pi * nth - 0.5
+    i0 = np.clip(np.floor(t), 0, nth - 2).astype(np.int64)
+    wt = np.clip(t - i0, 0.0, 1.0)
+    p = ph / (2.0 * np.pi) * nph
+    j0f = np.floor(p)
+    wp = p - j0f
+    j0 = np.mod(j0f.astype(np.int64), nph)
+    j1 = np.mod(j0 + 1, nph)
+    cols = np.stack([i0 * nph + j0, i0 * nph + j1, (i0 + 1) * nph + j0, (i0 + 1) * nph + j1], 1).ravel()
+    vals = np.stack([(1 - wt) * (1 - wp), (1 - wt) * wp, wt * (1 - wp), wt * wp], 1).ravel()
+    indptr = np.arange(0, 4 * len(th) + 1, 4, dtype=np.int64)
+    return sparse.csr_matrix((vals, cols, indptr), shape=(len(th), nth * nph))
+
+
+class _Normal:
+    """W^T diag(f) W for the rows of :func:`node_weights` (four nodes a row: a 2 x 2 patch of the
+    grid), for any per-row factor f.  Each row's 16 weight products fall on a node and one of its
+    nine neighbours (the patch's offsets, the azimuth wrapping), so they are summed into the grid's
+    nine-point pattern by one ``np.bincount``, instead of a sparse matrix product per step."""
+
+    # the corners' (row, column) offsets in node_weights' column order
+    _CORNERS = np.array([(0, 0), (0, 1), (1, 0), (1, 1)])
+
+    def __init__(self, w: sparse.csr_matrix, nth: int = C.LESION_RIND_RAYS[0], nph: int = C.LESION_RIND_RAYS[1]) -> None:
+        cols = w.indices.reshape(-1, 4)
+        vals = w.data.reshape(-1, 4)
+        off = self._CORNERS[None, :, :] - self._CORNERS[:, None, :]  # q's offset from p, (4, 4, 2)
+        stencil = (off[..., 0] + 1) * 3 + (off[..., 1] + 1)  # 0..8
+        self.slot = (cols[:, :, None] * 9 + stencil[None]).reshape(len(cols), 16)
+        self.prod = (vals[:, :, None] * vals[:, None, :]).reshape(len(cols), 16)
+        n = nth * nph
+        node = np.arange(n)
+        di, dj = np.divmod(np.arange(9), 3)
+        row = node[:, None] // nph + di[None] - 1
+        col = np.mod(node[:, None] % nph + dj[None] - 1, nph)
+        self.valid = ((row >= 0) & (row < nth)).ravel()
+        self.rows = np.repeat(node, 9)[self.valid]
+        self.cols = (np.clip(row, 0, nth - 1) * nph + col).ravel()[self.valid]
+        self.n = n
+
+    def __call__(self, f: NDArray[np.float64]) -> sparse.csr_matrix:
+        data = np.bincount(self.slot.ravel(), (self.prod * f[:, None]).ravel(), 9 * self.n)[self.valid]
+        return sparse.csr_matrix((data, (self.rows, self.cols)), shape=(self.n, self.n))
+
+
+def membrane(nth: int = C.LESION_RIND_RAYS[0], nph: int = C.LESION_RIND_RAYS[1]) -> sparse.csr_matrix:
+    """The graph Laplacian of the node grid (neighbours along the polar rows and around the azimuth):
+    d^T L d is the sum of squared differences between neighbouring nodes."""
+    idx = np.arange(nth * nph).reshape(nth, nph)
+    a = np.concatenate([idx[:, :].ravel(), idx[:-1, :].ravel()])
+    b = np.concatenate([np.roll(idx, -1, axis=1).ravel(), idx[1:, :].ravel()])
+    n = nth * nph
+    adj = sparse.coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
+    adj = (adj + adj.T).tocsr()
+    return (sparse.diags(np.asarray(adj.sum(axis=1)).ravel()) - adj).tocsr()
+
+
+def fit_node_offsets(
+    w_use: sparse.csr_matrix,
+    evaluate: Callable[[NDArray[np.float64]], tuple[float, NDArray[np.float64], Any]],
+    slopes: Callable[[Any], tuple[NDArray[np.float64], NDArray[np.float64]]],
+    start: tuple[float, NDArray[np.float64], Any],
+) -> tuple[NDArray[np.float64], float]:
+    """Step 2 of the module: the node offsets (the core's nodes, then the layer's) minimising chi^2 +
+    the membrane, from zero.  ``w_use``: the bilinear weights of the fitted voxels;
+    ``evaluate(d)``: (chi^2, the noise-weighted residual, a state) of the surfaces with the offsets
+    ``d``; ``slopes(state)``: the radius derivatives of the fitted values for the core and for the
+    layer, per fitted voxel (noise units); ``start``: ``evaluate``'s value at zero (the degree-4
+    fit's).  Returns the offsets and their chi^2."""
+    n = w_use.shape[1]
+    lap = membrane()
+    prior = (sparse.block_diag([lap, lap]) * C.LESION_RIND_NODES_SMOOTHING
+             + sparse.identity(2 * n) * C.LESION_RIND_NODES_RIDGE).tocsr()
+    d = np.zeros(2 * n)
+    chi2, r, state = start
+    obj = chi2
+    normal = _Normal(w_use)
+    wt = w_use.T.tocsr()
+    for _ in range(C.LESION_RIND_NODES_ITERATIONS):
+        a_in, a_out = slopes(state)
+        h_io = normal(a_in * a_out)
+        hess = (sparse.bmat([[normal(a_in * a_in), h_io], [h_io, normal(a_out * a_out)]]) + prior).tocsc()
+        grad = np.concatenate([wt @ (a_in * r), wt @ (a_out * r)]) - prior @ d
+        step = spsolve(hess, grad, permc_spec="MMD_AT_PLUS_A")  # symmetric: 2.2 ms, COLAMD's 3.9
+        t = 1.0
+        while t > 0.05:
+            cand = d + t * step
+            c_chi2, c_r, c_state = evaluate(cand)
+            c_obj = c_chi2 + float(cand @ (prior @ cand))
+            if c_obj < obj:
+                d, obj, chi2, r, state = cand, c_obj, c_chi2, c_r, c_state
+                break
+            t /= 2.0
+        else:
+            break
+        if float(np.abs(t * step).max()) < 0.01:
+            break
+    return d, chi2
