@@ -23,6 +23,9 @@ sub5   study phantom, sigma 15, seeds 0-1, slices with a profile (``--slice-sub 
 rind   rims and rinds, 80 runs
 ====== ================================================================================
 
+For a change to step 13, ``--sets`` also takes ``EXTRA_SETS`` (held-out seeds and shape, slices with a
+profile, ``--rind``, the 512 x 512 study); docs/validation.md section 2.2, "Algorithm 1.53", used them.
+
 About five minutes for all of them on this project's two-core machine.
 
 Usage::
@@ -60,6 +63,16 @@ SETS: dict[str, list[str]] = {
     "n25": ["sweep_segment_study.py", "--noise", "25", "--seeds", "0", "1"],
     "sub5": ["sweep_segment_study.py", "--noise", "15", "--seeds", "0", "1", "--slice-sub", "5"],
     "rind": ["sweep_segment_rind.py"],
+}
+#: Sets for a change to step 13 (rims and rinds), not in the default run: held-out seeds, the held-out
+#: second lobulated shape, slices with a profile on 1.15 / 1.5 mm pixels, step 13 asked for, and the
+#: 512 x 512 x 100 study (0.68 mm pixels, where step 13 runs on the rim-only lesions; ~2 min).
+EXTRA_SETS: dict[str, list[str]] = {
+    "rind_s23": ["sweep_segment_rind.py", "--seeds", "2", "3", "--grids", "1.5,0.7,0.7"],
+    "rind_lob2": ["sweep_segment_rind.py", "--kinds", "lobulated2", "--seeds", "0", "1", "2", "3", "--grids", "1.5,0.7,0.7"],
+    "rind_prof": ["sweep_segment_rind.py", "--grids", "3,1.15,1.15", "3,1.5,1.5", "--slice-sub", "5"],
+    "rind_ask": ["sweep_segment_rind.py", "--rind", "--grids", "1.5,0.7,0.7"],
+    "s512": ["sweep_segment_study.py", "--spacing", "1.5,0.68,0.68", "--shape", "100,512,512", "--seeds", "0"],
 }
 
 _CASE = re.compile(r"^(?P<case>.*?): (?:Dice (?P<dice>[0-9.]+)|refused)")
@@ -103,7 +116,7 @@ def _fmt(v: float) -> str:
 def _run_set(name: str, out: Path, repo: Path) -> str:
     env = dict(os.environ, PYTHONPATH=str(repo), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                NUMBA_NUM_THREADS="1")
-    script, *args = SETS[name]
+    script, *args = {**SETS, **EXTRA_SETS}[name]
     with (out / f"{name}.txt").open("w") as fo, (out / f"{name}.err").open("w") as fe:
         rc = subprocess.run([sys.executable, str(repo / "benchmarks" / script), *args], cwd=repo, env=env,
                             stdout=fo, stderr=fe, check=False).returncode
@@ -116,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="run sweep sets into a folder")
     r.add_argument("out", type=Path)
-    r.add_argument("--sets", nargs="+", choices=sorted(SETS), default=list(SETS))
+    r.add_argument("--sets", nargs="+", choices=sorted({**SETS, **EXTRA_SETS}), default=list(SETS),
+                   help="default: the eleven of the table above; also " + ", ".join(EXTRA_SETS))
     r.add_argument("--repo", type=Path, default=ROOT, help="the checkout whose code runs (default: this one)")
     c = sub.add_parser("compare", help="compare two folders of sweep outputs")
     c.add_argument("base", type=Path)

@@ -68,7 +68,7 @@ def test_compare_main_exits_1_when_a_run_went_down(tmp_path: Path, capsys) -> No
 
 def test_every_set_runs_a_sweep_that_exists_with_options_it_takes() -> None:
     root = Path(SW.__file__).resolve().parent
-    for name, (script, *args) in SW.SETS.items():
+    for name, (script, *args) in {**SW.SETS, **SW.EXTRA_SETS}.items():
         mod = benchmark_module(script.removesuffix(".py"))
         assert (root / script).is_file(), name
         # the sweep's own parser accepts the set's options (a renamed flag fails here, not after
