@@ -401,6 +401,15 @@ def _jacobian(out: NDArray[np.float32], a_in: NDArray[np.float32], a_out: NDArra
     np.multiply(a_out[:, None], yu, out=out[:, k:])
 
 
+def _ramp_blur(soft: NDArray[np.float32], h: NDArray[np.float32], sig: list[float],
+               use: NDArray[np.bool_]) -> NDArray[np.float32]:
+    """A surface's partial-volume ramp (the voxels of ``soft`` strictly between 0 and 1, over its width
+    ``h``) blurred by the point-spread ``sig`` (voxels), at the voxels ``use``: d soft / d radius,
+    blurred, the Jacobian's factor (step 3's fits and 1.53's per-direction correction)."""
+    ramp = ((soft > 0) & (soft < 1)) / h
+    return _kernels.gaussian_filter_nearest_at(ramp, sig, use)  # type: ignore[no-any-return]
+
+
 class _State(NamedTuple):
     """A fit's state at its coefficients: chi^2 + prior, the noise-weighted residual, the
     least-squares values and the design (:func:`_render`'s), and the two indicators."""
@@ -441,8 +450,7 @@ def _gauss_newton_steps(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32
         return _State(float(r @ r) + float(x @ prior @ x), r, coef, x3, s_in, s_out)
 
     def ramp_blur(soft: NDArray[np.float32]) -> NDArray[np.float32]:
-        ramp = ((soft > 0) & (soft < 1)) / h
-        return _kernels.gaussian_filter_nearest_at(ramp, sig, use)  # type: ignore[no-any-return]
+        return _ramp_blur(soft, h, sig, use)
 
     x = x0.copy()
     st = evaluate(x, soft) if start is None else start
@@ -746,7 +754,7 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
         out = _inside(a.shape, sp, centre, x[k:], degree)
     else:
         # the layer's surface with its per-direction correction, at the voxel centres
-        radius = y.reshape(-1, k) @ x[k:] + offsets[1]
+        radius = y.reshape(-1, k) @ x[k:] + offsets
         out = rho <= radius.reshape(rho.shape)
     if liv is not None:
         out &= liv
@@ -758,18 +766,15 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
 
 def _node_offsets(x: NDArray[np.float64], k: int, st: _State, rho: NDArray[np.float32], y_t: NDArray[np.float32],
                   u: NDArray[np.float64], use: NDArray[np.bool_], h: NDArray[np.float32], sig: list[float],
-                  data: NDArray[np.float64], noise: float) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
-    """1.53 (:mod:`._rind_nodes`): the two surfaces' radius corrections per voxel of the box (the core's,
-    the layer's; flat), fitted on the rays' direction nodes with the point-spread ``sig`` (voxels) and
+                  data: NDArray[np.float64], noise: float) -> NDArray[np.float64] | None:
+    """1.53 (:mod:`._rind_nodes`): the layer's radius correction per voxel of the box (flat; the mask
+    reads only the layer's surface), both surfaces' corrections fitted on the rays' direction nodes with the point-spread ``sig`` (voxels) and
     the ramp ``h`` of the fit ``x`` / ``st``; None when its score test finds nothing the degree-4
     surfaces leave (an oval: the mask stays the degree-4 one, bit for bit)."""
 
-    def ramp_blur(soft: NDArray[np.float32]) -> NDArray[np.float64]:
-        ramp = ((soft > 0) & (soft < 1)) / h
-        return _kernels.gaussian_filter_nearest_at(ramp, sig, use).astype(np.float64)  # type: ignore[no-any-return]
-
     def slopes(state: _State) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        return (state.coef[2] / noise * ramp_blur(state.s_in), state.coef[1] / noise * ramp_blur(state.s_out))
+        b_in, b_out = (_ramp_blur(v, h, sig, use).astype(np.float64) for v in (state.s_in, state.s_out))
+        return state.coef[2] / noise * b_in, state.coef[1] / noise * b_out
 
     a_in, a_out = slopes(st)
     z = _rind_nodes.misfit_score(u[use], a_in, a_out, st.r)
@@ -792,7 +797,7 @@ def _node_offsets(x: NDArray[np.float64], k: int, st: _State, rho: NDArray[np.fl
 
     d, chi2 = _rind_nodes.fit_node_offsets(w_use, evaluate, slopes, (float(st.r @ st.r), st.r, st))
     log.debug("rind border: corrected per direction, chi^2 %.0f -> %.0f", float(st.r @ st.r), chi2)
-    return weights @ d[:n], weights @ d[n:]
+    return weights @ d[n:]  # type: ignore[no-any-return]
 
 
 class RindAhead:

@@ -61,7 +61,7 @@ def misfit_score(u: NDArray[np.floating], a_in: NDArray[np.float64], a_out: NDAr
     for a in (a_in, a_out):
         g = np.bincount(node, a * r, nth * nph)
         f = np.bincount(node, a * a, nth * nph)
-        ok = f > 1e-6 * float(f.max()) if f.size and f.max() > 0 else np.zeros(f.shape, bool)
+        ok = f > 1e-6 * float(f.max())  # (none when no voxel has a slope)
         t += float((g[ok] ** 2 / f[ok]).sum())
         n += int(np.count_nonzero(ok))
     return (t - n) / np.sqrt(2.0 * n) if n else 0.0
