@@ -74,6 +74,9 @@ def register(subparsers: Any) -> None:
                         "1 mm, else the automatic steps with a note)")
     p.add_argument("--polarity", choices=("auto", "hypo", "hyper", "both"), default="auto",
                    help="lesion darker/brighter than its surroundings, or heterogeneous (both)")
+    p.add_argument("--blurred-surface", choices=("free", "near_ellipsoid"), default="free",
+                   help="an ill-defined lesion's fitted border: free (default) or near_ellipsoid (held near an "
+                        "ellipsoid unless the data show lobes; better on ovoid infiltrative lesions, worse on lobulated)")
     p.add_argument("--label", type=int, default=1, help="label value of the lesion (default 1)")
     p.add_argument("--lesion-id", default="L1", help="lesion name stored with the label (default L1)")
     p.add_argument("--out", required=True, metavar="MASK", help="output mask: .nii/.nii.gz (NIfTI) or .dcm (DICOM SEG)")
@@ -259,7 +262,7 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
         c = carry_lesions(before, mask, phases if len(phases) > 1 else ref, phase=phase,
                           in_liver=bool(args.liver or args.liver_mask),
                           liver=liver, extrahepatic=extra,
-                          params=LesionParams(polarity=args.polarity), rind=args.rind, reference=ref,
+                          params=LesionParams(polarity=args.polarity, blurred_surface=args.blurred_surface), rind=args.rind, reference=ref,
                           progress=progress)
     carried = _carried_record(args, mask, labs, c.centres_lps, c.seeds_lps, c.registration, c.registration_in_liver)
     for note in c.notes:
@@ -369,7 +372,7 @@ def run(args: argparse.Namespace) -> int:
             phases if len(phases) > 1 else ref,
             phase=phase,
             liver=liver,
-            params=LesionParams(polarity=args.polarity),
+            params=LesionParams(polarity=args.polarity, blurred_surface=args.blurred_surface),
             label=args.label,
             lesion_id=args.lesion_id,
             extrahepatic=args.extrahepatic,

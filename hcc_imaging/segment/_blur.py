@@ -30,6 +30,10 @@ largest blur).  1.16 (:func:`._sharp.sharp_border`, step 12b) fits the same surf
 with the scanner's point-spread instead of a margin's blur, on the image's own grid.  1.47: when the band
 holds another tissue (:func:`_other_tissue`: fat, a vessel), the fit is redone without it and used when
 it passes the same tests (else the fit with it stands): the one-tissue model cannot explain it.
+``surfaces="near_ellipsoid"`` (``LesionParams.blurred_surface``; measured 2026-12-04, not the default):
+an accepted fit's start is fitted again with 1 / R^2 = the polynomial (an ellipsoid about the centre
+is exactly degree 2 there) under a strong prior, or the free surface when Akaike's criterion prefers
+it (docs/validation.md §2.2 "A near-ellipsoid surface for step 12").
 
 Cost: about 13 ms CPU on the phantom's infiltrative lesion (a 17 x 28 x 28 box, 29 Gaussian
 blurs).  Every product here is small; LAPACK's ``lstsq`` is avoided (it starts BLAS threads,
@@ -148,22 +152,31 @@ _INSIDE_BLOCK = 16
 
 
 def _inside(shape: Sequence[int], spacing: NDArray[np.float64], centre: NDArray[np.float64], coef: NDArray[np.float64],
-            degree: int) -> NDArray[np.bool_]:
+            degree: int, *, inverse: bool = False) -> NDArray[np.bool_]:
     """The voxel centres of a grid of ``shape`` inside the star-shaped surface ``coef`` around
     ``centre`` (mm from the first voxel): ``rho <= _radius(u, coef)`` with ``rho, u = _polar(...)``.
     By the compiled ``inside_star`` when the kernels are on: the same mask, bit for bit (the
     voxels it evaluates, with the same operations; the blocks a rigorous interval bound puts wholly
     inside or outside the surface filled without evaluating them: a 5 cm lesion's box ~0.6 s of
-    numpy -> ~10 ms)."""
+    numpy -> ~10 ms).  ``inverse`` (the near-ellipsoid option): ``coef`` gives 1 / radius^2 (:func:`_inverse_radius`), and a
+    voxel is inside when ``rho * rho * sum <= 1``."""
     m = _kernels.compiled()
     sp = np.asarray(spacing, dtype=np.float64)
     c = np.asarray(centre, dtype=np.float64)
     if m is not None and len(shape) == 3 and sp.shape == c.shape == (3,):
         return m.inside_star(np.asarray(shape, dtype=np.int64), np.require(sp, requirements="CW"),  # type: ignore[no-any-return]
                              np.require(c, requirements="CW"), np.require(np.asarray(coef, dtype=np.float64), requirements="CW"),
-                             *_exponent_arrays(degree), degree, _INSIDE_BLOCK)
+                             *_exponent_arrays(degree), degree, _INSIDE_BLOCK, inverse)
     rho, u = _polar(shape, sp, c)
+    if inverse:
+        return rho * rho * _radius(u, coef, degree) <= 1.0  # type: ignore[no-any-return]
     return rho <= _radius(u, coef, degree)
+
+
+def _inverse_radius(s: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The radius from the sum ``s`` of the inverse parametrisation (step 12's near-ellipsoid option): R = s^(-1/2),
+    unbounded (1e6 mm) where s is not positive."""
+    return np.where(s > 1e-12, 1.0 / np.sqrt(np.maximum(s, 1e-12)), 1e6)
 
 
 def _polar(shape: Sequence[int], spacing: NDArray[np.float64], centre: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -253,6 +266,7 @@ def blurred_border(
     liver: NDArray[np.bool_] | None,
     *,
     from_core: bool = False,
+    surfaces: str = "free",
 ) -> tuple[NDArray[np.bool_], NDArray[np.int64], float] | None:
     """Fit the blurred-surface model to ``images`` (raw, one grid) around ``mask`` (a box of the
     image starting at ``lo``).  Returns (mask, its box's start, sigma_mm) or None when the model
@@ -265,11 +279,27 @@ def blurred_border(
     to the same tests against the core; and no fit whose blur is the grid's largest is used, even
     one that agrees with the core (the blur then absorbs a misfit: a heterogeneous tumour's).  A
     fit nested with a core may grow it by up to ``LESION_BLUR_MODEL_CORE_MAX_GROWTH`` (1.51; a
-    blurred lesion's plateau core holds a seventh to a third of it)."""
+    blurred lesion's plateau core holds a seventh to a third of it).  ``surfaces``
+    (``LesionParams.blurred_surface``): "free", or "near_ellipsoid" (an accepted fit's start fitted
+    again with a surface held near an ellipsoid, or the free one when Akaike prefers it; used when
+    it passes the same tests; measured 2026-12-04, not the default)."""
     start_lo = np.asarray(lo, dtype=np.int64)
     top = max(C.LESION_BLUR_MODEL_SIGMAS_MM)
     growth = C.LESION_BLUR_MODEL_CORE_MAX_GROWTH if from_core else C.LESION_BLUR_MODEL_MAX_GROWTH
     others: list[bool] = []  # whether the band held another tissue (set by the first fit)
+
+    def agrees(fitted: tuple[NDArray[np.bool_], NDArray[np.int64], float]) -> bool:
+        return _verdict(mask, start_lo, *fitted, max_growth=growth) in ("agrees", "nested") and not (from_core and fitted[2] >= top)
+
+    def refined(smask: NDArray[np.bool_], slo: NDArray[np.int64], fitted: tuple[NDArray[np.bool_], NDArray[np.int64], float],
+                exclude: bool) -> tuple[NDArray[np.bool_], NDArray[np.int64], float]:
+        # surfaces = "near_ellipsoid" (not the default): the accepted free fit's start fitted again
+        # with the near-ellipsoid surface (or the free one, when Akaike prefers it), used when it
+        # passes the same tests
+        if surfaces != "near_ellipsoid":
+            return fitted
+        near = _fit_surface(smask, slo, images, spacing, liver, exclude=exclude, surfaces=surfaces)
+        return near if near is not None and agrees(near) else fitted
 
     def attempt(exclude: bool) -> tuple[NDArray[np.bool_], NDArray[np.int64], float] | None:
         fitted = _fit_surface(mask, start_lo, images, spacing, liver, exclude=exclude, others=others)
@@ -277,14 +307,14 @@ def blurred_border(
             return None
         verdict = _verdict(mask, start_lo, *fitted, max_growth=growth)
         if verdict in ("agrees", "nested") and not (from_core and fitted[2] >= top):
-            return fitted
+            return refined(mask, start_lo, fitted, exclude)
         if not (from_core and verdict == "unbracketed growth"):
             return None
         again = _fit_surface(fitted[0], fitted[1], images, spacing, liver, exclude=exclude)
         if again is None:
             return None
         log.debug("blurred border: refitted from the grown surface (blur %.2f mm)", again[2])
-        return again if _verdict(mask, start_lo, *again, max_growth=growth) in ("agrees", "nested") and again[2] < top else None
+        return refined(fitted[0], fitted[1], again, exclude) if agrees(again) else None
 
     out = attempt(False)
     if others and others[0]:
@@ -318,12 +348,13 @@ class _Start(NamedTuple):
 
 def _start_surface(idx: NDArray[np.int64], lo: Sequence[int], shape: NDArray[np.int64], sp: NDArray[np.float64],
                    pad: NDArray[np.int64], blocks: Callable[[tuple[int, ...]], tuple[int, ...]],
-                   who: str) -> _Start | None:
+                   who: str, *, inverse: bool = False) -> _Start | None:
     """The box (the mask's voxels ``idx`` + ``lo`` and ``pad``; ``idx`` is ``np.argwhere`` of the
     mask, whose box starts at ``lo``), the working grid (``blocks`` of the box's shape) and the
     star-shaped surface around the mask's centroid fitted to its edge (radius a polynomial of the
     direction), or None when that surface does not reproduce the mask (a tube, a leak: the model
-    does not apply)."""
+    does not apply).  ``inverse`` (the near-ellipsoid option): the polynomial is fitted to 1 / radius^2 (``coef`` in
+    mm^-2; ``r0`` is still the radius)."""
     blo = np.maximum(idx.min(0) + np.asarray(lo) - pad, 0)
     bhi = np.minimum(idx.max(0) + np.asarray(lo) + 1 + pad, shape)
     box = tuple(slice(int(a), int(b)) for a, b in zip(blo, bhi, strict=True))
@@ -341,8 +372,13 @@ def _start_surface(idx: NDArray[np.int64], lo: Sequence[int], shape: NDArray[np.
     edge |= ~start_w & ndimage.binary_dilation(start_w)
     Ye = Y[edge]
     # least squares by the normal equations (LAPACK's lstsq starts BLAS threads, which then spin)
-    coef = np.linalg.solve(Ye.T @ Ye + 1e-9 * np.eye(Ye.shape[1]), Ye.T @ rho[edge])
-    r0 = Y @ coef  # the starting surface's radius at each voxel's direction
+    if inverse:
+        target = np.maximum(rho[edge], 0.5 * float(sp_w.min())) ** -2.0
+        coef = np.linalg.solve(Ye.T @ Ye + 1e-9 * float(np.mean(target)) * np.eye(Ye.shape[1]), Ye.T @ target)
+        r0 = _inverse_radius(Y @ coef)
+    else:
+        coef = np.linalg.solve(Ye.T @ Ye + 1e-9 * np.eye(Ye.shape[1]), Ye.T @ rho[edge])
+        r0 = Y @ coef  # the starting surface's radius at each voxel's direction
     agree = dice(rho <= r0, start_w)
     if agree < C.LESION_BLUR_MODEL_MIN_AGREEMENT:
         log.debug("%s: the star-shaped surface reaches Dice %.3f against the mask: not used", who, agree)
@@ -355,7 +391,7 @@ _Fit = tuple[float, NDArray[np.float32], NDArray[np.float64], NDArray[np.float64
 
 def _surface_model(
     rho: NDArray[np.float64], Y: NDArray[np.float64], h: float | NDArray[np.float64], use: NDArray[np.bool_],
-    X: NDArray[np.float64], w: NDArray[np.float64], P: NDArray[np.float64],
+    X: NDArray[np.float64], w: NDArray[np.float64], P: NDArray[np.float64], *, inverse: bool = False,
 ) -> tuple[Callable[[NDArray[np.float64], Sequence[float]], _Fit],
            Callable[[NDArray[np.float64], Sequence[float]], tuple[NDArray[np.float64], float]]]:
     """The model ``a_i + b_i (G * S)`` on one working grid: ``fit(c, g)``, the noise-weighted
@@ -363,20 +399,27 @@ def _surface_model(
     per-axis sigmas ``g`` (working voxels), with each phase's least-squares offset and scale
     (closed form): (chi^2, soft indicator, model, a, b) on the voxels ``use`` (data ``X``, phases x
     voxels, weights ``w``); and ``gauss_newton(c, g)``: the surface minimising chi^2 + c^T P c
-    (the roughness prior), and its chi^2."""
+    (the roughness prior), and its chi^2.  ``inverse`` (the near-ellipsoid option): ``c`` gives 1 / radius^2
+    (:func:`_inverse_radius`)."""
     Yu = Y[use]
 
+    def radius(YY: NDArray[np.float64], c: NDArray[np.float64]) -> NDArray[np.float64]:
+        return _inverse_radius(YY @ c) if inverse else YY @ c
+
     def fit(c: NDArray[np.float64], g: Sequence[float]) -> _Fit:
-        soft = np.clip(0.5 - (rho - Y @ c) / h, 0.0, 1.0).astype(np.float32)
+        soft = np.clip(0.5 - (rho - radius(Y, c)) / h, 0.0, 1.0).astype(np.float32)
         m = _kernels.gaussian_filter_nearest(soft, g)[use].astype(np.float64)  # scipy's, bit for bit
         chi2, a, b = _ls_fit(m, X, w)
         return chi2, soft, m, a, b
 
-    def gauss_newton(c: NDArray[np.float64], g: Sequence[float]) -> tuple[NDArray[np.float64], float]:
+    def gauss_newton(c: NDArray[np.float64], g: Sequence[float],
+                     info: dict[str, float] | None = None) -> tuple[NDArray[np.float64], float]:
         """Gauss-Newton on the surface's coefficients with the Jacobian of the starting surface
         (the chord method: the margin moves by a fraction of the blur, so its Jacobian barely
         changes), step halving on the exact objective (chi^2 + the surface's roughness).  Returns
-        the coefficients and their chi^2 (the data's part of the objective)."""
+        the coefficients and their chi^2 (the data's part of the objective).  ``info``, when
+        given, receives the fit's effective number of surface parameters (``"edf"``: the trace of
+        (H + P)^-1 H, the prior's shrinkage counted)."""
         chi2, soft, m, a, b = fit(c, g)
         if not np.isfinite(chi2):
             return c, chi2
@@ -385,6 +428,9 @@ def _surface_model(
         # taken out (it varies little over the blur)
         ramp = (((soft > 0) & (soft < 1)) / h).astype(np.float32)
         j = _kernels.gaussian_filter_nearest(ramp, g)[use].astype(np.float64)
+        if inverse:
+            r_at = radius(Yu, c)
+            j = j * (-0.5 * np.minimum(r_at, 1e3) ** 3)  # dR / ds = -R^3 / 2
         Jy = j[:, None] * Yu
         JtJ = Jy.T @ Jy
         for _ in range(C.LESION_BLUR_MODEL_STEPS):
@@ -397,8 +443,17 @@ def _surface_model(
             if found is None:
                 break
             t, c, obj, (chi2, soft, m, a, b) = found
-            if float(np.abs(t * step).max()) < C.LESION_BLUR_MODEL_TOLERANCE_MM:
+            if inverse:
+                r_new = radius(Yu, c)
+                moved = float(np.abs(r_new - r_at).max())
+                r_at = r_new
+            else:
+                moved = float(np.abs(t * step).max())
+            if moved < C.LESION_BLUR_MODEL_TOLERANCE_MM:
                 break
+        if info is not None:
+            H = float((w * b) @ b) * JtJ
+            info["edf"] = float(np.trace(np.linalg.solve(H + P + 1e-4 * np.trace(H) / len(c) * np.eye(len(c)), H)))
         return c, chi2
 
     return fit, gauss_newton
@@ -430,12 +485,15 @@ def _fit_surface(
     *,
     exclude: bool = False,
     others: list[bool] | None = None,
+    surfaces: str = "free",
 ) -> tuple[NDArray[np.bool_], NDArray[np.int64], float] | None:
     """The fit of :func:`blurred_border` (its tests before the agreement with the start included):
     the voxels inside the fitted surface (a box of the image starting at the second value) and the
     blur (mm), or None.  ``exclude`` (1.47): the working voxels of another tissue
     (:func:`_other_tissue`) and their face neighbours are left out of the fit; ``others``, when
-    given and empty, receives whether there are any (before any test that may end the fit)."""
+    given and empty, receives whether there are any (before any test that may end the fit).
+    ``surfaces``: "free" (R = a polynomial of the direction) or "near_ellipsoid" (1 / R^2 = a
+    polynomial held near an ellipsoid, or the free surface when Akaike prefers it)."""
     shape = np.asarray(images[0].shape)
     sp = np.asarray(spacing, dtype=np.float64)
     idx = np.argwhere(mask)
@@ -445,8 +503,23 @@ def _fit_surface(
     # the fit runs on a working grid of about LESION_BLUR_MODEL_GRID_MM: blocks of k voxels of a
     # fine grid averaged (0.7 mm pixels would make a 5 cm lesion's box 400 000 voxels; the mean
     # keeps the blocks' signal-to-noise ratio).
-    st = _start_surface(idx, lo, shape, sp, pad, lambda shp: tuple(
-        max(1, min(int(C.LESION_BLUR_MODEL_GRID_MM // v), n)) for v, n in zip(sp, shp, strict=True)), "blurred border")
+    def blocks(shp: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(max(1, min(int(C.LESION_BLUR_MODEL_GRID_MM // v), n)) for v, n in zip(sp, shp, strict=True))
+
+    # The surface is R = a polynomial of the direction with 1.14's prior (the free surface).  With
+    # surfaces = "near_ellipsoid" (measured 2026-12-04, not the default: docs/validation.md §2.2
+    # "A near-ellipsoid surface for step 12") the main surface is 1 / R^2 = a polynomial, held
+    # near an ellipsoid (an ellipsoid about the centre is exactly degree 2 there) by a strong
+    # prior (LESION_BLUR_MODEL_ELLIPSOID_SMOOTHING), and the free one replaces it when its better
+    # fit is worth its extra parameters (Akaike: chi^2 + 2 x the effective number of parameters);
+    # both are read on the main start's band, and the near-ellipsoid is used only where the free
+    # surface also sees a blurred margin and agrees with the start.
+    free_st = _start_surface(idx, lo, shape, sp, pad, blocks, "blurred border")
+    st = (_start_surface(idx, lo, shape, sp, pad, blocks, "blurred border (near-ellipsoid)", inverse=True)
+          if surfaces == "near_ellipsoid" else None)
+    inverse = st is not None
+    if st is None:
+        st = free_st
     if st is None:
         return None  # not star-shaped around its centroid (a tube, a leak): the model does not apply
     box, blo, start, centre, k, start_w, sp_w, rho, u, Y, coef, r0 = st
@@ -470,14 +543,23 @@ def _fit_surface(
              for im, x in zip(images_w, X, strict=True)]
     w = np.array([1.0 / n**2 for n in noise])  # noise weights per phase
     # the surface's prior (1.14): its roughness beyond an ellipsoid's, weighed against chi^2
-    P = C.LESION_BLUR_MODEL_SMOOTHING * _roughness(C.LESION_BLUR_MODEL_DEGREE, C.LESION_BLUR_MODEL_FREE_DEGREE)
-    model_fit, model_gn = _surface_model(rho, Y, h, use, X, w, P)
+    P_free = C.LESION_BLUR_MODEL_SMOOTHING * _roughness(C.LESION_BLUR_MODEL_DEGREE, C.LESION_BLUR_MODEL_FREE_DEGREE)
+    if inverse:
+        # the roughness of 1 / R^2: a change d of it moves the radius by -R^3 d / 2, so (R^3 / 2)^2
+        # at the start's typical radius puts the prior in the radius' mm^2 again
+        r_typ = float(np.median(r0[start_w & ~erode_faces(start_w)]))
+        P = (C.LESION_BLUR_MODEL_ELLIPSOID_SMOOTHING * (r_typ**3 / 2.0) ** 2
+             * _roughness(C.LESION_BLUR_MODEL_DEGREE, C.LESION_BLUR_MODEL_FREE_DEGREE))
+    else:
+        P = P_free
+    model_fit, model_gn = _surface_model(rho, Y, h, use, X, w, P, inverse=inverse)
 
     def fit(c: NDArray[np.float64], sigma: float) -> _Fit:
         return model_fit(c, [sigma / v for v in sp_w])
 
-    def gauss_newton(c: NDArray[np.float64], sigma: float) -> tuple[NDArray[np.float64], float]:
-        return model_gn(c, [sigma / v for v in sp_w])
+    def gauss_newton(c: NDArray[np.float64], sigma: float,
+                     info: dict[str, float] | None = None) -> tuple[NDArray[np.float64], float]:
+        return model_gn(c, [sigma / v for v in sp_w], info)
 
     # a quick look first (two blurs): a sharp margin fits the starting surface better sharp
     # the likelihood ratios are read against the fit's own scatter when the model explains the data
@@ -494,14 +576,37 @@ def _fit_surface(
     if sigma < C.LESION_BLUR_MODEL_MIN_SIGMA_MM:
         log.debug("blurred border: margin blur %.2f mm: a sharp margin, not used", sigma)
         return None  # a sharp margin: the one-level border is right
-    coef, sse = gauss_newton(coef, sigma)
+    info: dict[str, float] = {}
+    coef, sse = gauss_newton(coef, sigma, info)
     sharp = gauss_newton(coef, C.LESION_BLUR_MODEL_SHARP_SIGMA_MM)[1]
+    if inverse and free_st is not None:
+        free_gn = _surface_model(rho, Y, h, use, X, w, P_free)[1]
+        free_info: dict[str, float] = {}
+        free_coef, free_sse = free_gn(free_st.coef, [sigma / v for v in sp_w], free_info)
+        # the blurred margin is weighed against the best sharp one either surface gives (the
+        # near-ellipsoid's sharp fit alone would favour the blur on a lobulated sharp lesion)
+        free_sharp = free_gn(free_coef, [C.LESION_BLUR_MODEL_SHARP_SIGMA_MM / v for v in sp_w])[1]
+        sharp = min(sharp, free_sharp)
+        if _evidence(free_sharp, free_sse, dof) < C.LESION_BLUR_MODEL_MIN_EVIDENCE:
+            # the free surface explains the data as well sharp: a sharp lobulated lesion, which a
+            # near-ellipsoid can only blur (step 12 stays where 1.14's surface sees a blur)
+            log.debug("blurred border: the free surface sees a sharp margin: not used")
+            return None
+        # Akaike on the data's scale: the scatter of the more general (free) fit when it exceeds the
+        # noise (quasi-likelihood, QAIC: the overdispersion is read on the most general model)
+        scale = max(free_sse / dof, 1.0)
+        log.debug("blurred border: AIC near-ellipsoid chi2 %.1f edf %.1f; free chi2 %.1f edf %.1f; scale %.2f",
+                  sse, info["edf"], free_sse, free_info["edf"], scale)
+        if free_sse / scale + 2.0 * free_info["edf"] < sse / scale + 2.0 * info["edf"]:
+            log.debug("blurred border: the free surface (chi^2 %.1f, %.1f parameters) over the near-ellipsoid "
+                      "(%.1f, %.1f)", free_sse, free_info["edf"], sse, info["edf"])
+            coef, sse, inverse = free_coef, free_sse, False
     evidence = _evidence(sharp, sse, dof)
     log.debug("blurred border: blur %.2f mm, evidence %.1f (reduced chi^2 %.2f)", sigma, evidence, sse / dof)
     if evidence < C.LESION_BLUR_MODEL_MIN_EVIDENCE:
         return None
     # the mask on the image's own grid: voxel centres inside the fitted surface
-    out = _inside(start.shape, sp, centre, coef, C.LESION_BLUR_MODEL_DEGREE)
+    out = _inside(start.shape, sp, centre, coef, C.LESION_BLUR_MODEL_DEGREE, inverse=inverse)
     if liver is not None:
         out &= liver[box]
     return out, blo.astype(np.int64), float(sigma)

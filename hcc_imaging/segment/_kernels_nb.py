@@ -921,12 +921,14 @@ def _imul(a, b, c, d):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _star_block(z0, z1, y0, y1, x0, x1, sp, centre, coef, ea, eb, ec, slack, u):  # pragma: no cover - compiled
+def _star_block(z0, z1, y0, y1, x0, x1, sp, centre, coef, ea, eb, ec, slack, u, inverse):  # pragma: no cover - compiled
     """Whether the voxel centres z0..z1-1 x y0..y1-1 x x0..x1-1 all lie inside (1) or all outside
     (-1) the star-shaped surface ``coef`` around ``centre``, or either (0): their distance from the
     centre bounded over the block's box, each direction component's interval, and the radius
     polynomial's interval over those (interval arithmetic term by term), apart by ``slack``.
-    ``u``: a (3, 2) work array for the direction components' intervals."""
+    ``u``: a (3, 2) work array for the direction components' intervals.  ``inverse`` (the near-ellipsoid option): the
+    polynomial is 1 / radius^2 (inside: rho^2 x polynomial <= 1; a direction where it is not
+    positive has no bound, inside)."""
     lo0 = z0 * sp[0] - centre[0]
     hi0 = (z1 - 1) * sp[0] - centre[0]
     lo1 = y0 * sp[1] - centre[1]
@@ -965,6 +967,12 @@ def _star_block(z0, z1, y0, y1, x0, x1, sp, centre, coef, ea, eb, ec, slack, u):
         else:
             r_lo += coef[k] * t1
             r_hi += coef[k] * t0
+    if inverse:
+        if rmax * rmax * max(r_hi, 0.0) < 1.0 - 1e-9:
+            return 1
+        if r_lo > 0.0 and rmin * rmin * r_lo > 1.0 + 1e-9:
+            return -1
+        return 0
     if rmax < r_lo - slack:
         return 1
     if rmin > r_hi + slack:
@@ -973,10 +981,10 @@ def _star_block(z0, z1, y0, y1, x0, x1, sp, centre, coef, ea, eb, ec, slack, u):
 
 
 @numba.njit(cache=True, nogil=True)
-def _star_voxels(out, z0, z1, y0, y1, x0, x1, sp, centre, coef, ea, eb, ec, degree, px, py):  # pragma: no cover - compiled
+def _star_voxels(out, z0, z1, y0, y1, x0, x1, sp, centre, coef, ea, eb, ec, degree, px, py, inverse):  # pragma: no cover - compiled
     """``out`` over the block: each voxel centre's ``rho <= radius`` by the numpy path's operations
     (v = i * sp - centre, rho = sqrt((v0^2 + v1^2) + v2^2), u = v / max(rho, 1e-9), then
-    :func:`star_radius`'s sum)."""
+    :func:`star_radius`'s sum; ``inverse``: ``rho * rho * sum <= 1``)."""
     for z in range(z0, z1):
         v0 = z * sp[0] - centre[0]
         for y in range(y0, y1):
@@ -986,17 +994,19 @@ def _star_voxels(out, z0, z1, y0, y1, x0, x1, sp, centre, coef, ea, eb, ec, degr
                 rho = np.sqrt((v0 * v0 + v1 * v1) + v2 * v2)
                 den = max(rho, 1e-9)
                 _powers_xy(v0 / den, v1 / den, degree, px, py)
-                out[z, y, x] = rho <= _star_sum(coef, ea, eb, ec, px, py, v2 / den)
+                s = _star_sum(coef, ea, eb, ec, px, py, v2 / den)
+                out[z, y, x] = (rho * rho * s <= 1.0) if inverse else (rho <= s)
 
 
 @numba.njit(cache=True, nogil=True)
-def inside_star(shape, sp, centre, coef, ea, eb, ec, degree, block):  # pragma: no cover - compiled
+def inside_star(shape, sp, centre, coef, ea, eb, ec, degree, block, inverse):  # pragma: no cover - compiled
     """``rho <= _radius(u, coef)`` with ``rho, u = _polar(shape, sp, centre)``: the voxel centres
     inside step 12's fitted star-shaped surface, as a bool array of ``shape``, bit for bit.  Blocks
     of ``block`` voxels per axis are bounded first (:func:`_star_block`, rigorous up to a rounding
     slack far below a voxel); a block wholly inside or outside is filled without evaluating its
     voxels, the others are split in halves per axis down to blocks of 2, and the voxels of the
-    blocks the surface crosses are evaluated (:func:`_star_voxels`)."""
+    blocks the surface crosses are evaluated (:func:`_star_voxels`).  ``inverse`` (the near-ellipsoid option): ``coef``
+    gives 1 / radius^2 (``rho^2 x sum <= 1``)."""
     nz, ny, nx = shape[0], shape[1], shape[2]
     out = np.zeros((nz, ny, nx), np.bool_)
     px = np.empty(degree + 1)
@@ -1020,12 +1030,12 @@ def inside_star(shape, sp, centre, coef, ea, eb, ec, degree, block):  # pragma: 
                     top -= 1
                     z0, y0, x0, n = stack[top, 0], stack[top, 1], stack[top, 2], stack[top, 3]
                     z1, y1, x1 = min(z0 + n, nz), min(y0 + n, ny), min(x0 + n, nx)
-                    state = _star_block(z0, z1, y0, y1, x0, x1, sp, centre, coef, ea, eb, ec, slack, u)
+                    state = _star_block(z0, z1, y0, y1, x0, x1, sp, centre, coef, ea, eb, ec, slack, u, inverse)
                     if state == 1:
                         out[z0:z1, y0:y1, x0:x1] = True
                     elif state == 0:
                         if n <= 2:
-                            _star_voxels(out, z0, z1, y0, y1, x0, x1, sp, centre, coef, ea, eb, ec, degree, px, py)
+                            _star_voxels(out, z0, z1, y0, y1, x0, x1, sp, centre, coef, ea, eb, ec, degree, px, py, inverse)
                         else:
                             h = (n + 1) // 2
                             for dz in (0, h):

@@ -172,7 +172,8 @@ def _blurred_click_region(
     misfit) is not used: step 8 then runs as before.  One phase (the click's); the values reported
     are the mask's median and the parenchyma of step 7's test.
     """
-    bb = blurred_border(click, click_lo, [volume.array], volume.spacing, liver, from_core=True)
+    bb = blurred_border(click, click_lo, [volume.array], volume.spacing, liver, from_core=True,
+                        surfaces=params.blurred_surface)
     if bb is None:
         return None
     out, lo, sigma = bb

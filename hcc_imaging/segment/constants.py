@@ -574,6 +574,23 @@ LESION_BLUR_MODEL_TOLERANCE_MM: Final[float] = 0.05
 #: 0.000-0.007.  The model's evidence (below) is read on chi^2 alone.
 LESION_BLUR_MODEL_SMOOTHING: Final[float] = 5.0
 LESION_BLUR_MODEL_FREE_DEGREE: Final[int] = 2
+#: Step 12's surface (``LesionParams.blurred_surface``): "free" (R = a polynomial of the
+#: direction with the prior above; 1.14 to now) or "near_ellipsoid" (measured 2026-12-04, not
+#: adopted: docs/validation.md §2.2 "A near-ellipsoid surface for step 12").  "near_ellipsoid"
+#: fits the start of an accepted free fit again with 1 / R^2 = a polynomial of the direction,
+#: where an ellipsoid about the centre is exactly degree 2 (as R = polynomial the degree-4 fit
+#: misses an elongated one, the phantom's L5 by 0.1 mm root-mean-square, and the prior above
+#: charges it 12.5 chi^2 units), held near an ellipsoid by ``LESION_BLUR_MODEL_ELLIPSOID_SMOOTHING``
+#: (in the radius' mm^2, as above), and takes the free surface instead when Akaike's criterion
+#: prefers it.  L5 at sigma 15 (seeds 0-7, 48 runs): below 0.95 2 -> 0, median 0.964 -> 0.977; at
+#: sigma 25 39 -> 14 of 48 below; the ill-defined robustness sweeps 110 / 100 / 103 -> 103 / 90 /
+#: 102 below 0.95, but a third of their runs move down by more than 0.01 (one by 0.19), and
+#: lobulated blurred lesions lose (perf.md shapes, lobulation 0.2: 2 -> 9 of 96 below 0.95).
+LESION_BLUR_MODEL_SURFACES: Final[str] = "free"
+#: The near-ellipsoid surface's prior weight: on L5 at sigma 15, 20 gives a median 0.973 (min
+#: 0.951), 100-10000 0.977-0.978 (min 0.957-0.960); 5 (the free surface's) 0.967 with two runs
+#: below 0.95.
+LESION_BLUR_MODEL_ELLIPSOID_SMOOTHING: Final[float] = 100.0
 
 #: Step 12b (1.16, :func:`._sharp.sharp_border`): a sharp lesion's border fitted to sub-voxel
 #: precision with the scanner's point-spread.  The fit uses the voxels within this distance (mm) of

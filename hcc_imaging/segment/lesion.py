@@ -186,7 +186,10 @@ uncovered does not replace a single-phase mask that covers it.
     partial-volume ramp), G_sigma the margin's Gaussian blur, a_i / b_i each phase's least-squares
     offset and contrast; Gauss-Newton on the surface, sigma from a grid; the surface's roughness
     beyond an ellipsoid's (its spherical-harmonic degrees >= 3, Laplace-Beltrami weighted) is
-    penalised (``LESION_BLUR_MODEL_SMOOTHING``, 1.14: 25 free terms had followed the noise).  The mask becomes the
+    penalised (``LESION_BLUR_MODEL_SMOOTHING``, 1.14: 25 free terms had followed the noise;
+    ``LesionParams.blurred_surface="near_ellipsoid"``, not the default, fits an accepted fit's start
+    again with 1 / radius^2 = the polynomial held near an ellipsoid, or keeps the free surface when
+    Akaike's criterion prefers it).  The mask becomes the
     voxels whose centre lies inside the fitted surface, when the margin is blurred beyond a CT
     kernel's (sigma >= ``LESION_BLUR_MODEL_MIN_SIGMA_MM``, and the blurred model's noise-weighted
     residual at least ``LESION_BLUR_MODEL_MIN_EVIDENCE`` below a sharp one's, also on the
@@ -411,6 +414,11 @@ class LesionParams:
     blurred_border : bool
         Place an ill-defined (infiltrative) lesion's border on a fitted blurred-surface model
         instead of the midpoint level (step 12, 1.12).
+    blurred_surface : {"free", "near_ellipsoid"}
+        Step 12's surface: "free" (the radius a polynomial of the direction, the default), or
+        "near_ellipsoid" (1 / radius^2 a polynomial held near an ellipsoid, or the free one when
+        Akaike's criterion prefers it: better on ellipsoidal infiltrative lesions, worse on
+        lobulated ones; docs/validation.md §2.2 "A near-ellipsoid surface for step 12").
     sharp_border : bool
         Otherwise, place a sharp lesion's border on the same surface model fitted with the
         scanner's point-spread, to sub-voxel precision (step 12b, 1.16).
@@ -447,6 +455,7 @@ class LesionParams:
     include_lipiodol: bool = True
     combined_border: bool = True
     blurred_border: bool = True
+    blurred_surface: str = C.LESION_BLUR_MODEL_SURFACES
     sharp_border: bool = True
     rind_border: bool = True
 
@@ -454,6 +463,10 @@ class LesionParams:
         if self.polarity not in _POLARITIES:
             raise SegmentationError(
                 f"LesionParams.polarity must be one of {_POLARITIES}, got {self.polarity!r}."
+            )
+        if self.blurred_surface not in ("free", "near_ellipsoid"):
+            raise SegmentationError(
+                f"LesionParams.blurred_surface must be 'free' or 'near_ellipsoid', got {self.blurred_surface!r}."
             )
         for name in ("smoothing_sigma_mm", "seed_radius_mm", "roi_half_size_mm", "roi_max_half_size_mm",
                      "ring_outer_mm", "outer_k_sigma"):
@@ -1198,7 +1211,7 @@ def _segment_lesion_steps(
         if multiphase is None:
             # 12 (1.12): a blurred (ill-defined) border on a fitted blurred-surface model (its midpoint
             # level lies inside a blurred convex lesion, and the threshold's lesion value sets its size)
-            bb = blurred_border(rr.mask, rr.lo, list(images.values()), vol.spacing, liv)
+            bb = blurred_border(rr.mask, rr.lo, list(images.values()), vol.spacing, liv, surfaces=p.blurred_surface)
             if bb is not None:
                 new = replace(rr, mask=bb[0], lo=bb[1])
                 if new.holds(seed_vox) and not _leaves_line(new, rr, line_vox, vol.spacing):

@@ -384,3 +384,23 @@ def test_each_label_from_a_seg_keeps_its_lymph_node_segment_out_of_the_liver(
     assert "viable_volume_mm3" not in record["lesions"][1]
     assert main([*argv, "--from-mask", str(tmp_path / "without.dcm"), "--json"]) == 1
     assert "L6" in json.loads(capsys.readouterr().out)["failed"]
+
+
+def test_blurred_surface_option(study_dir, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """``--blurred-surface near_ellipsoid`` reaches step 12 (the infiltrative L5's mask moves) and is
+    recorded in the provenance; an unknown surface is refused by the parser."""
+    study, lesions = study_dir
+    rec = lesions["L5"]
+    got = {}
+    for surface in ("free", "near_ellipsoid"):
+        out = tmp_path / f"l5_{surface}.nii.gz"
+        rc = main(["segment", str(study), "--seed-lps=" + ",".join(map(str, rec["seed_lps"])), "--liver",
+                   "--blurred-surface", surface, "--out", str(out), "--json"])
+        assert rc == 0
+        js = json.loads(capsys.readouterr().out)
+        assert js["provenance"]["parameters"]["blurred_surface"] == surface
+        assert js["provenance"]["border_blur_mm"] is not None
+        got[surface] = js["voxels"]
+    assert got["free"] != got["near_ellipsoid"]
+    with pytest.raises(SystemExit):
+        main(["segment", str(study), "--seed", "1,1,1", "--blurred-surface", "round", "--out", str(tmp_path / "x.nii.gz")])

@@ -530,9 +530,52 @@ def test_the_mask_inside_the_fitted_surface_is_numpys_bit_for_bit(seed: int) -> 
 
             ea, eb, ec = _blur._exponent_arrays(4)
             for block in (1, 2, 3, 8, 64):
-                alt = nb.inside_star(np.asarray(shape, dtype=np.int64), sp, centre, coef, ea, eb, ec, 4, block)
+                alt = nb.inside_star(np.asarray(shape, dtype=np.int64), sp, centre, coef, ea, eb, ec, 4, block, False)
                 assert alt.tobytes() == want.tobytes(), block
     assert min(sizes) == 0.0 and max(sizes) == 1.0 and any(0.05 < v < 0.95 for v in sizes)  # the cases span the kinds
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_mask_inside_an_inverse_surface_is_numpys_bit_for_bit(seed: int) -> None:
+    """The same for the surface given as 1 / R^2 (``inverse=True``, step 12's near-ellipsoid option):
+    the compiled mask is the numpy path's (``rho * rho * sum <= 1``) bit for bit, for ellipsoids,
+    lobulated surfaces and sums that are not positive in some directions (no bound there: inside),
+    at every block size; and an ellipsoid's 1 / R^2 of degree 2 gives the ellipsoid's voxels."""
+    from hcc_imaging.segment import _blur
+    from hcc_imaging.segment import _kernels_nb as nb
+
+    rng = np.random.default_rng(seed)
+    ea, eb, ec = _blur._exponent_arrays(4)
+    exps = _blur._exponents(4)
+    cases = []
+    for t in range(30):
+        shape = tuple(int(v) for v in rng.integers(1, 40, 3))
+        sp = rng.choice([0.5, 0.7, 1.0, 2.5, 5.0], 3)
+        centre = np.asarray(shape) * sp * rng.uniform(-0.2, 1.2, 3)
+        r0 = float(min(shape) * sp.min() * rng.uniform(0.2, 0.8)) + 0.5
+        q = np.r_[r0**-2, rng.normal(size=24) * r0**-2 * rng.choice([0.0, 0.05, 0.3, 2.0])]
+        cases.append((shape, sp, centre, q))
+    # an ellipsoid of semi-axes 11 / 13 / 20 mm along the array's axes about a voxel centre:
+    # 1 / R^2 = u0^2 / 11^2 + u1^2 / 13^2 + u2^2 / 20^2, with u2^2 = 1 - u0^2 - u1^2 on the sphere
+    q = np.zeros(len(exps))
+    q[exps.index((0, 0, 0))] = 1 / 20.0**2
+    q[exps.index((2, 0, 0))] = 1 / 11.0**2 - 1 / 20.0**2
+    q[exps.index((0, 2, 0))] = 1 / 13.0**2 - 1 / 20.0**2
+    shape, sp = (20, 50, 70), np.array([2.5, 0.7, 0.7])
+    centre = np.array([10 * 2.5, 25 * 0.7, 35 * 0.7])
+    cases.append((shape, sp, centre, q))
+    for shape, sp, centre, q in cases:
+        with _numpy_only():
+            want = _blur._inside(shape, sp, centre, q, 4, inverse=True)
+        got = _blur._inside(shape, sp, centre, q, 4, inverse=True)
+        assert got.shape == want.shape and got.tobytes() == want.tobytes()
+        for block in (1, 3, 16):
+            alt = nb.inside_star(np.asarray(shape, dtype=np.int64), sp, centre, q, ea, eb, ec, 4, block, True)
+            assert alt.tobytes() == want.tobytes(), block
+    g = np.indices(shape).astype(float)
+    ell = sum(((g[i] * sp[i] - centre[i]) / r) ** 2 for i, r in enumerate((11.0, 13.0, 20.0))) <= 1.0
+    assert np.count_nonzero(want ^ ell) <= 0.002 * np.count_nonzero(ell)  # rounding at the border only
+    assert 0.9 < np.count_nonzero(ell) * sp.prod() / (4 / 3 * np.pi * 11 * 13 * 20) < 1.1
 
 
 @pytest.mark.parametrize("seed", range(3))
