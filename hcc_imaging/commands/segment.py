@@ -74,9 +74,9 @@ def register(subparsers: Any) -> None:
                         "1 mm, else the automatic steps with a note)")
     p.add_argument("--polarity", choices=("auto", "hypo", "hyper", "both"), default="auto",
                    help="lesion darker/brighter than its surroundings, or heterogeneous (both)")
-    p.add_argument("--blurred-surface", choices=("free", "near_ellipsoid"), default="free",
-                   help="an ill-defined lesion's fitted border: free (default) or near_ellipsoid (held near an "
-                        "ellipsoid unless the data show lobes; better on ovoid infiltrative lesions, worse on lobulated)")
+    p.add_argument("--blurred-surface", choices=("near_ellipsoid", "free"), default="near_ellipsoid",
+                   help="an ill-defined lesion's fitted border: near_ellipsoid (default; held near an ellipsoid as "
+                        "far as the data allow) or free (the surface of algorithm 1.53)")
     p.add_argument("--label", type=int, default=1, help="label value of the lesion (default 1)")
     p.add_argument("--lesion-id", default="L1", help="lesion name stored with the label (default L1)")
     p.add_argument("--out", required=True, metavar="MASK", help="output mask: .nii/.nii.gz (NIfTI) or .dcm (DICOM SEG)")

@@ -30,10 +30,10 @@ largest blur).  1.16 (:func:`._sharp.sharp_border`, step 12b) fits the same surf
 with the scanner's point-spread instead of a margin's blur, on the image's own grid.  1.47: when the band
 holds another tissue (:func:`_other_tissue`: fat, a vessel), the fit is redone without it and used when
 it passes the same tests (else the fit with it stands): the one-tissue model cannot explain it.
-``surfaces="near_ellipsoid"`` (``LesionParams.blurred_surface``; measured 2026-12-04, not the default):
-an accepted fit's start is fitted again with 1 / R^2 = the polynomial (an ellipsoid about the centre
-is exactly degree 2 there) under a strong prior, or the free surface when Akaike's criterion prefers
-it (docs/validation.md §2.2 "A near-ellipsoid surface for step 12").
+1.54 (``surfaces="near_ellipsoid"``, ``LesionParams.blurred_surface``, the default): an accepted fit's
+start is fitted again with 1 / R^2 = the polynomial (an ellipsoid about the centre is exactly degree 2
+there) under priors from weak to strong, or the free surface, whichever Akaike's criterion prefers
+(docs/validation.md §2.2 "Algorithm 1.54"); ``"free"`` is 1.53's surface.
 
 Cost: about 13 ms CPU on the phantom's infiltrative lesion (a 17 x 28 x 28 box, 29 Gaussian
 blurs).  Every product here is small; LAPACK's ``lstsq`` is avoided (it starts BLAS threads,
@@ -158,7 +158,7 @@ def _inside(shape: Sequence[int], spacing: NDArray[np.float64], centre: NDArray[
     By the compiled ``inside_star`` when the kernels are on: the same mask, bit for bit (the
     voxels it evaluates, with the same operations; the blocks a rigorous interval bound puts wholly
     inside or outside the surface filled without evaluating them: a 5 cm lesion's box ~0.6 s of
-    numpy -> ~10 ms).  ``inverse`` (the near-ellipsoid option): ``coef`` gives 1 / radius^2 (:func:`_inverse_radius`), and a
+    numpy -> ~10 ms).  ``inverse`` (1.54): ``coef`` gives 1 / radius^2 (:func:`_inverse_radius`), and a
     voxel is inside when ``rho * rho * sum <= 1``."""
     m = _kernels.compiled()
     sp = np.asarray(spacing, dtype=np.float64)
@@ -174,7 +174,7 @@ def _inside(shape: Sequence[int], spacing: NDArray[np.float64], centre: NDArray[
 
 
 def _inverse_radius(s: NDArray[np.float64]) -> NDArray[np.float64]:
-    """The radius from the sum ``s`` of the inverse parametrisation (step 12's near-ellipsoid option): R = s^(-1/2),
+    """The radius from the sum ``s`` of the inverse parametrisation (1.54, step 12): R = s^(-1/2),
     unbounded (1e6 mm) where s is not positive."""
     return np.where(s > 1e-12, 1.0 / np.sqrt(np.maximum(s, 1e-12)), 1e6)
 
@@ -280,9 +280,10 @@ def blurred_border(
     one that agrees with the core (the blur then absorbs a misfit: a heterogeneous tumour's).  A
     fit nested with a core may grow it by up to ``LESION_BLUR_MODEL_CORE_MAX_GROWTH`` (1.51; a
     blurred lesion's plateau core holds a seventh to a third of it).  ``surfaces``
-    (``LesionParams.blurred_surface``): "free", or "near_ellipsoid" (an accepted fit's start fitted
-    again with a surface held near an ellipsoid, or the free one when Akaike prefers it; used when
-    it passes the same tests; measured 2026-12-04, not the default)."""
+    (``LesionParams.blurred_surface``): "free" (1.53), or "near_ellipsoid" (1.54, the default: an
+    accepted fit's start fitted again with a surface held near an ellipsoid, or the free one, as
+    Akaike's criterion prefers, on the accepted free fit's data and blur; used when it passes
+    the same tests)."""
     start_lo = np.asarray(lo, dtype=np.int64)
     top = max(C.LESION_BLUR_MODEL_SIGMAS_MM)
     growth = C.LESION_BLUR_MODEL_CORE_MAX_GROWTH if from_core else C.LESION_BLUR_MODEL_MAX_GROWTH
@@ -291,30 +292,33 @@ def blurred_border(
     def agrees(fitted: tuple[NDArray[np.bool_], NDArray[np.int64], float]) -> bool:
         return _verdict(mask, start_lo, *fitted, max_growth=growth) in ("agrees", "nested") and not (from_core and fitted[2] >= top)
 
-    def refined(smask: NDArray[np.bool_], slo: NDArray[np.int64], fitted: tuple[NDArray[np.bool_], NDArray[np.int64], float],
-                exclude: bool) -> tuple[NDArray[np.bool_], NDArray[np.int64], float]:
-        # surfaces = "near_ellipsoid" (not the default): the accepted free fit's start fitted again
-        # with the near-ellipsoid surface (or the free one, when Akaike prefers it), used when it
-        # passes the same tests
-        if surfaces != "near_ellipsoid":
-            return fitted
-        near = _fit_surface(smask, slo, images, spacing, liver, exclude=exclude, surfaces=surfaces)
-        return near if near is not None and agrees(near) else fitted
+    def chosen(fitted: tuple[NDArray[np.bool_], NDArray[np.int64], float],
+               near: list[NDArray[np.bool_]]) -> tuple[NDArray[np.bool_], NDArray[np.int64], float]:
+        # 1.54: the near-ellipsoid that Akaike preferred on the accepted free fit's data, when it
+        # passes the same tests (else the free fit)
+        if near:
+            alt = (near[0], fitted[1], fitted[2])
+            if agrees(alt):
+                return alt
+        return fitted
 
     def attempt(exclude: bool) -> tuple[NDArray[np.bool_], NDArray[np.int64], float] | None:
-        fitted = _fit_surface(mask, start_lo, images, spacing, liver, exclude=exclude, others=others)
+        near: list[NDArray[np.bool_]] = []
+        fitted = _fit_surface(mask, start_lo, images, spacing, liver, exclude=exclude, others=others,
+                              surfaces=surfaces, near=near)
         if fitted is None:
             return None
         verdict = _verdict(mask, start_lo, *fitted, max_growth=growth)
         if verdict in ("agrees", "nested") and not (from_core and fitted[2] >= top):
-            return refined(mask, start_lo, fitted, exclude)
+            return chosen(fitted, near)
         if not (from_core and verdict == "unbracketed growth"):
             return None
-        again = _fit_surface(fitted[0], fitted[1], images, spacing, liver, exclude=exclude)
+        near = []
+        again = _fit_surface(fitted[0], fitted[1], images, spacing, liver, exclude=exclude, surfaces=surfaces, near=near)
         if again is None:
             return None
         log.debug("blurred border: refitted from the grown surface (blur %.2f mm)", again[2])
-        return refined(fitted[0], fitted[1], again, exclude) if agrees(again) else None
+        return chosen(again, near) if agrees(again) else None
 
     out = attempt(False)
     if others and others[0]:
@@ -348,13 +352,12 @@ class _Start(NamedTuple):
 
 def _start_surface(idx: NDArray[np.int64], lo: Sequence[int], shape: NDArray[np.int64], sp: NDArray[np.float64],
                    pad: NDArray[np.int64], blocks: Callable[[tuple[int, ...]], tuple[int, ...]],
-                   who: str, *, inverse: bool = False) -> _Start | None:
+                   who: str) -> _Start | None:
     """The box (the mask's voxels ``idx`` + ``lo`` and ``pad``; ``idx`` is ``np.argwhere`` of the
     mask, whose box starts at ``lo``), the working grid (``blocks`` of the box's shape) and the
     star-shaped surface around the mask's centroid fitted to its edge (radius a polynomial of the
     direction), or None when that surface does not reproduce the mask (a tube, a leak: the model
-    does not apply).  ``inverse`` (the near-ellipsoid option): the polynomial is fitted to 1 / radius^2 (``coef`` in
-    mm^-2; ``r0`` is still the radius)."""
+    does not apply)."""
     blo = np.maximum(idx.min(0) + np.asarray(lo) - pad, 0)
     bhi = np.minimum(idx.max(0) + np.asarray(lo) + 1 + pad, shape)
     box = tuple(slice(int(a), int(b)) for a, b in zip(blo, bhi, strict=True))
@@ -372,18 +375,30 @@ def _start_surface(idx: NDArray[np.int64], lo: Sequence[int], shape: NDArray[np.
     edge |= ~start_w & ndimage.binary_dilation(start_w)
     Ye = Y[edge]
     # least squares by the normal equations (LAPACK's lstsq starts BLAS threads, which then spin)
-    if inverse:
-        target = np.maximum(rho[edge], 0.5 * float(sp_w.min())) ** -2.0
-        coef = np.linalg.solve(Ye.T @ Ye + 1e-9 * float(np.mean(target)) * np.eye(Ye.shape[1]), Ye.T @ target)
-        r0 = _inverse_radius(Y @ coef)
-    else:
-        coef = np.linalg.solve(Ye.T @ Ye + 1e-9 * np.eye(Ye.shape[1]), Ye.T @ rho[edge])
-        r0 = Y @ coef  # the starting surface's radius at each voxel's direction
+    coef = np.linalg.solve(Ye.T @ Ye + 1e-9 * np.eye(Ye.shape[1]), Ye.T @ rho[edge])
+    r0 = Y @ coef  # the starting surface's radius at each voxel's direction
     agree = dice(rho <= r0, start_w)
     if agree < C.LESION_BLUR_MODEL_MIN_AGREEMENT:
         log.debug("%s: the star-shaped surface reaches Dice %.3f against the mask: not used", who, agree)
         return None
     return _Start(box, blo, start, centre, k, start_w, sp_w, rho, u, Y, coef, r0)
+
+
+def _inverse_start(rho: NDArray[np.float64], Y: NDArray[np.float64], start_w: NDArray[np.bool_],
+                   min_voxel_mm: float) -> NDArray[np.float64] | None:
+    """1.54: the starting mask's surface as 1 / R^2 = a polynomial of the direction (``Y``, the
+    terms at each working voxel's direction ``rho``), least squares on the mask's edge as
+    :func:`_start_surface` fits R; None when it does not reproduce the mask."""
+    edge = start_w & ~erode_faces(start_w)
+    edge |= ~start_w & ndimage.binary_dilation(start_w)
+    Ye = Y[edge]
+    target = np.maximum(rho[edge], 0.5 * min_voxel_mm) ** -2.0
+    q = np.linalg.solve(Ye.T @ Ye + 1e-9 * float(np.mean(target)) * np.eye(Ye.shape[1]), Ye.T @ target)
+    agree = dice(rho <= _inverse_radius(Y @ q), start_w)
+    if agree < C.LESION_BLUR_MODEL_MIN_AGREEMENT:
+        log.debug("blurred border (near-ellipsoid): the start reaches Dice %.3f against the mask: not used", agree)
+        return None
+    return q  # type: ignore[no-any-return]
 
 
 _Fit = tuple[float, NDArray[np.float32], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
@@ -399,7 +414,7 @@ def _surface_model(
     per-axis sigmas ``g`` (working voxels), with each phase's least-squares offset and scale
     (closed form): (chi^2, soft indicator, model, a, b) on the voxels ``use`` (data ``X``, phases x
     voxels, weights ``w``); and ``gauss_newton(c, g)``: the surface minimising chi^2 + c^T P c
-    (the roughness prior), and its chi^2.  ``inverse`` (the near-ellipsoid option): ``c`` gives 1 / radius^2
+    (the roughness prior), and its chi^2.  ``inverse`` (1.54): ``c`` gives 1 / radius^2
     (:func:`_inverse_radius`)."""
     Yu = Y[use]
 
@@ -486,14 +501,16 @@ def _fit_surface(
     exclude: bool = False,
     others: list[bool] | None = None,
     surfaces: str = "free",
+    near: list[NDArray[np.bool_]] | None = None,
 ) -> tuple[NDArray[np.bool_], NDArray[np.int64], float] | None:
     """The fit of :func:`blurred_border` (its tests before the agreement with the start included):
     the voxels inside the fitted surface (a box of the image starting at the second value) and the
     blur (mm), or None.  ``exclude`` (1.47): the working voxels of another tissue
     (:func:`_other_tissue`) and their face neighbours are left out of the fit; ``others``, when
     given and empty, receives whether there are any (before any test that may end the fit).
-    ``surfaces``: "free" (R = a polynomial of the direction) or "near_ellipsoid" (1 / R^2 = a
-    polynomial held near an ellipsoid, or the free surface when Akaike prefers it)."""
+    ``surfaces`` "near_ellipsoid" (1.54) with ``near`` given: when the near-ellipsoid
+    (:func:`_near_ellipsoid`) is preferred to the free surface, ``near`` receives its mask (same
+    box and blur as the returned free one), for the caller to hold to the same tests."""
     shape = np.asarray(images[0].shape)
     sp = np.asarray(spacing, dtype=np.float64)
     idx = np.argwhere(mask)
@@ -506,20 +523,7 @@ def _fit_surface(
     def blocks(shp: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(max(1, min(int(C.LESION_BLUR_MODEL_GRID_MM // v), n)) for v, n in zip(sp, shp, strict=True))
 
-    # The surface is R = a polynomial of the direction with 1.14's prior (the free surface).  With
-    # surfaces = "near_ellipsoid" (measured 2026-12-04, not the default: docs/validation.md §2.2
-    # "A near-ellipsoid surface for step 12") the main surface is 1 / R^2 = a polynomial, held
-    # near an ellipsoid (an ellipsoid about the centre is exactly degree 2 there) by a strong
-    # prior (LESION_BLUR_MODEL_ELLIPSOID_SMOOTHING), and the free one replaces it when its better
-    # fit is worth its extra parameters (Akaike: chi^2 + 2 x the effective number of parameters);
-    # both are read on the main start's band, and the near-ellipsoid is used only where the free
-    # surface also sees a blurred margin and agrees with the start.
-    free_st = _start_surface(idx, lo, shape, sp, pad, blocks, "blurred border")
-    st = (_start_surface(idx, lo, shape, sp, pad, blocks, "blurred border (near-ellipsoid)", inverse=True)
-          if surfaces == "near_ellipsoid" else None)
-    inverse = st is not None
-    if st is None:
-        st = free_st
+    st = _start_surface(idx, lo, shape, sp, pad, blocks, "blurred border")
     if st is None:
         return None  # not star-shaped around its centroid (a tube, a leak): the model does not apply
     box, blo, start, centre, k, start_w, sp_w, rho, u, Y, coef, r0 = st
@@ -543,16 +547,8 @@ def _fit_surface(
              for im, x in zip(images_w, X, strict=True)]
     w = np.array([1.0 / n**2 for n in noise])  # noise weights per phase
     # the surface's prior (1.14): its roughness beyond an ellipsoid's, weighed against chi^2
-    P_free = C.LESION_BLUR_MODEL_SMOOTHING * _roughness(C.LESION_BLUR_MODEL_DEGREE, C.LESION_BLUR_MODEL_FREE_DEGREE)
-    if inverse:
-        # the roughness of 1 / R^2: a change d of it moves the radius by -R^3 d / 2, so (R^3 / 2)^2
-        # at the start's typical radius puts the prior in the radius' mm^2 again
-        r_typ = float(np.median(r0[start_w & ~erode_faces(start_w)]))
-        P = (C.LESION_BLUR_MODEL_ELLIPSOID_SMOOTHING * (r_typ**3 / 2.0) ** 2
-             * _roughness(C.LESION_BLUR_MODEL_DEGREE, C.LESION_BLUR_MODEL_FREE_DEGREE))
-    else:
-        P = P_free
-    model_fit, model_gn = _surface_model(rho, Y, h, use, X, w, P, inverse=inverse)
+    P = C.LESION_BLUR_MODEL_SMOOTHING * _roughness(C.LESION_BLUR_MODEL_DEGREE, C.LESION_BLUR_MODEL_FREE_DEGREE)
+    model_fit, model_gn = _surface_model(rho, Y, h, use, X, w, P)
 
     def fit(c: NDArray[np.float64], sigma: float) -> _Fit:
         return model_fit(c, [sigma / v for v in sp_w])
@@ -579,37 +575,53 @@ def _fit_surface(
     info: dict[str, float] = {}
     coef, sse = gauss_newton(coef, sigma, info)
     sharp = gauss_newton(coef, C.LESION_BLUR_MODEL_SHARP_SIGMA_MM)[1]
-    if inverse and free_st is not None:
-        free_gn = _surface_model(rho, Y, h, use, X, w, P_free)[1]
-        free_info: dict[str, float] = {}
-        free_coef, free_sse = free_gn(free_st.coef, [sigma / v for v in sp_w], free_info)
-        # the blurred margin is weighed against the best sharp one either surface gives (the
-        # near-ellipsoid's sharp fit alone would favour the blur on a lobulated sharp lesion)
-        free_sharp = free_gn(free_coef, [C.LESION_BLUR_MODEL_SHARP_SIGMA_MM / v for v in sp_w])[1]
-        sharp = min(sharp, free_sharp)
-        if _evidence(free_sharp, free_sse, dof) < C.LESION_BLUR_MODEL_MIN_EVIDENCE:
-            # the free surface explains the data as well sharp: a sharp lobulated lesion, which a
-            # near-ellipsoid can only blur (step 12 stays where 1.14's surface sees a blur)
-            log.debug("blurred border: the free surface sees a sharp margin: not used")
-            return None
-        # Akaike on the data's scale: the scatter of the more general (free) fit when it exceeds the
-        # noise (quasi-likelihood, QAIC: the overdispersion is read on the most general model)
-        scale = max(free_sse / dof, 1.0)
-        log.debug("blurred border: AIC near-ellipsoid chi2 %.1f edf %.1f; free chi2 %.1f edf %.1f; scale %.2f",
-                  sse, info["edf"], free_sse, free_info["edf"], scale)
-        if free_sse / scale + 2.0 * free_info["edf"] < sse / scale + 2.0 * info["edf"]:
-            log.debug("blurred border: the free surface (chi^2 %.1f, %.1f parameters) over the near-ellipsoid "
-                      "(%.1f, %.1f)", free_sse, free_info["edf"], sse, info["edf"])
-            coef, sse, inverse = free_coef, free_sse, False
     evidence = _evidence(sharp, sse, dof)
     log.debug("blurred border: blur %.2f mm, evidence %.1f (reduced chi^2 %.2f)", sigma, evidence, sse / dof)
     if evidence < C.LESION_BLUR_MODEL_MIN_EVIDENCE:
         return None
     # the mask on the image's own grid: voxel centres inside the fitted surface
-    out = _inside(start.shape, sp, centre, coef, C.LESION_BLUR_MODEL_DEGREE, inverse=inverse)
+    out = _inside(start.shape, sp, centre, coef, C.LESION_BLUR_MODEL_DEGREE)
     if liver is not None:
         out &= liver[box]
+    if near is not None and surfaces == "near_ellipsoid":
+        near_coef = _near_ellipsoid(rho, Y, h, use, X, w, sigma, sp_w, sse, info["edf"], dof, start_w, r0)
+        if near_coef is not None:
+            inside = _inside(start.shape, sp, centre, near_coef, C.LESION_BLUR_MODEL_DEGREE, inverse=True)
+            near.append(inside & liver[box] if liver is not None else inside)
     return out, blo.astype(np.int64), float(sigma)
+
+
+def _near_ellipsoid(rho: NDArray[np.float64], Y: NDArray[np.float64], h: float, use: NDArray[np.bool_],
+                    X: NDArray[np.float64], w: NDArray[np.float64], sigma: float, sp_w: NDArray[np.float64],
+                    free_sse: float, free_edf: float, dof: int, start_w: NDArray[np.bool_],
+                    r0: NDArray[np.float64]) -> NDArray[np.float64] | None:
+    """1.54: the accepted free fit's data (the band ``use``, the data ``X``, weights ``w``, its blur
+    ``sigma``) fitted with 1 / R^2 = the polynomial of the direction (an ellipsoid about the centre
+    is exactly degree 2 there), from the start's own 1 / R^2 fit, with each prior weight of
+    ``LESION_BLUR_MODEL_ELLIPSOID_SMOOTHINGS`` (strongest first, each weaker one from the previous
+    result).  Returns the coefficients of the one Akaike's criterion prefers (chi^2 on the data's
+    scale + 2 x the effective number of parameters, the free fit's ``free_sse`` / ``free_edf``
+    among the candidates), or None when the free surface is preferred or the start does not
+    allow the model."""
+    c = _inverse_start(rho, Y, start_w, float(sp_w.min()))
+    if c is None:
+        return None
+    # the roughness of 1 / R^2: a change d of it moves the radius by -R^3 d / 2, so (R^3 / 2)^2 at
+    # the start's typical radius puts the prior in the radius' mm^2 again (as the free surface's)
+    r_typ = float(np.median(r0[start_w & ~erode_faces(start_w)]))
+    unit = (r_typ**3 / 2.0) ** 2 * _roughness(C.LESION_BLUR_MODEL_DEGREE, C.LESION_BLUR_MODEL_FREE_DEGREE)
+    # quasi-likelihood (QAIC): the overdispersion is read on the most general model, the free fit
+    scale = max(free_sse / dof, 1.0)
+    best_crit, best = free_sse / scale + 2.0 * free_edf, None
+    for weight in sorted(C.LESION_BLUR_MODEL_ELLIPSOID_SMOOTHINGS, reverse=True):
+        info: dict[str, float] = {}
+        c, chi2 = _surface_model(rho, Y, h, use, X, w, weight * unit, inverse=True)[1](c, [sigma / v for v in sp_w], info)
+        crit = chi2 / scale + 2.0 * info["edf"]
+        log.debug("blurred border: near-ellipsoid, prior weight %g: chi^2 %.1f, %.1f parameters (free: %.1f, %.1f)",
+                  weight, chi2, info["edf"], free_sse, free_edf)
+        if crit < best_crit:
+            best_crit, best = crit, c
+    return best
 
 
 def _other_tissue(images_w: Sequence[NDArray[np.float64]], start_w: NDArray[np.bool_], rho: NDArray[np.float64],

@@ -187,9 +187,9 @@ uncovered does not replace a single-phase mask that covers it.
     offset and contrast; Gauss-Newton on the surface, sigma from a grid; the surface's roughness
     beyond an ellipsoid's (its spherical-harmonic degrees >= 3, Laplace-Beltrami weighted) is
     penalised (``LESION_BLUR_MODEL_SMOOTHING``, 1.14: 25 free terms had followed the noise;
-    ``LesionParams.blurred_surface="near_ellipsoid"``, not the default, fits an accepted fit's start
-    again with 1 / radius^2 = the polynomial held near an ellipsoid, or keeps the free surface when
-    Akaike's criterion prefers it).  The mask becomes the
+    1.54, ``LesionParams.blurred_surface="near_ellipsoid"``: an accepted fit's start is fitted
+    again with 1 / radius^2 = the polynomial under priors from weak to strong, and the fit Akaike's
+    criterion prefers, or the free surface, is kept).  The mask becomes the
     voxels whose centre lies inside the fitted surface, when the margin is blurred beyond a CT
     kernel's (sigma >= ``LESION_BLUR_MODEL_MIN_SIGMA_MM``, and the blurred model's noise-weighted
     residual at least ``LESION_BLUR_MODEL_MIN_EVIDENCE`` below a sharp one's, also on the
@@ -414,11 +414,11 @@ class LesionParams:
     blurred_border : bool
         Place an ill-defined (infiltrative) lesion's border on a fitted blurred-surface model
         instead of the midpoint level (step 12, 1.12).
-    blurred_surface : {"free", "near_ellipsoid"}
-        Step 12's surface: "free" (the radius a polynomial of the direction, the default), or
-        "near_ellipsoid" (1 / radius^2 a polynomial held near an ellipsoid, or the free one when
-        Akaike's criterion prefers it: better on ellipsoidal infiltrative lesions, worse on
-        lobulated ones; docs/validation.md §2.2 "A near-ellipsoid surface for step 12").
+    blurred_surface : {"near_ellipsoid", "free"}
+        Step 12's surface: "near_ellipsoid" (1.54, the default: 1 / radius^2 a polynomial held
+        near an ellipsoid by one of several prior weights, or the free surface, as Akaike's
+        criterion prefers), or "free" (the radius a polynomial of the direction: 1.14-1.53);
+        docs/validation.md §2.2 "Algorithm 1.54".
     sharp_border : bool
         Otherwise, place a sharp lesion's border on the same surface model fitted with the
         scanner's point-spread, to sub-voxel precision (step 12b, 1.16).

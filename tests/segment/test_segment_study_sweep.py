@@ -399,8 +399,9 @@ def test_every_lesion_kind_on_eight_seeds(sd: float) -> None:
     (the sweep's default is seeds 0-1), every time point, click and line, the liver mask passed as
     ``sweep_segment_study.py`` does (none for L6-L8): L1-L4, the thrombus L7 and the new lesion L9
     all >= 0.95 (1.52 at sigma 15: 0.971 at worst; sigma 5: 0.986); the infiltrative L5 at sigma 15
-    46 of 48 >= 0.95, the other two 0.949 (seed 3 baseline and seed 5 fu1 clicks), median 0.964; at
-    sigma 5 all 48 (0.980 at worst).  A ratchet on the held-out seeds: 1.47
+    all 48 >= 0.95 since 1.54 (0.9546 at worst, median 0.975; 1.53: 46 of 48, the other two 0.949,
+    seed 3 baseline and seed 5 fu1 clicks, median 0.964); at sigma 5 all 48 (1.54: 0.981 at worst;
+    1.53: 0.980).  A ratchet on the held-out seeds: 1.47
     took seed 3's L5 baseline click from 0.9505 to 0.9492 and was compared on seeds 0-1 only, so
     nobody saw it (validation.md section 2.1, "Algorithm 1.47", the correction of 2026-12-04).  The
     node without a liver mask (L6) and the ascites (L8) are not lesions this target covers."""
@@ -424,9 +425,6 @@ def test_every_lesion_kind_on_eight_seeds(sd: float) -> None:
                         low.append((seed, tp, lid, mode, d))
     assert low == []
     assert len(l5) == 48
+    assert min(l5) >= 0.954  # 1.54: 0.9546 at sigma 15, 0.981 at sigma 5 (1.53: 0.949 / 0.980)
     if sd > 5.0:
-        assert sum(d < 0.95 for d in l5) <= 2  # 1.52: 0.9492, 0.9494
-        assert min(l5) >= 0.948
-        assert float(np.median(l5)) >= 0.96  # 1.52: 0.964
-    else:
-        assert min(l5) >= 0.95  # 1.52: 0.980
+        assert float(np.median(l5)) >= 0.97  # 1.54: 0.975 (1.53: 0.964)
