@@ -403,3 +403,30 @@ def test_a_fit_from_a_core_is_refitted_only_when_asked() -> None:
     assert got[2] < max(C.LESION_BLUR_MODEL_SIGMAS_MM)
     assert dice(out, truth) >= 0.95
 
+
+
+@pytest.mark.parametrize(("shape", "k"), [((60, 121, 122), (1, 3, 3)), ((7, 9, 10), (2, 3, 4)), ((30, 31, 33), (3, 7, 7)),
+                                          ((5, 5, 5), (5, 5, 5)), ((4, 6, 8), (1, 1, 1)), ((3, 4, 5), (4, 1, 1))])
+def test_block_mean_counts_a_mask_as_the_float_mean_does(shape: tuple[int, int, int], k: tuple[int, int, int]) -> None:
+    """A boolean mask's block means (step 12's working grid: the start, the liver) are counted in
+    integers by strided adds: the float64 mean's values bit for bit, dtype and shape included, for
+    contiguous and strided masks, blocks that leave trailing voxels, and blocks larger than an axis
+    (no block: an empty axis)."""
+    from hcc_imaging.segment._blur import _block_mean
+
+    def reference(a: np.ndarray, k: tuple[int, int, int]) -> np.ndarray:
+        a = np.asarray(a, dtype=np.float64)
+        if all(v == 1 for v in k):
+            return a
+        a = a[tuple(slice(0, n - n % v) for n, v in zip(a.shape, k, strict=True))]
+        split = [d for n, v in zip(a.shape, k, strict=True) for d in (n // v, v)]
+        return a.reshape(split).mean(axis=(1, 3, 5))
+
+    rng = np.random.default_rng(sum(shape) + sum(k))
+    for density in (0.0, 0.3, 1.0):
+        mask = rng.random(tuple(2 * n for n in shape)) < density
+        for a in (mask[: shape[0], : shape[1], : shape[2]], mask[::2, ::2, ::2]):
+            want, got = reference(a, k), _block_mean(a, k)
+            assert got.dtype == want.dtype == np.float64
+            assert got.shape == want.shape
+            assert got.tobytes() == want.tobytes()
