@@ -45,7 +45,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -418,11 +418,24 @@ def _inverse_start(rho: NDArray[np.float64], Y: NDArray[np.float64], start_w: ND
 
 _Fit = tuple[float, NDArray[np.float32], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
 
+#: the surfaces (and their evaluations, twice as many) a model remembers (:func:`_surface_model`)
+_MODEL_MEMO = 4
+
+_V = TypeVar("_V")
+
+
+def _remember(memo: dict[Any, _V], key: Any, value: _V, size: int) -> _V:
+    """``memo[key] = value``, the oldest entry dropped beyond ``size``; returns ``value``."""
+    if len(memo) >= size:
+        memo.pop(next(iter(memo)))
+    memo[key] = value
+    return value
+
 
 def _surface_model(
     rho: NDArray[np.float64], Y: NDArray[np.float64], h: float | NDArray[np.float64], use: NDArray[np.bool_],
     X: NDArray[np.float64], w: NDArray[np.float64], P: NDArray[np.float64], *, inverse: bool = False,
-    Yu: NDArray[np.float64] | None = None,
+    Yu: NDArray[np.float64] | None = None, memo: tuple[dict[Any, Any], dict[Any, Any]] | None = None,
 ) -> tuple[Callable[[NDArray[np.float64], Sequence[float]], _Fit],
            Callable[[NDArray[np.float64], Sequence[float]], tuple[NDArray[np.float64], float]]]:
     """The model ``a_i + b_i (G * S)`` on one working grid: ``fit(c, g)``, the noise-weighted
@@ -432,17 +445,34 @@ def _surface_model(
     voxels, weights ``w``); and ``gauss_newton(c, g)``: the surface minimising chi^2 + c^T P c
     (the roughness prior), and its chi^2.  ``inverse`` (1.54): ``c`` gives 1 / radius^2
     (:func:`_inverse_radius`).  ``Yu``: ``Y[use]`` when the caller holds it (models on one band
-    share it)."""
+    share it).  ``memo``: two dicts the model remembers its last evaluations in (below), for
+    models that differ only in ``P`` to share."""
     Yu = Y[use] if Yu is None else Yu
 
     def radius(YY: NDArray[np.float64], c: NDArray[np.float64]) -> NDArray[np.float64]:
         return _inverse_radius(YY @ c) if inverse else YY @ c
 
+    # the last evaluations, by coefficients (and blur): a fit is asked again for the same surface
+    # (the blur scan, the quick look, a Gauss-Newton's first evaluation after the one before it
+    # ended on), and the indicator is the same for every blur.  The same values; the arrays handed
+    # out are shared, and no caller writes into them.
+    fits: dict[tuple[bytes, tuple[float, ...]], _Fit]
+    softs: dict[bytes, NDArray[np.float32]]
+    fits, softs = ({}, {}) if memo is None else memo
+
     def fit(c: NDArray[np.float64], g: Sequence[float]) -> _Fit:
-        soft = np.clip(0.5 - (rho - radius(Y, c)) / h, 0.0, 1.0).astype(np.float32)
+        key = np.asarray(c, dtype=np.float64).tobytes()
+        fkey = (key, tuple(float(v) for v in g))
+        known = fits.get(fkey)
+        if known is not None:
+            return known
+        soft = softs.get(key)
+        if soft is None:
+            soft = np.clip(0.5 - (rho - radius(Y, c)) / h, 0.0, 1.0).astype(np.float32)
+            _remember(softs, key, soft, _MODEL_MEMO)
         m = _kernels.gaussian_filter_nearest(soft, g)[use].astype(np.float64)  # scipy's, bit for bit
         chi2, a, b = _ls_fit(m, X, w)
-        return chi2, soft, m, a, b
+        return _remember(fits, fkey, (chi2, soft, m, a, b), 2 * _MODEL_MEMO)
 
     def gauss_newton(c: NDArray[np.float64], g: Sequence[float],
                      info: dict[str, float] | None = None) -> tuple[NDArray[np.float64], float]:
@@ -632,9 +662,10 @@ def _near_ellipsoid(rho: NDArray[np.float64], Y: NDArray[np.float64], h: float, 
     # quasi-likelihood (QAIC): the overdispersion is read on the most general model, the free fit
     scale = max(free_sse / dof, 1.0)
     best_crit, best = free_sse / scale + 2.0 * free_edf, None
+    memo: tuple[dict[Any, Any], dict[Any, Any]] = ({}, {})  # (the weights' models evaluate the same surfaces)
     for weight in sorted(C.LESION_BLUR_MODEL_ELLIPSOID_SMOOTHINGS, reverse=True):
         info: dict[str, float] = {}
-        c, chi2 = _surface_model(rho, Y, h, use, X, w, weight * unit, inverse=True, Yu=Yu)[1](c, [sigma / v for v in sp_w], info)
+        c, chi2 = _surface_model(rho, Y, h, use, X, w, weight * unit, inverse=True, Yu=Yu, memo=memo)[1](c, [sigma / v for v in sp_w], info)
         crit = chi2 / scale + 2.0 * info["edf"]
         log.debug("blurred border: near-ellipsoid, prior weight %g: chi^2 %.1f, %.1f parameters (free: %.1f, %.1f)",
                   weight, chi2, info["edf"], free_sse, free_edf)

@@ -430,3 +430,50 @@ def test_block_mean_counts_a_mask_as_the_float_mean_does(shape: tuple[int, int, 
             assert got.dtype == want.dtype == np.float64
             assert got.shape == want.shape
             assert got.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("inverse", [False, True])
+def test_a_models_remembered_evaluations_are_its_fresh_ones(inverse: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Step 12's model remembers its last evaluations (the blur scan and the quick look ask for the
+    same surface under several blurs, a Gauss-Newton's first evaluation repeats the one before):
+    whatever was asked before, an evaluation equals a fresh model's bit for bit, for the same
+    surface under another blur and for another surface under the same blur (the key holds both);
+    and two models sharing their memory (the near-ellipsoid's prior weights) fit what each fits alone."""
+    from hcc_imaging.segment import _blur
+
+    images, _, _ = _scene(3.0, 5.0)
+    sp = np.asarray(SPACING)
+    rho, u = _blur._polar(SHAPE, sp, np.asarray(SHAPE) * sp / 2.0)
+    Y = _direction_terms(u.reshape(-1, 3), 4).reshape(SHAPE + (-1,))
+    use = np.abs(rho - 15.0) <= 10.0
+    X = np.stack([im[use].astype(np.float64) for im in images])
+    w = np.array([1 / 25.0, 1 / 25.0])
+    P = 20.0 * _roughness(4, 2)
+    n = Y.shape[-1]
+    surfaces = []
+    for r in (14.0, 15.0, 16.0):
+        c = np.zeros(n)
+        c[0] = r ** -2.0 if inverse else r
+        c[3] = 1e-5 if inverse else 0.4  # some elongation (a degree-1 term)
+        surfaces.append(c)
+    blurs = ([0.4, 0.5, 0.5], [1.0, 1.3, 1.3], [0.3, 0.4, 0.4])
+
+    def fresh(c: np.ndarray, g: list[float]) -> tuple:  # type: ignore[type-arg]
+        return _blur._surface_model(rho, Y, 2.3, use, X, w, P, inverse=inverse)[0](c, g)
+
+    fit, gauss_newton = _blur._surface_model(rho, Y, 2.3, use, X, w, P, inverse=inverse)
+    for c, g in [(surfaces[0], blurs[0]), (surfaces[0], blurs[1]), (surfaces[1], blurs[1]), (surfaces[0], blurs[0]),
+                 (surfaces[2], blurs[2]), (surfaces[1], blurs[0]), (surfaces[0], blurs[1]), (surfaces[2], blurs[1])]:
+        got, want = fit(c, g), fresh(c, g)
+        assert got[0] == want[0]
+        for x, y in zip(got[1:], want[1:], strict=True):
+            assert x.tobytes() == y.tobytes()
+    # a Gauss-Newton run on a memory shared with another model's run: as with none at all
+    memo: tuple[dict, dict] = ({}, {})  # type: ignore[type-arg]
+    shared = [_blur._surface_model(rho, Y, 2.3, use, X, w, k * P, inverse=inverse, memo=memo)[1](surfaces[0], blurs[1])
+              for k in (5.0, 1.0)]
+    monkeypatch.setattr(_blur, "_remember", lambda memo, key, value, size: value)  # remembers nothing
+    alone = [_blur._surface_model(rho, Y, 2.3, use, X, w, k * P, inverse=inverse)[1](surfaces[0], blurs[1]) for k in (5.0, 1.0)]
+    for (c1, chi1), (c2, chi2) in zip(shared, alone, strict=True):
+        assert chi1 == chi2 and c1.tobytes() == c2.tobytes()
+    assert not np.array_equal(shared[0][0], surfaces[0])  # (the fits moved the surface)
