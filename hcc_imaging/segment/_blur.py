@@ -538,6 +538,46 @@ def _halved_step(c: NDArray[np.float64], step: NDArray[np.float64], obj: float, 
     return None
 
 
+class _Band(NamedTuple):
+    """The data step 12's surface is fitted to, on the start's working grid (:class:`_Start`): the
+    partial-volume ramp's width ``h`` (mm), the band's voxels ``use``, their data ``X`` (phases x
+    voxels), the phases' noise weights ``w`` and the direction terms ``Yu`` (``Y[use]``)."""
+
+    h: float
+    use: NDArray[np.bool_]
+    X: NDArray[np.float64]
+    w: NDArray[np.float64]
+    Yu: NDArray[np.float64]
+
+
+def _band(st: _Start, images: Sequence[NDArray[Any]], liver: NDArray[np.bool_] | None, *,
+          exclude: bool, others: list[bool] | None) -> _Band:
+    """The band within ``LESION_BLUR_MODEL_BAND_MM`` of the start's surface (in the liver or the
+    start, when a liver mask is given), its data and weights (:class:`_Band`).  ``exclude`` and
+    ``others``: :func:`_fit_surface`'s (another tissue's voxels left out; whether there are any)."""
+    start_w, sp_w, rho, Y, r0 = st.start_w, st.sp_w, st.rho, st.Y, st.r0
+    # the images only now (a large heterogeneous click region stops at the start's test)
+    images_w = [_block_mean(np.asarray(im[st.box], dtype=np.float64), st.k) for im in images]
+    liver_w = None if liver is None else _block_mean(np.asarray(liver[st.box]), st.k) >= 0.5
+
+    h = float(sp_w.mean())  # the partial-volume ramp across the surface (one voxel)
+    use = np.abs(rho - r0) <= C.LESION_BLUR_MODEL_BAND_MM
+    if liver_w is not None:
+        use &= liver_w | start_w
+    if exclude or others is not None:
+        bad = _other_tissue(images_w, start_w, rho, r0, use)
+        if others is not None and not others:
+            others.append(bad is not None and bool(np.any(bad & use)))
+        if exclude and bad is not None:
+            use &= ~ndimage.binary_dilation(bad)  # and their partial volume
+    X = np.stack([im[use] for im in images_w])  # phases x voxels
+    inner = use & (rho < r0 - C.LESION_BLUR_MODEL_BAND_MM / 2)
+    noise = [max(robust_sigma(im[inner]) if np.count_nonzero(inner) > 20 else robust_sigma(x), 1.0)
+             for im, x in zip(images_w, X, strict=True)]
+    w = np.array([1.0 / n**2 for n in noise])  # noise weights per phase
+    return _Band(h, use, X, w, Y[use])  # (Y[use]: the near-ellipsoid's models share it)
+
+
 def _fit_surface(
     mask: NDArray[np.bool_],
     lo: NDArray[np.int64],
@@ -574,28 +614,9 @@ def _fit_surface(
     if st is None:
         return None  # not star-shaped around its centroid (a tube, a leak): the model does not apply
     box, blo, start, centre, k, start_w, sp_w, rho, u, Y, coef, r0 = st
-    # the images only now (a large heterogeneous click region stops at the test above)
-    images_w = [_block_mean(np.asarray(im[box], dtype=np.float64), k) for im in images]
-    liver_w = None if liver is None else _block_mean(np.asarray(liver[box]), k) >= 0.5
-
-    h = float(sp_w.mean())  # the partial-volume ramp across the surface (one voxel)
-    use = np.abs(rho - r0) <= C.LESION_BLUR_MODEL_BAND_MM
-    if liver_w is not None:
-        use &= liver_w | start_w
-    if exclude or others is not None:
-        bad = _other_tissue(images_w, start_w, rho, r0, use)
-        if others is not None and not others:
-            others.append(bad is not None and bool(np.any(bad & use)))
-        if exclude and bad is not None:
-            use &= ~ndimage.binary_dilation(bad)  # and their partial volume
-    X = np.stack([im[use] for im in images_w])  # phases x voxels
-    inner = use & (rho < r0 - C.LESION_BLUR_MODEL_BAND_MM / 2)
-    noise = [max(robust_sigma(im[inner]) if np.count_nonzero(inner) > 20 else robust_sigma(x), 1.0)
-             for im, x in zip(images_w, X, strict=True)]
-    w = np.array([1.0 / n**2 for n in noise])  # noise weights per phase
+    h, use, X, w, Yu = _band(st, images, liver, exclude=exclude, others=others)
     # the surface's prior (1.14): its roughness beyond an ellipsoid's, weighed against chi^2
     P = C.LESION_BLUR_MODEL_SMOOTHING * _roughness(C.LESION_BLUR_MODEL_DEGREE, C.LESION_BLUR_MODEL_FREE_DEGREE)
-    Yu = Y[use]  # (the near-ellipsoid's models share it)
     model_fit, model_gn = _surface_model(rho, Y, h, use, X, w, P, Yu=Yu)
 
     def fit(c: NDArray[np.float64], sigma: float) -> _Fit:
