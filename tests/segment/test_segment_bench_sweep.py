@@ -25,7 +25,8 @@ def test_compare_surface_times_both_surfaces_on_the_subset(capsys: pytest.Captur
     # the sweep's 20 mm ill-defined lesions are segmented by both surfaces (not refused)
     assert rows["hcc_imaging"].group(4) == rows["surface free"].group(4) == "2"
     ratio = re.search(r"hcc_imaging \(default\) / surface free, per click: median ([0-9.]+), range ([0-9.]+)-([0-9.]+)", out)
-    assert ratio is not None and float(ratio.group(2)) <= float(ratio.group(1)) <= float(ratio.group(3))
+    # (the median printed to 3 decimals, the range to 2: within the range's rounding)
+    assert ratio is not None and float(ratio.group(2)) - 0.005 <= float(ratio.group(1)) <= float(ratio.group(3)) + 0.005
 
 
 def test_a_diameter_the_sweep_does_not_have_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
