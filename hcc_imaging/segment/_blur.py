@@ -365,6 +365,14 @@ class _Start(NamedTuple):
     r0: NDArray[np.float64]
 
 
+def _edge(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """The voxels on either side of a mask's border: its own face-connected edge and the outside
+    voxels touching it (the samples a starting surface is fitted to)."""
+    edge = mask & ~erode_faces(mask)
+    edge |= ~mask & ndimage.binary_dilation(mask)
+    return edge
+
+
 def _start_surface(idx: NDArray[np.int64], lo: Sequence[int], shape: NDArray[np.int64], sp: NDArray[np.float64],
                    pad: NDArray[np.int64], blocks: Callable[[tuple[int, ...]], tuple[int, ...]],
                    who: str) -> _Start | None:
@@ -386,8 +394,7 @@ def _start_surface(idx: NDArray[np.int64], lo: Sequence[int], shape: NDArray[np.
     sp_w = sp * np.asarray(k)
     rho, u = _polar(start_w.shape, sp_w, centre_w)
     Y = _direction_terms(u.reshape(-1, 3), C.LESION_BLUR_MODEL_DEGREE).reshape(start_w.shape + (-1,))
-    edge = start_w & ~erode_faces(start_w)
-    edge |= ~start_w & ndimage.binary_dilation(start_w)
+    edge = _edge(start_w)
     Ye = Y[edge]
     # least squares by the normal equations (LAPACK's lstsq starts BLAS threads, which then spin)
     coef = np.linalg.solve(Ye.T @ Ye + 1e-9 * np.eye(Ye.shape[1]), Ye.T @ rho[edge])
@@ -401,11 +408,10 @@ def _start_surface(idx: NDArray[np.int64], lo: Sequence[int], shape: NDArray[np.
 
 def _inverse_start(rho: NDArray[np.float64], Y: NDArray[np.float64], start_w: NDArray[np.bool_],
                    min_voxel_mm: float) -> NDArray[np.float64] | None:
-    """1.54: the starting mask's surface as 1 / R^2 = a polynomial of the direction (``Y``, the
-    terms at each working voxel's direction ``rho``), least squares on the mask's edge as
-    :func:`_start_surface` fits R; None when it does not reproduce the mask."""
-    edge = start_w & ~erode_faces(start_w)
-    edge |= ~start_w & ndimage.binary_dilation(start_w)
+    """1.54: the starting mask's surface as 1 / R^2 = a polynomial of the direction (``Y``: the
+    terms at each working voxel's direction; ``rho``: its distance), least squares on the mask's
+    edge as :func:`_start_surface` fits R; None when it does not reproduce the mask."""
+    edge = _edge(start_w)
     Ye = Y[edge]
     target = np.maximum(rho[edge], 0.5 * min_voxel_mm) ** -2.0
     q = np.linalg.solve(Ye.T @ Ye + 1e-9 * float(np.mean(target)) * np.eye(Ye.shape[1]), Ye.T @ target)
@@ -614,7 +620,8 @@ def _fit_surface(
     if st is None:
         return None  # not star-shaped around its centroid (a tube, a leak): the model does not apply
     box, blo, start, centre, k, start_w, sp_w, rho, u, Y, coef, r0 = st
-    h, use, X, w, Yu = _band(st, images, liver, exclude=exclude, others=others)
+    band = _band(st, images, liver, exclude=exclude, others=others)
+    h, use, X, w, Yu = band
     # the surface's prior (1.14): its roughness beyond an ellipsoid's, weighed against chi^2
     P = C.LESION_BLUR_MODEL_SMOOTHING * _roughness(C.LESION_BLUR_MODEL_DEGREE, C.LESION_BLUR_MODEL_FREE_DEGREE)
     model_fit, model_gn = _surface_model(rho, Y, h, use, X, w, P, Yu=Yu)
@@ -653,26 +660,25 @@ def _fit_surface(
     if liver is not None:
         out &= liver[box]
     if near is not None and surfaces == "near_ellipsoid":
-        near_coef = _near_ellipsoid(rho, Y, h, use, X, w, sigma, sp_w, sse, info["edf"], dof, start_w, r0, Yu)
+        near_coef = _near_ellipsoid(st, band, sigma, sse, info["edf"], dof)
         if near_coef is not None:
             inside = _inside(start.shape, sp, centre, near_coef, C.LESION_BLUR_MODEL_DEGREE, inverse=True)
             near.append(inside & liver[box] if liver is not None else inside)
     return out, blo.astype(np.int64), float(sigma)
 
 
-def _near_ellipsoid(rho: NDArray[np.float64], Y: NDArray[np.float64], h: float, use: NDArray[np.bool_],
-                    X: NDArray[np.float64], w: NDArray[np.float64], sigma: float, sp_w: NDArray[np.float64],
-                    free_sse: float, free_edf: float, dof: int, start_w: NDArray[np.bool_],
-                    r0: NDArray[np.float64], Yu: NDArray[np.float64] | None = None) -> NDArray[np.float64] | None:
-    """1.54: the accepted free fit's data (the band ``use``, the data ``X``, weights ``w``, its blur
+def _near_ellipsoid(st: _Start, band: _Band, sigma: float, free_sse: float, free_edf: float,
+                    dof: int) -> NDArray[np.float64] | None:
+    """1.54: the accepted free fit's data (``band``, on the start ``st``'s working grid; its blur
     ``sigma``) fitted with 1 / R^2 = the polynomial of the direction (an ellipsoid about the centre
     is exactly degree 2 there), from the start's own 1 / R^2 fit, with each prior weight of
     ``LESION_BLUR_MODEL_ELLIPSOID_SMOOTHINGS`` (strongest first, each weaker one from the previous
     result).  Returns the coefficients of the one Akaike's criterion prefers (chi^2 on the data's
     scale + 2 x the effective number of parameters, the free fit's ``free_sse`` / ``free_edf``
     among the candidates), or None when the free surface is preferred or the start does not
-    allow the model.  ``Yu``: ``Y[use]`` when the caller holds it."""
-    Yu = Y[use] if Yu is None else Yu
+    allow the model."""
+    rho, Y, start_w, r0, sp_w = st.rho, st.Y, st.start_w, st.r0, st.sp_w
+    h, use, X, w, Yu = band
     c = _inverse_start(rho, Y, start_w, float(sp_w.min()))
     if c is None:
         return None
