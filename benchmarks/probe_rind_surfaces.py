@@ -3,7 +3,7 @@
 The per-ray probe (``probe_rind_rays.py``) fits a 1D profile along each ray, and on 1.5 mm slices
 that profile, interpolated between slices, is not the model's blurred step where a rim is one
 slice thick: near-spherical rims came out 1.1-1.3 x too large.  This probe fits the image itself,
-as step 12b fits one tissue's surface (``hcc_imaging.segment._blur``): two star-shaped surfaces
+as step 12b fits one tissue's surface (``hcc_imaging.segment._surface``): two star-shaped surfaces
 around the core's centroid, the core's S_in and the layer's S_out (radius a polynomial of the
 direction, degree ``--degree``, each with step 12's roughness prior), and
 
@@ -48,12 +48,13 @@ def two_surfaces(art: NDArray[np.int16], core: NDArray[np.bool_], sp_: tuple[flo
                  psf_mm: float, degree: int, smoothing: float, numeric: bool = False):  # type: ignore[no-untyped-def]
     """The fitted layer's mask (whole array), the start's (the rays' edges as a surface), the
     values (P, R, N) and the fit's objective (with ``numeric``: the function evaluations)."""
-    from hcc_imaging.segment import _blur, _rind
+    from hcc_imaging.segment import _rind, _surface
+    from hcc_imaging.segment._morph import robust_sigma
     from hcc_imaging.segment import constants as C
 
     sp = np.asarray(sp_, float)
     c_vox, bi, bo, _ = rays.fit_rays(art, core, sp_, n0, p0, 7.0, True, True, False, True)
-    y_ray = _blur._direction_terms(rays.ray_directions().reshape(-1, 3), degree)
+    y_ray = _surface._direction_terms(rays.ray_directions().reshape(-1, 3), degree)
     c_in = np.linalg.lstsq(y_ray, rays.arc_median(bi).ravel(), rcond=None)[0]
     c_out = np.linalg.lstsq(y_ray, rays.arc_median(bo).ravel(), rcond=None)[0]
     rmax = float(rays.arc_median(bo).max()) + 6.0
@@ -62,18 +63,18 @@ def two_surfaces(art: NDArray[np.int16], core: NDArray[np.bool_], sp_: tuple[flo
     box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
     img = art[box].astype(np.float64)
     centre = (c_vox - lo) * sp
-    rho, u = _blur._polar(img.shape, sp, centre)
-    y = _blur._direction_terms(u.reshape(-1, 3), degree).reshape(img.shape + (-1,))
+    rho, u = _surface._polar(img.shape, sp, centre)
+    y = _surface._direction_terms(u.reshape(-1, 3), degree).reshape(img.shape + (-1,))
     r_in0, r_out0 = y @ c_in, y @ c_out
     use = (rho <= r_out0 + 5.0) & (rho >= np.maximum(r_in0 - 5.0, 0.0))
     h = float(sp.mean())
     sig = [psf_mm / v for v in sp]
     data = img[use]
     k = y.shape[-1]
-    ev, evec = np.linalg.eigh(_blur._roughness(degree, C.LESION_BLUR_MODEL_FREE_DEGREE))
+    ev, evec = np.linalg.eigh(_surface._roughness(degree, C.LESION_BLUR_MODEL_FREE_DEGREE))
     root = np.sqrt(np.maximum(ev, 0.0))[:, None] * evec.T  # root.T @ root = the roughness matrix
     inner = rho < r_in0 - 2.0
-    noise = max(_blur.robust_sigma(img[inner]) if np.count_nonzero(inner) > 20 else 1.0, 1.0)
+    noise = max(robust_sigma(img[inner]) if np.count_nonzero(inner) > 20 else 1.0, 1.0)
 
     def model(x: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         coef, _, fitted, _, _ = _rind._render(x, k, rho, y, use, h, sig, data)
@@ -91,9 +92,9 @@ def two_surfaces(art: NDArray[np.int16], core: NDArray[np.bool_], sp_: tuple[flo
                                           np.kron(np.eye(2), smoothing * (root.T @ root)))
     p_, d_r, d_n = model(sol_x)[1]
     out = np.zeros(art.shape, bool)
-    out[box] = _blur._inside(img.shape, sp, centre, sol_x[k:], degree)
+    out[box] = _surface._inside(img.shape, sp, centre, sol_x[k:], degree)
     start = np.zeros(art.shape, bool)
-    start[box] = _blur._inside(img.shape, sp, centre, c_out, degree)
+    start[box] = _surface._inside(img.shape, sp, centre, c_out, degree)
     return out, start, (p_, p_ + d_r, p_ + d_r + d_n), nfev
 
 

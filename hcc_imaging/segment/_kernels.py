@@ -8,7 +8,7 @@ on a mask's voxels alone, :func:`gaussian_filter_nearest_at`, for step 13's fits
 hole filling (:func:`._morph.fill_holes`); the component floods (:func:`._morph.component_at`,
 :func:`._morph.component_at_in_box`); a mask's bounding box (:func:`._morph.bbox`); step 10's
 medians of small float32 samples (:func:`median_f32`); step 12's fitted surface on the image's
-grid (:func:`._blur._radius`, and the mask inside it, :func:`._blur._inside`, which skips the
+grid (:func:`._surface._radius`, and the mask inside it, :func:`._surface._inside`, which skips the
 blocks a rigorous interval bound puts wholly inside or outside the surface); the Euclidean
 distance transform (:func:`distance_transform_edt`: step 7's leak clamp, the liver's closing,
 cores and reach, the viable step's distances, the registration's mask margin); step 13's rays'
@@ -164,7 +164,7 @@ def warm_up() -> float:
     import numpy as np
 
     from . import constants as C
-    from ._blur import _direction_terms, _exponents, _inside, _radius
+    from ._surface import _direction_terms, _exponents, _inside, _radius
     from ._morph import bbox, component_at, fill_holes
     from ._kmedians import _ring_classes
 

@@ -831,7 +831,7 @@ def median_rows32(a, work):  # pragma: no cover - compiled
 @numba.njit(cache=True, nogil=True)
 def _powers_xy(x, y, degree, px, py):  # pragma: no cover - compiled
     """x^0..x^degree into ``px`` and y^0..y^degree into ``py``, by repeated products from 1.0 (as
-    :func:`._blur._powers`): the powers :func:`star_radius` and :func:`direction_terms` share."""
+    :func:`._surface._powers`): the powers :func:`star_radius` and :func:`direction_terms` share."""
     px[0] = 1.0
     py[0] = 1.0
     for d in range(degree):
@@ -841,7 +841,7 @@ def _powers_xy(x, y, degree, px, py):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def star_radius(u, coef, ea, eb, ec, degree):  # pragma: no cover - compiled
-    """:func:`._blur._radius` of the unit directions ``u`` (n x 3, float64, C-contiguous): per
+    """:func:`._surface._radius` of the unit directions ``u`` (n x 3, float64, C-contiguous): per
     direction the powers x^0..x^degree and y^0..y^degree by repeated products from 1.0, then the
     terms in order, each ``coef[k] * ((x^a * y^b) * (z or 1.0))`` added to a sum started at 0.0:
     the numpy path's operations, element by element, in one pass instead of four array passes a
@@ -874,7 +874,7 @@ def _star_sum(coef, ea, eb, ec, px, py, z):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def direction_terms(u, ea, eb, ec, degree):  # pragma: no cover - compiled
-    """:func:`._blur._direction_terms` of the unit directions ``u`` (n x 3, float64, C-contiguous):
+    """:func:`._surface._direction_terms` of the unit directions ``u`` (n x 3, float64, C-contiguous):
     row i, column k is ``(x^a * y^b) * (z or 1.0)`` with the powers by repeated products from 1.0,
     the numpy path's operations element by element, written into one array (the numpy path makes
     and stacks a column per term)."""

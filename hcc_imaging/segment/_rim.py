@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from ..volume import Phase, Volume
 from . import _kernels
 from . import constants as C
-from ._blur import _dof, _evidence, _halved_step, _inside, _roughness, _start_surface
+from ._surface import _dof, _evidence, _halved_step, _inside, _roughness, _start_surface
 from ._grow import _ring, _RoiResult, _smoothed, _SmoothCache, _touches_border
 from ._morph import bbox, component_at, dice, fill_holes, gaussian_sigma_vox, pad_box, robust_sigma, within_mm
 

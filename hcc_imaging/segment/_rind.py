@@ -105,7 +105,7 @@ from .._blas import one_blas_thread
 from . import _kernels
 from . import _rind_nodes
 from . import constants as C
-from ._blur import _direction_terms, _inside, _polar, _roughness
+from ._surface import _direction_terms, _inside, _polar, _roughness
 from ._morph import (bbox, component_at, gaussian_noise_factor, histogram_mode, median_abs, noise_sigma, pad_box,
                      robust_sigma)
 from .errors import LowContrastError, NotEnclosedError

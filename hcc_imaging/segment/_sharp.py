@@ -17,7 +17,7 @@ from scipy.special import log_ndtr
 
 from . import _kernels
 from . import constants as C
-from ._blur import _block_mean, _dof, _evidence, _inside, _roughness, _start_surface, _surface_model
+from ._surface import _block_mean, _dof, _evidence, _inside, _roughness, _start_surface, _surface_model
 from ._morph import dice, erode_faces, mask_grows_nested, robust_sigma
 
 log = logging.getLogger(__name__)

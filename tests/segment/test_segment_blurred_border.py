@@ -18,7 +18,8 @@ from scipy import ndimage
 from hcc_imaging.phantoms import make_study
 from hcc_imaging.segment import LesionParams, segment_lesion
 from hcc_imaging.segment import constants as C
-from hcc_imaging.segment._blur import _direction_terms, _exponents, _roughness, blurred_border
+from hcc_imaging.segment._blur import blurred_border
+from hcc_imaging.segment._surface import _direction_terms, _exponents, _roughness
 
 from ._phantom import dice, perf_phantom
 
@@ -412,7 +413,7 @@ def test_block_mean_counts_a_mask_as_the_float_mean_does(shape: tuple[int, int, 
     integers by strided adds: the float64 mean's values bit for bit, dtype and shape included, for
     contiguous and strided masks, blocks that leave trailing voxels, and blocks larger than an axis
     (no block: an empty axis)."""
-    from hcc_imaging.segment._blur import _block_mean
+    from hcc_imaging.segment._surface import _block_mean
 
     def reference(a: np.ndarray, k: tuple[int, int, int]) -> np.ndarray:
         a = np.asarray(a, dtype=np.float64)
@@ -439,11 +440,11 @@ def test_a_models_remembered_evaluations_are_its_fresh_ones(inverse: bool, monke
     whatever was asked before, an evaluation equals a fresh model's bit for bit, for the same
     surface under another blur and for another surface under the same blur (the key holds both);
     and two models sharing their memory (the near-ellipsoid's prior weights) fit what each fits alone."""
-    from hcc_imaging.segment import _blur
+    from hcc_imaging.segment import _surface
 
     images, _, _ = _scene(3.0, 5.0)
     sp = np.asarray(SPACING)
-    rho, u = _blur._polar(SHAPE, sp, np.asarray(SHAPE) * sp / 2.0)
+    rho, u = _surface._polar(SHAPE, sp, np.asarray(SHAPE) * sp / 2.0)
     Y = _direction_terms(u.reshape(-1, 3), 4).reshape(SHAPE + (-1,))
     use = np.abs(rho - 15.0) <= 10.0
     X = np.stack([im[use].astype(np.float64) for im in images])
@@ -459,9 +460,9 @@ def test_a_models_remembered_evaluations_are_its_fresh_ones(inverse: bool, monke
     blurs = ([0.4, 0.5, 0.5], [1.0, 1.3, 1.3], [0.3, 0.4, 0.4])
 
     def fresh(c: np.ndarray, g: list[float]) -> tuple:  # type: ignore[type-arg]
-        return _blur._surface_model(rho, Y, 2.3, use, X, w, P, inverse=inverse)[0](c, g)
+        return _surface._surface_model(rho, Y, 2.3, use, X, w, P, inverse=inverse)[0](c, g)
 
-    fit, gauss_newton = _blur._surface_model(rho, Y, 2.3, use, X, w, P, inverse=inverse)
+    fit, gauss_newton = _surface._surface_model(rho, Y, 2.3, use, X, w, P, inverse=inverse)
     for c, g in [(surfaces[0], blurs[0]), (surfaces[0], blurs[1]), (surfaces[1], blurs[1]), (surfaces[0], blurs[0]),
                  (surfaces[2], blurs[2]), (surfaces[1], blurs[0]), (surfaces[0], blurs[1]), (surfaces[2], blurs[1])]:
         got, want = fit(c, g), fresh(c, g)
@@ -470,10 +471,10 @@ def test_a_models_remembered_evaluations_are_its_fresh_ones(inverse: bool, monke
             assert x.tobytes() == y.tobytes()
     # a Gauss-Newton run on a memory shared with another model's run: as with none at all
     memo: tuple[dict, dict] = ({}, {})  # type: ignore[type-arg]
-    shared = [_blur._surface_model(rho, Y, 2.3, use, X, w, k * P, inverse=inverse, memo=memo)[1](surfaces[0], blurs[1])
+    shared = [_surface._surface_model(rho, Y, 2.3, use, X, w, k * P, inverse=inverse, memo=memo)[1](surfaces[0], blurs[1])
               for k in (5.0, 1.0)]
-    monkeypatch.setattr(_blur, "_remember", lambda memo, key, value, size: value)  # remembers nothing
-    alone = [_blur._surface_model(rho, Y, 2.3, use, X, w, k * P, inverse=inverse)[1](surfaces[0], blurs[1]) for k in (5.0, 1.0)]
+    monkeypatch.setattr(_surface, "_remember", lambda memo, key, value, size: value)  # remembers nothing
+    alone = [_surface._surface_model(rho, Y, 2.3, use, X, w, k * P, inverse=inverse)[1](surfaces[0], blurs[1]) for k in (5.0, 1.0)]
     for (c1, chi1), (c2, chi2) in zip(shared, alone, strict=True):
         assert chi1 == chi2 and c1.tobytes() == c2.tobytes()
     assert not np.array_equal(shared[0][0], surfaces[0])  # (the fits moved the surface)

@@ -473,10 +473,10 @@ def test_a_faint_node_click_gives_the_same_classes(monkeypatch) -> None:
 
 @pytest.mark.parametrize("seed", range(3))
 def test_the_fitted_surface_radius_is_numpys_bit_for_bit(seed: int) -> None:
-    """Step 12's surface radius on the image's grid (``_blur._radius``, the compiled
+    """Step 12's surface radius on the image's grid (``_surface._radius``, the compiled
     ``star_radius``): the numpy path's values bit for bit, for boxes from one voxel up, coefficients
     from 0.1 to 1000 mm (a voxel on the surface keeps its side), and the directions step 12 makes."""
-    from hcc_imaging.segment import _blur
+    from hcc_imaging.segment import _surface
 
     rng = np.random.default_rng(seed)
     cases = []
@@ -486,23 +486,23 @@ def test_the_fitted_surface_radius_is_numpys_bit_for_bit(seed: int) -> None:
         if t % 5 == 0:
             v[..., 2] = 0.0  # directions in the plane: z = 0 exactly
         cases.append((v / np.linalg.norm(v, axis=-1)[..., None], rng.normal(size=25) * rng.choice([0.1, 1.0, 10.0, 1000.0])))
-    rho, u = _blur._polar((9, 11, 13), np.array([3.0, 0.7, 0.7]), np.array([12.0, 3.5, 4.2]))
+    rho, u = _surface._polar((9, 11, 13), np.array([3.0, 0.7, 0.7]), np.array([12.0, 3.5, 4.2]))
     cases.append((u, np.r_[10.0, rng.normal(size=24)]))
-    got = [_blur._radius(u, c, 4) for u, c in cases]
+    got = [_surface._radius(u, c, 4) for u, c in cases]
     with _numpy_only():
-        want = [_blur._radius(u, c, 4) for u, c in cases]
+        want = [_surface._radius(u, c, 4) for u, c in cases]
     assert all(g.shape == w.shape and g.tobytes() == w.tobytes() for g, w in zip(got, want, strict=True))
     assert all((rho <= g).tobytes() == (rho <= w).tobytes() for g, w in zip(got[-1:], want[-1:], strict=True))
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_the_mask_inside_the_fitted_surface_is_numpys_bit_for_bit(seed: int) -> None:
-    """Step 12's mask on the image's grid (``_blur._inside``, the compiled ``inside_star``, which
+    """Step 12's mask on the image's grid (``_surface._inside``, the compiled ``inside_star``, which
     skips the blocks an interval bound puts wholly inside or outside): the numpy path's mask bit for
     bit, on boxes from one voxel up, with the centre on a voxel or between voxels, near a box face
     or outside the box, surfaces from round to wildly lobulated (coefficients up to the mean
     radius), and the grids and block sizes of a real fit."""
-    from hcc_imaging.segment import _blur
+    from hcc_imaging.segment import _surface
 
     rng = np.random.default_rng(seed)
     cases = []
@@ -520,15 +520,15 @@ def test_the_mask_inside_the_fitted_surface_is_numpys_bit_for_bit(seed: int) -> 
     sizes = []
     for shape, sp, centre, coef in cases:
         with _numpy_only():
-            want = _blur._inside(shape, sp, centre, coef, 4)
-        assert want.tobytes() == (_blur._polar(shape, sp, centre)[0] <= _blur._radius(_blur._polar(shape, sp, centre)[1], coef, 4)).tobytes()
-        got = _blur._inside(shape, sp, centre, coef, 4)
+            want = _surface._inside(shape, sp, centre, coef, 4)
+        assert want.tobytes() == (_surface._polar(shape, sp, centre)[0] <= _surface._radius(_surface._polar(shape, sp, centre)[1], coef, 4)).tobytes()
+        got = _surface._inside(shape, sp, centre, coef, 4)
         assert got.shape == want.shape and got.tobytes() == want.tobytes()
         sizes.append(np.count_nonzero(want) / want.size)
         if seed == 0 and len(sizes) <= 3:  # every block size: 1 voxel (no skipping) to larger than the box
             from hcc_imaging.segment import _kernels_nb as nb
 
-            ea, eb, ec = _blur._exponent_arrays(4)
+            ea, eb, ec = _surface._exponent_arrays(4)
             for block in (1, 2, 3, 8, 64):
                 alt = nb.inside_star(np.asarray(shape, dtype=np.int64), sp, centre, coef, ea, eb, ec, 4, block, False)
                 assert alt.tobytes() == want.tobytes(), block
@@ -541,12 +541,12 @@ def test_the_mask_inside_an_inverse_surface_is_numpys_bit_for_bit(seed: int) -> 
     the compiled mask is the numpy path's (``rho * rho * sum <= 1``) bit for bit, for ellipsoids,
     lobulated surfaces and sums that are not positive in some directions (no bound there: inside),
     at every block size; and an ellipsoid's 1 / R^2 of degree 2 gives the ellipsoid's voxels."""
-    from hcc_imaging.segment import _blur
+    from hcc_imaging.segment import _surface
     from hcc_imaging.segment import _kernels_nb as nb
 
     rng = np.random.default_rng(seed)
-    ea, eb, ec = _blur._exponent_arrays(4)
-    exps = _blur._exponents(4)
+    ea, eb, ec = _surface._exponent_arrays(4)
+    exps = _surface._exponents(4)
     cases = []
     for t in range(30):
         shape = tuple(int(v) for v in rng.integers(1, 40, 3))
@@ -566,8 +566,8 @@ def test_the_mask_inside_an_inverse_surface_is_numpys_bit_for_bit(seed: int) -> 
     cases.append((shape, sp, centre, q))
     for shape, sp, centre, q in cases:
         with _numpy_only():
-            want = _blur._inside(shape, sp, centre, q, 4, inverse=True)
-        got = _blur._inside(shape, sp, centre, q, 4, inverse=True)
+            want = _surface._inside(shape, sp, centre, q, 4, inverse=True)
+        got = _surface._inside(shape, sp, centre, q, 4, inverse=True)
         assert got.shape == want.shape and got.tobytes() == want.tobytes()
         for block in (1, 3, 16):
             alt = nb.inside_star(np.asarray(shape, dtype=np.int64), sp, centre, q, ea, eb, ec, 4, block, True)
@@ -580,10 +580,10 @@ def test_the_mask_inside_an_inverse_surface_is_numpys_bit_for_bit(seed: int) -> 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_the_surface_terms_are_numpys_bit_for_bit(seed: int) -> None:
-    """The surface model's terms at each voxel's direction (``_blur._direction_terms``, the
+    """The surface model's terms at each voxel's direction (``_surface._direction_terms``, the
     compiled ``direction_terms``): the numpy path's values bit for bit, for one direction up, in the
     plane (z = 0 exactly), along the axes, and on the grids steps 12 and 12b make."""
-    from hcc_imaging.segment import _blur
+    from hcc_imaging.segment import _surface
 
     rng = np.random.default_rng(seed)
     cases = []
@@ -593,11 +593,11 @@ def test_the_surface_terms_are_numpys_bit_for_bit(seed: int) -> None:
             v[:, 2] = 0.0
         cases.append(v / np.linalg.norm(v, axis=-1)[:, None])
     cases.append(np.eye(3))
-    _, u = _blur._polar((9, 11, 13), np.array([3.0, 0.7, 0.7]), np.array([12.0, 3.5, 4.2]))
+    _, u = _surface._polar((9, 11, 13), np.array([3.0, 0.7, 0.7]), np.array([12.0, 3.5, 4.2]))
     cases.append(u.reshape(-1, 3))
-    got = [_blur._direction_terms(u, 4) for u in cases]
+    got = [_surface._direction_terms(u, 4) for u in cases]
     with _numpy_only():
-        want = [_blur._direction_terms(u, 4) for u in cases]
+        want = [_surface._direction_terms(u, 4) for u in cases]
     assert all(g.shape == w.shape == (len(u), 25) and g.tobytes() == w.tobytes()
                for g, w, u in zip(got, want, cases, strict=True))
 
