@@ -28,12 +28,14 @@ caller also requires the click inside and, with a line, the line covered.  1.15 
 click's core before step 8 (``from_core``: one refit from the grown surface, never the grid's
 largest blur).  1.16 (:func:`._sharp.sharp_border`, step 12b) fits the same surface to a *sharp* lesion
 with the scanner's point-spread instead of a margin's blur, on the image's own grid.  1.47: when the band
-holds another tissue (:func:`_other_tissue`: fat, a vessel), the fit is redone without it and used when
-it passes the same tests (else the fit with it stands): the one-tissue model cannot explain it.
+holds another tissue (:func:`_other_tissue`: fat, a vessel), the fit without it is used when it passes
+the same tests, else the fit with it: the one-tissue model cannot explain it (the fit without it runs
+first, and the fit with it only when needed; both share the start, :func:`_prepare`).
 1.54 (``surfaces="near_ellipsoid"``, ``LesionParams.blurred_surface``, the default): an accepted fit's
 start is fitted again with 1 / R^2 = the polynomial (an ellipsoid about the centre is exactly degree 2
 there) under priors from weak to strong, or the free surface, whichever Akaike's criterion prefers
-(docs/validation.md §2.2 "Algorithm 1.54"); ``"free"`` is 1.53's surface.
+(docs/validation.md §2.2 "Algorithm 1.54"); ``"free"`` is 1.53's surface.  The near-ellipsoid is
+fitted only for the fit that is used (:class:`_Fitted`).
 
 Cost: about 13 ms CPU on the phantom's infiltrative lesion (a 17 x 28 x 28 box, 29 Gaussian
 blurs).  Every product here is small; LAPACK's ``lstsq`` is avoided (it starts BLAS threads,
@@ -44,7 +46,7 @@ which then spin and double the process' CPU time for no gain at this size).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -114,6 +116,18 @@ def _verdict(start: NDArray[np.bool_], slo: NDArray[np.int64], out: NDArray[np.b
     return "unbracketed growth" if keeps and ratio > 1.0 and not bracketed else "refused"
 
 
+class _Fitted(NamedTuple):
+    """A fit of :func:`_fit_surface`: the voxels inside the fitted surface (a box of the image
+    starting at ``lo``), the margin's blur (mm) and, with ``surfaces="near_ellipsoid"``, 1.54's
+    near-ellipsoid on the same data and blur, fitted when asked (:func:`_near_ellipsoid`; its mask
+    in the same box, or None when the free surface is preferred)."""
+
+    mask: NDArray[np.bool_]
+    lo: NDArray[np.int64]
+    sigma_mm: float
+    near: Callable[[], NDArray[np.bool_] | None] | None
+
+
 def blurred_border(
     mask: NDArray[np.bool_],
     lo: Sequence[int],
@@ -143,49 +157,109 @@ def blurred_border(
     start_lo = np.asarray(lo, dtype=np.int64)
     top = max(C.LESION_BLUR_MODEL_SIGMAS_MM)
     growth = C.LESION_BLUR_MODEL_CORE_MAX_GROWTH if from_core else C.LESION_BLUR_MODEL_MAX_GROWTH
-    others: list[bool] = []  # whether the band held another tissue (set by the first fit)
 
     def agrees(fitted: tuple[NDArray[np.bool_], NDArray[np.int64], float]) -> bool:
         return _verdict(mask, start_lo, *fitted, max_growth=growth) in ("agrees", "nested") and not (from_core and fitted[2] >= top)
 
-    def chosen(fitted: tuple[NDArray[np.bool_], NDArray[np.int64], float],
-               near: list[NDArray[np.bool_]]) -> tuple[NDArray[np.bool_], NDArray[np.int64], float]:
+    def chosen(fitted: _Fitted) -> tuple[NDArray[np.bool_], NDArray[np.int64], float]:
         # 1.54: the near-ellipsoid that Akaike preferred on the accepted free fit's data, when it
-        # passes the same tests (else the free fit)
-        if near:
-            alt = (near[0], fitted[1], fitted[2])
-            if agrees(alt):
-                return alt
-        return fitted
+        # passes the same tests (else the free fit); fitted only now, for the fit that is used
+        free = (fitted.mask, fitted.lo, fitted.sigma_mm)
+        near = None if fitted.near is None else fitted.near()
+        if near is not None and agrees((near, fitted.lo, fitted.sigma_mm)):
+            return near, fitted.lo, fitted.sigma_mm
+        return free
 
-    def attempt(exclude: bool) -> tuple[NDArray[np.bool_], NDArray[np.int64], float] | None:
-        near: list[NDArray[np.bool_]] = []
-        fitted = _fit_surface(mask, start_lo, images, spacing, liver, exclude=exclude, others=others,
-                              surfaces=surfaces, near=near)
+    def attempt(prep: _Prepared, use: NDArray[np.bool_], exclude: bool) -> tuple[NDArray[np.bool_], NDArray[np.int64], float] | None:
+        fitted = _fit_surface(prep, _band(prep, use), spacing, liver, surfaces=surfaces)
         if fitted is None:
             return None
-        verdict = _verdict(mask, start_lo, *fitted, max_growth=growth)
-        if verdict in ("agrees", "nested") and not (from_core and fitted[2] >= top):
-            return chosen(fitted, near)
+        verdict = _verdict(mask, start_lo, fitted.mask, fitted.lo, fitted.sigma_mm, max_growth=growth)
+        if verdict in ("agrees", "nested") and not (from_core and fitted.sigma_mm >= top):
+            return chosen(fitted)
         if not (from_core and verdict == "unbracketed growth"):
             return None
-        near = []
-        again = _fit_surface(fitted[0], fitted[1], images, spacing, liver, exclude=exclude, surfaces=surfaces, near=near)
+        again_prep = _prepare(fitted.mask, fitted.lo, images, spacing, liver)
+        if again_prep is None:
+            return None
+        again_use, again_bad = _band_voxels(again_prep)
+        if exclude and again_bad is not None:
+            again_use = _without(again_use, again_bad)
+        again = _fit_surface(again_prep, _band(again_prep, again_use), spacing, liver, surfaces=surfaces)
         if again is None:
             return None
-        log.debug("blurred border: refitted from the grown surface (blur %.2f mm)", again[2])
-        return chosen(again, near) if agrees(again) else None
+        log.debug("blurred border: refitted from the grown surface (blur %.2f mm)", again.sigma_mm)
+        return chosen(again) if agrees((again.mask, again.lo, again.sigma_mm)) else None
 
-    out = attempt(False)
-    if others and others[0]:
-        # 1.47: the band held another tissue (fat, a vessel: beyond both levels by more than one
+    prep = _prepare(mask, start_lo, images, spacing, liver)
+    if prep is None:
+        return None
+    use, bad = _band_voxels(prep)
+    if bad is not None and np.any(bad & use):
+        # 1.47: the band holds another tissue (fat, a vessel: beyond both levels by more than one
         # contrast, :func:`_other_tissue`), which the one-tissue model cannot explain: its misfit
-        # inflated the reduced chi^2 that the evidence is read against (240 on a noise-free 10 mm
-        # lesion beside the vessel and the fat) and pulled the surface.  The fit is redone without
-        # it and used when it passes the same tests; else the fit with it stands, as before 1.47
-        log.debug("blurred border: another tissue in the band; refitted without it")
-        out = attempt(True) or out
-    return out
+        # inflates the reduced chi^2 that the evidence is read against (240 on a noise-free 10 mm
+        # lesion beside the vessel and the fat) and pulls the surface.  The fit without it is used
+        # when it passes the same tests; else the fit with it, as before 1.47.  (The fit without
+        # it comes first, so the fit with it runs only when needed: the same result.)
+        log.debug("blurred border: another tissue in the band; fitted without it")
+        out = attempt(prep, _without(use, bad), True)
+        if out is not None:
+            return out
+    return attempt(prep, use, False)
+
+
+class _Prepared(NamedTuple):
+    """A starting mask's surface (:class:`_Start`) and the images (and the liver mask) on its
+    working grid: what every fit from that start shares."""
+
+    st: _Start
+    images_w: list[NDArray[np.float64]]
+    liver_w: NDArray[np.bool_] | None
+
+
+def _prepare(mask: NDArray[np.bool_], lo: NDArray[np.int64], images: Sequence[NDArray[Any]],
+             spacing: Sequence[float], liver: NDArray[np.bool_] | None) -> _Prepared | None:
+    """The start of a fit around ``mask`` (a box of the image starting at ``lo``): its box, working
+    grid and star-shaped surface, and the images there; None when the mask is too small or not
+    star-shaped around its centroid (a tube, a leak: the model does not apply)."""
+    shape = np.asarray(images[0].shape)
+    sp = np.asarray(spacing, dtype=np.float64)
+    idx = np.argwhere(mask)
+    if len(idx) < C.LESION_BLUR_MODEL_MIN_VOXELS:
+        return None
+    pad = np.ceil((C.LESION_BLUR_MODEL_BAND_MM + max(C.LESION_BLUR_MODEL_SIGMAS_MM)) / sp).astype(np.int64)
+
+    # the fit runs on a working grid of about LESION_BLUR_MODEL_GRID_MM: blocks of k voxels of a
+    # fine grid averaged (0.7 mm pixels would make a 5 cm lesion's box 400 000 voxels; the mean
+    # keeps the blocks' signal-to-noise ratio).
+    def blocks(shp: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(max(1, min(int(C.LESION_BLUR_MODEL_GRID_MM // v), n)) for v, n in zip(sp, shp, strict=True))
+
+    st = _start_surface(idx, lo, shape, sp, pad, blocks, "blurred border")
+    if st is None:
+        return None
+    # the images only now (a large heterogeneous click region stops at the start's test)
+    images_w = [_block_mean(np.asarray(im[st.box], dtype=np.float64), st.k) for im in images]
+    liver_w = None if liver is None else _block_mean(np.asarray(liver[st.box]), st.k) >= 0.5
+    return _Prepared(st, images_w, liver_w)
+
+
+def _band_voxels(prep: _Prepared) -> tuple[NDArray[np.bool_], NDArray[np.bool_] | None]:
+    """The working voxels within ``LESION_BLUR_MODEL_BAND_MM`` of the start's surface (in the
+    liver or the start, when a liver mask is given), and those of another tissue
+    (:func:`_other_tissue`, None when its levels cannot be read)."""
+    st = prep.st
+    use = np.abs(st.rho - st.r0) <= C.LESION_BLUR_MODEL_BAND_MM
+    if prep.liver_w is not None:
+        use &= prep.liver_w | st.start_w
+    return use, _other_tissue(prep.images_w, st.start_w, st.rho, st.r0, use)
+
+
+def _without(use: NDArray[np.bool_], bad: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """The band ``use`` without another tissue's voxels ``bad`` and their partial volume (their
+    face neighbours)."""
+    return use & ~ndimage.binary_dilation(bad)
 
 
 def _inverse_start(rho: NDArray[np.float64], Y: NDArray[np.float64], start_w: NDArray[np.bool_],
@@ -216,71 +290,28 @@ class _Band(NamedTuple):
     Yu: NDArray[np.float64]
 
 
-def _band(st: _Start, images: Sequence[NDArray[Any]], liver: NDArray[np.bool_] | None, *,
-          exclude: bool, others: list[bool] | None) -> _Band:
-    """The band within ``LESION_BLUR_MODEL_BAND_MM`` of the start's surface (in the liver or the
-    start, when a liver mask is given), its data and weights (:class:`_Band`).  ``exclude`` and
-    ``others``: :func:`_fit_surface`'s (another tissue's voxels left out; whether there are any)."""
-    start_w, sp_w, rho, Y, r0 = st.start_w, st.sp_w, st.rho, st.Y, st.r0
-    # the images only now (a large heterogeneous click region stops at the start's test)
-    images_w = [_block_mean(np.asarray(im[st.box], dtype=np.float64), st.k) for im in images]
-    liver_w = None if liver is None else _block_mean(np.asarray(liver[st.box]), st.k) >= 0.5
-
-    h = float(sp_w.mean())  # the partial-volume ramp across the surface (one voxel)
-    use = np.abs(rho - r0) <= C.LESION_BLUR_MODEL_BAND_MM
-    if liver_w is not None:
-        use &= liver_w | start_w
-    if exclude or others is not None:
-        bad = _other_tissue(images_w, start_w, rho, r0, use)
-        if others is not None and not others:
-            others.append(bad is not None and bool(np.any(bad & use)))
-        if exclude and bad is not None:
-            use &= ~ndimage.binary_dilation(bad)  # and their partial volume
-    X = np.stack([im[use] for im in images_w])  # phases x voxels
-    inner = use & (rho < r0 - C.LESION_BLUR_MODEL_BAND_MM / 2)
+def _band(prep: _Prepared, use: NDArray[np.bool_]) -> _Band:
+    """The band ``use`` (:func:`_band_voxels`, perhaps :func:`_without` another tissue) with its
+    data and weights (:class:`_Band`)."""
+    st = prep.st
+    h = float(st.sp_w.mean())  # the partial-volume ramp across the surface (one voxel)
+    X = np.stack([im[use] for im in prep.images_w])  # phases x voxels
+    inner = use & (st.rho < st.r0 - C.LESION_BLUR_MODEL_BAND_MM / 2)
     noise = [max(robust_sigma(im[inner]) if np.count_nonzero(inner) > 20 else robust_sigma(x), 1.0)
-             for im, x in zip(images_w, X, strict=True)]
+             for im, x in zip(prep.images_w, X, strict=True)]
     w = np.array([1.0 / n**2 for n in noise])  # noise weights per phase
-    return _Band(h, use, X, w, Y[use])  # (Y[use]: the near-ellipsoid's models share it)
+    return _Band(h, use, X, w, st.Y[use])  # (Y[use]: the near-ellipsoid's models share it)
 
 
-def _fit_surface(
-    mask: NDArray[np.bool_],
-    lo: NDArray[np.int64],
-    images: Sequence[NDArray[Any]],
-    spacing: Sequence[float],
-    liver: NDArray[np.bool_] | None,
-    *,
-    exclude: bool = False,
-    others: list[bool] | None = None,
-    surfaces: str = "free",
-    near: list[NDArray[np.bool_]] | None = None,
-) -> tuple[NDArray[np.bool_], NDArray[np.int64], float] | None:
-    """The fit of :func:`blurred_border` (its tests before the agreement with the start included):
-    the voxels inside the fitted surface (a box of the image starting at the second value) and the
-    blur (mm), or None.  ``exclude`` (1.47): the working voxels of another tissue
-    (:func:`_other_tissue`) and their face neighbours are left out of the fit; ``others``, when
-    given and empty, receives whether there are any (before any test that may end the fit).
-    ``surfaces`` "near_ellipsoid" (1.54) with ``near`` given: when the near-ellipsoid
-    (:func:`_near_ellipsoid`) is preferred to the free surface, ``near`` receives its mask (same
-    box and blur as the returned free one), for the caller to hold to the same tests."""
-    shape = np.asarray(images[0].shape)
+def _fit_surface(prep: _Prepared, band: _Band, spacing: Sequence[float], liver: NDArray[np.bool_] | None, *,
+                 surfaces: str = "free") -> _Fitted | None:
+    """The fit of :func:`blurred_border` from the start ``prep`` on the band ``band`` (its tests
+    before the agreement with the start included), or None.  ``surfaces`` "near_ellipsoid" (1.54):
+    the result's ``near`` fits the near-ellipsoid (:func:`_near_ellipsoid`) when called, for the
+    caller to hold to the same tests; only the fit that is used needs it."""
+    st = prep.st
     sp = np.asarray(spacing, dtype=np.float64)
-    idx = np.argwhere(mask)
-    if len(idx) < C.LESION_BLUR_MODEL_MIN_VOXELS:
-        return None
-    pad = np.ceil((C.LESION_BLUR_MODEL_BAND_MM + max(C.LESION_BLUR_MODEL_SIGMAS_MM)) / sp).astype(np.int64)
-    # the fit runs on a working grid of about LESION_BLUR_MODEL_GRID_MM: blocks of k voxels of a
-    # fine grid averaged (0.7 mm pixels would make a 5 cm lesion's box 400 000 voxels; the mean
-    # keeps the blocks' signal-to-noise ratio).
-    def blocks(shp: tuple[int, ...]) -> tuple[int, ...]:
-        return tuple(max(1, min(int(C.LESION_BLUR_MODEL_GRID_MM // v), n)) for v, n in zip(sp, shp, strict=True))
-
-    st = _start_surface(idx, lo, shape, sp, pad, blocks, "blurred border")
-    if st is None:
-        return None  # not star-shaped around its centroid (a tube, a leak): the model does not apply
     box, blo, start, centre, k, start_w, sp_w, rho, u, Y, coef, r0 = st
-    band = _band(st, images, liver, exclude=exclude, others=others)
     h, use, X, w, Yu = band
     # the surface's prior (1.14): its roughness beyond an ellipsoid's, weighed against chi^2
     P = C.LESION_BLUR_MODEL_SMOOTHING * _roughness(C.LESION_BLUR_MODEL_DEGREE, C.LESION_BLUR_MODEL_FREE_DEGREE)
@@ -319,12 +350,18 @@ def _fit_surface(
     out = _inside(start.shape, sp, centre, coef, C.LESION_BLUR_MODEL_DEGREE)
     if liver is not None:
         out &= liver[box]
-    if near is not None and surfaces == "near_ellipsoid":
-        near_coef = _near_ellipsoid(st, band, sigma, sse, info["edf"], dof)
-        if near_coef is not None:
+    near = None
+    if surfaces == "near_ellipsoid":
+        free_edf = info["edf"]
+
+        def near() -> NDArray[np.bool_] | None:
+            near_coef = _near_ellipsoid(st, band, sigma, sse, free_edf, dof)
+            if near_coef is None:
+                return None
             inside = _inside(start.shape, sp, centre, near_coef, C.LESION_BLUR_MODEL_DEGREE, inverse=True)
-            near.append(inside & liver[box] if liver is not None else inside)
-    return out, blo.astype(np.int64), float(sigma)
+            return inside & liver[box] if liver is not None else inside
+
+    return _Fitted(out, blo.astype(np.int64), float(sigma), near)
 
 
 def _near_ellipsoid(st: _Start, band: _Band, sigma: float, free_sse: float, free_edf: float,
