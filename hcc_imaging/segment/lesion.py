@@ -305,7 +305,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
@@ -799,6 +799,179 @@ def _liver_on(liver: LabelVolume | None, vol: Volume,
     return out
 
 
+def _choose_phase(phases: Mapping[Phase, Volume], phase: Phase | None, rind: bool, p: LesionParams,
+                  seed_on: Callable[[Volume], tuple[int, int, int]], liver: LabelVolume | None,
+                  livers: list[tuple[Any, NDArray[np.bool_] | None]], line: NDArray[np.float64] | None,
+                  roi_mm: float | None, cache: _SmoothCache) -> tuple[Phase, dict[str, float], dict[str, str]]:
+    """The phase a click is segmented on: ``phase`` when given; with ``rind`` the first of
+    ``_RIND_PHASES`` the study has (the layer enhances there), else the first image; else, with
+    several phases, the one where the first round (steps 1-7 once) finds the click's region most
+    conspicuous (a phase that refuses the click counts 0; the first of equals); else the one image.
+    Returns it, each phase's conspicuity (rounded, for the provenance) and each phase's first-round
+    model's mode."""
+    conspicuity: dict[str, float] = {}
+    first_modes: dict[str, str] = {}
+    if rind and phase is None:
+        phase = next((k for k in _RIND_PHASES if k in phases), next(iter(phases)))
+    if phase is not None:
+        return phase, conspicuity, first_modes
+    if len(phases) > 1:
+        cp = LesionParams(**{**asdict(p), "iterations": 1})
+        best: tuple[float, Phase] | None = None
+        for ph, vol in phases.items():
+            try:
+                rr = _segment_on(vol, seed_on(vol), cp, _liver_on(liver, vol, livers),
+                                 None if line is None else vol.lps_to_index(line), roi_mm, first_round_only=True,
+                                 cache=cache)
+                cnr = rr.model.conspicuity
+                first_modes[str(ph)] = rr.model.mode
+            except LowContrastError:
+                cnr = 0.0
+            conspicuity[str(ph)] = round(float(cnr), 3)
+            if best is None or cnr > best[0]:
+                best = (cnr, ph)
+        if best is not None:
+            return best[1], conspicuity, first_modes
+    return next(iter(phases)), conspicuity, first_modes
+
+
+def _check_seed_in_liver(liv: NDArray[np.bool_] | None, seed_vox: tuple[int, int, int], seed_txt: tuple[float, ...],
+                         extrahepatic: bool) -> None:
+    """A :class:`SeedError` naming the fix when the click lies outside the region the lesion is kept
+    in (``liv``: the liver mask, or with ``extrahepatic`` everything outside it)."""
+    if liv is None or liv[seed_vox]:
+        return
+    if extrahepatic:
+        raise SeedError(
+            f"seed {seed_txt} mm (voxel {seed_vox}) is inside the liver mask, but "
+            "extrahepatic=True keeps the lesion outside it; click the extrahepatic lesion (node), or pass "
+            "extrahepatic=False for a liver lesion."
+        )
+    raise SeedError(
+        f"seed {seed_txt} mm (voxel {seed_vox}) is outside the liver mask; "
+        "click inside the liver, pass liver=None, or re-run segment_liver(..., include_lps=[the click]) so "
+        "that the liver mask holds the lesion; for a lesion outside the liver (a lymph node) pass "
+        "extrahepatic=True to keep it out of the liver mask."
+    )
+
+
+def _line_on_other_phase(
+    rr: _RoiResult, phases: Mapping[Phase, Volume], phase: Phase, vol: Volume, line: NDArray[np.float64],
+    line_vox: NDArray[np.float64], conspicuity: Mapping[str, float], p: LesionParams,
+    seed_on: Callable[[Volume], tuple[int, int, int]], liver: LabelVolume | None,
+    livers: list[tuple[Any, NDArray[np.bool_] | None]], roi_mm: float | None, cache: _SmoothCache,
+) -> tuple[Phase, Volume, tuple[int, int, int], NDArray[np.bool_] | None, NDArray[np.float64], _RoiResult, str] | None:
+    """A drawn line's mask ``rr`` on ``phase`` that leaves out much of the line has missed a part (a
+    part that the phase's one-sided window excludes): the other phases where the click was not
+    refused, most conspicuous first; the first whose mask covers ``LESION_LINE_MIN_COVERAGE`` of the
+    line's central part, as (its phase, volume, click, liver, line in voxels, mask, a note), or None."""
+    cov = _line_coverage(rr.mask, rr.lo, line_vox, vol.spacing)
+    if cov >= C.LESION_LINE_MIN_COVERAGE:
+        return None
+    for ph in sorted((k for k in phases if k != phase and conspicuity.get(str(k), 0.0) > 0),
+                     key=lambda k: -conspicuity[str(k)]):
+        v2 = phases[ph]
+        seed2, liv2, line2 = seed_on(v2), _liver_on(liver, v2, livers), v2.lps_to_index(line)
+        if liv2 is not None and not liv2[seed2]:
+            continue
+        try:
+            rr2 = _segment_on(v2, seed2, p, liv2, line2, roi_mm, cache=cache)
+        except LowContrastError:
+            continue
+        cov2 = _line_coverage(rr2.mask, rr2.lo, line2, v2.spacing)
+        if cov2 >= C.LESION_LINE_MIN_COVERAGE:
+            note = (
+                f"the mask on the most conspicuous phase ({phase}) covered {cov:.0%} of the drawn line's "
+                f"central part; the {ph} phase's mask covers {cov2:.0%} of it and is used (a part of the "
+                "lesion on the line was outside the first phase's window)."
+            )
+            return ph, v2, seed2, liv2, line2, rr2, note
+    return None
+
+
+def _border_fits(rr: _RoiResult, images: Mapping[str, NDArray[Any]], vol: Volume, liv: NDArray[np.bool_] | None,
+                 p: LesionParams, seed_vox: tuple[int, int, int], line_vox: NDArray[np.float64] | None,
+                 multiphase: bool) -> tuple[_RoiResult, float | None, tuple[float, float, float] | None, str | None]:
+    """Steps 12 and 12b on the mask ``rr`` (``images``: the phases on its grid; ``multiphase``: it is
+    step 10's nearest-mean classes): (the mask, the margin's blur in mm, the point-spread in voxels
+    and the ramp step 12b fitted, or None each).  A fit is used when it holds the click and covers
+    a drawn line.  The blur is ``rr.blur_mm`` when step 12 ran around the click's region already
+    (1.15)."""
+    border_blur = rr.blur_mm
+    border_psf: tuple[float, float, float] | None = None
+    border_ramp: str | None = None
+    if not (p.blurred_border and border_blur is None and not rr.radial and not rr.touches and rr.rim_phase is None):
+        return rr, border_blur, border_psf, border_ramp
+    if not multiphase:
+        # 12 (1.12): a blurred (ill-defined) border on a fitted blurred-surface model (its midpoint
+        # level lies inside a blurred convex lesion, and the threshold's lesion value sets its size)
+        bb = blurred_border(rr.mask, rr.lo, list(images.values()), vol.spacing, liv, surfaces=p.blurred_surface)
+        if bb is not None:
+            new = replace(rr, mask=bb[0], lo=bb[1])
+            if new.holds(seed_vox) and not _leaves_line(new, rr, line_vox, vol.spacing):
+                rr, border_blur = new, bb[2]
+    if border_blur is None and p.sharp_border:
+        # 12b (1.16): a sharp border to sub-voxel precision on the same surface model with the
+        # scanner's point-spread (the midpoint level lies inside a small lesion on thick slices)
+        # (1.31's slice ramp only on a lesion of one tissue: not after a step-7 growth, whose
+        # border may be another tissue than the fit's inner level, a necrotic core's rind)
+        # (1.35: on step 10's nearest-mean classes too, which leave out the partial-volume voxels
+        # between the classes; used there only when it nests around the mask and grows it)
+        sb = sharp_border(rr.mask, rr.lo, list(images.values()), vol.spacing, liv, slice_ramp=rr.click_mask is None,
+                          nested=multiphase)
+        if sb is not None:
+            new = replace(rr, mask=sb[0], lo=sb[1])
+            if new.holds(seed_vox) and not _leaves_line(new, rr, line_vox, vol.spacing):
+                rr, border_psf, border_ramp = new, sb[2], sb[3]
+    return rr, border_blur, border_psf, border_ramp
+
+
+def _refuse_a_click_without_a_lesion(full: NDArray[Any], spans: bool, unenclosed: bool, lesion_value: float,
+                                     seed_vox: tuple[int, int, int], seed_txt: tuple[float, ...], vol: Volume,
+                                     p: LesionParams) -> None:
+    """Raise when a click's final mask ``full`` is not a lesion's: 1.13, ``unenclosed`` (it fills
+    the largest region of interest, or ``spans`` the image within a slice) -> :class:`NotEnclosedError`;
+    1.30, smaller than half the ball the seed's value is read on, or 1.28, without the clicked voxel
+    -> :class:`LowContrastError`.  Each message names the click and the fix."""
+    if unenclosed:
+        # 1.13: a click's region that fills the largest region of interest, or spans the image within a
+        # slice (an image smaller than that region), is not a lesion's mask (a click on the
+        # parenchyma without a liver mask gave the whole liver, 1.1-1.3 L)
+        if spans:
+            where = "spans the image from one edge to the opposite one within a slice"
+            fix = "Pass a liver mask (segment_liver) or draw a line across the lesion (line_lps=)."
+        else:
+            where = (f"still reaches the border of the largest region of interest ({p.roi_max_half_size_mm:g} mm on "
+                     "each side of the click)")
+            fix = ("Pass a liver mask (segment_liver), draw a line across the lesion (line_lps=), or, for a lesion "
+                   "larger than that region, raise LesionParams.roi_max_half_size_mm.")
+        n_ml = float(np.count_nonzero(full)) * vol.voxel_volume_mm3 / 1000.0
+        raise NotEnclosedError(
+            f"the region grown from the click at {seed_txt} mm ({n_ml:.0f} mL, value {lesion_value:.0f}) {where}: "
+            "no border of a different tissue encloses it. The click may be on the parenchyma rather than a lesion, "
+            f"or the lesion may have leaked into tissue of about its value. {fix}"
+        )
+    n_vox = int(np.count_nonzero(full))
+    n_mm3 = n_vox * vol.voxel_volume_mm3
+    if full[seed_vox] and n_mm3 < 0.5 * 4.0 / 3.0 * np.pi * p.seed_radius_mm ** 3:
+        # 1.30: a click's mask smaller than half the ball whose median gave the seed value (the
+        # seed value is then mostly its surroundings': the study phantom's ascites on 1.15 mm pixels,
+        # 5 voxels, 20 mm3, from step 10's joint classes)
+        raise LowContrastError(
+            f"the mask found from the click at {seed_txt} mm is {n_vox} voxels "
+            f"({n_mm3:.0f} mm3), less than half the {p.seed_radius_mm:g} mm ball the seed's "
+            "value is read on: no lesion with a border was found at the click. Click nearer the lesion's centre, "
+            "draw a line across it (line_lps=), or pass a liver mask.")
+    if not full[seed_vox]:
+        # 1.28: a click's mask that leaves out the clicked voxel is not the clicked lesion (the study phantom's
+        # ascites on 1.15 mm pixels: step 10's joint classes kept an 18-voxel sliver beside the click,
+        # Dice 0.002, where the other grids refuse the click or take the fluid)
+        raise LowContrastError(
+            f"the mask found from the click at {seed_txt} mm leaves out the clicked voxel ({n_vox} voxels, "
+            f"{n_mm3:.0f} mm3, beside it): no lesion with a border was found at the click. "
+            "Click nearer the lesion's centre, draw a line across it (line_lps=), or pass a liver mask.")
+
+
 def _seed_and_line(index_ref: Volume, seed_lps: ArrayLike | None, seed_index: Sequence[int] | None,
                    line_lps: ArrayLike | None) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
     """The click (LPS mm; ``seed_index`` on ``index_ref``'s grid, or a line's midpoint) and the line
@@ -1022,49 +1195,14 @@ def _segment_lesion_steps(
         # the region the lesion is kept in (and sampled around) is everything outside the liver
         liver = LabelVolume(array=(liver.array == 0).astype(np.uint8), geometry=liver.geometry,
                             labels={1: "outside the liver"}, frame_of_reference_uid=liver.frame_of_reference_uid)
-    conspicuity: dict[str, float] = {}
     cache: _SmoothCache = {}
     livers: list[tuple[Any, NDArray[np.bool_] | None]] = []
     auto_phase = phase is None
-    if rind and phase is None:
-        # the layer enhances on the arterial phase; else the one image given (or the first)
-        phase = next((k for k in _RIND_PHASES if k in phases), next(iter(phases)))
-    first_modes: dict[str, str] = {}  # each phase's first-round model (the phase choice's)
-    if phase is None and len(phases) > 1:
-        cp = LesionParams(**{**asdict(p), "iterations": 1})
-        best = None
-        for ph, vol in phases.items():
-            try:
-                rr = _segment_on(vol, seed_on(vol), cp, _liver_on(liver, vol, livers),
-                                 None if line is None else vol.lps_to_index(line), roi_mm, first_round_only=True,
-                                 cache=cache)
-                cnr = rr.model.conspicuity
-                first_modes[str(ph)] = rr.model.mode
-            except LowContrastError:
-                cnr = 0.0
-            conspicuity[str(ph)] = round(float(cnr), 3)
-            if best is None or cnr > best[0]:
-                best = (cnr, ph)
-        assert best is not None
-        phase = best[1]
-    elif phase is None:
-        phase = next(iter(phases))
+    phase, conspicuity, first_modes = _choose_phase(phases, phase, rind, p, seed_on, liver, livers, line, roi_mm, cache)
     vol = phases[phase]
     seed_vox = seed_on(vol)
     liv = _liver_on(liver, vol, livers)
-    if liv is not None and not liv[seed_vox]:
-        if extrahepatic:
-            raise SeedError(
-                f"seed {seed_txt} mm (voxel {seed_vox}) is inside the liver mask, but "
-                "extrahepatic=True keeps the lesion outside it; click the extrahepatic lesion (node), or pass "
-                "extrahepatic=False for a liver lesion."
-            )
-        raise SeedError(
-            f"seed {seed_txt} mm (voxel {seed_vox}) is outside the liver mask; "
-            "click inside the liver, pass liver=None, or re-run segment_liver(..., include_lps=[the click]) so "
-            "that the liver mask holds the lesion; for a lesion outside the liver (a lymph node) pass "
-            "extrahepatic=True to keep it out of the liver mask."
-        )
+    _check_seed_in_liver(liv, seed_vox, seed_txt, extrahepatic)
     ahead_at = _rind_inputs(phases, vol, seed_vox, liv) if not rind and p.rind_border else None
     if ahead_at is not None and first_modes.get(str(phase)) == "hypo":
         # 13 without being asked (below) reads the phase it fits, the click and the liver, and nothing
@@ -1092,30 +1230,11 @@ def _segment_lesion_steps(
     line_phase_note: str | None = None
     try:
         rr = _segment_on(vol, seed_vox, p, liv, line_vox, roi_mm, cache=cache)
-        if line_vox is not None and auto_phase and len(phases) > 1:
-            # a line is drawn across the lesion: a mask that leaves out much of it has missed a part
-            # (a part that the chosen phase's one-sided window excludes); try the other phases
-            cov = _line_coverage(rr.mask, rr.lo, line_vox, vol.spacing)
-            if cov < C.LESION_LINE_MIN_COVERAGE:
-                for ph in sorted((k for k in phases if k != phase and conspicuity.get(str(k), 0.0) > 0),
-                                 key=lambda k: -conspicuity[str(k)]):
-                    v2 = phases[ph]
-                    seed2, liv2, line2 = seed_on(v2), _liver_on(liver, v2, livers), v2.lps_to_index(line)
-                    if liv2 is not None and not liv2[seed2]:
-                        continue
-                    try:
-                        rr2 = _segment_on(v2, seed2, p, liv2, line2, roi_mm, cache=cache)
-                    except LowContrastError:
-                        continue
-                    cov2 = _line_coverage(rr2.mask, rr2.lo, line2, v2.spacing)
-                    if cov2 >= C.LESION_LINE_MIN_COVERAGE:
-                        line_phase_note = (
-                            f"the mask on the most conspicuous phase ({phase}) covered {cov:.0%} of the drawn line's "
-                            f"central part; the {ph} phase's mask covers {cov2:.0%} of it and is used (a part of the "
-                            "lesion on the line was outside the first phase's window)."
-                        )
-                        phase, vol, seed_vox, liv, line_vox, rr = ph, v2, seed2, liv2, line2, rr2
-                        break
+        if line is not None and line_vox is not None and auto_phase and len(phases) > 1:
+            other = _line_on_other_phase(rr, phases, phase, vol, line, line_vox, conspicuity, p, seed_on, liver, livers,
+                                         roi_mm, cache)
+            if other is not None:
+                phase, vol, seed_vox, liv, line_vox, rr, line_phase_note = other
     except LowContrastError as err:
         # 1.5: faint on every single phase; try the phases jointly (same grid)
         fb = (_joint_fallback(phases, phase, seed_vox, p, liv, line_vox, roi_mm, linear=True, cache=cache)
@@ -1202,33 +1321,9 @@ def _segment_lesion_steps(
     for ahead in aheads:
         if ahead is not rind_ahead:
             ahead.cancel()
-    border_blur: float | None = rr.blur_mm  # 1.15: fitted around the click's region already
-    border_psf: tuple[float, float, float] | None = None
-    border_ramp: str | None = None
     classes = rr  # step 10's nearest-mean classes, when multiphase: step 11 reads them (1.35)
-    if (p.blurred_border and border_blur is None
-            and not rr.radial and not rr.touches and rr.rim_phase is None):
-        if multiphase is None:
-            # 12 (1.12): a blurred (ill-defined) border on a fitted blurred-surface model (its midpoint
-            # level lies inside a blurred convex lesion, and the threshold's lesion value sets its size)
-            bb = blurred_border(rr.mask, rr.lo, list(images.values()), vol.spacing, liv, surfaces=p.blurred_surface)
-            if bb is not None:
-                new = replace(rr, mask=bb[0], lo=bb[1])
-                if new.holds(seed_vox) and not _leaves_line(new, rr, line_vox, vol.spacing):
-                    rr, border_blur = new, bb[2]
-        if border_blur is None and p.sharp_border:
-            # 12b (1.16): a sharp border to sub-voxel precision on the same surface model with the
-            # scanner's point-spread (the midpoint level lies inside a small lesion on thick slices)
-            # (1.31's slice ramp only on a lesion of one tissue: not after a step-7 growth, whose
-            # border may be another tissue than the fit's inner level, a necrotic core's rind)
-            # (1.35: on step 10's nearest-mean classes too, which leave out the partial-volume voxels
-            # between the classes; used there only when it nests around the mask and grows it)
-            sb = sharp_border(rr.mask, rr.lo, list(images.values()), vol.spacing, liv, slice_ramp=rr.click_mask is None,
-                              nested=multiphase is not None)
-            if sb is not None:
-                new = replace(rr, mask=sb[0], lo=sb[1])
-                if new.holds(seed_vox) and not _leaves_line(new, rr, line_vox, vol.spacing):
-                    rr, border_psf, border_ramp = new, sb[2], sb[3]
+    rr, border_blur, border_psf, border_ramp = _border_fits(rr, images, vol, liv, p, seed_vox, line_vox,
+                                                            multiphase is not None)
     full = np.zeros(vol.shape, dtype=np.uint8 if label < 256 else np.uint16)
     sl = rr.box
     full[sl][rr.mask] = label
@@ -1303,44 +1398,10 @@ def _segment_lesion_steps(
                 border_weights, border_blur, border_ramp = None, None, None
                 border_psf = rind_fit.psf_vox(vol.spacing)
     reach = _edge_reach(full)
-    # (a mask step 11 or 13 replaced may have touched the largest region: theirs are enclosed)
-    if line is None and roi_mm is None and defect is None and (reach[2] or (rr.touches and rind_fit is None)):
-        # 1.13: a click's region that fills the largest region of interest, or spans the image within a
-        # slice (an image smaller than that region), is not a lesion's mask (a click on the
-        # parenchyma without a liver mask gave the whole liver, 1.1-1.3 L)
-        if reach[2]:
-            where = "spans the image from one edge to the opposite one within a slice"
-            fix = "Pass a liver mask (segment_liver) or draw a line across the lesion (line_lps=)."
-        else:
-            where = (f"still reaches the border of the largest region of interest ({p.roi_max_half_size_mm:g} mm on "
-                     "each side of the click)")
-            fix = ("Pass a liver mask (segment_liver), draw a line across the lesion (line_lps=), or, for a lesion "
-                   "larger than that region, raise LesionParams.roi_max_half_size_mm.")
-        n_ml = float(np.count_nonzero(full)) * vol.voxel_volume_mm3 / 1000.0
-        raise NotEnclosedError(
-            f"the region grown from the click at {seed_txt} mm ({n_ml:.0f} mL, value {rr.model.lesion:.0f}) {where}: "
-            "no border of a different tissue encloses it. The click may be on the parenchyma rather than a lesion, "
-            f"or the lesion may have leaked into tissue of about its value. {fix}"
-        )
-    n_vox = int(np.count_nonzero(full))
-    n_mm3 = n_vox * vol.voxel_volume_mm3
-    if line is None and full[seed_vox] and n_mm3 < 0.5 * 4.0 / 3.0 * np.pi * p.seed_radius_mm ** 3:
-        # 1.30: a click's mask smaller than half the ball whose median gave the seed value (the
-        # seed value is then mostly its surroundings': the study phantom's ascites on 1.15 mm pixels,
-        # 5 voxels, 20 mm3, from step 10's joint classes)
-        raise LowContrastError(
-            f"the mask found from the click at {seed_txt} mm is {n_vox} voxels "
-            f"({n_mm3:.0f} mm3), less than half the {p.seed_radius_mm:g} mm ball the seed's "
-            "value is read on: no lesion with a border was found at the click. Click nearer the lesion's centre, "
-            "draw a line across it (line_lps=), or pass a liver mask.")
-    if line is None and not full[seed_vox]:
-        # 1.28: a click's mask that leaves out the clicked voxel is not the clicked lesion (the study phantom's
-        # ascites on 1.15 mm pixels: step 10's joint classes kept an 18-voxel sliver beside the click,
-        # Dice 0.002, where the other grids refuse the click or take the fluid)
-        raise LowContrastError(
-            f"the mask found from the click at {seed_txt} mm leaves out the clicked voxel ({n_vox} voxels, "
-            f"{n_mm3:.0f} mm3, beside it): no lesion with a border was found at the click. "
-            "Click nearer the lesion's centre, draw a line across it (line_lps=), or pass a liver mask.")
+    if line is None:
+        # (a mask step 11 or 13 replaced may have touched the largest region: theirs are enclosed)
+        unenclosed = roi_mm is None and defect is None and (reach[2] or (rr.touches and rind_fit is None))
+        _refuse_a_click_without_a_lesion(full, reach[2], unenclosed, float(rr.model.lesion), seed_vox, seed_txt, vol, p)
     # (a mask step 11 or 13 replaced may have touched the largest region: theirs are enclosed)
     checks = ["roi_border"] if rr.touches and rind_fit is None and defect is None else []
     if rr.touches:
@@ -1361,6 +1422,38 @@ def _segment_lesion_steps(
             "the line across the lesion's longest diameter, or pass a liver mask (extrahepatic=True for a lesion "
             "outside the liver, such as a node against the liver)."
         )
+    checks += _edge_checks(reach)
+    notes, phase = _step_notes(notes, rr, Phase(phase), border_blur, multiphase, combined_weights, line_phase_note,
+                               growth_phase, reach, rind_note, rind_fit, rind_phase, defect)
+    m = rr.model
+    res = _result(
+        vol, full, label, lesion_id, p, roi_mm, extrahepatic, False, seed_pt, seed_vox, line, t0,
+        phase=Phase(phase),
+        lesion_value=float(m.lesion),
+        surroundings_value=float(m.surround),
+        window=(float(m.low), float(m.high)),
+        phase_conspicuity=conspicuity,
+        notes=tuple(notes),
+        values_phase=Phase(growth_phase) if growth_phase is not None else Phase(phase),
+        border_weights=border_weights,
+        border_blur_mm=border_blur,
+        border_psf_vox=border_psf,
+        border_ramp=border_ramp,
+        checks=tuple(checks),
+    )
+    log.debug("segment_lesion: %d voxels in %.3f s on %s", int(rr.mask.sum()), res.elapsed_s, phase)
+    return res
+
+
+def _step_notes(notes: list[str], rr: _RoiResult, phase: Phase, border_blur: float | None,
+                multiphase: list[str] | None, combined_weights: Mapping[str, float] | None,
+                line_phase_note: str | None, growth_phase: Phase | None, reach: tuple[bool, bool, bool],
+                rind_note: str | None, rind_fit: RindFit | None, rind_phase: str | None,
+                defect: Any) -> tuple[list[str], Phase]:
+    """The notes of a click's result after ``notes`` (the steps' own so far): what each step that
+    placed the mask did and what to check, the mask that step 13's fit (``rind_fit``) or step 11's
+    lumen (``defect``) replaced described as such; and the phase the reported values refer to
+    (step 10's first phase, or the combination's heaviest, instead of ``phase``)."""
     if rr.radial:
         notes.append(
             "heterogeneous lesion not enclosed by uniform parenchyma: the border is the star-shaped "
@@ -1409,7 +1502,6 @@ def _segment_lesion_steps(
             f"{growth_phase} phase, where the border contrast against parenchyma is highest (window and surroundings value refer to that phase)."
         )
     notes += _edge_notes(reach)
-    checks += _edge_checks(reach)
     if rind_note is not None:
         notes.append(rind_note)
     if rind_fit is not None and rind_phase is not None:
@@ -1420,24 +1512,7 @@ def _segment_lesion_steps(
         # the notes above describe the mask step 11 replaced (its values and phase are still the ones
         # reported); say so, so that "check the border" is not read as being about the lumen
         notes = [defect.note()] + [f"the mask before the vessel lumen replaced it: {n}" for n in notes]
-    m = rr.model
-    res = _result(
-        vol, full, label, lesion_id, p, roi_mm, extrahepatic, False, seed_pt, seed_vox, line, t0,
-        phase=Phase(phase),
-        lesion_value=float(m.lesion),
-        surroundings_value=float(m.surround),
-        window=(float(m.low), float(m.high)),
-        phase_conspicuity=conspicuity,
-        notes=tuple(notes),
-        values_phase=Phase(growth_phase) if growth_phase is not None else Phase(phase),
-        border_weights=border_weights,
-        border_blur_mm=border_blur,
-        border_psf_vox=border_psf,
-        border_ramp=border_ramp,
-        checks=tuple(checks),
-    )
-    log.debug("segment_lesion: %d voxels in %.3f s on %s", int(rr.mask.sum()), res.elapsed_s, phase)
-    return res
+    return notes, phase
 
 
 def _result(
