@@ -1,0 +1,39 @@
+"""``benchmarks/segment_results.py``: every field of the segmentation's result over a corpus of
+clicks, and two such files compared run by run (the check that a refactor or a speed-up keeps the
+results; CHANGELOG's "identical field by field")."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ._phantom import benchmark_module
+
+
+def test_a_run_is_the_same_twice_and_a_changed_field_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tool = benchmark_module("segment_results")
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    assert tool.main(["run", str(first), "--sets", "sharp", "--max-runs", "2"]) == 0
+    assert tool.main(["run", str(second), "--sets", "sharp", "--max-runs", "2"]) == 0
+    runs = json.loads(first.read_text())
+    assert len(runs) == 2 and all(k.startswith("sharp ") for k in runs)
+    for fields in runs.values():  # a result's fields, or a refusal's
+        assert ("mask_sha1" in fields and "notes" in fields and "elapsed_s" not in fields) or "error" in fields
+    capsys.readouterr()
+    assert tool.main(["compare", str(first), str(second)]) == 0
+    assert "2 runs in both: 0 differ; 0 in one file only" in capsys.readouterr().out
+
+    key = sorted(runs)[0]
+    changed = dict(runs)
+    changed[key] = {**runs[key], "notes": ["another note"]}
+    second.write_text(json.dumps(changed))
+    assert tool.main(["compare", str(first), str(second)]) == 1
+    out = capsys.readouterr().out
+    assert f"differs: {key}: notes" in out
+
+    del changed[key]
+    second.write_text(json.dumps(changed))
+    assert tool.main(["compare", str(first), str(second)]) == 1
+    assert f"only in BASE: {key}" in capsys.readouterr().out
