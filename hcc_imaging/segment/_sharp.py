@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,7 +17,7 @@ from scipy.special import log_ndtr
 
 from . import _kernels
 from . import constants as C
-from ._surface import _block_mean, _dof, _evidence, _inside, _roughness, _start_surface, _surface_model
+from ._surface import _block_mean, _dof, _evidence, _inside, _roughness, _Start, _start_surface, _surface_model
 from ._morph import dice, erode_faces, mask_grows_nested, robust_sigma
 
 log = logging.getLogger(__name__)
@@ -196,6 +196,67 @@ def sharp_border(
     at least ``LESION_SHARP_FIT_AVERAGED_MIN_SLICE_RATIO`` times the pixels) and no slice
     fit, or results that move the border by more than a voxel's partial volume (Dice below
     ``LESION_SHARP_FIT_MIN_AGREEMENT`` against the start; with ``nested``: that do not nest around it)."""
+    data = _sharp_data(mask, lo, images, spacing, liver)
+    if data is None:
+        return None
+    st, sp = data.st, data.sp
+    start, centre, rho, Y = st.start, st.centre, st.rho, st.Y
+    fits = _PsfFits(data)
+    candidates = _candidates(fits, slice_ramp, nested)
+    for ramp, c, at in candidates:
+        # the mask on the image's grid: voxel centres inside the fitted surface (as step 12's)
+        out = _inside(start.shape, sp, centre, c, C.LESION_BLUR_MODEL_DEGREE)
+        if ramp == "point":
+            out = _voxel_posterior(out, rho, Y, c, fits.ramps["point"], fits.psf(fits.spread(at)), data.use, data.X,
+                                   data.w, fits.p_point, data.images_w, C.LESION_SHARP_FIT_BAND_MM,
+                                   np.round(centre / sp).astype(np.int64))
+        # the other tissue is never added; a voxel the mask held stays a candidate (a noise tail)
+        out &= ~(data.bad & ~start)
+        if data.liver_n is not None:
+            out &= data.liver_n
+        agree = dice(out, start)
+        if nested:
+            if not mask_grows_nested(start, out, C.LESION_BLUR_MODEL_MIN_AGREEMENT, C.LESION_BLUR_MODEL_MAX_GROWTH):
+                log.debug("sharp border: the fitted surface (%s ramp) does not nest around the classes' mask "
+                          "(Dice %.3f): not used", ramp, agree)
+                continue
+        elif agree < C.LESION_SHARP_FIT_MIN_AGREEMENT and not _shrinks_nested(
+                start, out, data.raws, sp, *fits.levels(ramp, c, at), data.excluded):
+            log.debug("sharp border: the fitted surface (%s ramp) reaches Dice %.3f against the mask: not used",
+                      ramp, agree)
+            continue
+        log.debug("sharp border: point-spread %s voxels (%s ramp), Dice %.3f against the mask, blocks %s",
+                  fits.spread(at), ramp, agree, st.k)
+        return out, st.blo.astype(np.int64), fits.spread(at), ramp
+    return None
+
+
+class _SharpData(NamedTuple):
+    """What step 12b fits: the start (:class:`._surface._Start`, on a working grid of blocks when the
+    box is large), the spacing ``sp`` (mm), the liver on the image's grid, the phases' images on the
+    box (``raws``) and on the working grid, the voxels of another tissue (``bad``) and with their
+    face neighbours (``excluded``), the band's working voxels ``use``, their data ``X`` (phases x
+    voxels) and the phases' noise weights ``w``."""
+
+    st: _Start
+    sp: NDArray[np.float64]
+    liver_n: NDArray[np.bool_] | None
+    raws: list[NDArray[np.float64]]
+    images_w: list[NDArray[np.float64]]
+    bad: NDArray[np.bool_]
+    excluded: NDArray[np.bool_]
+    use: NDArray[np.bool_]
+    X: NDArray[np.float64]
+    w: NDArray[np.float64]
+
+
+def _sharp_data(mask: NDArray[np.bool_], lo: Sequence[int], images: Sequence[NDArray[Any]], spacing: Sequence[float],
+                liver: NDArray[np.bool_] | None) -> _SharpData | None:
+    """:func:`sharp_border`'s data around ``mask`` (a box of the image starting at ``lo``), or None:
+    too few voxels, a lesion above ``LESION_SHARP_FIT_MAX_DIAMETER_MM``, a start that is not
+    star-shaped around its centroid, too small a ring or band.  The two levels are the lesion's core
+    and the ring beyond the border; a voxel beyond both by ``LESION_SHARP_FIT_OUTLIER_K`` noise sigmas
+    (fat, a vessel) is another tissue."""
     shape = np.asarray(images[0].shape)
     sp = np.asarray(spacing, dtype=np.float64)
     n_mask = int(np.count_nonzero(mask))
@@ -210,7 +271,7 @@ def sharp_border(
                         "sharp border")
     if st is None:
         return None  # not star-shaped around its centroid
-    box, blo, start, centre, k, start_w, sp_w, rho, u, Y, coef, r0 = st
+    box, start, k, start_w, rho, r0 = st.box, st.start, st.k, st.start_w, st.rho, st.r0
 
     # the two levels: the lesion's core (image grid) and the ring beyond the border (working grid)
     liver_n = None if liver is None else np.asarray(liver[box], dtype=bool)
@@ -240,40 +301,64 @@ def sharp_border(
     if liver_w is not None:
         use &= liver_w | start_w
     inner = use & (rho < r0 - band / 2)
-    if np.count_nonzero(use) <= Y.shape[-1] + 2 * len(images):
+    if np.count_nonzero(use) <= st.Y.shape[-1] + 2 * len(images):
         return None
     X = np.stack([im[use] for im in images_w])  # phases x voxels
     noise = [max(robust_sigma(im[inner]) if np.count_nonzero(inner) > 20 else robust_sigma(x), 1.0)
              for im, x in zip(images_w, X, strict=True)]
     w = np.array([1.0 / v**2 for v in noise])
-    P = C.LESION_BLUR_MODEL_SMOOTHING * _roughness(C.LESION_BLUR_MODEL_DEGREE, C.LESION_BLUR_MODEL_FREE_DEGREE)
+    return _SharpData(st, sp, liver_n, raws, images_w, bad, excluded, use, X, w)
 
-    def psf(s: Sequence[float]) -> list[float]:
-        return [v * a / b for v, a, b in zip(s, sp, sp_w, strict=True)]  # native voxels, in working voxels
 
-    grid = C.LESION_SHARP_FIT_PSF_VOX
-    # axes of one spacing share their point-spread (the in-plane pair; the slice axis its own)
-    groups: list[list[int]] = []
-    for i in range(3):
-        g = next((g for g in groups if np.isclose(sp[g[0]], sp[i])), None)
-        if g is None:
-            groups.append([i])
-        else:
-            g.append(i)
+class _PsfFits:
+    """Step 12b's surface fits on :class:`_SharpData`: the surface with a partial-volume ramp
+    (``ramps``: the working voxel's width along the normal, a slice's that averages its thickness
+    (1.31), point samples), a roughness prior (step 12's ``P``; the stiffer ``p_point`` of 1.44 and
+    ``p_slice`` of 1.46) and a point-spread picked from ``LESION_SHARP_FIT_PSF_VOX`` per axis group
+    (axes of one spacing share it: the in-plane pair; the slice axis its own)."""
 
-    def spread(at: Sequence[int]) -> tuple[float, ...]:
+    def __init__(self, data: _SharpData) -> None:
+        self.data = data
+        st, sp = data.st, data.sp
+        self.grid = C.LESION_SHARP_FIT_PSF_VOX
+        self.P = C.LESION_BLUR_MODEL_SMOOTHING * _roughness(C.LESION_BLUR_MODEL_DEGREE, C.LESION_BLUR_MODEL_FREE_DEGREE)
+        self.p_point = self.P * C.LESION_SHARP_FIT_POSTERIOR_STIFFNESS
+        self.p_slice = self.P * C.LESION_SHARP_FIT_SLICE_STIFFNESS
+        self.groups: list[list[int]] = []
+        for i in range(3):
+            g = next((g for g in self.groups if np.isclose(sp[g[0]], sp[i])), None)
+            if g is None:
+                self.groups.append([i])
+            else:
+                g.append(i)
+        floor = C.LESION_SHARP_FIT_POINT_RAMP_VOX * float(st.sp_w.min())
+        self.ramps = {
+            "voxel": (np.abs(st.u) * st.sp_w).sum(-1),  # a voxel that averages its extent along the normal
+            "slice": np.abs(st.u[..., 0]) * st.sp_w[0] + floor,  # 1.31: a slice that averages its thickness
+            "point": np.full(st.rho.shape, floor),  # point samples on every axis
+        }
+
+    def psf(self, s: Sequence[float]) -> list[float]:
+        """A point-spread in the image's voxels, in working voxels."""
+        return [v * a / b for v, a, b in zip(s, self.data.sp, self.data.st.sp_w, strict=True)]
+
+    def spread(self, at: Sequence[int]) -> tuple[float, ...]:
+        """The point-spread (voxels, per axis) of the grid's index ``at`` per axis group."""
         out = [0.0, 0.0, 0.0]
-        for g, j in zip(groups, at, strict=True):
+        for g, j in zip(self.groups, at, strict=True):
             for i in g:
-                out[i] = grid[j]
+                out[i] = self.grid[j]
         return tuple(out)
 
-    def fitted(h: NDArray[np.float64], coef: NDArray[np.float64],
-               P: NDArray[np.float64] = P) -> tuple[NDArray[np.float64], list[int], float]:
-        """The surface fitted with the partial-volume ramp ``h`` (its width across the surface, mm,
-        per working voxel), the roughness prior ``P`` and the point-spread picked from the grid:
-        (coefficients, the grid's index per axis group, chi^2)."""
-        model_fit, model_gn = _surface_model(rho, Y, h, use, X, w, P)
+    def fitted(self, ramp: str, coef: NDArray[np.float64],
+               P: NDArray[np.float64] | None = None) -> tuple[NDArray[np.float64], list[int], float]:
+        """The surface fitted from ``coef`` with the ramp ``ramp``, the roughness prior ``P`` (step
+        12's by default) and the point-spread picked from the grid: (coefficients, the grid's index
+        per axis group, chi^2)."""
+        d = self.data
+        model_fit, model_gn = _surface_model(d.st.rho, d.st.Y, self.ramps[ramp], d.use, d.X, d.w,
+                                             self.P if P is None else P)
+        groups, grid, psf, spread = self.groups, self.grid, self.psf, self.spread
         # one value for every axis first, then each group's neighbours on the fitted surface
         chi2 = {j: model_fit(coef, psf(spread([j] * len(groups))))[0] for j in range(len(grid))}
         at = [min(chi2, key=lambda j: chi2[j])] * len(groups)
@@ -290,27 +375,31 @@ def sharp_border(
             coef, best = model_gn(coef, psf(spread(at)))
         return coef, at, best
 
-    # the working voxel's width along the surface's normal (a voxel that averages its extent)
-    voxel_h = (np.abs(u) * sp_w).sum(-1)
-    coef_v, at_v, chi2_v = fitted(voxel_h, coef)
-    # (ramp, coefficients, the grid's index per axis group), in order of preference
+    def levels(self, ramp: str, c: NDArray[np.float64], at: list[int]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Each phase's fitted offset (the surroundings' level) and contrast of a candidate."""
+        d = self.data
+        _, _, _, a, b = _surface_model(d.st.rho, d.st.Y, self.ramps[ramp], d.use, d.X, d.w, self.P)[0](
+            c, self.psf(self.spread(at)))
+        return a, b
+
+
+def _candidates(fits: _PsfFits, slice_ramp: bool, nested: bool) -> list[tuple[str, NDArray[np.float64], list[int]]]:
+    """:func:`sharp_border`'s fitted surfaces in the order they are tried: (the ramp, the
+    coefficients, the grid's index per axis group); the rules are the docstring's (1.16, 1.31, 1.35,
+    1.36, 1.41, 1.42, 1.44, 1.46)."""
+    d = fits.data
+    sp, st, grid = d.sp, d.st, fits.grid
+    coef, k = st.coef, st.k
+    coef_v, at_v, chi2_v = fits.fitted("voxel", coef)
     candidates: list[tuple[str, NDArray[np.float64], list[int]]] = []
     thick = sp[0] > max(sp[1], sp[2]) and not np.isclose(sp[0], max(sp[1], sp[2]))  # slices thicker than the pixels
-    floor = C.LESION_SHARP_FIT_POINT_RAMP_VOX * float(sp_w.min())
-    dof = _dof(X, Y)
+    dof = _dof(d.X, st.Y)
     point: list[float] = []
-    slice_h = np.abs(u[..., 0]) * sp_w[0] + floor  # 1.31: the ramp of a slice that averages its thickness
-    point_h = np.full(rho.shape, floor)  # point samples on every axis
-    ramps = {"voxel": voxel_h, "slice": slice_h, "point": point_h}  # each candidate's ramp, by name
-    # the stiffer roughness priors: 1.44's point-sample surface (the fit and each voxel's prior on it
-    # use the same one) and 1.46's slice-ramp surface
-    p_point = P * C.LESION_SHARP_FIT_POSTERIOR_STIFFNESS
-    p_slice = P * C.LESION_SHARP_FIT_SLICE_STIFFNESS
 
     def point_chi2() -> float:
         """chi^2 of the fit with point samples on every axis (fitted once, when first asked for)."""
         if not point:
-            point.append(fitted(point_h, coef)[2])
+            point.append(fits.fitted("point", coef)[2])
         return point[0]
 
     if slice_ramp and thick:
@@ -319,7 +408,7 @@ def sharp_border(
         # centres (a point on every axis); the slice's model is tried first when it explains the
         # data better than both the voxel's and the point's by step 12's evidence (a likelihood
         # ratio, read against the fit's own scatter when that exceeds the noise)
-        coef_s, at_s, chi2_s = fitted(slice_h, coef)
+        coef_s, at_s, chi2_s = fits.fitted("slice", coef)
         # the slice's own ramp is its profile: the slices' point-spread may lie at the grid's
         # smallest; the pixels' must lie inside the grid (as the voxel ramp's must)
         inside = min(at_s[1:]) > 0 and max(at_s) < len(grid) - 1
@@ -327,13 +416,13 @@ def sharp_border(
             chi2_p = point_chi2()  # (only then: it cannot pick the slice)
             evidence = _evidence(min(chi2_v, chi2_p), chi2_s, dof)
             log.debug("sharp border: chi^2 %.1f (voxel ramp), %.1f (slice ramp, point-spread %s), %.1f (point "
-                      "samples): evidence %.1f (reduced chi^2 %.2f)", chi2_v, chi2_s, spread(at_s), chi2_p, evidence,
-                      chi2_s / dof)
+                      "samples): evidence %.1f (reduced chi^2 %.2f)", chi2_v, chi2_s, fits.spread(at_s), chi2_p,
+                      evidence, chi2_s / dof)
             if evidence >= C.LESION_BLUR_MODEL_MIN_EVIDENCE:
                 # 1.46: the surface the slice's ramp places is refitted with a stiffer roughness prior
                 # (its large-scale shape: at 15 HU an end slice's few partial voxels move a free
                 # surface's cap by a fraction of the slice), tried first; the free fit stays behind it
-                coef_r, at_r, _ = fitted(slice_h, coef_s, p_slice)
+                coef_r, at_r, _ = fits.fitted("slice", coef_s, fits.p_slice)
                 if max(at_r) < len(grid) - 1:
                     candidates.append(("slice", coef_r, at_r))
                 candidates.append(("slice", coef_s, at_s))
@@ -354,74 +443,43 @@ def sharp_border(
                   "(point samples): %s", chi2_v, chi2_p, "used" if averaged else "not used")
     if max(at_v) < len(grid) - 1 and (min(at_v) > 0 or nested or averaged):
         candidates.append(("voxel", coef_v, at_v))
-    else:
-        # the grid's largest: a blurred margin, not a scanner's point-spread; its smallest: no blur
-        # beyond the model's one-voxel ramp, so the midpoint level is not biased (a grid sampled at
-        # voxel centres and barely blurred: the study phantom's 1 mm on 2.3-3 mm voxels); 1.36: the
-        # smallest is used around step 10's classes (``nested``), short by their partial volume
-        log.debug("sharp border: point-spread %s voxels, at the end of the grid: not used", spread(at_v))
-        # 1.44: at the grid's smallest the midpoint level is not biased, but at a low
-        # contrast-to-noise ratio each voxel's noise decides it; a stiffer point-sample surface (its
-        # large-scale shape: the voxels' own data add the detail) is the prior of a per-voxel
-        # decision (_voxel_posterior), on one tissue (not after a step-7 growth, nor on step 10's
-        # classes), when point samples explain the data at least as well as the voxel's ramp (the
-        # grid samples points: the decision's model), and on slices at least
-        # LESION_SHARP_FIT_AVERAGED_MIN_SLICE_RATIO times the pixels (where a slice's averaging and
-        # point samples differ most) better by step 12's evidence
-        thick_ratio = sp[0] >= C.LESION_SHARP_FIT_AVERAGED_MIN_SLICE_RATIO * max(sp[1], sp[2])
-        if (slice_ramp and not nested and max(at_v) < len(grid) - 1 and all(v == 1 for v in k)
-                and _evidence(chi2_v, point_chi2(), dof) >= (C.LESION_BLUR_MODEL_MIN_EVIDENCE if thick_ratio else 0.0)):
-            coef_p, at_p, chi2_pp = fitted(point_h, coef, p_point)
-            if thick:
-                # 1.46: on slices thicker than the pixels the image may average its slices (the voxel
-                # ramp's slices at the grid's smallest: their own box is the ramp), and a point
-                # surface then sits outside an end slice's partial voxels (a wider point-spread along
-                # z mimics the box), so each voxel's decision on it keeps the noisy ones above the
-                # half-way level.  The slice's ramp is fitted with the same prior, from the voxel
-                # ramp's surface; when it explains the data at least as well as point samples its
-                # surface, refitted stiffer (LESION_SHARP_FIT_SLICE_STIFFNESS), is tried first: the
-                # voxels whose centres it holds (a voxel at least half inside a box-profile slice is
-                # one whose centre the surface holds).  Not when every axis' point-spread lies at
-                # the grid's smallest (no blur but the ramp: the fit is held by another tissue in its
-                # band, the fat plane around the node without a liver mask, 0.986 -> 0.940)
-                coef_s2, at_s2, chi2_s2 = fitted(slice_h, coef_v, p_point)
-                log.debug("sharp border: stiffer fits' chi^2 %.1f (slice ramp, point-spread %s), %.1f (point samples)",
-                          chi2_s2, spread(at_s2), chi2_pp)
-                if chi2_s2 <= chi2_pp:
-                    coef_r, at_r, _ = fitted(slice_h, coef_s2, p_slice)
-                    if 0 < max(at_r) < len(grid) - 1:
-                        candidates.append(("slice", coef_r, at_r))
-            if max(at_p) < len(grid) - 1:
-                candidates.append(("point", coef_p, at_p))
-
-    def fitted_levels(ramp: str, c: NDArray[np.float64], at: list[int]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Each phase's fitted offset (the surroundings' level) and contrast of the candidate."""
-        _, _, _, a, b = _surface_model(rho, Y, ramps[ramp], use, X, w, P)[0](c, psf(spread(at)))
-        return a, b
-
-    for ramp, c, at in candidates:
-        # the mask on the image's grid: voxel centres inside the fitted surface (as step 12's)
-        out = _inside(start.shape, sp, centre, c, C.LESION_BLUR_MODEL_DEGREE)
-        if ramp == "point":
-            out = _voxel_posterior(out, rho, Y, c, point_h, psf(spread(at)), use, X, w,
-                                   p_point, images_w, band,
-                                   np.round(centre / sp).astype(np.int64))
-        # the other tissue is never added; a voxel the mask held stays a candidate (a noise tail)
-        out &= ~(bad & ~start)
-        if liver_n is not None:
-            out &= liver_n
-        agree = dice(out, start)
-        if nested:
-            if not mask_grows_nested(start, out, C.LESION_BLUR_MODEL_MIN_AGREEMENT, C.LESION_BLUR_MODEL_MAX_GROWTH):
-                log.debug("sharp border: the fitted surface (%s ramp) does not nest around the classes' mask "
-                          "(Dice %.3f): not used", ramp, agree)
-                continue
-        elif agree < C.LESION_SHARP_FIT_MIN_AGREEMENT and not _shrinks_nested(
-                start, out, raws, sp, *fitted_levels(ramp, c, at), excluded):
-            log.debug("sharp border: the fitted surface (%s ramp) reaches Dice %.3f against the mask: not used",
-                      ramp, agree)
-            continue
-        log.debug("sharp border: point-spread %s voxels (%s ramp), Dice %.3f against the mask, blocks %s",
-                  spread(at), ramp, agree, k)
-        return out, blo.astype(np.int64), spread(at), ramp
-    return None
+        return candidates
+    # the grid's largest: a blurred margin, not a scanner's point-spread; its smallest: no blur
+    # beyond the model's one-voxel ramp, so the midpoint level is not biased (a grid sampled at
+    # voxel centres and barely blurred: the study phantom's 1 mm on 2.3-3 mm voxels); 1.36: the
+    # smallest is used around step 10's classes (``nested``), short by their partial volume
+    log.debug("sharp border: point-spread %s voxels, at the end of the grid: not used", fits.spread(at_v))
+    # 1.44: at the grid's smallest the midpoint level is not biased, but at a low
+    # contrast-to-noise ratio each voxel's noise decides it; a stiffer point-sample surface (its
+    # large-scale shape: the voxels' own data add the detail) is the prior of a per-voxel
+    # decision (_voxel_posterior), on one tissue (not after a step-7 growth, nor on step 10's
+    # classes), when point samples explain the data at least as well as the voxel's ramp (the
+    # grid samples points: the decision's model), and on slices at least
+    # LESION_SHARP_FIT_AVERAGED_MIN_SLICE_RATIO times the pixels (where a slice's averaging and
+    # point samples differ most) better by step 12's evidence
+    thick_ratio = sp[0] >= C.LESION_SHARP_FIT_AVERAGED_MIN_SLICE_RATIO * max(sp[1], sp[2])
+    if (slice_ramp and not nested and max(at_v) < len(grid) - 1 and all(v == 1 for v in k)
+            and _evidence(chi2_v, point_chi2(), dof) >= (C.LESION_BLUR_MODEL_MIN_EVIDENCE if thick_ratio else 0.0)):
+        coef_p, at_p, chi2_pp = fits.fitted("point", coef, fits.p_point)
+        if thick:
+            # 1.46: on slices thicker than the pixels the image may average its slices (the voxel
+            # ramp's slices at the grid's smallest: their own box is the ramp), and a point
+            # surface then sits outside an end slice's partial voxels (a wider point-spread along
+            # z mimics the box), so each voxel's decision on it keeps the noisy ones above the
+            # half-way level.  The slice's ramp is fitted with the same prior, from the voxel
+            # ramp's surface; when it explains the data at least as well as point samples its
+            # surface, refitted stiffer (LESION_SHARP_FIT_SLICE_STIFFNESS), is tried first: the
+            # voxels whose centres it holds (a voxel at least half inside a box-profile slice is
+            # one whose centre the surface holds).  Not when every axis' point-spread lies at
+            # the grid's smallest (no blur but the ramp: the fit is held by another tissue in its
+            # band, the fat plane around the node without a liver mask, 0.986 -> 0.940)
+            coef_s2, at_s2, chi2_s2 = fits.fitted("slice", coef_v, fits.p_point)
+            log.debug("sharp border: stiffer fits' chi^2 %.1f (slice ramp, point-spread %s), %.1f (point samples)",
+                      chi2_s2, fits.spread(at_s2), chi2_pp)
+            if chi2_s2 <= chi2_pp:
+                coef_r, at_r, _ = fits.fitted("slice", coef_s2, fits.p_slice)
+                if 0 < max(at_r) < len(grid) - 1:
+                    candidates.append(("slice", coef_r, at_r))
+        if max(at_p) < len(grid) - 1:
+            candidates.append(("point", coef_p, at_p))
+    return candidates
