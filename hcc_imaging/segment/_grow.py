@@ -208,9 +208,8 @@ def _grow_in_roi(
     noise_factor: float,
     first_round_only: bool = False,
     line_local: NDArray[np.float64] | None = None,
-    wide_core: bool | None = None,
 ) -> tuple[NDArray[np.bool_], _Model]:
-    """Steps 3-6 in the region of interest.  A click whose first region fails
+    """Steps 3-6 in the region of interest (:func:`_grow_rounds`).  A click whose first region fails
     (``LowContrastError``) is tried once more with a core band widened by the seed ball
     median's own standard error (1.13): on a fine grid the smoothed noise is a fraction of
     that error, and a seed median a few errors off the lesion's value (noise) gave a core of a
@@ -218,66 +217,62 @@ def _grow_in_roi(
     The same retry when the click's mask is smaller than the seed ball (a 40 mm lesion at 25 HU
     noise on 5 mm slices gave 7 voxels and an "ill-defined border" note): it is kept when it is
     not.  A retry whose mask reaches the region's faces (a leak: a click in fat beside ascites) is
-    not used.  Only refusals and such masks change; the retry's own refusal gives the first error.
-    ``wide_core`` None: decide (the caller's call); False / True: one pass with the first
-    region's band as it is / widened."""
+    not used.  Only refusals and such masks change; the retry's own refusal gives the first error."""
     args = (raw, smooth, seed, spacing, params, liver, clamp, line_ball, sigma_raw, noise_factor, first_round_only, line_local)
-    if wide_core is None:
-        retry = not first_round_only and (line_ball is None or not line_ball.any())
+    retry = not first_round_only and (line_ball is None or not line_ball.any())
+    try:
+        mask, model = _grow_rounds(*args, wide_core=False)
+    except LowContrastError:
+        if not retry:
+            raise
         try:
-            mask, model = _grow_in_roi(*args, wide_core=False)
+            wide = _grow_rounds(*args, wide_core=True)
         except LowContrastError:
-            if not retry:
-                raise
+            wide = None
+        if wide is not None and not _touches_faces(wide[0]):
+            return wide
+        raise  # (the first error) the retry refused too, or it ran to the region's faces (a leak)
+    if retry:
+        n_ball = int(np.count_nonzero(ball(params.seed_radius_mm, spacing, min_one_voxel=True)))
+        if np.count_nonzero(mask) < n_ball:
             try:
-                wide = _grow_in_roi(*args, wide_core=True)
+                wide = _grow_rounds(*args, wide_core=True)
             except LowContrastError:
-                wide = None
-            if wide is not None and not _touches_faces(wide[0]):
+                return mask, model
+            if np.count_nonzero(wide[0]) >= n_ball and not _touches_faces(wide[0]):
                 return wide
-            raise  # (the first error) the retry refused too, or it ran to the region's faces (a leak)
-        if retry:
-            n_ball = int(np.count_nonzero(ball(params.seed_radius_mm, spacing, min_one_voxel=True)))
-            if np.count_nonzero(mask) < n_ball:
-                try:
-                    wide = _grow_in_roi(*args, wide_core=True)
-                except LowContrastError:
-                    return mask, model
-                if np.count_nonzero(wide[0]) >= n_ball and not _touches_faces(wide[0]):
-                    return wide
-        return mask, model
+    return mask, model
 
+
+def _grow_rounds(
+    raw: NDArray[np.float32],
+    smooth: NDArray[np.float32],
+    seed: tuple[int, int, int],
+    spacing: tuple[float, float, float],
+    params: LesionParams,
+    liver: NDArray[np.bool_] | None,
+    clamp: NDArray[np.bool_] | None,
+    line_ball: NDArray[np.bool_] | None,
+    sigma_raw: float,
+    noise_factor: float,
+    first_round_only: bool,
+    line_local: NDArray[np.float64] | None,
+    *,
+    wide_core: bool,
+) -> tuple[NDArray[np.bool_], _Model]:
+    """One pass of steps 3-6 (:func:`_grow_in_roi`'s arguments): the first region
+    (:func:`_first_region`; ``wide_core``: its band widened by the seed median's error), then the
+    rounds: the ring's value, the lesion's (its edge band's after the first round), the window, the
+    component at the click (or the line's ball) opened and filled."""
     seed_el = ball(params.seed_radius_mm, spacing, min_one_voxel=True)
     vals, seed_region = _seed_ball_values(raw, seed, seed_el)
     lesion = float(np.median(vals))
     sigma_s = sigma_raw * noise_factor
     both = params.polarity == "both"
     auto_both = params.polarity == "auto" and line_ball is not None and line_ball.any()
-    # -- conservative first region
-    line_value: float | None = None
-    line_prof: NDArray[np.float64] | None = None
-    if line_ball is not None and line_ball.any():
-        region = line_ball.copy()
-        inner_vals = smooth[line_ball & _inner_half(line_ball, spacing)]
-        if inner_vals.size and not both:
-            lesion = float(np.median(inner_vals))
-        if line_local is not None and not both:
-            # the smoothed values along the drawn line's central part: its lesion value (1.34) and
-            # the first round's heterogeneity test (1.4) read them
-            line_prof = _line_profile(smooth, line_local, spacing)
-            line_value = float(np.median(line_prof)) if line_prof.size else None
-    else:
-        tol = max(2.5 * sigma_s, 1e-6)
-        if wide_core:
-            # the seed ball's median has its own error (1.2533 sigma / sqrt(n) for a normal
-            # sample), which on a fine grid exceeds the smoothed noise: add it
-            tol = max(2.5 * math.hypot(sigma_s, 1.2533 * sigma_raw / math.sqrt(max(vals.size, 1))), 1e-6)
-        core = np.abs(smooth - lesion) <= tol
-        if liver is not None:
-            core &= liver
-        region = component_at(core, seed, seed_region)
-        if not region.any():
-            region = seed_region.copy()
+    region, lesion, line_prof = _first_region(smooth, seed, spacing, liver, line_ball, line_local, lesion, vals,
+                                              seed_region, sigma_raw, sigma_s, both, wide_core)
+    line_value = float(np.median(line_prof)) if line_prof is not None and line_prof.size else None
     model = _Model(lesion, lesion, sigma_raw, sigma_s, lesion, lesion)
     open_el = ball(params.opening_radius_mm, spacing) if params.opening_radius_mm > 0 else None
     mask = region
@@ -309,23 +304,7 @@ def _grow_in_roi(
             # and its median drifts to the surroundings; the line's central part lies in the lesion
             lesion = line_value
         if auto_both and it == 0:
-            # a line was drawn: is the lesion heterogeneous (parts clearly darker AND parts clearly
-            # brighter than the surroundings, e.g. necrosis + enhancing tissue or lipiodol)?
-            inner = smooth[region]
-            k = params.min_contrast_k_sigma * max(sigma_s, 1e-6)
-            # fat (CT) beside the lesion in the line's ball is not a dark part of it (1.10)
-            f_lo = float(np.mean((inner < surround - k) & _not_fat(inner, params)))
-            f_hi = float(np.mean(inner > surround + k))
-            both = min(f_lo, f_hi) >= C.LESION_HETEROGENEOUS_MIN_FRACTION
-            if not both and line_prof is not None:
-                # the same test on the drawn line itself (its inner part: the endpoints are the
-                # lesion's edges): the ball around the line also holds parenchyma, which dilutes a
-                # compact bright (lipiodol) or dark part below the share (1.4)
-                prof = line_prof
-                if prof.size:
-                    f_lo = float(np.mean((prof < surround - k) & _not_fat(prof, params)))
-                    f_hi = float(np.mean(prof > surround + k))
-                    both = min(f_lo, f_hi) >= C.LESION_HETEROGENEOUS_MIN_FRACTION
+            both = _heterogeneous(smooth[region], line_prof, surround, sigma_s, params)
         if both:
             # heterogeneous lesion: everything that differs from the surroundings by more than
             # half the typical lesion-surroundings difference inside the current region
@@ -421,6 +400,60 @@ def _grow_in_roi(
         prev_surround = surround
         it += 1
     return mask, model
+
+
+def _first_region(
+    smooth: NDArray[np.float32], seed: tuple[int, int, int], spacing: tuple[float, float, float],
+    liver: NDArray[np.bool_] | None, line_ball: NDArray[np.bool_] | None, line_local: NDArray[np.float64] | None,
+    lesion: float, vals: NDArray[Any], seed_region: NDArray[np.bool_], sigma_raw: float, sigma_s: float, both: bool,
+    wide_core: bool,
+) -> tuple[NDArray[np.bool_], float, NDArray[np.float64] | None]:
+    """The conservative first region and the lesion's value: with a drawn line, the line's ball and
+    the median of its inner half (not with ``both``); with a click, the component at the seed ball
+    of the voxels within 2.5 smoothed noise sigmas of the seed ball's median ``lesion`` (``vals``
+    its values; ``wide_core``: plus the median's own error), or the seed ball itself.  Also the
+    smoothed values along the line's central part (``line_local``; 1.34's lesion value and 1.4's
+    heterogeneity test read them), or None."""
+    line_prof: NDArray[np.float64] | None = None
+    if line_ball is not None and line_ball.any():
+        region = line_ball.copy()
+        inner_vals = smooth[line_ball & _inner_half(line_ball, spacing)]
+        if inner_vals.size and not both:
+            lesion = float(np.median(inner_vals))
+        if line_local is not None and not both:
+            line_prof = _line_profile(smooth, line_local, spacing)
+        return region, lesion, line_prof
+    tol = max(2.5 * sigma_s, 1e-6)
+    if wide_core:
+        # the seed ball's median has its own error (1.2533 sigma / sqrt(n) for a normal
+        # sample), which on a fine grid exceeds the smoothed noise: add it
+        tol = max(2.5 * math.hypot(sigma_s, 1.2533 * sigma_raw / math.sqrt(max(vals.size, 1))), 1e-6)
+    core = np.abs(smooth - lesion) <= tol
+    if liver is not None:
+        core &= liver
+    region = component_at(core, seed, seed_region)
+    if not region.any():
+        region = seed_region.copy()
+    return region, lesion, line_prof
+
+
+def _heterogeneous(inner: NDArray[np.float32], line_prof: NDArray[np.float64] | None, surround: float,
+                   sigma_s: float, params: LesionParams) -> bool:
+    """A drawn line's first round: is the lesion heterogeneous, parts clearly darker *and* parts
+    clearly brighter than the surroundings (necrosis and enhancing tissue, or lipiodol)?  Each
+    side's share of the first region's smoothed values ``inner`` (fat beside the lesion in the
+    line's ball is not a dark part of it, 1.10), else of the line's central part ``line_prof``
+    (1.4: the ball also holds parenchyma, which dilutes a compact bright or dark part), at least
+    ``LESION_HETEROGENEOUS_MIN_FRACTION``."""
+    k = params.min_contrast_k_sigma * max(sigma_s, 1e-6)
+    f_lo = float(np.mean((inner < surround - k) & _not_fat(inner, params)))
+    f_hi = float(np.mean(inner > surround + k))
+    both = min(f_lo, f_hi) >= C.LESION_HETEROGENEOUS_MIN_FRACTION
+    if not both and line_prof is not None and line_prof.size:
+        f_lo = float(np.mean((line_prof < surround - k) & _not_fat(line_prof, params)))
+        f_hi = float(np.mean(line_prof > surround + k))
+        both = min(f_lo, f_hi) >= C.LESION_HETEROGENEOUS_MIN_FRACTION
+    return both
 
 
 def _within_mm_near(mask: NDArray[np.bool_], spacing: Sequence[float], reach_mm: float) -> NDArray[np.bool_]:
