@@ -479,6 +479,58 @@ def _gauss_newton_steps(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32
             return
 
 
+def _race(cands: list[tuple[NDArray[np.float32], float]], x0: NDArray[np.float64], k: int, rho32: NDArray[np.float32],
+          y_t: NDArray[np.float32], yu: NDArray[np.float32], use: NDArray[np.bool_], sp: NDArray[np.float64],
+          data: NDArray[np.float64], noise: float, prior: NDArray[np.float64],
+          soft0: list[tuple[NDArray[np.float32], NDArray[np.float32]]],
+          stop: threading.Event | None) -> tuple[int, NDArray[np.float64], _State]:
+    """Step 3's fits: the two surfaces from ``x0`` with each candidate of ``cands`` (a ramp, a
+    point-spread in mm), ``LESION_RIND_PSF_STEPS`` steps each (the screen; ``soft0``: the start's
+    indicators per ramp), then the two best fitted on side by side, a step each at a time, one
+    that trails the other by ``LESION_RIND_TRAILING_CHI2`` stopped (1.43).  Returns the winner's
+    index in ``cands``, its coefficients and :class:`_State`.  The fits are independent: on up to
+    ``LESION_RIND_THREADS`` threads, the same results."""
+    def fit(j: int, start: tuple[NDArray[np.float64], _State] | None, steps: int) -> Iterator[tuple[NDArray[np.float64], _State]]:
+        h_j, psf_j = cands[j]
+        x_j, st_j = (x0, None) if start is None else start
+        return _gauss_newton_steps(x_j, k, rho32, y_t, yu, use, h_j, [psf_j / w for w in sp], data, noise, prior,
+                                   steps, st_j, soft0[j // len(C.LESION_RIND_PSF_MM)], aside)
+
+    def last(run: Iterator[tuple[NDArray[np.float64], _State]]) -> tuple[NDArray[np.float64], _State]:
+        for state in run:
+            _check(stop)
+        return state
+
+    # (the executor a fit running alone hands its second blur to, while it does: :func:`_both`)
+    aside: list[Executor | None] = [None]
+    with ThreadPoolExecutor(_threads()) as pool:
+        fits = list(pool.map(lambda j: last(fit(j, None, C.LESION_RIND_PSF_STEPS)), range(len(cands))))
+        best = [int(i) for i in np.argsort([f[1].obj for f in fits])[:2]]
+        # the two fitted on side by side from the screen's states, a step each at a time; one whose
+        # chi^2 + prior lies LESION_RIND_TRAILING_CHI2 above the other's is stopped (1.43; the better one
+        # wins either way)
+        runs = {j: fit(j, fits[j], C.LESION_RIND_MAX_ITERATIONS) for j in best}
+        finals = {j: fits[j] for j in best}
+        going = list(best)
+        while going:
+            _check(stop)
+            if len(going) == 1 and _threads() > 1:
+                # one fit left: run here, its two blurs at a time on the idle pool (the same values)
+                aside[0] = pool
+                try:
+                    states = [next(runs[going[0]], None)]
+                finally:
+                    aside[0] = None
+            else:
+                states = list(pool.map(lambda j: next(runs[j], None), going))
+            finals.update((j, st) for j, st in zip(going, states) if st is not None)
+            lead = min(finals[i][1].obj for i in best)
+            going = [j for j, st in zip(going, states)
+                     if st is not None and st[1].obj <= lead + C.LESION_RIND_TRAILING_CHI2]
+    j = min(finals, key=lambda i: finals[i][1].obj)
+    return j, finals[j][0], finals[j][1]
+
+
 def _with_lobe_cores(core: NDArray[np.bool_], dark: NDArray[np.bool_], near_box: tuple[slice, ...],
                      dist: NDArray[np.float64], sm: NDArray[np.float64], liv: NDArray[np.bool_] | None, p0: float,
                      noise_s: float, sp: NDArray[np.float64]) -> NDArray[np.bool_]:
@@ -691,47 +743,8 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     # start and refined by its neighbours, a 2 mm rind at 5 HU stayed at 0.75 mm, a 2.7 mm layer of
     # 99 HU for 2 mm of 115, Dice 0.953; each fitted, 1.0 mm and 0.99.)
     cands = [(h, v) for h in ramps for v in C.LESION_RIND_PSF_MM]
-    soft0 = _surfaces(x0, k, rho32, y_t, list(ramps))  # the start's indicators, per ramp
-    # (the fits are independent: on up to LESION_RIND_THREADS threads, the same results)
-    def fit(j: int, start: tuple[NDArray[np.float64], _State] | None, steps: int) -> Iterator[tuple[NDArray[np.float64], _State]]:
-        h_j, psf_j = cands[j]
-        x_j, st_j = (x0, None) if start is None else start
-        return _gauss_newton_steps(x_j, k, rho32, y_t, yu, use, h_j, [psf_j / w for w in sp], data, noise, prior,
-                                   steps, st_j, soft0[j // len(C.LESION_RIND_PSF_MM)], aside)
-
-    def last(run: Iterator[tuple[NDArray[np.float64], _State]]) -> tuple[NDArray[np.float64], _State]:
-        for state in run:
-            _check(stop)
-        return state
-
-    # (the executor a fit running alone hands its second blur to, while it does: :func:`_both`)
-    aside: list[Executor | None] = [None]
-    with ThreadPoolExecutor(_threads()) as pool:
-        fits = list(pool.map(lambda j: last(fit(j, None, C.LESION_RIND_PSF_STEPS)), range(len(cands))))
-        best = [int(i) for i in np.argsort([f[1].obj for f in fits])[:2]]
-        # the two fitted on side by side from the screen's states, a step each at a time; one whose
-        # chi^2 + prior lies LESION_RIND_TRAILING_CHI2 above the other's is stopped (1.43; the better one
-        # wins either way)
-        runs = {j: fit(j, fits[j], C.LESION_RIND_MAX_ITERATIONS) for j in best}
-        finals = {j: fits[j] for j in best}
-        going = list(best)
-        while going:
-            _check(stop)
-            if len(going) == 1 and _threads() > 1:
-                # one fit left: run here, its two blurs at a time on the idle pool (the same values)
-                aside[0] = pool
-                try:
-                    states = [next(runs[going[0]], None)]
-                finally:
-                    aside[0] = None
-            else:
-                states = list(pool.map(lambda j: next(runs[j], None), going))
-            finals.update((j, st) for j, st in zip(going, states) if st is not None)
-            lead = min(finals[i][1].obj for i in best)
-            going = [j for j, st in zip(going, states)
-                     if st is not None and st[1].obj <= lead + C.LESION_RIND_TRAILING_CHI2]
-    j = min(finals, key=lambda i: finals[i][1].obj)
-    x, st = finals[j]
+    j, x, st = _race(cands, x0, k, rho32, y_t, yu, use, sp, data, noise, prior,
+                     _surfaces(x0, k, rho32, y_t, list(ramps)), stop)
     h, psf = cands[j]
     coef, x3 = st.coef, st.x3
     chi2_red = float(st.r @ st.r) / max(data.size - 2 * k - 3, 1)
