@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from . import errors as E
 from ._constants import DECODER_PREFERENCE
-from ._dicomparse import InstanceHeader, ZipPool, display_source, open_source
+from ._dicomparse import UNCOMPRESSED_LE, InstanceHeader, ZipPool, display_source, open_source, split_zip
 
 __all__ = ["decode_file", "decode_many", "decode_parallel"]
 
@@ -76,10 +76,34 @@ def _decode_jpegls_direct(h: InstanceHeader, pool: ZipPool) -> NDArray[Any] | No
     return np.frombuffer(buf, dtype=dt).reshape(rows, cols)
 
 
+def _native_shortfall(h: InstanceHeader, pool: ZipPool) -> tuple[int, int] | None:
+    """For native (uncompressed little-endian) pixel data whose header gives its place and size:
+    (the bytes there, the bytes Rows x Columns x frames x samples x BitsAllocated need) when there
+    are fewer (a file cut short, or a Pixel Data element shorter than its image), else None."""
+    if (h.transfer_syntax_uid not in UNCOMPRESSED_LE or h.pixel_offset is None or h.pixel_length is None
+            or h.pixel_length == 0xFFFFFFFF or not h.bits_allocated or h.bits_allocated % 8):
+        return None
+    need = (int(h.rows or 0) * int(h.columns or 0) * int(h.number_of_frames or 1) * int(h.samples_per_pixel or 1)
+            * (h.bits_allocated // 8))
+    z = split_zip(h.path)
+    size = os.path.getsize(h.path) if z is None else pool.get(z[0]).getinfo(z[1]).file_size  # (no read)
+    have = max(min(h.pixel_length, size - h.pixel_offset), 0)
+    return (have, need) if have < need else None
+
+
 def decode_file(h: InstanceHeader, pool: ZipPool) -> tuple[NDArray[Any], str]:
-    """All frames of one file, decoded by pydicom with the preferred plugin for its transfer syntax."""
+    """All frames of one file, decoded by pydicom with the preferred plugin for its transfer syntax.
+    Truncated native pixel data is found from the header's sizes before any decoder runs
+    (:func:`_native_shortfall`); for other transfer syntaxes, from the decoder's error."""
     from pydicom.pixels import pixel_array
 
+    short = _native_shortfall(h, pool)
+    if short is not None:
+        raise E.TruncatedPixelDataError(
+            f"{display_source(h.path)}: its pixel data holds {short[0]} bytes but Rows x Columns x frames x samples x "
+            f"BitsAllocated / 8 = {short[1]} are needed. The file was cut short in transfer or storage (or its header "
+            "is wrong); re-send or re-export it."
+        )
     direct = _decode_jpegls_direct(h, pool)
     if direct is not None:
         return direct, "pyjpegls"
@@ -93,6 +117,7 @@ def decode_file(h: InstanceHeader, pool: ZipPool) -> tuple[NDArray[Any], str]:
         except (ValueError, RuntimeError, NotImplementedError, AttributeError, ImportError, KeyError,
                 TypeError, OSError) as err:
             msg = str(err)
+            # (compressed data cut short: only the decoder's message tells; native data was checked above)
             if "less than expected" in msg or "is shorter than" in msg:
                 raise E.TruncatedPixelDataError(
                     f"{display_source(h.path)}: the pixel data is truncated ({msg.split(' - ')[0]}). The file was "

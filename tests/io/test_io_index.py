@@ -155,3 +155,24 @@ def test_cli_index_subprocess(shared_data: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "hcc_imaging.cli", "load", "/nonexistent"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode != 0
+
+
+def test_truncated_native_pixels_in_a_zip_are_found_from_the_sizes(shared_data: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A zip member is decoded by pydicom (not the direct read of a plain file); its truncated native
+    pixel data is found from the header's sizes before any decoder runs, whatever the decoder would
+    have said (its error is replaced here by one that does not mention truncation)."""
+    import pydicom.pixels
+
+    from hcc_imaging.io import TruncatedPixelDataError
+
+    zpath = tmp_path / "cut.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        zf.write(shared_data / "pydicom_testfiles" / "MR_truncated.dcm", "MR/cut.dcm")
+
+    def no_decoder(*_a, **_k):  # type: ignore[no-untyped-def]
+        raise ValueError("some other wording")
+
+    monkeypatch.setattr(pydicom.pixels, "pixel_array", no_decoder)
+    with pytest.raises(TruncatedPixelDataError, match=r"cut\.dcm: its pixel data holds 8130 bytes but .* = 8192 are needed"):
+        load_series(zpath)
