@@ -7,7 +7,7 @@ can leave alone.  This compares the whole result: a hash of the label array and 
 (notes, checks, phase, values, window, border fields, parameters; the elapsed time left out), or the
 error's type and message for a refused click.
 
-Corpus (``--sets``; 638 runs, about two minutes for all of them on this project's two-core machine):
+Corpus (``--sets``; 656 runs, about two minutes for all of them on this project's two-core machine):
 
 ======= ================================================================================
 study   study phantom, sigma 15, seeds 0-1, every lesion and time point, click and line
@@ -17,6 +17,9 @@ ill     robustness sweep, 225 phantoms with ill-defined margins (3 mm, z blur 0.
 sharp   robustness sweep, 225 phantoms (z blur 0.6), centre
 rind    rims and rinds (1.5 x 0.7 x 0.7 and 3 x 2.3 x 2.3 mm, 1.5 / 2.5 / 3.5 mm layers, oval and
         lobulated, sigma 15, seed 0)
+viable  ``viable_mask`` on the study phantom's true lesion map, sigma 15, seeds 0-1, every time point:
+        the arterial phase alone, with the portal-venous phase, and with the pre-contrast phase too
+        (registered); its label array's hash and its ``meta``
 ======= ================================================================================
 
 Usage::
@@ -42,7 +45,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-SETS = ("study", "study25", "profile", "ill", "sharp", "rind")
+SETS = ("study", "study25", "profile", "ill", "sharp", "rind", "viable")
 
 
 def _cases(name: str) -> Iterator[tuple[str, Callable[[], Any]]]:
@@ -83,13 +86,28 @@ def _cases(name: str) -> Iterator[tuple[str, Callable[[], Any]]]:
                 vols, _, at = rim_scene(kind, 0, 15.0, rim_mm=rim, spacing=sp, shape=rim_scene_shape(sp))
                 return segment_lesion(vols, seed_index=at)
             yield f"rind {grid} {rim} mm {kind}", fit
+    elif name == "viable":
+        from hcc_imaging.segment import viable_mask
+
+        for seed, tp in itertools.product((0, 1), ("baseline", "fu1", "fu2")):
+            st = make_study(seed, timepoint=tp, noise_sd_hu=15.0)
+            v = st.volumes
+            yield (f"viable seed {seed} {tp} arterial",
+                   lambda st=st, v=v: viable_mask(st.lesions, v["arterial"], liver=st.liver))
+            yield (f"viable seed {seed} {tp} arterial + portal",
+                   lambda st=st, v=v: viable_mask(st.lesions, v["arterial"], portal_venous=v["portal_venous"],
+                                                  liver=st.liver))
+            yield (f"viable seed {seed} {tp} arterial + portal + pre",
+                   lambda st=st, v=v: viable_mask(st.lesions, v["arterial"], pre_contrast=v["pre_contrast"],
+                                                  portal_venous=v["portal_venous"], liver=st.liver))
     else:
         raise ValueError(f"unknown set {name!r}; the sets are {', '.join(SETS)}")
 
 
 def result_fields(call: Callable[[], Any]) -> dict[str, Any]:
-    """The result of ``call()`` as JSON values: the provenance without times, and the label array's
-    SHA-1; or the error's type and message (a segmentation error: a refused click)."""
+    """The result of ``call()`` as JSON values: the provenance without times (a label map's ``meta``),
+    and the label array's SHA-1; or the error's type and message (a segmentation error: a refused
+    click)."""
     import numpy as np
 
     from hcc_imaging.errors import HccImagingError
@@ -98,9 +116,19 @@ def result_fields(call: Callable[[], Any]) -> dict[str, Any]:
         res = call()
     except HccImagingError as err:
         return {"error": type(err).__name__, "message": str(err)}
-    fields = {k: v for k, v in res.provenance().items() if "elapsed" not in k}
-    fields["mask_sha1"] = hashlib.sha1(np.ascontiguousarray(res.labels.array).tobytes()).hexdigest()
-    return json.loads(json.dumps(fields, default=str))  # type: ignore[no-any-return]
+    labels = res.labels if hasattr(res, "provenance") else res  # a SegmentationResult, or a LabelVolume
+    fields = res.provenance() if hasattr(res, "provenance") else {"meta": dict(res.meta)}
+    fields["mask_sha1"] = hashlib.sha1(np.ascontiguousarray(labels.array).tobytes()).hexdigest()
+    return _timeless(json.loads(json.dumps(fields, default=str)))  # type: ignore[no-any-return]
+
+
+def _timeless(value: Any) -> Any:
+    """``value`` (JSON) without the keys that hold a time (``elapsed_s``), at any depth."""
+    if isinstance(value, dict):
+        return {k: _timeless(v) for k, v in value.items() if "elapsed" not in k}
+    if isinstance(value, list):
+        return [_timeless(v) for v in value]
+    return value
 
 
 def run(out: Path, sets: list[str], max_runs: int | None) -> int:

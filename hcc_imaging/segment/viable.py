@@ -221,6 +221,123 @@ def _on_shifted(vol: Volume, geom: Geometry, shift_lps: NDArray[np.float64] | No
     return out
 
 
+def _checked_params(lesion: LabelVolume, arterial: Volume, pre_contrast: Volume | None,
+                    portal_venous: Volume | None, params: ViableParams | None) -> ViableParams:
+    """:func:`viable_mask`'s parameters, after its input checks: the defaults are CT HU (an MR
+    arterial series needs its own), and every series lies in the lesion map's frame of reference."""
+    from ..errors import GeometryMismatchError
+    from ..volume import Modality
+
+    if params is None and arterial.modality != Modality.CT:
+        raise SegmentationError(
+            f"viable_mask defaults are CT Hounsfield units, but the arterial series "
+            f"{arterial.series_instance_uid or '?'} is {arterial.modality}. Pass ViableParams(...) with the "
+            "enhancement thresholds in this scanner's intensity units (and lipiodol_min_hu=float('inf'), "
+            "lipiodol is not dense on MR)."
+        )
+    for name, v in (("arterial", arterial), ("pre_contrast", pre_contrast), ("portal_venous", portal_venous)):
+        if v is None:
+            continue
+        if lesion.frame_of_reference_uid and v.frame_of_reference_uid and v.frame_of_reference_uid != lesion.frame_of_reference_uid:
+            raise GeometryMismatchError(
+                f"the {name} volume (series {v.series_instance_uid or '?'}) is in frame of reference "
+                f"{v.frame_of_reference_uid}, the lesion map in {lesion.frame_of_reference_uid}. Register the "
+                "follow-up first (hcc_imaging.segment.register_volumes) and move the mask with Registration.resample_labels."
+            )
+    return params or ViableParams()
+
+
+def _pre_contrast_on(pre_contrast: Volume, arterial: Volume, art: NDArray[np.float32], geom: Geometry,
+                     p: ViableParams, info: dict[str, Any]) -> NDArray[np.float32]:
+    """The pre-contrast phase on the region of interest ``geom`` (``art``: the arterial phase there),
+    aligned to the arterial phase by a translation search when ``p.register_pre_contrast`` (step 3;
+    kept only when it raises the mutual information over none); ``info`` receives the registration
+    and its check."""
+    from ..volume import Modality
+
+    # the pre-contrast around the ROI plus the search range (a view when the grids agree:
+    # resampling never touches the whole series)
+    pre_roi = _crop_around(pre_contrast, geom, C.VIABLE_REGISTRATION_MOVING_MARGIN_MM)
+    shift_lps = None
+    if p.register_pre_contrast:
+        from .register import register_translation
+
+        art_crop = Volume(array=art, geometry=geom, modality=arterial.modality,
+                          frame_of_reference_uid=arterial.frame_of_reference_uid,
+                          series_instance_uid=arterial.series_instance_uid)
+        # phases of one study differ by breathing (a few mm, little rotation over a lesion's
+        # neighbourhood): an exhaustive translation search, coarse over the ROI, fine over
+        # the lesion and C.VIABLE_REGISTRATION_FINE_MARGIN_MM around it
+        reg = register_translation(
+            art_crop, pre_roi,
+            max_shift_mm=C.TRANSLATION_MAX_SHIFT_MM,
+            fine_trim_mm=max(p.roi_margin_mm - C.VIABLE_REGISTRATION_FINE_MARGIN_MM, 0.0),
+            intensity_window=C.VIABLE_REGISTRATION_WINDOW_HU if arterial.modality == Modality.CT else None,
+        )
+        shift_lps = np.asarray(reg.translation_mm, float)
+        info["pre_contrast_registration"] = reg.to_json()
+    pre = _on_shifted(pre_roi, geom, shift_lps)
+    if shift_lps is not None:
+        # never accept a registration that aligns worse than none: a wrong optimum (e.g. a
+        # 12 mm slide along a dense lipiodol deposit, seen with a local rigid search) would
+        # make the lipiodol look like enhancing tissue; phases of one study share the scanner frame
+        pre_id = _on(pre_roi, geom)
+        mi_reg, mi_id = _mutual_information(art, pre), _mutual_information(art, pre_id)
+        info["pre_contrast_registration_mi"] = {"registered": round(mi_reg, 4), "identity": round(mi_id, 4)}
+        if mi_reg <= mi_id:
+            pre = pre_id
+            info["pre_contrast_registration_rejected"] = True
+    return pre
+
+
+def _viable_in(m: NDArray[np.bool_], lab: NDArray[Any], art_s: NDArray[np.float32], pre_s: NDArray[np.float32] | None,
+               lipiodol: NDArray[np.bool_], liv: NDArray[np.bool_] | None, sp: tuple[float, float, float],
+               vox_mm3: float, rim_el: NDArray[np.bool_] | None, p: ViableParams,
+               name: str) -> tuple[NDArray[np.bool_], float]:
+    """One lesion's viable voxels (steps 2-6 on its box: ``m`` the lesion, ``lab`` every lesion,
+    ``art_s`` / ``pre_s`` the smoothed phases, ``lipiodol`` the dense deposits with their margin,
+    ``liv`` the liver) and the parenchyma's arterial value its enhancement is read against; ``name``
+    names the lesion in the error when no parenchyma lies around it."""
+    from scipy import ndimage as ndi
+
+    from . import _kernels
+    from ._morph import within_mm, within_mm_runs
+
+    if within_mm_runs(sp, p.ring_outer_mm) <= _RING_DILATION_MAX_RUNS:
+        # the same voxels as the distance transform below, as two dilations (within_mm): ~2x
+        # less CPU on a 512 x 512 study's lesion box
+        ring = within_mm(m, sp, p.ring_outer_mm) & ~within_mm(m, sp, p.ring_inner_mm) & (lab == 0)
+    else:
+        d_out = _kernels.distance_transform_edt(~m, sp)
+        ring = (d_out > p.ring_inner_mm) & (d_out <= p.ring_outer_mm) & (lab == 0)
+    if liv is not None:
+        ring &= liv
+    ring &= ~lipiodol
+    if not ring.any():
+        raise SegmentationError(
+            f"{name}: no liver parenchyma found within "
+            f"{p.ring_outer_mm} mm around it to compare enhancement with. Pass a liver mask that covers it "
+            "(liver=) or increase ViableParams.ring_outer_mm."
+        )
+    liver_hu = float(np.median(art_s[ring]))
+    enh = m & (art_s - liver_hu >= p.enhancement_vs_liver_hu) & ~lipiodol
+    if pre_s is not None:
+        enh &= art_s - pre_s >= p.enhancement_vs_pre_hu
+    if rim_el is not None and enh.any():
+        # opening removes shells no thicker than the rim; one conditional dilation by the same
+        # element gives surviving nodules back the corners the opening shaved off, without
+        # bringing back rim farther than one element radius from a nodule
+        opened = ndi.binary_opening(enh, structure=rim_el)
+        enh = ndi.binary_dilation(opened, structure=rim_el) & enh & m
+    if enh.any() and p.min_volume_mm3 > 0:
+        cc, n = ndi.label(enh)
+        sizes = np.bincount(cc.ravel())
+        keep = np.zeros(n + 1, bool)
+        keep[1:] = sizes[1:] * vox_mm3 >= p.min_volume_mm3
+        enh = keep[cc]
+    return enh, liver_hu
+
+
 def viable_mask(
     lesion: LabelVolume,
     arterial: Volume,
@@ -263,28 +380,10 @@ def viable_mask(
     """
     from scipy import ndimage as ndi
 
-    from ..errors import GeometryMismatchError
     from . import _kernels
-    from ._morph import ball, within_mm, within_mm_runs
+    from ._morph import ball
 
-    from ..volume import Modality
-    if params is None and arterial.modality != Modality.CT:
-        raise SegmentationError(
-            f"viable_mask defaults are CT Hounsfield units, but the arterial series "
-            f"{arterial.series_instance_uid or '?'} is {arterial.modality}. Pass ViableParams(...) with the "
-            "enhancement thresholds in this scanner's intensity units (and lipiodol_min_hu=float('inf'), "
-            "lipiodol is not dense on MR)."
-        )
-    p = params or ViableParams()
-    for name, v in (("arterial", arterial), ("pre_contrast", pre_contrast), ("portal_venous", portal_venous)):
-        if v is None:
-            continue
-        if lesion.frame_of_reference_uid and v.frame_of_reference_uid and v.frame_of_reference_uid != lesion.frame_of_reference_uid:
-            raise GeometryMismatchError(
-                f"the {name} volume (series {v.series_instance_uid or '?'}) is in frame of reference "
-                f"{v.frame_of_reference_uid}, the lesion map in {lesion.frame_of_reference_uid}. Register the "
-                "follow-up first (hcc_imaging.segment.register_volumes) and move the mask with Registration.resample_labels."
-            )
+    p = _checked_params(lesion, arterial, pre_contrast, portal_venous, params)
     out = np.zeros(lesion.shape, dtype=lesion.array.dtype)
     info: dict[str, Any] = {"algorithm": ALGORITHM_NAME, "version": C.ALGORITHM_VERSION, "parameters": asdict(p), "lesions": {}}
     crop = _crop_geometry(lesion, p.roi_margin_mm)
@@ -302,7 +401,8 @@ def viable_mask(
     #   L: A plus the lipiodol margin (dilation reaches into A from there);
     #   S: L plus the Gaussian kernel radius (smoothing is exact on L).
     bb = _bbox(lab_roi != 0)
-    assert bb is not None  # the ROI was cut around the lesions
+    if bb is None:  # (the ROI was cut around the lesions: not reached)
+        return lesion.with_array(out)
 
     def grow(lo: NDArray[np.int64], hi: NDArray[np.int64], pad: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         return np.maximum(lo - pad, 0), np.minimum(hi + pad, roi_shape)
@@ -336,39 +436,7 @@ def viable_mask(
         liv = np.asarray(lv.array[sl][A_roi] != 0)
     pre_s = None
     if pre_contrast is not None:
-        # the pre-contrast around the ROI plus the search range (a view when the grids agree:
-        # resampling never touches the whole series)
-        pre_roi = _crop_around(pre_contrast, geom, C.VIABLE_REGISTRATION_MOVING_MARGIN_MM)
-        shift_lps = None
-        if p.register_pre_contrast:
-            from .register import register_translation
-
-            art_crop = Volume(array=art, geometry=geom, modality=arterial.modality,
-                              frame_of_reference_uid=arterial.frame_of_reference_uid,
-                              series_instance_uid=arterial.series_instance_uid)
-            # phases of one study differ by breathing (a few mm, little rotation over a lesion's
-            # neighbourhood): an exhaustive translation search, coarse over the ROI, fine over
-            # the lesion and C.VIABLE_REGISTRATION_FINE_MARGIN_MM around it
-            reg = register_translation(
-                art_crop, pre_roi,
-                max_shift_mm=C.TRANSLATION_MAX_SHIFT_MM,
-                fine_trim_mm=max(p.roi_margin_mm - C.VIABLE_REGISTRATION_FINE_MARGIN_MM, 0.0),
-                intensity_window=C.VIABLE_REGISTRATION_WINDOW_HU if arterial.modality == Modality.CT else None,
-            )
-            shift_lps = np.asarray(reg.translation_mm, float)
-            info["pre_contrast_registration"] = reg.to_json()
-        pre = _on_shifted(pre_roi, geom, shift_lps)
-        if shift_lps is not None:
-            # never accept a registration that aligns worse than none: a wrong optimum (e.g. a
-            # 12 mm slide along a dense lipiodol deposit, seen with a local rigid search) would
-            # make the lipiodol look like enhancing tissue; phases of one study share the scanner frame
-            pre_id = _on(pre_roi, geom)
-            mi_reg, mi_id = _mutual_information(art, pre), _mutual_information(art, pre_id)
-            info["pre_contrast_registration_mi"] = {"registered": round(mi_reg, 4), "identity": round(mi_id, 4)}
-            if mi_reg <= mi_id:
-                pre = pre_id
-                info["pre_contrast_registration_rejected"] = True
-        pre_s = smooth_L(pre)
+        pre_s = smooth_L(_pre_contrast_on(pre_contrast, arterial, art, geom, p, info))
     # lipiodol: dense on unenhanced data (or on every phase we have)
     # dense on every post-contrast phase we have is lipiodol too (it neither washes in nor out):
     # this holds even when the pre-contrast series is missing or imperfectly registered
@@ -390,38 +458,8 @@ def viable_mask(
     out_a = out[sl][A_roi]
     for value in [int(v) for v in np.unique(lab) if v != 0]:
         m = lab == value
-        if within_mm_runs(sp, p.ring_outer_mm) <= _RING_DILATION_MAX_RUNS:
-            # the same voxels as the distance transform below, as two dilations (within_mm): ~2x
-            # less CPU on a 512 x 512 study's lesion box
-            ring = within_mm(m, sp, p.ring_outer_mm) & ~within_mm(m, sp, p.ring_inner_mm) & (lab == 0)
-        else:
-            d_out = _kernels.distance_transform_edt(~m, sp)
-            ring = (d_out > p.ring_inner_mm) & (d_out <= p.ring_outer_mm) & (lab == 0)
-        if liv is not None:
-            ring &= liv
-        ring &= ~lipiodol
-        if not ring.any():
-            raise SegmentationError(
-                f"lesion label {value} ({lesion.labels.get(value, '?')}): no liver parenchyma found within "
-                f"{p.ring_outer_mm} mm around it to compare enhancement with. Pass a liver mask that covers it "
-                "(liver=) or increase ViableParams.ring_outer_mm."
-            )
-        liver_hu = float(np.median(art_s[ring]))
-        enh = m & (art_s - liver_hu >= p.enhancement_vs_liver_hu) & ~lipiodol
-        if pre_s is not None:
-            enh &= art_s - pre_s >= p.enhancement_vs_pre_hu
-        if rim_el is not None and enh.any():
-            # opening removes shells no thicker than the rim; one conditional dilation by the same
-            # element gives surviving nodules back the corners the opening shaved off, without
-            # bringing back rim farther than one element radius from a nodule
-            opened = ndi.binary_opening(enh, structure=rim_el)
-            enh = ndi.binary_dilation(opened, structure=rim_el) & enh & m
-        if enh.any() and p.min_volume_mm3 > 0:
-            cc, n = ndi.label(enh)
-            sizes = np.bincount(cc.ravel())
-            keep = np.zeros(n + 1, bool)
-            keep[1:] = sizes[1:] * vox_mm3 >= p.min_volume_mm3
-            enh = keep[cc]
+        enh, liver_hu = _viable_in(m, lab, art_s, pre_s, lipiodol, liv, sp, vox_mm3, rim_el, p,
+                                   f"lesion label {value} ({lesion.labels.get(value, '?')})")
         out_a[enh] = value
         info["lesions"][str(value)] = {
             "liver_arterial_hu": round(liver_hu, 2),

@@ -37,3 +37,9 @@ def test_a_run_is_the_same_twice_and_a_changed_field_is_named(tmp_path: Path, ca
     second.write_text(json.dumps(changed))
     assert tool.main(["compare", str(first), str(second)]) == 1
     assert f"only in BASE: {key}" in capsys.readouterr().out
+
+
+def test_times_are_left_out_at_any_depth() -> None:
+    tool = benchmark_module("segment_results")
+    got = tool._timeless({"elapsed_s": 1.0, "meta": {"reg": {"elapsed_s": 0.02, "shift": [1, 2]}, "runs": [{"elapsed_s": 3, "n": 4}]}})
+    assert got == {"meta": {"reg": {"shift": [1, 2]}, "runs": [{"n": 4}]}}
