@@ -159,57 +159,15 @@ def _fit_one(
     near_axis = in_blood & (perp_p <= C.VESSEL_MAX_RADIUS_MM)
     seg_a = near_axis & (t_p < t0 - g) & (t_p >= t0 - g - L)
     seg_b = near_axis & (t_p > t1 + g) & (t_p <= t1 + g + L)
-    slab = float(sp.max())
-    cents: list[tuple[float, NDArray[np.float64], int]] = []
-    for side, seg in ((0, seg_a), (1, seg_b)):
-        if seg.sum() < 10:
-            return None
-        ts = t_p[seg]
-        if ts.max() - ts.min() < C.VESSEL_MIN_SEGMENT_MM:
-            return None
-        edges = np.arange(ts.min(), ts.max() + slab, slab)
-        pts_s = pts[seg]
-        for lo_e in edges[:-1]:
-            sel = (ts >= lo_e) & (ts < lo_e + slab)
-            if sel.sum() >= 5:
-                cents.append((float(ts[sel].mean()), pts_s[sel].mean(0), side))
-    n_side = [sum(1 for x in cents if x[2] == k) for k in (0, 1)]
-    if min(n_side) < 1:
+    cents = _slab_centres(t_p, pts, (seg_a, seg_b), float(sp.max()))
+    if cents is None:
         return None
-    tc = np.array([x[0] for x in cents])
-    pc = np.array([x[1] for x in cents])
     ts_curve = np.arange(t0 - g - L, t1 + g + L + 0.25, 0.25)
-    coef = np.polyfit(tc, pc, 1)  # (2, 3)
-    curve = np.stack([np.polyval(coef[:, k], ts_curve) for k in range(3)], axis=-1)
-    bend = 0.0
-    if min(n_side) >= 2:
-        # gentle curvature: the quadratic centreline, when it departs from the straight one by
-        # more than VESSEL_MIN_BEND_MM anywhere between the segments (else the straight line: a
-        # quadratic through two short segments only adds noise to a straight tube)
-        coef2 = np.polyfit(tc, pc, 2)
-        curve2 = np.stack([np.polyval(coef2[:, k], ts_curve) for k in range(3)], axis=-1)
-        bend = float(np.linalg.norm(curve2 - curve, axis=-1).max())
-        if bend > C.VESSEL_MIN_BEND_MM:
-            curve = curve2
-    deg = 2 if bend > C.VESSEL_MIN_BEND_MM else 1
-    # An upper bound on the agreement before the box is read.  The defect lies in the lumen, within
-    # its radius (at most VESSEL_MAX_RADIUS_MM) of the centreline's samples, and is not blood, so
-    # |defect and mask| <= k, the mask's voxels that pass both tests, and Dice(defect, mask) <=
-    # 2k / (k + |mask|).  A voxel's distance to the samples is at least its distance to the chord
-    # through the first and last sample less the samples' largest distance from that chord (the
-    # triangle inequality): a lower bound, so k is not undercounted.  The margins keep the bound
-    # above the exact test by rounding.
-    chord = curve[-1] - curve[0]
-    chord_mm = float(np.linalg.norm(chord))
-    if chord_mm > 0:  # (the samples span the two segments: always, but a zero chord has no bound)
-        chord = chord / chord_mm
-        _, dev = _along_axis(curve[:, 0] - curve[0, 0], curve[:, 1] - curve[0, 1], curve[:, 2] - curve[0, 2], chord)
-        pm = pts[in_m]
-        _, off_chord = _along_axis(pm[:, 0] - curve[0, 0], pm[:, 1] - curve[0, 1], pm[:, 2] - curve[0, 2], chord)
-        reach = C.VESSEL_MAX_RADIUS_MM + float(dev.max()) + 1e-6
-        k_max = int(np.count_nonzero((off_chord <= reach) & ~(sm[m] > 0.5 * (b + d))))
-        if agree_with is None and 2.0 * k_max < (C.VESSEL_MIN_AGREEMENT - 1e-9) * (k_max + pm.shape[0]):
-            return None
+    curve, deg = _centreline(cents, ts_curve)
+    # an upper bound on the agreement before the box is read (not for a refit, which is held to
+    # another mask)
+    if agree_with is None and not _may_agree(curve, pts[in_m], sm[m], 0.5 * (b + d)):
+        return None
     # the whole box: position along the axis and distance from it, and the segments on the box
     t, perp = _along_axis((axes[0] - c[0])[:, None, None], (axes[1] - c[1])[None, :, None],
                           (axes[2] - c[2])[None, None, :], u)
@@ -224,31 +182,12 @@ def _fit_one(
     dmap[cidx] = dist
     tmap = np.full(m.shape, np.nan)
     tmap[cidx] = ts_curve[near_i]
-    radii = []
+    radii: list[float] = []
     for seg, t_lo, t_hi in ((seg_a_box, t0 - g - L, t0 - g), (seg_b_box, t1 + g, t1 + g + L)):
-        dd = dmap[seg]
-        r0 = float(np.sqrt(2.0 * np.mean(dd * dd)))
-        # the lumen's edge at the half-maximum between its blood plateau and the tissue outside it
-        slab_t = (t >= t_lo) & (t <= t_hi) & (t >= float(t[seg].min())) & (t <= float(t[seg].max()))
-        core = seg & (dmap <= 0.5 * r0)
-        outside = slab_t & (dmap > r0 + C.VESSEL_SHELL_MM) & (dmap <= r0 + 2 * C.VESSEL_SHELL_MM)
-        if core.sum() < 3 or outside.sum() < 10:
+        r = _lumen_radius(seg, t_lo, t_hi, t, dmap, sm, sigma)
+        if r is None:
             return None
-        blood_v, tissue_v = float(np.median(sm[core])), float(np.median(sm[outside]))
-        # a lumen is brighter than the tissue around it: the two medians differ by step 1's k
-        # standard errors (a noise-free hypodense lesion in the liver has the liver for "blood",
-        # 60 HU beside 60 HU, and its radius fit, then its agreement test, took a third of the
-        # click).  The standard error of a median of n values is sqrt(pi / 2) sigma / sqrt(n); with
-        # the raw sigma and the voxel counts it is an upper bound for the smoothed values.  (1.22
-        # compared the difference with one smoothed voxel's noise, k sigma_s: that is a test of a
-        # voxel, not of two medians, and at 25 HU it refused a real portal vein, 58 < 61 HU.)
-        se = np.sqrt(0.5 * np.pi) * sigma * np.sqrt(1.0 / np.count_nonzero(core) + 1.0 / np.count_nonzero(outside))
-        if blood_v - tissue_v < C.VESSEL_MIN_CONTRAST_K_SIGMA * se:
-            return None
-        region = slab_t & (dmap <= r0 + C.VESSEL_SHELL_MM)
-        if np.count_nonzero(region & (sm > 0.5 * (blood_v + tissue_v))) < 10:
-            return None
-        radii.append(_edge_radius(sm[region], dmap[region], blood_v, tissue_v, r0))
+        radii.append(r)
     ra, rb = radii
     if not (C.VESSEL_MIN_RADIUS_MM <= min(ra, rb) and max(ra, rb) <= C.VESSEL_MAX_RADIUS_MM):
         return None
@@ -287,6 +226,104 @@ def _fit_one(
         if not mask_grows_nested(ref, out, C.VESSEL_MIN_AGREEMENT, C.LESION_BLUR_MODEL_MAX_GROWTH):
             return None
     return out, (ra, rb), b, d, deg == 2, (b - d) / sigma
+
+
+def _slab_centres(t_p: NDArray[np.float64], pts: NDArray[np.float64], segs: tuple[NDArray[np.bool_], NDArray[np.bool_]],
+                  slab: float) -> list[tuple[float, NDArray[np.float64], int]] | None:
+    """The patent segments' centres, slab by slab along the axis (``t_p``: each point's position on
+    it; ``pts``: the points, mm; ``segs``: the two segments' points; ``slab``: the slabs' thickness):
+    (position, centre, segment 0 or 1) of each slab of at least five points; None when a segment has
+    fewer than ten points, spans less than ``VESSEL_MIN_SEGMENT_MM`` or has no such slab."""
+    cents: list[tuple[float, NDArray[np.float64], int]] = []
+    for side, seg in enumerate(segs):
+        if seg.sum() < 10:
+            return None
+        ts = t_p[seg]
+        if ts.max() - ts.min() < C.VESSEL_MIN_SEGMENT_MM:
+            return None
+        edges = np.arange(ts.min(), ts.max() + slab, slab)
+        pts_s = pts[seg]
+        for lo_e in edges[:-1]:
+            sel = (ts >= lo_e) & (ts < lo_e + slab)
+            if sel.sum() >= 5:
+                cents.append((float(ts[sel].mean()), pts_s[sel].mean(0), side))
+    n_side = [sum(1 for x in cents if x[2] == k) for k in (0, 1)]
+    return cents if min(n_side) >= 1 else None
+
+
+def _centreline(cents: list[tuple[float, NDArray[np.float64], int]],
+                ts_curve: NDArray[np.float64]) -> tuple[NDArray[np.float64], int]:
+    """The lumen's centreline through the slabs' centres ``cents`` (:func:`_slab_centres`), sampled
+    at the axis positions ``ts_curve``, and its degree: a straight line, or (gentle curvature) the
+    quadratic when each segment has two centres and it departs from the line by more than
+    ``VESSEL_MIN_BEND_MM`` (a quadratic through two short segments only adds noise to a straight
+    tube)."""
+    tc = np.array([x[0] for x in cents])
+    pc = np.array([x[1] for x in cents])
+    coef = np.polyfit(tc, pc, 1)  # (2, 3)
+    curve = np.stack([np.polyval(coef[:, k], ts_curve) for k in range(3)], axis=-1)
+    bend = 0.0
+    if min(sum(1 for x in cents if x[2] == k) for k in (0, 1)) >= 2:
+        coef2 = np.polyfit(tc, pc, 2)
+        curve2 = np.stack([np.polyval(coef2[:, k], ts_curve) for k in range(3)], axis=-1)
+        bend = float(np.linalg.norm(curve2 - curve, axis=-1).max())
+        if bend > C.VESSEL_MIN_BEND_MM:
+            curve = curve2
+    return curve, 2 if bend > C.VESSEL_MIN_BEND_MM else 1
+
+
+def _may_agree(curve: NDArray[np.float64], pm: NDArray[np.float64], sm_m: NDArray[np.float32], level: float) -> bool:
+    """An upper bound on the agreement before the box is read: False when no defect in a lumen
+    around the centreline ``curve`` can agree with the mask (``pm``: its voxels in mm; ``sm_m``:
+    their smoothed values; ``level``: the blood / defect half-way level).  The defect lies in the
+    lumen, within its radius (at most ``VESSEL_MAX_RADIUS_MM``) of the centreline's samples, and is
+    not blood, so |defect and mask| <= k, the mask's voxels that pass both tests, and Dice(defect,
+    mask) <= 2k / (k + |mask|).  A voxel's distance to the samples is at least its distance to the
+    chord through the first and last sample less the samples' largest distance from that chord (the
+    triangle inequality): a lower bound, so k is not undercounted.  The margins keep the bound above
+    the exact test by rounding."""
+    chord = curve[-1] - curve[0]
+    chord_mm = float(np.linalg.norm(chord))
+    if chord_mm <= 0:  # (the samples span the two segments: always, but a zero chord has no bound)
+        return True
+    chord = chord / chord_mm
+    _, dev = _along_axis(curve[:, 0] - curve[0, 0], curve[:, 1] - curve[0, 1], curve[:, 2] - curve[0, 2], chord)
+    _, off_chord = _along_axis(pm[:, 0] - curve[0, 0], pm[:, 1] - curve[0, 1], pm[:, 2] - curve[0, 2], chord)
+    reach = C.VESSEL_MAX_RADIUS_MM + float(dev.max()) + 1e-6
+    k_max = int(np.count_nonzero((off_chord <= reach) & ~(sm_m > level)))
+    return not 2.0 * k_max < (C.VESSEL_MIN_AGREEMENT - 1e-9) * (k_max + pm.shape[0])
+
+
+def _lumen_radius(seg: NDArray[np.bool_], t_lo: float, t_hi: float, t: NDArray[np.float64], dmap: NDArray[np.float64],
+                  sm: NDArray[np.float32], sigma: float) -> float | None:
+    """A patent segment's lumen radius (mm; ``seg``: its voxels on the box, between ``t_lo`` and
+    ``t_hi`` along the axis; ``t``, ``dmap``: each voxel's position on the axis and distance from the
+    centreline; ``sm``: the smoothed image; ``sigma``: the raw noise), the edge at the half-maximum
+    between the blood plateau and the tissue outside it (:func:`_edge_radius`), or None when the
+    lumen is not brighter than that tissue or too few voxels tell."""
+    dd = dmap[seg]
+    r0 = float(np.sqrt(2.0 * np.mean(dd * dd)))
+    # the lumen's edge at the half-maximum between its blood plateau and the tissue outside it
+    slab_t = (t >= t_lo) & (t <= t_hi) & (t >= float(t[seg].min())) & (t <= float(t[seg].max()))
+    core = seg & (dmap <= 0.5 * r0)
+    outside = slab_t & (dmap > r0 + C.VESSEL_SHELL_MM) & (dmap <= r0 + 2 * C.VESSEL_SHELL_MM)
+    if core.sum() < 3 or outside.sum() < 10:
+        return None
+    blood_v, tissue_v = float(np.median(sm[core])), float(np.median(sm[outside]))
+    # a lumen is brighter than the tissue around it: the two medians differ by step 1's k
+    # standard errors (a noise-free hypodense lesion in the liver has the liver for "blood",
+    # 60 HU beside 60 HU, and its radius fit, then its agreement test, took a third of the
+    # click).  The standard error of a median of n values is sqrt(pi / 2) sigma / sqrt(n); with
+    # the raw sigma and the voxel counts it is an upper bound for the smoothed values.  (1.22
+    # compared the difference with one smoothed voxel's noise, k sigma_s: that is a test of a
+    # voxel, not of two medians, and at 25 HU it refused a real portal vein, 58 < 61 HU.)
+    se = np.sqrt(0.5 * np.pi) * sigma * np.sqrt(1.0 / np.count_nonzero(core) + 1.0 / np.count_nonzero(outside))
+    if blood_v - tissue_v < C.VESSEL_MIN_CONTRAST_K_SIGMA * se:
+        return None
+    region = slab_t & (dmap <= r0 + C.VESSEL_SHELL_MM)
+    if np.count_nonzero(region & (sm > 0.5 * (blood_v + tissue_v))) < 10:
+        return None
+    return _edge_radius(sm[region], dmap[region], blood_v, tissue_v, r0)
 
 
 def _edge_radius(values: NDArray[np.float32], dist: NDArray[np.float64], inside: float, outside: float,
