@@ -7,7 +7,7 @@ can leave alone.  This compares the whole result: a hash of the label array and 
 (notes, checks, phase, values, window, border fields, parameters; the elapsed time left out), or the
 error's type and message for a refused click.
 
-Corpus (``--sets``; 656 runs, about two minutes for all of them on this project's two-core machine):
+Corpus (``--sets``; 659 runs by default, about two minutes for all of them on this project's two-core machine):
 
 ======= ================================================================================
 study   study phantom, sigma 15, seeds 0-1, every lesion and time point, click and line
@@ -20,6 +20,9 @@ rind    rims and rinds (1.5 x 0.7 x 0.7 and 3 x 2.3 x 2.3 mm, 1.5 / 2.5 / 3.5 mm
 viable  ``viable_mask`` on the study phantom's true lesion map, sigma 15, seeds 0-1, every time point:
         the arterial phase alone, with the portal-venous phase, and with the pre-contrast phase too
         (registered); its label array's hash and its ``meta``
+graded  the 5 cm heterogeneous tumour of ``bench_segment_hard.py`` (steps 7-8), seeds 0-2
+ircad   3D-IRCADb patient 17's two tumours from a click at their centre with our liver (as the napari
+        dock clicks; not among the defaults: the liver takes a while, and the shared data must be there)
 ======= ================================================================================
 
 Usage::
@@ -45,7 +48,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-SETS = ("study", "study25", "profile", "ill", "sharp", "rind", "viable")
+SETS = ("study", "study25", "profile", "ill", "sharp", "rind", "viable", "graded")
+EXTRA_SETS = ("ircad",)
 
 
 def _cases(name: str) -> Iterator[tuple[str, Callable[[], Any]]]:
@@ -100,8 +104,27 @@ def _cases(name: str) -> Iterator[tuple[str, Callable[[], Any]]]:
             yield (f"viable seed {seed} {tp} arterial + portal + pre",
                    lambda st=st, v=v: viable_mask(st.lesions, v["arterial"], pre_contrast=v["pre_contrast"],
                                                   portal_venous=v["portal_venous"], liver=st.liver))
+    elif name == "graded":
+        import numpy as np
+
+        from hcc_imaging.volume import Geometry, Volume
+        from tests.segment._phantom import graded_tumour
+
+        for s in (0, 1, 2):
+            def graded(s: int = s) -> Any:
+                img, _, _, centre = graded_tumour(25.0, s)
+                geom = Geometry(shape=img.shape, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), direction=np.eye(3))
+                return segment_lesion(Volume(array=np.round(img).astype(np.int16), geometry=geom), seed_index=centre)
+            yield f"graded 5 cm seed {s}", graded
+    elif name == "ircad":
+        import tempfile
+
+        hard = benchmark_module("bench_segment_hard")
+        tmp = tempfile.mkdtemp(prefix="segment_results_")
+        for case, (ct, liver), _, centre, _ in hard.ircad_cases(hard.DEFAULT_ZIP, Path(tmp)):
+            yield case, lambda ct=ct, liver=liver, centre=centre: segment_lesion(ct, seed_index=centre, liver=liver)
     else:
-        raise ValueError(f"unknown set {name!r}; the sets are {', '.join(SETS)}")
+        raise ValueError(f"unknown set {name!r}; the sets are {', '.join(SETS + EXTRA_SETS)}")
 
 
 def result_fields(call: Callable[[], Any]) -> dict[str, Any]:
@@ -166,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="write every run's result fields to a JSON file")
     r.add_argument("out", type=Path)
-    r.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
+    r.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS + EXTRA_SETS)
     r.add_argument("--max-runs", type=int, default=None, help="at most this many runs of each set")
     c = sub.add_parser("compare", help="compare two such files run by run")
     c.add_argument("base", type=Path)

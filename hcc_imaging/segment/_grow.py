@@ -732,31 +732,7 @@ def _expand_heterogeneous(
         return None
 
     # leak clamp: the other parts of the lesion lie within expansion_max_mm of the clicked part
-    bb0 = bbox(mask)
-    assert bb0 is not None
-    r_vox = np.ceil(params.expansion_max_mm / np.asarray(spacing)).astype(int) + 1
-    box = pad_box(bb0[0], bb0[1], r_vox, mask.shape)
-    key = ("reach", id(mask), tuple(float(v) for v in spacing), float(params.expansion_max_mm))
-    hit = cache.get(key) if cache is not None else None
-    if hit is not None and hit[0] is mask:
-        reach, rim_of_reach = hit[1], hit[2]
-    else:
-        reach = np.zeros_like(mask)
-        sub = mask[box]
-        if (sub.size > _REACH_DILATION_MIN_VOXELS
-                and within_mm_runs(spacing, params.expansion_max_mm) <= _REACH_DILATION_MAX_RUNS):
-            # the same voxels as the distance transform below (within_mm), cheaper on a large
-            # box of a coarse grid
-            reach[box] = within_mm(sub, spacing, params.expansion_max_mm)
-        else:
-            reach[box] = _kernels.distance_transform_edt(~sub, spacing) <= params.expansion_max_mm
-        # the reach's outer voxel layer; reach is empty outside ``box``, so the erosion runs on ``box``
-        # padded by one voxel (where the ROI's own border, border_value=1, is met at the same places)
-        box1 = pad_box(bb0[0], bb0[1], r_vox + 1, mask.shape)
-        rim_of_reach = np.zeros_like(mask)
-        rim_of_reach[box1] = reach[box1] & ~erode_faces(reach[box1])
-        if cache is not None:
-            cache[key] = (mask, reach, rim_of_reach)
+    box, reach, rim_of_reach = _leak_clamp(mask, spacing, params.expansion_max_mm, cache)
     # every candidate lies in ``reach``: the growth (labelling, opening) runs on ``box`` when the
     # seed is in it (same components; their raster order, hence the labels' order, is kept)
     off = np.array([b.start for b in box])
@@ -828,7 +804,54 @@ def _expand_heterogeneous(
     # the stricter levels (kept unless it reaches the clamp)
     if not C.LESION_EXPANSION_RELEVEL:
         return region, (parenchyma, float(low), float(high))
-    beyond = smooth[region & ~mask]
+    low2, high2 = _levels_again(smooth[region & ~mask], parenchyma, tol, low, high, params)
+    if (low2, high2) != (low, high):
+        again = grow_from(mask, low2, high2)
+        if again is not None and not (again & rim_of_reach).any():
+            region, low, high = again, low2, high2
+    return region, (parenchyma, float(low), float(high))
+
+
+def _leak_clamp(mask: NDArray[np.bool_], spacing: tuple[float, float, float], max_mm: float,
+                cache: dict[tuple[Any, ...], Any] | None) -> tuple[tuple[slice, ...], NDArray[np.bool_], NDArray[np.bool_]]:
+    """The leak clamp of a heterogeneous growth from ``mask``: its box (the mask's, padded by
+    ``max_mm``), the voxels within ``max_mm`` of it (``reach``) and the reach's outer voxel layer (a
+    growth that meets it is not enclosed).  ``cache``: :func:`_expand_heterogeneous`'s."""
+    bb0 = bbox(mask)
+    if bb0 is None:  # (the caller's mask is not empty: not reached)
+        raise ValueError("the leak clamp of an empty region")
+    r_vox = np.ceil(max_mm / np.asarray(spacing)).astype(int) + 1
+    box = pad_box(bb0[0], bb0[1], r_vox, mask.shape)
+    key = ("reach", id(mask), tuple(float(v) for v in spacing), float(max_mm))
+    hit = cache.get(key) if cache is not None else None
+    if hit is not None and hit[0] is mask:
+        reach, rim_of_reach = hit[1], hit[2]
+    else:
+        reach = np.zeros_like(mask)
+        sub = mask[box]
+        if (sub.size > _REACH_DILATION_MIN_VOXELS
+                and within_mm_runs(spacing, max_mm) <= _REACH_DILATION_MAX_RUNS):
+            # the same voxels as the distance transform below (within_mm), cheaper on a large
+            # box of a coarse grid
+            reach[box] = within_mm(sub, spacing, max_mm)
+        else:
+            reach[box] = _kernels.distance_transform_edt(~sub, spacing) <= max_mm
+        # the reach's outer voxel layer; reach is empty outside ``box``, so the erosion runs on ``box``
+        # padded by one voxel (where the ROI's own border, border_value=1, is met at the same places)
+        box1 = pad_box(bb0[0], bb0[1], r_vox + 1, mask.shape)
+        rim_of_reach = np.zeros_like(mask)
+        rim_of_reach[box1] = reach[box1] & ~erode_faces(reach[box1])
+        if cache is not None:
+            cache[key] = (mask, reach, rim_of_reach)
+    return box, reach, rim_of_reach
+
+
+def _levels_again(beyond: NDArray[np.float32], parenchyma: float, tol: float, low: float, high: float,
+                  params: LesionParams) -> tuple[float, float]:
+    """1.21: each side's level again from the tissue an accepted growth took beyond the clicked
+    region (``beyond``: its smoothed values; fat left out on CT), half the typical deviation from
+    the parenchyma on that side when that side holds ``LESION_HETEROGENEOUS_MIN_FRACTION`` of it
+    and the level is stricter than (``low``, ``high``)."""
     if params.fat_max_hu is not None:
         beyond = beyond[beyond > params.fat_max_hu]
     dev = beyond - parenchyma
@@ -836,17 +859,13 @@ def _expand_heterogeneous(
     for side in (1.0, -1.0):
         d = side * dev
         d = d[d > tol]
-        if d.size and d.size >= min_share * dev.size:
+        if d.size and d.size >= C.LESION_HETEROGENEOUS_MIN_FRACTION * dev.size:
             half = max(0.5 * float(np.median(d)), tol)
             if side > 0:
                 high2 = max(high, parenchyma + half)
             else:
                 low2 = min(low, parenchyma - half)
-    if (low2, high2) != (low, high):
-        again = grow_from(mask, low2, high2)
-        if again is not None and not (again & rim_of_reach).any():
-            region, low, high = again, low2, high2
-    return region, (parenchyma, float(low), float(high))
+    return low2, high2
 
 
 def _inner_band(mask: NDArray[np.bool_], spacing: Sequence[float], width_mm: float) -> NDArray[np.bool_]:
