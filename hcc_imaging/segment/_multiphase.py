@@ -487,6 +487,51 @@ def _joint_distance(xp: NDArray[np.float32], centre: NDArray[np.float64]) -> NDA
     return np.sqrt(d, out=d)
 
 
+def _first_joint_region(
+    same: list[Volume], box: tuple[int, ...], local: NDArray[np.int64], lo: NDArray[np.int64], sp: NDArray[np.float64],
+    sl: tuple[slice, ...], params: LesionParams, liv: NDArray[np.bool_] | None, line_idx: NDArray[np.float64] | None,
+    line_len: float | None, faint_classes: bool, cache: _SmoothCache,
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_] | None] | None:
+    """:func:`_segment_multiphase`'s first region on its region of interest (``box``, starting at
+    ``lo``; the click at ``local``) and the drawn line's clamp: the ball of
+    ``LESION_COMBINED_LINE_BALL_FRACTION`` of the line's half-length around its midpoint (clamped at
+    ``line_clamp_factor`` of it); with ``faint_classes`` the click's ball at the scale of largest
+    contrast over the phases (:func:`_best_click_ball`: a 6 mm ball deep in a 22 mm node has its ring
+    inside the node); else the ball of ``LESION_COMBINED_CLICK_BALL_MM``.  In the liver ``liv``;
+    None when empty."""
+    clamp = None
+    if line_idx is not None and line_len is not None:
+        mid = 0.5 * (line_idx[0] + line_idx[1]) - lo
+        region = _ball_mask(box, mid, sp, C.LESION_COMBINED_LINE_BALL_FRACTION * 0.5 * line_len)
+        clamp = _ball_mask(box, mid, sp, params.line_clamp_factor * 0.5 * line_len)
+    elif faint_classes:
+        found = _best_click_ball(same, box, local, sp, sl, params, liv, cache)
+        if found is None:
+            return None
+        region = found
+    else:
+        region = _ball_mask(box, local, sp, max(params.seed_radius_mm, C.LESION_COMBINED_CLICK_BALL_MM))
+    if liv is not None:
+        region &= liv
+    if not region.any():
+        return None
+    return region, clamp
+
+
+def _nearer_than_classes(X: NDArray[np.float32], lesion: NDArray[np.float64], classes: list[NDArray[np.float64]],
+                         far: float) -> tuple[NDArray[np.bool_], float]:
+    """The voxels of ``X`` (phases x box, in smoothed sigmas) nearer the ``lesion`` vector than every
+    class (the multiphase form of step 4's midpoint) and within the far bound (``far``, or the
+    nearest class's distance when larger); and that distance."""
+    d_l = _joint_distance(X, lesion)
+    cand = np.ones(X.shape[1:], bool)
+    for c in classes:
+        cand &= d_l < _joint_distance(X, c)
+    d_near = min(float(np.linalg.norm(c - lesion)) for c in classes)
+    cand &= d_l <= max(far, d_near)
+    return cand, d_near
+
+
 def _segment_multiphase(
     phases: Mapping[Phase, Volume],
     phase: Phase,
@@ -554,12 +599,7 @@ def _segment_multiphase(
         X = np.stack(stack).astype(np.float32, copy=False)  # (P, z, y, x), smoothed sigmas
         faint: list[NDArray[np.float32]] = []  # (X at the faint-lesion smoothing, its scale to X's units)
 
-        def classes_of(
-            region: NDArray[np.bool_], ring: NDArray[np.bool_] | None, lesion: NDArray[np.float64]
-        ) -> list[NDArray[np.float64]]:
-            if not faint_classes:
-                assert ring is not None
-                return _ring_classes(X[:, ring].T.astype(np.float64), lesion, k_min)
+        def faint_classes_of(region: NDArray[np.bool_], lesion: NDArray[np.float64]) -> list[NDArray[np.float64]]:
             # 1.7, a faint lesion (a node 0-20 HU from soft tissue, ~4 smoothed sigmas): a ring that
             # partly crosses it gives no class 3 sigmas away, and a tissue a few mm off (the liver
             # 3-7 mm from the fu2 node: 6 % of the ring) is no class of the ring.  The classes are
@@ -583,24 +623,11 @@ def _segment_multiphase(
 
         liv = liver[sl] if liver is not None else None
         local = s - lo
-        clamp = None
-        if line_idx is not None and line_len is not None:
-            mid = 0.5 * (line_idx[0] + line_idx[1]) - lo
-            region = _ball_mask(box, mid, sp, C.LESION_COMBINED_LINE_BALL_FRACTION * 0.5 * line_len)
-            clamp = _ball_mask(box, mid, sp, params.line_clamp_factor * 0.5 * line_len)
-        elif faint_classes:
-            # the click's ball at the scale of largest contrast over the phases, as for the
-            # combination (a 6 mm ball deep in a 22 mm node has its ring inside the node)
-            region = _best_click_ball(same, box, local, sp, sl, params, liv, cache)
-            if region is None:
-                return None
-        else:
-            region = _ball_mask(box, local, sp, max(params.seed_radius_mm, C.LESION_COMBINED_CLICK_BALL_MM))
-        if liv is not None:
-            region &= liv
-        pick = region.copy()
-        if not region.any():
+        first = _first_joint_region(same, box, local, lo, sp, sl, params, liv, line_idx, line_len, faint_classes, cache)
+        if first is None:
             return None
+        region, clamp = first
+        pick = region.copy()
         mask = region
         k_min = params.min_contrast_k_sigma
         for it in range(params.iterations + 1):
@@ -612,15 +639,15 @@ def _segment_multiphase(
                 if liv is not None:
                     ring &= liv
             lesion = _kernels.median_f32(X[:, region], axis=1).astype(np.float64)
-            classes = classes_of(region, ring, lesion)
+            if faint_classes:
+                classes = faint_classes_of(region, lesion)
+            elif ring is not None:  # (computed above when not faint_classes)
+                classes = _ring_classes(X[:, ring].T.astype(np.float64), lesion, k_min)
+            else:
+                return None
             if not classes:
                 return None
-            d_l = _joint_distance(X, lesion)
-            cand = np.ones(box, bool)
-            for c in classes:
-                cand &= d_l < _joint_distance(X, c)
-            d_near = min(float(np.linalg.norm(c - lesion)) for c in classes)
-            cand &= d_l <= max(params.outer_k_sigma / nf, d_near)
+            cand, d_near = _nearer_than_classes(X, lesion, classes, params.outer_k_sigma / nf)
             if liv is not None:
                 cand &= liv
             if clamp is not None:
@@ -642,8 +669,8 @@ def _segment_multiphase(
         used = [str(same[ref].phase)] + [str(v.phase) for j, v in enumerate(same) if j != ref]
         _, smooth_ref, sig_ref = _smoothed(same[ref], sl, sig_vox, cache)
         lv = float(_kernels.median_f32(smooth_ref[mask]))
-        assert ring is not None
-        sv = float(_kernels.median_f32(smooth_ref[ring])) if ring.any() else lv
+        # (the last round read the ring: the surroundings value)
+        sv = float(_kernels.median_f32(smooth_ref[ring])) if ring is not None and ring.any() else lv
         model = _Model(lv, sv, sig_ref, sig_ref * nf, lv, lv, d_near * nf, "both")
         return _RoiResult(mask, lo, model, touches, at_max), used
 
