@@ -105,17 +105,8 @@ def _cases(name: str) -> Iterator[tuple[str, Callable[[], Any]]]:
                    lambda st=st, v=v: viable_mask(st.lesions, v["arterial"], pre_contrast=v["pre_contrast"],
                                                   portal_venous=v["portal_venous"], liver=st.liver))
     elif name == "graded":
-        import numpy as np
-
-        from hcc_imaging.volume import Geometry, Volume
-        from tests.segment._phantom import graded_tumour
-
-        for s in (0, 1, 2):
-            def graded(s: int = s) -> Any:
-                img, _, _, centre = graded_tumour(25.0, s)
-                geom = Geometry(shape=img.shape, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), direction=np.eye(3))
-                return segment_lesion(Volume(array=np.round(img).astype(np.int16), geometry=geom), seed_index=centre)
-            yield f"graded 5 cm seed {s}", graded
+        for case, vol, _, centre, _ in benchmark_module("bench_segment_hard").graded_cases([0, 1, 2]):
+            yield case, lambda vol=vol, centre=centre: segment_lesion(vol, seed_index=centre)
     elif name == "ircad":
         import tempfile
 

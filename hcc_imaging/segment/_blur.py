@@ -182,8 +182,8 @@ def blurred_border(
         again_prep = _prepare(fitted.mask, fitted.lo, images, spacing, liver)
         if again_prep is None:
             return None
-        again_use, again_bad = _band_voxels(again_prep)
-        if exclude and again_bad is not None:
+        again_use, again_bad = _band_voxels(again_prep, other_tissue=exclude)
+        if again_bad is not None:
             again_use = _without(again_use, again_bad)
         again = _fit_surface(again_prep, _band(again_prep, again_use), spacing, liver, surfaces=surfaces)
         if again is None:
@@ -245,15 +245,15 @@ def _prepare(mask: NDArray[np.bool_], lo: NDArray[np.int64], images: Sequence[ND
     return _Prepared(st, images_w, liver_w)
 
 
-def _band_voxels(prep: _Prepared) -> tuple[NDArray[np.bool_], NDArray[np.bool_] | None]:
+def _band_voxels(prep: _Prepared, *, other_tissue: bool = True) -> tuple[NDArray[np.bool_], NDArray[np.bool_] | None]:
     """The working voxels within ``LESION_BLUR_MODEL_BAND_MM`` of the start's surface (in the
-    liver or the start, when a liver mask is given), and those of another tissue
-    (:func:`_other_tissue`, None when its levels cannot be read)."""
+    liver or the start, when a liver mask is given), and, when ``other_tissue``, those of another
+    tissue (:func:`_other_tissue`; None when its levels cannot be read, or not asked for)."""
     st = prep.st
     use = np.abs(st.rho - st.r0) <= C.LESION_BLUR_MODEL_BAND_MM
     if prep.liver_w is not None:
         use &= prep.liver_w | st.start_w
-    return use, _other_tissue(prep.images_w, st.start_w, st.rho, st.r0, use)
+    return use, _other_tissue(prep.images_w, st.start_w, st.rho, st.r0, use) if other_tissue else None
 
 
 def _without(use: NDArray[np.bool_], bad: NDArray[np.bool_]) -> NDArray[np.bool_]:
@@ -350,18 +350,16 @@ def _fit_surface(prep: _Prepared, band: _Band, spacing: Sequence[float], liver: 
     out = _inside(start.shape, sp, centre, coef, C.LESION_BLUR_MODEL_DEGREE)
     if liver is not None:
         out &= liver[box]
-    near = None
-    if surfaces == "near_ellipsoid":
-        free_edf = info["edf"]
+    free_edf = info["edf"]
 
-        def near() -> NDArray[np.bool_] | None:
-            near_coef = _near_ellipsoid(st, band, sigma, sse, free_edf, dof)
-            if near_coef is None:
-                return None
-            inside = _inside(start.shape, sp, centre, near_coef, C.LESION_BLUR_MODEL_DEGREE, inverse=True)
-            return inside & liver[box] if liver is not None else inside
+    def near_mask() -> NDArray[np.bool_] | None:
+        near_coef = _near_ellipsoid(st, band, sigma, sse, free_edf, dof)
+        if near_coef is None:
+            return None
+        inside = _inside(start.shape, sp, centre, near_coef, C.LESION_BLUR_MODEL_DEGREE, inverse=True)
+        return inside & liver[box] if liver is not None else inside
 
-    return _Fitted(out, blo.astype(np.int64), float(sigma), near)
+    return _Fitted(out, blo.astype(np.int64), float(sigma), near_mask if surfaces == "near_ellipsoid" else None)
 
 
 def _near_ellipsoid(st: _Start, band: _Band, sigma: float, free_sse: float, free_edf: float,

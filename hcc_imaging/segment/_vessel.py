@@ -159,11 +159,12 @@ def _fit_one(
     near_axis = in_blood & (perp_p <= C.VESSEL_MAX_RADIUS_MM)
     seg_a = near_axis & (t_p < t0 - g) & (t_p >= t0 - g - L)
     seg_b = near_axis & (t_p > t1 + g) & (t_p <= t1 + g + L)
-    cents = _slab_centres(t_p, pts, (seg_a, seg_b), float(sp.max()))
-    if cents is None:
+    found = _slab_centres(t_p, pts, (seg_a, seg_b), float(sp.max()))
+    if found is None:
         return None
+    cents, fewest = found
     ts_curve = np.arange(t0 - g - L, t1 + g + L + 0.25, 0.25)
-    curve, deg = _centreline(cents, ts_curve)
+    curve, deg = _centreline(cents, ts_curve, quadratic=fewest >= 2)
     # an upper bound on the agreement before the box is read (not for a refit, which is held to
     # another mask)
     if agree_with is None and not _may_agree(curve, pts[in_m], sm[m], 0.5 * (b + d)):
@@ -229,11 +230,12 @@ def _fit_one(
 
 
 def _slab_centres(t_p: NDArray[np.float64], pts: NDArray[np.float64], segs: tuple[NDArray[np.bool_], NDArray[np.bool_]],
-                  slab: float) -> list[tuple[float, NDArray[np.float64], int]] | None:
+                  slab: float) -> tuple[list[tuple[float, NDArray[np.float64], int]], int] | None:
     """The patent segments' centres, slab by slab along the axis (``t_p``: each point's position on
     it; ``pts``: the points, mm; ``segs``: the two segments' points; ``slab``: the slabs' thickness):
-    (position, centre, segment 0 or 1) of each slab of at least five points; None when a segment has
-    fewer than ten points, spans less than ``VESSEL_MIN_SEGMENT_MM`` or has no such slab."""
+    (position, centre, segment 0 or 1) of each slab of at least five points, and the fewer of the
+    two segments' slab counts; None when a segment has fewer than ten points, spans less than
+    ``VESSEL_MIN_SEGMENT_MM`` or has no such slab."""
     cents: list[tuple[float, NDArray[np.float64], int]] = []
     for side, seg in enumerate(segs):
         if seg.sum() < 10:
@@ -247,15 +249,15 @@ def _slab_centres(t_p: NDArray[np.float64], pts: NDArray[np.float64], segs: tupl
             sel = (ts >= lo_e) & (ts < lo_e + slab)
             if sel.sum() >= 5:
                 cents.append((float(ts[sel].mean()), pts_s[sel].mean(0), side))
-    n_side = [sum(1 for x in cents if x[2] == k) for k in (0, 1)]
-    return cents if min(n_side) >= 1 else None
+    fewest = min(sum(1 for x in cents if x[2] == k) for k in (0, 1))
+    return (cents, fewest) if fewest >= 1 else None
 
 
-def _centreline(cents: list[tuple[float, NDArray[np.float64], int]],
-                ts_curve: NDArray[np.float64]) -> tuple[NDArray[np.float64], int]:
+def _centreline(cents: list[tuple[float, NDArray[np.float64], int]], ts_curve: NDArray[np.float64], *,
+                quadratic: bool) -> tuple[NDArray[np.float64], int]:
     """The lumen's centreline through the slabs' centres ``cents`` (:func:`_slab_centres`), sampled
     at the axis positions ``ts_curve``, and its degree: a straight line, or (gentle curvature) the
-    quadratic when each segment has two centres and it departs from the line by more than
+    quadratic when ``quadratic`` (each segment has two centres) and it departs from the line by more than
     ``VESSEL_MIN_BEND_MM`` (a quadratic through two short segments only adds noise to a straight
     tube)."""
     tc = np.array([x[0] for x in cents])
@@ -263,7 +265,7 @@ def _centreline(cents: list[tuple[float, NDArray[np.float64], int]],
     coef = np.polyfit(tc, pc, 1)  # (2, 3)
     curve = np.stack([np.polyval(coef[:, k], ts_curve) for k in range(3)], axis=-1)
     bend = 0.0
-    if min(sum(1 for x in cents if x[2] == k) for k in (0, 1)) >= 2:
+    if quadratic:
         coef2 = np.polyfit(tc, pc, 2)
         curve2 = np.stack([np.polyval(coef2[:, k], ts_curve) for k in range(3)], axis=-1)
         bend = float(np.linalg.norm(curve2 - curve, axis=-1).max())
