@@ -1014,7 +1014,32 @@ def seed_point_lps(
     include_lps=)``, as ``hcc-imaging segment --liver`` and the batch's seeds files make it)."""
     phases = _as_phases(volume)
     index_ref = phases[Phase(phase)] if phase is not None and Phase(phase) in phases else next(iter(phases.values()))
-    return _seed_and_line(index_ref, seed_lps, seed_index, line_lps)[0]
+    point = _seed_and_line(index_ref, seed_lps, seed_index, line_lps)[0]
+    inside = []
+    for vol in phases.values():
+        try:
+            vol.geometry.lps_to_nearest_index(point)
+            inside.append(vol)
+        except ValueError:
+            pass
+    if not inside:  # segment_lesion would refuse it on any phase; say so before a liver mask is made for it
+        raise _seed_outside(point, index_ref, seed_index)
+    return point
+
+
+def _seed_outside(seed_pt: NDArray[np.float64], vol: Volume, seed_index: Sequence[int] | None = None) -> SeedError:
+    """The error for a click (LPS mm; given as ``seed_index`` when not None) outside ``vol``: the
+    point, the series and its extent."""
+    where = f"{tuple(np.round(seed_pt, 1).tolist())} mm"  # plain numbers, not np.float64(...)
+    if seed_index is not None:
+        where += f" (voxel {tuple(int(v) for v in np.asarray(seed_index).reshape(-1))})"
+    corners = vol.geometry.extent_lps
+    ext = ", ".join(f"{a:.1f} to {b:.1f}" for a, b in zip(corners.min(0), corners.max(0), strict=True))
+    return SeedError(
+        f"seed {where} is outside the {vol.phase} volume "
+        f"(series {vol.series_instance_uid or 'unknown'}, shape {vol.shape}; its voxel centres span "
+        f"x, y, z {ext} mm LPS). Click inside the image."
+    )
 
 
 @single_blas_thread
@@ -1186,10 +1211,7 @@ def _segment_lesion_steps(
         try:
             return vol.geometry.lps_to_nearest_index(seed_pt)
         except ValueError as err:
-            raise SeedError(
-                f"seed {seed_txt} mm is outside the {vol.phase} volume "
-                f"(series {vol.series_instance_uid or 'unknown'}, shape {vol.shape}). Click inside the image."
-            ) from err
+            raise _seed_outside(seed_pt, vol, seed_index) from err
 
     if extrahepatic and liver is not None:
         # the region the lesion is kept in (and sampled around) is everything outside the liver

@@ -663,13 +663,16 @@ def segment_liver(
     for q in ([] if include_lps is None else np.asarray(include_lps, float).reshape(-1, 3)):
         qi = tuple(int(v) for v in np.rint(geom.lps_to_index(q)))
         if any(i < 0 or i >= n for i, n in zip(qi, geom.shape, strict=True)):
-            raise SegmentationError(f"include_lps point {tuple(q)} mm lies outside the image.")
+            raise SegmentationError(f"include_lps point {tuple(np.round(q, 1).tolist())} mm lies outside the image "
+                                    f"(series {vol.series_instance_uid or '?'}, shape {vol.shape}); pass "
+                                    "points inside the series the liver is segmented on.")
         include_idx.append(qi)
     seed_idx = None
     if seed_lps is not None:
         seed_idx = tuple(int(v) for v in np.rint(geom.lps_to_index(np.asarray(seed_lps, float))))
         if any(i < 0 or i >= n for i, n in zip(seed_idx, geom.shape, strict=True)):
-            raise SegmentationError(f"liver seed {tuple(np.asarray(seed_lps, float))} mm lies outside the image.")
+            raise SegmentationError(f"liver seed {tuple(np.round(np.asarray(seed_lps, float), 1).tolist())} mm lies "
+                                    f"outside the image (series {vol.series_instance_uid or '?'}, shape {vol.shape}).")
     lo_hi = p.search_range_hu or C.LIVER_WINDOW_HU_BY_PHASE.get(str(vol.phase), C.LIVER_WINDOW_HU_BY_PHASE["unknown"])
     # patient's right half of the body (LPS x below the body's centre): the liver's side
     xs = geom.index_to_lps(np.argwhere(body)[:: max(1, int(body.sum()) // 200_000)])[:, 0]

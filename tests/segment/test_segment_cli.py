@@ -139,6 +139,29 @@ def test_nifti_input_and_folder_without_images(tmp_path: Path, capsys: pytest.Ca
     assert "no DICOM study found" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("seed", [["--seed", "500,10,10"], ["--seed-lps=-100,50,-100"]], ids=["index", "lps"])
+def test_a_click_outside_the_image_is_named_before_the_liver_is_made(
+        seed: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With --liver the click is the point the automatic liver must hold; one outside the image was
+    reported by segment_liver as an ``include_lps point (np.float64(...), ...)``, an argument the
+    user never gave.  It is the click's error now, with the image's extent, as without --liver."""
+    import SimpleITK as sitk
+
+    from ._phantom import perf_phantom
+
+    ph = perf_phantom(0)
+    img = tmp_path / "ct.nii.gz"
+    sitk.WriteImage(ph.volume.to_sitk(), str(img))
+    for extra in ([], ["--liver"]):
+        rc = main(["segment", str(img), *seed, *extra, "--out", str(tmp_path / "x.nii.gz")])
+        err = capsys.readouterr().err
+        assert rc == 2, err
+        assert "SeedError: seed (" in err and "is outside" in err and "voxel centres span" in err, err
+        assert "include_lps" not in err and "np.float64" not in err, err
+        assert ("(voxel (500, 10, 10))" in err) == (seed[0] == "--seed"), err
+    assert not (tmp_path / "x.nii.gz").exists()
+
+
 def test_auto_liver_holds_the_clicked_capsule_tumour(tmp_path: Path) -> None:
     """A tumour centred 15 mm outside the capsule is not taken into the liver by the automatic
     test (its border lies < 25 % on liver), so a click at its centre would fall outside the
