@@ -33,8 +33,14 @@ def register(subparsers: Any) -> None:
         "segment",
         help="3-D lesion mask from one click (or a line across the lesion)",
         description=(
-            "Segment the lesion under a seed point: Gaussian smoothing, an intensity window between the "
-            "lesion and its surroundings, the connected region holding the seed, opening and hole filling. "
+            "Segment the lesion under a seed point (or a line across it) on the phase where it is most "
+            "conspicuous: a region grown in an intensity window between the lesion and its surroundings "
+            "on the smoothed image, then, where they apply, a star-shaped surface for heterogeneous "
+            "tumours, the phases used jointly, an enhancing rim or a necrotic core's rind (two nested "
+            "surfaces fitted), a filling defect in a vessel, and the border fitted to a blurred-surface "
+            "or the scanner's point-spread model (the method, step by step: the "
+            "hcc_imaging.segment.lesion docstring; its accuracy and limits: docs/validation.md). "
+            "A mask a reader should check says why (printed as 'note:' and in --json's provenance). "
             "Optionally inside an automatic liver mask (--liver) and with the viable (arterially "
             "enhancing) part written too (--viable-out)."
         ),
