@@ -74,17 +74,17 @@ def test_blocks_in_two_threads_share_the_limit_and_the_last_lifts_it(two_threads
 def test_a_click_runs_with_one_blas_thread(two_threads, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """``segment_lesion`` (the napari click, the CLI, the batch) runs inside the limit, and the
     products inside it give the same mask as without it (OpenBLAS splits rows, not sums)."""
-    from hcc_imaging.segment import lesion
+    from hcc_imaging.segment import _driver, lesion
     from tests.segment._phantom import perf_phantom
 
     seen: list[set[int]] = []
-    real = lesion._liver_on
+    real = _driver._liver_on
 
     def spy(*a, **k):  # type: ignore[no-untyped-def]
         seen.append(_blas_threads())
         return real(*a, **k)
 
-    monkeypatch.setattr(lesion, "_liver_on", spy)
+    monkeypatch.setattr(_driver, "_liver_on", spy)
     ph = perf_phantom(3, noise_sd_hu=15.0, diameter_mm=12.0)
     limited = lesion.segment_lesion(ph.volume, seed_index=ph.seed_index).labels.array
     assert seen and all(s == {1} for s in seen)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -39,10 +39,8 @@ from ._morph import (
     within_mm,
     within_mm_runs,
 )
+from ._types import LesionParams
 from .errors import LowContrastError
-
-if TYPE_CHECKING:  # annotations only: lesion.py imports this module
-    from .lesion import LesionParams
 
 
 @dataclass(slots=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -37,10 +37,8 @@ from ._grow import (
 from ._morph import ball, bbox, component_at, gaussian_noise_factor, gaussian_sigma_vox, pad_box, robust_sigma
 from ._refine import _roi_box, _roi_half_sizes_mm, _segment_on
 from ._kmedians import _ring_classes
+from ._types import LesionParams
 from .errors import LowContrastError
-
-if TYPE_CHECKING:  # annotations only: lesion.py imports this module
-    from .lesion import LesionParams
 
 
 def _phase_contrasts(
@@ -269,7 +267,6 @@ def _segment_combined_in(
         region, init_mm, est = ball_mm
     if liv is not None:
         region &= liv
-    from .lesion import LesionParams  # at call time: lesion.py imports this module
     p = LesionParams(**{**asdict(params), "heterogeneous_expansion": False, "radial_refinement": False,
                         "enhancing_rim": False,
                         "smoothing_sigma_mm": params.smoothing_sigma_mm if smoothing_mm is None else smoothing_mm})

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,11 +45,9 @@ from ._morph import (
     noise_sigma,
     pad_box,
 )
+from ._types import LesionParams
 
 log = logging.getLogger(__name__)
-
-if TYPE_CHECKING:  # annotations only: lesion.py imports this module
-    from .lesion import LesionParams
 
 
 def _roi_half_sizes_mm(

@@ -16,7 +16,6 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,11 +26,9 @@ from . import constants as C
 from ._surface import _dof, _evidence, _halved_step, _inside, _roughness, _start_surface
 from ._grow import _ring, _RoiResult, _smoothed, _SmoothCache, _touches_border
 from ._morph import bbox, component_at, dice, fill_holes, gaussian_sigma_vox, pad_box, robust_sigma, within_mm
+from ._types import LesionParams
 
 log = logging.getLogger(__name__)
-
-if TYPE_CHECKING:  # annotations only: lesion.py imports this module
-    from .lesion import LesionParams
 
 
 def _direction_basis(u: NDArray[np.float64], degree: int) -> NDArray[np.float64]:

@@ -61,17 +61,17 @@ def test_other_tissue_is_beyond_both_levels_by_one_contrast() -> None:
 def _step_12_call(monkeypatch: pytest.MonkeyPatch) -> tuple[tuple, dict, object]:  # type: ignore[type-arg]
     """Step 12's call on the slowest ill-defined click of the sweep (40 mm, 40 HU, σ 25 on
     1 × 0.7 × 0.7 mm: the vessel and the fat lie in its band): (args, kwargs, its result)."""
-    from hcc_imaging.segment import lesion
+    from hcc_imaging.segment import _driver
 
     calls = []
-    real = lesion.blurred_border
+    real = _driver.blurred_border
 
     def recorded(*a, **k):  # type: ignore[no-untyped-def]
         out = real(*a, **k)
         calls.append((a, k, out))
         return out
 
-    monkeypatch.setattr(lesion, "blurred_border", recorded)
+    monkeypatch.setattr(_driver, "blurred_border", recorded)
     res, _, _ = robustness_click((1.0, 0.7, 0.7), 40.0, 40.0, 25.0, 0.2, 3.0)
     monkeypatch.undo()
     assert res.border_blur_mm is not None and len(calls) == 1

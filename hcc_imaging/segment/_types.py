@@ -1,0 +1,307 @@
+"""The types every step of :func:`~hcc_imaging.segment.lesion.segment_lesion` shares: its
+parameters (:class:`LesionParams`), its result (:class:`SegmentationResult`) and the codes of the
+result's checks (:data:`MASK_CHECKS`).
+
+A module of their own so that the steps' modules (:mod:`._grow`, :mod:`._refine`, :mod:`._rim`,
+:mod:`._multiphase`) and the driver (:mod:`._driver`) import them without a cycle through
+:mod:`.lesion`, which imports the driver.  :mod:`.lesion` re-exports them; import them from there
+(or from :mod:`hcc_imaging.segment`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..volume import LabelVolume, Phase
+from . import constants as C
+from .errors import SegmentationError
+
+__all__ = ["ALGORITHM_NAME", "MASK_CHECKS", "LesionParams", "SegmentationResult"]
+
+#: Name recorded in provenance.
+ALGORITHM_NAME = "hcc_imaging.segment.lesion.seeded_window_growing"
+
+_POLARITIES = ("auto", "hypo", "hyper", "both")
+
+@dataclass(frozen=True, slots=True)
+class LesionParams:
+    """Parameters of :func:`segment_lesion` (defaults and sources in :mod:`.constants`).
+
+    Attributes
+    ----------
+    smoothing_sigma_mm : float
+        Gaussian sigma (mm) applied before thresholding.
+    seed_radius_mm : float
+        Radius (mm) of the seed neighbourhood whose median is the lesion value.
+    roi_half_size_mm, roi_max_half_size_mm, roi_growth : float
+        Initial and largest ROI half-size (mm) and growth factor.
+    ring_inner_mm, ring_outer_mm : float
+        Distances (mm) outside the region that bound the surroundings ring.
+    outer_k_sigma : float
+        Far window bound in raw-noise sigmas beyond the lesion value (at least one contrast).
+    min_contrast_k_sigma : float
+        Minimum |lesion - surroundings| in smoothed-noise sigmas; below it LowContrastError.
+    opening_radius_mm : float
+        Ball radius (mm) of the bridge-cutting opening (0 disables it).
+    iterations : int
+        Rounds of re-estimating the intensity model (one more after a line's first round whose
+        ring lay in the lesion, step 6).
+    line_roi_factor, line_clamp_factor : float
+        ROI half-size and leak clamp radius, as multiples of the line length / half-length.
+    polarity : {"auto", "hypo", "hyper", "both"}
+        Lesion darker ("hypo") or brighter ("hyper") than its surroundings; "auto" decides
+        from the data; "both" segments everything that differs from the surroundings.
+    edge_band_mm : float
+        Width (mm) of the band inside the border whose median is the lesion value (round >= 2).
+    heterogeneous_expansion : bool
+        After a click, test whether the grown region is enclosed by a shell of non-parenchyma
+        tissue and, if so, grow to the lesion-parenchyma boundary (step 7 of the method).
+    shell_nonparenchyma_fraction : float
+        Fraction of the ring that must differ from parenchyma for that test.
+    expansion_rounds : int
+        Largest number of outward growth rounds.
+    parenchyma_sample_mm : float
+        Distance (mm) outside the region within which the parenchyma mode is taken.
+    expansion_max_mm : float
+        Leak clamp of that growth: farthest distance (mm) from the clicked region; a growth that
+        reaches it is rejected (not enclosed).
+    fat_max_hu : float or None
+        CT only: smoothed values at or below this (HU) are fat, never lesion tissue for that
+        growth (a node in fat is not "enclosed by lesion tissue").  None turns it off; it is
+        off on MR whatever is given.
+    radial_refinement : bool
+        When that growth is rejected, refine with the star-shaped (radial) shape model of
+        :mod:`._radial` (step 8 of the method).
+    enhancing_rim : bool
+        After a click or a line on a hypodense zone, include a thin enhancing rim around it (step 9).
+    include_lipiodol : bool
+        Include a dense lipiodol deposit that touches the mask, with its partial-volume margin
+        (step 9b, 1.8): part of the treated lesion for RECIST (``viable_mask`` excludes it).
+    combined_border : bool
+        With the phase chosen automatically, redo a clean one-phase mask's border on the phases'
+        matched-filter combination when the lesion shows on several phases (step 10 (d), 1.11).
+    blurred_border : bool
+        Place an ill-defined (infiltrative) lesion's border on a fitted blurred-surface model
+        instead of the midpoint level (step 12, 1.12).
+    blurred_surface : {"near_ellipsoid", "free"}
+        Step 12's surface: "near_ellipsoid" (1.54, the default: 1 / radius^2 a polynomial held
+        near an ellipsoid by one of several prior weights, or the free surface, as Akaike's
+        criterion prefers), or "free" (the radius a polynomial of the direction: 1.14-1.53);
+        docs/validation.md §2.2 "Algorithm 1.54".
+    sharp_border : bool
+        Otherwise, place a sharp lesion's border on the same surface model fitted with the
+        scanner's point-spread, to sub-voxel precision (step 12b, 1.16).
+    rind_border : bool
+        On pixels up to ``LESION_RIND_MAX_PIXEL_MM``, fit a click whose region step 7 grew or step 9
+        wrapped in a rim (1.40: or whose region is hypodense) as a necrotic core in an enhancing
+        layer (step 13 without being asked, 1.25), and use the fit when it passes its tests.
+    """
+
+    smoothing_sigma_mm: float = C.LESION_SMOOTHING_SIGMA_MM
+    smoothing_min_vox: float = C.LESION_SMOOTHING_MIN_VOX
+    seed_radius_mm: float = C.LESION_SEED_RADIUS_MM
+    roi_half_size_mm: float = C.LESION_ROI_HALF_SIZE_MM
+    roi_max_half_size_mm: float = C.LESION_ROI_MAX_HALF_SIZE_MM
+    roi_growth: float = C.LESION_ROI_GROWTH
+    ring_inner_mm: float = C.LESION_RING_INNER_MM
+    ring_outer_mm: float = C.LESION_RING_OUTER_MM
+    outer_k_sigma: float = C.LESION_OUTER_K_SIGMA
+    min_contrast_k_sigma: float = C.LESION_MIN_CONTRAST_K_SIGMA
+    opening_radius_mm: float = C.LESION_OPENING_RADIUS_MM
+    iterations: int = C.LESION_ITERATIONS
+    line_roi_factor: float = C.LESION_LINE_ROI_FACTOR
+    line_clamp_factor: float = C.LESION_LINE_CLAMP_FACTOR
+    polarity: str = "auto"
+    edge_band_mm: float = C.LESION_EDGE_BAND_MM
+    heterogeneous_expansion: bool = True
+    shell_nonparenchyma_fraction: float = C.LESION_SHELL_NONPARENCHYMA_FRACTION
+    expansion_rounds: int = C.LESION_EXPANSION_ROUNDS
+    parenchyma_sample_mm: float = C.LESION_PARENCHYMA_SAMPLE_MM
+    expansion_max_mm: float = C.LESION_EXPANSION_MAX_MM
+    fat_max_hu: float | None = C.LESION_FAT_MAX_HU
+    radial_refinement: bool = True
+    enhancing_rim: bool = True
+    include_lipiodol: bool = True
+    combined_border: bool = True
+    blurred_border: bool = True
+    blurred_surface: str = C.LESION_BLUR_MODEL_SURFACES
+    sharp_border: bool = True
+    rind_border: bool = True
+
+    def __post_init__(self) -> None:
+        if self.polarity not in _POLARITIES:
+            raise SegmentationError(
+                f"LesionParams.polarity must be one of {_POLARITIES}, got {self.polarity!r}."
+            )
+        if self.blurred_surface not in ("free", "near_ellipsoid"):
+            raise SegmentationError(
+                f"LesionParams.blurred_surface must be 'free' or 'near_ellipsoid', got {self.blurred_surface!r}."
+            )
+        for name in ("smoothing_sigma_mm", "seed_radius_mm", "roi_half_size_mm", "roi_max_half_size_mm",
+                     "ring_outer_mm", "outer_k_sigma"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise SegmentationError(f"LesionParams.{name} must be a positive number (mm or sigmas), got {v!r}.")
+        if self.ring_inner_mm < 0 or self.ring_inner_mm >= self.ring_outer_mm:
+            raise SegmentationError(
+                f"LesionParams ring must satisfy 0 <= ring_inner_mm < ring_outer_mm, got "
+                f"{self.ring_inner_mm} and {self.ring_outer_mm} mm."
+            )
+        if self.roi_growth <= 1.0:
+            raise SegmentationError(f"LesionParams.roi_growth must be > 1, got {self.roi_growth}.")
+        if self.iterations < 1:
+            raise SegmentationError(f"LesionParams.iterations must be >= 1, got {self.iterations}.")
+        if self.fat_max_hu is not None and not (isinstance(self.fat_max_hu, (int, float)) and math.isfinite(self.fat_max_hu)):
+            raise SegmentationError(f"LesionParams.fat_max_hu must be a finite HU value or None, got {self.fat_max_hu!r}.")
+        if not 0.0 < self.shell_nonparenchyma_fraction <= 1.0:
+            raise SegmentationError(
+                "LesionParams.shell_nonparenchyma_fraction must be in (0, 1], got "
+                f"{self.shell_nonparenchyma_fraction}."
+            )
+        if self.expansion_rounds < 1 or self.parenchyma_sample_mm <= self.ring_outer_mm:
+            raise SegmentationError(
+                "LesionParams.expansion_rounds must be >= 1 and parenchyma_sample_mm > ring_outer_mm, got "
+                f"{self.expansion_rounds} and {self.parenchyma_sample_mm} mm."
+            )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SegmentationResult:
+    """A lesion mask with its provenance.
+
+    Attributes
+    ----------
+    labels : LabelVolume
+        The mask (value ``label``, named ``lesion_id``) on the grid of the phase used.
+    algorithm, version : str
+        Algorithm name and version (:data:`ALGORITHM_NAME`, ``constants.ALGORITHM_VERSION``).
+    parameters : mapping
+        Every parameter value used (``LesionParams`` as a dict).
+    seed_lps : tuple of 3 float, mm
+        Seed in LPS (the line's midpoint when only a line was given).
+    seed_index : tuple of 3 int
+        Seed voxel (slice, row, col) on ``labels``' grid.
+    line_lps : tuple of two LPS points or None
+        The line drawn across the lesion, when given.
+    phase : Phase
+        Phase the click's region was computed on (the grid of ``labels``).  For a heterogeneous
+        lesion the growth to its border may use another phase on the same grid; ``notes`` then
+        names it, and ``window`` / ``surroundings_value`` refer to that phase.
+    lesion_value, surroundings_value : float
+        Final intensity model (HU for CT): lesion median and surroundings median, on
+        ``values_phase``.
+    window : tuple of 2 float
+        Final (low, high) intensity window on the smoothed image.
+    values_phase : Phase or None
+        The phase ``lesion_value``, ``surroundings_value`` and ``window`` refer to: ``phase``,
+        or the phase a heterogeneous lesion was grown on (None: as ``phase``).
+    phase_conspicuity : mapping str -> float
+        |lesion - surroundings| / noise sigma per phase considered (phase choice).
+    elapsed_s : float
+        Wall time of the call (s).
+    notes : tuple of str
+        Warnings worth showing a reader (e.g. mask still touching the largest ROI).
+    border_weights : mapping str -> float or None
+        When the border was redone on the phases' matched-filter combination (step 10 (d),
+        ``LesionParams.combined_border``): each phase's weight (contrast / noise^2, scaled).
+        ``phase``, the values and ``window`` are still the one phase's.  None otherwise (and when
+        step 11 or 13 replaced that mask).
+    border_blur_mm : float or None
+        The margin's Gaussian blur (mm) when step 12 placed the border on the blurred-surface
+        model (``LesionParams.blurred_border``), else None (and when step 11 or 13 replaced that mask).
+    border_psf_vox : tuple of float or None
+        The point-spread (Gaussian sigma, in voxels of each axis, slice / row / column) when step 12b placed a sharp
+        border on the fitted surface model (``LesionParams.sharp_border``, 1.16), or step 13 fitted the two surfaces
+        (asked for or on its own); else None (and when step 11 replaced the mask).
+    checks : tuple of str
+        What a reader should check because the mask may be wrong (codes of :data:`MASK_CHECKS`:
+        a leak to the region of interest's border or the drawn line's clamp, the image's edge, the
+        scanned range); the explanations of how it was made are ``notes`` only.  Empty for most
+        masks: a batch lists them per lesion so a run's doubtful masks can be found.
+    border_ramp : str or None
+        With ``border_psf_vox``, the partial-volume ramp step 12b's model used (1.31): ``"voxel"``
+        (each voxel averages its extent), ``"slice"`` (the slices average their thickness, the
+        pixels are point samples: a CT slice's profile) or, 1.44, ``"point"`` (point samples on
+        every axis, the surface the prior of each voxel's own decision); else None.
+    """
+
+    labels: LabelVolume
+    algorithm: str
+    version: str
+    parameters: Mapping[str, Any]
+    seed_lps: tuple[float, float, float]
+    seed_index: tuple[int, int, int]
+    phase: Phase
+    lesion_value: float
+    surroundings_value: float
+    window: tuple[float, float]
+    elapsed_s: float
+    line_lps: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
+    phase_conspicuity: Mapping[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    values_phase: Phase | None = None
+    border_weights: Mapping[str, float] | None = None
+    border_blur_mm: float | None = None
+    border_psf_vox: tuple[float, float, float] | None = None
+    border_ramp: str | None = None
+    checks: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parameters", MappingProxyType(dict(self.parameters)))
+        object.__setattr__(self, "phase_conspicuity", MappingProxyType(dict(self.phase_conspicuity)))
+        if self.border_weights is not None:
+            object.__setattr__(self, "border_weights", MappingProxyType(dict(self.border_weights)))
+
+    @property
+    def mask(self) -> NDArray[np.bool_]:
+        """Boolean lesion mask on ``labels``' grid."""
+        return self.labels.mask()
+
+    @property
+    def volume_mm3(self) -> float:
+        """Lesion volume = voxel count x voxel volume (mm3)."""
+        return float(np.count_nonzero(self.labels.array)) * self.labels.voxel_volume_mm3
+
+    def provenance(self) -> dict[str, Any]:
+        """JSON-serialisable provenance record (DESIGN section 2)."""
+        return {
+            "algorithm": self.algorithm,
+            "version": self.version,
+            "parameters": dict(self.parameters),
+            "seed_lps": list(self.seed_lps),
+            "seed_index": list(self.seed_index),
+            "line_lps": [list(p) for p in self.line_lps] if self.line_lps else None,
+            "phase": str(self.phase),
+            "lesion_value": self.lesion_value,
+            "surroundings_value": self.surroundings_value,
+            "window": list(self.window),
+            "values_phase": str(self.values_phase or self.phase),
+            "phase_conspicuity": dict(self.phase_conspicuity),
+            "elapsed_s": self.elapsed_s,
+            "notes": list(self.notes),
+            "border_weights": dict(self.border_weights) if self.border_weights is not None else None,
+            "border_blur_mm": self.border_blur_mm,
+            "border_psf_vox": list(self.border_psf_vox) if self.border_psf_vox is not None else None,
+            "border_ramp": self.border_ramp,
+            "checks": list(self.checks),
+        }
+
+
+#: The codes of ``SegmentationResult.checks``: notes that say the mask may be wrong.
+MASK_CHECKS: Mapping[str, str] = MappingProxyType({
+    "roi_border": "the mask touches the border of the largest region of interest: it may have leaked into "
+                  "neighbouring tissue",
+    "line_clamp": "the mask reaches the leak clamp around the drawn line: it may have run into a neighbouring "
+                  "tissue of about the same value",
+    "image_edge": "the mask reaches the image's edge within a slice: a leak, or the image is cropped through the "
+                  "lesion",
+    "scan_range": "the mask reaches the first or last slice: the lesion may extend beyond the scanned range "
+                  "(volume and extent across slices underestimated)",
+})
