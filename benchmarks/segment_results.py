@@ -7,7 +7,7 @@ can leave alone.  This compares the whole result: a hash of the label array and 
 (notes, checks, phase, values, window, border fields, parameters; the elapsed time left out), or the
 error's type and message for a refused click.
 
-Corpus (``--sets``; 659 runs by default, about two minutes for all of them on this project's two-core machine):
+Corpus (``--sets``; 711 runs by default, about two and a half minutes for all of them on this project's two-core machine):
 
 ======= ================================================================================
 study   study phantom, sigma 15, seeds 0-1, every lesion and time point, click and line
@@ -21,8 +21,13 @@ viable  ``viable_mask`` on the study phantom's true lesion map, sigma 15, seeds 
         the arterial phase alone, with the portal-venous phase, and with the pre-contrast phase too
         (registered); its label array's hash and its ``meta``
 graded  the 5 cm heterogeneous tumour of ``bench_segment_hard.py`` (steps 7-8), seeds 0-2
+liver   ``segment_liver``: the study phantom (sigma 15, seeds 0-1, every time point) on its phases
+        (the portal-venous choice, carried to the arterial grid) and on each phase alone (unenhanced and
+        arterial included: a mask or the ``LowContrastError``), with a seed point, without the tumour
+        and dark-edge steps; the capsule phantom's bulging tumour held by ``include_lps``
 ircad   3D-IRCADb patient 17's two tumours from a click at their centre with our liver (as the napari
-        dock clicks; not among the defaults: the liver takes a while, and the shared data must be there)
+        dock clicks), and that liver itself; not among the defaults: the liver takes a while, and the
+        shared data must be there
 ======= ================================================================================
 
 Usage::
@@ -48,12 +53,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-SETS = ("study", "study25", "profile", "ill", "sharp", "rind", "viable", "graded")
+SETS = ("study", "study25", "profile", "ill", "sharp", "rind", "viable", "graded", "liver")
 EXTRA_SETS = ("ircad",)
 
 
 def _cases(name: str) -> Iterator[tuple[str, Callable[[], Any]]]:
-    """The set's runs: (a key, a call of ``segment_lesion``)."""
+    """The set's runs: (a key, a call of ``segment_lesion``, ``viable_mask`` or ``segment_liver``)."""
     from hcc_imaging.phantoms import DEFAULT_SHAPE, DEFAULT_SPACING_MM, make_study
     from hcc_imaging.segment import segment_lesion
     from tests.segment._phantom import benchmark_module, rim_scene, rim_scene_shape
@@ -107,12 +112,38 @@ def _cases(name: str) -> Iterator[tuple[str, Callable[[], Any]]]:
     elif name == "graded":
         for case, vol, _, centre, _ in benchmark_module("bench_segment_hard").graded_cases([0, 1, 2]):
             yield case, lambda vol=vol, centre=centre: segment_lesion(vol, seed_index=centre)
+    elif name == "liver":
+        from hcc_imaging.segment import LiverParams, segment_liver
+        from tests.segment._capsule import capsule_phantom
+
+        for seed, tp in itertools.product((0, 1), ("baseline", "fu1", "fu2")):
+            st = make_study(seed, timepoint=tp, noise_sd_hu=15.0)
+            v = st.volumes
+            key = f"liver seed {seed} {tp}"
+            yield f"{key} study", lambda v=v: segment_liver(v)
+            yield f"{key} study on arterial", lambda v=v: segment_liver(v, phase="arterial")
+            for ph in v:
+                yield f"{key} {ph} alone", lambda v=v, ph=ph: segment_liver(v[ph])
+            pv = v["portal_venous"]
+            yield f"{key} seeded", lambda pv=pv: segment_liver(pv, seed_lps=pv.index_to_lps(
+                [pv.shape[0] // 2, pv.shape[1] // 2, pv.shape[2] // 3]))
+            yield (f"{key} plain", lambda pv=pv: segment_liver(pv, params=LiverParams(include_tumours=False,
+                                                                                       refine_dark_edges=False)))
+        for offset in (0.0, 15.0):
+            cap = capsule_phantom(0, offset_mm=offset)
+            yield f"liver capsule {offset:g} mm", lambda cap=cap: segment_liver(cap.volume)
+            yield (f"liver capsule {offset:g} mm holding t1",
+                   lambda cap=cap: segment_liver(cap.volume, include_lps=[cap.centres_lps["t1"]]))
     elif name == "ircad":
         import tempfile
 
+        from hcc_imaging.segment import segment_liver
+
         hard = benchmark_module("bench_segment_hard")
         tmp = tempfile.mkdtemp(prefix="segment_results_")
-        for case, (ct, liver), _, centre, _ in hard.ircad_cases(hard.DEFAULT_ZIP, Path(tmp)):
+        for i, (case, (ct, liver), _, centre, _) in enumerate(hard.ircad_cases(hard.DEFAULT_ZIP, Path(tmp))):
+            if i == 0:
+                yield "IRCAD17 liver", lambda ct=ct: segment_liver(ct)
             yield case, lambda ct=ct, liver=liver, centre=centre: segment_lesion(ct, seed_index=centre, liver=liver)
     else:
         raise ValueError(f"unknown set {name!r}; the sets are {', '.join(SETS + EXTRA_SETS)}")

@@ -43,3 +43,17 @@ def test_times_are_left_out_at_any_depth() -> None:
     tool = benchmark_module("segment_results")
     got = tool._timeless({"elapsed_s": 1.0, "meta": {"reg": {"elapsed_s": 0.02, "shift": [1, 2]}, "runs": [{"elapsed_s": 3, "n": 4}]}})
     assert got == {"meta": {"reg": {"shift": [1, 2]}, "runs": [{"n": 4}]}}
+
+
+def test_the_liver_set_records_segment_livers_mask_and_record(tmp_path: Path) -> None:
+    """The ``liver`` set holds ``segment_liver``'s label map and its ``meta`` (the window, the liver
+    value, the carried grid), times left out: what a refactor of the liver must keep."""
+    tool = benchmark_module("segment_results")
+    out = tmp_path / "liver.json"
+    assert tool.main(["run", str(out), "--sets", "liver", "--max-runs", "2"]) == 0
+    runs = json.loads(out.read_text())
+    assert sorted(runs) == ["liver seed 0 baseline study", "liver seed 0 baseline study on arterial"]
+    study, carried = runs["liver seed 0 baseline study"], runs["liver seed 0 baseline study on arterial"]
+    assert len(study["mask_sha1"]) == 40 and study["meta"]["phase"] == "portal_venous"
+    assert "window_hu" in study["meta"] and "elapsed_s" not in study["meta"]
+    assert "carried_to" in carried["meta"] and "carried_to" not in study["meta"]
