@@ -578,6 +578,87 @@ def _refine_dark_edges(liver: NDArray[np.bool_], small: NDArray[np.float32], sp:
     return frac, int(sel.sum())
 
 
+def _work_points(geom: Geometry, vol: Volume, include_lps: ArrayLike | None,
+                 seed_lps: ArrayLike | None) -> tuple[list[tuple[int, ...]], tuple[int, ...] | None]:
+    """``include_lps`` and ``seed_lps`` as voxels of the work grid ``geom``, each checked to lie in it
+    (``SegmentationError`` naming the point and the series)."""
+    include_idx: list[tuple[int, ...]] = []
+    for q in ([] if include_lps is None else np.asarray(include_lps, float).reshape(-1, 3)):
+        qi = tuple(int(v) for v in np.rint(geom.lps_to_index(q)))
+        if any(i < 0 or i >= n for i, n in zip(qi, geom.shape, strict=True)):
+            raise SegmentationError(f"include_lps point {tuple(np.round(q, 1).tolist())} mm lies outside the image "
+                                    f"(series {vol.series_instance_uid or '?'}, shape {vol.shape}); pass "
+                                    "points inside the series the liver is segmented on.")
+        include_idx.append(qi)
+    seed_idx = None
+    if seed_lps is not None:
+        seed_idx = tuple(int(v) for v in np.rint(geom.lps_to_index(np.asarray(seed_lps, float))))
+        if any(i < 0 or i >= n for i, n in zip(seed_idx, geom.shape, strict=True)):
+            raise SegmentationError(f"liver seed {tuple(np.round(np.asarray(seed_lps, float), 1).tolist())} mm lies "
+                                    f"outside the image (series {vol.series_instance_uid or '?'}, shape {vol.shape}).")
+    return include_idx, seed_idx
+
+
+def _right_side(body: NDArray[np.bool_], geom: Geometry) -> NDArray[np.bool_]:
+    """The patient's right half of the work grid (LPS x below the body's median x): the liver's side."""
+    sp = geom.spacing
+    xs = geom.index_to_lps(np.argwhere(body)[:: max(1, int(body.sum()) // 200_000)])[:, 0]
+    x_mid = float(np.median(xs))
+    kk, jj, ii = np.indices(geom.shape, sparse=True)
+    x_all = (geom.origin[0] + geom.direction[0, 0] * sp[0] * kk + geom.direction[0, 1] * sp[1] * jj
+             + geom.direction[0, 2] * sp[2] * ii)
+    return x_all < x_mid  # type: ignore[no-any-return]
+
+
+def _liver_value(sm: NDArray[np.float32], right_hu: NDArray[np.float32], seed_idx: tuple[int, ...] | None,
+                 lo_hi: tuple[float, float], geom: Geometry, vol: Volume) -> float:
+    """The liver's value (HU): the median of the smoothed image within 5 mm of the seed, else the
+    histogram mode of the body's right half within ``lo_hi`` (``SegmentationError`` when there is none)."""
+    if seed_idx is not None:
+        el = ball(5.0, geom.spacing, min_one_voxel=True)
+        r = np.array(el.shape) // 2
+        s = np.asarray(seed_idx)
+        lo = np.maximum(s - r, 0)
+        hi = np.minimum(s + r + 1, geom.shape)
+        return float(np.median(sm[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]))
+    mode = _mode_hu(right_hu, *lo_hi)
+    if mode is None:
+        raise SegmentationError(
+            f"no liver-like tissue in {lo_hi} HU for phase {vol.phase} (series {vol.series_instance_uid or '?'}). "
+            "Pass seed_lps= (a point in the liver) or LiverParams(search_range_hu=(lo, hi))."
+        )
+    return mode
+
+
+def _pick_component(lab: NDArray[np.int32], n: int, body: NDArray[np.bool_], geom: Geometry,
+                    seed_idx: tuple[int, ...] | None, window: tuple[float, float], vol: Volume) -> int:
+    """The label of the liver among the eroded window's ``n`` components ``lab``: the seed's, else
+    the largest of the five largest whose centroid lies on the patient's right (else the largest);
+    ``SegmentationError`` when that one is under ``LIVER_MIN_PICK_RATIO`` of the largest (the window
+    has merged the liver with a neighbour across the body's centre)."""
+    from scipy import ndimage as ndi
+
+    if seed_idx is not None and lab[seed_idx] > 0:
+        return int(lab[seed_idx])
+    counts = np.bincount(lab.ravel())
+    counts[0] = 0
+    xs_c = ndi.center_of_mass(np.ones_like(lab), lab, index=np.arange(1, n + 1))
+    order = np.argsort(counts[1:])[::-1] + 1
+    body_x = float(np.median(geom.index_to_lps(np.argwhere(body)[:: max(1, int(body.sum()) // 100_000)])[:, 0]))
+    pick = next((int(c) for c in order[:5] if geom.index_to_lps(np.asarray(xs_c[c - 1], float))[0] < body_x),
+                int(order[0]))
+    if counts[pick] < C.LIVER_MIN_PICK_RATIO * counts[order[0]]:
+        wv = float(np.prod(geom.spacing)) / 1000.0
+        raise SegmentationError(
+            f"liver segmentation of series {vol.series_instance_uid or '?'}: "
+            f"the largest candidate on the patient's right holds only {counts[pick] * wv:.1f} mL against "
+            f"{counts[order[0]] * wv:.0f} mL for the largest candidate, which lies across the body's centre: "
+            f"the liver window {window[0]:.0f}-{window[1]:.0f} HU has most likely merged the liver with a "
+            "neighbouring tissue. Pass seed_lps= a point inside the liver, or narrow LiverParams.half_width_hu."
+        )
+    return pick
+
+
 def segment_liver(
     volume: Volume | Mapping[Phase | str, Volume],
     *,
@@ -659,46 +740,14 @@ def segment_liver(
         raise SegmentationError(
             f"no body found above {p.body_min_hu} HU in series {vol.series_instance_uid or '?'}; is this CT in HU?"
         )
-    include_idx: list[tuple[int, ...]] = []
-    for q in ([] if include_lps is None else np.asarray(include_lps, float).reshape(-1, 3)):
-        qi = tuple(int(v) for v in np.rint(geom.lps_to_index(q)))
-        if any(i < 0 or i >= n for i, n in zip(qi, geom.shape, strict=True)):
-            raise SegmentationError(f"include_lps point {tuple(np.round(q, 1).tolist())} mm lies outside the image "
-                                    f"(series {vol.series_instance_uid or '?'}, shape {vol.shape}); pass "
-                                    "points inside the series the liver is segmented on.")
-        include_idx.append(qi)
-    seed_idx = None
-    if seed_lps is not None:
-        seed_idx = tuple(int(v) for v in np.rint(geom.lps_to_index(np.asarray(seed_lps, float))))
-        if any(i < 0 or i >= n for i, n in zip(seed_idx, geom.shape, strict=True)):
-            raise SegmentationError(f"liver seed {tuple(np.round(np.asarray(seed_lps, float), 1).tolist())} mm lies "
-                                    f"outside the image (series {vol.series_instance_uid or '?'}, shape {vol.shape}).")
+    include_idx, seed_idx = _work_points(geom, vol, include_lps, seed_lps)
     lo_hi = p.search_range_hu or C.LIVER_WINDOW_HU_BY_PHASE.get(str(vol.phase), C.LIVER_WINDOW_HU_BY_PHASE["unknown"])
-    # patient's right half of the body (LPS x below the body's centre): the liver's side
-    xs = geom.index_to_lps(np.argwhere(body)[:: max(1, int(body.sum()) // 200_000)])[:, 0]
-    x_mid = float(np.median(xs))
-    kk, jj, ii = np.indices(geom.shape, sparse=True)
-    x_all = (geom.origin[0] + geom.direction[0, 0] * sp[0] * kk + geom.direction[0, 1] * sp[1] * jj
-             + geom.direction[0, 2] * sp[2] * ii)
-    right_hu = sm[body & (x_all < x_mid)]
-    if seed_idx is not None:
-        el = ball(5.0, sp, min_one_voxel=True)
-        r = np.array(el.shape) // 2
-        s = np.asarray(seed_idx)
-        lo = np.maximum(s - r, 0)
-        hi = np.minimum(s + r + 1, geom.shape)
-        liver_hu = float(np.median(sm[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]))
-    else:
-        mode = _mode_hu(right_hu, *lo_hi)
-        if mode is None:
-            raise SegmentationError(
-                f"no liver-like tissue in {lo_hi} HU for phase {vol.phase} (series {vol.series_instance_uid or '?'}). "
-                "Pass seed_lps= (a point in the liver) or LiverParams(search_range_hu=(lo, hi))."
-            )
-        liver_hu = mode
+    right = _right_side(body, geom)
+    right_hu = sm[body & right]
+    liver_hu = _liver_value(sm, right_hu, seed_idx, lo_hi, geom, vol)
     win_lo, win_hi = _window(right_hu, liver_hu, p)
     # contrast check; unenhanced / arterial: stronger smoothing and the liver's own peak, or refuse
-    low = _low_contrast(small, body, x_all < x_mid, sp, lo_hi, liver_hu, (win_lo, win_hi), seed_idx is not None, p, vol)
+    low = _low_contrast(small, body, right, sp, lo_hi, liver_hu, (win_lo, win_hi), seed_idx is not None, p, vol)
     if low is not None:
         sm, liver_hu, (win_lo, win_hi), _ = low
     window = (sm >= win_lo) & (sm <= win_hi) & body
@@ -710,33 +759,7 @@ def segment_liver(
             f"the liver window {win_lo:.0f}-{win_hi:.0f} HU (liver {liver_hu:.0f} HU) leaves nothing after a "
             f"{p.erosion_radius_mm} mm erosion; lower LiverParams.erosion_radius_mm or widen half_width_hu."
         )
-    counts = np.bincount(lab.ravel())
-    counts[0] = 0
-    pick = 0
-    if seed_idx is not None and lab[seed_idx] > 0:
-        pick = int(lab[seed_idx])
-    if pick == 0:
-        # largest component whose centroid lies on the patient's right
-        xs_c = ndi.center_of_mass(np.ones_like(lab), lab, index=np.arange(1, n + 1))
-        order = np.argsort(counts[1:])[::-1] + 1
-        body_x = float(np.median(geom.index_to_lps(np.argwhere(body)[:: max(1, int(body.sum()) // 100_000)])[:, 0]))
-        for cidx in order[:5]:
-            cx = geom.index_to_lps(np.asarray(xs_c[cidx - 1], float))[0]
-            if cx < body_x:
-                pick = int(cidx)
-                break
-        if pick == 0:
-            pick = int(order[0])
-        if counts[pick] < C.LIVER_MIN_PICK_RATIO * counts[order[0]]:
-            wv = float(np.prod(sp)) / 1000.0
-            raise SegmentationError(
-                f"liver segmentation of series {vol.series_instance_uid or '?'}: "
-                f"the largest candidate on the patient's right holds only {counts[pick] * wv:.1f} mL against "
-                f"{counts[order[0]] * wv:.0f} mL for the largest candidate, which lies across the body's centre: "
-                f"the liver window {win_lo:.0f}-{win_hi:.0f} HU has most likely merged the liver with a neighbouring "
-                "tissue. Pass seed_lps= a point inside the liver, or narrow LiverParams.half_width_hu."
-            )
-    liver = lab == pick
+    liver = lab == _pick_component(lab, n, body, geom, seed_idx, (win_lo, win_hi), vol)
     liver = (_kernels.distance_transform_edt(~liver, sp) <= p.erosion_radius_mm) & window
     liver = largest_component(liver)
     liver = fill_holes(_close(liver, p.closing_radius_mm, sp) & body)
