@@ -6,7 +6,9 @@ Each subcommand lives in its own module under :mod:`hcc_imaging.commands` and ex
 ``hcc-imaging --help`` stays fast.
 
 Errors: any :class:`~hcc_imaging.errors.HccImagingError` is printed to stderr (message only,
-no traceback) with exit code 2; ``--debug`` shows the traceback.
+no traceback) with exit code 2, and where it tells a Python caller which keyword fixes it
+(``on_tilt="resample"``, ``study_uid=``...) the command's own flag for it (:func:`command_line_hint`);
+``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -55,6 +57,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: A loader's message names the Python keyword that fixes it; the command line's flag for it, where the
+#: command has that option (its ``argparse`` dest): (keyword in the message, dest, the flag to print).
+_FLAG_HINTS: tuple[tuple[str, str, str], ...] = (
+    ('on_tilt="resample"', "on_tilt", "--on-tilt resample"),
+    ('on_irregular="resample"', "on_irregular", "--on-irregular resample"),
+    ("study_uid=", "study_uid", "--study-uid UID"),
+    ("series_uid=", "series_uid", "--series-uid UID"),
+    ("stack=N", "stack", "--stack N"),
+    ("acquisition=", "acquisition", "--acquisition N"),
+)
+
+
+def command_line_hint(message: str, args: argparse.Namespace) -> str:
+    """The flags of this command that do what ``message`` tells a Python caller to pass (``on_tilt=
+    "resample"`` is ``--on-tilt resample``), as a sentence to append, or "" when it names none."""
+    flags = [flag for key, dest, flag in _FLAG_HINTS if key in message and hasattr(args, dest)]
+    return f" On the command line: {' or '.join(flags)}." if flags else ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -70,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HccImagingError as err:
         if args.debug:
             raise
-        print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
+        print(f"error: {type(err).__name__}: {err}{command_line_hint(str(err), args)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # pragma: no cover
         print("interrupted", file=sys.stderr)

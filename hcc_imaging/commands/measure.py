@@ -34,6 +34,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--masks", required=True, metavar="PATH", help="lesion label map (NIfTI, SEG, RTSTRUCT, mask series)")
     p.add_argument("--viable", metavar="PATH", help="viable (enhancing) sub-mask, non-zero = viable")
     p.add_argument("--series-uid", help="which series of STUDY when it holds several")
+    p.add_argument("--on-tilt", choices=["error", "resample"], default="error",
+                   help="a gantry-tilted series: refuse it (default) or resample it onto an orthogonal grid")
+    p.add_argument("--on-irregular", choices=["error", "resample"], default="error",
+                   help="a series with missing slices or uneven spacing: refuse it (default) or resample it to "
+                        "regular slices (gaps interpolated)")
     p.add_argument("--nodes", default="", metavar="IDS", help="comma-separated lesion ids/labels that are lymph nodes")
     p.add_argument(
         "--reformat",
@@ -67,7 +72,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
                 f"Pass an existing {'DICOM series' if opt == 'STUDY' else 'mask file or folder'}."
             )
 
-    volume = load_series(args.study, series_uid=args.series_uid)
+    volume = load_series(args.study, series_uid=args.series_uid, on_tilt=args.on_tilt, on_irregular=args.on_irregular)
     labels = load_mask(args.masks, reference=volume)
     viable = load_mask(args.viable, reference=volume) if args.viable else None
     return volume, labels, viable

@@ -62,6 +62,13 @@ def register(subparsers: Any) -> None:
                    help="with --from-mask: carry every label of MASK as its own lesion (one registration; each keeps its "
                         "label value and name, L<n> when it has none); --out (and --viable-out) hold them all; a lesion "
                         "that cannot be segmented is reported and the others are written (exit status 1)")
+    p.add_argument("--study-uid", default=None,
+                   help="which study, when SERIES holds several (hcc-imaging index SERIES lists them)")
+    p.add_argument("--on-tilt", choices=["error", "resample"], default="error",
+                   help="a gantry-tilted series: refuse it (default) or resample it onto an orthogonal grid")
+    p.add_argument("--on-irregular", choices=["error", "resample"], default="error",
+                   help="a series with missing slices or uneven spacing: refuse it (default) or resample it to "
+                        "regular slices (gaps interpolated)")
     p.add_argument("--phase", help="phase to segment on (default: the most conspicuous)")
     p.add_argument("--liver", action="store_true",
                    help="compute a liver mask (classical, on the study's best liver phase: portal venous, else delayed, ...; "
@@ -101,8 +108,11 @@ def _floats(text: str, n: int, option: str) -> list[float]:
     return vals
 
 
-def _load_volumes(path: str) -> dict[Any, Any]:
-    """{phase: Volume} from a NIfTI image, a series or a study folder."""
+def _load_volumes(path: str, study_uid: str | None = None, on_tilt: str = "error",
+                  on_irregular: str = "error") -> dict[Any, Any]:
+    """{phase: Volume} from a NIfTI image, a series or a study folder (of ``study_uid`` when it holds
+    several; ``on_tilt`` / ``on_irregular`` as :func:`~hcc_imaging.io.load_series`).  When no series
+    loads, the first one's error (it names the series, what is wrong and the fix)."""
     from ..volume import Phase, Volume
 
     p = Path(path)
@@ -120,9 +130,10 @@ def _load_volumes(path: str) -> dict[Any, Any]:
         raise SegmentArgumentError(
             f"no DICOM study found in {path}; give a DICOM series or study folder (or zip / DICOMDIR), or a NIfTI image."
         )
-    vols = load_study(idx)
+    vols = load_study(idx, study_uid, on_tilt=on_tilt, on_irregular=on_irregular)
     if not vols:
-        raise SegmentArgumentError(f"no loadable image series in {path} (only non-image or invalid series).")
+        load_study(idx, study_uid, skip_invalid=False, on_tilt=on_tilt, on_irregular=on_irregular)  # its first error
+        raise SegmentArgumentError(f"no image series in {path} (only non-image series: SR, presentation states...).")
     out: dict[Any, Any] = {}
     for v in vols:
         out.setdefault(v.phase, v)
@@ -138,7 +149,7 @@ def _other_time_point(args: argparse.Namespace, phases: dict[Any, Any], phase: A
         raise SegmentArgumentError(
             "--from-mask needs --from-series PATH: the images the mask lies on (it is registered to SERIES).")
     with console.status("loading the other time point...", spinner="dots"):
-        before = _load_volumes(args.from_series)
+        before = _load_volumes(args.from_series, on_tilt=args.on_tilt, on_irregular=args.on_irregular)
     return before, load_mask(args.from_mask, registration_pair(before, phases, phase)[0])
 
 
@@ -331,7 +342,7 @@ def run(args: argparse.Namespace) -> int:
             "--extrahepatic keeps the lesion out of a liver mask: add --liver (automatic) or --liver-mask PATH."
         )
     with console.status("loading images...", spinner="dots"):
-        phases = _load_volumes(args.series)
+        phases = _load_volumes(args.series, args.study_uid, args.on_tilt, args.on_irregular)
     phase = Phase(args.phase) if args.phase else None
     if phase is not None and phase not in phases:
         raise SegmentArgumentError(

@@ -1,0 +1,61 @@
+"""A loader's refusal tells a Python caller which keyword fixes it (``on_tilt="resample"``,
+``study_uid=``); on the command line it names the command's own flag, and ``segment`` / ``measure``
+have the flags (``load`` and ``batch`` had them).  Real series from dicom2nifti's failing set, read
+in place."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from hcc_imaging.cli import command_line_hint, main
+
+
+def test_a_hint_names_only_the_flags_the_command_has() -> None:
+    msg = 'series X: slices are stacked at 14 deg ... Pass on_tilt="resample" to resample onto an orthogonal grid.'
+    assert command_line_hint(msg, argparse.Namespace(on_tilt="error")) == " On the command line: --on-tilt resample."
+    assert command_line_hint(msg, argparse.Namespace(series_uid=None)) == ""  # a command without --on-tilt
+    two = "PATH holds 2 studies (...). Pass study_uid= to choose one. ... pass series_uid= to choose"
+    assert command_line_hint(two, argparse.Namespace(study_uid=None, series_uid=None)) == (
+        " On the command line: --study-uid UID or --series-uid UID.")
+    assert command_line_hint("no keyword here", argparse.Namespace(on_tilt="error")) == ""
+
+
+def test_segment_loads_a_tilted_series_with_on_tilt_resample(shared_data: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Every series of the folder was left out and the command said only "no loadable image series";
+    now it gives the series' own error with the flag, and the flag loads it (the click, on air, is
+    then refused by the segmentation, not by the loader)."""
+    tilted = shared_data / "dicom2nifti_failing_series" / "gantrytilting"
+    out = tmp_path / "m.nii.gz"
+    assert main(["segment", str(tilted), "--seed", "1,1,1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "GantryTiltError" in err and "On the command line: --on-tilt resample." in err, err
+    assert main(["segment", str(tilted), "--seed", "1,1,1", "--on-tilt", "resample", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "GantryTiltError" not in err and "NotEnclosedError" in err, err
+
+
+def test_segment_picks_a_study_with_study_uid(shared_data: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder of two studies: the error lists them and names --study-uid; with it, that study's
+    series is read (here refused for a missing slice, with --on-irregular named)."""
+    folder = shared_data / "dicom2nifti_failing_series" / "sliceincrement"
+    argv = ["segment", str(folder), "--seed", "1,1,1", "--out", str(tmp_path / "m.nii.gz")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "SeriesSelectionError" in err and "holds 2 studies" in err and "--study-uid UID" in err, err
+    uid = err.split("studies (")[1].split(" ")[0]
+    assert main([*argv, "--study-uid", uid]) == 2
+    err = capsys.readouterr().err
+    assert "SliceSpacingError" in err and "On the command line: --on-irregular resample." in err, err
+
+
+def test_measure_has_the_loaders_flags(shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tilted = shared_data / "dicom2nifti_failing_series" / "gantrytilting"
+    mask = tmp_path / "none.nii.gz"
+    mask.write_bytes(b"")  # never read: the series is refused first
+    assert main(["measure", str(tilted), "--masks", str(mask)]) == 2
+    assert "On the command line: --on-tilt resample." in capsys.readouterr().err
