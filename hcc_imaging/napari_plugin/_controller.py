@@ -29,6 +29,7 @@ from .._atomic import atomic_write_bytes
 from ..errors import BlindingError, HccImagingError, StoreError
 from ..volume import ARTERIAL_PREFERENCE, Geometry, LabelVolume, Phase, Volume
 from ._layers import LineSpec, geometry_from_metadata, geometry_metadata
+from ._mask_edits import MaskEditsMixin
 from ._segmenting import SegmentingMixin
 
 __all__ = [
@@ -169,7 +170,7 @@ def _line_from_json(lesion_id: str, d: Mapping[str, Any]) -> LineSpec:
     return LineSpec(lesion_id, str(d["axis"]), tuple(d["start_lps"]), tuple(d["end_lps"]))  # type: ignore[arg-type]
 
 
-class ReadSession(SegmentingMixin):
+class ReadSession(SegmentingMixin, MaskEditsMixin):
     """One reader's read of one patient: images, lesions, observations, masks; autosaved.
 
     Parameters

@@ -366,3 +366,54 @@ def test_import_masks_button_measures_each_label_of_a_mask_file(docked: Any, pha
     assert abs(session.observations[("L1", "baseline")].longest_diameter_mm - truth["longest_diameter_mm"]) <= 3.3
     assert (np.asarray(viewer.layers["lesions · baseline"].data) == 1).any()
     assert "imported 8 lesion mask(s)" in dock.status_label.text()
+
+
+@needs_pipeline
+def test_a_brush_stroke_on_the_lesions_layer_remeasures_saves_and_undoes(docked: Any, qtbot: Any,
+                                                                          phantom_truth: Any, tmp_path: Path) -> None:
+    """napari's brush on ``lesions · baseline`` changes the read's mask: the volume in the table
+    and the autosaved masks follow; Ctrl+Z (the layer's key) takes it back in the read too; on a
+    locked read the stroke is taken back and the reason shown.  Until 2026-12-04 the stroke
+    changed the picture only: numbers, table and autosave kept the segmented mask."""
+    from napari.utils.key_bindings import KeyBinding
+
+    from hcc_imaging.napari_plugin._controller import ReadSession
+
+    viewer, dock = docked
+    session = dock.start_read("R1")
+    truth = phantom_truth["baseline"]["lesions"]["L1"]
+    _click(viewer, dock, truth["seed_lps"])
+    qtbot.waitUntil(lambda: dock.table.rowCount() == 1 and _cell(dock, 0, "longest_diameter_mm") != "", timeout=15000)
+    lab = viewer.layers["lesions · baseline"]
+    before = session.lesion_mask("L1", "baseline").copy()
+    vol_before = session.observations[("L1", "baseline")].volume_mm3
+    k, j, i = (int(v) for v in np.argwhere(before).max(axis=0))  # beyond the mask's far corner
+    lab.brush_size = 9
+    lab.paint((k - 2, j + 3, i + 3), 1)  # one brush stroke with lesion 1's label
+    qtbot.waitUntil(lambda: "edited by hand" in dock.status_label.text(), timeout=10000)
+    after = session.lesion_mask("L1", "baseline")
+    added = int(after.sum() - before.sum())
+    assert added > 20 and np.all(after[before]), dock.status_label.text()  # grown, nothing lost
+    np.testing.assert_array_equal(after, np.asarray(lab.data) == 1)
+    obs = session.observations[("L1", "baseline")]
+    geom = session.geometry("baseline")
+    assert obs.volume_mm3 == pytest.approx(after.sum() * geom.voxel_volume_mm3, abs=0.05)  # (rounded to 0.1 mm3)
+    assert obs.volume_mm3 > vol_before and any("edited by hand" in p for p in obs.problems)
+    assert "edited by hand: L1" in dock.status_label.text()
+    assert _cell(dock, 0, "volume_mm3") == f"{obs.volume_mm3 / 1000.0:.2f}"  # the table shows mL
+    saved = ReadSession.resume(session.patient_id, "R1", tmp_path / "reads")
+    np.testing.assert_array_equal(saved.lesion_mask("L1", "baseline"), after)
+    # Ctrl+Z on the layer: napari's undo, and the read follows
+    lab.keymap[KeyBinding.from_str("Control-Z")](lab)
+    np.testing.assert_array_equal(session.lesion_mask("L1", "baseline"), before)
+    assert session.observations[("L1", "baseline")].volume_mm3 == pytest.approx(vol_before)
+    lab.keymap[KeyBinding.from_str("Control-Shift-Z")](lab)  # and redo
+    np.testing.assert_array_equal(session.lesion_mask("L1", "baseline"), after)
+    lab.keymap[KeyBinding.from_str("Control-Z")](lab)
+    # a locked read keeps its masks: the stroke is taken back
+    dock.session.locked = True  # (as lock_read leaves it once the store accepts the read)
+    lab.paint((k - 2, j + 3, i + 3), 1)
+    qtbot.waitUntil(lambda: "locked" in dock.status_label.text(), timeout=10000)
+    np.testing.assert_array_equal(np.asarray(lab.data) == 1, before)
+    np.testing.assert_array_equal(session.lesion_mask("L1", "baseline"), before)
+    assert "locked" in dock.status_label.text()

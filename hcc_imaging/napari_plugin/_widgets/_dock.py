@@ -50,6 +50,7 @@ from .._layers import (
     volume_from_layer,
     volume_layer_data,
 )
+from ._mask_paint import MaskPaintMixin
 from ._segment_controls import SegmentControlsMixin
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -128,7 +129,7 @@ def _parse(text: str, key: str) -> Any:
     return text
 
 
-class ResponseDock(SegmentControlsMixin, QWidget):
+class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
     """Dock widget: reader mode, browser, click-to-segment, lines, lesion table, response, export.
 
     Parameters
@@ -168,6 +169,8 @@ class ResponseDock(SegmentControlsMixin, QWidget):
         self._workers: list[Any] = []
         self._close_filter_on = False  # the viewer's window waits for the workers when it closes
         self.last_error: str = ""
+        #: The labels layers whose brush strokes are read into the read (``_mask_paint``).
+        self._mask_layers_hooked: set[int] = set()
         self._build()
         self.refresh_from_layers()
         self.viewer.layers.events.inserted.connect(self._on_layers_changed)
@@ -1017,7 +1020,8 @@ class ResponseDock(SegmentControlsMixin, QWidget):
                         )
                         if viable:
                             kwargs["opacity"] = 0.6
-                        self.viewer.add_labels(data, **kwargs)
+                        layer = self.viewer.add_labels(data, **kwargs)
+                    self._hook_mask_layer(layer, viable)  # the reader's brush edits the read's masks
         finally:
             self._updating = False
         self.refresh_response()
