@@ -63,11 +63,19 @@ def build_viewer(
     if viewer is None:
         viewer = napari.Viewer(title="hcc-imaging", show=show)
     if path is not None:
-        from ..errors import NotDicomError
+        from ..errors import HccImagingError, NotDicomError
 
         if not Path(path).exists():
             raise NotDicomError(f"{path} does not exist; give a DICOM folder, zip or DICOMDIR (hcc-imaging view PATH).")
-        viewer.open(str(path), plugin="hcc-imaging")
+        try:
+            viewer.open(str(path), plugin="hcc-imaging")
+        except Exception as err:  # napari wraps the reader's error: ours (it names the series and why) is the message
+            cause: BaseException | None = err
+            while cause is not None and not isinstance(cause, HccImagingError):
+                cause = cause.__cause__ or cause.__context__
+            if cause is None:
+                raise
+            raise cause from err
     dock = ResponseDock(viewer, autosave_dir=autosave_dir, db=db)
     viewer.window.add_dock_widget(dock, name=DOCK_NAME, area="right")
     if reader:

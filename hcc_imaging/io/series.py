@@ -588,6 +588,7 @@ def load_study(
     skip_invalid: bool = True,
     image_phase: bool = False,
     vessel_points_lps: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+    skipped: list[tuple[str, Exception]] | None = None,
     **load_kwargs: Any,
 ) -> list[Volume]:
     """Load every image series of one study, each with its contrast phase.
@@ -608,6 +609,9 @@ def load_study(
         vein, found automatically on axial CT; :func:`~hcc_imaging.io.phases.phase_from_image`).
     vessel_points_lps : mapping of SeriesInstanceUID -> (aorta point, portal-vein point), optional
         For those series, take the image rule's ROIs at these LPS points (implies the image rule).
+    skipped : list, optional
+        With ``skip_invalid``: each series left out is appended as (SeriesInstanceUID, its error),
+        for a front end to show (they are logged as warnings too).
     **load_kwargs
         Passed to :func:`load_series` (``on_tilt``, ``on_irregular``...).
 
@@ -644,6 +648,8 @@ def load_study(
             if not skip_invalid:
                 raise
             log.warning("series %s left out: %s", info.series_instance_uid, err)
+            if skipped is not None:
+                skipped.append((info.series_instance_uid, err))
             continue
         if info.series_instance_uid in overrides:
             call = PhaseCall(overrides[info.series_instance_uid], 1.0, "set by the user (phase_overrides)")

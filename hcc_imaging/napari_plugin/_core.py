@@ -115,12 +115,20 @@ class StudyImages:
     timepoint_id: str
     study_date: str | None
     phases: Mapping[Phase, Volume]
+    #: What the reader should know about how the series were loaded: each series resampled onto
+    #: a regular orthogonal grid (gantry tilt, missing slices) and each series left out, with why.
+    notes: tuple[str, ...] = ()
 
 
 def load_archive(path: str | Path) -> list[StudyImages]:
     """Index a DICOM folder / zip / DICOMDIR and load every CT/MR series, one entry per study.
 
     Studies of a patient are ordered by date and named ``baseline``, ``fu1``, ``fu2`` ...
+    A viewer shows a gantry-tilted series or one with missing slices resampled onto a regular
+    orthogonal grid (``on_tilt`` / ``on_irregular="resample"``: the geometry stays true, the
+    volume's ``meta["resampled"]`` says what was done) instead of leaving it out as the command
+    line does by default; each such series, and each series still left out (with its error), is
+    in the study's ``notes``.
     """
     io = _need("hcc_imaging.io", "index_archive", "load_study")
     index = io.index_archive(Path(path))
@@ -129,7 +137,13 @@ def load_archive(path: str | Path) -> list[StudyImages]:
         studies = sorted(patient.studies, key=lambda s: (s.study_date or "", s.study_instance_uid))
         for n, study in enumerate(studies):
             phases: dict[Phase, Volume] = {}
-            for vol in io.load_study(index, study_uid=study.study_instance_uid):
+            skipped: list[tuple[str, Exception]] = []
+            vols = io.load_study(index, study_uid=study.study_instance_uid, on_tilt="resample",
+                                 on_irregular="resample", skipped=skipped)
+            notes = [f"series {uid} left out: {err}" for uid, err in skipped]
+            notes += [f"series {vol.series_instance_uid} ({vol.phase}) resampled onto a regular grid: "
+                      + "; ".join(vol.meta["resampled"].get("reasons", ())) for vol in vols if vol.meta.get("resampled")]
+            for vol in vols:
                 ph = Phase(vol.phase)
                 if ph in phases:  # two series of one phase: keep the finer slice spacing
                     if vol.spacing[0] >= phases[ph].spacing[0]:
@@ -141,6 +155,7 @@ def load_archive(path: str | Path) -> list[StudyImages]:
                     timepoint_id="baseline" if n == 0 else f"fu{n}",
                     study_date=study.study_date,
                     phases=phases,
+                    notes=tuple(notes),
                 )
             )
     return out

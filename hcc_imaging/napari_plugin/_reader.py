@@ -5,11 +5,14 @@ geometry of the :class:`~hcc_imaging.volume.Volume` (world = LPS reversed, see
 :mod:`hcc_imaging.napari_plugin._layers`), ``units="mm"``, the liver window, and every DICOM
 identifier in ``metadata["hcc_imaging"]`` so the writers can round-trip.  Only the reference
 phase (portal venous when present) of the first time point is visible; the dock switches
-time points and phases.
+time points and phases.  A gantry-tilted series or one with missing slices is shown resampled onto
+a regular orthogonal grid; that, and each series left out (with why), is a napari warning
+(:func:`._core.load_archive`'s notes).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -48,7 +51,13 @@ def read_dicom(path: str | list[str]) -> list[LayerDataTuple]:
         # a multi-selection of files is read as their folder (series are sorted by position)
     layers: list[LayerDataTuple] = []
     first_tp = True
+    refused: list[str] = []
     for study in load_archive(path):
+        if not study.phases:
+            refused.extend(study.notes)
+            continue
+        for note in study.notes:  # napari shows a reader's (and a thread worker's) warnings
+            warnings.warn(f"hcc-imaging: {study.timepoint_id}: {note}", UserWarning, stacklevel=2)
         shown = next((p for p in REFERENCE_PHASES if p in study.phases), next(iter(study.phases)))
         for phase, vol in study.phases.items():
             layers.append(
@@ -61,4 +70,11 @@ def read_dicom(path: str | list[str]) -> list[LayerDataTuple]:
                 )
             )
         first_tp = False
+    if not layers:
+        from ..errors import InvalidSeriesError
+
+        raise InvalidSeriesError(f"no image series of {path} can be shown: " + (
+            " ".join(refused) if refused else "it holds no CT or MR image series."))
+    for note in refused:  # a study with nothing to show beside others that open
+        warnings.warn(f"hcc-imaging: {note}", UserWarning, stacklevel=2)
     return layers

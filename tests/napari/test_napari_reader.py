@@ -55,3 +55,25 @@ def test_reader_opens_a_zip_and_declines_other_paths(make_napari_viewer: Any, tm
     viewer = make_napari_viewer()
     viewer.open(str(z), plugin="hcc-imaging")
     assert [layer.name for layer in viewer.layers] == ["baseline · arterial"]  # one study: its baseline
+
+
+def test_a_tilted_series_opens_resampled_and_a_refused_one_says_why(make_napari_viewer: Any, shared_data: Path) -> None:
+    """dicom2nifti's failing series through napari: the gantry-tilted series opens resampled onto an
+    orthogonal grid (its layer metadata says so) with a warning naming it; a series of mixed
+    orientations cannot be shown: the reader's error says why.  Until 2026-12-04 the reader raised a
+    bare ``StopIteration`` on every one of these folders (no layer, no reason)."""
+    failing = shared_data / "dicom2nifti_failing_series"
+    viewer = make_napari_viewer()
+    with pytest.warns(UserWarning, match=r"resampled onto a regular grid: slices are stacked at 14\.0 deg"):
+        viewer.open(str(failing / "gantrytilting"), plugin="hcc-imaging")
+    assert [layer.name for layer in viewer.layers] == ["baseline · unknown"]
+    md = viewer.layers[0].metadata[METADATA_KEY]
+    assert np.allclose(np.asarray(md["direction"]) @ np.asarray(md["direction"]).T, np.eye(3), atol=1e-6)
+    with pytest.raises(Exception) as info:  # (napari's reader error, its cause ours)
+        viewer.open(str(failing / "sliceorientation"), plugin="hcc-imaging")
+    chain, err = [], info.value
+    while err is not None:
+        chain.append(str(err))
+        err = err.__cause__ or err.__context__
+    assert any("can be shown" in m and "different orientations" in m for m in chain), chain
+    assert len(viewer.layers) == 1  # nothing added for the refused series

@@ -44,6 +44,17 @@ def test_missing_path_is_a_clear_error(make_napari_viewer: Any, tmp_path: Path) 
         build_viewer(tmp_path / "nope", viewer=make_napari_viewer())
 
 
+def test_a_folder_with_nothing_to_show_is_the_readers_clear_error(make_napari_viewer: Any, shared_data: Path) -> None:
+    """``hcc-imaging view FOLDER`` where no series can be one volume: the reader's error (which
+    series, why), not napari's wrapper with a traceback."""
+    from hcc_imaging.commands.view import build_viewer
+    from hcc_imaging.errors import InvalidSeriesError
+
+    folder = shared_data / "dicom2nifti_failing_series" / "sliceorientation"
+    with pytest.raises(InvalidSeriesError, match="can be shown: .*different orientations"):
+        build_viewer(folder, viewer=make_napari_viewer())
+
+
 def test_rendered_window_is_not_blank(make_napari_viewer: Any, sample_layers: Any, tmp_path: Path) -> None:
     """show=True: the screenshot shows the CT (many grey levels), the dock and a drawn line."""
     from hcc_imaging.napari_plugin._widgets._dock import ResponseDock
