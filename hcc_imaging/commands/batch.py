@@ -40,6 +40,11 @@ def register(subparsers: Any) -> None:
                    help="comma-separated criteria (default recist1.1,mrecist)")
     p.add_argument("--reformat", choices=("error", "axial"), default="error",
                    help="non-axial series: fail the study (default) or measure on an axial reformat")
+    p.add_argument("--on-tilt", choices=("error", "resample"), default="error",
+                   help="a gantry-tilted series: fail the study (default) or resample it onto an orthogonal grid")
+    p.add_argument("--on-irregular", choices=("error", "resample"), default="error",
+                   help="a series with missing slices or uneven spacing: fail the study (default) or resample it to "
+                        "regular slices (gaps interpolated)")
     p.add_argument("--export-sr", action="store_true",
                    help="write a DICOM SEG per study and a TID 1500 SR per patient (DICOMweb: STOW them back)")
     p.add_argument("--carry", action="store_true",
@@ -61,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
 
     crit = tuple(c.strip() for c in args.criteria.split(",") if c.strip()) if args.criteria else DEFAULT_CRITERIA
     deid = deidentifier_from_args(args)
-    opts = PipelineOptions(criteria=crit, reformat=args.reformat, export_sr=args.export_sr, carry=args.carry)
+    opts = PipelineOptions(criteria=crit, reformat=args.reformat, export_sr=args.export_sr, carry=args.carry,
+                           on_tilt=args.on_tilt, on_irregular=args.on_irregular)
     summary = run_batch(
         args.source,
         args.out,

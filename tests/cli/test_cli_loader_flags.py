@@ -59,3 +59,20 @@ def test_measure_has_the_loaders_flags(shared_data: Path, tmp_path: Path, capsys
     mask.write_bytes(b"")  # never read: the series is refused first
     assert main(["measure", str(tilted), "--masks", str(mask)]) == 2
     assert "On the command line: --on-tilt resample." in capsys.readouterr().err
+
+
+def test_batch_has_the_loaders_flags(shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``PipelineOptions`` had ``on_tilt`` / ``on_irregular``; the batch command now passes them: the
+    tilted study fails at ``load`` without the flag and gets past it with it (to ``masks``: the
+    folder has no lesion masks)."""
+    import csv
+
+    tilted = shared_data / "dicom2nifti_failing_series" / "gantrytilting"
+    steps = {}
+    for name, extra in (("plain", []), ("resample", ["--on-tilt", "resample"])):
+        out = tmp_path / name
+        rc = main(["batch", str(tilted), "--out", str(out), "--threads", "--workers", "1", "--no-progress", *extra])
+        assert rc == 0, capsys.readouterr().err
+        with (out / "failures.csv").open() as f:
+            steps[name] = [row["step"] for row in csv.DictReader(f)]
+    assert steps == {"plain": ["load"], "resample": ["masks"]}
