@@ -640,7 +640,8 @@ def deidentify_dataset(
     deid : Deidentifier
         Holds pseudonyms, date shifts and the UID map (shared by all objects of an export).
     patient_id : str, optional
-        Key for the pseudonym and date shift; default ``ds.PatientID``.
+        Key for the pseudonym and date shift; default ``ds.PatientID`` (empty: the study's own key,
+        :func:`hcc_imaging.io.patient_key`).
 
     Returns
     -------
@@ -651,6 +652,12 @@ def deidentify_dataset(
     from pydicom.sequence import Sequence as _Sequence
 
     out = ds if in_place else copy.deepcopy(ds)
+    if patient_id is None and not str(out.get("PatientID", "") or "").strip() and out.get("StudyInstanceUID"):
+        from ..io.index import patient_key
+
+        # no PatientID: the study is a patient of its own, as the index reads it (never one
+        # pseudonym and date shift shared by every object without an id)
+        patient_id = patient_key("", str(out.StudyInstanceUID))
     pid = str(patient_id if patient_id is not None else out.get("PatientID", "") or "UNKNOWN")
     if patient_id is not None and out.get("PatientID") and str(out.PatientID) != pid:
         deid.link(pid, str(out.PatientID))

@@ -35,6 +35,7 @@ from .index import (
     SkippedFile,
     StudyInfo,
     index_archive,
+    patient_key,
 )
 from .masks import load_mask, load_segments, save_mask
 from .phases import PhaseCall, classify_phase, phase_from_description, phase_from_image, phase_from_vessel_hu
@@ -42,6 +43,7 @@ from .series import load_series, load_study
 
 __all__ = [
     "index_archive",
+    "patient_key",
     "load_series",
     "load_study",
     "load_mask",

@@ -207,6 +207,7 @@ def remote_tasks(source: str, options: PipelineOptions, out_dir: str | os.PathLi
     """
     from ..batch.pipeline import StudyInputs, StudyTask
     from ..batch.resume import content_key
+    from .index import patient_key
 
     src = DicomWebSource(source)
     studies = src.search_studies()
@@ -221,7 +222,7 @@ def remote_tasks(source: str, options: PipelineOptions, out_dir: str | os.PathLi
         tasks.append(
             StudyTask(
                 key=content_key(uid, ih, options.key_options()),
-                patient_id=st["patient_id"],
+                patient_id=patient_key(st["patient_id"], uid),  # an empty PatientID: a patient of its own
                 study_instance_uid=uid,
                 study_date=st["study_date"],
                 root=str(cache / uid),

@@ -35,6 +35,7 @@ __all__ = [
     "SkippedFile",
     "ArchiveIndex",
     "index_archive",
+    "patient_key",
     "ProgressCallback",
 ]
 
@@ -499,6 +500,20 @@ def group_headers(headers: Sequence[InstanceHeader]) -> dict[str, list[InstanceH
     return groups
 
 
+#: The prefix of the patient key of a study without a PatientID (:func:`patient_key`).
+NO_PATIENT_ID_PREFIX = "noid-"
+
+
+def patient_key(patient_id: str, study_instance_uid: str) -> str:
+    """The patient a study is read under: its PatientID, or, when that is empty (PatientID is DICOM
+    type 2: anonymised public data often leaves it empty), ``noid-<StudyInstanceUID>``, a patient of
+    its own.  Studies without an id are never merged into one "patient": their time points would be
+    read as one patient's follow-ups (baseline, fu1, ...) and their responses computed across
+    patients.  Studies of one patient are read together only when they carry the same PatientID."""
+    pid = str(patient_id or "").strip()
+    return pid if pid else f"{NO_PATIENT_ID_PREFIX}{study_instance_uid}"
+
+
 def build_index(
     root: str,
     headers: Sequence[InstanceHeader],
@@ -509,8 +524,16 @@ def build_index(
     groups = group_headers(headers)
     series = [summarise_series(g) for g in groups.values()]
     by_study: dict[tuple[str, str], list[SeriesInfo]] = {}
+    no_id: set[str] = set()
     for s in series:
-        by_study.setdefault((s.patient_id, s.study_instance_uid), []).append(s)
+        key = patient_key(s.patient_id, s.study_instance_uid)
+        if key != s.patient_id:
+            no_id.add(s.study_instance_uid)
+            s = replace(s, patient_id=key)
+        by_study.setdefault((key, s.study_instance_uid), []).append(s)
+    for suid in sorted(no_id):
+        log.warning("study %s has no PatientID: read as a patient of its own (%s%s); studies are read as one "
+                    "patient's time points only when they carry the same PatientID", suid, NO_PATIENT_ID_PREFIX, suid)
     patients: dict[str, list[StudyInfo]] = {}
     study_desc = {}
     for h in headers:

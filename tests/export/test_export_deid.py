@@ -112,6 +112,25 @@ def test_deidentify_dataset_basic_profile(ct) -> None:
     assert out.file_meta.MediaStorageSOPInstanceUID == out.SOPInstanceUID
 
 
+def test_objects_without_a_patient_id_get_a_pseudonym_per_study(ct) -> None:
+    """Two studies without a PatientID shared the key "UNKNOWN": one pseudonym and one date shift
+    for two people.  Each study is now its own key (``io.patient_key``), as the index reads it;
+    two objects of one study still share theirs."""
+    first = pydicom.dcmread(ct.files[0])
+    first.PatientID = ""
+    second = pydicom.dcmread(ct.files[1])
+    second.PatientID = ""
+    second.StudyInstanceUID = "1.2.826.0.1.3680043.99.2"
+    same_study = pydicom.dcmread(ct.files[1])
+    same_study.PatientID = ""
+    assert same_study.StudyInstanceUID == first.StudyInstanceUID
+    d = Deidentifier(rng=random.Random(5))
+    a, b, c = (deidentify_dataset(x, d) for x in (first, second, same_study))
+    assert {str(a.PatientName), str(b.PatientName)} == {"HCC-0001", "HCC-0002"}
+    assert c.PatientName == a.PatientName and c.StudyDate == a.StudyDate  # one study: one key
+    assert a.PatientID == "" and b.PatientID == ""  # an empty type 2 element stays empty
+
+
 def test_every_exported_object_is_deidentified(tmp_path: Path, ct) -> None:
     """Export everything with --deidentify and scan every file: no original identifying value
     of the basic profile's list (names, ids, dates, UIDs, institution ...) survives."""

@@ -176,3 +176,31 @@ def test_truncated_native_pixels_in_a_zip_are_found_from_the_sizes(shared_data: 
     monkeypatch.setattr(pydicom.pixels, "pixel_array", no_decoder)
     with pytest.raises(TruncatedPixelDataError, match=r"cut\.dcm: its pixel data holds 8130 bytes but .* = 8192 are needed"):
         load_series(zpath)
+
+
+def test_studies_without_a_patient_id_are_never_one_patient(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """PatientID is type 2: anonymised public data (3D-IRCADb) leaves it empty.  Two such studies
+    were one patient "" (the batch read them as baseline and fu1 of one person and computed a
+    response across two people; the de-identified exports gave both one pseudonym).  Each is now a
+    patient of its own, ``noid-<StudyInstanceUID>``, with a warning naming the study; studies with
+    the same PatientID stay one patient's time points."""
+    import logging
+
+    from hcc_imaging.batch.pipeline import PipelineOptions, tasks_from_index
+    from hcc_imaging.io import patient_key
+
+    vals = np.full((3, 6, 6), 1100, np.uint16)
+    for name, pid in (("a", ""), ("b", ""), ("c", "P-7"), ("d", "P-7")):
+        write_series(tmp_path / name, vals, study_uid=f"1.2.826.0.1.3680043.99.{ord(name)}", extra={"PatientID": pid})
+    with caplog.at_level(logging.WARNING, logger="hcc_imaging.io.index"):
+        idx = index_archive(tmp_path)
+    by_patient = {p.patient_id: sorted(st.study_instance_uid for st in p.studies) for p in idx.patients}
+    a, b = (f"1.2.826.0.1.3680043.99.{ord(n)}" for n in "ab")
+    assert by_patient == {"P-7": ["1.2.826.0.1.3680043.99.100", "1.2.826.0.1.3680043.99.99"],
+                          f"noid-{a}": [a], f"noid-{b}": [b]}
+    assert all(se.patient_id == f"noid-{a}" for st in idx.studies if st.study_instance_uid == a for se in st.series)
+    warned = [r.getMessage() for r in caplog.records if "has no PatientID" in r.getMessage()]
+    assert len(warned) == 2 and all("Synthetic" not in m for m in warned)  # UIDs only, never a name
+    tasks = tasks_from_index(idx, PipelineOptions())
+    assert sorted(t.patient_id for t in tasks) == sorted(["P-7", "P-7", f"noid-{a}", f"noid-{b}"])
+    assert patient_key("  ", "1.2.3") == "noid-1.2.3" and patient_key("P-7", "1.2.3") == "P-7"
