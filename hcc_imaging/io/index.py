@@ -12,6 +12,7 @@ Sources are strings: a file path, or ``"archive.zip::member/path"`` for a zip me
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -506,12 +507,16 @@ NO_PATIENT_ID_PREFIX = "noid-"
 
 def patient_key(patient_id: str, study_instance_uid: str) -> str:
     """The patient a study is read under: its PatientID, or, when that is empty (PatientID is DICOM
-    type 2: anonymised public data often leaves it empty), ``noid-<StudyInstanceUID>``, a patient of
-    its own.  Studies without an id are never merged into one "patient": their time points would be
-    read as one patient's follow-ups (baseline, fu1, ...) and their responses computed across
-    patients.  Studies of one patient are read together only when they carry the same PatientID."""
+    type 2: anonymised public data often leaves it empty), ``noid-<16 hex digits>``, a patient of its
+    own: the first 16 hex digits of the SHA-256 of its StudyInstanceUID (a UID may be 64 characters,
+    the study store's ids at most 64; the warning that :func:`build_index` logs names both).
+    Studies without an id are never merged into one "patient": their time points would be read as
+    one patient's follow-ups (baseline, fu1, ...) and their responses computed across patients.
+    Studies of one patient are read together only when they carry the same PatientID."""
     pid = str(patient_id or "").strip()
-    return pid if pid else f"{NO_PATIENT_ID_PREFIX}{study_instance_uid}"
+    if pid:
+        return pid
+    return NO_PATIENT_ID_PREFIX + hashlib.sha256(str(study_instance_uid).encode()).hexdigest()[:16]
 
 
 def build_index(
@@ -532,8 +537,8 @@ def build_index(
             s = replace(s, patient_id=key)
         by_study.setdefault((key, s.study_instance_uid), []).append(s)
     for suid in sorted(no_id):
-        log.warning("study %s has no PatientID: read as a patient of its own (%s%s); studies are read as one "
-                    "patient's time points only when they carry the same PatientID", suid, NO_PATIENT_ID_PREFIX, suid)
+        log.warning("study %s has no PatientID: read as a patient of its own, %s; studies are read as one "
+                    "patient's time points only when they carry the same PatientID", suid, patient_key("", suid))
     patients: dict[str, list[StudyInfo]] = {}
     study_desc = {}
     for h in headers:

@@ -182,7 +182,7 @@ def test_studies_without_a_patient_id_are_never_one_patient(tmp_path: Path, capl
     """PatientID is type 2: anonymised public data (3D-IRCADb) leaves it empty.  Two such studies
     were one patient "" (the batch read them as baseline and fu1 of one person and computed a
     response across two people; the de-identified exports gave both one pseudonym).  Each is now a
-    patient of its own, ``noid-<StudyInstanceUID>``, with a warning naming the study; studies with
+    patient of its own, ``noid-<hash of its StudyInstanceUID>``, with a warning naming both; studies with
     the same PatientID stay one patient's time points."""
     import logging
 
@@ -196,11 +196,16 @@ def test_studies_without_a_patient_id_are_never_one_patient(tmp_path: Path, capl
         idx = index_archive(tmp_path)
     by_patient = {p.patient_id: sorted(st.study_instance_uid for st in p.studies) for p in idx.patients}
     a, b = (f"1.2.826.0.1.3680043.99.{ord(n)}" for n in "ab")
-    assert by_patient == {"P-7": ["1.2.826.0.1.3680043.99.100", "1.2.826.0.1.3680043.99.99"],
-                          f"noid-{a}": [a], f"noid-{b}": [b]}
-    assert all(se.patient_id == f"noid-{a}" for st in idx.studies if st.study_instance_uid == a for se in st.series)
+    ka, kb = patient_key("", a), patient_key("", b)
+    assert ka != kb and ka.startswith("noid-") and len(ka) == 21
+    assert by_patient == {"P-7": ["1.2.826.0.1.3680043.99.100", "1.2.826.0.1.3680043.99.99"], ka: [a], kb: [b]}
+    assert all(se.patient_id == ka for st in idx.studies if st.study_instance_uid == a for se in st.series)
     warned = [r.getMessage() for r in caplog.records if "has no PatientID" in r.getMessage()]
     assert len(warned) == 2 and all("Synthetic" not in m for m in warned)  # UIDs only, never a name
+    assert any(a in m and ka in m for m in warned)  # the warning maps the study to its key
     tasks = tasks_from_index(idx, PipelineOptions())
-    assert sorted(t.patient_id for t in tasks) == sorted(["P-7", "P-7", f"noid-{a}", f"noid-{b}"])
-    assert patient_key("  ", "1.2.3") == "noid-1.2.3" and patient_key("P-7", "1.2.3") == "P-7"
+    assert sorted(t.patient_id for t in tasks) == sorted(["P-7", "P-7", ka, kb])
+    assert patient_key("  ", "1.2.3") == patient_key("", "1.2.3") and patient_key("P-7", "1.2.3") == "P-7"
+    from hcc_imaging.study.store import check_pseudonym
+
+    check_pseudonym(patient_key("", "1." + "2" * 62), "patient id")  # a 64-character UID: a valid store id

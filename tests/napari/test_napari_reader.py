@@ -77,3 +77,19 @@ def test_a_tilted_series_opens_resampled_and_a_refused_one_says_why(make_napari_
         err = err.__cause__ or err.__context__
     assert any("can be shown" in m and "different orientations" in m for m in chain), chain
     assert len(viewer.layers) == 1  # nothing added for the refused series
+
+
+def test_two_studies_without_a_patient_id_open_as_two_patients(tmp_path: Path) -> None:
+    """Until 2026-12-04 both were patient "" in the index, so the dock read them as "anonymous": one
+    read file and one store patient for every patient without an id (3D-IRCADb's, say)."""
+    from hcc_imaging.io import patient_key
+    from hcc_imaging.napari_plugin._reader import read_dicom
+    from tests.io._synth import write_series
+
+    vals = np.full((3, 6, 6), 1100, np.uint16)
+    for name in ("a", "b"):
+        write_series(tmp_path / name, vals, study_uid=f"1.2.826.0.1.3680043.99.{ord(name)}", extra={"PatientID": ""})
+    layers = read_dicom(str(tmp_path))
+    pids = sorted(kw["metadata"][METADATA_KEY]["patient_id"] for _, kw, _ in layers)
+    assert pids == sorted(patient_key("", f"1.2.826.0.1.3680043.99.{ord(n)}") for n in "ab")
+    assert all(kw["metadata"][METADATA_KEY]["timepoint_id"] == "baseline" for _, kw, _ in layers)
