@@ -68,6 +68,8 @@ def _print_table(idx: Any, *, show_skipped: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from ..io.index import NO_PATIENT_ID_PREFIX
+
     out = Console()
     n_series = len(idx.series)
     out.print(
@@ -77,7 +79,9 @@ def _print_table(idx: Any, *, show_skipped: bool) -> None:
     )
     for pat in idx.patients:
         for st in pat.studies:
-            t = Table(title=f"patient {pat.patient_id or '(no PatientID)'} | study {st.study_date or '?'} "
+            who = (f"{pat.patient_id} (no PatientID: a patient of its own)"
+                   if pat.patient_id.startswith(NO_PATIENT_ID_PREFIX) else pat.patient_id)
+            t = Table(title=f"patient {who} | study {st.study_date or '?'} "
                             f"{st.study_description} | {st.study_instance_uid}", title_justify="left",
                       show_lines=False, expand=False)
             t.add_column("#", justify="right")
