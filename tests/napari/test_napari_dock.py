@@ -197,6 +197,16 @@ def test_dragging_a_line_remeasures_table_and_response(docked: Any, qtbot: Any, 
     assert session.observations[("L1", "baseline")].longest_diameter_mm == pytest.approx(
         round(float(np.linalg.norm(np.subtract(*session.geometry("baseline").index_to_lps(verts)))), 1)
     )
+    # deleting a line (select it, Delete): the read keeps its measurement, the line is drawn
+    # again and the status line says how to change it (it came back unexplained before)
+    layer = viewer.layers["measurements · baseline"]
+    n, ld = layer.nshapes, session.observations[("L1", "baseline")].longest_diameter_mm
+    layer.selected_data = {int(np.nonzero((layer.features["axis"] == "long").to_numpy())[0][0])}
+    layer.remove_selected()
+    layer = viewer.layers["measurements · baseline"]
+    assert layer.nshapes == n and "long" in set(layer.features["axis"])
+    assert session.observations[("L1", "baseline")].longest_diameter_mm == ld
+    assert "drag it to correct it" in dock.status_label.text()
 
 
 def test_manual_line_and_table_edit_without_pipeline(docked: Any) -> None:

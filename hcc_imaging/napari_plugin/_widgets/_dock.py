@@ -831,6 +831,13 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
         if self._updating or self.session is None or not self.timepoint_id:
             return
         action = getattr(event, "action", "changed")
+        if action == "removed":
+            # a line is a lesion's measurement: deleting the shape changed the picture only (the
+            # read kept the number, and the line came back at the next redraw, unexplained)
+            self._status("a measurement line stays while its lesion is measured: drag it to correct it, type the "
+                         "value in the table, or select the lesion's row and press 'Delete lesion'; drawn again.")
+            self.refresh_all()
+            return
         if action not in ("changed", "added"):
             return
         layer = event.source
