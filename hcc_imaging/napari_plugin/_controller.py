@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -31,6 +32,7 @@ from ..volume import ARTERIAL_PREFERENCE, Geometry, LabelVolume, Phase, Volume
 from ._layers import LineSpec, geometry_from_metadata, geometry_metadata
 from ._mask_edits import MaskEditsMixin
 from ._segmenting import SegmentingMixin
+from ._serial import serialised
 
 __all__ = [
     "SESSION_SCHEMA_VERSION",
@@ -205,6 +207,9 @@ class ReadSession(SegmentingMixin, MaskEditsMixin):
         self.reader_id = reader_id
         self.blinded = blinded
         self.autosave_dir = Path(autosave_dir)
+        #: Held while the session's state changes or is read whole (``_serial.serialised``): the dock's
+        #: GUI thread and its workers change one session.
+        self._lock = threading.RLock()
         self.images: dict[str, TimePointImages] = {}
         self._init_segmenting()  # the liver masks and registrations segmentation uses (_segmenting.py)
         self.lesions: dict[str, Lesion] = {}
@@ -251,6 +256,7 @@ class ReadSession(SegmentingMixin, MaskEditsMixin):
                 "to record a change."
             )
 
+    @serialised
     def to_json(self) -> dict[str, Any]:
         """The session as a JSON-able dict (schema :data:`SESSION_SCHEMA_VERSION`)."""
         return {
@@ -283,6 +289,7 @@ class ReadSession(SegmentingMixin, MaskEditsMixin):
             ],
         }
 
+    @serialised
     def autosave(self, *, masks: bool = False) -> Path:
         """Write the session atomically (and the masks when ``masks``); notify listeners."""
         import time
@@ -377,6 +384,7 @@ class ReadSession(SegmentingMixin, MaskEditsMixin):
         return s
 
     # ------------------------------------------------------------------ images
+    @serialised
     def add_timepoint(
         self,
         timepoint_id: str,
@@ -411,6 +419,7 @@ class ReadSession(SegmentingMixin, MaskEditsMixin):
         )
 
     # ------------------------------------------------------------------ masks
+    @serialised
     def label_array(self, timepoint_id: str, *, viable: bool = False) -> NDArray[np.uint16]:
         """The label map of a time point on its reference grid (lesion label values).
 
@@ -460,6 +469,7 @@ class ReadSession(SegmentingMixin, MaskEditsMixin):
             else:
                 view[crop] = label
 
+    @serialised
     def lesion_mask(self, lesion_id: str, timepoint_id: str, *, viable: bool = False) -> NDArray[np.bool_] | None:
         """Full-size boolean mask of one lesion (None when it has none)."""
         store = self._viable if viable else self._masks
@@ -471,6 +481,7 @@ class ReadSession(SegmentingMixin, MaskEditsMixin):
         out[tuple(slice(a, a + n) for a, n in zip(start, crop.shape, strict=True))] = crop
         return out
 
+    @serialised
     def label_volume(self, timepoint_id: str, *, viable: bool = False) -> LabelVolume:
         ref = self.images[timepoint_id].reference if timepoint_id in self.images else None
         arr = self.label_array(timepoint_id, viable=viable)
@@ -491,6 +502,7 @@ class ReadSession(SegmentingMixin, MaskEditsMixin):
         return lo, np.ascontiguousarray(mask[tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))])
 
     # ------------------------------------------------------------------ lesions
+    @serialised
     def new_lesion(self, *, role: str = "target", organ: str = "liver", is_lymph_node: bool = False,
                    lesion_id: str | None = None) -> Lesion:
         """A new tracked lesion with the next id ``L<n>`` (or ``lesion_id``, an ``L<n>`` id not in use:
@@ -525,6 +537,7 @@ class ReadSession(SegmentingMixin, MaskEditsMixin):
     def observation(self, lesion_id: str, timepoint_id: str) -> Observation:
         return self.observations.setdefault((lesion_id, timepoint_id), Observation())
 
+    @serialised
     def set_mask(
         self,
         lesion_id: str,
@@ -554,6 +567,7 @@ class ReadSession(SegmentingMixin, MaskEditsMixin):
             vcrop = v[sl] & crop
         return self.set_mask_crop(lesion_id, timepoint_id, start, crop, viable=vcrop, source=source, notes=notes)
 
+    @serialised
     def set_mask_crop(
         self,
         lesion_id: str,
@@ -666,6 +680,7 @@ class ReadSession(SegmentingMixin, MaskEditsMixin):
             ids.append(lid)
         return ids
 
+    @serialised
     def set_line(self, lesion_id: str, timepoint_id: str, line: LineSpec) -> Observation:
         """A reader moved or drew a line: its length (world mm) becomes the diameter it measures.
 
@@ -697,6 +712,7 @@ class ReadSession(SegmentingMixin, MaskEditsMixin):
         self.autosave()
         return obs
 
+    @serialised
     def measure_manual(
         self,
         timepoint_id: str,
@@ -715,6 +731,7 @@ class ReadSession(SegmentingMixin, MaskEditsMixin):
             self.set_line(les.lesion_id, timepoint_id, LineSpec(les.lesion_id, "short", tuple(short_line[0]), tuple(short_line[1])))  # type: ignore[arg-type]
         return les.lesion_id, self.observations[(les.lesion_id, timepoint_id)]
 
+    @serialised
     def set_field(self, lesion_id: str, field_name: str, value: Any, timepoint_id: str | None = None) -> None:
         """Edit one table cell (lesion attribute, or an observation value at ``timepoint_id``)."""
         self._check_unlocked(f"edit {field_name}")
@@ -755,6 +772,7 @@ class ReadSession(SegmentingMixin, MaskEditsMixin):
         self._dirty.update(k for k in self.observations if k[0] == lesion_id)
         self.autosave()
 
+    @serialised
     def delete_lesion(self, lesion_id: str) -> None:
         self._check_unlocked("delete a lesion")
         self._lesion(lesion_id)
@@ -769,6 +787,7 @@ class ReadSession(SegmentingMixin, MaskEditsMixin):
             self._deleted.add(key)
         self.autosave(masks=True)
 
+    @serialised
     def lock(self) -> None:
         """Lock the read: no further change is accepted (and the lock is saved).
 
@@ -819,6 +838,7 @@ class ReadSession(SegmentingMixin, MaskEditsMixin):
                     rs.add_timepoint_to_read(self.store_read_uid, tpid)
         return self.store_read_uid
 
+    @serialised
     def sync_store(self) -> None:
         """Write the changed measurements to the store (one small audited transaction each)."""
         rs = self._reader_session
@@ -867,9 +887,11 @@ class ReadSession(SegmentingMixin, MaskEditsMixin):
         self._deleted.clear()
 
     # ------------------------------------------------------------------ outputs
+    @serialised
     def lines(self, timepoint_id: str) -> list[LineSpec]:
         return [ln for (lid, tpid), obs in self.observations.items() if tpid == timepoint_id for ln in obs.lines.values()]
 
+    @serialised
     def table_rows(self, timepoint_id: str) -> list[dict[str, Any]]:
         """One row per lesion for the lesion table (values at ``timepoint_id``)."""
         rows = []
@@ -893,6 +915,7 @@ class ReadSession(SegmentingMixin, MaskEditsMixin):
             )
         return rows
 
+    @serialised
     def read_document(self) -> dict[str, Any]:
         """The read document (DESIGN section 4) as a dict: what ``hcc-imaging assess`` reads."""
         tps = []
@@ -944,6 +967,7 @@ class ReadSession(SegmentingMixin, MaskEditsMixin):
             "timepoints": tps,
         }
 
+    @serialised
     def assess(self, criteria: Iterable[str] | None = None) -> Any:
         """The core's :class:`~hcc_imaging.response.engine.Assessment` of this read: per criterion
         time-point responses, sums vs baseline and nadir, BOR; burden scores per time point."""

@@ -33,6 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import HccImagingError
+from ._serial import serialised
 
 if TYPE_CHECKING:
     from ._controller import Lesion, Observation
@@ -99,6 +100,7 @@ class MaskEditsMixin:
     def _lesion_of_label(self, label: int) -> str | None:
         return next((les.lesion_id for les in self.lesions.values() if les.label == label), None)
 
+    @serialised
     def masks_painted(self, timepoint_id: str, painted: NDArray[Any], *, viable: bool = False,
                       box: Box | None = None, labels: Iterable[int] | None = None,
                       role: str = "target") -> tuple[list[str], list[str]]:
