@@ -303,6 +303,10 @@ def _execute(
         if t.key not in pending_keys:
             rec = store.get(t.key)
             if rec is not None:
+                if rec.get("patient_id") != t.patient_id:
+                    # a record stored before the index gave a study without a PatientID a key of its
+                    # own (``io.patient_key``; it was patient ""): it belongs to the task's patient
+                    rec = {**rec, "patient_id": t.patient_id}
                 records[t.key] = rec
     run_id = uuid.uuid4().hex[:12]
     study_futs = client.map(_study_job, list(pending), options=options, pure=False, retries=0,

@@ -657,3 +657,27 @@ def test_the_masks_a_run_saved_put_beside_the_study_are_measured_with_their_ids(
     rows: list[dict] = []
     _run(tmp_path / "arch", tmp_path / "o3", on_record=rows.append)
     assert rows[0]["step"] == "masks" and "labels.json: not a labels file" in rows[0]["reason"]
+
+
+def test_a_resumed_record_belongs_to_its_tasks_patient(clean_run, small_archive, tmp_path) -> None:
+    """A study record stored under another patient id than its task's now (a study without a
+    PatientID was patient "" before ``io.patient_key``) is read as the task's patient's on
+    ``--resume``: the same tables as a clean run, not a patient "" beside them."""
+    import json
+    import shutil
+
+    out, _ = clean_run
+    before = _tables(out)
+    again_out = tmp_path / "again"
+    shutil.copytree(out, again_out)
+    changed = 0
+    for p in sorted((again_out / "store" / "ok").glob("*.json")):
+        rec = json.loads(p.read_text())
+        if rec["patient_id"] == "PAT-001":
+            rec["patient_id"] = ""
+            p.write_text(json.dumps(rec))
+            changed += 1
+    assert changed == 2
+    again = _run(small_archive, again_out, resume=True)
+    assert again.n_processed == 0 and again.n_skipped == 4
+    assert _tables(again_out) == before
