@@ -57,6 +57,7 @@ def test_reader_opens_a_zip_and_declines_other_paths(make_napari_viewer: Any, tm
     assert [layer.name for layer in viewer.layers] == ["baseline · arterial"]  # one study: its baseline
 
 
+@pytest.mark.filterwarnings("ignore:Non-orthogonal slicing:UserWarning")  # napari on the resampled (oblique) grid
 def test_a_tilted_series_opens_resampled_and_a_refused_one_says_why(make_napari_viewer: Any, shared_data: Path) -> None:
     """dicom2nifti's failing series through napari: the gantry-tilted series opens resampled onto an
     orthogonal grid (its layer metadata says so) with a warning naming it; a series of mixed
