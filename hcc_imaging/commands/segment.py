@@ -289,6 +289,13 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
         console.print(f"[red]{c.names[lab]}:[/red] not segmented at its carried seed "
                       f"{np.round(c.seeds_lps[lab], 1).tolist()} mm: {why} (gone? record it as absent; else segment "
                       "it by a click)")
+    # a seed outside the liver mask: a node, or a lesion beside the liver (the message names the
+    # Python keyword; on the command line it is this label's number in --extrahepatic-labels)
+    outside = sorted(lab for lab, why in c.failed.items() if "outside the liver mask" in str(why) and lab not in extra)
+    if outside and (args.liver or args.liver_mask):
+        console.print(f"[yellow]hint:[/yellow] {', '.join(c.names[lab] for lab in outside)} lie outside the liver mask: "
+                      "if they lie outside the liver (a lymph node, a deposit), carry them kept out of it with "
+                      f"--extrahepatic-labels {','.join(str(v) for v in sorted(set(extra) | set(outside)))}")
     if not c.results:
         raise SegmentationError(
             f"--each-label: none of the {len(labs)} lesions of {args.from_mask} could be segmented on {args.series} "

@@ -427,3 +427,25 @@ def test_blurred_surface_option(study_dir, tmp_path: Path, capsys: pytest.Captur
     assert got["free"] != got["near_ellipsoid"]
     with pytest.raises(SystemExit):
         main(["segment", str(study), "--seed", "1,1,1", "--blurred-surface", "round", "--out", str(tmp_path / "x.nii.gz")])
+
+
+def test_each_label_with_liver_names_the_flag_for_a_node_outside_it(study_dir, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """The node (L6) carried with --liver: its seed lies outside the liver mask, and the refusal named
+    only the Python keyword (``extrahepatic=True``).  The command now says which flag carries it
+    (``--extrahepatic-labels 6``), and with that flag it is carried."""
+    from hcc_imaging.io.masks import save_mask
+    from hcc_imaging.volume import LabelVolume
+
+    study, _ = study_dir
+    base = load_mask(study / "masks" / "lesions.nii.gz")
+    save_mask(LabelVolume.like(base, np.where(np.isin(base.array, [1, 6]), base.array, 0).astype(np.uint16)),
+              tmp_path / "l16.nii.gz")
+    argv = ["segment", str(study), "--from-mask", str(tmp_path / "l16.nii.gz"), "--from-series", str(study),
+            "--each-label", "--liver", "--out", str(tmp_path / "out.nii.gz")]
+    assert main(argv) == 1
+    err = " ".join(capsys.readouterr().err.split())  # (rich wraps the console's lines)
+    assert "L6 lie outside the liver mask" in err and "--extrahepatic-labels 6" in err
+    assert main([*argv, "--extrahepatic-labels", "6", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert [r["label"] for r in record["lesions"]] == [1, 6] and record["failed"] == {}
