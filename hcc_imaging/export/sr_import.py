@@ -476,7 +476,11 @@ def sr_to_read_document(
         ``assessment`` is None when the report records no response (not one of ours).
     """
     rep = report if isinstance(report, SrReport) else read_sr(report)
-    pid = patient_id or rep.patient_id or "UNKNOWN"
+    pid = patient_id or rep.patient_id.strip()
+    if not pid:  # no PatientID: the study's own key, as the index reads the images (io.patient_key)
+        from ..io.index import patient_key
+
+        pid = patient_key("", rep.study_instance_uid) if rep.study_instance_uid else "UNKNOWN"
     tps: dict[str, dict[str, Any]] = {}
     order: dict[str, int] = {}
     days: dict[str, int] = {}

@@ -42,3 +42,27 @@ def test_ircadb_tumours_seg_and_sr_round_trip(ircadb17: Path, tmp_path: Path) ->
         assert les["longest_diameter_mm"] == pytest.approx(m.longest_diameter_mm)
         np.testing.assert_allclose(les["endpoints"]["long"], np.asarray(m.ld_endpoints_lps), atol=1e-3)
         assert "source" not in les  # no reader: the report has only the device observer
+
+
+def test_an_sr_without_a_patient_id_imports_as_its_studys_patient(ircadb17: Path, tmp_path: Path) -> None:
+    """3D-IRCADb's images carry no PatientID, so the index reads the study as ``io.patient_key``'s
+    ``noid-...`` patient; an SR of it with no PatientID imported as patient "UNKNOWN" (every such
+    report one patient).  It now imports as that same key: the round trip keeps the patient."""
+    import pydicom
+
+    from hcc_imaging.io import index_archive, load_series, patient_key
+    from hcc_imaging.io.masks import load_mask
+    from hcc_imaging.measure.lesion import measure_labels
+    from hcc_imaging.volume import LabelVolume
+
+    vol = load_series(ircadb17 / "PATIENT_DICOM")
+    (pid,) = [p.patient_id for p in index_archive(ircadb17 / "PATIENT_DICOM").patients]
+    assert pid == patient_key("", vol.study_instance_uid)
+    lab = (load_mask(ircadb17 / "MASKS_DICOM" / "livertumor1", reference=vol).array > 0).astype(np.uint8)
+    ms = measure_labels(LabelVolume.like(vol, lab, labels={1: "L1"}), image=vol)
+    sr = write_sr(read_from_measurements(ms, patient_id=pid), tmp_path / "sr.dcm", images=vol)
+    ds = pydicom.dcmread(sr.path)
+    ds.PatientID = ""  # as the source images have it
+    ds.save_as(tmp_path / "sr_noid.dcm")
+    doc, _ = sr_to_read_document(tmp_path / "sr_noid.dcm")
+    assert doc["patient_id"] == pid
