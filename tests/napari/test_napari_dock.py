@@ -427,3 +427,29 @@ def test_a_brush_stroke_on_the_lesions_layer_remeasures_saves_and_undoes(docked:
     np.testing.assert_array_equal(np.asarray(lab.data) == 1, before)
     np.testing.assert_array_equal(session.lesion_mask("L1", "baseline"), before)
     assert "locked" in dock.status_label.text()
+
+
+@needs_pipeline
+def test_a_brush_stroke_on_the_viable_layer_stays_inside_the_lesion(docked: Any, qtbot: Any, phantom_truth: Any) -> None:
+    """The brush on ``viable · baseline`` with the lesion's label: what lies inside its mask becomes
+    viable (measured again), what lies outside is taken off the layer again and the status says so."""
+    viewer, dock = docked
+    session = dock.start_read("R1")
+    _click(viewer, dock, phantom_truth["baseline"]["lesions"]["L2"]["seed_lps"])  # partly necrotic: read as L1
+    qtbot.waitUntil(lambda: dock.table.rowCount() == 1 and _cell(dock, 0, "longest_diameter_mm") != "", timeout=15000)
+    mask = session.lesion_mask("L1", "baseline")
+    before = session.lesion_mask("L1", "baseline", viable=True)
+    before = np.zeros_like(mask) if before is None else before
+    vl = viewer.layers["viable · baseline"]
+    necrotic = np.argwhere(mask & ~before)
+    assert len(necrotic), "the lesion has a part that is not viable"
+    k, j, i = (int(v) for v in necrotic[np.argmax(necrotic[:, 2])])  # its outermost column: at the edge
+    vl.brush_size = 7
+    vl.paint((k, j, i + 1), 1)  # a brush across the lesion's edge
+    qtbot.waitUntil(lambda: "viable part edited by hand" in dock.status_label.text(), timeout=10000)
+    after = session.lesion_mask("L1", "baseline", viable=True)
+    assert after is not None and int(after.sum()) > int(before.sum())
+    assert not (after & ~mask).any() and not ((np.asarray(vl.data) == 1) & ~mask).any()
+    assert "outside its mask" in dock.status_label.text()
+    obs = session.observations[("L1", "baseline")]
+    assert obs.viable_volume_mm3 == pytest.approx(after.sum() * session.geometry("baseline").voxel_volume_mm3, abs=0.05)
