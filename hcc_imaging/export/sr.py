@@ -550,7 +550,7 @@ def write_sr(
         final=final,
     )
     if deidentifier is not None:
-        if str(sr.PatientID) != read.patient_id:
+        if str(sr.PatientID).strip() and str(sr.PatientID) != read.patient_id:  # (an empty id is no one's)
             deidentifier.link(read.patient_id, str(sr.PatientID))
         sr = deidentify_dataset(sr, deidentifier, patient_id=read.patient_id)
     written = atomic_dcmwrite(sr, path)

@@ -66,3 +66,26 @@ def test_an_sr_without_a_patient_id_imports_as_its_studys_patient(ircadb17: Path
     ds.save_as(tmp_path / "sr_noid.dcm")
     doc, _ = sr_to_read_document(tmp_path / "sr_noid.dcm")
     assert doc["patient_id"] == pid
+
+
+def test_de_identified_srs_of_two_patients_without_an_id_keep_two_pseudonyms(ircadb17: Path, tmp_path: Path) -> None:
+    """Two reads (two ``noid-...`` patients) over images without a PatientID, exported with one
+    de-identifier: the SR writer linked each read's id to the image's empty PatientID, so the second
+    patient took the first one's pseudonym and date shift.  An empty id is linked to no one now."""
+    import pydicom
+
+    from hcc_imaging.export import Deidentifier
+    from hcc_imaging.io import load_series
+    from hcc_imaging.io.masks import load_mask
+    from hcc_imaging.measure.lesion import measure_labels
+    from hcc_imaging.volume import LabelVolume
+
+    vol = load_series(ircadb17 / "PATIENT_DICOM")
+    lab = (load_mask(ircadb17 / "MASKS_DICOM" / "livertumor1", reference=vol).array > 0).astype(np.uint8)
+    ms = measure_labels(LabelVolume.like(vol, lab, labels={1: "L1"}), image=vol)
+    deid = Deidentifier()
+    names = []
+    for pid in ("noid-aaaaaaaaaaaaaaaa", "noid-bbbbbbbbbbbbbbbb"):
+        sr = write_sr(read_from_measurements(ms, patient_id=pid), tmp_path / f"{pid}.dcm", images=vol, deidentifier=deid)
+        names.append(str(pydicom.dcmread(sr.path).PatientName))
+    assert names[0] != names[1] and deid.pseudonym("noid-aaaaaaaaaaaaaaaa") != deid.pseudonym("noid-bbbbbbbbbbbbbbbb")
