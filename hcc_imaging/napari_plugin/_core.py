@@ -120,6 +120,13 @@ class StudyImages:
     notes: tuple[str, ...] = ()
 
 
+def _preference(vol: Volume) -> tuple[int, float]:
+    """Which of two series of one phase a time point shows (smaller first): CT, then MR, then any
+    other modality (a PET, a secondary capture), then the finer slice spacing."""
+    rank = {"CT": 0, "MR": 1}.get(str(getattr(vol.modality, "value", vol.modality)), 2)
+    return rank, float(vol.spacing[0])
+
+
 def load_archive(path: str | Path) -> list[StudyImages]:
     """Index a DICOM folder / zip / DICOMDIR and load every CT/MR series, one entry per study.
 
@@ -128,7 +135,8 @@ def load_archive(path: str | Path) -> list[StudyImages]:
     orthogonal grid (``on_tilt`` / ``on_irregular="resample"``: the geometry stays true, the
     volume's ``meta["resampled"]`` says what was done) instead of leaving it out as the command
     line does by default; each such series, and each series still left out (with its error), is
-    in the study's ``notes``.
+    in the study's ``notes``.  A time point shows one series per phase: of two, CT before MR before
+    another modality, then the finer slice spacing; the other is in the notes too.
     """
     io = _need("hcc_imaging.io", "index_archive", "load_study")
     index = io.index_archive(Path(path))
@@ -145,8 +153,13 @@ def load_archive(path: str | Path) -> list[StudyImages]:
                       + "; ".join(vol.meta["resampled"].get("reasons", ())) for vol in vols if vol.meta.get("resampled")]
             for vol in vols:
                 ph = Phase(vol.phase)
-                if ph in phases:  # two series of one phase: keep the finer slice spacing
-                    if vol.spacing[0] >= phases[ph].spacing[0]:
+                if ph in phases:  # two series of one phase: keep CT, else MR, then the finer slice spacing
+                    keep, drop = (phases[ph], vol) if _preference(vol) >= _preference(phases[ph]) else (vol, phases[ph])
+                    notes.append(f"series {drop.series_instance_uid} ({drop.modality}, {ph}, {drop.spacing[0]:g} mm "
+                                 f"slices) not shown: the time point shows one series per phase, here "
+                                 f"{keep.series_instance_uid} ({keep.modality}, {keep.spacing[0]:g} mm slices); open "
+                                 "that series' folder on its own to see it")
+                    if keep is not vol:
                         continue
                 phases[ph] = vol
             out.append(

@@ -94,3 +94,17 @@ def test_two_studies_without_a_patient_id_open_as_two_patients(tmp_path: Path) -
     pids = sorted(kw["metadata"][METADATA_KEY]["patient_id"] for _, kw, _ in layers)
     assert pids == sorted(patient_key("", f"1.2.826.0.1.3680043.99.{ord(n)}") for n in "ab")
     assert all(kw["metadata"][METADATA_KEY]["timepoint_id"] == "baseline" for _, kw, _ in layers)
+
+
+def test_a_study_with_ct_mr_and_pet_shows_the_ct_and_names_the_others(shared_data: Path) -> None:
+    """IBSI STS_002 holds a CT, an MR and a PET (OT) of one study, none with a contrast phase: a time
+    point shows one series per phase.  It showed the MR (its slices 0.00005 mm finer than the CT's)
+    and dropped the CT and the PET without a word; now CT comes first and each series not shown is
+    a warning naming it and the one shown."""
+    from hcc_imaging.napari_plugin._reader import read_dicom
+
+    with pytest.warns(UserWarning) as record:
+        layers = read_dicom(str(shared_data / "ibsi_sts_tumour" / "STS_002" / "dicom"))
+    assert [kw["metadata"][METADATA_KEY]["modality"] for _, kw, _ in layers] == ["CT"]
+    dropped = [str(w.message) for w in record if "not shown" in str(w.message)]
+    assert len(dropped) == 2 and any("(MR," in m for m in dropped) and any("(OT," in m for m in dropped)
