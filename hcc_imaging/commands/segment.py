@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from typing import Any
 from ..errors import HccImagingError
 
 __all__ = ["register", "run", "SegmentArgumentError"]
+
+log = logging.getLogger(__name__)
 
 
 class SegmentArgumentError(HccImagingError, ValueError):
@@ -134,9 +137,11 @@ def _load_volumes(path: str, study_uid: str | None = None, on_tilt: str = "error
     if not vols:
         load_study(idx, study_uid, skip_invalid=False, on_tilt=on_tilt, on_irregular=on_irregular)  # its first error
         raise SegmentArgumentError(f"no image series in {path} (only non-image series: SR, presentation states...).")
-    out: dict[Any, Any] = {}
-    for v in vols:
-        out.setdefault(v.phase, v)
+    from ..io import one_per_phase
+
+    out, notes = one_per_phase(vols, "used")  # of two series of one phase: CT, then MR, then finer slices
+    for note in notes:
+        log.warning("%s", note)
     return out
 
 

@@ -45,7 +45,7 @@ from ._geometry import SliceRef, StackAnalysis, analyse_stack, orientation_label
 from .index import ArchiveIndex, SeriesInfo, group_headers, index_archive, resolve_sources, scan_headers
 from .phases import PhaseCall, classify_phase
 
-__all__ = ["load_series", "load_study", "SeriesSource"]
+__all__ = ["load_series", "load_study", "one_per_phase", "SeriesSource"]
 
 log = logging.getLogger(__name__)
 
@@ -662,3 +662,32 @@ def load_study(
         meta["phase_call"] = {"phase": call.phase.value, "confidence": call.confidence, "reason": call.reason}
         vols.append(replace(v, phase=call.phase, meta=meta))
     return vols
+
+
+def _preference(vol: Volume) -> tuple[int, float]:
+    """Which of two series of one phase is used (smaller first): CT, then MR, then any other
+    modality (a PET, a secondary capture), then the finer slice spacing."""
+    rank = {"CT": 0, "MR": 1}.get(str(getattr(vol.modality, "value", vol.modality)), 2)
+    return rank, float(vol.spacing[0])
+
+
+def one_per_phase(vols: Sequence[Volume], used_for: str = "used") -> tuple[dict[Phase, Volume], list[str]]:
+    """One series per contrast phase of a study's :func:`load_study` volumes, as a viewer's time
+    point and ``hcc-imaging segment`` take them: of two, CT before MR before another modality, then
+    the finer slice spacing (a study holding a CT, an MR and a PET of no known phase gives its CT).
+    Returns ``{phase: volume}`` and a note for each series not taken (``used_for``: the note's
+    word for it, e.g. "shown"), naming it and the one taken."""
+    by_phase: dict[Phase, list[Volume]] = {}
+    for vol in vols:
+        by_phase.setdefault(Phase(vol.phase), []).append(vol)
+    out: dict[Phase, Volume] = {}
+    notes: list[str] = []
+    for ph, group in by_phase.items():
+        keep = min(group, key=_preference)  # (the first of equals: series-number order)
+        out[ph] = keep
+        for drop in group:
+            if drop is not keep:
+                notes.append(f"series {drop.series_instance_uid} ({drop.modality}, {ph}, {drop.spacing[0]:g} mm slices) "
+                             f"not {used_for}: one series per phase, here {keep.series_instance_uid} ({keep.modality}, "
+                             f"{keep.spacing[0]:g} mm slices); give that series' folder on its own to use it")
+    return out, notes

@@ -120,13 +120,6 @@ class StudyImages:
     notes: tuple[str, ...] = ()
 
 
-def _preference(vol: Volume) -> tuple[int, float]:
-    """Which of two series of one phase a time point shows (smaller first): CT, then MR, then any
-    other modality (a PET, a secondary capture), then the finer slice spacing."""
-    rank = {"CT": 0, "MR": 1}.get(str(getattr(vol.modality, "value", vol.modality)), 2)
-    return rank, float(vol.spacing[0])
-
-
 def load_archive(path: str | Path) -> list[StudyImages]:
     """Index a DICOM folder / zip / DICOMDIR and load every CT/MR series, one entry per study.
 
@@ -135,33 +128,23 @@ def load_archive(path: str | Path) -> list[StudyImages]:
     orthogonal grid (``on_tilt`` / ``on_irregular="resample"``: the geometry stays true, the
     volume's ``meta["resampled"]`` says what was done) instead of leaving it out as the command
     line does by default; each such series, and each series still left out (with its error), is
-    in the study's ``notes``.  A time point shows one series per phase: of two, CT before MR before
-    another modality, then the finer slice spacing; the other is in the notes too.
+    in the study's ``notes``.  A time point shows one series per phase (:func:`hcc_imaging.io.one_per_phase`:
+    CT before MR before another modality, then the finer slices); the others are in the notes too.
     """
-    io = _need("hcc_imaging.io", "index_archive", "load_study")
+    io = _need("hcc_imaging.io", "index_archive", "load_study", "one_per_phase")
     index = io.index_archive(Path(path))
     out: list[StudyImages] = []
     for patient in index.patients:
         studies = sorted(patient.studies, key=lambda s: (s.study_date or "", s.study_instance_uid))
         for n, study in enumerate(studies):
-            phases: dict[Phase, Volume] = {}
             skipped: list[tuple[str, Exception]] = []
             vols = io.load_study(index, study_uid=study.study_instance_uid, on_tilt="resample",
                                  on_irregular="resample", skipped=skipped)
             notes = [f"series {uid} left out: {err}" for uid, err in skipped]
             notes += [f"series {vol.series_instance_uid} ({vol.phase}) resampled onto a regular grid: "
                       + "; ".join(vol.meta["resampled"].get("reasons", ())) for vol in vols if vol.meta.get("resampled")]
-            for vol in vols:
-                ph = Phase(vol.phase)
-                if ph in phases:  # two series of one phase: keep CT, else MR, then the finer slice spacing
-                    keep, drop = (phases[ph], vol) if _preference(vol) >= _preference(phases[ph]) else (vol, phases[ph])
-                    notes.append(f"series {drop.series_instance_uid} ({drop.modality}, {ph}, {drop.spacing[0]:g} mm "
-                                 f"slices) not shown: the time point shows one series per phase, here "
-                                 f"{keep.series_instance_uid} ({keep.modality}, {keep.spacing[0]:g} mm slices); open "
-                                 "that series' folder on its own to see it")
-                    if keep is not vol:
-                        continue
-                phases[ph] = vol
+            phases, dropped = io.one_per_phase(vols, "shown")
+            notes += dropped
             out.append(
                 StudyImages(
                     patient_id=str(patient.patient_id),

@@ -209,3 +209,24 @@ def test_studies_without_a_patient_id_are_never_one_patient(tmp_path: Path, capl
     from hcc_imaging.study.store import check_pseudonym
 
     check_pseudonym(patient_key("", "1." + "2" * 62), "patient id")  # a 64-character UID: a valid store id
+
+
+def test_one_series_per_phase_prefers_ct_then_mr_then_finer_slices() -> None:
+    """A study's series of one phase (IBSI STS_002: a CT, an MR and a PET, none with a known phase):
+    the viewer kept the finer slices (the MR, 0.00005 mm finer than the CT) and ``segment`` the first
+    series by number, each without a word.  ``io.one_per_phase``: CT, then MR, then another
+    modality, then the finer slices; a note for each series not taken."""
+    from hcc_imaging.io import one_per_phase
+    from hcc_imaging.volume import Modality, Volume
+
+    arr = np.zeros((4, 5, 5), np.int16)
+    mr = Volume.create(arr, spacing=(3.26995, 1.0, 1.0), modality=Modality.MR, series_instance_uid="1.9.1")
+    ct_thick = Volume.create(arr, spacing=(5.0, 1.0, 1.0), modality=Modality.CT, series_instance_uid="1.9.2")
+    ct = Volume.create(arr, spacing=(3.27, 1.0, 1.0), modality=Modality.CT, series_instance_uid="1.9.3")
+    art = Volume.create(arr, spacing=(3.27, 1.0, 1.0), modality=Modality.MR, series_instance_uid="1.9.4",
+                        phase=Phase.ARTERIAL)
+    got, notes = one_per_phase([mr, ct_thick, ct, art], "shown")
+    assert got == {Phase.UNKNOWN: ct, Phase.ARTERIAL: art}
+    assert len(notes) == 2 and all("not shown" in n for n in notes)
+    assert any(n.startswith("series 1.9.1 (MR") and "here 1.9.3" in n for n in notes)  # CT before a finer MR
+    assert any(n.startswith("series 1.9.2 (CT") and "here 1.9.3" in n for n in notes)  # then the finer CT
