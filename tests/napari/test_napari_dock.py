@@ -453,3 +453,26 @@ def test_a_brush_stroke_on_the_viable_layer_stays_inside_the_lesion(docked: Any,
     assert "outside its mask" in dock.status_label.text()
     obs = session.observations[("L1", "baseline")]
     assert obs.viable_volume_mm3 == pytest.approx(after.sum() * session.geometry("baseline").voxel_volume_mm3, abs=0.05)
+
+
+@needs_pipeline
+def test_a_lesions_layer_deleted_and_drawn_again_still_edits_the_read(docked: Any, qtbot: Any, phantom_truth: Any) -> None:
+    """The dock draws ``lesions · baseline`` again when the reader deletes it; its brush strokes
+    reach the read as the first layer's did (layers are remembered weakly, not by ``id()``, which
+    a new layer may reuse)."""
+    import gc
+
+    viewer, dock = docked
+    session = dock.start_read("R1")
+    _click(viewer, dock, phantom_truth["baseline"]["lesions"]["L1"]["seed_lps"])
+    qtbot.waitUntil(lambda: dock.table.rowCount() == 1 and _cell(dock, 0, "longest_diameter_mm") != "", timeout=15000)
+    viewer.layers.remove("lesions · baseline")
+    gc.collect()
+    dock.refresh_all()
+    lab = viewer.layers["lesions · baseline"]
+    before = session.lesion_mask("L1", "baseline").copy()
+    k, j, i = (int(v) for v in np.argwhere(before).max(axis=0))
+    lab.brush_size = 9
+    lab.paint((k - 2, j + 3, i + 3), 1)
+    qtbot.waitUntil(lambda: "edited by hand" in dock.status_label.text(), timeout=10000)
+    assert session.lesion_mask("L1", "baseline").sum() > before.sum()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import weakref
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -170,7 +171,7 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
         self._close_filter_on = False  # the viewer's window waits for the workers when it closes
         self.last_error: str = ""
         #: The labels layers whose brush strokes are read into the read (``_mask_paint``).
-        self._mask_layers_hooked: set[int] = set()
+        self._mask_layers_hooked: weakref.WeakSet[Any] = weakref.WeakSet()
         self._build()
         self.refresh_from_layers()
         self.viewer.layers.events.inserted.connect(self._on_layers_changed)

@@ -9,6 +9,7 @@ undo / redo followed by a whole re-read of that time point's labels."""
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,19 +25,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
 class MaskPaintMixin:
     """Mask edits for :class:`._dock.ResponseDock`, which provides ``session``, ``role_combo``,
-    ``_updating``, ``_mask_layers_hooked`` (an empty set), ``_status``, ``_error`` and ``refresh_all``."""
+    ``_updating``, ``_mask_layers_hooked`` (an empty ``weakref.WeakSet``), ``_status``, ``_error`` and ``refresh_all``."""
 
     session: ReadSession | None
     role_combo: Any
     _updating: bool
-    _mask_layers_hooked: set[int]
+    _mask_layers_hooked: weakref.WeakSet[Any]
 
     def _hook_mask_layer(self, layer: Any, viable: bool) -> None:
         """Read ``layer``'s paint strokes, undo and redo into the read (once per layer)."""
-        key = id(getattr(layer, "__wrapped__", layer))
+        key = getattr(layer, "__wrapped__", layer)  # (napari's plugin proxy wraps the layer)
         if key in self._mask_layers_hooked:
             return
-        self._mask_layers_hooked.add(key)
+        self._mask_layers_hooked.add(key)  # a weak set: a layer deleted and made again is hooked again
         def painted(event: Any) -> None:
             # read once napari has written the edit: a single ``paint()`` / ``fill()`` call emits the
             # event before it writes the data (a mouse stroke, on release, after)
