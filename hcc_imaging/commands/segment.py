@@ -126,19 +126,19 @@ def _load_volumes(path: str, study_uid: str | None = None, on_tilt: str = "error
         import SimpleITK as sitk
 
         return {Phase.UNKNOWN: Volume.from_sitk(sitk.ReadImage(str(p)))}
-    from ..io import index_archive, load_study
+    from ..io import index_archive, load_study, one_per_phase
 
     idx = index_archive(p)
     if not idx.studies:
         raise SegmentArgumentError(
             f"no DICOM study found in {path}; give a DICOM series or study folder (or zip / DICOMDIR), or a NIfTI image."
         )
-    vols = load_study(idx, study_uid, on_tilt=on_tilt, on_irregular=on_irregular)
+    skipped: list[tuple[str, Exception]] = []
+    vols = load_study(idx, study_uid, on_tilt=on_tilt, on_irregular=on_irregular, skipped=skipped)
     if not vols:
-        load_study(idx, study_uid, skip_invalid=False, on_tilt=on_tilt, on_irregular=on_irregular)  # its first error
+        if skipped:
+            raise skipped[0][1]  # the first series' own error (it names the series, what is wrong, the fix)
         raise SegmentArgumentError(f"no image series in {path} (only non-image series: SR, presentation states...).")
-    from ..io import one_per_phase
-
     out, notes = one_per_phase(vols, "used")  # of two series of one phase: CT, then MR, then finer slices
     for note in notes:
         log.warning("%s", note)

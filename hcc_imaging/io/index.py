@@ -529,16 +529,16 @@ def build_index(
     groups = group_headers(headers)
     series = [summarise_series(g) for g in groups.values()]
     by_study: dict[tuple[str, str], list[SeriesInfo]] = {}
-    no_id: set[str] = set()
+    no_id: dict[str, str] = {}  # StudyInstanceUID -> its key, for the studies without a PatientID
     for s in series:
         key = patient_key(s.patient_id, s.study_instance_uid)
         if key != s.patient_id:
-            no_id.add(s.study_instance_uid)
+            no_id[s.study_instance_uid] = key
             s = replace(s, patient_id=key)
         by_study.setdefault((key, s.study_instance_uid), []).append(s)
-    for suid in sorted(no_id):
+    for suid, key in sorted(no_id.items()):
         log.warning("study %s has no PatientID: read as a patient of its own, %s; studies are read as one "
-                    "patient's time points only when they carry the same PatientID", suid, patient_key("", suid))
+                    "patient's time points only when they carry the same PatientID", suid, key)
     patients: dict[str, list[StudyInfo]] = {}
     study_desc = {}
     for h in headers:

@@ -27,7 +27,7 @@ then takes the stroke back.  Qt-free, as the rest of the controller.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,6 +39,19 @@ if TYPE_CHECKING:
     from ._controller import Lesion, Observation
 
 Box = tuple[slice, slice, slice]
+
+
+class _Plan(NamedTuple):
+    """One label's edit, read before any is written: the lesion's new mask (``crop``, a box at
+    ``start``) and viable part, ``kind`` "mask" (the lesions layer) or "viable"; ``lesion_id`` None
+    for a label no lesion has (only on the lesions layer)."""
+
+    kind: str
+    label: int
+    lesion_id: str | None
+    start: tuple[int, ...]
+    crop: NDArray[np.bool_]
+    viable: NDArray[np.bool_] | None
 
 
 def _union(a: Box | None, b: Box | None) -> Box | None:
@@ -142,10 +155,9 @@ class MaskEditsMixin:
                 changed.append(lid)
         return changed, notes
 
-    def _mask_plan(self, tp: str, arr: NDArray[Any], label: int, lid: str | None,
-                   box: Box | None) -> tuple[str, int, str | None, tuple[int, ...], NDArray[np.bool_], NDArray[np.bool_] | None]:
+    def _mask_plan(self, tp: str, arr: NDArray[Any], label: int, lid: str | None, box: Box | None) -> _Plan:
         old = self._masks.get(tp, {}).get(lid) if lid is not None else None
-        region = _union(_box_of(*_start_shape(old)) if old is not None else None, box)
+        region = _union(_box_of(old[0], old[1].shape) if old is not None else None, box)
         if region is None:
             region = tuple(slice(0, n) for n in arr.shape)  # type: ignore[assignment]
         start = tuple(s.start for s in region)  # type: ignore[union-attr]
@@ -156,10 +168,10 @@ class MaskEditsMixin:
             vfull = np.zeros(crop.shape, bool)
             _paste(vfull, start, *vold)
             vcrop = vfull & crop
-        return ("mask", label, lid, start, crop, vcrop)
+        return _Plan("mask", label, lid, start, crop, vcrop)
 
     def _viable_plan(self, tp: str, arr: NDArray[Any], label: int, lid: str | None, box: Box | None,
-                     notes: list[str]) -> tuple[str, int, str | None, tuple[int, ...], NDArray[np.bool_], NDArray[np.bool_] | None] | None:
+                     notes: list[str]) -> _Plan | None:
         mask = self._masks.get(tp, {}).get(lid) if lid is not None else None
         region = box if box is not None else tuple(slice(0, n) for n in arr.shape)
         if mask is None:
@@ -183,30 +195,21 @@ class MaskEditsMixin:
             view[stray] = 0
             notes.append(f"{lid}: {int(stray.sum())} viable voxel(s) painted outside its mask at {tp} were removed "
                          "(the viable part lies inside the lesion; edit the mask on the lesions layer first).")
-        return ("viable", label, lid, start, crop, vcrop)
+        return _Plan("viable", label, lid, start, crop, vcrop)
 
-    def _apply(self, tp: str, plan: tuple[str, int, str | None, tuple[int, ...], NDArray[np.bool_], NDArray[np.bool_] | None],
-               role: str, notes: list[str]) -> str | None:
-        kind, label, lid, start, crop, vcrop = plan
-        if kind == "viable":
-            old = self._viable.get(tp, {}).get(lid)  # type: ignore[arg-type]
-            if old is None and not vcrop.any():  # type: ignore[union-attr]
+    def _apply(self, tp: str, plan: _Plan, role: str, notes: list[str]) -> str | None:
+        """Write one plan: the lesion's mask (and viable part) replaced and measured, a lesion drawn
+        by hand made, or one erased whole cleared or deleted; its id, or None when nothing changed."""
+        if plan.lesion_id is None:  # a label no lesion has, painted on the lesions layer
+            if not plan.crop.any():
                 return None
-        elif lid is None:
-            if not crop.any():
+            lid = self._drawn_lesion(tp, plan.label, role, notes)
+        else:
+            lid = plan.lesion_id
+            if plan.kind == "viable" and lid not in self._viable.get(tp, {}) and not (
+                    plan.viable is not None and plan.viable.any()):
                 return None
-            try:
-                lid = self.new_lesion(role=role, lesion_id=f"L{label}").lesion_id
-            except HccImagingError as err:
-                raise HccImagingError(
-                    f"label {label} painted at {tp} belongs to no lesion and cannot start one ({err}): a read never "
-                    "reuses a deleted lesion's number. Paint a new lesion with a new label (napari's 'new label' "
-                    "button, M), or an existing lesion with its own label.") from err
-            notes.append(f"{lid}: a new lesion drawn by hand at {tp} (label {label}).")
-        assert lid is not None  # a viable plan always names its lesion
-        edited = f"mask edited by hand (reader {self.reader_id})" if kind == "mask" else \
-            f"viable part edited by hand (reader {self.reader_id})"
-        if not crop.any():
+        if not plan.crop.any():
             if all(t == tp for (other, t) in self.observations if other == lid):
                 self.delete_lesion(lid)  # it was read at this time point only: a lesion drawn or segmented by mistake
                 notes.append(f"{lid}: its whole mask was erased at {tp}, its only time point: the lesion is deleted.")
@@ -215,7 +218,21 @@ class MaskEditsMixin:
                 notes.append(f"{lid}: its whole mask at {tp} was erased; recorded as absent there (set another status "
                              "in the table if it is not).")
             return lid
-        self.set_mask_crop(lid, tp, start, crop, viable=vcrop, source=f"reader:{self.reader_id}", notes=(edited,))
+        what = "mask" if plan.kind == "mask" else "viable part"
+        self.set_mask_crop(lid, tp, plan.start, plan.crop, viable=plan.viable, source=f"reader:{self.reader_id}",
+                           notes=(f"{what} edited by hand (reader {self.reader_id})",))
+        return lid
+
+    def _drawn_lesion(self, tp: str, label: int, role: str, notes: list[str]) -> str:
+        """A new lesion for a label painted at ``tp`` that no lesion has (its id ``L<label>``)."""
+        try:
+            lid = self.new_lesion(role=role, lesion_id=f"L{label}").lesion_id
+        except HccImagingError as err:
+            raise HccImagingError(
+                f"label {label} painted at {tp} belongs to no lesion and cannot start one ({err}): a read never "
+                "reuses a deleted lesion's number. Paint a new lesion with a new label (napari's 'new label' "
+                "button, M), or an existing lesion with its own label.") from err
+        notes.append(f"{lid}: a new lesion drawn by hand at {tp} (label {label}).")
         return lid
 
     def _clear(self, tp: str, lid: str) -> None:
@@ -229,10 +246,6 @@ class MaskEditsMixin:
             problems=[f"mask erased by hand (reader {self.reader_id})"])
         self._dirty.add((lid, tp))
         self.autosave(masks=True)
-
-
-def _start_shape(item: tuple[tuple[int, int, int], NDArray[np.bool_]]) -> tuple[tuple[int, int, int], tuple[int, ...]]:
-    return item[0], item[1].shape
 
 
 def _paste(into: NDArray[np.bool_], into_start: Sequence[int], start: Sequence[int], crop: NDArray[np.bool_]) -> None:

@@ -33,6 +33,14 @@ def _click_with_box(viewer: Any, dock: Any, qtbot: Any, box: Any, lps: Any) -> N
     qtbot.waitUntil(lambda: dock.table.rowCount() == 1 and _cell(dock, 0, "longest_diameter_mm") != "", timeout=30000)
 
 
+def _read_with_one_lesion(viewer: Any, dock: Any, qtbot: Any, lps: Any) -> Any:
+    """Reader R1's read with the lesion at ``lps`` clicked and measured (its row in the table)."""
+    session = dock.start_read("R1")
+    _click(viewer, dock, lps)
+    qtbot.waitUntil(lambda: dock.table.rowCount() == 1 and _cell(dock, 0, "longest_diameter_mm") != "", timeout=15000)
+    return session
+
+
 def _cell(dock: Any, row: int, key: str) -> str:
     from hcc_imaging.napari_plugin._widgets._dock import TABLE_COLUMNS
 
@@ -390,10 +398,7 @@ def test_a_brush_stroke_on_the_lesions_layer_remeasures_saves_and_undoes(docked:
     from hcc_imaging.napari_plugin._controller import ReadSession
 
     viewer, dock = docked
-    session = dock.start_read("R1")
-    truth = phantom_truth["baseline"]["lesions"]["L1"]
-    _click(viewer, dock, truth["seed_lps"])
-    qtbot.waitUntil(lambda: dock.table.rowCount() == 1 and _cell(dock, 0, "longest_diameter_mm") != "", timeout=15000)
+    session = _read_with_one_lesion(viewer, dock, qtbot, phantom_truth["baseline"]["lesions"]["L1"]["seed_lps"])
     lab = viewer.layers["lesions · baseline"]
     before = session.lesion_mask("L1", "baseline").copy()
     vol_before = session.observations[("L1", "baseline")].volume_mm3
@@ -434,9 +439,8 @@ def test_a_brush_stroke_on_the_viable_layer_stays_inside_the_lesion(docked: Any,
     """The brush on ``viable · baseline`` with the lesion's label: what lies inside its mask becomes
     viable (measured again), what lies outside is taken off the layer again and the status says so."""
     viewer, dock = docked
-    session = dock.start_read("R1")
-    _click(viewer, dock, phantom_truth["baseline"]["lesions"]["L2"]["seed_lps"])  # partly necrotic: read as L1
-    qtbot.waitUntil(lambda: dock.table.rowCount() == 1 and _cell(dock, 0, "longest_diameter_mm") != "", timeout=15000)
+    # L2, partly necrotic, read as L1
+    session = _read_with_one_lesion(viewer, dock, qtbot, phantom_truth["baseline"]["lesions"]["L2"]["seed_lps"])
     mask = session.lesion_mask("L1", "baseline")
     before = session.lesion_mask("L1", "baseline", viable=True)
     before = np.zeros_like(mask) if before is None else before
@@ -463,9 +467,7 @@ def test_a_lesions_layer_deleted_and_drawn_again_still_edits_the_read(docked: An
     import gc
 
     viewer, dock = docked
-    session = dock.start_read("R1")
-    _click(viewer, dock, phantom_truth["baseline"]["lesions"]["L1"]["seed_lps"])
-    qtbot.waitUntil(lambda: dock.table.rowCount() == 1 and _cell(dock, 0, "longest_diameter_mm") != "", timeout=15000)
+    session = _read_with_one_lesion(viewer, dock, qtbot, phantom_truth["baseline"]["lesions"]["L1"]["seed_lps"])
     viewer.layers.remove("lesions · baseline")
     gc.collect()
     dock.refresh_all()
