@@ -34,14 +34,38 @@ if TYPE_CHECKING:
     from .pipeline import PipelineOptions, StudyTask
 
 __all__ = ["StudyLesions", "annotated_organ", "load_annotations", "load_image", "load_saved_masks", "mask_files",
-           "mask_flags", "pick_reference", "site_flags", "study_images", "study_lesions"]
+           "mask_flags", "phase_series", "pick_reference", "site_flags", "study_images", "study_lesions"]
+
+def phase_series(series: Sequence[Any]) -> tuple[dict[str, Any], list[str]]:
+    """One index series per phase of a study, by the rule the viewer and ``hcc-imaging segment``
+    use (:func:`hcc_imaging.io.series.series_preference`: CT, then MR, then another modality,
+    then the finer slices; the first of equals), and a note for each series not taken."""
+    from ..io.series import series_preference
+
+    groups: dict[str, list[Any]] = {}
+    for se in series:
+        groups.setdefault(str(se.phase.phase), []).append(se)
+    chosen: dict[str, Any] = {}
+    notes: list[str] = []
+    for ph, group in groups.items():
+        keep = min(group, key=lambda se: series_preference(se.modality, se.geometry.slice_spacing_mm))
+        chosen[ph] = keep
+        notes += [f"series {se.series_instance_uid} ({se.modality}, {ph}, {_slices(se)}) not used: one series "
+                  f"per phase, here {keep.series_instance_uid} ({keep.modality}, {_slices(keep)})"
+                  for se in group if se is not keep]
+    return chosen, notes
+
+
+def _slices(se: Any) -> str:
+    mm = se.geometry.slice_spacing_mm
+    return f"{mm:g} mm slices" if mm else "slice spacing unknown"
+
 
 def pick_reference(series: Sequence[Any]) -> Any:
     """The series a study is measured on: the first of ``MEASUREMENT_PHASES`` present (portal
-    venous first), else the first series."""
-    by_phase: dict[str, Any] = {}
-    for se in series:
-        by_phase.setdefault(str(se.phase.phase), se)
+    venous first), else the first series; of two series of that phase, the one the viewer shows
+    (:func:`phase_series`)."""
+    by_phase, _ = phase_series(series)
     for ph in MEASUREMENT_PHASES:
         if ph in by_phase:
             return by_phase[ph]
@@ -484,7 +508,7 @@ def _load_phases(task: StudyTask, options: PipelineOptions) -> tuple[Volume, dic
     ref_info = pick_reference(task.series)
     ref = load_image(ref_info, options)
     phases: dict[Phase, Volume] = {ref.phase: ref}
-    for se in task.series:
+    for se in phase_series(task.series)[0].values():
         if se is not ref_info and Phase(se.phase.phase) not in phases:
             v = load_image(se, options)
             phases[v.phase] = v

@@ -64,7 +64,7 @@ from .constants import (
     VIABLE_MASK_NAMES,
 )
 from .errors import BatchError, StudyStepError
-from .lesions import load_annotations, mask_files, pick_reference, site_flags, study_images, study_lesions
+from .lesions import load_annotations, mask_files, phase_series, pick_reference, site_flags, study_images, study_lesions
 from .resume import content_key, file_digest
 
 __all__ = [
@@ -291,6 +291,11 @@ def _input_hash(series: Sequence[Any], inputs: StudyInputs) -> str:
         from ..segment.constants import ALGORITHM_VERSION
 
         h.update(f"segment {ALGORITHM_VERSION}".encode())
+    chosen, not_used = phase_series([se for se in series if _is_image_series(se)])
+    if not_used:
+        # a phase with two series: the one measured is part of the key (a study measured on the
+        # first of them before the batch took the viewer's rule is measured again on resume)
+        h.update(("series per phase " + ",".join(sorted(se.series_instance_uid for se in chosen.values()))).encode())
     return h.hexdigest()
 
 
@@ -588,6 +593,7 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         if not task.series:
             raise StudyStepError("load", f"study {task.study_instance_uid}: no image series.")
         ref_info = pick_reference(task.series)
+        series_notes = phase_series(task.series)[1]
         ref, phases = study_images(task, options)
         step = "masks"
         got = study_lesions(task, ref, phases, options)
@@ -615,6 +621,7 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         "study_date": task.study_date,
         "root": task.root,
         "reference_series_instance_uid": ref.series_instance_uid,
+        **({"series_not_used": series_notes} if series_notes else {}),
         "reference_phase": str(ref.phase),
         "slice_thickness_mm": float(thickness) if thickness else float(ref.spacing[0]),
         "series": [

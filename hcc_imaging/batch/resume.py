@@ -11,7 +11,8 @@ The **content key** of a study is ``sha256(study UID, input hash, code version, 
 
 * input hash: every file of the study (series UID, file name, size, modification time; reading
   every pixel byte would double the I/O of a run) and the bytes of the masks / seeds /
-  annotations that apply to it (or, for DICOMweb, the SOP Instance UIDs);
+  annotations that apply to it (or, for DICOMweb, the SOP Instance UIDs); when a phase holds two
+  series, the series chosen per phase (:func:`~hcc_imaging.batch.lesions.phase_series`);
 * code version: ``hcc_imaging.__version__`` plus :data:`STORE_FORMAT`;
 * options: the criteria and measurement options that change the numbers.
 

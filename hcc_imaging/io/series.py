@@ -45,7 +45,7 @@ from ._geometry import SliceRef, StackAnalysis, analyse_stack, orientation_label
 from .index import ArchiveIndex, SeriesInfo, group_headers, index_archive, resolve_sources, scan_headers
 from .phases import PhaseCall, classify_phase
 
-__all__ = ["load_series", "load_study", "one_per_phase", "SeriesSource"]
+__all__ = ["load_series", "load_study", "one_per_phase", "series_preference", "SeriesSource"]
 
 log = logging.getLogger(__name__)
 
@@ -664,11 +664,18 @@ def load_study(
     return vols
 
 
-def _preference(vol: Volume) -> tuple[int, float]:
+def series_preference(modality: object, slice_spacing_mm: float | None) -> tuple[int, float]:
     """Which of two series of one phase is used (smaller first): CT, then MR, then any other
-    modality (a PET, a secondary capture), then the finer slice spacing."""
-    rank = {"CT": 0, "MR": 1}.get(str(getattr(vol.modality, "value", vol.modality)), 2)
-    return rank, float(vol.spacing[0])
+    modality (a PET, a secondary capture), then the finer slice spacing (unknown last).  The one
+    rule of the viewer's time points, ``hcc-imaging segment`` on a study folder
+    (:func:`one_per_phase`) and the batch's measurement series
+    (:func:`hcc_imaging.batch.lesions.pick_reference`)."""
+    rank = {"CT": 0, "MR": 1}.get(str(getattr(modality, "value", modality)), 2)
+    return rank, float(slice_spacing_mm) if slice_spacing_mm else float("inf")
+
+
+def _preference(vol: Volume) -> tuple[int, float]:
+    return series_preference(vol.modality, float(vol.spacing[0]))
 
 
 def one_per_phase(vols: Sequence[Volume], used_for: str = "used") -> tuple[dict[Phase, Volume], list[str]]:

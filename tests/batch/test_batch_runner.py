@@ -278,6 +278,59 @@ def test_seeds_file_in_the_liver_with_a_node_kept_out(tmp_path) -> None:
     assert not rows["L6"]["viable_diameter_mm"]
 
 
+def _thick_copy(series_dir: Path, out_dir: Path, series_number: int) -> str:
+    """Every other slice of ``series_dir`` as a second series of the same study and phase (a 6 mm
+    reconstruction beside the 3 mm one, as archives hold them); returns its SeriesInstanceUID."""
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    uid = generate_uid()
+    out_dir.mkdir(parents=True)
+    for i, f in enumerate(sorted(series_dir.glob("*.dcm"))[::2]):
+        ds = pydicom.dcmread(f)
+        ds.SeriesInstanceUID, ds.SeriesNumber = uid, series_number
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.SliceThickness, ds.InstanceNumber = 6.0, i + 1
+        ds.SeriesDescription = "LIVER PORTAL VENOUS 6mm"
+        ds.save_as(out_dir / f.name)
+    return uid
+
+
+def test_a_phase_with_two_series_is_measured_on_the_one_the_viewer_shows(tmp_path, monkeypatch) -> None:
+    """Two portal-venous series in one study (a 6 mm and a 3 mm reconstruction): the batch measured
+    the first of them, the viewer and ``segment`` show the finer one, so a seed's voxel index picked
+    in the viewer pointed elsewhere in the batch.  The batch now takes the viewer's series
+    (``io.series_preference``), says which one it left (``series_not_used``), and the study's resume
+    key holds the choice."""
+    import shutil
+
+    from hcc_imaging.batch import discover_studies
+    from hcc_imaging.io import load_series
+
+    src = REPO / "sample_data" / "liver_phantom" / "baseline"
+    study = tmp_path / "arch" / "baseline"
+    shutil.copytree(src, study, ignore=shutil.ignore_patterns("masks"))
+    thin = load_series(study / "portal_venous")
+    truth = json.loads((study / "truth.json").read_text())["lesions"]
+    seed = [int(round(v)) for v in thin.geometry.lps_to_index(truth["L1"]["seed_lps"])]
+    (study / "seeds.json").write_text(json.dumps({"lesions": [{"lesion_id": "L1", "seed_index": seed}]}))
+    thick = _thick_copy(study / "portal_venous", study / "portal_venous_6mm", series_number=0)
+    key = discover_studies(tmp_path / "arch", PipelineOptions())[0][0].key
+    with monkeypatch.context() as m:  # the same files, the other series chosen: another key
+        m.setattr("hcc_imaging.io.series.series_preference", lambda modality, mm: (0, -(mm or 0.0)))
+        assert discover_studies(tmp_path / "arch", PipelineOptions())[0][0].key != key
+    assert discover_studies(tmp_path / "arch", PipelineOptions())[0][0].key == key
+    records: list[dict] = []
+    s = _run(tmp_path / "arch", tmp_path / "o", on_record=records.append)
+    assert s.n_failed_studies == 0, records
+    rec = records[0]
+    assert rec["reference_series_instance_uid"] == thin.series_instance_uid
+    (note,) = rec["series_not_used"]
+    assert note.startswith(f"series {thick} (CT, portal_venous, 6 mm slices) not used") and thin.series_instance_uid in note
+    (row,) = rec["lesions"]
+    assert abs(row["longest_diameter_mm"] - truth["L1"]["longest_diameter_mm"]) <= 2.3 * 2**0.5
+
+
 def test_a_seeded_studys_resume_key_follows_the_segmentation_version(tmp_path, monkeypatch) -> None:
     """A seeded study's masks are made by the segmentation, so its input hash (and resume key)
     changes with the segmentation's version; a study with mask files does not."""
