@@ -1,0 +1,186 @@
+"""The read as the store and ``assess`` see it (:class:`StoreSyncMixin`, a base of
+:class:`._controller.ReadSession`): the session's changes written through to a
+:class:`hcc_imaging.study.Store` (a blinded reader's own read there), and the read document
+(DESIGN section 4) the session's state makes, which ``hcc-imaging assess`` and the response panel
+read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from ._serial import serialised
+
+if TYPE_CHECKING:
+    from ._controller import Lesion, Observation, TimePointImages
+
+__all__ = ["DEFAULT_INTERVAL_DAYS", "StoreSyncMixin"]
+
+#: Day offset given to time point n (n * this) when its images carry no date: the usual
+#: 8-week imaging interval of HCC trials (only orders time points; BOR confirmation needs real dates).
+DEFAULT_INTERVAL_DAYS = 56
+
+
+class StoreSyncMixin:
+    """Store sync and the read document for :class:`._controller.ReadSession`, which provides the
+    state these methods read (``patient_id``, ``reader_id``, ``criteria``, ``images``,
+    ``timepoint_ids``, ``lesions``, ``observations``, the change sets ``_dirty`` / ``_deleted`` /
+    ``_lesion_dirty``, ``store_read_uid``, its lock)."""
+
+    patient_id: str
+    reader_id: str
+    criteria: tuple[str, ...]
+    images: dict[str, TimePointImages]
+    lesions: dict[str, Lesion]
+    observations: dict[tuple[str, str], Observation]
+    _dirty: set[tuple[str, str]]
+    _deleted: set[tuple[str, str]]
+    _lesion_dirty: set[str]
+    store_read_uid: str | None
+    _store: Any
+    _reader_session: Any
+    timepoint_ids: list[str]  # (a property of ReadSession's)
+
+    def attach_store(self, store: Any) -> None:
+        """Write every change through to a :class:`hcc_imaging.study.Store` (blinded reader session).
+
+        The reader is registered when new; the session only ever sees this reader's reads.
+        """
+        from ..study import ReaderSession
+
+        if self.reader_id not in {r.reader_id for r in store.readers()}:
+            store.add_reader(self.reader_id)
+        store.add_patient(self.patient_id, exist_ok=True)
+        self._store = store
+        self._reader_session = ReaderSession(store, self.reader_id)
+        if self.store_read_uid is None:
+            drafts = [r for r in self._reader_session.reads(self.patient_id) if str(r.status) == "draft"]
+            if drafts:
+                self.store_read_uid = drafts[-1].read_uid
+
+    def _ensure_store_read(self) -> str:
+        import datetime as dt
+
+        rs, store = self._reader_session, self._store
+        tps = self.timepoint_ids
+        for n, tpid in enumerate(tps):
+            tp = self.images.get(tpid)
+            date = dt.date.fromisoformat(tp.date) if tp and tp.date else None
+            day = tp.day_offset if tp and tp.day_offset is not None else (None if date else n * DEFAULT_INTERVAL_DAYS)
+            store.add_timepoint(self.patient_id, tpid, date=date, day_offset=day, exist_ok=True)
+        if self.store_read_uid is None:
+            self.store_read_uid = rs.start_read(self.patient_id, tps, list(self.criteria)).read_uid
+        else:
+            have = set(rs.read(self.store_read_uid).timepoint_ids)
+            for tpid in tps:
+                if tpid not in have:
+                    rs.add_timepoint_to_read(self.store_read_uid, tpid)
+        return self.store_read_uid
+
+    @serialised
+    def sync_store(self) -> None:
+        """Write the changed measurements to the store (one small audited transaction each)."""
+        rs = self._reader_session
+        if rs is None or not (self._dirty or self._deleted or self._lesion_dirty):
+            return
+        if not self.timepoint_ids:
+            return
+        read_uid = self._ensure_store_read()
+        stored = {les.tracking_uid: les for les in rs.lesions(self.patient_id)}
+        known = set(stored)
+        # lesion attributes edited after the lesion reached the store (organ, node flag): the
+        # store's lesion record follows the session (also after a crash between the two saves)
+        for les in self.lesions.values():
+            info = stored.get(les.tracking_uid)
+            if info is not None and (info.organ != les.organ or bool(info.is_lymph_node) != bool(les.is_lymph_node)):
+                rs.update_lesion(self.patient_id, les.tracking_uid, organ=les.organ, is_lymph_node=les.is_lymph_node)
+        self._lesion_dirty.clear()
+        for lid, tpid in sorted(self._dirty):
+            les = self.lesions.get(lid)
+            obs = self.observations.get((lid, tpid))
+            if les is None or obs is None:
+                continue
+            if les.tracking_uid not in known:
+                rs.add_lesion(self.patient_id, les.lesion_id, organ=les.organ, is_lymph_node=les.is_lymph_node,
+                              kind=les.kind, tracking_uid=les.tracking_uid)
+                known.add(les.tracking_uid)
+            algo = obs.source.startswith("algorithm:")
+            name, _, version = obs.source.partition(":")[2].partition("/")
+            rs.record_measurement(
+                read_uid, tpid, les.tracking_uid,
+                role=les.role, status=obs.status,
+                longest_diameter_mm=obs.longest_diameter_mm, short_axis_mm=obs.short_axis_mm,
+                viable_diameter_mm=obs.viable_diameter_mm, viable_short_axis_mm=obs.viable_short_axis_mm,
+                volume_mm3=obs.volume_mm3, viable_volume_mm3=obs.viable_volume_mm3,
+                necrosis_fraction=obs.necrosis_fraction,
+                endpoints_lps={ax: [list(ln.start_lps), list(ln.end_lps)] for ax, ln in obs.lines.items()} or None,
+                source_kind="algorithm" if algo else "manual_line",
+                algorithm_name=(name or None) if algo else None,
+                algorithm_version=(version or "unknown") if algo else None,
+            )
+        for lid, tpid in sorted(self._deleted):
+            les_uid = next((les.tracking_uid for les in rs.lesions(self.patient_id) if les.lesion_id == lid), None)
+            if les_uid is not None:
+                rs.delete_measurement(read_uid, tpid, les_uid)
+        self._dirty.clear()
+        self._deleted.clear()
+
+    @serialised
+    def read_document(self) -> dict[str, Any]:
+        """The read document (DESIGN section 4) as a dict: what ``hcc-imaging assess`` reads."""
+        tps = []
+        for i, tpid in enumerate(self.timepoint_ids):
+            tp = self.images.get(tpid)
+            lesions = []
+            for les in self.lesions.values():
+                obs = self.observations.get((les.lesion_id, tpid))
+                if obs is None:
+                    continue
+                entry: dict[str, Any] = {
+                    "lesion_id": les.lesion_id,
+                    "tracking_uid": les.tracking_uid,
+                    "role": les.role,
+                    "organ": les.organ,
+                    "is_lymph_node": les.is_lymph_node,
+                    "status": obs.status,
+                }
+                if les.kind:
+                    entry["kind"] = les.kind
+                for k in (
+                    "longest_diameter_mm",
+                    "short_axis_mm",
+                    "viable_diameter_mm",
+                    "viable_short_axis_mm",
+                    "volume_mm3",
+                    "viable_volume_mm3",
+                    "necrosis_fraction",
+                ):
+                    val = getattr(obs, k)
+                    if val is not None:
+                        entry[k] = val
+                if obs.source:
+                    entry["source"] = obs.source
+                if obs.lines:
+                    entry["endpoints"] = {ax: [list(ln.start_lps), list(ln.end_lps)] for ax, ln in obs.lines.items()}
+                lesions.append(entry)
+            day = tp.day_offset if tp and tp.day_offset is not None else None
+            item: dict[str, Any] = {"id": tpid, "lesions": lesions}
+            if tp and tp.date:
+                item["date"] = tp.date
+            else:
+                item["day"] = day if day is not None else i * DEFAULT_INTERVAL_DAYS
+            tps.append(item)
+        return {
+            "patient_id": self.patient_id,
+            "reader_id": self.reader_id,
+            "criteria": list(self.criteria),
+            "timepoints": tps,
+        }
+
+    @serialised
+    def assess(self, criteria: Iterable[str] | None = None) -> Any:
+        """The core's :class:`~hcc_imaging.response.engine.Assessment` of this read: per criterion
+        time-point responses, sums vs baseline and nadir, BOR; burden scores per time point."""
+        from . import _core
+
+        return _core.assess(self.read_document(), tuple(criteria or self.criteria))
