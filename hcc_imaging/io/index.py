@@ -238,10 +238,20 @@ class ArchiveIndex:
 # Enumerating sources
 # ---------------------------------------------------------------------------------------------
 def _walk_folder(root: str) -> Iterator[str]:
-    """All regular files under ``root`` (one scandir per folder), hidden files skipped, sorted."""
+    """All regular files under ``root`` (one scandir per folder), hidden files skipped, sorted.
+
+    A symbolic link to a folder is followed (an archive assembled from links to where the studies
+    lie), each real folder listed once: a link back to a folder already listed (a loop) or to one
+    listed through another link is skipped with a log line."""
     stack = [root]
+    seen: set[str] = set()
     while stack:
         d = stack.pop()
+        real = os.path.realpath(d)
+        if real in seen:
+            log.info("folder %s skipped: it is %s, listed already (a symbolic link to it, or a loop)", d, real)
+            continue
+        seen.add(real)
         try:
             with os.scandir(d) as it:
                 entries = sorted(it, key=lambda e: e.name)
@@ -252,7 +262,7 @@ def _walk_folder(root: str) -> Iterator[str]:
         for e in entries:
             if e.name.startswith(".") or e.name in _SKIP_NAMES:
                 continue
-            if e.is_dir(follow_symlinks=False):
+            if e.is_dir():  # (a link to a folder too)
                 subdirs.append(e.path)
             elif e.is_file():
                 yield e.path

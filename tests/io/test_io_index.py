@@ -113,6 +113,23 @@ def test_index_study_phase_from_descriptions(tmp_path: Path) -> None:
     assert isinstance(idx.series[0], SeriesInfo)
 
 
+def test_a_linked_study_folder_is_indexed_once_and_a_loop_ends(tmp_path: Path) -> None:
+    """An archive of symbolic links to where the studies lie: the index did not follow a linked
+    folder (0 files, "no DICOM study found" in the batch).  A linked folder is now listed; a second
+    link to it and a link back up the tree (a loop) are listed no more than once."""
+    store, arch = tmp_path / "store", tmp_path / "archive"
+    vals = np.full((3, 4, 4), 1024, np.uint16)
+    write_series(store / "pat1" / "pv", vals, study_uid="1.2.826.0.1.3680043.2.999.7")
+    arch.mkdir()
+    (arch / "pat1").symlink_to(store / "pat1", target_is_directory=True)
+    (arch / "pat1_again").symlink_to(store / "pat1", target_is_directory=True)
+    (store / "pat1" / "pv" / "up").symlink_to(arch, target_is_directory=True)  # a loop
+    idx = index_archive(arch)
+    assert idx.n_files == 3 and len(idx.series) == 1 and not idx.series[0].problems
+    assert all(f.startswith(str(arch / "pat1") + os.sep) for f in idx.series[0].files)
+    assert index_archive(store).n_files == 3  # the loop from the other side
+
+
 def test_index_progress_is_reported(shared_data: Path) -> None:
     calls: list[tuple[int, int]] = []
     index_archive(shared_data / "pydicom_testfiles", progress=lambda d, t: calls.append((d, t)))
