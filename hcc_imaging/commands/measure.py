@@ -26,7 +26,7 @@ def register(subparsers: Any) -> None:
         help="per-lesion RECIST/mRECIST diameters, volumes and necrosis from masks",
         description=(
             "Measure every lesion of a mask on a DICOM series: RECIST longest axial diameter and "
-            "short axis (voxel-centre estimator, patient axial plane), 3-D Feret diameter, volume, "
+            "short axis (patient axial plane; each end at the sub-voxel boundary, docs/measure.md section 2), 3-D Feret diameter, volume, "
             "and with --viable the mRECIST viable diameter, EASL product and necrosis fraction."
         ),
     )
@@ -110,7 +110,9 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{len(results)} lesion(s) - voxel-centre estimator, patient axial plane")
+    from ..measure.constants import ESTIMATOR
+
+    table = Table(title=f"{len(results)} lesion(s) - estimator {ESTIMATOR}, patient axial plane")
     for col in ("lesion", "LD mm", "SA mm", "Feret 3D mm", "volume mL", "viable LD mm", "viable mL", "necrosis", "RECIST"):
         table.add_column(col, justify="left" if col in ("lesion", "RECIST") else "right")
     for m in results:

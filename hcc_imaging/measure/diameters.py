@@ -107,7 +107,7 @@ class AxialDiameter:
     Attributes
     ----------
     length_mm : float
-        Distance between the two endpoints, mm (voxel-centre estimator).
+        Distance between the two endpoints, mm (each end at the sub-voxel boundary: ``ESTIMATOR``).
     endpoints_lps : tuple of two (x, y, z) tuples, mm
         The line as a reader would draw it, in DICOM patient coordinates.
     endpoints_index : tuple of two (k, j, i) tuples
@@ -936,7 +936,8 @@ def _feret_from_core(frame: AxialFrame, core: _Core) -> FeretDiameter:
 def longest_axial_diameter(
     labels: LabelVolume, label: int | str | None = None, *, reformat: Reformat | str = Reformat.ERROR
 ) -> AxialDiameter:
-    """RECIST 1.1 longest axial diameter (LD) of one lesion, voxel-centre estimator.
+    """RECIST 1.1 longest axial diameter (LD) of one lesion (the module's estimator: the chord of the
+    voxel-centre hull, each end moved to the sub-voxel boundary).
 
     Parameters
     ----------
@@ -978,8 +979,9 @@ def short_axis(
 ) -> AxialDiameter:
     """Short axis: longest chord perpendicular to the long axis, on the long axis's slice.
 
-    The chord is taken in the convex hull of the voxel centres of that slice (voxel-centre
-    estimator), so it is the RECIST/WHO "longest perpendicular diameter" for convex lesions.
+    The chord is taken in the convex hull of the voxel centres of that slice, so it is the
+    RECIST/WHO "longest perpendicular diameter" for convex lesions; its ends are then moved to the
+    sub-voxel boundary, as the long axis's.
 
     Parameters
     ----------

@@ -72,7 +72,8 @@ def _jsonable(v: Any) -> Any:
 class LesionMeasurement:
     """All measurements of one lesion at one time point (mm, mm^2, mm^3; LPS endpoints).
 
-    Diameters use the voxel-centre estimator (:mod:`hcc_imaging.measure.diameters`); the
+    Diameters use the sub-voxel boundary estimator (:mod:`hcc_imaging.measure.diameters`,
+    ``constants.ESTIMATOR``); the
     viable diameter follows the rule in :mod:`hcc_imaging.measure.viable`.  Viable fields are
     ``None`` when no viable mask was given, and ``0.0`` (endpoints ``None``) when the viable
     mask is empty inside the lesion (no enhancing tissue).

@@ -9,8 +9,9 @@ parts.  hcc_imaging makes this operational as follows:
 * **viable voxels** = voxels of the lesion mask that are also non-zero in the viable
   sub-mask (the viable mask is intersected with the lesion);
 * a **candidate segment** joins the centres of two viable voxels on one patient axial slice
-  (same voxel-centre estimator as the RECIST long axis; endpoints are taken among the viable
-  boundary voxels, i.e. viable voxels with a non-viable 4-neighbour in the slice);
+  (endpoints are taken among the viable boundary voxels, i.e. viable voxels with a non-viable
+  4-neighbour in the slice; the longest valid segment's ends are then moved to the sub-voxel
+  boundary of the viable region, as the RECIST long axis's);
 * the segment is **valid** when, sampled at ``n = ceil(L / step) + 1`` evenly spaced points
   (step = half the smallest in-plane spacing), every sample's nearest voxel is viable, except runs of non-viable samples whose
   length (samples x step) is at most ``gap_voxels`` x the largest in-plane spacing (default one
@@ -21,7 +22,7 @@ parts.  hcc_imaging makes this operational as follows:
   Outside the lesion counts as non-viable, so a segment never bridges two nodules through liver.
 * the **viable short axis** is the longest run of viable samples (same gap rule) on a line
   perpendicular to the viable diameter on its slice, measured between the projections of the
-  outermost viable voxel centres of the run (voxel-centre estimator again).
+  outermost viable voxel centres of the run, its ends then moved to the sub-voxel boundary.
 
 An **empty** viable mask (no enhancing tissue, e.g. only a thin reactive rim, which the
 segmentation excludes - DESIGN section 3) gives ``None`` here and ``viable_diameter_mm = 0.0``

@@ -28,7 +28,9 @@ def test_cli_json_in_process(shared_data: Path, capsys: pytest.CaptureFixture[st
     assert m["provenance"]["source_path"].endswith("liver_seg.dcm")
 
 
-def test_cli_viable_and_table(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_viable_and_table(shared_data: Path, capsys: pytest.CaptureFixture[str],
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # the table's title on one line
     root = shared_data / "dcmqi_liver_ct3slice"
     seg = str(root / "seg" / "liver_seg.dcm")
     # the liver as its own viable mask: no necrosis
@@ -40,6 +42,11 @@ def test_cli_viable_and_table(shared_data: Path, capsys: pytest.CaptureFixture[s
     assert rc == 0
     text = capsys.readouterr().out
     assert "Liver" in text and "lesion" in text
+    # the table names the estimator its diameters come from (it said "voxel-centre estimator"
+    # after the sub-voxel boundary estimator had replaced it)
+    from hcc_imaging.measure.constants import ESTIMATOR
+
+    assert f"estimator {ESTIMATOR}" in text and "voxel-centre" not in text
 
 
 def test_cli_missing_mask_is_an_error(shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
