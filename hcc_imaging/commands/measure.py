@@ -73,9 +73,61 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
             )
 
     volume = load_series(args.study, series_uid=args.series_uid, on_tilt=args.on_tilt, on_irregular=args.on_irregular)
-    labels = load_mask(args.masks, reference=volume)
-    viable = load_mask(args.viable, reference=volume) if args.viable else None
+    labels, viable = _lesions_and_viable(args.masks, volume)
+    if args.viable:
+        same = Path(args.viable).resolve() == Path(args.masks).resolve()
+        viable = viable if same and viable is not None else load_mask(args.viable, reference=volume)
     return volume, labels, viable
+
+
+def _lesions_and_viable(path: str, volume: Any) -> tuple[Any, Any]:
+    """The lesions of a mask file, and the viable parts a DICOM SEG holds beside them (the
+    ``"Ln viable"`` segments ``hcc-imaging export seg --viable`` and the batch write, which overlap
+    their lesions and were refused as one label map); other files: their labels, no viable part."""
+    from ..io.masks import OverlappingSegmentsError, load_lesion_masks, load_mask
+
+    try:
+        return load_mask(path, reference=volume), None
+    except OverlappingSegmentsError:
+        if not _has_viable_segments(path):
+            raise
+    lesions, viable, _ = load_lesion_masks(path, volume)
+    return lesions, viable
+
+
+def _has_viable_segments(path: str) -> bool:
+    """Whether a DICOM SEG holds ``"... viable"`` segments (ours)."""
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+    except Exception:  # not a single DICOM file: not ours
+        return False
+    return any(str(getattr(it, "SegmentLabel", "")).endswith(" viable") for it in getattr(ds, "SegmentSequence", []))
+
+
+def _node_labels(spec: str, labels: Any) -> set[int | str]:
+    """``--nodes``' ids as label values or names of ``labels``; an id that is neither is an error
+    (a typo, or 'l6' for 'L6', made a node a lesion without a word)."""
+    names = {str(n): int(v) for v, n in labels.labels.items()}
+    nodes: set[int | str] = set()
+    unknown = []
+    for tok in (t.strip() for t in spec.split(",")):
+        if not tok:
+            continue
+        if tok.isdigit() and int(tok) in labels.labels:
+            nodes.add(int(tok))
+        elif tok in names:
+            nodes.add(tok)
+        else:
+            unknown.append(tok)
+    if unknown:
+        have = ", ".join(f"{v} ({n})" for v, n in sorted(labels.labels.items()))
+        raise MeasureInputError(
+            f"--nodes {', '.join(unknown)}: no lesion of the masks has that label value or id (ids are case-sensitive). "
+            f"The masks hold: {have}."
+        )
+    return nodes
 
 
 def _fmt(v: Any, nd: int = 1) -> str:
@@ -89,11 +141,11 @@ def _fmt(v: Any, nd: int = 1) -> str:
 def run(args: argparse.Namespace) -> int:
     from ..measure import measure_labels
 
+    if args.rim_exclusion_mm < 0:
+        raise MeasureInputError(f"--rim-exclusion-mm {args.rim_exclusion_mm:g}: a thickness cannot be negative; "
+                                "give 0 (off) or the rim thickness in mm.")
     volume, labels, viable = _load(args)
-    nodes: set[int | str] = set()
-    for tok in (t.strip() for t in args.nodes.split(",")):
-        if tok:
-            nodes.add(int(tok) if tok.isdigit() else tok)
+    nodes = _node_labels(args.nodes, labels)
     results = measure_labels(
         labels,
         viable,

@@ -381,6 +381,12 @@ def _kind(path: Path) -> tuple[str, Path]:
     if path.is_dir():
         files = [p for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith(".")]
         if not files:
+            subs = [p.name for p in sorted(path.iterdir()) if p.is_dir() and not p.name.startswith(".")]
+            if subs:
+                shown = ", ".join(subs[:8]) + (", ..." if len(subs) > 8 else "")
+                raise MaskFormatError(
+                    f"mask folder {path} holds no files but {len(subs)} folder(s) ({shown}): a mask is one file or one "
+                    f"folder of mask images. Pass one of them, e.g. {path / subs[0]}.")
             raise MaskFormatError(f"mask folder {path} is empty.")
         if len(files) == 1:
             k, _ = _kind(files[0])

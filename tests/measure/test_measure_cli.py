@@ -88,3 +88,58 @@ def test_cli_nifti_mask(shared_data: Path, tmp_path: Path, capsys: pytest.Captur
     (ref,) = json.loads(capsys.readouterr().out)
     assert m["longest_diameter_mm"] == pytest.approx(ref["longest_diameter_mm"])
     np.testing.assert_allclose(m["ld_endpoints_lps"], ref["ld_endpoints_lps"], atol=1e-3)
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "liver_phantom" / "baseline"
+
+
+def _measured(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, dict]:
+    assert main(["measure", str(SAMPLE / "arterial"), *args, "--json"]) == 0
+    return {m["lesion_id"]: m for m in json.loads(capsys.readouterr().out)}
+
+
+def test_a_seg_with_viable_segments_is_measured_as_its_nifti_masks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``export seg --viable`` writes each lesion and its ``"Ln viable"`` segment into one SEG; ``measure``
+    refused it (the segments overlap).  It now reads the viable segments as the viable masks: the same
+    numbers as the NIfTI pair it was written from."""
+    seg = tmp_path / "both.dcm"
+    assert main(["export", "seg", "--image", str(SAMPLE / "arterial"), "--labels", str(SAMPLE / "masks" / "lesions.nii.gz"),
+                 "--viable", str(SAMPLE / "masks" / "viable.nii.gz"), "--out", str(seg)]) == 0
+    capsys.readouterr()
+    want = _measured(capsys, "--masks", str(SAMPLE / "masks" / "lesions.nii.gz"), "--viable", str(SAMPLE / "masks" / "viable.nii.gz"))
+    for got in (_measured(capsys, "--masks", str(seg)), _measured(capsys, "--masks", str(seg), "--viable", str(seg))):
+        assert set(got) == set(want)
+        for lid, m in want.items():
+            for k in ("longest_diameter_mm", "viable_diameter_mm", "volume_mm3", "viable_volume_mm3"):
+                assert got[lid][k] == pytest.approx(m[k]), (lid, k)
+    assert want["L2"]["viable_diameter_mm"] > 0
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--nodes", "l6"], "--nodes l6: no lesion .* 6 \\(L6\\)"),
+    (["--nodes", "L6,99"], "--nodes 99:"),
+    (["--rim-exclusion-mm", "-3"], "cannot be negative"),
+])
+def test_measure_refuses_ids_and_values_it_would_have_ignored(args: list[str], match: str,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A node id that no lesion has ('l6' for 'L6') made the node a lesion without a word, and a negative
+    rim thickness was taken."""
+    import re
+
+    assert main(["measure", str(SAMPLE / "arterial"), "--masks", str(SAMPLE / "masks" / "lesions.nii.gz"), *args]) == 2
+    assert re.search(match, capsys.readouterr().err)
+
+
+def test_nodes_by_label_or_id(capsys: pytest.CaptureFixture[str]) -> None:
+    for spec in ("L6", "6"):
+        got = _measured(capsys, "--masks", str(SAMPLE / "masks" / "lesions.nii.gz"), "--nodes", spec)
+        assert got["L6"]["is_lymph_node"] and not got["L1"]["is_lymph_node"]
+
+
+def test_a_folder_of_mask_folders_is_named_not_called_empty(tmp_path: Path) -> None:
+    from hcc_imaging.io.masks import MaskFormatError, load_mask
+
+    for name in ("liver", "livertumor1"):
+        (tmp_path / "MASKS_DICOM" / name).mkdir(parents=True)
+    with pytest.raises(MaskFormatError, match="holds no files but 2 folder\\(s\\) \\(liver, livertumor1\\).*MASKS_DICOM/liver"):
+        load_mask(tmp_path / "MASKS_DICOM")
