@@ -430,9 +430,11 @@ def _seed_outside(seed_pt: NDArray[np.float64], vol: Volume, seed_index: Sequenc
         where += f" (voxel {tuple(int(v) for v in np.asarray(seed_index).reshape(-1))})"
     corners = vol.geometry.extent_lps
     ext = ", ".join(f"{a:.1f} to {b:.1f}" for a, b in zip(corners.min(0), corners.max(0), strict=True))
+    phase = "" if str(vol.phase) in ("", "unknown") else f"{vol.phase} "  # ("the unknown volume" read as a fault)
+    series = f"series {vol.series_instance_uid}, " if vol.series_instance_uid else ""
     return SeedError(
-        f"seed {where} is outside the {vol.phase} volume "
-        f"(series {vol.series_instance_uid or 'unknown'}, shape {vol.shape}; its voxel centres span "
+        f"seed {where} is outside the {phase}image "
+        f"({series}shape {vol.shape}; its voxel centres span "
         f"x, y, z {ext} mm LPS). Click inside the image."
     )
 
