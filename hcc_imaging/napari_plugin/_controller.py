@@ -690,6 +690,7 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
         """
         self._check_unlocked("change a line")
         self._lesion(lesion_id)
+        self._check_line(timepoint_id, line.start_lps, line.end_lps, f"the {line.axis} line of {lesion_id}")
         obs = self.observation(lesion_id, timepoint_id)
         axis = line.axis
         field_name = {
@@ -713,6 +714,23 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
         self.autosave()
         return obs
 
+    def _check_line(self, timepoint_id: str, start: Sequence[float], end: Sequence[float], what: str) -> None:
+        """Refuse a line no reader means: of no length (a double click), or with an end outside the
+        time point's image (a line there became a lesion of that length)."""
+        a, b = np.asarray(start, float), np.asarray(end, float)
+        if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+            raise HccImagingError(f"{what} has an end that is not a number; draw it again.")
+        if timepoint_id not in self._geometries:
+            return  # (a time point without images: nothing to check the ends against)
+        geom = self._geometries[timepoint_id]
+        if float(np.linalg.norm(b - a)) < 0.5 * min(geom.spacing):
+            raise HccImagingError(f"{what} has no length (its two ends are one point: a double click?); "
+                                  "drag from one edge of the lesion to the other.")
+        idx = np.asarray(geom.lps_to_index(np.stack([a, b])), float)
+        shape = np.asarray(geom.shape, float)
+        if np.any(idx < -0.5) or np.any(idx > shape - 0.5):
+            raise HccImagingError(f"{what} at {timepoint_id} has an end outside the image; draw it on the image.")
+
     @serialised
     def measure_manual(
         self,
@@ -725,6 +743,9 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
     ) -> tuple[str, Observation]:
         """Manual (bidirectional) measurement: a long-axis line and optionally a short-axis line."""
         self._check_unlocked("add a manual measurement")
+        for what, ln in (("the long-axis line", long_line), ("the short-axis line", short_line)):
+            if ln is not None:
+                self._check_line(timepoint_id, ln[0], ln[1], what)
         les = self._lesion(lesion_id) if lesion_id else self.new_lesion(role=role)
         self.observations[(les.lesion_id, timepoint_id)] = Observation(source=f"reader:{self.reader_id}")
         self.set_line(les.lesion_id, timepoint_id, LineSpec(les.lesion_id, "long", tuple(long_line[0]), tuple(long_line[1])))  # type: ignore[arg-type]

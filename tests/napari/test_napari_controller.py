@@ -669,3 +669,23 @@ def test_two_threads_changing_one_read_lose_nothing(tmp_path: Path) -> None:
     again = ReadSession.resume("P001", "R1", tmp_path)
     assert len(again.lesions) == 300 and len(again.observations) == 300
     assert sum(again.lesion_mask(lid, "baseline") is not None for lid in again.lesions) == 150
+
+
+def test_a_line_of_no_length_or_outside_the_image_is_refused_and_makes_no_lesion(tmp_path: Path) -> None:
+    """A double click (a line of no length) made a lesion of 0.0 mm, and a line drawn beside the
+    image one of its length; both are refused now, before a lesion is made, and a line moved off
+    the image keeps the lesion's measurement."""
+    s = _session(tmp_path)
+    vol = Volume.create(np.zeros((10, 20, 20), np.int16), spacing=(3.0, 1.0, 1.0))
+    s.add_timepoint("baseline", {"portal_venous": vol})
+    inside = vol.geometry.index_to_lps(np.array([[5, 2, 2], [5, 2, 17]], float))
+    outside = vol.geometry.index_to_lps(np.array([[5, 2, 2], [5, 2, 40]], float))
+    for ends, match in (((inside[0], inside[0]), "no length"), ((outside[0], outside[1]), "outside the image")):
+        with pytest.raises(HccImagingError, match=match):
+            s.measure_manual("baseline", (tuple(ends[0]), tuple(ends[1])))
+        assert not s.lesions and not s.observations
+    lid, obs = s.measure_manual("baseline", (tuple(inside[0]), tuple(inside[1])))
+    assert obs.longest_diameter_mm == 15.0
+    with pytest.raises(HccImagingError, match="outside the image"):
+        s.set_line(lid, "baseline", LineSpec(lid, "long", tuple(outside[0]), tuple(outside[1])))
+    assert s.observations[(lid, "baseline")].longest_diameter_mm == 15.0
