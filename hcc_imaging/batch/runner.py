@@ -375,9 +375,8 @@ def write_tables(
     by_patient: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     failures: list[dict[str, Any]] = [dict(f) for f in extra_failures]
     for rec in records:
-        if rec["ok"]:
-            by_patient[rec["patient_id"]].append(rec)
-        else:
+        by_patient[rec["patient_id"]].append(rec)  # (a failed baseline fails its patient: patient_outputs)
+        if not rec["ok"]:
             failures.append(failure_row(rec))
     ann = _annotation_files_by_patient(tasks)
     (out / "reads").mkdir(parents=True, exist_ok=True)
@@ -491,13 +490,12 @@ def run_batch(
             cluster.close()
     t2 = time.perf_counter()
     records = [by_key[t.key] for t in tasks if t.key in by_key]
-    ok_by_patient: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    recs_by_patient: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for r in records:
-        if r["ok"]:
-            ok_by_patient[r["patient_id"]].append(r)
+        recs_by_patient[r["patient_id"]].append(r)
     ann = _annotation_files_by_patient(tasks)
     for pid in {t.patient_id for t in tasks} - set(patients):  # a patient task lost with its worker
-        po = patient_outputs(pid, ok_by_patient.get(pid, []), ann.get(pid, []), opts)
+        po = patient_outputs(pid, recs_by_patient.get(pid, []), ann.get(pid, []), opts)
         if po is not None:
             write_patient_files(out, po)
         patients[pid] = po

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .pipeline import PipelineOptions, assess_document, build_read_document, load_annotations
 from .resume import atomic_write_bytes, atomic_write_text, safe_name
+
+log = logging.getLogger(__name__)
 
 __all__ = ["FAILURE_COLUMNS", "STUDY_COLUMNS", "patient_outputs", "write_patient_files", "write_outputs",
            "failure_row", "safe_name"]
@@ -63,11 +66,31 @@ def patient_outputs(
     when that step failed), ``responses`` and ``lesions`` (table rows) and ``failure`` (a
     failures.csv row for a patient whose read could not be built or assessed, else ``None``).
     """
-    recs = sorted((r for r in records if r["ok"]), key=lambda r: (r["study_date"], r["study_instance_uid"]))
+    every = sorted(records, key=lambda r: (str(r.get("study_date") or ""), str(r["study_instance_uid"])))
+    recs = [r for r in every if r["ok"]]
     if not recs:
         return None
     out: dict[str, Any] = {"patient_id": patient_id, "read_json": None, "assessment_json": None,
                            "responses": [], "lesions": [], "failure": None}
+    if not every[0]["ok"]:
+        # the baseline failed: the earliest study left would be read as the baseline, and every
+        # response measured against a follow-up (RECIST's reference is the baseline sum)
+        base = every[0]
+        out["failure"] = {
+            "patient_id": patient_id, "study_instance_uid": base["study_instance_uid"],
+            "study_date": base.get("study_date") or "", "step": "baseline",
+            "reason": (f"the patient's baseline study {base['study_instance_uid']} ({base.get('study_date') or 'no date'}) "
+                       f"failed at {base.get('step', '?')}, so its {len(recs)} later studies are measured but not assessed "
+                       "(a follow-up is no baseline). Fix that study (its own row says why) and run again with --resume."),
+            "root": base.get("root") or "",
+        }
+        for rec in recs:
+            out["lesions"].extend(_lesion_rows(rec, rec["study_instance_uid"]))
+        return out
+    for r in every:
+        if not r["ok"]:
+            log.warning("patient %s: study %s (%s) failed at %s; its time point is left out of the read",
+                        patient_id, r["study_instance_uid"], r.get("study_date") or "no date", r.get("step", "?"))
     step = "read"
     tp_ids = [r["study_instance_uid"] for r in recs]
     try:

@@ -734,3 +734,26 @@ def test_a_resumed_record_belongs_to_its_tasks_patient(clean_run, small_archive,
     again = _run(small_archive, again_out, resume=True)
     assert again.n_processed == 0 and again.n_skipped == 4
     assert _tables(again_out) == before
+
+
+def test_a_failed_baseline_fails_its_patient_instead_of_promoting_a_follow_up(tmp_path) -> None:
+    """The baseline study cannot be read (a truncated slice): the earliest study left, a follow-up,
+    became the baseline, and its responses were measured against it.  The patient is now a failure
+    row naming the baseline; its follow-ups are measured (lesion rows) but not assessed."""
+    import shutil
+
+    arch = tmp_path / "arch"
+    shutil.copytree(REPO / "sample_data" / "liver_phantom", arch)
+    f = arch / "baseline" / "portal_venous" / "IM0010.dcm"
+    f.write_bytes(f.read_bytes()[:3000])
+    records: list[dict] = []
+    s = _run(arch, tmp_path / "o", on_record=records.append)
+    assert (s.n_failed_studies, s.n_patients, s.n_failed_patients) == (1, 1, 1)
+    fails = pd.read_csv(tmp_path / "o" / "failures.csv")
+    base = next(r for r in records if not r["ok"])
+    row = fails[fails.step == "baseline"].iloc[0]
+    assert row.study_instance_uid == base["study_instance_uid"] and "a follow-up is no baseline" in row.reason
+    assert pd.read_csv(tmp_path / "o" / "responses.csv").empty
+    assert not list((tmp_path / "o" / "reads").glob("*.json"))
+    les = pd.read_csv(tmp_path / "o" / "lesions.csv")
+    assert len(les) > 0 and set(les.study_instance_uid) == {r["study_instance_uid"] for r in records if r["ok"]}
