@@ -57,6 +57,9 @@ def register(subparsers: Any) -> None:
                     help="DICOM SEG of time point TP to reference; repeatable")
     sr.add_argument("--timepoints", default=None, help="comma-separated time point ids to report (default all)")
     sr.add_argument("--final", action="store_true", help="mark the report FINAL (a locked read) instead of PRELIMINARY")
+    sr.add_argument("--link-patient", action="store_true",
+                    help="the read's patient id is another id (a pseudonym) of the images' patient: file the SR under "
+                         "the images' patient (refused without it)")
     _common(sr)
 
     seg = sub.add_parser("seg", help="DICOM SEG of lesion (and viable) masks over a series")
@@ -64,6 +67,8 @@ def register(subparsers: Any) -> None:
     seg.add_argument("--labels", required=True, help="lesion label mask (NIfTI, SEG, ...) on that series")
     seg.add_argument("--viable", default=None, help="viable-tumour label mask (same label values)")
     seg.add_argument("--read", default=None, help="read document, to copy the lesions' tracking UIDs")
+    seg.add_argument("--link-patient", action="store_true",
+                     help="the --read's patient id is another id (a pseudonym) of the image's patient")
     seg.add_argument("--out", required=True, help="output .dcm file")
     _common(seg, assessment=False)
 
@@ -180,6 +185,25 @@ def _volumes(specs: Sequence[str], timepoints: list[str], *, default_to_baseline
     return out
 
 
+def _same_patient(read_patient: str, images: dict[str, Any], link: bool) -> None:
+    """Refuse a read exported over another patient's images: the SR (or SEG) takes the images'
+    PatientID, so one patient's measurements would be filed under another's without a word.  The
+    read's id matches the images' PatientID, or, for images without one, their study's ``noid-`` key
+    (:func:`hcc_imaging.io.patient_key`); ``link``: the user says the read's id is a pseudonym of the
+    images' patient (the de-identification map then links the two)."""
+    from ..io import patient_key
+
+    for what, vol in images.items():
+        raw = str(vol.meta.get("patient_id") or "").strip()
+        key = patient_key(raw, vol.study_instance_uid or "")
+        if link or read_patient in (raw, key):
+            continue
+        raise ExportCliError(
+            f"the read is of patient {read_patient!r}, but {what} is of patient {key!r}: the export would file one "
+            "patient's measurements under another's. Pass the images of the read's patient, or, when the read's id is "
+            "a pseudonym of that patient, add --link-patient.")
+
+
 def _emit(args: argparse.Namespace, result: dict[str, Any]) -> int:
     if args.json:
         print(json.dumps(result, indent=1, default=str))
@@ -224,6 +248,8 @@ def _run_sr(args: argparse.Namespace) -> int:
     tps = _tp_ids(doc)
     wanted = [t.strip() for t in args.timepoints.split(",")] if args.timepoints else None
     vols = _volumes(args.images, wanted or tps) if args.images else None
+    if vols:
+        _same_patient(str(doc.get("patient_id") or ""), {f"--images {tp}": v for tp, v in vols.items()}, args.link_patient)
     segs = None
     if args.seg:
         segs = {}
@@ -257,7 +283,9 @@ def _run_seg(args: argparse.Namespace) -> int:
     if args.read:
         from ..export.model import as_export_read
 
-        for les in as_export_read(_load_doc(args.read)).lesions:
+        read_doc = _load_doc(args.read)
+        _same_patient(str(read_doc.get("patient_id") or ""), {"--image": vol}, args.link_patient)
+        for les in as_export_read(read_doc).lesions:
             if les.tracking_uid:
                 tuids.setdefault(les.lesion_id, les.tracking_uid)
             organs.setdefault(les.lesion_id, "lymph_node" if les.is_lymph_node else (les.organ or "liver"))

@@ -157,3 +157,24 @@ def test_cli_images_share_uids_with_seg(tmp_path: Path, files, capsys, ct) -> No
     assert sr.PreliminaryFlag == "FINAL" and sr.StudyInstanceUID == seg.StudyInstanceUID
     assert main(["export", "images", str(files["ct"]), "--out", str(tmp_path / "x")]) == 2
     assert "add --deidentify" in capsys.readouterr().err
+
+
+def test_a_read_over_another_patients_images_is_refused_unless_linked(tmp_path: Path, files, capsys) -> None:
+    """``export sr READ --images BL=DIR`` filed the read of one patient under the images' PatientID
+    (another patient) without a word; ``export seg --read`` took its tracking UIDs.  Both are refused
+    now, naming the two patients; ``--link-patient`` says the read's id is a pseudonym of the images'
+    patient."""
+    doc = json.loads(files["read"].read_text())
+    doc["patient_id"] = "OTHER-PATIENT-9"
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(doc))
+    sr = ["export", "sr", str(other), "--images", f"BL={files['ct']}", "--timepoints", "BL", "--out", str(tmp_path / "sr.dcm")]
+    seg = ["export", "seg", "--image", str(files["ct"]), "--labels", str(files["labels"]), "--read", str(other),
+           "--out", str(tmp_path / "seg.dcm")]
+    for args in (sr, seg):
+        assert main(args) == 2
+        assert "the read is of patient 'OTHER-PATIENT-9'" in capsys.readouterr().err
+        assert not Path(args[-1]).exists()
+        assert main([*args, "--link-patient"]) == 0
+        capsys.readouterr()
+        assert Path(args[-1]).exists()
