@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import threading
 import uuid
@@ -787,8 +788,13 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
                         f"{field_name} of lesion {lesion_id!r} at {timepoint_id!r} must be a number in mm/mm3/fraction, "
                         f"got {value!r}."
                     ) from err
-                if value < 0:
-                    raise HccImagingError(f"{field_name} of lesion {lesion_id!r} must be >= 0, got {value}.")
+                if not math.isfinite(value) or value < 0:
+                    # (inf / nan reached the autosave as ``Infinity`` and the store refused it, so the
+                    # read could not be reopened)
+                    raise HccImagingError(f"{field_name} of lesion {lesion_id!r} must be a finite number >= 0, got {value}.")
+                if field_name == "necrosis_fraction" and value > 1:
+                    raise HccImagingError(f"necrosis_fraction of lesion {lesion_id!r} is a fraction from 0 to 1 "
+                                          f"(0.35 for 35 %), got {value:g}.")
             setattr(obs, field_name, value)
             obs.source = f"reader:{self.reader_id}"
         self._dirty.update(k for k in self.observations if k[0] == lesion_id)

@@ -52,7 +52,7 @@ def test_table_edits_are_validated(tmp_path: Path) -> None:
         s.set_field(lid, "role", "boss")
     with pytest.raises(HccImagingError, match="must be a number"):
         s.set_field(lid, "longest_diameter_mm", "big", timepoint_id="baseline")
-    with pytest.raises(HccImagingError, match="must be >= 0"):
+    with pytest.raises(HccImagingError, match="must be a finite number >= 0"):
         s.set_field(lid, "longest_diameter_mm", -3, timepoint_id="baseline")
     with pytest.raises(HccImagingError, match="not editable"):
         s.set_field(lid, "tracking_uid", "x")
@@ -689,3 +689,17 @@ def test_a_line_of_no_length_or_outside_the_image_is_refused_and_makes_no_lesion
     with pytest.raises(HccImagingError, match="outside the image"):
         s.set_line(lid, "baseline", LineSpec(lid, "long", tuple(outside[0]), tuple(outside[1])))
     assert s.observations[(lid, "baseline")].longest_diameter_mm == 15.0
+
+
+@pytest.mark.parametrize("field, value", [("longest_diameter_mm", "inf"), ("short_axis_mm", "nan"),
+                                          ("volume_mm3", float("-inf")), ("necrosis_fraction", "150")])
+def test_a_cell_that_is_not_a_finite_value_is_refused_and_the_read_reopens(tmp_path: Path, field: str, value) -> None:
+    """'inf' typed in the table was kept: the autosave held ``Infinity`` (not JSON), the store refused
+    it, and the read could not be reopened; a necrosis fraction of 150 was kept too."""
+    s = _session(tmp_path)
+    lid, _ = s.measure_manual("baseline", ((0, 0, 0), (25, 0, 0)))
+    with pytest.raises(HccImagingError, match="finite number|fraction from 0 to 1"):
+        s.set_field(lid, field, value, timepoint_id="baseline")
+    json.loads(s.path.read_text(), parse_constant=lambda c: pytest.fail(f"autosave holds {c}"))
+    again = ReadSession.resume("P001", "R1", tmp_path)
+    assert again.observations[(lid, "baseline")].longest_diameter_mm == 25.0
