@@ -42,7 +42,12 @@ def _until_pd(seq: Sequence[tuple[int, str | None]]) -> tuple[list[tuple[int, st
     return out, False
 
 
-def _sd_label(seq: list[tuple[int, str]]) -> str:
+def _sd_label(seq: list[tuple[int, str]], has_targets: bool = True) -> str:
+    """The stable label: NON-CR/NON-PD for a patient without target lesions (RECIST 1.1 Table 2's
+    footnote: SD is not used when no lesion is measured; an unconfirmed CR of such a patient fell
+    back to "SD"), else SD unless every response was NON-CR/NON-PD, PD or NE."""
+    if not has_targets:
+        return "NON-CR/NON-PD"
     return "NON-CR/NON-PD" if all(r in ("NON-CR/NON-PD", "PD", "NE") for _, r in seq) and any(
         r == "NON-CR/NON-PD" for _, r in seq) else "SD"
 
@@ -86,7 +91,7 @@ def unconfirmed_bor(
 
 
 def confirmed_bor(
-    seq: Sequence[tuple[int, str | None]], rules: BorRules
+    seq: Sequence[tuple[int, str | None]], rules: BorRules, *, has_targets: bool = True
 ) -> tuple[str, list[str]]:
     """BOR with confirmation (RECIST 1.1 Table 3) from ``[(day, response), ...]``."""
     cut, reached_pd = _until_pd(seq)
@@ -146,7 +151,7 @@ def confirmed_bor(
         return best, reasons
     met, sd_day = _sd_minimum(cut, rules)
     if met:
-        label = _sd_label(cut)
+        label = _sd_label(cut, has_targets)
         reasons.append(f"confirmed BOR {label}: no confirmed CR/PR; stable from day {sd_day} "
                        f"(≥ {rules.sd_min_days} days)")
         return label, reasons
@@ -159,9 +164,10 @@ def confirmed_bor(
 
 
 def best_overall_response(
-    seq: Sequence[tuple[int, str | None]], rules: BorRules
+    seq: Sequence[tuple[int, str | None]], rules: BorRules, *, has_targets: bool = True
 ) -> tuple[str, str, list[str]]:
-    """``(unconfirmed, confirmed, reasons)`` for the time-point responses ``seq``."""
+    """``(unconfirmed, confirmed, reasons)`` for the time-point responses ``seq``; ``has_targets``:
+    the patient has target lesions at baseline (else a stable BOR is NON-CR/NON-PD, never SD)."""
     u, ru = unconfirmed_bor(seq, rules)
-    c, rc = confirmed_bor(seq, rules)
+    c, rc = confirmed_bor(seq, rules, has_targets=has_targets)
     return u, c, ru + rc

@@ -10,6 +10,7 @@ from hcc_imaging.errors import CriteriaError
 from hcc_imaging.response import (
     MRECIST,
     RECIST_1_1,
+    assess,
     classify,
     classify_sums,
     meets_pd,
@@ -296,3 +297,21 @@ def test_role_by_criteria_makes_lesion_nontarget_for_mrecist_only():
     m = resp(d, MRECIST)
     assert m.sum == 20 and m.non_target_response == "CR"
     assert resp(d, RECIST_1_1).sum == 69
+
+
+@pytest.mark.parametrize("later", [["absent"], ["absent", "unequivocal_progression"]], ids=["CR", "CR-then-PD"])
+def test_non_target_only_disease_never_gets_sd(later: list[str]) -> None:
+    """RECIST 1.1 Table 2 footnote: SD is not used when no lesion is measured (criteria.md "Without
+    targets: CR / NON-CR/NON-PD / NE / PD").  A patient with non-target disease only whose CR was not
+    confirmed fell back to confirmed BOR "SD"; it is NON-CR/NON-PD, as with targets it is SD."""
+    tps = [(0, [les("L2", role="non_target", status="present")])]
+    tps += [(56 * (i + 1), [les("L2", role="non_target", status=st)]) for i, st in enumerate(later)]
+    res = assess(doc(*tps), ["RECIST1.1", "mRECIST"])
+    for crit in ("RECIST1.1", "mRECIST"):
+        r = res.results[crit]
+        assert [t.response for t in r.timepoints[1:]] == ["CR", "PD"][:len(later)]
+        assert r.bor_confirmed == "NON-CR/NON-PD", (crit, r.bor_reasons)
+    # with a target the same course is SD (the target shrank 20 %: not a response)
+    tps = [(0, [les("L1", 30.0), les("L2", role="non_target", status="present")]),
+           (56, [les("L1", 24.0), les("L2", role="non_target", status="absent")])]
+    assert assess(doc(*tps), ["RECIST1.1"]).results["RECIST1.1"].bor_confirmed == "SD"
