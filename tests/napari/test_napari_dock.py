@@ -478,3 +478,33 @@ def test_a_lesions_layer_deleted_and_drawn_again_still_edits_the_read(docked: An
     lab.paint((k - 2, j + 3, i + 3), 1)
     qtbot.waitUntil(lambda: "edited by hand" in dock.status_label.text(), timeout=10000)
     assert session.lesion_mask("L1", "baseline").sum() > before.sum()
+
+
+@needs_pipeline
+def test_a_second_reader_is_told_nothing_of_the_first_readers_click_nor_can_undo_into_it(
+        docked: Any, qtbot: Any, phantom_truth: Any) -> None:
+    """Blinding in one dock: reader R1 clicks a lesion and R2 starts a read before the click's worker
+    is done.  R2's status line said "L3 segmented and measured" of R1's click; now R1's result stays
+    in R1's read, unsaid.  And the lesions layer, reused for R2's read, kept R1's undo history, so
+    R2's Ctrl+Z / Ctrl+Shift+Z replayed R1's edits into R2's read."""
+    viewer, dock = docked
+    s1 = dock.start_read("R1")
+    _click(viewer, dock, phantom_truth["baseline"]["lesions"]["L3"]["seed_lps"])
+    s2 = dock.start_read("R2")
+    qtbot.waitUntil(lambda: not dock._workers, timeout=30000)
+    assert "segmented" not in dock.status_label.text() and not s2.lesions and dock.table.rowCount() == 0
+    assert list(s1.lesions) == ["L1"]  # R1's read keeps its click
+    # R1 brushes (an undoable stroke), then R2 opens a read: the stroke is not R2's to undo
+    dock.start_read("R1")
+    layer = viewer.layers["lesions · baseline"]
+    k, j, i = (int(v) for v in np.argwhere(s1.lesion_mask("L1", "baseline")).max(axis=0))
+    layer.brush_size = 7
+    layer.paint((k - 1, j + 2, i + 2), 1)
+    qtbot.waitUntil(lambda: "edited by hand" in dock.status_label.text(), timeout=10000)
+    assert layer._undo_history
+    s2 = dock.start_read("R2")
+    assert not layer._undo_history and not layer._redo_history
+    layer.undo()
+    layer.redo()
+    qtbot.wait(300)
+    assert not s2.lesions and int(np.asarray(layer.data).max()) == 0

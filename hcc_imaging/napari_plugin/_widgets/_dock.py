@@ -43,6 +43,7 @@ from .. import _core
 from .._controller import DEFAULT_CRITERIA, ROLES, ReadSession
 from .._layers import (
     METADATA_KEY,
+    geometry_metadata,
     labels_layer_data,
     layer_transform,
     line_from_vertices,
@@ -1019,7 +1020,17 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
                         if layer.data is arr:
                             layer.refresh()  # the session updated the shared array in place
                         else:
+                            # another read (reader or patient) or time point's map: its grid, and no
+                            # undo history of the other read (reader B's Ctrl+Z replayed reader A's
+                            # stroke into B's read; a second patient's mask was drawn on the first's grid)
                             layer.data = arr
+                            for key, value in layer_transform(lab.geometry).items():
+                                if key not in ("units", "axis_labels"):
+                                    setattr(layer, key, value)
+                            layer.metadata[METADATA_KEY].update(geometry_metadata(lab.geometry))
+                            reset = getattr(layer, "_reset_history", None)  # (napari's own; private)
+                            if callable(reset):
+                                reset()
                         layer.metadata[METADATA_KEY].update(self._source_metadata())
                     else:  # created empty too: the first click then only fills them
                         data, kwargs, _ = labels_layer_data(

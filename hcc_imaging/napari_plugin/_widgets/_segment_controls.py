@@ -67,7 +67,7 @@ class SegmentControlsMixin:
             return s.prepare_liver(tpid)  # type: ignore[union-attr]
 
         def done(why: str | None) -> None:
-            if why:
+            if why and s is self.session:
                 self._status(f"no liver mask at {tpid} ({why}); clicks are segmented without one")
 
         worker = work()
@@ -163,6 +163,9 @@ class SegmentControlsMixin:
                                    progress=lambda n, total: self.propagate_progress.emit(n, total))
 
         def done(result: dict[str, Any]) -> None:
+            if s is not self.session:  # another reader's (or patient's) read is open now: say nothing
+                self.segment_done.emit(True)
+                return
             self.refresh_all()
             found = [k for k, v in result.items() if not isinstance(v, str)]
             missed = {k: v for k, v in result.items() if isinstance(v, str)}
@@ -177,7 +180,7 @@ class SegmentControlsMixin:
 
         worker = work()
         worker.returned.connect(done)
-        worker.errored.connect(self._on_segment_failed)
+        worker.errored.connect(lambda err: self._on_segment_failed(err, s))
         self.progress_after(worker, f"propagating lesions to {tpid}")
         self._start(worker)
         return worker
@@ -198,8 +201,8 @@ class SegmentControlsMixin:
             return out  # type: ignore[no-any-return]
 
         worker = work()
-        worker.returned.connect(self._on_segmented)
-        worker.errored.connect(self._on_segment_failed)
+        worker.returned.connect(lambda result: self._on_segmented(result, s))
+        worker.errored.connect(lambda err: self._on_segment_failed(err, s))
         self.progress_after(worker, desc)
         self._start(worker)
         return worker
@@ -228,11 +231,18 @@ class SegmentControlsMixin:
         world = np.stack([np.asarray(layer.data_to_world(v), float) for v in verts])
         self.segment_along_world_line(world)
 
-    def _on_segment_failed(self, err: BaseException) -> None:
-        self._error(err)
+    def _on_segment_failed(self, err: BaseException, session: Any = None) -> None:
+        if session is None or session is self.session:
+            self._error(err)
         self.segment_done.emit(False)
 
-    def _on_segmented(self, result: tuple[str, Any]) -> None:
+    def _on_segmented(self, result: tuple[str, Any], session: Any = None) -> None:
+        """A worker's click is shown in the read it was made in; once another read is open (another
+        reader's, in a blinded read), the result stays in its own session, unshown and unsaid (the
+        next reader's status line said "L1 segmented and measured" of the first reader's click)."""
+        if session is not None and session is not self.session:
+            self.segment_done.emit(True)
+            return
         t0 = time.perf_counter()
         self._show_result(result)
         self.last_timings["redraw_s"] = time.perf_counter() - t0
