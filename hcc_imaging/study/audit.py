@@ -123,18 +123,27 @@ def _head(conn: Connection) -> tuple[int, str]:
 
 
 def append_entries(
-    conn: Connection, actor: str, entries: Iterable[tuple[str, str, str, Mapping[str, tuple[Any, Any]]]]
+    conn: Connection, actor: str, entries: Iterable[tuple[str, str, str, Mapping[str, tuple[Any, Any]]]],
+    *, genesis: bool = False,
 ) -> int:
     """Append ``(action, entity, entity_key, changes)`` rows to the chain on ``conn``.
 
     Must run inside the write transaction of the change (the caller's).  Returns the number
-    of rows written.
+    of rows written.  Only the store's creation (``genesis=True``) may start a chain: when the
+    head row is missing otherwise, the log was truncated and StoreError is raised instead of
+    silently restarting the chain at seq 1.
     """
     items = list(entries)
     if not items:
         return 0
     seq, prev = _head(conn)
     had_head = conn.execute(select(AuditHeadRow.id).where(AuditHeadRow.id == _HEAD_ID)).first() is not None
+    if not had_head and not genesis:
+        raise StoreError(
+            "the audit log has no head row, so it was truncated or wiped outside hcc_imaging; refusing to write "
+            "(a new chain would hide the loss). Run 'hcc-imaging study audit verify', restore the store from a "
+            "backup and keep this copy for investigation."
+        )
     rows = []
     for action, entity, key, changes in items:
         seq += 1
@@ -253,9 +262,17 @@ def verify_connection(conn: Connection) -> AuditReport:
         expected_seq = seq + 1
     head = conn.execute(select(AuditHeadRow.last_seq, AuditHeadRow.last_hash).where(AuditHeadRow.id == _HEAD_ID)).first()
     last_seq = int(rows[-1]["seq"]) if rows else 0
+    if not rows:
+        problems.append("the audit log is empty, but every store writes its creation row first "
+                        "(log truncated or wiped)")
+    elif not (rows[0]["action"] == "migrate" and rows[0]["entity"] == "schema_version"):
+        problems.append(
+            f"row seq {int(rows[0]['seq'])} ({rows[0]['action']} {rows[0]['entity']} {rows[0]['entity_key']}): the log "
+            "does not start with the store's creation row (migrate schema_version); the chain was restarted after "
+            "the log was wiped"
+        )
     if head is None:
-        if rows:
-            problems.append("audit_head row is missing")
+        problems.append("audit_head row is missing (log truncated or wiped)")
     else:
         if int(head[0]) != last_seq or head[1] != prev:
             problems.append(

@@ -125,7 +125,7 @@ def ensure_schema(conn: Connection) -> tuple[int | None, int]:
             conn.execute(text(ddl))
         conn.execute(SchemaVersionRow.__table__.insert().values(version=SCHEMA_VERSION, applied_at=utcnow_iso()))
         append_entries(conn, MIGRATION_ACTOR, [("migrate", "schema_version", str(SCHEMA_VERSION),
-                                                {"version": (None, SCHEMA_VERSION)})])
+                                                {"version": (None, SCHEMA_VERSION)})], genesis=True)
         return None, SCHEMA_VERSION
     if found > SCHEMA_VERSION:
         raise StoreError(

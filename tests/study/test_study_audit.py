@@ -135,3 +135,37 @@ def test_audit_values_of_reader_data_are_blinded(audited: Store) -> None:
     assert pat.changes["patient_id"] == (None, "P001")
     with pytest.raises(BlindingError, match="not an adjudicator"):
         audited.audit_entries(adjudicator_id="R2")
+
+
+def test_wiped_log_is_reported_and_not_restarted(audited: Store) -> None:
+    """Emptying audit_log and audit_head while the data stays is a truncated log, not 'OK (0 rows)';
+    a later write must not restart the chain at seq 1 (which would verify again)."""
+    con = _raw(audited)
+    con.execute("DELETE FROM audit_log")
+    con.execute("DELETE FROM audit_head")
+    con.commit()
+    con.close()
+    report = audited.audit_verify(raise_on_error=False)
+    assert not report.ok
+    assert any("audit log is empty" in p for p in report.problems), report.problems
+    assert any("audit_head row is missing" in p for p in report.problems), report.problems
+    with pytest.raises(StoreError, match="no head row"):
+        audited.add_patient("P777")
+    assert not audited.audit_verify(raise_on_error=False).ok
+
+
+def test_restarted_chain_is_reported(audited: Store) -> None:
+    """A chain restarted at seq 1 after a wipe (as older versions wrote it) does not start with the
+    store's creation row."""
+    from hcc_imaging.study.audit import append_entries
+
+    con = _raw(audited)
+    con.execute("DELETE FROM audit_log")
+    con.execute("DELETE FROM audit_head")
+    con.commit()
+    con.close()
+    with audited._write_engine.begin() as conn:
+        append_entries(conn, "system:admin", [("create", "patients", "P777", {"patient_id": (None, "P777")})], genesis=True)
+    report = audited.audit_verify(raise_on_error=False)
+    assert not report.ok
+    assert any("does not start with the store's creation row" in p for p in report.problems), report.problems

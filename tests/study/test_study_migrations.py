@@ -70,12 +70,15 @@ def _make_v1(path: Path) -> None:
     con.execute("INSERT INTO measurements VALUES (2, '2.25.32', 1, 1, 2, 'target', 'measured', 28.0, 20.0, NULL, NULL, NULL,"
                 " '{}', 'algorithm', 'seeded-lesion', '0.1', '{\"threshold_hu\":100}', ?)", (ts,))
     prev = AUDIT_GENESIS_HASH
-    for seq, (entity, key) in enumerate([("readers", "R1"), ("patients", "P001"), ("reads", READ_UID)], start=1):
+    # a v1 store's log starts with its creation row, as every store's does
+    for seq, (actor, action, entity, key) in enumerate([
+            ("system:migrate", "migrate", "schema_version", "1"), ("system:admin", "create", "readers", "R1"),
+            ("system:admin", "create", "patients", "P001"), ("system:admin", "create", "reads", READ_UID)], start=1):
         ch = canonical_changes({"created": (None, key)})
-        h = row_hash(seq, ts, "system:admin", "create", entity, key, ch, prev)
-        con.execute("INSERT INTO audit_log VALUES (?, ?, 'system:admin', 'create', ?, ?, ?, ?, ?)", (seq, ts, entity, key, ch, prev, h))
+        h = row_hash(seq, ts, actor, action, entity, key, ch, prev)
+        con.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (seq, ts, actor, action, entity, key, ch, prev, h))
         prev = h
-    con.execute("INSERT INTO audit_head VALUES (1, 3, ?)", (prev,))
+    con.execute("INSERT INTO audit_head VALUES (1, 4, ?)", (prev,))
     con.commit()
     con.close()
 
@@ -99,7 +102,7 @@ def test_v1_store_opens_with_data_intact(tmp_path: Path) -> None:
         assert ms["BL"].tracking_uid == ms["FU1"].tracking_uid == TRACK_UID
         # audit chain continued across the migration (old rows + a 'migrate' row), still valid
         report = store.audit_verify()
-        assert report.n_rows == 4
+        assert report.n_rows == 5
         last = store.audit_entries()[-1]
         assert (last.action, last.entity, last.changes["version"]) == ("migrate", "schema_version", (1, SCHEMA_VERSION))
         # v2 features work on migrated data
