@@ -918,8 +918,8 @@ class AdjudicatorSession(_Base):
         except ValueError:
             raise StoreError(f"unknown discordance {discordance!r}; use one of {[k.value for k in DiscordanceKind]}.") from None
         if not isinstance(reason, str) or len(reason.strip()) < 3:
-            raise StoreError(f"adjudication of patient {patient_id!r} ({criteria}, {kind.value}) needs a reason; pass "
-                             "reason='...' saying why this read was chosen (pseudonymous ids only).")
+            raise StoreError(f"adjudication of patient {patient_id!r} ({criteria}, {kind.value}) needs a reason of at "
+                             "least 3 characters; pass reason='...' saying why this read was chosen (pseudonymous ids only).")
         open_ = [d for d in self.discordances(patient_id, criteria, confirmed=confirmed) if d.kind is kind]
         if not open_:
             raise StoreError(f"patient {patient_id!r} has no {kind.value} discordance under {criteria!r}; nothing to "

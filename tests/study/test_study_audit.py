@@ -169,3 +169,11 @@ def test_restarted_chain_is_reported(audited: Store) -> None:
     report = audited.audit_verify(raise_on_error=False)
     assert not report.ok
     assert any("does not start with the store's creation row" in p for p in report.problems), report.problems
+
+
+def test_adjudication_reason_message_names_the_minimum_length(populated: Store) -> None:
+    from hcc_imaging.study import AdjudicatorSession
+
+    adj = AdjudicatorSession(populated, "ADJ")
+    with pytest.raises(StoreError, match="at least 3 characters"):
+        adj.adjudicate("P001", "RECIST1.1", "bor", "2.25.1", "x")
