@@ -493,12 +493,58 @@ class Store:
             self._read(check)
         with self.engine.connect() as conn:
             entries = read_entries(conn)
-        if adjudicator_id is not None:
-            return entries
         from dataclasses import replace
 
-        return [replace(e, changes={k: (BLINDED, BLINDED) for k in e.changes}) if e.entity in BLINDED_TABLES else e
+        shown = self._adjudicator_visible(adjudicator_id, entries) if adjudicator_id is not None else set()
+        return [replace(e, changes={k: (BLINDED, BLINDED) for k in e.changes})
+                if e.entity in BLINDED_TABLES and (e.entity, e.entity_key) not in shown else e
                 for e in entries]
+
+    def _adjudicator_visible(self, adjudicator_id: str, entries: list[AuditEntry]) -> set[tuple[str, str]]:
+        """(entity, key) of reader-private audit rows whose values an adjudicator may see: rows of
+        locked reads (read, its time points, measurements, responses; the lesions measured in
+        them and their tracking links) and adjudications, never of a patient the adjudicator
+        has a read of (the same rules as AdjudicatorSession)."""
+        from .model import AdjudicationRow, MeasurementRow, ReadRow, ReadStatus, TrackingLinkRow
+
+        def fn(s: Session) -> set[tuple[str, str]]:
+            me = self._reader(s, adjudicator_id)
+            conflicted = set(s.scalars(select(ReadRow.patient_fk).where(ReadRow.reader_fk == me.id)))
+            reads = list(s.scalars(select(ReadRow)))
+            ok_read_ids = {r.id for r in reads if r.status == ReadStatus.LOCKED.value and r.patient_fk not in conflicted}
+            ok_uids = {r.read_uid for r in reads if r.id in ok_read_ids}
+            meas_read: dict[str, Any] = {m.measurement_uid: m.read_fk for m in s.scalars(select(MeasurementRow))}
+            for e in entries:  # deleted measurements: their read from the logged values
+                if e.entity == "measurements" and e.entity_key not in meas_read:
+                    old, new = e.changes.get("read_fk", (None, None))
+                    meas_read[e.entity_key] = new if new is not None else old
+            ok_lesions = set(s.scalars(select(LesionRow.tracking_uid).join(MeasurementRow, MeasurementRow.lesion_fk == LesionRow.id)
+                                       .where(MeasurementRow.read_fk.in_(ok_read_ids or {-1}))))
+            lesion_uid = {les.id: les.tracking_uid for les in s.scalars(select(LesionRow))}
+            ok_links = {t.link_uid for t in s.scalars(select(TrackingLinkRow)) if lesion_uid.get(t.lesion_fk) in ok_lesions}
+            ok_adj = {a.adjudication_uid for a in s.scalars(select(AdjudicationRow)) if a.patient_fk not in conflicted}
+            out: set[tuple[str, str]] = set()
+            for e in entries:
+                k = e.entity_key
+                if e.entity == "reads":
+                    good = k in ok_uids
+                elif e.entity in ("read_timepoints", "read_responses"):
+                    good = k.split("/", 1)[0] in ok_uids
+                elif e.entity == "measurements":
+                    good = meas_read.get(k) in ok_read_ids
+                elif e.entity == "lesions":
+                    good = k in ok_lesions
+                elif e.entity == "tracking_links":
+                    good = k in ok_links
+                elif e.entity == "adjudications":
+                    good = k in ok_adj
+                else:
+                    good = False
+                if good:
+                    out.add((e.entity, k))
+            return out
+
+        return self._read(fn)
 
     def integrity_check(self) -> str:
         """``PRAGMA integrity_check`` result on SQLite (``"ok"`` when sound); ``"ok"`` elsewhere."""

@@ -177,3 +177,21 @@ def test_adjudication_reason_message_names_the_minimum_length(populated: Store) 
     adj = AdjudicatorSession(populated, "ADJ")
     with pytest.raises(StoreError, match="at least 3 characters"):
         adj.adjudicate("P001", "RECIST1.1", "bor", "2.25.1", "x")
+
+
+def test_adjudicator_audit_log_blinds_drafts_and_own_patients(audited: Store) -> None:
+    """An adjudicator sees audit values only of locked reads, never of a draft and never of a
+    patient they have a read of (as AdjudicatorSession)."""
+    r2 = ReaderSession(audited, "R2")
+    r2.add_lesion("P001", "L1")
+    draft = r2.start_read("P001", ["BL"], "RECIST1.1")
+    r2.record_measurement(draft.read_uid, "BL", "L1", longest_diameter_mm=77.7)
+    full = audited.audit_entries(adjudicator_id="ADJ")
+    assert "77.7" not in repr([e.changes for e in full])
+    upd = next(e for e in full if e.action == "update" and e.entity == "measurements")
+    assert upd.changes["longest_diameter_mm"] == (25.0, 26.0)  # the locked read stays visible
+    # an adjudicator with a read of P001 sees none of P001's reader values
+    audited.add_reader("ADJ2", "adjudicator")
+    ReaderSession(audited, "ADJ2").start_read("P001", ["BL"], "RECIST1.1")
+    own = audited.audit_entries(adjudicator_id="ADJ2")
+    assert "26.0" not in repr([e.changes for e in own if e.entity in ("measurements", "read_responses")])
