@@ -16,6 +16,7 @@ edits (``_mask_edits``), the store sync and the read document (``_store_sync``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -153,10 +154,18 @@ class Observation:
 
 
 def session_path(autosave_dir: str | os.PathLike[str], patient_id: str, reader_id: str) -> Path:
-    """``<dir>/<patient>__<reader>.json`` (ids made file-name safe)."""
+    """``<dir>/<patient>__<reader>.json`` (ids made file-name safe).
+
+    An id that is not already file-name safe gets ``~`` and a short hash of the exact id appended
+    ('site1:R1' -> 'site1_R1~<hash>'), so it no longer shares a file with 'site1_R1'; an id that is
+    already safe keeps its old file name, so saved reads still open.
+    """
 
     def safe(s: str) -> str:
-        return "".join(c if c.isalnum() or c in "-_." else "_" for c in s) or "_"
+        name = "".join(c if c.isalnum() or c in "-_." else "_" for c in s) or "_"
+        if name != s:
+            name += "~" + hashlib.sha256(s.encode("utf-8")).hexdigest()[:10]
+        return name
 
     return Path(autosave_dir) / f"{safe(patient_id)}__{safe(reader_id)}.json"
 
@@ -348,6 +357,11 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
             raise BlindingError(
                 f"autosave file {s.path.name} belongs to reader {doc.get('reader_id')!r}, not {reader_id!r}; "
                 "a blinded reader cannot open another reader's read."
+            )
+        if doc.get("patient_id", patient_id) != patient_id:
+            raise HccImagingError(
+                f"autosave file {s.path.name} holds the read of patient {doc.get('patient_id')!r}, not {patient_id!r}; "
+                "refusing to open it as this patient's read."
             )
         if int(doc.get("schema_version", 0)) > SESSION_SCHEMA_VERSION:
             raise StoreError(

@@ -703,3 +703,24 @@ def test_a_cell_that_is_not_a_finite_value_is_refused_and_the_read_reopens(tmp_p
     json.loads(s.path.read_text(), parse_constant=lambda c: pytest.fail(f"autosave holds {c}"))
     again = ReadSession.resume("P001", "R1", tmp_path)
     assert again.observations[(lid, "baseline")].longest_diameter_mm == 25.0
+
+
+@pytest.mark.parametrize("ids_a, ids_b", [(("P001", "site1:R1"), ("P001", "site1_R1")),
+                                          (("P:1", "R1"), ("P_1", "R1"))])
+def test_ids_that_differ_only_in_unsafe_characters_get_their_own_autosave(tmp_path: Path, ids_a, ids_b) -> None:
+    """'site1:R1' and 'site1_R1' (or patients 'P:1' and 'P_1') shared one autosave file; the
+    patient id was not checked on resume, so one patient's read opened as the other's."""
+    from hcc_imaging.napari_plugin._controller import session_path
+
+    assert session_path(tmp_path, *ids_a) != session_path(tmp_path, *ids_b)
+    assert session_path(tmp_path, "P001", "R1").name == "P001__R1.json"  # safe ids keep their file
+
+
+def test_resume_refuses_an_autosave_of_another_patient(tmp_path: Path) -> None:
+    s = _session(tmp_path)
+    s.measure_manual("baseline", ((0, 0, 0), (25, 0, 0)))
+    doc = json.loads(s.path.read_text())
+    doc["patient_id"] = "OTHER"
+    s.path.write_text(json.dumps(doc))
+    with pytest.raises(HccImagingError, match="patient 'OTHER'"):
+        ReadSession.resume("P001", "R1", tmp_path)
