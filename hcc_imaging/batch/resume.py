@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -31,6 +32,8 @@ from typing import Any
 from .. import _atomic
 from .. import __version__
 from .constants import STORE_FORMAT
+
+log = logging.getLogger(__name__)
 
 __all__ = ["content_key", "file_digest", "ResultStore", "atomic_write_bytes", "atomic_write_text", "record_json",
            "safe_name"]
@@ -93,8 +96,19 @@ class ResultStore:
                 tmp.unlink(missing_ok=True)
 
     def done_keys(self) -> set[str]:
-        """Keys of studies that finished successfully."""
-        return {p.stem for p in self.ok_dir.glob("*.json") if not p.name.startswith(".")}
+        """Keys of studies that finished successfully.
+
+        A record that cannot be read (empty, truncated, not JSON) is moved aside
+        (``<key>.json.unreadable``, with a warning naming it) and its study counts as not done,
+        so ``--resume`` runs it again instead of failing on it later.
+        """
+        keys = set()
+        for p in self.ok_dir.glob("*.json"):
+            if p.name.startswith("."):
+                continue
+            if _read_record(p) is not None:
+                keys.add(p.stem)
+        return keys
 
     def put(self, record: Mapping[str, Any], text: str | None = None) -> Path:
         """Store one study record (``record["key"]``, ``record["ok"]``) atomically and durably."""
@@ -129,7 +143,9 @@ class ResultStore:
         for d in (self.ok_dir, self.failed_dir):
             p = d / f"{key}.json"
             if p.is_file():
-                return json.loads(p.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+                rec = _read_record(p)
+                if rec is not None:
+                    return rec
         return None
 
     def records(self, keys: Iterable[str]) -> list[dict[str, Any]]:
@@ -140,6 +156,23 @@ class ResultStore:
             if r is not None:
                 out.append(r)
         return out
+
+
+def _read_record(p: Path) -> dict[str, Any] | None:
+    """The record in ``p``, or None (warning logged, file moved aside) when it is unreadable."""
+    try:
+        rec = json.loads(p.read_text(encoding="utf-8"))
+        if not isinstance(rec, dict):
+            raise ValueError("not a JSON object")
+        return rec
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        aside = p.with_name(p.name + ".unreadable")
+        log.warning("unreadable store record %s (%s): moved aside to %s, its study is run again", p, exc, aside.name)
+        try:
+            p.replace(aside)
+        except OSError:
+            pass
+        return None
 
 
 def record_json(record: Mapping[str, Any]) -> str:
