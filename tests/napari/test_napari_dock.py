@@ -508,3 +508,20 @@ def test_a_second_reader_is_told_nothing_of_the_first_readers_click_nor_can_undo
     layer.redo()
     qtbot.wait(300)
     assert not s2.lesions and int(np.asarray(layer.data).max()) == 0
+
+
+@needs_pipeline
+def test_a_tracked_click_at_a_follow_up_clears_the_table_selection(docked: Any, qtbot: Any, phantom_truth: Any) -> None:
+    """The selected row stayed selected after a tracked click, so the next click on another
+    lesion silently replaced the tracked lesion's follow-up measurement."""
+    viewer, dock = docked
+    dock.start_read("R1")
+    _click(viewer, dock, phantom_truth["baseline"]["lesions"]["L2"]["seed_lps"])
+    qtbot.waitUntil(lambda: dock.table.rowCount() == 1 and _cell(dock, 0, "longest_diameter_mm") != "", timeout=30000)
+    dock.timepoint_combo.setCurrentText("fu1")
+    dock.table.selectRow(0)
+    assert dock._selected_lesion_for_followup() == "L1"
+    with qtbot.waitSignal(dock.segment_done, timeout=60000) as done:
+        _click(viewer, dock, phantom_truth["fu1"]["lesions"]["L2"]["seed_lps"])
+    assert done.args == [True]
+    assert dock._selected_lesion_id() is None

@@ -264,6 +264,9 @@ class SegmentControlsMixin:
             self._updating = False
         self.refresh_all()
         self.go_to_lesion(result[0])
+        if self._selected_lesion_for_followup() is not None:
+            # the tracked click is done: a next click must not silently replace this lesion
+            self.table.clearSelection()
         used = self.session.last_segment_phase if self.session is not None else None
         how = "" if not used else f" on {used} ({'picked' if self.segment_phase() else 'auto: the most conspicuous'})"
         self._status(f"{result[0]} segmented{how} and measured ({result[1].source})")
