@@ -52,6 +52,15 @@ __all__ = [
     "ROLE_CODES",
     "LESION_STATUS",
     "STATUS_CODES",
+    "LESION_FLAG_CODES",
+    "LESION_EXTRA_MM_CODES",
+    "ATTENUATION",
+    "UNIT_HU",
+    "LESION_KIND",
+    "KIND_CODES",
+    "VIABLE_STATUS",
+    "IRECIST_CATEGORY",
+    "IRECIST_CATEGORY_CODES",
     "RESPONSE_EVALUATION_METHOD",
     "CURRENT_RESPONSE",
     "BEST_OVERALL_RESPONSE",
@@ -232,6 +241,48 @@ STATUS_CODES: dict[str, CodeDef] = {
         "unequivocal_progression",
         "further_increase",
     )
+}
+
+# --- lesion attributes the response rules read (local codes, docs/export.md) --------------
+#: Yes/no attributes of a read's lesion (``response.document.LesionObservation``) that change
+#: a response (mRECIST target eligibility, porta-hepatis nodes, equivocal new lesions ...): one
+#: qualitative evaluation each, value :data:`YES` / :data:`NO`; absent = not recorded.
+LESION_FLAG_CODES: dict[str, CodeDef] = {
+    "enhancing": CodeDef("ENHANCING", _L, "Intratumoral arterial enhancement"),
+    "well_delineated": CodeDef("WELL_DELINEATED", _L, "Well delineated lesion"),
+    "porta_hepatis": CodeDef("PORTA_HEPATIS", _L, "Porta hepatis lymph node"),
+    "equivocal": CodeDef("EQUIVOCAL", _L, "Equivocal new lesion"),
+    "typical_hcc_pattern": CodeDef("TYPICAL_HCC", _L, "Typical HCC enhancement pattern"),
+    "cytology_malignant": CodeDef("CYTOLOGY_MALIG", _L, "Malignant cytology"),
+    "previously_treated": CodeDef("PREV_TREATED", _L, "Locally treated before baseline"),
+    "new_enhancement": CodeDef("NEW_ENHANCEMENT", _L, "New enhancement in a treated lesion"),
+    "intrahepatic": CodeDef("INTRAHEPATIC", _L, "Intrahepatic lesion"),
+}
+#: Further lesion measurements in mm (TID 300, UCUM mm).
+LESION_EXTRA_MM_CODES: dict[str, CodeDef] = {
+    "interval_growth_mm": CodeDef("INTERVAL_GROWTH", _L, "Growth since first seen"),
+    "necrosis_diameter_mm": CodeDef("NECROSIS_LA", _L, "Longest necrotic zone diameter"),
+    "necrosis_short_axis_mm": CodeDef("NECROSIS_SA", _L, "Necrotic zone short axis"),
+}
+#: Mean attenuation (Choi; carried, not classified), UCUM Hounsfield unit.
+ATTENUATION = CodeDef("112031", "DCM", "Attenuation Coefficient")
+UNIT_HU = CodeDef("[hnsf'U]", "UCUM", "Hounsfield unit")
+#: What the finding is, when not a plain lesion (``response.document.LesionKind``).
+LESION_KIND = CodeDef("LESION_KIND", _L, "Finding kind")
+KIND_CODES: dict[str, CodeDef] = {
+    "lesion": CodeDef("KIND_LESION", _L, "Lesion"),
+    "lymph_node": CodeDef("KIND_NODE", _L, "Lymph node"),
+    "pvtt": CodeDef("KIND_PVTT", _L, "Portal vein tumour thrombus"),
+    "effusion": CodeDef("KIND_EFFUSION", _L, "Pleural effusion"),
+    "ascites": CodeDef("KIND_ASCITES", _L, "Ascites"),
+}
+#: Status of the viable part (values :data:`STATUS_CODES`), e.g. too small to measure.
+VIABLE_STATUS = CodeDef("VIABLE_STATUS", _L, "Viable tumor assessment status")
+#: iRECIST new-lesion category.
+IRECIST_CATEGORY = CodeDef("IRECIST_CAT", _L, "iRECIST new lesion category")
+IRECIST_CATEGORY_CODES: dict[str, CodeDef] = {
+    "nlt": CodeDef("NLT", _L, "New lesion, target"),
+    "nlnt": CodeDef("NLNT", _L, "New lesion, non-target"),
 }
 
 # --- response -----------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ReadDocumentError
+from . import codes as C
 from .codes import normalise_criterion, normalise_response
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -107,6 +108,14 @@ class LesionObservation:
     viable_endpoints_lps: Segment3 | None = None
     viable_sa_endpoints_lps: Segment3 | None = None
     provenance: str | None = None
+    #: yes/no attributes the response rules read (``codes.LESION_FLAG_CODES`` keys), as
+    #: ``(name, value)`` pairs; only those the read records
+    flags: tuple[tuple[str, bool], ...] = ()
+    #: further measurements in mm (``codes.LESION_EXTRA_MM_CODES`` keys), ``(name, mm)`` pairs
+    extra_mm: tuple[tuple[str, float], ...] = ()
+    viable_status: str | None = None
+    irecist_category: str | None = None
+    attenuation_hu: float | None = None
 
     @property
     def recist_diameter_mm(self) -> float | None:
@@ -464,6 +473,10 @@ def _endpoints_of(les: Mapping[str, Any], kind: str, where: str) -> Segment3 | N
     return _segment(v, f"{where} endpoints ({kind})")
 
 
+#: lesion attributes whose absence means False in a read document (response.document)
+_FALSE_BY_DEFAULT = frozenset({"equivocal", "porta_hepatis", "previously_treated", "new_enhancement"})
+
+
 def _parse_lesion(
     les: Mapping[str, Any], patient_id: str, tp_id: str, reader: str | None
 ) -> LesionObservation:
@@ -507,6 +520,22 @@ def _parse_lesion(
         viable_endpoints_lps=_endpoints_of(les, "viable", where),
         viable_sa_endpoints_lps=_endpoints_of(les, "viable_sa", where),
         provenance=str(prov) if prov is not None else reader,
+        flags=tuple(
+            (name, bool(_plain(les[name])))
+            for name in C.LESION_FLAG_CODES
+            # None = not recorded; the attributes that default to False are written only when set
+            if les.get(name) is not None and (les[name] or name not in _FALSE_BY_DEFAULT)
+        ),
+        extra_mm=tuple(
+            (name, v)
+            for name in C.LESION_EXTRA_MM_CODES
+            if (v := _num(les.get(name), f"{where}, {name}")) is not None
+        ),
+        viable_status=(str(_plain(les["viable_status"])).lower() if les.get("viable_status") is not None else None),
+        irecist_category=(
+            str(_plain(les["irecist_category"])).lower() if les.get("irecist_category") is not None else None
+        ),
+        attenuation_hu=_num(les.get("attenuation_hu"), f"{where}, attenuation_hu"),
     )
 
 

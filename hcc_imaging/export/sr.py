@@ -30,6 +30,7 @@ Content (``docs/export.md`` lists every concept and code)
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -51,7 +52,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .deid import Deidentifier
     from .seg import SegInfo
 
-__all__ = ["SrExportError", "SrInfo", "write_sr", "build_sr"]
+__all__ = ["SrExportError", "SrInfo", "write_sr", "build_sr", "sr_not_carried"]
+
+_log = logging.getLogger(__name__)
 
 _SUM_CODE = C.SUM_DIAMETERS
 _CHANGE_BASELINE = C.CHANGE_FROM_BASELINE
@@ -76,6 +79,46 @@ class SrInfo:
     study_instance_uid: str
     n_lesion_groups: int
     n_response_groups: int
+    #: parts of the read the SR cannot hold (:func:`sr_not_carried`); the read JSON keeps them
+    not_carried: tuple[str, ...] = ()
+
+
+#: Read-document content that changes an assessment but has no place in TID 1500: the day count
+#: from the treatment start (SD duration), treatments, tumour markers (clinical CR), liver function.
+_READ_KEYS_NOT_IN_SR = ("start_date", "treatments", "markers", "liver_function")
+#: Lesion attributes naming other lesions or criteria (split / merge, a role under one criterion).
+_LESION_KEYS_NOT_IN_SR = ("split_from", "merged_into", "role_by_criteria")
+
+
+def sr_not_carried(doc: Any) -> tuple[str, ...]:
+    """What of a read document a TID 1500 SR of it does not carry, e.g. ``("start_date",
+    "markers (3)", "L3 split_from")``; empty when the SR holds all a response is assessed from.
+
+    The SR holds every time point's lesions with their measurements and the lesion attributes
+    the response rules read (``codes.LESION_FLAG_CODES`` ...), so an imported SR assesses as the
+    read did, except for what is listed here.
+    """
+    from .model import ExportRead, document_to_dict
+
+    if isinstance(doc, ExportRead):
+        return ()
+    d = document_to_dict(doc)
+    out: list[str] = []
+    for key in _READ_KEYS_NOT_IN_SR:
+        v = d.get(key)
+        if v:
+            out.append(f"{key} ({len(v)})" if isinstance(v, (list, tuple)) else key)
+    seen: set[str] = set()
+    for tp in d.get("timepoints") or ():
+        for les in (tp.get("lesions") if isinstance(tp, Mapping) else None) or ():
+            if not isinstance(les, Mapping):
+                continue
+            for key in _LESION_KEYS_NOT_IN_SR:
+                item = f"{les.get('lesion_id')} {key}"
+                if les.get(key) and item not in seen:
+                    seen.add(item)
+                    out.append(item)
+    return tuple(out)
 
 
 def _resolve_per_timepoint(
@@ -200,12 +243,26 @@ def _lesion_group(
         ms.append(_measurement(hd, C.VIABLE_VOLUME, les.viable_volume_mm3, C.UNIT_MM3))
     if les.necrosis_fraction is not None:
         ms.append(_measurement(hd, C.NECROSIS_FRACTION, les.necrosis_fraction, C.UNIT_RATIO))
+    for name, mm in les.extra_mm:
+        ms.append(_measurement(hd, C.LESION_EXTRA_MM_CODES[name], mm, C.UNIT_MM))
+    if les.attenuation_hu is not None:
+        ms.append(_measurement(hd, C.ATTENUATION, les.attenuation_hu, C.UNIT_HU))
     quals = []
     role = C.ROLE_CODES.get(les.role)
     if role is not None:
         quals.append(hd.sr.QualitativeEvaluation(C.as_code(C.BASELINE_CATEGORY), C.as_code(role)))
     if les.status and les.status in C.STATUS_CODES:
         quals.append(hd.sr.QualitativeEvaluation(C.as_code(C.LESION_STATUS), C.as_code(C.STATUS_CODES[les.status])))
+    # the attributes the response rules read, so an imported SR assesses as the read did
+    if les.kind and les.kind in C.KIND_CODES and les.kind not in {"lesion", "lymph_node"}:
+        quals.append(hd.sr.QualitativeEvaluation(C.as_code(C.LESION_KIND), C.as_code(C.KIND_CODES[les.kind])))
+    if les.viable_status and les.viable_status in C.STATUS_CODES:
+        quals.append(hd.sr.QualitativeEvaluation(C.as_code(C.VIABLE_STATUS), C.as_code(C.STATUS_CODES[les.viable_status])))
+    if les.irecist_category and les.irecist_category in C.IRECIST_CATEGORY_CODES:
+        quals.append(hd.sr.QualitativeEvaluation(
+            C.as_code(C.IRECIST_CATEGORY), C.as_code(C.IRECIST_CATEGORY_CODES[les.irecist_category])))
+    for name, flag in les.flags:
+        quals.append(hd.sr.QualitativeEvaluation(C.as_code(C.LESION_FLAG_CODES[name]), C.as_code(_YES if flag else _NO)))
     common: dict[str, Any] = dict(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=tracking_uid, identifier=les.lesion_id[:64]),
         time_point_context=_tp_context(hd, tp),
@@ -554,6 +611,13 @@ def write_sr(
             deidentifier.link(read.patient_id, str(sr.PatientID))
         sr = deidentify_dataset(sr, deidentifier, patient_id=read.patient_id)
     written = atomic_dcmwrite(sr, path)
+    dropped = sr_not_carried(doc)
+    if dropped:
+        _log.warning(
+            "%s: a DICOM SR has no place for %s of the read; they stay in the read document (JSON), "
+            "so keep it with the SR: an import of the SR alone assesses without them.",
+            written.name, ", ".join(dropped),
+        )
     return SrInfo(
         path=written,
         sop_instance_uid=str(sr.SOPInstanceUID),
@@ -561,6 +625,7 @@ def write_sr(
         study_instance_uid=str(sr.StudyInstanceUID),
         n_lesion_groups=n_les,
         n_response_groups=n_resp,
+        not_carried=dropped,
     )
 
 

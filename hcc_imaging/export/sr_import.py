@@ -448,6 +448,33 @@ def _is_lesion_group(g: SrGroup) -> bool:
     return g.measurement(C.LONG_AXIS, C.LENGTH, C.DIAMETER, C.SHORT_AXIS) is not None
 
 
+def _lesion_attributes(g: SrGroup) -> dict[str, Any]:
+    """The lesion attributes the response rules read, as our SR writes them (``sr._lesion_group``):
+    yes/no flags, further mm measurements, kind, viable status, iRECIST category, attenuation."""
+    out: dict[str, Any] = {}
+    for name, concept in C.LESION_FLAG_CODES.items():
+        v = g.qualitative_value(concept)
+        if v is not None and (v.is_(C.YES) or v.is_(C.NO)):
+            out[name] = v.is_(C.YES)
+    for name, concept in C.LESION_EXTRA_MM_CODES.items():
+        m = g.measurement(concept)
+        if m is not None and m.unit_std == "mm":
+            out[name] = m.value_std
+    hu = g.measurement(C.ATTENUATION)
+    if hu is not None and hu.unit == C.UNIT_HU.value:
+        out["attenuation_hu"] = hu.value
+    kind = _reverse(C.KIND_CODES, g.qualitative_value(C.LESION_KIND))
+    if kind is not None:
+        out["kind"] = kind
+    vstat = _reverse(C.STATUS_CODES, g.qualitative_value(C.VIABLE_STATUS))
+    if vstat is not None:
+        out["viable_status"] = vstat
+    cat = _reverse(C.IRECIST_CATEGORY_CODES, g.qualitative_value(C.IRECIST_CATEGORY))
+    if cat is not None:
+        out["irecist_category"] = cat
+    return out
+
+
 def _reverse(table: dict[str, C.CodeDef], code: SrCode | None) -> str | None:
     if code is None:
         return None
@@ -569,6 +596,7 @@ def sr_to_read_document(
             "source": g.observer or rep.observer,
             "note": f"Couinaud segment {segment}" if segment else None,
         }
+        les.update(_lesion_attributes(g))
         les = {k: v for k, v in les.items() if v is not None and v != {}}
         tps.setdefault(tp_id, {"id": tp_id, "lesions": []})["lesions"].append(les)
     ordered = sorted(tps.values(), key=lambda t: (order.get(t["id"], 10**6), t["id"]))

@@ -376,3 +376,91 @@ def test_organ_and_segment_rules() -> None:
                   if any(c.matches(v, s) for c in C.ORGAN_CODES.values()))
     name = next(n for n, c in C.ORGAN_CODES.items() if c.matches(*legacy))
     assert _organ_and_segment([SrCode(legacy[0], legacy[1], "whatever")]) == (name, None)
+
+
+# --- the lesion attributes the response rules read survive export -> import ----------------------
+_EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
+
+
+def _assess_all(doc: dict) -> dict:
+    from hcc_imaging.response import ALL_CRITERIA, ReadDocument
+    from hcc_imaging.response.engine import assess
+
+    res = assess(ReadDocument.from_json(doc), list(ALL_CRITERIA)).to_json()["results"]
+    return {
+        crit: ([t["response"] for t in r["timepoints"]], r.get("bor_unconfirmed"), r.get("bor_confirmed"))
+        for crit, r in res.items()
+    }
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in _EXAMPLES.glob("read_*.json")))
+def test_sr_round_trip_assesses_as_the_read(tmp_path: Path, name: str) -> None:
+    """docs/examples/read_tace.json went from mRECIST CR to PR after export -> import: the SR
+    dropped ``porta_hepatis``, ``enhancing`` and ``well_delineated``.  Every criterion's responses
+    and BOR are now those of the read (less what an SR cannot hold, which the export names)."""
+    import json
+
+    from hcc_imaging.export.sr import sr_not_carried
+
+    doc = json.loads((_EXAMPLES / name).read_text())
+    info = write_sr(doc, tmp_path / "sr.dcm")
+    assert set(info.not_carried) == set(sr_not_carried(doc))
+    # what the SR cannot hold (treatment start, markers ...) is removed from the reference too;
+    # day numbers then count from the baseline, as the SR's time point offsets do
+    ref = {k: v for k, v in doc.items() if k not in {"start_date", "treatments", "markers", "liver_function"}}
+    back, _ = sr_to_read_document(info.path)
+    assert _assess_all(back) == _assess_all(ref)
+
+
+def test_sr_round_trip_keeps_every_lesion_attribute(tmp_path: Path) -> None:
+    attrs = {
+        "enhancing": False, "well_delineated": True, "equivocal": True, "typical_hcc_pattern": True,
+        "cytology_malignant": False, "previously_treated": True, "new_enhancement": True,
+        "intrahepatic": False, "interval_growth_mm": 11.5, "necrosis_diameter_mm": 7.0,
+        "necrosis_short_axis_mm": 4.0, "viable_status": "too_small", "irecist_category": "nlnt",
+        "attenuation_hu": -12.5,
+    }
+    doc = {
+        "patient_id": "P1", "reader_id": "R1",
+        "timepoints": [
+            {"id": "BL", "date": "2024-01-01", "lesions": [
+                {"lesion_id": "L1", "role": "target", "longest_diameter_mm": 30.0, "viable_diameter_mm": 20.0},
+                {"lesion_id": "N1", "role": "non_target", "organ": "lymph_node", "is_lymph_node": True,
+                 "porta_hepatis": True, "short_axis_mm": 21.0, "status": "present"},
+                {"lesion_id": "T1", "role": "non_target", "kind": "pvtt", "status": "present"},
+            ]},
+            {"id": "FU1", "date": "2024-03-01", "lesions": [
+                {"lesion_id": "L1", "role": "target", "longest_diameter_mm": 31.0, "viable_diameter_mm": 0.0},
+                {"lesion_id": "N1", "role": "non_target", "organ": "lymph_node", "is_lymph_node": True,
+                 "porta_hepatis": True, "short_axis_mm": 19.0, "status": "present"},
+                {"lesion_id": "T1", "role": "non_target", "kind": "pvtt", "status": "present"},
+                {"lesion_id": "L9", "role": "new", "status": "present", "longest_diameter_mm": 12.0, **attrs},
+            ]},
+        ],
+    }
+    info = write_sr(doc, tmp_path / "sr.dcm")
+    assert info.not_carried == ()
+    back, _ = sr_to_read_document(info.path)
+    fu = {les["lesion_id"]: les for les in back["timepoints"][1]["lesions"]}
+    assert {k: fu["L9"].get(k) for k in attrs} == attrs
+    assert fu["N1"]["porta_hepatis"] is True
+    assert fu["T1"]["kind"] == "pvtt"
+    # a False that is only the default is not written (nothing to carry), a recorded False is
+    bl = {les["lesion_id"]: les for les in back["timepoints"][0]["lesions"]}
+    assert "equivocal" not in bl["L1"] and "enhancing" not in bl["L1"]
+
+
+def test_sr_export_names_what_it_cannot_carry(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from hcc_imaging.export.sr import sr_not_carried
+
+    doc = read_document()
+    doc = {**doc, "start_date": "2024-01-01", "markers": [{"date": "2024-01-01", "afp_ng_ml": 5.0}]}
+    doc["timepoints"][-1]["lesions"][0] = {**doc["timepoints"][-1]["lesions"][0], "split_from": "L2"}
+    lid = doc["timepoints"][-1]["lesions"][0]["lesion_id"]
+    dropped = sr_not_carried(doc)
+    assert {"start_date", "markers (1)", f"{lid} split_from"} <= set(dropped)
+    assert not any(d.startswith("L") and "split" not in d for d in dropped)
+    with caplog.at_level("WARNING", logger="hcc_imaging.export.sr"):
+        info = write_sr(doc, tmp_path / "sr.dcm")
+    assert info.not_carried == sr_not_carried(doc)
+    assert "no place for start_date" in caplog.text and "markers (1)" in caplog.text
