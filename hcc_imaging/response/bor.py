@@ -163,11 +163,37 @@ def confirmed_bor(
     return "NE", reasons
 
 
+def _backdate(
+    seq: Sequence[tuple[int, str | None]], pd_day: int | None
+) -> tuple[list[tuple[int, str | None]], list[str]]:
+    """The responses as the BOR sees them when progression is dated to ``pd_day``, earlier than
+    the first PD response (an equivocal new lesion confirmed later, RECIST 1.1 4.3.2: "progression
+    should be declared using the date of the initial scan"): the assessment of that day is PD."""
+    out: list[tuple[int, str | None]] = []
+    for day, r in seq:
+        if pd_day is not None and day >= pd_day and r != "PD":
+            out.append((day, "PD"))
+            return out, [f"progression is dated to day {pd_day} (a new lesion first seen then and "
+                         f"confirmed later, RECIST 1.1 4.3.2): the {r or 'NE'} of day {day} counts "
+                         "as PD for the BOR"]
+        out.append((day, r))
+        if r == "PD":
+            break
+    return out, []
+
+
 def best_overall_response(
-    seq: Sequence[tuple[int, str | None]], rules: BorRules, *, has_targets: bool = True
+    seq: Sequence[tuple[int, str | None]],
+    rules: BorRules,
+    *,
+    has_targets: bool = True,
+    pd_day: int | None = None,
 ) -> tuple[str, str, list[str]]:
     """``(unconfirmed, confirmed, reasons)`` for the time-point responses ``seq``; ``has_targets``:
-    the patient has target lesions at baseline (else a stable BOR is NON-CR/NON-PD, never SD)."""
+    the patient has target lesions at baseline (else a stable BOR is NON-CR/NON-PD, never SD);
+    ``pd_day``: the day progression is dated to, when back-dated before the first PD response
+    (the BOR counts responses before it only)."""
+    seq, rb = _backdate(seq, pd_day)
     u, ru = unconfirmed_bor(seq, rules)
     c, rc = confirmed_bor(seq, rules, has_targets=has_targets)
-    return u, c, ru + rc
+    return u, c, rb + ru + rc

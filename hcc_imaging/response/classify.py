@@ -593,7 +593,8 @@ def classify_detailed(
             prev_overall, prev_id, prev_day = overall, tp.id, day
 
     bor_u, bor_c, bor_reasons = best_overall_response(
-        [(r.day, r.response) for r in rows[1:]], rules, has_targets=bool(rows) and rows[0].sum is not None)
+        [(r.day, r.response) for r in rows[1:]], rules, has_targets=bool(rows) and rows[0].sum is not None,
+        pd_day=pd_day)
     result = CriterionResult(
         criterion=crit, sum_unit=unit, timepoints=tuple(rows), bor_unconfirmed=bor_u,
         bor_confirmed=bor_c, pd_day=pd_day, bor_reasons=tuple(bor_reasons), checks=checks,

@@ -225,8 +225,34 @@ def test_equivocal_new_lesion_confirmed_later_backdates_pd():
     res = classify(d, RECIST_1_1)
     assert [t.response for t in res.timepoints[1:]] == ["SD", "PD"]
     assert res.pd_day == 56
+    # the BOR counts responses before the back-dated PD only: the SD of day 56 was progression
+    # (it gave "SD, stable from day 56")
+    assert (res.bor_unconfirmed, res.bor_confirmed) == ("PD", "PD")
+    assert any("dated to day 56" in r for r in res.bor_reasons)
     off = classify(d, RECIST_1_1.replace(backdate_confirmed_new_lesions=False))
     assert off.pd_day == 112
+    assert (off.bor_unconfirmed, off.bor_confirmed) == ("SD", "SD")
+
+
+def test_backdated_pd_keeps_the_responses_before_it():
+    """An SD before the first sighting of the new lesion still counts (boundary: the scan just
+    before the back-dated PD, past the SD minimum)."""
+    d = doc((0, [les("L1", 30.0)]),
+            (49, [les("L1", 28.0)]),
+            (98, [les("L1", 28.0), {"lesion_id": "X", "role": "new", "status": "present",
+                                    "equivocal": True}]),
+            (147, [les("L1", 28.0), {"lesion_id": "X", "role": "new", "longest_diameter_mm": 12.0}]))
+    res = classify(d, RECIST_1_1)
+    assert res.pd_day == 98
+    assert (res.bor_unconfirmed, res.bor_confirmed) == ("SD", "SD")
+    # a PR first seen with the equivocal lesion is not a response: PD from that day
+    d2 = doc((0, [les("L1", 30.0)]),
+             (56, [les("L1", 15.0), {"lesion_id": "X", "role": "new", "status": "present",
+                                     "equivocal": True}]),
+             (112, [les("L1", 15.0), {"lesion_id": "X", "role": "new", "longest_diameter_mm": 12.0}]))
+    r2 = classify(d2, RECIST_1_1)
+    assert [t.response for t in r2.timepoints[1:]] == ["PR", "PD"]
+    assert (r2.bor_unconfirmed, r2.bor_confirmed) == ("PD", "PD")
 
 
 def test_markers_not_normal_block_nontarget_cr():
