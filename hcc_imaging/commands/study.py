@@ -359,7 +359,7 @@ def run(args: argparse.Namespace) -> int:
             _track(args, store)
         elif action == "audit-verify":
             report = store.audit_verify(raise_on_error=False)
-            _out(args, report, f"audit log OK ({report.n_rows} rows)" if report.ok else
+            _out(args, report, f"audit log OK ({report.n_rows} rows; {report.n_sealed_reads} locked read(s) match their seal)" if report.ok else
                  "audit log FAILED:\n" + "\n".join(f"  {p}" for p in report.problems))
             if not report.ok:
                 raise AuditIntegrityError(f"the audit log of {store.url} does not verify ({len(report.problems)} problem(s)); "

@@ -41,12 +41,23 @@ from .model import (
     AuditHeadRow,
     AuditLogRow,
     Base,
+    LesionRow,
+    MeasurementRow,
+    PatientRow,
+    ReaderRow,
+    ReadResponseRow,
     ReadRow,
     ReadStatus,
+    ReadTimePointRow,
+    TimePointRow,
     utcnow_iso,
 )
 
-__all__ = ["AuditEntry", "AuditReport", "row_hash", "append_entries", "audit_flush", "verify_connection"]
+__all__ = ["AuditEntry", "AuditReport", "row_hash", "append_entries", "audit_flush", "verify_connection",
+           "read_content_digest", "seal_read", "verify_seals"]
+
+#: Audit action of a locked read's content digest (written in the lock's transaction).
+SEAL_ACTION = "seal"
 
 _HEAD_ID = 1
 
@@ -73,6 +84,8 @@ class AuditReport:
     ok: bool
     n_rows: int
     problems: tuple[str, ...]
+    #: locked reads whose content was checked against the seal written at their lock
+    n_sealed_reads: int = 0
 
     def raise_if_bad(self) -> AuditReport:
         """Raise :class:`~hcc_imaging.errors.AuditIntegrityError` listing the problems, if any."""
@@ -280,3 +293,96 @@ def verify_connection(conn: Connection) -> AuditReport:
                 "(newest rows removed, or head edited)"
             )
     return AuditReport(ok=not problems, n_rows=len(rows), problems=tuple(problems))
+
+
+# ------------------------------------------------------------------------------------------
+# locked reads: content sealed into the chain
+# ------------------------------------------------------------------------------------------
+def _columns(obj: Base, skip: frozenset[str]) -> dict[str, Any]:
+    return {c.key: _jsonable(getattr(obj, c.key)) for c in obj.__table__.columns if c.key not in skip}  # type: ignore[attr-defined]
+
+
+_ROW_KEYS = frozenset({"id", "read_fk", "lesion_fk", "timepoint_fk", "reader_fk", "patient_fk"})
+
+
+def read_content_digest(s: Session, r: ReadRow) -> str:
+    """SHA-256 of what a read says: its own row (patient, reader, criteria, extras, lock time),
+    its time points, every measurement (values, roles, flags, endpoints, provenance; the lesion
+    by its tracking UID) and its stored responses.  Row ids are left out (a dump and restore
+    keeps the digest); shared rows another read may change (lesion names, markers) are too."""
+    tp_ids = {t.id: t.timepoint_id for t in s.scalars(select(TimePointRow).where(TimePointRow.patient_fk == r.patient_fk))}
+    body: dict[str, Any] = {
+        "read": _columns(r, _ROW_KEYS | {"status"}),
+        "patient": s.scalar(select(PatientRow.patient_id).where(PatientRow.id == r.patient_fk)),
+        "reader": s.scalar(select(ReaderRow.reader_id).where(ReaderRow.id == r.reader_fk)),
+        "timepoints": sorted(
+            tp_ids.get(t.timepoint_fk, "?") for t in s.scalars(select(ReadTimePointRow).where(ReadTimePointRow.read_fk == r.id))
+        ),
+        "measurements": sorted(
+            (
+                {**_columns(m, _ROW_KEYS),
+                 "lesion": s.scalar(select(LesionRow.tracking_uid).where(LesionRow.id == m.lesion_fk)),
+                 "timepoint": tp_ids.get(m.timepoint_fk, "?")}
+                for m in s.scalars(select(MeasurementRow).where(MeasurementRow.read_fk == r.id))
+            ),
+            key=lambda d: str(d["measurement_uid"]),
+        ),
+        "responses": sorted(
+            ({**_columns(x, _ROW_KEYS), "timepoint": tp_ids.get(x.timepoint_fk) if x.timepoint_fk else None}
+             for x in s.scalars(select(ReadResponseRow).where(ReadResponseRow.read_fk == r.id))),
+            key=lambda d: str(d["key"]),
+        ),
+    }
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def seal_read(s: Session, r: ReadRow, actor: str) -> str:
+    """Write the locked read's content digest into the chain (``seal`` row), in the caller's
+    transaction, after the lock has been flushed.  Returns the digest."""
+    s.flush()
+    digest = read_content_digest(s, r)
+    append_entries(s.connection(), actor, [(SEAL_ACTION, ReadRow.__tablename__, r.read_uid,
+                                            {"content_sha256": (None, digest)})])
+    return digest
+
+
+def verify_seals(s: Session) -> tuple[list[str], int]:
+    """Recompute every locked read's digest against its ``seal`` row in the log.
+
+    Returns ``(problems, n_sealed)``.  A locked read without a seal row is a problem only when
+    the log records its lock after seals existed (reads locked by an older hcc_imaging have none).
+    """
+    problems: list[str] = []
+    seals: dict[str, str] = {}
+    locks: dict[str, int] = {}
+    first_seal: int | None = None
+    for seq, action, key, changes in s.execute(
+        select(AuditLogRow.seq, AuditLogRow.action, AuditLogRow.entity_key, AuditLogRow.changes)
+        .where(AuditLogRow.entity == ReadRow.__tablename__, AuditLogRow.action.in_([SEAL_ACTION, "lock"]))
+        .order_by(AuditLogRow.seq)
+    ):
+        if action == SEAL_ACTION:
+            try:
+                seals[key] = str(json.loads(changes)["content_sha256"][1])
+            except (ValueError, TypeError, KeyError, IndexError):
+                seals[key] = ""
+            first_seal = seq if first_seal is None else first_seal
+        else:
+            locks[key] = seq
+    n = 0
+    for r in s.scalars(select(ReadRow).where(ReadRow.status == ReadStatus.LOCKED.value).order_by(ReadRow.read_uid)):
+        want = seals.get(r.read_uid)
+        if want is None:
+            lock_seq = locks.get(r.read_uid)
+            if lock_seq is None:
+                problems.append(f"read {r.read_uid} is locked but the log has no lock row for it (status set outside "
+                                "hcc_imaging)")
+            elif first_seal is not None and lock_seq > first_seal:
+                problems.append(f"read {r.read_uid} was locked (log row seq {lock_seq}) without its content seal")
+            continue
+        n += 1
+        if read_content_digest(s, r) != want:
+            problems.append(f"locked read {r.read_uid}: its measurements, responses or read row differ from what was "
+                            "sealed at lock (edited outside hcc_imaging after the lock)")
+    return problems, n

@@ -35,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import BlindingError, ReadDocumentError, StoreError
+from .audit import seal_read
 from .documents import (
     MEASUREMENT_COLUMNS,
     build_document,
@@ -674,6 +675,7 @@ class ReaderSession(_Base):
             r.status = ReadStatus.LOCKED.value
             r.locked_at = utcnow_iso()
             s.flush()
+            seal_read(s, r, self.user_id)  # what was locked, into the hash chain (audit verify)
             return _read_info(s, r)
 
         return self.store._write(self.user_id, fn)

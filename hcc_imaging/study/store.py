@@ -42,7 +42,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from ..errors import StoreError
-from .audit import AuditEntry, AuditReport, audit_flush, read_entries, verify_connection
+from .audit import AuditEntry, AuditReport, audit_flush, read_entries, verify_connection, verify_seals
 from .constants import (
     DB_ENV_VAR,
     DB_FILENAME,
@@ -469,9 +469,15 @@ class Store:
 
     # -- audit and integrity ----------------------------------------------------------------------
     def audit_verify(self, *, raise_on_error: bool = True) -> AuditReport:
-        """Verify the hash chain; raise AuditIntegrityError (default) or return the report."""
+        """Verify the hash chain and every locked read against the content sealed at its lock;
+        raise AuditIntegrityError (default) or return the report."""
         with self.engine.connect() as conn:
             report = verify_connection(conn)
+        seal_problems, n_sealed = self._read(verify_seals)
+        from dataclasses import replace
+
+        report = replace(report, ok=report.ok and not seal_problems,
+                         problems=report.problems + tuple(seal_problems), n_sealed_reads=n_sealed)
         return report.raise_if_bad() if raise_on_error else report
 
     def audit_entries(self, *, adjudicator_id: str | None = None) -> list[AuditEntry]:

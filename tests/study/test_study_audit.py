@@ -195,3 +195,62 @@ def test_adjudicator_audit_log_blinds_drafts_and_own_patients(audited: Store) ->
     ReaderSession(audited, "ADJ2").start_read("P001", ["BL"], "RECIST1.1")
     own = audited.audit_entries(adjudicator_id="ADJ2")
     assert "26.0" not in repr([e.changes for e in own if e.entity in ("measurements", "read_responses")])
+
+
+# --- locked reads are sealed: their content is checked against the digest written at lock -------
+@pytest.mark.parametrize(
+    ("sql", "what"),
+    [
+        pytest.param("UPDATE measurements SET longest_diameter_mm = 20.0 WHERE longest_diameter_mm = 26.0", "value",
+                     id="measurement-value"),
+        pytest.param("UPDATE measurements SET role = 'non_target'", "role", id="measurement-role"),
+        pytest.param("UPDATE read_responses SET category = 'CR' WHERE category NOT IN ('baseline', 'CR')", "response",
+                     id="stored-response"),
+        pytest.param("UPDATE reads SET criteria = 'mRECIST'", "criteria", id="read-row"),
+        pytest.param("DELETE FROM read_responses WHERE key LIKE '%/overall'", "BOR row", id="response-deleted"),
+    ],
+)
+def test_sql_edit_of_a_locked_read_is_detected(audited: Store, sql: str, what: str) -> None:
+    """A direct SQL edit of a locked read's rows verified OK: the chain logs changes made through
+    the store only (documented limit until now)."""
+    before = audited.audit_verify(raise_on_error=False)
+    assert before.ok and before.n_sealed_reads == 1
+    con = sqlite3.connect(_db_path(audited))  # the audit triggers stay: only the read's rows change
+    n = con.execute(sql).rowcount
+    con.commit()
+    con.close()
+    assert n >= 1, f"the {what} edit changed no row"
+    report = audited.audit_verify(raise_on_error=False)
+    assert not report.ok
+    assert any("differ from what was sealed at lock" in p for p in report.problems), report.problems
+    with pytest.raises(AuditIntegrityError):
+        audited.audit_verify()
+
+
+def test_status_flipped_to_locked_in_sql_is_detected(populated: Store) -> None:
+    r1 = ReaderSession(populated, "R1")
+    r1.add_lesion("P001", "L1")
+    read = r1.start_read("P001", ["BL"], "RECIST1.1")
+    r1.record_measurement(read.read_uid, "BL", "L1", longest_diameter_mm=40.0)
+    assert populated.audit_verify(raise_on_error=False).ok
+    con = sqlite3.connect(_db_path(populated))
+    con.execute("UPDATE reads SET status = 'locked'")
+    con.commit()
+    con.close()
+    report = populated.audit_verify(raise_on_error=False)
+    assert any("no lock row" in p for p in report.problems), report.problems
+
+
+def test_work_after_a_lock_keeps_the_seal(audited: Store, assessor) -> None:  # type: ignore[no-untyped-def]
+    """What others do after R1's lock (R2 reads and locks the patient, markers, a new time point)
+    changes none of R1's locked read: both seals verify."""
+    r2 = ReaderSession(audited, "R2")
+    r2.add_lesion("P001", "L1")
+    read = r2.start_read("P001", ["BL", "FU1"], "RECIST1.1")
+    r2.record_measurement(read.read_uid, "BL", "L1", longest_diameter_mm=41.0)
+    r2.record_measurement(read.read_uid, "FU1", "L1", longest_diameter_mm=30.0)
+    r2.lock(read.read_uid, assessor=assessor)
+    audited.add_timepoint("P001", "FU3", dt.date(2024, 7, 10))
+    report = audited.audit_verify(raise_on_error=False)
+    assert report.ok, report.problems
+    assert report.n_sealed_reads == 2
