@@ -299,7 +299,9 @@ def verify_connection(conn: Connection) -> AuditReport:
 # locked reads: content sealed into the chain
 # ------------------------------------------------------------------------------------------
 def _columns(obj: Base, skip: frozenset[str]) -> dict[str, Any]:
-    return {c.key: _jsonable(getattr(obj, c.key)) for c in obj.__table__.columns if c.key not in skip}  # type: ignore[attr-defined]
+    """The row's columns, NULLs left out (a migration that adds a nullable column keeps old seals)."""
+    cols = obj.__table__.columns  # type: ignore[attr-defined]
+    return {c.key: _jsonable(v) for c in cols if c.key not in skip and (v := getattr(obj, c.key)) is not None}
 
 
 _ROW_KEYS = frozenset({"id", "read_fk", "lesion_fk", "timepoint_fk", "reader_fk", "patient_fk"})
