@@ -56,6 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "DeidentificationError",
     "Deidentifier",
+    "normalize_reader_id",
     "BASIC_PROFILE_ACTIONS",
     "KEPT_TEXT_CONCEPTS",
     "deidentify_dataset",
@@ -247,6 +248,27 @@ _REGISTRY_UID_PREFIXES = ("1.2.840.10008.", "2.16.840.1.113883.", "1.3.6.1.4.1.1
 _REMOVED_TEXT = "REMOVED"
 
 
+def normalize_reader_id(reader_id: str) -> str:
+    """The one key of a reader, whatever form the id arrives in.
+
+    A reader id travels as plain text in read documents (``R1``) and as a DICOM person name in
+    an SR's Person Observer Name, where a single-component name gets a trailing caret (``R1^``,
+    PS3.5 6.2) and components may carry padding.  Both must give the reader one pseudonym, so
+    the PN form is reduced to the plain id: whitespace around the id and each ``^`` component is
+    stripped and empty trailing components are dropped (``"R1^"``, ``" R1 "``, ``"R1^^^"`` ->
+    ``"R1"``; ``"Smith^ John"`` -> ``"Smith^John"``).
+
+    Examples
+    --------
+    >>> normalize_reader_id("R1^"), normalize_reader_id("Smith^John^^")
+    ('R1', 'Smith^John')
+    """
+    parts = [c.strip() for c in str(reader_id).strip().split("^")]
+    while len(parts) > 1 and not parts[-1]:
+        parts.pop()
+    return "^".join(parts)
+
+
 class Deidentifier:
     """Pseudonyms, date shifts and UID replacements kept consistent across exports.
 
@@ -401,8 +423,9 @@ class Deidentifier:
         return int(self._entry(patient_id)["date_shift_days"])
 
     def reader(self, reader_id: str) -> str:
-        """The reader's pseudonym (``READER-01`` ...)."""
-        r = str(reader_id)
+        """The reader's pseudonym (``READER-01`` ...).  The id is keyed by
+        :func:`normalize_reader_id`, so ``R1`` and the SR observer's ``R1^`` are one reader."""
+        r = normalize_reader_id(reader_id)
         if r in self._readers.values():
             return r
         if r not in self._readers:

@@ -244,3 +244,29 @@ def test_free_text_in_sr_is_cleaned(tmp_path: Path) -> None:
     ds.ContentSequence = [item, keep]
     out = deidentify_dataset(ds, Deidentifier())
     assert [i.TextValue for i in out.ContentSequence] == ["REMOVED", "L1"]
+
+
+def test_one_reader_one_pseudonym_in_sr_and_tables(tmp_path: Path, ct) -> None:
+    """The SR writes the reader as a person name (``dr.smith^``), the tables as the plain id
+    (``dr.smith``): both gave the reader a pseudonym of their own (READER-01 in the SR, READER-02
+    in the CSV), so one reader looked like two in the de-identified set."""
+    from hcc_imaging.export import read_sr
+
+    keys = tmp_path / "keys" / "map.json"
+    deid = Deidentifier(keys, rng=random.Random(6))
+    doc = read_document()
+    sr = write_sr(doc, tmp_path / "export" / "sr.dcm", assessment=ASSESSMENT, images=ct.volume,
+                  timepoints=["BL"], deidentifier=deid)
+    write_tables(doc, tmp_path / "export" / "tables", assessments=ASSESSMENT, deidentifier=deid, formats=("csv",))
+    deid.save()
+    import pandas as pd
+
+    observer = read_sr(sr.path).observer
+    assert set(pd.read_csv(tmp_path / "export" / "tables" / "lesions.csv").reader_id) == {observer} == {"READER-01"}
+    assert json.loads(keys.read_text())["readers"] == {"dr.smith": "READER-01"}
+    # the pseudonym in PN form is recognised as ours
+    assert deid.reader("READER-01^") == "READER-01"
+    from hcc_imaging.export.deid import normalize_reader_id
+
+    assert normalize_reader_id("R1^") == normalize_reader_id(" R1 ") == normalize_reader_id("R1^^^") == "R1"
+    assert normalize_reader_id("Smith^ John^") == "Smith^John"
