@@ -33,6 +33,7 @@ import copy
 import datetime as dt
 import json
 import os
+import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -243,6 +244,11 @@ _KEEP_UID_KEYWORDS = frozenset(
         "CodingSchemeRegistry",
     }
 )
+
+#: notes hcc_imaging writes itself (sr_import, the read document's Couinaud convention): kept
+#: when de-identified, the SR's UID remapped; other note text is dropped (Deidentifier.note).
+_IMPORTED_SR_NOTE = re.compile(r"(imported from DICOM SR )([0-9.]+)")
+_SEGMENT_NOTE = re.compile(r"couinaud segment\s+(?:[IVX]+|[1-8])", re.IGNORECASE)
 
 _REGISTRY_UID_PREFIXES = ("1.2.840.10008.", "2.16.840.1.113883.", "1.3.6.1.4.1.19376.")
 _REMOVED_TEXT = "REMOVED"
@@ -499,9 +505,9 @@ class Deidentifier:
                 patient_id=new_pid,
                 tracking_uid=self.uid(les.tracking_uid) if les.tracking_uid else None,
                 provenance=(
-                    new_reader
-                    if les.provenance is not None and les.provenance == read.reader_id
-                    else les.provenance
+                    self.source(les.provenance, reader_id=read.reader_id, algorithm=read.algorithm)
+                    if les.provenance is not None
+                    else None
                 ),
             )
             for les in read.lesions
@@ -526,11 +532,53 @@ class Deidentifier:
             ),
         )
 
+    def source(self, value: str, *, reader_id: str | None = None, algorithm: str | None = None) -> str:
+        """De-identified ``source`` / ``provenance`` of a lesion: who or what measured it.
+
+        An algorithm (``algorithm``, the read's own; a ``hcc_imaging...`` name; or ``NAME VERSION``,
+        a last word starting with a digit, as the batch and the study store write it) is kept; a
+        store's ``reader:ID`` keeps its prefix with the reader's pseudonym; anything else is a
+        person (the read's reader, or an SR observer's name as the SR import writes it) and becomes
+        a reader pseudonym, so a name never survives in the de-identified set.
+        """
+        v = str(value).strip()
+        if not v:
+            return v
+        if v.lower().startswith("reader:"):
+            return "reader:" + self.reader(v.split(":", 1)[1])
+        if reader_id is not None and normalize_reader_id(v) == normalize_reader_id(reader_id):
+            return self.reader(v)
+        words = v.split()
+        if (algorithm and v == str(algorithm).strip()) or v.startswith("hcc_imaging") or (
+            len(words) >= 2 and words[-1][:1].isdigit() and "^" not in v
+        ):
+            return v
+        return self.reader(v)
+
+    def note(self, text: str) -> str | None:
+        """De-identified free-text ``note``: only the sentences hcc_imaging writes itself are kept
+        (``Couinaud segment VII``; ``imported from DICOM SR <UID>``, its UID remapped with the
+        same map as the DICOM objects); any other text (typed by a person, it may name someone) is
+        dropped, part by part (``"; "``-separated).  None when nothing is left."""
+        kept = []
+        for part in str(text).split(";"):
+            part = part.strip()
+            m = _IMPORTED_SR_NOTE.fullmatch(part)
+            if m:
+                kept.append(f"{m.group(1)}{self.uid(m.group(2))}")
+            elif _SEGMENT_NOTE.fullmatch(part):
+                kept.append(part)
+        return "; ".join(kept) or None
+
     def deidentify_document(self, doc: Mapping[str, Any], *, patient_id: str | None = None) -> dict[str, Any]:
         """De-identify a read-document dict: ids pseudonymised, dates shifted, UIDs remapped,
-        names and free-text notes removed."""
+        names and free text removed; lesion sources (:meth:`source`) and notes (:meth:`note`)
+        de-identified."""
         pid = patient_id if patient_id is not None else str(doc.get("patient_id", ""))
         drop = {"patient_name", "name", "birth_date", "notes", "comment", "comments", "free_text"}
+        doc_reader = doc.get("reader_id", doc.get("reader"))
+        doc_reader = doc_reader if isinstance(doc_reader, str) else None
+        doc_algorithm = doc.get("algorithm") if isinstance(doc.get("algorithm"), str) else None
 
         def walk(obj: Any, key: str = "") -> Any:
             if isinstance(obj, Mapping):
@@ -543,6 +591,12 @@ class Deidentifier:
                         out[k] = self.pseudonym(str(v))
                     elif lk in {"reader", "reader_id", "adjudicator"} and isinstance(v, str):
                         out[k] = self.reader(v)
+                    elif lk in {"source", "provenance"} and isinstance(v, str):
+                        out[k] = self.source(v, reader_id=doc_reader, algorithm=doc_algorithm)
+                    elif lk == "note" and isinstance(v, str):
+                        note = self.note(v)
+                        if note is not None:
+                            out[k] = note
                     elif isinstance(v, str) and (lk == "date" or lk.endswith("_date") or lk in {"start", "end"}):
                         out[k] = self._shift_iso(v, pid)
                     elif isinstance(v, str) and (lk.endswith("_uid") or lk == "uid"):

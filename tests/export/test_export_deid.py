@@ -270,3 +270,35 @@ def test_one_reader_one_pseudonym_in_sr_and_tables(tmp_path: Path, ct) -> None:
 
     assert normalize_reader_id("R1^") == normalize_reader_id(" R1 ") == normalize_reader_id("R1^^^") == "R1"
     assert normalize_reader_id("Smith^ John^") == "Smith^John"
+
+
+def test_deidentified_json_reads_pseudonymise_sources_and_notes(tmp_path: Path, ct) -> None:
+    """A read imported from an SR carries the SR observer's name in ``lesions[].source`` and the
+    SR's SOPInstanceUID in ``note`` ("imported from DICOM SR 1.2..."): both survived in the
+    de-identified JSON reads (and the source in the lesion table's ``provenance``)."""
+    import pandas as pd
+
+    from hcc_imaging.export import sr_to_read_document
+
+    plain = write_sr(read_document(), tmp_path / "src" / "sr.dcm", images=ct.volume, timepoints=["BL"])
+    imported, _ = sr_to_read_document(plain.path)
+    assert imported["note"] == f"imported from DICOM SR {plain.sop_instance_uid}"
+    assert {les["source"] for les in imported["timepoints"][0]["lesions"]} == {"dr.smith"}
+    # a store's "reader:ID" source, a hand-typed note, and the algorithm of a batch read
+    imported["timepoints"][0]["lesions"][1]["source"] = "reader:dr.smith"
+    imported["timepoints"][0]["lesions"][2]["source"] = "hcc_imaging.batch 0.1.0"
+    imported["timepoints"][0]["lesions"][2]["note"] = "Couinaud segment VII; phoned Jane Doe"
+    deid = Deidentifier(tmp_path / "keys" / "map.json", rng=random.Random(7))
+    info = write_tables(imported, tmp_path / "export" / "tables", deidentifier=deid, formats=("csv",))
+    (path,) = info.reads
+    text = path.read_text()
+    for needle in ("dr.smith", plain.sop_instance_uid, "Jane Doe"):
+        assert needle not in text, needle
+    back = json.loads(text)["read_document"]
+    assert back["note"] == f"imported from DICOM SR {deid.uid(plain.sop_instance_uid)}"
+    lesions = back["timepoints"][0]["lesions"]
+    assert [les["source"] for les in lesions] == ["READER-01", "reader:READER-01", "hcc_imaging.batch 0.1.0"]
+    assert lesions[2]["note"] == "Couinaud segment VII"
+    assert back["reader_id"] == "READER-01"
+    prov = pd.read_csv(tmp_path / "export" / "tables" / "lesions.csv").provenance
+    assert set(prov) == {"READER-01", "reader:READER-01", "hcc_imaging.batch 0.1.0"}
