@@ -29,13 +29,16 @@ keeps; writers refuse to put it inside the export directory.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import json
+import logging
 import os
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,6 +61,7 @@ __all__ = [
     "DeidentificationError",
     "Deidentifier",
     "normalize_reader_id",
+    "no_person_name_warnings",
     "BASIC_PROFILE_ACTIONS",
     "KEPT_TEXT_CONCEPTS",
     "deidentify_dataset",
@@ -252,6 +256,35 @@ _SEGMENT_NOTE = re.compile(r"couinaud segment\s+(?:[IVX]+|[1-8])", re.IGNORECASE
 
 _REGISTRY_UID_PREFIXES = ("1.2.840.10008.", "2.16.840.1.113883.", "1.3.6.1.4.1.19376.")
 _REMOVED_TEXT = "REMOVED"
+
+
+#: highdicom's person-name check (``highdicom.valuerep.check_person_name``): its UserWarning
+#: starts with the name itself ('The string "DOE" is unlikely to represent the intended person name').
+_PERSON_NAME_WARNING = r'The string ".*" is unlikely to represent the intended person name'
+
+
+def _drop_person_name_records(record: logging.LogRecord) -> bool:
+    # highdicom.base logs 'value of argument "patient_name" is potentially invalid: "<name>"'
+    return "potentially invalid" not in str(record.msg)
+
+
+@contextlib.contextmanager
+def no_person_name_warnings() -> Iterator[None]:
+    """Silence highdicom's person-name check around its constructors.
+
+    highdicom warns when a PatientName (or observer name) has a single component, and the
+    warning text carries the name: printed on stderr, or kept in a log, it would put a patient's
+    name where no one expects one.  Only that warning (and highdicom's log record of the same
+    check) is silenced; every other warning still shows.
+    """
+    log = logging.getLogger("highdicom.base")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_PERSON_NAME_WARNING, category=UserWarning)
+        log.addFilter(_drop_person_name_records)
+        try:
+            yield
+        finally:
+            log.removeFilter(_drop_person_name_records)
 
 
 def normalize_reader_id(reader_id: str) -> str:

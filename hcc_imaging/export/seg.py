@@ -263,7 +263,7 @@ def write_seg(
     from pydicom.uid import generate_uid
 
     from .codes import as_code, fluid_code, organ_code
-    from .deid import atomic_dcmwrite, deidentify_dataset
+    from .deid import atomic_dcmwrite, deidentify_dataset, no_person_name_warnings
 
     if isinstance(source, (str, os.PathLike)) and path is None:
         source, path = reference, source  # save_mask's call style: write_seg(labels, path, reference=)
@@ -339,23 +339,24 @@ def write_seg(
         desc.SegmentDescription = f"{_LABEL_VALUE_PREFIX}{value}{' (viable part)' if is_viable else ''}"
         descriptions.append(desc)
 
-    seg = hd.seg.Segmentation(
-        source_images=ordered,
-        pixel_array=pixel,
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=descriptions,
-        series_instance_uid=str(generate_uid()),
-        series_number=int(series_number),
-        sop_instance_uid=str(generate_uid()),
-        instance_number=1,
-        manufacturer=MANUFACTURER,
-        manufacturer_model_name="hcc_imaging",
-        software_versions=__version__,
-        device_serial_number="0",
-        content_description="Lesion and viable-tumour segmentation"[:64],
-        content_label="LESIONS",
-        omit_empty_frames=True,
-    )
+    with no_person_name_warnings():  # highdicom's name check would print the PatientName
+        seg = hd.seg.Segmentation(
+            source_images=ordered,
+            pixel_array=pixel,
+            segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+            segment_descriptions=descriptions,
+            series_instance_uid=str(generate_uid()),
+            series_number=int(series_number),
+            sop_instance_uid=str(generate_uid()),
+            instance_number=1,
+            manufacturer=MANUFACTURER,
+            manufacturer_model_name="hcc_imaging",
+            software_versions=__version__,
+            device_serial_number="0",
+            content_description="Lesion and viable-tumour segmentation"[:64],
+            content_label="LESIONS",
+            omit_empty_frames=True,
+        )
     seg.SeriesDescription = series_description[:64]
     out_ds: Any = seg
     if deidentifier is not None:

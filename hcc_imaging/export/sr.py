@@ -416,6 +416,7 @@ def build_sr(
     import highdicom as hd
     from pydicom.uid import generate_uid
 
+    from .deid import no_person_name_warnings
     from .seg import derived_frame_of_reference_uid
 
     read = as_export_read(doc, assessment)
@@ -507,19 +508,20 @@ def build_sr(
         procedure_reported=C.as_code(procedure),
         imaging_measurements=groups or None,
     )
-    sr = hd.sr.Comprehensive3DSR(
-        evidence=evidence,
-        content=report,
-        series_instance_uid=str(generate_uid()),
-        series_number=int(series_number),
-        sop_instance_uid=str(generate_uid()),
-        instance_number=1,
-        manufacturer=MANUFACTURER,
-        is_complete=True,
-        is_final=bool(final),
-        is_verified=False,
-        record_evidence=not synthetic,
-    )
+    with no_person_name_warnings():  # highdicom's name check would print the PatientName
+        sr = hd.sr.Comprehensive3DSR(
+            evidence=evidence,
+            content=report,
+            series_instance_uid=str(generate_uid()),
+            series_number=int(series_number),
+            sop_instance_uid=str(generate_uid()),
+            instance_number=1,
+            manufacturer=MANUFACTURER,
+            is_complete=True,
+            is_final=bool(final),
+            is_verified=False,
+            record_evidence=not synthetic,
+        )
     sr.SeriesDescription = series_description[:64]
     sr.SoftwareVersions = __version__
     _add_local_scheme(sr)

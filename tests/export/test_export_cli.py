@@ -178,3 +178,33 @@ def test_a_read_over_another_patients_images_is_refused_unless_linked(tmp_path: 
         assert main([*args, "--link-patient"]) == 0
         capsys.readouterr()
         assert Path(args[-1]).exists()
+
+
+def test_no_patient_name_on_stderr_or_in_warnings(tmp_path: Path, files, capsys) -> None:
+    """highdicom warns about a one-component PatientName, and its warning text is the name: `export
+    seg`, `export sr` and `segment --out x.dcm` (save_mask to a SEG) printed it on stderr."""
+    import warnings
+
+    from hcc_imaging.io import load_series
+    from hcc_imaging.io.masks import save_mask
+
+    name = "Doejanesingle"
+    for f in Path(files["ct"]).iterdir():
+        ds = pydicom.dcmread(f)
+        ds.PatientName = name
+        ds.save_as(f)
+    out = tmp_path / "out"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["export", "seg", "--image", str(files["ct"]), "--labels", str(files["labels"]),
+                     "--out", str(out / "seg.dcm")]) == 0
+        assert main(["export", "sr", str(files["read"]), "--out", str(out / "sr.dcm"), "--images", f"BL={files['ct']}",
+                     "--timepoints", "BL"]) == 0
+        vol = load_series(files["ct"])
+        labels, _ = lesion_labels(vol)
+        save_mask(labels, out / "mask.dcm", reference=vol)  # what `segment --out x.dcm` calls
+        warnings.warn("other warnings still show", UserWarning)
+    assert pydicom.dcmread(out / "seg.dcm").PatientName == name  # (not de-identified: the name is in the file)
+    assert not [str(w.message) for w in caught if name in str(w.message)]
+    assert [str(w.message) for w in caught] == ["other warnings still show"]
+    assert name not in capsys.readouterr().err
