@@ -312,7 +312,18 @@ def _run_images(args: argparse.Namespace) -> int:
         files.extend(sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p])
     written = deidentify_files(files, args.out, deid, patient_id=args.patient_id)
     deid.save()
-    return _emit(args, {"images": len(written), "out": str(args.out)})
+    by_reason: dict[str, list[str]] = {}
+    for path, reason in written.skipped:
+        by_reason.setdefault(reason, []).append(str(path))
+    for reason, paths in by_reason.items():
+        shown = ", ".join(paths[:10]) + (f" and {len(paths) - 10} more" if len(paths) > 10 else "")
+        print(f"warning: skipped {len(paths)} file(s), {reason}: {shown}", file=sys.stderr)
+    rc = _emit(args, {"images": len(written), "skipped": len(written.skipped), "out": str(args.out)})
+    if not written:
+        print(f"error: no image copied from {', '.join(args.sources)} ({len(written.skipped)} file(s) skipped, see "
+              "above). Pass folders or files that hold DICOM images.", file=sys.stderr)
+        return 2
+    return rc
 
 
 def _run_import(args: argparse.Namespace) -> int:

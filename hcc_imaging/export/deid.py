@@ -67,6 +67,7 @@ __all__ = [
     "deidentify_dataset",
     "deidentify_file",
     "deidentify_files",
+    "DeidentifiedFiles",
     "atomic_dcmwrite",
 ]
 
@@ -814,29 +815,68 @@ def atomic_dcmwrite(ds: Dataset, path: str | os.PathLike[str]) -> Path:
     return atomic_write(path, lambda tmp: ds.save_as(tmp, enforce_file_format=True))
 
 
+#: Media Storage Directory Storage: a DICOMDIR (an index of a medium, not an instance to copy)
+_DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
+
+
+class DeidentifiedFiles(list):  # type: ignore[type-arg]
+    """What :func:`deidentify_files` did: the paths written (the list itself) and ``skipped``,
+    ``(source path, reason)`` of every file it did not copy (not DICOM, a DICOMDIR, no
+    SOPInstanceUID, unreadable)."""
+
+    def __init__(self, written: Iterable[Path] = (), skipped: Iterable[tuple[Path, str]] = ()) -> None:
+        super().__init__(written)
+        self.skipped: list[tuple[Path, str]] = list(skipped)
+
+
+def _not_an_instance(ds: Dataset) -> str | None:
+    """Why ``ds`` is not an instance to de-identify and copy (None when it is one)."""
+    fm = getattr(ds, "file_meta", None)
+    sop_class = str(fm.get("MediaStorageSOPClassUID", "")) if fm is not None else ""
+    if sop_class == _DICOMDIR_SOP_CLASS or "DirectoryRecordSequence" in ds:
+        return "a DICOMDIR (the index of a medium, not an image; its images are copied from their own files)"
+    if not str(ds.get("SOPInstanceUID", "") or "").strip():
+        return "no SOPInstanceUID (not a storable DICOM instance; the copy could not be named or referenced)"
+    return None
+
+
 def deidentify_files(
     sources: Iterable[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
     deid: Deidentifier,
     *,
     patient_id: str | None = None,
-) -> list[Path]:
+) -> DeidentifiedFiles:
     """De-identify DICOM files into ``out_dir`` (named by their new SOP Instance UID).
 
     With the same :class:`Deidentifier` as the SR / SEG export, the copies carry exactly the
     UIDs the de-identified SR and SEG reference, so the exported set is self-consistent.
-    Non-DICOM files are skipped.
+    Files that are not DICOM, DICOMDIRs, objects without a SOPInstanceUID and unreadable files
+    are not copied: the result lists them in ``skipped`` with the reason.
+
+    Returns
+    -------
+    DeidentifiedFiles
+        The paths written (a list), with ``.skipped``.
     """
     import pydicom
 
     out = Path(out_dir)
     deid.check_outside(out)
-    written = []
+    result = DeidentifiedFiles()
     for src in sources:
         try:
             ds = pydicom.dcmread(src)
         except (pydicom.errors.InvalidDicomError, IsADirectoryError):
+            result.skipped.append((Path(src), "not a DICOM file"))
+            continue
+        except (OSError, EOFError, ValueError, KeyError) as err:
+            result.skipped.append((Path(src), f"cannot be read ({type(err).__name__}: {err})"))
+            continue
+        reason = _not_an_instance(ds)
+        if reason is not None:
+            result.skipped.append((Path(src), reason))
             continue
         new = deidentify_dataset(ds, deid, patient_id=patient_id, in_place=True)
-        written.append(atomic_dcmwrite(new, out / f"{new.SOPInstanceUID}.dcm"))
-    return written
+        result.append(atomic_dcmwrite(new, out / f"{new.SOPInstanceUID}.dcm"))
+    return result

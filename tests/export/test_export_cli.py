@@ -208,3 +208,40 @@ def test_no_patient_name_on_stderr_or_in_warnings(tmp_path: Path, files, capsys)
     assert not [str(w.message) for w in caught if name in str(w.message)]
     assert [str(w.message) for w in caught] == ["other warnings still show"]
     assert name not in capsys.readouterr().err
+
+
+def test_cli_images_skips_dicomdir_and_objects_without_sop_instance_uid(tmp_path: Path, files, capsys) -> None:
+    """`export images` on a folder with a DICOMDIR or a DICOM file without SOPInstanceUID ended in
+    an AttributeError traceback; they are skipped, named in a warning and counted."""
+    from pydicom.dataset import FileDataset, FileMetaDataset
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for f in Path(files["ct"]).iterdir():
+        (src / f.name).write_bytes(f.read_bytes())
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.1.3.10"  # Media Storage Directory Storage
+    meta.MediaStorageSOPInstanceUID = "1.2.826.0.1.3680043.8.498.77"
+    meta.TransferSyntaxUID = "1.2.840.10008.1.2.1"
+    dicomdir = FileDataset(str(src / "DICOMDIR"), {}, file_meta=meta, preamble=b"\0" * 128)
+    dicomdir.FileSetID = "SET"
+    dicomdir.DirectoryRecordSequence = []
+    dicomdir.save_as(src / "DICOMDIR", enforce_file_format=True)
+    no_uid = pydicom.dcmread(src / "ct_000.dcm")
+    del no_uid.SOPInstanceUID
+    no_uid.save_as(src / "no_uid.dcm")
+    keys = ["--deidentify", "--pseudonym-map", str(tmp_path / "keys" / "map.json")]
+    assert main(["export", "images", str(src), "--out", str(tmp_path / "share"), "--json", *keys]) == 0
+    captured = capsys.readouterr()
+    res = json.loads(captured.out)
+    assert res["images"] == 6 and res["skipped"] == 2
+    assert "DICOMDIR" in captured.err and "no_uid.dcm" in captured.err
+    assert len(list((tmp_path / "share").iterdir())) == 6
+    only = tmp_path / "only"
+    only.mkdir()
+    for name in ("DICOMDIR", "no_uid.dcm"):
+        (only / name).write_bytes((src / name).read_bytes())
+    assert main(["export", "images", str(only), "--out", str(tmp_path / "share2"), *keys]) == 2
+    captured = capsys.readouterr()
+    assert "skipped: 2" in captured.out
+    assert "DICOMDIR" in captured.err and "no_uid.dcm" in captured.err and "no image copied" in captured.err
