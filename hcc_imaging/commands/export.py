@@ -77,7 +77,9 @@ def register(subparsers: Any) -> None:
                            ("report", "self-contained HTML report (one read: patient; several: cohort)")):
         q = sub.add_parser(kind, help=helptext)
         q.add_argument("reads", nargs="+", help="read document(s) (JSON)")
-        q.add_argument("--out", required=True, help="output folder" + (" or .html file" if kind == "report" else ""))
+        q.add_argument("--out", required=True,
+                       help="output folder" + (" or .html file (a folder, existing or written with a trailing /, gets "
+                                               "report_<patient>.html or cohort_report.html)" if kind == "report" else ""))
         if kind == "csv":
             q.add_argument("--format", default="csv,parquet", help="comma-separated: csv,parquet")
         if kind == "sdtm":
@@ -389,10 +391,11 @@ def _run_tables(args: argparse.Namespace, kind: str) -> int:
         if len(docs) > 1 or args.cohort:
             if args.images:
                 raise ExportCliError("--images is for a one-patient report; drop it for a cohort report.")
-            path = write_cohort_report(docs, out, assessments=assess, deidentifier=deid)
+            path = write_cohort_report(docs, args.out, assessments=assess, deidentifier=deid)
         else:
             vols = _volumes(args.images, _tp_ids(docs[0]), default_to_baseline=True) if args.images else None
-            path = write_report(docs[0], out, assessment=assess[0] if assess else None, images=vols, deidentifier=deid)
+            path = write_report(docs[0], args.out, assessment=assess[0] if assess else None, images=vols,
+                                deidentifier=deid)
         result = {"report": str(path)}
     if deid is not None:
         deid.save()

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 from .model import ExportRead, as_export_read, iter_reads
 from .plots import PlotError, key_image_png, spider_png, sums_png, swimmer_png, waterfall_png
-from .tables import _atomic_write
+from .tables import _atomic_write, _safe_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..volume import Volume
@@ -192,6 +192,15 @@ def _prepare(read: ExportRead, deidentifier: Deidentifier | None) -> ExportRead:
     return read.deidentified(deidentifier) if deidentifier is not None else read
 
 
+def _report_path(path: str | os.PathLike[str], file_name: str) -> Path:
+    """``path`` itself, or ``path/file_name`` when ``path`` is a folder: an existing one, or one to
+    create, written with a trailing separator (``out/``)."""
+    raw = os.fspath(path)
+    seps = tuple(s for s in (os.sep, os.altsep, "/") if s)
+    p = Path(raw)
+    return p / file_name if p.is_dir() or raw.endswith(seps) else p
+
+
 def write_report(
     doc: Any,
     path: str | os.PathLike[str],
@@ -206,6 +215,10 @@ def write_report(
     ----------
     doc : read document
         ReadDocument, dict, JSON path or ExportRead.
+    path : path
+        The ``.html`` file, or a folder (an existing one, or one to create written with a
+        trailing separator, ``out/``) to write ``report_<patient>.html`` in (the pseudonym when
+        de-identified).
     assessment : optional
         Responses to show (``Assessment.to_json()`` / ``assess --json`` output).
     images : Volume or {timepoint_id: Volume}, optional
@@ -214,13 +227,15 @@ def write_report(
         Show the pseudonym and shifted dates instead of the real ones.
     """
     read = as_export_read(doc, assessment)
+    shown = _prepare(read, deidentifier)
+    target = _report_path(path, f"report_{_safe_name(shown.patient_id)}.html")
     if deidentifier is not None:
-        deidentifier.check_outside(Path(path).parent)
+        deidentifier.check_outside(target.parent)
     imgs: dict[str, Volume] = {}
     if images is not None:
         imgs = dict(images) if isinstance(images, Mapping) else {read.timepoints[0].timepoint_id: images}
-    text = patient_report_html(_prepare(read, deidentifier), images=imgs)
-    return _atomic_write(Path(path), lambda p: Path(p).write_text(text, encoding="utf-8"))
+    text = patient_report_html(shown, images=imgs)
+    return _atomic_write(target, lambda p: Path(p).write_text(text, encoding="utf-8"))
 
 
 def write_cohort_report(
@@ -231,9 +246,12 @@ def write_cohort_report(
     criteria: Sequence[str] | None = None,
     deidentifier: Deidentifier | None = None,
 ) -> Path:
-    """Write a cohort HTML report (waterfall, spider, swimmer per criterion)."""
+    """Write a cohort HTML report (waterfall, spider, swimmer per criterion) to ``path``: the
+    ``.html`` file, or a folder (existing, or ending with a separator) to write
+    ``cohort_report.html`` in."""
     reads = [_prepare(r, deidentifier) for r in iter_reads(docs, assessments)]
+    target = _report_path(path, "cohort_report.html")
     if deidentifier is not None:
-        deidentifier.check_outside(Path(path).parent)
+        deidentifier.check_outside(target.parent)
     text = cohort_report_html(reads, criteria=criteria)
-    return _atomic_write(Path(path), lambda p: Path(p).write_text(text, encoding="utf-8"))
+    return _atomic_write(target, lambda p: Path(p).write_text(text, encoding="utf-8"))

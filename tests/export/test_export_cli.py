@@ -245,3 +245,22 @@ def test_cli_images_skips_dicomdir_and_objects_without_sop_instance_uid(tmp_path
     captured = capsys.readouterr()
     assert "skipped: 2" in captured.out
     assert "DICOMDIR" in captured.err and "no_uid.dcm" in captured.err and "no image copied" in captured.err
+
+
+def test_cli_report_out_folder(tmp_path: Path, files, capsys) -> None:
+    """`export report --out FOLDER` raised IsADirectoryError, and `--out new/` (not existing) wrote
+    a file named `new`: a folder gets report_<patient>.html or cohort_report.html."""
+    folder = tmp_path / "existing"
+    folder.mkdir()
+    a = ["--assessment", str(files["assess"])]
+    assert main(["export", "report", str(files["read"]), "--out", str(folder), *a, "--json"]) == 0
+    assert _json(capsys)["report"] == str(folder / "report_MRN-778899.html")
+    assert "<html" in (folder / "report_MRN-778899.html").read_text().lower()
+    new = tmp_path / "new"
+    assert main(["export", "report", str(files["read"]), str(files["read"]), "--out", f"{new}/", *a, *a]) == 0
+    assert new.is_dir() and "Cohort response report" in (new / "cohort_report.html").read_text()
+    # de-identified: the file is named by the pseudonym, never by the patient id
+    keys = ["--deidentify", "--pseudonym-map", str(tmp_path / "keys" / "map.json")]
+    share = tmp_path / "share"
+    assert main(["export", "report", str(files["read"]), "--out", f"{share}/", *a, *keys]) == 0
+    assert [p.name for p in share.iterdir()] == ["report_HCC-0001.html"]
