@@ -14,7 +14,7 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-__all__ = ["register", "run"]
+__all__ = ["register", "run", "parse_criteria"]
 
 
 def register(subparsers: Any) -> None:
@@ -43,6 +43,16 @@ def register(subparsers: Any) -> None:
                         "tsilimigras_2020, guangxi_2024")
     p.add_argument("--reasons", action="store_true", help="show the reasons under each table")
     p.set_defaults(func=run)
+
+
+def parse_criteria(text: str) -> list[str]:
+    """The criteria of a ``--criteria`` value: comma-separated names (case-insensitive, checked by
+    the engine), or ``all``, every criterion (:data:`~hcc_imaging.response.engine.ALL_CRITERIA`).
+    Shared by ``assess`` and ``export``."""
+    from hcc_imaging.response.engine import ALL_CRITERIA
+
+    names = [c.strip() for c in text.split(",") if c.strip()]
+    return list(ALL_CRITERIA) if [n.lower() for n in names] == ["all"] else names
 
 
 def _value(text: str) -> Any:
@@ -155,13 +165,10 @@ def _print_table(out: dict[str, Any], show_reasons: bool) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hcc_imaging.response.document import ReadDocument
-    from hcc_imaging.response.engine import ALL_CRITERIA, assess
+    from hcc_imaging.response.engine import assess
 
     doc = ReadDocument.from_json(args.read)
-    criteria: Any = None
-    if args.criteria:
-        names = [c.strip() for c in args.criteria.split(",") if c.strip()]
-        criteria = list(ALL_CRITERIA) if [n.lower() for n in names] == ["all"] else names
+    criteria: Any = parse_criteria(args.criteria) if args.criteria else None
     glob, per = _parse_sets(args.set)
     burden_options = {"tbs_bands": args.tbs_bands} if args.tbs_bands else None
     result = assess(doc, criteria, rule_overrides=per or None, burden_options=burden_options,

@@ -29,7 +29,7 @@ def _common(p: argparse.ArgumentParser, *, assessment: bool = True) -> None:
         p.add_argument("--assessment", action="append", default=[], metavar="JSON",
                        help="response assessment (output of `hcc-imaging assess --json`); one per read, same order")
         p.add_argument("--criteria", default=None,
-                       help="compute the assessment now: comma-separated criteria (recist1.1,mrecist,...)")
+                       help="compute the assessment now: comma-separated criteria (recist1.1,mrecist,...) or 'all'")
     add_deid_arguments(p)
     p.add_argument("--json", action="store_true", help="print the written paths as JSON on stdout")
 
@@ -162,8 +162,9 @@ def _assessments(args: argparse.Namespace, docs: list[dict[str, Any]]) -> list[A
     if args.criteria:
         from ..response import ReadDocument
         from ..response.engine import assess
+        from .assess import parse_criteria
 
-        crits = [c.strip() for c in args.criteria.split(",") if c.strip()]
+        crits = parse_criteria(args.criteria)
         return [assess(ReadDocument.from_json(d), crits).to_json() for d in docs]
     return None
 

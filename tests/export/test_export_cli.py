@@ -264,3 +264,24 @@ def test_cli_report_out_folder(tmp_path: Path, files, capsys) -> None:
     share = tmp_path / "share"
     assert main(["export", "report", str(files["read"]), "--out", f"{share}/", *a, *keys]) == 0
     assert [p.name for p in share.iterdir()] == ["report_HCC-0001.html"]
+
+
+def test_cli_criteria_all(tmp_path: Path, files, capsys) -> None:
+    """`export ... --criteria all` failed ("unknown response criterion 'all'"); it is every
+    criterion, as for `assess`."""
+    from hcc_imaging.response.engine import ALL_CRITERIA
+
+    doc = read_document()
+    for tp in doc["timepoints"]:  # EASL needs every viable short axis
+        for les in tp["lesions"]:
+            if les.get("viable_diameter_mm") is not None:
+                les.setdefault("viable_short_axis_mm", les["viable_diameter_mm"])
+    read = tmp_path / "read_all.json"
+    read.write_text(json.dumps(doc))
+    assert main(["export", "csv", str(read), "--out", str(tmp_path / "t"), "--criteria", "all",
+                 "--format", "csv", "--json"]) == 0
+    t = _json(capsys)
+    assert set(pd.read_csv(t["summary"]["csv"]).criterion) == set(ALL_CRITERIA)
+    assert main(["export", "report", str(read), "--out", str(tmp_path / "r.html"), "--criteria", "ALL"]) == 0
+    for crit in ALL_CRITERIA:
+        assert crit in (tmp_path / "r.html").read_text()
