@@ -34,6 +34,12 @@ def _common(p: argparse.ArgumentParser, *, assessment: bool = True) -> None:
     p.add_argument("--json", action="store_true", help="print the written paths as JSON on stdout")
 
 
+def _series_uid_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--series-uid", action="append", default=[], metavar="[TP=]UID",
+                   help="which series of the --images of time point TP, when it holds several (hcc-imaging index PATH "
+                        "lists them); without TP=: of every --images; repeatable")
+
+
 def add_deid_arguments(p: argparse.ArgumentParser, what: str = "de-identify") -> None:
     """``--deidentify [--pseudonym-map PATH]`` (every export, and ``batch``)."""
     p.add_argument("--deidentify", action="store_true",
@@ -53,6 +59,7 @@ def register(subparsers: Any) -> None:
     sr.add_argument("--out", required=True, help="output .dcm file")
     sr.add_argument("--images", action="append", default=[], metavar="[TP=]PATH",
                     help="image series of time point TP (folder/zip); repeatable")
+    _series_uid_argument(sr)
     sr.add_argument("--seg", action="append", default=[], metavar="[TP=]SEG.dcm",
                     help="DICOM SEG of time point TP to reference; repeatable")
     sr.add_argument("--timepoints", default=None, help="comma-separated time point ids to report (default all)")
@@ -64,6 +71,8 @@ def register(subparsers: Any) -> None:
 
     seg = sub.add_parser("seg", help="DICOM SEG of lesion (and viable) masks over a series")
     seg.add_argument("--image", required=True, help="source image series (folder, zip, files)")
+    seg.add_argument("--series-uid", default=None, metavar="UID",
+                     help="which series of --image, when it holds several (hcc-imaging index PATH lists them)")
     seg.add_argument("--labels", required=True, help="lesion label mask (NIfTI, SEG, ...) on that series")
     seg.add_argument("--viable", default=None, help="viable-tumour label mask (same label values)")
     seg.add_argument("--read", default=None, help="read document, to copy the lesions' tracking UIDs")
@@ -89,6 +98,7 @@ def register(subparsers: Any) -> None:
         if kind == "report":
             q.add_argument("--images", action="append", default=[], metavar="[TP=]PATH",
                            help="image series per time point for key images (one read only)")
+            _series_uid_argument(q)
             q.add_argument("--cohort", action="store_true", help="cohort report even for one read")
         _common(q)
 
@@ -169,11 +179,27 @@ def _assessments(args: argparse.Namespace, docs: list[dict[str, Any]]) -> list[A
     return None
 
 
-def _volumes(specs: Sequence[str], timepoints: list[str], *, default_to_baseline: bool = False) -> dict[str, Any]:
+def _series_uids(values: Sequence[str], image_tps: Sequence[str]) -> dict[str | None, str]:
+    """``--series-uid [TP=]UID`` values: {time point or None (every --images): series UID}."""
+    out: dict[str | None, str] = {}
+    for v in values:
+        tp, sep, uid = v.rpartition("=")
+        key = tp if sep else None
+        if key in out:
+            raise ExportCliError(f"--series-uid given twice for {'time point ' + repr(key) if key else 'every --images'}; "
+                                 "give one UID per time point (TP=UID).")
+        if key is not None and key not in image_tps:
+            raise ExportCliError(f"--series-uid {v}: no --images for time point {key!r} (--images are for {list(image_tps)}).")
+        out[key] = uid.strip()
+    return out
+
+
+def _volumes(specs: Sequence[str], timepoints: list[str], *, default_to_baseline: bool = False,
+             series_uids: Sequence[str] = ()) -> dict[str, Any]:
     from ..io import load_series
 
     pairs = _pairs(specs, "--images")
-    out: dict[str, Any] = {}
+    resolved: dict[str, str] = {}
     for tp, path in pairs.items():
         if tp is None:
             if len(timepoints) != 1 and len(pairs) == 1 and default_to_baseline:
@@ -184,8 +210,9 @@ def _volumes(specs: Sequence[str], timepoints: list[str], *, default_to_baseline
                 tp = timepoints[0]
         if tp not in timepoints:
             raise ExportCliError(f"--images {tp}=...: no time point {tp!r} in the read (has {timepoints}).")
-        out[tp] = load_series(path)
-    return out
+        resolved[tp] = path
+    uids = _series_uids(series_uids, list(resolved))
+    return {tp: load_series(path, series_uid=uids.get(tp, uids.get(None))) for tp, path in resolved.items()}
 
 
 def _same_patient(read_patient: str, images: dict[str, Any], link: bool) -> None:
@@ -250,7 +277,9 @@ def _run_sr(args: argparse.Namespace) -> int:
     assess = _assessments(args, [doc])
     tps = _tp_ids(doc)
     wanted = [t.strip() for t in args.timepoints.split(",")] if args.timepoints else None
-    vols = _volumes(args.images, wanted or tps) if args.images else None
+    if args.series_uid and not args.images:
+        raise ExportCliError("--series-uid chooses a series of --images; add --images (or drop --series-uid).")
+    vols = _volumes(args.images, wanted or tps, series_uids=args.series_uid) if args.images else None
     if vols:
         _same_patient(str(doc.get("patient_id") or ""), {f"--images {tp}": v for tp, v in vols.items()}, args.link_patient)
     segs = None
@@ -277,7 +306,7 @@ def _run_seg(args: argparse.Namespace) -> int:
     deid = deidentifier_from_args(args)
     if deid is not None:
         deid.check_outside(Path(args.out).parent)
-    vol = load_series(args.image)
+    vol = load_series(args.image, series_uid=args.series_uid)
     labels = load_mask(args.labels, reference=vol)
     viable = load_mask(args.viable, reference=vol, label_names=dict(labels.labels)) if args.viable else None
     tuids: dict[str, str] = {}
@@ -390,11 +419,15 @@ def _run_tables(args: argparse.Namespace, kind: str) -> int:
         from ..export.report import write_cohort_report, write_report
 
         if len(docs) > 1 or args.cohort:
-            if args.images:
-                raise ExportCliError("--images is for a one-patient report; drop it for a cohort report.")
+            if args.images or args.series_uid:
+                raise ExportCliError("--images (and --series-uid) are for a one-patient report; drop them for a cohort "
+                                     "report.")
             path = write_cohort_report(docs, args.out, assessments=assess, deidentifier=deid)
         else:
-            vols = _volumes(args.images, _tp_ids(docs[0]), default_to_baseline=True) if args.images else None
+            if args.series_uid and not args.images:
+                raise ExportCliError("--series-uid chooses a series of --images; add --images (or drop --series-uid).")
+            vols = (_volumes(args.images, _tp_ids(docs[0]), default_to_baseline=True, series_uids=args.series_uid)
+                    if args.images else None)
             path = write_report(docs[0], args.out, assessment=assess[0] if assess else None, images=vols,
                                 deidentifier=deid)
         result = {"report": str(path)}

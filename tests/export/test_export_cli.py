@@ -285,3 +285,35 @@ def test_cli_criteria_all(tmp_path: Path, files, capsys) -> None:
     assert main(["export", "report", str(read), "--out", str(tmp_path / "r.html"), "--criteria", "ALL"]) == 0
     for crit in ALL_CRITERIA:
         assert crit in (tmp_path / "r.html").read_text()
+
+
+def test_cli_series_uid_chooses_the_series(tmp_path: Path, files, capsys) -> None:
+    """A folder with two series: `export seg/sr/report` told the user to pass `series_uid=` (a
+    Python keyword the command line did not have).  `--series-uid` chooses the series, and the
+    error names the flag."""
+    from .conftest import write_ct_series
+
+    both = tmp_path / "both"
+    first = write_ct_series(both / "a", seed=1)
+    write_ct_series(both / "b", seed=2)
+    labels, _ = lesion_labels(first.volume)
+    from hcc_imaging.io.masks import save_mask
+
+    lab = save_mask(labels, tmp_path / "labels_a.nii.gz")
+    seg = ["export", "seg", "--image", str(both), "--labels", str(lab), "--out", str(tmp_path / "seg.dcm")]
+    assert main(seg) == 2
+    err = capsys.readouterr().err
+    assert "holds 2 image series" in err and "On the command line: --series-uid UID" in err
+    assert main([*seg, "--series-uid", first.series_uid]) == 0
+    assert pydicom.dcmread(tmp_path / "seg.dcm").ReferencedSeriesSequence[0].SeriesInstanceUID == first.series_uid
+    sr = ["export", "sr", str(files["read"]), "--out", str(tmp_path / "sr.dcm"), "--images", f"BL={both}",
+          "--timepoints", "BL"]
+    assert main(sr) == 2
+    assert "--series-uid UID" in capsys.readouterr().err
+    assert main([*sr, "--series-uid", f"BL={first.series_uid}", "--json"]) == 0
+    assert _json(capsys)["lesion_groups"] == 3
+    assert main([*sr, "--series-uid", f"FU1={first.series_uid}"]) == 2
+    assert "no --images for time point 'FU1'" in capsys.readouterr().err
+    assert main(["export", "report", str(files["read"]), "--out", str(tmp_path / "r.html"), "--images", str(both),
+                 "--series-uid", first.series_uid, "--assessment", str(files["assess"])]) == 0
+    assert (tmp_path / "r.html").read_text().count("data:image/png;base64,") == 3
