@@ -10,7 +10,8 @@ Files written by :func:`write_tables` into ``out_dir``:
 * ``lesions.csv`` / ``lesions.parquet``     one row per lesion per time point;
 * ``responses.csv`` / ``responses.parquet`` one row per patient, criterion and time point;
 * ``summary.csv`` / ``summary.parquet``     one row per patient and criterion (BOR, best change);
-* ``reads/<patient_id>.json``               the read document (+ its assessment) per patient.
+* ``reads/<patient_id>.json``               the read document (+ its assessment) per read
+  (``<patient_id>_<reader_id>.json`` when a patient has several reads).
 """
 
 from __future__ import annotations
@@ -318,6 +319,24 @@ def _safe_name(s: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in s) or "patient"
 
 
+def _read_file_names(reads: Sequence[ExportRead]) -> list[str]:
+    """``<patient>.json`` per read; reads that would share a name (several reads of a patient:
+    two readers, a read and its SR import) get ``<patient>_<reader>.json``, and ``_2``, ``_3`` ...
+    after that when even those are equal (one file per read, never one overwriting another)."""
+    base = [_safe_name(r.patient_id) for r in reads]
+    names = [
+        b if base.count(b) == 1 else f"{b}_{_safe_name(r.reader_id or 'reader')}" for b, r in zip(base, reads)
+    ]
+    out: list[str] = []
+    for n in names:
+        name, k = n, 1
+        while name in out:
+            k += 1
+            name = f"{n}_{k}"
+        out.append(name)
+    return [f"{n}.json" for n in out]
+
+
 def write_tables(
     reads: Any,
     out_dir: str | os.PathLike[str],
@@ -364,7 +383,7 @@ def write_tables(
         info.tables[name] = {fmt: _write_df(df, out / f"{name}.{fmt}", fmt) for fmt in formats}
     read_paths = []
     if write_reads:
-        for r in all_reads:
+        for r, file_name in zip(all_reads, _read_file_names(all_reads)):
             payload = {
                 "tables_schema_version": TABLES_SCHEMA_VERSION,
                 "read_document": dict(r.document) if r.document is not None else None,
@@ -372,7 +391,7 @@ def write_tables(
                 "summary": summary_rows(r),
             }
             text = json.dumps(payload, indent=1, sort_keys=False, default=str)
-            p = out / "reads" / f"{_safe_name(r.patient_id)}.json"
+            p = out / "reads" / file_name
             read_paths.append(_atomic_write(p, lambda tmp, t=text: Path(tmp).write_text(t, encoding="utf-8")))
     return TablesInfo(out_dir=out, tables=info.tables, reads=tuple(read_paths))
 

@@ -76,6 +76,22 @@ def test_tables_for_a_cohort_and_bad_format(tmp_path: Path) -> None:
         write_tables(read_document(), tmp_path, formats=("xlsx",))
 
 
+def test_several_reads_of_a_patient_each_get_their_json(tmp_path: Path) -> None:
+    """Two reads of one patient (two readers; a read and its SR import, same reader) were both
+    written to reads/<patient>.json, the second silently replacing the first."""
+    second = read_document()
+    second["reader_id"] = "dr.jones"
+    third = read_document()
+    third["timepoints"][0]["lesions"][0]["longest_diameter_mm"] = 17.0
+    info = write_tables([read_document(), second, third, read_document("P2")], tmp_path, formats=("csv",))
+    names = [p.name for p in info.reads]
+    assert names == ["MRN-778899_dr.smith.json", "MRN-778899_dr.jones.json", "MRN-778899_dr.smith_2.json", "P2.json"]
+    assert sorted(p.name for p in (tmp_path / "reads").iterdir()) == sorted(names)
+    docs = [json.loads(p.read_text())["read_document"] for p in info.reads]
+    assert [d["reader_id"] for d in docs] == ["dr.smith", "dr.jones", "dr.smith", "dr.smith"]
+    assert docs[2]["timepoints"][0]["lesions"][0]["longest_diameter_mm"] == 17.0
+
+
 def test_sdtm_tu_tr_rs(tmp_path: Path) -> None:
     info = write_sdtm(read_document(), tmp_path, assessments=ASSESSMENT, studyid="HCC-01")
     tu, tr, rs = (pd.read_csv(p, keep_default_na=False) for p in (info.tu, info.tr, info.rs))
