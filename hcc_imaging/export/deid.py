@@ -253,6 +253,7 @@ _KEEP_UID_KEYWORDS = frozenset(
 #: notes hcc_imaging writes itself (sr_import, the read document's Couinaud convention): kept
 #: when de-identified, the SR's UID remapped; other note text is dropped (Deidentifier.note).
 _IMPORTED_SR_NOTE = re.compile(r"(imported from DICOM SR )([0-9.]+)")
+_VERSION = re.compile(r"v?\d+(?:\.\d+)+\S*")  # "1.54", "0.1.0", "v2.3rc1": an algorithm's version
 _SEGMENT_NOTE = re.compile(r"couinaud segment\s+(?:[IVX]+|[1-8])", re.IGNORECASE)
 
 _REGISTRY_UID_PREFIXES = ("1.2.840.10008.", "2.16.840.1.113883.", "1.3.6.1.4.1.19376.")
@@ -569,8 +570,8 @@ class Deidentifier:
     def source(self, value: str, *, reader_id: str | None = None, algorithm: str | None = None) -> str:
         """De-identified ``source`` / ``provenance`` of a lesion: who or what measured it.
 
-        An algorithm (``algorithm``, the read's own; a ``hcc_imaging...`` name; or ``NAME VERSION``,
-        a last word starting with a digit, as the batch and the study store write it) is kept; a
+        An algorithm (``algorithm``, the read's own; a ``hcc_imaging...`` name; or ``NAME VERSION``
+        with a dotted version, ``dcmqi 1.2.4``, as the batch and the study store write it) is kept; a
         store's ``reader:ID`` keeps its prefix with the reader's pseudonym; anything else is a
         person (the read's reader, or an SR observer's name as the SR import writes it) and becomes
         a reader pseudonym, so a name never survives in the de-identified set.
@@ -584,7 +585,7 @@ class Deidentifier:
             return self.reader(v)
         words = v.split()
         if (algorithm and v == str(algorithm).strip()) or v.startswith("hcc_imaging") or (
-            len(words) >= 2 and words[-1][:1].isdigit() and "^" not in v
+            len(words) >= 2 and _VERSION.fullmatch(words[-1]) and "^" not in v
         ):
             return v
         return self.reader(v)

@@ -299,6 +299,8 @@ def test_deidentified_json_reads_pseudonymise_sources_and_notes(tmp_path: Path, 
     lesions = back["timepoints"][0]["lesions"]
     assert [les["source"] for les in lesions] == ["READER-01", "reader:READER-01", "hcc_imaging.batch 0.1.0"]
     assert lesions[2]["note"] == "Couinaud segment VII"
+    # a name that merely ends in a number is a person, not an algorithm's version
+    assert deid.source("Reader 2") == "READER-02" and deid.source("dcmqi 1.2.4") == "dcmqi 1.2.4"
     assert back["reader_id"] == "READER-01"
     prov = pd.read_csv(tmp_path / "export" / "tables" / "lesions.csv").provenance
     assert set(prov) == {"READER-01", "reader:READER-01", "hcc_imaging.batch 0.1.0"}
