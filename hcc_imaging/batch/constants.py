@@ -19,6 +19,8 @@ __all__ = [
     "SHARD_MIN_SPLIT_FILES",
     "LOCAL_CLUSTER_CONFIG",
     "LOCAL_CLIENT_CONFIG",
+    "SIDE_FILE_SUFFIXES",
+    "SKIPPED_FILES_SHOWN",
 ]
 
 #: Criteria assessed when ``--criteria`` is not given: the two the issue tracker asks for on
@@ -41,6 +43,17 @@ MASKS_DIR: str = "masks"
 #: Annotations beside a study or in any parent folder up to the archive root: per lesion id its
 #: role / role_by_criteria, kind, organ, node and HCC flags (see docs/batch.md).
 ANNOTATIONS_FILE: str = "annotations.json"
+
+#: Files that are not DICOM and are expected in an archive beside the studies (the batch's own masks,
+#: seeds, annotations and labels, notes, tables, pictures): the index skips them like any file it
+#: cannot read as DICOM, but the run does not count or report them as skipped.  Any other file the
+#: index skips (unreadable, truncated, not DICOM) is counted and reported, with its folder.
+SIDE_FILE_SUFFIXES: tuple[str, ...] = (
+    ".json", ".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd", ".txt", ".md", ".csv", ".tsv", ".xml",
+    ".html", ".pdf", ".png", ".jpg", ".jpeg", ".dsrdump",
+)
+#: Skipped files a warning names per folder (the rest are counted, and listed in ``skipped.csv``).
+SKIPPED_FILES_SHOWN: int = 5
 
 #: Phase whose grid the masks are placed on, in order of preference (RECIST LD is read on the
 #: portal-venous phase; mRECIST viable tumour on the arterial phase, same frame of reference).

@@ -456,13 +456,14 @@ def shard_files(
 
 def index_shard(
     files: Sequence[str], *, root: str, archive_root: str, options: PipelineOptions
-) -> tuple[list[StudyTask], int, int]:
-    """Index one shard of a folder archive (a Dask task): ``(tasks, n_files, n_skipped)``."""
+) -> tuple[list[StudyTask], int, tuple[Any, ...]]:
+    """Index one shard of a folder archive (a Dask task): ``(tasks, n_files, skipped)``, ``skipped``
+    the shard's files the index could not read as DICOM (:class:`~hcc_imaging.io.index.SkippedFile`)."""
     from ..io.index import build_index, scan_headers
 
     headers, skipped = scan_headers(list(files), to_pixels=False)
     idx = build_index(root, headers, skipped, len(files), 0.0)
-    return tasks_from_index(idx, options, archive_root=archive_root), len(files), len(idx.skipped)
+    return tasks_from_index(idx, options, archive_root=archive_root), len(files), idx.skipped
 
 
 def merge_shard_tasks(shards: Sequence[Sequence[StudyTask]]) -> list[StudyTask] | None:
@@ -514,6 +515,7 @@ def index_sharded(
     options: PipelineOptions,
     n_shards: int,
     mapper: Callable[[Callable[..., Any], list[list[str]]], list[Any]] | None = None,
+    skipped: list[Any] | None = None,
 ) -> list[StudyTask]:
     """:func:`discover_studies` for a folder, with the header scan split into ``n_shards`` shards
     of whole folders run through ``mapper(index_shard_fn, shards)`` (e.g. Dask workers).
@@ -521,7 +523,9 @@ def index_sharded(
     Shards linked by a study whose files lie in several of them are indexed again as one; if the
     result still differs from what indexing the whole folder gives (a study folder shared across
     shards), the folder is indexed as a whole.  The tasks are then those of
-    :func:`discover_studies`.
+    :func:`discover_studies`.  ``skipped``, a list, receives the files the index could not read as
+    DICOM (:class:`~hcc_imaging.io.index.SkippedFile`, each once), as ``discover_studies``'s
+    index lists them.
 
     Raises
     ------
@@ -547,12 +551,17 @@ def index_sharded(
     tasks = merge_shard_tasks([r[0] for r in results])
     if tasks is None:
         log.info("study folders of %s are shared across shards: indexing it as a whole", source)
-        return discover_studies(source, options)[0]
+        tasks, idx = discover_studies(source, options)
+        if skipped is not None:
+            skipped.extend(idx.skipped)
+        return tasks
     if not tasks:
         raise BatchError(
-            f"{source}: no DICOM study found ({len(files)} files scanned, {sum(r[2] for r in results)} skipped). "
-            "Point SOURCE at a folder, zip or DICOMDIR holding DICOM files."
+            f"{source}: no DICOM study found ({len(files)} files scanned, {sum(len(r[2]) for r in results)} "
+            "skipped). Point SOURCE at a folder, zip or DICOMDIR holding DICOM files."
         )
+    if skipped is not None:
+        skipped.extend(s for r in results for s in r[2])
     return tasks
 
 

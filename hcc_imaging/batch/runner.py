@@ -16,6 +16,10 @@ Outputs in ``OUT``:
 * ``failures.csv``: one row per failed study or patient (``patient_id``, ``study_instance_uid``,
   ``step``, ``reason``);
 * ``reads/<patient>.json`` (read documents) and ``assessments/<patient>.json`` (``assess --json``);
+* ``skipped.csv``: the files the index could not read as DICOM (unreadable, truncated, not DICOM;
+  not the masks, seeds and notes expected beside the studies), with their folder and why; a folder
+  from which no file was read is also a ``failures.csv`` row (step ``index``)
+  (:mod:`hcc_imaging.batch.skipped`);
 * ``store/`` the per-study records (see :mod:`hcc_imaging.batch.resume`), ``summary.json``;
 * ``masks/<study>/`` for each study whose lesions the run made (seeds segmented, or carried):
   ``lesions.nii.gz``, ``viable.nii.gz`` and ``labels.json`` (label -> lesion id); the record's
@@ -31,6 +35,7 @@ import os
 import shutil
 import time
 import uuid
+import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,7 +61,8 @@ from .pipeline import (
     run_study,
 )
 from .resume import ResultStore, atomic_write_bytes, atomic_write_text, record_json
-from .tables import FAILURE_COLUMNS, failure_row, patient_outputs, write_outputs, write_patient_files
+from .skipped import SKIPPED_COLUMNS, index_failure_rows, skipped_folders, skipped_rows, warn_skipped
+from .tables import FAILURE_COLUMNS, _write_frame, failure_row, patient_outputs, write_outputs, write_patient_files
 
 __all__ = ["BatchSummary", "run_batch", "default_workers", "local_cluster", "write_tables", "FAILURE_COLUMNS"]
 
@@ -83,10 +89,17 @@ class BatchSummary:
     n_masks_saved: int = 0
     #: Lesions whose mask the segmenter flagged for a check (``segmentation_checks``).
     n_lesions_to_check: int = 0
+    #: Files the index could not read as DICOM (unreadable, truncated, not DICOM; ``skipped.csv``),
+    #: not counting the masks, seeds and notes expected beside the studies.
+    n_files_skipped: int = 0
+    #: Folders holding such files (``skipped.csv``'s ``folder``).
+    n_folders_with_skipped: int = 0
+    #: Folders from which no file was read (each a ``failures.csv`` row, step ``index``).
+    folders_not_read: tuple[str, ...] = ()
 
     @property
     def n_failures(self) -> int:
-        return self.n_failed_studies + self.n_failed_patients
+        return self.n_failed_studies + self.n_failed_patients + len(self.folders_not_read)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -103,6 +116,9 @@ class BatchSummary:
             "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()},
             "n_masks_saved": self.n_masks_saved,
             "n_lesions_to_check": self.n_lesions_to_check,
+            "n_files_skipped": self.n_files_skipped,
+            "n_folders_with_skipped": self.n_folders_with_skipped,
+            "folders_not_read": list(self.folders_not_read),
         }
 
 
@@ -262,17 +278,33 @@ def _annotation_files_by_patient(tasks: Sequence[StudyTask]) -> dict[str, list[s
     return ann_files
 
 
-def _discover(client: Any, src: str, options: PipelineOptions, n_workers: int) -> list[StudyTask]:
+def _discover(client: Any, src: str, options: PipelineOptions, n_workers: int) -> tuple[list[StudyTask], list[Any]]:
     """Index a folder SOURCE on the workers, shards of whole folders
     (:func:`~hcc_imaging.batch.pipeline.index_sharded`); a zip / DICOMDIR / single file is indexed
-    in the driver as a whole."""
+    in the driver as a whole.  Returns the tasks and the files the index skipped
+    (:class:`~hcc_imaging.io.index.SkippedFile`)."""
     if not Path(src).is_dir():
-        return discover_studies(src, options)[0]
+        tasks, idx = discover_studies(src, options)
+        return tasks, list(idx.skipped)
 
     def mapper(fn: Callable[..., Any], shards: list[list[str]]) -> list[Any]:
         return client.gather(client.map(fn, shards, pure=False, key=[f"hcc-index-{uuid.uuid4().hex}" for _ in shards]))
 
-    return index_sharded(src, options, SHARDS_PER_WORKER * max(1, n_workers), mapper)
+    skipped: list[Any] = []
+    return index_sharded(src, options, SHARDS_PER_WORKER * max(1, n_workers), mapper, skipped=skipped), skipped
+
+
+def _report_skipped(out: Path, src: str, tasks: Sequence[StudyTask], skipped: Sequence[Any]) -> list[Any]:
+    """Write ``skipped.csv`` and warn per folder about the files the index skipped; returns the
+    folders (:class:`~hcc_imaging.batch.skipped.SkippedFolder`)."""
+    # the root the index lists files under (a zip's members are "ZIP::name")
+    root = src if os.path.isdir(src) or zipfile.is_zipfile(src) else os.path.dirname(os.path.abspath(src))
+    read = [f for t in tasks for f in (*(f for se in t.series for f in se.files), *t.inputs.seg_files,
+                                        *t.inputs.rtstruct_files)]
+    folders = skipped_folders(root, skipped, read)
+    warn_skipped(folders, out)
+    _write_frame(skipped_rows(folders), SKIPPED_COLUMNS, out / "skipped", parquet=False)
+    return folders
 
 
 def _execute(
@@ -462,6 +494,7 @@ def run_batch(
     if n_workers < 1:
         raise BatchError(f"--workers must be >= 1, got {n_workers}.")
     timings: dict[str, float] = {}
+    skipped: list[Any] = []
     client, cluster, used = _client(n_workers, scheduler, processes, connect_timeout_s)
     try:
         timings["cluster"] = time.perf_counter() - t0
@@ -471,8 +504,10 @@ def run_batch(
 
             tasks = link_carried(remote_tasks(src, opts, out), opts)
         else:
-            tasks = link_carried(_discover(client, src, opts, used), opts)
+            found, skipped = _discover(client, src, opts, used)
+            tasks = link_carried(found, opts)
         timings["discover"] = time.perf_counter() - t1
+        skipped_by_folder = _report_skipped(out, src, tasks, skipped)
         done = store.done_keys() if resume else set()
         pending = [t for t in tasks if t.key not in done]
         (out / "reads").mkdir(parents=True, exist_ok=True)
@@ -499,14 +534,17 @@ def run_batch(
         if po is not None:
             write_patient_files(out, po)
         patients[pid] = po
-    failures = [failure_row(r) for r in records if not r["ok"]]
+    index_failures = index_failure_rows(skipped_by_folder)
+    failures = [*index_failures, *(failure_row(r) for r in records if not r["ok"])]
     files, n_pat, n_pat_failed = write_outputs(out, patients, failures)
+    files["skipped.csv"] = str(out / "skipped.csv")
     if opts.export_sr:
         from .export import export_reports
 
         exported, export_failures = export_reports(out, records, tasks, opts)
         if export_failures:
-            files, n_pat, n_pat_failed = write_tables(out, records, opts, tasks, export_failures)
+            files, n_pat, n_pat_failed = write_tables(out, records, opts, tasks, [*index_failures, *export_failures])
+            files["skipped.csv"] = str(out / "skipped.csv")
         files = {**files, **{f"{kind}:{Path(p).name}": p for kind, ps in exported.items() for p in ps}}
     if deidentifier is not None:
         from .export import export_deidentified
@@ -520,6 +558,8 @@ def run_batch(
         timings_s={**timings, "tables": time.perf_counter() - t2},
         n_masks_saved=sum(1 for r in records if r["ok"] and r.get("masks")),
         n_lesions_to_check=sum(len(r.get("segmentation_checks") or {}) for r in records if r["ok"]),
+        n_files_skipped=sum(len(g.files) for g in skipped_by_folder), n_folders_with_skipped=len(skipped_by_folder),
+        folders_not_read=tuple(g.folder for g in skipped_by_folder if g.none_read),
     )
     atomic_write_text(out / "summary.json", json.dumps(summary.to_json(), indent=2, sort_keys=True) + "\n")
     cache = out / "cache"

@@ -35,7 +35,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--threads", action="store_true",
                    help="local cluster of threads instead of processes (debugging)")
     p.add_argument("--resume", action="store_true", help="skip studies already finished in --out")
-    p.add_argument("--strict", action="store_true", help="exit 1 when any study or patient failed")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 1 when any study or patient failed, or a folder held no readable DICOM file")
     p.add_argument("--criteria", default=None,
                    help="comma-separated criteria (default recist1.1,mrecist)")
     p.add_argument("--reformat", choices=("error", "axial"), default="error",
@@ -92,6 +93,13 @@ def run(args: argparse.Namespace) -> int:
         if deid is not None:
             print(f"de-identified copy: {summary.out_dir}/deidentified/ (tables, reads"
                   + (", SEGs, SRs)" if args.export_sr else ")"))
+        if summary.n_files_skipped:
+            print(f"{summary.n_files_skipped} file(s) in {summary.n_folders_with_skipped} folder(s) could not be read "
+                  f"as DICOM and were skipped: {summary.out_dir}/skipped.csv"
+                  + (f"; nothing was read from {len(summary.folders_not_read)} folder(s): "
+                     + ", ".join(summary.folders_not_read[:5])
+                     + (f" and {len(summary.folders_not_read) - 5} more" if len(summary.folders_not_read) > 5 else "")
+                     + " (failures.csv, step index)" if summary.folders_not_read else ""))
         if summary.n_lesions_to_check:
             print(f"{summary.n_lesions_to_check} lesion mask(s) to check: lesions.csv's segmentation_checks column")
     return 1 if args.strict and summary.n_failures else 0

@@ -56,7 +56,7 @@ def test_sharded_index_gives_the_archive_tasks(small_archive, n_shards) -> None:
     """Any split (down to series folders: studies cut in pieces, indexed again together) gives
     exactly the tasks of the whole-archive index."""
     opts = PipelineOptions()
-    want, _ = discover_studies(small_archive, opts)
+    want, idx = discover_studies(small_archive, opts)
     root, files, _ = resolve_sources(small_archive)
     shards = shard_files(root, files, n_shards, min_split_files=0)
     assert sorted(f for s in shards for f in s) == sorted(files)  # every file exactly once
@@ -75,7 +75,9 @@ def test_sharded_index_gives_the_archive_tasks(small_archive, n_shards) -> None:
     real = pl.shard_files
     pl.shard_files = partial(real, min_split_files=0)
     try:
-        assert index_sharded(small_archive, opts, n_shards, mapper) == want
+        skipped: list = []
+        assert index_sharded(small_archive, opts, n_shards, mapper, skipped=skipped) == want
+        assert len(skipped) == len(idx.skipped) and set(skipped) == set(idx.skipped)  # each file once
     finally:
         pl.shard_files = real
     assert calls[0] == len(shards) and (len(calls) == 2) == (n_shards == 16)
@@ -116,11 +118,12 @@ def test_study_split_across_shards_is_indexed_whole(small_archive, tmp_path) -> 
     shards = shard_files(root, files, 8)
     fn = partial(index_shard, root=root, archive_root=str(arch), options=opts)
     assert merge_shard_tasks([fn(s)[0] for s in shards]) is None
-    want, _ = discover_studies(arch, opts)
+    want, idx = discover_studies(arch, opts)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cl, \
             Client(cl) as client:
-        got = runner._discover(client, str(arch), opts, 2)
+        got, skipped = runner._discover(client, str(arch), opts, 2)
     assert got == want
+    assert len(skipped) == len(idx.skipped) and set(skipped) == set(idx.skipped)  # each once
     assert any(len(se.files) == len(pv) for t in got for se in t.series if t.patient_id == "PAT-002")
 
 
