@@ -33,6 +33,8 @@ import json
 import logging
 import os
 import shutil
+import signal
+import threading
 import time
 import uuid
 import zipfile
@@ -60,6 +62,7 @@ from .pipeline import (
     link_carried,
     run_study,
 )
+from .errors import BatchInterrupted
 from .resume import ResultStore, atomic_write_bytes, atomic_write_text, record_json
 from .skipped import SKIPPED_COLUMNS, index_failure_rows, skipped_folders, skipped_rows, warn_skipped
 from .tables import FAILURE_COLUMNS, _write_frame, failure_row, patient_outputs, write_outputs, write_patient_files
@@ -146,15 +149,25 @@ def local_cluster(workers: int, *, processes: bool = True) -> Any:
     for name in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.core",
                  "distributed.http.proxy", "distributed.worker"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    with dask.config.set(LOCAL_CLUSTER_CONFIG):  # read by the scheduler, nannies and workers at start
-        return distributed.LocalCluster(
-            n_workers=workers,
-            threads_per_worker=DEFAULT_THREADS_PER_WORKER,
-            processes=processes,
-            dashboard_address=":0",
-            scheduler_kwargs={"dashboard": False},
-            silence_logs=logging.ERROR,
-        )
+    # The worker processes ignore SIGINT: Ctrl+C at a terminal reaches the whole process group, and
+    # the run (the driver) stops them itself after storing what it has (``BatchInterrupted``);
+    # otherwise each worker died with a traceback on stderr.  A process started while SIGINT is
+    # ignored keeps ignoring it (it is inherited through fork and exec).
+    ignore = processes and threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if ignore else None
+    try:
+        with dask.config.set(LOCAL_CLUSTER_CONFIG):  # read by the scheduler, nannies and workers at start
+            return distributed.LocalCluster(
+                n_workers=workers,
+                threads_per_worker=DEFAULT_THREADS_PER_WORKER,
+                processes=processes,
+                dashboard_address=":0",
+                scheduler_kwargs={"dashboard": False},
+                silence_logs=logging.ERROR,
+            )
+    finally:
+        if ignore:
+            signal.signal(signal.SIGINT, old)
 
 
 def _client(workers: int, scheduler: str | None, processes: bool, connect_timeout_s: float) -> tuple[Any, Any, int]:
@@ -177,6 +190,12 @@ def _client(workers: int, scheduler: str | None, processes: bool, connect_timeou
 
     with dask.config.set(LOCAL_CLIENT_CONFIG):
         return distributed.Client(cluster), cluster, workers
+
+
+def _close(client: Any, cluster: Any) -> None:
+    client.close()
+    if cluster is not None:
+        cluster.close()
 
 
 class _Progress:
@@ -361,25 +380,28 @@ def _execute(
     done = as_completed([*study_futs, *patient_futs], loop=client.loop, with_results=True, raise_errors=False)
     for batch in done.batches():
         got: list[tuple[dict[str, Any], str | None]] = []
-        for fut, res in batch:
-            kind, what = meta[fut.key]
-            failed = fut.status != "finished"  # raise_errors=False: res is then (type, error, traceback)
-            if kind == "study":
-                if not failed:
-                    text, files = res
-                    rec = json.loads(text)
-                    if files and not _save_mask_files(out, rec, files):
-                        text = None  # the record without its masks entry
-                    got.append((rec, text))
-                else:  # worker died (KilledWorker, OOM, segfault) or cancelled
-                    got.append((_worker_failure(what, _error_of(res)), None))
-            elif not failed:  # a failed patient task is redone by the caller
-                patients[what] = res
-                if res is not None:
-                    write_patient_files(out, res)
-            fut.release()
+        try:
+            for fut, res in batch:
+                kind, what = meta[fut.key]
+                failed = fut.status != "finished"  # raise_errors=False: res is then (type, error, traceback)
+                if kind == "study":
+                    if not failed:
+                        text, files = res
+                        rec = json.loads(text)
+                        if files and not _save_mask_files(out, rec, files):
+                            text = None  # the record without its masks entry
+                        got.append((rec, text))
+                    else:  # worker died (KilledWorker, OOM, segfault) or cancelled
+                        got.append((_worker_failure(what, _error_of(res)), None))
+                elif not failed:  # a failed patient task is redone by the caller
+                    patients[what] = res
+                    if res is not None:
+                        write_patient_files(out, res)
+                fut.release()
+        finally:  # also when interrupted (Ctrl+C) in the middle of a batch: what arrived is kept
+            if got:
+                store.put_batch(got)
         if got:
-            store.put_batch(got)
             for rec, _ in got:
                 records[rec["key"]] = rec
                 progress.update(bool(rec["ok"]))
@@ -471,6 +493,9 @@ def run_batch(
     ------
     BatchError
         ``out_dir`` holds results of an earlier run and ``resume`` is False; empty archive.
+    BatchInterrupted
+        SIGINT (Ctrl+C) during the run: the Dask cluster is closed, the study records stored so far
+        are kept; ``resume=True`` continues (a ``KeyboardInterrupt``).
     """
     t0 = time.perf_counter()
     opts = options or PipelineOptions()
@@ -495,6 +520,7 @@ def run_batch(
         raise BatchError(f"--workers must be >= 1, got {n_workers}.")
     timings: dict[str, float] = {}
     skipped: list[Any] = []
+    tasks: list[StudyTask] | None = None
     client, cluster, used = _client(n_workers, scheduler, processes, connect_timeout_s)
     try:
         timings["cluster"] = time.perf_counter() - t0
@@ -519,10 +545,14 @@ def run_batch(
         finally:
             bar.close()
         timings["execute"] = time.perf_counter() - t1
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    except KeyboardInterrupt:
+        _close(client, cluster)
+        keys = {t.key for t in tasks} if tasks is not None else set()
+        n_done = len(store.done_keys() & keys)
+        log.info("interrupted: %d studies done, kept in %s", n_done, store_dir)
+        raise BatchInterrupted(str(out), n_done, len(tasks) if tasks is not None else None) from None
+    else:
+        _close(client, cluster)
     t2 = time.perf_counter()
     records = [by_key[t.key] for t in tasks if t.key in by_key]
     recs_by_patient: dict[str, list[Mapping[str, Any]]] = defaultdict(list)

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from typing import Any
 
-__all__ = ["register", "run"]
+__all__ = ["register", "run", "resume_command"]
+
+#: The ``batch`` sub-parser (set by :func:`register`): its options rebuild the command line to resume.
+_PARSER: argparse.ArgumentParser | None = None
 
 
 def register(subparsers: Any) -> None:
@@ -57,11 +61,37 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
     p.set_defaults(func=run)
+    global _PARSER
+    _PARSER = p
+
+
+def resume_command(args: argparse.Namespace, parser: argparse.ArgumentParser | None = None) -> str:
+    """The command line that continues this run: the same SOURCE, ``--out`` and options (those not
+    at their default), and ``--resume``, quoted for a POSIX shell."""
+    parser = parser or _PARSER
+    assert parser is not None, "register() builds the batch parser first"
+    positional: list[str] = []
+    options: list[str] = []
+    for a in parser._actions:
+        if isinstance(a, argparse._HelpAction) or a.dest in ("func", "resume"):
+            continue
+        v = getattr(args, a.dest, None)
+        if not a.option_strings:
+            positional.append(str(v))
+            continue
+        flag = next((o for o in a.option_strings if o.startswith("--")), a.option_strings[0])
+        if isinstance(a, argparse._StoreTrueAction):
+            if v:
+                options.append(flag)
+        elif v is not None and v != a.default:
+            options += [flag, str(v)]
+    return shlex.join(["hcc-imaging", "batch", *positional, *options, "--resume"])
 
 
 def run(args: argparse.Namespace) -> int:
     from hcc_imaging.batch import PipelineOptions, run_batch
     from hcc_imaging.batch.constants import DEFAULT_CRITERIA
+    from hcc_imaging.batch.errors import BatchInterrupted
 
     from .export import deidentifier_from_args
 
@@ -69,17 +99,23 @@ def run(args: argparse.Namespace) -> int:
     deid = deidentifier_from_args(args)
     opts = PipelineOptions(criteria=crit, reformat=args.reformat, export_sr=args.export_sr, carry=args.carry,
                            on_tilt=args.on_tilt, on_irregular=args.on_irregular)
-    summary = run_batch(
-        args.source,
-        args.out,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        resume=args.resume,
-        options=opts,
-        processes=not args.threads,
-        progress=not args.no_progress and not args.json and sys.stderr.isatty(),
-        deidentifier=deid,
-    )
+    try:
+        summary = run_batch(
+            args.source,
+            args.out,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            resume=args.resume,
+            options=opts,
+            processes=not args.threads,
+            progress=not args.no_progress and not args.json and sys.stderr.isatty(),
+            deidentifier=deid,
+        )
+    except BatchInterrupted as err:
+        done = f"{err.n_done} of {err.n_studies}" if err.n_studies is not None else f"{err.n_done}"
+        print(f"interrupted: {done} studies done and kept in {err.out_dir}/store (the tables are written when the "
+              f"run is complete). To continue, run:\n  {resume_command(args)}", file=sys.stderr, flush=True)
+        return 130
     if args.json:
         print(json.dumps(summary.to_json(), indent=2, sort_keys=True))
     else:
