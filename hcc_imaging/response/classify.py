@@ -21,6 +21,7 @@ carries ``reasons``: which rule fired, with the numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import MAX_EMAX, MIN_EMIN, Decimal, localcontext
 from fractions import Fraction
 
 from hcc_imaging.errors import CriteriaError
@@ -60,10 +61,26 @@ R = Response
 ZERO = Fraction(0)
 
 
+#: Above this magnitude a value is written in scientific notation (``1.3e+307``): a float cannot
+#: hold an exact sum or change of absurd inputs (an LD of 1e308 mm overflowed ``float()``), and
+#: 300 digits say nothing more.  Smaller values are written as before.
+_SCIENTIFIC_FROM = Fraction(10**15)
+
+
+def _scientific(value: Fraction) -> str:
+    """``value`` to 4 significant digits, exactly rounded, however large (no float)."""
+    with localcontext() as ctx:
+        ctx.prec, ctx.Emax, ctx.Emin = 28, MAX_EMAX, MIN_EMIN
+        d = Decimal(value.numerator) / Decimal(value.denominator)
+        return f"{d:.3e}".replace("E", "e")
+
+
 def fmt_mm(value: Fraction | None, unit: str = "mm") -> str:
-    """``33``, ``23.1``, ``12.35`` (shortest exact-ish decimal) + unit."""
+    """``33``, ``23.1``, ``12.35`` (shortest exact-ish decimal) + unit; ``1e+308`` from 10^15 on."""
     if value is None:
         return "n/a"
+    if abs(value) >= _SCIENTIFIC_FROM:
+        return f"{_scientific(value)} {unit}"
     if value.denominator == 1:
         return f"{value.numerator} {unit}"
     text = f"{float(value):.4f}".rstrip("0").rstrip(".")
@@ -71,11 +88,14 @@ def fmt_mm(value: Fraction | None, unit: str = "mm") -> str:
 
 
 def fmt_pct(frac: Fraction | None) -> str:
-    """Signed percentage, exact when it is a short decimal (``-30 %``, ``+20.5 %``)."""
+    """Signed percentage, exact when it is a short decimal (``-30 %``, ``+20.5 %``); scientific
+    from 10^15 % on (``+1.299e+308 %``)."""
     if frac is None:
         return "n/a"
     pct = frac * 100
-    if pct.denominator == 1:
+    if abs(pct) >= _SCIENTIFIC_FROM:
+        text = _scientific(pct)
+    elif pct.denominator == 1:
         text = str(pct.numerator)
     else:
         text = f"{float(pct):.2f}".rstrip("0").rstrip(".")
