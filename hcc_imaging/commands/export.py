@@ -359,10 +359,11 @@ def _run_images(args: argparse.Namespace) -> int:
 
 
 def _run_import(args: argparse.Namespace) -> int:
-    from ..export.sr_import import read_sr, sr_to_read_document
+    from ..export.sr_import import read_sr, require_lesions, sr_to_read_document
 
     rep = read_sr(args.sr)
     doc, assessment = sr_to_read_document(rep, patient_id=args.patient_id)
+    require_lesions(rep, doc, assessment)  # nothing to import: say what the SR holds, exit non-zero
     read_uid = None
     if args.db:
         from ..export.sr_import import import_sr_into_store

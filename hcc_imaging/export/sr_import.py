@@ -40,6 +40,8 @@ __all__ = [
     "read_sr",
     "sr_to_read_document",
     "import_sr_into_store",
+    "require_lesions",
+    "describe_report",
 ]
 
 
@@ -141,6 +143,9 @@ class SrReport:
     procedure: SrCode | None
     groups: tuple[SrGroup, ...] = field(default=())
     manufacturer: str = ""
+    #: The root's content template (``TID 1500``) and document title, "" / None when not recorded.
+    template: str = ""
+    title: SrCode | None = None
 
     def records(self) -> list[SrMeasurement]:
         """Every NUM measurement of every group, flat."""
@@ -409,6 +414,9 @@ def read_sr(source: str | os.PathLike[str] | Dataset) -> SrReport:
         procedure=procedure,
         groups=groups,
         manufacturer=str(ds.get("Manufacturer", "")),
+        template=next((f"TID {t.get('TemplateIdentifier')}" for t in ds.get("ContentTemplateSequence", []) or []
+                       if t.get("TemplateIdentifier")), ""),
+        title=_code(ds.get("ConceptNameCodeSequence")),
     )
 
 
@@ -617,6 +625,53 @@ def sr_to_read_document(
     return doc, assessment
 
 
+#: Measurements :func:`describe_report` lists before it counts the rest.
+_DESCRIBED = 8
+
+
+def describe_report(report: SrReport, limit: int = _DESCRIBED) -> str:
+    """What a report holds, in one line: its template and title, and per measurement group its
+    finding, sites, referenced segment and the measurements (concept, derivation, value, unit),
+    the first ``limit`` of them."""
+    kind = " ".join(x for x in (report.template, report.title.meaning if report.title else "") if x) or "SR"
+    parts: list[str] = []
+    shown = 0
+    for i, g in enumerate(report.groups, 1):
+        what = [f"finding {g.finding.meaning}" if g.finding else "no finding"]
+        if g.finding_sites:
+            what.append("site " + ", ".join(c.meaning for c in g.finding_sites))
+        if g.referenced_segment:
+            what.append(f"volumetric ROI of segment {g.referenced_segment[1]} of SEG {g.referenced_segment[0]}")
+        ms = []
+        for m in g.measurements:
+            if shown < limit:
+                der = f" ({m.derivation.meaning})" if m.derivation else ""
+                ms.append(f"{m.concept.meaning}{der} {m.value:g} {m.unit}")
+            shown += 1
+        parts.append(f"group {g.tracking_identifier or i!r} ({'; '.join(what)})" + (": " + ", ".join(ms) if ms else ""))
+    n = len(report.records())
+    more = f" and {n - limit} more measurement(s)" if n > limit else ""
+    held = "; ".join(parts) if parts else "no measurement group"
+    return f"{kind}, {len(report.groups)} measurement group(s), {n} measurement(s): {held}{more}"
+
+
+def require_lesions(report: SrReport, doc: dict[str, Any], assessment: dict[str, Any] | None) -> None:
+    """Raise :class:`SrImportError` when :func:`sr_to_read_document` found nothing to import: no
+    lesion group and no recorded response (e.g. dcmqi's volumetric organ measurements, an SR of
+    another template).  The message says what the report holds and what a read needs."""
+    if doc["timepoints"] or assessment:
+        return
+    where = report.path or f"SR {report.sop_instance_uid}"
+    raise SrImportError(
+        f"{where}: no lesion measurement groups and no recorded response, no measurement this tool reads, so "
+        "there is no read to import. "
+        f"It holds: {describe_report(report)}. A read needs Measurement Groups of lesions (a finding that is a "
+        "neoplasm, lesion, mass or nodule, or a long axis / length / diameter, as `hcc-imaging export sr` and reader "
+        "tools write them); organ measurements (volume, attenuation statistics) are not lesions. Its measurements "
+        "are in read_sr(PATH).records() (Python)."
+    )
+
+
 def import_sr_into_store(
     report: SrReport | str | os.PathLike[str],
     store: Any,
@@ -653,10 +708,6 @@ def import_sr_into_store(
             "Pass reader_id= (CLI --reader)."
         )
     doc["reader_id"] = reader
-    if not doc["timepoints"]:
-        raise SrImportError(
-            f"SR {rep.sop_instance_uid} has no lesion measurement groups (only organ / other "
-            "measurements); there is no read to import. Use read_sr() for its records."
-        )
+    require_lesions(rep, doc, None)
     session = ReaderSession(store, reader)
     return session.import_document(doc, criteria=list(criteria) if criteria else None)
