@@ -388,7 +388,7 @@ def discover_studies(source: str | os.PathLike[str], options: PipelineOptions) -
     """
     from ..io import index_archive
 
-    idx = index_archive(source)
+    idx = index_archive(source, warn_no_patient_ids=False)  # run_batch warns once per study
     tasks = tasks_from_index(idx, options, archive_root=str(Path(source)))
     if not tasks:
         raise BatchError(
@@ -462,7 +462,7 @@ def index_shard(
     from ..io.index import build_index, scan_headers
 
     headers, skipped = scan_headers(list(files), to_pixels=False)
-    idx = build_index(root, headers, skipped, len(files), 0.0)
+    idx = build_index(root, headers, skipped, len(files), 0.0, warn_no_patient_ids=False)  # the driver warns
     return tasks_from_index(idx, options, archive_root=archive_root), len(files), idx.skipped
 
 

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..io.index import has_no_patient_id, warn_no_patient_id
 from .constants import (
     DEFAULT_THREADS_PER_WORKER,
     DICOMWEB_SCHEMES,
@@ -534,6 +535,8 @@ def run_batch(
             tasks = link_carried(found, opts)
         timings["discover"] = time.perf_counter() - t1
         skipped_by_folder = _report_skipped(out, src, tasks, skipped)
+        # once per study, here: the workers' index (and the export's) does not warn
+        warn_no_patient_id(t.study_instance_uid for t in tasks if has_no_patient_id(t.patient_id, t.study_instance_uid))
         done = store.done_keys() if resume else set()
         pending = [t for t in tasks if t.key not in done]
         (out / "reads").mkdir(parents=True, exist_ok=True)

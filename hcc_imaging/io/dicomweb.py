@@ -243,7 +243,8 @@ def local_task(task: StudyTask, options: PipelineOptions) -> StudyTask:
     from ..batch.pipeline import StudyStepError, tasks_from_index
     from ..io import index_archive
 
-    idx = index_archive(task.root)
+    # the driver warned about a study without a PatientID when it listed the server (run_batch)
+    idx = index_archive(task.root, warn_no_patient_ids=False)
     local = [t for t in tasks_from_index(idx, options, archive_root=task.root)
              if t.study_instance_uid == task.study_instance_uid]
     if not local:

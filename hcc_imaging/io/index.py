@@ -17,7 +17,7 @@ import logging
 import os
 import time
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -529,13 +529,31 @@ def patient_key(patient_id: str, study_instance_uid: str) -> str:
     return NO_PATIENT_ID_PREFIX + hashlib.sha256(str(study_instance_uid).encode()).hexdigest()[:16]
 
 
+def warn_no_patient_id(study_uids: Iterable[str]) -> None:
+    """Log, once per study, that a study has no PatientID and is read as a patient of its own
+    (:func:`patient_key`)."""
+    for suid in sorted(set(study_uids)):
+        log.warning("study %s has no PatientID: read as a patient of its own, %s; studies are read as one "
+                    "patient's time points only when they carry the same PatientID", suid, patient_key("", suid))
+
+
+def has_no_patient_id(patient_id: str, study_instance_uid: str) -> bool:
+    """Whether ``patient_id`` is the key :func:`patient_key` gives a study without a PatientID."""
+    return patient_id == patient_key("", study_instance_uid)
+
+
 def build_index(
     root: str,
     headers: Sequence[InstanceHeader],
     skipped: Sequence[SkippedFile],
     n_files: int,
     elapsed_s: float,
+    *,
+    warn_no_patient_ids: bool = True,
 ) -> ArchiveIndex:
+    """The index of parsed ``headers``; a study without a PatientID is a patient of its own, and
+    logged as such (:func:`warn_no_patient_id`) unless ``warn_no_patient_ids`` is False (the batch
+    indexes studies on its workers, and again to export them: its driver warns once per study)."""
     groups = group_headers(headers)
     series = [summarise_series(g) for g in groups.values()]
     by_study: dict[tuple[str, str], list[SeriesInfo]] = {}
@@ -546,9 +564,8 @@ def build_index(
             no_id[s.study_instance_uid] = key
             s = replace(s, patient_id=key)
         by_study.setdefault((key, s.study_instance_uid), []).append(s)
-    for suid, key in sorted(no_id.items()):
-        log.warning("study %s has no PatientID: read as a patient of its own, %s; studies are read as one "
-                    "patient's time points only when they carry the same PatientID", suid, key)
+    if warn_no_patient_ids:
+        warn_no_patient_id(no_id)
     patients: dict[str, list[StudyInfo]] = {}
     study_desc = {}
     for h in headers:
@@ -568,7 +585,7 @@ def build_index(
 
 
 def index_archive(
-    path: str | os.PathLike[str], *, progress: ProgressCallback | None = None
+    path: str | os.PathLike[str], *, progress: ProgressCallback | None = None, warn_no_patient_ids: bool = True
 ) -> ArchiveIndex:
     """Index a folder tree, a .zip or a DICOMDIR from headers only.
 
@@ -581,6 +598,9 @@ def index_archive(
         are still found.
     progress : callable, optional
         ``progress(done, total)``, called every 64 files.
+    warn_no_patient_ids : bool
+        Log each study without a PatientID (read as a patient of its own); the batch passes False
+        and warns once per study in its driver.
 
     Returns
     -------
@@ -595,7 +615,7 @@ def index_archive(
     t0 = time.perf_counter()
     root, files, skipped = resolve_sources(path)
     headers, skipped2 = scan_headers(files, to_pixels=False, progress=progress)
-    idx = build_index(root, headers, [*skipped, *skipped2], len(files), 0.0)
+    idx = build_index(root, headers, [*skipped, *skipped2], len(files), 0.0, warn_no_patient_ids=warn_no_patient_ids)
     n_series = len(idx.series)
     log.info("indexed %d files (%d series, %d skipped) under %s", len(files), n_series, len(idx.skipped),
              Path(root).name)

@@ -204,3 +204,36 @@ def test_dicomweb_carry_from_the_baselines_seg(tmp_path) -> None:
 
     organs = read_seg(out / "seg" / f"{fu1['study_instance_uid']}.dcm").organs
     assert organs["L6"] == "lymph_node" and organs["L7"] == "portal_vein" and organs["L1"] == "liver"
+
+
+def test_dicomweb_study_without_patient_id_is_warned_once(tmp_path) -> None:
+    """A study without a PatientID on a PACS is read as a patient of its own, and the run says so
+    once: its worker's index and the export's (which index the retrieved study again) do not repeat
+    the driver's warning (it was printed by the worker process and again by the driver)."""
+    import os
+    import sys
+
+    import pydicom
+
+    from hcc_imaging.io.index import patient_key
+
+    noid = tmp_path / "noid"
+    shutil.copytree(SAMPLE / "baseline", noid)
+    for f in noid.rglob("*.dcm"):
+        ds = pydicom.dcmread(f)
+        ds.PatientID = ""
+        ds.save_as(f)
+    seg = _seg_for(noid, tmp_path / "seg.dcm")
+    uid = pydicom.dcmread(seg).StudyInstanceUID
+    (tmp_path / "pacs").mkdir()
+    with _orthanc_server(tmp_path / "pacs") as base:
+        _upload(base, [*sorted(noid.rglob("*.dcm")), seg])
+        out = tmp_path / "out"
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+        r = subprocess.run([sys.executable, "-m", "hcc_imaging.cli", "batch", f"dicomweb+{base}/dicom-web", "--out",
+                            str(out), "--workers", "1", "--no-progress", "--export-sr", "--strict"],
+                           capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("has no PatientID") == 1, r.stderr
+    assert f"study {uid} has no PatientID: read as a patient of its own, {patient_key('', uid)}" in r.stderr
+    assert [p.stem for p in (out / "reads").glob("*.json")] == [patient_key("", uid)]
