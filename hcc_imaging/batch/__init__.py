@@ -26,10 +26,12 @@ from .pipeline import (
     run_study,
     tasks_from_index,
 )
+from .errors import BatchInterrupted
 from .runner import BatchSummary, run_batch
 
 __all__ = [
     "BatchError",
+    "BatchInterrupted",
     "BatchSummary",
     "PipelineOptions",
     "StudyInputs",
