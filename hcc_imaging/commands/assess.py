@@ -14,12 +14,8 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-__all__ = ["register", "run", "parse_criteria", "MAX_LENGTH_MM"]
+__all__ = ["register", "run", "parse_criteria"]
 
-#: Largest lesion length (diameter, axis, growth) ``assess`` accepts, in mm: 10 m is no lesion of
-#: a human body, so a larger value is a unit or data error (an LD of 1e308 gave an absurd PD, or
-#: an OverflowError where a sum was turned into a float).  Volumes: its cube (``_mm3`` fields).
-MAX_LENGTH_MM: float = 10_000.0
 
 
 def register(subparsers: Any) -> None:
@@ -168,36 +164,18 @@ def _print_table(out: dict[str, Any], show_reasons: bool) -> None:
                       f"{c['drug_off']['eligible']}")
 
 
-def check_sizes(doc: Any, source: str) -> None:
-    """Refuse a lesion length above :data:`MAX_LENGTH_MM` (a volume above its cube), naming the
-    read, time point, lesion and field (``ReadDocumentError``).  ``ReadDocument`` already refuses
-    NaN, infinity and negative values."""
-    from dataclasses import fields
-
-    from hcc_imaging.errors import ReadDocumentError
-
-    for tp in doc.timepoints:
-        for les in tp.lesions:
-            for f in fields(les):
-                unit = "mm3" if f.name.endswith("_mm3") else "mm" if f.name.endswith("_mm") else None
-                v = getattr(les, f.name)
-                if unit is None or not isinstance(v, int | float) or isinstance(v, bool):
-                    continue
-                limit = MAX_LENGTH_MM ** (3 if unit == "mm3" else 1)
-                if v > limit:
-                    raise ReadDocumentError(
-                        f"{source}: time point {tp.id!r}, lesion {les.lesion_id!r}, field {f.name!r}: {v!r} {unit} "
-                        f"is not a lesion size (above {limit:g} {unit}); a unit or data error. Fix: give the "
-                        "measured value in mm (mm3 for volumes), or set status to 'not_evaluable'."
-                    )
-
-
 def run(args: argparse.Namespace) -> int:
     from hcc_imaging.response.document import ReadDocument
     from hcc_imaging.response.engine import assess
 
-    doc = ReadDocument.from_json(args.read)
-    check_sizes(doc, args.read)
+    from hcc_imaging.errors import ReadDocumentError
+
+    try:
+        doc = ReadDocument.from_json(args.read)
+    except ReadDocumentError as err:
+        if str(args.read) in str(err):
+            raise
+        raise ReadDocumentError(f"{args.read}: {err}") from err  # the message names the file
     criteria: Any = parse_criteria(args.criteria) if args.criteria else None
     glob, per = _parse_sets(args.set)
     burden_options = {"tbs_bands": args.tbs_bands} if args.tbs_bands else None

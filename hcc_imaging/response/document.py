@@ -221,6 +221,14 @@ def _enum(enum_cls: type[E], value: Any, where: str, aliases: Mapping[str, str] 
     )
 
 
+#: Largest length a read document accepts, in mm (diameters, axes, growth, slice thickness,
+#: endpoint coordinates): 10 m is nothing in a human body, so a larger value is a unit or data
+#: error (an LD of 1e308 gave an absurd PD, or an OverflowError where a sum became a float).
+#: Volumes (mm3): its cube.
+MAX_LENGTH_MM: float = 10_000.0
+_SIZE_LIMITS: dict[str, float] = {"mm": MAX_LENGTH_MM, "mm3": MAX_LENGTH_MM**3}
+
+
 def _number(
     value: Any,
     where: str,
@@ -255,6 +263,13 @@ def _number(
         raise ReadDocumentError(
             f"{where}: {value!r} is not a finite number; a measurement cannot be NaN or "
             "infinite. Fix: give the value, or set status to 'not_evaluable'."
+        )
+    limit = _SIZE_LIMITS.get(unit)
+    if limit is not None and abs(number) > limit:
+        raise ReadDocumentError(
+            f"{where}: {number!r} {unit} is not a lesion size (above {limit:g} {unit}); a unit or "
+            "data error. Fix: give the measured value in mm (mm3 for volumes), or set status to "
+            "'not_evaluable'."
         )
     if minimum is not None and number < minimum:
         raise ReadDocumentError(
