@@ -42,7 +42,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--strict", action="store_true",
                    help="exit 1 when any study or patient failed, or a folder held no readable DICOM file")
     p.add_argument("--criteria", default=None,
-                   help="comma-separated criteria (default recist1.1,mrecist)")
+                   help="comma-separated criteria or 'all' (default recist1.1,mrecist)")
     p.add_argument("--reformat", choices=("error", "axial"), default="error",
                    help="non-axial series: fail the study (default) or measure on an axial reformat")
     p.add_argument("--on-tilt", choices=("error", "resample"), default="error",
@@ -95,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
 
     from .export import deidentifier_from_args
 
-    crit = tuple(c.strip() for c in args.criteria.split(",") if c.strip()) if args.criteria else DEFAULT_CRITERIA
+    from .assess import parse_criteria
+
+    crit = tuple(parse_criteria(args.criteria)) if args.criteria else DEFAULT_CRITERIA
     deid = deidentifier_from_args(args)
     opts = PipelineOptions(criteria=crit, reformat=args.reformat, export_sr=args.export_sr, carry=args.carry,
                            on_tilt=args.on_tilt, on_irregular=args.on_irregular)

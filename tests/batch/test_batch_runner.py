@@ -757,3 +757,18 @@ def test_a_failed_baseline_fails_its_patient_instead_of_promoting_a_follow_up(tm
     assert not list((tmp_path / "o" / "reads").glob("*.json"))
     les = pd.read_csv(tmp_path / "o" / "lesions.csv")
     assert len(les) > 0 and set(les.study_instance_uid) == {r["study_instance_uid"] for r in records if r["ok"]}
+
+
+def test_cli_criteria_all(small_archive, tmp_path, capsys) -> None:
+    """``--criteria all`` is every criterion, as for assess and export (it failed as unknown)."""
+    import csv
+
+    from hcc_imaging.response.engine import ALL_CRITERIA
+
+    out = tmp_path / "o"
+    rc = main(["batch", str(small_archive / "PAT-001"), "--out", str(out), "--threads", "--no-progress",
+               "--criteria", "all"])
+    assert rc == 0, capsys.readouterr().err
+    with open(out / "responses.csv", newline="") as fh:
+        got = {row["criterion"] for row in csv.DictReader(fh)}
+    assert got == set(ALL_CRITERIA), got
