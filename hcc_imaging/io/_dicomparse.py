@@ -113,6 +113,7 @@ _TAGS: dict[int, tuple[str, str]] = {
     0x00181040: ("contrast_bolus_route", "s"),
     0x00181041: ("contrast_bolus_volume", "f"),
     0x00181042: ("contrast_bolus_start_time", "s"),
+    0x00180086: ("echo_numbers", "i"),
     0x00181120: ("gantry_detector_tilt", "f"),
     0x0020000D: ("study_instance_uid", "u"),
     0x0020000E: ("series_instance_uid", "u"),
@@ -121,6 +122,7 @@ _TAGS: dict[int, tuple[str, str]] = {
     0x00200013: ("instance_number", "i"),
     0x00200032: ("image_position_patient", "fm"),
     0x00200037: ("image_orientation_patient", "fm"),
+    0x00200100: ("temporal_position_identifier", "i"),
     0x00200052: ("frame_of_reference_uid", "u"),
     0x00280002: ("samples_per_pixel", "us"),
     0x00280004: ("photometric_interpretation", "s"),
@@ -163,6 +165,8 @@ _KEYWORDS: dict[str, str] = {
     "contrast_bolus_volume": "ContrastBolusVolume",
     "contrast_bolus_start_time": "ContrastBolusStartTime",
     "gantry_detector_tilt": "GantryDetectorTilt",
+    "echo_numbers": "EchoNumbers",
+    "temporal_position_identifier": "TemporalPositionIdentifier",
     "study_instance_uid": "StudyInstanceUID",
     "series_instance_uid": "SeriesInstanceUID",
     "series_number": "SeriesNumber",
@@ -226,6 +230,8 @@ class InstanceHeader:
     contrast_bolus_volume: float | None = None
     contrast_bolus_start_time: str = ""
     gantry_detector_tilt: float | None = None
+    echo_numbers: int | None = None  # the first of EchoNumbers
+    temporal_position_identifier: int | None = None
     study_instance_uid: str = ""
     series_instance_uid: str = ""
     series_number: int | None = None

@@ -122,6 +122,26 @@ def _normalise(text: str) -> str:
     return f" {t.strip()} "
 
 
+#: A localizer's description: "Topogram AP", "SCOUT LAT", "Surview" ... ("AP" there is the
+#: projection, antero-posterior, not the arterial phase).
+_LOCALIZER_WORDS = re.compile(r" (TOPOGRAM\w*|SCOUT\w*|SURVIEW\w*|LOCALI[SZ]ER\w*|SCANOGRAM\w*|SCANO|"
+                              r"PILOT|TOPO|PLANNING|SCOUTVIEW|3 ?PLANE LOC|LOC) ")
+
+
+def _localizer_call(series: Any, desc: str | None, proto: str | None) -> PhaseCall | None:
+    """UNKNOWN for a localizer series (every image a localizer by ImageType, or a localizer's
+    description): a scout is no contrast phase, and its "AP" is a projection."""
+    if _get(series, "is_localizer") is True:
+        return PhaseCall(Phase.UNKNOWN, 0.0, "localizer (ImageType LOCALIZER/SCOUT): not a contrast phase")
+    for text in (desc, proto):
+        if text:
+            m = _LOCALIZER_WORDS.search(_normalise(text))
+            if m:
+                return PhaseCall(Phase.UNKNOWN, 0.0, f"description {text.strip()!r} names a localizer "
+                                 f"({m.group(0).strip()!r}): not a contrast phase")
+    return None
+
+
 def phase_from_description(*texts: str | None) -> PhaseCall | None:
     """Phase from SeriesDescription (and, second, ProtocolName) keywords; None when silent.
 
@@ -322,6 +342,9 @@ def classify_phase(
     start = contrast_bolus_start_time if contrast_bolus_start_time is not None else _get(
         series, "contrast_bolus_start_time")
     mod = str(modality if modality is not None else (_get(series, "modality") or ""))
+    call = _localizer_call(series, desc, proto)
+    if call is not None:
+        return call
     call = phase_from_description(desc, proto)
     if call is not None:
         return call
@@ -351,16 +374,15 @@ def _phase_from_order(
 ) -> PhaseCall | None:
     t = dicom_time_to_seconds(acq)
     uid = _get(series, "series_instance_uid")
-    if t is None:
+    if t is None or not _is_phase_peer(series):
         return None
     peers = []
     for s in study_series:
-        if str(_get(s, "modality") or "") != modality:
+        if str(_get(s, "modality") or "") != modality or not _is_phase_peer(s):
             continue
         ts = dicom_time_to_seconds(_get(s, "acquisition_time"))
         if ts is None:
             continue
-        # the description of a peer may fix its phase: pre-contrast peers anchor the order
         peers.append((ts, _get(s, "series_instance_uid"), has_contrast_agent(_get(s, "contrast_bolus_agent"))))
     if not any(p[1] == uid for p in peers):
         peers.append((t, uid, has_contrast_agent(agent)))
@@ -377,7 +399,28 @@ def _phase_from_order(
                          "no contrast agent tag, acquired before the contrast-enhanced series of the study")
     if not me[2]:
         return None
-    rank = [p[1] for p in with_agent].index(uid)
+    # reconstructions of one acquisition (5 mm and 1 mm of the arterial scan) share an acquisition
+    # time and so a rank: the ranks count acquisitions, not series
+    times: list[float] = []
+    for p in with_agent:
+        if not times or p[0] - times[-1] > _SAME_ACQUISITION_S:
+            times.append(p[0])
+    rank = next(i for i, tt in enumerate(times) if abs(me[0] - tt) <= _SAME_ACQUISITION_S or me[0] < tt)
     ph = (Phase.ARTERIAL, Phase.PORTAL_VENOUS)[rank] if rank < 2 else Phase.DELAYED
     return PhaseCall(ph, C.ORDER_CONFIDENCE,
-                     f"contrast-enhanced series number {rank + 1} of {len(with_agent)} in acquisition order")
+                     f"contrast-enhanced acquisition number {rank + 1} of {len(times)} in acquisition order")
+
+
+#: Series acquired within this many seconds of each other are one acquisition (its reconstructions).
+_SAME_ACQUISITION_S = 2.0
+
+
+def _is_phase_peer(s: Any) -> bool:
+    """A series that can be a contrast phase, for the order rule: not a localizer, not a monitoring
+    (bolus-tracking) series of repeated images at one position, not an object without pixels."""
+    if _get(s, "is_localizer") is True or _get(s, "is_image") is False:
+        return False
+    if _localizer_call(s, _get(s, "series_description"), _get(s, "protocol_name")) is not None:
+        return False
+    problems = _get(s, "problems") or ()
+    return not any("duplicate slice position" in str(p) for p in problems)

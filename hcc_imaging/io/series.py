@@ -146,6 +146,15 @@ def _raise_for(an: StackAnalysis, uid: str, on_tilt: str, on_irregular: str) -> 
                 f"series {uid}: images differ in size or pixel spacing ({d['groups']}). A volume needs one "
                 "grid. Pass stack=N to load one group (largest first)."
             )
+        if k == "mixed_repetitions":
+            what = {"echo_numbers": "EchoNumbers", "temporal_position_identifier": "TemporalPositionIdentifier"}[
+                d["attribute"]]
+            raise E.DuplicatePositionError(
+                f"series {uid}: {issue.text} (e.g. {display_source(d['files'][0])} and "
+                f"{display_source(d['files'][1])}). Each {what} value is a volume of its own; stacked "
+                "together they would alternate echoes or time points slice by slice. Pass the files of one "
+                f"{what} value to load_series([...]) (group them by that tag)."
+            )
         if k == "duplicate_positions":
             acq = d.get("acquisitions") or []
             hint = (

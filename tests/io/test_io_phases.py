@@ -231,3 +231,32 @@ def test_ircadb17_vessels_found_inside_expert_masks(ircadb17: Path) -> None:
         assert m[k, j, i], name
     # contrast CT with the portal vein (mean 167 HU in its mask) as bright as the arteries (149 HU)
     assert phase_from_image(ct).phase == P.PORTAL_VENOUS
+
+
+def test_a_scout_is_no_phase() -> None:
+    """'Topogram AP' was called arterial ('AP'), and one_per_phase then took the 1-image scout as
+    the arterial time point."""
+    for desc in ("Topogram AP", "SCOUT AP", "Surview AP", "Localizer AP", "Scanogram AP/LAT"):
+        call = classify_phase({"series_description": desc, "modality": "CT"})
+        assert call.phase == P.UNKNOWN and "localizer" in call.reason, desc
+    # by ImageType, whatever its description
+    assert classify_phase({"series_description": "Abdomen AP", "is_localizer": True}).phase == P.UNKNOWN
+    assert classify_phase({"series_description": "Abdomen AP 1.0"}).phase == P.ARTERIAL
+
+
+def test_order_counts_acquisitions_not_scouts_monitoring_or_recons() -> None:
+    """A Siemens-like study without phase words: topogram, bolus-tracking series (10 images at one
+    position), the arterial scan in two reconstructions, the portal-venous scan. The order rule
+    counted every series: the arterial scan became portal-venous, the portal-venous delayed."""
+    s = [
+        {"series_instance_uid": "topo", "modality": "CT", "acquisition_time": "095900", "contrast_bolus_agent": "",
+         "is_localizer": True, "series_description": "Topogram 0.6"},
+        {"series_instance_uid": "mon", "modality": "CT", "acquisition_time": "100010", "contrast_bolus_agent": "IOM",
+         "series_description": "Monitoring", "problems": ("9 duplicate slice position(s): 10 images at 1",)},
+        {"series_instance_uid": "art5", "modality": "CT", "acquisition_time": "100035", "contrast_bolus_agent": "IOM"},
+        {"series_instance_uid": "art1", "modality": "CT", "acquisition_time": "100035.5", "contrast_bolus_agent": "IOM"},
+        {"series_instance_uid": "pv", "modality": "CT", "acquisition_time": "100110", "contrast_bolus_agent": "IOM"},
+    ]
+    got = {x["series_instance_uid"]: classify_phase(x, study_series=s).phase for x in s}
+    assert got == {"topo": P.UNKNOWN, "mon": P.UNKNOWN, "art5": P.ARTERIAL, "art1": P.ARTERIAL,
+                   "pv": P.PORTAL_VENOUS}

@@ -279,3 +279,54 @@ def test_repeated_acquisitions_can_be_selected(tmp_path: Path) -> None:
     np.testing.assert_array_equal(v.array, vals.astype(np.int32) - 1024 + 5)
     with pytest.raises(SeriesSelectionError, match=r"AcquisitionNumber 7.*\[1, 2\]"):
         load_series(tmp_path, acquisition=7)
+
+
+# --- found by a tester feeding altered real series (2026-12-05) ------------------------------------
+@pytest.mark.parametrize("tag", ["EchoNumbers", "TemporalPositionIdentifier"])
+def test_interleaved_echoes_or_time_points_are_refused(tmp_path: Path, tag: str) -> None:
+    """Two echoes (or time points) whose positions interleave half a step: no duplicate position
+    shows them, and they were stacked into one volume of alternating echoes at half the spacing."""
+    n = 6
+    write_series(tmp_path, _volume_values(n), extra={tag: 1}, names=[f"a{k}.dcm" for k in range(n)],
+                 series_uid="1.2.826.0.1.3680043.8.498.77")
+    pos = [(-50.0, -60.0, 10 + 2.5 * k + 1.25) for k in range(n)]
+    write_series(tmp_path, _volume_values(n) + 500, extra={tag: 2}, positions=pos,
+                 names=[f"b{k}.dcm" for k in range(n)], series_uid="1.2.826.0.1.3680043.8.498.77")
+    with pytest.raises(DuplicatePositionError, match=f"12 images from 2 .*{tag}.*Pass the files of one {tag}"):
+        load_series(tmp_path)
+    one = load_series(sorted(tmp_path.glob("a*.dcm")))
+    assert one.shape[0] == n and one.spacing[0] == pytest.approx(2.5)
+
+
+def test_slow_spacing_drift_is_refused(tmp_path: Path) -> None:
+    """Each step within the per-step tolerance (1 %), but the last slice 0.6 mm off the grid."""
+    steps = [3.27] * 12 + [3.24] * 11
+    z = np.concatenate([[0.0], np.cumsum(steps)])
+    write_series(tmp_path, _volume_values(len(z)), positions=[(-50.0, -60.0, 10 + v) for v in z])
+    with pytest.raises(SliceSpacingError, match="drift off a regular grid"):
+        load_series(tmp_path)
+    v = load_series(tmp_path, on_irregular="resample")
+    assert v.meta["resampled"]
+
+
+def test_rounded_positions_use_the_fitted_step(tmp_path: Path) -> None:
+    """Positions rounded to 0.01 mm (0.62 / 0.63 mm steps of a 0.625 mm series): the median step
+    put the last of 60 slices 0.3 mm off; the fitted step puts every slice within the rounding."""
+    z = np.round(np.arange(60) * 0.625, 2)
+    write_series(tmp_path, _volume_values(60), positions=[(-50.0, -60.0, 10 + v) for v in z])
+    v = load_series(tmp_path)
+    assert v.spacing[0] == pytest.approx(0.625, abs=1e-4)
+    last = np.asarray(v.index_to_lps((59, 0, 0)))
+    assert last[2] == pytest.approx(10 + z[-1], abs=0.006)
+
+
+def test_a_series_stored_twice_is_one_series(tmp_path: Path) -> None:
+    import shutil
+
+    paths = write_series(tmp_path / "a", _volume_values(5))
+    (tmp_path / "a" / "backup").mkdir()
+    for p in paths:
+        shutil.copy(p, tmp_path / "a" / "backup" / p.name)
+    v = load_series(tmp_path / "a")
+    assert v.shape[0] == 5
+    assert any("copies of another file" in p for p in v.meta["problems"])
