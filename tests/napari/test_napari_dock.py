@@ -525,3 +525,48 @@ def test_a_tracked_click_at_a_follow_up_clears_the_table_selection(docked: Any, 
         _click(viewer, dock, phantom_truth["fu1"]["lesions"]["L2"]["seed_lps"])
     assert done.args == [True]
     assert dock._selected_lesion_id() is None
+
+
+def _patient_layer(viewer: Any, patient_id: str, spacing: tuple[float, float, float],
+                   origin: tuple[float, float, float]) -> Any:
+    """One baseline CT image layer of ``patient_id`` on its own grid (as the reader makes it)."""
+    from hcc_imaging.napari_plugin._layers import volume_layer_data
+    from hcc_imaging.volume import Volume
+
+    vol = Volume.create(np.full((20, 64, 64), 40, np.int16), spacing=spacing, origin=origin, modality="CT",
+                        phase="portal_venous", series_instance_uid=f"1.2.3.{len(patient_id)}.{int(spacing[1] * 10)}")
+    data, kwargs, _ = volume_layer_data(vol, timepoint="baseline", patient_id=patient_id)
+    return viewer.add_image(data, **kwargs)
+
+
+def test_a_second_patients_seeds_and_lines_layers_take_its_grid(make_napari_viewer: Any, tmp_path: Path) -> None:
+    """The seeds, segment-line and measurements layers made for patient P1 were reused for patient P2
+    with P1's scale / translate: P2's points and lines were drawn on P1's grid, and a line drawn on
+    P2 was measured in mm as if on P2's grid from vertices napari had placed on P1's (only the
+    labels layers took the new read's grid)."""
+    from hcc_imaging.napari_plugin._layers import world_to_lps
+    from hcc_imaging.napari_plugin._widgets._dock import ResponseDock
+
+    viewer = make_napari_viewer()
+    _patient_layer(viewer, "P1", (2.5, 0.8, 0.8), (-30.0, -20.0, 100.0))
+    _patient_layer(viewer, "P2", (1.0, 0.5, 0.6), (10.0, 40.0, -50.0))
+    dock = ResponseDock(viewer, autosave_dir=tmp_path / "reads", db=tmp_path / "study.sqlite")
+    dock.start_read("R1", patient_id="P1")
+    dock.segment_button.setChecked(True)
+    dock.line_segment_button.setChecked(True)
+    dock.manual_button.setChecked(True)
+    s2 = dock.start_read("R1", patient_id="P2")
+    geom = s2.geometry("baseline")
+    for name in ("seeds (click a lesion)", dock.SEGMENT_LINE_LAYER, "measurements · baseline"):
+        layer = viewer.layers[name]
+        for idx in [(0, 0, 0), (19, 63, 63), (7, 12.5, 40.25)]:
+            np.testing.assert_allclose(layer.data_to_world(idx), lps_to_world(geom.index_to_lps(idx)), atol=1e-9,
+                                       err_msg=name)
+    # a line the reader draws on P2 (napari places its vertices from the mouse's world points)
+    dock.manual_button.setChecked(True)
+    lines = viewer.layers["measurements · baseline"]
+    world = np.array([lps_to_world(geom.index_to_lps((10, 20, 20))), lps_to_world(geom.index_to_lps((10, 40, 50)))])
+    lines.add(np.stack([lines.world_to_data(w) for w in world]), shape_type="line")
+    (lid,) = s2.lesions
+    assert s2.observations[(lid, "baseline")].longest_diameter_mm == pytest.approx(
+        float(np.linalg.norm(world_to_lps(world[1]) - world_to_lps(world[0]))), abs=0.05)

@@ -707,9 +707,12 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
         """The reader-input layer ``name`` (seeds, segment line), made with ``add(name=...,
         **transform)`` on the current time point's geometry when missing; ``on_data`` gets its
         data events."""
-        if name in self.viewer.layers:
-            return self.viewer.layers[name]
         geom = self.session.geometry(self.timepoint_id) if self.session and self.timepoint_id else None
+        if name in self.viewer.layers:
+            layer = self.viewer.layers[name]
+            if geom is not None:
+                self._take_grid(layer, geom)
+            return layer
         kwargs = layer_transform(geom) if geom is not None else {}
         self._updating = True
         try:
@@ -718,6 +721,32 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
             self._updating = False
         layer.events.data.connect(on_data)
         return layer
+
+    #: The layers the reader draws input on (seeds, a line to segment), shared by every read and time point.
+    INPUT_LAYERS: tuple[str, ...] = ("seeds (click a lesion)", "segment line (draw across a lesion)")
+
+    def _take_grid(self, layer: Any, geom: Any) -> bool:
+        """Give a reused points / shapes layer the transform of ``geom`` (the shown read's and time
+        point's grid) when it has another's; what it held on the other grid is cleared.  Returns
+        whether it changed.  (A second patient's seeds and lines were drawn on the first's grid.)"""
+        want = layer_transform(geom)
+        if (np.allclose(layer.scale, want["scale"]) and np.allclose(layer.translate, want["translate"])
+                and np.allclose(layer.rotate, want["rotate"])):
+            return False
+        self._updating = True
+        try:
+            if layer.name in self.INPUT_LAYERS and hasattr(layer, "nshapes"):
+                if layer.nshapes:
+                    layer.selected_data = set(range(layer.nshapes))
+                    layer.remove_selected()
+            elif layer.name in self.INPUT_LAYERS and len(layer.data):
+                layer.data = np.zeros((0, 3))
+            for key in ("scale", "rotate", "translate"):
+                setattr(layer, key, want[key])
+            layer.metadata.setdefault(METADATA_KEY, {}).update(geometry_metadata(geom))
+        finally:
+            self._updating = False
+        return True
 
     def _activate_input(self, keep: Any, make_layer: Any, mode: str) -> None:
         """Turn the other input buttons off, make ``make_layer()`` the active layer in ``mode``."""
@@ -792,10 +821,13 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
 
             feats = pd.DataFrame(kwargs["features"])
             n_old = int(layer.nshapes)
+            # another read's (patient's) layer of this time point's name: this read's grid, and redrawn
+            regridded = self._take_grid(layer, geom)
             # only what changed is redrawn: a new lesion appends its lines; unchanged lines (a
             # table edit, a response update) are left alone; anything else rebuilds the layer
             same_prefix = (
-                n_old <= len(data)
+                not regridded
+                and n_old <= len(data)
                 and all(np.array_equal(np.asarray(layer.data[i]), data[i]) for i in range(n_old))
                 and list(layer.features.get("label", [])) == list(feats["label"][:n_old])
                 and list(layer.features.get("axis", [])) == list(feats["axis"][:n_old])
@@ -1043,6 +1075,10 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
                     self._hook_mask_layer(layer, viable)  # the reader's brush edits the read's masks
         finally:
             self._updating = False
+        for name in self.INPUT_LAYERS:  # the reader's input layers follow the shown grid
+            if self.timepoint_id in s.images and name in self.viewer.layers:
+                geom = s.geometry(self.timepoint_id)
+                self._take_grid(self.viewer.layers[name], geom)
         self.refresh_response()
         self._ensure_lines_layer()
         self._fill_table()
