@@ -570,3 +570,27 @@ def test_a_second_patients_seeds_and_lines_layers_take_its_grid(make_napari_view
     (lid,) = s2.lesions
     assert s2.observations[(lid, "baseline")].longest_diameter_mm == pytest.approx(
         float(np.linalg.norm(world_to_lps(world[1]) - world_to_lps(world[0]))), abs=0.05)
+
+
+def test_no_read_nor_input_layer_before_a_study_is_open(make_napari_viewer: Any, tmp_path: Path) -> None:
+    """'Start / resume read' and 'Click to segment' in an empty viewer made an 'anonymous' patient
+    in the store (and its autosave file) and a seeds layer in pixels; now both say to open a study
+    first and make nothing."""
+    from hcc_imaging.errors import HccImagingError
+    from hcc_imaging.napari_plugin._widgets._dock import ResponseDock
+    from hcc_imaging.study import Store
+
+    viewer = make_napari_viewer()
+    dock = ResponseDock(viewer, autosave_dir=tmp_path / "reads", db=tmp_path / "study.sqlite")
+    dock.reader_edit.setText("R1")
+    dock.start_button.click()  # (the button's slot: no traceback, the status line says why)
+    assert "open a study first" in dock.status_label.text() and dock.session is None
+    with pytest.raises(HccImagingError, match="open a study first"):
+        dock.start_read("R1")
+    for button in (dock.segment_button, dock.line_segment_button, dock.manual_button):
+        dock.status_label.setText("")
+        button.setChecked(True)
+        assert not button.isChecked() and "open a study first" in dock.status_label.text()
+    assert len(viewer.layers) == 0
+    assert not (tmp_path / "reads").exists() or not any((tmp_path / "reads").iterdir())
+    assert [p.patient_id for p in Store(tmp_path / "study.sqlite").patients()] == []

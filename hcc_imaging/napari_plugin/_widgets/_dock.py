@@ -196,7 +196,7 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
             "Adjudicators compare locked reads with 'hcc-imaging study'."
         )
         self.start_button = QPushButton("Start / resume read")
-        self.start_button.clicked.connect(lambda: self.start_read())
+        self.start_button.clicked.connect(self._on_start_clicked)
         self.lock_button = QPushButton("Lock read")
         self.lock_button.clicked.connect(lambda: self.lock_read())
         self.save_button = QPushButton("Save now")
@@ -434,6 +434,18 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
             session.add_timepoint(tpid, vols, date=_iso_date(date))
 
     # ------------------------------------------------------------------ reader mode
+    #: What the dock says when there is nothing to read yet.
+    OPEN_STUDY_FIRST = ("no study is open: open a study first ('Open DICOM folder / zip…', or File → Open with the "
+                        "hcc-imaging reader), then start the read of its patient.")
+
+    def _on_start_clicked(self) -> None:
+        """The *Start / resume read* button: a read that cannot start is said in the status line
+        (:meth:`start_read` has shown why), never raised into napari's error dialog."""
+        try:
+            self.start_read()
+        except HccImagingError:
+            pass
+
     def start_read(
         self, reader_id: str | None = None, patient_id: str | None = None, criteria: str | None = None
     ) -> ReadSession:
@@ -444,7 +456,11 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
         crits = [c.strip() for c in self.criteria_edit.text().split(",") if c.strip()] or list(DEFAULT_CRITERIA)
         if reader_id is not None:
             self.reader_edit.setText(reader)
-        patient = patient_id or self.patient_combo.currentText() or "anonymous"
+        patient = patient_id or self.patient_combo.currentText()
+        if not patient:  # no image layer of ours: an "anonymous" patient in the store, pixel-unit layers
+            err = HccImagingError(self.OPEN_STUDY_FIRST)
+            self._error(err)
+            raise err
         try:
             session = ReadSession.resume(
                 patient, reader, self.autosave_dir, blinded=True, store=self.store(), criteria=crits
@@ -758,12 +774,17 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
         layer.mode = mode
 
     def _needs_session(self, button: Any) -> bool:
-        """True when a read is open; otherwise say so and release ``button``."""
-        if self.session is None:
-            self._status("start a read first (reader id)")
-            button.setChecked(False)
-            return False
-        return True
+        """True when a read is open on a time point with images; otherwise say what to do first and
+        release ``button`` (no layer is made: one made before a study was open was in pixels)."""
+        s = self.session
+        if not self._image_layers() or (s is not None and self.timepoint_id not in s.images):
+            self._status(self.OPEN_STUDY_FIRST)
+        elif s is None:
+            self._status("start a read first (reader id, then 'Start / resume read')")
+        else:
+            return True
+        button.setChecked(False)
+        return False
 
     #: A click that finishes sooner shows no progress bar: napari's indeterminate bar costs about
     #: 0.3-0.5 s of CPU per sub-second click on this machine (benchmarks/bench_napari.py), which
@@ -801,7 +822,7 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
         return f"measurements · {self.timepoint_id}"
 
     def _on_manual_mode(self, on: bool) -> None:
-        if on and self.session is not None and self.timepoint_id:
+        if on and self._needs_session(self.manual_button):
             self._activate_input(self.manual_button, self._ensure_lines_layer, "add_line")
 
     def _ensure_lines_layer(self) -> Any:
