@@ -594,3 +594,32 @@ def test_no_read_nor_input_layer_before_a_study_is_open(make_napari_viewer: Any,
     assert len(viewer.layers) == 0
     assert not (tmp_path / "reads").exists() or not any((tmp_path / "reads").iterdir())
     assert [p.patient_id for p in Store(tmp_path / "study.sqlite").patients()] == []
+
+
+def test_export_buttons_say_why_they_cannot_export_instead_of_raising(docked: Any, tmp_path: Path,
+                                                                        monkeypatch: Any) -> None:
+    """The Export SR / SEG / CSV buttons raised into napari's error dialog (a traceback) with no read,
+    a SEG with no lesion mask, or a file that cannot be written; now the status line says why.
+    (pytest-qt fails a test on an exception raised in a Qt slot.)"""
+    from qtpy.QtWidgets import QFileDialog
+
+    viewer, dock = docked
+    chosen: list[str] = []
+    # the reader's choice in the save dialog
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (chosen[-1], "")))
+    chosen.append(str(tmp_path / "out.dcm"))
+    for kind, button in dock.export_buttons.items():
+        dock.status_label.setText("")
+        button.click()
+        assert "start a read before exporting" in dock.status_label.text(), kind
+    assert not (tmp_path / "out.dcm").exists()
+    dock.start_read("R1")
+    dock.export_buttons["SEG"].click()
+    assert "no lesion mask at baseline" in dock.status_label.text()
+    assert not (tmp_path / "out.dcm").exists()
+    chosen.append(str(tmp_path / "no such folder" / "read.csv"))
+    dock.export_buttons["CSV"].click()
+    assert "not exported" in dock.status_label.text() and "no such folder" in dock.status_label.text()
+    chosen.append(str(tmp_path / "read.csv"))  # a read without lesions is still a read: its table
+    dock.export_buttons["CSV"].click()
+    assert "exported CSV" in dock.status_label.text() and (tmp_path / "read.csv").exists()

@@ -1153,25 +1153,49 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
         self.plot.draw_response(_core.plot_series(result))
 
     # ------------------------------------------------------------------ export
-    def _export_dialog(self, kind: str) -> None:  # pragma: no cover - needs a user
+    def export_refusal(self, kind: str) -> str | None:
+        """Why the read cannot be exported as ``kind`` now (None when it can): no read open, or a
+        SEG of a time point without a lesion mask or without images."""
+        s = self.session
+        if s is None:
+            return "start a read before exporting (reader id, then 'Start / resume read')."
+        if kind == "SEG":
+            tpid = self.timepoint_id or ""
+            if tpid not in s.images:
+                return f"time point {tpid!r} has no images loaded; a SEG needs its source series (open its study)."
+            if not s.label_array(tpid).any():
+                return (f"no lesion mask at {tpid} to export as a SEG: segment a lesion (Click / Line to segment), "
+                        "paint one, or import masks first.")
+        return None
+
+    def _export_dialog(self, kind: str) -> None:
+        """An *Export* button: what stands in the way is said in the status line before a file is
+        asked for; an export that fails is said there too (never napari's error dialog)."""
+        why = self.export_refusal(kind)
+        if why is not None:
+            self._status(f"{kind} not exported: {why}")
+            return
         ext = {"SR": "*.dcm", "SEG": "*.dcm", "CSV": "*.csv"}[kind]
         path, _ = QFileDialog.getSaveFileName(self, f"Export {kind}", "", ext)
         if path:
-            self.export(kind, path)
+            try:
+                self.export(kind, path)
+            except (HccImagingError, OSError) as err:
+                self._status(f"{kind} not exported to {path}: {err}")
 
     def export(self, kind: str, path: str | os.PathLike[str]) -> list[Path]:
         """Export the read: ``SR`` (TID 1500 with responses), ``SEG`` (this time point's lesions
         and viable parts) or ``CSV`` (lesion table + responses beside it)."""
         s = self.session
-        if s is None:
-            raise HccImagingError("start a read before exporting (reader id, Start / resume read).")
         p = Path(path)
         try:
+            why = self.export_refusal(kind) if kind in ("SR", "SEG", "CSV") else None
+            if why is not None:
+                raise HccImagingError(why)
+            assert s is not None  # (export_refusal said so)
             assessment = _core.assessment_json(s.assess()) if _core.available("response") else None
             if kind == "SEG":
                 tpid = self.timepoint_id or ""
-                if tpid not in s.images:
-                    raise HccImagingError(f"time point {tpid!r} has no images loaded; a SEG needs its source series.")
                 out = [_core.export_seg(
                     s.label_volume(tpid), s.images[tpid].reference, p,
                     viable=s.label_volume(tpid, viable=True) if s.label_array(tpid, viable=True).any() else None,
@@ -1187,7 +1211,7 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
                 out = _core.export_csv(s.read_document(), p, assessment=assessment)
             else:
                 raise HccImagingError(f"unknown export kind {kind!r}; use SR, SEG or CSV.")
-        except HccImagingError as err:
+        except (HccImagingError, OSError) as err:
             self._error(err)
             raise
         self._status(f"exported {kind}: {', '.join(str(o) for o in out)}")
