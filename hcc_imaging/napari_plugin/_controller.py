@@ -245,6 +245,9 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
         self.store_read_uid: str | None = None
         #: Highest lesion number ever given in this read (ids are never reused).
         self._max_label = 0
+        #: Lesions deleted because their whole mask was erased by hand, by label, until napari's
+        #: undo of the erase brings them back (``_mask_edits``).
+        self._erased: dict[int, Any] = {}
         self._store = None
         self._reader_session: Any = None
         if store is not None:
@@ -456,6 +459,20 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
         self._label_cache[key] = out
         return out
 
+    @serialised
+    def redraw_label_array(self, timepoint_id: str, *, viable: bool = False) -> NDArray[np.uint16]:
+        """:meth:`label_array` drawn again from the lesions' masks, in place (the array a viewer layer
+        shows stays the same object): voxels an edit left there that the read did not take (a label
+        no lesion has) are gone, so what is shown is what is measured and exported."""
+        key = (timepoint_id, viable)
+        cached = self._label_cache.pop(key, None)
+        fresh = self.label_array(timepoint_id, viable=viable)
+        if cached is None or cached.shape != fresh.shape:
+            return fresh
+        cached[...] = fresh
+        self._label_cache[key] = cached
+        return cached
+
     def _update_label_cache(
         self,
         timepoint_id: str,
@@ -537,6 +554,7 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
                 raise HccImagingError(f"lesion id {lesion_id!r} is already used in this read.")
         n = int(lesion_id[1:]) if lesion_id is not None else 1 + max(used)
         self._max_label = max(self._max_label, n)
+        self._erased.pop(n, None)  # its number is another lesion's now: an undo cannot bring the erased one back
         # a DICOM UID (UUID-derived, PS3.5 B.2) so SR/SEG can carry it as the Tracking UID
         les = Lesion(f"L{n}", f"2.25.{uuid.uuid4().int}", n, role=_norm_choice(role, ROLES, "role"), organ=organ,
                      is_lymph_node=bool(is_lymph_node))

@@ -13,7 +13,10 @@ and the saved read did not, and a reopened read lost the edit.  Now each edit is
   label no lesion has becomes a new lesion drawn by hand (role from the dock); a lesion erased
   completely at this time point keeps no mask and is recorded ``absent`` there (its numbers
   cleared; the reader sets another status in the table if that is not what they meant), or is
-  deleted when this was its only time point (a lesion segmented or drawn by mistake);
+  deleted when this was its only time point (a lesion segmented or drawn by mistake); napari's undo
+  of that erase (its label painted again there) brings the same lesion back (its id, tracking UID,
+  mask, viable part and numbers, measured again if the mask is not the one erased), where it was
+  a label no lesion has, refused (a read never reuses a lesion's number) yet still shown and exported;
 * on the ``viable`` layer, a lesion's viable part is what is painted with its label inside its
   mask; what is painted outside the mask (or with a label no lesion has a mask for) is removed
   from the layer again and said in the returned notes.
@@ -97,6 +100,17 @@ def painted_region(atoms: Iterable[Any], shape: Sequence[int]) -> tuple[Box | No
     return box, labels
 
 
+class _Erased(NamedTuple):
+    """A lesion deleted because its whole mask was erased at ``timepoint``, its only one: what an
+    undo of the erase restores."""
+
+    lesion: Lesion
+    timepoint: str
+    observation: Observation | None
+    mask: tuple[tuple[int, int, int], NDArray[np.bool_]] | None
+    viable: tuple[tuple[int, int, int], NDArray[np.bool_]] | None
+
+
 class MaskEditsMixin:
     """Mask edits for :class:`._controller.ReadSession`, which provides the lesions, masks and
     observations these methods read and write (``lesions``, ``observations``, ``_masks``,
@@ -108,6 +122,8 @@ class MaskEditsMixin:
     _masks: dict[str, dict[str, tuple[tuple[int, int, int], NDArray[np.bool_]]]]
     _viable: dict[str, dict[str, tuple[tuple[int, int, int], NDArray[np.bool_]]]]
     _dirty: set[tuple[str, str]]
+    _deleted: set[tuple[str, str]]
+    _erased: dict[int, _Erased]
     reader_id: str
 
     def _lesion_of_label(self, label: int) -> str | None:
@@ -203,6 +219,9 @@ class MaskEditsMixin:
         if plan.lesion_id is None:  # a label no lesion has, painted on the lesions layer
             if not plan.crop.any():
                 return None
+            erased = self._erased.get(plan.label)
+            if erased is not None and erased.timepoint == tp and erased.lesion.lesion_id not in self.lesions:
+                return self._restore(tp, plan, erased, notes)  # the undo of an erase
             lid = self._drawn_lesion(tp, plan.label, role, notes)
         else:
             lid = plan.lesion_id
@@ -211,7 +230,10 @@ class MaskEditsMixin:
                 return None
         if not plan.crop.any():
             if all(t == tp for (other, t) in self.observations if other == lid):
+                erased = _Erased(self.lesions[lid], tp, self.observations.get((lid, tp)),
+                                 self._masks.get(tp, {}).get(lid), self._viable.get(tp, {}).get(lid))
                 self.delete_lesion(lid)  # it was read at this time point only: a lesion drawn or segmented by mistake
+                self._erased[erased.lesion.label] = erased
                 notes.append(f"{lid}: its whole mask was erased at {tp}, its only time point: the lesion is deleted.")
             else:
                 self._clear(tp, lid)
@@ -221,6 +243,34 @@ class MaskEditsMixin:
         what = "mask" if plan.kind == "mask" else "viable part"
         self.set_mask_crop(lid, tp, plan.start, plan.crop, viable=plan.viable, source=f"reader:{self.reader_id}",
                            notes=(f"{what} edited by hand (reader {self.reader_id})",))
+        return lid
+
+    def _restore(self, tp: str, plan: _Plan, erased: _Erased, notes: list[str]) -> str:
+        """The lesion ``erased`` (deleted when its whole mask was erased at ``tp``) back in the read
+        with the mask now painted with its label: as it was (observation, lines, viable part) when
+        that is the mask erased, else measured again on it (its viable part kept inside it)."""
+        les = erased.lesion
+        lid = les.lesion_id
+        del self._erased[les.label]
+        self.lesions[lid] = les
+        self._deleted.discard((lid, tp))  # (its deletion not yet in the store: it is not one)
+        lo, crop = self._crop(plan.crop)
+        start = tuple(int(a) + int(b) for a, b in zip(plan.start, lo, strict=True))
+        old = erased.mask
+        if (old is not None and erased.observation is not None and tuple(old[0]) == start
+                and old[1].shape == crop.shape and np.array_equal(old[1], crop)):
+            self._update_label_cache(tp, lid, False, old)
+            self._update_label_cache(tp, lid, True, erased.viable)
+            self.observations[(lid, tp)] = erased.observation
+            self._dirty.add((lid, tp))
+            self.autosave(masks=True)
+        else:
+            vcrop = np.zeros(plan.crop.shape, bool)
+            if erased.viable is not None:
+                _paste(vcrop, plan.start, *erased.viable)
+            self.set_mask_crop(lid, tp, plan.start, plan.crop, viable=vcrop & plan.crop,
+                               source=f"reader:{self.reader_id}", notes=(f"mask edited by hand (reader {self.reader_id})",))
+        notes.append(f"{lid}: back in the read (its erased mask painted again at {tp}).")
         return lid
 
     def _drawn_lesion(self, tp: str, label: int, role: str, notes: list[str]) -> str:

@@ -623,3 +623,57 @@ def test_export_buttons_say_why_they_cannot_export_instead_of_raising(docked: An
     chosen.append(str(tmp_path / "read.csv"))  # a read without lesions is still a read: its table
     dock.export_buttons["CSV"].click()
     assert "exported CSV" in dock.status_label.text() and (tmp_path / "read.csv").exists()
+
+
+@needs_pipeline
+def test_undo_of_a_whole_lesion_erased_brings_the_lesion_back_in_the_read_and_its_exports(
+        docked: Any, qtbot: Any, phantom_truth: Any, tmp_path: Path) -> None:
+    """The eraser over a whole lesion (its only time point) deletes it from the read; Ctrl+Z put its
+    voxels back on the layer, but the read refused them (a read never reuses a lesion's number), so
+    the picture showed a lesion the table did not have, and the SEG exported it.  Now the undo
+    restores the lesion itself (same id, tracking UID, mask, numbers): picture, table, store and
+    every export agree; redo erases it again."""
+    from napari.utils.key_bindings import KeyBinding
+
+    from hcc_imaging.export import read_seg
+
+    viewer, dock = docked
+    session = _read_with_one_lesion(viewer, dock, qtbot, phantom_truth["baseline"]["lesions"]["L1"]["seed_lps"])
+    lab = viewer.layers["lesions · baseline"]
+    mask = session.lesion_mask("L1", "baseline").copy()
+    uid, obs = session.lesions["L1"].tracking_uid, session.observations[("L1", "baseline")]
+    lab.n_edit_dimensions, lab.contiguous = 3, False
+    lab.fill(tuple(int(v) for v in np.argwhere(mask)[0]), 0)  # the eraser over the whole lesion
+    qtbot.waitUntil(lambda: "deleted" in dock.status_label.text(), timeout=10000)
+    assert not session.lesions and dock.table.rowCount() == 0 and not np.asarray(lab.data).any()
+    lab.keymap[KeyBinding.from_str("Control-Z")](lab)
+    assert list(session.lesions) == ["L1"] and session.lesions["L1"].tracking_uid == uid
+    np.testing.assert_array_equal(session.lesion_mask("L1", "baseline"), mask)
+    np.testing.assert_array_equal(np.asarray(lab.data) == 1, mask)
+    assert session.observations[("L1", "baseline")].longest_diameter_mm == obs.longest_diameter_mm
+    assert dock.table.rowCount() == 1 and _cell(dock, 0, "lesion_id") == "L1"
+    assert _cell(dock, 0, "longest_diameter_mm") == f"{obs.longest_diameter_mm:.1f}"
+    (seg_path,) = dock.export("SEG", tmp_path / "seg.dcm")
+    back = read_seg(seg_path, reference=session.images["baseline"].reference)
+    np.testing.assert_array_equal(back.lesions.array != 0, mask)
+    assert back.tracking_uids.get("L1") == uid
+    assert [m.tracking_uid for m in session._reader_session.measurements(session.store_read_uid)] == [uid]
+    lab.keymap[KeyBinding.from_str("Control-Shift-Z")](lab)  # redo: erased again
+    assert not session.lesions and dock.table.rowCount() == 0 and not np.asarray(lab.data).any()
+    lab.keymap[KeyBinding.from_str("Control-Z")](lab)
+    assert list(session.lesions) == ["L1"]
+    # an eraser stroke undone after 'Delete lesion': the deleted lesion's number cannot come back
+    # (the read says so) and its voxels are taken off the layer, so the SEG has none of them
+    vox = np.argwhere(mask)
+    edge = tuple(int(v) for v in vox[np.argmax(vox[:, 2])])
+    lab.n_edit_dimensions, lab.brush_size = 2, 5
+    dock.status_label.setText("")
+    lab.paint(edge, 0)
+    qtbot.waitUntil(lambda: "edited by hand" in dock.status_label.text(), timeout=10000)
+    dock.table.selectRow(0)
+    dock.delete_button.click()
+    assert not session.lesions and not np.asarray(lab.data).any()
+    lab.keymap[KeyBinding.from_str("Control-Z")](lab)  # napari writes the erased voxels back: lesion 1's
+    assert not session.lesions and dock.table.rowCount() == 0
+    assert not np.asarray(lab.data).any() and not session.label_array("baseline").any()
+    assert "no lesion mask at baseline" in (dock.export_refusal("SEG") or "")

@@ -167,3 +167,36 @@ def test_painted_region_reads_both_kinds_of_napari_history_atom() -> None:
     box, labels = painted_region(atoms, (10, 10, 10))
     assert box == (slice(1, 4), slice(5, 9), slice(0, 3)) and labels == {3, 4}
     assert painted_region(["something else"], (10, 10, 10)) == (None, set())
+
+
+def test_a_lesion_erased_whole_comes_back_when_its_label_is_painted_there_again(tmp_path: Path) -> None:
+    """The eraser over a one-time-point lesion deletes it; napari's undo paints its label back (a
+    whole re-read): the same lesion returns, as it was when the mask is the one erased, measured
+    again otherwise.  Before, the read refused the label (a read never reuses a lesion's number)
+    and its voxels stayed in the label map the SEG exports."""
+    s = _session(tmp_path)
+    shape = s.geometry("baseline").shape
+    cube = _cube(shape, (4, 10, 10), (8, 20, 20))
+    lid = _lesion(s, "baseline", cube, viable=_cube(shape, (4, 10, 10), (8, 15, 20)))
+    les, obs = s.lesions[lid], s.observations[(lid, "baseline")]
+    arr = s.label_array("baseline")
+    arr[cube] = 0
+    changed, notes = s.masks_painted("baseline", arr, box=_box((4, 10, 10), (8, 20, 20)), labels={1})
+    assert changed == [lid] and lid not in s.lesions and (lid, "baseline") in s._deleted
+    arr[cube] = 1  # the undo: no region reported
+    changed, notes = s.masks_painted("baseline", arr)
+    assert changed == [lid] and "back in the read" in notes[0]
+    assert s.lesions[lid] is les and s.observations[(lid, "baseline")] is obs
+    assert (lid, "baseline") not in s._deleted and (lid, "baseline") in s._dirty
+    np.testing.assert_array_equal(s.lesion_mask(lid, "baseline", viable=True), _cube(shape, (4, 10, 10), (8, 15, 20)))
+    np.testing.assert_array_equal(s.label_array("baseline", viable=True) == 1, _cube(shape, (4, 10, 10), (8, 15, 20)))
+    assert ReadSession.resume("P001", "R1", tmp_path).lesions[lid].tracking_uid == les.tracking_uid
+    # erased again, and a smaller mask painted with its label: the same lesion, measured on it
+    arr[cube] = 0
+    s.masks_painted("baseline", arr, box=_box((4, 10, 10), (8, 20, 20)), labels={1})
+    part = _cube(shape, (4, 10, 10), (6, 20, 20))
+    arr[part] = 1
+    changed, _ = s.masks_painted("baseline", arr, box=_box((4, 10, 10), (6, 20, 20)), labels={1})
+    assert changed == [lid] and s.lesions[lid].tracking_uid == les.tracking_uid
+    assert s.observations[(lid, "baseline")].volume_mm3 == pytest.approx(part.sum() * 2.0)
+    np.testing.assert_array_equal(s.lesion_mask(lid, "baseline", viable=True), _cube(shape, (4, 10, 10), (6, 15, 20)))

@@ -5,7 +5,9 @@ masks replaced, measured again, autosaved), then the lines, the table and the re
 redrawn.  A stroke the read refuses (a locked read, a number that cannot start a lesion) is taken
 back with napari's undo and the reason shown in the status line.  napari's undo and redo
 (Ctrl+Z / Ctrl+Shift+Z on the layer) report no region: the layer's keys are bound to the same
-undo / redo followed by a whole re-read of that time point's labels."""
+undo / redo followed by a whole re-read of that time point's labels (the undo of a whole lesion
+erased brings the lesion back in the read); what such a re-read refuses (the number of a lesion
+deleted with 'Delete lesion') is taken off the layer, the map SEG exports."""
 
 from __future__ import annotations
 
@@ -73,12 +75,16 @@ class MaskPaintMixin:
             changed, notes = s.masks_painted(tp, arr, viable=viable, box=box, labels=labels,
                                              role=self.role_combo.currentText())
         except HccImagingError as err:
-            if atoms is not None:
-                self._updating = True
-                try:
+            self._updating = True
+            try:
+                if atoms is not None:
                     layer.undo()  # the stroke taken back: the layer shows the read again
-                finally:
-                    self._updating = False
+                elif np.asarray(layer.data) is s.label_array(tp, viable=viable):
+                    # an undo / redo the read refused (a deleted lesion's number): its voxels off the
+                    # layer, which is the map SEG exports, so what is shown is what is read
+                    s.redraw_label_array(tp, viable=viable)
+            finally:
+                self._updating = False
             self._error(err)  # type: ignore[attr-defined]
             self.refresh_all()  # type: ignore[attr-defined]
             return
