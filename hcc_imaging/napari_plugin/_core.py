@@ -431,7 +431,12 @@ def export_seg(
     """DICOM SEG of each lesion (and its viable part) over ``source`` (core ``write_seg``);
     ``organs``: lesion id -> organ, each segment's anatomic region (the liver by default);
     ``kinds``: lesion id -> the read's kind (ascites and effusions get their own property type)."""
+    from ._layers import as_acquired, reoriented_axes
+
     fn = _fn("write_seg", "hcc_imaging.export", "hcc_imaging.export.seg")
+    axes = reoriented_axes(source)  # shown with its axes in world order: the SEG's frames are the acquired slices
+    labels, source = as_acquired(labels, axes), as_acquired(source, axes)
+    viable = as_acquired(viable, axes) if viable is not None else None
     fn(labels, source, path, viable=viable, tracking_uids=tracking_uids, patient_id=patient_id,
        organs=dict(organs) if organs else None, **({"kinds": dict(kinds)} if kinds else {}))
     return Path(path)
@@ -461,8 +466,11 @@ def export_sr(
     images: Mapping[str, Volume] | None = None,
 ) -> Path:
     """DICOM SR TID 1500 of a read (core ``write_sr``): lines, tracking UIDs, responses."""
+    from ._layers import as_acquired, reoriented_axes
+
     fn = _fn("write_sr", "hcc_imaging.export", "hcc_imaging.export.sr")
-    imgs = {k: v for k, v in (images or {}).items() if v.meta.get("source_files")}
+    # an image shown with its axes in world order: its acquired slices are the ones the SR references
+    imgs = {k: as_acquired(v, reoriented_axes(v)) for k, v in (images or {}).items() if v.meta.get("source_files")}
     fn(dict(read_document), path, assessment=assessment, images=imgs or None)
     return Path(path)
 

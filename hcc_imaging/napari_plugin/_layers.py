@@ -21,6 +21,14 @@ napari composes ``world = rotate @ (scale * index) + translate``, hence
 out-of-plane component ("non-orthogonal slicing") - load with ``axial=True`` to resample onto
 an axial grid for reading.
 
+napari draws a layer only when each data axis lies along the world axis of the same number (it
+slices by data axis): a sagittal or coronal series, whose slice axis is world x or y, made its
+2-D transform singular (``LinAlgError: Singular matrix`` when drawn, whatever its slice count).
+:func:`for_display` gives such a volume its axes in world order (a lossless transpose, the same
+voxels at the same LPS positions; ``meta["reoriented"]["axes"]``), and :func:`as_acquired` takes
+an image or a label map on that grid back to the acquired one (for DICOM SEG / SR references,
+which follow the acquired slices).
+
 Every layer carries ``metadata["hcc_imaging"]``: a JSON-able dict with the geometry
 (``shape``, ``spacing``, ``origin``, ``direction``), the DICOM identifiers (study / series /
 frame-of-reference UIDs), modality, phase, patient and time point - what the writers need to
@@ -30,8 +38,8 @@ round-trip a layer into DICOM SEG / SR.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -58,6 +66,10 @@ __all__ = [
     "lines_layer_data",
     "line_from_vertices",
     "line_vertices",
+    "display_axes",
+    "for_display",
+    "as_acquired",
+    "reoriented_axes",
 ]
 
 #: Key of our dict inside a napari layer's ``metadata``.
@@ -101,6 +113,59 @@ def layer_transform(geometry: Geometry) -> dict[str, Any]:
         "units": UNITS,
         "axis_labels": AXIS_LABELS,
     }
+
+
+def display_axes(geometry: Geometry) -> tuple[int, int, int] | None:
+    """The order of ``geometry``'s array axes napari can draw (display axis m = array axis
+    ``axes[m]``, each along world axis m), or None when they are in that order already (axial
+    series) or no axis order is (an oblique grid near 45 degrees: drawn as it is)."""
+    dominant = np.abs(_R @ np.asarray(geometry.direction, float)).argmax(axis=0)  # world axis of each array axis
+    if sorted(int(w) for w in dominant) != [0, 1, 2] or [int(w) for w in dominant] == [0, 1, 2]:
+        return None
+    return tuple(int(np.nonzero(dominant == m)[0][0]) for m in range(3))  # type: ignore[return-value]
+
+
+_G = TypeVar("_G", Volume, LabelVolume)
+
+
+def _transposed(obj: _G, axes: Sequence[int], meta: Mapping[str, Any]) -> _G:
+    g = obj.geometry
+    geom = Geometry(
+        shape=tuple(int(g.shape[a]) for a in axes),  # type: ignore[arg-type]
+        spacing=tuple(float(g.spacing[a]) for a in axes),  # type: ignore[arg-type]
+        origin=tuple(float(v) for v in g.origin),  # type: ignore[arg-type]
+        direction=np.asarray(g.direction, float)[:, list(axes)],
+    )
+    return replace(obj, array=np.ascontiguousarray(np.transpose(np.asarray(obj.array), list(axes))),
+                   geometry=geom, meta=dict(meta))
+
+
+def for_display(volume: Volume) -> Volume:
+    """``volume`` with its array axes in world order (:func:`display_axes`; the same voxels at the
+    same LPS positions), its ``meta["reoriented"]`` saying how; ``volume`` itself when napari can
+    draw it as it is."""
+    axes = display_axes(volume.geometry)
+    if axes is None:
+        return volume
+    meta = dict(volume.meta or {})
+    meta["reoriented"] = {"axes": list(axes), "why": "array axes put in world (z, y, x) order for napari"}
+    return _transposed(volume, axes, meta)
+
+
+def as_acquired(obj: _G, axes: Sequence[int] | None) -> _G:
+    """An image or label map on a :func:`for_display` grid (``axes``: its ``meta["reoriented"]["axes"]``)
+    back on the acquired grid, whose slices the DICOM files are; ``obj`` itself for ``axes`` None."""
+    if not axes:
+        return obj
+    inverse = [int(a) for a in np.argsort(np.asarray(axes))]
+    meta = {k: v for k, v in dict(obj.meta or {}).items() if k != "reoriented"}
+    return _transposed(obj, inverse, meta)
+
+
+def reoriented_axes(obj: Volume | LabelVolume | None) -> list[int] | None:
+    """The ``meta["reoriented"]["axes"]`` of a :func:`for_display` volume, else None."""
+    info = (obj.meta or {}).get("reoriented") if obj is not None else None
+    return [int(a) for a in info["axes"]] if isinstance(info, Mapping) and info.get("axes") else None
 
 
 def geometry_metadata(geometry: Geometry) -> dict[str, Any]:
@@ -182,6 +247,7 @@ def volume_layer_data(
             "source_files": [str(f) for f in volume.meta.get("source_files", ())],
             "sop_instance_uids": [str(u) for u in volume.meta.get("sop_instance_uids", ())],
             "sop_class_uid": volume.meta.get("sop_class_uid"),
+            "reoriented_axes": reoriented_axes(volume),
         },
     )
     if contrast_limits is None:
@@ -239,6 +305,8 @@ def volume_from_layer(data: ArrayLike, metadata: Mapping[str, Any], what: str = 
     meta = {k: tuple(md[k]) for k in ("source_files", "sop_instance_uids") if md.get(k)}
     if md.get("sop_class_uid"):
         meta["sop_class_uid"] = md["sop_class_uid"]
+    if md.get("reoriented_axes"):
+        meta["reoriented"] = {"axes": [int(a) for a in md["reoriented_axes"]]}
     return Volume(
         array=arr,
         geometry=geom,

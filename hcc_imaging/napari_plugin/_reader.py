@@ -7,7 +7,8 @@ identifier in ``metadata["hcc_imaging"]`` so the writers can round-trip.  Only t
 phase (portal venous when present) of the first time point is visible; the dock switches
 time points and phases.  A gantry-tilted series or one with missing slices is shown resampled onto
 a regular orthogonal grid; that, and each series left out (with why), is a napari warning
-(:func:`._core.load_archive`'s notes).
+(:func:`._core.load_archive`'s notes).  A sagittal or coronal series is shown with its array axes
+in world order (:func:`._layers.for_display`: napari could not draw it), with a warning too.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ._controller import REFERENCE_PHASES
-from ._layers import volume_layer_data
+from ._layers import for_display, reoriented_axes, volume_layer_data
 
 __all__ = ["get_reader", "read_dicom", "is_dicom_path"]
 
@@ -60,6 +61,12 @@ def read_dicom(path: str | list[str]) -> list[LayerDataTuple]:
             warnings.warn(f"hcc-imaging: {study.timepoint_id}: {note}", UserWarning, stacklevel=2)
         shown = next((p for p in REFERENCE_PHASES if p in study.phases), next(iter(study.phases)))
         for phase, vol in study.phases.items():
+            vol = for_display(vol)  # a sagittal / coronal series: its axes in world order (napari)
+            if reoriented_axes(vol):
+                warnings.warn(f"hcc-imaging: {study.timepoint_id}: series {vol.series_instance_uid} ({phase}, "
+                              f"{vol.meta.get('orientation') or 'not axial'}) is shown with its array axes in "
+                              "z, y, x order (the same voxels, nothing resampled); its SEG and SR follow the "
+                              "acquired slices", UserWarning, stacklevel=2)
             layers.append(
                 volume_layer_data(
                     vol,

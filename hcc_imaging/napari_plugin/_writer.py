@@ -56,7 +56,9 @@ def _source_volume(md: Mapping[str, Any], what: str) -> Volume:
         frame_of_reference_uid=md.get("frame_of_reference_uid"),
         study_instance_uid=md.get("study_instance_uid"),
         series_instance_uid=md.get("source_series_instance_uid"),
-        meta={"source_files": tuple(md["source_files"]), "sop_instance_uids": tuple(md.get("sop_instance_uids", ()))},
+        meta={"source_files": tuple(md["source_files"]), "sop_instance_uids": tuple(md.get("sop_instance_uids", ())),
+              # a series shown with its axes in world order (_layers.for_display): the SEG maps it back
+              **({"reoriented": {"axes": list(md["reoriented_axes"])}} if md.get("reoriented_axes") else {})},
     )
 
 

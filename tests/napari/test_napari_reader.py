@@ -108,3 +108,81 @@ def test_a_study_with_ct_mr_and_pet_shows_the_ct_and_names_the_others(shared_dat
     assert [kw["metadata"][METADATA_KEY]["modality"] for _, kw, _ in layers] == ["CT"]
     dropped = [str(w.message) for w in record if "not shown" in str(w.message)]
     assert len(dropped) == 2 and any("(MR," in m for m in dropped) and any("(OT," in m for m in dropped)
+
+
+
+def _shown_where_acquired(layer: Any, acquired: Any) -> list[int]:
+    """The layer's display axes; asserts each shown voxel is the acquired one, at its LPS position."""
+    axes = layer.metadata[METADATA_KEY]["reoriented_axes"]
+    np.testing.assert_array_equal(np.asarray(layer.data), np.transpose(acquired.array, axes))
+    shape = np.asarray(layer.data).shape
+    for idx in [(0, 0, 0), tuple(n - 1 for n in shape), (shape[0] // 2, shape[1] / 3.0, 1)]:
+        at = np.empty(3)
+        at[list(axes)] = idx  # the same voxel's index on the acquired grid
+        np.testing.assert_allclose(layer.data_to_world(idx), lps_to_world(acquired.index_to_lps(at)), atol=1e-6)
+    return list(axes)
+
+
+def test_a_sagittal_two_slice_mr_series_is_drawn_and_read(make_napari_viewer: Any, shared_data: Path,
+                                                          tmp_path: Path, qtbot: Any) -> None:
+    """dicom2nifti's 2-slice sagittal MR: napari raised ``LinAlgError: Singular matrix`` drawing it
+    (napari slices by data axis, and a sagittal series' slice axis is world x, not z: any sagittal
+    or coronal series, whatever its slice count).  It is shown with its array axes in world order,
+    every voxel at its LPS position, and a lesion painted on it is read."""
+    from hcc_imaging.io import load_series
+    from hcc_imaging.napari_plugin._widgets._dock import ResponseDock
+
+    folder = shared_data / "dicom2nifti_failing_series" / "slicecount" / "001"
+    viewer = make_napari_viewer()
+    with pytest.warns(UserWarning, match=r"z, y, x order"):
+        viewer.open(str(folder), plugin="hcc-imaging")
+    (layer,) = viewer.layers
+    _shown_where_acquired(layer, load_series(str(folder)))
+    assert viewer.screenshot(canvas_only=True).std() > 0  # drawn
+    dock = ResponseDock(viewer, autosave_dir=tmp_path / "reads", db=tmp_path / "study.sqlite")
+    session = dock.start_read("R1")
+    lab = viewer.layers["lesions · baseline"]
+    shape = np.asarray(lab.data).shape
+    lab.brush_size = 15
+    lab.paint((shape[0] // 2, shape[1] // 2, 0), 1)  # a lesion drawn by hand
+    qtbot.waitUntil(lambda: ("L1", "baseline") in session.observations, timeout=10000)
+    assert session.observations[("L1", "baseline")].volume_mm3 > 0
+
+
+def test_a_sagittal_series_seg_and_sr_follow_its_acquired_slices(make_napari_viewer: Any, tmp_path: Path,
+                                                                   qtbot: Any) -> None:
+    """A sagittal CT shown with its axes in world order: the SEG of a lesion painted on it is on the
+    acquired slices (read back on the acquired series), and the SR is written."""
+    from hcc_imaging.export import read_seg
+    from hcc_imaging.io import load_series
+    from hcc_imaging.napari_plugin._layers import as_acquired
+    from hcc_imaging.napari_plugin._widgets._dock import ResponseDock
+    from tests.io._synth import write_series
+
+    vals = np.full((4, 30, 24), 1100, np.uint16)
+    write_series(tmp_path / "sag", vals, spacing=(3.0, 0.9, 0.8), iop=(0, 1, 0, 0, 0, -1),
+                 extra={"PatientID": "SAG-1", "PatientName": "Sag^One", "PatientSex": "O", "PatientBirthDate": "",
+                        "StudyID": "1", "AccessionNumber": "", "ReferringPhysicianName": "", "StudyDate": "20260101",
+                        "StudyTime": "120000"})
+    acquired = load_series(str(tmp_path / "sag"))
+    viewer = make_napari_viewer()
+    with pytest.warns(UserWarning, match=r"z, y, x order"):
+        viewer.open(str(tmp_path / "sag"), plugin="hcc-imaging")
+    axes = _shown_where_acquired(viewer.layers[0], acquired)
+    assert viewer.screenshot(canvas_only=True).std() >= 0  # drawn, no LinAlgError
+    dock = ResponseDock(viewer, autosave_dir=tmp_path / "reads", db=tmp_path / "study.sqlite")
+    session = dock.start_read("R1")
+    lab = viewer.layers["lesions · baseline"]
+    shape = np.asarray(lab.data).shape
+    lab.brush_size = 9
+    lab.paint((shape[0] // 2, shape[1] // 2, 1), 1)
+    qtbot.waitUntil(lambda: ("L1", "baseline") in session.observations, timeout=10000)
+    (seg_path,) = dock.export("SEG", tmp_path / "seg.dcm")
+    back = read_seg(seg_path, reference=acquired)
+    want = as_acquired(session.label_volume("baseline"), axes).array != 0
+    assert want.any() and want.shape == acquired.shape
+    np.testing.assert_array_equal(back.lesions.array != 0, want)
+    written = lab.save(str(tmp_path / "npe2_seg.dcm"), plugin="hcc-imaging")  # napari's writer too
+    np.testing.assert_array_equal(read_seg(written[0], reference=acquired).lesions.array != 0, want)
+    (sr_path,) = dock.export("SR", tmp_path / "sr.dcm")
+    assert sr_path.stat().st_size > 0

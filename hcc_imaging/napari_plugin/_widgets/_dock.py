@@ -1117,6 +1117,7 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
             "source_series_instance_uid": ref.series_instance_uid,
             "source_files": [str(f) for f in ref.meta.get("source_files", ())],
             "sop_instance_uids": [str(u) for u in ref.meta.get("sop_instance_uids", ())],
+            "reoriented_axes": (ref.meta.get("reoriented") or {}).get("axes"),
             "tracking_uids": {les.lesion_id: les.tracking_uid for les in s.lesions.values()},
             "labels": {str(les.label): les.lesion_id for les in s.lesions.values()},
         }
