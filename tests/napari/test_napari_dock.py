@@ -613,6 +613,9 @@ def test_export_buttons_say_why_they_cannot_export_instead_of_raising(docked: An
         button.click()
         assert "start a read before exporting" in dock.status_label.text(), kind
     assert not (tmp_path / "out.dcm").exists()
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(tmp_path / "m.nii.gz"), "")))
+    dock.import_button.click()  # (Import masks… raised the same way)
+    assert "masks not imported: start a read" in dock.status_label.text()
     dock.start_read("R1")
     dock.export_buttons["SEG"].click()
     assert "no lesion mask at baseline" in dock.status_label.text()

@@ -979,7 +979,13 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
         if lid is not None:
             self.go_to_lesion(lid)
 
-    def _import_dialog(self) -> None:  # pragma: no cover - needs a user
+    def _import_dialog(self) -> None:
+        """The *Import masks…* button: with no read or no images shown the status line says so (it
+        raised into napari's error dialog), before a file is asked for."""
+        if self.session is None or not self.timepoint_id or self.timepoint_id not in self.session.images:
+            self._status("masks not imported: start a read and open the study first (the masks go onto the "
+                         "time point shown).")
+            return
         path, _ = QFileDialog.getOpenFileName(self, "Lesion masks", "", "Masks (*.nii.gz *.nii *.dcm *.nrrd *.mha)")
         if path:
             self.import_masks(path)
