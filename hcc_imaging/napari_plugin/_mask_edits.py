@@ -15,8 +15,9 @@ and the saved read did not, and a reopened read lost the edit.  Now each edit is
   cleared; the reader sets another status in the table if that is not what they meant), or is
   deleted when this was its only time point (a lesion segmented or drawn by mistake); napari's undo
   of that erase (its label painted again there) brings the same lesion back (its id, tracking UID,
-  mask, viable part and numbers, measured again if the mask is not the one erased), where it was
-  a label no lesion has, refused (a read never reuses a lesion's number) yet still shown and exported;
+  mask, viable part and numbers, measured again if the mask is not the one erased).  Until
+  2026-12-05 the read refused that label (a read never reuses a lesion's number) and its voxels
+  stayed on the layer, shown and exported in the SEG, a lesion the table did not have;
 * on the ``viable`` layer, a lesion's viable part is what is painted with its label inside its
   mask; what is painted outside the mask (or with a label no lesion has a mask for) is removed
   from the layer again and said in the returned notes.
@@ -253,7 +254,8 @@ class MaskEditsMixin:
         lid = les.lesion_id
         del self._erased[les.label]
         self.lesions[lid] = les
-        self._deleted.discard((lid, tp))  # (its deletion not yet in the store: it is not one)
+        # a deletion the store has not had yet is none (sync_store writes _dirty, then deletes _deleted)
+        self._deleted.discard((lid, tp))
         lo, crop = self._crop(plan.crop)
         start = tuple(int(a) + int(b) for a, b in zip(plan.start, lo, strict=True))
         old = erased.mask
