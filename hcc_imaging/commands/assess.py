@@ -93,9 +93,9 @@ def _parse_sets(items: list[str]) -> tuple[dict[str, Any], dict[str, dict[str, A
 
 
 def _pct(x: Any) -> str:
-    if x is None:
-        return "—"
-    return f"{x * 100:+.1f} %"
+    from hcc_imaging.response.classify import fmt_change
+
+    return fmt_change(x)
 
 
 def _num(x: Any) -> str:

@@ -55,7 +55,9 @@ def _num(v: float | None, fmt: str = "{:.1f}") -> str:
 
 
 def _pct(v: float | None) -> str:
-    return "" if v is None else f"{100.0 * v:+.1f} %"
+    from ..response.classify import fmt_change
+
+    return "" if v is None else fmt_change(v)
 
 
 def _resp(v: str | None) -> str:

@@ -98,8 +98,34 @@ def fmt_pct(frac: Fraction | None) -> str:
     elif pct.denominator == 1:
         text = str(pct.numerator)
     else:
-        text = f"{float(pct):.2f}".rstrip("0").rstrip(".")
+        text = _off_cutoff(float(pct), 2, exact=pct).rstrip("0").rstrip(".")
     return ("+" if pct > 0 else "") + text + " %"
+
+
+def _off_cutoff(pct: float, decimals: int, *, exact: Any = None) -> str:
+    """``pct`` with ``decimals`` decimals, or more (up to 6) while the rounded text would read as a
+    round cut-off (a multiple of 5: -30, +20, -50, +25 ...) that the value is not: -29.97 % shown as
+    "-30.0 %" beside SD looks like a misclassification."""
+    value = exact if exact is not None else pct
+    d = decimals
+    while True:
+        text = f"{pct:.{d}f}"
+        shown = float(text)
+        if d >= 6 or shown % 5 != 0 or abs(shown - float(value)) < 1e-9:
+            return text
+        d += 1
+
+
+def fmt_change(frac: float | None, decimals: int = 1) -> str:
+    """A change given as a fraction (``-0.2997``), as a signed percentage for tables, with
+    ``decimals`` decimals unless that would round it onto a cut-off (``-29.97 %``, not ``-30.0 %``)."""
+    if frac is None:
+        return "—"
+    pct = float(frac) * 100
+    if abs(pct) >= _SCIENTIFIC_FROM:
+        return f"{pct:+.3e} %"
+    text = _off_cutoff(pct, decimals)
+    return ("+" if pct > 0 and not text.startswith("-") else "") + text + " %"
 
 
 def meets_pd(current: Fraction, reference: Fraction, rules: RuleSet) -> bool:

@@ -121,3 +121,21 @@ def test_written_documents_validate_against_schema(tmp_path):
         jsonschema.validate(d.to_json(), schema())
         saved = d.save(tmp_path / p.name)
         jsonschema.validate(json.loads(saved.read_text()), schema())
+
+
+def test_a_change_just_short_of_a_cut_off_is_not_printed_as_the_cut_off(tmp_path, capsys) -> None:
+    """-29.97 % was printed "-30.0 %" beside SD (a tester took it for a misclassification); the
+    table and the reasons now give the decimals that keep it off the cut-off."""
+    from hcc_imaging.response.classify import fmt_change
+
+    tps = [("BL", "2024-01-01", 100.0), ("F1", "2024-02-15", 70.0), ("F2", "2024-05-15", 70.03)]
+    doc = {"patient_id": "P", "reader_id": "R", "criteria": ["RECIST1.1"], "timepoints": [
+        {"id": i, "date": d, "lesions": [{"lesion_id": "L1", "role": "target", "longest_diameter_mm": v}]}
+        for i, d, v in tps]}
+    p = tmp_path / "read.json"
+    p.write_text(json.dumps(doc))
+    assert main(["assess", str(p), "--criteria", "recist1.1", "--reasons"]) == 0
+    out = capsys.readouterr().out
+    assert "-29.97 %" in out and "-30.0 %" in out  # F2 off the cut-off, F1 exactly on it (PR)
+    assert (fmt_change(-0.2997), fmt_change(0.19999), fmt_change(0.2), fmt_change(-0.123)) == (
+        "-29.97 %", "+19.999 %", "+20.0 %", "-12.3 %")
