@@ -27,8 +27,12 @@ def test_sigint_prints_the_resume_command_and_keeps_the_records(tmp_path) -> Non
            "--criteria", "recist1.1,mrecist", "--no-progress"]
     # a session of its own: SIGINT goes to the whole group, as Ctrl+C at a terminal (the local
     # cluster's worker processes get it too)
+    # SIGINT back to its default in the child: a test run started in the background by a
+    # non-interactive shell (nohup ... &) inherits SIGINT ignored, and Python then installs no
+    # KeyboardInterrupt handler (the run ignored the signal and ended with 0)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=_env(),
-                            start_new_session=True)
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509
     try:
         deadline = time.monotonic() + 180
         ok = out / "store" / "ok"
