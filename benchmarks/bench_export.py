@@ -1,6 +1,6 @@
 """Benchmark of the export area (not collected by pytest; run by hand):
 
-    .venv/bin/python tests/export/bench_export.py
+    .venv/bin/python benchmarks/bench_export.py
 
 Prints ratios against the peer measured in the same run:
 * SR import: our content-tree reader (``read_sr``) vs highdicom's template parser
@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def _best(fn, n: int = 5) -> float:  # noqa: ANN001
+def _best(fn, n: int = 5) -> tuple[float, float]:  # noqa: ANN001
     times = []
     for _ in range(n):
         t = time.perf_counter()
@@ -38,9 +38,11 @@ def main() -> None:
     from pydicom.sr.codedict import codes
 
     from hcc_imaging.export import read_sr, write_seg
+    from tests.conftest import SHARED_DATA
     from tests.export.conftest import lesion_labels, write_ct_series
 
-    sr_path = REPO.parent / "shared" / "data" / "tid1500_sr_examples" / "qin_headneck_0139_User2_SemiAuto_Trial2.dcm"
+    # the test suite's shared data: $HCC_SHARED_DATA, or ../shared/data beside the checkout
+    sr_path = SHARED_DATA / "tid1500_sr_examples" / "qin_headneck_0139_User2_SemiAuto_Trial2.dcm"
 
     def ours() -> int:
         return len(read_sr(sr_path).records())
@@ -74,7 +76,7 @@ def main() -> None:
 
     a, b = _best(ours_seg, 3), _best(peer_seg, 3)
     print(f"SEG write 40x256x256, 3 segments: ours min {a[0]*1e3:.0f} ms, bare highdicom min {b[0]*1e3:.0f} ms, "
-          f"ratio {a[0]/b[0]:.2f}")
+          f"ratio ours/peer {a[0]/b[0]:.2f}")
 
 
 if __name__ == "__main__":
