@@ -45,12 +45,15 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hcc_imaging.measure import measure_lesion
-from hcc_imaging.volume import LabelVolume
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's hcc_imaging, not the installed one
+
+from hcc_imaging.measure import measure_lesion  # noqa: E402
+from hcc_imaging.volume import LabelVolume  # noqa: E402
 
 SPACING = (1.0, 0.703, 0.703)
 

@@ -25,11 +25,14 @@ import os
 import cProfile
 import pstats
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's hcc_imaging, not the installed one
 
 
 def _peer(vol, seed_index):  # noqa: ANN001

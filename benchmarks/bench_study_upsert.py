@@ -1,7 +1,9 @@
 """Single-measurement upsert cost: hcc_imaging ReaderSession.record_measurement (validation,
 ownership checks, audit row, BEGIN IMMEDIATE, synchronous=FULL) vs the peer: a bare sqlite3
 INSERT OR REPLACE of one row + commit with the same pragmas (WAL, FULL)."""
-import datetime as dt, sqlite3, tempfile, time, os, json
+import datetime as dt, sqlite3, tempfile, time, os, json, sys
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's hcc_imaging, not the installed one
 from hcc_imaging.study import Store, ReaderSession
 d = tempfile.mkdtemp()
 s = Store(os.path.join(d, "b.sqlite"))
