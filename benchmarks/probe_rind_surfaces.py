@@ -67,7 +67,11 @@ def two_surfaces(art: NDArray[np.int16], core: NDArray[np.bool_], sp_: tuple[flo
     y = _surface._direction_terms(u.reshape(-1, 3), degree).reshape(img.shape + (-1,))
     r_in0, r_out0 = y @ c_in, y @ c_out
     use = (rho <= r_out0 + 5.0) & (rho >= np.maximum(r_in0 - 5.0, 0.0))
-    h = float(sp.mean())
+    # the model's partial-volume ramp as wide as the mean spacing (step 13's first ramp), float32 as
+    # step 13 renders it (_rind._render, _rind._gauss_newton_steps)
+    h = np.full(rho.shape, float(sp.mean()), dtype=np.float32)
+    rho32 = rho.astype(np.float32)
+    y_t, yu = _rind._float32_terms(y.reshape(-1, y.shape[-1]), use.reshape(-1))
     sig = [psf_mm / v for v in sp]
     data = img[use]
     k = y.shape[-1]
@@ -77,7 +81,7 @@ def two_surfaces(art: NDArray[np.int16], core: NDArray[np.bool_], sp_: tuple[flo
     noise = max(robust_sigma(img[inner]) if np.count_nonzero(inner) > 20 else 1.0, 1.0)
 
     def model(x: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        coef, _, fitted, _, _ = _rind._render(x, k, rho, y, use, h, sig, data)
+        coef, _, fitted, _, _ = _rind._render(x, k, rho32, y_t, use, h, sig, data)
         return fitted - data, coef
 
     def residual(x: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -88,8 +92,10 @@ def two_surfaces(art: NDArray[np.int16], core: NDArray[np.bool_], sp_: tuple[flo
         sol_x, nfev = (lambda sol: (sol.x, sol.nfev))(least_squares(residual, x0, diff_step=1e-3, x_scale=0.5, max_nfev=30))
     else:
         # the method's Gauss-Newton (segment/_rind.py, step 13, which was built from this probe)
-        sol_x, nfev = _rind._gauss_newton(x0, k, rho, y, use, h, sig, data, noise,
-                                          np.kron(np.eye(2), smoothing * (root.T @ root)))
+        # (its steps one by one since 1.43; the last accepted state and the objective there)
+        for sol_x, state in _rind._gauss_newton_steps(x0, k, rho32, y_t, yu, use, h, sig, data, noise,
+                                                      np.kron(np.eye(2), smoothing * (root.T @ root))):
+            nfev = state.obj
     p_, d_r, d_n = model(sol_x)[1]
     out = np.zeros(art.shape, bool)
     out[box] = _surface._inside(img.shape, sp, centre, sol_x[k:], degree)
