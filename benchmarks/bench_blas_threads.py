@@ -55,7 +55,7 @@ def _run(limited: bool, cases: int) -> tuple[list[float], str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--cases", type=int, default=7)
     ap.add_argument("--busy-cores", type=int, nargs="+", default=[0, 1])

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     from hcc_imaging.segment import RegistrationParams, register_volumes
     from tests.segment._phantom import shifted_in_plane
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--shift", default="20,-25", help="in-plane move of the follow-up, voxels (rows,columns)")
     args = ap.parse_args(argv)

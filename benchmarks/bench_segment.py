@@ -65,7 +65,7 @@ METHODS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", type=int, default=7)
     ap.add_argument("--spacing-z", type=float, default=2.5)
     ap.add_argument("--diameter-mm", type=float, default=30.0, help="lesion diameter (50 for the 5 cm check)")

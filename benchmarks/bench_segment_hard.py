@@ -121,7 +121,7 @@ def ircad_cases(zpath: Path, tmp: Path) -> Iterator[tuple[str, object, np.ndarra
 def main(argv: list[str] | None = None) -> int:
     from hcc_imaging.segment import segment_lesion
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", nargs="+", default=["rind", "graded", "ircad"], choices=["rind", "graded", "ircad"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--repeat", type=int, default=3)

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     from hcc_imaging.segment import LesionParams, segment_lesion
     from hcc_imaging.segment.errors import LowContrastError
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--z-psf-vox", type=float, default=0.6, help="Gaussian blur along z in voxels (default 0.6)")
     ap.add_argument("--lesion-blur-mm", type=float, default=0.0, help="ill-defined margin: Gaussian sigma in mm (default 0)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per click; the best counts (default 3)")

@@ -220,7 +220,7 @@ def arc_median(a: NDArray[np.float64]) -> NDArray[np.float64]:
 def main(argv: list[str] | None = None) -> int:
     from hcc_imaging._blas import one_blas_thread
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kinds", nargs="+", default=["oval", "lobulated"])
     ap.add_argument("--rims", type=float, nargs="+", default=[1.5, 2.0, 2.5, 3.0, 3.5])
     ap.add_argument("--noise", type=float, nargs="+", default=[5.0, 15.0])

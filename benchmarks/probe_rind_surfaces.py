@@ -105,7 +105,7 @@ def two_surfaces(art: NDArray[np.int16], core: NDArray[np.bool_], sp_: tuple[flo
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--study", action="store_true", help="the 512 x 512 study's rim-only lesions (seed 0) instead of the rind scenes")
     ap.add_argument("--kinds", nargs="+", default=["oval", "lobulated"])
     ap.add_argument("--rims", type=float, nargs="+", default=[1.5, 2.0, 2.5, 3.0, 3.5])

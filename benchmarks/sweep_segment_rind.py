@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from hcc_imaging.segment import segment_lesion
     from hcc_imaging.segment.errors import SegmentationError
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rims", type=float, nargs="+", default=[1.5, 2.0, 2.5, 3.0, 3.5], help="layer thickness, mm")
     ap.add_argument("--noise", type=float, nargs="+", default=[5.0, 15.0], help="noise sigma, HU")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])

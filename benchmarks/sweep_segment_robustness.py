@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     from hcc_imaging.segment import segment_lesion
     from hcc_imaging.segment.errors import LowContrastError
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--z-psf-vox", type=float, default=0.6, help="Gaussian blur along z in voxels (default 0.6, as in-plane)")
     ap.add_argument("--lesion-blur-mm", type=float, default=0.0,
                     help="an ill-defined margin: the lesion fades into the liver over a Gaussian of this sigma (mm; default 0, sharp)")

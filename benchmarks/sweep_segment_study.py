@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     from hcc_imaging.phantoms import DEFAULT_SHAPE, DEFAULT_SPACING_MM, make_study
     from hcc_imaging.segment import LowContrastError, segment_lesion
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--noise", type=float, default=15.0, help="noise sigma in HU (default 15)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--spacing", type=lambda t: _triple(t, float), default=DEFAULT_SPACING_MM, help="mm, slice,row,column")
