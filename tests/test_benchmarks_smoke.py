@@ -1,0 +1,113 @@
+"""The scripts in ``benchmarks/`` are not run by CI; these checks keep them from rotting.
+
+* every name a script takes from ``hcc_imaging``, ``tests`` or a sibling script (``from ... import
+  X``, in a function too, and ``module.attr`` on a module or class so imported, e.g.
+  ``_rind._gauss_newton``) still exists: the private helpers the benchmarks and probes call move;
+* every script's ``--help`` parses;
+* the cheapest real run of the scripts whose calls into the library are the most private (the rind
+  surface probe, the measure benchmark's sections), so that a changed signature shows too.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tests.segment._phantom import benchmark_module
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+SCRIPTS = sorted(p.stem for p in BENCH.glob("*.py"))
+#: scripts without an argument parser (bench_study_upsert runs on import)
+NO_HELP = {"bench_study_upsert", "bench_export"}
+
+
+def _resolve(dotted: str) -> Any:
+    """The module, or the attribute of a module (a class, a function), named ``dotted``; a
+    sibling script (``bench_load``) is loaded from ``benchmarks/``."""
+    head = dotted.split(".")[0]
+    if head in SCRIPTS:
+        obj: Any = benchmark_module(head)
+        for part in dotted.split(".")[1:]:
+            obj = getattr(obj, part)
+        return obj
+    try:
+        return importlib.import_module(dotted)
+    except ModuleNotFoundError:
+        parent, _, last = dotted.rpartition(".")
+        if not parent:
+            raise
+        return getattr(_resolve(parent), last)
+
+
+def _used_names(path: Path) -> list[tuple[str, str, int]]:
+    """(module, name, line) for each ``from <ours> import name`` and each ``alias.attr`` on a name
+    so imported, ``<ours>`` being hcc_imaging, tests or a sibling script."""
+    tree = ast.parse(path.read_text())
+    ours = ("hcc_imaging", "tests", *SCRIPTS)
+    aliases: dict[str, str] = {}
+    used: list[tuple[str, str, int]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module.split(".")[0] in ours:
+            for a in node.names:
+                used.append((node.module, a.name, node.lineno))
+                aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.asname and a.name.split(".")[0] in ours:
+                    aliases[a.asname] = a.name
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases:
+            used.append((aliases[node.value.id], node.attr, node.lineno))
+    return used
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_the_names_a_benchmark_uses_exist(script: str) -> None:
+    missing = []
+    for module, name, line in _used_names(BENCH / f"{script}.py"):
+        try:
+            obj = _resolve(module)
+        except (ImportError, AttributeError) as err:
+            missing.append(f"line {line}: {module} ({err})")
+            continue
+        if isinstance(obj, ModuleType) and not hasattr(obj, name):
+            try:
+                importlib.import_module(f"{module}.{name}")
+            except ModuleNotFoundError:
+                missing.append(f"line {line}: {module}.{name}")
+        elif not isinstance(obj, ModuleType) and not hasattr(obj, name):
+            missing.append(f"line {line}: {module}.{name}")
+    assert not missing, f"benchmarks/{script}.py uses names that are gone: {missing}"
+
+
+@pytest.mark.parametrize("script", sorted(set(SCRIPTS) - NO_HELP))
+def test_a_benchmark_help_parses(script: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    mod = benchmark_module(script)
+    monkeypatch.setattr(sys, "argv", [f"{script}.py", "--help"])  # (bench_carry's main() reads sys.argv)
+    with pytest.raises(SystemExit) as exc:
+        mod.main()
+    assert exc.value.code == 0
+    assert "usage:" in capsys.readouterr().out
+
+
+def test_the_rind_surface_probe_fits_an_oval(capsys: pytest.CaptureFixture[str]) -> None:
+    probe = benchmark_module("probe_rind_surfaces")
+    assert probe.main(["--kinds", "oval", "--rims", "2.5", "--noise", "5", "--seeds", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "1 lesions: 0 below 0.95" in out
+
+
+def test_the_measure_benchmark_sections_run_small(capsys: pytest.CaptureFixture[str]) -> None:
+    bench = benchmark_module("bench_measure")
+    bench.sweep(1, [10.0])
+    bench.archive(3)
+    bench.viable_sweep(1, [10.0])
+    out = capsys.readouterr().out
+    assert "ratio = peer / hcc_imaging" in out and "ratio sitk_2d / hcc_imaging" in out
+    assert "MISMATCH" not in out
