@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--busy-cores", type=int, nargs="+", default=[0, 1])
     args = ap.parse_args(argv)
     print(f"5 cm phantom, {args.cases} clicks per process, {args.rounds} rounds; wall time per click")
-    print(f"{'other cores busy':>17s} {'one BLAS thread':>16s} {'BLAS threads as set':>20s} {'ratio':>6s}")
+    print(f"{'other cores busy':>17s} {'one BLAS thread':>16s} {'BLAS threads as set':>20s} {'as set / one':>13s}")
     for busy in args.busy_cores:
         stop = multiprocessing.Event()
         spinners = [multiprocessing.Process(target=_spin, args=(stop,), daemon=True) for _ in range(busy)]
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             for p in spinners:
                 p.join()
         one, many = statistics.median(times[True]) * 1000, statistics.median(times[False]) * 1000
-        print(f"{busy:17d} {one:13.1f} ms {many:17.1f} ms {many / one:6.2f}")
+        print(f"{busy:17d} {one:13.1f} ms {many:17.1f} ms {many / one:13.2f}")
         if len(hashes) != 1:
             print("the masks differ between the variants", file=sys.stderr)
             return 1

@@ -24,7 +24,7 @@ volume and seed: SimpleITK ``CurvatureFlow`` (5 iterations) + ``ConnectedThresho
 +-40 HU of the seed's 3 x 3 x 3 median on a +-45 mm box around the seed (``bench_segment.py``'s
 peer, whose 30 mm figure, about 0.13 s, is the budget's reference).  The peer does not find these lesions (its Dice is printed); it
 is here as the yardstick for the machine's speed.  Prints, per case, ours and the peer's time, the
-ratio, and both Dice against the truth, then the medians.
+ratio ours / peer (> 1: ours is slower), and both Dice against the truth, then the medians.
 
 Usage: ``python benchmarks/bench_segment_hard.py [--cases rind graded ircad] [--seeds 0 1] [--repeat 3]``
 """
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append((name, t_ours, t_peer))
                 print(f"{name:36s} ours {t_ours * 1e3:6.0f} ms (Dice {dice(m_ours, truth):.3f})  "
                       f"SimpleITK {t_peer * 1e3:6.0f} ms (Dice {dice(m_peer, truth):.3f})  "
-                      f"ratio {t_ours / t_peer:5.2f}", flush=True)
+                      f"ours / SimpleITK {t_ours / t_peer:5.2f}", flush=True)
     for group in ("rind oval", "rind lobulated", "graded 5 cm", "IRCAD17"):
         sel = [r for r in rows if r[0].startswith(group)]
         if sel:
