@@ -124,6 +124,31 @@ def load_source_datasets(source: Volume) -> list[Dataset]:
     return out
 
 
+#: Type 2 attributes of the Patient and General Study modules that highdicom copies from the
+#: source images into the SEG: present (possibly empty) in a conformant image, absent in stripped
+#: exports (dicom2nifti's test series), where highdicom raised a bare AttributeError.
+_TYPE2_PATIENT_STUDY = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+                        "StudyID", "AccessionNumber", "ReferringPhysicianName")
+
+
+def _with_type2_patient_study(ds: Dataset, slice_spacing_mm: float) -> Dataset:
+    """``ds``, or a copy of it with the missing Type 2 patient / study attributes present and
+    empty ("unknown", PS3.5 7.4), as the SEG must carry them, and, without SliceThickness (which
+    the SEG's pixel measures need), the series' slice spacing as its thickness."""
+    missing = [kw for kw in _TYPE2_PATIENT_STUDY if kw not in ds]
+    no_thickness = ds.get("SliceThickness") in (None, "") and "PixelSpacing" in ds
+    if not missing and not no_thickness:
+        return ds
+    import copy
+
+    out = copy.copy(ds)
+    for kw in missing:
+        setattr(out, kw, "")
+    if no_thickness:
+        out.SliceThickness = f"{slice_spacing_mm:.6g}"
+    return out
+
+
 def _order_datasets(datasets: Sequence[Dataset], source: Volume) -> list[Dataset]:
     """Datasets sorted into the slice order of ``source``'s array (by position)."""
     if len(datasets) == 1 and int(datasets[0].get("NumberOfFrames", 1)) > 1:
@@ -292,7 +317,7 @@ def write_seg(
             "needs at least one non-empty segment. Check the label map (all zeros?)."
         )
     datasets = list(source_datasets) if source_datasets is not None else load_source_datasets(source)
-    ordered = _order_datasets(datasets, source)
+    ordered = [_with_type2_patient_study(ds, float(source.spacing[0])) for ds in _order_datasets(datasets, source)]
     if any("FrameOfReferenceUID" not in ds for ds in ordered):
         # highdicom requires one; give the header copies the derived UID (docs/export.md)
         import copy

@@ -89,3 +89,19 @@ def test_de_identified_srs_of_two_patients_without_an_id_keep_two_pseudonyms(irc
         sr = write_sr(read_from_measurements(ms, patient_id=pid), tmp_path / f"{pid}.dcm", images=vol, deidentifier=deid)
         names.append(str(pydicom.dcmread(sr.path).PatientName))
     assert names[0] != names[1] and deid.pseudonym("noid-aaaaaaaaaaaaaaaa") != deid.pseudonym("noid-bbbbbbbbbbbbbbbb")
+
+
+def test_seg_over_a_stripped_real_series(shared_data: Path, tmp_path: Path) -> None:
+    """dicom2nifti's slicecount/001 (2-slice sagittal MR) lacks PatientSex, PatientBirthDate and
+    SliceThickness: write_seg ended in a bare AttributeError inside highdicom (found by the napari
+    helper). The SEG is written, and reads back as the mask on the series' grid."""
+    from hcc_imaging.io import load_series
+    from hcc_imaging.volume import LabelVolume
+
+    vol = load_series(shared_data / "dicom2nifti_failing_series" / "slicecount" / "001")
+    arr = np.zeros(vol.shape, np.uint8)
+    c = [n // 2 for n in vol.shape]
+    arr[c[0], c[1] - 3:c[1] + 3, c[2] - 4:c[2] + 4] = 1
+    info = write_seg(LabelVolume(array=arr, geometry=vol.geometry, labels={1: "L1"}), vol, tmp_path / "s.dcm")
+    back = read_seg(info.path, vol)
+    assert np.array_equal(np.asarray(back.lesions.array) > 0, arr > 0)
