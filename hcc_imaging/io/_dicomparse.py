@@ -76,6 +76,14 @@ _SEQ_DELIM = 0xFFFEE0DD
 _UNDEFINED = 0xFFFFFFFF
 
 
+class _TruncatedHeader(Exception):
+    """The file ends inside a header element (the fast parser's EOF)."""
+
+    def __init__(self, n_bytes: int) -> None:
+        super().__init__(n_bytes)
+        self.n_bytes = n_bytes
+
+
 class ParseFailure(Exception):
     """Internal: the fast parser cannot read this file; use pydicom instead."""
 
@@ -568,9 +576,25 @@ def parse_header(
                 try:
                     return _parse_buffer(buf, source, stop_group, eof=len(buf) < size)
                 except _Incomplete:
-                    if len(buf) < size:  # end of file reached
-                        raise ParseFailure("file ends inside the header") from None
+                    if len(buf) < size:  # end of file reached inside an element: a truncated copy
+                        raise _TruncatedHeader(len(buf)) from None
                     size *= 4
+    except _TruncatedHeader as cut:
+        from .errors import NotDicomError
+
+        try:  # a layout our parser does not walk, that pydicom reads whole, is not truncated
+            hdr = _parse_with_pydicom(source, data=data, pool=pool, strict=True)
+        except Exception:
+            hdr = None
+        # pydicom returns what it read of a cut file: an image with its pixels, or an object
+        # without pixels whose identity is whole, counts as read; the rest is a truncated copy
+        if hdr is not None and (hdr.has_pixel_data or (
+                not hdr.rows and hdr.study_instance_uid and hdr.series_instance_uid and hdr.sop_instance_uid)):
+            return hdr
+        raise NotDicomError(
+            f"{_display(source)}: truncated: the file ends inside its header, after {cut.n_bytes} bytes "
+            "(a copy cut short). It is skipped; copy or export it again."
+        ) from None
     except ParseFailure:
         return _parse_with_pydicom(source, data=data, pool=pool)
 
@@ -621,7 +645,11 @@ def header_from_dataset(ds: Any, source: str) -> InstanceHeader:
     return hdr
 
 
-def _parse_with_pydicom(source: str, *, data: bytes | None, pool: ZipPool | None) -> InstanceHeader:
+def _parse_with_pydicom(
+    source: str, *, data: bytes | None, pool: ZipPool | None, strict: bool = False
+) -> InstanceHeader:
+    """Header by pydicom (the fallback).  ``strict``: raise when pydicom, too, meets the end of the
+    data inside an element (a truncated file), instead of returning the part it read."""
     import pydicom
     from pydicom.errors import InvalidDicomError
 
@@ -637,7 +665,12 @@ def _parse_with_pydicom(source: str, *, data: bytes | None, pool: ZipPool | None
             data = read_source_bytes(source, pool)
         elif not _maybe_dicom(data[:132]):
             raise NotDicomError(_not_dicom_msg(source))
-        ds = pydicom.dcmread(io.BytesIO(data), force=False, stop_before_pixels=False, defer_size=256)
+        if strict:
+            with pydicom.config.strict_reading():
+                ds = pydicom.dcmread(io.BytesIO(data), force=False, stop_before_pixels=False)
+                _ = [elem.value for elem in ds]  # every value read, not deferred
+        else:
+            ds = pydicom.dcmread(io.BytesIO(data), force=False, stop_before_pixels=False, defer_size=256)
     except InvalidDicomError:
         ds = None
     except NotDicomError:

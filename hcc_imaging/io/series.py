@@ -58,8 +58,9 @@ _COLOUR = ("RGB", "YBR", "PALETTE", "ARGB", "CMYK", "HSV")
 # ---------------------------------------------------------------------------------------------
 def _headers_for(
     source: SeriesSource, series_uid: str | None, pool: ZipPool
-) -> tuple[list[InstanceHeader], str]:
-    """Headers (parsed up to Pixel Data) of the one series selected from ``source``."""
+) -> tuple[list[InstanceHeader], str, list[Any]]:
+    """Headers (parsed up to Pixel Data) of the one series selected from ``source``, where they
+    are, and the files of the source skipped as unreadable (``SkippedFile``)."""
     explicit_files = False
     if isinstance(source, SeriesInfo):
         files = list(source.files)
@@ -97,10 +98,10 @@ def _headers_for(
                 f"series {series_uid} is not in {where}. Series found: {known}. "
                 "Pass one of these as series_uid=."
             )
-        return groups[series_uid], where
+        return groups[series_uid], where, skipped
     image_groups = {k: g for k, g in groups.items() if any(h.is_image for h in g)}
     if len(image_groups) == 1:
-        return next(iter(image_groups.values())), where
+        return next(iter(image_groups.values())), where, skipped
     if not image_groups:
         h = headers[0]
         raise E.NotAnImageError(
@@ -497,7 +498,7 @@ def load_series(
     if on_irregular not in ("error", "resample"):
         raise ValueError(f"on_irregular must be 'error' or 'resample', got {on_irregular!r}.")
     with ZipPool() as pool:
-        headers, _where = _headers_for(source, series_uid, pool)
+        headers, _where, skipped = _headers_for(source, series_uid, pool)
         uid = headers[0].series_instance_uid or "(no SeriesInstanceUID)"
         images = _check_images(headers, uid)
         if acquisition is not None:
@@ -516,7 +517,17 @@ def load_series(
                 f"series {uid}: stack={stack} does not exist; the series has "
                 f"{len(analyse_stack(slices).groups)} orientation/size group(s) (stack=0 is the largest)."
             ) from None
-        _raise_for(an, uid, on_tilt, on_irregular)
+        try:
+            _raise_for(an, uid, on_tilt, on_irregular)
+        except E.SliceSpacingError as err:
+            skipped = [f for f in skipped if not str(f.reason).startswith(("not a DICOM", "DICOMDIR"))]
+            if not skipped:
+                raise
+            named = "; ".join(f"{display_source(f.path)} ({f.reason})" for f in skipped[:3])
+            raise E.SliceSpacingError(
+                f"{err} {len(skipped)} file(s) beside the series could not be read and were skipped, which may "
+                f"be the missing slice(s): {named}{' ...' if len(skipped) > 3 else ''}."
+            ) from None
         ordered = an.slices
         integral = all(_integral(s.slope) and _integral(s.intercept) for s in ordered)
         dtype = np.dtype(np.int16) if integral else np.dtype(np.float32)

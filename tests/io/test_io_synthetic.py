@@ -330,3 +330,19 @@ def test_a_series_stored_twice_is_one_series(tmp_path: Path) -> None:
     v = load_series(tmp_path / "a")
     assert v.shape[0] == 5
     assert any("copies of another file" in p for p in v.meta["problems"])
+
+
+def test_a_file_cut_inside_its_header_is_skipped_and_named(tmp_path: Path) -> None:
+    """It became a phantom series ("SeriesInstanceUID missing", a patient of its own), and the load
+    blamed a missing slice without naming the cut file."""
+    from hcc_imaging.io import index_archive
+
+    paths = write_series(tmp_path, _volume_values(6))
+    (tmp_path / "notes.txt").write_text("not dicom")
+    cut = paths[3]
+    cut.write_bytes(cut.read_bytes()[:600])
+    idx = index_archive(tmp_path)
+    assert len(idx.series) == 1
+    assert any(s.path.endswith(cut.name) and s.reason.startswith("truncated") for s in idx.skipped)
+    with pytest.raises(SliceSpacingError, match=f"{cut.name} \\(truncated: the file ends inside its header"):
+        load_series(tmp_path)
