@@ -124,6 +124,10 @@ def decode_file(h: InstanceHeader, pool: ZipPool) -> tuple[NDArray[Any], str]:
                     "cut short in transfer or storage; re-send or re-export it."
                 ) from err
             errors.append(f"{plugin or 'default'}: {type(err).__name__}: {msg.splitlines()[0][:160] if msg else ''}")
+    if not h.transfer_syntax_uid:
+        raw = _decode_raw_dataset(h, pool)
+        if raw is not None:
+            return raw, "pydicom (raw dataset)"
     raise E.PixelDecodeError(
         f"{display_source(h.path)}: no decoder could read its pixel data (transfer syntax "
         f"{h.transfer_syntax_uid or 'unknown'}; tried {'; '.join(errors)}). Convert the file to an uncompressed "
@@ -196,3 +200,24 @@ def default_workers() -> int:
     except AttributeError:  # pragma: no cover - not Linux
         n = os.cpu_count() or 1
     return max(1, min(n, 4))
+
+
+def _decode_raw_dataset(h: InstanceHeader, pool: ZipPool | None) -> NDArray[Any] | None:
+    """Pixels of a raw dataset (no preamble, no file meta, so no transfer syntax): DICOM's default
+    for such a dataset is implicit VR little endian (PS3.5 A.1), which is how the header was read;
+    None when pydicom cannot read it that way either."""
+    import pydicom
+    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    try:
+        with open_source(h.path, pool) as fp:
+            ds = pydicom.dcmread(fp, force=True)
+        if not hasattr(ds, "file_meta") or ds.file_meta is None:
+            ds.file_meta = pydicom.dataset.FileMetaDataset()
+        implicit = getattr(ds, "is_implicit_VR", None)
+        if implicit is None:
+            implicit = (getattr(ds, "original_encoding", (True, True)) or (True, True))[0]
+        ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+        return np.asarray(ds.pixel_array)
+    except Exception:  # noqa: BLE001 - the caller raises PixelDecodeError naming the file
+        return None

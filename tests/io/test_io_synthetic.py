@@ -346,3 +346,24 @@ def test_a_file_cut_inside_its_header_is_skipped_and_named(tmp_path: Path) -> No
     assert any(s.path.endswith(cut.name) and s.reason.startswith("truncated") for s in idx.skipped)
     with pytest.raises(SliceSpacingError, match=f"{cut.name} \\(truncated: the file ends inside its header"):
         load_series(tmp_path)
+
+
+def test_a_raw_dataset_without_preamble_or_file_meta_loads(tmp_path: Path) -> None:
+    """No preamble, no DICM, no file meta: implicit VR little endian, DICOM's default. The index
+    read it, the load failed with PixelDecodeError ('transfer syntax unknown')."""
+    from pydicom.filebase import DicomFileLike
+    from pydicom.filewriter import write_dataset
+
+    ref_dir, raw_dir = tmp_path / "ref", tmp_path / "raw"
+    paths = write_series(ref_dir, _volume_values(4))
+    raw_dir.mkdir()
+    for p in paths:
+        ds = pydicom.dcmread(p)
+        with open(raw_dir / p.name, "wb") as fh:
+            out = DicomFileLike(fh)
+            out.is_little_endian, out.is_implicit_VR = True, True
+            write_dataset(out, ds)
+    assert (raw_dir / paths[0].name).read_bytes()[128:132] != b"DICM"
+    ref, raw = load_series(ref_dir), load_series(raw_dir)
+    assert np.array_equal(raw.array, ref.array)
+    assert np.allclose(raw.geometry.affine, ref.geometry.affine)
