@@ -207,9 +207,13 @@ def analyse_stack(slices: Sequence[SliceRef], *, stack: int | None = None) -> St
             what.append("ImageOrientationPatient")
         if any(not _ps_ok(s) for s in missing):
             what.append("PixelSpacing")
+        rules = {"ImagePositionPatient": "three finite numbers",
+                 "ImageOrientationPatient": "two orthogonal unit vectors, six finite cosines",
+                 "PixelSpacing": "two positive numbers"}
         issues.append(StackIssue(
             "missing_geometry",
-            f"{len(missing)} of {len(all_slices)} image(s) lack a valid {', '.join(what)}",
+            f"{len(missing)} of {len(all_slices)} image(s) lack a valid {', '.join(what)} (missing, or not "
+            + "; ".join(rules[w] for w in what) + ")",
             {"count": len(missing), "tags": what, "file": missing[0].header.path},
         ))
         res.slices = all_slices
@@ -224,6 +228,8 @@ def analyse_stack(slices: Sequence[SliceRef], *, stack: int | None = None) -> St
         sizes = {(k[1], k[2], k[3]) for k in groups_d}
         desc = "; ".join(
             f"stack={i}: {len(g)} image(s) {orientation_label(g[0].iop)} {g[0].rows}x{g[0].columns}"
+            + (f" ({float(g[0].pixel_spacing[0]):g}x{float(g[0].pixel_spacing[1]):g} mm pixels)"
+               if g[0].pixel_spacing and len(g[0].pixel_spacing) >= 2 else "")
             + (f" series number {g[0].header.series_number}" if g[0].header.series_number is not None else "")
             for i, g in enumerate(groups)
         )

@@ -147,6 +147,15 @@ def test_mixed_sizes_are_refused(tmp_path: Path) -> None:
     assert load_series(tmp_path, stack=0).shape == (3, 6, 7)
 
 
+def test_stacks_differing_in_pixel_spacing_only_are_told_apart(tmp_path: Path) -> None:
+    """The message listed two stacks that read the same ("axial 6x7"): their pixel spacings differ."""
+    write_series(tmp_path / "s", _volume_values(3), series_uid="1.2.3.5")
+    write_series(tmp_path / "s2", _volume_values(2), series_uid="1.2.3.5", spacing=(2.5, 0.9, 0.9),
+                 origin=(-50, -60, 20))
+    with pytest.raises(MixedImageSizeError, match=r"6x7 \(0.7x0.8 mm pixels\).*6x7 \(0.9x0.9 mm pixels\)"):
+        load_series(tmp_path)
+
+
 def test_localizer_is_dropped_with_a_note(tmp_path: Path) -> None:
     types = [["ORIGINAL", "PRIMARY", "AXIAL"]] * 4 + [["ORIGINAL", "PRIMARY", "LOCALIZER"]]
     pos = [(-50.0, -60.0, 10 + 2.5 * k) for k in range(4)] + [(0.0, 0.0, 200.0)]
@@ -265,7 +274,9 @@ def test_invalid_geometry_tags_are_refused(tmp_path: Path, tag: str, value: list
     ds = pydicom.dcmread(paths[0])
     setattr(ds, tag, value)
     ds.save_as(paths[0])
-    with pytest.raises(MissingPositionError, match=f"lack a valid.*{tag}"):
+    rule = {"ImageOrientationPatient": "two orthogonal unit vectors", "PixelSpacing": "two positive numbers",
+            "ImagePositionPatient": "three finite numbers"}[tag]
+    with pytest.raises(MissingPositionError, match=f"lack a valid.*{tag} \\(missing, or not {rule}"):
         load_series(tmp_path)
 
 
