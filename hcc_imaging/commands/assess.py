@@ -160,8 +160,19 @@ def _print_table(out: dict[str, Any], show_reasons: bool) -> None:
                       + (f", BCLC {row['bclc']}" if "bclc" in row else ""))
     if out["clinical"]:
         c = out["clinical"]
-        console.print(f"clinical CR: {c['clinical_cr']['clinical_cr']}; drug-off eligible: "
-                      f"{c['drug_off']['eligible']}")
+        cc = c["clinical_cr"]
+        history = ""
+        if cc.get("achieved_day") is not None:
+            history = f" (reached day {cc['achieved_day']}"
+            history += (f", lost day {cc['lost_day']})" if cc.get("lost_day") is not None
+                        else ")")
+        console.print(f"clinical CR: {cc['clinical_cr']}{history}; drug-off eligible: "
+                      f"{c['drug_off']['eligible']}", highlight=False)
+        if show_reasons:
+            for r in cc["reasons"]:
+                console.print(f"  clinical CR: {r}", highlight=False)
+            for r in c["drug_off"]["reasons"]:
+                console.print(f"  drug-off: {r}", highlight=False)
 
 
 def run(args: argparse.Namespace) -> int:

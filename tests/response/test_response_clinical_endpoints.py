@@ -163,3 +163,72 @@ def test_cohort_orr_dcr_keep_ne_in_denominator():
     assert c.to_json()["counts"]["missing"] == 1
     with pytest.raises(CriteriaError, match=r"at least one patient"):
         cohort_endpoints([])
+
+
+# Clinical CR needs the imaging CR and the normal markers at the same time (criteria.md §9.3).
+def _tp(day, **kw):
+    return (day, [les("L1", **kw)])
+
+
+def test_cr_lost_to_pd_before_markers_normalise_is_not_clinical_cr():
+    # CR day 56, PD day 112 (regrowth), markers normal only from day 120 to 200.
+    d = doc(_tp(0, ld=30.0), _tp(56, status="absent"), _tp(112, ld=25.0), _tp(168, ld=25.0),
+            markers=[_normal(0, afp=500.0), _normal(120), _normal(200)])
+    res = clinical_cr(d, [classify(d, RECIST_1_1)])
+    assert res.clinical_cr is False
+    assert (res.achieved_day, res.lost_day) == (None, None)
+    assert res.normal_days == 80  # long enough on its own: the overlap is what fails
+    assert "never held at the same time" in " ".join(res.reasons)
+
+
+def test_clinical_cr_reached_then_lost_to_pd_reports_both_days():
+    d = doc(_tp(0, ld=30.0), _tp(56, status="absent"), _tp(112, status="absent"),
+            (168, [les("L1", status="absent"), les("N1", role="new")]),
+            markers=[_normal(0, afp=500.0), _normal(60), _normal(160)])
+    res = clinical_cr(d, [classify(d, RECIST_1_1)])
+    assert res.clinical_cr is False
+    assert (res.achieved_day, res.lost_day) == (160, 168)
+    assert "imaging CR ended" in " ".join(res.reasons)
+
+
+def test_clinical_cr_lost_when_a_marker_rebounds():
+    d = _cr_doc([_normal(0, afp=500.0), _normal(40), _normal(100), _normal(130, afp=50.0)])
+    res = clinical_cr(d, [classify(d, RECIST_1_1)])
+    assert res.clinical_cr is False and (res.achieved_day, res.lost_day) == (100, 130)
+
+
+def test_markers_normal_before_the_imaging_cr_count_from_the_cr_day():
+    # Normal from day 10 (last draw day 55): on the CR day 56 they have been normal 45 days.
+    d = _cr_doc([_normal(0, afp=500.0), _normal(10), _normal(55)])
+    res = clinical_cr(d, [classify(d, RECIST_1_1)])
+    assert res.clinical_cr is True and res.achieved_day == 56 and res.lost_day is None
+
+
+@pytest.mark.parametrize(("after_pd", "expected"), [
+    pytest.param(False, False, id="cr-after-pd-not-counted-by-default"),
+    pytest.param(True, True, id="cr-after-pd-counted-on-request"),
+])
+def test_cr_scored_after_pd(after_pd, expected):
+    d = doc(_tp(0, ld=30.0), _tp(56, ld=40.0), _tp(112, status="absent"), _tp(168, status="absent"),
+            markers=[_normal(0, afp=500.0), _normal(100), _normal(200)])
+    res = clinical_cr(d, [classify(d, RECIST_1_1)], count_cr_after_pd=after_pd)
+    assert res.clinical_cr is expected
+    if not after_pd:
+        assert "follows PD on day 56" in " ".join(res.reasons)
+
+
+def test_a_not_evaluable_time_point_neither_ends_nor_confirms_the_cr():
+    d = doc(_tp(0, ld=30.0), _tp(56, status="absent"), _tp(112, status="not_evaluable"),
+            markers=[_normal(0, afp=500.0), _normal(60), _normal(150)])
+    res = clinical_cr(d, [classify(d, RECIST_1_1)])
+    assert classify(d, RECIST_1_1).timepoints[2].response == "NE"
+    assert res.clinical_cr is True and res.imaging_cr_day == 56
+
+
+def test_drug_off_refused_when_the_cr_after_rfa_was_lost():
+    d = doc(_tp(0, ld=30.0), _tp(56, status="absent"), _tp(112, status="absent"), _tp(200, ld=20.0),
+            markers=[_normal(0, afp=900.0), _normal(28), _normal(140), _normal(210)],
+            treatments=ATEZO, ceus=[{"day": 130, "intranodular_arterial_flow": False}])
+    res = drug_off_eligible(d, [classify(d, RECIST_1_1)], min_normal_days=84)
+    assert res.eligible is False and res.imaging_cr_day is None
+    assert "no imaging CR in effect now" in " ".join(res.reasons)
