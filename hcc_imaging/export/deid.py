@@ -374,9 +374,32 @@ class Deidentifier:
             )
         self._patients = {str(k): dict(v) for k, v in data.get("patients", {}).items()}
         self._aliases = {str(k): str(v) for k, v in data.get("aliases", {}).items()}
-        self._readers = {str(k): str(v) for k, v in data.get("readers", {}).items()}
+        self._readers = self._normalised_readers(
+            {str(k): str(v) for k, v in data.get("readers", {}).items()}, path)
         self._uids = {str(k): str(v) for k, v in data.get("uids", {}).items()}
         self._dummies = {str(k): str(v) for k, v in data.get("dummies", {}).items()}
+
+    @staticmethod
+    def _normalised_readers(readers: dict[str, str], path: Path) -> dict[str, str]:
+        """A map written before reader ids were normalised may key one reader twice (``R1`` from
+        a read document, ``R1^`` from an SR's observer name), with two pseudonyms. Key every
+        entry by :func:`normalize_reader_id` too, keeping the pseudonym of the plain key when
+        both exist (the first-made one otherwise), and say that earlier exports gave that
+        reader two pseudonyms."""
+        out = dict(readers)
+        groups: dict[str, list[str]] = {}
+        for k in readers:
+            groups.setdefault(normalize_reader_id(k), []).append(k)
+        for key, forms in sorted(groups.items()):
+            pseudos = sorted({readers[f] for f in forms})
+            keep = readers[key] if key in readers else pseudos[0]
+            out[key] = keep
+            if len(pseudos) > 1:
+                logging.getLogger(__name__).warning(
+                    "pseudonym map %s gives one reader %d pseudonyms (%s; written before reader "
+                    "ids were normalised): %s is used from now on; exports made earlier carry the "
+                    "others for the same reader", path, len(pseudos), ", ".join(pseudos), keep)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -470,7 +493,11 @@ class Deidentifier:
         if r in self._readers.values():
             return r
         if r not in self._readers:
-            self._readers[r] = f"{READER_PSEUDONYM_PREFIX}-{len(self._readers) + 1:02d}"
+            used = set(self._readers.values())
+            n = len(used) + 1
+            while f"{READER_PSEUDONYM_PREFIX}-{n:02d}" in used:
+                n += 1
+            self._readers[r] = f"{READER_PSEUDONYM_PREFIX}-{n:02d}"
         return self._readers[r]
 
     def uid(self, original: str) -> str:

@@ -304,3 +304,20 @@ def test_deidentified_json_reads_pseudonymise_sources_and_notes(tmp_path: Path, 
     assert back["reader_id"] == "READER-01"
     prov = pd.read_csv(tmp_path / "export" / "tables" / "lesions.csv").provenance
     assert set(prov) == {"READER-01", "reader:READER-01", "hcc_imaging.batch 0.1.0"}
+
+
+def test_old_map_with_a_reader_under_two_keys_is_read_as_one_reader(tmp_path, caplog):
+    # Maps written before reader ids were normalised keyed the SR observer's "R1^" apart from "R1".
+    only_pn = tmp_path / "pn_only.json"
+    only_pn.write_text(json.dumps({"version": 1, "patients": {}, "readers": {"R1^": "READER-01"}}))
+    d = Deidentifier(only_pn)
+    assert d.reader("R1") == "READER-01"          # the same reader keeps its pseudonym
+    assert d.reader("R2") == "READER-02"          # a new reader never takes a used one
+    both = tmp_path / "both.json"
+    both.write_text(json.dumps({"version": 1, "patients": {},
+                                "readers": {"R1^": "READER-01", "R1": "READER-02"}}))
+    with caplog.at_level("WARNING"):
+        d2 = Deidentifier(both)
+    assert d2.reader("R1^") == d2.reader("R1") == "READER-02"
+    assert "2 pseudonyms" in caplog.text and "READER-01, READER-02" in caplog.text
+    assert d2.reader("R3") == "READER-03"
