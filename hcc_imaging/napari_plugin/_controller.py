@@ -695,8 +695,15 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
         if timepoint_id not in self.images:
             raise HccImagingError(f"time point {timepoint_id!r} has no images loaded; open its study before importing "
                                   "masks onto it.")
+        from ._layers import as_acquired, as_displayed, reoriented_axes
+
         ref = self.images[timepoint_id].reference
-        lesions, viable, organs = _core.import_masks(Path(path), ref)
+        # a series shown with its axes in world order (sagittal, coronal): the file's masks are
+        # read on the acquired slices (a SEG's frames are those files) and put on the shown grid
+        axes = reoriented_axes(ref)
+        lesions, viable, organs = _core.import_masks(Path(path), as_acquired(ref, axes))
+        lesions = as_displayed(lesions, axes)
+        viable = None if viable is None else as_displayed(viable, axes)
         kinds = _core.mask_kinds(Path(path))  # a SEG's fluid segments (ascites ...)
         arr = np.asarray(lesions.array)
         varr = None if viable is None else np.asarray(viable.array)

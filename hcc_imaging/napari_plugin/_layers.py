@@ -162,6 +162,15 @@ def as_acquired(obj: _G, axes: Sequence[int] | None) -> _G:
     return _transposed(obj, inverse, meta)
 
 
+def as_displayed(obj: _G, axes: Sequence[int] | None) -> _G:
+    """The inverse of :func:`as_acquired`: an image or label map on the acquired grid put on the
+    :func:`for_display` grid whose ``meta["reoriented"]["axes"]`` is ``axes`` (the same voxels at
+    the same LPS positions); ``obj`` itself for ``axes`` None."""
+    if not axes:
+        return obj
+    return _transposed(obj, [int(a) for a in axes], dict(obj.meta or {}))
+
+
 def reoriented_axes(obj: Volume | LabelVolume | None) -> list[int] | None:
     """The ``meta["reoriented"]["axes"]`` of a :func:`for_display` volume, else None."""
     info = (obj.meta or {}).get("reoriented") if obj is not None else None

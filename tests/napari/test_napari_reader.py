@@ -186,3 +186,8 @@ def test_a_sagittal_series_seg_and_sr_follow_its_acquired_slices(make_napari_vie
     np.testing.assert_array_equal(read_seg(written[0], reference=acquired).lesions.array != 0, want)
     (sr_path,) = dock.export("SR", tmp_path / "sr.dcm")
     assert sr_path.stat().st_size > 0
+    # and back: the SEG imported onto the shown (world-ordered) time point replaces L1's mask with
+    # the same voxels (a mask imported on the acquired axes would land transposed or be refused)
+    painted = np.asarray(session.label_volume("baseline").array) != 0
+    assert session.import_masks("baseline", seg_path) == ["L1"]
+    np.testing.assert_array_equal(np.asarray(session.label_volume("baseline").array) != 0, painted)
