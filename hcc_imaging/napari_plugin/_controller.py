@@ -34,7 +34,7 @@ from numpy.typing import ArrayLike, NDArray
 from .._atomic import atomic_write_bytes
 from ..errors import BlindingError, HccImagingError, StoreError
 from ..volume import ARTERIAL_PREFERENCE, Geometry, LabelVolume, Phase, Volume
-from ._layers import LineSpec, geometry_from_metadata, geometry_metadata
+from ._layers import LineSpec, as_acquired, as_displayed, geometry_from_metadata, geometry_metadata, reoriented_axes
 from ._mask_edits import MaskEditsMixin
 from ._segmenting import SegmentingMixin
 from ._store_sync import StoreSyncMixin
@@ -695,8 +695,6 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
         if timepoint_id not in self.images:
             raise HccImagingError(f"time point {timepoint_id!r} has no images loaded; open its study before importing "
                                   "masks onto it.")
-        from ._layers import as_acquired, as_displayed, reoriented_axes
-
         ref = self.images[timepoint_id].reference
         # a series shown with its axes in world order (sagittal, coronal): the file's masks are
         # read on the acquired slices (a SEG's frames are those files) and put on the shown grid

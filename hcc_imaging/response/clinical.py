@@ -308,8 +308,9 @@ def drug_off_eligible(
     curative_kinds: frozenset[TreatmentKind] = frozenset(_CURATIVE),
 ) -> DrugOffResult:
     """Drug-off (Atezo/Bev discontinuation): curative locoregional therapy after Atezo/Bev
-    start, imaging CR after it and still in effect at the latest time point (not after PD), markers normal ≥ ``min_normal_days`` (84 = 12 weeks; 168 for
-    the 24-week reading), and no intranodular arterial flow on the latest CEUS after it."""
+    start, imaging CR after it and still in effect at the latest time point (not after PD),
+    markers normal ≥ ``min_normal_days`` (84 = 12 weeks; 168 for the 24-week reading), and no
+    intranodular arterial flow on the latest CEUS after it."""
     reasons: list[str] = []
     atezo = [t for t in doc.treatments if t.kind is TreatmentKind.ATEZOLIZUMAB_BEVACIZUMAB]
     if not atezo:
