@@ -445,10 +445,15 @@ def classify_detailed(
                         continue
                     ln = (lesion_nadir[o.lesion_id] if rules.pd_reference is PdReference.NADIR
                           else base_vals[o.lesion_id])
-                    if ln > 0 and meets_pd(v, ln, rules):
+                    # From a nadir of 0 (the lesion had disappeared) any regrowth that meets
+                    # the floor is an unbounded increase: the lesion reappeared (Miller:
+                    # "≥ 25 % increase of one or more lesions").
+                    if meets_pd(v, ln, rules):
                         lesion_pd.append(
                             f"{o.lesion_id} {fmt_mm(ln, unit)} -> {fmt_mm(v, unit)} "
-                            f"({fmt_pct((v - ln) / ln)} vs its {ref_name})")
+                            + (f"({fmt_pct((v - ln) / ln)} vs its {ref_name})" if ln else
+                               f"(reappeared after disappearing: any regrowth from its "
+                               f"{ref_name} of 0 is ≥ {fmt_pct(rules.pd_threshold_frac)})"))
             pd_op = "≥" if rules.pd_inclusive else ">"
             pd_text = (f"PD: sum {fmt_mm(known_sum, unit)} is "
                        f"{fmt_pct((known_sum - ref) / ref) if ref else '+inf'} and "

@@ -194,6 +194,37 @@ def test_who_pd_reference(reference, expected):
     assert last(d, WHO.replace(pd_reference=reference, pd_per_lesion=False)).response == expected
 
 
+
+def _who_gone_then(l2_fu2, **kw):
+    """L1 3000 -> 1200 -> 1200 mm2 (PR throughout); L2 100 mm2 -> gone -> ``l2_fu2``."""
+    return doc((0, [_bi("L1", 60.0, 50.0), _bi("L2", 10.0, 10.0)]),
+               (56, [_bi("L1", 40.0, 30.0), les("L2", status="absent")]),
+               (112, [_bi("L1", 40.0, 30.0), l2_fu2]))
+
+
+@pytest.mark.parametrize(("l2_fu2", "rules", "expected"), [
+    pytest.param(_bi("L2", 5.0, 5.0), WHO, "PD",
+                 id="who-lesion-gone-then-25mm2-PD-per-lesion-from-nadir-0"),
+    pytest.param(_bi("L2", 1.0, 1.0), WHO, "PD",
+                 id="who-lesion-gone-then-1mm2-PD-any-regrowth-from-0"),
+    pytest.param(les("L2", status="absent"), WHO, "PR", id="who-lesion-stays-gone-PR"),
+    pytest.param(_bi("L2", 5.0, 5.0), WHO.replace(pd_per_lesion=False), "PR",
+                 id="who-lesion-gone-then-25mm2-PR-sum-rule-only"),
+    pytest.param(_bi("L2", 5.0, 5.0), WHO.replace(pd_abs_floor=26), "PR",
+                 id="who-lesion-gone-then-25mm2-PR-under-a-26mm2-floor"),
+    pytest.param(_bi("L2", 5.0, 5.0), WHO.replace(pd_reference="baseline"), "PR",
+                 id="who-lesion-gone-then-25mm2-PR-vs-baseline-100mm2"),
+])
+def test_who_per_lesion_reappearance_from_zero(l2_fu2, rules, expected):
+    r = last(_who_gone_then(l2_fu2), rules)
+    assert r.response == expected
+    if expected == "PD":
+        assert r.target_response == "PD"
+        assert any("PD per lesion" in x and "L2 0 mm2 ->" in x and "reappeared" in x
+                   for x in r.reasons), r.reasons
+    if l2_fu2.get("short_axis_mm") == 5.0:
+        assert r.change_from_nadir == Fraction(25, 1200)  # the sum alone is +2.08 %: not PD
+
 def test_who_node_must_disappear_for_cr():
     n = dict(is_lymph_node=True, organ="lymph_node")
     d = doc((0, [_bi("N1", 20.0, 16.0, **n)]), (56, [_bi("N1", 9.0, 8.0, **n)]))
