@@ -194,6 +194,41 @@ def test_iupd_stays_when_increase_below_5mm_then_cumulative_confirms():
     assert res.pd_day == 42 and res.bor_unconfirmed == "iCPD"
 
 
+
+def _stays(res, i):
+    return [x for x in res.timepoints[i].reasons if x.startswith("stays iUPD")]
+
+
+@pytest.mark.parametrize(("values", "says"), [
+    pytest.param([50.0, 60.0, 64.0], "target sum +4 mm since FU1 (60 mm -> 64 mm) is below the "
+                 "iCPD threshold of 5 mm", id="plus-4mm-since-iupd-says-below-5mm"),
+    pytest.param([50.0, 60.0, 64.9], "target sum +4.9 mm since FU1 (60 mm -> 64.9 mm) is below "
+                 "the iCPD threshold of 5 mm", id="plus-4.9mm-since-iupd-says-below-5mm"),
+    pytest.param([50.0, 60.0, 60.0], "target sum 0 mm since FU1 (60 mm -> 60 mm) is no further "
+                 "increase", id="unchanged-since-iupd-says-no-further-increase"),
+    pytest.param([50.0, 70.0, 65.0], "target sum -5 mm since FU1 (70 mm -> 65 mm) is no further "
+                 "increase", id="smaller-but-still-pd-says-no-further-increase"),
+])
+def test_stays_iupd_reason_states_the_increase_since_iupd(values, says):
+    """FU2 +4 mm said "no further increase since FU1"."""
+    res = classify_irecist(tseries(values))
+    assert res.timepoints[2].response == "iUPD"
+    assert _stays(res, 2) == [f"stays iUPD: the iUPD of FU1 is not confirmed — {says}"]
+
+
+def test_stays_iupd_reason_names_each_category_not_confirmed():
+    d = doc((0, [les("L1", 50.0), _nt("present")]),
+            (42, [les("L1", 60.0), _nt("unequivocal_progression"), _new("X", 12.0)]),
+            (84, [les("L1", 62.0), _nt("present"), _new("X", 14.0)]))
+    res = classify_irecist(d)
+    assert res.timepoints[2].response == "iUPD"
+    (text,) = _stays(res, 2)
+    for part in ("target sum +2 mm since FU1 (60 mm -> 62 mm) is below the iCPD threshold",
+                 "no further non-target increase recorded",
+                 "new-lesion-target sum +2 mm since FU1 (12 mm -> 14 mm) is below the iCPD",
+                 "no new-lesion non-target increase", "no further new lesion"):
+        assert part in text, text
+
 def test_iupd_then_reset_then_new_iupd_needs_own_confirmation():
     d = tseries([50.0, 60.0, 50.0, 62.0, 70.0])
     assert labels(d) == ["iUPD", "iSD", "iUPD", "iCPD"]
