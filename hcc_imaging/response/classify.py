@@ -488,8 +488,14 @@ def classify_detailed(
                 reasons.append("target CR: all targets gone")
             elif missing:
                 t_resp = R.NE
-                reasons.append(f"target NE: {', '.join(missing)} not assessed and the measured "
-                               f"targets ({fmt_mm(known_sum, unit)}) do not prove PD")
+                measured = [o.lesion_id for o in targets if values[o.lesion_id] is not None]
+                if measured:
+                    reasons.append(f"target NE: {', '.join(missing)} not assessed and the "
+                                   f"measured target(s) {', '.join(measured)} "
+                                   f"({fmt_mm(known_sum, unit)}) do not prove PD")
+                else:
+                    reasons.append(f"target NE: no target measured ({', '.join(missing)} not "
+                                   "assessed)")
             elif meets_pr(known_sum, baseline_sum, rules):
                 t_resp = R.PR
                 pr_op = "≥" if rules.pr_inclusive else ">"
