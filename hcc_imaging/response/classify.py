@@ -743,12 +743,23 @@ def _new_lesion_counts(o: LesionObservation, rules: RuleSet) -> tuple[bool, str]
         if ld is not None and ld >= mn and o.typical_hcc_pattern:
             return True, (f"new intrahepatic lesion {lid} {fmt_mm(ld)} ≥ {fmt_mm(mn)} with the "
                           "typical HCC pattern (mRECIST)")
-        if ld is None or ld < mn:
+        growth_mm = fmt_mm(rules.new_lesion_min_interval_growth_mm)
+        if ld is None:
+            return False, (f"new intrahepatic lesion {lid} has no longest_diameter_mm: not PD "
+                           f"(mRECIST counts a new intrahepatic lesion ≥ {fmt_mm(mn)} with the "
+                           f"typical pattern, or after ≥ {growth_mm} interval growth); record "
+                           "its diameter")
+        if ld < mn:
             return False, (f"new intrahepatic lesion {lid} {fmt_mm(ld)} < {fmt_mm(mn)}: not PD "
                            "(mRECIST)")
+        if o.typical_hcc_pattern is None:
+            # Not recorded is not shown: mRECIST needs the pattern (or growth) to call it HCC.
+            return False, (f"new intrahepatic lesion {lid} {fmt_mm(ld)}: typical pattern not "
+                           "recorded (typical_hcc_pattern): not PD, mRECIST needs arterial "
+                           f"hyperenhancement + washout or ≥ {growth_mm} interval growth; "
+                           "record typical_hcc_pattern (true / false) or interval_growth_mm")
         return False, (f"new intrahepatic lesion {lid} {fmt_mm(ld)} without the typical "
                        "pattern (arterial hyperenhancement + washout): not PD until ≥ "
-                       f"{fmt_mm(rules.new_lesion_min_interval_growth_mm)} interval growth "
-                       "(mRECIST)")
+                       f"{growth_mm} interval growth (mRECIST)")
     return True, f"new lesion {lid} (unequivocal)"
 

@@ -99,6 +99,26 @@ def test_mrecist_new_lesion_rule(new, expected):
         assert last(d, RECIST_1_1).response == "PD"
 
 
+@pytest.mark.parametrize(("new", "says", "not_says"), [
+    pytest.param(_new(longest_diameter_mm=15.0), "X 15 mm: typical pattern not recorded "
+                 "(typical_hcc_pattern): not PD", "without the typical pattern",
+                 id="new-15mm-pattern-not-recorded-says-not-recorded"),
+    pytest.param(_new(longest_diameter_mm=15.0, typical_hcc_pattern=False),
+                 "X 15 mm without the typical pattern", "not recorded",
+                 id="new-15mm-atypical-says-without-the-pattern"),
+    pytest.param(_new(status="present", typical_hcc_pattern=True), "X has no longest_diameter_mm: "
+                 "not PD", "n/a", id="new-without-diameter-says-no-diameter-not-n/a"),
+])
+def test_mrecist_new_lesion_reason_says_what_was_recorded(new, says, not_says):
+    """typical_hcc_pattern absent was reported "without the typical pattern"; the class
+    stays not PD (mRECIST needs the pattern shown, criteria.md §3.1)."""
+    d = doc((0, [viable("L1", 40.0, 30.0, enhancing=True)]), (56, [viable("L1", 35.0, 15.0), new]))
+    r = last(d, MRECIST)
+    assert (r.response, r.new_lesions) == ("PR", False)
+    (text,) = [x for x in r.reasons if x.startswith("new intrahepatic lesion X")]
+    assert says in text and not_says not in text, text
+
+
 # ---------------------------------------------------------------- mRECIST non-target rules
 NT = [
     pytest.param(dict(kind="effusion", organ="pleura", status="unequivocal_progression"),
