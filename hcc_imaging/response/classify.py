@@ -445,10 +445,15 @@ def classify_detailed(
                         continue
                     ln = (lesion_nadir[o.lesion_id] if rules.pd_reference is PdReference.NADIR
                           else base_vals[o.lesion_id])
-                    if ln > 0 and meets_pd(v, ln, rules):
+                    # From a nadir of 0 (the lesion had disappeared) any regrowth that meets
+                    # the floor is an unbounded increase: the lesion reappeared (Miller:
+                    # "≥ 25 % increase of one or more lesions").
+                    if meets_pd(v, ln, rules):
                         lesion_pd.append(
                             f"{o.lesion_id} {fmt_mm(ln, unit)} -> {fmt_mm(v, unit)} "
-                            f"({fmt_pct((v - ln) / ln)} vs its {ref_name})")
+                            + (f"({fmt_pct((v - ln) / ln)} vs its {ref_name})" if ln else
+                               f"(reappeared after disappearing: any regrowth from its "
+                               f"{ref_name} of 0 is ≥ {fmt_pct(rules.pd_threshold_frac)})"))
             pd_op = "≥" if rules.pd_inclusive else ">"
             pd_text = (f"PD: sum {fmt_mm(known_sum, unit)} is "
                        f"{fmt_pct((known_sum - ref) / ref) if ref else '+inf'} and "
@@ -483,8 +488,14 @@ def classify_detailed(
                 reasons.append("target CR: all targets gone")
             elif missing:
                 t_resp = R.NE
-                reasons.append(f"target NE: {', '.join(missing)} not assessed and the measured "
-                               f"targets ({fmt_mm(known_sum, unit)}) do not prove PD")
+                measured = [o.lesion_id for o in targets if values[o.lesion_id] is not None]
+                if measured:
+                    reasons.append(f"target NE: {', '.join(missing)} not assessed and the "
+                                   f"measured target(s) {', '.join(measured)} "
+                                   f"({fmt_mm(known_sum, unit)}) do not prove PD")
+                else:
+                    reasons.append(f"target NE: no target measured ({', '.join(missing)} not "
+                                   "assessed)")
             elif meets_pr(known_sum, baseline_sum, rules):
                 t_resp = R.PR
                 pr_op = "≥" if rules.pr_inclusive else ">"
@@ -732,12 +743,23 @@ def _new_lesion_counts(o: LesionObservation, rules: RuleSet) -> tuple[bool, str]
         if ld is not None and ld >= mn and o.typical_hcc_pattern:
             return True, (f"new intrahepatic lesion {lid} {fmt_mm(ld)} ≥ {fmt_mm(mn)} with the "
                           "typical HCC pattern (mRECIST)")
-        if ld is None or ld < mn:
+        growth_mm = fmt_mm(rules.new_lesion_min_interval_growth_mm)
+        if ld is None:
+            return False, (f"new intrahepatic lesion {lid} has no longest_diameter_mm: not PD "
+                           f"(mRECIST counts a new intrahepatic lesion ≥ {fmt_mm(mn)} with the "
+                           f"typical pattern, or after ≥ {growth_mm} interval growth); record "
+                           "its diameter")
+        if ld < mn:
             return False, (f"new intrahepatic lesion {lid} {fmt_mm(ld)} < {fmt_mm(mn)}: not PD "
                            "(mRECIST)")
+        if o.typical_hcc_pattern is None:
+            # Not recorded is not shown: mRECIST needs the pattern (or growth) to call it HCC.
+            return False, (f"new intrahepatic lesion {lid} {fmt_mm(ld)}: typical pattern not "
+                           "recorded (typical_hcc_pattern): not PD, mRECIST needs arterial "
+                           f"hyperenhancement + washout or ≥ {growth_mm} interval growth; "
+                           "record typical_hcc_pattern (true / false) or interval_growth_mm")
         return False, (f"new intrahepatic lesion {lid} {fmt_mm(ld)} without the typical "
                        "pattern (arterial hyperenhancement + washout): not PD until ≥ "
-                       f"{fmt_mm(rules.new_lesion_min_interval_growth_mm)} interval growth "
-                       "(mRECIST)")
+                       f"{growth_mm} interval growth (mRECIST)")
     return True, f"new lesion {lid} (unequivocal)"
 

@@ -81,6 +81,11 @@ class _IUPD:
     new_ids: set[str] = field(default_factory=set)
 
 
+def _signed_mm(value: Fraction) -> str:
+    """``+4 mm``, ``-2 mm``, ``0 mm``: a change in mm with its sign."""
+    return ("+" if value > 0 else "") + fmt_mm(value)
+
+
 def _nlt_sum(tp_lesions: tuple, cats: dict[str, IRecistCategory]) -> Fraction:  # type: ignore[type-arg]
     total = Fraction(0)
     for o in tp_lesions:
@@ -134,6 +139,7 @@ def classify_irecist(doc: ReadDocument, rules: IRecistRules = IRECIST) -> Criter
                 label = _I.get(str(det.overall), "NE")
         else:
             triggers: list[str] = []
+            not_met: list[str] = []  # why each iUPD category does not confirm (for "stays iUPD")
             cur_target = det.known_sum
             if "target" in state.categories:
                 inc = cur_target - state.target_sum
@@ -146,22 +152,43 @@ def classify_irecist(doc: ReadDocument, rules: IRecistRules = IRECIST) -> Criter
                         f"{fmt_mm(cur_target)}; rule {'>' if strict else '≥'} "
                         f"{fmt_mm(rules.icpd_min_increase_mm)}"
                         + (", Table 2 'target + non-target iUPD' row" if strict else "") + ")")
+                else:
+                    not_met.append(
+                        f"target sum {_signed_mm(inc)} since {state.tp_id} "
+                        f"({fmt_mm(state.target_sum)} -> {fmt_mm(cur_target)}) is "
+                        + (f"below the iCPD threshold of {'> ' if strict else ''}"
+                           f"{fmt_mm(rules.icpd_min_increase_mm)}" if inc > 0 else
+                           "no further increase")
+                        + (" (Table 2 'target + non-target iUPD' row)" if strict else ""))
             if "non_target" in state.categories and det.non_target_increase_ids:
                 triggers.append("non-target increase: "
                                 + ", ".join(det.non_target_increase_ids))
+            elif "non_target" in state.categories:
+                not_met.append("no further non-target increase recorded (status "
+                               "further_increase or unequivocal_progression)")
             if "new" in state.categories:
                 inc_nlt = nlt_sum - state.nlt_sum
                 if inc_nlt >= rules.icpd_min_increase_mm:
                     triggers.append(f"new-lesion-target sum +{fmt_mm(inc_nlt)} since iUPD")
+                else:
+                    not_met.append(
+                        f"new-lesion-target sum {_signed_mm(inc_nlt)} since {state.tp_id} "
+                        f"({fmt_mm(state.nlt_sum)} -> {fmt_mm(nlt_sum)}) is "
+                        + (f"below the iCPD threshold of {fmt_mm(rules.icpd_min_increase_mm)}"
+                           if inc_nlt > 0 else "no further increase"))
                 nlnt_inc = [o.lesion_id for o in tp.lesions
                             if cats.get(o.lesion_id) is IRecistCategory.NLNT
                             and o.status in (LesionStatus.FURTHER_INCREASE,
                                              LesionStatus.UNEQUIVOCAL_PROGRESSION)]
                 if nlnt_inc:
                     triggers.append(f"new-lesion non-target increase: {', '.join(nlnt_inc)}")
+                else:
+                    not_met.append("no new-lesion non-target increase")
             further_new = sorted(new_now - state.new_ids - seen_new)
             if "new" in state.categories and further_new:
                 triggers.append(f"further new lesion(s) {', '.join(further_new)}")
+            elif "new" in state.categories:
+                not_met.append("no further new lesion")
             for cat in sorted(pd_cats - state.categories):
                 if cat == "new" and not further_new:
                     continue
@@ -193,7 +220,8 @@ def classify_irecist(doc: ReadDocument, rules: IRecistRules = IRECIST) -> Criter
                     reasons.append(f"stays iUPD: scan {elapsed} days after iUPD (< "
                                    f"{rules.confirmation_min_days}) cannot confirm iCPD")
                 else:
-                    reasons.append(f"stays iUPD: no further increase since {state.tp_id}")
+                    reasons.append(f"stays iUPD: the iUPD of {state.tp_id} is not confirmed — "
+                                   + "; ".join(not_met))
                 state.new_ids |= new_now
         extra["irecist_state"] = ("confirmed" if confirmed else
                                   "iUPD pending" if state is not None else "none")

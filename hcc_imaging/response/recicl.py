@@ -83,21 +83,32 @@ def treatment_effect(
         return NoduleEffect(lesion_id, "NE", pre, post, nec, None, None,
                             f"{lesion_id}: pre-treatment product is 0, TE undefined")
     red = (pre - post) / pre
+    # Each reason states the comparison that holds ("+40 % < +50 %: not TE1"), never the rule
+    # beside a value that does not meet it.
     if rules.te1_version == "2009":
         enl = (post - pre) / pre
-        te1 = enl > rules.te1_enlargement_frac_2009
-        te1_txt = (f"enlargement {fmt_pct(enl)} > {fmt_pct(rules.te1_enlargement_frac_2009)} "
-                   "regardless of necrosis (2009)")
+        te1_lim = rules.te1_enlargement_frac_2009
+        te1 = enl > te1_lim
+        te1_txt = (f"enlargement {fmt_pct(enl)} {'>' if te1 else '≤'} {fmt_pct(te1_lim)} "
+                   "regardless of necrosis (TE1, 2009 wording)")
     else:
         enl = (post * (1 - nec) - pre) / pre
-        te1 = enl >= rules.te1_enlargement_frac_2015
-        te1_txt = (f"enlargement excluding necrosis {fmt_pct(enl)} ≥ "
-                   f"{fmt_pct(rules.te1_enlargement_frac_2015)} (2015+)")
-    te3 = nec >= rules.te3_frac or red >= rules.te3_frac
-    te3_txt = f"necrosis {fmt_pct(nec)}, reduction {fmt_pct(red)} (≥ {fmt_pct(rules.te3_frac)})"
+        te1_lim = rules.te1_enlargement_frac_2015
+        te1 = enl >= te1_lim
+        te1_txt = (f"enlargement excluding necrosis {fmt_pct(enl)} {'≥' if te1 else '<'} "
+                   f"{fmt_pct(te1_lim)} (TE1, 2015+ wording)")
+    lim3 = rules.te3_frac
+    nec3, red3 = nec >= lim3, red >= lim3
+    te3 = nec3 or red3
+    nec_txt = f"necrosis {_share(nec)} {'≥' if nec3 else '<'} {_share(lim3)}"
+    red_txt = f"reduction {fmt_pct(red)} {'≥' if red3 else '<'} {fmt_pct(lim3)}"
+    te3_txt = " and ".join(t for t, ok in ((nec_txt, nec3), (red_txt, red3)) if ok)
+    not_te3_txt = f"{nec_txt} and {red_txt}: not TE3"
     if nec == 1 or red == 1:
         te = "TE4"
-        why = f"necrosis {fmt_pct(nec)} / reduction {fmt_pct(red)}: 100 %"
+        why = " and ".join(t for t, ok in ((f"necrosis {_share(nec)}", nec == 1),
+                                           (f"reduction {fmt_pct(red)}", red == 1)) if ok)
+        why += " (TE4: necrosis or reduction 100 %)"
         if necrotic_zone_mm2 is not None:
             zone = exact(necrotic_zone_mm2)
             if zone > pre * rules.te4a_min_necrosis_to_tumour_ratio:
@@ -108,11 +119,34 @@ def treatment_effect(
                     f"{fmt_mm(pre, 'mm2')} (insufficient margin)"
     elif te1 and (rules.te1_before_te3 or not te3):
         te, why = "TE1", te1_txt
+        if te3:
+            why += f"; {te3_txt} as well, but TE1 is tested first (te1_before_te3)"
     elif te3:
-        te, why = "TE3", te3_txt + (" (TE3 tested before TE1)" if te1 else "")
+        te, why = "TE3", te3_txt + f" (TE3: necrosis or reduction ≥ {_share(lim3)})"
+        why += (f"; {te1_txt} as well, but TE3 is tested first (te1_before_te3=False)" if te1
+                else f"; {te1_txt}: not TE1")
     else:
-        te, why = "TE2", f"neither TE1, TE3 nor TE4 ({te3_txt}; {te1_txt.split(' (')[0]})"
+        te, why = "TE2", f"{not_te3_txt}; {te1_txt}: not TE1; neither 100 %: not TE4"
     return NoduleEffect(lesion_id, te, pre, post, nec, red, enl, f"{lesion_id}: {te}: {why}")
+
+
+def _te4_grade(effects: list[NoduleEffect]) -> tuple[str, str]:
+    """Overall TE4 sub-grade when every nodule is TE4: TE4a when every nodule has an adequate
+    ablative margin, TE4b when one has not (the worst known margin), else TE4 (a margin not
+    recorded); with the sentence that says which nodules decided it."""
+    b = [e.lesion_id for e in effects if e.te == "TE4b"]
+    plain = [e.lesion_id for e in effects if e.te == "TE4"]
+    if b:
+        return "TE4b", f"TE4b: {', '.join(b)} TE4b (insufficient ablative margin)"
+    if plain:
+        return "TE4", (f"no sub-grade: necrotic zone (necrosis_diameter_mm, "
+                       f"necrosis_short_axis_mm) not recorded for {', '.join(plain)}")
+    return "TE4a", "TE4a: every nodule TE4a (adequate ablative margin)"
+
+
+def _share(frac: Fraction) -> str:
+    """A share (necrosis, a threshold) as an unsigned percentage: ``60 %``."""
+    return fmt_pct(frac).lstrip("+")
 
 
 def _product(o: LesionObservation, rules: RecicLRules) -> Fraction | None:
@@ -220,18 +254,27 @@ def classify_recicl(doc: ReadDocument, rules: RecicLRules = RECICL) -> Criterion
             reasons.append("overall NE: a nodule is not evaluable")
         elif rules.aggregation == "worst_nodule":
             overall_te = min((e.te for e in effects), key=lambda t: _TE_RANK[t[:3]])
-            reasons.append(f"overall {overall_te}: worst nodule (aggregation=worst_nodule)")
+            grade = ""
+            if overall_te.startswith("TE4"):
+                overall_te, grade = _te4_grade(effects)
+                grade = "; " + grade
+            reasons.append(f"overall {overall_te}: worst nodule (aggregation=worst_nodule)"
+                           + grade)
         else:
             agg_nec = nec_area / post_sum if post_sum else ZERO
             agg = treatment_effect(pre_sum, post_sum, agg_nec, rules, None, "all nodules")
             overall_te = agg.te
+            why = agg.reason.split(': ', 2)[-1]
             if overall_te.startswith("TE4") and not all(e.te.startswith("TE4") for e in effects):
                 overall_te = "TE3"
-            if overall_te == "TE4" and all(e.te == "TE4a" for e in effects):
-                overall_te = "TE4a"
+                why += ("; overall TE4 needs TE4 in every nodule (2019 revision): "
+                        + ", ".join(f"{e.lesion_id} {e.te}" for e in effects
+                                    if not e.te.startswith("TE4")))
+            elif overall_te == "TE4":
+                overall_te, grade = _te4_grade(effects)
+                why += "; " + grade
             reasons.append(f"overall {overall_te} on summed products "
-                           f"({fmt_mm(pre_sum, 'mm2')} -> {fmt_mm(post_sum, 'mm2')}): "
-                           + agg.reason.split(': ', 2)[-1])
+                           f"({fmt_mm(pre_sum, 'mm2')} -> {fmt_mm(post_sum, 'mm2')}): " + why)
         new_pd = bool(new_ids)
         if new_pd:
             if rules.new_lesion == "overall_pd":

@@ -99,6 +99,26 @@ def test_mrecist_new_lesion_rule(new, expected):
         assert last(d, RECIST_1_1).response == "PD"
 
 
+@pytest.mark.parametrize(("new", "says", "not_says"), [
+    pytest.param(_new(longest_diameter_mm=15.0), "X 15 mm: typical pattern not recorded "
+                 "(typical_hcc_pattern): not PD", "without the typical pattern",
+                 id="new-15mm-pattern-not-recorded-says-not-recorded"),
+    pytest.param(_new(longest_diameter_mm=15.0, typical_hcc_pattern=False),
+                 "X 15 mm without the typical pattern", "not recorded",
+                 id="new-15mm-atypical-says-without-the-pattern"),
+    pytest.param(_new(status="present", typical_hcc_pattern=True), "X has no longest_diameter_mm: "
+                 "not PD", "n/a", id="new-without-diameter-says-no-diameter-not-n/a"),
+])
+def test_mrecist_new_lesion_reason_says_what_was_recorded(new, says, not_says):
+    """typical_hcc_pattern absent was reported "without the typical pattern"; the class
+    stays not PD (mRECIST needs the pattern shown, criteria.md §3.1)."""
+    d = doc((0, [viable("L1", 40.0, 30.0, enhancing=True)]), (56, [viable("L1", 35.0, 15.0), new]))
+    r = last(d, MRECIST)
+    assert (r.response, r.new_lesions) == ("PR", False)
+    (text,) = [x for x in r.reasons if x.startswith("new intrahepatic lesion X")]
+    assert says in text and not_says not in text, text
+
+
 # ---------------------------------------------------------------- mRECIST non-target rules
 NT = [
     pytest.param(dict(kind="effusion", organ="pleura", status="unequivocal_progression"),
@@ -193,6 +213,37 @@ def test_who_pd_reference(reference, expected):
             (112, [_bi("L1", 25.0, 25.0)]))  # 1600 -> 400 -> 625 (+56 % vs nadir, -61 % vs baseline)
     assert last(d, WHO.replace(pd_reference=reference, pd_per_lesion=False)).response == expected
 
+
+
+def _who_gone_then(l2_fu2, **kw):
+    """L1 3000 -> 1200 -> 1200 mm2 (PR throughout); L2 100 mm2 -> gone -> ``l2_fu2``."""
+    return doc((0, [_bi("L1", 60.0, 50.0), _bi("L2", 10.0, 10.0)]),
+               (56, [_bi("L1", 40.0, 30.0), les("L2", status="absent")]),
+               (112, [_bi("L1", 40.0, 30.0), l2_fu2]))
+
+
+@pytest.mark.parametrize(("l2_fu2", "rules", "expected"), [
+    pytest.param(_bi("L2", 5.0, 5.0), WHO, "PD",
+                 id="who-lesion-gone-then-25mm2-PD-per-lesion-from-nadir-0"),
+    pytest.param(_bi("L2", 1.0, 1.0), WHO, "PD",
+                 id="who-lesion-gone-then-1mm2-PD-any-regrowth-from-0"),
+    pytest.param(les("L2", status="absent"), WHO, "PR", id="who-lesion-stays-gone-PR"),
+    pytest.param(_bi("L2", 5.0, 5.0), WHO.replace(pd_per_lesion=False), "PR",
+                 id="who-lesion-gone-then-25mm2-PR-sum-rule-only"),
+    pytest.param(_bi("L2", 5.0, 5.0), WHO.replace(pd_abs_floor=26), "PR",
+                 id="who-lesion-gone-then-25mm2-PR-under-a-26mm2-floor"),
+    pytest.param(_bi("L2", 5.0, 5.0), WHO.replace(pd_reference="baseline"), "PR",
+                 id="who-lesion-gone-then-25mm2-PR-vs-baseline-100mm2"),
+])
+def test_who_per_lesion_reappearance_from_zero(l2_fu2, rules, expected):
+    r = last(_who_gone_then(l2_fu2), rules)
+    assert r.response == expected
+    if expected == "PD":
+        assert r.target_response == "PD"
+        assert any("PD per lesion" in x and "L2 0 mm2 ->" in x and "reappeared" in x
+                   for x in r.reasons), r.reasons
+    if l2_fu2.get("short_axis_mm") == 5.0:
+        assert r.change_from_nadir == Fraction(25, 1200)  # the sum alone is +2.08 %: not PD
 
 def test_who_node_must_disappear_for_cr():
     n = dict(is_lymph_node=True, organ="lymph_node")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import operator
+import re
 from fractions import Fraction
 
 import pytest
@@ -37,6 +39,73 @@ TE = [
 @pytest.mark.parametrize(("pre", "post", "nec", "changes", "expected"), TE)
 def test_treatment_effect(pre, post, nec, changes, expected):
     assert treatment_effect(pre, post, nec, RECICL.replace(**changes)).te == expected
+
+
+_COMPARISON = re.compile(r"([+-]?\d+(?:\.\d+)?) % (≥|<|>|≤) ([+-]?\d+(?:\.\d+)?) %")
+_HOLDS = {"≥": operator.ge, "<": operator.lt, ">": operator.gt, "≤": operator.le}
+
+
+@pytest.mark.parametrize(("pre", "post", "nec", "changes", "expected"), TE)
+def test_treatment_effect_reason_states_only_comparisons_that_hold(pre, post, nec, changes,
+                                                                    expected):
+    """Every "a % op b %" in the reason is true ("+40 % ≥ +50 %" beside TE2 was printed)."""
+    eff = treatment_effect(pre, post, nec, RECICL.replace(**changes))
+    found = _COMPARISON.findall(eff.reason)
+    assert found or expected == "TE4", eff.reason  # TE4 states "necrosis 100 %", no comparison
+    for a, op, b in found:
+        assert _HOLDS[op](Fraction(a), Fraction(b)), f"{a} % {op} {b} % is false: {eff.reason}"
+    assert eff.reason.startswith(f"nodule: {expected}: ")
+
+
+@pytest.mark.parametrize(("pre", "post", "nec", "changes", "te", "says"), [
+    pytest.param(400, 560, 0, {}, "TE2", ["enlargement excluding necrosis +40 % < +50 %",
+                                          "not TE1", "reduction -40 % < +50 %", "not TE3"],
+                 id="plus-40pct-2015-says-below-50pct-not-TE1"),
+    pytest.param(400, 800, Fraction(3, 10), {}, "TE2",
+                 ["necrosis 30 % < 50 %", "enlargement excluding necrosis +40 % < +50 %", "not TE1"],
+                 id="whole-plus-100pct-viable-plus-40pct-says-not-TE1"),
+    pytest.param(400, Fraction("200.4"), 0, {}, "TE2", ["reduction +49.9 % < +50 %", "not TE3"],
+                 id="reduction-49.9pct-says-below-50pct-not-TE3"),
+    pytest.param(400, 500, 0, {"te1_version": "2009"}, "TE2",
+                 ["enlargement +25 % ≤ +25 % regardless of necrosis", "not TE1"],
+                 id="exactly-plus-25pct-2009-says-not-above-25pct"),
+    pytest.param(400, 520, Fraction(3, 5), {"te1_version": "2009"}, "TE1",
+                 ["enlargement +30 % > +25 %", "necrosis 60 % ≥ 50 % as well",
+                  "TE1 is tested first"],
+                 id="plus-30pct-60pct-necrosis-2009-TE1-first"),
+    pytest.param(400, 400, Fraction(1, 2), {}, "TE3",
+                 ["necrosis 50 % ≥ 50 %", "enlargement excluding necrosis -50 % < +50 %"],
+                 id="exactly-50pct-necrosis-says-which-TE3-part-holds"),
+])
+def test_treatment_effect_reason_text(pre, post, nec, changes, te, says):
+    eff = treatment_effect(pre, post, nec, RECICL.replace(**changes))
+    assert eff.te == te
+    for part in says:
+        assert part in eff.reason, eff.reason
+
+
+def _ablated(lid, zone_mm):
+    """A nodule 20 x 20 mm, 100 % necrotic, in a necrotic zone ``zone_mm`` square (None: not
+    recorded)."""
+    extra = {} if zone_mm is None else dict(necrosis_diameter_mm=zone_mm,
+                                            necrosis_short_axis_mm=zone_mm)
+    return les(lid, 20.0, short_axis_mm=20.0, necrosis_fraction=1.0, **extra)
+
+
+@pytest.mark.parametrize("aggregation", ["sum_products", "worst_nodule"])
+@pytest.mark.parametrize(("zones", "te"), [
+    pytest.param([20.0], "TE4b", id="one-nodule-TE4b-overall-TE4b"),
+    pytest.param([25.0], "TE4a", id="one-nodule-TE4a-overall-TE4a"),
+    pytest.param([25.0, 20.0], "TE4b", id="TE4a-and-TE4b-overall-TE4b"),
+    pytest.param([25.0, None], "TE4", id="TE4a-and-margin-not-recorded-overall-TE4"),
+])
+def test_recicl_overall_te4_sub_grade(zones, te, aggregation):
+    ids = [f"L{i}" for i in range(len(zones))]
+    d = doc((0, [les(i, 20.0, short_axis_mm=20.0) for i in ids]),
+            (35, [_ablated(i, z) for i, z in zip(ids, zones)]))
+    r = classify_recicl(d, RECICL.replace(aggregation=aggregation)).timepoints[1]
+    assert (r.extra["te"], r.target_response, r.response) == (te, te, "CR")
+    assert any(x.startswith(f"overall {te}") for x in r.reasons), r.reasons
 
 
 @pytest.mark.parametrize(("zone", "expected"), [
@@ -124,6 +193,41 @@ def test_iupd_stays_when_increase_below_5mm_then_cumulative_confirms():
     res = classify_irecist(d)
     assert res.pd_day == 42 and res.bor_unconfirmed == "iCPD"
 
+
+
+def _stays(res, i):
+    return [x for x in res.timepoints[i].reasons if x.startswith("stays iUPD")]
+
+
+@pytest.mark.parametrize(("values", "says"), [
+    pytest.param([50.0, 60.0, 64.0], "target sum +4 mm since FU1 (60 mm -> 64 mm) is below the "
+                 "iCPD threshold of 5 mm", id="plus-4mm-since-iupd-says-below-5mm"),
+    pytest.param([50.0, 60.0, 64.9], "target sum +4.9 mm since FU1 (60 mm -> 64.9 mm) is below "
+                 "the iCPD threshold of 5 mm", id="plus-4.9mm-since-iupd-says-below-5mm"),
+    pytest.param([50.0, 60.0, 60.0], "target sum 0 mm since FU1 (60 mm -> 60 mm) is no further "
+                 "increase", id="unchanged-since-iupd-says-no-further-increase"),
+    pytest.param([50.0, 70.0, 65.0], "target sum -5 mm since FU1 (70 mm -> 65 mm) is no further "
+                 "increase", id="smaller-but-still-pd-says-no-further-increase"),
+])
+def test_stays_iupd_reason_states_the_increase_since_iupd(values, says):
+    """FU2 +4 mm said "no further increase since FU1"."""
+    res = classify_irecist(tseries(values))
+    assert res.timepoints[2].response == "iUPD"
+    assert _stays(res, 2) == [f"stays iUPD: the iUPD of FU1 is not confirmed — {says}"]
+
+
+def test_stays_iupd_reason_names_each_category_not_confirmed():
+    d = doc((0, [les("L1", 50.0), _nt("present")]),
+            (42, [les("L1", 60.0), _nt("unequivocal_progression"), _new("X", 12.0)]),
+            (84, [les("L1", 62.0), _nt("present"), _new("X", 14.0)]))
+    res = classify_irecist(d)
+    assert res.timepoints[2].response == "iUPD"
+    (text,) = _stays(res, 2)
+    for part in ("target sum +2 mm since FU1 (60 mm -> 62 mm) is below the iCPD threshold",
+                 "no further non-target increase recorded",
+                 "new-lesion-target sum +2 mm since FU1 (12 mm -> 14 mm) is below the iCPD",
+                 "no new-lesion non-target increase", "no further new lesion"):
+        assert part in text, text
 
 def test_iupd_then_reset_then_new_iupd_needs_own_confirmation():
     d = tseries([50.0, 60.0, 50.0, 62.0, 70.0])

@@ -127,6 +127,23 @@ def test_missing_prove_pd_parameter_off_gives_NE():
     assert "missing lesions already prove PD" in " ".join(resp(d).reasons)
 
 
+
+@pytest.mark.parametrize(("fu", "says"), [
+    pytest.param([les("L1", status="not_evaluable"), les("L2", status="not_evaluable")],
+                 "target NE: no target measured (L1, L2 not assessed)",
+                 id="no-target-measured-says-so-not-0mm-do-not-prove-PD"),
+    pytest.param([], "target NE: no target measured (L1, L2 not assessed)",
+                 id="no-target-recorded-says-no-target-measured"),
+    pytest.param([les("L1", 30.0), les("L2", status="not_evaluable")],
+                 "target NE: L2 not assessed and the measured target(s) L1 (30 mm) do not "
+                 "prove PD", id="one-target-missing-names-the-measured-ones"),
+])
+def test_target_ne_reason_names_missing_and_measured_targets(fu, says):
+    """PR, NE, PR: the NE said "the measured targets (0 mm) do not prove PD" with none measured."""
+    r = resp(doc((0, [les("L1", 30.0), les("L2", 20.0)]), (56, fu)))
+    assert r.target_response == "NE"
+    assert says in r.reasons, r.reasons
+
 def test_too_small_default_is_a_parameter():
     d = doc((0, [les("L1", 10.0), les("L2", 20.0)]),
             (56, [les("L1", status="too_small"), les("L2", 16.0)]))
