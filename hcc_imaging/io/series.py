@@ -649,6 +649,12 @@ def load_study(
                 f"study {study_uid} is not in {idx.root}; studies: "
                 + ", ".join(s.study_instance_uid for s in idx.studies) + ". Pass one of them as study_uid=."
             )
+    if not studies and idx.skipped:
+        s0 = idx.skipped[0]
+        raise E.SeriesSelectionError(
+            f"{idx.root} holds no study: its {len(idx.skipped)} file(s) were skipped, e.g. "
+            f"{display_source(s0.path)}: {s0.reason}."
+        )
     if len(studies) != 1:
         raise E.SeriesSelectionError(
             f"{idx.root} holds {len(studies)} studies ("
