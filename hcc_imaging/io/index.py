@@ -24,7 +24,7 @@ from typing import Any
 
 from ..errors import NotDicomError, SourceNotFoundError
 from ..volume import Phase
-from ._constants import LOCALIZER_IMAGE_TYPES
+from ._constants import LOCALIZER_IMAGE_TYPES, SUBTRACTION_IMAGE_TYPES
 from ._dicomparse import ZIP_SEP, InstanceHeader, ZipPool, add_frames, display_source, parse_header
 from ._geometry import SliceRef, analyse_stack, orientation_label, slices_of
 from .phases import PhaseCall, classify_phase
@@ -119,11 +119,18 @@ class SeriesInfo:
     is_image: bool
     #: images whose ImageType marks a localizer / scout (a series of them only is no phase)
     n_localizers: int = 0
+    #: images whose ImageType marks a subtraction (a series of them only is no phase)
+    n_subtractions: int = 0
 
     @property
     def is_localizer(self) -> bool:
         """Every image of the series is a localizer (scout, topogram, surview)."""
         return self.is_image and self.n_localizers > 0 and self.n_localizers >= self.n_instances
+
+    @property
+    def is_subtraction(self) -> bool:
+        """Every image of the series is a subtraction (ImageType SUBTRACTION / SUB): no contrast phase."""
+        return self.is_image and self.n_subtractions > 0 and self.n_subtractions >= self.n_instances
 
     @property
     def instance_count(self) -> int:
@@ -508,6 +515,8 @@ def summarise_series(headers: Sequence[InstanceHeader]) -> SeriesInfo:
         problems=tuple(problems),
         is_image=is_image,
         n_localizers=sum(1 for h in images if LOCALIZER_IMAGE_TYPES.intersection(h.image_type[2:])),
+        n_subtractions=sum(1 for h in images
+                           if SUBTRACTION_IMAGE_TYPES.intersection(v.strip().upper() for v in h.image_type[2:])),
     )
 
 

@@ -18,6 +18,9 @@ Evidence, in order of trust (the first that speaks decides; its confidence says 
    (:func:`phase_from_image`, rule :func:`phase_from_vessel_hu`), in spherical ROIs at two given
    points (confidence 0.6) or at spots found automatically on axial CT (confidence 0.5).
 
+A localizer (scout) or a subtraction series (ImageType SUBTRACTION / SUB, or a description such as
+"SUB ART-PRE") is ``unknown`` before any of these: neither is a contrast phase to measure HU on.
+
 A ContrastBolusAgent tag alone only says "post-contrast"; without other evidence the phase is
 ``unknown``.  Every call is overridable: ``load_study(..., phase_overrides={uid: Phase.X})``.
 """
@@ -139,6 +142,35 @@ def _localizer_call(series: Any, desc: str | None, proto: str | None) -> PhaseCa
             if m:
                 return PhaseCall(Phase.UNKNOWN, 0.0, f"description {text.strip()!r} names a localizer "
                                  f"({m.group(0).strip()!r}): not a contrast phase")
+    return None
+
+
+#: A subtraction's description: "SUB ART-PRE", "ART-PRE SUB", "Subtraktion" ... (its "PRE" is the
+#: image subtracted, not the phase of the series).
+_SUBTRACTION_WORDS = re.compile(r" (SUB|SUBS|SUBTR|SUBTRACT\w*|SUBTRAKT\w*|SOUSTRA\w*|SOTTRA\w*|SUSTRA\w*) ")
+
+
+def _subtraction_call(series: Any, desc: str | None, proto: str | None) -> PhaseCall | None:
+    """UNKNOWN for a subtraction series (every image SUBTRACTION / SUB by ImageType, or a
+    subtraction's description): the difference of two acquisitions (e.g. arterial minus
+    pre-contrast) is no contrast phase to measure HU on, and the "PRE" of "SUB ART-PRE" is the image
+    subtracted, not the phase."""
+    if _get(series, "is_subtraction") is True:
+        return PhaseCall(Phase.UNKNOWN, 0.0, "subtraction image (ImageType SUBTRACTION/SUB): a difference of two "
+                         "acquisitions, not a contrast phase to measure HU on")
+    image_type = _get(series, "image_type")
+    if isinstance(image_type, (list, tuple)) and C.SUBTRACTION_IMAGE_TYPES.intersection(
+            str(v).strip().upper() for v in image_type[2:]):
+        joined = "\\".join(map(str, image_type))
+        return PhaseCall(Phase.UNKNOWN, 0.0, f"subtraction image (ImageType {joined}): a "
+                         "difference of two acquisitions, not a contrast phase to measure HU on")
+    for text in (desc, proto):
+        if text:
+            m = _SUBTRACTION_WORDS.search(_normalise(text))
+            if m:
+                return PhaseCall(Phase.UNKNOWN, 0.0, f"description {text.strip()!r} names a subtraction "
+                                 f"({m.group(0).strip()!r}): a difference of two acquisitions, not a contrast "
+                                 "phase to measure HU on")
     return None
 
 
@@ -342,7 +374,7 @@ def classify_phase(
     start = contrast_bolus_start_time if contrast_bolus_start_time is not None else _get(
         series, "contrast_bolus_start_time")
     mod = str(modality if modality is not None else (_get(series, "modality") or ""))
-    call = _localizer_call(series, desc, proto)
+    call = _localizer_call(series, desc, proto) or _subtraction_call(series, desc, proto)
     if call is not None:
         return call
     call = phase_from_description(desc, proto)
@@ -416,11 +448,13 @@ _SAME_ACQUISITION_S = 2.0
 
 
 def _is_phase_peer(s: Any) -> bool:
-    """A series that can be a contrast phase, for the order rule: not a localizer, not a monitoring
+    """A series that can be a contrast phase, for the order rule: not a localizer, not a subtraction, not a monitoring
     (bolus-tracking) series of repeated images at one position, not an object without pixels."""
     if _get(s, "is_localizer") is True or _get(s, "is_image") is False:
         return False
     if _localizer_call(s, _get(s, "series_description"), _get(s, "protocol_name")) is not None:
+        return False
+    if _subtraction_call(s, _get(s, "series_description"), _get(s, "protocol_name")) is not None:
         return False
     problems = _get(s, "problems") or ()
     return not any("duplicate slice position" in str(p) for p in problems)

@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 from ..errors import InvalidSeriesError, NotDicomError
 from ..volume import Geometry, Modality, Phase, Volume
 from . import errors as E
-from ._constants import INT16_MAX, INT16_MIN
+from ._constants import INT16_MAX, INT16_MIN, SUBTRACTION_IMAGE_TYPES
 from ._decode import decode_file, decode_parallel
 from ._dicomparse import UNCOMPRESSED_LE, InstanceHeader, ZipPool, display_source, split_zip
 from ._geometry import SliceRef, StackAnalysis, analyse_stack, orientation_label, slices_of
@@ -561,6 +561,8 @@ def load_series(
             (s.header.acquisition_time for s in ordered if s.header.acquisition_time), default=""),
         "contrast_bolus_start_time": h0.contrast_bolus_start_time, "modality": h0.modality,
         "series_instance_uid": h0.series_instance_uid,
+        "is_subtraction": all(SUBTRACTION_IMAGE_TYPES.intersection(v.strip().upper() for v in s.header.image_type[2:])
+                              for s in ordered),
     }
     call = PhaseCall(Phase(phase), 1.0, "set by the caller") if phase is not None else classify_phase(info_like)
     mod = {"CT": Modality.CT, "MR": Modality.MR}.get(h0.modality.upper(), Modality.OTHER)

@@ -260,3 +260,38 @@ def test_order_counts_acquisitions_not_scouts_monitoring_or_recons() -> None:
     got = {x["series_instance_uid"]: classify_phase(x, study_series=s).phase for x in s}
     assert got == {"topo": P.UNKNOWN, "mon": P.UNKNOWN, "art5": P.ARTERIAL, "art1": P.ARTERIAL,
                    "pv": P.PORTAL_VENOUS}
+
+
+def test_a_subtraction_is_no_phase(tmp_path: Path) -> None:
+    """'SUB ART-PRE' (arterial minus pre-contrast) was called pre-contrast from its "PRE", and so was
+    a series with ImageType ...\\SUBTRACTION described "Liver PRE": a difference image is no contrast
+    phase to measure HU on.  UNKNOWN with the reason; by description, ProtocolName or ImageType (index
+    and load), and it takes no rank in the order rule."""
+    from hcc_imaging.io import index_archive, load_series
+
+    for desc in ("SUB ART-PRE", "ART-PRE SUB", "Subtraction arterial", "Subtraktion PV-nativ", "ART_PRE_SUBTR"):
+        call = classify_phase({"series_description": desc, "modality": "MR"})
+        assert call.phase == P.UNKNOWN and "names a subtraction" in call.reason and desc in call.reason, desc
+    assert classify_phase({"series_description": "", "protocol_name": "SUB ART-PRE"}).phase == P.UNKNOWN
+    assert classify_phase({"series_description": "Liver PRE", "image_type": ("DERIVED", "SECONDARY", "SUB")}
+                          ).phase == P.UNKNOWN
+    assert classify_phase({"series_description": "Liver PRE"}).phase == P.PRE_CONTRAST  # not a subtraction
+    assert classify_phase({"series_description": "Subcostal PRE"}).phase == P.PRE_CONTRAST  # a word, not "SUB"
+    vals = np.full((3, 4, 4), 1000, np.uint16)
+    write_series(tmp_path / "sub", vals, description="Liver PRE", study_uid="1.2.826.0.1.3680043.99.5",
+                 image_types=[("DERIVED", "SECONDARY", "SUBTRACTION")] * 3)
+    write_series(tmp_path / "pre", vals, description="Liver PRE", study_uid="1.2.826.0.1.3680043.99.5")
+    by_dir = {Path(s.files[0]).parent.name: s for s in index_archive(tmp_path).series}
+    assert by_dir["sub"].is_subtraction and not by_dir["pre"].is_subtraction
+    assert by_dir["sub"].phase.phase == P.UNKNOWN and "subtraction image (ImageType" in by_dir["sub"].phase.reason
+    assert by_dir["pre"].phase.phase == P.PRE_CONTRAST
+    assert load_series(tmp_path / "sub").phase == P.UNKNOWN
+    # the order rule counts acquisitions: a subtraction made after the arterial scan is not the portal phase
+    s = [
+        {"series_instance_uid": "art", "modality": "MR", "acquisition_time": "100035", "contrast_bolus_agent": "GD"},
+        {"series_instance_uid": "sub", "modality": "MR", "acquisition_time": "100050", "contrast_bolus_agent": "GD",
+         "is_subtraction": True},
+        {"series_instance_uid": "pv", "modality": "MR", "acquisition_time": "100110", "contrast_bolus_agent": "GD"},
+    ]
+    got = {x["series_instance_uid"]: classify_phase(x, study_series=s).phase for x in s}
+    assert got == {"art": P.ARTERIAL, "sub": P.UNKNOWN, "pv": P.PORTAL_VENOUS}
