@@ -171,8 +171,7 @@ class SeriesInfo:
                 "extent_mm": g.extent_mm,
                 "n_frames": g.n_frames,
             },
-            "phase": {"phase": self.phase.phase.value, "confidence": self.phase.confidence,
-                      "reason": self.phase.reason},
+            "phase": self.phase.to_dict(),
             "problems": list(self.problems),
             "files": list(self.files),
         }

@@ -575,7 +575,7 @@ def load_series(
         "decoders": tuple(decoders),
         "dtype_reason": "int16: integral rescale fits" if arr.dtype == np.int16 else
         "float32: non-integral RescaleSlope/Intercept or values outside int16",
-        "phase_call": {"phase": call.phase.value, "confidence": call.confidence, "reason": call.reason},
+        "phase_call": call.to_dict(),
         "problems": tuple(notes),
         "dropped_localizers": tuple(s.header.path for s in an.dropped_localizers),
         "slice_spacing_source": an.spacing_source,
@@ -687,7 +687,7 @@ def load_study(
             if call.phase == Phase.UNKNOWN and (pts is not None or image_phase):
                 call = classify_phase(info, study_series=study.series, volume=v, vessel_points_lps=pts)
         meta = dict(v.meta)
-        meta["phase_call"] = {"phase": call.phase.value, "confidence": call.confidence, "reason": call.reason}
+        meta["phase_call"] = call.to_dict()
         vols.append(replace(v, phase=call.phase, meta=meta))
     return vols
 
