@@ -121,6 +121,9 @@ class SeriesInfo:
     n_localizers: int = 0
     #: images whose ImageType marks a subtraction (a series of them only is no phase)
     n_subtractions: int = 0
+    #: every image is an 8-bit CT (BitsAllocated 8): a mask or label map stored as CT images
+    #: (3D-IRCADb ``MASKS_DICOM``), not an image to measure (CT holds HU in 16 bits)
+    is_mask: bool = False
 
     @property
     def is_localizer(self) -> bool:
@@ -159,6 +162,7 @@ class SeriesInfo:
             "transfer_syntax_uids": list(self.transfer_syntax_uids),
             "n_instances": self.n_instances,
             "is_image": self.is_image,
+            "is_mask": self.is_mask,
             "geometry": {
                 "rows": g.rows,
                 "columns": g.columns,
@@ -431,6 +435,13 @@ def _short_reason(err: Exception) -> str:
     return msg.split(". ")[0]
 
 
+#: The problem (and phase reason) of a series of 8-bit CT images (:attr:`SeriesInfo.is_mask`).
+MASK_SERIES_NOTE = (
+    "8-bit CT images (BitsAllocated 8): CT holds HU in 16 bits, so this is a mask or label map stored as CT "
+    "images (e.g. 3D-IRCADb MASKS_DICOM), not an image to measure; read it with hcc_imaging.io.masks.load_mask"
+)
+
+
 def summarise_series(headers: Sequence[InstanceHeader]) -> SeriesInfo:
     """Build a :class:`SeriesInfo` (phase UNKNOWN, set later with study context) from its headers."""
     h0 = headers[0]
@@ -481,6 +492,10 @@ def summarise_series(headers: Sequence[InstanceHeader]) -> SeriesInfo:
             problems.append(f"{len(headers) - len(images)} object(s) without pixel data in the series")
     else:
         ordered_files = [h.path for h in sorted(headers, key=lambda h: h.path)]
+    is_mask = bool(images) and all(h.modality.upper() == "CT" and h.bits_allocated is not None
+                                   and h.bits_allocated <= 8 for h in images)
+    if is_mask:
+        problems.append(MASK_SERIES_NOTE)
     sop_classes = {h.sop_class_uid for h in headers}
     if len(sop_classes) > 1:
         problems.append(f"{len(sop_classes)} SOP classes in one series")
@@ -514,6 +529,7 @@ def summarise_series(headers: Sequence[InstanceHeader]) -> SeriesInfo:
         problems=tuple(problems),
         is_image=is_image,
         n_localizers=sum(1 for h in images if LOCALIZER_IMAGE_TYPES.intersection(h.image_type[2:])),
+        is_mask=is_mask,
         n_subtractions=sum(1 for h in images
                            if SUBTRACTION_IMAGE_TYPES.intersection(v.strip().upper() for v in h.image_type[2:])),
     )

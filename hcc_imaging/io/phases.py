@@ -168,6 +168,9 @@ def _subtraction_call(series: Any, desc: str | None, proto: str | None) -> Phase
     subtraction's description): the difference of two acquisitions (e.g. arterial minus
     pre-contrast) is no contrast phase to measure HU on, and the "PRE" of "SUB ART-PRE" is the image
     subtracted, not the phase."""
+    if _get(series, "is_mask") is True:
+        return PhaseCall(Phase.UNKNOWN, 0.0, "a mask stored as CT images (8-bit, BitsAllocated 8): not a contrast "
+                         "phase")
     if _get(series, "is_subtraction") is True:
         return PhaseCall(Phase.UNKNOWN, 0.0, "subtraction image (ImageType SUBTRACTION/SUB): a difference of two "
                          "acquisitions, not a contrast phase to measure HU on")
