@@ -76,6 +76,8 @@ __all__ = [
     "discover_studies",
     "link_carried",
     "tasks_from_index",
+    "split_mask_studies",
+    "masks_only",
     "shard_files",
     "index_shard",
     "merge_shard_tasks",
@@ -300,9 +302,40 @@ def _input_hash(series: Sequence[Any], inputs: StudyInputs) -> str:
 
 
 def _is_image_series(se: Any) -> bool:
-    """An image series to measure on (SEG / RTSTRUCT / SR objects are not, whatever their pixels)."""
+    """An image series to measure on (SEG / RTSTRUCT / SR objects are not, whatever their pixels, nor
+    a mask stored as CT images: ``SeriesInfo.is_mask``)."""
     sop = str(se.sop_class_uid)
-    return bool(se.is_image) and sop not in (_SEG_SOP_CLASS, _RTSTRUCT_SOP_CLASS) and not sop.startswith(_SR_PREFIX)
+    return (bool(se.is_image) and not getattr(se, "is_mask", False)
+            and sop not in (_SEG_SOP_CLASS, _RTSTRUCT_SOP_CLASS) and not sop.startswith(_SR_PREFIX))
+
+
+def _is_mask_only(st: Any) -> bool:
+    """A study made only of masks stored as CT images (3D-IRCADb ``MASKS_DICOM``: each mask a study
+    of its own, without a PatientID): nothing to measure, and no patient."""
+    return bool(st.series) and all(getattr(se, "is_mask", False) for se in st.series)
+
+
+def masks_only(task: StudyTask) -> bool:
+    """Whether ``task`` is a study of masks stored as CT images only (:func:`tasks_from_index`; its
+    ``series`` are the mask series): the run leaves it out with a warning (:func:`split_mask_studies`)."""
+    return bool(task.extra.get("masks_only"))
+
+
+def split_mask_studies(tasks: Sequence[StudyTask]) -> tuple[list[StudyTask], list[StudyTask]]:
+    """``(studies to run, studies of masks only)``, each logged with a warning naming the study, its
+    folder and what to do: 3D-IRCADb stores each expert mask as a study of its own, of 8-bit CT images
+    without a PatientID; run as studies they were patients of their own, each failing "no lesion
+    mask"."""
+    run = [t for t in tasks if not masks_only(t)]
+    masks = [t for t in tasks if masks_only(t)]
+    for t in masks:
+        log.warning(
+            "study %s (%s): %d series of masks stored as CT images (8-bit) and no image to measure: left out (not a "
+            "patient, not a time point). To measure with such masks, convert the lesion masks into a lesions.nii.gz "
+            "in the folder of the image study (hcc_imaging.io.masks.load_mask reads each mask series).",
+            t.study_instance_uid, os.path.dirname(t.series[0].files[0]) if t.series and t.series[0].files else t.root,
+            len(t.series))
+    return run, masks
 
 
 def tasks_from_index(index: Any, options: PipelineOptions, archive_root: str | None = None) -> list[StudyTask]:
@@ -310,13 +343,23 @@ def tasks_from_index(index: Any, options: PipelineOptions, archive_root: str | N
     root_all = archive_root or str(index.root)
     studies = list(index.studies)
     roots = {st.study_instance_uid: _common_root(f for se in st.series for f in se.files) for st in studies}
+    # a study of masks stored as CT images only is no study to run (split_mask_studies) and shares no folder
+    mask_only = {st.study_instance_uid for st in studies if _is_mask_only(st)}
     tasks: list[StudyTask] = []
     for st in studies:
         images = tuple(se for se in st.series if _is_image_series(se))
         others = [se for se in st.series if not _is_image_series(se)]
         root = roots[st.study_instance_uid]
         # Mask files are searched in the study's own folder only when no other study shares it.
-        own = sum(1 for r in roots.values() if r == root) == 1 and bool(root) and "::" not in root
+        own = (sum(1 for u, r in roots.items() if r == root and u not in mask_only) <= 1
+               and bool(root) and "::" not in root)
+        if st.study_instance_uid in mask_only:
+            tasks.append(StudyTask(
+                key=content_key(st.study_instance_uid, "masks only", options.key_options()),
+                patient_id=st.patient_id, study_instance_uid=st.study_instance_uid, study_date=st.study_date,
+                root=root, series=tuple(st.series), inputs=StudyInputs(), input_hash="masks only",
+                extra={"shared_root": not own, "masks_only": True}))
+            continue
         inputs = _study_inputs(root, root_all, others, own)
         ih = _input_hash(images + tuple(others), inputs)
         tasks.append(
@@ -479,9 +522,10 @@ def merge_shard_tasks(shards: Sequence[Sequence[StudyTask]]) -> list[StudyTask] 
             tasks.append(t)
     n_root: dict[str, int] = {}
     for t in tasks:
-        n_root[t.root] = n_root.get(t.root, 0) + 1
+        if not masks_only(t):
+            n_root[t.root] = n_root.get(t.root, 0) + 1
     for t in tasks:
-        shared = not (n_root[t.root] == 1 and bool(t.root) and "::" not in t.root)
+        shared = not (n_root.get(t.root, 0) <= 1 and bool(t.root) and "::" not in t.root)
         if bool(t.extra.get("shared_root")) != shared:
             return None
     tasks.sort(key=lambda t: (t.patient_id, t.study_date, t.study_instance_uid))

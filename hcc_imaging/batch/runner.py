@@ -60,6 +60,7 @@ from .pipeline import (
     StudyTask,
     discover_studies,
     index_sharded,
+    split_mask_studies,
     link_carried,
     run_study,
 )
@@ -526,15 +527,22 @@ def run_batch(
     try:
         timings["cluster"] = time.perf_counter() - t0
         t1 = time.perf_counter()
+        mask_studies: list[StudyTask] = []
         if remote:
             from ..io.dicomweb import remote_tasks
 
             tasks = link_carried(remote_tasks(src, opts, out), opts)
         else:
             found, skipped = _discover(client, src, opts, used)
+            found, mask_studies = split_mask_studies(found)  # (warned: masks stored as CT images, no image)
+            if not found:
+                raise BatchError(
+                    f"{src}: its {len(mask_studies)} DICOM study(ies) hold only masks stored as CT images (8-bit), "
+                    "no image to measure. Point SOURCE at the image studies (with their masks beside them).")
             tasks = link_carried(found, opts)
         timings["discover"] = time.perf_counter() - t1
-        skipped_by_folder = _report_skipped(out, src, tasks, skipped)
+        # the mask studies' files were read: their folders are not reported as unreadable
+        skipped_by_folder = _report_skipped(out, src, [*tasks, *mask_studies], skipped)
         # once per study, here: the workers' index (and the export's) does not warn
         warn_no_patient_id(t.study_instance_uid for t in tasks if has_no_patient_id(t.patient_id, t.study_instance_uid))
         done = store.done_keys() if resume else set()

@@ -225,6 +225,13 @@ def _same_patient(read_patient: str, images: dict[str, Any], link: bool) -> None
 
     for what, vol in images.items():
         raw = str(vol.meta.get("patient_id") or "").strip()
+        if not raw and not (vol.study_instance_uid or "").strip():
+            if link:
+                continue
+            raise ExportCliError(
+                f"{what} has neither a PatientID nor a StudyInstanceUID: nothing says whose images they are, so the "
+                f"read of patient {read_patient!r} cannot be checked against them. Restore the StudyInstanceUID "
+                "(0020,000D) of the images, or, when they are the read's patient's, add --link-patient.")
         key = patient_key(raw, vol.study_instance_uid or "")
         if link or read_patient in (raw, key):
             continue

@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_table(idx: Any, *, show_skipped: bool) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from ..io.index import NO_PATIENT_ID_PREFIX
@@ -92,9 +93,13 @@ def _print_table(idx: Any, *, show_skipped: bool) -> None:
             t.add_column("phase")
             t.add_column("problems")
             t.add_column("series UID", overflow="fold")
+            warned: list[str] = []
             for se in st.series:
                 ph = se.phase
                 phase = "-" if ph.phase.value == "unknown" else f"{ph.phase.value} ({ph.confidence:.1f})"
+                if ph.warnings:
+                    phase += " [yellow](!)[/yellow]"
+                    warned.extend(f"series {se.series_instance_uid}: {w}" for w in ph.warnings)
                 probs = "; ".join(se.problems) or ("" if se.is_image else "no pixel data")
                 style = "red" if any(_blocking(p) for p in se.problems) else None
                 t.add_row(
@@ -109,6 +114,8 @@ def _print_table(idx: Any, *, show_skipped: bool) -> None:
                     style=style,
                 )
             out.print(t)
+            for w in warned:  # (!) in the phase column: evidence against the call, which is kept
+                out.print(f"[yellow]phase (!)[/yellow] {escape(w)}")
     if show_skipped and idx.skipped:
         t = Table(title="skipped files", title_justify="left")
         t.add_column("file", overflow="fold")

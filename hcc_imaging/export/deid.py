@@ -780,7 +780,8 @@ def deidentify_dataset(
         Holds pseudonyms, date shifts and the UID map (shared by all objects of an export).
     patient_id : str, optional
         Key for the pseudonym and date shift; default ``ds.PatientID`` (empty: the study's own key,
-        :func:`hcc_imaging.io.patient_key`).
+        :func:`hcc_imaging.io.patient_key`; without a StudyInstanceUID either, a
+        ``DeidentificationError``: ``deidentify_files`` skips such a file with the reason).
 
     Returns
     -------
@@ -790,6 +791,13 @@ def deidentify_dataset(
     from pydicom.dataset import Dataset as _Dataset
     from pydicom.sequence import Sequence as _Sequence
 
+    if (patient_id is None and not str(ds.get("PatientID", "") or "").strip()
+            and not str(ds.get("StudyInstanceUID", "") or "").strip()):
+        raise DeidentificationError(
+            f"object {ds.get('SOPInstanceUID', '?')} (series {ds.get('SeriesInstanceUID', '?')}) has neither a "
+            "PatientID nor a StudyInstanceUID: nothing tells whose it is, so it cannot get its patient's pseudonym "
+            "and date shift (every such object shared the key 'UNKNOWN': one pseudonym for different people). "
+            "Restore its StudyInstanceUID (0020,000D), or pass patient_id= for it.")
     out = ds if in_place else copy.deepcopy(ds)
     if patient_id is None and not str(out.get("PatientID", "") or "").strip() and out.get("StudyInstanceUID"):
         from ..io.index import patient_key
@@ -902,6 +910,10 @@ def deidentify_files(
             result.skipped.append((Path(src), f"cannot be read ({type(err).__name__}: {err})"))
             continue
         reason = _not_an_instance(ds)
+        if reason is None and patient_id is None and not str(ds.get("PatientID", "") or "").strip() and not str(
+                ds.get("StudyInstanceUID", "") or "").strip():
+            reason = ("neither a PatientID nor a StudyInstanceUID: its patient's pseudonym cannot be told; restore its "
+                      "StudyInstanceUID (0020,000D)")
         if reason is not None:
             result.skipped.append((Path(src), reason))
             continue

@@ -515,7 +515,12 @@ def sr_to_read_document(
     if not pid:  # no PatientID: the study's own key, as the index reads the images (io.patient_key)
         from ..io.index import patient_key
 
-        pid = patient_key("", rep.study_instance_uid) if rep.study_instance_uid else "UNKNOWN"
+        if not str(rep.study_instance_uid or "").strip():
+            raise SrImportError(
+                "the SR has neither a PatientID nor a StudyInstanceUID: nothing tells whose read it is (every such "
+                "report was patient 'UNKNOWN', one patient of different people's reads). Pass patient_id= "
+                "(hcc-imaging export import-sr: --patient-id), or restore the SR's StudyInstanceUID.")
+        pid = patient_key("", rep.study_instance_uid)
     tps: dict[str, dict[str, Any]] = {}
     order: dict[str, int] = {}
     days: dict[str, int] = {}

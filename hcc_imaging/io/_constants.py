@@ -12,6 +12,7 @@ __all__ = [
     "HEADER_CHUNK_BYTES",
     "DECODER_PREFERENCE",
     "LOCALIZER_IMAGE_TYPES",
+    "SUBTRACTION_IMAGE_TYPES",
     "INT16_MIN",
     "INT16_MAX",
 ]
@@ -57,6 +58,10 @@ DECODER_PREFERENCE: dict[str, tuple[str, ...]] = {
 #: ImageType values (3rd value onwards) that mark localizer / scout images (DICOM PS3.3 C.8.2.1.1.1
 #: "LOCALIZER"; vendors also write "SCOUT" or "TOPOGRAM").
 LOCALIZER_IMAGE_TYPES: frozenset[str] = frozenset({"LOCALIZER", "SCOUT", "TOPOGRAM", "SCANOGRAM"})
+
+#: ImageType values (3rd value onwards) that mark a subtraction image (DICOM PS3.3 C.8.16.1 / C.8.13.1.1.1
+#: "SUBTRACTION"; vendors also write "SUB"): the difference of two acquisitions, not a contrast phase.
+SUBTRACTION_IMAGE_TYPES: frozenset[str] = frozenset({"SUBTRACTION", "SUB", "SUBTRACTED"})
 
 INT16_MIN: int = -32768
 INT16_MAX: int = 32767

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..errors import NotDicomError, SourceNotFoundError
 from ..volume import Phase
-from ._constants import LOCALIZER_IMAGE_TYPES
+from ._constants import LOCALIZER_IMAGE_TYPES, SUBTRACTION_IMAGE_TYPES
 from ._dicomparse import ZIP_SEP, InstanceHeader, ZipPool, add_frames, display_source, parse_header
 from ._geometry import SliceRef, analyse_stack, orientation_label, slices_of
 from .phases import PhaseCall, classify_phase
@@ -119,11 +119,21 @@ class SeriesInfo:
     is_image: bool
     #: images whose ImageType marks a localizer / scout (a series of them only is no phase)
     n_localizers: int = 0
+    #: images whose ImageType marks a subtraction (a series of them only is no phase)
+    n_subtractions: int = 0
+    #: every image is an 8-bit CT (BitsAllocated 8): a mask or label map stored as CT images
+    #: (3D-IRCADb ``MASKS_DICOM``), not an image to measure (CT holds HU in 16 bits)
+    is_mask: bool = False
 
     @property
     def is_localizer(self) -> bool:
         """Every image of the series is a localizer (scout, topogram, surview)."""
         return self.is_image and self.n_localizers > 0 and self.n_localizers >= self.n_instances
+
+    @property
+    def is_subtraction(self) -> bool:
+        """Every image of the series is a subtraction (ImageType SUBTRACTION / SUB): no contrast phase."""
+        return self.is_image and self.n_subtractions > 0 and self.n_subtractions >= self.n_instances
 
     @property
     def instance_count(self) -> int:
@@ -152,6 +162,7 @@ class SeriesInfo:
             "transfer_syntax_uids": list(self.transfer_syntax_uids),
             "n_instances": self.n_instances,
             "is_image": self.is_image,
+            "is_mask": self.is_mask,
             "geometry": {
                 "rows": g.rows,
                 "columns": g.columns,
@@ -164,8 +175,7 @@ class SeriesInfo:
                 "extent_mm": g.extent_mm,
                 "n_frames": g.n_frames,
             },
-            "phase": {"phase": self.phase.phase.value, "confidence": self.phase.confidence,
-                      "reason": self.phase.reason},
+            "phase": self.phase.to_dict(),
             "problems": list(self.problems),
             "files": list(self.files),
         }
@@ -425,6 +435,13 @@ def _short_reason(err: Exception) -> str:
     return msg.split(". ")[0]
 
 
+#: The problem (and phase reason) of a series of 8-bit CT images (:attr:`SeriesInfo.is_mask`).
+MASK_SERIES_NOTE = (
+    "8-bit CT images (BitsAllocated 8): CT holds HU in 16 bits, so this is a mask or label map stored as CT "
+    "images (e.g. 3D-IRCADb MASKS_DICOM), not an image to measure; read it with hcc_imaging.io.masks.load_mask"
+)
+
+
 def summarise_series(headers: Sequence[InstanceHeader]) -> SeriesInfo:
     """Build a :class:`SeriesInfo` (phase UNKNOWN, set later with study context) from its headers."""
     h0 = headers[0]
@@ -475,6 +492,10 @@ def summarise_series(headers: Sequence[InstanceHeader]) -> SeriesInfo:
             problems.append(f"{len(headers) - len(images)} object(s) without pixel data in the series")
     else:
         ordered_files = [h.path for h in sorted(headers, key=lambda h: h.path)]
+    is_mask = bool(images) and all(h.modality.upper() == "CT" and h.bits_allocated is not None
+                                   and h.bits_allocated <= 8 for h in images)
+    if is_mask:
+        problems.append(MASK_SERIES_NOTE)
     sop_classes = {h.sop_class_uid for h in headers}
     if len(sop_classes) > 1:
         problems.append(f"{len(sop_classes)} SOP classes in one series")
@@ -508,6 +529,9 @@ def summarise_series(headers: Sequence[InstanceHeader]) -> SeriesInfo:
         problems=tuple(problems),
         is_image=is_image,
         n_localizers=sum(1 for h in images if LOCALIZER_IMAGE_TYPES.intersection(h.image_type[2:])),
+        is_mask=is_mask,
+        n_subtractions=sum(1 for h in images
+                           if SUBTRACTION_IMAGE_TYPES.intersection(v.strip().upper() for v in h.image_type[2:])),
     )
 
 
@@ -531,11 +555,25 @@ def patient_key(patient_id: str, study_instance_uid: str) -> str:
     the study store's ids at most 64; the warning that :func:`build_index` logs names both).
     Studies without an id are never merged into one "patient": their time points would be read as
     one patient's follow-ups (baseline, fu1, ...) and their responses computed across patients.
-    Studies of one patient are read together only when they carry the same PatientID."""
+    Studies of one patient are read together only when they carry the same PatientID.
+
+    Raises
+    ------
+    ValueError
+        Both are empty: nothing tells whose the object is (the key of an empty StudyInstanceUID
+        would be one shared key, ``noid-e3b0c44298fc1c14``, for every such object).  The index
+        skips files without a StudyInstanceUID (:func:`build_index`).
+    """
     pid = str(patient_id or "").strip()
     if pid:
         return pid
-    return NO_PATIENT_ID_PREFIX + hashlib.sha256(str(study_instance_uid).encode()).hexdigest()[:16]
+    suid = str(study_instance_uid or "").strip()
+    if not suid:
+        raise ValueError(
+            "no PatientID and no StudyInstanceUID: there is no key to tell this object's patient from any other's "
+            "(an empty StudyInstanceUID would give every such object one key, so unrelated studies would become "
+            "one patient). Restore the StudyInstanceUID (0020,000D), or give a PatientID.")
+    return NO_PATIENT_ID_PREFIX + hashlib.sha256(suid.encode()).hexdigest()[:16]
 
 
 def warn_no_patient_id(study_uids: Iterable[str]) -> None:
@@ -548,7 +586,34 @@ def warn_no_patient_id(study_uids: Iterable[str]) -> None:
 
 def has_no_patient_id(patient_id: str, study_instance_uid: str) -> bool:
     """Whether ``patient_id`` is the key :func:`patient_key` gives a study without a PatientID."""
+    if not str(study_instance_uid or "").strip():
+        return False  # no study key at all (patient_key refuses it): never a noid- key
     return patient_id == patient_key("", study_instance_uid)
+
+
+#: Reason a file without a StudyInstanceUID is skipped by :func:`build_index`.
+NO_STUDY_UID_REASON = (
+    "no StudyInstanceUID (0020,000D; type 1, dropped by a broken export): its study cannot be told, so it is "
+    "not indexed (it would be read as one study, and without a PatientID one patient, with every other file "
+    "missing it). Restore the tag (export the study again from the PACS or scanner, or give the files their "
+    "study's UID, e.g. dcmodify -i \"(0020,000D)=UID\"), or load the series alone with load_series"
+)
+
+
+def _without_study_uid(
+    headers: Sequence[InstanceHeader], *, warn: bool
+) -> tuple[list[InstanceHeader], list[SkippedFile]]:
+    """Split off the headers without a StudyInstanceUID (skipped with :data:`NO_STUDY_UID_REASON`),
+    logging one warning per series (or folder) of them when ``warn``."""
+    kept = [h for h in headers if str(h.study_instance_uid or "").strip()]
+    if len(kept) == len(headers):
+        return kept, []
+    missing = [h for h in headers if not str(h.study_instance_uid or "").strip()]
+    if warn:
+        for key, hs in group_headers(missing).items():
+            log.warning("series %s: %d file(s) without a StudyInstanceUID skipped (first: %s): %s.", key, len(hs),
+                        display_source(hs[0].path), NO_STUDY_UID_REASON)
+    return kept, [SkippedFile(h.path, NO_STUDY_UID_REASON) for h in missing]
 
 
 def build_index(
@@ -562,7 +627,14 @@ def build_index(
 ) -> ArchiveIndex:
     """The index of parsed ``headers``; a study without a PatientID is a patient of its own, and
     logged as such (:func:`warn_no_patient_id`) unless ``warn_no_patient_ids`` is False (the batch
-    indexes studies on its workers, and again to export them: its driver warns once per study)."""
+    indexes studies on its workers, and again to export them: its driver warns once per study).
+
+    A file without a StudyInstanceUID is skipped (listed in ``skipped`` with the reason and the fix,
+    and logged per series unless ``warn_no_patient_ids`` is False: the batch reports the skipped files
+    itself): which study it belongs to cannot be told, and grouping such files would make one study,
+    and one patient, of unrelated exams."""
+    headers, no_study = _without_study_uid(headers, warn=warn_no_patient_ids)
+    skipped = [*skipped, *no_study]
     groups = group_headers(headers)
     series = [summarise_series(g) for g in groups.values()]
     by_study: dict[tuple[str, str], list[SeriesInfo]] = {}
@@ -608,8 +680,9 @@ def index_archive(
     progress : callable, optional
         ``progress(done, total)``, called every 64 files.
     warn_no_patient_ids : bool
-        Log each study without a PatientID (read as a patient of its own); the batch passes False
-        and warns once per study in its driver.
+        Log each study without a PatientID (read as a patient of its own) and each series of files
+        without a StudyInstanceUID (skipped); the batch passes False, warns once per study in its
+        driver and reports the skipped files itself.
 
     Returns
     -------

@@ -18,6 +18,9 @@ Evidence, in order of trust (the first that speaks decides; its confidence says 
    (:func:`phase_from_image`, rule :func:`phase_from_vessel_hu`), in spherical ROIs at two given
    points (confidence 0.6) or at spots found automatically on axial CT (confidence 0.5).
 
+A localizer (scout) or a subtraction series (ImageType SUBTRACTION / SUB, or a description such as
+"SUB ART-PRE") is ``unknown`` before any of these: neither is a contrast phase to measure HU on.
+
 A ContrastBolusAgent tag alone only says "post-contrast"; without other evidence the phase is
 ``unknown``.  Every call is overridable: ``load_study(..., phase_overrides={uid: Phase.X})``.
 """
@@ -53,11 +56,24 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class PhaseCall:
-    """A contrast-phase decision with its confidence (0..1) and the evidence behind it."""
+    """A contrast-phase decision with its confidence (0..1) and the evidence behind it.
+
+    ``warnings`` flag evidence that contradicts the call without overriding it (the first source
+    that speaks decides), e.g. a series described "ARTERIAL" but acquired after the study's series
+    described portal venous: check the series, or override its phase.
+    """
 
     phase: Phase
     confidence: float
     reason: str
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping (``warnings`` only when there are some)."""
+        d: dict[str, Any] = {"phase": self.phase.value, "confidence": self.confidence, "reason": self.reason}
+        if self.warnings:
+            d["warnings"] = list(self.warnings)
+        return d
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "phase", Phase(self.phase))
@@ -139,6 +155,38 @@ def _localizer_call(series: Any, desc: str | None, proto: str | None) -> PhaseCa
             if m:
                 return PhaseCall(Phase.UNKNOWN, 0.0, f"description {text.strip()!r} names a localizer "
                                  f"({m.group(0).strip()!r}): not a contrast phase")
+    return None
+
+
+#: A subtraction's description: "SUB ART-PRE", "ART-PRE SUB", "Subtraktion" ... (its "PRE" is the
+#: image subtracted, not the phase of the series).
+_SUBTRACTION_WORDS = re.compile(r" (SUB|SUBS|SUBTR|SUBTRACT\w*|SUBTRAKT\w*|SOUSTRA\w*|SOTTRA\w*|SUSTRA\w*) ")
+
+
+def _subtraction_call(series: Any, desc: str | None, proto: str | None) -> PhaseCall | None:
+    """UNKNOWN for a subtraction series (every image SUBTRACTION / SUB by ImageType, or a
+    subtraction's description): the difference of two acquisitions (e.g. arterial minus
+    pre-contrast) is no contrast phase to measure HU on, and the "PRE" of "SUB ART-PRE" is the image
+    subtracted, not the phase."""
+    if _get(series, "is_mask") is True:
+        return PhaseCall(Phase.UNKNOWN, 0.0, "a mask stored as CT images (8-bit, BitsAllocated 8): not a contrast "
+                         "phase")
+    if _get(series, "is_subtraction") is True:
+        return PhaseCall(Phase.UNKNOWN, 0.0, "subtraction image (ImageType SUBTRACTION/SUB): a difference of two "
+                         "acquisitions, not a contrast phase to measure HU on")
+    image_type = _get(series, "image_type")
+    if isinstance(image_type, (list, tuple)) and C.SUBTRACTION_IMAGE_TYPES.intersection(
+            str(v).strip().upper() for v in image_type[2:]):
+        joined = "\\".join(map(str, image_type))
+        return PhaseCall(Phase.UNKNOWN, 0.0, f"subtraction image (ImageType {joined}): a "
+                         "difference of two acquisitions, not a contrast phase to measure HU on")
+    for text in (desc, proto):
+        if text:
+            m = _SUBTRACTION_WORDS.search(_normalise(text))
+            if m:
+                return PhaseCall(Phase.UNKNOWN, 0.0, f"description {text.strip()!r} names a subtraction "
+                                 f"({m.group(0).strip()!r}): a difference of two acquisitions, not a contrast "
+                                 "phase to measure HU on")
     return None
 
 
@@ -342,11 +390,13 @@ def classify_phase(
     start = contrast_bolus_start_time if contrast_bolus_start_time is not None else _get(
         series, "contrast_bolus_start_time")
     mod = str(modality if modality is not None else (_get(series, "modality") or ""))
-    call = _localizer_call(series, desc, proto)
+    call = _localizer_call(series, desc, proto) or _subtraction_call(series, desc, proto)
     if call is not None:
         return call
     call = phase_from_description(desc, proto)
     if call is not None:
+        if study_series:
+            call = _flag_order_conflicts(call, series, acq, mod, study_series)
         return call
     t_acq = dicom_time_to_seconds(acq)
     t_start = dicom_time_to_seconds(start)
@@ -414,13 +464,76 @@ def _phase_from_order(
 #: Series acquired within this many seconds of each other are one acquisition (its reconstructions).
 _SAME_ACQUISITION_S = 2.0
 
+#: The order of the phases in a study, as ranges (the generic arterial phase is early or late;
+#: delayed and transitional are one time slot).
+_PHASE_RANK: dict[Phase, tuple[int, int]] = {
+    Phase.PRE_CONTRAST: (0, 0), Phase.ARTERIAL_EARLY: (1, 1), Phase.ARTERIAL: (1, 2), Phase.ARTERIAL_LATE: (2, 2),
+    Phase.PORTAL_VENOUS: (3, 3), Phase.DELAYED: (4, 4), Phase.TRANSITIONAL: (4, 4), Phase.HEPATOBILIARY: (5, 5),
+}
+
+
+def _series_time(s: Any, acq: str | None = None) -> tuple[float | None, str]:
+    """(seconds, which tag) of a series: its AcquisitionTime, else its ContentTime."""
+    t = dicom_time_to_seconds(acq if acq is not None else _get(s, "acquisition_time"))
+    if t is not None:
+        return t, "AcquisitionTime"
+    return dicom_time_to_seconds(_get(s, "content_time")), "ContentTime"
+
+
+def _clock(t: float) -> str:
+    t = int(round(t)) % 86400
+    return f"{t // 3600:02d}:{t // 60 % 60:02d}:{t % 60:02d}"
+
+
+def _flag_order_conflicts(
+    call: PhaseCall, series: Any, acq: str | None, modality: str, study_series: Iterable[Any]
+) -> PhaseCall:
+    """``call`` (from the description) with a warning for each series of the study (same modality,
+    a phase peer) whose description names a phase that comes after this one but which was acquired
+    before it, or one that comes before but was acquired after (more than 2 s apart, by
+    AcquisitionTime, or by ContentTime when neither has an AcquisitionTime: a reformat made later
+    has a later ContentTime than the scans it was made from).  The phase is kept: the description
+    decides (module docstring)."""
+    mine = _PHASE_RANK.get(call.phase)
+    t, tag = _series_time(series, acq)
+    uid = _get(series, "series_instance_uid")
+    if mine is None or t is None or not _is_phase_peer(series):
+        return call
+    warnings = list(call.warnings)
+    for s in study_series:
+        if s is series or (uid is not None and _get(s, "series_instance_uid") == uid):
+            continue
+        if str(_get(s, "modality") or "") != modality or not _is_phase_peer(s):
+            continue
+        other = phase_from_description(_get(s, "series_description"), _get(s, "protocol_name"))
+        theirs = _PHASE_RANK.get(other.phase) if other is not None else None
+        ts, tag_s = _series_time(s)
+        if theirs is None or ts is None or tag_s != tag or abs(ts - t) <= _SAME_ACQUISITION_S:
+            continue
+        if mine[0] > theirs[1] and t < ts:
+            when = "before"
+        elif mine[1] < theirs[0] and t > ts:
+            when = "after"
+        else:
+            continue
+        warnings.append(
+            f"described {call.phase.value} but acquired {when} series {_get(s, 'series_instance_uid')} "
+            f"({_get(s, 'series_description') or _get(s, 'protocol_name')!r}, described {other.phase.value}): "  # type: ignore[union-attr]
+            f"{tag} {_clock(t)} vs {_clock(ts)}; the description is kept: check the series, or override "
+            "its phase (load_study(..., phase_overrides=...))")
+    if len(warnings) == len(call.warnings):
+        return call
+    return PhaseCall(call.phase, call.confidence, call.reason, tuple(warnings))
+
 
 def _is_phase_peer(s: Any) -> bool:
-    """A series that can be a contrast phase, for the order rule: not a localizer, not a monitoring
+    """A series that can be a contrast phase, for the order rule: not a localizer, not a subtraction, not a monitoring
     (bolus-tracking) series of repeated images at one position, not an object without pixels."""
     if _get(s, "is_localizer") is True or _get(s, "is_image") is False:
         return False
     if _localizer_call(s, _get(s, "series_description"), _get(s, "protocol_name")) is not None:
+        return False
+    if _subtraction_call(s, _get(s, "series_description"), _get(s, "protocol_name")) is not None:
         return False
     problems = _get(s, "problems") or ()
     return not any("duplicate slice position" in str(p) for p in problems)

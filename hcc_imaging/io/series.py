@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 from ..errors import InvalidSeriesError, NotDicomError
 from ..volume import Geometry, Modality, Phase, Volume
 from . import errors as E
-from ._constants import INT16_MAX, INT16_MIN
+from ._constants import INT16_MAX, INT16_MIN, SUBTRACTION_IMAGE_TYPES
 from ._decode import decode_file, decode_parallel
 from ._dicomparse import UNCOMPRESSED_LE, InstanceHeader, ZipPool, display_source, split_zip
 from ._geometry import SliceRef, StackAnalysis, analyse_stack, orientation_label, slices_of
@@ -561,6 +561,8 @@ def load_series(
             (s.header.acquisition_time for s in ordered if s.header.acquisition_time), default=""),
         "contrast_bolus_start_time": h0.contrast_bolus_start_time, "modality": h0.modality,
         "series_instance_uid": h0.series_instance_uid,
+        "is_subtraction": all(SUBTRACTION_IMAGE_TYPES.intersection(v.strip().upper() for v in s.header.image_type[2:])
+                              for s in ordered),
     }
     call = PhaseCall(Phase(phase), 1.0, "set by the caller") if phase is not None else classify_phase(info_like)
     mod = {"CT": Modality.CT, "MR": Modality.MR}.get(h0.modality.upper(), Modality.OTHER)
@@ -573,7 +575,7 @@ def load_series(
         "decoders": tuple(decoders),
         "dtype_reason": "int16: integral rescale fits" if arr.dtype == np.int16 else
         "float32: non-integral RescaleSlope/Intercept or values outside int16",
-        "phase_call": {"phase": call.phase.value, "confidence": call.confidence, "reason": call.reason},
+        "phase_call": call.to_dict(),
         "problems": tuple(notes),
         "dropped_localizers": tuple(s.header.path for s in an.dropped_localizers),
         "slice_spacing_source": an.spacing_source,
@@ -649,6 +651,12 @@ def load_study(
                 f"study {study_uid} is not in {idx.root}; studies: "
                 + ", ".join(s.study_instance_uid for s in idx.studies) + ". Pass one of them as study_uid=."
             )
+    if not studies and idx.skipped:
+        s0 = idx.skipped[0]
+        raise E.SeriesSelectionError(
+            f"{idx.root} holds no study: its {len(idx.skipped)} file(s) were skipped, e.g. "
+            f"{display_source(s0.path)}: {s0.reason}."
+        )
     if len(studies) != 1:
         raise E.SeriesSelectionError(
             f"{idx.root} holds {len(studies)} studies ("
@@ -679,7 +687,7 @@ def load_study(
             if call.phase == Phase.UNKNOWN and (pts is not None or image_phase):
                 call = classify_phase(info, study_series=study.series, volume=v, vessel_points_lps=pts)
         meta = dict(v.meta)
-        meta["phase_call"] = {"phase": call.phase.value, "confidence": call.confidence, "reason": call.reason}
+        meta["phase_call"] = call.to_dict()
         vols.append(replace(v, phase=call.phase, meta=meta))
     return vols
 

@@ -321,3 +321,35 @@ def test_old_map_with_a_reader_under_two_keys_is_read_as_one_reader(tmp_path, ca
     assert d2.reader("R1^") == d2.reader("R1") == "READER-02"
     assert "2 pseudonyms" in caplog.text and "READER-01, READER-02" in caplog.text
     assert d2.reader("R3") == "READER-03"
+
+
+def test_objects_without_patient_id_and_study_uid_get_no_shared_pseudonym(ct, tmp_path: Path) -> None:
+    """An object with neither a PatientID nor a StudyInstanceUID (a broken export) took the key
+    "UNKNOWN", as every other such object did: one pseudonym and one date shift for different
+    people, and an SR of it imported as patient "UNKNOWN".  Now de-identifying it is refused
+    (``deidentify_files`` skips it with the reason), and so is importing such an SR without
+    ``patient_id=``."""
+    from hcc_imaging.export import deidentify_files
+    from hcc_imaging.export.sr_import import SrImportError, sr_to_read_document
+
+    broken = []
+    for i, f in enumerate(ct.files[:2]):
+        ds = pydicom.dcmread(f)
+        ds.PatientID = ""
+        del ds.StudyInstanceUID
+        ds.save_as(tmp_path / f"broken{i}.dcm")
+        broken.append(ds)
+    d = Deidentifier(rng=random.Random(5))
+    with pytest.raises(DeidentificationError, match="neither a PatientID nor a StudyInstanceUID"):
+        deidentify_dataset(broken[0], d)
+    assert deidentify_dataset(broken[0], d, patient_id="P-1").PatientName == "HCC-0001"  # the caller says whose
+    res = deidentify_files([tmp_path / "broken1.dcm"], tmp_path / "out", Deidentifier(rng=random.Random(5)))
+    assert list(res) == [] and "neither a PatientID nor a StudyInstanceUID" in res.skipped[0][1]
+    sr = write_sr(read_document(), tmp_path / "sr.dcm", images=ct.volume, timepoints=["BL"])
+    ds = pydicom.dcmread(sr.path)
+    ds.PatientID = ""
+    del ds.StudyInstanceUID
+    ds.save_as(tmp_path / "sr_broken.dcm")
+    with pytest.raises(SrImportError, match="neither a PatientID nor a StudyInstanceUID.*patient_id="):
+        sr_to_read_document(tmp_path / "sr_broken.dcm")
+    assert sr_to_read_document(tmp_path / "sr_broken.dcm", patient_id="P-1")[0]["patient_id"] == "P-1"

@@ -247,3 +247,69 @@ def test_one_series_per_phase_prefers_ct_then_mr_then_finer_slices() -> None:
     assert len(notes) == 2 and all("not shown" in n for n in notes)
     assert any(n.startswith("series 1.9.1 (MR") and "here 1.9.3" in n for n in notes)  # CT before a finer MR
     assert any(n.startswith("series 1.9.2 (CT") and "here 1.9.3" in n for n in notes)  # then the finer CT
+
+
+def test_files_without_a_study_instance_uid_are_skipped_never_one_study(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """StudyInstanceUID is type 1, but broken exports drop it.  Every such file was study "" and,
+    without a PatientID, patient ``noid-e3b0c44298fc1c14`` (the hash of the empty string): three
+    unrelated series became one study of one patient.  Which study such a file belongs to cannot be
+    told, so the index skips it with the reason and the fix (logged per series); the series still
+    loads alone, and ``patient_key`` refuses to make a key of nothing."""
+    import logging
+
+    import pydicom
+
+    from hcc_imaging.batch.pipeline import PipelineOptions, tasks_from_index
+    from hcc_imaging.io import patient_key
+    from hcc_imaging.io.index import has_no_patient_id
+
+    vals = np.full((3, 6, 6), 1100, np.uint16)
+    broken = {}
+    for name, pid in (("a", ""), ("b", ""), ("c", "P-9")):
+        paths = write_series(tmp_path / name, vals, extra={"PatientID": pid})
+        for p in paths:
+            ds = pydicom.dcmread(p)
+            del ds.StudyInstanceUID
+            ds.save_as(p)
+        broken[name] = (paths, str(ds.SeriesInstanceUID))
+    write_series(tmp_path / "d", vals, study_uid="1.2.826.0.1.3680043.99.7", extra={"PatientID": "P-9"})
+    with caplog.at_level(logging.WARNING, logger="hcc_imaging.io.index"):
+        idx = index_archive(tmp_path)
+    assert [(p.patient_id, [st.study_instance_uid for st in p.studies]) for p in idx.patients] == [
+        ("P-9", ["1.2.826.0.1.3680043.99.7"])]
+    skipped = {s.path: s.reason for s in idx.skipped}
+    assert sorted(skipped) == sorted(str(p) for ps, _ in broken.values() for p in ps)
+    assert all(r.startswith("no StudyInstanceUID (0020,000D") and "Restore the tag" in r for r in skipped.values())
+    warned = [r.getMessage() for r in caplog.records if "without a StudyInstanceUID" in r.getMessage()]
+    assert len(warned) == 3 and all(any(uid in m for m in warned) for _, uid in broken.values())
+    assert [t.study_instance_uid for t in tasks_from_index(idx, PipelineOptions())] == ["1.2.826.0.1.3680043.99.7"]
+    # the series loads alone (a study is needed only to group series and patients)
+    assert load_series(tmp_path / "a").shape == (3, 6, 6)
+    # and load_study says why a folder of such files holds no study
+    from hcc_imaging.io import load_study
+    from hcc_imaging.io.errors import SeriesSelectionError
+
+    with pytest.raises(SeriesSelectionError, match=r"holds no study: its 3 file\(s\) were skipped.*no StudyInstanceUID"):
+        load_study(tmp_path / "a")
+    with pytest.raises(ValueError, match="no PatientID and no StudyInstanceUID"):
+        patient_key("", " ")
+    assert not has_no_patient_id("noid-e3b0c44298fc1c14", "")
+
+
+def test_export_does_not_match_a_read_to_images_without_patient_or_study_uid() -> None:
+    """``export sr/seg`` checks the read's patient against the images' PatientID or their study's
+    ``noid-`` key.  Images with neither had key ``noid-e3b0c44298fc1c14``, the one every such object
+    got, so a read keyed so (of any other study without ids) was accepted over them; now it is refused
+    with the fix, unless --link-patient says they are the read's patient's."""
+    from hcc_imaging.commands.export import _same_patient
+    from hcc_imaging.errors import HccImagingError
+    from hcc_imaging.volume import Volume
+
+    vol = Volume.create(np.zeros((2, 3, 3), np.int16), spacing=(1.0, 1.0, 1.0), series_instance_uid="1.9.1",
+                        meta={"patient_id": ""})
+    assert not vol.study_instance_uid
+    with pytest.raises(HccImagingError, match="neither a PatientID nor a StudyInstanceUID.*--link-patient"):
+        _same_patient("noid-e3b0c44298fc1c14", {"BL": vol}, link=False)
+    _same_patient("noid-e3b0c44298fc1c14", {"BL": vol}, link=True)

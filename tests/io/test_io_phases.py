@@ -260,3 +260,74 @@ def test_order_counts_acquisitions_not_scouts_monitoring_or_recons() -> None:
     got = {x["series_instance_uid"]: classify_phase(x, study_series=s).phase for x in s}
     assert got == {"topo": P.UNKNOWN, "mon": P.UNKNOWN, "art5": P.ARTERIAL, "art1": P.ARTERIAL,
                    "pv": P.PORTAL_VENOUS}
+
+
+def test_a_subtraction_is_no_phase(tmp_path: Path) -> None:
+    """'SUB ART-PRE' (arterial minus pre-contrast) was called pre-contrast from its "PRE", and so was
+    a series with ImageType ...\\SUBTRACTION described "Liver PRE": a difference image is no contrast
+    phase to measure HU on.  UNKNOWN with the reason; by description, ProtocolName or ImageType (index
+    and load), and it takes no rank in the order rule."""
+    from hcc_imaging.io import index_archive, load_series
+
+    for desc in ("SUB ART-PRE", "ART-PRE SUB", "Subtraction arterial", "Subtraktion PV-nativ", "ART_PRE_SUBTR"):
+        call = classify_phase({"series_description": desc, "modality": "MR"})
+        assert call.phase == P.UNKNOWN and "names a subtraction" in call.reason and desc in call.reason, desc
+    assert classify_phase({"series_description": "", "protocol_name": "SUB ART-PRE"}).phase == P.UNKNOWN
+    assert classify_phase({"series_description": "Liver PRE", "image_type": ("DERIVED", "SECONDARY", "SUB")}
+                          ).phase == P.UNKNOWN
+    assert classify_phase({"series_description": "Liver PRE"}).phase == P.PRE_CONTRAST  # not a subtraction
+    assert classify_phase({"series_description": "Subcostal PRE"}).phase == P.PRE_CONTRAST  # a word, not "SUB"
+    vals = np.full((3, 4, 4), 1000, np.uint16)
+    write_series(tmp_path / "sub", vals, description="Liver PRE", study_uid="1.2.826.0.1.3680043.99.5",
+                 image_types=[("DERIVED", "SECONDARY", "SUBTRACTION")] * 3)
+    write_series(tmp_path / "pre", vals, description="Liver PRE", study_uid="1.2.826.0.1.3680043.99.5")
+    by_dir = {Path(s.files[0]).parent.name: s for s in index_archive(tmp_path).series}
+    assert by_dir["sub"].is_subtraction and not by_dir["pre"].is_subtraction
+    assert by_dir["sub"].phase.phase == P.UNKNOWN and "subtraction image (ImageType" in by_dir["sub"].phase.reason
+    assert by_dir["pre"].phase.phase == P.PRE_CONTRAST
+    assert load_series(tmp_path / "sub").phase == P.UNKNOWN
+    # the order rule counts acquisitions: a subtraction made after the arterial scan is not the portal phase
+    s = [
+        {"series_instance_uid": "art", "modality": "MR", "acquisition_time": "100035", "contrast_bolus_agent": "GD"},
+        {"series_instance_uid": "sub", "modality": "MR", "acquisition_time": "100050", "contrast_bolus_agent": "GD",
+         "is_subtraction": True},
+        {"series_instance_uid": "pv", "modality": "MR", "acquisition_time": "100110", "contrast_bolus_agent": "GD"},
+    ]
+    got = {x["series_instance_uid"]: classify_phase(x, study_series=s).phase for x in s}
+    assert got == {"art": P.ARTERIAL, "sub": P.UNKNOWN, "pv": P.PORTAL_VENOUS}
+
+
+def test_a_description_against_the_acquisition_order_is_flagged(tmp_path: Path) -> None:
+    """A series described "ARTERIAL" but acquired after the study's portal-venous series passed
+    without a word.  The description still decides (docs/io.md: the first source that speaks), but
+    the call carries a warning naming the other series and both times (AcquisitionTime, or
+    ContentTime when neither has one), in the index, its JSON and the loaded volume's phase_call."""
+    from hcc_imaging.io import index_archive
+
+    vals = np.full((3, 4, 4), 1000, np.uint16)
+    study = "1.2.826.0.1.3680043.99.6"
+    for name, desc, t in (("pre", "Liver NATIVE", "100000"), ("pv", "Liver PORTAL VENOUS", "100110"),
+                          ("art", "Liver ARTERIAL", "100230"), ("art_recon", "Liver ARTERIAL 1mm", "100230.5")):
+        write_series(tmp_path / name, vals, description=desc, study_uid=study,
+                     extra={"AcquisitionTime": t, "ContentTime": t})
+    idx = index_archive(tmp_path)
+    by_dir = {Path(s.files[0]).parent.name: s for s in idx.series}
+    art, pv = by_dir["art"], by_dir["pv"]
+    assert art.phase.phase == P.ARTERIAL and pv.phase.phase == P.PORTAL_VENOUS  # not changed
+    (w,) = art.phase.warnings
+    assert w.startswith(f"described arterial but acquired after series {pv.series_instance_uid} ('Liver PORTAL VENOUS'")
+    assert "AcquisitionTime 10:02:30 vs 10:01:10" in w and "phase_overrides" in w
+    assert len(by_dir["art_recon"].phase.warnings) == 1  # a reconstruction of the same late scan
+    assert len(pv.phase.warnings) == 2 and all("acquired before series" in x for x in pv.phase.warnings)
+    assert by_dir["pre"].phase.warnings == ()  # before everything, as described
+    assert art.to_dict()["phase"]["warnings"] == [w] and "warnings" not in by_dir["pre"].to_dict()["phase"]
+    vols = {v.series_instance_uid: v for v in load_study(idx)}
+    assert vols[art.series_instance_uid].meta["phase_call"]["warnings"] == [w]
+    # in order: no warning; ContentTime when no AcquisitionTime; a mixed pair is not compared
+    s = [{"series_instance_uid": "a", "series_description": "ART", "content_time": "100030"},
+         {"series_instance_uid": "p", "series_description": "PV", "content_time": "100100"}]
+    assert all(classify_phase(x, study_series=s).warnings == () for x in s)
+    s[0]["content_time"] = "100200"
+    assert "ContentTime 10:02:00 vs 10:01:00" in classify_phase(s[0], study_series=s).warnings[0]
+    s[1]["acquisition_time"] = "100100"
+    assert classify_phase(s[0], study_series=s).warnings == ()
