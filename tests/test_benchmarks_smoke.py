@@ -111,3 +111,39 @@ def test_the_measure_benchmark_sections_run_small(capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert "ratio = peer / hcc_imaging" in out and "ratio sitk_2d / hcc_imaging" in out
     assert "MISMATCH" not in out
+
+
+DISTANCE_SMALL = ["--cases", "small", "--shape", "30,96,96", "--repeats", "1", "--rounds", "1"]
+
+
+def test_the_distance_benchmark_runs_small_and_agrees(capsys: pytest.CaptureFixture[str]) -> None:
+    bench = benchmark_module("bench_distance")
+    assert bench.main(DISTANCE_SMALL) == 0
+    out = capsys.readouterr().out
+    assert "small lesion box" in out and "masks identical" in out and "MISMATCH" not in out
+
+
+def test_the_distance_benchmark_fails_when_the_kernel_is_wrong(capsys: pytest.CaptureFixture[str],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel whose distances are off (here 0.5 mm at one voxel) makes the benchmark exit 1 and print
+    the mismatch, where it printed a ratio and exited 0."""
+    import numpy as np
+
+    from hcc_imaging.segment import _kernels
+
+    bench = benchmark_module("bench_distance")
+    right = _kernels.distance_transform_edt
+
+    def off_by_half_mm(a, sampling=None):  # noqa: ANN001, ANN202
+        d = np.array(right(a, sampling), dtype=float)
+        d[np.unravel_index(int(np.argmax(d)), d.shape)] += 0.5
+        return d
+
+    monkeypatch.setattr(_kernels, "distance_transform_edt", off_by_half_mm)
+    assert bench.main(DISTANCE_SMALL) == 1
+    out = capsys.readouterr().out
+    assert "MISMATCH: 1 voxels of small lesion box" in out and "FAILED" in out
+    # one unit in the last place (scipy's near-ties) is within the tolerance, two are not
+    ref = np.array([1.0, 2.5, 7.3])
+    assert not bench.mismatches(ref, ref + np.spacing(ref)).any()
+    assert bench.mismatches(ref, ref + 2 * np.spacing(ref)).all()
