@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -147,3 +148,17 @@ def test_the_distance_benchmark_fails_when_the_kernel_is_wrong(capsys: pytest.Ca
     ref = np.array([1.0, 2.5, 7.3])
     assert not bench.mismatches(ref, ref + np.spacing(ref)).any()
     assert bench.mismatches(ref, ref + 2 * np.spacing(ref)).all()
+
+
+@pytest.mark.gui
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs an X server (run under xvfb-run)")
+def test_the_napari_benchmark_warms_up_before_timing(capsys: pytest.CaptureFixture[str]) -> None:
+    """A round of clicks (imports, compiled kernels, the first paint) runs before the timed ones and
+    is not in the figures; the best and the median of the dock and of the peer are printed."""
+    bench = benchmark_module("bench_napari")
+    assert bench.main(["--repeat", "1", "--shape", "30,128,128", "--phases", "arterial,portal_venous"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("warm-up click (not timed)") == 3
+    assert "(dock, 3 timed clicks after 1 warm-up round(s)): best " in out
+    assert "peer SimpleITK ConnectedThreshold + Feret (computation only, 3 timed runs): best " in out
+    assert "(medians)" in out and "(bests)" in out
