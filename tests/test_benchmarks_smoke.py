@@ -162,3 +162,31 @@ def test_the_napari_benchmark_warms_up_before_timing(capsys: pytest.CaptureFixtu
     assert "(dock, 3 timed clicks after 1 warm-up round(s)): best " in out
     assert "peer SimpleITK ConnectedThreshold + Feret (computation only, 3 timed runs): best " in out
     assert "(medians)" in out and "(bests)" in out
+
+
+INDEX_SMALL = ["--files", "150", "--rounds", "1", "--syntaxes", "explicit", "--sizes", "100"]
+
+
+def test_the_index_benchmark_measures_seconds_by_default_and_runs_small(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The default archive is large enough for a run to take seconds (2,500 files took 0.1-0.4 s,
+    mostly fixed costs); ``--files`` and one small source series keep the smoke run short."""
+    bench = benchmark_module("bench_index")
+    assert bench.DEFAULT_FILES >= 20_000
+    with pytest.raises(SystemExit):
+        bench.main(["--help"])
+    assert f"default {bench.DEFAULT_FILES:,}" in capsys.readouterr().out
+    assert bench.main([*INDEX_SMALL, "--data", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert ": 150 files; 1 rounds" in out
+    assert "series found: {'hcc_imaging': 1, 'pydicom': 1, 'gdcm_scanner': 1}" in out and "MISMATCH" not in out
+
+
+def test_the_index_benchmark_fails_when_the_series_counts_differ(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    bench = benchmark_module("bench_index")
+    right = bench.METHODS["hcc_imaging"]
+    monkeypatch.setitem(bench.METHODS, "hcc_imaging", lambda arch: right(arch) + 1)  # an index that splits a series
+    assert bench.main([*INDEX_SMALL, "--data", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "MISMATCH: the indexes found different numbers of series" in out and "FAILED" in out
