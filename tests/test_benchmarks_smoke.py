@@ -190,3 +190,19 @@ def test_the_index_benchmark_fails_when_the_series_counts_differ(
     assert bench.main([*INDEX_SMALL, "--data", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "MISMATCH: the indexes found different numbers of series" in out and "FAILED" in out
+
+
+def test_the_robustness_sweep_runs_a_subset(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--grids/--sizes/--hu/--noise/--limit`` run a few of the 225 phantoms, each with its number
+    (seed) in the full sweep; a value the sweep does not have is an error naming the ones it has."""
+    sweep = benchmark_module("sweep_segment_robustness")
+    chosen = sweep.select(grids=[(5.0, 0.78, 0.78)], sizes=[10.0], hu=[250.0], noise=[0.0, 10.0])
+    assert [i for i, _ in chosen] == [102, 103]
+    assert [c for _, c in chosen] == sweep.combos()[102:104]
+    assert [i for i, _ in sweep.select(noise=[25.0], limit=3)] == [2, 5, 8]
+    assert sweep.main(["--grids", "5,0.78,0.78", "--sizes", "10", "--hu", "250", "--noise", "0", "10", "--all"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("(5.0, 0.78, 0.78)   10 mm   250 HU noise") == 2
+    assert "2 of 225 phantoms (z blur 0.6 voxel, centre)" in out
+    with pytest.raises(SystemExit, match=r"--sizes 12 is not in the sweep; its values are 10 20 40"):
+        sweep.main(["--sizes", "12"])
