@@ -106,10 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--flag", type=float, default=0.9, help="print the cases below this Dice (default 0.9)")
     ap.add_argument("--all", action="store_true", help="print every case, not only the flagged ones")
     ap.add_argument("--grids", type=_grid, nargs="+", help="only these grids, slice,row,col mm (default: the five)")
-    ap.add_argument("--sizes", type=float, nargs="+", help="only these lesion diameters, mm (default: 10 20 40)")
+    ap.add_argument("--sizes", "--diameters", type=float, nargs="+",
+                    help="only these lesion diameters, mm (default: 10 20 40; --diameters as in bench_segment_sweep.py)")
     ap.add_argument("--hu", type=float, nargs="+", help="only these lesion values, HU (default: 20 40 90 110 250)")
     ap.add_argument("--noise", type=float, nargs="+", help="only these noise sigmas, HU (default: 0 10 25)")
-    ap.add_argument("--limit", type=int, help="only the first N cases (of those selected)")
+    ap.add_argument("--limit", "--max-cases", type=int,
+                    help="only the first N cases (of those selected; --max-cases as in bench_segment_sweep.py)")
     args = ap.parse_args(argv)
     cases = select(args.grids, args.sizes, args.hu, args.noise, args.limit)
     n_all = len(combos())

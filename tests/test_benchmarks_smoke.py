@@ -206,3 +206,6 @@ def test_the_robustness_sweep_runs_a_subset(capsys: pytest.CaptureFixture[str]) 
     assert "2 of 225 phantoms (z blur 0.6 voxel, centre)" in out
     with pytest.raises(SystemExit, match=r"--sizes 12 is not in the sweep; its values are 10 20 40"):
         sweep.main(["--sizes", "12"])
+    # bench_segment_sweep.py's names for the same subsets
+    assert sweep.main(["--diameters", "10", "--max-cases", "1", "--grids", "5,0.78,0.78", "--hu", "250"]) == 0
+    assert "1 of 225 phantoms" in capsys.readouterr().out
