@@ -25,7 +25,7 @@ from tests.segment._phantom import benchmark_module
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 SCRIPTS = sorted(p.stem for p in BENCH.glob("*.py"))
 #: scripts without an argument parser (bench_study_upsert runs on import)
-NO_HELP = {"bench_study_upsert", "bench_export"}
+NO_HELP = {"bench_study_upsert"}
 
 
 def _resolve(dotted: str) -> Any:
@@ -209,3 +209,27 @@ def test_the_robustness_sweep_runs_a_subset(capsys: pytest.CaptureFixture[str]) 
     # bench_segment_sweep.py's names for the same subsets
     assert sweep.main(["--diameters", "10", "--max-cases", "1", "--grids", "5,0.78,0.78", "--hu", "250"]) == 0
     assert "1 of 225 phantoms" in capsys.readouterr().out
+
+
+def test_the_export_benchmark_runs_small(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bench = benchmark_module("bench_export")
+    assert bench.main(["--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "SR import records: ours 238, highdicom 238" in out and "ratio ours/peer" in out and "MISMATCH" not in out
+
+
+def test_the_export_benchmark_fails_when_the_sr_measurements_differ(
+        shared_data: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader that loses a measurement makes the benchmark exit 1 (it printed both counts and a
+    ratio, and exited 0)."""
+    import types
+
+    import hcc_imaging.export
+
+    bench = benchmark_module("bench_export")
+    right = hcc_imaging.export.read_sr
+    monkeypatch.setattr(hcc_imaging.export, "read_sr",
+                        lambda path: types.SimpleNamespace(records=lambda: right(path).records()[1:]))
+    assert bench.main(["--repeat", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "SR import records: ours 237, highdicom 238" in out and "MISMATCH: the SR's measurements differ" in out
