@@ -24,8 +24,8 @@ from tests.segment._phantom import benchmark_module
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 SCRIPTS = sorted(p.stem for p in BENCH.glob("*.py"))
-#: scripts without an argument parser (bench_study_upsert runs on import)
-NO_HELP = {"bench_study_upsert"}
+#: scripts without an argument parser (none now: bench_study_upsert ran on import, bench_export took no flags)
+NO_HELP: set[str] = set()
 
 
 def _resolve(dotted: str) -> Any:
@@ -233,3 +233,25 @@ def test_the_export_benchmark_fails_when_the_sr_measurements_differ(
     assert bench.main(["--repeat", "1"]) == 1
     out = capsys.readouterr().out
     assert "SR import records: ours 237, highdicom 238" in out and "MISMATCH: the SR's measurements differ" in out
+
+
+def test_the_upsert_benchmark_checks_what_was_stored(capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small run: both sides end with the last value and the audit chain verifies; a store that
+    drops the later upserts makes it exit 1 (it printed a ratio and exited 0, and ran on import)."""
+    from hcc_imaging.study import ReaderSession
+
+    bench = benchmark_module("bench_study_upsert")
+    assert bench.main(["--upserts", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "ratio" in out and "verify: True" in out and "MISMATCH" not in out
+    right = ReaderSession.record_measurement
+    calls: list[int] = []
+
+    def first_only(self, *a, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+        calls.append(1)
+        return right(self, *a, **kw) if len(calls) == 1 else None
+
+    monkeypatch.setattr(ReaderSession, "record_measurement", first_only)
+    assert bench.main(["--upserts", "5"]) == 1
+    assert "MISMATCH: the store holds LD [10.0] mm, not the last one written (10.4 mm)" in capsys.readouterr().out
