@@ -255,3 +255,27 @@ def test_the_upsert_benchmark_checks_what_was_stored(capsys: pytest.CaptureFixtu
     monkeypatch.setattr(ReaderSession, "record_measurement", first_only)
     assert bench.main(["--upserts", "5"]) == 1
     assert "MISMATCH: the store holds LD [10.0] mm, not the last one written (10.4 mm)" in capsys.readouterr().out
+
+
+LOAD_SMALL = ["--rounds", "1", "--sizes", "100", "--syntaxes", "explicit"]
+
+
+def test_the_load_benchmark_runs_small_and_fails_on_a_wrong_array(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every loader's array is checked against the truth; a wrong one (here hcc_imaging's, one voxel
+    off) made the row say MISMATCH and the script exit 0: it exits 1 now."""
+    bench = benchmark_module("bench_load")
+    assert bench.main([*LOAD_SMALL, "--data", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "explicit 100 slices" in out and "MISMATCH" not in out and "FAILED" not in out
+    right = bench.METHODS["hcc_imaging"]
+
+    def one_voxel_off(folder):  # noqa: ANN001, ANN202
+        arr = right(folder).copy()
+        arr[0, 0, 0] += 1
+        return arr
+
+    monkeypatch.setitem(bench.METHODS, "hcc_imaging", one_voxel_off)
+    assert bench.main([*LOAD_SMALL, "--data", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED: wrong or missing results (explicit 100 hcc_imaging: MISMATCH)" in out
