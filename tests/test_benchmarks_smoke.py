@@ -279,3 +279,31 @@ def test_the_load_benchmark_runs_small_and_fails_on_a_wrong_array(
     assert bench.main([*LOAD_SMALL, "--data", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "FAILED: wrong or missing results (explicit 100 hcc_imaging: MISMATCH)" in out
+
+
+REGISTER_SMALL = ["--rounds", "1", "--shape", "40,128,128", "--shift", "5,-6"]
+
+
+def test_the_carry_registration_benchmark_runs_small(capsys: pytest.CaptureFixture[str]) -> None:
+    bench = benchmark_module("bench_register_carry")
+    assert bench.main(REGISTER_SMALL) == 0
+    out = capsys.readouterr().out
+    assert "whole image: carry" in out and "liver mask: carry" in out and "MISMATCH" not in out
+
+
+def test_the_carry_registration_benchmark_fails_when_the_centre_lands_wrong(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A registration that does not find the move (here: the identity) leaves L1's centre the whole
+    shift away: the script exits 1 (it printed the distance and exited 0)."""
+    import types
+
+    import numpy as np
+
+    import hcc_imaging.segment
+
+    bench = benchmark_module("bench_register_carry")
+    monkeypatch.setattr(hcc_imaging.segment, "register_volumes",
+                        lambda *a, **kw: types.SimpleNamespace(map_to_moving=lambda p: np.asarray(p, float)))
+    assert bench.main(REGISTER_SMALL) == 1
+    out = capsys.readouterr().out
+    assert "MISMATCH: L1's centre lands more than 7.50 mm (two voxels) from the true move" in out
