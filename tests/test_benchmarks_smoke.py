@@ -307,3 +307,20 @@ def test_the_carry_registration_benchmark_fails_when_the_centre_lands_wrong(
     assert bench.main(REGISTER_SMALL) == 1
     out = capsys.readouterr().out
     assert "MISMATCH: L1's centre lands more than 7.50 mm (two voxels) from the true move" in out
+
+
+def test_the_sweep_runner_exits_1_when_a_sweep_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``segment_sweeps.py run`` on a checkout whose rind sweep crashes reports the set as failed
+    and exits 1 (it printed "failed" and exited 0); a sweep that runs to the end exits 0."""
+    runner = benchmark_module("segment_sweeps")
+    repo = tmp_path / "repo"
+    (repo / "benchmarks").mkdir(parents=True)
+    script = repo / "benchmarks" / "sweep_segment_rind.py"
+    script.write_text("print('grid 1 rim 2.5: Dice 0.990')\nprint('1 runs: 0 below 0.95; Dice median 0.990; 0 s')\n")
+    assert runner.main(["run", str(tmp_path / "ok"), "--sets", "rind", "--repo", str(repo)]) == 0
+    assert "rind: 1 runs: 0 below 0.95" in capsys.readouterr().out
+    script.write_text("raise SystemExit('the sweep broke')\n")
+    assert runner.main(["run", str(tmp_path / "bad"), "--sets", "rind", "--repo", str(repo)]) == 1
+    out = capsys.readouterr().out
+    assert "rind: failed (exit 1; see rind.err)" in out and "FAILED: 1 of 1 sets did not run to the end: rind" in out
+    assert "the sweep broke" in (tmp_path / "bad" / "rind.err").read_text()
