@@ -324,3 +324,18 @@ def test_the_sweep_runner_exits_1_when_a_sweep_fails(tmp_path: Path, capsys: pyt
     out = capsys.readouterr().out
     assert "rind: failed (exit 1; see rind.err)" in out and "FAILED: 1 of 1 sets did not run to the end: rind" in out
     assert "the sweep broke" in (tmp_path / "bad" / "rind.err").read_text()
+
+
+def test_the_carry_benchmark_fails_when_the_saved_masks_are_not_the_made_ones(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole script at its smallest (one lesion, one repeat), with the saved masks unreadable:
+    it printed "identical: False" and exited 0; it exits 1 with MISMATCH now."""
+    import hcc_imaging.batch.lesions
+
+    bench = benchmark_module("bench_carry")
+    monkeypatch.setattr(hcc_imaging.batch.lesions, "load_saved_masks", lambda *a, **kw: None)
+    assert bench.main(["--repeat", "1", "--lesions", "L1"]) == 1
+    out = capsys.readouterr().out
+    assert "L1: LD masks" in out and "identical: False" in out
+    assert "MISMATCH: the masks the run saved for fu1 are not the ones made again" in out
+    assert "MISMATCH: carry measured" not in out and "MISMATCH: seeds measured" not in out
