@@ -5,7 +5,13 @@
   ``_rind._gauss_newton``) still exists: the private helpers the benchmarks and probes call move;
 * every script's ``--help`` parses;
 * the cheapest real run of the scripts whose calls into the library are the most private (the rind
-  surface probe, the measure benchmark's sections), so that a changed signature shows too.
+  surface probe, the measure benchmark's sections), so that a changed signature shows too;
+* the cheapest real run of the scripts that check their result against the peer's or the truth
+  (distance, index, load, export, upsert, carry, the carry registration, the sweep runner), and the
+  same run with a wrong result injected: a benchmark must exit 1 and say MISMATCH / FAILED, never
+  print a ratio of a wrong result and exit 0;
+* the napari benchmark's warm-up (under Xvfb; skipped without a display) and the robustness sweep's
+  subsets.
 """
 
 from __future__ import annotations
