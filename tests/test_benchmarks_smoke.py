@@ -345,3 +345,18 @@ def test_the_carry_benchmark_fails_when_the_saved_masks_are_not_the_made_ones(
     assert "L1: LD masks" in out and "identical: False" in out
     assert "MISMATCH: the masks the run saved for fu1 are not the ones made again" in out
     assert "MISMATCH: carry measured" not in out and "MISMATCH: seeds measured" not in out
+
+
+def test_the_segment_benchmark_fails_on_a_wrong_mask(capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """One case: the ratios and exit 0; a segmenter returning an empty mask is timed no more (it
+    printed Dice 0.000, a ratio and exited 0): FAILED and exit 1."""
+    import numpy as np
+
+    bench = benchmark_module("bench_segment")
+    assert bench.main(["--cases", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "SimpleITK CurvatureFlow+ConnectedThreshold" in out and "FAILED" not in out
+    monkeypatch.setitem(bench.METHODS, "hcc_imaging segment_lesion", lambda ph: np.zeros(ph.volume.shape, bool))
+    assert bench.main(["--cases", "1"]) == 1
+    assert "FAILED: hcc_imaging's mask below Dice 0.5 on phantom seed 0 (0.000)" in capsys.readouterr().out
