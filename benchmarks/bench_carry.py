@@ -16,7 +16,8 @@ worker runs) three ways:
 Best of ``--repeat`` wall time each (interleaved, after one untimed warm-up each), the ratios to ``masks`` and ``seeds``, and a
 split of one carry (``segment.carry.carry_lesions``: registration + both liver masks, the clicks),
 and what ``--export-sr`` spends on fu1's masks: reading the ones the run saved against making them
-again.
+again.  The seeded and the carried runs must measure every lesion asked for, and the saved masks
+must be the ones made again: else the script prints MISMATCH and exits with 1.
 Numbers are for this machine and are noisy when it is shared.
 """
 
@@ -34,11 +35,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # this checkout's hcc_imaging, not the installed one
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--lesions", default="L1,L2,L3,L4,L5")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     ids = [s.strip() for s in args.lesions.split(",") if s.strip()]
 
     from hcc_imaging.batch.pipeline import PipelineOptions, discover_studies, link_carried, process_study
@@ -81,9 +82,15 @@ def main() -> None:
             print(f"  {k}: LD masks {ld['masks'].get(k, float('nan')):.1f}  seeds {ld['seeds'].get(k, float('nan')):.1f}"
                   f"  carry {ld['carry'].get(k, float('nan')):.1f} mm")
         _split(tasks["carry"][0], tasks["carry"][1])
-        _export(tasks["carry"][0], tasks["carry"][1], tmp / "out", args.repeat)
+        same = _export(tasks["carry"][0], tasks["carry"][1], tmp / "out", args.repeat)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    wrong = [f"{m} measured {sorted(ld[m])}, not {sorted(ids)}" for m in ("seeds", "carry") if sorted(ld[m]) != sorted(ids)]
+    if not same:
+        wrong.append("the masks the run saved for fu1 are not the ones made again")
+    for w in wrong:
+        print(f"MISMATCH: {w}")
+    return 1 if wrong else 0
 
 
 def _split(task, opts) -> None:  # type: ignore[no-untyped-def]
@@ -111,10 +118,10 @@ def _split(task, opts) -> None:  # type: ignore[no-untyped-def]
           "(median)")
 
 
-def _export(task, opts, out: Path, repeat: int) -> None:  # type: ignore[no-untyped-def]
+def _export(task, opts, out: Path, repeat: int) -> bool:  # type: ignore[no-untyped-def]
     """What ``--export-sr`` spends getting fu1's masks for its SEG: the masks the run saved
     (``masks/<study>/``, read on the reference image) against making them again (what it did before
-    the run saved them; still its fallback when they are deleted)."""
+    the run saved them; still its fallback when they are deleted).  True when the two are the same."""
     from hcc_imaging.batch.lesions import load_image, load_saved_masks, pick_reference, study_images, study_lesions
     from hcc_imaging.batch.pipeline import MASK_BYTES, process_study
     from hcc_imaging.batch.runner import _save_mask_files
@@ -133,7 +140,8 @@ def _export(task, opts, out: Path, repeat: int) -> None:  # type: ignore[no-unty
     same = saved is not None and (saved[0].array == again.lesions.array).all()
     print(f"  --export-sr, fu1's masks for its SEG: saved {best['saved']:.2f} s, made again {best['again']:.2f} s "
           f"(x{best['again'] / best['saved']:.0f}); identical: {same}")
+    return bool(same)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -16,7 +16,9 @@ cache, median of ``--rounds`` timed loads after one untimed warm-up:
   volume (no parsing, no sorting, uncompressed only)
 
 Every real loader's array is checked against the generated truth (``ok``).  Printed: medians
-(ms), ratio to ``sitk_int16`` and to ``raw_readinto``.
+(ms), ratio to ``sitk_int16`` and to ``raw_readinto``.  A loader whose array is not the truth
+(MISMATCH, a wrong dtype) or hcc_imaging failing makes the script exit with 1 (a peer that cannot
+read a syntax, dcm2niix without CharLS, is shown as "fails" and is not an error).
 
 Run: ``.venv/bin/python benchmarks/bench_load.py [--full] [--rounds 5]``
 """
@@ -218,12 +220,17 @@ def main(argv: list[str] | None = None) -> int:
                 ratio_f = f"{t / floor:.1f}x" if np.isfinite(t) and np.isfinite(floor) else "-"
                 ms = f"{t * 1000:.1f}" if np.isfinite(t) else "-"
                 print(f"  {m:<14}{ms:>11}{ratio_s:>15}{ratio_f:>17}  {st}", flush=True)
+    wrong = [f"{syntax} {n} {m}: {st}" for syntax, n, res in rows for m, (_, st) in res.items()
+             if st not in ("ok", "floor", "-") and (m == "hcc_imaging" or not st.startswith("fails"))]
     print("\nsummary: hcc_imaging / sitk_int16 (lower is better; target <= 0.33 uncompressed, <= 1.0 J2K;"
           " JPEG-LS 400 <= 2.5 s)")
     for syntax, n, res in rows:
         t, s = res["hcc_imaging"][0], res["sitk_int16"][0]
         print(f"  {syntax:<9}{n:>4} slices: {t * 1000:8.1f} ms vs {s * 1000:8.1f} ms = {t / s:.2f}x "
               f"(SimpleITK {s / t:.2f}x slower)")
+    if wrong:
+        print(f"FAILED: wrong or missing results ({'; '.join(wrong)}); the ratios above compare them")
+        return 1
     return 0
 
 

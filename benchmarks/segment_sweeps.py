@@ -34,7 +34,8 @@ Usage::
     python benchmarks/segment_sweeps.py compare BASE NEW [--flag 0.95]
 
 ``run`` writes ``OUT/<set>.txt`` (and ``.err``) for the code at ``--repo`` (default: this
-checkout; a worktree of another commit to measure it); ``compare`` prints, per set present in both,
+checkout; a worktree of another commit to measure it), and exits with 1 when a set's sweep failed
+(its line says "failed (exit N; see <set>.err)"); ``compare`` prints, per set present in both,
 "below 0.95: 42 -> 40; up 3, down 1", then every run that went down and the largest gains, and
 exits with 1 when a run went down (0 otherwise).
 """
@@ -140,9 +141,16 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.cmd == "run":
         args.out.mkdir(parents=True, exist_ok=True)
+        failed = []
         with ThreadPoolExecutor(2) as pool:
-            for line in pool.map(lambda s: _run_set(s, args.out, args.repo.resolve()), args.sets):
+            for name, line in zip(args.sets, pool.map(lambda s: _run_set(s, args.out, args.repo.resolve()), args.sets)):
                 print(line, flush=True)
+                if line.startswith(f"{name}: failed (exit"):
+                    failed.append(name)
+        if failed:
+            print(f"FAILED: {len(failed)} of {len(args.sets)} sets did not run to the end: {', '.join(failed)} "
+                  f"(their .err files in {args.out})")
+            return 1
         return 0
     status = 0
     for f in sorted(args.new.glob("*.txt")):
