@@ -26,7 +26,18 @@ peer, whose 30 mm figure, about 0.13 s, is the budget's reference).  The peer do
 is here as the yardstick for the machine's speed.  Prints, per case, ours and the peer's time, the
 ratio ours / peer (> 1: ours is slower), and both Dice against the truth, then the medians.
 
-Usage: ``python benchmarks/bench_segment_hard.py [--cases rind graded ircad] [--seeds 0 1] [--repeat 3]``
+``--against DIR`` (the ``rind`` clicks only): step 13 of another checkout beside this one's, in this
+process: DIR's ``hcc_imaging/segment/_rind.py`` and ``_rind_nodes.py`` loaded next to this checkout's
+(every other module this checkout's), and each click timed with the one and the other alternately,
+best of ``--repeat`` per round, ``--rounds`` rounds (the order swapped each round); prints each
+click's best time of either, the ratio this / DIR, whether the two masks are identical, the median
+ratio and the load average before and after.  On this shared two-core machine processes run one
+after the other scatter by a third at load 3; clicks alternated in one process compare within a few
+per cent (docs/validation.md section 2.4, "Step 13's speed (session of 2026-12-05)").  Only for
+changes confined to those two modules (DIR's may not import what this checkout lacks).
+
+Usage: ``python benchmarks/bench_segment_hard.py [--cases rind graded ircad] [--seeds 0 1] [--repeat 3]
+[--against DIR --rounds 3]``
 """
 
 from __future__ import annotations
@@ -118,6 +129,56 @@ def ircad_cases(zpath: Path, tmp: Path) -> Iterator[tuple[str, object, np.ndarra
         yield f"IRCAD17 {p.name} (our liver)", (ct, liver), truth, centre, ct  # type: ignore[misc]
 
 
+def step13_of(tree: Path) -> tuple[object, object]:
+    """``RindAhead`` and ``rind_border`` of the checkout ``tree``: its ``_rind.py`` (with its
+    ``_rind_nodes.py``) loaded as modules of this checkout's ``hcc_imaging.segment``."""
+    import importlib.util
+
+    mods = {}
+    for name in ("_rind_nodes", "_rind"):
+        spec = importlib.util.spec_from_file_location(f"hcc_imaging.segment.{name}_against",
+                                                      tree / "hcc_imaging" / "segment" / f"{name}.py")
+        if spec is None or spec.loader is None:
+            raise SystemExit(f"--against: no hcc_imaging/segment/{name}.py under {tree}; pass a checkout's root.")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = mod
+        spec.loader.exec_module(mod)
+        if name == "_rind":
+            mod._rind_nodes = mods["_rind_nodes"]  # type: ignore[attr-defined]  # (its own, not this checkout's)
+        mods[name] = mod
+    return mods["_rind"].RindAhead, mods["_rind"].rind_border  # type: ignore[attr-defined]
+
+
+def against(tree: Path, seeds: list[int], repeat: int, rounds: int) -> int:
+    """``--against``: the rind clicks with this checkout's step 13 and ``tree``'s, alternated."""
+    import os
+
+    from hcc_imaging.segment import _driver, segment_lesion
+
+    paths = {"this": (_driver.RindAhead, _driver.rind_border), "against": step13_of(tree)}
+    load0 = os.getloadavg()[0]
+    rows = []
+    try:
+        for name, vols, _, seed, _ in rind_cases(seeds):
+            best = {who: float("inf") for who in paths}
+            masks: dict[str, np.ndarray] = {}
+            for r in range(rounds):
+                for who in (("this", "against") if r % 2 == 0 else ("against", "this")):
+                    _driver.RindAhead, _driver.rind_border = paths[who]  # type: ignore[assignment]
+                    t, masks[who] = best_of(lambda: segment_lesion(vols, seed_index=seed).labels.array != 0, repeat)
+                    best[who] = min(best[who], t)
+            rows.append(best["this"] / best["against"])
+            same = "identical" if np.array_equal(masks["this"], masks["against"]) else "DIFFER"
+            print(f"{name:36s} this {best['this'] * 1e3:6.0f} ms  against {best['against'] * 1e3:6.0f} ms  "
+                  f"this / against {rows[-1]:5.3f}  masks {same}", flush=True)
+    finally:
+        _driver.RindAhead, _driver.rind_border = paths["this"]  # type: ignore[assignment]
+    print(f"{len(rows)} clicks, best of {repeat} x {rounds} rounds: this / against median "
+          f"{statistics.median(rows):.3f} "
+          f"(range {min(rows):.3f}-{max(rows):.3f}); load average {load0:.2f} before, {os.getloadavg()[0]:.2f} after")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from hcc_imaging.segment import segment_lesion
 
@@ -126,7 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--ircadb", type=Path, default=DEFAULT_ZIP, help="3Dircadb1.17.zip")
+    ap.add_argument("--against", type=Path, help="another checkout's root: its step 13 timed beside this one's "
+                                                  "(the rind clicks only)")
+    ap.add_argument("--rounds", type=int, default=3, help="with --against: rounds of alternation")
     args = ap.parse_args(argv)
+    if args.against is not None:
+        if args.cases != ["rind"]:
+            print("--against times the rind clicks only: pass --cases rind.", file=sys.stderr)
+            return 2
+        return against(args.against.resolve(), args.seeds, args.repeat, args.rounds)
 
     rows: list[tuple[str, float, float]] = []
     with tempfile.TemporaryDirectory(prefix="bench_hard_") as tmpdir:

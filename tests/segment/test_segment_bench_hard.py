@@ -1,0 +1,34 @@
+"""``benchmarks/bench_segment_hard.py --against``: step 13 of another checkout timed beside this
+one's in one process (docs/validation.md section 2.4, "Step 13's speed (session of 2026-12-05)")."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from ._phantom import benchmark_module
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_against_this_checkout_gives_the_same_masks(capsys: pytest.CaptureFixture[str]) -> None:
+    from hcc_imaging.segment import _driver
+
+    before = (_driver.RindAhead, _driver.rind_border)
+    bench = benchmark_module("bench_segment_hard")
+    assert bench.main(["--cases", "rind", "--seeds", "0", "--repeat", "1", "--rounds", "2", "--against", str(ROOT)]) == 0
+    out = capsys.readouterr().out
+    rows = re.findall(r"^rind (oval|lobulated) seed 0 .* this / against ([0-9.]+)  masks (\w+)$", out, re.M)
+    assert [r[0] for r in rows] == ["oval", "lobulated"]
+    assert all(r[2] == "identical" and float(r[1]) > 0.0 for r in rows)
+    assert re.search(r"^2 clicks, best of 1 x 2 rounds: this / against median [0-9.]+", out, re.M)
+    # this checkout's step 13 is put back
+    assert (_driver.RindAhead, _driver.rind_border) == before
+
+
+def test_against_needs_the_rind_clicks_alone(capsys: pytest.CaptureFixture[str]) -> None:
+    bench = benchmark_module("bench_segment_hard")
+    assert bench.main(["--against", str(ROOT)]) == 2
+    assert "pass --cases rind" in capsys.readouterr().err
