@@ -38,7 +38,7 @@ from .measurability import (
     recist_measurability,
     recist_min_size_mm,
 )
-from .viable import viable_diameter, viable_short_axis
+from .viable import ViableParameterError, viable_diameter, viable_short_axis
 
 __all__ = [
     "ESTIMATOR",
@@ -57,6 +57,7 @@ __all__ = [
     "axial_axis",
     "viable_diameter",
     "viable_short_axis",
+    "ViableParameterError",
     "CaliperLine",
     "CaliperError",
     "Bidirectional",

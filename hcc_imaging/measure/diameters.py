@@ -272,11 +272,13 @@ def _axial_labels(labels: LabelVolume, reformat: Reformat | str, what: str) -> t
         geom = axial_reformat_geometry(labels.geometry)
         out = resample_labels(labels, geom)
         return out, 0
-    d = np.round(np.asarray(labels.direction), 3).tolist()
+    # the direction of array axis m is column m of the direction matrix
+    d = np.round(np.asarray(labels.direction).T, 3).tolist()
+    tol_deg = float(np.degrees(np.arccos(1.0 - AXIAL_TOL)))
     raise MeasurementPlaneError(
         f"{what}: the label volume (series {labels.source_series_instance_uid or 'unknown'}) is not "
-        f"sampled on patient axial planes (direction columns {d}; no array axis is within "
-        f"{AXIAL_TOL} of the S axis). RECIST/mRECIST diameters are defined in the axial plane, and "
+        f"sampled on patient axial planes (array axes' directions, k, j, i: {d}; no axis is within "
+        f"{tol_deg:.1f} degrees of the S axis, AXIAL_TOL = {AXIAL_TOL:g} on |cos|). RECIST/mRECIST diameters are defined in the axial plane, and "
         "measuring this coronal/oblique grid's own slices would give a different, wrong number. "
         "Pass reformat='axial' to resample the mask onto an axial grid first, or measure on an "
         "axial series."

@@ -20,6 +20,10 @@ parts.  hcc_imaging makes this operational as follows:
   digitised boundary that a segment between two boundary voxels grazes;
 * the **viable diameter** is the longest valid segment over all slices (ties: lowest slice).
   Outside the lesion counts as non-viable, so a segment never bridges two nodules through liver.
+  A fully viable lesion's viable diameter is its LD (the same line) when the LD is valid; an LD
+  across liver, a hole or a bay is not, and the rule decides.
+* a perpendicular run longer than the viable diameter once both ends are extended (a near-round
+  viable part) is the viable diameter, with the short axis taken across it.
 * the **viable short axis** is the longest run of viable samples (same gap rule) on a line
   perpendicular to the viable diameter on its slice, measured between the projections of the
   outermost viable voxel centres of the run, its ends then moved to the sub-voxel boundary.
@@ -38,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import GeometryMismatchError
+from ..errors import GeometryMismatchError, HccImagingError
 from ..volume import LabelVolume, resample_labels
 from . import _hull
 from .constants import RIM_EXCLUSION_MM, VIABLE_GAP_VOXELS, VIABLE_SAMPLE_STEP_VOXELS
@@ -61,6 +65,8 @@ __all__ = [
     "ViableAnalysis",
     "analyse_viable",
     "exclude_thin_rims",
+    "ViableParameterError",
+    "check_viable_parameters",
 ]
 
 
@@ -854,6 +860,103 @@ def _viable_line(
     return _diameter(frame, np.array([k, pm[0] / sp[1], pm[1] / sp[2]]), np.array([k, qm[0] / sp[1], qm[1] / sp[2]]), length)
 
 
+class ViableParameterError(HccImagingError, ValueError):
+    """A parameter of the viable-diameter rule is unusable: not a number, negative, or (for
+    ``rim_exclusion_mm``) too small to remove anything on the mask's grid."""
+
+
+def check_viable_parameters(
+    gap_voxels: float, rim_exclusion_mm: float, spacing: tuple[float, float, float] | None = None
+) -> None:
+    """Refuse a gap tolerance or rim thickness that is NaN, infinite or negative, and a
+    ``rim_exclusion_mm`` below twice the in-plane spacing of ``spacing`` (frame order: slice,
+    row, column): its opening ball would be one voxel in the axial plane and remove nothing
+    (:func:`exclude_thin_rims`), so the rims asked to be dropped would be measured as viable."""
+    for name, value in (("viable_gap_voxels", gap_voxels), ("rim_exclusion_mm", rim_exclusion_mm)):
+        try:
+            x = float(value)
+        except (TypeError, ValueError) as err:
+            raise ViableParameterError(f"{name}={value!r} is not a number; give a number >= 0.") from err
+        if not np.isfinite(x) or x < 0:
+            raise ViableParameterError(
+                f"{name}={value!r}: must be a finite number >= 0 ("
+                + ("in-plane voxels of non-viable tissue a viable diameter may cross; default "
+                   f"{VIABLE_GAP_VOXELS:g}" if name == "viable_gap_voxels" else
+                   "the thickness in mm of the viable structures to drop; 0 = off")
+                + ")."
+            )
+    if spacing is not None and rim_exclusion_mm > 0:
+        sr, sc = float(spacing[1]), float(spacing[2])
+        smallest = 2.0 * min(sr, sc)
+        if rim_exclusion_mm < smallest - 1e-9:
+            raise ViableParameterError(
+                f"rim_exclusion_mm={rim_exclusion_mm:g} mm is less than twice the in-plane pixel spacing "
+                f"({sr:g} x {sc:g} mm): the opening ball would be a single voxel in the axial plane and remove "
+                f"nothing, so the rims meant to be dropped would be measured as viable. Give 0 (off) or at least "
+                f"{smallest:g} mm, or leave rims out of the viable mask (the segmentation excludes reactive rims)."
+            )
+
+
+def _stays_viable(
+    vslice: NDArray[np.bool_], p: NDArray[np.float64], q: NDArray[np.float64],
+    spacing_rc: tuple[float, float], gap_voxels: float,
+) -> bool:
+    """Whether the line p -> q ((row, col) indices on one slice, its ends on the sub-voxel
+    boundary) keeps to viable voxels by the rule: sampled as :func:`_valid_segments`, every
+    non-viable run between its outermost viable samples at most the gap tolerance (the samples
+    beyond them, where an end reaches past the last voxel centre, are not counted)."""
+    sr, sc = spacing_rc
+    step_mm = VIABLE_SAMPLE_STEP_VOXELS * min(sr, sc)
+    gap_mm = gap_voxels * max(sr, sc)
+    length = float(np.hypot((q[0] - p[0]) * sr, (q[1] - p[1]) * sc))
+    n = max(int(np.ceil(length / step_mm - 1e-9)) + 1, 2)
+    t = np.arange(n) / (n - 1.0)
+    jj = np.clip(np.rint(p[0] + t * (q[0] - p[0])).astype(np.int64), 0, vslice.shape[0] - 1)
+    ii = np.clip(np.rint(p[1] + t * (q[1] - p[1])).astype(np.int64), 0, vslice.shape[1] - 1)
+    good = vslice[jj, ii]
+    hit = np.flatnonzero(good)
+    if len(hit) == 0:
+        return False
+    seg_step = length / (n - 1) if length > 0 else 1.0
+    return bool(fill_short_gaps(good[hit[0] : hit[-1] + 1], np.floor(gap_mm / seg_step + 1e-9)).all())
+
+
+def _frame_rc(frame: AxialFrame, d: AxialDiameter) -> tuple[int, NDArray[np.float64], NDArray[np.float64]]:
+    """Slice and (row, col) frame indices of a diameter's endpoints (inverse of ``_diameter``)."""
+    ends = []
+    for pt in d.endpoints_index:
+        ends.append(np.array([pt[frame.perm[a]] - frame.offset[frame.perm[a]] for a in range(3)], dtype=np.float64))
+    return int(round(ends[0][0])), ends[0][1:], ends[1][1:]
+
+
+def _short_axis_by_rule(
+    frame: AxialFrame, v: NDArray[np.bool_], k: int, direction_mm: NDArray[np.float64], gap_voxels: float
+) -> AxialDiameter:
+    """The viable short axis: the longest viable run perpendicular to ``direction_mm`` on slice
+    ``k`` (the gap rule), its ends moved to the sub-voxel boundary."""
+    sp = frame.spacing
+    src = (sp[1], sp[2])
+    if float(np.linalg.norm(direction_mm)) == 0.0:
+        jj, ii = np.nonzero(v[k])
+        p0 = np.array([jj[0] * sp[1], ii[0] * sp[2]], dtype=np.float64)
+        sa_len, pm, qm = 0.0, p0, p0
+    else:
+        sa_len, pm, qm = _perpendicular_run(v[k], direction_mm, src, gap_voxels)
+        if sa_len > 0.0:
+            pm, qm, sa_len = refine_chord(v[k], src, pm, qm, vertex=False)
+    return _diameter(
+        frame,
+        np.array([k, pm[0] / sp[1], pm[1] / sp[2]]),
+        np.array([k, qm[0] / sp[1], qm[1] / sp[2]]),
+        sa_len,
+    )
+
+
+def _direction_mm(frame: AxialFrame, d: AxialDiameter) -> NDArray[np.float64]:
+    _, p, q = _frame_rc(frame, d)
+    return (q - p) * np.array([frame.spacing[1], frame.spacing[2]])
+
+
 def analyse_viable(
     frame: AxialFrame,
     viable: LabelVolume,
@@ -865,7 +968,14 @@ def analyse_viable(
     """Viable diameter, viable short axis and voxel counts for one lesion frame.
 
     With ``rim_exclusion_mm > 0`` thin rims are removed first (:func:`exclude_thin_rims`), and
-    the viable volume and necrosis fractions count what remains."""
+    the viable volume and necrosis fractions count what remains.
+
+    Raises
+    ------
+    ViableParameterError
+        ``gap_voxels`` or ``rim_exclusion_mm`` NaN, infinite or negative, or
+        ``rim_exclusion_mm`` below twice the in-plane spacing (it would remove nothing)."""
+    check_viable_parameters(gap_voxels, rim_exclusion_mm, frame.spacing)
     v = viable_frame(frame, viable)
     v = exclude_thin_rims(v, frame.spacing, rim_exclusion_mm)
     n_viable = int(np.count_nonzero(v))
@@ -876,30 +986,36 @@ def analyse_viable(
         on_l = int(np.count_nonzero(frame.mask[ld_slice_frame]))
     if n_viable == 0:
         return ViableAnalysis(None, None, 0, n_lesion, on_v, on_l)
-    if n_viable == n_lesion:
-        # fully viable: the viable diameter is the LD (same mask, same estimator, same line)
-        core = _core(frame)
-        return ViableAnalysis(core.ld, _short_axis_from_core(frame, core), n_viable, n_lesion, on_v, on_l)
     sp = frame.spacing
     src = (sp[1], sp[2])
+    if n_viable == n_lesion:
+        # Fully viable: the viable diameter is the LD (same mask, same estimator, same line)
+        # when the LD keeps to the lesion by the rule; an LD across liver between two nodules
+        # of one label, or across a hole or a crescent's bay, is not a viable diameter (the
+        # rule below decides, as it does once one voxel is not viable).
+        core = _core(frame)
+        k, p_rc, q_rc = _frame_rc(frame, core.ld)
+        if _stays_viable(v[k], p_rc, q_rc, src, gap_voxels):
+            sa = _short_axis_from_core(frame, core)
+            ks, ps, qs = _frame_rc(frame, sa)
+            if ks != k or not _stays_viable(v[k], ps, qs, src, gap_voxels):
+                # the RECIST short axis of a non-convex section is a chord of its hull
+                sa = _short_axis_by_rule(frame, v, k, _direction_mm(frame, core.ld), gap_voxels)
+            return ViableAnalysis(core.ld, sa, n_viable, n_lesion, on_v, on_l)
     found = _longest_valid(v, sp, gap_voxels)
     if found is None:  # pragma: no cover - n_viable > 0 guarantees a hull
         return ViableAnalysis(None, None, n_viable, n_lesion, on_v, on_l)
     k, p, q, length = found
     diam = _viable_line(frame, v, k, p, q)
-    direction = (q - p) * np.array(src)
-    if length == 0.0:
-        sa_len, pm, qm = 0.0, p * np.array(src), p * np.array(src)
-    else:
-        sa_len, pm, qm = _perpendicular_run(v[k], direction, src, gap_voxels)
-        if sa_len > 0.0:
-            pm, qm, sa_len = refine_chord(v[k], src, pm, qm, vertex=False)
-    sa = _diameter(
-        frame,
-        np.array([k, pm[0] / sp[1], pm[1] / sp[2]]),
-        np.array([k, qm[0] / sp[1], qm[1] / sp[2]]),
-        sa_len,
-    )
+    sa = _short_axis_by_rule(frame, v, k, (q - p) * np.array(src), gap_voxels) if length > 0.0 else \
+        _diameter(frame, np.array([k, p[0], p[1]]), np.array([k, p[0], p[1]]), 0.0)
+    # The rule picks the longest segment between voxel centres; moving the ends to the boundary
+    # can make the perpendicular run longer than it (a near-round viable part). A valid line
+    # longer than the viable diameter is the viable diameter: take it, and the short axis across it.
+    for _ in range(3):
+        if sa.length_mm <= diam.length_mm + 1e-9:
+            break
+        diam, sa = sa, _short_axis_by_rule(frame, v, k, _direction_mm(frame, sa), gap_voxels)
     return ViableAnalysis(diam, sa, n_viable, n_lesion, on_v, on_l)
 
 

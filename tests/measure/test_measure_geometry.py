@@ -119,8 +119,13 @@ def test_oblique_grid_refused_with_fix() -> None:
     lv = ellipsoid_labels(e, (1.0, 1.0, 1.0), _oblique(25.0))
     with pytest.raises(MeasurementPlaneError, match="reformat='axial'"):
         longest_axial_diameter(lv)
-    with pytest.raises(MeasurementPlaneError, match="not sampled on patient axial planes"):
+    with pytest.raises(MeasurementPlaneError, match="not sampled on patient axial planes") as err:
         measure_lesion(lv, 1)
+    # each array axis's direction (a column of the matrix; the rows were printed as "columns"),
+    # and the tolerance as an angle (it printed 0.001 "of the S axis")
+    axes = np.round(np.asarray(lv.direction).T, 3).tolist()
+    assert f"array axes' directions, k, j, i: {axes}" in str(err.value)
+    assert "within 2.6 degrees of the S axis" in str(err.value)
     # plane-free quantities still work
     assert feret_diameter_3d(lv).length_mm > 18.0
 

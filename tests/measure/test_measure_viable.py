@@ -241,3 +241,142 @@ def test_fully_viable_lesion_gives_the_ld() -> None:
     assert m.viable_endpoints_lps == m.ld_endpoints_lps
     assert m.viable_short_axis_mm == m.short_axis_mm
     assert m.necrosis_fraction == 0.0
+
+
+def _inside_fraction(labels: LabelVolume, line) -> float:
+    """Share of 400 points along ``line`` (LPS) whose nearest voxel is in the mask."""
+    e = np.asarray(line, dtype=float)
+    pts = e[0] + np.linspace(0.0, 1.0, 400)[:, None] * (e[1] - e[0])
+    idx = np.clip(np.rint(labels.lps_to_index(pts)).astype(int), 0, np.array(labels.shape) - 1)
+    return float((labels.array[idx[:, 0], idx[:, 1], idx[:, 2]] > 0).mean())
+
+
+def _minus_one_voxel(mask: np.ndarray) -> np.ndarray:
+    out = mask.copy()
+    k, j, i = np.argwhere(mask)[0]
+    out[k, j, i] = False
+    return out
+
+
+def test_fully_viable_lesion_of_two_nodules_is_not_bridged() -> None:
+    """Two 16 mm nodules 12 mm apart under one label, fully viable: the LD (≈ 44 mm) crosses
+    liver, so it is no viable diameter. The shortcut 'fully viable => viable diameter = LD' gave
+    43.8 mm, and removing one viable voxel switched to the rule (16.3 mm)."""
+    spacing = (2.5, 0.7, 0.7)
+    z, y, x = _grid(30.0, spacing, centre=(0.0, 0.0, 0.0))
+    a = (x + 14.0) ** 2 + y**2 + z**2 <= 8.0**2
+    b = (x - 14.0) ** 2 + y**2 + z**2 <= 8.0**2
+    lesion = a | b
+    lab = _lv(lesion, spacing)
+    m = measure_lesion(lab, 1, viable=lab)
+    m1 = measure_lesion(lab, 1, viable=_lv(_minus_one_voxel(lesion), spacing))
+    assert m.longest_diameter_mm > 40.0                       # RECIST: the whole label
+    assert abs(m.viable_diameter_mm - 16.0) <= 0.7 + 1e-9     # one nodule (truth 16 mm), within a voxel
+    assert m.viable_diameter_mm == pytest.approx(m1.viable_diameter_mm, abs=1e-9)
+    assert _inside_fraction(lab, m.viable_endpoints_lps) > 0.95
+    assert m.viable_short_axis_mm <= m.viable_diameter_mm
+
+
+def test_fully_viable_ring_does_not_cross_its_hole() -> None:
+    """A ring lesion whose necrotic centre is not in the mask, passed as fully viable: the viable
+    diameter does not cross the hole (it was the LD across it, 30 mm, against 22.5 mm with one
+    viable voxel less)."""
+    spacing = (1.0, 0.7, 0.7)
+    z, y, x = _grid(16.0, spacing, centre=(0.0, 0.0, 0.0))
+    outer = (x / 15.0) ** 2 + (y / 15.0) ** 2 + (z / 40.0) ** 2 <= 1.0
+    hole = (x / 10.0) ** 2 + (y / 10.0) ** 2 + (z / 40.0) ** 2 <= 1.0
+    ring = outer & ~hole
+    lab = _lv(ring, spacing)
+    m = measure_lesion(lab, 1, viable=lab)
+    m1 = measure_lesion(lab, 1, viable=_lv(_minus_one_voxel(ring), spacing))
+    # the longest chord of the annulus missing the hole is tangent to it: 2 sqrt(15^2 - 10^2)
+    truth = 2.0 * np.sqrt(15.0**2 - 10.0**2)
+    assert m.longest_diameter_mm > 29.0
+    assert abs(m.viable_diameter_mm - truth) <= 2 * 0.7, (m.viable_diameter_mm, truth)
+    assert m.viable_diameter_mm == pytest.approx(m1.viable_diameter_mm, abs=1e-9)
+    assert _inside_fraction(lab, m.viable_endpoints_lps) > 0.8   # a tangent: it grazes the hole
+
+
+def test_fully_viable_crescent_short_axis_keeps_to_the_lesion() -> None:
+    """A fully viable crescent: the RECIST short axis is a chord of its hull (mostly outside the
+    lesion); the viable short axis is a run of viable tissue, and the viable diameter does not
+    cross the bay."""
+    spacing = (1.0, 0.7, 0.7)
+    z, y, x = _grid(16.0, spacing, centre=(0.0, 0.0, 0.0))
+    disc = (x / 15.0) ** 2 + (y / 15.0) ** 2 + (z / 40.0) ** 2 <= 1.0
+    bay = (x / 12.0) ** 2 + ((y - 9.0) / 12.0) ** 2 + (z / 40.0) ** 2 <= 1.0
+    crescent = disc & ~bay
+    lab = _lv(crescent, spacing)
+    m = measure_lesion(lab, 1, viable=lab)
+    assert _inside_fraction(lab, m.sa_endpoints_lps) < 0.7          # RECIST: the hull's width
+    assert _inside_fraction(lab, m.viable_sa_endpoints_lps) > 0.9
+    assert _inside_fraction(lab, m.viable_endpoints_lps) > 0.9
+    assert m.viable_short_axis_mm <= m.viable_diameter_mm
+
+
+def test_viable_short_axis_never_exceeds_the_viable_diameter() -> None:
+    """A near-round viable part on a coarse grid: the perpendicular run, its ends moved to the
+    boundary, came out longer than the viable diameter (EASL +8 %); the longer valid line is the
+    viable diameter."""
+    spacing = np.array([3.0, 2.3, 2.3])
+    shape = np.array([int(60 / s) + 5 for s in spacing])
+    k, j, i = np.indices(shape).astype(float)
+    # axial grid centred on the origin of the lesion: (k, j, i) -> (z, y, x) mm
+    z, y, x = ((a - (n - 1) / 2) * s for a, n, s in zip((k, j, i), shape, spacing, strict=True))
+    lesion = (x / 25.0) ** 2 + (y / 22.0) ** 2 + (z / 20.0) ** 2 <= 1.0
+    t = np.deg2rad(6.759768486333105)
+    px, py, pz = x + 3.6322448044225535, y - 1.1559726524245697, z - 0.1076106375162329
+    u, w = np.cos(t) * px + np.sin(t) * py, -np.sin(t) * px + np.cos(t) * py
+    viable = (u / 6.572444406100036) ** 2 + (w / 5.8856778888475745) ** 2 + (pz / 6.368771617302443) ** 2 <= 1.0
+    spacing = tuple(spacing)
+    m = measure_lesion(_lv(lesion, spacing), 1, viable=_lv(viable, spacing))
+    assert 0.0 < m.viable_short_axis_mm <= m.viable_diameter_mm
+    d = np.diff(np.asarray(m.viable_endpoints_lps), axis=0)[0]
+    s = np.diff(np.asarray(m.viable_sa_endpoints_lps), axis=0)[0]
+    assert abs(d @ s) <= 1e-6 * np.linalg.norm(d) * np.linalg.norm(s)   # still perpendicular
+
+
+def test_sample_lesion_viable_short_axis_not_above_viable_diameter(sample_dir=None) -> None:
+    """The bundled sample's baseline L3 (viable 9.94 x 8.94 mm in truth.json) gave a viable
+    short axis 9.82 mm above its viable diameter 9.47 mm."""
+    from pathlib import Path
+
+    from hcc_imaging.io.masks import load_mask
+
+    root = Path(__file__).resolve().parents[2] / "sample_data" / "liver_phantom" / "baseline" / "masks"
+    les, via = load_mask(root / "lesions.nii.gz"), load_mask(root / "viable.nii.gz")
+    m = measure_lesion(les, 3, viable=via)
+    assert m.viable_short_axis_mm <= m.viable_diameter_mm
+    assert abs(m.viable_diameter_mm - 9.938) <= 0.7
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"rim_exclusion_mm": float("nan")}, "rim_exclusion_mm=nan: must be a finite number >= 0"),
+        ({"rim_exclusion_mm": -1.0}, "rim_exclusion_mm=-1.0: must be a finite number >= 0"),
+        ({"viable_gap_voxels": float("nan")}, "viable_gap_voxels=nan"),
+        ({"viable_gap_voxels": -3}, "viable_gap_voxels=-3"),
+        ({"rim_exclusion_mm": 1.5}, r"less than twice the in-plane pixel spacing \(1 x 1 mm\).*at least 2 mm"),
+    ],
+)
+def test_viable_parameters_refused(kwargs, match) -> None:
+    """A NaN raised numpy's bare ValueError (rim) or was accepted (gap, as was -3), and a rim
+    thickness under two pixels silently removed nothing."""
+    from hcc_imaging.measure import ViableParameterError
+
+    z, y, x = _grid(12.0, (1.0, 1.0, 1.0))
+    lesion = z * z + y * y + x * x <= 100.0
+    with pytest.raises(ViableParameterError, match=match):
+        measure_lesion(_lv(lesion, (1.0, 1.0, 1.0)), 1, viable=_lv(lesion, (1.0, 1.0, 1.0)), **kwargs)
+
+
+def test_rim_exclusion_at_two_pixels_removes_a_one_voxel_shell() -> None:
+    """The smallest accepted rim thickness (two in-plane pixels) does remove a one-voxel shell."""
+    from scipy import ndimage
+
+    z, y, x = _grid(18.0, (1.0, 1.0, 1.0))
+    lesion = z * z + y * y + x * x <= 18.0**2
+    shell = lesion & ~ndimage.binary_erosion(lesion, structure=ndimage.generate_binary_structure(3, 1))
+    m = measure_lesion(_lv(lesion, (1.0, 1.0, 1.0)), 1, viable=_lv(shell, (1.0, 1.0, 1.0)), rim_exclusion_mm=2.0)
+    assert m.viable_diameter_mm == 0.0
