@@ -325,6 +325,9 @@ RESPONSE_CODES: dict[str, CodeDef] = {
     "iUPD": CodeDef("IUPD", _L, "iRECIST Unconfirmed Progressive Disease"),
     "iCPD": CodeDef("ICPD", _L, "iRECIST Confirmed Progressive Disease"),
     "TE4": CodeDef("TE4", _L, "RECICL treatment effect 4"),
+    # TE4 sub-grades (RECICL 2015+: ablative margin); without them the SR dropped the response
+    "TE4a": CodeDef("TE4A", _L, "RECICL treatment effect 4a (adequate ablative margin)"),
+    "TE4b": CodeDef("TE4B", _L, "RECICL treatment effect 4b (insufficient ablative margin)"),
     "TE3": CodeDef("TE3", _L, "RECICL treatment effect 3"),
     "TE2": CodeDef("TE2", _L, "RECICL treatment effect 2"),
     "TE1": CodeDef("TE1", _L, "RECICL treatment effect 1"),

@@ -464,3 +464,33 @@ def test_sr_export_names_what_it_cannot_carry(tmp_path: Path, caplog: pytest.Log
         info = write_sr(doc, tmp_path / "sr.dcm")
     assert info.not_carried == sr_not_carried(doc)
     assert "no place for start_date" in caplog.text and "markers (1)" in caplog.text
+
+
+@pytest.mark.parametrize(("zone_mm", "te"), [pytest.param(25.0, "TE4a", id="TE4a"),
+                                             pytest.param(20.0, "TE4b", id="TE4b")])
+def test_sr_keeps_recicl_te4_sub_grade(tmp_path: Path, zone_mm: float, te: str) -> None:
+    """A RECICL TE4a / TE4b target response was left out of the SR (only TE1-TE4 had codes):
+    written, read back and imported, it is the read's sub-grade."""
+    from hcc_imaging.response import ReadDocument
+    from hcc_imaging.response.engine import assess
+
+    doc = {
+        "patient_id": "P1", "reader_id": "R1",
+        "timepoints": [
+            {"id": "BL", "date": "2024-01-01", "lesions": [
+                {"lesion_id": "L1", "role": "target", "longest_diameter_mm": 20.0, "short_axis_mm": 20.0}]},
+            {"id": "FU1", "date": "2024-02-05", "lesions": [
+                {"lesion_id": "L1", "role": "target", "longest_diameter_mm": 20.0, "short_axis_mm": 20.0,
+                 "necrosis_fraction": 1.0, "necrosis_diameter_mm": zone_mm, "necrosis_short_axis_mm": zone_mm}]},
+        ],
+    }
+    assessment = assess(ReadDocument.from_json(doc), ["RECICL"]).to_json()
+    fu = assessment["results"]["RECICL"]["timepoints"][1]
+    assert fu["target_response"] == te
+    info = write_sr(doc, tmp_path / "sr.dcm", assessment=assessment)
+    _, back = sr_to_read_document(info.path)
+    assert back is not None
+    got = back["results"]["RECICL"]["timepoints"]
+    assert [t.get("target_response") for t in got] == [t.get("target_response")
+                                                         for t in assessment["results"]["RECICL"]["timepoints"]]
+    assert got[-1]["target_response"] == te
