@@ -368,7 +368,21 @@ def resolve_sources(path: str | os.PathLike[str]) -> tuple[str, list[str], list[
             f"{p} does not exist. Pass a folder of DICOM files, a .zip of them, or a DICOMDIR."
         )
     if os.path.isdir(p):
-        return p, list(_walk_folder(p)), []
+        # a .zip in the folder (an archive downloaded as one zip per patient) is read as its members
+        files: list[str] = []
+        skipped: list[SkippedFile] = []
+        for f in _walk_folder(p):
+            if f[-4:].lower() == ".zip" and zipfile.is_zipfile(f) and not _looks_dicom(f):
+                try:
+                    members, bad = _zip_members(f)
+                except (OSError, zipfile.BadZipFile) as err:
+                    skipped.append(SkippedFile(f, f"zip that cannot be read: {err}"))
+                    continue
+                files.extend(members)
+                skipped.extend(bad)
+            else:
+                files.append(f)
+        return p, files, skipped
     if zipfile.is_zipfile(p) and not _looks_dicom(p):
         files, skipped = _zip_members(p)
         return p, files, skipped
@@ -673,7 +687,8 @@ def index_archive(
     Parameters
     ----------
     path : str or PathLike
-        A folder (walked recursively, once), a ``.zip`` file, a ``DICOMDIR`` file (its referenced
+        A folder (walked recursively, once; a ``.zip`` in it is read as its members), a ``.zip``
+        file, a ``DICOMDIR`` file (its referenced
         files are indexed), or a single DICOM file.  A folder that contains a DICOMDIR is walked
         like any folder (the DICOMDIR itself is listed as skipped), so files the DICOMDIR forgot
         are still found.

@@ -35,11 +35,25 @@ def test_index_marks_the_ircadb_mask_series_as_masks(shared_data: Path) -> None:
     assert by_folder["livertumor1"].to_dict()["is_mask"] is True
 
 
-@pytest.mark.parametrize("source", ["zip", "folder"])
+def test_index_reads_a_zip_inside_the_folder(shared_data: Path) -> None:
+    """A folder holding the patient's zip (as 3D-IRCADb is downloaded: one zip per patient) was
+    "4 files, 0 studies": the zip was skipped as not DICOM. Its members are indexed now."""
+    zipped = index_archive(shared_data / IRCADB17_ZIP, warn_no_patient_ids=False)
+    folder = index_archive((shared_data / IRCADB17_ZIP).parent, warn_no_patient_ids=False)
+    assert len(zipped.series) == 9
+    assert sorted(s.series_instance_uid for s in folder.series) == sorted(
+        s.series_instance_uid for s in zipped.series)
+    assert sorted(len(s.files) for s in folder.series) == sorted(len(s.files) for s in zipped.series)
+    assert all("::" in s.files[0] for s in folder.series)
+    assert not any(f.path.endswith(".zip") for f in folder.skipped)  # only the README and tables
+
+
+@pytest.mark.parametrize("source", ["zip", "folder", "folder-holding-the-zip"])
 def test_batch_runs_the_ct_and_leaves_the_mask_studies_out(
     shared_data: Path, ircadb17: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, source: str
 ) -> None:
-    src = shared_data / IRCADB17_ZIP if source == "zip" else ircadb17
+    src = {"zip": shared_data / IRCADB17_ZIP, "folder": ircadb17,
+           "folder-holding-the-zip": (shared_data / IRCADB17_ZIP).parent}[source]
     with caplog.at_level(logging.WARNING):
         s = run_batch(src, tmp_path / "out", workers=1, processes=False)
     assert s.n_studies == 1 and s.n_failed_studies == 1  # the CT: no lesion mask beside it (none given)
@@ -51,6 +65,7 @@ def test_batch_runs_the_ct_and_leaves_the_mask_studies_out(
     assert sorted(next(m for m in MASKS if f"MASKS_DICOM/{m})" in msg) for msg in left_out) == sorted(MASKS)
     warned = [r.getMessage() for r in caplog.records if "has no PatientID" in r.getMessage()]
     assert len(warned) == 1  # the CT's study only
+    # (beside the zip: the data set's README and tables, side files, not counted)
     assert (tmp_path / "out" / "skipped.csv").read_text().splitlines()[1:] == []
 
 
