@@ -360,6 +360,30 @@ def axial_frame(
 # ------------------------------------------------------------------------------------------
 # core computation shared by measure_lesion and the public helpers
 # ------------------------------------------------------------------------------------------
+def _outer(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """``mask`` (frame order, axis 0 across the axial plane) with each slice's holes filled: the
+    diameters are the lesion's outer extent, and a cavity left out of the mask (necrosis, a
+    vessel) is inside it.  A hole made the section's ellipse fit fail and the fallback's end fit
+    read the hole's edge: a 30 mm sphere with a 6 mm hole gave a short axis of 29.0 mm (30.0
+    without).  The mask itself when it has no hole (the same object: nothing changes)."""
+    from scipy import ndimage
+
+    plane = np.zeros((3, 3, 3), dtype=bool)
+    plane[1] = ndimage.generate_binary_structure(2, 1)  # in-plane 4-neighbours: holes per slice
+    lab, n = ndimage.label(~mask, structure=plane)
+    if n == 0:
+        return mask
+    # background pieces touching the slice's border are outside; the others are holes
+    outside = np.zeros(n + 1, dtype=bool)
+    for edge in (lab[:, 0, :], lab[:, -1, :], lab[:, :, 0], lab[:, :, -1]):
+        outside[edge] = True
+    outside[0] = True  # (label 0: the mask itself)
+    holes = ~outside[lab]
+    if not holes.any():
+        return mask
+    return mask | holes
+
+
 @dataclass(frozen=True, slots=True)
 class _Core:
     hulls: _hull.SliceHulls
@@ -573,7 +597,8 @@ _MAX_TIES = 64
 def _core(frame: AxialFrame, feret: bool = False) -> _Core:
     """LD of the frame (and, with ``feret``, the centre 3-D Feret pairs, whose sections are
     then fitted in the same batch as the LD's)."""
-    hulls = _hull.slice_hulls(frame.mask)
+    mask = _outer(frame.mask)
+    hulls = _hull.slice_hulls(mask)
     sp = frame.spacing
     sr, sc = sp[1], sp[2]
     # the centre-hull searches run in units of the largest in-plane spacing, so that ties are
@@ -627,7 +652,7 @@ def _core(frame: AxialFrame, feret: bool = False) -> _Core:
             kth = np.sort(score)[::-1][_MAX_LD_SLICES - 1]
             keep = np.flatnonzero(score >= kth - 1e-9 * max(1.0, abs(float(kth))))
             cands = [cands[i] for i in keep]
-    sections = _Sections(frame.mask, (sr, sc), hulls)
+    sections = _Sections(mask, (sr, sc), hulls)
     if 0.0 < length <= HOMOTHETIC_MAX_LD_VOXELS * h:
         # a small lesion: its central slices are fitted together by homothetic ellipses
         # (:func:`_subvoxel.fit_homothetic`) where they reproduce every one of those slices
@@ -655,11 +680,11 @@ def _core(frame: AxialFrame, feret: bool = False) -> _Core:
             for ta, tb in _tied_pairs(hulls, q, sr / hn, sc / hn, _ql / hn):
                 pa = np.array([hulls.j[ta] * sr, hulls.i[ta] * sc], dtype=np.float64)
                 pb = np.array([hulls.j[tb] * sr, hulls.i[tb] * sc], dtype=np.float64)
-                x2, y2, lx = refine_chord(frame.mask[k], (sr, sc), pa, pb, vertex=True)
+                x2, y2, lx = refine_chord(mask[k], (sr, sc), pa, pb, vertex=True)
                 if lx > ln + 1e-9 * hn:
                     p2, q2, ln = x2, y2, lx
             if ln < 0.0:  # pragma: no cover - the pair itself is always a tie
-                p2, q2, ln = refine_chord(frame.mask[k], (sr, sc), p_mm, q_mm, vertex=True)
+                p2, q2, ln = refine_chord(mask[k], (sr, sc), p_mm, q_mm, vertex=True)
             if (p2 - q2) @ (p_mm - q_mm) < 0:
                 p2, q2 = q2, p2
         refined.append((ln, q, p2, q2))
@@ -716,6 +741,8 @@ def _perpendicular(
     sp = frame.spacing
     k = int(hulls.slices[pos])
     hn = max(sp[1], sp[2])
+    # the mask the hulls and sections were made from (holes filled: _outer)
+    mask = sections.mask if sections is not None else _outer(frame.mask)
     nonzero = bool(np.linalg.norm(direction_mm) != 0.0)
     ell = None if sections is None or not nonzero else sections.get(k)
     if ell is not None:
@@ -734,14 +761,14 @@ def _perpendicular(
             # a one-voxel-wide section: its width is found from the point alone, both ways
             nrm = np.array([-direction_mm[1], direction_mm[0]])
             src = (sp[1], sp[2])
-            pm = _subvoxel.refine_end(frame.mask[k], src, pm, -nrm, 0.0, vertex=False)
-            qm = _subvoxel.refine_end(frame.mask[k], src, qm, nrm, 0.0, vertex=False)
+            pm = _subvoxel.refine_end(mask[k], src, pm, -nrm, 0.0, vertex=False)
+            qm = _subvoxel.refine_end(mask[k], src, qm, nrm, 0.0, vertex=False)
             length = float(np.hypot(*(qm - pm)))
         else:
             # every tied chord position is refined (layout-independent), the longest kept
             best = -1.0
             for _, a_, b_ in ties[:_MAX_TIES]:
-                x2, y2, lx = refine_chord(frame.mask[k], (sp[1], sp[2]), a_ * hn, b_ * hn, vertex=False)
+                x2, y2, lx = refine_chord(mask[k], (sp[1], sp[2]), a_ * hn, b_ * hn, vertex=False)
                 if lx > best + 1e-9 * hn:
                     pm, qm, best = x2, y2, lx
             length = best

@@ -986,29 +986,51 @@ def analyse_viable(
         on_l = int(np.count_nonzero(frame.mask[ld_slice_frame]))
     if n_viable == 0:
         return ViableAnalysis(None, None, 0, n_lesion, on_v, on_l)
-    sp = frame.spacing
-    src = (sp[1], sp[2])
     if n_viable == n_lesion:
-        # Fully viable: the viable diameter is the LD (same mask, same estimator, same line)
-        # when the LD keeps to the lesion by the rule; an LD across liver between two nodules
-        # of one label, or across a hole or a crescent's bay, is not a viable diameter (the
-        # rule below decides, as it does once one voxel is not viable).
-        core = _core(frame)
-        k, p_rc, q_rc = _frame_rc(frame, core.ld)
-        if _stays_viable(v[k], p_rc, q_rc, src, gap_voxels):
-            sa = _short_axis_from_core(frame, core)
-            ks, ps, qs = _frame_rc(frame, sa)
-            if ks != k or not _stays_viable(v[k], ps, qs, src, gap_voxels):
-                # the RECIST short axis of a non-convex section is a chord of its hull
-                sa = _short_axis_by_rule(frame, v, k, _direction_mm(frame, core.ld), gap_voxels)
-            return ViableAnalysis(core.ld, sa, n_viable, n_lesion, on_v, on_l)
-    found = _longest_valid(v, sp, gap_voxels)
+        whole = _fully_viable_lines(frame, v, gap_voxels)
+        if whole is not None:
+            return ViableAnalysis(whole[0], whole[1], n_viable, n_lesion, on_v, on_l)
+    found = _longest_valid(v, frame.spacing, gap_voxels)
     if found is None:  # pragma: no cover - n_viable > 0 guarantees a hull
         return ViableAnalysis(None, None, n_viable, n_lesion, on_v, on_l)
+    diam, sa = _lines_from_segment(frame, v, found, gap_voxels)
+    return ViableAnalysis(diam, sa, n_viable, n_lesion, on_v, on_l)
+
+
+def _fully_viable_lines(
+    frame: AxialFrame, v: NDArray[np.bool_], gap_voxels: float
+) -> tuple[AxialDiameter, AxialDiameter] | None:
+    """A fully viable lesion's (viable diameter, viable short axis): its LD (the same line) when
+    the LD keeps to the lesion by the rule, with the SA when that does too (else the viable run
+    across the LD); None when the LD does not (it crosses liver between two nodules of one label,
+    a hole left out of the mask, a crescent's bay): the rule decides then, as it does once one
+    voxel is not viable."""
+    sp = frame.spacing
+    src = (sp[1], sp[2])
+    core = _core(frame)
+    k, p_rc, q_rc = _frame_rc(frame, core.ld)
+    if not _stays_viable(v[k], p_rc, q_rc, src, gap_voxels):
+        return None
+    sa = _short_axis_from_core(frame, core)
+    ks, ps, qs = _frame_rc(frame, sa)
+    if ks != k or not _stays_viable(v[k], ps, qs, src, gap_voxels):
+        # the RECIST short axis of a non-convex section is a chord of its hull
+        sa = _short_axis_by_rule(frame, v, k, _direction_mm(frame, core.ld), gap_voxels)
+    return core.ld, sa
+
+
+def _lines_from_segment(
+    frame: AxialFrame,
+    v: NDArray[np.bool_],
+    found: tuple[int, NDArray[np.float64], NDArray[np.float64], float],
+    gap_voxels: float,
+) -> tuple[AxialDiameter, AxialDiameter]:
+    """(viable diameter, viable short axis) from the rule's longest valid centre segment."""
     k, p, q, length = found
+    src = np.array([frame.spacing[1], frame.spacing[2]])
     diam = _viable_line(frame, v, k, p, q)
-    sa = _short_axis_by_rule(frame, v, k, (q - p) * np.array(src), gap_voxels) if length > 0.0 else \
-        _diameter(frame, np.array([k, p[0], p[1]]), np.array([k, p[0], p[1]]), 0.0)
+    sa = (_short_axis_by_rule(frame, v, k, (q - p) * src, gap_voxels) if length > 0.0 else
+          _diameter(frame, np.array([k, p[0], p[1]]), np.array([k, p[0], p[1]]), 0.0))
     # The rule picks the longest segment between voxel centres; moving the ends to the boundary
     # can make the perpendicular run longer than it (a near-round viable part). A valid line
     # longer than the viable diameter is the viable diameter: take it, and the short axis across it.
@@ -1016,7 +1038,7 @@ def analyse_viable(
         if sa.length_mm <= diam.length_mm + 1e-9:
             break
         diam, sa = sa, _short_axis_by_rule(frame, v, k, _direction_mm(frame, sa), gap_voxels)
-    return ViableAnalysis(diam, sa, n_viable, n_lesion, on_v, on_l)
+    return diam, sa
 
 
 def _prepare(
@@ -1093,7 +1115,8 @@ def _viable_diameter_reference(
     found = _longest_valid_reference(v, frame.spacing, gap_voxels)
     if found is None:
         return None
-    k, p, q, length = found
     if int(np.count_nonzero(v)) == int(np.count_nonzero(frame.mask)):
-        return _core(frame).ld  # fully viable: the LD (as analyse_viable)
-    return _viable_line(frame, v, k, p, q)
+        whole = _fully_viable_lines(frame, v, gap_voxels)  # as analyse_viable
+        if whole is not None:
+            return whole[0]
+    return _lines_from_segment(frame, v, found, gap_voxels)[0]

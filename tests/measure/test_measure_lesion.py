@@ -111,3 +111,29 @@ def test_measure_labels_any_integer_dtype(dtype) -> None:
     ref = measure_labels(LabelVolume.create(a.astype(np.uint8), spacing=(1, 1, 1)))
     assert [m.longest_diameter_mm for m in res] == [m.longest_diameter_mm for m in ref]
     assert [m.lesion_id for m in res] == ["2", "40"]
+
+
+@pytest.mark.parametrize("spacing", [(1.0, 1.0, 1.0), (2.5, 0.7, 0.7)])
+def test_interior_hole_does_not_change_the_diameters(spacing) -> None:
+    """A cavity left out of the mask (necrosis, a vessel) lies inside the lesion's outer extent:
+    LD, short axis and 3-D Feret are those of the solid lesion, the volume counts the hole out.
+    A 30 mm sphere with a 6 mm hole gave a short axis of 29.0 mm (30.0 without): the section's
+    ellipse fit failed and the fallback's end fit read the hole's edge."""
+    n = [int(np.ceil(34 / s)) | 1 for s in spacing]
+    k, j, i = np.indices(n).astype(float)
+    c = (0.13, 0.29, -0.31)
+    z = (k - (n[0] - 1) / 2) * spacing[0] - c[0]
+    y = (j - (n[1] - 1) / 2) * spacing[1] - c[1]
+    x = (i - (n[2] - 1) / 2) * spacing[2] - c[2]
+    r2 = z * z + y * y + x * x
+    solid = (r2 <= 15.0**2).astype(np.uint8)
+    holed = solid * (r2 > 3.5**2)
+    a = measure_lesion(LabelVolume.create(solid, spacing=spacing), 1)
+    b = measure_lesion(LabelVolume.create(holed, spacing=spacing), 1)
+    assert b.longest_diameter_mm == a.longest_diameter_mm
+    assert b.short_axis_mm == a.short_axis_mm
+    assert b.sa_endpoints_lps == a.sa_endpoints_lps
+    assert b.feret_3d_mm == a.feret_3d_mm
+    assert abs(a.short_axis_mm - 30.0) <= max(spacing[1:])   # the truth, within a voxel
+    vox = float(np.prod(spacing))
+    assert b.volume_mm3 == pytest.approx(np.count_nonzero(holed) * vox) and b.volume_mm3 < a.volume_mm3
