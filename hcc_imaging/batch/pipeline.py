@@ -311,8 +311,8 @@ def _is_image_series(se: Any) -> bool:
 
 def _is_mask_only(st: Any) -> bool:
     """A study made only of masks stored as CT images (3D-IRCADb ``MASKS_DICOM``: each mask a study
-    of its own, without a PatientID): nothing to measure, and no patient."""
-    return bool(st.series) and all(getattr(se, "is_mask", False) for se in st.series)
+    of its own, without a PatientID): nothing to measure, and no patient (``StudyInfo.masks_only``)."""
+    return bool(getattr(st, "masks_only", False))
 
 
 def masks_only(task: StudyTask) -> bool:

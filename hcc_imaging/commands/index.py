@@ -73,13 +73,19 @@ def _print_table(idx: Any, *, show_skipped: bool) -> None:
 
     out = Console()
     n_series = len(idx.series)
+    # studies of masks stored as CT images (3D-IRCADb's MASKS_DICOM) are no patients: listed apart
+    masks = [st for st in idx.studies if st.masks_only]
+    n_patients = sum(1 for p in idx.patients if not all(st.masks_only for st in p.studies))
     out.print(
-        f"[bold]{idx.root}[/bold]: {idx.n_files} files, {len(idx.patients)} patient(s), "
-        f"{len(idx.studies)} study(ies), {n_series} series, {len(idx.skipped)} skipped "
-        f"({idx.elapsed_s:.2f} s)"
+        f"[bold]{escape(str(idx.root))}[/bold]: {idx.n_files} files, {n_patients} patient(s), "
+        f"{len(idx.studies) - len(masks)} study(ies), {n_series} series"
+        + (f", {len(masks)} study(ies) of masks stored as CT images" if masks else "")
+        + f", {len(idx.skipped)} skipped ({idx.elapsed_s:.2f} s)"
     )
     for pat in idx.patients:
         for st in pat.studies:
+            if st.masks_only:
+                continue
             who = (f"{pat.patient_id} (no PatientID: a patient of its own)"
                    if pat.patient_id.startswith(NO_PATIENT_ID_PREFIX) else pat.patient_id)
             t = Table(title=f"patient {who} | study {st.study_date or '?'} "
@@ -116,6 +122,19 @@ def _print_table(idx: Any, *, show_skipped: bool) -> None:
             out.print(t)
             for w in warned:  # (!) in the phase column: evidence against the call, which is kept
                 out.print(f"[yellow]phase (!)[/yellow] {escape(w)}")
+    if masks:
+        t = Table(title="studies of masks stored as CT images (8-bit): not patients, not images to measure; "
+                        "hcc_imaging.io.masks.load_mask reads each", title_justify="left")
+        t.add_column("folder", overflow="fold")
+        t.add_column("series", justify="right")
+        t.add_column("n", justify="right")
+        t.add_column("study UID", overflow="fold")
+        for st in masks:
+            files = [f for se in st.series for f in se.files]
+            folder = files[0].rsplit("/", 1)[0] if files else ""
+            t.add_row(escape(folder), str(len(st.series)), str(sum(se.n_instances for se in st.series)),
+                      st.study_instance_uid)
+        out.print(t)
     if show_skipped and idx.skipped:
         t = Table(title="skipped files", title_justify="left")
         t.add_column("file", overflow="fold")

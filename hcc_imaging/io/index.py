@@ -189,6 +189,12 @@ class StudyInfo:
     study_description: str
     series: tuple[SeriesInfo, ...]
 
+    @property
+    def masks_only(self) -> bool:
+        """Every series a mask stored as CT images (:attr:`SeriesInfo.is_mask`; 3D-IRCADb stores
+        each expert mask as a study of its own): no image to measure, and no patient."""
+        return bool(self.series) and all(s.is_mask for s in self.series)
+
 
 @dataclass(frozen=True, slots=True)
 class PatientInfo:
@@ -241,6 +247,7 @@ class ArchiveIndex:
                             "study_instance_uid": st.study_instance_uid,
                             "study_date": st.study_date,
                             "study_description": st.study_description,
+                            "masks_only": st.masks_only,
                             "series": [se.to_dict() for se in st.series],
                         }
                         for st in p.studies
@@ -660,7 +667,9 @@ def build_index(
             s = replace(s, patient_id=key)
         by_study.setdefault((key, s.study_instance_uid), []).append(s)
     if warn_no_patient_ids:
-        warn_no_patient_id(no_id)
+        # a study of masks stored as CT images is no patient (StudyInfo.masks_only): not warned
+        masks = {suid for (_, suid), ss in by_study.items() if ss and all(x.is_mask for x in ss)}
+        warn_no_patient_id(u for u in no_id if u not in masks)
     patients: dict[str, list[StudyInfo]] = {}
     study_desc = {}
     for h in headers:

@@ -87,3 +87,26 @@ def test_an_archive_of_masks_only_is_refused_with_the_reason(tmp_path: Path) -> 
             ds.save_as(p)
     with pytest.raises(BatchError, match=r"its 2 DICOM study\(ies\) hold only masks stored as CT images"):
         run_batch(tmp_path / "arch", tmp_path / "out", workers=1, processes=False)
+
+
+def test_cli_index_lists_the_mask_studies_apart(shared_data: Path, capsys: pytest.CaptureFixture[str],
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    """``hcc-imaging index`` on IRCAD17 said "9 patient(s)", warned nine times that a study has no
+    PatientID and printed a patient table per mask. The mask studies are listed apart now, not
+    counted as patients, not warned about; the JSON says which they are."""
+    import json
+
+    from hcc_imaging.cli import main
+
+    with caplog.at_level(logging.WARNING):
+        assert main(["index", str(shared_data / IRCADB17_ZIP)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "1 patient(s), 1 study(ies), 9 series, 8 study(ies) of masks stored as CT images" in out
+    assert out.count("(no PatientID: a patient of its own)") == 1
+    assert "studies of masks stored as CT images (8-bit): not patients" in out
+    warned = [r.getMessage() for r in caplog.records if "has no PatientID" in r.getMessage()]
+    assert len(warned) == 1 and "7797432508672121769046477268903240853" in warned[0]
+    assert main(["index", str(shared_data / IRCADB17_ZIP), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    flags = [st["masks_only"] for p in d["patients"] for st in p["studies"]]
+    assert sorted(flags) == [False] + [True] * 8
