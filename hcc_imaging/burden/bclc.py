@@ -35,31 +35,71 @@ BCLC_EARLY_NODULE_MAX_MM = Fraction(30)
 
 @dataclass(frozen=True, slots=True)
 class BclcResult:
-    """Stage (``"0"``, ``"A"``, ``"B"``, ``"C"``, ``"D"``) and why."""
+    """Stage (``"0"``, ``"A"``, ``"B"``, ``"C"``, ``"D"``, or ``"NE"``) and why.
+
+    ``"NE"``: the stage depends on nodules whose size (or presence) is not known;
+    ``possible`` lists the stages they leave open (e.g. ``("0", "A")``) and the reasons name
+    the nodules to measure.  ``possible`` is ``(stage,)`` for a decided stage.
+    """
 
     stage: str
     reasons: tuple[str, ...]
+    possible: tuple[str, ...] = ()
+
+
+def _stage_by_count(n: int, size_class: int) -> str:
+    """Stage 0 / A / B of ``n`` nodules whose largest is of ``size_class`` (0: within 20 mm,
+    1: within 30 mm, 2: beyond 30 mm), preserved liver function, PS 0, no MVI / EHS."""
+    if n == 1:
+        return "0" if size_class == 0 else "A"
+    if n <= 3:
+        return "A" if size_class <= 1 else "B"
+    return "B"
 
 
 def bclc_stage(
-    nodule_diameters_mm: Sequence[float | Fraction],
+    nodule_diameters_mm: Sequence[float | Fraction | None],
     *,
     ecog: int,
     liver_function: str = "preserved",
     macrovascular_invasion: bool = False,
     extrahepatic_spread: bool = False,
     size_inclusive: bool = True,
+    n_possibly_absent: int = 0,
 ) -> BclcResult:
-    """BCLC 2022 stage from nodule sizes (mm), PS, liver function, MVI and EHS."""
+    """BCLC 2022 stage from nodule sizes (mm), PS, liver function, MVI and EHS.
+
+    Parameters
+    ----------
+    nodule_diameters_mm : sequence of float, Fraction or None
+        One entry per intrahepatic nodule present: its largest diameter in mm, or None when
+        it is present but its size is not known.  Every nodule counts in the number.
+    n_possibly_absent : int
+        Further nodules that may or may not be present (not evaluable), size unknown.
+
+    Returns
+    -------
+    BclcResult
+        Stage ``"NE"`` when the unknown sizes (or presence) leave more than one of 0 / A / B
+        open, with ``possible`` listing them; a stage that holds whatever those sizes are
+        (e.g. B with four nodules, or A with a single nodule already > 20 mm) is given.
+    """
     if liver_function not in ("preserved", "end_stage"):
         raise CriteriaError(
             f"bclc_stage liver_function={liver_function!r}; expected 'preserved' or 'end_stage'."
         )
     if isinstance(ecog, bool) or not isinstance(ecog, int) or not 0 <= ecog <= 5:
         raise CriteriaError(f"bclc_stage needs ECOG PS 0–5, got {ecog!r}.")
-    sizes = [exact(x) for x in nodule_diameters_mm]
+    if (isinstance(n_possibly_absent, bool) or not isinstance(n_possibly_absent, int)
+            or n_possibly_absent < 0):
+        raise CriteriaError(
+            f"bclc_stage n_possibly_absent must be a whole number ≥ 0, got {n_possibly_absent!r}."
+        )
+    known = [exact(x) for x in nodule_diameters_mm if x is not None]
+    n_unknown = sum(1 for x in nodule_diameters_mm if x is None)
+    n_present = len(known) + n_unknown
     if liver_function == "end_stage" or ecog > 2:
-        return BclcResult("D", (f"end-stage liver function or PS {ecog} > 2",))
+        return BclcResult("D", (f"end-stage liver function or PS {ecog} > 2",), ("D",))
     if macrovascular_invasion or extrahepatic_spread or ecog >= 1:
         why = []
         if macrovascular_invasion:
@@ -68,32 +108,73 @@ def bclc_stage(
             why.append("extrahepatic spread")
         if ecog >= 1:
             why.append(f"PS {ecog} (1–2 alone is stage C)")
-        return BclcResult("C", tuple(why))
-    if not sizes:
+        return BclcResult("C", tuple(why), ("C",))
+    if n_present + n_possibly_absent == 0:
         raise CriteriaError("bclc_stage needs at least one nodule diameter (mm).")
 
     def within(x: Fraction, limit: Fraction) -> bool:
         return x <= limit if size_inclusive else x < limit
 
+    def size_class(x: Fraction) -> int:
+        return 0 if within(x, BCLC_VERY_EARLY_MAX_MM) else \
+            1 if within(x, BCLC_EARLY_NODULE_MAX_MM) else 2
+
     op = "≤" if size_inclusive else "<"
-    if len(sizes) == 1:
-        if within(sizes[0], BCLC_VERY_EARLY_MAX_MM):
-            return BclcResult("0", (f"single nodule {float(sizes[0]):g} mm {op} 20 mm, PS 0",))
-        return BclcResult("A", (f"single nodule {float(sizes[0]):g} mm (any size), PS 0",))
-    if len(sizes) <= 3 and all(within(x, BCLC_EARLY_NODULE_MAX_MM) for x in sizes):
-        return BclcResult("A", (f"{len(sizes)} nodules each {op} 30 mm, PS 0",))
-    return BclcResult("B", (f"{len(sizes)} nodules, beyond A (largest "
-                            f"{float(max(sizes)):g} mm), PS 0",))
+    known_class = max((size_class(x) for x in known), default=0)
+    if n_unknown == 0 and n_possibly_absent == 0:
+        sizes = known
+        if len(sizes) == 1:
+            if within(sizes[0], BCLC_VERY_EARLY_MAX_MM):
+                return BclcResult("0", (f"single nodule {float(sizes[0]):g} mm {op} 20 mm, PS 0",),
+                                  ("0",))
+            return BclcResult("A", (f"single nodule {float(sizes[0]):g} mm (any size), PS 0",),
+                              ("A",))
+        if len(sizes) <= 3 and all(within(x, BCLC_EARLY_NODULE_MAX_MM) for x in sizes):
+            return BclcResult("A", (f"{len(sizes)} nodules each {op} 30 mm, PS 0",), ("A",))
+        return BclcResult("B", (f"{len(sizes)} nodules, beyond A (largest "
+                                f"{float(max(sizes)):g} mm), PS 0",), ("B",))
+    # Some sizes (or presence) unknown: every stage they could give (an unknown size may be
+    # anything from tiny to beyond 30 mm; a not-evaluable nodule may also be gone).
+    possible: set[str] = set()
+    for extra in range(min(n_possibly_absent, 4) + 1):
+        n = n_present + extra
+        if n == 0:
+            continue
+        classes = range(known_class, 3) if n_unknown + extra else (known_class,)
+        possible |= {_stage_by_count(min(n, 4), c) for c in classes}
+    stages = tuple(sorted(possible))
+    count = (f"{n_present}" if not n_possibly_absent
+             else f"{n_present}–{n_present + n_possibly_absent}")
+    unknown = []
+    if n_unknown:
+        unknown.append(f"{n_unknown} without a diameter")
+    if n_possibly_absent:
+        unknown.append(f"{n_possibly_absent} not evaluable")
+    largest = f", largest measured {float(max(known)):g} mm" if known else ""
+    what = f"{count} nodule(s) ({', '.join(unknown)}{largest})"
+    if len(stages) == 1:
+        return BclcResult(stages[0], (f"{what}: {stages[0]} whatever their size, PS 0",),
+                          stages)
+    return BclcResult("NE", (
+        f"{what}: stage {' or '.join(stages)} depending on the unknown size(s) "
+        f"(0: single {op} 20 mm; A: single, or 2–3 each {op} 30 mm; B: beyond). Fix: record "
+        "longest_diameter_mm of every intrahepatic nodule present.",), stages)
 
 
-def bclc_for(doc: ReadDocument, lf: LiverFunction, *, size_inclusive: bool = True) -> BclcResult:
+def bclc_for(doc: ReadDocument, lf: LiverFunction, *, size_inclusive: bool = True,
+             too_small_default_mm: float = 5.0) -> BclcResult:
     """BCLC 2022 stage for a read-document liver-function record.
 
-    Tumours: the intrahepatic lesions (not absent) of the time point closest in day to the
-    record.  ``macrovascular_invasion`` / ``extrahepatic_spread``: the record's flags, or, when
-    not given, derived from that time point (a PVTT present → invasion; a non-nodal
-    extrahepatic lesion present → spread).  Needs ``ecog`` and ``liver_function_status``.
+    Tumours: every intrahepatic tumour nodule (any role: target, non-target, new; not absent,
+    not merged) of the time point closest in day to the record, each counted in the number of
+    nodules; ``too_small`` ones are small (``too_small_default_mm``); one without
+    ``longest_diameter_mm`` has an unknown size and a ``not_evaluable`` one may also be gone,
+    so the stage is ``"NE"`` when they could change it (see :func:`bclc_stage`).
+    ``macrovascular_invasion`` / ``extrahepatic_spread``: the record's flags, or, when not
+    given, derived from that time point (a PVTT present → invasion; a non-nodal extrahepatic
+    lesion present → spread).  Needs ``ecog`` and ``liver_function_status``.
     """
+    from hcc_imaging.burden.scores import intrahepatic_nodules
     from hcc_imaging.response.document import LesionKind, LesionStatus
 
     if lf.ecog is None or lf.liver_function_status is None:
@@ -104,8 +185,9 @@ def bclc_for(doc: ReadDocument, lf: LiverFunction, *, size_inclusive: bool = Tru
     tp = min(doc.timepoints, key=lambda t: (abs((t.day or 0) - (lf.day or 0)), t.day or 0))
     present = [o for o in tp.lesions if o.status is not LesionStatus.ABSENT
                and o.merged_into is None]
-    sizes = [o.longest_diameter_mm for o in present if o.is_intrahepatic
-             and o.kind is LesionKind.LESION and o.longest_diameter_mm is not None]
+    nodules = intrahepatic_nodules(tp, too_small_default_mm)
+    sizes = [n.diameter_mm for n in nodules if n.certain]
+    maybe = [n.lesion_id for n in nodules if not n.certain]
     mvi = lf.macrovascular_invasion
     if mvi is None:
         mvi = any(o.kind is LesionKind.PVTT for o in present)
@@ -114,5 +196,12 @@ def bclc_for(doc: ReadDocument, lf: LiverFunction, *, size_inclusive: bool = Tru
         ehs = any(not o.is_intrahepatic and o.kind is LesionKind.LESION for o in present)
     res = bclc_stage(sizes, ecog=lf.ecog, liver_function=lf.liver_function_status,
                      macrovascular_invasion=mvi, extrahepatic_spread=ehs,
-                     size_inclusive=size_inclusive)
-    return BclcResult(res.stage, res.reasons + (f"tumours from time point {tp.id!r}",))
+                     size_inclusive=size_inclusive, n_possibly_absent=len(maybe))
+    extra = ()
+    unsized = [n.lesion_id for n in nodules if n.certain and n.diameter_mm is None]
+    if res.stage in ("0", "A", "B", "NE") and (unsized or maybe):
+        extra = (("no longest_diameter_mm: " + ", ".join(unsized) if unsized else "")
+                 + ("; " if unsized and maybe else "")
+                 + ("not evaluable: " + ", ".join(maybe) if maybe else ""),)
+    return BclcResult(res.stage, res.reasons + extra + (f"tumours from time point {tp.id!r}",),
+                      res.possible)

@@ -46,6 +46,8 @@ __all__ = [
     "BurdenScores",
     "burden_for_timepoint",
     "burden_for_read",
+    "Nodule",
+    "intrahepatic_nodules",
 ]
 
 F = Fraction
@@ -214,6 +216,44 @@ def bolondi_substage(
     if within_up_to_seven:
         return "B1"
     return "B2" if child_pugh_score <= 6 else "B3"
+
+
+@dataclass(frozen=True, slots=True)
+class Nodule:
+    """One intrahepatic tumour nodule of a time point, as the burden scores and BCLC see it.
+
+    ``diameter_mm`` is the whole-lesion LD (``too_small`` → the too-small default), None when
+    the size is not known (present but not measured, or not evaluable).  ``certain`` is False
+    for a ``not_evaluable`` lesion: it may have gone, so it may or may not count.
+    """
+
+    lesion_id: str
+    diameter_mm: Fraction | None
+    certain: bool = True
+
+
+def intrahepatic_nodules(tp: TimePoint, too_small_default_mm: float = 5.0) -> tuple[Nodule, ...]:
+    """The intrahepatic tumour nodules of ``tp``: ``kind == "lesion"``, intrahepatic, any role,
+    not absent, not merged (fragments of a split lesion are nodules of their own).
+
+    ``too_small`` lesions are present with ``too_small_default_mm``; a lesion present without
+    ``longest_diameter_mm`` has an unknown size; a ``not_evaluable`` lesion has an unknown
+    size and may be absent (``certain=False``).
+    """
+    out: list[Nodule] = []
+    for o in tp.lesions:
+        if not o.is_intrahepatic or o.kind is not LesionKind.LESION:
+            continue
+        if o.status is LesionStatus.ABSENT or o.merged_into is not None:
+            continue
+        if o.status is LesionStatus.NOT_EVALUABLE:
+            out.append(Nodule(o.lesion_id, None, certain=False))
+        elif o.status is LesionStatus.TOO_SMALL:
+            out.append(Nodule(o.lesion_id, exact(too_small_default_mm)))
+        else:
+            out.append(Nodule(o.lesion_id, exact(o.longest_diameter_mm)
+                              if o.longest_diameter_mm is not None else None))
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)

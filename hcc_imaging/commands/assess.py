@@ -157,7 +157,9 @@ def _print_table(out: dict[str, Any], show_reasons: bool) -> None:
                       f"{row.get('albi_grade', '—')} (mALBI {row.get('malbi_grade', '—')}), "
                       f"Child-Pugh {row.get('child_pugh_score', '—')} "
                       f"{row.get('child_pugh_class', '')}"
-                      + (f", BCLC {row['bclc']}" if "bclc" in row else ""))
+                      + (f", BCLC {row['bclc']}" if "bclc" in row else "")
+                      + (f" ({' or '.join(row['bclc_possible'])})"
+                         if row.get("bclc") == "NE" and row.get("bclc_possible") else ""))
     if out["clinical"]:
         c = out["clinical"]
         cc = c["clinical_cr"]

@@ -207,6 +207,8 @@ def assess(
                 bclc = bclc_for(doc, lf)
                 row["bclc"] = bclc.stage
                 row["bclc_reasons"] = list(bclc.reasons)
+                if bclc.stage == "NE":
+                    row["bclc_possible"] = list(bclc.possible)
             except HccImagingError as err:
                 row["bclc_error"] = str(err)
         liver.append(row)

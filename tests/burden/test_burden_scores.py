@@ -11,6 +11,7 @@ from hcc_imaging.burden import (
     albi,
     albi_conventional,
     albi_for,
+    bclc_for,
     bclc_stage,
     bolondi_substage,
     burden_for_read,
@@ -283,3 +284,62 @@ def test_bclc_for_read_document():
 
     with pytest.raises(ReadDocumentError, match=r"'liver_function_status': 'ok' is not valid"):
         LiverFunction(day=0, liver_function_status="ok")
+
+
+def _bclc_doc(lesions, **lf):
+    record = {"day": 0, "bilirubin_mg_dl": 1.0, "albumin_g_dl": 4.0, "inr": 1.0,
+              "ascites": "none", "encephalopathy": "none", "ecog": 0,
+              "liver_function_status": "preserved", **lf}
+    return ReadDocument.from_json({"patient_id": "P", "timepoints": [
+        {"id": "BL", "day": 0, "lesions": lesions}], "liver_function": [record]})
+
+
+_T15 = {"lesion_id": "L1", "role": "target", "longest_diameter_mm": 15.0}
+_T25 = {"lesion_id": "L1", "role": "target", "longest_diameter_mm": 25.0}
+
+
+@pytest.mark.parametrize(("lesions", "stage", "possible"), [
+    # a second nodule without a diameter: not "single ≤ 2 cm"; A or B by its size
+    pytest.param([_T15, {"lesion_id": "L2", "role": "non_target", "status": "present"}],
+                 "NE", ("A", "B"), id="bclc-15mm-plus-unmeasured-nodule-A-or-B"),
+    # too small to measure: a small nodule, counted: two nodules ≤ 3 cm
+    pytest.param([_T15, {"lesion_id": "L2", "role": "non_target", "status": "too_small"}],
+                 "A", ("A",), id="bclc-15mm-plus-too-small-nodule-A"),
+    # four nodules are B whatever the two unmeasured ones measure
+    pytest.param([_T25, {**_T25, "lesion_id": "L2"},
+                  {"lesion_id": "L3", "role": "non_target", "status": "present"},
+                  {"lesion_id": "L4", "role": "non_target", "status": "present"}],
+                 "B", ("B",), id="bclc-two-25mm-plus-two-unmeasured-B"),
+    # a known nodule > 3 cm with a second one: B whatever the second measures
+    pytest.param([{**_T25, "longest_diameter_mm": 40.0},
+                  {"lesion_id": "L2", "role": "non_target", "status": "present"}],
+                 "B", ("B",), id="bclc-40mm-plus-unmeasured-B"),
+    # a single unmeasured nodule: 0 or A
+    pytest.param([{"lesion_id": "L2", "role": "non_target", "status": "present"}],
+                 "NE", ("0", "A"), id="bclc-single-unmeasured-0-or-A"),
+    # not evaluable: may be gone; a 15 mm nodule is 0 alone, A or B with it
+    pytest.param([_T15, {"lesion_id": "L2", "role": "target", "status": "not_evaluable"}],
+                 "NE", ("0", "A", "B"), id="bclc-15mm-plus-not-evaluable-0-A-or-B"),
+    # a measured non-target nodule counts
+    pytest.param([_T15, {"lesion_id": "L2", "role": "non_target", "status": "present",
+                         "longest_diameter_mm": 12.0}],
+                 "A", ("A",), id="bclc-15mm-plus-non-target-12mm-A"),
+])
+def test_bclc_counts_every_nodule(lesions, stage, possible):
+    d = _bclc_doc(lesions)
+    r = bclc_for(d, d.liver_function[0])
+    assert (r.stage, r.possible) == (stage, possible)
+    if stage == "NE":
+        assert "longest_diameter_mm" in r.reasons[0] and " or ".join(possible) in r.reasons[0]
+
+
+def test_bclc_stage_unknown_sizes():
+    assert bclc_stage([15.0, None], ecog=0).possible == ("A", "B")
+    assert bclc_stage([None] * 4, ecog=0).stage == "B"
+    assert bclc_stage([25.0], ecog=0).stage == "A"
+    assert bclc_stage([25.0], ecog=0, n_possibly_absent=1).possible == ("A", "B")
+    # C and D do not depend on the sizes
+    assert bclc_stage([15.0, None], ecog=1).stage == "C"
+    assert bclc_stage([None], ecog=0, liver_function="end_stage").stage == "D"
+    with pytest.raises(CriteriaError, match=r"n_possibly_absent"):
+        bclc_stage([10.0], ecog=0, n_possibly_absent=-1)

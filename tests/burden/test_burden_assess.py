@@ -1,0 +1,40 @@
+"""Burden, liver and BCLC scores as ``assess`` (and ``hcc-imaging assess``) computes and prints
+them."""
+
+from __future__ import annotations
+
+import json
+
+from hcc_imaging.cli import main
+from hcc_imaging.response import ReadDocument, assess
+
+LF0 = {"day": 0, "bilirubin_mg_dl": 1.0, "albumin_g_dl": 4.0, "inr": 1.0, "ascites": "none",
+       "encephalopathy": "none", "ecog": 0, "liver_function_status": "preserved"}
+
+
+def _doc(timepoints, liver_function=(LF0,)):
+    return {"schema_version": "1.0", "patient_id": "P", "timepoints": timepoints,
+            "liver_function": list(liver_function)}
+
+
+def _write(tmp_path, raw):
+    p = tmp_path / "read.json"
+    p.write_text(json.dumps(raw))
+    return str(p)
+
+
+def _table(capsys, path, *args):
+    rc = main(["assess", path, "--criteria", "recist1.1", *args])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    return out.out
+
+
+def test_assess_bclc_ne_when_an_unmeasured_nodule_decides(tmp_path, capsys):
+    raw = _doc([{"id": "BL", "day": 0, "lesions": [
+        {"lesion_id": "L1", "role": "target", "longest_diameter_mm": 15.0},
+        {"lesion_id": "L2", "role": "non_target", "status": "present"}]}])
+    row = assess(ReadDocument.from_json(raw), ["recist1.1"]).to_json()["liver"][0]
+    assert (row["bclc"], row["bclc_possible"]) == ("NE", ["A", "B"])
+    assert any("L2" in r for r in row["bclc_reasons"])
+    assert "BCLC NE (A or B)" in _table(capsys, _write(tmp_path, raw))
