@@ -306,45 +306,51 @@ def burden_for_timepoint(
 ) -> BurdenScores:
     """Burden scores from the intrahepatic tumours recorded at ``tp``.
 
-    Counts every intrahepatic tumour (``kind == "lesion"``, any role, not absent, not merged;
-    fragments of a split lesion count separately).  ``min_diameter_mm`` drops smaller ones
-    from the count; ``n_tumours`` overrides the count (e.g. when not every nodule was
-    recorded).  The largest diameter is the whole-lesion LD (too-small lesions count
-    ``too_small_default_mm``).
+    Counts every intrahepatic tumour nodule (:func:`intrahepatic_nodules`: ``kind ==
+    "lesion"``, any role, not absent, not merged; fragments of a split lesion count
+    separately).  ``min_diameter_mm`` drops smaller ones from the count; ``n_tumours``
+    overrides the count (e.g. when not every nodule was recorded).  The largest diameter is
+    the whole-lesion LD (too-small lesions count ``too_small_default_mm``).
+
+    A nodule present without ``longest_diameter_mm``, or ``not_evaluable``, could be the
+    largest: the scores and the largest diameter are then None, and a category is given only
+    when it holds whatever that nodule measures (e.g. up-to-7 "beyond" when the measured
+    nodules alone are beyond); otherwise it is None (not evaluable) and the reasons say which
+    nodules to measure.
     """
     if isinstance(tbs_bands, str):
         if tbs_bands not in TBS_BANDS:
             raise CriteriaError(f"unknown TBS bands {tbs_bands!r}; known: {sorted(TBS_BANDS)}.")
         tbs_bands = TBS_BANDS[tbs_bands]
     sizes: list[Fraction] = []
+    unsized: list[str] = []
+    maybe: list[str] = []
     count = 0
     reasons: list[str] = []
-    for o in tp.lesions:
-        if not o.is_intrahepatic or o.kind is not LesionKind.LESION:
-            continue
-        if o.status in (LesionStatus.ABSENT,) or o.merged_into is not None:
-            continue
-        if o.status is LesionStatus.TOO_SMALL:
-            d: Fraction | None = exact(too_small_default_mm)
-        else:
-            d = exact(o.longest_diameter_mm) if o.longest_diameter_mm is not None else None
+    for nd in intrahepatic_nodules(tp, too_small_default_mm):
+        d = nd.diameter_mm
         if min_diameter_mm is not None and d is not None and d < exact(min_diameter_mm):
-            reasons.append(f"{o.lesion_id} {float(d):g} mm < {min_diameter_mm} mm: not counted")
+            reasons.append(f"{nd.lesion_id} {float(d):g} mm < {min_diameter_mm} mm: not counted")
             continue
         count += 1
-        if d is None:
-            reasons.append(f"{o.lesion_id} has no longest_diameter_mm: counted in n, not in the "
-                           "largest diameter")
+        if not nd.certain:
+            maybe.append(nd.lesion_id)
+        elif d is None:
+            unsized.append(nd.lesion_id)
         else:
             sizes.append(d)
+    n_least = count - len(maybe)
     if n_tumours is not None:
         reasons.append(f"n = {n_tumours} given (counted {count})")
-        count = _n(n_tumours)
+        count = n_least = _n(n_tumours)
     largest = max(sizes) if sizes else None
-    if largest is None and count == 0:
+    if count == 0:
         return BurdenScores(tp.id, tp.day, 0, None, F(0), "within", "within", F(0), "<=6",
                             0.0, tbs_band(0, 0, tbs_bands), tbs_bands.name, None,
                             tuple(reasons + ["no intrahepatic tumour"]))
+    if unsized or maybe:
+        return _burden_undetermined(tp, count, n_least, sizes, unsized, maybe, tbs_bands,
+                                    macrovascular_invasion, extrahepatic_spread, reasons)
     if largest is None:
         return BurdenScores(tp.id, tp.day, count, None, None, None, None, None, None, None,
                             None, tbs_bands.name, None,
@@ -360,6 +366,48 @@ def burden_for_timepoint(
         tp.id, tp.day, count, largest, s7, "within" if w7 else "beyond",
         "within" if w11 else "beyond", s612, st612, tumour_burden_score(largest, count),
         tbs_band(largest, count, tbs_bands), tbs_bands.name, milan, tuple(reasons))
+
+
+def _burden_undetermined(
+    tp: TimePoint, count: int, n_least: int, sizes: list[Fraction], unsized: list[str],
+    maybe: list[str], bands: TbsBands, mvi: bool, ehs: bool, reasons: list[str],
+) -> BurdenScores:
+    """Scores when some nodules have no size (or may be gone): only the categories that the
+    measured nodules already decide (every score only grows with the unknown sizes)."""
+    largest = max(sizes) if sizes else F(0)
+    low = _cm(largest) + n_least  # the least the score can be
+    up7 = "beyond" if low > UP_TO_SEVEN_MAX else None
+    up11 = "beyond" if low > UP_TO_ELEVEN_MAX else None
+    st612 = ">12" if low > SIX_AND_TWELVE_CUTOFFS[1] else None
+    band = tbs_band(largest, n_least, bands)
+    band = band if band == bands.labels[-1] else None
+    milan: bool | None = None
+    why_milan = ""
+    if mvi or ehs:
+        milan, why_milan = False, "vascular invasion or extrahepatic spread"
+    elif n_least > 3:
+        milan, why_milan = False, f"at least {n_least} tumours"
+    elif any(x > 50 for x in sizes) or (n_least >= 2 and any(x > 30 for x in sizes)):
+        milan, why_milan = False, f"a tumour of {float(largest):g} mm"
+    which = []
+    if unsized:
+        which.append(f"{', '.join(unsized)} present without longest_diameter_mm")
+    if maybe:
+        which.append(f"{', '.join(maybe)} not evaluable")
+    measured = f"largest measured {float(largest):g} mm" if sizes else "no nodule measured"
+    reasons.append(
+        f"{'; '.join(which)}: could be the largest, so the largest diameter, up-to-7, "
+        f"6-and-12 and TBS are not evaluable ({measured}, n ≥ {n_least}). Fix: record "
+        "longest_diameter_mm of every intrahepatic nodule (status 'too_small' for one too "
+        "small to measure).")
+    decided = [f"{k} {v}" for k, v in (("up-to-7", up7), ("up-to-11", up11), ("6-and-12", st612),
+                                         ("TBS band", band)) if v is not None]
+    if decided:
+        reasons.append(f"whatever they measure (score ≥ {float(low):g}): " + ", ".join(decided))
+    if milan is False:
+        reasons.append(f"Milan: beyond whatever they measure ({why_milan})")
+    return BurdenScores(tp.id, tp.day, count, None, None, up7, up11, None, st612, None, band,
+                        bands.name, milan, tuple(reasons))
 
 
 def burden_for_read(doc: ReadDocument, **kwargs: Any) -> tuple[BurdenScores, ...]:

@@ -145,13 +145,19 @@ def _print_table(out: dict[str, Any], show_reasons: bool) -> None:
                     "TBS band", "Milan"):
             bt.add_column(col)
         for b in out["burden"]:
+            # a category left open by an unmeasured nodule is "NE" (the reasons say which)
+            ne = "NE" if b["n_tumours"] else "—"
             bt.add_row(b["id"], str(b["n_tumours"]), _num(b["largest_diameter_mm"]),
-                       f"{_num(b['up_to_seven_score'])} {b['up_to_seven'] or ''}",
-                       b["up_to_11"] or "—", b["six_and_twelve"] or "—", _num(b["tbs"]),
-                       b["tbs_band"] or "—",
-                       "—" if b["within_milan"] is None else
+                       f"{_num(b['up_to_seven_score'])} {b['up_to_seven'] or ne}",
+                       b["up_to_11"] or ne, b["six_and_twelve"] or ne, _num(b["tbs"]),
+                       b["tbs_band"] or ne,
+                       ne if b["within_milan"] is None else
                        ("within" if b["within_milan"] else "beyond"))
         console.print(bt)
+        if show_reasons:
+            for b in out["burden"]:
+                for r in b["reasons"]:
+                    console.print(f"  burden {b['id']}: {r}", highlight=False)
     for row in out["liver"]:
         console.print(f"liver day {row['day']}: ALBI {row.get('albi', '—')} grade "
                       f"{row.get('albi_grade', '—')} (mALBI {row.get('malbi_grade', '—')}), "

@@ -38,3 +38,19 @@ def test_assess_bclc_ne_when_an_unmeasured_nodule_decides(tmp_path, capsys):
     assert (row["bclc"], row["bclc_possible"]) == ("NE", ["A", "B"])
     assert any("L2" in r for r in row["bclc_reasons"])
     assert "BCLC NE (A or B)" in _table(capsys, _write(tmp_path, raw))
+
+
+def test_assess_burden_ne_row_when_the_largest_is_not_evaluable(tmp_path, capsys):
+    raw = _doc([
+        {"id": "BL", "day": 0, "lesions": [
+            {"lesion_id": "L1", "role": "target", "longest_diameter_mm": 80.0},
+            {"lesion_id": "L2", "role": "target", "longest_diameter_mm": 10.0}]},
+        {"id": "FU1", "day": 56, "lesions": [
+            {"lesion_id": "L1", "role": "target", "status": "not_evaluable"},
+            {"lesion_id": "L2", "role": "target", "longest_diameter_mm": 10.0}]}], [])
+    fu1 = assess(ReadDocument.from_json(raw), ["recist1.1"]).to_json()["burden"][1]
+    assert (fu1["up_to_seven"], fu1["six_and_twelve"], fu1["tbs_band"]) == (None, None, None)
+    text = _table(capsys, _write(tmp_path, raw), "--reasons")
+    fu1_row = [line for line in text.splitlines() if line.startswith("│ FU1")][-1]  # burden
+    assert "within" not in fu1_row and "low" not in fu1_row and fu1_row.count("NE") == 5
+    assert "burden FU1: L1 not evaluable: could be the largest" in text

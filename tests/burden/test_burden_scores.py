@@ -343,3 +343,36 @@ def test_bclc_stage_unknown_sizes():
     assert bclc_stage([None], ecog=0, liver_function="end_stage").stage == "D"
     with pytest.raises(CriteriaError, match=r"n_possibly_absent"):
         bclc_stage([10.0], ecog=0, n_possibly_absent=-1)
+
+
+def test_burden_not_evaluable_when_an_unmeasured_nodule_could_be_the_largest():
+    # L1 80 mm at baseline, not evaluable at FU1: FU1 must not claim within / <=6 / low
+    ne = burden_for_timepoint(_tp([
+        {"lesion_id": "L1", "role": "target", "status": "not_evaluable"},
+        {"lesion_id": "L2", "role": "target", "longest_diameter_mm": 10.0}]))
+    assert ne.n_tumours == 2 and ne.largest_diameter_mm is None
+    assert (ne.up_to_seven_score, ne.up_to_seven, ne.up_to_eleven, ne.six_and_twelve,
+            ne.tbs, ne.tbs_band, ne.within_milan) == (None,) * 7
+    assert any("L1 not evaluable: could be the largest" in r for r in ne.reasons)
+    # a present non-target without a diameter, too
+    un = burden_for_timepoint(_tp([
+        {"lesion_id": "L1", "longest_diameter_mm": 20.0},
+        {"lesion_id": "L2", "role": "non_target", "status": "present"}]))
+    assert (un.up_to_seven, un.tbs_band, un.within_milan) == (None, None, None)
+    assert any("L2 present without longest_diameter_mm" in r for r in un.reasons)
+    # what the measured nodules already decide holds whatever the unmeasured one measures
+    big = burden_for_timepoint(_tp([
+        {"lesion_id": "L1", "longest_diameter_mm": 130.0},
+        {"lesion_id": "L2", "role": "non_target", "status": "present"}]))
+    assert (big.up_to_seven, big.up_to_eleven, big.six_and_twelve, big.tbs_band,
+            big.within_milan) == ("beyond", "beyond", ">12", "high", False)
+    # 60 mm + one unmeasured: 6 + 2 = 8 > 7 is beyond whatever; up-to-11 and 6-and-12 open
+    mid = burden_for_timepoint(_tp([
+        {"lesion_id": "L1", "longest_diameter_mm": 60.0},
+        {"lesion_id": "L2", "role": "non_target", "status": "present"}]))
+    assert (mid.up_to_seven, mid.up_to_eleven, mid.six_and_twelve) == ("beyond", None, None)
+    # too small to measure is small: no uncertainty
+    ts = burden_for_timepoint(_tp([
+        {"lesion_id": "L1", "longest_diameter_mm": 20.0},
+        {"lesion_id": "L2", "role": "non_target", "status": "too_small"}]))
+    assert (ts.up_to_seven_score, ts.up_to_seven) == (4, "within")
