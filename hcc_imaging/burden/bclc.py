@@ -23,9 +23,9 @@ from hcc_imaging.errors import CriteriaError
 from hcc_imaging.response.document import exact
 
 if TYPE_CHECKING:
-    from hcc_imaging.response.document import LiverFunction, ReadDocument
+    from hcc_imaging.response.document import LiverFunction, ReadDocument, TimePoint
 
-__all__ = ["BclcResult", "bclc_stage", "bclc_for", "BCLC_VERY_EARLY_MAX_MM", "BCLC_EARLY_NODULE_MAX_MM"]
+__all__ = ["BclcResult", "bclc_stage", "bclc_for", "nearest_timepoint", "BCLC_VERY_EARLY_MAX_MM", "BCLC_EARLY_NODULE_MAX_MM"]
 
 #: Very early (0): single nodule ≤ 20 mm.
 BCLC_VERY_EARLY_MAX_MM = Fraction(20)
@@ -161,6 +161,13 @@ def bclc_stage(
         "longest_diameter_mm of every intrahepatic nodule present.",), stages)
 
 
+def nearest_timepoint(doc: ReadDocument, lf: LiverFunction) -> TimePoint:
+    """The time point of ``doc`` closest in day to the liver-function record ``lf`` (the
+    earlier one on a tie): the tumours BCLC stages, and the time point whose Milan the
+    record's invasion / spread flags apply to."""
+    return min(doc.timepoints, key=lambda t: (abs((t.day or 0) - (lf.day or 0)), t.day or 0))
+
+
 def bclc_for(doc: ReadDocument, lf: LiverFunction, *, size_inclusive: bool = True,
              too_small_default_mm: float = 5.0) -> BclcResult:
     """BCLC 2022 stage for a read-document liver-function record.
@@ -174,26 +181,24 @@ def bclc_for(doc: ReadDocument, lf: LiverFunction, *, size_inclusive: bool = Tru
     given, derived from that time point (a PVTT present → invasion; a non-nodal extrahepatic
     lesion present → spread).  Needs ``ecog`` and ``liver_function_status``.
     """
-    from hcc_imaging.burden.scores import intrahepatic_nodules
-    from hcc_imaging.response.document import LesionKind, LesionStatus
+    from hcc_imaging.burden.scores import intrahepatic_nodules, spread_evidence
 
     if lf.ecog is None or lf.liver_function_status is None:
         raise CriteriaError(
             f"liver function on day {lf.day}: BCLC needs ecog and liver_function_status "
             "('preserved' / 'end_stage'). Fix: record them in the liver_function entry."
         )
-    tp = min(doc.timepoints, key=lambda t: (abs((t.day or 0) - (lf.day or 0)), t.day or 0))
-    present = [o for o in tp.lesions if o.status is not LesionStatus.ABSENT
-               and o.merged_into is None]
+    tp = nearest_timepoint(doc, lf)
+    invasion, spread = spread_evidence(tp)
     nodules = intrahepatic_nodules(tp, too_small_default_mm)
     sizes = [n.diameter_mm for n in nodules if n.certain]
     maybe = [n.lesion_id for n in nodules if not n.certain]
     mvi = lf.macrovascular_invasion
     if mvi is None:
-        mvi = any(o.kind is LesionKind.PVTT for o in present)
+        mvi = bool(invasion)
     ehs = lf.extrahepatic_spread
     if ehs is None:
-        ehs = any(not o.is_intrahepatic and o.kind is LesionKind.LESION for o in present)
+        ehs = bool(spread)
     res = bclc_stage(sizes, ecog=lf.ecog, liver_function=lf.liver_function_status,
                      macrovascular_invasion=mvi, extrahepatic_spread=ehs,
                      size_inclusive=size_inclusive, n_possibly_absent=len(maybe))

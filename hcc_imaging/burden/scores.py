@@ -48,6 +48,7 @@ __all__ = [
     "burden_for_read",
     "Nodule",
     "intrahepatic_nodules",
+    "spread_evidence",
 ]
 
 F = Fraction
@@ -256,6 +257,25 @@ def intrahepatic_nodules(tp: TimePoint, too_small_default_mm: float = 5.0) -> tu
     return tuple(out)
 
 
+def spread_evidence(tp: TimePoint) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The findings of ``tp`` that show macrovascular invasion and extrahepatic spread.
+
+    Returns ``(invasion, spread)``: the ids of the portal-vein tumour thrombi (``kind ==
+    "pvtt"``) present, and of the extrahepatic tumour lesions (``kind == "lesion"``, not
+    intrahepatic) present (not absent, not merged).  Milan and BCLC read the same evidence.
+    """
+    invasion: list[str] = []
+    spread: list[str] = []
+    for o in tp.lesions:
+        if o.status is LesionStatus.ABSENT or o.merged_into is not None:
+            continue
+        if o.kind is LesionKind.PVTT:
+            invasion.append(o.lesion_id)
+        elif o.kind is LesionKind.LESION and not o.is_intrahepatic:
+            spread.append(o.lesion_id)
+    return tuple(invasion), tuple(spread)
+
+
 @dataclass(frozen=True, slots=True)
 class BurdenScores:
     """Burden scores of one time point (sizes in mm; scores use cm)."""
@@ -301,8 +321,8 @@ def burden_for_timepoint(
     min_diameter_mm: float | None = None,
     tbs_bands: TbsBands | str = TBS_BANDS_HCC_RESECTION_2023,
     too_small_default_mm: float = 5.0,
-    macrovascular_invasion: bool = False,
-    extrahepatic_spread: bool = False,
+    macrovascular_invasion: bool | None = None,
+    extrahepatic_spread: bool | None = None,
 ) -> BurdenScores:
     """Burden scores from the intrahepatic tumours recorded at ``tp``.
 
@@ -317,7 +337,26 @@ def burden_for_timepoint(
     when it holds whatever that nodule measures (e.g. up-to-7 "beyond" when the measured
     nodules alone are beyond); otherwise it is None (not evaluable) and the reasons say which
     nodules to measure.
+
+    Milan also needs no macrovascular invasion and no extrahepatic spread:
+    ``macrovascular_invasion`` / ``extrahepatic_spread`` as given (e.g. by a liver-function
+    record), or, when None, read from ``tp`` (:func:`spread_evidence`: a PVTT present →
+    invasion; an extrahepatic tumour lesion present → spread), as BCLC does.
     """
+    invasion, spread = spread_evidence(tp)
+    milan_out: list[str] = []
+    if macrovascular_invasion is None:
+        macrovascular_invasion = bool(invasion)
+        if invasion:
+            milan_out.append(f"macrovascular invasion ({', '.join(invasion)}: PVTT)")
+    elif macrovascular_invasion:
+        milan_out.append("macrovascular invasion (given)")
+    if extrahepatic_spread is None:
+        extrahepatic_spread = bool(spread)
+        if spread:
+            milan_out.append(f"extrahepatic spread ({', '.join(spread)})")
+    elif extrahepatic_spread:
+        milan_out.append("extrahepatic spread (given)")
     if isinstance(tbs_bands, str):
         if tbs_bands not in TBS_BANDS:
             raise CriteriaError(f"unknown TBS bands {tbs_bands!r}; known: {sorted(TBS_BANDS)}.")
@@ -350,7 +389,7 @@ def burden_for_timepoint(
                             tuple(reasons + ["no intrahepatic tumour"]))
     if unsized or maybe:
         return _burden_undetermined(tp, count, n_least, sizes, unsized, maybe, tbs_bands,
-                                    macrovascular_invasion, extrahepatic_spread, reasons)
+                                    " and ".join(milan_out), reasons)
     if largest is None:
         return BurdenScores(tp.id, tp.day, count, None, None, None, None, None, None, None,
                             None, tbs_bands.name, None,
@@ -358,10 +397,11 @@ def burden_for_timepoint(
     s7, w7 = up_to_seven(largest, count)
     _, w11 = up_to_eleven(largest, count)
     s612, st612 = six_and_twelve(largest, count)
-    milan = within_milan(sizes, macrovascular_invasion, extrahepatic_spread) \
-        if len(sizes) == count else None
+    milan = False if milan_out else within_milan(sizes) if len(sizes) == count else None
     reasons.append(f"largest {float(largest):g} mm = {float(largest / 10):g} cm, n = {count}: "
                    f"up-to-7 score {float(s7):g} ({'≤' if w7 else '>'} 7)")
+    if milan_out:
+        reasons.append("Milan: beyond, " + " and ".join(milan_out))
     return BurdenScores(
         tp.id, tp.day, count, largest, s7, "within" if w7 else "beyond",
         "within" if w11 else "beyond", s612, st612, tumour_burden_score(largest, count),
@@ -370,7 +410,7 @@ def burden_for_timepoint(
 
 def _burden_undetermined(
     tp: TimePoint, count: int, n_least: int, sizes: list[Fraction], unsized: list[str],
-    maybe: list[str], bands: TbsBands, mvi: bool, ehs: bool, reasons: list[str],
+    maybe: list[str], bands: TbsBands, milan_out: str, reasons: list[str],
 ) -> BurdenScores:
     """Scores when some nodules have no size (or may be gone): only the categories that the
     measured nodules already decide (every score only grows with the unknown sizes)."""
@@ -383,8 +423,8 @@ def _burden_undetermined(
     band = band if band == bands.labels[-1] else None
     milan: bool | None = None
     why_milan = ""
-    if mvi or ehs:
-        milan, why_milan = False, "vascular invasion or extrahepatic spread"
+    if milan_out:
+        milan, why_milan = False, milan_out
     elif n_least > 3:
         milan, why_milan = False, f"at least {n_least} tumours"
     elif any(x > 50 for x in sizes) or (n_least >= 2 and any(x > 30 for x in sizes)):

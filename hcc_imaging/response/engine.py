@@ -174,7 +174,7 @@ def assess(
     CriteriaError
         Unknown criterion or parameter, or a baseline target lacking a needed measurement.
     """
-    from hcc_imaging.burden.bclc import bclc_for
+    from hcc_imaging.burden.bclc import bclc_for, nearest_timepoint
     from hcc_imaging.burden.liver import albi_for, child_pugh_for
     from hcc_imaging.burden.scores import burden_for_timepoint
     from hcc_imaging.response.clinical import clinical_cr, drug_off_eligible
@@ -189,8 +189,21 @@ def assess(
     results: dict[str, CriterionResult] = {}
     for r in rules:
         results[r.name] = _run_one(doc, r)
-    burden = tuple(burden_for_timepoint(tp, **dict(burden_options or {}))
-                   for tp in doc.timepoints)
+    # Milan reads the invasion / spread evidence BCLC reads: a liver-function record's flags
+    # for the time point nearest to it, else the time point's own PVTT / extrahepatic lesions
+    records: dict[str, list[Any]] = {}
+    for lf in doc.liver_function:
+        records.setdefault(nearest_timepoint(doc, lf).id, []).append(lf)
+    burden_rows = []
+    for tp in doc.timepoints:
+        opts = dict(burden_options or {})
+        for flag in ("macrovascular_invasion", "extrahepatic_spread"):
+            given = [getattr(lf, flag) for lf in records.get(tp.id, ())
+                     if getattr(lf, flag) is not None]
+            if given and flag not in opts:
+                opts[flag] = any(given)
+        burden_rows.append(burden_for_timepoint(tp, **opts))
+    burden = tuple(burden_rows)
     liver: list[dict[str, Any]] = []
     for lf in doc.liver_function:
         row: dict[str, Any] = {"day": lf.day, "date": lf.date.isoformat() if lf.date else None}

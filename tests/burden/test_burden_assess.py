@@ -54,3 +54,24 @@ def test_assess_burden_ne_row_when_the_largest_is_not_evaluable(tmp_path, capsys
     fu1_row = [line for line in text.splitlines() if line.startswith("│ FU1")][-1]  # burden
     assert "within" not in fu1_row and "low" not in fu1_row and fu1_row.count("NE") == 5
     assert "burden FU1: L1 not evaluable: could be the largest" in text
+
+
+def test_assess_milan_uses_the_bclc_evidence(tmp_path, capsys):
+    one = {"lesion_id": "L1", "role": "target", "longest_diameter_mm": 25.0}
+    # the liver-function record's flags (what BCLC stages C on)
+    raw = _doc([{"id": "BL", "day": 0, "lesions": [one]}],
+               [{**LF0, "macrovascular_invasion": True, "extrahepatic_spread": True}])
+    out = assess(ReadDocument.from_json(raw), ["recist1.1"]).to_json()
+    assert out["liver"][0]["bclc"] == "C"
+    assert out["burden"][0]["within_milan"] is False
+    assert any("Milan: beyond, macrovascular invasion (given)" in r
+               for r in out["burden"][0]["reasons"])
+    text = _table(capsys, _write(tmp_path, raw))
+    assert [line for line in text.splitlines() if line.startswith("│ BL")][-1].rstrip(
+        "│ ").endswith("beyond")
+    # a lung metastasis at the time point, no flags in the record
+    raw = _doc([{"id": "BL", "day": 0, "lesions": [
+        one, {"lesion_id": "M1", "role": "target", "organ": "lung",
+              "longest_diameter_mm": 15.0}]}])
+    out = assess(ReadDocument.from_json(raw), ["recist1.1"]).to_json()
+    assert (out["liver"][0]["bclc"], out["burden"][0]["within_milan"]) == ("C", False)

@@ -376,3 +376,24 @@ def test_burden_not_evaluable_when_an_unmeasured_nodule_could_be_the_largest():
         {"lesion_id": "L1", "longest_diameter_mm": 20.0},
         {"lesion_id": "L2", "role": "non_target", "status": "too_small"}]))
     assert (ts.up_to_seven_score, ts.up_to_seven) == (4, "within")
+
+
+def test_burden_milan_reads_invasion_and_spread_from_the_time_point():
+    single = {"lesion_id": "L1", "longest_diameter_mm": 25.0}
+    assert burden_for_timepoint(_tp([single])).within_milan is True
+    pvtt = burden_for_timepoint(_tp([single, {"lesion_id": "T1", "role": "non_target",
+                                              "kind": "pvtt", "status": "present"}]))
+    assert pvtt.within_milan is False
+    assert any("Milan: beyond, macrovascular invasion (T1: PVTT)" in r for r in pvtt.reasons)
+    lung = burden_for_timepoint(_tp([single, {"lesion_id": "M1", "organ": "lung",
+                                              "longest_diameter_mm": 15.0}]))
+    assert lung.within_milan is False and lung.n_tumours == 1
+    assert any("extrahepatic spread (M1)" in r for r in lung.reasons)
+    # an absent PVTT is no invasion; the caller's flags override the time point
+    gone = _tp([single, {"lesion_id": "T1", "role": "non_target", "kind": "pvtt",
+                         "status": "absent"}])
+    assert burden_for_timepoint(gone).within_milan is True
+    assert burden_for_timepoint(gone, macrovascular_invasion=True).within_milan is False
+    assert burden_for_timepoint(_tp([single, {"lesion_id": "M1", "organ": "lung",
+                                              "longest_diameter_mm": 15.0}]),
+                                extrahepatic_spread=False).within_milan is True
