@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from hcc_imaging.burden.bclc import BclcResult, bclc_for, bclc_stage
 from hcc_imaging.burden.liver import (
+    LAB_PLAUSIBLE_RANGES,
     AlbiResult,
     ChildPughResult,
+    LiverLabs,
     albi,
     albi_conventional,
     albi_for,
     child_pugh,
     child_pugh_for,
+    liver_labs,
 )
 from hcc_imaging.burden.scores import (
     TBS_BANDS,
@@ -30,6 +33,9 @@ from hcc_imaging.burden.scores import (
 )
 
 __all__ = [
+    "LAB_PLAUSIBLE_RANGES",
+    "LiverLabs",
+    "liver_labs",
     "AlbiResult",
     "BclcResult",
     "BurdenScores",

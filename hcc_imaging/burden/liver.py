@@ -40,6 +40,9 @@ __all__ = [
     "ChildPughResult",
     "child_pugh",
     "child_pugh_for",
+    "LAB_PLAUSIBLE_RANGES",
+    "LiverLabs",
+    "liver_labs",
 ]
 
 #: mg/dL → µmol/L for bilirubin.
@@ -50,6 +53,99 @@ ALBUMIN_G_DL_TO_G_L = 10.0
 ALBI_GRADE1_MAX = -2.60
 ALBI_GRADE2_MAX = -1.39
 MALBI_2A_MAX = -2.270
+
+
+#: Plausible range (inclusive) of each lab field, per unit.  Wide on purpose: no real
+#: patient falls outside (serum albumin below 0.8 g/dL or above 7 g/dL, bilirubin above
+#: 80 mg/dL or an INR above 10 are not seen in practice), but each range is apart from the
+#: other unit's, so that a value typed in the wrong unit (albumin 40 "g/dL", 3.5 "g/L") is
+#: refused instead of misread.  Bilirubin's two ranges overlap (0.855–80 µmol/L is also
+#: plausible in mg/dL): only the extremes betray a mix-up there.
+LAB_PLAUSIBLE_RANGES: dict[str, tuple[float, float, str]] = {
+    "bilirubin_mg_dl": (0.05, 80.0, "mg/dL"),
+    "bilirubin_umol_l": (0.855, 1368.0, "µmol/L"),   # the mg/dL range × 17.1
+    "albumin_g_dl": (0.8, 7.0, "g/dL"),
+    "albumin_g_l": (8.0, 70.0, "g/L"),                # the g/dL range × 10
+    "inr": (0.5, 10.0, "ratio"),
+}
+#: Two units of one lab agree when they differ by at most this much (in the SI unit) or
+#: 3 % of the value, whichever is larger: the rounding of a report (0.1 mg/dL = 1.71 µmol/L,
+#: 0.1 g/dL = 1 g/L) and the rounded conversion factor.
+_DUAL_UNIT_TOLERANCE = {"bilirubin": 1.4, "albumin": 1.0}
+#: field -> (the same lab in the other unit, factor from this field's unit to the other's)
+_OTHER_UNIT = {
+    "bilirubin_mg_dl": ("bilirubin_umol_l", BILIRUBIN_MG_DL_TO_UMOL_L),
+    "bilirubin_umol_l": ("bilirubin_mg_dl", 1 / BILIRUBIN_MG_DL_TO_UMOL_L),
+    "albumin_g_dl": ("albumin_g_l", ALBUMIN_G_DL_TO_G_L),
+    "albumin_g_l": ("albumin_g_dl", 1 / ALBUMIN_G_DL_TO_G_L),
+}
+
+
+def _lab(name: str, value: Any, where: str = "") -> float:
+    """``value`` of lab field ``name`` as a float, refused with a message naming the field,
+    the value and, when it fits the other unit, the likely mix-up."""
+    lo, hi, unit = LAB_PLAUSIBLE_RANGES[name]
+    at = f"{where}: " if where else ""
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float, Fraction)):
+        raise CriteriaError(
+            f"{at}{name} must be a number in {unit}, got {value!r} "
+            f"({type(value).__name__}). Fix: give the measured value as a number."
+        )
+    v = float(value)
+    if not math.isfinite(v):
+        raise CriteriaError(f"{at}{name} is {value!r}, not a finite number. Fix: give the "
+                            "measured value.")
+    if lo <= v <= hi:
+        return v
+    hint = ""
+    if name in _OTHER_UNIT:
+        other, factor = _OTHER_UNIT[name]
+        olo, ohi, ounit = LAB_PLAUSIBLE_RANGES[other]
+        if olo <= v <= ohi:
+            hint = (f" {value:g} looks like {ounit} ({value:g} {ounit} = {v / factor:.3g} "
+                    f"{unit}). Fix: put it in {other}, or convert it.")
+    elif name == "inr":
+        hint = (" An INR is a ratio near 1: a prothrombin time in seconds or in % (Quick)? "
+                "Fix: give the INR (an INR really above 10: record 10; Child-Pugh scores every "
+                "INR > 2.3 alike).")
+    raise CriteriaError(
+        f"{at}{name} = {value:g} {unit} is outside the plausible range {lo:g}–{hi:g} {unit}."
+        + (hint or " Fix: check the value and its unit.")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LiverLabs:
+    """Checked labs of one liver-function record, in both units."""
+
+    bilirubin_mg_dl: float | None
+    bilirubin_umol_l: float | None
+    albumin_g_dl: float | None
+    albumin_g_l: float | None
+    inr: float | None
+
+
+def liver_labs(lf: LiverFunction) -> LiverLabs:
+    """The labs of ``lf`` checked: each given field within :data:`LAB_PLAUSIBLE_RANGES` for
+    its unit, and a lab given in both units agreeing (within rounding); the missing unit is
+    derived.  Raises :class:`CriteriaError` naming the field(s), the values and the fix."""
+    where = f"liver function on day {lf.day}"
+    given = {n: _lab(n, getattr(lf, n), where) for n in LAB_PLAUSIBLE_RANGES
+             if getattr(lf, n) is not None}
+    for lab, si, conv in (("bilirubin", "bilirubin_umol_l", "bilirubin_mg_dl"),
+                          ("albumin", "albumin_g_l", "albumin_g_dl")):
+        if si in given and conv in given:
+            factor = _OTHER_UNIT[conv][1]
+            a, b = given[conv] * factor, given[si]
+            if abs(a - b) > max(_DUAL_UNIT_TOLERANCE[lab], 0.03 * max(a, b)):
+                raise CriteriaError(
+                    f"{where}: {conv} = {given[conv]:g} ({a:.3g} "
+                    f"{LAB_PLAUSIBLE_RANGES[si][2]}) and {si} = {b:g} disagree. ALBI reads "
+                    f"one, Child-Pugh the other. Fix: keep the one the laboratory reported and "
+                    "drop the other."
+                )
+    return LiverLabs(lf.bilirubin_mg_per_dl, lf.bilirubin_umol_per_l, lf.albumin_g_per_dl,
+                     lf.albumin_g_per_l, lf.inr)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +170,14 @@ def albi(bilirubin_umol_l: float, albumin_g_l: float, round_to: int | None = Non
     >>> albi(17.1, 40).grade, albi(17.1, 40).malbi_grade   # 1 mg/dL, 4.0 g/dL
     ('2', '2a')
     """
-    if bilirubin_umol_l is None or albumin_g_l is None or bilirubin_umol_l <= 0 or albumin_g_l < 0:
+    if bilirubin_umol_l is None or albumin_g_l is None:
         raise CriteriaError(
-            f"ALBI needs bilirubin > 0 µmol/L and albumin ≥ 0 g/L, got {bilirubin_umol_l!r} and "
+            f"ALBI needs bilirubin > 0 µmol/L and albumin in g/L, got {bilirubin_umol_l!r} and "
             f"{albumin_g_l!r}. Fix: give both (bilirubin_mg_dl × 17.1 = µmol/L; "
             "albumin_g_dl × 10 = g/L)."
         )
+    bilirubin_umol_l = _lab("bilirubin_umol_l", bilirubin_umol_l, "ALBI")
+    albumin_g_l = _lab("albumin_g_l", albumin_g_l, "ALBI")
     score = 0.66 * math.log10(bilirubin_umol_l) - 0.085 * albumin_g_l
     if round_to is not None:
         score = round(score, round_to)
@@ -98,7 +196,8 @@ def albi_conventional(bilirubin_mg_dl: float, albumin_g_dl: float,
 
 def albi_for(lf: LiverFunction, round_to: int | None = None) -> AlbiResult:
     """ALBI of a read-document liver-function record."""
-    b, a = lf.bilirubin_umol_per_l, lf.albumin_g_per_l
+    labs = liver_labs(lf)
+    b, a = labs.bilirubin_umol_l, labs.albumin_g_l
     if b is None or a is None:
         raise CriteriaError(
             f"liver function on day {lf.day}: ALBI needs bilirubin and albumin; "
@@ -165,11 +264,12 @@ def child_pugh(
         )
     for name, v in (("bilirubin_mg_dl", bilirubin_mg_dl), ("albumin_g_dl", albumin_g_dl),
                     ("inr", inr)):
-        if v is None or isinstance(v, bool) or not math.isfinite(float(v)) or v < 0:
+        if v is None:
             raise CriteriaError(
-                f"Child-Pugh needs {name} as a number ≥ 0, got {v!r}. Fix: record it "
+                f"Child-Pugh needs {name} as a number, got None. Fix: record it "
                 "(bilirubin in mg/dL = µmol/L ÷ 17.1; albumin in g/dL = g/L ÷ 10)."
             )
+        _lab(name, v, "Child-Pugh")
     try:
         asc = AscitesGrade(ascites) if not isinstance(ascites, AscitesGrade) else ascites
         enc = (EncephalopathyGrade(encephalopathy)
@@ -198,13 +298,14 @@ def child_pugh(
 
 def child_pugh_for(lf: LiverFunction, boundary: str = "middle_closed") -> ChildPughResult:
     """Child-Pugh of a read-document liver-function record (units converted)."""
-    missing = [n for n, v in (("bilirubin", lf.bilirubin_mg_per_dl), ("albumin", lf.albumin_g_per_dl),
-                              ("inr", lf.inr), ("ascites", lf.ascites),
+    labs = liver_labs(lf)
+    missing = [n for n, v in (("bilirubin", labs.bilirubin_mg_dl), ("albumin", labs.albumin_g_dl),
+                              ("inr", labs.inr), ("ascites", lf.ascites),
                               ("encephalopathy", lf.encephalopathy)) if v is None]
     if missing:
         raise CriteriaError(
             f"liver function on day {lf.day}: Child-Pugh needs {', '.join(missing)}. Fix: record "
             "them in the read document's liver_function entry."
         )
-    return child_pugh(lf.bilirubin_mg_per_dl, lf.albumin_g_per_dl, lf.inr,  # type: ignore[arg-type]
+    return child_pugh(labs.bilirubin_mg_dl, labs.albumin_g_dl, labs.inr,  # type: ignore[arg-type]
                       lf.ascites, lf.encephalopathy, boundary)  # type: ignore[arg-type]

@@ -195,7 +195,7 @@ def test_albi_boundary_rounding_parameter():
 
 
 def test_albi_errors():
-    with pytest.raises(CriteriaError, match=r"ALBI needs bilirubin > 0"):
+    with pytest.raises(CriteriaError, match=r"bilirubin_umol_l = 0 µmol/L is outside"):
         albi(0.0, 40.0)
     with pytest.raises(CriteriaError, match=r"ALBI needs bilirubin and albumin"):
         albi_for(LiverFunction(day=0, inr=1.0))
@@ -397,3 +397,57 @@ def test_burden_milan_reads_invasion_and_spread_from_the_time_point():
     assert burden_for_timepoint(_tp([single, {"lesion_id": "M1", "organ": "lung",
                                               "longest_diameter_mm": 15.0}]),
                                 extrahepatic_spread=False).within_milan is True
+
+
+@pytest.mark.parametrize(("record", "message"), [
+    pytest.param({"bilirubin_mg_dl": 1.0, "albumin_g_dl": 40.0},
+                 r"albumin_g_dl = 40 g/dL is outside .* 40 looks like g/L .* put it in albumin_g_l",
+                 id="albumin-g-per-l-in-g-per-dl-field"),
+    pytest.param({"bilirubin_umol_l": 17.0, "albumin_g_l": 3.5},
+                 r"albumin_g_l = 3.5 g/L is outside .* looks like g/dL .* put it in albumin_g_dl",
+                 id="albumin-g-per-dl-in-g-per-l-field"),
+    pytest.param({"bilirubin_umol_l": 0.5, "albumin_g_l": 40},
+                 r"bilirubin_umol_l = 0.5 µmol/L is outside .* looks like mg/dL",
+                 id="bilirubin-mg-per-dl-in-umol-field"),
+    pytest.param({"bilirubin_mg_dl": 250.0, "albumin_g_dl": 4.0},
+                 r"bilirubin_mg_dl = 250 mg/dL is outside .* looks like µmol/L",
+                 id="bilirubin-umol-in-mg-per-dl-field"),
+    pytest.param({"bilirubin_mg_dl": 1.0, "albumin_g_dl": 0},
+                 r"albumin_g_dl = 0 g/dL is outside the plausible range 0.8–7 g/dL",
+                 id="albumin-zero"),
+    pytest.param({"bilirubin_mg_dl": 1.0, "bilirubin_umol_l": 60.0, "albumin_g_dl": 4.0},
+                 r"bilirubin_mg_dl = 1 \(17.1 µmol/L\) and bilirubin_umol_l = 60 disagree",
+                 id="bilirubin-two-units-disagree"),
+    pytest.param({"bilirubin_mg_dl": 1.0, "albumin_g_dl": 4.0, "albumin_g_l": 30.0},
+                 r"albumin_g_dl = 4 \(40 g/L\) and albumin_g_l = 30 disagree",
+                 id="albumin-two-units-disagree"),
+    pytest.param({"bilirubin_mg_dl": 1.0, "albumin_g_dl": 4.0, "inr": 12.5},
+                 r"inr = 12.5 ratio is outside .* prothrombin time in seconds",
+                 id="inr-prothrombin-seconds"),
+])
+def test_liver_labs_refuse_implausible_values_and_unit_mix_ups(record, message):
+    lf = LiverFunction(**{"day": 0, "inr": 1.0, "ascites": "none", "encephalopathy": "none",
+                          **record})
+    with pytest.raises(CriteriaError, match=message):
+        child_pugh_for(lf)
+    if "inr" not in record:
+        with pytest.raises(CriteriaError, match=message):
+            albi_for(lf)
+
+
+def test_liver_labs_accept_two_units_that_agree_and_the_range_edges():
+    # reports round: 1.2 mg/dL is 20.52 µmol/L, reported 21; 3.9 g/dL reported 39 g/L
+    lf = LiverFunction(day=0, bilirubin_mg_dl=1.2, bilirubin_umol_l=21, albumin_g_dl=3.9,
+                       albumin_g_l=39, inr=1.0, ascites="none", encephalopathy="none")
+    assert child_pugh_for(lf).score == 5 and albi_for(lf).grade == "2"
+    assert albi(0.855, 8.0).grade == "3" and albi(1368, 70).grade == "1"
+    assert child_pugh(80, 0.8, 10).score == 11 and child_pugh(0.05, 7.0, 0.5).score == 5
+
+
+def test_albi_refuses_non_numbers():
+    for bad, msg in ((math.nan, "not a finite number"), (math.inf, "not a finite number"),
+                     (True, "must be a number"), ("17", "must be a number")):
+        with pytest.raises(CriteriaError, match=msg):
+            albi(bad, 40.0)
+    with pytest.raises(CriteriaError, match=r"albumin_g_l must be a number in g/L, got '40'"):
+        albi(17.0, "40")
