@@ -169,7 +169,7 @@ def nearest_timepoint(doc: ReadDocument, lf: LiverFunction) -> TimePoint:
 
 
 def bclc_for(doc: ReadDocument, lf: LiverFunction, *, size_inclusive: bool = True,
-             too_small_default_mm: float = 5.0) -> BclcResult:
+             too_small_default_mm: float = 5.0, nodes_are_spread: bool = True) -> BclcResult:
     """BCLC 2022 stage for a read-document liver-function record.
 
     Tumours: every intrahepatic tumour nodule (any role: target, non-target, new; not absent,
@@ -178,8 +178,10 @@ def bclc_for(doc: ReadDocument, lf: LiverFunction, *, size_inclusive: bool = Tru
     ``longest_diameter_mm`` has an unknown size and a ``not_evaluable`` one may also be gone,
     so the stage is ``"NE"`` when they could change it (see :func:`bclc_stage`).
     ``macrovascular_invasion`` / ``extrahepatic_spread``: the record's flags, or, when not
-    given, derived from that time point (a PVTT present → invasion; a non-nodal extrahepatic
-    lesion present → spread).  Needs ``ecog`` and ``liver_function_status``.
+    given, derived from that time point (a PVTT present → invasion; an extrahepatic lesion
+    present → spread, and with ``nodes_are_spread`` (default) a pathological lymph node, N1:
+    see :func:`~hcc_imaging.burden.scores.spread_evidence`).  Needs ``ecog`` and
+    ``liver_function_status``.
     """
     from hcc_imaging.burden.scores import intrahepatic_nodules, spread_evidence
 
@@ -189,7 +191,7 @@ def bclc_for(doc: ReadDocument, lf: LiverFunction, *, size_inclusive: bool = Tru
             "('preserved' / 'end_stage'). Fix: record them in the liver_function entry."
         )
     tp = nearest_timepoint(doc, lf)
-    invasion, spread = spread_evidence(tp)
+    invasion, spread = spread_evidence(tp, nodes_are_spread=nodes_are_spread)
     nodules = intrahepatic_nodules(tp, too_small_default_mm)
     sizes = [n.diameter_mm for n in nodules if n.certain]
     maybe = [n.lesion_id for n in nodules if not n.certain]
@@ -199,6 +201,11 @@ def bclc_for(doc: ReadDocument, lf: LiverFunction, *, size_inclusive: bool = Tru
     ehs = lf.extrahepatic_spread
     if ehs is None:
         ehs = bool(spread)
+    evidence = []
+    if lf.macrovascular_invasion is None and invasion:
+        evidence.append(f"invasion from {', '.join(invasion)} (PVTT)")
+    if lf.extrahepatic_spread is None and spread:
+        evidence.append(f"extrahepatic spread from {', '.join(spread)}")
     res = bclc_stage(sizes, ecog=lf.ecog, liver_function=lf.liver_function_status,
                      macrovascular_invasion=mvi, extrahepatic_spread=ehs,
                      size_inclusive=size_inclusive, n_possibly_absent=len(maybe))
@@ -208,5 +215,6 @@ def bclc_for(doc: ReadDocument, lf: LiverFunction, *, size_inclusive: bool = Tru
         extra = (("no longest_diameter_mm: " + ", ".join(unsized) if unsized else "")
                  + ("; " if unsized and maybe else "")
                  + ("not evaluable: " + ", ".join(maybe) if maybe else ""),)
+    extra += tuple(evidence)
     return BclcResult(res.stage, res.reasons + extra + (f"tumours from time point {tp.id!r}",),
                       res.possible)

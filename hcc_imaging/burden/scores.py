@@ -257,12 +257,37 @@ def intrahepatic_nodules(tp: TimePoint, too_small_default_mm: float = 5.0) -> tu
     return tuple(out)
 
 
-def spread_evidence(tp: TimePoint) -> tuple[tuple[str, ...], tuple[str, ...]]:
+#: A lymph node is pathological (N1) from this short axis (RECIST 1.1: < 10 mm is normal) ...
+NODE_N1_MIN_SHORT_AXIS_MM = F(10)
+#: ... and a porta-hepatis node from this one (mRECIST: reactive nodes in cirrhosis).
+PORTA_HEPATIS_N1_MIN_SHORT_AXIS_MM = F(20)
+
+
+def _node_is_n1(o: Any) -> bool:
+    """A lymph node recorded at a time point counts as nodal spread (N1) when it is present
+    and pathological: short axis ≥ 10 mm (≥ 20 mm at the porta hepatis), or recorded as
+    present without a short axis (the reader listed it as disease); not when ``too_small``."""
+    if o.status is LesionStatus.TOO_SMALL:
+        return False
+    sa = o.short_axis_mm
+    if sa is None:
+        return o.status is not LesionStatus.NOT_EVALUABLE
+    floor = PORTA_HEPATIS_N1_MIN_SHORT_AXIS_MM if o.porta_hepatis else NODE_N1_MIN_SHORT_AXIS_MM
+    return exact(sa) >= floor
+
+
+def spread_evidence(
+    tp: TimePoint, *, nodes_are_spread: bool = True,
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The findings of ``tp`` that show macrovascular invasion and extrahepatic spread.
 
     Returns ``(invasion, spread)``: the ids of the portal-vein tumour thrombi (``kind ==
     "pvtt"``) present, and of the extrahepatic tumour lesions (``kind == "lesion"``, not
-    intrahepatic) present (not absent, not merged).  Milan and BCLC read the same evidence.
+    intrahepatic) present (not absent, not merged).  ``nodes_are_spread`` (default True):
+    pathological lymph nodes (N1: short axis ≥ 10 mm, ≥ 20 mm at the porta hepatis, or
+    present without a short axis) are spread too — BCLC stage C is "portal invasion and/or
+    extrahepatic spread (N1, M1)"; False reads metastases (M1) only.  Milan and BCLC read the
+    same evidence.
     """
     invasion: list[str] = []
     spread: list[str] = []
@@ -272,6 +297,8 @@ def spread_evidence(tp: TimePoint) -> tuple[tuple[str, ...], tuple[str, ...]]:
         if o.kind is LesionKind.PVTT:
             invasion.append(o.lesion_id)
         elif o.kind is LesionKind.LESION and not o.is_intrahepatic:
+            spread.append(o.lesion_id)
+        elif o.kind is LesionKind.LYMPH_NODE and nodes_are_spread and _node_is_n1(o):
             spread.append(o.lesion_id)
     return tuple(invasion), tuple(spread)
 
@@ -323,6 +350,7 @@ def burden_for_timepoint(
     too_small_default_mm: float = 5.0,
     macrovascular_invasion: bool | None = None,
     extrahepatic_spread: bool | None = None,
+    nodes_are_spread: bool = True,
 ) -> BurdenScores:
     """Burden scores from the intrahepatic tumours recorded at ``tp``.
 
@@ -341,9 +369,10 @@ def burden_for_timepoint(
     Milan also needs no macrovascular invasion and no extrahepatic spread:
     ``macrovascular_invasion`` / ``extrahepatic_spread`` as given (e.g. by a liver-function
     record), or, when None, read from ``tp`` (:func:`spread_evidence`: a PVTT present →
-    invasion; an extrahepatic tumour lesion present → spread), as BCLC does.
+    invasion; an extrahepatic tumour lesion, or with ``nodes_are_spread`` a pathological
+    lymph node, present → spread), as BCLC does.
     """
-    invasion, spread = spread_evidence(tp)
+    invasion, spread = spread_evidence(tp, nodes_are_spread=nodes_are_spread)
     milan_out: list[str] = []
     if macrovascular_invasion is None:
         macrovascular_invasion = bool(invasion)

@@ -150,6 +150,7 @@ def assess(
     rule_overrides: Mapping[str, Mapping[str, Any]] | None = None,
     burden_options: Mapping[str, Any] | None = None,
     child_pugh_boundary: str = "middle_closed",
+    nodes_are_spread: bool = True,
     **overrides: Any,
 ) -> Assessment:
     """Assess ``doc`` under ``criteria`` (names case-insensitive, or rule objects).
@@ -165,6 +166,9 @@ def assess(
         Keyword arguments of :func:`hcc_imaging.burden.burden_for_timepoint`.
     child_pugh_boundary : str
         Boundary handling of the Child-Pugh bands (see :mod:`hcc_imaging.burden.liver`).
+    nodes_are_spread : bool
+        A pathological lymph node (N1) is extrahepatic spread for BCLC and Milan (default
+        True: BCLC C is "extrahepatic spread (N1, M1)"); False counts metastases only.
     **overrides
         Rule parameters applied to every selected criterion that has them, e.g.
         ``sd_min_days=56``.
@@ -179,6 +183,11 @@ def assess(
     from hcc_imaging.burden.scores import burden_for_timepoint
     from hcc_imaging.response.clinical import clinical_cr, drug_off_eligible
 
+    if not isinstance(nodes_are_spread, bool):
+        raise CriteriaError(
+            f"nodes_are_spread={nodes_are_spread!r}: expected true or false (a pathological "
+            "lymph node is extrahepatic spread for BCLC and Milan, or not)."
+        )
     if criteria is None:
         criteria = doc.criteria or DEFAULT_CRITERIA
     if isinstance(criteria, str):
@@ -196,7 +205,7 @@ def assess(
         records.setdefault(nearest_timepoint(doc, lf).id, []).append(lf)
     burden_rows = []
     for tp in doc.timepoints:
-        opts = dict(burden_options or {})
+        opts = {"nodes_are_spread": nodes_are_spread, **dict(burden_options or {})}
         for flag in ("macrovascular_invasion", "extrahepatic_spread"):
             given = [getattr(lf, flag) for lf in records.get(tp.id, ())
                      if getattr(lf, flag) is not None]
@@ -217,7 +226,7 @@ def assess(
             row["child_pugh_error"] = str(err)
         if lf.ecog is not None and lf.liver_function_status is not None:
             try:
-                bclc = bclc_for(doc, lf)
+                bclc = bclc_for(doc, lf, nodes_are_spread=nodes_are_spread)
                 row["bclc"] = bclc.stage
                 row["bclc_reasons"] = list(bclc.reasons)
                 if bclc.stage == "NE":

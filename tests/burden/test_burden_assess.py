@@ -75,3 +75,21 @@ def test_assess_milan_uses_the_bclc_evidence(tmp_path, capsys):
               "longest_diameter_mm": 15.0}]}])
     out = assess(ReadDocument.from_json(raw), ["recist1.1"]).to_json()
     assert (out["liver"][0]["bclc"], out["burden"][0]["within_milan"]) == ("C", False)
+
+
+def test_assess_lymph_node_spread_parameter(tmp_path, capsys):
+    raw = _doc([{"id": "BL", "day": 0, "lesions": [
+        {"lesion_id": "L1", "role": "target", "longest_diameter_mm": 15.0},
+        {"lesion_id": "N1", "role": "target", "kind": "lymph_node", "organ": "lymph_node",
+         "longest_diameter_mm": 30.0, "short_axis_mm": 25.0}]}])
+    doc = ReadDocument.from_json(raw)
+    out = assess(doc, ["recist1.1"]).to_json()
+    assert (out["liver"][0]["bclc"], out["burden"][0]["within_milan"]) == ("C", False)
+    assert "extrahepatic spread from N1" in out["liver"][0]["bclc_reasons"]
+    out = assess(doc, ["recist1.1"], nodes_are_spread=False).to_json()
+    assert (out["liver"][0]["bclc"], out["burden"][0]["within_milan"]) == ("0", True)
+    path = _write(tmp_path, raw)
+    assert "BCLC 0" in _table(capsys, path, "--set", "nodes_are_spread=false")
+    assert "BCLC C" in _table(capsys, path)
+    assert main(["assess", path, "--set", "nodes_are_spread=maybe"]) == 2
+    assert "nodes_are_spread='maybe'" in capsys.readouterr().err

@@ -451,3 +451,30 @@ def test_albi_refuses_non_numbers():
             albi(bad, 40.0)
     with pytest.raises(CriteriaError, match=r"albumin_g_l must be a number in g/L, got '40'"):
         albi(17.0, "40")
+
+
+_NODE = {"lesion_id": "N1", "role": "target", "organ": "lymph_node", "kind": "lymph_node",
+         "longest_diameter_mm": 30.0, "short_axis_mm": 25.0}
+
+
+@pytest.mark.parametrize(("node", "nodes_are_spread", "stage", "milan"), [
+    pytest.param(_NODE, True, "C", False, id="n1-node-is-spread-C"),
+    pytest.param(_NODE, False, "0", True, id="n1-node-not-spread-0"),
+    pytest.param({**_NODE, "role": "non_target", "status": "present", "short_axis_mm": 8.0,
+                  "longest_diameter_mm": None}, True, "0", True, id="node-8mm-normal-0"),
+    pytest.param({**_NODE, "short_axis_mm": 15.0, "porta_hepatis": True}, True, "0", True,
+                 id="porta-hepatis-node-15mm-reactive-0"),
+    pytest.param({**_NODE, "short_axis_mm": 20.0, "porta_hepatis": True}, True, "C", False,
+                 id="porta-hepatis-node-20mm-C"),
+    pytest.param({**_NODE, "role": "non_target", "status": "present", "short_axis_mm": None,
+                  "longest_diameter_mm": None}, True, "C", False,
+                 id="node-present-unmeasured-C"),
+    pytest.param({**_NODE, "role": "non_target", "status": "too_small", "short_axis_mm": None,
+                  "longest_diameter_mm": None}, True, "0", True, id="node-too-small-0"),
+])
+def test_lymph_node_spread_parameter(node, nodes_are_spread, stage, milan):
+    node = {k: v for k, v in node.items() if v is not None}
+    d = _bclc_doc([_T15, node])
+    assert bclc_for(d, d.liver_function[0], nodes_are_spread=nodes_are_spread).stage == stage
+    b = burden_for_timepoint(d.timepoints[0], nodes_are_spread=nodes_are_spread)
+    assert b.within_milan is milan and b.n_tumours == 1
