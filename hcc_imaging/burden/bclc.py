@@ -186,9 +186,11 @@ def bclc_for(doc: ReadDocument, lf: LiverFunction, *, size_inclusive: bool = Tru
     from hcc_imaging.burden.scores import intrahepatic_nodules, spread_evidence
 
     if lf.ecog is None or lf.liver_function_status is None:
+        missing = [n for n in ("ecog", "liver_function_status") if getattr(lf, n) is None]
         raise CriteriaError(
             f"liver function on day {lf.day}: BCLC needs ecog and liver_function_status "
-            "('preserved' / 'end_stage'). Fix: record them in the liver_function entry."
+            f"('preserved' / 'end_stage'); {' and '.join(missing)} not recorded, so no BCLC "
+            "stage. Fix: record them in the liver_function entry."
         )
     tp = nearest_timepoint(doc, lf)
     invasion, spread = spread_evidence(tp, nodes_are_spread=nodes_are_spread)

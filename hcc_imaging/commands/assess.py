@@ -165,7 +165,15 @@ def _print_table(out: dict[str, Any], show_reasons: bool) -> None:
                       f"{row.get('child_pugh_class', '')}"
                       + (f", BCLC {row['bclc']}" if "bclc" in row else "")
                       + (f" ({' or '.join(row['bclc_possible'])})"
-                         if row.get("bclc") == "NE" and row.get("bclc_possible") else ""))
+                         if row.get("bclc") == "NE" and row.get("bclc_possible") else ""),
+                      highlight=False)
+        for w in row.get("bclc_warnings", ()):
+            console.print(f"  [yellow]warning:[/yellow] {w}", highlight=False)
+        if "bclc_error" in row:
+            console.print(f"  [yellow]BCLC:[/yellow] {row['bclc_error']}", highlight=False)
+        if show_reasons:
+            for r in row.get("bclc_reasons", ()):
+                console.print(f"  BCLC: {r}", highlight=False)
     if out["clinical"]:
         c = out["clinical"]
         cc = c["clinical_cr"]

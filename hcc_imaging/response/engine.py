@@ -143,6 +143,26 @@ def _run_one(doc: ReadDocument, rules: AnyRules) -> CriterionResult:
     return classify_irecist(doc, rules)
 
 
+def _liver_function_contradiction(lf: Any, row: Mapping[str, Any]) -> str | None:
+    """A warning when the record's ``liver_function_status`` contradicts its Child-Pugh class.
+
+    BCLC 2022 stages on the reader's call of liver function ("preserved" / "end_stage"), not on
+    the Child-Pugh class, so the stage is kept; but Child-Pugh C called "preserved" (or A
+    called "end_stage") is most likely a recording error and is flagged.
+    """
+    cls = row.get("child_pugh_class")
+    status = lf.liver_function_status
+    if cls == "C" and status == "preserved":
+        return (f"Child-Pugh {row['child_pugh_score']} (C) with liver_function_status "
+                "'preserved': Child-Pugh C is end-stage liver function in most patients (BCLC "
+                f"D); BCLC {row['bclc']} assumes preserved function. Check the record.")
+    if cls == "A" and status == "end_stage":
+        return (f"Child-Pugh {row['child_pugh_score']} (A) with liver_function_status "
+                "'end_stage': BCLC D on end-stage liver function, but Child-Pugh A is "
+                "preserved function. Check the record.")
+    return None
+
+
 def assess(
     doc: ReadDocument,
     criteria: Sequence[str | Criteria | AnyRules] | str | None = None,
@@ -224,13 +244,19 @@ def assess(
             row.update(child_pugh_for(lf, child_pugh_boundary).to_json())
         except HccImagingError as err:
             row["child_pugh_error"] = str(err)
-        if lf.ecog is not None and lf.liver_function_status is not None:
+        # BCLC when the record gives any BCLC input (a record of labs only gets none)
+        if any(getattr(lf, n) is not None for n in (
+                "ecog", "liver_function_status", "macrovascular_invasion",
+                "extrahepatic_spread")):
             try:
                 bclc = bclc_for(doc, lf, nodes_are_spread=nodes_are_spread)
                 row["bclc"] = bclc.stage
                 row["bclc_reasons"] = list(bclc.reasons)
                 if bclc.stage == "NE":
                     row["bclc_possible"] = list(bclc.possible)
+                warning = _liver_function_contradiction(lf, row)
+                if warning:
+                    row["bclc_warnings"] = [warning]
             except HccImagingError as err:
                 row["bclc_error"] = str(err)
         liver.append(row)

@@ -93,3 +93,23 @@ def test_assess_lymph_node_spread_parameter(tmp_path, capsys):
     assert "BCLC C" in _table(capsys, path)
     assert main(["assess", path, "--set", "nodes_are_spread=maybe"]) == 2
     assert "nodes_are_spread='maybe'" in capsys.readouterr().err
+
+
+def test_assess_flags_child_pugh_c_called_preserved_and_says_why_bclc_is_missing(
+        tmp_path, capsys):
+    one = {"lesion_id": "L1", "role": "target", "longest_diameter_mm": 15.0}
+    raw = _doc([{"id": "BL", "day": 0, "lesions": [one]}], [
+        {**LF0, "bilirubin_mg_dl": 4.0, "albumin_g_dl": 2.5, "inr": 2.5,
+         "ascites": "moderate_severe"},
+        {k: v for k, v in LF0.items() if k != "liver_function_status"} | {"day": 1},
+        {k: v for k, v in LF0.items() if k not in ("ecog", "liver_function_status")}
+        | {"day": 2}])
+    rows = assess(ReadDocument.from_json(raw), ["recist1.1"]).to_json()["liver"]
+    assert (rows[0]["child_pugh_class"], rows[0]["bclc"]) == ("C", "0")
+    assert "Child-Pugh 13 (C) with liver_function_status 'preserved'" in rows[0]["bclc_warnings"][0]
+    assert "bclc" not in rows[1]
+    assert "liver_function_status not recorded" in rows[1]["bclc_error"]
+    assert "bclc" not in rows[2] and "bclc_error" not in rows[2]  # labs only: no BCLC asked
+    text = _table(capsys, _write(tmp_path, raw))
+    assert "warning: Child-Pugh 13 (C)" in text
+    assert "liver_function_status not recorded" in text
