@@ -102,27 +102,29 @@ def _lab(name: str, value: Any, where: str = "") -> float:
         other, factor = _OTHER_UNIT[name]
         olo, ohi, ounit = LAB_PLAUSIBLE_RANGES[other]
         if olo <= v <= ohi:
-            hint = (f" {value:g} looks like {ounit} ({value:g} {ounit} = {v / factor:.3g} "
+            hint = (f" {v:g} looks like {ounit} ({v:g} {ounit} = {v / factor:.3g} "
                     f"{unit}). Fix: put it in {other}, or convert it.")
     elif name == "inr":
         hint = (" An INR is a ratio near 1: a prothrombin time in seconds or in % (Quick)? "
                 "Fix: give the INR (an INR really above 10: record 10; Child-Pugh scores every "
                 "INR > 2.3 alike).")
     raise CriteriaError(
-        f"{at}{name} = {value:g} {unit} is outside the plausible range {lo:g}–{hi:g} {unit}."
+        f"{at}{name} = {v:g} {unit} is outside the plausible range {lo:g}–{hi:g} {unit}."
         + (hint or " Fix: check the value and its unit.")
     )
 
 
 @dataclass(frozen=True, slots=True)
 class LiverLabs:
-    """Checked labs of one liver-function record, in both units."""
+    """Checked labs of one liver-function record, in both units, as exact fractions of the
+    values written (a derived unit is converted exactly: 51.3 µmol/L is 3 mg/dL, not
+    2.9999999999999996, so both units fall in the same Child-Pugh band)."""
 
-    bilirubin_mg_dl: float | None
-    bilirubin_umol_l: float | None
-    albumin_g_dl: float | None
-    albumin_g_l: float | None
-    inr: float | None
+    bilirubin_mg_dl: Fraction | None
+    bilirubin_umol_l: Fraction | None
+    albumin_g_dl: Fraction | None
+    albumin_g_l: Fraction | None
+    inr: Fraction | None
 
 
 def liver_labs(lf: LiverFunction) -> LiverLabs:
@@ -144,8 +146,19 @@ def liver_labs(lf: LiverFunction) -> LiverLabs:
                     f"one, Child-Pugh the other. Fix: keep the one the laboratory reported and "
                     "drop the other."
                 )
-    return LiverLabs(lf.bilirubin_mg_per_dl, lf.bilirubin_umol_per_l, lf.albumin_g_per_dl,
-                     lf.albumin_g_per_l, lf.inr)
+    def pair(conv: str, si: str, factor: str) -> tuple[Fraction | None, Fraction | None]:
+        c = exact(getattr(lf, conv)) if getattr(lf, conv) is not None else None
+        v = exact(getattr(lf, si)) if getattr(lf, si) is not None else None
+        if c is None and v is not None:
+            c = v / Fraction(factor)
+        elif v is None and c is not None:
+            v = c * Fraction(factor)
+        return c, v
+
+    bili_mg, bili_umol = pair("bilirubin_mg_dl", "bilirubin_umol_l", "17.1")
+    alb_g_dl, alb_g_l = pair("albumin_g_dl", "albumin_g_l", "10")
+    return LiverLabs(bili_mg, bili_umol, alb_g_dl, alb_g_l,
+                     exact(lf.inr) if lf.inr is not None else None)
 
 
 @dataclass(frozen=True, slots=True)

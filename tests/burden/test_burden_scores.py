@@ -478,3 +478,18 @@ def test_lymph_node_spread_parameter(node, nodes_are_spread, stage, milan):
     assert bclc_for(d, d.liver_function[0], nodes_are_spread=nodes_are_spread).stage == stage
     b = burden_for_timepoint(d.timepoints[0], nodes_are_spread=nodes_are_spread)
     assert b.within_milan is milan and b.n_tumours == 1
+
+
+@pytest.mark.parametrize("boundary", ["middle_closed", "better", "worse"])
+@pytest.mark.parametrize(("si", "conventional"), [
+    pytest.param({"bilirubin_umol_l": 51.3}, {"bilirubin_mg_dl": 3.0}, id="bili-51.3-umol-3-mg"),
+    pytest.param({"bilirubin_umol_l": 34.2}, {"bilirubin_mg_dl": 2.0}, id="bili-34.2-umol-2-mg"),
+])
+def test_child_pugh_same_band_in_either_unit(si, conventional, boundary):
+    # 51.3 µmol/L is exactly 3.0 mg/dL (x 17.1): the float division gave 2.9999999999999996,
+    # the better band under boundary="worse"
+    common = {"day": 0, "albumin_g_l": 28, "inr": 2.3, "ascites": "none",
+              "encephalopathy": "none"}
+    a = child_pugh_for(LiverFunction(**common, **si), boundary)
+    b = child_pugh_for(LiverFunction(**common, **conventional), boundary)
+    assert a.points == b.points
