@@ -41,6 +41,7 @@ __all__ = [
     "child_pugh",
     "child_pugh_for",
     "LAB_PLAUSIBLE_RANGES",
+    "CHILD_PUGH_BOUNDARIES",
     "LiverLabs",
     "liver_labs",
 ]
@@ -170,8 +171,21 @@ class AlbiResult:
     malbi_grade: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"albi": round(self.score, 4), "albi_grade": self.grade,
+        """``albi`` rounded to 4 decimals, or more when 4 would put it on the other side of a
+        grade cut-off (−2.59998 stays −2.59998, not −2.6, which reads as grade 1)."""
+        return {"albi": _albi_shown(self.score), "albi_grade": self.grade,
                 "malbi_grade": self.malbi_grade}
+
+
+def _albi_shown(score: float) -> float:
+    """``score`` rounded to the fewest decimals (at least 4) that keep it on the same side of
+    every ALBI / mALBI cut-off, so that the printed value never contradicts the grade."""
+    cuts = (ALBI_GRADE1_MAX, MALBI_2A_MAX, ALBI_GRADE2_MAX)
+    for digits in range(4, 18):
+        shown = round(score, digits)
+        if all((shown <= c) == (score <= c) for c in cuts):
+            return shown
+    return score
 
 
 def albi(bilirubin_umol_l: float, albumin_g_l: float, round_to: int | None = None) -> AlbiResult:
@@ -233,7 +247,9 @@ class ChildPughResult:
                 "points": dict(self.points)}
 
 
-_BOUNDARIES = ("middle_closed", "better", "worse")
+#: The ``boundary`` readings of :func:`child_pugh` (module docstring).
+CHILD_PUGH_BOUNDARIES = ("middle_closed", "better", "worse")
+_BOUNDARIES = CHILD_PUGH_BOUNDARIES
 
 
 def _points_low_good(x: Fraction, lo: Fraction, hi: Fraction, boundary: str) -> int:

@@ -167,6 +167,9 @@ def _print_table(out: dict[str, Any], show_reasons: bool) -> None:
                       + (f" ({' or '.join(row['bclc_possible'])})"
                          if row.get("bclc") == "NE" and row.get("bclc_possible") else ""),
                       highlight=False)
+        for key, label in (("albi_error", "ALBI"), ("child_pugh_error", "Child-Pugh")):
+            if key in row:
+                console.print(f"  [yellow]{label}:[/yellow] {row[key]}", highlight=False)
         for w in row.get("bclc_warnings", ()):
             console.print(f"  [yellow]warning:[/yellow] {w}", highlight=False)
         if "bclc_error" in row:

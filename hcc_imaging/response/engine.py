@@ -203,6 +203,14 @@ def assess(
     from hcc_imaging.burden.scores import burden_for_timepoint
     from hcc_imaging.response.clinical import clinical_cr, drug_off_eligible
 
+    from hcc_imaging.burden.liver import CHILD_PUGH_BOUNDARIES
+
+    if child_pugh_boundary not in CHILD_PUGH_BOUNDARIES:
+        raise CriteriaError(
+            f"child_pugh_boundary={child_pugh_boundary!r} is not valid; expected one of "
+            f"{list(CHILD_PUGH_BOUNDARIES)} (how a lab exactly on a Child-Pugh band edge is "
+            "scored). Fix: e.g. --set child_pugh_boundary=worse."
+        )
     if not isinstance(nodes_are_spread, bool):
         raise CriteriaError(
             f"nodes_are_spread={nodes_are_spread!r}: expected true or false (a pathological "

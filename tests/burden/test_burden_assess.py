@@ -113,3 +113,21 @@ def test_assess_flags_child_pugh_c_called_preserved_and_says_why_bclc_is_missing
     text = _table(capsys, _write(tmp_path, raw))
     assert "warning: Child-Pugh 13 (C)" in text
     assert "liver_function_status not recorded" in text
+
+
+def test_assess_child_pugh_boundary_typo_is_a_usage_error(tmp_path, capsys):
+    path = _write(tmp_path, _doc([{"id": "BL", "day": 0, "lesions": [
+        {"lesion_id": "L1", "role": "target", "longest_diameter_mm": 15.0}]}]))
+    assert main(["assess", path, "--set", "child_pugh_boundary=foo"]) == 2
+    err = capsys.readouterr().err
+    assert "child_pugh_boundary='foo'" in err and "'middle_closed', 'better', 'worse'" in err
+    assert "Child-Pugh 5 A" in _table(capsys, path, "--set", "child_pugh_boundary=worse")
+
+
+def test_assess_table_shows_the_albi_and_child_pugh_errors(tmp_path, capsys):
+    raw = _doc([{"id": "BL", "day": 0, "lesions": [
+        {"lesion_id": "L1", "role": "target", "longest_diameter_mm": 15.0}]}],
+        [{"day": 0, "bilirubin_mg_dl": 1.0, "albumin_g_dl": 40.0}])
+    text = _table(capsys, _write(tmp_path, raw))
+    assert "ALBI: liver function on day 0: albumin_g_dl = 40 g/dL is outside" in text
+    assert "Child-Pugh: liver function on day 0:" in text

@@ -493,3 +493,14 @@ def test_child_pugh_same_band_in_either_unit(si, conventional, boundary):
     a = child_pugh_for(LiverFunction(**common, **si), boundary)
     b = child_pugh_for(LiverFunction(**common, **conventional), boundary)
     assert a.points == b.points
+
+
+def test_albi_json_never_contradicts_the_grade():
+    # albumin chosen so that ALBI is -2.59998: grade 2; 4 decimals would print -2.6 (grade 1)
+    bili = 17.1
+    alb = (0.66 * math.log10(bili) + 2.59998) / 0.085
+    a = albi(bili, alb)
+    assert a.grade == "2" and a.score > -2.60
+    shown = a.to_json()["albi"]
+    assert shown > -2.60 and shown == pytest.approx(-2.59998, abs=1e-9)
+    assert albi(17.1, 40).to_json()["albi"] == round(albi(17.1, 40).score, 4)
