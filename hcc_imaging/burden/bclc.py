@@ -25,7 +25,8 @@ from hcc_imaging.response.document import exact
 if TYPE_CHECKING:
     from hcc_imaging.response.document import LiverFunction, ReadDocument, TimePoint
 
-__all__ = ["BclcResult", "bclc_stage", "bclc_for", "nearest_timepoint", "BCLC_VERY_EARLY_MAX_MM", "BCLC_EARLY_NODULE_MAX_MM"]
+__all__ = ["BclcResult", "bclc_stage", "bclc_for", "nearest_timepoint", "BCLC_VERY_EARLY_MAX_MM",
+           "BCLC_EARLY_NODULE_MAX_MM"]
 
 #: Very early (0): single nodule ≤ 20 mm.
 BCLC_VERY_EARLY_MAX_MM = Fraction(20)

@@ -305,7 +305,12 @@ def spread_evidence(
 
 @dataclass(frozen=True, slots=True)
 class BurdenScores:
-    """Burden scores of one time point (sizes in mm; scores use cm)."""
+    """Burden scores of one time point (sizes in mm; scores use cm).
+
+    A category (``up_to_seven``, ``up_to_eleven``, ``six_and_twelve``, ``tbs_band``,
+    ``within_milan``) is None when it is not evaluable (a nodule without a size could change
+    it; ``reasons`` say which), as are the scores then.
+    """
 
     id: str
     day: int | None
