@@ -1,7 +1,8 @@
 """Trial endpoints from response results (criteria.md §10; RECIST 1.1 sec. 4.4–4.5, FDA 2018).
 
 Per patient: :func:`pfs` and :func:`ttp` (event flag and day, censoring at the last adequate
-assessment), :func:`dor` (from the first CR/PR to PD; death as an event is a parameter).
+assessment), :func:`dor` (from the first CR/PR counting toward the BOR to PD; confirmation
+and death as an event are parameters).
 Per cohort: :func:`cohort_endpoints` (ORR, DCR with counts and exact fractions; NE and missing
 patients stay in the denominator).
 """
@@ -70,26 +71,45 @@ def ttp(doc: ReadDocument, result: CriterionResult, start_day: int = 0) -> Event
                      f"{why}: censored at the last adequate assessment (day {last})")
 
 
-def dor(doc: ReadDocument, result: CriterionResult, death_is_event: bool = False) -> EventTime | None:
-    """Duration of response: from the first time point meeting CR/PR (not the confirmation
-    date) to the first documented PD; None for non-responders.  ``death_is_event``: count
-    death as the end of response (many protocols, FDA); default False (RECIST 1.1 4.5)."""
-    first = next((t.day for t in result.timepoints[1:]
-                  if t.response in ("CR", "PR", "iCR", "iPR")), None)
+def dor(doc: ReadDocument, result: CriterionResult, death_is_event: bool = False, *,
+        confirmed: bool = True) -> EventTime | None:
+    """Duration of response (RECIST 1.1 4.5, criteria.md §10): from the first time point
+    meeting CR/PR that counts toward the BOR (not the confirmation date) to the first
+    documented PD; None for non-responders.
+
+    Parameters
+    ----------
+    doc : ReadDocument
+        For the death day.
+    result : CriterionResult
+        The patient's result under one criterion.
+    death_is_event : bool
+        Count death as the end of response (many protocols, FDA); default False (RECIST 1.1 4.5).
+    confirmed : bool
+        True (default): the responders are those whose BOR **with confirmation** is CR/PR
+        (Table 3), and the response starts at the first confirmed CR/PR; False: the BOR without
+        confirmation (randomised trials where response is not the primary endpoint), from the
+        first CR/PR.  Either way a CR/PR after the first PD (back-dated for a confirmed equivocal
+        new lesion) starts nothing: a patient whose BOR is SD, PD or NE gets None.
+    """
+    first = (result.first_response_day_confirmed if confirmed
+             else result.first_response_day_unconfirmed)
     if first is None:
         return None
+    which = "confirmed" if confirmed else "unconfirmed"
     pd = result.pd_day
     if pd is not None and pd >= first:
         return EventTime(True, pd - first, "progression",
-                         f"response from day {first} to PD on day {pd}")
+                         f"{which} response from day {first} to PD on day {pd}")
     death = doc.death_day
     if death_is_event and death is not None and death >= first:
         return EventTime(True, death - first, "death",
-                         f"response from day {first} to death on day {death} (death_is_event)")
+                         f"{which} response from day {first} to death on day {death} "
+                         "(death_is_event)")
     last = _last_adequate(result)
     return EventTime(False, (last or first) - first, "censored",
-                     f"response from day {first}, ongoing at the last adequate assessment "
-                     f"(day {last})")
+                     f"{which} response from day {first}, ongoing at the last adequate "
+                     f"assessment (day {last})")
 
 
 @dataclass(frozen=True, slots=True)

@@ -141,8 +141,12 @@ def test_death_pfs_event_ttp_censored_dor_parameter():
     assert (pfs(d, r).event, pfs(d, r).day, pfs(d, r).kind) == (True, 150, "death")
     t = ttp(d, r)
     assert (t.event, t.day) == (False, 56)  # NE at day 112 is not adequate
-    assert dor(d, r).event is False and dor(d, r).day == 0
-    assert (dor(d, r, death_is_event=True).event, dor(d, r, death_is_event=True).day) == (True, 94)
+    # the PR of day 56 is not confirmed (NE next): a responder only without confirmation
+    assert dor(d, r) is None
+    du = dor(d, r, confirmed=False)
+    assert (du.event, du.day) == (False, 0)
+    assert (dor(d, r, death_is_event=True, confirmed=False).event,
+            dor(d, r, death_is_event=True, confirmed=False).day) == (True, 94)
 
 
 def test_pfs_censored_and_backdated():
@@ -154,6 +158,47 @@ def test_pfs_censored_and_backdated():
                                     "equivocal": True}]),
             (112, [les("L1", 28.0), {"lesion_id": "X", "role": "new", "status": "present"}]))
     assert pfs(e, classify(e, RECIST_1_1)).day == 56
+
+
+def test_dor_none_when_the_only_pr_follows_the_first_pd():
+    # read_atezo_irecist.json: RECIST 1.1 PD on day 42, PR from day 126 on; BOR PD
+    d = ReadDocument.from_json(EX / "read_atezo_irecist.json")
+    a = assess(d, ["RECIST1.1", "iRECIST"])
+    r = a.results["RECIST1.1"]
+    assert (r.bor_confirmed, r.pd_day) == ("PD", 42)
+    assert dor(d, r) is None and dor(d, r, confirmed=False) is None
+    # iRECIST: the iUPD was reset, the iPR of day 126 counts toward the iBOR
+    i = dor(d, a.results["iRECIST"])
+    assert (a.results["iRECIST"].bor_confirmed, i.event, i.day) == ("iPR", False, 168)
+
+
+def test_dor_none_when_pd_is_backdated_to_the_first_pr():
+    e = doc((0, [les("L1", 50.0)]),
+            (56, [les("L1", 30.0), {"lesion_id": "N1", "role": "new", "equivocal": True,
+                                    "longest_diameter_mm": 8.0}]),
+            (112, [les("L1", 30.0), {"lesion_id": "N1", "role": "new",
+                                     "longest_diameter_mm": 15.0}]))
+    r = classify(e, RECIST_1_1)
+    assert (r.bor_unconfirmed, r.bor_confirmed, r.pd_day) == ("PD", "PD", 56)
+    assert dor(e, r) is None and dor(e, r, confirmed=False) is None
+
+
+def test_dor_follows_the_confirmation_setting():
+    # PR day 56 not confirmed (PD day 112): confirmed BOR SD, unconfirmed BOR PR
+    d = series([50.0, 30.0, 40.0], [0, 56, 112])
+    r = classify(d, RECIST_1_1)
+    assert (r.bor_unconfirmed, r.bor_confirmed) == ("PR", "SD")
+    assert dor(d, r) is None
+    du = dor(d, r, confirmed=False)
+    assert (du.event, du.day, du.kind) == (True, 56, "progression")
+    # PR day 56 unconfirmed (SD day 112), PR day 168 confirmed on day 224, PD day 280:
+    # with confirmation the response starts at the confirmed PR (day 168), not day 56
+    d = series([50.0, 30.0, 35.5, 30.0, 30.0, 45.0], [0, 56, 112, 168, 224, 280])
+    r = classify(d, RECIST_1_1)
+    assert [t.response for t in r.timepoints[1:]] == ["PR", "SD", "PR", "PR", "PD"]
+    assert (dor(d, r).day, dor(d, r).reason) == (
+        112, "confirmed response from day 168 to PD on day 280")
+    assert dor(d, r, confirmed=False).day == 224
 
 
 def test_cohort_orr_dcr_keep_ne_in_denominator():
