@@ -26,7 +26,7 @@ _ADEQUATE_EXCLUDED = {"NE", None}
 @dataclass(frozen=True, slots=True)
 class EventTime:
     """Time-to-event outcome: ``event`` True = event on ``day``; False = censored on ``day``.
-    ``day`` is None when nothing can be said (no adequate assessment)."""
+    ``day`` counts from the start (``start_day``) and is never negative."""
 
     event: bool
     day: int | None
@@ -38,37 +38,50 @@ class EventTime:
 
 
 def _last_adequate(result: CriterionResult, before: int | None = None) -> int | None:
+    """The day of the last adequate (not NE) follow-up assessment (on or before ``before``);
+    None when there is none (the baseline is not a follow-up)."""
     days = [t.day for t in result.timepoints[1:]
             if t.response not in _ADEQUATE_EXCLUDED and (before is None or t.day <= before)]
-    if days:
-        return max(days)
-    return result.timepoints[0].day if result.timepoints else None
+    return max(days) if days else None
+
+
+def _censored(result: CriterionResult, start_day: int, why: str,
+              before: int | None = None) -> EventTime:
+    """Censored at the last adequate assessment, or at the start (day 0) when there is no
+    adequate assessment after it (FDA 2018: no adequate post-baseline assessment → censored at
+    randomisation): a time to event is never negative, even with the baseline scan before
+    the start."""
+    last = _last_adequate(result, before)
+    if last is None or last < start_day:
+        return EventTime(False, 0, "censored",
+                         f"{why}: no adequate assessment after the start (day {start_day}): "
+                         "censored at the start")
+    return EventTime(False, last - start_day, "censored",
+                     f"{why}: censored at the last adequate assessment (day {last})")
 
 
 def pfs(doc: ReadDocument, result: CriterionResult, start_day: int = 0) -> EventTime:
     """PFS: first documented PD (back-dated per the result's ``pd_day``) or death from any
-    cause, whichever is first; else censored at the last adequate (not NE) assessment.
-    Days are relative to ``start_day`` (day 0 by default)."""
+    cause, whichever is first; else censored at the last adequate (not NE) assessment, or at
+    the start when no adequate assessment followed it.  Days are relative to ``start_day``
+    (day 0 by default: start of treatment / randomisation, as the read document's days)."""
     pd, death = result.pd_day, doc.death_day
     if pd is not None and (death is None or pd <= death):
         return EventTime(True, pd - start_day, "progression", f"PD on day {pd}")
     if death is not None:
         return EventTime(True, death - start_day, "death", f"death on day {death} before any PD")
-    last = _last_adequate(result)
-    return EventTime(False, None if last is None else last - start_day, "censored",
-                     f"no PD or death: censored at the last adequate assessment (day {last})")
+    return _censored(result, start_day, "no PD or death")
 
 
 def ttp(doc: ReadDocument, result: CriterionResult, start_day: int = 0) -> EventTime:
-    """TTP: as PFS, but death without PD is censored at the last adequate assessment."""
+    """TTP: as PFS, but death without PD is censored at the last adequate assessment (or at
+    the start when no adequate assessment followed it)."""
     pd = result.pd_day
     death = doc.death_day
     if pd is not None and (death is None or pd <= death):
         return EventTime(True, pd - start_day, "progression", f"PD on day {pd}")
-    last = _last_adequate(result, before=death)
     why = ("death without PD is censored (TTP)" if death is not None else "no PD")
-    return EventTime(False, None if last is None else last - start_day, "censored",
-                     f"{why}: censored at the last adequate assessment (day {last})")
+    return _censored(result, start_day, why, before=death)
 
 
 def dor(doc: ReadDocument, result: CriterionResult, death_is_event: bool = False, *,
@@ -107,7 +120,7 @@ def dor(doc: ReadDocument, result: CriterionResult, death_is_event: bool = False
                          f"{which} response from day {first} to death on day {death} "
                          "(death_is_event)")
     last = _last_adequate(result)
-    return EventTime(False, (last or first) - first, "censored",
+    return EventTime(False, (first if last is None else last) - first, "censored",
                      f"{which} response from day {first}, ongoing at the last adequate "
                      f"assessment (day {last})")
 

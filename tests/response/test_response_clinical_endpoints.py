@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 from pathlib import Path
 
@@ -158,6 +159,29 @@ def test_pfs_censored_and_backdated():
                                     "equivocal": True}]),
             (112, [les("L1", 28.0), {"lesion_id": "X", "role": "new", "status": "present"}]))
     assert pfs(e, classify(e, RECIST_1_1)).day == 56
+
+
+@pytest.mark.parametrize("follow_up", [
+    pytest.param([], id="baseline-only"),
+    pytest.param([(56, [les("L1", status="not_evaluable")])], id="only-NE-after-baseline"),
+])
+def test_pfs_ttp_without_adequate_follow_up_are_censored_at_day_0_not_the_baseline(follow_up):
+    # baseline 10 days before the start: the censoring day is the start, never negative
+    d = doc((-10, [les("L1", 50.0)]), *follow_up)
+    r = classify(d, RECIST_1_1)
+    for end in (pfs(d, r), ttp(d, r)):
+        assert (end.event, end.day, end.kind) == (False, 0, "censored")
+        assert "no adequate assessment after the start (day 0)" in end.reason
+
+
+def test_pfs_of_the_tace_example_baseline_only_is_censored_at_day_0():
+    raw = json.loads((EX / "read_tace.json").read_text())
+    raw["timepoints"] = raw["timepoints"][:1]  # baseline 2024-02-26, start 2024-03-01: day -4
+    raw.pop("markers", None)
+    d = ReadDocument.from_json(raw)
+    assert d.timepoints[0].day == -4
+    p = pfs(d, classify(d, RECIST_1_1))
+    assert (p.event, p.day) == (False, 0)
 
 
 def test_dor_none_when_the_only_pr_follows_the_first_pd():
