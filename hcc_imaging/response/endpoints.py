@@ -9,6 +9,7 @@ patients stay in the denominator).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -18,7 +19,7 @@ from hcc_imaging.errors import CriteriaError
 from hcc_imaging.response.document import ReadDocument
 from hcc_imaging.response.results import CriterionResult
 
-__all__ = ["EventTime", "pfs", "ttp", "dor", "CohortEndpoints", "cohort_endpoints"]
+__all__ = ["EventTime", "pfs", "ttp", "dor", "CohortEndpoints", "cohort_endpoints", "BOR_LABELS"]
 
 _ADEQUATE_EXCLUDED = {"NE", None}
 
@@ -142,15 +143,62 @@ class CohortEndpoints:
                 "dcr": float(self.dcr), "counts": dict(self.counts)}
 
 
+#: The BOR labels :func:`cohort_endpoints` counts (RECIST spelling and iRECIST's).
+BOR_LABELS: tuple[str, ...] = ("CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE",
+                               "iCR", "iPR", "iSD", "NON-iCR/NON-iUPD", "iUPD", "iCPD")
+_BOR_BY_KEY = {re.sub(r"[\s_/-]", "", lab.upper()): lab for lab in BOR_LABELS}
+
+
+def _bor_label(value: Any, index: int) -> str | None:
+    """The canonical spelling of one BOR, None for a missing one; CriteriaError otherwise."""
+    if value is None:
+        return None
+    value = getattr(value, "value", value)  # Response members
+    if not isinstance(value, str):
+        raise CriteriaError(
+            f"cohort_endpoints: the BOR of patient {index + 1} is {value!r} "
+            f"({type(value).__name__}), not a response label. Fix: pass one label per patient "
+            f"({', '.join(BOR_LABELS)}) or None for a missing BOR.")
+    if value.strip().lower() in ("", "none", "null"):
+        return None
+    label = _BOR_BY_KEY.get(re.sub(r"[\s_/-]", "", value.upper()))
+    if label is None:
+        raise CriteriaError(
+            f"cohort_endpoints: the BOR of patient {index + 1}, {value!r}, is not a response "
+            f"label; expected one of {', '.join(BOR_LABELS)} (case, spaces, '_' and '-' are "
+            "ignored) or None for a missing BOR. Fix: map the label to one of these.")
+    return label
+
+
 def cohort_endpoints(bors: Sequence[str | None]) -> CohortEndpoints:
     """ORR = (CR + PR) / n; DCR = (CR + PR + SD + NON-CR/NON-PD) / n, where the BORs already
     apply confirmation and the SD minimum as the protocol requires; NE and missing (None)
-    stay in the denominator.  iRECIST labels (iCR, iPR, iSD) are accepted."""
+    stay in the denominator.
+
+    Parameters
+    ----------
+    bors : sequence of str | None
+        One BOR per patient: a label of :data:`BOR_LABELS` (iRECIST's iCR, iPR, iSD count as
+        CR, PR, SD), spelt as the rest of the tool accepts (``"pr"``, ``" PR "``,
+        ``"non_cr/non_pd"``: case, spaces, ``_`` and ``-`` are ignored), or None / ``""`` for a
+        missing BOR.  ``counts`` uses the canonical spellings.
+
+    Raises
+    ------
+    CriteriaError
+        No patient; a plain string instead of a sequence (``"PRCR"`` would be read letter by
+        letter); a label that is not a BOR (``"XYZ"``, a RECICL ``TE`` grade).
+    """
+    if isinstance(bors, (str, bytes)):
+        raise CriteriaError(
+            f"cohort_endpoints needs a sequence of BORs, one per patient, not the string "
+            f"{bors!r} (it would be read letter by letter). Fix: pass e.g. ['PR', 'CR'].")
     if not bors:
         raise CriteriaError("cohort_endpoints needs at least one patient's BOR.")
     counts: dict[str, int] = {}
-    for b in bors:
-        key = b if b is not None else "missing"
+    for i, b in enumerate(bors):
+        label = _bor_label(b, i)
+        key = label if label is not None else "missing"
         counts[key] = counts.get(key, 0) + 1
     resp = sum(counts.get(k, 0) for k in ("CR", "PR", "iCR", "iPR"))
     dc = resp + sum(counts.get(k, 0) for k in ("SD", "NON-CR/NON-PD", "iSD", "NON-iCR/NON-iUPD"))

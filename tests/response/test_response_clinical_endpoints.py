@@ -234,6 +234,25 @@ def test_cohort_orr_dcr_keep_ne_in_denominator():
         cohort_endpoints([])
 
 
+def test_cohort_normalises_the_spellings_the_tool_accepts():
+    c = cohort_endpoints(["pr", "PR ", "non_cr/non_pd", "Non-CR/Non-PD", "icr", " iSD", None, ""])
+    assert (c.n, c.n_responders, c.n_disease_control) == (8, 3, 6)
+    assert c.counts == {"PR": 2, "NON-CR/NON-PD": 2, "iCR": 1, "iSD": 1, "missing": 2}
+
+
+@pytest.mark.parametrize(("bors", "match"), [
+    pytest.param(["PR", "XYZ"], r"patient 2, 'XYZ', is not a response label", id="unknown-label"),
+    pytest.param(["Partial Response"], r"not a response label", id="long-name"),
+    pytest.param(["TE4"], r"'TE4', is not a response label", id="recicl-te-grade"),
+    pytest.param(["PR", 3], r"patient 2 is 3 \(int\)", id="not-a-string"),
+    pytest.param("PRCR", r"not the string 'PRCR' \(it would be read letter by letter\)",
+                 id="plain-string"),
+])
+def test_cohort_refuses_what_is_not_a_bor(bors, match):
+    with pytest.raises(CriteriaError, match=match):
+        cohort_endpoints(bors)
+
+
 # Clinical CR needs the imaging CR and the normal markers at the same time (criteria.md §9.3).
 def _tp(day, **kw):
     return (day, [les("L1", **kw)])
