@@ -158,7 +158,8 @@ def assess(
     ----------
     doc : ReadDocument
     criteria : sequence of str | Criteria | RuleSet, or a comma-separated str
-        Default: the document's ``criteria``, else RECIST 1.1 and mRECIST.
+        Default: the document's ``criteria``, else RECIST 1.1 and mRECIST.  ``"all"`` (or
+        ``["all"]``): every criterion, :data:`ALL_CRITERIA` (as ``--criteria all``).
     rule_overrides : {criterion: {parameter: value}}
         Parameters for one criterion, e.g. ``{"mRECIST": {"pd_abs_floor": 5}}``.
     burden_options : dict
@@ -183,6 +184,9 @@ def assess(
         criteria = doc.criteria or DEFAULT_CRITERIA
     if isinstance(criteria, str):
         criteria = [c for c in criteria.split(",") if c.strip()]
+    if [str(c).strip().lower() for c in criteria if isinstance(c, str)] == ["all"] and len(
+            criteria) == 1:
+        criteria = ALL_CRITERIA  # as the CLI's --criteria all
     if not criteria:
         raise CriteriaError("no criteria given. Fix: pass e.g. ['RECIST1.1', 'mRECIST'].")
     rules = resolve_rules(criteria, overrides, rule_overrides)

@@ -104,6 +104,13 @@ def test_criteria_error_for_missing_measure(tmp_path, capsys):
     assert "target lesion 'L1'" in capsys.readouterr().err
 
 
+def test_assess_accepts_all_as_the_cli_does():
+    d = ReadDocument.from_json(TACE)
+    every = ["RECIST1.1", "mRECIST", "EASL", "WHO", "RECICL", "iRECIST"]
+    assert list(assess(d, "all").results) == every
+    assert list(assess(d, ["ALL"]).results) == every
+
+
 def test_subprocess_run_json():
     proc = subprocess.run([sys.executable, "-m", "hcc_imaging.cli", "assess", TACE, "--criteria",
                            "recist1.1,mRECIST", "--json"], capture_output=True, text=True,
