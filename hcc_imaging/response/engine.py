@@ -22,7 +22,7 @@ from hcc_imaging.response.classify import classify
 from hcc_imaging.response.document import SCHEMA_VERSION, ReadDocument
 from hcc_imaging.response.irecist import classify_irecist
 from hcc_imaging.response.recicl import classify_recicl
-from hcc_imaging.response.results import CriterionResult
+from hcc_imaging.response.results import CriterionResult, TimePointResult
 from hcc_imaging.response.rules import (
     RULESETS,
     Criteria,
@@ -136,11 +136,32 @@ def resolve_rules(
 
 
 def _run_one(doc: ReadDocument, rules: AnyRules) -> CriterionResult:
-    if isinstance(rules, RuleSet):
-        return classify(doc, rules)
-    if isinstance(rules, RecicLRules):
-        return classify_recicl(doc, rules)
-    return classify_irecist(doc, rules)
+    """The result of one criterion; a read it cannot be applied to (a baseline target lacks the
+    measurement it needs) gives an all-NE result saying why, so the other criteria, the burden
+    and the liver scores are still reported."""
+    try:
+        if isinstance(rules, RuleSet):
+            return classify(doc, rules)
+        if isinstance(rules, RecicLRules):
+            return classify_recicl(doc, rules)
+        return classify_irecist(doc, rules)
+    except CriteriaError as err:
+        return _not_assessed(doc, rules, str(err))
+
+
+def _not_assessed(doc: ReadDocument, rules: AnyRules, why: str) -> CriterionResult:
+    unit = (rules.sum_unit if isinstance(rules, RuleSet) else
+            "mm2" if isinstance(rules, RecicLRules) else "mm")
+    note = f"not assessed: {why}"
+    rows = [TimePointResult(
+        id=tp.id, day=tp.day, sum=None, change_from_baseline=None,  # type: ignore[arg-type]
+        change_from_nadir=None, target_response=None if i == 0 else "NE",
+        non_target_response=None, new_lesions=False, response=None if i == 0 else "NE",
+        reasons=(note,)) for i, tp in enumerate(doc.timepoints)]
+    return CriterionResult(
+        criterion=rules.name, sum_unit=unit, timepoints=tuple(rows), bor_unconfirmed="NE",
+        bor_confirmed="NE", pd_day=None, bor_reasons=(f"BOR NE: {note}",), checks=(note,),
+        parameters=rules.to_json(), not_assessed=why)
 
 
 def assess(
@@ -170,10 +191,15 @@ def assess(
         Rule parameters applied to every selected criterion that has them, e.g.
         ``sd_min_days=56``.
 
+    A criterion the read cannot be applied to (a baseline target lacks the measurement it
+    needs, e.g. mRECIST without viable diameters) does not stop the others: its result is NE
+    at every follow-up, BOR NE, with the reason in ``not_assessed``, ``checks`` and the reasons.
+
     Raises
     ------
     CriteriaError
-        Unknown criterion or parameter, or a baseline target lacking a needed measurement.
+        Unknown criterion or parameter, or no selected criterion can be applied to the read
+        (each one's reason).
     """
     from hcc_imaging.burden.bclc import bclc_for
     from hcc_imaging.burden.liver import albi_for, child_pugh_for
@@ -193,6 +219,8 @@ def assess(
     results: dict[str, CriterionResult] = {}
     for r in rules:
         results[r.name] = _run_one(doc, r)
+    if all(res.not_assessed is not None for res in results.values()):
+        raise CriteriaError("; ".join(str(res.not_assessed) for res in results.values()))
     burden = tuple(burden_for_timepoint(tp, **dict(burden_options or {}))
                    for tp in doc.timepoints)
     liver: list[dict[str, Any]] = []
@@ -216,7 +244,7 @@ def assess(
         liver.append(row)
     clinical: dict[str, Any] = {}
     imaging = [results[k] for k in (Criteria.MRECIST.value, Criteria.RECIST_1_1.value)
-               if k in results]
+               if k in results and results[k].not_assessed is None]
     if doc.markers and imaging:
         clinical["clinical_cr"] = clinical_cr(doc, imaging).to_json()
         clinical["drug_off"] = drug_off_eligible(doc, imaging).to_json()

@@ -89,6 +89,8 @@ class CriterionResult:
     CR/PR (iCR/iPR) that counts toward that BOR — where a duration of response starts (never
     after the first PD; with confirmation, the first confirmed one) —, None when that BOR is not
     CR/PR (:func:`hcc_imaging.response.bor.response_start_days`).
+    ``not_assessed``: why the criterion could not be applied to this read (e.g. mRECIST without
+    viable diameters at baseline); every follow-up is then NE.  None when it was applied.
     """
 
     criterion: str
@@ -102,6 +104,7 @@ class CriterionResult:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     first_response_day_unconfirmed: int | None = None
     first_response_day_confirmed: int | None = None
+    not_assessed: str | None = None
 
     def timepoint(self, timepoint_id: str) -> TimePointResult:
         for t in self.timepoints:
@@ -125,4 +128,5 @@ class CriterionResult:
             "bor_reasons": list(self.bor_reasons),
             "checks": list(self.checks),
             "parameters": dict(self.parameters),
+            "not_assessed": self.not_assessed,
         }
