@@ -153,7 +153,9 @@ class TimepointResponse:
 
 @dataclass(frozen=True, slots=True)
 class CriterionSummary:
-    """Best overall response (BOR) of one patient under one criterion."""
+    """Best overall response (BOR) of one patient under one criterion, and the endpoints
+    ``assess`` gives (``pfs``, ``ttp``, ``dor``, ``dor_unconfirmed``: ``(event, day)``, None when
+    not given or, for DOR, a non-responder)."""
 
     patient_id: str
     criterion: str
@@ -161,6 +163,10 @@ class CriterionSummary:
     bor_confirmed: str | None = None
     pd_day: int | None = None
     best_change_frac: float | None = None
+    pfs: tuple[bool, int] | None = None
+    ttp: tuple[bool, int] | None = None
+    dor: tuple[bool, int] | None = None
+    dor_unconfirmed: tuple[bool, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -695,9 +701,30 @@ def _parse_assessment(
                 bor_confirmed=normalise_response(_get(res, "bor_confirmed")),
                 pd_day=_int(_get(res, "pd_day")),
                 best_change_frac=best,
+                **_endpoints(_get(res, "endpoints"), f"patient {pid}, {crit}, endpoints"),
             )
         )
     return responses, summaries
+
+
+def _endpoints(value: Any, where: str) -> dict[str, tuple[bool, int] | None]:
+    """``(event, day)`` of each endpoint of an ``assess --json`` result's ``endpoints``."""
+    out: dict[str, tuple[bool, int] | None] = {}
+    if value is None:
+        return out
+    if not isinstance(value, Mapping):
+        raise ExportInputError(f"{where}: expected an object with pfs / ttp / dor, got {value!r}.")
+    for key in ("pfs", "ttp", "dor", "dor_unconfirmed"):
+        e = value.get(key)
+        if e is None:
+            continue
+        day = _int(_get(e, "day")) if isinstance(e, Mapping) else None
+        if day is None or not isinstance(e.get("event"), bool):
+            raise ExportInputError(
+                f"{where}, {key}: expected {{'event': true/false, 'day': int}}, got {e!r}. "
+                "Fix: pass the assess --json object as written.")
+        out[key] = (bool(e["event"]), day)
+    return out
 
 
 def as_export_read(doc: Any, assessment: Any = None) -> ExportRead:

@@ -139,6 +139,14 @@ TABLE_SCHEMAS: dict[str, list[ColumnSpec]] = {
         ColumnSpec("bor_confirmed", "string", "", "Best overall response with confirmation (CR/PR confirmed >= 28 days)"),
         ColumnSpec("pd_day", "int", "days", "Day of first documented progression (days from day 0, as responses.day; empty if none)"),
         ColumnSpec("best_change_frac", "float", "fraction", "Most negative change of the sum from baseline (waterfall value)"),
+        ColumnSpec("pfs_event", "bool", "", "PFS: True = PD or death, False = censored (criteria.md, endpoints)"),
+        ColumnSpec("pfs_day", "int", "days", "PFS event or censoring day, from day 0 (never negative)"),
+        ColumnSpec("ttp_event", "bool", "", "TTP: True = PD, False = censored (death without PD is censored)"),
+        ColumnSpec("ttp_day", "int", "days", "TTP event or censoring day, from day 0"),
+        ColumnSpec("dor_event", "bool", "", "Duration of response of a confirmed responder (BOR with confirmation CR/PR): True = PD, False = censored; empty for a non-responder"),
+        ColumnSpec("dor_days", "int", "days", "Duration of response in days, from the first confirmed CR/PR (empty for a non-responder)"),
+        ColumnSpec("dor_unconfirmed_event", "bool", "", "As dor_event for the BOR without confirmation"),
+        ColumnSpec("dor_unconfirmed_days", "int", "days", "As dor_days for the BOR without confirmation, from the first CR/PR"),
     ],
 }
 
@@ -250,6 +258,14 @@ def summary_rows(read: ExportRead) -> list[dict[str, Any]]:
                 "bor_confirmed": s.bor_confirmed,
                 "pd_day": s.pd_day,
                 "best_change_frac": s.best_change_frac,
+                "pfs_event": None if s.pfs is None else s.pfs[0],
+                "pfs_day": None if s.pfs is None else s.pfs[1],
+                "ttp_event": None if s.ttp is None else s.ttp[0],
+                "ttp_day": None if s.ttp is None else s.ttp[1],
+                "dor_event": None if s.dor is None else s.dor[0],
+                "dor_days": None if s.dor is None else s.dor[1],
+                "dor_unconfirmed_event": None if s.dor_unconfirmed is None else s.dor_unconfirmed[0],
+                "dor_unconfirmed_days": None if s.dor_unconfirmed is None else s.dor_unconfirmed[1],
             }
         )
     return rows

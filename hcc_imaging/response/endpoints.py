@@ -19,7 +19,8 @@ from hcc_imaging.errors import CriteriaError
 from hcc_imaging.response.document import ReadDocument
 from hcc_imaging.response.results import CriterionResult
 
-__all__ = ["EventTime", "pfs", "ttp", "dor", "CohortEndpoints", "cohort_endpoints", "BOR_LABELS"]
+__all__ = ["EventTime", "pfs", "ttp", "dor", "endpoints_json", "CohortEndpoints", "cohort_endpoints",
+           "BOR_LABELS"]
 
 _ADEQUATE_EXCLUDED = {"NE", None}
 
@@ -124,6 +125,19 @@ def dor(doc: ReadDocument, result: CriterionResult, death_is_event: bool = False
     return EventTime(False, (first if last is None else last) - first, "censored",
                      f"{which} response from day {first}, ongoing at the last adequate "
                      f"assessment (day {last})")
+
+
+def endpoints_json(doc: ReadDocument, result: CriterionResult) -> dict[str, Any] | None:
+    """The patient's endpoints under one criterion, as ``assess --json`` gives them per
+    criterion: ``pfs``, ``ttp``, ``dor`` (confirmed responders) and ``dor_unconfirmed``
+    (each :meth:`EventTime.to_json`, ``dor*`` None for a non-responder), with the defaults
+    (day 0 the start, death not an event of DOR).  None when the criterion was not assessed."""
+    if result.not_assessed is not None:
+        return None
+    d, du = dor(doc, result), dor(doc, result, confirmed=False)
+    return {"pfs": pfs(doc, result).to_json(), "ttp": ttp(doc, result).to_json(),
+            "dor": None if d is None else d.to_json(),
+            "dor_unconfirmed": None if du is None else du.to_json()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from typing import Any
 from hcc_imaging.errors import CriteriaError, HccImagingError
 from hcc_imaging.response.classify import classify
 from hcc_imaging.response.document import SCHEMA_VERSION, ReadDocument
+from hcc_imaging.response.endpoints import endpoints_json
 from hcc_imaging.response.irecist import classify_irecist
 from hcc_imaging.response.recicl import classify_recicl
 from hcc_imaging.response.results import CriterionResult, TimePointResult
@@ -52,14 +53,17 @@ class Assessment:
     burden: tuple[Any, ...] = ()
     liver: tuple[Mapping[str, Any], ...] = ()
     clinical: Mapping[str, Any] = field(default_factory=dict)
+    #: Per criterion: PFS, TTP, DOR (:func:`hcc_imaging.response.endpoints.endpoints_json`).
+    endpoints: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """The ``hcc-imaging assess --json`` object."""
+        """The ``hcc-imaging assess --json`` object (each result with its ``endpoints``)."""
         return {
             "patient_id": self.patient_id,
             "reader_id": self.reader_id,
             "read_schema_version": SCHEMA_VERSION,
-            "results": {k: v.to_json() for k, v in self.results.items()},
+            "results": {k: {**v.to_json(), "endpoints": self.endpoints.get(k)}
+                        for k, v in self.results.items()},
             "burden": [b.to_json() for b in self.burden],
             "liver": [dict(x) for x in self.liver],
             "clinical": dict(self.clinical),
@@ -248,4 +252,6 @@ def assess(
     if doc.markers and imaging:
         clinical["clinical_cr"] = clinical_cr(doc, imaging).to_json()
         clinical["drug_off"] = drug_off_eligible(doc, imaging).to_json()
-    return Assessment(doc.patient_id, doc.reader_id, results, burden, tuple(liver), clinical)
+    endpoints = {k: endpoints_json(doc, res) for k, res in results.items()}
+    return Assessment(doc.patient_id, doc.reader_id, results, burden, tuple(liver), clinical,
+                      endpoints)

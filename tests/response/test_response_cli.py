@@ -131,6 +131,25 @@ def test_default_assess_without_viable_diameters_reports_mrecist_ne_and_the_rest
     assert len(out["burden"]) == 2 and out["liver"][0]["child_pugh_score"] == 5
 
 
+def test_json_gives_each_criterion_its_endpoints(capsys):
+    out = run_json(capsys, str(EX / "read_atezo_irecist.json"), "--criteria", "recist1.1,irecist")
+    rec, irec = out["results"]["RECIST1.1"]["endpoints"], out["results"]["iRECIST"]["endpoints"]
+    assert rec["pfs"] == {"event": True, "day": 42, "kind": "progression", "reason": "PD on day 42"}
+    assert (rec["ttp"]["event"], rec["ttp"]["day"]) == (True, 42)
+    assert rec["dor"] is None and rec["dor_unconfirmed"] is None  # BOR PD
+    assert (irec["pfs"]["event"], irec["pfs"]["day"]) == (False, 294)
+    assert (irec["dor"]["event"], irec["dor"]["day"]) == (False, 168)  # iPR from day 126
+    assert main(["assess", str(EX / "read_atezo_irecist.json"), "--criteria", "recist1.1"]) == 0
+    assert "endpoints: PFS 42 d (progression), TTP 42 d (progression), DOR —" in (
+        capsys.readouterr().out)
+
+
+def test_a_criterion_not_assessed_has_no_endpoints():
+    a = assess(ReadDocument.from_json(NO_VIABLE))
+    assert a.to_json()["results"]["mRECIST"]["endpoints"] is None
+    assert a.to_json()["results"]["RECIST1.1"]["endpoints"]["pfs"]["day"] == 56
+
+
 def test_assess_accepts_all_as_the_cli_does():
     d = ReadDocument.from_json(TACE)
     every = ["RECIST1.1", "mRECIST", "EASL", "WHO", "RECICL", "iRECIST"]
