@@ -106,6 +106,16 @@ def _num(x: Any) -> str:
     return f"{x:.2f}".rstrip("0").rstrip(".")
 
 
+def _endpoints_text(ep: dict[str, Any]) -> str:
+    """``PFS 42 d (progression), TTP 42 d (progression), DOR — / unconfirmed — (...)`` from a
+    result's endpoints (DOR "—": not a responder)."""
+    def one(e: dict[str, Any] | None) -> str:
+        return "—" if e is None else f"{e['day']} d ({e['kind']})"
+
+    return (f"PFS {one(ep['pfs'])}, TTP {one(ep['ttp'])}, DOR {one(ep['dor'])} / unconfirmed "
+            f"{one(ep['dor_unconfirmed'])} (days from day 0; DOR from the first CR/PR)")
+
+
 def _print_table(out: dict[str, Any], show_reasons: bool) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -135,6 +145,8 @@ def _print_table(out: dict[str, Any], show_reasons: bool) -> None:
         console.print(table)
         for c in res["checks"]:
             console.print(f"  [yellow]check:[/yellow] {c}")
+        if res.get("endpoints"):
+            console.print(f"  endpoints: {_endpoints_text(res['endpoints'])}")
         if show_reasons:
             for t in res["timepoints"]:
                 for r in t["reasons"]:

@@ -64,7 +64,11 @@ class ExportInputError(ReadDocumentError):
 class TimepointInfo:
     """One imaging time point of the read.
 
-    ``index`` is 0 for baseline and counts up in time order; ``day`` is days since baseline.
+    ``index`` is 0 for baseline and counts up in time order.  ``day`` is the read document's day
+    (docs/read-document.md): days from day 0, the start of treatment / randomisation
+    (``start_date``), else from the first time point's date — the day the response results
+    carry.  ``day_from_baseline`` counts from the baseline scan (the SR's offset from the
+    baseline event); it differs from ``day`` when the baseline scan is not on day 0.
     """
 
     timepoint_id: str
@@ -72,6 +76,7 @@ class TimepointInfo:
     date: dt.date | None = None
     day: int | None = None
     study_instance_uid: str | None = None
+    day_from_baseline: int | None = None
 
     @property
     def is_baseline(self) -> bool:
@@ -148,7 +153,9 @@ class TimepointResponse:
 
 @dataclass(frozen=True, slots=True)
 class CriterionSummary:
-    """Best overall response (BOR) of one patient under one criterion."""
+    """Best overall response (BOR) of one patient under one criterion, and the endpoints
+    ``assess`` gives (``pfs``, ``ttp``, ``dor``, ``dor_unconfirmed``: ``(event, day)``, None when
+    not given or, for DOR, a non-responder)."""
 
     patient_id: str
     criterion: str
@@ -156,6 +163,10 @@ class CriterionSummary:
     bor_confirmed: str | None = None
     pd_day: int | None = None
     best_change_frac: float | None = None
+    pfs: tuple[bool, int] | None = None
+    ttp: tuple[bool, int] | None = None
+    dor: tuple[bool, int] | None = None
+    dor_unconfirmed: tuple[bool, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -572,14 +583,20 @@ def _parse_document(d: Mapping[str, Any]) -> ExportRead:
         date = _date(_get(tp, "date", "study_date"), f"patient {patient_id}, time point {tid}, date")
         day = _int(_get(tp, "day", "day_offset", "days_from_baseline"))
         parsed.append((date, day, order, tp))
-    # keep the document's order (it is ordered by contract); fill days from dates
-    base_date = parsed[0][0] if parsed else None
-    tps: list[TimepointInfo] = []
-    lesions: list[LesionObservation] = []
-    for idx, (date, day, _, tp) in enumerate(parsed):
-        tid = str(_get(tp, "id", "timepoint_id", "time_point_id"))
+    # keep the document's order (it is ordered by contract); fill days from dates as the read
+    # document does: day 0 is start_date, else the first time point's date
+    start_date = _date(_get(d, "start_date"), f"patient {patient_id}, start_date")
+    base_date = start_date or (parsed[0][0] if parsed else None)
+    days: list[int | None] = []
+    for date, day, _, _tp in parsed:
         if day is None and date is not None and base_date is not None:
             day = (date - base_date).days
+        days.append(day)
+    baseline_day = days[0] if days else None
+    tps: list[TimepointInfo] = []
+    lesions: list[LesionObservation] = []
+    for idx, ((date, _, _, tp), day) in enumerate(zip(parsed, days)):
+        tid = str(_get(tp, "id", "timepoint_id", "time_point_id"))
         tps.append(
             TimepointInfo(
                 timepoint_id=tid,
@@ -587,6 +604,8 @@ def _parse_document(d: Mapping[str, Any]) -> ExportRead:
                 date=date,
                 day=day,
                 study_instance_uid=_get(tp, "study_instance_uid", "study_uid"),
+                day_from_baseline=(day - baseline_day
+                                   if day is not None and baseline_day is not None else None),
             )
         )
         for les in _get(tp, "lesions", "observations", default=[]) or []:
@@ -682,9 +701,30 @@ def _parse_assessment(
                 bor_confirmed=normalise_response(_get(res, "bor_confirmed")),
                 pd_day=_int(_get(res, "pd_day")),
                 best_change_frac=best,
+                **_endpoints(_get(res, "endpoints"), f"patient {pid}, {crit}, endpoints"),
             )
         )
     return responses, summaries
+
+
+def _endpoints(value: Any, where: str) -> dict[str, tuple[bool, int] | None]:
+    """``(event, day)`` of each endpoint of an ``assess --json`` result's ``endpoints``."""
+    out: dict[str, tuple[bool, int] | None] = {}
+    if value is None:
+        return out
+    if not isinstance(value, Mapping):
+        raise ExportInputError(f"{where}: expected an object with pfs / ttp / dor, got {value!r}.")
+    for key in ("pfs", "ttp", "dor", "dor_unconfirmed"):
+        e = value.get(key)
+        if e is None:
+            continue
+        day = _int(_get(e, "day")) if isinstance(e, Mapping) else None
+        if day is None or not isinstance(e.get("event"), bool):
+            raise ExportInputError(
+                f"{where}, {key}: expected {{'event': true/false, 'day': int}}, got {e!r}. "
+                "Fix: pass the assess --json object as written.")
+        out[key] = (bool(e["event"]), day)
+    return out
 
 
 def as_export_read(doc: Any, assessment: Any = None) -> ExportRead:
@@ -802,7 +842,8 @@ def read_from_measurements(
     return ExportRead(
         patient_id=patient_id,
         reader_id=reader_id,
-        timepoints=(TimepointInfo(timepoint_id=timepoint_id, index=0, date=when, day=0),),
+        timepoints=(TimepointInfo(timepoint_id=timepoint_id, index=0, date=when, day=0,
+                                  day_from_baseline=0),),
         lesions=tuple(lesions),
         algorithm=algorithm,
     )

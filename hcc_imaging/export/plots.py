@@ -217,7 +217,7 @@ def spider_png(reads: Sequence[ExportRead], criterion: str) -> bytes:
     ax.axhline(100 * _PD_LINE, color="#D55E00", ls="--", lw=1)
     ax.axhline(100 * _PR_LINE, color="#56B4E9", ls="--", lw=1)
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_xlabel("days from baseline")
+    ax.set_xlabel("day (from day 0, the start of treatment)")
     ax.set_ylabel("change of sum from baseline (%)")
     ax.set_title(f"Spider - {criterion}", fontsize=10)
     if n == 0:
@@ -254,7 +254,7 @@ def swimmer_png(reads: Sequence[ExportRead], criterion: str) -> bytes:
             ax.plot([s.pd_day], [y], marker="|", color="#D55E00", ms=14, mew=2)
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([r.patient_id for r in rows], fontsize=7)
-    ax.set_xlabel("days from baseline")
+    ax.set_xlabel("day (from day 0, the start of treatment)")
     ax.set_title(f"Swimmer - {criterion} (bar colour = BOR; | = PD)", fontsize=10)
     from matplotlib.lines import Line2D
 
@@ -288,7 +288,7 @@ def sums_png(read: ExportRead) -> bytes:
     ax.axhline(100 * _PD_LINE, color="#D55E00", ls="--", lw=1)
     ax.axhline(100 * _PR_LINE, color="#56B4E9", ls="--", lw=1)
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_xlabel("days from baseline")
+    ax.set_xlabel("day (from day 0, the start of treatment)")
     ax.set_ylabel("change of sum (%)")
     if drawn:
         ax.legend(fontsize=7)

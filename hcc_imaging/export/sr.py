@@ -196,9 +196,11 @@ def _measurement(
 
 def _tp_context(hd: Any, tp: TimepointInfo) -> Any:
     offset = None
-    if tp.day is not None:
+    # the offset is from the baseline event, not from day 0 (the read's start of treatment)
+    days = tp.day_from_baseline if tp.day_from_baseline is not None else tp.day
+    if days is not None:
         offset = hd.sr.LongitudinalTemporalOffsetFromEvent(
-            value=float(tp.day), unit=C.as_code(_DAYS), event_type=C.as_code(C.BASELINE_TIMEPOINT)
+            value=float(days), unit=C.as_code(_DAYS), event_type=C.as_code(C.BASELINE_TIMEPOINT)
         )
     return hd.sr.TimePointContext(
         time_point=tp.timepoint_id,

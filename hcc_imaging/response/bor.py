@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-__all__ = ["best_overall_response", "unconfirmed_bor", "confirmed_bor", "BorRules"]
+__all__ = ["best_overall_response", "unconfirmed_bor", "confirmed_bor", "response_start_days",
+           "BorRules"]
 
 _RANK = {"CR": 4, "PR": 3, "SD": 2, "NON-CR/NON-PD": 2, "PD": 1, "NE": 0}
 
@@ -90,6 +91,60 @@ def unconfirmed_bor(
     return "NE", reasons
 
 
+def _confirm(
+    cut: list[tuple[int, str]], i: int, rules: BorRules
+) -> tuple[str | None, list[str], bool]:
+    """Whether the CR/PR at ``cut[i]`` is confirmed (Table 3): ``(counted response or None,
+    reasons, disease after a CR)``."""
+    day, r = cut[i]
+    reasons: list[str] = []
+    cands = [(d2, r2) for d2, r2 in cut[i + 1:]
+             if d2 - day >= rules.confirmation_min_days and r2 != "NE"]
+    conf: tuple[int, str] | None = None
+    if cands:
+        conf = cands[0]
+        if str(rules.confirmation_scan) == "any_later":
+            good = [c for c in cands if (c[1] == "CR" if r == "CR" else c[1] in ("CR", "PR"))]
+            if good:
+                conf = good[0]
+    if conf is None:
+        reasons.append(f"{r} on day {day} has no confirming scan ≥ "
+                       f"{rules.confirmation_min_days} days later")
+        return None, reasons, False
+    d2, r2 = conf
+    got: str | None = None
+    cr_failed_to_pd = False
+    if r == "CR":
+        if r2 == "CR":
+            got = "CR"
+        elif r2 == "PR":
+            if str(rules.cr_then_pr) == "pr":
+                got = "PR"
+                reasons.append(f"CR (day {day}) then PR (day {d2}): PR (cr_then_pr=pr)")
+            else:
+                cr_failed_to_pd = True
+                reasons.append(f"CR (day {day}) then PR (day {d2}): not confirmed; disease "
+                               "after a true CR is progression (Table 3 footnote; "
+                               "cr_then_pr=sd_or_pd)")
+        elif r2 in ("SD", "PD"):
+            cr_failed_to_pd = True
+            reasons.append(f"CR (day {day}) then {r2} (day {d2}): not confirmed")
+    else:  # PR
+        if r2 in ("CR", "PR"):
+            got = "PR"
+        elif r2 == "SD" and str(rules.pr_then_sd) == "pr":
+            got = "PR"
+            reasons.append(f"PR (day {day}) then SD (day {d2}): ongoing PR (pr_then_sd=pr)")
+        else:
+            reasons.append(f"PR (day {day}) then {r2} (day {d2}): not confirmed "
+                           "(Table 3: PR then SD is SD)" if r2 == "SD" else
+                           f"PR (day {day}) then {r2} (day {d2}): not confirmed")
+    if got is not None:
+        reasons.append(f"{r} on day {day} confirmed by {r2} on day {d2} "
+                       f"(≥ {rules.confirmation_min_days} days)")
+    return got, reasons, cr_failed_to_pd
+
+
 def confirmed_bor(
     seq: Sequence[tuple[int, str | None]], rules: BorRules, *, has_targets: bool = True
 ) -> tuple[str, list[str]]:
@@ -98,54 +153,14 @@ def confirmed_bor(
     reasons: list[str] = []
     best: str | None = None
     cr_failed_to_pd = False
-    for i, (day, r) in enumerate(cut):
+    for i, (_day, r) in enumerate(cut):
         if r not in ("CR", "PR"):
             continue
-        cands = [(d2, r2) for d2, r2 in cut[i + 1:]
-                 if d2 - day >= rules.confirmation_min_days and r2 != "NE"]
-        conf: tuple[int, str] | None = None
-        if cands:
-            conf = cands[0]
-            if str(rules.confirmation_scan) == "any_later":
-                good = [c for c in cands if (c[1] == "CR" if r == "CR" else c[1] in ("CR", "PR"))]
-                if good:
-                    conf = good[0]
-        if conf is None:
-            reasons.append(f"{r} on day {day} has no confirming scan ≥ "
-                           f"{rules.confirmation_min_days} days later")
-            continue
-        d2, r2 = conf
-        got: str | None = None
-        if r == "CR":
-            if r2 == "CR":
-                got = "CR"
-            elif r2 == "PR":
-                if str(rules.cr_then_pr) == "pr":
-                    got = "PR"
-                    reasons.append(f"CR (day {day}) then PR (day {d2}): PR (cr_then_pr=pr)")
-                else:
-                    cr_failed_to_pd = True
-                    reasons.append(f"CR (day {day}) then PR (day {d2}): not confirmed; disease "
-                                   "after a true CR is progression (Table 3 footnote; "
-                                   "cr_then_pr=sd_or_pd)")
-            elif r2 in ("SD", "PD"):
-                cr_failed_to_pd = True
-                reasons.append(f"CR (day {day}) then {r2} (day {d2}): not confirmed")
-        else:  # PR
-            if r2 in ("CR", "PR"):
-                got = "PR"
-            elif r2 == "SD" and str(rules.pr_then_sd) == "pr":
-                got = "PR"
-                reasons.append(f"PR (day {day}) then SD (day {d2}): ongoing PR (pr_then_sd=pr)")
-            else:
-                reasons.append(f"PR (day {day}) then {r2} (day {d2}): not confirmed "
-                               "(Table 3: PR then SD is SD)" if r2 == "SD" else
-                               f"PR (day {day}) then {r2} (day {d2}): not confirmed")
-        if got is not None:
-            reasons.append(f"{r} on day {day} confirmed by {r2} on day {d2} "
-                           f"(≥ {rules.confirmation_min_days} days)")
-            if best is None or _RANK[got] > _RANK[best]:
-                best = got
+        got, rs, failed = _confirm(cut, i, rules)
+        reasons.extend(rs)
+        cr_failed_to_pd |= failed
+        if got is not None and (best is None or _RANK[got] > _RANK[best]):
+            best = got
     if best is not None:
         reasons.append(f"confirmed BOR {best}")
         return best, reasons
@@ -197,3 +212,25 @@ def best_overall_response(
     u, ru = unconfirmed_bor(seq, rules)
     c, rc = confirmed_bor(seq, rules, has_targets=has_targets)
     return u, c, rb + ru + rc
+
+
+def response_start_days(
+    seq: Sequence[tuple[int, str | None]],
+    rules: BorRules,
+    *,
+    pd_day: int | None = None,
+) -> tuple[int | None, int | None]:
+    """``(unconfirmed, confirmed)``: the day of the first CR/PR that counts toward each BOR,
+    where a duration of response starts (RECIST 1.1 4.5: the first date CR/PR criteria are met,
+    not the confirmation date); None when that BOR is not CR/PR.
+
+    Unconfirmed: the first CR/PR before the first PD (back-dated to ``pd_day``).  Confirmed: the
+    first CR/PR before it that the next scan confirms (Table 3, as :func:`confirmed_bor`); an
+    earlier CR/PR that was not confirmed starts nothing.
+    """
+    seq, _ = _backdate(seq, pd_day)
+    cut, _ = _until_pd(seq)
+    unconf = next((d for d, r in cut if r in ("CR", "PR")), None)
+    conf = next((d for i, (d, r) in enumerate(cut)
+                 if r in ("CR", "PR") and _confirm(cut, i, rules)[0] is not None), None)
+    return unconf, conf

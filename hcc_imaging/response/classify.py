@@ -25,7 +25,7 @@ from decimal import MAX_EMAX, MIN_EMIN, Decimal, localcontext
 from fractions import Fraction
 
 from hcc_imaging.errors import CriteriaError
-from hcc_imaging.response.bor import best_overall_response
+from hcc_imaging.response.bor import best_overall_response, response_start_days
 from hcc_imaging.response.document import (
     LesionKind,
     LesionObservation,
@@ -652,10 +652,13 @@ def classify_detailed(
     bor_u, bor_c, bor_reasons = best_overall_response(
         [(r.day, r.response) for r in rows[1:]], rules, has_targets=bool(rows) and rows[0].sum is not None,
         pd_day=pd_day)
+    start_u, start_c = response_start_days([(r.day, r.response) for r in rows[1:]], rules,
+                                           pd_day=pd_day)
     result = CriterionResult(
         criterion=crit, sum_unit=unit, timepoints=tuple(rows), bor_unconfirmed=bor_u,
         bor_confirmed=bor_c, pd_day=pd_day, bor_reasons=tuple(bor_reasons), checks=checks,
-        parameters=rules.to_json())
+        parameters=rules.to_json(), first_response_day_unconfirmed=start_u,
+        first_response_day_confirmed=start_c)
     return result, details
 
 

@@ -1149,9 +1149,34 @@ class ReadDocument:
         s(self, "markers", fill(self.markers, MarkerValue, "markers"))
         s(self, "liver_function", fill(self.liver_function, LiverFunction, "liver_function"))
         s(self, "ceus", fill(self.ceus, CeusExam, "ceus"))
+        death_field = "death_day" if self.death_day is not None else "death_date"
         if self.death_day is None and self.death_date is not None and start is not None:
             s(self, "death_day", (self.death_date - start).days)
+        self._check_death(death_field)
         self._check_lesion_roles()
+
+    def _check_death(self, field_: str) -> None:
+        """Death on or after day 0 and on or after every scan (PFS would end at a death
+        before a PD that was scanned later).  ``field_``: the field the death day came from."""
+        if self.death_day is None:
+            return
+        when = f"day {self.death_day}" + (
+            f" ({self.death_date.isoformat()})" if field_ == "death_date" and self.death_date
+            else "")
+        if self.death_day < 0:
+            raise ReadDocumentError(
+                f"read document, field {field_!r}: death on {when} is before day 0, the start "
+                "of treatment / randomisation; a patient on study died on or after it. Fix: "
+                f"correct {field_!r}, or 'start_date' if day 0 is wrong."
+            )
+        late = [t for t in self.timepoints if t.day > self.death_day]  # type: ignore[operator]
+        if late:
+            t = late[0]
+            raise ReadDocumentError(
+                f"read document, field {field_!r}: death on {when} is before time point "
+                f"{t.id!r} (day {t.day}); a scan after death is impossible. Fix: correct "
+                f"{field_!r} or the date/day of time point {t.id!r}."
+            )
 
     def _check_lesion_roles(self) -> None:
         base = self.timepoints[0]

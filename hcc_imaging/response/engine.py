@@ -20,9 +20,10 @@ from typing import Any
 from hcc_imaging.errors import CriteriaError, HccImagingError
 from hcc_imaging.response.classify import classify
 from hcc_imaging.response.document import SCHEMA_VERSION, ReadDocument
+from hcc_imaging.response.endpoints import endpoints_json
 from hcc_imaging.response.irecist import classify_irecist
 from hcc_imaging.response.recicl import classify_recicl
-from hcc_imaging.response.results import CriterionResult
+from hcc_imaging.response.results import CriterionResult, TimePointResult
 from hcc_imaging.response.rules import (
     RULESETS,
     Criteria,
@@ -52,14 +53,17 @@ class Assessment:
     burden: tuple[Any, ...] = ()
     liver: tuple[Mapping[str, Any], ...] = ()
     clinical: Mapping[str, Any] = field(default_factory=dict)
+    #: Per criterion: PFS, TTP, DOR (:func:`hcc_imaging.response.endpoints.endpoints_json`).
+    endpoints: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """The ``hcc-imaging assess --json`` object."""
+        """The ``hcc-imaging assess --json`` object (each result with its ``endpoints``)."""
         return {
             "patient_id": self.patient_id,
             "reader_id": self.reader_id,
             "read_schema_version": SCHEMA_VERSION,
-            "results": {k: v.to_json() for k, v in self.results.items()},
+            "results": {k: {**v.to_json(), "endpoints": self.endpoints.get(k)}
+                        for k, v in self.results.items()},
             "burden": [b.to_json() for b in self.burden],
             "liver": [dict(x) for x in self.liver],
             "clinical": dict(self.clinical),
@@ -136,11 +140,32 @@ def resolve_rules(
 
 
 def _run_one(doc: ReadDocument, rules: AnyRules) -> CriterionResult:
-    if isinstance(rules, RuleSet):
-        return classify(doc, rules)
-    if isinstance(rules, RecicLRules):
-        return classify_recicl(doc, rules)
-    return classify_irecist(doc, rules)
+    """The result of one criterion; a read it cannot be applied to (a baseline target lacks the
+    measurement it needs) gives an all-NE result saying why, so the other criteria, the burden
+    and the liver scores are still reported."""
+    try:
+        if isinstance(rules, RuleSet):
+            return classify(doc, rules)
+        if isinstance(rules, RecicLRules):
+            return classify_recicl(doc, rules)
+        return classify_irecist(doc, rules)
+    except CriteriaError as err:
+        return _not_assessed(doc, rules, str(err))
+
+
+def _not_assessed(doc: ReadDocument, rules: AnyRules, why: str) -> CriterionResult:
+    unit = (rules.sum_unit if isinstance(rules, RuleSet) else
+            "mm2" if isinstance(rules, RecicLRules) else "mm")
+    note = f"not assessed: {why}"
+    rows = [TimePointResult(
+        id=tp.id, day=tp.day, sum=None, change_from_baseline=None,  # type: ignore[arg-type]
+        change_from_nadir=None, target_response=None if i == 0 else "NE",
+        non_target_response=None, new_lesions=False, response=None if i == 0 else "NE",
+        reasons=(note,)) for i, tp in enumerate(doc.timepoints)]
+    return CriterionResult(
+        criterion=rules.name, sum_unit=unit, timepoints=tuple(rows), bor_unconfirmed="NE",
+        bor_confirmed="NE", pd_day=None, bor_reasons=(f"BOR NE: {note}",), checks=(note,),
+        parameters=rules.to_json(), not_assessed=why)
 
 
 def _liver_function_contradiction(lf: Any, row: Mapping[str, Any]) -> str | None:
@@ -179,7 +204,8 @@ def assess(
     ----------
     doc : ReadDocument
     criteria : sequence of str | Criteria | RuleSet, or a comma-separated str
-        Default: the document's ``criteria``, else RECIST 1.1 and mRECIST.
+        Default: the document's ``criteria``, else RECIST 1.1 and mRECIST.  ``"all"`` (or
+        ``["all"]``): every criterion, :data:`ALL_CRITERIA` (as ``--criteria all``).
     rule_overrides : {criterion: {parameter: value}}
         Parameters for one criterion, e.g. ``{"mRECIST": {"pd_abs_floor": 5}}``.
     burden_options : dict
@@ -193,10 +219,15 @@ def assess(
         Rule parameters applied to every selected criterion that has them, e.g.
         ``sd_min_days=56``.
 
+    A criterion the read cannot be applied to (a baseline target lacks the measurement it
+    needs, e.g. mRECIST without viable diameters) does not stop the others: its result is NE
+    at every follow-up, BOR NE, with the reason in ``not_assessed``, ``checks`` and the reasons.
+
     Raises
     ------
     CriteriaError
-        Unknown criterion or parameter, or a baseline target lacking a needed measurement.
+        Unknown criterion or parameter, or no selected criterion can be applied to the read
+        (each one's reason).
     """
     from hcc_imaging.burden.bclc import bclc_for, nearest_timepoint
     from hcc_imaging.burden.liver import albi_for, child_pugh_for
@@ -220,12 +251,17 @@ def assess(
         criteria = doc.criteria or DEFAULT_CRITERIA
     if isinstance(criteria, str):
         criteria = [c for c in criteria.split(",") if c.strip()]
+    if [str(c).strip().lower() for c in criteria if isinstance(c, str)] == ["all"] and len(
+            criteria) == 1:
+        criteria = ALL_CRITERIA  # as the CLI's --criteria all
     if not criteria:
         raise CriteriaError("no criteria given. Fix: pass e.g. ['RECIST1.1', 'mRECIST'].")
     rules = resolve_rules(criteria, overrides, rule_overrides)
     results: dict[str, CriterionResult] = {}
     for r in rules:
         results[r.name] = _run_one(doc, r)
+    if all(res.not_assessed is not None for res in results.values()):
+        raise CriteriaError("; ".join(str(res.not_assessed) for res in results.values()))
     # Milan reads the invasion / spread evidence BCLC reads: a liver-function record's flags
     # for the time point nearest to it, else the time point's own PVTT / extrahepatic lesions
     records: dict[str, list[Any]] = {}
@@ -270,8 +306,10 @@ def assess(
         liver.append(row)
     clinical: dict[str, Any] = {}
     imaging = [results[k] for k in (Criteria.MRECIST.value, Criteria.RECIST_1_1.value)
-               if k in results]
+               if k in results and results[k].not_assessed is None]
     if doc.markers and imaging:
         clinical["clinical_cr"] = clinical_cr(doc, imaging).to_json()
         clinical["drug_off"] = drug_off_eligible(doc, imaging).to_json()
-    return Assessment(doc.patient_id, doc.reader_id, results, burden, tuple(liver), clinical)
+    endpoints = {k: endpoints_json(doc, res) for k, res in results.items()}
+    return Assessment(doc.patient_id, doc.reader_id, results, burden, tuple(liver), clinical,
+                      endpoints)

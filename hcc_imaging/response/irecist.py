@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from hcc_imaging.response.bor import confirmed_bor, unconfirmed_bor
+from hcc_imaging.response.bor import confirmed_bor, response_start_days, unconfirmed_bor
 from hcc_imaging.response.classify import classify_detailed, fmt_mm
 from hcc_imaging.response.document import (
     IRecistCategory,
@@ -235,30 +235,34 @@ def classify_irecist(doc: ReadDocument, rules: IRecistRules = IRECIST) -> Criter
             new_lesions=row.new_lesions, response=label, reasons=tuple(reasons), extra=extra))
 
     ibor_u, ibor_c, bor_reasons = _ibor(labels, rules)
+    start_u, start_c = response_start_days(_before_icpd(labels), rules.base)
     return CriterionResult(
         criterion=rules.name, sum_unit="mm", timepoints=tuple(rows), bor_unconfirmed=ibor_u,
         bor_confirmed=ibor_c, pd_day=pd_day, bor_reasons=tuple(bor_reasons),
-        checks=base_result.checks, parameters=rules.to_json())
+        checks=base_result.checks, parameters=rules.to_json(),
+        first_response_day_unconfirmed=start_u, first_response_day_confirmed=start_c)
 
 
 _BACK = {"iCR": "CR", "iPR": "PR", "iSD": "SD", "NON-iCR/NON-iUPD": "NON-CR/NON-PD", "NE": "NE"}
+
+
+def _icpd_index(labels: list[tuple[int, str]]) -> int:
+    return next((i for i, (_, lab) in enumerate(labels) if lab == "iCPD"), len(labels))
+
+
+def _before_icpd(labels: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """The labels the iBOR searches, in RECIST spelling: those before iCPD, iUPD left out."""
+    return [(day, _BACK.get(lab, "NE")) for day, lab in labels[:_icpd_index(labels)]
+            if lab != "iUPD"]
 
 
 def _ibor(labels: list[tuple[int, str]], rules: IRecistRules) -> tuple[str, str, list[str]]:
     """iBOR: best iCR > iPR > iSD before iCPD (iUPD does not end the search); else iCPD if
     confirmed; else iUPD if any; else NE.  The confirmed variant requires iCR/iPR to be
     confirmed (next evaluable non-iUPD assessment ≥ 28 days later)."""
-    before: list[tuple[int, str]] = []
-    any_iupd = False
-    icpd = False
-    for day, lab in labels:
-        if lab == "iCPD":
-            icpd = True
-            break
-        if lab == "iUPD":
-            any_iupd = True
-            continue
-        before.append((day, _BACK.get(lab, "NE")))
+    before = _before_icpd(labels)
+    icpd = any(lab == "iCPD" for _, lab in labels)
+    any_iupd = any(lab == "iUPD" for _, lab in labels[:_icpd_index(labels)])
     out = []
     reasons: list[str] = []
     for fn in (unconfirmed_bor, confirmed_bor):

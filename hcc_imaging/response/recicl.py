@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from hcc_imaging.response.bor import best_overall_response
+from hcc_imaging.response.bor import best_overall_response, response_start_days
 from hcc_imaging.response.classify import fmt_mm, fmt_pct
 from hcc_imaging.response.document import (
     LesionKind,
@@ -300,7 +300,9 @@ def classify_recicl(doc: ReadDocument, rules: RecicLRules = RECICL) -> Criterion
         prev = tp
     bor_u, bor_c, bor_reasons = best_overall_response(
         [(r.day, r.response) for r in rows[1:]], rules)
+    start_u, start_c = response_start_days([(r.day, r.response) for r in rows[1:]], rules)
     return CriterionResult(
         criterion=rules.name, sum_unit="mm2", timepoints=tuple(rows), bor_unconfirmed=bor_u,
         bor_confirmed=bor_c, pd_day=pd_day, bor_reasons=tuple(bor_reasons),
-        checks=tuple(checks), parameters=rules.to_json())
+        checks=tuple(checks), parameters=rules.to_json(), first_response_day_unconfirmed=start_u,
+        first_response_day_confirmed=start_c)

@@ -85,6 +85,12 @@ class CriterionResult:
     ``pd_day``: day of the first documented progression (back-dated to the first sighting of
     a new lesion that was confirmed later; iRECIST: the iUPD day of a confirmed iCPD).
     ``checks``: measurability / target-selection findings (not fatal).
+    ``first_response_day_unconfirmed`` / ``first_response_day_confirmed``: the day of the first
+    CR/PR (iCR/iPR) that counts toward that BOR — where a duration of response starts (never
+    after the first PD; with confirmation, the first confirmed one) —, None when that BOR is not
+    CR/PR (:func:`hcc_imaging.response.bor.response_start_days`).
+    ``not_assessed``: why the criterion could not be applied to this read (e.g. mRECIST without
+    viable diameters at baseline); every follow-up is then NE.  None when it was applied.
     """
 
     criterion: str
@@ -96,6 +102,9 @@ class CriterionResult:
     bor_reasons: tuple[str, ...] = ()
     checks: tuple[str, ...] = ()
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    first_response_day_unconfirmed: int | None = None
+    first_response_day_confirmed: int | None = None
+    not_assessed: str | None = None
 
     def timepoint(self, timepoint_id: str) -> TimePointResult:
         for t in self.timepoints:
@@ -119,4 +128,5 @@ class CriterionResult:
             "bor_reasons": list(self.bor_reasons),
             "checks": list(self.checks),
             "parameters": dict(self.parameters),
+            "not_assessed": self.not_assessed,
         }

@@ -47,6 +47,64 @@ def test_tables_columns_values_and_schema_version(tmp_path: Path) -> None:
     assert payload["summary"][0]["criterion"] == "RECIST1.1"
 
 
+def test_every_table_counts_days_from_day_0_as_the_read_document(tmp_path: Path) -> None:
+    # read_tace.json: start_date 2024-03-01, baseline scanned 2024-02-26 (day -4)
+    from hcc_imaging.response import ReadDocument, assess
+
+    path = REPO / "docs" / "examples" / "read_tace.json"
+    raw = json.loads(path.read_text())
+    doc = ReadDocument.from_json(raw)
+    assert [t.day for t in doc.timepoints] == [-4, 35, 91]
+    info = write_tables(raw, tmp_path, assessments=assess(doc, ["recist1.1"]), formats=("csv",))
+    les = pd.read_csv(info.tables["lesions"]["csv"])
+    resp = pd.read_csv(info.tables["responses"]["csv"])
+    summ = pd.read_csv(info.tables["summary"]["csv"]).set_index("criterion")
+    assert list(les[les.lesion_id == "L1"].day) == [-4, 35, 91]
+    assert list(resp.day) == [-4, 35, 91]
+    assert summ.loc["RECIST1.1", "last_day"] == 91
+    assert TABLES_SCHEMA_VERSION.split(".")[0] == "2"
+
+
+def test_summary_carries_the_endpoints_of_the_assessment(tmp_path: Path) -> None:
+    from hcc_imaging.response import ReadDocument, assess
+
+    raw = json.loads((REPO / "docs" / "examples" / "read_atezo_irecist.json").read_text())
+    a = assess(ReadDocument.from_json(raw), ["recist1.1", "mrecist", "irecist"])
+    info = write_tables(raw, tmp_path, assessments=a, formats=("csv", "parquet"))
+    summ = pd.read_parquet(info.tables["summary"]["parquet"]).set_index("criterion")
+    rec, mrec = summ.loc["RECIST1.1"], summ.loc["mRECIST"]
+    assert (rec.pfs_event, rec.pfs_day, rec.ttp_event, rec.ttp_day) == (True, 42, True, 42)
+    assert rec.dor_event is pd.NA and rec.dor_days is pd.NA  # BOR PD: no response
+    # mRECIST: PR from day 84, confirmed, CR later, no PD: DOR censored at day 294
+    assert (mrec.pfs_event, mrec.pfs_day) == (False, 294)
+    assert (mrec.dor_event, mrec.dor_days) == (False, 210)
+    assert (mrec.dor_unconfirmed_event, mrec.dor_unconfirmed_days) == (False, 210)
+    csv = pd.read_csv(info.tables["summary"]["csv"]).set_index("criterion")
+    assert csv.loc["iRECIST", "dor_days"] == 168
+    # an assessment JSON without endpoints (earlier versions) leaves the columns empty
+    old = a.to_json()
+    for res in old["results"].values():
+        res.pop("endpoints")
+    info = write_tables(raw, tmp_path / "old", assessments=old, formats=("csv",))
+    assert pd.read_csv(info.tables["summary"]["csv"]).pfs_day.isna().all()
+
+
+def test_sr_offsets_count_from_the_baseline_scan(tmp_path: Path) -> None:
+    from hcc_imaging.export import read_sr, write_sr
+
+    raw = json.loads((REPO / "docs" / "examples" / "read_tace.json").read_text())
+    info = write_sr(raw, tmp_path / "sr.dcm")
+    days = {g.time_point: g.day for g in read_sr(info.path).groups}
+    assert days == {"BL": 0, "FU1": 39, "FU2": 95}  # offsets from the baseline event
+    raw2 = {"patient_id": "P", "timepoints": [
+        {"id": "BL", "day": -10, "lesions": [{"lesion_id": "L1", "longest_diameter_mm": 30.0}]},
+        {"id": "FU1", "day": 50, "lesions": [{"lesion_id": "L1", "longest_diameter_mm": 20.0}]}]}
+    assert [(t.day, t.day_from_baseline) for t in as_export_read(raw2).timepoints] == [
+        (-10, 0), (50, 60)]
+    info = write_sr(raw2, tmp_path / "sr2.dcm")
+    assert {g.time_point: g.day for g in read_sr(info.path).groups} == {"BL": 0, "FU1": 60}
+
+
 def test_tables_from_real_response_engine_assessment(tmp_path: Path) -> None:
     from hcc_imaging.response import ReadDocument
     from hcc_imaging.response.engine import assess

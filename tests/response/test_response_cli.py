@@ -104,6 +104,59 @@ def test_criteria_error_for_missing_measure(tmp_path, capsys):
     assert "target lesion 'L1'" in capsys.readouterr().err
 
 
+NO_VIABLE = {"patient_id": "NV", "timepoints": [
+    {"id": "BL", "day": 0, "lesions": [{"lesion_id": "L1", "role": "target",
+                                        "longest_diameter_mm": 50.0}]},
+    {"id": "FU1", "day": 56, "lesions": [{"lesion_id": "L1", "role": "target",
+                                          "longest_diameter_mm": 30.0}]}],
+    "liver_function": [{"day": 0, "bilirubin_mg_dl": 0.8, "albumin_g_dl": 4.0, "inr": 1.1,
+                        "ascites": "none", "encephalopathy": "none"}]}
+
+
+def test_default_assess_without_viable_diameters_reports_mrecist_ne_and_the_rest(tmp_path,
+                                                                                 capsys):
+    a = assess(ReadDocument.from_json(NO_VIABLE))  # default: RECIST 1.1 + mRECIST
+    assert a.results["RECIST1.1"].timepoints[1].response == "PR"
+    m = a.results["mRECIST"]
+    assert [t.response for t in m.timepoints] == [None, "NE"]
+    assert (m.bor_unconfirmed, m.bor_confirmed, m.pd_day) == ("NE", "NE", None)
+    assert "L1 has no viable_diameter_mm (needed by mRECIST)" in m.not_assessed
+    assert any(c.startswith("not assessed: ") for c in m.checks)
+    assert len(a.burden) == 2 and a.liver[0]["child_pugh_class"] == "A"
+    p = tmp_path / "nv.json"
+    p.write_text(json.dumps(NO_VIABLE))
+    out = run_json(capsys, str(p))
+    assert out["results"]["mRECIST"]["not_assessed"] == m.not_assessed
+    assert out["results"]["RECIST1.1"]["not_assessed"] is None
+    assert len(out["burden"]) == 2 and out["liver"][0]["child_pugh_score"] == 5
+
+
+def test_json_gives_each_criterion_its_endpoints(capsys):
+    out = run_json(capsys, str(EX / "read_atezo_irecist.json"), "--criteria", "recist1.1,irecist")
+    rec, irec = out["results"]["RECIST1.1"]["endpoints"], out["results"]["iRECIST"]["endpoints"]
+    assert rec["pfs"] == {"event": True, "day": 42, "kind": "progression", "reason": "PD on day 42"}
+    assert (rec["ttp"]["event"], rec["ttp"]["day"]) == (True, 42)
+    assert rec["dor"] is None and rec["dor_unconfirmed"] is None  # BOR PD
+    assert (irec["pfs"]["event"], irec["pfs"]["day"]) == (False, 294)
+    assert (irec["dor"]["event"], irec["dor"]["day"]) == (False, 168)  # iPR from day 126
+    assert main(["assess", str(EX / "read_atezo_irecist.json"), "--criteria", "recist1.1"]) == 0
+    assert "endpoints: PFS 42 d (progression), TTP 42 d (progression), DOR —" in (
+        capsys.readouterr().out)
+
+
+def test_a_criterion_not_assessed_has_no_endpoints():
+    a = assess(ReadDocument.from_json(NO_VIABLE))
+    assert a.to_json()["results"]["mRECIST"]["endpoints"] is None
+    assert a.to_json()["results"]["RECIST1.1"]["endpoints"]["pfs"]["day"] == 56
+
+
+def test_assess_accepts_all_as_the_cli_does():
+    d = ReadDocument.from_json(TACE)
+    every = ["RECIST1.1", "mRECIST", "EASL", "WHO", "RECICL", "iRECIST"]
+    assert list(assess(d, "all").results) == every
+    assert list(assess(d, ["ALL"]).results) == every
+
+
 def test_subprocess_run_json():
     proc = subprocess.run([sys.executable, "-m", "hcc_imaging.cli", "assess", TACE, "--criteria",
                            "recist1.1,mRECIST", "--json"], capture_output=True, text=True,

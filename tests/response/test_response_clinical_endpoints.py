@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 from pathlib import Path
 
@@ -141,8 +142,12 @@ def test_death_pfs_event_ttp_censored_dor_parameter():
     assert (pfs(d, r).event, pfs(d, r).day, pfs(d, r).kind) == (True, 150, "death")
     t = ttp(d, r)
     assert (t.event, t.day) == (False, 56)  # NE at day 112 is not adequate
-    assert dor(d, r).event is False and dor(d, r).day == 0
-    assert (dor(d, r, death_is_event=True).event, dor(d, r, death_is_event=True).day) == (True, 94)
+    # the PR of day 56 is not confirmed (NE next): a responder only without confirmation
+    assert dor(d, r) is None
+    du = dor(d, r, confirmed=False)
+    assert (du.event, du.day) == (False, 0)
+    assert (dor(d, r, death_is_event=True, confirmed=False).event,
+            dor(d, r, death_is_event=True, confirmed=False).day) == (True, 94)
 
 
 def test_pfs_censored_and_backdated():
@@ -156,6 +161,70 @@ def test_pfs_censored_and_backdated():
     assert pfs(e, classify(e, RECIST_1_1)).day == 56
 
 
+@pytest.mark.parametrize("follow_up", [
+    pytest.param([], id="baseline-only"),
+    pytest.param([(56, [les("L1", status="not_evaluable")])], id="only-NE-after-baseline"),
+])
+def test_pfs_ttp_without_adequate_follow_up_are_censored_at_day_0_not_the_baseline(follow_up):
+    # baseline 10 days before the start: the censoring day is the start, never negative
+    d = doc((-10, [les("L1", 50.0)]), *follow_up)
+    r = classify(d, RECIST_1_1)
+    for end in (pfs(d, r), ttp(d, r)):
+        assert (end.event, end.day, end.kind) == (False, 0, "censored")
+        assert "no adequate assessment after the start (day 0)" in end.reason
+
+
+def test_pfs_of_the_tace_example_baseline_only_is_censored_at_day_0():
+    raw = json.loads((EX / "read_tace.json").read_text())
+    raw["timepoints"] = raw["timepoints"][:1]  # baseline 2024-02-26, start 2024-03-01: day -4
+    raw.pop("markers", None)
+    d = ReadDocument.from_json(raw)
+    assert d.timepoints[0].day == -4
+    p = pfs(d, classify(d, RECIST_1_1))
+    assert (p.event, p.day) == (False, 0)
+
+
+def test_dor_none_when_the_only_pr_follows_the_first_pd():
+    # read_atezo_irecist.json: RECIST 1.1 PD on day 42, PR from day 126 on; BOR PD
+    d = ReadDocument.from_json(EX / "read_atezo_irecist.json")
+    a = assess(d, ["RECIST1.1", "iRECIST"])
+    r = a.results["RECIST1.1"]
+    assert (r.bor_confirmed, r.pd_day) == ("PD", 42)
+    assert dor(d, r) is None and dor(d, r, confirmed=False) is None
+    # iRECIST: the iUPD was reset, the iPR of day 126 counts toward the iBOR
+    i = dor(d, a.results["iRECIST"])
+    assert (a.results["iRECIST"].bor_confirmed, i.event, i.day) == ("iPR", False, 168)
+
+
+def test_dor_none_when_pd_is_backdated_to_the_first_pr():
+    e = doc((0, [les("L1", 50.0)]),
+            (56, [les("L1", 30.0), {"lesion_id": "N1", "role": "new", "equivocal": True,
+                                    "longest_diameter_mm": 8.0}]),
+            (112, [les("L1", 30.0), {"lesion_id": "N1", "role": "new",
+                                     "longest_diameter_mm": 15.0}]))
+    r = classify(e, RECIST_1_1)
+    assert (r.bor_unconfirmed, r.bor_confirmed, r.pd_day) == ("PD", "PD", 56)
+    assert dor(e, r) is None and dor(e, r, confirmed=False) is None
+
+
+def test_dor_follows_the_confirmation_setting():
+    # PR day 56 not confirmed (PD day 112): confirmed BOR SD, unconfirmed BOR PR
+    d = series([50.0, 30.0, 40.0], [0, 56, 112])
+    r = classify(d, RECIST_1_1)
+    assert (r.bor_unconfirmed, r.bor_confirmed) == ("PR", "SD")
+    assert dor(d, r) is None
+    du = dor(d, r, confirmed=False)
+    assert (du.event, du.day, du.kind) == (True, 56, "progression")
+    # PR day 56 unconfirmed (SD day 112), PR day 168 confirmed on day 224, PD day 280:
+    # with confirmation the response starts at the confirmed PR (day 168), not day 56
+    d = series([50.0, 30.0, 35.5, 30.0, 30.0, 45.0], [0, 56, 112, 168, 224, 280])
+    r = classify(d, RECIST_1_1)
+    assert [t.response for t in r.timepoints[1:]] == ["PR", "SD", "PR", "PR", "PD"]
+    assert (dor(d, r).day, dor(d, r).reason) == (
+        112, "confirmed response from day 168 to PD on day 280")
+    assert dor(d, r, confirmed=False).day == 224
+
+
 def test_cohort_orr_dcr_keep_ne_in_denominator():
     c = cohort_endpoints(["CR", "PR", "SD", "PD", "NE", None, "NON-CR/NON-PD", "iPR"])
     assert (c.n, c.n_responders, c.n_disease_control) == (8, 3, 5)
@@ -163,6 +232,25 @@ def test_cohort_orr_dcr_keep_ne_in_denominator():
     assert c.to_json()["counts"]["missing"] == 1
     with pytest.raises(CriteriaError, match=r"at least one patient"):
         cohort_endpoints([])
+
+
+def test_cohort_normalises_the_spellings_the_tool_accepts():
+    c = cohort_endpoints(["pr", "PR ", "non_cr/non_pd", "Non-CR/Non-PD", "icr", " iSD", None, ""])
+    assert (c.n, c.n_responders, c.n_disease_control) == (8, 3, 6)
+    assert c.counts == {"PR": 2, "NON-CR/NON-PD": 2, "iCR": 1, "iSD": 1, "missing": 2}
+
+
+@pytest.mark.parametrize(("bors", "match"), [
+    pytest.param(["PR", "XYZ"], r"patient 2, 'XYZ', is not a response label", id="unknown-label"),
+    pytest.param(["Partial Response"], r"not a response label", id="long-name"),
+    pytest.param(["TE4"], r"'TE4', is not a response label", id="recicl-te-grade"),
+    pytest.param(["PR", 3], r"patient 2 is 3 \(int\)", id="not-a-string"),
+    pytest.param("PRCR", r"not the string 'PRCR' \(it would be read letter by letter\)",
+                 id="plain-string"),
+])
+def test_cohort_refuses_what_is_not_a_bor(bors, match):
+    with pytest.raises(CriteriaError, match=match):
+        cohort_endpoints(bors)
 
 
 # Clinical CR needs the imaging CR and the normal markers at the same time (criteria.md §9.3).

@@ -216,7 +216,24 @@ BAD = [
                  id="unknown-top-field"),
     pytest.param({"patient_id": "P", "timepoints": {"id": "BL"}},
                  r"field 'timepoints': expected a list", id="timepoints-not-list"),
+    pytest.param({"patient_id": "P", "death_day": 40, "timepoints": [
+        {"id": "BL", "day": 0}, {"id": "FU1", "day": 56}]},
+                 r"field 'death_day': death on day 40 is before time point 'FU1' \(day 56\); a "
+                 r"scan after death is impossible. Fix", id="death-before-a-scan"),
+    pytest.param({"patient_id": "P", "start_date": "2024-03-01", "death_date": "2024-04-01",
+                  "timepoints": [{"id": "BL", "date": "2024-02-26"},
+                                 {"id": "FU1", "date": "2024-04-05"}]},
+                 r"field 'death_date': death on day 31 \(2024-04-01\) is before time point "
+                 r"'FU1' \(day 35\)", id="death-date-before-a-scan"),
+    pytest.param({"patient_id": "P", "death_day": -3, "timepoints": [{"id": "BL", "day": -10}]},
+                 r"field 'death_day': death on day -3 is before day 0", id="death-negative"),
 ]
+
+
+def test_death_on_the_day_of_the_last_scan_is_accepted():
+    d = ReadDocument.from_json({"patient_id": "P", "death_day": 56, "timepoints": [
+        {"id": "BL", "day": 0}, {"id": "FU1", "day": 56}]})
+    assert d.death_day == 56
 
 
 @pytest.mark.parametrize(("obj", "match"), BAD)
