@@ -194,22 +194,40 @@ class Store:
         self.url = resolve_db_url(db)
         self.engine = _make_engine(self.url, busy_timeout_s)
         self._write_engine = self.engine.execution_options(hcc_write=True)
-        try:
-            with self.engine.connect() as conn:
-                current = stored_version(conn)
-            from .constants import SCHEMA_VERSION
+        # Opening sets the connection's pragmas (WAL, busy timeout) and may create or migrate
+        # the schema; another process writing at that moment can make it "database is locked"
+        # (the pragmas do not wait for the busy timeout): retried as writes are (_write).
+        delay = WRITE_RETRY_BASE_DELAY_S
+        for attempt in range(WRITE_RETRY_ATTEMPTS):
+            try:
+                self._open_schema()
+                break
+            except OperationalError as err:
+                self.engine.dispose()
+                if _is_locked(err) and attempt < WRITE_RETRY_ATTEMPTS - 1:
+                    time.sleep(delay * (1.0 + random.random()))
+                    delay *= 2
+                    continue
+                raise StoreError(
+                    f"cannot open the study store {self.url}: {err.orig}. "
+                    + ("Another process held the lock for too long; retry, or raise busy_timeout_s."
+                       if _is_locked(err) else "Check the path/URL and permissions.")
+                ) from err
+            except StoreError:
+                self.engine.dispose()
+                raise
 
-            if current != SCHEMA_VERSION:
-                with self._write_engine.begin() as conn:
-                    found, now = ensure_schema(conn)
-                if found is not None and found != now:
-                    log.info("study store migrated from schema v%s to v%s", found, now)
-        except OperationalError as err:
-            self.engine.dispose()
-            raise StoreError(f"cannot open the study store {self.url}: {err.orig}. Check the path/URL and permissions.") from err
-        except StoreError:
-            self.engine.dispose()
-            raise
+    def _open_schema(self) -> None:
+        """Read the schema version; create or migrate the schema when it is not current."""
+        with self.engine.connect() as conn:
+            current = stored_version(conn)
+        from .constants import SCHEMA_VERSION
+
+        if current != SCHEMA_VERSION:
+            with self._write_engine.begin() as conn:
+                found, now = ensure_schema(conn)
+            if found is not None and found != now:
+                log.info("study store migrated from schema v%s to v%s", found, now)
 
     # -- plumbing ---------------------------------------------------------------------------
     def close(self) -> None:

@@ -116,3 +116,29 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path, busy_s: floa
         for r in ("R1", "R2"):
             assert sum(1 for e in entries if e.actor == r and e.entity == "measurements") == n
         assert report.n_rows == len(entries)
+
+
+def test_opening_the_store_while_another_holds_the_lock_waits_and_retries(tmp_path: Path) -> None:
+    """Opening sets the connection's pragmas; with another process holding the lock that raised
+    "database is locked" at once (CI: a second reader opening the store while the first wrote,
+    with a 1 ms busy timeout). The open is retried as writes are."""
+    import sqlite3
+    import threading
+
+    db = tmp_path / "s.sqlite"
+    Store(db).close()
+    con = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    con.execute("PRAGMA journal_mode = DELETE")  # a rollback journal: an exclusive lock blocks all
+    con.execute("BEGIN EXCLUSIVE")
+    timer = threading.Timer(0.3, lambda: con.execute("COMMIT"))
+    timer.start()
+    try:
+        t0 = time.perf_counter()
+        store = Store(db, busy_timeout_s=0.001)
+        waited = time.perf_counter() - t0
+        assert store.add_reader("R9").reader_id == "R9"
+        store.close()
+    finally:
+        timer.join()
+        con.close()
+    assert waited >= 0.25  # it did meet the lock, and waited for it
