@@ -68,7 +68,7 @@ class RegistrationParams:
     @classmethod
     def carry(cls) -> RegistrationParams:
         """The settings for carrying a lesion's centre to another time point: the images' block
-        means on ``REGISTRATION_CARRY_WORK_SPACING_MM`` voxels and a two-level pyramid
+        means on ``REGISTRATION_CARRY_WORK_SPACING_MM`` voxels and a three-level pyramid
         (``REGISTRATION_CARRY_*``; on a 512 x 512 x 100 study several times faster than the full
         registration, the point within about half a millimetre)."""
         return cls(shrink_factors=C.REGISTRATION_CARRY_SHRINK_FACTORS,
@@ -100,7 +100,9 @@ class Registration:
     fixed_frame_of_reference_uid, moving_frame_of_reference_uid : str or None
     fixed_series_instance_uid, moving_series_instance_uid : str or None
     metric_value : float
-        Final Mattes mutual information (negative; lower is better).
+        Mattes mutual information of the transform kept (negative; lower is better), on the finest
+        level's images, mask and samples (``parameters["metric_at_start"]``: the same figure for
+        the starting transform; ``parameters["stage_metrics"]``: for each stage's result).
     elapsed_s : float
     parameters : dict
         Optimiser settings used, and whether a mask was used.
@@ -396,9 +398,14 @@ def register_volumes(
                 convergenceWindowSize=10, estimateLearningRate=R.Once, maximumStepSizeInPhysicalUnits=p.learning_rate_mm,
             )
         else:
+            # the first step in mm of physical shift (estimated once per level): a fixed learning
+            # rate is a step of that length in parameter units, and once the translations sit at
+            # their optimum it all goes into the rotations or the affine matrix (2 matrix units:
+            # the 12 deg tilted follow-up's rigid result spoilt by 20 mm in the first iterations)
             R.SetOptimizerAsRegularStepGradientDescent(
                 learningRate=p.learning_rate_mm, minStep=p.min_step_mm, numberOfIterations=p.iterations,
-                relaxationFactor=0.5, gradientMagnitudeTolerance=1e-8,
+                relaxationFactor=0.5, gradientMagnitudeTolerance=1e-8, estimateLearningRate=R.Once,
+                maximumStepSizeInPhysicalUnits=p.learning_rate_mm,
             )
         R.SetOptimizerScalesFromPhysicalShift()
         iters: list[int] = []
@@ -420,6 +427,26 @@ def register_volumes(
         log.debug("registration stage: %s iterations, stop: %s", iters, R.GetOptimizerStopConditionDescription())
         return out, float(R.GetMetricValue())
 
+    def evaluate(tx: Any) -> float:
+        """The metric of ``tx`` on the finest level's images, mask and samples: the one figure every
+        stage's result (and the start) is compared on."""
+        R = sitk.ImageRegistrationMethod()
+        R.SetMetricAsMattesMutualInformation(numberOfHistogramBins=p.histogram_bins)
+        R.SetMetricSamplingStrategy(R.RANDOM)
+        R.SetMetricSamplingPercentage(fractions[-1] if mask_img is not None else fractions_global[-1], p.random_seed)
+        R.SetInterpolator(sitk.sitkLinear)
+        if mask_img is not None:
+            R.SetMetricFixedMask(mask_img)
+        R.SetInitialTransform(tx)
+        try:
+            return float(R.MetricEvaluate(F_eval, M_eval))
+        except RuntimeError:  # no sample lands in the moving image: the worst value there is
+            return 0.0
+
+    sigma = float(p.smoothing_sigmas_mm[-1])
+    F_eval = sitk.SmoothingRecursiveGaussian(F, sigma) if sigma > 0 else F
+    M_eval = sitk.SmoothingRecursiveGaussian(M, sigma) if sigma > 0 else M
+    metric_start = evaluate(rigid)
     stages = []
     if mask_img is not None and len(p.shrink_factors) > 1:
         # 1) global rigid on the coarse levels (the whole image: robust capture range), then
@@ -429,24 +456,44 @@ def register_volumes(
         tx0 = sitk.CompositeTransform(tx0).GetNthTransform(0) if tx0.GetName() == "CompositeTransform" else tx0
         rigid = sitk.Euler3DTransform(tx0)
         stages.append("rigid_global_coarse")
-        tx, metric = run(rigid, fractions, masked=True, levels=slice(1, None))
+        tx, _ = run(rigid, fractions, masked=True, levels=slice(1, None))
         stages.append("rigid_masked")
         fine = slice(1, None)
+        # a stage that leaves the metric worse than the one before it (on the same finest-level
+        # images, mask and samples) wandered off a good result: the earlier result is kept
+        tx = sitk.CompositeTransform(tx).GetNthTransform(0) if tx.GetName() == "CompositeTransform" else tx
+        m_new, m_old = evaluate(tx), evaluate(rigid)
+        stage_metrics = {"rigid_global_coarse": m_old, "rigid_masked": m_new}
+        m_kept = m_new
+        if m_new > m_old + C.REGISTRATION_STAGE_METRIC_TOL:
+            tx, stages[-1], m_kept = rigid, "rigid_masked_rejected", m_old
+            log.info("registration: the masked rigid stage made the metric worse (%.3f -> %.3f); kept the global one",
+                     m_old, m_new)
     else:
-        tx, metric = run(rigid, fractions if mask_img is not None else fractions_global)
+        tx, _ = run(rigid, fractions if mask_img is not None else fractions_global)
         stages.append("rigid")
         fine = slice(None)
-    tx = sitk.CompositeTransform(tx).GetNthTransform(0) if tx.GetName() == "CompositeTransform" else tx
+        tx = sitk.CompositeTransform(tx).GetNthTransform(0) if tx.GetName() == "CompositeTransform" else tx
+        stage_metrics = {"rigid": evaluate(tx)}
+        m_kept = stage_metrics["rigid"]
     euler = sitk.Euler3DTransform(tx) if tx.GetName() == "Euler3DTransform" else tx
     affine = sitk.AffineTransform(3)
     affine.SetCenter(euler.GetCenter())
     affine.SetMatrix(euler.GetMatrix())
     affine.SetTranslation(euler.GetTranslation())
     if kind == TransformKind.AFFINE:
-        tx2, metric = run(affine, fractions if mask_img is not None else fractions_global, masked=True, levels=fine)
+        tx2, _ = run(affine, fractions if mask_img is not None else fractions_global, masked=True, levels=fine)
         tx2 = sitk.CompositeTransform(tx2).GetNthTransform(0) if tx2.GetName() == "CompositeTransform" else tx2
-        affine = sitk.AffineTransform(tx2)
-        stages.append("affine")
+        m_affine = evaluate(tx2)
+        stage_metrics["affine"] = m_affine
+        if m_affine > m_kept + C.REGISTRATION_STAGE_METRIC_TOL:
+            stages.append("affine_rejected")
+            log.info("registration: the affine stage made the metric worse (%.3f -> %.3f); kept the rigid result",
+                     m_kept, m_affine)
+        else:
+            affine = sitk.AffineTransform(tx2)
+            m_kept = m_affine
+            stages.append("affine")
     reg = Registration(
         kind=kind,
         matrix=np.asarray(affine.GetMatrix(), float).reshape(3, 3),
@@ -456,12 +503,14 @@ def register_volumes(
         moving_frame_of_reference_uid=moving.frame_of_reference_uid,
         fixed_series_instance_uid=fixed.series_instance_uid,
         moving_series_instance_uid=moving.series_instance_uid,
-        metric_value=metric,
+        metric_value=m_kept,
         elapsed_s=time.perf_counter() - t0,
         parameters={
             "algorithm": "hcc_imaging.segment.register.mattes_mi",
             "version": C.ALGORITHM_VERSION,
             "stages": stages,
+            "metric_at_start": metric_start,
+            "stage_metrics": stage_metrics,
             "initial": mode,
             "masked": fixed_mask is not None,
             "shrink_factors": list(p.shrink_factors),
@@ -478,7 +527,7 @@ def register_volumes(
             "sampling_fractions_per_level": fractions,
         },
     )
-    log.debug("registration %s: metric %.4f in %.2f s", kind, metric, reg.elapsed_s)
+    log.debug("registration %s: metric %.4f in %.2f s", kind, m_kept, reg.elapsed_s)
     return reg
 
 

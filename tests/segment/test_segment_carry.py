@@ -36,3 +36,46 @@ def test_which_findings_lie_in_the_liver_mask() -> None:
     assert lies_in_liver("hepatic_vein") and lies_in_liver("other", kind="pvtt")
     assert not lies_in_liver("liver", is_lymph_node=True) and not lies_in_liver("liver", kind="lymph_node")
     assert not lies_in_liver("lung") and not lies_in_liver("peritoneum")
+
+
+def _tilted(st, angle_deg: float):  # type: ignore[no-untyped-def]
+    """``st``'s portal venous phase tilted by ``angle_deg`` about the LPS y axis through the liver's
+    centroid (a follow-up lying differently on the table), with fresh noise; returns it and the
+    true fixed -> moving map of points."""
+    import SimpleITK as sitk
+
+    from hcc_imaging.segment import Registration
+
+    pv = st.volumes["portal_venous"]
+    t = sitk.Euler3DTransform()
+    t.SetCenter(tuple(float(v) for v in st.liver.index_to_lps(np.argwhere(st.liver.array).mean(0))))
+    t.SetRotation(0.0, float(np.deg2rad(angle_deg)), 0.0)
+    img = sitk.Resample(pv.to_sitk(), pv.to_sitk(), t, sitk.sitkLinear, -1024.0)
+    arr = sitk.GetArrayFromImage(img) + np.random.default_rng(1).normal(0, 5, pv.shape)
+    moving = pv.with_array(np.rint(arr).astype(np.int16))
+    inv = t.GetInverse()  # moving(x) = fixed(t(x)): fixed -> moving points is t^-1
+    return moving, Registration(kind="rigid", matrix=np.asarray(inv.GetMatrix()).reshape(3, 3),
+                                translation_mm=inv.GetTranslation(), center_mm=inv.GetCenter())
+
+
+def test_a_tilted_follow_up_is_carried_within_a_voxel_with_the_liver_mask() -> None:
+    """The study phantom (44 x 112 x 112 at 3.5 x 3 x 3 mm) tilted 10 and 15 deg about y: the
+    liver-masked carry registration (``carry_points(liver_masked=True)``, what ``--liver`` and
+    ``batch --carry`` use) brings every lesion's centre within one 3 mm voxel, as the whole-image
+    one does.  Before, the affine stage's first steps (a fixed learning rate of 2 parameter units,
+    all of it into the matrix once the translations sat at their optimum) spoilt a good rigid
+    result: 3-19 mm at 10 deg; at 15 deg the two-level pyramid's coarse rigid start was 4-7 mm off
+    and the masked stages went 15-22 mm away.  No kept stage leaves the metric worse than the one
+    before it."""
+    from hcc_imaging.segment.carry import carry_points
+
+    st = make_study(0, shape=(44, 112, 112), spacing=(3.5, 3.0, 3.0))
+    pv = st.volumes["portal_venous"]
+    labs = [1, 2, 3, 4]  # the liver lesions
+    for angle in (10.0, 15.0):
+        moving, truth = _tilted(st, angle)
+        centres, seeds, reg = carry_points(pv, st.lesions, moving, labels=labs, liver_masked=True)
+        err = [float(np.linalg.norm(seeds[lab] - truth.map_to_moving(centres[lab]))) for lab in labs]
+        assert max(err) <= 3.0, (angle, np.round(err, 1), reg.parameters["stages"])
+        m = reg.parameters["stage_metrics"]
+        assert reg.metric_value <= min(m.values()) + 0.02  # measured: the kept stage is the best

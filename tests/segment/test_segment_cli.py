@@ -257,9 +257,9 @@ def test_a_follow_up_from_the_baselines_mask_where_the_patient_lies_elsewhere(
     record = json.loads(capsys.readouterr().out)
     carried = record["carried_from"]
     assert carried["label"] == 1 and carried["registration"]["kind"] == "affine" and not carried["liver_masked"]
-    # a registration to carry a point (REGISTRATION_CARRY_*): block means on ~3 mm voxels, two levels
+    # a registration to carry a point (REGISTRATION_CARRY_*): block means on ~3 mm voxels, three levels
     assert carried["registration"]["parameters"]["work_spacing_mm"] == 3.0
-    assert carried["registration"]["parameters"]["shrink_factors"] == [2, 1]
+    assert carried["registration"]["parameters"]["shrink_factors"] == [4, 2, 1]
     # the registration found the shift: the seed moved by it (LPS x = column, y = row)
     shift = np.asarray(carried["seed_lps"]) - np.asarray(carried["centre_lps"])
     assert np.allclose(shift[:2], [dx * 2.3, dy * 2.3], atol=1.2)
