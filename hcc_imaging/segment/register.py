@@ -270,9 +270,13 @@ def lesion_centre_lps(mask: LabelVolume, label: int | None = None) -> NDArray[np
     when it is not convex (a crescent's centroid lies outside it), the seed a lesion is carried to
     another time point with (``Registration.map_to_moving``, the napari dock's "Propagate",
     ``hcc-imaging segment --from-mask``).  ``label``: the lesion's value (default: every nonzero
-    voxel).  Raises ``SegmentationError`` for an empty mask."""
+    voxel).  Raises ``SegmentationError`` for an empty mask, and for label 0 (the background, not a
+    lesion)."""
     from .errors import SegmentationError
 
+    if label is not None and int(label) == 0:
+        raise SegmentationError("label 0 is the mask's background, not a lesion: give a lesion's label (e.g. "
+                                "--from-label 1), or none to carry every nonzero voxel as one lesion.")
     arr = np.asarray(mask.array)
     idx = np.argwhere(arr != 0 if label is None else arr == label)
     if idx.size == 0:

@@ -243,6 +243,9 @@ def test_a_lesions_centre_lies_inside_it_even_for_a_crescent() -> None:
     assert np.allclose(geom.index_to_lps(np.asarray(k, float)), p)
     with pytest.raises(SegmentationError, match="no voxels of label 2"):
         lesion_centre_lps(lab, 2)
+    # label 0 is the background: its "centre" is no lesion's (it was carried as one)
+    with pytest.raises(SegmentationError, match="label 0 is the mask's background"):
+        lesion_centre_lps(lab, 0)
 
 
 def test_the_carry_registrations_coarse_grid_centres_each_voxel_on_its_block() -> None:
