@@ -143,6 +143,10 @@ __all__ = [
     "REGISTRATION_HISTOGRAM_BINS",
     "REGISTRATION_RANDOM_SEED",
     "REGISTRATION_STAGE_METRIC_TOL",
+    "REGISTRATION_SUSPECT_METRIC",
+    "REGISTRATION_MIN_FIELD_FRACTION",
+    "REGISTRATION_MIN_MASK_OVERLAP",
+    "REGISTRATION_CHECK_POINTS",
     "TRANSLATION_MAX_SHIFT_MM",
     "TRANSLATION_GRID_MM",
     "TRANSLATION_FINE_GRID_MM",
@@ -1442,6 +1446,22 @@ REGISTRATION_RANDOM_SEED: Final[int] = 20240601
 #: is dropped.  Run-to-run sampling noise of the figure is below 0.01 on the phantoms; a stage
 #: that spoilt the rigid result of a 10 deg tilted follow-up left it 0.5-1.0 worse.
 REGISTRATION_STAGE_METRIC_TOL: Final[float] = 0.02
+
+#: The check of a registration that carries lesions to another time point
+#: (``register.registration_problems``; a suspect one is reported, and ``batch --carry`` does not
+#: measure the study).  Final Mattes MI above this (nats; 0 is no shared information): a follow-up
+#: of pure noise ended at -0.009, the good carries of the phantoms, the sample study and
+#: 3D-IRCADb-01 at -0.9 to -1.8.
+REGISTRATION_SUSPECT_METRIC: Final[float] = -0.15
+#: Fewest of the first study's liver points (else of the middle of its image) that must land
+#: inside the other image after registration (fraction).
+REGISTRATION_MIN_FIELD_FRACTION: Final[float] = 0.5
+#: Fewest of either study's liver points, where the other image covers them, that must land in
+#: the other study's liver after registration (fraction; the smaller of the two directions): the
+#: good carries overlap by 0.85-0.98, a mirrored "other patient" by 0.2-0.3.
+REGISTRATION_MIN_MASK_OVERLAP: Final[float] = 0.6
+#: Points sampled (at most) from each mask for the check.
+REGISTRATION_CHECK_POINTS: Final[int] = 20000
 
 # ------------------------------------------------- local translation search (pre -> arterial)
 # Used by hcc_imaging.segment.register.register_translation, which viable_mask uses to align the

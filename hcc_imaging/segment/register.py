@@ -32,7 +32,7 @@ from . import constants as C
 from .errors import RegistrationError
 
 __all__ = ["TransformKind", "RegistrationParams", "Registration", "register_volumes", "register_translation",
-           "lesion_centre_lps"]
+           "lesion_centre_lps", "registration_problems"]
 
 log = logging.getLogger(__name__)
 
@@ -284,6 +284,84 @@ def lesion_centre_lps(mask: LabelVolume, label: int | None = None) -> NDArray[np
         raise SegmentationError(f"the mask has {what}: nothing to carry to another time point.")
     centre = idx[np.argmin(((idx - idx.mean(0)) ** 2).sum(1))]
     return np.asarray(mask.index_to_lps(centre.astype(float)), float).reshape(3)
+
+
+def _sample_points(mask: LabelVolume | Volume, n_max: int, *, nonzero: bool = True) -> NDArray[np.float64]:
+    """Up to ``n_max`` LPS points (mm) of ``mask``'s nonzero voxels (every voxel when ``nonzero`` is
+    False), evenly strided."""
+    arr = np.asarray(mask.array)
+    idx = np.argwhere(arr != 0) if nonzero else np.argwhere(np.ones(arr.shape, bool))
+    if len(idx) > n_max:
+        idx = idx[:: int(np.ceil(len(idx) / n_max))]
+    return np.asarray(mask.index_to_lps(idx.astype(float)), float).reshape(-1, 3)
+
+
+def _inside(geom_owner: LabelVolume | Volume, points_lps: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Whether each point lies within ``geom_owner``'s field (half a voxel beyond the centres)."""
+    ijk = np.asarray(geom_owner.lps_to_index(points_lps), float).reshape(-1, 3)
+    return np.all((ijk > -0.5) & (ijk < np.asarray(geom_owner.shape) - 0.5), axis=1)
+
+
+def _hits(mask: LabelVolume, points_lps: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Whether each point (inside ``mask``'s field) lands on a nonzero voxel of ``mask``."""
+    ijk = np.rint(np.asarray(mask.lps_to_index(points_lps), float).reshape(-1, 3)).astype(int)
+    ijk = np.clip(ijk, 0, np.asarray(mask.shape) - 1)
+    return np.asarray(mask.array)[ijk[:, 0], ijk[:, 1], ijk[:, 2]] != 0
+
+
+def registration_problems(
+    reg: Registration,
+    fixed: Volume,
+    moving: Volume,
+    *,
+    fixed_mask: LabelVolume | None = None,
+    moving_mask: LabelVolume | None = None,
+) -> tuple[list[str], dict[str, Any]]:
+    """Whether ``reg`` (``fixed`` -> ``moving``) can be trusted to carry points: the reasons it is
+    suspect (empty when none) and the figures they rest on.
+
+    * The metric: above ``REGISTRATION_SUSPECT_METRIC`` the images share almost no information
+      (a follow-up of noise, of another body part: Mattes MI near 0).
+    * The field: less than ``REGISTRATION_MIN_FIELD_FRACTION`` of ``fixed_mask`` (else of the
+      fixed image) lands inside the moving image (the follow-up covers another range, or the
+      transform sent it away).
+    * The organ overlap, when both masks are given (the two studies' livers): less than
+      ``REGISTRATION_MIN_MASK_OVERLAP`` of either mask, where the other image covers it, lands in
+      the other mask (the liver on the other side: another patient, a mirrored series; a
+      registration stuck centimetres off).
+
+    The thresholds are loose: the registrations of the tests and the sample data pass them by a
+    wide margin (docs/validation.md section 4); a failed one is seldom subtle.
+    """
+    n = C.REGISTRATION_CHECK_POINTS
+    figures: dict[str, Any] = {"metric": round(float(reg.metric_value), 4)}
+    problems: list[str] = []
+    if reg.kind not in (TransformKind.IDENTITY, TransformKind.TRANSLATION) and reg.metric_value > C.REGISTRATION_SUSPECT_METRIC:
+        problems.append(f"the images hardly match after registration (mutual information {reg.metric_value:.3f}, "
+                        f"above {C.REGISTRATION_SUSPECT_METRIC}: 0 is no shared information)")
+    src = fixed_mask if fixed_mask is not None and np.any(fixed_mask.array) else None
+    pts = _sample_points(src, n) if src is not None else _sample_points(fixed.crop(
+        *[(np.asarray(fixed.shape) * f).astype(int) for f in (0.25, 0.75)]), n, nonzero=False)
+    inside = _inside(moving, reg.map_to_moving(pts))
+    figures["field_fraction"] = round(float(inside.mean()), 3) if len(pts) else None
+    what = "the first study's liver" if src is not None else "the middle of the first image"
+    if len(pts) and inside.mean() < C.REGISTRATION_MIN_FIELD_FRACTION:
+        problems.append(f"only {100 * inside.mean():.0f} % of {what} lands inside the other image's field after "
+                        f"registration (at least {100 * C.REGISTRATION_MIN_FIELD_FRACTION:.0f} % expected)")
+    if src is not None and moving_mask is not None and np.any(moving_mask.array):
+        fwd = reg.map_to_moving(pts)
+        in_m = _inside(moving_mask, fwd)
+        a = float(_hits(moving_mask, fwd[in_m]).mean()) if in_m.any() else 0.0
+        mpts = _sample_points(moving_mask, n)
+        back = reg.map_to_fixed(mpts)
+        in_f = _inside(src, back)
+        b = float(_hits(src, back[in_f]).mean()) if in_f.any() else 0.0
+        figures["mask_overlap"] = round(min(a, b), 3)
+        if min(a, b) < C.REGISTRATION_MIN_MASK_OVERLAP:
+            problems.append(f"the two livers overlap poorly after registration ({100 * a:.0f} % of the first study's "
+                            f"liver lands in the other's, {100 * b:.0f} % the other way; at least "
+                            f"{100 * C.REGISTRATION_MIN_MASK_OVERLAP:.0f} % expected)")
+    return problems, figures
 
 
 def register_volumes(

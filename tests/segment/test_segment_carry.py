@@ -4,10 +4,13 @@ across a 16 / 21 mm shift).  Here: what happens when no liver mask can be made."
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from hcc_imaging.phantoms import make_study
 from hcc_imaging.segment.carry import carry_lesions, lies_in_liver
+from hcc_imaging.volume import LabelVolume, Volume
 
 from ._phantom import dice
 
@@ -79,3 +82,55 @@ def test_a_tilted_follow_up_is_carried_within_a_voxel_with_the_liver_mask() -> N
         assert max(err) <= 3.0, (angle, np.round(err, 1), reg.parameters["stages"])
         m = reg.parameters["stage_metrics"]
         assert reg.metric_value <= min(m.values()) + 0.02  # measured: the kept stage is the best
+        assert reg.parameters["check"]["problems"] == []  # a good registration is not flagged
+
+
+def test_a_follow_up_whose_field_starts_elsewhere_is_started_at_the_livers() -> None:
+    """A follow-up with its own frame of reference whose field starts 30 mm higher (the same
+    patient, the table range differs): the image centres are 30 mm apart, so the registration
+    started there stopped 28 mm off and L4 was 'segmented' in the wrong place.  With the liver
+    mask the carry now starts at the two livers' centroids (the follow-up's liver made for it):
+    every lesion within one 3 mm voxel, and the check passes (the livers overlap)."""
+    import SimpleITK as sitk
+
+    from hcc_imaging.segment.carry import carry_points
+    from hcc_imaging.volume import Geometry
+
+    st = make_study(0, shape=(44, 112, 112), spacing=(3.5, 3.0, 3.0))
+    pv = st.volumes["portal_venous"]
+    g = pv.geometry
+    higher = Geometry(g.shape, g.spacing, tuple(np.asarray(g.origin) + [0.0, 0.0, 30.0]), g.direction)
+    img = sitk.Resample(pv.to_sitk(), LabelVolume(np.zeros(g.shape, np.uint8), higher).to_sitk(), sitk.Transform(),
+                        sitk.sitkLinear, -1024.0)
+    arr = sitk.GetArrayFromImage(img) + np.random.default_rng(2).normal(0, 5, g.shape)
+    moving = Volume(array=np.rint(arr).astype(np.int16), geometry=higher, frame_of_reference_uid="1.2.826.0.99.30")
+    labs = [1, 2, 4]
+    centres, seeds, reg = carry_points(pv, st.lesions, moving, labels=labs, liver_masked=True)
+    assert reg.parameters["initial"] == "centroid"
+    err = [float(np.linalg.norm(seeds[lab] - centres[lab])) for lab in labs]  # same patient position: no move
+    assert max(err) <= 3.0, np.round(err, 1)
+    assert reg.parameters["check"]["problems"] == []
+
+
+def test_a_failed_registration_is_reported_not_trusted() -> None:
+    """The registration that carries lesions is checked (``registration_problems``): a follow-up of
+    pure noise (mutual information near 0) and a mirrored "other patient" (its liver on the other
+    side; the registration 'succeeded' with a metric of -1.1) are reported: the problems in the
+    registration's ``parameters["check"]``, in ``CarriedLesions.registration_problems`` and a note
+    naming the series and what to do.  Before, both passed without a word and lesions were
+    segmented at the wrong places."""
+    from hcc_imaging.segment.carry import carry_points
+
+    st = make_study(0, shape=(44, 112, 112), spacing=(3.5, 3.0, 3.0))
+    pv = st.volumes["portal_venous"]
+    noise = pv.with_array(np.random.default_rng(0).normal(0, 100, pv.shape).astype(np.float32))
+    _, _, reg = carry_points(pv, st.lesions, noise, labels=[1])
+    assert any("hardly match" in p for p in reg.parameters["check"]["problems"])
+    mirrored = {ph: replace(v, array=np.ascontiguousarray(np.asarray(v.array)[:, :, ::-1]),
+                            frame_of_reference_uid="1.2.826.0.99.8", series_instance_uid=f"9.9.{n}")
+                for n, (ph, v) in enumerate(st.volumes.items())}
+    mask = st.lesions.with_array(np.where(np.isin(st.lesions.array, [1, 2]), st.lesions.array, 0))
+    c = carry_lesions(st.volumes, mask, mirrored, in_liver=True)
+    assert any("livers overlap poorly" in p for p in c.registration_problems), c.registration.parameters["check"]
+    assert any("is suspect" in n and "same patient" in n for n in c.notes)
+    assert c.registration.parameters["check"]["mask_overlap"] < 0.6  # measured 0.2

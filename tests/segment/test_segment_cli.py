@@ -300,6 +300,7 @@ def test_each_label_carries_every_lesion_of_the_baselines_map(
     record = json.loads(capsys.readouterr().out)
     assert [r["label"] for r in record["lesions"]] == [1, 2, 4] and list(record["failed"]) == ["L9"]
     assert record["carried_from"]["labels"] == [1, 2, 4, 9] and record["carried_from"]["registration"]["kind"] == "affine"
+    assert record["carried_from"]["registration_problems"] == []  # a good registration is not flagged
     got = load_mask(out)
     assert set(np.unique(got.array)) == {0, 1, 2, 4} and got.labels.get(2) == "L2"
     for lab in (1, 2, 4):
@@ -452,3 +453,34 @@ def test_each_label_with_liver_names_the_flag_for_a_node_outside_it(study_dir, t
     assert main([*argv, "--extrahepatic-labels", "6", "--json"]) == 0
     record = json.loads(capsys.readouterr().out)
     assert [r["label"] for r in record["lesions"]] == [1, 6] and record["failed"] == {}
+
+
+def test_a_suspect_registration_is_said_and_recorded(
+        study_dir, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """``--each-label --json`` onto a "follow-up" of pure noise: the registration fails its check
+    (the images hardly match): stderr says 'registration suspect:' naming what to do, a lesion not
+    found is blamed on it (not 'gone? record it as absent'), and --json prints the record with the
+    registration's problems and the failures even though nothing was segmented (exit 2; before,
+    nothing on stdout, and the noise follow-up's registration passed silently)."""
+    import SimpleITK as sitk
+
+    from hcc_imaging.io.masks import save_mask
+    from hcc_imaging.volume import LabelVolume
+
+    study, _ = study_dir
+    art = make_study(0).volumes["arterial"]
+    noise = np.random.default_rng(0).normal(0, 100, art.shape).astype(np.int16)
+    sitk.WriteImage(art.with_array(noise).to_sitk(), str(tmp_path / "noise.nii.gz"))
+    base = load_mask(study / "masks" / "lesions.nii.gz")
+    save_mask(LabelVolume.like(base, np.where(np.isin(base.array, [1, 2]), base.array, 0).astype(np.uint16)),
+              tmp_path / "l12.nii.gz")
+    rc = main(["segment", str(tmp_path / "noise.nii.gz"), "--from-mask", str(tmp_path / "l12.nii.gz"), "--each-label",
+               "--from-series", str(study / "arterial"), "--out", str(tmp_path / "out.nii.gz"), "--json"])
+    cap = capsys.readouterr()
+    assert rc in (1, 2)  # 2: none segmented; 1: some 'segmented' in the noise, all flagged
+    record = json.loads(cap.out)
+    assert any("hardly match" in p for p in record["carried_from"]["registration_problems"])
+    err = " ".join(cap.err.split())
+    assert "registration suspect:" in err and "same patient" in err
+    if record["failed"]:
+        assert "the registration is suspect" in err and "gone?" not in err
