@@ -208,7 +208,12 @@ def _liver_for(args: argparse.Namespace, phases: dict[Any, Any], ref: Any, inclu
     from ..segment import segment_liver
 
     if args.liver_mask:
-        return load_mask(args.liver_mask, ref)
+        liver = load_mask(args.liver_mask, ref)
+        if not liver.array.any():
+            raise SegmentArgumentError(
+                f"--liver-mask {args.liver_mask}: the mask has no voxels; an empty liver mask would leave the lesion "
+                "unbounded without a word. Give the liver's mask on these images, --liver (automatic), or neither.")
+        return liver
     if not args.liver:
         return None
     with console.status("segmenting the liver...", spinner="dots"):

@@ -188,7 +188,8 @@ def carry_lesions(
         ``before``'s.  When a liver mask cannot be made (e.g. MR), the lesions are segmented
         without one and a note says so.
     liver : LabelVolume, optional
-        ``after``'s liver mask, given (instead of the classical one).
+        ``after``'s liver mask, given (instead of the classical one); an empty one is refused
+        (``SegmentationError``).
     extrahepatic : labels
         Lesions outside the liver (lymph nodes, another organ's: :func:`lies_in_liver` False): kept
         out of ``after``'s liver mask instead.
@@ -201,6 +202,10 @@ def carry_lesions(
         Called with (lesions done, lesions to do) after each lesion.
     """
     b, a = _phases(before), _phases(after)
+    if liver is not None and not np.any(np.asarray(liver.array)):
+        raise SegmentationError("the liver mask given for the other study has no voxels: the lesions would be "
+                                "segmented unbounded without a word. Pass its liver mask, or liver=None (with "
+                                "in_liver=True the classical one is made).")
     extra = {int(v) for v in extrahepatic}
     labs = [int(v) for v in np.unique(np.asarray(mask.array)) if v != 0]
     if not labs:

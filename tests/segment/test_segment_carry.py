@@ -134,3 +134,21 @@ def test_a_failed_registration_is_reported_not_trusted() -> None:
     assert any("livers overlap poorly" in p for p in c.registration_problems), c.registration.parameters["check"]
     assert any("is suspect" in n and "same patient" in n for n in c.notes)
     assert c.registration.parameters["check"]["mask_overlap"] < 0.6  # measured 0.2
+
+
+def test_an_empty_liver_mask_is_refused_not_taken_for_none() -> None:
+    """An empty liver mask given to ``segment_lesion`` or ``carry_lesions`` is refused with a
+    message saying what to pass (before: silently treated as no liver mask, the lesion unbounded)."""
+    import pytest
+
+    from hcc_imaging.segment import SegmentationError, segment_lesion
+
+    st = make_study(0, shape=(44, 112, 112), spacing=(3.5, 3.0, 3.0))
+    pv = st.volumes["portal_venous"]
+    empty = LabelVolume.like(pv, np.zeros(pv.shape, np.uint8))
+    seed = st.lesions.index_to_lps(np.argwhere(st.lesions.array == 1).mean(0))
+    with pytest.raises(SegmentationError, match="liver mask given .* has no voxels"):
+        segment_lesion(pv, seed_lps=seed, liver=empty)
+    mask = st.lesions.with_array(np.where(st.lesions.array == 1, 1, 0).astype(np.uint8))
+    with pytest.raises(SegmentationError, match="has no voxels"):
+        carry_lesions(pv, mask, pv, in_liver=True, liver=empty)

@@ -484,3 +484,18 @@ def test_a_suspect_registration_is_said_and_recorded(
     assert "registration suspect:" in err and "same patient" in err
     if record["failed"]:
         assert "the registration is suspect" in err and "gone?" not in err
+
+
+def test_an_empty_liver_mask_file_is_refused(study_dir, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """``--liver-mask`` with an empty mask: exit 2 naming the file (before: taken for no liver mask)."""
+    from hcc_imaging.io.masks import save_mask
+    from hcc_imaging.volume import LabelVolume
+
+    study, lesions = study_dir
+    base = load_mask(study / "masks" / "lesions.nii.gz")
+    save_mask(LabelVolume.like(base, np.zeros(base.shape, np.uint8)), tmp_path / "empty.nii.gz")
+    rc = main(["segment", str(study / "portal_venous"), "--seed-lps=" + ",".join(str(v) for v in lesions["L1"]["seed_lps"]),
+               "--liver-mask", str(tmp_path / "empty.nii.gz"), "--out", str(tmp_path / "o.nii.gz")])
+    assert rc == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "--liver-mask" in err and "empty.nii.gz" in err and "no voxels" in err
