@@ -156,9 +156,21 @@ def _other_time_point(args: argparse.Namespace, phases: dict[Any, Any], phase: A
     if not args.from_series:
         raise SegmentArgumentError(
             "--from-mask needs --from-series PATH: the images the mask lies on (it is registered to SERIES).")
+    from ..errors import GeometryMismatchError
+
     with console.status("loading the other time point...", spinner="dots"):
         before = _load_volumes(args.from_series, on_tilt=args.on_tilt, on_irregular=args.on_irregular)
-    return before, load_mask(args.from_mask, registration_pair(before, phases, phase)[0])
+    on = registration_pair(before, phases, phase)[0]
+    try:
+        return before, load_mask(args.from_mask, on)
+    except GeometryMismatchError as err:
+        # the library's advice names Python arguments (reference=, register_volumes): say it in options
+        what = str(err).split(". ")[0].rstrip(".")
+        raise SegmentArgumentError(
+            f"--from-mask {args.from_mask} does not lie on the images of --from-series {args.from_series}: {what}. "
+            "Give as --from-series the images the mask was drawn on (its own time point's study or series; a SEG "
+            "names that series), not the follow-up's: the follow-up is SERIES, and the two are registered."
+        ) from err
 
 
 def _carried_record(args: argparse.Namespace, mask: Any, labels: list[Any], centres: dict[Any, Any],

@@ -147,6 +147,7 @@ __all__ = [
     "REGISTRATION_MIN_FIELD_FRACTION",
     "REGISTRATION_MIN_MASK_OVERLAP",
     "REGISTRATION_CHECK_POINTS",
+    "REGISTRATION_MIN_VOXELS_PER_AXIS",
     "TRANSLATION_MAX_SHIFT_MM",
     "TRANSLATION_GRID_MM",
     "TRANSLATION_FINE_GRID_MM",
@@ -1462,6 +1463,11 @@ REGISTRATION_MIN_FIELD_FRACTION: Final[float] = 0.5
 REGISTRATION_MIN_MASK_OVERLAP: Final[float] = 0.6
 #: Points sampled (at most) from each mask for the check.
 REGISTRATION_CHECK_POINTS: Final[int] = 20000
+
+#: Fewest voxels along every axis (slices too) of an image to register: ITK's Gaussian smoothing
+#: of the pyramid needs four ("fewer than four pixels"); a series of 1-3 slices is refused first,
+#: with a message saying so.
+REGISTRATION_MIN_VOXELS_PER_AXIS: Final[int] = 4
 
 # ------------------------------------------------- local translation search (pre -> arterial)
 # Used by hcc_imaging.segment.register.register_translation, which viable_mask uses to align the

@@ -412,6 +412,14 @@ def register_volumes(
         moving_mask = None if moving_mask is None else moving_mask.resample_to(moving)
     if initial not in ("auto", "identity", "geometry", "centroid"):
         raise RegistrationError(f"initial must be 'auto', 'identity', 'geometry' or 'centroid', got {initial!r}.")
+    for role, v in (("fixed", fixed), ("moving", moving)):
+        if min(v.shape) < C.REGISTRATION_MIN_VOXELS_PER_AXIS:
+            grid = f" on the {p.work_spacing_mm:g} mm work grid" if p.work_spacing_mm else ""
+            raise RegistrationError(
+                f"the {role} image (series {v.series_instance_uid or 'unknown'}) is {v.shape[0]} x {v.shape[1]} x "
+                f"{v.shape[2]} voxels{grid}: too few for a registration, which needs at least "
+                f"{C.REGISTRATION_MIN_VOXELS_PER_AXIS} voxels along every axis (slices too). Register a series that "
+                "covers the organ (a volume, not a few slices), or place the point by hand.")
     F = sitk.Cast(fixed.to_sitk(), sitk.sitkFloat32)
     M = sitk.Cast(moving.to_sitk(), sitk.sitkFloat32)
     same_for = bool(fixed.frame_of_reference_uid) and fixed.frame_of_reference_uid == moving.frame_of_reference_uid

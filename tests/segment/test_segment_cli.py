@@ -499,3 +499,29 @@ def test_an_empty_liver_mask_file_is_refused(study_dir, tmp_path: Path, capsys: 
     assert rc == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "--liver-mask" in err and "empty.nii.gz" in err and "no voxels" in err
+
+
+def test_from_mask_on_the_wrong_from_series_names_the_options(
+        study_dir, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """A SEG of another frame of reference than --from-series (drawn on other images): the message
+    speaks of --from-mask / --from-series (before: the library's 'Pass the image series the mask was
+    drawn on as `reference`, or register the two (register_volumes)')."""
+    import pydicom
+
+    from hcc_imaging.io import load_series
+    from hcc_imaging.io.masks import save_mask
+    from hcc_imaging.volume import LabelVolume
+
+    study, _ = study_dir
+    art = load_series(study / "arterial")
+    base = load_mask(study / "masks" / "lesions.nii.gz", art)
+    seg = save_mask(LabelVolume.like(art, np.asarray(base.array == 1, np.uint8)), tmp_path / "l1.dcm", reference=art)
+    ds = pydicom.dcmread(seg)
+    ds.FrameOfReferenceUID = "1.2.826.0.99.77"  # as if drawn on another study's images
+    ds.save_as(seg)
+    rc = main(["segment", str(study / "arterial"), "--from-mask", str(seg),
+               "--from-series", str(study / "arterial"), "--out", str(tmp_path / "o.nii.gz")])
+    assert rc == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "--from-series" in err and "drawn on" in err and "1.2.826.0.99.77" in err
+    assert "register_volumes" not in err and "`reference`" not in err

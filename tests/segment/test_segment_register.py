@@ -137,6 +137,20 @@ def test_register_argument_errors() -> None:
         register_volumes(fixed, far, initial="identity")
 
 
+@pytest.mark.parametrize("n_slices", [1, 3])
+def test_too_few_slices_are_refused_with_a_message_saying_so(n_slices: int) -> None:
+    """A series of 1-3 slices: a ``RegistrationError`` saying it has too few slices and the minimum
+    (before: ITK's raw 'fewer than four pixels' plus a misleading 'check that the images overlap')."""
+    st = _study()
+    fixed = st.volumes["arterial"]
+    thin = fixed.crop((20, 0, 0), (20 + n_slices, fixed.shape[1], fixed.shape[2]))
+    for params in (None, RegistrationParams.carry()):
+        with pytest.raises(RegistrationError, match=f"is {n_slices} x 112 x 112 voxels.*at least 4 voxels"):
+            register_volumes(thin, thin, params=params)
+        with pytest.raises(RegistrationError, match="too few for a registration"):
+            register_volumes(fixed, thin, params=params)
+
+
 def test_empty_masks_are_refused() -> None:
     from hcc_imaging.volume import LabelVolume
 
