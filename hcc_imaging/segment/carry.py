@@ -152,7 +152,8 @@ def carry_points(
         moving_liver = None
     reg = register_volumes(fixed, moving, kind="affine", fixed_mask=fixed_mask,
                            moving_mask=moving_liver if fixed_mask is not None else None, params=RegistrationParams.carry())
-    problems, figures = registration_problems(reg, fixed, moving, fixed_mask=fixed_mask, moving_mask=moving_liver)
+    problems, figures = registration_problems(reg, fixed, moving, fixed_mask=fixed_mask, moving_mask=moving_liver,
+                                              points_lps=np.asarray(list(centres.values()), float))
     reg = replace(reg, parameters={**reg.parameters, "check": {"problems": problems, **figures}})
     return centres, {lab: np.asarray(reg.map_to_moving(c), float).reshape(3) for lab, c in centres.items()}, reg
 

@@ -1454,8 +1454,8 @@ REGISTRATION_STAGE_METRIC_TOL: Final[float] = 0.02
 #: of pure noise ended at -0.009, the good carries of the phantoms, the sample study and
 #: 3D-IRCADb-01 at -0.9 to -1.8.
 REGISTRATION_SUSPECT_METRIC: Final[float] = -0.15
-#: Fewest of the first study's liver points (else of the middle of its image) that must land
-#: inside the other image after registration (fraction).
+#: Fewest of the first study's liver points (else of the points carried, else of the middle of
+#: its image) that must land inside the other image after registration (fraction).
 REGISTRATION_MIN_FIELD_FRACTION: Final[float] = 0.5
 #: Fewest of either study's liver points, where the other image covers them, that must land in
 #: the other study's liver after registration (fraction; the smaller of the two directions): the

@@ -316,6 +316,7 @@ def registration_problems(
     *,
     fixed_mask: LabelVolume | None = None,
     moving_mask: LabelVolume | None = None,
+    points_lps: ArrayLike | None = None,
 ) -> tuple[list[str], dict[str, Any]]:
     """Whether ``reg`` (``fixed`` -> ``moving``) can be trusted to carry points: the reasons it is
     suspect (empty when none) and the figures they rest on.
@@ -323,8 +324,8 @@ def registration_problems(
     * The metric: above ``REGISTRATION_SUSPECT_METRIC`` the images share almost no information
       (a follow-up of noise, of another body part: Mattes MI near 0).
     * The field: less than ``REGISTRATION_MIN_FIELD_FRACTION`` of ``fixed_mask`` (else of the
-      fixed image) lands inside the moving image (the follow-up covers another range, or the
-      transform sent it away).
+      points carried, ``points_lps``; else of the middle half of the fixed image) lands inside the
+      moving image (the follow-up covers another range, or the transform sent it away).
     * The organ overlap, when both masks are given (the two studies' livers): less than
       ``REGISTRATION_MIN_MASK_OVERLAP`` of either mask, where the other image covers it, lands in
       the other mask (the liver on the other side: another patient, a mirrored series; a
@@ -340,11 +341,16 @@ def registration_problems(
         problems.append(f"the images hardly match after registration (mutual information {reg.metric_value:.3f}, "
                         f"above {C.REGISTRATION_SUSPECT_METRIC}: 0 is no shared information)")
     src = fixed_mask if fixed_mask is not None and np.any(fixed_mask.array) else None
-    pts = _sample_points(src, n) if src is not None else _sample_points(fixed.crop(
-        *[(np.asarray(fixed.shape) * f).astype(int) for f in (0.25, 0.75)]), n, nonzero=False)
+    if src is not None:
+        pts, what = _sample_points(src, n), "the first study's liver"
+    elif points_lps is not None and np.size(points_lps):
+        pts, what = np.asarray(points_lps, float).reshape(-1, 3), "the points carried"
+    else:
+        pts = _sample_points(fixed.crop(*[(np.asarray(fixed.shape) * f).astype(int) for f in (0.25, 0.75)]), n,
+                             nonzero=False)
+        what = "the middle of the first image"
     inside = _inside(moving, reg.map_to_moving(pts))
     figures["field_fraction"] = round(float(inside.mean()), 3) if len(pts) else None
-    what = "the first study's liver" if src is not None else "the middle of the first image"
     if len(pts) and inside.mean() < C.REGISTRATION_MIN_FIELD_FRACTION:
         problems.append(f"only {100 * inside.mean():.0f} % of {what} lands inside the other image's field after "
                         f"registration (at least {100 * C.REGISTRATION_MIN_FIELD_FRACTION:.0f} % expected)")

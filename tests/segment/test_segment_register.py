@@ -151,6 +151,28 @@ def test_too_few_slices_are_refused_with_a_message_saying_so(n_slices: int) -> N
             register_volumes(fixed, thin, params=params)
 
 
+def test_the_check_of_a_registration_reads_the_field_and_the_metric() -> None:
+    """``registration_problems``: a transform that sends the carried points (or the liver) out of
+    the other image's field, or a metric near 0, is reported with its figures; the true transform
+    of a moved copy passes."""
+    from hcc_imaging.segment import registration_problems
+
+    st = _study()
+    fixed = st.volumes["arterial"]
+    moving, truth = _moved((0.0, 0.0, 5.0), (5.0, -3.0, 4.0))
+    ok = Registration(kind="affine", matrix=truth.matrix, translation_mm=truth.translation_mm,
+                      center_mm=truth.center_mm, metric_value=-1.0)
+    centres = [st.truth["lesions"][k]["seed_lps"] for k in ("L1", "L2")]
+    assert registration_problems(ok, fixed, moving, points_lps=centres)[0] == []
+    problems, fig = registration_problems(ok, fixed, moving, fixed_mask=st.liver, moving_mask=st.liver)
+    assert problems == [] and fig["field_fraction"] == 1.0
+    away = Registration(kind="affine", matrix=np.eye(3), translation_mm=(0.0, 0.0, 400.0), center_mm=(0, 0, 0),
+                        metric_value=-0.01)
+    problems, fig = registration_problems(away, fixed, moving, points_lps=centres)
+    assert fig["field_fraction"] == 0.0 and len(problems) == 2
+    assert any("the points carried lands inside" in p for p in problems) and any("hardly match" in p for p in problems)
+
+
 def test_empty_masks_are_refused() -> None:
     from hcc_imaging.volume import LabelVolume
 
