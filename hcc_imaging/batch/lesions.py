@@ -302,6 +302,13 @@ def _carry_masks(task: StudyTask, src: StudyTask, ref: Volume, phases: Mapping[P
         c = carry_lesions(src_phases, carried, phases, in_liver=True, extrahepatic=extra, reference=ref)
     except (SegmentationError, RegistrationError) as err:
         raise StudyStepError("masks", f"carrying the lesions of study {src.study_instance_uid}: {err}") from err
+    if c.registration_problems:
+        # the lesions were clicked where a failed registration put them: not a measurement of them
+        from ..segment.carry import suspect_message
+
+        raise StudyStepError("masks", f"carrying the lesions of study {src.study_instance_uid} ({src.root}): "
+                                      f"{suspect_message(c.registration, c.registration_problems)} Give this study "
+                                      "its own lesion masks or seeds (then it is measured without carrying).")
     how = {"study_instance_uid": src.study_instance_uid, "study_date": src.study_date, "mask_source": src_source,
            "registration_in_liver": c.registration_in_liver,
            "not_carried": {**skipped, **{c.names[lab]: " ".join(why.split()) for lab, why in c.failed.items()}},

@@ -56,7 +56,10 @@ def register(subparsers: Any) -> None:
     g.add_argument("--from-mask", metavar="MASK",
                    help="the lesion's mask at another time point (NIfTI, SEG, RTSTRUCT, on --from-series): SERIES is "
                         "registered to those images (rigid then affine; with --liver inside their liver mask) and the "
-                        "mask's centre, carried across, is the seed (a follow-up segmented from the baseline's lesion)")
+                        "mask's centre, carried across, is the seed (a follow-up segmented from the baseline's lesion). "
+                        "The registration is checked (the images' match, the field, with --liver the two livers' "
+                        "overlap): a suspect one is said ('registration suspect:', --json's "
+                        "carried_from.registration_problems) and the exit code is 1")
     p.add_argument("--from-series", metavar="PATH",
                    help="with --from-mask: the images that mask lies on (DICOM series or study folder, or NIfTI image)")
     p.add_argument("--from-label", type=int,
@@ -153,9 +156,21 @@ def _other_time_point(args: argparse.Namespace, phases: dict[Any, Any], phase: A
     if not args.from_series:
         raise SegmentArgumentError(
             "--from-mask needs --from-series PATH: the images the mask lies on (it is registered to SERIES).")
+    from ..errors import GeometryMismatchError
+
     with console.status("loading the other time point...", spinner="dots"):
         before = _load_volumes(args.from_series, on_tilt=args.on_tilt, on_irregular=args.on_irregular)
-    return before, load_mask(args.from_mask, registration_pair(before, phases, phase)[0])
+    on = registration_pair(before, phases, phase)[0]
+    try:
+        return before, load_mask(args.from_mask, on)
+    except GeometryMismatchError as err:
+        # the library's advice names Python arguments (reference=, register_volumes): say it in options
+        what = str(err).split(". ")[0].rstrip(".")
+        raise SegmentArgumentError(
+            f"--from-mask {args.from_mask} does not lie on the images of --from-series {args.from_series}: {what}. "
+            "Give as --from-series the images the mask was drawn on (its own time point's study or series; a SEG "
+            "names that series), not the follow-up's: the follow-up is SERIES, and the two are registered."
+        ) from err
 
 
 def _carried_record(args: argparse.Namespace, mask: Any, labels: list[Any], centres: dict[Any, Any],
@@ -165,7 +180,18 @@ def _carried_record(args: argparse.Namespace, mask: Any, labels: list[Any], cent
             "names": {str(lab): mask.labels.get(lab) for lab in labels if lab is not None and mask.labels.get(lab)},
             "centres_lps": [[float(v) for v in centres[lab]] for lab in labels],
             "seeds_lps": [[float(v) for v in seeds[lab]] for lab in labels], "liver_masked": masked,
+            "registration_problems": list(reg.parameters.get("check", {}).get("problems", [])),
             "registration": reg.to_json()}
+
+
+def _warn_suspect(reg: Any, console: Any) -> bool:
+    """Print why the registration that carried the lesions is suspect; whether it is."""
+    from ..segment.carry import suspect_message
+
+    problems = reg.parameters.get("check", {}).get("problems", [])
+    if problems:
+        console.print(f"[bold red]registration suspect:[/bold red] {suspect_message(reg, problems)}")
+    return bool(problems)
 
 
 def _carried_seed(args: argparse.Namespace, phases: dict[Any, Any], phase: Any, console: Any) -> tuple[list[float], dict[str, Any]]:
@@ -179,6 +205,7 @@ def _carried_seed(args: argparse.Namespace, phases: dict[Any, Any], phase: Any, 
     lab = args.from_label
     with console.status("registering the time points" + (" (in the liver)..." if masked else "..."), spinner="dots"):
         centres, seeds, reg = carry_points(before, mask, phases, labels=[lab], phase=phase, liver_masked=masked)
+    _warn_suspect(reg, console)
     record = _carried_record(args, mask, [lab], centres, seeds, reg, masked)
     return [float(v) for v in seeds[lab]], {**record, "label": lab, "centre_lps": record["centres_lps"][0],
                                             "seed_lps": record["seeds_lps"][0]}
@@ -193,7 +220,12 @@ def _liver_for(args: argparse.Namespace, phases: dict[Any, Any], ref: Any, inclu
     from ..segment import segment_liver
 
     if args.liver_mask:
-        return load_mask(args.liver_mask, ref)
+        liver = load_mask(args.liver_mask, ref)
+        if not liver.array.any():
+            raise SegmentArgumentError(
+                f"--liver-mask {args.liver_mask}: the mask has no voxels; an empty liver mask would leave the lesion "
+                "unbounded without a word. Give the liver's mask on these images, --liver (automatic), or neither.")
+        return liver
     if not args.liver:
         return None
     with console.status("segmenting the liver...", spinner="dots"):
@@ -287,13 +319,18 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
                           params=LesionParams(polarity=args.polarity, blurred_surface=args.blurred_surface), rind=args.rind, reference=ref,
                           progress=progress)
     carried = _carried_record(args, mask, labs, c.centres_lps, c.seeds_lps, c.registration, c.registration_in_liver)
+    suspect = _warn_suspect(c.registration, console)
     for note in c.notes:
-        console.print(f"[yellow]note:[/yellow] {note}")
+        if not (suspect and note.startswith("the registration of series")):  # printed above
+            console.print(f"[yellow]note:[/yellow] {note}")
     failed = {c.names[lab]: why for lab, why in c.failed.items()}
+    # a lesion not found where it was carried may have gone, unless every one was missed (or the
+    # registration is suspect): then the carried points are what is wrong
+    hint = ("the registration is suspect: segment it by a click" if suspect or (not c.results and len(labs) > 1)
+            else "gone? record it as absent; else segment it by a click")
     for lab, why in c.failed.items():
         console.print(f"[red]{c.names[lab]}:[/red] not segmented at its carried seed "
-                      f"{np.round(c.seeds_lps[lab], 1).tolist()} mm: {why} (gone? record it as absent; else segment "
-                      "it by a click)")
+                      f"{np.round(c.seeds_lps[lab], 1).tolist()} mm: {why} ({hint})")
     # a seed outside the liver mask: a node, or a lesion beside the liver (the message names the
     # Python keyword; on the command line it is this label's number in --extrahepatic-labels)
     outside = sorted(lab for lab, why in c.failed.items() if "outside the liver mask" in str(why) and lab not in extra)
@@ -302,6 +339,10 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
                       "if they lie outside the liver (a lymph node, a deposit), carry them kept out of it with "
                       f"--extrahepatic-labels {','.join(str(v) for v in sorted(set(extra) | set(outside)))}")
     if not c.results:
+        if args.json:  # what was tried, and how it was carried, even when nothing was segmented
+            json.dump({"out": None, "lesions": [], "failed": failed, "carried_from": carried,
+                       **({"not_carried": not_carried} if not_carried else {})}, sys.stdout, indent=1)
+            sys.stdout.write("\n")
         raise SegmentationError(
             f"--each-label: none of the {len(labs)} lesions of {args.from_mask} could be segmented on {args.series} "
             f"({'; '.join(f'{k}: {v}' for k, v in failed.items())}).")
@@ -338,7 +379,7 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
         for r in records:
             print(f"{r['lesion_id']} (label {r['label']}): {r['voxels']} voxels, {r['volume_mm3'] / 1000.0:.2f} mL")
         print(f"{len(records)} of {len(labs)} lesions carried from {args.from_mask} -> {out}")
-    return 1 if failed else 0
+    return 1 if failed or suspect else 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -457,4 +498,5 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[bold red]check:[/bold red] {MASK_CHECKS.get(code, code)}")
     for note in res.notes:
         console.print(f"[yellow]note:[/yellow] {note}")
-    return 0
+    # a suspect registration (said before segmenting) carried the seed: the mask is to be checked
+    return 1 if carried is not None and carried["registration_problems"] else 0

@@ -28,7 +28,10 @@ Geometry policy
 When ``reference`` is given, the mask's frame of reference must match the reference's (or one
 of them must be unknown); otherwise :class:`~hcc_imaging.errors.GeometryMismatchError` names
 both UIDs.  A mask on a different grid is resampled nearest-neighbour onto the reference grid;
-a mask that then has no voxel left (it lies outside the image) is an error, never an empty mask.
+a mask that then has no voxel left (it lies outside the image) is an error, never an empty mask;
+a label the image's field cuts (partly or wholly outside it) and a small label the coarser grid
+loses are logged as warnings naming them with their voxel counts, and a label with no voxel left
+is dropped from the label map's names.
 """
 
 from __future__ import annotations
@@ -140,6 +143,53 @@ def _read_header(path: Path) -> Any:
         ) from err
 
 
+def _label_counts(labels: LabelVolume) -> dict[int, int]:
+    """Voxels per nonzero label value."""
+    vals, counts = np.unique(np.asarray(labels.array), return_counts=True)
+    return {int(v): int(c) for v, c in zip(vals, counts, strict=True) if v != 0}
+
+
+def _outside_counts(labels: LabelVolume, reference: Volume) -> dict[int, int]:
+    """Voxels per label whose centre lies outside ``reference``'s field (more than half a voxel
+    beyond its outer voxel centres): what resampling onto it cuts away."""
+    arr = np.asarray(labels.array)
+    idx = np.argwhere(arr != 0)
+    if idx.size == 0:
+        return {}
+    ijk = np.asarray(reference.geometry.lps_to_index(labels.index_to_lps(idx.astype(float))), float).reshape(-1, 3)
+    out = ~np.all((ijk >= -0.5) & (ijk <= np.asarray(reference.shape) - 0.5), axis=1)
+    if not out.any():
+        return {}
+    vals, counts = np.unique(arr[tuple(idx[out].T)], return_counts=True)
+    return {int(v): int(c) for v, c in zip(vals, counts, strict=True)}
+
+
+def _report_losses(labels: LabelVolume, before: Mapping[int, int], outside: Mapping[int, int],
+                   reference: Volume, source: str) -> LabelVolume:
+    """After resampling a mask onto ``reference``: warn of the labels the image's field cut (partly
+    or wholly outside it) and of those the coarser grid lost, with their voxel counts; a label with
+    no voxel left loses its name too (it is no longer in the map)."""
+    after = _label_counts(labels)
+    ref = f"the image (series {reference.series_instance_uid or 'unknown'}, shape {reference.shape})"
+    cut = [f"{labels.labels.get(v) or v} ({outside[v]} of its {before[v]} voxels outside; {after.get(v, 0)} left "
+           "on the image's grid)" for v in sorted(outside)]
+    if cut:
+        log.warning("mask %s lies partly outside %s: %s. Check that the mask belongs to this series (or give the "
+                    "series it was drawn on); a lesion cut by the field is measured smaller than it is.",
+                    source, ref, "; ".join(cut))
+    lost = sorted(v for v in before if v not in after and v not in outside)
+    if lost:
+        log.warning("mask %s: label%s %s (%s voxels on the mask's grid) vanished when resampled nearest-neighbour "
+                    "onto %s, whose voxels are coarser; dropped from the label map. Draw it on the image's own grid "
+                    "to keep it.", source, "s" if len(lost) > 1 else "",
+                    ", ".join(str(labels.labels.get(v) or v) for v in lost), ", ".join(str(before[v]) for v in lost),
+                    ref)
+    gone = [v for v in labels.labels if v not in after]
+    if gone:
+        labels = replace(labels, labels={k: n for k, n in labels.labels.items() if k in after})
+    return labels
+
+
 def _fit_to_reference(labels: LabelVolume, reference: Volume | None, source: str) -> LabelVolume:
     """Check the frame of reference and resample nearest-neighbour onto ``reference``."""
     if reference is None:
@@ -157,6 +207,8 @@ def _fit_to_reference(labels: LabelVolume, reference: Volume | None, source: str
     had_voxels = bool(np.any(labels.array))
     if not labels.geometry.equals(reference.geometry):
         log.info("resampling mask %s nearest-neighbour onto the reference grid %s", source, reference.shape)
+        before = _label_counts(labels)
+        outside = _outside_counts(labels, reference)
         labels = labels.resample_to(reference)
         if had_voxels and not np.any(labels.array):
             raise GeometryMismatchError(
@@ -164,6 +216,7 @@ def _fit_to_reference(labels: LabelVolume, reference: Volume | None, source: str
                 f"origin {tuple(round(o, 1) for o in reference.origin)} mm); nothing is left after resampling. "
                 "Check that `reference` is the series the mask was drawn on."
             )
+        labels = _report_losses(labels, before, outside, reference, source)
     # on the reference's grid, with its geometry exactly: a NIfTI stores spacing and origin as
     # float32, so a mask read back "equals" its image's grid within ~1e-6 mm but would measure
     # volumes and lengths from the rounded values

@@ -512,7 +512,7 @@ def register(fixed: Volume, moving: Volume, *, fixed_mask: LabelVolume | None = 
     """The core's registration of ``moving`` (another time point) to ``fixed``: rigid then affine
     (``register_volumes(..., kind="affine")``, the metric inside ``fixed_mask`` when given, e.g.
     the liver); its ``map_to_moving`` carries a point across.  ``carry``: only for that (the
-    images' block means on ~3 mm voxels, two levels: ``RegistrationParams.carry``)."""
+    images' block means on ~3 mm voxels, three levels: ``RegistrationParams.carry``)."""
     extra: dict[str, Any] = {}
     if carry:
         extra["params"] = _need("hcc_imaging.segment.register", "RegistrationParams").RegistrationParams.carry()

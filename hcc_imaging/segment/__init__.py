@@ -12,6 +12,7 @@ viable_mask, ViableParams                           viable part of each lesion (
 register_volumes, Registration, RegistrationParams, TransformKind
 register_translation                                exhaustive FFT translation search (phase to phase)
 lesion_centre_lps                                   a lesion's inside point, to carry to another time point
+registration_problems                               why a registration that carries lesions is suspect (its check)
 carry_lesions, CarriedLesions                       every lesion of a label map carried to another study and segmented
 SegmentationError, SeedError, LowContrastError, NotEnclosedError, RegistrationError, BackendUnavailableError
 """
@@ -36,6 +37,7 @@ from .register import (
     lesion_centre_lps,
     register_translation,
     register_volumes,
+    registration_problems,
 )
 from .viable import ViableParams, viable_mask
 
@@ -51,6 +53,7 @@ __all__ = [
     "ViableParams",
     "register_volumes",
     "register_translation",
+    "registration_problems",
     "lesion_centre_lps",
     "carry_lesions",
     "CarriedLesions",

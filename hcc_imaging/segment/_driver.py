@@ -204,9 +204,9 @@ def _line_leaked(rr: _RoiResult, vol: Volume, line: NDArray[np.float64], factor:
 
 def _liver_on(liver: LabelVolume | None, vol: Volume,
               memo: list[tuple[Any, NDArray[np.bool_] | None]] | None = None) -> NDArray[np.bool_] | None:
-    """The liver mask on ``vol``'s grid (resampled when needed), or None (none given, or empty).
-    ``memo`` (one call's): the masks already made, by grid (the phases of a study share one; a
-    512 x 512 x 100 mask took 4 ms per phase)."""
+    """The liver mask on ``vol``'s grid (resampled when needed), or None (none given, or none of it
+    on that grid: a warning says so; an empty mask :func:`segment_lesion` refused).  ``memo`` (one call's): the masks already
+    made, by grid (the phases of a study share one; a 512 x 512 x 100 mask took 4 ms per phase)."""
     if liver is None:
         return None
     for geom, known in memo or ():
@@ -216,6 +216,10 @@ def _liver_on(liver: LabelVolume | None, vol: Volume,
         liver = liver.resample_to(vol)
     m = liver.mask()
     out = m if m.any() else None
+    if out is None:  # segment_lesion refused an empty one: this one lies outside this phase's field
+        log.warning("the liver mask given has no voxel on the grid of series %s (shape %s): it lies outside that "
+                    "image, which is segmented without it. Give the liver mask of this study (drawn on its images, "
+                    "or segment_liver / --liver).", vol.series_instance_uid or "unknown", vol.shape)
     if memo is not None:
         memo.append((vol.geometry, out))
     return out

@@ -15,7 +15,7 @@ reader's call.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -26,9 +26,9 @@ from . import constants as C
 from .errors import RegistrationError, SegmentationError
 from .lesion import LesionParams, SegmentationResult, segment_lesion
 from .liver import segment_liver
-from .register import Registration, RegistrationParams, lesion_centre_lps, register_volumes
+from .register import Registration, RegistrationParams, lesion_centre_lps, register_volumes, registration_problems
 
-__all__ = ["CarriedLesions", "carry_lesions", "carry_points", "lies_in_liver", "registration_pair"]
+__all__ = ["CarriedLesions", "carry_lesions", "carry_points", "lies_in_liver", "registration_pair", "suspect_message"]
 
 
 def lies_in_liver(organ: str | None = "liver", *, is_lymph_node: bool = False, kind: str | None = None) -> bool:
@@ -67,6 +67,11 @@ class CarriedLesions:
         The other study's liver mask the liver lesions were kept in (None when not asked for, or
         when it could not be made: see ``notes``).
     notes : tuple of str
+    registration_problems : tuple of str
+        Why the registration is suspect (:func:`~hcc_imaging.segment.register.registration_problems`:
+        the images hardly match, the first study's liver lands outside the other image or off its
+        liver); empty when it passed.  A suspect registration carries the lesions to the wrong
+        place: what was segmented there is no measurement of them.
     """
 
     labels: LabelVolume
@@ -79,6 +84,16 @@ class CarriedLesions:
     registration_in_liver: bool
     liver: LabelVolume | None = None
     notes: tuple[str, ...] = field(default=())
+    registration_problems: tuple[str, ...] = field(default=())
+
+
+def suspect_message(reg: Registration, problems: Collection[str]) -> str:
+    """What a suspect registration means and what to do, naming the two series."""
+    return (f"the registration of series {reg.moving_series_instance_uid or '?'} to series "
+            f"{reg.fixed_series_instance_uid or '?'} (the first study) is suspect: {'; '.join(problems)}. The lesions "
+            "may have been carried to the wrong place: check that the two series show the same patient and overlap "
+            "(same body region), and segment the lesions on the other study by a click (or give its own masks) "
+            "rather than trusting the carried ones.")
 
 
 def _phases(v: Volume | Mapping[Any, Volume]) -> dict[Any, Volume]:
@@ -104,12 +119,19 @@ def carry_points(
     labels: Collection[int | None] | None = None,
     phase: Phase | str | None = None,
     liver_masked: bool = False,
+    moving_liver: LabelVolume | None = None,
 ) -> tuple[dict[Any, NDArray[np.float64]], dict[Any, NDArray[np.float64]], Registration]:
     """Each lesion's inside point on ``mask`` (lying on ``before``'s frame of reference) and where it
     lies in ``after``: ``(centres, carried points, registration)``, per label value (``labels``;
     default every label ``mask`` holds; None: every nonzero voxel as one lesion).
     ``liver_masked``: the registration's metric is read in ``before``'s classical liver mask (the
-    liver moves with breathing apart from the spine).
+    liver moves with breathing apart from the spine); ``after``'s liver mask (``moving_liver``, else its
+    classical one when one can be made) then starts the registration at the two livers' centroids when
+    the studies' frames of reference differ, and checks it.
+
+    The registration's ``parameters["check"]`` holds its check
+    (:func:`~hcc_imaging.segment.register.registration_problems`): ``problems`` (empty when it passed)
+    and the figures.
 
     Raises ``SegmentationError`` when the mask holds none of the labels."""
     b, a = _phases(before), _phases(after)
@@ -121,7 +143,18 @@ def carry_points(
         raise SegmentationError("the mask has no lesion voxels: nothing to carry to another time point.")
     centres = {lab: lesion_centre_lps(mask, lab) for lab in labs}
     fixed_mask = segment_liver(b, phase=fixed.phase) if liver_masked else None
-    reg = register_volumes(fixed, moving, kind="affine", fixed_mask=fixed_mask, params=RegistrationParams.carry())
+    if liver_masked and moving_liver is None:
+        try:
+            moving_liver = segment_liver(a, phase=moving.phase)
+        except SegmentationError:
+            moving_liver = None  # no centroid start, no overlap check; the metric and the field still checked
+    if moving_liver is not None and not np.any(moving_liver.array):
+        moving_liver = None
+    reg = register_volumes(fixed, moving, kind="affine", fixed_mask=fixed_mask,
+                           moving_mask=moving_liver if fixed_mask is not None else None, params=RegistrationParams.carry())
+    problems, figures = registration_problems(reg, fixed, moving, fixed_mask=fixed_mask, moving_mask=moving_liver,
+                                              points_lps=np.asarray(list(centres.values()), float))
+    reg = replace(reg, parameters={**reg.parameters, "check": {"problems": problems, **figures}})
     return centres, {lab: np.asarray(reg.map_to_moving(c), float).reshape(3) for lab, c in centres.items()}, reg
 
 
@@ -156,7 +189,8 @@ def carry_lesions(
         ``before``'s.  When a liver mask cannot be made (e.g. MR), the lesions are segmented
         without one and a note says so.
     liver : LabelVolume, optional
-        ``after``'s liver mask, given (instead of the classical one).
+        ``after``'s liver mask, given (instead of the classical one); an empty one is refused
+        (``SegmentationError``).
     extrahepatic : labels
         Lesions outside the liver (lymph nodes, another organ's: :func:`lies_in_liver` False): kept
         out of ``after``'s liver mask instead.
@@ -169,6 +203,10 @@ def carry_lesions(
         Called with (lesions done, lesions to do) after each lesion.
     """
     b, a = _phases(before), _phases(after)
+    if liver is not None and not np.any(np.asarray(liver.array)):
+        raise SegmentationError("the liver mask given for the other study has no voxels: the lesions would be "
+                                "segmented unbounded without a word. Pass its liver mask, or liver=None (with "
+                                "in_liver=True the classical one is made).")
     extra = {int(v) for v in extrahepatic}
     labs = [int(v) for v in np.unique(np.asarray(mask.array)) if v != 0]
     if not labs:
@@ -176,24 +214,43 @@ def carry_lesions(
     inside = [lab for lab in labs if lab not in extra]  # the liver lesions
     notes: list[str] = []
     masked = in_liver and liver is None and bool(inside)
+    if reference is None:
+        reference = a[Phase(phase)] if phase is not None and Phase(phase) in a else registration_pair(b, a, phase)[1]
+    ref = reference
+    # the other study's liver, before the registration: its centroid starts it when the frames of
+    # reference differ, and the two livers' overlap checks it
+    plain = liver
+    liver_err: SegmentationError | None = None
+    if plain is None and masked:
+        try:
+            plain = segment_liver(a, phase=ref.phase)
+        except SegmentationError as err:
+            liver_err = err
     try:
-        centres, seeds, reg = carry_points(b, mask, a, labels=labs, phase=phase, liver_masked=masked)
+        centres, seeds, reg = carry_points(b, mask, a, labels=labs, phase=phase, liver_masked=masked,
+                                           moving_liver=plain)
     except (SegmentationError, RegistrationError) as err:
         if not masked:
             raise
         notes.append(f"the registration read the whole images: in the first study's liver mask it failed ({err}).")
         masked = False
         centres, seeds, reg = carry_points(b, mask, a, labels=labs, phase=phase, liver_masked=False)
-    if reference is None:
-        reference = a[Phase(phase)] if phase is not None and Phase(phase) in a else registration_pair(b, a, phase)[1]
-    ref = reference
+    problems = tuple(reg.parameters.get("check", {}).get("problems", ()))
+    if problems:
+        notes.append(suspect_message(reg, problems))
     if liver is None and ((in_liver and inside) or extra):
         include = [seeds[lab] for lab in inside] if in_liver else None
-        try:
-            liver = segment_liver(a, phase=ref.phase, include_lps=include or None)
-        except SegmentationError as err:
-            notes.append(f"the lesions were segmented without a liver mask: none could be made ({err}); check that "
-                         "none ran into a neighbouring organ.")
+        if plain is not None and include and all(_in_mask(plain, q) for q in include):
+            liver = plain  # it holds every carried point already: the same mask (include_lps adds nothing)
+        elif liver_err is not None:  # none could be made before: none holding the points either
+            notes.append(f"the lesions were segmented without a liver mask: none could be made ({liver_err}); check "
+                         "that none ran into a neighbouring organ.")
+        else:
+            try:
+                liver = segment_liver(a, phase=ref.phase, include_lps=include or None)
+            except SegmentationError as err:
+                notes.append(f"the lesions were segmented without a liver mask: none could be made ({err}); check "
+                             "that none ran into a neighbouring organ.")
     names = {lab: mask.labels.get(lab) or f"L{lab}" for lab in labs}
     out = np.zeros(ref.shape, np.uint16)
     results: dict[int, SegmentationResult] = {}
@@ -215,4 +272,12 @@ def carry_lesions(
             progress(n + 1, len(labs))
     kept = {lab: names[lab] for lab in results}
     return CarriedLesions(LabelVolume.like(ref, out, labels=kept), results, failed, names, centres, seeds, reg,
-                          masked, liver if (in_liver or extra) else None, tuple(notes))
+                          masked, liver if (in_liver or extra) else None, tuple(notes), problems)
+
+
+def _in_mask(mask: LabelVolume, point_lps: NDArray[np.float64]) -> bool:
+    """Whether the LPS point lies on a nonzero voxel of ``mask`` (False outside its field)."""
+    k = np.rint(np.asarray(mask.lps_to_index(point_lps), float)).astype(int)
+    if np.any(k < 0) or np.any(k >= np.asarray(mask.shape)):
+        return False
+    return bool(np.asarray(mask.array)[tuple(k)] != 0)

@@ -142,6 +142,12 @@ __all__ = [
     "REGISTRATION_SAMPLING_FRACTION",
     "REGISTRATION_HISTOGRAM_BINS",
     "REGISTRATION_RANDOM_SEED",
+    "REGISTRATION_STAGE_METRIC_TOL",
+    "REGISTRATION_SUSPECT_METRIC",
+    "REGISTRATION_MIN_FIELD_FRACTION",
+    "REGISTRATION_MIN_MASK_OVERLAP",
+    "REGISTRATION_CHECK_POINTS",
+    "REGISTRATION_MIN_VOXELS_PER_AXIS",
     "TRANSLATION_MAX_SHIFT_MM",
     "TRANSLATION_GRID_MM",
     "TRANSLATION_FINE_GRID_MM",
@@ -1391,21 +1397,24 @@ REGISTRATION_SMOOTHING_SIGMAS_MM: Final[tuple[float, ...]] = (2.0, 1.0, 0.0)
 
 #: A registration that only carries a lesion's centre to another time point (the napari dock's
 #: "Propagate", ``hcc-imaging segment --from-mask``): the click must land inside the lesion, a voxel
-#: or two, so the images' block means on voxels of about 3 mm are registered with a two-level
-#: pyramid (about 6 and 3 mm, smoothed by 2 and 1 mm; the full registration's finest level is the
-#: image's own grid, and ITK smooths the full images for every level): 1.1-1.4 s instead of 16-33 s
-#: on a 512 x 512 x 100 study, the point 0.6 mm from the true move; 4 / 2 mm smoothing missed a
-#: rotated phantom's lesions by 4-5 mm.  Figures: docs/validation.md section 4 and
+#: or two, so the images' block means on voxels of about 3 mm are registered with a three-level
+#: pyramid (about 12, 6 and 3 mm, smoothed by 4, 2 and 1 mm; the full registration's finest level
+#: is the image's own grid, and ITK smooths the full images for every level): 1.1-1.4 s instead of
+#: 16-33 s on a 512 x 512 x 100 study, the point 0.6 mm from the true move (two levels then).
+#: The first pyramid had two levels (6 and 3 mm): a follow-up tilted 15 deg ended 6-20 mm off (the
+#: masked stages then started from a coarse rigid result 4-7 mm off); with the 12 mm level the
+#: phantom's lesions are within 0.5 mm at 10-15 deg.  Figures: docs/validation.md section 4 and
 #: ``benchmarks/bench_register_carry.py``.
 REGISTRATION_CARRY_WORK_SPACING_MM: Final[float] = 3.0
-REGISTRATION_CARRY_SHRINK_FACTORS: Final[tuple[int, ...]] = (2, 1)
-REGISTRATION_CARRY_SMOOTHING_SIGMAS_MM: Final[tuple[float, ...]] = (2.0, 1.0)
+REGISTRATION_CARRY_SHRINK_FACTORS: Final[tuple[int, ...]] = (4, 2, 1)
+REGISTRATION_CARRY_SMOOTHING_SIGMAS_MM: Final[tuple[float, ...]] = (4.0, 2.0, 1.0)
 
 #: Optimiser iterations per level (regular-step gradient descent).
 REGISTRATION_ITERATIONS: Final[int] = 100
 
-#: First step (mm of physical shift, parameter scales from physical shift) and the step at which
-#: the optimiser stops (mm): 0.01 mm is far below a voxel.
+#: First step (mm of physical shift, parameter scales from physical shift; the optimiser's learning
+#: rate is estimated from it once per pyramid level) and the step at which the optimiser stops
+#: (mm): 0.01 mm is far below a voxel.
 REGISTRATION_LEARNING_RATE_MM: Final[float] = 2.0
 REGISTRATION_MIN_STEP_MM: Final[float] = 0.01
 
@@ -1431,6 +1440,34 @@ REGISTRATION_BORDER_MARGIN_MM: Final[float] = 10.0
 
 #: Seed of the metric's random sampling: registrations are reproducible run to run.
 REGISTRATION_RANDOM_SEED: Final[int] = 20240601
+
+#: A registration stage (the masked rigid refinement, the affine stage) is kept only when the
+#: metric of its result, on the finest level's images, mask and samples, is no worse than the
+#: previous stage's by more than this (Mattes MI, nats): a stage that wandered off a good start
+#: is dropped.  Run-to-run sampling noise of the figure is below 0.01 on the phantoms; a stage
+#: that spoilt the rigid result of a 10 deg tilted follow-up left it 0.5-1.0 worse.
+REGISTRATION_STAGE_METRIC_TOL: Final[float] = 0.02
+
+#: The check of a registration that carries lesions to another time point
+#: (``register.registration_problems``; a suspect one is reported, and ``batch --carry`` does not
+#: measure the study).  Final Mattes MI above this (nats; 0 is no shared information): a follow-up
+#: of pure noise ended at -0.009, the good carries of the phantoms, the sample study and
+#: 3D-IRCADb-01 at -0.9 to -1.8.
+REGISTRATION_SUSPECT_METRIC: Final[float] = -0.15
+#: Fewest of the first study's liver points (else of the points carried, else of the middle of
+#: its image) that must land inside the other image after registration (fraction).
+REGISTRATION_MIN_FIELD_FRACTION: Final[float] = 0.5
+#: Fewest of either study's liver points, where the other image covers them, that must land in
+#: the other study's liver after registration (fraction; the smaller of the two directions): the
+#: good carries overlap by 0.85-0.98, a mirrored "other patient" by 0.2-0.3.
+REGISTRATION_MIN_MASK_OVERLAP: Final[float] = 0.6
+#: Points sampled (at most) from each mask for the check.
+REGISTRATION_CHECK_POINTS: Final[int] = 20000
+
+#: Fewest voxels along every axis (slices too) of an image to register: ITK's Gaussian smoothing
+#: of the pyramid needs four ("fewer than four pixels"); a series of 1-3 slices is refused first,
+#: with a message saying so.
+REGISTRATION_MIN_VOXELS_PER_AXIS: Final[int] = 4
 
 # ------------------------------------------------- local translation search (pre -> arterial)
 # Used by hcc_imaging.segment.register.register_translation, which viable_mask uses to align the

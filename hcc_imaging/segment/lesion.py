@@ -381,7 +381,8 @@ def segment_lesion(
         surroundings| / noise sigma).
     liver : LabelVolume, optional
         Liver mask; the lesion is kept inside it (step 8 only: up to ``LESION_RADIAL_EDGE_MM``
-        beyond it where darker tissue lies beyond) and the surroundings are sampled in it.
+        beyond it where darker tissue lies beyond) and the surroundings are sampled in it.  An
+        empty mask, or one that lies outside the image, is refused (``SegmentationError``).
     roi_mm : float, optional
         Fixed ROI half-size (mm); disables the adaptive ROI growth.
     params : LesionParams, optional
@@ -423,6 +424,13 @@ def segment_lesion(
         lesion larger than that region.  With ``roi_mm`` (a fixed
         region), a line, or a vessel thrombus (step 11) the mask is returned with a note instead.
     """
+    if liver is not None and not np.any(np.asarray(liver.array)):
+        from .errors import SegmentationError
+
+        raise SegmentationError(
+            f"the liver mask given (drawn on series {liver.source_series_instance_uid or 'unknown'}) has no voxels: "
+            "an empty mask would leave the lesion unbounded, as no mask does, without saying so. Pass a mask that "
+            "covers the liver (e.g. segment_liver, hcc-imaging segment --liver), or none (liver=None).")
     kw: dict[str, Any] = dict(seed_lps=seed_lps, seed_index=seed_index, line_lps=line_lps, phase=phase, liver=liver,
                               roi_mm=roi_mm, params=params, label=label, lesion_id=lesion_id, extrahepatic=extrahepatic,
                               rind=rind)

@@ -32,7 +32,7 @@ from . import constants as C
 from .errors import RegistrationError
 
 __all__ = ["TransformKind", "RegistrationParams", "Registration", "register_volumes", "register_translation",
-           "lesion_centre_lps"]
+           "lesion_centre_lps", "registration_problems"]
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class RegistrationParams:
     @classmethod
     def carry(cls) -> RegistrationParams:
         """The settings for carrying a lesion's centre to another time point: the images' block
-        means on ``REGISTRATION_CARRY_WORK_SPACING_MM`` voxels and a two-level pyramid
+        means on ``REGISTRATION_CARRY_WORK_SPACING_MM`` voxels and a three-level pyramid
         (``REGISTRATION_CARRY_*``; on a 512 x 512 x 100 study several times faster than the full
         registration, the point within about half a millimetre)."""
         return cls(shrink_factors=C.REGISTRATION_CARRY_SHRINK_FACTORS,
@@ -100,7 +100,9 @@ class Registration:
     fixed_frame_of_reference_uid, moving_frame_of_reference_uid : str or None
     fixed_series_instance_uid, moving_series_instance_uid : str or None
     metric_value : float
-        Final Mattes mutual information (negative; lower is better).
+        Mattes mutual information of the transform kept (negative; lower is better), on the finest
+        level's images, mask and samples (``parameters["metric_at_start"]``: the same figure for
+        the starting transform; ``parameters["stage_metrics"]``: for each stage's result).
     elapsed_s : float
     parameters : dict
         Optimiser settings used, and whether a mask was used.
@@ -268,9 +270,13 @@ def lesion_centre_lps(mask: LabelVolume, label: int | None = None) -> NDArray[np
     when it is not convex (a crescent's centroid lies outside it), the seed a lesion is carried to
     another time point with (``Registration.map_to_moving``, the napari dock's "Propagate",
     ``hcc-imaging segment --from-mask``).  ``label``: the lesion's value (default: every nonzero
-    voxel).  Raises ``SegmentationError`` for an empty mask."""
+    voxel).  Raises ``SegmentationError`` for an empty mask, and for label 0 (the background, not a
+    lesion)."""
     from .errors import SegmentationError
 
+    if label is not None and int(label) == 0:
+        raise SegmentationError("label 0 is the mask's background, not a lesion: give a lesion's label (e.g. "
+                                "--from-label 1), or none to carry every nonzero voxel as one lesion.")
     arr = np.asarray(mask.array)
     idx = np.argwhere(arr != 0 if label is None else arr == label)
     if idx.size == 0:
@@ -278,6 +284,90 @@ def lesion_centre_lps(mask: LabelVolume, label: int | None = None) -> NDArray[np
         raise SegmentationError(f"the mask has {what}: nothing to carry to another time point.")
     centre = idx[np.argmin(((idx - idx.mean(0)) ** 2).sum(1))]
     return np.asarray(mask.index_to_lps(centre.astype(float)), float).reshape(3)
+
+
+def _sample_points(mask: LabelVolume | Volume, n_max: int, *, nonzero: bool = True) -> NDArray[np.float64]:
+    """Up to ``n_max`` LPS points (mm) of ``mask``'s nonzero voxels (every voxel when ``nonzero`` is
+    False), evenly strided."""
+    arr = np.asarray(mask.array)
+    idx = np.argwhere(arr != 0) if nonzero else np.argwhere(np.ones(arr.shape, bool))
+    if len(idx) > n_max:
+        idx = idx[:: int(np.ceil(len(idx) / n_max))]
+    return np.asarray(mask.index_to_lps(idx.astype(float)), float).reshape(-1, 3)
+
+
+def _inside(geom_owner: LabelVolume | Volume, points_lps: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Whether each point lies within ``geom_owner``'s field (half a voxel beyond the centres)."""
+    ijk = np.asarray(geom_owner.lps_to_index(points_lps), float).reshape(-1, 3)
+    return np.all((ijk > -0.5) & (ijk < np.asarray(geom_owner.shape) - 0.5), axis=1)
+
+
+def _hits(mask: LabelVolume, points_lps: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Whether each point (inside ``mask``'s field) lands on a nonzero voxel of ``mask``."""
+    ijk = np.rint(np.asarray(mask.lps_to_index(points_lps), float).reshape(-1, 3)).astype(int)
+    ijk = np.clip(ijk, 0, np.asarray(mask.shape) - 1)
+    return np.asarray(mask.array)[ijk[:, 0], ijk[:, 1], ijk[:, 2]] != 0
+
+
+def registration_problems(
+    reg: Registration,
+    fixed: Volume,
+    moving: Volume,
+    *,
+    fixed_mask: LabelVolume | None = None,
+    moving_mask: LabelVolume | None = None,
+    points_lps: ArrayLike | None = None,
+) -> tuple[list[str], dict[str, Any]]:
+    """Whether ``reg`` (``fixed`` -> ``moving``) can be trusted to carry points: the reasons it is
+    suspect (empty when none) and the figures they rest on.
+
+    * The metric: above ``REGISTRATION_SUSPECT_METRIC`` the images share almost no information
+      (a follow-up of noise, of another body part: Mattes MI near 0).
+    * The field: less than ``REGISTRATION_MIN_FIELD_FRACTION`` of ``fixed_mask`` (else of the
+      points carried, ``points_lps``; else of the middle half of the fixed image) lands inside the
+      moving image (the follow-up covers another range, or the transform sent it away).
+    * The organ overlap, when both masks are given (the two studies' livers): less than
+      ``REGISTRATION_MIN_MASK_OVERLAP`` of either mask, where the other image covers it, lands in
+      the other mask (the liver on the other side: another patient, a mirrored series; a
+      registration stuck centimetres off).
+
+    The thresholds are loose: the registrations of the tests and the sample data pass them by a
+    wide margin (docs/validation.md section 4); a failed one is seldom subtle.
+    """
+    n = C.REGISTRATION_CHECK_POINTS
+    figures: dict[str, Any] = {"metric": round(float(reg.metric_value), 4)}
+    problems: list[str] = []
+    if reg.kind not in (TransformKind.IDENTITY, TransformKind.TRANSLATION) and reg.metric_value > C.REGISTRATION_SUSPECT_METRIC:
+        problems.append(f"the images hardly match after registration (mutual information {reg.metric_value:.3f}, "
+                        f"above {C.REGISTRATION_SUSPECT_METRIC}: 0 is no shared information)")
+    src = fixed_mask if fixed_mask is not None and np.any(fixed_mask.array) else None
+    if src is not None:
+        pts, what = _sample_points(src, n), "the first study's liver"
+    elif points_lps is not None and np.size(points_lps):
+        pts, what = np.asarray(points_lps, float).reshape(-1, 3), "the points carried"
+    else:
+        pts = _sample_points(fixed.crop(*[(np.asarray(fixed.shape) * f).astype(int) for f in (0.25, 0.75)]), n,
+                             nonzero=False)
+        what = "the middle of the first image"
+    inside = _inside(moving, reg.map_to_moving(pts))
+    figures["field_fraction"] = round(float(inside.mean()), 3) if len(pts) else None
+    if len(pts) and inside.mean() < C.REGISTRATION_MIN_FIELD_FRACTION:
+        problems.append(f"only {100 * inside.mean():.0f} % of {what} lands inside the other image's field after "
+                        f"registration (at least {100 * C.REGISTRATION_MIN_FIELD_FRACTION:.0f} % expected)")
+    if src is not None and moving_mask is not None and np.any(moving_mask.array):
+        fwd = reg.map_to_moving(pts)
+        in_m = _inside(moving_mask, fwd)
+        a = float(_hits(moving_mask, fwd[in_m]).mean()) if in_m.any() else 0.0
+        mpts = _sample_points(moving_mask, n)
+        back = reg.map_to_fixed(mpts)
+        in_f = _inside(src, back)
+        b = float(_hits(src, back[in_f]).mean()) if in_f.any() else 0.0
+        figures["mask_overlap"] = round(min(a, b), 3)
+        if min(a, b) < C.REGISTRATION_MIN_MASK_OVERLAP:
+            problems.append(f"the two livers overlap poorly after registration ({100 * a:.0f} % of the first study's "
+                            f"liver lands in the other's, {100 * b:.0f} % the other way; at least "
+                            f"{100 * C.REGISTRATION_MIN_MASK_OVERLAP:.0f} % expected)")
+    return problems, figures
 
 
 def register_volumes(
@@ -328,6 +418,14 @@ def register_volumes(
         moving_mask = None if moving_mask is None else moving_mask.resample_to(moving)
     if initial not in ("auto", "identity", "geometry", "centroid"):
         raise RegistrationError(f"initial must be 'auto', 'identity', 'geometry' or 'centroid', got {initial!r}.")
+    for role, v in (("fixed", fixed), ("moving", moving)):
+        if min(v.shape) < C.REGISTRATION_MIN_VOXELS_PER_AXIS:
+            grid = f" on the {p.work_spacing_mm:g} mm work grid" if p.work_spacing_mm else ""
+            raise RegistrationError(
+                f"the {role} image (series {v.series_instance_uid or 'unknown'}) is {v.shape[0]} x {v.shape[1]} x "
+                f"{v.shape[2]} voxels{grid}: too few for a registration, which needs at least "
+                f"{C.REGISTRATION_MIN_VOXELS_PER_AXIS} voxels along every axis (slices too). Register a series that "
+                "covers the organ (a volume, not a few slices), or place the point by hand.")
     F = sitk.Cast(fixed.to_sitk(), sitk.sitkFloat32)
     M = sitk.Cast(moving.to_sitk(), sitk.sitkFloat32)
     same_for = bool(fixed.frame_of_reference_uid) and fixed.frame_of_reference_uid == moving.frame_of_reference_uid
@@ -396,9 +494,14 @@ def register_volumes(
                 convergenceWindowSize=10, estimateLearningRate=R.Once, maximumStepSizeInPhysicalUnits=p.learning_rate_mm,
             )
         else:
+            # the first step in mm of physical shift (estimated once per level): a fixed learning
+            # rate is a step of that length in parameter units, and once the translations sit at
+            # their optimum it all goes into the rotations or the affine matrix (2 matrix units:
+            # the 12 deg tilted follow-up's rigid result spoilt by 20 mm in the first iterations)
             R.SetOptimizerAsRegularStepGradientDescent(
                 learningRate=p.learning_rate_mm, minStep=p.min_step_mm, numberOfIterations=p.iterations,
-                relaxationFactor=0.5, gradientMagnitudeTolerance=1e-8,
+                relaxationFactor=0.5, gradientMagnitudeTolerance=1e-8, estimateLearningRate=R.Once,
+                maximumStepSizeInPhysicalUnits=p.learning_rate_mm,
             )
         R.SetOptimizerScalesFromPhysicalShift()
         iters: list[int] = []
@@ -420,6 +523,26 @@ def register_volumes(
         log.debug("registration stage: %s iterations, stop: %s", iters, R.GetOptimizerStopConditionDescription())
         return out, float(R.GetMetricValue())
 
+    def evaluate(tx: Any) -> float:
+        """The metric of ``tx`` on the finest level's images, mask and samples: the one figure every
+        stage's result (and the start) is compared on."""
+        R = sitk.ImageRegistrationMethod()
+        R.SetMetricAsMattesMutualInformation(numberOfHistogramBins=p.histogram_bins)
+        R.SetMetricSamplingStrategy(R.RANDOM)
+        R.SetMetricSamplingPercentage(fractions[-1] if mask_img is not None else fractions_global[-1], p.random_seed)
+        R.SetInterpolator(sitk.sitkLinear)
+        if mask_img is not None:
+            R.SetMetricFixedMask(mask_img)
+        R.SetInitialTransform(tx)
+        try:
+            return float(R.MetricEvaluate(F_eval, M_eval))
+        except RuntimeError:  # no sample lands in the moving image: the worst value there is
+            return 0.0
+
+    sigma = float(p.smoothing_sigmas_mm[-1])
+    F_eval = sitk.SmoothingRecursiveGaussian(F, sigma) if sigma > 0 else F
+    M_eval = sitk.SmoothingRecursiveGaussian(M, sigma) if sigma > 0 else M
+    metric_start = evaluate(rigid)
     stages = []
     if mask_img is not None and len(p.shrink_factors) > 1:
         # 1) global rigid on the coarse levels (the whole image: robust capture range), then
@@ -429,24 +552,44 @@ def register_volumes(
         tx0 = sitk.CompositeTransform(tx0).GetNthTransform(0) if tx0.GetName() == "CompositeTransform" else tx0
         rigid = sitk.Euler3DTransform(tx0)
         stages.append("rigid_global_coarse")
-        tx, metric = run(rigid, fractions, masked=True, levels=slice(1, None))
+        tx, _ = run(rigid, fractions, masked=True, levels=slice(1, None))
         stages.append("rigid_masked")
         fine = slice(1, None)
+        # a stage that leaves the metric worse than the one before it (on the same finest-level
+        # images, mask and samples) wandered off a good result: the earlier result is kept
+        tx = sitk.CompositeTransform(tx).GetNthTransform(0) if tx.GetName() == "CompositeTransform" else tx
+        m_new, m_old = evaluate(tx), evaluate(rigid)
+        stage_metrics = {"rigid_global_coarse": m_old, "rigid_masked": m_new}
+        m_kept = m_new
+        if m_new > m_old + C.REGISTRATION_STAGE_METRIC_TOL:
+            tx, stages[-1], m_kept = rigid, "rigid_masked_rejected", m_old
+            log.info("registration: the masked rigid stage made the metric worse (%.3f -> %.3f); kept the global one",
+                     m_old, m_new)
     else:
-        tx, metric = run(rigid, fractions if mask_img is not None else fractions_global)
+        tx, _ = run(rigid, fractions if mask_img is not None else fractions_global)
         stages.append("rigid")
         fine = slice(None)
-    tx = sitk.CompositeTransform(tx).GetNthTransform(0) if tx.GetName() == "CompositeTransform" else tx
+        tx = sitk.CompositeTransform(tx).GetNthTransform(0) if tx.GetName() == "CompositeTransform" else tx
+        stage_metrics = {"rigid": evaluate(tx)}
+        m_kept = stage_metrics["rigid"]
     euler = sitk.Euler3DTransform(tx) if tx.GetName() == "Euler3DTransform" else tx
     affine = sitk.AffineTransform(3)
     affine.SetCenter(euler.GetCenter())
     affine.SetMatrix(euler.GetMatrix())
     affine.SetTranslation(euler.GetTranslation())
     if kind == TransformKind.AFFINE:
-        tx2, metric = run(affine, fractions if mask_img is not None else fractions_global, masked=True, levels=fine)
+        tx2, _ = run(affine, fractions if mask_img is not None else fractions_global, masked=True, levels=fine)
         tx2 = sitk.CompositeTransform(tx2).GetNthTransform(0) if tx2.GetName() == "CompositeTransform" else tx2
-        affine = sitk.AffineTransform(tx2)
-        stages.append("affine")
+        m_affine = evaluate(tx2)
+        stage_metrics["affine"] = m_affine
+        if m_affine > m_kept + C.REGISTRATION_STAGE_METRIC_TOL:
+            stages.append("affine_rejected")
+            log.info("registration: the affine stage made the metric worse (%.3f -> %.3f); kept the rigid result",
+                     m_kept, m_affine)
+        else:
+            affine = sitk.AffineTransform(tx2)
+            m_kept = m_affine
+            stages.append("affine")
     reg = Registration(
         kind=kind,
         matrix=np.asarray(affine.GetMatrix(), float).reshape(3, 3),
@@ -456,12 +599,14 @@ def register_volumes(
         moving_frame_of_reference_uid=moving.frame_of_reference_uid,
         fixed_series_instance_uid=fixed.series_instance_uid,
         moving_series_instance_uid=moving.series_instance_uid,
-        metric_value=metric,
+        metric_value=m_kept,
         elapsed_s=time.perf_counter() - t0,
         parameters={
             "algorithm": "hcc_imaging.segment.register.mattes_mi",
             "version": C.ALGORITHM_VERSION,
             "stages": stages,
+            "metric_at_start": metric_start,
+            "stage_metrics": stage_metrics,
             "initial": mode,
             "masked": fixed_mask is not None,
             "shrink_factors": list(p.shrink_factors),
@@ -478,7 +623,7 @@ def register_volumes(
             "sampling_fractions_per_level": fractions,
         },
     )
-    log.debug("registration %s: metric %.4f in %.2f s", kind, metric, reg.elapsed_s)
+    log.debug("registration %s: metric %.4f in %.2f s", kind, m_kept, reg.elapsed_s)
     return reg
 
 

@@ -491,6 +491,39 @@ def test_a_carried_lesion_not_found_is_not_evaluable_not_gone(tmp_path) -> None:
     assert obs["L1"]["status"] == "measured" and obs["L7"]["status"] == "present"
 
 
+def test_a_follow_up_whose_registration_fails_its_check_is_flagged_not_measured(tmp_path) -> None:
+    """``carry=True`` onto a "follow-up" whose images are pure noise (same patient, study and series
+    UIDs: only the pixels replaced): the registration that carries the baseline's lesions fails its
+    check (the images hardly match), so the follow-up is a failure row (step ``masks``) naming the
+    series and what to do, and none of its lesions is measured.  Before, the registration passed
+    silently and lesions were clicked wherever it put them."""
+    import shutil
+
+    import numpy as np
+    import pydicom
+
+    arch = tmp_path / "arch"
+    shutil.copytree(REPO / "sample_data" / "liver_phantom", arch)
+    shutil.rmtree(arch / "fu1" / "masks")
+    rng = np.random.default_rng(0)
+    for f in sorted((arch / "fu1").rglob("*")):
+        if f.is_file() and f.suffix.lower() in ("", ".dcm"):
+            try:
+                ds = pydicom.dcmread(f)
+            except Exception:
+                continue
+            if "PixelData" in ds:
+                ds.decompress()  # the sample's series are compressed: written back uncompressed
+                a = ds.pixel_array
+                ds.PixelData = rng.normal(1000, 100, a.shape).clip(0, 4000).astype(a.dtype).tobytes()
+                ds.save_as(f)
+    s = _run(arch, tmp_path / "o", options=PipelineOptions(carry=True))
+    assert s.n_failed_studies == 1  # the follow-up; the baseline (its own masks) is measured
+    fail = pd.read_csv(tmp_path / "o" / "failures.csv").to_dict("records")[0]
+    assert fail["step"] == "masks" and "is suspect" in fail["reason"] and "hardly match" in fail["reason"]
+    assert "own lesion masks or seeds" in fail["reason"]
+
+
 def test_a_follow_up_whose_earlier_study_cannot_be_read_fails_naming_it(tmp_path) -> None:
     """``carry=True`` with a baseline seeds file that is not one: the baseline is a failure row
     (the seeds file, what it may hold), and so is the follow-up, naming the earlier study and the

@@ -361,3 +361,30 @@ def test_lesion_masks_with_their_names_viable_parts_and_organs(tmp_path: Path) -
     (tmp_path / "labels.json").write_text("[1, 2]")
     with pytest.raises(MaskFormatError, match="labels.json: not a labels file"):
         load_lesion_masks(tmp_path / "lesions.nii.gz", ref)
+
+
+def test_a_mask_partly_outside_or_lost_on_the_grid_is_reported(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Resampling a mask onto the image: a label the image's field cuts (part of it outside) and a
+    small label the coarser grid loses are warned of by name with their voxel counts, and the lost
+    label is dropped from the label map's names (before: cropped silently, 'L2' still listed with
+    no voxel)."""
+    import logging
+
+    ref = _ref_volume()  # 2 mm voxels
+    # the mask's grid (1 x 0.5 x 0.5 mm, LPS x and y 10..24.5 mm, z 12..19 mm) straddles the image's
+    # far corner (x, y up to 19 mm): label 1 (x, y 15..24.5 mm) lies half outside it
+    fine = np.zeros((8, 30, 30), np.uint8)
+    fine[2:6, 10:30, 10:30] = 1
+    fine[4, 11, 11] = 2  # one 0.5 mm voxel (x = y = 15.5 mm) between the image's 1 mm voxel centres
+    lv = LabelVolume.create(fine, spacing=(1.0, 0.5, 0.5), origin=(10.0, 10.0, 12.0), labels={1: "L1", 2: "L2"})
+    with caplog.at_level(logging.WARNING, logger="hcc_imaging.io.masks"):
+        out = load_mask_from(lv, tmp_path, ref)
+    text = " ".join(r.getMessage() for r in caplog.records)
+    assert "partly outside" in text and "L1 (" in text and "voxels outside" in text
+    assert "L2" in text and "vanished" in text
+    assert 2 not in out.labels and out.labels.get(1) == "L1"
+
+
+def load_mask_from(lv: LabelVolume, tmp_path: Path, ref: Volume) -> LabelVolume:
+    save_mask(lv, tmp_path / "m.nii.gz")
+    return load_mask(tmp_path / "m.nii.gz", ref)

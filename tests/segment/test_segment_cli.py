@@ -257,9 +257,9 @@ def test_a_follow_up_from_the_baselines_mask_where_the_patient_lies_elsewhere(
     record = json.loads(capsys.readouterr().out)
     carried = record["carried_from"]
     assert carried["label"] == 1 and carried["registration"]["kind"] == "affine" and not carried["liver_masked"]
-    # a registration to carry a point (REGISTRATION_CARRY_*): block means on ~3 mm voxels, two levels
+    # a registration to carry a point (REGISTRATION_CARRY_*): block means on ~3 mm voxels, three levels
     assert carried["registration"]["parameters"]["work_spacing_mm"] == 3.0
-    assert carried["registration"]["parameters"]["shrink_factors"] == [2, 1]
+    assert carried["registration"]["parameters"]["shrink_factors"] == [4, 2, 1]
     # the registration found the shift: the seed moved by it (LPS x = column, y = row)
     shift = np.asarray(carried["seed_lps"]) - np.asarray(carried["centre_lps"])
     assert np.allclose(shift[:2], [dx * 2.3, dy * 2.3], atol=1.2)
@@ -300,6 +300,7 @@ def test_each_label_carries_every_lesion_of_the_baselines_map(
     record = json.loads(capsys.readouterr().out)
     assert [r["label"] for r in record["lesions"]] == [1, 2, 4] and list(record["failed"]) == ["L9"]
     assert record["carried_from"]["labels"] == [1, 2, 4, 9] and record["carried_from"]["registration"]["kind"] == "affine"
+    assert record["carried_from"]["registration_problems"] == []  # a good registration is not flagged
     got = load_mask(out)
     assert set(np.unique(got.array)) == {0, 1, 2, 4} and got.labels.get(2) == "L2"
     for lab in (1, 2, 4):
@@ -452,3 +453,75 @@ def test_each_label_with_liver_names_the_flag_for_a_node_outside_it(study_dir, t
     assert main([*argv, "--extrahepatic-labels", "6", "--json"]) == 0
     record = json.loads(capsys.readouterr().out)
     assert [r["label"] for r in record["lesions"]] == [1, 6] and record["failed"] == {}
+
+
+def test_a_suspect_registration_is_said_and_recorded(
+        study_dir, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """``--each-label --json`` onto a "follow-up" of pure noise: the registration fails its check
+    (the images hardly match): stderr says 'registration suspect:' naming what to do, a lesion not
+    found is blamed on it (not 'gone? record it as absent'), and --json prints the record with the
+    registration's problems and the failures even though nothing was segmented (exit 2; before,
+    nothing on stdout, and the noise follow-up's registration passed silently)."""
+    import SimpleITK as sitk
+
+    from hcc_imaging.io.masks import save_mask
+    from hcc_imaging.volume import LabelVolume
+
+    study, _ = study_dir
+    art = make_study(0).volumes["arterial"]
+    noise = np.random.default_rng(0).normal(0, 100, art.shape).astype(np.int16)
+    sitk.WriteImage(art.with_array(noise).to_sitk(), str(tmp_path / "noise.nii.gz"))
+    base = load_mask(study / "masks" / "lesions.nii.gz")
+    save_mask(LabelVolume.like(base, np.where(np.isin(base.array, [1, 2]), base.array, 0).astype(np.uint16)),
+              tmp_path / "l12.nii.gz")
+    rc = main(["segment", str(tmp_path / "noise.nii.gz"), "--from-mask", str(tmp_path / "l12.nii.gz"), "--each-label",
+               "--from-series", str(study / "arterial"), "--out", str(tmp_path / "out.nii.gz"), "--json"])
+    cap = capsys.readouterr()
+    assert rc in (1, 2)  # 2: none segmented; 1: some 'segmented' in the noise, all flagged
+    record = json.loads(cap.out)
+    assert any("hardly match" in p for p in record["carried_from"]["registration_problems"])
+    err = " ".join(cap.err.split())
+    assert "registration suspect:" in err and "same patient" in err
+    if record["failed"]:
+        assert "the registration is suspect" in err and "gone?" not in err
+
+
+def test_an_empty_liver_mask_file_is_refused(study_dir, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """``--liver-mask`` with an empty mask: exit 2 naming the file (before: taken for no liver mask)."""
+    from hcc_imaging.io.masks import save_mask
+    from hcc_imaging.volume import LabelVolume
+
+    study, lesions = study_dir
+    base = load_mask(study / "masks" / "lesions.nii.gz")
+    save_mask(LabelVolume.like(base, np.zeros(base.shape, np.uint8)), tmp_path / "empty.nii.gz")
+    rc = main(["segment", str(study / "portal_venous"), "--seed-lps=" + ",".join(str(v) for v in lesions["L1"]["seed_lps"]),
+               "--liver-mask", str(tmp_path / "empty.nii.gz"), "--out", str(tmp_path / "o.nii.gz")])
+    assert rc == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "--liver-mask" in err and "empty.nii.gz" in err and "no voxels" in err
+
+
+def test_from_mask_on_the_wrong_from_series_names_the_options(
+        study_dir, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """A SEG of another frame of reference than --from-series (drawn on other images): the message
+    speaks of --from-mask / --from-series (before: the library's 'Pass the image series the mask was
+    drawn on as `reference`, or register the two (register_volumes)')."""
+    import pydicom
+
+    from hcc_imaging.io import load_series
+    from hcc_imaging.io.masks import save_mask
+    from hcc_imaging.volume import LabelVolume
+
+    study, _ = study_dir
+    art = load_series(study / "arterial")
+    base = load_mask(study / "masks" / "lesions.nii.gz", art)
+    seg = save_mask(LabelVolume.like(art, np.asarray(base.array == 1, np.uint8)), tmp_path / "l1.dcm", reference=art)
+    ds = pydicom.dcmread(seg)
+    ds.FrameOfReferenceUID = "1.2.826.0.99.77"  # as if drawn on another study's images
+    ds.save_as(seg)
+    rc = main(["segment", str(study / "arterial"), "--from-mask", str(seg),
+               "--from-series", str(study / "arterial"), "--out", str(tmp_path / "o.nii.gz")])
+    assert rc == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "--from-series" in err and "drawn on" in err and "1.2.826.0.99.77" in err
+    assert "register_volumes" not in err and "`reference`" not in err

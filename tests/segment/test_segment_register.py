@@ -137,6 +137,42 @@ def test_register_argument_errors() -> None:
         register_volumes(fixed, far, initial="identity")
 
 
+@pytest.mark.parametrize("n_slices", [1, 3])
+def test_too_few_slices_are_refused_with_a_message_saying_so(n_slices: int) -> None:
+    """A series of 1-3 slices: a ``RegistrationError`` saying it has too few slices and the minimum
+    (before: ITK's raw 'fewer than four pixels' plus a misleading 'check that the images overlap')."""
+    st = _study()
+    fixed = st.volumes["arterial"]
+    thin = fixed.crop((20, 0, 0), (20 + n_slices, fixed.shape[1], fixed.shape[2]))
+    for params in (None, RegistrationParams.carry()):
+        with pytest.raises(RegistrationError, match=f"is {n_slices} x 112 x 112 voxels.*at least 4 voxels"):
+            register_volumes(thin, thin, params=params)
+        with pytest.raises(RegistrationError, match="too few for a registration"):
+            register_volumes(fixed, thin, params=params)
+
+
+def test_the_check_of_a_registration_reads_the_field_and_the_metric() -> None:
+    """``registration_problems``: a transform that sends the carried points (or the liver) out of
+    the other image's field, or a metric near 0, is reported with its figures; the true transform
+    of a moved copy passes."""
+    from hcc_imaging.segment import registration_problems
+
+    st = _study()
+    fixed = st.volumes["arterial"]
+    moving, truth = _moved((0.0, 0.0, 5.0), (5.0, -3.0, 4.0))
+    ok = Registration(kind="affine", matrix=truth.matrix, translation_mm=truth.translation_mm,
+                      center_mm=truth.center_mm, metric_value=-1.0)
+    centres = [st.truth["lesions"][k]["seed_lps"] for k in ("L1", "L2")]
+    assert registration_problems(ok, fixed, moving, points_lps=centres)[0] == []
+    problems, fig = registration_problems(ok, fixed, moving, fixed_mask=st.liver, moving_mask=st.liver)
+    assert problems == [] and fig["field_fraction"] == 1.0
+    away = Registration(kind="affine", matrix=np.eye(3), translation_mm=(0.0, 0.0, 400.0), center_mm=(0, 0, 0),
+                        metric_value=-0.01)
+    problems, fig = registration_problems(away, fixed, moving, points_lps=centres)
+    assert fig["field_fraction"] == 0.0 and len(problems) == 2
+    assert any("the points carried lands inside" in p for p in problems) and any("hardly match" in p for p in problems)
+
+
 def test_empty_masks_are_refused() -> None:
     from hcc_imaging.volume import LabelVolume
 
@@ -243,6 +279,9 @@ def test_a_lesions_centre_lies_inside_it_even_for_a_crescent() -> None:
     assert np.allclose(geom.index_to_lps(np.asarray(k, float)), p)
     with pytest.raises(SegmentationError, match="no voxels of label 2"):
         lesion_centre_lps(lab, 2)
+    # label 0 is the background: its "centre" is no lesion's (it was carried as one)
+    with pytest.raises(SegmentationError, match="label 0 is the mask's background"):
+        lesion_centre_lps(lab, 0)
 
 
 def test_the_carry_registrations_coarse_grid_centres_each_voxel_on_its_block() -> None:
