@@ -42,6 +42,7 @@ __all__ = [
     "load_source_datasets",
     "seg_info_from_file",
     "derived_frame_of_reference_uid",
+    "viable_tracking_uid",
     "VIABLE_SUFFIX",
 ]
 
@@ -99,6 +100,15 @@ def derived_frame_of_reference_uid(source: Volume) -> str:
 
     key = str(source.series_instance_uid or source.meta.get("source_files", [""])[0] if source.meta else "")
     return str(generate_uid(entropy_srcs=["hcc_imaging frame of reference", key]))
+
+
+def viable_tracking_uid(lesion_tracking_uid: str) -> str:
+    """The tracking UID of the viable part (segment ``"L1 viable"``) of the lesion whose tracking
+    UID is ``lesion_tracking_uid``: derived from it (a name-based UUID, ``2.25.<integer>``), so
+    every SEG that gives the lesion its UID gives its viable part the same one."""
+    import uuid
+
+    return f"2.25.{uuid.uuid5(uuid.NAMESPACE_OID, str(lesion_tracking_uid) + VIABLE_SUFFIX).int}"
 
 
 def load_source_datasets(source: Volume) -> list[Dataset]:
@@ -252,8 +262,10 @@ def write_seg(
     viable : LabelVolume, optional
         Viable-tumour label map on the same grid, value k = viable part of lesion k.
     tracking_uids : mapping, optional
-        Segment label -> tracking UID (e.g. from the study store, so SEG and SR agree); new
-        UIDs are made for the others and returned in :attr:`SegInfo.tracking_uids`.
+        Segment label -> tracking UID (e.g. the read's, ``ExportRead.lesions[..].tracking_uid``,
+        so the SEGs of every time point and the SR agree); a viable part without one gets
+        :func:`viable_tracking_uid` of its lesion's, other segments new UIDs; all are returned in
+        :attr:`SegInfo.tracking_uids`.
     organs : mapping, optional
         Lesion id -> organ (``"liver"``, ``"lymph_node"`` ...) for the segment's anatomic
         region; default liver.
@@ -344,7 +356,12 @@ def write_seg(
     pixel = np.zeros((len(ordered), source.shape[1], source.shape[2], len(plan)), dtype=bool)
     for n, (name, value, mask, is_viable) in enumerate(plan, start=1):
         pixel[..., n - 1] = mask
-        tuid = tuids.setdefault(name, str(generate_uid()))
+        if is_viable and name not in tuids:
+            # the viable part's UID follows from its lesion's, so it is the same in every SEG
+            # that gives the lesion the same UID (each time point's, segment --viable-out's)
+            base = tuids.setdefault(name[: -len(VIABLE_SUFFIX)], str(generate_uid(prefix=None)))
+            tuids[name] = viable_tracking_uid(base)
+        tuid = tuids.setdefault(name, str(generate_uid(prefix=None)))
         organ = organ_code(str(organs.get(name, "liver")))
         fluid = None if is_viable else fluid_code((kinds or {}).get(name))
         desc = hd.seg.SegmentDescription(
