@@ -72,6 +72,9 @@ class SegInfo:
     #: source SOP Instance UIDs, in slice order of the label array
     source_sop_instance_uids: tuple[str, ...] = ()
     source_sop_class_uid: str = ""
+    #: the series the SEG was drawn on (its Referenced Series), and the study date (YYYYMMDD, "" unknown)
+    source_series_instance_uid: str = ""
+    study_date: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,6 +422,9 @@ def write_seg(
         tracking_uids={name: tuids[name] for name, *_rest in plan},
         source_sop_instance_uids=tuple(src_uids),
         source_sop_class_uid=str(ordered[0].SOPClassUID),
+        source_series_instance_uid=(deidentifier.uid(str(ordered[0].SeriesInstanceUID)) if deidentifier is not None
+                                    else str(ordered[0].SeriesInstanceUID)),
+        study_date=str(out_ds.get("StudyDate", "") or ""),
     )
 
 
@@ -589,7 +595,9 @@ def seg_info_from_file(path: str | os.PathLike[str]) -> SegInfo:
     tuids = {str(d.SegmentLabel): str(d.TrackingUID) for d in ds.SegmentSequence if "TrackingUID" in d}
     src: list[str] = []
     cls = ""
+    series_uid = ""
     for series in ds.get("ReferencedSeriesSequence", []):
+        series_uid = series_uid or str(series.get("SeriesInstanceUID", ""))
         for inst in series.get("ReferencedInstanceSequence", []):
             src.append(str(inst.ReferencedSOPInstanceUID))
             cls = str(inst.ReferencedSOPClassUID)
@@ -604,4 +612,6 @@ def seg_info_from_file(path: str | os.PathLike[str]) -> SegInfo:
         tracking_uids=tuids,
         source_sop_instance_uids=tuple(src),
         source_sop_class_uid=cls,
+        source_series_instance_uid=series_uid,
+        study_date=str(ds.get("StudyDate", "") or ""),
     )

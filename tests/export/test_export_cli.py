@@ -390,3 +390,50 @@ def _write_assessment(tmp_path: Path) -> str:
     p = tmp_path / "assess.json"
     p.write_text(json.dumps(ASSESSMENT))
     return str(p)
+
+
+def test_images_or_seg_of_another_time_point_are_refused(tmp_path: Path, capsys) -> None:
+    """`export sr --images BL=<FU1 CT> --images FU1=<BL CT>` (or `--seg BL=<FU1 SEG>`) exited 0 and
+    placed each time point's lines on the other scan, the SR filed under the wrong study.  A time
+    point whose date differs from its images' / SEG's StudyDate is refused, and so is a SEG drawn
+    on another series than the time point's --images; the message names both and the flag."""
+    from hcc_imaging.io.masks import save_mask
+
+    from .conftest import write_ct_series
+
+    bl = write_ct_series(tmp_path / "ct_bl", study_date="20240115", seed=1)
+    fu = write_ct_series(tmp_path / "ct_fu1", study_date="20240318", seed=2)
+    other = write_ct_series(tmp_path / "ct_bl_other_series", study_date="20240115", seed=3)
+    read = tmp_path / "read.json"
+    read.write_text(json.dumps(read_document()))
+    segs = {}
+    for name, series in (("BL", bl), ("FU1", fu), ("other", other)):
+        labels, _ = lesion_labels(series.volume)
+        segs[name] = tmp_path / f"seg_{name}.dcm"
+        assert main(["export", "seg", "--image", str(series.files[0].parent), "--labels",
+                     str(save_mask(labels, tmp_path / f"l_{name}.nii.gz")), "--out", str(segs[name])]) == 0
+    capsys.readouterr()
+    sr = ["export", "sr", str(read), "--out", str(tmp_path / "sr.dcm")]
+    img_bl, img_fu = f"{bl.files[0].parent}", f"{fu.files[0].parent}"
+    cases = [
+        (["--images", f"BL={img_fu}", "--images", f"FU1={img_bl}"],
+         "--images BL=...: the images are of a study of 20240318 (the date of time point FU1), but time point 'BL'"),
+        (["--images", f"BL={img_bl}", "--images", f"FU1={img_fu}", "--seg", f"BL={segs['FU1']}", "--seg", f"FU1={segs['BL']}"],
+         "the SEG is of a study of 20240318 (the date of time point FU1), but time point 'BL' of the read is of 20240115"),
+        (["--seg", f"FU1={segs['BL']}"], "--seg FU1="),  # a SEG alone: its date
+        (["--images", f"BL={img_bl}", "--seg", f"BL={segs['other']}", "--timepoints", "BL"],
+         f"was drawn on series {other.series_uid}, but --images BL is series {bl.series_uid}"),
+    ]
+    for extra, match in cases:
+        assert main([*sr, *extra]) == 2, extra
+        assert match in capsys.readouterr().err, extra
+        assert not (tmp_path / "sr.dcm").exists()
+    # the right ones, and a SEG de-identified with the same map as the SR, pass
+    keys = ["--deidentify", "--pseudonym-map", str(tmp_path / "keys" / "m.json")]
+    labels, _ = lesion_labels(bl.volume)
+    assert main(["export", "seg", "--image", img_bl, "--labels", str(tmp_path / "l_BL.nii.gz"),
+                 "--out", str(tmp_path / "share" / "seg.dcm"), *keys]) == 0
+    assert main([*sr, "--images", f"BL={img_bl}", "--images", f"FU1={img_fu}", "--seg", f"BL={segs['BL']}",
+                 "--seg", f"FU1={segs['FU1']}"]) == 0
+    assert main(["export", "sr", str(read), "--out", str(tmp_path / "share" / "sr.dcm"), "--images", f"BL={img_bl}",
+                 "--seg", f"BL={tmp_path / 'share' / 'seg.dcm'}", "--timepoints", "BL", *keys]) == 0
