@@ -302,7 +302,7 @@ def write_seg(
     from pydicom.sr.codedict import codes
     from pydicom.uid import generate_uid
 
-    from .codes import as_code, fluid_code, organ_code
+    from .codes import as_code, finding_code, organ_code
     from .deid import atomic_dcmwrite, deidentify_dataset, no_person_name_warnings
 
     if isinstance(source, (str, os.PathLike)) and path is None:
@@ -366,12 +366,11 @@ def write_seg(
             tuids[name] = viable_tracking_uid(base)
         tuid = tuids.setdefault(name, str(generate_uid(prefix=None)))
         organ = organ_code(str(organs.get(name, "liver")))
-        fluid = None if is_viable else fluid_code((kinds or {}).get(name))
         desc = hd.seg.SegmentDescription(
             segment_number=n,
             segment_label=name[:64],
             segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
-            segmented_property_type=codes.SCT.Neoplasm if fluid is None else as_code(fluid),
+            segmented_property_type=as_code(finding_code(None if is_viable else (kinds or {}).get(name))),
             algorithm_type="AUTOMATIC" if algo_id is not None else "SEMIAUTOMATIC",
             algorithm_identification=algo_id
             or hd.AlgorithmIdentificationSequence(

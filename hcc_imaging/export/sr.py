@@ -10,7 +10,7 @@ Content (``docs/export.md`` lists every concept and code)
     lesion's tracking UID, stable across time points);
   - Time Point Context (TID 1502): time point id, type (Baseline / Posttreatment), order,
     subject time point identifier, days from baseline;
-  - Finding: Neoplasm; Finding Site: the organ (Liver) and the Couinaud segment when known;
+  - Finding: Neoplasm (a fluid kind: Ascites / Effusion, as the SEG); Finding Site: the organ (Liver) and the Couinaud segment when known;
   - measurements (TID 300) with UCUM units: Long Axis (SCT 103339001) and Short Axis
     (SCT 103340004) in mm, each with its two endpoints as an SCOORD3D POLYLINE in the frame
     of reference and the source image of the measurement slice; viable-tumour diameters
@@ -268,7 +268,7 @@ def _lesion_group(
     common: dict[str, Any] = dict(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=tracking_uid, identifier=les.lesion_id[:64]),
         time_point_context=_tp_context(hd, tp),
-        finding_type=C.as_code(C.NEOPLASM),
+        finding_type=C.as_code(C.finding_code(les.kind)),  # as the SEG's property type
         finding_sites=_finding_sites(hd, les),
         algorithm_id=algorithm,
         measurements=ms or None,
