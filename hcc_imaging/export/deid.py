@@ -812,6 +812,12 @@ def deidentify_dataset(
     if patient_id is not None and out.get("PatientID") and str(out.PatientID) != pid:
         deid.link(pid, str(out.PatientID))
     _walk(out, deid, pid)
+    # the pseudonym is the patient's id and name even where the original had none (an empty
+    # PatientID was kept empty: PatientName HCC-0001 with no PatientID, so the copies of one
+    # patient could not be told as one patient's by id)
+    for kw in ("PatientID", "PatientName"):
+        if not str(out.get(kw, "") or "").strip():
+            setattr(out, kw, deid.pseudonym(pid))
     out.PatientIdentityRemoved = "YES"
     out.LongitudinalTemporalInformationModified = "MODIFIED"
     # LO (max 64 characters); the codes below say the same in full

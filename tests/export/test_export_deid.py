@@ -115,7 +115,8 @@ def test_deidentify_dataset_basic_profile(ct) -> None:
 def test_objects_without_a_patient_id_get_a_pseudonym_per_study(ct) -> None:
     """Two studies without a PatientID shared the key "UNKNOWN": one pseudonym and one date shift
     for two people.  Each study is now its own key (``io.patient_key``), as the index reads it;
-    two objects of one study still share theirs."""
+    two objects of one study still share theirs.  The pseudonym is the PatientID too (it stayed
+    empty: PatientName HCC-0001 and no PatientID), and the PatientName when the original has none."""
     first = pydicom.dcmread(ct.files[0])
     first.PatientID = ""
     second = pydicom.dcmread(ct.files[1])
@@ -128,7 +129,13 @@ def test_objects_without_a_patient_id_get_a_pseudonym_per_study(ct) -> None:
     a, b, c = (deidentify_dataset(x, d) for x in (first, second, same_study))
     assert {str(a.PatientName), str(b.PatientName)} == {"HCC-0001", "HCC-0002"}
     assert c.PatientName == a.PatientName and c.StudyDate == a.StudyDate  # one study: one key
-    assert a.PatientID == "" and b.PatientID == ""  # an empty type 2 element stays empty
+    assert (a.PatientID, b.PatientID, c.PatientID) == (a.PatientName, b.PatientName, c.PatientName)
+    nameless = pydicom.dcmread(ct.files[2])
+    nameless.PatientID = ""
+    nameless.PatientName = ""
+    del nameless.PatientID
+    got = deidentify_dataset(nameless, d)
+    assert got.PatientID == got.PatientName == a.PatientName  # (the same study as ``first``)
 
 
 def test_every_exported_object_is_deidentified(tmp_path: Path, ct) -> None:
