@@ -157,7 +157,9 @@ def _load_doc(path: str) -> dict[str, Any]:
         raise ExportCliError(f"cannot read read document {path}: {err}. Pass a JSON read document.") from err
     if not isinstance(data, dict):
         raise ExportCliError(f"{path}: a read document is a JSON object.")
-    return data
+    from ..export.model import unwrap_read_document
+
+    return unwrap_read_document(data, path)  # (the tables' reads/<patient>.json wraps the read)
 
 
 def _assessments(args: argparse.Namespace, docs: list[dict[str, Any]]) -> list[Any] | None:

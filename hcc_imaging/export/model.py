@@ -49,6 +49,7 @@ __all__ = [
     "iter_reads",
     "read_from_measurements",
     "document_to_dict",
+    "unwrap_read_document",
     "assessment_to_dict",
 ]
 
@@ -270,13 +271,32 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
+def unwrap_read_document(d: Mapping[str, Any], source: str = "the read document") -> dict[str, Any]:
+    """The read document of ``d``: ``d`` itself, or - for the JSON read that ``write_tables``
+    (``export csv``, ``demo``) writes to ``reads/<patient>.json``, which wraps it with the tables'
+    responses as ``{"tables_schema_version", "read_document", ...}`` - the wrapped one.  Its
+    ``responses`` / ``summary`` are table rows, not an assessment: pass ``--assessment`` /
+    ``--criteria`` (``assessment=``) as for any read."""
+    if "tables_schema_version" in d and "read_document" in d and "patient_id" not in d:
+        inner = d.get("read_document")
+        if not isinstance(inner, Mapping):
+            raise ExportInputError(
+                f"{source} is a tables JSON read (tables_schema_version {d.get('tables_schema_version')}) without a "
+                "read document in it (its read was made from measurements, not a read document). Pass the read "
+                "document itself: the batch's reads/<patient>.json, or `hcc-imaging study export-read`.")
+        return dict(inner)
+    return dict(d)
+
+
 def document_to_dict(doc: Any) -> dict[str, Any]:
-    """Plain dict of a read document given as object, dict, JSON string or JSON file path."""
+    """Plain dict of a read document given as object, dict, JSON string or JSON file path (the
+    tables' JSON read, which wraps it, gives the wrapped one: :func:`unwrap_read_document`)."""
     if isinstance(doc, Mapping):
-        return dict(_plain(doc))
+        return unwrap_read_document(_plain(doc))
     if isinstance(doc, (str, Path)):
         text = str(doc)
-        if isinstance(doc, Path) or not text.lstrip().startswith("{"):
+        from_file = isinstance(doc, Path) or not text.lstrip().startswith("{")
+        if from_file:
             p = Path(text)
             try:
                 text = p.read_text(encoding="utf-8")
@@ -293,7 +313,7 @@ def document_to_dict(doc: Any) -> dict[str, Any]:
             ) from err
         if not isinstance(out, dict):
             raise ExportInputError("the read document JSON must be an object at the top level.")
-        return out
+        return unwrap_read_document(out, str(doc) if from_file else "the read document")
     for meth in ("to_dict", "to_json", "as_dict"):
         fn = getattr(doc, meth, None)
         if callable(fn):

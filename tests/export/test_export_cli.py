@@ -437,3 +437,29 @@ def test_images_or_seg_of_another_time_point_are_refused(tmp_path: Path, capsys)
                  "--seg", f"FU1={segs['FU1']}"]) == 0
     assert main(["export", "sr", str(read), "--out", str(tmp_path / "share" / "sr.dcm"), "--images", f"BL={img_bl}",
                  "--seg", f"BL={tmp_path / 'share' / 'seg.dcm'}", "--timepoints", "BL", *keys]) == 0
+
+
+def test_the_tables_json_read_is_accepted_where_a_read_is(tmp_path: Path, files, capsys) -> None:
+    """The JSON read `export csv` (and `demo`) write, `tables/reads/<patient>.json`, wraps the read
+    in `read_document`: `export seg --read` said "the read is of patient ''", `export sr` "has no
+    patient_id", with --deidentify "unknown field 'tables_schema_version'".  It is unwrapped; a
+    wrapper without a read document says what it is and which file to pass."""
+    assert main(["export", "csv", str(files["read"]), "--out", str(tmp_path / "t"), "--format", "csv"]) == 0
+    (wrapped,) = (tmp_path / "t" / "reads").glob("*.json")
+    assert "read_document" in json.loads(wrapped.read_text())
+    out = tmp_path / "out"
+    keys = ["--deidentify", "--pseudonym-map", str(tmp_path / "keys" / "m.json")]
+    assert main(["export", "seg", "--image", str(files["ct"]), "--labels", str(files["labels"]), "--read", str(wrapped),
+                 "--out", str(out / "seg.dcm")]) == 0
+    assert pydicom.dcmread(out / "seg.dcm").SegmentSequence[0].TrackingUID == "1.2.826.0.1.3680043.8.498.1001"
+    for extra in ([], keys):
+        assert main(["export", "sr", str(wrapped), "--out", str(out / f"sr{len(extra)}.dcm"), "--criteria", "recist1.1",
+                     "--images", f"BL={files['ct']}", "--seg", f"BL={out / 'seg.dcm'}", "--timepoints", "BL", *extra]) == 0
+    assert main(["export", "csv", str(wrapped), "--out", str(tmp_path / "t2"), "--format", "csv"]) == 0
+    capsys.readouterr()
+    assert pd.read_csv(tmp_path / "t2" / "lesions.csv").patient_id.iloc[0] == "MRN-778899"
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps({"tables_schema_version": "2.1", "read_document": None, "responses": []}))
+    assert main(["export", "sr", str(empty), "--out", str(out / "x.dcm")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{empty} is a tables JSON read" in err and "reads/<patient>.json" in err
