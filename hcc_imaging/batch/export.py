@@ -47,6 +47,7 @@ def export_reports(
     (files, failures)
         ``files`` = {"seg": [...], "sr": [...], "stored": [...]}; ``failures`` = failure rows.
     """
+    from ..export.model import as_export_read
     from ..export.seg import write_seg
     from ..export.sr import write_sr
     from ..io.dicomweb import retrieved, stow_files
@@ -65,6 +66,8 @@ def export_reports(
         if not read_path.is_file():
             continue  # the patient failed at read/assess: already a failure row
         doc = ReadDocument.from_json(read_path)
+        # one Tracking UID per lesion in every SEG and the SR: the read's (derived when it has none)
+        tracking = {les.lesion_id: str(les.tracking_uid) for les in as_export_read(doc).lesions if les.tracking_uid}
         assessment = json.loads(ass_path.read_text(encoding="utf-8")) if ass_path.is_file() else None
         recs = sorted(recs, key=lambda r: (r["study_date"], r["study_instance_uid"]))
         images: dict[str, Any] = {}
@@ -107,7 +110,7 @@ def export_reports(
                         kinds[lid] = str(site["kind"])
                 seg_path = out / "seg" / f"{rec['study_instance_uid']}.dcm"
                 info = write_seg(lesions, ref, seg_path, viable=viable, algorithm=("hcc_imaging.batch", "1"),
-                                 organs=organs or None, kinds=kinds or None)
+                                 organs=organs or None, kinds=kinds or None, tracking_uids=tracking)
                 images[tp.id] = ref
                 segs[tp.id] = info
                 files["seg"].append(str(seg_path))

@@ -251,6 +251,30 @@ def _viable_of(labels: Any, arterial: Any, phases: dict[Any, Any], liver: Any) -
                        portal_venous=phases.get(Phase.PORTAL_VENOUS), liver=liver)
 
 
+def _save_viable(viable: Any, path: str, reference: Any, lesion_out: Path) -> Path:
+    """Write the viable parts ``viable`` to ``path`` (``--viable-out``).  A DICOM SEG labels each
+    segment as ``export seg --viable`` does - ``"L1 viable"``, "(viable part)" in its description,
+    the viable part's tracking UID derived from the lesion's (:func:`~hcc_imaging.export.seg.
+    viable_tracking_uid`, the lesion's taken from the ``--out`` SEG) - so it is told apart from
+    the lesion SEG (both segments were "L1" before, with unrelated UIDs)."""
+    from ..io.masks import save_mask
+
+    if not str(path).lower().endswith(".dcm"):
+        return save_mask(viable, path, reference=reference)
+    import numpy as np
+
+    from ..export.seg import seg_info_from_file, write_seg
+    from ..volume import LabelVolume
+
+    lesion_uids = (dict(seg_info_from_file(lesion_out).tracking_uids)
+                   if str(lesion_out).lower().endswith(".dcm") else {})
+    empty = LabelVolume.like(viable, np.zeros(viable.shape, np.uint8), labels=dict(viable.labels))
+    info = write_seg(empty, reference, path, viable=viable if viable.geometry.equals(reference.geometry)
+                     else viable.resample_to(reference), tracking_uids=lesion_uids or None,
+                     series_description="hcc_imaging viable tumour segmentation")
+    return Path(info.path)
+
+
 def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any, arterial: Any, console: Any) -> int:
     """``--from-mask MASK --each-label``: every lesion of MASK carried to SERIES and segmented there
     (:func:`hcc_imaging.segment.carry.carry_lesions`: one registration; the liver mask, with
@@ -370,8 +394,8 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
     record: dict[str, Any] = {"out": str(out), "lesions": records, "failed": failed, "carried_from": carried,
                               **({"not_carried": not_carried} if not_carried else {})}
     if viable_arr is not None:
-        record["viable_out"] = str(save_mask(LabelVolume.like(arterial, viable_arr, labels=kept), args.viable_out,
-                                             reference=arterial))
+        record["viable_out"] = str(_save_viable(LabelVolume.like(arterial, viable_arr, labels=kept), args.viable_out,
+                                                arterial, out))
     if args.json:
         json.dump(record, sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -468,7 +492,7 @@ def run(args: argparse.Namespace) -> int:
         assert arterial is not None  # checked before segmenting
         with console.status("viable part...", spinner="dots"):
             viable = _viable_of(res.labels, arterial, phases, liver)
-        vout = save_mask(viable, args.viable_out, reference=arterial)
+        vout = _save_viable(viable, args.viable_out, arterial, out)
         record["viable_out"] = str(vout)
         record["viable_volume_mm3"] = float((viable.array != 0).sum()) * viable.voxel_volume_mm3
     if args.json:

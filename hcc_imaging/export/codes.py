@@ -45,6 +45,7 @@ __all__ = [
     "LIVER",
     "ORGAN_CODES",
     "FLUID_CODES",
+    "finding_code",
     "fluid_code",
     "fluid_of_code",
     "COUINAUD_CODES",
@@ -203,6 +204,13 @@ FLUID_CODES: dict[str, CodeDef] = {
 def fluid_code(kind: str | None) -> CodeDef | None:
     """The property type of a fluid lesion kind (``FLUID_CODES``); None for any other kind."""
     return FLUID_CODES.get(str(kind).lower()) if kind else None
+
+
+def finding_code(kind: str | None) -> CodeDef:
+    """What a lesion of this kind is, as the SR's Finding and the SEG's segmented property type
+    say it: a fluid's code (``FLUID_CODES``: ascites, effusion), else Neoplasm - one table, so the
+    SR group and the SEG segment of one tracked finding code it alike."""
+    return fluid_code(kind) or NEOPLASM
 
 
 def fluid_of_code(value: str, scheme: str) -> str | None:

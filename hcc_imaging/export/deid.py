@@ -8,7 +8,7 @@ What is done (``docs/export.md`` has the full table)
   ``U`` replace UIDs.  The table covers the identifying attributes found in CT/MR images,
   SEG and SR; anything else of VR PN is replaced too (a person name is never kept).
 * **UIDs**: every UID that is not a registered DICOM UID (SOP classes, transfer syntaxes,
-  coding schemes ...) is replaced by a new UID (``2.25.`` random), mapped consistently: the
+  coding schemes ...) is replaced by a new UID (``2.25.`` + a random UUID as an integer), mapped consistently: the
   same original UID gets the same new UID in every object, in every run that uses the same
   pseudonym map, so SR -> SEG -> image references stay valid.
 * **Dates** are shifted by a per-patient number of days (Retain Longitudinal Temporal
@@ -510,7 +510,10 @@ class Deidentifier:
         if o in self._uids.values():
             return o  # already ours
         if o not in self._uids:
-            self._uids[o] = str(generate_uid(prefix="2.25."))
+            # the decimal form of a random (version 4) UUID: the 2.25 arc allows only UUIDs
+            # (PS3.5 B.2, ISO/IEC 9834-8), at most 39 digits; prefix="2.25." would pad it with
+            # random digits to 64 characters, a number above 2**128
+            self._uids[o] = str(generate_uid(prefix=None))
         return self._uids[o]
 
     def dummy(self, keyword: str, value: str) -> str:
@@ -809,6 +812,12 @@ def deidentify_dataset(
     if patient_id is not None and out.get("PatientID") and str(out.PatientID) != pid:
         deid.link(pid, str(out.PatientID))
     _walk(out, deid, pid)
+    # the pseudonym is the patient's id and name even where the original had none (an empty
+    # PatientID was kept empty: PatientName HCC-0001 with no PatientID, so the copies of one
+    # patient could not be told as one patient's by id)
+    for kw in ("PatientID", "PatientName"):
+        if not str(out.get(kw, "") or "").strip():
+            setattr(out, kw, deid.pseudonym(pid))
     out.PatientIdentityRemoved = "YES"
     out.LongitudinalTemporalInformationModified = "MODIFIED"
     # LO (max 64 characters); the codes below say the same in full

@@ -20,6 +20,7 @@ import enum
 import json
 import math
 import re
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -43,9 +44,12 @@ __all__ = [
     "TreatmentEvent",
     "ExportRead",
     "as_export_read",
+    "derived_tracking_uid",
+    "with_tracking_uids",
     "iter_reads",
     "read_from_measurements",
     "document_to_dict",
+    "unwrap_read_document",
     "assessment_to_dict",
 ]
 
@@ -121,6 +125,8 @@ class LesionObservation:
     viable_status: str | None = None
     irecist_category: str | None = None
     attenuation_hu: float | None = None
+    #: True when ``tracking_uid`` was not in the read but derived (:func:`derived_tracking_uid`)
+    tracking_uid_derived: bool = False
 
     @property
     def recist_diameter_mm(self) -> float | None:
@@ -265,13 +271,32 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
+def unwrap_read_document(d: Mapping[str, Any], source: str = "the read document") -> dict[str, Any]:
+    """The read document of ``d``: ``d`` itself, or - for the JSON read that ``write_tables``
+    (``export csv``, ``demo``) writes to ``reads/<patient>.json``, which wraps it with the tables'
+    responses as ``{"tables_schema_version", "read_document", ...}`` - the wrapped one.  Its
+    ``responses`` / ``summary`` are table rows, not an assessment: pass ``--assessment`` /
+    ``--criteria`` (``assessment=``) as for any read."""
+    if "tables_schema_version" in d and "read_document" in d and "patient_id" not in d:
+        inner = d.get("read_document")
+        if not isinstance(inner, Mapping):
+            raise ExportInputError(
+                f"{source} is a tables JSON read (tables_schema_version {d.get('tables_schema_version')}) without a "
+                "read document in it (its read was made from measurements, not a read document). Pass the read "
+                "document itself: the batch's reads/<patient>.json, or `hcc-imaging study export-read`.")
+        return dict(inner)
+    return dict(d)
+
+
 def document_to_dict(doc: Any) -> dict[str, Any]:
-    """Plain dict of a read document given as object, dict, JSON string or JSON file path."""
+    """Plain dict of a read document given as object, dict, JSON string or JSON file path (the
+    tables' JSON read, which wraps it, gives the wrapped one: :func:`unwrap_read_document`)."""
     if isinstance(doc, Mapping):
-        return dict(_plain(doc))
+        return unwrap_read_document(_plain(doc))
     if isinstance(doc, (str, Path)):
         text = str(doc)
-        if isinstance(doc, Path) or not text.lstrip().startswith("{"):
+        from_file = isinstance(doc, Path) or not text.lstrip().startswith("{")
+        if from_file:
             p = Path(text)
             try:
                 text = p.read_text(encoding="utf-8")
@@ -288,7 +313,7 @@ def document_to_dict(doc: Any) -> dict[str, Any]:
             ) from err
         if not isinstance(out, dict):
             raise ExportInputError("the read document JSON must be an object at the top level.")
-        return out
+        return unwrap_read_document(out, str(doc) if from_file else "the read document")
     for meth in ("to_dict", "to_json", "as_dict"):
         fn = getattr(doc, meth, None)
         if callable(fn):
@@ -727,8 +752,74 @@ def _endpoints(value: Any, where: str) -> dict[str, tuple[bool, int] | None]:
     return out
 
 
+#: UUID namespace of the tracking UIDs :func:`derived_tracking_uid` makes (a fixed random UUID)
+_TRACKING_NAMESPACE = uuid.UUID("5b0e6c1e-3f0a-4d35-9a51-7c2f3e0d8a14")
+
+
+def derived_tracking_uid(read: ExportRead, lesion_id: str) -> str:
+    """The tracking UID of lesion ``lesion_id`` of ``read`` when the read records none.
+
+    Derived from the patient id, the reader id, the baseline date and the lesion id (a name-based
+    UUID, ``2.25.<UUID as integer>``, PS3.5 B.2), so every export of the same read - each SEG of
+    each time point, the SR, the tables, made by separate commands - gives the lesion the same
+    UID without having to pass it around (TID 1500 / PS3.3 C.8.20.2: the SR group and the SEG
+    segment of one finding share its Tracking UID at every time point).
+    """
+    base = read.timepoints[0].date.isoformat() if read.timepoints and read.timepoints[0].date else ""
+    name = "\x1f".join(("hcc_imaging lesion tracking uid", read.patient_id, read.reader_id or "", base,
+                         str(lesion_id)))
+    return f"2.25.{uuid.uuid5(_TRACKING_NAMESPACE, name).int}"
+
+
+def with_tracking_uids(read: ExportRead) -> ExportRead:
+    """``read`` with a tracking UID on every lesion observation: the lesion's own (the first
+    recorded at any time point, for the time points that have none), else
+    :func:`derived_tracking_uid` (``tracking_uid_derived``).  The read document (``document``)
+    gets the same UIDs, so the JSON read written with the tables carries what the SEG and SR
+    carry."""
+    recorded: dict[str, str] = {}
+    for les in read.lesions:
+        if les.tracking_uid:
+            recorded.setdefault(les.lesion_id, str(les.tracking_uid))
+    if all(les.tracking_uid for les in read.lesions):
+        return read
+    uids: dict[str, str] = {}
+    lesions = []
+    for les in read.lesions:
+        if les.tracking_uid:
+            lesions.append(les)
+            continue
+        lid = les.lesion_id
+        uid = uids.setdefault(lid, recorded.get(lid) or derived_tracking_uid(read, lid))
+        lesions.append(replace(les, tracking_uid=uid, tracking_uid_derived=lid not in recorded))
+    return replace(read, lesions=tuple(lesions), document=_document_with_uids(read.document, uids))
+
+
+def _document_with_uids(doc: Mapping[str, Any] | None, uids: Mapping[str, str]) -> Mapping[str, Any] | None:
+    """A copy of the read document with ``tracking_uid`` set on the lesions that have none."""
+    if not isinstance(doc, Mapping) or not uids:
+        return doc
+    import copy
+
+    out = copy.deepcopy(dict(doc))
+    tps = _get(out, "timepoints", "time_points", default=[])
+    for tp in tps if isinstance(tps, list) else []:
+        if not isinstance(tp, dict):
+            continue
+        lesions = _get(tp, "lesions", "observations", default=[])
+        for les in lesions if isinstance(lesions, list) else []:
+            if isinstance(les, dict) and not les.get("tracking_uid"):
+                lid = _get(les, "lesion_id", "id", "tracking_id", "label")
+                if lid is not None and str(lid) in uids:
+                    les["tracking_uid"] = uids[str(lid)]
+    return out
+
+
 def as_export_read(doc: Any, assessment: Any = None) -> ExportRead:
     """Build an :class:`ExportRead` from a read document (+ optional assessment).
+
+    Every lesion gets a tracking UID (:func:`with_tracking_uids`): its own, else one derived from
+    the read (:func:`derived_tracking_uid`), the same in every export of the read.
 
     Parameters
     ----------
@@ -739,7 +830,7 @@ def as_export_read(doc: Any, assessment: Any = None) -> ExportRead:
         ``Assessment.to_json()`` output, the ``hcc-imaging assess --json`` object, or a list
         / mapping of per-criterion assessments.
     """
-    read = doc if isinstance(doc, ExportRead) else _parse_document(document_to_dict(doc))
+    read = with_tracking_uids(doc if isinstance(doc, ExportRead) else _parse_document(document_to_dict(doc)))
     if assessment is not None:
         read = read.with_assessment(assessment)
     return read
@@ -791,7 +882,7 @@ def read_from_measurements(
 
     For exporting straight from measurement (SR, tables, report) before a read document
     exists.  ``roles`` / ``organs`` / ``tracking_uids`` are keyed by lesion id (default
-    target, liver - lymph node when the measurement says so - and no UID).  The algorithm in
+    target, liver - lymph node when the measurement says so - and :func:`derived_tracking_uid`).  The algorithm in
     each measurement's provenance becomes the read's algorithm.
     """
     roles = dict(roles or {})
@@ -839,11 +930,11 @@ def read_from_measurements(
                 provenance=prov_text or reader_id,
             )
         )
-    return ExportRead(
+    return with_tracking_uids(ExportRead(
         patient_id=patient_id,
         reader_id=reader_id,
         timepoints=(TimepointInfo(timepoint_id=timepoint_id, index=0, date=when, day=0,
                                   day_from_baseline=0),),
         lesions=tuple(lesions),
         algorithm=algorithm,
-    )
+    ))

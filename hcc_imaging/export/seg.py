@@ -42,6 +42,7 @@ __all__ = [
     "load_source_datasets",
     "seg_info_from_file",
     "derived_frame_of_reference_uid",
+    "viable_tracking_uid",
     "VIABLE_SUFFIX",
 ]
 
@@ -71,6 +72,9 @@ class SegInfo:
     #: source SOP Instance UIDs, in slice order of the label array
     source_sop_instance_uids: tuple[str, ...] = ()
     source_sop_class_uid: str = ""
+    #: the series the SEG was drawn on (its Referenced Series), and the study date (YYYYMMDD, "" unknown)
+    source_series_instance_uid: str = ""
+    study_date: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +103,15 @@ def derived_frame_of_reference_uid(source: Volume) -> str:
 
     key = str(source.series_instance_uid or source.meta.get("source_files", [""])[0] if source.meta else "")
     return str(generate_uid(entropy_srcs=["hcc_imaging frame of reference", key]))
+
+
+def viable_tracking_uid(lesion_tracking_uid: str) -> str:
+    """The tracking UID of the viable part (segment ``"L1 viable"``) of the lesion whose tracking
+    UID is ``lesion_tracking_uid``: derived from it (a name-based UUID, ``2.25.<integer>``), so
+    every SEG that gives the lesion its UID gives its viable part the same one."""
+    import uuid
+
+    return f"2.25.{uuid.uuid5(uuid.NAMESPACE_OID, str(lesion_tracking_uid) + VIABLE_SUFFIX).int}"
 
 
 def load_source_datasets(source: Volume) -> list[Dataset]:
@@ -252,8 +265,10 @@ def write_seg(
     viable : LabelVolume, optional
         Viable-tumour label map on the same grid, value k = viable part of lesion k.
     tracking_uids : mapping, optional
-        Segment label -> tracking UID (e.g. from the study store, so SEG and SR agree); new
-        UIDs are made for the others and returned in :attr:`SegInfo.tracking_uids`.
+        Segment label -> tracking UID (e.g. the read's, ``ExportRead.lesions[..].tracking_uid``,
+        so the SEGs of every time point and the SR agree); a viable part without one gets
+        :func:`viable_tracking_uid` of its lesion's, other segments new UIDs; all are returned in
+        :attr:`SegInfo.tracking_uids`.
     organs : mapping, optional
         Lesion id -> organ (``"liver"``, ``"lymph_node"`` ...) for the segment's anatomic
         region; default liver.
@@ -287,7 +302,7 @@ def write_seg(
     from pydicom.sr.codedict import codes
     from pydicom.uid import generate_uid
 
-    from .codes import as_code, fluid_code, organ_code
+    from .codes import as_code, finding_code, organ_code
     from .deid import atomic_dcmwrite, deidentify_dataset, no_person_name_warnings
 
     if isinstance(source, (str, os.PathLike)) and path is None:
@@ -344,14 +359,18 @@ def write_seg(
     pixel = np.zeros((len(ordered), source.shape[1], source.shape[2], len(plan)), dtype=bool)
     for n, (name, value, mask, is_viable) in enumerate(plan, start=1):
         pixel[..., n - 1] = mask
-        tuid = tuids.setdefault(name, str(generate_uid()))
+        if is_viable and name not in tuids:
+            # the viable part's UID follows from its lesion's, so it is the same in every SEG
+            # that gives the lesion the same UID (each time point's, segment --viable-out's)
+            base = tuids.setdefault(name[: -len(VIABLE_SUFFIX)], str(generate_uid(prefix=None)))
+            tuids[name] = viable_tracking_uid(base)
+        tuid = tuids.setdefault(name, str(generate_uid(prefix=None)))
         organ = organ_code(str(organs.get(name, "liver")))
-        fluid = None if is_viable else fluid_code((kinds or {}).get(name))
         desc = hd.seg.SegmentDescription(
             segment_number=n,
             segment_label=name[:64],
             segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
-            segmented_property_type=codes.SCT.Neoplasm if fluid is None else as_code(fluid),
+            segmented_property_type=as_code(finding_code(None if is_viable else (kinds or {}).get(name))),
             algorithm_type="AUTOMATIC" if algo_id is not None else "SEMIAUTOMATIC",
             algorithm_identification=algo_id
             or hd.AlgorithmIdentificationSequence(
@@ -402,6 +421,9 @@ def write_seg(
         tracking_uids={name: tuids[name] for name, *_rest in plan},
         source_sop_instance_uids=tuple(src_uids),
         source_sop_class_uid=str(ordered[0].SOPClassUID),
+        source_series_instance_uid=(deidentifier.uid(str(ordered[0].SeriesInstanceUID)) if deidentifier is not None
+                                    else str(ordered[0].SeriesInstanceUID)),
+        study_date=str(out_ds.get("StudyDate", "") or ""),
     )
 
 
@@ -572,7 +594,9 @@ def seg_info_from_file(path: str | os.PathLike[str]) -> SegInfo:
     tuids = {str(d.SegmentLabel): str(d.TrackingUID) for d in ds.SegmentSequence if "TrackingUID" in d}
     src: list[str] = []
     cls = ""
+    series_uid = ""
     for series in ds.get("ReferencedSeriesSequence", []):
+        series_uid = series_uid or str(series.get("SeriesInstanceUID", ""))
         for inst in series.get("ReferencedInstanceSequence", []):
             src.append(str(inst.ReferencedSOPInstanceUID))
             cls = str(inst.ReferencedSOPClassUID)
@@ -587,4 +611,6 @@ def seg_info_from_file(path: str | os.PathLike[str]) -> SegInfo:
         tracking_uids=tuids,
         source_sop_instance_uids=tuple(src),
         source_sop_class_uid=cls,
+        source_series_instance_uid=series_uid,
+        study_date=str(ds.get("StudyDate", "") or ""),
     )

@@ -10,7 +10,7 @@ Content (``docs/export.md`` lists every concept and code)
     lesion's tracking UID, stable across time points);
   - Time Point Context (TID 1502): time point id, type (Baseline / Posttreatment), order,
     subject time point identifier, days from baseline;
-  - Finding: Neoplasm; Finding Site: the organ (Liver) and the Couinaud segment when known;
+  - Finding: Neoplasm (a fluid kind: Ascites / Effusion, as the SEG); Finding Site: the organ (Liver) and the Couinaud segment when known;
   - measurements (TID 300) with UCUM units: Long Axis (SCT 103339001) and Short Axis
     (SCT 103340004) in mm, each with its two endpoints as an SCOORD3D POLYLINE in the frame
     of reference and the source image of the measurement slice; viable-tumour diameters
@@ -43,7 +43,7 @@ from .. import __version__
 from ..errors import HccImagingError
 from . import codes as C
 from .constants import LOCAL_CODING_SCHEME, LOCAL_CODING_SCHEME_NAME, MANUFACTURER, SR_SERIES_NUMBER
-from .model import ExportRead, LesionObservation, Segment3, TimepointInfo, as_export_read
+from .model import ExportRead, LesionObservation, Segment3, TimepointInfo, as_export_read, derived_tracking_uid
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom.dataset import Dataset
@@ -268,7 +268,7 @@ def _lesion_group(
     common: dict[str, Any] = dict(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=tracking_uid, identifier=les.lesion_id[:64]),
         time_point_context=_tp_context(hd, tp),
-        finding_type=C.as_code(C.NEOPLASM),
+        finding_type=C.as_code(C.finding_code(les.kind)),  # as the SEG's property type
         finding_sites=_finding_sites(hd, les),
         algorithm_id=algorithm,
         measurements=ms or None,
@@ -460,11 +460,7 @@ def build_sr(
     if synthetic:
         evidence = [_synthetic_evidence(read)]
 
-    # tracking UIDs stable per lesion id within the report when the read has none
-    tuid: dict[str, str] = {}
-    for les in read.lesions:
-        if les.tracking_uid:
-            tuid.setdefault(les.lesion_id, les.tracking_uid)
+    tuid = _tracking_uids(read, tps, seg_map)
     algorithm = (
         hd.sr.AlgorithmIdentification(name=str(read.algorithm)[:64], version=__version__)
         if read.algorithm
@@ -479,10 +475,7 @@ def build_sr(
             seg.frame_of_reference_uid if seg else None
         )
         for les in read.lesions_at(tp.timepoint_id):
-            if seg is not None and les.lesion_id in seg.tracking_uids:
-                tuid.setdefault(les.lesion_id, seg.tracking_uids[les.lesion_id])
-            uid = tuid.setdefault(les.lesion_id, str(generate_uid()))
-            groups.append(_lesion_group(hd, les, tp, uid, vol, for_uid, seg, algorithm))
+            groups.append(_lesion_group(hd, les, tp, tuid[les.lesion_id], vol, for_uid, seg, algorithm))
             n_lesion += 1
     resp = _response_groups(hd, read, tps, algorithm)
     groups.extend(resp)
@@ -532,6 +525,42 @@ def build_sr(
             if kw in sr:
                 delattr(sr, kw)
     return sr, n_lesion, len(resp)
+
+
+def _tracking_uids(read: ExportRead, tps: Sequence[TimepointInfo], seg_map: Mapping[str, SegInfo]) -> dict[str, str]:
+    """Lesion id -> the Tracking UID of its groups at every time point of the report.
+
+    The read's own UID; for a lesion whose UID the read does not record (derived, the one
+    ``export seg --read`` and the batch give its segments) the UID of its segment in the first
+    given SEG that has it (a SEG written without the read); else the derived one.  A SEG segment
+    with another UID than the SR group of the same lesion breaks the link (TID 1500 tracking):
+    warned, naming the SEG and how to write it with the read's UIDs.
+    """
+    out: dict[str, str] = {}
+    for les in read.lesions:
+        if les.tracking_uid and not les.tracking_uid_derived:
+            out.setdefault(les.lesion_id, str(les.tracking_uid))
+    for tp in tps:
+        seg = seg_map.get(tp.timepoint_id)
+        for les in read.lesions_at(tp.timepoint_id) if seg is not None else ():
+            if les.lesion_id in seg.tracking_uids:
+                out.setdefault(les.lesion_id, str(seg.tracking_uids[les.lesion_id]))
+    for les in read.lesions:
+        out.setdefault(les.lesion_id, str(les.tracking_uid or derived_tracking_uid(read, les.lesion_id)))
+    for tp in tps:
+        seg = seg_map.get(tp.timepoint_id)
+        if seg is None:
+            continue
+        other = sorted({les.lesion_id for les in read.lesions_at(tp.timepoint_id)
+                        if les.lesion_id in seg.tracking_uids and seg.tracking_uids[les.lesion_id] != out[les.lesion_id]})
+        if other:
+            _log.warning(
+                "patient %s, time point %s: the SEG %s gives lesion(s) %s another Tracking UID than the SR "
+                "(the read's, or another time point's SEG's), so the SR groups and these segments are not linked "
+                "as one finding. Write the SEG with the read's UIDs: hcc-imaging export seg ... --read READ.json.",
+                read.patient_id, tp.timepoint_id, Path(seg.path).name, ", ".join(other),
+            )
+    return out
 
 
 def _add_local_scheme(sr: Dataset) -> None:

@@ -451,8 +451,8 @@ def _is_lesion_group(g: SrGroup) -> bool:
     (reader SRs such as Crowds Cure Cancer record only site + length)."""
     if g.qualitative_value(C.RESPONSE_EVALUATION_METHOD) is not None:
         return False
-    if g.finding is not None:
-        return any(g.finding.is_(f) for f in _LESION_FINDINGS)
+    if g.finding is not None:  # (a fluid finding: ascites, an effusion, a lesion of that kind)
+        return any(g.finding.is_(f) for f in (*_LESION_FINDINGS, *C.FLUID_CODES.values()))
     return g.measurement(C.LONG_AXIS, C.LENGTH, C.DIAMETER, C.SHORT_AXIS) is not None
 
 
@@ -472,6 +472,8 @@ def _lesion_attributes(g: SrGroup) -> dict[str, Any]:
     if hu is not None and hu.unit == C.UNIT_HU.value:
         out["attenuation_hu"] = hu.value
     kind = _reverse(C.KIND_CODES, g.qualitative_value(C.LESION_KIND))
+    if kind is None and g.finding is not None:  # another tool's SR: the finding says a fluid
+        kind = C.fluid_of_code(g.finding.value, g.finding.scheme)
     if kind is not None:
         out["kind"] = kind
     vstat = _reverse(C.STATUS_CODES, g.qualitative_value(C.VIABLE_STATUS))

@@ -92,7 +92,7 @@ TABLE_SCHEMAS: dict[str, list[ColumnSpec]] = {
         ColumnSpec("timepoint_date", "date", "ISO 8601", "Scan date (shifted when de-identified)"),
         ColumnSpec("day", "int", "days", "Day of the scan as in the read document: days from day 0, the start of treatment / randomisation (start_date; without it the baseline scan); the same day as in responses (unchanged by de-identification)"),
         ColumnSpec("lesion_id", "string", "", "Lesion id within the read (e.g. L1)"),
-        ColumnSpec("tracking_uid", "string", "", "DICOM tracking UID of the lesion, stable across time points (remapped when de-identified)"),
+        ColumnSpec("tracking_uid", "string", "", "DICOM tracking UID of the lesion, stable across time points, as in the SR and SEG (the read's, else derived from it: docs/export.md; remapped when de-identified)"),
         ColumnSpec("role", "string", "", "target | non_target | new"),
         ColumnSpec("organ", "string", "", "Organ (liver, lymph_node, ...)"),
         ColumnSpec("is_lymph_node", "bool", "", "True for lymph nodes (RECIST: short axis counts)"),

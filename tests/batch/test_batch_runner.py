@@ -654,6 +654,28 @@ def test_export_seg_and_sr(small_archive, tmp_path) -> None:
 
     organs = read_seg(segs[0]).organs
     assert organs["L1"] == "liver" and organs["L6"] == "lymph_node" and organs["L7"] == "portal_vein"
+    # one lesion, one Tracking UID: in the SEG of each study and in the SR's groups (each SEG made
+    # its own before, so the follow-up's segments were not linked to the SR's groups)
+    _assert_one_tracking_uid_per_lesion(sr, segs)
+
+
+def _assert_one_tracking_uid_per_lesion(sr: Path, segs: list[Path]) -> None:
+    import pydicom
+
+    from hcc_imaging.export import read_sr
+
+    sr_uids: dict[str, set[str]] = {}
+    for g in read_sr(sr).groups:
+        if g.time_point and "response" not in (g.tracking_identifier or ""):
+            sr_uids.setdefault(g.tracking_identifier, set()).add(g.tracking_uid)
+    n = 0
+    for p in segs:
+        for item in pydicom.dcmread(p, stop_before_pixels=True).SegmentSequence:
+            lid = str(item.SegmentLabel)
+            if not lid.endswith(" viable") and lid in sr_uids:
+                assert sr_uids[lid] == {str(item.TrackingUID)}, (p.name, lid, sr_uids[lid], item.TrackingUID)
+                n += 1
+    assert n >= 4
 
 
 def test_deidentified_copy_for_sharing(small_archive, tmp_path) -> None:
@@ -663,6 +685,7 @@ def test_deidentified_copy_for_sharing(small_archive, tmp_path) -> None:
     A pseudonym map inside that folder is refused before anything runs."""
     import pydicom
 
+    from hcc_imaging.export import read_sr
     from hcc_imaging.export.deid import DeidentificationError, Deidentifier
 
     out = tmp_path / "o"
@@ -687,6 +710,12 @@ def test_deidentified_copy_for_sharing(small_archive, tmp_path) -> None:
                   for ev in [*sr.CurrentRequestedProcedureEvidenceSequence, *sr.get("PertinentOtherEvidenceSequence", [])]
                   for se in ev.ReferencedSeriesSequence for r in se.ReferencedSOPSequence}
     assert {str(d.SOPInstanceUID) for d in segs} <= referenced
+    _assert_one_tracking_uid_per_lesion(next((dest / "sr").glob("*.dcm")), sorted((dest / "seg").glob("*.dcm")))
+    table = pd.read_csv(dest / "lesions.csv")
+    assert table.tracking_uid.notna().all()
+    assert (table.groupby("lesion_id").tracking_uid.nunique() == 1).all()  # one per lesion, every time point
+    sr_l1 = {g.tracking_uid for g in read_sr(next((dest / "sr").glob("*.dcm"))).groups if g.tracking_identifier == "L1"}
+    assert sr_l1 == set(table[table.lesion_id == "L1"].tracking_uid)
     with pytest.raises(DeidentificationError, match="inside the export folder"):
         _run(small_archive / "PAT-001", tmp_path / "o2", deidentifier=Deidentifier(tmp_path / "o2" / "deidentified" / "m.json"))
     assert not (tmp_path / "o2" / "store").exists()

@@ -63,3 +63,25 @@ def test_demo_runs_end_to_end_and_matches_the_truth(tmp_path: Path) -> None:
 
     walk(sr.ContentSequence)
     assert scoords and all(len(c.GraphicData) == 6 for c in scoords)
+
+    # one lesion, one Tracking UID: the SR's groups, each study's SEG segments and tables/lesions.csv
+    # (the follow-up SEG had its own UIDs, the CSV column was empty)
+    import pandas as pd
+
+    from hcc_imaging.export import read_sr
+
+    sr_uids: dict[str, set[str]] = {}
+    for g in read_sr(files["sr"][0]).groups:
+        if g.time_point and "response" not in g.tracking_identifier:
+            sr_uids.setdefault(g.tracking_identifier, set()).add(g.tracking_uid)
+    assert sr_uids and all(len(u) == 1 for u in sr_uids.values()), sr_uids
+    table = pd.read_csv(out / "tables" / "lesions.csv")
+    for lid, uids in sr_uids.items():
+        assert set(table[table.lesion_id == lid].tracking_uid) == uids, lid
+    n = 0
+    for f in files["seg"]:
+        for item in pydicom.dcmread(f, stop_before_pixels=True).SegmentSequence:
+            if str(item.SegmentLabel) in sr_uids:
+                assert {str(item.TrackingUID)} == sr_uids[str(item.SegmentLabel)], (f, item.SegmentLabel)
+                n += 1
+    assert n >= 2 * 2

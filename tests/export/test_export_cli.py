@@ -317,3 +317,149 @@ def test_cli_series_uid_chooses_the_series(tmp_path: Path, files, capsys) -> Non
     assert main(["export", "report", str(files["read"]), "--out", str(tmp_path / "r.html"), "--images", str(both),
                  "--series-uid", first.series_uid, "--assessment", str(files["assess"])]) == 0
     assert (tmp_path / "r.html").read_text().count("data:image/png;base64,") == 3
+
+
+def _sr_tracking(path: Path) -> dict[tuple[str, str], str]:
+    """(lesion id, time point) -> Tracking UID of the SR's lesion measurement groups."""
+    from hcc_imaging.export import read_sr
+
+    return {(g.tracking_identifier, g.time_point): g.tracking_uid for g in read_sr(path).groups
+            if g.tracking_identifier in {"L1", "L2", "N1"}}
+
+
+def _seg_tracking(path: Path) -> dict[str, str]:
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    return {str(s.SegmentLabel): str(s.TrackingUID) for s in ds.SegmentSequence}
+
+
+@pytest.mark.parametrize("deidentify", [False, True], ids=["plain", "deidentified"])
+def test_one_lesion_one_tracking_uid_in_every_seg_sr_and_table(tmp_path: Path, capsys, deidentify: bool) -> None:
+    """A read without tracking UIDs (as `demo` and `batch` write them), exported as `export seg`
+    for each time point + `export sr --seg` + `export csv`: each SEG made new UIDs, the SR took the
+    baseline SEG's, so every follow-up segment had another UID than the SR's group of the same
+    lesion, and the CSV's tracking_uid was empty.  Now one lesion has one Tracking UID in both
+    SEGs, every SR group and the table (TID 1500, PS3.3 C.8.20.2), de-identified too; the viable
+    part's UID is the same in both SEGs."""
+    from hcc_imaging.io.masks import save_mask
+
+    from .conftest import write_ct_series
+
+    bl = write_ct_series(tmp_path / "ct_bl", study_date="20240115", seed=1)
+    fu = write_ct_series(tmp_path / "ct_fu1", study_date="20240318", seed=2)
+    doc = read_document()
+    for tp in doc["timepoints"]:
+        for les in tp["lesions"]:
+            les.pop("tracking_uid", None)
+    read = tmp_path / "read.json"
+    read.write_text(json.dumps(doc))
+    keys = ["--deidentify", "--pseudonym-map", str(tmp_path / "keys" / "m.json")] if deidentify else []
+    out = tmp_path / "out"
+    segs = {}
+    for tp, series in (("BL", bl), ("FU1", fu)):
+        labels, viable = lesion_labels(series.volume)
+        lab = save_mask(labels, tmp_path / f"labels_{tp}.nii.gz")
+        via = save_mask(viable, tmp_path / f"viable_{tp}.nii.gz")
+        segs[tp] = out / f"seg_{tp}.dcm"
+        assert main(["export", "seg", "--image", str(series.files[0].parent), "--labels", str(lab), "--viable", str(via),
+                     "--read", str(read), "--out", str(segs[tp]), *keys]) == 0
+    assert main(["export", "sr", str(read), "--out", str(out / "sr.dcm"), "--assessment", _write_assessment(tmp_path),
+                 "--images", f"BL={bl.files[0].parent}", "--images", f"FU1={fu.files[0].parent}",
+                 "--seg", f"BL={segs['BL']}", "--seg", f"FU1={segs['FU1']}", *keys]) == 0
+    assert main(["export", "csv", str(read), "--out", str(out / "tables"), "--format", "csv", *keys]) == 0
+    capsys.readouterr()
+    sr = _sr_tracking(out / "sr.dcm")
+    seg_bl, seg_fu = _seg_tracking(segs["BL"]), _seg_tracking(segs["FU1"])
+    table = pd.read_csv(out / "tables" / "lesions.csv")
+    for lid in ("L1", "L2", "N1"):
+        uids = {sr[(lid, "BL")], sr[(lid, "FU1")], *set(table[table.lesion_id == lid].tracking_uid)}
+        if lid != "N1":  # (N1 has no segment)
+            uids |= {seg_bl[lid], seg_fu[lid]}
+        assert len(uids) == 1, (lid, uids)
+        (uid,) = uids
+        assert isinstance(uid, str) and uid.startswith("2.25." if deidentify else "2.")
+    assert seg_bl["L1 viable"] == seg_fu["L1 viable"] != seg_bl["L1"]
+    assert len(set(seg_bl.values())) == len(seg_bl)
+    # the JSON read written with the tables carries them, so an export from it agrees
+    (written,) = (out / "tables" / "reads").glob("*.json")
+    again = json.loads(written.read_text())["read_document"]
+    assert {les["lesion_id"]: les["tracking_uid"] for tp in again["timepoints"] for les in tp["lesions"]} == {
+        lid: sr[(lid, "BL")] for lid in ("L1", "L2", "N1")}
+
+
+def _write_assessment(tmp_path: Path) -> str:
+    p = tmp_path / "assess.json"
+    p.write_text(json.dumps(ASSESSMENT))
+    return str(p)
+
+
+def test_images_or_seg_of_another_time_point_are_refused(tmp_path: Path, capsys) -> None:
+    """`export sr --images BL=<FU1 CT> --images FU1=<BL CT>` (or `--seg BL=<FU1 SEG>`) exited 0 and
+    placed each time point's lines on the other scan, the SR filed under the wrong study.  A time
+    point whose date differs from its images' / SEG's StudyDate is refused, and so is a SEG drawn
+    on another series than the time point's --images; the message names both and the flag."""
+    from hcc_imaging.io.masks import save_mask
+
+    from .conftest import write_ct_series
+
+    bl = write_ct_series(tmp_path / "ct_bl", study_date="20240115", seed=1)
+    fu = write_ct_series(tmp_path / "ct_fu1", study_date="20240318", seed=2)
+    other = write_ct_series(tmp_path / "ct_bl_other_series", study_date="20240115", seed=3)
+    read = tmp_path / "read.json"
+    read.write_text(json.dumps(read_document()))
+    segs = {}
+    for name, series in (("BL", bl), ("FU1", fu), ("other", other)):
+        labels, _ = lesion_labels(series.volume)
+        segs[name] = tmp_path / f"seg_{name}.dcm"
+        assert main(["export", "seg", "--image", str(series.files[0].parent), "--labels",
+                     str(save_mask(labels, tmp_path / f"l_{name}.nii.gz")), "--out", str(segs[name])]) == 0
+    capsys.readouterr()
+    sr = ["export", "sr", str(read), "--out", str(tmp_path / "sr.dcm")]
+    img_bl, img_fu = f"{bl.files[0].parent}", f"{fu.files[0].parent}"
+    cases = [
+        (["--images", f"BL={img_fu}", "--images", f"FU1={img_bl}"],
+         "--images BL=...: the images are of a study of 20240318 (the date of time point FU1), but time point 'BL'"),
+        (["--images", f"BL={img_bl}", "--images", f"FU1={img_fu}", "--seg", f"BL={segs['FU1']}", "--seg", f"FU1={segs['BL']}"],
+         "the SEG is of a study of 20240318 (the date of time point FU1), but time point 'BL' of the read is of 20240115"),
+        (["--seg", f"FU1={segs['BL']}"], "--seg FU1="),  # a SEG alone: its date
+        (["--images", f"BL={img_bl}", "--seg", f"BL={segs['other']}", "--timepoints", "BL"],
+         f"was drawn on series {other.series_uid}, but --images BL is series {bl.series_uid}"),
+    ]
+    for extra, match in cases:
+        assert main([*sr, *extra]) == 2, extra
+        assert match in capsys.readouterr().err, extra
+        assert not (tmp_path / "sr.dcm").exists()
+    # the right ones, and a SEG de-identified with the same map as the SR, pass
+    keys = ["--deidentify", "--pseudonym-map", str(tmp_path / "keys" / "m.json")]
+    labels, _ = lesion_labels(bl.volume)
+    assert main(["export", "seg", "--image", img_bl, "--labels", str(tmp_path / "l_BL.nii.gz"),
+                 "--out", str(tmp_path / "share" / "seg.dcm"), *keys]) == 0
+    assert main([*sr, "--images", f"BL={img_bl}", "--images", f"FU1={img_fu}", "--seg", f"BL={segs['BL']}",
+                 "--seg", f"FU1={segs['FU1']}"]) == 0
+    assert main(["export", "sr", str(read), "--out", str(tmp_path / "share" / "sr.dcm"), "--images", f"BL={img_bl}",
+                 "--seg", f"BL={tmp_path / 'share' / 'seg.dcm'}", "--timepoints", "BL", *keys]) == 0
+
+
+def test_the_tables_json_read_is_accepted_where_a_read_is(tmp_path: Path, files, capsys) -> None:
+    """The JSON read `export csv` (and `demo`) write, `tables/reads/<patient>.json`, wraps the read
+    in `read_document`: `export seg --read` said "the read is of patient ''", `export sr` "has no
+    patient_id", with --deidentify "unknown field 'tables_schema_version'".  It is unwrapped; a
+    wrapper without a read document says what it is and which file to pass."""
+    assert main(["export", "csv", str(files["read"]), "--out", str(tmp_path / "t"), "--format", "csv"]) == 0
+    (wrapped,) = (tmp_path / "t" / "reads").glob("*.json")
+    assert "read_document" in json.loads(wrapped.read_text())
+    out = tmp_path / "out"
+    keys = ["--deidentify", "--pseudonym-map", str(tmp_path / "keys" / "m.json")]
+    assert main(["export", "seg", "--image", str(files["ct"]), "--labels", str(files["labels"]), "--read", str(wrapped),
+                 "--out", str(out / "seg.dcm")]) == 0
+    assert pydicom.dcmread(out / "seg.dcm").SegmentSequence[0].TrackingUID == "1.2.826.0.1.3680043.8.498.1001"
+    for extra in ([], keys):
+        assert main(["export", "sr", str(wrapped), "--out", str(out / f"sr{len(extra)}.dcm"), "--criteria", "recist1.1",
+                     "--images", f"BL={files['ct']}", "--seg", f"BL={out / 'seg.dcm'}", "--timepoints", "BL", *extra]) == 0
+    assert main(["export", "csv", str(wrapped), "--out", str(tmp_path / "t2"), "--format", "csv"]) == 0
+    capsys.readouterr()
+    assert pd.read_csv(tmp_path / "t2" / "lesions.csv").patient_id.iloc[0] == "MRN-778899"
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps({"tables_schema_version": "2.1", "read_document": None, "responses": []}))
+    assert main(["export", "sr", str(empty), "--out", str(out / "x.dcm")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{empty} is a tables JSON read" in err and "reads/<patient>.json" in err

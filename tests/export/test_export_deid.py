@@ -115,7 +115,8 @@ def test_deidentify_dataset_basic_profile(ct) -> None:
 def test_objects_without_a_patient_id_get_a_pseudonym_per_study(ct) -> None:
     """Two studies without a PatientID shared the key "UNKNOWN": one pseudonym and one date shift
     for two people.  Each study is now its own key (``io.patient_key``), as the index reads it;
-    two objects of one study still share theirs."""
+    two objects of one study still share theirs.  The pseudonym is the PatientID too (it stayed
+    empty: PatientName HCC-0001 and no PatientID), and the PatientName when the original has none."""
     first = pydicom.dcmread(ct.files[0])
     first.PatientID = ""
     second = pydicom.dcmread(ct.files[1])
@@ -128,7 +129,13 @@ def test_objects_without_a_patient_id_get_a_pseudonym_per_study(ct) -> None:
     a, b, c = (deidentify_dataset(x, d) for x in (first, second, same_study))
     assert {str(a.PatientName), str(b.PatientName)} == {"HCC-0001", "HCC-0002"}
     assert c.PatientName == a.PatientName and c.StudyDate == a.StudyDate  # one study: one key
-    assert a.PatientID == "" and b.PatientID == ""  # an empty type 2 element stays empty
+    assert (a.PatientID, b.PatientID, c.PatientID) == (a.PatientName, b.PatientName, c.PatientName)
+    nameless = pydicom.dcmread(ct.files[2])
+    nameless.PatientID = ""
+    nameless.PatientName = ""
+    del nameless.PatientID
+    got = deidentify_dataset(nameless, d)
+    assert got.PatientID == got.PatientName == a.PatientName  # (the same study as ``first``)
 
 
 def test_every_exported_object_is_deidentified(tmp_path: Path, ct) -> None:
@@ -200,6 +207,28 @@ def test_every_exported_object_is_deidentified(tmp_path: Path, ct) -> None:
     assert (dt.date.fromisoformat(dates[1]) - dt.date.fromisoformat(dates[0])).days == 63
     tu = pd.read_csv(export / "sdtm" / "tu.csv")
     assert set(tu.USUBJID) == {"HCCIMG-HCC-0001"}
+    # 5. every new UID is a valid 2.25 UID: the decimal form of a 128-bit UUID (PS3.5 B.2)
+    mapped = json.loads(keys.read_text(encoding="utf-8"))["uids"]
+    assert len(mapped) > len(ct.files)
+    for new_uid in mapped.values():
+        _assert_uuid_uid(new_uid)
+
+
+def _assert_uuid_uid(uid: str) -> None:
+    root, arc, number = uid.partition("2.25.")
+    assert not root and arc and number.isdigit(), uid
+    assert int(number) < 2**128 and len(number) <= 39 and len(uid) <= 64, uid
+    assert number == "0" or not number.startswith("0"), uid  # no leading zero in a UID component
+
+
+def test_mapped_uids_are_uuids_under_2_25(tmp_path: Path) -> None:
+    """``2.25.`` + random digits padded to 64 characters is not a UUID (> 2**128): the 2.25 arc
+    takes only the integer form of a UUID (ISO/IEC 9834-8), which DCMTK and others check."""
+    d = Deidentifier(tmp_path / "map.json")
+    news = {d.uid(f"1.2.826.0.1.3680043.8.498.{n}") for n in range(300)}
+    assert len(news) == 300
+    for u in news:
+        _assert_uuid_uid(u)
 
 
 def test_deidentify_a_real_foreign_sr(shared_data: Path, tmp_path: Path) -> None:

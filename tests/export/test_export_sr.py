@@ -494,3 +494,47 @@ def test_sr_keeps_recicl_te4_sub_grade(tmp_path: Path, zone_mm: float, te: str) 
     assert [t.get("target_response") for t in got] == [t.get("target_response")
                                                          for t in assessment["results"]["RECICL"]["timepoints"]]
     assert got[-1]["target_response"] == te
+
+
+def test_sr_finding_of_a_fluid_follows_the_seg(tmp_path: Path, ct) -> None:
+    """The SEG coded an ascites segment as Ascites (SCT 389026000) while the SR group of the same
+    tracked finding said Finding = Neoplasm, the kind only in a local code.  The SR's Finding now
+    follows the lesion's kind from the same code table (``codes.finding_code``), and the import reads
+    the kind back from it, also from an SR that has only the finding (another tool's)."""
+    import pydicom
+
+    doc = read_document()
+    for tp in doc["timepoints"]:
+        for les in tp["lesions"]:
+            if les["lesion_id"] == "L2":
+                les.update(kind="ascites", organ="peritoneum", role="non_target", status="present")
+            if les["lesion_id"] == "N1":
+                les.update(kind="effusion", organ="pleura", is_lymph_node=False)
+    labels, _ = lesion_labels(ct.volume)
+    seg = write_seg(labels, ct.volume, tmp_path / "seg.dcm", kinds={"L2": "ascites"}, organs={"L2": "peritoneum"},
+                    tracking_uids={"L1": "1.2.826.0.1.3680043.8.498.1001", "L2": "1.2.826.0.1.3680043.8.498.1002"})
+    info = write_sr(doc, tmp_path / "sr.dcm", images=ct.volume, segs=seg, timepoints=["BL"])
+    dsrdump_ok(info.path)
+    findings = {g.tracking_identifier: (g.finding.value, g.finding.scheme) for g in read_sr(info.path).groups
+                if g.finding is not None}
+    assert findings == {"L1": ("108369006", "SCT"), "L2": ("389026000", "SCT"), "N1": ("41699000", "SCT")}
+    s = pydicom.dcmread(seg.path, stop_before_pixels=True).SegmentSequence[1]
+    assert (str(s.SegmentLabel), str(s.SegmentedPropertyTypeCodeSequence[0].CodeValue)) == ("L2", "389026000")
+    back, _ = sr_to_read_document(info.path)
+    kinds = {les["lesion_id"]: les.get("kind") for les in back["timepoints"][0]["lesions"]}
+    assert kinds == {"L1": None, "L2": "ascites", "N1": "effusion"}
+    # an SR with the finding alone (no local kind code): still a lesion group, of that kind
+    ds = pydicom.dcmread(info.path)
+
+    def drop_kind(items) -> None:  # noqa: ANN001
+        for it in items:
+            if "ContentSequence" in it:
+                it.ContentSequence = [c for c in it.ContentSequence
+                                      if not (c.get("ConceptNameCodeSequence") and
+                                              c.ConceptNameCodeSequence[0].CodeValue == C.LESION_KIND.value)]
+                drop_kind(it.ContentSequence)
+
+    drop_kind(ds.ContentSequence)
+    ds.save_as(tmp_path / "foreign.dcm")
+    back, _ = sr_to_read_document(tmp_path / "foreign.dcm")
+    assert {les["lesion_id"]: les.get("kind") for les in back["timepoints"][0]["lesions"]} == kinds

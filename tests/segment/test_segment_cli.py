@@ -76,6 +76,33 @@ def test_seg_output_round_trips(study_dir, tmp_path: Path) -> None:  # type: ign
     assert dice(back.array, _truth(study, 1)) >= 0.95
 
 
+def test_seg_outputs_of_a_lesion_and_its_viable_part_are_told_apart(study_dir, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``--out l1.dcm --viable-out l1_viable.dcm`` wrote two SEGs one could not tell apart (segment
+    "L1" in both, the same description, unrelated tracking UIDs).  The viable SEG is labelled as
+    ``export seg --viable`` labels it ("L1 viable", "(viable part)") and its tracking UID follows
+    from the lesion's, as in a SEG holding both."""
+    import pydicom
+
+    from hcc_imaging.export.seg import read_seg, viable_tracking_uid
+    from hcc_imaging.io import load_series
+
+    study, lesions = study_dir
+    out, vout = tmp_path / "l1.dcm", tmp_path / "l1_viable.dcm"
+    assert main(["segment", str(study), f"--seed-lps={','.join(map(str, lesions['L1']['seed_lps']))}",
+                 "--out", str(out), "--viable-out", str(vout), "--lesion-id", "L1"]) == 0
+    (les,) = pydicom.dcmread(out, stop_before_pixels=True).SegmentSequence
+    vds = pydicom.dcmread(vout, stop_before_pixels=True)
+    (via,) = vds.SegmentSequence
+    assert (les.SegmentLabel, les.TrackingID) == ("L1", "L1")
+    assert (via.SegmentLabel, via.TrackingID) == ("L1 viable", "L1 viable")
+    assert via.SegmentDescription.endswith("(viable part)") and not les.SegmentDescription.endswith("(viable part)")
+    assert via.TrackingUID == viable_tracking_uid(les.TrackingUID) != les.TrackingUID
+    assert "viable" in vds.SeriesDescription
+    back = read_seg(vout, load_series(study / "arterial"))  # read back as a viable part, no lesion
+    assert back.viable is not None and np.count_nonzero(back.viable.array) > 0
+    assert np.count_nonzero(back.lesions.array) == 0
+
+
 @pytest.mark.parametrize(
     ("argv", "match"),
     [
