@@ -1399,8 +1399,9 @@ REGISTRATION_SMOOTHING_SIGMAS_MM: Final[tuple[float, ...]] = (2.0, 1.0, 0.0)
 #: "Propagate", ``hcc-imaging segment --from-mask``): the click must land inside the lesion, a voxel
 #: or two, so the images' block means on voxels of about 3 mm are registered with a three-level
 #: pyramid (about 12, 6 and 3 mm, smoothed by 4, 2 and 1 mm; the full registration's finest level
-#: is the image's own grid, and ITK smooths the full images for every level): 1.1-1.4 s instead of
-#: 16-33 s on a 512 x 512 x 100 study, the point 0.6 mm from the true move (two levels then).
+#: is the image's own grid, and ITK smooths the full images for every level): 1.3-1.9 s instead of
+#: 29-42 s on a 512 x 512 x 100 study (2026-12-05, three levels; 1.1-1.4 s against 16-33 s with two
+#: levels and the step in parameter units), the point 0.1-0.7 mm from the true move.
 #: The first pyramid had two levels (6 and 3 mm): a follow-up tilted 15 deg ended 6-20 mm off (the
 #: masked stages then started from a coarse rigid result 4-7 mm off); with the 12 mm level the
 #: phantom's lesions are within 0.5 mm at 10-15 deg.  Figures: docs/validation.md section 4 and
