@@ -309,12 +309,6 @@ def _is_image_series(se: Any) -> bool:
             and sop not in (_SEG_SOP_CLASS, _RTSTRUCT_SOP_CLASS) and not sop.startswith(_SR_PREFIX))
 
 
-def _is_mask_only(st: Any) -> bool:
-    """A study made only of masks stored as CT images (3D-IRCADb ``MASKS_DICOM``: each mask a study
-    of its own, without a PatientID): nothing to measure, and no patient (``StudyInfo.masks_only``)."""
-    return bool(getattr(st, "masks_only", False))
-
-
 def masks_only(task: StudyTask) -> bool:
     """Whether ``task`` is a study of masks stored as CT images only (:func:`tasks_from_index`; its
     ``series`` are the mask series): the run leaves it out with a warning (:func:`split_mask_studies`)."""
@@ -344,7 +338,7 @@ def tasks_from_index(index: Any, options: PipelineOptions, archive_root: str | N
     studies = list(index.studies)
     roots = {st.study_instance_uid: _common_root(f for se in st.series for f in se.files) for st in studies}
     # a study of masks stored as CT images only is no study to run (split_mask_studies) and shares no folder
-    mask_only = {st.study_instance_uid for st in studies if _is_mask_only(st)}
+    mask_only = {st.study_instance_uid for st in studies if st.masks_only}
     tasks: list[StudyTask] = []
     for st in studies:
         images = tuple(se for se in st.series if _is_image_series(se))

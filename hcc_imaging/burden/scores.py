@@ -379,18 +379,12 @@ def burden_for_timepoint(
     """
     invasion, spread = spread_evidence(tp, nodes_are_spread=nodes_are_spread)
     milan_out: list[str] = []
-    if macrovascular_invasion is None:
-        macrovascular_invasion = bool(invasion)
-        if invasion:
-            milan_out.append(f"macrovascular invasion ({', '.join(invasion)}: PVTT)")
-    elif macrovascular_invasion:
-        milan_out.append("macrovascular invasion (given)")
-    if extrahepatic_spread is None:
-        extrahepatic_spread = bool(spread)
-        if spread:
-            milan_out.append(f"extrahepatic spread ({', '.join(spread)})")
-    elif extrahepatic_spread:
-        milan_out.append("extrahepatic spread (given)")
+    for given, found, what, kind in ((macrovascular_invasion, invasion, "macrovascular invasion", ": PVTT"),
+                                     (extrahepatic_spread, spread, "extrahepatic spread", "")):
+        if given is None and found:
+            milan_out.append(f"{what} ({', '.join(found)}{kind})")
+        elif given:
+            milan_out.append(f"{what} (given)")
     if isinstance(tbs_bands, str):
         if tbs_bands not in TBS_BANDS:
             raise CriteriaError(f"unknown TBS bands {tbs_bands!r}; known: {sorted(TBS_BANDS)}.")

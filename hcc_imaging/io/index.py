@@ -666,10 +666,6 @@ def build_index(
             no_id[s.study_instance_uid] = key
             s = replace(s, patient_id=key)
         by_study.setdefault((key, s.study_instance_uid), []).append(s)
-    if warn_no_patient_ids:
-        # a study of masks stored as CT images is no patient (StudyInfo.masks_only): not warned
-        masks = {suid for (_, suid), ss in by_study.items() if ss and all(x.is_mask for x in ss)}
-        warn_no_patient_id(u for u in no_id if u not in masks)
     patients: dict[str, list[StudyInfo]] = {}
     study_desc = {}
     for h in headers:
@@ -685,6 +681,10 @@ def build_index(
         PatientInfo(pid, tuple(sorted(sts, key=lambda st: (st.study_date, st.study_instance_uid))))
         for pid, sts in sorted(patients.items())
     )
+    if warn_no_patient_ids:
+        # a study of masks stored as CT images is no patient (StudyInfo.masks_only): not warned
+        warn_no_patient_id(st.study_instance_uid for p in pats for st in p.studies
+                           if st.study_instance_uid in no_id and not st.masks_only)
     return ArchiveIndex(root=root, patients=pats, skipped=tuple(skipped), n_files=n_files, elapsed_s=elapsed_s)
 
 
