@@ -1157,7 +1157,9 @@ class ReadDocument:
 
     def _check_death(self, field_: str) -> None:
         """Death on or after day 0 and on or after every scan (PFS would end at a death
-        before a PD that was scanned later).  ``field_``: the field the death day came from."""
+        before a PD that was scanned later), every treatment (its start and end), tumour-marker
+        draw, liver-function record and CEUS exam.  ``field_``: the field the death day came
+        from."""
         if self.death_day is None:
             return
         when = f"day {self.death_day}" + (
@@ -1177,6 +1179,31 @@ class ReadDocument:
                 f"{t.id!r} (day {t.day}); a scan after death is impossible. Fix: correct "
                 f"{field_!r} or the date/day of time point {t.id!r}."
             )
+        start = self.start_date or self.timepoints[0].date
+        for label, name, recs in (("treatment", "treatments", self.treatments),
+                                  ("tumour-marker draw", "markers", self.markers),
+                                  ("liver-function record", "liver_function", self.liver_function),
+                                  ("CEUS exam", "ceus", self.ceus)):
+            for r in recs:
+                what = (f"{label} {r.kind.value!r}" if isinstance(r, TreatmentEvent) else label)
+                dated = [("day", r.day, r.date)]
+                if isinstance(r, TreatmentEvent):
+                    end = r.end_day if r.end_day is not None else (
+                        (r.end_date - start).days if r.end_date is not None and start is not None
+                        else None)
+                    dated.append(("end_day", end, r.end_date))
+                for key, day, date in dated:
+                    if day is None or day <= self.death_day:
+                        continue
+                    on = f"day {day}" + (f" ({date.isoformat()})" if date is not None else "")
+                    date_field = key.replace("day", "date") if date is not None else key
+                    raise ReadDocumentError(
+                        f"read document, field {field_!r}: death on {when} is before the "
+                        f"{what} in {name!r} "
+                        + ("ending" if key == "end_day" else "dated")
+                        + f" {on}; a record after death is impossible. Fix: correct "
+                        f"{field_!r} or that {label}'s {date_field!r}."
+                    )
 
     def _check_lesion_roles(self) -> None:
         base = self.timepoints[0]
