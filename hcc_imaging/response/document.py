@@ -1049,7 +1049,9 @@ class ReadDocument:
     death_day / death_date : optional
         Death (PFS event; censoring for TTP).
     last_contact_day : int, optional
-        Last known alive (censoring when there is no assessment after it).
+        Last known alive (informative: no endpoint here reads it; PFS and TTP are censored at
+        the last adequate assessment, FDA 2018, not at the last contact).  On or before the
+        death day.
     schema_version : str
     """
 
@@ -1175,6 +1177,13 @@ class ReadDocument:
                 f"read document, field {field_!r}: death on {when} is before day 0, the start "
                 "of treatment / randomisation; a patient on study died on or after it. Fix: "
                 f"correct {field_!r}, or 'start_date' if day 0 is wrong."
+            )
+        if self.last_contact_day is not None and self.last_contact_day > self.death_day:
+            raise ReadDocumentError(
+                f"read document, field 'last_contact_day': the last contact on day "
+                f"{self.last_contact_day} is after death on {when} ({field_!r}); a patient is last "
+                f"known alive on or before the day of death. Fix: correct 'last_contact_day' or "
+                f"{field_!r}."
             )
         late = [t for t in self.timepoints if t.day > self.death_day]  # type: ignore[operator]
         if late:

@@ -257,6 +257,11 @@ BAD = [
                   "ceus": [{"day": 101, "intranodular_arterial_flow": False}]},
                  r"death on day 100 is before the CEUS exam in 'ceus' dated day 101",
                  id="ceus-after-death"),
+    pytest.param({"patient_id": "P", "death_day": 100, "last_contact_day": 130,
+                  "timepoints": [{"id": "BL", "day": 0}]},
+                 r"field 'last_contact_day': the last contact on day 130 is after death on day "
+                 r"100 \('death_day'\).*Fix: correct 'last_contact_day' or 'death_day'",
+                 id="last-contact-after-death"),
 ]
 
 
