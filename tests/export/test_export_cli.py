@@ -439,6 +439,28 @@ def test_images_or_seg_of_another_time_point_are_refused(tmp_path: Path, capsys)
                  "--seg", f"BL={tmp_path / 'share' / 'seg.dcm'}", "--timepoints", "BL", *keys]) == 0
 
 
+def test_report_refuses_images_of_another_time_point(tmp_path: Path, capsys) -> None:
+    """`export report --images BL=<FU1 CT> --images FU1=<BL CT>` exited 0 with each time point's key
+    images drawn on the other scan (only `export sr` checked).  Refused with the flag to fix; the
+    right images pass."""
+    from .conftest import write_ct_series
+
+    bl = write_ct_series(tmp_path / "ct_bl", study_date="20240115", seed=1).files[0].parent
+    fu = write_ct_series(tmp_path / "ct_fu1", study_date="20240318", seed=2).files[0].parent
+    read = tmp_path / "read.json"
+    read.write_text(json.dumps(read_document()))
+    report = ["export", "report", str(read), "--out", str(tmp_path / "r.html"), "--assessment", _write_assessment(tmp_path)]
+    assert main([*report, "--images", f"BL={fu}", "--images", f"FU1={bl}"]) == 2
+    assert ("--images BL=...: the images are of a study of 20240318 (the date of time point FU1), but time point 'BL' "
+            "of the read is of 20240115: the report would place BL's measurements on another scan. Give each time "
+            "point its own images (--images BL=<the series of 20240115>)") in capsys.readouterr().err
+    assert not (tmp_path / "r.html").exists()
+    assert main([*report, "--images", str(fu)]) == 2  # one series goes to the baseline: the date says FU1
+    assert "--images BL=...: the images are of a study of 20240318" in capsys.readouterr().err
+    assert main([*report, "--images", f"BL={bl}", "--images", f"FU1={fu}"]) == 0
+    assert (tmp_path / "r.html").is_file()
+
+
 def test_the_tables_json_read_is_accepted_where_a_read_is(tmp_path: Path, files, capsys) -> None:
     """The JSON read `export csv` (and `demo`) write, `tables/reads/<patient>.json`, wraps the read
     in `read_document`: `export seg --read` said "the read is of patient ''", `export sr` "has no
