@@ -15,7 +15,7 @@ import pytest
 
 from hcc_imaging.cli import main
 
-from .conftest import ASSESSMENT, lesion_labels, read_document
+from .conftest import ASSESSMENT, PHI, lesion_labels, read_document
 
 
 @pytest.fixture
@@ -384,6 +384,60 @@ def test_one_lesion_one_tracking_uid_in_every_seg_sr_and_table(tmp_path: Path, c
     again = json.loads(written.read_text())["read_document"]
     assert {les["lesion_id"]: les["tracking_uid"] for tp in again["timepoints"] for les in tp["lesions"]} == {
         lid: sr[(lid, "BL")] for lid in ("L1", "L2", "N1")}
+
+
+def _batch_records() -> list[dict]:
+    """Two study records of one patient, as ``run_study`` returns them (what the batch reads)."""
+    def rec(uid: str, date: str, sizes: dict) -> dict:
+        return {"patient_id": PHI["PatientID"], "study_instance_uid": uid, "study_date": date, "slice_thickness_mm": 2.5,
+                "lesions": [{"lesion_id": lid, "longest_diameter_mm": ld, "short_axis_mm": sa, "volume_mm3": v}
+                            for lid, (ld, sa, v) in sizes.items()]}
+
+    return [rec("1.2.826.0.1.3680043.8.498.71", "20240115", {"L1": (16.0, 12.8, 1500.0), "L2": (11.0, 8.0, 300.0)}),
+            rec("1.2.826.0.1.3680043.8.498.72", "20240318", {"L1": (12.0, 9.0, 800.0), "L2": (10.0, 7.0, 200.0)})]
+
+
+def test_editing_the_reader_or_baseline_date_keeps_the_tracking_uids(tmp_path: Path, capsys) -> None:
+    """A batch read recorded no tracking UIDs: every export derived them from the patient, the
+    reader and the baseline date, so correcting the reader's name or the baseline date in the read
+    gave every lesion another Tracking UID, unrelated to the SEGs and SR already sent.  The batch
+    records each lesion's UID when it makes the read (the one the exports derived before), so the
+    SEG and the SR of the corrected read carry the same UIDs."""
+    from hcc_imaging.batch import build_read_document
+    from hcc_imaging.export.model import as_export_read, derived_tracking_uid
+    from hcc_imaging.io.masks import save_mask
+
+    from .conftest import write_ct_series
+
+    doc = build_read_document(_batch_records(), criteria=("recist1.1",)).to_json()
+    bl = write_ct_series(tmp_path / "ct_bl", study_date="20240115", seed=1)
+    labels = save_mask(lesion_labels(bl.volume)[0], tmp_path / "labels.nii.gz")
+
+    def exported(read: dict, name: str) -> tuple[dict, dict]:
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(read))
+        assert main(["export", "seg", "--image", str(bl.files[0].parent), "--labels", str(labels), "--read", str(path),
+                     "--out", str(tmp_path / f"{name}_seg.dcm")]) == 0
+        assert main(["export", "sr", str(path), "--out", str(tmp_path / f"{name}_sr.dcm")]) == 0
+        capsys.readouterr()
+        return _seg_tracking(tmp_path / f"{name}_seg.dcm"), _sr_tracking(tmp_path / f"{name}_sr.dcm")
+
+    seg, sr = exported(doc, "sent")
+    assert seg["L1"] == sr[("L1", "BL")] == sr[("L1", "FU1")] != seg["L2"]
+    # the UIDs are the ones the exports derived for such a read before they were recorded
+    bare = json.loads(json.dumps(doc))
+    for tp in bare["timepoints"]:
+        for les in tp["lesions"]:
+            les.pop("tracking_uid", None)
+    assert {lid: derived_tracking_uid(as_export_read(bare), lid) for lid in ("L1", "L2")} == {
+        "L1": seg["L1"], "L2": seg["L2"]}
+    for edit in ({"reader_id": "Dr. Smith"}, {"baseline_date": "2024-01-16"}):
+        fixed = json.loads(json.dumps(doc))
+        fixed["reader_id"] = edit.get("reader_id", fixed["reader_id"])
+        fixed["timepoints"][0]["date"] = edit.get("baseline_date", fixed["timepoints"][0]["date"])
+        assert (seg, sr) == exported(fixed, "corrected"), edit
+        assert {les.lesion_id: les.tracking_uid for les in as_export_read(fixed).lesions} == {
+            "L1": seg["L1"], "L2": seg["L2"]}
 
 
 def _write_assessment(tmp_path: Path) -> str:
