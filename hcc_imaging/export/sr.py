@@ -484,6 +484,12 @@ def build_sr(
             n_lesion += 1
     resp = _response_groups(hd, read, tps, algorithm)
     groups.extend(resp)
+    if not groups:
+        raise SrExportError(
+            f"patient {read.patient_id}: the read has no lesion at time point(s) "
+            f"{', '.join(t.timepoint_id for t in tps)} and no response to report, and a TID 1500 measurement "
+            "report needs at least one measurement group. Record the lesions (or assess the read for its "
+            "responses) before exporting an SR; `hcc-imaging export csv` writes a read without lesions.")
 
     person = hd.sr.ObserverContext(
         observer_type=C.as_code(C.CodeDef("121006", "DCM", "Person")),

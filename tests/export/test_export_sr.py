@@ -575,3 +575,15 @@ def test_write_sr_refuses_images_or_seg_of_another_time_point(tmp_path: Path) ->
     info = write_sr(doc, out, images={"BL": bl, "FU1": fu}, segs={"BL": segs["BL"], "FU1": segs["FU1"]})
     assert info.n_lesion_groups == 6
     assert write_sr(doc, tmp_path / "linked.dcm", images={"BL": fu}, timepoints=["BL"], link_patient=True).path.exists()
+
+
+def test_a_read_without_lesions_or_responses_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    """A TID 1500 report needs a measurement group: a read with no lesion and no response gave
+    highdicom's bare TypeError ("Argument 'imaging_measurements' is required")."""
+    from hcc_imaging.export.sr import SrExportError
+
+    doc = {"patient_id": "P1", "timepoints": [{"id": "BL", "date": "2024-01-01", "lesions": []}]}
+    with pytest.raises(SrExportError, match=r"patient P1: the read has no lesion at time point\(s\) BL and no "
+                                            r"response.*export csv"):
+        write_sr(doc, tmp_path / "sr.dcm")
+    assert not (tmp_path / "sr.dcm").exists()
