@@ -75,6 +75,10 @@ class AuditEntry:
     changes: Mapping[str, tuple[Any, Any]]
     prev_hash: str
     row_hash: str
+    #: True when :meth:`~hcc_imaging.study.store.Store.audit_entries` withheld this row's
+    #: content (reader-private row, caller not entitled): ``changes`` is empty and the row's
+    #: hash reads ``"<blinded>"`` (the hash of a small set of values can be brute-forced).
+    blinded: bool = False
 
 
 @dataclass(frozen=True, slots=True)

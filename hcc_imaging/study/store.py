@@ -501,10 +501,16 @@ class Store:
     def audit_entries(self, *, adjudicator_id: str | None = None) -> list[AuditEntry]:
         """The audit log in order (pseudonymous ids only).
 
-        Blinding: the old/new values of reader-private rows (reads, measurements, responses,
-        lesions, tracking links, adjudications) are shown only to a registered adjudicator
-        (``adjudicator_id``); otherwise each such change lists the column with both values
-        replaced by ``"<blinded>"``.  Who changed which row when stays visible.
+        Blinding: rows of reader-private tables (``BLINDED_TABLES``: reads, their time points,
+        measurements, responses, lesions, tracking links, adjudications) keep only who did
+        what to which row when (``seq``, ``ts``, ``actor``, ``action``, ``entity``,
+        ``entity_key``): their ``changes`` are empty - not even the names of the changed
+        columns are shown, since which columns a row sets says what was recorded (a response
+        row sets ``pd_date`` only when the reader called PD) - their ``row_hash`` and the next
+        row's ``prev_hash`` read ``"<blinded>"`` (the hash of a few possible values can be
+        brute-forced) and ``blinded`` is True.  A registered adjudicator (``adjudicator_id``)
+        sees the full rows of locked reads of patients they have no read of (the rules of
+        AdjudicatorSession).  :meth:`audit_verify` always checks the full stored rows.
         """
         if adjudicator_id is not None:
             from ..errors import BlindingError
@@ -517,12 +523,8 @@ class Store:
             self._read(check)
         with self.engine.connect() as conn:
             entries = read_entries(conn)
-        from dataclasses import replace
-
         shown = self._adjudicator_visible(adjudicator_id, entries) if adjudicator_id is not None else set()
-        return [replace(e, changes={k: (BLINDED, BLINDED) for k in e.changes})
-                if e.entity in BLINDED_TABLES and (e.entity, e.entity_key) not in shown else e
-                for e in entries]
+        return _blind_entries(entries, shown)
 
     def _adjudicator_visible(self, adjudicator_id: str, entries: list[AuditEntry]) -> set[tuple[str, str]]:
         """(entity, key) of reader-private audit rows whose values an adjudicator may see: rows of
@@ -577,6 +579,24 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(text("PRAGMA integrity_check")).all()
         return "\n".join(str(r[0]) for r in rows)
+
+
+def _blind_entries(entries: list[AuditEntry], shown: set[tuple[str, str]]) -> list[AuditEntry]:
+    """``entries`` with the content of reader-private rows not in ``shown`` withheld (see
+    :meth:`Store.audit_entries`)."""
+    from dataclasses import replace
+
+    out: list[AuditEntry] = []
+    prev_blinded = False
+    for e in entries:
+        hide = e.entity in BLINDED_TABLES and (e.entity, e.entity_key) not in shown
+        if hide:
+            e = replace(e, changes={}, row_hash=BLINDED, blinded=True)
+        if prev_blinded:
+            e = replace(e, prev_hash=BLINDED)
+        out.append(e)
+        prev_blinded = hide
+    return out
 
 
 def _create_lesion(

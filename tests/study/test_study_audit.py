@@ -127,7 +127,7 @@ def test_log_holds_pseudonymous_ids_only(store: Store) -> None:
 def test_audit_values_of_reader_data_are_blinded(audited: Store) -> None:
     blinded = audited.audit_entries()
     upd = next(e for e in blinded if e.action == "update" and e.entity == "measurements")
-    assert upd.changes["longest_diameter_mm"] == ("<blinded>", "<blinded>")
+    assert upd.blinded and upd.changes == {} and upd.row_hash == "<blinded>"
     text_ = repr([e.changes for e in blinded if e.entity in ("measurements", "read_responses")])
     assert "26.0" not in text_ and "PR" not in text_
     # shared data stays readable
@@ -135,6 +135,39 @@ def test_audit_values_of_reader_data_are_blinded(audited: Store) -> None:
     assert pat.changes["patient_id"] == (None, "P001")
     with pytest.raises(BlindingError, match="not an adjudicator"):
         audited.audit_entries(adjudicator_id="R2")
+
+
+def test_blinded_audit_rows_do_not_name_the_changed_columns(populated: Store, assessor) -> None:  # type: ignore[no-untyped-def]
+    """Which columns a reader-private row sets is itself a result (an overall response row sets
+    pd_date / pd_day_offset / pd_timepoint_id only when the read reached PD; a measurement row
+    names the fields recorded), and the hash of a few possible values can be brute-forced: a
+    caller without entitlement sees neither."""
+    uids = {}
+    for reader, fu in (("R1", 30.0), ("R2", 90.0)):  # R1: PR, no PD; R2: PD at FU1
+        sess = ReaderSession(populated, reader)
+        sess.add_lesion("P001", "L1")
+        read = sess.start_read("P001", ["BL", "FU1"], "RECIST1.1")
+        sess.record_measurement(read.read_uid, "BL", "L1", longest_diameter_mm=50.0)
+        sess.record_measurement(read.read_uid, "FU1", "L1", longest_diameter_mm=fu, short_axis_mm=fu / 2)
+        sess.lock(read.read_uid, assessor=assessor)
+        uids[reader] = read.read_uid
+    full = populated.audit_entries(adjudicator_id="ADJ")
+    overall = {e.actor: e for e in full if e.entity == "read_responses" and e.entity_key.endswith("/overall")}
+    assert "pd_day_offset" in overall["R2"].changes and "pd_day_offset" not in overall["R1"].changes  # what leaked
+    blinded = populated.audit_entries()
+    private = [e for e in blinded if e.entity in ("reads", "read_timepoints", "measurements", "read_responses", "lesions")]
+    assert private and all(e.changes == {} and e.row_hash == "<blinded>" and e.blinded for e in private)
+    dump = repr(blinded)
+    for leak in ("pd_", "short_axis_mm", "longest_diameter_mm", "category", "content_sha256", *(e.row_hash for e in private)):
+        assert leak not in dump.replace("<blinded>", ""), leak
+    # the row after a blinded one does not carry its hash as prev_hash either
+    after = [blinded[i + 1] for i, e in enumerate(blinded[:-1]) if e.blinded]
+    assert after and all(e.prev_hash == "<blinded>" for e in after)
+    # who did what to which row when stays visible; shared rows keep their values and hashes
+    assert [(e.actor, e.action) for e in blinded if e.entity == "reads" and e.action == "lock"] == [("R1", "lock"), ("R2", "lock")]
+    pat = next(e for e in blinded if e.entity == "patients")
+    assert pat.changes["patient_id"] == (None, "P001") and not pat.blinded and len(pat.row_hash) == 64
+    assert populated.audit_verify().ok  # verification works on the full stored rows
 
 
 def test_wiped_log_is_reported_and_not_restarted(audited: Store) -> None:
