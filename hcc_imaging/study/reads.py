@@ -824,15 +824,21 @@ class AdjudicatorSession(_Base):
             raise BlindingError(f"adjudicator {self.user_id!r} has a read of this patient and cannot adjudicate it; "
                                 "use another adjudicator.")
 
+    def _conflicted(self, s: Session) -> set[int]:
+        """Patients (row ids) this adjudicator has a read of: left out of every listing."""
+        return set(s.scalars(select(ReadRow.patient_fk).where(ReadRow.reader_fk == self._me(s).id)))
+
     def locked_reads(self, patient_id: str | None = None) -> list[ReadInfo]:
-        """Locked reads of every reader (optionally of one patient)."""
+        """Locked reads of every reader (optionally of one patient), except of patients this
+        adjudicator has a read of (BlindingError when ``patient_id`` is one)."""
         def fn(s: Session) -> list[ReadInfo]:
             q = select(ReadRow).where(ReadRow.status == ReadStatus.LOCKED.value)
             if patient_id is not None:
                 p = Store._patient(s, patient_id)
                 self._not_conflicted(s, p.id)
                 q = q.where(ReadRow.patient_fk == p.id)
-            return [_read_info(s, r) for r in s.scalars(q.order_by(ReadRow.id))]
+            conflicted = self._conflicted(s)
+            return [_read_info(s, r) for r in s.scalars(q.order_by(ReadRow.id)) if r.patient_fk not in conflicted]
 
         return self.store._read(fn)
 
@@ -943,11 +949,17 @@ class AdjudicatorSession(_Base):
         return self.store._write(self.user_id, fn)
 
     def adjudications(self, patient_id: str | None = None) -> list[AdjudicationInfo]:
+        """Recorded decisions (optionally of one patient), except of patients this adjudicator
+        has a read of (BlindingError when ``patient_id`` is one): a decision names the read
+        chosen and why."""
         def fn(s: Session) -> list[AdjudicationInfo]:
             q = select(AdjudicationRow)
             if patient_id is not None:
-                q = q.where(AdjudicationRow.patient_fk == Store._patient(s, patient_id).id)
-            return [_adj_info(s, a) for a in s.scalars(q.order_by(AdjudicationRow.id))]
+                p = Store._patient(s, patient_id)
+                self._not_conflicted(s, p.id)
+                q = q.where(AdjudicationRow.patient_fk == p.id)
+            conflicted = self._conflicted(s)
+            return [_adj_info(s, a) for a in s.scalars(q.order_by(AdjudicationRow.id)) if a.patient_fk not in conflicted]
 
         return self.store._read(fn)
 

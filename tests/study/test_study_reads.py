@@ -3,6 +3,7 @@ engine, read documents in and out, blinding, adjudication."""
 
 from __future__ import annotations
 
+import datetime as dt
 import inspect
 from typing import Any
 
@@ -295,6 +296,32 @@ def test_adjudicator_with_own_read_is_conflicted(populated: Store) -> None:
     ReaderSession(populated, "ADJ2").start_read("P001", ["BL"], "recist1.1")
     with pytest.raises(BlindingError, match="has a read of this patient"):
         AdjudicatorSession(populated, "ADJ2").discordances("P001", "RECIST1.1")
+
+
+def test_conflicted_adjudicator_lists_nothing_of_that_patient(populated: Store) -> None:
+    """An adjudicator with a read of a patient is refused that patient everywhere, listings
+    included: no other adjudicator's decision (chosen read, reason), no list of its locked reads."""
+    a = _read(populated, "R1")
+    b = _read(populated, "R2")
+    populated.add_reader("ADJ2", "adjudicator")
+    populated.add_patient("P002")
+    populated.add_timepoint("P002", "BL", dt.date(2024, 1, 11))
+    other = ReaderSession(populated, "R1").start_read("P002", ["BL"], "recist1.1")
+    ReaderSession(populated, "R1").add_lesion("P002", "L1")
+    ReaderSession(populated, "R1").record_measurement(other.read_uid, "BL", "L1", longest_diameter_mm=30.0)
+    ReaderSession(populated, "R1").lock(other.read_uid)
+    AdjudicatorSession(populated, "ADJ2").adjudicate("P001", "RECIST1.1", "bor", b, "R1 measured L2 with the vein")
+    ReaderSession(populated, "ADJ").start_read("P001", ["BL"], "recist1.1")  # ADJ is now conflicted on P001
+    adj = AdjudicatorSession(populated, "ADJ")
+    assert adj.adjudications() == []
+    assert [r.read_uid for r in adj.locked_reads()] == [other.read_uid]
+    for call in (lambda: adj.adjudications("P001"), lambda: adj.locked_reads("P001")):
+        with pytest.raises(BlindingError, match="has a read of this patient"):
+            call()
+    # ADJ2 is not conflicted and still sees everything
+    adj2 = AdjudicatorSession(populated, "ADJ2")
+    assert [x.chosen_read_uid for x in adj2.adjudications()] == [b]
+    assert {r.read_uid for r in adj2.locked_reads()} == {a, b, other.read_uid}
 
 
 def test_confirmed_bor_discordance(populated: Store) -> None:
