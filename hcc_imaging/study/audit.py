@@ -5,7 +5,8 @@ database transaction** as the change (an SQLAlchemy ``after_flush`` hook on the 
 sessions), so a change and its audit row are committed or rolled back together.
 
 Row ``n`` holds: ``seq`` (1, 2, 3 ... without gaps), ``ts`` (UTC ISO 8601), ``actor`` (reader id
-or ``system:...``), ``action`` (create | update | lock | delete | migrate), ``entity`` (table),
+or ``system:...``), ``action`` (create | update | lock | delete | migrate, and seal | view, which
+record a locked read's content digest and an adjudicator's access to a patient's reads), ``entity`` (table),
 ``entity_key`` (the row's public id: pseudonymous patient id, UID, read UID ...), ``changes``
 (JSON ``{column: [old, new]}``), ``prev_hash`` (hash of row ``n-1``, 64 zeros for row 1) and
 
@@ -54,10 +55,15 @@ from .model import (
 )
 
 __all__ = ["AuditEntry", "AuditReport", "row_hash", "append_entries", "audit_flush", "verify_connection",
-           "read_content_digest", "seal_read", "verify_seals"]
+           "read_content_digest", "seal_read", "verify_seals", "log_views", "viewed_patients"]
 
 #: Audit action of a locked read's content digest (written in the lock's transaction).
 SEAL_ACTION = "seal"
+
+#: Audit action of an adjudicator's access to other readers' locked reads of a patient (an
+#: access record; entity ``patients``, key the patient id; no row changes).  A person with such
+#: a record may not read that patient (:func:`viewed_patients`).
+VIEW_ACTION = "view"
 
 _HEAD_ID = 1
 
@@ -238,6 +244,21 @@ def audit_flush(session: Session, flush_context: Any) -> None:
             "record who made each change."
         )
     append_entries(session.connection(), str(actor), entries)
+
+
+def log_views(s: Session, actor: str, via: str, reads_by_patient: Mapping[str, Iterable[str]]) -> None:
+    """Write one access record (``view`` row) per patient whose locked reads ``actor`` was shown
+    by ``via`` (the method), naming the reads, in the caller's transaction."""
+    items = [(VIEW_ACTION, PatientRow.__tablename__, patient_id, {"via": (None, via), "reads": (None, sorted(set(uids)))})
+             for patient_id, uids in sorted(reads_by_patient.items())]
+    if items:
+        append_entries(s.connection(), actor, items)
+
+
+def viewed_patients(s: Session, actor: str) -> set[str]:
+    """Patient ids whose reads ``actor`` has been shown as adjudicator (access records)."""
+    return set(s.scalars(select(AuditLogRow.entity_key).where(
+        AuditLogRow.actor == actor, AuditLogRow.action == VIEW_ACTION, AuditLogRow.entity == PatientRow.__tablename__)))
 
 
 def read_entries(conn: Connection) -> list[AuditEntry]:

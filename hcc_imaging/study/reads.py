@@ -35,7 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import BlindingError, ReadDocumentError, StoreError
-from .audit import seal_read
+from .audit import log_views, seal_read, viewed_patients
 from .documents import (
     MEASUREMENT_COLUMNS,
     build_document,
@@ -370,6 +370,7 @@ class ReaderSession(_Base):
         def fn(s: Session) -> ReadInfo:
             me = self._me(s)
             p = Store._patient(s, patient_id)
+            _refuse_unblinded_read(s, me, p)
             tps = [Store._timepoint(s, p, t) for t in dict.fromkeys(timepoint_ids)]
             r = ReadRow(read_uid=new_uid(), reader_fk=me.id, patient_fk=p.id, status=ReadStatus.DRAFT.value,
                         criteria=",".join(crit))
@@ -588,6 +589,7 @@ class ReaderSession(_Base):
                         row.day_offset = t.day
                 tp_rows.append(row)
             s.flush()
+            _refuse_unblinded_read(s, me, p)
             r = ReadRow(read_uid=new_uid(), reader_fk=me.id, patient_fk=p.id, status=ReadStatus.DRAFT.value,
                         criteria=",".join(crit), extra_json=dumps(extra))
             s.add(r)
@@ -783,6 +785,19 @@ def _document(s: Session, r: ReadRow, reader_id: str) -> Any:
     )
 
 
+def _refuse_unblinded_read(s: Session, me: ReaderRow, p: PatientRow) -> None:
+    """BlindingError when ``me`` has seen other readers' reads of ``p`` as adjudicator (an access
+    record in the audit log, or a decision): such a read would not be blinded."""
+    decided = s.scalar(select(AdjudicationRow.id).where(AdjudicationRow.adjudicator_fk == me.id,
+                                                        AdjudicationRow.patient_fk == p.id).limit(1))
+    if decided is not None or p.patient_id in viewed_patients(s, me.reader_id):
+        raise BlindingError(
+            f"{me.reader_id!r} has seen other readers' reads of patient {p.patient_id!r} as adjudicator (exported or "
+            "listed them, their discordances or decisions, or adjudicated them; see 'study audit log'), so a read of "
+            f"{p.patient_id!r} by {me.reader_id!r} would not be blinded. Another reader must read this patient."
+        )
+
+
 class AdjudicatorSession(_Base):
     """An adjudicator's view: locked reads of all readers, discordances, decisions, agreement.
 
@@ -824,6 +839,13 @@ class AdjudicatorSession(_Base):
             raise BlindingError(f"adjudicator {self.user_id!r} has a read of this patient and cannot adjudicate it; "
                                 "use another adjudicator.")
 
+    def _viewed(self, s: Session, via: str, reads: Sequence[ReadRow]) -> None:
+        """Access record: this adjudicator was shown ``reads`` by ``via`` (one audit row per patient)."""
+        by_patient: dict[str, list[str]] = {}
+        for r in reads:
+            by_patient.setdefault(_row(s, PatientRow, r.patient_fk).patient_id, []).append(r.read_uid)
+        log_views(s, self.user_id, via, by_patient)
+
     def _conflicted(self, s: Session) -> set[int]:
         """Patients (row ids) this adjudicator has a read of: left out of every listing."""
         return set(s.scalars(select(ReadRow.patient_fk).where(ReadRow.reader_fk == self._me(s).id)))
@@ -843,26 +865,36 @@ class AdjudicatorSession(_Base):
         return self.store._read(fn)
 
     def measurements(self, read_uid: str) -> list[MeasurementRecord]:
-        """Measurements of a locked read (BlindingError for a draft)."""
+        """Measurements of a locked read (BlindingError for a draft); logged as an access."""
         def fn(s: Session) -> list[MeasurementRecord]:
             r = self._locked(s, read_uid)
             reader = _row(s, ReaderRow, r.reader_fk)
-            return _measurements(s, r, reader.reader_id)
+            out = _measurements(s, r, reader.reader_id)
+            self._viewed(s, "measurements", [r])
+            return out
 
-        return self.store._read(fn)
+        return self.store._write(self.user_id, fn)
 
     def responses(self, read_uid: str) -> list[ResponseRecord]:
-        """Stored responses of a locked read."""
-        return self.store._read(lambda s: _response_records(s, self._locked(s, read_uid)))
+        """Stored responses of a locked read; logged as an access."""
+        def fn(s: Session) -> list[ResponseRecord]:
+            r = self._locked(s, read_uid)
+            out = _response_records(s, r)
+            self._viewed(s, "responses", [r])
+            return out
+
+        return self.store._write(self.user_id, fn)
 
     def export_document(self, read_uid: str) -> Any:
-        """A locked read as a ReadDocument."""
+        """A locked read as a ReadDocument; logged as an access."""
         def fn(s: Session) -> Any:
             r = self._locked(s, read_uid)
             reader = _row(s, ReaderRow, r.reader_fk)
-            return _document(s, r, reader.reader_id)
+            doc = _document(s, r, reader.reader_id)
+            self._viewed(s, "export_document", [r])
+            return doc
 
-        return self.store._read(fn)
+        return self.store._write(self.user_id, fn)
 
     def _latest_locked(self, s: Session, patient: PatientRow, criteria: str) -> list[ReadRow]:
         rows = s.scalars(select(ReadRow).where(ReadRow.patient_fk == patient.id, ReadRow.status == ReadStatus.LOCKED.value)
@@ -888,6 +920,7 @@ class AdjudicatorSession(_Base):
             reads = self._latest_locked(s, p, criteria)
             if len(reads) < 2:
                 return []
+            self._viewed(s, "discordances", reads)
             bor_vals, pd_vals, pd_keys = [], [], []
             for r in reads:
                 reader = _row(s, ReaderRow, r.reader_fk)
@@ -915,7 +948,7 @@ class AdjudicatorSession(_Base):
                     out.append(Discordance(patient_id, criteria, kind, tuple(vals), _adj_info(s, adj) if adj else None))
             return out
 
-        return self.store._read(fn)
+        return self.store._write(self.user_id, fn)
 
     def adjudicate(self, patient_id: str, criteria: str, discordance: DiscordanceKind | str, chosen_read_uid: str,
                    reason: str, *, confirmed: bool = False) -> AdjudicationInfo:
@@ -959,9 +992,11 @@ class AdjudicatorSession(_Base):
                 self._not_conflicted(s, p.id)
                 q = q.where(AdjudicationRow.patient_fk == p.id)
             conflicted = self._conflicted(s)
-            return [_adj_info(s, a) for a in s.scalars(q.order_by(AdjudicationRow.id)) if a.patient_fk not in conflicted]
+            rows = [a for a in s.scalars(q.order_by(AdjudicationRow.id)) if a.patient_fk not in conflicted]
+            self._viewed(s, "adjudications", [_row(s, ReadRow, a.chosen_read_fk) for a in rows])
+            return [_adj_info(s, a) for a in rows]
 
-        return self.store._read(fn)
+        return self.store._write(self.user_id, fn)
 
     def paired_responses(self, criteria: str, reader_a: str, reader_b: str, *, confirmed: bool = False) -> Any:
         """Paired locked responses of two readers under ``criteria`` (for agreement).
@@ -985,6 +1020,7 @@ class AdjudicatorSession(_Base):
                 if ra.id not in reads or rb.id not in reads:
                     continue
                 self._not_conflicted(s, p.id)
+                self._viewed(s, "paired_responses", [reads[ra.id], reads[rb.id]])
                 resp = {}
                 for who in (ra.id, rb.id):
                     resp[who] = {rec.timepoint_id: rec for rec in _response_records(s, reads[who]) if rec.criteria == criteria}
@@ -1005,7 +1041,7 @@ class AdjudicatorSession(_Base):
             return PairedResponses(criteria, reader_a, reader_b, tuple(tp_pairs), tuple(bor_pairs), tuple(sum_pairs),
                                    unit or "mm")
 
-        return self.store._read(fn)
+        return self.store._write(self.user_id, fn)
 
     def agreement(self, criteria: str, reader_a: str, reader_b: str, *, confirmed: bool = False) -> Any:
         """Inter-reader agreement report (kappa, ICC(2,1), Bland-Altman) under ``criteria``."""

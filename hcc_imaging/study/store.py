@@ -42,7 +42,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from ..errors import StoreError
-from .audit import AuditEntry, AuditReport, audit_flush, read_entries, verify_connection, verify_seals
+from .audit import AuditEntry, AuditReport, audit_flush, log_views, read_entries, verify_connection, verify_seals
 from .constants import (
     DB_ENV_VAR,
     DB_FILENAME,
@@ -523,17 +523,24 @@ class Store:
             self._read(check)
         with self.engine.connect() as conn:
             entries = read_entries(conn)
-        shown = self._adjudicator_visible(adjudicator_id, entries) if adjudicator_id is not None else set()
+        shown: set[tuple[str, str]] = set()
+        if adjudicator_id is not None:
+            shown, viewed = self._adjudicator_visible(adjudicator_id, entries)
+            if viewed:  # the values of those reads were shown: an access record, as AdjudicatorSession's
+                self._write(adjudicator_id, lambda s: log_views(s, adjudicator_id, "audit_entries", viewed))
         return _blind_entries(entries, shown)
 
-    def _adjudicator_visible(self, adjudicator_id: str, entries: list[AuditEntry]) -> set[tuple[str, str]]:
+    def _adjudicator_visible(
+        self, adjudicator_id: str, entries: list[AuditEntry],
+    ) -> tuple[set[tuple[str, str]], dict[str, list[str]]]:
         """(entity, key) of reader-private audit rows whose values an adjudicator may see: rows of
         locked reads (read, its time points, measurements, responses; the lesions measured in
         them and their tracking links) and adjudications, never of a patient the adjudicator
-        has a read of (the same rules as AdjudicatorSession)."""
+        has a read of (the same rules as AdjudicatorSession); and patient id -> the read UIDs
+        whose rows are shown (for the access record)."""
         from .model import AdjudicationRow, MeasurementRow, ReadRow, ReadStatus, TrackingLinkRow
 
-        def fn(s: Session) -> set[tuple[str, str]]:
+        def fn(s: Session) -> tuple[set[tuple[str, str]], dict[str, list[str]]]:
             me = self._reader(s, adjudicator_id)
             conflicted = set(s.scalars(select(ReadRow.patient_fk).where(ReadRow.reader_fk == me.id)))
             reads = list(s.scalars(select(ReadRow)))
@@ -568,7 +575,15 @@ class Store:
                     good = False
                 if good:
                     out.add((e.entity, k))
-            return out
+            pid = {p.id: p.patient_id for p in s.scalars(select(PatientRow))}
+            viewed: dict[str, list[str]] = {}
+            for r in reads:
+                if r.id in ok_read_ids:
+                    viewed.setdefault(pid[r.patient_fk], []).append(r.read_uid)
+            for a in s.scalars(select(AdjudicationRow)):
+                if a.patient_fk not in conflicted:
+                    viewed.setdefault(pid[a.patient_fk], [])
+            return out, viewed
 
         return self._read(fn)
 

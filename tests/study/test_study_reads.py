@@ -324,6 +324,45 @@ def test_conflicted_adjudicator_lists_nothing_of_that_patient(populated: Store) 
     assert {r.read_uid for r in adj2.locked_reads()} == {a, b, other.read_uid}
 
 
+@pytest.mark.parametrize("seen", ["export_document", "measurements", "responses", "discordances", "adjudicate",
+                                  "adjudications", "paired_responses", "audit_entries"])
+def test_adjudicator_who_has_seen_a_patient_cannot_read_it(populated: Store, seen: str) -> None:
+    """The conflict rule both ways: an adjudicator shown other readers' reads of a patient may not
+    then create a read of that patient (an unblinded read counted like any reader's), and every
+    such access is in the audit log."""
+    a = _read(populated, "R1")
+    b = _read(populated, "R2")
+    populated.add_reader("ADJ2", "adjudicator")
+    if seen == "adjudications":  # ADJ2's decision, then ADJ lists it
+        AdjudicatorSession(populated, "ADJ2").adjudicate("P001", "RECIST1.1", "bor", b, "R1 measured the vein")
+    adj = AdjudicatorSession(populated, "ADJ")
+    n_before = len(populated.audit_entries())
+    {"export_document": lambda: adj.export_document(a), "measurements": lambda: adj.measurements(a),
+     "responses": lambda: adj.responses(b), "discordances": lambda: adj.discordances("P001", "RECIST1.1"),
+     "adjudicate": lambda: adj.adjudicate("P001", "RECIST1.1", "bor", b, "R1 measured the vein"),
+     "adjudications": lambda: adj.adjudications(), "paired_responses": lambda: adj.agreement("RECIST1.1", "R1", "R2"),
+     "audit_entries": lambda: populated.audit_entries(adjudicator_id="ADJ")}[seen]()
+    views = [e for e in populated.audit_entries()[n_before:] if e.action == "view"]
+    assert views and {(e.actor, e.entity, e.entity_key) for e in views} == {("ADJ", "patients", "P001")}
+    assert set(views[0].changes) == {"via", "reads"} and not views[0].blinded
+    me = ReaderSession(populated, "ADJ")
+    with pytest.raises(BlindingError, match="has seen other readers' reads of patient 'P001' as adjudicator"):
+        me.start_read("P001", ["BL"], "recist1.1")
+    doc = ReaderSession(populated, "R1").export_document(a).to_json()
+    doc["reader_id"] = "ADJ"
+    for tp in doc["timepoints"]:
+        for les in tp["lesions"]:
+            les.pop("tracking_uid", None)
+    with pytest.raises(BlindingError, match="would not be blinded"):
+        me.import_document(doc)
+    assert me.reads() == []
+    # another patient, never shown to ADJ, can still be read by ADJ
+    populated.add_patient("P002")
+    populated.add_timepoint("P002", "BL", dt.date(2024, 1, 11))
+    assert me.start_read("P002", ["BL"], "recist1.1").patient_id == "P002"
+    assert populated.audit_verify().ok
+
+
 def test_confirmed_bor_discordance(populated: Store) -> None:
     """Same unconfirmed BOR (PR), different confirmed BOR (PR vs SD): discordant only with confirmed=True."""
     from hcc_imaging.response.results import CriterionResult, TimePointResult
