@@ -47,6 +47,7 @@ from .documents import (
 )
 from .model import (
     AdjudicationRow,
+    AuditLogRow,
     DiscordanceKind,
     LesionRole,
     LesionRow,
@@ -660,6 +661,14 @@ class ReaderSession(_Base):
 
         def fn(s: Session) -> ReadInfo:
             r, _ = self._own_read(s, read_uid, draft=True)
+            was_locked = s.scalar(select(AuditLogRow.seq).where(
+                AuditLogRow.entity == ReadRow.__tablename__, AuditLogRow.action == "lock", AuditLogRow.entity_key == r.read_uid).limit(1))
+            if was_locked is not None or s.scalar(select(ReadResponseRow.id).where(ReadResponseRow.read_fk == r.id).limit(1)):
+                raise StoreError(
+                    f"read {read_uid} was locked before (audit log row seq {was_locked}, or stored responses) but is a "
+                    "draft now: it was unlocked outside hcc_imaging, and a locked read never changes. Run 'hcc-imaging "
+                    "study audit verify', restore the store from a backup, and start a new read to revise it."
+                )
             doc = _document(s, r, self.user_id)
             tp_by_id = {t.timepoint_id: t for t in s.scalars(select(TimePointRow).where(TimePointRow.patient_fk == r.patient_fk))}
             for crit in _norm_criteria(r.criteria):

@@ -42,7 +42,16 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from ..errors import StoreError
-from .audit import AuditEntry, AuditReport, audit_flush, log_views, read_entries, verify_connection, verify_seals
+from .audit import (
+    AuditEntry,
+    AuditReport,
+    audit_flush,
+    log_views,
+    read_entries,
+    verify_connection,
+    verify_rows,
+    verify_seals,
+)
 from .constants import (
     DB_ENV_VAR,
     DB_FILENAME,
@@ -487,15 +496,17 @@ class Store:
 
     # -- audit and integrity ----------------------------------------------------------------------
     def audit_verify(self, *, raise_on_error: bool = True) -> AuditReport:
-        """Verify the hash chain and every locked read against the content sealed at its lock;
-        raise AuditIntegrityError (default) or return the report."""
+        """Verify the hash chain, every locked read against the content sealed at its lock (and
+        that a read the log locked is still locked, once), and every row against the last state
+        the log recorded for it; raise AuditIntegrityError (default) or return the report."""
         with self.engine.connect() as conn:
             report = verify_connection(conn)
         seal_problems, n_sealed = self._read(verify_seals)
+        row_problems = self._read(lambda s: verify_rows(s, BLINDED_TABLES))
         from dataclasses import replace
 
-        report = replace(report, ok=report.ok and not seal_problems,
-                         problems=report.problems + tuple(seal_problems), n_sealed_reads=n_sealed)
+        more = tuple(seal_problems) + tuple(row_problems)
+        report = replace(report, ok=report.ok and not more, problems=report.problems + more, n_sealed_reads=n_sealed)
         return report.raise_if_bad() if raise_on_error else report
 
     def audit_entries(self, *, adjudicator_id: str | None = None) -> list[AuditEntry]:

@@ -287,3 +287,64 @@ def test_work_after_a_lock_keeps_the_seal(audited: Store, assessor) -> None:  # 
     report = audited.audit_verify(raise_on_error=False)
     assert report.ok, report.problems
     assert report.n_sealed_reads == 2
+
+
+# --- every row against the log's last recorded state; unlocked reads ---------------------------
+def _sql(store: Store, *stmts: str) -> None:
+    con = sqlite3.connect(_db_path(store))  # the audit triggers stay: only data rows change
+    for stmt in stmts:
+        assert con.execute(stmt).rowcount >= 1, stmt
+    con.commit()
+    con.close()
+
+
+def test_read_unlocked_in_sql_is_detected_and_cannot_be_relocked(audited: Store, assessor) -> None:  # type: ignore[no-untyped-def]
+    """verify checked only the reads locked now: setting a locked read back to draft verified OK,
+    the reader could change it, and locking again failed with 'UNIQUE constraint failed'."""
+    (uid,) = [r.read_uid for r in ReaderSession(audited, "R1").reads()]
+    _sql(audited, f"UPDATE reads SET status = 'draft', locked_at = NULL WHERE read_uid = '{uid}'")
+    report = audited.audit_verify(raise_on_error=False)
+    assert not report.ok
+    assert any(f"read {uid} was locked (log row seq" in p and "status is now 'draft'" in p for p in report.problems), report.problems
+    r1 = ReaderSession(audited, "R1")
+    r1.record_measurement(uid, "FU1", "L1", longest_diameter_mm=99.0)
+    with pytest.raises(StoreError, match="was locked before .* unlocked outside hcc_imaging"):
+        r1.lock(uid, assessor=assessor)
+    _sql(audited, "DELETE FROM read_responses")  # even without its old responses
+    with pytest.raises(StoreError, match="unlocked outside hcc_imaging"):
+        r1.lock(uid, assessor=assessor)
+
+
+@pytest.mark.parametrize(
+    ("stmts", "expect"),
+    [
+        pytest.param(["UPDATE readers SET role = 'adjudicator' WHERE reader_id = 'R1'"],
+                     "readers row R1: differs from the last state the audit log recorded (role)", id="T2-role"),
+        pytest.param(["UPDATE timepoints SET date = '2024-04-20' WHERE timepoint_id = 'FU1'"],
+                     "timepoints row P001/FU1: differs from the last state the audit log recorded (date)", id="T3-date"),
+        pytest.param(["UPDATE tumour_markers SET value = 1.0"], "differs from the last state the audit log recorded (value)",
+                     id="T3-marker"),
+        pytest.param(["DELETE FROM tumour_markers"], "created in the audit log but missing from the store", id="deleted-row"),
+        pytest.param(["UPDATE measurements SET longest_diameter_mm = 11.0 WHERE read_fk = (SELECT id FROM reads "
+                      "WHERE status = 'draft')"], "differs from the last state the audit log recorded (edited", id="T6-draft"),
+        pytest.param(["UPDATE lesions SET patient_fk = (SELECT id FROM patients WHERE patient_id = 'P002')"],
+                     "differs from the last state the audit log recorded (edited", id="moved-lesion"),
+    ],
+)
+def test_sql_edit_of_any_logged_row_is_detected(audited: Store, stmts: list[str], expect: str) -> None:
+    """Shared rows (roles, time point dates, markers) and draft measurements are outside the
+    seal of a locked read; verify now compares every row with the last state the log recorded.
+    Rows of reader-private tables are named without their columns (anyone may run verify)."""
+    audited.add_patient("P002")
+    audited.add_tumour_marker("P001", "afp", 420.0, dt.date(2024, 1, 10))
+    r2 = ReaderSession(audited, "R2")
+    r2.add_lesion("P001", "L1")
+    draft = r2.start_read("P001", ["BL"], "RECIST1.1")
+    r2.record_measurement(draft.read_uid, "BL", "L1", longest_diameter_mm=41.0, short_axis_mm=20.0)
+    assert audited.audit_verify(raise_on_error=False).ok
+    _sql(audited, *stmts)
+    report = audited.audit_verify(raise_on_error=False)
+    assert not report.ok
+    assert any(expect in p for p in report.problems), report.problems
+    private = [p for p in report.problems if p.startswith(("measurements", "lesions", "reads", "read_responses"))]
+    assert all("(edited outside" in p for p in private), private  # no column names
