@@ -79,6 +79,7 @@ from .records import (
     TumourMarkerInfo,
 )
 from .store import Store, _create_lesion, _markers, _treatments, _upsert_marker, _upsert_treatment, new_uid
+from .store import refuse_case_variant
 
 #: "Leave this attribute as it is" in :meth:`ReaderSession.update_lesion` (None means "clear it").
 _KEEP: Any = object()
@@ -570,6 +571,7 @@ class ReaderSession(_Base):
             check_pseudonym(doc.patient_id, "patient id")
             p = s.scalar(select(PatientRow).where(PatientRow.patient_id == doc.patient_id))
             if p is None:
+                refuse_case_variant(s, PatientRow.patient_id, doc.patient_id, "patient")
                 p = PatientRow(patient_id=doc.patient_id)
                 s.add(p)
                 s.flush()

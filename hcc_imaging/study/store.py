@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -87,7 +87,7 @@ from .records import (
     TumourMarkerInfo,
 )
 
-__all__ = ["Store", "resolve_db_url", "new_uid", "check_pseudonym", "ADMIN_ACTOR"]
+__all__ = ["Store", "resolve_db_url", "new_uid", "check_pseudonym", "refuse_case_variant", "ADMIN_ACTOR"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -113,6 +113,8 @@ def new_uid() -> str:
 
 def check_pseudonym(value: str, what: str) -> str:
     """Return ``value`` if it is an acceptable pseudonymous id, else raise StoreError."""
+    if isinstance(value, str) and value != value.strip() and PSEUDONYM_PATTERN.match(value.strip()):
+        raise StoreError(f"{what} {value!r} has spaces around it; ids have none, pass {value.strip()!r}.")
     if not isinstance(value, str) or not PSEUDONYM_PATTERN.match(value):
         raise StoreError(
             f"{what} {value!r} is not an accepted pseudonymous id (1-64 of letters, digits, '.', '_', ':', '-'; "
@@ -120,6 +122,23 @@ def check_pseudonym(value: str, what: str) -> str:
             "research code (e.g. 'HCC-0042') instead."
         )
     return value
+
+
+def refuse_case_variant(s: Session, column: Any, value: str, what: str) -> None:
+    """StoreError when a ``what`` id that differs from ``value`` only by letter case exists
+    (``r1`` next to ``R1`` would be a second reader, ``p1`` next to ``P1`` a second patient)."""
+    other = s.scalar(select(column).where(func.lower(column) == value.lower(), column != value).limit(1))
+    if other is not None:
+        raise StoreError(
+            f"{what} id {value!r} differs from the existing {what} {other!r} only by letter case; ids that differ only "
+            f"by case would be two {what}s for what is most likely one. Use {other!r}, or pick an id that differs by more."
+        )
+
+
+def _case_hint(s: Session, column: Any, value: str) -> str:
+    """`` Did you mean 'X'?`` when an id differing only by case exists, else ""."""
+    other = s.scalar(select(column).where(func.lower(column) == value.lower()).limit(1)) if isinstance(value, str) else None
+    return f" Did you mean {other!r} (ids are case-sensitive)?" if other is not None else ""
 
 
 def resolve_db_url(db: str | os.PathLike[str] | None = None) -> str:
@@ -306,14 +325,16 @@ class Store:
     def _patient(s: Session, patient_id: str) -> PatientRow:
         row = s.scalar(select(PatientRow).where(PatientRow.patient_id == patient_id))
         if row is None:
-            raise StoreError(f"unknown patient {patient_id!r}; add it first (Store.add_patient / 'study patient add').")
+            raise StoreError(f"unknown patient {patient_id!r}; add it first (Store.add_patient / 'study patient add')."
+                             + _case_hint(s, PatientRow.patient_id, patient_id))
         return row
 
     @staticmethod
     def _reader(s: Session, reader_id: str) -> ReaderRow:
         row = s.scalar(select(ReaderRow).where(ReaderRow.reader_id == reader_id))
         if row is None:
-            raise StoreError(f"unknown reader {reader_id!r}; add it first (Store.add_reader / 'study reader add').")
+            raise StoreError(f"unknown reader {reader_id!r}; add it first (Store.add_reader / 'study reader add')."
+                             + _case_hint(s, ReaderRow.reader_id, reader_id))
         return row
 
     @staticmethod
@@ -347,6 +368,7 @@ class Store:
         def fn(s: Session) -> ReaderInfo:
             if s.scalar(select(ReaderRow).where(ReaderRow.reader_id == reader_id)) is not None:
                 raise StoreError(f"reader {reader_id!r} already exists; pick another id.")
+            refuse_case_variant(s, ReaderRow.reader_id, reader_id, "reader")
             s.add(ReaderRow(reader_id=reader_id, role=role.value))
             return ReaderInfo(reader_id, role.value)
 
@@ -365,6 +387,7 @@ class Store:
                 if exist_ok:
                     return PatientInfo(patient_id)
                 raise StoreError(f"patient {patient_id!r} already exists; pass exist_ok=True to reuse it.")
+            refuse_case_variant(s, PatientRow.patient_id, patient_id, "patient")
             s.add(PatientRow(patient_id=patient_id))
             return PatientInfo(patient_id)
 
