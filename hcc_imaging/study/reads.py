@@ -291,21 +291,18 @@ class ReaderSession(_Base):
             (LesionRow.tracking_uid == lesion) | (LesionRow.lesion_id == lesion))))
         own = [r for r in rows if r.owner_reader_fk == me.id]
         shared = [r for r in rows if r.owner_reader_fk is None]
-        other = [r for r in rows if r.owner_reader_fk not in (None, me.id)]
         by_uid = [r for r in own + shared if r.tracking_uid == lesion]
         if by_uid:
             return by_uid[0]
         for group in (own, shared):
             if group:
                 return group[0]
-        if any(r.tracking_uid == lesion for r in other):
-            raise BlindingError(
-                f"lesion {lesion!r} of patient {patient.patient_id!r} belongs to another reader; a reader cannot use "
-                "another reader's lesions. Create your own with ReaderSession.add_lesion."
-            )
+        # one message whether the id is another reader's lesion or nobody's: telling them apart
+        # would confirm what another reader recorded
         raise StoreError(
-            f"no lesion {lesion!r} of patient {patient.patient_id!r} visible to reader {self.user_id!r}; create it "
-            "with ReaderSession.add_lesion (or pass its tracking UID)."
+            f"lesion {lesion!r} not found among the lesions of patient {patient.patient_id!r} visible to reader "
+            f"{self.user_id!r} (your own and the shared ones); list them with ReaderSession.lesions ('study lesion "
+            "list'), or create it with ReaderSession.add_lesion."
         )
 
     # -- lesions -------------------------------------------------------------------------------
@@ -628,12 +625,12 @@ class ReaderSession(_Base):
         if obs.tracking_uid:
             row = s.scalar(select(LesionRow).where(LesionRow.tracking_uid == obs.tracking_uid))
             if row is not None:
-                if row.patient_fk != p.id:
-                    raise StoreError(f"lesion {obs.lesion_id!r}: tracking UID {obs.tracking_uid} belongs to another patient; "
-                                     "correct the tracking_uid in the document.")
-                if row.owner_reader_fk not in (None, me.id):
-                    raise BlindingError(f"lesion {obs.lesion_id!r}: tracking UID {obs.tracking_uid} is another reader's "
-                                        "lesion; a reader cannot write to it. Drop tracking_uid to create your own.")
+                if row.patient_fk != p.id or row.owner_reader_fk not in (None, me.id):
+                    # one message for another patient's and another reader's lesion (no confirmation)
+                    raise StoreError(f"lesion {obs.lesion_id!r}: tracking UID {obs.tracking_uid} is not found among the "
+                                     f"lesions of patient {p.patient_id!r} visible to reader {self.user_id!r} (your own "
+                                     "and the shared ones) and is taken; correct the tracking_uid in the document, or "
+                                     "drop it to create a new lesion.")
                 return row
         else:
             for owner in (me.id, None):

@@ -115,7 +115,7 @@ def test_read_errors(populated: Store) -> None:
     with pytest.raises(StoreError, match="at least one time point"):
         r1.start_read("P001", [], "recist1.1")
     r = r1.start_read("P001", ["BL"], "recist1.1")
-    with pytest.raises(StoreError, match="no lesion 'L7'"):
+    with pytest.raises(StoreError, match="lesion 'L7' not found among the lesions"):
         r1.record_measurement(r.read_uid, "BL", "L7", longest_diameter_mm=10.0)
     r1.add_lesion("P001", "L7")
     with pytest.raises(StoreError, match="not part of this read"):
@@ -221,16 +221,48 @@ def test_reader_b_lists_nothing_of_reader_a(populated: Store) -> None:
     a_uids = {x.tracking_uid for x in ReaderSession(populated, "R1").lesions("P001")}
     r2_read = r2.start_read("P001", ["BL"], "recist1.1")
     for tuid in a_uids:
-        with pytest.raises(BlindingError, match="belongs to another reader"):
+        with pytest.raises(StoreError, match="not found among the lesions of patient 'P001' visible to reader 'R2'"):
             r2.record_measurement(r2_read.read_uid, "BL", tuid, longest_diameter_mm=5.0)
-        with pytest.raises(BlindingError, match="belongs to another reader"):
+        with pytest.raises(StoreError, match="not found among the lesions"):
             r2.update_lesion("P001", tuid, organ="lung")
     doc = ReaderSession(populated, "R1").export_document(uid).to_json()
     with pytest.raises(BlindingError, match="by reader 'R1'"):
         r2.import_document(doc)
     doc["reader_id"] = "R2"
-    with pytest.raises(BlindingError, match="another reader's lesion"):
+    with pytest.raises(StoreError, match="is not found among the lesions of patient 'P001' visible to reader 'R2'"):
         r2.import_document(doc)
+
+
+def test_lesion_lookup_errors_do_not_tell_another_readers_lesion_from_none(populated: Store) -> None:
+    """'belongs to another reader' / 'belongs to another patient' confirmed what another reader
+    recorded; a reader now gets one message, whatever the lesion is (type and text, id aside)."""
+    r1, r2 = ReaderSession(populated, "R1"), ReaderSession(populated, "R2")
+    theirs = r1.add_lesion("P001", "L7").tracking_uid
+    populated.add_patient("P002")
+    elsewhere = r2.add_lesion("P002", "L8").tracking_uid  # R2's own lesion, but of another patient
+    nobody = "2.25.12345"
+    read = r2.start_read("P001", ["BL"], "recist1.1")
+
+    def error(call) -> tuple[type, str]:  # type: ignore[no-untyped-def]
+        with pytest.raises(Exception) as info:
+            call()
+        return type(info.value), str(info.value)
+
+    for calls in ([lambda u=u: r2.record_measurement(read.read_uid, "BL", u, longest_diameter_mm=5.0)
+                   for u in (theirs, elsewhere, nobody)],
+                  [lambda u=u: r2.update_lesion("P001", u, organ="lung") for u in (theirs, elsewhere, nobody)]):
+        got = [error(c) for c in calls]
+        assert {(t, m.replace(u, "X")) for (t, m), u in zip(got, (theirs, elsewhere, nobody), strict=True)} == {
+            (StoreError, got[2][1].replace(nobody, "X"))}
+    doc = {"reader_id": "R2", "patient_id": "P001", "criteria": ["RECIST1.1"],
+           "timepoints": [{"id": "BL", "day": 0, "lesions": [{"lesion_id": "L1", "role": "target",
+                                                               "longest_diameter_mm": 30.0, "tracking_uid": ""}]}]}
+    got = []
+    for u in (theirs, elsewhere):
+        doc["timepoints"][0]["lesions"][0]["tracking_uid"] = u
+        t, m = error(lambda: r2.import_document(doc))
+        got.append((t, m.replace(u, "X")))
+    assert got[0] == got[1] and got[0][0] is StoreError
 
 
 def test_shared_lesions_are_visible_to_all_readers(populated: Store) -> None:
@@ -405,7 +437,7 @@ def test_update_lesion_changes_own_lesions_only_audited(populated: Store) -> Non
     assert r1.update_lesion("P001", info.tracking_uid, organ=None).organ is None
     assert len(populated.audit_entries()) == n_audit + 3 and populated.audit_verify().ok
     # another reader cannot see (let alone change) it; a shared lesion is not a reader's to change
-    with pytest.raises(BlindingError, match="belongs to another reader"):
+    with pytest.raises(StoreError, match="not found among the lesions"):
         r2.update_lesion("P001", info.tracking_uid, organ="lung")
     shared = populated.add_lesion("P001", "S1")
     with pytest.raises(StoreError, match="is a shared lesion"):
