@@ -116,12 +116,22 @@ def check_pseudonym(value: str, what: str) -> str:
     if isinstance(value, str) and value != value.strip() and PSEUDONYM_PATTERN.match(value.strip()):
         raise StoreError(f"{what} {value!r} has spaces around it; ids have none, pass {value.strip()!r}.")
     if not isinstance(value, str) or not PSEUDONYM_PATTERN.match(value):
+        example = _ID_EXAMPLES.get(what)
+        hint = ("The study store never holds patient names; pass the trial or research code (e.g. 'HCC-0042') instead."
+                if example is None else f"The study store never holds names; pass a code such as {example} instead.")
         raise StoreError(
             f"{what} {value!r} is not an accepted pseudonymous id (1-64 of letters, digits, '.', '_', ':', '-'; "
-            "no spaces, '^' or commas). The study store never holds patient names; pass the trial or "
-            "research code (e.g. 'HCC-0042') instead."
+            f"no spaces, '^' or commas). {hint}"
         )
     return value
+
+
+#: Example of each kind of id in check_pseudonym's message (patient ids: the default wording).
+_ID_EXAMPLES: dict[str, str] = {
+    "reader id": "'R1' or 'ADJ1' (a reader's pseudonymous code)",
+    "time point id": "'BL' or 'FU1'",
+    "lesion id": "'L1'",
+}
 
 
 def refuse_case_variant(s: Session, column: Any, value: str, what: str) -> None:
