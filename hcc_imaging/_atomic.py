@@ -5,14 +5,23 @@ Parquet, HTML, pseudonym maps, autosaves) goes through :func:`atomic_write`: the
 written to a temporary file in the destination folder, optionally fsync-ed, given ordinary
 permissions (0644; ``mkstemp`` creates 0600) and moved over the destination with
 ``os.replace``, which is atomic on POSIX and Windows.
+
+Only regular files are replaced.  A destination that is a symbolic link is written through:
+the file it points to is replaced atomically and the link is kept.  A destination that exists
+and is not a regular file (a directory, FIFO, device or socket; through a link too) is refused
+with :class:`~hcc_imaging.errors.OutputPathError`: renaming over it would replace the special
+file itself (``--out /dev/full`` as root once replaced the device with a JSON file).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from .errors import OutputPathError
 
 __all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "format_suffix", "FILE_MODE"]
 
@@ -42,7 +51,8 @@ def atomic_write(
     Parameters
     ----------
     path : path
-        Destination; its folder is created.
+        Destination; its folder is created.  A symbolic link is written through (the file it
+        points to is replaced, the link kept).
     writer : callable
         Writes the complete file at the temporary path it is given (same folder as ``path``).
     fsync : bool
@@ -59,9 +69,14 @@ def atomic_write(
     -------
     Path
         ``path``.
+
+    Raises
+    ------
+    OutputPathError
+        ``path`` (or what it links to) exists and is not a regular file, or a folder on its way
+        is a file.
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = _destination(Path(path))  # a link's target: the link itself is returned
     # same folder, so the rename is atomic
     fd, tmp_named = tempfile.mkstemp(prefix=f".{target.name}.", suffix=tmp_suffix, dir=target.parent)
     os.close(fd)
@@ -75,6 +90,49 @@ def atomic_write(
     except BaseException:
         Path(tmp_named).unlink(missing_ok=True)
         raise
+    return Path(path)
+
+
+#: What a non-regular file is, for the error message.
+_KINDS: tuple[tuple[Callable[[int], bool], str], ...] = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _destination(target: Path) -> Path:
+    """The regular file to replace for ``target``: ``target`` itself, or the file a symbolic link
+    points to; its folder exists.  Raises :class:`OutputPathError` for a special file."""
+    link = target.is_symlink()
+    try:
+        st = os.stat(target)  # follows links: a link to a FIFO or device is refused too
+    except FileNotFoundError:
+        st = None
+    except NotADirectoryError:
+        st = None  # a folder on the way is a file: said below, where the folder is made
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        kind = next((name for test, name in _KINDS if test(st.st_mode)), "not a regular file")
+        via = f" (a symbolic link to {os.path.realpath(target)})" if link else ""
+        hint = (f"Pass a file path inside it, e.g. {target / 'out.json'}" if stat.S_ISDIR(st.st_mode)
+                else "Pass the path of a regular file; streaming to a pipe or device is not supported")
+        raise OutputPathError(
+            f"cannot write {target}{via}: it is {kind}, not a regular file, and would be replaced. {hint}."
+        )
+    if link:
+        # write through the link: replace the file it points to, keep the link
+        return Path(os.path.realpath(target))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as err:
+        blocker = next((p for p in (target.parent, *target.parent.parents) if p.exists() and not p.is_dir()),
+                       target.parent)
+        raise OutputPathError(
+            f"cannot write {target}: {blocker} is a file, not a folder, so the folder for it cannot be made. "
+            "Pass a path in an existing folder, or move that file away."
+        ) from err
     return target
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
 import pytest
 
 from hcc_imaging._atomic import atomic_write, atomic_write_text, format_suffix
+from hcc_imaging.errors import OutputPathError
 
 
 def test_write_replaces_and_leaves_no_temp(tmp_path: Path) -> None:
@@ -47,3 +49,54 @@ def test_format_suffix_keeps_what_format_sniffers_need(name: str, suffix: str) -
 def test_private_mode_for_secrets(tmp_path: Path) -> None:
     p = atomic_write(tmp_path / "map.json", lambda t: Path(t).write_text("{}"), mode=0o600)
     assert stat.S_IMODE(p.stat().st_mode) == 0o600
+
+
+def test_symlink_is_written_through_and_kept(tmp_path: Path) -> None:
+    real = tmp_path / "real.json"
+    real.write_text("original")
+    link = tmp_path / "link.json"
+    link.symlink_to("real.json")
+    assert atomic_write_text(link, "new") == link
+    assert link.is_symlink() and link.readlink() == Path("real.json")
+    assert real.read_text() == "new"
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["link.json", "real.json"]  # no temp left
+
+
+def test_dangling_symlink_creates_its_target(tmp_path: Path) -> None:
+    link = tmp_path / "link.json"
+    link.symlink_to(tmp_path / "made.json")
+    atomic_write_text(link, "x")
+    assert link.is_symlink() and (tmp_path / "made.json").read_text() == "x"
+
+
+@pytest.mark.parametrize("via_link", [False, True], ids=["fifo", "link-to-fifo"])
+def test_fifo_is_refused_not_replaced(tmp_path: Path, via_link: bool) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    target = fifo
+    if via_link:
+        target = tmp_path / "out.json"
+        target.symlink_to(fifo)
+    with pytest.raises(OutputPathError, match=r"FIFO.*not a regular file") as info:
+        atomic_write_text(target, "x")
+    assert str(target) in str(info.value)
+    assert stat.S_ISFIFO(fifo.stat().st_mode)  # still the FIFO
+    assert target.is_symlink() == via_link
+    assert sorted(x.name for x in tmp_path.iterdir()) == sorted({"fifo", target.name})
+
+
+def test_directory_is_refused(tmp_path: Path) -> None:
+    d = tmp_path / "outdir"
+    d.mkdir()
+    with pytest.raises(OutputPathError, match=r"outdir: it is a directory.*Pass a file path inside it"):
+        atomic_write_text(d, "x")
+    assert d.is_dir() and not any(d.iterdir())
+    assert isinstance(OutputPathError("x"), OSError)
+
+
+def test_folder_that_is_a_file_is_named(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(OutputPathError, match=rf"{blocker} is a file, not a folder"):
+        atomic_write_text(blocker / "sub" / "r.json", "x")
+    assert blocker.read_text() == "not a folder"
