@@ -2,9 +2,13 @@
 
 Every writer in hcc_imaging that produces a user-visible file (DICOM, NIfTI, JSON, CSV,
 Parquet, HTML, pseudonym maps, autosaves) goes through :func:`atomic_write`: the content is
-written to a temporary file in the destination folder, optionally fsync-ed, given ordinary
-permissions (0644; ``mkstemp`` creates 0600) and moved over the destination with
-``os.replace``, which is atomic on POSIX and Windows.
+written to a temporary file in the destination folder, optionally fsync-ed, given its
+permissions and moved over the destination with ``os.replace``, which is atomic on POSIX and
+Windows.
+
+Permissions: a new file gets what ``open()`` would give it, ``0o666`` less the process umask
+(``umask 077`` keeps outputs, which hold patient data, private); a file that is replaced keeps
+its own mode; a caller may ask for a mode (``0o600`` for pseudonym maps).
 
 Only regular files are replaced.  A destination that is a symbolic link is written through:
 the file it points to is replaced atomically and the link is kept.  A destination that exists
@@ -16,17 +20,14 @@ file itself (``--out /dev/full`` as root once replaced the device with a JSON fi
 from __future__ import annotations
 
 import os
+import secrets
 import stat
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from .errors import OutputPathError
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "format_suffix", "FILE_MODE"]
-
-#: Permissions of written files (what ``open()`` gives with the usual umask 022).
-FILE_MODE = 0o644
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "format_suffix"]
 
 
 def format_suffix(path: str | os.PathLike[str]) -> str:
@@ -43,7 +44,7 @@ def atomic_write(
     writer: Callable[[str], object],
     *,
     fsync: bool = False,
-    mode: int = FILE_MODE,
+    mode: int | None = None,
     tmp_suffix: str = ".part",
 ) -> Path:
     """Call ``writer(tmp_path)`` and move the result to ``path`` atomically.
@@ -58,8 +59,9 @@ def atomic_write(
     fsync : bool
         Flush the temporary file to disk before the rename (durability across power loss;
         used for results that must survive a crash, e.g. batch records and autosaves).
-    mode : int
-        Permissions of the final file.
+    mode : int, optional
+        Permissions of the final file.  Default: those of the file it replaces, else
+        ``0o666`` less the process umask (what ``open()`` gives).
     tmp_suffix : str
         Suffix of the temporary file.  The default ``.part`` keeps half-written files out of
         globs such as ``*.json`` (a crash mid-write must not look like a result); writers that
@@ -76,10 +78,17 @@ def atomic_write(
         ``path`` (or what it links to) exists and is not a regular file, or a folder on its way
         is a file.
     """
-    target = _destination(Path(path))  # a link's target: the link itself is returned
-    # same folder, so the rename is atomic
-    fd, tmp_named = tempfile.mkstemp(prefix=f".{target.name}.", suffix=tmp_suffix, dir=target.parent)
-    os.close(fd)
+    target, existing = _destination(Path(path))  # a link's target: the link itself is returned
+    if mode is None and existing is not None:
+        mode = stat.S_IMODE(existing.st_mode)  # replacing a file: keep its mode
+    # same folder, so the rename is atomic; private until the chmod below when a mode is known,
+    # else created as open() creates a file (0o666 less the umask), whose mode is then the one to keep
+    fd, tmp_named = _create_temp(target, tmp_suffix, 0o600 if mode is not None else 0o666)
+    try:
+        if mode is None:
+            mode = stat.S_IMODE(os.fstat(fd).st_mode)
+    finally:
+        os.close(fd)
     try:
         writer(tmp_named)
         if fsync:
@@ -103,9 +112,24 @@ _KINDS: tuple[tuple[Callable[[int], bool], str], ...] = (
 )
 
 
-def _destination(target: Path) -> Path:
-    """The regular file to replace for ``target``: ``target`` itself, or the file a symbolic link
-    points to; its folder exists.  Raises :class:`OutputPathError` for a special file."""
+def _create_temp(target: Path, suffix: str, mode: int) -> tuple[int, str]:
+    """Create ``.<name>.<8 random characters><suffix>`` beside ``target`` (like ``mkstemp``, but
+    with ``mode`` subject to the umask, as ``open()`` creates files): (open fd, path)."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        name = os.path.join(target.parent, f".{target.name}.{secrets.token_hex(4)}{suffix}")
+        try:
+            return os.open(name, flags, mode), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary file name beside {target}")  # pragma: no cover
+
+
+def _destination(target: Path) -> tuple[Path, os.stat_result | None]:
+    """The regular file to replace for ``target`` (``target`` itself, or the file a symbolic link
+    points to; its folder exists) and its ``stat`` (None when it does not exist yet).  Raises
+    :class:`OutputPathError` for a special file."""
     link = target.is_symlink()
     try:
         st = os.stat(target)  # follows links: a link to a FIFO or device is refused too
@@ -123,7 +147,7 @@ def _destination(target: Path) -> Path:
         )
     if link:
         # write through the link: replace the file it points to, keep the link
-        return Path(os.path.realpath(target))
+        return Path(os.path.realpath(target)), st
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError) as err:
@@ -133,7 +157,7 @@ def _destination(target: Path) -> Path:
             f"cannot write {target}: {blocker} is a file, not a folder, so the folder for it cannot be made. "
             "Pass a path in an existing folder, or move that file away."
         ) from err
-    return target
+    return target, st
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, fsync: bool = False) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,6 @@ def test_write_replaces_and_leaves_no_temp(tmp_path: Path) -> None:
     atomic_write_text(p, "new", fsync=True)
     assert p.read_text() == "new"
     assert sorted(x.name for x in p.parent.iterdir()) == ["r.json"]
-    assert stat.S_IMODE(p.stat().st_mode) == 0o644
 
 
 def test_failed_writer_keeps_the_old_file_and_cleans_up(tmp_path: Path) -> None:
@@ -49,6 +49,46 @@ def test_format_suffix_keeps_what_format_sniffers_need(name: str, suffix: str) -
 def test_private_mode_for_secrets(tmp_path: Path) -> None:
     p = atomic_write(tmp_path / "map.json", lambda t: Path(t).write_text("{}"), mode=0o600)
     assert stat.S_IMODE(p.stat().st_mode) == 0o600
+    p.chmod(0o644)
+    atomic_write(p, lambda t: Path(t).write_text("{}"), mode=0o600)  # an asked-for mode wins over the old one
+    assert stat.S_IMODE(p.stat().st_mode) == 0o600
+
+
+@pytest.fixture
+def umask() -> Iterator[Callable[[int], None]]:
+    """Set the process umask for one test (restored after it)."""
+    old = os.umask(0o022)
+    os.umask(old)
+    yield os.umask
+    os.umask(old)
+
+
+@pytest.mark.parametrize(("mask", "expected"), [(0o077, 0o600), (0o022, 0o644), (0o027, 0o640)],
+                         ids=["umask077", "umask022", "umask027"])
+def test_new_file_mode_follows_the_umask(tmp_path: Path, umask: Callable[[int], None], mask: int,
+                                         expected: int) -> None:
+    umask(mask)
+    p = atomic_write_text(tmp_path / "r.json", "x")
+    assert stat.S_IMODE(p.stat().st_mode) == expected
+    # what open() gives under the same umask
+    plain = tmp_path / "plain"
+    plain.write_text("x")
+    assert stat.S_IMODE(plain.stat().st_mode) == expected
+
+
+def test_replaced_file_keeps_its_mode(tmp_path: Path, umask: Callable[[int], None]) -> None:
+    p = tmp_path / "r.json"
+    p.write_text("old")
+    p.chmod(0o640)
+    umask(0o022)
+    atomic_write_text(p, "new")
+    assert p.read_text() == "new" and stat.S_IMODE(p.stat().st_mode) == 0o640
+    # through a symlink: the linked file's mode
+    link = tmp_path / "link.json"
+    link.symlink_to(p)
+    p.chmod(0o600)
+    atomic_write_text(link, "newer")
+    assert p.read_text() == "newer" and stat.S_IMODE(p.stat().st_mode) == 0o600
 
 
 def test_symlink_is_written_through_and_kept(tmp_path: Path) -> None:
