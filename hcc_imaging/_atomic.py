@@ -96,8 +96,10 @@ def atomic_write(
                 os.fsync(fh.fileno())
         os.chmod(tmp_named, mode)
         os.replace(tmp_named, target)
-    except BaseException:
+    except BaseException as err:
         Path(tmp_named).unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.filename is None:
+            err.filename = os.fspath(path)  # a full disk's write error names no file: name the output
         raise
     return Path(path)
 
@@ -140,7 +142,7 @@ def _destination(target: Path) -> tuple[Path, os.stat_result | None]:
     if st is not None and not stat.S_ISREG(st.st_mode):
         kind = next((name for test, name in _KINDS if test(st.st_mode)), "not a regular file")
         via = f" (a symbolic link to {os.path.realpath(target)})" if link else ""
-        hint = (f"Pass a file path inside it, e.g. {target / 'out.json'}" if stat.S_ISDIR(st.st_mode)
+        hint = ("Pass the path of a file (in that folder, for instance), not the folder" if stat.S_ISDIR(st.st_mode)
                 else "Pass the path of a regular file; streaming to a pipe or device is not supported")
         raise OutputPathError(
             f"cannot write {target}{via}: it is {kind}, not a regular file, and would be replaced. {hint}."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Callable, Iterator
@@ -128,7 +129,7 @@ def test_fifo_is_refused_not_replaced(tmp_path: Path, via_link: bool) -> None:
 def test_directory_is_refused(tmp_path: Path) -> None:
     d = tmp_path / "outdir"
     d.mkdir()
-    with pytest.raises(OutputPathError, match=r"outdir: it is a directory.*Pass a file path inside it"):
+    with pytest.raises(OutputPathError, match=r"outdir: it is a directory.*Pass the path of a file"):
         atomic_write_text(d, "x")
     assert d.is_dir() and not any(d.iterdir())
     assert isinstance(OutputPathError("x"), OSError)
@@ -140,3 +141,16 @@ def test_folder_that_is_a_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(OutputPathError, match=rf"{blocker} is a file, not a folder"):
         atomic_write_text(blocker / "sub" / "r.json", "x")
     assert blocker.read_text() == "not a folder"
+
+
+def test_a_write_error_without_a_file_name_names_the_output(tmp_path: Path) -> None:
+    """A full disk fails a write() that names no file: the error names the output (for the CLI's message)."""
+    def full_disk(tmp: str) -> None:
+        Path(tmp).write_bytes(b"part")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    p = tmp_path / "sr.dcm"
+    with pytest.raises(OSError) as info:
+        atomic_write(p, full_disk)
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(p)
+    assert list(tmp_path.iterdir()) == []  # no partial file
