@@ -98,3 +98,41 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
         os.close(w)
     assert proc.stderr.decode() == ""
     assert proc.returncode == EXIT_BROKEN_PIPE
+
+
+def _importable(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+@pytest.mark.parametrize(
+    ("db", "expected"),
+    [
+        pytest.param("notadb.json", ["file is not a database. That file is not an SQLite database",
+                                     "must name a study store or a new file path"], id="json-file"),
+        pytest.param("foo://bar", ["cannot open the study store foo://bar: 'foo' is not a database kind",
+                                   "takes a file path (study.sqlite) or a PostgreSQL URL"], id="unknown-scheme"),
+        pytest.param("postgresql+psycopg2://me:secret@127.0.0.1:1/trial",
+                     ["postgresql+psycopg2://me:***@127.0.0.1:1/trial: its database driver 'psycopg2' is not "
+                      "installed. Install it"],
+                     id="driver-missing",
+                     marks=pytest.mark.skipif(_importable("psycopg2"), reason="psycopg2 is installed here")),
+        pytest.param("postgresql+pg8000://me:secret@127.0.0.1:1/trial",
+                     ["postgresql+pg8000://me:***@127.0.0.1:1/trial: Can't create a connection",
+                      "that the database server runs"],
+                     id="server-down",
+                     marks=pytest.mark.skipif(not _importable("pg8000"), reason="pg8000 is not installed")),
+    ],
+)
+def test_a_db_that_cannot_be_opened_says_why(tmp_path: Path, capsys, monkeypatch, db: str,
+                                             expected: list[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notadb.json").write_text("{}\n")
+    assert main(["study", "reader", "list", "--db", db]) == 2
+    err = _error(capsys)
+    assert err.startswith("error: StoreError: cannot open the study store "), err
+    for part in expected:
+        assert part in err, err
+    assert "secret" not in err
+    assert (tmp_path / "notadb.json").read_text() == "{}\n"
