@@ -103,12 +103,18 @@ def new_uid() -> str:
 
 
 def check_pseudonym(value: str, what: str) -> str:
-    """Return ``value`` if it is an acceptable pseudonymous id, else raise StoreError."""
+    """Return ``value`` if it is an acceptable pseudonymous id, else raise StoreError.
+
+    The message says what is wrong (:func:`hcc_imaging._phi.id_problem`) without repeating the
+    value: a refused id may be a patient's name, which must not reach a terminal or a log.
+    """
     if not isinstance(value, str) or not PSEUDONYM_PATTERN.match(value):
+        from .._phi import id_problem
+
         raise StoreError(
-            f"{what} {value!r} is not an accepted pseudonymous id (1-64 of letters, digits, '.', '_', ':', '-'; "
-            "no spaces, '^' or commas). The study store never holds patient names; pass the trial or "
-            "research code (e.g. 'HCC-0042') instead."
+            f"the {what} given is not an accepted pseudonymous id: it {id_problem(value)}; it is not repeated here, "
+            "as it may be a patient's name. Accepted: 1-64 of letters, digits, '.', '_', ':', '-'. The study store "
+            "never holds patient names; pass the trial or research code (e.g. 'HCC-0042') instead."
         )
     return value
 
