@@ -10,6 +10,12 @@ Permissions: a new file gets what ``open()`` would give it, ``0o666`` less the p
 (``umask 077`` keeps outputs, which hold patient data, private); a file that is replaced keeps
 its own mode; a caller may ask for a mode (``0o600`` for pseudonym maps).
 
+Temporary files are named ``.<name>.<8 random characters><suffix>`` (suffix ``.part``, or the
+target's :func:`format_suffix` for writers that choose the format by extension).  A process
+killed mid-write (SIGKILL, power loss) leaves one behind; :func:`remove_stale_temps` removes
+them from an output tree (``batch`` does, on every run into an existing ``--out``), matching only
+this pattern (:func:`is_temp_name`).
+
 Only regular files are replaced.  A destination that is a symbolic link is written through:
 the file it points to is replaced atomically and the link is kept.  A destination that exists
 and is not a regular file (a directory, FIFO, device or socket; through a link too) is refused
@@ -20,6 +26,7 @@ file itself (``--out /dev/full`` as root once replaced the device with a JSON fi
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import stat
 from collections.abc import Callable
@@ -27,7 +34,11 @@ from pathlib import Path
 
 from .errors import OutputPathError
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "format_suffix"]
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "format_suffix", "is_temp_name",
+           "remove_stale_temps"]
+
+#: The random part of a temporary name (``secrets.token_hex(4)``; ``mkstemp``'s alphabet before).
+_RANDOM = re.compile(r"[a-z0-9_]{8}")
 
 
 def format_suffix(path: str | os.PathLike[str]) -> str:
@@ -170,3 +181,43 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, fsync: bool
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, fsync: bool = False) -> Path:
     """Write UTF-8 ``text`` to ``path`` atomically."""
     return atomic_write(path, lambda p: Path(p).write_text(text, encoding="utf-8"), fsync=fsync)
+
+
+def is_temp_name(name: str) -> bool:
+    """True when ``name`` is a temporary file name of :func:`atomic_write`:
+    ``.<name>.<8 random characters>.part`` or ``.<name>.<8 random characters><format suffix of name>``."""
+    if not name.startswith("."):
+        return False
+    for suffix in (".part", ".nii.gz", os.path.splitext(name)[1]):
+        if not suffix or not name.endswith(suffix):
+            continue
+        base, dot, rand = name[1:-len(suffix)].rpartition(".")
+        if dot and base and _RANDOM.fullmatch(rand) and (suffix == ".part" or format_suffix(base) == suffix):
+            return True
+    return False
+
+
+def remove_stale_temps(root: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporary files of :func:`atomic_write` left under ``root`` by a killed process.
+
+    Only regular files whose name :func:`is_temp_name` recognises are removed; symbolic links
+    are not followed.  Call it only when no other process writes into ``root``.
+
+    Returns
+    -------
+    list of Path
+        The files removed.
+    """
+    removed: list[Path] = []
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            if not is_temp_name(name):
+                continue
+            p = Path(folder, name)
+            try:
+                if stat.S_ISREG(p.lstat().st_mode):
+                    p.unlink()
+                    removed.append(p)
+            except FileNotFoundError:
+                continue
+    return removed

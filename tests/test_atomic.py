@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hcc_imaging._atomic import atomic_write, atomic_write_text, format_suffix
+from hcc_imaging._atomic import atomic_write, atomic_write_text, format_suffix, is_temp_name, remove_stale_temps
 from hcc_imaging.errors import OutputPathError
 
 
@@ -154,3 +154,36 @@ def test_a_write_error_without_a_file_name_names_the_output(tmp_path: Path) -> N
         atomic_write(p, full_disk)
     assert info.value.errno == errno.ENOSPC and info.value.filename == str(p)
     assert list(tmp_path.iterdir()) == []  # no partial file
+
+
+@pytest.mark.parametrize(
+    ("name", "temp"),
+    [("r.json", True), ("m.nii.gz", True), ("a.b.dcm", True), ("noext", False)],
+    ids=["part", "nifti-gz", "dcm", "no-suffix"],
+)
+def test_the_writers_own_temp_names_are_recognised(tmp_path: Path, name: str, temp: bool) -> None:
+    seen: list[str] = []
+    atomic_write(tmp_path / name, lambda t: (seen.append(Path(t).name), Path(t).write_text("x")))
+    atomic_write(tmp_path / name, lambda t: (seen.append(Path(t).name), Path(t).write_text("x")),
+                 tmp_suffix=format_suffix(name))
+    assert is_temp_name(seen[0])  # ".part"
+    assert is_temp_name(seen[1]) == temp  # the format suffix (none for a name without one)
+
+
+def test_remove_stale_temps_removes_only_temp_files(tmp_path: Path) -> None:
+    stale = [tmp_path / ".r.json.abcd1234.part", tmp_path / "sub" / ".m.nii.gz.k3j2h1g0.nii.gz",
+             tmp_path / "sub" / ".old.json.a_b_c_d_.part"]
+    kept = [tmp_path / "r.json", tmp_path / ".bashrc", tmp_path / "notes.part", tmp_path / ".r.json.part",
+            tmp_path / ".x.ABCDEFGH.part", tmp_path / "sub" / ".m.nii.gz.k3j2h1g0.gz"]
+    for p in (*stale, *kept):
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("x")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    (outside / ".t.json.abcd1234.part").write_text("x")
+    link = tmp_path / "sub" / ".l.json.abcd1234.part"
+    link.symlink_to(outside / ".t.json.abcd1234.part")  # a link named like one: not followed, not removed
+    (tmp_path / "linked").symlink_to(outside, target_is_directory=True)
+    assert sorted(remove_stale_temps(tmp_path)) == sorted(stale)
+    assert all(p.exists() for p in kept) and link.is_symlink()
+    assert (outside / ".t.json.abcd1234.part").exists()
