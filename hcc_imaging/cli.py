@@ -8,14 +8,19 @@ Each subcommand lives in its own module under :mod:`hcc_imaging.commands` and ex
 Errors: any :class:`~hcc_imaging.errors.HccImagingError` is printed to stderr (message only,
 no traceback) with exit code 2, and where it tells a Python caller which keyword fixes it
 (``on_tilt="resample"``, ``study_uid=``...) the command's own flag for it (:func:`command_line_hint`);
-``--debug`` shows the traceback.
+``--debug`` shows the traceback.  An :class:`OSError` (a path that cannot be made or written,
+a full disk, no permission) is printed the same way, naming the path, the reason and what to do
+(:func:`os_error_message`).  Output to a pipe that was closed (``| head``) ends quietly with exit
+code 141, as a command killed by SIGPIPE does.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -76,6 +81,59 @@ def command_line_hint(message: str, args: argparse.Namespace) -> str:
     return f" On the command line: {' or '.join(flags)}." if flags else ""
 
 
+#: What to do about an OSError, by errno.
+_ERRNO_HINTS: dict[int, str] = {
+    errno.ENOSPC: "The disk is full: free some space or write elsewhere.",
+    errno.EDQUOT: "The disk quota is used up: free some space or write elsewhere.",
+    errno.EACCES: "Permission denied: choose a path you may write (or read), or change its permissions.",
+    errno.EPERM: "Operation not permitted: choose another path, or change its permissions.",
+    errno.EROFS: "The file system is read-only: choose a path on a writable disk.",
+    errno.ENOTDIR: "A part of the path is a file, not a folder: check the path.",
+    errno.EISDIR: "It is a folder: pass a file path.",
+    errno.EEXIST: "It already exists (a file where a folder is needed?): pass another path.",
+    errno.ENOENT: "It does not exist: check the path (and that its folder exists).",
+    errno.ENAMETOOLONG: "The name is too long: pass a shorter path.",
+    errno.ELOOP: "Too many symbolic links (a loop?): check the links on the path.",
+    errno.EIO: "The disk reported an I/O error: check the disk.",
+}
+
+#: Exit code of a command whose output pipe was closed (128 + SIGPIPE, what a shell reports for
+#: a command killed by it).
+EXIT_BROKEN_PIPE = 141
+
+
+def os_error_message(err: OSError) -> str:
+    """``OSError: PATH: reason. What to do.`` for an :class:`OSError` (without the traceback)."""
+    paths = [os.fsdecode(p) for p in (err.filename, err.filename2) if p is not None]
+    where = f"{' -> '.join(paths)}: " if paths else ""
+    reason = err.strerror or str(err) or "failed"
+    hint = _ERRNO_HINTS.get(err.errno or 0, "Check the path, its permissions and the disk.")
+    return f"{type(err).__name__}: {where}{reason}. {hint}"
+
+
+def _stdout_pipe_closed() -> bool:
+    """True when stdout is a pipe whose reader has gone (``| head`` exited)."""
+    try:
+        fd = sys.stdout.fileno()
+        import select
+
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(ev & select.POLLERR for _, ev in poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -87,11 +145,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        rc = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return rc
     except HccImagingError as err:
         if args.debug:
             raise
         print(f"error: {type(err).__name__}: {err}{command_line_hint(str(err), args)}", file=sys.stderr)
+        return 2
+    except BrokenPipeError as err:
+        if _stdout_pipe_closed():
+            _quiet_stdout()
+            return EXIT_BROKEN_PIPE
+        if args.debug:
+            raise
+        print(f"error: {os_error_message(err)}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        if args.debug:
+            raise
+        print(f"error: {os_error_message(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # pragma: no cover
         print("interrupted", file=sys.stderr)

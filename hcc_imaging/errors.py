@@ -27,6 +27,7 @@ __all__ = [
     "AuditIntegrityError",
     "OptionalDependencyError",
     "SourceNotFoundError",
+    "OutputPathError",
 ]
 
 
@@ -88,3 +89,8 @@ class OptionalDependencyError(HccImagingError, ImportError):
 
 class SourceNotFoundError(HccImagingError, FileNotFoundError):
     """An input path (series, archive, mask) does not exist."""
+
+
+class OutputPathError(HccImagingError, OSError):
+    """An output path cannot be written as a file: it is a directory, a FIFO, a device or a
+    socket, or a folder on its way is a file."""

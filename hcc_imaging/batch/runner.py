@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._atomic import remove_stale_temps
 from ..io.index import has_no_patient_id, warn_no_patient_id
 from .constants import (
     DEFAULT_THREADS_PER_WORKER,
@@ -101,6 +102,8 @@ class BatchSummary:
     n_folders_with_skipped: int = 0
     #: Folders from which no file was read (each a ``failures.csv`` row, step ``index``).
     folders_not_read: tuple[str, ...] = ()
+    #: Temporary files of writes an earlier, killed run left in ``out_dir``, removed by this run.
+    n_stale_temps_removed: int = 0
 
     @property
     def n_failures(self) -> int:
@@ -124,6 +127,7 @@ class BatchSummary:
             "n_files_skipped": self.n_files_skipped,
             "n_folders_with_skipped": self.n_folders_with_skipped,
             "folders_not_read": list(self.folders_not_read),
+            "n_stale_temps_removed": self.n_stale_temps_removed,
         }
 
 
@@ -512,6 +516,10 @@ def run_batch(
             f"{out} already holds batch results (store/). Pass --resume to continue that run, or choose a new --out."
         )
     out.mkdir(parents=True, exist_ok=True)
+    # half-written files of a run killed mid-write (``.<name>.<random>.part``): never results, removed
+    stale = remove_stale_temps(out)
+    if stale:
+        log.info("removed %d temporary file(s) an interrupted run left in %s", len(stale), out)
     store = ResultStore(out)
     src = str(source)
     remote = src.startswith(DICOMWEB_SCHEMES)
@@ -601,6 +609,7 @@ def run_batch(
         n_lesions_to_check=sum(len(r.get("segmentation_checks") or {}) for r in records if r["ok"]),
         n_files_skipped=sum(len(g.files) for g in skipped_by_folder), n_folders_with_skipped=len(skipped_by_folder),
         folders_not_read=tuple(g.folder for g in skipped_by_folder if g.none_read),
+        n_stale_temps_removed=len(stale),
     )
     atomic_write_text(out / "summary.json", json.dumps(summary.to_json(), indent=2, sort_keys=True) + "\n")
     cache = out / "cache"

@@ -5,6 +5,10 @@ criterion) and prints a table per criterion with the best overall response, plus
 scores, or with ``--json`` the :meth:`Assessment.to_json` object.  Rule parameters can be
 changed with ``--set [CRITERION:]PARAM=VALUE`` (repeatable), e.g. ``--set
 mrecist:pd_abs_floor=5`` or ``--set sd_min_days=56``.
+
+A read whose ``patient_id`` looks like a person's name (``DOE^JOHN``, "Doe, John":
+:func:`hcc_imaging._phi.name_like`) is refused (exit 2) before anything is printed; the message
+says why without repeating the id.  The read document names its patient by a pseudonymous id.
 """
 
 from __future__ import annotations
@@ -206,6 +210,20 @@ def _print_table(out: dict[str, Any], show_reasons: bool) -> None:
                 console.print(f"  drug-off: {r}", highlight=False)
 
 
+def _refuse_name(patient_id: str, path: str) -> None:
+    """Refuse a read whose patient id looks like a person's name (the table and --json print it)."""
+    from hcc_imaging._phi import name_like
+    from hcc_imaging.errors import ReadDocumentError
+
+    reason = name_like(patient_id)
+    if reason is not None:
+        raise ReadDocumentError(
+            f"{path}: field 'patient_id' {reason}; it is not repeated here, as it may be a patient's name. A read "
+            "document names its patient by a pseudonymous id: replace it with the trial or research code "
+            "(e.g. 'HCC-0042')."
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     from hcc_imaging.response.document import ReadDocument
     from hcc_imaging.response.engine import assess
@@ -218,6 +236,7 @@ def run(args: argparse.Namespace) -> int:
         if str(args.read) in str(err):
             raise
         raise ReadDocumentError(f"{args.read}: {err}") from err  # the message names the file
+    _refuse_name(doc.patient_id, args.read)
     criteria: Any = parse_criteria(args.criteria) if args.criteria else None
     glob, per = _parse_sets(args.set)
     burden_options = {"tbs_bands": args.tbs_bands} if args.tbs_bands else None

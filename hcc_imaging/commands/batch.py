@@ -128,6 +128,9 @@ def run(args: argparse.Namespace) -> int:
             f"results: {summary.out_dir}/lesions.csv, responses.csv, failures.csv, reads/"
             + (f", masks/ ({summary.n_masks_saved} studies segmented by the run)" if summary.n_masks_saved else "")
         )
+        if summary.n_stale_temps_removed:
+            print(f"removed {summary.n_stale_temps_removed} temporary file(s) an interrupted run left in "
+                  f"{summary.out_dir} (half-written, never results)")
         if deid is not None:
             print(f"de-identified copy: {summary.out_dir}/deidentified/ (tables, reads"
                   + (", SEGs, SRs)" if args.export_sr else ")"))

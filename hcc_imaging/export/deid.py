@@ -820,8 +820,10 @@ def deidentify_dataset(
             setattr(out, kw, deid.pseudonym(pid))
     out.PatientIdentityRemoved = "YES"
     out.LongitudinalTemporalInformationModified = "MODIFIED"
-    # LO (max 64 characters); the codes below say the same in full
-    out.DeidentificationMethod = "hcc_imaging PS3.15 basic profile; dates shifted; clean SR"
+    # LO (max 64 characters); the codes below say the same in full.  "clean SR" only on an SR (a SEG or an
+    # image said it too): its TEXT items are what the structured-content cleaning changed
+    is_sr = str(out.get("Modality", "") or "") == "SR" or "ContentSequence" in out
+    out.DeidentificationMethod = "hcc_imaging PS3.15 basic profile; dates shifted" + ("; clean SR" if is_sr else "")
     codes_ = []
     for value, meaning in (
         ("113100", "Basic Application Confidentiality Profile"),

@@ -79,7 +79,7 @@ def _ds(value: float) -> str:
 
 
 def _atomic_save(ds: Any, path: Path) -> None:
-    atomic_write(path, lambda tmp: ds.save_as(tmp, enforce_file_format=True))  # 0644: DICOM files are meant to be shared
+    atomic_write(path, lambda tmp: ds.save_as(tmp, enforce_file_format=True))  # mode: as open() gives (umask)
 
 
 def write_series(

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, func, select, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session
 
 from ..errors import StoreError
@@ -112,16 +112,22 @@ def new_uid() -> str:
 
 
 def check_pseudonym(value: str, what: str) -> str:
-    """Return ``value`` if it is an acceptable pseudonymous id, else raise StoreError."""
+    """Return ``value`` if it is an acceptable pseudonymous id, else raise StoreError.
+
+    The message says what is wrong (:func:`hcc_imaging._phi.id_problem`) without repeating the
+    value: a refused id may be a patient's name, which must not reach a terminal or a log.
+    """
     if isinstance(value, str) and value != value.strip() and PSEUDONYM_PATTERN.match(value.strip()):
-        raise StoreError(f"{what} {value!r} has spaces around it; ids have none, pass {value.strip()!r}.")
+        raise StoreError(f"the {what} given has spaces around it; ids have none: pass it without them.")
     if not isinstance(value, str) or not PSEUDONYM_PATTERN.match(value):
+        from .._phi import id_problem
+
         example = _ID_EXAMPLES.get(what)
         hint = ("The study store never holds patient names; pass the trial or research code (e.g. 'HCC-0042') instead."
                 if example is None else f"The study store never holds names; pass a code such as {example} instead.")
         raise StoreError(
-            f"{what} {value!r} is not an accepted pseudonymous id (1-64 of letters, digits, '.', '_', ':', '-'; "
-            f"no spaces, '^' or commas). {hint}"
+            f"the {what} given is not an accepted pseudonymous id: it {id_problem(value)}; it is not repeated here, "
+            f"as it may be a patient's name. Accepted: 1-64 of letters, digits, '.', '_', ':', '-'. {hint}"
         )
     return value
 
@@ -179,6 +185,36 @@ def _is_locked(err: BaseException) -> bool:
     return "database is locked" in msg or "database is busy" in msg or "database table is locked" in msg
 
 
+def _shown_url(url: str) -> str:
+    """``url`` for a message: its password hidden."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy reads: shown as given
+        return url
+
+
+def _engine_error(url: str, err: Exception) -> StoreError:
+    """Why ``create_engine`` refused the store's URL and what to pass instead."""
+    shown = _shown_url(url)
+    example = "a file path (study.sqlite) or a PostgreSQL URL (postgresql+pg8000://user@host/trial)"
+    if isinstance(err, ImportError):
+        return StoreError(
+            f"cannot open the study store {shown}: its database driver {err.name or str(err)!r} is not installed. "
+            "Install it (pip install pg8000, or psycopg[binary]) and name it in the URL "
+            "(postgresql+pg8000://... or postgresql+psycopg://...), or pass an SQLite file path."
+        )
+    if isinstance(err, NoSuchModuleError):
+        scheme = url.split("://", 1)[0]
+        return StoreError(
+            f"cannot open the study store {shown}: {scheme!r} is not a database kind SQLAlchemy knows. "
+            f"--db (or ${DB_ENV_VAR}) takes {example}."
+        )
+    return StoreError(f"cannot open the study store {shown}: not a database URL ({err}). "
+                      f"--db (or ${DB_ENV_VAR}) takes {example}.")
+
+
 def _make_engine(url: str, busy_timeout_s: float) -> Engine:
     if url.startswith("sqlite"):
         if url in ("sqlite://", "sqlite:///:memory:"):
@@ -230,7 +266,10 @@ class Store:
 
     def __init__(self, db: str | os.PathLike[str] | None = None, *, busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S):
         self.url = resolve_db_url(db)
-        self.engine = _make_engine(self.url, busy_timeout_s)
+        try:
+            self.engine = _make_engine(self.url, busy_timeout_s)
+        except (ArgumentError, ImportError) as err:  # unknown scheme, bad URL, driver not installed
+            raise _engine_error(self.url, err) from err
         self._write_engine = self.engine.execution_options(hcc_write=True)
         # Opening sets the connection's pragmas (WAL, busy timeout) and may create or migrate
         # the schema; another process writing at that moment can make it "database is locked"
@@ -247,9 +286,18 @@ class Store:
                     delay *= 2
                     continue
                 raise StoreError(
-                    f"cannot open the study store {self.url}: {err.orig}. "
+                    f"cannot open the study store {_shown_url(self.url)}: {err.orig}. "
                     + ("Another process held the lock for too long; retry, or raise busy_timeout_s."
                        if _is_locked(err) else "Check the path/URL and permissions.")
+                ) from err
+            except DBAPIError as err:  # sqlite's "file is not a database", a server that cannot be reached
+                self.engine.dispose()
+                raise StoreError(
+                    f"cannot open the study store {_shown_url(self.url)}: {str(err.orig).rstrip('.')}. "
+                    + ("That file is not an SQLite database (a JSON or other file?): --db (or "
+                       f"${DB_ENV_VAR}) must name a study store or a new file path."
+                       if "not a database" in str(err.orig)
+                       else "Check the path/URL, that the database server runs and that you may connect.")
                 ) from err
             except StoreError:
                 self.engine.dispose()

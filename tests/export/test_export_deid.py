@@ -98,6 +98,7 @@ def test_deidentify_dataset_basic_profile(ct) -> None:
     assert out.PatientName == out.PatientID == "HCC-0001"
     assert out.PatientIdentityRemoved == "YES"
     assert {c.CodeValue for c in out.DeidentificationMethodCodeSequence} == {"113100", "113107", "113104"}
+    assert out.DeidentificationMethod == "hcc_imaging PS3.15 basic profile; dates shifted"  # no "clean SR" on a CT
     assert out.get("PatientBirthDate", "") == ""
     for kw in ("OtherPatientIDs", "InstitutionName", "InstitutionAddress", "OperatorsName",
                "PerformingPhysicianName", "StationName", "StudyDescription", "SeriesDescription", "PatientAge"):
@@ -181,6 +182,7 @@ def test_every_exported_object_is_deidentified(tmp_path: Path, ct) -> None:
         ds = pydicom.dcmread(p)
         assert ds.PatientIdentityRemoved == "YES"
         assert ds.PatientID == "HCC-0001"
+        assert ds.DeidentificationMethod.endswith("; clean SR") == (p.name == "sr.dcm"), (p.name, ds.DeidentificationMethod)
         for elem in _walk_values(ds):
             if elem.keyword in BASIC_PROFILE_ACTIONS and elem.value not in (None, ""):
                 assert str(elem.value) not in originals.get(elem.keyword, set()), (p.name, elem.keyword)

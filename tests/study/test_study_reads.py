@@ -172,7 +172,7 @@ def test_import_is_all_or_nothing(populated: Store) -> None:
     doc = {"patient_id": "P002", "reader_id": "R1", "timepoints": [
         {"id": "BL", "date": "2024-01-01", "lesions": [{"lesion_id": "L1", "longest_diameter_mm": 20.0}]},
         {"id": "FU1", "date": "2024-02-01", "lesions": [{"lesion_id": "bad id", "role": "new", "status": "present"}]}]}
-    with pytest.raises(StoreError, match="lesion id 'bad id'"):
+    with pytest.raises(StoreError, match="lesion id given is not an accepted pseudonymous id: it contains a space"):
         r1.import_document(doc)
     assert [p.patient_id for p in populated.patients()] == ["P001"]
     assert r1.reads() == []

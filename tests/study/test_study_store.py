@@ -131,7 +131,7 @@ def test_ids_differing_only_by_case_or_spaces_are_refused(store: Store) -> None:
         store.add_patient("hcc-0042")
     with pytest.raises(StoreError, match="differs from the existing patient 'HCC-0042'"):
         store.add_patient("hcc-0042", exist_ok=True)
-    with pytest.raises(StoreError, match="spaces around it; ids have none, pass 'R1'"):
+    with pytest.raises(StoreError, match="spaces around it; ids have none: pass it without them"):
         store.add_reader(" R1 ")
     doc = {"reader_id": "R1", "patient_id": "Hcc-0042", "criteria": ["RECIST1.1"],
            "timepoints": [{"id": "BL", "day": 0, "lesions": [{"lesion_id": "L1", "role": "target",
