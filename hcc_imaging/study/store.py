@@ -127,7 +127,7 @@ def check_pseudonym(value: str, what: str) -> str:
                 if example is None else f"The study store never holds names; pass a code such as {example} instead.")
         raise StoreError(
             f"the {what} given is not an accepted pseudonymous id: it {id_problem(value)}; it is not repeated here, "
-            f"as it may be a patient's name. Accepted: 1-64 of letters, digits, '.', '_', ':', '-'. {hint}"
+            f"as it may be a person's name. Accepted: 1-64 of letters, digits, '.', '_', ':', '-'. {hint}"
         )
     return value
 
