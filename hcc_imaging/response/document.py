@@ -1355,6 +1355,18 @@ class ReadDocument:
                 f"{source}: expected a JSON object at the top level, got "
                 f"{type(obj).__name__}. Fix: see docs/read-document.md."
             )
+        if "tables_schema_version" in obj and "read_document" in obj and "patient_id" not in obj:
+            # the JSON read `export csv` / `demo` / `batch --deidentify` write to reads/<patient>.json
+            # wraps the read document with its table rows: read the wrapped one
+            inner = obj["read_document"]
+            if not isinstance(inner, Mapping):
+                raise ReadDocumentError(
+                    f"{source} is a tables JSON read (tables_schema_version "
+                    f"{obj['tables_schema_version']}) without a read document in it (its read was made "
+                    "from measurements, not a read document). Fix: pass the read document itself (the "
+                    "batch's reads/<patient>.json, or `hcc-imaging study export-read`)."
+                )
+            obj = inner
         _check_keys(obj, _fields(cls), "read document")
         if "patient_id" not in obj:
             raise ReadDocumentError(

@@ -381,3 +381,24 @@ def test_blank_note_is_kept_as_written(note: str) -> None:
     with pytest.raises(ReadDocumentError, match="lesion_id"):
         ReadDocument.from_json({**doc.to_json(), "timepoints": [{"id": "BL", "day": 0, "lesions": [
             {"lesion_id": " ", "role": "target", "longest_diameter_mm": 12.0}]}]})
+
+
+def test_the_tables_json_read_is_read_as_its_read_document(tmp_path: Path) -> None:
+    """`export csv` (and `batch --deidentify`) write reads/<patient>.json wrapping the read
+    document with its table rows; `assess` on such a file refused 'tables_schema_version' as an
+    unknown field, so a de-identified read could not be assessed."""
+    from hcc_imaging.export.tables import write_tables
+
+    doc = ReadDocument.from_json({"patient_id": "P1", "timepoints": [
+        {"id": "BL", "day": 0, "lesions": [{"lesion_id": "L1", "role": "target", "longest_diameter_mm": 30.0}]},
+        {"id": "FU1", "day": 56, "lesions": [{"lesion_id": "L1", "role": "target", "longest_diameter_mm": 20.0}]}]})
+    info = write_tables([doc], tmp_path / "out")
+    (path,) = info.reads
+    wrapped = json.loads(Path(path).read_text())
+    assert "tables_schema_version" in wrapped and "patient_id" not in wrapped
+    back = ReadDocument.from_json(path)
+    assert back.patient_id == "P1" and [t.id for t in back.timepoints] == ["BL", "FU1"]
+    assert [float(t.lesions[0].longest_diameter_mm) for t in back.timepoints] == [30.0, 20.0]
+    empty = dict(wrapped, read_document=None)
+    with pytest.raises(ReadDocumentError, match="tables JSON read .* without a read document"):
+        ReadDocument.from_json(empty)
