@@ -246,8 +246,8 @@ def _run(args: argparse.Namespace) -> int:
     store = Store(args.db)
     try:
         if action == "init":
-            _out(args, {"db": store.url, "schema_version": store.schema_version},
-                 f"study store {store.url} (schema v{store.schema_version})")
+            _out(args, {"db": store.shown_url, "schema_version": store.schema_version},
+                 f"study store {store.shown_url} (schema v{store.schema_version})")
         elif action == "reader-add":
             r = store.add_reader(args.reader_id, args.role)
             _out(args, r, f"added {r.role} {r.reader_id}")
@@ -377,7 +377,7 @@ def _run(args: argparse.Namespace) -> int:
             _out(args, report, f"audit log OK ({report.n_rows} rows; {report.n_sealed_reads} locked read(s) match their seal)" if report.ok else
                  "audit log FAILED:\n" + "\n".join(f"  {p}" for p in report.problems))
             if not report.ok:
-                raise AuditIntegrityError(f"the audit log of {store.url} does not verify ({len(report.problems)} problem(s)); "
+                raise AuditIntegrityError(f"the audit log of {store.shown_url} does not verify ({len(report.problems)} problem(s)); "
                                           "restore the store from a backup and keep this copy for investigation.")
         elif action == "audit-log":
             es = store.audit_entries(adjudicator_id=args.adjudicator)

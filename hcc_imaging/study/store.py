@@ -326,8 +326,13 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def shown_url(self) -> str:
+        """The store's URL for messages and output: its password hidden (``***``)."""
+        return _shown_url(self.url)
+
     def __repr__(self) -> str:
-        return f"Store({self.url!r})"
+        return f"Store({self.shown_url!r})"
 
     @property
     def schema_version(self) -> int:
@@ -349,7 +354,7 @@ class Store:
             except OperationalError as err:
                 if not _is_locked(err) or attempt == WRITE_RETRY_ATTEMPTS - 1:
                     raise StoreError(
-                        f"write to the study store {self.url} failed: {err.orig}. "
+                        f"write to the study store {self.shown_url} failed: {err.orig}. "
                         + ("Another process held the write lock for too long; retry, or raise busy_timeout_s."
                            if _is_locked(err) else "Check the disk and the store file.")
                     ) from err

@@ -205,3 +205,11 @@ def test_shared_lesion_ids_unique(store: Store) -> None:
         store.add_lesion("P1", "L1")
     with pytest.raises(StoreError, match="already used"):
         store.add_lesion("P1", "L2", tracking_uid=les.tracking_uid)
+
+
+def test_the_store_never_shows_a_urls_password(store: Store) -> None:
+    """`study init`, the audit-verify error, write errors and repr printed ``store.url`` whole:
+    a PostgreSQL URL's password reached the terminal (the open errors already hid it)."""
+    store.url = "postgresql+psycopg://hcc:s3cret-pw@db.example:5432/trial"
+    assert "s3cret-pw" not in store.shown_url and "***" in store.shown_url
+    assert "db.example" in store.shown_url and "s3cret-pw" not in repr(store)
