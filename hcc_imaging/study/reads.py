@@ -28,7 +28,7 @@ import datetime as dt
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -37,12 +37,15 @@ from sqlalchemy.orm import Session
 from ..errors import BlindingError, ReadDocumentError, StoreError
 from .audit import seal_read
 from .documents import (
+    LOCK_SNAPSHOT,
     MEASUREMENT_COLUMNS,
     build_document,
     document_markers,
     dumps,
     observation_split,
     read_level_extra,
+    read_markers,
+    read_treatments,
     responses_from_assessment,
 )
 from .model import (
@@ -63,6 +66,8 @@ from .model import (
     TimePointRow,
     TrackingLinkRow,
     TrackingRelation,
+    TreatmentEventRow,
+    TumourMarkerRow,
     utcnow_iso,
 )
 from .records import (
@@ -77,7 +82,7 @@ from .records import (
     TreatmentEventInfo,
     TumourMarkerInfo,
 )
-from .store import Store, _create_lesion, _markers, _treatments, _upsert_marker, _upsert_treatment, new_uid
+from .store import Store, _create_lesion, _marker_kind, _markers, _treatments, new_uid
 
 #: "Leave this attribute as it is" in :meth:`ReaderSession.update_lesion` (None means "clear it").
 _KEEP: Any = object()
@@ -547,7 +552,12 @@ class ReaderSession(_Base):
         The document's ``reader_id`` must be this reader.  Patient, time points, treatments
         and markers are created when missing (shared); lesions are found by tracking UID or
         lesion id among those visible to this reader, else created private to the reader.
-        Everything happens in one transaction: a bad document leaves the store unchanged.
+        Treatment events (kind, start and end dates) and dated marker values are patient-level
+        facts shared by all readers: one the store already holds with another value (another
+        end date, another AFP on that date) is refused, never overwritten.  The document's own
+        treatment entries (day numbers, targeted ``lesion_ids``, notes) and marker draws stay
+        with this read, invisible to other readers.  Everything happens in one transaction: a
+        bad document leaves the store unchanged.
         """
         from ..response.document import ReadDocument
 
@@ -610,10 +620,9 @@ class ReaderSession(_Base):
                         source_kind=SourceKind.IMPORTED.value, parameters_json="{}",
                         extra_json=dumps(ex) if ex else None, updated_at=utcnow_iso()))
             for e in doc.treatments:
-                _upsert_treatment(s, doc.patient_id, e.kind, e.date, e.day, e.end_date,
-                                  e.end_day, tuple(e.lesion_ids))
-            for marker, value, date, day in document_markers(doc):
-                _upsert_marker(s, doc.patient_id, marker, value, date, day, None)
+                _import_treatment(s, p, e)
+            for marker, value, date, _day in document_markers(doc):
+                _import_marker(s, p, marker, value, date)
             s.flush()
             return _read_info(s, r)
 
@@ -651,14 +660,16 @@ class ReaderSession(_Base):
 
         Each criterion of the read is assessed with ``assessor`` (default
         :func:`hcc_imaging.response.assess`); the time-point responses, BOR and first-PD date
-        are stored with the read.  Raises ReadDocumentError (read left a draft) when the read
-        is not a valid read document.
+        are stored with the read, and so are the shared facts it was assessed with (treatments,
+        marker draws, time-point dates and days), so its export never changes afterwards.
+        Raises ReadDocumentError (read left a draft) when the read is not a valid read document.
         """
         run = assessor or _default_assessor
 
         def fn(s: Session) -> ReadInfo:
             r, _ = self._own_read(s, read_uid, draft=True)
             doc = _document(s, r, self.user_id)
+            _snapshot_shared(r, doc)
             tp_by_id = {t.timepoint_id: t for t in s.scalars(select(TimePointRow).where(TimePointRow.patient_fk == r.patient_fk))}
             for crit in _norm_criteria(r.criteria):
                 assessment = run(doc, crit)
@@ -766,21 +777,104 @@ def _measurements(s: Session, r: ReadRow, reader_id: str, timepoint_id: str | No
 
 
 def _document(s: Session, r: ReadRow, reader_id: str) -> Any:
+    """The read as a ReadDocument: its own rows, the shared facts it uses (live for a draft;
+    for a locked read, what was copied at its lock, see :func:`_snapshot_shared`)."""
     p = _row(s, PatientRow, r.patient_fk)
     info = _read_info(s, r)
+    extra = json.loads(r.extra_json) if r.extra_json else {}
+    snap = extra.get(LOCK_SNAPSHOT)
     tps_all = {t.timepoint_id: t for t in (Store._tp_info(s, row, p.patient_id) for row in
                                             s.scalars(select(TimePointRow).where(TimePointRow.patient_fk == p.id)))}
     tps = [tps_all[t] for t in info.timepoint_ids]
+    if snap is not None:
+        locked_tps = snap.get("timepoints", {})
+        tps = [replace(t, date=_iso_date(locked_tps.get(t.timepoint_id, {}).get("date")),
+                        day_offset=locked_tps.get(t.timepoint_id, {}).get("day")) for t in tps]
     rows = list(s.scalars(select(MeasurementRow).where(MeasurementRow.read_fk == r.id).order_by(MeasurementRow.id)))
     ms = []
     for m in rows:
         les = _row(s, LesionRow, m.lesion_fk)
         ms.append((_measurement_record(s, m, r, reader_id), les, json.loads(m.extra_json) if m.extra_json else {}))
+    if snap is not None:
+        treatments, markers = snap.get("treatments", []), snap.get("markers", [])
+    else:
+        treatments = read_treatments(extra.get("read_treatments"), _treatments(s, p), {les.lesion_id for _, les, _ in ms})
+        markers = read_markers(extra.get("read_markers"), _markers(s, p))
     return build_document(
         patient_id=p.patient_id, reader_id=reader_id, criteria=info.criteria, timepoints=tps, measurements=ms,
-        treatments=_treatments(s, p), markers=_markers(s, p),
-        read_extra=json.loads(r.extra_json) if r.extra_json else {},
+        treatments=treatments, markers=markers, read_extra=extra,
     )
+
+
+def _iso_date(text: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
+
+
+def _snapshot_shared(r: ReadRow, doc: Any) -> None:
+    """Copy the shared facts a read is locked with into its ``extra_json`` (sealed with it).
+
+    Treatments, marker draws and time points (date, day) are shared rows that later imports or
+    the study administrator may add to; a locked read must keep exporting - and meaning - what
+    it was assessed with.
+    """
+    js = doc.to_json()
+    extra = json.loads(r.extra_json) if r.extra_json else {}
+    extra[LOCK_SNAPSHOT] = {
+        "timepoints": {t["id"]: {k: t[k] for k in ("date", "day") if k in t} for t in js["timepoints"]},
+        "treatments": js.get("treatments", []),
+        "markers": js.get("markers", []),
+    }
+    r.extra_json = dumps(extra)
+
+
+def _import_treatment(s: Session, p: PatientRow, e: Any) -> None:
+    """Record a document's dated treatment event as a shared fact (kind, start and end date).
+
+    Created when the store lacks it (same kind, same start date); an end date the store lacks
+    is filled in; an end date that differs from the stored one is refused.  Day numbers and
+    targeted lesion ids are never written here (they belong to the read).  An undated event
+    (days only) stays with the read.
+    """
+    if e.date is None:
+        return
+    row = s.scalar(select(TreatmentEventRow).where(TreatmentEventRow.patient_fk == p.id, TreatmentEventRow.kind == e.kind.value,
+                                                   TreatmentEventRow.start_date == e.date))
+    if row is None:
+        if e.end_date is not None and e.end_date < e.date:
+            raise StoreError(f"treatment {e.kind.value} of patient {p.patient_id!r} ends ({e.end_date}) before it starts "
+                             f"({e.date}); correct the document's dates.")
+        s.add(TreatmentEventRow(event_uid=new_uid(), patient_fk=p.id, kind=e.kind.value, start_date=e.date,
+                                end_date=e.end_date, lesion_ids_json="[]"))
+        return
+    if e.end_date is not None and row.end_date is not None and row.end_date != e.end_date:
+        raise StoreError(
+            f"treatment {e.kind.value} of patient {p.patient_id!r} started {e.date} ends {row.end_date} in the store but "
+            f"{e.end_date} in the document; treatment events are shared by all readers of the patient and an import never "
+            "overwrites them. Correct the document's end_date (or ask the study administrator to correct the stored one)."
+        )
+    if row.end_date is None and e.end_date is not None:
+        row.end_date = e.end_date
+
+
+def _import_marker(s: Session, p: PatientRow, marker: str, value: float, date: dt.date | None) -> None:
+    """Record a document's dated tumour-marker value as a shared fact; a different stored value
+    on that date is refused (never overwritten).  An undated value (day only) stays with the read."""
+    from .constants import MARKER_UNITS
+
+    if date is None:
+        return
+    m = _marker_kind(marker, p.patient_id).value
+    row = s.scalar(select(TumourMarkerRow).where(TumourMarkerRow.patient_fk == p.id, TumourMarkerRow.marker == m,
+                                                 TumourMarkerRow.date == date))
+    if row is None:
+        s.add(TumourMarkerRow(marker_uid=new_uid(), patient_fk=p.id, marker=m, value=float(value), unit=MARKER_UNITS[m],
+                              date=date))
+    elif row.value != float(value):
+        raise StoreError(
+            f"tumour marker {m} of patient {p.patient_id!r} on {date} is {row.value:g} {row.unit} in the store but "
+            f"{float(value):g} in the document; marker values are shared by all readers of the patient and an import never "
+            "overwrites them. Correct the document's value (or ask the study administrator to correct the stored one)."
+        )
 
 
 class AdjudicatorSession(_Base):

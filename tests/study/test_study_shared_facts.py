@@ -1,0 +1,133 @@
+"""Shared patient facts vs one reader's read: what an import may write to rows all readers see.
+
+Treatment events and marker draws are patient-level facts shared by all readers; a conflicting
+value on import is refused, never overwritten.  The lesions a treatment targeted and the day
+numbers (from a reader's own start date) belong to the read.  A locked read exports the same
+document whatever is recorded later.  (Found by a tester: one reader's import rewrote the AFP
+and the treated lesion ids shown in the other reader's locked read.)
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hcc_imaging.errors import StoreError
+from hcc_imaging.study import AdjudicatorSession, ReaderSession, Store
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "read_tace.json"
+
+
+def _doc(reader: str) -> dict[str, Any]:
+    """docs/examples/read_tace.json as patient P1 over BL, FU1 (start 2024-03-01: BL is day -4):
+    cTACE on 2024-03-01 targeting L1, L2; AFP 850 ng/mL on 2024-02-26."""
+    d = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    d["patient_id"] = "P1"
+    d["reader_id"] = reader
+    d["timepoints"] = d["timepoints"][:2]
+    return d
+
+
+@pytest.fixture
+def two_readers(store: Store) -> Store:
+    store.add_reader("R1")
+    store.add_reader("R2")
+    store.add_reader("ADJ", "adjudicator")
+    return store
+
+
+def test_a_conflicting_marker_value_is_refused_not_overwritten(two_readers: Store) -> None:
+    r1, r2 = ReaderSession(two_readers, "R1"), ReaderSession(two_readers, "R2")
+    uid1 = r1.import_document(_doc("R1")).read_uid
+    before = r1.export_document(uid1).to_json()
+    d2 = _doc("R2")
+    d2["markers"] = [{"date": "2024-02-26", "afp_ng_ml": 1.0}]
+    with pytest.raises(StoreError, match=r"afp of patient 'P1' on 2024-02-26 is 850 ng/mL in the store but 1 in the document"):
+        r2.import_document(d2)
+    assert r2.reads() == []  # nothing of the refused import was kept
+    afp = [(m.date, m.value) for m in two_readers.tumour_markers("P1") if m.marker == "afp"]
+    assert (dt.date(2024, 2, 26), 850.0) in afp
+    assert r1.export_document(uid1).to_json() == before
+    # the same value again is no conflict
+    d2["markers"] = [{"date": "2024-02-26", "afp_ng_ml": 850.0}]
+    r2.import_document(d2)
+
+
+def test_treated_lesion_ids_belong_to_the_read(two_readers: Store) -> None:
+    r1, r2 = ReaderSession(two_readers, "R1"), ReaderSession(two_readers, "R2")
+    uid1 = r1.import_document(_doc("R1")).read_uid
+    d2 = _doc("R2")
+    for t in d2["timepoints"]:
+        t["lesions"].append({"lesion_id": "R2SECRET", "role": "non_target", "status": "present"})
+    d2["treatments"] = [{"kind": "cTACE", "date": "2024-03-01", "end_date": "2024-03-02", "lesion_ids": ["R2SECRET"]}]
+    uid2 = r2.import_document(d2).read_uid
+    t1 = r1.export_document(uid1).to_json()
+    assert t1["treatments"][0]["lesion_ids"] == ["L1", "L2"]
+    assert "R2SECRET" not in json.dumps(t1)
+    assert r2.export_document(uid2).to_json()["treatments"][0]["lesion_ids"] == ["R2SECRET"]
+    # the shared event holds the dates only: R2's end date filled the gap, no lesion ids
+    (ev,) = two_readers.treatment_events("P1")
+    assert (ev.kind, ev.start_date, ev.end_date, ev.lesion_ids) == ("cTACE", dt.date(2024, 3, 1), dt.date(2024, 3, 2), ())
+    r1.lock(uid1)  # R1's read is not broken by R2's lesion ids
+
+
+def test_a_conflicting_treatment_end_date_is_refused(two_readers: Store) -> None:
+    r1, r2 = ReaderSession(two_readers, "R1"), ReaderSession(two_readers, "R2")
+    d1 = _doc("R1")
+    d1["treatments"][0]["end_date"] = "2024-03-02"
+    r1.import_document(d1)
+    d2 = _doc("R2")
+    d2["treatments"][0]["end_date"] = "2024-03-05"
+    with pytest.raises(StoreError, match="ends 2024-03-02 in the store but 2024-03-05 in the document"):
+        r2.import_document(d2)
+    assert r2.reads() == []
+
+
+def test_a_locked_read_exports_what_it_was_assessed_with(two_readers: Store) -> None:
+    r1, r2 = ReaderSession(two_readers, "R1"), ReaderSession(two_readers, "R2")
+    uid1 = r1.import_document(_doc("R1")).read_uid
+    r1.lock(uid1)
+    before = r1.export_document(uid1).to_json()
+    # later: R2 records another treatment and marker draw, the administrator corrects a value
+    d2 = _doc("R2")
+    d2["treatments"].append({"kind": "lenvatinib", "date": "2024-03-20"})
+    d2["markers"].append({"date": "2024-03-25", "afp_ng_ml": 4242.0})
+    r2.import_document(d2)
+    two_readers.add_tumour_marker("P1", "afp", 851.0, dt.date(2024, 2, 26))
+    two_readers.add_timepoint("P1", "FU2", dt.date(2024, 5, 31))
+    assert r1.export_document(uid1).to_json() == before
+    assert AdjudicatorSession(two_readers, "ADJ").export_document(uid1).to_json() == before
+    assert two_readers.audit_verify(raise_on_error=False).ok
+
+
+def test_shared_lesion_ids_show_only_lesions_the_read_measures(two_readers: Store) -> None:
+    """A treatment the administrator recorded with lesion ids: a read started in the store
+    shows only those of lesions it measures (older stores hold other readers' ids there)."""
+    two_readers.add_patient("P2")
+    two_readers.add_timepoint("P2", "BL", dt.date(2024, 1, 10))
+    two_readers.add_treatment_event("P2", "TACE", dt.date(2024, 1, 20), lesion_ids=("L1", "OTHER7"))
+    r1 = ReaderSession(two_readers, "R1")
+    r1.add_lesion("P2", "L1")
+    read = r1.start_read("P2", ["BL"], "RECIST1.1")
+    r1.record_measurement(read.read_uid, "BL", "L1", longest_diameter_mm=30.0)
+    (tr,) = r1.export_document(read.read_uid).treatments
+    assert tr.lesion_ids == ("L1",)
+
+
+def test_import_export_round_trip_keeps_the_documents_own_entries(two_readers: Store) -> None:
+    r1 = ReaderSession(two_readers, "R1")
+    d1 = _doc("R1")
+    d1["treatments"][0]["note"] = "superselective, segment 7"
+    d1["markers"].append({"day": 50, "afp_ng_ml": 9.0})  # undated: stays with the read
+    uid = r1.import_document(copy.deepcopy(d1)).read_uid
+    from hcc_imaging.response import ReadDocument
+
+    got = r1.export_document(uid).to_json()
+    want = ReadDocument.from_json(d1).to_json()
+    assert got["treatments"] == want["treatments"] and got["markers"] == want["markers"]
+    assert all(m.day is None or m.date is not None for m in two_readers.tumour_markers("P1"))
