@@ -14,7 +14,11 @@ read document                          store
 ``patient_id``                         patients.patient_id (pseudonymous)
 ``reader_id``                          readers.reader_id (the session's reader; must match)
 ``criteria``                           reads.criteria
-``timepoints[].id/date/day``           timepoints.timepoint_id/date/day_offset (shared per patient)
+``timepoints[].id/date``               timepoints.timepoint_id/date (shared per patient; another
+                                       date is refused)
+``timepoints[].day``                   reads.extra_json ``timepoint_days`` (per read: counted from
+                                       the reader's own ``start_date``; never written to the
+                                       shared time point)
 ``timepoints[].lesions[]``             measurements (read x lesion x time point); lesions by
                                        ``tracking_uid`` when given, else by ``lesion_id``
 ``lesion.endpoints``                   measurements.endpoints_json (axis -> 2 LPS points, mm)
@@ -170,7 +174,8 @@ def build_document(
 
 
 #: Keys of reads.extra_json that are store bookkeeping, not read-document fields.
-_STORE_ONLY_EXTRA = frozenset({"timepoint_extra", "lesion_order", "read_treatments", "read_markers", "lock_snapshot"})
+_STORE_ONLY_EXTRA = frozenset({"timepoint_extra", "lesion_order", "timepoint_days", "read_treatments", "read_markers",
+                               "lock_snapshot"})
 
 #: reads.extra_json key of what a locked read was assessed with (treatments, markers, time points).
 LOCK_SNAPSHOT = "lock_snapshot"
@@ -255,6 +260,7 @@ def read_level_extra(doc: Any) -> dict[str, Any]:
     if tp_extra:
         keep["timepoint_extra"] = tp_extra
     keep["lesion_order"] = order
+    keep["timepoint_days"] = {t.id: t.day for t in doc.timepoints}
     keep["read_treatments"] = js.get("treatments", [])
     keep["read_markers"] = js.get("markers", [])
     return keep

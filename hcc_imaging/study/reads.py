@@ -128,6 +128,16 @@ def _row(s: Session, model: Any, pk: Any) -> Any:
     return obj
 
 
+def _read_days(extra: Mapping[str, Any]) -> dict[str, int] | None:
+    """The read's own day number of each time point: copied at its lock, else from its imported
+    document (``timepoint_days``); None for a read without (started in the store, or older)."""
+    snap = extra.get(LOCK_SNAPSHOT)
+    if snap is not None:
+        return {k: v["day"] for k, v in snap.get("timepoints", {}).items() if v.get("day") is not None}
+    days = extra.get("timepoint_days")
+    return dict(days) if days is not None else None
+
+
 def _read_info(s: Session, r: ReadRow) -> ReadInfo:
     reader = _row(s, ReaderRow, r.reader_fk)
     patient = _row(s, PatientRow, r.patient_fk)
@@ -135,7 +145,12 @@ def _read_info(s: Session, r: ReadRow) -> ReadInfo:
         select(TimePointRow).join(ReadTimePointRow, ReadTimePointRow.timepoint_fk == TimePointRow.id)
         .where(ReadTimePointRow.read_fk == r.id)
     ).scalars().all()
-    tps = sorted(tps, key=lambda t: (t.date or dt.date.min, t.day_offset if t.day_offset is not None else -10**9, t.timepoint_id))
+    own = _read_days(json.loads(r.extra_json) if r.extra_json else {})
+    if own is not None and all(t.timepoint_id in own for t in tps):
+        tps = sorted(tps, key=lambda t: (own[t.timepoint_id], t.timepoint_id))
+    else:
+        tps = sorted(tps, key=lambda t: (t.date or dt.date.min, t.day_offset if t.day_offset is not None else -10**9,
+                                         t.timepoint_id))
     return ReadInfo(r.read_uid, reader.reader_id, patient.patient_id, r.status, _norm_criteria(r.criteria),
                     tuple(t.timepoint_id for t in tps), r.created_at, r.locked_at)
 
@@ -585,8 +600,10 @@ class ReaderSession(_Base):
             for t in doc.timepoints:
                 check_pseudonym(t.id, "time point id")
                 row = s.scalar(select(TimePointRow).where(TimePointRow.patient_fk == p.id, TimePointRow.timepoint_id == t.id))
+                # The scan date is a shared fact; the day number counts from this reader's own day 0
+                # (start_date) and stays with the read (extra["timepoint_days"]), never on the shared row.
                 if row is None:
-                    row = TimePointRow(patient_fk=p.id, timepoint_id=t.id, key=f"{doc.patient_id}/{t.id}", date=t.date, day_offset=t.day)
+                    row = TimePointRow(patient_fk=p.id, timepoint_id=t.id, key=f"{doc.patient_id}/{t.id}", date=t.date)
                     s.add(row)
                 else:
                     if row.date is not None and t.date is not None and row.date != t.date:
@@ -594,8 +611,6 @@ class ReaderSession(_Base):
                                          f"but {t.date} in the document; correct the document's date.")
                     if row.date is None and t.date is not None:
                         row.date = t.date
-                    if row.day_offset is None and t.day is not None:
-                        row.day_offset = t.day
                 tp_rows.append(row)
             s.flush()
             r = ReadRow(read_uid=new_uid(), reader_fk=me.id, patient_fk=p.id, status=ReadStatus.DRAFT.value,
@@ -790,6 +805,12 @@ def _document(s: Session, r: ReadRow, reader_id: str) -> Any:
         locked_tps = snap.get("timepoints", {})
         tps = [replace(t, date=_iso_date(locked_tps.get(t.timepoint_id, {}).get("date")),
                         day_offset=locked_tps.get(t.timepoint_id, {}).get("day")) for t in tps]
+    elif "lesion_order" in extra:
+        # An imported read counts days from its own day 0: its document's days, else (a time
+        # point added later, or a read imported before days were kept per read) from the date.
+        own_days = extra.get("timepoint_days") or {}
+        tps = [replace(t, day_offset=own_days[t.timepoint_id] if t.timepoint_id in own_days
+                       else (None if t.date is not None else t.day_offset)) for t in tps]
     rows = list(s.scalars(select(MeasurementRow).where(MeasurementRow.read_fk == r.id).order_by(MeasurementRow.id)))
     ms = []
     for m in rows:

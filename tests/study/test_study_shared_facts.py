@@ -131,3 +131,55 @@ def test_import_export_round_trip_keeps_the_documents_own_entries(two_readers: S
     want = ReadDocument.from_json(d1).to_json()
     assert got["treatments"] == want["treatments"] and got["markers"] == want["markers"]
     assert all(m.day is None or m.date is not None for m in two_readers.tumour_markers("P1"))
+
+
+def test_day_numbers_count_from_each_readers_own_start_date(two_readers: Store) -> None:
+    """R2's start date differs from R1's: R2's stored first-PD day is the one `assess` gives on
+    R2's own document (39), not one counted from R1's start date (35); no reader's day numbers
+    reach the shared time points."""
+    from hcc_imaging.response import ReadDocument, assess
+
+    r1, r2 = ReaderSession(two_readers, "R1"), ReaderSession(two_readers, "R2")
+    uid1 = r1.import_document(_doc("R1")).read_uid  # start 2024-03-01: BL day -4, FU1 day 35
+    d2 = _doc("R2")
+    d2["start_date"] = "2024-02-26"
+    d2["criteria"] = ["RECIST1.1"]
+    d2["timepoints"][1]["lesions"][0]["longest_diameter_mm"] = 90.0  # 77 -> 112 mm: PD
+    want = assess(ReadDocument.from_json(d2), ["RECIST1.1"]).results["RECIST1.1"].pd_day
+    assert want == 39
+    uid2 = r2.import_document(d2).read_uid
+    r2.lock(uid2)
+    (overall,) = [x for x in r2.responses(uid2) if x.timepoint_id is None]
+    assert (overall.category, overall.pd_day_offset, overall.pd_date) == ("PD", 39, dt.date(2024, 4, 5))
+    assert [(t.id, t.day) for t in r2.export_document(uid2).timepoints] == [("BL", 0), ("FU1", 39)]
+    assert [(t.id, t.day) for t in r1.export_document(uid1).timepoints] == [("BL", -4), ("FU1", 35)]
+    assert [t.day_offset for t in two_readers.timepoints("P1")] == [None, None]
+
+
+def test_undated_time_points_keep_the_documents_order(two_readers: Store) -> None:
+    r1 = ReaderSession(two_readers, "R1")
+    les = [{"lesion_id": "L1", "longest_diameter_mm": 30.0}]
+    doc = {"patient_id": "P3", "reader_id": "R1", "timepoints": [
+        {"id": t, "day": d, "lesions": les} for t, d in (("BL", 0), ("FU2", 60), ("FU10", 300))]}
+    uid = r1.import_document(doc).read_uid
+    assert r1.read(uid).timepoint_ids == ("BL", "FU2", "FU10")
+    assert [(t.id, t.day) for t in r1.export_document(uid).timepoints] == [("BL", 0), ("FU2", 60), ("FU10", 300)]
+
+
+def test_a_draft_imported_by_an_older_version_counts_days_from_its_own_start(two_readers: Store, tmp_path: Path) -> None:
+    """Older stores: the first importer's day numbers sit on the shared time points and a read
+    has no days of its own.  An imported draft then counts from its own start date."""
+    import sqlite3
+
+    r2 = ReaderSession(two_readers, "R2")
+    d2 = _doc("R2")
+    d2["start_date"] = "2024-02-26"
+    uid2 = r2.import_document(d2).read_uid
+    db = sqlite3.connect(tmp_path / "study.sqlite")
+    (extra,) = db.execute("SELECT extra_json FROM reads WHERE read_uid = ?", (uid2,)).fetchone()
+    old = {k: v for k, v in json.loads(extra).items() if k not in ("timepoint_days", "read_treatments", "read_markers")}
+    with db:
+        db.execute("UPDATE reads SET extra_json = ? WHERE read_uid = ?", (json.dumps(old), uid2))
+        db.execute("UPDATE timepoints SET day_offset = CASE timepoint_id WHEN 'BL' THEN -4 ELSE 35 END")
+    db.close()
+    assert [(t.id, t.day) for t in r2.export_document(uid2).timepoints] == [("BL", 0), ("FU1", 39)]
