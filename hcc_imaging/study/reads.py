@@ -654,6 +654,16 @@ class ReaderSession(_Base):
                     raise BlindingError(f"lesion {obs.lesion_id!r}: tracking UID {obs.tracking_uid} is another reader's "
                                         "lesion; a reader cannot write to it. Drop tracking_uid to create your own.")
                 return row
+            mine = s.scalar(select(LesionRow).where(LesionRow.patient_fk == p.id, LesionRow.lesion_id == obs.lesion_id,
+                                                    LesionRow.owner_reader_fk == me.id))
+            if mine is not None:  # the id clash add_lesion refuses too: '--lesion L1' would pick one silently
+                raise StoreError(
+                    f"lesion {obs.lesion_id!r} of patient {p.patient_id!r}: the document gives tracking UID "
+                    f"{obs.tracking_uid}, which the store does not know, but reader {self.user_id!r} already has a lesion "
+                    f"{obs.lesion_id!r} (tracking UID {mine.tracking_uid}); a second lesion with that id would make the "
+                    f"id ambiguous. Fix the document: give this lesion tracking UID {mine.tracking_uid} if it is the "
+                    "same lesion, drop tracking_uid to use your lesion of that id, or give it another lesion id."
+                )
         else:
             for owner in (me.id, None):
                 row = s.scalar(select(LesionRow).where(

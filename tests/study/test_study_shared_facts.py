@@ -183,3 +183,21 @@ def test_a_draft_imported_by_an_older_version_counts_days_from_its_own_start(two
         db.execute("UPDATE timepoints SET day_offset = CASE timepoint_id WHEN 'BL' THEN -4 ELSE 35 END")
     db.close()
     assert [(t.id, t.day) for t in r2.export_document(uid2).timepoints] == [("BL", 0), ("FU1", 39)]
+
+
+def test_import_refuses_a_second_lesion_with_the_same_id(two_readers: Store) -> None:
+    """A document whose L1 has a tracking UID the store does not know, while the reader already
+    has an L1: refused like 'lesion add' (two L1s made '--lesion L1' pick one silently)."""
+    r1 = ReaderSession(two_readers, "R1")
+    r1.import_document(_doc("R1"))
+    n_lesions = len(r1.lesions("P1"))
+    d = _doc("R1")
+    for t in d["timepoints"]:
+        t["lesions"][0]["tracking_uid"] = "2.25.4242"
+    with pytest.raises(StoreError, match=r"tracking UID 2\.25\.4242, which the store does not know, but reader 'R1' "
+                                         r"already has a lesion 'L1'"):
+        r1.import_document(d)
+    assert len(r1.lesions("P1")) == n_lesions and len(r1.reads()) == 1
+    # another reader's L1 is no clash: lesion ids are per reader
+    d["reader_id"] = "R2"
+    ReaderSession(two_readers, "R2").import_document(d)
