@@ -138,7 +138,8 @@ def register(subparsers: Any) -> None:
     x.add_argument("document", type=Path)
     _reader_arg(x)
     x.add_argument("--criteria", default=None, help="override the document's criteria (comma list)")
-    x.add_argument("--lock", action="store_true", help="lock the read after importing")
+    x.add_argument("--lock", action="store_true",
+                   help="lock the read too, in the same transaction: if the lock fails nothing is imported")
     x.set_defaults(func=run, action="import-read")
 
     x = sub.add_parser("export-read", parents=[common], help="export a read as a read document (JSON)")
@@ -299,9 +300,7 @@ def run(args: argparse.Namespace) -> int:
                 f"  {x.criteria}\t{x.timepoint_id or 'BOR'}\t{x.category}" for x in rsp))
         elif action == "import-read":
             sess = ReaderSession(store, args.reader)
-            r = sess.import_document(args.document, criteria=args.criteria)
-            if args.lock:
-                r = sess.lock(r.read_uid)
+            r = sess.import_document(args.document, criteria=args.criteria, lock=args.lock)
             _out(args, r, f"imported {args.document} as read {r.read_uid} ({r.status})")
         elif action == "export-read":
             if args.reader:

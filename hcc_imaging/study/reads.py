@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..errors import BlindingError, ReadDocumentError, StoreError
+from ..errors import BlindingError, CriteriaError, ReadDocumentError, StoreError
 from .audit import seal_read
 from .documents import (
     LOCK_SNAPSHOT,
@@ -561,8 +561,13 @@ class ReaderSession(_Base):
         """This read as a :class:`~hcc_imaging.response.document.ReadDocument`."""
         return self.store._read(lambda s: _document(s, self._own_read(s, read_uid)[0], self.user_id))
 
-    def import_document(self, document: Any, *, criteria: str | Sequence[str] | None = None) -> ReadInfo:
+    def import_document(self, document: Any, *, criteria: str | Sequence[str] | None = None, lock: bool = False,
+                        assessor: Assessor | None = None) -> ReadInfo:
         """Import a read document (ReadDocument, dict, JSON text or path) as a new draft read.
+
+        With ``lock=True`` the read is also locked (as :meth:`lock`, with ``assessor``) in the
+        same transaction: when the lock fails (the read cannot be assessed) nothing is kept,
+        so fixing the document and importing again leaves no stray draft.
 
         The document's ``reader_id`` must be this reader.  Patient, time points, treatments
         and markers are created when missing (shared); lesions are found by tracking UID or
@@ -639,6 +644,12 @@ class ReaderSession(_Base):
             for marker, value, date, _day in document_markers(doc):
                 _import_marker(s, p, marker, value, date)
             s.flush()
+            if lock:
+                try:
+                    _lock_read(s, r, assessor or _default_assessor, self.user_id)
+                except (ReadDocumentError, CriteriaError) as err:
+                    raise type(err)(f"{err} Nothing was imported (import and lock are one transaction): fix the document "
+                                    "and import it again, or import it without lock to correct it in the store.") from err
             return _read_info(s, r)
 
         return self.store._write(self.user_id, fn)
@@ -693,25 +704,7 @@ class ReaderSession(_Base):
 
         def fn(s: Session) -> ReadInfo:
             r, _ = self._own_read(s, read_uid, draft=True)
-            doc = _document(s, r, self.user_id)
-            _snapshot_shared(r, doc)
-            tp_by_id = {t.timepoint_id: t for t in s.scalars(select(TimePointRow).where(TimePointRow.patient_fk == r.patient_fk))}
-            for crit in _norm_criteria(r.criteria):
-                assessment = run(doc, crit)
-                for rec in responses_from_assessment(r.read_uid, crit, assessment, doc):
-                    tp = tp_by_id.get(rec.timepoint_id) if rec.timepoint_id else None
-                    if rec.timepoint_id is not None and tp is None:
-                        raise ReadDocumentError(f"the assessment of read {read_uid} names time point {rec.timepoint_id!r}, "
-                                                "which the read does not have.")
-                    s.add(ReadResponseRow(
-                        key=f"{r.read_uid}/{crit}/{rec.timepoint_id or 'overall'}", read_fk=r.id, criteria=crit,
-                        timepoint_fk=tp.id if tp else None, category=rec.category, sum_value=rec.sum_value, sum_unit=rec.sum_unit,
-                        category_confirmed=rec.category_confirmed,
-                        pd_date=rec.pd_date, pd_day_offset=rec.pd_day_offset, pd_timepoint_id=rec.pd_timepoint_id))
-            r.status = ReadStatus.LOCKED.value
-            r.locked_at = utcnow_iso()
-            s.flush()
-            seal_read(s, r, self.user_id)  # what was locked, into the hash chain (audit verify)
+            _lock_read(s, r, run, self.user_id)
             return _read_info(s, r)
 
         return self.store._write(self.user_id, fn)
@@ -835,6 +828,30 @@ def _document(s: Session, r: ReadRow, reader_id: str) -> Any:
         patient_id=p.patient_id, reader_id=reader_id, criteria=info.criteria, timepoints=tps, measurements=ms,
         treatments=treatments, markers=markers, read_extra=extra,
     )
+
+
+def _lock_read(s: Session, r: ReadRow, run: Assessor, reader_id: str) -> None:
+    """Assess draft read ``r`` under each of its criteria, store the responses and the shared
+    facts it used, mark it locked and seal it - in the caller's transaction."""
+    doc = _document(s, r, reader_id)
+    _snapshot_shared(r, doc)
+    tp_by_id = {t.timepoint_id: t for t in s.scalars(select(TimePointRow).where(TimePointRow.patient_fk == r.patient_fk))}
+    for crit in _norm_criteria(r.criteria):
+        assessment = run(doc, crit)
+        for rec in responses_from_assessment(r.read_uid, crit, assessment, doc):
+            tp = tp_by_id.get(rec.timepoint_id) if rec.timepoint_id else None
+            if rec.timepoint_id is not None and tp is None:
+                raise ReadDocumentError(f"the assessment of read {r.read_uid} names time point {rec.timepoint_id!r}, "
+                                        "which the read does not have.")
+            s.add(ReadResponseRow(
+                key=f"{r.read_uid}/{crit}/{rec.timepoint_id or 'overall'}", read_fk=r.id, criteria=crit,
+                timepoint_fk=tp.id if tp else None, category=rec.category, sum_value=rec.sum_value, sum_unit=rec.sum_unit,
+                category_confirmed=rec.category_confirmed,
+                pd_date=rec.pd_date, pd_day_offset=rec.pd_day_offset, pd_timepoint_id=rec.pd_timepoint_id))
+    r.status = ReadStatus.LOCKED.value
+    r.locked_at = utcnow_iso()
+    s.flush()
+    seal_read(s, r, reader_id)  # what was locked, into the hash chain (audit verify)
 
 
 def _iso_date(text: str | None) -> dt.date | None:
