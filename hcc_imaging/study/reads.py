@@ -201,6 +201,45 @@ def _check_number(value: Any, name: str, where: str, maximum: float | None = Non
     return v
 
 
+#: Endpoint axis of each size: a new size without new endpoints drops the old line (it no longer matches).
+_AXIS_OF_SIZE = {"longest_diameter_mm": "long", "short_axis_mm": "short", "viable_diameter_mm": "viable_long",
+                 "viable_short_axis_mm": "viable_short"}
+
+
+def _merged_record(m: MeasurementRow, values: Mapping[str, Any], role: str | None, status: str | None, eps_text: str,
+                   kind: str | None, algorithm_name: str | None, algorithm_version: str | None, params_text: str,
+                   extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Column values of recorded measurement ``m`` with only the passed (not None) fields changed.
+
+    A changed size drops the recorded endpoints of its axis unless new ones are passed.  When a
+    size or endpoint changes, the record's provenance becomes the one passed (default
+    ``manual_line``) and an imported ``source`` text is dropped; otherwise it is kept.
+    """
+    out: dict[str, Any] = {k: (v if v is not None else getattr(m, k)) for k, v in values.items()}
+    out["role"] = role or m.role
+    out["status"] = status or m.status
+    new_eps = json.loads(eps_text)
+    changed_sizes = [k for k, v in values.items() if v is not None and k in _AXIS_OF_SIZE]
+    eps = {axis: pts for axis, pts in json.loads(m.endpoints_json or "{}").items()
+           if axis not in {_AXIS_OF_SIZE[k] for k in changed_sizes}}
+    eps.update(new_eps)
+    out["endpoints_json"] = dumps(eps)
+    ex = json.loads(m.extra_json) if m.extra_json else {}
+    ex.update(extra or {})
+    measured = bool(new_eps) or any(v is not None for k, v in values.items()
+                                    if k not in ("typical_hcc_pattern", "cytology_malignant"))
+    if measured or kind is not None:
+        out.update(source_kind=kind or SourceKind.MANUAL_LINE.value, algorithm_name=algorithm_name,
+                   algorithm_version=algorithm_version, parameters_json=params_text)
+        if "source" not in (extra or {}):
+            ex.pop("source", None)
+    else:
+        out.update(source_kind=m.source_kind, algorithm_name=m.algorithm_name, algorithm_version=m.algorithm_version,
+                   parameters_json=m.parameters_json)
+    out["extra_json"] = dumps(ex) if ex else None
+    return out
+
+
 def _check_endpoints(endpoints: Mapping[str, Any] | None, where: str) -> str:
     if not endpoints:
         return "{}"
@@ -437,8 +476,8 @@ class ReaderSession(_Base):
         timepoint_id: str,
         lesion: str,
         *,
-        role: LesionRole | str = LesionRole.TARGET,
-        status: MeasurementStatus | str = MeasurementStatus.MEASURED,
+        role: LesionRole | str | None = None,
+        status: MeasurementStatus | str | None = None,
         longest_diameter_mm: float | None = None,
         short_axis_mm: float | None = None,
         viable_diameter_mm: float | None = None,
@@ -449,16 +488,23 @@ class ReaderSession(_Base):
         typical_hcc_pattern: bool | None = None,
         cytology_malignant: bool | None = None,
         endpoints_lps: Mapping[str, Any] | None = None,
-        source_kind: SourceKind | str = SourceKind.MANUAL_LINE,
+        source_kind: SourceKind | str | None = None,
         algorithm_name: str | None = None,
         algorithm_version: str | None = None,
         parameters: Mapping[str, Any] | None = None,
         extra: Mapping[str, Any] | None = None,
+        keep_recorded: bool = False,
     ) -> MeasurementRecord:
         """Create or replace this reader's record of ``lesion`` at ``timepoint_id`` in a draft read.
 
-        The call replaces the whole record (every field takes the value passed, None clears
-        it) in one small transaction with its audit row, so an editor can autosave each change.
+        By default the call replaces the whole record (every field takes the value passed, None
+        clears it; role ``target``, status ``measured`` and provenance ``manual_line`` when not
+        given) in one small transaction with its audit row, so an editor can autosave each
+        change.  With ``keep_recorded=True`` (``study read record``) a lesion already recorded
+        at that time point keeps every field not passed - role, status, sizes, flags, the
+        endpoints of axes whose size did not change, the observation extras (``enhancing``,
+        notes...) and, when no size or endpoint changes, its provenance - so a partial edit
+        never drops a measurement.
 
         Parameters
         ----------
@@ -466,17 +512,20 @@ class ReaderSession(_Base):
             Tracking UID or lesion id of a lesion visible to this reader.
         endpoints_lps : mapping, optional
             Axis name (``long``, ``short``, ``viable_long``, ...) -> two LPS points in mm.
-        source_kind : {'manual_line', 'algorithm', 'imported'}
-            Provenance; ``algorithm`` needs ``algorithm_name`` and ``algorithm_version`` (and
-            ``parameters``, the settings of the run).
+        source_kind : {'manual_line', 'algorithm', 'imported'}, optional
+            Provenance (default ``manual_line``); ``algorithm`` needs ``algorithm_name`` and
+            ``algorithm_version`` (and ``parameters``, the settings of the run).
         extra : mapping, optional
-            Other read-document observation fields (``split_from``, ``enhancing``, ...).
+            Other read-document observation fields (``split_from``, ``enhancing``, ...); with
+            ``keep_recorded`` they are merged into the recorded ones.
+        keep_recorded : bool
+            Merge into an existing record instead of replacing it (see above).
         """
         where = f"read {read_uid}, time point {timepoint_id!r}, lesion {lesion!r}"
         try:
-            role_v = LesionRole(str(getattr(role, "value", role))).value
-            status_v = MeasurementStatus(str(getattr(status, "value", status))).value
-            kind_v = SourceKind(str(getattr(source_kind, "value", source_kind))).value
+            role_v = LesionRole(str(getattr(role, "value", role))).value if role is not None else None
+            status_v = MeasurementStatus(str(getattr(status, "value", status))).value if status is not None else None
+            kind_v = SourceKind(str(getattr(source_kind, "value", source_kind))).value if source_kind is not None else None
         except ValueError as err:
             raise StoreError(f"{where}: {err}; role is one of {[r.value for r in LesionRole]}, status one of "
                              f"{[m.value for m in MeasurementStatus]}, source_kind one of {[k.value for k in SourceKind]}.") from None
@@ -508,9 +557,14 @@ class ReaderSession(_Base):
             les = self._visible_lesion(s, p, me, lesion)
             m = s.scalar(select(MeasurementRow).where(
                 MeasurementRow.read_fk == r.id, MeasurementRow.lesion_fk == les.id, MeasurementRow.timepoint_fk == tp.id))
-            new_vals = dict(values, role=role_v, status=status_v, endpoints_json=eps, source_kind=kind_v,
-                            algorithm_name=algorithm_name, algorithm_version=algorithm_version,
-                            parameters_json=params, extra_json=extra_text)
+            if keep_recorded and m is not None:
+                new_vals = _merged_record(m, values, role_v, status_v, eps, kind_v, algorithm_name, algorithm_version,
+                                          params, extra)
+            else:
+                new_vals = dict(values, role=role_v or LesionRole.TARGET.value, status=status_v or MeasurementStatus.MEASURED.value,
+                                endpoints_json=eps, source_kind=kind_v or SourceKind.MANUAL_LINE.value,
+                                algorithm_name=algorithm_name, algorithm_version=algorithm_version,
+                                parameters_json=params, extra_json=extra_text)
             if m is None:
                 m = MeasurementRow(measurement_uid=new_uid(), read_fk=r.id, lesion_fk=les.id, timepoint_fk=tp.id,
                                    updated_at=utcnow_iso(), **new_vals)
