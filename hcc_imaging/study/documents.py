@@ -187,17 +187,23 @@ def read_treatments(
     """The treatments a (draft) read shows, as read-document JSON entries.
 
     ``own`` are the entries of the read's imported document (its day numbers and targeted
-    lesion ids; None for a read started in the store).  Every shared event the read has no
-    entry for (same kind and start date, or same kind and start day when undated) is added:
+    lesion ids; None for a read started in the store); a stored end date replaces the entry's
+    (the shared fact wins, e.g. after the administrator corrected it).  Every shared event the
+    read has no entry for (same kind and start date, or same kind and start day when undated) is added:
     for a read with its own entries by its dates only, so its days count from the read's own
     day 0; for a read without, as stored.  A shared event's ``lesion_ids`` are kept only when
     the read measures a lesion of that id (lesion ids belong to readers).
     """
     out = [dict(e) for e in own or ()]
-    seen = {(e.get("kind"), e.get("date"), None if e.get("date") else e.get("day")) for e in out}
+    seen = {(e.get("kind"), e.get("date"), None if e.get("date") else e.get("day")): e for e in out}
     for e in shared:
         iso = e.start_date.isoformat() if e.start_date is not None else None
-        if (e.kind, iso, None if iso else e.start_day) in seen:
+        mine = seen.get((e.kind, iso, None if iso else e.start_day))
+        if mine is not None:
+            end = e.end_date.isoformat() if e.end_date is not None else None
+            if iso is not None and end is not None and mine.get("end_date") != end:  # the shared fact wins
+                mine["end_date"] = end
+                mine.pop("end_day", None)
             continue
         d: dict[str, Any] = {"kind": e.kind}
         if iso is not None:
@@ -217,8 +223,10 @@ def read_treatments(
 
 def read_markers(own: Sequence[Mapping[str, Any]] | None, shared: Sequence[TumourMarkerInfo]) -> list[dict[str, Any]]:
     """The marker draws a (draft) read shows, as read-document JSON entries: the draws of the
-    read's imported document (``own``) with every shared value it lacks added (on the draw of
-    the same date, else as a new draw dated by the shared row)."""
+    read's imported document (``own``: its day numbers, its undated draws) with the shared
+    values set on them (a stored value is the patient's, e.g. after the administrator
+    corrected it) and every other shared value added (on the draw of the same date, else as a
+    new draw dated by the shared row)."""
     draws = [dict(d) for d in own or ()]
     by_key: dict[tuple[str, Any], dict[str, Any]] = {}
     for d in draws:
@@ -230,7 +238,7 @@ def read_markers(own: Sequence[Mapping[str, Any]] | None, shared: Sequence[Tumou
             d = {key[0]: key[1]}
             draws.append(d)
             by_key[key] = d
-        d.setdefault(MARKER_DOCUMENT_FIELDS[mk.marker], mk.value)
+        d[MARKER_DOCUMENT_FIELDS[mk.marker]] = mk.value
     return draws
 
 

@@ -68,6 +68,7 @@ def test_treated_lesion_ids_belong_to_the_read(two_readers: Store) -> None:
     uid2 = r2.import_document(d2).read_uid
     t1 = r1.export_document(uid1).to_json()
     assert t1["treatments"][0]["lesion_ids"] == ["L1", "L2"]
+    assert t1["treatments"][0]["end_date"] == "2024-03-02"  # R2's end date filled the shared fact: R1 sees it too
     assert "R2SECRET" not in json.dumps(t1)
     assert r2.export_document(uid2).to_json()["treatments"][0]["lesion_ids"] == ["R2SECRET"]
     # the shared event holds the dates only: R2's end date filled the gap, no lesion ids
@@ -97,10 +98,11 @@ def test_a_locked_read_exports_what_it_was_assessed_with(two_readers: Store) -> 
     d2 = _doc("R2")
     d2["treatments"].append({"kind": "lenvatinib", "date": "2024-03-20"})
     d2["markers"].append({"date": "2024-03-25", "afp_ng_ml": 4242.0})
-    r2.import_document(d2)
+    uid2 = r2.import_document(d2).read_uid
     two_readers.add_tumour_marker("P1", "afp", 851.0, dt.date(2024, 2, 26))
     two_readers.add_timepoint("P1", "FU2", dt.date(2024, 5, 31))
     assert r1.export_document(uid1).to_json() == before
+    assert r2.export_document(uid2).markers[0].afp_ng_ml == 851.0  # a draft shows the corrected fact
     assert AdjudicatorSession(two_readers, "ADJ").export_document(uid1).to_json() == before
     assert two_readers.audit_verify(raise_on_error=False).ok
 
