@@ -777,13 +777,16 @@ def build_read_document(
     missing from a later mask is recorded ``absent`` (0 mm), unless it was carried to that study
     and not found there (``carried_from["not_carried"]``): ``not_evaluable``, with the reason.  A
     measured lesion whose mask the segmenter flagged (the record's ``segmentation_checks``) has
-    what to check as its note.
+    what to check as its note.  Every lesion records its tracking UID (the annotations', else
+    :func:`hcc_imaging.export.model.name_based_tracking_uid` of the patient, reader, baseline date
+    and lesion id, as the exports derived it before), so editing the read later keeps it.
 
     Raises
     ------
     BatchError
         No records, or records of several patients.
     """
+    from ..export.model import name_based_tracking_uid
     from ..measure.measurability import round_mm
     from ..response import LesionObservation, ReadDocument, TimePoint
     from ..response.rules import parse_criteria, rules_for
@@ -818,11 +821,21 @@ def build_read_document(
             out["enhancing"] = bool(row["viable_diameter_mm"] > 0)
         return out
 
+    # each lesion's tracking UID, recorded now so that it stays when the read is edited later (a
+    # corrected reader or baseline date): the annotations', else the one the exports derived for a
+    # read without UIDs before they were recorded (the same in every run, and in objects sent then)
+    reader = str(ann.get("reader_id", reader_id))
+
+    def tracking_uid(lid: str) -> str:
+        return str(ann_les.get(lid, {}).get("tracking_uid") or
+                   name_based_tracking_uid(recs[0]["patient_id"], reader, _iso(recs[0]["study_date"]), lid))
+
     def observation(lid: str, row: Mapping[str, Any] | None, role: Any, rbc: Mapping[str, Any],
                     not_found: str | None = None, checks: Sequence[str] = ()) -> Any:
         f = flags(lid, row)
         kind = str(f.get("kind", "lesion"))
-        common: dict[str, Any] = {"lesion_id": lid, "role": role, "role_by_criteria": dict(rbc), "source": ALGORITHM, **f}
+        common: dict[str, Any] = {"lesion_id": lid, "role": role, "role_by_criteria": dict(rbc), "source": ALGORITHM, **f,
+                                  "tracking_uid": tracking_uid(lid)}
         if row is None and not_found is not None:
             # carried from an earlier study and not found there: gone or missed is a reader's call
             note = f"not segmented here when the earlier study's lesions were carried ({not_found}); read it by hand"
@@ -890,8 +903,7 @@ def build_read_document(
             obs.append(observation(lid, rows.get(lid), role, rbc, not_carried.get(lid), checks.get(lid, ())))
         tps.append(TimePoint(id=tp_ids[i], date=_iso(r["study_date"]), lesions=tuple(obs),
                              modality="CT", slice_thickness_mm=r.get("slice_thickness_mm")))
-    return ReadDocument(patient_id=recs[0]["patient_id"], reader_id=str(ann.get("reader_id", reader_id)),
-                        timepoints=tuple(tps), criteria=tuple(crits))
+    return ReadDocument(patient_id=recs[0]["patient_id"], reader_id=reader, timepoints=tuple(tps), criteria=tuple(crits))
 
 
 def _natural(lid: str) -> tuple[str, int]:

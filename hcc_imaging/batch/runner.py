@@ -12,7 +12,7 @@ Outputs in ``OUT``:
 * ``lesions.parquet`` / ``lesions.csv``: one row per lesion per study (the
   :class:`~hcc_imaging.measure.LesionMeasurement` fields, endpoints as JSON text);
 * ``responses.parquet`` / ``responses.csv``: one row per patient x criterion x time point, with
-  the best overall responses;
+  the best overall responses and the endpoints (PFS, TTP, DOR: ``tables.ENDPOINT_COLUMNS``);
 * ``failures.csv``: one row per failed study or patient (``patient_id``, ``study_instance_uid``,
   ``step``, ``reason``);
 * ``reads/<patient>.json`` (read documents) and ``assessments/<patient>.json`` (``assess --json``);

@@ -22,7 +22,7 @@ from .resume import atomic_write_bytes, atomic_write_text, safe_name
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FAILURE_COLUMNS", "STUDY_COLUMNS", "patient_outputs", "write_patient_files", "write_outputs",
+__all__ = ["ENDPOINT_COLUMNS", "FAILURE_COLUMNS", "STUDY_COLUMNS", "patient_outputs", "write_patient_files", "write_outputs",
            "failure_row", "safe_name"]
 
 #: Columns of failures.csv, in order.
@@ -31,6 +31,15 @@ FAILURE_COLUMNS: tuple[str, ...] = ("patient_id", "study_instance_uid", "study_d
 STUDY_COLUMNS: tuple[str, ...] = ("patient_id", "study_instance_uid", "study_date", "timepoint_id",
                                   "reference_series_instance_uid", "reference_phase", "mask_source", "key")
 _RESPONSE_COLUMNS: tuple[str, ...] = ("patient_id", "criterion", "timepoint_id")
+#: The trial endpoints on every response row of a patient under a criterion (as its BOR is): the
+#: columns of ``hcc-imaging export csv``'s summary table (docs/tables-schema.md, 2.1), taken from
+#: the assessment's endpoints (:func:`hcc_imaging.response.endpoints.endpoints_json`, what
+#: ``assess --json`` prints per criterion); empty for a criterion not assessed, DOR empty for a
+#: non-responder.
+ENDPOINT_COLUMNS: tuple[str, ...] = ("pfs_event", "pfs_day", "ttp_event", "ttp_day", "dor_event", "dor_days",
+                                     "dor_unconfirmed_event", "dor_unconfirmed_days")
+#: Nullable dtypes of the response columns that may be empty (else pandas writes 56.0 for a day).
+_RESPONSE_DTYPES: dict[str, str] = {c: "boolean" if c.endswith("_event") else "Int64" for c in ENDPOINT_COLUMNS}
 
 
 def failure_row(rec: Mapping[str, Any]) -> dict[str, Any]:
@@ -50,6 +59,18 @@ def _lesion_rows(rec: Mapping[str, Any], tp_id: str) -> list[dict[str, Any]]:
         # what the segmenter says a reader should check on a mask the run made ("" for none)
         r["segmentation_checks"] = ";".join((rec.get("segmentation_checks") or {}).get(row["lesion_id"], []))
         out.append(r)
+    return out
+
+
+def _endpoint_columns(endpoints: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The :data:`ENDPOINT_COLUMNS` of one patient under one criterion, from its endpoints as
+    :func:`hcc_imaging.response.endpoints.endpoints_json` gives them (None: not assessed)."""
+    out: dict[str, Any] = {}
+    for key, day_column in (("pfs", "pfs_day"), ("ttp", "ttp_day"), ("dor", "dor_days"),
+                            ("dor_unconfirmed", "dor_unconfirmed_days")):
+        e = (endpoints or {}).get(key)
+        out[f"{key}_event"] = None if e is None else e["event"]
+        out[day_column] = None if e is None else e["day"]
     return out
 
 
@@ -102,6 +123,7 @@ def patient_outputs(
         assessment = assess_document(doc, options.criteria)
         out["assessment_json"] = json.dumps(assessment.to_json(), indent=2, sort_keys=True) + "\n"
         for crit, res in assessment.results.items():
+            endpoints = _endpoint_columns(assessment.endpoints.get(crit))
             for tp in res.timepoints:
                 j = tp.to_json()
                 out["responses"].append({
@@ -112,6 +134,7 @@ def patient_outputs(
                     "target_response": j["target_response"], "non_target_response": j["non_target_response"],
                     "new_lesions": j["new_lesions"], "response": j["response"],
                     "bor_unconfirmed": res.bor_unconfirmed, "bor_confirmed": res.bor_confirmed,
+                    **endpoints,
                     "reasons": " | ".join(j["reasons"]),
                 })
     except Exception as err:  # a patient whose read cannot be assessed is a failure row too
@@ -132,13 +155,17 @@ def write_patient_files(out_dir: Path, po: Mapping[str, Any]) -> None:
         atomic_write_text(out_dir / "assessments" / f"{name}.json", po["assessment_json"])
 
 
-def _write_frame(rows: list[dict[str, Any]], columns: Sequence[str] | None, stem: Path, parquet: bool = True) -> list[str]:
+def _write_frame(rows: list[dict[str, Any]], columns: Sequence[str] | None, stem: Path, parquet: bool = True,
+                 dtypes: Mapping[str, str] | None = None) -> list[str]:
     import pandas as pd
 
     df = pd.DataFrame(rows, columns=list(columns) if columns and not rows else None)
     if columns and rows:
         front = [c for c in columns if c in df.columns]
         df = df[front + [c for c in df.columns if c not in front]]
+    for name, dtype in (dtypes or {}).items():
+        if name in df.columns:
+            df[name] = pd.array([None if v is None or v != v else v for v in df[name]], dtype=dtype)
     written = []
     buf = io.StringIO()
     df.to_csv(buf, index=False)
@@ -179,8 +206,9 @@ def write_outputs(
         response_rows.extend(po["responses"])
         lesion_rows.extend(po["lesions"])
     files: dict[str, str] = {}
-    for name, rows, cols in (("lesions", lesion_rows, STUDY_COLUMNS), ("responses", response_rows, _RESPONSE_COLUMNS)):
-        for f in _write_frame(rows, cols, out_dir / name):
+    for name, rows, cols, dtypes in (("lesions", lesion_rows, STUDY_COLUMNS, None),
+                                     ("responses", response_rows, _RESPONSE_COLUMNS, _RESPONSE_DTYPES)):
+        for f in _write_frame(rows, cols, out_dir / name, dtypes=dtypes):
             files[Path(f).name] = f
     fails.sort(key=lambda r: (str(r["patient_id"]), str(r["study_date"]), str(r["study_instance_uid"]), str(r["step"])))
     for f in _write_frame(fails, FAILURE_COLUMNS, out_dir / "failures", parquet=False):

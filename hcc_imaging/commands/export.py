@@ -243,51 +243,6 @@ def _same_patient(read_patient: str, images: dict[str, Any], link: bool) -> None
             "a pseudonym of that patient, add --link-patient.")
 
 
-def _yyyymmdd(value: Any) -> str:
-    s = str(value or "").strip().replace("-", "")[:8]
-    return s if len(s) == 8 and s.isdigit() else ""
-
-
-def _same_timepoints(doc: dict[str, Any], vols: dict[str, Any], segs: dict[str, Any], link: bool, deid: Any = None) -> None:
-    """Refuse images or a SEG given for the wrong time point: the SR files the report under the
-    latest time point's study and places each time point's lines on its images, so a swapped
-    ``--images BL=<FU1 CT>`` or ``--seg BL=<FU1 SEG>`` gave a wrong report without a word.  A time
-    point's date must equal its images' (and SEG's) StudyDate when both are known (not checked with
-    ``link``: a pseudonymous read's dates are shifted); a SEG must be drawn on the series given as
-    that time point's ``--images``.  A SEG de-identified with ``deid``'s map (``export seg
-    --deidentify``) has the shifted date and the mapped series UID of its images."""
-    from ..export.model import as_export_read
-
-    read = as_export_read(doc)
-    dates = {t.timepoint_id: t.date.strftime("%Y%m%d") for t in read.timepoints if t.date}
-    others = lambda tp, got: sorted(t for t, d in dates.items() if d == got and t != tp)  # noqa: E731
-    for tp, vol in vols.items():
-        got = _yyyymmdd((vol.meta or {}).get("study_date"))
-        if not link and got and tp in dates and got != dates[tp]:
-            hint = f" (the date of time point {', '.join(others(tp, got))})" if others(tp, got) else ""
-            raise ExportCliError(
-                f"--images {tp}=...: the images are of a study of {got}{hint}, but time point {tp!r} of the read is of "
-                f"{dates[tp]}: the SR would place {tp}'s measurements on another scan. Give each time point its own "
-                f"images (--images {tp}=<the series of {dates[tp]}>).")
-    for tp, seg in segs.items():
-        vol = vols.get(tp)
-        got = _yyyymmdd(seg.study_date)
-        if not link and got and tp in dates and got != dates[tp] \
-                and (deid is None or got != deid.shift_da(dates[tp], read.patient_id)):
-            hint = f" (the date of time point {', '.join(others(tp, got))})" if others(tp, got) else ""
-            raise ExportCliError(
-                f"--seg {tp}={seg.path}: the SEG is of a study of {got}{hint}, but time point {tp!r} of the read is of "
-                f"{dates[tp]}. Give each time point the SEG drawn on its images (--seg {tp}=<SEG of {dates[tp]}>).")
-        if vol is not None and seg.source_series_instance_uid and vol.series_instance_uid \
-                and seg.source_series_instance_uid not in {str(vol.series_instance_uid),
-                                                           deid.uid(str(vol.series_instance_uid)) if deid else ""}:
-            raise ExportCliError(
-                f"--seg {tp}={seg.path} was drawn on series {seg.source_series_instance_uid}, but --images {tp} is series "
-                f"{vol.series_instance_uid}: its segments would be linked to measurements on other images. Give the SEG "
-                f"drawn on these images, or as --images {tp} the series the SEG was drawn on (--series-uid {tp}=UID "
-                "chooses a series of a folder).")
-
-
 def _emit(args: argparse.Namespace, result: dict[str, Any]) -> int:
     if args.json:
         print(json.dumps(result, indent=1, default=str))
@@ -322,6 +277,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_sr(args: argparse.Namespace) -> int:
     from ..export.seg import seg_info_from_file
+    from ..export.sources import check_timepoint_sources
     from ..export.sr import write_sr
 
     deid = deidentifier_from_args(args)
@@ -344,7 +300,8 @@ def _run_sr(args: argparse.Namespace) -> int:
             if key is None:
                 raise ExportCliError("--seg without TP= is ambiguous for a multi-time-point read; use TP=SEG.dcm.")
             segs[key] = seg_info_from_file(path)
-    _same_timepoints(doc, vols or {}, segs or {}, args.link_patient, deid)
+    # (write_sr checks too; here with the flags in the message)
+    check_timepoint_sources(doc, vols, segs, link_patient=args.link_patient, deidentifier=deid, cli=True)
     info = write_sr(doc, args.out, assessment=assess[0] if assess else None, images=vols, segs=segs,
                     timepoints=wanted, deidentifier=deid, final=args.final)
     if deid is not None:
@@ -484,6 +441,10 @@ def _run_tables(args: argparse.Namespace, kind: str) -> int:
                 raise ExportCliError("--series-uid chooses a series of --images; add --images (or drop --series-uid).")
             vols = (_volumes(args.images, _tp_ids(docs[0]), default_to_baseline=True, series_uids=args.series_uid)
                     if args.images else None)
+            if vols:  # (write_report checks too; here with the flags in the message)
+                from ..export.sources import check_timepoint_sources
+
+                check_timepoint_sources(docs[0], vols, product="report", cli=True)
             path = write_report(docs[0], args.out, assessment=assess[0] if assess else None, images=vols,
                                 deidentifier=deid)
         result = {"report": str(path)}

@@ -236,6 +236,21 @@ def _json_arg(text: str | None, name: str) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run one study command.  With ``--json`` an error is a JSON object ``{"error": message,
+    "type": exception class}`` on stderr (exit code 2, as without ``--json``)."""
+    from ..errors import HccImagingError
+
+    try:
+        return _run(args)
+    except HccImagingError as err:
+        if not getattr(args, "json", False) or getattr(args, "debug", False):
+            raise
+        json.dump({"error": str(err), "type": type(err).__name__}, sys.stderr)
+        sys.stderr.write("\n")
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     from ..errors import AuditIntegrityError
     from ..study import AdjudicatorSession, ReaderSession, Store
 

@@ -9,6 +9,8 @@ Public API
 * :func:`write_tables` - CSV + Parquet tables with a versioned schema, JSON read documents.
 * :func:`write_sdtm` - CDISC SDTM TU / TR / RS.
 * :func:`write_report` / :func:`write_cohort_report` - self-contained HTML reports.
+* :func:`check_timepoint_sources` - the images / SEGs given per time point are of that time
+  point (``write_sr`` and ``write_report`` run it).
 * :class:`Deidentifier` / :func:`deidentify_dataset` / :func:`deidentify_files` - PS3.15 basic
   profile, pseudonym map.
 * :func:`as_export_read` / :func:`read_from_measurements` - the flat view every exporter reads,
@@ -26,6 +28,7 @@ from .model import ExportInputError, ExportRead, as_export_read, read_from_measu
 from .report import write_cohort_report, write_report
 from .sdtm import write_sdtm
 from .seg import SegExportError, SegInfo, SegRead, read_seg, write_seg
+from .sources import TimepointSourceError, check_timepoint_sources
 from .sr import SrExportError, SrInfo, write_sr
 from .sr_import import SrImportError, SrReport, read_sr, sr_to_read_document
 from .tables import TableExportError, write_tables
@@ -49,6 +52,8 @@ __all__ = [
     "SegRead",
     "read_seg",
     "write_seg",
+    "TimepointSourceError",
+    "check_timepoint_sources",
     "SrExportError",
     "SrInfo",
     "write_sr",

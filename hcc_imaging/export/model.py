@@ -45,6 +45,7 @@ __all__ = [
     "ExportRead",
     "as_export_read",
     "derived_tracking_uid",
+    "name_based_tracking_uid",
     "with_tracking_uids",
     "iter_reads",
     "read_from_measurements",
@@ -756,19 +757,38 @@ def _endpoints(value: Any, where: str) -> dict[str, tuple[bool, int] | None]:
 _TRACKING_NAMESPACE = uuid.UUID("5b0e6c1e-3f0a-4d35-9a51-7c2f3e0d8a14")
 
 
+def name_based_tracking_uid(patient_id: str, reader_id: str | None, baseline_date: dt.date | str | None,
+                            lesion_id: str) -> str:
+    """The tracking UID :func:`derived_tracking_uid` gives lesion ``lesion_id`` of a read of
+    ``patient_id`` by ``reader_id`` whose first time point is of ``baseline_date`` (a date or
+    ``YYYY-MM-DD``; None: unknown): a name-based UUID, ``2.25.<UUID as integer>`` (PS3.5 B.2).
+
+    A read that is made by a program (``hcc-imaging batch``) records it on each lesion when it is
+    made (so correcting the reader or a date later keeps it), and gives the UID a read without
+    one was given by the exports before.
+    """
+    base = baseline_date.isoformat() if isinstance(baseline_date, dt.date) else str(baseline_date or "")
+    name = "\x1f".join(("hcc_imaging lesion tracking uid", str(patient_id), reader_id or "", base, str(lesion_id)))
+    return f"2.25.{uuid.uuid5(_TRACKING_NAMESPACE, name).int}"
+
+
 def derived_tracking_uid(read: ExportRead, lesion_id: str) -> str:
     """The tracking UID of lesion ``lesion_id`` of ``read`` when the read records none.
 
-    Derived from the patient id, the reader id, the baseline date and the lesion id (a name-based
-    UUID, ``2.25.<UUID as integer>``, PS3.5 B.2), so every export of the same read - each SEG of
-    each time point, the SR, the tables, made by separate commands - gives the lesion the same
-    UID without having to pass it around (TID 1500 / PS3.3 C.8.20.2: the SR group and the SEG
-    segment of one finding share its Tracking UID at every time point).
+    Derived from the patient id, the reader id, the baseline date and the lesion id
+    (:func:`name_based_tracking_uid`), so every export of the same read - each SEG of each time
+    point, the SR, the tables, made by separate commands - gives the lesion the same UID without
+    having to pass it around (TID 1500 / PS3.3 C.8.20.2: the SR group and the SEG segment of one
+    finding share its Tracking UID at every time point).
+
+    Editing one of those fields (a corrected reader name or baseline date) gives other UIDs, which
+    no longer match objects already sent.  A read keeps its UIDs when it records them
+    (``tracking_uid`` on each lesion): the batch, the napari dock and the study store write them
+    when the lesion is made, and the JSON read ``export csv`` writes (``reads/<patient>.json``)
+    carries the derived ones; export from that copy before editing such fields.
     """
-    base = read.timepoints[0].date.isoformat() if read.timepoints and read.timepoints[0].date else ""
-    name = "\x1f".join(("hcc_imaging lesion tracking uid", read.patient_id, read.reader_id or "", base,
-                         str(lesion_id)))
-    return f"2.25.{uuid.uuid5(_TRACKING_NAMESPACE, name).int}"
+    base = read.timepoints[0].date if read.timepoints else None
+    return name_based_tracking_uid(read.patient_id, read.reader_id, base, lesion_id)
 
 
 def with_tracking_uids(read: ExportRead) -> ExportRead:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 from .model import ExportRead, as_export_read, iter_reads
 from .plots import PlotError, key_image_png, spider_png, sums_png, swimmer_png, waterfall_png
+from .sources import check_timepoint_sources
 from .tables import _atomic_write, _safe_name
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -210,6 +211,7 @@ def write_report(
     assessment: Any = None,
     images: Volume | Mapping[str, Volume] | None = None,
     deidentifier: Deidentifier | None = None,
+    link_patient: bool = False,
 ) -> Path:
     """Write one patient's self-contained HTML report.
 
@@ -227,6 +229,16 @@ def write_report(
         Image per time point for the key images (a single Volume goes to the baseline).
     deidentifier : Deidentifier, optional
         Show the pseudonym and shifted dates instead of the real ones.
+    link_patient : bool
+        The read's patient id is another id (a pseudonym) of the images' patient, and its dates
+        may be shifted: they are not compared with the images' StudyDate.
+
+    Raises
+    ------
+    TimepointSourceError
+        The images given for a time point are of a study of another date than the time point's
+        (:func:`~hcc_imaging.export.sources.check_timepoint_sources`): its key images would show
+        the lines on another scan.
     """
     read = as_export_read(doc, assessment)
     shown = _prepare(read, deidentifier)
@@ -236,6 +248,7 @@ def write_report(
     imgs: dict[str, Volume] = {}
     if images is not None:
         imgs = dict(images) if isinstance(images, Mapping) else {read.timepoints[0].timepoint_id: images}
+    check_timepoint_sources(read, imgs, link_patient=link_patient, product="report")
     text = patient_report_html(shown, images=imgs)
     return _atomic_write(target, lambda p: Path(p).write_text(text, encoding="utf-8"))
 

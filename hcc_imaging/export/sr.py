@@ -44,6 +44,7 @@ from ..errors import HccImagingError
 from . import codes as C
 from .constants import LOCAL_CODING_SCHEME, LOCAL_CODING_SCHEME_NAME, MANUFACTURER, SR_SERIES_NUMBER
 from .model import ExportRead, LesionObservation, Segment3, TimepointInfo, as_export_read, derived_tracking_uid
+from .sources import check_timepoint_sources
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom.dataset import Dataset
@@ -408,8 +409,11 @@ def build_sr(
     series_number: int = SR_SERIES_NUMBER,
     series_description: str = "hcc_imaging measurement report",
     final: bool = False,
+    link_patient: bool = False,
+    deidentifier: Deidentifier | None = None,
 ) -> tuple[Dataset, int, int]:
-    """Build the TID 1500 SR (not de-identified, not written).  See :func:`write_sr`.
+    """Build the TID 1500 SR (not de-identified, not written).  See :func:`write_sr`
+    (``deidentifier`` only lets a SEG de-identified with its map pass the time-point check).
 
     Returns
     -------
@@ -427,6 +431,7 @@ def build_sr(
     tps = [read.timepoint(t) for t in timepoints] if timepoints is not None else list(read.timepoints)
     vols: dict[str, Volume] = _resolve_per_timepoint(images, read, tps, "images")
     seg_map: dict[str, SegInfo] = _resolve_per_timepoint(segs, read, tps, "segs")
+    check_timepoint_sources(read, vols, seg_map, link_patient=link_patient, deidentifier=deidentifier)
 
     # evidence: latest time point first, so the report lands in the latest study
     evidence: list[Dataset] = []
@@ -479,6 +484,12 @@ def build_sr(
             n_lesion += 1
     resp = _response_groups(hd, read, tps, algorithm)
     groups.extend(resp)
+    if not groups:
+        raise SrExportError(
+            f"patient {read.patient_id}: the read has no lesion at time point(s) "
+            f"{', '.join(t.timepoint_id for t in tps)} and no response to report, and a TID 1500 measurement "
+            "report needs at least one measurement group. Record the lesions (or assess the read for its "
+            "responses) before exporting an SR; `hcc-imaging export csv` writes a read without lesions.")
 
     person = hd.sr.ObserverContext(
         observer_type=C.as_code(C.CodeDef("121006", "DCM", "Person")),
@@ -591,6 +602,7 @@ def write_sr(
     series_number: int = SR_SERIES_NUMBER,
     series_description: str = "hcc_imaging measurement report",
     final: bool = False,
+    link_patient: bool = False,
 ) -> SrInfo:
     """Write a read (all or some time points) as a DICOM Comprehensive 3D SR, TID 1500.
 
@@ -617,10 +629,20 @@ def write_sr(
     final : bool
         PreliminaryFlag FINAL (a locked read) instead of PRELIMINARY (a draft).  The report
         stays UNVERIFIED: verification is a signed act of a named observer, outside this tool.
+    link_patient : bool
+        The read's patient id is another id (a pseudonym) of the images' patient, and its dates
+        may be shifted: they are not compared with the images' and SEGs' StudyDate.
 
     Returns
     -------
     SrInfo
+
+    Raises
+    ------
+    TimepointSourceError
+        The images or a SEG given for a time point are of a study of another date than the
+        time point's, or a SEG was drawn on another series than the time point's images
+        (:func:`~hcc_imaging.export.sources.check_timepoint_sources`).
 
     Notes
     -----
@@ -638,6 +660,8 @@ def write_sr(
         series_number=series_number,
         series_description=series_description,
         final=final,
+        link_patient=link_patient,
+        deidentifier=deidentifier,
     )
     if deidentifier is not None:
         if str(sr.PatientID).strip() and str(sr.PatientID) != read.patient_id:  # (an empty id is no one's)

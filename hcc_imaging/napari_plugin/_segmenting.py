@@ -21,6 +21,17 @@ if TYPE_CHECKING:
     from ._controller import Lesion, Observation, TimePointImages
 
 
+#: The words that open a propagated lesion's problem when the registration that carried it failed
+#: its check (:func:`suspect_registration_note`); the dock warns on a problem that holds them.
+SUSPECT_REGISTRATION = "carried on a suspect registration"
+
+
+def suspect_registration_note(problems: Sequence[str]) -> str | None:
+    """The problem of ``problems`` (an observation's) that says the registration that carried the
+    lesion is suspect, or None."""
+    return next((p for p in problems if SUSPECT_REGISTRATION in p), None)
+
+
 def _holds(mask: LabelVolume, point_lps: ArrayLike) -> bool:
     """Whether the voxel nearest ``point_lps`` (mm) lies in ``mask`` (False off its grid)."""
     try:
@@ -70,6 +81,7 @@ class SegmentingMixin:
         rind: bool = False,
         in_liver: bool = False,
         phase: Phase | str | None = None,
+        notes: Sequence[str] = (),
     ) -> tuple[str, Observation]:
         """Click-to-segment: a 3D lesion mask (and viable part) from one LPS point, or from a
         line drawn across the lesion (two LPS points), measured.
@@ -91,6 +103,8 @@ class SegmentingMixin:
         No effect on a node (the mask is kept out of it instead).
         ``phase``: the phase to segment on (the reader's pick, as ``hcc-imaging segment --phase``);
         None: the most conspicuous one.  The phase used is kept in :attr:`last_segment_phase`.
+        ``notes``: problems to record first on the observation (:meth:`propagate`: a suspect
+        registration).
         """
         from ..segment.carry import lies_in_liver
         from . import _core
@@ -142,9 +156,9 @@ class SegmentingMixin:
         # what the segmenter says to check (a possible leak, the image's edge ...) first, then how
         # the mask was made: the lesion table's "problems"
         checks = [f"check the mask: {c}" for c in out.checks]
-        notes = checks + [str(n) for n in prov.get("notes", [])] + ([liver_note] if liver_note else [])
+        problems = [*notes, *checks, *(str(n) for n in prov.get("notes", [])), *([liver_note] if liver_note else [])]
         obs = self.set_mask_crop(les.lesion_id, timepoint_id, out.start, out.mask, viable=out.viable, source=source,
-                                 notes=notes)
+                                 notes=problems)
         return les.lesion_id, obs
 
     def propagate(
@@ -165,10 +179,20 @@ class SegmentingMixin:
         a liver lesion the registration then reads its metric inside the liver masks (the liver
         moves with breathing apart from the spine).
 
+        The registration is checked as ``batch --carry`` and ``hcc-imaging segment --from-mask``
+        check theirs (``hcc_imaging.segment.registration_problems``: the images hardly match, the
+        first time point's liver - else the middle of its image - lands outside the other image, or,
+        with ``in_liver``, the two livers overlap poorly): a suspect one is not trusted silently.
+        The lesion is still segmented where it was carried, with what is wrong and what to do as
+        the observation's first problem (it opens with :data:`SUSPECT_REGISTRATION`; the dock
+        shows it as a warning), and when nothing can be segmented there the error blames the
+        registration.
+
         Raises ``HccImagingError`` when the lesion has no mask to start from, or when nothing can
         be segmented at the mapped point (e.g. the lesion has gone: record it as absent, or click it
         where it is)."""
-        from ..segment.carry import lies_in_liver
+        from ..segment.carry import lies_in_liver, suspect_message
+        from ..segment.register import registration_problems
         from . import _core
 
         self._check_unlocked("propagate a lesion")
@@ -199,16 +223,26 @@ class SegmentingMixin:
         reg, made = self._registration(from_timepoint, timepoint_id, liver=masked)
         reg_s = time.perf_counter() - t0
         mapped = np.asarray(reg.map_to_moving(point), float).reshape(3)
+        # the check batch --carry and segment --from-mask make (the livers' overlap when they were used)
+        livers = ((self._liver_mask(from_timepoint)[0], self._liver_mask(timepoint_id)[0]) if masked
+                  else (None, None))
+        # (of the whole registration, the same for every lesion it carries: the livers, else the middle of
+        # the first image; a lesion near the edge that lands outside the other image is the click's to say)
+        problems, _ = registration_problems(reg, fixed, self.images[timepoint_id].reference, fixed_mask=livers[0],
+                                            moving_mask=livers[1])
+        suspect = (f"{SUSPECT_REGISTRATION} from {from_timepoint!r}: {suspect_message(reg, problems)}"
+                   if problems else None)
         try:
-            out = self.segment_at(timepoint_id, mapped, lesion_id=les.lesion_id, in_liver=in_liver, phase=phase)
+            out = self.segment_at(timepoint_id, mapped, lesion_id=les.lesion_id, in_liver=in_liver, phase=phase,
+                                  notes=[suspect] if suspect else ())
             if made:
                 self.last_timings["register_s"] = reg_s
             return out
         except HccImagingError as err:
+            then = (f"It was {suspect}" if suspect else "If it has gone, record it as absent; else click it where it is.")
             raise HccImagingError(
                 f"lesion {lesion_id} propagated from {from_timepoint!r} to {timepoint_id!r} (LPS "
-                f"{tuple(np.round(mapped, 1).tolist())} mm): {err} If it has gone, record it as absent; else click it "
-                "where it is.") from err
+                f"{tuple(np.round(mapped, 1).tolist())} mm): {err} {then}") from err
 
     def propagate_all(
         self,

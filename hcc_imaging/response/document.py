@@ -917,7 +917,9 @@ class LiverFunction:
     """Liver-function inputs on one date (Child-Pugh, ALBI, BCLC).
 
     Give bilirubin in mg/dL **or** µmol/L and albumin in g/dL **or** g/L; the other unit is
-    derived (bilirubin mg/dL × 17.1 = µmol/L; albumin g/dL × 10 = g/L).
+    derived exactly from the value written (bilirubin mg/dL × 17.1 = µmol/L; albumin g/dL × 10
+    = g/L: 51.3 µmol/L is 3.0 mg/dL, not 2.9999999999999996, so a Child-Pugh band edge is on
+    the same side in either unit).
     ``liver_function_status`` (``preserved`` / ``end_stage``), ``ecog``,
     ``macrovascular_invasion`` and ``extrahepatic_spread`` are the BCLC 2022 inputs.
     """
@@ -970,37 +972,40 @@ class LiverFunction:
 
     @property
     def bilirubin_mg_per_dl(self) -> float | None:
-        """Bilirubin in mg/dL (from µmol/L ÷ 17.1 when only that is given)."""
-        if self.bilirubin_mg_dl is not None:
-            return self.bilirubin_mg_dl
-        if self.bilirubin_umol_l is not None:
-            return self.bilirubin_umol_l / 17.1
-        return None
+        """Bilirubin in mg/dL (from µmol/L ÷ 17.1, exactly, when only that is given)."""
+        return _in_unit(self.bilirubin_mg_dl, self.bilirubin_umol_l, 1 / _BILIRUBIN_UMOL_L_PER_MG_DL)
 
     @property
     def bilirubin_umol_per_l(self) -> float | None:
-        """Bilirubin in µmol/L (mg/dL × 17.1)."""
-        if self.bilirubin_umol_l is not None:
-            return self.bilirubin_umol_l
-        if self.bilirubin_mg_dl is not None:
-            return self.bilirubin_mg_dl * 17.1
-        return None
+        """Bilirubin in µmol/L (mg/dL × 17.1, exactly, when only that is given)."""
+        return _in_unit(self.bilirubin_umol_l, self.bilirubin_mg_dl, _BILIRUBIN_UMOL_L_PER_MG_DL)
 
     @property
     def albumin_g_per_dl(self) -> float | None:
-        if self.albumin_g_dl is not None:
-            return self.albumin_g_dl
-        if self.albumin_g_l is not None:
-            return self.albumin_g_l / 10.0
-        return None
+        """Albumin in g/dL (g/L ÷ 10 when only that is given)."""
+        return _in_unit(self.albumin_g_dl, self.albumin_g_l, 1 / _ALBUMIN_G_L_PER_G_DL)
 
     @property
     def albumin_g_per_l(self) -> float | None:
-        if self.albumin_g_l is not None:
-            return self.albumin_g_l
-        if self.albumin_g_dl is not None:
-            return self.albumin_g_dl * 10.0
+        """Albumin in g/L (g/dL × 10 when only that is given)."""
+        return _in_unit(self.albumin_g_l, self.albumin_g_dl, _ALBUMIN_G_L_PER_G_DL)
+
+
+#: Bilirubin µmol/L per mg/dL and albumin g/L per g/dL, exact (``LiverFunction``'s units).
+_BILIRUBIN_UMOL_L_PER_MG_DL = Fraction("17.1")
+_ALBUMIN_G_L_PER_G_DL = Fraction(10)
+
+
+def _in_unit(own: float | None, other: float | None, factor: Fraction) -> float | None:
+    """A lab in one unit: ``own`` when given, else ``other`` × ``factor`` computed exactly on
+    the value as written (:func:`exact`) and rounded once to the nearest float (a float
+    product or quotient can land on the wrong side of a band edge: 51.3 / 17.1 is
+    2.9999999999999996 in floats, 3 × 17.1 is 51.300000000000004)."""
+    if own is not None:
+        return own
+    if other is None:
         return None
+    return float(exact(other) * factor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1044,7 +1049,9 @@ class ReadDocument:
     death_day / death_date : optional
         Death (PFS event; censoring for TTP).
     last_contact_day : int, optional
-        Last known alive (censoring when there is no assessment after it).
+        Last known alive (informative: no endpoint here reads it; PFS and TTP are censored at
+        the last adequate assessment, FDA 2018, not at the last contact).  On or before the
+        death day.
     schema_version : str
     """
 
@@ -1157,7 +1164,9 @@ class ReadDocument:
 
     def _check_death(self, field_: str) -> None:
         """Death on or after day 0 and on or after every scan (PFS would end at a death
-        before a PD that was scanned later).  ``field_``: the field the death day came from."""
+        before a PD that was scanned later), every treatment (its start and end), tumour-marker
+        draw, liver-function record and CEUS exam.  ``field_``: the field the death day came
+        from."""
         if self.death_day is None:
             return
         when = f"day {self.death_day}" + (
@@ -1169,6 +1178,13 @@ class ReadDocument:
                 "of treatment / randomisation; a patient on study died on or after it. Fix: "
                 f"correct {field_!r}, or 'start_date' if day 0 is wrong."
             )
+        if self.last_contact_day is not None and self.last_contact_day > self.death_day:
+            raise ReadDocumentError(
+                f"read document, field 'last_contact_day': the last contact on day "
+                f"{self.last_contact_day} is after death on {when} ({field_!r}); a patient is last "
+                f"known alive on or before the day of death. Fix: correct 'last_contact_day' or "
+                f"{field_!r}."
+            )
         late = [t for t in self.timepoints if t.day > self.death_day]  # type: ignore[operator]
         if late:
             t = late[0]
@@ -1177,6 +1193,31 @@ class ReadDocument:
                 f"{t.id!r} (day {t.day}); a scan after death is impossible. Fix: correct "
                 f"{field_!r} or the date/day of time point {t.id!r}."
             )
+        start = self.start_date or self.timepoints[0].date
+        for label, name, recs in (("treatment", "treatments", self.treatments),
+                                  ("tumour-marker draw", "markers", self.markers),
+                                  ("liver-function record", "liver_function", self.liver_function),
+                                  ("CEUS exam", "ceus", self.ceus)):
+            for r in recs:
+                what = (f"{label} {r.kind.value!r}" if isinstance(r, TreatmentEvent) else label)
+                dated = [("day", r.day, r.date)]
+                if isinstance(r, TreatmentEvent):
+                    end = r.end_day if r.end_day is not None else (
+                        (r.end_date - start).days if r.end_date is not None and start is not None
+                        else None)
+                    dated.append(("end_day", end, r.end_date))
+                for key, day, date in dated:
+                    if day is None or day <= self.death_day:
+                        continue
+                    on = f"day {day}" + (f" ({date.isoformat()})" if date is not None else "")
+                    date_field = key.replace("day", "date") if date is not None else key
+                    raise ReadDocumentError(
+                        f"read document, field {field_!r}: death on {when} is before the "
+                        f"{what} in {name!r} "
+                        + ("ending" if key == "end_day" else "dated")
+                        + f" {on}; a record after death is impossible. Fix: correct "
+                        f"{field_!r} or that {label}'s {date_field!r}."
+                    )
 
     def _check_lesion_roles(self) -> None:
         base = self.timepoints[0]

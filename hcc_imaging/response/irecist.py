@@ -33,7 +33,7 @@ from hcc_imaging.response.document import (
     exact,
 )
 from hcc_imaging.response.results import CriterionResult, TimePointResult
-from hcc_imaging.response.rules import IRECIST, IRecistRules
+from hcc_imaging.response.rules import IRECIST, IRecistRules, RuleSet
 
 __all__ = ["classify_irecist", "new_lesion_categories"]
 
@@ -101,7 +101,7 @@ def _nlt_sum(tp_lesions: tuple, cats: dict[str, IRecistCategory]) -> Fraction:  
 
 def classify_irecist(doc: ReadDocument, rules: IRecistRules = IRECIST) -> CriterionResult:
     """Classify ``doc`` under iRECIST (labels iCR, iPR, iSD, iUPD, iCPD, NE)."""
-    base_rules = rules.base.replace(name=rules.name)
+    base_rules = rules.recist_rules
     base_result, details = classify_detailed(doc, base_rules)
     cats = new_lesion_categories(doc, rules)
     rows: list[TimePointResult] = [base_result.timepoints[0]]
@@ -234,8 +234,8 @@ def classify_irecist(doc: ReadDocument, rules: IRecistRules = IRECIST) -> Criter
                                  if row.non_target_response else None),
             new_lesions=row.new_lesions, response=label, reasons=tuple(reasons), extra=extra))
 
-    ibor_u, ibor_c, bor_reasons = _ibor(labels, rules)
-    start_u, start_c = response_start_days(_before_icpd(labels), rules.base)
+    ibor_u, ibor_c, bor_reasons = _ibor(labels, base_rules)
+    start_u, start_c = response_start_days(_before_icpd(labels), base_rules)
     return CriterionResult(
         criterion=rules.name, sum_unit="mm", timepoints=tuple(rows), bor_unconfirmed=ibor_u,
         bor_confirmed=ibor_c, pd_day=pd_day, bor_reasons=tuple(bor_reasons),
@@ -256,17 +256,18 @@ def _before_icpd(labels: list[tuple[int, str]]) -> list[tuple[int, str]]:
             if lab != "iUPD"]
 
 
-def _ibor(labels: list[tuple[int, str]], rules: IRecistRules) -> tuple[str, str, list[str]]:
+def _ibor(labels: list[tuple[int, str]], rules: RuleSet) -> tuple[str, str, list[str]]:
     """iBOR: best iCR > iPR > iSD before iCPD (iUPD does not end the search); else iCPD if
     confirmed; else iUPD if any; else NE.  The confirmed variant requires iCR/iPR to be
-    confirmed (next evaluable non-iUPD assessment ≥ 28 days later)."""
+    confirmed (next evaluable non-iUPD assessment ≥ ``rules.confirmation_min_days`` later;
+    ``rules`` is :attr:`IRecistRules.recist_rules`, the iRECIST read's own window)."""
     before = _before_icpd(labels)
     icpd = any(lab == "iCPD" for _, lab in labels)
     any_iupd = any(lab == "iUPD" for _, lab in labels[:_icpd_index(labels)])
     out = []
     reasons: list[str] = []
     for fn in (unconfirmed_bor, confirmed_bor):
-        best, rs = fn(before, rules.base)
+        best, rs = fn(before, rules)
         if best in ("CR", "PR", "SD", "NON-CR/NON-PD"):
             lab = {"CR": "iCR", "PR": "iPR", "SD": "iSD", "NON-CR/NON-PD": "NON-iCR/NON-iUPD"}[best]
         elif icpd:

@@ -495,9 +495,12 @@ class IRecistRules:
     ``icpd_min_increase_mm``: further increase of the target (or NLT) sum since iUPD that
     confirms progression (≥ 5 mm, cumulative).  ``icpd_strict_in_target_nontarget_row``:
     *disputed* (§6.5, §12.6): Table 2's row "target iUPD + non-target iUPD, no new lesions"
-    says "> 5 mm"; default False uses "≥ 5" everywhere.  ``confirmation_min_days``: a scan
-    < 28 days after iUPD cannot confirm iCPD unless done for new symptoms **and** showing an
-    additional new lesion.  ``nlt_*``: new-lesion-target selection (5 total, 2 per organ,
+    says "> 5 mm"; default False uses "≥ 5" everywhere.  ``confirmation_min_days``: the one
+    confirmation window of an iRECIST read (days, default 28): a scan sooner after iUPD cannot
+    confirm iCPD unless done for new symptoms **and** showing an additional new lesion, and an
+    iCR/iPR counts toward the confirmed iBOR (and starts the iDOR) only when confirmed at least
+    this many days later; it replaces the ``base`` rule set's own ``confirmation_min_days``
+    (:attr:`recist_rules`).  ``nlt_*``: new-lesion-target selection (5 total, 2 per organ,
     ≥ 10 mm; nodes SA ≥ 15 mm).
     """
 
@@ -516,6 +519,12 @@ class IRecistRules:
             object.__setattr__(self, name, _coerce_fraction(getattr(self, name), name, "iRECIST"))
 
     sum_unit = "mm"
+
+    @property
+    def recist_rules(self) -> RuleSet:
+        """The RECIST 1.1 rule set an iRECIST read runs on: ``base`` named iRECIST, with this
+        record's ``confirmation_min_days`` (the same window confirms iUPD and iCR/iPR)."""
+        return self.base.replace(name=self.name, confirmation_min_days=self.confirmation_min_days)
 
     def replace(self, **changes: Any) -> IRecistRules:
         return _replace(self, changes)  # type: ignore[no-any-return]

@@ -5,7 +5,8 @@ database transaction** as the change (an SQLAlchemy ``after_flush`` hook on the 
 sessions), so a change and its audit row are committed or rolled back together.
 
 Row ``n`` holds: ``seq`` (1, 2, 3 ... without gaps), ``ts`` (UTC ISO 8601), ``actor`` (reader id
-or ``system:...``), ``action`` (create | update | lock | delete | migrate), ``entity`` (table),
+or ``system:...``), ``action`` (create | update | lock | delete | migrate, and seal | view, which
+record a locked read's content digest and an adjudicator's access to a patient's reads), ``entity`` (table),
 ``entity_key`` (the row's public id: pseudonymous patient id, UID, read UID ...), ``changes``
 (JSON ``{column: [old, new]}``), ``prev_hash`` (hash of row ``n-1``, 64 zeros for row 1) and
 
@@ -54,10 +55,15 @@ from .model import (
 )
 
 __all__ = ["AuditEntry", "AuditReport", "row_hash", "append_entries", "audit_flush", "verify_connection",
-           "read_content_digest", "seal_read", "verify_seals"]
+           "read_content_digest", "seal_read", "verify_seals", "log_views", "viewed_patients"]
 
 #: Audit action of a locked read's content digest (written in the lock's transaction).
 SEAL_ACTION = "seal"
+
+#: Audit action of an adjudicator's access to other readers' locked reads of a patient (an
+#: access record; entity ``patients``, key the patient id; no row changes).  A person with such
+#: a record may not read that patient (:func:`viewed_patients`).
+VIEW_ACTION = "view"
 
 _HEAD_ID = 1
 
@@ -75,6 +81,10 @@ class AuditEntry:
     changes: Mapping[str, tuple[Any, Any]]
     prev_hash: str
     row_hash: str
+    #: True when :meth:`~hcc_imaging.study.store.Store.audit_entries` withheld this row's
+    #: content (reader-private row, caller not entitled): ``changes`` is empty and the row's
+    #: hash reads ``"<blinded>"`` (the hash of a small set of values can be brute-forced).
+    blinded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +246,21 @@ def audit_flush(session: Session, flush_context: Any) -> None:
     append_entries(session.connection(), str(actor), entries)
 
 
+def log_views(s: Session, actor: str, via: str, reads_by_patient: Mapping[str, Iterable[str]]) -> None:
+    """Write one access record (``view`` row) per patient whose locked reads ``actor`` was shown
+    by ``via`` (the method), naming the reads, in the caller's transaction."""
+    items = [(VIEW_ACTION, PatientRow.__tablename__, patient_id, {"via": (None, via), "reads": (None, sorted(set(uids)))})
+             for patient_id, uids in sorted(reads_by_patient.items())]
+    if items:
+        append_entries(s.connection(), actor, items)
+
+
+def viewed_patients(s: Session, actor: str) -> set[str]:
+    """Patient ids whose reads ``actor`` has been shown as adjudicator (access records)."""
+    return set(s.scalars(select(AuditLogRow.entity_key).where(
+        AuditLogRow.actor == actor, AuditLogRow.action == VIEW_ACTION, AuditLogRow.entity == PatientRow.__tablename__)))
+
+
 def read_entries(conn: Connection) -> list[AuditEntry]:
     """All audit rows in ``seq`` order."""
     rows = conn.execute(select(AuditLogRow.__table__).order_by(AuditLogRow.seq)).mappings().all()
@@ -358,6 +383,7 @@ def verify_seals(s: Session) -> tuple[list[str], int]:
     problems: list[str] = []
     seals: dict[str, str] = {}
     locks: dict[str, int] = {}
+    all_locks: dict[str, list[int]] = {}
     first_seal: int | None = None
     for seq, action, key, changes in s.execute(
         select(AuditLogRow.seq, AuditLogRow.action, AuditLogRow.entity_key, AuditLogRow.changes)
@@ -372,6 +398,15 @@ def verify_seals(s: Session) -> tuple[list[str], int]:
             first_seal = seq if first_seal is None else first_seal
         else:
             locks[key] = seq
+            all_locks.setdefault(key, []).append(seq)
+    status = {uid: st for uid, st in s.execute(select(ReadRow.read_uid, ReadRow.status))}
+    for key, seqs in all_locks.items():
+        if len(seqs) > 1:
+            problems.append(f"read {key} was locked {len(seqs)} times (log rows seq {', '.join(map(str, seqs))}): it was "
+                            "unlocked outside hcc_imaging in between, and may have been changed")
+        if key in status and status[key] != ReadStatus.LOCKED.value:
+            problems.append(f"read {key} was locked (log row seq {seqs[-1]}) but its status is now {status[key]!r}: it "
+                            "was unlocked outside hcc_imaging (a locked read never changes)")
     n = 0
     for r in s.scalars(select(ReadRow).where(ReadRow.status == ReadStatus.LOCKED.value).order_by(ReadRow.read_uid)):
         want = seals.get(r.read_uid)
@@ -388,3 +423,112 @@ def verify_seals(s: Session) -> tuple[list[str], int]:
             problems.append(f"locked read {r.read_uid}: its measurements, responses or read row differ from what was "
                             "sealed at lock (edited outside hcc_imaging after the lock)")
     return problems, n
+
+
+# ------------------------------------------------------------------------------------------
+# every row against the last state the log recorded for it
+# ------------------------------------------------------------------------------------------
+#: Actions that record no row change (a seal, an access record, a schema step).
+_NO_ROW_CHANGE = frozenset({SEAL_ACTION, VIEW_ACTION, "migrate"})
+_DELETED = object()
+
+
+def _audited_models() -> dict[str, Any]:
+    """Table name -> ORM class of every audited table."""
+    out = {}
+    for mapper in Base.registry.mappers:
+        cls = mapper.class_
+        name = cls.__tablename__
+        if name not in UNAUDITED_TABLES and name != "schema_version":
+            out[name] = cls
+    return out
+
+
+def _fk_targets(cls: Any) -> dict[str, str]:
+    """Column -> table it refers to (foreign keys)."""
+    return {c.key: next(iter(c.foreign_keys)).column.table.name for c in cls.__table__.columns if c.foreign_keys}
+
+
+def verify_rows(s: Session, blinded_tables: frozenset[str]) -> list[str]:
+    """Compare every row of the audited tables with the last state the log recorded for it.
+
+    The log is replayed (create sets the logged columns, the others are NULL; update and lock
+    set the changed columns; delete removes the row).  Foreign keys are compared by the public
+    id of the row they refer to, and row ids are left out, so a dump and restore verifies.
+    Reported: a row whose columns differ from that state (edited outside hcc_imaging), a row
+    the log created that is gone (deleted outside hcc_imaging).  A row the log never created
+    (or whose creation row does not list its columns, as a hand-made test store's) is compared
+    only on the columns the log set.  For
+    rows of ``blinded_tables`` the report names the row only, not the columns (anyone may run
+    ``audit verify``).
+    """
+    models = _audited_models()
+    state: dict[tuple[str, str], Any] = {}
+    created: set[tuple[str, str]] = set()
+    for action, entity, key, changes in s.execute(
+        select(AuditLogRow.action, AuditLogRow.entity, AuditLogRow.entity_key, AuditLogRow.changes).order_by(AuditLogRow.seq)
+    ):
+        if entity not in models or action in _NO_ROW_CHANGE:
+            continue
+        try:
+            ch = {k: v[1] for k, v in json.loads(changes).items()}
+        except (ValueError, TypeError, KeyError, IndexError):
+            continue  # an edited row: the chain check reports it
+        if action == "create":
+            state[(entity, key)] = ch
+            if models[entity].__audit_key__ in ch:  # a full creation row (it logs every non-NULL column)
+                created.add((entity, key))
+        elif action == "delete":
+            state[(entity, key)] = _DELETED
+        else:
+            cur = state.get((entity, key))
+            state[(entity, key)] = {**(cur if isinstance(cur, dict) else {}), **ch}
+    # id -> public key, as the log recorded it and as the tables hold it
+    logged_ids: dict[str, dict[Any, str]] = {}
+    for (entity, key), st in state.items():
+        if isinstance(st, dict) and st.get("id") is not None:
+            logged_ids.setdefault(entity, {})[st["id"]] = key
+    current: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    current_ids: dict[str, dict[Any, str]] = {}
+    for name, cls in models.items():
+        rows = []
+        for obj in s.scalars(select(cls)):
+            cols = {c.key: json.loads(json.dumps(_jsonable(getattr(obj, c.key)))) for c in cls.__table__.columns}
+            rows.append((obj.audit_key(), cols))
+            if "id" in cols:
+                current_ids.setdefault(name, {})[cols["id"]] = obj.audit_key()
+        current[name] = rows
+    problems: list[str] = []
+    for name, cls in models.items():
+        fks = _fk_targets(cls)
+        seen: set[str] = set()
+        for key, cols in current[name]:
+            seen.add(key)
+            st = state.get((name, key))
+            if st is None:
+                continue
+            if st is _DELETED:
+                problems.append(f"{name} row {key}: the audit log records its deletion, but it is in the store "
+                                "(re-inserted outside hcc_imaging)")
+                continue
+            full = (name, key) in created
+            differ = []
+            for col, value in cols.items():
+                if col == "id" or (not full and col not in st):
+                    continue
+                logged = st.get(col)
+                if col in fks:
+                    value = current_ids.get(fks[col], {}).get(value, value)
+                    known = logged_ids.get(fks[col], {})  # else (row created without a full log row): the table's
+                    logged = known[logged] if logged in known else current_ids.get(fks[col], {}).get(logged, logged)
+                if value != logged:
+                    differ.append(col)
+            if differ:
+                what = "" if name in blinded_tables else f" ({', '.join(sorted(differ))})"
+                problems.append(f"{name} row {key}: differs from the last state the audit log recorded{what} "
+                                "(edited outside hcc_imaging)")
+        for (entity, key), st in state.items():
+            if entity == name and isinstance(st, dict) and (entity, key) in created and key not in seen:
+                problems.append(f"{name} row {key}: created in the audit log but missing from the store "
+                                "(deleted outside hcc_imaging)")
+    return problems

@@ -35,7 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import BlindingError, CriteriaError, ReadDocumentError, StoreError
-from .audit import seal_read
+from .audit import log_views, seal_read, viewed_patients
 from .documents import (
     LOCK_SNAPSHOT,
     MEASUREMENT_COLUMNS,
@@ -50,6 +50,7 @@ from .documents import (
 )
 from .model import (
     AdjudicationRow,
+    AuditLogRow,
     DiscordanceKind,
     LesionRole,
     LesionRow,
@@ -83,6 +84,7 @@ from .records import (
     TumourMarkerInfo,
 )
 from .store import Store, _create_lesion, _marker_kind, _markers, _treatments, new_uid
+from .store import refuse_case_variant
 
 #: "Leave this attribute as it is" in :meth:`ReaderSession.update_lesion` (None means "clear it").
 _KEEP: Any = object()
@@ -348,21 +350,18 @@ class ReaderSession(_Base):
             (LesionRow.tracking_uid == lesion) | (LesionRow.lesion_id == lesion))))
         own = [r for r in rows if r.owner_reader_fk == me.id]
         shared = [r for r in rows if r.owner_reader_fk is None]
-        other = [r for r in rows if r.owner_reader_fk not in (None, me.id)]
         by_uid = [r for r in own + shared if r.tracking_uid == lesion]
         if by_uid:
             return by_uid[0]
         for group in (own, shared):
             if group:
                 return group[0]
-        if any(r.tracking_uid == lesion for r in other):
-            raise BlindingError(
-                f"lesion {lesion!r} of patient {patient.patient_id!r} belongs to another reader; a reader cannot use "
-                "another reader's lesions. Create your own with ReaderSession.add_lesion."
-            )
+        # one message whether the id is another reader's lesion or nobody's: telling them apart
+        # would confirm what another reader recorded
         raise StoreError(
-            f"no lesion {lesion!r} of patient {patient.patient_id!r} visible to reader {self.user_id!r}; create it "
-            "with ReaderSession.add_lesion (or pass its tracking UID)."
+            f"lesion {lesion!r} not found among the lesions of patient {patient.patient_id!r} visible to reader "
+            f"{self.user_id!r} (your own and the shared ones); list them with ReaderSession.lesions ('study lesion "
+            "list'), or create it with ReaderSession.add_lesion."
         )
 
     # -- lesions -------------------------------------------------------------------------------
@@ -429,6 +428,7 @@ class ReaderSession(_Base):
         def fn(s: Session) -> ReadInfo:
             me = self._me(s)
             p = Store._patient(s, patient_id)
+            _refuse_unblinded_read(s, me, p)
             tps = [Store._timepoint(s, p, t) for t in dict.fromkeys(timepoint_ids)]
             r = ReadRow(read_uid=new_uid(), reader_fk=me.id, patient_fk=p.id, status=ReadStatus.DRAFT.value,
                         criteria=",".join(crit))
@@ -652,6 +652,7 @@ class ReaderSession(_Base):
             check_pseudonym(doc.patient_id, "patient id")
             p = s.scalar(select(PatientRow).where(PatientRow.patient_id == doc.patient_id))
             if p is None:
+                refuse_case_variant(s, PatientRow.patient_id, doc.patient_id, "patient")
                 p = PatientRow(patient_id=doc.patient_id)
                 s.add(p)
                 s.flush()
@@ -672,6 +673,7 @@ class ReaderSession(_Base):
                         row.date = t.date
                 tp_rows.append(row)
             s.flush()
+            _refuse_unblinded_read(s, me, p)
             r = ReadRow(read_uid=new_uid(), reader_fk=me.id, patient_fk=p.id, status=ReadStatus.DRAFT.value,
                         criteria=",".join(crit), extra_json=dumps(extra))
             s.add(r)
@@ -712,12 +714,12 @@ class ReaderSession(_Base):
         if obs.tracking_uid:
             row = s.scalar(select(LesionRow).where(LesionRow.tracking_uid == obs.tracking_uid))
             if row is not None:
-                if row.patient_fk != p.id:
-                    raise StoreError(f"lesion {obs.lesion_id!r}: tracking UID {obs.tracking_uid} belongs to another patient; "
-                                     "correct the tracking_uid in the document.")
-                if row.owner_reader_fk not in (None, me.id):
-                    raise BlindingError(f"lesion {obs.lesion_id!r}: tracking UID {obs.tracking_uid} is another reader's "
-                                        "lesion; a reader cannot write to it. Drop tracking_uid to create your own.")
+                if row.patient_fk != p.id or row.owner_reader_fk not in (None, me.id):
+                    # one message for another patient's and another reader's lesion (no confirmation)
+                    raise StoreError(f"lesion {obs.lesion_id!r}: tracking UID {obs.tracking_uid} is not found among the "
+                                     f"lesions of patient {p.patient_id!r} visible to reader {self.user_id!r} (your own "
+                                     "and the shared ones) and is taken; correct the tracking_uid in the document, or "
+                                     "drop it to create a new lesion.")
                 return row
             mine = s.scalar(select(LesionRow).where(LesionRow.patient_fk == p.id, LesionRow.lesion_id == obs.lesion_id,
                                                     LesionRow.owner_reader_fk == me.id))
@@ -758,6 +760,14 @@ class ReaderSession(_Base):
 
         def fn(s: Session) -> ReadInfo:
             r, _ = self._own_read(s, read_uid, draft=True)
+            was_locked = s.scalar(select(AuditLogRow.seq).where(
+                AuditLogRow.entity == ReadRow.__tablename__, AuditLogRow.action == "lock", AuditLogRow.entity_key == r.read_uid).limit(1))
+            if was_locked is not None or s.scalar(select(ReadResponseRow.id).where(ReadResponseRow.read_fk == r.id).limit(1)):
+                raise StoreError(
+                    f"read {read_uid} was locked before (audit log row seq {was_locked}, or stored responses) but is a "
+                    "draft now: it was unlocked outside hcc_imaging, and a locked read never changes. Run 'hcc-imaging "
+                    "study audit verify', restore the store from a backup, and start a new read to revise it."
+                )
             _lock_read(s, r, run, self.user_id)
             return _read_info(s, r)
 
@@ -979,6 +989,19 @@ def _import_marker(s: Session, p: PatientRow, marker: str, value: float, date: d
         )
 
 
+def _refuse_unblinded_read(s: Session, me: ReaderRow, p: PatientRow) -> None:
+    """BlindingError when ``me`` has seen other readers' reads of ``p`` as adjudicator (an access
+    record in the audit log, or a decision): such a read would not be blinded."""
+    decided = s.scalar(select(AdjudicationRow.id).where(AdjudicationRow.adjudicator_fk == me.id,
+                                                        AdjudicationRow.patient_fk == p.id).limit(1))
+    if decided is not None or p.patient_id in viewed_patients(s, me.reader_id):
+        raise BlindingError(
+            f"{me.reader_id!r} has seen other readers' reads of patient {p.patient_id!r} as adjudicator (exported or "
+            "listed them, their discordances or decisions, or adjudicated them; see 'study audit log'), so a read of "
+            f"{p.patient_id!r} by {me.reader_id!r} would not be blinded. Another reader must read this patient."
+        )
+
+
 class AdjudicatorSession(_Base):
     """An adjudicator's view: locked reads of all readers, discordances, decisions, agreement.
 
@@ -1020,39 +1043,62 @@ class AdjudicatorSession(_Base):
             raise BlindingError(f"adjudicator {self.user_id!r} has a read of this patient and cannot adjudicate it; "
                                 "use another adjudicator.")
 
+    def _viewed(self, s: Session, via: str, reads: Sequence[ReadRow]) -> None:
+        """Access record: this adjudicator was shown ``reads`` by ``via`` (one audit row per patient)."""
+        by_patient: dict[str, list[str]] = {}
+        for r in reads:
+            by_patient.setdefault(_row(s, PatientRow, r.patient_fk).patient_id, []).append(r.read_uid)
+        log_views(s, self.user_id, via, by_patient)
+
+    def _conflicted(self, s: Session) -> set[int]:
+        """Patients (row ids) this adjudicator has a read of: left out of every listing."""
+        return set(s.scalars(select(ReadRow.patient_fk).where(ReadRow.reader_fk == self._me(s).id)))
+
     def locked_reads(self, patient_id: str | None = None) -> list[ReadInfo]:
-        """Locked reads of every reader (optionally of one patient)."""
+        """Locked reads of every reader (optionally of one patient), except of patients this
+        adjudicator has a read of (BlindingError when ``patient_id`` is one)."""
         def fn(s: Session) -> list[ReadInfo]:
             q = select(ReadRow).where(ReadRow.status == ReadStatus.LOCKED.value)
             if patient_id is not None:
                 p = Store._patient(s, patient_id)
                 self._not_conflicted(s, p.id)
                 q = q.where(ReadRow.patient_fk == p.id)
-            return [_read_info(s, r) for r in s.scalars(q.order_by(ReadRow.id))]
+            conflicted = self._conflicted(s)
+            return [_read_info(s, r) for r in s.scalars(q.order_by(ReadRow.id)) if r.patient_fk not in conflicted]
 
         return self.store._read(fn)
 
     def measurements(self, read_uid: str) -> list[MeasurementRecord]:
-        """Measurements of a locked read (BlindingError for a draft)."""
+        """Measurements of a locked read (BlindingError for a draft); logged as an access."""
         def fn(s: Session) -> list[MeasurementRecord]:
             r = self._locked(s, read_uid)
             reader = _row(s, ReaderRow, r.reader_fk)
-            return _measurements(s, r, reader.reader_id)
+            out = _measurements(s, r, reader.reader_id)
+            self._viewed(s, "measurements", [r])
+            return out
 
-        return self.store._read(fn)
+        return self.store._write(self.user_id, fn)
 
     def responses(self, read_uid: str) -> list[ResponseRecord]:
-        """Stored responses of a locked read."""
-        return self.store._read(lambda s: _response_records(s, self._locked(s, read_uid)))
+        """Stored responses of a locked read; logged as an access."""
+        def fn(s: Session) -> list[ResponseRecord]:
+            r = self._locked(s, read_uid)
+            out = _response_records(s, r)
+            self._viewed(s, "responses", [r])
+            return out
+
+        return self.store._write(self.user_id, fn)
 
     def export_document(self, read_uid: str) -> Any:
-        """A locked read as a ReadDocument."""
+        """A locked read as a ReadDocument; logged as an access."""
         def fn(s: Session) -> Any:
             r = self._locked(s, read_uid)
             reader = _row(s, ReaderRow, r.reader_fk)
-            return _document(s, r, reader.reader_id)
+            doc = _document(s, r, reader.reader_id)
+            self._viewed(s, "export_document", [r])
+            return doc
 
-        return self.store._read(fn)
+        return self.store._write(self.user_id, fn)
 
     def _latest_locked(self, s: Session, patient: PatientRow, criteria: str) -> list[ReadRow]:
         rows = s.scalars(select(ReadRow).where(ReadRow.patient_fk == patient.id, ReadRow.status == ReadStatus.LOCKED.value)
@@ -1078,6 +1124,7 @@ class AdjudicatorSession(_Base):
             reads = self._latest_locked(s, p, criteria)
             if len(reads) < 2:
                 return []
+            self._viewed(s, "discordances", reads)
             bor_vals, pd_vals, pd_keys = [], [], []
             for r in reads:
                 reader = _row(s, ReaderRow, r.reader_fk)
@@ -1105,7 +1152,7 @@ class AdjudicatorSession(_Base):
                     out.append(Discordance(patient_id, criteria, kind, tuple(vals), _adj_info(s, adj) if adj else None))
             return out
 
-        return self.store._read(fn)
+        return self.store._write(self.user_id, fn)
 
     def adjudicate(self, patient_id: str, criteria: str, discordance: DiscordanceKind | str, chosen_read_uid: str,
                    reason: str, *, confirmed: bool = False) -> AdjudicationInfo:
@@ -1139,13 +1186,21 @@ class AdjudicatorSession(_Base):
         return self.store._write(self.user_id, fn)
 
     def adjudications(self, patient_id: str | None = None) -> list[AdjudicationInfo]:
+        """Recorded decisions (optionally of one patient), except of patients this adjudicator
+        has a read of (BlindingError when ``patient_id`` is one): a decision names the read
+        chosen and why."""
         def fn(s: Session) -> list[AdjudicationInfo]:
             q = select(AdjudicationRow)
             if patient_id is not None:
-                q = q.where(AdjudicationRow.patient_fk == Store._patient(s, patient_id).id)
-            return [_adj_info(s, a) for a in s.scalars(q.order_by(AdjudicationRow.id))]
+                p = Store._patient(s, patient_id)
+                self._not_conflicted(s, p.id)
+                q = q.where(AdjudicationRow.patient_fk == p.id)
+            conflicted = self._conflicted(s)
+            rows = [a for a in s.scalars(q.order_by(AdjudicationRow.id)) if a.patient_fk not in conflicted]
+            self._viewed(s, "adjudications", [_row(s, ReadRow, a.chosen_read_fk) for a in rows])
+            return [_adj_info(s, a) for a in rows]
 
-        return self.store._read(fn)
+        return self.store._write(self.user_id, fn)
 
     def paired_responses(self, criteria: str, reader_a: str, reader_b: str, *, confirmed: bool = False) -> Any:
         """Paired locked responses of two readers under ``criteria`` (for agreement).
@@ -1169,6 +1224,7 @@ class AdjudicatorSession(_Base):
                 if ra.id not in reads or rb.id not in reads:
                     continue
                 self._not_conflicted(s, p.id)
+                self._viewed(s, "paired_responses", [reads[ra.id], reads[rb.id]])
                 resp = {}
                 for who in (ra.id, rb.id):
                     resp[who] = {rec.timepoint_id: rec for rec in _response_records(s, reads[who]) if rec.criteria == criteria}
@@ -1189,7 +1245,7 @@ class AdjudicatorSession(_Base):
             return PairedResponses(criteria, reader_a, reader_b, tuple(tp_pairs), tuple(bor_pairs), tuple(sum_pairs),
                                    unit or "mm")
 
-        return self.store._read(fn)
+        return self.store._write(self.user_id, fn)
 
     def agreement(self, criteria: str, reader_a: str, reader_b: str, *, confirmed: bool = False) -> Any:
         """Inter-reader agreement report (kappa, ICC(2,1), Bland-Altman) under ``criteria``."""

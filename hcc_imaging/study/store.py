@@ -37,12 +37,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from ..errors import StoreError
-from .audit import AuditEntry, AuditReport, audit_flush, read_entries, verify_connection, verify_seals
+from .audit import (
+    AuditEntry,
+    AuditReport,
+    audit_flush,
+    log_views,
+    read_entries,
+    verify_connection,
+    verify_rows,
+    verify_seals,
+)
 from .constants import (
     DB_ENV_VAR,
     DB_FILENAME,
@@ -78,7 +87,7 @@ from .records import (
     TumourMarkerInfo,
 )
 
-__all__ = ["Store", "resolve_db_url", "new_uid", "check_pseudonym", "ADMIN_ACTOR"]
+__all__ = ["Store", "resolve_db_url", "new_uid", "check_pseudonym", "refuse_case_variant", "ADMIN_ACTOR"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -104,13 +113,42 @@ def new_uid() -> str:
 
 def check_pseudonym(value: str, what: str) -> str:
     """Return ``value`` if it is an acceptable pseudonymous id, else raise StoreError."""
+    if isinstance(value, str) and value != value.strip() and PSEUDONYM_PATTERN.match(value.strip()):
+        raise StoreError(f"{what} {value!r} has spaces around it; ids have none, pass {value.strip()!r}.")
     if not isinstance(value, str) or not PSEUDONYM_PATTERN.match(value):
+        example = _ID_EXAMPLES.get(what)
+        hint = ("The study store never holds patient names; pass the trial or research code (e.g. 'HCC-0042') instead."
+                if example is None else f"The study store never holds names; pass a code such as {example} instead.")
         raise StoreError(
             f"{what} {value!r} is not an accepted pseudonymous id (1-64 of letters, digits, '.', '_', ':', '-'; "
-            "no spaces, '^' or commas). The study store never holds patient names; pass the trial or "
-            "research code (e.g. 'HCC-0042') instead."
+            f"no spaces, '^' or commas). {hint}"
         )
     return value
+
+
+#: Example of each kind of id in check_pseudonym's message (patient ids: the default wording).
+_ID_EXAMPLES: dict[str, str] = {
+    "reader id": "'R1' or 'ADJ1' (a reader's pseudonymous code)",
+    "time point id": "'BL' or 'FU1'",
+    "lesion id": "'L1'",
+}
+
+
+def refuse_case_variant(s: Session, column: Any, value: str, what: str) -> None:
+    """StoreError when a ``what`` id that differs from ``value`` only by letter case exists
+    (``r1`` next to ``R1`` would be a second reader, ``p1`` next to ``P1`` a second patient)."""
+    other = s.scalar(select(column).where(func.lower(column) == value.lower(), column != value).limit(1))
+    if other is not None:
+        raise StoreError(
+            f"{what} id {value!r} differs from the existing {what} {other!r} only by letter case; ids that differ only "
+            f"by case would be two {what}s for what is most likely one. Use {other!r}, or pick an id that differs by more."
+        )
+
+
+def _case_hint(s: Session, column: Any, value: str) -> str:
+    """`` Did you mean 'X'?`` when an id differing only by case exists, else ""."""
+    other = s.scalar(select(column).where(func.lower(column) == value.lower()).limit(1)) if isinstance(value, str) else None
+    return f" Did you mean {other!r} (ids are case-sensitive)?" if other is not None else ""
 
 
 def resolve_db_url(db: str | os.PathLike[str] | None = None) -> str:
@@ -297,14 +335,16 @@ class Store:
     def _patient(s: Session, patient_id: str) -> PatientRow:
         row = s.scalar(select(PatientRow).where(PatientRow.patient_id == patient_id))
         if row is None:
-            raise StoreError(f"unknown patient {patient_id!r}; add it first (Store.add_patient / 'study patient add').")
+            raise StoreError(f"unknown patient {patient_id!r}; add it first (Store.add_patient / 'study patient add')."
+                             + _case_hint(s, PatientRow.patient_id, patient_id))
         return row
 
     @staticmethod
     def _reader(s: Session, reader_id: str) -> ReaderRow:
         row = s.scalar(select(ReaderRow).where(ReaderRow.reader_id == reader_id))
         if row is None:
-            raise StoreError(f"unknown reader {reader_id!r}; add it first (Store.add_reader / 'study reader add').")
+            raise StoreError(f"unknown reader {reader_id!r}; add it first (Store.add_reader / 'study reader add')."
+                             + _case_hint(s, ReaderRow.reader_id, reader_id))
         return row
 
     @staticmethod
@@ -338,6 +378,7 @@ class Store:
         def fn(s: Session) -> ReaderInfo:
             if s.scalar(select(ReaderRow).where(ReaderRow.reader_id == reader_id)) is not None:
                 raise StoreError(f"reader {reader_id!r} already exists; pick another id.")
+            refuse_case_variant(s, ReaderRow.reader_id, reader_id, "reader")
             s.add(ReaderRow(reader_id=reader_id, role=role.value))
             return ReaderInfo(reader_id, role.value)
 
@@ -356,6 +397,7 @@ class Store:
                 if exist_ok:
                     return PatientInfo(patient_id)
                 raise StoreError(f"patient {patient_id!r} already exists; pass exist_ok=True to reuse it.")
+            refuse_case_variant(s, PatientRow.patient_id, patient_id, "patient")
             s.add(PatientRow(patient_id=patient_id))
             return PatientInfo(patient_id)
 
@@ -487,24 +529,32 @@ class Store:
 
     # -- audit and integrity ----------------------------------------------------------------------
     def audit_verify(self, *, raise_on_error: bool = True) -> AuditReport:
-        """Verify the hash chain and every locked read against the content sealed at its lock;
-        raise AuditIntegrityError (default) or return the report."""
+        """Verify the hash chain, every locked read against the content sealed at its lock (and
+        that a read the log locked is still locked, once), and every row against the last state
+        the log recorded for it; raise AuditIntegrityError (default) or return the report."""
         with self.engine.connect() as conn:
             report = verify_connection(conn)
         seal_problems, n_sealed = self._read(verify_seals)
+        row_problems = self._read(lambda s: verify_rows(s, BLINDED_TABLES))
         from dataclasses import replace
 
-        report = replace(report, ok=report.ok and not seal_problems,
-                         problems=report.problems + tuple(seal_problems), n_sealed_reads=n_sealed)
+        more = tuple(seal_problems) + tuple(row_problems)
+        report = replace(report, ok=report.ok and not more, problems=report.problems + more, n_sealed_reads=n_sealed)
         return report.raise_if_bad() if raise_on_error else report
 
     def audit_entries(self, *, adjudicator_id: str | None = None) -> list[AuditEntry]:
         """The audit log in order (pseudonymous ids only).
 
-        Blinding: the old/new values of reader-private rows (reads, measurements, responses,
-        lesions, tracking links, adjudications) are shown only to a registered adjudicator
-        (``adjudicator_id``); otherwise each such change lists the column with both values
-        replaced by ``"<blinded>"``.  Who changed which row when stays visible.
+        Blinding: rows of reader-private tables (``BLINDED_TABLES``: reads, their time points,
+        measurements, responses, lesions, tracking links, adjudications) keep only who did
+        what to which row when (``seq``, ``ts``, ``actor``, ``action``, ``entity``,
+        ``entity_key``): their ``changes`` are empty - not even the names of the changed
+        columns are shown, since which columns a row sets says what was recorded (a response
+        row sets ``pd_date`` only when the reader called PD) - their ``row_hash`` and the next
+        row's ``prev_hash`` read ``"<blinded>"`` (the hash of a few possible values can be
+        brute-forced) and ``blinded`` is True.  A registered adjudicator (``adjudicator_id``)
+        sees the full rows of locked reads of patients they have no read of (the rules of
+        AdjudicatorSession).  :meth:`audit_verify` always checks the full stored rows.
         """
         if adjudicator_id is not None:
             from ..errors import BlindingError
@@ -517,21 +567,24 @@ class Store:
             self._read(check)
         with self.engine.connect() as conn:
             entries = read_entries(conn)
-        from dataclasses import replace
+        shown: set[tuple[str, str]] = set()
+        if adjudicator_id is not None:
+            shown, viewed = self._adjudicator_visible(adjudicator_id, entries)
+            if viewed:  # the values of those reads were shown: an access record, as AdjudicatorSession's
+                self._write(adjudicator_id, lambda s: log_views(s, adjudicator_id, "audit_entries", viewed))
+        return _blind_entries(entries, shown)
 
-        shown = self._adjudicator_visible(adjudicator_id, entries) if adjudicator_id is not None else set()
-        return [replace(e, changes={k: (BLINDED, BLINDED) for k in e.changes})
-                if e.entity in BLINDED_TABLES and (e.entity, e.entity_key) not in shown else e
-                for e in entries]
-
-    def _adjudicator_visible(self, adjudicator_id: str, entries: list[AuditEntry]) -> set[tuple[str, str]]:
+    def _adjudicator_visible(
+        self, adjudicator_id: str, entries: list[AuditEntry],
+    ) -> tuple[set[tuple[str, str]], dict[str, list[str]]]:
         """(entity, key) of reader-private audit rows whose values an adjudicator may see: rows of
         locked reads (read, its time points, measurements, responses; the lesions measured in
         them and their tracking links) and adjudications, never of a patient the adjudicator
-        has a read of (the same rules as AdjudicatorSession)."""
+        has a read of (the same rules as AdjudicatorSession); and patient id -> the read UIDs
+        whose rows are shown (for the access record)."""
         from .model import AdjudicationRow, MeasurementRow, ReadRow, ReadStatus, TrackingLinkRow
 
-        def fn(s: Session) -> set[tuple[str, str]]:
+        def fn(s: Session) -> tuple[set[tuple[str, str]], dict[str, list[str]]]:
             me = self._reader(s, adjudicator_id)
             conflicted = set(s.scalars(select(ReadRow.patient_fk).where(ReadRow.reader_fk == me.id)))
             reads = list(s.scalars(select(ReadRow)))
@@ -566,7 +619,15 @@ class Store:
                     good = False
                 if good:
                     out.add((e.entity, k))
-            return out
+            pid = {p.id: p.patient_id for p in s.scalars(select(PatientRow))}
+            viewed: dict[str, list[str]] = {}
+            for r in reads:
+                if r.id in ok_read_ids:
+                    viewed.setdefault(pid[r.patient_fk], []).append(r.read_uid)
+            for a in s.scalars(select(AdjudicationRow)):
+                if a.patient_fk not in conflicted:
+                    viewed.setdefault(pid[a.patient_fk], [])
+            return out, viewed
 
         return self._read(fn)
 
@@ -577,6 +638,24 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(text("PRAGMA integrity_check")).all()
         return "\n".join(str(r[0]) for r in rows)
+
+
+def _blind_entries(entries: list[AuditEntry], shown: set[tuple[str, str]]) -> list[AuditEntry]:
+    """``entries`` with the content of reader-private rows not in ``shown`` withheld (see
+    :meth:`Store.audit_entries`)."""
+    from dataclasses import replace
+
+    out: list[AuditEntry] = []
+    prev_blinded = False
+    for e in entries:
+        hide = e.entity in BLINDED_TABLES and (e.entity, e.entity_key) not in shown
+        if hide:
+            e = replace(e, changes={}, row_hash=BLINDED, blinded=True)
+        if prev_blinded:
+            e = replace(e, prev_hash=BLINDED)
+        out.append(e)
+        prev_blinded = hide
+    return out
 
 
 def _create_lesion(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hcc_imaging.batch import run_batch
+from hcc_imaging.batch import PipelineOptions, run_batch
 from hcc_imaging.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -88,3 +88,42 @@ def test_same_numbers_as_napari_adapter(sample_run, tp) -> None:
             assert getattr(obs, f) == batch[lid][f], (lid, f)
         n += 1
     assert n >= 5
+
+
+def test_response_rows_carry_the_endpoints_of_export_summary(tmp_path) -> None:
+    """The batch's response rows carry PFS / TTP / DOR as ``hcc-imaging export csv``'s summary
+    table gives them for the run's reads and assessments (same columns, same values, from the
+    same ``endpoints_json``): the batch wrote BORs without them."""
+    from hcc_imaging.export.tables import TABLE_SCHEMAS, summary_table
+
+    from .conftest import make_archive
+
+    src = make_archive(tmp_path / "src", 1, timepoints=("baseline", "fu1", "fu2"))
+    out = tmp_path / "out"
+    s = run_batch(src, out, workers=1, processes=False,
+                  options=PipelineOptions(criteria=("RECIST1.1", "mRECIST", "iRECIST")))
+    assert s.n_failures == 0
+    summary_columns = [c.name for c in TABLE_SCHEMAS["summary"]]
+    ENDPOINT_COLUMNS = summary_columns[summary_columns.index("pfs_event"):]  # noqa: N806 (schema 2.1's)
+    assert len(ENDPOINT_COLUMNS) == 8
+    docs = [json.loads(p.read_text()) for p in sorted((out / "reads").glob("*.json"))]
+    ass = {d["patient_id"]: json.loads((out / "assessments" / f"{d['patient_id']}.json").read_text()) for d in docs}
+    want = summary_table(docs, ass).set_index(["patient_id", "criterion"])
+    for resp in (pd.read_csv(out / "responses.csv"), pd.read_parquet(out / "responses.parquet")):
+        assert set(ENDPOINT_COLUMNS) <= set(resp.columns), sorted(resp.columns)
+        assert len(resp) == 3 * 3
+        for row in resp.itertuples():
+            ref = want.loc[(row.patient_id, row.criterion)]
+            for c in ENDPOINT_COLUMNS:
+                got, exp = getattr(row, c), ref[c]
+                assert (pd.isna(got) and pd.isna(exp)) or got == exp, (row.criterion, row.timepoint_id, c, got, exp)
+    # the run holds a progression and a responder, so the columns are not all empty
+    assert bool(want.pfs_event.any()) and want.dor_unconfirmed_days.notna().any()
+    # days are whole numbers in the CSV ("112", not "112.0"), events true/false or empty
+    import csv
+
+    with open(out / "responses.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            for c in ENDPOINT_COLUMNS:
+                allowed = {"True", "False", ""} if c.endswith("_event") else None
+                assert (row[c] in allowed) if allowed else (row[c] == "" or row[c].isdigit()), (c, row[c])

@@ -495,6 +495,43 @@ def test_child_pugh_same_band_in_either_unit(si, conventional, boundary):
     assert a.points == b.points
 
 
+@pytest.mark.parametrize("boundary", ["middle_closed", "better", "worse"])
+@pytest.mark.parametrize(("si", "conventional"), [
+    pytest.param({"bilirubin_umol_l": 51.3, "albumin_g_l": 35}, {"bilirubin_mg_dl": 3, "albumin_g_dl": 3.5},
+                 id="bili-51.3-umol-3-mg-alb-35-g-l-3.5-g-dl"),
+    pytest.param({"bilirubin_umol_l": 34.2, "albumin_g_l": 28}, {"bilirubin_mg_dl": 2, "albumin_g_dl": 2.8},
+                 id="bili-34.2-umol-2-mg-alb-28-g-l-2.8-g-dl"),
+])
+def test_liver_function_unit_properties_are_exact_on_the_child_pugh_edges(si, conventional, boundary):
+    """``LiverFunction.bilirubin_mg_per_dl`` & co. convert exactly: 51.3 µmol/L gave
+    2.9999999999999996 mg/dL (2 points under boundary="worse", 3 from 3 mg/dL) and 3 mg/dL gave
+    51.300000000000004 µmol/L."""
+    common = {"day": 0, "inr": 1.0, "ascites": "none", "encephalopathy": "none"}
+    a, b = LiverFunction(**common, **si), LiverFunction(**common, **conventional)
+    for lf in (a, b):
+        assert lf.bilirubin_mg_per_dl == float(conventional["bilirubin_mg_dl"])
+        assert lf.bilirubin_umol_per_l == si["bilirubin_umol_l"]
+        assert lf.albumin_g_per_dl == conventional["albumin_g_dl"]
+        assert lf.albumin_g_per_l == si["albumin_g_l"]
+        via_properties = child_pugh(lf.bilirubin_mg_per_dl, lf.albumin_g_per_dl, 1.0, boundary=boundary)
+        assert via_properties.points == child_pugh_for(a, boundary).points == child_pugh_for(b, boundary).points
+        assert albi(lf.bilirubin_umol_per_l, lf.albumin_g_per_l).score == albi_for(a).score == albi_for(b).score
+
+
+def test_liver_function_unit_properties_round_trip():
+    """Every bilirubin 0.10-20.00 mg/dL and albumin 1.0-6.0 g/dL (steps of a report) comes back
+    as written after a trip through the other unit."""
+    for i in range(10, 2001):
+        mg = i / 100
+        umol = LiverFunction(day=0, bilirubin_mg_dl=mg).bilirubin_umol_per_l
+        assert umol == float(Fraction(i, 100) * Fraction("17.1")), mg
+        assert LiverFunction(day=0, bilirubin_umol_l=umol).bilirubin_mg_per_dl == mg, (mg, umol)
+    for i in range(10, 61):
+        g_dl = i / 10
+        g_l = LiverFunction(day=0, albumin_g_dl=g_dl).albumin_g_per_l
+        assert g_l == float(i) and LiverFunction(day=0, albumin_g_l=g_l).albumin_g_per_dl == g_dl
+
+
 def test_albi_json_never_contradicts_the_grade():
     # albumin chosen so that ALBI is -2.59998: grade 2; 4 decimals would print -2.6 (grade 1)
     bili = 17.1

@@ -15,7 +15,7 @@ import pytest
 
 from hcc_imaging.cli import main
 
-from .conftest import ASSESSMENT, lesion_labels, read_document
+from .conftest import ASSESSMENT, PHI, lesion_labels, read_document
 
 
 @pytest.fixture
@@ -386,6 +386,60 @@ def test_one_lesion_one_tracking_uid_in_every_seg_sr_and_table(tmp_path: Path, c
         lid: sr[(lid, "BL")] for lid in ("L1", "L2", "N1")}
 
 
+def _batch_records() -> list[dict]:
+    """Two study records of one patient, as ``run_study`` returns them (what the batch reads)."""
+    def rec(uid: str, date: str, sizes: dict) -> dict:
+        return {"patient_id": PHI["PatientID"], "study_instance_uid": uid, "study_date": date, "slice_thickness_mm": 2.5,
+                "lesions": [{"lesion_id": lid, "longest_diameter_mm": ld, "short_axis_mm": sa, "volume_mm3": v}
+                            for lid, (ld, sa, v) in sizes.items()]}
+
+    return [rec("1.2.826.0.1.3680043.8.498.71", "20240115", {"L1": (16.0, 12.8, 1500.0), "L2": (11.0, 8.0, 300.0)}),
+            rec("1.2.826.0.1.3680043.8.498.72", "20240318", {"L1": (12.0, 9.0, 800.0), "L2": (10.0, 7.0, 200.0)})]
+
+
+def test_editing_the_reader_or_baseline_date_keeps_the_tracking_uids(tmp_path: Path, capsys) -> None:
+    """A batch read recorded no tracking UIDs: every export derived them from the patient, the
+    reader and the baseline date, so correcting the reader's name or the baseline date in the read
+    gave every lesion another Tracking UID, unrelated to the SEGs and SR already sent.  The batch
+    records each lesion's UID when it makes the read (the one the exports derived before), so the
+    SEG and the SR of the corrected read carry the same UIDs."""
+    from hcc_imaging.batch import build_read_document
+    from hcc_imaging.export.model import as_export_read, derived_tracking_uid
+    from hcc_imaging.io.masks import save_mask
+
+    from .conftest import write_ct_series
+
+    doc = build_read_document(_batch_records(), criteria=("recist1.1",)).to_json()
+    bl = write_ct_series(tmp_path / "ct_bl", study_date="20240115", seed=1)
+    labels = save_mask(lesion_labels(bl.volume)[0], tmp_path / "labels.nii.gz")
+
+    def exported(read: dict, name: str) -> tuple[dict, dict]:
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(read))
+        assert main(["export", "seg", "--image", str(bl.files[0].parent), "--labels", str(labels), "--read", str(path),
+                     "--out", str(tmp_path / f"{name}_seg.dcm")]) == 0
+        assert main(["export", "sr", str(path), "--out", str(tmp_path / f"{name}_sr.dcm")]) == 0
+        capsys.readouterr()
+        return _seg_tracking(tmp_path / f"{name}_seg.dcm"), _sr_tracking(tmp_path / f"{name}_sr.dcm")
+
+    seg, sr = exported(doc, "sent")
+    assert seg["L1"] == sr[("L1", "BL")] == sr[("L1", "FU1")] != seg["L2"]
+    # the UIDs are the ones the exports derived for such a read before they were recorded
+    bare = json.loads(json.dumps(doc))
+    for tp in bare["timepoints"]:
+        for les in tp["lesions"]:
+            les.pop("tracking_uid", None)
+    assert {lid: derived_tracking_uid(as_export_read(bare), lid) for lid in ("L1", "L2")} == {
+        "L1": seg["L1"], "L2": seg["L2"]}
+    for edit in ({"reader_id": "Dr. Smith"}, {"baseline_date": "2024-01-16"}):
+        fixed = json.loads(json.dumps(doc))
+        fixed["reader_id"] = edit.get("reader_id", fixed["reader_id"])
+        fixed["timepoints"][0]["date"] = edit.get("baseline_date", fixed["timepoints"][0]["date"])
+        assert (seg, sr) == exported(fixed, "corrected"), edit
+        assert {les.lesion_id: les.tracking_uid for les in as_export_read(fixed).lesions} == {
+            "L1": seg["L1"], "L2": seg["L2"]}
+
+
 def _write_assessment(tmp_path: Path) -> str:
     p = tmp_path / "assess.json"
     p.write_text(json.dumps(ASSESSMENT))
@@ -437,6 +491,28 @@ def test_images_or_seg_of_another_time_point_are_refused(tmp_path: Path, capsys)
                  "--seg", f"FU1={segs['FU1']}"]) == 0
     assert main(["export", "sr", str(read), "--out", str(tmp_path / "share" / "sr.dcm"), "--images", f"BL={img_bl}",
                  "--seg", f"BL={tmp_path / 'share' / 'seg.dcm'}", "--timepoints", "BL", *keys]) == 0
+
+
+def test_report_refuses_images_of_another_time_point(tmp_path: Path, capsys) -> None:
+    """`export report --images BL=<FU1 CT> --images FU1=<BL CT>` exited 0 with each time point's key
+    images drawn on the other scan (only `export sr` checked).  Refused with the flag to fix; the
+    right images pass."""
+    from .conftest import write_ct_series
+
+    bl = write_ct_series(tmp_path / "ct_bl", study_date="20240115", seed=1).files[0].parent
+    fu = write_ct_series(tmp_path / "ct_fu1", study_date="20240318", seed=2).files[0].parent
+    read = tmp_path / "read.json"
+    read.write_text(json.dumps(read_document()))
+    report = ["export", "report", str(read), "--out", str(tmp_path / "r.html"), "--assessment", _write_assessment(tmp_path)]
+    assert main([*report, "--images", f"BL={fu}", "--images", f"FU1={bl}"]) == 2
+    assert ("--images BL=...: the images are of a study of 20240318 (the date of time point FU1), but time point 'BL' "
+            "of the read is of 20240115: the report would place BL's measurements on another scan. Give each time "
+            "point its own images (--images BL=<the series of 20240115>)") in capsys.readouterr().err
+    assert not (tmp_path / "r.html").exists()
+    assert main([*report, "--images", str(fu)]) == 2  # one series goes to the baseline: the date says FU1
+    assert "--images BL=...: the images are of a study of 20240318" in capsys.readouterr().err
+    assert main([*report, "--images", f"BL={bl}", "--images", f"FU1={fu}"]) == 0
+    assert (tmp_path / "r.html").is_file()
 
 
 def test_the_tables_json_read_is_accepted_where_a_read_is(tmp_path: Path, files, capsys) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -538,3 +539,51 @@ def test_sr_finding_of_a_fluid_follows_the_seg(tmp_path: Path, ct) -> None:
     ds.save_as(tmp_path / "foreign.dcm")
     back, _ = sr_to_read_document(tmp_path / "foreign.dcm")
     assert {les["lesion_id"]: les.get("kind") for les in back["timepoints"][0]["lesions"]} == kinds
+
+
+def test_write_sr_refuses_images_or_seg_of_another_time_point(tmp_path: Path) -> None:
+    """Only `hcc-imaging export sr` checked that each time point's images and SEG are of that time
+    point: `write_sr(doc, images={"BL": <FU1 CT>, "FU1": <BL CT>})` (the Python API, the napari
+    writers, the batch) wrote an SR with each time point's lines on the other scan, filed under
+    the wrong study.  The library refuses, naming the time point, both dates and the fix."""
+    from hcc_imaging.export import TimepointSourceError
+    from hcc_imaging.io import load_series
+
+    bl_ct = write_ct_series(tmp_path / "ct_bl", study_date="20240115", seed=1)
+    fu_ct = write_ct_series(tmp_path / "ct_fu1", study_date="20240318", seed=2)
+    other_ct = write_ct_series(tmp_path / "ct_bl_other", study_date="20240115", seed=3)
+    bl, fu, other = (load_series(c.files[0].parent) for c in (bl_ct, fu_ct, other_ct))
+    segs = {name: write_seg(lesion_labels(v)[0], v, tmp_path / f"seg_{name}.dcm")
+            for name, v in (("BL", bl), ("FU1", fu), ("other", other))}
+    doc = read_document()
+    out = tmp_path / "sr.dcm"
+    cases = [
+        (dict(images={"BL": fu, "FU1": bl}),
+         "the images given for time point 'BL' (series " + fu_ct.series_uid + ") are of a study of 20240318 "
+         "(the date of time point FU1), but time point 'BL' of the read is of 20240115"),
+        (dict(images={"BL": bl, "FU1": fu}, segs={"BL": segs["FU1"], "FU1": segs["BL"]}),
+         "the SEG given for time point 'BL' (" + str(segs["FU1"].path) + ") is of a study of 20240318"),
+        (dict(segs={"FU1": segs["BL"]}), "the SEG given for time point 'FU1'"),  # a SEG alone: its date
+        (dict(images=bl, segs=segs["other"], timepoints=["BL"]),
+         f"was drawn on series {other_ct.series_uid}, but the images given for 'BL' are series {bl_ct.series_uid}"),
+    ]
+    for kwargs, match in cases:
+        with pytest.raises(TimepointSourceError, match=re.escape(match)):
+            write_sr(doc, out, **kwargs)
+        assert not out.exists()
+    # the right ones pass; a pseudonymous read (shifted dates) over the images with link_patient
+    info = write_sr(doc, out, images={"BL": bl, "FU1": fu}, segs={"BL": segs["BL"], "FU1": segs["FU1"]})
+    assert info.n_lesion_groups == 6
+    assert write_sr(doc, tmp_path / "linked.dcm", images={"BL": fu}, timepoints=["BL"], link_patient=True).path.exists()
+
+
+def test_a_read_without_lesions_or_responses_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    """A TID 1500 report needs a measurement group: a read with no lesion and no response gave
+    highdicom's bare TypeError ("Argument 'imaging_measurements' is required")."""
+    from hcc_imaging.export.sr import SrExportError
+
+    doc = {"patient_id": "P1", "timepoints": [{"id": "BL", "date": "2024-01-01", "lesions": []}]}
+    with pytest.raises(SrExportError, match=r"patient P1: the read has no lesion at time point\(s\) BL and no "
+                                            r"response.*export csv"):
+        write_sr(doc, tmp_path / "sr.dcm")
+    assert not (tmp_path / "sr.dcm").exists()

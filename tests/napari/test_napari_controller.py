@@ -476,6 +476,46 @@ def test_propagate_carries_a_lesion_to_a_follow_up_where_the_patient_lies_elsewh
     assert float(2 * (m & truth).sum() / (m.sum() + truth.sum())) >= 0.95
 
 
+def _mirrored(volumes: dict) -> dict:
+    """Another "follow-up": the study mirrored left-right (its liver on the other side, as another
+    patient's or a mirrored series), with its own frame of reference and series."""
+    from dataclasses import replace
+
+    return {ph: replace(v, array=np.ascontiguousarray(np.asarray(v.array)[:, :, ::-1]),
+                        frame_of_reference_uid="1.2.826.0.99.8", series_instance_uid=f"9.9.{n}")
+            for n, (ph, v) in enumerate(volumes.items())}
+
+
+def test_propagate_says_when_the_registration_is_suspect(tmp_path: Path) -> None:
+    """``propagate`` onto a mirrored "follow-up" with "in liver": the registration fails the check
+    ``batch --carry`` and ``segment --from-mask`` make (the two livers overlap poorly), but the
+    dock's Propagate placed L3 there without a word (a 76 mm "lesion").  Now the observation's
+    first problem says the registration is suspect, naming the series and what to do; a lesion not
+    found there blames the registration instead of "record it as absent"; a good follow-up has no
+    such problem."""
+    from hcc_imaging.napari_plugin._segmenting import SUSPECT_REGISTRATION, suspect_registration_note
+    from hcc_imaging.phantoms import make_study
+
+    base = make_study(0, timepoint="baseline")
+    s = ReadSession("P001", "R1", tmp_path / "reads")
+    s.add_timepoint("baseline", base.volumes)
+    s.add_timepoint("fu1", _mirrored(base.volumes))
+    ids = {k: s.segment_at("baseline", base.truth["lesions"][k]["seed_lps"], in_liver=True)[0] for k in ("L1", "L3")}
+    _, obs = s.propagate(ids["L3"], "fu1", in_liver=True)
+    note = suspect_registration_note(obs.problems)
+    assert note is not None and obs.problems[0] == note and note.startswith(f"{SUSPECT_REGISTRATION} from 'baseline'")
+    assert "livers overlap poorly" in note and "series 9.9.2" in note and "same patient" in note
+    assert s.observations[(ids["L3"], "fu1")].problems[0] == note
+    with pytest.raises(HccImagingError, match="It was carried on a suspect registration") as err:
+        s.propagate(ids["L1"], "fu1", in_liver=True)
+    assert "record it as absent" not in str(err.value)
+    good = ReadSession("P001", "R1", tmp_path / "reads2")
+    good.add_timepoint("baseline", base.volumes)
+    good.add_timepoint("fu1", make_study(0, timepoint="fu1").volumes)
+    lid, _ = good.segment_at("baseline", base.truth["lesions"]["L3"]["seed_lps"], in_liver=True)
+    assert suspect_registration_note(good.propagate(lid, "fu1", in_liver=True)[1].problems) is None
+
+
 def test_propagate_all_carries_every_earlier_lesion_not_yet_read_at_the_follow_up(tmp_path: Path) -> None:
     """``propagate_all`` (the dock's "Propagate all"): at fu1, where the patient lies 16 / 21 mm
     elsewhere in the plane, every lesion read at baseline and not yet at fu1 is propagated (L2, L4:

@@ -680,3 +680,53 @@ def test_undo_of_a_whole_lesion_erased_brings_the_lesion_back_in_the_read_and_it
     assert not session.lesions and dock.table.rowCount() == 0
     assert not np.asarray(lab.data).any() and not session.label_array("baseline").any()
     assert "no lesion mask at baseline" in (dock.export_refusal("SEG") or "")
+
+
+@needs_pipeline
+def test_propagate_warns_when_the_registration_is_suspect(make_napari_viewer: Any, qtbot: Any, tmp_path: Path) -> None:
+    """"Propagate" onto a mirrored "follow-up" (its liver on the other side: another patient, a
+    mirrored series) placed the lesion there without a word, while ``batch --carry`` and ``segment
+    --from-mask`` report such a registration.  Now napari shows a warning naming the problem and
+    what to do, the status line says it, the lesion's row has it as its first problem, and the
+    follow-up's lesions layer keeps it in its metadata."""
+    from dataclasses import replace
+
+    from napari.utils.notifications import NotificationSeverity, notification_manager
+
+    from hcc_imaging.napari_plugin._layers import METADATA_KEY, volume_layer_data
+    from hcc_imaging.napari_plugin._widgets._dock import ResponseDock
+    from hcc_imaging.phantoms import make_study
+
+    base = make_study(0, timepoint="baseline")
+    mirrored = {ph: replace(v, array=np.ascontiguousarray(np.asarray(v.array)[:, :, ::-1]),
+                            frame_of_reference_uid="1.2.826.0.99.8", series_instance_uid=f"9.9.{n}")
+                for n, (ph, v) in enumerate(base.volumes.items())}
+    viewer = make_napari_viewer()
+    for tp, vols in (("baseline", base.volumes), ("fu1", mirrored)):
+        for vol in vols.values():
+            data, kwargs, _ = volume_layer_data(vol, timepoint=tp, patient_id="PHANTOM-001")
+            viewer.add_image(data, **kwargs)
+    dock = ResponseDock(viewer, autosave_dir=tmp_path / "reads", db=tmp_path / "study.sqlite")
+    viewer.window.add_dock_widget(dock, name="HCC response")
+    assert dock.liver_check.isChecked()  # "in liver", the default: the livers' registration is checked
+    session = dock.start_read("R1")
+    _click(viewer, dock, base.truth["lesions"]["L3"]["seed_lps"])  # (the first click makes the liver mask too)
+    qtbot.waitUntil(lambda: dock.table.rowCount() == 1 and _cell(dock, 0, "longest_diameter_mm") != "", timeout=60000)
+    dock.timepoint_combo.setCurrentText("fu1")
+    dock.table.selectRow(0)
+    shown: list[Any] = []
+    notification_manager.notification_ready.connect(shown.append)
+    try:
+        with qtbot.waitSignal(dock.segment_done, timeout=90000) as done:
+            dock.propagate_button.click()
+    finally:
+        notification_manager.notification_ready.disconnect(shown.append)
+    assert done.args == [True]
+    warnings = [n for n in shown if n.severity == NotificationSeverity.WARNING and "registration suspect" in n.message]
+    assert len(warnings) == 1, [n.message for n in shown]
+    assert "L1: carried on a suspect registration from 'baseline'" in warnings[0].message
+    assert "livers overlap poorly" in warnings[0].message and "same patient" in warnings[0].message
+    assert "registration suspect: L1: carried on a suspect registration" in dock.status_label.text()
+    assert _cell(dock, 0, "problems").startswith("carried on a suspect registration")
+    problems = viewer.layers["lesions · fu1"].metadata[METADATA_KEY]["problems"]["L1"]
+    assert problems == session.observations[("L1", "fu1")].problems and "livers overlap poorly" in problems[0]

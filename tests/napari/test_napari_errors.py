@@ -59,3 +59,30 @@ def test_session_input_errors(tmp_path: Path) -> None:
 def test_volume_layer_defaults_for_unknown_time_point() -> None:
     _, kwargs, _ = volume_layer_data(_vol())
     assert kwargs["name"] == "unknown" and kwargs["metadata"]["hcc_imaging"]["source_files"] == []
+
+
+def test_sr_export_refuses_images_of_another_time_point(tmp_path: Path) -> None:
+    """The dock's Export SR (``_core.export_sr`` over the session's images) wrote an SR with a time
+    point's lines on another time point's scan when its images were of another study date: only the
+    command line checked.  The core's ``write_sr`` refuses now, and so does the dock's path."""
+    from hcc_imaging.export import TimepointSourceError
+    from hcc_imaging.io import load_series
+
+    from ..export.conftest import PHI, lesion_labels, write_ct_series
+
+    bl = load_series(write_ct_series(tmp_path / "ct_bl", study_date="20240115", seed=1).files[0].parent)
+    fu = load_series(write_ct_series(tmp_path / "ct_fu1", study_date="20240318", seed=2).files[0].parent)
+    s = ReadSession(PHI["PatientID"], "R1", tmp_path / "reads")
+    s.add_timepoint("baseline", {"portal_venous": fu}, date="2024-01-15")  # the follow-up's CT as the baseline
+    s.add_timepoint("fu1", {"portal_venous": bl}, date="2024-03-18")
+    images = {tp: t.reference for tp, t in s.images.items()}  # as ResponseDock.export("SR") passes them
+    with pytest.raises(TimepointSourceError, match=r"the images given for time point 'baseline' .* are of a study of "
+                                                   r"20240318 \(the date of time point fu1\)"):
+        _core.export_sr(s.read_document(), tmp_path / "sr.dcm", images=images)
+    assert not (tmp_path / "sr.dcm").exists()
+    s2 = ReadSession(PHI["PatientID"], "R1", tmp_path / "reads2")
+    s2.add_timepoint("baseline", {"portal_venous": bl}, date="2024-01-15")
+    s2.add_timepoint("fu1", {"portal_venous": fu}, date="2024-03-18")
+    s2.set_mask(s2.new_lesion().lesion_id, "baseline", lesion_labels(bl)[0].array == 1, source="reader:R1")
+    images = {tp: t.reference for tp, t in s2.images.items()}
+    assert _core.export_sr(s2.read_document(), tmp_path / "sr.dcm", images=images).is_file()

@@ -227,6 +227,41 @@ BAD = [
                  r"'FU1' \(day 35\)", id="death-date-before-a-scan"),
     pytest.param({"patient_id": "P", "death_day": -3, "timepoints": [{"id": "BL", "day": -10}]},
                  r"field 'death_day': death on day -3 is before day 0", id="death-negative"),
+    pytest.param({"patient_id": "P", "death_day": 100, "timepoints": [{"id": "BL", "day": 0}],
+                  "markers": [{"day": 20, "afp_ng_ml": 8}, {"day": 120, "afp_ng_ml": 5}]},
+                 r"field 'death_day': death on day 100 is before the tumour-marker draw in "
+                 r"'markers' dated day 120; a record after death is impossible. Fix: correct "
+                 r"'death_day' or that tumour-marker draw's 'day'", id="marker-after-death"),
+    pytest.param({"patient_id": "P", "start_date": "2024-03-01", "death_date": "2024-06-01",
+                  "timepoints": [{"id": "BL", "date": "2024-02-26"}],
+                  "markers": [{"date": "2024-06-02", "pivka_ii_mau_ml": 40}]},
+                 r"field 'death_date': death on day 92 \(2024-06-01\) is before the "
+                 r"tumour-marker draw in 'markers' dated day 93 \(2024-06-02\).*Fix: correct "
+                 r"'death_date' or that tumour-marker draw's 'date'", id="marker-date-after-death"),
+    pytest.param({"patient_id": "P", "death_day": 100, "timepoints": [{"id": "BL", "day": 0}],
+                  "liver_function": [{"day": 130, "bilirubin_mg_dl": 1.0}]},
+                 r"death on day 100 is before the liver-function record in 'liver_function' "
+                 r"dated day 130", id="liver-function-after-death"),
+    pytest.param({"patient_id": "P", "death_day": 100, "timepoints": [{"id": "BL", "day": 0}],
+                  "treatments": [{"kind": "TACE", "day": 140}]},
+                 r"death on day 100 is before the treatment 'TACE' in 'treatments' dated day "
+                 r"140", id="treatment-after-death"),
+    pytest.param({"patient_id": "P", "start_date": "2024-03-01", "death_date": "2024-06-01",
+                  "timepoints": [{"id": "BL", "date": "2024-03-01"}],
+                  "treatments": [{"kind": "lenvatinib", "date": "2024-03-01",
+                                  "end_date": "2024-07-01"}]},
+                 r"death on day 92 \(2024-06-01\) is before the treatment 'lenvatinib' in "
+                 r"'treatments' ending day 122 \(2024-07-01\).*that treatment's 'end_date'",
+                 id="treatment-ending-after-death"),
+    pytest.param({"patient_id": "P", "death_day": 100, "timepoints": [{"id": "BL", "day": 0}],
+                  "ceus": [{"day": 101, "intranodular_arterial_flow": False}]},
+                 r"death on day 100 is before the CEUS exam in 'ceus' dated day 101",
+                 id="ceus-after-death"),
+    pytest.param({"patient_id": "P", "death_day": 100, "last_contact_day": 130,
+                  "timepoints": [{"id": "BL", "day": 0}]},
+                 r"field 'last_contact_day': the last contact on day 130 is after death on day "
+                 r"100 \('death_day'\).*Fix: correct 'last_contact_day' or 'death_day'",
+                 id="last-contact-after-death"),
 ]
 
 
@@ -234,6 +269,32 @@ def test_death_on_the_day_of_the_last_scan_is_accepted():
     d = ReadDocument.from_json({"patient_id": "P", "death_day": 56, "timepoints": [
         {"id": "BL", "day": 0}, {"id": "FU1", "day": 56}]})
     assert d.death_day == 56
+
+
+def test_records_on_the_day_of_death_are_accepted():
+    """A draw, a lab, a treatment (ending) and a CEUS exam on the day of death are possible."""
+    d = ReadDocument.from_json({
+        "patient_id": "P", "death_day": 56, "timepoints": [{"id": "BL", "day": 0}],
+        "markers": [{"day": 56, "afp_ng_ml": 5}],
+        "liver_function": [{"day": 56, "bilirubin_mg_dl": 3.0}],
+        "treatments": [{"kind": "lenvatinib", "day": 0, "end_day": 56}],
+        "ceus": [{"day": 56}]})
+    assert d.death_day == 56 and d.markers[0].day == 56
+
+
+def test_assess_refuses_a_record_after_death(tmp_path, capsys):
+    """The CLI's ``assess`` refuses the file with the document's message (one validator)."""
+    from hcc_imaging.cli import main
+
+    path = tmp_path / "read.json"
+    path.write_text(json.dumps({
+        "patient_id": "P", "death_day": 100, "timepoints": [
+            {"id": "BL", "day": 0, "lesions": [{"lesion_id": "L1", "longest_diameter_mm": 30}]}],
+        "markers": [{"day": 120, "afp_ng_ml": 5}]}))
+    assert main(["assess", str(path), "--criteria", "recist1.1"]) == 2
+    err = capsys.readouterr().err
+    assert ("death on day 100 is before the tumour-marker draw in 'markers' dated day 120"
+            in err), err
 
 
 @pytest.mark.parametrize(("obj", "match"), BAD)

@@ -9,7 +9,14 @@ from fractions import Fraction
 import pytest
 
 from hcc_imaging.errors import CriteriaError
-from hcc_imaging.response import IRECIST, RECICL, classify_irecist, classify_recicl, treatment_effect
+from hcc_imaging.response import (
+    IRECIST,
+    RECICL,
+    assess,
+    classify_irecist,
+    classify_recicl,
+    treatment_effect,
+)
 from hcc_imaging.response.irecist import new_lesion_categories
 from tests.response.response_helpers import doc, les
 
@@ -318,3 +325,33 @@ def test_nlt_categories_respect_caps():
     cats = new_lesion_categories(d)
     assert [cats[k].value for k in ("X0", "X1", "X2", "P0", "P1", "P2", "S")] == [
         "nlt", "nlt", "nlnt", "nlt", "nlt", "nlnt", "nlnt"]
+
+
+@pytest.mark.parametrize(("gap", "bor", "start"), [
+    pytest.param(55, "iSD", None, id="ipr-confirmed-55-days-later-not-confirmed-under-56"),
+    pytest.param(56, "iPR", 56, id="ipr-confirmed-56-days-later-confirmed-under-56"),
+])
+def test_irecist_confirmation_min_days_reaches_the_ibor(gap, bor, start):
+    """IRecistRules.confirmation_min_days=56 is the iBOR's confirmation window too: an iPR
+    confirmed 55 days later counted (the BOR read the base RECIST 1.1 rule set's 28 days)."""
+    d = doc((0, [les("L1", 50.0)]), (56, [les("L1", 30.0)]), (56 + gap, [les("L1", 30.0)]))
+    res = classify_irecist(d, IRECIST.replace(confirmation_min_days=56))
+    assert (res.bor_unconfirmed, res.bor_confirmed) == ("iPR", bor)
+    assert res.first_response_day_confirmed == start
+    via_assess = assess(d, ["irecist"], confirmation_min_days=56)
+    got = via_assess.results["iRECIST"]
+    assert got.bor_confirmed == bor and got.parameters["confirmation_min_days"] == 56
+    assert (via_assess.endpoints["iRECIST"]["dor"] is None) == (start is None)
+    by_rule = assess(d, ["irecist"], rule_overrides={"iRECIST": {"confirmation_min_days": 56}})
+    assert by_rule.results["iRECIST"].bor_confirmed == bor
+
+
+@pytest.mark.parametrize(("gap", "expected"), [
+    pytest.param(55, ["iUPD", "iUPD"], id="icpd-55-days-after-iupd-too-early-under-56"),
+    pytest.param(56, ["iUPD", "iCPD"], id="icpd-56-days-after-iupd-confirms-under-56"),
+])
+def test_irecist_confirmation_min_days_reaches_icpd(gap, expected):
+    d = doc((0, [les("L1", 50.0)]), (56, [les("L1", 60.0)]), (56 + gap, [les("L1", 70.0)]))
+    assert labels(d, IRECIST.replace(confirmation_min_days=56)) == expected
+    got = assess(d, ["irecist"], confirmation_min_days=56).results["iRECIST"]
+    assert [t.response for t in got.timepoints[1:]] == expected

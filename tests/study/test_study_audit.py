@@ -127,7 +127,7 @@ def test_log_holds_pseudonymous_ids_only(store: Store) -> None:
 def test_audit_values_of_reader_data_are_blinded(audited: Store) -> None:
     blinded = audited.audit_entries()
     upd = next(e for e in blinded if e.action == "update" and e.entity == "measurements")
-    assert upd.changes["longest_diameter_mm"] == ("<blinded>", "<blinded>")
+    assert upd.blinded and upd.changes == {} and upd.row_hash == "<blinded>"
     text_ = repr([e.changes for e in blinded if e.entity in ("measurements", "read_responses")])
     assert "26.0" not in text_ and "PR" not in text_
     # shared data stays readable
@@ -135,6 +135,39 @@ def test_audit_values_of_reader_data_are_blinded(audited: Store) -> None:
     assert pat.changes["patient_id"] == (None, "P001")
     with pytest.raises(BlindingError, match="not an adjudicator"):
         audited.audit_entries(adjudicator_id="R2")
+
+
+def test_blinded_audit_rows_do_not_name_the_changed_columns(populated: Store, assessor) -> None:  # type: ignore[no-untyped-def]
+    """Which columns a reader-private row sets is itself a result (an overall response row sets
+    pd_date / pd_day_offset / pd_timepoint_id only when the read reached PD; a measurement row
+    names the fields recorded), and the hash of a few possible values can be brute-forced: a
+    caller without entitlement sees neither."""
+    uids = {}
+    for reader, fu in (("R1", 30.0), ("R2", 90.0)):  # R1: PR, no PD; R2: PD at FU1
+        sess = ReaderSession(populated, reader)
+        sess.add_lesion("P001", "L1")
+        read = sess.start_read("P001", ["BL", "FU1"], "RECIST1.1")
+        sess.record_measurement(read.read_uid, "BL", "L1", longest_diameter_mm=50.0)
+        sess.record_measurement(read.read_uid, "FU1", "L1", longest_diameter_mm=fu, short_axis_mm=fu / 2)
+        sess.lock(read.read_uid, assessor=assessor)
+        uids[reader] = read.read_uid
+    full = populated.audit_entries(adjudicator_id="ADJ")
+    overall = {e.actor: e for e in full if e.entity == "read_responses" and e.entity_key.endswith("/overall")}
+    assert "pd_day_offset" in overall["R2"].changes and "pd_day_offset" not in overall["R1"].changes  # what leaked
+    blinded = populated.audit_entries()
+    private = [e for e in blinded if e.entity in ("reads", "read_timepoints", "measurements", "read_responses", "lesions")]
+    assert private and all(e.changes == {} and e.row_hash == "<blinded>" and e.blinded for e in private)
+    dump = repr(blinded)
+    for leak in ("pd_", "short_axis_mm", "longest_diameter_mm", "category", "content_sha256", *(e.row_hash for e in private)):
+        assert leak not in dump.replace("<blinded>", ""), leak
+    # the row after a blinded one does not carry its hash as prev_hash either
+    after = [blinded[i + 1] for i, e in enumerate(blinded[:-1]) if e.blinded]
+    assert after and all(e.prev_hash == "<blinded>" for e in after)
+    # who did what to which row when stays visible; shared rows keep their values and hashes
+    assert [(e.actor, e.action) for e in blinded if e.entity == "reads" and e.action == "lock"] == [("R1", "lock"), ("R2", "lock")]
+    pat = next(e for e in blinded if e.entity == "patients")
+    assert pat.changes["patient_id"] == (None, "P001") and not pat.blinded and len(pat.row_hash) == 64
+    assert populated.audit_verify().ok  # verification works on the full stored rows
 
 
 def test_wiped_log_is_reported_and_not_restarted(audited: Store) -> None:
@@ -254,3 +287,64 @@ def test_work_after_a_lock_keeps_the_seal(audited: Store, assessor) -> None:  # 
     report = audited.audit_verify(raise_on_error=False)
     assert report.ok, report.problems
     assert report.n_sealed_reads == 2
+
+
+# --- every row against the log's last recorded state; unlocked reads ---------------------------
+def _sql(store: Store, *stmts: str) -> None:
+    con = sqlite3.connect(_db_path(store))  # the audit triggers stay: only data rows change
+    for stmt in stmts:
+        assert con.execute(stmt).rowcount >= 1, stmt
+    con.commit()
+    con.close()
+
+
+def test_read_unlocked_in_sql_is_detected_and_cannot_be_relocked(audited: Store, assessor) -> None:  # type: ignore[no-untyped-def]
+    """verify checked only the reads locked now: setting a locked read back to draft verified OK,
+    the reader could change it, and locking again failed with 'UNIQUE constraint failed'."""
+    (uid,) = [r.read_uid for r in ReaderSession(audited, "R1").reads()]
+    _sql(audited, f"UPDATE reads SET status = 'draft', locked_at = NULL WHERE read_uid = '{uid}'")
+    report = audited.audit_verify(raise_on_error=False)
+    assert not report.ok
+    assert any(f"read {uid} was locked (log row seq" in p and "status is now 'draft'" in p for p in report.problems), report.problems
+    r1 = ReaderSession(audited, "R1")
+    r1.record_measurement(uid, "FU1", "L1", longest_diameter_mm=99.0)
+    with pytest.raises(StoreError, match="was locked before .* unlocked outside hcc_imaging"):
+        r1.lock(uid, assessor=assessor)
+    _sql(audited, "DELETE FROM read_responses")  # even without its old responses
+    with pytest.raises(StoreError, match="unlocked outside hcc_imaging"):
+        r1.lock(uid, assessor=assessor)
+
+
+@pytest.mark.parametrize(
+    ("stmts", "expect"),
+    [
+        pytest.param(["UPDATE readers SET role = 'adjudicator' WHERE reader_id = 'R1'"],
+                     "readers row R1: differs from the last state the audit log recorded (role)", id="T2-role"),
+        pytest.param(["UPDATE timepoints SET date = '2024-04-20' WHERE timepoint_id = 'FU1'"],
+                     "timepoints row P001/FU1: differs from the last state the audit log recorded (date)", id="T3-date"),
+        pytest.param(["UPDATE tumour_markers SET value = 1.0"], "differs from the last state the audit log recorded (value)",
+                     id="T3-marker"),
+        pytest.param(["DELETE FROM tumour_markers"], "created in the audit log but missing from the store", id="deleted-row"),
+        pytest.param(["UPDATE measurements SET longest_diameter_mm = 11.0 WHERE read_fk = (SELECT id FROM reads "
+                      "WHERE status = 'draft')"], "differs from the last state the audit log recorded (edited", id="T6-draft"),
+        pytest.param(["UPDATE lesions SET patient_fk = (SELECT id FROM patients WHERE patient_id = 'P002')"],
+                     "differs from the last state the audit log recorded (edited", id="moved-lesion"),
+    ],
+)
+def test_sql_edit_of_any_logged_row_is_detected(audited: Store, stmts: list[str], expect: str) -> None:
+    """Shared rows (roles, time point dates, markers) and draft measurements are outside the
+    seal of a locked read; verify now compares every row with the last state the log recorded.
+    Rows of reader-private tables are named without their columns (anyone may run verify)."""
+    audited.add_patient("P002")
+    audited.add_tumour_marker("P001", "afp", 420.0, dt.date(2024, 1, 10))
+    r2 = ReaderSession(audited, "R2")
+    r2.add_lesion("P001", "L1")
+    draft = r2.start_read("P001", ["BL"], "RECIST1.1")
+    r2.record_measurement(draft.read_uid, "BL", "L1", longest_diameter_mm=41.0, short_axis_mm=20.0)
+    assert audited.audit_verify(raise_on_error=False).ok
+    _sql(audited, *stmts)
+    report = audited.audit_verify(raise_on_error=False)
+    assert not report.ok
+    assert any(expect in p for p in report.problems), report.problems
+    private = [p for p in report.problems if p.startswith(("measurements", "lesions", "reads", "read_responses"))]
+    assert all("(edited outside" in p for p in private), private  # no column names

@@ -188,3 +188,19 @@ def test_cli_track_and_confirm(db: str, capsys: pytest.CaptureFixture[str], tmp_
     code, _, err = _run(capsys, "study", "track", str(tmp_path / "bl.nii.gz"), str(tmp_path / "fu.nii.gz"), "--confirm",
                         "--reader", "R2", "--patient", "P001", "--timepoint", "FU1", "--db", db)
     assert code == 2 and "not lesions of patient 'P001' visible to reader 'R2'" in err
+
+
+def test_cli_json_errors_are_json_and_reader_id_message_names_readers(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """With --json, a study command's error was plain text on stderr; the reader-id error talked
+    about patient names."""
+    code, out, err = _run(capsys, "study", "read", "list", "--reader", "NOPE", "--db", db, "--json")
+    assert code == 2 and out == ""
+    obj = json.loads(err)
+    assert obj["type"] == "StoreError" and "unknown reader 'NOPE'" in obj["error"]
+    code, out, err = _run(capsys, "study", "reader", "add", "Dr Smith", "--db", db, "--json")
+    obj = json.loads(err)
+    assert code == 2 and "reader id 'Dr Smith' is not an accepted pseudonymous id" in obj["error"]
+    assert "patient" not in obj["error"] and "'R1'" in obj["error"]
+    # without --json: the usual text line
+    code, out, err = _run(capsys, "study", "reader", "add", "Dr Smith", "--db", db)
+    assert code == 2 and err.startswith("error: StoreError: reader id 'Dr Smith'")

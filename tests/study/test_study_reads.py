@@ -3,6 +3,7 @@ engine, read documents in and out, blinding, adjudication."""
 
 from __future__ import annotations
 
+import datetime as dt
 import inspect
 from typing import Any
 
@@ -114,7 +115,7 @@ def test_read_errors(populated: Store) -> None:
     with pytest.raises(StoreError, match="at least one time point"):
         r1.start_read("P001", [], "recist1.1")
     r = r1.start_read("P001", ["BL"], "recist1.1")
-    with pytest.raises(StoreError, match="no lesion 'L7'"):
+    with pytest.raises(StoreError, match="lesion 'L7' not found among the lesions"):
         r1.record_measurement(r.read_uid, "BL", "L7", longest_diameter_mm=10.0)
     r1.add_lesion("P001", "L7")
     with pytest.raises(StoreError, match="not part of this read"):
@@ -220,16 +221,48 @@ def test_reader_b_lists_nothing_of_reader_a(populated: Store) -> None:
     a_uids = {x.tracking_uid for x in ReaderSession(populated, "R1").lesions("P001")}
     r2_read = r2.start_read("P001", ["BL"], "recist1.1")
     for tuid in a_uids:
-        with pytest.raises(BlindingError, match="belongs to another reader"):
+        with pytest.raises(StoreError, match="not found among the lesions of patient 'P001' visible to reader 'R2'"):
             r2.record_measurement(r2_read.read_uid, "BL", tuid, longest_diameter_mm=5.0)
-        with pytest.raises(BlindingError, match="belongs to another reader"):
+        with pytest.raises(StoreError, match="not found among the lesions"):
             r2.update_lesion("P001", tuid, organ="lung")
     doc = ReaderSession(populated, "R1").export_document(uid).to_json()
     with pytest.raises(BlindingError, match="by reader 'R1'"):
         r2.import_document(doc)
     doc["reader_id"] = "R2"
-    with pytest.raises(BlindingError, match="another reader's lesion"):
+    with pytest.raises(StoreError, match="is not found among the lesions of patient 'P001' visible to reader 'R2'"):
         r2.import_document(doc)
+
+
+def test_lesion_lookup_errors_do_not_tell_another_readers_lesion_from_none(populated: Store) -> None:
+    """'belongs to another reader' / 'belongs to another patient' confirmed what another reader
+    recorded; a reader now gets one message, whatever the lesion is (type and text, id aside)."""
+    r1, r2 = ReaderSession(populated, "R1"), ReaderSession(populated, "R2")
+    theirs = r1.add_lesion("P001", "L7").tracking_uid
+    populated.add_patient("P002")
+    elsewhere = r2.add_lesion("P002", "L8").tracking_uid  # R2's own lesion, but of another patient
+    nobody = "2.25.12345"
+    read = r2.start_read("P001", ["BL"], "recist1.1")
+
+    def error(call) -> tuple[type, str]:  # type: ignore[no-untyped-def]
+        with pytest.raises(Exception) as info:
+            call()
+        return type(info.value), str(info.value)
+
+    for calls in ([lambda u=u: r2.record_measurement(read.read_uid, "BL", u, longest_diameter_mm=5.0)
+                   for u in (theirs, elsewhere, nobody)],
+                  [lambda u=u: r2.update_lesion("P001", u, organ="lung") for u in (theirs, elsewhere, nobody)]):
+        got = [error(c) for c in calls]
+        assert {(t, m.replace(u, "X")) for (t, m), u in zip(got, (theirs, elsewhere, nobody), strict=True)} == {
+            (StoreError, got[2][1].replace(nobody, "X"))}
+    doc = {"reader_id": "R2", "patient_id": "P001", "criteria": ["RECIST1.1"],
+           "timepoints": [{"id": "BL", "day": 0, "lesions": [{"lesion_id": "L1", "role": "target",
+                                                               "longest_diameter_mm": 30.0, "tracking_uid": ""}]}]}
+    got = []
+    for u in (theirs, elsewhere):
+        doc["timepoints"][0]["lesions"][0]["tracking_uid"] = u
+        t, m = error(lambda: r2.import_document(doc))
+        got.append((t, m.replace(u, "X")))
+    assert got[0] == got[1] and got[0][0] is StoreError
 
 
 def test_shared_lesions_are_visible_to_all_readers(populated: Store) -> None:
@@ -297,6 +330,71 @@ def test_adjudicator_with_own_read_is_conflicted(populated: Store) -> None:
         AdjudicatorSession(populated, "ADJ2").discordances("P001", "RECIST1.1")
 
 
+def test_conflicted_adjudicator_lists_nothing_of_that_patient(populated: Store) -> None:
+    """An adjudicator with a read of a patient is refused that patient everywhere, listings
+    included: no other adjudicator's decision (chosen read, reason), no list of its locked reads."""
+    a = _read(populated, "R1")
+    b = _read(populated, "R2")
+    populated.add_reader("ADJ2", "adjudicator")
+    populated.add_patient("P002")
+    populated.add_timepoint("P002", "BL", dt.date(2024, 1, 11))
+    other = ReaderSession(populated, "R1").start_read("P002", ["BL"], "recist1.1")
+    ReaderSession(populated, "R1").add_lesion("P002", "L1")
+    ReaderSession(populated, "R1").record_measurement(other.read_uid, "BL", "L1", longest_diameter_mm=30.0)
+    ReaderSession(populated, "R1").lock(other.read_uid)
+    AdjudicatorSession(populated, "ADJ2").adjudicate("P001", "RECIST1.1", "bor", b, "R1 measured L2 with the vein")
+    ReaderSession(populated, "ADJ").start_read("P001", ["BL"], "recist1.1")  # ADJ is now conflicted on P001
+    adj = AdjudicatorSession(populated, "ADJ")
+    assert adj.adjudications() == []
+    assert [r.read_uid for r in adj.locked_reads()] == [other.read_uid]
+    for call in (lambda: adj.adjudications("P001"), lambda: adj.locked_reads("P001")):
+        with pytest.raises(BlindingError, match="has a read of this patient"):
+            call()
+    # ADJ2 is not conflicted and still sees everything
+    adj2 = AdjudicatorSession(populated, "ADJ2")
+    assert [x.chosen_read_uid for x in adj2.adjudications()] == [b]
+    assert {r.read_uid for r in adj2.locked_reads()} == {a, b, other.read_uid}
+
+
+@pytest.mark.parametrize("seen", ["export_document", "measurements", "responses", "discordances", "adjudicate",
+                                  "adjudications", "paired_responses", "audit_entries"])
+def test_adjudicator_who_has_seen_a_patient_cannot_read_it(populated: Store, seen: str) -> None:
+    """The conflict rule both ways: an adjudicator shown other readers' reads of a patient may not
+    then create a read of that patient (an unblinded read counted like any reader's), and every
+    such access is in the audit log."""
+    a = _read(populated, "R1")
+    b = _read(populated, "R2")
+    populated.add_reader("ADJ2", "adjudicator")
+    if seen == "adjudications":  # ADJ2's decision, then ADJ lists it
+        AdjudicatorSession(populated, "ADJ2").adjudicate("P001", "RECIST1.1", "bor", b, "R1 measured the vein")
+    adj = AdjudicatorSession(populated, "ADJ")
+    n_before = len(populated.audit_entries())
+    {"export_document": lambda: adj.export_document(a), "measurements": lambda: adj.measurements(a),
+     "responses": lambda: adj.responses(b), "discordances": lambda: adj.discordances("P001", "RECIST1.1"),
+     "adjudicate": lambda: adj.adjudicate("P001", "RECIST1.1", "bor", b, "R1 measured the vein"),
+     "adjudications": lambda: adj.adjudications(), "paired_responses": lambda: adj.agreement("RECIST1.1", "R1", "R2"),
+     "audit_entries": lambda: populated.audit_entries(adjudicator_id="ADJ")}[seen]()
+    views = [e for e in populated.audit_entries()[n_before:] if e.action == "view"]
+    assert views and {(e.actor, e.entity, e.entity_key) for e in views} == {("ADJ", "patients", "P001")}
+    assert set(views[0].changes) == {"via", "reads"} and not views[0].blinded
+    me = ReaderSession(populated, "ADJ")
+    with pytest.raises(BlindingError, match="has seen other readers' reads of patient 'P001' as adjudicator"):
+        me.start_read("P001", ["BL"], "recist1.1")
+    doc = ReaderSession(populated, "R1").export_document(a).to_json()
+    doc["reader_id"] = "ADJ"
+    for tp in doc["timepoints"]:
+        for les in tp["lesions"]:
+            les.pop("tracking_uid", None)
+    with pytest.raises(BlindingError, match="would not be blinded"):
+        me.import_document(doc)
+    assert me.reads() == []
+    # another patient, never shown to ADJ, can still be read by ADJ
+    populated.add_patient("P002")
+    populated.add_timepoint("P002", "BL", dt.date(2024, 1, 11))
+    assert me.start_read("P002", ["BL"], "recist1.1").patient_id == "P002"
+    assert populated.audit_verify().ok
+
+
 def test_confirmed_bor_discordance(populated: Store) -> None:
     """Same unconfirmed BOR (PR), different confirmed BOR (PR vs SD): discordant only with confirmed=True."""
     from hcc_imaging.response.results import CriterionResult, TimePointResult
@@ -339,7 +437,7 @@ def test_update_lesion_changes_own_lesions_only_audited(populated: Store) -> Non
     assert r1.update_lesion("P001", info.tracking_uid, organ=None).organ is None
     assert len(populated.audit_entries()) == n_audit + 3 and populated.audit_verify().ok
     # another reader cannot see (let alone change) it; a shared lesion is not a reader's to change
-    with pytest.raises(BlindingError, match="belongs to another reader"):
+    with pytest.raises(StoreError, match="not found among the lesions"):
         r2.update_lesion("P001", info.tracking_uid, organ="lung")
     shared = populated.add_lesion("P001", "S1")
     with pytest.raises(StoreError, match="is a shared lesion"):

@@ -118,6 +118,37 @@ def test_duplicates_and_unknown_ids(store: Store) -> None:
         store.add_series("1.2.3", "1.2.3.4")
 
 
+def test_ids_differing_only_by_case_or_spaces_are_refused(store: Store) -> None:
+    """'r1' next to 'R1' was a second reader, 'p1' next to 'P1' a second patient (also when a read
+    document spelt the patient id in another case)."""
+    from hcc_imaging.study import ReaderSession
+
+    store.add_reader("R1")
+    store.add_patient("HCC-0042")
+    with pytest.raises(StoreError, match="differs from the existing reader 'R1' only by letter case"):
+        store.add_reader("r1", role="adjudicator")
+    with pytest.raises(StoreError, match="differs from the existing patient 'HCC-0042' only by letter case"):
+        store.add_patient("hcc-0042")
+    with pytest.raises(StoreError, match="differs from the existing patient 'HCC-0042'"):
+        store.add_patient("hcc-0042", exist_ok=True)
+    with pytest.raises(StoreError, match="spaces around it; ids have none, pass 'R1'"):
+        store.add_reader(" R1 ")
+    doc = {"reader_id": "R1", "patient_id": "Hcc-0042", "criteria": ["RECIST1.1"],
+           "timepoints": [{"id": "BL", "day": 0, "lesions": [{"lesion_id": "L1", "role": "target",
+                                                               "longest_diameter_mm": 30.0}]}]}
+    with pytest.raises(StoreError, match="differs from the existing patient 'HCC-0042'"):
+        ReaderSession(store, "R1").import_document(doc)
+    assert [r.reader_id for r in store.readers()] == ["R1"]
+    assert [p.patient_id for p in store.patients()] == ["HCC-0042"]
+    doc["patient_id"] = "HCC-0042"
+    assert ReaderSession(store, "R1").import_document(doc).patient_id == "HCC-0042"
+    # a lookup in the wrong case says which id exists
+    with pytest.raises(StoreError, match="unknown reader 'r1'.*Did you mean 'R1'"):
+        ReaderSession(store, "r1")
+    with pytest.raises(StoreError, match="unknown patient 'hcc-0042'.*Did you mean 'HCC-0042'"):
+        store.timepoints("hcc-0042")
+
+
 def test_studies_series_with_phase(store: Store) -> None:
     store.add_patient("P1")
     store.add_study("P1", "1.2.840.1", dt.date(2024, 1, 1), "CT")

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from hcc_imaging.errors import BlindingError, StoreError
+from hcc_imaging.errors import StoreError
 from hcc_imaging.study import ReaderSession, Store
 from hcc_imaging.study.tracking import (
     LesionBlob,
@@ -186,7 +186,7 @@ def test_tracking_uid_follows_the_lesion_into_the_store(populated: Store) -> Non
     # blinded: reader 2 sees none of it and cannot link to reader 1's lesions
     r2 = ReaderSession(populated, "R2")
     assert r2.tracking_links("P001") == [] and r2.lesions("P001") == []
-    with pytest.raises(BlindingError, match="another reader"):
+    with pytest.raises(StoreError, match="not found among the lesions of patient 'P001' visible to reader 'R2'"):
         r2.confirm_tracking("P001", "FU1", fixed[:1])
 
 

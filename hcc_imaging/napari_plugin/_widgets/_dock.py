@@ -1126,6 +1126,10 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
             "reoriented_axes": (ref.meta.get("reoriented") or {}).get("axes"),
             "tracking_uids": {les.lesion_id: les.tracking_uid for les in s.lesions.values()},
             "labels": {str(les.label): les.lesion_id for les in s.lesions.values()},
+            # what to check of each lesion's mask here (the table's "problems": a suspect registration
+            # that carried it, the segmenter's checks), kept with the layer
+            "problems": {lid: list(obs.problems) for (lid, tp), obs in s.observations.items()
+                         if tp == self.timepoint_id and obs.problems},
         }
 
     def refresh_response(self) -> None:

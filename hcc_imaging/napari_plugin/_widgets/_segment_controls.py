@@ -176,6 +176,7 @@ class SegmentControlsMixin:
                 if missed:
                     text += "; not found: " + "; ".join(f"{k}: {v}" for k, v in missed.items())
                 self._status(text)
+                self._warn_suspect(result)
             self.segment_done.emit(True)
 
         worker = work()
@@ -270,6 +271,27 @@ class SegmentControlsMixin:
         used = self.session.last_segment_phase if self.session is not None else None
         how = "" if not used else f" on {used} ({'picked' if self.segment_phase() else 'auto: the most conspicuous'})"
         self._status(f"{result[0]} segmented{how} and measured ({result[1].source})")
+        self._warn_suspect({result[0]: result[1]})
+
+    def _warn_suspect(self, result: dict[str, Any]) -> list[str]:
+        """A napari warning (and the status line) for each lesion of ``result`` (lesion id -> its
+        observation, or why it was not found) that a suspect registration carried: the check's
+        problems and what to do (``ReadSession.propagate``).  Returns the warnings."""
+        from napari.utils.notifications import show_warning
+
+        from .._segmenting import SUSPECT_REGISTRATION, suspect_registration_note
+
+        said = []
+        for lid, got in result.items():
+            note = (got if SUSPECT_REGISTRATION in got else None) if isinstance(got, str) else \
+                suspect_registration_note(getattr(got, "problems", ()))
+            if note:
+                said.append(f"{lid}: {note}")
+        if said:
+            text = "registration suspect: " + " | ".join(said)
+            self._status(text)
+            show_warning(text)
+        return said
 
     def _selected_lesion_for_followup(self) -> str | None:
         """At a follow-up, a click measures the lesion selected in the table (tracking)."""
