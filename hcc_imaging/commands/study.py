@@ -112,13 +112,22 @@ def register(subparsers: Any) -> None:
     x.add_argument("read_uid")
     _reader_arg(x)
     x.set_defaults(func=run, action="read-show")
-    x = read.add_parser("record", parents=[common], help="record (create or replace) one measurement")
+    x = read.add_parser(
+        "record", parents=[common], help="record (create or update) one measurement",
+        description="Record one lesion at one time point of your draft read. A new record takes role 'target' and "
+                    "status 'measured' unless given. On a lesion already recorded at that time point, every option "
+                    "you omit KEEPS its recorded value: role, status, sizes, endpoints (a new size without new "
+                    "--endpoints drops only that axis' old line), and the fields this command has no option for "
+                    "(enhancing, necrosis fraction, note, split_from...); so '--sa 15' changes the short axis only. "
+                    "A changed size or endpoint makes the record's provenance this command's (manual line, or "
+                    "--algorithm). Pass --replace to replace the whole record instead (omitted options are cleared).")
     x.add_argument("read_uid")
     _reader_arg(x)
     x.add_argument("--timepoint", required=True)
     x.add_argument("--lesion", required=True, help="lesion id or tracking UID")
-    x.add_argument("--role", default="target", choices=["target", "non_target", "new"])
-    x.add_argument("--status", default="measured")
+    x.add_argument("--role", default=None, choices=["target", "non_target", "new"],
+                   help="default: the recorded role, else target")
+    x.add_argument("--status", default=None, help="default: the recorded status, else measured")
     x.add_argument("--ld", type=float, default=None, help="longest diameter, mm")
     x.add_argument("--sa", type=float, default=None, help="short axis, mm")
     x.add_argument("--viable", type=float, default=None, help="viable (enhancing) diameter, mm")
@@ -128,6 +137,8 @@ def register(subparsers: Any) -> None:
     x.add_argument("--algorithm", default=None, help="algorithm name (provenance); default: manual line")
     x.add_argument("--algorithm-version", default=None)
     x.add_argument("--parameters", default=None, help="JSON object of the algorithm's parameters")
+    x.add_argument("--replace", action="store_true",
+                   help="replace the whole record: omitted options are cleared (role target, status measured)")
     x.set_defaults(func=run, action="read-record")
     x = read.add_parser("lock", parents=[common], help="lock your read: validate, assess each criterion, make final")
     x.add_argument("read_uid")
@@ -138,7 +149,8 @@ def register(subparsers: Any) -> None:
     x.add_argument("document", type=Path)
     _reader_arg(x)
     x.add_argument("--criteria", default=None, help="override the document's criteria (comma list)")
-    x.add_argument("--lock", action="store_true", help="lock the read after importing")
+    x.add_argument("--lock", action="store_true",
+                   help="lock the read too, in the same transaction: if the lock fails nothing is imported")
     x.set_defaults(func=run, action="import-read")
 
     x = sub.add_parser("export-read", parents=[common], help="export a read as a read document (JSON)")
@@ -298,13 +310,14 @@ def _run(args: argparse.Namespace) -> int:
             lines += [f"  {r.criteria}\t{r.timepoint_id or 'BOR'}\t{r.category}" for r in rsp]
             _out(args, {"read": info, "measurements": ms, "responses": rsp}, "\n".join(lines))
         elif action == "read-record":
-            kind = "algorithm" if args.algorithm else "manual_line"
+            kind = "algorithm" if args.algorithm else None
             m = ReaderSession(store, args.reader).record_measurement(
                 args.read_uid, args.timepoint, args.lesion, role=args.role, status=args.status,
                 longest_diameter_mm=args.ld, short_axis_mm=args.sa, viable_diameter_mm=args.viable,
                 viable_short_axis_mm=args.viable_sa, volume_mm3=args.volume,
                 endpoints_lps=_json_arg(args.endpoints, "--endpoints"), source_kind=kind, algorithm_name=args.algorithm,
-                algorithm_version=args.algorithm_version, parameters=_json_arg(args.parameters, "--parameters"))
+                algorithm_version=args.algorithm_version, parameters=_json_arg(args.parameters, "--parameters"),
+                keep_recorded=not args.replace)
             _out(args, m, f"recorded {m.lesion_id} at {m.timepoint_id} ({m.measurement_uid})")
         elif action == "read-lock":
             sess = ReaderSession(store, args.reader)
@@ -314,9 +327,7 @@ def _run(args: argparse.Namespace) -> int:
                 f"  {x.criteria}\t{x.timepoint_id or 'BOR'}\t{x.category}" for x in rsp))
         elif action == "import-read":
             sess = ReaderSession(store, args.reader)
-            r = sess.import_document(args.document, criteria=args.criteria)
-            if args.lock:
-                r = sess.lock(r.read_uid)
+            r = sess.import_document(args.document, criteria=args.criteria, lock=args.lock)
             _out(args, r, f"imported {args.document} as read {r.read_uid} ({r.status})")
         elif action == "export-read":
             if args.reader:

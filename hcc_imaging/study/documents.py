@@ -14,16 +14,37 @@ read document                          store
 ``patient_id``                         patients.patient_id (pseudonymous)
 ``reader_id``                          readers.reader_id (the session's reader; must match)
 ``criteria``                           reads.criteria
-``timepoints[].id/date/day``           timepoints.timepoint_id/date/day_offset (shared per patient)
+``timepoints[].id/date``               timepoints.timepoint_id/date (shared per patient; another
+                                       date is refused)
+``timepoints[].day``                   reads.extra_json ``timepoint_days`` (per read: counted from
+                                       the reader's own ``start_date``; never written to the
+                                       shared time point)
 ``timepoints[].lesions[]``             measurements (read x lesion x time point); lesions by
                                        ``tracking_uid`` when given, else by ``lesion_id``
 ``lesion.endpoints``                   measurements.endpoints_json (axis -> 2 LPS points, mm)
 ``lesion.source``                      provenance: ``source_kind`` imported + the text in extra
-``treatments``                         treatment_events (patient level, idempotent)
-``markers``                            tumour_markers, one row per marker (patient level)
+``treatments``                         kind, start and end *dates*: treatment_events (patient
+                                       level, shared; a conflicting end date is refused); the
+                                       entries as written (day numbers, ``lesion_ids``, note):
+                                       reads.extra_json ``read_treatments`` (private to the read)
+``markers``                            dated values: tumour_markers, one row per marker (patient
+                                       level, shared; a conflicting value is refused); the draws as
+                                       written: reads.extra_json ``read_markers``
 ``start_date``, death, liver function,  reads.extra_json
 CEUS, time point extras
 =====================================  ===========================================================
+
+Shared and private
+------------------
+Treatment events and marker draws are facts about the patient, shared by all readers: an
+import adds the ones the store lacks and **refuses** a value that differs from the stored one
+(never overwrites it).  Day numbers (relative to a reader's own ``start_date``) and the lesions
+a treatment targeted (lesion ids are per reader) belong to the read.  A read's document shows
+its own entries plus the patient's other recorded treatments and draws; a shared row's
+``lesion_ids`` (set by the study administrator) are shown only for lesions the read measures.
+When a read is locked, the treatments, marker draws and time-point dates and days it was
+assessed with are copied into its ``extra_json`` (``lock_snapshot``, inside the read's seal), so
+a locked read exports the same document whatever is recorded later.
 """
 
 from __future__ import annotations
@@ -41,6 +62,9 @@ __all__ = [
     "MEASUREMENT_COLUMNS",
     "observation_split",
     "build_document",
+    "read_treatments",
+    "read_markers",
+    "LOCK_SNAPSHOT",
     "responses_from_assessment",
 ]
 
@@ -110,11 +134,15 @@ def build_document(
     criteria: Sequence[str],
     timepoints: Sequence[TimePointInfo],
     measurements: Sequence[tuple[MeasurementRecord, Any, Mapping[str, Any]]],
-    treatments: Sequence[TreatmentEventInfo],
-    markers: Sequence[TumourMarkerInfo],
+    treatments: Sequence[Mapping[str, Any]],
+    markers: Sequence[Mapping[str, Any]],
     read_extra: Mapping[str, Any],
 ) -> Any:
-    """Assemble a ReadDocument from store records (raises ReadDocumentError if invalid)."""
+    """Assemble a ReadDocument from store records (raises ReadDocumentError if invalid).
+
+    ``treatments`` and ``markers`` are read-document JSON entries (see :func:`read_treatments`
+    and :func:`read_markers`).
+    """
     from ..response.document import ReadDocument
 
     tp_extra: Mapping[str, Mapping[str, Any]] = read_extra.get("timepoint_extra", {})
@@ -136,36 +164,82 @@ def build_document(
     if criteria:
         doc["criteria"] = list(criteria)
     if treatments:
-        tr = []
-        for e in treatments:
-            d: dict[str, Any] = {"kind": e.kind}
-            if e.start_date is not None:
-                d["date"] = e.start_date.isoformat()
-            if e.start_day is not None:
-                d["day"] = e.start_day
-            if e.end_date is not None:
-                d["end_date"] = e.end_date.isoformat()
-            if e.end_day is not None:
-                d["end_day"] = e.end_day
-            if e.lesion_ids:
-                d["lesion_ids"] = list(e.lesion_ids)
-            tr.append(d)
-        doc["treatments"] = tr
+        doc["treatments"] = [dict(e) for e in treatments]
     if markers:
-        draws: dict[tuple[str | None, int | None], dict[str, Any]] = {}
-        for mk in markers:
-            key = (mk.date.isoformat() if mk.date else None, mk.day if mk.date is None else None)
-            d = draws.setdefault(key, {})
-            if key[0] is not None:
-                d["date"] = key[0]
-            else:
-                d["day"] = mk.day
-            d[MARKER_DOCUMENT_FIELDS[mk.marker]] = mk.value
-        doc["markers"] = list(draws.values())
+        doc["markers"] = [dict(d) for d in markers]
     for k, v in read_extra.items():
-        if k not in ("timepoint_extra", "lesion_order"):
+        if k not in _STORE_ONLY_EXTRA:
             doc[k] = v
     return ReadDocument.from_json(doc)
+
+
+#: Keys of reads.extra_json that are store bookkeeping, not read-document fields.
+_STORE_ONLY_EXTRA = frozenset({"timepoint_extra", "lesion_order", "timepoint_days", "read_treatments", "read_markers",
+                               "lock_snapshot"})
+
+#: reads.extra_json key of what a locked read was assessed with (treatments, markers, time points).
+LOCK_SNAPSHOT = "lock_snapshot"
+
+
+def read_treatments(
+    own: Sequence[Mapping[str, Any]] | None, shared: Sequence[TreatmentEventInfo], measured_lesion_ids: set[str],
+) -> list[dict[str, Any]]:
+    """The treatments a (draft) read shows, as read-document JSON entries.
+
+    ``own`` are the entries of the read's imported document (its day numbers and targeted
+    lesion ids; None for a read started in the store); a stored end date replaces the entry's
+    (the shared fact wins, e.g. after the administrator corrected it).  Every shared event the
+    read has no entry for (same kind and start date, or same kind and start day when undated) is added:
+    for a read with its own entries by its dates only, so its days count from the read's own
+    day 0; for a read without, as stored.  A shared event's ``lesion_ids`` are kept only when
+    the read measures a lesion of that id (lesion ids belong to readers).
+    """
+    out = [dict(e) for e in own or ()]
+    seen = {(e.get("kind"), e.get("date"), None if e.get("date") else e.get("day")): e for e in out}
+    for e in shared:
+        iso = e.start_date.isoformat() if e.start_date is not None else None
+        mine = seen.get((e.kind, iso, None if iso else e.start_day))
+        if mine is not None:
+            end = e.end_date.isoformat() if e.end_date is not None else None
+            if iso is not None and end is not None and mine.get("end_date") != end:  # the shared fact wins
+                mine["end_date"] = end
+                mine.pop("end_day", None)
+            continue
+        d: dict[str, Any] = {"kind": e.kind}
+        if iso is not None:
+            d["date"] = iso
+        if e.start_day is not None and (own is None or iso is None):
+            d["day"] = e.start_day
+        if e.end_date is not None:
+            d["end_date"] = e.end_date.isoformat()
+        if e.end_day is not None and (own is None or e.end_date is None):
+            d["end_day"] = e.end_day
+        ids = [i for i in e.lesion_ids if i in measured_lesion_ids]
+        if ids:
+            d["lesion_ids"] = ids
+        out.append(d)
+    return out
+
+
+def read_markers(own: Sequence[Mapping[str, Any]] | None, shared: Sequence[TumourMarkerInfo]) -> list[dict[str, Any]]:
+    """The marker draws a (draft) read shows, as read-document JSON entries: the draws of the
+    read's imported document (``own``: its day numbers, its undated draws) with the shared
+    values set on them (a stored value is the patient's, e.g. after the administrator
+    corrected it) and every other shared value added (on the draw of the same date, else as a
+    new draw dated by the shared row)."""
+    draws = [dict(d) for d in own or ()]
+    by_key: dict[tuple[str, Any], dict[str, Any]] = {}
+    for d in draws:
+        by_key.setdefault(("date", d["date"]) if d.get("date") else ("day", d.get("day")), d)
+    for mk in shared:
+        key: tuple[str, Any] = ("date", mk.date.isoformat()) if mk.date is not None else ("day", mk.day)
+        d = by_key.get(key)
+        if d is None:
+            d = {key[0]: key[1]}
+            draws.append(d)
+            by_key[key] = d
+        d[MARKER_DOCUMENT_FIELDS[mk.marker]] = mk.value
+    return draws
 
 
 def document_markers(doc: Any) -> list[tuple[str, float, dt.date | None, int | None]]:
@@ -194,6 +268,9 @@ def read_level_extra(doc: Any) -> dict[str, Any]:
     if tp_extra:
         keep["timepoint_extra"] = tp_extra
     keep["lesion_order"] = order
+    keep["timepoint_days"] = {t.id: t.day for t in doc.timepoints}
+    keep["read_treatments"] = js.get("treatments", [])
+    keep["read_markers"] = js.get("markers", [])
     return keep
 
 

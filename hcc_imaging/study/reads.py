@@ -28,21 +28,24 @@ import datetime as dt
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..errors import BlindingError, ReadDocumentError, StoreError
+from ..errors import BlindingError, CriteriaError, ReadDocumentError, StoreError
 from .audit import log_views, seal_read, viewed_patients
 from .documents import (
+    LOCK_SNAPSHOT,
     MEASUREMENT_COLUMNS,
     build_document,
     document_markers,
     dumps,
     observation_split,
     read_level_extra,
+    read_markers,
+    read_treatments,
     responses_from_assessment,
 )
 from .model import (
@@ -64,6 +67,8 @@ from .model import (
     TimePointRow,
     TrackingLinkRow,
     TrackingRelation,
+    TreatmentEventRow,
+    TumourMarkerRow,
     utcnow_iso,
 )
 from .records import (
@@ -78,7 +83,7 @@ from .records import (
     TreatmentEventInfo,
     TumourMarkerInfo,
 )
-from .store import Store, _create_lesion, _markers, _treatments, _upsert_marker, _upsert_treatment, new_uid
+from .store import Store, _create_lesion, _marker_kind, _markers, _treatments, new_uid
 from .store import refuse_case_variant
 
 #: "Leave this attribute as it is" in :meth:`ReaderSession.update_lesion` (None means "clear it").
@@ -125,6 +130,16 @@ def _row(s: Session, model: Any, pk: Any) -> Any:
     return obj
 
 
+def _read_days(extra: Mapping[str, Any]) -> dict[str, int] | None:
+    """The read's own day number of each time point: copied at its lock, else from its imported
+    document (``timepoint_days``); None for a read without (started in the store, or older)."""
+    snap = extra.get(LOCK_SNAPSHOT)
+    if snap is not None:
+        return {k: v["day"] for k, v in snap.get("timepoints", {}).items() if v.get("day") is not None}
+    days = extra.get("timepoint_days")
+    return dict(days) if days is not None else None
+
+
 def _read_info(s: Session, r: ReadRow) -> ReadInfo:
     reader = _row(s, ReaderRow, r.reader_fk)
     patient = _row(s, PatientRow, r.patient_fk)
@@ -132,7 +147,12 @@ def _read_info(s: Session, r: ReadRow) -> ReadInfo:
         select(TimePointRow).join(ReadTimePointRow, ReadTimePointRow.timepoint_fk == TimePointRow.id)
         .where(ReadTimePointRow.read_fk == r.id)
     ).scalars().all()
-    tps = sorted(tps, key=lambda t: (t.date or dt.date.min, t.day_offset if t.day_offset is not None else -10**9, t.timepoint_id))
+    own = _read_days(json.loads(r.extra_json) if r.extra_json else {})
+    if own is not None and all(t.timepoint_id in own for t in tps):
+        tps = sorted(tps, key=lambda t: (own[t.timepoint_id], t.timepoint_id))
+    else:
+        tps = sorted(tps, key=lambda t: (t.date or dt.date.min, t.day_offset if t.day_offset is not None else -10**9,
+                                         t.timepoint_id))
     return ReadInfo(r.read_uid, reader.reader_id, patient.patient_id, r.status, _norm_criteria(r.criteria),
                     tuple(t.timepoint_id for t in tps), r.created_at, r.locked_at)
 
@@ -181,6 +201,45 @@ def _check_number(value: Any, name: str, where: str, maximum: float | None = Non
         raise StoreError(f"{where}: {name} = {value!r} is not a finite number {rng}; record the measured value, "
                          "or set status to 'not_evaluable'.")
     return v
+
+
+#: Endpoint axis of each size: a new size without new endpoints drops the old line (it no longer matches).
+_AXIS_OF_SIZE = {"longest_diameter_mm": "long", "short_axis_mm": "short", "viable_diameter_mm": "viable_long",
+                 "viable_short_axis_mm": "viable_short"}
+
+
+def _merged_record(m: MeasurementRow, values: Mapping[str, Any], role: str | None, status: str | None, eps_text: str,
+                   kind: str | None, algorithm_name: str | None, algorithm_version: str | None, params_text: str,
+                   extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Column values of recorded measurement ``m`` with only the passed (not None) fields changed.
+
+    A changed size drops the recorded endpoints of its axis unless new ones are passed.  When a
+    size or endpoint changes, the record's provenance becomes the one passed (default
+    ``manual_line``) and an imported ``source`` text is dropped; otherwise it is kept.
+    """
+    out: dict[str, Any] = {k: (v if v is not None else getattr(m, k)) for k, v in values.items()}
+    out["role"] = role or m.role
+    out["status"] = status or m.status
+    new_eps = json.loads(eps_text)
+    changed_sizes = [k for k, v in values.items() if v is not None and k in _AXIS_OF_SIZE]
+    eps = {axis: pts for axis, pts in json.loads(m.endpoints_json or "{}").items()
+           if axis not in {_AXIS_OF_SIZE[k] for k in changed_sizes}}
+    eps.update(new_eps)
+    out["endpoints_json"] = dumps(eps)
+    ex = json.loads(m.extra_json) if m.extra_json else {}
+    ex.update(extra or {})
+    measured = bool(new_eps) or any(v is not None for k, v in values.items()
+                                    if k not in ("typical_hcc_pattern", "cytology_malignant"))
+    if measured or kind is not None:
+        out.update(source_kind=kind or SourceKind.MANUAL_LINE.value, algorithm_name=algorithm_name,
+                   algorithm_version=algorithm_version, parameters_json=params_text)
+        if "source" not in (extra or {}):
+            ex.pop("source", None)
+    else:
+        out.update(source_kind=m.source_kind, algorithm_name=m.algorithm_name, algorithm_version=m.algorithm_version,
+                   parameters_json=m.parameters_json)
+    out["extra_json"] = dumps(ex) if ex else None
+    return out
 
 
 def _check_endpoints(endpoints: Mapping[str, Any] | None, where: str) -> str:
@@ -417,8 +476,8 @@ class ReaderSession(_Base):
         timepoint_id: str,
         lesion: str,
         *,
-        role: LesionRole | str = LesionRole.TARGET,
-        status: MeasurementStatus | str = MeasurementStatus.MEASURED,
+        role: LesionRole | str | None = None,
+        status: MeasurementStatus | str | None = None,
         longest_diameter_mm: float | None = None,
         short_axis_mm: float | None = None,
         viable_diameter_mm: float | None = None,
@@ -429,16 +488,23 @@ class ReaderSession(_Base):
         typical_hcc_pattern: bool | None = None,
         cytology_malignant: bool | None = None,
         endpoints_lps: Mapping[str, Any] | None = None,
-        source_kind: SourceKind | str = SourceKind.MANUAL_LINE,
+        source_kind: SourceKind | str | None = None,
         algorithm_name: str | None = None,
         algorithm_version: str | None = None,
         parameters: Mapping[str, Any] | None = None,
         extra: Mapping[str, Any] | None = None,
+        keep_recorded: bool = False,
     ) -> MeasurementRecord:
         """Create or replace this reader's record of ``lesion`` at ``timepoint_id`` in a draft read.
 
-        The call replaces the whole record (every field takes the value passed, None clears
-        it) in one small transaction with its audit row, so an editor can autosave each change.
+        By default the call replaces the whole record (every field takes the value passed, None
+        clears it; role ``target``, status ``measured`` and provenance ``manual_line`` when not
+        given) in one small transaction with its audit row, so an editor can autosave each
+        change.  With ``keep_recorded=True`` (``study read record``) a lesion already recorded
+        at that time point keeps every field not passed - role, status, sizes, flags, the
+        endpoints of axes whose size did not change, the observation extras (``enhancing``,
+        notes...) and, when no size or endpoint changes, its provenance - so a partial edit
+        never drops a measurement.
 
         Parameters
         ----------
@@ -446,17 +512,20 @@ class ReaderSession(_Base):
             Tracking UID or lesion id of a lesion visible to this reader.
         endpoints_lps : mapping, optional
             Axis name (``long``, ``short``, ``viable_long``, ...) -> two LPS points in mm.
-        source_kind : {'manual_line', 'algorithm', 'imported'}
-            Provenance; ``algorithm`` needs ``algorithm_name`` and ``algorithm_version`` (and
-            ``parameters``, the settings of the run).
+        source_kind : {'manual_line', 'algorithm', 'imported'}, optional
+            Provenance (default ``manual_line``); ``algorithm`` needs ``algorithm_name`` and
+            ``algorithm_version`` (and ``parameters``, the settings of the run).
         extra : mapping, optional
-            Other read-document observation fields (``split_from``, ``enhancing``, ...).
+            Other read-document observation fields (``split_from``, ``enhancing``, ...); with
+            ``keep_recorded`` they are merged into the recorded ones.
+        keep_recorded : bool
+            Merge into an existing record instead of replacing it (see above).
         """
         where = f"read {read_uid}, time point {timepoint_id!r}, lesion {lesion!r}"
         try:
-            role_v = LesionRole(str(getattr(role, "value", role))).value
-            status_v = MeasurementStatus(str(getattr(status, "value", status))).value
-            kind_v = SourceKind(str(getattr(source_kind, "value", source_kind))).value
+            role_v = LesionRole(str(getattr(role, "value", role))).value if role is not None else None
+            status_v = MeasurementStatus(str(getattr(status, "value", status))).value if status is not None else None
+            kind_v = SourceKind(str(getattr(source_kind, "value", source_kind))).value if source_kind is not None else None
         except ValueError as err:
             raise StoreError(f"{where}: {err}; role is one of {[r.value for r in LesionRole]}, status one of "
                              f"{[m.value for m in MeasurementStatus]}, source_kind one of {[k.value for k in SourceKind]}.") from None
@@ -488,9 +557,14 @@ class ReaderSession(_Base):
             les = self._visible_lesion(s, p, me, lesion)
             m = s.scalar(select(MeasurementRow).where(
                 MeasurementRow.read_fk == r.id, MeasurementRow.lesion_fk == les.id, MeasurementRow.timepoint_fk == tp.id))
-            new_vals = dict(values, role=role_v, status=status_v, endpoints_json=eps, source_kind=kind_v,
-                            algorithm_name=algorithm_name, algorithm_version=algorithm_version,
-                            parameters_json=params, extra_json=extra_text)
+            if keep_recorded and m is not None:
+                new_vals = _merged_record(m, values, role_v, status_v, eps, kind_v, algorithm_name, algorithm_version,
+                                          params, extra)
+            else:
+                new_vals = dict(values, role=role_v or LesionRole.TARGET.value, status=status_v or MeasurementStatus.MEASURED.value,
+                                endpoints_json=eps, source_kind=kind_v or SourceKind.MANUAL_LINE.value,
+                                algorithm_name=algorithm_name, algorithm_version=algorithm_version,
+                                parameters_json=params, extra_json=extra_text)
             if m is None:
                 m = MeasurementRow(measurement_uid=new_uid(), read_fk=r.id, lesion_fk=les.id, timepoint_fk=tp.id,
                                    updated_at=utcnow_iso(), **new_vals)
@@ -541,13 +615,23 @@ class ReaderSession(_Base):
         """This read as a :class:`~hcc_imaging.response.document.ReadDocument`."""
         return self.store._read(lambda s: _document(s, self._own_read(s, read_uid)[0], self.user_id))
 
-    def import_document(self, document: Any, *, criteria: str | Sequence[str] | None = None) -> ReadInfo:
+    def import_document(self, document: Any, *, criteria: str | Sequence[str] | None = None, lock: bool = False,
+                        assessor: Assessor | None = None) -> ReadInfo:
         """Import a read document (ReadDocument, dict, JSON text or path) as a new draft read.
+
+        With ``lock=True`` the read is also locked (as :meth:`lock`, with ``assessor``) in the
+        same transaction: when the lock fails (the read cannot be assessed) nothing is kept,
+        so fixing the document and importing again leaves no stray draft.
 
         The document's ``reader_id`` must be this reader.  Patient, time points, treatments
         and markers are created when missing (shared); lesions are found by tracking UID or
         lesion id among those visible to this reader, else created private to the reader.
-        Everything happens in one transaction: a bad document leaves the store unchanged.
+        Treatment events (kind, start and end dates) and dated marker values are patient-level
+        facts shared by all readers: one the store already holds with another value (another
+        end date, another AFP on that date) is refused, never overwritten.  The document's own
+        treatment entries (day numbers, targeted ``lesion_ids``, notes) and marker draws stay
+        with this read, invisible to other readers.  Everything happens in one transaction: a
+        bad document leaves the store unchanged.
         """
         from ..response.document import ReadDocument
 
@@ -576,8 +660,10 @@ class ReaderSession(_Base):
             for t in doc.timepoints:
                 check_pseudonym(t.id, "time point id")
                 row = s.scalar(select(TimePointRow).where(TimePointRow.patient_fk == p.id, TimePointRow.timepoint_id == t.id))
+                # The scan date is a shared fact; the day number counts from this reader's own day 0
+                # (start_date) and stays with the read (extra["timepoint_days"]), never on the shared row.
                 if row is None:
-                    row = TimePointRow(patient_fk=p.id, timepoint_id=t.id, key=f"{doc.patient_id}/{t.id}", date=t.date, day_offset=t.day)
+                    row = TimePointRow(patient_fk=p.id, timepoint_id=t.id, key=f"{doc.patient_id}/{t.id}", date=t.date)
                     s.add(row)
                 else:
                     if row.date is not None and t.date is not None and row.date != t.date:
@@ -585,8 +671,6 @@ class ReaderSession(_Base):
                                          f"but {t.date} in the document; correct the document's date.")
                     if row.date is None and t.date is not None:
                         row.date = t.date
-                    if row.day_offset is None and t.day is not None:
-                        row.day_offset = t.day
                 tp_rows.append(row)
             s.flush()
             _refuse_unblinded_read(s, me, p)
@@ -612,11 +696,16 @@ class ReaderSession(_Base):
                         source_kind=SourceKind.IMPORTED.value, parameters_json="{}",
                         extra_json=dumps(ex) if ex else None, updated_at=utcnow_iso()))
             for e in doc.treatments:
-                _upsert_treatment(s, doc.patient_id, e.kind, e.date, e.day, e.end_date,
-                                  e.end_day, tuple(e.lesion_ids))
-            for marker, value, date, day in document_markers(doc):
-                _upsert_marker(s, doc.patient_id, marker, value, date, day, None)
+                _import_treatment(s, p, e)
+            for marker, value, date, _day in document_markers(doc):
+                _import_marker(s, p, marker, value, date)
             s.flush()
+            if lock:
+                try:
+                    _lock_read(s, r, assessor or _default_assessor, self.user_id)
+                except (ReadDocumentError, CriteriaError) as err:
+                    raise type(err)(f"{err} Nothing was imported (import and lock are one transaction): fix the document "
+                                    "and import it again, or import it without lock to correct it in the store.") from err
             return _read_info(s, r)
 
         return self.store._write(self.user_id, fn)
@@ -632,6 +721,16 @@ class ReaderSession(_Base):
                                      "and the shared ones) and is taken; correct the tracking_uid in the document, or "
                                      "drop it to create a new lesion.")
                 return row
+            mine = s.scalar(select(LesionRow).where(LesionRow.patient_fk == p.id, LesionRow.lesion_id == obs.lesion_id,
+                                                    LesionRow.owner_reader_fk == me.id))
+            if mine is not None:  # the id clash add_lesion refuses too: '--lesion L1' would pick one silently
+                raise StoreError(
+                    f"lesion {obs.lesion_id!r} of patient {p.patient_id!r}: the document gives tracking UID "
+                    f"{obs.tracking_uid}, which the store does not know, but reader {self.user_id!r} already has a lesion "
+                    f"{obs.lesion_id!r} (tracking UID {mine.tracking_uid}); a second lesion with that id would make the "
+                    f"id ambiguous. Fix the document: give this lesion tracking UID {mine.tracking_uid} if it is the "
+                    "same lesion, drop tracking_uid to use your lesion of that id, or give it another lesion id."
+                )
         else:
             for owner in (me.id, None):
                 row = s.scalar(select(LesionRow).where(
@@ -653,8 +752,9 @@ class ReaderSession(_Base):
 
         Each criterion of the read is assessed with ``assessor`` (default
         :func:`hcc_imaging.response.assess`); the time-point responses, BOR and first-PD date
-        are stored with the read.  Raises ReadDocumentError (read left a draft) when the read
-        is not a valid read document.
+        are stored with the read, and so are the shared facts it was assessed with (treatments,
+        marker draws, time-point dates and days), so its export never changes afterwards.
+        Raises ReadDocumentError (read left a draft) when the read is not a valid read document.
         """
         run = assessor or _default_assessor
 
@@ -668,24 +768,7 @@ class ReaderSession(_Base):
                     "draft now: it was unlocked outside hcc_imaging, and a locked read never changes. Run 'hcc-imaging "
                     "study audit verify', restore the store from a backup, and start a new read to revise it."
                 )
-            doc = _document(s, r, self.user_id)
-            tp_by_id = {t.timepoint_id: t for t in s.scalars(select(TimePointRow).where(TimePointRow.patient_fk == r.patient_fk))}
-            for crit in _norm_criteria(r.criteria):
-                assessment = run(doc, crit)
-                for rec in responses_from_assessment(r.read_uid, crit, assessment, doc):
-                    tp = tp_by_id.get(rec.timepoint_id) if rec.timepoint_id else None
-                    if rec.timepoint_id is not None and tp is None:
-                        raise ReadDocumentError(f"the assessment of read {read_uid} names time point {rec.timepoint_id!r}, "
-                                                "which the read does not have.")
-                    s.add(ReadResponseRow(
-                        key=f"{r.read_uid}/{crit}/{rec.timepoint_id or 'overall'}", read_fk=r.id, criteria=crit,
-                        timepoint_fk=tp.id if tp else None, category=rec.category, sum_value=rec.sum_value, sum_unit=rec.sum_unit,
-                        category_confirmed=rec.category_confirmed,
-                        pd_date=rec.pd_date, pd_day_offset=rec.pd_day_offset, pd_timepoint_id=rec.pd_timepoint_id))
-            r.status = ReadStatus.LOCKED.value
-            r.locked_at = utcnow_iso()
-            s.flush()
-            seal_read(s, r, self.user_id)  # what was locked, into the hash chain (audit verify)
+            _lock_read(s, r, run, self.user_id)
             return _read_info(s, r)
 
         return self.store._write(self.user_id, fn)
@@ -776,21 +859,134 @@ def _measurements(s: Session, r: ReadRow, reader_id: str, timepoint_id: str | No
 
 
 def _document(s: Session, r: ReadRow, reader_id: str) -> Any:
+    """The read as a ReadDocument: its own rows, the shared facts it uses (live for a draft;
+    for a locked read, what was copied at its lock, see :func:`_snapshot_shared`)."""
     p = _row(s, PatientRow, r.patient_fk)
     info = _read_info(s, r)
+    extra = json.loads(r.extra_json) if r.extra_json else {}
+    snap = extra.get(LOCK_SNAPSHOT)
     tps_all = {t.timepoint_id: t for t in (Store._tp_info(s, row, p.patient_id) for row in
                                             s.scalars(select(TimePointRow).where(TimePointRow.patient_fk == p.id)))}
     tps = [tps_all[t] for t in info.timepoint_ids]
+    if snap is not None:
+        locked_tps = snap.get("timepoints", {})
+        tps = [replace(t, date=_iso_date(locked_tps.get(t.timepoint_id, {}).get("date")),
+                        day_offset=locked_tps.get(t.timepoint_id, {}).get("day")) for t in tps]
+    elif "lesion_order" in extra:
+        # An imported read counts days from its own day 0: its document's days, else (a time
+        # point added later, or a read imported before days were kept per read) from the date.
+        own_days = extra.get("timepoint_days") or {}
+        tps = [replace(t, day_offset=own_days[t.timepoint_id] if t.timepoint_id in own_days
+                       else (None if t.date is not None else t.day_offset)) for t in tps]
     rows = list(s.scalars(select(MeasurementRow).where(MeasurementRow.read_fk == r.id).order_by(MeasurementRow.id)))
     ms = []
     for m in rows:
         les = _row(s, LesionRow, m.lesion_fk)
         ms.append((_measurement_record(s, m, r, reader_id), les, json.loads(m.extra_json) if m.extra_json else {}))
+    if snap is not None:
+        treatments, markers = snap.get("treatments", []), snap.get("markers", [])
+    else:
+        treatments = read_treatments(extra.get("read_treatments"), _treatments(s, p), {les.lesion_id for _, les, _ in ms})
+        markers = read_markers(extra.get("read_markers"), _markers(s, p))
     return build_document(
         patient_id=p.patient_id, reader_id=reader_id, criteria=info.criteria, timepoints=tps, measurements=ms,
-        treatments=_treatments(s, p), markers=_markers(s, p),
-        read_extra=json.loads(r.extra_json) if r.extra_json else {},
+        treatments=treatments, markers=markers, read_extra=extra,
     )
+
+
+def _lock_read(s: Session, r: ReadRow, run: Assessor, reader_id: str) -> None:
+    """Assess draft read ``r`` under each of its criteria, store the responses and the shared
+    facts it used, mark it locked and seal it - in the caller's transaction."""
+    doc = _document(s, r, reader_id)
+    _snapshot_shared(r, doc)
+    tp_by_id = {t.timepoint_id: t for t in s.scalars(select(TimePointRow).where(TimePointRow.patient_fk == r.patient_fk))}
+    for crit in _norm_criteria(r.criteria):
+        assessment = run(doc, crit)
+        for rec in responses_from_assessment(r.read_uid, crit, assessment, doc):
+            tp = tp_by_id.get(rec.timepoint_id) if rec.timepoint_id else None
+            if rec.timepoint_id is not None and tp is None:
+                raise ReadDocumentError(f"the assessment of read {r.read_uid} names time point {rec.timepoint_id!r}, "
+                                        "which the read does not have.")
+            s.add(ReadResponseRow(
+                key=f"{r.read_uid}/{crit}/{rec.timepoint_id or 'overall'}", read_fk=r.id, criteria=crit,
+                timepoint_fk=tp.id if tp else None, category=rec.category, sum_value=rec.sum_value, sum_unit=rec.sum_unit,
+                category_confirmed=rec.category_confirmed,
+                pd_date=rec.pd_date, pd_day_offset=rec.pd_day_offset, pd_timepoint_id=rec.pd_timepoint_id))
+    r.status = ReadStatus.LOCKED.value
+    r.locked_at = utcnow_iso()
+    s.flush()
+    seal_read(s, r, reader_id)  # what was locked, into the hash chain (audit verify)
+
+
+def _iso_date(text: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
+
+
+def _snapshot_shared(r: ReadRow, doc: Any) -> None:
+    """Copy the shared facts a read is locked with into its ``extra_json`` (sealed with it).
+
+    Treatments, marker draws and time points (date, day) are shared rows that later imports or
+    the study administrator may add to; a locked read must keep exporting - and meaning - what
+    it was assessed with.
+    """
+    js = doc.to_json()
+    extra = json.loads(r.extra_json) if r.extra_json else {}
+    extra[LOCK_SNAPSHOT] = {
+        "timepoints": {t["id"]: {k: t[k] for k in ("date", "day") if k in t} for t in js["timepoints"]},
+        "treatments": js.get("treatments", []),
+        "markers": js.get("markers", []),
+    }
+    r.extra_json = dumps(extra)
+
+
+def _import_treatment(s: Session, p: PatientRow, e: Any) -> None:
+    """Record a document's dated treatment event as a shared fact (kind, start and end date).
+
+    Created when the store lacks it (same kind, same start date); an end date the store lacks
+    is filled in; an end date that differs from the stored one is refused.  Day numbers and
+    targeted lesion ids are never written here (they belong to the read).  An undated event
+    (days only) stays with the read.
+    """
+    if e.date is None:
+        return
+    row = s.scalar(select(TreatmentEventRow).where(TreatmentEventRow.patient_fk == p.id, TreatmentEventRow.kind == e.kind.value,
+                                                   TreatmentEventRow.start_date == e.date))
+    if row is None:
+        if e.end_date is not None and e.end_date < e.date:
+            raise StoreError(f"treatment {e.kind.value} of patient {p.patient_id!r} ends ({e.end_date}) before it starts "
+                             f"({e.date}); correct the document's dates.")
+        s.add(TreatmentEventRow(event_uid=new_uid(), patient_fk=p.id, kind=e.kind.value, start_date=e.date,
+                                end_date=e.end_date, lesion_ids_json="[]"))
+        return
+    if e.end_date is not None and row.end_date is not None and row.end_date != e.end_date:
+        raise StoreError(
+            f"treatment {e.kind.value} of patient {p.patient_id!r} started {e.date} ends {row.end_date} in the store but "
+            f"{e.end_date} in the document; treatment events are shared by all readers of the patient and an import never "
+            "overwrites them. Correct the document's end_date (or ask the study administrator to correct the stored one)."
+        )
+    if row.end_date is None and e.end_date is not None:
+        row.end_date = e.end_date
+
+
+def _import_marker(s: Session, p: PatientRow, marker: str, value: float, date: dt.date | None) -> None:
+    """Record a document's dated tumour-marker value as a shared fact; a different stored value
+    on that date is refused (never overwritten).  An undated value (day only) stays with the read."""
+    from .constants import MARKER_UNITS
+
+    if date is None:
+        return
+    m = _marker_kind(marker, p.patient_id).value
+    row = s.scalar(select(TumourMarkerRow).where(TumourMarkerRow.patient_fk == p.id, TumourMarkerRow.marker == m,
+                                                 TumourMarkerRow.date == date))
+    if row is None:
+        s.add(TumourMarkerRow(marker_uid=new_uid(), patient_fk=p.id, marker=m, value=float(value), unit=MARKER_UNITS[m],
+                              date=date))
+    elif row.value != float(value):
+        raise StoreError(
+            f"tumour marker {m} of patient {p.patient_id!r} on {date} is {row.value:g} {row.unit} in the store but "
+            f"{float(value):g} in the document; marker values are shared by all readers of the patient and an import never "
+            "overwrites them. Correct the document's value (or ask the study administrator to correct the stored one)."
+        )
 
 
 def _refuse_unblinded_read(s: Session, me: ReaderRow, p: PatientRow) -> None:
