@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "ESTIMATOR",
+    "VIABLE_RULE",
     "HOMOTHETIC_MAX_LD_VOXELS",
     "HOMOTHETIC_MIN_AREA_FRACTION",
     "RECIST_MIN_LD_MM",
@@ -36,6 +37,12 @@ __all__ = [
 #: Version 4: a section's ellipse is no longer refused for wrong voxels whose centres the
 #: outline merely grazes (within 0.05 voxel; ``_subvoxel.ELLIPSE_MISMATCH_NEAR_VOXELS``).
 ESTIMATOR: str = "subvoxel-boundary-v4"
+
+#: Version of the mRECIST viable-diameter rule, the viable short axis and the necrosis fraction
+#: (:mod:`hcc_imaging.measure.viable`; their diameters' ends are refined by :data:`ESTIMATOR`).
+#: Bump it with any change there that changes a number: it is part of every batch study's resume
+#: key (:func:`hcc_imaging.batch.resume.code_version`), so ``batch --resume`` measures again.
+VIABLE_RULE: str = "viable-rule-v1"
 
 #: Small lesions (longest centre-hull axial diameter <= this many largest in-plane voxels) have
 #: their central slices fitted together by homothetic ellipses (one shape and orientation,

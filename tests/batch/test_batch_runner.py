@@ -347,6 +347,36 @@ def test_a_seeded_studys_resume_key_follows_the_segmentation_version(tmp_path, m
     assert _input_hash([], masked) == before[1]
 
 
+def test_a_measurement_code_change_measures_again_on_resume(small_archive, tmp_path, monkeypatch) -> None:
+    """``__version__`` stayed 0.1.0 across commits that changed the numbers, and the resume key held
+    nothing else of the code: a run started with the v3 estimator and resumed with v4 kept both
+    estimators' numbers in one table.  The key now holds the measurement's versions and parameters
+    (``resume.code_version``); a change (simulated here in-process) measures every study again."""
+    import shutil
+
+    from hcc_imaging.batch import discover_studies
+    from hcc_imaging.measure import constants as MC
+
+    arch = tmp_path / "a"
+    shutil.copytree(small_archive / "PAT-001", arch / "PAT-001")
+    out = tmp_path / "o"
+    first = _run(arch, out)
+    assert first.n_processed == 2 and first.n_failed_studies == 0
+    old_keys = set(pd.read_csv(out / "lesions.csv").key)
+    assert _run(arch, out, resume=True).n_processed == 0  # same code: nothing measured again
+    monkeypatch.setattr(MC, "ESTIMATOR", MC.ESTIMATOR + "-next")
+    again = _run(arch, out, resume=True)
+    assert (again.n_processed, again.n_skipped, again.n_failed_studies) == (2, 0, 0)
+    new_keys = set(pd.read_csv(out / "lesions.csv").key)
+    assert len(new_keys) == 2 and not new_keys & old_keys  # every row from the new code, none from the old
+    keys = {t.key for t in discover_studies(arch, PipelineOptions())[0]}
+    assert keys == new_keys
+    for name, value in (("VIABLE_RULE", MC.VIABLE_RULE + "-next"), ("VIABLE_GAP_VOXELS", 2.0)):
+        with monkeypatch.context() as m:  # the viable rule's version, a measurement parameter
+            m.setattr(MC, name, value)
+            assert not {t.key for t in discover_studies(arch, PipelineOptions())[0]} & keys, name
+
+
 def test_seeds_file_that_is_not_one_is_a_failure_row(tmp_path) -> None:
     import shutil
 
