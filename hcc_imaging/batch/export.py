@@ -18,7 +18,7 @@ from typing import Any
 from .lesions import (annotated_organ, load_annotations, load_image, load_saved_masks, pick_reference, site_flags,
                       study_images, study_lesions)
 from .pipeline import PipelineOptions, StudyTask
-from .resume import safe_name
+from .resume import patient_file_stem
 
 __all__ = ["DEIDENTIFIED_DIR", "export_deidentified", "export_reports"]
 
@@ -61,8 +61,8 @@ def export_reports(
     files: dict[str, list[str]] = {"seg": [], "sr": [], "stored": []}
     failures: list[dict[str, Any]] = []
     for pid, recs in sorted(by_patient.items()):
-        read_path = out / "reads" / f"{safe_name(pid)}.json"
-        ass_path = out / "assessments" / f"{safe_name(pid)}.json"
+        read_path = out / "reads" / f"{patient_file_stem(pid)}.json"
+        ass_path = out / "assessments" / f"{patient_file_stem(pid)}.json"
         if not read_path.is_file():
             continue  # the patient failed at read/assess: already a failure row
         doc = ReadDocument.from_json(read_path)
@@ -118,7 +118,7 @@ def export_reports(
             except Exception as err:  # one failure row per study that could not be exported
                 failures.append(_fail(pid, rec["study_instance_uid"], "export", err))
         try:
-            sr_path = out / "sr" / f"{safe_name(pid)}.dcm"
+            sr_path = out / "sr" / f"{patient_file_stem(pid)}.dcm"
             write_sr(doc, sr_path, assessment=assessment, images=images or None, segs=segs or None,
                      timepoints=list(images) or None)
             files["sr"].append(str(sr_path))

@@ -43,7 +43,7 @@ from .constants import STORE_FORMAT
 log = logging.getLogger(__name__)
 
 __all__ = ["code_version", "content_key", "file_digest", "ResultStore", "atomic_write_bytes", "atomic_write_text", "record_json",
-           "safe_name"]
+           "patient_file_stem", "safe_name"]
 
 
 def file_digest(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
@@ -90,10 +90,27 @@ def content_key(study_uid: str, input_hash: str, options: Mapping[str, Any]) -> 
 
 
 def safe_name(name: str) -> str:
-    """A patient id or study UID as a file name (``reads/<patient>.json``, ``masks/<study>/``)."""
+    """A study UID (or any id) as a file name: runs of characters other than letters, digits,
+    ``.``, ``_``, ``-`` become ``_`` (``masks/<study>/``).  Not one-to-one: per-patient files use
+    :func:`patient_file_stem`."""
     import re
 
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "patient"
+
+
+def patient_file_stem(patient_id: str) -> str:
+    """The stem of a patient's files in a batch's OUT (``reads/<stem>.json``,
+    ``assessments/<stem>.json``, ``sr/<stem>.dcm``): one per patient id, never shared.
+
+    The id itself when it is a safe file name (:func:`safe_name` leaves it unchanged), else its
+    safe name, ``_`` and the first 8 hex digits of the sha256 of the raw id: ``"PAT 004"`` ->
+    ``PAT_004_<hash>``, while ``"PAT_004"`` stays ``PAT_004``.  (``safe_name`` alone gave both
+    ``PAT_004``: one patient's read, assessment and SR overwrote the other's.)
+    """
+    name = safe_name(patient_id)
+    if name == patient_id:
+        return name
+    return f"{name}_{hashlib.sha256(patient_id.encode('utf-8')).hexdigest()[:8]}"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

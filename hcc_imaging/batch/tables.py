@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .pipeline import PipelineOptions, assess_document, build_read_document, load_annotations
-from .resume import atomic_write_bytes, atomic_write_text, safe_name
+from .resume import atomic_write_bytes, atomic_write_text, patient_file_stem, safe_name
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +147,9 @@ def patient_outputs(
 
 
 def write_patient_files(out_dir: Path, po: Mapping[str, Any]) -> None:
-    """``reads/<patient>.json`` and ``assessments/<patient>.json`` of one patient (atomic)."""
-    name = safe_name(po["patient_id"])
+    """``reads/<patient>.json`` and ``assessments/<patient>.json`` of one patient (atomic; the
+    stem is :func:`~hcc_imaging.batch.resume.patient_file_stem`)."""
+    name = patient_file_stem(po["patient_id"])
     if po["read_json"] is not None:
         atomic_write_text(out_dir / "reads" / f"{name}.json", po["read_json"])
     if po["assessment_json"] is not None:

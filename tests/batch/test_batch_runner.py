@@ -689,6 +689,37 @@ def test_export_seg_and_sr(small_archive, tmp_path) -> None:
     _assert_one_tracking_uid_per_lesion(sr, segs)
 
 
+def test_patient_ids_with_one_safe_name_keep_a_file_each(tmp_path) -> None:
+    """"PAT 004" and "PAT_004" were both ``PAT_004`` as a file name: one patient's read, assessment
+    and SR overwrote the other's, and the SR of one was built from the other's read.  Each patient
+    id now has files of its own (``resume.patient_file_stem``)."""
+    import pydicom
+
+    from hcc_imaging.batch.resume import patient_file_stem
+    from hcc_imaging.phantoms import write_longitudinal
+
+    from .conftest import SMALL
+
+    ids = ("PAT 004", "PAT_004")
+    for k, pid in enumerate(ids):
+        write_longitudinal(tmp_path / "a" / f"p{k}", seed=3 + k, patient_id=pid, **SMALL)  # type: ignore[arg-type]
+    out = tmp_path / "o"
+    s = _run(tmp_path / "a", out, options=PipelineOptions(export_sr=True))
+    assert s.n_failures == 0 and s.n_patients == 2
+    assert patient_file_stem("PAT_004") == "PAT_004" and patient_file_stem("PAT 004").startswith("PAT_004_")
+    for kind, suffix in (("reads", "json"), ("assessments", "json"), ("sr", "dcm")):
+        assert sorted(p.name for p in (out / kind).iterdir()) == sorted(f"{patient_file_stem(i)}.{suffix}" for i in ids)
+    for pid in ids:
+        stem = patient_file_stem(pid)
+        assert json.loads((out / "reads" / f"{stem}.json").read_text())["patient_id"] == pid
+        sr = pydicom.dcmread(out / "sr" / f"{stem}.dcm")
+        assert sr.PatientID == pid
+        own = {str(p) for p in (out / "seg").glob("*.dcm") if pydicom.dcmread(p, stop_before_pixels=True).PatientID == pid}
+        assert len(own) == 2
+        _assert_one_tracking_uid_per_lesion(out / "sr" / f"{stem}.dcm", sorted(Path(p) for p in own))
+    assert set(pd.read_csv(out / "responses.csv").patient_id) == set(ids)
+
+
 def _assert_one_tracking_uid_per_lesion(sr: Path, segs: list[Path]) -> None:
     import pydicom
 
