@@ -67,7 +67,8 @@ from .pipeline import (
 from .errors import BatchInterrupted
 from .resume import ResultStore, atomic_write_bytes, atomic_write_text, record_json
 from .skipped import SKIPPED_COLUMNS, index_failure_rows, skipped_folders, skipped_rows, warn_skipped
-from .tables import FAILURE_COLUMNS, _write_frame, failure_row, patient_outputs, write_outputs, write_patient_files
+from .tables import (FAILURE_COLUMNS, _write_frame, failure_row, patient_files, patient_outputs, set_aside_stale,
+                     write_outputs, write_patient_files)
 
 __all__ = ["BatchSummary", "run_batch", "default_workers", "local_cluster", "write_tables", "FAILURE_COLUMNS"]
 
@@ -101,6 +102,9 @@ class BatchSummary:
     n_folders_with_skipped: int = 0
     #: Folders from which no file was read (each a ``failures.csv`` row, step ``index``).
     folders_not_read: tuple[str, ...] = ()
+    #: Files of earlier runs under reads/, assessments/, seg/, sr/ (or deidentified/) that this run
+    #: did not write, moved to ``OUT/stale/<time>/`` (:func:`~hcc_imaging.batch.tables.set_aside_stale`).
+    n_stale_set_aside: int = 0
 
     @property
     def n_failures(self) -> int:
@@ -124,6 +128,7 @@ class BatchSummary:
             "n_files_skipped": self.n_files_skipped,
             "n_folders_with_skipped": self.n_folders_with_skipped,
             "folders_not_read": list(self.folders_not_read),
+            "n_stale_set_aside": self.n_stale_set_aside,
         }
 
 
@@ -579,18 +584,24 @@ def run_batch(
     failures = [*index_failures, *(failure_row(r) for r in records if not r["ok"])]
     files, n_pat, n_pat_failed = write_outputs(out, patients, failures)
     files["skipped.csv"] = str(out / "skipped.csv")
+    exported: dict[str, list[str]] = {}
     if opts.export_sr:
         from .export import export_reports
 
-        exported, export_failures = export_reports(out, records, tasks, opts)
+        exported, export_failures = export_reports(out, records, tasks, opts, patients)
         if export_failures:
             files, n_pat, n_pat_failed = write_tables(out, records, opts, tasks, [*index_failures, *export_failures])
             files["skipped.csv"] = str(out / "skipped.csv")
         files = {**files, **{f"{kind}:{Path(p).name}": p for kind, ps in exported.items() for p in ps}}
+    # reads/, assessments/, seg/, sr/ hold this run's files only: an earlier run's are set aside
+    from .export import DEIDENTIFIED_DIR
+
+    stale = set_aside_stale(out, [*patient_files(out, patients), *exported.get("seg", ()), *exported.get("sr", ())],
+                            also=[out / DEIDENTIFIED_DIR] if deidentifier is None else [])
     if deidentifier is not None:
         from .export import export_deidentified
 
-        files = {**files, **export_deidentified(out, patients, deidentifier, dicom=opts.export_sr)}
+        files = {**files, **export_deidentified(out, patients, deidentifier, dicom_files=exported or None)}
     n_failed = sum(1 for r in records if not r["ok"])
     summary = BatchSummary(
         out_dir=str(out), n_studies=len(tasks), n_processed=len(pending), n_skipped=len(tasks) - len(pending),
@@ -601,6 +612,7 @@ def run_batch(
         n_lesions_to_check=sum(len(r.get("segmentation_checks") or {}) for r in records if r["ok"]),
         n_files_skipped=sum(len(g.files) for g in skipped_by_folder), n_folders_with_skipped=len(skipped_by_folder),
         folders_not_read=tuple(g.folder for g in skipped_by_folder if g.none_read),
+        n_stale_set_aside=len(stale),
     )
     atomic_write_text(out / "summary.json", json.dumps(summary.to_json(), indent=2, sort_keys=True) + "\n")
     cache = out / "cache"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,16 @@ from .resume import atomic_write_bytes, atomic_write_text, patient_file_stem, sa
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ENDPOINT_COLUMNS", "FAILURE_COLUMNS", "STUDY_COLUMNS", "patient_outputs", "write_patient_files", "write_outputs",
-           "failure_row", "safe_name"]
+__all__ = ["ENDPOINT_COLUMNS", "FAILURE_COLUMNS", "RUN_OUTPUT_DIRS", "STALE_DIR", "STUDY_COLUMNS", "patient_outputs",
+           "write_patient_files", "write_outputs", "failure_row", "patient_files", "safe_name", "set_aside_stale"]
+
+#: The folders under OUT that hold a run's per-patient and per-study files: after a run they hold
+#: exactly the files that run wrote (:func:`set_aside_stale`).
+RUN_OUTPUT_DIRS: tuple[str, ...] = ("reads", "assessments", "seg", "sr")
+#: Where a run moves the files of those folders that it did not write itself (earlier runs' files
+#: of a patient whose read failed this time, or who is not in this SOURCE):
+#: ``OUT/stale/<UTC time of the run>/<folder>/<name>``.
+STALE_DIR: str = "stale"
 
 #: Columns of failures.csv, in order.
 FAILURE_COLUMNS: tuple[str, ...] = ("patient_id", "study_instance_uid", "study_date", "step", "reason", "root")
@@ -154,6 +162,62 @@ def write_patient_files(out_dir: Path, po: Mapping[str, Any]) -> None:
         atomic_write_text(out_dir / "reads" / f"{name}.json", po["read_json"])
     if po["assessment_json"] is not None:
         atomic_write_text(out_dir / "assessments" / f"{name}.json", po["assessment_json"])
+
+
+def patient_files(out_dir: Path, patients: Mapping[str, Mapping[str, Any] | None]) -> set[Path]:
+    """The ``reads/`` and ``assessments/`` files this run wrote for ``patients`` (:func:`write_patient_files`)."""
+    files: set[Path] = set()
+    for po in patients.values():
+        if po is None:
+            continue
+        name = patient_file_stem(po["patient_id"])
+        if po["read_json"] is not None:
+            files.add(out_dir / "reads" / f"{name}.json")
+        if po["assessment_json"] is not None:
+            files.add(out_dir / "assessments" / f"{name}.json")
+    return files
+
+
+def set_aside_stale(out_dir: Path, keep: Iterable[str | Path], also: Iterable[Path] = ()) -> list[Path]:
+    """Move every file of :data:`RUN_OUTPUT_DIRS` that is not in ``keep`` (the files this run wrote),
+    and the paths ``also`` (e.g. an earlier run's de-identified copy), to
+    ``OUT/stale/<UTC time>/...``, with one warning naming how many and where; returns their new paths.
+
+    Earlier runs' reads, assessments, SEGs and SRs of a patient whose read failed this time (its
+    baseline failed), or who is not in this SOURCE, stayed beside this run's: an export rebuilt the
+    SR from a stale read, and ``--deidentify`` copied them into the folder meant for sharing.  They
+    are moved, not deleted (a reader may want them).  Hidden files (an atomic write's temp file) are
+    left alone.
+    """
+    import shutil
+    import time
+
+    kept = {Path(p).resolve() for p in keep}
+    stale: list[Path] = []
+    for d in RUN_OUTPUT_DIRS:
+        folder = out_dir / d
+        if folder.is_dir():
+            stale.extend(p for p in sorted(folder.iterdir())
+                         if not p.name.startswith(".") and p.resolve() not in kept)
+    stale.extend(p for p in also if p.exists())
+    if not stale:
+        return []
+    dest = out_dir / STALE_DIR / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    k = 1
+    while dest.exists():
+        k += 1
+        dest = dest.with_name(f"{dest.name.split('.')[0]}.{k}")
+    moved = []
+    for p in stale:
+        target = dest / p.relative_to(out_dir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(p), str(target))
+        moved.append(target)
+    log.warning("%d file(s) of earlier runs that this run did not write (%s) moved to %s: outputs of patients whose "
+                "read failed this time or who are not in this SOURCE, or of steps this run did not run",
+                len(moved), ", ".join(str(p.relative_to(out_dir)) for p in stale[:5]) + (" ..." if len(stale) > 5 else ""),
+                dest)
+    return moved
 
 
 def _write_frame(rows: list[dict[str, Any]], columns: Sequence[str] | None, stem: Path, parquet: bool = True,

@@ -786,6 +786,84 @@ def test_deidentified_copy_for_sharing(small_archive, tmp_path) -> None:
     assert not (tmp_path / "o3").exists()
 
 
+def test_a_patient_whose_read_fails_on_resume_keeps_no_earlier_read_seg_or_sr(small_archive, tmp_path) -> None:
+    """The baseline's mask broken before ``--resume --export-sr``: the patient fails (step
+    ``baseline``), and the earlier run's read, assessment, SEGs and SR are no longer left beside
+    the new tables (the export rebuilt the SR from that stale read, its baseline pointing at fu1's
+    images): they are moved to ``OUT/stale/``."""
+    import shutil
+
+    arch = tmp_path / "a"
+    shutil.copytree(small_archive / "PAT-001", arch / "PAT-001")
+    out = tmp_path / "o"
+    opts = PipelineOptions(export_sr=True)
+    assert _run(arch, out, options=opts).n_failures == 0
+    before = {d: sorted(p.name for p in (out / d).iterdir()) for d in ("reads", "assessments", "seg", "sr")}
+    assert [len(v) for v in before.values()] == [1, 1, 2, 1]
+    mask = arch / "PAT-001" / "baseline" / "masks" / "lesions.nii.gz"
+    mask.write_bytes(mask.read_bytes()[:100])
+    s = _run(arch, out, options=opts, resume=True)
+    assert (s.n_failed_studies, s.n_failed_patients, s.n_stale_set_aside) == (1, 1, 5)
+    assert set(pd.read_csv(out / "failures.csv").step) == {"masks", "baseline"}
+    for d in ("reads", "assessments", "seg", "sr"):
+        assert not list((out / d).iterdir()), d
+    (stale,) = (out / "stale").iterdir()
+    assert {d: sorted(p.name for p in (stale / d).iterdir()) for d in before} == before
+    # the study fixed: the patient is read and exported again, nothing more set aside
+    shutil.copy(small_archive / "PAT-001" / "baseline" / "masks" / "lesions.nii.gz", mask)
+    s = _run(arch, out, options=opts, resume=True)
+    assert (s.n_failures, s.n_stale_set_aside) == (0, 0)
+    assert {d: sorted(p.name for p in (out / d).iterdir()) for d in before} == before
+
+
+def test_resume_with_another_source_shares_only_its_patients(small_archive, tmp_path) -> None:
+    """``--resume`` into an OUT of another SOURCE with ``--deidentify --export-sr``: the copy meant
+    for sharing held the earlier patient's SEGs and SR too (every file of seg/ and sr/), and the
+    pseudonym map named that patient.  It holds this run's files only, and the earlier patient's
+    files are set aside."""
+    from hcc_imaging.export.deid import Deidentifier
+
+    out = tmp_path / "o"
+    opts = PipelineOptions(export_sr=True)
+    assert _run(small_archive / "PAT-001", out, options=opts).n_failures == 0
+    keys = tmp_path / "keys" / "map.json"
+    s = _run(small_archive / "PAT-002", out, options=opts, resume=True, deidentifier=Deidentifier(keys))
+    assert s.n_failures == 0 and s.n_stale_set_aside == 5
+    assert [p.name for p in (out / "reads").iterdir()] == ["PAT-002.json"]
+    assert [p.name for p in (out / "sr").iterdir()] == ["PAT-002.dcm"]
+    dest = out / "deidentified"
+    assert len(list((dest / "sr").iterdir())) == 1 and len(list((dest / "seg").iterdir())) == 2
+    assert len(list((dest / "reads").iterdir())) == 1
+    assert list(json.loads(keys.read_text())["patients"]) == ["PAT-002"]
+    # a later run without --deidentify does not leave the earlier copy for sharing behind either
+    s = _run(small_archive / "PAT-002", out, options=opts, resume=True)
+    assert not dest.exists() and s.n_stale_set_aside == 1
+
+
+def test_the_export_refuses_a_read_whose_time_points_are_not_the_studies(small_archive, tmp_path) -> None:
+    """export_reports paired the read's time points with the patient's studies with
+    ``zip(strict=False)``: a read of one time point against two studies went out without a word.
+    It is a failure row naming the patient, its dates and studies, and nothing is exported."""
+    from hcc_imaging.batch import discover_studies
+    from hcc_imaging.batch.export import export_reports
+    from hcc_imaging.batch.tables import patient_outputs
+
+    out = tmp_path / "o"
+    opts = PipelineOptions(export_sr=True)
+    records: list[dict] = []
+    _run(small_archive / "PAT-001", out, on_record=records.append)
+    records = [json.loads(json.dumps(r)) for r in records]
+    tasks = discover_studies(small_archive / "PAT-001", opts)[0]
+    base = min(records, key=lambda r: r["study_date"])
+    po = patient_outputs("PAT-001", [base], [], opts)  # the read of the baseline only
+    files, fails = export_reports(out, records, tasks, opts, {"PAT-001": po})
+    assert files == {"seg": [], "sr": [], "stored": []}
+    (f,) = fails
+    assert f["step"] == "export" and f["patient_id"] == "PAT-001"
+    assert "1 time point(s)" in f["reason"] and "2 successful study(ies)" in f["reason"]
+    assert all(r["study_instance_uid"] in f["reason"] for r in records)
+
+
 def test_masks_that_cannot_be_saved_leave_the_record_and_its_measurements(tmp_path) -> None:
     """Nothing measured is lost when the masks cannot be written (here ``masks`` is a file): the
     record is kept, without its ``masks`` entry."""
