@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from .pipeline import PipelineOptions, StudyTask
 
 __all__ = ["StudyLesions", "annotated_organ", "load_annotations", "load_image", "load_saved_masks", "mask_files",
-           "mask_flags", "phase_series", "pick_reference", "site_flags", "study_images", "study_lesions"]
+           "mask_flags", "mask_problems", "phase_series", "pick_reference", "site_flags", "study_images", "study_lesions"]
 
 def phase_series(series: Sequence[Any]) -> tuple[dict[str, Any], list[str]]:
     """One index series per phase of a study, by the rule the viewer and ``hcc-imaging segment``
@@ -442,6 +442,30 @@ def study_lesions(task: StudyTask, ref: Volume, phases: Mapping[Phase, Volume], 
         v = _viable_parts(lesions, phases, liver, extra, "the viable part of a carried lesion was not found",
                           "Put lesions.nii.gz and viable.nii.gz beside the study, or a seeds.json.")
     return StudyLesions(lesions, v, source, how, tuple(extra), segmented=True, checks=checks, organs=organs)
+
+
+def mask_problems(got: StudyLesions, ref: Volume) -> dict[str, list[str]]:
+    """Lesion id -> why its measurement is incomplete, for the lesions whose mask file (or viable
+    part) placed on the measured image lost voxels: partly or wholly outside the image's field (an
+    end slice of the series unreadable and skipped, a mask drawn on a longer series) or vanished on
+    its coarser grid (``io.masks`` records them in the mask's ``meta``: ``cut_by_field``,
+    ``lost_on_grid``).  Empty when nothing was lost.  The record's ``mask_problems``: a column of
+    lesions.csv, a failures.csv row (step ``incomplete``) and the lesion's note in the read
+    (``not_evaluable`` when nothing of it is left)."""
+    where = f"series {ref.series_instance_uid or 'unknown'}, {ref.shape[0]} slices"
+    out: dict[str, list[str]] = {}
+    for lv, what in ((got.lesions, "mask"), (got.viable, "viable part's mask")):
+        if lv is None:
+            continue
+        for lid, (n_out, n, left) in sorted((lv.meta.get("cut_by_field") or {}).items()):
+            out.setdefault(lid, []).append(
+                f"{n_out} of the {n} voxels of its {what} lie outside the measured image ({where}): cut, measured smaller "
+                "than it is" if left else
+                f"all {n} voxels of its {what} lie outside the measured image ({where}): not measured")
+        for lid, n in sorted((lv.meta.get("lost_on_grid") or {}).items()):
+            out.setdefault(lid, []).append(
+                f"its {what} ({n} voxels) vanished on the measured image's coarser grid ({where}): not measured")
+    return out
 
 
 def mask_files(got: StudyLesions, study_uid: str) -> tuple[dict[str, Any], dict[str, bytes]]:

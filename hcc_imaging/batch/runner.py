@@ -67,7 +67,7 @@ from .pipeline import (
 from .errors import BatchInterrupted
 from .resume import ResultStore, atomic_write_bytes, atomic_write_text, record_json
 from .skipped import SKIPPED_COLUMNS, index_failure_rows, skipped_folders, skipped_rows, warn_skipped
-from .tables import (FAILURE_COLUMNS, _write_frame, failure_row, patient_files, patient_outputs, set_aside_stale,
+from .tables import (FAILURE_COLUMNS, _write_frame, failure_row, incomplete_row, patient_files, patient_outputs, set_aside_stale,
                      write_outputs, write_patient_files)
 
 __all__ = ["BatchSummary", "run_batch", "default_workers", "local_cluster", "write_tables", "FAILURE_COLUMNS"]
@@ -105,10 +105,13 @@ class BatchSummary:
     #: Files of earlier runs under reads/, assessments/, seg/, sr/ (or deidentified/) that this run
     #: did not write, moved to ``OUT/stale/<time>/`` (:func:`~hcc_imaging.batch.tables.set_aside_stale`).
     n_stale_set_aside: int = 0
+    #: Studies measured with a lesion their image's field cut (a ``failures.csv`` row, step
+    #: ``incomplete``; the record's ``mask_problems``); counted in :attr:`n_failures` (``--strict``).
+    n_incomplete_studies: int = 0
 
     @property
     def n_failures(self) -> int:
-        return self.n_failed_studies + self.n_failed_patients + len(self.folders_not_read)
+        return self.n_failed_studies + self.n_failed_patients + len(self.folders_not_read) + self.n_incomplete_studies
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -129,6 +132,7 @@ class BatchSummary:
             "n_folders_with_skipped": self.n_folders_with_skipped,
             "folders_not_read": list(self.folders_not_read),
             "n_stale_set_aside": self.n_stale_set_aside,
+            "n_incomplete_studies": self.n_incomplete_studies,
         }
 
 
@@ -439,6 +443,8 @@ def write_tables(
         by_patient[rec["patient_id"]].append(rec)  # (a failed baseline fails its patient: patient_outputs)
         if not rec["ok"]:
             failures.append(failure_row(rec))
+        elif (row := incomplete_row(rec)) is not None:
+            failures.append(row)
     ann = _annotation_files_by_patient(tasks)
     (out / "reads").mkdir(parents=True, exist_ok=True)
     (out / "assessments").mkdir(parents=True, exist_ok=True)
@@ -581,7 +587,8 @@ def run_batch(
             write_patient_files(out, po)
         patients[pid] = po
     index_failures = index_failure_rows(skipped_by_folder)
-    failures = [*index_failures, *(failure_row(r) for r in records if not r["ok"])]
+    incomplete = [row for r in records if (row := incomplete_row(r)) is not None]
+    failures = [*index_failures, *(failure_row(r) for r in records if not r["ok"]), *incomplete]
     files, n_pat, n_pat_failed = write_outputs(out, patients, failures)
     files["skipped.csv"] = str(out / "skipped.csv")
     exported: dict[str, list[str]] = {}
@@ -612,7 +619,7 @@ def run_batch(
         n_lesions_to_check=sum(len(r.get("segmentation_checks") or {}) for r in records if r["ok"]),
         n_files_skipped=sum(len(g.files) for g in skipped_by_folder), n_folders_with_skipped=len(skipped_by_folder),
         folders_not_read=tuple(g.folder for g in skipped_by_folder if g.none_read),
-        n_stale_set_aside=len(stale),
+        n_stale_set_aside=len(stale), n_incomplete_studies=len(incomplete),
     )
     atomic_write_text(out / "summary.json", json.dumps(summary.to_json(), indent=2, sort_keys=True) + "\n")
     cache = out / "cache"

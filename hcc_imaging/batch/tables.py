@@ -23,7 +23,7 @@ from .resume import atomic_write_bytes, atomic_write_text, patient_file_stem, sa
 log = logging.getLogger(__name__)
 
 __all__ = ["ENDPOINT_COLUMNS", "FAILURE_COLUMNS", "RUN_OUTPUT_DIRS", "STALE_DIR", "STUDY_COLUMNS", "patient_outputs",
-           "write_patient_files", "write_outputs", "failure_row", "patient_files", "safe_name", "set_aside_stale"]
+           "write_patient_files", "write_outputs", "failure_row", "incomplete_row", "patient_files", "safe_name", "set_aside_stale"]
 
 #: The folders under OUT that hold a run's per-patient and per-study files: after a run they hold
 #: exactly the files that run wrote (:func:`set_aside_stale`).
@@ -66,8 +66,25 @@ def _lesion_rows(rec: Mapping[str, Any], tp_id: str) -> list[dict[str, Any]]:
             r[k] = json.dumps(v) if isinstance(v, list | dict) else v
         # what the segmenter says a reader should check on a mask the run made ("" for none)
         r["segmentation_checks"] = ";".join((rec.get("segmentation_checks") or {}).get(row["lesion_id"], []))
+        # why the measurement is incomplete (its mask cut by the measured image's field; "" for none)
+        r["mask_problems"] = "; ".join((rec.get("mask_problems") or {}).get(row["lesion_id"], []))
         out.append(r)
     return out
+
+
+def incomplete_row(rec: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The failures.csv row (step ``incomplete``) of a study measured with lesions its image's
+    field cut (the record's ``mask_problems``), else None: the study is measured, but a lesion of
+    it is measured smaller than it is, or not at all (``not_evaluable`` in the read)."""
+    problems = rec.get("mask_problems") or {}
+    if not rec.get("ok") or not problems:
+        return None
+    reason = (f"study {rec['study_instance_uid']} measured on series {rec.get('reference_series_instance_uid')} "
+              f"with {len(problems)} lesion(s) incomplete: "
+              + "; ".join(f"{lid}: {', '.join(v)}" for lid, v in sorted(problems.items()))
+              + ". Check that every file of the series was read (skipped.csv) and that the masks belong to it.")
+    return {"patient_id": rec["patient_id"], "study_instance_uid": rec["study_instance_uid"],
+            "study_date": rec.get("study_date") or "", "step": "incomplete", "reason": reason, "root": rec.get("root") or ""}
 
 
 def _endpoint_columns(endpoints: Mapping[str, Any] | None) -> dict[str, Any]:

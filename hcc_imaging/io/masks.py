@@ -170,6 +170,7 @@ def _report_losses(labels: LabelVolume, before: Mapping[int, int], outside: Mapp
     or wholly outside it) and of those the coarser grid lost, with their voxel counts; a label with
     no voxel left loses its name too (it is no longer in the map)."""
     after = _label_counts(labels)
+    names_before = dict(labels.labels)
     ref = f"the image (series {reference.series_instance_uid or 'unknown'}, shape {reference.shape})"
     cut = [f"{labels.labels.get(v) or v} ({outside[v]} of its {before[v]} voxels outside; {after.get(v, 0)} left "
            "on the image's grid)" for v in sorted(outside)]
@@ -187,6 +188,15 @@ def _report_losses(labels: LabelVolume, before: Mapping[int, int], outside: Mapp
     gone = [v for v in labels.labels if v not in after]
     if gone:
         labels = replace(labels, labels={k: n for k, n in labels.labels.items() if k in after})
+    if outside or lost:
+        # for callers that must not only log it (the batch records it per lesion), in ``meta``:
+        # "cut_by_field": label name -> [voxels outside the image's field, voxels on the mask's
+        # grid, voxels left on the image's]; "lost_on_grid": label name -> voxels on the mask's grid
+        cut_by = {str(names_before.get(v) or v): [int(outside[v]), int(before[v]), int(after.get(v, 0))]
+                  for v in sorted(outside)}
+        lost_on = {str(names_before.get(v) or v): int(before[v]) for v in lost}
+        labels = replace(labels, meta={**labels.meta, **({"cut_by_field": cut_by} if cut_by else {}),
+                                       **({"lost_on_grid": lost_on} if lost_on else {})})
     return labels
 
 

@@ -864,6 +864,52 @@ def test_the_export_refuses_a_read_whose_time_points_are_not_the_studies(small_a
     assert all(r["study_instance_uid"] in f["reason"] for r in records)
 
 
+def test_a_lesion_cut_by_a_dropped_end_slice_is_an_incomplete_measurement(small_archive, tmp_path) -> None:
+    """The first file of the measured series cut short: the index skips it, the study is measured on
+    29 of 30 slices and its mask is cut.  Before, only a log warning and skipped.csv said so: nothing
+    in lesions.csv or failures.csv, ``--strict`` exited 0, and a lesion wholly on that slice was read
+    ``absent``.  Now each cut lesion has its ``mask_problems``, the study a failures.csv row (step
+    ``incomplete``), the read a note (``not_evaluable`` for a lesion with nothing left), and
+    ``--strict`` exits 1."""
+    import shutil
+
+    import numpy as np
+    import pydicom
+    import SimpleITK as sitk
+
+    arch = tmp_path / "a"
+    shutil.copytree(small_archive / "PAT-001", arch / "PAT-001")
+    study = arch / "PAT-001" / "baseline"
+    first = study / "portal_venous" / "IM0001.dcm"
+    z_lps = float(pydicom.dcmread(first, stop_before_pixels=True).ImagePositionPatient[2])
+    first.write_bytes(first.read_bytes()[:200])
+    # a lesion L9 drawn on that slice only: nothing of it is left on the image
+    img = sitk.ReadImage(str(study / "masks" / "lesions.nii.gz"))
+    arr = sitk.GetArrayFromImage(img)
+    k = int(round(img.TransformPhysicalPointToContinuousIndex((0.0, 0.0, z_lps))[2]))
+    assert k in (0, arr.shape[0] - 1) and (arr[k] == 8).any()  # an end slice, L8 on it
+    y, x = np.argwhere(arr[k] == 0)[0]
+    arr[k, y, x] = 9
+    out_img = sitk.GetImageFromArray(arr)
+    out_img.CopyInformation(img)
+    sitk.WriteImage(out_img, str(study / "masks" / "lesions.nii.gz"))
+    out = tmp_path / "o"
+    s = _run(arch, out)
+    assert (s.n_failed_studies, s.n_failed_patients, s.n_incomplete_studies, s.n_failures) == (0, 0, 1, 1)
+    (row,) = pd.read_csv(out / "failures.csv").itertuples()
+    assert row.step == "incomplete" and "L8:" in row.reason and "L9:" in row.reason and "skipped.csv" in row.reason
+    les = pd.read_csv(out / "lesions.csv").fillna("")
+    base = les[les.timepoint_id == "baseline"].set_index("lesion_id")
+    assert "cut, measured smaller than it is" in base.loc["L8", "mask_problems"]
+    assert (base.drop("L8").mask_problems == "").all() and (les[les.timepoint_id == "fu1"].mask_problems == "").all()
+    read = json.loads((out / "reads" / "PAT-001.json").read_text())
+    obs = {o["lesion_id"]: o for o in read["timepoints"][0]["lesions"]}
+    assert obs["L8"]["status"] != "not_evaluable" and "measurement incomplete" in obs["L8"]["note"]  # (ascites: present)
+    assert obs["L9"]["status"] == "not_evaluable" and "not measured" in obs["L9"]["note"]
+    assert main(["batch", str(arch), "--out", str(out), "--threads", "--workers", "1", "--no-progress", "--resume",
+                 "--strict"]) == 1
+
+
 def test_masks_that_cannot_be_saved_leave_the_record_and_its_measurements(tmp_path) -> None:
     """Nothing measured is lost when the masks cannot be written (here ``masks`` is a file): the
     record is kept, without its ``masks`` entry."""
