@@ -26,7 +26,7 @@ import numpy as np
 
 from ..volume import ARTERIAL_PREFERENCE, LabelVolume, Phase, Volume
 from ..io.masks import LABEL_NAMES_FILE
-from .constants import MASKS_DIR, MEASUREMENT_PHASES, SEEDS_FILE
+from .constants import ANNOTATIONS_FILE, MASKS_DIR, MEASUREMENT_PHASES, SEEDS_FILE
 from .errors import BatchError, StudyStepError
 from .resume import safe_name
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from .pipeline import PipelineOptions, StudyTask
 
 __all__ = ["StudyLesions", "annotated_organ", "load_annotations", "load_image", "load_saved_masks", "mask_files",
-           "mask_flags", "mask_problems", "phase_series", "pick_reference", "site_flags", "study_images", "study_lesions"]
+           "check_not_empty", "mask_flags", "mask_problems", "phase_series", "pick_reference", "site_flags", "study_images", "study_lesions"]
 
 def phase_series(series: Sequence[Any]) -> tuple[dict[str, Any], list[str]]:
     """One index series per phase of a study, by the rule the viewer and ``hcc-imaging segment``
@@ -442,6 +442,41 @@ def study_lesions(task: StudyTask, ref: Volume, phases: Mapping[Phase, Volume], 
         v = _viable_parts(lesions, phases, liver, extra, "the viable part of a carried lesion was not found",
                           "Put lesions.nii.gz and viable.nii.gz beside the study, or a seeds.json.")
     return StudyLesions(lesions, v, source, how, tuple(extra), segmented=True, checks=checks, organs=organs)
+
+
+#: The annotations' key that says a study's lesion mask is empty on purpose (every lesion gone):
+#: a list of StudyInstanceUIDs (or the time point ids ``timepoints`` gives them).
+NO_LESIONS_KEY = "no_lesions"
+
+
+def check_not_empty(task: StudyTask, got: StudyLesions, annotations: Mapping[str, Any]) -> None:
+    """Refuse a study whose lesion mask file holds no lesion (every voxel 0), unless the
+    annotations list it under :data:`NO_LESIONS_KEY`.
+
+    Such a mask is far more often an export error (a blank file, the wrong label map) than a
+    complete response, and every lesion would be read ``absent`` (0 mm): CR under RECIST 1.1 and
+    mRECIST, without a word.  Masks the run made (seeds, carried: a lesion not found there is
+    ``not_evaluable``) are not checked.
+
+    Raises
+    ------
+    StudyStepError
+        At step ``masks``, naming the study, its mask and how to say that the lesions are gone.
+    """
+    if got.segmented or got.carried is not None or np.any(np.asarray(got.lesions.array)):
+        return
+    uid = task.study_instance_uid
+    declared = {str(x) for x in (annotations.get(NO_LESIONS_KEY) or [])}
+    tp = (annotations.get("timepoints") or {}).get(uid)
+    if uid in declared or (tp is not None and str(tp) in declared):
+        return
+    raise StudyStepError(
+        "masks",
+        f"study {uid} ({task.root}): its lesion mask ({got.source}) holds no lesion (every voxel 0). An empty mask "
+        "is far more often an export error than a complete response, and every lesion would be read absent (CR), so "
+        "the study is not measured. Export the mask again; or, if every lesion is gone, say so in the patient's "
+        f'{ANNOTATIONS_FILE}: "{NO_LESIONS_KEY}": ["{uid}"] (or its time point id).',
+    )
 
 
 def mask_problems(got: StudyLesions, ref: Volume) -> dict[str, list[str]]:

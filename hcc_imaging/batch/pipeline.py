@@ -64,7 +64,7 @@ from .constants import (
     VIABLE_MASK_NAMES,
 )
 from .errors import BatchError, StudyStepError
-from .lesions import (load_annotations, mask_files, mask_problems, phase_series, pick_reference, site_flags, study_images,
+from .lesions import (check_not_empty, load_annotations, mask_files, mask_problems, phase_series, pick_reference, site_flags, study_images,
                       study_lesions)
 from .resume import content_key, file_digest
 
@@ -649,9 +649,10 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         if carried is not None and carried["not_carried"]:
             log.warning("study %s: %d lesions of %s not carried or not found (%s)", task.study_instance_uid,
                         len(carried["not_carried"]), carried["study_instance_uid"], ", ".join(carried["not_carried"]))
+        ann = load_annotations(task.inputs.annotations_files)
+        check_not_empty(task, got, ann)  # an empty mask file: an export error, unless the annotations say
         saved, files = mask_files(got, task.study_instance_uid) if got.segmented else (None, {})
         step = "measure"
-        ann = load_annotations(task.inputs.annotations_files)
         nodes = [lid for lid in lesions.labels.values()
                  if site_flags(ann["lesions"].get(lid, {}), got.organs.get(lid), got.kinds.get(lid)).get("is_lymph_node")]
         rows = measure_lesions(lesions, viable, image=ref if ref.geometry.equals(lesions.geometry) else None,

@@ -910,6 +910,44 @@ def test_a_lesion_cut_by_a_dropped_end_slice_is_an_incomplete_measurement(small_
                  "--strict"]) == 1
 
 
+def test_an_empty_follow_up_mask_is_a_failure_unless_the_annotations_say_the_lesions_are_gone(small_archive,
+                                                                                                 tmp_path) -> None:
+    """An all-zero lesions.nii.gz at fu1 (an export error far more often than a cure) read every
+    lesion ``absent``: RECIST 1.1 and mRECIST CR, without a word.  It is a failure row (step
+    ``masks``) naming the study and how to say the lesions are gone: annotations.json's
+    ``"no_lesions"``, with which the study is measured (and read CR) again."""
+    import shutil
+
+    import SimpleITK as sitk
+
+    arch = tmp_path / "a"
+    shutil.copytree(small_archive / "PAT-001", arch / "PAT-001")
+    for name in ("lesions", "viable"):
+        p = arch / "PAT-001" / "fu1" / "masks" / f"{name}.nii.gz"
+        img = sitk.ReadImage(str(p))
+        blank = sitk.GetImageFromArray(sitk.GetArrayFromImage(img) * 0)
+        blank.CopyInformation(img)
+        sitk.WriteImage(blank, str(p))
+    ann_path = arch / "PAT-001" / "annotations.json"
+    ann = json.loads(ann_path.read_text())
+    fu1 = next(uid for uid, tp in ann["timepoints"].items() if tp == "fu1")
+    out = tmp_path / "o"
+    s = _run(arch, out)
+    assert (s.n_failed_studies, s.n_failed_patients) == (1, 0)
+    (row,) = pd.read_csv(out / "failures.csv").itertuples()
+    assert (row.study_instance_uid, row.step) == (fu1, "masks")
+    assert "holds no lesion" in row.reason and '"no_lesions"' in row.reason and "annotations.json" in row.reason
+    resp = pd.read_csv(out / "responses.csv")
+    assert "fu1" not in set(resp.timepoint_id) and "CR" not in set(resp.response)
+    ann["no_lesions"] = ["fu1"]  # (a time point id, or the StudyInstanceUID)
+    ann_path.write_text(json.dumps(ann))
+    s = _run(arch, out, resume=True)
+    assert s.n_failures == 0
+    resp = pd.read_csv(out / "responses.csv")
+    got = resp[resp.timepoint_id == "fu1"].set_index("criterion").response
+    assert got["RECIST1.1"] == "CR" and got["mRECIST"] == "CR"
+
+
 def test_masks_that_cannot_be_saved_leave_the_record_and_its_measurements(tmp_path) -> None:
     """Nothing measured is lost when the masks cannot be written (here ``masks`` is a file): the
     record is kept, without its ``masks`` entry."""
