@@ -15,7 +15,9 @@ come (mask files beside it, its seeds segmented, or an earlier study's lesions c
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,13 +30,17 @@ from ..volume import ARTERIAL_PREFERENCE, LabelVolume, Phase, Volume
 from ..io.masks import LABEL_NAMES_FILE
 from .constants import ANNOTATIONS_FILE, MASKS_DIR, MEASUREMENT_PHASES, SEEDS_FILE
 from .errors import BatchError, StudyStepError
-from .resume import safe_name
+from .resume import file_digest, safe_name
 
 if TYPE_CHECKING:
     from .pipeline import PipelineOptions, StudyTask
 
-__all__ = ["StudyLesions", "annotated_organ", "load_annotations", "load_image", "load_saved_masks", "mask_files",
-           "check_not_empty", "mask_flags", "mask_problems", "phase_series", "pick_reference", "site_flags", "study_images", "study_lesions"]
+log = logging.getLogger(__name__)
+
+__all__ = ["StudyLesions", "annotated_organ", "check_not_empty", "load_annotations", "load_image", "load_saved_masks",
+           "mask_files", "mask_flags", "mask_problems", "phase_series", "pick_reference", "site_flags", "study_images",
+           "study_lesions"]
+
 
 def phase_series(series: Sequence[Any]) -> tuple[dict[str, Any], list[str]]:
     """One index series per phase of a study, by the rule the viewer and ``hcc-imaging segment``
@@ -529,6 +535,8 @@ def mask_files(got: StudyLesions, study_uid: str) -> tuple[dict[str, Any], dict[
             save_mask(lv, path)
             entry[what] = f"{folder}/{what}.nii.gz"
             files[entry[what]] = path.read_bytes()
+    # what the study was measured with: load_saved_masks uses a saved file only while it is still that
+    entry["sha256"] = {rel: hashlib.sha256(data).hexdigest() for rel, data in sorted(files.items())}
     files[f"{folder}/{LABEL_NAMES_FILE}"] = (json.dumps({"labels": names, "mask_source": got.source,
                                                          **({"organs": entry["organs"]} if got.organs else {})},
                                                         indent=2, sort_keys=True) + "\n").encode("utf-8")
@@ -538,13 +546,26 @@ def mask_files(got: StudyLesions, study_uid: str) -> tuple[dict[str, Any], dict[
 def load_saved_masks(out_dir: str | os.PathLike[str], entry: Mapping[str, Any],
                      ref: Volume) -> tuple[LabelVolume, LabelVolume | None] | None:
     """The masks a run saved for a study (its record's ``masks`` entry, :func:`mask_files`) on
-    ``ref``, with their lesion ids; None when the lesion mask is no longer there."""
+    ``ref``, with their lesion ids; None when the lesion mask is no longer there, or when a saved
+    file is no longer the one the study was measured with (its sha256 in the entry; edited in
+    place, or removed): the caller then makes them again, as measured.  A warning names the file
+    and says how edited masks are measured (put beside the study)."""
     from ..io.masks import load_mask
 
     names = {int(k): str(v) for k, v in entry.get("labels", {}).items()}
     les_path = Path(out_dir) / str(entry["lesions"])
     if not les_path.is_file():
         return None
+    for rel, digest in (entry.get("sha256") or {}).items():
+        p = Path(out_dir) / rel
+        if rel.endswith(LABEL_NAMES_FILE):
+            continue  # (the lesion ids are the entry's own)
+        if not p.is_file() or file_digest(p) != digest:
+            log.warning("%s is not the mask its study was measured with (%s): the export makes the study's masks "
+                        "again, as measured, and leaves that file as it is. To measure with edited masks, put "
+                        "lesions.nii.gz, viable.nii.gz and labels.json beside the study and run again.",
+                        p, "removed" if not p.is_file() else "changed since")
+            return None
     lesions = load_mask(les_path, reference=ref, label_names=names)
     via = entry.get("viable")
     viable = None

@@ -997,6 +997,47 @@ def test_the_masks_a_run_saved_put_beside_the_study_are_measured_with_their_ids(
     assert rows[0]["step"] == "masks" and "labels.json: not a labels file" in rows[0]["reason"]
 
 
+def test_a_saved_mask_edited_in_place_is_not_what_the_resumed_seg_holds(tmp_path) -> None:
+    """A reader erases L2 from a seeded study's saved ``masks/<study>/lesions.nii.gz`` and runs
+    ``--resume --export-sr``: the record measured with the old mask is reused, and the SEG was made
+    from the edited file (no "L2" segment while lesions.csv and the SR report L2 measured).  The
+    record holds the saved files' sha256; a file that changed is not used: the SEG is made from the
+    masks made again, the ones measured, and the edited file is left as it is."""
+    import shutil
+
+    import numpy as np
+    import pydicom
+    import SimpleITK as sitk
+
+    src = REPO / "sample_data" / "liver_phantom" / "baseline"
+    study = tmp_path / "arch" / "baseline"
+    shutil.copytree(src, study, ignore=shutil.ignore_patterns("masks"))
+    truth = json.loads((study / "truth.json").read_text())["lesions"]
+    (study / "seeds.json").write_text(json.dumps(
+        {"lesions": [{"lesion_id": lid, "seed_lps": truth[lid]["seed_lps"]} for lid in ("L1", "L2")]}))
+    out = tmp_path / "o"
+    opts = PipelineOptions(export_sr=True)
+    first: list[dict] = []
+    assert _run(tmp_path / "arch", out, options=opts, on_record=first.append).n_failures == 0
+    (seg_path,) = (out / "seg").glob("*.dcm")
+    segments = lambda: {str(x.SegmentLabel) for x in pydicom.dcmread(seg_path, stop_before_pixels=True).SegmentSequence}  # noqa: E731
+    assert {"L1", "L2"} <= segments()
+    saved = out / first[0]["masks"]["lesions"]
+    img = sitk.ReadImage(str(saved))
+    arr = sitk.GetArrayFromImage(img)
+    label_l2 = next(int(k) for k, v in first[0]["masks"]["labels"].items() if v == "L2")
+    arr[arr == label_l2] = 0
+    edited = sitk.GetImageFromArray(arr)
+    edited.CopyInformation(img)
+    sitk.WriteImage(edited, str(saved))
+    edited_bytes = saved.read_bytes()
+    s = _run(tmp_path / "arch", out, options=opts, resume=True)
+    assert (s.n_processed, s.n_failures) == (0, 0)
+    assert set(pd.read_csv(out / "lesions.csv").lesion_id) == {"L1", "L2"}
+    assert {"L1", "L2"} <= segments()  # the SEG holds what was measured
+    assert saved.read_bytes() == edited_bytes and not np.any(sitk.GetArrayFromImage(sitk.ReadImage(str(saved))) == label_l2)
+
+
 def test_a_resumed_record_belongs_to_its_tasks_patient(clean_run, small_archive, tmp_path) -> None:
     """A study record stored under another patient id than its task's now (a study without a
     PatientID was patient "" before ``io.patient_key``) is read as the task's patient's on
