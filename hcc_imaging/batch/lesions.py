@@ -490,7 +490,9 @@ def mask_problems(got: StudyLesions, ref: Volume) -> dict[str, list[str]]:
     part) placed on the measured image lost voxels: partly or wholly outside the image's field (an
     end slice of the series unreadable and skipped, a mask drawn on a longer series) or vanished on
     its coarser grid (``io.masks`` records them in the mask's ``meta``: ``cut_by_field``,
-    ``lost_on_grid``).  Empty when nothing was lost.  The record's ``mask_problems``: a column of
+    ``lost_on_grid``); and for the lesions whose viable mask lies more than
+    ``measure.constants.VIABLE_OUTSIDE_MAX_FRACTION`` outside every lesion (only the part inside is
+    measured: :func:`hcc_imaging.measure.viable.viable_outside_lesions`).  Empty when none.  The record's ``mask_problems``: a column of
     lesions.csv, a failures.csv row (step ``incomplete``) and the lesion's note in the read
     (``not_evaluable`` when nothing of it is left)."""
     where = f"series {ref.series_instance_uid or 'unknown'}, {ref.shape[0]} slices"
@@ -506,6 +508,12 @@ def mask_problems(got: StudyLesions, ref: Volume) -> dict[str, list[str]]:
         for lid, n in sorted((lv.meta.get("lost_on_grid") or {}).items()):
             out.setdefault(lid, []).append(
                 f"its {what} ({n} voxels) vanished on the measured image's coarser grid ({where}): not measured")
+    if got.viable is not None and got.viable.geometry_equal(got.lesions):
+        from ..measure.viable import viable_outside_lesions, viable_outside_message
+
+        for lid, (n_out, n) in sorted(viable_outside_lesions(got.lesions, got.viable).items()):
+            if lid in got.lesions.labels.values():  # (a viable value of no lesion: the measurement's warning)
+                out.setdefault(lid, []).append(viable_outside_message(lid, n_out, n))
     return out
 
 

@@ -74,15 +74,17 @@ def _lesion_rows(rec: Mapping[str, Any], tp_id: str) -> list[dict[str, Any]]:
 
 def incomplete_row(rec: Mapping[str, Any]) -> dict[str, Any] | None:
     """The failures.csv row (step ``incomplete``) of a study measured with lesions its image's
-    field cut (the record's ``mask_problems``), else None: the study is measured, but a lesion of
-    it is measured smaller than it is, or not at all (``not_evaluable`` in the read)."""
+    field cut, or whose viable mask lies outside them (the record's ``mask_problems``), else None:
+    the study is measured, but a lesion of it is measured smaller than it is, or not at all
+    (``not_evaluable`` in the read)."""
     problems = rec.get("mask_problems") or {}
     if not rec.get("ok") or not problems:
         return None
     reason = (f"study {rec['study_instance_uid']} measured on series {rec.get('reference_series_instance_uid')} "
               f"with {len(problems)} lesion(s) incomplete: "
               + "; ".join(f"{lid}: {', '.join(v)}" for lid, v in sorted(problems.items()))
-              + ". Check that every file of the series was read (skipped.csv) and that the masks belong to it.")
+              + ". Check that every file of the series was read (skipped.csv) and that the masks (and viable masks) "
+              "belong to it.")
     return {"patient_id": rec["patient_id"], "study_instance_uid": rec["study_instance_uid"],
             "study_date": rec.get("study_date") or "", "step": "incomplete", "reason": reason, "root": rec.get("root") or ""}
 

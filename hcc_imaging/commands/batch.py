@@ -141,8 +141,8 @@ def run(args: argparse.Namespace) -> int:
         if summary.n_lesions_to_check:
             print(f"{summary.n_lesions_to_check} lesion mask(s) to check: lesions.csv's segmentation_checks column")
         if summary.n_incomplete_studies:
-            print(f"{summary.n_incomplete_studies} study(ies) measured with lesions cut by the image's field "
-                  "(failures.csv step incomplete; lesions.csv's mask_problems column)")
+            print(f"{summary.n_incomplete_studies} study(ies) measured with lesion masks cut by the image's field or "
+                  "viable masks outside their lesions (failures.csv step incomplete; lesions.csv's mask_problems column)")
         if summary.n_stale_set_aside:
             print(f"{summary.n_stale_set_aside} file(s) of earlier runs that this run did not write (reads, assessments, "
                   f"SEGs, SRs of patients whose read failed or who are not in SOURCE) moved to {summary.out_dir}/stale/")

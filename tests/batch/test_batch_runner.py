@@ -910,6 +910,37 @@ def test_a_lesion_cut_by_a_dropped_end_slice_is_an_incomplete_measurement(small_
                  "--strict"]) == 1
 
 
+def test_a_viable_mask_off_its_lesions_is_recorded_per_lesion(small_archive, tmp_path) -> None:
+    """A baseline viable.nii.gz shifted 16.5 mm (three voxels) off its lesions: only its voxels inside
+    a lesion were measured, so the viable diameters shrank and mRECIST changed without a word.  Each
+    lesion more than 5 % of whose viable voxels lie outside every lesion has it in ``mask_problems``
+    (lesions.csv, the read's note) and the study a failures.csv row (step ``incomplete``)."""
+    import shutil
+
+    import SimpleITK as sitk
+
+    arch = tmp_path / "a"
+    shutil.copytree(small_archive / "PAT-001", arch / "PAT-001")
+    p = arch / "PAT-001" / "baseline" / "masks" / "viable.nii.gz"
+    img = sitk.ReadImage(str(p))
+    origin = list(img.GetOrigin())
+    origin[0] += 16.5
+    img.SetOrigin(origin)
+    sitk.WriteImage(img, str(p))
+    out = tmp_path / "o"
+    s = _run(arch, out)
+    assert (s.n_failed_studies, s.n_incomplete_studies) == (0, 1)
+    (row,) = pd.read_csv(out / "failures.csv").itertuples()
+    assert row.step == "incomplete" and "lie outside every lesion mask" in row.reason
+    les = pd.read_csv(out / "lesions.csv").fillna("")
+    flagged = les[les.mask_problems != ""]
+    assert len(flagged) >= 1 and set(flagged.timepoint_id) == {"baseline"}
+    assert all("% of the viable mask's voxels of " + r.lesion_id in r.mask_problems for r in flagged.itertuples())
+    read = json.loads((out / "reads" / "PAT-001.json").read_text())
+    notes = {o["lesion_id"]: o.get("note") or "" for o in read["timepoints"][0]["lesions"]}
+    assert all("measurement incomplete" in notes[lid] for lid in flagged.lesion_id)
+
+
 def test_an_empty_follow_up_mask_is_a_failure_unless_the_annotations_say_the_lesions_are_gone(small_archive,
                                                                                                  tmp_path) -> None:
     """An all-zero lesions.nii.gz at fu1 (an export error far more often than a cure) read every
