@@ -132,15 +132,15 @@ def patient_outputs(
                        "(a follow-up is no baseline). Fix that study (its own row says why) and run again with --resume."),
             "root": base.get("root") or "",
         }
-        for rec in recs:
-            out["lesions"].extend(_lesion_rows(rec, rec["study_instance_uid"]))
+        for rec, tp_id in zip(recs, _fallback_timepoint_ids(every, recs, annotations_files), strict=True):
+            out["lesions"].extend(_lesion_rows(rec, tp_id))
         return out
     for r in every:
         if not r["ok"]:
             log.warning("patient %s: study %s (%s) failed at %s; its time point is left out of the read",
                         patient_id, r["study_instance_uid"], r.get("study_date") or "no date", r.get("step", "?"))
     step = "read"
-    tp_ids = [r["study_instance_uid"] for r in recs]
+    tp_ids = _fallback_timepoint_ids(recs, recs, annotations_files)  # (the read's, once it is built)
     try:
         ann = load_annotations(annotations_files)
         doc = build_read_document(recs, criteria=options.criteria, annotations=ann)
@@ -171,6 +171,22 @@ def patient_outputs(
     for rec, tp_id in zip(recs, tp_ids, strict=True):
         out["lesions"].extend(_lesion_rows(rec, tp_id))
     return out
+
+
+def _fallback_timepoint_ids(every: Sequence[Mapping[str, Any]], recs: Sequence[Mapping[str, Any]],
+                            annotations_files: Sequence[str]) -> list[str]:
+    """The time point ids of ``recs`` (lesions.csv's ``timepoint_id``) when the patient has no read:
+    the annotations' ``timepoints``, else ``BL``, ``FU1``, ... by date among ``every`` study of the
+    patient (a failed baseline keeps its ``BL``), as a read would name them; the StudyInstanceUID
+    when the annotations cannot be read."""
+    from .pipeline import _timepoint_ids
+
+    try:
+        ann = load_annotations(annotations_files)
+    except Exception:  # (the patient's failure row says why)
+        return [str(r["study_instance_uid"]) for r in recs]
+    ids = dict(zip((r["study_instance_uid"] for r in every), _timepoint_ids(every, ann), strict=True))
+    return [ids[r["study_instance_uid"]] for r in recs]
 
 
 def write_patient_files(out_dir: Path, po: Mapping[str, Any]) -> None:
@@ -270,7 +286,8 @@ def write_outputs(
 ) -> tuple[dict[str, str], int, int]:
     """Write lesions / responses (CSV + Parquet) and failures.csv from the patients' outputs.
 
-    ``patients``: patient id -> :func:`patient_outputs` result (``None``: no successful study);
+    ``patients``: patient id -> :func:`patient_outputs` result (``None``: no successful study, a
+    failed patient);
     ``failures``: the failed studies' rows (and export failures).  Rows are in patient order, so
     the files do not depend on the order the patients finished in.  Returns
     ``(files, n_patients, n_failed_patients)``.
@@ -281,9 +298,10 @@ def write_outputs(
     n_pat = n_failed = 0
     for pid in sorted(patients):
         po = patients[pid]
-        if po is None:
-            continue
         n_pat += 1
+        if po is None:  # every study of the patient failed (their rows are in ``failures``)
+            n_failed += 1
+            continue
         if po["failure"] is not None:
             n_failed += 1
             fails.append(dict(po["failure"]))

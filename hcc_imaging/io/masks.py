@@ -650,7 +650,8 @@ def read_label_names(path: str | os.PathLike[str]) -> tuple[dict[int, str], dict
     Raises
     ------
     MaskFormatError
-        The file cannot be read as such a mapping.
+        The file cannot be read as such a mapping, or gives two label values one lesion id (two
+        lesions would be measured as one id: two rows, and a read failing on another lesion).
     """
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -661,6 +662,15 @@ def read_label_names(path: str | os.PathLike[str]) -> tuple[dict[int, str], dict
         raise MaskFormatError(f"{path}: not a labels file ({err}); expected "
                               '{"labels": {"1": "L1", "2": "L2"}} (label value -> lesion id), or remove it '
                               "(label n is then Ln).") from err
+    seen: dict[str, list[int]] = {}
+    for value, lid in sorted(labels.items()):
+        seen.setdefault(lid, []).append(value)
+    dups = {lid: values for lid, values in seen.items() if len(values) > 1}
+    if dups:
+        raise MaskFormatError(
+            f"{path}: " + "; ".join(f"label values {', '.join(map(str, v))} are all lesion id {lid!r}"
+                                    for lid, v in sorted(dups.items()))
+            + ". Each lesion id names one lesion: give each label value its own id (or merge the labels in the mask).")
     return labels, organs
 
 

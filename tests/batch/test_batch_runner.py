@@ -78,6 +78,8 @@ def test_broken_studies_become_failure_rows(broken_archive, tmp_path) -> None:
     records = []
     s = _run(broken_archive, tmp_path / "out", on_record=records.append)
     assert s.n_studies == 6 and s.n_failed_studies == 2 and len(records) == 6
+    # a patient whose every study failed is a patient, and a failed one ("2 patients (0 failed)" before)
+    assert (s.n_patients, s.n_failed_patients) == (4, 2)
     fails = pd.read_csv(tmp_path / "out" / "failures.csv").fillna("")
     got = {r.patient_id: (r.step, r.reason) for r in fails.itertuples()}
     assert got["GAP-001"][0] == "load" and "SliceSpacingError" in got["GAP-001"][1]
@@ -979,6 +981,22 @@ def test_an_empty_follow_up_mask_is_a_failure_unless_the_annotations_say_the_les
     assert got["RECIST1.1"] == "CR" and got["mRECIST"] == "CR"
 
 
+def test_a_labels_file_giving_two_labels_one_lesion_id_fails_its_study_naming_it(small_archive, tmp_path) -> None:
+    """labels.json mapping label values 1 and 2 to L1: the study was "ok" with two L1 rows and the read
+    failed with a message about L2.  The study is a failure row naming the file and the duplicate id."""
+    import shutil
+
+    arch = tmp_path / "a"
+    shutil.copytree(small_archive / "PAT-001", arch / "PAT-001")
+    labels = arch / "PAT-001" / "baseline" / "masks" / "labels.json"
+    labels.write_text(json.dumps({"labels": {"1": "L1", "2": "L1", **{str(k): f"L{k}" for k in range(3, 9)}}}))
+    s = _run(arch, tmp_path / "o")
+    assert s.n_failed_studies == 1
+    fails = pd.read_csv(tmp_path / "o" / "failures.csv")
+    row = fails[fails.step == "masks"].iloc[0]
+    assert str(labels) in row.reason and "label values 1, 2 are all lesion id 'L1'" in row.reason
+
+
 def test_masks_that_cannot_be_saved_leave_the_record_and_its_measurements(tmp_path) -> None:
     """Nothing measured is lost when the masks cannot be written (here ``masks`` is a file): the
     record is kept, without its ``masks`` entry."""
@@ -1114,6 +1132,8 @@ def test_a_failed_baseline_fails_its_patient_instead_of_promoting_a_follow_up(tm
     assert not list((tmp_path / "o" / "reads").glob("*.json"))
     les = pd.read_csv(tmp_path / "o" / "lesions.csv")
     assert len(les) > 0 and set(les.study_instance_uid) == {r["study_instance_uid"] for r in records if r["ok"]}
+    # the follow-up's rows name its time point as the annotations do (they had its StudyInstanceUID)
+    assert set(les.timepoint_id) == {"fu1"}
 
 
 def test_cli_criteria_all(small_archive, tmp_path, capsys) -> None:
