@@ -454,8 +454,13 @@ def test_carry_seeds_from_the_baseline_to_the_follow_up(tmp_path) -> None:
 
     for rec in by_date:
         m = rec["masks"]
-        assert set(m) - {"organs"} == {"lesions", "viable", "labels"}
+        assert set(m) - {"organs"} == {"lesions", "viable", "labels", "sha256"}
         assert m["lesions"] == f"masks/{rec['study_instance_uid']}/lesions.nii.gz"
+        # each saved file's sha256, as saved (what load_saved_masks checks before using a file)
+        from hcc_imaging.batch.resume import file_digest
+
+        assert {rel: file_digest(tmp_path / "o" / rel) for rel in m["sha256"]} == m["sha256"]
+        assert set(m["sha256"]) == {m["lesions"], m["viable"]}
         # a carried lesion keeps its organ (here the annotations'), for the SEG's anatomic region
         assert m.get("organs") == ({"L1": "liver", "L2": "liver"} if "carried_from" in rec else None)
         stored = json.loads((tmp_path / "o" / "store" / "ok" / f"{rec['key']}.json").read_text())
@@ -900,7 +905,7 @@ def test_a_lesion_cut_by_a_dropped_end_slice_is_an_incomplete_measurement(small_
     assert (s.n_failed_studies, s.n_failed_patients, s.n_incomplete_studies, s.n_failures) == (0, 0, 1, 1)
     (row,) = pd.read_csv(out / "failures.csv").itertuples()
     assert row.step == "incomplete" and "L8:" in row.reason and "L9:" in row.reason and "skipped.csv" in row.reason
-    les = pd.read_csv(out / "lesions.csv").fillna("")
+    les = pd.read_csv(out / "lesions.csv", dtype={"mask_problems": str}).fillna({"mask_problems": ""})
     base = les[les.timepoint_id == "baseline"].set_index("lesion_id")
     assert "cut, measured smaller than it is" in base.loc["L8", "mask_problems"]
     assert (base.drop("L8").mask_problems == "").all() and (les[les.timepoint_id == "fu1"].mask_problems == "").all()
@@ -934,7 +939,7 @@ def test_a_viable_mask_off_its_lesions_is_recorded_per_lesion(small_archive, tmp
     assert (s.n_failed_studies, s.n_incomplete_studies) == (0, 1)
     (row,) = pd.read_csv(out / "failures.csv").itertuples()
     assert row.step == "incomplete" and "lie outside every lesion mask" in row.reason
-    les = pd.read_csv(out / "lesions.csv").fillna("")
+    les = pd.read_csv(out / "lesions.csv", dtype={"mask_problems": str}).fillna({"mask_problems": ""})
     flagged = les[les.mask_problems != ""]
     assert len(flagged) >= 1 and set(flagged.timepoint_id) == {"baseline"}
     assert all("% of the viable mask's voxels of " + r.lesion_id in r.mask_problems for r in flagged.itertuples())
