@@ -492,9 +492,9 @@ def mask_problems(got: StudyLesions, ref: Volume) -> dict[str, list[str]]:
     its coarser grid (``io.masks`` records them in the mask's ``meta``: ``cut_by_field``,
     ``lost_on_grid``); and for the lesions whose viable mask lies more than
     ``measure.constants.VIABLE_OUTSIDE_MAX_FRACTION`` outside every lesion (only the part inside is
-    measured: :func:`hcc_imaging.measure.viable.viable_outside_lesions`).  Empty when none.  The record's ``mask_problems``: a column of
-    lesions.csv, a failures.csv row (step ``incomplete``) and the lesion's note in the read
-    (``not_evaluable`` when nothing of it is left)."""
+    measured: :func:`hcc_imaging.measure.viable.viable_outside_lesions`).  Empty when none.  The
+    record's ``mask_problems``: a column of lesions.csv, a failures.csv row (step ``incomplete``)
+    and the lesion's note in the read (``not_evaluable`` when nothing of it is left)."""
     where = f"series {ref.series_instance_uid or 'unknown'}, {ref.shape[0]} slices"
     out: dict[str, list[str]] = {}
     for lv, what in ((got.lesions, "mask"), (got.viable, "viable part's mask")):

@@ -64,8 +64,8 @@ from .constants import (
     VIABLE_MASK_NAMES,
 )
 from .errors import BatchError, StudyStepError
-from .lesions import (check_not_empty, load_annotations, mask_files, mask_problems, phase_series, pick_reference, site_flags, study_images,
-                      study_lesions)
+from .lesions import (check_not_empty, load_annotations, mask_files, mask_problems, phase_series, pick_reference,
+                      site_flags, study_images, study_lesions)
 from .resume import content_key, file_digest
 
 __all__ = [

@@ -42,8 +42,8 @@ from .constants import STORE_FORMAT
 
 log = logging.getLogger(__name__)
 
-__all__ = ["code_version", "content_key", "file_digest", "ResultStore", "atomic_write_bytes", "atomic_write_text", "record_json",
-           "patient_file_stem", "safe_name"]
+__all__ = ["code_version", "content_key", "file_digest", "ResultStore", "atomic_write_bytes", "atomic_write_text",
+           "record_json", "patient_file_stem", "safe_name"]
 
 
 def file_digest(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:

@@ -67,8 +67,8 @@ from .pipeline import (
 from .errors import BatchInterrupted
 from .resume import ResultStore, atomic_write_bytes, atomic_write_text, record_json
 from .skipped import SKIPPED_COLUMNS, index_failure_rows, skipped_folders, skipped_rows, warn_skipped
-from .tables import (FAILURE_COLUMNS, _write_frame, failure_row, incomplete_row, patient_files, patient_outputs, set_aside_stale,
-                     write_outputs, write_patient_files)
+from .tables import (FAILURE_COLUMNS, _write_frame, failure_row, incomplete_row, patient_files, patient_outputs,
+                     set_aside_stale, write_outputs, write_patient_files)
 
 __all__ = ["BatchSummary", "run_batch", "default_workers", "local_cluster", "write_tables", "FAILURE_COLUMNS"]
 

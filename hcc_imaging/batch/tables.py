@@ -23,7 +23,8 @@ from .resume import atomic_write_bytes, atomic_write_text, patient_file_stem, sa
 log = logging.getLogger(__name__)
 
 __all__ = ["ENDPOINT_COLUMNS", "FAILURE_COLUMNS", "RUN_OUTPUT_DIRS", "STALE_DIR", "STUDY_COLUMNS", "patient_outputs",
-           "write_patient_files", "write_outputs", "failure_row", "incomplete_row", "patient_files", "safe_name", "set_aside_stale"]
+           "write_patient_files", "write_outputs", "failure_row", "incomplete_row", "patient_files", "safe_name",
+           "set_aside_stale"]
 
 #: The folders under OUT that hold a run's per-patient and per-study files: after a run they hold
 #: exactly the files that run wrote (:func:`set_aside_stale`).
@@ -86,7 +87,8 @@ def incomplete_row(rec: Mapping[str, Any]) -> dict[str, Any] | None:
               + ". Check that every file of the series was read (skipped.csv) and that the masks (and viable masks) "
               "belong to it.")
     return {"patient_id": rec["patient_id"], "study_instance_uid": rec["study_instance_uid"],
-            "study_date": rec.get("study_date") or "", "step": "incomplete", "reason": reason, "root": rec.get("root") or ""}
+            "study_date": rec.get("study_date") or "", "step": "incomplete", "reason": reason,
+            "root": rec.get("root") or ""}
 
 
 def _endpoint_columns(endpoints: Mapping[str, Any] | None) -> dict[str, Any]:
