@@ -18,7 +18,7 @@ from typing import Any
 from .lesions import (annotated_organ, load_annotations, load_image, load_saved_masks, pick_reference, site_flags,
                       study_images, study_lesions)
 from .pipeline import PipelineOptions, StudyTask
-from .resume import safe_name
+from .resume import patient_file_stem
 
 __all__ = ["DEIDENTIFIED_DIR", "export_deidentified", "export_reports"]
 
@@ -39,8 +39,15 @@ def export_reports(
     records: Sequence[Mapping[str, Any]],
     tasks: Sequence[StudyTask],
     options: PipelineOptions,
+    patients: Mapping[str, Mapping[str, Any] | None],
 ) -> tuple[dict[str, list[str]], list[dict[str, Any]]]:
     """Write ``OUT/seg/<study>.dcm`` and ``OUT/sr/<patient>.dcm``; STOW them for DICOMweb studies.
+
+    Only the patients whose read this run made are exported, from that read and assessment
+    (``patients``: patient id -> :func:`~hcc_imaging.batch.tables.patient_outputs`), never from a
+    file an earlier run left under ``OUT/reads``.  Each of the read's time points is the study of
+    the patient's successful records in the same (date, UID) order; a read whose time points do not
+    match them (count or date) is a failure row, not an SR pointing at another study's images.
 
     Returns
     -------
@@ -61,20 +68,22 @@ def export_reports(
     files: dict[str, list[str]] = {"seg": [], "sr": [], "stored": []}
     failures: list[dict[str, Any]] = []
     for pid, recs in sorted(by_patient.items()):
-        read_path = out / "reads" / f"{safe_name(pid)}.json"
-        ass_path = out / "assessments" / f"{safe_name(pid)}.json"
-        if not read_path.is_file():
-            continue  # the patient failed at read/assess: already a failure row
-        doc = ReadDocument.from_json(read_path)
+        po = patients.get(pid)
+        if not po or not po.get("read_json"):
+            continue  # no read this run (a failed baseline, read or assess step): already a failure row
+        doc = ReadDocument.from_json(po["read_json"])
         # one Tracking UID per lesion in every SEG and the SR: the read's (derived when it has none)
         tracking = {les.lesion_id: str(les.tracking_uid) for les in as_export_read(doc).lesions if les.tracking_uid}
-        assessment = json.loads(ass_path.read_text(encoding="utf-8")) if ass_path.is_file() else None
+        assessment = json.loads(po["assessment_json"]) if po.get("assessment_json") else None
         recs = sorted(recs, key=lambda r: (r["study_date"], r["study_instance_uid"]))
+        if mismatch := _timepoint_mismatch(doc, recs):
+            failures.append(_fail(pid, "", "export", mismatch))
+            continue
         images: dict[str, Any] = {}
         segs: dict[str, Any] = {}
         urls: set[str] = set()
         seg_files: list[str] = []
-        for tp, rec in zip(doc.timepoints, recs, strict=False):
+        for tp, rec in zip(doc.timepoints, recs, strict=True):
             task = by_key.get(rec["key"])
             if task is None:
                 continue
@@ -118,7 +127,7 @@ def export_reports(
             except Exception as err:  # one failure row per study that could not be exported
                 failures.append(_fail(pid, rec["study_instance_uid"], "export", err))
         try:
-            sr_path = out / "sr" / f"{safe_name(pid)}.dcm"
+            sr_path = out / "sr" / f"{patient_file_stem(pid)}.dcm"
             write_sr(doc, sr_path, assessment=assessment, images=images or None, segs=segs or None,
                      timepoints=list(images) or None)
             files["sr"].append(str(sr_path))
@@ -134,15 +143,31 @@ def export_reports(
     return files, failures
 
 
+def _timepoint_mismatch(doc: Any, recs: Sequence[Mapping[str, Any]]) -> str | None:
+    """Why the read's time points are not the studies ``recs`` (date order), or None when they are."""
+    from .pipeline import _iso
+
+    dates = [tp.date.isoformat() if tp.date else None for tp in doc.timepoints]
+    want = [_iso(str(r.get("study_date") or "")) for r in recs]
+    if len(dates) == len(want) and dates == want:
+        return None
+    return (f"the read of patient {doc.patient_id} has {len(dates)} time point(s) dated {dates}, but the run has "
+            f"{len(recs)} successful study(ies) of it dated {want} "
+            f"({', '.join(str(r['study_instance_uid']) for r in recs)}): no SEG or SR exported, since each time point "
+            "would point at another study's images. Run the batch again (--resume) to rebuild the read.")
+
+
 def export_deidentified(out: Path, patients: Mapping[str, Mapping[str, Any] | None], deidentifier: Any,
-                        *, dicom: bool = False) -> dict[str, str]:
+                        *, dicom_files: Mapping[str, Sequence[str]] | None = None) -> dict[str, str]:
     """A de-identified copy of a run's results, for sharing: ``OUT/deidentified/``.
 
     The tables (lesions, responses, summary; CSV and Parquet) and the JSON read documents of
     every patient, as ``hcc-imaging export csv --deidentify`` writes them from the run's reads and
-    assessments (pseudonyms, shifted dates, remapped UIDs), and with ``dicom`` (``--export-sr``)
-    de-identified copies of the run's SEGs and SRs (``deidentified/seg``, ``deidentified/sr``; the
-    same UID map, so the SRs still reference the SEGs).  The folder is made anew each time (a
+    assessments (pseudonyms, shifted dates, remapped UIDs), and with ``dicom_files``
+    (``--export-sr``: :func:`export_reports`'s ``{"seg": [...], "sr": [...]}``) de-identified copies
+    of those SEGs and SRs, the ones this run wrote, never what else lies in ``OUT/seg`` or
+    ``OUT/sr`` (``deidentified/seg``, ``deidentified/sr``; the same UID map, so the SRs still
+    reference the SEGs).  The folder is made anew each time (a
     resumed run's copy holds every patient, none twice).  The pseudonym map (``deidentifier``'s,
     saved at the end) must lie outside it.  Returns the files written (name -> path).
     """
@@ -164,9 +189,9 @@ def export_deidentified(out: Path, patients: Mapping[str, Mapping[str, Any] | No
         files.update({f"{DEIDENTIFIED_DIR}/{Path(p).name}": str(p)
                       for d in info.tables.values() for p in d.values()})
         files.update({f"{DEIDENTIFIED_DIR}/reads/{Path(p).name}": str(p) for p in info.reads})
-    if dicom:
+    if dicom_files:
         for kind in ("seg", "sr"):
-            for p in deidentify_files(sorted((out / kind).glob("*.dcm")), dest / kind, deidentifier):
+            for p in deidentify_files(sorted(Path(f) for f in dicom_files.get(kind, ())), dest / kind, deidentifier):
                 files[f"{DEIDENTIFIED_DIR}/{kind}/{p.name}"] = str(p)
     deidentifier.save()
     return files

@@ -15,7 +15,9 @@ come (mask files beside it, its seeds segmented, or an earlier study's lesions c
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,15 +28,19 @@ import numpy as np
 
 from ..volume import ARTERIAL_PREFERENCE, LabelVolume, Phase, Volume
 from ..io.masks import LABEL_NAMES_FILE
-from .constants import MASKS_DIR, MEASUREMENT_PHASES, SEEDS_FILE
+from .constants import ANNOTATIONS_FILE, MASKS_DIR, MEASUREMENT_PHASES, SEEDS_FILE
 from .errors import BatchError, StudyStepError
-from .resume import safe_name
+from .resume import file_digest, safe_name
 
 if TYPE_CHECKING:
     from .pipeline import PipelineOptions, StudyTask
 
-__all__ = ["StudyLesions", "annotated_organ", "load_annotations", "load_image", "load_saved_masks", "mask_files",
-           "mask_flags", "phase_series", "pick_reference", "site_flags", "study_images", "study_lesions"]
+log = logging.getLogger(__name__)
+
+__all__ = ["StudyLesions", "annotated_organ", "check_not_empty", "load_annotations", "load_image", "load_saved_masks",
+           "mask_files", "mask_flags", "mask_problems", "phase_series", "pick_reference", "site_flags", "study_images",
+           "study_lesions"]
+
 
 def phase_series(series: Sequence[Any]) -> tuple[dict[str, Any], list[str]]:
     """One index series per phase of a study, by the rule the viewer and ``hcc-imaging segment``
@@ -444,6 +450,73 @@ def study_lesions(task: StudyTask, ref: Volume, phases: Mapping[Phase, Volume], 
     return StudyLesions(lesions, v, source, how, tuple(extra), segmented=True, checks=checks, organs=organs)
 
 
+#: The annotations' key that says a study's lesion mask is empty on purpose (every lesion gone):
+#: a list of StudyInstanceUIDs (or the time point ids ``timepoints`` gives them).
+NO_LESIONS_KEY = "no_lesions"
+
+
+def check_not_empty(task: StudyTask, got: StudyLesions, annotations: Mapping[str, Any]) -> None:
+    """Refuse a study whose lesion mask file holds no lesion (every voxel 0), unless the
+    annotations list it under :data:`NO_LESIONS_KEY`.
+
+    Such a mask is far more often an export error (a blank file, the wrong label map) than a
+    complete response, and every lesion would be read ``absent`` (0 mm): CR under RECIST 1.1 and
+    mRECIST, without a word.  Masks the run made (seeds, carried: a lesion not found there is
+    ``not_evaluable``) are not checked.
+
+    Raises
+    ------
+    StudyStepError
+        At step ``masks``, naming the study, its mask and how to say that the lesions are gone.
+    """
+    if got.segmented or got.carried is not None or np.any(np.asarray(got.lesions.array)):
+        return
+    uid = task.study_instance_uid
+    declared = {str(x) for x in (annotations.get(NO_LESIONS_KEY) or [])}
+    tp = (annotations.get("timepoints") or {}).get(uid)
+    if uid in declared or (tp is not None and str(tp) in declared):
+        return
+    raise StudyStepError(
+        "masks",
+        f"study {uid} ({task.root}): its lesion mask ({got.source}) holds no lesion (every voxel 0). An empty mask "
+        "is far more often an export error than a complete response, and every lesion would be read absent (CR), so "
+        "the study is not measured. Export the mask again; or, if every lesion is gone, say so in the patient's "
+        f'{ANNOTATIONS_FILE}: "{NO_LESIONS_KEY}": ["{uid}"] (or its time point id).',
+    )
+
+
+def mask_problems(got: StudyLesions, ref: Volume) -> dict[str, list[str]]:
+    """Lesion id -> why its measurement is incomplete, for the lesions whose mask file (or viable
+    part) placed on the measured image lost voxels: partly or wholly outside the image's field (an
+    end slice of the series unreadable and skipped, a mask drawn on a longer series) or vanished on
+    its coarser grid (``io.masks`` records them in the mask's ``meta``: ``cut_by_field``,
+    ``lost_on_grid``); and for the lesions whose viable mask lies more than
+    ``measure.constants.VIABLE_OUTSIDE_MAX_FRACTION`` outside every lesion (only the part inside is
+    measured: :func:`hcc_imaging.measure.viable.viable_outside_lesions`).  Empty when none.  The
+    record's ``mask_problems``: a column of lesions.csv, a failures.csv row (step ``incomplete``)
+    and the lesion's note in the read (``not_evaluable`` when nothing of it is left)."""
+    where = f"series {ref.series_instance_uid or 'unknown'}, {ref.shape[0]} slices"
+    out: dict[str, list[str]] = {}
+    for lv, what in ((got.lesions, "mask"), (got.viable, "viable part's mask")):
+        if lv is None:
+            continue
+        for lid, (n_out, n, left) in sorted((lv.meta.get("cut_by_field") or {}).items()):
+            out.setdefault(lid, []).append(
+                f"{n_out} of the {n} voxels of its {what} lie outside the measured image ({where}): cut, measured smaller "
+                "than it is" if left else
+                f"all {n} voxels of its {what} lie outside the measured image ({where}): not measured")
+        for lid, n in sorted((lv.meta.get("lost_on_grid") or {}).items()):
+            out.setdefault(lid, []).append(
+                f"its {what} ({n} voxels) vanished on the measured image's coarser grid ({where}): not measured")
+    if got.viable is not None and got.viable.geometry_equal(got.lesions):
+        from ..measure.viable import viable_outside_lesions, viable_outside_message
+
+        for lid, (n_out, n) in sorted(viable_outside_lesions(got.lesions, got.viable).items()):
+            if lid in got.lesions.labels.values():  # (a viable value of no lesion: the measurement's warning)
+                out.setdefault(lid, []).append(viable_outside_message(lid, n_out, n))
+    return out
+
+
 def mask_files(got: StudyLesions, study_uid: str) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The masks a run made for a study, as the files it saves under ``OUT``
     (``masks/<study>/lesions.nii.gz``, ``viable.nii.gz``, ``labels.json``).
@@ -470,6 +543,8 @@ def mask_files(got: StudyLesions, study_uid: str) -> tuple[dict[str, Any], dict[
             save_mask(lv, path)
             entry[what] = f"{folder}/{what}.nii.gz"
             files[entry[what]] = path.read_bytes()
+    # what the study was measured with: load_saved_masks uses a saved file only while it is still that
+    entry["sha256"] = {rel: hashlib.sha256(data).hexdigest() for rel, data in sorted(files.items())}
     files[f"{folder}/{LABEL_NAMES_FILE}"] = (json.dumps({"labels": names, "mask_source": got.source,
                                                          **({"organs": entry["organs"]} if got.organs else {})},
                                                         indent=2, sort_keys=True) + "\n").encode("utf-8")
@@ -479,13 +554,26 @@ def mask_files(got: StudyLesions, study_uid: str) -> tuple[dict[str, Any], dict[
 def load_saved_masks(out_dir: str | os.PathLike[str], entry: Mapping[str, Any],
                      ref: Volume) -> tuple[LabelVolume, LabelVolume | None] | None:
     """The masks a run saved for a study (its record's ``masks`` entry, :func:`mask_files`) on
-    ``ref``, with their lesion ids; None when the lesion mask is no longer there."""
+    ``ref``, with their lesion ids; None when the lesion mask is no longer there, or when a saved
+    file is no longer the one the study was measured with (its sha256 in the entry; edited in
+    place, or removed): the caller then makes them again, as measured.  A warning names the file
+    and says how edited masks are measured (put beside the study)."""
     from ..io.masks import load_mask
 
     names = {int(k): str(v) for k, v in entry.get("labels", {}).items()}
     les_path = Path(out_dir) / str(entry["lesions"])
     if not les_path.is_file():
         return None
+    for rel, digest in (entry.get("sha256") or {}).items():
+        p = Path(out_dir) / rel
+        if rel.endswith(LABEL_NAMES_FILE):
+            continue  # (the lesion ids are the entry's own)
+        if not p.is_file() or file_digest(p) != digest:
+            log.warning("%s is not the mask its study was measured with (%s): the export makes the study's masks "
+                        "again, as measured, and leaves that file as it is. To measure with edited masks, put "
+                        "lesions.nii.gz, viable.nii.gz and labels.json beside the study and run again.",
+                        p, "removed" if not p.is_file() else "changed since")
+            return None
     lesions = load_mask(les_path, reference=ref, label_names=names)
     via = entry.get("viable")
     viable = None

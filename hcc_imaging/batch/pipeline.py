@@ -64,7 +64,8 @@ from .constants import (
     VIABLE_MASK_NAMES,
 )
 from .errors import BatchError, StudyStepError
-from .lesions import load_annotations, mask_files, phase_series, pick_reference, site_flags, study_images, study_lesions
+from .lesions import (check_not_empty, load_annotations, mask_files, mask_problems, phase_series, pick_reference,
+                      site_flags, study_images, study_lesions)
 from .resume import content_key, file_digest
 
 __all__ = [
@@ -648,13 +649,15 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         if carried is not None and carried["not_carried"]:
             log.warning("study %s: %d lesions of %s not carried or not found (%s)", task.study_instance_uid,
                         len(carried["not_carried"]), carried["study_instance_uid"], ", ".join(carried["not_carried"]))
+        ann = load_annotations(task.inputs.annotations_files)
+        check_not_empty(task, got, ann)  # an empty mask file: an export error, unless the annotations say
         saved, files = mask_files(got, task.study_instance_uid) if got.segmented else (None, {})
         step = "measure"
-        ann = load_annotations(task.inputs.annotations_files)
         nodes = [lid for lid in lesions.labels.values()
                  if site_flags(ann["lesions"].get(lid, {}), got.organs.get(lid), got.kinds.get(lid)).get("is_lymph_node")]
         rows = measure_lesions(lesions, viable, image=ref if ref.geometry.equals(lesions.geometry) else None,
                                lymph_nodes=nodes, reformat=options.reformat)
+        problems = mask_problems(got, ref)
     except StudyStepError:
         raise
     except Exception as err:  # every error of a step becomes a failure row, named by step
@@ -690,6 +693,8 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         # segments, a carried lesion's organ): the read's flags where the annotations say nothing
         **({"mask_organs": dict(sorted(got.organs.items()))} if got.organs else {}),
         **({"mask_kinds": dict(sorted(got.kinds.items()))} if got.kinds else {}),
+        # lesion id -> why its measurement is incomplete (its mask cut by the image's field: lesions.mask_problems)
+        **({"mask_problems": problems} if problems else {}),
     }
 
 
@@ -831,11 +836,16 @@ def build_read_document(
                    name_based_tracking_uid(recs[0]["patient_id"], reader, _iso(recs[0]["study_date"]), lid))
 
     def observation(lid: str, row: Mapping[str, Any] | None, role: Any, rbc: Mapping[str, Any],
-                    not_found: str | None = None, checks: Sequence[str] = ()) -> Any:
+                    not_found: str | None = None, checks: Sequence[str] = (), problems: Sequence[str] = ()) -> Any:
         f = flags(lid, row)
         kind = str(f.get("kind", "lesion"))
         common: dict[str, Any] = {"lesion_id": lid, "role": role, "role_by_criteria": dict(rbc), "source": ALGORITHM, **f,
                                   "tracking_uid": tracking_uid(lid)}
+        if problems:  # its mask lost voxels on the measured image (cut by its field): incomplete
+            note = "measurement incomplete: " + "; ".join(problems)
+            common["note"] = f"{common['note']}; {note}" if common.get("note") else note
+            if row is None:
+                return LesionObservation(status="not_evaluable", **common)
         if row is None and not_found is not None:
             # carried from an earlier study and not found there: gone or missed is a reader's call
             note = f"not segmented here when the earlier study's lesions were carried ({not_found}); read it by hand"
@@ -888,19 +898,23 @@ def build_read_document(
     for i, r in enumerate(recs):
         for row in r["lesions"]:
             first_seen.setdefault(row["lesion_id"], i)
+        for lid in r.get("mask_problems") or {}:  # (a lesion wholly cut from its study's image: not_evaluable there)
+            first_seen.setdefault(lid, i)
     tps = []
     for i, r in enumerate(recs):
         rows = {row["lesion_id"]: row for row in r["lesions"]}
         not_carried: Mapping[str, str] = (r.get("carried_from") or {}).get("not_carried", {})
         checks: Mapping[str, Sequence[str]] = r.get("segmentation_checks") or {}
+        problems: Mapping[str, Sequence[str]] = r.get("mask_problems") or {}
         obs = []
         for lid, fs in sorted(first_seen.items(), key=lambda kv: (kv[1], _natural(kv[0]))):
             if fs > i:
                 continue
             role, rbc = roles(lid, fs)
-            if lid not in rows and role == "new":
+            if lid not in rows and role == "new" and lid not in problems:
                 continue
-            obs.append(observation(lid, rows.get(lid), role, rbc, not_carried.get(lid), checks.get(lid, ())))
+            obs.append(observation(lid, rows.get(lid), role, rbc, not_carried.get(lid), checks.get(lid, ()),
+                                   problems.get(lid, ())))
         tps.append(TimePoint(id=tp_ids[i], date=_iso(r["study_date"]), lesions=tuple(obs),
                              modality="CT", slice_thickness_mm=r.get("slice_thickness_mm")))
     return ReadDocument(patient_id=recs[0]["patient_id"], reader_id=reader, timepoints=tuple(tps), criteria=tuple(crits))

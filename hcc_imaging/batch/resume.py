@@ -13,7 +13,14 @@ The **content key** of a study is ``sha256(study UID, input hash, code version, 
   every pixel byte would double the I/O of a run) and the bytes of the masks / seeds /
   annotations that apply to it (or, for DICOMweb, the SOP Instance UIDs); when a phase holds two
   series, the series chosen per phase (:func:`~hcc_imaging.batch.lesions.phase_series`);
-* code version: ``hcc_imaging.__version__`` plus :data:`STORE_FORMAT`;
+* code version (:func:`code_version`): ``hcc_imaging.__version__``, :data:`STORE_FORMAT`, and the
+  versions of the measurement that change a number: the diameter estimator
+  (``measure.constants.ESTIMATOR``), the viable-diameter rule (``measure.constants.VIABLE_RULE``)
+  and the values of every parameter in :mod:`hcc_imaging.measure.constants`.  ``__version__`` has
+  stayed 0.1.0 across commits that changed the numbers, so it alone let a run started with
+  older code and resumed with newer keep both sets of numbers in one table.  The segmentation's
+  version (``segment.constants.ALGORITHM_VERSION``) is in the input hash of the studies whose
+  masks the run makes (seeds, carried), not of studies measured from mask files;
 * options: the criteria and measurement options that change the numbers.
 
 A changed input, code version or option gives a new key, so the study is recomputed.
@@ -35,8 +42,8 @@ from .constants import STORE_FORMAT
 
 log = logging.getLogger(__name__)
 
-__all__ = ["content_key", "file_digest", "ResultStore", "atomic_write_bytes", "atomic_write_text", "record_json",
-           "safe_name"]
+__all__ = ["code_version", "content_key", "file_digest", "ResultStore", "atomic_write_bytes", "atomic_write_text",
+           "record_json", "patient_file_stem", "safe_name"]
 
 
 def file_digest(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
@@ -51,13 +58,30 @@ def file_digest(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def code_version() -> str:
+    """The code part of every study's resume key: what, besides the inputs and options, changes a
+    study's numbers.
+
+    ``hcc_imaging.__version__``, :data:`STORE_FORMAT`, the measurement's estimator and viable rule
+    versions (``measure.constants.ESTIMATOR``, ``VIABLE_RULE``) and a digest of the values of every
+    parameter of :mod:`hcc_imaging.measure.constants` (a changed tolerance or threshold changes a
+    number too).  Read at each call, so a changed constant gives new keys.
+    """
+    from ..measure import constants as MC
+
+    params = {name: getattr(MC, name) for name in sorted(MC.__all__)}
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=repr).encode()).hexdigest()[:16]
+    return f"{__version__}/{STORE_FORMAT}/{MC.ESTIMATOR}/{MC.VIABLE_RULE}/measure-constants:{digest}"
+
+
 def content_key(study_uid: str, input_hash: str, options: Mapping[str, Any]) -> str:
-    """The resume key of one study (hex, 24 characters)."""
+    """The resume key of one study (hex, 24 characters): sha256 of the study UID, its input hash,
+    :func:`code_version` and ``options`` (the module docstring)."""
     payload = json.dumps(
         {
             "study": study_uid,
             "input": input_hash,
-            "code": f"{__version__}/{STORE_FORMAT}",
+            "code": code_version(),
             "options": dict(options),
         },
         sort_keys=True,
@@ -66,10 +90,27 @@ def content_key(study_uid: str, input_hash: str, options: Mapping[str, Any]) -> 
 
 
 def safe_name(name: str) -> str:
-    """A patient id or study UID as a file name (``reads/<patient>.json``, ``masks/<study>/``)."""
+    """A study UID (or any id) as a file name: runs of characters other than letters, digits,
+    ``.``, ``_``, ``-`` become ``_`` (``masks/<study>/``).  Not one-to-one: per-patient files use
+    :func:`patient_file_stem`."""
     import re
 
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "patient"
+
+
+def patient_file_stem(patient_id: str) -> str:
+    """The stem of a patient's files in a batch's OUT (``reads/<stem>.json``,
+    ``assessments/<stem>.json``, ``sr/<stem>.dcm``): one per patient id, never shared.
+
+    The id itself when it is a safe file name (:func:`safe_name` leaves it unchanged), else its
+    safe name, ``_`` and the first 8 hex digits of the sha256 of the raw id: ``"PAT 004"`` ->
+    ``PAT_004_<hash>``, while ``"PAT_004"`` stays ``PAT_004``.  (``safe_name`` alone gave both
+    ``PAT_004``: one patient's read, assessment and SR overwrote the other's.)
+    """
+    name = safe_name(patient_id)
+    if name == patient_id:
+        return name
+    return f"{name}_{hashlib.sha256(patient_id.encode('utf-8')).hexdigest()[:8]}"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

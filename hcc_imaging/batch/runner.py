@@ -68,7 +68,8 @@ from .pipeline import (
 from .errors import BatchInterrupted
 from .resume import ResultStore, atomic_write_bytes, atomic_write_text, record_json
 from .skipped import SKIPPED_COLUMNS, index_failure_rows, skipped_folders, skipped_rows, warn_skipped
-from .tables import FAILURE_COLUMNS, _write_frame, failure_row, patient_outputs, write_outputs, write_patient_files
+from .tables import (FAILURE_COLUMNS, _write_frame, failure_row, incomplete_row, patient_files, patient_outputs,
+                     set_aside_stale, write_outputs, write_patient_files)
 
 __all__ = ["BatchSummary", "run_batch", "default_workers", "local_cluster", "write_tables", "FAILURE_COLUMNS"]
 
@@ -104,10 +105,16 @@ class BatchSummary:
     folders_not_read: tuple[str, ...] = ()
     #: Temporary files of writes an earlier, killed run left in ``out_dir``, removed by this run.
     n_stale_temps_removed: int = 0
+    #: Files of earlier runs under reads/, assessments/, seg/, sr/ (or deidentified/) that this run
+    #: did not write, moved to ``OUT/stale/<time>/`` (:func:`~hcc_imaging.batch.tables.set_aside_stale`).
+    n_stale_set_aside: int = 0
+    #: Studies measured with a lesion their image's field cut (a ``failures.csv`` row, step
+    #: ``incomplete``; the record's ``mask_problems``); counted in :attr:`n_failures` (``--strict``).
+    n_incomplete_studies: int = 0
 
     @property
     def n_failures(self) -> int:
-        return self.n_failed_studies + self.n_failed_patients + len(self.folders_not_read)
+        return self.n_failed_studies + self.n_failed_patients + len(self.folders_not_read) + self.n_incomplete_studies
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -128,6 +135,8 @@ class BatchSummary:
             "n_folders_with_skipped": self.n_folders_with_skipped,
             "folders_not_read": list(self.folders_not_read),
             "n_stale_temps_removed": self.n_stale_temps_removed,
+            "n_stale_set_aside": self.n_stale_set_aside,
+            "n_incomplete_studies": self.n_incomplete_studies,
         }
 
 
@@ -438,6 +447,8 @@ def write_tables(
         by_patient[rec["patient_id"]].append(rec)  # (a failed baseline fails its patient: patient_outputs)
         if not rec["ok"]:
             failures.append(failure_row(rec))
+        elif (row := incomplete_row(rec)) is not None:
+            failures.append(row)
     ann = _annotation_files_by_patient(tasks)
     (out / "reads").mkdir(parents=True, exist_ok=True)
     (out / "assessments").mkdir(parents=True, exist_ok=True)
@@ -517,9 +528,9 @@ def run_batch(
         )
     out.mkdir(parents=True, exist_ok=True)
     # half-written files of a run killed mid-write (``.<name>.<random>.part``): never results, removed
-    stale = remove_stale_temps(out)
-    if stale:
-        log.info("removed %d temporary file(s) an interrupted run left in %s", len(stale), out)
+    stale_temps = remove_stale_temps(out)
+    if stale_temps:
+        log.info("removed %d temporary file(s) an interrupted run left in %s", len(stale_temps), out)
     store = ResultStore(out)
     src = str(source)
     remote = src.startswith(DICOMWEB_SCHEMES)
@@ -584,21 +595,28 @@ def run_batch(
             write_patient_files(out, po)
         patients[pid] = po
     index_failures = index_failure_rows(skipped_by_folder)
-    failures = [*index_failures, *(failure_row(r) for r in records if not r["ok"])]
+    incomplete = [row for r in records if (row := incomplete_row(r)) is not None]
+    failures = [*index_failures, *(failure_row(r) for r in records if not r["ok"]), *incomplete]
     files, n_pat, n_pat_failed = write_outputs(out, patients, failures)
     files["skipped.csv"] = str(out / "skipped.csv")
+    exported: dict[str, list[str]] = {}
     if opts.export_sr:
         from .export import export_reports
 
-        exported, export_failures = export_reports(out, records, tasks, opts)
+        exported, export_failures = export_reports(out, records, tasks, opts, patients)
         if export_failures:
             files, n_pat, n_pat_failed = write_tables(out, records, opts, tasks, [*index_failures, *export_failures])
             files["skipped.csv"] = str(out / "skipped.csv")
         files = {**files, **{f"{kind}:{Path(p).name}": p for kind, ps in exported.items() for p in ps}}
+    # reads/, assessments/, seg/, sr/ hold this run's files only: an earlier run's are set aside
+    from .export import DEIDENTIFIED_DIR
+
+    stale = set_aside_stale(out, [*patient_files(out, patients), *exported.get("seg", ()), *exported.get("sr", ())],
+                            also=[out / DEIDENTIFIED_DIR] if deidentifier is None else [])
     if deidentifier is not None:
         from .export import export_deidentified
 
-        files = {**files, **export_deidentified(out, patients, deidentifier, dicom=opts.export_sr)}
+        files = {**files, **export_deidentified(out, patients, deidentifier, dicom_files=exported or None)}
     n_failed = sum(1 for r in records if not r["ok"])
     summary = BatchSummary(
         out_dir=str(out), n_studies=len(tasks), n_processed=len(pending), n_skipped=len(tasks) - len(pending),
@@ -609,7 +627,8 @@ def run_batch(
         n_lesions_to_check=sum(len(r.get("segmentation_checks") or {}) for r in records if r["ok"]),
         n_files_skipped=sum(len(g.files) for g in skipped_by_folder), n_folders_with_skipped=len(skipped_by_folder),
         folders_not_read=tuple(g.folder for g in skipped_by_folder if g.none_read),
-        n_stale_temps_removed=len(stale),
+        n_stale_temps_removed=len(stale_temps),
+        n_stale_set_aside=len(stale), n_incomplete_studies=len(incomplete),
     )
     atomic_write_text(out / "summary.json", json.dumps(summary.to_json(), indent=2, sort_keys=True) + "\n")
     cache = out / "cache"

@@ -13,17 +13,26 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .pipeline import PipelineOptions, assess_document, build_read_document, load_annotations
-from .resume import atomic_write_bytes, atomic_write_text, safe_name
+from .resume import atomic_write_bytes, atomic_write_text, patient_file_stem, safe_name
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ENDPOINT_COLUMNS", "FAILURE_COLUMNS", "STUDY_COLUMNS", "patient_outputs", "write_patient_files", "write_outputs",
-           "failure_row", "safe_name"]
+__all__ = ["ENDPOINT_COLUMNS", "FAILURE_COLUMNS", "RUN_OUTPUT_DIRS", "STALE_DIR", "STUDY_COLUMNS", "patient_outputs",
+           "write_patient_files", "write_outputs", "failure_row", "incomplete_row", "patient_files", "safe_name",
+           "set_aside_stale"]
+
+#: The folders under OUT that hold a run's per-patient and per-study files: after a run they hold
+#: exactly the files that run wrote (:func:`set_aside_stale`).
+RUN_OUTPUT_DIRS: tuple[str, ...] = ("reads", "assessments", "seg", "sr")
+#: Where a run moves the files of those folders that it did not write itself (earlier runs' files
+#: of a patient whose read failed this time, or who is not in this SOURCE):
+#: ``OUT/stale/<UTC time of the run>/<folder>/<name>``.
+STALE_DIR: str = "stale"
 
 #: Columns of failures.csv, in order.
 FAILURE_COLUMNS: tuple[str, ...] = ("patient_id", "study_instance_uid", "study_date", "step", "reason", "root")
@@ -58,8 +67,28 @@ def _lesion_rows(rec: Mapping[str, Any], tp_id: str) -> list[dict[str, Any]]:
             r[k] = json.dumps(v) if isinstance(v, list | dict) else v
         # what the segmenter says a reader should check on a mask the run made ("" for none)
         r["segmentation_checks"] = ";".join((rec.get("segmentation_checks") or {}).get(row["lesion_id"], []))
+        # why the measurement is incomplete (its mask cut by the measured image's field; "" for none)
+        r["mask_problems"] = "; ".join((rec.get("mask_problems") or {}).get(row["lesion_id"], []))
         out.append(r)
     return out
+
+
+def incomplete_row(rec: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The failures.csv row (step ``incomplete``) of a study measured with lesions its image's
+    field cut, or whose viable mask lies outside them (the record's ``mask_problems``), else None:
+    the study is measured, but a lesion of it is measured smaller than it is, or not at all
+    (``not_evaluable`` in the read)."""
+    problems = rec.get("mask_problems") or {}
+    if not rec.get("ok") or not problems:
+        return None
+    reason = (f"study {rec['study_instance_uid']} measured on series {rec.get('reference_series_instance_uid')} "
+              f"with {len(problems)} lesion(s) incomplete: "
+              + "; ".join(f"{lid}: {', '.join(v)}" for lid, v in sorted(problems.items()))
+              + ". Check that every file of the series was read (skipped.csv) and that the masks (and viable masks) "
+              "belong to it.")
+    return {"patient_id": rec["patient_id"], "study_instance_uid": rec["study_instance_uid"],
+            "study_date": rec.get("study_date") or "", "step": "incomplete", "reason": reason,
+            "root": rec.get("root") or ""}
 
 
 def _endpoint_columns(endpoints: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -105,15 +134,15 @@ def patient_outputs(
                        "(a follow-up is no baseline). Fix that study (its own row says why) and run again with --resume."),
             "root": base.get("root") or "",
         }
-        for rec in recs:
-            out["lesions"].extend(_lesion_rows(rec, rec["study_instance_uid"]))
+        for rec, tp_id in zip(recs, _fallback_timepoint_ids(every, recs, annotations_files), strict=True):
+            out["lesions"].extend(_lesion_rows(rec, tp_id))
         return out
     for r in every:
         if not r["ok"]:
             log.warning("patient %s: study %s (%s) failed at %s; its time point is left out of the read",
                         patient_id, r["study_instance_uid"], r.get("study_date") or "no date", r.get("step", "?"))
     step = "read"
-    tp_ids = [r["study_instance_uid"] for r in recs]
+    tp_ids = _fallback_timepoint_ids(recs, recs, annotations_files)  # (the read's, once it is built)
     try:
         ann = load_annotations(annotations_files)
         doc = build_read_document(recs, criteria=options.criteria, annotations=ann)
@@ -146,13 +175,86 @@ def patient_outputs(
     return out
 
 
+def _fallback_timepoint_ids(every: Sequence[Mapping[str, Any]], recs: Sequence[Mapping[str, Any]],
+                            annotations_files: Sequence[str]) -> list[str]:
+    """The time point ids of ``recs`` (lesions.csv's ``timepoint_id``) when the patient has no read:
+    the annotations' ``timepoints``, else ``BL``, ``FU1``, ... by date among ``every`` study of the
+    patient (a failed baseline keeps its ``BL``), as a read would name them; the StudyInstanceUID
+    when the annotations cannot be read."""
+    from .pipeline import _timepoint_ids
+
+    try:
+        ann = load_annotations(annotations_files)
+    except Exception:  # (the patient's failure row says why)
+        return [str(r["study_instance_uid"]) for r in recs]
+    ids = dict(zip((r["study_instance_uid"] for r in every), _timepoint_ids(every, ann), strict=True))
+    return [ids[r["study_instance_uid"]] for r in recs]
+
+
 def write_patient_files(out_dir: Path, po: Mapping[str, Any]) -> None:
-    """``reads/<patient>.json`` and ``assessments/<patient>.json`` of one patient (atomic)."""
-    name = safe_name(po["patient_id"])
+    """``reads/<patient>.json`` and ``assessments/<patient>.json`` of one patient (atomic; the
+    stem is :func:`~hcc_imaging.batch.resume.patient_file_stem`)."""
+    name = patient_file_stem(po["patient_id"])
     if po["read_json"] is not None:
         atomic_write_text(out_dir / "reads" / f"{name}.json", po["read_json"])
     if po["assessment_json"] is not None:
         atomic_write_text(out_dir / "assessments" / f"{name}.json", po["assessment_json"])
+
+
+def patient_files(out_dir: Path, patients: Mapping[str, Mapping[str, Any] | None]) -> set[Path]:
+    """The ``reads/`` and ``assessments/`` files this run wrote for ``patients`` (:func:`write_patient_files`)."""
+    files: set[Path] = set()
+    for po in patients.values():
+        if po is None:
+            continue
+        name = patient_file_stem(po["patient_id"])
+        if po["read_json"] is not None:
+            files.add(out_dir / "reads" / f"{name}.json")
+        if po["assessment_json"] is not None:
+            files.add(out_dir / "assessments" / f"{name}.json")
+    return files
+
+
+def set_aside_stale(out_dir: Path, keep: Iterable[str | Path], also: Iterable[Path] = ()) -> list[Path]:
+    """Move every file of :data:`RUN_OUTPUT_DIRS` that is not in ``keep`` (the files this run wrote),
+    and the paths ``also`` (e.g. an earlier run's de-identified copy), to
+    ``OUT/stale/<UTC time>/...``, with one warning naming how many and where; returns their new paths.
+
+    Earlier runs' reads, assessments, SEGs and SRs of a patient whose read failed this time (its
+    baseline failed), or who is not in this SOURCE, stayed beside this run's: an export rebuilt the
+    SR from a stale read, and ``--deidentify`` copied them into the folder meant for sharing.  They
+    are moved, not deleted (a reader may want them).  Hidden files (an atomic write's temp file) are
+    left alone.
+    """
+    import shutil
+    import time
+
+    kept = {Path(p).resolve() for p in keep}
+    stale: list[Path] = []
+    for d in RUN_OUTPUT_DIRS:
+        folder = out_dir / d
+        if folder.is_dir():
+            stale.extend(p for p in sorted(folder.iterdir())
+                         if not p.name.startswith(".") and p.resolve() not in kept)
+    stale.extend(p for p in also if p.exists())
+    if not stale:
+        return []
+    dest = out_dir / STALE_DIR / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    k = 1
+    while dest.exists():
+        k += 1
+        dest = dest.with_name(f"{dest.name.split('.')[0]}.{k}")
+    moved = []
+    for p in stale:
+        target = dest / p.relative_to(out_dir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(p), str(target))
+        moved.append(target)
+    log.warning("%d file(s) of earlier runs that this run did not write (%s) moved to %s: outputs of patients whose "
+                "read failed this time or who are not in this SOURCE, or of steps this run did not run",
+                len(moved), ", ".join(str(p.relative_to(out_dir)) for p in stale[:5]) + (" ..." if len(stale) > 5 else ""),
+                dest)
+    return moved
 
 
 def _write_frame(rows: list[dict[str, Any]], columns: Sequence[str] | None, stem: Path, parquet: bool = True,
@@ -186,7 +288,8 @@ def write_outputs(
 ) -> tuple[dict[str, str], int, int]:
     """Write lesions / responses (CSV + Parquet) and failures.csv from the patients' outputs.
 
-    ``patients``: patient id -> :func:`patient_outputs` result (``None``: no successful study);
+    ``patients``: patient id -> :func:`patient_outputs` result (``None``: no successful study, a
+    failed patient);
     ``failures``: the failed studies' rows (and export failures).  Rows are in patient order, so
     the files do not depend on the order the patients finished in.  Returns
     ``(files, n_patients, n_failed_patients)``.
@@ -197,9 +300,10 @@ def write_outputs(
     n_pat = n_failed = 0
     for pid in sorted(patients):
         po = patients[pid]
-        if po is None:
-            continue
         n_pat += 1
+        if po is None:  # every study of the patient failed (their rows are in ``failures``)
+            n_failed += 1
+            continue
         if po["failure"] is not None:
             n_failed += 1
             fails.append(dict(po["failure"]))

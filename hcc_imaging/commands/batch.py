@@ -143,4 +143,10 @@ def run(args: argparse.Namespace) -> int:
                      + " (failures.csv, step index)" if summary.folders_not_read else ""))
         if summary.n_lesions_to_check:
             print(f"{summary.n_lesions_to_check} lesion mask(s) to check: lesions.csv's segmentation_checks column")
+        if summary.n_incomplete_studies:
+            print(f"{summary.n_incomplete_studies} study(ies) measured with lesion masks cut by the image's field or "
+                  "viable masks outside their lesions (failures.csv step incomplete; lesions.csv's mask_problems column)")
+        if summary.n_stale_set_aside:
+            print(f"{summary.n_stale_set_aside} file(s) of earlier runs that this run did not write (reads, assessments, "
+                  f"SEGs, SRs of patients whose read failed or who are not in SOURCE) moved to {summary.out_dir}/stale/")
     return 1 if args.strict and summary.n_failures else 0

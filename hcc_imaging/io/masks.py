@@ -170,6 +170,7 @@ def _report_losses(labels: LabelVolume, before: Mapping[int, int], outside: Mapp
     or wholly outside it) and of those the coarser grid lost, with their voxel counts; a label with
     no voxel left loses its name too (it is no longer in the map)."""
     after = _label_counts(labels)
+    names_before = dict(labels.labels)
     ref = f"the image (series {reference.series_instance_uid or 'unknown'}, shape {reference.shape})"
     cut = [f"{labels.labels.get(v) or v} ({outside[v]} of its {before[v]} voxels outside; {after.get(v, 0)} left "
            "on the image's grid)" for v in sorted(outside)]
@@ -187,6 +188,15 @@ def _report_losses(labels: LabelVolume, before: Mapping[int, int], outside: Mapp
     gone = [v for v in labels.labels if v not in after]
     if gone:
         labels = replace(labels, labels={k: n for k, n in labels.labels.items() if k in after})
+    if outside or lost:
+        # for callers that must not only log it (the batch records it per lesion), in ``meta``:
+        # "cut_by_field": label name -> [voxels outside the image's field, voxels on the mask's
+        # grid, voxels left on the image's]; "lost_on_grid": label name -> voxels on the mask's grid
+        cut_by = {str(names_before.get(v) or v): [int(outside[v]), int(before[v]), int(after.get(v, 0))]
+                  for v in sorted(outside)}
+        lost_on = {str(names_before.get(v) or v): int(before[v]) for v in lost}
+        labels = replace(labels, meta={**labels.meta, **({"cut_by_field": cut_by} if cut_by else {}),
+                                       **({"lost_on_grid": lost_on} if lost_on else {})})
     return labels
 
 
@@ -640,7 +650,8 @@ def read_label_names(path: str | os.PathLike[str]) -> tuple[dict[int, str], dict
     Raises
     ------
     MaskFormatError
-        The file cannot be read as such a mapping.
+        The file cannot be read as such a mapping, or gives two label values one lesion id (two
+        lesions would be measured as one id: two rows, and a read failing on another lesion).
     """
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -651,6 +662,15 @@ def read_label_names(path: str | os.PathLike[str]) -> tuple[dict[int, str], dict
         raise MaskFormatError(f"{path}: not a labels file ({err}); expected "
                               '{"labels": {"1": "L1", "2": "L2"}} (label value -> lesion id), or remove it '
                               "(label n is then Ln).") from err
+    seen: dict[str, list[int]] = {}
+    for value, lid in sorted(labels.items()):
+        seen.setdefault(lid, []).append(value)
+    dups = {lid: values for lid, values in seen.items() if len(values) > 1}
+    if dups:
+        raise MaskFormatError(
+            f"{path}: " + "; ".join(f"label values {', '.join(map(str, v))} are all lesion id {lid!r}"
+                                    for lid, v in sorted(dups.items()))
+            + ". Each lesion id names one lesion: give each label value its own id (or merge the labels in the mask).")
     return labels, organs
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "ESTIMATOR",
+    "VIABLE_RULE",
     "HOMOTHETIC_MAX_LD_VOXELS",
     "HOMOTHETIC_MIN_AREA_FRACTION",
     "RECIST_MIN_LD_MM",
@@ -17,6 +18,7 @@ __all__ = [
     "NODE_PATHOLOGICAL_SA_MM",
     "MRECIST_MIN_VIABLE_MM",
     "VIABLE_GAP_VOXELS",
+    "VIABLE_OUTSIDE_MAX_FRACTION",
     "VIABLE_SAMPLE_STEP_VOXELS",
     "RIM_EXCLUSION_MM",
     "PERPENDICULAR_TOL_DEG",
@@ -36,6 +38,12 @@ __all__ = [
 #: Version 4: a section's ellipse is no longer refused for wrong voxels whose centres the
 #: outline merely grazes (within 0.05 voxel; ``_subvoxel.ELLIPSE_MISMATCH_NEAR_VOXELS``).
 ESTIMATOR: str = "subvoxel-boundary-v4"
+
+#: Version of the mRECIST viable-diameter rule, the viable short axis and the necrosis fraction
+#: (:mod:`hcc_imaging.measure.viable`; their diameters' ends are refined by :data:`ESTIMATOR`).
+#: Bump it with any change there that changes a number: it is part of every batch study's resume
+#: key (:func:`hcc_imaging.batch.resume.code_version`), so ``batch --resume`` measures again.
+VIABLE_RULE: str = "viable-rule-v1"
 
 #: Small lesions (longest centre-hull axial diameter <= this many largest in-plane voxels) have
 #: their central slices fitted together by homothetic ellipses (one shape and orientation,
@@ -79,6 +87,15 @@ MRECIST_MIN_VIABLE_MM: float = 10.0
 #: One voxel: necrosis thinner than one voxel cannot be told from partial volume.  Chosen by
 #: hcc_imaging (the 2010 paper only says "not crossing necrotic parts").
 VIABLE_GAP_VOXELS: float = 1.0
+
+#: A viable mask is checked against its lesions: when more than this fraction of the viable
+#: voxels of a label value lie outside every lesion mask, a warning names the lesion and the
+#: fraction (:func:`hcc_imaging.measure.viable.viable_outside_lesions`; ``batch`` records it).
+#: Only viable voxels inside a lesion are measured (the viable mask is intersected with it), so a
+#: viable mask drawn on another series or shifted silently shrank the viable diameters (15 mm:
+#: the sample's mRECIST baseline sum 54.1 -> 35.8 mm).  5 %: a hand-drawn viable outline crosses
+#: its lesion's by a voxel here and there, which stays well below it.
+VIABLE_OUTSIDE_MAX_FRACTION: float = 0.05
 
 #: Step between the sample points of a candidate segment, in units of the smallest in-plane
 #: spacing (half a voxel: every voxel the segment crosses is visited).

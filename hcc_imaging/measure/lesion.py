@@ -6,6 +6,7 @@ napari plugin call, so the same mask gives the same numbers everywhere.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -20,9 +21,11 @@ from . import diameters as _d
 from .constants import RIM_EXCLUSION_MM, VIABLE_GAP_VOXELS
 from .diameters import AxialDiameter, EmptyMaskError, Reformat, resolve_label
 from .measurability import RecistMeasurability, mrecist_measurable, recist_measurability
-from .viable import analyse_viable
+from .viable import analyse_viable, viable_outside_lesions, viable_outside_message
 
 __all__ = ["Provenance", "LesionMeasurement", "measure_lesion", "measure_labels", "ALGORITHM_NAME"]
+
+log = logging.getLogger(__name__)
 
 #: Name recorded in :class:`Provenance` for measurements made by this module.
 ALGORITHM_NAME = "hcc_imaging.measure.measure_lesion"
@@ -374,6 +377,8 @@ def measure_lesion(
     mode = _d.reformat_mode(reformat)
     if viable is not None:
         _check_same_grid(viable, labels, "viable mask")
+        for lid, (n_out, n) in viable_outside_lesions(labels, viable).items():
+            log.warning("%s", viable_outside_message(lid, n_out, n))
     if image is not None:
         _check_same_grid(image, labels, "image")
     value, lesion_id = resolve_label(labels, label)
@@ -416,13 +421,18 @@ def measure_labels(
 
     One pass finds every lesion's bounding box (``scipy.ndimage.find_objects``), so a large
     label map is scanned once.  ``lymph_nodes`` lists label values or names that are nodes.
-    Other parameters as in :func:`measure_lesion`.
+    Other parameters as in :func:`measure_lesion`.  A ``viable`` mask more than
+    :data:`~hcc_imaging.measure.constants.VIABLE_OUTSIDE_MAX_FRACTION` of whose voxels (of a label
+    value) lie outside every lesion is measured all the same, with a warning naming the lesion and
+    the fraction (:func:`~hcc_imaging.measure.viable.viable_outside_lesions`).
     """
     from scipy import ndimage
 
     mode = _d.reformat_mode(reformat)
     if viable is not None:
         _check_same_grid(viable, labels, "viable mask")
+        for lid, (n_out, n) in viable_outside_lesions(labels, viable).items():
+            log.warning("%s", viable_outside_message(lid, n_out, n))
     if image is not None:
         _check_same_grid(image, labels, "image")
     arr = labels.array

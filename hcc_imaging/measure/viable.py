@@ -45,7 +45,7 @@ from numpy.typing import NDArray
 from ..errors import GeometryMismatchError, HccImagingError
 from ..volume import LabelVolume, resample_labels
 from . import _hull
-from .constants import RIM_EXCLUSION_MM, VIABLE_GAP_VOXELS, VIABLE_SAMPLE_STEP_VOXELS
+from .constants import RIM_EXCLUSION_MM, VIABLE_GAP_VOXELS, VIABLE_OUTSIDE_MAX_FRACTION, VIABLE_SAMPLE_STEP_VOXELS
 from .diameters import (
     AxialDiameter,
     AxialFrame,
@@ -67,7 +67,48 @@ __all__ = [
     "exclude_thin_rims",
     "ViableParameterError",
     "check_viable_parameters",
+    "viable_outside_lesions",
+    "viable_outside_message",
 ]
+
+
+def viable_outside_lesions(labels: LabelVolume, viable: LabelVolume,
+                           max_fraction: float = VIABLE_OUTSIDE_MAX_FRACTION) -> dict[str, tuple[int, int]]:
+    """The viable mask's label values more than ``max_fraction`` of whose voxels lie outside every
+    lesion of ``labels`` (same grid): lesion id (the lesion of that label value, else
+    ``"viable label <value>"``) -> (voxels outside every lesion, voxels of that value).
+
+    Only the viable voxels inside a lesion are measured (the module docstring), so a viable mask
+    that does not lie on its lesions (drawn on another series, shifted, another study's) shrinks the
+    viable diameters without a word.  A viable mask of one value for every lesion is checked as one
+    (under the lesion of that value, if any).
+    """
+    if not labels.geometry_equal(viable):
+        raise GeometryMismatchError(
+            f"viable_outside_lesions: the viable mask (shape {viable.shape}) is not on the lesion mask's grid "
+            f"(shape {labels.shape}); resample it onto the lesions first.")
+    va = np.asarray(viable.array)
+    inside = va != 0
+    if not inside.any():
+        return {}
+    values, counts = np.unique(va[inside], return_counts=True)
+    out_vals, out_counts = np.unique(va[inside & (np.asarray(labels.array) == 0)], return_counts=True)
+    outside = dict(zip(out_vals.tolist(), out_counts.tolist(), strict=True))
+    found: dict[str, tuple[int, int]] = {}
+    for v, n in zip(values.tolist(), counts.tolist(), strict=True):
+        n_out = int(outside.get(v, 0))
+        if n_out > max_fraction * n:
+            name = labels.labels.get(int(v)) if int(v) in labels.labels else f"viable label {v}"
+            found[str(name)] = (n_out, int(n))
+    return found
+
+
+def viable_outside_message(lesion_id: str, n_out: int, n: int) -> str:
+    """What :func:`viable_outside_lesions` found for one lesion, as a warning's text."""
+    return (f"{100.0 * n_out / n:.0f} % of the viable mask's voxels of {lesion_id} ({n_out} of {n}) lie outside every "
+            f"lesion mask (more than {100 * VIABLE_OUTSIDE_MAX_FRACTION:g} %): only those inside are measured, so its "
+            "viable diameter, viable volume and necrosis are measured on the rest. Check that the viable mask "
+            "belongs to these lesion masks (same series, same label values)")
 
 
 def fill_short_gaps(good: NDArray[np.bool_], max_run: NDArray[np.float64] | float) -> NDArray[np.bool_]:

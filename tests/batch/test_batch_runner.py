@@ -78,6 +78,8 @@ def test_broken_studies_become_failure_rows(broken_archive, tmp_path) -> None:
     records = []
     s = _run(broken_archive, tmp_path / "out", on_record=records.append)
     assert s.n_studies == 6 and s.n_failed_studies == 2 and len(records) == 6
+    # a patient whose every study failed is a patient, and a failed one ("2 patients (0 failed)" before)
+    assert (s.n_patients, s.n_failed_patients) == (4, 2)
     fails = pd.read_csv(tmp_path / "out" / "failures.csv").fillna("")
     got = {r.patient_id: (r.step, r.reason) for r in fails.itertuples()}
     assert got["GAP-001"][0] == "load" and "SliceSpacingError" in got["GAP-001"][1]
@@ -347,6 +349,36 @@ def test_a_seeded_studys_resume_key_follows_the_segmentation_version(tmp_path, m
     assert _input_hash([], masked) == before[1]
 
 
+def test_a_measurement_code_change_measures_again_on_resume(small_archive, tmp_path, monkeypatch) -> None:
+    """``__version__`` stayed 0.1.0 across commits that changed the numbers, and the resume key held
+    nothing else of the code: a run started with the v3 estimator and resumed with v4 kept both
+    estimators' numbers in one table.  The key now holds the measurement's versions and parameters
+    (``resume.code_version``); a change (simulated here in-process) measures every study again."""
+    import shutil
+
+    from hcc_imaging.batch import discover_studies
+    from hcc_imaging.measure import constants as MC
+
+    arch = tmp_path / "a"
+    shutil.copytree(small_archive / "PAT-001", arch / "PAT-001")
+    out = tmp_path / "o"
+    first = _run(arch, out)
+    assert first.n_processed == 2 and first.n_failed_studies == 0
+    old_keys = set(pd.read_csv(out / "lesions.csv").key)
+    assert _run(arch, out, resume=True).n_processed == 0  # same code: nothing measured again
+    monkeypatch.setattr(MC, "ESTIMATOR", MC.ESTIMATOR + "-next")
+    again = _run(arch, out, resume=True)
+    assert (again.n_processed, again.n_skipped, again.n_failed_studies) == (2, 0, 0)
+    new_keys = set(pd.read_csv(out / "lesions.csv").key)
+    assert len(new_keys) == 2 and not new_keys & old_keys  # every row from the new code, none from the old
+    keys = {t.key for t in discover_studies(arch, PipelineOptions())[0]}
+    assert keys == new_keys
+    for name, value in (("VIABLE_RULE", MC.VIABLE_RULE + "-next"), ("VIABLE_GAP_VOXELS", 2.0)):
+        with monkeypatch.context() as m:  # the viable rule's version, a measurement parameter
+            m.setattr(MC, name, value)
+            assert not {t.key for t in discover_studies(arch, PipelineOptions())[0]} & keys, name
+
+
 def test_seeds_file_that_is_not_one_is_a_failure_row(tmp_path) -> None:
     import shutil
 
@@ -422,8 +454,13 @@ def test_carry_seeds_from_the_baseline_to_the_follow_up(tmp_path) -> None:
 
     for rec in by_date:
         m = rec["masks"]
-        assert set(m) - {"organs"} == {"lesions", "viable", "labels"}
+        assert set(m) - {"organs"} == {"lesions", "viable", "labels", "sha256"}
         assert m["lesions"] == f"masks/{rec['study_instance_uid']}/lesions.nii.gz"
+        # each saved file's sha256, as saved (what load_saved_masks checks before using a file)
+        from hcc_imaging.batch.resume import file_digest
+
+        assert {rel: file_digest(tmp_path / "o" / rel) for rel in m["sha256"]} == m["sha256"]
+        assert set(m["sha256"]) == {m["lesions"], m["viable"]}
         # a carried lesion keeps its organ (here the annotations'), for the SEG's anatomic region
         assert m.get("organs") == ({"L1": "liver", "L2": "liver"} if "carried_from" in rec else None)
         stored = json.loads((tmp_path / "o" / "store" / "ok" / f"{rec['key']}.json").read_text())
@@ -659,6 +696,37 @@ def test_export_seg_and_sr(small_archive, tmp_path) -> None:
     _assert_one_tracking_uid_per_lesion(sr, segs)
 
 
+def test_patient_ids_with_one_safe_name_keep_a_file_each(tmp_path) -> None:
+    """"PAT 004" and "PAT_004" were both ``PAT_004`` as a file name: one patient's read, assessment
+    and SR overwrote the other's, and the SR of one was built from the other's read.  Each patient
+    id now has files of its own (``resume.patient_file_stem``)."""
+    import pydicom
+
+    from hcc_imaging.batch.resume import patient_file_stem
+    from hcc_imaging.phantoms import write_longitudinal
+
+    from .conftest import SMALL
+
+    ids = ("PAT 004", "PAT_004")
+    for k, pid in enumerate(ids):
+        write_longitudinal(tmp_path / "a" / f"p{k}", seed=3 + k, patient_id=pid, **SMALL)  # type: ignore[arg-type]
+    out = tmp_path / "o"
+    s = _run(tmp_path / "a", out, options=PipelineOptions(export_sr=True))
+    assert s.n_failures == 0 and s.n_patients == 2
+    assert patient_file_stem("PAT_004") == "PAT_004" and patient_file_stem("PAT 004").startswith("PAT_004_")
+    for kind, suffix in (("reads", "json"), ("assessments", "json"), ("sr", "dcm")):
+        assert sorted(p.name for p in (out / kind).iterdir()) == sorted(f"{patient_file_stem(i)}.{suffix}" for i in ids)
+    for pid in ids:
+        stem = patient_file_stem(pid)
+        assert json.loads((out / "reads" / f"{stem}.json").read_text())["patient_id"] == pid
+        sr = pydicom.dcmread(out / "sr" / f"{stem}.dcm")
+        assert sr.PatientID == pid
+        own = {str(p) for p in (out / "seg").glob("*.dcm") if pydicom.dcmread(p, stop_before_pixels=True).PatientID == pid}
+        assert len(own) == 2
+        _assert_one_tracking_uid_per_lesion(out / "sr" / f"{stem}.dcm", sorted(Path(p) for p in own))
+    assert set(pd.read_csv(out / "responses.csv").patient_id) == set(ids)
+
+
 def _assert_one_tracking_uid_per_lesion(sr: Path, segs: list[Path]) -> None:
     import pydicom
 
@@ -725,6 +793,215 @@ def test_deidentified_copy_for_sharing(small_archive, tmp_path) -> None:
     assert not (tmp_path / "o3").exists()
 
 
+def test_a_patient_whose_read_fails_on_resume_keeps_no_earlier_read_seg_or_sr(small_archive, tmp_path) -> None:
+    """The baseline's mask broken before ``--resume --export-sr``: the patient fails (step
+    ``baseline``), and the earlier run's read, assessment, SEGs and SR are no longer left beside
+    the new tables (the export rebuilt the SR from that stale read, its baseline pointing at fu1's
+    images): they are moved to ``OUT/stale/``."""
+    import shutil
+
+    arch = tmp_path / "a"
+    shutil.copytree(small_archive / "PAT-001", arch / "PAT-001")
+    out = tmp_path / "o"
+    opts = PipelineOptions(export_sr=True)
+    assert _run(arch, out, options=opts).n_failures == 0
+    before = {d: sorted(p.name for p in (out / d).iterdir()) for d in ("reads", "assessments", "seg", "sr")}
+    assert [len(v) for v in before.values()] == [1, 1, 2, 1]
+    mask = arch / "PAT-001" / "baseline" / "masks" / "lesions.nii.gz"
+    mask.write_bytes(mask.read_bytes()[:100])
+    s = _run(arch, out, options=opts, resume=True)
+    assert (s.n_failed_studies, s.n_failed_patients, s.n_stale_set_aside) == (1, 1, 5)
+    assert set(pd.read_csv(out / "failures.csv").step) == {"masks", "baseline"}
+    for d in ("reads", "assessments", "seg", "sr"):
+        assert not list((out / d).iterdir()), d
+    (stale,) = (out / "stale").iterdir()
+    assert {d: sorted(p.name for p in (stale / d).iterdir()) for d in before} == before
+    # the study fixed: the patient is read and exported again, nothing more set aside
+    shutil.copy(small_archive / "PAT-001" / "baseline" / "masks" / "lesions.nii.gz", mask)
+    s = _run(arch, out, options=opts, resume=True)
+    assert (s.n_failures, s.n_stale_set_aside) == (0, 0)
+    assert {d: sorted(p.name for p in (out / d).iterdir()) for d in before} == before
+
+
+def test_resume_with_another_source_shares_only_its_patients(small_archive, tmp_path) -> None:
+    """``--resume`` into an OUT of another SOURCE with ``--deidentify --export-sr``: the copy meant
+    for sharing held the earlier patient's SEGs and SR too (every file of seg/ and sr/), and the
+    pseudonym map named that patient.  It holds this run's files only, and the earlier patient's
+    files are set aside."""
+    from hcc_imaging.export.deid import Deidentifier
+
+    out = tmp_path / "o"
+    opts = PipelineOptions(export_sr=True)
+    assert _run(small_archive / "PAT-001", out, options=opts).n_failures == 0
+    keys = tmp_path / "keys" / "map.json"
+    s = _run(small_archive / "PAT-002", out, options=opts, resume=True, deidentifier=Deidentifier(keys))
+    assert s.n_failures == 0 and s.n_stale_set_aside == 5
+    assert [p.name for p in (out / "reads").iterdir()] == ["PAT-002.json"]
+    assert [p.name for p in (out / "sr").iterdir()] == ["PAT-002.dcm"]
+    dest = out / "deidentified"
+    assert len(list((dest / "sr").iterdir())) == 1 and len(list((dest / "seg").iterdir())) == 2
+    assert len(list((dest / "reads").iterdir())) == 1
+    assert list(json.loads(keys.read_text())["patients"]) == ["PAT-002"]
+    # a later run without --deidentify does not leave the earlier copy for sharing behind either
+    s = _run(small_archive / "PAT-002", out, options=opts, resume=True)
+    assert not dest.exists() and s.n_stale_set_aside == 1
+
+
+def test_the_export_refuses_a_read_whose_time_points_are_not_the_studies(small_archive, tmp_path) -> None:
+    """export_reports paired the read's time points with the patient's studies with
+    ``zip(strict=False)``: a read of one time point against two studies went out without a word.
+    It is a failure row naming the patient, its dates and studies, and nothing is exported."""
+    from hcc_imaging.batch import discover_studies
+    from hcc_imaging.batch.export import export_reports
+    from hcc_imaging.batch.tables import patient_outputs
+
+    out = tmp_path / "o"
+    opts = PipelineOptions(export_sr=True)
+    records: list[dict] = []
+    _run(small_archive / "PAT-001", out, on_record=records.append)
+    records = [json.loads(json.dumps(r)) for r in records]
+    tasks = discover_studies(small_archive / "PAT-001", opts)[0]
+    base = min(records, key=lambda r: r["study_date"])
+    po = patient_outputs("PAT-001", [base], [], opts)  # the read of the baseline only
+    files, fails = export_reports(out, records, tasks, opts, {"PAT-001": po})
+    assert files == {"seg": [], "sr": [], "stored": []}
+    (f,) = fails
+    assert f["step"] == "export" and f["patient_id"] == "PAT-001"
+    assert "1 time point(s)" in f["reason"] and "2 successful study(ies)" in f["reason"]
+    assert all(r["study_instance_uid"] in f["reason"] for r in records)
+
+
+def test_a_lesion_cut_by_a_dropped_end_slice_is_an_incomplete_measurement(small_archive, tmp_path) -> None:
+    """The first file of the measured series cut short: the index skips it, the study is measured on
+    29 of 30 slices and its mask is cut.  Before, only a log warning and skipped.csv said so: nothing
+    in lesions.csv or failures.csv, ``--strict`` exited 0, and a lesion wholly on that slice was read
+    ``absent``.  Now each cut lesion has its ``mask_problems``, the study a failures.csv row (step
+    ``incomplete``), the read a note (``not_evaluable`` for a lesion with nothing left), and
+    ``--strict`` exits 1."""
+    import shutil
+
+    import numpy as np
+    import pydicom
+    import SimpleITK as sitk
+
+    arch = tmp_path / "a"
+    shutil.copytree(small_archive / "PAT-001", arch / "PAT-001")
+    study = arch / "PAT-001" / "baseline"
+    first = study / "portal_venous" / "IM0001.dcm"
+    z_lps = float(pydicom.dcmread(first, stop_before_pixels=True).ImagePositionPatient[2])
+    first.write_bytes(first.read_bytes()[:200])
+    # a lesion L9 drawn on that slice only: nothing of it is left on the image
+    img = sitk.ReadImage(str(study / "masks" / "lesions.nii.gz"))
+    arr = sitk.GetArrayFromImage(img)
+    k = int(round(img.TransformPhysicalPointToContinuousIndex((0.0, 0.0, z_lps))[2]))
+    assert k in (0, arr.shape[0] - 1) and (arr[k] == 8).any()  # an end slice, L8 on it
+    y, x = np.argwhere(arr[k] == 0)[0]
+    arr[k, y, x] = 9
+    out_img = sitk.GetImageFromArray(arr)
+    out_img.CopyInformation(img)
+    sitk.WriteImage(out_img, str(study / "masks" / "lesions.nii.gz"))
+    out = tmp_path / "o"
+    s = _run(arch, out)
+    assert (s.n_failed_studies, s.n_failed_patients, s.n_incomplete_studies, s.n_failures) == (0, 0, 1, 1)
+    (row,) = pd.read_csv(out / "failures.csv").itertuples()
+    assert row.step == "incomplete" and "L8:" in row.reason and "L9:" in row.reason and "skipped.csv" in row.reason
+    les = pd.read_csv(out / "lesions.csv", dtype={"mask_problems": str}).fillna({"mask_problems": ""})
+    base = les[les.timepoint_id == "baseline"].set_index("lesion_id")
+    assert "cut, measured smaller than it is" in base.loc["L8", "mask_problems"]
+    assert (base.drop("L8").mask_problems == "").all() and (les[les.timepoint_id == "fu1"].mask_problems == "").all()
+    read = json.loads((out / "reads" / "PAT-001.json").read_text())
+    obs = {o["lesion_id"]: o for o in read["timepoints"][0]["lesions"]}
+    assert obs["L8"]["status"] != "not_evaluable" and "measurement incomplete" in obs["L8"]["note"]  # (ascites: present)
+    assert obs["L9"]["status"] == "not_evaluable" and "not measured" in obs["L9"]["note"]
+    assert main(["batch", str(arch), "--out", str(out), "--threads", "--workers", "1", "--no-progress", "--resume",
+                 "--strict"]) == 1
+
+
+def test_a_viable_mask_off_its_lesions_is_recorded_per_lesion(small_archive, tmp_path) -> None:
+    """A baseline viable.nii.gz shifted 16.5 mm (three voxels) off its lesions: only its voxels inside
+    a lesion were measured, so the viable diameters shrank and mRECIST changed without a word.  Each
+    lesion more than 5 % of whose viable voxels lie outside every lesion has it in ``mask_problems``
+    (lesions.csv, the read's note) and the study a failures.csv row (step ``incomplete``)."""
+    import shutil
+
+    import SimpleITK as sitk
+
+    arch = tmp_path / "a"
+    shutil.copytree(small_archive / "PAT-001", arch / "PAT-001")
+    p = arch / "PAT-001" / "baseline" / "masks" / "viable.nii.gz"
+    img = sitk.ReadImage(str(p))
+    origin = list(img.GetOrigin())
+    origin[0] += 16.5
+    img.SetOrigin(origin)
+    sitk.WriteImage(img, str(p))
+    out = tmp_path / "o"
+    s = _run(arch, out)
+    assert (s.n_failed_studies, s.n_incomplete_studies) == (0, 1)
+    (row,) = pd.read_csv(out / "failures.csv").itertuples()
+    assert row.step == "incomplete" and "lie outside every lesion mask" in row.reason
+    les = pd.read_csv(out / "lesions.csv", dtype={"mask_problems": str}).fillna({"mask_problems": ""})
+    flagged = les[les.mask_problems != ""]
+    assert len(flagged) >= 1 and set(flagged.timepoint_id) == {"baseline"}
+    assert all("% of the viable mask's voxels of " + r.lesion_id in r.mask_problems for r in flagged.itertuples())
+    read = json.loads((out / "reads" / "PAT-001.json").read_text())
+    notes = {o["lesion_id"]: o.get("note") or "" for o in read["timepoints"][0]["lesions"]}
+    assert all("measurement incomplete" in notes[lid] for lid in flagged.lesion_id)
+
+
+def test_an_empty_follow_up_mask_is_a_failure_unless_the_annotations_say_the_lesions_are_gone(small_archive,
+                                                                                                 tmp_path) -> None:
+    """An all-zero lesions.nii.gz at fu1 (an export error far more often than a cure) read every
+    lesion ``absent``: RECIST 1.1 and mRECIST CR, without a word.  It is a failure row (step
+    ``masks``) naming the study and how to say the lesions are gone: annotations.json's
+    ``"no_lesions"``, with which the study is measured (and read CR) again."""
+    import shutil
+
+    import SimpleITK as sitk
+
+    arch = tmp_path / "a"
+    shutil.copytree(small_archive / "PAT-001", arch / "PAT-001")
+    for name in ("lesions", "viable"):
+        p = arch / "PAT-001" / "fu1" / "masks" / f"{name}.nii.gz"
+        img = sitk.ReadImage(str(p))
+        blank = sitk.GetImageFromArray(sitk.GetArrayFromImage(img) * 0)
+        blank.CopyInformation(img)
+        sitk.WriteImage(blank, str(p))
+    ann_path = arch / "PAT-001" / "annotations.json"
+    ann = json.loads(ann_path.read_text())
+    fu1 = next(uid for uid, tp in ann["timepoints"].items() if tp == "fu1")
+    out = tmp_path / "o"
+    s = _run(arch, out)
+    assert (s.n_failed_studies, s.n_failed_patients) == (1, 0)
+    (row,) = pd.read_csv(out / "failures.csv").itertuples()
+    assert (row.study_instance_uid, row.step) == (fu1, "masks")
+    assert "holds no lesion" in row.reason and '"no_lesions"' in row.reason and "annotations.json" in row.reason
+    resp = pd.read_csv(out / "responses.csv")
+    assert "fu1" not in set(resp.timepoint_id) and "CR" not in set(resp.response)
+    ann["no_lesions"] = ["fu1"]  # (a time point id, or the StudyInstanceUID)
+    ann_path.write_text(json.dumps(ann))
+    s = _run(arch, out, resume=True)
+    assert s.n_failures == 0
+    resp = pd.read_csv(out / "responses.csv")
+    got = resp[resp.timepoint_id == "fu1"].set_index("criterion").response
+    assert got["RECIST1.1"] == "CR" and got["mRECIST"] == "CR"
+
+
+def test_a_labels_file_giving_two_labels_one_lesion_id_fails_its_study_naming_it(small_archive, tmp_path) -> None:
+    """labels.json mapping label values 1 and 2 to L1: the study was "ok" with two L1 rows and the read
+    failed with a message about L2.  The study is a failure row naming the file and the duplicate id."""
+    import shutil
+
+    arch = tmp_path / "a"
+    shutil.copytree(small_archive / "PAT-001", arch / "PAT-001")
+    labels = arch / "PAT-001" / "baseline" / "masks" / "labels.json"
+    labels.write_text(json.dumps({"labels": {"1": "L1", "2": "L1", **{str(k): f"L{k}" for k in range(3, 9)}}}))
+    s = _run(arch, tmp_path / "o")
+    assert s.n_failed_studies == 1
+    fails = pd.read_csv(tmp_path / "o" / "failures.csv")
+    row = fails[fails.step == "masks"].iloc[0]
+    assert str(labels) in row.reason and "label values 1, 2 are all lesion id 'L1'" in row.reason
+
+
 def test_masks_that_cannot_be_saved_leave_the_record_and_its_measurements(tmp_path) -> None:
     """Nothing measured is lost when the masks cannot be written (here ``masks`` is a file): the
     record is kept, without its ``masks`` entry."""
@@ -774,6 +1051,47 @@ def test_the_masks_a_run_saved_put_beside_the_study_are_measured_with_their_ids(
     assert rows[0]["step"] == "masks" and "labels.json: not a labels file" in rows[0]["reason"]
 
 
+def test_a_saved_mask_edited_in_place_is_not_what_the_resumed_seg_holds(tmp_path) -> None:
+    """A reader erases L2 from a seeded study's saved ``masks/<study>/lesions.nii.gz`` and runs
+    ``--resume --export-sr``: the record measured with the old mask is reused, and the SEG was made
+    from the edited file (no "L2" segment while lesions.csv and the SR report L2 measured).  The
+    record holds the saved files' sha256; a file that changed is not used: the SEG is made from the
+    masks made again, the ones measured, and the edited file is left as it is."""
+    import shutil
+
+    import numpy as np
+    import pydicom
+    import SimpleITK as sitk
+
+    src = REPO / "sample_data" / "liver_phantom" / "baseline"
+    study = tmp_path / "arch" / "baseline"
+    shutil.copytree(src, study, ignore=shutil.ignore_patterns("masks"))
+    truth = json.loads((study / "truth.json").read_text())["lesions"]
+    (study / "seeds.json").write_text(json.dumps(
+        {"lesions": [{"lesion_id": lid, "seed_lps": truth[lid]["seed_lps"]} for lid in ("L1", "L2")]}))
+    out = tmp_path / "o"
+    opts = PipelineOptions(export_sr=True)
+    first: list[dict] = []
+    assert _run(tmp_path / "arch", out, options=opts, on_record=first.append).n_failures == 0
+    (seg_path,) = (out / "seg").glob("*.dcm")
+    segments = lambda: {str(x.SegmentLabel) for x in pydicom.dcmread(seg_path, stop_before_pixels=True).SegmentSequence}  # noqa: E731
+    assert {"L1", "L2"} <= segments()
+    saved = out / first[0]["masks"]["lesions"]
+    img = sitk.ReadImage(str(saved))
+    arr = sitk.GetArrayFromImage(img)
+    label_l2 = next(int(k) for k, v in first[0]["masks"]["labels"].items() if v == "L2")
+    arr[arr == label_l2] = 0
+    edited = sitk.GetImageFromArray(arr)
+    edited.CopyInformation(img)
+    sitk.WriteImage(edited, str(saved))
+    edited_bytes = saved.read_bytes()
+    s = _run(tmp_path / "arch", out, options=opts, resume=True)
+    assert (s.n_processed, s.n_failures) == (0, 0)
+    assert set(pd.read_csv(out / "lesions.csv").lesion_id) == {"L1", "L2"}
+    assert {"L1", "L2"} <= segments()  # the SEG holds what was measured
+    assert saved.read_bytes() == edited_bytes and not np.any(sitk.GetArrayFromImage(sitk.ReadImage(str(saved))) == label_l2)
+
+
 def test_a_resumed_record_belongs_to_its_tasks_patient(clean_run, small_archive, tmp_path) -> None:
     """A study record stored under another patient id than its task's now (a study without a
     PatientID was patient "" before ``io.patient_key``) is read as the task's patient's on
@@ -819,6 +1137,8 @@ def test_a_failed_baseline_fails_its_patient_instead_of_promoting_a_follow_up(tm
     assert not list((tmp_path / "o" / "reads").glob("*.json"))
     les = pd.read_csv(tmp_path / "o" / "lesions.csv")
     assert len(les) > 0 and set(les.study_instance_uid) == {r["study_instance_uid"] for r in records if r["ok"]}
+    # the follow-up's rows name its time point as the annotations do (they had its StudyInstanceUID)
+    assert set(les.timepoint_id) == {"fu1"}
 
 
 def test_cli_criteria_all(small_archive, tmp_path, capsys) -> None:

@@ -143,3 +143,32 @@ def test_a_folder_of_mask_folders_is_named_not_called_empty(tmp_path: Path) -> N
         (tmp_path / "MASKS_DICOM" / name).mkdir(parents=True)
     with pytest.raises(MaskFormatError, match="holds no files but 2 folder\\(s\\) \\(liver, livertumor1\\).*MASKS_DICOM/liver"):
         load_mask(tmp_path / "MASKS_DICOM")
+
+
+def test_a_viable_mask_outside_its_lesions_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A viable mask shifted 15 mm off its lesions (drawn on another series, a wrong file): only its
+    voxels inside a lesion are measured, so the viable diameters shrank (L3's to 0) without a word.
+    ``measure`` warns, naming each lesion and the fraction of its viable voxels outside every lesion;
+    the sample's own viable mask gives no such warning."""
+    import SimpleITK as sitk
+
+    img = sitk.ReadImage(str(SAMPLE / "masks" / "viable.nii.gz"))
+    origin = list(img.GetOrigin())
+    origin[0] += 15.0
+    img.SetOrigin(origin)
+    shifted = tmp_path / "viable.nii.gz"
+    sitk.WriteImage(img, str(shifted))
+    masks = str(SAMPLE / "masks" / "lesions.nii.gz")
+    runs = {}
+    for name, viable in (("own", SAMPLE / "masks" / "viable.nii.gz"), ("shifted", shifted)):
+        proc = subprocess.run([sys.executable, "-m", "hcc_imaging.cli", "measure", str(SAMPLE / "arterial"), "--masks",
+                               masks, "--viable", str(viable), "--json"],
+                              capture_output=True, text=True, timeout=300, check=False, cwd=str(SAMPLE.parents[2]))
+        assert proc.returncode == 0, proc.stderr
+        runs[name] = proc
+    assert "outside every lesion mask" not in runs["own"].stderr
+    got = {m["lesion_id"]: m for m in json.loads(runs["shifted"].stdout)}
+    assert got["L3"]["viable_diameter_mm"] == 0.0
+    err = runs["shifted"].stderr
+    assert "100 % of the viable mask's voxels of L3 (28 of 28) lie outside every lesion mask (more than 5 %)" in err
+    assert "of L1 (" in err and "of L4 (" not in err

@@ -380,3 +380,27 @@ def test_rim_exclusion_at_two_pixels_removes_a_one_voxel_shell() -> None:
     shell = lesion & ~ndimage.binary_erosion(lesion, structure=ndimage.generate_binary_structure(3, 1))
     m = measure_lesion(_lv(lesion, (1.0, 1.0, 1.0)), 1, viable=_lv(shell, (1.0, 1.0, 1.0)), rim_exclusion_mm=2.0)
     assert m.viable_diameter_mm == 0.0
+
+
+def test_viable_outside_lesions_counts_the_voxels_outside_every_lesion() -> None:
+    """Per viable label value, the voxels outside every lesion: a viable part inside its lesion, or
+    inside another lesion (a one-value viable mask), is not outside; a shifted one is, above the
+    named fraction (VIABLE_OUTSIDE_MAX_FRACTION) only."""
+    from hcc_imaging.measure.constants import VIABLE_OUTSIDE_MAX_FRACTION
+    from hcc_imaging.measure.viable import viable_outside_lesions
+
+    lab = np.zeros((4, 40, 40), np.uint8)
+    lab[:, 5:15, 5:15] = 1
+    lab[:, 25:35, 25:35] = 2
+    labels = LabelVolume.create(lab, spacing=(2.0, 1.0, 1.0), labels={1: "L1", 2: "L2"})
+    inside = np.where(lab > 0, 1, 0).astype(np.uint8)  # one value for both lesions
+    assert viable_outside_lesions(labels, LabelVolume.create(inside, spacing=(2.0, 1.0, 1.0))) == {}
+    shifted = np.zeros_like(lab)
+    shifted[:, 5:15, 10:20] = 1  # half of it outside L1
+    shifted[:, 25:35, 25:35] = 2
+    shifted[:, 24, 25:29] = 2  # 4 of 104 voxels per slice outside L2: below the fraction
+    got = viable_outside_lesions(labels, LabelVolume.create(shifted, spacing=(2.0, 1.0, 1.0)))
+    assert got == {"L1": (4 * 50, 4 * 100)} and 4 / 104 < VIABLE_OUTSIDE_MAX_FRACTION
+    stray = np.zeros_like(lab)
+    stray[:, 20, 20] = 7
+    assert viable_outside_lesions(labels, LabelVolume.create(stray, spacing=(2.0, 1.0, 1.0))) == {"viable label 7": (4, 4)}
