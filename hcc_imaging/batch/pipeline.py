@@ -18,7 +18,8 @@ read       :func:`build_read_document` -> :class:`hcc_imaging.response.ReadDocum
 assess     :func:`hcc_imaging.response.assess` (what ``hcc-imaging assess`` runs)
 =========  ===============================================================================
 
-What lies beside a study (its folder = the common parent of its files) and is used:
+What lies beside a study (its folder = the common parent of its files; mask files and seeds only
+when that folder is the study's own, :func:`root_notes`) and is used:
 
 * masks: ``lesions.nii.gz`` (label n = lesion ``"Ln"``, or the id ``labels.json`` beside it gives)
   and ``viable.nii.gz`` (same label values); DICOM SEG / RTSTRUCT objects of the study (found by the index);
@@ -78,6 +79,7 @@ __all__ = [
     "tasks_from_index",
     "split_mask_studies",
     "masks_only",
+    "root_notes",
     "shard_files",
     "index_shard",
     "merge_shard_tasks",
@@ -212,6 +214,102 @@ def _common_root(files: Iterable[str]) -> str:
     return os.path.commonpath(dirs) if dirs else ""
 
 
+def _file_folders(files: Iterable[str]) -> frozenset[str]:
+    """The real folders holding ``files`` (a zip member: the folder holding its zip)."""
+    return frozenset(os.path.dirname(f.split("::", 1)[0]) for f in files)
+
+
+def _up(folder: str) -> Iterable[str]:
+    """``folder`` and its parents (as strings, as the index gives paths: relative ones end at "")."""
+    while True:
+        yield folder
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return
+        folder = parent
+
+
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    """Where one study's files lie (:func:`root_notes`)."""
+
+    root: str
+    folders: frozenset[str]
+    in_zip: bool = False
+    zip_source: str | None = None
+    masks_only: bool = False
+
+
+def root_notes(studies: Mapping[Any, _Placed]) -> dict[Any, str | None]:
+    """Whether each study's folder is its own, where its mask files, seeds and ``labels.json`` may be
+    looked for: ``None`` when it is, else why not (a sentence for the failure row).
+
+    A study's folder (the common folder of its files) is its own when no other study has a file in
+    it or in any folder below it: a folder shared by two studies, or the common folder of a study
+    whose files are spread (its SEG in ``P/segs/``, its images in ``P/baseline/``) that also holds
+    another study's folder (``P/fu1/``), is no study's own, and the mask search never looks into
+    it (it found the other study's ``lesions.nii.gz`` before, and measured it).  A study inside a zip
+    SOURCE has no folder of its own (NIfTI files are looked for in real folders only).  Studies of
+    masks stored as CT images (:func:`masks_only`) are not studies here (they own nothing and share
+    nothing).
+    """
+    below: dict[str, list[Any]] = {}  # folder -> the two first studies (by key) with a file in or below it
+    for k, st in studies.items():
+        if st.masks_only:
+            continue
+        seen: set[str] = set()
+        for d in st.folders:
+            for a in _up(d):
+                if a in seen:
+                    break
+                seen.add(a)
+                below[a] = sorted([*below.get(a, ()), k])[:2]
+    notes: dict[Any, str | None] = {}
+    for k, st in studies.items():
+        if st.zip_source is not None:
+            notes[k] = (f"it is inside the zip SOURCE {st.zip_source}, whose studies' masks are the DICOM SEG or "
+                        "RTSTRUCT objects in the zip. Put the study's SEG/RTSTRUCT in the zip, or extract the zip into "
+                        "a folder and put lesions.nii.gz (or seeds.json) in the study's folder.")
+            continue
+        if not st.root:
+            notes[k] = ("its files lie in folders with no common folder, so there is no study folder to look for "
+                        "lesions.nii.gz or seeds.json in. Keep each study's files (series folders, SEG, masks) in one "
+                        "folder of its own, e.g. PATIENT/STUDY/SERIES/.")
+            continue
+        others = [o for o in below.get(st.root, ()) if o != k]
+        if st.masks_only or not others:
+            notes[k] = None
+            continue
+        o = studies[others[0]]
+        what = f"study {_study_label(others[0])}"
+        if o.root == st.root:
+            notes[k] = (f"several studies share the folder {st.root} (with {what}), so mask files "
+                        "there cannot be attributed to one of them: give each study its own folder.")
+            continue
+        where = o.root if o.root.startswith(st.root) else min(d for d in o.folders if _within(d, st.root))
+        if st.in_zip:
+            notes[k] = (f"the study is in a zip whose folder {st.root} also holds the files of {what} ({where}), so "
+                        "a mask file there cannot be attributed to it. Give the zip a folder of its own (with the "
+                        "study's lesions.nii.gz beside it), or put the study's SEG/RTSTRUCT in the zip.")
+        else:
+            notes[k] = (f"its files lie in several folders whose common folder {st.root} also holds the files of "
+                        f"{what} ({where}), so mask files there cannot be attributed to it. Keep each study's files "
+                        "(its series folders, SEG, RTSTRUCT, masks) in one folder of its own that holds no other "
+                        "study, e.g. PATIENT/STUDY/SERIES/ with PATIENT/STUDY/masks/lesions.nii.gz.")
+    return notes
+
+
+def _within(folder: str, root: str) -> bool:
+    return any(a == root for a in _up(folder))
+
+
+def _study_label(key: Any) -> str:
+    """``UID (patient P)`` of a ``(patient, study UID)`` key."""
+    if isinstance(key, tuple) and len(key) == 2:
+        return f"{key[1]} (patient {key[0]})"
+    return str(key)
+
+
 def _mask_kind(path: Path) -> str | None:
     name = path.name.lower()
     for suf in _NIFTI_SUFFIXES:
@@ -333,28 +431,51 @@ def split_mask_studies(tasks: Sequence[StudyTask]) -> tuple[list[StudyTask], lis
 
 
 def tasks_from_index(index: Any, options: PipelineOptions, archive_root: str | None = None) -> list[StudyTask]:
-    """One :class:`StudyTask` per study of an :class:`hcc_imaging.io.ArchiveIndex`."""
+    """One :class:`StudyTask` per study of an :class:`hcc_imaging.io.ArchiveIndex`.
+
+    Mask files and seeds are looked for in a study's folder (the common folder of its files) only
+    when it is the study's own (:func:`root_notes`); else the task's ``extra["root_note"]`` says
+    why not, for the study's failure row when it has no SEG / RTSTRUCT either."""
     root_all = archive_root or str(index.root)
     studies = list(index.studies)
-    roots = {st.study_instance_uid: _common_root(f for se in st.series for f in se.files) for st in studies}
-    # a study of masks stored as CT images only is no study to run (split_mask_studies) and shares no folder
-    mask_only = {st.study_instance_uid for st in studies if st.masks_only}
+    zip_root = os.path.normpath(str(index.root))
+    placed: dict[tuple[str, str], _Placed] = {}
+    for st in studies:
+        files = [f for se in st.series for f in se.files]
+        in_zip = bool(files) and all("::" in f for f in files)
+        zip_source = None
+        root = _common_root(files)
+        if in_zip and all(os.path.normpath(f.split("::", 1)[0]) == zip_root for f in files):
+            # a zip SOURCE: no real folder of its own; named as the zip and the members' common folder
+            zip_source = files[0].split("::", 1)[0]
+            inner = os.path.commonpath([os.path.dirname(f.split("::", 1)[1]) for f in files])
+            root = f"{zip_source}::{inner}" if inner else zip_source
+        placed[(st.patient_id, st.study_instance_uid)] = _Placed(
+            root=root, folders=_file_folders(files), in_zip=in_zip, zip_source=zip_source, masks_only=st.masks_only)
+    notes = root_notes(placed)
     tasks: list[StudyTask] = []
     for st in studies:
         images = tuple(se for se in st.series if _is_image_series(se))
         others = [se for se in st.series if not _is_image_series(se)]
-        root = roots[st.study_instance_uid]
-        # Mask files are searched in the study's own folder only when no other study shares it.
-        own = (sum(1 for u, r in roots.items() if r == root and u not in mask_only) <= 1
-               and bool(root) and "::" not in root)
-        if st.study_instance_uid in mask_only:
+        where = placed[(st.patient_id, st.study_instance_uid)]
+        root, note = where.root, notes[(st.patient_id, st.study_instance_uid)]
+        extra: dict[str, Any] = {"shared_root": note is not None, "folders": tuple(sorted(where.folders))}
+        if note is not None:
+            extra["root_note"] = note
+        if where.in_zip:
+            extra["in_zip"] = True
+        if where.zip_source is not None:
+            extra["zip_source"] = where.zip_source
+        if st.masks_only:
             tasks.append(StudyTask(
                 key=content_key(st.study_instance_uid, "masks only", options.key_options()),
                 patient_id=st.patient_id, study_instance_uid=st.study_instance_uid, study_date=st.study_date,
                 root=root, series=tuple(st.series), inputs=StudyInputs(), input_hash="masks only",
-                extra={"shared_root": not own, "masks_only": True}))
+                extra={**extra, "masks_only": True}))
             continue
-        inputs = _study_inputs(root, root_all, others, own)
+        # annotations: from the real folder (a zip SOURCE: the folder holding the zip) up to the archive root
+        real = (os.path.dirname(where.zip_source) or ".") if where.zip_source is not None else root
+        inputs = _study_inputs(root if note is None else real, root_all, others, note is None)
         ih = _input_hash(images + tuple(others), inputs)
         tasks.append(
             StudyTask(
@@ -366,7 +487,7 @@ def tasks_from_index(index: Any, options: PipelineOptions, archive_root: str | N
                 series=images,
                 inputs=inputs,
                 input_hash=ih,
-                extra={"shared_root": not own},
+                extra=extra,
             )
         )
     tasks.sort(key=lambda t: (t.patient_id, t.study_date, t.study_instance_uid))
@@ -505,8 +626,9 @@ def index_shard(
 
 def merge_shard_tasks(shards: Sequence[Sequence[StudyTask]]) -> list[StudyTask] | None:
     """The tasks of all shards in archive order, or ``None`` when they are not what indexing the
-    union would give: a study found in several shards, or a study folder that is shared with a
-    study of another shard (which changes where masks are looked for)."""
+    union would give: a study found in several shards, or a study folder that is not the study's own
+    (:func:`root_notes`) because of a study of another shard (which changes where masks are looked
+    for)."""
     owner: dict[str, int] = {}
     tasks: list[StudyTask] = []
     for i, ts in enumerate(shards):
@@ -514,13 +636,12 @@ def merge_shard_tasks(shards: Sequence[Sequence[StudyTask]]) -> list[StudyTask] 
             if owner.setdefault(t.study_instance_uid, i) != i:
                 return None
             tasks.append(t)
-    n_root: dict[str, int] = {}
+    # a study folder is its own only when no study of any shard has a file in or below it (root_notes)
+    notes = root_notes({(t.patient_id, t.study_instance_uid): _Placed(
+        root=t.root, folders=frozenset(t.extra.get("folders", ())), in_zip=bool(t.extra.get("in_zip")),
+        zip_source=t.extra.get("zip_source"), masks_only=masks_only(t)) for t in tasks})
     for t in tasks:
-        if not masks_only(t):
-            n_root[t.root] = n_root.get(t.root, 0) + 1
-    for t in tasks:
-        shared = not (n_root.get(t.root, 0) <= 1 and bool(t.root) and "::" not in t.root)
-        if bool(t.extra.get("shared_root")) != shared:
+        if t.extra.get("root_note") != notes[(t.patient_id, t.study_instance_uid)]:
             return None
     tasks.sort(key=lambda t: (t.patient_id, t.study_date, t.study_instance_uid))
     return tasks
