@@ -435,7 +435,9 @@ def tasks_from_index(index: Any, options: PipelineOptions, archive_root: str | N
 
     Mask files and seeds are looked for in a study's folder (the common folder of its files) only
     when it is the study's own (:func:`root_notes`); else the task's ``extra["root_note"]`` says
-    why not, for the study's failure row when it has no SEG / RTSTRUCT either."""
+    why not, for the study's failure row when it has no SEG / RTSTRUCT either.  Studies of two
+    patients that share a StudyInstanceUID are refused (``extra["index_error"]``: a failure row, step
+    ``index``, for each, naming both patients)."""
     root_all = archive_root or str(index.root)
     studies = list(index.studies)
     zip_root = os.path.normpath(str(index.root))
@@ -453,6 +455,12 @@ def tasks_from_index(index: Any, options: PipelineOptions, archive_root: str | N
         placed[(st.patient_id, st.study_instance_uid)] = _Placed(
             root=root, folders=_file_folders(files), in_zip=in_zip, zip_source=zip_source, masks_only=st.masks_only)
     notes = root_notes(placed)
+    # a StudyInstanceUID names one exam of one patient: two patients with one (a bad anonymiser, a copy
+    # given another PatientID) are refused, both (their masks, SEGs and outputs would be mixed up)
+    patients_of: dict[str, list[tuple[str, str]]] = {}
+    for (pid, suid), where in placed.items():
+        if not where.masks_only:
+            patients_of.setdefault(suid, []).append((pid, where.root))
     tasks: list[StudyTask] = []
     for st in studies:
         images = tuple(se for se in st.series if _is_image_series(se))
@@ -462,6 +470,15 @@ def tasks_from_index(index: Any, options: PipelineOptions, archive_root: str | N
         extra: dict[str, Any] = {"shared_root": note is not None, "folders": tuple(sorted(where.folders))}
         if note is not None:
             extra["root_note"] = note
+        sharing = sorted(patients_of.get(st.study_instance_uid, ()))
+        if len(sharing) > 1 and not st.masks_only:
+            extra["index_error"] = (
+                f"{len(sharing)} patients share StudyInstanceUID {st.study_instance_uid}: "
+                + ", ".join(f"{pid} ({r or '?'})" for pid, r in sharing)
+                + ". A StudyInstanceUID names one exam of one patient (a bad anonymiser, or a copy given another "
+                "PatientID), so none of them is measured (their masks and outputs would be mixed up). Fix the "
+                "DICOM: give the wrong copy new StudyInstanceUIDs (and series and SOP instance UIDs), or correct "
+                "its PatientID.")
         if where.in_zip:
             extra["in_zip"] = True
         if where.zip_source is not None:
@@ -524,13 +541,14 @@ def link_carried(tasks: Sequence[StudyTask], options: PipelineOptions) -> list[S
     for i in order:
         t = tasks[i]
         src = last.get(t.patient_id)
-        wants = (options.carry and not t.inputs.has_masks) or _asks_carry(t)
+        refused = bool(t.extra.get("index_error"))  # (fails at once: carries nothing, to nothing)
+        wants = ((options.carry and not t.inputs.has_masks) or _asks_carry(t)) and not refused
         if wants and src is not None and t.dicomweb_url == src.dicomweb_url:
             h = hashlib.sha256(f"{t.input_hash}|carried from|{src.input_hash}|segment {ALGORITHM_VERSION}".encode())
             ih = h.hexdigest()
             t = replace(t, input_hash=ih, carry_from=src,
                                     key=content_key(t.study_instance_uid, ih, options.key_options()))
-        if t.inputs.has_masks:
+        if t.inputs.has_masks and not refused:
             last[t.patient_id] = t
         out[i] = t
     return [out[i] for i in range(len(tasks))]
@@ -757,6 +775,8 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
     """
     step = "load"
     carried: dict[str, Any] | None = None
+    if task.extra.get("index_error"):  # refused by the index (tasks_from_index)
+        raise StudyStepError("index", str(task.extra["index_error"]))
     try:
         if not task.series:
             raise StudyStepError("load", f"study {task.study_instance_uid}: no image series.")

@@ -152,3 +152,34 @@ def test_a_zip_source_looks_for_no_mask_outside_the_zip(small_archive, tmp_path,
     (row,) = _failures(out)
     assert row["step"] == "masks" and row["root"] == f"{src}::baseline"
     assert f"inside the zip SOURCE {src}" in row["reason"] and "Put the study's SEG/RTSTRUCT in the zip" in row["reason"]
+
+
+def test_two_patients_sharing_a_study_uid_are_refused_both(small_archive, tmp_path) -> None:
+    """A copy of PAT-001 given another PatientID (and new series / SOP UIDs) but the same
+    StudyInstanceUIDs, its masks cut to L1: OTHER-9 was measured with PAT-001's masks (the study
+    folders were keyed by StudyInstanceUID alone).  Both are failure rows now, naming both patients
+    and folders, and no output of either is written."""
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    arch = tmp_path / "arch"
+    shutil.copytree(small_archive / "PAT-001", arch / "A")
+    shutil.copytree(small_archive / "PAT-001", arch / "B")
+    new_series: dict[str, str] = {}
+    for p in sorted((arch / "B").rglob("*.dcm")):
+        ds = pydicom.dcmread(p)
+        ds.PatientID = "OTHER-9"
+        ds.SeriesInstanceUID = new_series.setdefault(ds.SeriesInstanceUID, generate_uid())
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.save_as(p)
+    out = tmp_path / "o"
+    s = _run(arch, out, options=PipelineOptions(export_sr=True))
+    assert s.n_studies == 4 and s.n_failed_studies == 4
+    rows = _failures(out)
+    assert sorted((r["patient_id"], r["step"]) for r in rows) == [("OTHER-9", "index")] * 2 + [("PAT-001", "index")] * 2
+    for r in rows:
+        assert f"2 patients share StudyInstanceUID {r['study_instance_uid']}" in r["reason"]
+        assert "OTHER-9 (" in r["reason"] and "PAT-001 (" in r["reason"] and str(arch / "B") in r["reason"]
+        assert "Fix the DICOM" in r["reason"]
+    assert (out / "lesions.csv").read_text().count("\n") == 1  # the header only
+    assert not list(out.glob("seg/*.dcm")) and not list(out.glob("masks/*"))
