@@ -183,3 +183,20 @@ def test_two_patients_sharing_a_study_uid_are_refused_both(small_archive, tmp_pa
         assert "Fix the DICOM" in r["reason"]
     assert (out / "lesions.csv").read_text().count("\n") == 1  # the header only
     assert not list(out.glob("seg/*.dcm")) and not list(out.glob("masks/*"))
+
+
+def test_out_inside_source_is_refused_before_any_work(small_archive, tmp_path, capsys) -> None:
+    """``--out`` inside SOURCE: after one ``--export-sr`` run the next indexed the run's own
+    ``seg/*.dcm`` as parts of the studies (other masks, other targets) and its tables as skipped files.
+    Refused at the start (exit 2), naming both and where to put it; beside SOURCE it runs."""
+    from hcc_imaging.cli import main
+
+    arch = tmp_path / "arch"
+    shutil.copytree(small_archive / "PAT-001", arch / "PAT-001")
+    for out in (arch / "results", arch / "PAT-001" / "o", arch):
+        rc = main(["batch", str(arch), "--out", str(out), "--threads", "--workers", "1", "--no-progress"])
+        err = " ".join(capsys.readouterr().err.split())
+        assert rc == 2 and f"--out {out} is inside SOURCE {arch}" in err and "Choose an --out outside" in err
+        assert not (out / "store").exists()
+    s = _run(arch, tmp_path / "arch-results", options=PipelineOptions(export_sr=True))
+    assert s.n_failures == 0 and len(list((tmp_path / "arch-results" / "seg").glob("*.dcm"))) == 2
