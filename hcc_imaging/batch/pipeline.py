@@ -568,8 +568,9 @@ def discover_studies(source: str | os.PathLike[str], options: PipelineOptions) -
     tasks = tasks_from_index(idx, options, archive_root=str(Path(source)))
     if not tasks:
         raise BatchError(
-            f"{source}: no DICOM study found ({idx.n_files} files scanned, {len(idx.skipped)} skipped). "
-            "Point SOURCE at a folder, zip or DICOMDIR holding DICOM files."
+            f"{source}: no DICOM study found ({idx.n_files} files scanned, {len(idx.skipped)} skipped"
+            + (f"; {idx.skipped[0].path}: {idx.skipped[0].reason}" if idx.skipped else "")
+            + "). Point SOURCE at a folder, zip or DICOMDIR holding DICOM files."
         )
     return tasks, idx
 
@@ -713,7 +714,7 @@ def index_sharded(
 
     from ..io.index import resolve_sources
 
-    root, files, _ = resolve_sources(source)
+    root, files, listed = resolve_sources(source)  # listed: skipped as it was listed (a zip that cannot be read)
     run = mapper or (lambda fn, items: [fn(x) for x in items])
     fn = partial(index_shard, root=root, archive_root=str(source), options=options)
     shards = shard_files(root, files, n_shards)
@@ -734,10 +735,12 @@ def index_sharded(
         return tasks
     if not tasks:
         raise BatchError(
-            f"{source}: no DICOM study found ({len(files)} files scanned, {sum(len(r[2]) for r in results)} "
-            "skipped). Point SOURCE at a folder, zip or DICOMDIR holding DICOM files."
+            f"{source}: no DICOM study found ({len(files)} files scanned, "
+            f"{len(listed) + sum(len(r[2]) for r in results)} skipped). Point SOURCE at a folder, zip or DICOMDIR "
+            "holding DICOM files."
         )
     if skipped is not None:
+        skipped.extend(listed)
         skipped.extend(s for r in results for s in r[2])
     return tasks
 
