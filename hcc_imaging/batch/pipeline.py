@@ -80,6 +80,7 @@ __all__ = [
     "split_mask_studies",
     "masks_only",
     "root_notes",
+    "mask_folders",
     "shard_files",
     "index_shard",
     "merge_shard_tasks",
@@ -253,17 +254,7 @@ def root_notes(studies: Mapping[Any, _Placed]) -> dict[Any, str | None]:
     masks stored as CT images (:func:`masks_only`) are not studies here (they own nothing and share
     nothing).
     """
-    below: dict[str, list[Any]] = {}  # folder -> the two first studies (by key) with a file in or below it
-    for k, st in studies.items():
-        if st.masks_only:
-            continue
-        seen: set[str] = set()
-        for d in st.folders:
-            for a in _up(d):
-                if a in seen:
-                    break
-                seen.add(a)
-                below[a] = sorted([*below.get(a, ()), k])[:2]
+    below = _studies_below(studies)
     notes: dict[Any, str | None] = {}
     for k, st in studies.items():
         if st.zip_source is not None:
@@ -297,6 +288,48 @@ def root_notes(studies: Mapping[Any, _Placed]) -> dict[Any, str | None]:
                         "(its series folders, SEG, RTSTRUCT, masks) in one folder of its own that holds no other "
                         "study, e.g. PATIENT/STUDY/SERIES/ with PATIENT/STUDY/masks/lesions.nii.gz.")
     return notes
+
+
+def _studies_below(studies: Mapping[Any, _Placed]) -> dict[str, list[Any]]:
+    """Folder -> the two first studies (by key) with a file in it or below it (studies of masks only left out)."""
+    below: dict[str, list[Any]] = {}
+    for k, st in studies.items():
+        if st.masks_only:
+            continue
+        seen: set[str] = set()
+        for d in st.folders:
+            for a in _up(d):
+                if a in seen:
+                    break
+                seen.add(a)
+                below[a] = sorted([*below.get(a, ()), k])[:2]
+    return below
+
+
+def _free(below: Mapping[str, Sequence[Any]], folder: str, key: Any) -> bool:
+    return all(o == key for o in below.get(folder, ()))
+
+
+def mask_folders(studies: Mapping[Any, _Placed], notes: Mapping[Any, str | None],
+                 archive_root: str | None) -> dict[Any, tuple[str, ...]]:
+    """The folders where each study's mask files and seeds are looked for, in order (the first that
+    holds any is used): its own folder (:func:`root_notes`), and, for a study whose files all lie in
+    one folder (a one-series study laid out ``STUDY/SERIES/``), the parent of that folder when it
+    is the study's own too and inside ``archive_root``, so that ``STUDY/masks/`` is found as for a
+    study of several series (it was not: "no lesion mask beside it").  None for a study without a
+    folder of its own."""
+    below = _studies_below(studies)
+    top = os.path.normpath(archive_root) if archive_root else None
+    out: dict[Any, tuple[str, ...]] = {}
+    for k, st in studies.items():
+        if notes.get(k) is not None or st.masks_only or not st.root:
+            out[k] = ()
+            continue
+        parent = os.path.dirname(st.root)
+        up = (len(st.folders) == 1 and not st.in_zip and parent and parent != st.root and top is not None
+              and _within(os.path.normpath(parent), top) and _free(below, parent, k))
+        out[k] = (st.root, parent) if up else (st.root,)
+    return out
 
 
 def _within(folder: str, root: str) -> bool:
@@ -343,11 +376,15 @@ def _annotation_files(root: Path, archive_root: Path) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _study_inputs(root: str, archive_root: str, non_image_series: Sequence[Any], own_roots: bool) -> StudyInputs:
+def _study_inputs(folders: Sequence[str], ann_root: str, archive_root: str,
+                  non_image_series: Sequence[Any]) -> StudyInputs:
+    """A study's mask files, seeds and annotations: the masks and seeds of the first of ``folders``
+    (:func:`mask_folders`; none: no folder of its own) that holds any; ``annotations.json`` from
+    ``ann_root`` up to ``archive_root``; its SEG / RTSTRUCT objects (``non_image_series``)."""
     lesions: list[str] = []
     viable: list[str] = []
     seeds = None
-    if root and own_roots:
+    for root in folders:
         # names first (a study folder holds hundreds of DICOM files and a few masks), then the
         # candidates in the order of sorted(Path(root).rglob("*"))
         found = [Path(d, n) for d, _, names in os.walk(root) for n in names if _mask_kind(Path(n)) is not None]
@@ -361,9 +398,11 @@ def _study_inputs(root: str, archive_root: str, non_image_series: Sequence[Any],
                 viable.append(str(p))
         s = Path(root) / SEEDS_FILE
         seeds = str(s) if s.is_file() else None
+        if lesions or viable or seeds:
+            break
     segs = [f for se in non_image_series if se.sop_class_uid == _SEG_SOP_CLASS for f in se.files]
     rts = [f for se in non_image_series if se.sop_class_uid == _RTSTRUCT_SOP_CLASS for f in se.files]
-    ann = _annotation_files(Path(root), Path(archive_root)) if root else ()
+    ann = _annotation_files(Path(ann_root), Path(archive_root)) if ann_root else ()
     names = Path(lesions[0]).parent / LABEL_NAMES_FILE if lesions else None
     return StudyInputs(tuple(lesions), tuple(viable), tuple(segs), tuple(rts), seeds, ann,
                        labels_file=str(names) if names is not None and names.is_file() else None)
@@ -455,6 +494,7 @@ def tasks_from_index(index: Any, options: PipelineOptions, archive_root: str | N
         placed[(st.patient_id, st.study_instance_uid)] = _Placed(
             root=root, folders=_file_folders(files), in_zip=in_zip, zip_source=zip_source, masks_only=st.masks_only)
     notes = root_notes(placed)
+    searched = mask_folders(placed, notes, root_all)
     # a StudyInstanceUID names one exam of one patient: two patients with one (a bad anonymiser, a copy
     # given another PatientID) are refused, both (their masks, SEGs and outputs would be mixed up)
     patients_of: dict[str, list[tuple[str, str]]] = {}
@@ -467,7 +507,10 @@ def tasks_from_index(index: Any, options: PipelineOptions, archive_root: str | N
         others = [se for se in st.series if not _is_image_series(se)]
         where = placed[(st.patient_id, st.study_instance_uid)]
         root, note = where.root, notes[(st.patient_id, st.study_instance_uid)]
+        folders = searched[(st.patient_id, st.study_instance_uid)]
         extra: dict[str, Any] = {"shared_root": note is not None, "folders": tuple(sorted(where.folders))}
+        if len(folders) > 1:
+            extra["mask_folders"] = folders
         if note is not None:
             extra["root_note"] = note
         sharing = sorted(patients_of.get(st.study_instance_uid, ()))
@@ -492,7 +535,7 @@ def tasks_from_index(index: Any, options: PipelineOptions, archive_root: str | N
             continue
         # annotations: from the real folder (a zip SOURCE: the folder holding the zip) up to the archive root
         real = (os.path.dirname(where.zip_source) or ".") if where.zip_source is not None else root
-        inputs = _study_inputs(root if note is None else real, root_all, others, note is None)
+        inputs = _study_inputs(folders, root if note is None else real, root_all, others)
         ih = _input_hash(images + tuple(others), inputs)
         tasks.append(
             StudyTask(
@@ -656,11 +699,17 @@ def merge_shard_tasks(shards: Sequence[Sequence[StudyTask]]) -> list[StudyTask] 
                 return None
             tasks.append(t)
     # a study folder is its own only when no study of any shard has a file in or below it (root_notes)
-    notes = root_notes({(t.patient_id, t.study_instance_uid): _Placed(
+    placed = {(t.patient_id, t.study_instance_uid): _Placed(
         root=t.root, folders=frozenset(t.extra.get("folders", ())), in_zip=bool(t.extra.get("in_zip")),
-        zip_source=t.extra.get("zip_source"), masks_only=masks_only(t)) for t in tasks})
+        zip_source=t.extra.get("zip_source"), masks_only=masks_only(t)) for t in tasks}
+    notes = root_notes(placed)
+    below = _studies_below(placed)
     for t in tasks:
-        if t.extra.get("root_note") != notes[(t.patient_id, t.study_instance_uid)]:
+        k = (t.patient_id, t.study_instance_uid)
+        if t.extra.get("root_note") != notes[k]:
+            return None
+        # a one-series study's parent folder searched in its shard: still no other study in it (mask_folders)
+        if any(not _free(below, f, k) for f in t.extra.get("mask_folders", ())):
             return None
     tasks.sort(key=lambda t: (t.patient_id, t.study_date, t.study_instance_uid))
     return tasks

@@ -200,3 +200,41 @@ def test_out_inside_source_is_refused_before_any_work(small_archive, tmp_path, c
         assert not (out / "store").exists()
     s = _run(arch, tmp_path / "arch-results", options=PipelineOptions(export_sr=True))
     assert s.n_failures == 0 and len(list((tmp_path / "arch-results" / "seg").glob("*.dcm"))) == 2
+
+
+def test_a_one_series_study_finds_the_masks_beside_its_series_folder(small_archive, tmp_path) -> None:
+    """``STUDY/SERIES/`` with ``STUDY/masks/``: a study of several series has STUDY as its folder and
+    is measured; with one series its folder was the series folder, and it failed "no lesion mask
+    beside it".  The series folder's parent is searched too when no other study is in it; a parent
+    holding two one-series studies is searched for neither (a mask there is nobody's), and a sharded
+    index gives the same tasks."""
+    arch = tmp_path / "arch"
+    shutil.copytree(small_archive / "PAT-001", arch / "P")
+    for st in ("baseline", "fu1"):
+        for ph in ("arterial", "delayed", "pre_contrast"):
+            shutil.rmtree(arch / "P" / st / ph)
+    # two one-series studies in one folder, with a mask beside them
+    for st in ("baseline", "fu1"):
+        shutil.copytree(small_archive / "PAT-002" / st / "portal_venous", arch / "Q" / st)
+    shutil.copytree(small_archive / "PAT-002" / "baseline" / "masks", arch / "Q" / "masks")
+    out = tmp_path / "o"
+    s = _run(arch, out)
+    recs = _records(out)
+    p_recs = [r for (pid, _), r in recs.items() if pid == "PAT-001"]
+    assert len(p_recs) == 2 and all(r["ok"] and r["mask_source"] == "lesions.nii.gz" for r in p_recs)
+    assert sorted(r["root"] for r in p_recs) == [str(arch / "P" / st / "portal_venous") for st in ("baseline", "fu1")]
+    q_recs = [r for (pid, _), r in recs.items() if pid == "PAT-002"]
+    assert len(q_recs) == 2 and not any(r["ok"] for r in q_recs)
+    assert all("no lesion mask beside it" in r["reason"] for r in q_recs)
+    assert s.n_failed_studies == 2
+
+    opts = PipelineOptions()
+    want, _ = discover_studies(arch, opts)
+    root, files, _ = resolve_sources(arch)
+    fn = partial(index_shard, root=root, archive_root=str(arch), options=opts)
+    for n in (2, 4, 8):
+        merged = merge_shard_tasks([fn(sh)[0] for sh in shard_files(root, files, n, min_split_files=0)])
+        assert merged is None or merged == want, n
+    # Q's two studies in two shards: each alone would search Q (and take the mask); the merge sees it
+    q_shards = [[f for f in files if f"/Q/{st}/" in f] for st in ("baseline", "fu1")]
+    assert merge_shard_tasks([fn(sh)[0] for sh in q_shards]) is None
