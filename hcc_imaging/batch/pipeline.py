@@ -277,7 +277,7 @@ def root_notes(studies: Mapping[Any, _Placed]) -> dict[Any, str | None]:
             notes[k] = (f"several studies share the folder {st.root} (with {what}), so mask files "
                         "there cannot be attributed to one of them: give each study its own folder.")
             continue
-        where = o.root if o.root.startswith(st.root) else min(d for d in o.folders if _within(d, st.root))
+        where = o.root if _within(o.root, st.root) else min(d for d in o.folders if _within(d, st.root))
         if st.in_zip:
             notes[k] = (f"the study is in a zip whose folder {st.root} also holds the files of {what} ({where}), so "
                         "a mask file there cannot be attributed to it. Give the zip a folder of its own (with the "
@@ -316,7 +316,7 @@ def mask_folders(studies: Mapping[Any, _Placed], notes: Mapping[Any, str | None]
     holds any is used): its own folder (:func:`root_notes`), and, for a study whose files all lie in
     one folder (a one-series study laid out ``STUDY/SERIES/``), the parent of that folder when it
     is the study's own too and inside ``archive_root``, so that ``STUDY/masks/`` is found as for a
-    study of several series (it was not: "no lesion mask beside it").  None for a study without a
+    study of several series (it was not: "no lesion mask beside it").  Empty for a study without a
     folder of its own."""
     below = _studies_below(studies)
     top = os.path.normpath(archive_root) if archive_root else None
