@@ -156,7 +156,8 @@ def _same_place(a: SliceRef, b: SliceRef, tol_mm: float = 1e-3) -> bool:
         return True
     if any(abs(float(x) - float(y)) > tol_mm for x, y in zip(a.ipp, b.ipp, strict=True)):
         return False
-    return a.iop is None or b.iop is None or all(abs(float(x) - float(y)) <= 1e-4 for x, y in zip(a.iop, b.iop, strict=False))
+    return (a.iop is None or b.iop is None
+            or all(abs(float(x) - float(y)) <= 1e-4 for x, y in zip(a.iop, b.iop, strict=False)))
 
 
 def _key(s: SliceRef) -> tuple[Any, ...]:
