@@ -108,7 +108,8 @@ def test_a_truncated_zip_of_a_patient_is_a_failure_and_strict_fails(small_archiv
     fails = pd.read_csv(tmp_path / "o" / "failures.csv", dtype=str, keep_default_na=False)
     (row,) = fails[fails.step == "index"].to_dict("records")
     assert row["root"] == str(arch / "PAT-002.zip")
-    assert row["reason"].startswith("zip that cannot be read: truncated or corrupt") and "Copy the zip again" in row["reason"]
+    assert row["reason"].startswith("zip that cannot be read: truncated or corrupt")
+    assert "Copy the zip again" in row["reason"]
     skipped = pd.read_csv(tmp_path / "o" / "skipped.csv")
     assert skipped.path.tolist() == [str(arch / "PAT-002.zip")]
     # the zip given as SOURCE: the run stops, saying why

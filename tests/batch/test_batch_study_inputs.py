@@ -151,7 +151,8 @@ def test_a_zip_source_looks_for_no_mask_outside_the_zip(small_archive, tmp_path,
     assert s.n_studies == 1 and s.n_failed_studies == 1
     (row,) = _failures(out)
     assert row["step"] == "masks" and row["root"] == f"{src}::baseline"
-    assert f"inside the zip SOURCE {src}" in row["reason"] and "Put the study's SEG/RTSTRUCT in the zip" in row["reason"]
+    assert f"inside the zip SOURCE {src}" in row["reason"]
+    assert "Put the study's SEG/RTSTRUCT in the zip" in row["reason"]
 
 
 def test_two_patients_sharing_a_study_uid_are_refused_both(small_archive, tmp_path) -> None:
