@@ -142,15 +142,17 @@ def _load_masks(task: StudyTask, ref: Volume) -> StudyLesions:
             "follow-up's lesions come from an earlier study's SEG, or retrieve the study into a folder "
             f"with lesions.nii.gz or a {SEEDS_FILE} beside it.",
         )
-    shared = (
-        f" Several studies share the folder {task.root} (or it is inside a zip), so mask files there cannot "
-        "be attributed to one of them: give each study its own folder."
-        if task.extra.get("shared_root") else ""
-    )
+    note = task.extra.get("root_note")
+    if note:  # no folder of its own (shared, spread over another study's folder, a zip SOURCE): why, and what to do
+        raise StudyStepError(
+            "masks",
+            f"study {task.study_instance_uid} ({task.root}): no lesion mask beside it. It has no DICOM SEG or "
+            f"RTSTRUCT, and lesions.nii.gz or {SEEDS_FILE} are not looked for in its folder: {note}",
+        )
     raise StudyStepError(
         "masks",
         f"study {task.study_instance_uid} ({task.root}): no lesion mask beside it. Put lesions.nii.gz "
-        f"(and viable.nii.gz), a DICOM SEG/RTSTRUCT, or a {SEEDS_FILE} in the study folder.{shared}",
+        f"(and viable.nii.gz), a DICOM SEG/RTSTRUCT, or a {SEEDS_FILE} in the study folder.",
     )
 
 

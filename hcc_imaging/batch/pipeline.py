@@ -18,7 +18,8 @@ read       :func:`build_read_document` -> :class:`hcc_imaging.response.ReadDocum
 assess     :func:`hcc_imaging.response.assess` (what ``hcc-imaging assess`` runs)
 =========  ===============================================================================
 
-What lies beside a study (its folder = the common parent of its files) and is used:
+What lies beside a study (its folder = the common parent of its files; mask files and seeds only
+when that folder is the study's own, :func:`root_notes`) and is used:
 
 * masks: ``lesions.nii.gz`` (label n = lesion ``"Ln"``, or the id ``labels.json`` beside it gives)
   and ``viable.nii.gz`` (same label values); DICOM SEG / RTSTRUCT objects of the study (found by the index);
@@ -79,6 +80,8 @@ __all__ = [
     "tasks_from_index",
     "split_mask_studies",
     "masks_only",
+    "root_notes",
+    "mask_folders",
     "shard_files",
     "index_shard",
     "merge_shard_tasks",
@@ -213,6 +216,134 @@ def _common_root(files: Iterable[str]) -> str:
     return os.path.commonpath(dirs) if dirs else ""
 
 
+def _file_folders(files: Iterable[str]) -> frozenset[str]:
+    """The real folders holding ``files`` (a zip member: the folder holding its zip)."""
+    return frozenset(os.path.dirname(f.split("::", 1)[0]) for f in files)
+
+
+def _up(folder: str) -> Iterable[str]:
+    """``folder`` and its parents (as strings, as the index gives paths: relative ones end at "")."""
+    while True:
+        yield folder
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return
+        folder = parent
+
+
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    """Where one study's files lie (:func:`root_notes`)."""
+
+    root: str
+    folders: frozenset[str]
+    in_zip: bool = False
+    zip_source: str | None = None
+    masks_only: bool = False
+
+
+def root_notes(studies: Mapping[Any, _Placed]) -> dict[Any, str | None]:
+    """Whether each study's folder is its own, where its mask files, seeds and ``labels.json`` may be
+    looked for: ``None`` when it is, else why not (a sentence for the failure row).
+
+    A study's folder (the common folder of its files) is its own when no other study has a file in
+    it or in any folder below it: a folder shared by two studies, or the common folder of a study
+    whose files are spread (its SEG in ``P/segs/``, its images in ``P/baseline/``) that also holds
+    another study's folder (``P/fu1/``), is no study's own, and the mask search never looks into
+    it (it found the other study's ``lesions.nii.gz`` before, and measured it).  A study inside a zip
+    SOURCE has no folder of its own (NIfTI files are looked for in real folders only).  Studies of
+    masks stored as CT images (:func:`masks_only`) are not studies here (they own nothing and share
+    nothing).
+    """
+    below = _studies_below(studies)
+    notes: dict[Any, str | None] = {}
+    for k, st in studies.items():
+        if st.zip_source is not None:
+            notes[k] = (f"it is inside the zip SOURCE {st.zip_source}, whose studies' masks are the DICOM SEG or "
+                        "RTSTRUCT objects in the zip. Put the study's SEG/RTSTRUCT in the zip, or extract the zip into "
+                        "a folder and put lesions.nii.gz (or seeds.json) in the study's folder.")
+            continue
+        if not st.root:
+            notes[k] = ("its files lie in folders with no common folder, so there is no study folder to look for "
+                        "lesions.nii.gz or seeds.json in. Keep each study's files (series folders, SEG, masks) in one "
+                        "folder of its own, e.g. PATIENT/STUDY/SERIES/.")
+            continue
+        others = [o for o in below.get(st.root, ()) if o != k]
+        if st.masks_only or not others:
+            notes[k] = None
+            continue
+        o = studies[others[0]]
+        what = f"study {_study_label(others[0])}"
+        if o.root == st.root:
+            notes[k] = (f"several studies share the folder {st.root} (with {what}), so mask files "
+                        "there cannot be attributed to one of them: give each study its own folder.")
+            continue
+        where = o.root if _within(o.root, st.root) else min(d for d in o.folders if _within(d, st.root))
+        if st.in_zip:
+            notes[k] = (f"the study is in a zip whose folder {st.root} also holds the files of {what} ({where}), so "
+                        "a mask file there cannot be attributed to it. Give the zip a folder of its own (with the "
+                        "study's lesions.nii.gz beside it), or put the study's SEG/RTSTRUCT in the zip.")
+        else:
+            notes[k] = (f"its files lie in several folders whose common folder {st.root} also holds the files of "
+                        f"{what} ({where}), so mask files there cannot be attributed to it. Keep each study's files "
+                        "(its series folders, SEG, RTSTRUCT, masks) in one folder of its own that holds no other "
+                        "study, e.g. PATIENT/STUDY/SERIES/ with PATIENT/STUDY/masks/lesions.nii.gz.")
+    return notes
+
+
+def _studies_below(studies: Mapping[Any, _Placed]) -> dict[str, list[Any]]:
+    """Folder -> the two first studies (by key) with a file in it or below it (studies of masks only left out)."""
+    below: dict[str, list[Any]] = {}
+    for k, st in studies.items():
+        if st.masks_only:
+            continue
+        seen: set[str] = set()
+        for d in st.folders:
+            for a in _up(d):
+                if a in seen:
+                    break
+                seen.add(a)
+                below[a] = sorted([*below.get(a, ()), k])[:2]
+    return below
+
+
+def _free(below: Mapping[str, Sequence[Any]], folder: str, key: Any) -> bool:
+    return all(o == key for o in below.get(folder, ()))
+
+
+def mask_folders(studies: Mapping[Any, _Placed], notes: Mapping[Any, str | None],
+                 archive_root: str | None) -> dict[Any, tuple[str, ...]]:
+    """The folders where each study's mask files and seeds are looked for, in order (the first that
+    holds any is used): its own folder (:func:`root_notes`), and, for a study whose files all lie in
+    one folder (a one-series study laid out ``STUDY/SERIES/``), the parent of that folder when it
+    is the study's own too and inside ``archive_root``, so that ``STUDY/masks/`` is found as for a
+    study of several series (it was not: "no lesion mask beside it").  Empty for a study without a
+    folder of its own."""
+    below = _studies_below(studies)
+    top = os.path.normpath(archive_root) if archive_root else None
+    out: dict[Any, tuple[str, ...]] = {}
+    for k, st in studies.items():
+        if notes.get(k) is not None or st.masks_only or not st.root:
+            out[k] = ()
+            continue
+        parent = os.path.dirname(st.root)
+        up = (len(st.folders) == 1 and not st.in_zip and parent and parent != st.root and top is not None
+              and _within(os.path.normpath(parent), top) and _free(below, parent, k))
+        out[k] = (st.root, parent) if up else (st.root,)
+    return out
+
+
+def _within(folder: str, root: str) -> bool:
+    return any(a == root for a in _up(folder))
+
+
+def _study_label(key: Any) -> str:
+    """``UID (patient P)`` of a ``(patient, study UID)`` key."""
+    if isinstance(key, tuple) and len(key) == 2:
+        return f"{key[1]} (patient {key[0]})"
+    return str(key)
+
+
 def _mask_kind(path: Path) -> str | None:
     name = path.name.lower()
     for suf in _NIFTI_SUFFIXES:
@@ -246,11 +377,15 @@ def _annotation_files(root: Path, archive_root: Path) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _study_inputs(root: str, archive_root: str, non_image_series: Sequence[Any], own_roots: bool) -> StudyInputs:
+def _study_inputs(folders: Sequence[str], ann_root: str, archive_root: str,
+                  non_image_series: Sequence[Any]) -> StudyInputs:
+    """A study's mask files, seeds and annotations: the masks and seeds of the first of ``folders``
+    (:func:`mask_folders`; none: no folder of its own) that holds any; ``annotations.json`` from
+    ``ann_root`` up to ``archive_root``; its SEG / RTSTRUCT objects (``non_image_series``)."""
     lesions: list[str] = []
     viable: list[str] = []
     seeds = None
-    if root and own_roots:
+    for root in folders:
         # names first (a study folder holds hundreds of DICOM files and a few masks), then the
         # candidates in the order of sorted(Path(root).rglob("*"))
         found = [Path(d, n) for d, _, names in os.walk(root) for n in names if _mask_kind(Path(n)) is not None]
@@ -264,9 +399,11 @@ def _study_inputs(root: str, archive_root: str, non_image_series: Sequence[Any],
                 viable.append(str(p))
         s = Path(root) / SEEDS_FILE
         seeds = str(s) if s.is_file() else None
+        if lesions or viable or seeds:
+            break
     segs = [f for se in non_image_series if se.sop_class_uid == _SEG_SOP_CLASS for f in se.files]
     rts = [f for se in non_image_series if se.sop_class_uid == _RTSTRUCT_SOP_CLASS for f in se.files]
-    ann = _annotation_files(Path(root), Path(archive_root)) if root else ()
+    ann = _annotation_files(Path(ann_root), Path(archive_root)) if ann_root else ()
     names = Path(lesions[0]).parent / LABEL_NAMES_FILE if lesions else None
     return StudyInputs(tuple(lesions), tuple(viable), tuple(segs), tuple(rts), seeds, ann,
                        labels_file=str(names) if names is not None and names.is_file() else None)
@@ -334,28 +471,72 @@ def split_mask_studies(tasks: Sequence[StudyTask]) -> tuple[list[StudyTask], lis
 
 
 def tasks_from_index(index: Any, options: PipelineOptions, archive_root: str | None = None) -> list[StudyTask]:
-    """One :class:`StudyTask` per study of an :class:`hcc_imaging.io.ArchiveIndex`."""
+    """One :class:`StudyTask` per study of an :class:`hcc_imaging.io.ArchiveIndex`.
+
+    Mask files and seeds are looked for in a study's folder (the common folder of its files) only
+    when it is the study's own (:func:`root_notes`); else the task's ``extra["root_note"]`` says
+    why not, for the study's failure row when it has no SEG / RTSTRUCT either.  Studies of two
+    patients that share a StudyInstanceUID are refused (``extra["index_error"]``: a failure row, step
+    ``index``, for each, naming both patients)."""
     root_all = archive_root or str(index.root)
     studies = list(index.studies)
-    roots = {st.study_instance_uid: _common_root(f for se in st.series for f in se.files) for st in studies}
-    # a study of masks stored as CT images only is no study to run (split_mask_studies) and shares no folder
-    mask_only = {st.study_instance_uid for st in studies if st.masks_only}
+    zip_root = os.path.normpath(str(index.root))
+    placed: dict[tuple[str, str], _Placed] = {}
+    for st in studies:
+        files = [f for se in st.series for f in se.files]
+        in_zip = bool(files) and all("::" in f for f in files)
+        zip_source = None
+        root = _common_root(files)
+        if in_zip and all(os.path.normpath(f.split("::", 1)[0]) == zip_root for f in files):
+            # a zip SOURCE: no real folder of its own; named as the zip and the members' common folder
+            zip_source = files[0].split("::", 1)[0]
+            inner = os.path.commonpath([os.path.dirname(f.split("::", 1)[1]) for f in files])
+            root = f"{zip_source}::{inner}" if inner else zip_source
+        placed[(st.patient_id, st.study_instance_uid)] = _Placed(
+            root=root, folders=_file_folders(files), in_zip=in_zip, zip_source=zip_source, masks_only=st.masks_only)
+    notes = root_notes(placed)
+    searched = mask_folders(placed, notes, root_all)
+    # a StudyInstanceUID names one exam of one patient: two patients with one (a bad anonymiser, a copy
+    # given another PatientID) are refused, both (their masks, SEGs and outputs would be mixed up)
+    patients_of: dict[str, list[tuple[str, str]]] = {}
+    for (pid, suid), where in placed.items():
+        if not where.masks_only:
+            patients_of.setdefault(suid, []).append((pid, where.root))
     tasks: list[StudyTask] = []
     for st in studies:
         images = tuple(se for se in st.series if _is_image_series(se))
         others = [se for se in st.series if not _is_image_series(se)]
-        root = roots[st.study_instance_uid]
-        # Mask files are searched in the study's own folder only when no other study shares it.
-        own = (sum(1 for u, r in roots.items() if r == root and u not in mask_only) <= 1
-               and bool(root) and "::" not in root)
-        if st.study_instance_uid in mask_only:
+        where = placed[(st.patient_id, st.study_instance_uid)]
+        root, note = where.root, notes[(st.patient_id, st.study_instance_uid)]
+        folders = searched[(st.patient_id, st.study_instance_uid)]
+        extra: dict[str, Any] = {"shared_root": note is not None, "folders": tuple(sorted(where.folders))}
+        if len(folders) > 1:
+            extra["mask_folders"] = folders
+        if note is not None:
+            extra["root_note"] = note
+        sharing = sorted(patients_of.get(st.study_instance_uid, ()))
+        if len(sharing) > 1 and not st.masks_only:
+            extra["index_error"] = (
+                f"{len(sharing)} patients share StudyInstanceUID {st.study_instance_uid}: "
+                + ", ".join(f"{pid} ({r or '?'})" for pid, r in sharing)
+                + ". A StudyInstanceUID names one exam of one patient (a bad anonymiser, or a copy given another "
+                "PatientID), so none of them is measured (their masks and outputs would be mixed up). Fix the "
+                "DICOM: give the wrong copy new StudyInstanceUIDs (and series and SOP instance UIDs), or correct "
+                "its PatientID.")
+        if where.in_zip:
+            extra["in_zip"] = True
+        if where.zip_source is not None:
+            extra["zip_source"] = where.zip_source
+        if st.masks_only:
             tasks.append(StudyTask(
                 key=content_key(st.study_instance_uid, "masks only", options.key_options()),
                 patient_id=st.patient_id, study_instance_uid=st.study_instance_uid, study_date=st.study_date,
                 root=root, series=tuple(st.series), inputs=StudyInputs(), input_hash="masks only",
-                extra={"shared_root": not own, "masks_only": True}))
+                extra={**extra, "masks_only": True}))
             continue
-        inputs = _study_inputs(root, root_all, others, own)
+        # annotations: from the real folder (a zip SOURCE: the folder holding the zip) up to the archive root
+        real = (os.path.dirname(where.zip_source) or ".") if where.zip_source is not None else root
+        inputs = _study_inputs(folders, root if note is None else real, root_all, others)
         ih = _input_hash(images + tuple(others), inputs)
         tasks.append(
             StudyTask(
@@ -367,7 +548,7 @@ def tasks_from_index(index: Any, options: PipelineOptions, archive_root: str | N
                 series=images,
                 inputs=inputs,
                 input_hash=ih,
-                extra={"shared_root": not own},
+                extra=extra,
             )
         )
     tasks.sort(key=lambda t: (t.patient_id, t.study_date, t.study_instance_uid))
@@ -404,13 +585,14 @@ def link_carried(tasks: Sequence[StudyTask], options: PipelineOptions) -> list[S
     for i in order:
         t = tasks[i]
         src = last.get(t.patient_id)
-        wants = (options.carry and not t.inputs.has_masks) or _asks_carry(t)
+        refused = bool(t.extra.get("index_error"))  # (fails at once: carries nothing, to nothing)
+        wants = ((options.carry and not t.inputs.has_masks) or _asks_carry(t)) and not refused
         if wants and src is not None and t.dicomweb_url == src.dicomweb_url:
             h = hashlib.sha256(f"{t.input_hash}|carried from|{src.input_hash}|segment {ALGORITHM_VERSION}".encode())
             ih = h.hexdigest()
             t = replace(t, input_hash=ih, carry_from=src,
                                     key=content_key(t.study_instance_uid, ih, options.key_options()))
-        if t.inputs.has_masks:
+        if t.inputs.has_masks and not refused:
             last[t.patient_id] = t
         out[i] = t
     return [out[i] for i in range(len(tasks))]
@@ -430,8 +612,9 @@ def discover_studies(source: str | os.PathLike[str], options: PipelineOptions) -
     tasks = tasks_from_index(idx, options, archive_root=str(Path(source)))
     if not tasks:
         raise BatchError(
-            f"{source}: no DICOM study found ({idx.n_files} files scanned, {len(idx.skipped)} skipped). "
-            "Point SOURCE at a folder, zip or DICOMDIR holding DICOM files."
+            f"{source}: no DICOM study found ({idx.n_files} files scanned, {len(idx.skipped)} skipped"
+            + (f"; {idx.skipped[0].path}: {idx.skipped[0].reason}" if idx.skipped else "")
+            + "). Point SOURCE at a folder, zip or DICOMDIR holding DICOM files."
         )
     return tasks, idx
 
@@ -506,8 +689,9 @@ def index_shard(
 
 def merge_shard_tasks(shards: Sequence[Sequence[StudyTask]]) -> list[StudyTask] | None:
     """The tasks of all shards in archive order, or ``None`` when they are not what indexing the
-    union would give: a study found in several shards, or a study folder that is shared with a
-    study of another shard (which changes where masks are looked for)."""
+    union would give: a study found in several shards, or a study folder that is not the study's own
+    (:func:`root_notes`) because of a study of another shard (which changes where masks are looked
+    for)."""
     owner: dict[str, int] = {}
     tasks: list[StudyTask] = []
     for i, ts in enumerate(shards):
@@ -515,13 +699,18 @@ def merge_shard_tasks(shards: Sequence[Sequence[StudyTask]]) -> list[StudyTask] 
             if owner.setdefault(t.study_instance_uid, i) != i:
                 return None
             tasks.append(t)
-    n_root: dict[str, int] = {}
+    # a study folder is its own only when no study of any shard has a file in or below it (root_notes)
+    placed = {(t.patient_id, t.study_instance_uid): _Placed(
+        root=t.root, folders=frozenset(t.extra.get("folders", ())), in_zip=bool(t.extra.get("in_zip")),
+        zip_source=t.extra.get("zip_source"), masks_only=masks_only(t)) for t in tasks}
+    notes = root_notes(placed)
+    below = _studies_below(placed)
     for t in tasks:
-        if not masks_only(t):
-            n_root[t.root] = n_root.get(t.root, 0) + 1
-    for t in tasks:
-        shared = not (n_root.get(t.root, 0) <= 1 and bool(t.root) and "::" not in t.root)
-        if bool(t.extra.get("shared_root")) != shared:
+        k = (t.patient_id, t.study_instance_uid)
+        if t.extra.get("root_note") != notes[k]:
+            return None
+        # a one-series study's parent folder searched in its shard: still no other study in it (mask_folders)
+        if any(not _free(below, f, k) for f in t.extra.get("mask_folders", ())):
             return None
     tasks.sort(key=lambda t: (t.patient_id, t.study_date, t.study_instance_uid))
     return tasks
@@ -575,7 +764,7 @@ def index_sharded(
 
     from ..io.index import resolve_sources
 
-    root, files, _ = resolve_sources(source)
+    root, files, listed = resolve_sources(source)  # listed: skipped as it was listed (a zip that cannot be read)
     run = mapper or (lambda fn, items: [fn(x) for x in items])
     fn = partial(index_shard, root=root, archive_root=str(source), options=options)
     shards = shard_files(root, files, n_shards)
@@ -596,10 +785,12 @@ def index_sharded(
         return tasks
     if not tasks:
         raise BatchError(
-            f"{source}: no DICOM study found ({len(files)} files scanned, {sum(len(r[2]) for r in results)} "
-            "skipped). Point SOURCE at a folder, zip or DICOMDIR holding DICOM files."
+            f"{source}: no DICOM study found ({len(files)} files scanned, "
+            f"{len(listed) + sum(len(r[2]) for r in results)} skipped). Point SOURCE at a folder, zip or DICOMDIR "
+            "holding DICOM files."
         )
     if skipped is not None:
+        skipped.extend(listed)
         skipped.extend(s for r in results for s in r[2])
     return tasks
 
@@ -637,6 +828,8 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
     """
     step = "load"
     carried: dict[str, Any] | None = None
+    if task.extra.get("index_error"):  # refused by the index (tasks_from_index)
+        raise StudyStepError("index", str(task.extra["index_error"]))
     try:
         if not task.series:
             raise StudyStepError("load", f"study {task.study_instance_uid}: no image series.")

@@ -464,6 +464,19 @@ def write_tables(
 # ------------------------------------------------------------------------------------------
 # Entry point
 # ------------------------------------------------------------------------------------------
+def _refuse_out_inside_source(src: str, out: Path) -> None:
+    """A folder SOURCE is indexed whole: an ``--out`` in it would be indexed by the next run (its
+    ``seg/*.dcm`` read as parts of the studies, its tables as skipped files), so it is refused."""
+    if src.startswith(DICOMWEB_SCHEMES) or not Path(src).is_dir():
+        return
+    s, o = Path(src).resolve(), out.resolve()
+    if o == s or s in o.parents:
+        raise BatchError(
+            f"--out {out} is inside SOURCE {src}: the next run on SOURCE would index the batch's own outputs "
+            "(its seg/*.dcm as parts of the studies, whose masks and results would change). Choose an --out "
+            f"outside {src}, e.g. {s.parent / (s.name + '-results')}.")
+
+
 def run_batch(
     source: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -509,7 +522,8 @@ def run_batch(
     Raises
     ------
     BatchError
-        ``out_dir`` holds results of an earlier run and ``resume`` is False; empty archive.
+        ``out_dir`` holds results of an earlier run and ``resume`` is False; ``out_dir`` is inside a folder
+        ``source``; empty archive.
     BatchInterrupted
         SIGINT (Ctrl+C) during the run: the Dask cluster is closed, the study records stored so far
         are kept; ``resume=True`` continues (a ``KeyboardInterrupt``).
@@ -521,6 +535,7 @@ def run_batch(
         from .export import DEIDENTIFIED_DIR
 
         deidentifier.check_outside(out / DEIDENTIFIED_DIR)  # before any work, not after it
+    _refuse_out_inside_source(str(source), out)
     store_dir = out / "store"
     if not resume and store_dir.is_dir() and any(store_dir.rglob("*.json")):
         raise BatchError(

@@ -6,7 +6,8 @@ expected beside the studies (:data:`~hcc_imaging.batch.constants.SIDE_FILE_SUFFI
 seeds, annotations, notes), writes them all to ``OUT/skipped.csv``, logs one warning per folder
 naming the folder, how many files and the first of them, and gives every folder from which no
 file at all was read a row in ``failures.csv`` (step ``index``): a corrupt study folder is
-reported, never silently left out.
+reported, never silently left out; so is a zip that cannot be read (truncated, corrupt), an entry of
+its own.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..io.index import UNREADABLE_ZIP_REASON
 from .constants import SIDE_FILE_SUFFIXES, SKIPPED_FILES_SHOWN
 
 __all__ = ["SKIPPED_COLUMNS", "SkippedFolder", "skipped_folders", "warn_skipped", "skipped_rows", "index_failure_rows"]
@@ -71,6 +73,9 @@ def skipped_folders(root: str, skipped: Iterable[Any], read_files: Iterable[str]
     for s in skipped:
         if not _counted(s.path, s.reason):
             continue
+        if s.reason.startswith(UNREADABLE_ZIP_REASON):  # a whole archive (a patient's) not read: an entry of its own
+            groups.setdefault(s.path, []).append((s.path, s.reason))
+            continue
         d = _parent(s.path)
         if d not in read_dirs:
             while True:
@@ -90,8 +95,8 @@ def warn_skipped(folders: Sequence[SkippedFolder], out_dir: Any) -> None:
         for _, r in g.files:
             reasons[r] = reasons.get(r, 0) + 1
         why = "; ".join(f"{n}: {r}" for r, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
-        names = ", ".join(os.path.relpath(p, g.folder) if "::" not in p else p.rsplit("/", 1)[-1]
-                          for p, _ in g.files[:SKIPPED_FILES_SHOWN])
+        names = ", ".join(os.path.basename(p) if p == g.folder else os.path.relpath(p, g.folder) if "::" not in p
+                          else p.rsplit("/", 1)[-1] for p, _ in g.files[:SKIPPED_FILES_SHOWN])
         more = len(g.files) - SKIPPED_FILES_SHOWN
         log.warning(
             "folder %s: %d file(s) skipped, not readable as DICOM (%s): %s%s.%s All are listed in %s.",
@@ -117,8 +122,9 @@ def index_failure_rows(folders: Sequence[SkippedFolder]) -> list[dict[str, Any]]
         path, reason = g.files[0]
         rows.append({
             "patient_id": "", "study_instance_uid": "", "study_date": "", "step": "index",
-            "reason": f"none of its {len(g.files)} file(s) could be read as DICOM (e.g. {os.path.basename(path)}: "
-                      f"{reason}); skipped.csv lists them",
+            "reason": f"{reason}; so its studies are not in the results (skipped.csv lists it)" if path == g.folder
+            else f"none of its {len(g.files)} file(s) could be read as DICOM (e.g. {os.path.basename(path)}: "
+                 f"{reason}); skipped.csv lists them",
             "root": g.folder,
         })
     return rows

@@ -149,6 +149,17 @@ def _ps_ok(s: SliceRef) -> bool:
     return bool(ps) and len(ps) >= 2 and all(np.isfinite(ps[:2])) and min(ps[:2]) > 0  # type: ignore[index]
 
 
+def _same_place(a: SliceRef, b: SliceRef, tol_mm: float = 1e-3) -> bool:
+    """Whether two images with one SOPInstanceUID lie at one place (a copy of one file), as far as
+    their headers tell: same position and orientation (no position: taken as a copy)."""
+    if a.ipp is None or b.ipp is None or len(a.ipp) != len(b.ipp):
+        return True
+    if any(abs(float(x) - float(y)) > tol_mm for x, y in zip(a.ipp, b.ipp, strict=True)):
+        return False
+    return (a.iop is None or b.iop is None
+            or all(abs(float(x) - float(y)) <= 1e-4 for x, y in zip(a.iop, b.iop, strict=False)))
+
+
 def _key(s: SliceRef) -> tuple[Any, ...]:
     iop = tuple(round(v / (10 * ORIENTATION_TOL)) for v in s.iop) if s.iop and len(s.iop) == 6 else None
     ps = tuple(round(v, 4) for v in s.pixel_spacing) if s.pixel_spacing else None
@@ -158,7 +169,8 @@ def _key(s: SliceRef) -> tuple[Any, ...]:
 def analyse_stack(slices: Sequence[SliceRef], *, stack: int | None = None) -> StackAnalysis:
     """Sort and check the images of one series.
 
-    Issue kinds: ``localizers_dropped`` (informational), ``missing_geometry``, ``mixed_orientation``,
+    Issue kinds: ``localizers_dropped``, ``copies_dropped``, ``shared_sop_uid`` (informational),
+    ``missing_geometry``, ``mixed_orientation``,
     ``mixed_size``, ``duplicate_positions``, ``irregular_spacing``, ``gantry_tilt``,
     ``no_slice_spacing`` (single image without spacing tags), ``single_slice`` (informational).
 
@@ -180,23 +192,41 @@ def analyse_stack(slices: Sequence[SliceRef], *, stack: int | None = None) -> St
             f"{len(locs)} localizer image(s) (ImageType LOCALIZER/SCOUT) mixed in; left out of the volume",
             {"count": len(locs)},
         ))
-    # the same image stored twice (one instance copied into two folders of an archive): one copy
-    seen_sop: set[tuple[str, int | None]] = set()
+    # the same image stored twice (one instance copied into two folders of an archive): one copy.
+    # Two images at different positions that carry one SOPInstanceUID (a bad export) are no copies:
+    # both are slices (dropping one read as "a slice missing"), and the UID is reported.
+    seen_sop: dict[tuple[str, int | None], SliceRef] = {}
     unique: list[SliceRef] = []
+    shared: list[tuple[SliceRef, SliceRef]] = []
     for sl in all_slices:
         key = (sl.header.sop_instance_uid, sl.frame)
-        if sl.header.sop_instance_uid and key in seen_sop:
-            continue
-        seen_sop.add(key)
+        first = seen_sop.get(key) if sl.header.sop_instance_uid else None
+        if first is not None:
+            if _same_place(first, sl):
+                continue
+            shared.append((first, sl))
+        else:
+            seen_sop[key] = sl
         unique.append(sl)
-    if len(unique) < len(all_slices):
-        n_copies = len(all_slices) - len(unique)
+    n_copies = len(all_slices) - len(unique)
+    if n_copies:
         issues.append(StackIssue(
             "copies_dropped",
             f"{n_copies} image(s) are copies of another file of the series (same SOPInstanceUID); one copy used",
             {"count": n_copies},
         ))
         all_slices = unique
+    if shared:
+        a, b = shared[0]
+        issues.append(StackIssue(
+            "shared_sop_uid",
+            f"{len(shared) + 1} files share SOPInstanceUID {a.header.sop_instance_uid} but are different images "
+            f"(at different positions: {a.header.path} and {b.header.path}"
+            + (f", and {len(shared) - 1} more such pair(s)" if len(shared) > 1 else "")
+            + "): each is used as a slice; an export gave them one UID, so a SEG or SR that references it cannot "
+            "tell them apart: export the series again with a UID per image",
+            {"count": len(shared), "uid": a.header.sop_instance_uid, "files": [a.header.path, b.header.path]},
+        ))
     res = StackAnalysis(slices=[], groups=[], issues=issues, dropped_localizers=dropped)
     missing = [s for s in all_slices if not _ipp_ok(s) or not _iop_ok(s) or not _ps_ok(s)]
     if missing:

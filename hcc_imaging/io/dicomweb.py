@@ -3,7 +3,8 @@
 Built on ``dicomweb-client``.  A batch SOURCE ``dicomweb+http://host:port/dicom-web`` (or
 ``dicomweb+https://``) is listed with QIDO-RS (studies, then the instances of each study, whose
 SOP Instance UIDs make the study's input hash); each worker retrieves its study with WADO-RS into
-``OUT/cache/dicomweb/<StudyInstanceUID>/`` (original transfer syntax), indexes it and runs the
+``OUT/cache/dicomweb/<StudyInstanceUID>/`` (original transfer syntax; a cache left by an
+interrupted run is brought to the server's current instance list first), indexes it and runs the
 same per-study pipeline as for files.  Our SEG / SR objects go back with STOW-RS.
 
 No credentials are handled here: use a server on a trusted network or a URL the
@@ -147,18 +148,31 @@ class DicomWebSource:
     def retrieve_study(self, study_uid: str, dest: str | os.PathLike[str]) -> list[Path]:
         """WADO-RS: write every instance of the study to ``dest/<series>/<sop>.dcm`` (original syntax).
 
-        Files already present are kept (a retried task does not download them again).
+        ``dest`` is made to hold the server's instances of the study as they are now (QIDO-RS):
+        files already present are kept (a retried task, or a run resumed after Ctrl+C, does not
+        download them again), and every other file under ``dest`` (an instance deleted on the
+        server since, e.g. a SEG a reader removed) is deleted, so it is never indexed and measured.
         """
         from ..batch.resume import atomic_write_bytes
 
         root = Path(dest)
-        have = {p.stem for p in root.rglob("*.dcm")} if root.is_dir() else set()
         wanted = self.study_instances(study_uid)
+        keep = {root / series_uid / f"{sop_uid}.dcm" for series_uid, sop_uid in wanted}
+        have: set[Path] = set()
+        if root.is_dir():
+            for p in root.rglob("*"):
+                if not p.is_file() or p.name.startswith("."):  # (a concurrent writer's temporary file)
+                    continue
+                if p in keep:
+                    have.add(p)
+                else:
+                    log.info("study %s: %s is no longer on %s: deleted from the retrieve cache", study_uid, p, self.url)
+                    p.unlink(missing_ok=True)
         paths: list[Path] = []
         for series_uid, sop_uid in wanted:
             p = root / series_uid / f"{sop_uid}.dcm"
             paths.append(p)
-            if sop_uid in have:
+            if p in have:
                 continue
             ds = self._call(
                 f"retrieve of instance {sop_uid}", self._client.retrieve_instance,

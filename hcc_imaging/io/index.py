@@ -367,8 +367,32 @@ def _zip_members(path: str) -> tuple[list[str], list[SkippedFile]]:
     return files, skipped
 
 
+#: The start of the reason a zip is skipped whole (:func:`resolve_sources`): none of its files was read.
+UNREADABLE_ZIP_REASON = "zip that cannot be read"
+
+
+def _broken_zip(path: str) -> SkippedFile | None:
+    """A file named ``.zip`` that is not a readable zip (nor DICOM): skipped whole, with why."""
+    if path[-4:].lower() != ".zip" or zipfile.is_zipfile(path):
+        return None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(132)
+    except OSError as err:
+        return SkippedFile(path, f"{UNREADABLE_ZIP_REASON}: {err.strerror or err}")
+    if head[128:132] == b"DICM":
+        return None
+    what = ("truncated or corrupt: it starts as a zip but has no zip directory at its end (a download or copy that "
+            "stopped)" if head[:4] == b"PK\x03\x04" else "not a zip file (no zip signature)")
+    return SkippedFile(path, f"{UNREADABLE_ZIP_REASON}: {what}; none of its files was indexed. Copy the zip again "
+                             "from the archive (`unzip -t` tests it)")
+
+
 def resolve_sources(path: str | os.PathLike[str]) -> tuple[str, list[str], list[SkippedFile]]:
-    """(root, candidate files, skipped) for a folder, a zip, a DICOMDIR or a single file."""
+    """(root, candidate files, skipped) for a folder, a zip, a DICOMDIR or a single file.
+
+    A ``.zip`` that cannot be read as one (truncated, corrupt) is a skipped file whose reason starts
+    with :data:`UNREADABLE_ZIP_REASON` (it was "not a DICOM file")."""
     p = os.fspath(path)
     if not os.path.exists(p):
         raise SourceNotFoundError(
@@ -383,16 +407,20 @@ def resolve_sources(path: str | os.PathLike[str]) -> tuple[str, list[str], list[
                 try:
                     members, bad = _zip_members(f)
                 except (OSError, zipfile.BadZipFile) as err:
-                    skipped.append(SkippedFile(f, f"zip that cannot be read: {err}"))
+                    skipped.append(SkippedFile(f, f"{UNREADABLE_ZIP_REASON}: {err}"))
                     continue
                 files.extend(members)
                 skipped.extend(bad)
+            elif (broken := _broken_zip(f)) is not None:
+                skipped.append(broken)
             else:
                 files.append(f)
         return p, files, skipped
     if zipfile.is_zipfile(p) and not _looks_dicom(p):
         files, skipped = _zip_members(p)
         return p, files, skipped
+    if (broken := _broken_zip(p)) is not None:
+        return p, [], [broken]
     if _is_dicomdir_file(p):
         files, skipped = _dicomdir_files(p)
         return os.path.dirname(os.path.abspath(p)), files, skipped

@@ -237,3 +237,34 @@ def test_dicomweb_study_without_patient_id_is_warned_once(tmp_path) -> None:
     assert r.stderr.count("has no PatientID") == 1, r.stderr
     assert f"study {uid} has no PatientID: read as a patient of its own, {patient_key('', uid)}" in r.stderr
     assert [p.stem for p in (out / "reads").glob("*.json")] == [patient_key("", uid)]
+
+
+def test_dicomweb_retrieve_cache_left_by_an_interrupted_run_follows_the_server(tmp_path) -> None:
+    """A run interrupted (Ctrl+C) keeps ``OUT/cache/dicomweb/<study>/``: the study retrieved there,
+    its SEG included.  The reader then deletes the SEG on the server.  The next run (``--resume``)
+    measured the study with the deleted SEG from the cache; the cache now follows the server's
+    instance list, so the study is what a fresh run makes of it: a failure row, no SEG on the server."""
+    import pydicom
+    import requests
+
+    from hcc_imaging.batch import run_batch
+    from hcc_imaging.io.dicomweb import DicomWebSource
+
+    seg = _seg_for(SAMPLE / "baseline", tmp_path / "baseline_seg.dcm")
+    ds = pydicom.dcmread(seg, stop_before_pixels=True)
+    (tmp_path / "pacs").mkdir()
+    with _orthanc_server(tmp_path / "pacs") as base:
+        _upload(base, [*sorted((SAMPLE / "baseline").rglob("*.dcm")), seg])
+        url = f"dicomweb+{base}/dicom-web"
+        out = tmp_path / "out"
+        cache = out / "cache" / "dicomweb" / str(ds.StudyInstanceUID)
+        # what the interrupted run's worker left: the study retrieved, its SEG with it
+        DicomWebSource(url).retrieve_study(str(ds.StudyInstanceUID), cache)
+        assert (cache / str(ds.SeriesInstanceUID) / f"{ds.SOPInstanceUID}.dcm").is_file()
+        (orthanc_id,) = requests.post(f"{base}/tools/lookup", data=str(ds.SeriesInstanceUID), timeout=30).json()
+        requests.delete(f"{base}/series/{orthanc_id['ID']}", timeout=30).raise_for_status()
+        s = run_batch(url, out, workers=1, processes=False, resume=True)
+    assert s.n_studies == 1 and s.n_failed_studies == 1
+    (fail,) = pd.read_csv(out / "failures.csv").to_dict("records")
+    assert fail["step"] == "masks" and "the server holds no DICOM SEG or RTSTRUCT" in fail["reason"]
+    assert not list((out / "store" / "ok").glob("*.json"))

@@ -84,3 +84,36 @@ def test_a_zip_archive_reports_its_damaged_folder(damaged_archive, tmp_path) -> 
     s = run_batch(zpath, tmp_path / "out", workers=1, processes=False)
     assert s.folders_not_read == (f"{zpath}::PAT-002/baseline",)
     assert s.n_files_skipped == _n_dcm(damaged_archive / "PAT-002" / "baseline") + 2
+
+
+def test_a_truncated_zip_of_a_patient_is_a_failure_and_strict_fails(small_archive, tmp_path, capsys) -> None:
+    """A patient downloaded as a zip that stopped half-way, beside a good patient folder: it was "not a
+    DICOM file" in skipped.csv, the patient vanished and ``--strict`` exited 0 (the SOURCE folder
+    holding it was read).  It is a failures.csv row (step index) naming the zip and saying it is
+    truncated, counted in ``folders_not_read``; ``--strict`` exits 1.  Given as SOURCE, the error
+    says why."""
+    arch = tmp_path / "arch"
+    shutil.copytree(small_archive / "PAT-001", arch / "PAT-001")
+    whole = tmp_path / "whole.zip"
+    with zipfile.ZipFile(whole, "w") as zf:
+        for f in sorted((small_archive / "PAT-002").rglob("*.dcm")):
+            zf.write(f, f.relative_to(small_archive).as_posix())
+    data = whole.read_bytes()
+    (arch / "PAT-002.zip").write_bytes(data[: len(data) // 2])
+    args = ["batch", str(arch), "--out", str(tmp_path / "o"), "--threads", "--workers", "1", "--no-progress"]
+    assert main([*args, "--strict"]) == 1
+    capsys.readouterr()
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert s["folders_not_read"] == [str(arch / "PAT-002.zip")] and s["n_files_skipped"] == 1
+    fails = pd.read_csv(tmp_path / "o" / "failures.csv", dtype=str, keep_default_na=False)
+    (row,) = fails[fails.step == "index"].to_dict("records")
+    assert row["root"] == str(arch / "PAT-002.zip")
+    assert row["reason"].startswith("zip that cannot be read: truncated or corrupt")
+    assert "Copy the zip again" in row["reason"]
+    skipped = pd.read_csv(tmp_path / "o" / "skipped.csv")
+    assert skipped.path.tolist() == [str(arch / "PAT-002.zip")]
+    # the zip given as SOURCE: the run stops, saying why
+    from hcc_imaging.batch import BatchError
+
+    with pytest.raises(BatchError, match="PAT-002.zip: zip that cannot be read: truncated or corrupt"):
+        run_batch(arch / "PAT-002.zip", tmp_path / "o2", workers=1, processes=False)

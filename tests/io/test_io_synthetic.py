@@ -343,6 +343,30 @@ def test_a_series_stored_twice_is_one_series(tmp_path: Path) -> None:
     assert any("copies of another file" in p for p in v.meta["problems"])
 
 
+def test_two_slices_with_one_sop_instance_uid_are_both_slices_and_named(tmp_path: Path) -> None:
+    """Two different slices that an export gave one SOPInstanceUID: the second was dropped as a copy
+    of the first, and the load failed "~1 slice(s) missing, re-export without gaps" (or interpolated
+    the real slice with on_irregular="resample").  Both are slices now, and the UID is named."""
+    from hcc_imaging.io import index_archive
+
+    values = _volume_values(6)
+    paths = write_series(tmp_path / "s", values)
+    a = pydicom.dcmread(paths[2])
+    b = pydicom.dcmread(paths[3])
+    b.SOPInstanceUID = b.file_meta.MediaStorageSOPInstanceUID = a.SOPInstanceUID
+    b.save_as(paths[3])
+    v = load_series(tmp_path / "s")
+    assert v.shape[0] == 6 and not v.meta.get("resampled")
+    assert np.array_equal(np.asarray(v.array)[3], values[3].astype(np.float32) - 1024)
+    note = next(p for p in v.meta["problems"] if "share SOPInstanceUID" in p)
+    assert f"2 files share SOPInstanceUID {a.SOPInstanceUID} but are different images" in note
+    assert paths[2].name in note and paths[3].name in note
+    assert not any("copies of another file" in p for p in v.meta["problems"])
+    (se,) = index_archive(tmp_path / "s").series
+    assert se.n_instances == 6 and se.geometry.n_positions == 6
+    assert any(f"share SOPInstanceUID {a.SOPInstanceUID}" in p for p in se.problems)
+
+
 def test_a_file_cut_inside_its_header_is_skipped_and_named(tmp_path: Path) -> None:
     """It became a phantom series ("SeriesInstanceUID missing", a patient of its own), and the load
     blamed a missing slice without naming the cut file."""
