@@ -10,7 +10,9 @@ Formats
   which converts NIfTI's RAS world to LPS on read (and back on write).  Integer values are the
   label values; a floating-point mask with non-integer values is thresholded at
   ``fractional_threshold`` (label 1).  NIfTI holds no frame of reference UID, so it is treated
-  as "unknown" (compatible with any reference).
+  as "unknown" (compatible with any reference).  A single-slice (2-D) NIfTI is read with nibabel
+  and placed by its header's 3-D affine (the slice's position and normal, which SimpleITK drops);
+  a 2-D NRRD/MHA, which holds no position along the slice normal, is refused.
 * **DICOM SEG** (highdicom): segment number = label value, segment label = name.  FRACTIONAL
   segments are binarised at ``fractional_threshold`` (0.5 of the maximum fractional value).
   Overlapping segments cannot live in one label map: :func:`load_mask` refuses them with
@@ -244,19 +246,33 @@ def _fit_to_reference(labels: LabelVolume, reference: Volume | None, source: str
 def _load_itk(path: Path, label_names: Mapping[int, str] | None, threshold: float) -> LabelVolume:
     import SimpleITK as sitk
 
-    try:
-        img = sitk.ReadImage(str(path))
-    except RuntimeError as err:
-        raise MaskFormatError(f"{path} could not be read by SimpleITK: {err}") from err
-    if img.GetNumberOfComponentsPerPixel() != 1 or img.GetDimension() not in (2, 3):
-        raise MaskFormatError(
-            f"{path} is a {img.GetDimension()}-D image with {img.GetNumberOfComponentsPerPixel()} "
-            "component(s); a mask must be one 3-D label image. Split multi-volume (4-D) NIfTI files "
-            "into one file per structure."
-        )
-    if img.GetDimension() == 2:
-        img = sitk.JoinSeries(img)
-    arr = sitk.GetArrayFromImage(img)
+    nii = _nifti_image(path) if _suffix(path) in NIFTI_SUFFIXES else None
+    geom: Geometry | None = None
+    if nii is not None and len(nii.shape) == 2:
+        # a single-slice (2-D) NIfTI: SimpleITK keeps only its in-plane position and direction (the
+        # slice's 3-D position and normal are dropped, a coronal slice is not read at all), so it is
+        # read with nibabel and placed by its header's 3-D affine
+        arr = np.asanyarray(nii.dataobj).T[None]
+        geom = _nifti_2d_geometry(path, nii)
+    else:
+        try:
+            img = sitk.ReadImage(str(path))
+        except RuntimeError as err:
+            raise MaskFormatError(f"{path} could not be read by SimpleITK: {err}") from err
+        if img.GetNumberOfComponentsPerPixel() != 1 or img.GetDimension() not in (2, 3):
+            raise MaskFormatError(
+                f"{path} is a {img.GetDimension()}-D image with {img.GetNumberOfComponentsPerPixel()} "
+                "component(s); a mask must be one 3-D label image. Split multi-volume (4-D) NIfTI files "
+                "into one file per structure."
+            )
+        if img.GetDimension() == 2:
+            raise MaskFormatError(
+                f"{path} is a 2-D image: it holds no position along the slice normal, so the slice it belongs "
+                "to cannot be told. Write it as a 3-D image of one slice (with its slice's origin and direction), "
+                "or as NIfTI, whose affine places a single slice in 3-D."
+            )
+        arr = sitk.GetArrayFromImage(img)
+        geom = _geom_from_sitk(img)
     if arr.dtype.kind == "f":
         if np.all(np.isfinite(arr)) and np.all(arr == np.rint(arr)):
             arr = np.rint(arr).astype(np.int64)
@@ -272,13 +288,49 @@ def _load_itk(path: Path, label_names: Mapping[int, str] | None, threshold: floa
         )
     mx = int(arr.max()) if arr.size else 0
     arr = arr.astype(_label_dtype(mx), copy=False)
-    geom = _geom_from_sitk(img)
     values = [int(v) for v in np.unique(arr) if v != 0]
     return LabelVolume(
         array=arr,
         geometry=geom,
         labels=_default_names(values, label_names),
         meta={"source_file": path.name, "format": "nifti" if _suffix(path) in NIFTI_SUFFIXES else "itk"},
+    )
+
+
+def _nifti_image(path: Path) -> Any:
+    """The NIfTI file as a nibabel image (header read, data not yet); None when nibabel cannot read
+    it (SimpleITK's read then says why)."""
+    import nibabel as nib
+
+    try:
+        return nib.load(str(path))
+    except Exception:  # nibabel raises several types for broken headers
+        return None
+
+
+def _nifti_2d_geometry(path: Path, nii: Any) -> Geometry:
+    """The 3-D geometry of a 2-D (single-slice) NIfTI from its header's affine (sform, else qform, as
+    nibabel reads it): the slice's 3-D position and the direction of its normal, which SimpleITK's
+    2-D image drops.  Axes (slice, row, col) = NIfTI (k, j, i); RAS converted to LPS."""
+    aff = np.asarray(nii.affine, float)
+    size = nii.shape
+    lps = np.diag([-1.0, -1.0, 1.0]) @ aff[:3, :]
+    ci, cj, ck = lps[:, 0], lps[:, 1], lps[:, 2]
+    si, sj, sk = (float(np.linalg.norm(c)) for c in (ci, cj, ck))
+    if min(si, sj) < 1e-9:
+        raise MaskFormatError(f"{path}: its affine gives a zero pixel spacing ({aff[:3, :3].tolist()}); rewrite "
+                              "the mask with the image's geometry.")
+    ui, uj = ci / si, cj / sj
+    if sk < 1e-9:  # no slice axis in the affine (pixdim[3] = 0): the plane's normal, 1 mm thick
+        uk, sk = np.cross(ui, uj), 1.0
+        uk /= np.linalg.norm(uk)
+    else:
+        uk = ck / sk
+    return Geometry(
+        shape=(1, int(size[1]), int(size[0])),
+        spacing=(sk, sj, si),
+        origin=tuple(float(v) for v in lps[:, 3]),  # type: ignore[arg-type]
+        direction=np.column_stack([uk, uj, ui]),
     )
 
 

@@ -105,6 +105,44 @@ def test_4d_nifti_refused(tmp_path: Path) -> None:
         load_mask(tmp_path / "four.nii.gz")
 
 
+@pytest.mark.parametrize("plane", ["axial", "coronal"])
+def test_single_slice_2d_nifti_lands_on_its_own_slice(tmp_path: Path, plane: str) -> None:
+    """A 2-D NIfTI (dim[0] = 2) of slice 7 whose affine puts it at that slice's position: placed on
+    slice 7 of the image (before: SimpleITK's 2-D image dropped the slice position, so it went to
+    the slice at 0 mm, or "entirely outside" the image; a coronal slice raised a raw ITK error)."""
+    import nibabel as nib
+
+    direction = np.eye(3) if plane == "axial" else np.column_stack([[0, 1.0, 0], [0, 0, -1.0], [1.0, 0, 0]])
+    ref = Volume.create(np.zeros((10, 20, 20), np.int16), spacing=(2.0, 1.0, 1.0), origin=(-5.0, 3.0, 40.0),
+                        direction=direction)
+    arr = np.zeros(ref.shape, np.uint8)
+    arr[7, 4:9, 5:12] = 3
+    arr[7, 12:15, 2:4] = 5
+    arr[2, 4:9, 5:12] = 1  # another slice: must not come along
+    save_mask(LabelVolume.like(ref, arr), tmp_path / "full.nii.gz")
+    full = nib.load(tmp_path / "full.nii.gz")
+    aff = full.affine.copy()
+    aff[:3, 3] = (full.affine @ [0, 0, 7, 1])[:3]  # NIfTI (i, j, k) = our (col, row, slice)
+    nib.save(nib.Nifti1Image(np.ascontiguousarray(np.asarray(full.dataobj)[:, :, 7]), aff), tmp_path / "one.nii.gz")
+    assert nib.load(tmp_path / "one.nii.gz").header["dim"][0] == 2
+    alone = load_mask(tmp_path / "one.nii.gz")
+    assert alone.shape == (1, 20, 20)
+    np.testing.assert_allclose(alone.index_to_lps([0, 0, 0]), ref.index_to_lps([7, 0, 0]), atol=1e-4)
+    on = load_mask(tmp_path / "one.nii.gz", ref)
+    expected = np.where(np.arange(10)[:, None, None] == 7, arr, 0)
+    np.testing.assert_array_equal(on.array, expected)
+    assert on.labels == {3: "L3", 5: "L5"}
+
+
+def test_2d_image_mask_without_a_slice_position_refused(tmp_path: Path) -> None:
+    """A 2-D NRRD holds no position along the slice normal: refused (it was put at 0 mm)."""
+    import SimpleITK as sitk
+
+    sitk.WriteImage(sitk.GetImageFromArray(np.ones((4, 5), np.uint8)), str(tmp_path / "flat.nrrd"))
+    with pytest.raises(MaskFormatError, match="2-D image: it holds no position"):
+        load_mask(tmp_path / "flat.nrrd")
+
+
 # ----------------------------------------------------------------------- reference policy
 def _ref_volume(for_uid: str | None = "1.2.3") -> Volume:
     return Volume.create(
