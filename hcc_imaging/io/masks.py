@@ -13,7 +13,8 @@ Formats
   as "unknown" (compatible with any reference).  A single-slice (2-D) NIfTI is read with nibabel
   and placed by its header's 3-D affine (the slice's position and normal, which SimpleITK drops);
   a 2-D NRRD/MHA, which holds no position along the slice normal, is refused.
-* **DICOM SEG** (highdicom): segment number = label value, segment label = name.  FRACTIONAL
+* **DICOM SEG** (highdicom): segment number = label value (a SEG of ours: the label value each
+  segment records, ``"hcc_imaging label value N"``), segment label = name.  FRACTIONAL
   segments are binarised at ``fractional_threshold`` (0.5 of the maximum fractional value).
   Overlapping segments cannot live in one label map: :func:`load_mask` refuses them with
   :class:`OverlappingSegmentsError`; :func:`load_segments` returns one LabelVolume per segment.
@@ -348,8 +349,9 @@ def _geom_from_sitk(img: Any) -> Geometry:
 # ------------------------------------------------------------------------------------------
 # DICOM SEG
 # ------------------------------------------------------------------------------------------
-def _seg_segments(path: Path, threshold: float) -> tuple[list[tuple[int, str, NDArray[np.bool_]]], Geometry, str | None, str | None]:
-    """Decode a SEG into (segment number, label, boolean mask) on the SEG's own grid."""
+def _seg_segments(path: Path, threshold: float) -> tuple[list[tuple[int, str, NDArray[np.bool_]]], Geometry, str | None, str | None, dict[int, int]]:
+    """Decode a SEG into (segment number, label, boolean mask) on the SEG's own grid, and the label
+    value each segment records (segment number -> value; ours only, see :func:`_recorded_label_value`)."""
     import highdicom as hd
 
     try:
@@ -377,6 +379,7 @@ def _seg_segments(path: Path, threshold: float) -> tuple[list[tuple[int, str, ND
         direction=np.asarray(vol.direction, float),
     )
     out = []
+    values: dict[int, int] = {}
     for m, num in enumerate(numbers):
         plane = arr[..., m]
         if plane.dtype.kind == "f":
@@ -385,6 +388,9 @@ def _seg_segments(path: Path, threshold: float) -> tuple[list[tuple[int, str, ND
             mask = plane != 0
         desc = seg.get_segment_description(num)
         out.append((num, str(desc.segment_label), np.asarray(mask)))
+        recorded = _recorded_label_value(str(getattr(desc, "SegmentDescription", "") or ""))
+        if recorded is not None:
+            values[num] = recorded
     for_uid = getattr(seg, "FrameOfReferenceUID", None)
     src = None
     try:
@@ -392,7 +398,21 @@ def _seg_segments(path: Path, threshold: float) -> tuple[list[tuple[int, str, ND
         src = str(ref_series)
     except (AttributeError, IndexError):
         src = None
-    return out, geom, (str(for_uid) if for_uid else None), src
+    return out, geom, (str(for_uid) if for_uid else None), src, values
+
+
+def _recorded_label_value(description: str) -> int | None:
+    """The label value our SEG writer (:func:`hcc_imaging.export.seg.write_seg`) records in a
+    segment's SegmentDescription (``"hcc_imaging label value 3"``); None for other SEGs."""
+    from ..export.seg import _LABEL_VALUE_PREFIX
+
+    if not description.startswith(_LABEL_VALUE_PREFIX):
+        return None
+    try:
+        value = int(description[len(_LABEL_VALUE_PREFIX):].split()[0])
+    except (ValueError, IndexError):
+        return None
+    return value if value > 0 else None
 
 
 # ------------------------------------------------------------------------------------------
@@ -559,13 +579,16 @@ def load_segments(
     -------
     dict of int -> LabelVolume
         Keyed by segment number (SEG), ROI number (RTSTRUCT) or label value (NIfTI); each map
-        holds that value as its only label, named after the segment / ROI.
+        holds that value as its only label, named after the segment / ROI.  A segment of a SEG
+        written by hcc_imaging also gives the label value it records in
+        ``meta["recorded_label_value"]`` (what :func:`load_mask` uses).
     """
     p = Path(path)
     kind, f = _kind(p)
     segs: list[tuple[int, str, NDArray[np.bool_]]]
+    recorded: dict[int, int] = {}
     if kind == "seg":
-        segs, geom, for_uid, src = _seg_segments(f, fractional_threshold)
+        segs, geom, for_uid, src, recorded = _seg_segments(f, fractional_threshold)
     elif kind == "rtstruct":
         segs, geom, for_uid = _rtstruct_segments(f, reference, structures)
         src = reference.series_instance_uid if reference is not None else None
@@ -589,7 +612,8 @@ def load_segments(
             labels={num: name},
             frame_of_reference_uid=for_uid,
             source_series_instance_uid=src,
-            meta={"source_file": f.name, "format": kind},
+            meta={"source_file": f.name, "format": kind,
+                  **({"recorded_label_value": recorded[num]} if num in recorded else {})},
         )
         if kind == "rtstruct":
             # already filled on the reference grid (reference is required for RTSTRUCT)
@@ -631,7 +655,10 @@ def load_mask(
     Returns
     -------
     LabelVolume
-        Label values: SEG segment numbers; RTSTRUCT ROIs numbered 1, 2, ... in ROI-number
+        Label values: for a SEG written by hcc_imaging (``hcc-imaging export seg``, ``segment``,
+        ``batch``), the label value each segment records (``"hcc_imaging label value N"`` in its
+        SegmentDescription: lesion L4 stays 4, as :func:`~hcc_imaging.export.seg.read_seg` reads
+        it), for other SEGs the segment numbers; RTSTRUCT ROIs numbered 1, 2, ... in ROI-number
         order; NIfTI values as stored; 1 for a DICOM mask series.
 
     Raises
@@ -667,6 +694,14 @@ def load_mask(
     if kind == "rtstruct":
         # RTSTRUCT ROI numbers are arbitrary (often 1000+); relabel 1..n in ROI order.
         items = [(i + 1, replace(lv, array=(lv.array != 0).astype(np.uint8) * (i + 1))) for i, (_, lv) in enumerate(items)]
+    else:
+        # a SEG of ours records each segment's label value (L3 = 3, however many segments precede it):
+        # keep it, as read_seg does; other SEGs (or ours with two segments recording one value): the
+        # segment number
+        rec = [lv.meta.get("recorded_label_value") for _, lv in items]
+        if all(v is not None for v in rec) and len(set(rec)) == len(rec):
+            items = [(int(v), replace(lv, array=(lv.array != 0).astype(_label_dtype(int(v))) * int(v)))  # type: ignore[arg-type]
+                     for v, (_, lv) in zip(rec, items, strict=True)]
     first = items[0][1]
     out = np.zeros(first.shape, dtype=_label_dtype(max(v for v, _ in items)))
     names: dict[int, str] = {}
@@ -685,7 +720,8 @@ def load_mask(
         names[value] = next(iter(lv.labels.values()))
     if label_names:
         names.update({int(k): str(v) for k, v in label_names.items()})
-    return replace(first, array=out, labels=names)
+    meta = {k: v for k, v in first.meta.items() if k != "recorded_label_value"}
+    return replace(first, array=out, labels=names, meta=meta)
 
 
 #: Beside a NIfTI lesion map: label value -> lesion id (and organ), as ``hcc-imaging batch`` saves it.

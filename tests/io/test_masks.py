@@ -426,3 +426,30 @@ def test_a_mask_partly_outside_or_lost_on_the_grid_is_reported(tmp_path: Path, c
 def load_mask_from(lv: LabelVolume, tmp_path: Path, ref: Volume) -> LabelVolume:
     save_mask(lv, tmp_path / "m.nii.gz")
     return load_mask(tmp_path / "m.nii.gz", ref)
+
+
+def test_seg_of_ours_keeps_the_label_values_it_records(tmp_path: Path) -> None:
+    """``load_mask`` on a SEG hcc_imaging wrote ("hcc_imaging label value N" in each segment's
+    SegmentDescription): lesions L3 and L7 keep values 3 and 7, as ``read_seg`` and
+    ``load_lesion_masks`` read them (before: renumbered 1 and 2 by segment number, so
+    ``segment --each-label`` wrote 1 for L3, and ``export seg --viable`` paired the wrong lesion);
+    a SEG without those descriptions (another tool's) keeps the segment numbers."""
+    from ..export.conftest import write_ct_series
+
+    ct = write_ct_series(tmp_path / "ct")
+    arr = np.zeros(ct.volume.shape, np.uint8)
+    arr[1:3, 5:10, 5:12] = 3
+    arr[3:5, 20:25, 25:32] = 7
+    save_mask(LabelVolume.like(ct.volume, arr, labels={3: "L3", 7: "L7"}), tmp_path / "m.dcm", reference=ct.volume)
+    for ref in (ct.volume, None):
+        back = load_mask(tmp_path / "m.dcm", ref)
+        assert dict(back.labels) == {3: "L3", 7: "L7"}
+        np.testing.assert_array_equal(back.array if ref is not None else back.resample_to(ct.volume).array, arr)
+        assert "recorded_label_value" not in back.meta
+    ds = pydicom.dcmread(tmp_path / "m.dcm")
+    for item in ds.SegmentSequence:
+        del item.SegmentDescription
+    ds.save_as(tmp_path / "foreign.dcm")
+    back = load_mask(tmp_path / "foreign.dcm", ct.volume)
+    assert dict(back.labels) == {1: "L3", 2: "L7"}
+    np.testing.assert_array_equal(back.array, np.select([arr == 3, arr == 7], [1, 2], 0))
