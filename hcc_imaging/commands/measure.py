@@ -2,8 +2,8 @@
 
 STUDY is a DICOM series (folder, zip, DICOMDIR or file; :func:`hcc_imaging.io.load_series`);
 PATH a NIfTI/NRRD label map, a DICOM SEG, an RTSTRUCT or a DICOM mask series
-(:func:`hcc_imaging.io.masks.load_mask`, placed on the series' grid): every label value /
-segment number is one lesion.  ``--viable`` is the viable (enhancing) sub-mask, non-zero =
+(:func:`hcc_imaging.io.masks.load_lesion_map`, placed on the series' grid): every label value /
+segment number is one lesion, named by the ``labels.json`` beside a NIfTI map when there.  ``--viable`` is the viable (enhancing) sub-mask, non-zero =
 viable.  Numbers come from :func:`hcc_imaging.measure.measure_labels`, the same function the
 batch engine and the napari plugin call.
 """
@@ -61,7 +61,7 @@ class MeasureInputError(HccImagingError, ValueError):
     """A path given to ``hcc-imaging measure`` does not exist."""
 
 
-def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+def _load(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, str]]:
     from ..io import load_series
     from ..io.masks import load_mask
 
@@ -73,26 +73,29 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
             )
 
     volume = load_series(args.study, series_uid=args.series_uid, on_tilt=args.on_tilt, on_irregular=args.on_irregular)
-    labels, viable = _lesions_and_viable(args.masks, volume)
+    labels, viable, organs = _lesions_and_viable(args.masks, volume)
     if args.viable:
         same = Path(args.viable).resolve() == Path(args.masks).resolve()
-        viable = viable if same and viable is not None else load_mask(args.viable, reference=volume)
-    return volume, labels, viable
+        viable = (viable if same and viable is not None
+                  else load_mask(args.viable, reference=volume, label_names=dict(labels.labels)))
+    return volume, labels, viable, organs
 
 
-def _lesions_and_viable(path: str, volume: Any) -> tuple[Any, Any]:
-    """The lesions of a mask file, and the viable parts a DICOM SEG holds beside them (the
-    ``"Ln viable"`` segments ``hcc-imaging export seg --viable`` and the batch write, which overlap
-    their lesions and were refused as one label map); other files: their labels, no viable part."""
-    from ..io.masks import OverlappingSegmentsError, load_lesion_masks, load_mask
+def _lesions_and_viable(path: str, volume: Any) -> tuple[Any, Any, dict[str, str]]:
+    """The lesions of a mask file (a NIfTI map named by the ``labels.json`` beside it, as the batch
+    saves it: :func:`hcc_imaging.io.masks.load_lesion_map`), the viable parts a DICOM SEG holds beside
+    them (the ``"Ln viable"`` segments ``hcc-imaging export seg --viable`` and the batch write, which
+    overlap their lesions and were refused as one label map), and each lesion's organ (labels.json,
+    our SEG's anatomic regions)."""
+    from ..io.masks import OverlappingSegmentsError, load_lesion_map, load_lesion_masks
 
     try:
-        return load_mask(path, reference=volume), None
+        lesions, organs = load_lesion_map(path, volume)
+        return lesions, None, organs
     except OverlappingSegmentsError:
         if not _has_viable_segments(path):
             raise
-    lesions, viable, _ = load_lesion_masks(path, volume)
-    return lesions, viable
+    return load_lesion_masks(path, volume)
 
 
 def _has_viable_segments(path: str) -> bool:
@@ -144,8 +147,10 @@ def run(args: argparse.Namespace) -> int:
     if args.rim_exclusion_mm < 0:
         raise MeasureInputError(f"--rim-exclusion-mm {args.rim_exclusion_mm:g}: a thickness cannot be negative; "
                                 "give 0 (off) or the rim thickness in mm.")
-    volume, labels, viable = _load(args)
+    volume, labels, viable, organs = _load(args)
     nodes = _node_labels(args.nodes, labels)
+    # a lesion the labels.json (or the SEG) beside the masks calls a lymph node is one
+    nodes |= {name for name in labels.labels.values() if organs.get(str(name)) == "lymph_node"}
     results = measure_labels(
         labels,
         viable,

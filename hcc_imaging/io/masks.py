@@ -66,6 +66,7 @@ __all__ = [
     "OverlappingSegmentsError",
     "load_mask",
     "load_lesion_masks",
+    "load_lesion_map",
     "LABEL_NAMES_FILE",
     "read_label_names",
     "load_segments",
@@ -762,6 +763,29 @@ def read_label_names(path: str | os.PathLike[str]) -> tuple[dict[int, str], dict
     return labels, organs
 
 
+def load_lesion_map(path: str | os.PathLike[str], reference: Volume | None) -> tuple[LabelVolume, dict[str, str]]:
+    """A lesion label map and each lesion's organ: a NIfTI (or NRRD/MHA) label map named by the
+    ``labels.json`` beside it when there (label value -> lesion id, lesion id -> organ: what
+    ``hcc-imaging batch`` saves; without it label n is lesion ``Ln``), any other mask as
+    :func:`load_mask` reads it (organs: a SEG's anatomic regions; others none).  What ``hcc-imaging measure`` and ``export seg`` read
+    ``--masks`` / ``--labels`` with, and :func:`load_lesion_masks` a NIfTI map.
+
+    Returns (lesions on ``reference``, lesion id -> organ).
+    """
+    p = Path(path)
+    kind, f = _kind(p)
+    if kind in ("nifti", "itk"):
+        side = f.parent / LABEL_NAMES_FILE
+        names, organs = read_label_names(side) if side.is_file() else ({}, {})
+        return load_mask(f, reference, label_names=names or None), organs
+    lesions = load_mask(f, reference)
+    if kind == "seg":
+        from ..export.seg import seg_organs
+
+        return lesions, seg_organs(f)
+    return lesions, {}
+
+
 def load_lesion_masks(
     path: str | os.PathLike[str], reference: Volume
 ) -> tuple[LabelVolume, LabelVolume | None, dict[str, str]]:
@@ -784,9 +808,7 @@ def load_lesion_masks(
         rd = read_seg(f, reference=reference)
         return rd.lesions, rd.viable, dict(rd.organs)
     if kind in ("nifti", "itk"):
-        side = f.parent / LABEL_NAMES_FILE
-        names, organs = read_label_names(side) if side.is_file() else ({}, {})
-        lesions = load_mask(f, reference, label_names=names or None)
+        lesions, organs = load_lesion_map(f, reference)
         via = next((f.parent / n for n in VIABLE_MASK_FILES if (f.parent / n).is_file() and f.parent / n != f), None)
         viable = load_mask(via, reference, label_names=dict(lesions.labels)) if via is not None else None
         return lesions, viable, organs

@@ -172,3 +172,32 @@ def test_a_viable_mask_outside_its_lesions_is_named(tmp_path: Path, capsys: pyte
     err = runs["shifted"].stderr
     assert "100 % of the viable mask's voxels of L3 (28 of 28) lie outside every lesion mask (more than 5 %)" in err
     assert "of L1 (" in err and "of L4 (" not in err
+
+
+def test_measure_and_export_seg_name_lesions_by_the_labels_json_beside_the_map(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A NIfTI lesion map with the ``labels.json`` the batch saves beside it (label 1 is lesion L4,
+    3 is L1, 6 is node N1): ``measure`` reports those ids and measures N1 as a node, ``export seg``
+    writes the segments under those ids with N1's region a lymph node (before: both ignored the file,
+    reporting and writing L1..L8, so tracking UIDs attached to the wrong lesions)."""
+    import shutil
+
+    import pydicom
+
+    shutil.copy(SAMPLE / "masks" / "lesions.nii.gz", tmp_path / "lesions.nii.gz")
+    names = {"1": "L4", "2": "L9", "3": "L1", "4": "L2", "5": "L3", "6": "N1", "7": "L7", "8": "L8"}
+    (tmp_path / "labels.json").write_text(json.dumps({"labels": names, "organs": {"N1": "lymph_node"}}))
+    plain = _measured(capsys, "--masks", str(SAMPLE / "masks" / "lesions.nii.gz"))
+    got = _measured(capsys, "--masks", str(tmp_path / "lesions.nii.gz"))
+    assert {m["label"]: lid for lid, m in got.items()} == {int(k): v for k, v in names.items()}
+    assert got["N1"]["is_lymph_node"] and not got["L4"]["is_lymph_node"]
+    assert got["L4"]["volume_mm3"] == pytest.approx(plain["L1"]["volume_mm3"])
+    out = tmp_path / "out.dcm"
+    assert main(["export", "seg", "--image", str(SAMPLE / "arterial"), "--labels", str(tmp_path / "lesions.nii.gz"),
+                 "--out", str(out)]) == 0
+    ds = pydicom.dcmread(out, stop_before_pixels=True)
+    segs = {str(s.SegmentLabel): s for s in ds.SegmentSequence}
+    assert set(segs) == set(names.values())
+    assert str(segs["L4"].SegmentDescription) == "hcc_imaging label value 1"
+    assert "lymph" in str(segs["N1"].AnatomicRegionSequence[0].CodeMeaning).lower()
+    assert "liver" in str(segs["L4"].AnatomicRegionSequence[0].CodeMeaning).lower()
