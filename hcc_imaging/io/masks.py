@@ -8,8 +8,13 @@ Formats
 -------
 * **NIfTI** (``.nii``, ``.nii.gz``; also ``.nrrd``, ``.mha``, ``.mhd``): read with SimpleITK,
   which converts NIfTI's RAS world to LPS on read (and back on write).  Integer values are the
-  label values; a floating-point mask with non-integer values is thresholded at
-  ``fractional_threshold`` (label 1).  NIfTI holds no frame of reference UID, so it is treated
+  label values (a value beyond the int32 range is refused: it would wrap).  A floating-point mask
+  whose values all lie within ``LABEL_TOLERANCE`` (0.001) of integers is a label map (rounded:
+  2.9999998 is label 3); one whose values lie in 0..1, not all 0 or 1, is a probability
+  (fractional) mask: one label, inside at >= ``fractional_threshold`` (0.5, absolute), with a
+  warning saying so; other non-integer values are refused.  NaN is background.  Until 2026-12-05
+  any non-integer float map was thresholded at half its maximum (one stray 2.9999998 turned eight
+  lesions into one label 1).  NIfTI holds no frame of reference UID, so it is treated
   as "unknown" (compatible with any reference).  A single-slice (2-D) NIfTI is read with nibabel
   and placed by its header's 3-D affine (the slice's position and normal, which SimpleITK drops);
   a 2-D NRRD/MHA, which holds no position along the slice normal, is refused.
@@ -78,13 +83,16 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: A float NIfTI/ITK mask whose every value lies within this of an integer is a label map (rounded).
+LABEL_TOLERANCE: float = 1e-3
 #: File name endings written/read as NIfTI through SimpleITK.
 NIFTI_SUFFIXES: tuple[str, ...] = (".nii", ".nii.gz")
 #: Other ITK formats read and written through SimpleITK (same LPS handling).
 ITK_SUFFIXES: tuple[str, ...] = (".nrrd", ".nhdr", ".mha", ".mhd")
-#: A fractional (probability / partial-volume) mask value counts as inside at >= this
-#: fraction of its maximum.  0.5 is the usual partial-volume convention (the voxel is at
-#: least half inside), the one used by highdicom examples and by the perf.md phantoms.
+#: A fractional (probability / partial-volume) mask value counts as inside at >= this value (a
+#: FRACTIONAL SEG's values rescaled to 0..1; a float NIfTI probability map's values as stored).
+#: 0.5 is the usual partial-volume convention (the voxel is at least half inside), the one used
+#: by highdicom examples and by the perf.md phantoms.
 FRACTIONAL_THRESHOLD: float = 0.5
 
 _SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
@@ -275,21 +283,7 @@ def _load_itk(path: Path, label_names: Mapping[int, str] | None, threshold: floa
             )
         arr = sitk.GetArrayFromImage(img)
         geom = _geom_from_sitk(img)
-    if arr.dtype.kind == "f":
-        if np.all(np.isfinite(arr)) and np.all(arr == np.rint(arr)):
-            arr = np.rint(arr).astype(np.int64)
-        else:
-            mx = float(np.nanmax(arr)) if arr.size else 0.0
-            arr = (arr >= threshold * mx).astype(np.uint8) if mx > 0 else np.zeros(arr.shape, np.uint8)
-    elif arr.dtype == bool:
-        arr = arr.astype(np.uint8)
-    if arr.size and arr.min() < 0:
-        raise MaskFormatError(
-            f"{path} holds negative values (min {arr.min()}); label maps use 0 = background and "
-            "positive label values. Is this an image rather than a mask?"
-        )
-    mx = int(arr.max()) if arr.size else 0
-    arr = arr.astype(_label_dtype(mx), copy=False)
+    arr = _label_values(np.asarray(arr), path, threshold)
     values = [int(v) for v in np.unique(arr) if v != 0]
     return LabelVolume(
         array=arr,
@@ -297,6 +291,51 @@ def _load_itk(path: Path, label_names: Mapping[int, str] | None, threshold: floa
         labels=_default_names(values, label_names),
         meta={"source_file": path.name, "format": "nifti" if _suffix(path) in NIFTI_SUFFIXES else "itk"},
     )
+
+
+def _label_values(arr: NDArray[Any], path: Path, threshold: float) -> NDArray[Any]:
+    """A NIfTI/ITK mask's voxel values as label values (see the module docstring, "Formats")."""
+    if arr.dtype == bool:
+        return arr.astype(np.uint8)
+    if arr.dtype.kind == "f":
+        if np.isinf(arr).any():
+            raise MaskFormatError(f"{path} holds infinite values; a mask holds label values (or probabilities "
+                                  "0..1). Is this an image rather than a mask?")
+        vals = np.nan_to_num(arr, nan=0.0)  # NaN = background (a probability map's outside)
+        rounded = np.rint(vals)
+        off = np.abs(vals - rounded)
+        if not arr.size or float(off.max()) <= LABEL_TOLERANCE:
+            # a label map stored as float (integer values, or within LABEL_TOLERANCE of them: a
+            # float32 label map resampled or rescaled keeps 2.9999998 for 3)
+            arr = rounded
+        elif float(vals.min()) >= 0.0 and float(vals.max()) <= 1.0:
+            inside = vals >= threshold
+            below = int(np.count_nonzero((vals > 0) & ~inside))
+            log.warning("mask %s holds values between 0 and 1 that are not all 0 or 1: read as a probability "
+                        "(fractional) mask, one label, inside where the value is >= %g (%d voxels, %d non-zero "
+                        "voxels below it left out). Threshold it yourself (or give a label map) to choose otherwise.",
+                        path, threshold, int(inside.sum()), below)
+            return inside.astype(np.uint8)
+        else:
+            where = np.unravel_index(int(np.argmax(off)), off.shape)
+            raise MaskFormatError(
+                f"{path} holds non-integer values outside 0..1 (e.g. {float(vals[where]):g} at voxel "
+                f"{tuple(int(v) for v in where)}, (slice, row, col)): neither a label map (integer label values) "
+                "nor a probability map (0..1), so which voxels belong to which lesion cannot be told. Round it "
+                "to integer labels (nearest-neighbour resampling keeps them) or scale it to 0..1."
+            )
+    if arr.size and arr.min() < 0:
+        raise MaskFormatError(
+            f"{path} holds negative values (min {arr.min():g}); label maps use 0 = background and "
+            "positive label values. Is this an image rather than a mask?"
+        )
+    mx = int(arr.max()) if arr.size else 0
+    if mx > np.iinfo(np.int32).max:
+        raise MaskFormatError(
+            f"{path} holds label value {mx}, larger than the largest label value kept ({np.iinfo(np.int32).max}); "
+            "it would wrap to another value. Renumber the labels (1, 2, ...) and write the map again."
+        )
+    return arr.astype(_label_dtype(mx), copy=False)
 
 
 def _nifti_image(path: Path) -> Any:
@@ -574,7 +613,7 @@ def load_segments(
     structures : sequence of str, optional
         RTSTRUCT ROI names / SEG segment labels to keep (default: all).
     fractional_threshold : float
-        Inside at >= this fraction (FRACTIONAL SEG, float NIfTI).
+        Inside at >= this value (FRACTIONAL SEG, float NIfTI probability map).
 
     Returns
     -------
@@ -650,8 +689,8 @@ def load_mask(
     structures : sequence of str, optional
         RTSTRUCT ROI names / SEG segment labels to keep (default: all).
     fractional_threshold : float
-        A fractional SEG segment or non-integer float NIfTI is inside at >= this value
-        (relative to 1.0 for SEG, to the maximum for NIfTI).  Default 0.5.
+        A fractional SEG segment or a float NIfTI probability map (values 0..1) is inside at
+        >= this value (absolute).  Default 0.5.
 
     Returns
     -------

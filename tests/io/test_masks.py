@@ -89,6 +89,47 @@ def test_float_nifti_thresholded_at_half(tmp_path: Path) -> None:
     np.testing.assert_array_equal(lv.array[0, 0], [0, 0, 0, 1, 1, 1])
 
 
+def test_float_nifti_values_are_labels_probabilities_or_refused(tmp_path: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """A float32 label map with one interpolation residue (2.9999998 for 3) keeps its three labels
+    (it became one label 1, thresholded at half its maximum); a probability map is inside at 0.5
+    absolute, with a warning (0.45 was inside beside 0.9, at half the maximum); other non-integer
+    values, and an integer label too large to keep (uint32 3e9 wrapped negative), are refused."""
+    import logging
+
+    import nibabel as nib
+
+    def write(name: str, arr: np.ndarray) -> Path:
+        nib.save(nib.Nifti1Image(arr, np.diag([0.8, 0.8, 2.0, 1.0])), tmp_path / name)
+        return tmp_path / name
+
+    lab = np.zeros((6, 5, 4), np.float32)  # NIfTI (i, j, k)
+    lab[0:2, 0:2, 0] = 1.0
+    lab[3:5, 0:2, 1] = 2.0
+    lab[0:2, 3:5, 2] = 3.0
+    lab[1, 3, 2] = 2.9999998
+    out = load_mask(write("labels.nii.gz", lab))
+    assert out.labels == {1: "L1", 2: "L2", 3: "L3"}
+    np.testing.assert_array_equal(out.array, np.rint(lab).astype(np.uint8).transpose(2, 1, 0))
+    prob = np.zeros((6, 5, 4), np.float32)
+    prob[0:2, 0:2, 0] = 0.9
+    prob[3:5, 0:2, 1] = 0.45
+    prob[0, 4, 3] = np.nan
+    with caplog.at_level(logging.WARNING, logger="hcc_imaging.io.masks"):
+        out = load_mask(write("prob.nii.gz", prob))
+    assert out.labels == {1: "L1"}
+    np.testing.assert_array_equal(out.array, (prob >= 0.5).astype(np.uint8).transpose(2, 1, 0))
+    assert "probability (fractional) mask" in caplog.text and ">= 0.5" in caplog.text and "4 non-zero" in caplog.text
+    bad = lab.copy()
+    bad[4, 4, 3] = 2.5
+    with pytest.raises(MaskFormatError, match=r"non-integer values outside 0..1 \(e.g. 2.5 at voxel \(3, 4, 4\)"):
+        load_mask(write("bad.nii.gz", bad))
+    big = np.zeros((6, 5, 4), np.uint32)
+    big[0, 0, 0] = 3_000_000_000
+    with pytest.raises(MaskFormatError, match="label value 3000000000, larger than"):
+        load_mask(write("big.nii.gz", big))
+
+
 def test_negative_nifti_refused(tmp_path: Path) -> None:
     import SimpleITK as sitk
 
