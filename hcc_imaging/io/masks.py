@@ -15,9 +15,12 @@ Formats
   warning saying so; other non-integer values are refused.  NaN is background.  Until 2026-12-05
   any non-integer float map was thresholded at half its maximum (one stray 2.9999998 turned eight
   lesions into one label 1).  NIfTI holds no frame of reference UID, so it is treated
-  as "unknown" (compatible with any reference).  A single-slice (2-D) NIfTI is read with nibabel
-  and placed by its header's 3-D affine (the slice's position and normal, which SimpleITK drops);
-  a 2-D NRRD/MHA, which holds no position along the slice normal, is refused.
+  as "unknown" (compatible with any reference).  A NIfTI without orientation (qform_code and
+  sform_code both 0: only the voxel size) is refused; one whose sform and qform place it more
+  than a voxel apart is read by the sform (as nibabel does; SimpleITK takes the qform when the
+  sform is sheared) with a warning naming both and the one read.  A single-slice (2-D) NIfTI is
+  read with nibabel and placed by its header's 3-D affine (the slice's position and normal, which
+  SimpleITK drops); a 2-D NRRD/MHA, which holds no position along the slice normal, is refused.
 * **DICOM SEG** (highdicom): segment number = label value (a SEG of ours: the label value each
   segment records, ``"hcc_imaging label value N"``), segment label = name.  FRACTIONAL
   segments are binarised at ``fractional_threshold`` (0.5 of the maximum fractional value).
@@ -258,6 +261,7 @@ def _load_itk(path: Path, label_names: Mapping[int, str] | None, threshold: floa
 
     nii = _nifti_image(path) if _suffix(path) in NIFTI_SUFFIXES else None
     geom: Geometry | None = None
+    two_affines = _check_nifti_orientation(path, nii) if nii is not None else None
     if nii is not None and len(nii.shape) == 2:
         # a single-slice (2-D) NIfTI: SimpleITK keeps only its in-plane position and direction (the
         # slice's 3-D position and normal are dropped, a coronal slice is not read at all), so it is
@@ -283,6 +287,8 @@ def _load_itk(path: Path, label_names: Mapping[int, str] | None, threshold: floa
             )
         arr = sitk.GetArrayFromImage(img)
         geom = _geom_from_sitk(img)
+    if two_affines is not None:
+        _warn_two_affines(path, nii, geom, *two_affines)
     arr = _label_values(np.asarray(arr), path, threshold)
     values = [int(v) for v in np.unique(arr) if v != 0]
     return LabelVolume(
@@ -347,6 +353,53 @@ def _nifti_image(path: Path) -> Any:
         return nib.load(str(path))
     except Exception:  # nibabel raises several types for broken headers
         return None
+
+
+def _check_nifti_orientation(path: Path, nii: Any) -> tuple[NDArray[np.float64], NDArray[np.float64], float] | None:
+    """Refuse a NIfTI with no orientation (qform_code = sform_code = 0: placed from the voxel size
+    alone, anywhere); when its sform and qform place it more than a voxel apart, the two affines
+    (RAS) and how far apart (mm), for :func:`_warn_two_affines`; else None."""
+    hdr = nii.header
+    try:
+        q_code, s_code = int(hdr["qform_code"]), int(hdr["sform_code"])
+    except (KeyError, ValueError, TypeError):  # not a NIfTI-1/2 header: SimpleITK decides
+        return None
+    if q_code == 0 and s_code == 0:
+        raise MaskFormatError(
+            f"{path} holds no orientation: its qform_code and sform_code are both 0, so where its voxels lie "
+            "in the patient is unknown (only the voxel size is stored; it would be placed at an arbitrary "
+            "origin, on other slices than its lesions'). Write the mask again with the image's affine as its "
+            "qform/sform (nibabel: Nifti1Image(data, image.affine); SimpleITK: mask.CopyInformation(image))."
+        )
+    if q_code > 0 and s_code > 0:
+        sform, qform = np.asarray(hdr.get_sform(), float), np.asarray(hdr.get_qform(), float)
+        corners = _corners(nii.shape)
+        gap = float(np.max(np.linalg.norm((sform @ corners - qform @ corners)[:3], axis=0)))
+        zooms = [float(z) for z in hdr.get_zooms()[:3] if float(z) > 0]
+        if gap > (min(zooms) if zooms else 1.0):
+            return sform, qform, gap
+    return None
+
+
+def _corners(shape: Sequence[int]) -> NDArray[np.float64]:
+    """The 8 corner voxels (i, j, k, 1) of a NIfTI of ``shape``, as columns."""
+    n = [int(v) for v in (list(shape) + [1, 1])[:3]]
+    return np.array([[i, j, k, 1.0] for i in (0, n[0] - 1) for j in (0, n[1] - 1) for k in (0, n[2] - 1)]).T
+
+
+def _warn_two_affines(path: Path, nii: Any, geom: Geometry, sform: NDArray[np.float64], qform: NDArray[np.float64],
+                      gap: float) -> None:
+    """Warn that a NIfTI's sform and qform place it ``gap`` mm apart, naming both and the one read
+    (the one ``geom``, as read, agrees with: the sform, unless SimpleITK refused it)."""
+    corners = _corners(nii.shape)
+    ras = np.diag([-1.0, -1.0, 1.0]) @ np.asarray(geom.index_to_lps(corners[[2, 1, 0]].T), float).reshape(-1, 3).T
+    used = min((("sform", sform), ("qform", qform)),
+               key=lambda a: float(np.max(np.linalg.norm((a[1] @ corners)[:3] - ras, axis=0))))[0]
+    log.warning(
+        "mask %s: its sform and qform place it differently, up to %.1f mm apart (more than a voxel): sform voxel 0 "
+        "at RAS %s, qform voxel 0 at RAS %s. It is read by the %s%s; check that the mask lies on its lesions, and "
+        "write it again with one affine (the image's).", path, gap, np.round(sform[:3, 3], 1).tolist(),
+        np.round(qform[:3, 3], 1).tolist(), used, " (as nibabel reads it)" if used == "sform" else "")
 
 
 def _nifti_2d_geometry(path: Path, nii: Any) -> Geometry:

@@ -494,3 +494,42 @@ def test_seg_of_ours_keeps_the_label_values_it_records(tmp_path: Path) -> None:
     back = load_mask(tmp_path / "foreign.dcm", ct.volume)
     assert dict(back.labels) == {1: "L3", 2: "L7"}
     np.testing.assert_array_equal(back.array, np.select([arr == 3, arr == 7], [1, 2], 0))
+
+
+def test_nifti_without_orientation_refused_and_two_affines_warned(tmp_path: Path,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """qform_code = sform_code = 0: no orientation, refused (it was placed from the voxel size alone,
+    with at most a "partly outside" warning); an sform 20 mm off the qform: read by the sform, with a
+    warning naming both (it was silent)."""
+    import logging
+
+    import nibabel as nib
+
+    data = np.zeros((6, 5, 4), np.uint8)
+    data[1:3, 1:3, 1] = 1
+    aff = np.diag([0.8, 0.8, 2.0, 1.0])
+    aff[:3, 3] = (10.0, -20.0, 30.0)
+    img = nib.Nifti1Image(data, aff)
+    img.set_qform(aff, code=0)
+    img.set_sform(aff, code=0)
+    nib.save(img, tmp_path / "none.nii.gz")
+    with pytest.raises(MaskFormatError, match="none.nii.gz holds no orientation: its qform_code and sform_code are both 0"):
+        load_mask(tmp_path / "none.nii.gz")
+    shifted = aff.copy()
+    shifted[0, 3] += 20.0
+    img = nib.Nifti1Image(data, aff)
+    img.set_qform(aff, code=1)
+    img.set_sform(shifted, code=1)
+    nib.save(img, tmp_path / "two.nii.gz")
+    with caplog.at_level(logging.WARNING, logger="hcc_imaging.io.masks"):
+        lv = load_mask(tmp_path / "two.nii.gz")
+    assert "sform and qform place it differently, up to 20.0 mm apart" in caplog.text
+    assert "sform voxel 0 at RAS [30.0, -20.0, 30.0], qform voxel 0 at RAS [10.0, -20.0, 30.0]" in caplog.text
+    assert "It is read by the sform (as nibabel reads it)" in caplog.text
+    ras = shifted @ np.array([1, 1, 1, 1.0])  # NIfTI voxel (i, j, k) = (1, 1, 1): our (1, 1, 1)
+    np.testing.assert_allclose(lv.index_to_lps([1, 1, 1]), [-ras[0], -ras[1], ras[2]], atol=1e-4)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hcc_imaging.io.masks"):
+        save_mask(lv, tmp_path / "one.nii.gz")
+        load_mask(tmp_path / "one.nii.gz")
+    assert "sform and qform" not in caplog.text
