@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from typing import Any
 from ..errors import HccImagingError
 
 __all__ = ["register", "run", "MeasureInputError"]
+
+log = logging.getLogger(__name__)
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
@@ -133,6 +136,34 @@ def _node_labels(spec: str, labels: Any) -> set[int | str]:
     return nodes
 
 
+def _at_image_edge(labels: Any, volume: Any) -> dict[str, str]:
+    """Lesion id -> why its measurement may be short, for each lesion whose mask reaches a face of the
+    image (its first or last slice, row or column): the scan may have cut it, so its diameters and
+    volume are of the part inside the image."""
+    import numpy as np
+    from scipy import ndimage
+
+    arr = np.asarray(labels.array)
+    present = [int(v) for v in labels.present_labels()]
+    if not present:
+        return {}
+    objs = ndimage.find_objects(arr.astype(np.int32, copy=False))
+    axes = ("slice", "row", "column")
+    out: dict[str, str] = {}
+    for v in present:
+        box = objs[v - 1] if v - 1 < len(objs) else None
+        if box is None:
+            continue
+        faces = [f"{end} {axis}" for axis, sl, n in zip(axes, box, arr.shape, strict=True)
+                 for end, hit in (("first", sl.start == 0), ("last", sl.stop == n)) if hit]
+        if faces:
+            lid = str(labels.labels.get(v) or f"L{v}")
+            out[lid] = (f"touches the image's edge ({' and '.join(faces)} of series "
+                        f"{volume.series_instance_uid or 'unknown'}, {arr.shape[0]} slices): may be cut, measured "
+                        "smaller than it is")
+    return out
+
+
 def _fmt(v: Any, nd: int = 1) -> str:
     if v is None:
         return "-"
@@ -160,8 +191,15 @@ def run(args: argparse.Namespace) -> int:
         source=str(args.masks),
         rim_exclusion_mm=args.rim_exclusion_mm,
     )
+    edge = _at_image_edge(labels, volume)
+    for lid, why in edge.items():
+        log.warning("%s %s. Check that the series covers the whole lesion.", lid, why)
     if args.json:
-        json.dump([m.to_dict() for m in results], sys.stdout, indent=2)
+        rows = [m.to_dict() for m in results]
+        for row in rows:  # as the batch's mask_problems: why a lesion's measurement may be incomplete
+            if row.get("lesion_id") in edge:
+                row["mask_problems"] = [edge[row["lesion_id"]]]
+        json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     from rich.console import Console

@@ -201,3 +201,40 @@ def test_measure_and_export_seg_name_lesions_by_the_labels_json_beside_the_map(
     assert str(segs["L4"].SegmentDescription) == "hcc_imaging label value 1"
     assert "lymph" in str(segs["N1"].AnatomicRegionSequence[0].CodeMeaning).lower()
     assert "liver" in str(segs["L4"].AnatomicRegionSequence[0].CodeMeaning).lower()
+
+
+def test_a_lesion_cut_by_the_image_end_is_flagged(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """The sample's arterial series cut after slice 28 (L1 spans slices 25..32): L1 measured on the
+    short series touches its last slice; ``measure`` warns, naming it, and its JSON row says so in
+    ``mask_problems`` (it was measured at about half its volume as "measurable", without a word); the
+    lesions inside the image are not flagged, nor on the whole series any but L8 (the ascites, which
+    spans every slice of the scan)."""
+    import logging
+    import shutil
+
+    from hcc_imaging.io import load_series
+    from hcc_imaging.io.masks import load_mask, save_mask
+    from hcc_imaging.volume import LabelVolume
+
+    full = load_series(SAMPLE / "arterial")
+    (tmp_path / "ct").mkdir()
+    for k, f in enumerate(full.meta["source_files"][:29]):
+        shutil.copy(f, tmp_path / "ct" / f"s{k:03d}.dcm")
+    short = load_series(tmp_path / "ct")
+    les = load_mask(SAMPLE / "masks" / "lesions.nii.gz", full)
+    cut = np.asarray(les.array)[:29]
+    save_mask(LabelVolume.like(short, cut, labels=dict(les.labels)), tmp_path / "cut.nii.gz")
+    touching = {les.labels[v] for v in np.unique(cut[-1]) if v}
+    assert "L1" in touching
+    with caplog.at_level(logging.WARNING, logger="hcc_imaging.commands.measure"):
+        assert main(["measure", str(tmp_path / "ct"), "--masks", str(tmp_path / "cut.nii.gz"), "--json"]) == 0
+    rows = {m["lesion_id"]: m for m in json.loads(capsys.readouterr().out)}
+    assert {lid for lid, m in rows.items() if "mask_problems" in m} == touching
+    assert "touches the image's edge (last slice of series" in rows["L1"]["mask_problems"][0]
+    assert "L1 touches the image's edge" in caplog.text and "may be cut, measured smaller than it is" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hcc_imaging.commands.measure"):
+        whole = _measured(capsys, "--masks", str(SAMPLE / "masks" / "lesions.nii.gz"))
+    assert {lid for lid, m in whole.items() if "mask_problems" in m} == {"L8"}
+    assert "L8 touches the image's edge (first slice and last slice" in caplog.text and "L1 touches" not in caplog.text
