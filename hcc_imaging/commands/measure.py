@@ -182,6 +182,10 @@ def run(args: argparse.Namespace) -> int:
     nodes = _node_labels(args.nodes, labels)
     # a lesion the labels.json (or the SEG) beside the masks calls a lymph node is one
     nodes |= {name for name in labels.labels.values() if organs.get(str(name)) == "lymph_node"}
+    if not labels.present_labels():
+        log.warning("--masks %s: the mask holds no lesion (no non-zero voxel on series %s); nothing is measured. "
+                    "Check that it is the lesions' mask of this series.", args.masks,
+                    volume.series_instance_uid or "unknown")
     results = measure_labels(
         labels,
         viable,

@@ -50,9 +50,10 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("series", metavar="SERIES", help="DICOM series or study folder (phases), zip, DICOMDIR, or NIfTI image")
     g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--seed", metavar="Z,Y,X", help="seed voxel (slice, row, col) on the grid of --phase (default: of the first series)")
+    g.add_argument("--seed", metavar="Z,Y,X", help="seed voxel (slice, row, col) on the grid of --phase (default: of the first series); "
+                                                "indices from 0 (a value starting with '-' needs --seed=...)")
     g.add_argument("--seed-lps", metavar="X,Y,Z", help="seed point in patient LPS mm (use --seed-lps=-1,2,3 for negatives)")
-    g.add_argument("--line", metavar="X1,Y1,Z1,X2,Y2,Z2", help="line across the lesion, two LPS points in mm")
+    g.add_argument("--line", metavar="X1,Y1,Z1,X2,Y2,Z2", help="line across the lesion, two LPS points in mm (use --line=-1,2,3,4,5,6 for negatives)")
     g.add_argument("--from-mask", metavar="MASK",
                    help="the lesion's mask at another time point (NIfTI, SEG, RTSTRUCT, on --from-series): SERIES is "
                         "registered to those images (rigid then affine; with --liver inside their liver mask) and the "
