@@ -71,6 +71,9 @@ _FLAG_HINTS: tuple[tuple[str, str, str], ...] = (
     ("series_uid=", "series_uid", "--series-uid UID"),
     ("stack=N", "stack", "--stack N"),
     ("acquisition=", "acquisition", "--acquisition N"),
+    # a mask that does not lie on the image: the image is the command's series argument
+    ("`reference`", "masks", "give as STUDY the series the mask was drawn on"),
+    ("`reference`", "labels", "give as --image the series the mask was drawn on"),
 )
 
 

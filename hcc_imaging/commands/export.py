@@ -73,7 +73,8 @@ def register(subparsers: Any) -> None:
     seg.add_argument("--image", required=True, help="source image series (folder, zip, files)")
     seg.add_argument("--series-uid", default=None, metavar="UID",
                      help="which series of --image, when it holds several (hcc-imaging index PATH lists them)")
-    seg.add_argument("--labels", required=True, help="lesion label mask (NIfTI, SEG, ...) on that series")
+    seg.add_argument("--labels", required=True, help="lesion label mask (NIfTI, SEG, ...) on that series; a NIfTI map's lesion ids and "
+                          "organs from the labels.json beside it, when there (as the batch saves them)")
     seg.add_argument("--viable", default=None, help="viable-tumour label mask (same label values)")
     seg.add_argument("--read", default=None, help="read document, to copy the lesions' tracking UIDs")
     seg.add_argument("--link-patient", action="store_true",
@@ -313,16 +314,17 @@ def _run_sr(args: argparse.Namespace) -> int:
 def _run_seg(args: argparse.Namespace) -> int:
     from ..export.seg import write_seg
     from ..io import load_series
-    from ..io.masks import load_mask
+    from ..io.masks import load_lesion_map, load_mask
 
     deid = deidentifier_from_args(args)
     if deid is not None:
         deid.check_outside(Path(args.out).parent)
     vol = load_series(args.image, series_uid=args.series_uid)
-    labels = load_mask(args.labels, reference=vol)
+    # a NIfTI map with the labels.json the batch saves beside it: its lesion ids and organs
+    labels, map_organs = load_lesion_map(args.labels, vol)
     viable = load_mask(args.viable, reference=vol, label_names=dict(labels.labels)) if args.viable else None
     tuids: dict[str, str] = {}
-    organs: dict[str, str] = {}
+    organs: dict[str, str] = dict(map_organs)
     kinds: dict[str, str] = {}
     if args.read:
         from ..export.model import as_export_read
@@ -332,7 +334,10 @@ def _run_seg(args: argparse.Namespace) -> int:
         for les in as_export_read(read_doc).lesions:
             if les.tracking_uid:
                 tuids.setdefault(les.lesion_id, les.tracking_uid)
-            organs.setdefault(les.lesion_id, "lymph_node" if les.is_lymph_node else (les.organ or "liver"))
+            if les.is_lymph_node or les.organ:  # the read says it: it wins over the labels.json
+                organs[les.lesion_id] = "lymph_node" if les.is_lymph_node else str(les.organ)
+            else:
+                organs.setdefault(les.lesion_id, "liver")
             if les.kind:
                 kinds.setdefault(les.lesion_id, les.kind)
     info = write_seg(labels, vol, args.out, viable=viable, tracking_uids=tuids or None, organs=organs or None,

@@ -2,8 +2,8 @@
 
 STUDY is a DICOM series (folder, zip, DICOMDIR or file; :func:`hcc_imaging.io.load_series`);
 PATH a NIfTI/NRRD label map, a DICOM SEG, an RTSTRUCT or a DICOM mask series
-(:func:`hcc_imaging.io.masks.load_mask`, placed on the series' grid): every label value /
-segment number is one lesion.  ``--viable`` is the viable (enhancing) sub-mask, non-zero =
+(:func:`hcc_imaging.io.masks.load_lesion_map`, placed on the series' grid): every label value /
+segment number is one lesion, named by the ``labels.json`` beside a NIfTI map when there.  ``--viable`` is the viable (enhancing) sub-mask, non-zero =
 viable.  Numbers come from :func:`hcc_imaging.measure.measure_labels`, the same function the
 batch engine and the napari plugin call.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from typing import Any
 from ..errors import HccImagingError
 
 __all__ = ["register", "run", "MeasureInputError"]
+
+log = logging.getLogger(__name__)
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
@@ -61,7 +64,7 @@ class MeasureInputError(HccImagingError, ValueError):
     """A path given to ``hcc-imaging measure`` does not exist."""
 
 
-def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+def _load(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, str]]:
     from ..io import load_series
     from ..io.masks import load_mask
 
@@ -73,26 +76,29 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
             )
 
     volume = load_series(args.study, series_uid=args.series_uid, on_tilt=args.on_tilt, on_irregular=args.on_irregular)
-    labels, viable = _lesions_and_viable(args.masks, volume)
+    labels, viable, organs = _lesions_and_viable(args.masks, volume)
     if args.viable:
         same = Path(args.viable).resolve() == Path(args.masks).resolve()
-        viable = viable if same and viable is not None else load_mask(args.viable, reference=volume)
-    return volume, labels, viable
+        viable = (viable if same and viable is not None
+                  else load_mask(args.viable, reference=volume, label_names=dict(labels.labels)))
+    return volume, labels, viable, organs
 
 
-def _lesions_and_viable(path: str, volume: Any) -> tuple[Any, Any]:
-    """The lesions of a mask file, and the viable parts a DICOM SEG holds beside them (the
-    ``"Ln viable"`` segments ``hcc-imaging export seg --viable`` and the batch write, which overlap
-    their lesions and were refused as one label map); other files: their labels, no viable part."""
-    from ..io.masks import OverlappingSegmentsError, load_lesion_masks, load_mask
+def _lesions_and_viable(path: str, volume: Any) -> tuple[Any, Any, dict[str, str]]:
+    """The lesions of a mask file (a NIfTI map named by the ``labels.json`` beside it, as the batch
+    saves it: :func:`hcc_imaging.io.masks.load_lesion_map`), the viable parts a DICOM SEG holds beside
+    them (the ``"Ln viable"`` segments ``hcc-imaging export seg --viable`` and the batch write, which
+    overlap their lesions and were refused as one label map), and each lesion's organ (labels.json,
+    our SEG's anatomic regions)."""
+    from ..io.masks import OverlappingSegmentsError, load_lesion_map, load_lesion_masks
 
     try:
-        return load_mask(path, reference=volume), None
+        lesions, organs = load_lesion_map(path, volume)
+        return lesions, None, organs
     except OverlappingSegmentsError:
         if not _has_viable_segments(path):
             raise
-    lesions, viable, _ = load_lesion_masks(path, volume)
-    return lesions, viable
+    return load_lesion_masks(path, volume)
 
 
 def _has_viable_segments(path: str) -> bool:
@@ -130,6 +136,34 @@ def _node_labels(spec: str, labels: Any) -> set[int | str]:
     return nodes
 
 
+def _at_image_edge(labels: Any, volume: Any) -> dict[str, str]:
+    """Lesion id -> why its measurement may be short, for each lesion whose mask reaches a face of the
+    image (its first or last slice, row or column): the scan may have cut it, so its diameters and
+    volume are of the part inside the image."""
+    import numpy as np
+    from scipy import ndimage
+
+    arr = np.asarray(labels.array)
+    present = [int(v) for v in labels.present_labels()]
+    if not present:
+        return {}
+    objs = ndimage.find_objects(arr.astype(np.int32, copy=False))
+    axes = ("slice", "row", "column")
+    out: dict[str, str] = {}
+    for v in present:
+        box = objs[v - 1] if v - 1 < len(objs) else None
+        if box is None:
+            continue
+        faces = [f"{end} {axis}" for axis, sl, n in zip(axes, box, arr.shape, strict=True)
+                 for end, hit in (("first", sl.start == 0), ("last", sl.stop == n)) if hit]
+        if faces:
+            lid = str(labels.labels.get(v) or f"L{v}")
+            out[lid] = (f"touches the image's edge ({' and '.join(faces)} of series "
+                        f"{volume.series_instance_uid or 'unknown'}, {arr.shape[0]} slices): may be cut, measured "
+                        "smaller than it is")
+    return out
+
+
 def _fmt(v: Any, nd: int = 1) -> str:
     if v is None:
         return "-"
@@ -144,8 +178,14 @@ def run(args: argparse.Namespace) -> int:
     if args.rim_exclusion_mm < 0:
         raise MeasureInputError(f"--rim-exclusion-mm {args.rim_exclusion_mm:g}: a thickness cannot be negative; "
                                 "give 0 (off) or the rim thickness in mm.")
-    volume, labels, viable = _load(args)
+    volume, labels, viable, organs = _load(args)
     nodes = _node_labels(args.nodes, labels)
+    # a lesion the labels.json (or the SEG) beside the masks calls a lymph node is one
+    nodes |= {name for name in labels.labels.values() if organs.get(str(name)) == "lymph_node"}
+    if not labels.present_labels():
+        log.warning("--masks %s: the mask holds no lesion (no non-zero voxel on series %s); nothing is measured. "
+                    "Check that it is the lesions' mask of this series.", args.masks,
+                    volume.series_instance_uid or "unknown")
     results = measure_labels(
         labels,
         viable,
@@ -155,8 +195,15 @@ def run(args: argparse.Namespace) -> int:
         source=str(args.masks),
         rim_exclusion_mm=args.rim_exclusion_mm,
     )
+    edge = _at_image_edge(labels, volume)
+    for lid, why in edge.items():
+        log.warning("%s %s. Check that the series covers the whole lesion.", lid, why)
     if args.json:
-        json.dump([m.to_dict() for m in results], sys.stdout, indent=2)
+        rows = [m.to_dict() for m in results]
+        for row in rows:  # as the batch's mask_problems: why a lesion's measurement may be incomplete
+            if row.get("lesion_id") in edge:
+                row["mask_problems"] = [edge[row["lesion_id"]]]
+        json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     from rich.console import Console

@@ -50,9 +50,10 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("series", metavar="SERIES", help="DICOM series or study folder (phases), zip, DICOMDIR, or NIfTI image")
     g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--seed", metavar="Z,Y,X", help="seed voxel (slice, row, col) on the grid of --phase (default: of the first series)")
+    g.add_argument("--seed", metavar="Z,Y,X", help="seed voxel (slice, row, col) on the grid of --phase (default: of the first series); "
+                                                "indices from 0 (a value starting with '-' needs --seed=...)")
     g.add_argument("--seed-lps", metavar="X,Y,Z", help="seed point in patient LPS mm (use --seed-lps=-1,2,3 for negatives)")
-    g.add_argument("--line", metavar="X1,Y1,Z1,X2,Y2,Z2", help="line across the lesion, two LPS points in mm")
+    g.add_argument("--line", metavar="X1,Y1,Z1,X2,Y2,Z2", help="line across the lesion, two LPS points in mm (use --line=-1,2,3,4,5,6 for negatives)")
     g.add_argument("--from-mask", metavar="MASK",
                    help="the lesion's mask at another time point (NIfTI, SEG, RTSTRUCT, on --from-series): SERIES is "
                         "registered to those images (rigid then affine; with --liver inside their liver mask) and the "
@@ -75,7 +76,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--on-irregular", choices=["error", "resample"], default="error",
                    help="a series with missing slices or uneven spacing: refuse it (default) or resample it to "
                         "regular slices (gaps interpolated)")
-    p.add_argument("--phase", help="phase to segment on (default: the most conspicuous)")
+    p.add_argument("--phase", help="phase to segment on: " + ", ".join(ph.value for ph in _phases())
+                   + " (default: the most conspicuous)")
     p.add_argument("--liver", action="store_true",
                    help="compute a liver mask (classical, on the study's best liver phase: portal venous, else delayed, ...; "
                         "it holds the clicked lesion) and keep the lesion inside it")
@@ -102,6 +104,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--viable-out", metavar="MASK", help="also write the viable (arterially enhancing) part")
     p.add_argument("--json", action="store_true", help="print the result and its provenance as JSON on stdout")
     p.set_defaults(func=run)
+
+
+def _phases() -> list[Any]:
+    """The phases ``--phase`` takes (every :class:`~hcc_imaging.volume.Phase` but UNKNOWN)."""
+    from ..volume import Phase
+
+    return [ph for ph in Phase if ph is not Phase.UNKNOWN]
 
 
 def _floats(text: str, n: int, option: str) -> list[float]:
@@ -418,9 +427,15 @@ def run(args: argparse.Namespace) -> int:
         raise SegmentArgumentError(
             "--extrahepatic keeps the lesion out of a liver mask: add --liver (automatic) or --liver-mask PATH."
         )
+    try:
+        phase = Phase(args.phase) if args.phase else None
+    except ValueError:
+        raise SegmentArgumentError(
+            f"--phase {args.phase}: not a phase; give one of {', '.join(ph.value for ph in _phases())} "
+            "(or leave --phase out: the most conspicuous phase)."
+        ) from None
     with console.status("loading images...", spinner="dots"):
         phases = _load_volumes(args.series, args.study_uid, args.on_tilt, args.on_irregular)
-    phase = Phase(args.phase) if args.phase else None
     if phase is not None and phase not in phases:
         raise SegmentArgumentError(
             f"--phase {args.phase}: SERIES holds {[str(k) for k in phases]}; pick one of them or leave --phase out."

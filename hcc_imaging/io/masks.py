@@ -8,10 +8,21 @@ Formats
 -------
 * **NIfTI** (``.nii``, ``.nii.gz``; also ``.nrrd``, ``.mha``, ``.mhd``): read with SimpleITK,
   which converts NIfTI's RAS world to LPS on read (and back on write).  Integer values are the
-  label values; a floating-point mask with non-integer values is thresholded at
-  ``fractional_threshold`` (label 1).  NIfTI holds no frame of reference UID, so it is treated
-  as "unknown" (compatible with any reference).
-* **DICOM SEG** (highdicom): segment number = label value, segment label = name.  FRACTIONAL
+  label values (a value beyond the int32 range is refused: it would wrap).  A floating-point mask
+  whose values all lie within ``LABEL_TOLERANCE`` (0.001) of integers is a label map (rounded:
+  2.9999998 is label 3); one whose values lie in 0..1, not all 0 or 1, is a probability
+  (fractional) mask: one label, inside at >= ``fractional_threshold`` (0.5, absolute), with a
+  warning saying so; other non-integer values are refused.  NaN is background.  Until 2026-12-05
+  any non-integer float map was thresholded at half its maximum (one stray 2.9999998 turned eight
+  lesions into one label 1).  NIfTI holds no frame of reference UID, so it is treated
+  as "unknown" (compatible with any reference).  A NIfTI without orientation (qform_code and
+  sform_code both 0: only the voxel size) is refused; one whose sform and qform place it more
+  than a voxel apart is read by the sform (as nibabel does; SimpleITK takes the qform when the
+  sform is sheared) with a warning naming both and the one read.  A single-slice (2-D) NIfTI is
+  read with nibabel and placed by its header's 3-D affine (the slice's position and normal, which
+  SimpleITK drops); a 2-D NRRD/MHA, which holds no position along the slice normal, is refused.
+* **DICOM SEG** (highdicom): segment number = label value (a SEG of ours: the label value each
+  segment records, ``"hcc_imaging label value N"``), segment label = name.  FRACTIONAL
   segments are binarised at ``fractional_threshold`` (0.5 of the maximum fractional value).
   Overlapping segments cannot live in one label map: :func:`load_mask` refuses them with
   :class:`OverlappingSegmentsError`; :func:`load_segments` returns one LabelVolume per segment.
@@ -63,6 +74,7 @@ __all__ = [
     "OverlappingSegmentsError",
     "load_mask",
     "load_lesion_masks",
+    "load_lesion_map",
     "LABEL_NAMES_FILE",
     "read_label_names",
     "load_segments",
@@ -74,13 +86,16 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: A float NIfTI/ITK mask whose every value lies within this of an integer is a label map (rounded).
+LABEL_TOLERANCE: float = 1e-3
 #: File name endings written/read as NIfTI through SimpleITK.
 NIFTI_SUFFIXES: tuple[str, ...] = (".nii", ".nii.gz")
 #: Other ITK formats read and written through SimpleITK (same LPS handling).
 ITK_SUFFIXES: tuple[str, ...] = (".nrrd", ".nhdr", ".mha", ".mhd")
-#: A fractional (probability / partial-volume) mask value counts as inside at >= this
-#: fraction of its maximum.  0.5 is the usual partial-volume convention (the voxel is at
-#: least half inside), the one used by highdicom examples and by the perf.md phantoms.
+#: A fractional (probability / partial-volume) mask value counts as inside at >= this value (a
+#: FRACTIONAL SEG's values rescaled to 0..1; a float NIfTI probability map's values as stored).
+#: 0.5 is the usual partial-volume convention (the voxel is at least half inside), the one used
+#: by highdicom examples and by the perf.md phantoms.
 FRACTIONAL_THRESHOLD: float = 0.5
 
 _SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
@@ -244,41 +259,172 @@ def _fit_to_reference(labels: LabelVolume, reference: Volume | None, source: str
 def _load_itk(path: Path, label_names: Mapping[int, str] | None, threshold: float) -> LabelVolume:
     import SimpleITK as sitk
 
-    try:
-        img = sitk.ReadImage(str(path))
-    except RuntimeError as err:
-        raise MaskFormatError(f"{path} could not be read by SimpleITK: {err}") from err
-    if img.GetNumberOfComponentsPerPixel() != 1 or img.GetDimension() not in (2, 3):
-        raise MaskFormatError(
-            f"{path} is a {img.GetDimension()}-D image with {img.GetNumberOfComponentsPerPixel()} "
-            "component(s); a mask must be one 3-D label image. Split multi-volume (4-D) NIfTI files "
-            "into one file per structure."
-        )
-    if img.GetDimension() == 2:
-        img = sitk.JoinSeries(img)
-    arr = sitk.GetArrayFromImage(img)
-    if arr.dtype.kind == "f":
-        if np.all(np.isfinite(arr)) and np.all(arr == np.rint(arr)):
-            arr = np.rint(arr).astype(np.int64)
-        else:
-            mx = float(np.nanmax(arr)) if arr.size else 0.0
-            arr = (arr >= threshold * mx).astype(np.uint8) if mx > 0 else np.zeros(arr.shape, np.uint8)
-    elif arr.dtype == bool:
-        arr = arr.astype(np.uint8)
-    if arr.size and arr.min() < 0:
-        raise MaskFormatError(
-            f"{path} holds negative values (min {arr.min()}); label maps use 0 = background and "
-            "positive label values. Is this an image rather than a mask?"
-        )
-    mx = int(arr.max()) if arr.size else 0
-    arr = arr.astype(_label_dtype(mx), copy=False)
-    geom = _geom_from_sitk(img)
+    nii = _nifti_image(path) if _suffix(path) in NIFTI_SUFFIXES else None
+    geom: Geometry | None = None
+    two_affines = _check_nifti_orientation(path, nii) if nii is not None else None
+    if nii is not None and len(nii.shape) == 2:
+        # a single-slice (2-D) NIfTI: SimpleITK keeps only its in-plane position and direction (the
+        # slice's 3-D position and normal are dropped, a coronal slice is not read at all), so it is
+        # read with nibabel and placed by its header's 3-D affine
+        arr = np.asanyarray(nii.dataobj).T[None]
+        geom = _nifti_2d_geometry(path, nii)
+    else:
+        try:
+            img = sitk.ReadImage(str(path))
+        except RuntimeError as err:
+            raise MaskFormatError(f"{path} could not be read by SimpleITK: {err}") from err
+        if img.GetNumberOfComponentsPerPixel() != 1 or img.GetDimension() not in (2, 3):
+            raise MaskFormatError(
+                f"{path} is a {img.GetDimension()}-D image with {img.GetNumberOfComponentsPerPixel()} "
+                "component(s); a mask must be one 3-D label image. Split multi-volume (4-D) NIfTI files "
+                "into one file per structure."
+            )
+        if img.GetDimension() == 2:
+            raise MaskFormatError(
+                f"{path} is a 2-D image: it holds no position along the slice normal, so the slice it belongs "
+                "to cannot be told. Write it as a 3-D image of one slice (with its slice's origin and direction), "
+                "or as NIfTI, whose affine places a single slice in 3-D."
+            )
+        arr = sitk.GetArrayFromImage(img)
+        geom = _geom_from_sitk(img)
+    if two_affines is not None:
+        _warn_two_affines(path, nii, geom, *two_affines)
+    arr = _label_values(np.asarray(arr), path, threshold)
     values = [int(v) for v in np.unique(arr) if v != 0]
     return LabelVolume(
         array=arr,
         geometry=geom,
         labels=_default_names(values, label_names),
         meta={"source_file": path.name, "format": "nifti" if _suffix(path) in NIFTI_SUFFIXES else "itk"},
+    )
+
+
+def _label_values(arr: NDArray[Any], path: Path, threshold: float) -> NDArray[Any]:
+    """A NIfTI/ITK mask's voxel values as label values (see the module docstring, "Formats")."""
+    if arr.dtype == bool:
+        return arr.astype(np.uint8)
+    if arr.dtype.kind == "f":
+        if np.isinf(arr).any():
+            raise MaskFormatError(f"{path} holds infinite values; a mask holds label values (or probabilities "
+                                  "0..1). Is this an image rather than a mask?")
+        vals = np.nan_to_num(arr, nan=0.0)  # NaN = background (a probability map's outside)
+        rounded = np.rint(vals)
+        off = np.abs(vals - rounded)
+        if not arr.size or float(off.max()) <= LABEL_TOLERANCE:
+            # a label map stored as float (integer values, or within LABEL_TOLERANCE of them: a
+            # float32 label map resampled or rescaled keeps 2.9999998 for 3)
+            arr = rounded
+        elif float(vals.min()) >= 0.0 and float(vals.max()) <= 1.0:
+            inside = vals >= threshold
+            below = int(np.count_nonzero((vals > 0) & ~inside))
+            log.warning("mask %s holds values between 0 and 1 that are not all 0 or 1: read as a probability "
+                        "(fractional) mask, one label, inside where the value is >= %g (%d voxels, %d non-zero "
+                        "voxels below it left out). Threshold it yourself (or give a label map) to choose otherwise.",
+                        path, threshold, int(inside.sum()), below)
+            return inside.astype(np.uint8)
+        else:
+            where = np.unravel_index(int(np.argmax(off)), off.shape)
+            raise MaskFormatError(
+                f"{path} holds non-integer values outside 0..1 (e.g. {float(vals[where]):g} at voxel "
+                f"{tuple(int(v) for v in where)}, (slice, row, col)): neither a label map (integer label values) "
+                "nor a probability map (0..1), so which voxels belong to which lesion cannot be told. Round it "
+                "to integer labels (nearest-neighbour resampling keeps them) or scale it to 0..1."
+            )
+    if arr.size and arr.min() < 0:
+        raise MaskFormatError(
+            f"{path} holds negative values (min {arr.min():g}); label maps use 0 = background and "
+            "positive label values. Is this an image rather than a mask?"
+        )
+    mx = int(arr.max()) if arr.size else 0
+    if mx > np.iinfo(np.int32).max:
+        raise MaskFormatError(
+            f"{path} holds label value {mx}, larger than the largest label value kept ({np.iinfo(np.int32).max}); "
+            "it would wrap to another value. Renumber the labels (1, 2, ...) and write the map again."
+        )
+    return arr.astype(_label_dtype(mx), copy=False)
+
+
+def _nifti_image(path: Path) -> Any:
+    """The NIfTI file as a nibabel image (header read, data not yet); None when nibabel cannot read
+    it (SimpleITK's read then says why)."""
+    import nibabel as nib
+
+    try:
+        return nib.load(str(path))
+    except Exception:  # nibabel raises several types for broken headers
+        return None
+
+
+def _check_nifti_orientation(path: Path, nii: Any) -> tuple[NDArray[np.float64], NDArray[np.float64], float] | None:
+    """Refuse a NIfTI with no orientation (qform_code = sform_code = 0: placed from the voxel size
+    alone, anywhere); when its sform and qform place it more than a voxel apart, the two affines
+    (RAS) and how far apart (mm), for :func:`_warn_two_affines`; else None."""
+    hdr = nii.header
+    try:
+        q_code, s_code = int(hdr["qform_code"]), int(hdr["sform_code"])
+    except (KeyError, ValueError, TypeError):  # not a NIfTI-1/2 header: SimpleITK decides
+        return None
+    if q_code == 0 and s_code == 0:
+        raise MaskFormatError(
+            f"{path} holds no orientation: its qform_code and sform_code are both 0, so where its voxels lie "
+            "in the patient is unknown (only the voxel size is stored; it would be placed at an arbitrary "
+            "origin, on other slices than its lesions'). Write the mask again with the image's affine as its "
+            "qform/sform (nibabel: Nifti1Image(data, image.affine); SimpleITK: mask.CopyInformation(image))."
+        )
+    if q_code > 0 and s_code > 0:
+        sform, qform = np.asarray(hdr.get_sform(), float), np.asarray(hdr.get_qform(), float)
+        corners = _corners(nii.shape)
+        gap = float(np.max(np.linalg.norm((sform @ corners - qform @ corners)[:3], axis=0)))
+        zooms = [float(z) for z in hdr.get_zooms()[:3] if float(z) > 0]
+        if gap > (min(zooms) if zooms else 1.0):
+            return sform, qform, gap
+    return None
+
+
+def _corners(shape: Sequence[int]) -> NDArray[np.float64]:
+    """The 8 corner voxels (i, j, k, 1) of a NIfTI of ``shape``, as columns."""
+    n = [int(v) for v in (list(shape) + [1, 1])[:3]]
+    return np.array([[i, j, k, 1.0] for i in (0, n[0] - 1) for j in (0, n[1] - 1) for k in (0, n[2] - 1)]).T
+
+
+def _warn_two_affines(path: Path, nii: Any, geom: Geometry, sform: NDArray[np.float64], qform: NDArray[np.float64],
+                      gap: float) -> None:
+    """Warn that a NIfTI's sform and qform place it ``gap`` mm apart, naming both and the one read
+    (the one ``geom``, as read, agrees with: the sform, unless SimpleITK refused it)."""
+    corners = _corners(nii.shape)
+    ras = np.diag([-1.0, -1.0, 1.0]) @ np.asarray(geom.index_to_lps(corners[[2, 1, 0]].T), float).reshape(-1, 3).T
+    used = min((("sform", sform), ("qform", qform)),
+               key=lambda a: float(np.max(np.linalg.norm((a[1] @ corners)[:3] - ras, axis=0))))[0]
+    log.warning(
+        "mask %s: its sform and qform place it differently, up to %.1f mm apart (more than a voxel): sform voxel 0 "
+        "at RAS %s, qform voxel 0 at RAS %s. It is read by the %s%s; check that the mask lies on its lesions, and "
+        "write it again with one affine (the image's).", path, gap, np.round(sform[:3, 3], 1).tolist(),
+        np.round(qform[:3, 3], 1).tolist(), used, " (as nibabel reads it)" if used == "sform" else "")
+
+
+def _nifti_2d_geometry(path: Path, nii: Any) -> Geometry:
+    """The 3-D geometry of a 2-D (single-slice) NIfTI from its header's affine (sform, else qform, as
+    nibabel reads it): the slice's 3-D position and the direction of its normal, which SimpleITK's
+    2-D image drops.  Axes (slice, row, col) = NIfTI (k, j, i); RAS converted to LPS."""
+    aff = np.asarray(nii.affine, float)
+    size = nii.shape
+    lps = np.diag([-1.0, -1.0, 1.0]) @ aff[:3, :]
+    ci, cj, ck = lps[:, 0], lps[:, 1], lps[:, 2]
+    si, sj, sk = (float(np.linalg.norm(c)) for c in (ci, cj, ck))
+    if min(si, sj) < 1e-9:
+        raise MaskFormatError(f"{path}: its affine gives a zero pixel spacing ({aff[:3, :3].tolist()}); rewrite "
+                              "the mask with the image's geometry.")
+    ui, uj = ci / si, cj / sj
+    if sk < 1e-9:  # no slice axis in the affine (pixdim[3] = 0): the plane's normal, 1 mm thick
+        uk, sk = np.cross(ui, uj), 1.0
+        uk /= np.linalg.norm(uk)
+    else:
+        uk = ck / sk
+    return Geometry(
+        shape=(1, int(size[1]), int(size[0])),
+        spacing=(sk, sj, si),
+        origin=tuple(float(v) for v in lps[:, 3]),  # type: ignore[arg-type]
+        direction=np.column_stack([uk, uj, ui]),
     )
 
 
@@ -296,8 +442,9 @@ def _geom_from_sitk(img: Any) -> Geometry:
 # ------------------------------------------------------------------------------------------
 # DICOM SEG
 # ------------------------------------------------------------------------------------------
-def _seg_segments(path: Path, threshold: float) -> tuple[list[tuple[int, str, NDArray[np.bool_]]], Geometry, str | None, str | None]:
-    """Decode a SEG into (segment number, label, boolean mask) on the SEG's own grid."""
+def _seg_segments(path: Path, threshold: float) -> tuple[list[tuple[int, str, NDArray[np.bool_]]], Geometry, str | None, str | None, dict[int, int]]:
+    """Decode a SEG into (segment number, label, boolean mask) on the SEG's own grid, and the label
+    value each segment records (segment number -> value; ours only, see :func:`_recorded_label_value`)."""
     import highdicom as hd
 
     try:
@@ -325,6 +472,7 @@ def _seg_segments(path: Path, threshold: float) -> tuple[list[tuple[int, str, ND
         direction=np.asarray(vol.direction, float),
     )
     out = []
+    values: dict[int, int] = {}
     for m, num in enumerate(numbers):
         plane = arr[..., m]
         if plane.dtype.kind == "f":
@@ -333,6 +481,9 @@ def _seg_segments(path: Path, threshold: float) -> tuple[list[tuple[int, str, ND
             mask = plane != 0
         desc = seg.get_segment_description(num)
         out.append((num, str(desc.segment_label), np.asarray(mask)))
+        recorded = _recorded_label_value(str(getattr(desc, "SegmentDescription", "") or ""))
+        if recorded is not None:
+            values[num] = recorded
     for_uid = getattr(seg, "FrameOfReferenceUID", None)
     src = None
     try:
@@ -340,7 +491,21 @@ def _seg_segments(path: Path, threshold: float) -> tuple[list[tuple[int, str, ND
         src = str(ref_series)
     except (AttributeError, IndexError):
         src = None
-    return out, geom, (str(for_uid) if for_uid else None), src
+    return out, geom, (str(for_uid) if for_uid else None), src, values
+
+
+def _recorded_label_value(description: str) -> int | None:
+    """The label value our SEG writer (:func:`hcc_imaging.export.seg.write_seg`) records in a
+    segment's SegmentDescription (``"hcc_imaging label value 3"``); None for other SEGs."""
+    from ..export.seg import _LABEL_VALUE_PREFIX
+
+    if not description.startswith(_LABEL_VALUE_PREFIX):
+        return None
+    try:
+        value = int(description[len(_LABEL_VALUE_PREFIX):].split()[0])
+    except (ValueError, IndexError):
+        return None
+    return value if value > 0 else None
 
 
 # ------------------------------------------------------------------------------------------
@@ -501,19 +666,22 @@ def load_segments(
     structures : sequence of str, optional
         RTSTRUCT ROI names / SEG segment labels to keep (default: all).
     fractional_threshold : float
-        Inside at >= this fraction (FRACTIONAL SEG, float NIfTI).
+        Inside at >= this value (FRACTIONAL SEG, float NIfTI probability map).
 
     Returns
     -------
     dict of int -> LabelVolume
         Keyed by segment number (SEG), ROI number (RTSTRUCT) or label value (NIfTI); each map
-        holds that value as its only label, named after the segment / ROI.
+        holds that value as its only label, named after the segment / ROI.  A segment of a SEG
+        written by hcc_imaging also gives the label value it records in
+        ``meta["recorded_label_value"]`` (what :func:`load_mask` uses).
     """
     p = Path(path)
     kind, f = _kind(p)
     segs: list[tuple[int, str, NDArray[np.bool_]]]
+    recorded: dict[int, int] = {}
     if kind == "seg":
-        segs, geom, for_uid, src = _seg_segments(f, fractional_threshold)
+        segs, geom, for_uid, src, recorded = _seg_segments(f, fractional_threshold)
     elif kind == "rtstruct":
         segs, geom, for_uid = _rtstruct_segments(f, reference, structures)
         src = reference.series_instance_uid if reference is not None else None
@@ -537,7 +705,8 @@ def load_segments(
             labels={num: name},
             frame_of_reference_uid=for_uid,
             source_series_instance_uid=src,
-            meta={"source_file": f.name, "format": kind},
+            meta={"source_file": f.name, "format": kind,
+                  **({"recorded_label_value": recorded[num]} if num in recorded else {})},
         )
         if kind == "rtstruct":
             # already filled on the reference grid (reference is required for RTSTRUCT)
@@ -573,13 +742,16 @@ def load_mask(
     structures : sequence of str, optional
         RTSTRUCT ROI names / SEG segment labels to keep (default: all).
     fractional_threshold : float
-        A fractional SEG segment or non-integer float NIfTI is inside at >= this value
-        (relative to 1.0 for SEG, to the maximum for NIfTI).  Default 0.5.
+        A fractional SEG segment or a float NIfTI probability map (values 0..1) is inside at
+        >= this value (absolute).  Default 0.5.
 
     Returns
     -------
     LabelVolume
-        Label values: SEG segment numbers; RTSTRUCT ROIs numbered 1, 2, ... in ROI-number
+        Label values: for a SEG written by hcc_imaging (``hcc-imaging export seg``, ``segment``,
+        ``batch``), the label value each segment records (``"hcc_imaging label value N"`` in its
+        SegmentDescription: lesion L4 stays 4, as :func:`~hcc_imaging.export.seg.read_seg` reads
+        it), for other SEGs the segment numbers; RTSTRUCT ROIs numbered 1, 2, ... in ROI-number
         order; NIfTI values as stored; 1 for a DICOM mask series.
 
     Raises
@@ -615,6 +787,14 @@ def load_mask(
     if kind == "rtstruct":
         # RTSTRUCT ROI numbers are arbitrary (often 1000+); relabel 1..n in ROI order.
         items = [(i + 1, replace(lv, array=(lv.array != 0).astype(np.uint8) * (i + 1))) for i, (_, lv) in enumerate(items)]
+    else:
+        # a SEG of ours records each segment's label value (L3 = 3, however many segments precede it):
+        # keep it, as read_seg does; other SEGs (or ours with two segments recording one value): the
+        # segment number
+        rec = [lv.meta.get("recorded_label_value") for _, lv in items]
+        if all(v is not None for v in rec) and len(set(rec)) == len(rec):
+            items = [(int(v), replace(lv, array=(lv.array != 0).astype(_label_dtype(int(v))) * int(v)))  # type: ignore[arg-type]
+                     for v, (_, lv) in zip(rec, items, strict=True)]
     first = items[0][1]
     out = np.zeros(first.shape, dtype=_label_dtype(max(v for v, _ in items)))
     names: dict[int, str] = {}
@@ -633,7 +813,8 @@ def load_mask(
         names[value] = next(iter(lv.labels.values()))
     if label_names:
         names.update({int(k): str(v) for k, v in label_names.items()})
-    return replace(first, array=out, labels=names)
+    meta = {k: v for k, v in first.meta.items() if k != "recorded_label_value"}
+    return replace(first, array=out, labels=names, meta=meta)
 
 
 #: Beside a NIfTI lesion map: label value -> lesion id (and organ), as ``hcc-imaging batch`` saves it.
@@ -674,6 +855,29 @@ def read_label_names(path: str | os.PathLike[str]) -> tuple[dict[int, str], dict
     return labels, organs
 
 
+def load_lesion_map(path: str | os.PathLike[str], reference: Volume | None) -> tuple[LabelVolume, dict[str, str]]:
+    """A lesion label map and each lesion's organ: a NIfTI (or NRRD/MHA) label map named by the
+    ``labels.json`` beside it when there (label value -> lesion id, lesion id -> organ: what
+    ``hcc-imaging batch`` saves; without it label n is lesion ``Ln``), any other mask as
+    :func:`load_mask` reads it (organs: a SEG's anatomic regions; others none).  What ``hcc-imaging measure`` and ``export seg`` read
+    ``--masks`` / ``--labels`` with, and :func:`load_lesion_masks` a NIfTI map.
+
+    Returns (lesions on ``reference``, lesion id -> organ).
+    """
+    p = Path(path)
+    kind, f = _kind(p)
+    if kind in ("nifti", "itk"):
+        side = f.parent / LABEL_NAMES_FILE
+        names, organs = read_label_names(side) if side.is_file() else ({}, {})
+        return load_mask(f, reference, label_names=names or None), organs
+    lesions = load_mask(f, reference)
+    if kind == "seg":
+        from ..export.seg import seg_organs
+
+        return lesions, seg_organs(f)
+    return lesions, {}
+
+
 def load_lesion_masks(
     path: str | os.PathLike[str], reference: Volume
 ) -> tuple[LabelVolume, LabelVolume | None, dict[str, str]]:
@@ -696,9 +900,7 @@ def load_lesion_masks(
         rd = read_seg(f, reference=reference)
         return rd.lesions, rd.viable, dict(rd.organs)
     if kind in ("nifti", "itk"):
-        side = f.parent / LABEL_NAMES_FILE
-        names, organs = read_label_names(side) if side.is_file() else ({}, {})
-        lesions = load_mask(f, reference, label_names=names or None)
+        lesions, organs = load_lesion_map(f, reference)
         via = next((f.parent / n for n in VIABLE_MASK_FILES if (f.parent / n).is_file() and f.parent / n != f), None)
         viable = load_mask(via, reference, label_names=dict(lesions.labels)) if via is not None else None
         return lesions, viable, organs

@@ -23,6 +23,30 @@ def test_a_hint_names_only_the_flags_the_command_has() -> None:
     assert command_line_hint("no keyword here", argparse.Namespace(on_tilt="error")) == ""
 
 
+def test_a_mask_off_its_image_names_the_command_argument(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """``measure`` with a mask far from the image: the error said only "Check that `reference` is the
+    series the mask was drawn on" (a Python argument); it now names STUDY.  An empty mask measured
+    nothing with exit 0 and no word; it is warned of."""
+    import logging
+
+    import numpy as np
+
+    from hcc_imaging.io.masks import save_mask
+    from hcc_imaging.volume import LabelVolume
+
+    sample = Path(__file__).resolve().parents[2] / "sample_data" / "liver_phantom" / "baseline" / "arterial"
+    save_mask(LabelVolume.create(np.ones((2, 2, 2), np.uint8), spacing=(1, 1, 1), origin=(900.0, 900.0, 900.0)),
+              tmp_path / "far.nii.gz")
+    assert main(["measure", str(sample), "--masks", str(tmp_path / "far.nii.gz")]) == 2
+    err = capsys.readouterr().err
+    assert "entirely outside" in err and "On the command line: give as STUDY the series the mask was drawn on." in err
+    save_mask(LabelVolume.create(np.zeros((2, 2, 2), np.uint8), spacing=(1, 1, 1)), tmp_path / "empty.nii.gz")
+    with caplog.at_level(logging.WARNING, logger="hcc_imaging.commands.measure"):
+        assert main(["measure", str(sample), "--masks", str(tmp_path / "empty.nii.gz"), "--json"]) == 0
+    assert capsys.readouterr().out.strip() == "[]" and "the mask holds no lesion" in caplog.text
+
+
 def test_segment_loads_a_tilted_series_with_on_tilt_resample(shared_data: Path, tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     """Every series of the folder was left out and the command said only "no loadable image series";

@@ -89,6 +89,47 @@ def test_float_nifti_thresholded_at_half(tmp_path: Path) -> None:
     np.testing.assert_array_equal(lv.array[0, 0], [0, 0, 0, 1, 1, 1])
 
 
+def test_float_nifti_values_are_labels_probabilities_or_refused(tmp_path: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """A float32 label map with one interpolation residue (2.9999998 for 3) keeps its three labels
+    (it became one label 1, thresholded at half its maximum); a probability map is inside at 0.5
+    absolute, with a warning (0.45 was inside beside 0.9, at half the maximum); other non-integer
+    values, and an integer label too large to keep (uint32 3e9 wrapped negative), are refused."""
+    import logging
+
+    import nibabel as nib
+
+    def write(name: str, arr: np.ndarray) -> Path:
+        nib.save(nib.Nifti1Image(arr, np.diag([0.8, 0.8, 2.0, 1.0])), tmp_path / name)
+        return tmp_path / name
+
+    lab = np.zeros((6, 5, 4), np.float32)  # NIfTI (i, j, k)
+    lab[0:2, 0:2, 0] = 1.0
+    lab[3:5, 0:2, 1] = 2.0
+    lab[0:2, 3:5, 2] = 3.0
+    lab[1, 3, 2] = 2.9999998
+    out = load_mask(write("labels.nii.gz", lab))
+    assert out.labels == {1: "L1", 2: "L2", 3: "L3"}
+    np.testing.assert_array_equal(out.array, np.rint(lab).astype(np.uint8).transpose(2, 1, 0))
+    prob = np.zeros((6, 5, 4), np.float32)
+    prob[0:2, 0:2, 0] = 0.9
+    prob[3:5, 0:2, 1] = 0.45
+    prob[0, 4, 3] = np.nan
+    with caplog.at_level(logging.WARNING, logger="hcc_imaging.io.masks"):
+        out = load_mask(write("prob.nii.gz", prob))
+    assert out.labels == {1: "L1"}
+    np.testing.assert_array_equal(out.array, (prob >= 0.5).astype(np.uint8).transpose(2, 1, 0))
+    assert "probability (fractional) mask" in caplog.text and ">= 0.5" in caplog.text and "4 non-zero" in caplog.text
+    bad = lab.copy()
+    bad[4, 4, 3] = 2.5
+    with pytest.raises(MaskFormatError, match=r"non-integer values outside 0..1 \(e.g. 2.5 at voxel \(3, 4, 4\)"):
+        load_mask(write("bad.nii.gz", bad))
+    big = np.zeros((6, 5, 4), np.uint32)
+    big[0, 0, 0] = 3_000_000_000
+    with pytest.raises(MaskFormatError, match="label value 3000000000, larger than"):
+        load_mask(write("big.nii.gz", big))
+
+
 def test_negative_nifti_refused(tmp_path: Path) -> None:
     import SimpleITK as sitk
 
@@ -103,6 +144,44 @@ def test_4d_nifti_refused(tmp_path: Path) -> None:
     nib.save(nib.Nifti1Image(np.zeros((3, 3, 3, 2), np.uint8), np.eye(4)), tmp_path / "four.nii.gz")
     with pytest.raises(MaskFormatError, match="4-D"):
         load_mask(tmp_path / "four.nii.gz")
+
+
+@pytest.mark.parametrize("plane", ["axial", "coronal"])
+def test_single_slice_2d_nifti_lands_on_its_own_slice(tmp_path: Path, plane: str) -> None:
+    """A 2-D NIfTI (dim[0] = 2) of slice 7 whose affine puts it at that slice's position: placed on
+    slice 7 of the image (before: SimpleITK's 2-D image dropped the slice position, so it went to
+    the slice at 0 mm, or "entirely outside" the image; a coronal slice raised a raw ITK error)."""
+    import nibabel as nib
+
+    direction = np.eye(3) if plane == "axial" else np.column_stack([[0, 1.0, 0], [0, 0, -1.0], [1.0, 0, 0]])
+    ref = Volume.create(np.zeros((10, 20, 20), np.int16), spacing=(2.0, 1.0, 1.0), origin=(-5.0, 3.0, 40.0),
+                        direction=direction)
+    arr = np.zeros(ref.shape, np.uint8)
+    arr[7, 4:9, 5:12] = 3
+    arr[7, 12:15, 2:4] = 5
+    arr[2, 4:9, 5:12] = 1  # another slice: must not come along
+    save_mask(LabelVolume.like(ref, arr), tmp_path / "full.nii.gz")
+    full = nib.load(tmp_path / "full.nii.gz")
+    aff = full.affine.copy()
+    aff[:3, 3] = (full.affine @ [0, 0, 7, 1])[:3]  # NIfTI (i, j, k) = our (col, row, slice)
+    nib.save(nib.Nifti1Image(np.ascontiguousarray(np.asarray(full.dataobj)[:, :, 7]), aff), tmp_path / "one.nii.gz")
+    assert nib.load(tmp_path / "one.nii.gz").header["dim"][0] == 2
+    alone = load_mask(tmp_path / "one.nii.gz")
+    assert alone.shape == (1, 20, 20)
+    np.testing.assert_allclose(alone.index_to_lps([0, 0, 0]), ref.index_to_lps([7, 0, 0]), atol=1e-4)
+    on = load_mask(tmp_path / "one.nii.gz", ref)
+    expected = np.where(np.arange(10)[:, None, None] == 7, arr, 0)
+    np.testing.assert_array_equal(on.array, expected)
+    assert on.labels == {3: "L3", 5: "L5"}
+
+
+def test_2d_image_mask_without_a_slice_position_refused(tmp_path: Path) -> None:
+    """A 2-D NRRD holds no position along the slice normal: refused (it was put at 0 mm)."""
+    import SimpleITK as sitk
+
+    sitk.WriteImage(sitk.GetImageFromArray(np.ones((4, 5), np.uint8)), str(tmp_path / "flat.nrrd"))
+    with pytest.raises(MaskFormatError, match="2-D image: it holds no position"):
+        load_mask(tmp_path / "flat.nrrd")
 
 
 # ----------------------------------------------------------------------- reference policy
@@ -388,3 +467,69 @@ def test_a_mask_partly_outside_or_lost_on_the_grid_is_reported(tmp_path: Path, c
 def load_mask_from(lv: LabelVolume, tmp_path: Path, ref: Volume) -> LabelVolume:
     save_mask(lv, tmp_path / "m.nii.gz")
     return load_mask(tmp_path / "m.nii.gz", ref)
+
+
+def test_seg_of_ours_keeps_the_label_values_it_records(tmp_path: Path) -> None:
+    """``load_mask`` on a SEG hcc_imaging wrote ("hcc_imaging label value N" in each segment's
+    SegmentDescription): lesions L3 and L7 keep values 3 and 7, as ``read_seg`` and
+    ``load_lesion_masks`` read them (before: renumbered 1 and 2 by segment number, so
+    ``segment --each-label`` wrote 1 for L3, and ``export seg --viable`` paired the wrong lesion);
+    a SEG without those descriptions (another tool's) keeps the segment numbers."""
+    from ..export.conftest import write_ct_series
+
+    ct = write_ct_series(tmp_path / "ct")
+    arr = np.zeros(ct.volume.shape, np.uint8)
+    arr[1:3, 5:10, 5:12] = 3
+    arr[3:5, 20:25, 25:32] = 7
+    save_mask(LabelVolume.like(ct.volume, arr, labels={3: "L3", 7: "L7"}), tmp_path / "m.dcm", reference=ct.volume)
+    for ref in (ct.volume, None):
+        back = load_mask(tmp_path / "m.dcm", ref)
+        assert dict(back.labels) == {3: "L3", 7: "L7"}
+        np.testing.assert_array_equal(back.array if ref is not None else back.resample_to(ct.volume).array, arr)
+        assert "recorded_label_value" not in back.meta
+    ds = pydicom.dcmread(tmp_path / "m.dcm")
+    for item in ds.SegmentSequence:
+        del item.SegmentDescription
+    ds.save_as(tmp_path / "foreign.dcm")
+    back = load_mask(tmp_path / "foreign.dcm", ct.volume)
+    assert dict(back.labels) == {1: "L3", 2: "L7"}
+    np.testing.assert_array_equal(back.array, np.select([arr == 3, arr == 7], [1, 2], 0))
+
+
+def test_nifti_without_orientation_refused_and_two_affines_warned(tmp_path: Path,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """qform_code = sform_code = 0: no orientation, refused (it was placed from the voxel size alone,
+    with at most a "partly outside" warning); an sform 20 mm off the qform: read by the sform, with a
+    warning naming both (it was silent)."""
+    import logging
+
+    import nibabel as nib
+
+    data = np.zeros((6, 5, 4), np.uint8)
+    data[1:3, 1:3, 1] = 1
+    aff = np.diag([0.8, 0.8, 2.0, 1.0])
+    aff[:3, 3] = (10.0, -20.0, 30.0)
+    img = nib.Nifti1Image(data, aff)
+    img.set_qform(aff, code=0)
+    img.set_sform(aff, code=0)
+    nib.save(img, tmp_path / "none.nii.gz")
+    with pytest.raises(MaskFormatError, match="none.nii.gz holds no orientation: its qform_code and sform_code are both 0"):
+        load_mask(tmp_path / "none.nii.gz")
+    shifted = aff.copy()
+    shifted[0, 3] += 20.0
+    img = nib.Nifti1Image(data, aff)
+    img.set_qform(aff, code=1)
+    img.set_sform(shifted, code=1)
+    nib.save(img, tmp_path / "two.nii.gz")
+    with caplog.at_level(logging.WARNING, logger="hcc_imaging.io.masks"):
+        lv = load_mask(tmp_path / "two.nii.gz")
+    assert "sform and qform place it differently, up to 20.0 mm apart" in caplog.text
+    assert "sform voxel 0 at RAS [30.0, -20.0, 30.0], qform voxel 0 at RAS [10.0, -20.0, 30.0]" in caplog.text
+    assert "It is read by the sform (as nibabel reads it)" in caplog.text
+    ras = shifted @ np.array([1, 1, 1, 1.0])  # NIfTI voxel (i, j, k) = (1, 1, 1): our (1, 1, 1)
+    np.testing.assert_allclose(lv.index_to_lps([1, 1, 1]), [-ras[0], -ras[1], ras[2]], atol=1e-4)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hcc_imaging.io.masks"):
+        save_mask(lv, tmp_path / "one.nii.gz")
+        load_mask(tmp_path / "one.nii.gz")
+    assert "sform and qform" not in caplog.text

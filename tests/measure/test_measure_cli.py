@@ -172,3 +172,69 @@ def test_a_viable_mask_outside_its_lesions_is_named(tmp_path: Path, capsys: pyte
     err = runs["shifted"].stderr
     assert "100 % of the viable mask's voxels of L3 (28 of 28) lie outside every lesion mask (more than 5 %)" in err
     assert "of L1 (" in err and "of L4 (" not in err
+
+
+def test_measure_and_export_seg_name_lesions_by_the_labels_json_beside_the_map(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A NIfTI lesion map with the ``labels.json`` the batch saves beside it (label 1 is lesion L4,
+    3 is L1, 6 is node N1): ``measure`` reports those ids and measures N1 as a node, ``export seg``
+    writes the segments under those ids with N1's region a lymph node (before: both ignored the file,
+    reporting and writing L1..L8, so tracking UIDs attached to the wrong lesions)."""
+    import shutil
+
+    import pydicom
+
+    shutil.copy(SAMPLE / "masks" / "lesions.nii.gz", tmp_path / "lesions.nii.gz")
+    names = {"1": "L4", "2": "L9", "3": "L1", "4": "L2", "5": "L3", "6": "N1", "7": "L7", "8": "L8"}
+    (tmp_path / "labels.json").write_text(json.dumps({"labels": names, "organs": {"N1": "lymph_node"}}))
+    plain = _measured(capsys, "--masks", str(SAMPLE / "masks" / "lesions.nii.gz"))
+    got = _measured(capsys, "--masks", str(tmp_path / "lesions.nii.gz"))
+    assert {m["label"]: lid for lid, m in got.items()} == {int(k): v for k, v in names.items()}
+    assert got["N1"]["is_lymph_node"] and not got["L4"]["is_lymph_node"]
+    assert got["L4"]["volume_mm3"] == pytest.approx(plain["L1"]["volume_mm3"])
+    out = tmp_path / "out.dcm"
+    assert main(["export", "seg", "--image", str(SAMPLE / "arterial"), "--labels", str(tmp_path / "lesions.nii.gz"),
+                 "--out", str(out)]) == 0
+    ds = pydicom.dcmread(out, stop_before_pixels=True)
+    segs = {str(s.SegmentLabel): s for s in ds.SegmentSequence}
+    assert set(segs) == set(names.values())
+    assert str(segs["L4"].SegmentDescription) == "hcc_imaging label value 1"
+    assert "lymph" in str(segs["N1"].AnatomicRegionSequence[0].CodeMeaning).lower()
+    assert "liver" in str(segs["L4"].AnatomicRegionSequence[0].CodeMeaning).lower()
+
+
+def test_a_lesion_cut_by_the_image_end_is_flagged(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """The sample's arterial series cut after slice 28 (L1 spans slices 25..32): L1 measured on the
+    short series touches its last slice; ``measure`` warns, naming it, and its JSON row says so in
+    ``mask_problems`` (it was measured at about half its volume as "measurable", without a word); the
+    lesions inside the image are not flagged, nor on the whole series any but L8 (the ascites, which
+    spans every slice of the scan)."""
+    import logging
+    import shutil
+
+    from hcc_imaging.io import load_series
+    from hcc_imaging.io.masks import load_mask, save_mask
+    from hcc_imaging.volume import LabelVolume
+
+    full = load_series(SAMPLE / "arterial")
+    (tmp_path / "ct").mkdir()
+    for k, f in enumerate(full.meta["source_files"][:29]):
+        shutil.copy(f, tmp_path / "ct" / f"s{k:03d}.dcm")
+    short = load_series(tmp_path / "ct")
+    les = load_mask(SAMPLE / "masks" / "lesions.nii.gz", full)
+    cut = np.asarray(les.array)[:29]
+    save_mask(LabelVolume.like(short, cut, labels=dict(les.labels)), tmp_path / "cut.nii.gz")
+    touching = {les.labels[v] for v in np.unique(cut[-1]) if v}
+    assert "L1" in touching
+    with caplog.at_level(logging.WARNING, logger="hcc_imaging.commands.measure"):
+        assert main(["measure", str(tmp_path / "ct"), "--masks", str(tmp_path / "cut.nii.gz"), "--json"]) == 0
+    rows = {m["lesion_id"]: m for m in json.loads(capsys.readouterr().out)}
+    assert {lid for lid, m in rows.items() if "mask_problems" in m} == touching
+    assert "touches the image's edge (last slice of series" in rows["L1"]["mask_problems"][0]
+    assert "L1 touches the image's edge" in caplog.text and "may be cut, measured smaller than it is" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hcc_imaging.commands.measure"):
+        whole = _measured(capsys, "--masks", str(SAMPLE / "masks" / "lesions.nii.gz"))
+    assert {lid for lid, m in whole.items() if "mask_problems" in m} == {"L8"}
+    assert "L8 touches the image's edge (first slice and last slice" in caplog.text and "L1 touches" not in caplog.text

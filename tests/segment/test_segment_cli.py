@@ -109,6 +109,8 @@ def test_seg_outputs_of_a_lesion_and_its_viable_part_are_told_apart(study_dir, t
         pytest.param(["--seed", "1,2"], "3 comma-separated", id="seed-count"),
         pytest.param(["--seed", "a,b,c"], "comma-separated numbers", id="seed-text"),
         pytest.param(["--seed", "10,70,50", "--phase", "hepatobiliary"], "--phase", id="phase-missing"),
+        pytest.param(["--seed", "10,70,50", "--phase", "venous"],
+                     "--phase venous: not a phase; give one of pre_contrast, arterial_early", id="phase-unknown"),
         pytest.param(["--seed", "10,70,50", "--extrahepatic"], "add --liver", id="extrahepatic-without-liver"),
         pytest.param(["--from-mask", "l.nii.gz"], "needs --from-series", id="from-mask-without-series"),
         pytest.param(["--seed", "10,70,50", "--from-label", "2"], "go with --from-mask", id="from-label-alone"),
