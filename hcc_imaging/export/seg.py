@@ -487,11 +487,12 @@ def read_seg(path: str | os.PathLike[str], reference: Volume | None = None) -> S
                 "load it with hcc_imaging.io.load_series or read the SEG without reference=."
             )
         arr = seg.get_pixels_by_source_instance(
-            source_sop_instance_uids=list(uids), segment_numbers=numbers, combine_segments=False
+            source_sop_instance_uids=list(uids), segment_numbers=numbers, combine_segments=False,
+            rescale_fractional=True,
         )
         geom_ref: Any = reference
     else:
-        vol = seg.get_volume(combine_segments=False)
+        vol = seg.get_volume(combine_segments=False, rescale_fractional=True)
         arr = np.asarray(vol.array)
         aff = np.asarray(vol.affine, dtype=float)
         spacing = np.linalg.norm(aff[:3, :3], axis=0)
@@ -503,7 +504,7 @@ def read_seg(path: str | os.PathLike[str], reference: Volume | None = None) -> S
     names: dict[int, str] = {}
     for i, n in enumerate(numbers):
         name = labels_by_num[n]
-        m = np.asarray(arr[..., i]) > 0
+        m = _inside(arr[..., i])
         if name.endswith(VIABLE_SUFFIX):
             viable_arr[m] = values[n]
             has_viable = True
@@ -521,6 +522,17 @@ def read_seg(path: str | os.PathLike[str], reference: Volume | None = None) -> S
         vi = LabelVolume.create(viable_arr, **geometry, **kwargs) if has_viable else None
     return SegRead(lesions=lesions, viable=vi, segment_labels=labels_by_num, tracking_uids=tuids, organs=organs,
                    kinds=kinds)
+
+
+def _inside(plane: Any) -> np.ndarray:
+    """The voxels of a decoded segment that are inside it: any non-zero value of a BINARY segment;
+    of a FRACTIONAL one (highdicom rescales it to stored value / MaximumFractionalValue), a
+    fraction of at least ``io.masks.FRACTIONAL_THRESHOLD`` (0.5), the rule of
+    :func:`hcc_imaging.io.masks.load_mask`, so both read the same voxels."""
+    from ..io.masks import FRACTIONAL_THRESHOLD
+
+    a = np.asarray(plane)
+    return a >= FRACTIONAL_THRESHOLD if a.dtype.kind == "f" else a != 0
 
 
 def _segment_organs(segments: Any) -> dict[str, str]:

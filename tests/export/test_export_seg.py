@@ -226,3 +226,61 @@ def test_load_source_datasets_unreadable_file(tmp_path: Path, ct) -> None:
                         meta={"source_files": [str(tmp_path / "gone.dcm")]})
     with pytest.raises(SegExportError, match="cannot be read"):
         load_source_datasets(vol)
+
+
+def _foreign_seg(path: Path, ct, planes, labels, *, fractional: bool = False, types=None,  # noqa: ANN001
+                 sources=None) -> Path:
+    """A SEG as another tool writes it (highdicom, no hcc_imaging segment descriptions): one segment
+    per plane of ``planes`` ((slice, row, col) arrays over ``sources``, default every slice of ``ct``)."""
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    sources = [pydicom.dcmread(f) for f in ct.files] if sources is None else sources
+    descs = [
+        hd.seg.SegmentDescription(
+            segment_number=n, segment_label=label,
+            segmented_property_category=(types or {}).get(label, (codes.SCT.MorphologicallyAbnormalStructure,))[0],
+            segmented_property_type=(types or {}).get(label, (None, codes.SCT.Neoplasm))[1],
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL)
+        for n, label in enumerate(labels, start=1)
+    ]
+    seg = hd.seg.Segmentation(
+        source_images=sources, pixel_array=np.stack(planes, -1).astype(np.float32 if fractional else bool),
+        segmentation_type=hd.seg.SegmentationTypeValues.FRACTIONAL if fractional else hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=descs, series_instance_uid=hd.UID(), series_number=5, sop_instance_uid=hd.UID(),
+        instance_number=1, manufacturer="other tool", manufacturer_model_name="x", software_versions="1",
+        device_serial_number="1", **({"max_fractional_value": 255} if fractional else {}))
+    seg.save_as(path)
+    return path
+
+
+def test_read_seg_fractional_segment_inside_at_half(tmp_path: Path, ct) -> None:
+    """A FRACTIONAL segment (1.0 inside, 0.2 in a shell around it, 0.5 on one row) is inside where
+    its fraction is at least 0.5, as load_mask reads it; read_seg counted any value above 0 (the
+    shell too), so batch, the napari import and measure's SEG path measured a bigger lesion."""
+    from scipy import ndimage
+
+    from hcc_imaging.io.masks import load_mask
+
+    labels, _ = lesion_labels(ct.volume)
+    core = labels.array == 1
+    shell = ndimage.binary_dilation(core, iterations=2) & ~core
+    half = np.zeros_like(core)
+    half[2, 3, 10:20] = True
+    half &= ~core
+    frac = np.where(core, 1.0, np.where(half, 0.5, np.where(shell, 0.2, 0.0)))
+    f = _foreign_seg(tmp_path / "frac.dcm", ct, [frac], ["Tumor"], fractional=True)
+    want = core | half
+    assert shell.sum() > half.sum() > 0
+    for back in (read_seg(f, ct.volume).lesions, read_seg(f).lesions):
+        assert int((back.array != 0).sum()) == int(want.sum())
+    np.testing.assert_array_equal(read_seg(f, ct.volume).lesions.array != 0, want)
+    np.testing.assert_array_equal(load_mask(f, ct.volume).array != 0, want)
+
+
+def test_read_seg_true_fractional_file_matches_load_mask(shared_data: Path) -> None:
+    """highdicom's own FRACTIONAL test SEG: read_seg and load_mask give the same voxels."""
+    from hcc_imaging.io.masks import load_mask
+
+    f = shared_data / "highdicom_testfiles" / "seg_image_ct_true_fractional.dcm"
+    np.testing.assert_array_equal(read_seg(f).lesions.array != 0, load_mask(f).array != 0)
