@@ -435,9 +435,12 @@ def read_seg(path: str | os.PathLike[str], reference: Volume | None = None) -> S
     path : path
         The SEG file.
     reference : Volume, optional
-        The source volume (with ``meta["sop_instance_uids"]`` in slice order).  When given,
-        frames are placed by source SOP Instance UID and the result is on its grid exactly;
-        otherwise highdicom's ``get_volume()`` geometry is used.
+        The image to place the segments on: frames are placed by their plane positions (as
+        :func:`hcc_imaging.io.masks.load_mask` places a SEG), so a SEG of only some of its slices,
+        or drawn on another series of its frame of reference (resampled nearest-neighbour onto its
+        grid), is read too; slices the SEG does not cover are 0.  Without it, the SEG's own grid
+        (highdicom's ``get_volume()``).  A FRACTIONAL segment is inside at a fraction >= 0.5
+        (``io.masks.FRACTIONAL_THRESHOLD``).
 
     Returns
     -------
@@ -445,26 +448,36 @@ def read_seg(path: str | os.PathLike[str], reference: Volume | None = None) -> S
         ``lesions``: label value per lesion (from our ``SegmentDescription`` when present,
         else segment order); ``viable``: segments labelled ``"... viable"``, or None;
         ``organs``: each lesion's anatomic region as an organ name.
+
+    Raises
+    ------
+    SegExportError
+        The file is not a DICOM SEG.
+    GeometryMismatchError
+        The SEG's frame of reference is not the reference's, or it lies outside its grid.
+    UnsupportedDicomError
+        The SEG's frames do not form one regular 3-D grid.
     """
-    import highdicom as hd
+    import pydicom
 
     from ..volume import LabelVolume
 
     try:
-        seg = hd.seg.segread(path)
-    except Exception as err:  # highdicom raises several types for non-SEG input
+        hdr = pydicom.dcmread(path, stop_before_pixels=True)
+    except (OSError, pydicom.errors.InvalidDicomError) as err:
         raise SegExportError(f"{path} is not a readable DICOM SEG ({err}).") from err
-    numbers = [int(d.SegmentNumber) for d in seg.SegmentSequence]
-    labels_by_num = {int(d.SegmentNumber): str(d.SegmentLabel) for d in seg.SegmentSequence}
-    tuids = {
-        str(d.SegmentLabel): str(d.TrackingUID) for d in seg.SegmentSequence if "TrackingUID" in d
-    }
-    organs = _segment_organs(seg.SegmentSequence)
-    kinds = _segment_kinds(seg.SegmentSequence)
+    if str(hdr.get("Modality", "")) != "SEG" or "SegmentSequence" not in hdr:
+        raise SegExportError(f"{path} is not a readable DICOM SEG: it is a {hdr.get('Modality', '?')} object "
+                             "without segments. Pass a DICOM SEG file.")
+    segments = hdr.SegmentSequence
+    labels_by_num = {int(d.SegmentNumber): str(d.SegmentLabel) for d in segments}
+    tuids = {str(d.SegmentLabel): str(d.TrackingUID) for d in segments if "TrackingUID" in d}
+    organs = _segment_organs(segments)
+    kinds = _segment_kinds(segments)
     values: dict[int, int] = {}
     next_value = 1
     lesion_names: dict[str, int] = {}
-    for d in seg.SegmentSequence:
+    for d in segments:
         n = int(d.SegmentNumber)
         name = labels_by_num[n]
         base = name[: -len(VIABLE_SUFFIX)] if name.endswith(VIABLE_SUFFIX) else name
@@ -479,32 +492,20 @@ def read_seg(path: str | os.PathLike[str], reference: Volume | None = None) -> S
         next_value = max(next_value, v + 1)
         values[n] = v
 
-    if reference is not None:
-        uids = reference.meta.get("sop_instance_uids") if reference.meta else None
-        if not uids:
-            raise SegExportError(
-                f"reference series {reference.series_instance_uid} has no meta['sop_instance_uids']; "
-                "load it with hcc_imaging.io.load_series or read the SEG without reference=."
-            )
-        arr = seg.get_pixels_by_source_instance(
-            source_sop_instance_uids=list(uids), segment_numbers=numbers, combine_segments=False,
-            rescale_fractional=True,
-        )
-        geom_ref: Any = reference
-    else:
-        vol = seg.get_volume(combine_segments=False, rescale_fractional=True)
-        arr = np.asarray(vol.array)
-        aff = np.asarray(vol.affine, dtype=float)
-        spacing = np.linalg.norm(aff[:3, :3], axis=0)
-        geom_ref = None
-        geometry = dict(spacing=tuple(spacing), origin=tuple(aff[:3, 3]), direction=aff[:3, :3] / spacing)
-    lesion_arr = np.zeros(arr.shape[:3], dtype=np.int32)
-    viable_arr = np.zeros(arr.shape[:3], dtype=np.int32)
+    # the frames decoded onto the SEG's own grid (their plane positions; slices it does not cover
+    # are 0) and placed on the reference's by geometry, as load_mask reads a SEG: a SEG of only
+    # some slices, or drawn on another series of the same frame of reference, is read too (by
+    # source SOP Instance UID they were a KeyError, and a SEG without "spatial locations
+    # preserved", dcmqi's, a RuntimeError of highdicom's)
+    from ..io.masks import FRACTIONAL_THRESHOLD, _fit_to_reference, _seg_segments
+
+    segs, geom, for_uid, src_series = _seg_segments(Path(path), FRACTIONAL_THRESHOLD)
+    lesion_arr = np.zeros(geom.shape, dtype=np.int32)
+    viable_arr = np.zeros(geom.shape, dtype=np.int32)
     has_viable = False
     names: dict[int, str] = {}
-    for i, n in enumerate(numbers):
+    for n, _label, m in segs:
         name = labels_by_num[n]
-        m = _inside(arr[..., i])
         if name.endswith(VIABLE_SUFFIX):
             viable_arr[m] = values[n]
             has_viable = True
@@ -513,26 +514,17 @@ def read_seg(path: str | os.PathLike[str], reference: Volume | None = None) -> S
             names[values[n]] = name
     for name, v in lesion_names.items():
         names.setdefault(v, name)
-    kwargs = dict(labels=names, frame_of_reference_uid=str(seg.FrameOfReferenceUID))
-    if geom_ref is not None:
-        lesions = LabelVolume.like(geom_ref, lesion_arr, **kwargs)
-        vi = LabelVolume.like(geom_ref, viable_arr, **kwargs) if has_viable else None
-    else:
-        lesions = LabelVolume.create(lesion_arr, **geometry, **kwargs)
-        vi = LabelVolume.create(viable_arr, **geometry, **kwargs) if has_viable else None
+    seg_name = Path(path).name
+    maps = {}
+    for what, arr in (("lesions", lesion_arr), ("viable", viable_arr if has_viable else None)):
+        if arr is None:
+            continue
+        lv = LabelVolume(array=arr, geometry=geom, labels=dict(names), frame_of_reference_uid=for_uid,
+                         source_series_instance_uid=src_series, meta={"source_file": seg_name, "format": "seg"})
+        maps[what] = _fit_to_reference(lv, reference, seg_name if what == "lesions" else f"{seg_name} (viable parts)")
+    lesions, vi = maps["lesions"], maps.get("viable")
     return SegRead(lesions=lesions, viable=vi, segment_labels=labels_by_num, tracking_uids=tuids, organs=organs,
                    kinds=kinds)
-
-
-def _inside(plane: Any) -> np.ndarray:
-    """The voxels of a decoded segment that are inside it: any non-zero value of a BINARY segment;
-    of a FRACTIONAL one (highdicom rescales it to stored value / MaximumFractionalValue), a
-    fraction of at least ``io.masks.FRACTIONAL_THRESHOLD`` (0.5), the rule of
-    :func:`hcc_imaging.io.masks.load_mask`, so both read the same voxels."""
-    from ..io.masks import FRACTIONAL_THRESHOLD
-
-    a = np.asarray(plane)
-    return a >= FRACTIONAL_THRESHOLD if a.dtype.kind == "f" else a != 0
 
 
 def _segment_organs(segments: Any) -> dict[str, str]:

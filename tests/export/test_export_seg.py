@@ -211,12 +211,17 @@ def test_write_seg_rejects_multiframe_source(tmp_path: Path, ct) -> None:
         write_seg(labels, ct.volume, tmp_path / "x.dcm", source_datasets=[ds])
 
 
-def test_read_seg_reference_needs_sop_uids(tmp_path: Path, ct) -> None:
-    labels, _ = lesion_labels(ct.volume)
-    info = write_seg(labels, ct.volume, tmp_path / "seg.dcm")
+def test_read_seg_places_frames_by_position_not_by_sop_uid(tmp_path: Path, ct) -> None:
+    """A reference without its files' SOP Instance UIDs (a Volume made in memory): the frames are
+    placed by their positions (until 2026-12-05 it was refused: frames were looked up by UID)."""
+    labels, viable = lesion_labels(ct.volume)
+    info = write_seg(labels, ct.volume, tmp_path / "seg.dcm", viable=viable)
     bare = Volume.create(ct.volume.array, spacing=ct.volume.spacing, origin=ct.volume.origin)
-    with pytest.raises(SegExportError, match="no meta\\['sop_instance_uids'\\]"):
-        read_seg(info.path, bare)
+    back = read_seg(info.path, bare)
+    np.testing.assert_array_equal(back.lesions.array, labels.array)
+    assert back.viable is not None
+    np.testing.assert_array_equal(back.viable.array, viable.array)
+    assert back.lesions.geometry.equals(bare.geometry)
 
 
 def test_load_source_datasets_unreadable_file(tmp_path: Path, ct) -> None:
@@ -284,3 +289,84 @@ def test_read_seg_true_fractional_file_matches_load_mask(shared_data: Path) -> N
 
     f = shared_data / "highdicom_testfiles" / "seg_image_ct_true_fractional.dcm"
     np.testing.assert_array_equal(read_seg(f).lesions.array != 0, load_mask(f).array != 0)
+
+
+def _other_series(ct, folder: Path, shift_slices: int = 0) -> list[Path]:  # noqa: ANN001
+    """A copy of ``ct``'s files as another series of the same frame of reference (another phase of
+    the study): new series and SOP Instance UIDs, moved ``shift_slices`` slices along z."""
+    from pydicom.uid import generate_uid
+
+    folder.mkdir(parents=True, exist_ok=True)
+    series = generate_uid()
+    out = []
+    for f in ct.files:
+        ds = pydicom.dcmread(f)
+        ds.SeriesInstanceUID = series
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.ImagePositionPatient = [*ds.ImagePositionPatient[:2], float(ds.ImagePositionPatient[2]) + shift_slices * 2.5]
+        ds.save_as(folder / f.name)
+        out.append(folder / f.name)
+    return out
+
+
+def test_read_seg_of_some_slices_only(tmp_path: Path, ct) -> None:
+    """A SEG whose source images are only the slices its segment is on (another tool's style): the
+    other slices are 0.  By source SOP Instance UID it was a KeyError naming the missing UIDs."""
+    from hcc_imaging.io.masks import load_lesion_masks
+
+    labels, _ = lesion_labels(ct.volume)
+    m = labels.array == 1
+    ks = [k for k in range(m.shape[0]) if m[k].any()]
+    assert 0 < len(ks) < m.shape[0]
+    f = _foreign_seg(tmp_path / "partial.dcm", ct, [m[ks]], ["Tumor"], sources=[pydicom.dcmread(ct.files[k]) for k in ks])
+    back = read_seg(f, ct.volume)
+    np.testing.assert_array_equal(back.lesions.array != 0, m)
+    assert back.lesions.geometry.equals(ct.volume.geometry) and dict(back.lesions.labels) == {1: "Tumor"}
+    np.testing.assert_array_equal(load_lesion_masks(f, ct.volume)[0].array != 0, m)
+
+
+@pytest.mark.parametrize("shift", [0, 1], ids=["same-grid", "grid-one-slice-up"])
+def test_read_seg_drawn_on_another_series_of_the_frame_of_reference(tmp_path: Path, ct, shift: int) -> None:
+    """Our SEG (lesions and viable parts) written on another series of the study (the portal-venous
+    phase, same frame of reference), read on this one: placed by position, the same voxels in
+    patient space.  By source SOP Instance UID it was a KeyError listing the other series' UIDs."""
+    from hcc_imaging.io import load_series
+
+    labels, viable = lesion_labels(ct.volume)
+    other = load_series(_other_series(ct, tmp_path / "pv", shift)[0].parent)
+    assert other.series_instance_uid != ct.series_uid and other.frame_of_reference_uid == ct.for_uid
+    # the same lesions in patient space, on the other series' grid
+    info = write_seg(labels.resample_to(other), other, tmp_path / "pv_seg.dcm", viable=viable.resample_to(other))
+    back = read_seg(info.path, ct.volume)
+    want_les, want_via = labels.array.copy(), viable.array.copy()
+    if shift:  # the other series starts a slice higher: this series' first slice is not in it
+        want_les[:shift] = 0
+        want_via[:shift] = 0
+    np.testing.assert_array_equal(back.lesions.array, want_les)
+    assert back.viable is not None
+    np.testing.assert_array_equal(back.viable.array, want_via)
+    assert back.lesions.geometry.equals(ct.volume.geometry)
+
+
+def test_read_seg_of_another_frame_of_reference_is_refused(tmp_path: Path, ct) -> None:
+    other = write_ct_series(tmp_path / "other", seed=3)
+    labels, _ = lesion_labels(other.volume)
+    info = write_seg(labels, other.volume, tmp_path / "o.dcm")
+    with pytest.raises(GeometryMismatchError, match=f"frame of reference {other.for_uid}.*{ct.for_uid}"):
+        read_seg(info.path, ct.volume)
+
+
+def test_read_seg_dcmqi_liver_seg_on_its_ct(shared_data: Path) -> None:
+    """dcmqi's liver SEG (frames without "spatial locations preserved") on its 3 CT slices: the
+    107,098 voxels load_mask reads (a RuntimeError of highdicom's before)."""
+    from hcc_imaging.io import load_series
+    from hcc_imaging.io.masks import load_lesion_masks, load_mask
+
+    d = shared_data / "dcmqi_liver_ct3slice"
+    ct3 = load_series(d / "ct")
+    f = d / "seg" / "liver_seg.dcm"
+    back = read_seg(f, ct3)
+    assert int((back.lesions.array != 0).sum()) == 107098
+    np.testing.assert_array_equal(back.lesions.array != 0, load_mask(f, ct3).array != 0)
+    assert dict(back.lesions.labels) == {1: "Liver"}
+    np.testing.assert_array_equal(load_lesion_masks(f, ct3)[0].array, back.lesions.array)
