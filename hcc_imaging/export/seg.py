@@ -14,6 +14,7 @@ Coded segment properties: category *Morphologically abnormal structure* (SCT 497
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ __all__ = [
     "viable_tracking_uid",
     "VIABLE_SUFFIX",
 ]
+
+log = logging.getLogger(__name__)
 
 #: Segment label suffix of a lesion's viable part: ``"L1 viable"``.
 VIABLE_SUFFIX = " viable"
@@ -91,6 +94,9 @@ class SegRead:
     #: lesion id -> its lesion kind for segments whose property type is a fluid (``"ascites"``,
     #: ``"effusion"``; ``export.codes.fluid_of_code``); the others are lesions
     kinds: Mapping[str, str] = field(default_factory=dict)
+    #: segment label -> why it is not in the lesion map: anatomy (a liver, an organ) beside lesion
+    #: segments in another tool's SEG (:func:`read_seg`)
+    left_out: Mapping[str, str] = field(default_factory=dict)
 
 
 def derived_frame_of_reference_uid(source: Volume) -> str:
@@ -471,26 +477,34 @@ def read_seg(path: str | os.PathLike[str], reference: Volume | None = None) -> S
                              "without segments. Pass a DICOM SEG file.")
     segments = hdr.SegmentSequence
     labels_by_num = {int(d.SegmentNumber): str(d.SegmentLabel) for d in segments}
-    tuids = {str(d.SegmentLabel): str(d.TrackingUID) for d in segments if "TrackingUID" in d}
-    organs = _segment_organs(segments)
-    kinds = _segment_kinds(segments)
+    roles = _segment_roles(segments)
+    kept = {n: r for n, r in roles.items() if not r.left_out}
+    left_out = {labels_by_num[n]: r.left_out for n, r in roles.items() if r.left_out}
+    if left_out:
+        log.warning("DICOM SEG %s: %s; not lesions, left out of the lesion map.", path,
+                    "; ".join(f"segment {k!r} is {v}" for k, v in left_out.items()))
+    tuids = _segment_tracking_uids(segments, roles)
+    organs = _segment_organs(segments, roles)
+    kinds = _segment_kinds(segments, roles)
+    # label values: ours from our SegmentDescription, a viable part its lesion's, others in
+    # segment order after every value ours use
+    desc_values = {n: _our_label_value(d) for d in segments if (n := int(d.SegmentNumber)) in kept}
+    reserved = {v for v in desc_values.values() if v is not None}
     values: dict[int, int] = {}
-    next_value = 1
+    by_id: dict[str, int] = {}
     lesion_names: dict[str, int] = {}
-    for d in segments:
-        n = int(d.SegmentNumber)
-        name = labels_by_num[n]
-        base = name[: -len(VIABLE_SUFFIX)] if name.endswith(VIABLE_SUFFIX) else name
-        desc = str(d.get("SegmentDescription", ""))
-        if desc.startswith(_LABEL_VALUE_PREFIX):
-            v = int(desc[len(_LABEL_VALUE_PREFIX) :].split()[0])
-        elif base in lesion_names:
-            v = lesion_names[base]
-        else:
-            v = next_value
-        lesion_names.setdefault(base, v)
-        next_value = max(next_value, v + 1)
-        values[n] = v
+    for viable_pass in (False, True):
+        for n, r in kept.items():
+            if r.viable != viable_pass:
+                continue
+            v = by_id.get(r.lesion_id) if r.viable else None
+            if v is None:
+                v = desc_values[n]
+                if v is None or v in by_id.values():
+                    v = max(reserved | set(by_id.values()) | {0}) + 1
+                by_id[r.lesion_id] = v
+            values[n] = v
+            lesion_names.setdefault(r.lesion_id, v)
 
     # the frames decoded onto the SEG's own grid (their plane positions; slices it does not cover
     # are 0) and placed on the reference's by geometry, as load_mask reads a SEG: a SEG of only
@@ -503,17 +517,28 @@ def read_seg(path: str | os.PathLike[str], reference: Volume | None = None) -> S
     lesion_arr = np.zeros(geom.shape, dtype=np.int32)
     viable_arr = np.zeros(geom.shape, dtype=np.int32)
     has_viable = False
-    names: dict[int, str] = {}
+    names = {v: lid for lid, v in lesion_names.items()}
+    owner: dict[tuple[bool, int], int] = {}  # (viable map?, label value) -> segment number
     for n, _label, m in segs:
-        name = labels_by_num[n]
-        if name.endswith(VIABLE_SUFFIX):
-            viable_arr[m] = values[n]
-            has_viable = True
-        else:
-            lesion_arr[m] = values[n]
-            names[values[n]] = name
-    for name, v in lesion_names.items():
-        names.setdefault(v, name)
+        if n not in kept:
+            continue
+        viable = kept[n].viable
+        arr = viable_arr if viable else lesion_arr
+        clash = m & (arr != 0)
+        if np.any(clash):
+            # one label map holds one lesion per voxel: the later segment took the voxels silently
+            from ..io.masks import OverlappingSegmentsError
+
+            other = owner[(viable, int(arr[clash][0]))]
+            raise OverlappingSegmentsError(
+                f"DICOM SEG {path}: segment {labels_by_num[n]!r} (#{n}) overlaps segment {labels_by_num[other]!r} "
+                f"(#{other}) in {int(clash.sum())} voxels, so they cannot both be lesions of one label map (a voxel "
+                "belongs to one lesion). Draw the lesions apart in the SEG (or merge them into one segment), or load "
+                "its segments one by one with hcc_imaging.io.masks.load_segments()."
+            )
+        arr[m] = values[n]
+        owner[(viable, values[n])] = n
+        has_viable = has_viable or viable
     seg_name = Path(path).name
     maps = {}
     for what, arr in (("lesions", lesion_arr), ("viable", viable_arr if has_viable else None)):
@@ -524,34 +549,152 @@ def read_seg(path: str | os.PathLike[str], reference: Volume | None = None) -> S
         maps[what] = _fit_to_reference(lv, reference, seg_name if what == "lesions" else f"{seg_name} (viable parts)")
     lesions, vi = maps["lesions"], maps.get("viable")
     return SegRead(lesions=lesions, viable=vi, segment_labels=labels_by_num, tracking_uids=tuids, organs=organs,
-                   kinds=kinds)
+                   kinds=kinds, left_out=left_out)
 
 
-def _segment_organs(segments: Any) -> dict[str, str]:
-    """Lesion id -> organ of each (non-viable) segment's anatomic region."""
+#: Segmented property categories of anatomy, not of a finding: SCT Anatomical Structure and Tissue
+#: (and their SNOMED-RT spellings, dcmqi's liver SEG: T-D0050 Tissue / T-62000 Liver).
+_ANATOMY_CATEGORIES: tuple[tuple[str, str], ...] = (
+    ("123037004", "SCT"), ("85756007", "SCT"), ("T-D000A", "SRT"), ("T-D0050", "SRT"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _SegmentRole:
+    """What a segment is in :func:`read_seg`'s label maps."""
+
+    #: the lesion id it measures (a viable part: its lesion's)
+    lesion_id: str
+    viable: bool
+    #: why it is not in the lesion map ("" = it is)
+    left_out: str = ""
+
+
+def _code_of(item: Any, seq: str) -> tuple[str, str, str]:
+    items = item.get(seq) or []
+    if not items:
+        return "", "", ""
+    c = items[0]
+    return str(c.get("CodeValue", "")), str(c.get("CodingSchemeDesignator", "")), str(c.get("CodeMeaning", ""))
+
+
+def _anatomy(d: Any) -> str:
+    """Why segment ``d`` is anatomy, not a lesion: its segmented property category is an anatomical
+    structure or a tissue, or its type an organ (``export.codes.ORGAN_CODES``: the liver, the
+    spleen ...); "" for a finding.  A lymph node is a lesion (a node is measured as one)."""
+    from .codes import ORGAN_CODES, CodeDef
+
+    cat = _code_of(d, "SegmentedPropertyCategoryCodeSequence")
+    typ = _code_of(d, "SegmentedPropertyTypeCodeSequence")
+    if ORGAN_CODES["lymph_node"].matches(typ[0], typ[1]):
+        return ""
+    organ_type = any(c.matches(typ[0], typ[1]) for c in ORGAN_CODES.values())
+    if not organ_type and not any(CodeDef(v, sch, "").matches(cat[0], cat[1]) for v, sch in _ANATOMY_CATEGORIES):
+        return ""
+    return (f"anatomy (segmented property category {cat[2] or cat[0]} {cat[1]} {cat[0]}, "
+            f"type {typ[2] or typ[0]} {typ[1]} {typ[0]})")
+
+
+def _segment_roles(segments: Any) -> dict[int, _SegmentRole]:
+    """Segment number -> its role, in segment-number order.
+
+    * ``"X viable"`` is the viable part of lesion ``X`` (ours: :func:`write_seg`); the k-th segment
+      so labelled belongs to the k-th lesion segment labelled ``X``.
+    * Lesion segments sharing a label (another tool's ``"Tumor"``, ``"Tumor"``) are distinct lesions:
+      ``"Tumor"``, ``"Tumor (2)"`` ... (they were merged into one lesion).
+    * Anatomy (category Anatomical Structure / Tissue, or an organ as type: a liver drawn beside its
+      tumours) is left out
+      of the lesions when the SEG holds a lesion segment too; a SEG of anatomy only is read as it is
+      (what is measured is what it holds, as ``load_mask`` and ``measure`` read it).
+    """
+    items = sorted(((int(d.SegmentNumber), str(d.SegmentLabel), d) for d in segments), key=lambda t: t[0])
+    taken = {label for _, label, _ in items}
+    anatomy = {n: _anatomy(d) for n, label, d in items if not label.endswith(VIABLE_SUFFIX)}
+    any_lesion = len(anatomy) < len(items) or any(not why for why in anatomy.values())
+    ids_of: dict[str, list[str]] = {}
+    roles: dict[int, _SegmentRole] = {}
+    for n, label, _d in items:
+        if label.endswith(VIABLE_SUFFIX):
+            continue
+        same = ids_of.setdefault(label, [])
+        lid = label
+        if same:
+            k = len(same) + 1
+            while f"{label} ({k})" in taken:
+                k += 1
+            lid = f"{label} ({k})"
+            taken.add(lid)
+        same.append(lid)
+        roles[n] = _SegmentRole(lid, False, anatomy[n] if any_lesion else "")
+    seen: dict[str, int] = {}
+    for n, label, _d in items:
+        if not label.endswith(VIABLE_SUFFIX):
+            continue
+        base = label[: -len(VIABLE_SUFFIX)]
+        k = seen[base] = seen.get(base, 0) + 1
+        ids = ids_of.get(base, [])
+        roles[n] = _SegmentRole(ids[k - 1] if k <= len(ids) else (base if k == 1 else f"{base} ({k})"), True)
+    return dict(sorted(roles.items()))
+
+
+def _our_label_value(d: Any) -> int | None:
+    """The label value :func:`write_seg` wrote in a segment's SegmentDescription; None for others'."""
+    desc = str(d.get("SegmentDescription", ""))
+    if not desc.startswith(_LABEL_VALUE_PREFIX):
+        return None
+    try:
+        return int(desc[len(_LABEL_VALUE_PREFIX):].split()[0])
+    except (ValueError, IndexError):
+        return None
+
+
+def _role_key(role: _SegmentRole) -> str:
+    """The key of a segment in :class:`SegRead`'s mappings: its lesion id, a viable part's ``"Ln viable"``."""
+    return role.lesion_id + VIABLE_SUFFIX if role.viable else role.lesion_id
+
+
+def _segment_tracking_uids(segments: Any, roles: Mapping[int, _SegmentRole]) -> dict[str, str]:
+    """Lesion id (a viable part: ``"Ln viable"``) -> tracking UID of the segments in the lesion maps."""
+    out: dict[str, str] = {}
+    for d in segments:
+        r = roles.get(int(d.SegmentNumber))
+        if r is not None and not r.left_out and "TrackingUID" in d:
+            out.setdefault(_role_key(r), str(d.TrackingUID))
+    return out
+
+
+def _segment_organs(segments: Any, roles: Mapping[int, _SegmentRole] | None = None) -> dict[str, str]:
+    """Lesion id -> organ of each lesion (non-viable) segment's anatomic region."""
     from .codes import organ_of_code
 
+    roles = _segment_roles(segments) if roles is None else roles
     organs: dict[str, str] = {}
     for d in segments:
-        name = str(d.SegmentLabel)
+        r = roles.get(int(d.SegmentNumber))
+        if r is None or r.viable or r.left_out:
+            continue
         for region in d.get("AnatomicRegionSequence", []):
             organ = organ_of_code(str(region.CodeValue), str(region.CodingSchemeDesignator),
                                   str(region.get("CodeMeaning", "")))
-            if organ and not name.endswith(VIABLE_SUFFIX):
-                organs.setdefault(name, organ)
+            if organ:
+                organs.setdefault(r.lesion_id, organ)
     return organs
 
 
-def _segment_kinds(segments: Any) -> dict[str, str]:
+def _segment_kinds(segments: Any, roles: Mapping[int, _SegmentRole] | None = None) -> dict[str, str]:
     """Lesion id -> lesion kind of each segment whose property type is a fluid (ascites, effusion)."""
     from .codes import fluid_of_code
 
+    roles = _segment_roles(segments) if roles is None else roles
     kinds: dict[str, str] = {}
     for d in segments:
+        r = roles.get(int(d.SegmentNumber))
+        if r is None or r.left_out:
+            continue
         for t in d.get("SegmentedPropertyTypeCodeSequence", []):
             kind = fluid_of_code(str(t.CodeValue), str(t.CodingSchemeDesignator))
             if kind:
-                kinds.setdefault(str(d.SegmentLabel), kind)
+                kinds.setdefault(_role_key(r), kind)
     return kinds
 
 

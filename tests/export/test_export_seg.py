@@ -370,3 +370,48 @@ def test_read_seg_dcmqi_liver_seg_on_its_ct(shared_data: Path) -> None:
     np.testing.assert_array_equal(back.lesions.array != 0, load_mask(f, ct3).array != 0)
     assert dict(back.lesions.labels) == {1: "Liver"}
     np.testing.assert_array_equal(load_lesion_masks(f, ct3)[0].array, back.lesions.array)
+
+
+def test_read_seg_segments_sharing_a_label_are_distinct_lesions(tmp_path: Path, ct) -> None:
+    """Another tool's SEG with two segments both labelled "Tumor": two lesions, "Tumor" and
+    "Tumor (2)" (they were merged into one lesion of both segments' voxels)."""
+    labels, _ = lesion_labels(ct.volume)
+    f = _foreign_seg(tmp_path / "same.dcm", ct, [labels.array == 1, labels.array == 2], ["Tumor", "Tumor"])
+    back = read_seg(f, ct.volume)
+    assert dict(back.lesions.labels) == {1: "Tumor", 2: "Tumor (2)"}
+    np.testing.assert_array_equal(back.lesions.array, labels.array)
+    assert set(back.tracking_uids) <= {"Tumor", "Tumor (2)"}
+
+
+@pytest.mark.parametrize("coded", ["type-liver", "category-tissue"])
+def test_read_seg_leaves_an_organ_segment_out_of_the_lesions(tmp_path: Path, ct, coded: str) -> None:
+    """A "Liver" segment holding the tumour (another tool's liver + tumour SEG) is anatomy, not a
+    lesion: left out with a note, and the tumour keeps every voxel.  It was read as a lesion
+    "Liver" with the tumour carved out of it."""
+    from pydicom.sr.codedict import codes
+
+    labels, _ = lesion_labels(ct.volume)
+    liver = np.zeros(ct.volume.shape, bool)
+    liver[:, 2:30, 2:38] = True
+    tumour = labels.array == 1
+    assert np.all(liver[tumour])
+    cat = codes.SCT.MorphologicallyAbnormalStructure if coded == "type-liver" else codes.SCT.Tissue
+    f = _foreign_seg(tmp_path / "lt.dcm", ct, [liver, tumour], ["Liver", "Tumor"], types={"Liver": (cat, codes.SCT.Liver)})
+    back = read_seg(f, ct.volume)
+    assert dict(back.lesions.labels) == {1: "Tumor"}
+    np.testing.assert_array_equal(back.lesions.array != 0, tumour)
+    assert list(back.left_out) == ["Liver"] and "anatomy" in back.left_out["Liver"]
+
+
+def test_read_seg_overlapping_lesion_segments_are_refused(tmp_path: Path, ct) -> None:
+    """Two lesion segments sharing voxels cannot be lesions of one label map: refused naming both
+    (the later one silently took the shared voxels)."""
+    from hcc_imaging.io.masks import OverlappingSegmentsError
+
+    labels, _ = lesion_labels(ct.volume)
+    a = labels.array == 1
+    b = np.zeros_like(a)
+    b[2, 10:20, 10:20] = True
+    f = _foreign_seg(tmp_path / "ov.dcm", ct, [a, b], ["T1", "T2"])
+    with pytest.raises(OverlappingSegmentsError, match=r"'T2' \(#2\) overlaps segment 'T1' \(#1\) in \d+ voxels"):
+        read_seg(f, ct.volume)
