@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -546,10 +546,33 @@ def read_seg(path: str | os.PathLike[str], reference: Volume | None = None) -> S
             continue
         lv = LabelVolume(array=arr, geometry=geom, labels=dict(names), frame_of_reference_uid=for_uid,
                          source_series_instance_uid=src_series, meta={"source_file": seg_name, "format": "seg"})
+        if reference is not None:
+            lv = _paste_on_grid(lv, reference)
         maps[what] = _fit_to_reference(lv, reference, seg_name if what == "lesions" else f"{seg_name} (viable parts)")
     lesions, vi = maps["lesions"], maps.get("viable")
     return SegRead(lesions=lesions, viable=vi, segment_labels=labels_by_num, tracking_uids=tuids, organs=organs,
                    kinds=kinds, left_out=left_out)
+
+
+def _paste_on_grid(labels: LabelVolume, reference: Volume) -> LabelVolume:
+    """``labels`` copied into a map on ``reference``'s grid when its grid is a block of that grid
+    (same directions and spacing, its voxels on the reference's: a SEG that omits empty frames, or
+    covers some slices); else ``labels`` as it is (resampled by ``io.masks._fit_to_reference``).
+    The same voxels as a nearest-neighbour resampling, without its cost on a large image."""
+    g, r = labels.geometry, reference.geometry
+    if not (np.allclose(g.direction, r.direction, atol=1e-4) and np.allclose(g.spacing, r.spacing, rtol=1e-4)):
+        return labels
+    off = np.asarray(r.lps_to_index(g.origin), float).reshape(3)
+    k0 = np.rint(off)
+    if np.any(np.abs(off - k0) > 1e-3):
+        return labels
+    lo = k0.astype(int)
+    hi = lo + np.asarray(g.shape)
+    if np.any(lo < 0) or np.any(hi > np.asarray(r.shape)):
+        return labels  # partly outside the image: the resampling reports what it cuts
+    out = np.zeros(r.shape, dtype=labels.array.dtype)
+    out[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] = labels.array
+    return replace(labels, array=out, geometry=r)
 
 
 #: Segmented property categories of anatomy, not of a finding: SCT Anatomical Structure and Tissue
