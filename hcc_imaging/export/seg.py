@@ -452,13 +452,17 @@ def read_seg(path: str | os.PathLike[str], reference: Volume | None = None) -> S
     -------
     SegRead
         ``lesions``: label value per lesion (from our ``SegmentDescription`` when present,
-        else segment order); ``viable``: segments labelled ``"... viable"``, or None;
-        ``organs``: each lesion's anatomic region as an organ name.
+        else segment order), named by segment label (segments sharing a label: ``"Tumor"``,
+        ``"Tumor (2)"`` ...); ``viable``: segments labelled ``"... viable"``, or None;
+        ``organs``: each lesion's anatomic region as an organ name; ``left_out``: anatomy
+        segments (a liver beside the tumours) not read as lesions.
 
     Raises
     ------
     SegExportError
         The file is not a DICOM SEG.
+    OverlappingSegmentsError
+        Two lesion segments (or two viable parts) share voxels.
     GeometryMismatchError
         The SEG's frame of reference is not the reference's, or it lies outside its grid.
     UnsupportedDicomError
