@@ -14,9 +14,10 @@ Coded segment properties: category *Morphologically abnormal structure* (SCT 497
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,8 @@ __all__ = [
     "viable_tracking_uid",
     "VIABLE_SUFFIX",
 ]
+
+log = logging.getLogger(__name__)
 
 #: Segment label suffix of a lesion's viable part: ``"L1 viable"``.
 VIABLE_SUFFIX = " viable"
@@ -91,6 +94,9 @@ class SegRead:
     #: lesion id -> its lesion kind for segments whose property type is a fluid (``"ascites"``,
     #: ``"effusion"``; ``export.codes.fluid_of_code``); the others are lesions
     kinds: Mapping[str, str] = field(default_factory=dict)
+    #: segment label -> why it is not in the lesion map: anatomy (a liver, an organ) beside lesion
+    #: segments in another tool's SEG (:func:`read_seg`)
+    left_out: Mapping[str, str] = field(default_factory=dict)
 
 
 def derived_frame_of_reference_uid(source: Volume) -> str:
@@ -435,119 +441,287 @@ def read_seg(path: str | os.PathLike[str], reference: Volume | None = None) -> S
     path : path
         The SEG file.
     reference : Volume, optional
-        The source volume (with ``meta["sop_instance_uids"]`` in slice order).  When given,
-        frames are placed by source SOP Instance UID and the result is on its grid exactly;
-        otherwise highdicom's ``get_volume()`` geometry is used.
+        The image to place the segments on: frames are placed by their plane positions (as
+        :func:`hcc_imaging.io.masks.load_mask` places a SEG), so a SEG of only some of its slices,
+        or drawn on another series of its frame of reference (resampled nearest-neighbour onto its
+        grid), is read too; slices the SEG does not cover are 0.  Without it, the SEG's own grid
+        (highdicom's ``get_volume()``).  A FRACTIONAL segment is inside at a fraction >= 0.5
+        (``io.masks.FRACTIONAL_THRESHOLD``).
 
     Returns
     -------
     SegRead
         ``lesions``: label value per lesion (from our ``SegmentDescription`` when present,
-        else segment order); ``viable``: segments labelled ``"... viable"``, or None;
-        ``organs``: each lesion's anatomic region as an organ name.
+        else segment order), named by segment label (segments sharing a label: ``"Tumor"``,
+        ``"Tumor (2)"`` ...); ``viable``: segments labelled ``"... viable"``, or None;
+        ``organs``: each lesion's anatomic region as an organ name; ``left_out``: anatomy
+        segments (a liver beside the tumours) not read as lesions.
+
+    Raises
+    ------
+    SegExportError
+        The file is not a DICOM SEG.
+    OverlappingSegmentsError
+        Two lesion segments (or two viable parts) share voxels.
+    GeometryMismatchError
+        The SEG's frame of reference is not the reference's, or it lies outside its grid.
+    UnsupportedDicomError
+        The SEG's frames do not form one regular 3-D grid.
     """
-    import highdicom as hd
+    import pydicom
 
     from ..volume import LabelVolume
 
     try:
-        seg = hd.seg.segread(path)
-    except Exception as err:  # highdicom raises several types for non-SEG input
+        hdr = pydicom.dcmread(path, stop_before_pixels=True)
+    except (OSError, pydicom.errors.InvalidDicomError) as err:
         raise SegExportError(f"{path} is not a readable DICOM SEG ({err}).") from err
-    numbers = [int(d.SegmentNumber) for d in seg.SegmentSequence]
-    labels_by_num = {int(d.SegmentNumber): str(d.SegmentLabel) for d in seg.SegmentSequence}
-    tuids = {
-        str(d.SegmentLabel): str(d.TrackingUID) for d in seg.SegmentSequence if "TrackingUID" in d
-    }
-    organs = _segment_organs(seg.SegmentSequence)
-    kinds = _segment_kinds(seg.SegmentSequence)
+    if str(hdr.get("Modality", "")) != "SEG" or "SegmentSequence" not in hdr:
+        raise SegExportError(f"{path} is not a readable DICOM SEG: it is a {hdr.get('Modality', '?')} object "
+                             "without segments. Pass a DICOM SEG file.")
+    segments = hdr.SegmentSequence
+    labels_by_num = {int(d.SegmentNumber): str(d.SegmentLabel) for d in segments}
+    roles = _segment_roles(segments)
+    kept = {n: r for n, r in roles.items() if not r.left_out}
+    left_out = {labels_by_num[n]: r.left_out for n, r in roles.items() if r.left_out}
+    if left_out:
+        log.warning("DICOM SEG %s: %s; not lesions, left out of the lesion map.", path,
+                    "; ".join(f"segment {k!r} is {v}" for k, v in left_out.items()))
+    tuids = _segment_tracking_uids(segments, roles)
+    organs = _segment_organs(segments, roles)
+    kinds = _segment_kinds(segments, roles)
+    # label values: ours from our SegmentDescription, a viable part its lesion's, others in
+    # segment order after every value ours use
+    desc_values = {n: _our_label_value(d) for d in segments if (n := int(d.SegmentNumber)) in kept}
+    reserved = {v for v in desc_values.values() if v is not None}
     values: dict[int, int] = {}
-    next_value = 1
+    by_id: dict[str, int] = {}
     lesion_names: dict[str, int] = {}
-    for d in seg.SegmentSequence:
-        n = int(d.SegmentNumber)
-        name = labels_by_num[n]
-        base = name[: -len(VIABLE_SUFFIX)] if name.endswith(VIABLE_SUFFIX) else name
-        desc = str(d.get("SegmentDescription", ""))
-        if desc.startswith(_LABEL_VALUE_PREFIX):
-            v = int(desc[len(_LABEL_VALUE_PREFIX) :].split()[0])
-        elif base in lesion_names:
-            v = lesion_names[base]
-        else:
-            v = next_value
-        lesion_names.setdefault(base, v)
-        next_value = max(next_value, v + 1)
-        values[n] = v
+    for viable_pass in (False, True):
+        for n, r in kept.items():
+            if r.viable != viable_pass:
+                continue
+            v = by_id.get(r.lesion_id) if r.viable else None
+            if v is None:
+                v = desc_values[n]
+                if v is None or v in by_id.values():
+                    v = max(reserved | set(by_id.values()) | {0}) + 1
+                by_id[r.lesion_id] = v
+            values[n] = v
+            lesion_names.setdefault(r.lesion_id, v)
 
-    if reference is not None:
-        uids = reference.meta.get("sop_instance_uids") if reference.meta else None
-        if not uids:
-            raise SegExportError(
-                f"reference series {reference.series_instance_uid} has no meta['sop_instance_uids']; "
-                "load it with hcc_imaging.io.load_series or read the SEG without reference=."
-            )
-        arr = seg.get_pixels_by_source_instance(
-            source_sop_instance_uids=list(uids), segment_numbers=numbers, combine_segments=False
-        )
-        geom_ref: Any = reference
-    else:
-        vol = seg.get_volume(combine_segments=False)
-        arr = np.asarray(vol.array)
-        aff = np.asarray(vol.affine, dtype=float)
-        spacing = np.linalg.norm(aff[:3, :3], axis=0)
-        geom_ref = None
-        geometry = dict(spacing=tuple(spacing), origin=tuple(aff[:3, 3]), direction=aff[:3, :3] / spacing)
-    lesion_arr = np.zeros(arr.shape[:3], dtype=np.int32)
-    viable_arr = np.zeros(arr.shape[:3], dtype=np.int32)
+    # the frames decoded onto the SEG's own grid (their plane positions; slices it does not cover
+    # are 0) and placed on the reference's by geometry, as load_mask reads a SEG: a SEG of only
+    # some slices, or drawn on another series of the same frame of reference, is read too (by
+    # source SOP Instance UID they were a KeyError, and a SEG without "spatial locations
+    # preserved", dcmqi's, a RuntimeError of highdicom's)
+    from ..io.masks import FRACTIONAL_THRESHOLD, _fit_to_reference, _seg_segments
+
+    segs, geom, for_uid, src_series = _seg_segments(Path(path), FRACTIONAL_THRESHOLD)
+    lesion_arr = np.zeros(geom.shape, dtype=np.int32)
+    viable_arr = np.zeros(geom.shape, dtype=np.int32)
     has_viable = False
-    names: dict[int, str] = {}
-    for i, n in enumerate(numbers):
-        name = labels_by_num[n]
-        m = np.asarray(arr[..., i]) > 0
-        if name.endswith(VIABLE_SUFFIX):
-            viable_arr[m] = values[n]
-            has_viable = True
-        else:
-            lesion_arr[m] = values[n]
-            names[values[n]] = name
-    for name, v in lesion_names.items():
-        names.setdefault(v, name)
-    kwargs = dict(labels=names, frame_of_reference_uid=str(seg.FrameOfReferenceUID))
-    if geom_ref is not None:
-        lesions = LabelVolume.like(geom_ref, lesion_arr, **kwargs)
-        vi = LabelVolume.like(geom_ref, viable_arr, **kwargs) if has_viable else None
-    else:
-        lesions = LabelVolume.create(lesion_arr, **geometry, **kwargs)
-        vi = LabelVolume.create(viable_arr, **geometry, **kwargs) if has_viable else None
+    names = {v: lid for lid, v in lesion_names.items()}
+    owner: dict[tuple[bool, int], int] = {}  # (viable map?, label value) -> segment number
+    for n, _label, m in segs:
+        if n not in kept:
+            continue
+        viable = kept[n].viable
+        arr = viable_arr if viable else lesion_arr
+        clash = m & (arr != 0)
+        if np.any(clash):
+            # one label map holds one lesion per voxel: the later segment took the voxels silently
+            from ..io.masks import OverlappingSegmentsError
+
+            other = owner[(viable, int(arr[clash][0]))]
+            raise OverlappingSegmentsError(
+                f"DICOM SEG {path}: segment {labels_by_num[n]!r} (#{n}) overlaps segment {labels_by_num[other]!r} "
+                f"(#{other}) in {int(clash.sum())} voxels, so they cannot both be lesions of one label map (a voxel "
+                "belongs to one lesion). Draw the lesions apart in the SEG (or merge them into one segment), or load "
+                "its segments one by one with hcc_imaging.io.masks.load_segments()."
+            )
+        arr[m] = values[n]
+        owner[(viable, values[n])] = n
+        has_viable = has_viable or viable
+    seg_name = Path(path).name
+    maps = {}
+    for what, arr in (("lesions", lesion_arr), ("viable", viable_arr if has_viable else None)):
+        if arr is None:
+            continue
+        lv = LabelVolume(array=arr, geometry=geom, labels=dict(names), frame_of_reference_uid=for_uid,
+                         source_series_instance_uid=src_series, meta={"source_file": seg_name, "format": "seg"})
+        if reference is not None:
+            lv = _paste_on_grid(lv, reference)
+        maps[what] = _fit_to_reference(lv, reference, seg_name if what == "lesions" else f"{seg_name} (viable parts)")
+    lesions, vi = maps["lesions"], maps.get("viable")
     return SegRead(lesions=lesions, viable=vi, segment_labels=labels_by_num, tracking_uids=tuids, organs=organs,
-                   kinds=kinds)
+                   kinds=kinds, left_out=left_out)
 
 
-def _segment_organs(segments: Any) -> dict[str, str]:
-    """Lesion id -> organ of each (non-viable) segment's anatomic region."""
+def _paste_on_grid(labels: LabelVolume, reference: Volume) -> LabelVolume:
+    """``labels`` copied into a map on ``reference``'s grid when its grid is a block of that grid
+    (same directions and spacing, its voxels on the reference's: a SEG that omits empty frames, or
+    covers some slices); else ``labels`` as it is (resampled by ``io.masks._fit_to_reference``).
+    The same voxels as a nearest-neighbour resampling, without its cost on a large image."""
+    g, r = labels.geometry, reference.geometry
+    if not (np.allclose(g.direction, r.direction, atol=1e-4) and np.allclose(g.spacing, r.spacing, rtol=1e-4)):
+        return labels
+    off = np.asarray(r.lps_to_index(g.origin), float).reshape(3)
+    k0 = np.rint(off)
+    if np.any(np.abs(off - k0) > 1e-3):
+        return labels
+    lo = k0.astype(int)
+    hi = lo + np.asarray(g.shape)
+    if np.any(lo < 0) or np.any(hi > np.asarray(r.shape)):
+        return labels  # partly outside the image: the resampling reports what it cuts
+    out = np.zeros(r.shape, dtype=labels.array.dtype)
+    out[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] = labels.array
+    return replace(labels, array=out, geometry=r)
+
+
+#: Segmented property categories of anatomy, not of a finding: SCT Anatomical Structure and Tissue
+#: (and their SNOMED-RT spellings, dcmqi's liver SEG: T-D0050 Tissue / T-62000 Liver).
+_ANATOMY_CATEGORIES: tuple[tuple[str, str], ...] = (
+    ("123037004", "SCT"), ("85756007", "SCT"), ("T-D000A", "SRT"), ("T-D0050", "SRT"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _SegmentRole:
+    """What a segment is in :func:`read_seg`'s label maps."""
+
+    #: the lesion id it measures (a viable part: its lesion's)
+    lesion_id: str
+    viable: bool
+    #: why it is not in the lesion map ("" = it is)
+    left_out: str = ""
+
+
+def _code_of(item: Any, seq: str) -> tuple[str, str, str]:
+    items = item.get(seq) or []
+    if not items:
+        return "", "", ""
+    c = items[0]
+    return str(c.get("CodeValue", "")), str(c.get("CodingSchemeDesignator", "")), str(c.get("CodeMeaning", ""))
+
+
+def _anatomy(d: Any) -> str:
+    """Why segment ``d`` is anatomy, not a lesion: its segmented property category is an anatomical
+    structure or a tissue, or its type an organ (``export.codes.ORGAN_CODES``: the liver, the
+    spleen ...); "" for a finding.  A lymph node is a lesion (a node is measured as one)."""
+    from .codes import ORGAN_CODES, CodeDef
+
+    cat = _code_of(d, "SegmentedPropertyCategoryCodeSequence")
+    typ = _code_of(d, "SegmentedPropertyTypeCodeSequence")
+    if ORGAN_CODES["lymph_node"].matches(typ[0], typ[1]):
+        return ""
+    organ_type = any(c.matches(typ[0], typ[1]) for c in ORGAN_CODES.values())
+    if not organ_type and not any(CodeDef(v, sch, "").matches(cat[0], cat[1]) for v, sch in _ANATOMY_CATEGORIES):
+        return ""
+    return (f"anatomy (segmented property category {cat[2] or cat[0]} {cat[1]} {cat[0]}, "
+            f"type {typ[2] or typ[0]} {typ[1]} {typ[0]})")
+
+
+def _segment_roles(segments: Any) -> dict[int, _SegmentRole]:
+    """Segment number -> its role, in segment-number order.
+
+    * ``"X viable"`` is the viable part of lesion ``X`` (ours: :func:`write_seg`); the k-th segment
+      so labelled belongs to the k-th lesion segment labelled ``X``.
+    * Lesion segments sharing a label (another tool's ``"Tumor"``, ``"Tumor"``) are distinct lesions:
+      ``"Tumor"``, ``"Tumor (2)"`` ... (they were merged into one lesion).
+    * Anatomy (category Anatomical Structure / Tissue, or an organ as type: a liver drawn beside its
+      tumours) is left out
+      of the lesions when the SEG holds a lesion segment too; a SEG of anatomy only is read as it is
+      (what is measured is what it holds, as ``load_mask`` and ``measure`` read it).
+    """
+    items = sorted(((int(d.SegmentNumber), str(d.SegmentLabel), d) for d in segments), key=lambda t: t[0])
+    taken = {label for _, label, _ in items}
+    anatomy = {n: _anatomy(d) for n, label, d in items if not label.endswith(VIABLE_SUFFIX)}
+    any_lesion = len(anatomy) < len(items) or any(not why for why in anatomy.values())
+    ids_of: dict[str, list[str]] = {}
+    roles: dict[int, _SegmentRole] = {}
+    for n, label, _d in items:
+        if label.endswith(VIABLE_SUFFIX):
+            continue
+        same = ids_of.setdefault(label, [])
+        lid = label
+        if same:
+            k = len(same) + 1
+            while f"{label} ({k})" in taken:
+                k += 1
+            lid = f"{label} ({k})"
+            taken.add(lid)
+        same.append(lid)
+        roles[n] = _SegmentRole(lid, False, anatomy[n] if any_lesion else "")
+    seen: dict[str, int] = {}
+    for n, label, _d in items:
+        if not label.endswith(VIABLE_SUFFIX):
+            continue
+        base = label[: -len(VIABLE_SUFFIX)]
+        k = seen[base] = seen.get(base, 0) + 1
+        ids = ids_of.get(base, [])
+        roles[n] = _SegmentRole(ids[k - 1] if k <= len(ids) else (base if k == 1 else f"{base} ({k})"), True)
+    return dict(sorted(roles.items()))
+
+
+def _our_label_value(d: Any) -> int | None:
+    """The label value :func:`write_seg` wrote in a segment's SegmentDescription; None for others'."""
+    desc = str(d.get("SegmentDescription", ""))
+    if not desc.startswith(_LABEL_VALUE_PREFIX):
+        return None
+    try:
+        return int(desc[len(_LABEL_VALUE_PREFIX):].split()[0])
+    except (ValueError, IndexError):
+        return None
+
+
+def _role_key(role: _SegmentRole) -> str:
+    """The key of a segment in :class:`SegRead`'s mappings: its lesion id, a viable part's ``"Ln viable"``."""
+    return role.lesion_id + VIABLE_SUFFIX if role.viable else role.lesion_id
+
+
+def _segment_tracking_uids(segments: Any, roles: Mapping[int, _SegmentRole]) -> dict[str, str]:
+    """Lesion id (a viable part: ``"Ln viable"``) -> tracking UID of the segments in the lesion maps."""
+    out: dict[str, str] = {}
+    for d in segments:
+        r = roles.get(int(d.SegmentNumber))
+        if r is not None and not r.left_out and "TrackingUID" in d:
+            out.setdefault(_role_key(r), str(d.TrackingUID))
+    return out
+
+
+def _segment_organs(segments: Any, roles: Mapping[int, _SegmentRole] | None = None) -> dict[str, str]:
+    """Lesion id -> organ of each lesion (non-viable) segment's anatomic region."""
     from .codes import organ_of_code
 
+    roles = _segment_roles(segments) if roles is None else roles
     organs: dict[str, str] = {}
     for d in segments:
-        name = str(d.SegmentLabel)
+        r = roles.get(int(d.SegmentNumber))
+        if r is None or r.viable or r.left_out:
+            continue
         for region in d.get("AnatomicRegionSequence", []):
             organ = organ_of_code(str(region.CodeValue), str(region.CodingSchemeDesignator),
                                   str(region.get("CodeMeaning", "")))
-            if organ and not name.endswith(VIABLE_SUFFIX):
-                organs.setdefault(name, organ)
+            if organ:
+                organs.setdefault(r.lesion_id, organ)
     return organs
 
 
-def _segment_kinds(segments: Any) -> dict[str, str]:
+def _segment_kinds(segments: Any, roles: Mapping[int, _SegmentRole] | None = None) -> dict[str, str]:
     """Lesion id -> lesion kind of each segment whose property type is a fluid (ascites, effusion)."""
     from .codes import fluid_of_code
 
+    roles = _segment_roles(segments) if roles is None else roles
     kinds: dict[str, str] = {}
     for d in segments:
+        r = roles.get(int(d.SegmentNumber))
+        if r is None or r.left_out:
+            continue
         for t in d.get("SegmentedPropertyTypeCodeSequence", []):
             kind = fluid_of_code(str(t.CodeValue), str(t.CodingSchemeDesignator))
             if kind:
-                kinds.setdefault(str(d.SegmentLabel), kind)
+                kinds.setdefault(_role_key(r), kind)
     return kinds
 
 

@@ -211,12 +211,17 @@ def test_write_seg_rejects_multiframe_source(tmp_path: Path, ct) -> None:
         write_seg(labels, ct.volume, tmp_path / "x.dcm", source_datasets=[ds])
 
 
-def test_read_seg_reference_needs_sop_uids(tmp_path: Path, ct) -> None:
-    labels, _ = lesion_labels(ct.volume)
-    info = write_seg(labels, ct.volume, tmp_path / "seg.dcm")
+def test_read_seg_places_frames_by_position_not_by_sop_uid(tmp_path: Path, ct) -> None:
+    """A reference without its files' SOP Instance UIDs (a Volume made in memory): the frames are
+    placed by their positions (until 2026-12-05 it was refused: frames were looked up by UID)."""
+    labels, viable = lesion_labels(ct.volume)
+    info = write_seg(labels, ct.volume, tmp_path / "seg.dcm", viable=viable)
     bare = Volume.create(ct.volume.array, spacing=ct.volume.spacing, origin=ct.volume.origin)
-    with pytest.raises(SegExportError, match="no meta\\['sop_instance_uids'\\]"):
-        read_seg(info.path, bare)
+    back = read_seg(info.path, bare)
+    np.testing.assert_array_equal(back.lesions.array, labels.array)
+    assert back.viable is not None
+    np.testing.assert_array_equal(back.viable.array, viable.array)
+    assert back.lesions.geometry.equals(bare.geometry)
 
 
 def test_load_source_datasets_unreadable_file(tmp_path: Path, ct) -> None:
@@ -226,3 +231,187 @@ def test_load_source_datasets_unreadable_file(tmp_path: Path, ct) -> None:
                         meta={"source_files": [str(tmp_path / "gone.dcm")]})
     with pytest.raises(SegExportError, match="cannot be read"):
         load_source_datasets(vol)
+
+
+def _foreign_seg(path: Path, ct, planes, labels, *, fractional: bool = False, types=None,  # noqa: ANN001
+                 sources=None) -> Path:
+    """A SEG as another tool writes it (highdicom, no hcc_imaging segment descriptions): one segment
+    per plane of ``planes`` ((slice, row, col) arrays over ``sources``, default every slice of ``ct``)."""
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    sources = [pydicom.dcmread(f) for f in ct.files] if sources is None else sources
+    descs = [
+        hd.seg.SegmentDescription(
+            segment_number=n, segment_label=label,
+            segmented_property_category=(types or {}).get(label, (codes.SCT.MorphologicallyAbnormalStructure,))[0],
+            segmented_property_type=(types or {}).get(label, (None, codes.SCT.Neoplasm))[1],
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL)
+        for n, label in enumerate(labels, start=1)
+    ]
+    seg = hd.seg.Segmentation(
+        source_images=sources, pixel_array=np.stack(planes, -1).astype(np.float32 if fractional else bool),
+        segmentation_type=hd.seg.SegmentationTypeValues.FRACTIONAL if fractional else hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=descs, series_instance_uid=hd.UID(), series_number=5, sop_instance_uid=hd.UID(),
+        instance_number=1, manufacturer="other tool", manufacturer_model_name="x", software_versions="1",
+        device_serial_number="1", **({"max_fractional_value": 255} if fractional else {}))
+    seg.save_as(path)
+    return path
+
+
+def test_read_seg_fractional_segment_inside_at_half(tmp_path: Path, ct) -> None:
+    """A FRACTIONAL segment (1.0 inside, 0.2 in a shell around it, 0.5 on one row) is inside where
+    its fraction is at least 0.5, as load_mask reads it; read_seg counted any value above 0 (the
+    shell too), so batch, the napari import and measure's SEG path measured a bigger lesion."""
+    from scipy import ndimage
+
+    from hcc_imaging.io.masks import load_mask
+
+    labels, _ = lesion_labels(ct.volume)
+    core = labels.array == 1
+    shell = ndimage.binary_dilation(core, iterations=2) & ~core
+    half = np.zeros_like(core)
+    half[2, 3, 10:20] = True
+    half &= ~core
+    frac = np.where(core, 1.0, np.where(half, 0.5, np.where(shell, 0.2, 0.0)))
+    f = _foreign_seg(tmp_path / "frac.dcm", ct, [frac], ["Tumor"], fractional=True)
+    want = core | half
+    assert shell.sum() > half.sum() > 0
+    for back in (read_seg(f, ct.volume).lesions, read_seg(f).lesions):
+        assert int((back.array != 0).sum()) == int(want.sum())
+    np.testing.assert_array_equal(read_seg(f, ct.volume).lesions.array != 0, want)
+    np.testing.assert_array_equal(load_mask(f, ct.volume).array != 0, want)
+
+
+def test_read_seg_true_fractional_file_matches_load_mask(shared_data: Path) -> None:
+    """highdicom's own FRACTIONAL test SEG: read_seg and load_mask give the same voxels."""
+    from hcc_imaging.io.masks import load_mask
+
+    f = shared_data / "highdicom_testfiles" / "seg_image_ct_true_fractional.dcm"
+    np.testing.assert_array_equal(read_seg(f).lesions.array != 0, load_mask(f).array != 0)
+
+
+def _other_series(ct, folder: Path, shift_slices: int = 0) -> list[Path]:  # noqa: ANN001
+    """A copy of ``ct``'s files as another series of the same frame of reference (another phase of
+    the study): new series and SOP Instance UIDs, moved ``shift_slices`` slices along z."""
+    from pydicom.uid import generate_uid
+
+    folder.mkdir(parents=True, exist_ok=True)
+    series = generate_uid()
+    out = []
+    for f in ct.files:
+        ds = pydicom.dcmread(f)
+        ds.SeriesInstanceUID = series
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.ImagePositionPatient = [*ds.ImagePositionPatient[:2], float(ds.ImagePositionPatient[2]) + shift_slices * 2.5]
+        ds.save_as(folder / f.name)
+        out.append(folder / f.name)
+    return out
+
+
+def test_read_seg_of_some_slices_only(tmp_path: Path, ct) -> None:
+    """A SEG whose source images are only the slices its segment is on (another tool's style): the
+    other slices are 0.  By source SOP Instance UID it was a KeyError naming the missing UIDs."""
+    from hcc_imaging.io.masks import load_lesion_masks
+
+    labels, _ = lesion_labels(ct.volume)
+    m = labels.array == 1
+    ks = [k for k in range(m.shape[0]) if m[k].any()]
+    assert 0 < len(ks) < m.shape[0]
+    f = _foreign_seg(tmp_path / "partial.dcm", ct, [m[ks]], ["Tumor"], sources=[pydicom.dcmread(ct.files[k]) for k in ks])
+    back = read_seg(f, ct.volume)
+    np.testing.assert_array_equal(back.lesions.array != 0, m)
+    assert back.lesions.geometry.equals(ct.volume.geometry) and dict(back.lesions.labels) == {1: "Tumor"}
+    np.testing.assert_array_equal(load_lesion_masks(f, ct.volume)[0].array != 0, m)
+
+
+@pytest.mark.parametrize("shift", [0, 1], ids=["same-grid", "grid-one-slice-up"])
+def test_read_seg_drawn_on_another_series_of_the_frame_of_reference(tmp_path: Path, ct, shift: int) -> None:
+    """Our SEG (lesions and viable parts) written on another series of the study (the portal-venous
+    phase, same frame of reference), read on this one: placed by position, the same voxels in
+    patient space.  By source SOP Instance UID it was a KeyError listing the other series' UIDs."""
+    from hcc_imaging.io import load_series
+
+    labels, viable = lesion_labels(ct.volume)
+    other = load_series(_other_series(ct, tmp_path / "pv", shift)[0].parent)
+    assert other.series_instance_uid != ct.series_uid and other.frame_of_reference_uid == ct.for_uid
+    # the same lesions in patient space, on the other series' grid
+    info = write_seg(labels.resample_to(other), other, tmp_path / "pv_seg.dcm", viable=viable.resample_to(other))
+    back = read_seg(info.path, ct.volume)
+    want_les, want_via = labels.array.copy(), viable.array.copy()
+    if shift:  # the other series starts a slice higher: this series' first slice is not in it
+        want_les[:shift] = 0
+        want_via[:shift] = 0
+    np.testing.assert_array_equal(back.lesions.array, want_les)
+    assert back.viable is not None
+    np.testing.assert_array_equal(back.viable.array, want_via)
+    assert back.lesions.geometry.equals(ct.volume.geometry)
+
+
+def test_read_seg_of_another_frame_of_reference_is_refused(tmp_path: Path, ct) -> None:
+    other = write_ct_series(tmp_path / "other", seed=3)
+    labels, _ = lesion_labels(other.volume)
+    info = write_seg(labels, other.volume, tmp_path / "o.dcm")
+    with pytest.raises(GeometryMismatchError, match=f"frame of reference {other.for_uid}.*{ct.for_uid}"):
+        read_seg(info.path, ct.volume)
+
+
+def test_read_seg_dcmqi_liver_seg_on_its_ct(shared_data: Path) -> None:
+    """dcmqi's liver SEG (frames without "spatial locations preserved") on its 3 CT slices: the
+    107,098 voxels load_mask reads (a RuntimeError of highdicom's before)."""
+    from hcc_imaging.io import load_series
+    from hcc_imaging.io.masks import load_lesion_masks, load_mask
+
+    d = shared_data / "dcmqi_liver_ct3slice"
+    ct3 = load_series(d / "ct")
+    f = d / "seg" / "liver_seg.dcm"
+    back = read_seg(f, ct3)
+    assert int((back.lesions.array != 0).sum()) == 107098
+    np.testing.assert_array_equal(back.lesions.array != 0, load_mask(f, ct3).array != 0)
+    assert dict(back.lesions.labels) == {1: "Liver"}
+    np.testing.assert_array_equal(load_lesion_masks(f, ct3)[0].array, back.lesions.array)
+
+
+def test_read_seg_segments_sharing_a_label_are_distinct_lesions(tmp_path: Path, ct) -> None:
+    """Another tool's SEG with two segments both labelled "Tumor": two lesions, "Tumor" and
+    "Tumor (2)" (they were merged into one lesion of both segments' voxels)."""
+    labels, _ = lesion_labels(ct.volume)
+    f = _foreign_seg(tmp_path / "same.dcm", ct, [labels.array == 1, labels.array == 2], ["Tumor", "Tumor"])
+    back = read_seg(f, ct.volume)
+    assert dict(back.lesions.labels) == {1: "Tumor", 2: "Tumor (2)"}
+    np.testing.assert_array_equal(back.lesions.array, labels.array)
+    assert set(back.tracking_uids) <= {"Tumor", "Tumor (2)"}
+
+
+@pytest.mark.parametrize("coded", ["type-liver", "category-tissue"])
+def test_read_seg_leaves_an_organ_segment_out_of_the_lesions(tmp_path: Path, ct, coded: str) -> None:
+    """A "Liver" segment holding the tumour (another tool's liver + tumour SEG) is anatomy, not a
+    lesion: left out with a note, and the tumour keeps every voxel.  It was read as a lesion
+    "Liver" with the tumour carved out of it."""
+    from pydicom.sr.codedict import codes
+
+    labels, _ = lesion_labels(ct.volume)
+    liver = np.zeros(ct.volume.shape, bool)
+    liver[:, 2:30, 2:38] = True
+    tumour = labels.array == 1
+    assert np.all(liver[tumour])
+    cat = codes.SCT.MorphologicallyAbnormalStructure if coded == "type-liver" else codes.SCT.Tissue
+    f = _foreign_seg(tmp_path / "lt.dcm", ct, [liver, tumour], ["Liver", "Tumor"], types={"Liver": (cat, codes.SCT.Liver)})
+    back = read_seg(f, ct.volume)
+    assert dict(back.lesions.labels) == {1: "Tumor"}
+    np.testing.assert_array_equal(back.lesions.array != 0, tumour)
+    assert list(back.left_out) == ["Liver"] and "anatomy" in back.left_out["Liver"]
+
+
+def test_read_seg_overlapping_lesion_segments_are_refused(tmp_path: Path, ct) -> None:
+    """Two lesion segments sharing voxels cannot be lesions of one label map: refused naming both
+    (the later one silently took the shared voxels)."""
+    from hcc_imaging.io.masks import OverlappingSegmentsError
+
+    labels, _ = lesion_labels(ct.volume)
+    a = labels.array == 1
+    b = np.zeros_like(a)
+    b[2, 10:20, 10:20] = True
+    f = _foreign_seg(tmp_path / "ov.dcm", ct, [a, b], ["T1", "T2"])
+    with pytest.raises(OverlappingSegmentsError, match=r"'T2' \(#2\) overlaps segment 'T1' \(#1\) in \d+ voxels"):
+        read_seg(f, ct.volume)
