@@ -480,7 +480,12 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
         viable: bool,
         new: tuple[tuple[int, int, int], NDArray[np.bool_]] | None,
     ) -> None:
-        """Replace one lesion in a cached label map, touching only its old and new boxes."""
+        """Replace one lesion in a cached label map, touching only its old and new boxes.
+
+        Where the old mask's voxels are cleared, the other lesions' masks there are drawn again (as
+        :meth:`label_array` draws them): a mask drawn over another lesion's voxels (the same lesion
+        clicked twice) took them on the map, and removing it left the other lesion without them
+        there, on the layer and in the SEG."""
         store = self._viable if viable else self._masks
         old = store.get(timepoint_id, {}).get(lesion_id)
         if new is None:
@@ -498,9 +503,35 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
             sl = tuple(slice(a, a + n) for a, n in zip(start, crop.shape, strict=True))
             view = arr[sl]
             if value == 0:
-                view[view == label] = 0
+                cleared = view == label
+                view[cleared] = 0
+                if cleared.any():
+                    self._repaint_others(store.get(timepoint_id, {}), lesion_id, start, view, cleared)
             else:
                 view[crop] = label
+
+    def _repaint_others(
+        self,
+        per: Mapping[str, tuple[tuple[int, int, int], NDArray[np.bool_]]],
+        lesion_id: str,
+        start: Sequence[int],
+        view: NDArray[np.uint16],
+        cleared: NDArray[np.bool_],
+    ) -> None:
+        """Draw the masks of the lesions other than ``lesion_id`` on the ``cleared`` voxels of
+        ``view`` (the box of the map starting at voxel ``start``), in :meth:`label_array`'s order."""
+        hi = [a + n for a, n in zip(start, view.shape, strict=True)]
+        for lid, (ostart, crop) in per.items():
+            if lid == lesion_id:
+                continue
+            lo2 = [max(a, b) for a, b in zip(start, ostart, strict=True)]
+            hi2 = [min(a, b + n) for a, b, n in zip(hi, ostart, crop.shape, strict=True)]
+            if any(a >= b for a, b in zip(lo2, hi2, strict=True)):
+                continue
+            in_view = tuple(slice(a - s, b - s) for a, b, s in zip(lo2, hi2, start, strict=True))
+            in_crop = tuple(slice(a - s, b - s) for a, b, s in zip(lo2, hi2, ostart, strict=True))
+            paint = crop[in_crop] & cleared[in_view]
+            view[in_view][paint] = self.lesions[lid].label
 
     @serialised
     def lesion_mask(self, lesion_id: str, timepoint_id: str, *, viable: bool = False) -> NDArray[np.bool_] | None:

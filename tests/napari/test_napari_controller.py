@@ -764,3 +764,29 @@ def test_resume_refuses_an_autosave_of_another_patient(tmp_path: Path) -> None:
     s.path.write_text(json.dumps(doc))
     with pytest.raises(HccImagingError, match="patient 'OTHER'"):
         ReadSession.resume("P001", "R1", tmp_path)
+
+
+@pytest.mark.parametrize("how", ["delete", "replace"])
+def test_removing_an_overlapping_mask_keeps_the_other_lesions_voxels(tmp_path: Path, how: str) -> None:
+    """The same lesion clicked twice (L2 drawn over L1), then the duplicate deleted (or its mask
+    replaced): L1's voxels stay on the label map the layer shows and SEG exports."""
+    vol = Volume.create(np.zeros((6, 10, 12), np.int16), spacing=(2.0, 1.0, 1.0))
+    s = _session(tmp_path)
+    s.add_timepoint("baseline", {"portal_venous": vol})
+    m1 = np.zeros(vol.shape, bool)
+    m1[2:4, 3:7, 4:9] = True
+    m2 = np.zeros(vol.shape, bool)
+    m2[2:5, 4:8, 5:10] = True
+    l1, l2 = s.new_lesion().lesion_id, s.new_lesion().lesion_id
+    s.set_mask(l1, "baseline", m1, source="test")
+    s.label_array("baseline")  # (the dock draws the layer: the cached map is then updated in place)
+    s.set_mask(l2, "baseline", m2, source="test")
+    if how == "delete":
+        s.delete_lesion(l2)
+    else:
+        m3 = np.zeros(vol.shape, bool)
+        m3[0:2, 0:3, 0:3] = True
+        s.set_mask(l2, "baseline", m3, source="test")
+    lab = s.label_array("baseline")
+    np.testing.assert_array_equal(lab == s.lesions[l1].label, m1)
+    np.testing.assert_array_equal(lab, s.redraw_label_array("baseline").copy())
