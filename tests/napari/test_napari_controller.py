@@ -790,3 +790,46 @@ def test_removing_an_overlapping_mask_keeps_the_other_lesions_voxels(tmp_path: P
     lab = s.label_array("baseline")
     np.testing.assert_array_equal(lab == s.lesions[l1].label, m1)
     np.testing.assert_array_equal(lab, s.redraw_label_array("baseline").copy())
+
+
+def test_a_resumed_read_attaches_images_only_to_the_time_point_of_their_study(tmp_path: Path) -> None:
+    """The follow-up's study opened alone is named 'baseline' by the reader: resuming the read, it
+    goes to the read's 'fu1' (same study UID) or, of an unknown study, is refused naming both
+    dates; never shown (and overwritten) as the read's baseline.  Time points keep the read's order."""
+    def vol(uid: str) -> Volume:
+        return Volume.create(np.zeros((6, 10, 12), np.int16), spacing=(2.0, 1.0, 1.0), study_instance_uid=uid)
+
+    s = _session(tmp_path)
+    s.add_timepoint("baseline", {"portal_venous": vol("1.2.3.1")}, date="2025-01-06")
+    s.add_timepoint("fu1", {"portal_venous": vol("1.2.3.2")}, date="2025-03-03")
+    s.measure_manual("baseline", ((0, 0, 0), (0, 8, 0)))
+    s.measure_manual("fu1", ((0, 0, 0), (0, 4, 0)), lesion_id="L1")
+    r = ReadSession.resume("P001", "R1", tmp_path)
+    assert r.timepoint_ids == ["baseline", "fu1"]
+    tp = r.add_timepoint("baseline", {"portal_venous": vol("1.2.3.2")}, date="2025-03-03")
+    assert tp.timepoint_id == "fu1" and list(r.images) == ["fu1"]
+    assert r.timepoint_ids == ["baseline", "fu1"]
+    doc = r.read_document()
+    assert [(t["id"], t.get("date")) for t in doc["timepoints"]] == [("baseline", "2025-01-06"), ("fu1", "2025-03-03")]
+    with pytest.raises(HccImagingError, match=r"another study \(date 2025-05-05.*date 2025-01-06"):
+        r.add_timepoint("baseline", {"portal_venous": vol("1.2.3.9")}, date="2025-05-05")
+    assert "baseline" not in r.images
+    # an autosave of no study UIDs (older): the dates decide
+    saved = json.loads(r.path.read_text())
+    for t in saved["timepoints"]:
+        t.pop("study_instance_uid")
+    r.path.write_text(json.dumps(saved))
+    r2 = ReadSession.resume("P001", "R1", tmp_path)
+    assert r2.add_timepoint("baseline", {"portal_venous": vol("")}, date="2025-03-03").timepoint_id == "fu1"
+
+
+def test_time_points_keep_the_read_order_when_only_a_follow_up_is_open(tmp_path: Path) -> None:
+    s = _session(tmp_path)
+    s.measure_manual("baseline", ((0, 0, 0), (40, 0, 0)))
+    s.measure_manual("fu1", ((0, 0, 0), (20, 0, 0)), lesion_id="L1")
+    r = ReadSession.resume("P001", "R1", tmp_path)
+    r.add_timepoint("fu1", {"portal_venous": Volume.create(np.zeros((4, 8, 8), np.int16), spacing=(1.0, 1.0, 1.0))},
+                    date="2025-03-03")
+    assert r.timepoint_ids == ["baseline", "fu1"]
+    a = r.assess(["RECIST1.1"]).results["RECIST1.1"].to_json()
+    assert [(t["id"], t["response"]) for t in a["timepoints"]] == [("baseline", None), ("fu1", "PR")]

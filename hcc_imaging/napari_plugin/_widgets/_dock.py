@@ -45,6 +45,7 @@ from .._layers import (
     METADATA_KEY,
     geometry_metadata,
     labels_layer_data,
+    layer_name,
     layer_transform,
     line_from_vertices,
     lines_layer_data,
@@ -438,7 +439,18 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
                 continue
             vols = {ph: volume_from_layer(layer.data, layer.metadata, f"layer {layer.name!r}") for ph, layer in phases.items()}
             date = next(iter(phases.values())).metadata[METADATA_KEY].get("study_date")
-            session.add_timepoint(tpid, vols, date=_iso_date(date))
+            try:
+                tp = session.add_timepoint(tpid, vols, date=_iso_date(date))
+            except HccImagingError as err:  # another study than the read's of that name: not attached
+                self._refuse(str(err))
+                continue
+            if tp.timepoint_id != tpid:
+                # the read's time point of this study (the reader names a study opened alone 'baseline')
+                for ph, layer in phases.items():
+                    layer.metadata[METADATA_KEY]["timepoint_id"] = tp.timepoint_id
+                    layer.name = layer_name(ph, tp.timepoint_id)
+                self._refuse(f"the study opened as {tpid!r} is the read's {tp.timepoint_id!r} (same study); "
+                             f"shown as {tp.timepoint_id!r}.")
 
     # ------------------------------------------------------------------ reader mode
     #: What the dock says when there is nothing to read yet.
