@@ -874,9 +874,19 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
             self.set_line(les.lesion_id, timepoint_id, LineSpec(les.lesion_id, "short", tuple(short_line[0]), tuple(short_line[1])))  # type: ignore[arg-type]
         return les.lesion_id, self.observations[(les.lesion_id, timepoint_id)]
 
+    #: What an absent lesion cannot have (the read document refuses a diameter there, but a node's).
+    ABSENT_CLEARS: tuple[str, ...] = ("longest_diameter_mm", "short_axis_mm", "viable_diameter_mm",
+                                      "viable_short_axis_mm", "volume_mm3", "viable_volume_mm3", "necrosis_fraction")
+
     @serialised
-    def set_field(self, lesion_id: str, field_name: str, value: Any, timepoint_id: str | None = None) -> None:
-        """Edit one table cell (lesion attribute, or an observation value at ``timepoint_id``)."""
+    def set_field(self, lesion_id: str, field_name: str, value: Any, timepoint_id: str | None = None) -> dict[str, Any]:
+        """Edit one table cell (lesion attribute, or an observation value at ``timepoint_id``).
+
+        Status 'absent' (of a lesion that is not a node) empties the lesion's numbers and lines at
+        that time point (the read document refuses them: responses, exports and locking failed);
+        returns what it emptied ({field: old value}), else {}.  A diameter typed for an absent
+        lesion makes it 'measured' again."""
+        cleared: dict[str, Any] = {}
         self._check_unlocked(f"edit {field_name}")
         les = self._lesion(lesion_id)
         if field_name not in EDITABLE_FIELDS:
@@ -917,8 +927,18 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
                                           f"(0.35 for 35 %), got {value:g}.")
             setattr(obs, field_name, value)
             obs.source = f"reader:{self.reader_id}"
+            if field_name == "status" and value == "absent" and not les.is_lymph_node:
+                for name in self.ABSENT_CLEARS:
+                    if getattr(obs, name) is not None:
+                        cleared[name] = getattr(obs, name)
+                        setattr(obs, name, None)
+                obs.lines.clear()  # (a line is a diameter's; the lesion is gone)
+            elif (field_name in ("longest_diameter_mm", "short_axis_mm", "viable_diameter_mm") and value
+                  and obs.status == "absent" and not les.is_lymph_node):
+                obs.status = "measured"
         self._dirty.update(k for k in self.observations if k[0] == lesion_id)
         self.autosave()
+        return cleared
 
     @serialised
     def delete_lesion(self, lesion_id: str) -> None:

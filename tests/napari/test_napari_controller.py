@@ -833,3 +833,31 @@ def test_time_points_keep_the_read_order_when_only_a_follow_up_is_open(tmp_path:
     assert r.timepoint_ids == ["baseline", "fu1"]
     a = r.assess(["RECIST1.1"]).results["RECIST1.1"].to_json()
     assert [(t["id"], t["response"]) for t in a["timepoints"]] == [("baseline", None), ("fu1", "PR")]
+
+
+def test_status_absent_empties_the_numbers_so_the_read_stays_valid(tmp_path: Path) -> None:
+    """Marking a measured lesion absent left its LD/SA in the row: assess, exports and Lock failed."""
+    s = _session(tmp_path)
+    s.criteria = ("RECIST1.1",)
+    s.measure_manual("baseline", ((0, 0, 0), (40, 0, 0)), ((0, 0, 0), (0, 20, 0)))
+    s.measure_manual("fu1", ((0, 0, 0), (30, 0, 0)), ((0, 0, 0), (0, 10, 0)), lesion_id="L1")
+    cleared = s.set_field("L1", "status", "absent", timepoint_id="fu1")
+    assert cleared == {"longest_diameter_mm": 30.0, "short_axis_mm": 10.0}
+    row = s.table_rows("fu1")[0]
+    assert row["status"] == "absent" and row["longest_diameter_mm"] is None and row["short_axis_mm"] is None
+    assert s.lines("fu1") == [] and len(s.lines("baseline")) == 2
+    a = s.assess().results["RECIST1.1"].to_json()
+    assert a["timepoints"][1]["response"] == "CR"
+    s.lock()
+    again = ReadSession.resume("P001", "R1", tmp_path)
+    assert again.observations[("L1", "fu1")].longest_diameter_mm is None and again.locked
+
+
+def test_a_diameter_typed_for_an_absent_lesion_makes_it_measured(tmp_path: Path) -> None:
+    s = _session(tmp_path)
+    s.measure_manual("baseline", ((0, 0, 0), (40, 0, 0)))
+    s.measure_manual("fu1", ((0, 0, 0), (30, 0, 0)), lesion_id="L1")
+    s.set_field("L1", "status", "absent", timepoint_id="fu1")
+    assert s.set_field("L1", "longest_diameter_mm", "12", timepoint_id="fu1") == {}
+    assert s.observations[("L1", "fu1")].status == "measured"
+    s.assess()

@@ -1098,10 +1098,15 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
             return
         lid = self.table.item(item.row(), 0).text()
         try:
-            self.session.set_field(lid, key, _parse(item.text(), key), timepoint_id=self.timepoint_id)
+            cleared = self.session.set_field(lid, key, _parse(item.text(), key), timepoint_id=self.timepoint_id)
         except (HccImagingError, ValueError) as err:
             self._error(err)
+            cleared = {}
         self.refresh_all()
+        if cleared:  # (after the redraw: the status line keeps the old values, to type back if meant)
+            self._status(f"{lid} absent at {self.timepoint_id}: its numbers emptied (they were "
+                         + ", ".join(f"{dict((c[1], c[0]) for c in TABLE_COLUMNS).get(k, k)} {_fmt(v, k)}"
+                                     for k, v in cleared.items()) + ")")
 
     def edit_cell(self, lesion_id: str, key: str, text: str) -> None:
         """Type ``text`` into the table cell of ``lesion_id`` / column ``key`` (as a reader would)."""
