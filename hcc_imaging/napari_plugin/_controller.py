@@ -171,8 +171,30 @@ def session_path(autosave_dir: str | os.PathLike[str], patient_id: str, reader_i
 
 
 def _atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Autosave durably: the shared atomic writer with fsync (a crash leaves the last save)."""
+    """Autosave durably: the shared atomic writer with fsync (a crash leaves the last save).  The
+    version it replaces stays as ``<name>.bak`` (a hard link to it: no copy), something to fall back
+    to when a file is damaged (a full disk, a copy cut short)."""
+    if path.is_file() and not path.is_symlink():
+        bak = path.with_name(path.name + ".bak")
+        tmp = path.with_name(f".{path.name}.bak.{uuid.uuid4().hex[:8]}")
+        try:
+            os.link(path, tmp)
+            os.replace(tmp, bak)
+        except OSError:  # (a file system without hard links: no .bak, the save goes on)
+            tmp.unlink(missing_ok=True)
     atomic_write_bytes(path, payload, fsync=True)
+
+
+def _damaged(path: Path, err: BaseException) -> StoreError:
+    """The error of an autosave file that cannot be read: which file, and what to do."""
+    bak = path.with_name(path.name + ".bak")
+    return StoreError(
+        f"autosave file {path} is damaged and cannot be read ({type(err).__name__}: {err}). "
+        + (f"Its previous version is kept as {bak.name}: move {path.name} aside and rename {bak.name} to "
+           f"{path.name} to resume from it (the last change may be missing). " if bak.exists() else "")
+        + "Your measurements are also in your draft read in the study store ('hcc-imaging study'); "
+        "move the damaged file aside to start the read again from there."
+    )
 
 
 def _line_to_json(line: LineSpec) -> dict[str, Any]:
@@ -357,7 +379,12 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
             if store is not None:
                 s.attach_store(store)
             return s
-        doc = json.loads(s.path.read_text())
+        try:
+            doc = json.loads(s.path.read_text())
+            if not isinstance(doc, dict):
+                raise ValueError(f"not a read (a JSON {type(doc).__name__})")
+        except (ValueError, UnicodeDecodeError) as err:  # (JSONDecodeError is a ValueError)
+            raise _damaged(s.path, err) from err
         if doc.get("reader_id") != reader_id:
             raise BlindingError(
                 f"autosave file {s.path.name} belongs to reader {doc.get('reader_id')!r}, not {reader_id!r}; "
@@ -388,16 +415,31 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
             lines = {ln["axis"]: _line_from_json(lid, ln) for ln in d.pop("lines", [])}
             s.observations[(lid, tpid)] = Observation(**d, lines=lines)
         if s.masks_path.exists():
-            with np.load(s.masks_path) as z:
-                keys = {k.rsplit("|", 1)[0] for k in z.files}
-                for key in keys:
-                    kind, tpid, lid = key.split("|")
-                    shape = tuple(int(v) for v in z[key + "|shape"])
-                    n = int(np.prod(shape))
-                    crop = np.unpackbits(z[key + "|bits"], count=n).astype(bool).reshape(shape)
-                    start = tuple(int(v) for v in z[key + "|start"])
-                    target = s._masks if kind == "lesion" else s._viable
-                    target.setdefault(tpid, {})[lid] = (start, crop)  # type: ignore[assignment]
+            import zipfile
+
+            unknown: set[str] = set()
+            try:
+                with np.load(s.masks_path) as z:
+                    keys = {k.rsplit("|", 1)[0] for k in z.files}
+                    for key in sorted(keys):
+                        kind, tpid, lid = key.split("|")
+                        if lid not in s.lesions:
+                            # the masks were saved, the read not (a crash between the two writes): a
+                            # lesion the read does not know is left out
+                            unknown.add(lid)
+                            continue
+                        shape = tuple(int(v) for v in z[key + "|shape"])
+                        n = int(np.prod(shape))
+                        crop = np.unpackbits(z[key + "|bits"], count=n).astype(bool).reshape(shape)
+                        start = tuple(int(v) for v in z[key + "|start"])
+                        target = s._masks if kind == "lesion" else s._viable
+                        target.setdefault(tpid, {})[lid] = (start, crop)  # type: ignore[assignment]
+            except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError) as err:
+                raise _damaged(s.masks_path, err) from err
+            if unknown:
+                log.warning("autosave %s: masks of lesion(s) %s that the read does not know left out (the "
+                            "process stopped between the two writes of a save)", s.masks_path.name,
+                            ", ".join(sorted(unknown)))
         if store is not None:
             s.attach_store(store)
             if not s.locked:

@@ -486,6 +486,10 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
             )
         except HccImagingError as err:
             self._error(err)
+            if "is damaged" in str(err):  # a damaged autosave: said loudly, with what to do
+                from napari.utils.notifications import show_error
+
+                show_error(str(err))
             raise
         self._attach_images(session)
         self.session = session
