@@ -920,6 +920,10 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
     ABSENT_CLEARS: tuple[str, ...] = ("longest_diameter_mm", "short_axis_mm", "viable_diameter_mm",
                                       "viable_short_axis_mm", "volume_mm3", "viable_volume_mm3", "necrosis_fraction")
 
+    #: The line a typed size replaces (its endpoints are dropped with it).
+    TYPED_LINE_AXES: Mapping[str, str] = {"longest_diameter_mm": "long", "short_axis_mm": "short",
+                                          "viable_diameter_mm": "viable_long"}
+
     @serialised
     def set_field(self, lesion_id: str, field_name: str, value: Any, timepoint_id: str | None = None) -> dict[str, Any]:
         """Edit one table cell (lesion attribute, or an observation value at ``timepoint_id``).
@@ -927,7 +931,9 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
         Status 'absent' (of a lesion that is not a node) empties the lesion's numbers and lines at
         that time point (the read document refuses them: responses, exports and locking failed);
         returns what it emptied ({field: old value}), else {}.  A diameter typed for an absent
-        lesion makes it 'measured' again."""
+        lesion makes it 'measured' again.  A typed diameter drops the line of that axis (a typed
+        value has no line: the SR carried the typed length with the old line's); an LD shorter than
+        the SA is refused."""
         cleared: dict[str, Any] = {}
         self._check_unlocked(f"edit {field_name}")
         les = self._lesion(lesion_id)
@@ -967,6 +973,17 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
                 if field_name == "necrosis_fraction" and value > 1:
                     raise HccImagingError(f"necrosis_fraction of lesion {lesion_id!r} is a fraction from 0 to 1 "
                                           f"(0.35 for 35 %), got {value:g}.")
+            sizes = {"longest_diameter_mm": obs.longest_diameter_mm, "short_axis_mm": obs.short_axis_mm,
+                     field_name: value}
+            if (field_name in sizes and sizes["longest_diameter_mm"] is not None and sizes["short_axis_mm"] is not None
+                    and sizes["longest_diameter_mm"] < sizes["short_axis_mm"]):
+                raise HccImagingError(
+                    f"lesion {lesion_id!r} at {timepoint_id!r}: the long axis ({sizes['longest_diameter_mm']:g} mm) "
+                    f"cannot be shorter than the short axis ({sizes['short_axis_mm']:g} mm); not changed. "
+                    "Type the longest diameter in LD, the longest one perpendicular to it in SA.")
+            axis = self.TYPED_LINE_AXES.get(field_name)
+            if axis is not None and value != getattr(obs, field_name):
+                obs.lines.pop(axis, None)  # a typed size has no line: the line left would contradict it
             setattr(obs, field_name, value)
             obs.source = f"reader:{self.reader_id}"
             if field_name == "status" and value == "absent" and not les.is_lymph_node:

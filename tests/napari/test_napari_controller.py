@@ -903,3 +903,22 @@ def test_masks_saved_without_their_read_are_left_out_on_resume(tmp_path: Path) -
     r.add_timepoint("baseline", {"portal_venous": vol})
     assert list(r.lesions) == ["L1"] and list(r._masks["baseline"]) == ["L1"]
     np.testing.assert_array_equal(r.label_array("baseline") > 0, m1)
+
+
+def test_a_typed_diameter_drops_its_axis_line_and_ld_below_sa_is_refused(tmp_path: Path) -> None:
+    """A typed LD kept the old long line: the read document (and the SR) carried 25 mm with a 40 mm
+    line, and the canvas label kept the line's length."""
+    s = _session(tmp_path)
+    s.measure_manual("baseline", ((0, 0, 0), (40, 0, 0)), ((0, 0, 0), (0, 20, 0)))
+    s.set_field("L1", "longest_diameter_mm", "25", timepoint_id="baseline")
+    obs = s.observations[("L1", "baseline")]
+    assert obs.longest_diameter_mm == 25.0 and set(obs.lines) == {"short"}
+    les = s.read_document()["timepoints"][0]["lesions"][0]
+    assert les["longest_diameter_mm"] == 25.0 and set(les["endpoints"]) == {"short"}
+    with pytest.raises(HccImagingError, match="cannot be shorter than the short axis"):
+        s.set_field("L1", "short_axis_mm", "30", timepoint_id="baseline")
+    with pytest.raises(HccImagingError, match="cannot be shorter than the short axis"):
+        s.set_field("L1", "longest_diameter_mm", "12", timepoint_id="baseline")
+    assert (obs.longest_diameter_mm, obs.short_axis_mm, set(obs.lines)) == (25.0, 20.0, {"short"})
+    s.set_field("L1", "short_axis_mm", "20", timepoint_id="baseline")  # the same value: its line stays
+    assert set(obs.lines) == {"short"}

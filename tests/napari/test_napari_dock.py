@@ -800,3 +800,21 @@ def test_reader_switch_removes_the_other_read_layers_and_refuses_their_edits(
     assert not [k for k in s2.observations if k[1] == "baseline"]
     assert "line edit refused" in dock.status_label.text() and "'R1'" in dock.status_label.text()
     assert r1_lines not in viewer.layers
+
+
+def test_a_typed_diameter_redraws_the_lines_layer(docked: Any) -> None:
+    """Typing LD left the canvas label on the old line's length (41.8 after typing 25)."""
+    viewer, dock = docked
+    s = dock.start_read("R1", criteria="RECIST1.1")
+    c = np.asarray(s.geometry("baseline").index_to_lps(np.asarray(s.geometry("baseline").shape) / 2.0), float)
+    s.measure_manual("baseline", (c, c + (40, 0, 0)), (c, c + (0, 20, 0)))
+    dock.refresh_all()
+    layer = viewer.layers["measurements · baseline"]
+    assert list(layer.features["label"])[0] == "L1  LD 40.0  SA 20.0 mm"
+    dock.edit_cell("L1", "longest_diameter_mm", "25")
+    assert layer.nshapes == 1 and list(layer.features["axis"]) == ["short"]
+    assert "40.0" not in " ".join(layer.features["label"])
+    assert _cell(dock, 0, "longest_diameter_mm") == "25.0"
+    dock.edit_cell("L1", "short_axis_mm", "30")
+    assert "cannot be shorter than the short axis" in dock.status_label.text()
+    assert _cell(dock, 0, "short_axis_mm") == "20.0"
