@@ -307,6 +307,9 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
             "criteria": list(self.criteria),
             "store_read_uid": self.store_read_uid,
             "max_label": self._max_label,
+            # deletions not yet in the store (a stop between this file's write and the store's): made
+            # there on resume
+            "deleted": [list(k) for k in sorted(self._deleted)],
             "timepoints": [
                 {
                     "timepoint_id": tpid,
@@ -440,6 +443,8 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
                 log.warning("autosave %s: masks of lesion(s) %s that the read does not know left out (the "
                             "process stopped between the two writes of a save)", s.masks_path.name,
                             ", ".join(sorted(unknown)))
+        # (a lesion deleted and brought back by undo is the read's again: not deleted from the store)
+        s._deleted = {(str(lid), str(tpid)) for lid, tpid in doc.get("deleted", [])} - set(s.observations)
         if store is not None:
             s.attach_store(store)
             if not s.locked:

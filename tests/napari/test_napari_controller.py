@@ -922,3 +922,34 @@ def test_a_typed_diameter_drops_its_axis_line_and_ld_below_sa_is_refused(tmp_pat
     assert (obs.longest_diameter_mm, obs.short_axis_mm, set(obs.lines)) == (25.0, 20.0, {"short"})
     s.set_field("L1", "short_axis_mm", "20", timepoint_id="baseline")  # the same value: its line stays
     assert set(obs.lines) == {"short"}
+
+
+def test_a_deletion_saved_but_not_stored_reaches_the_store_on_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stopped between the autosave write and the store's transaction, a deletion never reached the
+    store: locking stored the deleted lesion's measurement."""
+    from hcc_imaging.study import ReaderSession, Store
+
+    store = Store(tmp_path / "study.sqlite")
+    try:
+        s = ReadSession("P001", "R1", tmp_path, store=store, criteria=["RECIST1.1"])
+        s.measure_manual("baseline", ((0, 0, 0), (25, 0, 0)))
+        s.measure_manual("baseline", ((0, 0, 0), (40, 0, 0)))
+
+        def killed(self: ReadSession) -> None:
+            raise KeyboardInterrupt("process killed here")
+
+        with monkeypatch.context() as m:
+            m.setattr(ReadSession, "sync_store", killed)
+            with pytest.raises(KeyboardInterrupt):
+                s.delete_lesion("L2")
+        rs = ReaderSession(store, "R1")
+        assert len(rs.measurements(s.store_read_uid)) == 2  # (the store never heard of it)
+        r = ReadSession.resume("P001", "R1", tmp_path, store=store, criteria=["RECIST1.1"])
+        assert list(r.lesions) == ["L1"]
+        assert [m.longest_diameter_mm for m in rs.measurements(r.store_read_uid)] == [25.0]
+        r.lock()
+        assert [m.longest_diameter_mm for m in rs.measurements(r.store_read_uid)] == [25.0]
+        # the deletion, made, is not made again (nor kept) by the next resume
+        assert ReadSession.resume("P001", "R1", tmp_path)._deleted == set()
+    finally:
+        store.close()
