@@ -818,3 +818,35 @@ def test_a_typed_diameter_redraws_the_lines_layer(docked: Any) -> None:
     dock.edit_cell("L1", "short_axis_mm", "30")
     assert "cannot be shorter than the short axis" in dock.status_label.text()
     assert _cell(dock, 0, "short_axis_mm") == "20.0"
+
+
+def test_a_follow_up_opened_alone_resumes_as_the_reads_follow_up(docked: Any, tmp_path: Path) -> None:
+    """The reader names a study opened alone 'baseline': resuming R1's read with only the fu1
+    folder open showed the read's baseline masks on the follow-up's images (and a click there
+    replaced the baseline's measurement).  Its layers now go to the read's fu1, with a warning."""
+    from hcc_imaging.napari_plugin._controller import ReadSession
+    from hcc_imaging.napari_plugin._layers import METADATA_KEY, layer_name
+
+    viewer, dock = docked
+    s = dock.start_read("R1", criteria="RECIST1.1")
+    assert s.timepoint_ids == ["baseline", "fu1"]
+    c = np.asarray(s.geometry("baseline").index_to_lps(np.asarray(s.geometry("baseline").shape) / 2.0), float)
+    s.measure_manual("baseline", (c, c + (40, 0, 0)))
+    dates = {tp: t.date for tp, t in s.images.items()}
+    dock.session = None
+    for layer in list(viewer.layers):  # the fu1 folder opened alone: its layers named 'baseline'
+        md = layer.metadata.get(METADATA_KEY, {})
+        if md.get("kind") != "image":
+            viewer.layers.remove(layer)
+        elif md.get("timepoint_id") == "baseline":
+            viewer.layers.remove(layer)
+        else:
+            md["timepoint_id"] = "baseline"
+            layer.name = layer_name(md["phase"], "baseline")
+    r = dock.start_read("R1", criteria="RECIST1.1")
+    assert isinstance(r, ReadSession) and list(r.images) == ["fu1"] and r.images["fu1"].date == dates["fu1"]
+    assert r.timepoint_ids == ["baseline", "fu1"]
+    assert {layer.metadata[METADATA_KEY]["timepoint_id"] for layer in dock._image_layers()} == {"fu1"}
+    assert all(layer.name.startswith("fu1 · ") for layer in dock._image_layers())
+    assert r.observations[("L1", "baseline")].longest_diameter_mm == 40.0
+    assert r.read_document()["timepoints"][0]["date"] == dates["baseline"]
