@@ -171,8 +171,30 @@ def session_path(autosave_dir: str | os.PathLike[str], patient_id: str, reader_i
 
 
 def _atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Autosave durably: the shared atomic writer with fsync (a crash leaves the last save)."""
+    """Autosave durably: the shared atomic writer with fsync (a crash leaves the last save).  The
+    version it replaces stays as ``<name>.bak`` (a hard link to it: no copy), something to fall back
+    to when a file is damaged (a full disk, a copy cut short)."""
+    if path.is_file() and not path.is_symlink():
+        bak = path.with_name(path.name + ".bak")
+        tmp = path.with_name(f".{path.name}.bak.{uuid.uuid4().hex[:8]}")
+        try:
+            os.link(path, tmp)
+            os.replace(tmp, bak)
+        except OSError:  # (a file system without hard links: no .bak, the save goes on)
+            tmp.unlink(missing_ok=True)
     atomic_write_bytes(path, payload, fsync=True)
+
+
+def _damaged(path: Path, err: BaseException) -> StoreError:
+    """The error of an autosave file that cannot be read: which file, and what to do."""
+    bak = path.with_name(path.name + ".bak")
+    return StoreError(
+        f"autosave file {path} is damaged and cannot be read ({type(err).__name__}: {err}). "
+        + (f"Its previous version is kept as {bak.name}: move {path.name} aside and rename {bak.name} to "
+           f"{path.name} to resume from it (the last change may be missing). " if bak.exists() else "")
+        + "Your measurements are also in your draft read in the study store ('hcc-imaging study'); "
+        "move the damaged file aside to start the read again from there."
+    )
 
 
 def _line_to_json(line: LineSpec) -> dict[str, Any]:
@@ -222,6 +244,9 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
         #: GUI thread and its workers change one session.
         self._lock = threading.RLock()
         self.images: dict[str, TimePointImages] = {}
+        #: What the autosave says of each time point (in its order): date, day_offset and the
+        #: study_instance_uid of the images it was read on (images attached later are checked against it).
+        self._saved_tps: dict[str, dict[str, Any]] = {}
         self._init_segmenting()  # the liver masks and registrations segmentation uses (_segmenting.py)
         self.lesions: dict[str, Lesion] = {}
         self.observations: dict[tuple[str, str], Observation] = {}
@@ -282,14 +307,16 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
             "criteria": list(self.criteria),
             "store_read_uid": self.store_read_uid,
             "max_label": self._max_label,
+            # deletions not yet in the store (a stop between this file's write and the store's): made
+            # there on resume
+            "deleted": [list(k) for k in sorted(self._deleted)],
             "timepoints": [
                 {
-                    "timepoint_id": tp.timepoint_id,
-                    "date": tp.date,
-                    "day_offset": tp.day_offset,
-                    "geometry": geometry_metadata(self._geometries.get(tp.timepoint_id, tp.reference.geometry)),
+                    "timepoint_id": tpid,
+                    **self._tp_identity(tpid),
+                    "geometry": geometry_metadata(self._geometries[tpid]) if tpid in self._geometries else None,
                 }
-                for tp in self.images.values()
+                for tpid in self.timepoint_ids
             ],
             "lesions": [asdict(les) for les in self.lesions.values()],
             "observations": [
@@ -355,7 +382,12 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
             if store is not None:
                 s.attach_store(store)
             return s
-        doc = json.loads(s.path.read_text())
+        try:
+            doc = json.loads(s.path.read_text())
+            if not isinstance(doc, dict):
+                raise ValueError(f"not a read (a JSON {type(doc).__name__})")
+        except (ValueError, UnicodeDecodeError) as err:  # (JSONDecodeError is a ValueError)
+            raise _damaged(s.path, err) from err
         if doc.get("reader_id") != reader_id:
             raise BlindingError(
                 f"autosave file {s.path.name} belongs to reader {doc.get('reader_id')!r}, not {reader_id!r}; "
@@ -376,7 +408,9 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
         s._max_label = int(doc.get("max_label", 0))
         s.criteria = tuple(doc.get("criteria", s.criteria)) if criteria is None else tuple(criteria)
         for tp in doc.get("timepoints", []):
-            s._geometries[tp["timepoint_id"]] = geometry_from_metadata({"hcc_imaging": tp["geometry"]})
+            if tp.get("geometry"):
+                s._geometries[tp["timepoint_id"]] = geometry_from_metadata({"hcc_imaging": tp["geometry"]})
+            s._saved_tps[tp["timepoint_id"]] = {k: tp.get(k) for k in ("date", "day_offset", "study_instance_uid")}
         for d in doc.get("lesions", []):
             s.lesions[d["lesion_id"]] = Lesion(**d)
         for d in doc.get("observations", []):
@@ -384,16 +418,33 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
             lines = {ln["axis"]: _line_from_json(lid, ln) for ln in d.pop("lines", [])}
             s.observations[(lid, tpid)] = Observation(**d, lines=lines)
         if s.masks_path.exists():
-            with np.load(s.masks_path) as z:
-                keys = {k.rsplit("|", 1)[0] for k in z.files}
-                for key in keys:
-                    kind, tpid, lid = key.split("|")
-                    shape = tuple(int(v) for v in z[key + "|shape"])
-                    n = int(np.prod(shape))
-                    crop = np.unpackbits(z[key + "|bits"], count=n).astype(bool).reshape(shape)
-                    start = tuple(int(v) for v in z[key + "|start"])
-                    target = s._masks if kind == "lesion" else s._viable
-                    target.setdefault(tpid, {})[lid] = (start, crop)  # type: ignore[assignment]
+            import zipfile
+
+            unknown: set[str] = set()
+            try:
+                with np.load(s.masks_path) as z:
+                    keys = {k.rsplit("|", 1)[0] for k in z.files}
+                    for key in sorted(keys):
+                        kind, tpid, lid = key.split("|")
+                        if lid not in s.lesions:
+                            # the masks were saved, the read not (a crash between the two writes): a
+                            # lesion the read does not know is left out
+                            unknown.add(lid)
+                            continue
+                        shape = tuple(int(v) for v in z[key + "|shape"])
+                        n = int(np.prod(shape))
+                        crop = np.unpackbits(z[key + "|bits"], count=n).astype(bool).reshape(shape)
+                        start = tuple(int(v) for v in z[key + "|start"])
+                        target = s._masks if kind == "lesion" else s._viable
+                        target.setdefault(tpid, {})[lid] = (start, crop)  # type: ignore[assignment]
+            except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError) as err:
+                raise _damaged(s.masks_path, err) from err
+            if unknown:
+                log.warning("autosave %s: masks of lesion(s) %s that the read does not know left out (the "
+                            "process stopped between the two writes of a save)", s.masks_path.name,
+                            ", ".join(sorted(unknown)))
+        # (a lesion deleted and brought back by undo is the read's again: not deleted from the store)
+        s._deleted = {(str(lid), str(tpid)) for lid, tpid in doc.get("deleted", [])} - set(s.observations)
         if store is not None:
             s.attach_store(store)
             if not s.locked:
@@ -412,21 +463,69 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
         date: str | None = None,
         day_offset: int | None = None,
     ) -> TimePointImages:
-        """Register the images of one time point (order of calls = chronological order)."""
+        """Register the images of one time point (time points are ordered by date, else by the order
+        of the read / of these calls).
+
+        Images of another study than the one the read saved under ``timepoint_id`` (its study
+        instance UID, or its date when the read saved no UID) are never attached silently: they go
+        to the read's time point of their study when there is one (the returned time point's id
+        says which), else they are refused naming both dates.  (A study opened alone is named
+        'baseline' by the reader: a follow-up showed, and overwrote, the read's baseline.)
+        """
         if not phases:
             raise HccImagingError(f"time point {timepoint_id!r} has no series; load at least one phase.")
         tp = TimePointImages(timepoint_id, {Phase(k): v for k, v in phases.items()}, date, day_offset)
+        uid = tp.reference.study_instance_uid
+        if not self._same_study(timepoint_id, uid, date):
+            known = self._tp_identity(timepoint_id)
+            def of_this_study(t: str) -> bool:
+                other = self._tp_identity(t)
+                if uid and other["study_instance_uid"]:
+                    return bool(other["study_instance_uid"] == uid)
+                return bool(date) and other["date"] == date
+
+            match = [t for t in self.timepoint_ids if t not in self.images and t != timepoint_id and of_this_study(t)]
+            if len(match) == 1:
+                log.warning("images named %r are of the study of time point %r; attached there", timepoint_id, match[0])
+                return self.add_timepoint(match[0], phases, date=date, day_offset=day_offset)
+            raise HccImagingError(
+                f"the images opened as time point {timepoint_id!r} are of another study (date {date or 'unknown'}, "
+                f"study {uid or 'unknown'}) than the one this read measured as {timepoint_id!r} (date "
+                f"{known['date'] or 'unknown'}, study {known['study_instance_uid'] or 'unknown'}); not attached. "
+                f"Open the study of {timepoint_id!r} (or all the patient's studies together) and start the read again."
+            )
         self.images[timepoint_id] = tp
         self._geometries.setdefault(timepoint_id, tp.reference.geometry)
         return tp
 
+    def _tp_identity(self, timepoint_id: str) -> dict[str, Any]:
+        """date, day_offset, study_instance_uid of a time point: its images', else the saved read's."""
+        tp = self.images.get(timepoint_id)
+        if tp is not None:
+            return {"date": tp.date, "day_offset": tp.day_offset, "study_instance_uid": tp.reference.study_instance_uid}
+        saved = self._saved_tps.get(timepoint_id, {})
+        return {k: saved.get(k) for k in ("date", "day_offset", "study_instance_uid")}
+
+    def _same_study(self, timepoint_id: str, uid: str | None, date: str | None) -> bool:
+        """Whether images of study ``uid`` / ``date`` may be the read's time point ``timepoint_id``
+        (True when the read knows nothing of it yet)."""
+        known = self._tp_identity(timepoint_id)
+        if known["study_instance_uid"] and uid:
+            return bool(known["study_instance_uid"] == uid)
+        return not (known["date"] and date and known["date"] != date)
+
     @property
     def timepoint_ids(self) -> list[str]:
-        """Time points with images or observations (order of loading / first measurement)."""
-        ids = list(self.images)
-        for _, tpid in [*self.observations, *sorted(self._deleted)]:
+        """Time points of the read, with images or observations: by date when every one has one,
+        else in the saved read's order, then of loading / first measurement (never "with images
+        first": a follow-up opened alone became the read's baseline)."""
+        ids = list(self._saved_tps)
+        for tpid in [*self.images, *(k[1] for k in self.observations), *(k[1] for k in sorted(self._deleted))]:
             if tpid not in ids:
                 ids.append(tpid)
+        dates = {t: self._tp_identity(t)["date"] for t in ids}
+        if all(dates.values()):
+            ids.sort(key=lambda t: str(dates[t]))
         return ids
 
     def geometry(self, timepoint_id: str) -> Geometry:
@@ -480,7 +579,12 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
         viable: bool,
         new: tuple[tuple[int, int, int], NDArray[np.bool_]] | None,
     ) -> None:
-        """Replace one lesion in a cached label map, touching only its old and new boxes."""
+        """Replace one lesion in a cached label map, touching only its old and new boxes.
+
+        Where the old mask's voxels are cleared, the other lesions' masks there are drawn again (as
+        :meth:`label_array` draws them): a mask drawn over another lesion's voxels (the same lesion
+        clicked twice) took them on the map, and removing it left the other lesion without them
+        there, on the layer and in the SEG."""
         store = self._viable if viable else self._masks
         old = store.get(timepoint_id, {}).get(lesion_id)
         if new is None:
@@ -498,9 +602,35 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
             sl = tuple(slice(a, a + n) for a, n in zip(start, crop.shape, strict=True))
             view = arr[sl]
             if value == 0:
-                view[view == label] = 0
+                cleared = view == label
+                view[cleared] = 0
+                if cleared.any():
+                    self._repaint_others(store.get(timepoint_id, {}), lesion_id, start, view, cleared)
             else:
                 view[crop] = label
+
+    def _repaint_others(
+        self,
+        per: Mapping[str, tuple[tuple[int, int, int], NDArray[np.bool_]]],
+        lesion_id: str,
+        start: Sequence[int],
+        view: NDArray[np.uint16],
+        cleared: NDArray[np.bool_],
+    ) -> None:
+        """Draw the masks of the lesions other than ``lesion_id`` on the ``cleared`` voxels of
+        ``view`` (the box of the map starting at voxel ``start``), in :meth:`label_array`'s order."""
+        hi = [a + n for a, n in zip(start, view.shape, strict=True)]
+        for lid, (ostart, crop) in per.items():
+            if lid == lesion_id:
+                continue
+            lo2 = [max(a, b) for a, b in zip(start, ostart, strict=True)]
+            hi2 = [min(a, b + n) for a, b, n in zip(hi, ostart, crop.shape, strict=True)]
+            if any(a >= b for a, b in zip(lo2, hi2, strict=True)):
+                continue
+            in_view = tuple(slice(a - s, b - s) for a, b, s in zip(lo2, hi2, start, strict=True))
+            in_crop = tuple(slice(a - s, b - s) for a, b, s in zip(lo2, hi2, ostart, strict=True))
+            paint = crop[in_crop] & cleared[in_view]
+            view[in_view][paint] = self.lesions[lid].label
 
     @serialised
     def lesion_mask(self, lesion_id: str, timepoint_id: str, *, viable: bool = False) -> NDArray[np.bool_] | None:
@@ -791,9 +921,25 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
             self.set_line(les.lesion_id, timepoint_id, LineSpec(les.lesion_id, "short", tuple(short_line[0]), tuple(short_line[1])))  # type: ignore[arg-type]
         return les.lesion_id, self.observations[(les.lesion_id, timepoint_id)]
 
+    #: What an absent lesion cannot have (the read document refuses a diameter there, but a node's).
+    ABSENT_CLEARS: tuple[str, ...] = ("longest_diameter_mm", "short_axis_mm", "viable_diameter_mm",
+                                      "viable_short_axis_mm", "volume_mm3", "viable_volume_mm3", "necrosis_fraction")
+
+    #: The line a typed size replaces (its endpoints are dropped with it).
+    TYPED_LINE_AXES: Mapping[str, str] = {"longest_diameter_mm": "long", "short_axis_mm": "short",
+                                          "viable_diameter_mm": "viable_long"}
+
     @serialised
-    def set_field(self, lesion_id: str, field_name: str, value: Any, timepoint_id: str | None = None) -> None:
-        """Edit one table cell (lesion attribute, or an observation value at ``timepoint_id``)."""
+    def set_field(self, lesion_id: str, field_name: str, value: Any, timepoint_id: str | None = None) -> dict[str, Any]:
+        """Edit one table cell (lesion attribute, or an observation value at ``timepoint_id``).
+
+        Status 'absent' (of a lesion that is not a node) empties the lesion's numbers and lines at
+        that time point (the read document refuses them: responses, exports and locking failed);
+        returns what it emptied ({field: old value}), else {}.  A diameter typed for an absent
+        lesion makes it 'measured' again.  A typed diameter drops the line of that axis (a typed
+        value has no line: the SR carried the typed length with the old line's); an LD shorter than
+        the SA is refused."""
+        cleared: dict[str, Any] = {}
         self._check_unlocked(f"edit {field_name}")
         les = self._lesion(lesion_id)
         if field_name not in EDITABLE_FIELDS:
@@ -832,10 +978,31 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
                 if field_name == "necrosis_fraction" and value > 1:
                     raise HccImagingError(f"necrosis_fraction of lesion {lesion_id!r} is a fraction from 0 to 1 "
                                           f"(0.35 for 35 %), got {value:g}.")
+            sizes = {"longest_diameter_mm": obs.longest_diameter_mm, "short_axis_mm": obs.short_axis_mm,
+                     field_name: value}
+            if (field_name in sizes and sizes["longest_diameter_mm"] is not None and sizes["short_axis_mm"] is not None
+                    and sizes["longest_diameter_mm"] < sizes["short_axis_mm"]):
+                raise HccImagingError(
+                    f"lesion {lesion_id!r} at {timepoint_id!r}: the long axis ({sizes['longest_diameter_mm']:g} mm) "
+                    f"cannot be shorter than the short axis ({sizes['short_axis_mm']:g} mm); not changed. "
+                    "Type the longest diameter in LD, the longest one perpendicular to it in SA.")
+            axis = self.TYPED_LINE_AXES.get(field_name)
+            if axis is not None and value != getattr(obs, field_name):
+                obs.lines.pop(axis, None)  # a typed size has no line: the line left would contradict it
             setattr(obs, field_name, value)
             obs.source = f"reader:{self.reader_id}"
+            if field_name == "status" and value == "absent" and not les.is_lymph_node:
+                for name in self.ABSENT_CLEARS:
+                    if getattr(obs, name) is not None:
+                        cleared[name] = getattr(obs, name)
+                        setattr(obs, name, None)
+                obs.lines.clear()  # (a line is a diameter's; the lesion is gone)
+            elif (field_name in ("longest_diameter_mm", "short_axis_mm", "viable_diameter_mm") and value
+                  and obs.status == "absent" and not les.is_lymph_node):
+                obs.status = "measured"
         self._dirty.update(k for k in self.observations if k[0] == lesion_id)
         self.autosave()
+        return cleared
 
     @serialised
     def delete_lesion(self, lesion_id: str) -> None:

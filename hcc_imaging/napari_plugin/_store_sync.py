@@ -40,6 +40,7 @@ class StoreSyncMixin:
     _store: Any
     _reader_session: Any
     timepoint_ids: list[str]  # (a property of ReadSession's)
+    _tp_identity: Any  # (ReadSession's: a time point's date, day_offset, study UID)
 
     def attach_store(self, store: Any) -> None:
         """Write every change through to a :class:`hcc_imaging.study.Store` (blinded reader session).
@@ -64,9 +65,9 @@ class StoreSyncMixin:
         rs, store = self._reader_session, self._store
         tps = self.timepoint_ids
         for n, tpid in enumerate(tps):
-            tp = self.images.get(tpid)
-            date = dt.date.fromisoformat(tp.date) if tp and tp.date else None
-            day = tp.day_offset if tp and tp.day_offset is not None else (None if date else n * DEFAULT_INTERVAL_DAYS)
+            known = self._tp_identity(tpid)  # (its images', else what the saved read says)
+            date = dt.date.fromisoformat(known["date"]) if known["date"] else None
+            day = known["day_offset"] if known["day_offset"] is not None else (None if date else n * DEFAULT_INTERVAL_DAYS)
             store.add_timepoint(self.patient_id, tpid, date=date, day_offset=day, exist_ok=True)
         if self.store_read_uid is None:
             self.store_read_uid = rs.start_read(self.patient_id, tps, list(self.criteria)).read_uid
@@ -129,8 +130,11 @@ class StoreSyncMixin:
     def read_document(self) -> dict[str, Any]:
         """The read document (DESIGN section 4) as a dict: what ``hcc-imaging assess`` reads."""
         tps = []
+        # dates only when the first time point has one (the days of the others count from it): a
+        # read resumed with only a follow-up's images had a dated follow-up after an undated baseline
+        first = self.timepoint_ids[0] if self.timepoint_ids else None
+        use_dates = first is not None and bool(self._tp_identity(first)["date"])
         for i, tpid in enumerate(self.timepoint_ids):
-            tp = self.images.get(tpid)
             lesions = []
             for les in self.lesions.values():
                 obs = self.observations.get((les.lesion_id, tpid))
@@ -163,10 +167,11 @@ class StoreSyncMixin:
                 if obs.lines:
                     entry["endpoints"] = {ax: [list(ln.start_lps), list(ln.end_lps)] for ax, ln in obs.lines.items()}
                 lesions.append(entry)
-            day = tp.day_offset if tp and tp.day_offset is not None else None
+            known = self._tp_identity(tpid)  # (its images', else what the saved read says)
+            day = known["day_offset"]
             item: dict[str, Any] = {"id": tpid, "lesions": lesions}
-            if tp and tp.date:
-                item["date"] = tp.date
+            if use_dates and known["date"]:
+                item["date"] = known["date"]
             else:
                 item["day"] = day if day is not None else i * DEFAULT_INTERVAL_DAYS
             tps.append(item)

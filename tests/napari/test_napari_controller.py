@@ -764,3 +764,192 @@ def test_resume_refuses_an_autosave_of_another_patient(tmp_path: Path) -> None:
     s.path.write_text(json.dumps(doc))
     with pytest.raises(HccImagingError, match="patient 'OTHER'"):
         ReadSession.resume("P001", "R1", tmp_path)
+
+
+@pytest.mark.parametrize("how", ["delete", "replace"])
+def test_removing_an_overlapping_mask_keeps_the_other_lesions_voxels(tmp_path: Path, how: str) -> None:
+    """The same lesion clicked twice (L2 drawn over L1), then the duplicate deleted (or its mask
+    replaced): L1's voxels stay on the label map the layer shows and SEG exports."""
+    vol = Volume.create(np.zeros((6, 10, 12), np.int16), spacing=(2.0, 1.0, 1.0))
+    s = _session(tmp_path)
+    s.add_timepoint("baseline", {"portal_venous": vol})
+    m1 = np.zeros(vol.shape, bool)
+    m1[2:4, 3:7, 4:9] = True
+    m2 = np.zeros(vol.shape, bool)
+    m2[2:5, 4:8, 5:10] = True
+    l1, l2 = s.new_lesion().lesion_id, s.new_lesion().lesion_id
+    s.set_mask(l1, "baseline", m1, source="test")
+    s.label_array("baseline")  # (the dock draws the layer: the cached map is then updated in place)
+    s.set_mask(l2, "baseline", m2, source="test")
+    if how == "delete":
+        s.delete_lesion(l2)
+    else:
+        m3 = np.zeros(vol.shape, bool)
+        m3[0:2, 0:3, 0:3] = True
+        s.set_mask(l2, "baseline", m3, source="test")
+    lab = s.label_array("baseline")
+    np.testing.assert_array_equal(lab == s.lesions[l1].label, m1)
+    np.testing.assert_array_equal(lab, s.redraw_label_array("baseline").copy())
+
+
+def test_a_resumed_read_attaches_images_only_to_the_time_point_of_their_study(tmp_path: Path) -> None:
+    """The follow-up's study opened alone is named 'baseline' by the reader: resuming the read, it
+    goes to the read's 'fu1' (same study UID) or, of an unknown study, is refused naming both
+    dates; never shown (and overwritten) as the read's baseline.  Time points keep the read's order."""
+    def vol(uid: str) -> Volume:
+        return Volume.create(np.zeros((6, 10, 12), np.int16), spacing=(2.0, 1.0, 1.0), study_instance_uid=uid)
+
+    s = _session(tmp_path)
+    s.add_timepoint("baseline", {"portal_venous": vol("1.2.3.1")}, date="2025-01-06")
+    s.add_timepoint("fu1", {"portal_venous": vol("1.2.3.2")}, date="2025-03-03")
+    s.measure_manual("baseline", ((0, 0, 0), (0, 8, 0)))
+    s.measure_manual("fu1", ((0, 0, 0), (0, 4, 0)), lesion_id="L1")
+    r = ReadSession.resume("P001", "R1", tmp_path)
+    assert r.timepoint_ids == ["baseline", "fu1"]
+    tp = r.add_timepoint("baseline", {"portal_venous": vol("1.2.3.2")}, date="2025-03-03")
+    assert tp.timepoint_id == "fu1" and list(r.images) == ["fu1"]
+    assert r.timepoint_ids == ["baseline", "fu1"]
+    doc = r.read_document()
+    assert [(t["id"], t.get("date")) for t in doc["timepoints"]] == [("baseline", "2025-01-06"), ("fu1", "2025-03-03")]
+    with pytest.raises(HccImagingError, match=r"another study \(date 2025-05-05.*date 2025-01-06"):
+        r.add_timepoint("baseline", {"portal_venous": vol("1.2.3.9")}, date="2025-05-05")
+    assert "baseline" not in r.images
+    # an autosave of no study UIDs (older): the dates decide
+    saved = json.loads(r.path.read_text())
+    for t in saved["timepoints"]:
+        t.pop("study_instance_uid")
+    r.path.write_text(json.dumps(saved))
+    r2 = ReadSession.resume("P001", "R1", tmp_path)
+    assert r2.add_timepoint("baseline", {"portal_venous": vol("")}, date="2025-03-03").timepoint_id == "fu1"
+
+
+def test_time_points_keep_the_read_order_when_only_a_follow_up_is_open(tmp_path: Path) -> None:
+    s = _session(tmp_path)
+    s.measure_manual("baseline", ((0, 0, 0), (40, 0, 0)))
+    s.measure_manual("fu1", ((0, 0, 0), (20, 0, 0)), lesion_id="L1")
+    r = ReadSession.resume("P001", "R1", tmp_path)
+    r.add_timepoint("fu1", {"portal_venous": Volume.create(np.zeros((4, 8, 8), np.int16), spacing=(1.0, 1.0, 1.0))},
+                    date="2025-03-03")
+    assert r.timepoint_ids == ["baseline", "fu1"]
+    a = r.assess(["RECIST1.1"]).results["RECIST1.1"].to_json()
+    assert [(t["id"], t["response"]) for t in a["timepoints"]] == [("baseline", None), ("fu1", "PR")]
+
+
+def test_status_absent_empties_the_numbers_so_the_read_stays_valid(tmp_path: Path) -> None:
+    """Marking a measured lesion absent left its LD/SA in the row: assess, exports and Lock failed."""
+    s = _session(tmp_path)
+    s.criteria = ("RECIST1.1",)
+    s.measure_manual("baseline", ((0, 0, 0), (40, 0, 0)), ((0, 0, 0), (0, 20, 0)))
+    s.measure_manual("fu1", ((0, 0, 0), (30, 0, 0)), ((0, 0, 0), (0, 10, 0)), lesion_id="L1")
+    cleared = s.set_field("L1", "status", "absent", timepoint_id="fu1")
+    assert cleared == {"longest_diameter_mm": 30.0, "short_axis_mm": 10.0}
+    row = s.table_rows("fu1")[0]
+    assert row["status"] == "absent" and row["longest_diameter_mm"] is None and row["short_axis_mm"] is None
+    assert s.lines("fu1") == [] and len(s.lines("baseline")) == 2
+    a = s.assess().results["RECIST1.1"].to_json()
+    assert a["timepoints"][1]["response"] == "CR"
+    s.lock()
+    again = ReadSession.resume("P001", "R1", tmp_path)
+    assert again.observations[("L1", "fu1")].longest_diameter_mm is None and again.locked
+
+
+def test_a_diameter_typed_for_an_absent_lesion_makes_it_measured(tmp_path: Path) -> None:
+    s = _session(tmp_path)
+    s.measure_manual("baseline", ((0, 0, 0), (40, 0, 0)))
+    s.measure_manual("fu1", ((0, 0, 0), (30, 0, 0)), lesion_id="L1")
+    s.set_field("L1", "status", "absent", timepoint_id="fu1")
+    assert s.set_field("L1", "longest_diameter_mm", "12", timepoint_id="fu1") == {}
+    assert s.observations[("L1", "fu1")].status == "measured"
+    s.assess()
+
+
+@pytest.mark.parametrize("which", ["json", "masks"])
+def test_a_damaged_autosave_is_named_with_what_to_do_and_its_last_version_kept(tmp_path: Path, which: str) -> None:
+    """A truncated autosave (.json: JSONDecodeError; .masks.npz: BadZipFile) came out raw; now a
+    StoreError names the file and the .bak kept of its previous version."""
+    vol = Volume.create(np.zeros((6, 10, 12), np.int16), spacing=(2.0, 1.0, 1.0))
+    s = _session(tmp_path)
+    s.add_timepoint("baseline", {"portal_venous": vol})
+    mask = np.zeros(vol.shape, bool)
+    mask[2:4, 3:7, 4:9] = True
+    s.set_mask(s.new_lesion().lesion_id, "baseline", mask, source="test")
+    s.set_mask("L1", "baseline", mask, source="test again")  # a second save: the first is kept as .bak
+    path = s.path if which == "json" else s.masks_path
+    bak = path.with_name(path.name + ".bak")
+    assert bak.exists()
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+    with pytest.raises(HccImagingError, match=rf"{path.name} is damaged.*{bak.name}.*study store"):
+        ReadSession.resume("P001", "R1", tmp_path)
+    os.replace(bak, path)
+    again = ReadSession.resume("P001", "R1", tmp_path)
+    np.testing.assert_array_equal(again.lesion_mask("L1", "baseline"), mask)
+
+
+def test_masks_saved_without_their_read_are_left_out_on_resume(tmp_path: Path) -> None:
+    """Killed between the masks' write and the read's: the masks of a lesion the read does not know
+    raised KeyError on reopen; they are left out (with a warning)."""
+    vol = Volume.create(np.zeros((6, 10, 12), np.int16), spacing=(2.0, 1.0, 1.0))
+    s = _session(tmp_path)
+    s.add_timepoint("baseline", {"portal_venous": vol})
+    m1 = np.zeros(vol.shape, bool)
+    m1[0:2, 0:3, 0:3] = True
+    s.set_mask(s.new_lesion().lesion_id, "baseline", m1, source="test")
+    old_json = s.path.read_bytes()
+    m2 = np.zeros(vol.shape, bool)
+    m2[3:5, 5:8, 5:9] = True
+    s.set_mask(s.new_lesion().lesion_id, "baseline", m2, source="test")
+    s.path.write_bytes(old_json)
+    r = ReadSession.resume("P001", "R1", tmp_path)
+    r.add_timepoint("baseline", {"portal_venous": vol})
+    assert list(r.lesions) == ["L1"] and list(r._masks["baseline"]) == ["L1"]
+    np.testing.assert_array_equal(r.label_array("baseline") > 0, m1)
+
+
+def test_a_typed_diameter_drops_its_axis_line_and_ld_below_sa_is_refused(tmp_path: Path) -> None:
+    """A typed LD kept the old long line: the read document (and the SR) carried 25 mm with a 40 mm
+    line, and the canvas label kept the line's length."""
+    s = _session(tmp_path)
+    s.measure_manual("baseline", ((0, 0, 0), (40, 0, 0)), ((0, 0, 0), (0, 20, 0)))
+    s.set_field("L1", "longest_diameter_mm", "25", timepoint_id="baseline")
+    obs = s.observations[("L1", "baseline")]
+    assert obs.longest_diameter_mm == 25.0 and set(obs.lines) == {"short"}
+    les = s.read_document()["timepoints"][0]["lesions"][0]
+    assert les["longest_diameter_mm"] == 25.0 and set(les["endpoints"]) == {"short"}
+    with pytest.raises(HccImagingError, match="cannot be shorter than the short axis"):
+        s.set_field("L1", "short_axis_mm", "30", timepoint_id="baseline")
+    with pytest.raises(HccImagingError, match="cannot be shorter than the short axis"):
+        s.set_field("L1", "longest_diameter_mm", "12", timepoint_id="baseline")
+    assert (obs.longest_diameter_mm, obs.short_axis_mm, set(obs.lines)) == (25.0, 20.0, {"short"})
+    s.set_field("L1", "short_axis_mm", "20", timepoint_id="baseline")  # the same value: its line stays
+    assert set(obs.lines) == {"short"}
+
+
+def test_a_deletion_saved_but_not_stored_reaches_the_store_on_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stopped between the autosave write and the store's transaction, a deletion never reached the
+    store: locking stored the deleted lesion's measurement."""
+    from hcc_imaging.study import ReaderSession, Store
+
+    store = Store(tmp_path / "study.sqlite")
+    try:
+        s = ReadSession("P001", "R1", tmp_path, store=store, criteria=["RECIST1.1"])
+        s.measure_manual("baseline", ((0, 0, 0), (25, 0, 0)))
+        s.measure_manual("baseline", ((0, 0, 0), (40, 0, 0)))
+
+        def killed(self: ReadSession) -> None:
+            raise KeyboardInterrupt("process killed here")
+
+        with monkeypatch.context() as m:
+            m.setattr(ReadSession, "sync_store", killed)
+            with pytest.raises(KeyboardInterrupt):
+                s.delete_lesion("L2")
+        rs = ReaderSession(store, "R1")
+        assert len(rs.measurements(s.store_read_uid)) == 2  # (the store never heard of it)
+        r = ReadSession.resume("P001", "R1", tmp_path, store=store, criteria=["RECIST1.1"])
+        assert list(r.lesions) == ["L1"]
+        assert [m.longest_diameter_mm for m in rs.measurements(r.store_read_uid)] == [25.0]
+        r.lock()
+        assert [m.longest_diameter_mm for m in rs.measurements(r.store_read_uid)] == [25.0]
+        # the deletion, made, is not made again (nor kept) by the next resume
+        assert ReadSession.resume("P001", "R1", tmp_path)._deleted == set()
+    finally:
+        store.close()

@@ -503,6 +503,8 @@ def test_a_second_reader_is_told_nothing_of_the_first_readers_click_nor_can_undo
     qtbot.waitUntil(lambda: "edited by hand" in dock.status_label.text(), timeout=10000)
     assert layer._undo_history
     s2 = dock.start_read("R2")
+    assert layer not in viewer.layers  # R1's mask layer left the viewer (blinding); R2's is another, new
+    layer = viewer.layers["lesions · baseline"]
     assert not layer._undo_history and not layer._redo_history
     layer.undo()
     layer.redo()
@@ -730,3 +732,121 @@ def test_propagate_warns_when_the_registration_is_suspect(make_napari_viewer: An
     assert _cell(dock, 0, "problems").startswith("carried on a suspect registration")
     problems = viewer.layers["lesions · fu1"].metadata[METADATA_KEY]["problems"]["L1"]
     assert problems == session.observations[("L1", "fu1")].problems and "livers overlap poorly" in problems[0]
+
+
+@needs_pipeline
+def test_compare_mode_line_drag_goes_to_the_layer_time_point(docked: Any, qtbot: Any, phantom_truth: Any) -> None:
+    """At fu1 in 'over baseline' mode the baseline's lines are the ones shown: dragging one changes
+    the baseline's diameter, never fu1's (it set fu1's LD to the baseline line's length)."""
+    viewer, dock = docked
+    s = dock.start_read("R1", criteria="RECIST1.1")
+    _click(viewer, dock, phantom_truth["baseline"]["lesions"]["L2"]["seed_lps"])
+    qtbot.waitUntil(lambda: ("L1", "baseline") in s.observations and not dock._workers, timeout=30000)
+    dock.timepoint_combo.setCurrentText("fu1")
+    dock.table.selectRow(0)
+    _click(viewer, dock, phantom_truth["fu1"]["lesions"]["L2"]["seed_lps"])
+    qtbot.waitUntil(lambda: ("L1", "fu1") in s.observations and not dock._workers, timeout=30000)
+    fu1_ld = s.observations[("L1", "fu1")].longest_diameter_mm
+    base_ld = s.observations[("L1", "baseline")].longest_diameter_mm
+    dock.set_compare_mode("over baseline (registered)")
+    qtbot.waitUntil(lambda: not dock._workers, timeout=60000)
+    base = viewer.layers["measurements · baseline"]
+    assert base.visible and not viewer.layers["measurements · fu1"].visible
+    feats = base.features
+    idx = int(np.nonzero((feats["lesion_id"] == "L1").to_numpy() & (feats["axis"] == "long").to_numpy())[0][0])
+    data = list(base.data)
+    v = np.asarray(data[idx], float)
+    v[1] = v[0] + (v[1] - v[0]) * 0.5
+    data[idx] = v
+    base.data = data
+    assert s.observations[("L1", "fu1")].longest_diameter_mm == fu1_ld
+    assert s.observations[("L1", "baseline")].longest_diameter_mm == pytest.approx(base_ld / 2, abs=1.0)
+    dock.set_compare_mode("single")
+
+
+@needs_pipeline
+def test_reader_switch_removes_the_other_read_layers_and_refuses_their_edits(
+    docked: Any, qtbot: Any, phantom_truth: Any
+) -> None:
+    """Blinding: R1's masks / lines layers leave the viewer when R2 starts; a layer of R1's read put
+    back is refused (it was dragged into R2's read at R2's time point)."""
+    from hcc_imaging.napari_plugin._layers import METADATA_KEY
+
+    viewer, dock = docked
+    dock.start_read("R1", criteria="RECIST1.1")
+    _click(viewer, dock, phantom_truth["baseline"]["lesions"]["L2"]["seed_lps"])
+    qtbot.waitUntil(lambda: dock.table.rowCount() == 1 and not dock._workers, timeout=30000)
+    r1_lines = viewer.layers["measurements · baseline"]
+    assert r1_lines.metadata[METADATA_KEY]["reader_id"] == "R1"
+    dock.timepoint_combo.setCurrentText("fu1")
+    s2 = dock.start_read("R2", criteria="RECIST1.1")
+    names = [layer.name for layer in viewer.layers]
+    assert not [n for n in names if n.endswith("· baseline") and n.split(" · ")[0] in ("lesions", "viable", "measurements")]
+    for layer in viewer.layers:
+        md = layer.metadata.get(METADATA_KEY, {})
+        assert md.get("reader_id") in (None, "R2"), layer.name
+        assert (md.get("read_document") or {}).get("reader_id", "R2") == "R2"
+    _click(viewer, dock, phantom_truth["fu1"]["lesions"]["L2"]["seed_lps"])
+    qtbot.waitUntil(lambda: ("L1", "fu1") in s2.observations and not dock._workers, timeout=30000)
+    ld = s2.observations[("L1", "fu1")].longest_diameter_mm
+    viewer.add_layer(r1_lines)  # R1's layer back in the viewer (as a reader could load it)
+    r1_lines.visible = True
+    data = list(r1_lines.data)
+    v = np.asarray(data[0], float)
+    v[1] = v[0] + (v[1] - v[0]) * 0.9
+    data[0] = v
+    r1_lines.data = data
+    assert s2.observations[("L1", "fu1")].longest_diameter_mm == ld
+    assert not [k for k in s2.observations if k[1] == "baseline"]
+    assert "line edit refused" in dock.status_label.text() and "'R1'" in dock.status_label.text()
+    assert r1_lines not in viewer.layers
+
+
+def test_a_typed_diameter_redraws_the_lines_layer(docked: Any) -> None:
+    """Typing LD left the canvas label on the old line's length (41.8 after typing 25)."""
+    viewer, dock = docked
+    s = dock.start_read("R1", criteria="RECIST1.1")
+    c = np.asarray(s.geometry("baseline").index_to_lps(np.asarray(s.geometry("baseline").shape) / 2.0), float)
+    s.measure_manual("baseline", (c, c + (40, 0, 0)), (c, c + (0, 20, 0)))
+    dock.refresh_all()
+    layer = viewer.layers["measurements · baseline"]
+    assert list(layer.features["label"])[0] == "L1  LD 40.0  SA 20.0 mm"
+    dock.edit_cell("L1", "longest_diameter_mm", "25")
+    assert layer.nshapes == 1 and list(layer.features["axis"]) == ["short"]
+    assert "40.0" not in " ".join(layer.features["label"])
+    assert _cell(dock, 0, "longest_diameter_mm") == "25.0"
+    dock.edit_cell("L1", "short_axis_mm", "30")
+    assert "cannot be shorter than the short axis" in dock.status_label.text()
+    assert _cell(dock, 0, "short_axis_mm") == "20.0"
+
+
+def test_a_follow_up_opened_alone_resumes_as_the_reads_follow_up(docked: Any, tmp_path: Path) -> None:
+    """The reader names a study opened alone 'baseline': resuming R1's read with only the fu1
+    folder open showed the read's baseline masks on the follow-up's images (and a click there
+    replaced the baseline's measurement).  Its layers now go to the read's fu1, with a warning."""
+    from hcc_imaging.napari_plugin._controller import ReadSession
+    from hcc_imaging.napari_plugin._layers import METADATA_KEY, layer_name
+
+    viewer, dock = docked
+    s = dock.start_read("R1", criteria="RECIST1.1")
+    assert s.timepoint_ids == ["baseline", "fu1"]
+    c = np.asarray(s.geometry("baseline").index_to_lps(np.asarray(s.geometry("baseline").shape) / 2.0), float)
+    s.measure_manual("baseline", (c, c + (40, 0, 0)))
+    dates = {tp: t.date for tp, t in s.images.items()}
+    dock.session = None
+    for layer in list(viewer.layers):  # the fu1 folder opened alone: its layers named 'baseline'
+        md = layer.metadata.get(METADATA_KEY, {})
+        if md.get("kind") != "image":
+            viewer.layers.remove(layer)
+        elif md.get("timepoint_id") == "baseline":
+            viewer.layers.remove(layer)
+        else:
+            md["timepoint_id"] = "baseline"
+            layer.name = layer_name(md["phase"], "baseline")
+    r = dock.start_read("R1", criteria="RECIST1.1")
+    assert isinstance(r, ReadSession) and list(r.images) == ["fu1"] and r.images["fu1"].date == dates["fu1"]
+    assert r.timepoint_ids == ["baseline", "fu1"]
+    assert {layer.metadata[METADATA_KEY]["timepoint_id"] for layer in dock._image_layers()} == {"fu1"}
+    assert all(layer.name.startswith("fu1 · ") for layer in dock._image_layers())
+    assert r.observations[("L1", "baseline")].longest_diameter_mm == 40.0
+    assert r.read_document()["timepoints"][0]["date"] == dates["baseline"]

@@ -45,6 +45,7 @@ from .._layers import (
     METADATA_KEY,
     geometry_metadata,
     labels_layer_data,
+    layer_name,
     layer_transform,
     line_from_vertices,
     lines_layer_data,
@@ -385,6 +386,13 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
         self._status(self.last_error)
         log.warning("hcc-imaging dock: %s", type(err).__name__)
 
+    def _refuse(self, text: str) -> None:
+        """An edit the read did not take: said in the status line and as a napari warning."""
+        from napari.utils.notifications import show_warning
+
+        self._error(HccImagingError(text))
+        show_warning(text)
+
     # ------------------------------------------------------------------ layers → session
     def _image_layers(self) -> list[Any]:
         out = []
@@ -431,7 +439,18 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
                 continue
             vols = {ph: volume_from_layer(layer.data, layer.metadata, f"layer {layer.name!r}") for ph, layer in phases.items()}
             date = next(iter(phases.values())).metadata[METADATA_KEY].get("study_date")
-            session.add_timepoint(tpid, vols, date=_iso_date(date))
+            try:
+                tp = session.add_timepoint(tpid, vols, date=_iso_date(date))
+            except HccImagingError as err:  # another study than the read's of that name: not attached
+                self._refuse(str(err))
+                continue
+            if tp.timepoint_id != tpid:
+                # the read's time point of this study (the reader names a study opened alone 'baseline')
+                for ph, layer in phases.items():
+                    layer.metadata[METADATA_KEY]["timepoint_id"] = tp.timepoint_id
+                    layer.name = layer_name(ph, tp.timepoint_id)
+                self._refuse(f"the study opened as {tpid!r} is the read's {tp.timepoint_id!r} (same study); "
+                             f"shown as {tp.timepoint_id!r}.")
 
     # ------------------------------------------------------------------ reader mode
     #: What the dock says when there is nothing to read yet.
@@ -467,9 +486,14 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
             )
         except HccImagingError as err:
             self._error(err)
+            if "is damaged" in str(err):  # a damaged autosave: said loudly, with what to do
+                from napari.utils.notifications import show_error
+
+                show_error(str(err))
             raise
         self._attach_images(session)
         self.session = session
+        self._remove_other_read_layers()  # blinding: no other read's masks or lines stay in the viewer
         self._fill_browser()
         self.refresh_all()
         self._status(
@@ -818,24 +842,60 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
         return item.text() if item else None
 
     # ------------------------------------------------------------------ lines
-    def _lines_layer_name(self) -> str:
-        return f"measurements · {self.timepoint_id}"
+    def _lines_layer_name(self, timepoint_id: str | None = None) -> str:
+        return f"measurements · {timepoint_id or self.timepoint_id}"
+
+    #: Name prefixes of the layers that show a read (its masks and lines, one per time point).
+    READ_LAYER_PREFIXES: tuple[str, ...] = ("lesions · ", "viable · ", "measurements · ")
+
+    def _read_metadata(self) -> dict[str, Any]:
+        """Whose read a mask / lines layer shows (kept in its metadata: an edit of it goes only there)."""
+        s = self.session
+        return {} if s is None else {"reader_id": s.reader_id, "patient_id": s.patient_id}
+
+    def _foreign_layer(self, layer: Any) -> str | None:
+        """Why an edit of ``layer`` must not go into the current read (None when it may): the layer
+        shows another reader's or patient's read, or a time point this read does not know."""
+        s = self.session
+        md = (layer.metadata.get(METADATA_KEY) or {}) if hasattr(layer, "metadata") else {}
+        if s is None:
+            return "no read is open"
+        if md.get("reader_id") != s.reader_id or md.get("patient_id") != s.patient_id:
+            return (f"layer {layer.name!r} shows the read of reader {md.get('reader_id')!r} / patient "
+                    f"{md.get('patient_id')!r}, not the open read ({s.reader_id!r} / {s.patient_id!r})")
+        if not md.get("timepoint_id"):
+            return f"layer {layer.name!r} names no time point"
+        return None
+
+    def _remove_other_read_layers(self) -> None:
+        """Blinding: the masks and lines layers of any read but the open one leave the viewer (a
+        hidden layer of reader A's read was one click away from reader B, and dragging its lines
+        went into B's read)."""
+        for layer in list(self.viewer.layers):
+            if any(layer.name.startswith(p) for p in self.READ_LAYER_PREFIXES) and self._foreign_layer(layer):
+                self._updating = True
+                try:
+                    self.viewer.layers.remove(layer)
+                finally:
+                    self._updating = False
 
     def _on_manual_mode(self, on: bool) -> None:
         if on and self._needs_session(self.manual_button):
             self._activate_input(self.manual_button, self._ensure_lines_layer, "add_line")
 
-    def _ensure_lines_layer(self) -> Any:
+    def _ensure_lines_layer(self, timepoint_id: str | None = None) -> Any:
         s = self.session
-        if s is None or self.timepoint_id is None:
+        tpid = timepoint_id or self.timepoint_id
+        if s is None or tpid is None:
             raise HccImagingError("start a read and show a time point before drawing measurement lines.")
-        name = self._lines_layer_name()
-        geom = s.geometry(self.timepoint_id)
-        data, kwargs, _ = lines_layer_data(s.lines(self.timepoint_id), geom, name=name)
+        name = self._lines_layer_name(tpid)
+        geom = s.geometry(tpid)
+        data, kwargs, _ = lines_layer_data(s.lines(tpid), geom, name=name)
         kwargs["metadata"][METADATA_KEY]["read_document"] = s.read_document()
         if getattr(self, "assessment", None) is not None:
             kwargs["metadata"][METADATA_KEY]["assessment"] = _core.assessment_json(self.assessment)
-        kwargs["metadata"][METADATA_KEY]["timepoint_id"] = self.timepoint_id
+        kwargs["metadata"][METADATA_KEY]["timepoint_id"] = tpid
+        kwargs["metadata"][METADATA_KEY].update(self._read_metadata())
         if name in self.viewer.layers:
             layer = self.viewer.layers[name]
             import pandas as pd
@@ -896,7 +956,20 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
         if action not in ("changed", "added"):
             return
         layer = event.source
-        geom = self.session.geometry(self.timepoint_id)
+        # the edit goes to the layer's own read and time point (in compare mode the baseline's lines
+        # are the ones shown at a follow-up: a drag of one measured the follow-up), or nowhere
+        why = self._foreign_layer(layer)
+        if why is not None:
+            self._refuse(f"line edit refused: {why}; it was not recorded. Start / resume that read to change it.")
+            self._updating = True
+            try:
+                self.viewer.layers.remove(layer)  # another read's lines: out of this read's viewer
+            finally:
+                self._updating = False
+            self.refresh_all()
+            return
+        tpid = str(layer.metadata[METADATA_KEY]["timepoint_id"])
+        geom = self.session.geometry(tpid)
         feats = layer.features
         try:
             if action == "added":
@@ -905,7 +978,7 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
                 if verts.shape[0] != 2:
                     return
                 ln = line_from_vertices(verts, geom, lesion_id="?", axis="long")
-                self._manual_line(ln)
+                self._manual_line(ln, tpid)
             else:
                 for idx in sorted(getattr(event, "data_indices", ()) or range(len(layer.data))):
                     lid = str(feats["lesion_id"].iloc[idx])
@@ -913,12 +986,14 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
                     if lid in ("", "nan", "?"):
                         continue
                     ln = line_from_vertices(layer.data[idx], geom, lesion_id=lid, axis=axis)
-                    old = self.session.observations.get((lid, self.timepoint_id))
+                    old = self.session.observations.get((lid, tpid))
                     if old and axis in old.lines and np.allclose(old.lines[axis].start_lps, ln.start_lps) and np.allclose(old.lines[axis].end_lps, ln.end_lps):
                         continue
-                    self.session.set_line(lid, self.timepoint_id, ln)
+                    self.session.set_line(lid, tpid, ln)
         except HccImagingError as err:
             self._error(err)
+        if tpid != self.timepoint_id:
+            self._ensure_lines_layer(tpid)  # (the shown time point's is redrawn by refresh_all)
         self.refresh_all()
 
     def _selected_lesion(self) -> str | None:
@@ -926,21 +1001,23 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
         item = self.table.item(rows[0].row(), 0) if rows else None
         return item.text() if item is not None else None
 
-    def _manual_line(self, line: Any) -> None:
+    def _manual_line(self, line: Any, timepoint_id: str | None = None) -> None:
         """A drawn line: the long axis of a new lesion; with a lesion selected in the table, the
         long axis of that lesion at this time point (tracking) or, when it has one, its short axis
-        (bidirectional measurement)."""
+        (bidirectional measurement).  ``timepoint_id``: the time point of the layer it was drawn on
+        (default the shown one)."""
         s = self.session
-        if s is None or self.timepoint_id is None:
+        tpid = timepoint_id or self.timepoint_id
+        if s is None or tpid is None:
             raise HccImagingError("start a read and show a time point before drawing a measurement line.")
         lid = self._selected_lesion()
         ends = (line.start_lps, line.end_lps)
         if lid is None or lid not in s.lesions:
-            s.measure_manual(self.timepoint_id, ends, role=self.role_combo.currentText())
+            s.measure_manual(tpid, ends, role=self.role_combo.currentText())
             return
-        obs = s.observations.get((lid, self.timepoint_id))
+        obs = s.observations.get((lid, tpid))
         axis = "short" if obs is not None and "long" in obs.lines and "short" not in obs.lines else "long"
-        s.set_line(lid, self.timepoint_id, replace(line, lesion_id=lid, axis=axis))
+        s.set_line(lid, tpid, replace(line, lesion_id=lid, axis=axis))
 
     def move_line(self, lesion_id: str, axis: str, vertices_data: Any) -> None:
         """Programmatic drag of one line (scripting): replaces its vertices on the Shapes layer,
@@ -1025,10 +1102,15 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
             return
         lid = self.table.item(item.row(), 0).text()
         try:
-            self.session.set_field(lid, key, _parse(item.text(), key), timepoint_id=self.timepoint_id)
+            cleared = self.session.set_field(lid, key, _parse(item.text(), key), timepoint_id=self.timepoint_id)
         except (HccImagingError, ValueError) as err:
             self._error(err)
+            cleared = {}
         self.refresh_all()
+        if cleared:  # (after the redraw: the status line keeps the old values, to type back if meant)
+            self._status(f"{lid} absent at {self.timepoint_id}: its numbers emptied (they were "
+                         + ", ".join(f"{dict((c[1], c[0]) for c in TABLE_COLUMNS).get(k, k)} {_fmt(v, k)}"
+                                     for k, v in cleared.items()) + ")")
 
     def edit_cell(self, lesion_id: str, key: str, text: str) -> None:
         """Type ``text`` into the table cell of ``lesion_id`` / column ``key`` (as a reader would)."""
@@ -1115,10 +1197,10 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
         """DICOM references of the current time point's reference series + tracking UIDs (for SEG)."""
         s = self.session
         if s is None or not self.timepoint_id or self.timepoint_id not in s.images:
-            return {}
+            return self._read_metadata()
         ref = s.images[self.timepoint_id].reference
         return {
-            "patient_id": s.patient_id,
+            **self._read_metadata(),
             "study_instance_uid": ref.study_instance_uid,
             "source_series_instance_uid": ref.series_instance_uid,
             "source_files": [str(f) for f in ref.meta.get("source_files", ())],

@@ -67,6 +67,16 @@ class MaskPaintMixin:
         tp = (layer.metadata.get(METADATA_KEY) or {}).get("timepoint_id")
         if self._updating or s is None or not tp:
             return
+        why = self._foreign_layer(layer)  # type: ignore[attr-defined]
+        if why is not None:  # another read's mask (a layer kept from it): not painted into this read
+            self._updating = True
+            try:
+                if atoms is not None:
+                    layer.undo()
+            finally:
+                self._updating = False
+            self._refuse(f"mask edit refused: {why}; it was not recorded.")  # type: ignore[attr-defined]
+            return
         arr = np.asarray(layer.data)
         box, labels = painted_region(atoms, arr.shape) if atoms is not None else (None, None)
         if atoms is not None and box is None:
