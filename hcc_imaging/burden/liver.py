@@ -24,6 +24,8 @@ from hcc_imaging.response.document import (
     AscitesGrade,
     EncephalopathyGrade,
     LiverFunction,
+    _ALBUMIN_G_L_PER_G_DL,
+    _BILIRUBIN_UMOL_L_PER_MG_DL,
     exact,
 )
 
@@ -147,17 +149,18 @@ def liver_labs(lf: LiverFunction) -> LiverLabs:
                     f"one, Child-Pugh the other. Fix: keep the one the laboratory reported and "
                     "drop the other."
                 )
-    def pair(conv: str, si: str, factor: str) -> tuple[Fraction | None, Fraction | None]:
+    def pair(conv: str, si: str, factor: Fraction) -> tuple[Fraction | None, Fraction | None]:
         c = exact(getattr(lf, conv)) if getattr(lf, conv) is not None else None
         v = exact(getattr(lf, si)) if getattr(lf, si) is not None else None
         if c is None and v is not None:
-            c = v / Fraction(factor)
+            c = v / factor
         elif v is None and c is not None:
-            v = c * Fraction(factor)
+            v = c * factor
         return c, v
 
-    bili_mg, bili_umol = pair("bilirubin_mg_dl", "bilirubin_umol_l", "17.1")
-    alb_g_dl, alb_g_l = pair("albumin_g_dl", "albumin_g_l", "10")
+    # (the exact factors LiverFunction's unit properties use)
+    bili_mg, bili_umol = pair("bilirubin_mg_dl", "bilirubin_umol_l", _BILIRUBIN_UMOL_L_PER_MG_DL)
+    alb_g_dl, alb_g_l = pair("albumin_g_dl", "albumin_g_l", _ALBUMIN_G_L_PER_G_DL)
     return LiverLabs(bili_mg, bili_umol, alb_g_dl, alb_g_l,
                      exact(lf.inr) if lf.inr is not None else None)
 
