@@ -166,7 +166,10 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
         self._checks: dict[str, list[str]] = {}
         self._last_compare_worker: Any = None
         #: Registered follow-ups, per (follow-up, baseline) time point ids.
-        self._registered: dict[tuple[str, str], Volume] = {}
+        # (follow-up, baseline) -> (the baseline's and the follow-up's reference volumes it was made
+        # from, the registered follow-up): a hit only for those very volumes (another patient's or a
+        # reloaded study's time points have the same names)
+        self._registered: dict[tuple[str, str], tuple[Volume, Volume, Volume]] = {}
         #: Wall times of the last click (worker: segment + measure + autosave; main thread: redraw).
         self.last_timings: dict[str, float] = {}
         self._workers: list[Any] = []
@@ -600,6 +603,11 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
         for tpid, phases in layers.items():
             for ph, layer in phases.items():
                 layer.visible = tpid == shown_tp and str(ph) == phase
+        mine = {id(layer) for phases in layers.values() for layer in phases.values()}
+        for layer in self._image_layers():
+            md = layer.metadata[METADATA_KEY]
+            if id(layer) not in mine and not md.get("registered_to"):
+                layer.visible = False  # another patient's study: not under this read
         # masks and lines of the other time points are hidden (they live on other grids / dates)
         for layer in self.viewer.layers:
             for prefix in ("lesions · ", "viable · ", "measurements · "):
@@ -608,7 +616,8 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
             md = layer.metadata.get(METADATA_KEY, {}) if hasattr(layer, "metadata") else {}
             if md.get("registered_to"):
                 mode = self.compare_combo.currentText()
-                layer.visible = md.get("compare") == mode and md.get("timepoint_id") == self.timepoint_id
+                layer.visible = (md.get("compare") == mode and md.get("timepoint_id") == self.timepoint_id
+                                 and (md.get("patient_id") or "anonymous") == self.session.patient_id)
 
     def set_compare_mode(self, mode: str) -> Any:
         """``single`` (one time point), ``over baseline (registered)`` (the current follow-up is
@@ -641,7 +650,8 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
         moving = s.images[self.timepoint_id].reference
         tpid = self.timepoint_id
         mode = self.compare_combo.currentText()
-        cached = self._registered.get((tpid, base_id))
+        hit = self._registered.get((tpid, base_id))
+        cached = hit[2] if hit is not None and hit[0] is fixed and hit[1] is moving else None
 
         @thread_worker(ignore_errors=True, progress={"total": 0, "desc": "registering follow-up to baseline"})
         def work() -> Volume:
@@ -649,13 +659,26 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
             return cached if cached is not None else _core.register_to(fixed, moving)
 
         worker = work()
-        worker.returned.connect(lambda vol: self._add_registered(vol, tpid, base_id, mode))
+        worker.returned.connect(lambda vol: self._add_registered(vol, tpid, base_id, mode, (fixed, moving)))
         worker.errored.connect(self._error)
         self._start(worker)
         return worker
 
-    def _add_registered(self, vol: Volume, tpid: str, base_id: str, mode: str = "over baseline (registered)") -> None:
-        self._registered[(tpid, base_id)] = vol
+    def _add_registered(self, vol: Volume, tpid: str, base_id: str, mode: str = "over baseline (registered)",
+                        made_from: tuple[Volume, Volume] | None = None) -> None:
+        """Show ``vol`` (``tpid`` registered to ``base_id``) over or beside the baseline.  ``made_from``:
+        the baseline's and the follow-up's reference volumes it was registered from; when the open read
+        no longer shows those (another patient's read started, or the study reloaded, while it ran) it
+        is dropped, not shown under the new read's patient."""
+        s = self.session
+        if made_from is not None:
+            fixed, moving = made_from
+            if (s is None or base_id not in s.images or tpid not in s.images
+                    or s.images[base_id].reference is not fixed or s.images[tpid].reference is not moving):
+                self._status(f"the registration of {tpid} to {base_id} finished after the read changed: not shown; "
+                             "pick the compare mode again.")
+                return
+            self._registered[(tpid, base_id)] = (fixed, moving, vol)
         data, kwargs, _ = volume_layer_data(vol, timepoint=tpid, patient_id=self.session.patient_id if self.session else None)
         md = kwargs["metadata"][METADATA_KEY]
         md["registered_to"] = base_id
