@@ -1131,9 +1131,10 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
             cleared = {}
         self.refresh_all()
         if cleared:  # (after the redraw: the status line keeps the old values, to type back if meant)
-            self._status(f"{lid} absent at {self.timepoint_id}: its numbers emptied (they were "
-                         + ", ".join(f"{dict((c[1], c[0]) for c in TABLE_COLUMNS).get(k, k)} {_fmt(v, k)}"
-                                     for k, v in cleared.items()) + ")")
+            names = {**{c[1]: c[0] for c in TABLE_COLUMNS}, "mask_voxels": "mask (voxels)",
+                     "viable_mask_voxels": "viable mask (voxels)"}
+            self._status(f"{lid} absent at {self.timepoint_id}: its numbers and masks emptied (they were "
+                         + ", ".join(f"{names.get(k, k)} {_fmt(v, k)}" for k, v in cleared.items()) + ")")
 
     def edit_cell(self, lesion_id: str, key: str, text: str) -> None:
         """Type ``text`` into the table cell of ``lesion_id`` / column ``key`` (as a reader would)."""
