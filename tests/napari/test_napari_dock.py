@@ -901,3 +901,41 @@ def test_compare_mode_registers_each_patient_own_follow_up(
         if md.get("kind") == "image" and md.get("patient_id") != "PAT-B":
             assert not layer.visible, layer.name
     dock.set_compare_mode("single")
+
+
+def test_two_studies_opened_apart_are_named_by_date_not_merged(
+    make_napari_viewer: Any, sample_layers: list[Any], tmp_path: Path
+) -> None:
+    """The baseline's folder opened, then the follow-up's: the reader names each study opened alone
+    'baseline', and the dock grouped both studies' series as one time point (the follow-up's portal
+    venous phase replacing the baseline's).  Now the patient's studies are named by date."""
+    import copy
+
+    from hcc_imaging.napari_plugin._layers import METADATA_KEY
+    from hcc_imaging.napari_plugin._widgets._dock import ResponseDock
+
+    viewer = make_napari_viewer()
+    base = [t for t in sample_layers if t[1]["metadata"][METADATA_KEY]["timepoint_id"] == "baseline"]
+    fu = [t for t in sample_layers if t[1]["metadata"][METADATA_KEY]["timepoint_id"] == "fu1"]
+    for data, kwargs, kind in base:
+        getattr(viewer, f"add_{kind}")(data, **kwargs)
+    dock = ResponseDock(viewer, autosave_dir=tmp_path / "reads", db=tmp_path / "study.sqlite")
+    viewer.window.add_dock_widget(dock, name="HCC response")
+    fu_uid = fu[0][1]["metadata"][METADATA_KEY]["study_instance_uid"]
+    for data, kwargs, kind in fu:  # the follow-up's folder opened alone: named 'baseline'
+        kw = copy.deepcopy(kwargs)
+        kw["metadata"][METADATA_KEY]["timepoint_id"] = "baseline"
+        kw["name"] = kw["name"].replace("fu1", "baseline")
+        getattr(viewer, f"add_{kind}")(data, **kw)
+    by_tp: dict[str, set[str]] = {}
+    for layer in viewer.layers:
+        md = layer.metadata.get(METADATA_KEY, {})
+        if md.get("kind") == "image":
+            by_tp.setdefault(md["timepoint_id"], set()).add(md["study_instance_uid"])
+            assert layer.name.startswith(md["timepoint_id"] + " · "), layer.name
+    assert by_tp == {"baseline": {base[0][1]["metadata"][METADATA_KEY]["study_instance_uid"]}, "fu1": {fu_uid}}
+    assert "named by study date" in dock.status_label.text()
+    s = dock.start_read("R1", criteria="RECIST1.1")
+    assert s.timepoint_ids == ["baseline", "fu1"]
+    assert s.images["fu1"].reference.study_instance_uid == fu_uid
+    assert s.images["baseline"].reference.study_instance_uid != fu_uid

@@ -411,6 +411,7 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
 
     def refresh_from_layers(self) -> None:
         """Rebuild the patient / time point / phase lists from the hcc-imaging image layers."""
+        self._name_studies_by_date()
         patients = []
         for layer in self._image_layers():
             pid = layer.metadata[METADATA_KEY].get("patient_id") or "anonymous"
@@ -426,6 +427,51 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
         if self.session is not None:
             self._attach_images(self.session)
             self._fill_browser()
+
+    def _name_studies_by_date(self) -> None:
+        """A patient's studies opened one after another (a folder each) are each named 'baseline' by
+        the reader, which sees one study at a time; grouped by that name, the dock took both studies'
+        series as one time point.  When two studies of a patient share a time point's name, the
+        patient's studies are named again by study date (baseline, fu1, ...), layers renamed; a read
+        resumed maps them to its own time points by study UID (:meth:`_attach_images`)."""
+        by_patient: dict[str, list[tuple[Any, dict[str, Any]]]] = {}
+        for layer in self._image_layers():
+            md = layer.metadata[METADATA_KEY]
+            if not md.get("registered_to"):
+                by_patient.setdefault(md.get("patient_id") or "anonymous", []).append((layer, md))
+        for pid, items in by_patient.items():
+            studies_of: dict[str, set[Any]] = {}
+            dates: dict[Any, str] = {}
+            for _, md in items:
+                studies_of.setdefault(md.get("timepoint_id") or "baseline", set()).add(md.get("study_instance_uid"))
+                dates.setdefault(md.get("study_instance_uid"), str(md.get("study_date") or ""))
+            if all(len(uids) <= 1 for uids in studies_of.values()) or None in dates:
+                continue
+            order = sorted(dates, key=lambda uid: (dates[uid] or "99999999", str(uid)))
+            # the open read's own time points keep their names (its studies by UID); the others take
+            # the free names in date order
+            known: dict[Any, str] = {}
+            s = self.session
+            if s is not None and s.patient_id == pid:
+                for t in s.timepoint_ids:
+                    uid = s._tp_identity(t)["study_instance_uid"]
+                    if uid:
+                        known[uid] = t
+            free = (n for n in ("baseline", *(f"fu{i}" for i in range(1, len(order) + len(known) + 1)))
+                    if n not in known.values())
+            names = {uid: known.get(uid) or next(free) for uid in order}
+            self._updating = True
+            try:
+                for layer, md in items:
+                    tp = names[md.get("study_instance_uid")]
+                    if md.get("timepoint_id") != tp:
+                        md["timepoint_id"] = tp
+                        layer.name = layer_name(Phase(md.get("phase", "unknown")), tp)
+            finally:
+                self._updating = False
+            self._status(f"{len(order)} studies of one patient were opened apart, each named 'baseline': named "
+                         "by study date instead (" + ", ".join(
+                             f"{names[uid]} {_iso_date(dates[uid]) or 'undated'}" for uid in order) + ").")
 
     def _layers_of(self, patient_id: str) -> dict[str, dict[Phase, Any]]:
         tps: dict[str, dict[Phase, Any]] = {}
