@@ -844,6 +844,18 @@ def load_mask(
             )
         out[m] = value
         names[value] = next(iter(lv.labels.values()))
+    # segments (ROIs) sharing a name are distinct lesions: "Tumor", "Tumor (2)" ... as read_seg names
+    # them (two lesions of one id were measured as two rows of "Tumor", and a read refused them)
+    taken, seen = set(names.values()), set()
+    for value in sorted(names):
+        name = names[value]
+        if name in seen:
+            k = 2
+            while f"{name} ({k})" in taken:
+                k += 1
+            names[value] = f"{name} ({k})"
+            taken.add(names[value])
+        seen.add(name)
     if label_names:
         names.update({int(k): str(v) for k, v in label_names.items()})
     meta = {k: v for k, v in first.meta.items() if k != "recorded_label_value"}
