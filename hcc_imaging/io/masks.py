@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .._atomic import atomic_write, format_suffix
+from .._atomic import atomic_write, format_suffix, write_itk_image
 from ..errors import (
     GeometryMismatchError,
     HccImagingError,
@@ -953,14 +953,12 @@ def load_lesion_masks(
 
 
 def _atomic_itk_write(labels: LabelVolume, path: Path) -> None:
-    import SimpleITK as sitk
-
     arr = np.asarray(labels.array)
     if arr.dtype == np.int64 or arr.dtype == np.uint64 or arr.dtype == np.uint32:
         mx = int(arr.max()) if arr.size else 0
         arr = arr.astype(_label_dtype(mx))
     img = labels.with_array(np.ascontiguousarray(arr)).to_sitk()
-    atomic_write(path, lambda tmp: sitk.WriteImage(img, tmp, True), tmp_suffix=format_suffix(path))
+    atomic_write(path, lambda tmp: write_itk_image(img, tmp), tmp_suffix=format_suffix(path))
 
 
 def save_mask(labels: LabelVolume, path: str | os.PathLike[str], *, reference: Volume | None = None) -> Path:
