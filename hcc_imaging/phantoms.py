@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._atomic import atomic_write, atomic_write_text, format_suffix
+from ._atomic import atomic_write, atomic_write_text, format_suffix, write_itk_image
 from .errors import HccImagingError
 from .volume import AXIAL_DIRECTION, Geometry, LabelVolume, Modality, Phase, Volume
 
@@ -682,10 +682,8 @@ class PhantomStudy:
 
 def _write_nifti(labels: LabelVolume, path: Path) -> None:
     """Deterministic NIfTI (SimpleITK, gzip with fixed header) written atomically."""
-    import SimpleITK as sitk
-
     image = labels.to_sitk()
-    atomic_write(path, lambda tmp: sitk.WriteImage(image, tmp, True), tmp_suffix=format_suffix(path))
+    atomic_write(path, lambda tmp: write_itk_image(image, tmp), tmp_suffix=format_suffix(path))
 
 
 def _write_json(path: Path, obj: Any) -> None:

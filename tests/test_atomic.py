@@ -187,3 +187,36 @@ def test_remove_stale_temps_removes_only_temp_files(tmp_path: Path) -> None:
     assert sorted(remove_stale_temps(tmp_path)) == sorted(stale)
     assert all(p.exists() for p in kept) and link.is_symlink()
     assert (outside / ".t.json.abcd1234.part").exists()
+
+
+_FULL_DISK_WRITE = """
+import resource, signal, sys
+import numpy as np
+from hcc_imaging.io.masks import save_mask
+from hcc_imaging.volume import LabelVolume
+rng = np.random.default_rng(0)
+lv = LabelVolume.create((rng.random((20, 64, 64)) > 0.5).astype(np.uint8), spacing=(1.0, 1.0, 1.0))
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))  # a write past 2 kB fails (EFBIG), as on a full disk
+try:
+    save_mask(lv, sys.argv[1])
+except OSError as err:
+    print("OSError", err.errno, err.filename, err.strerror)
+    sys.exit(3)
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="RLIMIT_FSIZE is POSIX")
+def test_a_mask_written_part_way_is_an_error_not_a_truncated_file(tmp_path: Path) -> None:
+    """ITK's NIfTI writer does not report a write that fails part-way (a full disk; here a real
+    file-size limit in a child process), and atomic_write moved the truncated .nii.gz into place:
+    it reads back as a mask of zeros.  Now an OSError naming the output, and no file at all."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "mask.nii.gz"
+    run = subprocess.run([sys.executable, "-c", _FULL_DISK_WRITE, str(out)], capture_output=True, text=True,
+                         timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert run.returncode == 3, run.stdout + run.stderr
+    assert f"OSError {errno.EIO} {out}" in run.stdout and "written incomplete" in run.stdout
+    assert list(tmp_path.iterdir()) == []  # neither the truncated output nor its temporary file

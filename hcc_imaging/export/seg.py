@@ -753,7 +753,8 @@ def seg_kinds(path: str | os.PathLike[str]) -> dict[str, str]:
 def seg_info_from_file(path: str | os.PathLike[str]) -> SegInfo:
     """:class:`SegInfo` of an existing SEG file (ours or another tool's), for :func:`write_sr`.
 
-    Segment labels ending in ``" viable"`` keep that suffix; others are taken as lesion ids.
+    Segment labels ending in ``" viable"`` keep that suffix; others are taken as lesion ids, those
+    sharing a label told apart as :func:`read_seg` does (``"Tumor"``, ``"Tumor (2)"``).
     """
     import pydicom
 
@@ -764,8 +765,16 @@ def seg_info_from_file(path: str | os.PathLike[str]) -> SegInfo:
         raise SegExportError(f"{p} cannot be read as DICOM ({err}); pass a DICOM SEG file.") from err
     if str(ds.get("Modality", "")) != "SEG" or "SegmentSequence" not in ds:
         raise SegExportError(f"{p} is a {ds.get('Modality', '?')} object, not a DICOM SEG; pass a SEG file.")
-    segments = {str(d.SegmentLabel): int(d.SegmentNumber) for d in ds.SegmentSequence}
-    tuids = {str(d.SegmentLabel): str(d.TrackingUID) for d in ds.SegmentSequence if "TrackingUID" in d}
+    # segments named as read_seg names their lesions: two segments labelled "Tumor" are "Tumor" and
+    # "Tumor (2)" (keyed by label, the second replaced the first, and its lesion lost its reference)
+    roles = _segment_roles(ds.SegmentSequence)
+
+    def name(d: Any) -> str:
+        r = roles.get(int(d.SegmentNumber))
+        return str(d.SegmentLabel) if r is None else r.lesion_id + (VIABLE_SUFFIX if r.viable else "")
+
+    segments = {name(d): int(d.SegmentNumber) for d in ds.SegmentSequence}
+    tuids = {name(d): str(d.TrackingUID) for d in ds.SegmentSequence if "TrackingUID" in d}
     src: list[str] = []
     cls = ""
     series_uid = ""

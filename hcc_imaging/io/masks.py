@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .._atomic import atomic_write, format_suffix
+from .._atomic import atomic_write, format_suffix, write_itk_image
 from ..errors import (
     GeometryMismatchError,
     HccImagingError,
@@ -143,6 +143,26 @@ def _is_dicom(path: Path) -> bool:
     except OSError:
         return False
     return len(head) == 132 and head[128:132] == b"DICM"
+
+
+def _mask_files(files: Sequence[Path]) -> list[tuple[Path, str]]:
+    """The mask files among ``files`` (NIfTI / NRRD / MHA by suffix, DICOM SEG / RTSTRUCT by SOP
+    class), each with its kind; DICOM images and anything else are left out."""
+    import pydicom
+
+    out: list[tuple[Path, str]] = []
+    for f in files:
+        suf = _suffix(f)
+        if suf in NIFTI_SUFFIXES or suf in ITK_SUFFIXES:
+            out.append((f, "NIfTI" if suf in NIFTI_SUFFIXES else suf.lstrip(".").upper()))
+        elif _is_dicom(f):
+            try:
+                sop = str(pydicom.dcmread(f, stop_before_pixels=True, specific_tags=["SOPClassUID"]).get("SOPClassUID", ""))
+            except Exception:  # noqa: BLE001 - an unreadable file is the series loader's to report
+                continue
+            if sop in (_SEG_SOP_CLASS, _RTSTRUCT_SOP_CLASS):
+                out.append((f, "DICOM SEG" if sop == _SEG_SOP_CLASS else "RTSTRUCT"))
+    return out
 
 
 def _read_header(path: Path) -> Any:
@@ -620,6 +640,19 @@ def _kind(path: Path) -> tuple[str, Path]:
             k, _ = _kind(files[0])
             if k in ("seg", "rtstruct"):
                 return k, files[0]
+            if k in ("nifti", "itk"):
+                return k, files[0]
+        # a folder of mask images holds nothing else: a mask file in it (a SEG beside a NIfTI, the
+        # batch's lesions / viable / liver maps) was read as an image of the series (a duplicate-
+        # position or "no DICOM files" error that named neither)
+        others = _mask_files(files)
+        if others:
+            shown = ", ".join(f"{f.name} ({k})" for f, k in others[:6]) + (", ..." if len(others) > 6 else "")
+            pick = next((f for f, _ in others if f.name.lower().startswith("lesion")), others[0][0])
+            raise MaskFormatError(
+                f"mask folder {path} holds {len(others)} mask file(s) ({shown}) among its {len(files)} file(s), "
+                f"so it is not one folder of mask images: pass one mask file, e.g. {pick} (a NIfTI lesion map's "
+                "viable.nii.gz and labels.json beside it are read with it).")
         return "series", path
     suf = _suffix(path)
     if suf in NIFTI_SUFFIXES:
@@ -811,6 +844,18 @@ def load_mask(
             )
         out[m] = value
         names[value] = next(iter(lv.labels.values()))
+    # segments (ROIs) sharing a name are distinct lesions: "Tumor", "Tumor (2)" ... as read_seg names
+    # them (two lesions of one id were measured as two rows of "Tumor", and a read refused them)
+    taken, seen = set(names.values()), set()
+    for value in sorted(names):
+        name = names[value]
+        if name in seen:
+            k = 2
+            while f"{name} ({k})" in taken:
+                k += 1
+            names[value] = f"{name} ({k})"
+            taken.add(names[value])
+        seen.add(name)
     if label_names:
         names.update({int(k): str(v) for k, v in label_names.items()})
     meta = {k: v for k, v in first.meta.items() if k != "recorded_label_value"}
@@ -908,14 +953,12 @@ def load_lesion_masks(
 
 
 def _atomic_itk_write(labels: LabelVolume, path: Path) -> None:
-    import SimpleITK as sitk
-
     arr = np.asarray(labels.array)
     if arr.dtype == np.int64 or arr.dtype == np.uint64 or arr.dtype == np.uint32:
         mx = int(arr.max()) if arr.size else 0
         arr = arr.astype(_label_dtype(mx))
     img = labels.with_array(np.ascontiguousarray(arr)).to_sitk()
-    atomic_write(path, lambda tmp: sitk.WriteImage(img, tmp, True), tmp_suffix=format_suffix(path))
+    atomic_write(path, lambda tmp: write_itk_image(img, tmp), tmp_suffix=format_suffix(path))
 
 
 def save_mask(labels: LabelVolume, path: str | os.PathLike[str], *, reference: Volume | None = None) -> Path:

@@ -933,9 +933,11 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
     def set_field(self, lesion_id: str, field_name: str, value: Any, timepoint_id: str | None = None) -> dict[str, Any]:
         """Edit one table cell (lesion attribute, or an observation value at ``timepoint_id``).
 
-        Status 'absent' (of a lesion that is not a node) empties the lesion's numbers and lines at
-        that time point (the read document refuses them: responses, exports and locking failed);
-        returns what it emptied ({field: old value}), else {}.  A diameter typed for an absent
+        Status 'absent' (of a lesion that is not a node) empties the lesion's numbers, lines and
+        masks (whole and viable) at that time point (the read document refuses the numbers:
+        responses, exports and locking failed; the SEG carried a segment the SR called absent);
+        returns what it emptied ({field: old value}, the masks as ``mask_voxels`` /
+        ``viable_mask_voxels``: their voxel counts), else {}.  A diameter typed for an absent
         lesion makes it 'measured' again.  A typed diameter drops the line of that axis (a typed
         value has no line: the SR carried the typed length with the old line's); an LD shorter than
         the SA is refused."""
@@ -997,11 +999,17 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
                         cleared[name] = getattr(obs, name)
                         setattr(obs, name, None)
                 obs.lines.clear()  # (a line is a diameter's; the lesion is gone)
+                # and its masks there: the SEG exported a segment for a lesion the SR called absent
+                for viable, store in ((False, self._masks), (True, self._viable)):
+                    item = store.get(timepoint_id, {}).get(lesion_id)
+                    if item is not None:
+                        cleared["viable_mask_voxels" if viable else "mask_voxels"] = int(np.count_nonzero(item[1]))
+                        self._update_label_cache(timepoint_id, lesion_id, viable, None)
             elif (field_name in ("longest_diameter_mm", "short_axis_mm", "viable_diameter_mm") and value
                   and obs.status == "absent" and not les.is_lymph_node):
                 obs.status = "measured"
         self._dirty.update(k for k in self.observations if k[0] == lesion_id)
-        self.autosave()
+        self.autosave(masks="mask_voxels" in cleared or "viable_mask_voxels" in cleared)
         return cleared
 
     @serialised

@@ -170,9 +170,9 @@ def _segment_totalsegmentator(vol: Volume) -> LabelVolume:  # pragma: no cover -
 
     with tempfile.TemporaryDirectory(prefix="hcc_totalseg_") as tmp:
         img = Path(tmp) / "ct.nii.gz"
-        import SimpleITK as sitk
+        from .._atomic import write_itk_image
 
-        sitk.WriteImage(vol.to_sitk(), str(img), True)
+        write_itk_image(vol.to_sitk(), img)  # (checked: a full temporary disk is an error, not a blank CT)
         out = Path(tmp) / "seg"
         totalsegmentator(str(img), str(out), roi_subset=["liver"], quiet=True)
         lv = load_mask(out / "liver.nii.gz", vol, label_names={1: "liver"})

@@ -381,6 +381,12 @@ def test_read_seg_segments_sharing_a_label_are_distinct_lesions(tmp_path: Path, 
     assert dict(back.lesions.labels) == {1: "Tumor", 2: "Tumor (2)"}
     np.testing.assert_array_equal(back.lesions.array, labels.array)
     assert set(back.tracking_uids) <= {"Tumor", "Tumor (2)"}
+    from hcc_imaging.io.masks import load_mask
+
+    assert seg_info_from_file(f).segments == {"Tumor": 1, "Tumor (2)": 2}  # (was {"Tumor": 2})
+    lm = load_mask(f, ct.volume)  # (load_mask named both lesions "Tumor": two rows of one id in measure)
+    assert dict(lm.labels) == {1: "Tumor", 2: "Tumor (2)"}
+    np.testing.assert_array_equal(lm.array, labels.array)
 
 
 @pytest.mark.parametrize("coded", ["type-liver", "category-tissue"])

@@ -533,3 +533,27 @@ def test_nifti_without_orientation_refused_and_two_affines_warned(tmp_path: Path
         save_mask(lv, tmp_path / "one.nii.gz")
         load_mask(tmp_path / "one.nii.gz")
     assert "sform and qform" not in caplog.text
+
+
+def test_a_folder_holding_mask_files_is_refused_naming_them(tmp_path: Path) -> None:
+    """A masks folder with a SEG beside a NIfTI (or the sample's lesions / liver / viable maps) was
+    read as a folder of mask images: a DuplicatePositionError naming the SEG twice, or "no DICOM
+    files ... pass a folder that holds DICOM images".  Now the error names the mask files and the
+    one to pass; a folder holding a single NIfTI is that NIfTI."""
+    import shutil
+
+    from hcc_imaging.io import load_series
+
+    masks = Path(__file__).resolve().parents[2] / "sample_data" / "liver_phantom" / "baseline"
+    ref = load_series(masks / "portal_venous")
+    with pytest.raises(MaskFormatError, match=r"holds 3 mask file\(s\) .*liver\.nii\.gz \(NIfTI\).*pass one mask file, e\.g\. .*lesions\.nii\.gz"):
+        load_mask(masks / "masks", ref)
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    shutil.copy(masks / "masks" / "lesions.nii.gz", mixed / "lesions.nii.gz")
+    lv = load_mask(mixed, ref)  # one NIfTI in the folder: that mask
+    assert lv.geometry.equals(ref.geometry) and set(lv.present_labels()) == set(range(1, 9))
+    save_mask(lv, mixed / "ours.dcm", reference=ref)
+    with pytest.raises(MaskFormatError, match=r"ours\.dcm \(DICOM SEG\)") as err:
+        load_mask(mixed, ref)
+    assert "lesions.nii.gz (NIfTI)" in str(err.value)

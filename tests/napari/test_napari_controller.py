@@ -953,3 +953,28 @@ def test_a_deletion_saved_but_not_stored_reaches_the_store_on_resume(tmp_path: P
         assert ReadSession.resume("P001", "R1", tmp_path)._deleted == set()
     finally:
         store.close()
+
+
+def test_status_absent_removes_the_masks_at_that_time_point_so_the_seg_agrees_with_the_sr(tmp_path: Path) -> None:
+    """A lesion segmented at fu1 then marked absent kept its mask (and viable part) there: the SEG of
+    fu1 carried a segment the SR called absent.  Its masks there go with its numbers (named in what
+    was emptied), saved, and the baseline's stay."""
+    vol = Volume.create(np.zeros((6, 10, 12), np.int16), spacing=(2.0, 1.0, 1.0))
+    s = _session(tmp_path)
+    s.add_timepoint("baseline", {"portal_venous": vol})
+    s.add_timepoint("fu1", {"portal_venous": vol})
+    m = np.zeros(vol.shape, bool)
+    m[2:4, 3:7, 4:9] = True
+    lid = s.new_lesion().lesion_id
+    s.set_mask(lid, "baseline", m, source="test")
+    s.set_mask(lid, "fu1", m, viable=m, source="test")
+    assert s.label_array("fu1").any() and s.label_array("fu1", viable=True).any()
+    cleared = s.set_field(lid, "status", "absent", timepoint_id="fu1")
+    assert cleared["mask_voxels"] == cleared["viable_mask_voxels"] == int(m.sum())
+    assert not s.label_array("fu1").any() and not s.label_array("fu1", viable=True).any()
+    assert s.lesion_mask(lid, "fu1") is None and s.lesion_mask(lid, "baseline") is not None
+    assert not s.label_volume("fu1").array.any()  # what the SEG export writes
+    again = ReadSession.resume("P001", "R1", tmp_path)
+    again.add_timepoint("baseline", {"portal_venous": vol})
+    again.add_timepoint("fu1", {"portal_venous": vol})
+    assert again.lesion_mask(lid, "fu1") is None and again.lesion_mask(lid, "baseline") is not None

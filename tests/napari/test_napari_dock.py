@@ -850,3 +850,92 @@ def test_a_follow_up_opened_alone_resumes_as_the_reads_follow_up(docked: Any, tm
     assert all(layer.name.startswith("fu1 · ") for layer in dock._image_layers())
     assert r.observations[("L1", "baseline")].longest_diameter_mm == 40.0
     assert r.read_document()["timepoints"][0]["date"] == dates["baseline"]
+
+
+@needs_pipeline
+def test_compare_mode_registers_each_patient_own_follow_up(
+    docked: Any, qtbot: Any, sample_layers: list[Any]
+) -> None:
+    """Two patients whose time points have the same names: patient B's follow-up drawn over B's
+    baseline is B's own registration, never A's cached one (the cache was keyed by the time
+    points' names only, so B's read showed A's registered follow-up), and A's images are hidden
+    under B's read."""
+    import copy
+
+    from pydicom.uid import generate_uid
+
+    from hcc_imaging.napari_plugin._layers import METADATA_KEY
+
+    viewer, dock = docked
+    name = "fu1 → baseline (registered)"
+    dock.start_read("R1", criteria="RECIST1.1")
+    dock.timepoint_combo.setCurrentText("fu1")
+    dock.set_compare_mode("over baseline (registered)")
+    qtbot.waitUntil(lambda: name in viewer.layers and not dock._workers, timeout=60000)
+    a_mean = float(np.mean(viewer.layers[name].data))
+    dock.set_compare_mode("single")
+    # patient B: A's portal-venous images with new UIDs, its follow-up 200 HU brighter throughout
+    study = {"baseline": generate_uid(), "fu1": generate_uid()}
+    for data, kwargs, kind in sample_layers:
+        md = kwargs["metadata"][METADATA_KEY]
+        if md["phase"] != "portal_venous":
+            continue
+        kw = copy.deepcopy(kwargs)
+        mdb = kw["metadata"][METADATA_KEY]
+        mdb.update(patient_id="PAT-B", study_instance_uid=study[md["timepoint_id"]],
+                   series_instance_uid=generate_uid(), frame_of_reference_uid=study["baseline"] + ".1",
+                   sop_instance_uids=[generate_uid() for _ in md["sop_instance_uids"]])
+        kw["name"] = f"B {kwargs['name']}"
+        arr = np.asarray(data)
+        getattr(viewer, f"add_{kind}")(arr + 200 if md["timepoint_id"] == "fu1" else arr.copy(), **kw)
+    dock.start_read("R1", patient_id="PAT-B", criteria="RECIST1.1")
+    dock.timepoint_combo.setCurrentText("fu1")
+    dock.set_compare_mode("over baseline (registered)")
+    qtbot.waitUntil(lambda: name in viewer.layers and not dock._workers, timeout=60000)
+    reg = viewer.layers[name]
+    assert reg.metadata[METADATA_KEY]["patient_id"] == "PAT-B"
+    assert float(np.mean(reg.data)) - a_mean > 100.0  # B's follow-up, not A's (the same mean before the fix)
+    assert reg.visible
+    for layer in viewer.layers:
+        md = layer.metadata.get(METADATA_KEY, {}) if hasattr(layer, "metadata") else {}
+        if md.get("kind") == "image" and md.get("patient_id") != "PAT-B":
+            assert not layer.visible, layer.name
+    dock.set_compare_mode("single")
+
+
+def test_two_studies_opened_apart_are_named_by_date_not_merged(
+    make_napari_viewer: Any, sample_layers: list[Any], tmp_path: Path
+) -> None:
+    """The baseline's folder opened, then the follow-up's: the reader names each study opened alone
+    'baseline', and the dock grouped both studies' series as one time point (the follow-up's portal
+    venous phase replacing the baseline's).  Now the patient's studies are named by date."""
+    import copy
+
+    from hcc_imaging.napari_plugin._layers import METADATA_KEY
+    from hcc_imaging.napari_plugin._widgets._dock import ResponseDock
+
+    viewer = make_napari_viewer()
+    base = [t for t in sample_layers if t[1]["metadata"][METADATA_KEY]["timepoint_id"] == "baseline"]
+    fu = [t for t in sample_layers if t[1]["metadata"][METADATA_KEY]["timepoint_id"] == "fu1"]
+    for data, kwargs, kind in base:
+        getattr(viewer, f"add_{kind}")(data, **kwargs)
+    dock = ResponseDock(viewer, autosave_dir=tmp_path / "reads", db=tmp_path / "study.sqlite")
+    viewer.window.add_dock_widget(dock, name="HCC response")
+    fu_uid = fu[0][1]["metadata"][METADATA_KEY]["study_instance_uid"]
+    for data, kwargs, kind in fu:  # the follow-up's folder opened alone: named 'baseline'
+        kw = copy.deepcopy(kwargs)
+        kw["metadata"][METADATA_KEY]["timepoint_id"] = "baseline"
+        kw["name"] = kw["name"].replace("fu1", "baseline")
+        getattr(viewer, f"add_{kind}")(data, **kw)
+    by_tp: dict[str, set[str]] = {}
+    for layer in viewer.layers:
+        md = layer.metadata.get(METADATA_KEY, {})
+        if md.get("kind") == "image":
+            by_tp.setdefault(md["timepoint_id"], set()).add(md["study_instance_uid"])
+            assert layer.name.startswith(md["timepoint_id"] + " · "), layer.name
+    assert by_tp == {"baseline": {base[0][1]["metadata"][METADATA_KEY]["study_instance_uid"]}, "fu1": {fu_uid}}
+    assert "named by study date" in dock.status_label.text()
+    s = dock.start_read("R1", criteria="RECIST1.1")
+    assert s.timepoint_ids == ["baseline", "fu1"]
+    assert s.images["fu1"].reference.study_instance_uid == fu_uid
+    assert s.images["baseline"].reference.study_instance_uid != fu_uid

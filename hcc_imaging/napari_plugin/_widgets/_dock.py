@@ -166,7 +166,10 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
         self._checks: dict[str, list[str]] = {}
         self._last_compare_worker: Any = None
         #: Registered follow-ups, per (follow-up, baseline) time point ids.
-        self._registered: dict[tuple[str, str], Volume] = {}
+        # (follow-up, baseline) -> (the baseline's and the follow-up's reference volumes it was made
+        # from, the registered follow-up): a hit only for those very volumes (another patient's or a
+        # reloaded study's time points have the same names)
+        self._registered: dict[tuple[str, str], tuple[Volume, Volume, Volume]] = {}
         #: Wall times of the last click (worker: segment + measure + autosave; main thread: redraw).
         self.last_timings: dict[str, float] = {}
         self._workers: list[Any] = []
@@ -408,6 +411,7 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
 
     def refresh_from_layers(self) -> None:
         """Rebuild the patient / time point / phase lists from the hcc-imaging image layers."""
+        self._name_studies_by_date()
         patients = []
         for layer in self._image_layers():
             pid = layer.metadata[METADATA_KEY].get("patient_id") or "anonymous"
@@ -423,6 +427,51 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
         if self.session is not None:
             self._attach_images(self.session)
             self._fill_browser()
+
+    def _name_studies_by_date(self) -> None:
+        """A patient's studies opened one after another (a folder each) are each named 'baseline' by
+        the reader, which sees one study at a time; grouped by that name, the dock took both studies'
+        series as one time point.  When two studies of a patient share a time point's name, the
+        patient's studies are named again by study date (baseline, fu1, ...), layers renamed; a read
+        resumed maps them to its own time points by study UID (:meth:`_attach_images`)."""
+        by_patient: dict[str, list[tuple[Any, dict[str, Any]]]] = {}
+        for layer in self._image_layers():
+            md = layer.metadata[METADATA_KEY]
+            if not md.get("registered_to"):
+                by_patient.setdefault(md.get("patient_id") or "anonymous", []).append((layer, md))
+        for pid, items in by_patient.items():
+            studies_of: dict[str, set[Any]] = {}
+            dates: dict[Any, str] = {}
+            for _, md in items:
+                studies_of.setdefault(md.get("timepoint_id") or "baseline", set()).add(md.get("study_instance_uid"))
+                dates.setdefault(md.get("study_instance_uid"), str(md.get("study_date") or ""))
+            if all(len(uids) <= 1 for uids in studies_of.values()) or None in dates:
+                continue
+            order = sorted(dates, key=lambda uid: (dates[uid] or "99999999", str(uid)))
+            # the open read's own time points keep their names (its studies by UID); the others take
+            # the free names in date order
+            known: dict[Any, str] = {}
+            s = self.session
+            if s is not None and s.patient_id == pid:
+                for t in s.timepoint_ids:
+                    uid = s._tp_identity(t)["study_instance_uid"]
+                    if uid:
+                        known[uid] = t
+            free = (n for n in ("baseline", *(f"fu{i}" for i in range(1, len(order) + len(known) + 1)))
+                    if n not in known.values())
+            names = {uid: known.get(uid) or next(free) for uid in order}
+            self._updating = True
+            try:
+                for layer, md in items:
+                    tp = names[md.get("study_instance_uid")]
+                    if md.get("timepoint_id") != tp:
+                        md["timepoint_id"] = tp
+                        layer.name = layer_name(Phase(md.get("phase", "unknown")), tp)
+            finally:
+                self._updating = False
+            self._status(f"{len(order)} studies of one patient were opened apart, each named 'baseline': named "
+                         "by study date instead (" + ", ".join(
+                             f"{names[uid]} {_iso_date(dates[uid]) or 'undated'}" for uid in order) + ").")
 
     def _layers_of(self, patient_id: str) -> dict[str, dict[Phase, Any]]:
         tps: dict[str, dict[Phase, Any]] = {}
@@ -600,6 +649,11 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
         for tpid, phases in layers.items():
             for ph, layer in phases.items():
                 layer.visible = tpid == shown_tp and str(ph) == phase
+        mine = {id(layer) for phases in layers.values() for layer in phases.values()}
+        for layer in self._image_layers():
+            md = layer.metadata[METADATA_KEY]
+            if id(layer) not in mine and not md.get("registered_to"):
+                layer.visible = False  # another patient's study: not under this read
         # masks and lines of the other time points are hidden (they live on other grids / dates)
         for layer in self.viewer.layers:
             for prefix in ("lesions · ", "viable · ", "measurements · "):
@@ -608,7 +662,8 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
             md = layer.metadata.get(METADATA_KEY, {}) if hasattr(layer, "metadata") else {}
             if md.get("registered_to"):
                 mode = self.compare_combo.currentText()
-                layer.visible = md.get("compare") == mode and md.get("timepoint_id") == self.timepoint_id
+                layer.visible = (md.get("compare") == mode and md.get("timepoint_id") == self.timepoint_id
+                                 and (md.get("patient_id") or "anonymous") == self.session.patient_id)
 
     def set_compare_mode(self, mode: str) -> Any:
         """``single`` (one time point), ``over baseline (registered)`` (the current follow-up is
@@ -641,7 +696,8 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
         moving = s.images[self.timepoint_id].reference
         tpid = self.timepoint_id
         mode = self.compare_combo.currentText()
-        cached = self._registered.get((tpid, base_id))
+        hit = self._registered.get((tpid, base_id))
+        cached = hit[2] if hit is not None and hit[0] is fixed and hit[1] is moving else None
 
         @thread_worker(ignore_errors=True, progress={"total": 0, "desc": "registering follow-up to baseline"})
         def work() -> Volume:
@@ -649,13 +705,26 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
             return cached if cached is not None else _core.register_to(fixed, moving)
 
         worker = work()
-        worker.returned.connect(lambda vol: self._add_registered(vol, tpid, base_id, mode))
+        worker.returned.connect(lambda vol: self._add_registered(vol, tpid, base_id, mode, (fixed, moving)))
         worker.errored.connect(self._error)
         self._start(worker)
         return worker
 
-    def _add_registered(self, vol: Volume, tpid: str, base_id: str, mode: str = "over baseline (registered)") -> None:
-        self._registered[(tpid, base_id)] = vol
+    def _add_registered(self, vol: Volume, tpid: str, base_id: str, mode: str = "over baseline (registered)",
+                        made_from: tuple[Volume, Volume] | None = None) -> None:
+        """Show ``vol`` (``tpid`` registered to ``base_id``) over or beside the baseline.  ``made_from``:
+        the baseline's and the follow-up's reference volumes it was registered from; when the open read
+        no longer shows those (another patient's read started, or the study reloaded, while it ran) it
+        is dropped, not shown under the new read's patient."""
+        s = self.session
+        if made_from is not None:
+            fixed, moving = made_from
+            if (s is None or base_id not in s.images or tpid not in s.images
+                    or s.images[base_id].reference is not fixed or s.images[tpid].reference is not moving):
+                self._status(f"the registration of {tpid} to {base_id} finished after the read changed: not shown; "
+                             "pick the compare mode again.")
+                return
+            self._registered[(tpid, base_id)] = (fixed, moving, vol)
         data, kwargs, _ = volume_layer_data(vol, timepoint=tpid, patient_id=self.session.patient_id if self.session else None)
         md = kwargs["metadata"][METADATA_KEY]
         md["registered_to"] = base_id
@@ -1108,9 +1177,10 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, QWidget):
             cleared = {}
         self.refresh_all()
         if cleared:  # (after the redraw: the status line keeps the old values, to type back if meant)
-            self._status(f"{lid} absent at {self.timepoint_id}: its numbers emptied (they were "
-                         + ", ".join(f"{dict((c[1], c[0]) for c in TABLE_COLUMNS).get(k, k)} {_fmt(v, k)}"
-                                     for k, v in cleared.items()) + ")")
+            names = {**{c[1]: c[0] for c in TABLE_COLUMNS}, "mask_voxels": "mask (voxels)",
+                     "viable_mask_voxels": "viable mask (voxels)"}
+            self._status(f"{lid} absent at {self.timepoint_id}: its numbers and masks emptied (they were "
+                         + ", ".join(f"{names.get(k, k)} {_fmt(v, k)}" for k, v in cleared.items()) + ")")
 
     def edit_cell(self, lesion_id: str, key: str, text: str) -> None:
         """Type ``text`` into the table cell of ``lesion_id`` / column ``key`` (as a reader would)."""
