@@ -14,8 +14,8 @@ given, where the layer enhances):
 two nested star-shaped surfaces around the core's centroid, the core's ``S_in`` and the layer's
 ``S_out`` (radius a polynomial of the direction, step 12's ``LESION_BLUR_MODEL_DEGREE``, each with
 its roughness prior), ``G`` a Gaussian point-spread of ``LESION_RIND_PSF_MM`` (picked by the fit's
-chi^2), and one value each for the core N, the layer R and the parenchyma P (least squares at
-every step).  The steps:
+chi^2 among the ``LESION_RIND_SCREEN_PSFS`` nearest the rays' blur, 1.55), and one value each for
+the core N, the layer R and the parenchyma P (least squares at every step).  The steps:
 
 1. The core: the component at the click of the image smoothed by 1 mm below the half-way level
    between the click's value (the median within 2 mm) and the parenchyma's (the histogram mode of
@@ -57,7 +57,8 @@ every step).  The steps:
    fit (in ~0.1 s, not ~1-2 s): the median of the 3 mm around the core must exceed the parenchyma
    by one smoothed noise sigma, and the rays' values and edges must pass the floors above.
 
-The surfaces' fits (1.43): each ramp and point-spread of the grid is fitted by
+The surfaces' fits (1.43): each ramp and point-spread of the grid (1.55: the
+``LESION_RIND_SCREEN_PSFS`` point-spreads nearest the blur step 2's rays picked) is fitted by
 ``LESION_RIND_PSF_STEPS`` step from the start, the two best are fitted on side by side and one that
 falls ``LESION_RIND_TRAILING_CHI2`` behind the other is stopped; the radii, the Jacobian and its
 normal matrix are float32 (the objective float64).  What each step repeats is done once, or only
@@ -196,9 +197,10 @@ def _edge_search(terms: tuple[NDArray[np.float64], ...], n: float, rv: float, p:
 
 def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.float64], n0: float, p0: float,
               stop: threading.Event | None = None,
-              ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], tuple[float, float, float]]:
-    """Step 2: the core's centroid (voxels), each ray's inner and outer edge (mm from it) and the
-    shared values (N, R, P).  ``stop``: :func:`rind_border`'s (read before each round)."""
+              ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], tuple[float, float, float], float]:
+    """Step 2: the core's centroid (voxels), each ray's inner and outer edge (mm from it), the
+    shared values (N, R, P) and the blur of ``LESION_RIND_RAY_BLURS_MM`` they were fitted with (mm).
+    ``stop``: :func:`rind_border`'s (read before each round)."""
     nth, nph = C.LESION_RIND_RAYS
     step, t_max = C.LESION_RIND_RAY_STEP_MM, C.LESION_RIND_MAX_LAYER_MM
     c = np.array(ndimage.center_of_mass(core))
@@ -261,14 +263,17 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
         # + 2 (R-P)(N-R) sum AB, d = P - value, A = Phi((i - r) / w), B = Phi((o - r) / w); Phi of
         # (exit - sample + offset) / w from a table: exit - sample is a whole number of steps.  The
         # ramps' terms depend on the blur alone and are kept for the next call with it (the loop
-        # below mostly stays on one blur; the table is 1.1 M values of Phi, the inner edges' its first
-        # columns)
+        # below mostly stays on one blur; the inner edges' table is the outer's first columns).
+        # 2026-12-06: the table has a row per ray blur rounded to LESION_RIND_RAY_TABLE_STEP (relative),
+        # not per ray: the 512 rays share a few tens of them (Phi of ~0.1 M values, not 1.05 M)
         if w not in ramps:
-            wr = ray_blur(w).reshape(-1)[:, None, None]
-            tb = ndtr((lag[None, :, None] * step + d_outer[None, None, :]) / wr)
+            q = np.log1p(C.LESION_RIND_RAY_TABLE_STEP)
+            levels, which = np.unique(np.round(np.log(ray_blur(w).reshape(-1)) / q), return_inverse=True)
+            tb = ndtr((lag[None, :, None] * step + d_outer[None, None, :]) / np.exp(levels * q)[:, None, None])
             ta = tb[:, :, :d_inner.size]
-            a = ta[rows, lag_idx].transpose(0, 2, 1) * mw[:, None, :]
-            b = tb[rows, lag_idx].transpose(0, 2, 1) * mw[:, None, :]
+            at = which.reshape(-1, 1)
+            a = ta[at, lag_idx].transpose(0, 2, 1) * mw[:, None, :]
+            b = tb[at, lag_idx].transpose(0, 2, 1) * mw[:, None, :]
             ramps[w] = (a, b, (a * a).sum(-1), (b * b).sum(-1), np.matmul(a, b.transpose(0, 2, 1)))
         a, b, aa, bb, ab = ramps[w]
         d = (p - pw) * mw
@@ -321,7 +326,7 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
         # the blur with the least residual (the first of equals), and its values
         w, (_, (n, rv, p)) = min(((ww, values_at(ww, di, do)) for ww in C.LESION_RIND_RAY_BLURS_MM),
                                  key=lambda t: t[1][0])
-    return c, _arc_median(bi), _arc_median(bo), (float(n), float(rv), float(p))
+    return c, _arc_median(bi), _arc_median(bo), (float(n), float(rv), float(p)), float(w)
 
 
 def _float32_terms(y: NDArray[np.float64], use: NDArray[np.bool_]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
@@ -483,10 +488,10 @@ def _race(cands: list[tuple[NDArray[np.float32], float]], x0: NDArray[np.float64
           y_t: NDArray[np.float32], yu: NDArray[np.float32], use: NDArray[np.bool_], sp: NDArray[np.float64],
           data: NDArray[np.float64], noise: float, prior: NDArray[np.float64],
           soft0: list[tuple[NDArray[np.float32], NDArray[np.float32]]],
-          stop: threading.Event | None) -> tuple[int, NDArray[np.float64], _State]:
+          stop: threading.Event | None, n_psf: int = len(C.LESION_RIND_PSF_MM)) -> tuple[int, NDArray[np.float64], _State]:
     """Step 3's fits: the two surfaces from ``x0`` with each candidate of ``cands`` (a ramp, a
     point-spread in mm), ``LESION_RIND_PSF_STEPS`` steps each (the screen; ``soft0``: the start's
-    indicators per ramp), then the two best fitted on side by side, a step each at a time, one
+    indicators per ramp; ``cands`` ramp by ramp, ``n_psf`` point-spreads each), then the two best fitted on side by side, a step each at a time, one
     that trails the other by ``LESION_RIND_TRAILING_CHI2`` stopped (1.43).  Returns the winner's
     index in ``cands``, its coefficients and :class:`_State`.  The fits are independent: on up to
     ``LESION_RIND_THREADS`` threads, the same results."""
@@ -494,7 +499,7 @@ def _race(cands: list[tuple[NDArray[np.float32], float]], x0: NDArray[np.float64
         h_j, psf_j = cands[j]
         x_j, st_j = (x0, None) if start is None else start
         return _gauss_newton_steps(x_j, k, rho32, y_t, yu, use, h_j, [psf_j / w for w in sp], data, noise, prior,
-                                   steps, st_j, soft0[j // len(C.LESION_RIND_PSF_MM)], aside)
+                                   steps, st_j, soft0[j // n_psf], aside)
 
     def last(run: Iterator[tuple[NDArray[np.float64], _State]]) -> tuple[NDArray[np.float64], _State]:
         for state in run:
@@ -643,7 +648,9 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
             f"rind=True: {where} is not in a dark core (value {_v(n0 * unit)}); click the lesion's necrotic "
             "(non-enhancing) centre, or segment it without rind=True.")
     _check(stop)
-    p0 = histogram_mode(pool, max(noise_s, 1.0))
+    # (the modes below on every LESION_RIND_MODE_SUBSAMPLE-th value: 2026-12-06)
+    sub = C.LESION_RIND_MODE_SUBSAMPLE
+    p0 = histogram_mode(pool[::sub], max(noise_s, 1.0))
     for _ in range(2):
         if p0 - n0 < C.LESION_MIN_CONTRAST_K_SIGMA * noise_s:
             raise LowContrastError(
@@ -684,12 +691,12 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
         if liv_near is not None:
             shell &= liv_near
         if np.count_nonzero(shell) > 200:
-            p0 = histogram_mode(sm_near[shell], max(noise_s, 1.0))
+            p0 = histogram_mode(sm_near[shell][::sub], max(noise_s, 1.0))
     # 1.45: a lobulated lesion's lobes may hold necrotic cores of their own, apart from the click's
     # (the rind sweep's lobulated rinds from 2.5 mm): they join the core the rays start from
     core = _with_lobe_cores(core, dark, near_box, dist, sm, liv, p0, noise_s, sp)
     _check(stop)
-    c_vox, bi, bo, (n_r, r_r, p_r) = _fit_rays(a, core, sp, n0, p0, stop)
+    c_vox, bi, bo, (n_r, r_r, p_r), w_rays = _fit_rays(a, core, sp, n0, p0, stop)
     _check(stop)
     layer_r = float(np.median(bo - bi))
     if r_r - p_r < noise or p_r - n_r < noise or layer_r < C.LESION_RIND_MIN_LAYER_MM:
@@ -742,9 +749,12 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     # better wins.  (The point-spread trades against the layer's thickness and value: picked at the
     # start and refined by its neighbours, a 2 mm rind at 5 HU stayed at 0.75 mm, a 2.7 mm layer of
     # 99 HU for 2 mm of 115, Dice 0.953; each fitted, 1.0 mm and 0.99.)
-    cands = [(h, v) for h in ramps for v in C.LESION_RIND_PSF_MM]
+    # 2026-12-06: the screen fits only the LESION_RIND_SCREEN_PSFS point-spreads nearest the rays' blur
+    # (ties to the wider one: the rays' blur lies below the point-spread that the surfaces pick)
+    psfs = tuple(sorted(sorted(C.LESION_RIND_PSF_MM, key=lambda v: (abs(v - w_rays), -v))[:C.LESION_RIND_SCREEN_PSFS]))
+    cands = [(h, v) for h in ramps for v in psfs]
     j, x, st = _race(cands, x0, k, rho32, y_t, yu, use, sp, data, noise, prior,
-                     _surfaces(x0, k, rho32, y_t, list(ramps)), stop)
+                     _surfaces(x0, k, rho32, y_t, list(ramps)), stop, len(psfs))
     h, psf = cands[j]
     coef, x3 = st.coef, st.x3
     chi2_red = float(st.r @ st.r) / max(data.size - 2 * k - 3, 1)
@@ -772,7 +782,7 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     if liv is not None:
         out &= liv
     log.debug("rind border: psf %.2f mm, ramp %s, N %.0f R %.0f P %.0f, layer %.1f mm%s", psf,
-              "mean spacing" if j < len(C.LESION_RIND_PSF_MM) else "slice", n_v, r_v, p_v, thick,
+              "mean spacing" if j < len(psfs) else "slice", n_v, r_v, p_v, thick,
               "" if offsets is None else ", corrected per direction")
     return RindFit(out, box, n_v * unit, r_v * unit, p_v * unit, float(psf), thick, chi2_red, offsets is not None)
 

@@ -58,7 +58,8 @@ __all__ = [
     "LESION_RIND_RAY_BLURS_MM", "LESION_RIND_PSF_MM", "LESION_RIND_MAX_ITERATIONS", "LESION_RIND_PSF_STEPS", "LESION_RIND_MIN_LAYER_MM",
     "LESION_RIND_THREADS", "LESION_RIND_TRAILING_CHI2", "LESION_RIND_LOBE_GAP_MM", "LESION_RIND_LOBE_MIN_MM3",
     "LESION_RIND_LOBE_SHELL_MM", "LESION_RIND_NODES_MIN_SCORE_Z", "LESION_RIND_NODES_ITERATIONS",
-    "LESION_RIND_NODES_SMOOTHING", "LESION_RIND_NODES_RIDGE",
+    "LESION_RIND_NODES_SMOOTHING", "LESION_RIND_NODES_RIDGE", "LESION_RIND_SCREEN_PSFS", "LESION_RIND_MODE_SUBSAMPLE",
+    "LESION_RIND_RAY_TABLE_STEP",
     "LESION_SHARP_FIT_BAND_MM",
     "LESION_SHARP_FIT_PSF_VOX",
     "LESION_SHARP_FIT_OUTLIER_K",
@@ -345,7 +346,12 @@ __all__ = [
 #: priors from weak to strong, and the fit Akaike's criterion prefers, or 1.53's surface, is used
 #: (LESION_BLUR_MODEL_SURFACES, LesionParams.blurred_surface; docs/validation.md section 2.2,
 #: "Algorithm 1.54").
-ALGORITHM_VERSION: Final[str] = "1.54"
+#: 1.55: step 13 cheaper (docs/validation.md section 2.4, "Step 13's speed (session of 2026-12-06)"): its
+#: screen fits the LESION_RIND_SCREEN_PSFS point-spreads nearest the rays' blur (4 fits, not 10), its
+#: parenchyma modes read every LESION_RIND_MODE_SUBSAMPLE-th value, and the rays' normal-CDF table has a row
+#: per blur level (LESION_RIND_RAY_TABLE_STEP), not per ray.  Masks move within -0.005 / +0.003 Dice on the
+#: rind sweep's fine grid; the automatic steps are unchanged.
+ALGORITHM_VERSION: Final[str] = "1.55"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
@@ -720,6 +726,22 @@ LESION_RIND_MAX_LAYER_MM: Final[float] = 7.0
 #: point-spreads the surfaces' fit picks from by its chi^2: a CT kernel's 0.5-1.5 mm.  Geometric.
 LESION_RIND_RAY_BLURS_MM: Final[tuple[float, ...]] = (0.6, 0.8, 1.0, 1.2, 1.5, 2.0)
 LESION_RIND_PSF_MM: Final[tuple[float, ...]] = (0.5, 0.75, 1.0, 1.25, 1.5)
+#: 2026-12-06: the surfaces' screen (LESION_RIND_PSF_STEPS) fits, with each ramp, only this many point-spreads
+#: of LESION_RIND_PSF_MM: those nearest the blur the rays' profiles picked (ties to the wider: on the rind
+#: sweep the rays pick 0.8-1.0 mm where the surfaces pick 0.75-1.25 mm), 4 fits instead of 10.  On the rind
+#: sweep's fine grid (36 clicks, oval, lobulated and lobulated2) every oval's mask kept its Dice; the screen
+#: is about 0.4 x its time (docs/validation.md section 2.4, "Step 13's speed (session of 2026-12-06)").
+LESION_RIND_SCREEN_PSFS: Final[int] = 2
+#: 2026-12-06: step 13's parenchyma modes (the box's, then the shell's) on every this-many-th value (the
+#: pre-check on a dark click already takes every 8th): ~0.9 M values on 0.7 mm pixels, 3-4 ms of the mode's
+#: ~20 ms; the shell's modes moved by at most 0.35 HU (median 0.003) on the rind sweep's 36 fine-grid clicks.
+#: Dimensionless.
+LESION_RIND_MODE_SUBSAMPLE: Final[int] = 4
+#: 2026-12-06: the rays' table of the normal CDF has a row per ray blur (mm, along the ray) rounded to
+#: this relative step (a log grid), not a row per ray: 512 rays share a few tens of rows, and Phi is taken
+#: on ~0.1 M values instead of 1.05 M (10-20 ms per blur the rays try).  A 1 % error of a blur moves an
+#: edge by far less than the 0.25 mm edge grid.  Dimensionless.
+LESION_RIND_RAY_TABLE_STEP: Final[float] = 0.01
 #: Gauss-Newton steps of the surfaces' fit (each with step halving; it stops earlier when no
 #: coefficient moves by 0.01 mm).  The probe's count; the fits on the sweep end in 5-15.
 LESION_RIND_MAX_ITERATIONS: Final[int] = 30
