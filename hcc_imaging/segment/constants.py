@@ -59,7 +59,7 @@ __all__ = [
     "LESION_RIND_THREADS", "LESION_RIND_TRAILING_CHI2", "LESION_RIND_LOBE_GAP_MM", "LESION_RIND_LOBE_MIN_MM3",
     "LESION_RIND_LOBE_SHELL_MM", "LESION_RIND_NODES_MIN_SCORE_Z", "LESION_RIND_NODES_ITERATIONS",
     "LESION_RIND_NODES_SMOOTHING", "LESION_RIND_NODES_RIDGE", "LESION_RIND_SCREEN_PSFS", "LESION_RIND_MODE_SUBSAMPLE",
-    "LESION_RIND_RAY_TABLE_STEP",
+    "LESION_RIND_RAY_TABLE_STEP", "LESION_RIND_MIN_DECREASE_CHI2",
     "LESION_SHARP_FIT_BAND_MM",
     "LESION_SHARP_FIT_PSF_VOX",
     "LESION_SHARP_FIT_OUTLIER_K",
@@ -349,7 +349,8 @@ __all__ = [
 #: 1.55: step 13 cheaper (docs/validation.md section 2.4, "Step 13's speed (session of 2026-12-06)"): its
 #: screen fits the LESION_RIND_SCREEN_PSFS point-spreads nearest the rays' blur (4 fits, not 10), its
 #: parenchyma modes read every LESION_RIND_MODE_SUBSAMPLE-th value, and the rays' normal-CDF table has a row
-#: per blur level (LESION_RIND_RAY_TABLE_STEP), not per ray.  Masks move within -0.005 / +0.003 Dice on the
+#: per blur level (LESION_RIND_RAY_TABLE_STEP), not per ray; its surfaces' fits end once a step gains less
+#: than LESION_RIND_MIN_DECREASE_CHI2.  Masks move within -0.005 / +0.003 Dice on the
 #: rind sweep's fine grid; the automatic steps are unchanged.
 ALGORITHM_VERSION: Final[str] = "1.55"
 
@@ -745,6 +746,13 @@ LESION_RIND_RAY_TABLE_STEP: Final[float] = 0.01
 #: Gauss-Newton steps of the surfaces' fit (each with step halving; it stops earlier when no
 #: coefficient moves by 0.01 mm).  The probe's count; the fits on the sweep end in 5-15.
 LESION_RIND_MAX_ITERATIONS: Final[int] = 30
+#: 1.55: the surfaces' fit also ends after an accepted step that lowered chi^2 + prior by less than this
+#: (chi^2 units, dimensionless: the residuals are in noise sigmas).  The fits' last steps crept on by
+#: 0-1 a step (an oval's fit left alone took 3-30 steps, most after the first two at < 1); 0.5 keeps
+#: the one fit that crept usefully (a 1.5 mm rim at 15 HU: ~1 a step for 30 steps, Dice 0.980 -> 0.990;
+#: at 1 it ends at 0.981).  The rind sweep's fine grid (36 clicks): the fits' steps 0.65-0.93 x (ovals
+#: 0.73 x), every oval within 0.0007 Dice (docs/validation.md section 2.4, "Step 13's speed (session of 2026-12-06)").
+LESION_RIND_MIN_DECREASE_CHI2: Final[float] = 0.5
 #: The thinnest layer (mm, the median over the directions) the fit accepts.  A dark lesion with no
 #: layer, its edge sharper than the model's point-spread and ramp, is fitted with a thin bright
 #: "layer" that sharpens the model's edge: 0.3-0.5 mm (+25-80 HU) for an unblurred or 0.5 mm-blurred
