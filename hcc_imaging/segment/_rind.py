@@ -45,7 +45,9 @@ the core N, the layer R and the parenchyma P (least squares at every step).  The
    voxel's extent along the direction from the centre: a CT slice averages its thickness; each
    ramp fitted, the least chi^2 kept; the derivative along a surface's coefficient is its value
    step x G * its ramp x the term; the ramps refreshed after each accepted step; step halving on
-   chi^2 + the roughness prior).  1.53: when a score test of that fit against free radius offsets
+   chi^2 + the roughness prior; 1.55: on pixels up to ``LESION_RIND_COARSE_MAX_PIXEL_MM``, on 2 x 2-pixel
+   blocks first, then at most ``LESION_RIND_FINE_STEPS`` steps on the pixels, :func:`_coarse_to_fine`).
+   1.53: when a score test of that fit against free radius offsets
    per direction node finds a shape it left behind (a lobulated rind), both radii get a correction
    on the rays' 16 x 32 nodes (:mod:`._rind_nodes`), the point-spread and ramp held.
 4. The mask: the voxel centres inside ``S_out`` (and inside the liver when given).  Refused
@@ -490,17 +492,20 @@ def _race(cands: list[tuple[NDArray[np.float32], float]], x0: NDArray[np.float64
           y_t: NDArray[np.float32], yu: NDArray[np.float32], use: NDArray[np.bool_], sp: NDArray[np.float64],
           data: NDArray[np.float64], noise: float, prior: NDArray[np.float64],
           soft0: list[tuple[NDArray[np.float32], NDArray[np.float32]]],
-          stop: threading.Event | None, n_psf: int = len(C.LESION_RIND_PSF_MM)) -> tuple[int, NDArray[np.float64], _State]:
+          stop: threading.Event | None, n_psf: int = len(C.LESION_RIND_PSF_MM),
+          extra_mm2: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> tuple[int, NDArray[np.float64], _State]:
     """Step 3's fits: the two surfaces from ``x0`` with each candidate of ``cands`` (a ramp, a
     point-spread in mm), ``LESION_RIND_PSF_STEPS`` steps each (the screen; ``soft0``: the start's
     indicators per ramp; ``cands`` ramp by ramp, ``n_psf`` point-spreads each), then the two best fitted on side by side, a step each at a time, one
     that trails the other by ``LESION_RIND_TRAILING_CHI2`` stopped (1.43).  Returns the winner's
     index in ``cands``, its coefficients and :class:`_State`.  The fits are independent: on up to
-    ``LESION_RIND_THREADS`` threads, the same results."""
+    ``LESION_RIND_THREADS`` threads, the same results.  ``extra_mm2``: a variance (mm^2) per axis
+    added to each point-spread's (1.55's coarse stage: the 2 x 2-pixel blocks' average)."""
     def fit(j: int, start: tuple[NDArray[np.float64], _State] | None, steps: int) -> Iterator[tuple[NDArray[np.float64], _State]]:
         h_j, psf_j = cands[j]
         x_j, st_j = (x0, None) if start is None else start
-        return _gauss_newton_steps(x_j, k, rho32, y_t, yu, use, h_j, [psf_j / w for w in sp], data, noise, prior,
+        sig = [float(np.sqrt(psf_j**2 + e)) / w for w, e in zip(sp, extra_mm2, strict=True)]
+        return _gauss_newton_steps(x_j, k, rho32, y_t, yu, use, h_j, sig, data, noise, prior,
                                    steps, st_j, soft0[j // n_psf], aside)
 
     def last(run: Iterator[tuple[NDArray[np.float64], _State]]) -> tuple[NDArray[np.float64], _State]:
@@ -536,6 +541,52 @@ def _race(cands: list[tuple[NDArray[np.float32], float]], x0: NDArray[np.float64
                      if st is not None and st[1].obj <= lead + C.LESION_RIND_TRAILING_CHI2]
     j = min(finals, key=lambda i: finals[i][1].obj)
     return j, finals[j][0], finals[j][1]
+
+
+def _coarse_to_fine(a: NDArray[np.float64], liv: NDArray[np.bool_] | None, sp: NDArray[np.float64],
+                    centre: NDArray[np.float64], x0: NDArray[np.float64], k: int, degree: int, psfs: tuple[float, ...],
+                    cands: list[tuple[NDArray[np.float32], float]], rho32: NDArray[np.float32], y_t: NDArray[np.float32],
+                    yu: NDArray[np.float32], use: NDArray[np.bool_], data: NDArray[np.float64], noise: float,
+                    prior: NDArray[np.float64], stop: threading.Event | None) -> tuple[int, NDArray[np.float64], _State]:
+    """1.55: step 3's fits coarse to fine.  :func:`_race` on the fit's box ``a`` averaged over 2 x 2
+    pixels (its ramps the pixels' own, as in ``rind_border``, at the blocks' directions; each
+    point-spread widened in-plane by the blocks' average, a variance of (pixel / 2)^2; the noise
+    halved, as white noise's is; the liver, when given, a block at least half in it), from the
+    start ``x0``; then the winner's ramp and point-spread (``cands``' same index, on the pixels: ``rho32``
+    ... ``data``, as ``rind_border`` set them up) fitted on by at most ``LESION_RIND_FINE_STEPS``
+    Gauss-Newton steps on the pixels from the coarse fit's surfaces.  Returns what :func:`_race`
+    returns, on the pixels (docs/validation.md section 2.4, "Step 13's speed (session of
+    2026-12-06)")."""
+    nz, ny, nx = a.shape[0], a.shape[1] // 2, a.shape[2] // 2
+
+    def blocks(v: NDArray[Any]) -> NDArray[np.float64]:
+        return v[:, :2 * ny, :2 * nx].reshape(nz, ny, 2, nx, 2).mean((2, 4))  # type: ignore[no-any-return]
+
+    a_c = blocks(a)
+    sp_c = sp * np.array([1.0, 2.0, 2.0])
+    # a block's centre lies half a pixel beyond its first pixel's
+    rho, u = _polar(a_c.shape, sp_c, centre - np.array([0.0, 0.5 * sp[1], 0.5 * sp[2]]))
+    y = _direction_terms(u.reshape(-1, 3), degree).reshape(a_c.shape + (-1,))
+    r_in0, r_out0 = y @ x0[:k], y @ x0[k:]
+    use_c = (rho <= r_out0 + 5.0) & (rho >= np.maximum(r_in0 - 5.0, 0.0))
+    if liv is not None:
+        use_c &= (blocks(liv) >= 0.5) | (rho <= r_out0)
+    y_tc, yu_c = _float32_terms(y.reshape(-1, k), use_c.reshape(-1))
+    ramps_c = [np.full(rho.shape, float(sp.mean()), dtype=np.float32),
+               (np.abs(u[..., 0]) * sp[0] + np.abs(u[..., 1]) * sp[1] + np.abs(u[..., 2]) * sp[2]).astype(np.float32)]
+    rho_c32 = rho.astype(np.float32)
+    cands_c = [(h, v) for h in ramps_c for v in psfs]
+    j, x, _ = _race(cands_c, x0, k, rho_c32, y_tc, yu_c, use_c, sp_c, a_c[use_c], noise / 2.0, prior,
+                    _surfaces(x0, k, rho_c32, y_tc, ramps_c), stop, len(psfs),
+                    (0.0, (sp[1] / 2.0) ** 2, (sp[2] / 2.0) ** 2))
+    _check(stop)
+    h, psf = cands[j]
+    with ThreadPoolExecutor(1) as side:
+        aside: list[Executor | None] = [side if _threads() > 1 else None]
+        for x, st in _gauss_newton_steps(x, k, rho32, y_t, yu, use, h, [psf / w for w in sp], data, noise, prior,
+                                         C.LESION_RIND_FINE_STEPS, aside=aside):
+            _check(stop)
+    return j, x, st
 
 
 def _with_lobe_cores(core: NDArray[np.bool_], dark: NDArray[np.bool_], near_box: tuple[slice, ...],
@@ -755,8 +806,14 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     # (ties to the wider one: the rays' blur lies below the point-spread that the surfaces pick)
     psfs = tuple(sorted(sorted(C.LESION_RIND_PSF_MM, key=lambda v: (abs(v - w_rays), -v))[:C.LESION_RIND_SCREEN_PSFS]))
     cands = [(h, v) for h in ramps for v in psfs]
-    j, x, st = _race(cands, x0, k, rho32, y_t, yu, use, sp, data, noise, prior,
-                     _surfaces(x0, k, rho32, y_t, list(ramps)), stop, len(psfs))
+    if float(min(sp[1], sp[2])) <= C.LESION_RIND_COARSE_MAX_PIXEL_MM:
+        # 1.55: the screen and the fits on 2 x 2-pixel blocks, then at most LESION_RIND_FINE_STEPS steps
+        # of the winner on the pixels (a quarter of the voxels for most of the steps)
+        j, x, st = _coarse_to_fine(a, liv, sp, centre, x0, k, degree, psfs, cands, rho32, y_t, yu, use, data, noise,
+                                   prior, stop)
+    else:
+        j, x, st = _race(cands, x0, k, rho32, y_t, yu, use, sp, data, noise, prior,
+                         _surfaces(x0, k, rho32, y_t, list(ramps)), stop, len(psfs))
     h, psf = cands[j]
     coef, x3 = st.coef, st.x3
     chi2_red = float(st.r @ st.r) / max(data.size - 2 * k - 3, 1)
