@@ -87,6 +87,18 @@ stopped runs its two blurs at a time on the idle pool (:func:`_both`); the paren
 percentiles, median and histogram by selections and a compiled pass
 (:func:`._morph.histogram_mode`); the float32 direction terms by a compiled pass
 (:func:`_float32_terms`).
+
+1.55 (2026-12-06; docs/validation.md section 2.4, "Step 13's speed (session of 2026-12-06)"): a cheaper fit,
+not the same masks.  The screen fits, with each ramp, the ``LESION_RIND_SCREEN_PSFS`` point-spreads nearest
+the blur step 2's rays picked (4 fits, not 10); on pixels up to ``LESION_RIND_COARSE_MAX_PIXEL_MM`` the
+screen and the fits run on 2 x 2-pixel blocks and the winner takes at most ``LESION_RIND_FINE_STEPS`` steps
+on the pixels (:func:`_coarse_to_fine`); a fit ends once a step gains less than
+``LESION_RIND_MIN_DECREASE_CHI2``; step 1's modes read every ``LESION_RIND_MODE_SUBSAMPLE``-th value; the
+rays' normal-CDF table has a row per blur level (``LESION_RIND_RAY_TABLE_STEP``), not per ray.  The rind
+sweep's fine grid: no oval below 0.95 that was above, lobulated medians within -0.005.  A click alternated
+with 1.54's in one process (load 1.1-1.4): ovals 0.78-0.87 x (198-216 ms), lobulated rinds 0.67-0.76 x
+(315-346 ms); still over the issue's 0.1 s.  Where it goes now (an oval, ~160 ms alone): step 1 ~35 ms,
+the rays ~45, the set-up on the pixels ~14, the blocks' fits 30-40 and the pixels' steps ~25.
 """
 
 from __future__ import annotations
