@@ -733,12 +733,12 @@ LESION_RIND_PSF_MM: Final[tuple[float, ...]] = (0.5, 0.75, 1.0, 1.25, 1.5)
 #: 2026-12-06: the surfaces' screen (LESION_RIND_PSF_STEPS) fits, with each ramp, only this many point-spreads
 #: of LESION_RIND_PSF_MM: those nearest the blur the rays' profiles picked (ties to the wider: on the rind
 #: sweep the rays pick 0.8-1.0 mm where the surfaces pick 0.75-1.25 mm), 4 fits instead of 10.  On the rind
-#: sweep's fine grid (36 clicks, oval, lobulated and lobulated2) every oval's mask kept its Dice; the screen
-#: is about 0.4 x its time (docs/validation.md section 2.4, "Step 13's speed (session of 2026-12-06)").
+#: sweep's fine grid (36 clicks, oval, lobulated and lobulated2) every oval's mask kept its Dice (within
+#: 0.0006), the lobulated median 0.9273 -> 0.9278 (docs/validation.md section 2.4, "Step 13's speed (session of 2026-12-06)").
 LESION_RIND_SCREEN_PSFS: Final[int] = 2
 #: 2026-12-06: step 13's parenchyma modes (the box's, then the shell's) on every this-many-th value (the
-#: pre-check on a dark click already takes every 8th): ~0.9 M values on 0.7 mm pixels, 3-4 ms of the mode's
-#: ~20 ms; the shell's modes moved by at most 0.35 HU (median 0.003) on the rind sweep's 36 fine-grid clicks.
+#: pre-check on a dark click already takes every 8th): the box holds ~0.7 M values on 0.7 mm pixels; step 1's
+#: four modes ~22 -> ~10 ms; the shell's modes moved by at most 0.35 HU (median 0.003) on the rind sweep's 36 fine-grid clicks.
 #: Dimensionless.
 LESION_RIND_MODE_SUBSAMPLE: Final[int] = 4
 #: 2026-12-06: the rays' table of the normal CDF has a row per ray blur (mm, along the ray) rounded to
@@ -756,7 +756,7 @@ LESION_RIND_MAX_ITERATIONS: Final[int] = 30
 #: for 30 steps on the pixels: Dice 0.980 -> 0.990).  0.1 because the fits mostly run on 2 x 2-pixel
 #: blocks (LESION_RIND_COARSE_MAX_PIXEL_MM), whose chi^2 is about a quarter of the pixels': at 0.5 the
 #: blocks' fit left that creep undone (the sweep with a slice profile, 1.5 mm rims at 15 HU: 0.974 ->
-#: 0.963; at 0.1: within 0.0022 of 1.54 on every oval), for 0.75 x the renders of no threshold.
+#: 0.963; at 0.1: within 0.0022 of 1.54 on every oval), for 0.8-0.9 x the renders of no threshold.
 LESION_RIND_MIN_DECREASE_CHI2: Final[float] = 0.1
 #: 1.55: on pixels up to LESION_RIND_COARSE_MAX_PIXEL_MM (mm, the finer in-plane spacing) the surfaces' screen
 #: and fits run on 2 x 2-pixel blocks (a quarter of the voxels; each point-spread widened by the blocks' average),
@@ -764,7 +764,7 @@ LESION_RIND_MIN_DECREASE_CHI2: Final[float] = 0.1
 #: The whole step 13 on blocks had cut lobulated rinds to 0.79 (docs/validation.md section 2.4, "Step 13 on a
 #: coarser grid"); with the rays on the pixels and these steps, the rind sweep's fine grid (0.7 mm pixels, 36
 #: clicks): ovals' worst 0.973 -> 0.979, lobulated median 0.928 -> 0.929, lobulated2 0.930 -> 0.927, the fits
-#: ~0.4-0.7 x their time.  0.8 mm: blocks up to 1.6 mm, well inside the 1.5-2.3 mm pixels where a one-voxel
+#: 0.45-0.7 x their time on the pixels at the same least gain.  0.8 mm: blocks up to 1.6 mm, well inside the 1.5-2.3 mm pixels where a one-voxel
 #: ramp is as wide as a thin layer (LESION_RIND_MAX_PIXEL_MM); 1.15-1.5 mm pixels, not measured coarse, are
 #: fitted on the pixels as before.  3 steps: 2 and 6 gave the same ovals and lobulated medians within 0.001.
 LESION_RIND_COARSE_MAX_PIXEL_MM: Final[float] = 0.8
