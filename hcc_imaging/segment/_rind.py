@@ -14,8 +14,8 @@ given, where the layer enhances):
 two nested star-shaped surfaces around the core's centroid, the core's ``S_in`` and the layer's
 ``S_out`` (radius a polynomial of the direction, step 12's ``LESION_BLUR_MODEL_DEGREE``, each with
 its roughness prior), ``G`` a Gaussian point-spread of ``LESION_RIND_PSF_MM`` (picked by the fit's
-chi^2), and one value each for the core N, the layer R and the parenchyma P (least squares at
-every step).  The steps:
+chi^2 among the ``LESION_RIND_SCREEN_PSFS`` nearest the rays' blur, 1.55), and one value each for
+the core N, the layer R and the parenchyma P (least squares at every step).  The steps:
 
 1. The core: the component at the click of the image smoothed by 1 mm below the half-way level
    between the click's value (the median within 2 mm) and the parenchyma's (the histogram mode of
@@ -45,7 +45,9 @@ every step).  The steps:
    voxel's extent along the direction from the centre: a CT slice averages its thickness; each
    ramp fitted, the least chi^2 kept; the derivative along a surface's coefficient is its value
    step x G * its ramp x the term; the ramps refreshed after each accepted step; step halving on
-   chi^2 + the roughness prior).  1.53: when a score test of that fit against free radius offsets
+   chi^2 + the roughness prior; 1.55: on pixels up to ``LESION_RIND_COARSE_MAX_PIXEL_MM``, on 2 x 2-pixel
+   blocks first, then at most ``LESION_RIND_FINE_STEPS`` steps on the pixels, :func:`_coarse_to_fine`).
+   1.53: when a score test of that fit against free radius offsets
    per direction node finds a shape it left behind (a lobulated rind), both radii get a correction
    on the rays' 16 x 32 nodes (:mod:`._rind_nodes`), the point-spread and ramp held.
 4. The mask: the voxel centres inside ``S_out`` (and inside the liver when given).  Refused
@@ -57,7 +59,8 @@ every step).  The steps:
    fit (in ~0.1 s, not ~1-2 s): the median of the 3 mm around the core must exceed the parenchyma
    by one smoothed noise sigma, and the rays' values and edges must pass the floors above.
 
-The surfaces' fits (1.43): each ramp and point-spread of the grid is fitted by
+The surfaces' fits (1.43): each ramp and point-spread of the grid (1.55: the
+``LESION_RIND_SCREEN_PSFS`` point-spreads nearest the blur step 2's rays picked) is fitted by
 ``LESION_RIND_PSF_STEPS`` step from the start, the two best are fitted on side by side and one that
 falls ``LESION_RIND_TRAILING_CHI2`` behind the other is stopped; the radii, the Jacobian and its
 normal matrix are float32 (the objective float64).  What each step repeats is done once, or only
@@ -84,6 +87,18 @@ stopped runs its two blurs at a time on the idle pool (:func:`_both`); the paren
 percentiles, median and histogram by selections and a compiled pass
 (:func:`._morph.histogram_mode`); the float32 direction terms by a compiled pass
 (:func:`_float32_terms`).
+
+1.55 (2026-12-06; docs/validation.md section 2.4, "Step 13's speed (session of 2026-12-06)"): a cheaper fit,
+not the same masks.  The screen fits, with each ramp, the ``LESION_RIND_SCREEN_PSFS`` point-spreads nearest
+the blur step 2's rays picked (4 fits, not 10); on pixels up to ``LESION_RIND_COARSE_MAX_PIXEL_MM`` the
+screen and the fits run on 2 x 2-pixel blocks and the winner takes at most ``LESION_RIND_FINE_STEPS`` steps
+on the pixels (:func:`_coarse_to_fine`); a fit ends once a step gains less than
+``LESION_RIND_MIN_DECREASE_CHI2``; step 1's modes read every ``LESION_RIND_MODE_SUBSAMPLE``-th value; the
+rays' normal-CDF table has a row per blur level (``LESION_RIND_RAY_TABLE_STEP``), not per ray.  The rind
+sweep's fine grid: no oval below 0.95 that was above, lobulated medians within -0.005.  A click alternated
+with 1.54's in one process (load 1.1-1.4): ovals 0.78-0.87 x (198-216 ms), lobulated rinds 0.67-0.76 x
+(315-346 ms); still over the issue's 0.1 s.  Where it goes now (an oval, ~160 ms alone): step 1 ~35 ms,
+the rays ~45, the set-up on the pixels ~14, the blocks' fits 30-40 and the pixels' steps ~25.
 """
 
 from __future__ import annotations
@@ -196,9 +211,10 @@ def _edge_search(terms: tuple[NDArray[np.float64], ...], n: float, rv: float, p:
 
 def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.float64], n0: float, p0: float,
               stop: threading.Event | None = None,
-              ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], tuple[float, float, float]]:
-    """Step 2: the core's centroid (voxels), each ray's inner and outer edge (mm from it) and the
-    shared values (N, R, P).  ``stop``: :func:`rind_border`'s (read before each round)."""
+              ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], tuple[float, float, float], float]:
+    """Step 2: the core's centroid (voxels), each ray's inner and outer edge (mm from it), the
+    shared values (N, R, P) and the blur of ``LESION_RIND_RAY_BLURS_MM`` they were fitted with (mm).
+    ``stop``: :func:`rind_border`'s (read before each round)."""
     nth, nph = C.LESION_RIND_RAYS
     step, t_max = C.LESION_RIND_RAY_STEP_MM, C.LESION_RIND_MAX_LAYER_MM
     c = np.array(ndimage.center_of_mass(core))
@@ -261,14 +277,17 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
         # + 2 (R-P)(N-R) sum AB, d = P - value, A = Phi((i - r) / w), B = Phi((o - r) / w); Phi of
         # (exit - sample + offset) / w from a table: exit - sample is a whole number of steps.  The
         # ramps' terms depend on the blur alone and are kept for the next call with it (the loop
-        # below mostly stays on one blur; the table is 1.1 M values of Phi, the inner edges' its first
-        # columns)
+        # below mostly stays on one blur; the inner edges' table is the outer's first columns).
+        # 2026-12-06: the table has a row per ray blur rounded to LESION_RIND_RAY_TABLE_STEP (relative),
+        # not per ray: the 512 rays share a few tens of them (Phi of ~0.1 M values, not 1.05 M)
         if w not in ramps:
-            wr = ray_blur(w).reshape(-1)[:, None, None]
-            tb = ndtr((lag[None, :, None] * step + d_outer[None, None, :]) / wr)
+            q = np.log1p(C.LESION_RIND_RAY_TABLE_STEP)
+            levels, which = np.unique(np.round(np.log(ray_blur(w).reshape(-1)) / q), return_inverse=True)
+            tb = ndtr((lag[None, :, None] * step + d_outer[None, None, :]) / np.exp(levels * q)[:, None, None])
             ta = tb[:, :, :d_inner.size]
-            a = ta[rows, lag_idx].transpose(0, 2, 1) * mw[:, None, :]
-            b = tb[rows, lag_idx].transpose(0, 2, 1) * mw[:, None, :]
+            at = which.reshape(-1, 1)
+            a = ta[at, lag_idx].transpose(0, 2, 1) * mw[:, None, :]
+            b = tb[at, lag_idx].transpose(0, 2, 1) * mw[:, None, :]
             ramps[w] = (a, b, (a * a).sum(-1), (b * b).sum(-1), np.matmul(a, b.transpose(0, 2, 1)))
         a, b, aa, bb, ab = ramps[w]
         d = (p - pw) * mw
@@ -321,7 +340,7 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
         # the blur with the least residual (the first of equals), and its values
         w, (_, (n, rv, p)) = min(((ww, values_at(ww, di, do)) for ww in C.LESION_RIND_RAY_BLURS_MM),
                                  key=lambda t: t[1][0])
-    return c, _arc_median(bi), _arc_median(bo), (float(n), float(rv), float(p))
+    return c, _arc_median(bi), _arc_median(bo), (float(n), float(rv), float(p)), float(w)
 
 
 def _float32_terms(y: NDArray[np.float64], use: NDArray[np.bool_]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
@@ -437,9 +456,10 @@ def _gauss_newton_steps(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32
     else ``soft``: its indicators when known (the screen's start, the same for every point-spread).
     The Jacobian and its normal matrix are float32 (1.43: half the time of float64's; the step is a
     direction, the objective it is accepted on is float64).  The ramps' blurs are taken when a step
-    needs them, not after the last accepted one.  ``aside``: a one-item list, read at each step,
-    holding an idle executor while the fit runs alone (its two blurs at a time, :func:`_both`) or
-    None."""
+    needs them, not after the last accepted one.  The fit ends when a step moves no coefficient by
+    0.01 mm or (1.55) lowers chi^2 + prior by less than ``LESION_RIND_MIN_DECREASE_CHI2``.  ``aside``:
+    a one-item list, read at each step, holding an idle executor while the fit runs alone (its two
+    blurs at a time, :func:`_both`) or None."""
 
     def pool() -> Executor | None:
         return None if aside is None else aside[0]
@@ -464,6 +484,7 @@ def _gauss_newton_steps(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32
         hess = (jac.T @ jac).astype(np.float64)
         grad = (jac.T @ st.r.astype(np.float32)).astype(np.float64) - prior @ x
         step = np.linalg.solve(hess + prior + 1e-4 * np.trace(hess) / len(x) * np.eye(len(x)), grad)
+        before = st.obj
         t = 1.0
         while t > 0.05:
             cand = x + t * step
@@ -475,7 +496,7 @@ def _gauss_newton_steps(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32
             t /= 2.0
         else:
             return
-        if float(np.abs(t * step).max()) < 0.01:
+        if float(np.abs(t * step).max()) < 0.01 or before - st.obj < C.LESION_RIND_MIN_DECREASE_CHI2:
             return
 
 
@@ -483,18 +504,21 @@ def _race(cands: list[tuple[NDArray[np.float32], float]], x0: NDArray[np.float64
           y_t: NDArray[np.float32], yu: NDArray[np.float32], use: NDArray[np.bool_], sp: NDArray[np.float64],
           data: NDArray[np.float64], noise: float, prior: NDArray[np.float64],
           soft0: list[tuple[NDArray[np.float32], NDArray[np.float32]]],
-          stop: threading.Event | None) -> tuple[int, NDArray[np.float64], _State]:
+          stop: threading.Event | None, n_psf: int = len(C.LESION_RIND_PSF_MM),
+          extra_mm2: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> tuple[int, NDArray[np.float64], _State]:
     """Step 3's fits: the two surfaces from ``x0`` with each candidate of ``cands`` (a ramp, a
     point-spread in mm), ``LESION_RIND_PSF_STEPS`` steps each (the screen; ``soft0``: the start's
-    indicators per ramp), then the two best fitted on side by side, a step each at a time, one
+    indicators per ramp; ``cands`` ramp by ramp, ``n_psf`` point-spreads each), then the two best fitted on side by side, a step each at a time, one
     that trails the other by ``LESION_RIND_TRAILING_CHI2`` stopped (1.43).  Returns the winner's
     index in ``cands``, its coefficients and :class:`_State`.  The fits are independent: on up to
-    ``LESION_RIND_THREADS`` threads, the same results."""
+    ``LESION_RIND_THREADS`` threads, the same results.  ``extra_mm2``: a variance (mm^2) per axis
+    added to each point-spread's (1.55's coarse stage: the 2 x 2-pixel blocks' average)."""
     def fit(j: int, start: tuple[NDArray[np.float64], _State] | None, steps: int) -> Iterator[tuple[NDArray[np.float64], _State]]:
         h_j, psf_j = cands[j]
         x_j, st_j = (x0, None) if start is None else start
-        return _gauss_newton_steps(x_j, k, rho32, y_t, yu, use, h_j, [psf_j / w for w in sp], data, noise, prior,
-                                   steps, st_j, soft0[j // len(C.LESION_RIND_PSF_MM)], aside)
+        sig = [float(np.sqrt(psf_j**2 + e)) / w for w, e in zip(sp, extra_mm2, strict=True)]
+        return _gauss_newton_steps(x_j, k, rho32, y_t, yu, use, h_j, sig, data, noise, prior,
+                                   steps, st_j, soft0[j // n_psf], aside)
 
     def last(run: Iterator[tuple[NDArray[np.float64], _State]]) -> tuple[NDArray[np.float64], _State]:
         for state in run:
@@ -529,6 +553,52 @@ def _race(cands: list[tuple[NDArray[np.float32], float]], x0: NDArray[np.float64
                      if st is not None and st[1].obj <= lead + C.LESION_RIND_TRAILING_CHI2]
     j = min(finals, key=lambda i: finals[i][1].obj)
     return j, finals[j][0], finals[j][1]
+
+
+def _coarse_to_fine(a: NDArray[np.float64], liv: NDArray[np.bool_] | None, sp: NDArray[np.float64],
+                    centre: NDArray[np.float64], x0: NDArray[np.float64], k: int, degree: int, psfs: tuple[float, ...],
+                    cands: list[tuple[NDArray[np.float32], float]], rho32: NDArray[np.float32], y_t: NDArray[np.float32],
+                    yu: NDArray[np.float32], use: NDArray[np.bool_], data: NDArray[np.float64], noise: float,
+                    prior: NDArray[np.float64], stop: threading.Event | None) -> tuple[int, NDArray[np.float64], _State]:
+    """1.55: step 3's fits coarse to fine.  :func:`_race` on the fit's box ``a`` averaged over 2 x 2
+    pixels (its ramps the pixels' own, as in ``rind_border``, at the blocks' directions; each
+    point-spread widened in-plane by the blocks' average, a variance of (pixel / 2)^2; the noise
+    halved, as white noise's is; the liver, when given, a block at least half in it), from the
+    start ``x0``; then the winner's ramp and point-spread (``cands``' same index, on the pixels: ``rho32``
+    ... ``data``, as ``rind_border`` set them up) fitted on by at most ``LESION_RIND_FINE_STEPS``
+    Gauss-Newton steps on the pixels from the coarse fit's surfaces.  Returns what :func:`_race`
+    returns, on the pixels (docs/validation.md section 2.4, "Step 13's speed (session of
+    2026-12-06)")."""
+    nz, ny, nx = a.shape[0], a.shape[1] // 2, a.shape[2] // 2
+
+    def blocks(v: NDArray[Any]) -> NDArray[np.float64]:
+        return v[:, :2 * ny, :2 * nx].reshape(nz, ny, 2, nx, 2).mean((2, 4))  # type: ignore[no-any-return]
+
+    a_c = blocks(a)
+    sp_c = sp * np.array([1.0, 2.0, 2.0])
+    # a block's centre lies half a pixel beyond its first pixel's
+    rho, u = _polar(a_c.shape, sp_c, centre - np.array([0.0, 0.5 * sp[1], 0.5 * sp[2]]))
+    y = _direction_terms(u.reshape(-1, 3), degree).reshape(a_c.shape + (-1,))
+    r_in0, r_out0 = y @ x0[:k], y @ x0[k:]
+    use_c = (rho <= r_out0 + 5.0) & (rho >= np.maximum(r_in0 - 5.0, 0.0))
+    if liv is not None:
+        use_c &= (blocks(liv) >= 0.5) | (rho <= r_out0)
+    y_tc, yu_c = _float32_terms(y.reshape(-1, k), use_c.reshape(-1))
+    ramps_c = [np.full(rho.shape, float(sp.mean()), dtype=np.float32),
+               (np.abs(u[..., 0]) * sp[0] + np.abs(u[..., 1]) * sp[1] + np.abs(u[..., 2]) * sp[2]).astype(np.float32)]
+    rho_c32 = rho.astype(np.float32)
+    cands_c = [(h, v) for h in ramps_c for v in psfs]
+    j, x, _ = _race(cands_c, x0, k, rho_c32, y_tc, yu_c, use_c, sp_c, a_c[use_c], noise / 2.0, prior,
+                    _surfaces(x0, k, rho_c32, y_tc, ramps_c), stop, len(psfs),
+                    (0.0, (sp[1] / 2.0) ** 2, (sp[2] / 2.0) ** 2))
+    _check(stop)
+    h, psf = cands[j]
+    with ThreadPoolExecutor(1) as side:
+        aside: list[Executor | None] = [side if _threads() > 1 else None]
+        for x, st in _gauss_newton_steps(x, k, rho32, y_t, yu, use, h, [psf / w for w in sp], data, noise, prior,
+                                         C.LESION_RIND_FINE_STEPS, aside=aside):
+            _check(stop)
+    return j, x, st
 
 
 def _with_lobe_cores(core: NDArray[np.bool_], dark: NDArray[np.bool_], near_box: tuple[slice, ...],
@@ -643,7 +713,9 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
             f"rind=True: {where} is not in a dark core (value {_v(n0 * unit)}); click the lesion's necrotic "
             "(non-enhancing) centre, or segment it without rind=True.")
     _check(stop)
-    p0 = histogram_mode(pool, max(noise_s, 1.0))
+    # (the modes below on every LESION_RIND_MODE_SUBSAMPLE-th value: 2026-12-06)
+    sub = C.LESION_RIND_MODE_SUBSAMPLE
+    p0 = histogram_mode(pool[::sub], max(noise_s, 1.0))
     for _ in range(2):
         if p0 - n0 < C.LESION_MIN_CONTRAST_K_SIGMA * noise_s:
             raise LowContrastError(
@@ -684,12 +756,12 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
         if liv_near is not None:
             shell &= liv_near
         if np.count_nonzero(shell) > 200:
-            p0 = histogram_mode(sm_near[shell], max(noise_s, 1.0))
+            p0 = histogram_mode(sm_near[shell][::sub], max(noise_s, 1.0))
     # 1.45: a lobulated lesion's lobes may hold necrotic cores of their own, apart from the click's
     # (the rind sweep's lobulated rinds from 2.5 mm): they join the core the rays start from
     core = _with_lobe_cores(core, dark, near_box, dist, sm, liv, p0, noise_s, sp)
     _check(stop)
-    c_vox, bi, bo, (n_r, r_r, p_r) = _fit_rays(a, core, sp, n0, p0, stop)
+    c_vox, bi, bo, (n_r, r_r, p_r), w_rays = _fit_rays(a, core, sp, n0, p0, stop)
     _check(stop)
     layer_r = float(np.median(bo - bi))
     if r_r - p_r < noise or p_r - n_r < noise or layer_r < C.LESION_RIND_MIN_LAYER_MM:
@@ -742,9 +814,18 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     # better wins.  (The point-spread trades against the layer's thickness and value: picked at the
     # start and refined by its neighbours, a 2 mm rind at 5 HU stayed at 0.75 mm, a 2.7 mm layer of
     # 99 HU for 2 mm of 115, Dice 0.953; each fitted, 1.0 mm and 0.99.)
-    cands = [(h, v) for h in ramps for v in C.LESION_RIND_PSF_MM]
-    j, x, st = _race(cands, x0, k, rho32, y_t, yu, use, sp, data, noise, prior,
-                     _surfaces(x0, k, rho32, y_t, list(ramps)), stop)
+    # 2026-12-06: the screen fits only the LESION_RIND_SCREEN_PSFS point-spreads nearest the rays' blur
+    # (ties to the wider one: the rays' blur lies below the point-spread that the surfaces pick)
+    psfs = tuple(sorted(sorted(C.LESION_RIND_PSF_MM, key=lambda v: (abs(v - w_rays), -v))[:C.LESION_RIND_SCREEN_PSFS]))
+    cands = [(h, v) for h in ramps for v in psfs]
+    if float(min(sp[1], sp[2])) <= C.LESION_RIND_COARSE_MAX_PIXEL_MM:
+        # 1.55: the screen and the fits on 2 x 2-pixel blocks, then at most LESION_RIND_FINE_STEPS steps
+        # of the winner on the pixels (a quarter of the voxels for most of the steps)
+        j, x, st = _coarse_to_fine(a, liv, sp, centre, x0, k, degree, psfs, cands, rho32, y_t, yu, use, data, noise,
+                                   prior, stop)
+    else:
+        j, x, st = _race(cands, x0, k, rho32, y_t, yu, use, sp, data, noise, prior,
+                         _surfaces(x0, k, rho32, y_t, list(ramps)), stop, len(psfs))
     h, psf = cands[j]
     coef, x3 = st.coef, st.x3
     chi2_red = float(st.r @ st.r) / max(data.size - 2 * k - 3, 1)
@@ -772,7 +853,7 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     if liv is not None:
         out &= liv
     log.debug("rind border: psf %.2f mm, ramp %s, N %.0f R %.0f P %.0f, layer %.1f mm%s", psf,
-              "mean spacing" if j < len(C.LESION_RIND_PSF_MM) else "slice", n_v, r_v, p_v, thick,
+              "mean spacing" if j < len(psfs) else "slice", n_v, r_v, p_v, thick,
               "" if offsets is None else ", corrected per direction")
     return RindFit(out, box, n_v * unit, r_v * unit, p_v * unit, float(psf), thick, chi2_red, offsets is not None)
 

@@ -58,7 +58,9 @@ __all__ = [
     "LESION_RIND_RAY_BLURS_MM", "LESION_RIND_PSF_MM", "LESION_RIND_MAX_ITERATIONS", "LESION_RIND_PSF_STEPS", "LESION_RIND_MIN_LAYER_MM",
     "LESION_RIND_THREADS", "LESION_RIND_TRAILING_CHI2", "LESION_RIND_LOBE_GAP_MM", "LESION_RIND_LOBE_MIN_MM3",
     "LESION_RIND_LOBE_SHELL_MM", "LESION_RIND_NODES_MIN_SCORE_Z", "LESION_RIND_NODES_ITERATIONS",
-    "LESION_RIND_NODES_SMOOTHING", "LESION_RIND_NODES_RIDGE",
+    "LESION_RIND_NODES_SMOOTHING", "LESION_RIND_NODES_RIDGE", "LESION_RIND_SCREEN_PSFS", "LESION_RIND_MODE_SUBSAMPLE",
+    "LESION_RIND_RAY_TABLE_STEP", "LESION_RIND_MIN_DECREASE_CHI2", "LESION_RIND_COARSE_MAX_PIXEL_MM",
+    "LESION_RIND_FINE_STEPS",
     "LESION_SHARP_FIT_BAND_MM",
     "LESION_SHARP_FIT_PSF_VOX",
     "LESION_SHARP_FIT_OUTLIER_K",
@@ -345,7 +347,15 @@ __all__ = [
 #: priors from weak to strong, and the fit Akaike's criterion prefers, or 1.53's surface, is used
 #: (LESION_BLUR_MODEL_SURFACES, LesionParams.blurred_surface; docs/validation.md section 2.2,
 #: "Algorithm 1.54").
-ALGORITHM_VERSION: Final[str] = "1.54"
+#: 1.55: step 13 cheaper (docs/validation.md section 2.4, "Step 13's speed (session of 2026-12-06)"): its
+#: screen fits the LESION_RIND_SCREEN_PSFS point-spreads nearest the rays' blur (4 fits, not 10); on pixels
+#: up to LESION_RIND_COARSE_MAX_PIXEL_MM the screen and the fits run on 2 x 2-pixel blocks, then at most
+#: LESION_RIND_FINE_STEPS steps on the pixels; the fits end once a step gains less than
+#: LESION_RIND_MIN_DECREASE_CHI2; the parenchyma modes read every LESION_RIND_MODE_SUBSAMPLE-th value and the
+#: rays' normal-CDF table has a row per blur level (LESION_RIND_RAY_TABLE_STEP), not per ray.  The rind sweep's
+#: fine grid (36 clicks a lane): no oval below 0.95 that was above, lobulated medians within -0.005; the
+#: automatic steps are unchanged.
+ALGORITHM_VERSION: Final[str] = "1.55"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
@@ -720,9 +730,45 @@ LESION_RIND_MAX_LAYER_MM: Final[float] = 7.0
 #: point-spreads the surfaces' fit picks from by its chi^2: a CT kernel's 0.5-1.5 mm.  Geometric.
 LESION_RIND_RAY_BLURS_MM: Final[tuple[float, ...]] = (0.6, 0.8, 1.0, 1.2, 1.5, 2.0)
 LESION_RIND_PSF_MM: Final[tuple[float, ...]] = (0.5, 0.75, 1.0, 1.25, 1.5)
+#: 2026-12-06: the surfaces' screen (LESION_RIND_PSF_STEPS) fits, with each ramp, only this many point-spreads
+#: of LESION_RIND_PSF_MM: those nearest the blur the rays' profiles picked (ties to the wider: on the rind
+#: sweep the rays pick 0.8-1.0 mm where the surfaces pick 0.75-1.25 mm), 4 fits instead of 10.  On the rind
+#: sweep's fine grid (36 clicks, oval, lobulated and lobulated2) every oval's mask kept its Dice (within
+#: 0.0006), the lobulated median 0.9273 -> 0.9278 (docs/validation.md section 2.4, "Step 13's speed (session of 2026-12-06)").
+LESION_RIND_SCREEN_PSFS: Final[int] = 2
+#: 2026-12-06: step 13's parenchyma modes (the box's, then the shell's) on every this-many-th value (the
+#: pre-check on a dark click already takes every 8th): the box holds ~0.7 M values on 0.7 mm pixels; step 1's
+#: four modes ~22 -> ~10 ms; the shell's modes moved by at most 0.35 HU (median 0.003) on the rind sweep's 36 fine-grid clicks.
+#: Dimensionless.
+LESION_RIND_MODE_SUBSAMPLE: Final[int] = 4
+#: 2026-12-06: the rays' table of the normal CDF has a row per ray blur (mm, along the ray) rounded to
+#: this relative step (a log grid), not a row per ray: 512 rays share a few tens of rows, and Phi is taken
+#: on ~0.1 M values instead of 1.05 M (10-20 ms per blur the rays try).  A 1 % error of a blur moves an
+#: edge by far less than the 0.25 mm edge grid.  Dimensionless.
+LESION_RIND_RAY_TABLE_STEP: Final[float] = 0.01
 #: Gauss-Newton steps of the surfaces' fit (each with step halving; it stops earlier when no
 #: coefficient moves by 0.01 mm).  The probe's count; the fits on the sweep end in 5-15.
 LESION_RIND_MAX_ITERATIONS: Final[int] = 30
+#: 1.55: the surfaces' fit also ends after an accepted step that lowered chi^2 + prior by less than this
+#: (chi^2 units, dimensionless: the residuals are in noise sigmas).  The fits' last steps crept on by
+#: 0-1 a step (an oval's fit on the pixels took 3-30 steps, most after the first two at < 1); some of
+#: that creep is the thin rims' value-against-thickness valley and pays (a 1.5 mm rim at 15 HU, ~1 a step
+#: for 30 steps on the pixels: Dice 0.980 -> 0.990).  0.1 because the fits mostly run on 2 x 2-pixel
+#: blocks (LESION_RIND_COARSE_MAX_PIXEL_MM), whose chi^2 is about a quarter of the pixels': at 0.5 the
+#: blocks' fit left that creep undone (the sweep with a slice profile, 1.5 mm rims at 15 HU: 0.974 ->
+#: 0.963; at 0.1: within 0.0022 of 1.54 on every oval), for 0.8-0.9 x the renders of no threshold.
+LESION_RIND_MIN_DECREASE_CHI2: Final[float] = 0.1
+#: 1.55: on pixels up to LESION_RIND_COARSE_MAX_PIXEL_MM (mm, the finer in-plane spacing) the surfaces' screen
+#: and fits run on 2 x 2-pixel blocks (a quarter of the voxels; each point-spread widened by the blocks' average),
+#: and the winner is then fitted on the pixels by at most LESION_RIND_FINE_STEPS Gauss-Newton steps from there.
+#: The whole step 13 on blocks had cut lobulated rinds to 0.79 (docs/validation.md section 2.4, "Step 13 on a
+#: coarser grid"); with the rays on the pixels and these steps, the rind sweep's fine grid (0.7 mm pixels, 36
+#: clicks): ovals' worst 0.973 -> 0.979, lobulated median 0.928 -> 0.929, lobulated2 0.930 -> 0.927, the fits
+#: 0.45-0.7 x their time on the pixels at the same least gain.  0.8 mm: blocks up to 1.6 mm, well inside the 1.5-2.3 mm pixels where a one-voxel
+#: ramp is as wide as a thin layer (LESION_RIND_MAX_PIXEL_MM); 1.15-1.5 mm pixels, not measured coarse, are
+#: fitted on the pixels as before.  3 steps: 2 and 6 gave the same ovals and lobulated medians within 0.001.
+LESION_RIND_COARSE_MAX_PIXEL_MM: Final[float] = 0.8
+LESION_RIND_FINE_STEPS: Final[int] = 3
 #: The thinnest layer (mm, the median over the directions) the fit accepts.  A dark lesion with no
 #: layer, its edge sharper than the model's point-spread and ramp, is fitted with a thin bright
 #: "layer" that sharpens the model's edge: 0.3-0.5 mm (+25-80 HU) for an unblurred or 0.5 mm-blurred
