@@ -205,10 +205,21 @@ def _line_leaked(rr: _RoiResult, vol: Volume, line: NDArray[np.float64], factor:
 def _liver_on(liver: LabelVolume | None, vol: Volume,
               memo: list[tuple[Any, NDArray[np.bool_] | None]] | None = None) -> NDArray[np.bool_] | None:
     """The liver mask on ``vol``'s grid (resampled when needed), or None (none given, or none of it
-    on that grid: a warning says so; an empty mask :func:`segment_lesion` refused).  ``memo`` (one call's): the masks already
+    on that grid: a warning says so; an empty mask :func:`segment_lesion` refused).  A mask in another
+    frame of reference than ``vol`` (both known) is refused (GeometryMismatchError).  ``memo`` (one call's): the masks already
     made, by grid (the phases of a study share one; a 512 x 512 x 100 mask took 4 ms per phase)."""
     if liver is None:
         return None
+    if liver.frame_of_reference_uid and vol.frame_of_reference_uid \
+            and liver.frame_of_reference_uid != vol.frame_of_reference_uid:
+        from ..errors import GeometryMismatchError
+
+        raise GeometryMismatchError(
+            f"the liver mask given (drawn on series {liver.source_series_instance_uid or 'unknown'}) is in frame of "
+            f"reference {liver.frame_of_reference_uid}, the image (series {vol.series_instance_uid or 'unknown'}) in "
+            f"{vol.frame_of_reference_uid}: it is another study's (or another scan's) liver, and would bound the lesion "
+            "at the wrong place. Pass this study's liver mask (segment_liver, hcc-imaging segment --liver), or move "
+            "that one first (register_volumes, then Registration.resample_labels).")
     for geom, known in memo or ():
         if geom.equals(vol.geometry):
             return known

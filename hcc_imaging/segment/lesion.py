@@ -413,6 +413,8 @@ def segment_lesion(
     ------
     SeedError
         No seed, both seeds, or a seed outside the image.
+    GeometryMismatchError
+        The liver mask is in another frame of reference than the image (another study's mask).
     LowContrastError
         The lesion is not distinguishable from its surroundings at the seed, or a click's mask
         leaves out the clicked voxel (1.28) or is smaller than half the ``seed_radius_mm`` ball the

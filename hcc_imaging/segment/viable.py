@@ -233,9 +233,11 @@ def _on_shifted(vol: Volume, geom: Geometry, shift_lps: NDArray[np.float64] | No
 
 
 def _checked_params(lesion: LabelVolume, arterial: Volume, pre_contrast: Volume | None,
-                    portal_venous: Volume | None, params: ViableParams | None) -> ViableParams:
+                    portal_venous: Volume | None, params: ViableParams | None,
+                    liver: LabelVolume | None = None) -> ViableParams:
     """:func:`viable_mask`'s parameters, after its input checks: the defaults are CT HU (an MR
-    arterial series needs its own), and every series lies in the lesion map's frame of reference."""
+    arterial series needs its own), and every series and the liver mask lie in the lesion map's
+    frame of reference (when both are known)."""
     from ..errors import GeometryMismatchError
     from ..volume import Modality
 
@@ -255,6 +257,14 @@ def _checked_params(lesion: LabelVolume, arterial: Volume, pre_contrast: Volume 
                 f"{v.frame_of_reference_uid}, the lesion map in {lesion.frame_of_reference_uid}. Register the "
                 "follow-up first (hcc_imaging.segment.register_volumes) and move the mask with Registration.resample_labels."
             )
+    frame = lesion.frame_of_reference_uid or arterial.frame_of_reference_uid
+    if liver is not None and frame and liver.frame_of_reference_uid and liver.frame_of_reference_uid != frame:
+        raise GeometryMismatchError(
+            f"the liver mask (drawn on series {liver.source_series_instance_uid or '?'}) is in frame of reference "
+            f"{liver.frame_of_reference_uid}, the lesion map and images in {frame}: another study's liver "
+            "would give the wrong parenchyma ring. Pass this study's liver mask, or move that one first "
+            "(hcc_imaging.segment.register_volumes, then Registration.resample_labels)."
+        )
     return params or ViableParams()
 
 
@@ -385,7 +395,7 @@ def viable_mask(
     Raises
     ------
     GeometryMismatchError
-        Frames of reference differ.
+        Frames of reference differ (an image's or the liver mask's from the lesion map's).
     SegmentationError
         No parenchyma around a lesion to compare with.
     """
@@ -394,7 +404,7 @@ def viable_mask(
     from . import _kernels
     from ._morph import ball
 
-    p = _checked_params(lesion, arterial, pre_contrast, portal_venous, params)
+    p = _checked_params(lesion, arterial, pre_contrast, portal_venous, params, liver)
     out = np.zeros(lesion.shape, dtype=lesion.array.dtype)
     info: dict[str, Any] = {"algorithm": ALGORITHM_NAME, "version": C.ALGORITHM_VERSION, "parameters": asdict(p), "lesions": {}}
     crop = _crop_geometry(lesion, p.roi_margin_mm)

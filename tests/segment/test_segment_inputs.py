@@ -52,3 +52,21 @@ def test_params_accept_documented_values() -> None:
     assert LesionParams(opening_radius_mm=0, fat_max_hu=None, iterations=3, min_contrast_k_sigma=0).iterations == 3
     with pytest.raises(SegmentationError, match="enhancement_vs_liver_hu"):
         ViableParams(enhancement_vs_liver_hu=math.inf)
+
+
+def test_liver_of_another_frame_is_refused() -> None:
+    """A follow-up's liver mask (another FrameOfReferenceUID) bounded the baseline's lesion and gave
+    the viable tumour's parenchyma ring without a word; the phases of another frame were refused."""
+    from hcc_imaging.errors import GeometryMismatchError
+    from hcc_imaging.phantoms import make_study
+    from hcc_imaging.segment import segment_lesion, viable_mask
+    from hcc_imaging.volume import Phase
+
+    b, f = make_study(0, "baseline"), make_study(0, "fu1")
+    assert b.liver.frame_of_reference_uid != f.liver.frame_of_reference_uid
+    with pytest.raises(GeometryMismatchError, match="liver mask .* frame of reference"):
+        segment_lesion(dict(b.volumes), seed_lps=b.truth["lesions"]["L2"]["seed_lps"], liver=f.liver)
+    with pytest.raises(GeometryMismatchError, match="liver mask .* frame of reference"):
+        viable_mask(b.lesions, b.volumes[Phase.ARTERIAL], liver=f.liver)
+    # the study's own liver still works
+    assert viable_mask(b.lesions, b.volumes[Phase.ARTERIAL], liver=b.liver).array.any()
