@@ -70,3 +70,37 @@ def test_liver_of_another_frame_is_refused() -> None:
         viable_mask(b.lesions, b.volumes[Phase.ARTERIAL], liver=f.liver)
     # the study's own liver still works
     assert viable_mask(b.lesions, b.volumes[Phase.ARTERIAL], liver=b.liver).array.any()
+
+
+def test_registration_refuses_a_mask_on_the_wrong_side() -> None:
+    """``reg.resample_labels(baseline_mask, followup)`` with the baseline -> follow-up registration
+    (masks swapped) put the lesion twice the shift away without a word; now refused, and
+    ``inverse()`` maps that way."""
+    import dataclasses
+
+    import numpy as np
+
+    from hcc_imaging.phantoms import make_study
+    from hcc_imaging.segment import lesion_centre_lps
+    from hcc_imaging.segment.errors import RegistrationError
+    from hcc_imaging.segment.register import Registration
+
+    b, f = make_study(0, "baseline"), make_study(0, "fu1")
+    shift = np.array([0.0, 0.0, 12.0])
+    g = b.lesions.geometry
+    fu = dataclasses.replace(b.lesions, geometry=dataclasses.replace(g, origin=tuple(np.asarray(g.origin) + shift)),
+                             frame_of_reference_uid=f.lesions.frame_of_reference_uid)  # the baseline's lesions, table moved
+    reg = Registration(kind="rigid", matrix=np.eye(3), translation_mm=tuple(shift), center_mm=(0.0, 0.0, 0.0),
+                       fixed_frame_of_reference_uid=b.lesions.frame_of_reference_uid,
+                       moving_frame_of_reference_uid=fu.frame_of_reference_uid)
+    back = reg.resample_labels(fu, b.lesions)  # the right way: onto the baseline
+    assert np.allclose(lesion_centre_lps(back, 3), lesion_centre_lps(b.lesions, 3), atol=0.6)
+    with pytest.raises(RegistrationError, match=r"moving is in frame of reference .*inverse\(\)\.resample_labels"):
+        reg.resample_labels(b.lesions, fu)
+    with pytest.raises(RegistrationError, match=r"reference grid is in frame of reference .*inverse\(\)\.resample_volume"):
+        reg.resample_volume(f.volumes[next(iter(f.volumes))], fu)
+    there = reg.inverse().resample_labels(b.lesions, fu)
+    assert np.allclose(lesion_centre_lps(there, 3), lesion_centre_lps(fu, 3), atol=0.6)
+    # the phases of one study share their frame of reference: never refused
+    same = Registration.identity(b.volumes[next(iter(b.volumes))], b.volumes[next(iter(b.volumes))])
+    assert same.resample_labels(b.lesions, b.lesions).array.any()
