@@ -104,3 +104,34 @@ def test_registration_refuses_a_mask_on_the_wrong_side() -> None:
     # the phases of one study share their frame of reference: never refused
     same = Registration.identity(b.volumes[next(iter(b.volumes))], b.volumes[next(iter(b.volumes))])
     assert same.resample_labels(b.lesions, b.lesions).array.any()
+
+
+def test_nan_voxels_near_the_click_are_refused() -> None:
+    """NaN voxels in a float image (a NaN block in L2) changed the mask without a word, and a click on
+    them still gave a mask; now refused, naming the phase and the first such voxel.  NaN far from the
+    click (beyond the largest region of interest) does not stop it."""
+    import dataclasses
+
+    import numpy as np
+
+    from hcc_imaging.phantoms import make_study
+    from hcc_imaging.segment import segment_lesion
+    from hcc_imaging.volume import Phase
+
+    b = make_study(0, "baseline")
+    art = b.volumes[Phase.ARTERIAL]
+    seed = b.truth["lesions"]["L2"]["seed_lps"]
+    clean = segment_lesion(art, seed_lps=seed)
+    k = art.geometry.lps_to_nearest_index(seed)
+    a = art.array.astype(np.float32)
+    a[k[0], k[1] - 3:k[1] + 3, k[2] + 2:k[2] + 6] = np.nan
+    holed = dataclasses.replace(art, array=a)
+    with pytest.raises(SegmentationError, match=r"arterial image .* 24 NaN or infinite voxels within \d+ mm of the click"):
+        segment_lesion(holed, seed_lps=seed)
+    with pytest.raises(SegmentationError, match="NaN"):
+        segment_lesion({Phase.ARTERIAL: holed, Phase.PORTAL_VENOUS: b.volumes[Phase.PORTAL_VENOUS]}, seed_lps=seed)
+    far = art.array.astype(np.float32)
+    far[:, :, :1] = np.nan  # NaN padding in the image's first column, 133 mm from L2's click
+    assert k[2] * art.spacing[2] > 100
+    res = segment_lesion(dataclasses.replace(art, array=far), seed_lps=seed)
+    assert np.array_equal(res.mask, clean.mask)
