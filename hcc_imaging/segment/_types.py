@@ -11,6 +11,7 @@ A module of their own so that the steps' modules (:mod:`._grow`, :mod:`._refine`
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
@@ -208,10 +209,11 @@ def check_numeric_fields(params: Any, ranges: Mapping[str, tuple[str, float, boo
     cls = type(params).__name__
     for f in fields(params):
         ftype = str(f.type)
-        if not ("float" in ftype or "int" in ftype):
+        words = set(re.findall(r"\w+", ftype))  # "float | None" -> {"float", "None"}
+        if not words & {"float", "int"}:
             continue
         v = getattr(params, f.name)
-        if v is None and "None" in ftype:
+        if v is None and "None" in words:
             continue
         if f.name not in ranges:
             raise SegmentationError(f"{cls}.{f.name} has no allowed range in its validation; add it.")
@@ -231,7 +233,7 @@ def check_numeric_fields(params: Any, ranges: Mapping[str, tuple[str, float, boo
         if ok:
             ok = (v > lo or (lo_in and v == lo)) and (v < hi or (hi_in and v == hi))
         if not ok:
-            none = " or None" if "None" in ftype else ""
+            none = " or None" if "None" in words else ""
             raise SegmentationError(f"{cls}.{f.name} must be {what}{rng}{none}, got {v!r}.")
 
 

@@ -135,3 +135,24 @@ def test_nan_voxels_near_the_click_are_refused() -> None:
     assert k[2] * art.spacing[2] > 100
     res = segment_lesion(dataclasses.replace(art, array=far), seed_lps=seed)
     assert np.array_equal(res.mask, clean.mask)
+
+
+def test_numeric_field_check_reads_the_type_names() -> None:
+    """Only fields typed float / int are checked (a type whose name holds "int", e.g. ``Point``, is
+    not), and a numeric field with no range is refused, so a new parameter cannot go unchecked."""
+    from dataclasses import dataclass
+
+    from hcc_imaging.segment._types import check_numeric_fields
+
+    @dataclass
+    class Point:
+        x: float = 0.0
+
+    @dataclass
+    class P:
+        where: Point
+        size_mm: float = 1.0
+
+    check_numeric_fields(P(Point()), {"size_mm": ("float", 0.0, False, math.inf, False)})
+    with pytest.raises(SegmentationError, match=r"P\.size_mm has no allowed range"):
+        check_numeric_fields(P(Point()), {})
