@@ -205,10 +205,21 @@ def _line_leaked(rr: _RoiResult, vol: Volume, line: NDArray[np.float64], factor:
 def _liver_on(liver: LabelVolume | None, vol: Volume,
               memo: list[tuple[Any, NDArray[np.bool_] | None]] | None = None) -> NDArray[np.bool_] | None:
     """The liver mask on ``vol``'s grid (resampled when needed), or None (none given, or none of it
-    on that grid: a warning says so; an empty mask :func:`segment_lesion` refused).  ``memo`` (one call's): the masks already
+    on that grid: a warning says so; an empty mask :func:`segment_lesion` refused).  A mask in another
+    frame of reference than ``vol`` (both known) is refused (GeometryMismatchError).  ``memo`` (one call's): the masks already
     made, by grid (the phases of a study share one; a 512 x 512 x 100 mask took 4 ms per phase)."""
     if liver is None:
         return None
+    if liver.frame_of_reference_uid and vol.frame_of_reference_uid \
+            and liver.frame_of_reference_uid != vol.frame_of_reference_uid:
+        from ..errors import GeometryMismatchError
+
+        raise GeometryMismatchError(
+            f"the liver mask given (drawn on series {liver.source_series_instance_uid or 'unknown'}) is in frame of "
+            f"reference {liver.frame_of_reference_uid}, the image (series {vol.series_instance_uid or 'unknown'}) in "
+            f"{vol.frame_of_reference_uid}: it is another study's (or another scan's) liver, and would bound the lesion "
+            "at the wrong place. Pass this study's liver mask (segment_liver, hcc-imaging segment --liver), or move "
+            "that one first (register_volumes, then Registration.resample_labels).")
     for geom, known in memo or ():
         if geom.equals(vol.geometry):
             return known
@@ -223,6 +234,41 @@ def _liver_on(liver: LabelVolume | None, vol: Volume,
     if memo is not None:
         memo.append((vol.geometry, out))
     return out
+
+
+def _check_finite_near(phases: Mapping[Phase, Volume], seed_on: Callable[[Volume], tuple[int, int, int]],
+                       seed_txt: tuple[float, ...], p: LesionParams, roi_mm: float | None,
+                       line: NDArray[np.float64] | None) -> None:
+    """Refuse NaN or infinite voxels in the box a click can read on any phase: its largest region of
+    interest (``roi_max_half_size_mm``, ``roi_mm``, or the drawn line's clamp) plus the smoothing's
+    reach, around the seed.  Such voxels (a float image's padding, a resampling's outside) are no
+    intensity: they changed the mask without a word (a NaN hole in a lesion: 25.8 -> 40.1 mL, a
+    click on them still gave a mask).  Only that box is read (the whole of a 512 x 512 x 100 float
+    image took 11 ms per phase), so NaN padding far from the click does not stop it; integer images
+    are not read at all."""
+    reach_mm = max(p.roi_max_half_size_mm, roi_mm or 0.0)
+    if line is not None:
+        reach_mm = max(reach_mm, float(np.linalg.norm(line[1] - line[0])) * max(p.line_roi_factor, p.line_clamp_factor))
+    reach_mm += 4.0 * p.smoothing_sigma_mm
+    for ph, vol in phases.items():
+        if not np.issubdtype(vol.array.dtype, np.floating):
+            continue
+        try:
+            centre = np.asarray(seed_on(vol))
+        except SeedError:
+            continue  # the phase choice says so (or skips that phase)
+        half = np.ceil(reach_mm / np.asarray(vol.spacing, float)).astype(int) + 1
+        lo = np.maximum(centre - half, 0)
+        box = tuple(slice(int(a), int(b)) for a, b in zip(lo, np.minimum(centre + half + 1, vol.shape), strict=True))
+        bad = ~np.isfinite(vol.array[box])
+        if bad.any():
+            first = tuple(int(i) for i in np.argwhere(bad)[0] + lo)
+            raise SegmentationError(
+                f"the {'' if ph == Phase.UNKNOWN else f'{ph} '}image (series {vol.series_instance_uid or 'unknown'}) has {int(bad.sum())} NaN or infinite "
+                f"voxels within {reach_mm:.0f} mm of the click at LPS {seed_txt} (the first at voxel {first}, slice, "
+                "row, col), where the segmentation reads it: they are no intensity, and would change the mask without "
+                "a word. Replace them with a real value (air, -1024 HU on CT; e.g. numpy.nan_to_num) or crop them "
+                "out, and save the image again.")
 
 
 def _choose_phase(phases: Mapping[Phase, Volume], phase: Phase | None, rind: bool, p: LesionParams,
@@ -531,6 +577,7 @@ def _segment_lesion_steps(
         # the region the lesion is kept in (and sampled around) is everything outside the liver
         liver = LabelVolume(array=(liver.array == 0).astype(np.uint8), geometry=liver.geometry,
                             labels={1: "outside the liver"}, frame_of_reference_uid=liver.frame_of_reference_uid)
+    _check_finite_near(phases, seed_on, seed_txt, p, roi_mm, line)
     cache: _SmoothCache = {}
     livers: list[tuple[Any, NDArray[np.bool_] | None]] = []
     auto_phase = phase is None

@@ -11,8 +11,9 @@ A module of their own so that the steps' modules (:mod:`._grow`, :mod:`._refine`
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
@@ -144,32 +145,96 @@ class LesionParams:
             raise SegmentationError(
                 f"LesionParams.blurred_surface must be 'free' or 'near_ellipsoid', got {self.blurred_surface!r}."
             )
-        for name in ("smoothing_sigma_mm", "seed_radius_mm", "roi_half_size_mm", "roi_max_half_size_mm",
-                     "ring_outer_mm", "outer_k_sigma"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise SegmentationError(f"LesionParams.{name} must be a positive number (mm or sigmas), got {v!r}.")
-        if self.ring_inner_mm < 0 or self.ring_inner_mm >= self.ring_outer_mm:
+        check_numeric_fields(self, _LESION_RANGES)
+        if self.roi_max_half_size_mm < self.roi_half_size_mm:
+            raise SegmentationError(
+                "LesionParams must satisfy roi_half_size_mm <= roi_max_half_size_mm (the ROI grows from the one to "
+                f"the other), got {self.roi_half_size_mm} and {self.roi_max_half_size_mm} mm."
+            )
+        if self.ring_inner_mm >= self.ring_outer_mm:
             raise SegmentationError(
                 f"LesionParams ring must satisfy 0 <= ring_inner_mm < ring_outer_mm, got "
                 f"{self.ring_inner_mm} and {self.ring_outer_mm} mm."
             )
-        if self.roi_growth <= 1.0:
-            raise SegmentationError(f"LesionParams.roi_growth must be > 1, got {self.roi_growth}.")
-        if self.iterations < 1:
-            raise SegmentationError(f"LesionParams.iterations must be >= 1, got {self.iterations}.")
-        if self.fat_max_hu is not None and not (isinstance(self.fat_max_hu, (int, float)) and math.isfinite(self.fat_max_hu)):
-            raise SegmentationError(f"LesionParams.fat_max_hu must be a finite HU value or None, got {self.fat_max_hu!r}.")
-        if not 0.0 < self.shell_nonparenchyma_fraction <= 1.0:
+        if self.parenchyma_sample_mm <= self.ring_outer_mm:
             raise SegmentationError(
-                "LesionParams.shell_nonparenchyma_fraction must be in (0, 1], got "
-                f"{self.shell_nonparenchyma_fraction}."
+                "LesionParams.parenchyma_sample_mm must be > ring_outer_mm, got "
+                f"{self.parenchyma_sample_mm} and {self.ring_outer_mm} mm."
             )
-        if self.expansion_rounds < 1 or self.parenchyma_sample_mm <= self.ring_outer_mm:
-            raise SegmentationError(
-                "LesionParams.expansion_rounds must be >= 1 and parenchyma_sample_mm > ring_outer_mm, got "
-                f"{self.expansion_rounds} and {self.parenchyma_sample_mm} mm."
-            )
+
+
+#: Allowed range of each numeric field of LesionParams: (kind, low, low inclusive, high, high
+#: inclusive); kind "float" (finite) or "int" (a whole number).  Every numeric field must be listed
+#: (``check_numeric_fields`` refuses one that is not, so a new field cannot go unchecked).
+_LESION_RANGES: Mapping[str, tuple[str, float, bool, float, bool]] = MappingProxyType({
+    "smoothing_sigma_mm": ("float", 0.0, False, math.inf, False),
+    "smoothing_min_vox": ("float", 0.0, True, math.inf, False),
+    "seed_radius_mm": ("float", 0.0, False, math.inf, False),
+    "roi_half_size_mm": ("float", 0.0, False, math.inf, False),
+    "roi_max_half_size_mm": ("float", 0.0, False, math.inf, False),
+    "roi_growth": ("float", 1.0, False, math.inf, False),
+    "ring_inner_mm": ("float", 0.0, True, math.inf, False),
+    "ring_outer_mm": ("float", 0.0, False, math.inf, False),
+    "outer_k_sigma": ("float", 0.0, False, math.inf, False),
+    "min_contrast_k_sigma": ("float", 0.0, True, math.inf, False),
+    "opening_radius_mm": ("float", 0.0, True, math.inf, False),
+    "iterations": ("int", 1, True, math.inf, False),
+    "line_roi_factor": ("float", 0.0, False, math.inf, False),
+    "line_clamp_factor": ("float", 0.0, False, math.inf, False),
+    "edge_band_mm": ("float", 0.0, False, math.inf, False),
+    "shell_nonparenchyma_fraction": ("float", 0.0, False, 1.0, True),
+    "expansion_rounds": ("int", 1, True, math.inf, False),
+    "parenchyma_sample_mm": ("float", 0.0, False, math.inf, False),
+    "expansion_max_mm": ("float", 0.0, False, math.inf, False),
+    "fat_max_hu": ("float", -math.inf, False, math.inf, False),  # or None
+})
+
+
+def check_numeric_fields(params: Any, ranges: Mapping[str, tuple[str, float, bool, float, bool]],
+                         allow_inf: tuple[str, ...] = ()) -> None:
+    """Refuse a numeric field of a parameters dataclass that is NaN, infinite, of the wrong kind or
+    out of its range.
+
+    Every field whose declared type names ``float`` or ``int`` (a bool field does not) is checked
+    against ``ranges`` (``name -> (kind, low, low inclusive, high, high inclusive)``); a field
+    declared ``| None`` may be None.  ``allow_inf`` names fields that may be +inf or -inf (within
+    their range), e.g. a threshold that inf turns off.
+
+    Raises
+    ------
+    SegmentationError
+        Naming the field, its value and the allowed range; also when a numeric field has no range
+        (a programming error: a new field must be given one).
+    """
+    cls = type(params).__name__
+    for f in fields(params):
+        ftype = str(f.type)
+        words = set(re.findall(r"\w+", ftype))  # "float | None" -> {"float", "None"}
+        if not words & {"float", "int"}:
+            continue
+        v = getattr(params, f.name)
+        if v is None and "None" in words:
+            continue
+        if f.name not in ranges:
+            raise SegmentationError(f"{cls}.{f.name} has no allowed range in its validation; add it.")
+        kind, lo, lo_in, hi, hi_in = ranges[f.name]
+        if hi == math.inf and not hi_in:  # "a finite number >= 0", else "... in (0, 1]"
+            rng = "" if lo == -math.inf else f" {'>=' if lo_in else '>'} {lo:g}"
+        else:
+            rng = f" in {'[' if lo_in else '('}{lo:g}, {hi:g}{']' if hi_in else ')'}"
+        what = "a whole number" if kind == "int" else "a finite number"
+        if f.name in allow_inf:
+            what = "a number (inf allowed)"
+        if kind == "int":
+            ok = isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+        else:
+            ok = (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+                  and not math.isnan(v) and (math.isfinite(v) or f.name in allow_inf))
+        if ok:
+            ok = (v > lo or (lo_in and v == lo)) and (v < hi or (hi_in and v == hi))
+        if not ok:
+            none = " or None" if "None" in words else ""
+            raise SegmentationError(f"{cls}.{f.name} must be {what}{rng}{none}, got {v!r}.")
 
 
 @dataclass(frozen=True, slots=True, eq=False)

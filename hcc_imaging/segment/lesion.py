@@ -413,6 +413,11 @@ def segment_lesion(
     ------
     SeedError
         No seed, both seeds, or a seed outside the image.
+    GeometryMismatchError
+        The liver mask is in another frame of reference than the image (another study's mask).
+    SegmentationError
+        NaN or infinite voxels in a float image within the click's largest region of interest
+        (they are no intensity; replace them, e.g. with -1024 HU, and save the image again).
     LowContrastError
         The lesion is not distinguishable from its surroundings at the seed, or a click's mask
         leaves out the clicked voxel (1.28) or is smaller than half the ``seed_radius_mm`` ball the

@@ -217,16 +217,68 @@ class Registration:
         line = np.asarray(line_lps, float).reshape(2, 3)
         return self.map_to_fixed(line)
 
+    def inverse(self) -> Registration:
+        """The registration the other way: fixed and moving swapped (the inverse transform), to move
+        an image or mask of this registration's fixed side onto its moving side's grid."""
+        inv = np.linalg.inv(self.matrix)
+        return replace(
+            self, matrix=inv, translation_mm=tuple(-(inv @ np.asarray(self.translation_mm))),
+            fixed_frame_of_reference_uid=self.moving_frame_of_reference_uid,
+            moving_frame_of_reference_uid=self.fixed_frame_of_reference_uid,
+            fixed_series_instance_uid=self.moving_series_instance_uid,
+            moving_series_instance_uid=self.fixed_series_instance_uid,
+            parameters={**self.parameters, "inverted": not self.parameters.get("inverted", False)},
+        )
+
+    def _check_sides(self, moving: Volume | LabelVolume, reference: Volume | LabelVolume, what: str) -> None:
+        """Refuse a ``moving`` image or mask that is not on this registration's moving side, or a
+        ``reference`` not on its fixed side (frames of reference compared when both are known; the
+        phases of one study share theirs, so a registration between them is never refused)."""
+        fixed_for, moving_for = self.fixed_frame_of_reference_uid, self.moving_frame_of_reference_uid
+        way = (f"this registration maps the moving image's frame of reference ({moving_for or 'unknown'}, series "
+               f"{self.moving_series_instance_uid or 'unknown'}) onto the fixed image's ({fixed_for or 'unknown'}, "
+               f"series {self.fixed_series_instance_uid or 'unknown'})")
+        m_for, r_for = moving.frame_of_reference_uid, reference.frame_of_reference_uid
+        if m_for and moving_for and m_for != moving_for:
+            back = (" It is on the fixed side: to move it onto the moving image, use registration.inverse()."
+                    f"{what}(...)." if m_for == fixed_for else " Register that image first.")
+            raise RegistrationError(
+                f"Registration.{what}: the {type(moving).__name__} given as moving is in frame of reference {m_for}, "
+                f"but {way}.{back}")
+        if r_for and fixed_for and r_for != fixed_for:
+            back = (" It is on the moving side: to move a mask or image onto it, use registration.inverse()."
+                    f"{what}(...)." if r_for == moving_for else " Pass an image of the fixed study as reference.")
+            raise RegistrationError(
+                f"Registration.{what}: the reference grid is in frame of reference {r_for}, but {way}.{back}")
+
     def resample_volume(self, moving: Volume, reference: Volume | LabelVolume, *, interpolation: str = "linear") -> Volume:
         """Resample the moving ``Volume`` onto ``reference``'s grid (fixed space).
 
         The result carries the reference's frame of reference (it now lives in fixed space).
+
+        Raises
+        ------
+        RegistrationError
+            ``moving`` is in another frame of reference than the registration's moving image, or
+            ``reference`` than its fixed image (when both are known): e.g. the two swapped, which
+            moved the image twice the registration's shift the wrong way.  :meth:`inverse` maps
+            the other way.
         """
+        self._check_sides(moving, reference, "resample_volume")
         out = resample_volume(moving, reference, interpolation=interpolation, transform=self.to_sitk())
         return replace(out, frame_of_reference_uid=reference.frame_of_reference_uid or out.frame_of_reference_uid)
 
     def resample_labels(self, moving: LabelVolume, reference: Volume | LabelVolume) -> LabelVolume:
-        """Move a label map drawn on the moving image onto ``reference``'s grid (nearest neighbour)."""
+        """Move a label map drawn on the moving image onto ``reference``'s grid (nearest neighbour).
+
+        Raises
+        ------
+        RegistrationError
+            As :meth:`resample_volume`: the mask is not on the moving side, or ``reference`` not on
+            the fixed side (a baseline mask moved "to" the follow-up with the baseline -> follow-up
+            registration landed twice the shift away, silently).
+        """
+        self._check_sides(moving, reference, "resample_labels")
         out = resample_labels(moving, reference, transform=self.to_sitk())
         return replace(out, frame_of_reference_uid=reference.frame_of_reference_uid or out.frame_of_reference_uid)
 

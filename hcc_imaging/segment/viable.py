@@ -35,6 +35,7 @@ margin, Gaussian kernel), which gives the same result as running them over the w
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -44,6 +45,7 @@ from numpy.typing import NDArray
 from ..volume import Geometry, LabelVolume, Volume, resample_volume
 from . import constants as C
 from ._morph import gaussian_sigma_vox
+from ._types import check_numeric_fields
 from .errors import SegmentationError
 
 __all__ = ["ViableParams", "viable_mask", "ALGORITHM_NAME"]
@@ -76,18 +78,27 @@ class ViableParams:
     roi_margin_mm: float = C.VIABLE_ROI_MARGIN_MM
 
     def __post_init__(self) -> None:
-        for name in ("smoothing_sigma_mm", "lipiodol_min_hu", "ring_outer_mm", "roi_margin_mm"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and v > 0):
-                raise SegmentationError(f"ViableParams.{name} must be > 0, got {v!r}.")
-        if self.rim_max_thickness_mm < 0 or self.min_volume_mm3 < 0 or self.lipiodol_margin_mm < 0:
-            raise SegmentationError(
-                "ViableParams.rim_max_thickness_mm, min_volume_mm3 and lipiodol_margin_mm must be >= 0."
-            )
-        if not 0 <= self.ring_inner_mm < self.ring_outer_mm:
+        check_numeric_fields(self, _VIABLE_RANGES, allow_inf=("lipiodol_min_hu",))
+        if not self.ring_inner_mm < self.ring_outer_mm:
             raise SegmentationError(
                 f"ViableParams ring must satisfy 0 <= ring_inner_mm < ring_outer_mm, got {self.ring_inner_mm}, {self.ring_outer_mm}."
             )
+
+
+#: Allowed range of each numeric field of ViableParams (as ``_types._LESION_RANGES``); the enhancement
+#: thresholds may be any finite value, ``lipiodol_min_hu`` also +inf (no lipiodol exclusion: MR).
+_VIABLE_RANGES = {
+    "enhancement_vs_liver_hu": ("float", -math.inf, False, math.inf, False),
+    "enhancement_vs_pre_hu": ("float", -math.inf, False, math.inf, False),
+    "smoothing_sigma_mm": ("float", 0.0, False, math.inf, False),
+    "lipiodol_min_hu": ("float", 0.0, False, math.inf, True),
+    "lipiodol_margin_mm": ("float", 0.0, True, math.inf, False),
+    "rim_max_thickness_mm": ("float", 0.0, True, math.inf, False),
+    "min_volume_mm3": ("float", 0.0, True, math.inf, False),
+    "ring_inner_mm": ("float", 0.0, True, math.inf, False),
+    "ring_outer_mm": ("float", 0.0, False, math.inf, False),
+    "roi_margin_mm": ("float", 0.0, False, math.inf, False),
+}
 
 
 def _rim_element(thickness_mm: float, spacing: tuple[float, float, float]) -> NDArray[np.bool_] | None:
@@ -222,9 +233,11 @@ def _on_shifted(vol: Volume, geom: Geometry, shift_lps: NDArray[np.float64] | No
 
 
 def _checked_params(lesion: LabelVolume, arterial: Volume, pre_contrast: Volume | None,
-                    portal_venous: Volume | None, params: ViableParams | None) -> ViableParams:
+                    portal_venous: Volume | None, params: ViableParams | None,
+                    liver: LabelVolume | None = None) -> ViableParams:
     """:func:`viable_mask`'s parameters, after its input checks: the defaults are CT HU (an MR
-    arterial series needs its own), and every series lies in the lesion map's frame of reference."""
+    arterial series needs its own), and every series and the liver mask lie in the lesion map's
+    frame of reference (when both are known)."""
     from ..errors import GeometryMismatchError
     from ..volume import Modality
 
@@ -244,6 +257,14 @@ def _checked_params(lesion: LabelVolume, arterial: Volume, pre_contrast: Volume 
                 f"{v.frame_of_reference_uid}, the lesion map in {lesion.frame_of_reference_uid}. Register the "
                 "follow-up first (hcc_imaging.segment.register_volumes) and move the mask with Registration.resample_labels."
             )
+    frame = lesion.frame_of_reference_uid or arterial.frame_of_reference_uid
+    if liver is not None and frame and liver.frame_of_reference_uid and liver.frame_of_reference_uid != frame:
+        raise GeometryMismatchError(
+            f"the liver mask (drawn on series {liver.source_series_instance_uid or '?'}) is in frame of reference "
+            f"{liver.frame_of_reference_uid}, the lesion map and images in {frame}: another study's liver "
+            "would give the wrong parenchyma ring. Pass this study's liver mask, or move that one first "
+            "(hcc_imaging.segment.register_volumes, then Registration.resample_labels)."
+        )
     return params or ViableParams()
 
 
@@ -374,7 +395,7 @@ def viable_mask(
     Raises
     ------
     GeometryMismatchError
-        Frames of reference differ.
+        Frames of reference differ (an image's or the liver mask's from the lesion map's).
     SegmentationError
         No parenchyma around a lesion to compare with.
     """
@@ -383,7 +404,7 @@ def viable_mask(
     from . import _kernels
     from ._morph import ball
 
-    p = _checked_params(lesion, arterial, pre_contrast, portal_venous, params)
+    p = _checked_params(lesion, arterial, pre_contrast, portal_venous, params, liver)
     out = np.zeros(lesion.shape, dtype=lesion.array.dtype)
     info: dict[str, Any] = {"algorithm": ALGORITHM_NAME, "version": C.ALGORITHM_VERSION, "parameters": asdict(p), "lesions": {}}
     crop = _crop_geometry(lesion, p.roi_margin_mm)
