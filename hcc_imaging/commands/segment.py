@@ -123,6 +123,26 @@ def _floats(text: str, n: int, option: str) -> list[float]:
     return vals
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse, before anything is loaded, outputs that would overwrite each other or an input:
+    ``--out`` and ``--viable-out`` naming one file (the lesion mask was silently replaced by its
+    viable part), or an output naming ``--from-mask`` / ``--liver-mask`` (the input mask lost).
+    Paths are compared resolved (symbolic links followed, ``./x`` is ``x``)."""
+    outs = [("--out", args.out)] + ([("--viable-out", args.viable_out)] if args.viable_out else [])
+    ins = [(flag, path) for flag, path in (("--from-mask", args.from_mask), ("--liver-mask", args.liver_mask)) if path]
+    resolved = {flag: Path(path).expanduser().resolve() for flag, path in outs + ins}
+    if len(outs) == 2 and resolved["--out"] == resolved["--viable-out"]:
+        raise SegmentArgumentError(
+            f"--out and --viable-out name the same file ({args.out}): the viable part would overwrite the lesion's "
+            "mask. Give --viable-out its own file (e.g. L1_viable.nii.gz).")
+    for oflag, opath in outs:
+        for iflag, ipath in ins:
+            if resolved[oflag] == resolved[iflag]:
+                raise SegmentArgumentError(
+                    f"{oflag} {opath} is the {iflag} input file: writing it would overwrite that mask. Give "
+                    f"{oflag} another file.")
+
+
 def _load_volumes(path: str, study_uid: str | None = None, on_tilt: str = "error",
                   on_irregular: str = "error") -> dict[Any, Any]:
     """{phase: Volume} from a NIfTI image, a series or a study folder (of ``study_uid`` when it holds
@@ -423,6 +443,7 @@ def run(args: argparse.Namespace) -> int:
     from ..volume import Phase
 
     console = Console(stderr=True)
+    _check_outputs(args)
     if args.extrahepatic and not (args.liver or args.liver_mask):
         raise SegmentArgumentError(
             "--extrahepatic keeps the lesion out of a liver mask: add --liver (automatic) or --liver-mask PATH."

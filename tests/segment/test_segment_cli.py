@@ -554,3 +554,33 @@ def test_from_mask_on_the_wrong_from_series_names_the_options(
     err = " ".join(capsys.readouterr().err.split())
     assert "--from-series" in err and "drawn on" in err and "1.2.826.0.99.77" in err
     assert "register_volumes" not in err and "`reference`" not in err
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "liver_phantom"
+
+
+def test_outputs_that_overwrite_each_other_or_an_input_are_refused_before_loading(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--out X --viable-out X`` wrote the lesion mask, then the viable part over it (exit 0, both
+    claimed written: the lesion mask lost); the same in the ``--each-label`` path and for a SEG.  Now
+    a usage error naming both flags, before anything is loaded, and no file written; an output naming
+    the ``--from-mask`` input is refused too (the baseline's mask would be overwritten)."""
+    base = SAMPLE / "baseline"
+    monkeypatch.chdir(tmp_path)
+    for out, viable, extra in (("x.nii.gz", "x.nii.gz", []), ("x.dcm", str(tmp_path / "x.dcm"), []),
+                               ("x.nii.gz", "./x.nii.gz", ["--from-mask", str(base / "masks" / "lesions.nii.gz"),
+                                                           "--from-series", str(base), "--each-label"])):
+        seed = [] if extra else ["--seed", "15,56,58"]
+        rc = main(["segment", str(base), *seed, *extra, "--out", out, "--viable-out", viable])
+        err = " ".join(capsys.readouterr().err.split())
+        assert rc == 2, err
+        assert "--out and --viable-out name the same file" in err and "Traceback" not in err
+        assert not (tmp_path / out).exists()
+    mask = tmp_path / "lesions.nii.gz"
+    mask.write_bytes((base / "masks" / "lesions.nii.gz").read_bytes())
+    before = mask.read_bytes()
+    rc = main(["segment", str(SAMPLE / "fu1"), "--from-mask", str(mask), "--from-series", str(base), "--from-label", "2",
+               "--out", "lesions.nii.gz"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert rc == 2 and "--out lesions.nii.gz is the --from-mask input file" in err, err
+    assert mask.read_bytes() == before
