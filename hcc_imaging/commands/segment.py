@@ -143,6 +143,16 @@ def _check_outputs(args: argparse.Namespace) -> None:
                     f"{oflag} another file.")
 
 
+def _print_json(record: dict[str, Any]) -> None:
+    """``--json``: ``record`` on stdout as strict JSON (RFC 8259): a non-finite number (a window's
+    open bound) is ``null`` (:func:`~hcc_imaging.segment._types.json_finite`), never ``Infinity`` /
+    ``NaN``, which JSON parsers refuse."""
+    from ..segment._types import json_finite
+
+    json.dump(json_finite(record), sys.stdout, indent=1, allow_nan=False)
+    sys.stdout.write("\n")
+
+
 def _load_volumes(path: str, study_uid: str | None = None, on_tilt: str = "error",
                   on_irregular: str = "error") -> dict[Any, Any]:
     """{phase: Volume} from a NIfTI image, a series or a study folder (of ``study_uid`` when it holds
@@ -393,9 +403,8 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
                       f"--extrahepatic-labels {','.join(str(v) for v in sorted(set(extra) | set(outside)))}")
     if not c.results:
         if args.json:  # what was tried, and how it was carried, even when nothing was segmented
-            json.dump({"out": None, "lesions": [], "failed": failed, "carried_from": carried,
-                       **({"not_carried": not_carried} if not_carried else {})}, sys.stdout, indent=1)
-            sys.stdout.write("\n")
+            _print_json({"out": None, "lesions": [], "failed": failed, "carried_from": carried,
+                         **({"not_carried": not_carried} if not_carried else {})})
         raise SegmentationError(
             f"--each-label: none of the {len(labs)} lesions of {args.from_mask} could be segmented on {args.series} "
             f"({'; '.join(f'{k}: {v}' for k, v in failed.items())}).")
@@ -426,8 +435,7 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
         record["viable_out"] = str(_save_viable(LabelVolume.like(arterial, viable_arr, labels=kept), args.viable_out,
                                                 arterial, out))
     if args.json:
-        json.dump(record, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        _print_json(record)
     else:
         for r in records:
             print(f"{r['lesion_id']} (label {r['label']}): {r['voxels']} voxels, {r['volume_mm3'] / 1000.0:.2f} mL")
@@ -532,8 +540,7 @@ def run(args: argparse.Namespace) -> int:
         record["viable_out"] = str(vout)
         record["viable_volume_mm3"] = float((viable.array != 0).sum()) * viable.voxel_volume_mm3
     if args.json:
-        json.dump(record, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        _print_json(record)
     else:
         print(
             f"{args.lesion_id}: {record['voxels']} voxels, {record['volume_mm3'] / 1000.0:.2f} mL on {res.phase} "

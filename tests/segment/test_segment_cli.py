@@ -584,3 +584,32 @@ def test_outputs_that_overwrite_each_other_or_an_input_are_refused_before_loadin
     err = " ".join(capsys.readouterr().err.split())
     assert rc == 2 and "--out lesions.nii.gz is the --from-mask input file" in err, err
     assert mask.read_bytes() == before
+
+
+def _strict_json(text: str) -> dict:  # type: ignore[type-arg]
+    """``text`` parsed as strict JSON (RFC 8259): ``Infinity`` / ``NaN`` refused, as JSON.parse does."""
+    def refuse(const: str) -> None:
+        raise ValueError(f"not JSON: {const}")
+
+    return json.loads(text, parse_constant=refuse)  # type: ignore[no-any-return]
+
+
+def test_json_output_is_strict_json_with_an_open_window_bound_as_null(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The sample's L2 (bright on arterial) is grown in a window open above: ``--json`` printed
+    ``"window": [71.3, Infinity]``, which JSON parsers refuse; the bound is null now, in the single
+    lesion's and in ``--each-label``'s output (and provenance() is strict JSON for every caller)."""
+    from hcc_imaging.io.masks import save_mask
+    from hcc_imaging.volume import LabelVolume
+
+    base = SAMPLE / "baseline"
+    assert main(["segment", str(base), "--seed", "15,56,58", "--out", str(tmp_path / "l2.nii.gz"), "--json"]) == 0
+    record = _strict_json(capsys.readouterr().out)
+    low, high = record["provenance"]["window"]
+    assert high is None and low is not None and np.isfinite(low)
+    lesions = load_mask(base / "masks" / "lesions.nii.gz")
+    save_mask(LabelVolume.like(lesions, np.where(lesions.array == 2, 2, 0).astype(np.uint16)), tmp_path / "l2_base.nii.gz")
+    assert main(["segment", str(SAMPLE / "fu1"), "--from-mask", str(tmp_path / "l2_base.nii.gz"), "--from-series", str(base),
+                 "--each-label", "--out", str(tmp_path / "fu1.nii.gz"), "--json"]) == 0
+    record = _strict_json(capsys.readouterr().out)
+    assert record["lesions"][0]["provenance"]["window"][1] is None
