@@ -98,8 +98,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--blurred-surface", choices=("near_ellipsoid", "free"), default="near_ellipsoid",
                    help="an ill-defined lesion's fitted border: near_ellipsoid (default; held near an ellipsoid as "
                         "far as the data allow) or free (the surface of algorithm 1.53)")
-    p.add_argument("--label", type=int, default=1, help="label value of the lesion (default 1)")
-    p.add_argument("--lesion-id", default="L1", help="lesion name stored with the label (default L1)")
+    p.add_argument("--label", type=int, default=None,
+                   help="label value of the lesion (default 1; with --from-label N, N: the carried lesion keeps its value)")
+    p.add_argument("--lesion-id", default=None,
+                   help="lesion name stored with the label (default L1; with --from-label N, the carried lesion's name "
+                        "in MASK, L<N> when it has none)")
     p.add_argument("--out", required=True, metavar="MASK", help="output mask: .nii/.nii.gz (NIfTI) or .dcm (DICOM SEG)")
     p.add_argument("--viable-out", metavar="MASK", help="also write the viable (arterially enhancing) part")
     p.add_argument("--json", action="store_true", help="print the result and its provenance as JSON on stdout")
@@ -499,6 +502,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         vals = _floats(args.line, 6, "--line")
         kwargs["line_lps"] = [vals[:3], vals[3:]]
+    # the lesion's identity: a lesion carried by --from-label N keeps its value and name (as --each-label's do)
+    lab = carried["label"] if carried is not None else None
+    label = args.label if args.label is not None else lab if lab is not None else 1
+    lesion_id = (args.lesion_id if args.lesion_id is not None
+                 else (carried["names"].get(str(lab)) or f"L{lab}") if carried is not None and lab is not None else "L1")
     ref = phases[phase] if phase is not None else next(iter(phases.values()))
     # the lesion is in the liver: the automatic mask must hold the clicked piece even when it bulges
     # out of the capsule (segment_liver's include_lps); a lesion outside the liver (--extrahepatic)
@@ -511,8 +519,8 @@ def run(args: argparse.Namespace) -> int:
             phase=phase,
             liver=liver,
             params=LesionParams(polarity=args.polarity, blurred_surface=args.blurred_surface),
-            label=args.label,
-            lesion_id=args.lesion_id,
+            label=label,
+            lesion_id=lesion_id,
             extrahepatic=args.extrahepatic,
             rind=args.rind,
             **kwargs,
@@ -521,8 +529,8 @@ def run(args: argparse.Namespace) -> int:
     out = save_mask(res.labels, args.out, reference=used)
     record: dict[str, Any] = {
         "out": str(out),
-        "lesion_id": args.lesion_id,
-        "label": args.label,
+        "lesion_id": lesion_id,
+        "label": label,
         "voxels": int((res.labels.array != 0).sum()),
         "volume_mm3": res.volume_mm3,
         "provenance": res.provenance(),
@@ -543,7 +551,7 @@ def run(args: argparse.Namespace) -> int:
         _print_json(record)
     else:
         print(
-            f"{args.lesion_id}: {record['voxels']} voxels, {record['volume_mm3'] / 1000.0:.2f} mL on {res.phase} "
+            f"{lesion_id}: {record['voxels']} voxels, {record['volume_mm3'] / 1000.0:.2f} mL on {res.phase} "
             f"(lesion {res.lesion_value:.0f}, surroundings {res.surroundings_value:.0f} on {res.values_phase or res.phase}) in {res.elapsed_s * 1000:.0f} ms -> {out}"
         )
         if res.border_weights is not None:

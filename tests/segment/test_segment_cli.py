@@ -613,3 +613,23 @@ def test_json_output_is_strict_json_with_an_open_window_bound_as_null(
                  "--each-label", "--out", str(tmp_path / "fu1.nii.gz"), "--json"]) == 0
     record = _strict_json(capsys.readouterr().out)
     assert record["lesions"][0]["provenance"]["window"][1] is None
+
+
+def test_a_lesion_carried_by_from_label_keeps_its_value_and_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--from-mask lesions --from-label 2`` carried the baseline's L2 to fu1 and wrote it as label 1
+    named "L1" (another lesion's identity); it keeps label 2 and the name L2 now, as ``--each-label``
+    keeps them, unless ``--label`` / ``--lesion-id`` say otherwise."""
+    import pydicom
+
+    base = SAMPLE / "baseline"
+    carry = ["segment", str(SAMPLE / "fu1"), "--from-mask", str(base / "masks" / "lesions.nii.gz"),
+             "--from-series", str(base), "--from-label", "2"]
+    assert main([*carry, "--out", str(tmp_path / "fu1_l2.dcm"), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (record["label"], record["lesion_id"]) == (2, "L2")
+    ds = pydicom.dcmread(tmp_path / "fu1_l2.dcm")
+    assert [s.SegmentLabel for s in ds.SegmentSequence] == ["L2"]
+    assert main([*carry, "--label", "7", "--lesion-id", "T7", "--out", str(tmp_path / "t7.nii.gz"), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (record["label"], record["lesion_id"]) == (7, "T7")
+    assert set(np.unique(load_mask(tmp_path / "t7.nii.gz").array)) == {0, 7}
