@@ -64,7 +64,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--from-series", metavar="PATH",
                    help="with --from-mask: the images that mask lies on (DICOM series or study folder, or NIfTI image)")
     p.add_argument("--from-label", type=int,
-                   help="with --from-mask: the lesion's label value in it (default: every nonzero voxel)")
+                   help="with --from-mask: the lesion's label value in it (needed when MASK holds several lesions; "
+                        "else --each-label carries them all)")
     p.add_argument("--each-label", action="store_true",
                    help="with --from-mask: carry every label of MASK as its own lesion (one registration; each keeps its "
                         "label value and name, L<n> when it has none); --out (and --viable-out) hold them all; a lesion "
@@ -238,13 +239,26 @@ def _warn_suspect(reg: Any, console: Any) -> bool:
 
 def _carried_seed(args: argparse.Namespace, phases: dict[Any, Any], phase: Any, console: Any) -> tuple[list[float], dict[str, Any]]:
     """``--from-mask``: the seed (LPS mm) on SERIES carried from the lesion's mask at another time
-    point (label ``--from-label``; default every nonzero voxel as one lesion), and the record of how
+    point (label ``--from-label``; without it MASK must hold one label: several are refused, naming
+    them, as their joint centre is no lesion's), and the record of how
     (:func:`_carried_record`): :func:`hcc_imaging.segment.carry.carry_points`."""
     from ..segment.carry import carry_points
+
+    import numpy as np
 
     before, mask = _other_time_point(args, phases, phase, console)
     masked = bool(args.liver and not args.extrahepatic)
     lab = args.from_label
+    labs = [int(v) for v in np.unique(np.asarray(mask.array)) if v != 0]
+    held = ", ".join(f"{v} ({mask.labels[v]})" if mask.labels.get(v) else str(v) for v in labs)
+    if lab is None and len(labs) > 1:
+        # merged, the lesions' joint centre (often parenchyma between them) was clicked
+        raise SegmentArgumentError(
+            f"--from-mask {args.from_mask} holds {len(labs)} lesions (labels {held}): say which one to carry with "
+            "--from-label N, or carry every one with --each-label.")
+    if lab is not None and lab not in labs:
+        raise SegmentArgumentError(f"--from-label {lab}: {args.from_mask} has no voxel of label {lab}; its labels are "
+                                   f"{held or 'none (an empty mask)'}.")
     with console.status("registering the time points" + (" (in the liver)..." if masked else "..."), spinner="dots"):
         centres, seeds, reg = carry_points(before, mask, phases, labels=[lab], phase=phase, liver_masked=masked)
     _warn_suspect(reg, console)

@@ -633,3 +633,20 @@ def test_a_lesion_carried_by_from_label_keeps_its_value_and_name(tmp_path: Path,
     record = json.loads(capsys.readouterr().out)
     assert (record["label"], record["lesion_id"]) == (7, "T7")
     assert set(np.unique(load_mask(tmp_path / "t7.nii.gz").array)) == {0, 7}
+
+
+def test_from_mask_with_several_labels_needs_from_label(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--from-mask`` a map of 8 lesions without ``--from-label``: the lesions were merged and their joint
+    centre (parenchyma) clicked, ending in a NotEnclosedError with Python advice.  Now refused naming the
+    labels, ``--from-label N`` and ``--each-label``, nothing written; a ``--from-label`` the map lacks too."""
+    base = SAMPLE / "baseline"
+    carry = ["segment", str(SAMPLE / "fu1"), "--from-mask", str(base / "masks" / "lesions.nii.gz"),
+             "--from-series", str(base), "--out", str(tmp_path / "x.nii.gz")]
+    assert main(carry) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "holds 8 lesions (labels 1 (L1), 2 (L2), 3 (L3)" in err and "--from-label N" in err and "--each-label" in err, err
+    assert "NotEnclosedError" not in err
+    assert main([*carry, "--from-label", "42"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "--from-label 42" in err and "no voxel of label 42" in err and "1 (L1), 2 (L2)" in err, err
+    assert not (tmp_path / "x.nii.gz").exists()
