@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -124,7 +125,20 @@ def _floats(text: str, n: int, option: str) -> list[float]:
         raise SegmentArgumentError(f"{option} expects {n} comma-separated numbers, got {text!r}.") from err
     if len(vals) != n:
         raise SegmentArgumentError(f"{option} expects {n} comma-separated numbers, got {len(vals)} in {text!r}.")
+    if not all(math.isfinite(v) for v in vals):
+        raise SegmentArgumentError(f"{option} expects {n} finite numbers, got {text!r} (nan / inf is no point).")
     return vals
+
+
+def _check_labels(args: argparse.Namespace) -> None:
+    """``--label`` a lesion's value in the written mask (1 to 65535: 0 is the background, the mask is
+    16-bit), ``--from-label`` a lesion's in MASK (from 1): refused before anything is loaded."""
+    if args.label is not None and not 1 <= args.label <= 65535:
+        why = "label 0 is the background (no lesion)" if args.label == 0 else "the mask's labels are 16-bit"
+        raise SegmentArgumentError(f"--label {args.label}: {why}; give a label value from 1 to 65535 (default 1).")
+    if args.from_label is not None and args.from_label < 1:
+        raise SegmentArgumentError(f"--from-label {args.from_label}: label 0 is the background of --from-mask; give "
+                                   "the lesion's label value (1 or more).")
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
@@ -469,6 +483,7 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console(stderr=True)
     _check_outputs(args)
+    _check_labels(args)
     if args.extrahepatic and not (args.liver or args.liver_mask):
         raise SegmentArgumentError(
             "--extrahepatic keeps the lesion out of a liver mask: add --liver (automatic) or --liver-mask PATH."

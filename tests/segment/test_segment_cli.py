@@ -650,3 +650,28 @@ def test_from_mask_with_several_labels_needs_from_label(tmp_path: Path, capsys: 
     err = " ".join(capsys.readouterr().err.split())
     assert "--from-label 42" in err and "no voxel of label 42" in err and "1 (L1), 2 (L2)" in err, err
     assert not (tmp_path / "x.nii.gz").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        pytest.param(["--seed", "nan,56,58"], "--seed expects 3 finite numbers", id="seed-nan"),
+        pytest.param(["--seed", "inf,56,58"], "--seed expects 3 finite numbers", id="seed-inf"),
+        pytest.param(["--seed-lps=-1e999,0,0"], "--seed-lps expects 3 finite numbers", id="seed-lps-inf"),
+        pytest.param(["--line=0,0,0,nan,0,0"], "--line expects 6 finite numbers", id="line-nan"),
+        pytest.param(["--seed", "15,56,58", "--label=-3"], "--label -3: the mask's labels are 16-bit", id="label-negative"),
+        pytest.param(["--seed", "15,56,58", "--label", "70000"], "from 1 to 65535", id="label-too-large"),
+        pytest.param(["--seed", "15,56,58", "--label", "0"], "--label 0: label 0 is the background", id="label-0"),
+        pytest.param(["--from-mask", "m.nii.gz", "--from-series", "s", "--from-label", "0"],
+                     "--from-label 0: label 0 is the background", id="from-label-0"),
+    ],
+)
+def test_non_finite_points_and_labels_out_of_range_are_usage_errors(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], match: str) -> None:
+    """``--seed nan,...`` (ValueError) / ``inf,...`` (OverflowError) and ``--label -3`` / ``70000``
+    (OverflowError writing the mask) were tracebacks, ``--label 0`` a misleading LowContrastError:
+    usage errors now, exit 2, nothing written."""
+    rc = main(["segment", str(SAMPLE / "baseline" / "arterial"), *argv, "--out", str(tmp_path / "x.nii.gz")])
+    err = " ".join(capsys.readouterr().err.split())
+    assert rc == 2 and match in err and "SegmentArgumentError" in err, err
+    assert not (tmp_path / "x.nii.gz").exists()
