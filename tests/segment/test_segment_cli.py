@@ -675,3 +675,16 @@ def test_non_finite_points_and_labels_out_of_range_are_usage_errors(
     err = " ".join(capsys.readouterr().err.split())
     assert rc == 2 and match in err and "SegmentArgumentError" in err, err
     assert not (tmp_path / "x.nii.gz").exists()
+
+
+def test_a_single_slice_says_it_gives_no_volume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One DICOM file of the sample's arterial phase (L2, 14 slices thick, cut through): a 'volume'
+    of 3.2 mL was reported with no check nor note (the scanned-range check skipped a one-slice image).
+    It has the ``scan_range`` check now, and a note that one slice gives no volume."""
+    one = SAMPLE / "baseline" / "arterial" / "IM0016.dcm"
+    assert main(["segment", str(one), "--seed", "0,56,58", "--out", str(tmp_path / "one.nii.gz"), "--json"]) == 0
+    cap = capsys.readouterr()
+    prov = json.loads(cap.out)["provenance"]
+    assert "scan_range" in prov["checks"]
+    assert any("single slice" in n and "not the lesion's volume" in n for n in prov["notes"]), prov["notes"]
+    assert "check:" in cap.err
