@@ -130,6 +130,23 @@ def _floats(text: str, n: int, option: str) -> list[float]:
     return vals
 
 
+def _check_line_midpoint(text: str, phases: dict[Any, Any], line_lps: list[list[float]], phase: Any) -> None:
+    """``--line``: the segmenter grows the lesion from the line's midpoint; one outside every image
+    was reported as a "seed" to "click inside the image" (no seed was given): said as the line's."""
+    from ..segment import seed_point_lps
+    from ..segment.errors import SeedError
+
+    try:
+        seed_point_lps(phases, line_lps=line_lps, phase=phase)
+    except SeedError as err:
+        detail = str(err).partition(" is outside ")[2].removesuffix(" Click inside the image.")
+        mid = tuple(round(0.5 * (a + b), 1) for a, b in zip(*line_lps, strict=True))
+        raise SegmentArgumentError(
+            f"--line {text}: its midpoint {mid} mm, where the lesion is grown from, is outside "
+            f"{detail or 'the images'} Draw the line across the lesion on these images (two LPS points in mm, "
+            "the lesion's edges).") from err
+
+
 def _check_labels(args: argparse.Namespace) -> None:
     """``--label`` a lesion's value in the written mask (1 to 65535: 0 is the background, the mask is
     16-bit), ``--from-label`` a lesion's in MASK (from 1): refused before anything is loaded."""
@@ -142,11 +159,24 @@ def _check_labels(args: argparse.Namespace) -> None:
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
-    """Refuse, before anything is loaded, outputs that would overwrite each other or an input:
-    ``--out`` and ``--viable-out`` naming one file (the lesion mask was silently replaced by its
-    viable part), or an output naming ``--from-mask`` / ``--liver-mask`` (the input mask lost).
-    Paths are compared resolved (symbolic links followed, ``./x`` is ``x``)."""
+    """Refuse, before anything is loaded, outputs that cannot be written - an extension that is no
+    mask format, a DICOM SEG of a NIfTI SERIES (a SEG references DICOM images) - or that would
+    overwrite each other or an input: ``--out`` and ``--viable-out`` naming one file (the lesion
+    mask was silently replaced by its viable part), or an output naming ``--from-mask`` /
+    ``--liver-mask`` (the input mask lost).  Paths are compared resolved (symbolic links followed,
+    ``./x`` is ``x``)."""
+    from ..io.masks import ITK_SUFFIXES, NIFTI_SUFFIXES, _suffix
+
     outs = [("--out", args.out)] + ([("--viable-out", args.viable_out)] if args.viable_out else [])
+    for flag, path in outs:  # said before minutes of loading and segmenting, not after
+        suf = _suffix(Path(path))
+        if suf not in (*NIFTI_SUFFIXES, *ITK_SUFFIXES, ".dcm"):
+            raise SegmentArgumentError(
+                f"{flag} {path}: unknown mask extension {suf!r}; name it .nii.gz (NIfTI) or .dcm (DICOM SEG).")
+        if suf == ".dcm" and _is_image_file(Path(args.series)):
+            raise SegmentArgumentError(
+                f"{flag} {path}: a DICOM SEG references the DICOM images it was drawn on, and SERIES {args.series} is "
+                "an image file (NIfTI), not DICOM. Write the mask as .nii.gz, or give the DICOM series as SERIES.")
     ins = [(flag, path) for flag, path in (("--from-mask", args.from_mask), ("--liver-mask", args.liver_mask)) if path]
     resolved = {flag: Path(path).expanduser().resolve() for flag, path in outs + ins}
     if len(outs) == 2 and resolved["--out"] == resolved["--viable-out"]:
@@ -171,6 +201,12 @@ def _print_json(record: dict[str, Any]) -> None:
     sys.stdout.write("\n")
 
 
+def _is_image_file(p: Path) -> bool:
+    """Whether SERIES ``p`` is an image file (NIfTI, NRRD, MHA) rather than DICOM."""
+    name = p.name.lower()
+    return p.is_file() and name.endswith((".nii", ".nii.gz", ".nrrd", ".mha"))
+
+
 def _load_volumes(path: str, study_uid: str | None = None, on_tilt: str = "error",
                   on_irregular: str = "error") -> dict[Any, Any]:
     """{phase: Volume} from a NIfTI image, a series or a study folder (of ``study_uid`` when it holds
@@ -181,8 +217,7 @@ def _load_volumes(path: str, study_uid: str | None = None, on_tilt: str = "error
     p = Path(path)
     if not p.exists():
         raise SegmentArgumentError(f"SERIES {path} does not exist; give a DICOM series or study folder, or a NIfTI image.")
-    name = p.name.lower()
-    if p.is_file() and (name.endswith(".nii") or name.endswith(".nii.gz") or name.endswith(".nrrd") or name.endswith(".mha")):
+    if _is_image_file(p):
         import SimpleITK as sitk
 
         return {Phase.UNKNOWN: Volume.from_sitk(sitk.ReadImage(str(p)))}
@@ -537,6 +572,8 @@ def run(args: argparse.Namespace) -> int:
     lesion_id = (args.lesion_id if args.lesion_id is not None
                  else (carried["names"].get(str(lab)) or f"L{lab}") if carried is not None and lab is not None else "L1")
     ref = phases[phase] if phase is not None else next(iter(phases.values()))
+    if args.line:
+        _check_line_midpoint(args.line, phases, kwargs["line_lps"], phase)
     # the lesion is in the liver: the automatic mask must hold the clicked piece even when it bulges
     # out of the capsule (segment_liver's include_lps); a lesion outside the liver (--extrahepatic)
     # must not be made part of it

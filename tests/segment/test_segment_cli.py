@@ -688,3 +688,68 @@ def test_a_single_slice_says_it_gives_no_volume(tmp_path: Path, capsys: pytest.C
     assert "scan_range" in prov["checks"]
     assert any("single slice" in n and "not the lesion's volume" in n for n in prov["notes"]), prov["notes"]
     assert "check:" in cap.err
+
+
+def test_segment_errors_name_the_command_line_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The segmenter's errors tell a Python caller which keyword to pass (``liver=None``,
+    ``include_lps=``, ``extrahepatic=True``, ``line_lps=``, ``LesionParams.roi_max_half_size_mm``,
+    ``backend='totalsegmentator'``); on the command line they now end with the options that do it."""
+    import dataclasses
+
+    from hcc_imaging.cli import build_parser, command_line_hint
+    from hcc_imaging.io import load_series
+    from hcc_imaging.segment import segment_liver
+    from hcc_imaging.segment.errors import SegmentationError
+    from hcc_imaging.volume import Modality
+
+    base = SAMPLE / "baseline"
+    out = str(tmp_path / "m.nii.gz")
+    # a click on the parenchyma: the region is not enclosed
+    assert main(["segment", str(base), "--seed", "30,56,58", "--out", out]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "NotEnclosedError" in err and "On the command line: --liver (an automatic liver mask) or --liver-mask PATH or " \
+        "--line X1,Y1,Z1,X2,Y2,Z2" in err, err
+    assert err.count("--line X1") == 1  # (line_lps= and roi_max_half_size_mm: one hint)
+    # the node (L6) clicked with --liver: outside the automatic liver mask
+    assert main(["segment", str(base), "--seed", "11,74,80", "--liver", "--out", out]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "outside the liver mask" in err and "leave out --liver / --liver-mask" in err, err
+    assert "--liver-mask PATH (a liver mask that holds the lesion)" in err and "or --extrahepatic (" in err, err
+    # an MR series with --liver: the classical liver method works on CT
+    args = build_parser().parse_args(["segment", str(base), "--seed", "1,1,1", "--liver", "--out", out])
+    with pytest.raises(SegmentationError) as info:
+        segment_liver(dataclasses.replace(load_series(base / "portal_venous"), modality=Modality.MR))
+    assert "backend='totalsegmentator'" in str(info.value)
+    assert command_line_hint(str(info.value), args) == (
+        " On the command line: --liver-mask PATH (a liver mask made elsewhere) or leave out --liver.")
+    assert not (tmp_path / "m.nii.gz").exists()
+
+
+def test_outputs_and_a_lines_midpoint_are_checked_before_segmenting(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad ``--out`` extension was reported after loading, the liver and the lesion (seconds to
+    minutes); a ``.dcm`` output of a NIfTI SERIES as "series None ... pass source_datasets=[...]";
+    a ``--line`` whose midpoint is off the images as a "seed" to "click inside the image".  Now
+    usage errors before loading (the extension's even for a SERIES that does not exist)."""
+    import SimpleITK as sitk
+
+    from hcc_imaging.io import load_series
+
+    for flag in ("--out", "--viable-out"):
+        outs = {"--out": str(tmp_path / "m.nii.gz"), flag: str(tmp_path / "m.txt")}
+        assert main(["segment", str(tmp_path / "nope"), "--seed", "1,1,1", *sum(([k, v] for k, v in outs.items()), [])]) == 2
+        err = " ".join(capsys.readouterr().err.split())
+        assert f"{flag} {tmp_path / 'm.txt'}: unknown mask extension '.txt'" in err and "does not exist" not in err, err
+    nii = tmp_path / "pv.nii.gz"
+    sitk.WriteImage(load_series(SAMPLE / "baseline" / "portal_venous").to_sitk(), str(nii))
+    assert main(["segment", str(nii), "--seed", "15,56,58", "--out", str(tmp_path / "m.dcm")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "a DICOM SEG references the DICOM images" in err and "Write the mask as .nii.gz" in err, err
+    assert "source_datasets" not in err and "None" not in err
+    for extra in ([], ["--liver"]):
+        assert main(["segment", str(SAMPLE / "baseline"), "--line=500,500,500,510,500,500", *extra,
+                     "--out", str(tmp_path / "m.nii.gz")]) == 2
+        err = " ".join(capsys.readouterr().err.split())
+        assert "--line 500,500,500,510,500,500: its midpoint (505.0, 500.0, 500.0) mm" in err and "voxel centres span" in err
+        assert "seed" not in err and "Click inside" not in err, err
+    assert not list(tmp_path.glob("m.*"))
