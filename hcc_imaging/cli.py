@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The option for the segmenter's ``line_lps=`` advice (and ``roi_max_half_size_mm``'s: a line sizes the region).
+_LINE_HINT = "--line X1,Y1,Z1,X2,Y2,Z2 (a line across the lesion, LPS mm; the region searched is then sized to the line)"
+
 #: A loader's message names the Python keyword that fixes it; the command line's flag for it, where the
 #: command has that option (its ``argparse`` dest): (keyword in the message, dest, the flag to print).
 _FLAG_HINTS: tuple[tuple[str, str, str], ...] = (
@@ -74,13 +77,23 @@ _FLAG_HINTS: tuple[tuple[str, str, str], ...] = (
     # a mask that does not lie on the image: the image is the command's series argument
     ("`reference`", "masks", "give as STUDY the series the mask was drawn on"),
     ("`reference`", "labels", "give as --image the series the mask was drawn on"),
+    # segment: the lesion segmenter's advice (segment_lesion's keywords, segment_liver's, LesionParams)
+    ("pass liver=None", "liver", "leave out --liver / --liver-mask (no liver mask)"),
+    ("include_lps=", "liver_mask", "--liver-mask PATH (a liver mask that holds the lesion)"),
+    ("(segment_liver)", "liver_mask", "--liver (an automatic liver mask) or --liver-mask PATH"),
+    ("or pass a liver mask", "liver_mask", "--liver (an automatic liver mask) or --liver-mask PATH"),
+    ("backend='totalsegmentator'", "liver_mask", "--liver-mask PATH (a liver mask made elsewhere) or leave out --liver"),
+    ("pass extrahepatic=True", "extrahepatic", "--extrahepatic (a lesion outside the liver, kept out of its mask)"),
+    ("pass extrahepatic=False", "extrahepatic", "leave out --extrahepatic (a liver lesion)"),
+    ("line_lps=", "line", _LINE_HINT),
+    ("LesionParams.roi_max_half_size_mm", "line", _LINE_HINT),  # (no option sets it; a line sizes the region)
 )
 
 
 def command_line_hint(message: str, args: argparse.Namespace) -> str:
     """The flags of this command that do what ``message`` tells a Python caller to pass (``on_tilt=
     "resample"`` is ``--on-tilt resample``), as a sentence to append, or "" when it names none."""
-    flags = [flag for key, dest, flag in _FLAG_HINTS if key in message and hasattr(args, dest)]
+    flags = list(dict.fromkeys(flag for key, dest, flag in _FLAG_HINTS if key in message and hasattr(args, dest)))
     return f" On the command line: {' or '.join(flags)}." if flags else ""
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--from-series", metavar="PATH",
                    help="with --from-mask: the images that mask lies on (DICOM series or study folder, or NIfTI image)")
     p.add_argument("--from-label", type=int,
-                   help="with --from-mask: the lesion's label value in it (default: every nonzero voxel)")
+                   help="with --from-mask: the lesion's label value in it (needed when MASK holds several lesions; "
+                        "else --each-label carries them all)")
     p.add_argument("--each-label", action="store_true",
                    help="with --from-mask: carry every label of MASK as its own lesion (one registration; each keeps its "
                         "label value and name, L<n> when it has none); --out (and --viable-out) hold them all; a lesion "
@@ -98,8 +100,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--blurred-surface", choices=("near_ellipsoid", "free"), default="near_ellipsoid",
                    help="an ill-defined lesion's fitted border: near_ellipsoid (default; held near an ellipsoid as "
                         "far as the data allow) or free (the surface of algorithm 1.53)")
-    p.add_argument("--label", type=int, default=1, help="label value of the lesion (default 1)")
-    p.add_argument("--lesion-id", default="L1", help="lesion name stored with the label (default L1)")
+    p.add_argument("--label", type=int, default=None,
+                   help="label value of the lesion (default 1; with --from-label N, N: the carried lesion keeps its value)")
+    p.add_argument("--lesion-id", default=None,
+                   help="lesion name stored with the label (default L1; with --from-label N, the carried lesion's name "
+                        "in MASK, L<N> when it has none)")
     p.add_argument("--out", required=True, metavar="MASK", help="output mask: .nii/.nii.gz (NIfTI) or .dcm (DICOM SEG)")
     p.add_argument("--viable-out", metavar="MASK", help="also write the viable (arterially enhancing) part")
     p.add_argument("--json", action="store_true", help="print the result and its provenance as JSON on stdout")
@@ -120,7 +125,86 @@ def _floats(text: str, n: int, option: str) -> list[float]:
         raise SegmentArgumentError(f"{option} expects {n} comma-separated numbers, got {text!r}.") from err
     if len(vals) != n:
         raise SegmentArgumentError(f"{option} expects {n} comma-separated numbers, got {len(vals)} in {text!r}.")
+    if not all(math.isfinite(v) for v in vals):
+        raise SegmentArgumentError(f"{option} expects {n} finite numbers, got {text!r} (nan / inf is no point).")
     return vals
+
+
+def _check_line_midpoint(text: str, phases: dict[Any, Any], line_lps: list[list[float]], phase: Any) -> None:
+    """``--line``: the segmenter grows the lesion from the line's midpoint; one outside every image
+    was reported as a "seed" to "click inside the image" (no seed was given): said as the line's."""
+    from ..segment import seed_point_lps
+    from ..segment.errors import SeedError
+
+    try:
+        seed_point_lps(phases, line_lps=line_lps, phase=phase)
+    except SeedError as err:
+        detail = str(err).partition(" is outside ")[2].removesuffix(" Click inside the image.")
+        mid = tuple(round(0.5 * (a + b), 1) for a, b in zip(*line_lps, strict=True))
+        raise SegmentArgumentError(
+            f"--line {text}: its midpoint {mid} mm, where the lesion is grown from, is outside "
+            f"{detail or 'the images'} Draw the line across the lesion on these images (two LPS points in mm, "
+            "the lesion's edges).") from err
+
+
+def _check_labels(args: argparse.Namespace) -> None:
+    """``--label`` a lesion's value in the written mask (1 to 65535: 0 is the background, the mask is
+    16-bit), ``--from-label`` a lesion's in MASK (from 1): refused before anything is loaded."""
+    if args.label is not None and not 1 <= args.label <= 65535:
+        why = "label 0 is the background (no lesion)" if args.label == 0 else "the mask's labels are 16-bit"
+        raise SegmentArgumentError(f"--label {args.label}: {why}; give a label value from 1 to 65535 (default 1).")
+    if args.from_label is not None and args.from_label < 1:
+        raise SegmentArgumentError(f"--from-label {args.from_label}: label 0 is the background of --from-mask; give "
+                                   "the lesion's label value (1 or more).")
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse, before anything is loaded, outputs that cannot be written - an extension that is no
+    mask format, a DICOM SEG of a NIfTI SERIES (a SEG references DICOM images) - or that would
+    overwrite each other or an input: ``--out`` and ``--viable-out`` naming one file (the lesion
+    mask was silently replaced by its viable part), or an output naming ``--from-mask`` /
+    ``--liver-mask`` (the input mask lost).  Paths are compared resolved (symbolic links followed,
+    ``./x`` is ``x``)."""
+    from ..io.masks import ITK_SUFFIXES, NIFTI_SUFFIXES, _suffix
+
+    outs = [("--out", args.out)] + ([("--viable-out", args.viable_out)] if args.viable_out else [])
+    for flag, path in outs:  # said before minutes of loading and segmenting, not after
+        suf = _suffix(Path(path))
+        if suf not in (*NIFTI_SUFFIXES, *ITK_SUFFIXES, ".dcm"):
+            raise SegmentArgumentError(
+                f"{flag} {path}: unknown mask extension {suf!r}; name it .nii.gz (NIfTI) or .dcm (DICOM SEG).")
+        if suf == ".dcm" and _is_image_file(Path(args.series)):
+            raise SegmentArgumentError(
+                f"{flag} {path}: a DICOM SEG references the DICOM images it was drawn on, and SERIES {args.series} is "
+                "an image file (NIfTI), not DICOM. Write the mask as .nii.gz, or give the DICOM series as SERIES.")
+    ins = [(flag, path) for flag, path in (("--from-mask", args.from_mask), ("--liver-mask", args.liver_mask)) if path]
+    resolved = {flag: Path(path).expanduser().resolve() for flag, path in outs + ins}
+    if len(outs) == 2 and resolved["--out"] == resolved["--viable-out"]:
+        raise SegmentArgumentError(
+            f"--out and --viable-out name the same file ({args.out}): the viable part would overwrite the lesion's "
+            "mask. Give --viable-out its own file (e.g. L1_viable.nii.gz).")
+    for oflag, opath in outs:
+        for iflag, ipath in ins:
+            if resolved[oflag] == resolved[iflag]:
+                raise SegmentArgumentError(
+                    f"{oflag} {opath} is the {iflag} input file: writing it would overwrite that mask. Give "
+                    f"{oflag} another file.")
+
+
+def _print_json(record: dict[str, Any]) -> None:
+    """``--json``: ``record`` on stdout as strict JSON (RFC 8259): a non-finite number (a window's
+    open bound) is ``null`` (:func:`~hcc_imaging.segment._types.json_finite`), never ``Infinity`` /
+    ``NaN``, which JSON parsers refuse."""
+    from ..segment._types import json_finite
+
+    json.dump(json_finite(record), sys.stdout, indent=1, allow_nan=False)
+    sys.stdout.write("\n")
+
+
+def _is_image_file(p: Path) -> bool:
+    """Whether SERIES ``p`` is an image file (NIfTI, NRRD, MHA) rather than DICOM."""
+    name = p.name.lower()
+    return p.is_file() and name.endswith((".nii", ".nii.gz", ".nrrd", ".mha"))
 
 
 def _load_volumes(path: str, study_uid: str | None = None, on_tilt: str = "error",
@@ -133,8 +217,7 @@ def _load_volumes(path: str, study_uid: str | None = None, on_tilt: str = "error
     p = Path(path)
     if not p.exists():
         raise SegmentArgumentError(f"SERIES {path} does not exist; give a DICOM series or study folder, or a NIfTI image.")
-    name = p.name.lower()
-    if p.is_file() and (name.endswith(".nii") or name.endswith(".nii.gz") or name.endswith(".nrrd") or name.endswith(".mha")):
+    if _is_image_file(p):
         import SimpleITK as sitk
 
         return {Phase.UNKNOWN: Volume.from_sitk(sitk.ReadImage(str(p)))}
@@ -205,13 +288,26 @@ def _warn_suspect(reg: Any, console: Any) -> bool:
 
 def _carried_seed(args: argparse.Namespace, phases: dict[Any, Any], phase: Any, console: Any) -> tuple[list[float], dict[str, Any]]:
     """``--from-mask``: the seed (LPS mm) on SERIES carried from the lesion's mask at another time
-    point (label ``--from-label``; default every nonzero voxel as one lesion), and the record of how
+    point (label ``--from-label``; without it MASK must hold one label: several are refused, naming
+    them, as their joint centre is no lesion's), and the record of how
     (:func:`_carried_record`): :func:`hcc_imaging.segment.carry.carry_points`."""
     from ..segment.carry import carry_points
+
+    import numpy as np
 
     before, mask = _other_time_point(args, phases, phase, console)
     masked = bool(args.liver and not args.extrahepatic)
     lab = args.from_label
+    labs = [int(v) for v in np.unique(np.asarray(mask.array)) if v != 0]
+    held = ", ".join(f"{v} ({mask.labels[v]})" if mask.labels.get(v) else str(v) for v in labs)
+    if lab is None and len(labs) > 1:
+        # merged, the lesions' joint centre (often parenchyma between them) was clicked
+        raise SegmentArgumentError(
+            f"--from-mask {args.from_mask} holds {len(labs)} lesions (labels {held}): say which one to carry with "
+            "--from-label N, or carry every one with --each-label.")
+    if lab is not None and lab not in labs:
+        raise SegmentArgumentError(f"--from-label {lab}: {args.from_mask} has no voxel of label {lab}; its labels are "
+                                   f"{held or 'none (an empty mask)'}.")
     with console.status("registering the time points" + (" (in the liver)..." if masked else "..."), spinner="dots"):
         centres, seeds, reg = carry_points(before, mask, phases, labels=[lab], phase=phase, liver_masked=masked)
     _warn_suspect(reg, console)
@@ -373,9 +469,8 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
                       f"--extrahepatic-labels {','.join(str(v) for v in sorted(set(extra) | set(outside)))}")
     if not c.results:
         if args.json:  # what was tried, and how it was carried, even when nothing was segmented
-            json.dump({"out": None, "lesions": [], "failed": failed, "carried_from": carried,
-                       **({"not_carried": not_carried} if not_carried else {})}, sys.stdout, indent=1)
-            sys.stdout.write("\n")
+            _print_json({"out": None, "lesions": [], "failed": failed, "carried_from": carried,
+                         **({"not_carried": not_carried} if not_carried else {})})
         raise SegmentationError(
             f"--each-label: none of the {len(labs)} lesions of {args.from_mask} could be segmented on {args.series} "
             f"({'; '.join(f'{k}: {v}' for k, v in failed.items())}).")
@@ -406,8 +501,7 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
         record["viable_out"] = str(_save_viable(LabelVolume.like(arterial, viable_arr, labels=kept), args.viable_out,
                                                 arterial, out))
     if args.json:
-        json.dump(record, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        _print_json(record)
     else:
         for r in records:
             print(f"{r['lesion_id']} (label {r['label']}): {r['voxels']} voxels, {r['volume_mm3'] / 1000.0:.2f} mL")
@@ -423,6 +517,8 @@ def run(args: argparse.Namespace) -> int:
     from ..volume import Phase
 
     console = Console(stderr=True)
+    _check_outputs(args)
+    _check_labels(args)
     if args.extrahepatic and not (args.liver or args.liver_mask):
         raise SegmentArgumentError(
             "--extrahepatic keeps the lesion out of a liver mask: add --liver (automatic) or --liver-mask PATH."
@@ -470,7 +566,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         vals = _floats(args.line, 6, "--line")
         kwargs["line_lps"] = [vals[:3], vals[3:]]
+    # the lesion's identity: a lesion carried by --from-label N keeps its value and name (as --each-label's do)
+    lab = carried["label"] if carried is not None else None
+    label = args.label if args.label is not None else lab if lab is not None else 1
+    lesion_id = (args.lesion_id if args.lesion_id is not None
+                 else (carried["names"].get(str(lab)) or f"L{lab}") if carried is not None and lab is not None else "L1")
     ref = phases[phase] if phase is not None else next(iter(phases.values()))
+    if args.line:
+        _check_line_midpoint(args.line, phases, kwargs["line_lps"], phase)
     # the lesion is in the liver: the automatic mask must hold the clicked piece even when it bulges
     # out of the capsule (segment_liver's include_lps); a lesion outside the liver (--extrahepatic)
     # must not be made part of it
@@ -482,8 +585,8 @@ def run(args: argparse.Namespace) -> int:
             phase=phase,
             liver=liver,
             params=LesionParams(polarity=args.polarity, blurred_surface=args.blurred_surface),
-            label=args.label,
-            lesion_id=args.lesion_id,
+            label=label,
+            lesion_id=lesion_id,
             extrahepatic=args.extrahepatic,
             rind=args.rind,
             **kwargs,
@@ -492,8 +595,8 @@ def run(args: argparse.Namespace) -> int:
     out = save_mask(res.labels, args.out, reference=used)
     record: dict[str, Any] = {
         "out": str(out),
-        "lesion_id": args.lesion_id,
-        "label": args.label,
+        "lesion_id": lesion_id,
+        "label": label,
         "voxels": int((res.labels.array != 0).sum()),
         "volume_mm3": res.volume_mm3,
         "provenance": res.provenance(),
@@ -511,11 +614,10 @@ def run(args: argparse.Namespace) -> int:
         record["viable_out"] = str(vout)
         record["viable_volume_mm3"] = float((viable.array != 0).sum()) * viable.voxel_volume_mm3
     if args.json:
-        json.dump(record, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        _print_json(record)
     else:
         print(
-            f"{args.lesion_id}: {record['voxels']} voxels, {record['volume_mm3'] / 1000.0:.2f} mL on {res.phase} "
+            f"{lesion_id}: {record['voxels']} voxels, {record['volume_mm3'] / 1000.0:.2f} mL on {res.phase} "
             f"(lesion {res.lesion_value:.0f}, surroundings {res.surroundings_value:.0f} on {res.values_phase or res.phase}) in {res.elapsed_s * 1000:.0f} ms -> {out}"
         )
         if res.border_weights is not None:

@@ -91,10 +91,11 @@ def _edge_checks(reach: tuple[bool, bool, bool]) -> list[str]:
 def _edge_reach(full: NDArray[Any]) -> tuple[bool, bool, bool]:
     """Whether the mask reaches (within one voxel: the grower's smoothing and ring rarely take the
     outermost voxel; read on those twelve planes only) the first or last slice, an edge of the
-    image within a slice, and two opposite such edges."""
+    image within a slice, and two opposite such edges.  A single slice is the whole scanned range:
+    any mask reaches it (its volume is one slice's area times its thickness)."""
     rows = bool(full[:, :2].any()), bool(full[:, -2:].any())
     cols = bool(full[:, :, :2].any()), bool(full[:, :, -2:].any())
-    slices = full.shape[0] > 1 and bool(full[:2].any() or full[-2:].any())
+    slices = bool(full[:2].any() or full[-2:].any())
     return slices, any(rows) or any(cols), all(rows) or all(cols)
 
 
@@ -905,7 +906,12 @@ def _result(
 ) -> SegmentationResult:
     """The result with the provenance every path shares (the mask ``full`` as a labelled volume on
     ``vol``'s grid, the algorithm, the parameters, the click or line, the time since ``t0``);
-    ``fields``: the path's own (phase, values, window, notes, ...)."""
+    ``fields``: the path's own (phase, values, window, notes, ...).  On a single slice (its
+    ``scan_range`` check set by :func:`_edge_reach`) a note says the mask gives no volume."""
+    if full.shape[0] == 1:
+        fields["notes"] = (*fields.get("notes", ()), (
+            "the image is a single slice: the mask is the lesion's section on it, and its volume that area times the "
+            "slice thickness, not the lesion's volume; segment on the whole series for a volume."))
     return SegmentationResult(
         labels=LabelVolume.like(vol, full, labels={label: lesion_id}, meta={"algorithm": ALGORITHM_NAME}),
         algorithm=ALGORITHM_NAME,

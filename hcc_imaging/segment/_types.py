@@ -335,8 +335,13 @@ class SegmentationResult:
         return float(np.count_nonzero(self.labels.array)) * self.labels.voxel_volume_mm3
 
     def provenance(self) -> dict[str, Any]:
-        """JSON-serialisable provenance record (DESIGN section 2)."""
-        return {
+        """JSON-serialisable provenance record (DESIGN section 2).
+
+        Strict JSON (RFC 8259): a number that is not finite - the window's open bound (``inf``
+        above a bright lesion's lower bound), a value that could not be read (``nan``) - is
+        ``None`` (JSON ``null``), as ``json.dumps`` would otherwise write ``Infinity`` / ``NaN``,
+        which JSON parsers refuse (:func:`json_finite`).  The result's own fields keep them."""
+        return json_finite({
             "algorithm": self.algorithm,
             "version": self.version,
             "parameters": dict(self.parameters),
@@ -356,7 +361,7 @@ class SegmentationResult:
             "border_psf_vox": list(self.border_psf_vox) if self.border_psf_vox is not None else None,
             "border_ramp": self.border_ramp,
             "checks": list(self.checks),
-        }
+        })
 
 
 #: The codes of ``SegmentationResult.checks``: notes that say the mask may be wrong.
@@ -370,3 +375,16 @@ MASK_CHECKS: Mapping[str, str] = MappingProxyType({
     "scan_range": "the mask reaches the first or last slice: the lesion may extend beyond the scanned range "
                   "(volume and extent across slices underestimated)",
 })
+
+
+def json_finite(obj: Any) -> Any:
+    """``obj`` (dicts, lists, tuples, numbers) with every non-finite float (``inf``, ``nan``) as
+    ``None``, so ``json.dumps(..., allow_nan=False)`` takes it: strict JSON has no ``Infinity`` /
+    ``NaN``.  Tuples become lists; other values are returned as they are."""
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {k: json_finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_finite(v) for v in obj]
+    return obj

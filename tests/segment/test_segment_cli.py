@@ -554,3 +554,202 @@ def test_from_mask_on_the_wrong_from_series_names_the_options(
     err = " ".join(capsys.readouterr().err.split())
     assert "--from-series" in err and "drawn on" in err and "1.2.826.0.99.77" in err
     assert "register_volumes" not in err and "`reference`" not in err
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "liver_phantom"
+
+
+def test_outputs_that_overwrite_each_other_or_an_input_are_refused_before_loading(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--out X --viable-out X`` wrote the lesion mask, then the viable part over it (exit 0, both
+    claimed written: the lesion mask lost); the same in the ``--each-label`` path and for a SEG.  Now
+    a usage error naming both flags, before anything is loaded, and no file written; an output naming
+    the ``--from-mask`` input is refused too (the baseline's mask would be overwritten)."""
+    base = SAMPLE / "baseline"
+    monkeypatch.chdir(tmp_path)
+    for out, viable, extra in (("x.nii.gz", "x.nii.gz", []), ("x.dcm", str(tmp_path / "x.dcm"), []),
+                               ("x.nii.gz", "./x.nii.gz", ["--from-mask", str(base / "masks" / "lesions.nii.gz"),
+                                                           "--from-series", str(base), "--each-label"])):
+        seed = [] if extra else ["--seed", "15,56,58"]
+        rc = main(["segment", str(base), *seed, *extra, "--out", out, "--viable-out", viable])
+        err = " ".join(capsys.readouterr().err.split())
+        assert rc == 2, err
+        assert "--out and --viable-out name the same file" in err and "Traceback" not in err
+        assert not (tmp_path / out).exists()
+    mask = tmp_path / "lesions.nii.gz"
+    mask.write_bytes((base / "masks" / "lesions.nii.gz").read_bytes())
+    before = mask.read_bytes()
+    rc = main(["segment", str(SAMPLE / "fu1"), "--from-mask", str(mask), "--from-series", str(base), "--from-label", "2",
+               "--out", "lesions.nii.gz"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert rc == 2 and "--out lesions.nii.gz is the --from-mask input file" in err, err
+    assert mask.read_bytes() == before
+
+
+def _strict_json(text: str) -> dict:  # type: ignore[type-arg]
+    """``text`` parsed as strict JSON (RFC 8259): ``Infinity`` / ``NaN`` refused, as JSON.parse does."""
+    def refuse(const: str) -> None:
+        raise ValueError(f"not JSON: {const}")
+
+    return json.loads(text, parse_constant=refuse)  # type: ignore[no-any-return]
+
+
+def test_json_output_is_strict_json_with_an_open_window_bound_as_null(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The sample's L2 (bright on arterial) is grown in a window open above: ``--json`` printed
+    ``"window": [71.3, Infinity]``, which JSON parsers refuse; the bound is null now, in the single
+    lesion's and in ``--each-label``'s output (and provenance() is strict JSON for every caller)."""
+    from hcc_imaging.io.masks import save_mask
+    from hcc_imaging.volume import LabelVolume
+
+    base = SAMPLE / "baseline"
+    assert main(["segment", str(base), "--seed", "15,56,58", "--out", str(tmp_path / "l2.nii.gz"), "--json"]) == 0
+    record = _strict_json(capsys.readouterr().out)
+    low, high = record["provenance"]["window"]
+    assert high is None and low is not None and np.isfinite(low)
+    lesions = load_mask(base / "masks" / "lesions.nii.gz")
+    save_mask(LabelVolume.like(lesions, np.where(lesions.array == 2, 2, 0).astype(np.uint16)), tmp_path / "l2_base.nii.gz")
+    assert main(["segment", str(SAMPLE / "fu1"), "--from-mask", str(tmp_path / "l2_base.nii.gz"), "--from-series", str(base),
+                 "--each-label", "--out", str(tmp_path / "fu1.nii.gz"), "--json"]) == 0
+    record = _strict_json(capsys.readouterr().out)
+    assert record["lesions"][0]["provenance"]["window"][1] is None
+
+
+def test_a_lesion_carried_by_from_label_keeps_its_value_and_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--from-mask lesions --from-label 2`` carried the baseline's L2 to fu1 and wrote it as label 1
+    named "L1" (another lesion's identity); it keeps label 2 and the name L2 now, as ``--each-label``
+    keeps them, unless ``--label`` / ``--lesion-id`` say otherwise."""
+    import pydicom
+
+    base = SAMPLE / "baseline"
+    carry = ["segment", str(SAMPLE / "fu1"), "--from-mask", str(base / "masks" / "lesions.nii.gz"),
+             "--from-series", str(base), "--from-label", "2"]
+    assert main([*carry, "--out", str(tmp_path / "fu1_l2.dcm"), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (record["label"], record["lesion_id"]) == (2, "L2")
+    ds = pydicom.dcmread(tmp_path / "fu1_l2.dcm")
+    assert [s.SegmentLabel for s in ds.SegmentSequence] == ["L2"]
+    assert main([*carry, "--label", "7", "--lesion-id", "T7", "--out", str(tmp_path / "t7.nii.gz"), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (record["label"], record["lesion_id"]) == (7, "T7")
+    assert set(np.unique(load_mask(tmp_path / "t7.nii.gz").array)) == {0, 7}
+
+
+def test_from_mask_with_several_labels_needs_from_label(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--from-mask`` a map of 8 lesions without ``--from-label``: the lesions were merged and their joint
+    centre (parenchyma) clicked, ending in a NotEnclosedError with Python advice.  Now refused naming the
+    labels, ``--from-label N`` and ``--each-label``, nothing written; a ``--from-label`` the map lacks too."""
+    base = SAMPLE / "baseline"
+    carry = ["segment", str(SAMPLE / "fu1"), "--from-mask", str(base / "masks" / "lesions.nii.gz"),
+             "--from-series", str(base), "--out", str(tmp_path / "x.nii.gz")]
+    assert main(carry) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "holds 8 lesions (labels 1 (L1), 2 (L2), 3 (L3)" in err and "--from-label N" in err and "--each-label" in err, err
+    assert "NotEnclosedError" not in err
+    assert main([*carry, "--from-label", "42"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "--from-label 42" in err and "no voxel of label 42" in err and "1 (L1), 2 (L2)" in err, err
+    assert not (tmp_path / "x.nii.gz").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        pytest.param(["--seed", "nan,56,58"], "--seed expects 3 finite numbers", id="seed-nan"),
+        pytest.param(["--seed", "inf,56,58"], "--seed expects 3 finite numbers", id="seed-inf"),
+        pytest.param(["--seed-lps=-1e999,0,0"], "--seed-lps expects 3 finite numbers", id="seed-lps-inf"),
+        pytest.param(["--line=0,0,0,nan,0,0"], "--line expects 6 finite numbers", id="line-nan"),
+        pytest.param(["--seed", "15,56,58", "--label=-3"], "--label -3: the mask's labels are 16-bit", id="label-negative"),
+        pytest.param(["--seed", "15,56,58", "--label", "70000"], "from 1 to 65535", id="label-too-large"),
+        pytest.param(["--seed", "15,56,58", "--label", "0"], "--label 0: label 0 is the background", id="label-0"),
+        pytest.param(["--from-mask", "m.nii.gz", "--from-series", "s", "--from-label", "0"],
+                     "--from-label 0: label 0 is the background", id="from-label-0"),
+    ],
+)
+def test_non_finite_points_and_labels_out_of_range_are_usage_errors(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], match: str) -> None:
+    """``--seed nan,...`` (ValueError) / ``inf,...`` (OverflowError) and ``--label -3`` / ``70000``
+    (OverflowError writing the mask) were tracebacks, ``--label 0`` a misleading LowContrastError:
+    usage errors now, exit 2, nothing written."""
+    rc = main(["segment", str(SAMPLE / "baseline" / "arterial"), *argv, "--out", str(tmp_path / "x.nii.gz")])
+    err = " ".join(capsys.readouterr().err.split())
+    assert rc == 2 and match in err and "SegmentArgumentError" in err, err
+    assert not (tmp_path / "x.nii.gz").exists()
+
+
+def test_a_single_slice_says_it_gives_no_volume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One DICOM file of the sample's arterial phase (L2, 14 slices thick, cut through): a 'volume'
+    of 3.2 mL was reported with no check nor note (the scanned-range check skipped a one-slice image).
+    It has the ``scan_range`` check now, and a note that one slice gives no volume."""
+    one = SAMPLE / "baseline" / "arterial" / "IM0016.dcm"
+    assert main(["segment", str(one), "--seed", "0,56,58", "--out", str(tmp_path / "one.nii.gz"), "--json"]) == 0
+    cap = capsys.readouterr()
+    prov = json.loads(cap.out)["provenance"]
+    assert "scan_range" in prov["checks"]
+    assert any("single slice" in n and "not the lesion's volume" in n for n in prov["notes"]), prov["notes"]
+    assert "check:" in cap.err
+
+
+def test_segment_errors_name_the_command_line_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The segmenter's errors tell a Python caller which keyword to pass (``liver=None``,
+    ``include_lps=``, ``extrahepatic=True``, ``line_lps=``, ``LesionParams.roi_max_half_size_mm``,
+    ``backend='totalsegmentator'``); on the command line they now end with the options that do it."""
+    import dataclasses
+
+    from hcc_imaging.cli import build_parser, command_line_hint
+    from hcc_imaging.io import load_series
+    from hcc_imaging.segment import segment_liver
+    from hcc_imaging.segment.errors import SegmentationError
+    from hcc_imaging.volume import Modality
+
+    base = SAMPLE / "baseline"
+    out = str(tmp_path / "m.nii.gz")
+    # a click on the parenchyma: the region is not enclosed
+    assert main(["segment", str(base), "--seed", "30,56,58", "--out", out]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "NotEnclosedError" in err and "On the command line: --liver (an automatic liver mask) or --liver-mask PATH or " \
+        "--line X1,Y1,Z1,X2,Y2,Z2" in err, err
+    assert err.count("--line X1") == 1  # (line_lps= and roi_max_half_size_mm: one hint)
+    # the node (L6) clicked with --liver: outside the automatic liver mask
+    assert main(["segment", str(base), "--seed", "11,74,80", "--liver", "--out", out]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "outside the liver mask" in err and "leave out --liver / --liver-mask" in err, err
+    assert "--liver-mask PATH (a liver mask that holds the lesion)" in err and "or --extrahepatic (" in err, err
+    # an MR series with --liver: the classical liver method works on CT
+    args = build_parser().parse_args(["segment", str(base), "--seed", "1,1,1", "--liver", "--out", out])
+    with pytest.raises(SegmentationError) as info:
+        segment_liver(dataclasses.replace(load_series(base / "portal_venous"), modality=Modality.MR))
+    assert "backend='totalsegmentator'" in str(info.value)
+    assert command_line_hint(str(info.value), args) == (
+        " On the command line: --liver-mask PATH (a liver mask made elsewhere) or leave out --liver.")
+    assert not (tmp_path / "m.nii.gz").exists()
+
+
+def test_outputs_and_a_lines_midpoint_are_checked_before_segmenting(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad ``--out`` extension was reported after loading, the liver and the lesion (seconds to
+    minutes); a ``.dcm`` output of a NIfTI SERIES as "series None ... pass source_datasets=[...]";
+    a ``--line`` whose midpoint is off the images as a "seed" to "click inside the image".  Now
+    usage errors before loading (the extension's even for a SERIES that does not exist)."""
+    import SimpleITK as sitk
+
+    from hcc_imaging.io import load_series
+
+    for flag in ("--out", "--viable-out"):
+        outs = {"--out": str(tmp_path / "m.nii.gz"), flag: str(tmp_path / "m.txt")}
+        assert main(["segment", str(tmp_path / "nope"), "--seed", "1,1,1", *sum(([k, v] for k, v in outs.items()), [])]) == 2
+        err = " ".join(capsys.readouterr().err.split())
+        assert f"{flag} {tmp_path / 'm.txt'}: unknown mask extension '.txt'" in err and "does not exist" not in err, err
+    nii = tmp_path / "pv.nii.gz"
+    sitk.WriteImage(load_series(SAMPLE / "baseline" / "portal_venous").to_sitk(), str(nii))
+    assert main(["segment", str(nii), "--seed", "15,56,58", "--out", str(tmp_path / "m.dcm")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "a DICOM SEG references the DICOM images" in err and "Write the mask as .nii.gz" in err, err
+    assert "source_datasets" not in err and "None" not in err
+    for extra in ([], ["--liver"]):
+        assert main(["segment", str(SAMPLE / "baseline"), "--line=500,500,500,510,500,500", *extra,
+                     "--out", str(tmp_path / "m.nii.gz")]) == 2
+        err = " ".join(capsys.readouterr().err.split())
+        assert "--line 500,500,500,510,500,500: its midpoint (505.0, 500.0, 500.0) mm" in err and "voxel centres span" in err
+        assert "seed" not in err and "Click inside" not in err, err
+    assert not list(tmp_path.glob("m.*"))
