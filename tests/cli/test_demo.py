@@ -85,3 +85,90 @@ def test_demo_runs_end_to_end_and_matches_the_truth(tmp_path: Path) -> None:
                 assert {str(item.TrackingUID)} == sr_uids[str(item.SegmentLabel)], (f, item.SegmentLabel)
                 n += 1
     assert n >= 2 * 2
+
+
+def _demo(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hcc_imaging.cli", "demo", *args],
+                          capture_output=True, text=True, timeout=600, cwd=REPO)
+
+
+def test_demo_refuses_a_non_empty_folder_it_did_not_write(tmp_path: Path) -> None:
+    """``demo --out DIR`` deleted ``DIR/batch`` without a word (a user's results in it were lost):
+    a non-empty folder without the demo's record is refused, before anything is written."""
+    from hcc_imaging.commands.demo import MARKER
+
+    out = tmp_path / "results"
+    (out / "batch").mkdir(parents=True)
+    (out / "batch" / "my_results.csv").write_text("my precious results\n")
+    proc = _demo("--out", str(out), "--json")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "DemoError" in proc.stderr and "is not empty" in proc.stderr and MARKER in proc.stderr, proc.stderr
+    assert "--out DIR" in proc.stderr
+    assert proc.stdout == ""
+    assert (out / "batch" / "my_results.csv").read_text() == "my precious results\n"
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["batch", "batch/my_results.csv"]
+
+
+def test_demo_rerun_removes_only_the_files_the_earlier_run_listed(tmp_path: Path) -> None:
+    """Into a folder of an earlier demo, the files that run recorded are removed, the rest kept;
+    a run that did not finish (the record says so) is refused: which files it wrote is unknown."""
+    from hcc_imaging.commands.demo import MARKER, DemoError, _prepare_out
+
+    out = tmp_path / "demo"
+    for rel in ("batch/store/a.json", "batch/seg/x.dcm", "tables/lesions.csv", "report/P.html"):
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_text("old demo output")
+    (out / "batch" / "mine.txt").write_text("the user's")
+    (out / "notes.md").write_text("the user's")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not in the folder")
+    listed = ["batch/store/a.json", "batch/seg/x.dcm", "tables/lesions.csv", "report/P.html", "../outside.txt"]
+    (out / MARKER).write_text(json.dumps({"complete": True, "files": listed}))
+    before = _prepare_out(out)
+    left = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    assert left == [MARKER, "batch", "batch/mine.txt", "notes.md"], left  # emptied folders removed too
+    assert outside.read_text() == "not in the folder"  # a record never reaches outside the folder
+    assert {p.name for p in before} == {MARKER, "mine.txt", "notes.md"}
+    assert json.loads((out / MARKER).read_text())["complete"] is False  # until this run finishes
+    with pytest.raises(DemoError, match="did not finish"):
+        _prepare_out(out)
+    assert (out / "batch" / "mine.txt").is_file() and (out / "notes.md").is_file()
+    (out / MARKER).write_text("{not json")
+    with pytest.raises(DemoError, match="cannot be read"):
+        _prepare_out(out)
+    (tmp_path / "empty").mkdir()
+    assert {p.name for p in _prepare_out(tmp_path / "empty")} == {MARKER}
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(DemoError, match="is a file"):
+        _prepare_out(tmp_path / "afile")
+
+
+@pytest.mark.slow
+def test_demo_twice_into_one_folder_keeps_foreign_files_and_lists_only_its_own(tmp_path: Path) -> None:
+    """The README's first command reruns the demo into ./demo_out: that works, an earlier run's
+    outputs are replaced, a file someone put in the folder between the runs stays and is not
+    listed as a demo output (the JSON listed whatever ``tables/`` and ``sdtm/`` held)."""
+    from hcc_imaging.commands.demo import MARKER
+
+    out = tmp_path / "demo"
+    first = _demo("--out", str(out), "--json")
+    assert first.returncode == 0, first.stderr[-3000:]
+    rec = json.loads((out / MARKER).read_text())
+    assert rec["complete"] is True
+    on_disk = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.name != MARKER)
+    assert rec["files"] == on_disk
+    for rel in ("batch/my_results.csv", "tables/unrelated.csv", "sdtm/dm.csv"):
+        (out / rel).write_text("not the demo's\n")
+    second = _demo("--out", str(out), "--json")
+    assert second.returncode == 0, second.stderr[-3000:]
+    files = json.loads(second.stdout)["files"]
+    listed = [*files["seg"], *files["sr"], *files["tables"], *files["sdtm"], files["report"]]
+    assert not [f for f in listed if "not the demo" in Path(f).read_text(errors="replace")[:40]], listed
+    assert not {"my_results.csv", "unrelated.csv", "dm.csv"} & {Path(f).name for f in listed}
+    for rel in ("batch/my_results.csv", "tables/unrelated.csv", "sdtm/dm.csv"):
+        assert (out / rel).read_text() == "not the demo's\n", rel
+    assert files["seg"] and files["sr"] and files["sdtm"] and files["tables"]
+    assert all(Path(f).is_file() for f in listed)
+    assert sorted(json.loads((out / MARKER).read_text())["files"]) == sorted(
+        p.relative_to(out).as_posix() for p in out.rglob("*")
+        if p.is_file() and p.name not in (MARKER, "my_results.csv", "unrelated.csv", "dm.csv"))
