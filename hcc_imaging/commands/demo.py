@@ -37,7 +37,7 @@ MARKER = ".hcc-imaging-demo.json"
 
 
 class DemoError(HccImagingError, ValueError):
-    """``hcc-imaging demo`` cannot run as asked (the output folder is not the demo's)."""
+    """``hcc-imaging demo`` cannot run as asked (output folder not the demo's, not a sample study)."""
 
 _MEASURABLE_KINDS = {"typical_hcc", "necrotic_hcc", "post_tace_lipiodol", "ablated_rim", "infiltrative"}
 
@@ -202,17 +202,48 @@ def _click_to_segment(tp_dir: Path, truth: dict[str, Any]) -> list[dict[str, Any
     return rows
 
 
+def _load_truth(data: Path) -> dict[str, Any]:
+    """The ``truth.json`` of a sample *study* folder (the one holding ``baseline/``, ``fu1/`` ...).
+
+    Raises
+    ------
+    DemoError
+        ``data`` does not exist, has no ``truth.json``, or is one time point of a sample study
+        (its own ``truth.json`` has no ``timepoints``) or not a sample study at all.
+    """
+    fix = "Pass the sample study folder, the one holding truth.json, baseline/ and fu1/ (e.g. --data sample_data/liver_phantom)."
+    if not data.is_dir():
+        raise DemoError(f"--data {data} is not a folder. {fix}")
+    path = data / "truth.json"
+    if not path.is_file():
+        raise DemoError(f"--data {data} holds no truth.json, so the demo has no truth to compare with. {fix}")
+    try:
+        truth = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise DemoError(f"{path} is not valid JSON ({err}). {fix}") from None
+    if not isinstance(truth, dict) or not isinstance(truth.get("timepoints"), dict):
+        if isinstance(truth, dict) and "timepoint" in truth:
+            raise DemoError(
+                f"--data {data} is one time point ({truth['timepoint']!r}) of a sample study, not the study: "
+                f"its truth.json has no 'timepoints'. Pass the study folder, the one holding it: --data {data.parent}"
+            )
+        raise DemoError(f"{path} is not the truth of a sample study (no 'timepoints' section). {fix}")
+    return truth
+
+
 def run(args: argparse.Namespace) -> int:
+    # a wrong --data is reported before --out is touched
+    truth = _load_truth(Path(args.data).resolve()) if args.data else None
     out = Path(args.out).resolve()
     before = _prepare_out(out)
     try:
-        return _run(args, out, before)
+        return _run(args, out, before, truth)
     finally:
         # what this run wrote, also when it stopped part-way: a next run removes exactly that
         _write_marker(out, [p.relative_to(out).as_posix() for p in _written(out, before)], complete=True)
 
 
-def _run(args: argparse.Namespace, out: Path, before: set[Path]) -> int:
+def _run(args: argparse.Namespace, out: Path, before: set[Path], truth: dict[str, Any] | None) -> int:
     import tempfile
 
     from rich.console import Console
@@ -224,7 +255,8 @@ def _run(args: argparse.Namespace, out: Path, before: set[Path]) -> int:
     summary: dict[str, Any] = {"out": str(out)}
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(args.data).resolve() if args.data else default_sample_data(Path(tmp))
-        truth = json.loads((data / "truth.json").read_text(encoding="utf-8"))
+        if truth is None:
+            truth = _load_truth(data)
 
         # 1. index -------------------------------------------------------------------------
         from ..io import index_archive

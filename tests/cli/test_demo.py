@@ -172,3 +172,19 @@ def test_demo_twice_into_one_folder_keeps_foreign_files_and_lists_only_its_own(t
     assert sorted(json.loads((out / MARKER).read_text())["files"]) == sorted(
         p.relative_to(out).as_posix() for p in out.rglob("*")
         if p.is_file() and p.name not in (MARKER, "my_results.csv", "unrelated.csv", "dm.csv"))
+
+
+def test_demo_data_a_time_point_folder_says_to_pass_the_study(tmp_path: Path) -> None:
+    """``--data sample_data/liver_phantom/baseline`` (a time point, with its own truth.json) gave
+    ``KeyError: 'timepoints'``: a DemoError names the study folder to pass, and --out is untouched."""
+    study = REPO / "sample_data" / "liver_phantom"
+    out = tmp_path / "out"
+    proc = _demo("--data", str(study / "baseline"), "--out", str(out))
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and "KeyError" not in proc.stderr, proc.stderr
+    assert "DemoError" in proc.stderr and "one time point ('baseline')" in proc.stderr, proc.stderr
+    assert f"--data {study}" in proc.stderr, proc.stderr
+    assert not out.exists()
+    proc = _demo("--data", str(tmp_path), "--out", str(out))  # no truth.json at all
+    assert proc.returncode == 2 and "holds no truth.json" in proc.stderr, proc.stderr
+    assert not out.exists()
