@@ -1,8 +1,9 @@
 """``hcc-imaging demo``: the main job on the bundled sample data, end to end.
 
 1. **index** the sample archive header-only (patients / studies / series, contrast phase);
-2. **click-to-segment** every measurable lesion from one seed point, on the four phases,
-   plus its viable (arterially enhancing) part, and compare with the committed masks (Dice,
+2. **click-to-segment** every measurable lesion from one seed point, on the four phases (a
+   treated lesion with only a reactive rim is clicked in its dark core, in rind mode), plus its
+   viable (arterially enhancing) part, and compare with the committed masks (Dice,
    long axis);
 3. **batch**: the same pipeline ``hcc-imaging batch`` runs (Dask LocalCluster) — load, masks,
    measure, read document, assess RECIST 1.1 / mRECIST / EASL / WHO / RECICL / iRECIST — with
@@ -38,8 +39,6 @@ MARKER = ".hcc-imaging-demo.json"
 
 class DemoError(HccImagingError, ValueError):
     """``hcc-imaging demo`` cannot run as asked (output folder not the demo's, not a sample study)."""
-
-_MEASURABLE_KINDS = {"typical_hcc", "necrotic_hcc", "post_tace_lipiodol", "ablated_rim", "infiltrative"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -154,6 +153,7 @@ def _click_to_segment(tp_dir: Path, truth: dict[str, Any]) -> list[dict[str, Any
     from ..io import load_study
     from ..io.masks import load_mask
     from ..measure import measure_lesion
+    from ..phantoms import LesionKind
     from ..segment.lesion import segment_lesion
     from ..segment.viable import viable_mask
     from ..volume import LabelVolume, Phase
@@ -162,14 +162,20 @@ def _click_to_segment(tp_dir: Path, truth: dict[str, Any]) -> list[dict[str, Any
     ref = vols[Phase.PORTAL_VENOUS] if Phase.PORTAL_VENOUS in vols else next(iter(vols.values()))
     expert = load_mask(tp_dir / "masks" / "lesions.nii.gz", reference=ref)
     expert_viable = load_mask(tp_dir / "masks" / "viable.nii.gz", reference=ref)
+    # the phantom's kinds of measurable liver lesion (the node, the thrombus and ascites are not clicked)
+    measurable = {LesionKind.TYPICAL_HCC, LesionKind.NECROTIC_HCC, LesionKind.POST_TACE, LesionKind.RIM_ONLY,
+                  LesionKind.INFILTRATIVE}
     rows = []
     for lid, t in sorted(truth["lesions"].items()):
-        if t.get("kind") not in _MEASURABLE_KINDS or "seed_lps" not in t:
+        if t.get("kind") not in measurable or "seed_lps" not in t:
             continue
+        # a treated lesion with only a reactive rim is clicked in its dark core, in rind mode, as a
+        # reader does in napari (segment_lesion's rind=True)
+        rind = t["kind"] == LesionKind.RIM_ONLY
         t0 = time.perf_counter()
         try:
             # one click at the lesion (the truth's seed point), as a reader would click in napari
-            res = segment_lesion(vols, seed_lps=t["seed_lps"], lesion_id=lid, label=int(t["label"]))
+            res = segment_lesion(vols, seed_lps=t["seed_lps"], lesion_id=lid, label=int(t["label"]), rind=rind)
         except HccImagingError as err:  # one lesion that cannot be segmented never stops the demo
             rows.append({"lesion_id": lid, "kind": t["kind"], "error": f"{type(err).__name__}: {err}"})
             continue
@@ -188,6 +194,7 @@ def _click_to_segment(tp_dir: Path, truth: dict[str, Any]) -> list[dict[str, Any
             {
                 "lesion_id": lid,
                 "kind": t["kind"],
+                "rind": rind,
                 "phase_used": str(res.phase),
                 "segment_s": round(seg_s, 3),
                 "dice_vs_mask": round(_dice(labels.array == int(t["label"]), expert.array == int(t["label"])), 3),

@@ -32,6 +32,17 @@ def test_demo_runs_end_to_end_and_matches_the_truth(tmp_path: Path) -> None:
     assert segmented, "no lesion was segmented"
     typical = [r for r in segmented if r["kind"] in ("typical_hcc", "necrotic_hcc", "post_tace_lipiodol")]
     assert typical and all(r["dice_vs_mask"] >= 0.95 for r in typical), typical
+    # every measurable liver lesion of the truth is clicked, the rim-only ones too (baseline L4, fu1 L1
+    # and L4: the demo looked for a kind "ablated_rim" the phantom does not have, and skipped them);
+    # clicked in their dark core (rind mode), they have no viable part: fu1 L1 is mRECIST's CR lesion
+    clicked = {(r["timepoint"], r["lesion_id"]) for r in summary["click_to_segment"]}
+    kinds = {"typical_hcc", "necrotic_hcc", "post_tace_lipiodol", "rim_only", "infiltrative"}
+    assert clicked == {(tp, lid) for tp, t in truth["timepoints"].items()
+                       for lid, rec in t["lesions"].items() if rec["kind"] in kinds}
+    rims = [r for r in summary["click_to_segment"] if r["kind"] == "rim_only"]
+    assert {(r["timepoint"], r["lesion_id"]) for r in rims} == {("baseline", "L4"), ("fu1", "L1"), ("fu1", "L4")}
+    assert all("error" not in r and r["rind"] and r["dice_vs_mask"] >= 0.95 and r["viable_click_mm"] == 0.0
+               for r in rims), rims
 
     # 3. responses equal the ones implied by the analytic truth
     got = {(r["criterion"], r["timepoint"]): r["response"] for r in summary["responses"]}
