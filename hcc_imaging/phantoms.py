@@ -377,6 +377,42 @@ def _rotation(rotation_deg: float | ArrayLike) -> NDArray[np.float64]:
     return r
 
 
+def _check_seed(seed: object, where: str) -> int:
+    """``seed`` as an int >= 0 (what numpy's generator takes), or a PhantomError."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise PhantomError(f"{where}: seed must be an integer >= 0, got {seed!r}; pass seed=0, 1, ...")
+    return int(seed)
+
+
+def _check_nonneg(value: object, name: str, where: str, unit: str) -> float:
+    """``value`` as a finite float >= 0, or a PhantomError naming the parameter."""
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        v = float("nan")
+    if not (math.isfinite(v) and v >= 0):
+        raise PhantomError(f"{where}: {name} must be a finite number >= 0 {unit}, got {value!r}; pass {name}=0 for none.")
+    return v
+
+
+def _check_grid(shape: Sequence[int], spacing: Sequence[float], where: str) -> tuple[tuple[int, int, int], NDArray[np.float64]]:
+    """(shape, spacing) as 3 ints >= 1 and 3 finite floats > 0 mm, or a PhantomError."""
+    try:
+        shp = tuple(int(v) for v in shape)
+        ok_shape = len(shp) == 3 and all(v >= 1 and v == f for v, f in zip(shp, shape, strict=True))
+    except (TypeError, ValueError):
+        ok_shape = False
+    if not ok_shape:
+        raise PhantomError(f"{where}: shape must be 3 integers >= 1 (slice, row, col), got {shape!r}.")
+    try:
+        sp = np.asarray(spacing, float)
+    except (TypeError, ValueError):
+        sp = np.full(1, np.nan)
+    if sp.shape != (3,) or not bool(np.all(np.isfinite(sp) & (sp > 0))):
+        raise PhantomError(f"{where}: spacing must be 3 finite numbers > 0 mm (slice, row, col), got {spacing!r}.")
+    return shp, sp  # type: ignore[return-value]
+
+
 def ellipsoid_lesion(
     radii_mm: Sequence[float],
     spacing: Sequence[float],
@@ -447,6 +483,8 @@ def ellipsoid_lesion(
         )
     mask = _mask_ellipsoid(geom0, ell)
     img = np.where(mask, inside_hu, outside_hu).astype(np.float64)
+    noise_sd_hu = _check_nonneg(noise_sd_hu, "noise_sd_hu", "ellipsoid_lesion", "HU")
+    seed = _check_seed(seed, "ellipsoid_lesion")
     if noise_sd_hu > 0:
         img = img + np.random.default_rng(seed).normal(0.0, noise_sd_hu, size=shp)
     vol = Volume(array=np.rint(img).astype(np.int16), geometry=geom0, modality=Modality.CT)
@@ -807,8 +845,12 @@ def make_study(
 
     if timepoint not in TIMEPOINTS:
         raise PhantomError(f"unknown timepoint {timepoint!r}; make_study knows {list(TIMEPOINTS)} (timepoint=...).")
-    shp = tuple(int(v) for v in shape)
-    sp = np.asarray(spacing, float)
+    seed = _check_seed(seed, "make_study")
+    noise_sd_hu = _check_nonneg(noise_sd_hu, "noise_sd_hu", "make_study", "HU")
+    psf_sigma_mm = _check_nonneg(psf_sigma_mm, "psf_sigma_mm", "make_study", "mm")
+    shp, sp = _check_grid(shape, spacing, "make_study")
+    if not (isinstance(patient_id, str) and patient_id.strip()):
+        raise PhantomError(f"make_study: patient_id must be a non-empty string, got {patient_id!r}.")
     origin = -(np.asarray(shp, float) - 1) / 2 * sp
     # axes (slice, row, col) = (z, y, x): origin in LPS is reversed
     geom = Geometry(shape=shp, spacing=tuple(sp), origin=tuple(origin[::-1]), direction=AXIAL_DIRECTION)  # type: ignore[arg-type]
@@ -1222,13 +1264,38 @@ def write_longitudinal(
     ``truth.json`` holds ``{"patient_id", "timepoints": {tp: truth}, "expected": ...}`` where
     ``expected`` is :func:`expected_responses`.  Each time point folder also gets its own
     ``truth.json`` and, with ``masks=True``, ``masks/{lesions,viable,liver}.nii.gz``.
+
+    Every argument is checked, and every time point built, before anything is written.
+
+    Raises
+    ------
+    PhantomError
+        ``timepoints`` empty, not starting with ``"baseline"``, with an unknown or repeated time
+        point or out of order; a parameter :func:`make_study` refuses.
     """
+    if isinstance(timepoints, str):
+        timepoints = (timepoints,)
+    tps = list(timepoints)
+    unknown = [t for t in tps if t not in TIMEPOINTS]
+    if unknown:
+        raise PhantomError(f"write_longitudinal: unknown time point(s) {unknown}; known: {list(TIMEPOINTS)} (timepoints=...).")
+    if not tps or tps[0] != "baseline":
+        raise PhantomError(
+            f"write_longitudinal: timepoints must start with 'baseline' (the responses are measured from it), "
+            f"got {tps}; e.g. timepoints=('baseline', 'fu1')."
+        )
+    if len(set(tps)) != len(tps) or tps != sorted(tps, key=TIMEPOINTS.__getitem__):
+        raise PhantomError(
+            f"write_longitudinal: timepoints must be distinct and in time order {list(TIMEPOINTS)}, got {tps}."
+        )
+    # every time point built (and so every parameter checked) before the first file is written
+    studies = [make_study(seed, tp, shape=shape, spacing=spacing, noise_sd_hu=noise_sd_hu, patient_id=patient_id)
+               for tp in tps]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     truths = []
     written: dict[str, Any] = {}
-    for tp in timepoints:
-        st = make_study(seed, tp, shape=shape, spacing=spacing, noise_sd_hu=noise_sd_hu, patient_id=patient_id)
+    for tp, st in zip(tps, studies, strict=True):
         written[tp] = st.write_dicom(out / tp, transfer_syntax=transfer_syntax, masks=masks, patient_id=patient_id)
         truths.append({**st.truth, "dicom": {**st.truth["dicom"], "patient_id": patient_id}})
     doc = {
