@@ -90,6 +90,8 @@ INFILTRATIVE_BLUR_MM: float = 3.0
 #: Pseudonymous patient identifiers written to DICOM (never real names).
 PATIENT_ID: str = "PHANTOM-001"
 PATIENT_NAME: str = "PHANTOM^LIVER"
+#: Default noise of :func:`make_study` / :func:`write_longitudinal` (SD, HU).
+_DEFAULT_NOISE_SD_HU = 15.0
 
 #: HU per tissue and phase (pre_contrast, arterial, portal_venous, delayed).  Liver, aorta and
 #: portal vein follow the values typical of 4-phase CT (liver ~55 unenhanced, peak ~100-110 in
@@ -375,6 +377,42 @@ def _rotation(rotation_deg: float | ArrayLike) -> NDArray[np.float64]:
     return r
 
 
+def _check_seed(seed: object, where: str) -> int:
+    """``seed`` as an int >= 0 (what numpy's generator takes), or a PhantomError."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise PhantomError(f"{where}: seed must be an integer >= 0, got {seed!r}; pass seed=0, 1, ...")
+    return int(seed)
+
+
+def _check_nonneg(value: object, name: str, where: str, unit: str) -> float:
+    """``value`` as a finite float >= 0, or a PhantomError naming the parameter."""
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        v = float("nan")
+    if not (math.isfinite(v) and v >= 0):
+        raise PhantomError(f"{where}: {name} must be a finite number >= 0 {unit}, got {value!r}; pass {name}=0 for none.")
+    return v
+
+
+def _check_grid(shape: Sequence[int], spacing: Sequence[float], where: str) -> tuple[tuple[int, int, int], NDArray[np.float64]]:
+    """(shape, spacing) as 3 ints >= 1 and 3 finite floats > 0 mm, or a PhantomError."""
+    try:
+        shp = tuple(int(v) for v in shape)
+        ok_shape = len(shp) == 3 and all(v >= 1 and v == f for v, f in zip(shp, shape, strict=True))
+    except (TypeError, ValueError):
+        ok_shape = False
+    if not ok_shape:
+        raise PhantomError(f"{where}: shape must be 3 integers >= 1 (slice, row, col), got {shape!r}.")
+    try:
+        sp = np.asarray(spacing, float)
+    except (TypeError, ValueError):
+        sp = np.full(1, np.nan)
+    if sp.shape != (3,) or not bool(np.all(np.isfinite(sp) & (sp > 0))):
+        raise PhantomError(f"{where}: spacing must be 3 finite numbers > 0 mm (slice, row, col), got {spacing!r}.")
+    return shp, sp  # type: ignore[return-value]
+
+
 def ellipsoid_lesion(
     radii_mm: Sequence[float],
     spacing: Sequence[float],
@@ -445,6 +483,8 @@ def ellipsoid_lesion(
         )
     mask = _mask_ellipsoid(geom0, ell)
     img = np.where(mask, inside_hu, outside_hu).astype(np.float64)
+    noise_sd_hu = _check_nonneg(noise_sd_hu, "noise_sd_hu", "ellipsoid_lesion", "HU")
+    seed = _check_seed(seed, "ellipsoid_lesion")
     if noise_sd_hu > 0:
         img = img + np.random.default_rng(seed).normal(0.0, noise_sd_hu, size=shp)
     vol = Volume(array=np.rint(img).astype(np.int16), geometry=geom0, modality=Modality.CT)
@@ -613,14 +653,17 @@ class PhantomStudy:
         *,
         transfer_syntax: str = "1.2.840.10008.1.2.1",
         masks: bool = False,
-        patient_id: str = PATIENT_ID,
+        patient_id: str | None = None,
     ) -> dict[str, Any]:
         """Write one DICOM series per phase into ``out_dir/<phase>/`` plus ``truth.json``.
 
         Parameters
         ----------
-        patient_id : str
-            PatientID written (pseudonymous; default ``PHANTOM-001``).
+        patient_id : str, optional
+            PatientID written (pseudonymous; default: the study's, ``make_study(patient_id=...)``,
+            ``PHANTOM-001`` unless set).  Another patient's study gets its own UIDs (study, series,
+            frame of reference, SOP instances), derived from the study's and this id, so two phantom
+            "patients" written from one study are never taken for copies of one another.
         transfer_syntax : str
             Passed to :func:`hcc_imaging.io.write.write_series`.
         masks : bool
@@ -633,9 +676,11 @@ class PhantomStudy:
         """
         from .io.write import write_series
 
+        own_id = str(self.truth["dicom"].get("patient_id", PATIENT_ID))
+        patient_id = own_id if patient_id is None else patient_id
+        ids = self.truth["dicom"] if patient_id == own_id else _ids_for_patient(self.truth["dicom"], patient_id)
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        ids = self.truth["dicom"]
         series_out: dict[str, Any] = {}
         for n, phase in enumerate(STUDY_PHASES):
             desc, acq_time, _ = _PHASE_INFO[phase]
@@ -695,20 +740,41 @@ def _r1(x: float) -> float:
     return float(Fraction(round(x * 10), 10))
 
 
-def _study_ids(seed: int, timepoint: str) -> dict[str, Any]:
+def _study_ids(seed: int, timepoint: str, variant: Sequence[str] = (), patient_id: str = PATIENT_ID) -> dict[str, Any]:
+    """UIDs and date of one time point.  ``variant``: the non-default parameters that change the
+    image (``"noise_sd_hu=40.0"`` ...), part of every UID's entropy; with none (the default phantom,
+    the committed sample) the UIDs are those of ``(seed, timepoint)`` alone, as they always were."""
     from .io.write import deterministic_uid
 
     day = TIMEPOINTS[timepoint]
     import datetime as _dt
 
     date = (_dt.date(*_BASE_DATE) + _dt.timedelta(days=day)).strftime("%Y%m%d")
-    return {
+    v = tuple(variant)
+    ids = {
         "patient_id": PATIENT_ID,
-        "study_instance_uid": deterministic_uid("study", seed, timepoint),
-        "frame_of_reference_uid": deterministic_uid("for", seed, timepoint),
-        "series": {str(p): deterministic_uid("series", seed, timepoint, str(p)) for p in STUDY_PHASES},
+        "study_instance_uid": deterministic_uid("study", seed, timepoint, *v),
+        "frame_of_reference_uid": deterministic_uid("for", seed, timepoint, *v),
+        "series": {str(p): deterministic_uid("series", seed, timepoint, str(p), *v) for p in STUDY_PHASES},
         "study_date": date,
         "day_offset": day,
+    }
+    return ids if patient_id == PATIENT_ID else _ids_for_patient(ids, patient_id)
+
+
+def _ids_for_patient(ids: Mapping[str, Any], patient_id: str) -> dict[str, Any]:
+    """``ids`` (of :func:`_study_ids`) for another patient: every UID derived from it and the id."""
+    from .io.write import deterministic_uid
+
+    def uid(u: str) -> str:
+        return deterministic_uid("patient", patient_id, u)
+
+    return {
+        **ids,
+        "patient_id": patient_id,
+        "study_instance_uid": uid(ids["study_instance_uid"]),
+        "frame_of_reference_uid": uid(ids["frame_of_reference_uid"]),
+        "series": {k: uid(u) for k, u in ids["series"].items()},
     }
 
 
@@ -718,9 +784,10 @@ def make_study(
     *,
     shape: Sequence[int] = DEFAULT_SHAPE,
     spacing: Sequence[float] = DEFAULT_SPACING_MM,
-    noise_sd_hu: float = 15.0,
+    noise_sd_hu: float = _DEFAULT_NOISE_SD_HU,
     psf_sigma_mm: float = PSF_SIGMA_MM,
     node_fat_mm: float = NODE_FAT_PLANE_MM,
+    patient_id: str = PATIENT_ID,
 ) -> PhantomStudy:
     """Build one time point of the multiphase liver CT phantom (deterministic in ``seed``).
 
@@ -757,6 +824,15 @@ def make_study(
         (default :data:`NODE_FAT_PLANE_MM`).  0: the node lies in soft tissue with 0-20 HU of
         contrast, the hard case of a node with no fat plane (the default before version 1.10 of
         the segmentation).  The truth (masks, diameters, responses) does not depend on it.
+    patient_id : str
+        PatientID of the study (default ``PHANTOM-001``), recorded in ``truth["dicom"]`` and
+        written by :meth:`PhantomStudy.write_dicom`.
+
+    The UIDs (study, series, frame of reference; the SOP instances written from them) derive
+    from ``seed`` and ``timepoint`` and, when not at their defaults, from ``patient_id``,
+    ``shape``, ``spacing``, ``noise_sd_hu``, ``psf_sigma_mm`` and ``node_fat_mm``: two phantoms
+    that differ in image or patient never share a UID, and the default phantom (the committed
+    sample) keeps the UIDs of ``(seed, timepoint)``.
 
     Returns
     -------
@@ -769,14 +845,29 @@ def make_study(
 
     if timepoint not in TIMEPOINTS:
         raise PhantomError(f"unknown timepoint {timepoint!r}; make_study knows {list(TIMEPOINTS)} (timepoint=...).")
-    shp = tuple(int(v) for v in shape)
-    sp = np.asarray(spacing, float)
+    seed = _check_seed(seed, "make_study")
+    noise_sd_hu = _check_nonneg(noise_sd_hu, "noise_sd_hu", "make_study", "HU")
+    psf_sigma_mm = _check_nonneg(psf_sigma_mm, "psf_sigma_mm", "make_study", "mm")
+    shp, sp = _check_grid(shape, spacing, "make_study")
+    if not (isinstance(patient_id, str) and patient_id.strip()):
+        raise PhantomError(f"make_study: patient_id must be a non-empty string, got {patient_id!r}.")
     origin = -(np.asarray(shp, float) - 1) / 2 * sp
     # axes (slice, row, col) = (z, y, x): origin in LPS is reversed
     geom = Geometry(shape=shp, spacing=tuple(sp), origin=tuple(origin[::-1]), direction=AXIAL_DIRECTION)  # type: ignore[arg-type]
     pts = _grid_points(geom, (0, 0, 0), shp)
     x, y, z = pts[..., 0], pts[..., 1], pts[..., 2]
-    ids = _study_ids(seed, timepoint)
+    variant = [
+        f"{name}={value!r}"
+        for name, value, default in (
+            ("shape", shp, DEFAULT_SHAPE),
+            ("spacing_mm", tuple(float(v) for v in sp), tuple(float(v) for v in DEFAULT_SPACING_MM)),
+            ("noise_sd_hu", float(noise_sd_hu), _DEFAULT_NOISE_SD_HU),
+            ("psf_sigma_mm", float(psf_sigma_mm), PSF_SIGMA_MM),
+            ("node_fat_mm", float(node_fat_mm), NODE_FAT_PLANE_MM),
+        )
+        if value != default
+    ]
+    ids = _study_ids(seed, timepoint, variant, patient_id=str(patient_id))
 
     tissues = list(TISSUE_HU)
     tid = {name: np.uint8(i) for i, name in enumerate(tissues)}
@@ -1163,7 +1254,7 @@ def write_longitudinal(
     timepoints: Sequence[str] = ("baseline", "fu1"),
     shape: Sequence[int] = DEFAULT_SHAPE,
     spacing: Sequence[float] = DEFAULT_SPACING_MM,
-    noise_sd_hu: float = 15.0,
+    noise_sd_hu: float = _DEFAULT_NOISE_SD_HU,
     transfer_syntax: str = "1.2.840.10008.1.2.1",
     masks: bool = True,
     patient_id: str = PATIENT_ID,
@@ -1173,13 +1264,38 @@ def write_longitudinal(
     ``truth.json`` holds ``{"patient_id", "timepoints": {tp: truth}, "expected": ...}`` where
     ``expected`` is :func:`expected_responses`.  Each time point folder also gets its own
     ``truth.json`` and, with ``masks=True``, ``masks/{lesions,viable,liver}.nii.gz``.
+
+    Every argument is checked, and every time point built, before anything is written.
+
+    Raises
+    ------
+    PhantomError
+        ``timepoints`` empty, not starting with ``"baseline"``, with an unknown or repeated time
+        point or out of order; a parameter :func:`make_study` refuses.
     """
+    if isinstance(timepoints, str):
+        timepoints = (timepoints,)
+    tps = list(timepoints)
+    unknown = [t for t in tps if t not in TIMEPOINTS]
+    if unknown:
+        raise PhantomError(f"write_longitudinal: unknown time point(s) {unknown}; known: {list(TIMEPOINTS)} (timepoints=...).")
+    if not tps or tps[0] != "baseline":
+        raise PhantomError(
+            f"write_longitudinal: timepoints must start with 'baseline' (the responses are measured from it), "
+            f"got {tps}; e.g. timepoints=('baseline', 'fu1')."
+        )
+    if len(set(tps)) != len(tps) or tps != sorted(tps, key=TIMEPOINTS.__getitem__):
+        raise PhantomError(
+            f"write_longitudinal: timepoints must be distinct and in time order {list(TIMEPOINTS)}, got {tps}."
+        )
+    # every time point built (and so every parameter checked) before the first file is written
+    studies = [make_study(seed, tp, shape=shape, spacing=spacing, noise_sd_hu=noise_sd_hu, patient_id=patient_id)
+               for tp in tps]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     truths = []
     written: dict[str, Any] = {}
-    for tp in timepoints:
-        st = make_study(seed, tp, shape=shape, spacing=spacing, noise_sd_hu=noise_sd_hu)
+    for tp, st in zip(tps, studies, strict=True):
         written[tp] = st.write_dicom(out / tp, transfer_syntax=transfer_syntax, masks=masks, patient_id=patient_id)
         truths.append({**st.truth, "dicom": {**st.truth["dicom"], "patient_id": patient_id}})
     doc = {

@@ -1,8 +1,9 @@
 """``hcc-imaging demo``: the main job on the bundled sample data, end to end.
 
 1. **index** the sample archive header-only (patients / studies / series, contrast phase);
-2. **click-to-segment** every measurable lesion from one seed point, on the four phases,
-   plus its viable (arterially enhancing) part, and compare with the committed masks (Dice,
+2. **click-to-segment** every measurable lesion from one seed point, on the four phases (a
+   treated lesion with only a reactive rim is clicked in its dark core, in rind mode), plus its
+   viable (arterially enhancing) part, and compare with the committed masks (Dice,
    long axis);
 3. **batch**: the same pipeline ``hcc-imaging batch`` runs (Dask LocalCluster) — load, masks,
    measure, read document, assess RECIST 1.1 / mRECIST / EASL / WHO / RECICL / iRECIST — with
@@ -12,19 +13,32 @@
 
 The sample data is ``sample_data/liver_phantom`` of the source tree; when hcc_imaging is
 installed without it, the same study is generated with :mod:`hcc_imaging.phantoms`.
+
+The output folder (``--out``) must be new, empty, or one an earlier demo wrote: the demo keeps
+a list of the files it wrote in ``OUT/.hcc-imaging-demo.json`` and, run again into the same
+folder, removes those files (and only those) before writing new ones.  A non-empty folder
+without that list is refused, so the demo never deletes or overwrites files it did not write.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["register", "run", "default_sample_data"]
+from ..errors import HccImagingError
 
-_MEASURABLE_KINDS = {"typical_hcc", "necrotic_hcc", "post_tace_lipiodol", "ablated_rim", "infiltrative"}
+__all__ = ["register", "run", "default_sample_data", "DemoError", "MARKER"]
+
+#: The demo's record of the files it wrote into ``--out`` (relative POSIX paths).
+MARKER = ".hcc-imaging-demo.json"
+
+
+class DemoError(HccImagingError, ValueError):
+    """``hcc-imaging demo`` cannot run as asked (output folder not the demo's, not a sample study)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -52,6 +66,78 @@ def default_sample_data(tmp_root: Path) -> Path:
     return out
 
 
+def _files_under(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if p.is_file() or p.is_symlink()}
+
+
+def _write_marker(out: Path, files: list[str], *, complete: bool) -> None:
+    from .._atomic import atomic_write_text
+
+    doc = {"written_by": "hcc-imaging demo", "complete": complete, "files": files}
+    atomic_write_text(out / MARKER, json.dumps(doc, indent=1) + "\n")
+
+
+def _prepare_out(out: Path) -> set[Path]:
+    """Make ``out`` ready for the demo; return the files in it that the demo did not write.
+
+    ``out`` may be new, empty, or the folder of an earlier, finished demo run: the files that run
+    listed in :data:`MARKER` are removed (folders left empty by that too), nothing else.
+
+    Raises
+    ------
+    DemoError
+        ``out`` is a file; holds files but no :data:`MARKER` (not the demo's folder); holds the
+        marker of a run that did not finish (which files it wrote is not known).
+    """
+    marker = out / MARKER
+    if out.exists() and not out.is_dir():
+        raise DemoError(f"--out {out} is a file, not a folder. Give a new or empty folder: --out DIR.")
+    if marker.is_file():
+        try:
+            doc = json.loads(marker.read_text(encoding="utf-8"))
+            listed = [str(f) for f in doc["files"]]
+            complete = bool(doc["complete"])
+        except (ValueError, KeyError, TypeError) as err:
+            raise DemoError(
+                f"--out {out}: its demo record {MARKER} cannot be read ({err}), so which files an earlier "
+                f"demo wrote there is not known. Remove the folder yourself or choose another: --out DIR."
+            ) from None
+        if not complete:
+            raise DemoError(
+                f"--out {out}: an earlier demo run into this folder did not finish ({MARKER} lists no files), "
+                "so which files it wrote is not known and none is removed. Remove the folder yourself "
+                "(or what the demo wrote in it: batch/, tables/, sdtm/, report/) or choose another: --out DIR."
+            )
+        root = out.resolve()
+        dirs: set[Path] = set()
+        for rel in listed:
+            p = Path(os.path.normpath(root / rel))  # "..", not links: the file itself is removed
+            if root not in p.parents:  # a record edited by hand: never leave the folder
+                continue
+            if p.is_file() or p.is_symlink():
+                p.unlink()
+            dirs.update(d for d in p.parents if root in d.parents)
+        for d in sorted(dirs, key=lambda d: len(d.parts), reverse=True):
+            if d.is_dir() and not any(d.iterdir()):
+                d.rmdir()
+    elif out.is_dir() and any(out.iterdir()):
+        names = sorted(p.name for p in out.iterdir())
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        raise DemoError(
+            f"--out {out} is not empty ({shown}) and was not written by hcc-imaging demo (no {MARKER}); "
+            "the demo writes batch/, tables/, sdtm/ and report/ there and would mix with or replace those "
+            "files. Choose a new or empty folder: --out DIR."
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    _write_marker(out, [], complete=False)  # before any output: a run cut short is recognised
+    return _files_under(out)
+
+
+def _written(out: Path, before: set[Path]) -> list[Path]:
+    """The files in ``out`` the demo wrote in this run (not there before it, not the marker)."""
+    return sorted(p for p in _files_under(out) - before if p.name != MARKER or p.parent != out)
+
+
 def _dice(a: Any, b: Any) -> float:
     import numpy as np
 
@@ -67,6 +153,7 @@ def _click_to_segment(tp_dir: Path, truth: dict[str, Any]) -> list[dict[str, Any
     from ..io import load_study
     from ..io.masks import load_mask
     from ..measure import measure_lesion
+    from ..phantoms import LesionKind
     from ..segment.lesion import segment_lesion
     from ..segment.viable import viable_mask
     from ..volume import LabelVolume, Phase
@@ -75,14 +162,20 @@ def _click_to_segment(tp_dir: Path, truth: dict[str, Any]) -> list[dict[str, Any
     ref = vols[Phase.PORTAL_VENOUS] if Phase.PORTAL_VENOUS in vols else next(iter(vols.values()))
     expert = load_mask(tp_dir / "masks" / "lesions.nii.gz", reference=ref)
     expert_viable = load_mask(tp_dir / "masks" / "viable.nii.gz", reference=ref)
+    # the phantom's kinds of measurable liver lesion (the node, the thrombus and ascites are not clicked)
+    measurable = {LesionKind.TYPICAL_HCC, LesionKind.NECROTIC_HCC, LesionKind.POST_TACE, LesionKind.RIM_ONLY,
+                  LesionKind.INFILTRATIVE}
     rows = []
     for lid, t in sorted(truth["lesions"].items()):
-        if t.get("kind") not in _MEASURABLE_KINDS or "seed_lps" not in t:
+        if t.get("kind") not in measurable or "seed_lps" not in t:
             continue
+        # a treated lesion with only a reactive rim is clicked in its dark core, in rind mode, as a
+        # reader does in napari (segment_lesion's rind=True)
+        rind = t["kind"] == LesionKind.RIM_ONLY
         t0 = time.perf_counter()
         try:
             # one click at the lesion (the truth's seed point), as a reader would click in napari
-            res = segment_lesion(vols, seed_lps=t["seed_lps"], lesion_id=lid, label=int(t["label"]))
+            res = segment_lesion(vols, seed_lps=t["seed_lps"], lesion_id=lid, label=int(t["label"]), rind=rind)
         except HccImagingError as err:  # one lesion that cannot be segmented never stops the demo
             rows.append({"lesion_id": lid, "kind": t["kind"], "error": f"{type(err).__name__}: {err}"})
             continue
@@ -101,6 +194,7 @@ def _click_to_segment(tp_dir: Path, truth: dict[str, Any]) -> list[dict[str, Any
             {
                 "lesion_id": lid,
                 "kind": t["kind"],
+                "rind": rind,
                 "phase_used": str(res.phase),
                 "segment_s": round(seg_s, 3),
                 "dice_vs_mask": round(_dice(labels.array == int(t["label"]), expert.array == int(t["label"])), 3),
@@ -115,7 +209,48 @@ def _click_to_segment(tp_dir: Path, truth: dict[str, Any]) -> list[dict[str, Any
     return rows
 
 
+def _load_truth(data: Path) -> dict[str, Any]:
+    """The ``truth.json`` of a sample *study* folder (the one holding ``baseline/``, ``fu1/`` ...).
+
+    Raises
+    ------
+    DemoError
+        ``data`` does not exist, has no ``truth.json``, or is one time point of a sample study
+        (its own ``truth.json`` has no ``timepoints``) or not a sample study at all.
+    """
+    fix = "Pass the sample study folder, the one holding truth.json, baseline/ and fu1/ (e.g. --data sample_data/liver_phantom)."
+    if not data.is_dir():
+        raise DemoError(f"--data {data} is not a folder. {fix}")
+    path = data / "truth.json"
+    if not path.is_file():
+        raise DemoError(f"--data {data} holds no truth.json, so the demo has no truth to compare with. {fix}")
+    try:
+        truth = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise DemoError(f"{path} is not valid JSON ({err}). {fix}") from None
+    if not isinstance(truth, dict) or not isinstance(truth.get("timepoints"), dict):
+        if isinstance(truth, dict) and "timepoint" in truth:
+            raise DemoError(
+                f"--data {data} is one time point ({truth['timepoint']!r}) of a sample study, not the study: "
+                f"its truth.json has no 'timepoints'. Pass the study folder, the one holding it: --data {data.parent}"
+            )
+        raise DemoError(f"{path} is not the truth of a sample study (no 'timepoints' section). {fix}")
+    return truth
+
+
 def run(args: argparse.Namespace) -> int:
+    # a wrong --data is reported before --out is touched
+    truth = _load_truth(Path(args.data).resolve()) if args.data else None
+    out = Path(args.out).resolve()
+    before = _prepare_out(out)
+    try:
+        return _run(args, out, before, truth)
+    finally:
+        # what this run wrote, also when it stopped part-way: a next run removes exactly that
+        _write_marker(out, [p.relative_to(out).as_posix() for p in _written(out, before)], complete=True)
+
+
+def _run(args: argparse.Namespace, out: Path, before: set[Path], truth: dict[str, Any] | None) -> int:
     import tempfile
 
     from rich.console import Console
@@ -124,12 +259,11 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=args.json)
     if not console.is_terminal:
         console = Console(stderr=args.json, width=160)
-    out = Path(args.out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {"out": str(out)}
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(args.data).resolve() if args.data else default_sample_data(Path(tmp))
-        truth = json.loads((data / "truth.json").read_text(encoding="utf-8"))
+        if truth is None:
+            truth = _load_truth(data)
 
         # 1. index -------------------------------------------------------------------------
         from ..io import index_archive
@@ -184,11 +318,7 @@ def run(args: argparse.Namespace) -> int:
         from ..batch.pipeline import PipelineOptions
         from ..batch.runner import run_batch
 
-        batch_dir = out / "batch"
-        if batch_dir.exists():
-            import shutil
-
-            shutil.rmtree(batch_dir)
+        batch_dir = out / "batch"  # an earlier demo's batch/ was removed by _prepare_out, nothing else
         opts = PipelineOptions(criteria=("recist1.1", "mrecist", "easl", "who", "recicl", "irecist"), export_sr=True)
         t0 = time.perf_counter()
         bs = run_batch(data, batch_dir, workers=args.workers, options=opts, progress=not args.json)
@@ -200,23 +330,31 @@ def run(args: argparse.Namespace) -> int:
         from ..response import ReadDocument
 
         pid = truth["patient_id"]
-        read_path = next((batch_dir / "reads").glob("*.json"))
+        from ..batch.resume import patient_file_stem
+
+        read_path = batch_dir / "reads" / f"{patient_file_stem(pid)}.json"
         ass_path = batch_dir / "assessments" / read_path.name
         doc = ReadDocument.from_json(read_path)
         assessment = json.loads(ass_path.read_text(encoding="utf-8"))
-        files: dict[str, Any] = {
-            "seg": sorted(str(p) for p in (batch_dir / "seg").glob("*.dcm")),
-            "sr": sorted(str(p) for p in (batch_dir / "sr").glob("*.dcm")),
-        }
         write_tables(doc, out / "tables", assessments=assessment)
-        files["tables"] = sorted(str(p) for p in (out / "tables").rglob("*") if p.is_file())
         write_sdtm(doc, out / "sdtm", assessments=assessment)
-        files["sdtm"] = sorted(str(p) for p in (out / "sdtm").glob("*.csv"))
         images = {}
         for tp_id, tp in zip([t.id for t in doc.timepoints], truth["timepoints"], strict=False):
             images[tp_id] = load_series(data / tp / "arterial")
         report = write_report(doc, out / "report" / f"{pid}.html", assessment=assessment, images=images)
-        files["report"] = str(report)
+        # only what this run wrote (files the folder held before are not the demo's outputs)
+        written = _written(out, before)
+
+        def under(folder: Path, suffix: str = "") -> list[str]:
+            return [str(p) for p in written if folder in p.parents and p.name.endswith(suffix)]
+
+        files: dict[str, Any] = {
+            "seg": under(batch_dir / "seg", ".dcm"),
+            "sr": under(batch_dir / "sr", ".dcm"),
+            "tables": under(out / "tables"),
+            "sdtm": under(out / "sdtm", ".csv"),
+            "report": str(report),
+        }
         summary["files"] = files
 
         # 5. response summary vs truth ---------------------------------------------------------

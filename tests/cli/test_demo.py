@@ -32,6 +32,17 @@ def test_demo_runs_end_to_end_and_matches_the_truth(tmp_path: Path) -> None:
     assert segmented, "no lesion was segmented"
     typical = [r for r in segmented if r["kind"] in ("typical_hcc", "necrotic_hcc", "post_tace_lipiodol")]
     assert typical and all(r["dice_vs_mask"] >= 0.95 for r in typical), typical
+    # every measurable liver lesion of the truth is clicked, the rim-only ones too (baseline L4, fu1 L1
+    # and L4: the demo looked for a kind "ablated_rim" the phantom does not have, and skipped them);
+    # clicked in their dark core (rind mode), they have no viable part: fu1 L1 is mRECIST's CR lesion
+    clicked = {(r["timepoint"], r["lesion_id"]) for r in summary["click_to_segment"]}
+    kinds = {"typical_hcc", "necrotic_hcc", "post_tace_lipiodol", "rim_only", "infiltrative"}
+    assert clicked == {(tp, lid) for tp, t in truth["timepoints"].items()
+                       for lid, rec in t["lesions"].items() if rec["kind"] in kinds}
+    rims = [r for r in summary["click_to_segment"] if r["kind"] == "rim_only"]
+    assert {(r["timepoint"], r["lesion_id"]) for r in rims} == {("baseline", "L4"), ("fu1", "L1"), ("fu1", "L4")}
+    assert all("error" not in r and r["rind"] and r["dice_vs_mask"] >= 0.95 and r["viable_click_mm"] == 0.0
+               for r in rims), rims
 
     # 3. responses equal the ones implied by the analytic truth
     got = {(r["criterion"], r["timepoint"]): r["response"] for r in summary["responses"]}
@@ -85,3 +96,106 @@ def test_demo_runs_end_to_end_and_matches_the_truth(tmp_path: Path) -> None:
                 assert {str(item.TrackingUID)} == sr_uids[str(item.SegmentLabel)], (f, item.SegmentLabel)
                 n += 1
     assert n >= 2 * 2
+
+
+def _demo(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hcc_imaging.cli", "demo", *args],
+                          capture_output=True, text=True, timeout=600, cwd=REPO)
+
+
+def test_demo_refuses_a_non_empty_folder_it_did_not_write(tmp_path: Path) -> None:
+    """``demo --out DIR`` deleted ``DIR/batch`` without a word (a user's results in it were lost):
+    a non-empty folder without the demo's record is refused, before anything is written."""
+    from hcc_imaging.commands.demo import MARKER
+
+    out = tmp_path / "results"
+    (out / "batch").mkdir(parents=True)
+    (out / "batch" / "my_results.csv").write_text("my precious results\n")
+    proc = _demo("--out", str(out), "--json")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "DemoError" in proc.stderr and "is not empty" in proc.stderr and MARKER in proc.stderr, proc.stderr
+    assert "--out DIR" in proc.stderr
+    assert proc.stdout == ""
+    assert (out / "batch" / "my_results.csv").read_text() == "my precious results\n"
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["batch", "batch/my_results.csv"]
+
+
+def test_demo_rerun_removes_only_the_files_the_earlier_run_listed(tmp_path: Path) -> None:
+    """Into a folder of an earlier demo, the files that run recorded are removed, the rest kept;
+    a run that did not finish (the record says so) is refused: which files it wrote is unknown."""
+    from hcc_imaging.commands.demo import MARKER, DemoError, _prepare_out
+
+    out = tmp_path / "demo"
+    for rel in ("batch/store/a.json", "batch/seg/x.dcm", "tables/lesions.csv", "report/P.html"):
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_text("old demo output")
+    (out / "batch" / "mine.txt").write_text("the user's")
+    (out / "notes.md").write_text("the user's")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not in the folder")
+    listed = ["batch/store/a.json", "batch/seg/x.dcm", "tables/lesions.csv", "report/P.html", "../outside.txt"]
+    (out / MARKER).write_text(json.dumps({"complete": True, "files": listed}))
+    before = _prepare_out(out)
+    left = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    assert left == [MARKER, "batch", "batch/mine.txt", "notes.md"], left  # emptied folders removed too
+    assert outside.read_text() == "not in the folder"  # a record never reaches outside the folder
+    assert {p.name for p in before} == {MARKER, "mine.txt", "notes.md"}
+    assert json.loads((out / MARKER).read_text())["complete"] is False  # until this run finishes
+    with pytest.raises(DemoError, match="did not finish"):
+        _prepare_out(out)
+    assert (out / "batch" / "mine.txt").is_file() and (out / "notes.md").is_file()
+    (out / MARKER).write_text("{not json")
+    with pytest.raises(DemoError, match="cannot be read"):
+        _prepare_out(out)
+    (tmp_path / "empty").mkdir()
+    assert {p.name for p in _prepare_out(tmp_path / "empty")} == {MARKER}
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(DemoError, match="is a file"):
+        _prepare_out(tmp_path / "afile")
+
+
+@pytest.mark.slow
+def test_demo_twice_into_one_folder_keeps_foreign_files_and_lists_only_its_own(tmp_path: Path) -> None:
+    """The README's first command reruns the demo into ./demo_out: that works, an earlier run's
+    outputs are replaced, a file someone put in the folder between the runs stays and is not
+    listed as a demo output (the JSON listed whatever ``tables/`` and ``sdtm/`` held)."""
+    from hcc_imaging.commands.demo import MARKER
+
+    out = tmp_path / "demo"
+    first = _demo("--out", str(out), "--json")
+    assert first.returncode == 0, first.stderr[-3000:]
+    rec = json.loads((out / MARKER).read_text())
+    assert rec["complete"] is True
+    on_disk = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.name != MARKER)
+    assert rec["files"] == on_disk
+    for rel in ("batch/my_results.csv", "tables/unrelated.csv", "sdtm/dm.csv"):
+        (out / rel).write_text("not the demo's\n")
+    second = _demo("--out", str(out), "--json")
+    assert second.returncode == 0, second.stderr[-3000:]
+    files = json.loads(second.stdout)["files"]
+    listed = [*files["seg"], *files["sr"], *files["tables"], *files["sdtm"], files["report"]]
+    assert not [f for f in listed if "not the demo" in Path(f).read_text(errors="replace")[:40]], listed
+    assert not {"my_results.csv", "unrelated.csv", "dm.csv"} & {Path(f).name for f in listed}
+    for rel in ("batch/my_results.csv", "tables/unrelated.csv", "sdtm/dm.csv"):
+        assert (out / rel).read_text() == "not the demo's\n", rel
+    assert files["seg"] and files["sr"] and files["sdtm"] and files["tables"]
+    assert all(Path(f).is_file() for f in listed)
+    assert sorted(json.loads((out / MARKER).read_text())["files"]) == sorted(
+        p.relative_to(out).as_posix() for p in out.rglob("*")
+        if p.is_file() and p.name not in (MARKER, "my_results.csv", "unrelated.csv", "dm.csv"))
+
+
+def test_demo_data_a_time_point_folder_says_to_pass_the_study(tmp_path: Path) -> None:
+    """``--data sample_data/liver_phantom/baseline`` (a time point, with its own truth.json) gave
+    ``KeyError: 'timepoints'``: a DemoError names the study folder to pass, and --out is untouched."""
+    study = REPO / "sample_data" / "liver_phantom"
+    out = tmp_path / "out"
+    proc = _demo("--data", str(study / "baseline"), "--out", str(out))
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and "KeyError" not in proc.stderr, proc.stderr
+    assert "DemoError" in proc.stderr and "one time point ('baseline')" in proc.stderr, proc.stderr
+    assert f"--data {study}" in proc.stderr, proc.stderr
+    assert not out.exists()
+    proc = _demo("--data", str(tmp_path), "--out", str(out))  # no truth.json at all
+    assert proc.returncode == 2 and "holds no truth.json" in proc.stderr, proc.stderr
+    assert not out.exists()

@@ -130,3 +130,58 @@ def test_write_errors(tmp_path, kwargs, match) -> None:
         vol = Volume(array=vol.array, geometry=vol.geometry, modality=kwargs["modality"])
     with pytest.raises(DicomWriteError, match=match):
         _write(vol, tmp_path, kwargs.get("ts", EXPLICIT))
+
+
+#: A small grid covering the phantom anatomy (as tests/batch), so the archives below stay fast.
+_SMALL = {"shape": (30, 64, 64), "spacing": (4.5, 5.5, 5.5)}
+
+
+def _uids(root: Path) -> set[str]:
+    uids = set()
+    for f in root.rglob("*.dcm"):
+        ds = pydicom.dcmread(f, stop_before_pixels=True)
+        uids |= {ds.SOPInstanceUID, ds.SeriesInstanceUID, ds.StudyInstanceUID, ds.FrameOfReferenceUID}
+    return uids
+
+
+def test_phantom_patients_and_images_never_share_uids(tmp_path: Path) -> None:
+    """``write_longitudinal`` for PAT-A, PAT-B and PAT-C (noise 40 HU), seed 0, wrote the same Study,
+    Series and SOP Instance UIDs for all three, though PAT-C's pixels differ: ``index`` kept PAT-A
+    and dropped the others as copies.  patient_id and non-default image parameters enter the UIDs."""
+    from hcc_imaging.io import index_archive
+    from hcc_imaging.phantoms import write_longitudinal
+
+    root = tmp_path / "archive"
+    for pid, kw in (("PAT-A", {}), ("PAT-B", {}), ("PAT-C", {"noise_sd_hu": 40.0})):
+        write_longitudinal(root / pid, timepoints=("baseline",), patient_id=pid, masks=False, **_SMALL, **kw)
+    a, b, c = (_uids(root / p) for p in ("PAT-A", "PAT-B", "PAT-C"))
+    assert len(a) == len(b) == len(c) == 30 * 4 + 4 + 1 + 1
+    assert not (a & b) and not (a & c) and not (b & c)
+    assert sorted(p.patient_id for p in index_archive(root).patients) == ["PAT-A", "PAT-B", "PAT-C"]
+
+    # every image parameter that changes the pixels changes the UIDs; the same ones give the same UIDs
+    def uid(**kw: object) -> str:
+        return make_study(0, "baseline", **{**_SMALL, **kw}).truth["dicom"]["study_instance_uid"]  # type: ignore[arg-type]
+
+    variants = [uid(), uid(noise_sd_hu=0.0), uid(psf_sigma_mm=0.5), uid(node_fat_mm=0.0), uid(patient_id="PAT-B"),
+                uid(shape=(30, 64, 66)), uid(spacing=(4.5, 5.5, 5.6))]
+    assert len(set(variants)) == len(variants)
+    assert uid() == uid(noise_sd_hu=15) and uid(patient_id="PAT-B") == uid(patient_id="PAT-B")
+
+    # writing one study as another patient gives that patient's UIDs (those make_study(patient_id=) has)
+    st = make_study(0, "baseline", noise_sd_hu=0.0, **_SMALL)  # type: ignore[arg-type]
+    info = st.write_dicom(tmp_path / "as_b", patient_id="PAT-B")
+    own = make_study(0, "baseline", noise_sd_hu=0.0, patient_id="PAT-B", **_SMALL).truth["dicom"]  # type: ignore[arg-type]
+    assert info["study_instance_uid"] == own["study_instance_uid"] != st.truth["dicom"]["study_instance_uid"]
+    ds = pydicom.dcmread(next((tmp_path / "as_b" / "arterial").glob("*.dcm")), stop_before_pixels=True)
+    assert (ds.PatientID, ds.SeriesInstanceUID) == ("PAT-B", own["series"]["arterial"])
+
+
+def test_default_phantom_keeps_the_uids_of_seed_and_timepoint() -> None:
+    """The committed sample's UIDs (``sample_data/liver_phantom``) are unchanged: the default
+    phantom adds nothing to the UIDs' entropy."""
+    st = make_study(0, "baseline", noise_sd_hu=15.0, psf_sigma_mm=1.0, patient_id="PHANTOM-001")
+    ids = st.truth["dicom"]
+    assert ids["study_instance_uid"] == deterministic_uid("study", 0, "baseline")
+    assert ids["series"]["arterial"] == deterministic_uid("series", 0, "baseline", "arterial")
+    assert ids["patient_id"] == "PHANTOM-001"

@@ -48,3 +48,25 @@ def test_sample_data_size_and_content() -> None:
     assert truth["expected"]["recist_1_1"][1]["overall"] == "SD"
     assert truth["expected"]["mrecist"][1]["overall"] == "PR"
     assert (REPO / "sample_data" / "README.md").is_file()
+
+
+def test_sample_readme_numbers_match_the_truth() -> None:
+    """sample_data/README.md said the ascites (L8) was ~87 mL; truth.json and the mask give 83.95 mL.
+    The README's volume and response sums are checked against truth.json."""
+    import re
+
+    text = (REPO / "sample_data" / "README.md").read_text(encoding="utf-8")
+    truth = json.loads((SAMPLE / "truth.json").read_text(encoding="utf-8"))
+    l8 = re.search(r"^\| L8 \| [^|]* \| ~(\d+) mL", text, re.M)
+    assert l8, "no '| L8 | ... | ~N mL' row in sample_data/README.md"
+    for tp in truth["timepoints"].values():
+        assert abs(int(l8.group(1)) - tp["lesions"]["L8"]["mask_volume_mm3"] / 1000) < 0.5
+    exp = truth["expected"]
+    flat = " ".join(text.split())  # the sentence runs over lines
+    for key, label in (("recist_1_1", "RECIST 1.1"), ("mrecist", "mRECIST")):
+        base, fu1 = exp[key]
+        m = re.search(rf"by {re.escape(label)} \((?:viable )?sum (\d+\.\d) → (\d+\.\d) mm, −(\d+\.\d) %\)", flat)
+        assert m, label
+        assert (float(m.group(1)), float(m.group(2))) == (base["sum_mm"], fu1["sum_mm"])
+        assert float(m.group(3)) == round(-100 * fu1["change_from_baseline_frac"], 1)
+        assert f"**{fu1['overall']}** by {label}" in flat

@@ -11,6 +11,7 @@ from hcc_imaging.phantoms import (
     RIM_THICKNESS_MM,
     STUDY_PHASES,
     PhantomError,
+    ellipsoid_lesion,
     expected_responses,
     make_study,
 )
@@ -152,3 +153,55 @@ def test_grid_parameters() -> None:
     r = st.truth["lesions"]["L2"]
     assert r["mask_volume_mm3"] == pytest.approx(r["volume_mm3"], rel=0.03)
     assert math.isclose(st.truth["noise_sd_hu"], 0.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"seed": -1}, "seed must be an integer >= 0"),
+        ({"seed": 1.5}, "seed must be an integer >= 0"),
+        ({"noise_sd_hu": float("nan")}, "noise_sd_hu must be a finite number >= 0"),
+        ({"noise_sd_hu": -5}, "noise_sd_hu must be a finite number >= 0"),
+        ({"psf_sigma_mm": float("inf")}, "psf_sigma_mm must be a finite number >= 0"),
+        ({"shape": (44, 150)}, "shape must be 3 integers"),
+        ({"spacing": (3.0, 0.0, 2.3)}, "spacing must be 3 finite numbers > 0"),
+        ({"patient_id": ""}, "patient_id must be a non-empty string"),
+    ],
+)
+def test_make_study_refuses_bad_parameters(kwargs, match) -> None:
+    """seed=-1 raised numpy's ValueError; noise_sd_hu=nan gave a noise-free image with NaN in the
+    truth; noise_sd_hu=-5 was recorded as -5: each is a PhantomError naming the parameter."""
+    with pytest.raises(PhantomError, match=match):
+        make_study(**{"seed": 0, "timepoint": "baseline", **kwargs})
+
+
+@pytest.mark.parametrize(
+    ("timepoints", "match"),
+    [
+        (("fu1", "fu2"), "must start with 'baseline'"),
+        (("baseline", "baseline"), "distinct and in time order"),
+        (("baseline", "fu2", "fu1"), "distinct and in time order"),
+        (("baseline", "fu3"), "unknown time point"),
+        ((), "must start with 'baseline'"),
+    ],
+)
+def test_write_longitudinal_checks_before_writing(tmp_path, timepoints, match) -> None:
+    """timepoints=("fu1", "fu2") raised only after writing fu1/ and fu2/ (left behind), and
+    ("baseline", "baseline") was accepted: refused now, with nothing written."""
+    from hcc_imaging.phantoms import write_longitudinal
+
+    out = tmp_path / "out"
+    with pytest.raises(PhantomError, match=match):
+        write_longitudinal(out, timepoints=timepoints, masks=False, shape=(30, 64, 64), spacing=(4.5, 5.5, 5.5))
+    assert not out.exists()
+    with pytest.raises(PhantomError, match="noise_sd_hu"):  # a bad parameter: nothing written either
+        write_longitudinal(out, timepoints=("baseline", "fu1"), noise_sd_hu=float("nan"), masks=False,
+                           shape=(30, 64, 64), spacing=(4.5, 5.5, 5.5))
+    assert not out.exists()
+
+
+def test_ellipsoid_lesion_refuses_bad_noise_and_seed() -> None:
+    with pytest.raises(PhantomError, match="noise_sd_hu"):
+        ellipsoid_lesion((6, 6, 6), (2.0, 1.0, 1.0), noise_sd_hu=float("nan"))
+    with pytest.raises(PhantomError, match="seed"):
+        ellipsoid_lesion((6, 6, 6), (2.0, 1.0, 1.0), noise_sd_hu=5.0, seed=-1)
