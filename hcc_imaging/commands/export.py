@@ -163,6 +163,25 @@ def _load_doc(path: str) -> dict[str, Any]:
     return unwrap_read_document(data, path)  # (the tables' reads/<patient>.json wraps the read)
 
 
+def _load_assessment(path: str, doc: dict[str, Any]) -> Any:
+    """One ``--assessment`` file, checked against the read it goes with (same patient, reader and time
+    points); every error names the file."""
+    from ..export.model import ExportInputError, as_export_read
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ExportCliError(f"cannot read --assessment {path}: {err}. Pass the JSON printed by "
+                             "`hcc-imaging assess --json`.") from err
+    read = as_export_read(doc)
+    try:
+        read.with_assessment(data)
+    except ExportInputError as err:
+        raise ExportCliError(f"--assessment {path} (for the read of patient {read.patient_id!r}, reader "
+                             f"{read.reader_id!r}): {err}") from err
+    return data
+
+
 def _assessments(args: argparse.Namespace, docs: list[dict[str, Any]]) -> list[Any] | None:
     if args.assessment and args.criteria:
         raise ExportCliError("give either --assessment or --criteria, not both.")
@@ -171,7 +190,7 @@ def _assessments(args: argparse.Namespace, docs: list[dict[str, Any]]) -> list[A
             raise ExportCliError(
                 f"{len(args.assessment)} --assessment file(s) for {len(docs)} read(s); give one per read, same order."
             )
-        return [json.loads(Path(a).read_text(encoding="utf-8")) for a in args.assessment]
+        return [_load_assessment(a, d) for a, d in zip(args.assessment, docs)]
     if args.criteria:
         from ..response import ReadDocument
         from ..response.engine import assess
