@@ -33,6 +33,7 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -133,8 +134,19 @@ def _visit(read: ExportRead, tp_id: str) -> tuple[int, str, str]:
     return tp.index + 1, visit, tp.date.isoformat() if tp.date else ""
 
 
-def _fmt(v: float) -> str:
-    return f"{v:.1f}" if abs(v - round(v, 1)) < 1e-9 else f"{v:.4g}"
+def _exact(v: float, scale: int = 1) -> Decimal:
+    """``v`` (times ``scale``) as the shortest decimal that reads back as the float ``v`` (its
+    ``repr``): no significant-digit rounding, no float noise from the scaling (a fraction -0.29997
+    is -29.997 %, not -29.997000000000003 or -30)."""
+    d = (Decimal(repr(float(v))) * scale).normalize()
+    return Decimal(0) if d == 0 else d
+
+
+def _fmt(d: Decimal) -> str:
+    """TRORRES / TRSTRESC text of :func:`_exact`: plain decimal (never an exponent), at least one
+    decimal place (``16.0``, ``100.01``, ``23456.78``)."""
+    text = format(d, "f")
+    return text if "." in text else text + ".0"
 
 
 def _lnkids(read: ExportRead) -> dict[str, str]:
@@ -182,8 +194,8 @@ def sdtm_tu(read: ExportRead, *, studyid: str = DEFAULT_STUDYID, evaluator: str 
 
 
 def _tr_row(read: ExportRead, studyid: str, tp_id: str, testcd: str, *, lnkid: str = "", grpid: str = "",
-            value: float | None = None, unit: str = "", char: str | None = None, not_done: str | None = None,
-            evaluator: str, modality: str) -> dict[str, Any]:
+            value: float | None = None, scale: int = 1, unit: str = "", char: str | None = None,
+            not_done: str | None = None, evaluator: str, modality: str) -> dict[str, Any]:
     visitnum, visit, dtc = _visit(read, tp_id)
     row: dict[str, Any] = {
         "STUDYID": studyid, "DOMAIN": "TR", "USUBJID": f"{studyid}-{read.patient_id}", "TRSEQ": 0,
@@ -196,7 +208,8 @@ def _tr_row(read: ExportRead, studyid: str, tp_id: str, testcd: str, *, lnkid: s
     if not_done is not None:
         row.update(TRSTAT="NOT DONE", TRREASND=not_done)
     elif value is not None:
-        row.update(TRORRES=_fmt(value), TRORRESU=unit, TRSTRESC=_fmt(value), TRSTRESN=float(value), TRSTRESU=unit)
+        d = _exact(value, scale)
+        row.update(TRORRES=_fmt(d), TRORRESU=unit, TRSTRESC=_fmt(d), TRSTRESN=float(d), TRSTRESU=unit)
     elif char is not None:
         row.update(TRORRES=char, TRSTRESC=char)
     return row
@@ -247,9 +260,9 @@ def sdtm_tr(read: ExportRead, *, studyid: str = DEFAULT_STUDYID, evaluator: str 
                 if r.sum_value is not None:
                     rows.append(_tr_row(read, studyid, tp.timepoint_id, "SUMDIAM", value=r.sum_value, unit=r.sum_unit, **kw))
                 if r.change_from_baseline_frac is not None:
-                    rows.append(_tr_row(read, studyid, tp.timepoint_id, "PCBSD", value=100.0 * r.change_from_baseline_frac, unit="%", **kw))
+                    rows.append(_tr_row(read, studyid, tp.timepoint_id, "PCBSD", value=r.change_from_baseline_frac, scale=100, unit="%", **kw))
                 if r.change_from_nadir_frac is not None:
-                    rows.append(_tr_row(read, studyid, tp.timepoint_id, "PCNSD", value=100.0 * r.change_from_nadir_frac, unit="%", **kw))
+                    rows.append(_tr_row(read, studyid, tp.timepoint_id, "PCNSD", value=r.change_from_nadir_frac, scale=100, unit="%", **kw))
     for i, row in enumerate(rows, start=1):
         row["TRSEQ"] = i
     return rows

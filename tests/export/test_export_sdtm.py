@@ -1,0 +1,39 @@
+"""SDTM TU / TR / RS: exact result values, --SEQ and link ids across reads, CDISC lengths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from hcc_imaging.export.sdtm import write_sdtm
+
+
+def _doc(bl: float, fu: float, vol_bl: float, vol_fu: float, patient: str = "FMT-01", reader: str = "R1") -> dict:
+    return {"schema_version": "1.0", "patient_id": patient, "reader_id": reader, "timepoints": [
+        {"id": "BL", "date": "2024-01-10", "lesions": [
+            {"lesion_id": "L1", "role": "target", "longest_diameter_mm": bl, "volume_mm3": vol_bl}]},
+        {"id": "FU1", "date": "2024-03-10", "lesions": [
+            {"lesion_id": "L1", "role": "target", "longest_diameter_mm": fu, "volume_mm3": vol_fu}]},
+    ]}
+
+
+def _assessment(patient: str = "FMT-01", reader: str = "R1") -> dict:
+    return {"patient_id": patient, "reader_id": reader, "results": {"RECIST1.1": {"timepoints": [
+        {"id": "BL", "sum": 100.01, "response": None},
+        {"id": "FU1", "sum": 70.01, "change_from_baseline": -0.29997, "change_from_nadir": -0.29997,
+         "target_response": "SD", "response": "SD"},
+    ]}}}
+
+
+def test_sdtm_results_keep_every_digit_and_no_exponent(tmp_path: Path) -> None:
+    info = write_sdtm(_doc(100.01, 70.01, 23456.78, 1232.43), tmp_path, assessments=_assessment())
+    tr = pd.read_csv(info.tr, keep_default_na=False, dtype=str)
+    got = {(r.VISIT, r.TRTESTCD): (r.TRORRES, r.TRSTRESC, float(r.TRSTRESN)) for r in tr.itertuples()}
+    assert got[("BASELINE", "LDIAM")] == ("100.01", "100.01", 100.01)
+    assert got[("BASELINE", "VOLUME")] == ("23456.78", "23456.78", 23456.78)
+    assert got[("FU1", "VOLUME")] == ("1232.43", "1232.43", 1232.43)
+    assert got[("BASELINE", "SUMDIAM")] == ("100.01", "100.01", 100.01)
+    assert got[("FU1", "PCBSD")] == ("-29.997", "-29.997", -29.997)  # not -30: PR's -30 % is not met
+    assert got[("FU1", "LDIAM")][0] == "70.01"
+    assert not any("e" in v.lower() for v in tr.TRORRES if v[:1].isdigit() or v[:1] == "-")
