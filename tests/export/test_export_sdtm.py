@@ -37,3 +37,25 @@ def test_sdtm_results_keep_every_digit_and_no_exponent(tmp_path: Path) -> None:
     assert got[("FU1", "PCBSD")] == ("-29.997", "-29.997", -29.997)  # not -30: PR's -30 % is not met
     assert got[("FU1", "LDIAM")][0] == "70.01"
     assert not any("e" in v.lower() for v in tr.TRORRES if v[:1].isdigit() or v[:1] == "-")
+
+
+def test_sdtm_seq_and_link_ids_unique_per_subject_across_reads(tmp_path: Path) -> None:
+    reads = [_doc(40.0, 30.0, 900.0, 800.0, "MRN-555", "R1"), _doc(42.0, 31.0, 950.0, 810.0, "MRN-555", "R2"),
+             _doc(20.0, 25.0, 300.0, 400.0, "MRN-777", "R1")]
+    assess = [_assessment("MRN-555", "R1"), _assessment("MRN-555", "R2"), _assessment("MRN-777", "R1")]
+    info = write_sdtm(reads, tmp_path, assessments=assess)
+    for path, seq in ((info.tu, "TUSEQ"), (info.tr, "TRSEQ"), (info.rs, "RSSEQ")):
+        df = pd.read_csv(path, keep_default_na=False)
+        assert not df.duplicated(["USUBJID", seq]).any(), path.name
+        for _, g in df.groupby("USUBJID", sort=False):
+            assert g[seq].tolist() == list(range(1, len(g) + 1)), path.name
+    tu = pd.read_csv(info.tu, keep_default_na=False)
+    assert tu.TULNKID.tolist() == ["R1-T01", "R2-T01", "T01"]  # one-read patient: unchanged
+    assert not tu.duplicated(["USUBJID", "TULNKID"]).any()
+    tr = pd.read_csv(info.tr, keep_default_na=False)
+    ld = tr[tr.TRTESTCD == "LDIAM"]
+    assert dict(zip(zip(ld.TRLNKID, ld.VISIT), ld.TREVALID)) == {
+        ("R1-T01", "BASELINE"): "R1", ("R1-T01", "FU1"): "R1", ("R2-T01", "BASELINE"): "R2",
+        ("R2-T01", "FU1"): "R2", ("T01", "BASELINE"): "R1", ("T01", "FU1"): "R1"}
+    same_reader = write_sdtm(reads[:1] * 2, tmp_path / "same", assessments=assess[:1] * 2)
+    assert pd.read_csv(same_reader.tu).TULNKID.tolist() == ["READ1-T01", "READ2-T01"]
