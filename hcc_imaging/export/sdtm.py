@@ -95,7 +95,7 @@ _TR_TESTS = {
     "VOLUME": "Volume",
     "TUMSTATE": "Tumor State",
     "SUMDIAM": "Sum of Diameters",
-    "PCBSD": "Percent Change From Baseline in Sum of Diam",
+    "PCBSD": "Percent Change From Baseline in Sum Diam",
     "PCNSD": "Percent Change From Nadir in Sum of Diam",
 }
 _RS_TESTS = {

@@ -59,3 +59,17 @@ def test_sdtm_seq_and_link_ids_unique_per_subject_across_reads(tmp_path: Path) -
         ("R2-T01", "FU1"): "R2", ("T01", "BASELINE"): "R1", ("T01", "FU1"): "R1"}
     same_reader = write_sdtm(reads[:1] * 2, tmp_path / "same", assessments=assess[:1] * 2)
     assert pd.read_csv(same_reader.tu).TULNKID.tolist() == ["READ1-T01", "READ2-T01"]
+
+
+def test_sdtm_test_names_and_codes_fit_cdisc_lengths(tmp_path: Path) -> None:
+    """SDTM: --TEST at most 40 characters, --TESTCD at most 8 (every test this export can write)."""
+    from hcc_imaging.export.sdtm import _RS_TESTS, _TR_TESTS
+
+    for code, name in (_TR_TESTS | _RS_TESTS | {"TUMIDENT": "Tumor Identification"}).items():
+        assert len(code) <= 8 and len(name) <= 40, (code, name)
+    info = write_sdtm(_doc(100.01, 70.01, 23456.78, 1232.43), tmp_path, assessments=_assessment())
+    for path, dom in ((info.tu, "TU"), (info.tr, "TR"), (info.rs, "RS")):
+        df = pd.read_csv(path, keep_default_na=False)
+        assert df[f"{dom}TEST"].str.len().max() <= 40 and df[f"{dom}TESTCD"].str.len().max() <= 8
+    tr = pd.read_csv(info.tr, keep_default_na=False)
+    assert set(tr[tr.TRTESTCD == "PCBSD"].TRTEST) == {"Percent Change From Baseline in Sum Diam"}
