@@ -100,6 +100,9 @@ def register(subparsers: Any) -> None:
             q.add_argument("--images", action="append", default=[], metavar="[TP=]PATH",
                            help="image series per time point for key images (one read only)")
             _series_uid_argument(q)
+            q.add_argument("--link-patient", action="store_true",
+                           help="the read's patient id is another id (a pseudonym) of the --images' patient "
+                                "(refused without it)")
             q.add_argument("--cohort", action="store_true", help="cohort report even for one read")
         _common(q)
 
@@ -467,6 +470,9 @@ def _run_tables(args: argparse.Namespace, kind: str) -> int:
                     if args.images else None)
             if vols:  # (write_report checks too; here with the flags in the message)
                 from ..export.sources import check_timepoint_sources
+
+                _same_patient(str(docs[0].get("patient_id") or ""), {f"--images {tp}": v for tp, v in vols.items()},
+                              args.link_patient)
 
                 check_timepoint_sources(docs[0], vols, product="report", cli=True)
             path = write_report(docs[0], args.out, assessment=assess[0] if assess else None, images=vols,
