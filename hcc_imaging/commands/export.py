@@ -100,6 +100,9 @@ def register(subparsers: Any) -> None:
             q.add_argument("--images", action="append", default=[], metavar="[TP=]PATH",
                            help="image series per time point for key images (one read only)")
             _series_uid_argument(q)
+            q.add_argument("--link-patient", action="store_true",
+                           help="the read's patient id is another id (a pseudonym) of the --images' patient "
+                                "(refused without it)")
             q.add_argument("--cohort", action="store_true", help="cohort report even for one read")
         _common(q)
 
@@ -163,6 +166,25 @@ def _load_doc(path: str) -> dict[str, Any]:
     return unwrap_read_document(data, path)  # (the tables' reads/<patient>.json wraps the read)
 
 
+def _load_assessment(path: str, doc: dict[str, Any]) -> Any:
+    """One ``--assessment`` file, checked against the read it goes with (same patient, reader and time
+    points); every error names the file."""
+    from ..export.model import ExportInputError, as_export_read
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ExportCliError(f"cannot read --assessment {path}: {err}. Pass the JSON printed by "
+                             "`hcc-imaging assess --json`.") from err
+    read = as_export_read(doc)
+    try:
+        read.with_assessment(data)
+    except ExportInputError as err:
+        raise ExportCliError(f"--assessment {path} (for the read of patient {read.patient_id!r}, reader "
+                             f"{read.reader_id!r}): {err}") from err
+    return data
+
+
 def _assessments(args: argparse.Namespace, docs: list[dict[str, Any]]) -> list[Any] | None:
     if args.assessment and args.criteria:
         raise ExportCliError("give either --assessment or --criteria, not both.")
@@ -171,7 +193,7 @@ def _assessments(args: argparse.Namespace, docs: list[dict[str, Any]]) -> list[A
             raise ExportCliError(
                 f"{len(args.assessment)} --assessment file(s) for {len(docs)} read(s); give one per read, same order."
             )
-        return [json.loads(Path(a).read_text(encoding="utf-8")) for a in args.assessment]
+        return [_load_assessment(a, d) for a, d in zip(args.assessment, docs)]
     if args.criteria:
         from ..response import ReadDocument
         from ..response.engine import assess
@@ -448,6 +470,9 @@ def _run_tables(args: argparse.Namespace, kind: str) -> int:
                     if args.images else None)
             if vols:  # (write_report checks too; here with the flags in the message)
                 from ..export.sources import check_timepoint_sources
+
+                _same_patient(str(docs[0].get("patient_id") or ""), {f"--images {tp}": v for tp, v in vols.items()},
+                              args.link_patient)
 
                 check_timepoint_sources(docs[0], vols, product="report", cli=True)
             path = write_report(docs[0], args.out, assessment=assess[0] if assess else None, images=vols,

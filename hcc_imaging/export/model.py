@@ -679,6 +679,18 @@ def _parse_assessment(
     a = assessment_to_dict(assessment)
     pid = read.patient_id
     days = {tp.timepoint_id: tp.day for tp in read.timepoints}
+    a_pid = str(a.get("patient_id") or "").strip()
+    if a_pid and a_pid != pid:
+        raise ExportInputError(
+            f"the assessment is of patient {a_pid!r}, but the read is of patient {pid!r}: its responses would be "
+            "filed under another patient. Pass the assessment of this read (one per read, same order), or "
+            "reassess it (--criteria).")
+    a_reader = str(a.get("reader_id") or "").strip()
+    if a_reader and read.reader_id and a_reader != read.reader_id:
+        raise ExportInputError(
+            f"the assessment is of reader {a_reader!r}, but the read of patient {pid!r} is reader "
+            f"{read.reader_id!r}'s: its responses would be filed under another reader. Pass that reader's "
+            "assessment, or reassess the read (--criteria).")
     responses: list[TimepointResponse] = []
     summaries: list[CriterionSummary] = []
     for crit_raw, res in a.get("results", {}).items():
@@ -688,6 +700,11 @@ def _parse_assessment(
         for tpr in res.get("timepoints", []) or []:
             tid = str(_get(tpr, "id", "timepoint_id", "time_point_id", default=""))
             where = f"patient {pid}, {crit}, time point {tid}"
+            if tid not in days:
+                raise ExportInputError(
+                    f"the assessment's {crit} response at time point {tid!r} is not of this read of patient "
+                    f"{pid!r} (its time points are {list(days)}): the assessment is of another read. Pass the "
+                    "assessment of this read, or reassess it (--criteria).")
             new = _get(tpr, "new_lesions")
             if isinstance(new, str):
                 new = new.strip().lower() in {"yes", "true", "y", "1", "pd"}

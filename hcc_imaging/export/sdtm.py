@@ -33,6 +33,7 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -94,7 +95,7 @@ _TR_TESTS = {
     "VOLUME": "Volume",
     "TUMSTATE": "Tumor State",
     "SUMDIAM": "Sum of Diameters",
-    "PCBSD": "Percent Change From Baseline in Sum of Diam",
+    "PCBSD": "Percent Change From Baseline in Sum Diam",
     "PCNSD": "Percent Change From Nadir in Sum of Diam",
 }
 _RS_TESTS = {
@@ -133,21 +134,33 @@ def _visit(read: ExportRead, tp_id: str) -> tuple[int, str, str]:
     return tp.index + 1, visit, tp.date.isoformat() if tp.date else ""
 
 
-def _fmt(v: float) -> str:
-    return f"{v:.1f}" if abs(v - round(v, 1)) < 1e-9 else f"{v:.4g}"
+def _exact(v: float, scale: int = 1) -> Decimal:
+    """``v`` (times ``scale``) as the shortest decimal that reads back as the float ``v`` (its
+    ``repr``): no significant-digit rounding, no float noise from the scaling (a fraction -0.29997
+    is -29.997 %, not -29.997000000000003 or -30)."""
+    d = (Decimal(repr(float(v))) * scale).normalize()
+    return Decimal(0) if d == 0 else d
 
 
-def _lnkids(read: ExportRead) -> dict[str, str]:
-    """lesion_id -> TULNKID (T01, NT01, NEW01), numbered in order of first appearance."""
+def _fmt(d: Decimal) -> str:
+    """TRORRES / TRSTRESC text of :func:`_exact`: plain decimal (never an exponent), at least one
+    decimal place (``16.0``, ``100.01``, ``23456.78``)."""
+    text = format(d, "f")
+    return text if "." in text else text + ".0"
+
+
+def _lnkids(read: ExportRead, prefix: str = "") -> dict[str, str]:
+    """lesion_id -> TULNKID (T01, NT01, NEW01; ``prefix`` before them), numbered in order of first
+    appearance."""
     counters = {"T": 0, "NT": 0, "NEW": 0}
     out: dict[str, str] = {}
     for tp in read.timepoints:
         for les in read.lesions_at(tp.timepoint_id):
             if les.lesion_id in out:
                 continue
-            prefix = _ROLE.get(les.role, ("NON-TARGET", "NT"))[1]
-            counters[prefix] += 1
-            out[les.lesion_id] = f"{prefix}{counters[prefix]:02d}"
+            kind = _ROLE.get(les.role, ("NON-TARGET", "NT"))[1]
+            counters[kind] += 1
+            out[les.lesion_id] = f"{prefix}{kind}{counters[kind]:02d}"
     return out
 
 
@@ -155,10 +168,12 @@ def _method(modality: str) -> str:
     return {"CT": "CT SCAN", "MR": "MRI"}.get(modality.upper(), modality.upper())
 
 
-def sdtm_tu(read: ExportRead, *, studyid: str = DEFAULT_STUDYID, evaluator: str = "INDEPENDENT ASSESSOR", modality: str = "CT") -> list[dict[str, Any]]:
-    """TU rows of one read (one per lesion, at its first visit)."""
+def sdtm_tu(read: ExportRead, *, studyid: str = DEFAULT_STUDYID, evaluator: str = "INDEPENDENT ASSESSOR", modality: str = "CT",
+            lnkid_prefix: str = "") -> list[dict[str, Any]]:
+    """TU rows of one read (one per lesion, at its first visit); ``lnkid_prefix`` before each
+    ``TULNKID`` (:func:`write_sdtm` gives one per read when a patient has several)."""
     usubjid = f"{studyid}-{read.patient_id}"
-    lnk = _lnkids(read)
+    lnk = _lnkids(read, lnkid_prefix)
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
     for tp in read.timepoints:
@@ -182,8 +197,8 @@ def sdtm_tu(read: ExportRead, *, studyid: str = DEFAULT_STUDYID, evaluator: str 
 
 
 def _tr_row(read: ExportRead, studyid: str, tp_id: str, testcd: str, *, lnkid: str = "", grpid: str = "",
-            value: float | None = None, unit: str = "", char: str | None = None, not_done: str | None = None,
-            evaluator: str, modality: str) -> dict[str, Any]:
+            value: float | None = None, scale: int = 1, unit: str = "", char: str | None = None,
+            not_done: str | None = None, evaluator: str, modality: str) -> dict[str, Any]:
     visitnum, visit, dtc = _visit(read, tp_id)
     row: dict[str, Any] = {
         "STUDYID": studyid, "DOMAIN": "TR", "USUBJID": f"{studyid}-{read.patient_id}", "TRSEQ": 0,
@@ -196,7 +211,8 @@ def _tr_row(read: ExportRead, studyid: str, tp_id: str, testcd: str, *, lnkid: s
     if not_done is not None:
         row.update(TRSTAT="NOT DONE", TRREASND=not_done)
     elif value is not None:
-        row.update(TRORRES=_fmt(value), TRORRESU=unit, TRSTRESC=_fmt(value), TRSTRESN=float(value), TRSTRESU=unit)
+        d = _exact(value, scale)
+        row.update(TRORRES=_fmt(d), TRORRESU=unit, TRSTRESC=_fmt(d), TRSTRESN=float(d), TRSTRESU=unit)
     elif char is not None:
         row.update(TRORRES=char, TRSTRESC=char)
     return row
@@ -230,9 +246,11 @@ def _lesion_tr(read: ExportRead, les: LesionObservation, lnkid: str, studyid: st
     return rows
 
 
-def sdtm_tr(read: ExportRead, *, studyid: str = DEFAULT_STUDYID, evaluator: str = "INDEPENDENT ASSESSOR", modality: str = "CT") -> list[dict[str, Any]]:
-    """TR rows of one read: lesion measurements per visit, then per-criterion summaries."""
-    lnk = _lnkids(read)
+def sdtm_tr(read: ExportRead, *, studyid: str = DEFAULT_STUDYID, evaluator: str = "INDEPENDENT ASSESSOR", modality: str = "CT",
+            lnkid_prefix: str = "") -> list[dict[str, Any]]:
+    """TR rows of one read: lesion measurements per visit, then per-criterion summaries
+    (``lnkid_prefix``: as for :func:`sdtm_tu`)."""
+    lnk = _lnkids(read, lnkid_prefix)
     rows: list[dict[str, Any]] = []
     crits = read.criteria
     for tp in read.timepoints:
@@ -247,9 +265,9 @@ def sdtm_tr(read: ExportRead, *, studyid: str = DEFAULT_STUDYID, evaluator: str 
                 if r.sum_value is not None:
                     rows.append(_tr_row(read, studyid, tp.timepoint_id, "SUMDIAM", value=r.sum_value, unit=r.sum_unit, **kw))
                 if r.change_from_baseline_frac is not None:
-                    rows.append(_tr_row(read, studyid, tp.timepoint_id, "PCBSD", value=100.0 * r.change_from_baseline_frac, unit="%", **kw))
+                    rows.append(_tr_row(read, studyid, tp.timepoint_id, "PCBSD", value=r.change_from_baseline_frac, scale=100, unit="%", **kw))
                 if r.change_from_nadir_frac is not None:
-                    rows.append(_tr_row(read, studyid, tp.timepoint_id, "PCNSD", value=100.0 * r.change_from_nadir_frac, unit="%", **kw))
+                    rows.append(_tr_row(read, studyid, tp.timepoint_id, "PCNSD", value=r.change_from_nadir_frac, scale=100, unit="%", **kw))
     for i, row in enumerate(rows, start=1):
         row["TRSEQ"] = i
     return rows
@@ -307,6 +325,32 @@ def _df(rows: list[dict[str, Any]], cols: list[str]) -> pd.DataFrame:
     return df
 
 
+def _lnkid_prefixes(reads: list[ExportRead]) -> list[str]:
+    """Per read, the prefix of its link ids: none when its patient has one read (``T01``), else the
+    reader id (``R2-T01``), or ``READ<n>-`` when the patient's reads do not each have their own
+    reader id, so that a patient's TULNKIDs stay unique across readers (SDTM)."""
+    by_patient: dict[str, list[int]] = {}
+    for i, r in enumerate(reads):
+        by_patient.setdefault(r.patient_id, []).append(i)
+    out = [""] * len(reads)
+    for idx in by_patient.values():
+        if len(idx) < 2:
+            continue
+        readers = [(reads[i].reader_id or "").strip() for i in idx]
+        distinct = all(readers) and len(set(readers)) == len(readers)
+        for n, i in enumerate(idx, start=1):
+            out[i] = f"{readers[n - 1]}-" if distinct else f"READ{n}-"
+    return out
+
+
+def _number(rows: list[dict[str, Any]], seq: str) -> None:
+    """``--SEQ`` 1, 2 ... per USUBJID across every read of the domain (unique within a subject)."""
+    counters: dict[str, int] = {}
+    for row in rows:
+        counters[row["USUBJID"]] = counters.get(row["USUBJID"], 0) + 1
+        row[seq] = counters[row["USUBJID"]]
+
+
 def write_sdtm(
     reads: Any,
     out_dir: str | os.PathLike[str],
@@ -343,11 +387,14 @@ def write_sdtm(
     all_reads = list(iter_reads(reads, assessments))
     if deidentifier is not None:
         all_reads = [r.deidentified(deidentifier) for r in all_reads]
+    prefixes = _lnkid_prefixes(all_reads)
     tu, tr, rs = [], [], []
-    for r in all_reads:
-        tu.extend(sdtm_tu(r, studyid=studyid, evaluator=evaluator, modality=modality))
-        tr.extend(sdtm_tr(r, studyid=studyid, evaluator=evaluator, modality=modality))
+    for r, prefix in zip(all_reads, prefixes):
+        tu.extend(sdtm_tu(r, studyid=studyid, evaluator=evaluator, modality=modality, lnkid_prefix=prefix))
+        tr.extend(sdtm_tr(r, studyid=studyid, evaluator=evaluator, modality=modality, lnkid_prefix=prefix))
         rs.extend(sdtm_rs(r, studyid=studyid, evaluator=evaluator))
+    for rows, seq in ((tu, "TUSEQ"), (tr, "TRSEQ"), (rs, "RSSEQ")):
+        _number(rows, seq)
     paths = {}
     for name, rows, cols in (("tu", tu, TU_COLUMNS), ("tr", tr, TR_COLUMNS), ("rs", rs, RS_COLUMNS)):
         df = _df(rows, cols)

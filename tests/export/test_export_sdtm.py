@@ -1,0 +1,75 @@
+"""SDTM TU / TR / RS: exact result values, --SEQ and link ids across reads, CDISC lengths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from hcc_imaging.export.sdtm import write_sdtm
+
+
+def _doc(bl: float, fu: float, vol_bl: float, vol_fu: float, patient: str = "FMT-01", reader: str = "R1") -> dict:
+    return {"schema_version": "1.0", "patient_id": patient, "reader_id": reader, "timepoints": [
+        {"id": "BL", "date": "2024-01-10", "lesions": [
+            {"lesion_id": "L1", "role": "target", "longest_diameter_mm": bl, "volume_mm3": vol_bl}]},
+        {"id": "FU1", "date": "2024-03-10", "lesions": [
+            {"lesion_id": "L1", "role": "target", "longest_diameter_mm": fu, "volume_mm3": vol_fu}]},
+    ]}
+
+
+def _assessment(patient: str = "FMT-01", reader: str = "R1") -> dict:
+    return {"patient_id": patient, "reader_id": reader, "results": {"RECIST1.1": {"timepoints": [
+        {"id": "BL", "sum": 100.01, "response": None},
+        {"id": "FU1", "sum": 70.01, "change_from_baseline": -0.29997, "change_from_nadir": -0.29997,
+         "target_response": "SD", "response": "SD"},
+    ]}}}
+
+
+def test_sdtm_results_keep_every_digit_and_no_exponent(tmp_path: Path) -> None:
+    info = write_sdtm(_doc(100.01, 70.01, 23456.78, 1232.43), tmp_path, assessments=_assessment())
+    tr = pd.read_csv(info.tr, keep_default_na=False, dtype=str)
+    got = {(r.VISIT, r.TRTESTCD): (r.TRORRES, r.TRSTRESC, float(r.TRSTRESN)) for r in tr.itertuples()}
+    assert got[("BASELINE", "LDIAM")] == ("100.01", "100.01", 100.01)
+    assert got[("BASELINE", "VOLUME")] == ("23456.78", "23456.78", 23456.78)
+    assert got[("FU1", "VOLUME")] == ("1232.43", "1232.43", 1232.43)
+    assert got[("BASELINE", "SUMDIAM")] == ("100.01", "100.01", 100.01)
+    assert got[("FU1", "PCBSD")] == ("-29.997", "-29.997", -29.997)  # not -30: PR's -30 % is not met
+    assert got[("FU1", "LDIAM")][0] == "70.01"
+    assert not any("e" in v.lower() for v in tr.TRORRES if v[:1].isdigit() or v[:1] == "-")
+
+
+def test_sdtm_seq_and_link_ids_unique_per_subject_across_reads(tmp_path: Path) -> None:
+    reads = [_doc(40.0, 30.0, 900.0, 800.0, "MRN-555", "R1"), _doc(42.0, 31.0, 950.0, 810.0, "MRN-555", "R2"),
+             _doc(20.0, 25.0, 300.0, 400.0, "MRN-777", "R1")]
+    assess = [_assessment("MRN-555", "R1"), _assessment("MRN-555", "R2"), _assessment("MRN-777", "R1")]
+    info = write_sdtm(reads, tmp_path, assessments=assess)
+    for path, seq in ((info.tu, "TUSEQ"), (info.tr, "TRSEQ"), (info.rs, "RSSEQ")):
+        df = pd.read_csv(path, keep_default_na=False)
+        assert not df.duplicated(["USUBJID", seq]).any(), path.name
+        for _, g in df.groupby("USUBJID", sort=False):
+            assert g[seq].tolist() == list(range(1, len(g) + 1)), path.name
+    tu = pd.read_csv(info.tu, keep_default_na=False)
+    assert tu.TULNKID.tolist() == ["R1-T01", "R2-T01", "T01"]  # one-read patient: unchanged
+    assert not tu.duplicated(["USUBJID", "TULNKID"]).any()
+    tr = pd.read_csv(info.tr, keep_default_na=False)
+    ld = tr[tr.TRTESTCD == "LDIAM"]
+    assert dict(zip(zip(ld.TRLNKID, ld.VISIT), ld.TREVALID)) == {
+        ("R1-T01", "BASELINE"): "R1", ("R1-T01", "FU1"): "R1", ("R2-T01", "BASELINE"): "R2",
+        ("R2-T01", "FU1"): "R2", ("T01", "BASELINE"): "R1", ("T01", "FU1"): "R1"}
+    same_reader = write_sdtm(reads[:1] * 2, tmp_path / "same", assessments=assess[:1] * 2)
+    assert pd.read_csv(same_reader.tu).TULNKID.tolist() == ["READ1-T01", "READ2-T01"]
+
+
+def test_sdtm_test_names_and_codes_fit_cdisc_lengths(tmp_path: Path) -> None:
+    """SDTM: --TEST at most 40 characters, --TESTCD at most 8 (every test this export can write)."""
+    from hcc_imaging.export.sdtm import _RS_TESTS, _TR_TESTS
+
+    for code, name in (_TR_TESTS | _RS_TESTS | {"TUMIDENT": "Tumor Identification"}).items():
+        assert len(code) <= 8 and len(name) <= 40, (code, name)
+    info = write_sdtm(_doc(100.01, 70.01, 23456.78, 1232.43), tmp_path, assessments=_assessment())
+    for path, dom in ((info.tu, "TU"), (info.tr, "TR"), (info.rs, "RS")):
+        df = pd.read_csv(path, keep_default_na=False)
+        assert df[f"{dom}TEST"].str.len().max() <= 40 and df[f"{dom}TESTCD"].str.len().max() <= 8
+    tr = pd.read_csv(info.tr, keep_default_na=False)
+    assert set(tr[tr.TRTESTCD == "PCBSD"].TRTEST) == {"Percent Change From Baseline in Sum Diam"}
