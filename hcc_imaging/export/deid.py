@@ -463,7 +463,10 @@ class Deidentifier:
     def _entry(self, patient_id: str) -> dict[str, Any]:
         key = self._canonical(str(patient_id))
         if key not in self._patients:
-            used = {v["pseudonym"] for v in self._patients.values()}
+            # never a pseudonym equal to a known real id (a patient whose id is HCC-0002 would
+            # share it with the patient given HCC-0002)
+            used = {v["pseudonym"] for v in self._patients.values()} | set(self._patients) | set(self._aliases)
+            used.add(key)
             n = len(self._patients) + 1
             while f"{PSEUDONYM_PREFIX}-{n:04d}" in used:
                 n += 1
@@ -473,17 +476,45 @@ class Deidentifier:
             }
         return self._patients[key]
 
-    def pseudonym(self, patient_id: str) -> str:
-        """The patient's pseudonym (``HCC-0001`` ...), created on first use."""
-        if str(patient_id) in {v["pseudonym"] for v in self._patients.values()}:
-            return str(patient_id)  # already a pseudonym of ours: idempotent
+    def _already_pseudonym(self, patient_id: str, deidentified: bool | None) -> bool:
+        """Whether ``patient_id`` is one of our pseudonyms standing for its patient (an object
+        or read de-identified before), rather than a real id.
+
+        ``deidentified=True``: the caller knows the input was de-identified (a DICOM object with
+        PatientIdentityRemoved YES); ``False``: it is a real id, whatever it looks like; ``None``
+        (unknown): a pseudonym of ours is one unless it is also a real id of the map."""
+        pid = str(patient_id)
+        if deidentified is False or pid not in {v["pseudonym"] for v in self._patients.values()}:
+            return False
+        if deidentified:
+            return True
+        return pid not in self._patients and pid not in self._aliases
+
+    def pseudonym(self, patient_id: str, *, deidentified: bool | None = None) -> str:
+        """The patient's pseudonym (``HCC-0001`` ...), created on first use.
+
+        A pseudonym of ours is returned unchanged (idempotent) only when it stands for its
+        patient (see ``deidentified``); a real id that looks like one (a patient whose id is
+        ``HCC-0001``) gets a pseudonym of its own.
+
+        Parameters
+        ----------
+        patient_id : str
+            The real id, or (with ``deidentified``) a pseudonym given before.
+        deidentified : bool, optional
+            ``True``: the input is already de-identified; ``False``: ``patient_id`` is a real id;
+            ``None``: a pseudonym of this map that is not also a real id of it is kept.
+        """
+        if self._already_pseudonym(patient_id, deidentified):
+            return str(patient_id)
         return str(self._entry(patient_id)["pseudonym"])
 
-    def date_shift_days(self, patient_id: str) -> int:
-        """Days added to every date of this patient (negative = earlier)."""
-        for v in self._patients.values():
-            if v["pseudonym"] == str(patient_id):
-                return 0  # already shifted
+    def date_shift_days(self, patient_id: str, *, deidentified: bool | None = None) -> int:
+        """Days added to every date of this patient (negative = earlier); 0 for a pseudonym
+        standing for its patient (its dates are shifted already; ``deidentified`` as for
+        :meth:`pseudonym`)."""
+        if self._already_pseudonym(patient_id, deidentified):
+            return 0
         return int(self._entry(patient_id)["date_shift_days"])
 
     def reader(self, reader_id: str) -> str:
@@ -523,10 +554,10 @@ class Deidentifier:
             self._dummies[key] = f"DEID-{len(self._dummies) + 1:04d}"
         return self._dummies[key]
 
-    def shift_date(self, value: dt.date, patient_id: str) -> dt.date:
-        return value + dt.timedelta(days=self.date_shift_days(patient_id))
+    def shift_date(self, value: dt.date, patient_id: str, *, deidentified: bool | None = None) -> dt.date:
+        return value + dt.timedelta(days=self.date_shift_days(patient_id, deidentified=deidentified))
 
-    def shift_da(self, value: str, patient_id: str) -> str:
+    def shift_da(self, value: str, patient_id: str, *, deidentified: bool | None = None) -> str:
         """Shift a DICOM DA string (YYYYMMDD); partial or bad dates become empty."""
         s = str(value).strip()
         if len(s) < 8:
@@ -535,22 +566,23 @@ class Deidentifier:
             d = dt.datetime.strptime(s[:8], "%Y%m%d").date()
         except ValueError:
             return ""
-        return self.shift_date(d, patient_id).strftime("%Y%m%d")
+        return self.shift_date(d, patient_id, deidentified=deidentified).strftime("%Y%m%d")
 
-    def shift_dt(self, value: str, patient_id: str) -> str:
+    def shift_dt(self, value: str, patient_id: str, *, deidentified: bool | None = None) -> str:
         """Shift the date part of a DICOM DT string; the time part is kept."""
         s = str(value).strip()
         if len(s) < 8:
             return ""
-        new = self.shift_da(s[:8], patient_id)
+        new = self.shift_da(s[:8], patient_id, deidentified=deidentified)
         return new + s[8:] if new else ""
 
     # -- read documents ------------------------------------------------------------------
     def deidentify_read(self, read: ExportRead) -> ExportRead:
         """Pseudonymous copy of an :class:`~hcc_imaging.export.model.ExportRead`."""
         pid = read.patient_id
-        new_pid = self.pseudonym(pid)
-        shift = dt.timedelta(days=self.date_shift_days(pid))
+        # a read is of a real patient: its id is keyed even when it looks like a pseudonym
+        new_pid = self.pseudonym(pid, deidentified=False)
+        shift = dt.timedelta(days=self.date_shift_days(pid, deidentified=False))
         new_reader = self.reader(read.reader_id) if read.reader_id else None
 
         def sd(d: dt.date | None) -> dt.date | None:
@@ -653,7 +685,7 @@ class Deidentifier:
                     if lk in drop:
                         continue
                     if lk == "patient_id" and v is not None:
-                        out[k] = self.pseudonym(str(v))
+                        out[k] = self.pseudonym(str(v), deidentified=False)
                     elif lk in {"reader", "reader_id", "adjudicator"} and isinstance(v, str):
                         out[k] = self.reader(v)
                     elif lk in {"source", "provenance"} and isinstance(v, str):
@@ -682,7 +714,7 @@ class Deidentifier:
             d = dt.date.fromisoformat(s[:10])
         except ValueError:
             return ""
-        return self.shift_date(d, patient_id).isoformat() + s[10:]
+        return self.shift_date(d, patient_id, deidentified=False).isoformat() + s[10:]
 
     # -- DICOM ---------------------------------------------------------------------------
     def deidentify_dataset(self, ds: Dataset, *, patient_id: str | None = None, in_place: bool = False) -> Dataset:
@@ -705,7 +737,7 @@ def _concept(item: Dataset) -> tuple[str, str] | None:
     return (str(c.get("CodeValue", c.get("LongCodeValue", ""))), "SCT" if scheme == "SRT" else scheme)
 
 
-def _walk(ds: Dataset, deid: Deidentifier, pid: str) -> None:
+def _walk(ds: Dataset, deid: Deidentifier, pid: str, done: bool = False) -> None:
     from pydicom.multival import MultiValue
 
     for elem in list(ds):
@@ -719,7 +751,7 @@ def _walk(ds: Dataset, deid: Deidentifier, pid: str) -> None:
                 del ds[elem.tag]
                 continue
             for item in elem.value:
-                _walk(item, deid, pid)
+                _walk(item, deid, pid, done)
             continue
         if action == "X":
             del ds[elem.tag]
@@ -731,9 +763,9 @@ def _walk(ds: Dataset, deid: Deidentifier, pid: str) -> None:
             if elem.value in (None, ""):
                 continue
             if kw == "PatientName":
-                elem.value = deid.pseudonym(pid)
+                elem.value = deid.pseudonym(pid, deidentified=done)
             elif kw in {"PatientID", "ClinicalTrialSubjectID"}:
-                elem.value = deid.pseudonym(pid)
+                elem.value = deid.pseudonym(pid, deidentified=done)
             elif elem.VR == "PN":
                 elem.value = deid.reader(str(elem.value))
             else:
@@ -748,12 +780,12 @@ def _walk(ds: Dataset, deid: Deidentifier, pid: str) -> None:
             continue
         if elem.VR == "DA" and elem.value not in (None, ""):
             vals = elem.value if isinstance(elem.value, MultiValue) else [elem.value]
-            new = [deid.shift_da(str(v), pid) for v in vals]
+            new = [deid.shift_da(str(v), pid, deidentified=done) for v in vals]
             elem.value = new if isinstance(elem.value, MultiValue) else new[0]
             continue
         if elem.VR == "DT" and elem.value not in (None, ""):
             vals = elem.value if isinstance(elem.value, MultiValue) else [elem.value]
-            new = [deid.shift_dt(str(v), pid) for v in vals]
+            new = [deid.shift_dt(str(v), pid, deidentified=done) for v in vals]
             elem.value = new if isinstance(elem.value, MultiValue) else new[0]
             continue
         if elem.VR == "PN" and elem.value not in (None, ""):
@@ -811,13 +843,18 @@ def deidentify_dataset(
     pid = str(patient_id if patient_id is not None else out.get("PatientID", "") or "UNKNOWN")
     if patient_id is not None and out.get("PatientID") and str(out.PatientID) != pid:
         deid.link(pid, str(out.PatientID))
-    _walk(out, deid, pid)
+    # an object de-identified before (PatientIdentityRemoved YES: a de-identified SEG given to the
+    # SR) carries its pseudonym and shifted dates; any other's id is a real one, even one that
+    # looks like a pseudonym (a patient HCC-0001 kept its id and dates, and merged with the
+    # patient given HCC-0001)
+    done = str(ds.get("PatientIdentityRemoved", "") or "").strip().upper() == "YES"
+    _walk(out, deid, pid, done)
     # the pseudonym is the patient's id and name even where the original had none (an empty
     # PatientID was kept empty: PatientName HCC-0001 with no PatientID, so the copies of one
     # patient could not be told as one patient's by id)
     for kw in ("PatientID", "PatientName"):
         if not str(out.get(kw, "") or "").strip():
-            setattr(out, kw, deid.pseudonym(pid))
+            setattr(out, kw, deid.pseudonym(pid, deidentified=done))
     out.PatientIdentityRemoved = "YES"
     out.LongitudinalTemporalInformationModified = "MODIFIED"
     # LO (max 64 characters); the codes below say the same in full.  "clean SR" only on an SR (a SEG or an

@@ -384,3 +384,45 @@ def test_objects_without_patient_id_and_study_uid_get_no_shared_pseudonym(ct, tm
     with pytest.raises(SrImportError, match="neither a PatientID nor a StudyInstanceUID.*patient_id="):
         sr_to_read_document(tmp_path / "sr_broken.dcm")
     assert sr_to_read_document(tmp_path / "sr_broken.dcm", patient_id="P-1")[0]["patient_id"] == "P-1"
+
+
+def test_a_real_id_that_looks_like_a_pseudonym_gets_its_own(ct, tmp_path: Path) -> None:
+    """A patient whose real id is ``HCC-0001`` kept it verbatim, with unshifted dates (the map
+    stored a shift for it), and merged with the patient given ``HCC-0001``: in either order,
+    in reads and in DICOM objects.  An object de-identified before (PatientIdentityRemoved
+    YES) keeps its pseudonym and dates."""
+    from hcc_imaging.export.model import as_export_read
+
+    # order 1: the real HCC-0001 first; MRN-555 must not be given HCC-0001 next
+    d = Deidentifier(tmp_path / "a.json", rng=random.Random(7))
+    assert d.pseudonym("HCC-0001") == "HCC-0002"  # never its own id as its pseudonym
+    assert d.pseudonym("MRN-555") == "HCC-0003"  # nor a known real id
+    assert d.date_shift_days("HCC-0001") == d.to_dict()["patients"]["HCC-0001"]["date_shift_days"] != 0
+    # order 2: MRN-555 gets HCC-0001 first, then a real patient HCC-0001 arrives (a read)
+    d = Deidentifier(tmp_path / "b.json", rng=random.Random(7))
+    doc = read_document()
+    doc["patient_id"] = "MRN-555"
+    real = read_document()
+    real["patient_id"] = "HCC-0001"
+    a = as_export_read(doc).deidentified(d)
+    b = as_export_read(real).deidentified(d)
+    assert a.patient_id == "HCC-0001" and b.patient_id == "HCC-0002"
+    shift = d.to_dict()["patients"]["HCC-0001"]["date_shift_days"]
+    assert shift != 0
+    orig = as_export_read(real)
+    assert [t.date for t in b.timepoints] == [t.date + dt.timedelta(days=shift) for t in orig.timepoints]
+    assert d.pseudonym("HCC-0001") == "HCC-0002"  # a real key now, never its namesake's pseudonym
+    # DICOM: a real PatientID HCC-0001 after MRN-555 -> its own pseudonym, dates shifted
+    d = Deidentifier(tmp_path / "c.json", rng=random.Random(7))
+    first = pydicom.dcmread(ct.files[0])
+    first.PatientID = "MRN-555"
+    out1 = deidentify_dataset(first, d)
+    second = pydicom.dcmread(ct.files[0])
+    second.PatientID = "HCC-0001"
+    out2 = deidentify_dataset(second, d)
+    assert out1.PatientID == "HCC-0001" and out2.PatientID == out2.PatientName == "HCC-0002"
+    assert out2.StudyDate == d.shift_da(STUDY_DATE, "HCC-0001") != STUDY_DATE
+    # the de-identified copies again: kept as they are (pseudonym and shifted dates)
+    for done in (out1, out2):
+        again = deidentify_dataset(done, d)
+        assert (again.PatientID, again.StudyDate) == (done.PatientID, done.StudyDate)
