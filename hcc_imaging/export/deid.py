@@ -906,7 +906,7 @@ _DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 class DeidentifiedFiles(list):  # type: ignore[type-arg]
     """What :func:`deidentify_files` did: the paths written (the list itself) and ``skipped``,
     ``(source path, reason)`` of every file it did not copy (not DICOM, a DICOMDIR, no
-    SOPInstanceUID, unreadable)."""
+    SOPInstanceUID or SOPClassUID, unreadable, not writable as DICOM)."""
 
     def __init__(self, written: Iterable[Path] = (), skipped: Iterable[tuple[Path, str]] = ()) -> None:
         super().__init__(written)
@@ -921,6 +921,9 @@ def _not_an_instance(ds: Dataset) -> str | None:
         return "a DICOMDIR (the index of a medium, not an image; its images are copied from their own files)"
     if not str(ds.get("SOPInstanceUID", "") or "").strip():
         return "no SOPInstanceUID (not a storable DICOM instance; the copy could not be named or referenced)"
+    if not str(ds.get("SOPClassUID", "") or "").strip():
+        # (pydicom refuses to write it: the file meta's Media Storage SOP Class UID is required)
+        return "no SOPClassUID (not a storable DICOM instance; nothing says what kind of object it is)"
     return None
 
 
@@ -935,8 +938,11 @@ def deidentify_files(
 
     With the same :class:`Deidentifier` as the SR / SEG export, the copies carry exactly the
     UIDs the de-identified SR and SEG reference, so the exported set is self-consistent.
-    Files that are not DICOM, DICOMDIRs, objects without a SOPInstanceUID and unreadable files
-    are not copied: the result lists them in ``skipped`` with the reason.
+    Files that are not DICOM, DICOMDIRs, objects without a SOPInstanceUID or SOPClassUID,
+    unreadable files and objects that cannot be de-identified or written as DICOM are not copied:
+    the result lists them in ``skipped`` with the reason.  The caller saves the map
+    (:meth:`Deidentifier.save`) also when this raises (an ``OSError`` writing a copy): copies
+    written before it carry UIDs and dates only that map relates to their originals.
 
     Returns
     -------
@@ -965,6 +971,13 @@ def deidentify_files(
         if reason is not None:
             result.skipped.append((Path(src), reason))
             continue
-        new = deidentify_dataset(ds, deid, patient_id=patient_id, in_place=True)
-        result.append(atomic_dcmwrite(new, out / f"{new.SOPInstanceUID}.dcm"))
+        try:
+            new = deidentify_dataset(ds, deid, patient_id=patient_id, in_place=True)
+            result.append(atomic_dcmwrite(new, out / f"{new.SOPInstanceUID}.dcm"))
+        except (DeidentificationError, AttributeError, ValueError, TypeError, KeyError) as err:
+            # pydicom's refusals to encode an object (missing file meta, a bad value: AttributeError,
+            # ValueError ...) are this file's, not the run's: it stopped the copy half-way, and the
+            # command saved no pseudonym map for the copies already written.  (atomic_dcmwrite
+            # leaves no file behind.)  An OSError (disk full, permissions) still stops the run.
+            result.skipped.append((Path(src), f"cannot be de-identified and written ({type(err).__name__}: {err})"))
     return result
