@@ -64,6 +64,8 @@ __all__ = [
     "no_person_name_warnings",
     "BASIC_PROFILE_ACTIONS",
     "KEPT_TEXT_CONCEPTS",
+    "KEPT_TEXT_KEYWORDS",
+    "FREE_TEXT_VRS",
     "deidentify_dataset",
     "deidentify_file",
     "deidentify_files",
@@ -212,7 +214,118 @@ BASIC_PROFILE_ACTIONS: dict[str, str] = {
     "InstanceCreatorUID": "U",
     "IrradiationEventUID": "U",
     "StorageMediaFileSetUID": "U",
+    # more of Table E.1-1 (all X): admission, request, scheduled and performed procedure step,
+    # interpretation, results, free-text comments; highdicom copies the patient and study modules
+    # of the source images into the SEG and the SR, so whatever the images keep, they keep
+    "AdmittingDiagnosesDescription": "X",
+    "AdmittingDiagnosesCodeSequence": "X",
+    "AdmittingDate": "X",
+    "AdmittingTime": "X",
+    "DischargeDiagnosisDescription": "X",
+    "IssuerOfAdmissionID": "X",
+    "IssuerOfServiceEpisodeID": "X",
+    "IssuerOfServiceEpisodeIDSequence": "X",
+    "ReasonForTheRequestedProcedure": "X",
+    "ReasonForRequestedProcedureCodeSequence": "X",
+    "ReasonForTheImagingServiceRequest": "X",
+    "RequestedProcedureComments": "X",
+    "RequestedProcedureLocation": "X",
+    "RequestedContrastAgent": "X",
+    "ImagingServiceRequestComments": "X",
+    "IssueDateOfImagingServiceRequest": "X",
+    "IssueTimeOfImagingServiceRequest": "X",
+    "PlacerOrderNumberImagingServiceRequest": "Z",
+    "FillerOrderNumberImagingServiceRequest": "Z",
+    "CommentsOnThePerformedProcedureStep": "X",
+    "PerformedStationAETitle": "X",
+    "PerformedStationNameCodeSequence": "X",
+    "PerformedStationGeographicLocationCodeSequence": "X",
+    "ScheduledProcedureStepDescription": "X",
+    "ScheduledProcedureStepStartDate": "X",
+    "ScheduledProcedureStepStartTime": "X",
+    "ScheduledProcedureStepEndDate": "X",
+    "ScheduledProcedureStepEndTime": "X",
+    "ScheduledStationAETitle": "X",
+    "ScheduledStationNameCodeSequence": "X",
+    "ScheduledStationGeographicLocationCodeSequence": "X",
+    "ScheduledStudyLocation": "X",
+    "ScheduledStudyLocationAETitle": "X",
+    "ScheduledPatientInstitutionResidence": "X",
+    "ScheduledHumanPerformersSequence": "X",
+    "ScheduledPerformingPhysicianIdentificationSequence": "X",
+    "ActualHumanPerformersSequence": "X",
+    "HumanPerformerName": "X",
+    "HumanPerformerOrganization": "X",
+    "PreMedication": "X",
+    "TextComments": "X",
+    "TextString": "X",
+    "IdentifyingComments": "X",
+    "ImagePresentationComments": "X",
+    "ResultsComments": "X",
+    "ResultsIDIssuer": "X",
+    "ResultsDistributionListSequence": "X",
+    "Impressions": "X",
+    "InterpretationText": "X",
+    "InterpretationDiagnosisDescription": "X",
+    "InterpretationIDIssuer": "X",
+    "PhysicianApprovingInterpretation": "X",
+    "IntendedRecipientsOfResultsIdentificationSequence": "X",
+    "InsurancePlanIdentification": "X",
+    "ConfidentialityConstraintOnPatientDataDescription": "X",
+    "PatientPrimaryLanguageCodeSequence": "X",
+    "PatientPrimaryLanguageModifierCodeSequence": "X",
+    "ReferencedPatientAliasSequence": "X",
+    "StudyIDIssuer": "X",
+    "TopicTitle": "X",
+    "AcquisitionProtocolDescription": "X",
+    "AcquisitionDeviceProcessingDescription": "X",
+    "ContributionDescription": "X",
+    "ModifiedImageDescription": "X",
+    "ModifyingDeviceID": "X",
+    "ModifyingDeviceManufacturer": "X",
+    "GeneratorID": "X",
+    "DoseReferenceDescription": "X",
+    "CustodialOrganizationSequence": "X",
+    "ParticipantSequence": "X",
+    "AuthorObserverSequence": "X",
+    "DigitalSignaturesSequence": "X",
+    "ReferencedDigitalSignatureSequence": "X",
+    "ReferencedSOPInstanceMACSequence": "X",
+    "MAC": "X",
+    "IconImageSequence": "X",
+    "DeviceUID": "U",
 }
+
+#: Free-text value representations: an attribute of one of these that is neither in
+#: :data:`BASIC_PROFILE_ACTIONS` nor in :data:`KEPT_TEXT_KEYWORDS` is emptied (a name or an id
+#: typed anywhere else, e.g. an attribute the table above misses, never survives; emptied, not
+#: removed, so a type 2 attribute stays present).  AE and UR name places; UN can hold anything.
+FREE_TEXT_VRS: frozenset[str] = frozenset({"LO", "LT", "SH", "ST", "UT", "UC", "AE", "UR", "UN"})
+
+#: Free-text attributes kept: codes, what the SEG / SR need (type 1) and that we write ourselves,
+#: and technical acquisition descriptions that name no one.
+KEPT_TEXT_KEYWORDS: frozenset[str] = frozenset(
+    {
+        # codes (every code sequence item)
+        "CodeValue", "LongCodeValue", "CodingSchemeDesignator", "CodingSchemeVersion", "CodeMeaning",
+        "CodingSchemeName", "CodingSchemeResponsibleOrganization", "CodingSchemeRegistry",
+        "CodingSchemeExternalID", "ContextGroupLocalVersion",
+        # equipment (type 1 in the SEG's Enhanced General Equipment module)
+        "Manufacturer", "ManufacturerModelName", "SoftwareVersions",
+        # SEG segments and algorithm; SR text items (cleaned on their own: KEPT_TEXT_CONCEPTS)
+        "SegmentLabel", "SegmentDescription", "SegmentAlgorithmName", "TrackingID",
+        "AlgorithmName", "AlgorithmVersion", "AlgorithmSource", "AlgorithmParameters",
+        "DimensionDescriptionLabel", "TextValue",
+        # image description (what the pixels are; contrast agent: phase detection)
+        "RescaleType", "ModalityLUTType", "WindowCenterWidthExplanation", "LUTExplanation",
+        "ConvolutionKernel", "FilterType", "ContrastBolusAgent", "ContrastBolusRoute",
+        "SequenceName", "PulseSequenceName", "ImagedNucleus", "ReceiveCoilName", "TransmitCoilName",
+        "ReconstructionMethod", "AttenuationCorrectionMethod", "ScatterCorrectionMethod",
+        "Radiopharmaceutical", "PositionReferenceIndicator", "StackID",
+        # written by the de-identification itself
+        "DeidentificationMethod",
+    }
+)
 
 #: SR TEXT items kept verbatim under the Clean Structured Content Option: concepts whose text
 #: we generate ourselves (no free text typed by a person).  (code value, scheme) pairs.
@@ -796,6 +909,13 @@ def _walk(ds: Dataset, deid: Deidentifier, pid: str, done: bool = False) -> None
             concept = _concept(ds)
             if concept not in KEPT_TEXT_CONCEPTS:
                 elem.value = _REMOVED_TEXT
+            continue
+        if elem.VR in FREE_TEXT_VRS and kw not in KEPT_TEXT_KEYWORDS and elem.value not in (None, "", b""):
+            # free text the table does not list (PS3.15's list grows; sources hold anything): emptied
+            if elem.VR == "UN":
+                del ds[elem.tag]
+            else:
+                elem.value = ""
 
 
 def deidentify_dataset(

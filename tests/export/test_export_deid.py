@@ -139,9 +139,34 @@ def test_objects_without_a_patient_id_get_a_pseudonym_per_study(ct) -> None:
     assert got.PatientID == got.PatientName == a.PatientName  # (the same study as ``first``)
 
 
+#: request / admission / procedure-step free text on the source images (PS3.15 E.1-1: X), and
+#: free text where the table lists nothing (PatientSpeciesDescription: the free-text rule)
+EXTRA_PHI = {
+    "AdmittingDiagnosesDescription": "HCC in Jane Doe, MRN-777",
+    "ReasonForTheRequestedProcedure": "Jane Doe follow-up",
+    "RequestedProcedureComments": "call Jane Doe 555-1234",
+    "ImagingServiceRequestComments": "Jane Doe, ward 5",
+    "CommentsOnThePerformedProcedureStep": "Jane Doe moved",
+    "ScheduledProcedureStepDescription": "CT for Jane Doe",
+    "AdmittingDate": "20231230",
+    "PerformedStationAETitle": "ELSEWHERE_CT1",
+    "TextComments": "Jane Doe",
+    "PatientSpeciesDescription": "record of Jane Doe",
+}
+
+
 def test_every_exported_object_is_deidentified(tmp_path: Path, ct) -> None:
     """Export everything with --deidentify and scan every file: no original identifying value
-    of the basic profile's list (names, ids, dates, UIDs, institution ...) survives."""
+    of the basic profile's list (names, ids, dates, UIDs, institution ...) survives.
+
+    The source images also carry request, admission and procedure-step free text (PS3.15 X
+    attributes the table missed until 2026-12-06: highdicom copied them into the SEG and SR too)
+    and free text in an attribute the table does not list (emptied)."""
+    for f in ct.files:
+        src = pydicom.dcmread(f)
+        for kw, value in EXTRA_PHI.items():
+            setattr(src, kw, value)
+        src.save_as(f)
     export = tmp_path / "export"
     keys = tmp_path / "keys" / "map.json"
     deid = Deidentifier(keys, rng=random.Random(3))
@@ -165,7 +190,8 @@ def test_every_exported_object_is_deidentified(tmp_path: Path, ct) -> None:
     for tid in ("1.2.826.0.1.3680043.8.498.1001", "1.2.826.0.1.3680043.8.498.1002"):
         originals.setdefault("TrackingUID", set()).add(tid)
     originals.setdefault("reader", set()).add("dr.smith")
-    originals.setdefault("dates", set()).update({"2024-01-15", "2024-03-18", "2024-01-22", "20240318"})
+    originals.setdefault("dates", set()).update({"2024-01-15", "2024-03-18", "2024-01-22", "20240318", "20231230"})
+    originals.setdefault("free text", set()).update({"Jane Doe", "MRN-777", "ELSEWHERE_CT1", "555-1234"})
     needles = {v for vals in originals.values() for v in vals if len(v) >= 4}
     # 1. no original value anywhere, in any file (binary scan, DICOM and text alike)
     files = [p for p in export.rglob("*") if p.is_file()]
