@@ -6,7 +6,11 @@ What is done (``docs/export.md`` has the full table)
   in :data:`BASIC_PROFILE_ACTIONS`: ``X`` remove, ``Z`` empty, ``D`` replace by a dummy
   (patient name and id by the patient's pseudonym, person names by a reader pseudonym),
   ``U`` replace UIDs.  The table covers the identifying attributes found in CT/MR images,
-  SEG and SR; anything else of VR PN is replaced too (a person name is never kept).
+  SEG and SR; anything else of VR PN is replaced too (a person name is never kept), and any
+  other free text (:data:`FREE_TEXT_VRS`) not in :data:`KEPT_TEXT_KEYWORDS` is emptied.
+* **Patient ids**: a real id that looks like one of our pseudonyms (``HCC-0001``) is a real
+  id: it gets a pseudonym of its own and its dates are shifted; only an object marked
+  ``PatientIdentityRemoved = YES`` keeps its pseudonym and dates (de-identified before).
 * **UIDs**: every UID that is not a registered DICOM UID (SOP classes, transfer syntaxes,
   coding schemes ...) is replaced by a new UID (``2.25.`` + a random UUID as an integer), mapped consistently: the
   same original UID gets the same new UID in every object, in every run that uses the same
