@@ -325,10 +325,12 @@ def _run_sr(args: argparse.Namespace) -> int:
             segs[key] = seg_info_from_file(path)
     # (write_sr checks too; here with the flags in the message)
     check_timepoint_sources(doc, vols, segs, link_patient=args.link_patient, deidentifier=deid, cli=True)
-    info = write_sr(doc, args.out, assessment=assess[0] if assess else None, images=vols, segs=segs,
-                    timepoints=wanted, deidentifier=deid, final=args.final)
-    if deid is not None:
-        deid.save()
+    try:
+        info = write_sr(doc, args.out, assessment=assess[0] if assess else None, images=vols, segs=segs,
+                        timepoints=wanted, deidentifier=deid, final=args.final)
+    finally:  # (the map relates what was written to its originals: saved whatever happens)
+        if deid is not None:
+            deid.save()
     return _emit(args, {"sr": str(info.path), "lesion_groups": info.n_lesion_groups,
                         "response_groups": info.n_response_groups})
 
@@ -362,10 +364,12 @@ def _run_seg(args: argparse.Namespace) -> int:
                 organs.setdefault(les.lesion_id, "liver")
             if les.kind:
                 kinds.setdefault(les.lesion_id, les.kind)
-    info = write_seg(labels, vol, args.out, viable=viable, tracking_uids=tuids or None, organs=organs or None,
-                     kinds=kinds or None, deidentifier=deid)
-    if deid is not None:
-        deid.save()
+    try:
+        info = write_seg(labels, vol, args.out, viable=viable, tracking_uids=tuids or None, organs=organs or None,
+                         kinds=kinds or None, deidentifier=deid)
+    finally:  # (the map relates what was written to its originals: saved whatever happens)
+        if deid is not None:
+            deid.save()
     return _emit(args, {"seg": str(info.path), "segments": dict(info.segments)})
 
 
@@ -381,8 +385,12 @@ def _run_images(args: argparse.Namespace) -> int:
     for s in args.sources:
         p = Path(s)
         files.extend(sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p])
-    written = deidentify_files(files, args.out, deid, patient_id=args.patient_id)
-    deid.save()
+    try:
+        written = deidentify_files(files, args.out, deid, patient_id=args.patient_id)
+    finally:
+        # the map is the only link of the copies (new UIDs, shifted dates) to their originals:
+        # saved also when the copy stops half-way (a re-run would give the same files other UIDs)
+        deid.save()
     by_reason: dict[str, list[str]] = {}
     for path, reason in written.skipped:
         by_reason.setdefault(reason, []).append(str(path))

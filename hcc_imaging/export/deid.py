@@ -6,7 +6,11 @@ What is done (``docs/export.md`` has the full table)
   in :data:`BASIC_PROFILE_ACTIONS`: ``X`` remove, ``Z`` empty, ``D`` replace by a dummy
   (patient name and id by the patient's pseudonym, person names by a reader pseudonym),
   ``U`` replace UIDs.  The table covers the identifying attributes found in CT/MR images,
-  SEG and SR; anything else of VR PN is replaced too (a person name is never kept).
+  SEG and SR; anything else of VR PN is replaced too (a person name is never kept), and any
+  other free text (:data:`FREE_TEXT_VRS`) not in :data:`KEPT_TEXT_KEYWORDS` is emptied.
+* **Patient ids**: a real id that looks like one of our pseudonyms (``HCC-0001``) is a real
+  id: it gets a pseudonym of its own and its dates are shifted; only an object marked
+  ``PatientIdentityRemoved = YES`` keeps its pseudonym and dates (de-identified before).
 * **UIDs**: every UID that is not a registered DICOM UID (SOP classes, transfer syntaxes,
   coding schemes ...) is replaced by a new UID (``2.25.`` + a random UUID as an integer), mapped consistently: the
   same original UID gets the same new UID in every object, in every run that uses the same
@@ -64,6 +68,8 @@ __all__ = [
     "no_person_name_warnings",
     "BASIC_PROFILE_ACTIONS",
     "KEPT_TEXT_CONCEPTS",
+    "KEPT_TEXT_KEYWORDS",
+    "FREE_TEXT_VRS",
     "deidentify_dataset",
     "deidentify_file",
     "deidentify_files",
@@ -212,7 +218,118 @@ BASIC_PROFILE_ACTIONS: dict[str, str] = {
     "InstanceCreatorUID": "U",
     "IrradiationEventUID": "U",
     "StorageMediaFileSetUID": "U",
+    # more of Table E.1-1 (all X): admission, request, scheduled and performed procedure step,
+    # interpretation, results, free-text comments; highdicom copies the patient and study modules
+    # of the source images into the SEG and the SR, so whatever the images keep, they keep
+    "AdmittingDiagnosesDescription": "X",
+    "AdmittingDiagnosesCodeSequence": "X",
+    "AdmittingDate": "X",
+    "AdmittingTime": "X",
+    "DischargeDiagnosisDescription": "X",
+    "IssuerOfAdmissionID": "X",
+    "IssuerOfServiceEpisodeID": "X",
+    "IssuerOfServiceEpisodeIDSequence": "X",
+    "ReasonForTheRequestedProcedure": "X",
+    "ReasonForRequestedProcedureCodeSequence": "X",
+    "ReasonForTheImagingServiceRequest": "X",
+    "RequestedProcedureComments": "X",
+    "RequestedProcedureLocation": "X",
+    "RequestedContrastAgent": "X",
+    "ImagingServiceRequestComments": "X",
+    "IssueDateOfImagingServiceRequest": "X",
+    "IssueTimeOfImagingServiceRequest": "X",
+    "PlacerOrderNumberImagingServiceRequest": "Z",
+    "FillerOrderNumberImagingServiceRequest": "Z",
+    "CommentsOnThePerformedProcedureStep": "X",
+    "PerformedStationAETitle": "X",
+    "PerformedStationNameCodeSequence": "X",
+    "PerformedStationGeographicLocationCodeSequence": "X",
+    "ScheduledProcedureStepDescription": "X",
+    "ScheduledProcedureStepStartDate": "X",
+    "ScheduledProcedureStepStartTime": "X",
+    "ScheduledProcedureStepEndDate": "X",
+    "ScheduledProcedureStepEndTime": "X",
+    "ScheduledStationAETitle": "X",
+    "ScheduledStationNameCodeSequence": "X",
+    "ScheduledStationGeographicLocationCodeSequence": "X",
+    "ScheduledStudyLocation": "X",
+    "ScheduledStudyLocationAETitle": "X",
+    "ScheduledPatientInstitutionResidence": "X",
+    "ScheduledHumanPerformersSequence": "X",
+    "ScheduledPerformingPhysicianIdentificationSequence": "X",
+    "ActualHumanPerformersSequence": "X",
+    "HumanPerformerName": "X",
+    "HumanPerformerOrganization": "X",
+    "PreMedication": "X",
+    "TextComments": "X",
+    "TextString": "X",
+    "IdentifyingComments": "X",
+    "ImagePresentationComments": "X",
+    "ResultsComments": "X",
+    "ResultsIDIssuer": "X",
+    "ResultsDistributionListSequence": "X",
+    "Impressions": "X",
+    "InterpretationText": "X",
+    "InterpretationDiagnosisDescription": "X",
+    "InterpretationIDIssuer": "X",
+    "PhysicianApprovingInterpretation": "X",
+    "IntendedRecipientsOfResultsIdentificationSequence": "X",
+    "InsurancePlanIdentification": "X",
+    "ConfidentialityConstraintOnPatientDataDescription": "X",
+    "PatientPrimaryLanguageCodeSequence": "X",
+    "PatientPrimaryLanguageModifierCodeSequence": "X",
+    "ReferencedPatientAliasSequence": "X",
+    "StudyIDIssuer": "X",
+    "TopicTitle": "X",
+    "AcquisitionProtocolDescription": "X",
+    "AcquisitionDeviceProcessingDescription": "X",
+    "ContributionDescription": "X",
+    "ModifiedImageDescription": "X",
+    "ModifyingDeviceID": "X",
+    "ModifyingDeviceManufacturer": "X",
+    "GeneratorID": "X",
+    "DoseReferenceDescription": "X",
+    "CustodialOrganizationSequence": "X",
+    "ParticipantSequence": "X",
+    "AuthorObserverSequence": "X",
+    "DigitalSignaturesSequence": "X",
+    "ReferencedDigitalSignatureSequence": "X",
+    "ReferencedSOPInstanceMACSequence": "X",
+    "MAC": "X",
+    "IconImageSequence": "X",
+    "DeviceUID": "U",
 }
+
+#: Free-text value representations: an attribute of one of these that is neither in
+#: :data:`BASIC_PROFILE_ACTIONS` nor in :data:`KEPT_TEXT_KEYWORDS` is emptied (a name or an id
+#: typed anywhere else, e.g. an attribute the table above misses, never survives; emptied, not
+#: removed, so a type 2 attribute stays present).  AE and UR name places; UN can hold anything.
+FREE_TEXT_VRS: frozenset[str] = frozenset({"LO", "LT", "SH", "ST", "UT", "UC", "AE", "UR", "UN"})
+
+#: Free-text attributes kept: codes, what the SEG / SR need (type 1) and that we write ourselves,
+#: and technical acquisition descriptions that name no one.
+KEPT_TEXT_KEYWORDS: frozenset[str] = frozenset(
+    {
+        # codes (every code sequence item)
+        "CodeValue", "LongCodeValue", "CodingSchemeDesignator", "CodingSchemeVersion", "CodeMeaning",
+        "CodingSchemeName", "CodingSchemeResponsibleOrganization", "CodingSchemeRegistry",
+        "CodingSchemeExternalID", "ContextGroupLocalVersion",
+        # equipment (type 1 in the SEG's Enhanced General Equipment module)
+        "Manufacturer", "ManufacturerModelName", "SoftwareVersions",
+        # SEG segments and algorithm; SR text items (cleaned on their own: KEPT_TEXT_CONCEPTS)
+        "SegmentLabel", "SegmentDescription", "SegmentAlgorithmName", "TrackingID",
+        "AlgorithmName", "AlgorithmVersion", "AlgorithmSource", "AlgorithmParameters",
+        "DimensionDescriptionLabel", "TextValue",
+        # image description (what the pixels are; contrast agent: phase detection)
+        "RescaleType", "ModalityLUTType", "WindowCenterWidthExplanation", "LUTExplanation",
+        "ConvolutionKernel", "FilterType", "ContrastBolusAgent", "ContrastBolusRoute",
+        "SequenceName", "PulseSequenceName", "ImagedNucleus", "ReceiveCoilName", "TransmitCoilName",
+        "ReconstructionMethod", "AttenuationCorrectionMethod", "ScatterCorrectionMethod",
+        "Radiopharmaceutical", "PositionReferenceIndicator", "StackID",
+        # written by the de-identification itself
+        "DeidentificationMethod",
+    }
+)
 
 #: SR TEXT items kept verbatim under the Clean Structured Content Option: concepts whose text
 #: we generate ourselves (no free text typed by a person).  (code value, scheme) pairs.
@@ -463,7 +580,10 @@ class Deidentifier:
     def _entry(self, patient_id: str) -> dict[str, Any]:
         key = self._canonical(str(patient_id))
         if key not in self._patients:
-            used = {v["pseudonym"] for v in self._patients.values()}
+            # never a pseudonym equal to a known real id (a patient whose id is HCC-0002 would
+            # share it with the patient given HCC-0002)
+            used = {v["pseudonym"] for v in self._patients.values()} | set(self._patients) | set(self._aliases)
+            used.add(key)
             n = len(self._patients) + 1
             while f"{PSEUDONYM_PREFIX}-{n:04d}" in used:
                 n += 1
@@ -473,17 +593,45 @@ class Deidentifier:
             }
         return self._patients[key]
 
-    def pseudonym(self, patient_id: str) -> str:
-        """The patient's pseudonym (``HCC-0001`` ...), created on first use."""
-        if str(patient_id) in {v["pseudonym"] for v in self._patients.values()}:
-            return str(patient_id)  # already a pseudonym of ours: idempotent
+    def _already_pseudonym(self, patient_id: str, deidentified: bool | None) -> bool:
+        """Whether ``patient_id`` is one of our pseudonyms standing for its patient (an object
+        or read de-identified before), rather than a real id.
+
+        ``deidentified=True``: the caller knows the input was de-identified (a DICOM object with
+        PatientIdentityRemoved YES); ``False``: it is a real id, whatever it looks like; ``None``
+        (unknown): a pseudonym of ours is one unless it is also a real id of the map."""
+        pid = str(patient_id)
+        if deidentified is False or pid not in {v["pseudonym"] for v in self._patients.values()}:
+            return False
+        if deidentified:
+            return True
+        return pid not in self._patients and pid not in self._aliases
+
+    def pseudonym(self, patient_id: str, *, deidentified: bool | None = None) -> str:
+        """The patient's pseudonym (``HCC-0001`` ...), created on first use.
+
+        A pseudonym of ours is returned unchanged (idempotent) only when it stands for its
+        patient (see ``deidentified``); a real id that looks like one (a patient whose id is
+        ``HCC-0001``) gets a pseudonym of its own.
+
+        Parameters
+        ----------
+        patient_id : str
+            The real id, or (with ``deidentified``) a pseudonym given before.
+        deidentified : bool, optional
+            ``True``: the input is already de-identified; ``False``: ``patient_id`` is a real id;
+            ``None``: a pseudonym of this map that is not also a real id of it is kept.
+        """
+        if self._already_pseudonym(patient_id, deidentified):
+            return str(patient_id)
         return str(self._entry(patient_id)["pseudonym"])
 
-    def date_shift_days(self, patient_id: str) -> int:
-        """Days added to every date of this patient (negative = earlier)."""
-        for v in self._patients.values():
-            if v["pseudonym"] == str(patient_id):
-                return 0  # already shifted
+    def date_shift_days(self, patient_id: str, *, deidentified: bool | None = None) -> int:
+        """Days added to every date of this patient (negative = earlier); 0 for a pseudonym
+        standing for its patient (its dates are shifted already; ``deidentified`` as for
+        :meth:`pseudonym`)."""
+        if self._already_pseudonym(patient_id, deidentified):
+            return 0
         return int(self._entry(patient_id)["date_shift_days"])
 
     def reader(self, reader_id: str) -> str:
@@ -523,10 +671,10 @@ class Deidentifier:
             self._dummies[key] = f"DEID-{len(self._dummies) + 1:04d}"
         return self._dummies[key]
 
-    def shift_date(self, value: dt.date, patient_id: str) -> dt.date:
-        return value + dt.timedelta(days=self.date_shift_days(patient_id))
+    def shift_date(self, value: dt.date, patient_id: str, *, deidentified: bool | None = None) -> dt.date:
+        return value + dt.timedelta(days=self.date_shift_days(patient_id, deidentified=deidentified))
 
-    def shift_da(self, value: str, patient_id: str) -> str:
+    def shift_da(self, value: str, patient_id: str, *, deidentified: bool | None = None) -> str:
         """Shift a DICOM DA string (YYYYMMDD); partial or bad dates become empty."""
         s = str(value).strip()
         if len(s) < 8:
@@ -535,22 +683,23 @@ class Deidentifier:
             d = dt.datetime.strptime(s[:8], "%Y%m%d").date()
         except ValueError:
             return ""
-        return self.shift_date(d, patient_id).strftime("%Y%m%d")
+        return self.shift_date(d, patient_id, deidentified=deidentified).strftime("%Y%m%d")
 
-    def shift_dt(self, value: str, patient_id: str) -> str:
+    def shift_dt(self, value: str, patient_id: str, *, deidentified: bool | None = None) -> str:
         """Shift the date part of a DICOM DT string; the time part is kept."""
         s = str(value).strip()
         if len(s) < 8:
             return ""
-        new = self.shift_da(s[:8], patient_id)
+        new = self.shift_da(s[:8], patient_id, deidentified=deidentified)
         return new + s[8:] if new else ""
 
     # -- read documents ------------------------------------------------------------------
     def deidentify_read(self, read: ExportRead) -> ExportRead:
         """Pseudonymous copy of an :class:`~hcc_imaging.export.model.ExportRead`."""
         pid = read.patient_id
-        new_pid = self.pseudonym(pid)
-        shift = dt.timedelta(days=self.date_shift_days(pid))
+        # a read is of a real patient: its id is keyed even when it looks like a pseudonym
+        new_pid = self.pseudonym(pid, deidentified=False)
+        shift = dt.timedelta(days=self.date_shift_days(pid, deidentified=False))
         new_reader = self.reader(read.reader_id) if read.reader_id else None
 
         def sd(d: dt.date | None) -> dt.date | None:
@@ -653,7 +802,7 @@ class Deidentifier:
                     if lk in drop:
                         continue
                     if lk == "patient_id" and v is not None:
-                        out[k] = self.pseudonym(str(v))
+                        out[k] = self.pseudonym(str(v), deidentified=False)
                     elif lk in {"reader", "reader_id", "adjudicator"} and isinstance(v, str):
                         out[k] = self.reader(v)
                     elif lk in {"source", "provenance"} and isinstance(v, str):
@@ -682,7 +831,7 @@ class Deidentifier:
             d = dt.date.fromisoformat(s[:10])
         except ValueError:
             return ""
-        return self.shift_date(d, patient_id).isoformat() + s[10:]
+        return self.shift_date(d, patient_id, deidentified=False).isoformat() + s[10:]
 
     # -- DICOM ---------------------------------------------------------------------------
     def deidentify_dataset(self, ds: Dataset, *, patient_id: str | None = None, in_place: bool = False) -> Dataset:
@@ -705,7 +854,7 @@ def _concept(item: Dataset) -> tuple[str, str] | None:
     return (str(c.get("CodeValue", c.get("LongCodeValue", ""))), "SCT" if scheme == "SRT" else scheme)
 
 
-def _walk(ds: Dataset, deid: Deidentifier, pid: str) -> None:
+def _walk(ds: Dataset, deid: Deidentifier, pid: str, done: bool = False) -> None:
     from pydicom.multival import MultiValue
 
     for elem in list(ds):
@@ -719,7 +868,7 @@ def _walk(ds: Dataset, deid: Deidentifier, pid: str) -> None:
                 del ds[elem.tag]
                 continue
             for item in elem.value:
-                _walk(item, deid, pid)
+                _walk(item, deid, pid, done)
             continue
         if action == "X":
             del ds[elem.tag]
@@ -731,9 +880,9 @@ def _walk(ds: Dataset, deid: Deidentifier, pid: str) -> None:
             if elem.value in (None, ""):
                 continue
             if kw == "PatientName":
-                elem.value = deid.pseudonym(pid)
+                elem.value = deid.pseudonym(pid, deidentified=done)
             elif kw in {"PatientID", "ClinicalTrialSubjectID"}:
-                elem.value = deid.pseudonym(pid)
+                elem.value = deid.pseudonym(pid, deidentified=done)
             elif elem.VR == "PN":
                 elem.value = deid.reader(str(elem.value))
             else:
@@ -748,12 +897,12 @@ def _walk(ds: Dataset, deid: Deidentifier, pid: str) -> None:
             continue
         if elem.VR == "DA" and elem.value not in (None, ""):
             vals = elem.value if isinstance(elem.value, MultiValue) else [elem.value]
-            new = [deid.shift_da(str(v), pid) for v in vals]
+            new = [deid.shift_da(str(v), pid, deidentified=done) for v in vals]
             elem.value = new if isinstance(elem.value, MultiValue) else new[0]
             continue
         if elem.VR == "DT" and elem.value not in (None, ""):
             vals = elem.value if isinstance(elem.value, MultiValue) else [elem.value]
-            new = [deid.shift_dt(str(v), pid) for v in vals]
+            new = [deid.shift_dt(str(v), pid, deidentified=done) for v in vals]
             elem.value = new if isinstance(elem.value, MultiValue) else new[0]
             continue
         if elem.VR == "PN" and elem.value not in (None, ""):
@@ -764,6 +913,13 @@ def _walk(ds: Dataset, deid: Deidentifier, pid: str) -> None:
             concept = _concept(ds)
             if concept not in KEPT_TEXT_CONCEPTS:
                 elem.value = _REMOVED_TEXT
+            continue
+        if elem.VR in FREE_TEXT_VRS and kw not in KEPT_TEXT_KEYWORDS and elem.value not in (None, "", b""):
+            # free text the table does not list (PS3.15's list grows; sources hold anything): emptied
+            if elem.VR == "UN":
+                del ds[elem.tag]
+            else:
+                elem.value = ""
 
 
 def deidentify_dataset(
@@ -811,13 +967,18 @@ def deidentify_dataset(
     pid = str(patient_id if patient_id is not None else out.get("PatientID", "") or "UNKNOWN")
     if patient_id is not None and out.get("PatientID") and str(out.PatientID) != pid:
         deid.link(pid, str(out.PatientID))
-    _walk(out, deid, pid)
+    # an object de-identified before (PatientIdentityRemoved YES: a de-identified SEG given to the
+    # SR) carries its pseudonym and shifted dates; any other's id is a real one, even one that
+    # looks like a pseudonym (a patient HCC-0001 kept its id and dates, and merged with the
+    # patient given HCC-0001)
+    done = str(ds.get("PatientIdentityRemoved", "") or "").strip().upper() == "YES"
+    _walk(out, deid, pid, done)
     # the pseudonym is the patient's id and name even where the original had none (an empty
     # PatientID was kept empty: PatientName HCC-0001 with no PatientID, so the copies of one
     # patient could not be told as one patient's by id)
     for kw in ("PatientID", "PatientName"):
         if not str(out.get(kw, "") or "").strip():
-            setattr(out, kw, deid.pseudonym(pid))
+            setattr(out, kw, deid.pseudonym(pid, deidentified=done))
     out.PatientIdentityRemoved = "YES"
     out.LongitudinalTemporalInformationModified = "MODIFIED"
     # LO (max 64 characters); the codes below say the same in full.  "clean SR" only on an SR (a SEG or an
@@ -869,7 +1030,7 @@ _DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 class DeidentifiedFiles(list):  # type: ignore[type-arg]
     """What :func:`deidentify_files` did: the paths written (the list itself) and ``skipped``,
     ``(source path, reason)`` of every file it did not copy (not DICOM, a DICOMDIR, no
-    SOPInstanceUID, unreadable)."""
+    SOPInstanceUID or SOPClassUID, unreadable, not writable as DICOM)."""
 
     def __init__(self, written: Iterable[Path] = (), skipped: Iterable[tuple[Path, str]] = ()) -> None:
         super().__init__(written)
@@ -884,6 +1045,9 @@ def _not_an_instance(ds: Dataset) -> str | None:
         return "a DICOMDIR (the index of a medium, not an image; its images are copied from their own files)"
     if not str(ds.get("SOPInstanceUID", "") or "").strip():
         return "no SOPInstanceUID (not a storable DICOM instance; the copy could not be named or referenced)"
+    if not str(ds.get("SOPClassUID", "") or "").strip():
+        # (pydicom refuses to write it: the file meta's Media Storage SOP Class UID is required)
+        return "no SOPClassUID (not a storable DICOM instance; nothing says what kind of object it is)"
     return None
 
 
@@ -898,8 +1062,11 @@ def deidentify_files(
 
     With the same :class:`Deidentifier` as the SR / SEG export, the copies carry exactly the
     UIDs the de-identified SR and SEG reference, so the exported set is self-consistent.
-    Files that are not DICOM, DICOMDIRs, objects without a SOPInstanceUID and unreadable files
-    are not copied: the result lists them in ``skipped`` with the reason.
+    Files that are not DICOM, DICOMDIRs, objects without a SOPInstanceUID or SOPClassUID,
+    unreadable files and objects that cannot be de-identified or written as DICOM are not copied:
+    the result lists them in ``skipped`` with the reason.  The caller saves the map
+    (:meth:`Deidentifier.save`) also when this raises (an ``OSError`` writing a copy): copies
+    written before it carry UIDs and dates only that map relates to their originals.
 
     Returns
     -------
@@ -928,6 +1095,13 @@ def deidentify_files(
         if reason is not None:
             result.skipped.append((Path(src), reason))
             continue
-        new = deidentify_dataset(ds, deid, patient_id=patient_id, in_place=True)
-        result.append(atomic_dcmwrite(new, out / f"{new.SOPInstanceUID}.dcm"))
+        try:
+            new = deidentify_dataset(ds, deid, patient_id=patient_id, in_place=True)
+            result.append(atomic_dcmwrite(new, out / f"{new.SOPInstanceUID}.dcm"))
+        except (DeidentificationError, AttributeError, ValueError, TypeError, KeyError) as err:
+            # pydicom's refusals to encode an object (missing file meta, a bad value: AttributeError,
+            # ValueError ...) are this file's, not the run's: it stopped the copy half-way, and the
+            # command saved no pseudonym map for the copies already written.  (atomic_dcmwrite
+            # leaves no file behind.)  An OSError (disk full, permissions) still stops the run.
+            result.skipped.append((Path(src), f"cannot be de-identified and written ({type(err).__name__}: {err})"))
     return result

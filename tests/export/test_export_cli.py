@@ -247,6 +247,35 @@ def test_cli_images_skips_dicomdir_and_objects_without_sop_instance_uid(tmp_path
     assert "DICOMDIR" in captured.err and "no_uid.dcm" in captured.err and "no image copied" in captured.err
 
 
+def test_cli_images_skips_an_object_without_sop_class_uid_and_keeps_the_map(tmp_path: Path, files, capsys) -> None:
+    """A DICOM file without SOPClassUID stopped `export images --deidentify` with an AttributeError
+    after the copies before it were written, and no pseudonym map was saved: those copies (new
+    UIDs, shifted dates) could never be related to their originals again.  It is skipped and
+    named, the other copies are written, and the map relates every copy to its original."""
+    src = tmp_path / "src"
+    src.mkdir()
+    originals = sorted(Path(files["ct"]).iterdir())
+    for f in originals:
+        (src / f.name).write_bytes(f.read_bytes())
+    bad = pydicom.dcmread(src / originals[0].name)
+    del bad.SOPClassUID
+    del bad.file_meta.MediaStorageSOPClassUID
+    bad.SOPInstanceUID = bad.file_meta.MediaStorageSOPInstanceUID = "1.2.826.0.1.3680043.8.498.99"
+    bad.save_as(src / "zz_no_class.dcm", enforce_file_format=False)
+    map_path = tmp_path / "keys" / "map.json"
+    keys = ["--deidentify", "--pseudonym-map", str(map_path)]
+    assert main(["export", "images", str(src), "--out", str(tmp_path / "share"), "--json", *keys]) == 0
+    captured = capsys.readouterr()
+    res = json.loads(captured.out)
+    assert res["images"] == len(originals) and res["skipped"] == 1
+    assert "zz_no_class.dcm" in captured.err and "no SOPClassUID" in captured.err
+    uids = json.loads(map_path.read_text(encoding="utf-8"))["uids"]
+    for f in originals:
+        new = uids[str(pydicom.dcmread(f).SOPInstanceUID)]
+        assert (tmp_path / "share" / f"{new}.dcm").is_file()
+    assert len(list((tmp_path / "share").iterdir())) == len(originals)
+
+
 def test_cli_report_out_folder(tmp_path: Path, files, capsys) -> None:
     """`export report --out FOLDER` raised IsADirectoryError, and `--out new/` (not existing) wrote
     a file named `new`: a folder gets report_<patient>.html or cohort_report.html."""

@@ -139,9 +139,34 @@ def test_objects_without_a_patient_id_get_a_pseudonym_per_study(ct) -> None:
     assert got.PatientID == got.PatientName == a.PatientName  # (the same study as ``first``)
 
 
+#: request / admission / procedure-step free text on the source images (PS3.15 E.1-1: X), and
+#: free text where the table lists nothing (PatientSpeciesDescription: the free-text rule)
+EXTRA_PHI = {
+    "AdmittingDiagnosesDescription": "HCC in Jane Doe, MRN-777",
+    "ReasonForTheRequestedProcedure": "Jane Doe follow-up",
+    "RequestedProcedureComments": "call Jane Doe 555-1234",
+    "ImagingServiceRequestComments": "Jane Doe, ward 5",
+    "CommentsOnThePerformedProcedureStep": "Jane Doe moved",
+    "ScheduledProcedureStepDescription": "CT for Jane Doe",
+    "AdmittingDate": "20231230",
+    "PerformedStationAETitle": "ELSEWHERE_CT1",
+    "TextComments": "Jane Doe",
+    "PatientSpeciesDescription": "record of Jane Doe",
+}
+
+
 def test_every_exported_object_is_deidentified(tmp_path: Path, ct) -> None:
     """Export everything with --deidentify and scan every file: no original identifying value
-    of the basic profile's list (names, ids, dates, UIDs, institution ...) survives."""
+    of the basic profile's list (names, ids, dates, UIDs, institution ...) survives.
+
+    The source images also carry request, admission and procedure-step free text (PS3.15 X
+    attributes the table missed until 2026-12-06: highdicom copied them into the SEG and SR too)
+    and free text in an attribute the table does not list (emptied)."""
+    for f in ct.files:
+        src = pydicom.dcmread(f)
+        for kw, value in EXTRA_PHI.items():
+            setattr(src, kw, value)
+        src.save_as(f)
     export = tmp_path / "export"
     keys = tmp_path / "keys" / "map.json"
     deid = Deidentifier(keys, rng=random.Random(3))
@@ -165,7 +190,8 @@ def test_every_exported_object_is_deidentified(tmp_path: Path, ct) -> None:
     for tid in ("1.2.826.0.1.3680043.8.498.1001", "1.2.826.0.1.3680043.8.498.1002"):
         originals.setdefault("TrackingUID", set()).add(tid)
     originals.setdefault("reader", set()).add("dr.smith")
-    originals.setdefault("dates", set()).update({"2024-01-15", "2024-03-18", "2024-01-22", "20240318"})
+    originals.setdefault("dates", set()).update({"2024-01-15", "2024-03-18", "2024-01-22", "20240318", "20231230"})
+    originals.setdefault("free text", set()).update({"Jane Doe", "MRN-777", "ELSEWHERE_CT1", "555-1234"})
     needles = {v for vals in originals.values() for v in vals if len(v) >= 4}
     # 1. no original value anywhere, in any file (binary scan, DICOM and text alike)
     files = [p for p in export.rglob("*") if p.is_file()]
@@ -384,3 +410,45 @@ def test_objects_without_patient_id_and_study_uid_get_no_shared_pseudonym(ct, tm
     with pytest.raises(SrImportError, match="neither a PatientID nor a StudyInstanceUID.*patient_id="):
         sr_to_read_document(tmp_path / "sr_broken.dcm")
     assert sr_to_read_document(tmp_path / "sr_broken.dcm", patient_id="P-1")[0]["patient_id"] == "P-1"
+
+
+def test_a_real_id_that_looks_like_a_pseudonym_gets_its_own(ct, tmp_path: Path) -> None:
+    """A patient whose real id is ``HCC-0001`` kept it verbatim, with unshifted dates (the map
+    stored a shift for it), and merged with the patient given ``HCC-0001``: in either order,
+    in reads and in DICOM objects.  An object de-identified before (PatientIdentityRemoved
+    YES) keeps its pseudonym and dates."""
+    from hcc_imaging.export.model import as_export_read
+
+    # order 1: the real HCC-0001 first; MRN-555 must not be given HCC-0001 next
+    d = Deidentifier(tmp_path / "a.json", rng=random.Random(7))
+    assert d.pseudonym("HCC-0001") == "HCC-0002"  # never its own id as its pseudonym
+    assert d.pseudonym("MRN-555") == "HCC-0003"  # nor a known real id
+    assert d.date_shift_days("HCC-0001") == d.to_dict()["patients"]["HCC-0001"]["date_shift_days"] != 0
+    # order 2: MRN-555 gets HCC-0001 first, then a real patient HCC-0001 arrives (a read)
+    d = Deidentifier(tmp_path / "b.json", rng=random.Random(7))
+    doc = read_document()
+    doc["patient_id"] = "MRN-555"
+    real = read_document()
+    real["patient_id"] = "HCC-0001"
+    a = as_export_read(doc).deidentified(d)
+    b = as_export_read(real).deidentified(d)
+    assert a.patient_id == "HCC-0001" and b.patient_id == "HCC-0002"
+    shift = d.to_dict()["patients"]["HCC-0001"]["date_shift_days"]
+    assert shift != 0
+    orig = as_export_read(real)
+    assert [t.date for t in b.timepoints] == [t.date + dt.timedelta(days=shift) for t in orig.timepoints]
+    assert d.pseudonym("HCC-0001") == "HCC-0002"  # a real key now, never its namesake's pseudonym
+    # DICOM: a real PatientID HCC-0001 after MRN-555 -> its own pseudonym, dates shifted
+    d = Deidentifier(tmp_path / "c.json", rng=random.Random(7))
+    first = pydicom.dcmread(ct.files[0])
+    first.PatientID = "MRN-555"
+    out1 = deidentify_dataset(first, d)
+    second = pydicom.dcmread(ct.files[0])
+    second.PatientID = "HCC-0001"
+    out2 = deidentify_dataset(second, d)
+    assert out1.PatientID == "HCC-0001" and out2.PatientID == out2.PatientName == "HCC-0002"
+    assert out2.StudyDate == d.shift_da(STUDY_DATE, "HCC-0001") != STUDY_DATE
+    # the de-identified copies again: kept as they are (pseudonym and shifted dates)
+    for done in (out1, out2):
+        again = deidentify_dataset(done, d)
+        assert (again.PatientID, again.StudyDate) == (done.PatientID, done.StudyDate)
