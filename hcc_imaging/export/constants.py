@@ -32,7 +32,9 @@ TABLES_SCHEMA_VERSION: str = "2.1"
 
 #: Version of our SDTM TU/TR/RS mapping (``docs/export.md``).  SDTM has no column for it, so it
 #: is written to ``sdtm_metadata.json`` beside the CSV files.
-SDTM_MAPPING_VERSION: str = "1.0"
+#: 1.1: results as exact decimals, --SEQ per USUBJID across reads, link ids prefixed by the reader when a
+#: patient has several reads, PCBSD's TRTEST within 40 characters.
+SDTM_MAPPING_VERSION: str = "1.1"
 
 #: Version of the pseudonym map file (JSON) that :class:`~hcc_imaging.export.deid.Deidentifier`
 #: reads and writes.
