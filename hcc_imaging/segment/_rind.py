@@ -343,6 +343,29 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
     return c, _arc_median(bi), _arc_median(bo), (float(n), float(rv), float(p)), float(w)
 
 
+def _near_start(rho: NDArray[np.float64], y: NDArray[np.float64], x0: NDArray[np.float64], k: int,
+                inside_liver: NDArray[np.bool_] | None) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
+    """The voxels step 3 fits: within 5 mm of the start's surfaces (``x0``: the inner's then the
+    outer's ``k`` coefficients on the direction terms ``y``; ``rho`` the distance from the centre, mm),
+    and, with a liver, inside it or inside the outer surface; and the inner surface's radius at each
+    voxel (mm)."""
+    r_in0, r_out0 = y @ x0[:k], y @ x0[k:]
+    use = (rho <= r_out0 + 5.0) & (rho >= np.maximum(r_in0 - 5.0, 0.0))
+    if inside_liver is not None:
+        use &= inside_liver | (rho <= r_out0)
+    return use, r_in0
+
+
+def _ramps(rho: NDArray[np.float64], u: NDArray[np.float64], sp: NDArray[np.float64]) -> list[NDArray[np.float32]]:
+    """The surfaces' two partial-volume ramps (1.27), mm at each voxel: as wide as the mean spacing
+    (an image sampled at the slices' centres; 1.24-1.26's only model), or as a voxel's extent along
+    the direction ``u`` from the centre (a CT slice averages its thickness, so a surface facing the
+    slices is drawn across it); each is fitted and the least chi^2 wins (docs/validation.md section
+    2.2, "Algorithm 1.27")."""
+    return [np.full(rho.shape, float(sp.mean()), dtype=np.float32),
+            (np.abs(u[..., 0]) * sp[0] + np.abs(u[..., 1]) * sp[1] + np.abs(u[..., 2]) * sp[2]).astype(np.float32)]
+
+
 def _float32_terms(y: NDArray[np.float64], use: NDArray[np.bool_]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     """The fit's direction terms ``y`` (voxels x terms) in float32 (1.43), as the box's transpose (one
     row a term: :func:`_surfaces`' product) and as the rows of the fitted voxels ``use`` (flat; the
@@ -579,13 +602,9 @@ def _coarse_to_fine(a: NDArray[np.float64], liv: NDArray[np.bool_] | None, sp: N
     # a block's centre lies half a pixel beyond its first pixel's
     rho, u = _polar(a_c.shape, sp_c, centre - np.array([0.0, 0.5 * sp[1], 0.5 * sp[2]]))
     y = _direction_terms(u.reshape(-1, 3), degree).reshape(a_c.shape + (-1,))
-    r_in0, r_out0 = y @ x0[:k], y @ x0[k:]
-    use_c = (rho <= r_out0 + 5.0) & (rho >= np.maximum(r_in0 - 5.0, 0.0))
-    if liv is not None:
-        use_c &= (blocks(liv) >= 0.5) | (rho <= r_out0)
+    use_c, _ = _near_start(rho, y, x0, k, None if liv is None else blocks(liv) >= 0.5)
     y_tc, yu_c = _float32_terms(y.reshape(-1, k), use_c.reshape(-1))
-    ramps_c = [np.full(rho.shape, float(sp.mean()), dtype=np.float32),
-               (np.abs(u[..., 0]) * sp[0] + np.abs(u[..., 1]) * sp[1] + np.abs(u[..., 2]) * sp[2]).astype(np.float32)]
+    ramps_c = _ramps(rho, u, sp)
     rho_c32 = rho.astype(np.float32)
     cands_c = [(h, v) for h in ramps_c for v in psfs]
     j, x, _ = _race(cands_c, x0, k, rho_c32, y_tc, yu_c, use_c, sp_c, a_c[use_c], noise / 2.0, prior,
@@ -787,27 +806,18 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     centre = (c_vox - flo) * sp
     rho, u = _polar(a.shape, sp, centre)
     y = _direction_terms(u.reshape(-1, 3), degree).reshape(a.shape + (-1,))
-    r_in0, r_out0 = y @ c_in, y @ c_out
-    use = (rho <= r_out0 + 5.0) & (rho >= np.maximum(r_in0 - 5.0, 0.0))
-    if liv is not None:
-        use &= liv | (rho <= r_out0)
-    y_t, yu = _float32_terms(y.reshape(-1, y.shape[-1]), use.reshape(-1))
-    # the surfaces' partial-volume ramp, two models (1.27): as wide as the mean spacing (an image
-    # sampled at the slices' centres; 1.24-1.26's only model), or as a voxel's extent along the
-    # direction from the centre (a CT slice averages its thickness, so a surface facing the slices
-    # is drawn across it); each is fitted with each point-spread below and the least chi^2 wins
-    # (docs/validation.md section 2.2, "Algorithm 1.27")
-    ramps = (np.full(rho.shape, float(sp.mean()), dtype=np.float32),
-             (np.abs(u[..., 0]) * sp[0] + np.abs(u[..., 1]) * sp[1] + np.abs(u[..., 2]) * sp[2]).astype(np.float32))
-    data = a[use]
     k = y.shape[-1]
+    x0 = np.concatenate([c_in, c_out])
+    use, r_in0 = _near_start(rho, y, x0, k, liv)
+    y_t, yu = _float32_terms(y.reshape(-1, k), use.reshape(-1))
+    ramps = _ramps(rho, u, sp)  # each fitted with each point-spread below
+    data = a[use]
     rho32 = rho.astype(np.float32)
     smoothing = C.LESION_BLUR_MODEL_SMOOTHING
     prior = np.kron(np.eye(2), smoothing * _roughness(degree, C.LESION_BLUR_MODEL_FREE_DEGREE))
     inner = rho < r_in0 - 2.0
     if np.count_nonzero(inner) > 20:
         noise = max(robust_sigma(a[inner]), 1.0)
-    x0 = np.concatenate([c_in, c_out])
 
     # the surfaces fitted from the start with each ramp and each point-spread of the grid
     # (``LESION_RIND_PSF_STEPS`` steps); the two with the least chi^2 + prior are fitted on, and the
@@ -825,7 +835,7 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
                                    prior, stop)
     else:
         j, x, st = _race(cands, x0, k, rho32, y_t, yu, use, sp, data, noise, prior,
-                         _surfaces(x0, k, rho32, y_t, list(ramps)), stop, len(psfs))
+                         _surfaces(x0, k, rho32, y_t, ramps), stop, len(psfs))
     h, psf = cands[j]
     coef, x3 = st.coef, st.x3
     chi2_red = float(st.r @ st.r) / max(data.size - 2 * k - 3, 1)
