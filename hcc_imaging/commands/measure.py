@@ -136,34 +136,6 @@ def _node_labels(spec: str, labels: Any) -> set[int | str]:
     return nodes
 
 
-def _at_image_edge(labels: Any, volume: Any) -> dict[str, str]:
-    """Lesion id -> why its measurement may be short, for each lesion whose mask reaches a face of the
-    image (its first or last slice, row or column): the scan may have cut it, so its diameters and
-    volume are of the part inside the image."""
-    import numpy as np
-    from scipy import ndimage
-
-    arr = np.asarray(labels.array)
-    present = [int(v) for v in labels.present_labels()]
-    if not present:
-        return {}
-    objs = ndimage.find_objects(arr.astype(np.int32, copy=False))
-    axes = ("slice", "row", "column")
-    out: dict[str, str] = {}
-    for v in present:
-        box = objs[v - 1] if v - 1 < len(objs) else None
-        if box is None:
-            continue
-        faces = [f"{end} {axis}" for axis, sl, n in zip(axes, box, arr.shape, strict=True)
-                 for end, hit in (("first", sl.start == 0), ("last", sl.stop == n)) if hit]
-        if faces:
-            lid = str(labels.labels.get(v) or f"L{v}")
-            out[lid] = (f"touches the image's edge ({' and '.join(faces)} of series "
-                        f"{volume.series_instance_uid or 'unknown'}, {arr.shape[0]} slices): may be cut, measured "
-                        "smaller than it is")
-    return out
-
-
 def _fmt(v: Any, nd: int = 1) -> str:
     if v is None:
         return "-"
@@ -174,6 +146,7 @@ def _fmt(v: Any, nd: int = 1) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ..measure import measure_labels
+    from ..measure.edge import lesions_at_image_edge
 
     if args.rim_exclusion_mm < 0:
         raise MeasureInputError(f"--rim-exclusion-mm {args.rim_exclusion_mm:g}: a thickness cannot be negative; "
@@ -195,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
         source=str(args.masks),
         rim_exclusion_mm=args.rim_exclusion_mm,
     )
-    edge = _at_image_edge(labels, volume)
+    edge = lesions_at_image_edge(labels, volume.series_instance_uid)
     for lid, why in edge.items():
         log.warning("%s %s. Check that the series covers the whole lesion.", lid, why)
     if args.json:
