@@ -171,11 +171,16 @@ def run(args: argparse.Namespace) -> int:
     edge = lesions_at_image_edge(labels, volume.series_instance_uid)
     for lid, why in edge.items():
         log.warning("%s %s. Check that the series covers the whole lesion.", lid, why)
+    # lesions the image's field cut when the mask was placed on it (io.masks logs them; the JSON says so per lesion)
+    where = f"series {volume.series_instance_uid or 'unknown'}, {volume.shape[0]} slices"
+    cut = {str(lid): (f"{n_out} of the {n} voxels of its mask lie outside the measured image ({where}): cut, measured "
+                      "smaller than it is") for lid, (n_out, n, _left) in (labels.meta.get("cut_by_field") or {}).items()}
     if args.json:
         rows = [m.to_dict() for m in results]
         for row in rows:  # as the batch's mask_problems: why a lesion's measurement may be incomplete
-            if row.get("lesion_id") in edge:
-                row["mask_problems"] = [edge[row["lesion_id"]]]
+            why = [w for w in (cut.get(row.get("lesion_id")), edge.get(row.get("lesion_id"))) if w]
+            if why:
+                row["mask_problems"] = why
         json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
