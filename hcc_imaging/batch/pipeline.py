@@ -54,6 +54,7 @@ from typing import Any
 from .. import __version__
 from ..errors import HccImagingError
 from ..io.masks import LABEL_NAMES_FILE
+from ..measure.edge import lesions_at_image_edge
 from ..volume import LabelVolume, Volume
 from .constants import (
     ANNOTATIONS_FILE,
@@ -851,6 +852,11 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         rows = measure_lesions(lesions, viable, image=ref if ref.geometry.equals(lesions.geometry) else None,
                                lymph_nodes=nodes, reformat=options.reformat)
         problems = mask_problems(got, ref)
+        # lesions whose mask reaches a face of the measured image: the scan may have cut them
+        edge = lesions_at_image_edge(lesions, ref.series_instance_uid) if ref.geometry.equals(lesions.geometry) else {}
+        for lid, why in sorted(edge.items()):
+            log.warning("study %s: %s %s. Check that the series covers the whole lesion.", task.study_instance_uid,
+                        lid, why)
     except StudyStepError:
         raise
     except Exception as err:  # every error of a step becomes a failure row, named by step
@@ -888,6 +894,9 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         **({"mask_kinds": dict(sorted(got.kinds.items()))} if got.kinds else {}),
         # lesion id -> why its measurement is incomplete (its mask cut by the image's field: lesions.mask_problems)
         **({"mask_problems": problems} if problems else {}),
+        # lesion id -> why its measurement may be short: its mask reaches a face of the measured
+        # image (measure.edge; a warning, not a failure: lesions.csv's at_image_edge column)
+        **({"at_image_edge": edge} if edge else {}),
     }
 
 

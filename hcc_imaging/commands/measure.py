@@ -136,34 +136,6 @@ def _node_labels(spec: str, labels: Any) -> set[int | str]:
     return nodes
 
 
-def _at_image_edge(labels: Any, volume: Any) -> dict[str, str]:
-    """Lesion id -> why its measurement may be short, for each lesion whose mask reaches a face of the
-    image (its first or last slice, row or column): the scan may have cut it, so its diameters and
-    volume are of the part inside the image."""
-    import numpy as np
-    from scipy import ndimage
-
-    arr = np.asarray(labels.array)
-    present = [int(v) for v in labels.present_labels()]
-    if not present:
-        return {}
-    objs = ndimage.find_objects(arr.astype(np.int32, copy=False))
-    axes = ("slice", "row", "column")
-    out: dict[str, str] = {}
-    for v in present:
-        box = objs[v - 1] if v - 1 < len(objs) else None
-        if box is None:
-            continue
-        faces = [f"{end} {axis}" for axis, sl, n in zip(axes, box, arr.shape, strict=True)
-                 for end, hit in (("first", sl.start == 0), ("last", sl.stop == n)) if hit]
-        if faces:
-            lid = str(labels.labels.get(v) or f"L{v}")
-            out[lid] = (f"touches the image's edge ({' and '.join(faces)} of series "
-                        f"{volume.series_instance_uid or 'unknown'}, {arr.shape[0]} slices): may be cut, measured "
-                        "smaller than it is")
-    return out
-
-
 def _fmt(v: Any, nd: int = 1) -> str:
     if v is None:
         return "-"
@@ -174,6 +146,7 @@ def _fmt(v: Any, nd: int = 1) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ..measure import measure_labels
+    from ..measure.edge import lesions_at_image_edge
 
     if args.rim_exclusion_mm < 0:
         raise MeasureInputError(f"--rim-exclusion-mm {args.rim_exclusion_mm:g}: a thickness cannot be negative; "
@@ -195,14 +168,19 @@ def run(args: argparse.Namespace) -> int:
         source=str(args.masks),
         rim_exclusion_mm=args.rim_exclusion_mm,
     )
-    edge = _at_image_edge(labels, volume)
+    edge = lesions_at_image_edge(labels, volume.series_instance_uid)
     for lid, why in edge.items():
         log.warning("%s %s. Check that the series covers the whole lesion.", lid, why)
+    # lesions the image's field cut when the mask was placed on it (io.masks logs them; the JSON says so per lesion)
+    where = f"series {volume.series_instance_uid or 'unknown'}, {volume.shape[0]} slices"
+    cut = {str(lid): (f"{n_out} of the {n} voxels of its mask lie outside the measured image ({where}): cut, measured "
+                      "smaller than it is") for lid, (n_out, n, _left) in (labels.meta.get("cut_by_field") or {}).items()}
     if args.json:
         rows = [m.to_dict() for m in results]
         for row in rows:  # as the batch's mask_problems: why a lesion's measurement may be incomplete
-            if row.get("lesion_id") in edge:
-                row["mask_problems"] = [edge[row["lesion_id"]]]
+            why = [w for w in (cut.get(row.get("lesion_id")), edge.get(row.get("lesion_id"))) if w]
+            if why:
+                row["mask_problems"] = why
         json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0

@@ -228,11 +228,29 @@ def remote_tasks(source: str, options: PipelineOptions, out_dir: str | os.PathLi
     if not studies:
         raise DicomWebError(f"the DICOMweb server {src.url} holds no study (QIDO-RS returned none).")
     cache = Path(out_dir) / "cache" / "dicomweb"
+    # a StudyInstanceUID names one exam of one patient: a server holding it under two patients (a
+    # bad anonymiser, a copy given another PatientID; Orthanc keeps them as two studies) would have
+    # each patient's task retrieve both patients' instances into one folder, so both are refused,
+    # as tasks_from_index refuses them in a folder archive (a failure row, step index; nothing retrieved)
+    patients_of: dict[str, set[str]] = {}
+    for st in studies:
+        patients_of.setdefault(st["study_instance_uid"], set()).add(patient_key(st["patient_id"], st["study_instance_uid"]))
     tasks = []
     for st in studies:
         uid = st["study_instance_uid"]
+        sharing = sorted(patients_of[uid])
+        extra: dict[str, Any] = {}
+        if len(sharing) > 1:
+            extra["index_error"] = (
+                f"{len(sharing)} patients share StudyInstanceUID {uid} on the DICOMweb server {src.url}: "
+                f"{', '.join(sharing)}. A StudyInstanceUID names one exam of one patient (a bad anonymiser, or a copy "
+                "given another PatientID), so none of them is measured (their instances, masks and outputs would be "
+                "mixed up). Fix the DICOM on the server: give the wrong copy new StudyInstanceUIDs (and series and SOP "
+                "instance UIDs), or correct its PatientID.")
         inst = src.study_instances(uid)
         ih = hashlib.sha256("\n".join(f"{a}/{b}" for a, b in inst).encode()).hexdigest()
+        if len(sharing) > 1:  # (the patients' tasks would share one key, so one record: each its own)
+            ih = hashlib.sha256(f"{patient_key(st['patient_id'], uid)}\n{ih}".encode()).hexdigest()
         tasks.append(
             StudyTask(
                 key=content_key(uid, ih, options.key_options()),
@@ -245,6 +263,7 @@ def remote_tasks(source: str, options: PipelineOptions, out_dir: str | os.PathLi
                 inputs=StudyInputs(remote_masks=bool(_MASK_MODALITIES & set(st.get("modalities", ())))),
                 input_hash=ih,
                 dicomweb_url=src.url,
+                extra=extra,
             )
         )
     tasks.sort(key=lambda t: (t.patient_id, t.study_date, t.study_instance_uid))
@@ -292,6 +311,8 @@ def process_remote_study(task: StudyTask, options: PipelineOptions) -> dict[str,
 
     if task.dicomweb_url is None:
         raise StudyStepError("retrieve", f"study {task.study_instance_uid} has no DICOMweb URL.")
+    if task.extra.get("index_error"):  # refused by remote_tasks: nothing is retrieved
+        raise StudyStepError("index", str(task.extra["index_error"]))
     rec = process_study(retrieved(task, options), options)
     rec["dicomweb_url"] = task.dicomweb_url
     return rec

@@ -533,7 +533,12 @@ def _recorded_label_value(description: str) -> int | None:
 # ------------------------------------------------------------------------------------------
 def _rtstruct_segments(
     path: Path, reference: Volume | None, structures: Sequence[str] | None
-) -> tuple[list[tuple[int, str, NDArray[np.bool_]]], Geometry, str | None]:
+) -> tuple[list[tuple[int, str, NDArray[np.bool_]]], Geometry, str | None, dict[int, list[int]]]:
+    """Fill each ROI's closed planar contours on ``reference``'s grid: (ROI number, name, mask),
+    the grid, the frame of reference, and for each ROI some of whose contours lie on no slice of
+    the image (an end slice of the series unreadable and skipped, contours drawn on a longer
+    series) [voxels of those contours, voxels of all its contours, voxels left], as
+    ``cut_by_field`` records for a voxel mask."""
     import pydicom
     from skimage.draw import polygon
 
@@ -559,6 +564,7 @@ def _rtstruct_segments(
         if missing:
             raise MaskFormatError(f"RTSTRUCT {path} has no ROI named {missing}; its ROIs are {known}. Fix `structures=`.")
     out = []
+    cut: dict[int, list[int]] = {}
     for_uid: str | None = None
     for num in sorted(rois):
         name, roi_for = rois[num]
@@ -574,6 +580,7 @@ def _rtstruct_segments(
         mask = np.zeros(geom.shape, dtype=bool)
         rc = contours_by_roi.get(num)
         n_used = n_outside = 0
+        vox_outside = 0
         for c in getattr(rc, "ContourSequence", []) if rc is not None else []:
             if str(getattr(c, "ContourGeometricType", "CLOSED_PLANAR")).upper() != "CLOSED_PLANAR":
                 continue
@@ -589,10 +596,11 @@ def _rtstruct_segments(
                     "were drawn on (same orientation)."
                 )
             kk = int(np.rint(k.mean()))
+            rr, cc = polygon(idx[:, 1], idx[:, 2], shape=geom.shape[1:])
             if kk < 0 or kk >= geom.shape[0]:
                 n_outside += 1
+                vox_outside += len(rr)  # its in-plane area, in the image's voxels: what the field cut
                 continue
-            rr, cc = polygon(idx[:, 1], idx[:, 2], shape=geom.shape[1:])
             sl = np.zeros(geom.shape[1:], dtype=bool)
             sl[rr, cc] = True
             mask[kk] ^= sl
@@ -603,9 +611,12 @@ def _rtstruct_segments(
                 f"image slices (shape {geom.shape}). Pass the image series the contours were drawn on as `reference`."
             )
         out.append((num, name, mask))
+        if n_outside:
+            left = int(np.count_nonzero(mask))
+            cut[num] = [int(vox_outside), int(vox_outside) + left, left]
     if not out:
         raise MaskFormatError(f"RTSTRUCT {path} has no ROI with closed planar contours to load.")
-    return out, geom, for_uid
+    return out, geom, for_uid, cut
 
 
 # ------------------------------------------------------------------------------------------
@@ -713,10 +724,11 @@ def load_segments(
     kind, f = _kind(p)
     segs: list[tuple[int, str, NDArray[np.bool_]]]
     recorded: dict[int, int] = {}
+    rt_cut: dict[int, list[int]] = {}
     if kind == "seg":
         segs, geom, for_uid, src, recorded = _seg_segments(f, fractional_threshold)
     elif kind == "rtstruct":
-        segs, geom, for_uid = _rtstruct_segments(f, reference, structures)
+        segs, geom, for_uid, rt_cut = _rtstruct_segments(f, reference, structures)
         src = reference.series_instance_uid if reference is not None else None
     else:
         lv = load_mask(p, reference, fractional_threshold=fractional_threshold)
@@ -744,7 +756,16 @@ def load_segments(
         if kind == "rtstruct":
             # already filled on the reference grid (reference is required for RTSTRUCT)
             ref_for = reference.frame_of_reference_uid if reference is not None else None
-            out[num] = replace(lv, frame_of_reference_uid=ref_for or for_uid)
+            lv = replace(lv, frame_of_reference_uid=ref_for or for_uid)
+            if num in rt_cut:
+                n_out, n, left = rt_cut[num]
+                log.warning("RTSTRUCT %s: ROI %r has contours on no slice of the image (series %s, %d slices): %d of "
+                            "its %d voxels outside; %d left. Check that every file of the series was read and that "
+                            "the contours belong to it; a lesion cut by the field is measured smaller than it is.",
+                            f.name, name, reference.series_instance_uid if reference is not None else "unknown",
+                            geom.shape[0], n_out, n, left)
+                lv = replace(lv, meta={**lv.meta, "cut_by_field": {name: [n_out, n, left]}})
+            out[num] = lv
         else:
             out[num] = _fit_to_reference(lv, reference, f"{f.name} segment {num} ({name})")
     return out
@@ -858,9 +879,18 @@ def load_mask(
         seen.add(name)
     if label_names:
         names.update({int(k): str(v) for k, v in label_names.items()})
-    meta = {k: v for k, v in first.meta.items() if k != "recorded_label_value"}
+    meta = {k: v for k, v in first.meta.items() if k not in ("recorded_label_value", *_LOSS_KEYS)}
+    # each segment's losses on the image (cut by its field, lost on its grid), under its final name:
+    # the first segment's alone were kept, so a later lesion cut by a dropped end slice went unrecorded
+    for key in _LOSS_KEYS:
+        merged = {names[value]: rec for value, lv in items for rec in (lv.meta.get(key) or {}).values()}
+        if merged:
+            meta[key] = merged
     return replace(first, array=out, labels=names, meta=meta)
 
+
+#: The ``meta`` keys of a mask's losses when placed on an image (:func:`_report_losses`).
+_LOSS_KEYS = ("cut_by_field", "lost_on_grid")
 
 #: Beside a NIfTI lesion map: label value -> lesion id (and organ), as ``hcc-imaging batch`` saves it.
 LABEL_NAMES_FILE = "labels.json"

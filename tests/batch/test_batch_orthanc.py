@@ -268,3 +268,35 @@ def test_dicomweb_retrieve_cache_left_by_an_interrupted_run_follows_the_server(t
     (fail,) = pd.read_csv(out / "failures.csv").to_dict("records")
     assert fail["step"] == "masks" and "the server holds no DICOM SEG or RTSTRUCT" in fail["reason"]
     assert not list((out / "store" / "ok").glob("*.json"))
+
+
+def test_dicomweb_two_patients_sharing_a_study_uid_are_refused(tmp_path) -> None:
+    """A PACS holding one exam twice, the copy given another PatientID (a bad anonymiser): Orthanc
+    keeps them as two studies with one StudyInstanceUID.  The batch made a task of each, both
+    retrieved the union of the two patients' instances into one cache folder, and each patient was
+    measured on files of both.  Now both are refused (a failure row, step ``index``, naming both
+    patients), as the batch refuses them in a folder archive, and nothing is retrieved."""
+    from hcc_imaging.cli import main
+
+    import pydicom
+
+    copy = tmp_path / "copy"
+    shutil.copytree(SAMPLE / "baseline", copy, ignore=shutil.ignore_patterns("masks"))
+    for f in copy.rglob("*.dcm"):
+        ds = pydicom.dcmread(f)
+        ds.PatientID = "OTHER-PAT"
+        ds.save_as(f)
+    uid = str(pydicom.dcmread(next(copy.rglob("*.dcm"))).StudyInstanceUID)
+    (tmp_path / "pacs").mkdir()
+    with _orthanc_server(tmp_path / "pacs") as base:
+        _upload(base, [*sorted((SAMPLE / "baseline").rglob("*.dcm")), *sorted(copy.rglob("*.dcm"))])
+        out = tmp_path / "out"
+        rc = main(["batch", f"dicomweb+{base}/dicom-web", "--out", str(out), "--workers", "1", "--threads",
+                   "--no-progress"])
+    assert rc == 0
+    fails = pd.read_csv(out / "failures.csv")
+    rows = fails[fails.study_instance_uid == uid]
+    assert sorted(rows.patient_id) == sorted([str(pydicom.dcmread(next((SAMPLE / "baseline").rglob("*.dcm"))).PatientID),
+                                              "OTHER-PAT"])
+    assert (rows.step == "index").all() and rows.reason.str.contains("share StudyInstanceUID").all()
+    assert not (out / "cache" / "dicomweb" / uid).exists() or not any((out / "cache" / "dicomweb" / uid).rglob("*.dcm"))

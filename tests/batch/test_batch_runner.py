@@ -1154,3 +1154,72 @@ def test_cli_criteria_all(small_archive, tmp_path, capsys) -> None:
     with open(out / "responses.csv", newline="") as fh:
         got = {row["criterion"] for row in csv.DictReader(fh)}
     assert got == set(ALL_CRITERIA), got
+
+
+def test_a_mask_file_reaching_the_image_edge_is_listed_not_failed(small_archive, tmp_path) -> None:
+    """A lesion mask file whose lesion reaches a face of the measured image (the scan may have cut
+    it) was measured without a word by the batch, where ``hcc-imaging measure`` warns.  Now
+    lesions.csv's ``at_image_edge`` names the faces for that lesion only; it is a warning (the
+    lesion may be whole), not an ``incomplete`` failure."""
+    import shutil
+
+    import numpy as np
+    import SimpleITK as sitk
+
+    arch = tmp_path / "a"
+    shutil.copytree(small_archive / "PAT-001", arch / "PAT-001")
+    study = arch / "PAT-001" / "baseline"
+    img = sitk.ReadImage(str(study / "masks" / "lesions.nii.gz"))
+    arr = sitk.GetArrayFromImage(img)
+    z = arr.shape[0] // 2
+    free = np.argwhere(arr[z, :, -1] == 0)
+    assert len(free) >= 3
+    y0 = int(free[len(free) // 2][0])
+    arr[z, y0:y0 + 2, -3:] = 9  # a small lesion L9 on the last column
+    out_img = sitk.GetImageFromArray(arr)
+    out_img.CopyInformation(img)
+    sitk.WriteImage(out_img, str(study / "masks" / "lesions.nii.gz"))
+    out = tmp_path / "o"
+    s = _run(arch, out)
+    assert (s.n_failed_studies, s.n_incomplete_studies, s.n_failures) == (0, 0, 0)
+    les = pd.read_csv(out / "lesions.csv", dtype={"at_image_edge": str}).fillna({"at_image_edge": ""})
+    base = les[les.timepoint_id == "baseline"].set_index("lesion_id")
+    assert "last column" in base.loc["L9", "at_image_edge"] and "may be cut" in base.loc["L9", "at_image_edge"]
+    # every other lesion of the study that does not reach a face has the column empty
+    inside = [lid for lid in base.index if lid not in ("L9", "L8")]
+    assert inside and (base.loc[inside, "at_image_edge"] == "").all()
+
+
+def test_a_seg_lesion_cut_by_a_dropped_end_slice_is_an_incomplete_measurement(small_archive, tmp_path) -> None:
+    """As the NIfTI case above, with the masks given as a DICOM SEG.  ``io.masks.load_mask`` (what
+    ``hcc-imaging measure --masks`` reads a SEG with) kept only the SEG's first segment's losses when
+    it merged the segments into one label map, so L8 (the ascites, on the dropped end slice) had no
+    ``cut_by_field`` record.  Now it has; and the batch (which reads SEGs with ``read_seg``) gives
+    L8 its ``mask_problems`` and the study a failures.csv row (step ``incomplete``)."""
+    import shutil
+
+    from hcc_imaging.export.seg import write_seg
+    from hcc_imaging.io import load_series
+    from hcc_imaging.io.masks import load_mask
+
+    arch = tmp_path / "a"
+    shutil.copytree(small_archive / "PAT-001", arch / "PAT-001")
+    study = arch / "PAT-001" / "baseline"
+    ref = load_series(study / "portal_venous")
+    labels = load_mask(study / "masks" / "lesions.nii.gz", ref)
+    assert min(labels.present_labels()) < 8  # L8 is not the SEG's first segment
+    write_seg(labels, ref, study / "masks" / "lesions.dcm")
+    (study / "masks" / "lesions.nii.gz").unlink()
+    (study / "masks" / "labels.json").unlink(missing_ok=True)
+    first = study / "portal_venous" / "IM0001.dcm"
+    first.write_bytes(first.read_bytes()[:200])
+    cut = load_mask(study / "masks" / "lesions.dcm", load_series(study / "portal_venous")).meta.get("cut_by_field", {})
+    assert set(cut) == {"L8"} and 0 < cut["L8"][0] < cut["L8"][1] and cut["L8"][2] == cut["L8"][1] - cut["L8"][0]
+    out = tmp_path / "o"
+    s = _run(arch, out)
+    assert (s.n_failed_studies, s.n_incomplete_studies) == (0, 1)
+    les = pd.read_csv(out / "lesions.csv", dtype={"mask_problems": str}).fillna({"mask_problems": ""})
+    base = les[les.timepoint_id == "baseline"].set_index("lesion_id")
+    assert "cut, measured smaller than it is" in base.loc["L8", "mask_problems"]
+    (row,) = pd.read_csv(out / "failures.csv").itertuples()
+    assert row.step == "incomplete" and "L8:" in row.reason

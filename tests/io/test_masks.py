@@ -557,3 +557,25 @@ def test_a_folder_holding_mask_files_is_refused_naming_them(tmp_path: Path) -> N
     with pytest.raises(MaskFormatError, match=r"ours\.dcm \(DICOM SEG\)") as err:
         load_mask(mixed, ref)
     assert "lesions.nii.gz (NIfTI)" in str(err.value)
+
+
+def test_rtstruct_contours_off_the_image_are_recorded(shared_data: Path) -> None:
+    """An RTSTRUCT whose contours go on past the image's last slices (an end slice of the series
+    unreadable and skipped, or contours drawn on a longer series): those contours were skipped
+    without a word, so the lesion was measured smaller than it is.  Now a warning, and the mask's
+    ``cut_by_field`` (as for a voxel mask: what the batch reports per lesion) counts their voxels,
+    which match the expert NIfTI's voxels on the slices cut off."""
+    d = shared_data / "ibsi_sts_tumour" / "STS_002"
+    ref = _sitk_series(d / "dicom" / "CT" / "image")
+    full = load_mask(d / "dicom" / "CT" / "mask" / "RS.dcm", ref)
+    ks = np.flatnonzero(full.array.any(axis=(1, 2)))
+    keep = int(ks[len(ks) // 2])  # the image ends half-way through the tumour
+    cropped = Volume.create(np.asarray(ref.array)[:keep + 1], spacing=ref.spacing, origin=ref.origin,
+                            direction=ref.direction, frame_of_reference_uid=ref.frame_of_reference_uid,
+                            series_instance_uid=ref.series_instance_uid)
+    assert "cut_by_field" not in full.meta
+    cut = load_mask(d / "dicom" / "CT" / "mask" / "RS.dcm", cropped)
+    name = next(iter(cut.labels.values()))
+    n_out, n, left = cut.meta["cut_by_field"][name]
+    assert left == int(np.count_nonzero(cut.array)) == int(np.count_nonzero(full.array[:keep + 1]))
+    assert n_out == int(np.count_nonzero(full.array[keep + 1:])) and n == n_out + left

@@ -238,3 +238,24 @@ def test_a_lesion_cut_by_the_image_end_is_flagged(tmp_path: Path, capsys: pytest
         whole = _measured(capsys, "--masks", str(SAMPLE / "masks" / "lesions.nii.gz"))
     assert {lid for lid, m in whole.items() if "mask_problems" in m} == {"L8"}
     assert "L8 touches the image's edge (first slice and last slice" in caplog.text and "L1 touches" not in caplog.text
+
+
+def test_cli_json_names_a_lesion_the_image_cut(shared_data: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """An RTSTRUCT measured on a series that ends half-way through its tumour (files missing): the
+    contours past the image's end were skipped without a word.  ``--json``'s ``mask_problems``
+    now says how many of the lesion's voxels lie outside the measured image."""
+    import shutil
+
+    import pydicom
+
+    d = shared_data / "ibsi_sts_tumour" / "STS_002" / "dicom" / "CT"
+    files = sorted(d.glob("image/*.dcm"), key=lambda f: float(pydicom.dcmread(f, stop_before_pixels=True).ImagePositionPatient[2]))
+    ct = tmp_path / "ct"
+    ct.mkdir()
+    for f in files[: len(files) // 2]:  # the tumour lies on slices 16-31 of 48
+        shutil.copy(f, ct / f.name)
+    rc = main(["measure", str(ct), "--masks", str(d / "mask" / "RS.dcm"), "--json"])
+    assert rc == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert any("lie outside the measured image" in w and "cut, measured smaller" in w for w in row["mask_problems"])

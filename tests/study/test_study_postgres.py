@@ -124,3 +124,45 @@ def test_two_processes_on_postgresql(pg_store: Store, tmp_path: Path) -> None:
     for r in reads:
         assert len(ReaderSession(s, r).measurements(reads[r])) == n
     assert s.audit_verify().ok
+
+
+def test_audit_verify_reads_one_snapshot(pg_store: Store) -> None:
+    """``audit verify`` on PostgreSQL read the log and the reads in separate statements of a READ
+    COMMITTED transaction (and its three checks in three transactions), so a reader locking a read
+    while it ran made it report that read "locked but the log has no lock row for it (status set
+    outside hcc_imaging)": a false alarm of tampering.  The lock is committed here, by a second
+    store on its own connection, exactly between verify's read of the log and its read of the
+    reads' statuses.  Now verify reads one snapshot (REPEATABLE READ): the report is clean, and
+    a second verify sees the new lock and its seal."""
+    from sqlalchemy import event
+
+    s = pg_store
+    s.add_reader("R1")
+    s.add_patient("P001")
+    s.add_timepoint("P001", "BL", dt.date(2024, 1, 10))
+    sess = ReaderSession(s, "R1")
+    sess.add_lesion("P001", "L1")
+    first = sess.start_read("P001", ["BL"], "RECIST1.1")
+    sess.record_measurement(first.read_uid, "BL", "L1", longest_diameter_mm=40.0)
+    sess.lock(first.read_uid)  # (seals exist: a later lock without one would be a problem)
+    other = Store(s.url)
+    late = ReaderSession(other, "R1").start_read("P001", ["BL"], "RECIST1.1")
+    ReaderSession(other, "R1").record_measurement(late.read_uid, "BL", "L1", longest_diameter_mm=30.0)
+    fired: list[str] = []
+
+    def lock_in_between(conn, cursor, statement, params, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if not fired and "FROM reads" in statement and "audit_log" not in statement:
+            fired.append(statement)
+            ReaderSession(other, "R1").lock(late.read_uid)
+
+    event.listen(s.engine, "before_cursor_execute", lock_in_between)
+    try:
+        report = s.audit_verify(raise_on_error=False)
+    finally:
+        event.remove(s.engine, "before_cursor_execute", lock_in_between)
+        other.close()
+    assert fired, "the concurrent lock was not injected"
+    assert report.ok, report.problems
+    assert report.n_sealed_reads == 1
+    after = s.audit_verify(raise_on_error=False)
+    assert after.ok and after.n_sealed_reads == 2
