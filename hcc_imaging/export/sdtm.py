@@ -22,7 +22,7 @@ Follows the SDTMIG oncology domains and the CDISC RECIST 1.1 QRS supplement's co
   ``UBESTRSP``).
 
 ``VISITNUM`` = time point order (1 = baseline), ``VISIT`` = ``BASELINE`` / the time point id
-upper-cased; ``--DTC`` = scan date (ISO 8601).  ``USUBJID`` = ``STUDYID-patient id`` (the
+upper-cased; ``--DTC`` = scan date (ISO 8601), on every row of a visit (summary rows too).  ``USUBJID`` = ``STUDYID-patient id`` (the
 pseudonym when de-identified).  Study days (``--DY``) are not derived: SDTM counts them from
 ``RFSTDTC`` (first dose), which a read does not hold.
 """
@@ -206,7 +206,7 @@ def _tr_row(read: ExportRead, studyid: str, tp_id: str, testcd: str, *, lnkid: s
         "TRORRES": "", "TRORRESU": "", "TRSTRESC": "", "TRSTRESN": None, "TRSTRESU": "",
         "TRSTAT": "", "TRREASND": "", "TRMETHOD": _method(modality) if lnkid else "",
         "TREVAL": evaluator, "TREVALID": read.reader_id or "", "VISITNUM": visitnum, "VISIT": visit,
-        "TRDTC": dtc if lnkid else "",
+        "TRDTC": dtc,  # the summary rows too: the sums and changes are of that visit's scan
     }
     if not_done is not None:
         row.update(TRSTAT="NOT DONE", TRREASND=not_done)
@@ -376,10 +376,14 @@ def write_sdtm(
     """
     from .tables import _atomic_write
 
-    if not studyid or not all(ch.isalnum() or ch in "-_" for ch in studyid):
+    # ASCII only: submission datasets are ASCII (SAS XPT v5; FDA Study Data Technical Conformance
+    # Guide); ``isalnum`` alone let ``ÉTUDE`` through into every row's STUDYID and USUBJID
+    if not studyid or not all((ch.isascii() and ch.isalnum()) or ch in "-_" for ch in studyid):
+        bad = sorted({ch for ch in studyid if not ((ch.isascii() and ch.isalnum()) or ch in "-_")})
         raise SdtmExportError(
-            f"STUDYID {studyid!r} must be non-empty letters, digits, '-' or '_' (it prefixes USUBJID). "
-            "Pass studyid= (CLI --studyid)."
+            f"STUDYID {studyid!r} must be non-empty ASCII letters A-Z/a-z, digits 0-9, '-' or '_' (it prefixes "
+            f"USUBJID; SDTM datasets are ASCII)" + (f"; it has {''.join(bad)!r}" if bad else "") + ". "
+            "Pass studyid= (CLI --studyid) spelled in ASCII (e.g. 'E' for 'É')."
         )
     out = Path(out_dir)
     if deidentifier is not None:

@@ -110,6 +110,7 @@ def test_cli_deidentify_keeps_map_outside(tmp_path: Path, files, capsys) -> None
         pytest.param(["export", "report", "{read}", "{read}", "--out", "{tmp}/c.html", "--images", "{ct}"],
                      "one-patient report", id="cohort-with-images"),
         pytest.param(["export", "sdtm", "{read}", "--out", "{tmp}/s", "--studyid", "a b"], "STUDYID", id="bad-studyid"),
+        pytest.param(["export", "sdtm", "{read}", "--out", "{tmp}/s", "--studyid", "ÉTUDE-1"], "ASCII", id="non-ascii-studyid"),
     ],
 )
 def test_cli_errors(tmp_path: Path, files, capsys, argv: list[str], match: str) -> None:

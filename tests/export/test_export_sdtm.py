@@ -73,3 +73,26 @@ def test_sdtm_test_names_and_codes_fit_cdisc_lengths(tmp_path: Path) -> None:
         assert df[f"{dom}TEST"].str.len().max() <= 40 and df[f"{dom}TESTCD"].str.len().max() <= 8
     tr = pd.read_csv(info.tr, keep_default_na=False)
     assert set(tr[tr.TRTESTCD == "PCBSD"].TRTEST) == {"Percent Change From Baseline in Sum Diam"}
+
+
+def test_every_tr_row_has_its_visit_date(tmp_path: Path) -> None:
+    """The summary rows (SUMDIAM, PCBSD, PCNSD per criterion) had an empty TRDTC: the date of the
+    scan the sum is of is the date of its visit, as on the lesion rows."""
+    info = write_sdtm(_doc(100.01, 70.01, 23456.78, 1232.43), tmp_path, assessments=_assessment())
+    tr = pd.read_csv(info.tr, keep_default_na=False, dtype=str)
+    summary = tr[tr.TRGRPID != ""]
+    assert set(summary.TRTESTCD) == {"SUMDIAM", "PCBSD", "PCNSD"}
+    dates = {"BASELINE": "2024-01-10", "FU1": "2024-03-10"}
+    assert [(r.VISIT, r.TRDTC) for r in tr.itertuples()] == [(r.VISIT, dates[r.VISIT]) for r in tr.itertuples()]
+
+
+def test_a_non_ascii_studyid_is_refused(tmp_path: Path) -> None:
+    """SDTM datasets are ASCII; ``str.isalnum`` let ``ÉTUDE-1`` into every STUDYID and USUBJID."""
+    import pytest
+
+    from hcc_imaging.export.sdtm import SdtmExportError
+
+    for bad in ("ÉTUDE-1", "HCC１", "STUDYⅣ"):  # accented letter, full-width digit, Roman numeral
+        with pytest.raises(SdtmExportError, match=r"ASCII.*--studyid"):
+            write_sdtm(_doc(40.0, 30.0, 900.0, 800.0), tmp_path / "out", assessments=_assessment(), studyid=bad)
+    assert not (tmp_path / "out").exists()  # refused before anything is written
