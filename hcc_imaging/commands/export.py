@@ -91,7 +91,8 @@ def register(subparsers: Any) -> None:
                        help="output folder" + (" or .html file (a folder, existing or written with a trailing /, gets "
                                                "report_<patient>.html or cohort_report.html)" if kind == "report" else ""))
         if kind == "csv":
-            q.add_argument("--format", default="csv,parquet", help="comma-separated: csv,parquet")
+            q.add_argument("--format", default="csv,parquet",
+                           help="comma-separated, one or both of: csv, parquet (default csv,parquet)")
         if kind == "sdtm":
             q.add_argument("--studyid", default="HCCIMG", help="SDTM STUDYID")
             q.add_argument("--evaluator", default="INDEPENDENT ASSESSOR", help="TUEVAL/TREVAL/RSEVAL")
@@ -444,7 +445,24 @@ def _run_import(args: argparse.Namespace) -> int:
     return 0
 
 
+#: ``export csv --format`` values.
+TABLE_FORMATS: tuple[str, ...] = ("csv", "parquet")
+
+
+def _table_formats(value: str) -> list[str]:
+    """``--format`` as a list; an empty one (``--format ""``, ``--format ,``) wrote no table and
+    exited 0, an unknown one gave the API's message: both a usage error naming the option."""
+    fmts = [f.strip().lower() for f in value.split(",") if f.strip()]
+    bad = [f for f in fmts if f not in TABLE_FORMATS]
+    if not fmts or bad:
+        what = f"has unknown format(s) {', '.join(bad)}" if bad else "names no format"
+        raise ExportCliError(f"--format {value!r} {what}; allowed: {', '.join(TABLE_FORMATS)} "
+                             "(comma-separated, e.g. --format csv,parquet).")
+    return list(dict.fromkeys(fmts))
+
+
 def _run_tables(args: argparse.Namespace, kind: str) -> int:
+    fmts = _table_formats(args.format) if kind == "csv" else []  # (a usage error before any work)
     deid = deidentifier_from_args(args)
     docs = [_load_doc(p) for p in args.reads]
     assess = _assessments(args, docs)
@@ -453,7 +471,6 @@ def _run_tables(args: argparse.Namespace, kind: str) -> int:
     if kind == "csv":
         from ..export.tables import write_tables
 
-        fmts = [f.strip() for f in args.format.split(",") if f.strip()]
         info = write_tables(docs, out, assessments=assess, formats=fmts, deidentifier=deid)
         result = {name: {f: str(p) for f, p in d.items()} for name, d in info.tables.items()}
         result["reads"] = [str(p) for p in info.reads]

@@ -381,8 +381,9 @@ def write_tables(
     TablesInfo
     """
     bad = [f for f in formats if f not in {"csv", "parquet"}]
-    if bad:
-        raise TableExportError(f"unknown table format(s) {bad}; use formats=('csv', 'parquet').")
+    if bad or not formats:
+        raise TableExportError(f"unknown table format(s) {bad}" if bad else "no table format given (it wrote no table)"
+                               + "; use formats=('csv', 'parquet') or one of them (CLI --format csv,parquet).")
     out = Path(out_dir)
     if deidentifier is not None:
         deidentifier.check_outside(out)

@@ -124,6 +124,20 @@ def test_cli_errors(tmp_path: Path, files, capsys, argv: list[str], match: str) 
     assert match in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("fmt", ["", ",", " , ", "xlsx", "csv,xlsx"])
+def test_cli_csv_format_must_name_csv_or_parquet(tmp_path: Path, files, capsys, fmt: str) -> None:
+    """``--format ""`` wrote no table (only reads/*.json) and exited 0: a usage error naming the
+    option and the allowed values, and nothing written."""
+    out = tmp_path / "t"
+    assert main(["export", "csv", str(files["read"]), "--out", str(out), "--format", fmt]) == 2
+    err = capsys.readouterr().err
+    assert "--format" in err and "csv, parquet" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    assert main(["export", "csv", str(files["read"]), "--out", str(out), "--format", " CSV , csv"]) == 0
+    assert sorted(p.name for p in out.glob("*.*")) == ["lesions.csv", "responses.csv", "summary.csv"]
+
+
 def test_cli_subprocess_csv(tmp_path: Path, files) -> None:
     env = dict(os.environ)
     r = subprocess.run(

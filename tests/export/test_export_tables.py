@@ -132,6 +132,9 @@ def test_tables_for_a_cohort_and_bad_format(tmp_path: Path) -> None:
     assert sorted(set(df.patient_id)) == ["P1", "P2"] and len(df) == 12
     with pytest.raises(TableExportError, match="unknown table format"):
         write_tables(read_document(), tmp_path, formats=("xlsx",))
+    with pytest.raises(TableExportError, match="no table format"):  # wrote the JSON reads, no table
+        write_tables(read_document(), tmp_path / "none", formats=())
+    assert not (tmp_path / "none").exists()
 
 
 def test_several_reads_of_a_patient_each_get_their_json(tmp_path: Path) -> None:
