@@ -466,6 +466,25 @@ def _run_tables(args: argparse.Namespace, kind: str) -> int:
     deid = deidentifier_from_args(args)
     docs = [_load_doc(p) for p in args.reads]
     assess = _assessments(args, docs)
+    if deid is None:
+        return _emit(args, _write_tables_kind(args, kind, docs, assess, fmts, None))
+    from ..export.report import _report_path
+
+    # refused before anything is written (the exporters check too): the map is saved below whatever
+    # happens, and must never be saved into the export
+    deid.check_outside(_report_path(args.out, "report.html").parent if kind == "report" else Path(args.out))
+    try:
+        result = _write_tables_kind(args, kind, docs, assess, fmts, deid)
+    finally:
+        # the map relates what was written to its originals: saved also when the export stops half-way
+        # (tables or tu.csv written, reads/ or rs.csv not), or those files' pseudonyms match no one
+        deid.save()
+    return _emit(args, result)
+
+
+def _write_tables_kind(args: argparse.Namespace, kind: str, docs: list[dict[str, Any]], assess: list[Any] | None,
+                       fmts: list[str], deid: Any) -> dict[str, Any]:
+    """Write ``export csv``, ``sdtm`` or ``report``; the written paths (what ``--json`` prints)."""
     out = Path(args.out)
     result: dict[str, Any] = {}
     if kind == "csv":
@@ -503,6 +522,4 @@ def _run_tables(args: argparse.Namespace, kind: str) -> int:
             path = write_report(docs[0], args.out, assessment=assess[0] if assess else None, images=vols,
                                 deidentifier=deid)
         result = {"report": str(path)}
-    if deid is not None:
-        deid.save()
-    return _emit(args, result)
+    return result
