@@ -445,13 +445,11 @@ def _run_import(args: argparse.Namespace) -> int:
     return 0
 
 
-#: ``export csv --format`` values.
-TABLE_FORMATS: tuple[str, ...] = ("csv", "parquet")
-
-
 def _table_formats(value: str) -> list[str]:
     """``--format`` as a list; an empty one (``--format ""``, ``--format ,``) wrote no table and
     exited 0, an unknown one gave the API's message: both a usage error naming the option."""
+    from ..export.tables import TABLE_FORMATS
+
     fmts = [f.strip().lower() for f in value.split(",") if f.strip()]
     bad = [f for f in fmts if f not in TABLE_FORMATS]
     if not fmts or bad:
@@ -493,6 +491,8 @@ def _write_tables_kind(args: argparse.Namespace, kind: str, docs: list[dict[str,
         info = write_tables(docs, out, assessments=assess, formats=fmts, deidentifier=deid)
         result = {name: {f: str(p) for f, p in d.items()} for name, d in info.tables.items()}
         result["reads"] = [str(p) for p in info.reads]
+        if info.stale:  # (and a warning on stderr)
+            result["stale"] = [str(p) for p in info.stale]
     elif kind == "sdtm":
         from ..export.sdtm import write_sdtm
 

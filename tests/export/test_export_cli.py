@@ -181,6 +181,24 @@ def test_cli_csv_format_must_name_csv_or_parquet(tmp_path: Path, files, capsys, 
     assert sorted(p.name for p in out.glob("*.*")) == ["lesions.csv", "responses.csv", "summary.csv"]
 
 
+def test_cli_csv_rerun_with_fewer_reads_sets_aside_the_earlier_reads(tmp_path: Path, capsys, caplog) -> None:
+    reads = []
+    for pid in ("P1", "P2"):
+        reads.append(tmp_path / f"{pid}.json")
+        reads[-1].write_text(json.dumps(read_document(pid)))
+    out = tmp_path / "t"
+    assert main(["export", "csv", *map(str, reads), "--out", str(out), "--format", "csv", "--json"]) == 0
+    assert "stale" not in _json(capsys)
+    with caplog.at_level("WARNING"):  # (the command's log goes to stderr)
+        assert main(["export", "csv", str(reads[0]), "--out", str(out), "--format", "csv", "--json"]) == 0
+    result = _json(capsys)
+    assert [Path(p).name for p in result["reads"]] == ["P1.json"]
+    ((top, _stamp, *rest),) = [Path(p).relative_to(out).parts for p in result["stale"]]
+    assert (top, rest) == ("stale", ["reads", "P2.json"])
+    assert "moved to" in caplog.text and "P2.json" in caplog.text
+    assert sorted(p.name for p in (out / "reads").iterdir()) == ["P1.json"]
+
+
 def test_cli_subprocess_csv(tmp_path: Path, files) -> None:
     env = dict(os.environ)
     r = subprocess.run(

@@ -228,3 +228,29 @@ def test_export_read_from_read_document_object() -> None:
         (x.timepoint_id, x.lesion_id, x.longest_diameter_mm, x.ld_endpoints_lps) for x in b.lesions
     ]
     assert [t.day for t in a.timepoints] == [0, 63]
+
+
+def test_a_rerun_sets_aside_the_files_it_did_not_write(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A re-run with fewer reads left the earlier ``reads/P2.json`` (and, with CSV only, the earlier
+    ``*.parquet``) beside its own: a user took them as this run's.  They are moved to
+    ``stale/<time>/``, never deleted; other files of the folder are left alone."""
+    out = tmp_path / "tables"
+    first = write_tables([read_document("P1"), read_document("P2")], out, formats=("csv", "parquet"))
+    assert sorted(p.name for p in first.reads) == ["P1.json", "P2.json"] and first.stale == ()
+    p2_text = (out / "reads" / "P2.json").read_text()
+    (out / "notes.txt").write_text("mine")
+    (out / "reads" / "keep.txt").write_text("mine too")
+    with caplog.at_level("WARNING"):
+        again = write_tables([read_document("P1")], out, formats=("csv",))
+    assert sorted(p.name for p in (out / "reads").glob("*.json")) == ["P1.json"]
+    assert sorted(p.name for p in out.glob("*.*")) == ["lesions.csv", "notes.txt", "responses.csv", "summary.csv"]
+    (stamp,) = (out / "stale").iterdir()
+    moved = sorted(str(p.relative_to(stamp)) for p in again.stale)
+    assert moved == ["lesions.parquet", "reads/P2.json", "responses.parquet", "summary.parquet"]
+    assert (stamp / "reads" / "P2.json").read_text() == p2_text  # moved whole, not deleted
+    assert (out / "notes.txt").exists() and (out / "reads" / "keep.txt").exists()
+    assert "4 file(s) of an earlier export" in caplog.text and "stale" in caplog.text
+    # the tables and the reads of a run agree: every patient of the tables has its JSON read
+    assert set(pd.read_csv(out / "lesions.csv").patient_id) == {"P1"}
+    # a run that writes everything it wrote before moves nothing
+    assert write_tables([read_document("P1")], out, formats=("csv",)).stale == ()
