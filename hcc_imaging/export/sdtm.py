@@ -26,8 +26,8 @@ Follows the SDTMIG oncology domains and the CDISC RECIST 1.1 QRS supplement's co
 
 ``VISITNUM`` = time point order (1 = baseline), ``VISIT`` = ``BASELINE`` / the time point id
 upper-cased; ``--DTC`` = scan date (ISO 8601), on every row of a visit (summary rows too).
-``USUBJID`` = ``STUDYID-patient id`` (the pseudonym when de-identified).  Study days (``--DY``) are not derived: SDTM counts them from
-``RFSTDTC`` (first dose), which a read does not hold.
+``USUBJID`` = ``STUDYID-patient id`` (the pseudonym when de-identified).  Study days (``--DY``)
+are not derived: SDTM counts them from ``RFSTDTC`` (first dose), which a read does not hold.
 """
 
 from __future__ import annotations

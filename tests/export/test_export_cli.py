@@ -153,7 +153,8 @@ def test_a_map_inside_the_export_is_refused_and_never_written_there(tmp_path: Pa
         pytest.param(["export", "report", "{read}", "{read}", "--out", "{tmp}/c.html", "--images", "{ct}"],
                      "one-patient report", id="cohort-with-images"),
         pytest.param(["export", "sdtm", "{read}", "--out", "{tmp}/s", "--studyid", "a b"], "STUDYID", id="bad-studyid"),
-        pytest.param(["export", "sdtm", "{read}", "--out", "{tmp}/s", "--studyid", "ÉTUDE-1"], "ASCII", id="non-ascii-studyid"),
+        pytest.param(["export", "sdtm", "{read}", "--out", "{tmp}/s", "--studyid", "ÉTUDE-1"], "ASCII",
+                     id="non-ascii-studyid"),
     ],
 )
 def test_cli_errors(tmp_path: Path, files, capsys, argv: list[str], match: str) -> None:
