@@ -91,7 +91,8 @@ def register(subparsers: Any) -> None:
                        help="output folder" + (" or .html file (a folder, existing or written with a trailing /, gets "
                                                "report_<patient>.html or cohort_report.html)" if kind == "report" else ""))
         if kind == "csv":
-            q.add_argument("--format", default="csv,parquet", help="comma-separated: csv,parquet")
+            q.add_argument("--format", default="csv,parquet",
+                           help="comma-separated, one or both of: csv, parquet (default csv,parquet)")
         if kind == "sdtm":
             q.add_argument("--studyid", default="HCCIMG", help="SDTM STUDYID")
             q.add_argument("--evaluator", default="INDEPENDENT ASSESSOR", help="TUEVAL/TREVAL/RSEVAL")
@@ -444,19 +445,54 @@ def _run_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _table_formats(value: str) -> list[str]:
+    """``--format`` as a list; an empty one (``--format ""``, ``--format ,``) wrote no table and
+    exited 0, an unknown one gave the API's message: both a usage error naming the option."""
+    from ..export.tables import TABLE_FORMATS
+
+    fmts = [f.strip().lower() for f in value.split(",") if f.strip()]
+    bad = [f for f in fmts if f not in TABLE_FORMATS]
+    if not fmts or bad:
+        what = f"has unknown format(s) {', '.join(bad)}" if bad else "names no format"
+        raise ExportCliError(f"--format {value!r} {what}; allowed: {', '.join(TABLE_FORMATS)} "
+                             "(comma-separated, e.g. --format csv,parquet).")
+    return list(dict.fromkeys(fmts))
+
+
 def _run_tables(args: argparse.Namespace, kind: str) -> int:
+    fmts = _table_formats(args.format) if kind == "csv" else []  # (a usage error before any work)
     deid = deidentifier_from_args(args)
     docs = [_load_doc(p) for p in args.reads]
     assess = _assessments(args, docs)
+    if deid is None:
+        return _emit(args, _write_tables_kind(args, kind, docs, assess, fmts, None))
+    from ..export.report import _report_path
+
+    # refused before anything is written (the exporters check too): the map is saved below whatever
+    # happens, and must never be saved into the export
+    deid.check_outside(_report_path(args.out, "report.html").parent if kind == "report" else Path(args.out))
+    try:
+        result = _write_tables_kind(args, kind, docs, assess, fmts, deid)
+    finally:
+        # the map relates what was written to its originals: saved also when the export stops half-way
+        # (tables or tu.csv written, reads/ or rs.csv not), or those files' pseudonyms match no one
+        deid.save()
+    return _emit(args, result)
+
+
+def _write_tables_kind(args: argparse.Namespace, kind: str, docs: list[dict[str, Any]], assess: list[Any] | None,
+                       fmts: list[str], deid: Any) -> dict[str, Any]:
+    """Write ``export csv``, ``sdtm`` or ``report``; the written paths (what ``--json`` prints)."""
     out = Path(args.out)
     result: dict[str, Any] = {}
     if kind == "csv":
         from ..export.tables import write_tables
 
-        fmts = [f.strip() for f in args.format.split(",") if f.strip()]
         info = write_tables(docs, out, assessments=assess, formats=fmts, deidentifier=deid)
         result = {name: {f: str(p) for f, p in d.items()} for name, d in info.tables.items()}
         result["reads"] = [str(p) for p in info.reads]
+        if info.stale:  # (and a warning on stderr)
+            result["stale"] = [str(p) for p in info.stale]
     elif kind == "sdtm":
         from ..export.sdtm import write_sdtm
 
@@ -486,6 +522,4 @@ def _run_tables(args: argparse.Namespace, kind: str) -> int:
             path = write_report(docs[0], args.out, assessment=assess[0] if assess else None, images=vols,
                                 deidentifier=deid)
         result = {"report": str(path)}
-    if deid is not None:
-        deid.save()
-    return _emit(args, result)
+    return result

@@ -34,7 +34,9 @@ TABLES_SCHEMA_VERSION: str = "2.1"
 #: is written to ``sdtm_metadata.json`` beside the CSV files.
 #: 1.1: results as exact decimals, --SEQ per USUBJID across reads, link ids prefixed by the reader when a
 #: patient has several reads, PCBSD's TRTEST within 40 characters.
-SDTM_MAPPING_VERSION: str = "1.1"
+#: 1.2: TRDTC on the per-criterion summary rows (SUMDIAM, PCBSD, PCNSD); TU gains TUGRPID: a lesion
+#: whose role differs between criteria (role_by_criteria) has a TU row and TR rows per criterion.
+SDTM_MAPPING_VERSION: str = "1.2"
 
 #: Version of the pseudonym map file (JSON) that :class:`~hcc_imaging.export.deid.Deidentifier`
 #: reads and writes.

@@ -634,19 +634,39 @@ class Deidentifier:
             return 0
         return int(self._entry(patient_id)["date_shift_days"])
 
-    def reader(self, reader_id: str) -> str:
-        """The reader's pseudonym (``READER-01`` ...).  The id is keyed by
-        :func:`normalize_reader_id`, so ``R1`` and the SR observer's ``R1^`` are one reader."""
+    def reader(self, reader_id: str, *, deidentified: bool | None = None) -> str:
+        """The reader's pseudonym (``READER-01`` ...), created on first use.  The id is keyed by
+        :func:`normalize_reader_id`, so ``R1`` and the SR observer's ``R1^`` are one reader.
+
+        As for patients (:meth:`pseudonym`): a pseudonym of ours is returned unchanged only when it
+        stands for its reader; a real id that looks like one (a reader ``READER-01``) gets a
+        pseudonym of its own, and no reader is given a known real id as pseudonym.
+
+        Parameters
+        ----------
+        deidentified : bool, optional
+            ``True``: the input was de-identified (a DICOM object with PatientIdentityRemoved YES);
+            ``False``: ``reader_id`` is a real id (a read document's reader); ``None``: a
+            pseudonym of this map that is not also a real id of it is kept.
+        """
         r = normalize_reader_id(reader_id)
-        if r in self._readers.values():
+        if self._already_reader_pseudonym(r, deidentified):
             return r
         if r not in self._readers:
-            used = set(self._readers.values())
-            n = len(used) + 1
+            # never a pseudonym equal to a known real id (a reader whose id is READER-02 was given
+            # READER-02, and the reader given READER-01 shared it with a real READER-01)
+            used = set(self._readers.values()) | set(self._readers) | {r}
+            n = len(set(self._readers.values())) + 1
             while f"{READER_PSEUDONYM_PREFIX}-{n:02d}" in used:
                 n += 1
             self._readers[r] = f"{READER_PSEUDONYM_PREFIX}-{n:02d}"
         return self._readers[r]
+
+    def _already_reader_pseudonym(self, reader: str, deidentified: bool | None) -> bool:
+        """:meth:`_already_pseudonym` for a (normalised) reader id."""
+        if deidentified is False or reader not in set(self._readers.values()):
+            return False
+        return True if deidentified else reader not in self._readers
 
     def uid(self, original: str) -> str:
         """New UID for ``original`` (same answer every time); registry UIDs are kept."""
@@ -700,7 +720,8 @@ class Deidentifier:
         # a read is of a real patient: its id is keyed even when it looks like a pseudonym
         new_pid = self.pseudonym(pid, deidentified=False)
         shift = dt.timedelta(days=self.date_shift_days(pid, deidentified=False))
-        new_reader = self.reader(read.reader_id) if read.reader_id else None
+        # a read's reader is a real one: keyed even when the id looks like a pseudonym
+        new_reader = self.reader(read.reader_id, deidentified=False) if read.reader_id else None
 
         def sd(d: dt.date | None) -> dt.date | None:
             return d + shift if d is not None else None
@@ -759,15 +780,15 @@ class Deidentifier:
         if not v:
             return v
         if v.lower().startswith("reader:"):
-            return "reader:" + self.reader(v.split(":", 1)[1])
+            return "reader:" + self.reader(v.split(":", 1)[1], deidentified=False)
         if reader_id is not None and normalize_reader_id(v) == normalize_reader_id(reader_id):
-            return self.reader(v)
+            return self.reader(v, deidentified=False)
         words = v.split()
         if (algorithm and v == str(algorithm).strip()) or v.startswith("hcc_imaging") or (
             len(words) >= 2 and _VERSION.fullmatch(words[-1]) and "^" not in v
         ):
             return v
-        return self.reader(v)
+        return self.reader(v, deidentified=False)
 
     def note(self, text: str) -> str | None:
         """De-identified free-text ``note``: only the sentences hcc_imaging writes itself are kept
@@ -804,7 +825,7 @@ class Deidentifier:
                     if lk == "patient_id" and v is not None:
                         out[k] = self.pseudonym(str(v), deidentified=False)
                     elif lk in {"reader", "reader_id", "adjudicator"} and isinstance(v, str):
-                        out[k] = self.reader(v)
+                        out[k] = self.reader(v, deidentified=False)
                     elif lk in {"source", "provenance"} and isinstance(v, str):
                         out[k] = self.source(v, reader_id=doc_reader, algorithm=doc_algorithm)
                     elif lk == "note" and isinstance(v, str):
@@ -884,7 +905,7 @@ def _walk(ds: Dataset, deid: Deidentifier, pid: str, done: bool = False) -> None
             elif kw in {"PatientID", "ClinicalTrialSubjectID"}:
                 elem.value = deid.pseudonym(pid, deidentified=done)
             elif elem.VR == "PN":
-                elem.value = deid.reader(str(elem.value))
+                elem.value = deid.reader(str(elem.value), deidentified=done)
             else:
                 elem.value = deid.dummy(kw, str(elem.value))
             continue
@@ -907,7 +928,7 @@ def _walk(ds: Dataset, deid: Deidentifier, pid: str, done: bool = False) -> None
             continue
         if elem.VR == "PN" and elem.value not in (None, ""):
             # a person name not in the table: never kept
-            elem.value = deid.reader(str(elem.value))
+            elem.value = deid.reader(str(elem.value), deidentified=done)
             continue
         if kw == "TextValue":
             concept = _concept(ds)

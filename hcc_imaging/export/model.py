@@ -128,6 +128,18 @@ class LesionObservation:
     attenuation_hu: float | None = None
     #: True when ``tracking_uid`` was not in the read but derived (:func:`derived_tracking_uid`)
     tracking_uid_derived: bool = False
+    #: the read's ``role_by_criteria``: ``(criterion, role)`` pairs (canonical criterion names, e.g.
+    #: ``("mRECIST", "non_target")``) where the role under a criterion is not ``role``
+    role_by_criteria: tuple[tuple[str, str], ...] = ()
+
+    def role_for(self, criterion: str) -> str:
+        """Role under ``criterion`` (its ``role_by_criteria`` entry, else ``role``), as the response
+        engine reads it (``ReadDocument`` ``LesionObservation.role_for``)."""
+        c = normalise_criterion(criterion)
+        for k, v in self.role_by_criteria:
+            if k == c:
+                return v
+        return self.role
 
     @property
     def recist_diameter_mm(self) -> float | None:
@@ -524,9 +536,11 @@ def _parse_lesion(
             "Give every lesion a lesion_id (e.g. 'L1')."
         )
     where = f"patient {patient_id}, time point {tp_id}, lesion {lid}"
-    role = str(_plain(_get(les, "role", default="target"))).lower().replace("-", "_")
-    if role in {"nontarget", "non target"}:
-        role = "non_target"
+    role = _role(_get(les, "role", default="target"))
+    rbc = les.get("role_by_criteria") or {}
+    if not isinstance(rbc, Mapping):
+        raise ExportInputError(f"{where}, role_by_criteria: expected an object such as "
+                               f'{{"mRECIST": "non_target"}}, got {type(rbc).__name__}.')
     prov = _get(les, "provenance", "source")
     if isinstance(prov, Mapping):
         prov = _get(prov, "reader_id", "algorithm", "name", default=json.dumps(prov, sort_keys=True))
@@ -573,7 +587,14 @@ def _parse_lesion(
             str(_plain(les["irecist_category"])).lower() if les.get("irecist_category") is not None else None
         ),
         attenuation_hu=_num(les.get("attenuation_hu"), f"{where}, attenuation_hu"),
+        role_by_criteria=tuple((normalise_criterion(k), _role(v)) for k, v in rbc.items()),
     )
+
+
+def _role(value: Any) -> str:
+    """``target`` / ``non_target`` / ``new`` from any spelling (``non-target``, ``NON TARGET``, enums)."""
+    role = str(_plain(value)).strip().lower().replace("-", "_")
+    return "non_target" if role in {"nontarget", "non target"} else role
 
 
 def _parse_document(d: Mapping[str, Any]) -> ExportRead:

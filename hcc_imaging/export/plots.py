@@ -9,14 +9,15 @@ toolkit is touched.  Every function returns PNG bytes.
   RECIST-like criteria (Eisenhauer 2009).
 * Spider: change from baseline over time (days) per patient.
 * Swimmer: one horizontal bar per patient from day 0 to the last assessment, with treatment
-  events (markers), responses (letters) and the PD day.
+  events (markers above the bar), responses (labels below it) and the PD day (a black ``|``
+  with a white outline on the bar, visible on a bar of any colour).
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -37,6 +38,7 @@ __all__ = [
     "waterfall_png",
     "spider_png",
     "swimmer_png",
+    "swimmer_figure",
     "sums_png",
 ]
 
@@ -229,41 +231,86 @@ def spider_png(reads: Sequence[ExportRead], criterion: str) -> bytes:
 
 def swimmer_png(reads: Sequence[ExportRead], criterion: str) -> bytes:
     """Swimmer plot: time on study per patient with treatments, responses and progression."""
+    return _png(swimmer_figure(reads, criterion))
+
+
+#: The PD mark of the swimmer plot: a black bar with a white outline, visible on every bar colour
+#: (it was drawn in the PD colour, on bars coloured PD for a BOR of PD: invisible where it matters).
+_PD_MARK = dict(marker="|", color="black", ms=14, mew=2.5, ls="none", zorder=4)
+
+
+def swimmer_figure(reads: Sequence[ExportRead], criterion: str) -> Figure:
+    """The figure of :func:`swimmer_png`: one bar per patient from day 0 to its last assessment (or
+    treatment end), coloured by BOR; treatments as black markers above the bar, the response of
+    each time point as a label below it, the day of progression as a black ``|`` with a white
+    outline on the bar.  The x range covers every label (a scan before day 0 has a negative day:
+    its label was drawn over the y axis and its tick labels)."""
+    from matplotlib import patheffects
+
     rows = [r for r in reads if r.timepoints]
-    fig = _figure(6.5, max(2.5, 0.45 * len(rows) + 1.2))
+    fig = _figure(6.5, max(2.5, 0.6 * len(rows) + 1.2))
     ax = fig.add_subplot(1, 1, 1)
     markers = ["v", "s", "D", "^", "P", "X", "*"]
     kinds: dict[str, str] = {}
+    labels = []
+    halo = [patheffects.withStroke(linewidth=4.5, foreground="white")]
     for y, r in enumerate(rows):
         days = [t.day for t in r.timepoints if t.day is not None]
         end = max([d for d in days] + [t.end_day or 0 for t in r.treatments] + [0])
         s = r.summary_for(criterion)
         bor = (s.bor_confirmed or s.bor_unconfirmed) if s is not None else None
-        ax.barh(y, end, left=0, height=0.5, color=RESPONSE_COLOURS.get(bor or "", "#cccccc"), edgecolor="black", lw=0.5)
+        ax.barh(y, end, left=0, height=0.5, color=RESPONSE_COLOURS.get(bor or "", "#cccccc"), edgecolor="black", lw=0.5,
+                zorder=2)
         for t in r.treatments:
             if t.start_day is None:
                 continue
             m = kinds.setdefault(t.kind, markers[len(kinds) % len(markers)])
-            ax.plot([t.start_day], [y + 0.33], marker=m, color="black", ms=6, ls="none")
+            ax.plot([t.start_day], [y + 0.36], marker=m, color="black", ms=6, ls="none", zorder=3)
             if t.end_day is not None:
-                ax.plot([t.start_day, t.end_day], [y + 0.33, y + 0.33], color="black", lw=1)
+                ax.plot([t.start_day, t.end_day], [y + 0.36, y + 0.36], color="black", lw=1, zorder=3)
         for t in r.responses_for(criterion):
-            if t.response and t.day is not None:
-                ax.text(t.day, y, t.response, ha="center", va="center", fontsize=6, color="black")
+            if t.response and t.day is not None:  # below the bar: never over the PD mark nor the bar's colour
+                labels.append(ax.text(t.day, y - 0.27, t.response, ha="center", va="top", fontsize=6, color="black",
+                                      zorder=5))
         if s is not None and s.pd_day is not None:
-            ax.plot([s.pd_day], [y], marker="|", color="#D55E00", ms=14, mew=2)
+            ax.plot([s.pd_day], [y], path_effects=halo, gid=f"pd-{y}", **_PD_MARK)
+    if any(t.get_position()[0] < 0 for t in labels):
+        ax.axvline(0, color="#666666", lw=0.8, ls=":", zorder=1)  # day 0 (scans before it to its left)
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([r.patient_id for r in rows], fontsize=7)
+    if rows:
+        ax.set_ylim(-0.8, len(rows) - 0.4)  # room for the first row's labels and the last's treatments
     ax.set_xlabel("day (from day 0, the start of treatment)")
     ax.set_title(f"Swimmer - {criterion} (bar colour = BOR; | = PD)", fontsize=10)
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], marker=m, color="black", ls="none", label=k) for k, m in kinds.items()]
     if handles:
-        ax.legend(handles=handles, fontsize=7, title="treatment", title_fontsize=7, loc="lower right")
+        # beside the axes: inside, it covered the last labels and bar ends
+        ax.legend(handles=handles, fontsize=7, title="treatment", title_fontsize=7, loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     if not rows:
         ax.text(0.5, 0.5, "no patients", ha="center", va="center", transform=ax.transAxes)
-    return _png(fig)
+    _fit_x(ax, labels)
+    return fig
+
+
+def _fit_x(ax: Any, texts: Sequence[Any], pad_px: float = 4.0) -> None:
+    """Widen the x range of ``ax`` until every text lies inside the axes (``pad_px`` from the
+    edges): a text's size is in pixels, so the range is widened by its overflow, a few times."""
+    if not texts:
+        return
+    renderer = ax.figure.canvas.get_renderer()
+    for _ in range(5):
+        box = ax.get_window_extent(renderer)
+        extents = [t.get_window_extent(renderer) for t in texts]
+        left = max(box.x0 + pad_px - e.x0 for e in extents)
+        right = max(e.x1 - (box.x1 - pad_px) for e in extents)
+        if left <= 0 and right <= 0:
+            return
+        lo, hi = ax.get_xlim()
+        per_px = (hi - lo) / box.width
+        ax.set_xlim(lo - max(left, 0.0) * per_px * 1.2, hi + max(right, 0.0) * per_px * 1.2)
 
 
 def sums_png(read: ExportRead) -> bytes:

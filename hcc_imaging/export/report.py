@@ -240,11 +240,11 @@ def write_report(
         (:func:`~hcc_imaging.export.sources.check_timepoint_sources`): its key images would show
         the lines on another scan.
     """
+    if deidentifier is not None:  # before any pseudonym is made (the folder does not depend on it)
+        deidentifier.check_outside(_report_path(path, "report.html").parent)
     read = as_export_read(doc, assessment)
     shown = _prepare(read, deidentifier)
     target = _report_path(path, f"report_{_safe_name(shown.patient_id)}.html")
-    if deidentifier is not None:
-        deidentifier.check_outside(target.parent)
     imgs: dict[str, Volume] = {}
     if images is not None:
         imgs = dict(images) if isinstance(images, Mapping) else {read.timepoints[0].timepoint_id: images}
@@ -264,9 +264,9 @@ def write_cohort_report(
     """Write a cohort HTML report (waterfall, spider, swimmer per criterion) to ``path``: the
     ``.html`` file, or a folder (existing, or ending with a separator) to write
     ``cohort_report.html`` in."""
-    reads = [_prepare(r, deidentifier) for r in iter_reads(docs, assessments)]
     target = _report_path(path, "cohort_report.html")
-    if deidentifier is not None:
+    if deidentifier is not None:  # before any pseudonym is made
         deidentifier.check_outside(target.parent)
+    reads = [_prepare(r, deidentifier) for r in iter_reads(docs, assessments)]
     text = cohort_report_html(reads, criteria=criteria)
     return _atomic_write(target, lambda p: Path(p).write_text(text, encoding="utf-8"))

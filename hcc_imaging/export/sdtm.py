@@ -6,7 +6,10 @@ Follows the SDTMIG oncology domains and the CDISC RECIST 1.1 QRS supplement's co
 
 * **TU** (tumour identification): one row per lesion, at the visit it is first identified.
   ``TUTESTCD = TUMIDENT``, ``TUORRES/TUSTRESC = TARGET | NON-TARGET | NEW``; ``TULNKID``
-  ``T01``, ``NT01``, ``NEW01`` ... (links TR rows); ``TUREFID`` = tracking UID;
+  ``T01``, ``NT01``, ``NEW01`` ... (links TR rows); a lesion whose role differs between the
+  read's criteria (``role_by_criteria``: a RECIST 1.1 target that is an mRECIST non-target) has
+  one row per criterion, ``TUGRPID`` = the criterion, each with its own ``TULNKID``, and its TR
+  rows per criterion with that ``TRGRPID``; ``TUREFID`` = tracking UID;
   ``TUSPID`` = our lesion id; ``TULOC`` = organ (``LIVER``, ``LYMPH NODE`` ...);
   ``TUMETHOD`` = ``CT SCAN`` / ``MRI``; ``TUEVAL``, ``TUEVALID``.
 * **TR** (tumour results): per lesion per visit: ``LDIAM`` (longest diameter, non-nodal
@@ -22,9 +25,9 @@ Follows the SDTMIG oncology domains and the CDISC RECIST 1.1 QRS supplement's co
   ``UBESTRSP``).
 
 ``VISITNUM`` = time point order (1 = baseline), ``VISIT`` = ``BASELINE`` / the time point id
-upper-cased; ``--DTC`` = scan date (ISO 8601).  ``USUBJID`` = ``STUDYID-patient id`` (the
-pseudonym when de-identified).  Study days (``--DY``) are not derived: SDTM counts them from
-``RFSTDTC`` (first dose), which a read does not hold.
+upper-cased; ``--DTC`` = scan date (ISO 8601), on every row of a visit (summary rows too).
+``USUBJID`` = ``STUDYID-patient id`` (the pseudonym when de-identified).  Study days (``--DY``)
+are not derived: SDTM counts them from ``RFSTDTC`` (first dose), which a read does not hold.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import HccImagingError
 from .constants import DEFAULT_STUDYID, SDTM_MAPPING_VERSION, TOO_SMALL_DEFAULT_MM
+from .codes import normalise_criterion
 from .model import ExportRead, LesionObservation, iter_reads
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -75,7 +79,7 @@ RSCAT: dict[str, str] = {
 }
 
 TU_COLUMNS = [
-    "STUDYID", "DOMAIN", "USUBJID", "TUSEQ", "TUREFID", "TUSPID", "TULNKID", "TUTESTCD", "TUTEST",
+    "STUDYID", "DOMAIN", "USUBJID", "TUSEQ", "TUGRPID", "TUREFID", "TUSPID", "TULNKID", "TUTESTCD", "TUTEST",
     "TUORRES", "TUSTRESC", "TULOC", "TUMETHOD", "TUEVAL", "TUEVALID", "VISITNUM", "VISIT", "TUDTC",
 ]
 TR_COLUMNS = [
@@ -149,19 +153,56 @@ def _fmt(d: Decimal) -> str:
     return text if "." in text else text + ".0"
 
 
-def _lnkids(read: ExportRead, prefix: str = "") -> dict[str, str]:
-    """lesion_id -> TULNKID (T01, NT01, NEW01; ``prefix`` before them), numbered in order of first
-    appearance."""
+def _criteria(read: ExportRead) -> list[str]:
+    """The criteria a lesion's role is exported under: the assessment's, else the read document's
+    ``criteria`` (canonical names)."""
+    crits = list(read.criteria)
+    raw = read.document.get("criteria") if not crits and read.document is not None else None
+    if isinstance(raw, str):
+        raw = raw.split(",")
+    if isinstance(raw, (list, tuple)):
+        crits = [normalise_criterion(c) for c in raw if str(c).strip()]
+    return list(dict.fromkeys(crits))
+
+
+def _groups(les: LesionObservation, criteria: Sequence[str]) -> list[tuple[str, str]]:
+    """``(--GRPID, role)`` of a lesion's TU row(s): one row without a group when its role is the same
+    under every criterion of the read (``role_by_criteria``: ``LesionObservation.role_for``); else
+    one per criterion, grouped by it (``RECIST 1.1``, ``mRECIST``: as the TR summary rows).  A read
+    that names no criteria: its ``role`` without a group, plus one row per criterion of
+    ``role_by_criteria`` that gives another role."""
+    if criteria:
+        roles = [(c, les.role_for(c)) for c in criteria]
+        if len({r for _, r in roles}) == 1:
+            return [("", roles[0][1])]
+        return [(RSCAT.get(c, c), r) for c, r in roles]
+    return [("", les.role)] + [(RSCAT.get(c, c), r) for c, r in les.role_by_criteria if r != les.role]
+
+
+def _lnkids(read: ExportRead, prefix: str = "") -> dict[tuple[str, str], str]:
+    """(lesion_id, --GRPID) -> TULNKID (T01, NT01, NEW01; ``prefix`` before them), numbered in
+    order of first appearance; a lesion with a row per criterion (:func:`_groups`) has a link id per
+    row."""
     counters = {"T": 0, "NT": 0, "NEW": 0}
-    out: dict[str, str] = {}
+    crits = _criteria(read)
+    out: dict[tuple[str, str], str] = {}
+    seen: set[str] = set()
     for tp in read.timepoints:
         for les in read.lesions_at(tp.timepoint_id):
-            if les.lesion_id in out:
+            if les.lesion_id in seen:
                 continue
-            kind = _ROLE.get(les.role, ("NON-TARGET", "NT"))[1]
-            counters[kind] += 1
-            out[les.lesion_id] = f"{prefix}{kind}{counters[kind]:02d}"
+            seen.add(les.lesion_id)
+            for grp, role in _groups(les, crits):
+                kind = _ROLE.get(role, ("NON-TARGET", "NT"))[1]
+                counters[kind] += 1
+                out[les.lesion_id, grp] = f"{prefix}{kind}{counters[kind]:02d}"
     return out
+
+
+def _lnkid(lnk: dict[tuple[str, str], str], lesion_id: str, grp: str) -> str:
+    """The link id of a lesion's row of group ``grp`` (its first row's for a group its TU rows do
+    not have: a later observation whose ``role_by_criteria`` differs from the first one's)."""
+    return lnk.get((lesion_id, grp)) or next(v for (lid, _), v in lnk.items() if lid == lesion_id)
 
 
 def _method(modality: str) -> str:
@@ -174,6 +215,7 @@ def sdtm_tu(read: ExportRead, *, studyid: str = DEFAULT_STUDYID, evaluator: str 
     ``TULNKID`` (:func:`write_sdtm` gives one per read when a patient has several)."""
     usubjid = f"{studyid}-{read.patient_id}"
     lnk = _lnkids(read, lnkid_prefix)
+    crits = _criteria(read)
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
     for tp in read.timepoints:
@@ -182,17 +224,19 @@ def sdtm_tu(read: ExportRead, *, studyid: str = DEFAULT_STUDYID, evaluator: str 
                 continue
             seen.add(les.lesion_id)
             visitnum, visit, dtc = _visit(read, tp.timepoint_id)
-            res = _ROLE.get(les.role, ("NON-TARGET", "NT"))[0]
             loc = "LYMPH NODE" if les.is_lymph_node else (les.organ or "").replace("_", " ").upper()
-            rows.append(
-                {
-                    "STUDYID": studyid, "DOMAIN": "TU", "USUBJID": usubjid, "TUSEQ": len(rows) + 1,
-                    "TUREFID": les.tracking_uid or "", "TUSPID": les.lesion_id, "TULNKID": lnk[les.lesion_id],
-                    "TUTESTCD": "TUMIDENT", "TUTEST": "Tumor Identification", "TUORRES": res, "TUSTRESC": res,
-                    "TULOC": loc, "TUMETHOD": _method(modality), "TUEVAL": evaluator,
-                    "TUEVALID": read.reader_id or "", "VISITNUM": visitnum, "VISIT": visit, "TUDTC": dtc,
-                }
-            )
+            for grp, role in _groups(les, crits):
+                res = _ROLE.get(role, ("NON-TARGET", "NT"))[0]
+                rows.append(
+                    {
+                        "STUDYID": studyid, "DOMAIN": "TU", "USUBJID": usubjid, "TUSEQ": len(rows) + 1,
+                        "TUGRPID": grp, "TUREFID": les.tracking_uid or "", "TUSPID": les.lesion_id,
+                        "TULNKID": lnk[les.lesion_id, grp], "TUTESTCD": "TUMIDENT", "TUTEST": "Tumor Identification",
+                        "TUORRES": res, "TUSTRESC": res, "TULOC": loc, "TUMETHOD": _method(modality),
+                        "TUEVAL": evaluator, "TUEVALID": read.reader_id or "", "VISITNUM": visitnum,
+                        "VISIT": visit, "TUDTC": dtc,
+                    }
+                )
     return rows
 
 
@@ -206,7 +250,7 @@ def _tr_row(read: ExportRead, studyid: str, tp_id: str, testcd: str, *, lnkid: s
         "TRORRES": "", "TRORRESU": "", "TRSTRESC": "", "TRSTRESN": None, "TRSTRESU": "",
         "TRSTAT": "", "TRREASND": "", "TRMETHOD": _method(modality) if lnkid else "",
         "TREVAL": evaluator, "TREVALID": read.reader_id or "", "VISITNUM": visitnum, "VISIT": visit,
-        "TRDTC": dtc if lnkid else "",
+        "TRDTC": dtc,  # the summary rows too: the sums and changes are of that visit's scan
     }
     if not_done is not None:
         row.update(TRSTAT="NOT DONE", TRREASND=not_done)
@@ -218,12 +262,17 @@ def _tr_row(read: ExportRead, studyid: str, tp_id: str, testcd: str, *, lnkid: s
     return row
 
 
-def _lesion_tr(read: ExportRead, les: LesionObservation, lnkid: str, studyid: str, evaluator: str, modality: str, criteria: Sequence[str]) -> list[dict[str, Any]]:
-    kw = dict(lnkid=lnkid, evaluator=evaluator, modality=modality)
+def _lesion_tr(read: ExportRead, les: LesionObservation, lnkid: str, studyid: str, evaluator: str, modality: str,
+               criteria: Sequence[str], *, role: str, grpid: str = "") -> list[dict[str, Any]]:
+    """TR rows of one lesion at one visit with role ``role`` (``grpid``: the criterion of a lesion
+    exported once per criterion, :func:`_groups`; its VLDIAM only under mRECIST / EASL)."""
+    kw = dict(lnkid=lnkid, grpid=grpid, evaluator=evaluator, modality=modality)
     rows = []
     tp = les.timepoint_id
     status = les.status or "measured"
-    if les.role == "target":
+    if grpid:
+        criteria = [c for c in criteria if RSCAT.get(c, c) == grpid]
+    if role == "target":
         testcd = "LPERP" if les.is_lymph_node else "LDIAM"
         value = les.short_axis_mm if les.is_lymph_node else les.longest_diameter_mm
         if status == "not_evaluable":
@@ -253,9 +302,12 @@ def sdtm_tr(read: ExportRead, *, studyid: str = DEFAULT_STUDYID, evaluator: str 
     lnk = _lnkids(read, lnkid_prefix)
     rows: list[dict[str, Any]] = []
     crits = read.criteria
+    role_crits = _criteria(read)
     for tp in read.timepoints:
         for les in read.lesions_at(tp.timepoint_id):
-            rows.extend(_lesion_tr(read, les, lnk[les.lesion_id], studyid, evaluator, modality, crits))
+            for grp, role in _groups(les, role_crits):
+                rows.extend(_lesion_tr(read, les, _lnkid(lnk, les.lesion_id, grp), studyid, evaluator, modality,
+                                       crits if not grp else role_crits, role=role, grpid=grp))
         for crit in crits:
             grp = RSCAT.get(crit, crit)
             for r in read.responses_for(crit):
@@ -376,10 +428,14 @@ def write_sdtm(
     """
     from .tables import _atomic_write
 
-    if not studyid or not all(ch.isalnum() or ch in "-_" for ch in studyid):
+    # ASCII only: submission datasets are ASCII (SAS XPT v5; FDA Study Data Technical Conformance
+    # Guide); ``isalnum`` alone let ``ÉTUDE`` through into every row's STUDYID and USUBJID
+    if not studyid or not all((ch.isascii() and ch.isalnum()) or ch in "-_" for ch in studyid):
+        bad = sorted({ch for ch in studyid if not ((ch.isascii() and ch.isalnum()) or ch in "-_")})
         raise SdtmExportError(
-            f"STUDYID {studyid!r} must be non-empty letters, digits, '-' or '_' (it prefixes USUBJID). "
-            "Pass studyid= (CLI --studyid)."
+            f"STUDYID {studyid!r} must be non-empty ASCII letters A-Z/a-z, digits 0-9, '-' or '_' (it prefixes "
+            f"USUBJID; SDTM datasets are ASCII)" + (f"; it has {''.join(bad)!r}" if bad else "") + ". "
+            "Pass studyid= (CLI --studyid) spelled in ASCII (e.g. 'E' for 'É')."
         )
     out = Path(out_dir)
     if deidentifier is not None:

@@ -12,12 +12,19 @@ Files written by :func:`write_tables` into ``out_dir``:
 * ``summary.csv`` / ``summary.parquet``     one row per patient and criterion (BOR, best change);
 * ``reads/<patient_id>.json``               the read document (+ its assessment) per read
   (``<patient_id>_<reader_id>.json`` when a patient has several reads).
+
+After a run, those names hold this run's files only: an earlier run's file of one of them that this
+run did not write (``reads/P2.json`` of a patient not exported this time, ``lesions.parquet`` when
+this run wrote CSV only) is moved to ``stale/<UTC time>/`` (:func:`set_aside_stale`), never deleted.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +40,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .deid import Deidentifier
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "TableExportError",
     "ColumnSpec",
@@ -46,7 +55,15 @@ __all__ = [
     "summary_table",
     "write_tables",
     "schema_markdown",
+    "set_aside_stale",
+    "STALE_DIR",
 ]
+
+#: Folder of ``out_dir`` where :func:`write_tables` moves an earlier run's files it did not write
+#: (``stale/<UTC time>/reads/P2.json``), as the batch does with its own (docs/batch.md).
+STALE_DIR: str = "stale"
+#: The formats a table may be written in.
+TABLE_FORMATS: tuple[str, ...] = ("csv", "parquet")
 
 
 class TableExportError(HccImagingError, ValueError):
@@ -158,6 +175,8 @@ class TablesInfo:
     out_dir: Path
     tables: dict[str, dict[str, Path]] = field(default_factory=dict)
     reads: tuple[Path, ...] = ()
+    #: an earlier run's files this run did not write, where they were moved (:func:`set_aside_stale`)
+    stale: tuple[Path, ...] = ()
 
 
 def _date(d: Any) -> str | None:
@@ -380,9 +399,10 @@ def write_tables(
     -------
     TablesInfo
     """
-    bad = [f for f in formats if f not in {"csv", "parquet"}]
-    if bad:
-        raise TableExportError(f"unknown table format(s) {bad}; use formats=('csv', 'parquet').")
+    bad = [f for f in formats if f not in TABLE_FORMATS]
+    if bad or not formats:
+        raise TableExportError(f"unknown table format(s) {bad}" if bad else "no table format given (it wrote no table)"
+                               + "; use formats=('csv', 'parquet') or one of them (CLI --format csv,parquet).")
     out = Path(out_dir)
     if deidentifier is not None:
         deidentifier.check_outside(out)
@@ -409,7 +429,52 @@ def write_tables(
             text = json.dumps(payload, indent=1, sort_keys=False, default=str)
             p = out / "reads" / file_name
             read_paths.append(_atomic_write(p, lambda tmp, t=text: Path(tmp).write_text(t, encoding="utf-8")))
-    return TablesInfo(out_dir=out, tables=info.tables, reads=tuple(read_paths))
+    written = [p for d in info.tables.values() for p in d.values()] + read_paths
+    stale = set_aside_stale(out, written)
+    return TablesInfo(out_dir=out, tables=info.tables, reads=tuple(read_paths), stale=tuple(stale))
+
+
+def _own_files(out_dir: Path) -> list[Path]:
+    """The files of ``out_dir`` named as :func:`write_tables` names its own: the tables in every
+    format and ``reads/*.json`` (nothing else of the folder: a user's files there are theirs)."""
+    own = [out_dir / f"{name}.{fmt}" for name in TABLE_SCHEMAS for fmt in TABLE_FORMATS]
+    reads = out_dir / "reads"
+    if reads.is_dir():
+        own.extend(sorted(p for p in reads.glob("*.json") if not p.name.startswith(".")))
+    return [p for p in own if p.is_file() or p.is_symlink()]
+
+
+def set_aside_stale(out_dir: str | os.PathLike[str], written: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Move the files of ``out_dir`` that :func:`write_tables` writes (tables, ``reads/*.json``) but
+    that are not in ``written`` (this run's) to ``out_dir/stale/<UTC time>/`` (same relative path),
+    with one warning; returns their new paths.
+
+    A re-run with fewer reads left the earlier run's ``reads/<patient>.json`` of the others beside
+    this run's, and one with ``--format csv`` the earlier ``*.parquet``: files a user then took as
+    this run's.  They are moved, not deleted (they may hold measurements made nowhere else), as the
+    batch does with its own (``OUT/stale/``).  Hidden files (an atomic write's temp file) and files
+    of other names are left alone.
+    """
+    out = Path(out_dir)
+    kept = {Path(p).resolve() for p in written}
+    stale = [p for p in _own_files(out) if p.resolve() not in kept]
+    if not stale:
+        return []
+    dest = out / STALE_DIR / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    k = 1
+    while dest.exists():
+        k += 1
+        dest = dest.with_name(f"{dest.name.split('.')[0]}.{k}")
+    moved = []
+    for p in stale:
+        target = dest / p.relative_to(out)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(p), str(target))
+        moved.append(target)
+    log.warning("%d file(s) of an earlier export that this one did not write (%s) moved to %s: they are not "
+                "this export's", len(moved),
+                ", ".join(str(p.relative_to(out)) for p in stale[:5]) + (" ..." if len(stale) > 5 else ""), dest)
+    return moved
 
 
 def schema_markdown() -> str:

@@ -94,6 +94,49 @@ def test_cli_deidentify_keeps_map_outside(tmp_path: Path, files, capsys) -> None
 
 
 @pytest.mark.parametrize(
+    ("kind", "blocker", "written"),
+    [
+        pytest.param("csv", "reads", "lesions.csv", id="csv-reads-folder-is-a-file"),
+        pytest.param("sdtm", "rs.csv/", "tu.csv", id="sdtm-rs-is-a-folder"),
+        pytest.param("report", "report_HCC-0001.html/", None, id="report-target-is-a-folder"),
+    ],
+)
+def test_the_map_is_saved_when_an_export_stops_half_way(tmp_path: Path, files, capsys, kind: str, blocker: str,
+                                                         written: str | None) -> None:
+    """``export csv|sdtm|report --deidentify`` saved the pseudonym map only on success: stopped
+    half-way, the files written (lesions.csv, tu.csv) carried pseudonyms no map related to anyone."""
+    out, keys = tmp_path / "out", tmp_path / "keys" / "map.json"
+    out.mkdir()
+    (out / blocker.rstrip("/")).mkdir() if blocker.endswith("/") else (out / blocker).write_text("in the way")
+    argv = ["export", kind, str(files["read"]), "--out", str(out) + "/", "--assessment", str(files["assess"]),
+            "--deidentify", "--pseudonym-map", str(keys)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "Traceback" not in err
+    assert keys.exists(), "the map of a half-written export was lost"
+    pseudonyms = json.loads(keys.read_text())["patients"]
+    assert pseudonyms[PHI["PatientID"]]["pseudonym"] == "HCC-0001"
+    if written:  # what was written before the stop carries the saved pseudonym
+        df = pd.read_csv(out / written, keep_default_na=False)
+        assert {v.removeprefix("HCCIMG-") for v in df.get("patient_id", df.get("USUBJID"))} == {"HCC-0001"}
+    # the same map again, once out of the way: the same pseudonym
+    (out / blocker.rstrip("/")).rmdir() if blocker.endswith("/") else (out / blocker).unlink()
+    assert main(argv) == 0
+    assert json.loads(keys.read_text())["patients"] == pseudonyms
+
+
+@pytest.mark.parametrize("kind", ["csv", "sdtm", "report"])
+def test_a_map_inside_the_export_is_refused_and_never_written_there(tmp_path: Path, files, capsys, kind: str) -> None:
+    """The map is saved whatever happens: never when it is inside the export (refused first)."""
+    out = tmp_path / "out"
+    keys = out / "map.json"
+    assert main(["export", kind, str(files["read"]), "--out", str(out) + "/", "--deidentify",
+                 "--pseudonym-map", str(keys)]) == 2
+    assert "inside the export folder" in capsys.readouterr().err
+    assert not keys.exists() and not any(out.rglob("*.*"))
+
+
+@pytest.mark.parametrize(
     ("argv", "match"),
     [
         pytest.param(["export", "csv", "{read}", "--out", "{tmp}/t", "--deidentify", "--pseudonym-map", "{tmp}/t/m.json"],
@@ -110,6 +153,8 @@ def test_cli_deidentify_keeps_map_outside(tmp_path: Path, files, capsys) -> None
         pytest.param(["export", "report", "{read}", "{read}", "--out", "{tmp}/c.html", "--images", "{ct}"],
                      "one-patient report", id="cohort-with-images"),
         pytest.param(["export", "sdtm", "{read}", "--out", "{tmp}/s", "--studyid", "a b"], "STUDYID", id="bad-studyid"),
+        pytest.param(["export", "sdtm", "{read}", "--out", "{tmp}/s", "--studyid", "ÉTUDE-1"], "ASCII",
+                     id="non-ascii-studyid"),
     ],
 )
 def test_cli_errors(tmp_path: Path, files, capsys, argv: list[str], match: str) -> None:
@@ -121,6 +166,38 @@ def test_cli_errors(tmp_path: Path, files, capsys, argv: list[str], match: str) 
         args.append(a)
     assert main(args) == 2
     assert match in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["", ",", " , ", "xlsx", "csv,xlsx"])
+def test_cli_csv_format_must_name_csv_or_parquet(tmp_path: Path, files, capsys, fmt: str) -> None:
+    """``--format ""`` wrote no table (only reads/*.json) and exited 0: a usage error naming the
+    option and the allowed values, and nothing written."""
+    out = tmp_path / "t"
+    assert main(["export", "csv", str(files["read"]), "--out", str(out), "--format", fmt]) == 2
+    err = capsys.readouterr().err
+    assert "--format" in err and "csv, parquet" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    assert main(["export", "csv", str(files["read"]), "--out", str(out), "--format", " CSV , csv"]) == 0
+    assert sorted(p.name for p in out.glob("*.*")) == ["lesions.csv", "responses.csv", "summary.csv"]
+
+
+def test_cli_csv_rerun_with_fewer_reads_sets_aside_the_earlier_reads(tmp_path: Path, capsys, caplog) -> None:
+    reads = []
+    for pid in ("P1", "P2"):
+        reads.append(tmp_path / f"{pid}.json")
+        reads[-1].write_text(json.dumps(read_document(pid)))
+    out = tmp_path / "t"
+    assert main(["export", "csv", *map(str, reads), "--out", str(out), "--format", "csv", "--json"]) == 0
+    assert "stale" not in _json(capsys)
+    with caplog.at_level("WARNING"):  # (the command's log goes to stderr)
+        assert main(["export", "csv", str(reads[0]), "--out", str(out), "--format", "csv", "--json"]) == 0
+    result = _json(capsys)
+    assert [Path(p).name for p in result["reads"]] == ["P1.json"]
+    ((top, _stamp, *rest),) = [Path(p).relative_to(out).parts for p in result["stale"]]
+    assert (top, rest) == ("stale", ["reads", "P2.json"])
+    assert "moved to" in caplog.text and "P2.json" in caplog.text
+    assert sorted(p.name for p in (out / "reads").iterdir()) == ["P1.json"]
 
 
 def test_cli_subprocess_csv(tmp_path: Path, files) -> None:

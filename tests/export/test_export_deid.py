@@ -452,3 +452,39 @@ def test_a_real_id_that_looks_like_a_pseudonym_gets_its_own(ct, tmp_path: Path) 
     for done in (out1, out2):
         again = deidentify_dataset(done, d)
         assert (again.PatientID, again.StudyDate) == (done.PatientID, done.StudyDate)
+
+
+def test_a_real_reader_id_that_looks_like_a_pseudonym_gets_its_own(ct, tmp_path: Path) -> None:
+    """A reader whose real id is ``READER-01`` kept it verbatim and merged with the reader given
+    ``READER-01`` (in reads, tables and DICOM person names), and a real ``READER-02`` was given
+    its own id as pseudonym; as for patients, an object de-identified before (PatientIdentityRemoved
+    YES) keeps its reader pseudonym."""
+    import pandas as pd
+
+    from hcc_imaging.export.model import as_export_read
+
+    # order 1: the real READER-02 first; it is not given READER-02, nor is the next reader
+    d = Deidentifier(tmp_path / "a.json", rng=random.Random(7))
+    assert d.reader("READER-02") == "READER-01"
+    assert d.reader("R9") == "READER-03"  # never a known real id
+    assert d.reader("READER-02^") == "READER-01"  # the SR's PN form: the same reader
+    # order 2: dr.smith gets READER-01, then a real reader READER-01 reads the same patient
+    keys = tmp_path / "keys" / "b.json"
+    d = Deidentifier(keys, rng=random.Random(7))
+    first, second = read_document(), read_document()
+    second["reader_id"] = "READER-01"
+    a, b = (as_export_read(x).deidentified(d) for x in (first, second))
+    assert a.reader_id == "READER-01" and b.reader_id == "READER-02"
+    info = write_tables([first, second], tmp_path / "export" / "tables", deidentifier=d, formats=("csv",))
+    d.save()
+    assert set(pd.read_csv(info.tables["lesions"]["csv"]).reader_id) == {"READER-01", "READER-02"}
+    assert json.loads(keys.read_text())["readers"] == {"dr.smith": "READER-01", "READER-01": "READER-02"}
+    assert sorted(json.loads(p.read_text())["read_document"]["reader_id"] for p in info.reads) == [
+        "READER-01", "READER-02"]
+    # DICOM: a person name READER-01 in an object not de-identified is a real one
+    ds = pydicom.dcmread(ct.files[0])
+    ds.PersonName = "READER-01"  # (0040,A123): a person name the profile's table does not list
+    out = deidentify_dataset(ds, d)
+    assert str(out.PersonName) == "READER-02"
+    # the de-identified copy again: its reader pseudonym kept
+    assert str(deidentify_dataset(out, d).PersonName) == "READER-02"

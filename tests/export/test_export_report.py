@@ -137,3 +137,62 @@ def test_empty_plots_say_so() -> None:
     read = as_export_read(read_document())  # no assessment
     assert_not_blank(waterfall_png([read], "RECIST1.1"), min_fraction=0.005)
     assert_not_blank(spider_png([read], "RECIST1.1"), min_fraction=0.005)
+
+
+def _swimmer_reads():
+    from hcc_imaging.export.model import (CriterionSummary, ExportRead, TimepointInfo, TimepointResponse,
+                                          TreatmentEvent)
+
+    def read(pid: str, bor: str, pd_day: int | None, resp: list) -> ExportRead:
+        tps = tuple(TimepointInfo(f"T{i}", i, day=d) for i, (d, _) in enumerate(resp))
+        rs = tuple(TimepointResponse(pid, "RECIST1.1", f"T{i}", day=d, response=r) for i, (d, r) in enumerate(resp))
+        return ExportRead(pid, "R1", tps, (), rs, (CriterionSummary(pid, "RECIST1.1", bor_unconfirmed=bor,
+                                                                    pd_day=pd_day),),
+                          (TreatmentEvent(pid, "TACE", start_day=0, end_day=10),))
+
+    # P1: BOR PD (a PD-coloured bar), progression on day 120 with scans after it; scans before day 0
+    return [read("P1", "PD", 120, [(-40, None), (-25, "NON-CR/NON-PD"), (60, "SD"), (120, "PD"), (180, "PD")]),
+            read("P2", "PR", 90, [(0, None), (60, "PR"), (90, "PD")])]
+
+
+def test_swimmer_pd_mark_is_visible_on_a_pd_bar() -> None:
+    """The PD mark was drawn in the PD colour, on the bar coloured PD for a BOR of PD: invisible.
+    Rendered with the response labels hidden, the pixels at the mark are not the bar's colour."""
+    from matplotlib.colors import to_rgb
+
+    from hcc_imaging.export.plots import RESPONSE_COLOURS, swimmer_figure
+
+    fig = swimmer_figure(_swimmer_reads(), "RECIST1.1")
+    ax = fig.axes[0]
+    for t in ax.texts:
+        t.set_visible(False)  # (only the bars and the marks)
+    fig.canvas.draw()
+    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(float) / 255.0
+    height = rgb.shape[0]
+    for y, (pd_day, bor) in enumerate(((120, "PD"), (90, "PR"))):
+        x_px, y_px = ax.transData.transform((pd_day, y))
+        r, c = int(round(height - y_px)), int(round(x_px))
+        bar = np.array(to_rgb(RESPONSE_COLOURS[bor]))
+        beside = rgb[r, c - 15]  # on the bar, left of the mark: the bar's colour
+        assert np.abs(beside - bar).max() < 0.02, (bor, beside)
+        mark = rgb[r - 3:r + 4, c - 1:c + 2]  # the mark's core
+        assert np.abs(mark - bar).max(axis=-1).min() > 0.5, f"PD mark on the {bor} bar has the bar's colour"
+
+
+def test_swimmer_labels_stay_inside_the_axes() -> None:
+    """A scan before day 0 (negative day) had its response label drawn over the y axis and its
+    tick labels; none is outside the plot area now."""
+    from hcc_imaging.export.plots import swimmer_figure
+
+    fig = swimmer_figure(_swimmer_reads(), "RECIST1.1")
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    box = ax.get_window_extent(renderer)
+    labels = [t for t in ax.texts if t.get_text()]
+    assert {t.get_text() for t in labels} == {"NON-CR/NON-PD", "SD", "PD", "PR"}
+    for t in labels:
+        e = t.get_window_extent(renderer)
+        assert box.x0 < e.x0 and e.x1 < box.x1 and box.y0 < e.y0 and e.y1 < box.y1, (t.get_text(), e, box)
+    ticks = [t.get_window_extent(renderer) for t in ax.get_yticklabels()]
+    assert all(tk.x1 <= box.x0 for tk in ticks)  # the patient ids left of the axes, never under a label
+    assert_not_blank(swimmer_png(_swimmer_reads(), "RECIST1.1"))

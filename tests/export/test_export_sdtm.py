@@ -8,6 +8,8 @@ import pandas as pd
 
 from hcc_imaging.export.sdtm import write_sdtm
 
+from .conftest import read_document
+
 
 def _doc(bl: float, fu: float, vol_bl: float, vol_fu: float, patient: str = "FMT-01", reader: str = "R1") -> dict:
     return {"schema_version": "1.0", "patient_id": patient, "reader_id": reader, "timepoints": [
@@ -73,3 +75,91 @@ def test_sdtm_test_names_and_codes_fit_cdisc_lengths(tmp_path: Path) -> None:
         assert df[f"{dom}TEST"].str.len().max() <= 40 and df[f"{dom}TESTCD"].str.len().max() <= 8
     tr = pd.read_csv(info.tr, keep_default_na=False)
     assert set(tr[tr.TRTESTCD == "PCBSD"].TRTEST) == {"Percent Change From Baseline in Sum Diam"}
+
+
+def test_every_tr_row_has_its_visit_date(tmp_path: Path) -> None:
+    """The summary rows (SUMDIAM, PCBSD, PCNSD per criterion) had an empty TRDTC: the date of the
+    scan the sum is of is the date of its visit, as on the lesion rows."""
+    info = write_sdtm(_doc(100.01, 70.01, 23456.78, 1232.43), tmp_path, assessments=_assessment())
+    tr = pd.read_csv(info.tr, keep_default_na=False, dtype=str)
+    summary = tr[tr.TRGRPID != ""]
+    assert set(summary.TRTESTCD) == {"SUMDIAM", "PCBSD", "PCNSD"}
+    dates = {"BASELINE": "2024-01-10", "FU1": "2024-03-10"}
+    assert [(r.VISIT, r.TRDTC) for r in tr.itertuples()] == [(r.VISIT, dates[r.VISIT]) for r in tr.itertuples()]
+
+
+def test_a_non_ascii_studyid_is_refused(tmp_path: Path) -> None:
+    """SDTM datasets are ASCII; ``str.isalnum`` let ``ÉTUDE-1`` into every STUDYID and USUBJID."""
+    import pytest
+
+    from hcc_imaging.export.sdtm import SdtmExportError
+
+    for bad in ("ÉTUDE-1", "HCC１", "STUDYⅣ"):  # accented letter, full-width digit, Roman numeral
+        with pytest.raises(SdtmExportError, match=r"ASCII.*--studyid"):
+            write_sdtm(_doc(40.0, 30.0, 900.0, 800.0), tmp_path / "out", assessments=_assessment(), studyid=bad)
+    assert not (tmp_path / "out").exists()  # refused before anything is written
+
+
+def _read_with_role_by_criteria() -> dict:
+    """The export tests' read, its L2 a target under RECIST 1.1 but a non-target under mRECIST."""
+    doc = read_document()
+    for tp in doc["timepoints"]:
+        for les in tp["lesions"]:
+            if les["lesion_id"] == "L2":
+                les["role_by_criteria"] = {"mRECIST": "non_target"}
+    return doc
+
+
+def test_sdtm_carries_the_role_of_a_lesion_under_each_criterion(tmp_path: Path) -> None:
+    """``role_by_criteria`` was ignored: a lesion that is a RECIST 1.1 target but an mRECIST
+    non-target was a TARGET in TU with LDIAM rows only, and the mRECIST sum (assessed without it)
+    did not add up from TR.  It has a TU row per criterion now (TUGRPID = the criterion, as the TR
+    summary rows), each with its own link id and the TR rows of its role there."""
+    from hcc_imaging.response import ReadDocument
+    from hcc_imaging.response.engine import assess
+
+    doc = _read_with_role_by_criteria()
+    assessment = assess(ReadDocument.from_json(doc), ["recist1.1", "mrecist"]).to_json()
+    info = write_sdtm(doc, tmp_path, assessments=assessment)
+    tu = pd.read_csv(info.tu, keep_default_na=False)
+    tr = pd.read_csv(info.tr, keep_default_na=False)
+    assert [(r.TUSPID, r.TUGRPID, r.TUORRES) for r in tu.itertuples()] == [
+        ("L1", "", "TARGET"), ("L2", "RECIST 1.1", "TARGET"), ("L2", "mRECIST", "NON-TARGET"),
+        ("N1", "", "NON-TARGET")]
+    assert not tu.duplicated(["USUBJID", "TULNKID"]).any()
+    # every lesion TR row links to the TU row of its group
+    tu_group = dict(zip(tu.TULNKID, tu.TUGRPID))
+    lesion_rows = tr[tr.TRLNKID != ""]
+    assert all(tu_group[r.TRLNKID] == r.TRGRPID for r in lesion_rows.itertuples())
+    l2 = dict(zip(tu[tu.TUSPID == "L2"].TUGRPID, tu[tu.TUSPID == "L2"].TULNKID))
+    tests = lambda lnk: set(tr[tr.TRLNKID == lnk].TRTESTCD)  # noqa: E731
+    assert tests(l2["RECIST 1.1"]) == {"LDIAM", "VOLUME"}
+    assert tests(l2["mRECIST"]) == {"TUMSTATE", "VOLUME"}  # a non-target under mRECIST: no VLDIAM
+    # each criterion's sum is the sum of its targets' TR values (the assessment agrees with TU/TR)
+    targets = set(tu[tu.TUORRES == "TARGET"].TULNKID)
+    for grp, test in (("RECIST 1.1", "LDIAM"), ("mRECIST", "VLDIAM")):
+        for visit in ("BASELINE", "FU1"):
+            rows = tr[(tr.VISIT == visit) & tr.TRLNKID.isin(targets) & (tr.TRTESTCD == test)
+                      & tr.TRGRPID.isin(["", grp])]
+            total = tr[(tr.VISIT == visit) & (tr.TRGRPID == grp) & (tr.TRTESTCD == "SUMDIAM")].TRSTRESN
+            assert float(pd.to_numeric(rows.TRSTRESN).sum()) == float(total.iloc[0]), (grp, visit)
+    # a lesion with one role under every criterion: as before, one row without a group
+    plain = write_sdtm(read_document(), tmp_path / "plain", assessments=assessment)
+    assert set(pd.read_csv(plain.tu, keep_default_na=False).TUGRPID) == {""}
+
+
+def test_sdtm_roles_without_an_assessment(tmp_path: Path) -> None:
+    """No assessment: the criteria are the read document's ``criteria``; a read naming none has its
+    lesion's ``role`` without a group and a row for each criterion that gives another role."""
+    doc = _read_with_role_by_criteria()
+    tu = pd.read_csv(write_sdtm(doc, tmp_path / "a").tu, keep_default_na=False)
+    assert [(r.TUGRPID, r.TUORRES) for r in tu[tu.TUSPID == "L2"].itertuples()] == [
+        ("RECIST 1.1", "TARGET"), ("mRECIST", "NON-TARGET")]
+    del doc["criteria"]
+    tu = pd.read_csv(write_sdtm(doc, tmp_path / "b").tu, keep_default_na=False)
+    assert [(r.TUGRPID, r.TUORRES) for r in tu[tu.TUSPID == "L2"].itertuples()] == [
+        ("", "TARGET"), ("mRECIST", "NON-TARGET")]
+    doc["criteria"] = ["mRECIST"]  # one criterion: its role, no group
+    tu = pd.read_csv(write_sdtm(doc, tmp_path / "c").tu, keep_default_na=False)
+    assert [(r.TUGRPID, r.TUORRES, r.TULNKID) for r in tu[tu.TUSPID == "L2"].itertuples()] == [
+        ("", "NON-TARGET", "NT01")]

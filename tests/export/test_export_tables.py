@@ -132,6 +132,9 @@ def test_tables_for_a_cohort_and_bad_format(tmp_path: Path) -> None:
     assert sorted(set(df.patient_id)) == ["P1", "P2"] and len(df) == 12
     with pytest.raises(TableExportError, match="unknown table format"):
         write_tables(read_document(), tmp_path, formats=("xlsx",))
+    with pytest.raises(TableExportError, match="no table format"):  # wrote the JSON reads, no table
+        write_tables(read_document(), tmp_path / "none", formats=())
+    assert not (tmp_path / "none").exists()
 
 
 def test_several_reads_of_a_patient_each_get_their_json(tmp_path: Path) -> None:
@@ -225,3 +228,29 @@ def test_export_read_from_read_document_object() -> None:
         (x.timepoint_id, x.lesion_id, x.longest_diameter_mm, x.ld_endpoints_lps) for x in b.lesions
     ]
     assert [t.day for t in a.timepoints] == [0, 63]
+
+
+def test_a_rerun_sets_aside_the_files_it_did_not_write(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A re-run with fewer reads left the earlier ``reads/P2.json`` (and, with CSV only, the earlier
+    ``*.parquet``) beside its own: a user took them as this run's.  They are moved to
+    ``stale/<time>/``, never deleted; other files of the folder are left alone."""
+    out = tmp_path / "tables"
+    first = write_tables([read_document("P1"), read_document("P2")], out, formats=("csv", "parquet"))
+    assert sorted(p.name for p in first.reads) == ["P1.json", "P2.json"] and first.stale == ()
+    p2_text = (out / "reads" / "P2.json").read_text()
+    (out / "notes.txt").write_text("mine")
+    (out / "reads" / "keep.txt").write_text("mine too")
+    with caplog.at_level("WARNING"):
+        again = write_tables([read_document("P1")], out, formats=("csv",))
+    assert sorted(p.name for p in (out / "reads").glob("*.json")) == ["P1.json"]
+    assert sorted(p.name for p in out.glob("*.*")) == ["lesions.csv", "notes.txt", "responses.csv", "summary.csv"]
+    (stamp,) = (out / "stale").iterdir()
+    moved = sorted(str(p.relative_to(stamp)) for p in again.stale)
+    assert moved == ["lesions.parquet", "reads/P2.json", "responses.parquet", "summary.parquet"]
+    assert (stamp / "reads" / "P2.json").read_text() == p2_text  # moved whole, not deleted
+    assert (out / "notes.txt").exists() and (out / "reads" / "keep.txt").exists()
+    assert "4 file(s) of an earlier export" in caplog.text and "stale" in caplog.text
+    # the tables and the reads of a run agree: every patient of the tables has its JSON read
+    assert set(pd.read_csv(out / "lesions.csv").patient_id) == {"P1"}
+    # a run that writes everything it wrote before moves nothing
+    assert write_tables([read_document("P1")], out, formats=("csv",)).stale == ()
