@@ -15,8 +15,7 @@ import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from qtpy.QtCore import QEvent, QObject, QThreadPool, QTimer, Signal
+from qtpy.QtCore import QEvent, QObject, QThreadPool, Signal
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -44,6 +43,7 @@ from .._layers import (
     layer_transform,
 )
 from ._browser import BESIDE_GAP_MM, COMPARE_MODES, StudyBrowserMixin  # noqa: F401 - (re-exported)
+from ._inputs import InputLayersMixin
 from ._lines import MeasurementLinesMixin
 from ._mask_paint import MaskPaintMixin
 from ._response import RESPONSE_COLUMNS, ResponseExportMixin, _ResponsePlot
@@ -68,8 +68,8 @@ def default_autosave_dir() -> Path:
     return Path(user_data_dir("hcc-imaging")) / "reads"
 
 
-class ResponseDock(SegmentControlsMixin, MaskPaintMixin, StudyBrowserMixin, MeasurementLinesMixin, LesionTableMixin,
-                   ResponseExportMixin, QWidget):
+class ResponseDock(SegmentControlsMixin, MaskPaintMixin, InputLayersMixin, StudyBrowserMixin, MeasurementLinesMixin,
+                   LesionTableMixin, ResponseExportMixin, QWidget):
     """Dock widget: reader mode, browser, click-to-segment, lines, lesion table, response, export.
 
     Parameters
@@ -454,99 +454,6 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, StudyBrowserMixin, Meas
         if event.type() == QEvent.Type.Close:
             self.wait_for_workers(30.0)
         return False
-
-    # ------------------------------------------------------------------ click to segment
-    def _input_layer(self, name: str, add: Any, on_data: Any) -> Any:
-        """The reader-input layer ``name`` (seeds, segment line), made with ``add(name=...,
-        **transform)`` on the current time point's geometry when missing; ``on_data`` gets its
-        data events."""
-        geom = self.session.geometry(self.timepoint_id) if self.session and self.timepoint_id else None
-        if name in self.viewer.layers:
-            layer = self.viewer.layers[name]
-            if geom is not None:
-                self._take_grid(layer, geom)
-            return layer
-        kwargs = layer_transform(geom) if geom is not None else {}
-        self._updating = True
-        try:
-            layer = add(name=name, **kwargs)
-        finally:
-            self._updating = False
-        layer.events.data.connect(on_data)
-        return layer
-
-    #: The layers the reader draws input on (seeds, a line to segment), shared by every read and time point.
-    INPUT_LAYERS: tuple[str, ...] = ("seeds (click a lesion)", "segment line (draw across a lesion)")
-
-    def _take_grid(self, layer: Any, geom: Any) -> bool:
-        """Give a reused points / shapes layer the transform of ``geom`` (the shown read's and time
-        point's grid) when it has another's; what it held on the other grid is cleared.  Returns
-        whether it changed.  (A second patient's seeds and lines were drawn on the first's grid.)"""
-        want = layer_transform(geom)
-        if (np.allclose(layer.scale, want["scale"]) and np.allclose(layer.translate, want["translate"])
-                and np.allclose(layer.rotate, want["rotate"])):
-            return False
-        self._updating = True
-        try:
-            if layer.name in self.INPUT_LAYERS and hasattr(layer, "nshapes"):
-                if layer.nshapes:
-                    layer.selected_data = set(range(layer.nshapes))
-                    layer.remove_selected()
-            elif layer.name in self.INPUT_LAYERS and len(layer.data):
-                layer.data = np.zeros((0, 3))
-            for key in ("scale", "rotate", "translate"):
-                setattr(layer, key, want[key])
-            layer.metadata.setdefault(METADATA_KEY, {}).update(geometry_metadata(geom))
-        finally:
-            self._updating = False
-        return True
-
-    def _activate_input(self, keep: Any, make_layer: Any, mode: str) -> None:
-        """Turn the other input buttons off, make ``make_layer()`` the active layer in ``mode``."""
-        for button in (self.segment_button, self.line_segment_button, self.manual_button):
-            if button is not keep:
-                button.setChecked(False)
-        layer = make_layer()
-        self.viewer.layers.selection.active = layer
-        layer.mode = mode
-
-    def _needs_session(self, button: Any) -> bool:
-        """True when a read is open on a time point with images; otherwise say what to do first and
-        release ``button`` (no layer is made: one made before a study was open was in pixels)."""
-        s = self.session
-        if not self._image_layers() or (s is not None and self.timepoint_id not in s.images):
-            self._status(self.OPEN_STUDY_FIRST)
-        elif s is None:
-            self._status("start a read first (reader id, then 'Start / resume read')")
-        else:
-            return True
-        button.setChecked(False)
-        return False
-
-    #: A click that finishes sooner shows no progress bar: napari's indeterminate bar costs about
-    #: 0.3-0.5 s of CPU per sub-second click on this machine (benchmarks/bench_napari.py), which
-    #: the segmentation thread then waits for.  Longer work shows napari's progress as before.
-    PROGRESS_DELAY_MS = 400
-
-    def progress_after(self, worker: Any, desc: str, delay_ms: int | None = None) -> None:
-        """Show napari's (indeterminate) progress for ``worker`` once it has run ``delay_ms``
-        (default :attr:`PROGRESS_DELAY_MS`), closed when it finishes."""
-        from napari.utils import progress
-
-        state: dict[str, Any] = {"bar": None, "done": False}
-
-        def show() -> None:
-            if not state["done"]:
-                state["bar"] = progress(total=0, desc=desc)
-
-        def close() -> None:
-            state["done"] = True
-            if state["bar"] is not None:
-                state["bar"].close()
-                state["bar"] = None
-
-        worker.finished.connect(close)
-        QTimer.singleShot(self.PROGRESS_DELAY_MS if delay_ms is None else int(delay_ms), show)
 
     # ------------------------------------------------------------------ redraw
     def refresh_all(self) -> None:
