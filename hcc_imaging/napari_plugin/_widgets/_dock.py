@@ -5,6 +5,15 @@ layers, the lesion table and the response panel from what the session returns.  
 segmentation and registration run in ``thread_worker``s with napari progress (a click's
 segmentation shows it once it has run 0.4 s), so the UI never
 freezes; the session autosaves after every change.
+
+This module holds the widget itself (its controls, reader mode, background work, the redraw);
+the rest of its behaviour lives in one mixin per seam, each a base of :class:`ResponseDock`:
+``_browser.py`` (:class:`~._browser.StudyBrowserMixin`: layers to the read, time point / phase
+lists, compare modes, opening a study), ``_inputs.py`` (:class:`~._inputs.InputLayersMixin`: the
+seeds / segment-line layers, progress), ``_segment_controls.py`` (click / line to segment,
+Propagate), ``_mask_paint.py`` (the brush), ``_lines.py`` (:class:`~._lines.MeasurementLinesMixin`:
+the measurement lines), ``_table.py`` (:class:`~._table.LesionTableMixin`: the lesion table) and
+``_response.py`` (:class:`~._response.ResponseExportMixin`: the response tab and the exports).
 """
 
 from __future__ import annotations
