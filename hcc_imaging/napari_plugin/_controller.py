@@ -10,8 +10,12 @@ writes the whole session (read document, measurement lines, lesion masks as per-
 crops) atomically (temp file + ``os.replace``) to ``<autosave_dir>/<patient>__<reader>.json``
 (+ ``.masks.npz``).  :meth:`ReadSession.resume` reopens it after a crash.
 
-The session's other parts are mixins beside it: segmentation (``_segmenting``), the brush's mask
-edits (``_mask_edits``), the store sync and the read document (``_store_sync``).
+This module holds the read's records (time point images, lesions, observations), the session's
+state, its lesions and their lines and typed values, the lock and the table; its other parts are
+mixins beside it: the autosave (``_persistence``), the time points (``_timepoints``), the label
+maps (``_label_maps``), masks set and measured and mask files imported (``_measuring``),
+segmentation (``_segmenting``), the brush's mask edits (``_mask_edits``), the store sync and the
+read document (``_store_sync``).
 """
 
 from __future__ import annotations
