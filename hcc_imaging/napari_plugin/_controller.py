@@ -10,34 +10,38 @@ writes the whole session (read document, measurement lines, lesion masks as per-
 crops) atomically (temp file + ``os.replace``) to ``<autosave_dir>/<patient>__<reader>.json``
 (+ ``.masks.npz``).  :meth:`ReadSession.resume` reopens it after a crash.
 
-The session's other parts are mixins beside it: segmentation (``_segmenting``), the brush's mask
-edits (``_mask_edits``), the store sync and the read document (``_store_sync``).
+This module holds the read's records (time point images, lesions, observations), the session's
+state, its lesions and their lines and typed values, the lock and the table; its other parts are
+mixins beside it: the autosave (``_persistence``), the time points (``_timepoints``), the label
+maps (``_label_maps``), masks set and measured and mask files imported (``_measuring``),
+segmentation (``_segmenting``), the brush's mask edits (``_mask_edits``), the store sync and the
+read document (``_store_sync``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
 import math
 import os
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
-from .._atomic import atomic_write_bytes
 from ..errors import BlindingError, HccImagingError, StoreError
-from ..volume import ARTERIAL_PREFERENCE, Geometry, LabelVolume, Phase, Volume
-from ._layers import LineSpec, as_acquired, as_displayed, geometry_from_metadata, geometry_metadata, reoriented_axes
+from ..volume import ARTERIAL_PREFERENCE, Geometry, Phase, Volume
+from ._layers import LineSpec
+from ._label_maps import LabelMapsMixin
 from ._mask_edits import MaskEditsMixin
+from ._measuring import MeasuringMixin
+from ._persistence import SESSION_SCHEMA_VERSION, PersistenceMixin, session_path
 from ._segmenting import SegmentingMixin
 from ._store_sync import StoreSyncMixin
+from ._timepoints import TimePointsMixin
 from ._serial import serialised
 
 __all__ = [
@@ -53,10 +57,6 @@ __all__ = [
     "session_path",
 ]
 
-log = logging.getLogger(__name__)
-
-#: Version of the autosave file layout (bump on incompatible change).
-SESSION_SCHEMA_VERSION = 1
 #: Lesion roles of the read document (DESIGN section 4).
 ROLES: tuple[str, ...] = ("target", "non_target", "new")
 #: Lesion statuses of the read document.
@@ -153,59 +153,8 @@ class Observation:
     problems: list[str] = field(default_factory=list)
 
 
-def session_path(autosave_dir: str | os.PathLike[str], patient_id: str, reader_id: str) -> Path:
-    """``<dir>/<patient>__<reader>.json`` (ids made file-name safe).
-
-    An id that is not already file-name safe gets ``~`` and a short hash of the exact id appended
-    ('site1:R1' -> 'site1_R1~<hash>'), so it no longer shares a file with 'site1_R1'; an id that is
-    already safe keeps its old file name, so saved reads still open.
-    """
-
-    def safe(s: str) -> str:
-        name = "".join(c if c.isalnum() or c in "-_." else "_" for c in s) or "_"
-        if name != s:
-            name += "~" + hashlib.sha256(s.encode("utf-8")).hexdigest()[:10]
-        return name
-
-    return Path(autosave_dir) / f"{safe(patient_id)}__{safe(reader_id)}.json"
-
-
-def _atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Autosave durably: the shared atomic writer with fsync (a crash leaves the last save).  The
-    version it replaces stays as ``<name>.bak`` (a hard link to it: no copy), something to fall back
-    to when a file is damaged (a full disk, a copy cut short)."""
-    if path.is_file() and not path.is_symlink():
-        bak = path.with_name(path.name + ".bak")
-        tmp = path.with_name(f".{path.name}.bak.{uuid.uuid4().hex[:8]}")
-        try:
-            os.link(path, tmp)
-            os.replace(tmp, bak)
-        except OSError:  # (a file system without hard links: no .bak, the save goes on)
-            tmp.unlink(missing_ok=True)
-    atomic_write_bytes(path, payload, fsync=True)
-
-
-def _damaged(path: Path, err: BaseException) -> StoreError:
-    """The error of an autosave file that cannot be read: which file, and what to do."""
-    bak = path.with_name(path.name + ".bak")
-    return StoreError(
-        f"autosave file {path} is damaged and cannot be read ({type(err).__name__}: {err}). "
-        + (f"Its previous version is kept as {bak.name}: move {path.name} aside and rename {bak.name} to "
-           f"{path.name} to resume from it (the last change may be missing). " if bak.exists() else "")
-        + "Your measurements are also in your draft read in the study store ('hcc-imaging study'); "
-        "move the damaged file aside to start the read again from there."
-    )
-
-
-def _line_to_json(line: LineSpec) -> dict[str, Any]:
-    return {"axis": line.axis, "start_lps": list(line.start_lps), "end_lps": list(line.end_lps)}
-
-
-def _line_from_json(lesion_id: str, d: Mapping[str, Any]) -> LineSpec:
-    return LineSpec(lesion_id, str(d["axis"]), tuple(d["start_lps"]), tuple(d["end_lps"]))  # type: ignore[arg-type]
-
-
-class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
+class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin, PersistenceMixin, TimePointsMixin,
+                  LabelMapsMixin, MeasuringMixin):
     """One reader's read of one patient: images, lesions, observations, masks; autosaved.
 
     Parameters
@@ -278,15 +227,7 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
         if store is not None:
             self.attach_store(store)
 
-    # ------------------------------------------------------------------ paths & persistence
-    @property
-    def path(self) -> Path:
-        return session_path(self.autosave_dir, self.patient_id, self.reader_id)
-
-    @property
-    def masks_path(self) -> Path:
-        return self.path.with_suffix(".masks.npz")
-
+    # ------------------------------------------------------------------ the lock
     def _check_unlocked(self, what: str) -> None:
         if self.locked:
             raise ReadLockedError(
@@ -294,375 +235,6 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
                 f"cannot {what}. A locked read is final: start a new read (or ask the adjudicator) "
                 "to record a change."
             )
-
-    @serialised
-    def to_json(self) -> dict[str, Any]:
-        """The session as a JSON-able dict (schema :data:`SESSION_SCHEMA_VERSION`)."""
-        return {
-            "schema_version": SESSION_SCHEMA_VERSION,
-            "patient_id": self.patient_id,
-            "reader_id": self.reader_id,
-            "blinded": self.blinded,
-            "locked": self.locked,
-            "criteria": list(self.criteria),
-            "store_read_uid": self.store_read_uid,
-            "max_label": self._max_label,
-            # deletions not yet in the store (a stop between this file's write and the store's): made
-            # there on resume
-            "deleted": [list(k) for k in sorted(self._deleted)],
-            "timepoints": [
-                {
-                    "timepoint_id": tpid,
-                    **self._tp_identity(tpid),
-                    "geometry": geometry_metadata(self._geometries[tpid]) if tpid in self._geometries else None,
-                }
-                for tpid in self.timepoint_ids
-            ],
-            "lesions": [asdict(les) for les in self.lesions.values()],
-            "observations": [
-                {
-                    "lesion_id": lid,
-                    "timepoint_id": tpid,
-                    **{k: v for k, v in asdict(obs).items() if k != "lines"},
-                    "lines": [_line_to_json(ln) for ln in obs.lines.values()],
-                }
-                for (lid, tpid), obs in self.observations.items()
-            ],
-        }
-
-    @serialised
-    def autosave(self, *, masks: bool = False) -> Path:
-        """Write the session atomically (and the masks when ``masks``); notify listeners."""
-        import time
-
-        t0 = time.perf_counter()
-        payload = json.dumps(self.to_json(), indent=1).encode()
-        if masks:
-            arrays: dict[str, NDArray[Any]] = {}
-            for kind, store in (("lesion", self._masks), ("viable", self._viable)):
-                for tpid, per in store.items():
-                    for lid, (start, crop) in per.items():
-                        key = f"{kind}|{tpid}|{lid}"
-                        arrays[key + "|start"] = np.asarray(start, np.int64)
-                        arrays[key + "|bits"] = np.packbits(crop, axis=None)
-                        arrays[key + "|shape"] = np.asarray(crop.shape, np.int64)
-            import io as _io
-
-            buf = _io.BytesIO()
-            np.savez(buf, **arrays)
-            _atomic_write_bytes(self.masks_path, buf.getvalue())
-        _atomic_write_bytes(self.path, payload)
-        self.saves += 1
-        t1 = time.perf_counter()
-        self.last_timings["autosave_s"] = t1 - t0
-        if self._reader_session is not None and not self.locked:
-            self.sync_store()
-            self.last_timings["store_s"] = time.perf_counter() - t1
-        for cb in list(self.listeners):
-            cb(self)
-        return self.path
-
-    @classmethod
-    def resume(
-        cls,
-        patient_id: str,
-        reader_id: str,
-        autosave_dir: str | os.PathLike[str],
-        *,
-        blinded: bool = True,
-        store: Any = None,
-        criteria: Sequence[str] | None = None,
-    ) -> ReadSession:
-        """Reopen this reader's autosaved session (empty session when there is none).
-
-        Only ``<patient>__<reader>.json`` is ever read: another reader's file is never opened.
-        """
-        s = cls(patient_id, reader_id, autosave_dir, blinded=blinded, criteria=criteria)
-        if not s.path.exists():
-            if store is not None:
-                s.attach_store(store)
-            return s
-        try:
-            doc = json.loads(s.path.read_text())
-            if not isinstance(doc, dict):
-                raise ValueError(f"not a read (a JSON {type(doc).__name__})")
-        except (ValueError, UnicodeDecodeError) as err:  # (JSONDecodeError is a ValueError)
-            raise _damaged(s.path, err) from err
-        if doc.get("reader_id") != reader_id:
-            raise BlindingError(
-                f"autosave file {s.path.name} belongs to reader {doc.get('reader_id')!r}, not {reader_id!r}; "
-                "a blinded reader cannot open another reader's read."
-            )
-        if doc.get("patient_id", patient_id) != patient_id:
-            raise HccImagingError(
-                f"autosave file {s.path.name} holds the read of patient {doc.get('patient_id')!r}, not {patient_id!r}; "
-                "refusing to open it as this patient's read."
-            )
-        if int(doc.get("schema_version", 0)) > SESSION_SCHEMA_VERSION:
-            raise StoreError(
-                f"autosave file {s.path} has schema {doc['schema_version']} > {SESSION_SCHEMA_VERSION}; "
-                "it was written by a newer hcc-imaging. Upgrade hcc-imaging to reopen it."
-            )
-        s.locked = bool(doc.get("locked", False))
-        s.store_read_uid = doc.get("store_read_uid")
-        s._max_label = int(doc.get("max_label", 0))
-        s.criteria = tuple(doc.get("criteria", s.criteria)) if criteria is None else tuple(criteria)
-        for tp in doc.get("timepoints", []):
-            if tp.get("geometry"):
-                s._geometries[tp["timepoint_id"]] = geometry_from_metadata({"hcc_imaging": tp["geometry"]})
-            s._saved_tps[tp["timepoint_id"]] = {k: tp.get(k) for k in ("date", "day_offset", "study_instance_uid")}
-        for d in doc.get("lesions", []):
-            s.lesions[d["lesion_id"]] = Lesion(**d)
-        for d in doc.get("observations", []):
-            lid, tpid = d.pop("lesion_id"), d.pop("timepoint_id")
-            lines = {ln["axis"]: _line_from_json(lid, ln) for ln in d.pop("lines", [])}
-            s.observations[(lid, tpid)] = Observation(**d, lines=lines)
-        if s.masks_path.exists():
-            import zipfile
-
-            unknown: set[str] = set()
-            try:
-                with np.load(s.masks_path) as z:
-                    keys = {k.rsplit("|", 1)[0] for k in z.files}
-                    for key in sorted(keys):
-                        kind, tpid, lid = key.split("|")
-                        if lid not in s.lesions:
-                            # the masks were saved, the read not (a crash between the two writes): a
-                            # lesion the read does not know is left out
-                            unknown.add(lid)
-                            continue
-                        shape = tuple(int(v) for v in z[key + "|shape"])
-                        n = int(np.prod(shape))
-                        crop = np.unpackbits(z[key + "|bits"], count=n).astype(bool).reshape(shape)
-                        start = tuple(int(v) for v in z[key + "|start"])
-                        target = s._masks if kind == "lesion" else s._viable
-                        target.setdefault(tpid, {})[lid] = (start, crop)  # type: ignore[assignment]
-            except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError) as err:
-                raise _damaged(s.masks_path, err) from err
-            if unknown:
-                log.warning("autosave %s: masks of lesion(s) %s that the read does not know left out (the "
-                            "process stopped between the two writes of a save)", s.masks_path.name,
-                            ", ".join(sorted(unknown)))
-        # (a lesion deleted and brought back by undo is the read's again: not deleted from the store)
-        s._deleted = {(str(lid), str(tpid)) for lid, tpid in doc.get("deleted", [])} - set(s.observations)
-        if store is not None:
-            s.attach_store(store)
-            if not s.locked:
-                s._dirty.update(s.observations)  # whatever the crash kept from the store
-                s._lesion_dirty.update(s.lesions)
-                s.sync_store()
-        return s
-
-    # ------------------------------------------------------------------ images
-    @serialised
-    def add_timepoint(
-        self,
-        timepoint_id: str,
-        phases: Mapping[Phase | str, Volume],
-        *,
-        date: str | None = None,
-        day_offset: int | None = None,
-    ) -> TimePointImages:
-        """Register the images of one time point (time points are ordered by date, else by the order
-        of the read / of these calls).
-
-        Images of another study than the one the read saved under ``timepoint_id`` (its study
-        instance UID, or its date when the read saved no UID) are never attached silently: they go
-        to the read's time point of their study when there is one (the returned time point's id
-        says which), else they are refused naming both dates.  (A study opened alone is named
-        'baseline' by the reader: a follow-up showed, and overwrote, the read's baseline.)
-        """
-        if not phases:
-            raise HccImagingError(f"time point {timepoint_id!r} has no series; load at least one phase.")
-        tp = TimePointImages(timepoint_id, {Phase(k): v for k, v in phases.items()}, date, day_offset)
-        uid = tp.reference.study_instance_uid
-        if not self._same_study(timepoint_id, uid, date):
-            known = self._tp_identity(timepoint_id)
-            def of_this_study(t: str) -> bool:
-                other = self._tp_identity(t)
-                if uid and other["study_instance_uid"]:
-                    return bool(other["study_instance_uid"] == uid)
-                return bool(date) and other["date"] == date
-
-            match = [t for t in self.timepoint_ids if t not in self.images and t != timepoint_id and of_this_study(t)]
-            if len(match) == 1:
-                log.warning("images named %r are of the study of time point %r; attached there", timepoint_id, match[0])
-                return self.add_timepoint(match[0], phases, date=date, day_offset=day_offset)
-            raise HccImagingError(
-                f"the images opened as time point {timepoint_id!r} are of another study (date {date or 'unknown'}, "
-                f"study {uid or 'unknown'}) than the one this read measured as {timepoint_id!r} (date "
-                f"{known['date'] or 'unknown'}, study {known['study_instance_uid'] or 'unknown'}); not attached. "
-                f"Open the study of {timepoint_id!r} (or all the patient's studies together) and start the read again."
-            )
-        self.images[timepoint_id] = tp
-        self._geometries.setdefault(timepoint_id, tp.reference.geometry)
-        return tp
-
-    def _tp_identity(self, timepoint_id: str) -> dict[str, Any]:
-        """date, day_offset, study_instance_uid of a time point: its images', else the saved read's."""
-        tp = self.images.get(timepoint_id)
-        if tp is not None:
-            return {"date": tp.date, "day_offset": tp.day_offset, "study_instance_uid": tp.reference.study_instance_uid}
-        saved = self._saved_tps.get(timepoint_id, {})
-        return {k: saved.get(k) for k in ("date", "day_offset", "study_instance_uid")}
-
-    def _same_study(self, timepoint_id: str, uid: str | None, date: str | None) -> bool:
-        """Whether images of study ``uid`` / ``date`` may be the read's time point ``timepoint_id``
-        (True when the read knows nothing of it yet)."""
-        known = self._tp_identity(timepoint_id)
-        if known["study_instance_uid"] and uid:
-            return bool(known["study_instance_uid"] == uid)
-        return not (known["date"] and date and known["date"] != date)
-
-    @property
-    def timepoint_ids(self) -> list[str]:
-        """Time points of the read, with images or observations: by date when every one has one,
-        else in the saved read's order, then of loading / first measurement (never "with images
-        first": a follow-up opened alone became the read's baseline)."""
-        ids = list(self._saved_tps)
-        for tpid in [*self.images, *(k[1] for k in self.observations), *(k[1] for k in sorted(self._deleted))]:
-            if tpid not in ids:
-                ids.append(tpid)
-        dates = {t: self._tp_identity(t)["date"] for t in ids}
-        if all(dates.values()):
-            ids.sort(key=lambda t: str(dates[t]))
-        return ids
-
-    def geometry(self, timepoint_id: str) -> Geometry:
-        """Reference grid of a time point (where its label map lives)."""
-        if timepoint_id in self._geometries:
-            return self._geometries[timepoint_id]
-        raise HccImagingError(
-            f"unknown time point {timepoint_id!r}; known: {sorted(self._geometries)}. Load its images first."
-        )
-
-    # ------------------------------------------------------------------ masks
-    @serialised
-    def label_array(self, timepoint_id: str, *, viable: bool = False) -> NDArray[np.uint16]:
-        """The label map of a time point on its reference grid (lesion label values).
-
-        The same array object is returned (and updated in place, only inside the bounding box
-        of a changed lesion) until the lesions change wholesale, so a viewer layer showing it
-        only needs a refresh.  Treat it as read-only.
-        """
-        key = (timepoint_id, viable)
-        cached = self._label_cache.get(key)
-        if cached is not None:
-            return cached
-        geom = self.geometry(timepoint_id)
-        out = np.zeros(geom.shape, np.uint16)
-        store = self._viable if viable else self._masks
-        for lid, (start, crop) in store.get(timepoint_id, {}).items():
-            sl = tuple(slice(a, a + n) for a, n in zip(start, crop.shape, strict=True))
-            out[sl][crop] = self.lesions[lid].label
-        self._label_cache[key] = out
-        return out
-
-    @serialised
-    def redraw_label_array(self, timepoint_id: str, *, viable: bool = False) -> NDArray[np.uint16]:
-        """:meth:`label_array` drawn again from the lesions' masks, in place (the array a viewer layer
-        shows stays the same object): voxels an edit left there that the read did not take (a label
-        no lesion has) are gone, so what is shown is what is measured and exported."""
-        key = (timepoint_id, viable)
-        cached = self._label_cache.pop(key, None)
-        fresh = self.label_array(timepoint_id, viable=viable)
-        if cached is None or cached.shape != fresh.shape:
-            return fresh
-        cached[...] = fresh
-        self._label_cache[key] = cached
-        return cached
-
-    def _update_label_cache(
-        self,
-        timepoint_id: str,
-        lesion_id: str,
-        viable: bool,
-        new: tuple[tuple[int, int, int], NDArray[np.bool_]] | None,
-    ) -> None:
-        """Replace one lesion in a cached label map, touching only its old and new boxes.
-
-        Where the old mask's voxels are cleared, the other lesions' masks there are drawn again (as
-        :meth:`label_array` draws them): a mask drawn over another lesion's voxels (the same lesion
-        clicked twice) took them on the map, and removing it left the other lesion without them
-        there, on the layer and in the SEG."""
-        store = self._viable if viable else self._masks
-        old = store.get(timepoint_id, {}).get(lesion_id)
-        if new is None:
-            store.get(timepoint_id, {}).pop(lesion_id, None)
-        else:
-            store.setdefault(timepoint_id, {})[lesion_id] = new
-        arr = self._label_cache.get((timepoint_id, viable))
-        if arr is None:
-            return
-        label = self.lesions[lesion_id].label
-        for item, value in ((old, 0), (new, label)):
-            if item is None:
-                continue
-            start, crop = item
-            sl = tuple(slice(a, a + n) for a, n in zip(start, crop.shape, strict=True))
-            view = arr[sl]
-            if value == 0:
-                cleared = view == label
-                view[cleared] = 0
-                if cleared.any():
-                    self._repaint_others(store.get(timepoint_id, {}), lesion_id, start, view, cleared)
-            else:
-                view[crop] = label
-
-    def _repaint_others(
-        self,
-        per: Mapping[str, tuple[tuple[int, int, int], NDArray[np.bool_]]],
-        lesion_id: str,
-        start: Sequence[int],
-        view: NDArray[np.uint16],
-        cleared: NDArray[np.bool_],
-    ) -> None:
-        """Draw the masks of the lesions other than ``lesion_id`` on the ``cleared`` voxels of
-        ``view`` (the box of the map starting at voxel ``start``), in :meth:`label_array`'s order."""
-        hi = [a + n for a, n in zip(start, view.shape, strict=True)]
-        for lid, (ostart, crop) in per.items():
-            if lid == lesion_id:
-                continue
-            lo2 = [max(a, b) for a, b in zip(start, ostart, strict=True)]
-            hi2 = [min(a, b + n) for a, b, n in zip(hi, ostart, crop.shape, strict=True)]
-            if any(a >= b for a, b in zip(lo2, hi2, strict=True)):
-                continue
-            in_view = tuple(slice(a - s, b - s) for a, b, s in zip(lo2, hi2, start, strict=True))
-            in_crop = tuple(slice(a - s, b - s) for a, b, s in zip(lo2, hi2, ostart, strict=True))
-            paint = crop[in_crop] & cleared[in_view]
-            view[in_view][paint] = self.lesions[lid].label
-
-    @serialised
-    def lesion_mask(self, lesion_id: str, timepoint_id: str, *, viable: bool = False) -> NDArray[np.bool_] | None:
-        """Full-size boolean mask of one lesion (None when it has none)."""
-        store = self._viable if viable else self._masks
-        item = store.get(timepoint_id, {}).get(lesion_id)
-        if item is None:
-            return None
-        start, crop = item
-        out = np.zeros(self.geometry(timepoint_id).shape, bool)
-        out[tuple(slice(a, a + n) for a, n in zip(start, crop.shape, strict=True))] = crop
-        return out
-
-    @serialised
-    def label_volume(self, timepoint_id: str, *, viable: bool = False) -> LabelVolume:
-        ref = self.images[timepoint_id].reference if timepoint_id in self.images else None
-        arr = self.label_array(timepoint_id, viable=viable)
-        names = {les.label: les.lesion_id for les in self.lesions.values()}
-        if ref is not None:
-            return LabelVolume.like(ref, arr, labels=names)
-        return LabelVolume(array=arr, geometry=self.geometry(timepoint_id), labels=names)
-
-    @staticmethod
-    def _crop(mask: NDArray[np.bool_]) -> tuple[tuple[int, int, int], NDArray[np.bool_]]:
-        """(start index, bounding-box crop) of a boolean mask (:func:`._core.bbox`)."""
-        from . import _core
-
-        box = _core.bbox(mask)
-        if box is None:
-            return (0, 0, 0), np.zeros((0, 0, 0), bool)
-        lo, hi = box
-        return lo, np.ascontiguousarray(mask[tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))])
 
     # ------------------------------------------------------------------ lesions
     @serialised
@@ -700,154 +272,6 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin):
 
     def observation(self, lesion_id: str, timepoint_id: str) -> Observation:
         return self.observations.setdefault((lesion_id, timepoint_id), Observation())
-
-    @serialised
-    def set_mask(
-        self,
-        lesion_id: str,
-        timepoint_id: str,
-        mask: ArrayLike,
-        *,
-        viable: ArrayLike | None = None,
-        source: str,
-        notes: Sequence[str] = (),
-    ) -> Observation:
-        """Store a lesion mask (and its viable part), full size on the time point's reference
-        grid, and measure it with the core."""
-        self._check_unlocked("change a mask")
-        self._lesion(lesion_id)
-        m = np.asarray(mask, bool)
-        geom = self.geometry(timepoint_id)
-        if m.shape != geom.shape:
-            raise HccImagingError(
-                f"mask of lesion {lesion_id!r} at {timepoint_id!r} has shape {m.shape}, the time point's "
-                f"reference grid is {geom.shape}; resample it onto the reference series first."
-            )
-        start, crop = self._crop(m)
-        vcrop = None
-        if viable is not None:
-            v = np.asarray(viable, bool)
-            sl = tuple(slice(a, a + n) for a, n in zip(start, crop.shape, strict=True))
-            vcrop = v[sl] & crop
-        return self.set_mask_crop(lesion_id, timepoint_id, start, crop, viable=vcrop, source=source, notes=notes)
-
-    @serialised
-    def set_mask_crop(
-        self,
-        lesion_id: str,
-        timepoint_id: str,
-        start: Sequence[int],
-        mask: NDArray[np.bool_],
-        *,
-        viable: NDArray[np.bool_] | None = None,
-        source: str,
-        notes: Sequence[str] = (),
-    ) -> Observation:
-        """:meth:`set_mask` from a crop: ``mask`` (and ``viable``, same box) is the box starting at
-        voxel ``start`` of the reference grid.  No full-size array is made."""
-        import time
-
-        self._check_unlocked("change a mask")
-        les = self._lesion(lesion_id)
-        geom = self.geometry(timepoint_id)
-        m = np.asarray(mask, bool)
-        st = tuple(int(v) for v in start)
-        if len(st) != 3 or m.ndim != 3 or np.any(np.asarray(st) < 0) or np.any(np.asarray(st) + np.asarray(m.shape) > np.asarray(geom.shape)):
-            raise HccImagingError(
-                f"mask crop of lesion {lesion_id!r} at {timepoint_id!r} (start {st}, shape {m.shape}) does not fit the "
-                f"time point's reference grid {geom.shape}."
-            )
-        t0 = time.perf_counter()
-        # tighten to the mask's own box (a crop may carry empty margins)
-        (lo, crop) = self._crop(m)
-        start3 = (st[0] + lo[0], st[1] + lo[1], st[2] + lo[2])
-        self._update_label_cache(timepoint_id, lesion_id, False, (start3, crop) if crop.size else None)
-        vcrop = None
-        if viable is not None:
-            v = np.asarray(viable, bool)
-            if v.shape != m.shape:
-                raise HccImagingError(f"viable crop of lesion {lesion_id!r} has shape {v.shape}, its mask crop {m.shape}.")
-            sl = tuple(slice(a, a + n) for a, n in zip(lo, crop.shape, strict=True))
-            vcrop = v[sl] & crop
-        self._update_label_cache(timepoint_id, lesion_id, True, (start3, vcrop) if vcrop is not None and vcrop.any() else None)
-        obs = self._measure(les, timepoint_id, start3, crop, vcrop, source)
-        self.last_timings["measure_s"] = time.perf_counter() - t0
-        obs.problems = [*notes, *obs.problems]
-        self.observations[(lesion_id, timepoint_id)] = obs
-        self._dirty.add((lesion_id, timepoint_id))
-        self.autosave(masks=True)
-        return obs
-
-    #: Voxels kept around a lesion's bounding box when it is measured on a crop (the
-    #: measurement is translation-invariant: the crop keeps the grid's spacing/direction and
-    #: moves the origin, so LPS endpoints are unchanged; a margin keeps border rules identical).
-    MEASURE_MARGIN_VOXELS = 2
-
-    def _measure(
-        self,
-        les: Lesion,
-        timepoint_id: str,
-        start: tuple[int, int, int],
-        mask: NDArray[np.bool_],
-        viable: NDArray[np.bool_] | None,
-        source: str,
-    ) -> Observation:
-        """Measure one lesion with the core on a crop around it (same numbers, no full-volume copies)."""
-        from . import _core
-
-        ref = self.images[timepoint_id].reference
-        shape = np.asarray(ref.shape)
-        lo = np.maximum(np.asarray(start) - self.MEASURE_MARGIN_VOXELS, 0)
-        hi = np.minimum(np.asarray(start) + np.asarray(mask.shape) + self.MEASURE_MARGIN_VOXELS, shape)
-        image = ref.crop(lo, hi)
-        inner = tuple(slice(int(a - b), int(a - b) + n) for a, b, n in zip(start, lo, mask.shape, strict=True))
-        marr = np.zeros(image.shape, np.uint8)
-        marr[inner] = mask
-        lab = LabelVolume.like(image, marr, labels={1: les.lesion_id})
-        vlab = None
-        if viable is not None:
-            varr = np.zeros(image.shape, np.uint8)
-            varr[inner] = viable
-            vlab = LabelVolume.like(image, varr, labels={1: les.lesion_id})
-        return _core.measure(lab, vlab, lesion_id=les.lesion_id, is_lymph_node=les.is_lymph_node, source=source, image=image)
-
-    def import_masks(self, timepoint_id: str, path: str | os.PathLike[str]) -> list[str]:
-        """Each lesion of a mask file, measured at ``timepoint_id`` (its masks replace the ones there):
-        a DICOM SEG (ours: lesion and viable segments, anatomic regions), an RTSTRUCT, or a NIfTI
-        label map with ``labels.json`` (lesion ids, organs) and ``viable.nii.gz`` beside it, as
-        ``hcc-imaging batch`` saves a study's masks (``OUT/masks/<study>/``).  A lesion id the read
-        tracks gets the mask at this time point; another becomes a new lesion with that id (a
-        ``L<n>`` id), with its organ.  Returns the lesion ids, in label order."""
-        from .. import __version__
-        from . import _core
-
-        self._check_unlocked("import masks")
-        if timepoint_id not in self.images:
-            raise HccImagingError(f"time point {timepoint_id!r} has no images loaded; open its study before importing "
-                                  "masks onto it.")
-        ref = self.images[timepoint_id].reference
-        # a series shown with its axes in world order (sagittal, coronal): the file's masks are
-        # read on the acquired slices (a SEG's frames are those files) and put on the shown grid
-        axes = reoriented_axes(ref)
-        lesions, viable, organs = _core.import_masks(Path(path), as_acquired(ref, axes))
-        lesions = as_displayed(lesions, axes)
-        viable = None if viable is None else as_displayed(viable, axes)
-        kinds = _core.mask_kinds(Path(path))  # a SEG's fluid segments (ascites ...)
-        arr = np.asarray(lesions.array)
-        varr = None if viable is None else np.asarray(viable.array)
-        present = [int(v) for v in np.unique(arr) if v != 0]
-        if not present:
-            raise HccImagingError(f"{path}: the mask has no lesion voxels on time point {timepoint_id!r}.")
-        ids = []
-        for lab in present:
-            lid = str(lesions.labels.get(lab, f"L{lab}"))
-            if lid not in self.lesions:
-                organ = organs.get(lid, "liver")
-                self.new_lesion(organ=organ, is_lymph_node=organ == "lymph_node", lesion_id=lid).kind = kinds.get(lid)
-            self.set_mask(lid, timepoint_id, arr == lab, viable=None if varr is None else varr == lab,
-                          source=f"imported:{Path(path).name} (hcc_imaging {__version__})")
-            ids.append(lid)
-        return ids
 
     @serialised
     def set_line(self, lesion_id: str, timepoint_id: str, line: LineSpec) -> Observation:
