@@ -187,11 +187,6 @@ class MeasurementLinesMixin:
             self._ensure_lines_layer(tpid)  # (the shown time point's is redrawn by refresh_all)
         self.refresh_all()
 
-    def _selected_lesion(self) -> str | None:
-        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
-        item = self.table.item(rows[0].row(), 0) if rows else None
-        return item.text() if item is not None else None
-
     def _manual_line(self, line: Any, timepoint_id: str | None = None) -> None:
         """A drawn line: the long axis of a new lesion; with a lesion selected in the table, the
         long axis of that lesion at this time point (tracking) or, when it has one, its short axis
@@ -201,7 +196,7 @@ class MeasurementLinesMixin:
         tpid = timepoint_id or self.timepoint_id
         if s is None or tpid is None:
             raise HccImagingError("start a read and show a time point before drawing a measurement line.")
-        lid = self._selected_lesion()
+        lid = self._selected_lesion_id()  # (LesionTableMixin)
         ends = (line.start_lps, line.end_lps)
         if lid is None or lid not in s.lesions:
             s.measure_manual(tpid, ends, role=self.role_combo.currentText())
