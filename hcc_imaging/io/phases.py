@@ -90,10 +90,10 @@ _NOT_CONTRAST = r"(FS|FAT\w*|SAT\w*|SPIR|SPAIR|ORAL|BH|BREATH\w*|GAT\w*|TRIG\w*|
 _NOT_PRE_CONTRAST = (r"(OP|OPS|OPERATIVE?|OPERATION|SURG\w*|TACE|TARE|RFA|MWA|SIRT|Y90|TX|TREAT\w*|THERAP\w*|"
                      r"ABLAT\w*|BIOPSY|BX|TRANSPLANT\w*|LT|RT|SBRT|CHEMO\w*|SAT\w*)")
 
-#: A protocol "with and without" contrast ("W/WO", "W/O & W/", "WITH AND WITHOUT"): no phase, and its
+#: A protocol "with and without" contrast ("W/WO", "W/O & W/", "WITH AND WITHOUT", "C-/C+"): no phase, and its
 #: "WO" / "WITHOUT" is not pre-contrast.  Removed from the normalised text before the rules.
 _WITH_AND_WITHOUT = re.compile(r" (W ?(AND )?WO|WO ?(AND )?W|W (AND )?W O|W O (AND )?W|WITH (AND |OR )?WITHOUT|"
-                               r"WITHOUT (AND |OR )?WITH)(?= )")
+                               r"WITHOUT (AND |OR )?WITH|C MINUS (AND )?C|C (AND )?C MINUS)(?= )")
 
 # (pattern on the normalised text, phase, short?) -- checked in this order, first match wins.
 # Normalisation: upper case, accents stripped, every non-alphanumeric run -> one space, padded
@@ -225,7 +225,8 @@ def phase_from_description(*texts: str | None) -> PhaseCall | None:
             m = rx.search(norm)
             if m:
                 conf = C.SHORT_KEYWORD_CONFIDENCE if short else C.KEYWORD_CONFIDENCE
-                return PhaseCall(phase, conf, f"description {text.strip()!r} contains {m.group(0).strip()!r}")
+                word = m.group(0).strip().replace("C MINUS", "C-")  # (the sign kept by _normalise)
+                return PhaseCall(phase, conf, f"description {text.strip()!r} contains {word!r}")
     return None
 
 

@@ -37,6 +37,8 @@ CASES: list[tuple[str, Phase | None]] = [
     ("CT ABDOMEN W/ & W/O CONTRAST", None),
     ("CT ABD W/O & W/", None),
     ("WITH AND WITHOUT CONTRAST", None),
+    ("CT ABD C-/C+", None),
+    ("C+/C- LIVER", None),
     ("AX T1 W/O FS", None),
     ("CT ABD W/O ORAL", None),
     ("C+", None),
@@ -90,5 +92,7 @@ def test_w_o_reason_names_the_keyword() -> None:
     lists W/O among the pre-contrast keywords; 'ARTERIAL_LATE' was plain arterial."""
     call = phase_from_description("CT ABD W/O")
     assert call is not None and call.phase == P.PRE_CONTRAST and "'W O'" in call.reason
+    c_minus = phase_from_description("CT ABD C-")
+    assert c_minus is not None and "contains 'C-'" in c_minus.reason
     late = phase_from_description("ARTERIAL_LATE")
     assert late is not None and late.phase == P.ARTERIAL_LATE
