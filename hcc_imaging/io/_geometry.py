@@ -236,16 +236,16 @@ def _orientation_text(iop: Sequence[float]) -> str:
 
 
 def _interleaved(groups: list[list[SliceRef]]) -> list[tuple[int, int, float]]:
-    """Pairs (i, j, angle) of near-parallel groups (normals within INTERLEAVED_GROUPS_MAX_DEG) whose
-    images alternate along the normal (at least as many changes of group, walking along the normal,
+    """Pairs (i, j, angle) of near-parallel groups of one image size (normals within
+    INTERLEAVED_GROUPS_MAX_DEG) whose images alternate along the normal (at least as many changes of group, walking along the normal,
     as the smaller group has images): every other slice of one stack, not two stacks.  Two stacks
     that merely overlap at their ends change group only within the overlap."""
     out = []
     for i in range(len(groups)):
         for j in range(i + 1, len(groups)):
             a, b = groups[i], groups[j]
-            if min(len(a), len(b)) < 2:
-                continue
+            if min(len(a), len(b)) < 2 or a[0].rows != b[0].rows or a[0].columns != b[0].columns:
+                continue  # (images of other sizes are another reconstruction, not one stack)
             ia, ib = cast(tuple[float, ...], a[0].iop), cast(tuple[float, ...], b[0].iop)
             if _normal_angle_deg(ia, ib) > INTERLEAVED_GROUPS_MAX_DEG:
                 continue

@@ -145,3 +145,19 @@ def test_interleaved_groups_are_not_offered_as_stacks(tmp_path: Path) -> None:
     # chosen anyway, the note says what was left out
     v = load_series(tmp_path, stack=0)
     assert any("every other slice" in p for p in v.meta["problems"])
+
+
+def test_two_stacks_overlapping_at_their_ends_are_still_offered(tmp_path: Path) -> None:
+    """Two MR stacks 0.5 deg apart whose ends overlap by a slice or two alternate only there:
+    two stacks, stack=N offered (the interleave rule is for every-other-slice alternation)."""
+    iops = [_tilted_iop(30.0)] * 5 + [_tilted_iop(30.5)] * 5
+    paths = _write(tmp_path, iops)
+    n = np.cross(np.asarray(iops[0][:3]), np.asarray(iops[0][3:]))
+    for k, p in enumerate(paths[5:]):  # 7, 9, ... 15 mm: among the first stack's 0, 2, ... 8 mm at its end
+        ds = pydicom.dcmread(p)
+        ds.ImagePositionPatient = [f"{v:.6f}" for v in (7.0 + 2.0 * k) * n]
+        ds.save_as(p, enforce_file_format=True)
+    with pytest.raises(MixedOrientationError, match="Pass stack=N") as ei:
+        load_series(tmp_path)
+    assert "interleave" not in str(ei.value)
+    assert load_series(tmp_path, stack=1).shape == (5, 8, 8)
