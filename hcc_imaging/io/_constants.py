@@ -15,6 +15,9 @@ __all__ = [
     "SUBTRACTION_IMAGE_TYPES",
     "INT16_MIN",
     "INT16_MAX",
+    "ORIENTATION_GROUP_TOL_DEG",
+    "PIXEL_SPACING_GROUP_TOL_MM",
+    "INTERLEAVED_GROUPS_MAX_DEG",
 ]
 
 #: Absolute floor of the slice-spacing tolerance (mm).  ImagePositionPatient is a DS string that
@@ -65,6 +68,26 @@ SUBTRACTION_IMAGE_TYPES: frozenset[str] = frozenset({"SUBTRACTION", "SUB", "SUBT
 
 INT16_MIN: int = -32768
 INT16_MAX: int = 32767
+
+#: Images of one series whose orientations (row, column and normal directions together) differ by
+#: at most this angle (degrees) are one orientation group and are stacked on one orientation.
+#: ImageOrientationPatient is a DS string: the cosines of one plane written per image differ in
+#: their last digit(s) (rounding to 6 decimals: < 1e-6 rad; to 3 decimals, as some exports do:
+#: up to ~0.08 deg), and such noise must never split one stack.  Genuinely different planes in
+#: one series (a localizer, a reformat, the stacks of a multi-stack MR) are degrees apart (the
+#: closest pair in the shared test data: 16 deg).  Until 2026-12-06 the cosines were rounded into
+#: 1e-3 buckets, and two values 2e-8 apart on either side of a bucket edge split one stack.
+ORIENTATION_GROUP_TOL_DEG: float = 0.1
+
+#: Images whose PixelSpacing values differ by at most this much (mm) share one grid: DS rounding
+#: of one spacing written per image differs by < 1e-5 mm; 1e-4 mm over 512 pixels is 0.05 mm.
+PIXEL_SPACING_GROUP_TOL_MM: float = 1e-4
+
+#: Two orientation groups at most this far apart (degrees) whose images alternate along the slice
+#: normal are reported as one stack whose ImageOrientationPatient jitters beyond
+#: ORIENTATION_GROUP_TOL_DEG, not as two stacks: loading one group (``stack=N``) would keep every
+#: other slice, so the error message does not offer it.
+INTERLEAVED_GROUPS_MAX_DEG: float = 1.0
 
 # ---------------------------------------------------------------------------------------------
 # Contrast phase timing (seconds after the start of injection).  Sources: LI-RADS v2018 CT/MRI

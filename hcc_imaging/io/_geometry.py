@@ -15,11 +15,19 @@ from typing import Any, cast
 import numpy as np
 from numpy.typing import NDArray
 
-from ..constants import ORIENTATION_TOL, POSITION_TOL_MM, SPACING_REL_TOL
-from ._constants import LOCALIZER_IMAGE_TYPES, SPACING_ABS_TOL_MM, TILT_MAX_SHEAR_PIXELS
+from ..constants import POSITION_TOL_MM, SPACING_REL_TOL
+from ._constants import (
+    INTERLEAVED_GROUPS_MAX_DEG,
+    LOCALIZER_IMAGE_TYPES,
+    ORIENTATION_GROUP_TOL_DEG,
+    PIXEL_SPACING_GROUP_TOL_MM,
+    SPACING_ABS_TOL_MM,
+    TILT_MAX_SHEAR_PIXELS,
+)
 from ._dicomparse import InstanceHeader
 
-__all__ = ["SliceRef", "StackIssue", "StackAnalysis", "analyse_stack", "slices_of", "orientation_label"]
+__all__ = ["SliceRef", "StackIssue", "StackAnalysis", "analyse_stack", "slices_of", "orientation_label",
+           "orientation_angle_deg"]
 
 
 @dataclass(slots=True)
@@ -160,10 +168,94 @@ def _same_place(a: SliceRef, b: SliceRef, tol_mm: float = 1e-3) -> bool:
             or all(abs(float(x) - float(y)) <= 1e-4 for x, y in zip(a.iop, b.iop, strict=False)))
 
 
-def _key(s: SliceRef) -> tuple[Any, ...]:
-    iop = tuple(round(v / (10 * ORIENTATION_TOL)) for v in s.iop) if s.iop and len(s.iop) == 6 else None
-    ps = tuple(round(v, 4) for v in s.pixel_spacing) if s.pixel_spacing else None
-    return (iop, s.rows, s.columns, ps)
+def _frame(iop: Sequence[float]) -> NDArray[np.float64]:
+    """Rows: the unit row cosine, column cosine and normal of an ImageOrientationPatient."""
+    r, c = np.asarray(iop[:3], float), np.asarray(iop[3:6], float)
+    r, c = r / np.linalg.norm(r), c / np.linalg.norm(c)
+    n = np.cross(r, c)
+    return np.stack([r, c, n / np.linalg.norm(n)])
+
+
+def orientation_angle_deg(a: Sequence[float], b: Sequence[float]) -> float:
+    """Angle (degrees) of the rotation between two ImageOrientationPatient frames (row, column,
+    normal): 0 for one plane, 90 between an axial and a coronal image, also > 0 for one plane
+    turned in-plane.  ``||A - B||_F = 2 sqrt(2) sin(angle / 2)`` for two rotations, which stays
+    exact for tiny angles (an arccos of the trace would not)."""
+    d = float(np.linalg.norm(_frame(a) - _frame(b)))
+    return float(np.degrees(2.0 * np.arcsin(min(1.0, d / (2.0 * np.sqrt(2.0))))))
+
+
+def _normal_angle_deg(a: Sequence[float], b: Sequence[float]) -> float:
+    """Angle (degrees) between the slice normals of two orientations, sign ignored (parallel planes: 0)."""
+    cos = abs(float(_frame(a)[2] @ _frame(b)[2]))
+    return float(np.degrees(np.arccos(min(1.0, cos))))
+
+
+def _same_grid(a: SliceRef, b: SliceRef) -> bool:
+    """One orientation group: same Rows/Columns, PixelSpacing within PIXEL_SPACING_GROUP_TOL_MM and
+    orientations within ORIENTATION_GROUP_TOL_DEG (so DS rounding noise never splits a stack, while
+    a localizer or a reformat does)."""
+    if a.rows != b.rows or a.columns != b.columns:
+        return False
+    pa, pb = cast(tuple[float, ...], a.pixel_spacing), cast(tuple[float, ...], b.pixel_spacing)
+    if any(abs(float(x) - float(y)) > PIXEL_SPACING_GROUP_TOL_MM for x, y in zip(pa[:2], pb[:2], strict=True)):
+        return False
+    return orientation_angle_deg(cast(tuple[float, ...], a.iop), cast(tuple[float, ...], b.iop)) \
+        <= ORIENTATION_GROUP_TOL_DEG
+
+
+def _group(slices: Sequence[SliceRef]) -> list[list[SliceRef]]:
+    """Orientation/size groups (largest first; ties in order of appearance).  Each image joins the
+    first group whose first image has its grid (:func:`_same_grid`); images with exactly the same
+    header values share the look-up."""
+    reps: list[SliceRef] = []
+    members: list[list[SliceRef]] = []
+    seen: dict[tuple[Any, ...], int] = {}
+    for s in slices:
+        exact = (tuple(s.iop or ()), s.rows, s.columns, tuple(s.pixel_spacing or ()))
+        gi = seen.get(exact)
+        if gi is None:
+            gi = next((i for i, r in enumerate(reps) if _same_grid(r, s)), -1)
+            if gi < 0:
+                reps.append(s)
+                members.append([])
+                gi = len(reps) - 1
+            seen[exact] = gi
+        members[gi].append(s)
+    return sorted(members, key=lambda g: -len(g))
+
+
+def _orientation_text(iop: Sequence[float]) -> str:
+    """``axial`` / ``coronal`` / ``sagittal``, or ``oblique (14.1 deg from axial)``."""
+    label = orientation_label(iop)
+    if label != "oblique":
+        return label
+    n = np.abs(_frame(iop)[2])
+    k = int(np.argmax(n))
+    return f"oblique ({np.degrees(np.arccos(min(1.0, float(n[k])))):.3g} deg from {('sagittal', 'coronal', 'axial')[k]})"
+
+
+def _interleaved(groups: list[list[SliceRef]]) -> list[tuple[int, int, float]]:
+    """Pairs (i, j, angle) of near-parallel groups of one image size (normals within
+    INTERLEAVED_GROUPS_MAX_DEG) whose images alternate along the normal (at least as many changes of group, walking along the normal,
+    as the smaller group has images): every other slice of one stack, not two stacks.  Two stacks
+    that merely overlap at their ends change group only within the overlap."""
+    out = []
+    for i in range(len(groups)):
+        for j in range(i + 1, len(groups)):
+            a, b = groups[i], groups[j]
+            if min(len(a), len(b)) < 2 or a[0].rows != b[0].rows or a[0].columns != b[0].columns:
+                continue  # (images of other sizes are another reconstruction, not one stack)
+            ia, ib = cast(tuple[float, ...], a[0].iop), cast(tuple[float, ...], b[0].iop)
+            if _normal_angle_deg(ia, ib) > INTERLEAVED_GROUPS_MAX_DEG:
+                continue
+            n = _frame(ia)[2]
+            t = [(float(np.asarray(s.ipp, float) @ n), g) for g, grp in ((0, a), (1, b)) for s in grp]
+            labels = [g for _, g in sorted(t, key=lambda x: x[0])]
+            changes = sum(1 for x, y in zip(labels, labels[1:]) if x != y)
+            if changes >= min(len(a), len(b)):
+                out.append((i, j, orientation_angle_deg(ia, ib)))
+    return out
 
 
 def analyse_stack(slices: Sequence[SliceRef], *, stack: int | None = None) -> StackAnalysis:
@@ -248,27 +340,38 @@ def analyse_stack(slices: Sequence[SliceRef], *, stack: int | None = None) -> St
         ))
         res.slices = all_slices
         return res
-    groups_d: dict[tuple[Any, ...], list[SliceRef]] = {}
-    for s in all_slices:
-        groups_d.setdefault(_key(s), []).append(s)
-    groups = sorted(groups_d.values(), key=lambda g: -len(g))
+    groups = _group(all_slices)
     res.groups = groups
     if len(groups) > 1:
-        iops = {k[0] for k in groups_d}
-        sizes = {(k[1], k[2], k[3]) for k in groups_d}
+        first_iop = cast(tuple[float, ...], groups[0][0].iop)
+        orientations: list[tuple[float, ...]] = []
+        for g in groups:
+            gi = cast(tuple[float, ...], g[0].iop)
+            if not any(orientation_angle_deg(gi, o) <= ORIENTATION_GROUP_TOL_DEG for o in orientations):
+                orientations.append(gi)
         desc = "; ".join(
-            f"stack={i}: {len(g)} image(s) {orientation_label(g[0].iop)} {g[0].rows}x{g[0].columns}"
+            f"stack={i}: {len(g)} image(s) {_orientation_text(cast(tuple[float, ...], g[0].iop))}"
+            + (f" rotated {orientation_angle_deg(cast(tuple[float, ...], g[0].iop), first_iop):.3g} deg from stack=0"
+               if i and len(orientations) > 1 else "")
+            + f", {g[0].rows}x{g[0].columns}"
             + (f" ({float(g[0].pixel_spacing[0]):g}x{float(g[0].pixel_spacing[1]):g} mm pixels)"
                if g[0].pixel_spacing and len(g[0].pixel_spacing) >= 2 else "")
-            + (f" series number {g[0].header.series_number}" if g[0].header.series_number is not None else "")
+            + (f", series number {g[0].header.series_number}" if g[0].header.series_number is not None else "")
             for i, g in enumerate(groups)
         )
-        if len(iops) > 1:
+        inter = _interleaved(groups) if len(orientations) > 1 else []
+        if inter:
+            desc += "; " + "; ".join(
+                f"stack={i} and stack={j} interleave along the slice normal, only {a:.3g} deg apart: every "
+                "other slice of one stack" for i, j, a in inter)
+        data: dict[str, Any] = {"groups": desc, "interleaved": [(i, j) for i, j, _ in inter],
+                                "tolerance_deg": ORIENTATION_GROUP_TOL_DEG}
+        if len(orientations) > 1:
             issues.append(StackIssue("mixed_orientation", f"{len(groups)} different orientations/sizes ({desc})",
-                                     {"groups": desc}))
-        elif len(sizes) > 1:
+                                     data))
+        else:
             issues.append(StackIssue("mixed_size", f"{len(groups)} different image sizes/pixel spacings ({desc})",
-                                     {"groups": desc}))
+                                     data))
         if stack is None:
             res.slices = all_slices
             return res

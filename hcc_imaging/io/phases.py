@@ -4,8 +4,9 @@ Evidence, in order of trust (the first that speaks decides; its confidence says 
 
 1. **SeriesDescription / ProtocolName keywords** in English, German, French, Spanish, Italian,
    Japanese (romaji and kanji) and vendor shorthand ("ART", "AP", "PV", "PVP", "DELAY", "EQ",
-   "NATIVE", "NC", "PRE", "HBP", "20MIN"...).  Longer phrases win over shorter ones ("LATE ART"
-   before "ART", "NON CONTRAST" before "CONTRAST").  Confidence
+   "NATIVE", "NC", "PRE", "W/O", "C-", "HBP", "20MIN"...).  Longer phrases win over shorter ones
+   ("LATE ART" before "ART", "NON CONTRAST" before "CONTRAST"); "PRE-OP", "W/O FS" and a protocol
+   "W/WO" (with and without contrast) are no pre-contrast.  Confidence
    :data:`~hcc_imaging.io._constants.KEYWORD_CONFIDENCE` (0.9), or 0.7 for short ambiguous tokens.
 2. **Timing**: AcquisitionTime minus ContrastBolusStartTime, against the windows in
    ``io/_constants.py`` (LI-RADS v2018 / EASL 2018): < 30 s early arterial, < 50 s arterial,
@@ -83,6 +84,17 @@ class PhaseCall:
 
 UNKNOWN = PhaseCall(Phase.UNKNOWN, 0.0, "no phase evidence in the tags")
 
+#: What "W/O", "WO" or "WITHOUT" can be without, other than contrast ("T1 W/O FS", "W/O ORAL").
+_NOT_CONTRAST = r"(FS|FAT\w*|SAT\w*|SPIR|SPAIR|ORAL|BH|BREATH\w*|GAT\w*|TRIG\w*|NAV\w*|MOCO)"
+#: What "PRE" can precede, other than contrast: a treatment ("PRE-OP", "PRE TACE") or a saturation pulse.
+_NOT_PRE_CONTRAST = (r"(OP|OPS|OPERATIVE?|OPERATION|SURG\w*|TACE|TARE|RFA|MWA|SIRT|Y90|TX|TREAT\w*|THERAP\w*|"
+                     r"ABLAT\w*|BIOPSY|BX|TRANSPLANT\w*|LT|RT|SBRT|CHEMO\w*|SAT\w*)")
+
+#: A protocol "with and without" contrast ("W/WO", "W/O & W/", "WITH AND WITHOUT", "C-/C+"): no phase, and its
+#: "WO" / "WITHOUT" is not pre-contrast.  Removed from the normalised text before the rules.
+_WITH_AND_WITHOUT = re.compile(r" (W ?(AND )?WO|WO ?(AND )?W|W (AND )?W O|W O (AND )?W|WITH (AND |OR )?WITHOUT|"
+                               r"WITHOUT (AND |OR )?WITH|C MINUS (AND )?C|C (AND )?C MINUS)(?= )")
+
 # (pattern on the normalised text, phase, short?) -- checked in this order, first match wins.
 # Normalisation: upper case, accents stripped, every non-alphanumeric run -> one space, padded
 # with spaces, so " ART " matches a whole token.
@@ -96,16 +108,19 @@ _RULES: list[tuple[str, Phase, bool]] = [
     (r" (TRANSITIONAL|TRANSITION|TRANSIZIONALE|TRANSICIONAL|UEBERGANG\w*|UBERGANG\w*) ", Phase.TRANSITIONAL, False),
     # pre-contrast -- before anything containing "CONTRAST"
     (r" (NON ?CONTRAST|NON ?CON|NONENHANCED|NON ENHANCED|UNENHANCED|PRE ?CONTRAST|PRECON|W ?O CONTRAST|"
-     r"WO CONTRAST|WITHOUT CONTRAST|WITHOUT|NATIVE?|NATIVO|NATIVA|NATIF|SANS INJECTION|SANS CONTRASTE|"
+     r"WO CONTRAST|WITHOUT CONTRAST|NATIVE?|NATIVO|NATIVA|NATIF|SANS INJECTION|SANS CONTRASTE|"
      r"SIN CONTRASTE|SENZA MDC|SENZA CONTRASTO|BASALE|BASAL|OHNE KM|OHNE KONTRASTMITTEL|LEER|PLAIN|"
-     r"TANJUN|TANJYUN) ", Phase.PRE_CONTRAST, False),
+     r"TANJUN|TANJYUN|C MINUS) ", Phase.PRE_CONTRAST, False),
+    # "W/O" (-> "W O"), "WITHOUT": without contrast, unless without fat saturation, oral contrast, breath-hold...
+    (r" (W O|WITHOUT)(?! " + _NOT_CONTRAST + r" ) ", Phase.PRE_CONTRAST, False),
     (r"単純", Phase.PRE_CONTRAST, False),
-    (r" (NC|PRE|WO|NECT) ", Phase.PRE_CONTRAST, True),
-    # arterial, early and late
-    (r" (EARLY ART\w*|EARLY PHASE ART\w*|FRUEH ?ARTERIELL\w*|FRUH ?ARTERIELL\w*|ARTERIELLE PRECOCE|"
-     r"ARTERIAL TEMPRANA|ARTERIOSA PRECOZ|ARTERIOSA PRECOCE|EAP) ", Phase.ARTERIAL_EARLY, False),
-    (r" (LATE ART\w*|LATE HEPATIC ART\w*|SPAET ?ARTERIELL\w*|SPAT ?ARTERIELL\w*|ARTERIELLE TARDIVE|"
-     r"ARTERIAL TARDIA|ARTERIOSA TARDIVA|LAP) ", Phase.ARTERIAL_LATE, False),
+    # short tokens; "PRE" before a treatment ("PRE-OP", "PRE TACE") or saturation ("PRE-SAT") is no phase
+    (r" (NC|NECT|WO(?! " + _NOT_CONTRAST + r" )|PRE(?! " + _NOT_PRE_CONTRAST + r" )) ", Phase.PRE_CONTRAST, True),
+    # arterial, early and late ("EARLY ART", "ARTERIAL_EARLY", "LATE ART", "ARTERIAL_LATE")
+    (r" (EARLY ART\w*|EARLY PHASE ART\w*|(ART|ARTER|ARTERIAL) EARLY|FRUEH ?ARTERIELL\w*|FRUH ?ARTERIELL\w*|"
+     r"ARTERIELLE PRECOCE|ARTERIAL TEMPRANA|ARTERIOSA PRECOZ|ARTERIOSA PRECOCE|EAP) ", Phase.ARTERIAL_EARLY, False),
+    (r" (LATE ART\w*|LATE HEPATIC ART\w*|(ART|ARTER|ARTERIAL) LATE|SPAET ?ARTERIELL\w*|SPAT ?ARTERIELL\w*|"
+     r"ARTERIELLE TARDIVE|ARTERIAL TARDIA|ARTERIOSA TARDIVA|LAP) ", Phase.ARTERIAL_LATE, False),
     (r" (ARTERIAL|ARTERIELL\w*|ARTERIELLE|ARTERIOSA|ARTERIOSO|ARTERIALE|ARTERIAL PHASE|HEPATIC ARTERIAL|"
      r"DOUMYAKU\w*|DOMYAKU\w*) ", Phase.ARTERIAL, False),
     (r"動脈", Phase.ARTERIAL, False),
@@ -134,6 +149,8 @@ def _normalise(text: str) -> str:
     t = unicodedata.normalize("NFKD", text)
     t = "".join(ch for ch in t if not unicodedata.combining(ch))
     t = t.upper().replace("Ä", "AE").replace("Ö", "OE").replace("Ü", "UE").replace("ß", "SS")
+    # "C-" (non-contrast shorthand, "CT ABD C-") would lose its sign; "C-SPINE", "C-ARM" are no phase
+    t = re.sub(r"(?<![0-9A-Z])C-(?![0-9A-Z+])", " C MINUS ", t)
     t = re.sub(r"[^0-9A-Z\u3000-\u9FFF]+", " ", t)
     return f" {t.strip()} "
 
@@ -203,12 +220,13 @@ def phase_from_description(*texts: str | None) -> PhaseCall | None:
     for text in texts:
         if not text:
             continue
-        norm = _normalise(text)
+        norm = _WITH_AND_WITHOUT.sub(" ", _normalise(text))
         for rx, phase, short in _COMPILED:
             m = rx.search(norm)
             if m:
                 conf = C.SHORT_KEYWORD_CONFIDENCE if short else C.KEYWORD_CONFIDENCE
-                return PhaseCall(phase, conf, f"description {text.strip()!r} contains {m.group(0).strip()!r}")
+                word = m.group(0).strip().replace("C MINUS", "C-")  # (the sign kept by _normalise)
+                return PhaseCall(phase, conf, f"description {text.strip()!r} contains {word!r}")
     return None
 
 

@@ -137,10 +137,17 @@ def _raise_for(an: StackAnalysis, uid: str, on_tilt: str, on_irregular: str) -> 
                 "these tags)."
             )
         if k == "mixed_orientation":
+            if d.get("interleaved"):
+                fix = (f"These groups look like one stack whose ImageOrientationPatient varies between images by "
+                       f"more than the {d['tolerance_deg']:g} deg tolerance (io/_constants.py "
+                       "ORIENTATION_GROUP_TOL_DEG), so stack=N would load every other slice. Check how the "
+                       "series was exported (one stack has one orientation) and export it again from the "
+                       "scanner or the archive.")
+            else:
+                fix = "Pass stack=N to load one group (largest first)."
             raise E.MixedOrientationError(
                 f"series {uid}: images have different orientations ({d['groups']}). One volume needs one "
-                "orientation; stacking them would put voxels in the wrong place. Pass stack=N to load "
-                "one group (largest first)."
+                f"orientation; stacking them would put voxels in the wrong place. {fix}"
             )
         if k == "mixed_size":
             raise E.MixedImageSizeError(
