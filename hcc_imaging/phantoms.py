@@ -674,8 +674,9 @@ class PhantomStudy:
         dict
             ``{"study_instance_uid", "series": {phase: {"series_instance_uid", "files"}}, "truth", "masks"}``.
         """
-        from .io.write import write_series
+        from .io.write import check_transfer_syntax, write_series
 
+        check_transfer_syntax(transfer_syntax, "write_dicom")  # before the first folder is made
         own_id = str(self.truth["dicom"].get("patient_id", PATIENT_ID))
         patient_id = own_id if patient_id is None else patient_id
         ids = self.truth["dicom"] if patient_id == own_id else _ids_for_patient(self.truth["dicom"], patient_id)
@@ -1265,14 +1266,20 @@ def write_longitudinal(
     ``expected`` is :func:`expected_responses`.  Each time point folder also gets its own
     ``truth.json`` and, with ``masks=True``, ``masks/{lesions,viable,liver}.nii.gz``.
 
-    Every argument is checked, and every time point built, before anything is written.
+    Every argument is checked, and every time point built, before anything is written (no folder
+    is made for a call that is refused).
 
     Raises
     ------
     PhantomError
         ``timepoints`` empty, not starting with ``"baseline"``, with an unknown or repeated time
         point or out of order; a parameter :func:`make_study` refuses.
+    DicomWriteError
+        ``transfer_syntax`` is not one :func:`hcc_imaging.io.write.write_series` writes.
     """
+    from .io.write import check_transfer_syntax
+
+    check_transfer_syntax(transfer_syntax, "write_longitudinal")
     if isinstance(timepoints, str):
         timepoints = (timepoints,)
     tps = list(timepoints)

@@ -15,9 +15,14 @@ The sample data is ``sample_data/liver_phantom`` of the source tree; when hcc_im
 installed without it, the same study is generated with :mod:`hcc_imaging.phantoms`.
 
 The output folder (``--out``) must be new, empty, or one an earlier demo wrote: the demo keeps
-a list of the files it wrote in ``OUT/.hcc-imaging-demo.json`` and, run again into the same
+a record of the files it wrote in ``OUT/.hcc-imaging-demo.json`` and, run again into the same
 folder, removes those files (and only those) before writing new ones.  A non-empty folder
-without that list is refused, so the demo never deletes or overwrites files it did not write.
+without that record is refused, so the demo never deletes or overwrites files it did not write.
+The record is written before any output, marked in progress, with the folders the run writes
+into (:data:`OUTPUTS`) and the files the folder held before it: a run killed part-way (SIGKILL,
+a closed terminal) is recognised by the next one, which removes what it wrote - the files in
+those folders that were not there before it and were modified since it started - and runs
+again; a run still going (its process alive) is refused.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +42,9 @@ __all__ = ["register", "run", "default_sample_data", "DemoError", "MARKER"]
 
 #: The demo's record of the files it wrote into ``--out`` (relative POSIX paths).
 MARKER = ".hcc-imaging-demo.json"
+
+#: The folders of ``--out`` the demo writes into (every output is under one of them).
+OUTPUTS = ("batch", "tables", "sdtm", "report")
 
 
 class DemoError(HccImagingError, ValueError):
@@ -70,24 +80,93 @@ def _files_under(root: Path) -> set[Path]:
     return {p for p in root.rglob("*") if p.is_file() or p.is_symlink()}
 
 
-def _write_marker(out: Path, files: list[str], *, complete: bool) -> None:
+def _write_marker(out: Path, files: list[str], *, complete: bool, before: set[Path] | None = None) -> None:
+    """Write the demo's record :data:`MARKER`: ``files`` it wrote (relative POSIX paths) and whether
+    the run is ``complete``; a run in progress also records the folders it writes into
+    (:data:`OUTPUTS`), the files ``before`` it, when it started and its process, so that the next run
+    can tell what a run killed part-way wrote (:func:`_unfinished_run_files`)."""
     from .._atomic import atomic_write_text
 
-    doc = {"written_by": "hcc-imaging demo", "complete": complete, "files": files}
+    doc: dict[str, Any] = {"written_by": "hcc-imaging demo", "complete": complete, "files": files}
+    if not complete:
+        doc.update(outputs=list(OUTPUTS), started=time.time(), pid=os.getpid(), host=socket.gethostname(),
+                   before=sorted(p.relative_to(out).as_posix() for p in before or ()))
     atomic_write_text(out / MARKER, json.dumps(doc, indent=1) + "\n")
+
+
+def _still_running(doc: dict[str, Any]) -> int | None:
+    """The process id of the demo run recorded in progress by ``doc`` when it is still running on
+    this machine (another process, alive, whose command line is a demo's where it can be read),
+    else None: that run was killed or ended without finishing its record."""
+    pid, host = doc.get("pid"), doc.get("host")
+    if not isinstance(pid, int) or pid <= 0 or pid == os.getpid() or host != socket.gethostname():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid  # alive, another user's
+    except OSError:
+        return None
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return pid  # cannot tell (no /proc): alive is enough
+    return pid if b"demo" in cmdline else None  # (a pid reused by another program, or a zombie: none)
+
+
+def _unfinished_run_files(out: Path, doc: dict[str, Any]) -> list[str]:
+    """The files (relative POSIX paths) a demo run recorded in progress in ``doc`` wrote into
+    ``out`` before it was stopped: those it listed, and those in its output folders that were not
+    in the folder before it and were modified since it started (a file there older than the run,
+    moved in by someone, is not its).
+
+    Raises
+    ------
+    DemoError
+        The record is not one this demo writes in progress (an older demo's, or edited): which
+        files that run wrote is not known.
+    """
+    try:
+        outputs = [str(d) for d in doc["outputs"]]
+        before = {str(f) for f in doc["before"]}
+        started = float(doc["started"])
+        listed = [str(f) for f in doc["files"]]
+    except (KeyError, TypeError, ValueError):
+        raise DemoError(
+            f"--out {out}: an earlier demo run into this folder did not finish and its record {MARKER} does not say "
+            "which folders it wrote into, so which files it wrote is not known and none is removed. Remove the "
+            "folder yourself (or what the demo wrote in it: batch/, tables/, sdtm/, report/) or choose another: "
+            "--out DIR."
+        ) from None
+    found = set(listed)
+    for name in outputs:
+        folder = out / name
+        if Path(name).is_absolute() or ".." in Path(name).parts or not folder.is_dir():
+            continue  # (a record edited by hand: never leave the folder)
+        for p in _files_under(folder):
+            rel = p.relative_to(out).as_posix()
+            # 1 s of slack: file systems that keep whole seconds of modification time
+            if rel not in before and rel != MARKER and p.lstat().st_mtime >= started - 1.0:
+                found.add(rel)
+    return sorted(found)
 
 
 def _prepare_out(out: Path) -> set[Path]:
     """Make ``out`` ready for the demo; return the files in it that the demo did not write.
 
-    ``out`` may be new, empty, or the folder of an earlier, finished demo run: the files that run
-    listed in :data:`MARKER` are removed (folders left empty by that too), nothing else.
+    ``out`` may be new, empty, the folder of an earlier, finished demo run - the files that run
+    listed in :data:`MARKER` are removed (folders left empty by that too), nothing else - or that
+    of a run killed part-way, whose record says so: the files it wrote
+    (:func:`_unfinished_run_files`) are removed, nothing else.
 
     Raises
     ------
     DemoError
         ``out`` is a file; holds files but no :data:`MARKER` (not the demo's folder); holds the
-        marker of a run that did not finish (which files it wrote is not known).
+        marker of a run that is still going, or of an unfinished run whose record does not say
+        what it wrote (an older demo's).
     """
     marker = out / MARKER
     if out.exists() and not out.is_dir():
@@ -103,11 +182,17 @@ def _prepare_out(out: Path) -> set[Path]:
                 f"demo wrote there is not known. Remove the folder yourself or choose another: --out DIR."
             ) from None
         if not complete:
-            raise DemoError(
-                f"--out {out}: an earlier demo run into this folder did not finish ({MARKER} lists no files), "
-                "so which files it wrote is not known and none is removed. Remove the folder yourself "
-                "(or what the demo wrote in it: batch/, tables/, sdtm/, report/) or choose another: --out DIR."
-            )
+            running = _still_running(doc)
+            if running is not None:
+                raise DemoError(
+                    f"--out {out}: a demo run into this folder is still going (process {running}, per {MARKER}); "
+                    "two runs into one folder would remove each other's files. Wait for it to end, or choose "
+                    "another folder: --out DIR."
+                )
+            listed = _unfinished_run_files(out, doc)
+            if listed:
+                print(f"note: an earlier demo run into {out} did not finish; removing the {len(listed)} files it "
+                      "wrote before running again.", file=sys.stderr)
         root = out.resolve()
         dirs: set[Path] = set()
         for rel in listed:
@@ -129,8 +214,10 @@ def _prepare_out(out: Path) -> set[Path]:
             "files. Choose a new or empty folder: --out DIR."
         )
     out.mkdir(parents=True, exist_ok=True)
-    _write_marker(out, [], complete=False)  # before any output: a run cut short is recognised
-    return _files_under(out)
+    before = _files_under(out) | {out / MARKER}
+    # before any output: a run cut short is recognised, and what it wrote can be told from the rest
+    _write_marker(out, [], complete=False, before=before)
+    return before
 
 
 def _written(out: Path, before: set[Path]) -> list[Path]:

@@ -101,9 +101,10 @@ def register(subparsers: Any) -> None:
                    help="an ill-defined lesion's fitted border: near_ellipsoid (default; held near an ellipsoid as "
                         "far as the data allow) or free (the surface of algorithm 1.53)")
     p.add_argument("--label", type=int, default=None,
-                   help="label value of the lesion (default 1; with --from-label N, N: the carried lesion keeps its value)")
+                   help="label value of the lesion (default 1; with --from-mask, the carried lesion's value in MASK: it "
+                        "keeps it)")
     p.add_argument("--lesion-id", default=None,
-                   help="lesion name stored with the label (default L1; with --from-label N, the carried lesion's name "
+                   help="lesion name stored with the label (default L1; with --from-mask, the carried lesion's name "
                         "in MASK, L<N> when it has none)")
     p.add_argument("--out", required=True, metavar="MASK", help="output mask: .nii/.nii.gz (NIfTI) or .dcm (DICOM SEG)")
     p.add_argument("--viable-out", metavar="MASK", help="also write the viable (arterially enhancing) part")
@@ -156,6 +157,25 @@ def _check_labels(args: argparse.Namespace) -> None:
     if args.from_label is not None and args.from_label < 1:
         raise SegmentArgumentError(f"--from-label {args.from_label}: label 0 is the background of --from-mask; give "
                                    "the lesion's label value (1 or more).")
+
+
+def _check_each_label(args: argparse.Namespace) -> None:
+    """``--each-label`` writes every lesion of MASK with its own value and name: ``--from-label`` (one
+    lesion), ``--label`` and ``--lesion-id`` (one value, one name) have no meaning with it and were
+    ignored without a word (``--label`` / ``--lesion-id``): refused before anything is loaded."""
+    if not args.each_label:
+        return
+    if args.from_label is not None:
+        raise SegmentArgumentError("--each-label carries every label of --from-mask; leave --from-label out (or "
+                                   "carry that one label without --each-label).")
+    given = [flag for flag, v in (("--label", args.label), ("--lesion-id", args.lesion_id)) if v is not None]
+    if given:
+        raise SegmentArgumentError(
+            f"{' and '.join(given)} cannot go with --each-label: each lesion carried keeps its own label value and "
+            f"name from --from-mask (L<n> when it has none), so one "
+            f"{' and one '.join({'--label': 'label value', '--lesion-id': 'name'}[g] for g in given)} cannot be given "
+            f"to all of them. Leave {' / '.join(given)} out, or carry one lesion with --from-label N "
+            f"instead of --each-label.")
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
@@ -288,9 +308,10 @@ def _warn_suspect(reg: Any, console: Any) -> bool:
 
 def _carried_seed(args: argparse.Namespace, phases: dict[Any, Any], phase: Any, console: Any) -> tuple[list[float], dict[str, Any]]:
     """``--from-mask``: the seed (LPS mm) on SERIES carried from the lesion's mask at another time
-    point (label ``--from-label``; without it MASK must hold one label: several are refused, naming
-    them, as their joint centre is no lesion's), and the record of how
-    (:func:`_carried_record`): :func:`hcc_imaging.segment.carry.carry_points`."""
+    point (label ``--from-label``; without it MASK must hold one label, which is the one carried:
+    several are refused, naming them, as their joint centre is no lesion's), and the record of how
+    (:func:`_carried_record`; its ``label`` the carried lesion's value, which the written mask keeps):
+    :func:`hcc_imaging.segment.carry.carry_points`."""
     from ..segment.carry import carry_points
 
     import numpy as np
@@ -305,7 +326,14 @@ def _carried_seed(args: argparse.Namespace, phases: dict[Any, Any], phase: Any, 
         raise SegmentArgumentError(
             f"--from-mask {args.from_mask} holds {len(labs)} lesions (labels {held}): say which one to carry with "
             "--from-label N, or carry every one with --each-label.")
-    if lab is not None and lab not in labs:
+    if not labs:
+        raise SegmentArgumentError(f"--from-mask {args.from_mask}: the mask has no lesion voxels; nothing to carry. "
+                                   "Give the lesion's mask at the other time point.")
+    if lab is None:
+        # the one lesion MASK holds keeps its identity (label 3 is L3, as --from-label 3 or --each-label
+        # give it), not label 1 / "L1": another lesion's in the study's other masks
+        lab = labs[0]
+    if lab not in labs:
         raise SegmentArgumentError(f"--from-label {lab}: {args.from_mask} has no voxel of label {lab}; its labels are "
                                    f"{held or 'none (an empty mask)'}.")
     with console.status("registering the time points" + (" (in the liver)..." if masked else "..."), spinner="dots"):
@@ -519,6 +547,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     _check_outputs(args)
     _check_labels(args)
+    _check_each_label(args)
     if args.extrahepatic and not (args.liver or args.liver_mask):
         raise SegmentArgumentError(
             "--extrahepatic keeps the lesion out of a liver mask: add --liver (automatic) or --liver-mask PATH."
@@ -551,9 +580,6 @@ def run(args: argparse.Namespace) -> int:
             "--extrahepatic-labels goes with --each-label and --liver (or --liver-mask), without --extrahepatic "
             "(which keeps every label out of the liver mask).")
     if args.each_label:
-        if args.from_label is not None:
-            raise SegmentArgumentError("--each-label carries every label of --from-mask; leave --from-label out (or "
-                                       "carry that one label without --each-label).")
         return _run_each_label(args, phases, phase, arterial, console)
     kwargs: dict[str, Any] = {}
     carried: dict[str, Any] | None = None
@@ -566,7 +592,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         vals = _floats(args.line, 6, "--line")
         kwargs["line_lps"] = [vals[:3], vals[3:]]
-    # the lesion's identity: a lesion carried by --from-label N keeps its value and name (as --each-label's do)
+    # the lesion's identity: a carried lesion (--from-label N, or MASK's only label) keeps its value and name
+    # (as --each-label's do)
     lab = carried["label"] if carried is not None else None
     label = args.label if args.label is not None else lab if lab is not None else 1
     lesion_id = (args.lesion_id if args.lesion_id is not None

@@ -31,6 +31,7 @@ from ..volume import Volume
 
 __all__ = [
     "DicomWriteError",
+    "check_transfer_syntax",
     "write_series",
     "deterministic_uid",
     "UID_PREFIX",
@@ -80,6 +81,27 @@ def _ds(value: float) -> str:
 
 def _atomic_save(ds: Any, path: Path) -> None:
     atomic_write(path, lambda tmp: ds.save_as(tmp, enforce_file_format=True))  # mode: as open() gives (umask)
+
+
+def check_transfer_syntax(transfer_syntax: str, what: str = "write_series") -> None:
+    """Refuse a transfer syntax :func:`write_series` cannot write (``what`` names the caller and its
+    series in the message), so that callers writing several series check it before the first file.
+
+    Raises
+    ------
+    DicomWriteError
+        Not Explicit VR Little Endian, JPEG-LS Lossless or RLE Lossless.
+    """
+    from pydicom.uid import UID, ExplicitVRLittleEndian
+
+    ts = UID(str(transfer_syntax))
+    if ts != ExplicitVRLittleEndian and str(ts) not in _ENCODERS:
+        name = f" ({ts.name})" if ts.name != str(ts) else ""
+        raise DicomWriteError(
+            f"{what}: transfer syntax {ts}{name} is not supported. Use ExplicitVRLittleEndian "
+            f"{ExplicitVRLittleEndian}, JPEGLSLossless 1.2.840.10008.1.2.4.80 or RLELossless 1.2.840.10008.1.2.5 "
+            "(transfer_syntax=...)."
+        )
 
 
 def write_series(
@@ -155,11 +177,7 @@ def write_series(
     from pydicom.uid import UID, ExplicitVRLittleEndian
 
     ts = UID(str(transfer_syntax))
-    if ts != ExplicitVRLittleEndian and str(ts) not in _ENCODERS:
-        raise DicomWriteError(
-            f"write_series: transfer syntax {ts} ({ts.name}) is not supported for series {series_uid}. "
-            "Use ExplicitVRLittleEndian, JPEGLSLossless or RLELossless (transfer_syntax=...)."
-        )
+    check_transfer_syntax(ts, f"write_series (series {series_uid})")
     if str(volume.modality) != "CT":
         raise DicomWriteError(
             f"write_series writes CT Image Storage, but the volume of series {series_uid} has modality "

@@ -317,6 +317,53 @@ from ._types import ALGORITHM_NAME, MASK_CHECKS, LesionParams, SegmentationResul
 __all__ = ["LesionParams", "SegmentationResult", "segment_lesion", "seed_point_lps", "ALGORITHM_NAME", "MASK_CHECKS"]
 
 
+def _check_one_scan(volume: Volume | Mapping[Phase | str, Volume], phase: Phase | str | None) -> None:
+    """Refuse phases that are not of one scan: a phase in another frame of reference than the
+    reference phase (``phase``, else the first; both known), or one whose extent does not overlap it
+    at all (another study's, or another patient's, NIfTI images carry no frame of reference).  The
+    segmentation reads every phase at the click's LPS point: another study's phase was used (chosen
+    as the most conspicuous, or its values taken) at a point of another body, without a word.
+    Grids may differ (the phases of one scan are resampled onto each other)."""
+    if not isinstance(volume, Mapping):
+        return
+    vols = {str(k): v for k, v in volume.items() if isinstance(v, Volume)}  # (other values: _as_phases says)
+    if len(vols) < 2:
+        return
+    asked = str(phase.value if isinstance(phase, Phase) else phase) if phase is not None else None
+    ref_name = asked if asked in vols else next(iter(vols))  # (a phase not given: the driver says so)
+    ref = vols[ref_name]
+
+    def box(v: Volume) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        pts, half = v.geometry.extent_lps, 0.5 * max(v.spacing)
+        return pts.min(axis=0) - half, pts.max(axis=0) + half
+
+    def said(name: str, v: Volume) -> str:
+        return f"the {name} image (series {v.series_instance_uid or 'unknown'})"
+
+    from ..errors import GeometryMismatchError
+
+    r_lo, r_hi = box(ref)
+    for name, v in vols.items():
+        if v is ref:
+            continue
+        if ref.frame_of_reference_uid and v.frame_of_reference_uid and v.frame_of_reference_uid != ref.frame_of_reference_uid:
+            raise GeometryMismatchError(
+                f"the phases given are not of one scan: {said(name, v)} is in frame of reference "
+                f"{v.frame_of_reference_uid}, {said(ref_name, ref)} in {ref.frame_of_reference_uid}: it is another "
+                "study's (or another scan's) phase, and would be read at the click's point in another body. Pass the "
+                "phases of one study only, or move that one onto this study first (register_volumes, then "
+                "Registration.resample_volume).")
+        lo, hi = box(v)
+        if np.any(lo > r_hi) or np.any(r_lo > hi):
+            ext = ", ".join(f"{a:.0f} to {b:.0f}" for a, b in zip(lo, hi, strict=True))
+            r_ext = ", ".join(f"{a:.0f} to {b:.0f}" for a, b in zip(r_lo, r_hi, strict=True))
+            raise GeometryMismatchError(
+                f"the phases given are not of one scan: {said(name, v)} (x, y, z {ext} mm LPS) does not overlap "
+                f"{said(ref_name, ref)} (x, y, z {r_ext} mm) at all: it is another study's phase, or lies in "
+                "another coordinate system. Pass the phases of one study only, or move that one onto this study "
+                "first (register_volumes, then Registration.resample_volume).")
+
+
 def seed_point_lps(
     volume: Volume | Mapping[Phase | str, Volume],
     *,
@@ -328,8 +375,10 @@ def seed_point_lps(
     """The point (LPS mm) :func:`segment_lesion` clicks for these arguments: ``seed_lps``,
     ``seed_index`` on the grid of ``phase`` (else of the first volume), or the midpoint of
     ``line_lps``; the point an automatic liver mask must hold (``segment_liver(...,
-    include_lps=)``, as ``hcc-imaging segment --liver`` and the batch's seeds files make it)."""
+    include_lps=)``, as ``hcc-imaging segment --liver`` and the batch's seeds files make it).  Phases
+    that are not of one scan are refused, as :func:`segment_lesion` refuses them."""
     phases = _as_phases(volume)
+    _check_one_scan(volume, phase)
     index_ref = phases[Phase(phase)] if phase is not None and Phase(phase) in phases else next(iter(phases.values()))
     point = _seed_and_line(index_ref, seed_lps, seed_index, line_lps)[0]
     inside = []
@@ -365,7 +414,8 @@ def segment_lesion(
     Parameters
     ----------
     volume : Volume or mapping Phase -> Volume
-        One image, or the phases of one study (same frame of reference; grids may differ).
+        One image, or the phases of one study (same frame of reference, overlapping; grids may
+        differ): phases of another study are refused.
     seed_lps : 3 floats, mm, optional
         Seed in patient LPS coordinates.
     seed_index : 3 ints, optional
@@ -414,7 +464,9 @@ def segment_lesion(
     SeedError
         No seed, both seeds, or a seed outside the image.
     GeometryMismatchError
-        The liver mask is in another frame of reference than the image (another study's mask).
+        The liver mask is in another frame of reference than the image (another study's mask); a
+        phase in another frame of reference than ``phase`` (else the first phase given), or one not
+        overlapping it at all (another study's phase; the error names both phases).
     SegmentationError
         NaN or infinite voxels in a float image within the click's largest region of interest
         (they are no intensity; replace them, e.g. with -1024 HU, and save the image again).
@@ -429,6 +481,7 @@ def segment_lesion(
         lesion larger than that region.  With ``roi_mm`` (a fixed
         region), a line, or a vessel thrombus (step 11) the mask is returned with a note instead.
     """
+    _check_one_scan(volume, phase)
     if liver is not None and not np.any(np.asarray(liver.array)):
         from .errors import SegmentationError
 

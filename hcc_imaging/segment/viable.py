@@ -268,12 +268,38 @@ def _checked_params(lesion: LabelVolume, arterial: Volume, pre_contrast: Volume 
     return params or ViableParams()
 
 
+def _refuse_non_finite(values: NDArray[Any], at: NDArray[np.int64], geom: Geometry, name: str, vol: Volume,
+                       lesion: LabelVolume, reach_mm: float) -> None:
+    """Refuse NaN or infinite ``values``: the ``name`` phase ``vol`` as :func:`viable_mask` reads it,
+    sampled on ``geom`` from index ``at`` on, within ``reach_mm`` of ``lesion``'s lesions.  Such voxels
+    (a float image's padding, a resampling's outside) are no intensity: a NaN in a lesion made its
+    voxels never enhancing, one in the parenchyma ring made the reference NaN, one in the moving box
+    moved the pre-contrast registration, all without a word (as :func:`segment_lesion` refuses them
+    near a click)."""
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return
+    lps = geom.index_to_lps(np.argwhere(bad)[0] + at)
+    try:
+        where = f"voxel {tuple(int(v) for v in vol.geometry.lps_to_nearest_index(lps))} (slice, row, col) of that image"
+    except ValueError:
+        where = f"LPS {tuple(round(float(v), 1) for v in lps)} mm"
+    names = ", ".join(f"{v} ({lesion.labels[v]})" if lesion.labels.get(v) else str(v)
+                      for v in (int(u) for u in np.unique(lesion.array) if u != 0))
+    raise SegmentationError(
+        f"viable_mask: the {name} image (series {vol.series_instance_uid or 'unknown'}) has {int(bad.sum())} NaN or "
+        f"infinite voxels within {reach_mm:.0f} mm of the lesions (labels {names}), the first at {where}, where the "
+        "viable part is read from it: they are no intensity, and would change the viable mask without a word. "
+        "Replace them with a real value (air, -1024 HU on CT; e.g. numpy.nan_to_num) or crop them out, and save the "
+        "image again.")
+
+
 def _pre_contrast_on(pre_contrast: Volume, arterial: Volume, art: NDArray[np.float32], geom: Geometry,
-                     p: ViableParams, info: dict[str, Any]) -> NDArray[np.float32]:
+                     p: ViableParams, info: dict[str, Any], lesion: LabelVolume) -> NDArray[np.float32]:
     """The pre-contrast phase on the region of interest ``geom`` (``art``: the arterial phase there),
     aligned to the arterial phase by a translation search when ``p.register_pre_contrast`` (step 3;
     kept only when it raises the mutual information over none); ``info`` receives the registration
-    and its check."""
+    and its check; ``lesion`` the lesion map (named when the moving box holds NaN voxels)."""
     from ..volume import Modality
 
     # the pre-contrast around the ROI plus the search range (a view when the grids agree:
@@ -281,6 +307,9 @@ def _pre_contrast_on(pre_contrast: Volume, arterial: Volume, art: NDArray[np.flo
     pre_roi = _crop_around(pre_contrast, geom, C.VIABLE_REGISTRATION_MOVING_MARGIN_MM)
     shift_lps = None
     if p.register_pre_contrast:
+        # the translation search reads the whole moving box: a NaN there moves the alignment
+        _refuse_non_finite(np.asarray(pre_roi.array), np.zeros(3, np.int64), pre_roi.geometry, "pre_contrast",
+                           pre_contrast, lesion, p.roi_margin_mm + C.VIABLE_REGISTRATION_MOVING_MARGIN_MM)
         from .register import register_translation
 
         art_crop = Volume(array=art, geometry=geom, modality=arterial.modality,
@@ -397,7 +426,10 @@ def viable_mask(
     GeometryMismatchError
         Frames of reference differ (an image's or the liver mask's from the lesion map's).
     SegmentationError
-        No parenchyma around a lesion to compare with.
+        No parenchyma around a lesion to compare with; NaN or infinite voxels in a phase where it is
+        read (around the lesions: the parenchyma ring, the lipiodol margin and the smoothing's reach;
+        with a registered pre-contrast phase, the boxes its alignment reads); the error names the
+        phase.  Replace them (e.g. with -1024 HU) and save the image again.
     """
     from scipy import ndimage as ndi
 
@@ -449,21 +481,32 @@ def viable_mask(
         # scipy's gaussian_filter(mode="nearest"), compiled (bit for bit) for float32 values
         return _kernels.gaussian_filter_nearest(np.ascontiguousarray(x[S_roi]), tuple(sig))[L_in_S]  # type: ignore[no-any-return]
 
+    reach_s_mm = p.ring_outer_mm + p.lipiodol_margin_mm + 4.0 * p.smoothing_sigma_mm  # what box S reads
+
+    def finite_on_S(x: NDArray[np.float32], name: str, vol: Volume) -> NDArray[np.float32]:
+        """``x`` (``vol`` on the ROI), refused when it holds NaN or infinite values where steps 1-6 read it."""
+        _refuse_non_finite(x[S_roi], s_lo, geom, name, vol, lesion, reach_s_mm)
+        return x
+
+    registered = pre_contrast is not None and p.register_pre_contrast
     art = _on(arterial, geom)
-    art_s = smooth_L(art)
+    if registered:  # the pre-contrast's translation search reads the arterial phase over the whole ROI
+        _refuse_non_finite(art, np.zeros(3, np.int64), geom, "arterial", arterial, lesion, p.roi_margin_mm)
+    art_s = smooth_L(finite_on_S(art, "arterial", arterial))
     liv = None
     if liver is not None:
         lv = liver if liver.geometry.equals(lesion.geometry) else liver.resample_to(lesion)
         liv = np.asarray(lv.array[sl][A_roi] != 0)
     pre_s = None
     if pre_contrast is not None:
-        pre_s = smooth_L(_pre_contrast_on(pre_contrast, arterial, art, geom, p, info))
+        pre_s = smooth_L(finite_on_S(_pre_contrast_on(pre_contrast, arterial, art, geom, p, info, lesion),
+                                     "pre_contrast", pre_contrast))
     # lipiodol: dense on unenhanced data (or on every phase we have)
     # dense on every post-contrast phase we have is lipiodol too (it neither washes in nor out):
     # this holds even when the pre-contrast series is missing or imperfectly registered
     lipiodol = art_s >= p.lipiodol_min_hu
     if portal_venous is not None:
-        pv_s = smooth_L(_on(portal_venous, geom))
+        pv_s = smooth_L(finite_on_S(_on(portal_venous, geom), "portal_venous", portal_venous))
         lipiodol &= pv_s >= p.lipiodol_min_hu
     if pre_s is not None:
         lipiodol |= pre_s >= p.lipiodol_min_hu

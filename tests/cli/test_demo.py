@@ -121,8 +121,13 @@ def test_demo_refuses_a_non_empty_folder_it_did_not_write(tmp_path: Path) -> Non
 
 
 def test_demo_rerun_removes_only_the_files_the_earlier_run_listed(tmp_path: Path) -> None:
-    """Into a folder of an earlier demo, the files that run recorded are removed, the rest kept;
-    a run that did not finish (the record says so) is refused: which files it wrote is unknown."""
+    """Into a folder of an earlier demo, the files that run recorded are removed, the rest kept.
+    A run that did not finish was refused for good (its record listed no files: "remove the folder
+    yourself"); its record now says, from the start, the folders it writes into and the files there
+    before it, so the next run removes what it wrote - nothing a user put in the folder - and runs;
+    an older demo's unfinished record, which does not say, is still refused."""
+    import os
+
     from hcc_imaging.commands.demo import MARKER, DemoError, _prepare_out
 
     out = tmp_path / "demo"
@@ -140,8 +145,24 @@ def test_demo_rerun_removes_only_the_files_the_earlier_run_listed(tmp_path: Path
     assert left == [MARKER, "batch", "batch/mine.txt", "notes.md"], left  # emptied folders removed too
     assert outside.read_text() == "not in the folder"  # a record never reaches outside the folder
     assert {p.name for p in before} == {MARKER, "mine.txt", "notes.md"}
-    assert json.loads((out / MARKER).read_text())["complete"] is False  # until this run finishes
-    with pytest.raises(DemoError, match="did not finish"):
+    record = json.loads((out / MARKER).read_text())
+    assert record["complete"] is False  # until this run finishes
+    assert record["outputs"] == ["batch", "tables", "sdtm", "report"]
+    assert record["before"] == [MARKER, "batch/mine.txt", "notes.md"]
+    # this run stopped part-way, as by a kill (a real one: test_demo_killed_mid_run_is_resumed_by_the_next):
+    # what it wrote is in its folders; a user's file beside them, and one moved in that is older than the run, stay
+    for rel in ("batch/store/b.json", "batch/.x.json.a1b2c3d4.part", "report/P.html"):
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_text("the stopped run's")
+    (out / "notes2.md").write_text("the user's, after the run stopped")
+    (out / "batch" / "moved_in.csv").write_text("the user's, from 2001")
+    os.utime(out / "batch" / "moved_in.csv", (1e9, 1e9))
+    before = _prepare_out(out)
+    left = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    assert left == [MARKER, "batch", "batch/mine.txt", "batch/moved_in.csv", "notes.md", "notes2.md"], left
+    assert {p.name for p in before} == {MARKER, "mine.txt", "moved_in.csv", "notes.md", "notes2.md"}
+    (out / MARKER).write_text(json.dumps({"complete": False, "files": []}))  # an older demo's record
+    with pytest.raises(DemoError, match="did not finish .* does not say which folders"):
         _prepare_out(out)
     assert (out / "batch" / "mine.txt").is_file() and (out / "notes.md").is_file()
     (out / MARKER).write_text("{not json")
@@ -152,6 +173,55 @@ def test_demo_rerun_removes_only_the_files_the_earlier_run_listed(tmp_path: Path
     (tmp_path / "afile").write_text("x")
     with pytest.raises(DemoError, match="is a file"):
         _prepare_out(tmp_path / "afile")
+
+
+@pytest.mark.slow
+def test_demo_killed_mid_run_is_resumed_by_the_next(tmp_path: Path) -> None:
+    """A demo killed mid-run (SIGKILL, in its batch step) left a record listing no files, and every
+    later run into the folder was refused until the user removed it.  Now: while the run goes, a
+    second one is refused (it would remove the first's files); once it is killed, the next run
+    removes what it wrote - and only that - and finishes, its record listing exactly its outputs."""
+    import signal
+    import time
+
+    from hcc_imaging.commands.demo import MARKER, DemoError, _prepare_out
+
+    out = tmp_path / "demo"
+    (out / "batch").mkdir(parents=True)
+    (out / "batch" / "mine.txt").write_text("the user's")  # kept by an earlier, finished demo run
+    (out / "notes.md").write_text("the user's")
+    (out / MARKER).write_text(json.dumps({"complete": True, "files": []}))
+    users = {"batch/mine.txt", "notes.md"}
+
+    def on_disk() -> set[str]:
+        return {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.name != MARKER}
+
+    with (tmp_path / "killed.err").open("w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "hcc_imaging.cli", "demo", "--out", str(out), "--json"],
+                                stdout=subprocess.DEVNULL, stderr=err, cwd=REPO)
+        try:
+            deadline = time.monotonic() + 400
+            while not [f for f in on_disk() - users if f.startswith("batch/")] and proc.poll() is None:
+                assert time.monotonic() < deadline, "the demo wrote nothing in its batch step"
+                time.sleep(0.2)
+            assert proc.poll() is None, (tmp_path / "killed.err").read_text()[-2000:]
+            with pytest.raises(DemoError, match=rf"still going \(process {proc.pid}"):
+                _prepare_out(out)  # a second run while the first goes: refused, nothing touched
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+    record = json.loads((out / MARKER).read_text())
+    assert record["complete"] is False and record["pid"] == proc.pid, record
+    killed = on_disk() - users
+    assert killed, "the killed run wrote nothing"
+    rerun = _demo("--out", str(out), "--json")
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "did not finish; removing the" in rerun.stderr, rerun.stderr[-3000:]
+    assert (out / "batch" / "mine.txt").read_text() == "the user's" and (out / "notes.md").read_text() == "the user's"
+    record = json.loads((out / MARKER).read_text())
+    assert record["complete"] is True
+    assert sorted(record["files"]) == sorted(on_disk() - users)  # every file left is the new run's or the user's
+    assert killed - set(record["files"]) == {f for f in killed if not (out / f).exists()}
 
 
 @pytest.mark.slow

@@ -200,6 +200,27 @@ def test_write_longitudinal_checks_before_writing(tmp_path, timepoints, match) -
     assert not out.exists()
 
 
+def test_write_longitudinal_checks_the_transfer_syntax_before_writing(tmp_path) -> None:
+    """A transfer syntax write_series cannot write was refused only at the first series, leaving
+    out/ and out/baseline/ behind (a half-written folder a rerun mixed with); write_dicom made its
+    folder too.  Refused now naming the function and the syntaxes it takes, with nothing written;
+    a folder that was there keeps what it held."""
+    from hcc_imaging.io.write import DicomWriteError
+    from hcc_imaging.phantoms import make_study, write_longitudinal
+
+    out = tmp_path / "out"
+    with pytest.raises(DicomWriteError, match=r"write_longitudinal: transfer syntax 1\.2\.3 is not supported.*"
+                                              r"JPEGLSLossless 1\.2\.840\.10008\.1\.2\.4\.80"):
+        write_longitudinal(out, transfer_syntax="1.2.3", masks=False, shape=(30, 64, 64), spacing=(4.5, 5.5, 5.5))
+    assert not out.exists()
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(DicomWriteError, match="write_dicom: transfer syntax 1.2.840.10008.1.2.4.50"):
+        make_study(0, shape=(30, 64, 64), spacing=(4.5, 5.5, 5.5)).write_dicom(out / "baseline",
+                                                                            transfer_syntax="1.2.840.10008.1.2.4.50")
+    assert [p.name for p in out.iterdir()] == ["keep.txt"] and (out / "keep.txt").read_text() == "mine"
+
+
 def test_ellipsoid_lesion_refuses_bad_noise_and_seed() -> None:
     with pytest.raises(PhantomError, match="noise_sd_hu"):
         ellipsoid_lesion((6, 6, 6), (2.0, 1.0, 1.0), noise_sd_hu=float("nan"))

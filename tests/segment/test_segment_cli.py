@@ -117,6 +117,12 @@ def test_seg_outputs_of_a_lesion_and_its_viable_part_are_told_apart(study_dir, t
         pytest.param(["--seed", "10,70,50", "--each-label"], "go with --from-mask", id="each-label-alone"),
         pytest.param(["--from-mask", "l.nii.gz", "--from-series", "s", "--each-label", "--from-label", "2"],
                      "leave --from-label out", id="each-label-with-from-label"),
+        pytest.param(["--from-mask", "l.nii.gz", "--from-series", "s", "--each-label", "--label", "3"],
+                     "--label cannot go with --each-label", id="each-label-with-label"),
+        pytest.param(["--from-mask", "l.nii.gz", "--from-series", "s", "--each-label", "--lesion-id", "T1"],
+                     "--lesion-id cannot go with --each-label", id="each-label-with-lesion-id"),
+        pytest.param(["--from-mask", "l.nii.gz", "--from-series", "s", "--each-label", "--label", "3", "--lesion-id",
+                      "T1"], "--label and --lesion-id cannot go with --each-label", id="each-label-with-both"),
     ],
 )
 def test_argument_errors_exit_2(study_dir, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], match: str) -> None:  # type: ignore[no-untyped-def]
@@ -633,6 +639,34 @@ def test_a_lesion_carried_by_from_label_keeps_its_value_and_name(tmp_path: Path,
     record = json.loads(capsys.readouterr().out)
     assert (record["label"], record["lesion_id"]) == (7, "T7")
     assert set(np.unique(load_mask(tmp_path / "t7.nii.gz").array)) == {0, 7}
+
+
+def test_a_masks_only_lesion_carried_without_from_label_keeps_its_value_and_name(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--from-mask`` a mask holding only the baseline's L3 (label 3), no ``--from-label``: the lesion
+    was written as label 1 named "L1" (another lesion's identity in the study's masks) and the record's
+    ``carried_from.label`` was null.  It keeps label 3 and the name L3 now, as ``--from-label 3`` and
+    ``--each-label`` give it; an empty mask is a usage error naming the option."""
+    from hcc_imaging.io.masks import save_mask
+    from hcc_imaging.volume import LabelVolume
+
+    base = SAMPLE / "baseline"
+    lesions = load_mask(base / "masks" / "lesions.nii.gz")
+    only3 = tmp_path / "only_l3.nii.gz"
+    save_mask(LabelVolume.like(lesions, np.where(lesions.array == 3, 3, 0).astype(np.uint16)), only3)
+    out = tmp_path / "fu1_l3.nii.gz"
+    assert main(["segment", str(SAMPLE / "fu1"), "--from-mask", str(only3), "--from-series", str(base),
+                 "--out", str(out), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (record["label"], record["lesion_id"], record["carried_from"]["label"]) == (3, "L3", 3)
+    assert set(np.unique(load_mask(out).array)) == {0, 3}
+    empty = tmp_path / "empty.nii.gz"
+    save_mask(LabelVolume.like(lesions, np.zeros(lesions.shape, np.uint16)), empty)
+    assert main(["segment", str(SAMPLE / "fu1"), "--from-mask", str(empty), "--from-series", str(base),
+                 "--out", str(tmp_path / "x.nii.gz")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"--from-mask {empty}: the mask has no lesion voxels" in err and "Traceback" not in err, err
+    assert not (tmp_path / "x.nii.gz").exists()
 
 
 def test_from_mask_with_several_labels_needs_from_label(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

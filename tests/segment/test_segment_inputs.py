@@ -137,6 +137,49 @@ def test_nan_voxels_near_the_click_are_refused() -> None:
     assert np.array_equal(res.mask, clean.mask)
 
 
+def test_phases_of_another_scan_are_refused_naming_both() -> None:
+    """``segment_lesion({arterial: baseline, portal_venous: follow-up})``: the follow-up's phase (another
+    frame of reference) was read at the click's point, in another body, without a word (a mask came
+    back); so was a phase lying elsewhere altogether (NIfTI images carry no frame of reference).  Now a
+    GeometryMismatchError names both phases, as the liver mask's and viable_mask's frame checks do;
+    ``seed_point_lps`` too; the phases of one scan on different grids still segment."""
+    import dataclasses
+
+    import numpy as np
+
+    from hcc_imaging.errors import GeometryMismatchError
+    from hcc_imaging.phantoms import make_study
+    from hcc_imaging.segment import seed_point_lps, segment_lesion
+    from hcc_imaging.volume import Phase
+
+    b, f = make_study(0, "baseline"), make_study(0, "fu1")
+    seed = b.truth["lesions"]["L2"]["seed_lps"]
+    art, fpv = b.volumes[Phase.ARTERIAL], f.volumes[Phase.PORTAL_VENOUS]
+    assert art.frame_of_reference_uid != fpv.frame_of_reference_uid
+    mixed = {Phase.ARTERIAL: art, Phase.PORTAL_VENOUS: fpv}
+    with pytest.raises(GeometryMismatchError,
+                       match=rf"not of one scan: the portal_venous image \(series {fpv.series_instance_uid}\) is in frame "
+                             rf"of reference {fpv.frame_of_reference_uid}, the arterial image \(series "
+                             rf"{art.series_instance_uid}\) in {art.frame_of_reference_uid}"):
+        segment_lesion(mixed, seed_lps=seed)
+    with pytest.raises(GeometryMismatchError, match="the arterial image .* the portal_venous image .* in "):
+        segment_lesion(mixed, seed_lps=seed, phase="portal_venous")  # the phase asked for is the reference
+    with pytest.raises(GeometryMismatchError, match="not of one scan"):
+        seed_point_lps(mixed, seed_lps=seed)
+    # no frame of reference (NIfTI), another place altogether
+    g = art.geometry
+    away = {ph: dataclasses.replace(v, frame_of_reference_uid=None) for ph, v in mixed.items()}
+    away[Phase.PORTAL_VENOUS] = dataclasses.replace(
+        b.volumes[Phase.PORTAL_VENOUS], frame_of_reference_uid=None,
+        geometry=dataclasses.replace(g, origin=tuple(np.asarray(g.origin) + [0.0, 0.0, 900.0])))
+    with pytest.raises(GeometryMismatchError, match=r"the portal_venous image .* does not overlap the arterial image"):
+        segment_lesion(away, seed_lps=seed)
+    # one scan's phases, one of them cropped (another grid): segmented as before
+    own = {Phase.ARTERIAL: art, Phase.PORTAL_VENOUS: b.volumes[Phase.PORTAL_VENOUS].crop((5, 10, 10), (40, 140, 140))}
+    res = segment_lesion(own, seed_lps=seed)
+    assert res.mask.any()
+
+
 def test_numeric_field_check_reads_the_type_names() -> None:
     """Only fields typed float / int are checked (a type whose name holds "int", e.g. ``Point``, is
     not), and a numeric field with no range is refused, so a new parameter cannot go unchecked."""

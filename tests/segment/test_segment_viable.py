@@ -198,3 +198,39 @@ def test_the_ring_by_dilations_is_the_distance_transforms(monkeypatch) -> None: 
     assert np.count_nonzero(by_dilation.array) > 50
     assert np.array_equal(by_dilation.array, by_transform.array)
     assert by_dilation.meta["viable"]["lesions"] == by_transform.meta["viable"]["lesions"]
+
+
+def _with_nan(vol: Volume, *voxels: tuple[int, int, int]) -> Volume:
+    """``vol`` as a float image with NaN at ``voxels`` (a float series' padding, a resampling's outside)."""
+    from dataclasses import replace
+
+    arr = np.array(vol.array, np.float32)
+    for v in voxels:
+        arr[v] = np.nan
+    return replace(vol, array=arr)
+
+
+@pytest.mark.parametrize("phase", ["arterial", "pre_contrast", "portal_venous"])
+def test_nan_voxels_in_a_phase_near_a_lesion_are_refused_naming_the_phase(phase: str) -> None:
+    """``segment_lesion`` refuses NaN voxels near its click; ``viable_mask`` read them without a word:
+    a NaN in a lesion or its parenchyma ring changed the viable part (NaN compares false: no
+    enhancement; the ring's median NaN), one in the pre-contrast's registration box its alignment.
+    Now a SegmentationError names the phase, its series and where; NaN far from every lesion (outside
+    what is read) changes nothing and is not refused."""
+    st = _study(0, "baseline")
+    l1 = st.lesions.with_array(np.where(st.lesions.array == 1, 1, 0).astype(st.lesions.array.dtype))
+    inside = tuple(int(v) for v in np.argwhere(l1.array == 1)[len(np.argwhere(l1.array == 1)) // 2])
+    ring = (inside[0], inside[1], int(np.argwhere(l1.array[inside[0], inside[1]] == 1).max()) + 4)  # ~9 mm out
+    vols = {str(k): v for k, v in st.volumes.items()}
+    kw = {"pre_contrast": vols["pre_contrast"], "portal_venous": vols["portal_venous"], "liver": st.liver}
+    for at in (inside, ring):
+        bad = {**vols, phase: _with_nan(vols[phase], at)}
+        with pytest.raises(SegmentationError, match=rf"viable_mask: the {phase} image \(series .+\) has 1 NaN") as err:
+            viable_mask(l1, bad["arterial"], pre_contrast=bad["pre_contrast"], portal_venous=bad["portal_venous"],
+                        liver=st.liver)
+        assert f"voxel {at}" in str(err.value) and "labels 1 (L1)" in str(err.value), str(err.value)
+    far = {**vols, phase: _with_nan(vols[phase], (0, 140, 140))}  # >= 100 mm from L1
+    clean = viable_mask(l1, vols["arterial"], **kw)
+    got = viable_mask(l1, far["arterial"], pre_contrast=far["pre_contrast"], portal_venous=far["portal_venous"],
+                      liver=st.liver)
+    assert np.count_nonzero(clean.array) > 0 and np.array_equal(got.array, clean.array)
