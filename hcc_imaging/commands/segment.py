@@ -260,9 +260,39 @@ def _load_volumes(path: str, study_uid: str | None = None, on_tilt: str = "error
     return out
 
 
+def _one_scan(phases: dict[Any, Any], phase: Any) -> dict[Any, Any]:
+    """The study's phases in one frame of reference: a series in another (the patient re-scanned
+    after moving, another study's series in the folder) is left out with a warning, since the phases
+    are used together only on one scan (``segment_lesion`` refuses a mix).  The frame kept is
+    ``--phase``'s, else the one most phases share (of equals, the portal-venous phase's, else the
+    first's)."""
+    from collections import Counter
+
+    from ..volume import Phase
+
+    fors = {ph: v.frame_of_reference_uid for ph, v in phases.items() if v.frame_of_reference_uid}
+    if len(set(fors.values())) <= 1:
+        return phases
+    if phase is not None and phase in fors:
+        keep = fors[phase]
+    else:
+        counts = Counter(fors.values())
+        best = max(counts.values())
+        tied = [f for f, n in counts.items() if n == best]
+        keep = fors.get(Phase.PORTAL_VENOUS) if fors.get(Phase.PORTAL_VENOUS) in tied else tied[0]
+    out = {ph: v for ph, v in phases.items() if fors.get(ph, keep) == keep}
+    for ph, v in phases.items():
+        if ph not in out:
+            log.warning("phase %s (series %s) is in another frame of reference than %s: left out (the phases are used "
+                        "together only on one scan). Give --phase %s to segment on it alone, or its series folder.",
+                        ph, v.series_instance_uid or "unknown", ", ".join(str(k) for k in out), ph)
+    return out
+
+
 def _other_time_point(args: argparse.Namespace, phases: dict[Any, Any], phase: Any, console: Any) -> tuple[dict[Any, Any], Any]:
-    """``--from-mask MASK --from-series PATH``: PATH's images and MASK on them."""
-    from ..io.masks import load_mask
+    """``--from-mask MASK --from-series PATH``: PATH's images and MASK on them (a NIfTI map's lesion
+    ids from the ``labels.json`` beside it, as ``measure`` reads them)."""
+    from ..io.masks import load_lesion_map
     from ..segment.carry import registration_pair
 
     if not args.from_series:
@@ -274,7 +304,7 @@ def _other_time_point(args: argparse.Namespace, phases: dict[Any, Any], phase: A
         before = _load_volumes(args.from_series, on_tilt=args.on_tilt, on_irregular=args.on_irregular)
     on = registration_pair(before, phases, phase)[0]
     try:
-        return before, load_mask(args.from_mask, on)
+        return before, load_lesion_map(args.from_mask, on)[0]
     except GeometryMismatchError as err:
         # the library's advice names Python arguments (reference=, register_volumes): say it in options
         what = str(err).split(". ")[0].rstrip(".")
@@ -565,6 +595,7 @@ def run(args: argparse.Namespace) -> int:
         raise SegmentArgumentError(
             f"--phase {args.phase}: SERIES holds {[str(k) for k in phases]}; pick one of them or leave --phase out."
         )
+    phases = _one_scan(phases, phase)
     arterial = _arterial_of(phases)
     if args.viable_out and arterial is None:
         raise SegmentArgumentError(

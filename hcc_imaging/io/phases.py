@@ -19,8 +19,10 @@ Evidence, in order of trust (the first that speaks decides; its confidence says 
    (:func:`phase_from_image`, rule :func:`phase_from_vessel_hu`), in spherical ROIs at two given
    points (confidence 0.6) or at spots found automatically on axial CT (confidence 0.5).
 
-A localizer (scout) or a subtraction series (ImageType SUBTRACTION / SUB, or a description such as
-"SUB ART-PRE") is ``unknown`` before any of these: neither is a contrast phase to measure HU on.
+A localizer (scout), a subtraction series (ImageType SUBTRACTION / SUB, or a description such as
+"SUB ART-PRE") or a diffusion-weighted series (a description such as "DWI b800", "ADC", "ep2d_diff")
+is ``unknown`` before any of these: none is a contrast phase to measure HU on (and none takes a
+place in the order rule).
 
 A ContrastBolusAgent tag alone only says "post-contrast"; without other evidence the phase is
 ``unknown``.  Every call is overridable: ``load_study(..., phase_overrides={uid: Phase.X})``.
@@ -204,6 +206,24 @@ def _subtraction_call(series: Any, desc: str | None, proto: str | None) -> Phase
                 return PhaseCall(Phase.UNKNOWN, 0.0, f"description {text.strip()!r} names a subtraction "
                                  f"({m.group(0).strip()!r}): a difference of two acquisitions, not a contrast "
                                  "phase to measure HU on")
+    return None
+
+
+#: A diffusion-weighted series' description: "DWI b800", "ep2d_diff", "ADC", "eADC", "TRACEW" ...: a
+#: diffusion series is no contrast phase, even when acquired after the agent (gadoxetate MR often puts
+#: its DWI between the dynamic phases and the hepatobiliary phase), and its "ART" of "ARTERIAL DWI"
+#: is no arterial phase.
+_DIFFUSION_WORDS = re.compile(r" (DWI\w*|ADC|EADC|DIFF|DIFFUSION\w*|DIFFUSIO\w*|EP2D ?DIFF\w*|TRACEW|IVIM|DTI) ")
+
+
+def _diffusion_call(desc: str | None, proto: str | None) -> PhaseCall | None:
+    """UNKNOWN for a diffusion-weighted series (its description): not a contrast phase."""
+    for text in (desc, proto):
+        if text:
+            m = _DIFFUSION_WORDS.search(_normalise(text))
+            if m:
+                return PhaseCall(Phase.UNKNOWN, 0.0, f"description {text.strip()!r} names a diffusion-weighted "
+                                 f"series ({m.group(0).strip()!r}): not a contrast phase")
     return None
 
 
@@ -408,7 +428,7 @@ def classify_phase(
     start = contrast_bolus_start_time if contrast_bolus_start_time is not None else _get(
         series, "contrast_bolus_start_time")
     mod = str(modality if modality is not None else (_get(series, "modality") or ""))
-    call = _localizer_call(series, desc, proto) or _subtraction_call(series, desc, proto)
+    call = _localizer_call(series, desc, proto) or _subtraction_call(series, desc, proto) or _diffusion_call(desc, proto)
     if call is not None:
         return call
     call = phase_from_description(desc, proto)
@@ -552,6 +572,8 @@ def _is_phase_peer(s: Any) -> bool:
     if _localizer_call(s, _get(s, "series_description"), _get(s, "protocol_name")) is not None:
         return False
     if _subtraction_call(s, _get(s, "series_description"), _get(s, "protocol_name")) is not None:
+        return False
+    if _diffusion_call(_get(s, "series_description"), _get(s, "protocol_name")) is not None:
         return False
     problems = _get(s, "problems") or ()
     return not any("duplicate slice position" in str(p) for p in problems)

@@ -96,3 +96,31 @@ def test_w_o_reason_names_the_keyword() -> None:
     assert c_minus is not None and "contains 'C-'" in c_minus.reason
     late = phase_from_description("ARTERIAL_LATE")
     assert late is not None and late.phase == P.ARTERIAL_LATE
+
+
+@pytest.mark.parametrize("description", ["ARTERIAL DWI", "DWI b800", "ep2d_diff_b50_800", "ADC", "AX DIFFUSION",
+                                         "eADC PORTAL", "TRACEW"])
+def test_a_diffusion_series_is_no_contrast_phase(description: str) -> None:
+    """A diffusion-weighted series is no contrast phase: "ARTERIAL DWI" was called arterial, so its
+    signal was read as arterial enhancement."""
+    call = classify_phase({"series_description": description, "modality": "MR"})
+    assert call.phase == P.UNKNOWN and "diffusion-weighted" in call.reason
+
+
+def test_a_diffusion_series_takes_no_place_in_the_order_rule() -> None:
+    """Gadoxetate MR without phase words: a DWI acquired between the dynamic series took a rank in
+    the acquisition-order rule, so the series after it were called one phase too late."""
+    s = [
+        {"series_instance_uid": "pre", "modality": "MR", "acquisition_time": "100000", "contrast_bolus_agent": "",
+         "series_description": "T1 VIBE"},
+        {"series_instance_uid": "dwi", "modality": "MR", "acquisition_time": "100100", "contrast_bolus_agent": "GADOX",
+         "series_description": "DWI b50 b800"},
+        {"series_instance_uid": "a", "modality": "MR", "acquisition_time": "100140", "contrast_bolus_agent": "GADOX",
+         "series_description": "T1 VIBE"},
+        {"series_instance_uid": "b", "modality": "MR", "acquisition_time": "100210", "contrast_bolus_agent": "GADOX",
+         "series_description": "T1 VIBE"},
+        {"series_instance_uid": "c", "modality": "MR", "acquisition_time": "100500", "contrast_bolus_agent": "GADOX",
+         "series_description": "T1 VIBE"},
+    ]
+    got = {x["series_instance_uid"]: classify_phase(x, study_series=s).phase for x in s}
+    assert got == {"pre": P.PRE_CONTRAST, "dwi": P.UNKNOWN, "a": P.ARTERIAL, "b": P.PORTAL_VENOUS, "c": P.DELAYED}

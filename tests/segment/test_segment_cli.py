@@ -787,3 +787,60 @@ def test_outputs_and_a_lines_midpoint_are_checked_before_segmenting(
         assert "--line 500,500,500,510,500,500: its midpoint (505.0, 500.0, 500.0) mm" in err and "voxel centres span" in err
         assert "seed" not in err and "Click inside" not in err, err
     assert not list(tmp_path.glob("m.*"))
+
+
+def test_a_phase_in_another_frame_of_reference_is_left_out_with_a_warning(
+        study_dir, tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+    """A study folder whose portal-venous series is in another frame of reference (the patient
+    re-scanned after moving): ``segment_lesion`` refuses phases of two scans, so the CLI, which
+    passes every phase of SERIES, refused the whole click even with ``--phase``.  It now leaves
+    that phase out with a warning naming it, and segments on the phases of one scan; with
+    ``--phase portal_venous`` it segments on that phase alone."""
+    import shutil
+
+    import pydicom
+
+    study, lesions = study_dir
+    copy = tmp_path / "study"
+    shutil.copytree(study, copy)
+    for f in (copy / "portal_venous").rglob("*.dcm"):
+        ds = pydicom.dcmread(f)
+        ds.FrameOfReferenceUID = "1.2.826.0.1.3680043.8.498.999"
+        ds.save_as(f)
+    seed = ",".join(map(str, lesions["L1"]["seed_index"]))
+    out = tmp_path / "l1.nii.gz"
+    with caplog.at_level("WARNING"):
+        rc = main(["segment", str(copy), "--seed", seed, "--out", str(out), "--json"])
+    assert rc == 0, capsys.readouterr().err
+    record = json.loads(capsys.readouterr().out)
+    assert record["provenance"]["phase"] == "arterial"
+    assert "portal_venous" not in (record["provenance"].get("border_weights") or {})
+    assert any("phase portal_venous" in r.getMessage() and "another frame of reference" in r.getMessage()
+               for r in caplog.records)
+    assert dice(load_mask(out).array, _truth(study, 1)) >= 0.95
+    rc = main(["segment", str(copy), "--seed", seed, "--phase", "portal_venous", "--out", str(tmp_path / "pv.nii.gz"),
+               "--json"])
+    assert rc == 0
+    assert json.loads(capsys.readouterr().out)["provenance"]["phase"] == "portal_venous"
+
+
+def test_from_mask_reads_the_lesion_ids_of_the_labels_json_beside_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--from-mask`` a NIfTI map with the ``labels.json`` beside it that ``batch`` saves (label
+    value -> lesion id): the carried lesion was named by its label value ("L3" where the map says
+    "HCC-A"), as ``measure`` named them until 2026-12-05.  Now the id is the map's."""
+    from hcc_imaging.io.masks import save_mask
+    from hcc_imaging.volume import LabelVolume
+
+    base = SAMPLE / "baseline"
+    lesions = load_mask(base / "masks" / "lesions.nii.gz")
+    folder = tmp_path / "masks"
+    folder.mkdir()
+    only3 = folder / "lesions.nii.gz"
+    save_mask(LabelVolume.like(lesions, np.where(lesions.array == 3, 3, 0).astype(np.uint16)), only3)
+    (folder / "labels.json").write_text(json.dumps({"labels": {"3": "HCC-A"}}))
+    out = tmp_path / "fu1.nii.gz"
+    assert main(["segment", str(SAMPLE / "fu1"), "--from-mask", str(only3), "--from-series", str(base),
+                 "--out", str(out), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (record["label"], record["lesion_id"], record["carried_from"]["names"]) == (3, "HCC-A", {"3": "HCC-A"})
