@@ -20,7 +20,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import NotDicomError, SourceNotFoundError
 from ..volume import Phase
@@ -227,10 +227,17 @@ class ArchiveIndex:
         return tuple(se for st in self.studies for se in st.series)
 
     def find_series(self, series_uid: str) -> SeriesInfo:
-        """The series with this SeriesInstanceUID (KeyError naming the known UIDs otherwise)."""
-        for s in self.series:
-            if s.series_instance_uid == series_uid:
-                return s
+        """The series with this SeriesInstanceUID (KeyError naming the known UIDs otherwise; a
+        ``SeriesSelectionError`` when several patients / studies carry it)."""
+        hits = [s for s in self.series if s.series_instance_uid == series_uid]
+        if len(hits) > 1:
+            from .errors import SeriesSelectionError
+
+            keys = [SeriesKey(s.patient_id, s.study_instance_uid, series_uid) for s in hits]
+            raise SeriesSelectionError(f"{describe_shared_series_uid(series_uid, keys)}. Pick one from "
+                                       f"ArchiveIndex.patients -> studies -> series instead.")
+        if hits:
+            return hits[0]
         known = ", ".join(s.series_instance_uid for s in self.series[:10])
         raise KeyError(f"series {series_uid} is not in {self.root}; known series: {known}")
 
@@ -584,13 +591,45 @@ def summarise_series(headers: Sequence[InstanceHeader]) -> SeriesInfo:
     )
 
 
-def group_headers(headers: Sequence[InstanceHeader]) -> dict[str, list[InstanceHeader]]:
-    """Headers by SeriesInstanceUID (missing UID: by folder, so strays never merge across folders)."""
-    groups: dict[str, list[InstanceHeader]] = {}
+class SeriesKey(NamedTuple):
+    """What a file's series is told by: (PatientID, StudyInstanceUID, SeriesInstanceUID or, when
+    missing, ``"(no SeriesInstanceUID) <folder>"``)."""
+
+    patient_id: str
+    study_instance_uid: str
+    series: str
+
+
+def group_headers(headers: Sequence[InstanceHeader]) -> dict[SeriesKey, list[InstanceHeader]]:
+    """Headers by (PatientID, StudyInstanceUID, SeriesInstanceUID) (missing series UID: by folder,
+    so strays never merge across folders).  Two patients' (or studies') files that carry one
+    SeriesInstanceUID (an anonymiser that kept the series UIDs, a bad merge) are two groups, never
+    one series: :func:`shared_series_uids` finds them."""
+    groups: dict[SeriesKey, list[InstanceHeader]] = {}
     for h in headers:
-        key = h.series_instance_uid or f"(no SeriesInstanceUID) {os.path.dirname(h.path)}"
+        key = SeriesKey(str(h.patient_id or "").strip(), str(h.study_instance_uid or "").strip(),
+                        h.series_instance_uid or f"(no SeriesInstanceUID) {os.path.dirname(h.path)}")
         groups.setdefault(key, []).append(h)
     return groups
+
+
+def shared_series_uids(keys: Iterable[SeriesKey]) -> dict[str, list[SeriesKey]]:
+    """The SeriesInstanceUIDs that more than one (patient, study) carries, each with its keys."""
+    by_uid: dict[str, list[SeriesKey]] = {}
+    for k in keys:
+        by_uid.setdefault(k.series, []).append(k)
+    return {uid: ks for uid, ks in by_uid.items() if len(ks) > 1}
+
+
+def describe_shared_series_uid(uid: str, keys: Sequence[SeriesKey]) -> str:
+    """What is wrong when several patients / studies carry one SeriesInstanceUID, and the fix."""
+    who = "; ".join(f"patient {k.patient_id or '(no PatientID)'}, study {k.study_instance_uid or '?'}"
+                    for k in keys[:4])
+    return (f"SeriesInstanceUID {uid} is carried by the files of {len(keys)} different patients/studies ({who}"
+            f"{' ...' if len(keys) > 4 else ''}): a SeriesInstanceUID names one series of one patient's study (an "
+            "anonymiser that kept the series UIDs, or a bad merge, gave it to both), so they are kept apart and never "
+            "stacked into one volume. Fix the DICOM: give the wrong copy new SeriesInstanceUIDs (and SOP instance "
+            "UIDs), or correct its PatientID / StudyInstanceUID")
 
 
 #: The prefix of the patient key of a study without a PatientID (:func:`patient_key`).
@@ -660,7 +699,7 @@ def _without_study_uid(
     missing = [h for h in headers if not str(h.study_instance_uid or "").strip()]
     if warn:
         for key, hs in group_headers(missing).items():
-            log.warning("series %s: %d file(s) without a StudyInstanceUID skipped (first: %s): %s.", key, len(hs),
+            log.warning("series %s: %d file(s) without a StudyInstanceUID skipped (first: %s): %s.", key.series, len(hs),
                         display_source(hs[0].path), NO_STUDY_UID_REASON)
     return kept, [SkippedFile(h.path, NO_STUDY_UID_REASON) for h in missing]
 
@@ -685,7 +724,16 @@ def build_index(
     headers, no_study = _without_study_uid(headers, warn=warn_no_patient_ids)
     skipped = [*skipped, *no_study]
     groups = group_headers(headers)
-    series = [summarise_series(g) for g in groups.values()]
+    shared = shared_series_uids(groups)
+    series = []
+    for key, g in groups.items():
+        s = summarise_series(g)
+        if key.series in shared:
+            s = replace(s, problems=(*s.problems, describe_shared_series_uid(key.series, shared[key.series])))
+        series.append(s)
+    if warn_no_patient_ids:  # (the batch's workers index quietly; the problem is in each series)
+        for uid, keys in shared.items():
+            log.warning("%s.", describe_shared_series_uid(uid, keys))  # UIDs and PatientIDs, never a name
     by_study: dict[tuple[str, str], list[SeriesInfo]] = {}
     no_id: dict[str, str] = {}  # StudyInstanceUID -> its key, for the studies without a PatientID
     for s in series:
