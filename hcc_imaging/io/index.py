@@ -26,6 +26,15 @@ from ..errors import NotDicomError, SourceNotFoundError
 from ..volume import Phase
 from ._constants import LOCALIZER_IMAGE_TYPES, SUBTRACTION_IMAGE_TYPES
 from ._dicomparse import ZIP_SEP, InstanceHeader, ZipPool, add_frames, display_source, parse_header
+from ._unreadable import (
+    EMPTY_FILE_REASON,
+    ENCRYPTED_MEMBER_REASON,
+    ENCRYPTED_ZIP_WHAT,
+    ZIP_READ_ERRORS,
+    broken_link_reason,
+    is_encrypted,
+    zip_member_reason,
+)
 from ._geometry import SliceRef, analyse_stack, orientation_label, slices_of
 from .phases import PhaseCall, classify_phase
 
@@ -269,12 +278,14 @@ class ArchiveIndex:
 # ---------------------------------------------------------------------------------------------
 # Enumerating sources
 # ---------------------------------------------------------------------------------------------
-def _walk_folder(root: str) -> Iterator[str]:
+def _walk_folder(root: str, skipped: list[SkippedFile] | None = None) -> Iterator[str]:
     """All regular files under ``root`` (one scandir per folder), hidden files skipped, sorted.
 
     A symbolic link to a folder is followed (an archive assembled from links to where the studies
     lie), each real folder listed once: a link back to a folder already listed (a loop) or to one
-    listed through another link is skipped with a log line."""
+    listed through another link is skipped with a log line.  A broken symbolic link (its target
+    missing: storage not mounted) and a folder that cannot be listed are appended to ``skipped``
+    with the reason."""
     stack = [root]
     seen: set[str] = set()
     while stack:
@@ -289,6 +300,9 @@ def _walk_folder(root: str) -> Iterator[str]:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as err:
             log.warning("cannot list folder %s: %s", d, err)
+            if skipped is not None:
+                skipped.append(SkippedFile(d, f"folder that cannot be listed: {err.strerror or err}; nothing under "
+                                              "it was indexed. Check its permissions (or its storage)"))
             continue
         subdirs = []
         for e in entries:
@@ -298,6 +312,8 @@ def _walk_folder(root: str) -> Iterator[str]:
                 subdirs.append(e.path)
             elif e.is_file():
                 yield e.path
+            elif skipped is not None and e.is_symlink() and not os.path.exists(e.path):
+                skipped.append(SkippedFile(e.path, broken_link_reason(e.path)))
         stack.extend(reversed(subdirs))
 
 
@@ -358,9 +374,13 @@ def _case_insensitive(root: str, parts: Sequence[str]) -> str | None:
 def _zip_members(path: str) -> tuple[list[str], list[SkippedFile]]:
     files: list[str] = []
     skipped: list[SkippedFile] = []
+    encrypted: list[str] = []
     with zipfile.ZipFile(path) as zf:
         for info in zf.infolist():
             if info.is_dir():
+                continue
+            if is_encrypted(info):  # (from the zip directory: nothing is decompressed)
+                encrypted.append(f"{path}{ZIP_SEP}{info.filename}")
                 continue
             name = info.filename
             base = name.rsplit("/", 1)[-1]
@@ -371,7 +391,9 @@ def _zip_members(path: str) -> tuple[list[str], list[SkippedFile]]:
                                            "zip inside a zip: extract the outer archive and index the folder"))
                 continue
             files.append(f"{path}{ZIP_SEP}{name}")
-    return files, skipped
+    if encrypted and not files:  # a password-protected zip: one entry, not one per member
+        return [], [*skipped, SkippedFile(path, f"{UNREADABLE_ZIP_REASON}: {ENCRYPTED_ZIP_WHAT}")]
+    return files, [*skipped, *(SkippedFile(m, ENCRYPTED_MEMBER_REASON) for m in encrypted)]
 
 
 #: The start of the reason a zip is skipped whole (:func:`resolve_sources`): none of its files was read.
@@ -409,7 +431,7 @@ def resolve_sources(path: str | os.PathLike[str]) -> tuple[str, list[str], list[
         # a .zip in the folder (an archive downloaded as one zip per patient) is read as its members
         files: list[str] = []
         skipped: list[SkippedFile] = []
-        for f in _walk_folder(p):
+        for f in _walk_folder(p, skipped):
             if f[-4:].lower() == ".zip" and zipfile.is_zipfile(f) and not _looks_dicom(f):
                 try:
                     members, bad = _zip_members(f)
@@ -460,9 +482,15 @@ def scan_headers(
             try:
                 h = parse_header(f, to_pixels=to_pixels, pool=pool)
             except NotDicomError as err:
-                skipped.append(SkippedFile(f, _short_reason(err)))
+                skipped.append(SkippedFile(f, EMPTY_FILE_REASON if _is_empty(f, pool) else _short_reason(err)))
             except OSError as err:
-                skipped.append(SkippedFile(f, f"cannot read: {err.strerror or err}"))
+                skipped.append(SkippedFile(f, zip_member_reason(err) if ZIP_SEP in f else
+                                           f"cannot read: {err.strerror or err}"))
+            except ZIP_READ_ERRORS as err:
+                if ZIP_SEP not in f:
+                    raise
+                # a damaged or password-protected member: skipped, the rest of the archive indexed
+                skipped.append(SkippedFile(f, zip_member_reason(err)))
             else:
                 if h.media_sop_class_uid == DICOMDIR_SOP_CLASS or h.sop_class_uid == DICOMDIR_SOP_CLASS:
                     skipped.append(SkippedFile(f, "DICOMDIR (directory of the media; images are indexed from the files)"))
@@ -481,6 +509,17 @@ def scan_headers(
         if own_pool:
             pool.close()
     return headers, skipped
+
+
+def _is_empty(source: str, pool: ZipPool) -> bool:
+    """The file (or zip member) has 0 bytes (asked only of a file that failed to parse)."""
+    try:
+        if ZIP_SEP in source:
+            arc, member = source.split(ZIP_SEP, 1)
+            return pool.get(arc).getinfo(member).file_size == 0
+        return os.path.getsize(source) == 0
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return False
 
 
 def _short_reason(err: Exception) -> str:

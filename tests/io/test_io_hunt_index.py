@@ -3,7 +3,9 @@ end slices, damaged / encrypted zips, broken symbolic links, one-frame enhanced 
 
 from __future__ import annotations
 
-import logging
+import shutil
+import struct
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,7 @@ from pydicom.uid import generate_uid
 
 from hcc_imaging.cli import main
 from hcc_imaging.io import index_archive, load_series
+from hcc_imaging.io._unreadable import ENCRYPTED_MEMBER_REASON
 from hcc_imaging.io.errors import SeriesSelectionError
 
 from ._synth import write_series
@@ -66,3 +69,119 @@ def test_cli_load_refuses_two_patients_under_one_series_uid(tmp_path: Path, caps
     assert main(["load", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "2 different patients" in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. A damaged or password-protected zip in an archive folder
+# ---------------------------------------------------------------------------------------------
+def _zip_of(files: list[Path], z: Path) -> None:
+    import zipfile
+
+    z.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(z, "w", compression=zipfile.ZIP_STORED) as zf:
+        for f in files:
+            zf.write(f, "ct/" + f.name)
+
+
+def _damage_second_member(z: Path) -> None:
+    b = bytearray(z.read_bytes())
+    i = b.find(b"DICM", 200)  # the second member's preamble marker
+    b[i + 600] ^= 0xFF  # one bad byte in its data: a CRC error when read
+    z.write_bytes(bytes(b))
+
+
+def test_damaged_zip_member_is_skipped_and_the_archive_indexed(tmp_path: Path) -> None:
+    arc = tmp_path / "archive"
+    write_series(arc / "P1" / "ct", _values(5), extra={"PatientID": "P1"})
+    fs = write_series(tmp_path / "src2", _values(5, 1), extra={"PatientID": "P2"})
+    z = arc / "P2" / "P2.zip"
+    _zip_of(fs, z)
+    _damage_second_member(z)
+    idx = index_archive(arc)
+    assert [p.patient_id for p in idx.patients] == ["P1", "P2"]
+    bad = [s for s in idx.skipped if "::" in s.path]
+    assert len(bad) == 1 and bad[0].path.endswith("P2.zip::ct/slice_001.dcm")
+    assert "damaged in its zip (CRC error" in bad[0].reason and "unzip -t" in bad[0].reason
+    assert idx.patients[1].studies[0].series[0].n_instances == 4
+    # load_series on the zip: the member is skipped too (here a gap, named in the error)
+    with pytest.raises(Exception, match="CRC error") as ei:
+        load_series(z)
+    assert type(ei.value).__name__ == "SliceSpacingError"
+
+
+@pytest.mark.skipif(shutil.which("zip") is None, reason="needs the zip command (zip -P: a password-protected zip)")
+def test_encrypted_zip_is_skipped_whole_and_the_archive_indexed(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    arc = tmp_path / "archive"
+    write_series(arc / "P1" / "ct", _values(5), extra={"PatientID": "P1"})
+    fs = write_series(tmp_path / "src3", _values(5, 1), extra={"PatientID": "P3"})
+    z = arc / "P3" / "P3.zip"
+    z.parent.mkdir(parents=True)
+    subprocess.run(["zip", "-q", "-P", "secret", "-j", str(z), *map(str, fs)], check=True)
+    idx = index_archive(arc)
+    assert [p.patient_id for p in idx.patients] == ["P1"]
+    assert [(s.path, s.reason.split(":")[0]) for s in idx.skipped] == [(str(z), "zip that cannot be read")]
+    assert "encrypted (password-protected" in idx.skipped[0].reason
+    assert "extract it with its password first" in idx.skipped[0].reason
+    assert main(["index", str(arc)]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def _mark_encrypted(z: Path, name: str) -> None:
+    """Set the password-protected flag (bit 0) of member ``name`` in its local and central headers."""
+    b = bytearray(z.read_bytes())
+    for sig, flags_at, len_at, name_at in ((b"PK\x03\x04", 6, 26, 30), (b"PK\x01\x02", 8, 28, 46)):
+        i = b.find(sig)
+        while i >= 0:
+            (n,) = struct.unpack_from("<H", b, i + len_at)
+            if bytes(b[i + name_at:i + name_at + n]) == name.encode():
+                (flags,) = struct.unpack_from("<H", b, i + flags_at)
+                struct.pack_into("<H", b, i + flags_at, flags | 1)
+            i = b.find(sig, i + 4)
+    z.write_bytes(bytes(b))
+
+
+def test_one_encrypted_member_among_readable_ones_is_skipped(tmp_path: Path) -> None:
+    fs = write_series(tmp_path / "src", _values(5))
+    z = tmp_path / "a.zip"
+    _zip_of(fs, z)
+    _mark_encrypted(z, "ct/slice_004.dcm")
+    idx = index_archive(z)
+    assert len(idx.series) == 1 and idx.series[0].n_instances == 4
+    assert [(s.path, s.reason) for s in idx.skipped] == [(f"{z}::ct/slice_004.dcm", ENCRYPTED_MEMBER_REASON)]
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Broken symbolic links (an archive of links whose storage is not mounted)
+# ---------------------------------------------------------------------------------------------
+def test_broken_symbolic_links_are_listed_as_skipped(tmp_path: Path) -> None:
+    arc = tmp_path / "archive"
+    write_series(arc / "P1", _values(4), extra={"PatientID": "P1"})
+    missing = tmp_path / "nas_not_mounted"
+    (arc / "P2").symlink_to(missing / "P2")  # a patient folder on storage that is not mounted
+    (arc / "P3").mkdir()
+    (arc / "P3" / "IM0001.dcm").symlink_to(missing / "P3" / "IM0001.dcm")  # a file link
+    idx = index_archive(arc)
+    assert [p.patient_id for p in idx.patients] == ["P1"]
+    got = {Path(s.path).relative_to(arc).as_posix(): s.reason for s in idx.skipped}
+    assert set(got) == {"P2", "P3/IM0001.dcm"}
+    assert got["P2"].startswith(f"broken symbolic link to {missing / 'P2'}: ")
+    assert "is its storage mounted?" in got["P3/IM0001.dcm"]
+
+
+def test_batch_index_lists_broken_links_and_damaged_zip_members(tmp_path: Path) -> None:
+    """The batch's sharded index (what skipped.csv is written from) gets them too, and goes on."""
+    from hcc_imaging.batch.pipeline import PipelineOptions, index_sharded
+
+    arc = tmp_path / "archive"
+    write_series(arc / "P1", _values(4), extra={"PatientID": "P1"})
+    (arc / "P2").symlink_to(tmp_path / "nas_not_mounted" / "P2")
+    fs = write_series(tmp_path / "src3", _values(5, 1), extra={"PatientID": "P3"})
+    _zip_of(fs, arc / "P3" / "P3.zip")
+    _damage_second_member(arc / "P3" / "P3.zip")
+    skipped: list = []
+    tasks = index_sharded(arc, PipelineOptions(), 2, skipped=skipped)
+    assert sorted(t.patient_id for t in tasks) == ["P1", "P3"]
+    reasons = {s.path.replace(str(arc), ""): s.reason for s in skipped}
+    assert reasons["/P2"].startswith("broken symbolic link to ")
+    assert "CRC error" in reasons["/P3/P3.zip::ct/slice_001.dcm"]
