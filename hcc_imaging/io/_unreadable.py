@@ -9,8 +9,11 @@ Nothing here reads pixel data; the zip checks read the zip directory only.
 from __future__ import annotations
 
 import os
+import re
 import zipfile
 import zlib
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 __all__ = [
     "ZIP_READ_ERRORS",
@@ -20,6 +23,8 @@ __all__ = [
     "ENCRYPTED_MEMBER_REASON",
     "ENCRYPTED_ZIP_WHAT",
     "EMPTY_FILE_REASON",
+    "unread_beside",
+    "unread_beside_note",
 ]
 
 #: What reading a zip member can raise besides OSError: a bad CRC or header (BadZipFile), a
@@ -55,7 +60,7 @@ def zip_member_reason(err: BaseException) -> str:
     if isinstance(err, RuntimeError) and "encrypted" in msg:
         return ENCRYPTED_MEMBER_REASON
     if isinstance(err, zipfile.BadZipFile) and "CRC" in msg:
-        return f"damaged in its zip (CRC error: its bytes are not the ones stored); {_COPY_AGAIN}"
+        return f"damaged in its zip, a CRC error (its bytes are not the ones stored); {_COPY_AGAIN}"
     if isinstance(err, NotImplementedError):
         return (f"cannot be read from its zip ({msg}): extract the zip with a tool that supports its "
                 "compression method (7-Zip, unzip), then index the folder")
@@ -74,3 +79,23 @@ def broken_link_reason(path: str) -> str:
         target = os.path.normpath(os.path.join(os.path.dirname(path), target))
     return (f"broken symbolic link to {target}: its target does not exist (is its storage mounted?); nothing "
             "under it was indexed. Mount the storage, or fix the link")
+
+
+def unread_beside(skipped: Iterable[Any], series_files: Iterable[str]) -> list[Any]:
+    """The skipped files (``SkippedFile``-like: ``.path``, ``.reason``) lying in a folder of the
+    series' files that may be slices of it: unreadable DICOM (truncated, damaged, empty), not the
+    files that are plainly something else (not DICOM, a DICOMDIR)."""
+    folders = {os.path.dirname(f) for f in series_files}
+    return [s for s in skipped if os.path.dirname(s.path) in folders
+            and not str(s.reason).startswith(("not a DICOM", "DICOMDIR"))]
+
+
+def unread_beside_note(unread: Sequence[Any], shown: Callable[[str], str]) -> str:
+    """The problem noted on a volume loaded while files beside it could not be read: the volume may
+    be short of those slices, at its ends (where no gap shows; a gap inside is a SliceSpacingError)."""
+    first = unread[0]
+    more = ", ".join(shown(s.path) for s in unread[1:3])
+    return (f"{len(unread)} file(s) beside the series could not be read and were skipped (e.g. {shown(first.path)}: "
+            f"{re.split('[:;]', str(first.reason), maxsplit=1)[0]}{f'; also {more}' if more else ''}{' ...' if len(unread) > 3 else ''}): "
+            "if they are slices of this series, the volume is short of them at its ends (an end slice missing "
+            "leaves no gap to see). Copy or export them again")

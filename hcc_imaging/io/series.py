@@ -41,6 +41,7 @@ from . import errors as E
 from ._constants import INT16_MAX, INT16_MIN, SUBTRACTION_IMAGE_TYPES
 from ._decode import decode_file, decode_parallel
 from ._dicomparse import UNCOMPRESSED_LE, InstanceHeader, ZipPool, display_source, split_zip
+from ._unreadable import unread_beside, unread_beside_note
 from ._geometry import SliceRef, StackAnalysis, analyse_stack, orientation_label, slices_of
 from .index import (
     ArchiveIndex,
@@ -567,6 +568,10 @@ def load_series(
     origin = np.asarray(ordered[0].ipp, float)
     step = float(an.slice_spacing_mm)
     notes = [i.text for i in an.issues if i.kind not in ("irregular_spacing", "gantry_tilt")]
+    unread = unread_beside(skipped, (s.header.path for s in ordered))
+    if unread:  # (a gap inside the stack was a SliceSpacingError naming them; at its ends none shows)
+        notes.append(unread_beside_note(unread, display_source))
+        log.warning("series %s: %s.", uid, notes[-1])
     meta: dict[str, Any] = {}
     resampled = [i for i in an.issues if i.kind in ("irregular_spacing", "gantry_tilt")]
     if resampled:

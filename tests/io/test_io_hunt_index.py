@@ -101,7 +101,7 @@ def test_damaged_zip_member_is_skipped_and_the_archive_indexed(tmp_path: Path) -
     assert [p.patient_id for p in idx.patients] == ["P1", "P2"]
     bad = [s for s in idx.skipped if "::" in s.path]
     assert len(bad) == 1 and bad[0].path.endswith("P2.zip::ct/slice_001.dcm")
-    assert "damaged in its zip (CRC error" in bad[0].reason and "unzip -t" in bad[0].reason
+    assert "damaged in its zip, a CRC error" in bad[0].reason and "unzip -t" in bad[0].reason
     assert idx.patients[1].studies[0].series[0].n_instances == 4
     # load_series on the zip: the member is skipped too (here a gap, named in the error)
     with pytest.raises(Exception, match="CRC error") as ei:
@@ -185,3 +185,44 @@ def test_batch_index_lists_broken_links_and_damaged_zip_members(tmp_path: Path) 
     reasons = {s.path.replace(str(arc), ""): s.reason for s in skipped}
     assert reasons["/P2"].startswith("broken symbolic link to ")
     assert "CRC error" in reasons["/P3/P3.zip::ct/slice_001.dcm"]
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Unreadable files at the ends of a series
+# ---------------------------------------------------------------------------------------------
+def _series_with_unreadable_ends(folder: Path) -> list[Path]:
+    fs = write_series(folder, _values(10), spacing=(2.0, 0.7, 0.8))
+    fs[-1].write_bytes(fs[-1].read_bytes()[:400])  # top slice: a copy cut short in its header
+    fs[0].write_bytes(b"")  # bottom slice: a 0-byte file
+    return fs
+
+
+def test_unreadable_end_slices_are_noted_and_warned(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    fs = _series_with_unreadable_ends(tmp_path / "s")
+    (tmp_path / "s" / "notes.txt").write_text("not an image")  # plainly not DICOM: not counted
+    with caplog.at_level("WARNING", logger="hcc_imaging.io.series"):
+        v = load_series(tmp_path / "s")
+    assert v.shape[0] == 8
+    notes = [p for p in v.meta["problems"] if "could not be read" in p]
+    assert len(notes) == 1
+    assert notes[0].startswith("2 file(s) beside the series could not be read and were skipped (e.g. ")
+    assert fs[0].name in notes[0] and "empty file (0 bytes)" in notes[0] and fs[-1].name in notes[0]
+    assert "short of them at its ends" in notes[0] and "notes.txt" not in notes[0]
+    assert any(fs[0].name in r.getMessage() and "could not be read" in r.getMessage() for r in caplog.records)
+    # the index lists both with their reasons
+    reasons = {Path(s.path).name: s.reason for s in index_archive(tmp_path / "s").skipped}
+    assert reasons[fs[0].name].startswith("empty file (0 bytes)")
+    assert reasons[fs[-1].name].startswith("truncated")
+
+
+def test_a_whole_series_notes_nothing(tmp_path: Path) -> None:
+    write_series(tmp_path / "s", _values(4))
+    (tmp_path / "s" / "notes.txt").write_text("not an image")
+    assert not any("could not be read" in p for p in load_series(tmp_path / "s").meta["problems"])
+
+
+def test_cli_load_shows_unreadable_end_slices(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fs = _series_with_unreadable_ends(tmp_path / "s")
+    assert main(["load", str(tmp_path / "s"), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "2 file(s) beside the series could not be read" in out and fs[0].name in out
