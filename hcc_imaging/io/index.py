@@ -35,6 +35,7 @@ from ._unreadable import (
     is_encrypted,
     zip_member_reason,
 )
+from ._enhanced import has_functional_groups
 from ._geometry import SliceRef, analyse_stack, orientation_label, slices_of
 from .phases import PhaseCall, classify_phase
 
@@ -497,7 +498,7 @@ def scan_headers(
                 elif not h.series_instance_uid and not h.sop_class_uid:
                     skipped.append(SkippedFile(f, "DICOM file without SOPClassUID or SeriesInstanceUID"))
                 else:
-                    if h.is_multiframe:
+                    if has_functional_groups(h):  # (NumberOfFrames 1 too: geometry in the groups)
                         try:
                             add_frames(h, pool)
                         except Exception as err:  # malformed functional groups: index without them

@@ -226,3 +226,78 @@ def test_cli_load_shows_unreadable_end_slices(tmp_path: Path, capsys: pytest.Cap
     assert main(["load", str(tmp_path / "s"), "--json"]) == 0
     out = capsys.readouterr().out
     assert "2 file(s) beside the series could not be read" in out and fs[0].name in out
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. Enhanced CT with one frame (geometry in the functional groups)
+# ---------------------------------------------------------------------------------------------
+def _one_frame_enhanced(shared_data: Path, out: Path, frame: int = 1, z: float | None = None) -> Path:
+    import copy
+
+    import pydicom
+
+    src = pydicom.dcmread(shared_data / "pydicom_testfiles" / "eCT_Supplemental.dcm")
+    one = copy.deepcopy(src)
+    one.NumberOfFrames = 1
+    one.PerFrameFunctionalGroupsSequence = pydicom.Sequence([copy.deepcopy(src.PerFrameFunctionalGroupsSequence[frame])])
+    one.PixelData = src.pixel_array[frame].tobytes()
+    one.SOPInstanceUID = generate_uid()
+    one.file_meta.MediaStorageSOPInstanceUID = one.SOPInstanceUID
+    if z is not None:
+        one.PerFrameFunctionalGroupsSequence[0].PlanePositionSequence[0].ImagePositionPatient = [99.5, -301.5, z]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    one.save_as(out)
+    return out
+
+
+def test_one_frame_enhanced_ct_loads_with_its_functional_group_geometry(shared_data: Path, tmp_path: Path) -> None:
+    import pydicom
+
+    f = _one_frame_enhanced(shared_data, tmp_path / "one" / "e.dcm")
+    v = load_series(f)
+    ds = pydicom.dcmread(f)
+    ipp = [float(x) for x in ds.PerFrameFunctionalGroupsSequence[0].PlanePositionSequence[0].ImagePositionPatient]
+    shared = ds.SharedFunctionalGroupsSequence[0]
+    ps = [float(x) for x in shared.PixelMeasuresSequence[0].PixelSpacing]
+    iop = [float(x) for x in shared.PlaneOrientationSequence[0].ImageOrientationPatient]
+    pvt = shared.PixelValueTransformationSequence[0]
+    hu = ds.pixel_array.astype(float) * float(pvt.RescaleSlope) + float(pvt.RescaleIntercept)
+    assert v.shape == (1, 512, 512)
+    assert v.origin == pytest.approx(ipp) and list(v.spacing[1:]) == pytest.approx(ps)
+    assert v.geometry.direction[:, 2] == pytest.approx(iop[:3]) and v.geometry.direction[:, 1] == pytest.approx(iop[3:])
+    assert np.array_equal(v.array[0].astype(float), hu)
+    # the same frame as the original 2-frame object gives it
+    two = load_series(shared_data / "pydicom_testfiles" / "eCT_Supplemental.dcm")
+    assert np.array_equal(v.array[0], two.array[list(two.meta["source_frames"]).index(1)])
+    s = index_archive(tmp_path / "one").series[0]
+    assert not any("lack a valid" in p for p in s.problems)
+    assert s.geometry.orientation_label == "axial" and s.geometry.pixel_spacing_mm == pytest.approx(tuple(ps))
+
+
+def test_series_of_one_frame_enhanced_ct_files(shared_data: Path, tmp_path: Path) -> None:
+    zs = [-159.0 + 10 * k for k in range(4)]
+    for k, z in enumerate(zs):
+        _one_frame_enhanced(shared_data, tmp_path / "s" / f"f{k}.dcm", z=z)
+    v = load_series(tmp_path / "s")
+    assert v.shape == (4, 512, 512) and v.spacing[0] == pytest.approx(10.0)
+    # slice order along the normal (here -z): the highest z first, as SimpleITK / pydicom positions give
+    assert v.origin[2] == pytest.approx(max(zs))
+    assert [Path(p).name for p in v.meta["source_files"]] == ["f3.dcm", "f2.dcm", "f1.dcm", "f0.dcm"]
+    s = index_archive(tmp_path / "s").series[0]
+    assert s.problems == () and s.geometry.n_positions == 4 and s.geometry.slice_spacing_mm == pytest.approx(10.0)
+
+
+def test_functional_groups_are_read_only_where_they_are() -> None:
+    from hcc_imaging.io._dicomparse import InstanceHeader
+    from hcc_imaging.io._enhanced import has_functional_groups
+
+    ct = "1.2.840.10008.5.1.4.1.1.2"
+    plain = InstanceHeader("a.dcm", sop_class_uid=ct, rows=8, columns=8, has_pixel_data=True,
+                           image_position_patient=(0.0, 0.0, 0.0))
+    assert not has_functional_groups(plain)  # an ordinary slice: no extra read
+    assert not has_functional_groups(InstanceHeader("b.dcm", sop_class_uid=ct, number_of_frames=1, rows=8, columns=8,
+                                                    has_pixel_data=True, image_position_patient=(0.0, 0.0, 0.0)))
+    assert has_functional_groups(InstanceHeader("c.dcm", sop_class_uid="1.2.840.10008.5.1.4.1.1.2.1", number_of_frames=1))
+    assert has_functional_groups(InstanceHeader("d.dcm", sop_class_uid="1.2.9.9", number_of_frames=1, rows=8,
+                                                columns=8, has_pixel_data=True))
+    assert has_functional_groups(InstanceHeader("e.dcm", sop_class_uid=ct, number_of_frames=3))
