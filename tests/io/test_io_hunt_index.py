@@ -14,7 +14,6 @@ from pydicom.uid import generate_uid
 
 from hcc_imaging.cli import main
 from hcc_imaging.io import index_archive, load_series
-from hcc_imaging.io._unreadable import ENCRYPTED_MEMBER_REASON
 from hcc_imaging.io.errors import SeriesSelectionError
 
 from ._synth import write_series
@@ -148,6 +147,8 @@ def test_one_encrypted_member_among_readable_ones_is_skipped(tmp_path: Path) -> 
     _mark_encrypted(z, "ct/slice_004.dcm")
     idx = index_archive(z)
     assert len(idx.series) == 1 and idx.series[0].n_instances == 4
+    from hcc_imaging.io._unreadable import ENCRYPTED_MEMBER_REASON
+
     assert [(s.path, s.reason) for s in idx.skipped] == [(f"{z}::ct/slice_004.dcm", ENCRYPTED_MEMBER_REASON)]
 
 
