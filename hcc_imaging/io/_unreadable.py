@@ -94,8 +94,10 @@ def unread_beside_note(unread: Sequence[Any], shown: Callable[[str], str]) -> st
     """The problem noted on a volume loaded while files beside it could not be read: the volume may
     be short of those slices, at its ends (where no gap shows; a gap inside is a SliceSpacingError)."""
     first = unread[0]
+    why = re.split("[:;]", str(first.reason), maxsplit=1)[0]
     more = ", ".join(shown(s.path) for s in unread[1:3])
+    more = (f"; also {more}" if more else "") + (" ..." if len(unread) > 3 else "")
     return (f"{len(unread)} file(s) beside the series could not be read and were skipped (e.g. {shown(first.path)}: "
-            f"{re.split('[:;]', str(first.reason), maxsplit=1)[0]}{f'; also {more}' if more else ''}{' ...' if len(unread) > 3 else ''}): "
+            f"{why}{more}): "
             "if they are slices of this series, the volume is short of them at its ends (an end slice missing "
             "leaves no gap to see). Copy or export them again")

@@ -739,8 +739,8 @@ def _without_study_uid(
     missing = [h for h in headers if not str(h.study_instance_uid or "").strip()]
     if warn:
         for key, hs in group_headers(missing).items():
-            log.warning("series %s: %d file(s) without a StudyInstanceUID skipped (first: %s): %s.", key.series, len(hs),
-                        display_source(hs[0].path), NO_STUDY_UID_REASON)
+            log.warning("series %s: %d file(s) without a StudyInstanceUID skipped (first: %s): %s.", key.series,
+                        len(hs), display_source(hs[0].path), NO_STUDY_UID_REASON)
     return kept, [SkippedFile(h.path, NO_STUDY_UID_REASON) for h in missing]
 
 

@@ -240,7 +240,8 @@ def _one_frame_enhanced(shared_data: Path, out: Path, frame: int = 1, z: float |
     src = pydicom.dcmread(shared_data / "pydicom_testfiles" / "eCT_Supplemental.dcm")
     one = copy.deepcopy(src)
     one.NumberOfFrames = 1
-    one.PerFrameFunctionalGroupsSequence = pydicom.Sequence([copy.deepcopy(src.PerFrameFunctionalGroupsSequence[frame])])
+    per_frame = copy.deepcopy(src.PerFrameFunctionalGroupsSequence[frame])
+    one.PerFrameFunctionalGroupsSequence = pydicom.Sequence([per_frame])
     one.PixelData = src.pixel_array[frame].tobytes()
     one.SOPInstanceUID = generate_uid()
     one.file_meta.MediaStorageSOPInstanceUID = one.SOPInstanceUID
@@ -298,7 +299,8 @@ def test_functional_groups_are_read_only_where_they_are() -> None:
     assert not has_functional_groups(plain)  # an ordinary slice: no extra read
     assert not has_functional_groups(InstanceHeader("b.dcm", sop_class_uid=ct, number_of_frames=1, rows=8, columns=8,
                                                     has_pixel_data=True, image_position_patient=(0.0, 0.0, 0.0)))
-    assert has_functional_groups(InstanceHeader("c.dcm", sop_class_uid="1.2.840.10008.5.1.4.1.1.2.1", number_of_frames=1))
+    enhanced_ct = "1.2.840.10008.5.1.4.1.1.2.1"
+    assert has_functional_groups(InstanceHeader("c.dcm", sop_class_uid=enhanced_ct, number_of_frames=1))
     assert has_functional_groups(InstanceHeader("d.dcm", sop_class_uid="1.2.9.9", number_of_frames=1, rows=8,
                                                 columns=8, has_pixel_data=True))
     assert has_functional_groups(InstanceHeader("e.dcm", sop_class_uid=ct, number_of_frames=3))
