@@ -424,6 +424,8 @@ def resolve_sources(path: str | os.PathLike[str]) -> tuple[str, list[str], list[
     A ``.zip`` that cannot be read as one (truncated, corrupt) is a skipped file whose reason starts
     with :data:`UNREADABLE_ZIP_REASON` (it was "not a DICOM file")."""
     p = os.fspath(path)
+    if not os.path.exists(p) and os.path.islink(p):
+        raise SourceNotFoundError(f"{p}: {broken_link_reason(p)}.")
     if not os.path.exists(p):
         raise SourceNotFoundError(
             f"{p} does not exist. Pass a folder of DICOM files, a .zip of them, or a DICOMDIR."

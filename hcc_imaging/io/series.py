@@ -72,6 +72,7 @@ def _headers_for(
     """Headers (parsed up to Pixel Data) of the one series selected from ``source``, where they
     are, and the files of the source skipped as unreadable (``SkippedFile``)."""
     explicit_files = False
+    listed: list[Any] = []  # skipped as the source was listed (a zip that cannot be read, a broken link)
     if isinstance(source, SeriesInfo):
         files = list(source.files)
         series_uid = series_uid or source.series_instance_uid
@@ -82,7 +83,7 @@ def _headers_for(
         if split_zip(p) is not None:
             files, where, explicit_files = [p], display_source(p), True
         else:
-            _, files, _ = resolve_sources(p)
+            _, files, listed = resolve_sources(p)
             where = p
             explicit_files = os.path.isfile(p) and len(files) == 1 and files[0] == p
     else:
@@ -95,9 +96,11 @@ def _headers_for(
     if explicit_files and skipped:
         s = skipped[0]
         raise NotDicomError(f"{display_source(s.path)}: {s.reason}. Remove it from the files passed to load_series.")
+    skipped = [*listed, *skipped]
     if not headers:
+        first = f", e.g. {display_source(skipped[0].path)}: {skipped[0].reason}" if skipped else ""
         raise E.SeriesSelectionError(
-            f"no DICOM files found in {where} ({len(skipped)} file(s) skipped as not DICOM). "
+            f"no DICOM files found in {where} ({len(skipped)} file(s) skipped as unreadable or not DICOM{first}). "
             "Pass a folder, zip or DICOMDIR that holds DICOM images."
         )
     groups = group_headers(headers)

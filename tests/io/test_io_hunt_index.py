@@ -124,6 +124,9 @@ def test_encrypted_zip_is_skipped_whole_and_the_archive_indexed(tmp_path: Path,
     assert "extract it with its password first" in idx.skipped[0].reason
     assert main(["index", str(arc)]) == 0
     assert "Traceback" not in capsys.readouterr().err
+    # load_series on the zip says why nothing was found (it said "0 file(s) skipped as not DICOM")
+    with pytest.raises(SeriesSelectionError, match=r"1 file\(s\) skipped .*P3\.zip: zip that cannot be read: encrypted"):
+        load_series(z)
 
 
 def _mark_encrypted(z: Path, name: str) -> None:
@@ -168,6 +171,10 @@ def test_broken_symbolic_links_are_listed_as_skipped(tmp_path: Path) -> None:
     assert set(got) == {"P2", "P3/IM0001.dcm"}
     assert got["P2"].startswith(f"broken symbolic link to {missing / 'P2'}: ")
     assert "is its storage mounted?" in got["P3/IM0001.dcm"]
+    from hcc_imaging.errors import SourceNotFoundError
+
+    with pytest.raises(SourceNotFoundError, match="broken symbolic link to .*is its storage mounted"):
+        index_archive(arc / "P2")  # the source itself a broken link
 
 
 def test_batch_index_lists_broken_links_and_damaged_zip_members(tmp_path: Path) -> None:
