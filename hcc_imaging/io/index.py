@@ -26,6 +26,8 @@ from ..errors import NotDicomError, SourceNotFoundError
 from ..volume import Phase
 from ._constants import LOCALIZER_IMAGE_TYPES, SUBTRACTION_IMAGE_TYPES
 from ._dicomparse import ZIP_SEP, InstanceHeader, ZipPool, add_frames, display_source, parse_header
+from ._enhanced import has_functional_groups
+from ._geometry import SliceRef, analyse_stack, orientation_label, slices_of
 from ._unreadable import (
     EMPTY_FILE_REASON,
     ENCRYPTED_MEMBER_REASON,
@@ -35,8 +37,6 @@ from ._unreadable import (
     is_encrypted,
     zip_member_reason,
 )
-from ._enhanced import has_functional_groups
-from ._geometry import SliceRef, analyse_stack, orientation_label, slices_of
 from .phases import PhaseCall, classify_phase
 
 __all__ = [

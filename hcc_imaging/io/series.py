@@ -41,8 +41,8 @@ from . import errors as E
 from ._constants import INT16_MAX, INT16_MIN, SUBTRACTION_IMAGE_TYPES
 from ._decode import decode_file, decode_parallel
 from ._dicomparse import UNCOMPRESSED_LE, InstanceHeader, ZipPool, display_source, split_zip
-from ._unreadable import unread_beside, unread_beside_note
 from ._geometry import SliceRef, StackAnalysis, analyse_stack, orientation_label, slices_of
+from ._unreadable import unread_beside, unread_beside_note
 from .index import (
     ArchiveIndex,
     SeriesInfo,
