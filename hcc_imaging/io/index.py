@@ -20,13 +20,23 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import NotDicomError, SourceNotFoundError
 from ..volume import Phase
 from ._constants import LOCALIZER_IMAGE_TYPES, SUBTRACTION_IMAGE_TYPES
 from ._dicomparse import ZIP_SEP, InstanceHeader, ZipPool, add_frames, display_source, parse_header
+from ._enhanced import has_functional_groups
 from ._geometry import SliceRef, analyse_stack, orientation_label, slices_of
+from ._unreadable import (
+    EMPTY_FILE_REASON,
+    ENCRYPTED_MEMBER_REASON,
+    ENCRYPTED_ZIP_WHAT,
+    ZIP_READ_ERRORS,
+    broken_link_reason,
+    is_encrypted,
+    zip_member_reason,
+)
 from .phases import PhaseCall, classify_phase
 
 __all__ = [
@@ -227,10 +237,17 @@ class ArchiveIndex:
         return tuple(se for st in self.studies for se in st.series)
 
     def find_series(self, series_uid: str) -> SeriesInfo:
-        """The series with this SeriesInstanceUID (KeyError naming the known UIDs otherwise)."""
-        for s in self.series:
-            if s.series_instance_uid == series_uid:
-                return s
+        """The series with this SeriesInstanceUID (KeyError naming the known UIDs otherwise; a
+        ``SeriesSelectionError`` when several patients / studies carry it)."""
+        hits = [s for s in self.series if s.series_instance_uid == series_uid]
+        if len(hits) > 1:
+            from .errors import SeriesSelectionError
+
+            keys = [SeriesKey(s.patient_id, s.study_instance_uid, series_uid) for s in hits]
+            raise SeriesSelectionError(f"{describe_shared_series_uid(series_uid, keys)}. Pick one from "
+                                       f"ArchiveIndex.patients -> studies -> series instead.")
+        if hits:
+            return hits[0]
         known = ", ".join(s.series_instance_uid for s in self.series[:10])
         raise KeyError(f"series {series_uid} is not in {self.root}; known series: {known}")
 
@@ -262,12 +279,14 @@ class ArchiveIndex:
 # ---------------------------------------------------------------------------------------------
 # Enumerating sources
 # ---------------------------------------------------------------------------------------------
-def _walk_folder(root: str) -> Iterator[str]:
+def _walk_folder(root: str, skipped: list[SkippedFile] | None = None) -> Iterator[str]:
     """All regular files under ``root`` (one scandir per folder), hidden files skipped, sorted.
 
     A symbolic link to a folder is followed (an archive assembled from links to where the studies
     lie), each real folder listed once: a link back to a folder already listed (a loop) or to one
-    listed through another link is skipped with a log line."""
+    listed through another link is skipped with a log line.  A broken symbolic link (its target
+    missing: storage not mounted) and a folder that cannot be listed are appended to ``skipped``
+    with the reason."""
     stack = [root]
     seen: set[str] = set()
     while stack:
@@ -282,6 +301,9 @@ def _walk_folder(root: str) -> Iterator[str]:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as err:
             log.warning("cannot list folder %s: %s", d, err)
+            if skipped is not None:
+                skipped.append(SkippedFile(d, f"folder that cannot be listed: {err.strerror or err}; nothing under "
+                                              "it was indexed. Check its permissions (or its storage)"))
             continue
         subdirs = []
         for e in entries:
@@ -291,6 +313,8 @@ def _walk_folder(root: str) -> Iterator[str]:
                 subdirs.append(e.path)
             elif e.is_file():
                 yield e.path
+            elif skipped is not None and e.is_symlink() and not os.path.exists(e.path):
+                skipped.append(SkippedFile(e.path, broken_link_reason(e.path)))
         stack.extend(reversed(subdirs))
 
 
@@ -351,9 +375,13 @@ def _case_insensitive(root: str, parts: Sequence[str]) -> str | None:
 def _zip_members(path: str) -> tuple[list[str], list[SkippedFile]]:
     files: list[str] = []
     skipped: list[SkippedFile] = []
+    encrypted: list[str] = []
     with zipfile.ZipFile(path) as zf:
         for info in zf.infolist():
             if info.is_dir():
+                continue
+            if is_encrypted(info):  # (from the zip directory: nothing is decompressed)
+                encrypted.append(f"{path}{ZIP_SEP}{info.filename}")
                 continue
             name = info.filename
             base = name.rsplit("/", 1)[-1]
@@ -364,7 +392,9 @@ def _zip_members(path: str) -> tuple[list[str], list[SkippedFile]]:
                                            "zip inside a zip: extract the outer archive and index the folder"))
                 continue
             files.append(f"{path}{ZIP_SEP}{name}")
-    return files, skipped
+    if encrypted and not files:  # a password-protected zip: one entry, not one per member
+        return [], [*skipped, SkippedFile(path, f"{UNREADABLE_ZIP_REASON}: {ENCRYPTED_ZIP_WHAT}")]
+    return files, [*skipped, *(SkippedFile(m, ENCRYPTED_MEMBER_REASON) for m in encrypted)]
 
 
 #: The start of the reason a zip is skipped whole (:func:`resolve_sources`): none of its files was read.
@@ -394,6 +424,8 @@ def resolve_sources(path: str | os.PathLike[str]) -> tuple[str, list[str], list[
     A ``.zip`` that cannot be read as one (truncated, corrupt) is a skipped file whose reason starts
     with :data:`UNREADABLE_ZIP_REASON` (it was "not a DICOM file")."""
     p = os.fspath(path)
+    if not os.path.exists(p) and os.path.islink(p):
+        raise SourceNotFoundError(f"{p}: {broken_link_reason(p)}.")
     if not os.path.exists(p):
         raise SourceNotFoundError(
             f"{p} does not exist. Pass a folder of DICOM files, a .zip of them, or a DICOMDIR."
@@ -402,7 +434,7 @@ def resolve_sources(path: str | os.PathLike[str]) -> tuple[str, list[str], list[
         # a .zip in the folder (an archive downloaded as one zip per patient) is read as its members
         files: list[str] = []
         skipped: list[SkippedFile] = []
-        for f in _walk_folder(p):
+        for f in _walk_folder(p, skipped):
             if f[-4:].lower() == ".zip" and zipfile.is_zipfile(f) and not _looks_dicom(f):
                 try:
                     members, bad = _zip_members(f)
@@ -453,16 +485,22 @@ def scan_headers(
             try:
                 h = parse_header(f, to_pixels=to_pixels, pool=pool)
             except NotDicomError as err:
-                skipped.append(SkippedFile(f, _short_reason(err)))
+                skipped.append(SkippedFile(f, EMPTY_FILE_REASON if _is_empty(f, pool) else _short_reason(err)))
             except OSError as err:
-                skipped.append(SkippedFile(f, f"cannot read: {err.strerror or err}"))
+                skipped.append(SkippedFile(f, zip_member_reason(err) if ZIP_SEP in f else
+                                           f"cannot read: {err.strerror or err}"))
+            except ZIP_READ_ERRORS as err:
+                if ZIP_SEP not in f:
+                    raise
+                # a damaged or password-protected member: skipped, the rest of the archive indexed
+                skipped.append(SkippedFile(f, zip_member_reason(err)))
             else:
                 if h.media_sop_class_uid == DICOMDIR_SOP_CLASS or h.sop_class_uid == DICOMDIR_SOP_CLASS:
                     skipped.append(SkippedFile(f, "DICOMDIR (directory of the media; images are indexed from the files)"))
                 elif not h.series_instance_uid and not h.sop_class_uid:
                     skipped.append(SkippedFile(f, "DICOM file without SOPClassUID or SeriesInstanceUID"))
                 else:
-                    if h.is_multiframe:
+                    if has_functional_groups(h):  # (NumberOfFrames 1 too: geometry in the groups)
                         try:
                             add_frames(h, pool)
                         except Exception as err:  # malformed functional groups: index without them
@@ -474,6 +512,17 @@ def scan_headers(
         if own_pool:
             pool.close()
     return headers, skipped
+
+
+def _is_empty(source: str, pool: ZipPool) -> bool:
+    """The file (or zip member) has 0 bytes (asked only of a file that failed to parse)."""
+    try:
+        if ZIP_SEP in source:
+            arc, member = source.split(ZIP_SEP, 1)
+            return pool.get(arc).getinfo(member).file_size == 0
+        return os.path.getsize(source) == 0
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return False
 
 
 def _short_reason(err: Exception) -> str:
@@ -584,13 +633,45 @@ def summarise_series(headers: Sequence[InstanceHeader]) -> SeriesInfo:
     )
 
 
-def group_headers(headers: Sequence[InstanceHeader]) -> dict[str, list[InstanceHeader]]:
-    """Headers by SeriesInstanceUID (missing UID: by folder, so strays never merge across folders)."""
-    groups: dict[str, list[InstanceHeader]] = {}
+class SeriesKey(NamedTuple):
+    """What a file's series is told by: (PatientID, StudyInstanceUID, SeriesInstanceUID or, when
+    missing, ``"(no SeriesInstanceUID) <folder>"``)."""
+
+    patient_id: str
+    study_instance_uid: str
+    series: str
+
+
+def group_headers(headers: Sequence[InstanceHeader]) -> dict[SeriesKey, list[InstanceHeader]]:
+    """Headers by (PatientID, StudyInstanceUID, SeriesInstanceUID) (missing series UID: by folder,
+    so strays never merge across folders).  Two patients' (or studies') files that carry one
+    SeriesInstanceUID (an anonymiser that kept the series UIDs, a bad merge) are two groups, never
+    one series: :func:`shared_series_uids` finds them."""
+    groups: dict[SeriesKey, list[InstanceHeader]] = {}
     for h in headers:
-        key = h.series_instance_uid or f"(no SeriesInstanceUID) {os.path.dirname(h.path)}"
+        key = SeriesKey(str(h.patient_id or "").strip(), str(h.study_instance_uid or "").strip(),
+                        h.series_instance_uid or f"(no SeriesInstanceUID) {os.path.dirname(h.path)}")
         groups.setdefault(key, []).append(h)
     return groups
+
+
+def shared_series_uids(keys: Iterable[SeriesKey]) -> dict[str, list[SeriesKey]]:
+    """The SeriesInstanceUIDs that more than one (patient, study) carries, each with its keys."""
+    by_uid: dict[str, list[SeriesKey]] = {}
+    for k in keys:
+        by_uid.setdefault(k.series, []).append(k)
+    return {uid: ks for uid, ks in by_uid.items() if len(ks) > 1}
+
+
+def describe_shared_series_uid(uid: str, keys: Sequence[SeriesKey]) -> str:
+    """What is wrong when several patients / studies carry one SeriesInstanceUID, and the fix."""
+    who = "; ".join(f"patient {k.patient_id or '(no PatientID)'}, study {k.study_instance_uid or '?'}"
+                    for k in keys[:4])
+    return (f"SeriesInstanceUID {uid} is carried by the files of {len(keys)} different patients/studies ({who}"
+            f"{' ...' if len(keys) > 4 else ''}): a SeriesInstanceUID names one series of one patient's study (an "
+            "anonymiser that kept the series UIDs, or a bad merge, gave it to both), so they are kept apart and never "
+            "stacked into one volume. Fix the DICOM: give the wrong copy new SeriesInstanceUIDs (and SOP instance "
+            "UIDs), or correct its PatientID / StudyInstanceUID")
 
 
 #: The prefix of the patient key of a study without a PatientID (:func:`patient_key`).
@@ -660,8 +741,8 @@ def _without_study_uid(
     missing = [h for h in headers if not str(h.study_instance_uid or "").strip()]
     if warn:
         for key, hs in group_headers(missing).items():
-            log.warning("series %s: %d file(s) without a StudyInstanceUID skipped (first: %s): %s.", key, len(hs),
-                        display_source(hs[0].path), NO_STUDY_UID_REASON)
+            log.warning("series %s: %d file(s) without a StudyInstanceUID skipped (first: %s): %s.", key.series,
+                        len(hs), display_source(hs[0].path), NO_STUDY_UID_REASON)
     return kept, [SkippedFile(h.path, NO_STUDY_UID_REASON) for h in missing]
 
 
@@ -685,7 +766,16 @@ def build_index(
     headers, no_study = _without_study_uid(headers, warn=warn_no_patient_ids)
     skipped = [*skipped, *no_study]
     groups = group_headers(headers)
-    series = [summarise_series(g) for g in groups.values()]
+    shared = shared_series_uids(groups)
+    series = []
+    for key, g in groups.items():
+        s = summarise_series(g)
+        if key.series in shared:
+            s = replace(s, problems=(*s.problems, describe_shared_series_uid(key.series, shared[key.series])))
+        series.append(s)
+    if warn_no_patient_ids:  # (the batch's workers index quietly; the problem is in each series)
+        for uid, keys in shared.items():
+            log.warning("%s.", describe_shared_series_uid(uid, keys))  # UIDs and PatientIDs, never a name
     by_study: dict[tuple[str, str], list[SeriesInfo]] = {}
     no_id: dict[str, str] = {}  # StudyInstanceUID -> its key, for the studies without a PatientID
     for s in series:

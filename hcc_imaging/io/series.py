@@ -42,7 +42,17 @@ from ._constants import INT16_MAX, INT16_MIN, SUBTRACTION_IMAGE_TYPES
 from ._decode import decode_file, decode_parallel
 from ._dicomparse import UNCOMPRESSED_LE, InstanceHeader, ZipPool, display_source, split_zip
 from ._geometry import SliceRef, StackAnalysis, analyse_stack, orientation_label, slices_of
-from .index import ArchiveIndex, SeriesInfo, group_headers, index_archive, resolve_sources, scan_headers
+from ._unreadable import unread_beside, unread_beside_note
+from .index import (
+    ArchiveIndex,
+    SeriesInfo,
+    SeriesKey,
+    describe_shared_series_uid,
+    group_headers,
+    index_archive,
+    resolve_sources,
+    scan_headers,
+)
 from .phases import PhaseCall, classify_phase
 
 __all__ = ["load_series", "load_study", "one_per_phase", "series_preference", "SeriesSource"]
@@ -62,6 +72,7 @@ def _headers_for(
     """Headers (parsed up to Pixel Data) of the one series selected from ``source``, where they
     are, and the files of the source skipped as unreadable (``SkippedFile``)."""
     explicit_files = False
+    listed: list[Any] = []  # skipped as the source was listed (a zip that cannot be read, a broken link)
     if isinstance(source, SeriesInfo):
         files = list(source.files)
         series_uid = series_uid or source.series_instance_uid
@@ -72,7 +83,7 @@ def _headers_for(
         if split_zip(p) is not None:
             files, where, explicit_files = [p], display_source(p), True
         else:
-            _, files, _ = resolve_sources(p)
+            _, files, listed = resolve_sources(p)
             where = p
             explicit_files = os.path.isfile(p) and len(files) == 1 and files[0] == p
     else:
@@ -85,23 +96,30 @@ def _headers_for(
     if explicit_files and skipped:
         s = skipped[0]
         raise NotDicomError(f"{display_source(s.path)}: {s.reason}. Remove it from the files passed to load_series.")
+    skipped = [*listed, *skipped]
     if not headers:
+        first = f", e.g. {display_source(skipped[0].path)}: {skipped[0].reason}" if skipped else ""
         raise E.SeriesSelectionError(
-            f"no DICOM files found in {where} ({len(skipped)} file(s) skipped as not DICOM). "
+            f"no DICOM files found in {where} ({len(skipped)} file(s) skipped as unreadable or not DICOM{first}). "
             "Pass a folder, zip or DICOMDIR that holds DICOM images."
         )
     groups = group_headers(headers)
     if series_uid is not None:
-        if series_uid not in groups:
-            known = "; ".join(_describe_group(k, g) for k, g in list(groups.items())[:12])
+        hits = {k: g for k, g in groups.items() if k.series == series_uid}
+        if not hits:
+            known = "; ".join(_describe_group(k.series, g) for k, g in list(groups.items())[:12])
             raise E.SeriesSelectionError(
                 f"series {series_uid} is not in {where}. Series found: {known}. "
                 "Pass one of these as series_uid=."
             )
-        return groups[series_uid], where, skipped
+        if len(hits) > 1:
+            raise _shared_uid_error(where, series_uid, hits)
+        return next(iter(hits.values())), where, skipped
     image_groups = {k: g for k, g in groups.items() if any(h.is_image for h in g)}
     if len(image_groups) == 1:
         return next(iter(image_groups.values())), where, skipped
+    if len(image_groups) > 1 and len({k.series for k in image_groups}) == 1:
+        raise _shared_uid_error(where, next(iter(image_groups)).series, image_groups)
     if not image_groups:
         h = headers[0]
         raise E.NotAnImageError(
@@ -109,10 +127,20 @@ def _headers_for(
             f"SOP class {h.sop_class_uid or '?'}) has no pixel data: it is not an image series, so it cannot "
             "become a Volume. Load the image series it refers to; read SEG/RTSTRUCT with hcc_imaging.io.masks."
         )
-    known = "; ".join(_describe_group(k, g) for k, g in image_groups.items())
+    known = "; ".join(_describe_group(k.series, g) for k, g in image_groups.items())
     raise E.SeriesSelectionError(
         f"{where} holds {len(image_groups)} image series: {known}. A volume is one series; "
         "pass series_uid= to choose (hcc-imaging index PATH lists them)."
+    )
+
+
+def _shared_uid_error(where: str, uid: str, groups: Mapping[SeriesKey, Sequence[InstanceHeader]]) -> Exception:
+    """Files of several patients / studies under one SeriesInstanceUID: refused, never stacked."""
+    parts = "; ".join(f"patient {k.patient_id or '(no PatientID)'}: {len(g)} file(s) in "
+                      f"{display_source(os.path.dirname(g[0].path))}" for k, g in list(groups.items())[:4])
+    return E.SeriesSelectionError(
+        f"{where}: {describe_shared_series_uid(uid, list(groups))}. Files: {parts}. Load each patient's files "
+        "alone (their folder, or a list of their files)."
     )
 
 
@@ -550,6 +578,10 @@ def load_series(
     origin = np.asarray(ordered[0].ipp, float)
     step = float(an.slice_spacing_mm)
     notes = [i.text for i in an.issues if i.kind not in ("irregular_spacing", "gantry_tilt")]
+    unread = unread_beside(skipped, (s.header.path for s in ordered))
+    if unread:  # (a gap inside the stack was a SliceSpacingError naming them; at its ends none shows)
+        notes.append(unread_beside_note(unread, display_source))
+        log.warning("series %s: %s.", uid, notes[-1])
     meta: dict[str, Any] = {}
     resampled = [i for i in an.issues if i.kind in ("irregular_spacing", "gantry_tilt")]
     if resampled:

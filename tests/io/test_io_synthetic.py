@@ -140,8 +140,9 @@ def test_tilt_is_refused_then_resampled(tmp_path: Path) -> None:
 
 
 def test_mixed_sizes_are_refused(tmp_path: Path) -> None:
-    write_series(tmp_path / "s", _volume_values(3, 6, 7), series_uid="1.2.3.4")
-    write_series(tmp_path / "s2", _volume_values(2, 5, 5), series_uid="1.2.3.4", origin=(-50, -60, 20))
+    write_series(tmp_path / "s", _volume_values(3, 6, 7), series_uid="1.2.3.4", study_uid="1.2.3.40")
+    write_series(tmp_path / "s2", _volume_values(2, 5, 5), series_uid="1.2.3.4", study_uid="1.2.3.40",
+                 origin=(-50, -60, 20))
     with pytest.raises(MixedImageSizeError, match="stack=N"):
         load_series(tmp_path)
     assert load_series(tmp_path, stack=0).shape == (3, 6, 7)
@@ -149,9 +150,9 @@ def test_mixed_sizes_are_refused(tmp_path: Path) -> None:
 
 def test_stacks_differing_in_pixel_spacing_only_are_told_apart(tmp_path: Path) -> None:
     """The message listed two stacks that read the same ("axial 6x7"): their pixel spacings differ."""
-    write_series(tmp_path / "s", _volume_values(3), series_uid="1.2.3.5")
-    write_series(tmp_path / "s2", _volume_values(2), series_uid="1.2.3.5", spacing=(2.5, 0.9, 0.9),
-                 origin=(-50, -60, 20))
+    write_series(tmp_path / "s", _volume_values(3), series_uid="1.2.3.5", study_uid="1.2.3.50")
+    write_series(tmp_path / "s2", _volume_values(2), series_uid="1.2.3.5", study_uid="1.2.3.50",
+                 spacing=(2.5, 0.9, 0.9), origin=(-50, -60, 20))
     with pytest.raises(MixedImageSizeError, match=r"6x7 \(0.7x0.8 mm pixels\).*6x7 \(0.9x0.9 mm pixels\)"):
         load_series(tmp_path)
 
@@ -282,8 +283,8 @@ def test_invalid_geometry_tags_are_refused(tmp_path: Path, tag: str, value: list
 
 def test_repeated_acquisitions_can_be_selected(tmp_path: Path) -> None:
     vals = _volume_values(3)
-    write_series(tmp_path / "a1", vals, series_uid="1.2.3.9", extra={"AcquisitionNumber": 1})
-    write_series(tmp_path / "a2", vals + 5, series_uid="1.2.3.9", extra={"AcquisitionNumber": 2})
+    write_series(tmp_path / "a1", vals, series_uid="1.2.3.9", study_uid="1.2.3.90", extra={"AcquisitionNumber": 1})
+    write_series(tmp_path / "a2", vals + 5, series_uid="1.2.3.9", study_uid="1.2.3.90", extra={"AcquisitionNumber": 2})
     with pytest.raises(DuplicatePositionError, match=r"acquisitions \[1, 2\].*acquisition=N"):
         load_series(tmp_path)
     v = load_series(tmp_path, acquisition=2)
@@ -299,10 +300,12 @@ def test_interleaved_echoes_or_time_points_are_refused(tmp_path: Path, tag: str)
     shows them, and they were stacked into one volume of alternating echoes at half the spacing."""
     n = 6
     write_series(tmp_path, _volume_values(n), extra={tag: 1}, names=[f"a{k}.dcm" for k in range(n)],
-                 series_uid="1.2.826.0.1.3680043.8.498.77")
+                 series_uid="1.2.826.0.1.3680043.8.498.77",
+                 study_uid="1.2.826.0.1.3680043.8.498.78")
     pos = [(-50.0, -60.0, 10 + 2.5 * k + 1.25) for k in range(n)]
     write_series(tmp_path, _volume_values(n) + 500, extra={tag: 2}, positions=pos,
-                 names=[f"b{k}.dcm" for k in range(n)], series_uid="1.2.826.0.1.3680043.8.498.77")
+                 names=[f"b{k}.dcm" for k in range(n)], series_uid="1.2.826.0.1.3680043.8.498.77",
+                 study_uid="1.2.826.0.1.3680043.8.498.78")
     with pytest.raises(DuplicatePositionError, match=f"12 images from 2 .*{tag}.*Pass the files of one {tag}"):
         load_series(tmp_path)
     one = load_series(sorted(tmp_path.glob("a*.dcm")))
