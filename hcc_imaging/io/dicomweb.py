@@ -9,6 +9,11 @@ same per-study pipeline as for files.  Our SEG / SR objects go back with STOW-RS
 
 No credentials are handled here: use a server on a trusted network or a URL the
 ``requests`` session can reach (e.g. through a local authenticating proxy).
+
+Searches are paged (QIDO ``offset`` / ``limit``) until a page brings nothing new, and a study's
+instance list is checked against the server's NumberOfStudyRelatedInstances (0020,1208) before it
+is retrieved: a server that caps its search results (Orthanc ``LimitFindInstances``) fails the study
+(step ``retrieve``), it is never measured on part of its images.
 """
 
 from __future__ import annotations
@@ -51,6 +56,11 @@ _MODALITIES_IN_STUDY = "00080061"
 _MASK_MODALITIES = frozenset({"SEG", "RTSTRUCT"})
 _SERIES_UID = "0020000E"
 _SOP_UID = "00080018"
+_N_STUDY_INSTANCES = "00201208"
+#: QIDO-RS page sizes (``limit``): the next page is asked for at ``offset`` + the results received,
+#: until a page brings nothing new (a server may cap a page below ``limit``, or ignore ``offset``).
+QIDO_STUDY_PAGE: int = 500
+QIDO_INSTANCE_PAGE: int = 5000
 
 
 class DicomWebError(HccImagingError, RuntimeError):
@@ -116,34 +126,105 @@ class DicomWebSource:
         try:
             return fn(*args, **kwargs)
         except (requests.RequestException, OSError) as err:
+            status = getattr(getattr(err, "response", None), "status_code", None)
+            if status == 404:
+                raise DicomWebError(
+                    f"DICOMweb {what} at {self.url}: not found on the server (HTTP 404; deleted since the run listed "
+                    f"it?): {err}"
+                ) from err
             raise DicomWebError(
                 f"DICOMweb {what} at {self.url} failed: {err}. Check that the server is running and that "
                 "its DICOMweb plugin serves this base URL."
             ) from err
 
+    def _paged(self, what: str, fn: Any, key: Any, page: int, **kwargs: Any) -> list[dict[str, Any]]:
+        """Every result of a QIDO-RS search, page by page (``offset`` advanced by the results
+        received, so a server capping a page below ``limit`` is paged on), until a page is empty or
+        brings nothing new (a server ignoring ``offset`` returns the same page again: a warning)."""
+        out: list[dict[str, Any]] = []
+        seen: set[Any] = set()
+        offset = 0
+        while True:
+            res = self._call(what, fn, offset=offset, limit=page, **kwargs) or []
+            if not res:
+                return out
+            new = []
+            for ds in res:
+                k = key(ds)
+                if k not in seen:
+                    seen.add(k)
+                    new.append(ds)
+            if not new:
+                log.warning("the DICOMweb server %s answered the %s at offset %d with results it had already given: "
+                            "it ignores the QIDO-RS offset parameter; took the %d results it listed (if it holds "
+                            "more, they are not seen: fix its paging, or search it in parts)", self.url, what,
+                            offset, len(out))
+                return out
+            out += new
+            offset += len(res)
+
     def search_studies(self) -> list[dict[str, Any]]:
         """QIDO-RS: every study (``patient_id``, ``study_instance_uid``, ``study_date``,
-        ``modalities``: its ModalitiesInStudy)."""
-        out = []
-        offset = 0
-        page = 500
-        while True:
-            res = self._call("study search", self._client.search_for_studies, offset=offset, limit=page,
-                             fields=["PatientID", "StudyDate", "ModalitiesInStudy"])
-            for ds in res:
-                out.append({"patient_id": _value(ds, _PATIENT_ID), "study_instance_uid": _value(ds, _STUDY_UID),
-                            "study_date": _value(ds, _STUDY_DATE),
-                            "modalities": [str(m) for m in ds.get(_MODALITIES_IN_STUDY, {}).get("Value", [])]})
-            if len(res) < page:
-                break
-            offset += page
-        return out
+        ``modalities``: its ModalitiesInStudy; ``n_instances``: its NumberOfStudyRelatedInstances,
+        None when the server does not give it), paged (:data:`QIDO_STUDY_PAGE`)."""
+        res = self._paged("study search", self._client.search_for_studies,
+                          lambda ds: (_value(ds, _STUDY_UID), _value(ds, _PATIENT_ID)), QIDO_STUDY_PAGE,
+                          fields=["PatientID", "StudyDate", "ModalitiesInStudy", "NumberOfStudyRelatedInstances"])
+        return [{"patient_id": _value(ds, _PATIENT_ID), "study_instance_uid": _value(ds, _STUDY_UID),
+                 "study_date": _value(ds, _STUDY_DATE),
+                 "modalities": [str(m) for m in ds.get(_MODALITIES_IN_STUDY, {}).get("Value", [])],
+                 "n_instances": _count(ds)}
+                for ds in res]
+
+    def study_instance_count(self, study_uid: str) -> int | None:
+        """QIDO-RS: the study's NumberOfStudyRelatedInstances (None when the server does not give it).
+
+        Raises
+        ------
+        DicomWebError
+            The server does not list the study (deleted since the run listed it).
+        """
+        res = self._call(f"search of study {study_uid}", self._client.search_for_studies,
+                         search_filters={"StudyInstanceUID": study_uid}, fields=["NumberOfStudyRelatedInstances"])
+        res = [ds for ds in res or [] if _value(ds, _STUDY_UID) in ("", study_uid)]
+        if not res:
+            raise DicomWebError(f"study {study_uid} is no longer on the server {self.url} (deleted since the run listed "
+                                "it): nothing to retrieve.")
+        counts = [_count(ds) for ds in res]
+        return None if any(c is None for c in counts) else sum(c for c in counts if c is not None)
 
     def study_instances(self, study_uid: str) -> list[tuple[str, str]]:
         """QIDO-RS: ``(SeriesInstanceUID, SOPInstanceUID)`` of every instance of a study, sorted."""
-        res = self._call(f"instance search of study {study_uid}", self._client.search_for_instances,
-                         study_instance_uid=study_uid, fields=["SeriesInstanceUID", "SOPInstanceUID"])
+        res = self._paged(f"instance search of study {study_uid}", self._client.search_for_instances,
+                          lambda ds: (_value(ds, _SERIES_UID), _value(ds, _SOP_UID)), QIDO_INSTANCE_PAGE,
+                          study_instance_uid=study_uid, fields=["SeriesInstanceUID", "SOPInstanceUID"])
         return sorted((_value(ds, _SERIES_UID), _value(ds, _SOP_UID)) for ds in res)
+
+    def complete_study_instances(self, study_uid: str) -> list[tuple[str, str]]:
+        """:meth:`study_instances`, checked against the study's NumberOfStudyRelatedInstances when
+        the server gives it.
+
+        Raises
+        ------
+        DicomWebError
+            The study is no longer on the server, or the server listed fewer (or more) instances than
+            it says the study holds: its search results are capped, or the study is still arriving.
+        """
+        wanted = self.study_instances(study_uid)
+        expected = self.study_instance_count(study_uid)  # (after the listing: a study deleted meanwhile is named)
+        if expected is not None and len(wanted) != expected:
+            if len(wanted) < expected:
+                raise DicomWebError(
+                    f"study {study_uid}: the server {self.url} listed {len(wanted)} of its {expected} instances "
+                    "(NumberOfStudyRelatedInstances), so it is not measured on part of its images: raise the server's "
+                    "limit on search results (Orthanc: LimitFindInstances; dcm4chee: its QIDO max number of results), "
+                    "or the study is still arriving: run again with --resume once it is complete.")
+            raise DicomWebError(
+                f"study {study_uid}: the server {self.url} listed {len(wanted)} instances but says the study holds "
+                f"{expected} (NumberOfStudyRelatedInstances): it changed while it was listed. Run again with --resume.")
+        if not wanted:
+            raise DicomWebError(f"study {study_uid}: the server {self.url} lists no instance of it: nothing to retrieve.")
+        return wanted
 
     def retrieve_study(self, study_uid: str, dest: str | os.PathLike[str]) -> list[Path]:
         """WADO-RS: write every instance of the study to ``dest/<series>/<sop>.dcm`` (original syntax).
@@ -156,7 +237,7 @@ class DicomWebSource:
         from ..batch.resume import atomic_write_bytes
 
         root = Path(dest)
-        wanted = self.study_instances(study_uid)
+        wanted = self.complete_study_instances(study_uid)
         keep = {root / series_uid / f"{sop_uid}.dcm" for series_uid, sop_uid in wanted}
         have: set[Path] = set()
         if root.is_dir():
@@ -201,6 +282,14 @@ class DicomWebSource:
         filters = {"Modality": modality} if modality else None
         return list(self._call("series search", self._client.search_for_series, study_instance_uid=study_uid,
                                search_filters=filters))
+
+
+def _count(ds: dict[str, Any]) -> int | None:
+    v = _value(ds, _N_STUDY_INSTANCES)
+    try:
+        return int(v) if v != "" else None
+    except ValueError:
+        return None
 
 
 def _with_timeout(request: Any, timeout_s: float) -> Any:
