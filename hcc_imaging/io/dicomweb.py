@@ -7,8 +7,9 @@ SOP Instance UIDs make the study's input hash); each worker retrieves its study 
 interrupted run is brought to the server's current instance list first), indexes it and runs the
 same per-study pipeline as for files.  Our SEG / SR objects go back with STOW-RS.
 
-No credentials are handled here: use a server on a trusted network or a URL the
-``requests`` session can reach (e.g. through a local authenticating proxy).
+A user name and password in the URL (``dicomweb+https://USER:PASSWORD@host/dicom-web``) are sent
+with HTTP basic authentication and never shown: every URL this module prints, logs or puts in a
+record or an error has them as ``USER:***@`` (:func:`redact_url`).
 
 Searches are paged (QIDO ``offset`` / ``limit``) until a page brings nothing new, and a study's
 instance list is checked against the server's NumberOfStudyRelatedInstances (0020,1208) before it
@@ -21,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -35,6 +37,7 @@ __all__ = [
     "DicomWebError",
     "DicomWebSource",
     "parse_dicomweb_url",
+    "redact_url",
     "remote_tasks",
     "process_remote_study",
     "retrieved",
@@ -67,6 +70,34 @@ class DicomWebError(HccImagingError, RuntimeError):
     """A DICOMweb request failed (server unreachable, HTTP error, unexpected answer)."""
 
 
+#: ``scheme://user:password@`` (and ``scheme://user@``) in any text: the user info of a URL.
+_USERINFO = re.compile(r"(?P<pre>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@:\s]*)(?::[^/@\s]*)?@")
+
+
+def redact_url(text: object) -> str:
+    """``text`` with the password of every URL in it replaced by ``***``:
+    ``dicomweb+http://reader:s3cret@pacs/dicom-web`` -> ``dicomweb+http://reader:***@pacs/dicom-web``
+    (a URL without a password is unchanged)."""
+    def sub(m: re.Match[str]) -> str:
+        whole = m.group(0)
+        if ":" not in whole[len(m.group("pre")):]:
+            return whole  # user name only: nothing secret
+        return f"{m.group('pre')}{m.group('user')}:***@"
+
+    return _USERINFO.sub(sub, str(text))
+
+
+def _split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``http://u:p@h/x`` -> (``http://h/x``, (u, p)) (percent-decoded); a URL without user info as is."""
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=host)), (unquote(parts.username or ""), unquote(parts.password or ""))
+
+
 def parse_dicomweb_url(source: str) -> str:
     """``dicomweb+http://h:p/dicom-web`` -> ``http://h:p/dicom-web`` (plain http(s) URLs pass through).
 
@@ -76,13 +107,14 @@ def parse_dicomweb_url(source: str) -> str:
         Not an http(s) URL.
     """
     s = str(source)
+    shown = redact_url(s)
     for sch in _SCHEMES:
         if s.startswith(sch):
             return s[len("dicomweb+"):].rstrip("/")
     if s.startswith(("http://", "https://")):
         return s.rstrip("/")
     raise DicomWebError(
-        f"{source!r} is not a DICOMweb URL. Write it as dicomweb+http://HOST:PORT/dicom-web "
+        f"{shown!r} is not a DICOMweb URL. Write it as dicomweb+http://HOST:PORT/dicom-web "
         "(the base URL of the server's QIDO/WADO/STOW services)."
     )
 
@@ -111,10 +143,19 @@ class DicomWebSource:
     """
 
     def __init__(self, url: str, *, timeout_s: float = 60.0, max_attempts: int = DICOMWEB_MAX_ATTEMPTS) -> None:
+        import requests
         from dicomweb_client.api import DICOMwebClient
 
-        self.url = parse_dicomweb_url(url)
-        self._client = DICOMwebClient(url=self.url)
+        full = parse_dicomweb_url(url)
+        #: the base URL as shown in messages and records (a password as ``***``)
+        self.url = redact_url(full)
+        #: the base URL as given, credentials included: what a worker connects with (never shown)
+        self.source_url = full
+        base, auth = _split_credentials(full)
+        session = requests.Session()
+        if auth is not None:  # HTTP basic authentication; the URL the client sees has no credentials
+            session.auth = auth
+        self._client = DICOMwebClient(url=base, session=session)
         self._client.set_http_retry_params(retry=max_attempts > 1, max_attempts=max(1, max_attempts),
                                            wait_exponential_multiplier=DICOMWEB_BACKOFF_MS)
         self._timeout = timeout_s
@@ -127,15 +168,22 @@ class DicomWebSource:
             return fn(*args, **kwargs)
         except (requests.RequestException, OSError) as err:
             status = getattr(getattr(err, "response", None), "status_code", None)
+            detail = redact_url(err)
+            if status in (401, 403):
+                raise DicomWebError(
+                    f"DICOMweb {what} at {self.url}: authentication failed / not authorised (HTTP {status}). Check the "
+                    "user name and password (dicomweb+http://USER:PASSWORD@HOST:PORT/dicom-web) and that this user "
+                    "may read the server's studies."
+                ) from None
             if status == 404:
                 raise DicomWebError(
                     f"DICOMweb {what} at {self.url}: not found on the server (HTTP 404; deleted since the run listed "
-                    f"it?): {err}"
-                ) from err
+                    f"it?): {detail}"
+                ) from None
             raise DicomWebError(
-                f"DICOMweb {what} at {self.url} failed: {err}. Check that the server is running and that "
+                f"DICOMweb {what} at {self.url} failed: {detail}. Check that the server is running and that "
                 "its DICOMweb plugin serves this base URL."
-            ) from err
+            ) from None
 
     def _paged(self, what: str, fn: Any, key: Any, page: int, **kwargs: Any) -> list[dict[str, Any]]:
         """Every result of a QIDO-RS search, page by page (``offset`` advanced by the results
@@ -351,7 +399,7 @@ def remote_tasks(source: str, options: PipelineOptions, out_dir: str | os.PathLi
                 # a SEG / RTSTRUCT on the server: lesions of its own (files known once retrieved)
                 inputs=StudyInputs(remote_masks=bool(_MASK_MODALITIES & set(st.get("modalities", ())))),
                 input_hash=ih,
-                dicomweb_url=src.url,
+                dicomweb_url=src.source_url,  # (shown, stored: redact_url)
                 extra=extra,
             )
         )
@@ -390,8 +438,10 @@ def retrieved(task: StudyTask, options: PipelineOptions) -> StudyTask:
     except DicomWebError as err:
         raise StudyStepError("retrieve", str(err)) from err
     local = local_task(task, options)
-    # the server's URL kept in ``extra``: an error about the study's lesions names the server, not the cache folder
-    return replace(local, dicomweb_url=None, carry_from=src, extra={**local.extra, "dicomweb_url": task.dicomweb_url})
+    # the server's URL kept in ``extra`` (its password as ***): an error about the study's lesions names the
+    # server, not the cache folder
+    return replace(local, dicomweb_url=None, carry_from=src,
+                   extra={**local.extra, "dicomweb_url": redact_url(task.dicomweb_url)})
 
 
 def process_remote_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
@@ -403,7 +453,7 @@ def process_remote_study(task: StudyTask, options: PipelineOptions) -> dict[str,
     if task.extra.get("index_error"):  # refused by remote_tasks: nothing is retrieved
         raise StudyStepError("index", str(task.extra["index_error"]))
     rec = process_study(retrieved(task, options), options)
-    rec["dicomweb_url"] = task.dicomweb_url
+    rec["dicomweb_url"] = redact_url(task.dicomweb_url)  # (the password, if any, as ***)
     return rec
 
 

@@ -94,11 +94,11 @@ def orthanc(tmp_path_factory):
         yield base
 
 
-def _upload(base: str, files) -> None:
+def _upload(base: str, files, auth=None) -> None:
     import requests
 
     for f in files:
-        r = requests.post(f"{base}/instances", data=Path(f).read_bytes(), timeout=30)
+        r = requests.post(f"{base}/instances", data=Path(f).read_bytes(), timeout=30, auth=auth)
         r.raise_for_status()
 
 
@@ -352,3 +352,52 @@ def test_dicomweb_study_deleted_mid_run_fails_at_retrieve(tmp_path) -> None:
     assert not rec["ok"] and rec["step"] == "retrieve", rec["reason"]
     assert rec["reason"] == (f"study {task.study_instance_uid} is no longer on the server {base}/dicom-web (deleted "
                              "since the run listed it): nothing to retrieve.")
+
+
+def test_dicomweb_credentials_are_used_and_never_written(tmp_path) -> None:
+    """A PACS asking for a user (Orthanc ``AuthenticationEnabled``): without credentials the run
+    stops with exit code 2 and one line saying authentication failed (it said "check that the
+    server is running"); with ``USER:PASSWORD@`` in the URL it runs, and the password is in no
+    console line, no file under OUT (failures.csv, the stored records, their ``dicomweb_url``), and
+    ``--export-sr`` stores the SR back with it."""
+    import os
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    password = "-".join(["s3cret", "PW"])  # (not in this file's text, which a traceback would quote)
+    auth = ("reader", password)
+    (tmp_path / "pacs").mkdir()
+    with _orthanc_server(tmp_path / "pacs", AuthenticationEnabled=True, RegisteredUsers={"reader": password}) as base:
+        _upload(base, sorted((SAMPLE / "baseline").rglob("*.dcm")), auth=auth)
+        _upload(base, [_seg_for(SAMPLE / "baseline", tmp_path / "baseline_seg.dcm")], auth=auth)
+        _upload(base, sorted((SAMPLE / "fu1").rglob("*.dcm")), auth=auth)  # its CT only: a failure row
+        host = base.split("//", 1)[1]
+
+        def batch(url: str, out: Path, *more: str) -> subprocess.CompletedProcess:
+            return subprocess.run([sys.executable, "-m", "hcc_imaging.cli", "batch", url, "--out", str(out), "--workers",
+                                   "1", "--no-progress", *more], capture_output=True, text=True, cwd=REPO, env=env,
+                                  timeout=600)
+
+        no_user = batch(f"dicomweb+{base}/dicom-web", tmp_path / "no_user")
+        wrong = batch(f"dicomweb+http://reader:{password}x@{host}/dicom-web", tmp_path / "wrong")
+        out = tmp_path / "out"
+        r = batch(f"dicomweb+http://reader:{password}@{host}/dicom-web", out, "--export-sr")
+        import requests
+
+        # the SEG and SR went back with STOW-RS, authenticated
+        stored = requests.get(f"{base}/dicom-web/series?Modality=SR", auth=auth, timeout=30).json()
+    for bad in (no_user, wrong):
+        assert bad.returncode == 2, bad.stderr
+        (line,) = bad.stderr.strip().splitlines()
+        assert "authentication failed / not authorised" in line and "user name and password" in line, line
+        assert "server is running" not in line and password not in line
+    assert r.returncode == 0, r.stderr
+    assert len(stored) == 1, r.stderr
+    assert password not in r.stdout + r.stderr
+    shown = f"http://reader:***@{host}/dicom-web"
+    (ok,) = [json.loads(p.read_text()) for p in (out / "store" / "ok").glob("*.json")]
+    assert ok["dicomweb_url"] == shown
+    (fail,) = pd.read_csv(out / "failures.csv").to_dict("records")
+    assert fail["step"] == "masks" and f"on {shown}:" in fail["reason"]
+    leaks = [p for p in out.rglob("*") if p.is_file() and password.encode() in p.read_bytes()]
+    assert not leaks, leaks

@@ -1,18 +1,20 @@
 """DICOMweb searches against servers that misbehave in ways Orthanc cannot show (a tiny local HTTP
 server of our own): one that ignores QIDO ``limit`` / ``offset`` (the study search paged forever),
 one that caps every page below ``limit`` but pages properly (the search stopped after its first
-page).
+page), and credentials in the URL (sent as HTTP basic authentication, never shown).
 
-Orthanc itself (its LimitFindInstances, a study deleted mid-run) is tested in
+Orthanc itself (its LimitFindInstances, authentication, a study deleted mid-run) is tested in
 test_batch_orthanc.py.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
 import threading
+import traceback
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -20,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from hcc_imaging.io.dicomweb import DicomWebError, DicomWebSource
+from hcc_imaging.io.dicomweb import DicomWebError, DicomWebSource, redact_url
 
 
 def _study(i: int, n_instances: int | None = None) -> dict[str, Any]:
@@ -128,3 +130,37 @@ def test_instance_list_shorter_than_the_study_fails_clearly() -> None:
         with pytest.raises(DicomWebError, match=r"study 1\.2\.3\.0: the server .* listed 5 of its 9 instances") as e:
             DicomWebSource(f"dicomweb+{url}").complete_study_instances("1.2.3.0")
     assert url in str(e.value) and "LimitFindInstances" in str(e.value) and "still arriving" in str(e.value)
+
+
+def test_redact_url() -> None:
+    assert redact_url("dicomweb+http://reader:s3cretPW@pacs:8042/dicom-web") == "dicomweb+http://reader:***@pacs:8042/dicom-web"
+    assert redact_url("failed at https://u:p%40ss@h/x and http://a:b@c/") == "failed at https://u:***@h/x and http://a:***@c/"
+    assert redact_url("http://pacs/dicom-web") == "http://pacs/dicom-web"
+    assert redact_url("http://reader@pacs/dicom-web") == "http://reader@pacs/dicom-web"  # no password: nothing hidden
+
+
+def test_credentials_in_the_url_are_sent_not_shown() -> None:
+    """``http://USER:PASSWORD@host/...``: sent as HTTP basic authentication (no credentials in the
+    request line), never in ``url``, an error message or a log; a 401 says what is wrong."""
+    good = "Basic " + base64.b64encode(b"reader:s3cret PW").decode()
+    seen: list[str | None] = []
+
+    def answer(path: str, q: dict[str, list[str]], headers: Any) -> tuple[int, Any]:
+        seen.append(headers.get("Authorization"))
+        if headers.get("Authorization") != good:
+            return 401, {}
+        return 200, [_study(1)] if int(q.get("offset", ["0"])[0]) == 0 else []
+
+    with _server(answer) as (url, calls):
+        host = url.split("//", 1)[1]
+        src = DicomWebSource(f"dicomweb+http://reader:s3cret%20PW@{host}")
+        assert "s3cret" not in src.url and src.url == f"http://reader:***@{host}"
+        assert [s["study_instance_uid"] for s in src.search_studies()] == ["1.2.3.1"]
+        assert seen and all(a == good for a in seen) and not any("s3cret" in c for c in calls)
+        bad = "-".join(["Wr0ng", "PW"])  # (not in this file's text, which a traceback quotes)
+        with pytest.raises(DicomWebError) as e:
+            DicomWebSource(f"dicomweb+http://reader:{bad}@{host}", max_attempts=1).search_studies()
+    msg = str(e.value)
+    assert "authentication failed / not authorised" in msg and "user name and password" in msg
+    assert bad not in msg and "server is running" not in msg and f"reader:***@{host}" in msg
+    assert bad not in "".join(traceback.format_exception(e.value))
