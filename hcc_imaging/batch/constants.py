@@ -55,9 +55,21 @@ SIDE_FILE_SUFFIXES: tuple[str, ...] = (
 #: Skipped files a warning names per folder (the rest are counted, and listed in ``skipped.csv``).
 SKIPPED_FILES_SHOWN: int = 5
 
-#: Phase whose grid the masks are placed on, in order of preference (RECIST LD is read on the
-#: portal-venous phase; mRECIST viable tumour on the arterial phase, same frame of reference).
-MEASUREMENT_PHASES: tuple[str, ...] = ("portal_venous", "arterial", "delayed", "pre_contrast", "unknown")
+#: Phase of the series a study is measured on (the masks are placed on its grid), in order of
+#: preference: RECIST's longest diameter is read on the portal-venous phase; else an arterial
+#: phase (late arterial first, LI-RADS' preferred one, as ``volume.ARTERIAL_PREFERENCE``; mRECIST's
+#: viable tumour is read there); else a late phase: delayed (equilibrium), transitional, then
+#: hepatobiliary (gadoxetate MR); then pre-contrast; a series of no known phase last (of those,
+#: an anatomical image before a diffusion / ADC map, a localizer or a subtraction:
+#: :func:`hcc_imaging.batch.lesions.pick_reference`).  Every :class:`~hcc_imaging.volume.Phase`
+#: is listed.
+MEASUREMENT_PHASES: tuple[str, ...] = (
+    "portal_venous",
+    "arterial_late", "arterial", "arterial_early",
+    "delayed", "transitional", "hepatobiliary",
+    "pre_contrast",
+    "unknown",
+)
 
 #: One thread per worker process: each task holds one whole study in memory and the numpy
 #: work is single-threaded, so processes (not threads) give the parallelism on 2 cores.

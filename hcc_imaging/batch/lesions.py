@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,14 +68,42 @@ def _slices(se: Any) -> str:
     return f"{mm:g} mm slices" if mm else "slice spacing unknown"
 
 
+#: Words of a series description that name no anatomical image to measure on: a diffusion series
+#: or its ADC / trace map (``DWI b800``, ``ep2d_diff``, ``ADC``), tokens of the normalised text.
+_NOT_ANATOMICAL_WORDS = re.compile(
+    r" (DWI\w*|DIFF\w*|EP2D ?DIFF\w*|ADC|EADC|DADC|TRACEW?|DTI|IVIM|B ?[0-9]{2,4}|B VALUES?) ")
+
+
+def _non_anatomical_rank(se: Any) -> int:
+    """0 for an anatomical image to measure lesions on; 1 for a diffusion series or its ADC map (by
+    its description); 2 for a localizer, a subtraction or a mask stored as images (no volume to
+    measure at all)."""
+    if getattr(se, "is_localizer", False) or getattr(se, "is_subtraction", False) or getattr(se, "is_mask", False):
+        return 2
+    text = " ".join(str(getattr(se, a, "") or "") for a in ("series_description", "protocol_name"))
+    norm = " " + re.sub(r"[^0-9A-Z]+", " ", text.upper()).strip() + " "
+    return 1 if _NOT_ANATOMICAL_WORDS.search(norm) else 0
+
+
 def pick_reference(series: Sequence[Any]) -> Any:
-    """The series a study is measured on: the first of ``MEASUREMENT_PHASES`` present (portal
-    venous first), else the first series; of two series of that phase, the one the viewer shows
-    (:func:`phase_series`)."""
+    """The series a study is measured on: the first phase of ``MEASUREMENT_PHASES`` present
+    (portal venous; late arterial, arterial, early arterial; delayed, transitional, hepatobiliary;
+    pre-contrast; unknown); of two series of that phase, the one the viewer shows
+    (:func:`phase_series`).  Of series of no known phase, an anatomical image (a T2, a T1) before a
+    diffusion series or an ADC map, and those before a localizer or a subtraction; else the first
+    series."""
+    from ..io.series import series_preference
+
     by_phase, _ = phase_series(series)
     for ph in MEASUREMENT_PHASES:
+        if ph == "unknown":
+            break
         if ph in by_phase:
             return by_phase[ph]
+    unknown = [se for se in series if str(se.phase.phase) == "unknown"]
+    if unknown:
+        return min(unknown, key=lambda se: (_non_anatomical_rank(se), *series_preference(se.modality,
+                                                                                      se.geometry.slice_spacing_mm)))
     return series[0]
 
 

@@ -924,6 +924,10 @@ def run_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
 
 
 def _failure(task: StudyTask, step: str, reason: str, err: BaseException) -> dict[str, Any]:
+    from ..io.dicomweb import redact_url
+
+    # (a URL's password, e.g. of a DICOMweb server, never reaches the console, failures.csv or the store)
+    reason = redact_url(reason)
     log.warning("study %s failed at %s: %s", task.study_instance_uid, step, reason)
     return {
         "key": task.key,
@@ -934,7 +938,7 @@ def _failure(task: StudyTask, step: str, reason: str, err: BaseException) -> dic
         "root": task.root,
         "step": step,
         "reason": " ".join(reason.split()),
-        "traceback": "".join(traceback.format_exception(err))[-4000:],
+        "traceback": redact_url("".join(traceback.format_exception(err)))[-4000:],
     }
 
 

@@ -7,8 +7,14 @@ SOP Instance UIDs make the study's input hash); each worker retrieves its study 
 interrupted run is brought to the server's current instance list first), indexes it and runs the
 same per-study pipeline as for files.  Our SEG / SR objects go back with STOW-RS.
 
-No credentials are handled here: use a server on a trusted network or a URL the
-``requests`` session can reach (e.g. through a local authenticating proxy).
+A user name and password in the URL (``dicomweb+https://USER:PASSWORD@host/dicom-web``) are sent
+with HTTP basic authentication and never shown: every URL this module prints, logs or puts in a
+record or an error has them as ``USER:***@`` (:func:`redact_url`).
+
+Searches are paged (QIDO ``offset`` / ``limit``) until a page brings nothing new, and a study's
+instance list is checked against the server's NumberOfStudyRelatedInstances (0020,1208) before it
+is retrieved: a server that caps its search results (Orthanc ``LimitFindInstances``) fails the study
+(step ``retrieve``), it is never measured on part of its images.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -30,6 +37,7 @@ __all__ = [
     "DicomWebError",
     "DicomWebSource",
     "parse_dicomweb_url",
+    "redact_url",
     "remote_tasks",
     "process_remote_study",
     "retrieved",
@@ -51,10 +59,43 @@ _MODALITIES_IN_STUDY = "00080061"
 _MASK_MODALITIES = frozenset({"SEG", "RTSTRUCT"})
 _SERIES_UID = "0020000E"
 _SOP_UID = "00080018"
+_N_STUDY_INSTANCES = "00201208"
+#: QIDO-RS page sizes (``limit``): the next page is asked for at ``offset`` + the results received,
+#: until a page brings nothing new (a server may cap a page below ``limit``, or ignore ``offset``).
+QIDO_STUDY_PAGE: int = 500
+QIDO_INSTANCE_PAGE: int = 5000
 
 
 class DicomWebError(HccImagingError, RuntimeError):
     """A DICOMweb request failed (server unreachable, HTTP error, unexpected answer)."""
+
+
+#: ``scheme://user:password@`` (and ``scheme://user@``) in any text: the user info of a URL.
+_USERINFO = re.compile(r"(?P<pre>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@:\s]*)(?::[^/@\s]*)?@")
+
+
+def redact_url(text: object) -> str:
+    """``text`` with the password of every URL in it replaced by ``***``:
+    ``dicomweb+http://reader:s3cret@pacs/dicom-web`` -> ``dicomweb+http://reader:***@pacs/dicom-web``
+    (a URL without a password is unchanged)."""
+    def sub(m: re.Match[str]) -> str:
+        whole = m.group(0)
+        if ":" not in whole[len(m.group("pre")):]:
+            return whole  # user name only: nothing secret
+        return f"{m.group('pre')}{m.group('user')}:***@"
+
+    return _USERINFO.sub(sub, str(text))
+
+
+def _split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``http://u:p@h/x`` -> (``http://h/x``, (u, p)) (percent-decoded); a URL without user info as is."""
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=host)), (unquote(parts.username or ""), unquote(parts.password or ""))
 
 
 def parse_dicomweb_url(source: str) -> str:
@@ -66,13 +107,14 @@ def parse_dicomweb_url(source: str) -> str:
         Not an http(s) URL.
     """
     s = str(source)
+    shown = redact_url(s)
     for sch in _SCHEMES:
         if s.startswith(sch):
             return s[len("dicomweb+"):].rstrip("/")
     if s.startswith(("http://", "https://")):
         return s.rstrip("/")
     raise DicomWebError(
-        f"{source!r} is not a DICOMweb URL. Write it as dicomweb+http://HOST:PORT/dicom-web "
+        f"{shown!r} is not a DICOMweb URL. Write it as dicomweb+http://HOST:PORT/dicom-web "
         "(the base URL of the server's QIDO/WADO/STOW services)."
     )
 
@@ -101,10 +143,19 @@ class DicomWebSource:
     """
 
     def __init__(self, url: str, *, timeout_s: float = 60.0, max_attempts: int = DICOMWEB_MAX_ATTEMPTS) -> None:
+        import requests
         from dicomweb_client.api import DICOMwebClient
 
-        self.url = parse_dicomweb_url(url)
-        self._client = DICOMwebClient(url=self.url)
+        full = parse_dicomweb_url(url)
+        #: the base URL as shown in messages and records (a password as ``***``)
+        self.url = redact_url(full)
+        #: the base URL as given, credentials included: what a worker connects with (never shown)
+        self.source_url = full
+        base, auth = _split_credentials(full)
+        session = requests.Session()
+        if auth is not None:  # HTTP basic authentication; the URL the client sees has no credentials
+            session.auth = auth
+        self._client = DICOMwebClient(url=base, session=session)
         self._client.set_http_retry_params(retry=max_attempts > 1, max_attempts=max(1, max_attempts),
                                            wait_exponential_multiplier=DICOMWEB_BACKOFF_MS)
         self._timeout = timeout_s
@@ -116,34 +167,112 @@ class DicomWebSource:
         try:
             return fn(*args, **kwargs)
         except (requests.RequestException, OSError) as err:
+            status = getattr(getattr(err, "response", None), "status_code", None)
+            detail = redact_url(err)
+            if status in (401, 403):
+                raise DicomWebError(
+                    f"DICOMweb {what} at {self.url}: authentication failed / not authorised (HTTP {status}). Check the "
+                    "user name and password (dicomweb+http://USER:PASSWORD@HOST:PORT/dicom-web) and that this user "
+                    "may read the server's studies."
+                ) from None
+            if status == 404:
+                raise DicomWebError(
+                    f"DICOMweb {what} at {self.url}: not found on the server (HTTP 404; deleted since the run listed "
+                    f"it?): {detail}"
+                ) from None
             raise DicomWebError(
-                f"DICOMweb {what} at {self.url} failed: {err}. Check that the server is running and that "
+                f"DICOMweb {what} at {self.url} failed: {detail}. Check that the server is running and that "
                 "its DICOMweb plugin serves this base URL."
-            ) from err
+            ) from None
+
+    def _paged(self, what: str, fn: Any, key: Any, page: int, **kwargs: Any) -> list[dict[str, Any]]:
+        """Every result of a QIDO-RS search, page by page (``offset`` advanced by the results
+        received, so a server capping a page below ``limit`` is paged on), until a page is empty or
+        brings nothing new (a server ignoring ``offset`` returns the same page again: a warning)."""
+        out: list[dict[str, Any]] = []
+        seen: set[Any] = set()
+        offset = 0
+        while True:
+            res = self._call(what, fn, offset=offset, limit=page, **kwargs) or []
+            if not res:
+                return out
+            new = []
+            for ds in res:
+                k = key(ds)
+                if k not in seen:
+                    seen.add(k)
+                    new.append(ds)
+            if not new:
+                log.warning("the DICOMweb server %s answered the %s at offset %d with results it had already given: "
+                            "it ignores the QIDO-RS offset parameter; took the %d results it listed (if it holds "
+                            "more, they are not seen: fix its paging, or search it in parts)", self.url, what,
+                            offset, len(out))
+                return out
+            out += new
+            offset += len(res)
 
     def search_studies(self) -> list[dict[str, Any]]:
         """QIDO-RS: every study (``patient_id``, ``study_instance_uid``, ``study_date``,
-        ``modalities``: its ModalitiesInStudy)."""
-        out = []
-        offset = 0
-        page = 500
-        while True:
-            res = self._call("study search", self._client.search_for_studies, offset=offset, limit=page,
-                             fields=["PatientID", "StudyDate", "ModalitiesInStudy"])
-            for ds in res:
-                out.append({"patient_id": _value(ds, _PATIENT_ID), "study_instance_uid": _value(ds, _STUDY_UID),
-                            "study_date": _value(ds, _STUDY_DATE),
-                            "modalities": [str(m) for m in ds.get(_MODALITIES_IN_STUDY, {}).get("Value", [])]})
-            if len(res) < page:
-                break
-            offset += page
-        return out
+        ``modalities``: its ModalitiesInStudy; ``n_instances``: its NumberOfStudyRelatedInstances,
+        None when the server does not give it), paged (:data:`QIDO_STUDY_PAGE`)."""
+        res = self._paged("study search", self._client.search_for_studies,
+                          lambda ds: (_value(ds, _STUDY_UID), _value(ds, _PATIENT_ID)), QIDO_STUDY_PAGE,
+                          fields=["PatientID", "StudyDate", "ModalitiesInStudy", "NumberOfStudyRelatedInstances"])
+        return [{"patient_id": _value(ds, _PATIENT_ID), "study_instance_uid": _value(ds, _STUDY_UID),
+                 "study_date": _value(ds, _STUDY_DATE),
+                 "modalities": [str(m) for m in ds.get(_MODALITIES_IN_STUDY, {}).get("Value", [])],
+                 "n_instances": _count(ds)}
+                for ds in res]
+
+    def study_instance_count(self, study_uid: str) -> int | None:
+        """QIDO-RS: the study's NumberOfStudyRelatedInstances (None when the server does not give it).
+
+        Raises
+        ------
+        DicomWebError
+            The server does not list the study (deleted since the run listed it).
+        """
+        res = self._call(f"search of study {study_uid}", self._client.search_for_studies,
+                         search_filters={"StudyInstanceUID": study_uid}, fields=["NumberOfStudyRelatedInstances"])
+        res = [ds for ds in res or [] if _value(ds, _STUDY_UID) in ("", study_uid)]
+        if not res:
+            raise DicomWebError(f"study {study_uid} is no longer on the server {self.url} (deleted since the run listed "
+                                "it): nothing to retrieve.")
+        counts = [_count(ds) for ds in res]
+        return None if any(c is None for c in counts) else sum(c for c in counts if c is not None)
 
     def study_instances(self, study_uid: str) -> list[tuple[str, str]]:
         """QIDO-RS: ``(SeriesInstanceUID, SOPInstanceUID)`` of every instance of a study, sorted."""
-        res = self._call(f"instance search of study {study_uid}", self._client.search_for_instances,
-                         study_instance_uid=study_uid, fields=["SeriesInstanceUID", "SOPInstanceUID"])
+        res = self._paged(f"instance search of study {study_uid}", self._client.search_for_instances,
+                          lambda ds: (_value(ds, _SERIES_UID), _value(ds, _SOP_UID)), QIDO_INSTANCE_PAGE,
+                          study_instance_uid=study_uid, fields=["SeriesInstanceUID", "SOPInstanceUID"])
         return sorted((_value(ds, _SERIES_UID), _value(ds, _SOP_UID)) for ds in res)
+
+    def complete_study_instances(self, study_uid: str) -> list[tuple[str, str]]:
+        """:meth:`study_instances`, checked against the study's NumberOfStudyRelatedInstances when
+        the server gives it.
+
+        Raises
+        ------
+        DicomWebError
+            The study is no longer on the server, or the server listed fewer (or more) instances than
+            it says the study holds: its search results are capped, or the study is still arriving.
+        """
+        wanted = self.study_instances(study_uid)
+        expected = self.study_instance_count(study_uid)  # (after the listing: a study deleted meanwhile is named)
+        if expected is not None and len(wanted) != expected:
+            if len(wanted) < expected:
+                raise DicomWebError(
+                    f"study {study_uid}: the server {self.url} listed {len(wanted)} of its {expected} instances "
+                    "(NumberOfStudyRelatedInstances), so it is not measured on part of its images: raise the server's "
+                    "limit on search results (Orthanc: LimitFindInstances; dcm4chee: its QIDO max number of results), "
+                    "or the study is still arriving: run again with --resume once it is complete.")
+            raise DicomWebError(
+                f"study {study_uid}: the server {self.url} listed {len(wanted)} instances but says the study holds "
+                f"{expected} (NumberOfStudyRelatedInstances): it changed while it was listed. Run again with --resume.")
+        if not wanted:
+            raise DicomWebError(f"study {study_uid}: the server {self.url} lists no instance of it: nothing to retrieve.")
+        return wanted
 
     def retrieve_study(self, study_uid: str, dest: str | os.PathLike[str]) -> list[Path]:
         """WADO-RS: write every instance of the study to ``dest/<series>/<sop>.dcm`` (original syntax).
@@ -156,7 +285,7 @@ class DicomWebSource:
         from ..batch.resume import atomic_write_bytes
 
         root = Path(dest)
-        wanted = self.study_instances(study_uid)
+        wanted = self.complete_study_instances(study_uid)
         keep = {root / series_uid / f"{sop_uid}.dcm" for series_uid, sop_uid in wanted}
         have: set[Path] = set()
         if root.is_dir():
@@ -201,6 +330,14 @@ class DicomWebSource:
         filters = {"Modality": modality} if modality else None
         return list(self._call("series search", self._client.search_for_series, study_instance_uid=study_uid,
                                search_filters=filters))
+
+
+def _count(ds: dict[str, Any]) -> int | None:
+    v = _value(ds, _N_STUDY_INSTANCES)
+    try:
+        return int(v) if v != "" else None
+    except ValueError:
+        return None
 
 
 def _with_timeout(request: Any, timeout_s: float) -> Any:
@@ -262,7 +399,7 @@ def remote_tasks(source: str, options: PipelineOptions, out_dir: str | os.PathLi
                 # a SEG / RTSTRUCT on the server: lesions of its own (files known once retrieved)
                 inputs=StudyInputs(remote_masks=bool(_MASK_MODALITIES & set(st.get("modalities", ())))),
                 input_hash=ih,
-                dicomweb_url=src.url,
+                dicomweb_url=src.source_url,  # (shown, stored: redact_url)
                 extra=extra,
             )
         )
@@ -301,8 +438,10 @@ def retrieved(task: StudyTask, options: PipelineOptions) -> StudyTask:
     except DicomWebError as err:
         raise StudyStepError("retrieve", str(err)) from err
     local = local_task(task, options)
-    # the server's URL kept in ``extra``: an error about the study's lesions names the server, not the cache folder
-    return replace(local, dicomweb_url=None, carry_from=src, extra={**local.extra, "dicomweb_url": task.dicomweb_url})
+    # the server's URL kept in ``extra`` (its password as ***): an error about the study's lesions names the
+    # server, not the cache folder
+    return replace(local, dicomweb_url=None, carry_from=src,
+                   extra={**local.extra, "dicomweb_url": redact_url(task.dicomweb_url)})
 
 
 def process_remote_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
@@ -314,7 +453,7 @@ def process_remote_study(task: StudyTask, options: PipelineOptions) -> dict[str,
     if task.extra.get("index_error"):  # refused by remote_tasks: nothing is retrieved
         raise StudyStepError("index", str(task.extra["index_error"]))
     rec = process_study(retrieved(task, options), options)
-    rec["dicomweb_url"] = task.dicomweb_url
+    rec["dicomweb_url"] = redact_url(task.dicomweb_url)  # (the password, if any, as ***)
     return rec
 
 

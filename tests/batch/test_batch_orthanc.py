@@ -33,8 +33,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _orthanc_server(root: Path):
-    """A throw-away Orthanc with DICOMweb on 127.0.0.1, storing under ``root``; yields its HTTP base URL."""
+def _orthanc_server(root: Path, **config):
+    """A throw-away Orthanc with DICOMweb on 127.0.0.1, storing under ``root`` (``config``: more
+    Orthanc settings, e.g. ``LimitFindInstances``, ``AuthenticationEnabled``); yields its HTTP base URL."""
     import requests
 
     if not ORTHANC.exists() or not PLUGIN.exists():
@@ -56,6 +57,7 @@ def _orthanc_server(root: Path):
         "Plugins": [str(PLUGIN)],
         "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
         "StableAge": 1,
+        **config,
     }
     (root / "config.json").write_text(json.dumps(cfg))
     log = open(root / "orthanc.log", "wb")  # noqa: SIM115 - closed at teardown
@@ -67,7 +69,7 @@ def _orthanc_server(root: Path):
             if proc.poll() is not None:
                 raise RuntimeError(f"Orthanc exited: {(root / 'orthanc.log').read_text(errors='replace')[-2000:]}")
             try:
-                if requests.get(f"{base}/system", timeout=2).ok:
+                if requests.get(f"{base}/system", timeout=2).status_code in (200, 401):  # (401: it asks for a user)
                     break
             except requests.RequestException:
                 pass
@@ -92,11 +94,11 @@ def orthanc(tmp_path_factory):
         yield base
 
 
-def _upload(base: str, files) -> None:
+def _upload(base: str, files, auth=None) -> None:
     import requests
 
     for f in files:
-        r = requests.post(f"{base}/instances", data=Path(f).read_bytes(), timeout=30)
+        r = requests.post(f"{base}/instances", data=Path(f).read_bytes(), timeout=30, auth=auth)
         r.raise_for_status()
 
 
@@ -300,3 +302,102 @@ def test_dicomweb_two_patients_sharing_a_study_uid_are_refused(tmp_path) -> None
                                               "OTHER-PAT"])
     assert (rows.step == "index").all() and rows.reason.str.contains("share StudyInstanceUID").all()
     assert not (out / "cache" / "dicomweb" / uid).exists() or not any((out / "cache" / "dicomweb" / uid).rglob("*.dcm"))
+
+
+def test_dicomweb_study_listed_in_part_fails_at_retrieve(tmp_path) -> None:
+    """A PACS capping its search results (Orthanc ``LimitFindInstances`` 20) lists 21 of the 44
+    instances of a study's series: the study was retrieved as 21 slices and measured without a
+    word.  Now its instance list is checked against the server's NumberOfStudyRelatedInstances: a
+    failure row, step ``retrieve``, saying what to do; nothing measured."""
+    import pydicom
+
+    from hcc_imaging.batch import run_batch
+    from hcc_imaging.io.dicomweb import DicomWebError, DicomWebSource
+
+    files = sorted((SAMPLE / "baseline" / "portal_venous").glob("*.dcm"))
+    uid = str(pydicom.dcmread(files[0], stop_before_pixels=True).StudyInstanceUID)
+    (tmp_path / "pacs").mkdir()
+    with _orthanc_server(tmp_path / "pacs", LimitFindInstances=20) as base:
+        _upload(base, files)
+        url = f"dicomweb+{base}/dicom-web"
+        with pytest.raises(DicomWebError, match=f"listed 21 of its {len(files)} instances"):
+            DicomWebSource(url).retrieve_study(uid, tmp_path / "cache")
+        out = tmp_path / "out"
+        s = run_batch(url, out, workers=1, processes=False)
+    assert s.n_studies == 1 and s.n_failed_studies == 1
+    (fail,) = pd.read_csv(out / "failures.csv").to_dict("records")
+    assert fail["step"] == "retrieve", fail
+    assert f"the server {base}/dicom-web listed 21 of its {len(files)} instances" in fail["reason"]
+    assert "LimitFindInstances" in fail["reason"] and "still arriving" in fail["reason"]
+    assert not list((out / "store" / "ok").glob("*.json"))
+
+
+def test_dicomweb_study_deleted_mid_run_fails_at_retrieve(tmp_path) -> None:
+    """A study deleted on the PACS between the run's listing and its worker's retrieve: a failure
+    row at step ``retrieve`` saying the study is no longer on the server (it was a ``pipeline``
+    crash telling the user to 'Pass a folder of DICOM files', naming the cache folder)."""
+    import requests
+
+    from hcc_imaging.batch.pipeline import PipelineOptions, run_study
+    from hcc_imaging.io.dicomweb import remote_tasks
+
+    (tmp_path / "pacs").mkdir()
+    with _orthanc_server(tmp_path / "pacs") as base:
+        _upload(base, sorted((SAMPLE / "baseline" / "portal_venous").glob("*.dcm")))
+        opts = PipelineOptions()
+        (task,) = remote_tasks(f"dicomweb+{base}/dicom-web", opts, tmp_path / "out")
+        (found,) = requests.post(f"{base}/tools/lookup", data=task.study_instance_uid, timeout=30).json()
+        requests.delete(f"{base}/studies/{found['ID']}", timeout=30).raise_for_status()
+        rec = run_study(task, opts)
+    assert not rec["ok"] and rec["step"] == "retrieve", rec["reason"]
+    assert rec["reason"] == (f"study {task.study_instance_uid} is no longer on the server {base}/dicom-web (deleted "
+                             "since the run listed it): nothing to retrieve.")
+
+
+def test_dicomweb_credentials_are_used_and_never_written(tmp_path) -> None:
+    """A PACS asking for a user (Orthanc ``AuthenticationEnabled``): without credentials the run
+    stops with exit code 2 and one line saying authentication failed (it said "check that the
+    server is running"); with ``USER:PASSWORD@`` in the URL it runs, and the password is in no
+    console line, no file under OUT (failures.csv, the stored records, their ``dicomweb_url``), and
+    ``--export-sr`` stores the SR back with it."""
+    import os
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    password = "-".join(["s3cret", "PW"])  # (not in this file's text, which a traceback would quote)
+    auth = ("reader", password)
+    (tmp_path / "pacs").mkdir()
+    with _orthanc_server(tmp_path / "pacs", AuthenticationEnabled=True, RegisteredUsers={"reader": password}) as base:
+        _upload(base, sorted((SAMPLE / "baseline").rglob("*.dcm")), auth=auth)
+        _upload(base, [_seg_for(SAMPLE / "baseline", tmp_path / "baseline_seg.dcm")], auth=auth)
+        _upload(base, sorted((SAMPLE / "fu1").rglob("*.dcm")), auth=auth)  # its CT only: a failure row
+        host = base.split("//", 1)[1]
+
+        def batch(url: str, out: Path, *more: str) -> subprocess.CompletedProcess:
+            return subprocess.run([sys.executable, "-m", "hcc_imaging.cli", "batch", url, "--out", str(out), "--workers",
+                                   "1", "--no-progress", *more], capture_output=True, text=True, cwd=REPO, env=env,
+                                  timeout=600)
+
+        no_user = batch(f"dicomweb+{base}/dicom-web", tmp_path / "no_user")
+        wrong = batch(f"dicomweb+http://reader:{password}x@{host}/dicom-web", tmp_path / "wrong")
+        out = tmp_path / "out"
+        r = batch(f"dicomweb+http://reader:{password}@{host}/dicom-web", out, "--export-sr")
+        import requests
+
+        # the SEG and SR went back with STOW-RS, authenticated
+        stored = requests.get(f"{base}/dicom-web/series?Modality=SR", auth=auth, timeout=30).json()
+    for bad in (no_user, wrong):
+        assert bad.returncode == 2, bad.stderr
+        (line,) = bad.stderr.strip().splitlines()
+        assert "authentication failed / not authorised" in line and "user name and password" in line, line
+        assert "server is running" not in line and password not in line
+    assert r.returncode == 0, r.stderr
+    assert len(stored) == 1, r.stderr
+    assert password not in r.stdout + r.stderr
+    shown = f"http://reader:***@{host}/dicom-web"
+    (ok,) = [json.loads(p.read_text()) for p in (out / "store" / "ok").glob("*.json")]
+    assert ok["dicomweb_url"] == shown
+    (fail,) = pd.read_csv(out / "failures.csv").to_dict("records")
+    assert fail["step"] == "masks" and f"on {shown}:" in fail["reason"]
+    leaks = [p for p in out.rglob("*") if p.is_file() and password.encode() in p.read_bytes()]
+    assert not leaks, leaks
