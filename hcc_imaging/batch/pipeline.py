@@ -201,8 +201,9 @@ class StudyTask:
     series: tuple[Any, ...]  # hcc_imaging.io.SeriesInfo of the image series
     inputs: StudyInputs
     input_hash: str
-    #: DICOMweb base URL when the study lives on a server (retrieved by the worker).
-    dicomweb_url: str | None = None
+    #: DICOMweb base URL when the study lives on a server (retrieved by the worker); it may hold the
+    #: server's password, so it is left out of the task's repr (a log line of Dask's prints its arguments)
+    dicomweb_url: str | None = field(default=None, repr=False)
     extra: Mapping[str, Any] = field(default_factory=dict)
     #: With ``PipelineOptions.carry``: the earlier study of the patient whose lesions are carried to
     #: this one (it has none of its own; :func:`link_carried`).

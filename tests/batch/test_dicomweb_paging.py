@@ -164,3 +164,17 @@ def test_credentials_in_the_url_are_sent_not_shown() -> None:
     assert "authentication failed / not authorised" in msg and "user name and password" in msg
     assert bad not in msg and "server is running" not in msg and f"reader:***@{host}" in msg
     assert bad not in "".join(traceback.format_exception(e.value))
+
+
+def test_a_tasks_repr_never_shows_the_servers_password() -> None:
+    """A worker's task holds the DICOMweb URL with its password (the worker connects with it); Dask
+    prints a failed task's arguments in its log, so the task's repr leaves the URL out."""
+    from hcc_imaging.batch.pipeline import StudyInputs, StudyTask
+
+    task = StudyTask(key="k", patient_id="P1", study_instance_uid="1.2.3", study_date="20250101", root="/tmp/x",
+                     series=(), inputs=StudyInputs(), input_hash="h",
+                     dicomweb_url="dicomweb+http://reader:s3cretPW@127.0.0.1:8042/dicom-web")
+    nested = StudyTask(key="k2", patient_id="P1", study_instance_uid="1.2.4", study_date="20250301", root="/tmp/y",
+                       series=(), inputs=StudyInputs(), input_hash="h2", dicomweb_url=task.dicomweb_url, carry_from=task)
+    assert "s3cretPW" not in repr(task) and "s3cretPW" not in repr(nested)
+    assert task.dicomweb_url is not None and "s3cretPW" in task.dicomweb_url  # (the worker still has it)
