@@ -21,7 +21,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["StudyLesions", "annotated_organ", "check_not_empty", "load_annotations", "load_image", "load_saved_masks",
+__all__ = ["PHASES_LEFT_OUT", "StudyLesions", "annotated_organ", "check_not_empty", "load_annotations", "load_image", "load_saved_masks",
            "mask_files", "mask_flags", "mask_problems", "phase_series", "pick_reference", "site_flags", "study_images",
            "study_lesions"]
 
@@ -620,6 +620,10 @@ def _needs_phases(task: StudyTask) -> bool:
     return not task.inputs.has_masks_files and (bool(task.inputs.seeds_file) or task.carry_from is not None)
 
 
+#: The reference Volume's ``meta`` key for the phases :func:`_load_phases` left out (another scan).
+PHASES_LEFT_OUT = "phases_left_out"
+
+
 def study_images(task: StudyTask, options: PipelineOptions) -> tuple[Volume, dict[Phase, Volume]]:
     """The study's reference image and the phases its lesions need (:func:`_needs_phases`)."""
     if _needs_phases(task):
@@ -634,10 +638,23 @@ def _load_phases(task: StudyTask, options: PipelineOptions) -> tuple[Volume, dic
     ref_info = pick_reference(task.series)
     ref = load_image(ref_info, options)
     phases: dict[Phase, Volume] = {ref.phase: ref}
+    left_out: list[str] = []
     for se in phase_series(task.series)[0].values():
         if se is not ref_info and Phase(se.phase.phase) not in phases:
             v = load_image(se, options)
+            if v.frame_of_reference_uid and ref.frame_of_reference_uid and \
+                    v.frame_of_reference_uid != ref.frame_of_reference_uid:
+                # another scan (the patient re-scanned after moving, another study's series): the phases are
+                # used together only on one scan (segment_lesion refuses a mix)
+                left_out.append(f"series {v.series_instance_uid} ({v.phase}) not used: in another frame of reference "
+                                f"than the measured series {ref.series_instance_uid} ({ref.phase}), so not the same "
+                                "scan; its phase is left out of the segmentation")
+                log.warning("study %s: %s", task.study_instance_uid, left_out[-1])
+                continue
             phases[v.phase] = v
+    if left_out:  # (process_study lists them with the record's series_not_used)
+        ref = replace(ref, meta={**ref.meta, PHASES_LEFT_OUT: tuple(left_out)})
+        phases[ref.phase] = ref
     return ref, phases
 
 

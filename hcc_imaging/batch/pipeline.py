@@ -66,8 +66,8 @@ from .constants import (
     VIABLE_MASK_NAMES,
 )
 from .errors import BatchError, StudyStepError
-from .lesions import (check_not_empty, load_annotations, mask_files, mask_problems, phase_series, pick_reference,
-                      site_flags, study_images, study_lesions)
+from .lesions import (PHASES_LEFT_OUT, check_not_empty, load_annotations, mask_files, mask_problems, phase_series,
+                      pick_reference, site_flags, study_images, study_lesions)
 from .resume import content_key, file_digest
 
 __all__ = [
@@ -838,6 +838,7 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         ref_info = pick_reference(task.series)
         series_notes = phase_series(task.series)[1]
         ref, phases = study_images(task, options)
+        series_notes = [*series_notes, *ref.meta.get(PHASES_LEFT_OUT, ())]
         step = "masks"
         got = study_lesions(task, ref, phases, options)
         lesions, viable, mask_source, carried = got.lesions, got.viable, got.source, got.carried

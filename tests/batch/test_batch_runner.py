@@ -225,6 +225,33 @@ def test_seeds_file_instead_of_masks(tmp_path) -> None:
     assert abs(row["viable_diameter_mm"] - truth["L1"]["viable_diameter_mm"]) <= 2.3 * 2**0.5
 
 
+def test_a_seeded_study_leaves_out_a_phase_of_another_scan(tmp_path) -> None:
+    """A seeded study whose pre-contrast series is in another frame of reference (the patient
+    re-scanned after moving): ``segment_lesion`` refuses phases of two scans, which failed the whole
+    study at step ``masks``.  The batch leaves that phase out (the record's ``series_not_used``
+    says why) and segments on the phases of one scan."""
+    import shutil
+
+    import pydicom
+
+    src = REPO / "sample_data" / "liver_phantom" / "baseline"
+    study = tmp_path / "arch" / "baseline"
+    shutil.copytree(src, study, ignore=shutil.ignore_patterns("masks"))
+    for f in (study / "pre_contrast").rglob("*.dcm"):
+        ds = pydicom.dcmread(f)
+        ds.FrameOfReferenceUID = "1.2.826.0.1.3680043.8.498.999"
+        ds.save_as(f)
+    truth = json.loads((study / "truth.json").read_text())["lesions"]
+    (study / "seeds.json").write_text(json.dumps({"lesions": [{"lesion_id": "L1", "seed_lps": truth["L1"]["seed_lps"]}]}))
+    records = []
+    s = _run(tmp_path / "arch", tmp_path / "o", on_record=records.append)
+    assert s.n_failed_studies == 0, records
+    (row,) = records[0]["lesions"]
+    assert row["lesion_id"] == "L1"
+    assert abs(row["longest_diameter_mm"] - truth["L1"]["longest_diameter_mm"]) <= 2.3 * 2**0.5
+    assert any("pre_contrast" in n and "another frame of reference" in n for n in records[0]["series_not_used"])
+
+
 def test_a_seeded_mask_the_segmenter_flags_is_listed_for_a_reader(tmp_path) -> None:
     """The segmenter's checks (a mask that may be wrong) reach the batch's outputs: the study
     phantom's ascites (L8, on every slice) reaches the scanned range, L1 does not. The record lists
