@@ -420,7 +420,7 @@ def _track(args: argparse.Namespace, store: Any) -> None:
         max_centroid_distance_mm=MAX_CENTROID_DISTANCE_MM if args.max_distance_mm is None else args.max_distance_mm)
     result: dict[str, Any] = {"proposals": list(prop.proposals)}
     lines = [f"{p.kind.value:12s} {','.join(p.baseline) or '-':12s} -> {','.join(p.followup) or '-':12s} {p.reason}"
-             for p in prop.proposals]
+             + (" [needs review]" if p.needs_review else "") for p in prop.proposals]
     if args.confirm:
         if not (args.reader and args.patient and args.timepoint):
             raise StoreError("--confirm needs --reader, --patient and --timepoint (the follow-up time point).")
