@@ -31,7 +31,8 @@ from .lesion import LesionParams, SegmentationResult, segment_lesion
 from .liver import segment_liver
 from .register import Registration, RegistrationParams, lesion_centre_lps, register_volumes, registration_problems
 
-__all__ = ["MIN_KEPT_FRACTION", "CarriedLesions", "carry_lesions", "carry_points", "lies_in_liver", "registration_pair", "suspect_message"]
+__all__ = ["MIN_KEPT_FRACTION", "CarriedLesions", "carry_lesions", "carry_points", "lies_in_liver", "registration_pair",
+           "suspect_message"]
 
 #: A carried lesion whose click segmented voxels an earlier carried lesion already holds keeps the
 #: rest; when it keeps less than this fraction of its own segmentation it is not carried (in

@@ -562,8 +562,8 @@ def propose_matches(
 
 def _too_small(f: str, held: float, unheld: _Unheld) -> str:
     sp = " x ".join(f"{x:g}" for x in unheld.spacing)
-    return (f"{f} is smaller than the baseline grid ({sp} mm voxels) can hold ({held:.0%} of it lands on baseline "
-            "voxel centres): placed by its own centroid; check it")
+    return (f"only {held:.0%} of {f} lands on the baseline grid's voxel centres ({sp} mm voxels: a lesion smaller "
+            "than they can hold, or partly outside the baseline field): placed by its own centroid; check it")
 
 
 def assign_tracking_uids(

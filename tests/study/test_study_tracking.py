@@ -291,7 +291,7 @@ def test_a_lesion_smaller_than_the_baseline_grid_is_matched_for_review_not_new()
     prop = propose_matches(base, fu)
     p = prop.for_followup("F1")
     assert p.kind is MatchKind.MATCH and p.baseline == ("L1",) and p.needs_review, p
-    assert "F1 is smaller than the baseline grid" in p.reason and p.centroid_distance_mm < 1.0
+    assert "only 0% of F1 lands on the baseline grid's voxel centres" in p.reason and p.centroid_distance_mm < 1.0
     assert prop.followup_volume_mm3["F1"] == float((fu_arr == 1).sum())
     far = prop.for_followup("F2")
     assert far.kind is MatchKind.NEW and "outside the baseline field of view" in far.reason and not far.needs_review
