@@ -175,7 +175,11 @@ def _segment_seeds(
     """Segment each seed with :func:`hcc_imaging.segment.lesion.segment_lesion` (phase: the seed's
     ``"phase"``, else the segmenter's most conspicuous phase); masks resampled onto ``ref``.  A
     lesion is given by a click (``"seed_lps"`` or ``"seed_index"``) or by a line across it
-    (``"line_lps"``: two LPS points, e.g. a reader's longest diameter, as ``--line``).
+    (``"line_lps"``: two LPS points, e.g. a reader's longest diameter, as ``--line``).  A voxel two
+    lesions' clicks segment is the first's; a lesion left with less than
+    ``segment.carry.MIN_KEPT_FRACTION`` of its segmentation (its click segmented the mass an earlier
+    seed's lesion holds: two seeds on one lesion, or coalesced lesions) is a ``StudyStepError``
+    naming both, never a lesion without voxels (read ``absent``, 0 mm, at a follow-up).
 
     As ``hcc-imaging segment`` does: ``"liver": true`` at the file's top level keeps each lesion
     inside the study's classical liver mask (made once, holding every liver lesion's seed, as
@@ -186,6 +190,7 @@ def _segment_seeds(
     viable parts read the parenchyma in (with ``"liver": true``; :func:`study_lesions`), the
     extrahepatic lesions' labels, and the segmenter's checks by lesion id (those with any:
     ``SegmentationResult.checks``)."""
+    from ..segment.carry import MIN_KEPT_FRACTION
     from ..segment.lesion import seed_point_lps, segment_lesion
     from ..segment.liver import segment_liver
 
@@ -220,6 +225,15 @@ def _segment_seeds(
         res = segment_lesion(vols, phase=s.get("phase"), label=n, lesion_id=lid,
                              liver=liver if (e or in_liver) else None, extrahepatic=e, **where)
         m = res.labels.resample_to(ref).array != 0 if not res.labels.geometry.equals(ref.geometry) else res.labels.array != 0
+        own, left = int(np.count_nonzero(m)), int(np.count_nonzero(m & (out == 0)))
+        if own and left < MIN_KEPT_FRACTION * own:
+            # its click segmented the mass an earlier seed's lesion holds: left with (almost) no voxels
+            # it would be read absent (0 mm) at a follow-up; the reader must say which lesion is which
+            who = ", ".join(names[int(v)] for v in np.unique(out[m]) if v != 0)
+            raise StudyStepError("masks", f"{seeds_file}: the click of {lid} segmented the mass {who} holds ({own - left} "
+                                          f"of its {own} voxels): two seeds on one lesion, or lesions that coalesced. "
+                                          "Give one seed per lesion (a coalescence is recorded by hand), or the "
+                                          "lesions' masks.")
         out[m & (out == 0)] = n
         names[n] = lid
         if res.checks:

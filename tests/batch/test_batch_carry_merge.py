@@ -48,3 +48,26 @@ def test_a_lesion_carried_here_but_missing_from_the_map_is_not_evaluable() -> No
     obs = build_read_document([recs[0], fu], annotations=ann).timepoints[1].lesion("L2")
     assert obs is not None and obs.status == "not_evaluable", obs
     assert "holds no voxels of the carried label map" in (obs.note or "")
+
+
+def test_two_seeds_on_one_lesion_fail_the_study_not_read_absent(tmp_path: Path) -> None:
+    """A seeds file with two clicks on the study phantom's L1 (each half's centre), as L1 and L9:
+    both segment the whole lesion.  Before, L9 kept its name with no voxel (at a follow-up: read
+    ``absent``, 0 mm); now the study fails at ``masks`` naming both lesions."""
+    import json
+
+    import pytest
+
+    from hcc_imaging.batch.lesions import _segment_seeds
+    from hcc_imaging.batch.errors import StudyStepError
+    from hcc_imaging.phantoms import make_study
+
+    st = make_study(0, shape=(44, 112, 112), spacing=(3.5, 3.0, 3.0))
+    pts = np.argwhere(np.asarray(st.lesions.array) == 1)
+    half = pts[:, 2] > np.median(pts[:, 2])
+    seeds = [{"lesion_id": lid, "seed_lps": [float(v) for v in st.lesions.index_to_lps(p.mean(0))]}
+             for lid, p in (("L1", pts[~half]), ("L9", pts[half]))]
+    f = tmp_path / "seeds.json"
+    f.write_text(json.dumps({"lesions": seeds}))
+    with pytest.raises(StudyStepError, match="the click of L9 segmented the mass L1 holds"):
+        _segment_seeds(str(f), st.volumes["portal_venous"], st.volumes)
