@@ -204,7 +204,11 @@ def _segment_seeds(
     """Segment each seed with :func:`hcc_imaging.segment.lesion.segment_lesion` (phase: the seed's
     ``"phase"``, else the segmenter's most conspicuous phase); masks resampled onto ``ref``.  A
     lesion is given by a click (``"seed_lps"`` or ``"seed_index"``) or by a line across it
-    (``"line_lps"``: two LPS points, e.g. a reader's longest diameter, as ``--line``).
+    (``"line_lps"``: two LPS points, e.g. a reader's longest diameter, as ``--line``).  A voxel two
+    lesions' clicks segment is the first's; a lesion left with less than
+    ``segment.carry.MIN_KEPT_FRACTION`` of its segmentation (its click segmented the mass an earlier
+    seed's lesion holds: two seeds on one lesion, or coalesced lesions) is a ``StudyStepError``
+    naming both, never a lesion without voxels (read ``absent``, 0 mm, at a follow-up).
 
     As ``hcc-imaging segment`` does: ``"liver": true`` at the file's top level keeps each lesion
     inside the study's classical liver mask (made once, holding every liver lesion's seed, as
@@ -215,6 +219,7 @@ def _segment_seeds(
     viable parts read the parenchyma in (with ``"liver": true``; :func:`study_lesions`), the
     extrahepatic lesions' labels, and the segmenter's checks by lesion id (those with any:
     ``SegmentationResult.checks``)."""
+    from ..segment.carry import MIN_KEPT_FRACTION
     from ..segment.lesion import seed_point_lps, segment_lesion
     from ..segment.liver import segment_liver
 
@@ -249,6 +254,15 @@ def _segment_seeds(
         res = segment_lesion(vols, phase=s.get("phase"), label=n, lesion_id=lid,
                              liver=liver if (e or in_liver) else None, extrahepatic=e, **where)
         m = res.labels.resample_to(ref).array != 0 if not res.labels.geometry.equals(ref.geometry) else res.labels.array != 0
+        own, left = int(np.count_nonzero(m)), int(np.count_nonzero(m & (out == 0)))
+        if own and left < MIN_KEPT_FRACTION * own:
+            # its click segmented the mass an earlier seed's lesion holds: left with (almost) no voxels
+            # it would be read absent (0 mm) at a follow-up; the reader must say which lesion is which
+            who = ", ".join(names[int(v)] for v in np.unique(out[m]) if v != 0)
+            raise StudyStepError("masks", f"{seeds_file}: the click of {lid} segmented the mass {who} holds ({own - left} "
+                                          f"of its {own} voxels): two seeds on one lesion, or lesions that coalesced. "
+                                          "Give one seed per lesion (a coalescence is recorded by hand), or the "
+                                          "lesions' masks.")
         out[m & (out == 0)] = n
         names[n] = lid
         if res.checks:
@@ -354,6 +368,12 @@ def _carry_masks(task: StudyTask, src: StudyTask, ref: Volume, phases: Mapping[P
            "seeds_lps": {c.names[lab]: [round(float(v), 2) for v in p] for lab, p in c.seeds_lps.items()},
            "registration": c.registration.to_json()}
     checks = {c.names[lab]: tuple(r.checks) for lab, r in c.results.items() if r.checks}
+    # a lesion whose click segmented the mass another carried lesion holds is not carried (in
+    # c.failed: not_evaluable, "merged with ..."); the one that kept the voxels measures the whole mass
+    for lab, takers in c.merged.items():
+        for t in takers:
+            checks[c.names[t]] = (*checks.get(c.names[t], ()),
+                                  f"it also holds {c.names[lab]} at this time point (one mass): record the coalescence")
     found = {c.names[lab] for lab in c.results}
     return StudyLesions(c.labels, None, f"carried from {src.study_instance_uid} ({src_source})", how,
                         tuple(lab for lab in extra if lab in c.results), segmented=True, checks=checks,
@@ -364,8 +384,13 @@ def _merge_seeded(carried: LabelVolume, carried_extra: Sequence[int], seeded: La
                   seeded_extra: Sequence[int], how: dict[str, Any]) -> tuple[LabelVolume, list[int]]:
     """A follow-up's own seeds (``"carry": true``) added to the lesions carried to it: a seeded
     lesion with a carried lesion's id replaces it (the reader's click wins, also over a lesion not
-    found there), the others (new lesions) take the next label values; a seeded voxel is the seed's."""
+    found there), the others (new lesions) take the next label values; a seeded voxel is the seed's.
+    A carried lesion a seeded one leaves less than ``MIN_KEPT_FRACTION`` of its voxels is taken out
+    (``how["not_carried"]``, "merged with ...": not_evaluable), never left as crumbs nor absent."""
+    from ..segment.carry import MIN_KEPT_FRACTION
+
     out = np.asarray(carried.array).astype(np.uint16)
+    before = {lab: int(np.count_nonzero(out == lab)) for lab in carried.labels}
     names = dict(carried.labels)
     by_id = {lid: lab for lab, lid in names.items()}
     extra = list(carried_extra)
@@ -383,6 +408,26 @@ def _merge_seeded(carried: LabelVolume, carried_extra: Sequence[int], seeded: La
         how["not_carried"].pop(lid, None)
         if lab_s in seeded_extra:
             extra.append(lab)
+    seeded_ids = set(seeded.labels.values())
+    for lab, n in before.items():
+        lid = carried.labels[lab]
+        if lid in seeded_ids or n == 0:
+            continue
+        left = int(np.count_nonzero(out == lab))
+        if left == n:
+            continue
+        where = np.asarray(carried.array) == lab
+        who = ", ".join(names[t] for t in sorted({int(v) for v in np.unique(out[where])} - {0, lab}))
+        if left < MIN_KEPT_FRACTION * n:
+            out[out == lab] = 0
+            del names[lab]
+            extra = [e for e in extra if e != lab]
+            how["not_carried"][lid] = (f"merged with {who} at this time point: {n - left} of the {n} voxels segmented "
+                                       f"at its carried point are {who}'s (seeded; one mass); check and record the "
+                                       "coalescence, or segment it by a click")
+        else:
+            how.setdefault("notes", []).append(f"{lid} and {who} took {n - left} of the same voxels at this time "
+                                               f"point; they were given to {who} (seeded): check both masks")
     return LabelVolume.like(carried, out, labels=names), extra
 
 

@@ -988,7 +988,8 @@ def build_read_document(
     else proposed at baseline per criterion by :func:`hcc_imaging.response.targets.select_targets`
     (``role_by_criteria``); lesions first seen later are ``new``.  A lesion seen before but
     missing from a later mask is recorded ``absent`` (0 mm), unless it was carried to that study
-    and not found there (``carried_from["not_carried"]``): ``not_evaluable``, with the reason.  A
+    and not found there (``carried_from["not_carried"]``, or clicked there by the carry:
+    ``carried_from["seeds_lps"]``, yet not in its map): ``not_evaluable``, with the reason.  A
     measured lesion whose mask the segmenter flagged (the record's ``segmentation_checks``) has
     what to check as its note.  Every lesion records its tracking UID (the annotations', else
     :func:`hcc_imaging.export.model.name_based_tracking_uid` of the patient, reader, baseline date
@@ -1112,6 +1113,8 @@ def build_read_document(
     for i, r in enumerate(recs):
         rows = {row["lesion_id"]: row for row in r["lesions"]}
         not_carried: Mapping[str, str] = (r.get("carried_from") or {}).get("not_carried", {})
+        # clicked here by the carry (its carried point recorded) yet not in the map: never absent
+        clicked: Mapping[str, Any] = (r.get("carried_from") or {}).get("seeds_lps", {})
         checks: Mapping[str, Sequence[str]] = r.get("segmentation_checks") or {}
         problems: Mapping[str, Sequence[str]] = r.get("mask_problems") or {}
         obs = []
@@ -1121,8 +1124,10 @@ def build_read_document(
             role, rbc = roles(lid, fs)
             if lid not in rows and role == "new" and lid not in problems:
                 continue
-            obs.append(observation(lid, rows.get(lid), role, rbc, not_carried.get(lid), checks.get(lid, ()),
-                                   problems.get(lid, ())))
+            nf = not_carried.get(lid)
+            if nf is None and lid not in rows and lid in clicked:
+                nf = "it was carried here but holds no voxels of the carried label map"
+            obs.append(observation(lid, rows.get(lid), role, rbc, nf, checks.get(lid, ()), problems.get(lid, ())))
         tps.append(TimePoint(id=tp_ids[i], date=_iso(r["study_date"]), lesions=tuple(obs),
                              modality="CT", slice_thickness_mm=r.get("slice_thickness_mm")))
     return ReadDocument(patient_id=recs[0]["patient_id"], reader_id=reader, timepoints=tuple(tps), criteria=tuple(crits))

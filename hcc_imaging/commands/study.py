@@ -401,7 +401,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _track(args: argparse.Namespace, store: Any) -> None:
     from ..errors import StoreError
-    from ..io.masks import load_mask
+    from ..io.masks import load_lesion_map
     from ..study import ReaderSession
     from ..study.constants import MAX_CENTROID_DISTANCE_MM, MIN_CONTAINMENT_FRAC
     from ..study.tracking import assign_tracking_uids, propose_matches
@@ -414,13 +414,15 @@ def _track(args: argparse.Namespace, store: Any) -> None:
             transform = Registration.from_json(args.registration.read_text(encoding="utf-8"))
         except OSError as err:
             raise StoreError(f"cannot read the registration {args.registration}: {err.strerror}; check --registration.") from None
+    # the lesion ids a labels.json beside a NIfTI map gives (what the batch saves), as `measure` reads them:
+    # named by label value, the same lesion numbered differently per time point is taken for another
     prop = propose_matches(
-        load_mask(args.baseline_mask), load_mask(args.followup_mask), transform=transform,
+        load_lesion_map(args.baseline_mask, None)[0], load_lesion_map(args.followup_mask, None)[0], transform=transform,
         min_containment_frac=MIN_CONTAINMENT_FRAC if args.min_containment is None else args.min_containment,
         max_centroid_distance_mm=MAX_CENTROID_DISTANCE_MM if args.max_distance_mm is None else args.max_distance_mm)
     result: dict[str, Any] = {"proposals": list(prop.proposals)}
     lines = [f"{p.kind.value:12s} {','.join(p.baseline) or '-':12s} -> {','.join(p.followup) or '-':12s} {p.reason}"
-             for p in prop.proposals]
+             + (" [needs review]" if p.needs_review else "") for p in prop.proposals]
     if args.confirm:
         if not (args.reader and args.patient and args.timepoint):
             raise StoreError("--confirm needs --reader, --patient and --timepoint (the follow-up time point).")

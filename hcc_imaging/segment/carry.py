@@ -9,7 +9,10 @@ the other study and clicked there (:func:`~hcc_imaging.segment.lesion.segment_le
 
 A lesion that cannot be segmented where it is carried (it has gone, or its carried point misses
 it) is reported in :attr:`CarriedLesions.failed`, never recorded as gone: whether it has gone is a
-reader's call.
+reader's call.  So is a lesion whose click segmented the mass another carried lesion holds (less
+than :data:`MIN_KEPT_FRACTION` of its segmentation left to it: the two coalesced, or one's
+segmentation ran into the other; :attr:`CarriedLesions.merged`): a voxel two lesions take is the
+first's, and the coalescence is the reader's to record.
 """
 
 from __future__ import annotations
@@ -28,7 +31,13 @@ from .lesion import LesionParams, SegmentationResult, segment_lesion
 from .liver import segment_liver
 from .register import Registration, RegistrationParams, lesion_centre_lps, register_volumes, registration_problems
 
-__all__ = ["CarriedLesions", "carry_lesions", "carry_points", "lies_in_liver", "registration_pair", "suspect_message"]
+__all__ = ["MIN_KEPT_FRACTION", "CarriedLesions", "carry_lesions", "carry_points", "lies_in_liver", "registration_pair",
+           "suspect_message"]
+
+#: A carried lesion whose click segmented voxels an earlier carried lesion already holds keeps the
+#: rest; when it keeps less than this fraction of its own segmentation it is not carried (in
+#: ``CarriedLesions.failed``, "merged with ..."): never recorded with the crumbs left, nor absent.
+MIN_KEPT_FRACTION = 0.5
 
 
 def lies_in_liver(organ: str | None = "liver", *, is_lymph_node: bool = False, kind: str | None = None) -> bool:
@@ -72,6 +81,12 @@ class CarriedLesions:
         the images hardly match, the first study's liver lands outside the other image or off its
         liver); empty when it passed.  A suspect registration carries the lesions to the wrong
         place: what was segmented there is no measurement of them.
+    merged : dict
+        Label value -> the labels of the carried lesions that took (at least
+        :data:`MIN_KEPT_FRACTION` of) the voxels its click segmented: two lesions that form one mass
+        at this time point (coalesced, or one's segmentation ran into the other).  Such a lesion is
+        in ``failed`` (with a reason naming them), not in ``labels``: a reader records the
+        coalescence; the lesion that kept the voxels measures the whole mass.
     """
 
     labels: LabelVolume
@@ -85,6 +100,7 @@ class CarriedLesions:
     liver: LabelVolume | None = None
     notes: tuple[str, ...] = field(default=())
     registration_problems: tuple[str, ...] = field(default=())
+    merged: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
 
 def suspect_message(reg: Registration, problems: Collection[str]) -> str:
@@ -255,6 +271,7 @@ def carry_lesions(
     out = np.zeros(ref.shape, np.uint16)
     results: dict[int, SegmentationResult] = {}
     failed: dict[int, str] = {}
+    merged: dict[int, tuple[int, ...]] = {}
     vols: Volume | dict[Any, Volume] = a if len(a) > 1 else ref
     for n, lab in enumerate(labs):
         e = lab in extra
@@ -266,13 +283,36 @@ def carry_lesions(
             failed[lab] = str(err)
         else:
             on_ref = res.labels if res.labels.geometry.equals(ref.geometry) else res.labels.resample_to(ref)
-            out[(np.asarray(on_ref.array) != 0) & (out == 0)] = lab  # a voxel two lesions took stays the first's
-            results[lab] = res
+            seg = np.asarray(on_ref.array) != 0
+            free = seg & (out == 0)  # a voxel two lesions took stays the first's ...
+            own, left = int(seg.sum()), int(free.sum())
+            takers = tuple(int(v) for v in np.unique(out[seg]) if v != 0)
+            if takers and left < MIN_KEPT_FRACTION * own:
+                # ... and a lesion left with too little of its own segmentation is not carried: its
+                # click segmented the mass another carried lesion holds (they coalesced, or one
+                # segmentation ran into the other); recording it absent (0 mm) would read as a response
+                who = ", ".join(names[t] for t in takers)
+                failed[lab] = (f"merged with {who} at this time point: {own - left} of the {own} voxels segmented at "
+                               f"its carried point are {who}'s (one mass); check and record the coalescence, or "
+                               "segment it by a click")
+                merged[lab] = takers
+                notes.append(f"{who} at this time point also holds {names[lab]} (one mass): its measurement is the "
+                             "coalesced lesion's; check it and record the coalescence")
+            elif own == 0:
+                failed[lab] = ("its segmentation has no voxels on the grid of the label map (a lesion smaller than "
+                               f"its voxels, {ref.spacing} mm); segment it by a click on that series")
+            else:
+                if takers:
+                    notes.append(f"{names[lab]} and {', '.join(names[t] for t in takers)} took {own - left} of the same "
+                                 f"voxels at this time point; they were given to {', '.join(names[t] for t in takers)}: "
+                                 "check both masks (coalescing lesions?)")
+                out[free] = lab
+                results[lab] = res
         if progress is not None:
             progress(n + 1, len(labs))
     kept = {lab: names[lab] for lab in results}
     return CarriedLesions(LabelVolume.like(ref, out, labels=kept), results, failed, names, centres, seeds, reg,
-                          masked, liver if (in_liver or extra) else None, tuple(notes), problems)
+                          masked, liver if (in_liver or extra) else None, tuple(notes), problems, merged)
 
 
 def _in_mask(mask: LabelVolume, point_lps: NDArray[np.float64]) -> bool:

@@ -15,7 +15,11 @@ The proposal is made from three pieces of evidence, on a common grid (the baseli
    A pair is linked when containment >= ``min_containment_frac``.
 3. **distance** - lesions left without any overlap link are paired when their centroids
    (after registration) are within ``max_centroid_distance_mm`` and each is the other's
-   nearest (a small lesion that moved more than its size).
+   nearest (a small lesion that moved more than its size).  A follow-up lesion the baseline grid
+   does not hold (less than :data:`MIN_HELD_FRAC` of it lands on baseline voxel centres: smaller
+   than a coarser baseline's voxels) keeps its own volume and centroid (distances measured in
+   follow-up space, to the baseline centroids mapped there); a proposal resting on it is flagged
+   ``needs_review``, and it is "outside the baseline field of view" only when its centroid is.
 
 Linked lesions form connected groups, classified as ``match`` (1 -> 1), ``split`` (1 -> n),
 ``merge`` (n -> 1), ``complex`` (n -> m, the reader decides), ``disappeared`` (1 -> 0) or
@@ -59,12 +63,19 @@ __all__ = [
     "correct_assignment",
     "as_point_mapping",
     "sphere_intersection_mm3",
+    "MIN_HELD_FRAC",
 ]
 
 PointMap = Callable[[NDArray[np.float64]], NDArray[np.float64]]
 
 #: Baseline voxels processed per chunk when pulling labels through a Python callable.
 _CHUNK_VOXELS = 2_000_000
+
+#: A follow-up lesion of which less than this fraction of its own volume lands on baseline voxel
+#: centres when pulled onto the baseline grid is "not held" by that grid (a lesion smaller than the
+#: baseline's voxels, on a finer follow-up grid): it keeps its own volume, its centroid distances are
+#: measured in follow-up space, and a link resting on it needs review.
+MIN_HELD_FRAC = 0.5
 
 
 class TrackingError(HccImagingError, ValueError):
@@ -130,6 +141,10 @@ class MatchProposal:
     iou: float | None
     centroid_distance_mm: float | None
     reason: str
+    #: the link rests on a follow-up lesion the baseline grid cannot hold (less than
+    #: :data:`MIN_HELD_FRAC` of it lands on baseline voxel centres: smaller than the baseline's
+    #: voxels, e.g. a 4 mm lesion between 5 mm slices): matched on centroid distance; a reader checks it
+    needs_review: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,9 +299,25 @@ def sphere_intersection_mm3(r1: float, r2: float, d: float) -> float:
             / (12.0 * d))
 
 
+@dataclass(frozen=True, slots=True)
+class _Unheld:
+    """Follow-up lesions the baseline grid does not hold (see :data:`MIN_HELD_FRAC`)."""
+
+    #: label -> fraction of its own volume that landed on baseline voxel centres
+    held: dict[str, float]
+    #: label -> its centroid on its own grid (follow-up LPS mm)
+    centroid_fu: dict[str, NDArray[np.float64]]
+    #: baseline label -> its centroid mapped to follow-up LPS
+    baseline_fu: dict[str, NDArray[np.float64]]
+    #: label -> whether its centroid lies inside the baseline field mapped to the follow-up
+    in_field: dict[str, bool]
+    #: the baseline grid's spacing (mm)
+    spacing: tuple[float, ...]
+
+
 def _score_masks(baseline: LabelVolume, followup: LabelVolume, transform: Any) -> tuple[
         dict[str, float], dict[str, float], dict[str, NDArray[np.float64]], dict[str, NDArray[np.float64]],
-        dict[tuple[str, str], float]]:
+        dict[tuple[str, str], float], _Unheld | None]:
     b = np.asarray(baseline.array, dtype=np.int64)
     try:
         f = _pull_labels(baseline, followup, transform)
@@ -305,6 +336,46 @@ def _score_masks(baseline: LabelVolume, followup: LabelVolume, transform: Any) -
     f_vol = {fn_[v]: (float(f_sizes[v]) * vv if v < len(f_sizes) else 0.0) for v in f_present_orig}
     bc = {bn[k]: v for k, v in _centroids(b, baseline, b_labels).items()}
     fc = {fn_[k]: v for k, v in _centroids(f, baseline, f_labels).items()}
+    # a follow-up lesion on a finer grid may fall between the baseline's voxel centres (a 4 mm lesion
+    # between 5 mm slices): pulled, it has (almost) no voxels.  Such a lesion keeps its own volume
+    # and is placed by its own centroid (in follow-up space), never taken for one outside the field
+    fa = np.asarray(followup.array)
+    own = np.bincount(fa.ravel().astype(np.int64)) if fa.size else np.zeros(1, np.int64)
+    fvv = followup.geometry.voxel_volume_mm3
+    true_vol = {fn_[v]: float(own[v]) * fvv for v in f_present_orig if v < len(own)}
+    held = {f: (f_vol[f] / true_vol[f] if true_vol.get(f) else 1.0) for f in f_vol}
+    unheld_f = [x for x in f_vol if held[x] < MIN_HELD_FRAC]
+    inter = _inter_of(b, f, bn, fn_, vv)
+    if not unheld_f:
+        return b_vol, f_vol, bc, fc, inter, None
+    try:
+        mapping = as_point_mapping(transform)
+        inv = {name: v for v, name in fn_.items()}
+        fc_fu = {k: v for k, v in _centroids(fa.astype(np.int64), followup, [inv[f] for f in unheld_f]).items()}
+        centroid_fu = {fn_[k]: v for k, v in fc_fu.items()}
+        b_pts = np.array([bc[x] for x in b_vol if x in bc], float).reshape(-1, 3)
+        n = np.asarray(baseline.shape, float)
+        corners = np.array([[a, bb, c] for a in (-0.5, n[0] - 0.5) for bb in (-0.5, n[1] - 0.5) for c in (-0.5, n[2] - 0.5)])
+        pts = np.vstack([b_pts, baseline.geometry.index_to_lps(corners)])
+        if mapping is not None:
+            pts = mapping(pts)
+    except TrackingError:
+        raise
+    except Exception as err:  # a user transform may raise anything
+        raise TrackingError(f"the transform failed while mapping baseline points to the follow-up: {err}") from err
+    baseline_fu = {x: pts[i] for i, x in enumerate(x for x in b_vol if x in bc)}
+    lo, hi = pts[len(b_pts):].min(axis=0), pts[len(b_pts):].max(axis=0)
+    in_field = {f: bool(np.all(c >= lo - 1e-6) and np.all(c <= hi + 1e-6)) for f, c in centroid_fu.items()}
+    for x in unheld_f:  # scored at its own volume (its few pulled voxels, if any, still overlap)
+        f_vol[x] = true_vol[x]
+    unheld = _Unheld({x: held[x] for x in unheld_f}, centroid_fu, baseline_fu, in_field,
+                     tuple(float(v) for v in baseline.spacing))
+    return b_vol, f_vol, bc, fc, inter, unheld
+
+
+def _inter_of(b: NDArray[np.int64], f: NDArray[np.int64], bn: Mapping[int, str], fn_: Mapping[int, str],
+             vv: float) -> dict[tuple[str, str], float]:
+    """Overlap (mm3) of every baseline / follow-up label pair on the baseline grid."""
     both = (b != 0) & (f != 0)
     inter: dict[tuple[str, str], float] = {}
     if both.any():
@@ -313,7 +384,7 @@ def _score_masks(baseline: LabelVolume, followup: LabelVolume, transform: Any) -
         for code, cnt in zip(vals, counts, strict=True):
             bl, fl = divmod(int(code), int(f.max()) + 1)
             inter[(bn[bl], fn_[fl])] = float(cnt) * vv
-    return b_vol, f_vol, bc, fc, inter
+    return inter
 
 
 def _score_blobs(baseline: Sequence[LesionBlob], followup: Sequence[LesionBlob], transform: Any) -> tuple[
@@ -372,7 +443,7 @@ def propose_matches(
     if not max_centroid_distance_mm >= 0.0:
         raise TrackingError(f"max_centroid_distance_mm must be >= 0 mm, got {max_centroid_distance_mm}.")
     if isinstance(baseline, LabelVolume) and isinstance(followup, LabelVolume):
-        b_vol, f_vol, bc, fc, inter = _score_masks(baseline, followup, transform)
+        b_vol, f_vol, bc, fc, inter, unheld = _score_masks(baseline, followup, transform)
     elif not isinstance(baseline, LabelVolume) and not isinstance(followup, LabelVolume):
         b_list, f_list = list(baseline), list(followup)
         for x in b_list + f_list:
@@ -383,13 +454,20 @@ def propose_matches(
             if len(set(labels)) != len(labels):
                 raise TrackingError(f"{name} lesion labels are not unique: {labels}; give each lesion its own label.")
         b_vol, f_vol, bc, fc, inter = _score_blobs(b_list, f_list, transform)
+        unheld = None
     else:
         raise TrackingError(
             "baseline and follow-up must both be LabelVolumes or both be sequences of LesionBlob; got "
             f"{type(baseline).__name__} and {type(followup).__name__}."
         )
 
+    small = unheld.held if unheld is not None else {}
+
     def dist(bl: str, fl: str) -> float:
+        if unheld is not None and fl in small:  # placed by its own centroid, in follow-up space
+            if bl in unheld.baseline_fu and fl in unheld.centroid_fu:
+                return float(np.linalg.norm(unheld.baseline_fu[bl] - unheld.centroid_fu[fl]))
+            return math.inf
         if bl in bc and fl in fc:
             return float(np.linalg.norm(bc[bl] - fc[fl]))
         return math.inf
@@ -407,7 +485,9 @@ def propose_matches(
             edges.add((bl, fl))
     # distance fallback for lesions without any overlap link: mutual nearest within the limit
     lone_b = [b for b in b_vol if not any(e[0] == b for e in edges)]
-    lone_f = [f for f in f_vol if f_vol[f] > 0 and not any(e[1] == f for e in edges)]
+    # (a lesion the baseline grid does not hold is placed by its centroid, unless it lies outside the field)
+    lone_f = [f for f in f_vol if f_vol[f] > 0 and not any(e[1] == f for e in edges)
+              and (unheld is None or unheld.in_field.get(f, True))]
     if lone_b and lone_f:
         d = np.array([[dist(b, f) for f in lone_f] for b in lone_b])
         for i, b in enumerate(lone_b):
@@ -454,21 +534,36 @@ def propose_matches(
             fw = [f for f in fs if f in fc]
             cf = sum(f_vol[f] * fc[f] for f in fw) / max(sum(f_vol[f] for f in fw), 1e-12)
             d_mm = float(np.linalg.norm(cb - cf)) if fw else None
+            tiny = [f for f in fs if f in small]
+            if tiny:  # its centroid on its own grid (the pulled one rests on a few voxels, or none)
+                d_mm = min(dist(b, f) for b in bs for f in fs)
             reason = (f"{kind.value}: overlap Dice {dice:.2f}" + (f", centroids {d_mm:.1f} mm apart" if d_mm is not None else "")
-                      + ("" if i_sum > 0 else f" (no overlap; nearest within {max_centroid_distance_mm:g} mm)"))
-            proposals.append(MatchProposal(kind, tuple(bs), tuple(fs), dice, iou, d_mm, reason))
+                      + ("" if i_sum > 0 else f" (no overlap; nearest within {max_centroid_distance_mm:g} mm)")
+                      + "".join(f"; {_too_small(f, small[f], unheld)}" for f in tiny if unheld is not None))
+            proposals.append(MatchProposal(kind, tuple(bs), tuple(fs), dice, iou, d_mm, reason, needs_review=bool(tiny)))
         elif bs:
             proposals.append(MatchProposal(kind, tuple(bs), (), None, None, None,
                                            "no follow-up lesion overlaps it or lies within "
                                            f"{max_centroid_distance_mm:g} mm: disappeared (or not segmented)"))
         else:
-            why = ("outside the baseline field of view after registration" if f_vol[fs[0]] <= 0 else
+            f = fs[0]
+            outside = f_vol[f] <= 0 or (unheld is not None and not unheld.in_field.get(f, True))
+            why = ("outside the baseline field of view after registration" if outside else
                    f"no baseline lesion overlaps it or lies within {max_centroid_distance_mm:g} mm")
-            proposals.append(MatchProposal(kind, (), tuple(fs), None, None, None, f"new lesion: {why}"))
+            if f in small and not outside and unheld is not None:
+                why += f"; {_too_small(f, small[f], unheld)}"
+            proposals.append(MatchProposal(kind, (), tuple(fs), None, None, None, f"new lesion: {why}",
+                                           needs_review=f in small and not outside))
     order = {k: i for i, k in enumerate(MatchKind)}
     proposals.sort(key=lambda p: (order[p.kind], p.baseline, p.followup))
     return TrackingProposal(tuple(proposals), tuple(sorted(pairs, key=lambda p: (p.baseline, p.followup))),
                             dict(b_vol), dict(f_vol))
+
+
+def _too_small(f: str, held: float, unheld: _Unheld) -> str:
+    sp = " x ".join(f"{x:g}" for x in unheld.spacing)
+    return (f"only {held:.0%} of {f} lands on the baseline grid's voxel centres ({sp} mm voxels: a lesion smaller "
+            "than they can hold, or partly outside the baseline field): placed by its own centroid; check it")
 
 
 def assign_tracking_uids(
@@ -493,18 +588,20 @@ def assign_tracking_uids(
         if p.kind is MatchKind.MATCH:
             ps = pair.get((p.baseline[0], p.followup[0]))
             out.append(FollowupAssignment(p.followup[0], baseline_uids[p.baseline[0]], "match", p.baseline[0], True,
-                                          p.dice, p.centroid_distance_mm))
+                                          p.dice, p.centroid_distance_mm, needs_review=p.needs_review))
         elif p.kind is MatchKind.SPLIT:
             for f in p.followup:
                 ps = pair.get((p.baseline[0], f))
                 out.append(FollowupAssignment(f, baseline_uids[p.baseline[0]], "split", p.baseline[0], True,
-                                              ps.dice if ps else None, ps.centroid_distance_mm if ps else None))
+                                              ps.dice if ps else None, ps.centroid_distance_mm if ps else None,
+                                              needs_review=p.needs_review))
         elif p.kind is MatchKind.MERGE:
             primary = max(p.baseline, key=lambda b: (proposal.baseline_volume_mm3[b], b))
             for b in sorted(p.baseline, key=lambda b: b != primary):
                 ps = pair.get((b, p.followup[0]))
                 out.append(FollowupAssignment(p.followup[0], baseline_uids[b], "merge", b, b == primary,
-                                              ps.dice if ps else None, ps.centroid_distance_mm if ps else None))
+                                              ps.dice if ps else None, ps.centroid_distance_mm if ps else None,
+                                              needs_review=p.needs_review))
         elif p.kind is MatchKind.COMPLEX:
             for f in p.followup:
                 cands = [x for x in proposal.pairs if x.followup == f and x.baseline in p.baseline]
@@ -515,7 +612,7 @@ def assign_tracking_uids(
         elif p.kind is MatchKind.NEW:
             n_new += 1
             out.append(FollowupAssignment(p.followup[0], None, "new", None, True, None, None,
-                                          lesion_id=f"{new_lesion_prefix}{n_new}"))
+                                          needs_review=p.needs_review, lesion_id=f"{new_lesion_prefix}{n_new}"))
     return out
 
 

@@ -152,3 +152,29 @@ def test_an_empty_liver_mask_is_refused_not_taken_for_none() -> None:
     mask = st.lesions.with_array(np.where(st.lesions.array == 1, 1, 0).astype(np.uint8))
     with pytest.raises(SegmentationError, match="has no voxels"):
         carry_lesions(pv, mask, pv, in_liver=True, liver=empty)
+
+
+def test_two_carried_lesions_that_form_one_mass_the_second_is_not_carried_not_absent() -> None:
+    """L1 of the study phantom drawn as two labels (L1: one half, L9: the other): carried to the
+    same study, both clicks segment the whole lesion.  The voxels are L1's (the first); L9, left
+    with none of its segmentation, is not carried: in ``failed`` with a reason naming L1 ("merged
+    with L1 ... record the coalescence"), in ``merged``, absent from ``results`` and the map's names,
+    and a note says L1 holds it too.  Before, L9 was in ``results`` (not ``failed``, no note) with 0
+    voxels in the map: ``batch --carry`` read it ``absent`` (0 mm), a false PR."""
+    st = make_study(0, shape=(44, 112, 112), spacing=(3.5, 3.0, 3.0))
+    pv = st.volumes["portal_venous"]
+    arr = np.where(np.asarray(st.lesions.array) == 1, 1, 0).astype(np.uint16)
+    k, j, i = np.nonzero(arr == 1)
+    half = i > np.median(i)
+    arr[k[half], j[half], i[half]] = 9
+    mask = LabelVolume.like(pv, arr, labels={1: "L1", 9: "L9"})
+    c = carry_lesions(st.volumes, mask, st.volumes)
+    out = np.asarray(c.labels.array)
+    assert 1 in c.results and (out == 1).sum() > 0
+    assert 9 not in c.results and 9 in c.failed and c.merged == {9: (1,)}, (c.failed, c.merged)
+    assert c.failed[9].startswith("merged with L1 at this time point") and "coalescence" in c.failed[9]
+    assert not np.any(out == 9) and dict(c.labels.labels) == {1: "L1"}
+    assert any("L1 at this time point also holds L9" in n for n in c.notes)
+    from hcc_imaging.segment import carry
+
+    assert 0 < carry.MIN_KEPT_FRACTION < 1

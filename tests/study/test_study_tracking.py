@@ -267,3 +267,34 @@ def test_phantom_followup_registered_by_segment_register(phantom_pair) -> None: 
     prop = propose_matches(base.lesions, moved(fu.lesions), transform=reg)
     assert _kinds(prop) == PHANTOM_EXPECTED
     assert all(p.centroid_distance_mm < 5.0 for p in prop.by_kind("match"))  # residual misregistration
+
+
+def _ball(shape: tuple[int, int, int], spacing: tuple[float, float, float], centre_mm: tuple[float, float, float],
+          r_mm: float) -> np.ndarray:
+    k, j, i = np.indices(shape).astype(float)
+    z, y, x = k * spacing[0], j * spacing[1], i * spacing[2]
+    return ((z - centre_mm[0]) ** 2 + (y - centre_mm[1]) ** 2 + (x - centre_mm[2]) ** 2 <= r_mm ** 2).astype(np.uint8)
+
+
+def test_a_lesion_smaller_than_the_baseline_grid_is_matched_for_review_not_new() -> None:
+    """Baseline on 5 mm slices, follow-up on 1 mm slices (same frame): the 24 mm lesion shrank to
+    4 mm at the same centre, between two baseline slices (no voxel of it on the baseline grid).  It
+    is matched to L1 by its own centroid (0 mm away), with its own volume, flagged ``needs_review``
+    with a reason naming it; a lesion beyond the baseline's field is still "outside the baseline
+    field of view".  Before: ``disappeared L1`` + ``new F1`` "outside the baseline field of view",
+    not flagged (``--confirm`` stored a new lesion: PD)."""
+    bsp, fsp = (5.0, 1.0, 1.0), (1.0, 1.0, 1.0)
+    base = LabelVolume.create(_ball((6, 60, 60), bsp, (12.5, 30, 30), 12.0), spacing=bsp, labels={1: "L1"})
+    fu_arr = _ball((60, 60, 60), fsp, (12.5, 30, 30), 2.0)
+    fu_arr[_ball((60, 60, 60), fsp, (50.0, 30, 30), 4.0) != 0] = 2  # beyond the baseline's 30 mm
+    fu = LabelVolume.create(fu_arr, spacing=fsp, labels={1: "F1", 2: "F2"})
+    prop = propose_matches(base, fu)
+    p = prop.for_followup("F1")
+    assert p.kind is MatchKind.MATCH and p.baseline == ("L1",) and p.needs_review, p
+    assert "only 0% of F1 lands on the baseline grid's voxel centres" in p.reason and p.centroid_distance_mm < 1.0
+    assert prop.followup_volume_mm3["F1"] == float((fu_arr == 1).sum())
+    far = prop.for_followup("F2")
+    assert far.kind is MatchKind.NEW and "outside the baseline field of view" in far.reason and not far.needs_review
+    a = {x.followup_label: x for x in assign_tracking_uids(prop, {"L1": "uid-L1"})}
+    assert a["F1"].tracking_uid == "uid-L1" and a["F1"].relation == "match" and a["F1"].needs_review
+    assert a["F2"].tracking_uid is None and not a["F2"].needs_review
