@@ -516,8 +516,10 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
     hint = ("the registration is suspect: segment it by a click" if suspect or (not c.results and len(labs) > 1)
             else "gone? record it as absent; else segment it by a click")
     for lab, why in c.failed.items():
+        # (a lesion merged with another's mass is there: its coalescence is what to record, not an absence)
         console.print(f"[red]{c.names[lab]}:[/red] not segmented at its carried seed "
-                      f"{np.round(c.seeds_lps[lab], 1).tolist()} mm: {why} ({hint})")
+                      f"{np.round(c.seeds_lps[lab], 1).tolist()} mm: {why}"
+                      + ("" if lab in c.merged else f" ({hint})"))
     # a seed outside the liver mask: a node, or a lesion beside the liver (the message names the
     # Python keyword; on the command line it is this label's number in --extrahepatic-labels)
     outside = sorted(lab for lab, why in c.failed.items() if "outside the liver mask" in str(why) and lab not in extra)

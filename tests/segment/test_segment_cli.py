@@ -844,3 +844,27 @@ def test_from_mask_reads_the_lesion_ids_of_the_labels_json_beside_it(
                  "--out", str(out), "--json"]) == 0
     record = json.loads(capsys.readouterr().out)
     assert (record["label"], record["lesion_id"], record["carried_from"]["names"]) == (3, "HCC-A", {"3": "HCC-A"})
+
+
+def test_each_label_says_to_record_a_coalescence_not_an_absence(
+        study_dir, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """``--each-label`` with two labels that segment one mass (L1 drawn as L1 + L9): L9 is not
+    carried, "merged with L1".  The line printed for it ended "(gone? record it as absent ...)",
+    the opposite of what happened; it now says only what the carry found."""
+    from hcc_imaging.io.masks import save_mask
+    from hcc_imaging.volume import LabelVolume
+
+    study, _ = study_dir
+    lesions = load_mask(study / "masks" / "lesions.nii.gz")
+    arr = np.where(np.asarray(lesions.array) == 1, 1, 0).astype(np.uint16)
+    k, j, i = np.nonzero(arr == 1)
+    half = i > np.median(i)
+    arr[k[half], j[half], i[half]] = 9
+    split = tmp_path / "split.nii.gz"
+    save_mask(LabelVolume.like(lesions, arr, labels={1: "L1", 9: "L9"}), split)
+    rc = main(["segment", str(study), "--from-mask", str(split), "--from-series", str(study), "--each-label",
+               "--out", str(tmp_path / "out.nii.gz")])
+    err = " ".join(capsys.readouterr().err.split())
+    assert rc == 1, err
+    assert "L9: not segmented at its carried seed" in err and "merged with L1" in err
+    assert "record it as absent" not in err
