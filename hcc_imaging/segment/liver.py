@@ -31,6 +31,18 @@ Classical method (:func:`segment_liver`, ``backend="classical"``), on a ~2 mm wo
    liver value and the window of this step; when none does, or (unenhanced / arterial) no
    tissue lies mainly on the right, :class:`LowContrastError` names the series and says to use
    the portal-venous phase or the study.  Portal-venous and delayed CT pass the check unchanged.
+3b. Extrahepatic IVC (``LiverParams.drop_caudal_ivc``, on; :mod:`._ivc`): caudal to the mask's
+   largest axial cross-section, 2-D components of the mask that are vessel-sized, round and
+   medial (within LIVER_IVC_MAX_MIDLINE_MM of the body's midline) and that stack into a column
+   at least LIVER_IVC_MIN_LENGTH_MM long are the inferior vena cava below the liver (inside the
+   window in portal-venous CT) and are removed.
+3c. Heart over the dome (``LiverParams.split_heart``, on; :mod:`._dome`): a watershed of the depth
+   of the tissue at or above the window's lower bound, from liver markers (the mask's voxels
+   deeper than LIVER_HEART_LIVER_MARKER_MM inside it: thicker than a myocardium) and heart markers
+   (blood above the window's top, cranial to the liver's largest slice, deeper than
+   LIVER_HEART_MARKER_DEPTH_MM); the mask's voxels the heart's markers flood are removed.  Does
+   nothing without a heart marker (scan below the heart; arterial-phase blood above
+   LIVER_HEART_TISSUE_MAX_HU).  Shaped while looking at IRCAD17 (docs/validation.md section 5).
 4. Close with ``closing_radius_mm`` and fill holes (3-D, then per slice) so intrahepatic vessels
    and lesions are inside the liver, as in expert masks.
 5. Tumour inclusion (``LiverParams.include_tumours``, on): a tumour at the capsule, wider than
@@ -79,6 +91,8 @@ from numpy.typing import ArrayLike, NDArray
 from ..volume import Geometry, LabelVolume, Phase, Volume
 from . import _kernels
 from . import constants as C
+from ._dome import split_heart
+from ._ivc import drop_caudal_ivc
 from ._morph import ball, bbox, fill_holes, largest_component, pad_box
 from .errors import BackendUnavailableError, LowContrastError, SegmentationError
 
@@ -106,6 +120,8 @@ class LiverParams:
     search_range_hu: tuple[float, float] | None = None
     include_tumours: bool = True
     refine_dark_edges: bool = True
+    drop_caudal_ivc: bool = True
+    split_heart: bool = True
     tumour_min_hu: float = C.LIVER_TUMOUR_MIN_HU
     tumour_min_liver_contact: float = C.LIVER_TUMOUR_MIN_LIVER_CONTACT
     tumour_min_liver_share: float = C.LIVER_TUMOUR_MIN_LIVER_SHARE
@@ -762,6 +778,12 @@ def segment_liver(
     liver = lab == _pick_component(lab, n, body, geom, seed_idx, (win_lo, win_hi), vol)
     liver = (_kernels.distance_transform_edt(~liver, sp) <= p.erosion_radius_mm) & window
     liver = largest_component(liver)
+    n_ivc = 0
+    if p.drop_caudal_ivc:
+        liver, n_ivc = drop_caudal_ivc(liver, body, geom)
+    n_heart = 0
+    if p.split_heart:
+        liver, n_heart = split_heart(liver, sm, body, geom, win_lo, win_hi, str(vol.phase), p.closing_radius_mm)
     liver = fill_holes(_close(liver, p.closing_radius_mm, sp) & body)
     n_included = 0
     if p.include_tumours or include_idx:
@@ -788,6 +810,8 @@ def segment_liver(
         "window_hu": [round(win_lo, 1), round(win_hi, 1)],
         "search_range_hu": list(lo_hi),
         "tumour_pieces_included": n_included,
+        "ivc_voxels_removed": n_ivc,
+        "heart_voxels_removed": n_heart,
         "dark_edge_voxels": n_edge,
         "low_contrast": None if low is None else low[3],
         "elapsed_s": round(time.perf_counter() - t0, 3),
