@@ -123,7 +123,8 @@ def test_both_tumours_carried_to_a_moved_copy(ircad) -> None:  # type: ignore[no
     to the same CT with the patient moved 15 / -12 pixels (11 / -9 mm) in the plane, as a follow-up
     on which nothing changed: the registration finds the shift (within a pixel at the tumours), and
     each tumour is found where it moved to, as well as a click at its centre finds it on the
-    original with our liver (0.834 / 0.820; floors as there)."""
+    original with our liver (0.834 / 0.842 since the liver's IVC and heart steps, 0.834 / 0.820
+    before; floors as there)."""
     from hcc_imaging.segment.carry import carry_lesions
     from hcc_imaging.volume import LabelVolume
 
@@ -143,5 +144,6 @@ def test_both_tumours_carried_to_a_moved_copy(ircad) -> None:  # type: ignore[no
         moved_by = c.seeds_lps[n] - c.centres_lps[n]
         assert np.allclose(moved_by[:2], shift_mm, atol=ct.spacing[1]) and abs(moved_by[2]) <= ct.spacing[0]
         truth = shifted_in_plane(np.asarray(tumours[name].array) > 0, dy, dx, False)
-        # measured 0.834 / 0.820 (the shift recovered within 0.15 mm)
-        assert dice(np.asarray(c.labels.array) == n, truth) >= {"livertumor1": 0.83, "livertumor2": 0.81}[name]
+        # measured 0.834 / 0.842 (0.834 / 0.820 before the liver's IVC and heart steps; the shift
+        # recovered within 0.15 mm)
+        assert dice(np.asarray(c.labels.array) == n, truth) >= {"livertumor1": 0.83, "livertumor2": 0.83}[name]
