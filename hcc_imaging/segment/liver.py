@@ -31,6 +31,19 @@ Classical method (:func:`segment_liver`, ``backend="classical"``), on a ~2 mm wo
    liver value and the window of this step; when none does, or (unenhanced / arterial) no
    tissue lies mainly on the right, :class:`LowContrastError` names the series and says to use
    the portal-venous phase or the study.  Portal-venous and delayed CT pass the check unchanged.
+3b. Extrahepatic IVC (``LiverParams.drop_caudal_ivc``, on; :mod:`._ivc`): caudal to the mask's
+   largest axial cross-section, 2-D components of the mask that are vessel-sized, round and
+   medial (within LIVER_IVC_MAX_MIDLINE_MM of the body's midline) and that stack into a column
+   at least LIVER_IVC_MIN_LENGTH_MM long are the inferior vena cava below the liver (inside the
+   window in portal-venous CT) and are removed.
+3c. Heart over the dome (``LiverParams.split_heart``, on; :mod:`._dome`): a watershed of the depth
+   of the tissue at or above the window's lower bound, from liver markers (the mask's voxels
+   deeper than LIVER_HEART_LIVER_MARKER_MM inside it: thicker than a myocardium) and heart markers
+   (blood above the window's top, cranial to the liver's largest slice, deeper than
+   LIVER_HEART_MARKER_DEPTH_MM); the mask's voxels the heart's markers flood are removed, and
+   step 5 never takes them as a tumour piece (it put most of them back on IRCAD17).  Does
+   nothing without a heart marker (scan below the heart; arterial-phase blood above
+   LIVER_HEART_TISSUE_MAX_HU).  Shaped while looking at IRCAD17 (docs/validation.md section 5).
 4. Close with ``closing_radius_mm`` and fill holes (3-D, then per slice) so intrahepatic vessels
    and lesions are inside the liver, as in expert masks.
 5. Tumour inclusion (``LiverParams.include_tumours``, on): a tumour at the capsule, wider than
@@ -79,6 +92,8 @@ from numpy.typing import ArrayLike, NDArray
 from ..volume import Geometry, LabelVolume, Phase, Volume
 from . import _kernels
 from . import constants as C
+from ._dome import split_heart
+from ._ivc import drop_caudal_ivc
 from ._morph import ball, bbox, fill_holes, largest_component, pad_box
 from .errors import BackendUnavailableError, LowContrastError, SegmentationError
 
@@ -106,6 +121,8 @@ class LiverParams:
     search_range_hu: tuple[float, float] | None = None
     include_tumours: bool = True
     refine_dark_edges: bool = True
+    drop_caudal_ivc: bool = True
+    split_heart: bool = True
     tumour_min_hu: float = C.LIVER_TUMOUR_MIN_HU
     tumour_min_liver_contact: float = C.LIVER_TUMOUR_MIN_LIVER_CONTACT
     tumour_min_liver_share: float = C.LIVER_TUMOUR_MIN_LIVER_SHARE
@@ -316,7 +333,8 @@ def _shifted(a: NDArray[Any], d: tuple[int, int, int], fill: Any) -> NDArray[Any
 
 
 def _tumour_candidates(sm: NDArray[np.float32], body: NDArray[np.bool_], liver: NDArray[np.bool_],
-                       sp: tuple[float, float, float], window_top_hu: float, p: LiverParams) -> tuple[NDArray[np.int32], int, NDArray[np.bool_]]:
+                       sp: tuple[float, float, float], window_top_hu: float, p: LiverParams,
+                       exclude: NDArray[np.bool_] | None = None) -> tuple[NDArray[np.int32], int, NDArray[np.bool_]]:
     """Connected pieces of soft tissue outside the liver mask, cut at bridges thinner than
     2 x ``erosion_radius_mm`` (the same scale that separates the liver from its neighbours).
 
@@ -325,6 +343,8 @@ def _tumour_candidates(sm: NDArray[np.float32], body: NDArray[np.bool_], liver: 
     from scipy import ndimage as ndi
 
     soft = body & ~liver & (sm >= p.tumour_min_hu) & (sm <= window_top_hu)
+    if exclude is not None:
+        soft &= ~exclude
     core = _kernels.distance_transform_edt(soft, sp) > p.erosion_radius_mm
     lab, n = ndi.label(core)
     if n == 0:
@@ -363,11 +383,12 @@ def _enclosed_by_liver(lab: NDArray[np.int32], n: int, liver: NDArray[np.bool_],
 
 def _include_pieces(liver: NDArray[np.bool_], sm: NDArray[np.float32], body: NDArray[np.bool_],
                     sp: tuple[float, float, float], liver_hu: float, window_top_hu: float, p: LiverParams,
-                    include_idx: list[tuple[int, ...]]) -> tuple[NDArray[np.bool_], int]:
+                    include_idx: list[tuple[int, ...]], exclude: NDArray[np.bool_] | None = None) -> tuple[NDArray[np.bool_], int]:
     """Tumour inclusion (work grid): add the soft-tissue pieces the liver encloses (see
     :data:`constants.LIVER_TUMOUR_MIN_LIVER_CONTACT` and neighbours) and the pieces under
-    ``include_idx``, then close and fill holes again around them.  Returns (mask, pieces added)."""
-    lab, n_c, _soft = _tumour_candidates(sm, body, liver, sp, window_top_hu, p)
+    ``include_idx``, then close and fill holes again around them; voxels of ``exclude`` (the heart
+    tissue that step 3c took out of the mask) are never a piece.  Returns (mask, pieces added)."""
+    lab, n_c, _soft = _tumour_candidates(sm, body, liver, sp, window_top_hu, p, exclude)
     if n_c == 0:
         return liver, 0
     size = np.bincount(lab.ravel(), minlength=n_c + 1)
@@ -762,10 +783,19 @@ def segment_liver(
     liver = lab == _pick_component(lab, n, body, geom, seed_idx, (win_lo, win_hi), vol)
     liver = (_kernels.distance_transform_edt(~liver, sp) <= p.erosion_radius_mm) & window
     liver = largest_component(liver)
+    n_ivc = 0
+    if p.drop_caudal_ivc:
+        liver, n_ivc = drop_caudal_ivc(liver, body, geom)
+    n_heart, heart = 0, None
+    if p.split_heart:
+        cut = split_heart(liver, sm, body, geom, win_lo, win_hi, str(vol.phase), p.closing_radius_mm)
+        n_heart = int(liver.sum() - cut.sum())
+        heart = (liver & ~cut) if n_heart else None
+        liver = cut
     liver = fill_holes(_close(liver, p.closing_radius_mm, sp) & body)
     n_included = 0
     if p.include_tumours or include_idx:
-        liver, n_included = _include_pieces(liver, sm, body, sp, liver_hu, win_hi, p, include_idx)
+        liver, n_included = _include_pieces(liver, sm, body, sp, liver_hu, win_hi, p, include_idx, heart)
     n_edge = 0
     if p.refine_dark_edges:
         frac_arr, n_edge = _refine_dark_edges(liver, small, sp, liver_hu, win_lo)
@@ -788,6 +818,8 @@ def segment_liver(
         "window_hu": [round(win_lo, 1), round(win_hi, 1)],
         "search_range_hu": list(lo_hi),
         "tumour_pieces_included": n_included,
+        "ivc_voxels_removed": n_ivc,
+        "heart_voxels_removed": n_heart,
         "dark_edge_voxels": n_edge,
         "low_contrast": None if low is None else low[3],
         "elapsed_s": round(time.perf_counter() - t0, 3),

@@ -4,10 +4,11 @@ Honest regression floors at the values measured when this was written (docs/vali
 section 2.3).  Algorithm 1.2 (star-shaped refinement) reaches the issue's tumour target (>= 0.85
 from one click at the centre) with the expert liver mask: 0.890 / 0.868.  Without a liver mask
 tumour 2 leaks into the soft tissue next to the liver (0.592).  The classical liver mask reaches
-0.913 (target 0.90) with the tumour-inclusion and dark-edge steps and holds both tumours'
-centres; a click with that mask gives 0.834 / 0.820 (0.849 / 0.823 before the dark-edge step;
-docs/validation.md sections 2.3 and 5 have why it stays below the expert mask's 0.890 / 0.868);
-the floors keep these from getting worse.
+0.946 (target 0.90; 0.913 before it left out the extrahepatic IVC and the heart over the dome)
+with the tumour-inclusion and dark-edge steps and holds both tumours' centres; a click with that
+mask gives 0.834 / 0.844 (0.834 / 0.820 before the IVC and heart steps, 0.849 / 0.823 before the
+dark-edge step; docs/validation.md sections 2.3 and 5 have why it stays below the expert mask's
+0.890 / 0.868); the floors keep these from getting worse.
 """
 
 from __future__ import annotations
@@ -48,8 +49,11 @@ def _centre(mask: np.ndarray) -> tuple[int, int, int]:
 
 def test_liver_dice_vs_expert(ircad, our_liver) -> None:  # type: ignore[no-untyped-def]
     _, liver, _ = ircad
-    assert dice(our_liver.array, liver.array) >= 0.91  # measured 0.913 (0.909 before the dark-edge refinement, 0.906 before the nearest-organ trim, 0.896 before tumour inclusion)
+    # measured 0.946 (0.927 with the IVC step alone, 0.913 before the IVC and heart steps, 0.909 before
+    # the dark-edge refinement, 0.906 before the nearest-organ trim, 0.896 before tumour inclusion)
+    assert dice(our_liver.array, liver.array) >= 0.94
     assert our_liver.meta["tumour_pieces_included"] >= 1
+    assert our_liver.meta["ivc_voxels_removed"] > 0 and our_liver.meta["heart_voxels_removed"] > 0
 
 
 @pytest.mark.parametrize("name", ["livertumor1", "livertumor2"])
@@ -61,19 +65,21 @@ def test_tumours_are_inside_our_liver(ircad, our_liver, name: str) -> None:  # t
     assert our_liver.array[_centre(tm)]
     assert (tm & (our_liver.array > 0)).sum() / tm.sum() >= 0.85  # measured 0.931 / 0.958 (0.894 / 0.957 before the dark-edge refinement)
     click = segment_lesion(ct, seed_index=_centre(tm), liver=our_liver)
-    # measured 0.834 / 0.820 (0.849 / 0.823 before the liver's dark-edge refinement, which moved
+    # measured 0.834 / 0.844 with the liver's IVC and heart steps (tumour 2's mask no longer runs
+    # into the heart; 0.834 / 0.820 before them); 0.849 / 0.823 before the liver's dark-edge refinement, which moved
     # the liver border out to the half-maximum level: the liver gains, tumour 1's click loses
     # bright interior voxels, docs/validation.md section 5; 0.827 / 0.810 before step 2b continued
     # rays past the mask's border to a darker edge and the liver's tumour pieces were trimmed to
     # the tissue nearer the liver than another organ; expert liver: 0.890 / 0.868); the issue's
     # 0.85 is not met with our liver
-    floor = {"livertumor1": 0.83, "livertumor2": 0.81}[name]
+    floor = {"livertumor1": 0.83, "livertumor2": 0.83}[name]
     assert dice(click.labels.array, tm) >= floor
     # the expert's longest diameter drawn as a line with our liver: its mask leaks to the clamp and
-    # the click at its midpoint replaces it (1.38; 0.705 / 0.463 in 1.37): measured 0.829 / 0.794
+    # the click at its midpoint replaces it (1.38; 0.705 / 0.463 in 1.37): measured 0.829 / 0.835
+    # (0.829 / 0.794 before the liver's IVC and heart steps)
     ends = measure_lesion(tumours[name], 1).ld_endpoints_lps
     line = segment_lesion(ct, line_lps=ends, liver=our_liver)
-    assert dice(line.labels.array, tm) >= {"livertumor1": 0.82, "livertumor2": 0.78}[name]
+    assert dice(line.labels.array, tm) >= {"livertumor1": 0.82, "livertumor2": 0.82}[name]
 
 
 @pytest.mark.parametrize("name", [pytest.param("livertumor1", id="tumour1"), pytest.param("livertumor2", id="tumour2")])
@@ -117,7 +123,8 @@ def test_both_tumours_carried_to_a_moved_copy(ircad) -> None:  # type: ignore[no
     to the same CT with the patient moved 15 / -12 pixels (11 / -9 mm) in the plane, as a follow-up
     on which nothing changed: the registration finds the shift (within a pixel at the tumours), and
     each tumour is found where it moved to, as well as a click at its centre finds it on the
-    original with our liver (0.834 / 0.820; floors as there)."""
+    original with our liver (0.834 / 0.844 since the liver's IVC and heart steps, 0.834 / 0.820
+    before; floors as there)."""
     from hcc_imaging.segment.carry import carry_lesions
     from hcc_imaging.volume import LabelVolume
 
@@ -137,5 +144,6 @@ def test_both_tumours_carried_to_a_moved_copy(ircad) -> None:  # type: ignore[no
         moved_by = c.seeds_lps[n] - c.centres_lps[n]
         assert np.allclose(moved_by[:2], shift_mm, atol=ct.spacing[1]) and abs(moved_by[2]) <= ct.spacing[0]
         truth = shifted_in_plane(np.asarray(tumours[name].array) > 0, dy, dx, False)
-        # measured 0.834 / 0.820 (the shift recovered within 0.15 mm)
-        assert dice(np.asarray(c.labels.array) == n, truth) >= {"livertumor1": 0.83, "livertumor2": 0.81}[name]
+        # measured 0.834 / 0.844 (0.834 / 0.820 before the liver's IVC and heart steps; the shift
+        # recovered within 0.15 mm)
+        assert dice(np.asarray(c.labels.array) == n, truth) >= {"livertumor1": 0.83, "livertumor2": 0.83}[name]
