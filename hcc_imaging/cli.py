@@ -75,7 +75,7 @@ _FLAG_HINTS: tuple[tuple[str, str, str], ...] = (
     ("stack=N", "stack", "--stack N"),
     ("acquisition=", "acquisition", "--acquisition N"),
     # a mask that does not lie on the image: the image is the command's series argument
-    ("`reference`", "masks", "give as STUDY the series the mask was drawn on"),
+    ("`reference`", "masks", "give as SERIES the series the mask was drawn on"),
     ("`reference`", "labels", "give as --image the series the mask was drawn on"),
     # segment: the lesion segmenter's advice (segment_lesion's keywords, segment_liver's, LesionParams)
     ("pass liver=None", "liver", "leave out --liver / --liver-mask (no liver mask)"),

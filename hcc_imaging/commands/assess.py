@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
         description=(
             "Classify a read document (JSON; see docs/read-document.md) under RECIST 1.1, "
             "mRECIST, EASL, WHO, RECICL and/or iRECIST. Sums are in mm (mm2 for WHO, EASL and "
-            "RECICL); changes are fractions in --json (-0.3 = -30 %%) and percent in the table."
+            "RECICL); changes are fractions in --json (-0.3 = -30 %) and percent in the table."
         ),
     )
     p.add_argument("read", help="read document (JSON file)")

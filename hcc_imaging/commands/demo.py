@@ -366,7 +366,7 @@ def _run(args: argparse.Namespace, out: Path, before: set[Path], truth: dict[str
             for st in pat.studies:
                 for se in st.series:
                     g = se.geometry
-                    sp = (*g.pixel_spacing_mm, g.slice_spacing_mm) if g.pixel_spacing_mm and g.slice_spacing_mm else None
+                    sp = (g.slice_spacing_mm, *g.pixel_spacing_mm) if g.pixel_spacing_mm and g.slice_spacing_mm else None  # (slice, row, col)
                     row = {
                         "patient_id": pat.patient_id,
                         "study_date": st.study_date,

@@ -1,6 +1,6 @@
-"""``hcc-imaging measure STUDY --masks PATH [--viable PATH] [--json]``: per-lesion measurements.
+"""``hcc-imaging measure SERIES --masks PATH [--viable PATH] [--json]``: per-lesion measurements.
 
-STUDY is a DICOM series (folder, zip, DICOMDIR or file; :func:`hcc_imaging.io.load_series`);
+SERIES is a DICOM series (folder, zip, DICOMDIR or file; :func:`hcc_imaging.io.load_series`);
 PATH a NIfTI/NRRD label map, a DICOM SEG, an RTSTRUCT or a DICOM mask series
 (:func:`hcc_imaging.io.masks.load_lesion_map`, placed on the series' grid): every label value /
 segment number is one lesion, named by the ``labels.json`` beside a NIfTI map when there.  ``--viable`` is the viable (enhancing) sub-mask, non-zero =
@@ -33,10 +33,10 @@ def register(subparsers: Any) -> None:
             "and with --viable the mRECIST viable diameter, EASL product and necrosis fraction."
         ),
     )
-    p.add_argument("study", metavar="STUDY", help="DICOM series: folder, zip, DICOMDIR or file")
+    p.add_argument("study", metavar="SERIES", help="DICOM series: folder, zip, DICOMDIR or file (a folder of several series: add --series-uid)")
     p.add_argument("--masks", required=True, metavar="PATH", help="lesion label map (NIfTI, SEG, RTSTRUCT, mask series)")
     p.add_argument("--viable", metavar="PATH", help="viable (enhancing) sub-mask, non-zero = viable")
-    p.add_argument("--series-uid", help="which series of STUDY when it holds several")
+    p.add_argument("--series-uid", help="which series of SERIES when it holds several")
     p.add_argument("--on-tilt", choices=["error", "resample"], default="error",
                    help="a gantry-tilted series: refuse it (default) or resample it onto an orthogonal grid")
     p.add_argument("--on-irregular", choices=["error", "resample"], default="error",
@@ -68,11 +68,11 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, str]]:
     from ..io import load_series
     from ..io.masks import load_mask
 
-    for opt, value in (("STUDY", args.study), ("--masks", args.masks), ("--viable", args.viable)):
+    for opt, value in (("SERIES", args.study), ("--masks", args.masks), ("--viable", args.viable)):
         if value is not None and not Path(value).exists():
             raise MeasureInputError(
                 f"{opt} path {value} does not exist, so there is nothing to measure. "
-                f"Pass an existing {'DICOM series' if opt == 'STUDY' else 'mask file or folder'}."
+                f"Pass an existing {'DICOM series' if opt == 'SERIES' else 'mask file or folder'}."
             )
 
     volume = load_series(args.study, series_uid=args.series_uid, on_tilt=args.on_tilt, on_irregular=args.on_irregular)

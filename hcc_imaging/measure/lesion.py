@@ -372,7 +372,7 @@ def measure_lesion(
     >>> ball = ((z * z + y * y + x * x) <= 10.0 ** 2).astype(np.uint8)  # radius 10 mm
     >>> m = measure_lesion(LabelVolume.create(ball, spacing=(1, 1, 1), labels={1: "L1"}), "L1")
     >>> round(m.longest_diameter_mm, 1), round(m.short_axis_mm, 1), str(m.recist_measurability)
-    (20.0, 20.0, 'measurable')
+    (20.1, 20.1, 'measurable')
     """
     mode = _d.reformat_mode(reformat)
     if viable is not None:

@@ -26,7 +26,7 @@ def test_a_hint_names_only_the_flags_the_command_has() -> None:
 def test_a_mask_off_its_image_names_the_command_argument(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                          caplog: pytest.LogCaptureFixture) -> None:
     """``measure`` with a mask far from the image: the error said only "Check that `reference` is the
-    series the mask was drawn on" (a Python argument); it now names STUDY.  An empty mask measured
+    series the mask was drawn on" (a Python argument); it now names SERIES.  An empty mask measured
     nothing with exit 0 and no word; it is warned of."""
     import logging
 
@@ -40,7 +40,7 @@ def test_a_mask_off_its_image_names_the_command_argument(tmp_path: Path, capsys:
               tmp_path / "far.nii.gz")
     assert main(["measure", str(sample), "--masks", str(tmp_path / "far.nii.gz")]) == 2
     err = capsys.readouterr().err
-    assert "entirely outside" in err and "On the command line: give as STUDY the series the mask was drawn on." in err
+    assert "entirely outside" in err and "On the command line: give as SERIES the series the mask was drawn on." in err
     save_mask(LabelVolume.create(np.zeros((2, 2, 2), np.uint8), spacing=(1, 1, 1)), tmp_path / "empty.nii.gz")
     with caplog.at_level(logging.WARNING, logger="hcc_imaging.commands.measure"):
         assert main(["measure", str(sample), "--masks", str(tmp_path / "empty.nii.gz"), "--json"]) == 0
