@@ -422,7 +422,7 @@ def resolve_zip_member(source: str) -> tuple[list[str], list[SkippedFile]]:
                                   "(`unzip -t` tests it).") from err
     inner = member.replace("\\", "/").strip("/")
     if inner in names:
-        return [source], []
+        return [f"{arc}{ZIP_SEP}{inner}"], []  # ("zip::/a/b.dcm" is the member "a/b.dcm")
     prefix = f"{inner}/" if inner else ""
     if any(n.startswith(prefix) for n in names):
         files, skipped = _zip_members(arc)

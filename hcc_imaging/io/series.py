@@ -84,7 +84,9 @@ def _headers_for(
         if split_zip(p) is not None:
             # a file of the zip, or the files under a folder of it (as a folder path); a named error if neither
             files, listed = resolve_zip_member(p)
-            where, explicit_files = display_source(p), files == [p]
+            where = display_source(p)
+            explicit_files = len(files) == 1 and not listed and files[0].split("::", 1)[1] == (
+                p.split("::", 1)[1].replace("\\", "/").strip("/"))
         else:
             _, files, listed = resolve_sources(p)
             where = p

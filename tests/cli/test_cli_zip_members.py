@@ -55,6 +55,9 @@ def test_a_file_inside_the_zip_still_loads_one_file(lp_zip: Path) -> None:
     first = sorted(p.name for p in (SAMPLE / "baseline" / "arterial").iterdir())[0]
     files, skipped = resolve_zip_member(f"{lp_zip}::baseline/arterial/{first}")
     assert files == [f"{lp_zip}::baseline/arterial/{first}"] and skipped == []
+    # a leading slash names the same member (it gave a KeyError)
+    assert resolve_zip_member(f"{lp_zip}::/baseline/arterial/{first}")[0] == files
+    assert load_series(f"{lp_zip}::/baseline/arterial/{first}").shape[0] == 1
 
 
 @pytest.mark.parametrize("member", ["nonexist.dcm", "baseline/venous", "baseline/arter"])
