@@ -22,7 +22,7 @@ import importlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from . import __version__
 from .errors import HccImagingError
@@ -150,6 +150,29 @@ def _quiet_stdout() -> None:
         pass
 
 
+def _pipe_error_from_rich() -> Callable[[], None]:
+    """Make rich's consoles raise :class:`BrokenPipeError` on a closed pipe, as ``print`` does, so
+    :func:`main` ends with :data:`EXIT_BROKEN_PIPE`: rich's own ``Console.on_broken_pipe`` catches it
+    and raises ``SystemExit(1)`` (a table piped into ``| head`` ended with exit 1).  Returns the undo."""
+    try:
+        from rich.console import Console
+    except ImportError:  # pragma: no cover - rich is a dependency
+        return lambda: None
+    before = Console.__dict__.get("on_broken_pipe")
+
+    def on_broken_pipe(self: Console) -> None:
+        self.quiet = True  # (rich's own: nothing more is written)
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+    Console.on_broken_pipe = on_broken_pipe  # type: ignore[method-assign]
+
+    def undo() -> None:
+        if before is not None:
+            Console.on_broken_pipe = before  # type: ignore[method-assign]
+
+    return undo
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -160,6 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    undo_rich = _pipe_error_from_rich()
     try:
         rc = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
@@ -185,6 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # pragma: no cover
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        undo_rich()
 
 
 if __name__ == "__main__":  # pragma: no cover

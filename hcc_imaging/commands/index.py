@@ -34,9 +34,10 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ..io import index_archive
+    from ..io.index import source_exists
 
     err = Console(stderr=True)
-    if not os.path.exists(args.path):
+    if not source_exists(args.path):
         print(f"error: {args.path} does not exist. Pass a folder, a .zip or a DICOMDIR.", file=sys.stderr)
         return 2
     if args.json or not err.is_terminal:

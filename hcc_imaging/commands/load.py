@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Any
 
@@ -33,8 +32,9 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..io import load_series
+    from ..io.index import source_exists
 
-    if not os.path.exists(args.series.split("::")[0]):
+    if not source_exists(args.series):
         print(f"error: {args.series} does not exist. Pass a folder, a .zip, a DICOMDIR or a file.", file=sys.stderr)
         return 2
     v = load_series(args.series, series_uid=args.series_uid, on_tilt=args.on_tilt,

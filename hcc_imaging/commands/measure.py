@@ -66,10 +66,17 @@ class MeasureInputError(HccImagingError, ValueError):
 
 def _load(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, str]]:
     from ..io import load_series
+    from ..io.index import source_exists
     from ..io.masks import load_mask
 
+    for opt, value in (("--masks", args.masks), ("--viable", args.viable)):
+        if value is not None and "::" in value and not Path(value).exists():
+            raise MeasureInputError(
+                f"{opt} path {value} is a zip member: masks are not read from inside a zip. "
+                "Extract the zip and pass the mask file or folder."
+            )
     for opt, value in (("SERIES", args.study), ("--masks", args.masks), ("--viable", args.viable)):
-        if value is not None and not Path(value).exists():
+        if value is not None and not (source_exists(value) if opt == "SERIES" else Path(value).exists()):
             raise MeasureInputError(
                 f"{opt} path {value} does not exist, so there is nothing to measure. "
                 f"Pass an existing {'DICOM series' if opt == 'SERIES' else 'mask file or folder'}."

@@ -234,8 +234,10 @@ def _load_volumes(path: str, study_uid: str | None = None, on_tilt: str = "error
     loads, the first one's error (it names the series, what is wrong and the fix)."""
     from ..volume import Phase, Volume
 
+    from ..io.index import source_exists
+
     p = Path(path)
-    if not p.exists():
+    if not source_exists(path):
         raise SegmentArgumentError(f"SERIES {path} does not exist; give a DICOM series or study folder, or a NIfTI image.")
     if _is_image_file(p):
         import SimpleITK as sitk
@@ -243,7 +245,7 @@ def _load_volumes(path: str, study_uid: str | None = None, on_tilt: str = "error
         return {Phase.UNKNOWN: Volume.from_sitk(sitk.ReadImage(str(p)))}
     from ..io import index_archive, load_study, one_per_phase
 
-    idx = index_archive(p)
+    idx = index_archive(path)  # (a str: a "zip::folder" string is not a Path)
     if not idx.studies:
         raise SegmentArgumentError(
             f"no DICOM study found in {path}; give a DICOM series or study folder (or zip / DICOMDIR), or a NIfTI image."

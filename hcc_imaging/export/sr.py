@@ -465,7 +465,7 @@ def build_sr(
     if synthetic:
         evidence = [_synthetic_evidence(read)]
 
-    tuid = _tracking_uids(read, tps, seg_map)
+    tuid = _tracking_uids(read, tps, seg_map, deidentifier)
     algorithm = (
         hd.sr.AlgorithmIdentification(name=str(read.algorithm)[:64], version=__version__)
         if read.algorithm
@@ -538,15 +538,22 @@ def build_sr(
     return sr, n_lesion, len(resp)
 
 
-def _tracking_uids(read: ExportRead, tps: Sequence[TimepointInfo], seg_map: Mapping[str, SegInfo]) -> dict[str, str]:
+def _tracking_uids(read: ExportRead, tps: Sequence[TimepointInfo], seg_map: Mapping[str, SegInfo],
+                   deidentifier: Deidentifier | None = None) -> dict[str, str]:
     """Lesion id -> the Tracking UID of its groups at every time point of the report.
 
     The read's own UID; for a lesion whose UID the read does not record (derived, the one
     ``export seg --read`` and the batch give its segments) the UID of its segment in the first
     given SEG that has it (a SEG written without the read); else the derived one.  A SEG segment
     with another UID than the SR group of the same lesion breaks the link (TID 1500 tracking):
-    warned, naming the SEG and how to write it with the read's UIDs.
+    warned, naming the SEG and how to write it with the read's UIDs.  With ``deidentifier`` (the SR is
+    de-identified after it is built) a SEG de-identified with the same map holds the mapped UIDs: a
+    segment's UID that is the mapping of the SR group's matches it (the written SR holds that UID too).
     """
+
+    def same(seg_uid: str, sr_uid: str) -> bool:
+        return seg_uid == sr_uid or (deidentifier is not None and seg_uid == deidentifier.uid(sr_uid))
+
     out: dict[str, str] = {}
     for les in read.lesions:
         if les.tracking_uid and not les.tracking_uid_derived:
@@ -563,7 +570,8 @@ def _tracking_uids(read: ExportRead, tps: Sequence[TimepointInfo], seg_map: Mapp
         if seg is None:
             continue
         other = sorted({les.lesion_id for les in read.lesions_at(tp.timepoint_id)
-                        if les.lesion_id in seg.tracking_uids and seg.tracking_uids[les.lesion_id] != out[les.lesion_id]})
+                        if les.lesion_id in seg.tracking_uids and not same(str(seg.tracking_uids[les.lesion_id]),
+                                                                             out[les.lesion_id])})
         if other:
             _log.warning(
                 "patient %s, time point %s: the SEG %s gives lesion(s) %s another Tracking UID than the SR "

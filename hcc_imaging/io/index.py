@@ -397,6 +397,46 @@ def _zip_members(path: str) -> tuple[list[str], list[SkippedFile]]:
     return files, [*skipped, *(SkippedFile(m, ENCRYPTED_MEMBER_REASON) for m in encrypted)]
 
 
+def source_exists(path: str | os.PathLike[str]) -> bool:
+    """Whether a source path exists; for a ``"archive.zip::member"`` string, whether the zip does (a
+    member it lacks is told by :func:`resolve_zip_member`, naming what the zip holds)."""
+    p = os.fspath(path)
+    return os.path.isfile(p.split(ZIP_SEP, 1)[0]) if ZIP_SEP in p else os.path.exists(p)
+
+
+def resolve_zip_member(source: str) -> tuple[list[str], list[SkippedFile]]:
+    """The files a ``"archive.zip::member"`` string stands for, and those skipped: the member itself when
+    it is a file of the zip, the files under it when it is a folder of the zip (as a folder path is
+    read).  :class:`SourceNotFoundError` naming the zip's top-level folders when the zip, or the member
+    in it, does not exist."""
+    arc, member = source.split(ZIP_SEP, 1)
+    if not os.path.isfile(arc):
+        raise SourceNotFoundError(
+            f"{source}: the zip {arc} does not exist. Pass \"archive.zip::member/path\" with an existing .zip."
+        )
+    try:
+        with zipfile.ZipFile(arc) as zf:
+            names = zf.namelist()
+    except (OSError, zipfile.BadZipFile) as err:
+        raise SourceNotFoundError(f"{source}: {arc} cannot be read as a zip ({err}). Copy the zip again "
+                                  "(`unzip -t` tests it).") from err
+    inner = member.replace("\\", "/").strip("/")
+    if inner in names:
+        return [f"{arc}{ZIP_SEP}{inner}"], []  # ("zip::/a/b.dcm" is the member "a/b.dcm")
+    prefix = f"{inner}/" if inner else ""
+    if any(n.startswith(prefix) for n in names):
+        files, skipped = _zip_members(arc)
+        cut = len(arc) + len(ZIP_SEP)
+        return ([f for f in files if f[cut:].startswith(prefix)],
+                [s for s in skipped if s.path[cut:].startswith(prefix)])
+    top = sorted({n.split("/", 1)[0] + ("/" if "/" in n else "") for n in names if n and "__MACOSX" not in n})
+    shown = ", ".join(f"'{t}'" for t in top[:12]) + (f" (and {len(top) - 12} more)" if len(top) > 12 else "")
+    raise SourceNotFoundError(
+        f"ZIP {arc} has no member '{member}'; its top-level entries are {shown or 'none (the zip is empty)'}. "
+        f"Pass \"{arc}{ZIP_SEP}FOLDER_OR_FILE\" with a path inside the zip (`unzip -l {arc}` lists them)."
+    )
+
+
 #: The start of the reason a zip is skipped whole (:func:`resolve_sources`): none of its files was read.
 UNREADABLE_ZIP_REASON = "zip that cannot be read"
 
@@ -424,6 +464,9 @@ def resolve_sources(path: str | os.PathLike[str]) -> tuple[str, list[str], list[
     A ``.zip`` that cannot be read as one (truncated, corrupt) is a skipped file whose reason starts
     with :data:`UNREADABLE_ZIP_REASON` (it was "not a DICOM file")."""
     p = os.fspath(path)
+    if ZIP_SEP in p:
+        members, skipped = resolve_zip_member(p)
+        return p, members, skipped
     if not os.path.exists(p) and os.path.islink(p):
         raise SourceNotFoundError(f"{p}: {broken_link_reason(p)}.")
     if not os.path.exists(p):

@@ -51,6 +51,7 @@ from .index import (
     group_headers,
     index_archive,
     resolve_sources,
+    resolve_zip_member,
     scan_headers,
 )
 from .phases import PhaseCall, classify_phase
@@ -81,7 +82,11 @@ def _headers_for(
     elif isinstance(source, str | os.PathLike):
         p = os.fspath(source)
         if split_zip(p) is not None:
-            files, where, explicit_files = [p], display_source(p), True
+            # a file of the zip, or the files under a folder of it (as a folder path); a named error if neither
+            files, listed = resolve_zip_member(p)
+            where = display_source(p)
+            explicit_files = len(files) == 1 and not listed and files[0].split("::", 1)[1] == (
+                p.split("::", 1)[1].replace("\\", "/").strip("/"))
         else:
             _, files, listed = resolve_sources(p)
             where = p
