@@ -876,3 +876,36 @@ def _count_runs(rs, re, row_start, K, J, n):  # pragma: no cover - compiled
         if _find(parent, a) == a:
             count += 1
     return count
+
+
+@numba.njit(cache=True, nogil=True)
+def valid_segments(vflat, n_row, n_col, pj, pi, qj, qi, n_pair, max_run, base):  # pragma: no cover - compiled
+    """The viable rule's full check of segments p->q between viable voxel centres, one sample at a
+    time, stopping at a segment's first run of more than ``max_run`` non-viable samples: the
+    same sample points as ``viable._sample_cols`` (``t = c / (n - 1)``, ``rint(p + t (q - p))``,
+    the same float operations), so the same verdicts, without the samples' arrays."""
+    P = pj.shape[0]
+    out = np.empty(P, np.bool_)
+    for e in range(P):
+        n = n_pair[e]
+        m = max_run[e]
+        den = n - 1.0
+        a0, a1 = pj[e], pi[e]
+        d0, d1 = qj[e] - a0, qi[e] - a1
+        run = 0
+        ok = True
+        for c in range(n):
+            t = c / den
+            j = np.int64(np.rint(a0 + t * d0))
+            i = np.int64(np.rint(a1 + t * d1))
+            j = min(max(j, 0), n_row - 1)
+            i = min(max(i, 0), n_col - 1)
+            if vflat[base[e] + j * n_col + i]:
+                run = 0
+            else:
+                run += 1
+                if run > m:
+                    ok = False
+                    break
+        out[e] = ok
+    return out

@@ -44,7 +44,7 @@ from numpy.typing import NDArray
 
 from ..errors import GeometryMismatchError, HccImagingError
 from ..volume import LabelVolume, resample_labels
-from . import _hull
+from . import _hull, _kernels
 from .constants import RIM_EXCLUSION_MM, VIABLE_GAP_VOXELS, VIABLE_OUTSIDE_MAX_FRACTION, VIABLE_SAMPLE_STEP_VOXELS
 from .diameters import (
     AxialDiameter,
@@ -513,6 +513,14 @@ def _valid_segments_fast(
     n_pair = _n_samples(lengths, step_mm)
     max_run = _gap_runs(lengths, n_pair, gap_mm)
     n_max = int(n_pair.max()) if len(n_pair) else 0
+    kernel = _kernels.get("valid_segments") if len(n_pair) > _KERNEL_MIN_PAIRS else None
+    if kernel is not None:  # compiled: one sample at a time, each segment stopped at its first long run
+        n_row, n_col = vslice.shape[-2], vslice.shape[-1]
+        base = np.zeros(len(n_pair), np.int64) if sl is None else np.asarray(sl, np.int64) * (n_row * n_col)
+        return np.asarray(kernel(np.ascontiguousarray(vslice).ravel(), n_row, n_col,
+                                 np.ascontiguousarray(p[:, 0]), np.ascontiguousarray(p[:, 1]),
+                                 np.ascontiguousarray(q[:, 0]), np.ascontiguousarray(q[:, 1]),
+                                 n_pair, max_run, base))
     if len(n_pair) * n_max <= _ONE_SHOT_SAMPLES:  # few samples: all at once (less overhead)
         cols = np.minimum(np.arange(n_max)[None, :], (n_pair - 1)[:, None])
         return ~_has_long_bad_run(_sample_cols(vslice, p, q, n_pair, cols, sl), max_run)
@@ -541,6 +549,10 @@ _SAMPLE_BLOCK: int = 48
 
 #: Up to this many samples the full check reads them all at once (no blocks).
 _ONE_SHOT_SAMPLES: int = 1 << 15
+
+#: The compiled full check (:func:`._kernels_nb.valid_segments`) is used for more pairs than this
+#: (numba on; else the blocks above).
+_KERNEL_MIN_PAIRS: int = 64
 
 
 def _slice_bounds(

@@ -136,6 +136,18 @@ def test_fast_segment_check_equals_reference_check(seed: int, spacing, gap: floa
     ref = vm._valid_segments(vslice, p, q, lengths, step, gap_mm)
     fast = vm._valid_segments_fast(vslice, p, q, lengths, step, gap_mm)
     assert np.array_equal(ref, fast)
+    # the three ways of the full check - compiled, numpy in blocks, numpy at once - and a stack
+    from unittest import mock
+
+    stack, sl = np.stack([~vslice, vslice]), np.ones(len(p), np.int64)
+    for kernel_min, one_shot in ((0, 0), (10**9, 0), (10**9, 10**12)):
+        with (
+            mock.patch.object(vm, "_KERNEL_MIN_PAIRS", kernel_min),
+            mock.patch.object(vm, "_ONE_SHOT_SAMPLES", one_shot),
+            mock.patch.object(vm, "_SAMPLE_BLOCK", 5),
+        ):
+            assert np.array_equal(ref, vm._valid_segments_fast(vslice, p, q, lengths, step, gap_mm))
+            assert np.array_equal(ref, vm._valid_segments_fast(stack, p, q, lengths, step, gap_mm, sl=sl))
     # the mid-window verdict only ever rejects segments the full check rejects
     good, max_run = vm._samples(vslice, p, q, lengths, step, gap_mm, window=vm._MID_WINDOW_SAMPLES)
     rejected = vm._has_long_bad_run(good, max_run)
