@@ -793,9 +793,12 @@ def _first_valid_in(
     a, b, d = a[alive], b[alive], d[alive]
     if len(d) == 0:
         return
-    good, max_run = _samples(vs, pts[a], pts[b], d, step_mm, gap_mm, window=_MID_WINDOW_SAMPLES, sl=sl[a])
-    alive = ~_has_long_bad_run(good, max_run)
-    del good, max_run
+    alive = np.empty(len(d), dtype=bool)
+    for c0 in range(0, len(d), _MID_CHUNK):  # (in chunks: bounded memory)
+        a2, b2 = a[c0 : c0 + _MID_CHUNK], b[c0 : c0 + _MID_CHUNK]
+        good, max_run = _samples(vs, pts[a2], pts[b2], d[c0 : c0 + _MID_CHUNK], step_mm, gap_mm,
+                                 window=_MID_WINDOW_SAMPLES, sl=sl[a2])
+        alive[c0 : c0 + _MID_CHUNK] = ~_has_long_bad_run(good, max_run)
     a, b, d = a[alive], b[alive], d[alive]
     if len(d) == 0:
         return
@@ -829,7 +832,10 @@ def _first_valid_in(
 #: Largest number of candidate pairs one length band of the pair search may expand (bounds
 #: the memory of :func:`_first_valid_per_slice`: a few arrays of this many pairs x the mid-window
 #: samples); a band with more is split by length.
-_MAX_PAIRS: int = 1 << 19
+_MAX_PAIRS: int = 1 << 21
+
+#: Pairs per chunk of the mid-window check (bounds its sample arrays).
+_MID_CHUNK: int = 1 << 18
 
 #: Largest number of sample points checked at once by the full check (bounds its memory).
 _MAX_SAMPLES: int = 1 << 22

@@ -242,6 +242,7 @@ def test_bounded_memory_paths_equal_reference(seed: int, kind: str, spacing, gap
     viable = np.kron(viable, np.ones((1, zoom, zoom), bool))
     with (
         mock.patch.object(vm, "_MAX_PAIRS", 40),
+        mock.patch.object(vm, "_MID_CHUNK", 7),
         mock.patch.object(vm, "_MAX_SAMPLES", 64),
         mock.patch.object(vm, "_SAMPLE_BLOCK", 3),
         mock.patch.object(vm, "_ONE_SHOT_SAMPLES", 0),
