@@ -62,7 +62,7 @@ def n_pieces(mask: NDArray[np.bool_]) -> int:
     """Number of 26-connected pieces of a 3-D mask (the compiled kernel, or scipy)."""
     k = _kernels.get("n_pieces")
     if k is not None:
-        return int(k(np.ascontiguousarray(mask, dtype=np.bool_)))
+        return int(k(mask if mask.dtype == np.bool_ else mask.astype(np.bool_)))  # (a view: no copy)
     from scipy import ndimage
 
     return int(ndimage.label(mask, structure=_structure())[1])

@@ -145,6 +145,8 @@ def test_n_pieces_equals_scipy_26_connectivity(monkeypatch: pytest.MonkeyPatch) 
         masks.append(a)
     want = [ndimage.label(a, np.ones((3, 3, 3)))[1] for a in masks]
     assert [fr.n_pieces(a) for a in masks] == want
+    # a strided view (as a lesion's crop of its label map) is read in place
+    assert [fr.n_pieces(np.pad(a, 2)[1:-1, ::-1, 2:-2]) for a in masks] == want
     monkeypatch.setattr(_kernels, "get", lambda name: None)
     assert [fr.n_pieces(a) for a in masks] == want
 
