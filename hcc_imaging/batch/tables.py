@@ -68,7 +68,8 @@ def _lesion_rows(rec: Mapping[str, Any], tp_id: str) -> list[dict[str, Any]]:
         # what the segmenter says a reader should check on a mask the run made ("" for none)
         r["segmentation_checks"] = ";".join((rec.get("segmentation_checks") or {}).get(row["lesion_id"], []))
         # why the measurement is incomplete (its mask cut by the measured image's field; "" for none)
-        r["mask_problems"] = "; ".join((rec.get("mask_problems") or {}).get(row["lesion_id"], []))
+        r["mask_problems"] = "; ".join([*(rec.get("mask_problems") or {}).get(row["lesion_id"], []),
+                                        *([row["fragments_note"]] if row.get("fragments_note") else [])])
         # why the measurement may be short: the mask reaches a face of the measured image ("" for none)
         r["at_image_edge"] = (rec.get("at_image_edge") or {}).get(row["lesion_id"], "")
         out.append(r)

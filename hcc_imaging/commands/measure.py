@@ -56,6 +56,13 @@ def register(subparsers: Any) -> None:
         metavar="MM",
         help="drop viable structures thinner than MM (thin reactive rims) before the viable diameter; 0 = off",
     )
+    p.add_argument(
+        "--fragments",
+        choices=("sum", "hull"),
+        default="sum",
+        help="a label of several separate pieces: a split lesion, the fragments' diameters summed "
+             "(RECIST 1.1, default), or one object (hull); either way a warning names it",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object per lesion (a JSON list) on stdout")
     p.set_defaults(func=run)
 
@@ -174,6 +181,7 @@ def run(args: argparse.Namespace) -> int:
         reformat=args.reformat,
         source=str(args.masks),
         rim_exclusion_mm=args.rim_exclusion_mm,
+        fragments=getattr(args, "fragments", "sum"),
     )
     edge = lesions_at_image_edge(labels, volume.series_instance_uid)
     for lid, why in edge.items():
@@ -185,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         rows = [m.to_dict() for m in results]
         for row in rows:  # as the batch's mask_problems: why a lesion's measurement may be incomplete
-            why = [w for w in (cut.get(row.get("lesion_id")), edge.get(row.get("lesion_id"))) if w]
+            why = [w for w in (cut.get(row.get("lesion_id")), edge.get(row.get("lesion_id")), row.get("fragments_note")) if w]
             if why:
                 row["mask_problems"] = why
         json.dump(rows, sys.stdout, indent=2)

@@ -28,7 +28,7 @@ ACCEPT, REJECT, FALLBACK = 1, 0, 2
 
 #: ``compiled()``: the module of compiled kernels (:mod:`._kernels_nb`), or None (numba missing or
 #: ``HCC_IMAGING_JIT=0``; decided once, ``compiled.cache_clear()`` re-reads it); ``get(name)``: one
-#: kernel (``ellipse_boxes``, ``homothetic``, ``slice_hulls``, ``feret_3d``, ``pairs_at_least``) or
+#: kernel (``ellipse_boxes``, ``homothetic``, ``slice_hulls``, ``feret_3d``, ``pairs_at_least``, ``n_pieces``) or
 #: None when the kernels are off; ``jit_enabled()``: whether they are used.
 compiled, get, jit_enabled = _jit.accessors(__package__ or "")
 

@@ -756,3 +756,156 @@ def homothetic(v, spv, half, stepf, mom_x, mom_y, mom_of, consts):  # pragma: no
         return 0, e_c, e_a, e_b, e_m
     e_m[0], e_m[1] = mj0, mj1
     return 1, e_c, e_a, e_b, e_m
+
+
+@numba.njit(cache=True, nogil=True)
+def _find(parent, a):  # pragma: no cover - compiled
+    while parent[a] != a:
+        parent[a] = parent[parent[a]]
+        a = parent[a]
+    return a
+
+
+@numba.njit(cache=True, nogil=True)
+def n_pieces(mask):  # pragma: no cover - compiled
+    """Number of 26-connected pieces of a 3-D boolean mask: union-find over the row runs (a run
+    touches the runs of the 8 neighbouring rows whose column ranges overlap it, widened by one
+    column).  The same count as ``scipy.ndimage.label(mask, np.ones((3, 3, 3)))``."""
+    K, J, I = mask.shape
+    n = 0
+    multi = False
+    rs = np.empty(K * J, np.int64)  # pass 1: each row's first run (enough when no row has two)
+    re = np.empty(K * J, np.int64)
+    for k in range(K):
+        for j in range(J):
+            r = k * J + j
+            i = 0
+            while i < I and not mask[k, j, i]:
+                i += 1
+            if i == I:
+                rs[r] = 1
+                re[r] = -1  # (an empty row: no run)
+                continue
+            rs[r] = i
+            while i < I and mask[k, j, i]:
+                i += 1
+            re[r] = i - 1
+            n += 1
+            while i < I:
+                if mask[k, j, i]:
+                    multi = True
+                    break
+                i += 1
+            if multi:
+                break
+        if multi:
+            break
+    if multi:  # count the runs
+        n = 0
+        for k in range(K):
+            for j in range(J):
+                prev = False
+                for i in range(I):
+                    v = mask[k, j, i]
+                    if v and not prev:
+                        n += 1
+                    prev = v
+    if not multi:  # one run per row at most: the rows are the runs
+        row_start = np.empty(K * J + 1, np.int64)
+        m = 0
+        for r in range(K * J):
+            row_start[r] = m
+            if re[r] >= rs[r]:
+                rs[m] = rs[r]
+                re[m] = re[r]
+                m += 1
+        row_start[K * J] = m
+        return _count_runs(rs, re, row_start, K, J, m)
+    rs = np.empty(n, np.int64)
+    re = np.empty(n, np.int64)
+    row_start = np.empty(K * J + 1, np.int64)
+    n = 0
+    for k in range(K):  # pass 2: their column ranges, row by row
+        for j in range(J):
+            row_start[k * J + j] = n
+            prev = False
+            for i in range(I):
+                v = mask[k, j, i]
+                if v and not prev:
+                    rs[n] = i
+                if prev and not v:
+                    re[n] = i - 1
+                    n += 1
+                prev = v
+            if prev:
+                re[n] = I - 1
+                n += 1
+    row_start[K * J] = n
+    return _count_runs(rs, re, row_start, K, J, n)
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_runs(rs, re, row_start, K, J, n):  # pragma: no cover - compiled
+    """Pieces of the runs ``rs[a]..re[a]`` (rows ``row_start``; 26-connectivity)."""
+    parent = np.arange(n)
+    for k in range(K):
+        for j in range(J):
+            r = k * J + j
+            a0, a1 = row_start[r], row_start[r + 1]
+            if a0 == a1:
+                continue
+            for t in range(4):  # forward neighbours: (0, +1), (1, -1), (1, 0), (1, +1)
+                dk = 0 if t == 0 else 1
+                dj = 1 if t == 0 else t - 2
+                k2, j2 = k + dk, j + dj
+                if k2 >= K or j2 < 0 or j2 >= J:
+                    continue
+                r2 = k2 * J + j2
+                pa, pb, b1 = a0, row_start[r2], row_start[r2 + 1]
+                while pa < a1 and pb < b1:
+                    if rs[pa] <= re[pb] + 1 and rs[pb] <= re[pa] + 1:
+                        x, y = _find(parent, pa), _find(parent, pb)
+                        if x != y:
+                            parent[x] = y
+                    if re[pa] < re[pb]:
+                        pa += 1
+                    else:
+                        pb += 1
+    count = 0
+    for a in range(n):
+        if _find(parent, a) == a:
+            count += 1
+    return count
+
+
+@numba.njit(cache=True, nogil=True)
+def valid_segments(vflat, n_row, n_col, pj, pi, qj, qi, n_pair, max_run, base):  # pragma: no cover - compiled
+    """The viable rule's full check of segments p->q between viable voxel centres, one sample at a
+    time, stopping at a segment's first run of more than ``max_run`` non-viable samples: the
+    same sample points as ``viable._sample_cols`` (``t = c / (n - 1)``, ``rint(p + t (q - p))``,
+    the same float operations), so the same verdicts, without the samples' arrays."""
+    P = pj.shape[0]
+    out = np.empty(P, np.bool_)
+    for e in range(P):
+        n = n_pair[e]
+        m = max_run[e]
+        den = n - 1.0
+        a0, a1 = pj[e], pi[e]
+        d0, d1 = qj[e] - a0, qi[e] - a1
+        run = 0
+        ok = True
+        for c in range(n):
+            t = c / den
+            j = np.int64(np.rint(a0 + t * d0))
+            i = np.int64(np.rint(a1 + t * d1))
+            j = min(max(j, 0), n_row - 1)
+            i = min(max(i, 0), n_col - 1)
+            if vflat[base[e] + j * n_col + i]:
+                run = 0
+            else:
+                run += 1
+                if run > m:
+                    ok = False
+                    break
+        out[e] = ok
+    return out

@@ -116,3 +116,15 @@ PERPENDICULAR_TOL_DEG: float = 5.0
 #: A caliper line is axial when its two endpoints differ by at most this much along S (mm)
 #: (both endpoints are drawn on one slice; slice positions are rounded in DICOM to 0.01 mm).
 AXIAL_LINE_TOL_MM: float = 0.05
+
+#: A label made of several separate pieces (26-connected): ``"sum"`` measures it as a lesion that
+#: split, RECIST 1.1 (Eisenhauer 2009, Appendix I): the fragments' longest diameters added (and,
+#: the same logic for mRECIST / EASL, their viable diameters); ``"hull"`` as one object (the LD
+#: may run between the pieces; the behaviour before 2026-12-06).  ``fragments=`` / ``--fragments``.
+FRAGMENTS: str = "sum"
+
+#: A piece of a label is a fragment when its largest in-plane extent (outer voxel edges) is at
+#: least this (mm); smaller pieces - noise specks of one or two voxels - are left out of the
+#: diameters (their voxels stay in the volume).  3 mm: a 2-voxel speck at 1.4 mm pixels is below,
+#: anything a reader measures (RECIST records lesions down to 5 mm) is above.
+FRAGMENT_MIN_DIAMETER_MM: float = 3.0

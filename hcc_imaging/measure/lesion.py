@@ -18,10 +18,11 @@ from .. import __version__
 from ..errors import GeometryMismatchError
 from ..volume import LabelVolume, Volume, resample_labels
 from . import diameters as _d
-from .constants import RIM_EXCLUSION_MM, VIABLE_GAP_VOXELS
+from .constants import FRAGMENTS, RIM_EXCLUSION_MM, VIABLE_GAP_VOXELS
 from .diameters import AxialDiameter, EmptyMaskError, Reformat, resolve_label
+from .fragments import check_fragments, fragments_note, split_frame
 from .measurability import RecistMeasurability, mrecist_measurable, recist_measurability
-from .viable import analyse_viable, viable_outside_lesions, viable_outside_message
+from .viable import analyse_viable, exclude_thin_rims, viable_frame, viable_outside_lesions, viable_outside_message
 
 __all__ = ["Provenance", "LesionMeasurement", "measure_lesion", "measure_labels", "ALGORITHM_NAME"]
 
@@ -108,6 +109,15 @@ class LesionMeasurement:
     recist_measurability : RecistMeasurability
     mrecist_measurable : bool or None
         None without a viable mask.
+    n_fragments : int
+        Separate pieces of the label at least ``FRAGMENT_MIN_DIAMETER_MM`` across (1: one lesion).
+        With ``fragments="sum"`` and two or more, the lesion is measured as RECIST 1.1's split
+        lesion: ``longest_diameter_mm`` (and ``viable_diameter_mm``) is the sum of the
+        fragments' (``fragment_diameters_mm``, ``fragment_viable_diameters_mm``), the endpoints,
+        slice and short axis those of the longest fragment, ``who_product_mm2`` /
+        ``easl_product_mm2`` the sums of the fragments' products, ``feret_3d_mm`` the largest
+        fragment Feret diameter; volume and necrosis fraction count the whole label.
+        ``fragments_note`` says so (docs/measure.md section 3).
     """
 
     lesion_id: str
@@ -136,6 +146,10 @@ class LesionMeasurement:
     mrecist_measurable: bool | None
     plane_axis: int
     provenance: Provenance
+    n_fragments: int = 1
+    fragment_diameters_mm: tuple[float, ...] | None = None
+    fragment_viable_diameters_mm: tuple[float, ...] | None = None
+    fragments_note: str | None = None
 
     @property
     def volume_ml(self) -> float:
@@ -175,6 +189,12 @@ class LesionMeasurement:
             "mrecist_measurable": self.mrecist_measurable,
             "plane_axis": self.plane_axis,
             "provenance": self.provenance.to_dict(),
+            # (a label of several pieces only: one lesion's record is unchanged)
+            **({"n_fragments": self.n_fragments,
+                "fragment_diameters_mm": None if self.fragment_diameters_mm is None else list(self.fragment_diameters_mm),
+                "fragment_viable_diameters_mm": None if self.fragment_viable_diameters_mm is None
+                else list(self.fragment_viable_diameters_mm),
+                "fragments_note": self.fragments_note} if self.n_fragments > 1 else {}),
         }
 
 
@@ -205,6 +225,20 @@ def _line(d: AxialDiameter | None) -> Line | None:
     return None if d is None else d.endpoints_lps
 
 
+def _geometry(frame: _d.AxialFrame, vv: LabelVolume | None, viable_gap_voxels: float, rim_exclusion_mm: float) -> tuple[Any, ...]:
+    """LD core, short axis, 3-D Feret and viable analysis of one frame (a lesion or a fragment)."""
+    core = _d._core(frame, feret=True)
+    sa = _d._short_axis_from_core(frame, core)
+    feret = _d._feret_from_core(frame, core)
+    va = None
+    if vv is not None:
+        ld_k = int(core.hulls.slices[core.ld_pos])
+        va = analyse_viable(
+            frame, vv, gap_voxels=viable_gap_voxels, ld_slice_frame=ld_k, rim_exclusion_mm=rim_exclusion_mm
+        )
+    return core, sa, feret, va
+
+
 def _measure_one(
     labels: LabelVolume,
     value: int,
@@ -220,35 +254,62 @@ def _measure_one(
     source: str | None,
     bbox: tuple[slice, slice, slice] | None,
     rim_exclusion_mm: float = RIM_EXCLUSION_MM,
+    fragments: str = FRAGMENTS,
 ) -> LesionMeasurement:
     frame = _d.axial_frame(labels, value, reformat=reformat, bbox=bbox)
     reformatted = frame.labels is not labels
-    core = _d._core(frame, feret=True)
-    sa = _d._short_axis_from_core(frame, core)
-    feret = _d._feret_from_core(frame, core)
+    split = split_frame(frame)  # None: one piece (the common case)
+    n_frag = 1 if split is None else max(len(split[0]), 1)
+    by_parts = split is not None and fragments == "sum" and len(split[0]) >= 1
+    frames = split[0] if by_parts and split is not None else [frame]
     n_lesion = int(np.count_nonzero(frame.mask))
     vox = frame.labels.voxel_volume_mm3
     volume = float(n_lesion * vox)
     thickness = slice_thickness_mm if slice_thickness_mm is not None else _slice_thickness(labels, image, frame.plane_axis)
+    vv = None
+    if viable is not None:
+        vv = resample_labels(viable, frame.labels) if reformatted else viable
+    parts = [_geometry(f, vv, viable_gap_voxels, rim_exclusion_mm) for f in frames]
+    lds = [p[0].ld.length_mm for p in parts]
+    main = lds.index(max(lds))  # the longest fragment gives the endpoints, slice and short axis
+    core, sa, _feret, va = parts[main]
+    ld_mm = sum(lds) if len(parts) > 1 else lds[0]
+    who = sum(p[0].ld.length_mm * p[1].length_mm for p in parts) if len(parts) > 1 else core.ld.length_mm * sa.length_mm
+    ferets = [p[2].length_mm for p in parts]
+    feret = parts[ferets.index(max(ferets))][2]
 
     v_d = v_sa = None
     v_vol = nf = nf_ld = easl = None
     v_mm = v_sa_mm = None
-    if viable is not None:
-        vv = resample_labels(viable, frame.labels) if reformatted else viable
-        ld_k = int(core.hulls.slices[core.ld_pos])
-        va = analyse_viable(
-            frame, vv, gap_voxels=viable_gap_voxels, ld_slice_frame=ld_k, rim_exclusion_mm=rim_exclusion_mm
-        )
-        v_d, v_sa = va.diameter, va.short_axis
-        v_vol = float(va.viable_voxels * vox)
-        nf = 1.0 - va.viable_voxels / n_lesion
+    v_frag: tuple[float, ...] | None = None
+    if vv is not None:
+        vas = [p[3] for p in parts]
+        vls = [a.diameter.length_mm if a.diameter is not None else 0.0 for a in vas]
+        vmain = vls.index(max(vls))
+        v_d, v_sa = vas[vmain].diameter, vas[vmain].short_axis
+        if by_parts:  # the whole label's viable voxels (the specks' too), as its volume
+            n_viable = int(np.count_nonzero(exclude_thin_rims(viable_frame(frame, vv), frame.spacing, rim_exclusion_mm)))
+        else:
+            n_viable = va.viable_voxels
+        v_vol = float(n_viable * vox)
+        nf = 1.0 - n_viable / n_lesion
         if va.lesion_voxels_on_slice:
             nf_ld = 1.0 - (va.viable_voxels_on_slice or 0) / va.lesion_voxels_on_slice
-        v_mm = v_d.length_mm if v_d is not None else 0.0
-        v_sa_mm = v_sa.length_mm if v_sa is not None else 0.0
-        easl = v_mm * v_sa_mm
+        if len(parts) > 1:
+            v_mm = sum(vls)
+            v_sa_mm = v_sa.length_mm if v_sa is not None else 0.0
+            easl = sum(a.diameter.length_mm * a.short_axis.length_mm for a in vas
+                       if a.diameter is not None and a.short_axis is not None)
+            v_frag = tuple(vls)
+        else:
+            v_mm = v_d.length_mm if v_d is not None else 0.0
+            v_sa_mm = v_sa.length_mm if v_sa is not None else 0.0
+            easl = v_mm * v_sa_mm
     enhancing = None if viable is None else bool(v_vol)
+    note = None
+    if n_frag >= 2 and split is not None:
+        note = fragments_note(lesion_id, n_frag, split[2], fragments, lds if by_parts else [])
+        log.warning("%s", note)
     prov = Provenance(
         algorithm=ALGORITHM_NAME,
         version=__version__,
@@ -262,6 +323,7 @@ def _measure_one(
             "spacing_mm": list(frame.labels.spacing),
             "slice_thickness_mm": thickness,
             "well_delineated": well_delineated,
+            **({"fragments": fragments} if split is not None else {}),
         },
         source_path=source if source is not None else _meta_path(labels),
         source_series_instance_uid=labels.source_series_instance_uid,
@@ -271,7 +333,7 @@ def _measure_one(
     return LesionMeasurement(
         lesion_id=lesion_id,
         label=int(value),
-        longest_diameter_mm=core.ld.length_mm,
+        longest_diameter_mm=ld_mm,
         ld_endpoints_lps=core.ld.endpoints_lps,
         ld_slice_index=core.ld.slice_index,
         short_axis_mm=sa.length_mm,
@@ -287,18 +349,22 @@ def _measure_one(
         viable_volume_mm3=v_vol,
         necrosis_fraction=nf,
         necrosis_fraction_ld_slice=nf_ld,
-        who_product_mm2=core.ld.length_mm * sa.length_mm,
+        who_product_mm2=who,
         easl_product_mm2=easl,
         is_lymph_node=is_lymph_node,
         slice_thickness_mm=thickness,
         recist_measurability=recist_measurability(
-            core.ld.length_mm, slice_thickness_mm=thickness, is_lymph_node=is_lymph_node, short_axis_mm=sa.length_mm
+            ld_mm, slice_thickness_mm=thickness, is_lymph_node=is_lymph_node, short_axis_mm=sa.length_mm
         ),
         mrecist_measurable=None
         if viable is None
         else mrecist_measurable(v_mm or 0.0, enhancing=bool(enhancing), well_delineated=well_delineated),
         plane_axis=core.ld.plane_axis,
         provenance=prov,
+        n_fragments=n_frag,
+        fragment_diameters_mm=tuple(lds) if by_parts and len(parts) > 1 else None,
+        fragment_viable_diameters_mm=v_frag,
+        fragments_note=note,
     )
 
 
@@ -323,6 +389,7 @@ def measure_lesion(
     viable_gap_voxels: float = VIABLE_GAP_VOXELS,
     source: str | None = None,
     rim_exclusion_mm: float = RIM_EXCLUSION_MM,
+    fragments: str = FRAGMENTS,
 ) -> LesionMeasurement:
     """Measure one lesion: RECIST LD + short axis, 3-D Feret, volume, mRECIST/EASL/WHO, necrosis.
 
@@ -354,6 +421,10 @@ def measure_lesion(
     rim_exclusion_mm : float
         Remove viable structures thinner than this (mm, in-plane) before the viable
         measurements; 0 (default) measures the viable mask as given.
+    fragments : {"sum", "hull"}
+        A label of several separate pieces: ``"sum"`` (default) measures RECIST 1.1's split
+        lesion, the fragments' diameters summed (:mod:`hcc_imaging.measure.fragments`);
+        ``"hull"`` measures it as one object.  Either way a warning names it.
 
     Raises
     ------
@@ -375,6 +446,7 @@ def measure_lesion(
     (20.1, 20.1, 'measurable')
     """
     mode = _d.reformat_mode(reformat)
+    fragments = check_fragments(fragments)
     if viable is not None:
         _check_same_grid(viable, labels, "viable mask")
         for lid, (n_out, n) in viable_outside_lesions(labels, viable).items():
@@ -402,6 +474,7 @@ def measure_lesion(
         source=source,
         bbox=None,
         rim_exclusion_mm=rim_exclusion_mm,
+        fragments=fragments,
     )
 
 
@@ -416,6 +489,7 @@ def measure_labels(
     viable_gap_voxels: float = VIABLE_GAP_VOXELS,
     source: str | None = None,
     rim_exclusion_mm: float = RIM_EXCLUSION_MM,
+    fragments: str = FRAGMENTS,
 ) -> list[LesionMeasurement]:
     """Measure every label present in ``labels`` (sorted by label value).
 
@@ -429,6 +503,7 @@ def measure_labels(
     from scipy import ndimage
 
     mode = _d.reformat_mode(reformat)
+    fragments = check_fragments(fragments)
     if viable is not None:
         _check_same_grid(viable, labels, "viable mask")
         for lid, (n_out, n) in viable_outside_lesions(labels, viable).items():
@@ -465,6 +540,7 @@ def measure_labels(
                 source=source,
                 bbox=boxes.get(v),
                 rim_exclusion_mm=rim_exclusion_mm,
+                fragments=fragments,
             )
         )
     return out

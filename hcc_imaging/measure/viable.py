@@ -44,7 +44,7 @@ from numpy.typing import NDArray
 
 from ..errors import GeometryMismatchError, HccImagingError
 from ..volume import LabelVolume, resample_labels
-from . import _hull
+from . import _hull, _kernels
 from .constants import RIM_EXCLUSION_MM, VIABLE_GAP_VOXELS, VIABLE_OUTSIDE_MAX_FRACTION, VIABLE_SAMPLE_STEP_VOXELS
 from .diameters import (
     AxialDiameter,
@@ -414,6 +414,39 @@ def _probe_alive(
     return out
 
 
+def _n_samples(lengths: NDArray[np.float64], step_mm: float) -> NDArray[np.int64]:
+    """The rule's number of samples of segments of these lengths (as :func:`_valid_segments`)."""
+    return np.maximum(np.ceil(lengths / step_mm - 1e-9).astype(np.int64) + 1, 2)
+
+
+def _gap_runs(lengths: NDArray[np.float64], n_pair: NDArray[np.int64], gap_mm: float) -> NDArray[np.int64]:
+    """Longest tolerated run of non-viable samples of each segment."""
+    seg_step = np.where(lengths > 0, lengths / (n_pair - 1), 1.0)
+    return np.floor(gap_mm / seg_step + 1e-9).astype(np.int64)
+
+
+def _sample_cols(
+    vslice: NDArray[np.bool_],
+    p: NDArray[np.float64],
+    q: NDArray[np.float64],
+    n_pair: NDArray[np.int64],
+    cols: NDArray[np.int64],
+    sl: NDArray[np.int64] | None,
+) -> NDArray[np.bool_]:
+    """Viability of samples ``cols`` (P, W) of segments p->q, with exactly the float operations
+    of :func:`_valid_segments` (``t = c / (n - 1)``, ``rint(p + t (q - p))``)."""
+    t = cols / (n_pair[:, None] - 1.0)
+    jj = np.rint(p[:, None, 0] + t * (q[:, None, 0] - p[:, None, 0])).astype(np.int64)
+    ii = np.rint(p[:, None, 1] + t * (q[:, None, 1] - p[:, None, 1])).astype(np.int64)
+    n_row, n_col = vslice.shape[-2], vslice.shape[-1]
+    np.clip(jj, 0, n_row - 1, out=jj)
+    np.clip(ii, 0, n_col - 1, out=ii)
+    flat_idx = jj * n_col + ii
+    if sl is not None:
+        flat_idx += (sl * (n_row * n_col))[:, None]
+    return vslice.ravel()[flat_idx]
+
+
 def _samples(
     vslice: NDArray[np.bool_],
     p: NDArray[np.float64],
@@ -432,25 +465,13 @@ def _samples(
     (clipped to its ends).  ``vslice`` is one slice (H, W), or a stack (S, H, W) with ``sl`` the
     slice of each segment.  Returns ``(good (P, W), max_run (P,))``.
     """
-    n_pair = np.maximum(np.ceil(lengths / step_mm - 1e-9).astype(np.int64) + 1, 2)
+    n_pair = _n_samples(lengths, step_mm)
     if window is None:
         cols = np.minimum(np.arange(int(n_pair.max()))[None, :], (n_pair - 1)[:, None])
     else:
         c0 = (n_pair - 1) // 2 - window // 2
         cols = np.clip(c0[:, None] + np.arange(window)[None, :], 0, (n_pair - 1)[:, None])
-    t = cols / (n_pair[:, None] - 1.0)
-    jj = np.rint(p[:, None, 0] + t * (q[:, None, 0] - p[:, None, 0])).astype(np.int64)
-    ii = np.rint(p[:, None, 1] + t * (q[:, None, 1] - p[:, None, 1])).astype(np.int64)
-    n_row, n_col = vslice.shape[-2], vslice.shape[-1]
-    np.clip(jj, 0, n_row - 1, out=jj)
-    np.clip(ii, 0, n_col - 1, out=ii)
-    flat_idx = jj * n_col + ii
-    if sl is not None:
-        flat_idx += (sl * (n_row * n_col))[:, None]
-    good = vslice.ravel()[flat_idx]
-    seg_step = np.where(lengths > 0, lengths / (n_pair - 1), 1.0)
-    max_run = np.floor(gap_mm / seg_step + 1e-9).astype(np.int64)
-    return good, max_run
+    return _sample_cols(vslice, p, q, n_pair, cols, sl), _gap_runs(lengths, n_pair, gap_mm)
 
 
 def _has_long_bad_run(good: NDArray[np.bool_], max_run: NDArray[np.int64]) -> NDArray[np.bool_]:
@@ -484,9 +505,54 @@ def _valid_segments_fast(
 
     Both ends are viable samples, so every run of non-viable samples is bounded by viable ones
     and the segment is valid iff no run is longer than its gap tolerance (no gap filling needed).
+    The samples are read in blocks of :data:`_SAMPLE_BLOCK` along the segments, a segment
+    dropped at its first too-long run (each block overlaps the previous one by the longest
+    tolerated run, so a run across two blocks is seen whole): the same verdicts, without the
+    samples of the segments already rejected (most of them, on a patchy viable mask).
     """
-    good, max_run = _samples(vslice, p, q, lengths, step_mm, gap_mm, sl=sl)
-    return ~_has_long_bad_run(good, max_run)
+    n_pair = _n_samples(lengths, step_mm)
+    max_run = _gap_runs(lengths, n_pair, gap_mm)
+    n_max = int(n_pair.max()) if len(n_pair) else 0
+    kernel = _kernels.get("valid_segments") if len(n_pair) > _KERNEL_MIN_PAIRS else None
+    if kernel is not None:  # compiled: one sample at a time, each segment stopped at its first long run
+        n_row, n_col = vslice.shape[-2], vslice.shape[-1]
+        base = np.zeros(len(n_pair), np.int64) if sl is None else np.asarray(sl, np.int64) * (n_row * n_col)
+        return np.asarray(kernel(np.ascontiguousarray(vslice).ravel(), n_row, n_col,
+                                 np.ascontiguousarray(p[:, 0]), np.ascontiguousarray(p[:, 1]),
+                                 np.ascontiguousarray(q[:, 0]), np.ascontiguousarray(q[:, 1]),
+                                 n_pair, max_run, base))
+    if len(n_pair) * n_max <= _ONE_SHOT_SAMPLES:  # few samples: all at once (less overhead)
+        cols = np.minimum(np.arange(n_max)[None, :], (n_pair - 1)[:, None])
+        return ~_has_long_bad_run(_sample_cols(vslice, p, q, n_pair, cols, sl), max_run)
+    ok = np.ones(len(n_pair), dtype=bool)
+    over = int(max_run.max()) if len(max_run) else 0
+    alive = np.arange(len(n_pair))
+    c0 = 0
+    while c0 < n_max and len(alive):
+        alive = alive[n_pair[alive] > c0]  # (a segment whose samples are all read is valid)
+        if len(alive) == 0:
+            break
+        lo = max(c0 - over, 0)
+        c1 = min(c0 + _SAMPLE_BLOCK, n_max)
+        na = n_pair[alive]
+        cols = np.minimum(np.arange(lo, c1)[None, :], (na - 1)[:, None])
+        good = _sample_cols(vslice, p[alive], q[alive], na, cols, None if sl is None else sl[alive])
+        bad = _has_long_bad_run(good, max_run[alive])
+        ok[alive[bad]] = False
+        alive = alive[~bad]
+        c0 = c1
+    return ok
+
+
+#: Samples per block of the full check (:func:`_valid_segments_fast`).
+_SAMPLE_BLOCK: int = 48
+
+#: Up to this many samples the full check reads them all at once (no blocks).
+_ONE_SHOT_SAMPLES: int = 1 << 15
+
+#: The compiled full check (:func:`._kernels_nb.valid_segments`) is used for more pairs than this
+#: (numba on; else the blocks above).
+_KERNEL_MIN_PAIRS: int = 64
 
 
 def _slice_bounds(
@@ -526,10 +592,14 @@ def _cell_pairs(
     hi: float,
     levels: tuple[int, ...],
     superdeep: tuple[NDArray[np.bool_], ...] | None,
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    max_pairs: int | None = None,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]] | None:
     """Pairs ``a < b`` of points on the same slice with ``lo <= d < hi`` mm (d computed exactly
     as the reference does), found through nested square cells (``levels``: cell sizes in voxels,
     coarse to fine, each a multiple of the next).
+
+    With ``max_pairs``, returns ``None`` instead as soon as a level would expand more than that
+    many (cell or point) pairs: the caller narrows the band (bounded memory).
 
     ``(sl, jj, ii)`` are the points (slice id, row, column), sorted by slice then row-major, as
     ``np.nonzero`` gives them; ``a < b`` is then the reference's pair orientation.  Level by
@@ -542,7 +612,9 @@ def _cell_pairs(
     (:func:`_deep_box` with ``extra_mm = rho``).  The argument of :func:`_deep_non_viable` with
     delta = ``h + rho`` in place of h then gives a run of non-viable samples longer than the gap
     tolerance: the segment is invalid.  Both drops are conservative.  Children of the surviving
-    pairs are examined at the next level; the last level is expanded to points.
+    pairs are examined at the next level; the last level is expanded to points.  A pair of cells
+    whose nearest box-to-box distance is at least ``hi`` (with a rounding margin) holds no pair
+    of the band either and is dropped too.
     """
     empty = np.zeros(0, np.int64)
     if len(jj) < 2:
@@ -574,6 +646,8 @@ def _cell_pairs(
             ccount = np.diff(np.r_[cstart, len(gs)])
             nA, nB = ccount[A], ccount[B]
             m = nA * nB
+            if max_pairs is not None and int(m.sum()) > max_pairs:
+                return None
             which = np.repeat(np.arange(len(A)), m)
             off = np.arange(int(m.sum())) - np.repeat(np.cumsum(m) - m, m)
             ca = cstart[A][which] + off // nB[which]
@@ -583,6 +657,10 @@ def _cell_pairs(
         dj = np.maximum(jmax[A] - jmin[B], jmax[B] - jmin[A]) * sr
         di = np.maximum(imax[A] - imin[B], imax[B] - imin[A]) * sc
         ok = np.hypot(dj, di) >= lo * (1.0 - 1e-9) - 1e-6
+        if np.isfinite(hi):  # nearest box-to-box distance: every point pair is at least this far
+            nj = np.maximum(np.maximum(jmin[A] - jmax[B], jmin[B] - jmax[A]), 0) * sr
+            ni = np.maximum(np.maximum(imin[A] - imax[B], imin[B] - imax[A]), 0) * sc
+            ok &= np.hypot(nj, ni) < hi * (1.0 + 1e-9) + 1e-6
         A, B = A[ok], B[ok]
         if superdeep is not None and len(A):
             sd = superdeep[lev]
@@ -603,6 +681,8 @@ def _cell_pairs(
     gs = group_start[-1]
     gcount = np.diff(np.r_[gs, n])
     m = gcount[A] * gcount[B]
+    if max_pairs is not None and int(m.sum()) > max_pairs:
+        return None
     which = np.repeat(np.arange(len(A)), m)
     off = np.arange(int(m.sum())) - np.repeat(np.cumsum(m) - m, m)
     nb = gcount[B][which]
@@ -644,44 +724,121 @@ def _first_valid_per_slice(
 ) -> dict[int, tuple[int, int, float]]:
     """For each slice of the stack ``vs`` (S, H, W), the reference's first valid pair among its
     boundary-voxel pairs with ``lo <= d < hi``: ``{slice: (a, b, length_mm)}`` (a, b index the
-    points ``(sl, jj, ii)``); slices without one are absent."""
+    points ``(sl, jj, ii)``); slices without one are absent.
+
+    Memory is bounded: when the band ``[lo, hi)`` holds more than :data:`_MAX_PAIRS` candidate
+    pairs, the slices are searched in smaller groups (slices are independent), and a single
+    slice's band is split by length, the upper half searched first (down to half a pixel); a
+    slice resolved in the upper half is left out of the lower half (its pair is longer than any
+    pair below, so it is the reference's first valid pair whatever the lower half holds).  The
+    full checks run in chunks of at most :data:`_MAX_SAMPLES` samples.  None of this changes
+    which pair is found."""
     sr, sc = spacing_rc
     extras = tuple(0.5 * float(np.hypot((c - 1) * sr, (c - 1) * sc)) for c in _CELL_LEVELS)
     deep, *superdeep = _deep_slice(vs, spacing_rc, step_mm, gap_mm, (0.0, *extras))
-    a, b, d = _cell_pairs(sl, jj, ii, sr, sc, lo, hi, _CELL_LEVELS, tuple(superdeep))
+    pts = np.stack([jj, ii], axis=1).astype(np.float64)
+    found: dict[int, tuple[int, int, float]] = {}
+    if len(jj) < 2:
+        return found
+    if not np.isfinite(hi):  # a finite top every same-slice pair is below (box diagonal + margin)
+        diag = float(np.hypot((jj.max() - jj.min()) * sr, (ii.max() - ii.min()) * sc))
+        hi_cap: float = diag * (1.0 + 1e-9) + 1e-6
+    else:
+        hi_cap = hi
+    min_band = 0.5 * min(sr, sc)
+    todo = [(np.unique(sl), lo, hi, hi_cap)]  # a stack: slice groups and length bands
+    while todo:
+        slices, blo, bhi, bcap = todo.pop()
+        if found:
+            slices = slices[~np.isin(slices, np.fromiter(found, np.int64))]
+        idx = np.flatnonzero(np.isin(sl, slices))
+        if len(idx) < 2:
+            continue
+        got = _cell_pairs(sl[idx], jj[idx], ii[idx], sr, sc, blo, bhi, _CELL_LEVELS, tuple(superdeep), _MAX_PAIRS)
+        if got is None:  # too many pairs: fewer slices at a time, then the longer half first
+            if len(slices) > 1:
+                h = len(slices) // 2
+                todo += [(slices[h:], blo, bhi, bcap), (slices[:h], blo, bhi, bcap)]
+                continue
+            if bcap - blo > min_band:
+                mid = 0.5 * (blo + bcap)
+                todo += [(slices, blo, mid, mid), (slices, mid, bhi, bcap)]
+                continue
+            got = _cell_pairs(sl[idx], jj[idx], ii[idx], sr, sc, blo, bhi, _CELL_LEVELS, tuple(superdeep))
+            assert got is not None
+        a, b, d = got
+        _first_valid_in(vs, deep, pts, sl, jj, ii, idx[a], idx[b], d, step_mm, gap_mm, found)
+    return found
+
+
+def _first_valid_in(
+    vs: NDArray[np.bool_],
+    deep: NDArray[np.bool_],
+    pts: NDArray[np.float64],
+    sl: NDArray[np.int64],
+    jj: NDArray[np.int64],
+    ii: NDArray[np.int64],
+    a: NDArray[np.int64],
+    b: NDArray[np.int64],
+    d: NDArray[np.float64],
+    step_mm: float,
+    gap_mm: float,
+    found: dict[int, tuple[int, int, float]],
+) -> None:
+    """Adds to ``found`` each slice's first valid pair (the reference's order: longest first,
+    then ``(a, b)``) among the candidate pairs ``a, b`` (lengths ``d``) of slices not in it."""
     if len(d) == 0:
-        return {}
+        return
     alive = _probe_alive(deep, jj[a], ii[a], jj[b], ii[b], sl[a])
     a, b, d = a[alive], b[alive], d[alive]
     if len(d) == 0:
-        return {}
-    pts = np.stack([jj, ii], axis=1).astype(np.float64)
-    good, max_run = _samples(vs, pts[a], pts[b], d, step_mm, gap_mm, window=_MID_WINDOW_SAMPLES, sl=sl[a])
-    alive = ~_has_long_bad_run(good, max_run)
+        return
+    alive = np.empty(len(d), dtype=bool)
+    for c0 in range(0, len(d), _MID_CHUNK):  # (in chunks: bounded memory)
+        a2, b2 = a[c0 : c0 + _MID_CHUNK], b[c0 : c0 + _MID_CHUNK]
+        good, max_run = _samples(vs, pts[a2], pts[b2], d[c0 : c0 + _MID_CHUNK], step_mm, gap_mm,
+                                 window=_MID_WINDOW_SAMPLES, sl=sl[a2])
+        alive[c0 : c0 + _MID_CHUNK] = ~_has_long_bad_run(good, max_run)
     a, b, d = a[alive], b[alive], d[alive]
     if len(d) == 0:
-        return {}
+        return
     s_of = sl[a]
     srt = np.lexsort((b, a, -d, s_of))  # per slice, the reference's order: longest first, then (a, b)
     a, b, d, s_of = a[srt], b[srt], d[srt], s_of[srt]
     first = np.flatnonzero(np.r_[True, s_of[1:] != s_of[:-1]])
     rank = np.arange(len(s_of)) - np.repeat(first, np.diff(np.r_[first, len(s_of)]))
-    found: dict[int, tuple[int, int, float]] = {}
     r0, r1 = 0, 16
     while True:  # rounds: the next candidates of every unresolved slice, longest first
         sel = np.flatnonzero((rank >= r0) & (rank < r1))
         if len(sel) == 0:
             break
-        if found:
-            sel = sel[~np.isin(s_of[sel], np.fromiter(found, np.int64))]
-        if len(sel):
-            ok = _valid_segments_fast(vs, pts[a[sel]], pts[b[sel]], d[sel], step_mm, gap_mm, sl=s_of[sel])
-            for e in sel[ok]:  # sel is in (slice, reference) order: the first hit per slice wins
+        # chunks of at most _MAX_SAMPLES samples, in (slice, reference) order: a slice's
+        # candidates in a later chunk come after its candidates in an earlier one
+        n_max = int(np.ceil(d[sel].max() / step_mm)) + 2
+        per = max(1, _MAX_SAMPLES // n_max)
+        for c0 in range(0, len(sel), per):
+            part = sel[c0 : c0 + per]
+            if found:
+                part = part[~np.isin(s_of[part], np.fromiter(found, np.int64))]
+            if len(part) == 0:
+                continue
+            ok = _valid_segments_fast(vs, pts[a[part]], pts[b[part]], d[part], step_mm, gap_mm, sl=s_of[part])
+            for e in part[ok]:  # the first hit per slice wins
                 sk = int(s_of[e])
                 if sk not in found:
                     found[sk] = (int(a[e]), int(b[e]), float(d[e]))
         r0, r1 = r1, r1 * 4
-    return found
+
+#: Largest number of candidate pairs one length band of the pair search may expand (bounds
+#: the memory of :func:`_first_valid_per_slice`: a few arrays of this many pairs x the mid-window
+#: samples); a band with more is split by length.
+_MAX_PAIRS: int = 1 << 21
+
+#: Pairs per chunk of the mid-window check (bounds its sample arrays).
+_MID_CHUNK: int = 1 << 18
+
+#: Largest number of sample points checked at once by the full check (bounds its memory).
+_MAX_SAMPLES: int = 1 << 22
 
 #: Slices with at most this many candidate boundary voxels are searched directly (all pairs,
 #: longest first, mid-window then full check), without the necrosis masks and cells.

@@ -268,8 +268,13 @@ def test_fully_viable_lesion_of_two_nodules_is_not_bridged() -> None:
     b = (x - 14.0) ** 2 + y**2 + z**2 <= 8.0**2
     lesion = a | b
     lab = _lv(lesion, spacing)
-    m = measure_lesion(lab, 1, viable=lab)
-    m1 = measure_lesion(lab, 1, viable=_lv(_minus_one_voxel(lesion), spacing))
+    # (measured as one object: by default the two pieces are a split lesion, each measured
+    # alone and summed - test_measure_fragments.py - and both diameters are 2 x 16 mm)
+    m = measure_lesion(lab, 1, viable=lab, fragments="hull")
+    m1 = measure_lesion(lab, 1, viable=_lv(_minus_one_voxel(lesion), spacing), fragments="hull")
+    s = measure_lesion(lab, 1, viable=lab)
+    assert s.n_fragments == 2 and s.viable_diameter_mm == pytest.approx(s.longest_diameter_mm)
+    assert abs(s.longest_diameter_mm - 32.0) <= 2 * 0.7 + 1e-9
     assert m.longest_diameter_mm > 40.0                       # RECIST: the whole label
     assert abs(m.viable_diameter_mm - 16.0) <= 0.7 + 1e-9     # one nodule (truth 16 mm), within a voxel
     assert m.viable_diameter_mm == pytest.approx(m1.viable_diameter_mm, abs=1e-9)
