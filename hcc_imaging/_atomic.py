@@ -29,13 +29,13 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .errors import OutputPathError
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "format_suffix", "is_temp_name",
-           "remove_stale_temps", "write_itk_image"]
+__all__ = ["STALE_DIR", "atomic_write", "atomic_write_bytes", "atomic_write_text", "format_suffix", "is_temp_name",
+           "remove_stale_temps", "set_aside", "write_itk_image"]
 
 #: The random part of a temporary name (``secrets.token_hex(4)``; ``mkstemp``'s alphabet before).
 _RANDOM = re.compile(r"[a-z0-9_]{8}")
@@ -260,3 +260,32 @@ def remove_stale_temps(root: str | os.PathLike[str]) -> list[Path]:
             except FileNotFoundError:
                 continue
     return removed
+
+
+#: The folder under an output folder where files of an earlier run that this run did not write are
+#: set aside (``batch``'s and ``export csv``'s), never deleted.
+STALE_DIR: str = "stale"
+
+
+def set_aside(out_dir: str | os.PathLike[str], files: Sequence[Path]) -> tuple[Path, list[Path]]:
+    """Move ``files`` (under ``out_dir``) to ``out_dir/stale/<UTC time>/``, keeping their paths
+    relative to ``out_dir`` (a second run in the same second gets ``<UTC time>.2``, ...).  Returns
+    that folder and the moved files' new paths; nothing is moved (and the folder not made) for none."""
+    import shutil
+    import time
+
+    out = Path(out_dir)
+    dest = out / STALE_DIR / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    if not files:
+        return dest, []
+    k = 1
+    while dest.exists():
+        k += 1
+        dest = dest.with_name(f"{dest.name.split('.')[0]}.{k}")
+    moved = []
+    for p in files:
+        target = dest / Path(p).relative_to(out)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(p), str(target))
+        moved.append(target)
+    return dest, moved

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._atomic import STALE_DIR, set_aside
 from .pipeline import PipelineOptions, assess_document, build_read_document, load_annotations
 from .resume import atomic_write_bytes, atomic_write_text, patient_file_stem, safe_name
 
@@ -31,8 +32,7 @@ __all__ = ["ENDPOINT_COLUMNS", "FAILURE_COLUMNS", "RUN_OUTPUT_DIRS", "STALE_DIR"
 RUN_OUTPUT_DIRS: tuple[str, ...] = ("reads", "assessments", "seg", "sr")
 #: Where a run moves the files of those folders that it did not write itself (earlier runs' files
 #: of a patient whose read failed this time, or who is not in this SOURCE):
-#: ``OUT/stale/<UTC time of the run>/<folder>/<name>``.
-STALE_DIR: str = "stale"
+#: ``OUT/stale/<UTC time of the run>/<folder>/<name>`` (``_atomic.STALE_DIR``, :func:`~hcc_imaging._atomic.set_aside`).
 
 #: Columns of failures.csv, in order.
 FAILURE_COLUMNS: tuple[str, ...] = ("patient_id", "study_instance_uid", "study_date", "step", "reason", "root")
@@ -229,9 +229,6 @@ def set_aside_stale(out_dir: Path, keep: Iterable[str | Path], also: Iterable[Pa
     are moved, not deleted (a reader may want them).  Hidden files (an atomic write's temp file) are
     left alone.
     """
-    import shutil
-    import time
-
     kept = {Path(p).resolve() for p in keep}
     stale: list[Path] = []
     for d in RUN_OUTPUT_DIRS:
@@ -242,17 +239,7 @@ def set_aside_stale(out_dir: Path, keep: Iterable[str | Path], also: Iterable[Pa
     stale.extend(p for p in also if p.exists())
     if not stale:
         return []
-    dest = out_dir / STALE_DIR / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    k = 1
-    while dest.exists():
-        k += 1
-        dest = dest.with_name(f"{dest.name.split('.')[0]}.{k}")
-    moved = []
-    for p in stale:
-        target = dest / p.relative_to(out_dir)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(p), str(target))
-        moved.append(target)
+    dest, moved = set_aside(out_dir, stale)
     log.warning("%d file(s) of earlier runs that this run did not write (%s) moved to %s: outputs of patients whose "
                 "read failed this time or who are not in this SOURCE, or of steps this run did not run",
                 len(moved), ", ".join(str(p.relative_to(out_dir)) for p in stale[:5]) + (" ..." if len(stale) > 5 else ""),

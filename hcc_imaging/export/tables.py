@@ -23,14 +23,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._atomic import atomic_write
+from .._atomic import STALE_DIR, atomic_write, set_aside
 from ..errors import HccImagingError
 from .constants import TABLES_SCHEMA_VERSION
 from .model import ExportRead, iter_reads
@@ -59,9 +57,6 @@ __all__ = [
     "STALE_DIR",
 ]
 
-#: Folder of ``out_dir`` where :func:`write_tables` moves an earlier run's files it did not write
-#: (``stale/<UTC time>/reads/P2.json``), as the batch does with its own (docs/batch.md).
-STALE_DIR: str = "stale"
 #: The formats a table may be written in.
 TABLE_FORMATS: tuple[str, ...] = ("csv", "parquet")
 
@@ -460,17 +455,7 @@ def set_aside_stale(out_dir: str | os.PathLike[str], written: Iterable[str | os.
     stale = [p for p in _own_files(out) if p.resolve() not in kept]
     if not stale:
         return []
-    dest = out / STALE_DIR / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    k = 1
-    while dest.exists():
-        k += 1
-        dest = dest.with_name(f"{dest.name.split('.')[0]}.{k}")
-    moved = []
-    for p in stale:
-        target = dest / p.relative_to(out)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(p), str(target))
-        moved.append(target)
+    dest, moved = set_aside(out, stale)
     log.warning("%d file(s) of an earlier export that this one did not write (%s) moved to %s: they are not "
                 "this export's", len(moved),
                 ", ".join(str(p.relative_to(out)) for p in stale[:5]) + (" ..." if len(stale) > 5 else ""), dest)

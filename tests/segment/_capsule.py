@@ -48,17 +48,21 @@ def _ell(x: NDArray[np.float64], y: NDArray[np.float64], z: NDArray[np.float64],
     return ((x - c[0]) / r[0]) ** 2 + ((y - c[1]) / r[1]) ** 2 + ((z - c[2]) / r[2]) ** 2
 
 
+def centred_grid(shape: tuple[int, int, int], spacing: tuple[float, float, float]) -> tuple[
+        NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Each voxel's (z, y, x) in mm on a grid centred on the origin, and the grid's origin (z, y, x)."""
+    sp = np.asarray(spacing)
+    origin_zyx = -(np.asarray(shape) - 1) / 2 * sp
+    kk, jj, ii = np.indices(shape, dtype=np.float64)
+    return origin_zyx[0] + kk * sp[0], origin_zyx[1] + jj * sp[1], origin_zyx[2] + ii * sp[2], origin_zyx
+
+
 def capsule_phantom(seed: int = 0, *, noise_sd_hu: float = 12.0, offset_mm: float = 0.0, core_hu: float = 20.0) -> CapsulePhantom:
     """``offset_mm`` moves tumour 1's centre outwards (> 0) or inwards along the capsule normal
     direction; ``core_hu`` is its necrotic core's value."""
     rng = np.random.default_rng(seed)
     sp = np.asarray(SPACING)
-    origin_zyx = -(np.asarray(SHAPE) - 1) / 2 * sp
-    kk, jj, ii = np.indices(SHAPE, dtype=np.float64)
-    z = origin_zyx[0] + kk * sp[0]
-    y = origin_zyx[1] + jj * sp[1]
-    x = origin_zyx[2] + ii * sp[2]
-    del kk, jj, ii
+    z, y, x, origin_zyx = centred_grid(SHAPE, SPACING)
     img = np.full(SHAPE, -1000.0)
     body = (x / 175.0) ** 2 + (y / 125.0) ** 2 <= 1.0
     wall = (x / 163.0) ** 2 + (y / 113.0) ** 2 <= 1.0

@@ -29,6 +29,8 @@ from scipy import ndimage as ndi
 
 from hcc_imaging.volume import LabelVolume, Volume
 
+from ._capsule import centred_grid
+
 SPACING = (2.5, 1.5, 1.5)
 SHAPE = (64, 170, 240)
 IVC_XY_MM = (-22.0, 30.0)
@@ -48,13 +50,7 @@ class HeartIvcPhantom:
 def heart_ivc_phantom(seed: int = 0, *, ivc_radius_mm: float = 11.0, ivc_hu: float = 100.0, noise_sd_hu: float = 12.0,
                 heart: bool = False, diaphragm_mm: float = 3.0) -> HeartIvcPhantom:
     rng = np.random.default_rng(seed)
-    sp = np.asarray(SPACING)
-    origin_zyx = -(np.asarray(SHAPE) - 1) / 2 * sp
-    kk, jj, ii = np.indices(SHAPE, dtype=np.float64)
-    z = origin_zyx[0] + kk * sp[0]
-    y = origin_zyx[1] + jj * sp[1]
-    x = origin_zyx[2] + ii * sp[2]
-    del kk, jj, ii
+    z, y, x, origin_zyx = centred_grid(SHAPE, SPACING)
     img = np.full(SHAPE, -1000.0)
     img[(x / 170.0) ** 2 + (y / 120.0) ** 2 <= 1.0] = -100.0
     img[(x / 160.0) ** 2 + (y / 110.0) ** 2 <= 1.0] = 50.0
