@@ -680,23 +680,23 @@ def study_images(task: StudyTask, options: PipelineOptions) -> tuple[Volume, dic
 def _load_phases(task: StudyTask, options: PipelineOptions) -> tuple[Volume, dict[Phase, Volume]]:
     """The study's reference image and every phase (the reference first, then one series per other
     phase)."""
+    from ..io import one_scan
+
     ref_info = pick_reference(task.series)
     ref = load_image(ref_info, options)
     phases: dict[Phase, Volume] = {ref.phase: ref}
-    left_out: list[str] = []
     for se in phase_series(task.series)[0].values():
         if se is not ref_info and Phase(se.phase.phase) not in phases:
             v = load_image(se, options)
-            if v.frame_of_reference_uid and ref.frame_of_reference_uid and \
-                    v.frame_of_reference_uid != ref.frame_of_reference_uid:
-                # another scan (the patient re-scanned after moving, another study's series): the phases are
-                # used together only on one scan (segment_lesion refuses a mix)
-                left_out.append(f"series {v.series_instance_uid} ({v.phase}) not used: in another frame of reference "
-                                f"than the measured series {ref.series_instance_uid} ({ref.phase}), so not the same "
-                                "scan; its phase is left out of the segmentation")
-                log.warning("study %s: %s", task.study_instance_uid, left_out[-1])
-                continue
             phases[v.phase] = v
+    # another scan (the patient re-scanned after moving, another study's series): the phases are used
+    # together only on one scan (segment_lesion refuses a mix), so that phase is left out
+    phases, others = one_scan(phases, ref.phase) if ref.frame_of_reference_uid else (phases, {})
+    left_out = [f"series {v.series_instance_uid} ({v.phase}) not used: in another frame of reference than the measured "
+                f"series {ref.series_instance_uid} ({ref.phase}), so not the same scan; its phase is left out of the "
+                "segmentation" for v in others.values()]
+    for note in left_out:
+        log.warning("study %s: %s", task.study_instance_uid, note)
     if left_out:  # (process_study lists them with the record's series_not_used)
         ref = replace(ref, meta={**ref.meta, PHASES_LEFT_OUT: tuple(left_out)})
         phases[ref.phase] = ref

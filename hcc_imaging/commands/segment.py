@@ -263,31 +263,16 @@ def _load_volumes(path: str, study_uid: str | None = None, on_tilt: str = "error
 
 
 def _one_scan(phases: dict[Any, Any], phase: Any) -> dict[Any, Any]:
-    """The study's phases in one frame of reference: a series in another (the patient re-scanned
-    after moving, another study's series in the folder) is left out with a warning, since the phases
-    are used together only on one scan (``segment_lesion`` refuses a mix).  The frame kept is
-    ``--phase``'s, else the one most phases share (of equals, the portal-venous phase's, else the
-    first's)."""
-    from collections import Counter
+    """The study's phases of one scan (:func:`hcc_imaging.io.one_scan`, the frame of ``--phase``'s
+    series when given): a phase in another frame of reference is left out with a warning, since the
+    phases are used together only on one scan (``segment_lesion`` refuses a mix)."""
+    from ..io import one_scan
 
-    from ..volume import Phase
-
-    fors = {ph: v.frame_of_reference_uid for ph, v in phases.items() if v.frame_of_reference_uid}
-    if len(set(fors.values())) <= 1:
-        return phases
-    if phase is not None and phase in fors:
-        keep = fors[phase]
-    else:
-        counts = Counter(fors.values())
-        best = max(counts.values())
-        tied = [f for f, n in counts.items() if n == best]
-        keep = fors.get(Phase.PORTAL_VENOUS) if fors.get(Phase.PORTAL_VENOUS) in tied else tied[0]
-    out = {ph: v for ph, v in phases.items() if fors.get(ph, keep) == keep}
-    for ph, v in phases.items():
-        if ph not in out:
-            log.warning("phase %s (series %s) is in another frame of reference than %s: left out (the phases are used "
-                        "together only on one scan). Give --phase %s to segment on it alone, or its series folder.",
-                        ph, v.series_instance_uid or "unknown", ", ".join(str(k) for k in out), ph)
+    out, left_out = one_scan(phases, phase)
+    for ph, v in left_out.items():
+        log.warning("phase %s (series %s) is in another frame of reference than %s: left out (the phases are used "
+                    "together only on one scan). Give --phase %s to segment on it alone, or its series folder.",
+                    ph, v.series_instance_uid or "unknown", ", ".join(str(k) for k in out), ph)
     return out
 
 

@@ -39,13 +39,14 @@ from .index import (
 )
 from .masks import load_mask, load_segments, save_mask
 from .phases import PhaseCall, classify_phase, phase_from_description, phase_from_image, phase_from_vessel_hu
-from .series import load_series, load_study, one_per_phase, series_preference
+from .series import load_series, load_study, one_per_phase, one_scan, series_preference
 
 __all__ = [
     "index_archive",
     "patient_key",
     "load_series",
     "one_per_phase",
+    "one_scan",
     "series_preference",
     "load_study",
     "load_mask",

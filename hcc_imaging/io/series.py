@@ -770,3 +770,25 @@ def one_per_phase(vols: Sequence[Volume], used_for: str = "used") -> tuple[dict[
                              f"not {used_for}: one series per phase, here {keep.series_instance_uid} ({keep.modality}, "
                              f"{keep.spacing[0]:g} mm slices); give that series' folder on its own to use it")
     return out, notes
+
+
+def one_scan(phases: Mapping[Phase, Volume], keep: Phase | None = None) -> tuple[dict[Phase, Volume], dict[Phase, Volume]]:
+    """A study's phases split into those of one scan (one frame of reference) and the others (the
+    patient re-scanned after moving, another study's series), which ``segment_lesion`` refuses to
+    use together.  The frame kept is ``keep``'s phase's, else the one most phases share (of equals,
+    the portal-venous phase's, else the first's); a phase without a frame of reference is kept.
+    Returns ``(kept, left_out)``, both in ``phases``' order."""
+    from collections import Counter
+
+    fors = {ph: v.frame_of_reference_uid for ph, v in phases.items() if v.frame_of_reference_uid}
+    if len(set(fors.values())) <= 1:
+        return dict(phases), {}
+    if keep is not None and keep in fors:
+        frame = fors[keep]
+    else:
+        counts = Counter(fors.values())
+        best = max(counts.values())
+        tied = [f for f, n in counts.items() if n == best]
+        frame = fors[Phase.PORTAL_VENOUS] if fors.get(Phase.PORTAL_VENOUS) in tied else tied[0]
+    kept = {ph: v for ph, v in phases.items() if fors.get(ph, frame) == frame}
+    return kept, {ph: v for ph, v in phases.items() if ph not in kept}
