@@ -28,7 +28,8 @@ ACCEPT, REJECT, FALLBACK = 1, 0, 2
 
 #: ``compiled()``: the module of compiled kernels (:mod:`._kernels_nb`), or None (numba missing or
 #: ``HCC_IMAGING_JIT=0``; decided once, ``compiled.cache_clear()`` re-reads it); ``get(name)``: one
-#: kernel (``ellipse_boxes``, ``homothetic``, ``slice_hulls``, ``feret_3d``, ``pairs_at_least``, ``n_pieces``) or
+#: kernel (``ellipse_boxes``, ``homothetic``, ``slice_hulls``, ``feret_3d``, ``pairs_at_least``, ``n_pieces``,
+#: ``valid_segments``) or
 #: None when the kernels are off; ``jit_enabled()``: whether they are used.
 compiled, get, jit_enabled = _jit.accessors(__package__ or "")
 
@@ -58,6 +59,11 @@ def warm_up() -> float:
     for arr in (tight, np.pad(ball, 3), small):
         lv = LabelVolume.create(np.ascontiguousarray(arr), spacing=(1.0, 0.8, 0.8))
         measure_lesion(lv, 1, viable=lv)
+    # a patchy viable part (every other voxel, seeded): its diameter checks many segments for
+    # gaps through necrosis, the compiled ``valid_segments``
+    patchy = ball & (np.random.default_rng(0).random(ball.shape) < 0.5)
+    whole = LabelVolume.create(ball, spacing=(1.0, 0.8, 0.8))
+    measure_lesion(whole, 1, viable=LabelVolume.create(patchy.astype(np.uint8), spacing=(1.0, 0.8, 0.8)))
     return time.perf_counter() - t0
 
 

@@ -232,10 +232,31 @@ def test_feret_3d_and_its_ties_are_the_same_pair():
 
 
 def test_warm_up_compiles_every_kernel_the_measurements_use():
+    """In a fresh process (as ``scripts/bootstrap.sh`` runs it): every public kernel of the
+    module is compiled or loaded by ``warm_up``, so none compiles at a user's first
+    measurement (``valid_segments``, the patchy viable diameter's check, was missed once)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import numba\n"
+        "from hcc_imaging.measure import _kernels\n"
+        "assert _kernels.warm_up() > 0.0\n"
+        "nb = _kernels.compiled()\n"
+        "names = sorted(n for n, f in vars(nb).items() if not n.startswith('_')\n"
+        "               and isinstance(f, numba.core.registry.CPUDispatcher))\n"
+        "print(*(n + '=' + str(len(getattr(nb, n).signatures)) for n in names))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, _kernels.JIT_ENV: "1"})
+    got = dict(item.split("=") for item in out.stdout.split())
+    assert {"ellipse_boxes", "feret_3d", "pairs_at_least", "slice_hulls", "homothetic", "n_pieces",
+            "valid_segments"} <= set(got), got
+    assert all(int(v) >= 1 for v in got.values()), got
+
     assert _kernels.warm_up() > 0.0
     nb = _kernels.compiled()
-    for name in ("ellipse_boxes", "feret_3d", "pairs_at_least", "slice_hulls", "homothetic"):
-        assert getattr(nb, name).signatures, name
     # a contiguous and a strided crop: both layouts of the hull kernel
     layouts = {sig[0].layout for sig in nb.slice_hulls.signatures}
     assert layouts == {"C", "A"}
