@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["is_gadoxetate", "no_hepatobiliary_phase_because", "study_gadoxetate_agent"]
+__all__ = ["exam_agent", "is_gadoxetate", "no_hepatobiliary_phase_because", "study_gadoxetate_agent"]
 
 _GADOXETATE = re.compile(r"EOB|PRIMOVIST|GADOXET|GD ?EOB|EOVIST", re.IGNORECASE)
 
@@ -44,3 +44,11 @@ def study_gadoxetate_agent(modality: str | None, study_series: Iterable[Any]) ->
         if str(mod or "") == str(modality or "") and is_gadoxetate(agent):
             return str(agent)
     return None
+
+
+def exam_agent(modality: str | None, agent: str | None, study_series: Iterable[Any] = ()) -> str | None:
+    """The agent that decides whether a series can be hepatobiliary: its own ContrastBolusAgent when it
+    names gadoxetate, else the gadoxetate another series of the study (same modality) names, else its own."""
+    if is_gadoxetate(agent):
+        return agent
+    return study_gadoxetate_agent(modality, study_series) or agent

@@ -42,7 +42,7 @@ import numpy as np
 
 from ..volume import Modality, Phase
 from . import _constants as C
-from ._agents import no_hepatobiliary_phase_because, study_gadoxetate_agent
+from ._agents import exam_agent, no_hepatobiliary_phase_because
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..volume import Volume
@@ -447,10 +447,7 @@ def classify_phase(
     call = _localizer_call(series, desc, proto) or _subtraction_call(series, desc, proto) or _diffusion_call(desc, proto)
     if call is not None:
         return call
-    # the exam's agent, for a hepatobiliary phase, when this series' ContrastBolusAgent does not name gadoxetate
-    hbp_agent = agent
-    if study_series and no_hepatobiliary_phase_because(mod, agent) is not None:
-        hbp_agent = study_gadoxetate_agent(mod, study_series) or agent
+    hbp_agent = exam_agent(mod, agent, study_series)  # (the exam's gadoxetate when this series does not name it)
     call = phase_from_description(desc, proto, modality=mod, agent=hbp_agent)
     if call is not None:
         if study_series:
@@ -553,6 +550,7 @@ def _flag_order_conflicts(
     has a later ContentTime than the scans it was made from).  The phase is kept: the description
     decides (module docstring)."""
     mine = _PHASE_RANK.get(call.phase)
+    study_series = list(study_series)  # (walked again per series, for the exam's agent)
     t, tag = _series_time(series, acq)
     uid = _get(series, "series_instance_uid")
     if mine is None or t is None or not _is_phase_peer(series):
@@ -564,7 +562,7 @@ def _flag_order_conflicts(
         if str(_get(s, "modality") or "") != modality or not _is_phase_peer(s):
             continue
         other = phase_from_description(_get(s, "series_description"), _get(s, "protocol_name"), modality=modality,
-                                       agent=_get(s, "contrast_bolus_agent"))
+                                       agent=exam_agent(modality, _get(s, "contrast_bolus_agent"), study_series))
         theirs = _PHASE_RANK.get(other.phase) if other is not None else None
         ts, tag_s = _series_time(s)
         if theirs is None or ts is None or tag_s != tag or abs(ts - t) <= _SAME_ACQUISITION_S:

@@ -66,3 +66,18 @@ def test_gadoxetate_named_by_another_series_of_the_exam() -> None:
 ])
 def test_timing_uses_modality(delay_s: float, modality: str, agent: str, phase: Phase) -> None:
     assert phase_from_timing(delay_s, modality=modality, agent=agent).phase == phase
+
+
+def test_order_check_reads_a_peer_with_the_exams_agent() -> None:
+    """A gadoxetate exam's HBP series and a later '20 MIN' one without the agent tag: both hepatobiliary,
+    so no order warning (read without the exam's agent the later one was 'delayed', acquired after it)."""
+    art = {"series_instance_uid": "1", "modality": "MR", "series_description": "VIBE ART",
+           "contrast_bolus_agent": "Primovist", "acquisition_time": "100030"}
+    hbp = {"series_instance_uid": "2", "modality": "MR", "series_description": "VIBE HBP",
+           "contrast_bolus_agent": "Primovist", "acquisition_time": "102000"}
+    late = {"series_instance_uid": "3", "modality": "MR", "series_description": "VIBE COR 20 MIN",
+            "contrast_bolus_agent": "", "acquisition_time": "102500"}
+    study = [art, hbp, late]
+    call = classify_phase(hbp, study_series=study)
+    assert call.phase == P.HEPATOBILIARY and call.warnings == ()
+    assert classify_phase(late, study_series=study).phase == P.HEPATOBILIARY
