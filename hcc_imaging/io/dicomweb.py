@@ -272,7 +272,7 @@ class DicomWebSource:
             raise DicomWebError(
                 f"the DICOMweb server {self.url} listed {len(res)} studies and says its search results were truncated "
                 f"(HTTP Warning: 299 {truncated!r}), and asking for the next page brought no more: the run would miss "
-                "studies. Raise the server's limit on search results (Orthanc: LimitFindStudies; dcm4chee: its QIDO "
+                "studies. Raise the server's limit on search results (Orthanc: LimitFindResults; dcm4chee: its QIDO "
                 "max number of results) or make it page QIDO-RS offset/limit, then run again.")
         return [{"patient_id": _value(ds, _PATIENT_ID), "study_instance_uid": _value(ds, _STUDY_UID),
                  "study_date": _value(ds, _STUDY_DATE),
