@@ -134,6 +134,10 @@ class PipelineOptions:
         :func:`hcc_imaging.segment.carry.carry_lesions`): seed the baselines, measure every
         follow-up.  (A seeds file with ``"carry": true`` asks for it whatever this says.)  On a
         DICOMweb server the lesions carried are an earlier study's SEG or RTSTRUCT.
+    fragments : {"sum", "hull"}
+        A lesion label of several separate pieces (``--fragments``, as ``hcc-imaging measure``):
+        a split lesion, the fragments' diameters summed (RECIST 1.1, default), or one object
+        (:func:`hcc_imaging.measure.measure_labels`).
     """
 
     criteria: tuple[str, ...] = DEFAULT_CRITERIA
@@ -142,6 +146,7 @@ class PipelineOptions:
     on_irregular: str = "error"
     export_sr: bool = False
     carry: bool = False
+    fragments: str = "sum"
 
     def __post_init__(self) -> None:
         from ..response.rules import parse_criteria
@@ -155,11 +160,20 @@ class PipelineOptions:
                               ("on_irregular", ("error", "resample"))):
             if getattr(self, name) not in allowed:
                 raise BatchError(f"{name}={getattr(self, name)!r} is not one of {allowed}.")
+        from ..measure.fragments import check_fragments
+
+        try:
+            check_fragments(self.fragments)
+        except HccImagingError as err:
+            raise BatchError(f"--fragments: {err}") from err
 
     def key_options(self) -> dict[str, Any]:
         key = {"criteria": list(self.criteria), "reformat": self.reformat, "on_tilt": self.on_tilt,
                "on_irregular": self.on_irregular}
-        # only when set: the keys of a run without it stay those of earlier versions (--resume)
+        # only when set: the keys of a run without them stay those of earlier versions (--resume), which
+        # measured split lesions as "sum"
+        if self.fragments != "sum":
+            key["fragments"] = self.fragments
         return {**key, "carry": True} if self.carry else key
 
 
@@ -807,6 +821,7 @@ def measure_lesions(
     image: Volume | None = None,
     lymph_nodes: Iterable[str] = (),
     reformat: str = "error",
+    fragments: str = "sum",
 ) -> list[dict[str, Any]]:
     """Per-lesion measurements: :func:`hcc_imaging.measure.measure_labels`, one dict per label.
 
@@ -816,7 +831,8 @@ def measure_lesions(
     """
     from ..measure import measure_labels
 
-    ms = measure_labels(lesions, viable, image=image, lymph_nodes=frozenset(lymph_nodes), reformat=reformat)
+    ms = measure_labels(lesions, viable, image=image, lymph_nodes=frozenset(lymph_nodes), reformat=reformat,
+                        fragments=fragments)
     return [m.to_dict() for m in ms]
 
 
@@ -852,7 +868,7 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         nodes = [lid for lid in lesions.labels.values()
                  if site_flags(ann["lesions"].get(lid, {}), got.organs.get(lid), got.kinds.get(lid)).get("is_lymph_node")]
         rows = measure_lesions(lesions, viable, image=ref if ref.geometry.equals(lesions.geometry) else None,
-                               lymph_nodes=nodes, reformat=options.reformat)
+                               lymph_nodes=nodes, reformat=options.reformat, fragments=options.fragments)
         problems = mask_problems(got, ref)
         # lesions whose mask reaches a face of the measured image: the scan may have cut them
         edge = lesions_at_image_edge(lesions, ref.series_instance_uid) if ref.geometry.equals(lesions.geometry) else {}

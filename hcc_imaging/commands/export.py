@@ -497,7 +497,7 @@ def _write_tables_kind(args: argparse.Namespace, kind: str, docs: list[dict[str,
         from ..export.sdtm import write_sdtm
 
         s = write_sdtm(docs, out, assessments=assess, studyid=args.studyid, evaluator=args.evaluator,
-                       modality=args.modality, deidentifier=deid)
+                       modality=args.modality, deidentifier=deid, read_names=list(args.reads))
         result = {"tu": str(s.tu), "tr": str(s.tr), "rs": str(s.rs), "metadata": str(s.metadata)}
     else:
         from ..export.report import write_cohort_report, write_report

@@ -403,6 +403,42 @@ def _number(rows: list[dict[str, Any]], seq: str) -> None:
         row[seq] = counters[row["USUBJID"]]
 
 
+def _read_names(reads: Any, n: int) -> list[str]:
+    """How to name each read in an error: its file when the reads were given as paths, else its place."""
+    items = [reads] if isinstance(reads, (str, Path)) else reads
+    if isinstance(items, Sequence) and not isinstance(items, str) and len(items) == n and all(
+            isinstance(x, (str, Path)) for x in items):
+        return [f"read {os.fspath(x)}" for x in items]
+    return [f"read {i}" if n > 1 else "the read" for i in range(1, n + 1)]
+
+
+def _check_ascii(reads: list[ExportRead], names: list[str], domains: dict[str, list[dict[str, Any]]]) -> None:
+    """Refuse non-ASCII text: SDTM datasets are ASCII (SAS XPT v5; FDA Study Data Technical Conformance Guide).
+    The patient and reader ids first, by field (their fix is de-identification or an ASCII id), then any
+    other cell (a lesion or time point id ...), by domain and column."""
+    def bad(v: str) -> str:
+        return "".join(sorted({ch for ch in v if not ch.isascii()}))
+
+    for r, name in zip(reads, names):
+        for field, value, cols in (("patient_id", r.patient_id, "USUBJID"),
+                                   ("reader_id", r.reader_id, "TUEVALID/TREVALID/RSEVALID")):
+            if value and not str(value).isascii():
+                raise SdtmExportError(
+                    f"{name}: {field} {value!r} has non-ASCII characters ({bad(str(value))!r}); it goes into "
+                    f"{cols} and SDTM datasets are ASCII. Export with --deidentify (deidentifier=): ASCII "
+                    "pseudonyms replace patient and reader ids, their mapping kept in the --pseudonym-map; or "
+                    f"set the read's {field} to an ASCII id through your own mapping of ids (e.g. 'MUELLER' for "
+                    "'MÜLLER').")
+    for dom, rows in domains.items():
+        for row in rows:
+            for col, v in row.items():
+                if isinstance(v, str) and not v.isascii():
+                    raise SdtmExportError(
+                        f"SDTM {dom} column {col} of subject {row.get('USUBJID')!r} would hold {v!r}, with non-ASCII "
+                        f"characters ({bad(v)!r}); SDTM datasets are ASCII. Spell it in ASCII in the read "
+                        "document (or the option it comes from).")
+
+
 def write_sdtm(
     reads: Any,
     out_dir: str | os.PathLike[str],
@@ -412,6 +448,7 @@ def write_sdtm(
     evaluator: str = "INDEPENDENT ASSESSOR",
     modality: str = "CT",
     deidentifier: Deidentifier | None = None,
+    read_names: Sequence[str] | None = None,
 ) -> SdtmInfo:
     """Write ``tu.csv``, ``tr.csv``, ``rs.csv`` (+ ``sdtm_metadata.json``) for one or many reads.
 
@@ -425,6 +462,14 @@ def write_sdtm(
         Imaging method for ``TUMETHOD`` / ``TRMETHOD``.
     deidentifier : Deidentifier, optional
         USUBJID from pseudonyms, dates shifted, tracking UIDs remapped.
+    read_names : sequence of str, optional
+        What to call each read in an error (its file); default its path when ``reads`` are paths.
+
+    Raises
+    ------
+    SdtmExportError
+        A STUDYID, patient id, reader id or other text that is not ASCII (SDTM datasets are ASCII),
+        before anything is written.
     """
     from .tables import _atomic_write
 
@@ -441,8 +486,11 @@ def write_sdtm(
     if deidentifier is not None:
         deidentifier.check_outside(out)
     all_reads = list(iter_reads(reads, assessments))
+    names = ([f"read {n}" for n in read_names] if read_names is not None and len(read_names) == len(all_reads)
+             else _read_names(reads, len(all_reads)))
     if deidentifier is not None:
         all_reads = [r.deidentified(deidentifier) for r in all_reads]
+    _check_ascii(all_reads, names, {})
     prefixes = _lnkid_prefixes(all_reads)
     tu, tr, rs = [], [], []
     for r, prefix in zip(all_reads, prefixes):
@@ -451,6 +499,7 @@ def write_sdtm(
         rs.extend(sdtm_rs(r, studyid=studyid, evaluator=evaluator))
     for rows, seq in ((tu, "TUSEQ"), (tr, "TRSEQ"), (rs, "RSSEQ")):
         _number(rows, seq)
+    _check_ascii([], [], {"TU": tu, "TR": tr, "RS": rs})
     paths = {}
     for name, rows, cols in (("tu", tu, TU_COLUMNS), ("tr", tr, TR_COLUMNS), ("rs", rs, RS_COLUMNS)):
         df = _df(rows, cols)

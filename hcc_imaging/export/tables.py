@@ -16,6 +16,8 @@ Files written by :func:`write_tables` into ``out_dir``:
 After a run, those names hold this run's files only: an earlier run's file of one of them that this
 run did not write (``reads/P2.json`` of a patient not exported this time, ``lesions.parquet`` when
 this run wrote CSV only) is moved to ``stale/<UTC time>/`` (:func:`set_aside_stale`), never deleted.
+A de-identified export (``deidentifier=``) is refused instead, before writing, when there would be such
+files or there is a ``stale/`` folder: they may be of the real ids, in a folder meant for sharing.
 """
 
 from __future__ import annotations
@@ -404,6 +406,8 @@ def write_tables(
     all_reads = list(iter_reads(reads, assessments))
     if deidentifier is not None:
         all_reads = [r.deidentified(deidentifier) for r in all_reads]
+        _refuse_leftovers(out, [out / f"{name}.{fmt}" for name in TABLE_SCHEMAS for fmt in formats]
+                          + ([out / "reads" / n for n in _read_file_names(all_reads)] if write_reads else []))
     frames = {
         "lesions": _frame("lesions", _collect(all_reads, lesion_rows)),
         "responses": _frame("responses", _collect(all_reads, response_rows)),
@@ -437,6 +441,29 @@ def _own_files(out_dir: Path) -> list[Path]:
     if reads.is_dir():
         own.extend(sorted(p for p in reads.glob("*.json") if not p.name.startswith(".")))
     return [p for p in own if p.is_file() or p.is_symlink()]
+
+
+def _refuse_leftovers(out: Path, will_write: Sequence[Path]) -> None:
+    """Refuse a de-identified export into a folder holding files that it would neither replace nor may keep: an
+    earlier export's tables or ``reads/*.json`` of other names, or a ``stale/`` folder.  They may be of the real
+    ids (a non-de-identified export into the same folder), and a de-identified export's folder is for sharing:
+    setting them aside into ``stale/`` left them in it.  Nothing is deleted; the user moves them."""
+    will = {p.resolve() for p in will_write}
+    left = [p for p in _own_files(out) if p.resolve() not in will]
+    stale_dir = out / STALE_DIR
+    if not left and not (stale_dir.exists() or stale_dir.is_symlink()):
+        return
+    what = []
+    if left:
+        what.append(f"{len(left)} file(s) of an earlier export that this one would not replace ("
+                    + ", ".join(str(p.relative_to(out)) for p in left[:5]) + (" ..." if len(left) > 5 else "") + ")")
+    if stale_dir.exists() or stale_dir.is_symlink():
+        what.append(f"{STALE_DIR}/ (an earlier export's files set aside)")
+    raise TableExportError(
+        f"de-identified export into {out} refused: the folder holds {' and '.join(what)}, which may hold real patient "
+        f"ids, and a de-identified export must leave no identifiable file in its folder (an export sets such files "
+        f"aside into {STALE_DIR}/, inside it). Move or delete them, or export into a new, empty folder "
+        "(--out); nothing was written.")
 
 
 def set_aside_stale(out_dir: str | os.PathLike[str], written: Iterable[str | os.PathLike[str]]) -> list[Path]:

@@ -14,7 +14,12 @@ record or an error has them as ``USER:***@`` (:func:`redact_url`).
 Searches are paged (QIDO ``offset`` / ``limit``) until a page brings nothing new, and a study's
 instance list is checked against the server's NumberOfStudyRelatedInstances (0020,1208) before it
 is retrieved: a server that caps its search results (Orthanc ``LimitFindInstances``) fails the study
-(step ``retrieve``), it is never measured on part of its images.
+(step ``retrieve``), it is never measured on part of its images.  A search answer's HTTP ``Warning:
+299`` header saying the results were truncated (DICOM PS3.18: "The number of results exceeded the
+maximum supported by the server. Additional results can be requested.") is read: paging on past it is
+expected; a search that ends on such a page (the next page empty, or the same again) is truncated, and
+fails the study (instance search) or the run (study search) as a short count does.  A 299 warning of
+another kind (e.g. fuzzy matching not supported) is logged.
 """
 
 from __future__ import annotations
@@ -119,6 +124,27 @@ def parse_dicomweb_url(source: str) -> str:
     )
 
 
+#: One warning of an HTTP ``Warning`` header (RFC 7234 5.5: ``code agent "text"``; several are comma-separated).
+#: Lenient: DICOM PS3.18 prints ``299 {+service}: "text"``, and some servers leave the text unquoted.
+_WARNING = re.compile(r'(?:^|,)\s*(\d{3})\s+([^\s,"]+)\s*("(?:[^"\\]|\\.)*"|[^,]*)')
+#: Words of a 299 warning that says a search's results were cut (PS3.18: "The number of results exceeded the
+#: maximum supported by the server. Additional results can be requested."; dcm4chee: "There are N additional
+#: results that can be requested").
+_TRUNCATION_WORDS = re.compile(r"exceed|maximum|additional results|more results|remaining results|truncat|too many|"
+                               r"limit", re.IGNORECASE)
+
+
+def _warnings_299(headers: Iterable[str]) -> list[tuple[str, bool]]:
+    """``(text, says truncated?)`` of every 299 (miscellaneous persistent) warning in ``Warning`` header values."""
+    out = []
+    for value in headers:
+        for code, _agent, text in _WARNING.findall(str(value)):
+            if code == "299":
+                t = text.strip().strip('"').strip()
+                out.append((t, bool(_TRUNCATION_WORDS.search(t))))
+    return out
+
+
 def _value(ds: dict[str, Any], tag: str) -> str:
     v = ds.get(tag, {}).get("Value")
     if not v:
@@ -159,7 +185,10 @@ class DicomWebSource:
         self._client.set_http_retry_params(retry=max_attempts > 1, max_attempts=max(1, max_attempts),
                                            wait_exponential_multiplier=DICOMWEB_BACKOFF_MS)
         self._timeout = timeout_s
-        self._client._session.request = _with_timeout(self._client._session.request, timeout_s)  # noqa: SLF001
+        #: the ``Warning`` header values of the answers since it was last cleared (``_paged`` reads them)
+        self._http_warnings: list[str] = []
+        self._client._session.request = _with_timeout(self._client._session.request, timeout_s,  # noqa: SLF001
+                                                      self._http_warnings)
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         import requests
@@ -185,17 +214,31 @@ class DicomWebSource:
                 "its DICOMweb plugin serves this base URL."
             ) from None
 
-    def _paged(self, what: str, fn: Any, key: Any, page: int, **kwargs: Any) -> list[dict[str, Any]]:
+    def _paged(self, what: str, fn: Any, key: Any, page: int, **kwargs: Any) -> tuple[list[dict[str, Any]], str | None]:
         """Every result of a QIDO-RS search, page by page (``offset`` advanced by the results
         received, so a server capping a page below ``limit`` is paged on), until a page is empty or
-        brings nothing new (a server ignoring ``offset`` returns the same page again: a warning)."""
+        brings nothing new (a server ignoring ``offset`` returns the same page again: a warning).
+
+        Returns the results and, when the last page that brought results carried a ``Warning: 299``
+        saying they were truncated (and paging on brought no more), that warning's text: the list is
+        incomplete.  Other 299 warnings are logged once."""
         out: list[dict[str, Any]] = []
         seen: set[Any] = set()
         offset = 0
+        truncated: str | None = None
+        logged: set[str] = set()
         while True:
+            self._http_warnings.clear()
             res = self._call(what, fn, offset=offset, limit=page, **kwargs) or []
+            page_truncated = None
+            for text, cut in _warnings_299(self._http_warnings):
+                if cut:
+                    page_truncated = page_truncated or text
+                elif text not in logged:
+                    logged.add(text)
+                    log.warning("the DICOMweb server %s answered the %s with a warning: 299 %r", self.url, what, text)
             if not res:
-                return out
+                return out, truncated
             new = []
             for ds in res:
                 k = key(ds)
@@ -207,17 +250,30 @@ class DicomWebSource:
                             "it ignores the QIDO-RS offset parameter; took the %d results it listed (if it holds "
                             "more, they are not seen: fix its paging, or search it in parts)", self.url, what,
                             offset, len(out))
-                return out
+                return out, truncated or page_truncated
             out += new
             offset += len(res)
+            truncated = page_truncated
 
     def search_studies(self) -> list[dict[str, Any]]:
         """QIDO-RS: every study (``patient_id``, ``study_instance_uid``, ``study_date``,
         ``modalities``: its ModalitiesInStudy; ``n_instances``: its NumberOfStudyRelatedInstances,
-        None when the server does not give it), paged (:data:`QIDO_STUDY_PAGE`)."""
-        res = self._paged("study search", self._client.search_for_studies,
+        None when the server does not give it), paged (:data:`QIDO_STUDY_PAGE`).
+
+        Raises
+        ------
+        DicomWebError
+            The server says its results were truncated (``Warning: 299``) and paging got no more.
+        """
+        res, truncated = self._paged("study search", self._client.search_for_studies,
                           lambda ds: (_value(ds, _STUDY_UID), _value(ds, _PATIENT_ID)), QIDO_STUDY_PAGE,
                           fields=["PatientID", "StudyDate", "ModalitiesInStudy", "NumberOfStudyRelatedInstances"])
+        if truncated:
+            raise DicomWebError(
+                f"the DICOMweb server {self.url} listed {len(res)} studies and says its search results were truncated "
+                f"(HTTP Warning: 299 {truncated!r}), and asking for the next page brought no more: the run would miss "
+                "studies. Raise the server's limit on search results (Orthanc: LimitFindResults; dcm4chee: its QIDO "
+                "max number of results) or make it page QIDO-RS offset/limit, then run again.")
         return [{"patient_id": _value(ds, _PATIENT_ID), "study_instance_uid": _value(ds, _STUDY_UID),
                  "study_date": _value(ds, _STUDY_DATE),
                  "modalities": [str(m) for m in ds.get(_MODALITIES_IN_STUDY, {}).get("Value", [])],
@@ -242,11 +298,16 @@ class DicomWebSource:
         return None if any(c is None for c in counts) else sum(c for c in counts if c is not None)
 
     def study_instances(self, study_uid: str) -> list[tuple[str, str]]:
-        """QIDO-RS: ``(SeriesInstanceUID, SOPInstanceUID)`` of every instance of a study, sorted."""
-        res = self._paged(f"instance search of study {study_uid}", self._client.search_for_instances,
+        """QIDO-RS: ``(SeriesInstanceUID, SOPInstanceUID)`` of every instance of a study, sorted (the
+        instances the server listed: :meth:`complete_study_instances` checks they are all)."""
+        return self._study_instances(study_uid)[0]
+
+    def _study_instances(self, study_uid: str) -> tuple[list[tuple[str, str]], str | None]:
+        """:meth:`study_instances` and the text of a truncation warning ending the search (None: none)."""
+        res, truncated = self._paged(f"instance search of study {study_uid}", self._client.search_for_instances,
                           lambda ds: (_value(ds, _SERIES_UID), _value(ds, _SOP_UID)), QIDO_INSTANCE_PAGE,
                           study_instance_uid=study_uid, fields=["SeriesInstanceUID", "SOPInstanceUID"])
-        return sorted((_value(ds, _SERIES_UID), _value(ds, _SOP_UID)) for ds in res)
+        return sorted((_value(ds, _SERIES_UID), _value(ds, _SOP_UID)) for ds in res), truncated
 
     def complete_study_instances(self, study_uid: str) -> list[tuple[str, str]]:
         """:meth:`study_instances`, checked against the study's NumberOfStudyRelatedInstances when
@@ -256,9 +317,16 @@ class DicomWebSource:
         ------
         DicomWebError
             The study is no longer on the server, or the server listed fewer (or more) instances than
-            it says the study holds: its search results are capped, or the study is still arriving.
+            it says the study holds, or it says the listing was truncated (``Warning: 299``): its search
+            results are capped, or the study is still arriving.
         """
-        wanted = self.study_instances(study_uid)
+        wanted, truncated = self._study_instances(study_uid)
+        if truncated:
+            raise DicomWebError(
+                f"study {study_uid}: the server {self.url} listed {len(wanted)} instances and says its search results "
+                f"were truncated (HTTP Warning: 299 {truncated!r}), and asking for the next page brought no more, so "
+                "it is not measured on part of its images: raise the server's limit on search results (Orthanc: "
+                "LimitFindInstances; dcm4chee: its QIDO max number of results) or make it page QIDO-RS offset/limit.")
         expected = self.study_instance_count(study_uid)  # (after the listing: a study deleted meanwhile is named)
         if expected is not None and len(wanted) != expected:
             if len(wanted) < expected:
@@ -340,10 +408,16 @@ def _count(ds: dict[str, Any]) -> int | None:
         return None
 
 
-def _with_timeout(request: Any, timeout_s: float) -> Any:
+def _with_timeout(request: Any, timeout_s: float, warnings: list[str] | None = None) -> Any:
+    """``request`` with a default timeout; the ``Warning`` header of each answer appended to ``warnings``."""
     def call(method: str, url: str, **kw: Any) -> Any:
         kw.setdefault("timeout", timeout_s)
-        return request(method, url, **kw)
+        response = request(method, url, **kw)
+        if warnings is not None:
+            value = getattr(response, "headers", {}).get("Warning")
+            if value:
+                warnings.append(str(value))
+        return response
 
     return call
 

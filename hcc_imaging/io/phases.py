@@ -6,7 +6,9 @@ Evidence, in order of trust (the first that speaks decides; its confidence says 
    Japanese (romaji and kanji) and vendor shorthand ("ART", "AP", "PV", "PVP", "DELAY", "EQ",
    "NATIVE", "NC", "PRE", "W/O", "C-", "HBP", "20MIN"...).  Longer phrases win over shorter ones
    ("LATE ART" before "ART", "NON CONTRAST" before "CONTRAST"); "PRE-OP", "W/O FS" and a protocol
-   "W/WO" (with and without contrast) are no pre-contrast.  Confidence
+   "W/WO" (with and without contrast) are no pre-contrast.  A delay of 10-30 min ("20MIN",
+   "DELAYED 10 MIN") is hepatobiliary only on MR with gadoxetate (ContrastBolusAgent of the series,
+   or of another series of the study), else delayed (``io/_agents.py``).  Confidence
    :data:`~hcc_imaging.io._constants.KEYWORD_CONFIDENCE` (0.9), or 0.7 for short ambiguous tokens.
 2. **Timing**: AcquisitionTime minus ContrastBolusStartTime, against the windows in
    ``io/_constants.py`` (LI-RADS v2018 / EASL 2018): < 30 s early arterial, < 50 s arterial,
@@ -40,6 +42,7 @@ import numpy as np
 
 from ..volume import Modality, Phase
 from . import _constants as C
+from ._agents import exam_agent, no_hepatobiliary_phase_because
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..volume import Volume
@@ -97,15 +100,18 @@ _NOT_PRE_CONTRAST = (r"(OP|OPS|OPERATIVE?|OPERATION|SURG\w*|TACE|TARE|RFA|MWA|SI
 _WITH_AND_WITHOUT = re.compile(r" (W ?(AND )?WO|WO ?(AND )?W|W (AND )?W O|W O (AND )?W|WITH (AND |OR )?WITHOUT|"
                                r"WITHOUT (AND |OR )?WITH|C MINUS (AND )?C|C (AND )?C MINUS)(?= )")
 
+#: A delay of 10-30 min in a description: hepatobiliary with gadoxetate on MR, else delayed.
+_HBP_DELAY = r" (1[0-9]|2[0-9]|30) ?MIN "
+
 # (pattern on the normalised text, phase, short?) -- checked in this order, first match wins.
 # Normalisation: upper case, accents stripped, every non-alphanumeric run -> one space, padded
 # with spaces, so " ART " matches a whole token.
 _RULES: list[tuple[str, Phase, bool]] = [
-    # hepatobiliary (gadoxetate) -- before "delayed" and before "20 MIN"-like delays
+    # hepatobiliary (gadoxetate) -- before "delayed"; a 10-30 min delay only with gadoxetate on MR (else delayed)
     (r" (HBP|HEPATOBILIARY|HEPATOBILIAR|HEPATOCYTE|HEPATOCYTIC|HEPATOCYTAIRE|HEPATOCELLULAR PHASE|"
      r"HEPATOSPECIFIC|LEBERSPEZIFISCH\w*|EPATOSPECIFIC\w*|HEPATOESPECIFIC\w*|KANSAIBOU?SOU?|KANSAIBOU?) ",
      Phase.HEPATOBILIARY, False),
-    (r" (1[0-9]|2[0-9]|30) ?MIN ", Phase.HEPATOBILIARY, False),
+    (_HBP_DELAY, Phase.HEPATOBILIARY, False),
     (r"肝細胞", Phase.HEPATOBILIARY, False),
     (r" (TRANSITIONAL|TRANSITION|TRANSIZIONALE|TRANSICIONAL|UEBERGANG\w*|UBERGANG\w*) ", Phase.TRANSITIONAL, False),
     # pre-contrast -- before anything containing "CONTRAST"
@@ -144,7 +150,6 @@ _RULES: list[tuple[str, Phase, bool]] = [
 _COMPILED = [(re.compile(p), ph, short) for p, ph, short in _RULES]
 
 _NO_AGENT = frozenset({"", "NONE", "NO", "N", "NIL", "0", "NONE USED", "NO CONTRAST", "KEIN", "AUCUN", "NINGUNO"})
-_GADOXETATE = re.compile(r"EOB|PRIMOVIST|GADOXET|GD ?EOB|EOVIST", re.IGNORECASE)
 
 
 def _normalise(text: str) -> str:
@@ -227,8 +232,13 @@ def _diffusion_call(desc: str | None, proto: str | None) -> PhaseCall | None:
     return None
 
 
-def phase_from_description(*texts: str | None) -> PhaseCall | None:
+def phase_from_description(
+    *texts: str | None, modality: str | Modality | None = None, agent: str | None = None
+) -> PhaseCall | None:
     """Phase from SeriesDescription (and, second, ProtocolName) keywords; None when silent.
+
+    A delay of 10-30 min ("20MIN", "DELAYED 10 MIN") is hepatobiliary only when ``agent``
+    (ContrastBolusAgent) names gadoxetate and ``modality`` is not CT; otherwise it is delayed.
 
     Examples
     --------
@@ -246,7 +256,11 @@ def phase_from_description(*texts: str | None) -> PhaseCall | None:
             if m:
                 conf = C.SHORT_KEYWORD_CONFIDENCE if short else C.KEYWORD_CONFIDENCE
                 word = m.group(0).strip().replace("C MINUS", "C-")  # (the sign kept by _normalise)
-                return PhaseCall(phase, conf, f"description {text.strip()!r} contains {word!r}")
+                why = f"description {text.strip()!r} contains {word!r}"
+                not_hbp = no_hepatobiliary_phase_because(modality, agent) if rx.pattern == _HBP_DELAY else None
+                if not_hbp:
+                    return PhaseCall(Phase.DELAYED, conf, f"{why}, a delay; {not_hbp}: delayed")
+                return PhaseCall(phase, conf, why)
     return None
 
 
@@ -270,8 +284,10 @@ def has_contrast_agent(agent: str | None) -> bool:
 def phase_from_timing(
     delay_s: float, *, modality: str | Modality | None = None, agent: str | None = None
 ) -> PhaseCall:
-    """Phase from the delay after the start of injection (seconds), per the windows in ``_constants``."""
-    gadoxetate = bool(agent and _GADOXETATE.search(agent))
+    """Phase from the delay after the start of injection (seconds), per the windows in ``_constants``.
+
+    Transitional and hepatobiliary only with gadoxetate (``agent``) and not on CT; else delayed."""
+    gadoxetate = no_hepatobiliary_phase_because(modality, agent) is None
     if delay_s < 0:
         return PhaseCall(Phase.PRE_CONTRAST, C.TIMING_CONFIDENCE,
                          f"acquired {-delay_s:.0f} s before ContrastBolusStartTime")
@@ -431,7 +447,8 @@ def classify_phase(
     call = _localizer_call(series, desc, proto) or _subtraction_call(series, desc, proto) or _diffusion_call(desc, proto)
     if call is not None:
         return call
-    call = phase_from_description(desc, proto)
+    hbp_agent = exam_agent(mod, agent, study_series)  # (the exam's gadoxetate when this series does not name it)
+    call = phase_from_description(desc, proto, modality=mod, agent=hbp_agent)
     if call is not None:
         if study_series:
             call = _flag_order_conflicts(call, series, acq, mod, study_series)
@@ -442,7 +459,7 @@ def classify_phase(
         delay = t_acq - t_start
         if delay < -12 * 3600:  # injection before midnight, acquisition after
             delay += 24 * 3600
-        return phase_from_timing(delay, modality=mod, agent=agent)
+        return phase_from_timing(delay, modality=mod, agent=hbp_agent)
     if study_series:
         call = _phase_from_order(series, acq, agent, mod, study_series)
         if call is not None:
@@ -533,6 +550,7 @@ def _flag_order_conflicts(
     has a later ContentTime than the scans it was made from).  The phase is kept: the description
     decides (module docstring)."""
     mine = _PHASE_RANK.get(call.phase)
+    study_series = list(study_series)  # (walked again per series, for the exam's agent)
     t, tag = _series_time(series, acq)
     uid = _get(series, "series_instance_uid")
     if mine is None or t is None or not _is_phase_peer(series):
@@ -543,7 +561,8 @@ def _flag_order_conflicts(
             continue
         if str(_get(s, "modality") or "") != modality or not _is_phase_peer(s):
             continue
-        other = phase_from_description(_get(s, "series_description"), _get(s, "protocol_name"))
+        other = phase_from_description(_get(s, "series_description"), _get(s, "protocol_name"), modality=modality,
+                                       agent=exam_agent(modality, _get(s, "contrast_bolus_agent"), study_series))
         theirs = _PHASE_RANK.get(other.phase) if other is not None else None
         ts, tag_s = _series_time(s)
         if theirs is None or ts is None or tag_s != tag or abs(ts - t) <= _SAME_ACQUISITION_S:

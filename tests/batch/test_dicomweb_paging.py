@@ -38,8 +38,8 @@ def _instance(study: int, j: int) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _server(answer: Callable[[str, dict[str, list[str]], Any], tuple[int, Any]]) -> Iterator[tuple[str, list[str]]]:
-    """A DICOMweb stand-in on 127.0.0.1: ``answer(path, query, headers) -> (status, json body)``;
+def _server(answer: Callable[[str, dict[str, list[str]], Any], tuple[Any, ...]]) -> Iterator[tuple[str, list[str]]]:
+    """A DICOMweb stand-in on 127.0.0.1: ``answer(path, query, headers) -> (status, json body[, headers])``;
     yields its base URL (``http://127.0.0.1:PORT/dicom-web``) and the request paths it got."""
     calls: list[str] = []
 
@@ -47,9 +47,11 @@ def _server(answer: Callable[[str, dict[str, list[str]], Any], tuple[int, Any]])
         def do_GET(self) -> None:  # noqa: N802
             calls.append(self.path)
             parts = urlsplit(self.path)
-            status, body = answer(parts.path, parse_qs(parts.query), self.headers)
+            status, body, *extra = answer(parts.path, parse_qs(parts.query), self.headers)
             data = json.dumps(body).encode()
             self.send_response(status)
+            for name, value in (extra[0] if extra else {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Type", "application/dicom+json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()

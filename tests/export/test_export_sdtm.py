@@ -163,3 +163,50 @@ def test_sdtm_roles_without_an_assessment(tmp_path: Path) -> None:
     tu = pd.read_csv(write_sdtm(doc, tmp_path / "c").tu, keep_default_na=False)
     assert [(r.TUGRPID, r.TUORRES, r.TULNKID) for r in tu[tu.TUSPID == "L2"].itertuples()] == [
         ("", "NON-TARGET", "NT01")]
+
+
+def test_non_ascii_patient_or_reader_ids_are_refused(tmp_path: Path, capsys) -> None:
+    """SDTM datasets are ASCII: a non-ASCII patient id went into every USUBJID, a reader id into
+    --EVALID, unrefused (only STUDYID was checked).  The message names the field and the way out."""
+    import json
+
+    import pytest
+
+    from hcc_imaging.cli import main
+    from hcc_imaging.export.deid import Deidentifier
+    from hcc_imaging.export.sdtm import SdtmExportError
+
+    for patient, reader, field in (("MÜLLER-01", "R1", "patient_id"), ("FMT-01", "Dr.Çelik", "reader_id"),
+                                   ("患者7", "R1", "patient_id")):
+        with pytest.raises(SdtmExportError, match=rf"{field} .*non-ASCII.*--deidentify") as err:
+            write_sdtm(_doc(40.0, 30.0, 900.0, 800.0, patient, reader), tmp_path / "out",
+                       assessments=_assessment(patient, reader))
+        assert "mapping" in str(err.value)
+    assert not (tmp_path / "out").exists()  # refused before anything is written
+    # de-identified: pseudonyms (ASCII) replace both ids
+    deid = Deidentifier(tmp_path / "map.json")
+    info = write_sdtm(_doc(40.0, 30.0, 900.0, 800.0, "MÜLLER-01", "Dr.Çelik"), tmp_path / "deid",
+                      assessments=_assessment("MÜLLER-01", "Dr.Çelik"), deidentifier=deid)
+    for p in (info.tu, info.tr, info.rs):
+        assert p.read_bytes().isascii()
+    # the CLI names the read's file
+    read = tmp_path / "müller.json"
+    read.write_text(json.dumps(_doc(40.0, 30.0, 900.0, 800.0, "MÜLLER-01")), encoding="utf-8")
+    assert main(["export", "sdtm", str(read), "--out", str(tmp_path / "cli")]) == 2
+    msg = capsys.readouterr().err
+    assert str(read) in msg and "patient_id 'MÜLLER-01'" in msg and "--deidentify" in msg
+    assert not (tmp_path / "cli").exists()
+
+
+def test_other_non_ascii_text_is_refused_by_column(tmp_path: Path) -> None:
+    """A lesion id (TUSPID) or a time point id (VISIT) outside ASCII is refused, naming the column."""
+    import pytest
+
+    from hcc_imaging.export.sdtm import SdtmExportError
+
+    doc = _doc(40.0, 30.0, 900.0, 800.0)
+    for tp in doc["timepoints"]:
+        tp["lesions"][0]["lesion_id"] = "Läsion1"
+    with pytest.raises(SdtmExportError, match=r"column \w+SPID .*'Läsion1'"):
+        write_sdtm(doc, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -55,7 +55,7 @@ KEYWORDS = [
     ("fase tardia", P.DELAYED, "es-tardia"),
     ("heikousou", P.DELAYED, "ja-romaji-equilibrium"),
     ("HBP 20MIN", P.HEPATOBILIARY, "vendor-hbp"),
-    ("t1 vibe 20 min", P.HEPATOBILIARY, "vendor-20min"),
+    ("t1 vibe 20 min", P.DELAYED, "vendor-20min-agent-unknown"),  # hepatobiliary with gadoxetate: test_io_phases_hbp.py
     ("hepatocyte phase", P.HEPATOBILIARY, "en-hepatocyte"),
     ("transitional phase", P.TRANSITIONAL, "en-transitional"),
 ]

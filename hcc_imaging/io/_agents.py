@@ -1,0 +1,54 @@
+"""Contrast agents: which series can have a hepatobiliary phase.
+
+A hepatobiliary phase (hepatocyte uptake, ~20 min after injection; LI-RADS v2018 accepts >= 10 min)
+exists only with a hepatobiliary MR agent: gadoxetate (Gd-EOB-DTPA; Primovist, Eovist).  On CT, or
+on MR with an extracellular agent (or no agent named in ContrastBolusAgent), a series 10-30 min after
+injection is a delayed one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["exam_agent", "is_gadoxetate", "no_hepatobiliary_phase_because", "study_gadoxetate_agent"]
+
+_GADOXETATE = re.compile(r"EOB|PRIMOVIST|GADOXET|GD ?EOB|EOVIST", re.IGNORECASE)
+
+
+def is_gadoxetate(agent: str | None) -> bool:
+    """True when a ContrastBolusAgent value names gadoxetate (EOB, Primovist, Eovist, gadoxetate)."""
+    return bool(agent and _GADOXETATE.search(agent))
+
+
+def no_hepatobiliary_phase_because(modality: str | None, agent: str | None) -> str | None:
+    """None when a series of this modality and agent can be hepatobiliary (gadoxetate, not CT);
+    else why not, for a phase call's reason."""
+    mod = str(modality or "").strip().upper()
+    if mod == "CT":
+        return "on CT there is no hepatobiliary phase (it needs a hepatobiliary MR agent, gadoxetate)"
+    if not is_gadoxetate(agent):
+        named = f"ContrastBolusAgent {agent.strip()!r}" if agent and agent.strip() else "no ContrastBolusAgent"
+        return (f"{named} names no hepatobiliary agent (gadoxetate: EOB, Primovist, Eovist), and without one "
+                "there is no hepatobiliary phase")
+    return None
+
+
+def study_gadoxetate_agent(modality: str | None, study_series: Iterable[Any]) -> str | None:
+    """The first ContrastBolusAgent naming gadoxetate among the series of the study of this modality
+    (the agent is given once per exam; a series may lack the tag), else None."""
+    for s in study_series:
+        mod = s.get("modality") if isinstance(s, dict) else getattr(s, "modality", None)
+        agent = s.get("contrast_bolus_agent") if isinstance(s, dict) else getattr(s, "contrast_bolus_agent", None)
+        if str(mod or "") == str(modality or "") and is_gadoxetate(agent):
+            return str(agent)
+    return None
+
+
+def exam_agent(modality: str | None, agent: str | None, study_series: Iterable[Any] = ()) -> str | None:
+    """The agent that decides whether a series can be hepatobiliary: its own ContrastBolusAgent when it
+    names gadoxetate, else the gadoxetate another series of the study (same modality) names, else its own."""
+    if is_gadoxetate(agent):
+        return agent
+    return study_gadoxetate_agent(modality, study_series) or agent
