@@ -74,3 +74,7 @@ __all__ = [
     "RIM_THICKNESS_MM",
     "PATIENT_ID",
 ]
+
+#: doctest collects only a module's own functions: the example of ``ellipsoid_lesion``, which lives
+#: in a private module, runs as this package's (where the doctest tests look for it).
+__test__ = {"ellipsoid_lesion": ellipsoid_lesion}
