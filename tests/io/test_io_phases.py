@@ -147,11 +147,10 @@ def test_phase_from_image_on_phantom_rois() -> None:
 
 
 def test_phantom_study_phases_from_image() -> None:
-    phantoms = pytest.importorskip("hcc_imaging.phantoms")
-    aorta = getattr(phantoms, "_AORTA", None)  # ((x, y) centre, radius) in LPS mm
-    pv_axis = getattr(phantoms, "_PORTAL_VEIN", None)
-    if aorta is None or pv_axis is None:
-        pytest.skip("phantom anatomy constants moved")
+    from hcc_imaging import phantoms
+
+    aorta = phantoms._AORTA  # ((x, y) centre, radius) in LPS mm; a move must fail here, not skip
+    pv_axis = phantoms._PORTAL_VEIN
     study = phantoms.make_study(seed=0, shape=(28, 120, 120), spacing=(5.0, 3.0, 3.0))
     expected = {P.PRE_CONTRAST: P.PRE_CONTRAST, P.ARTERIAL: P.ARTERIAL_LATE, P.PORTAL_VENOUS: P.PORTAL_VENOUS}
     for ph, exp in expected.items():
@@ -194,7 +193,7 @@ def test_load_study_with_overrides(tmp_path: Path) -> None:
 
 
 def test_phantom_phases_from_automatically_found_vessels() -> None:
-    phantoms = pytest.importorskip("hcc_imaging.phantoms")
+    from hcc_imaging import phantoms
     study = phantoms.make_study(seed=1, shape=(28, 120, 120), spacing=(5.0, 3.0, 3.0))
     got = {ph: phase_from_image(v) for ph, v in study.volumes.items()}
     assert got[P.PRE_CONTRAST].phase == P.PRE_CONTRAST

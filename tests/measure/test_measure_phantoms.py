@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from hcc_imaging import phantoms
 from hcc_imaging.measure import measure_lesion
-
-phantoms = pytest.importorskip("hcc_imaging.phantoms")
 
 
 @pytest.mark.parametrize(

@@ -71,9 +71,7 @@ def test_simpleitk_reads_same_geometry(tmp_path) -> None:
 
 
 def test_load_series_round_trip(tmp_path) -> None:
-    io = pytest.importorskip("hcc_imaging.io")
-    if not hasattr(io, "load_series"):
-        pytest.skip("hcc_imaging.io.load_series not available yet")
+    from hcc_imaging import io
     st = make_study(0, "baseline", shape=(30, 64, 64), spacing=(4.5, 5.5, 5.5))
     info = st.write_dicom(tmp_path, transfer_syntax=JLS)
     for ph in STUDY_PHASES:
