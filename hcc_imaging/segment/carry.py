@@ -295,7 +295,7 @@ def carry_lesions(
         else:
             on_ref = res.labels if res.labels.geometry.equals(ref.geometry) else res.labels.resample_to(ref)
             seg = np.asarray(on_ref.array) != 0
-            free = seg & (out == 0)  # a voxel two lesions took stays the first's ...
+            free = seg & (out == 0)  # a voxel two lesions took is the first's (unless split below) ...
             own, left = int(seg.sum()), int(free.sum())
             takers = tuple(int(v) for v in np.unique(out[seg]) if v != 0)
             if takers and left < MIN_KEPT_FRACTION * own:
