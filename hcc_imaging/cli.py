@@ -173,7 +173,33 @@ def _pipe_error_from_rich() -> Callable[[], None]:
     return undo
 
 
+def _reopen_closed_std_streams() -> None:
+    """A standard output stream the shell closed (``2>&-``, ``>&-``) points at /dev/null.
+
+    Python then starts with ``sys.stderr`` None: the first warning, progress bar or ``isatty()``
+    raised AttributeError and ``hcc-imaging batch ... 2>&-`` exited 1 having written nothing.  And a
+    closed descriptor 2 would be reused by the next file opened (a results table), into which a
+    library (or a worker process inheriting it) writing to "stderr" would then write.  Messages
+    sent there are dropped; the run goes on and writes its results."""
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+            continue  # open
+        except OSError:
+            pass
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+        except OSError:  # pragma: no cover - /dev/null missing
+            continue
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(fd, "w", encoding="utf-8", errors="backslashreplace", closefd=False))  # noqa: SIM115
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _reopen_closed_std_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

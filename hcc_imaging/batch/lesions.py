@@ -10,7 +10,7 @@ come (mask files beside it, its seeds segmented, or an earlier study's lesions c
 * ``seeds.json``: each seed segmented (:func:`_segment_seeds`, as ``hcc-imaging segment``);
 * ``StudyTask.carry_from``: the earlier study's lesions carried (:func:`_carry_masks`,
   :func:`hcc_imaging.segment.carry.carry_lesions`), with the study's own seeds added when its
-  seeds file says ``"carry": true`` (:func:`_merge_seeded`).
+  seeds file says ``"carry": true`` (:func:`hcc_imaging.batch.coalesce.merge_seeded`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import numpy as np
 
 from ..volume import ARTERIAL_PREFERENCE, LabelVolume, Phase, Volume
 from ..io.masks import LABEL_NAMES_FILE
+from .coalesce import also_holds, merge_seeded, shares_voxels
 from .constants import ANNOTATIONS_FILE, MASKS_DIR, MEASUREMENT_PHASES, SEEDS_FILE
 from .errors import BatchError, StudyStepError
 from .resume import file_digest, safe_name
@@ -372,63 +373,16 @@ def _carry_masks(task: StudyTask, src: StudyTask, ref: Volume, phases: Mapping[P
     # c.failed: not_evaluable, "merged with ..."); the one that kept the voxels measures the whole mass
     for lab, takers in c.merged.items():
         for t in takers:
-            checks[c.names[t]] = (*checks.get(c.names[t], ()),
-                                  f"it also holds {c.names[lab]} at this time point (one mass): record the coalescence")
+            checks[c.names[t]] = (*checks.get(c.names[t], ()), also_holds(c.names[lab]))
+    # two carried lesions whose segmentations overlapped (both kept, the voxels split): both checked
+    for lab, others in c.shared.items():
+        for t in others:
+            for a, b in ((lab, t), (t, lab)):
+                checks[c.names[a]] = (*checks.get(c.names[a], ()), shares_voxels(c.names[b]))
     found = {c.names[lab] for lab in c.results}
     return StudyLesions(c.labels, None, f"carried from {src.study_instance_uid} ({src_source})", how,
                         tuple(lab for lab in extra if lab in c.results), segmented=True, checks=checks,
                         organs={k: v for k, v in organs.items() if k in found}), c.liver
-
-
-def _merge_seeded(carried: LabelVolume, carried_extra: Sequence[int], seeded: LabelVolume,
-                  seeded_extra: Sequence[int], how: dict[str, Any]) -> tuple[LabelVolume, list[int]]:
-    """A follow-up's own seeds (``"carry": true``) added to the lesions carried to it: a seeded
-    lesion with a carried lesion's id replaces it (the reader's click wins, also over a lesion not
-    found there), the others (new lesions) take the next label values; a seeded voxel is the seed's.
-    A carried lesion a seeded one leaves less than ``MIN_KEPT_FRACTION`` of its voxels is taken out
-    (``how["not_carried"]``, "merged with ...": not_evaluable), never left as crumbs nor absent."""
-    from ..segment.carry import MIN_KEPT_FRACTION
-
-    out = np.asarray(carried.array).astype(np.uint16)
-    before = {lab: int(np.count_nonzero(out == lab)) for lab in carried.labels}
-    names = dict(carried.labels)
-    by_id = {lid: lab for lab, lid in names.items()}
-    extra = list(carried_extra)
-    nxt = max([*names, 0]) + 1
-    s_arr = np.asarray(seeded.array)
-    for lab_s, lid in sorted(seeded.labels.items()):
-        if lid in by_id:
-            lab = by_id[lid]
-            out[out == lab] = 0
-            extra = [e for e in extra if e != lab]
-        else:
-            lab, nxt = nxt, nxt + 1
-        out[s_arr == lab_s] = lab
-        names[lab] = lid
-        how["not_carried"].pop(lid, None)
-        if lab_s in seeded_extra:
-            extra.append(lab)
-    seeded_ids = set(seeded.labels.values())
-    for lab, n in before.items():
-        lid = carried.labels[lab]
-        if lid in seeded_ids or n == 0:
-            continue
-        left = int(np.count_nonzero(out == lab))
-        if left == n:
-            continue
-        where = np.asarray(carried.array) == lab
-        who = ", ".join(names[t] for t in sorted({int(v) for v in np.unique(out[where])} - {0, lab}))
-        if left < MIN_KEPT_FRACTION * n:
-            out[out == lab] = 0
-            del names[lab]
-            extra = [e for e in extra if e != lab]
-            how["not_carried"][lid] = (f"merged with {who} at this time point: {n - left} of the {n} voxels segmented "
-                                       f"at its carried point are {who}'s (seeded; one mass); check and record the "
-                                       "coalescence, or segment it by a click")
-        else:
-            how.setdefault("notes", []).append(f"{lid} and {who} took {n - left} of the same voxels at this time "
-                                               f"point; they were given to {who} (seeded): check both masks")
-    return LabelVolume.like(carried, out, labels=names), extra
 
 
 @dataclass(frozen=True, slots=True)
@@ -510,9 +464,11 @@ def study_lesions(task: StudyTask, ref: Volume, phases: Mapping[Phase, Volume], 
         if how is None:
             lesions, liver, extra, checks, source = s_lesions, s_liver, s_extra, s_checks, SEEDS_FILE
         else:
-            lesions, extra = _merge_seeded(lesions, extra, s_lesions, s_extra, how)
+            lesions, extra, holds = merge_seeded(lesions, extra, s_lesions, s_extra, how)
             # a seed replaces the carried lesion of its id, and its checks (its organ stays: the same lesion)
             checks = {**{k: v for k, v in checks.items() if k not in s_lesions.labels.values()}, **s_checks}
+            for taker, held in holds.items():  # a seeded lesion that took in a carried one, as a carried taker
+                checks[taker] = (*checks.get(taker, ()), *(also_holds(lid) for lid in held))
             liver = liver if liver is not None else s_liver
             source = f"{source} + {SEEDS_FILE}"
     v = None

@@ -496,7 +496,8 @@ def tasks_from_index(index: Any, options: PipelineOptions, archive_root: str | N
     ``index``, for each, naming both patients)."""
     root_all = archive_root or str(index.root)
     studies = list(index.studies)
-    zip_root = os.path.normpath(str(index.root))
+    # a zip SOURCE, or a folder in one ("archive.zip::PAT-001"): its files are "archive.zip::..."
+    zip_root = os.path.normpath(str(index.root).split("::", 1)[0])
     placed: dict[tuple[str, str], _Placed] = {}
     for st in studies:
         files = [f for se in st.series for f in se.files]

@@ -45,7 +45,8 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import remove_stale_temps
-from ..io.index import has_no_patient_id, warn_no_patient_id
+from ..io._dicomparse import ZIP_SEP
+from ..io.index import has_no_patient_id, source_exists, warn_no_patient_id
 from .constants import (
     DEFAULT_THREADS_PER_WORKER,
     DICOMWEB_SCHEMES,
@@ -332,7 +333,8 @@ def _report_skipped(out: Path, src: str, tasks: Sequence[StudyTask], skipped: Se
     """Write ``skipped.csv`` and warn per folder about the files the index skipped; returns the
     folders (:class:`~hcc_imaging.batch.skipped.SkippedFolder`)."""
     # the root the index lists files under (a zip's members are "ZIP::name")
-    root = src if os.path.isdir(src) or zipfile.is_zipfile(src) else os.path.dirname(os.path.abspath(src))
+    root = (src if os.path.isdir(src) or ZIP_SEP in src or zipfile.is_zipfile(src)
+            else os.path.dirname(os.path.abspath(src)))
     read = [f for t in tasks for f in (*(f for se in t.series for f in se.files), *t.inputs.seg_files,
                                         *t.inputs.rtstruct_files)]
     folders = skipped_folders(root, skipped, read)
@@ -549,7 +551,7 @@ def run_batch(
     store = ResultStore(out)
     src = str(source)
     remote = src.startswith(DICOMWEB_SCHEMES)
-    if not remote and not Path(src).exists():
+    if not remote and not source_exists(src):  # (a folder inside a zip, "archive.zip::PAT-001", is one)
         raise BatchError(f"SOURCE {src} does not exist. Give a folder, zip, DICOMDIR or dicomweb+http://... URL.")
     n_workers = default_workers() if workers is None else workers
     if n_workers < 1:

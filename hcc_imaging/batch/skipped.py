@@ -7,7 +7,8 @@ seeds, annotations, notes), writes them all to ``OUT/skipped.csv``, logs one war
 naming the folder, how many files and the first of them, and gives every folder from which no
 file at all was read a row in ``failures.csv`` (step ``index``): a corrupt study folder is
 reported, never silently left out; so is a zip that cannot be read (truncated, corrupt), an entry of
-its own.
+its own, and a broken symbolic link lying in a folder that holds no DICOM file read (a link to a
+whole patient or study folder, or to a zip, whose storage is not mounted).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..io._unreadable import BROKEN_LINK_REASON
 from ..io.index import UNREADABLE_ZIP_REASON
 from .constants import SIDE_FILE_SUFFIXES, SKIPPED_FILES_SHOWN
 
@@ -57,12 +59,17 @@ def skipped_folders(root: str, skipped: Iterable[Any], read_files: Iterable[str]
     A file lying in a folder from which some file was read (``read_files``: the files of the
     studies found) is grouped under its own folder; a file of a folder from which nothing was read
     is grouped under the highest folder below ``root`` with nothing read, so a corrupt study folder
-    is one entry, whatever its sub-folders.  Folders in path order.
+    is one entry, whatever its sub-folders.  A zip that cannot be read, and a broken symbolic link
+    in a folder holding no file read (it stood for a patient's or a study's folder, or a zip: not
+    one slice of a series read beside it), are entries of their own, nothing read from them.
+    Folders in path order.
     """
     root = os.fspath(root).rstrip("/\\") or os.fspath(root)
     read_dirs: set[str] = set()
+    file_dirs: set[str] = set()  # the folders holding a file read
     for f in read_files:
         d = _parent(f)
+        file_dirs.add(d)
         while d not in read_dirs:
             read_dirs.add(d)
             up = _parent(d)
@@ -73,7 +80,11 @@ def skipped_folders(root: str, skipped: Iterable[Any], read_files: Iterable[str]
     for s in skipped:
         if not _counted(s.path, s.reason):
             continue
-        if s.reason.startswith(UNREADABLE_ZIP_REASON):  # a whole archive (a patient's) not read: an entry of its own
+        if s.reason.startswith(UNREADABLE_ZIP_REASON) or (
+                s.reason.startswith(BROKEN_LINK_REASON) and _parent(s.path) not in file_dirs):
+            # a whole archive (a patient's) not read, or a link to a patient's folder whose target is
+            # gone (it was a line in skipped.csv under SOURCE, no failure, and --strict exited 0):
+            # an entry of its own
             groups.setdefault(s.path, []).append((s.path, s.reason))
             continue
         d = _parent(s.path)

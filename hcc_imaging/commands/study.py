@@ -186,7 +186,12 @@ def register(subparsers: Any) -> None:
                    help="registration JSON (hcc_imaging.segment.register, fixed = baseline, moving = follow-up)")
     x.add_argument("--min-containment", type=float, default=None, help="overlap link threshold (fraction, default 0.2)")
     x.add_argument("--max-distance-mm", type=float, default=None, help="distance link threshold (mm, default 15)")
-    x.add_argument("--confirm", action="store_true", help="store the proposal as --reader's confirmed tracking")
+    x.add_argument("--confirm", action="store_true",
+                   help="store the proposal as --reader's confirmed tracking (refused, nothing stored, when a "
+                        "proposal is flagged [needs review], unless --accept-flagged)")
+    x.add_argument("--accept-flagged", action="store_true",
+                   help="with --confirm: the reader has reviewed the proposals flagged [needs review]; store them "
+                        "as proposed too")
     x.add_argument("--reader", default=None, help="reader confirming (with --confirm)")
     x.add_argument("--patient", default=None, help="patient id (with --confirm)")
     x.add_argument("--timepoint", default=None, help="follow-up time point id (with --confirm)")
@@ -426,6 +431,16 @@ def _track(args: argparse.Namespace, store: Any) -> None:
     if args.confirm:
         if not (args.reader and args.patient and args.timepoint):
             raise StoreError("--confirm needs --reader, --patient and --timepoint (the follow-up time point).")
+        flagged = [p for p in prop.proposals if p.needs_review]
+        if flagged and not args.accept_flagged:
+            raise StoreError(
+                f"nothing stored: {len(flagged)} proposal(s) need a reader's review before they are confirmed as "
+                f"{args.reader!r}'s tracking at {args.timepoint!r}: "
+                + "; ".join(f"{p.kind.value} {','.join(p.baseline) or '-'} -> {','.join(p.followup) or '-'} ({p.reason})"
+                            for p in flagged)
+                + ". Look at them on the images (the proposals: the same command without --confirm), correct the "
+                "masks (or the links, with study.correct_assignment in Python), or, when they are right as proposed, "
+                "run again with --confirm --accept-flagged.")
         sess = ReaderSession(store, args.reader)
         visible = {les.lesion_id: les.tracking_uid for les in sess.lesions(args.patient)}
         names = sorted({b for p in prop.proposals for b in p.baseline})
@@ -436,4 +451,8 @@ def _track(args: argparse.Namespace, store: Any) -> None:
         links = sess.confirm_tracking(args.patient, args.timepoint, assign_tracking_uids(prop, {n: visible[n] for n in names}))
         result["confirmed"] = links
         lines += [f"confirmed {x.followup_label} -> {x.tracking_uid} ({x.relation})" for x in links]
+        if flagged:
+            result["accepted_flagged"] = sorted({f for p in flagged for f in p.followup})
+            lines.append(f"stored with --accept-flagged: {len(flagged)} proposal(s) flagged [needs review] "
+                         f"(follow-up {', '.join(result['accepted_flagged'])})")
     _out(args, result, "\n".join(lines))

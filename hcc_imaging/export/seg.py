@@ -470,10 +470,11 @@ def read_seg(path: str | os.PathLike[str], reference: Volume | None = None) -> S
     """
     import pydicom
 
+    from ..io._dicomparse import dicom_file
     from ..volume import LabelVolume
 
     try:
-        hdr = pydicom.dcmread(path, stop_before_pixels=True)
+        hdr = pydicom.dcmread(dicom_file(path), stop_before_pixels=True)  # (a member of a zip SOURCE too)
     except (OSError, pydicom.errors.InvalidDicomError) as err:
         raise SegExportError(f"{path} is not a readable DICOM SEG ({err}).") from err
     if str(hdr.get("Modality", "")) != "SEG" or "SegmentSequence" not in hdr:

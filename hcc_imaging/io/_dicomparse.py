@@ -322,6 +322,23 @@ def open_source(source: str, pool: ZipPool | None = None) -> IO[bytes]:
     return io.BytesIO(zf.read(z[1]))
 
 
+def dicom_file(source: str | os.PathLike[str]) -> str | io.BytesIO:
+    """What ``pydicom.dcmread`` / ``highdicom`` read for a path or a ``zip::member`` source (a SEG or
+    RTSTRUCT inside a zip SOURCE): the path, or the member's bytes.  ``OSError`` (naming the zip
+    and the member) when the member cannot be read."""
+    s = os.fspath(source)
+    z = split_zip(s)
+    if z is None:
+        return s
+    try:
+        with zipfile.ZipFile(z[0]) as zf:
+            return io.BytesIO(zf.read(z[1]))
+    except KeyError:
+        raise OSError(f"the zip {z[0]} has no member {z[1]!r}") from None
+    except zipfile.BadZipFile as err:
+        raise OSError(f"the zip {z[0]} cannot be read ({err})") from err
+
+
 def read_source_bytes(source: str, pool: ZipPool | None = None) -> bytes:
     z = split_zip(source)
     if z is None:

@@ -17,6 +17,7 @@ from typing import Any
 
 __all__ = [
     "ZIP_READ_ERRORS",
+    "BROKEN_LINK_REASON",
     "broken_link_reason",
     "zip_member_reason",
     "is_encrypted",
@@ -69,6 +70,10 @@ def zip_member_reason(err: BaseException) -> str:
     return f"damaged in its zip ({type(err).__name__}: {msg}); {_COPY_AGAIN}"
 
 
+#: The start of the reason a broken symbolic link is skipped (:func:`broken_link_reason`).
+BROKEN_LINK_REASON = "broken symbolic link"
+
+
 def broken_link_reason(path: str) -> str:
     """The reason a symbolic link whose target does not exist is skipped."""
     try:
@@ -77,7 +82,7 @@ def broken_link_reason(path: str) -> str:
         target = "?"
     if not os.path.isabs(target):
         target = os.path.normpath(os.path.join(os.path.dirname(path), target))
-    return (f"broken symbolic link to {target}: its target does not exist (is its storage mounted?); nothing "
+    return (f"{BROKEN_LINK_REASON} to {target}: its target does not exist (is its storage mounted?); nothing "
             "under it was indexed. Mount the storage, or fix the link")
 
 

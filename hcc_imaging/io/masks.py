@@ -467,8 +467,10 @@ def _seg_segments(path: Path, threshold: float) -> tuple[list[tuple[int, str, ND
     value each segment records (segment number -> value; ours only, see :func:`_recorded_label_value`)."""
     import highdicom as hd
 
+    from ._dicomparse import dicom_file
+
     try:
-        seg = hd.seg.segread(str(path))
+        seg = hd.seg.segread(dicom_file(str(path)))  # (a member of a zip SOURCE: its bytes)
     except Exception as err:
         raise UnsupportedDicomError(f"{path} could not be parsed as DICOM SEG by highdicom: {err}") from err
     numbers = [int(n) for n in seg.get_segment_numbers()]

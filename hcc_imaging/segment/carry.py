@@ -11,8 +11,12 @@ A lesion that cannot be segmented where it is carried (it has gone, or its carri
 it) is reported in :attr:`CarriedLesions.failed`, never recorded as gone: whether it has gone is a
 reader's call.  So is a lesion whose click segmented the mass another carried lesion holds (less
 than :data:`MIN_KEPT_FRACTION` of its segmentation left to it: the two coalesced, or one's
-segmentation ran into the other; :attr:`CarriedLesions.merged`): a voxel two lesions take is the
-first's, and the coalescence is the reader's to record.
+segmentation ran into the other; :attr:`CarriedLesions.merged`): its voxels are the first's, and
+the coalescence is the reader's to record.  Two carried lesions whose segmentations overlap less
+(both keep at least that fraction; :attr:`CarriedLesions.shared`) split the voxels both took: each
+goes to the lesion whose own part (the voxels only it took) is nearer, in mm (ties: the first's), as
+the boundary between two touching lesions lies between them; a note names both (and how many
+voxels each got), and a reader checks both masks.  (Until 2026-12-06 they all went to the first.)
 """
 
 from __future__ import annotations
@@ -87,6 +91,11 @@ class CarriedLesions:
         at this time point (coalesced, or one's segmentation ran into the other).  Such a lesion is
         in ``failed`` (with a reason naming them), not in ``labels``: a reader records the
         coalescence; the lesion that kept the voxels measures the whole mass.
+    shared : dict
+        Label value -> the labels of the carried lesions whose segmentations overlapped its own
+        (less than half of it: both kept): the voxels both took were split between them, each to
+        the lesion whose own part (the voxels only it took) is nearer, in mm.  A reader checks both
+        masks (lesions that touch, or begin to coalesce).
     """
 
     labels: LabelVolume
@@ -101,6 +110,7 @@ class CarriedLesions:
     notes: tuple[str, ...] = field(default=())
     registration_problems: tuple[str, ...] = field(default=())
     merged: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    shared: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
 
 def suspect_message(reg: Registration, problems: Collection[str]) -> str:
@@ -272,6 +282,7 @@ def carry_lesions(
     results: dict[int, SegmentationResult] = {}
     failed: dict[int, str] = {}
     merged: dict[int, tuple[int, ...]] = {}
+    shared: dict[int, tuple[int, ...]] = {}
     vols: Volume | dict[Any, Volume] = a if len(a) > 1 else ref
     for n, lab in enumerate(labs):
         e = lab in extra
@@ -284,7 +295,7 @@ def carry_lesions(
         else:
             on_ref = res.labels if res.labels.geometry.equals(ref.geometry) else res.labels.resample_to(ref)
             seg = np.asarray(on_ref.array) != 0
-            free = seg & (out == 0)  # a voxel two lesions took stays the first's ...
+            free = seg & (out == 0)  # a voxel two lesions took is the first's (unless split below) ...
             own, left = int(seg.sum()), int(free.sum())
             takers = tuple(int(v) for v in np.unique(out[seg]) if v != 0)
             if takers and left < MIN_KEPT_FRACTION * own:
@@ -303,16 +314,63 @@ def carry_lesions(
                                f"its voxels, {ref.spacing} mm); segment it by a click on that series")
             else:
                 if takers:
+                    got = split_shared(out, seg, lab, ref.spacing)
+                    shared[lab] = takers
                     notes.append(f"{names[lab]} and {', '.join(names[t] for t in takers)} took {own - left} of the same "
-                                 f"voxels at this time point; they were given to {', '.join(names[t] for t in takers)}: "
-                                 "check both masks (coalescing lesions?)")
+                                 "voxels at this time point: each was given to the lesion whose own part is nearer ("
+                                 + ", ".join(f"{names[t]} {n}" for t, n in got.items())
+                                 + "): check both masks (touching or coalescing lesions?)")
                 out[free] = lab
                 results[lab] = res
         if progress is not None:
             progress(n + 1, len(labs))
     kept = {lab: names[lab] for lab in results}
     return CarriedLesions(LabelVolume.like(ref, out, labels=kept), results, failed, names, centres, seeds, reg,
-                          masked, liver if (in_liver or extra) else None, tuple(notes), problems, merged)
+                          masked, liver if (in_liver or extra) else None, tuple(notes), problems, merged, shared)
+
+
+def split_shared(out: NDArray[np.integer[Any]], seg: NDArray[np.bool_], lab: int,
+                 spacing: tuple[float, float, float]) -> dict[int, int]:
+    """Give ``lab`` the voxels of its segmentation ``seg`` that the lesions of ``out`` already hold
+    and that lie nearer (mm) to its own part (``seg``'s voxels no other lesion holds) than to theirs
+    (:func:`_nearer_own_part`), never leaving one of them less than :data:`MIN_KEPT_FRACTION` of its
+    voxels (those stay its).  ``out`` is changed in place (its free voxels are left to the caller).
+    Returns how many of the shared voxels each lesion holds now (``lab`` first, then the others)."""
+    takers = tuple(int(v) for v in np.unique(out[seg]) if v != 0)
+    mine = _nearer_own_part(out, seg, seg & (out == 0), takers, spacing)
+    for t in takers:
+        had, lose = int(np.count_nonzero(out == t)), mine & (out == t)
+        if had - int(lose.sum()) < MIN_KEPT_FRACTION * had:
+            mine &= ~lose
+    got = {lab: int(mine.sum())}
+    got.update({t: int(np.count_nonzero(seg & (out == t) & ~mine)) for t in takers})
+    out[mine] = lab
+    return got
+
+
+def _nearer_own_part(out: NDArray[np.integer[Any]], seg: NDArray[np.bool_], own: NDArray[np.bool_],
+                     takers: tuple[int, ...], spacing: tuple[float, float, float]) -> NDArray[np.bool_]:
+    """The voxels of ``seg`` that lesions ``takers`` of ``out`` hold already and that lie nearer
+    (Euclidean, mm) to ``own`` (the new lesion's voxels no other holds) than to every taker's own
+    part (its voxels outside ``seg``; all of its voxels when ``seg`` covers it whole).  Ties stay
+    the taker's.  Computed in the box around the lesions concerned."""
+    from scipy import ndimage
+
+    held = np.isin(out, takers)
+    where = np.argwhere(seg | held)
+    lo, hi = where.min(0), where.max(0) + 1
+    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    contested = seg[box] & held[box]
+    d_own = ndimage.distance_transform_edt(~own[box], sampling=spacing)
+    d_other = np.full(contested.shape, np.inf)
+    for t in takers:
+        theirs = out[box] == t
+        core = theirs & ~seg[box]
+        d_other = np.minimum(d_other, ndimage.distance_transform_edt(~(core if core.any() else theirs),
+                                                                     sampling=spacing))
+    mine = np.zeros(seg.shape, bool)
+    mine[box] = contested & (d_own < d_other)
+    return mine
 
 
 def _in_mask(mask: LabelVolume, point_lps: NDArray[np.float64]) -> bool:

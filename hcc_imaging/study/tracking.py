@@ -143,7 +143,9 @@ class MatchProposal:
     reason: str
     #: the link rests on a follow-up lesion the baseline grid cannot hold (less than
     #: :data:`MIN_HELD_FRAC` of it lands on baseline voxel centres: smaller than the baseline's
-    #: voxels, e.g. a 4 mm lesion between 5 mm slices): matched on centroid distance; a reader checks it
+    #: voxels, e.g. a 4 mm lesion between 5 mm slices): matched on centroid distance; a reader checks it.
+    #: Also every ``complex`` group (n -> m).  ``study track --confirm`` refuses to store such a
+    #: proposal unless ``--accept-flagged`` says the reader has looked at it.
     needs_review: bool = False
 
 
@@ -540,7 +542,9 @@ def propose_matches(
             reason = (f"{kind.value}: overlap Dice {dice:.2f}" + (f", centroids {d_mm:.1f} mm apart" if d_mm is not None else "")
                       + ("" if i_sum > 0 else f" (no overlap; nearest within {max_centroid_distance_mm:g} mm)")
                       + "".join(f"; {_too_small(f, small[f], unheld)}" for f in tiny if unheld is not None))
-            proposals.append(MatchProposal(kind, tuple(bs), tuple(fs), dice, iou, d_mm, reason, needs_review=bool(tiny)))
+            # a complex group (n -> m) is the reader's to sort out: which follow-up lesion continues which
+            proposals.append(MatchProposal(kind, tuple(bs), tuple(fs), dice, iou, d_mm, reason,
+                                           needs_review=bool(tiny) or kind is MatchKind.COMPLEX))
         elif bs:
             proposals.append(MatchProposal(kind, tuple(bs), (), None, None, None,
                                            "no follow-up lesion overlaps it or lies within "

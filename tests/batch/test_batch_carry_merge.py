@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hcc_imaging.batch import PipelineOptions, build_read_document, discover_studies, load_annotations, run_study
-from hcc_imaging.batch.lesions import _merge_seeded
+from hcc_imaging.batch import PipelineOptions, build_read_document, discover_studies, load_annotations, run_batch, run_study
+from hcc_imaging.batch.coalesce import merge_seeded
 from hcc_imaging.volume import LabelVolume
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "liver_phantom"
@@ -28,11 +28,13 @@ def test_a_seeded_lesion_that_takes_a_carried_lesion_leaves_it_not_carried() -> 
     s[2:8, 5:15, 14:16] = 1  # and one column of L1's
     seeded = LabelVolume.like(carried, s, labels={1: "N1"})
     how: dict = {"not_carried": {}, "notes": []}
-    out, extra = _merge_seeded(carried, [2], seeded, [], how)
+    out, extra, holds = merge_seeded(carried, [2], seeded, [], how)
     arr = np.asarray(out.array)
     assert dict(out.labels) == {1: "L1", 3: "N1"} and not np.any(arr == 2) and extra == []
     assert how["not_carried"]["L2"].startswith("merged with N1 at this time point")
     assert (arr == 1).sum() == 6 * 10 * 9 and any("L1 and N1" in n for n in how["notes"])
+    # N1 measures the coalesced mass: it gets the check a carried lesion that took another gets (it had none)
+    assert holds == {"N1": ("L2",)}
 
 
 def test_a_lesion_carried_here_but_missing_from_the_map_is_not_evaluable() -> None:
@@ -71,3 +73,30 @@ def test_two_seeds_on_one_lesion_fail_the_study_not_read_absent(tmp_path: Path) 
     f.write_text(json.dumps({"lesions": seeds}))
     with pytest.raises(StudyStepError, match="the click of L9 segmented the mass L1 holds"):
         _segment_seeds(str(f), st.volumes["portal_venous"], st.volumes)
+
+
+def test_a_seeded_lesion_that_swallows_a_carried_one_is_checked(tmp_path: Path) -> None:
+    """``batch --carry``: the baseline seeded (L1, L2); the follow-up's seeds file says
+    ``"carry": true`` and seeds N1 on L2 (a reader's click on the mass, under a new id).  L2 is not
+    carried ("merged with N1"), and N1, which measures the mass, has the check a carried lesion that
+    took another gets: "it also holds L2 ... record the coalescence" (a note on its observation).
+    Before, N1 had no check: the coalescence showed only under L2's not_carried."""
+    import json
+    import shutil
+
+    arch = tmp_path / "arch"
+    shutil.copytree(SAMPLE, arch, ignore=shutil.ignore_patterns("masks"))
+    truth = {tp: json.loads((arch / tp / "truth.json").read_text())["lesions"] for tp in ("baseline", "fu1")}
+    (arch / "baseline" / "seeds.json").write_text(json.dumps({"liver": True, "lesions": [
+        {"lesion_id": lid, "seed_lps": truth["baseline"][lid]["seed_lps"]} for lid in ("L1", "L2")]}))
+    (arch / "fu1" / "seeds.json").write_text(json.dumps({"carry": True, "liver": True, "lesions": [
+        {"lesion_id": "N1", "seed_lps": truth["fu1"]["L2"]["seed_lps"]}]}))
+    records: list[dict] = []
+    run_batch(arch, tmp_path / "o", workers=1, processes=False, options=PipelineOptions(carry=True),
+              on_record=records.append)
+    fu1 = max(records, key=lambda r: r["study_date"])
+    assert fu1["carried_from"]["not_carried"]["L2"].startswith("merged with N1 at this time point"), fu1["carried_from"]
+    assert {r["lesion_id"] for r in fu1["lesions"]} == {"L1", "N1"}
+    checks = fu1["segmentation_checks"]
+    assert any(c.startswith("it also holds L2 at this time point (one mass)") for c in checks.get("N1", ())), checks
+    assert not any("also holds" in c for c in checks.get("L1", ()))

@@ -673,12 +673,12 @@ def test_seeds_with_carry_add_new_lesions_and_the_next_follow_up_carries_them_al
 
 
 def test_a_follow_ups_seed_replaces_the_carried_lesion_of_its_id() -> None:
-    """``_merge_seeded``: a follow-up's seed with a carried lesion's id replaces that mask (the
+    """``merge_seeded``: a follow-up's seed with a carried lesion's id replaces that mask (the
     reader's click wins), one with the id of a lesion not found there takes it off the not-found
     list, a new id takes the next label value; a node's label stays marked extrahepatic."""
     import numpy as np
 
-    from hcc_imaging.batch.lesions import _merge_seeded
+    from hcc_imaging.batch.coalesce import merge_seeded
     from hcc_imaging.volume import LabelVolume
 
     geo = np.zeros((4, 8, 8), np.uint16)
@@ -692,7 +692,7 @@ def test_a_follow_ups_seed_replaces_the_carried_lesion_of_its_id() -> None:
     c = LabelVolume.create(carried, spacing=(1.0, 1.0, 1.0), labels={1: "L1", 3: "L3"})
     sd = LabelVolume.create(seeded, spacing=(1.0, 1.0, 1.0), labels={1: "L1", 2: "L2", 3: "L7"})
     how = {"not_carried": {"L2": "not found"}}
-    out, extra = _merge_seeded(c, [3], sd, [], how)
+    out, extra, _ = merge_seeded(c, [3], sd, [], how)
     arr = np.asarray(out.array)
     assert out.labels == {1: "L1", 3: "L3", 4: "L2", 5: "L7"} and extra == [3]
     assert not arr[0, :2, :2].any() and (arr[1, 4:6, 4:6] == 1).all()

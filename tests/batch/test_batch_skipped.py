@@ -118,3 +118,31 @@ def test_a_truncated_zip_of_a_patient_is_a_failure_and_strict_fails(small_archiv
 
     with pytest.raises(BatchError, match="PAT-002.zip: zip that cannot be read: truncated or corrupt"):
         run_batch(arch / "PAT-002.zip", tmp_path / "o2", workers=1, processes=False)
+
+
+def test_a_broken_link_to_a_patient_folder_is_a_failure_and_strict_fails(small_archive, tmp_path, capsys) -> None:
+    """SOURCE holding PAT-001's folder and a symbolic link PAT-002 -> a folder that is gone (its
+    storage not mounted), and one broken link to a slice inside PAT-001's series folder.  Before:
+    the patient link was a skipped.csv line under SOURCE, no failures.csv row, and ``--strict``
+    exited 0 (a whole patient missing from the results without a failure).  Now it is a row (step
+    index, ``root`` the link, the reason naming its target); the broken slice link stays a
+    skipped.csv line of its series folder (that folder was read)."""
+    arch = tmp_path / "arch"
+    shutil.copytree(small_archive / "PAT-001" / "baseline", arch / "PAT-001" / "baseline")
+    (arch / "PAT-002").symlink_to(tmp_path / "unmounted" / "PAT-002", target_is_directory=True)
+    pv = arch / "PAT-001" / "baseline" / "portal_venous"
+    (pv / "IM9999.dcm").symlink_to(tmp_path / "unmounted" / "IM9999.dcm")
+    args = ["batch", str(arch), "--out", str(tmp_path / "o"), "--threads", "--workers", "1", "--no-progress"]
+    assert main([*args, "--strict"]) == 1
+    capsys.readouterr()
+    fails = pd.read_csv(tmp_path / "o" / "failures.csv", dtype=str, keep_default_na=False)
+    (row,) = fails[fails.step == "index"].to_dict("records")
+    assert row["root"] == str(arch / "PAT-002")
+    assert row["reason"].startswith(f"broken symbolic link to {tmp_path / 'unmounted' / 'PAT-002'}")
+    assert "so its studies are not in the results" in row["reason"]
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert s["folders_not_read"] == [str(arch / "PAT-002")] and s["n_files_skipped"] == 2
+    skipped = pd.read_csv(tmp_path / "o" / "skipped.csv", dtype=str)
+    assert dict(zip(skipped.path, skipped.folder)) == {str(arch / "PAT-002"): str(arch / "PAT-002"),
+                                                       str(pv / "IM9999.dcm"): str(pv)}
+    assert s["n_studies"] == 1 and s["n_failed_studies"] == 0

@@ -178,3 +178,37 @@ def test_two_carried_lesions_that_form_one_mass_the_second_is_not_carried_not_ab
     from hcc_imaging.segment import carry
 
     assert 0 < carry.MIN_KEPT_FRACTION < 1
+
+
+def test_voxels_two_carried_lesions_took_go_to_the_nearer_lesion() -> None:
+    """Two carried lesions whose segmentations overlap by less than half: L1 (placed first) holds
+    columns 0-19, L2's segmentation covers columns 14-29.  Before, the six shared columns all stayed
+    L1's (with a note only): L2 measured 10 columns wide, L1 20.  Now each shared voxel goes to the
+    lesion whose own part is nearer in mm (14-16 to L1, 17-19 to L2: the boundary half-way between
+    their own parts); a lesion that would keep less than MIN_KEPT_FRACTION keeps its voxels."""
+    from hcc_imaging.segment.carry import MIN_KEPT_FRACTION, split_shared
+
+    out = np.zeros((3, 4, 30), np.uint16)
+    out[:, :, 0:20] = 1
+    seg = np.zeros(out.shape, bool)
+    seg[:, :, 14:30] = True
+    got = split_shared(out, seg, 2, (2.0, 1.0, 1.0))
+    out[seg & (out == 0)] = 2  # the caller gives it its free voxels
+    assert (out[:, :, 0:17] == 1).all() and (out[:, :, 17:30] == 2).all()
+    assert got == {2: 3 * 4 * 3, 1: 3 * 4 * 3}
+    # the distance is in mm: the shared voxel is 2 slices (4 mm) from L1's own part, 3 columns (3 mm)
+    # from L2's: L2's (by voxel counts it would be L1's)
+    out = np.zeros((3, 1, 7), np.uint16)
+    out[0, 0, 3] = out[2, 0, 3] = 1
+    seg = np.zeros(out.shape, bool)
+    seg[2, 0, 3] = seg[2, 0, 6] = True
+    assert split_shared(out, seg, 2, (2.0, 1.0, 1.0)) == {2: 1, 1: 0} and out[2, 0, 3] == 2
+    # a small lesion L1 mostly inside L2's segmentation: the shared columns 11-13 split by distance
+    # (11 and the tie at 12 to L1, 13 to L2), L1 keeping more than MIN_KEPT_FRACTION of its voxels
+    out = np.zeros((3, 4, 30), np.uint16)
+    out[:, :, 10:14] = 1
+    seg = np.zeros(out.shape, bool)
+    seg[:, :, 11:30] = True
+    split_shared(out, seg, 2, (1.0, 1.0, 1.0))
+    assert (out[:, :, 10:13] == 1).all() and (out[:, :, 13] == 2).all()
+    assert (out == 1).sum() >= MIN_KEPT_FRACTION * 3 * 4 * 4
