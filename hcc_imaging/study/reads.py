@@ -273,7 +273,7 @@ class Discordance:
     """Two or more locked reads of one patient disagree on ``kind`` under ``criteria``.
 
     ``values`` holds ``(read_uid, reader_id, value)``; value is the BOR category, or the first
-    PD as ``"<timepoint_id> <date or day>"`` (``"none"`` without PD).
+    PD as ``"<timepoint_id> <date> (day <n> of this read)"`` (``"none"`` without PD).
     """
 
     patient_id: str
@@ -1113,8 +1113,9 @@ class AdjudicatorSession(_Base):
         """Discordances between the latest locked read of each reader of ``patient_id``.
 
         BOR discordance: the BOR categories differ (with confirmation when ``confirmed``).
-        PD-date discordance: the day of the first PD differs - including one read with PD and
-        one without.  Each comes with its latest adjudication when one was recorded.
+        PD-date discordance: the first PD is at different scans (compared by the time point's
+        date, else its id: day numbers are per read) - including one read with PD and one
+        without.  Each comes with its latest adjudication when one was recorded.
         """
         criteria = _one_criterion(criteria)
 
@@ -1139,9 +1140,10 @@ class AdjudicatorSession(_Base):
                     pd = "none"
                 else:
                     when = overall.pd_date.isoformat() if overall.pd_date else "no date"
-                    pd = f"day {overall.pd_day_offset} ({overall.pd_timepoint_id or '-'}, {when})"
+                    pd = (f"{overall.pd_timepoint_id or '-'} {when} (day {overall.pd_day_offset} "
+                          "of this read)")
                 pd_vals.append((r.read_uid, reader.reader_id, pd))
-                pd_keys.append(overall.pd_day_offset)
+                pd_keys.append(_first_pd_key(overall))
             out = []
             for kind, vals, differ in ((DiscordanceKind.BOR, bor_vals, len({v[2] for v in bor_vals}) > 1),
                                        (DiscordanceKind.PD_DATE, pd_vals, len(set(pd_keys)) > 1)):
@@ -1252,6 +1254,19 @@ class AdjudicatorSession(_Base):
         from .agreement import agreement_report
 
         return agreement_report(self.paired_responses(criteria, reader_a, reader_b, confirmed=confirmed))
+
+
+def _first_pd_key(overall: ReadResponseRow) -> tuple[str, str] | None:
+    """What two reads' first PD is compared by: the scan, not the day number.  Day numbers are
+    per read (each counts from its own day 0), so equal days can be different scans and one scan
+    can have different days; the date of a time point is shared, and so is its id."""
+    if overall.pd_day_offset is None and overall.pd_date is None:
+        return None
+    if overall.pd_date is not None:
+        return ("date", overall.pd_date.isoformat())
+    if overall.pd_timepoint_id is not None:
+        return ("timepoint", overall.pd_timepoint_id)
+    return ("day", str(overall.pd_day_offset))  # an undated PD of no known scan: only its day
 
 
 def _adj_info(s: Session, a: AdjudicationRow) -> AdjudicationInfo:
