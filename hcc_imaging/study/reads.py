@@ -35,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import BlindingError, CriteriaError, ReadDocumentError, StoreError
+from .adjudication import decision_for, decoded_read_uids, encode_read_uids
 from .audit import log_views, seal_read, viewed_patients
 from .documents import (
     LOCK_SNAPSHOT,
@@ -1115,7 +1116,9 @@ class AdjudicatorSession(_Base):
         BOR discordance: the BOR categories differ (with confirmation when ``confirmed``).
         PD-date discordance: the first PD is at different scans (compared by the time point's
         date, else its id: day numbers are per read) - including one read with PD and one
-        without.  Each comes with its latest adjudication when one was recorded.
+        without.  Each comes with the latest adjudication recorded for these reads (and,
+        for BOR, this ``confirmed`` mode): a decision between earlier reads of a reader does
+        not decide a discordance after that reader locked a revised read (.adjudication).
         """
         criteria = _one_criterion(criteria)
 
@@ -1126,7 +1129,7 @@ class AdjudicatorSession(_Base):
             if len(reads) < 2:
                 return []
             self._viewed(s, "discordances", reads)
-            bor_vals, pd_vals, pd_keys = [], [], []
+            bor_vals, pd_vals, pd_keys, other_bors = [], [], [], set()
             for r in reads:
                 reader = _row(s, ReaderRow, r.reader_fk)
                 overall = s.scalar(select(ReadResponseRow).where(ReadResponseRow.read_fk == r.id, ReadResponseRow.criteria == criteria,
@@ -1135,6 +1138,7 @@ class AdjudicatorSession(_Base):
                     raise StoreError(f"locked read {r.read_uid} has no stored response under {criteria!r}; it was locked "
                                      "without that criterion.")
                 bor = overall.category_confirmed if confirmed and overall.category_confirmed else overall.category
+                other_bors.add(overall.category if confirmed else (overall.category_confirmed or overall.category))
                 bor_vals.append((r.read_uid, reader.reader_id, bor))
                 if overall.pd_day_offset is None:
                     pd = "none"
@@ -1148,9 +1152,9 @@ class AdjudicatorSession(_Base):
             for kind, vals, differ in ((DiscordanceKind.BOR, bor_vals, len({v[2] for v in bor_vals}) > 1),
                                        (DiscordanceKind.PD_DATE, pd_vals, len(set(pd_keys)) > 1)):
                 if differ:
-                    adj = s.scalar(select(AdjudicationRow).where(
-                        AdjudicationRow.patient_fk == p.id, AdjudicationRow.criteria == criteria,
-                        AdjudicationRow.discordance == kind.value).order_by(AdjudicationRow.id.desc()))
+                    adj = decision_for(s, p.id, criteria, kind.value, (r.read_uid for r in reads),
+                                       confirmed=confirmed, other_mode_differs=len(other_bors) > 1,
+                                       norm=_norm_criteria)
                     out.append(Discordance(patient_id, criteria, kind, tuple(vals), _adj_info(s, adj) if adj else None))
             return out
 
@@ -1180,7 +1184,8 @@ class AdjudicatorSession(_Base):
             p = Store._patient(s, patient_id)
             r = self._locked(s, chosen_read_uid)
             row = AdjudicationRow(adjudication_uid=new_uid(), patient_fk=p.id, adjudicator_fk=me.id, criteria=criteria,
-                                  discordance=kind.value, chosen_read_fk=r.id, reason=reason.strip())
+                                  discordance=kind.value, chosen_read_fk=r.id, reason=reason.strip(),
+                                  read_uids=encode_read_uids(v[0] for v in open_[0].values), confirmed=confirmed)
             s.add(row)
             s.flush()
             return _adj_info(s, row)
@@ -1274,4 +1279,4 @@ def _adj_info(s: Session, a: AdjudicationRow) -> AdjudicationInfo:
     who = _row(s, ReaderRow, a.adjudicator_fk)
     r = _row(s, ReadRow, a.chosen_read_fk)
     return AdjudicationInfo(a.adjudication_uid, p.patient_id, who.reader_id, a.criteria, a.discordance, r.read_uid,
-                            a.reason, a.created_at)
+                            a.reason, a.created_at, decoded_read_uids(a), a.confirmed)
