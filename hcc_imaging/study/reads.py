@@ -35,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import BlindingError, CriteriaError, ReadDocumentError, StoreError
+from ..response.document import MAX_LENGTH_MM
 from .adjudication import decision_for, decoded_read_uids, encode_read_uids
 from .audit import log_views, seal_read, viewed_patients
 from .documents import (
@@ -201,6 +202,12 @@ def _check_number(value: Any, name: str, where: str, maximum: float | None = Non
         rng = f"in [0, {maximum}]" if maximum is not None else ">= 0"
         raise StoreError(f"{where}: {name} = {value!r} is not a finite number {rng}; record the measured value, "
                          "or set status to 'not_evaluable'.")
+    limit = MAX_LENGTH_MM**3 if name.endswith("_mm3") else MAX_LENGTH_MM if name.endswith("_mm") else None
+    if limit is not None and v > limit:
+        unit = "mm3" if name.endswith("_mm3") else "mm"
+        raise StoreError(f"{where}: {name} = {value!r} {unit} is not a lesion size (above {limit:g} {unit}, "
+                         f"the read document's limit: {'(10 m)³' if unit == 'mm3' else '10 m'}): a unit or data "
+                         f"error. Record the measured value in {unit}, or set status to 'not_evaluable'.")
     return v
 
 
@@ -258,6 +265,9 @@ def _check_endpoints(endpoints: Mapping[str, Any] | None, where: str) -> str:
             raise StoreError(f"{where}: endpoints of axis {axis!r} must be two LPS points [[x,y,z],[x,y,z]] in mm, got {pts!r}.") from None
         if len(pa) != 3 or len(pb) != 3 or not all(math.isfinite(x) for x in pa + pb):
             raise StoreError(f"{where}: endpoints of axis {axis!r} must be two finite 3D LPS points in mm, got {pts!r}.")
+        if any(abs(x) > MAX_LENGTH_MM for x in pa + pb):
+            raise StoreError(f"{where}: endpoints of axis {axis!r} {pts!r} lie more than {MAX_LENGTH_MM:g} mm (10 m) "
+                             "from the origin: a unit or data error; give LPS coordinates in mm.")
         out[axis] = [pa, pb]
     return dumps(out)
 
