@@ -8,9 +8,11 @@ reader's data; adjudication and agreement need ``--adjudicator ID``.  See docs/s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,7 @@ def register(subparsers: Any) -> None:
     patient = sub.add_parser("patient", help="patients (pseudonymous ids)").add_subparsers(dest="sub", required=True)
     x = patient.add_parser("add", parents=[common], help="register a patient by pseudonymous id")
     x.add_argument("patient_id")
+    x.add_argument("--exist-ok", action="store_true", help="an existing patient of this id is reused, not refused")
     x.set_defaults(func=run, action="patient-add")
     x = patient.add_parser("list", parents=[common], help="list patients")
     x.set_defaults(func=run, action="patient-list")
@@ -65,6 +68,7 @@ def register(subparsers: Any) -> None:
     x.add_argument("timepoint_id")
     x.add_argument("--date", type=_date, default=None)
     x.add_argument("--day", type=int, default=None, help="day offset from study entry")
+    x.add_argument("--exist-ok", action="store_true", help="an existing time point of this id is reused, not refused")
     x.set_defaults(func=run, action="timepoint-add")
     x = tp.add_parser("list", parents=[common], help="list a patient's time points")
     x.add_argument("patient_id")
@@ -240,6 +244,20 @@ def _json_arg(text: str | None, name: str) -> Any:
                          "'{\"long\": [[0,0,0],[10,0,0]]}'.") from None
 
 
+@contextlib.contextmanager
+def _cli_words() -> Iterator[None]:
+    """Say the command line's option where the store's message names the API keyword."""
+    from ..errors import StoreError
+
+    try:
+        yield
+    except StoreError as err:
+        text = str(err)
+        if "pass exist_ok=True" not in text:
+            raise
+        raise StoreError(text.replace("pass exist_ok=True", "pass --exist-ok")) from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Run one study command.  With ``--json`` an error is a JSON object ``{"error": message,
     "type": exception class}`` on stderr (exit code 2, as without ``--json``)."""
@@ -272,13 +290,16 @@ def _run(args: argparse.Namespace) -> int:
             rs = store.readers()
             _out(args, rs, "\n".join(f"{r.reader_id}\t{r.role}" for r in rs) or "(no readers)")
         elif action == "patient-add":
-            p = store.add_patient(args.patient_id)
+            with _cli_words():
+                p = store.add_patient(args.patient_id, exist_ok=args.exist_ok)
             _out(args, p, f"added patient {p.patient_id}")
         elif action == "patient-list":
             ps = store.patients()
             _out(args, ps, "\n".join(p.patient_id for p in ps) or "(no patients)")
         elif action == "timepoint-add":
-            t = store.add_timepoint(args.patient_id, args.timepoint_id, args.date, args.day)
+            with _cli_words():
+                t = store.add_timepoint(args.patient_id, args.timepoint_id, args.date, args.day,
+                                        exist_ok=args.exist_ok)
             _out(args, t, f"added time point {t.timepoint_id} of {t.patient_id}")
         elif action == "timepoint-list":
             ts = store.timepoints(args.patient_id)

@@ -21,7 +21,6 @@ carries ``reasons``: which rule fired, with the numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import MAX_EMAX, MIN_EMIN, Decimal, localcontext
 from fractions import Fraction
 
 from hcc_imaging.errors import CriteriaError
@@ -34,6 +33,12 @@ from hcc_imaging.response.document import (
     Role,
     TimePoint,
     exact,
+)
+from hcc_imaging.response.formatting import fmt_change, fmt_mm, fmt_pct
+from hcc_imaging.response.new_lesions import (
+    new_lesion_counts,
+    remember_new_lesions,
+    unlisted_new_lesions,
 )
 from hcc_imaging.response.results import CriterionResult, Response, TimePointResult
 from hcc_imaging.response.rules import (
@@ -53,79 +58,13 @@ __all__ = [
     "meets_pd",
     "fmt_mm",
     "fmt_pct",
+    "fmt_change",
     "TimePointDetail",
     "classify_detailed",
 ]
 
 R = Response
 ZERO = Fraction(0)
-
-
-#: Above this magnitude a value is written in scientific notation (``1.3e+307``): a float cannot
-#: hold an exact sum or change of absurd inputs (an LD of 1e308 mm overflowed ``float()``), and
-#: 300 digits say nothing more.  Smaller values are written as before.
-_SCIENTIFIC_FROM = Fraction(10**15)
-
-
-def _scientific(value: Fraction) -> str:
-    """``value`` to 4 significant digits, exactly rounded, however large (no float)."""
-    with localcontext() as ctx:
-        ctx.prec, ctx.Emax, ctx.Emin = 28, MAX_EMAX, MIN_EMIN
-        d = Decimal(value.numerator) / Decimal(value.denominator)
-        return f"{d:.3e}".replace("E", "e")
-
-
-def fmt_mm(value: Fraction | None, unit: str = "mm") -> str:
-    """``33``, ``23.1``, ``12.35`` (shortest exact-ish decimal) + unit; ``1e+308`` from 10^15 on."""
-    if value is None:
-        return "n/a"
-    if abs(value) >= _SCIENTIFIC_FROM:
-        return f"{_scientific(value)} {unit}"
-    if value.denominator == 1:
-        return f"{value.numerator} {unit}"
-    text = f"{float(value):.4f}".rstrip("0").rstrip(".")
-    return f"{text} {unit}"
-
-
-def fmt_pct(frac: Fraction | None) -> str:
-    """Signed percentage, exact when it is a short decimal (``-30 %``, ``+20.5 %``); scientific
-    from 10^15 % on (``+1.299e+308 %``)."""
-    if frac is None:
-        return "n/a"
-    pct = frac * 100
-    if abs(pct) >= _SCIENTIFIC_FROM:
-        text = _scientific(pct)
-    elif pct.denominator == 1:
-        text = str(pct.numerator)
-    else:
-        text = _off_cutoff(float(pct), 2, exact=pct).rstrip("0").rstrip(".")
-    return ("+" if pct > 0 else "") + text + " %"
-
-
-def _off_cutoff(pct: float, decimals: int, *, exact: Any = None) -> str:
-    """``pct`` with ``decimals`` decimals, or more (up to 6) while the rounded text would read as a
-    round cut-off (a multiple of 5: -30, +20, -50, +25 ...) that the value is not: -29.97 % shown as
-    "-30.0 %" beside SD looks like a misclassification."""
-    value = exact if exact is not None else pct
-    d = decimals
-    while True:
-        text = f"{pct:.{d}f}"
-        shown = float(text)
-        if d >= 6 or shown % 5 != 0 or abs(shown - float(value)) < 1e-9:
-            return text
-        d += 1
-
-
-def fmt_change(frac: float | None, decimals: int = 1) -> str:
-    """A change given as a fraction (``-0.2997``), as a signed percentage for tables, with
-    ``decimals`` decimals unless that would round it onto a cut-off (``-29.97 %``, not ``-30.0 %``)."""
-    if frac is None:
-        return "—"
-    pct = float(frac) * 100
-    if abs(pct) >= _SCIENTIFIC_FROM:
-        return f"{pct:+.3e} %"
-    text = _off_cutoff(pct, decimals)
-    return ("+" if pct > 0 and not text.startswith("-") else "") + text + " %"
 
 
 def meets_pd(current: Fraction, reference: Fraction, rules: RuleSet) -> bool:
@@ -206,7 +145,10 @@ class TimePointDetail:
     new_lesion_ids: tuple[str, ...]
     overall: str | None
     reasons: tuple[str, ...] = ()
+    #: Non-targets recorded ``unequivocal_progression`` or ``further_increase`` ...
     non_target_increase_ids: tuple[str, ...] = field(default_factory=tuple)
+    #: ... and those recorded ``further_increase`` (iRECIST: increased since the iUPD).
+    non_target_further_ids: tuple[str, ...] = field(default_factory=tuple)
 
 
 def _too_small(rules: RuleSet, area: bool) -> Fraction:
@@ -385,6 +327,7 @@ def classify_detailed(
     nadir = baseline_sum
     lesion_nadir: dict[str, Fraction] = dict(base_vals)
     first_seen_new: dict[str, int] = {}
+    known_new: dict[str, str] = {}  # new-lesion id -> time point that first recorded it
     pd_day: int | None = None
     pending: list[tuple[int, str]] = []  # (day, response) awaiting confirmation
     response_confirmed = False
@@ -517,6 +460,7 @@ def classify_detailed(
         nt_resp: str | None = None
         nt_disease_present = False
         nt_increase: list[str] = []
+        nt_further: list[str] = []
         for o in tp.lesions:
             if (o.role_for(crit) is Role.NON_TARGET and o.lesion_id not in nt_ids
                     and roots.get(o.lesion_id) is None):
@@ -535,6 +479,8 @@ def classify_detailed(
                 if obs is not None and obs.status in (LesionStatus.FURTHER_INCREASE,
                                                       LesionStatus.UNEQUIVOCAL_PROGRESSION):
                     nt_increase.append(lid)
+                if obs is not None and obs.status is LesionStatus.FURTHER_INCREASE:
+                    nt_further.append(lid)
             if R.PD in nt_states:
                 nt_resp = R.PD
             elif R.NE in nt_states:
@@ -559,7 +505,7 @@ def classify_detailed(
             if o.status is LesionStatus.ABSENT or o.merged_into is not None:
                 continue
             first_seen_new.setdefault(o.lesion_id, day)
-            ok, why = _new_lesion_counts(o, rules)
+            ok, why = new_lesion_counts(o, rules)
             reasons.append(why)
             if ok:
                 qualifying.append(o.lesion_id)
@@ -596,6 +542,16 @@ def classify_detailed(
                                "apply")
 
         overall = overall_response(t_resp, nt_resp, new_pd, other_pd)
+        unlisted = unlisted_new_lesions(known_new, tp, roots)
+        if unlisted:
+            which = ", ".join(f"{lid} (recorded at {known_new[lid]})" for lid in unlisted)
+            reasons.append(f"new lesion(s) {which} not listed at {tp.id}: new lesions not all "
+                           "evaluated" + (" — PD stands" if overall == R.PD else
+                                          f", so NE, not {overall} (record status absent for "
+                                          "a resolved lesion, not_evaluable if not assessable)"))
+            if overall != R.PD:
+                overall = R.NE
+        remember_new_lesions(known_new, tp, crit, roots)
         if new_pd:
             reasons.append(f"PD: new lesion(s) {', '.join(qualifying)}")
         if overall == R.PD and pd_day is None:
@@ -607,7 +563,8 @@ def classify_detailed(
                     reasons.append(f"PD dated to day {first}, the first scan that showed the "
                                    "new lesion (RECIST 1.1 4.3.2)")
         reasons.append(f"overall {overall} (target {t_resp or 'none'}, non-target "
-                       f"{nt_resp or 'none'}, new lesions {'yes' if new_pd else 'no'})")
+                       f"{nt_resp or 'none'}, new lesions "
+                       f"{'yes' if new_pd else 'not all evaluated' if unlisted else 'no'})")
 
         # ---------------- confirmation bookkeeping (for continuing PR)
         if overall == R.PD:
@@ -645,7 +602,7 @@ def classify_detailed(
             new_lesions=new_pd, response=str(overall), reasons=tuple(reasons)))
         details.append(TimePointDetail(
             tp, cur_sum, known_sum, tuple(missing), t_resp, nt_resp, tuple(qualifying),
-            str(overall), tuple(reasons), tuple(nt_increase)))
+            str(overall), tuple(reasons), tuple(nt_increase), tuple(nt_further)))
         if overall != R.NE:  # an NE assessment neither starts nor ends a CR
             prev_overall, prev_id, prev_day = overall, tp.id, day
 
@@ -713,56 +670,3 @@ def _known_short_axis(lid: str, tp: TimePoint, doc: ReadDocument) -> Fraction | 
         if t.id == tp.id:
             break
     return best
-
-
-def _new_lesion_counts(o: LesionObservation, rules: RuleSet) -> tuple[bool, str]:
-    lid = o.lesion_id
-    if o.equivocal:
-        return False, f"new lesion {lid} is equivocal: not PD until a later scan confirms it"
-    if o.status is LesionStatus.NOT_EVALUABLE:
-        return False, f"new lesion {lid} not evaluable: not counted"
-    if o.kind in (LesionKind.EFFUSION, LesionKind.ASCITES) and rules.effusion_requires_cytology:
-        if o.cytology_malignant is not True:
-            return False, (f"new {o.kind.value} {lid}: not PD without malignant cytology "
-                           "(mRECIST)")
-        return True, f"new {o.kind.value} {lid} with malignant cytology"
-    if o.is_lymph_node and o.porta_hepatis and rules.porta_hepatis_rule:
-        sa = exact(o.short_axis_mm) if o.short_axis_mm is not None else None
-        if sa is None or sa < rules.porta_hepatis_min_short_axis_mm:
-            return False, (f"new porta-hepatis node {lid} SA {fmt_mm(sa)} < "
-                           f"{fmt_mm(rules.porta_hepatis_min_short_axis_mm)}: not malignant "
-                           "(mRECIST)")
-    if (rules.new_lesion_rule is NewLesionRule.HCC_PATTERN and o.is_intrahepatic
-            and o.kind is LesionKind.LESION):
-        if o.status is LesionStatus.TOO_SMALL:
-            ld: Fraction | None = rules.too_small_default_mm
-        else:
-            ld = exact(o.longest_diameter_mm) if o.longest_diameter_mm is not None else None
-        growth = exact(o.interval_growth_mm) if o.interval_growth_mm is not None else None
-        mn = rules.new_lesion_min_diameter_mm
-        if growth is not None and growth >= rules.new_lesion_min_interval_growth_mm:
-            return True, (f"new intrahepatic lesion {lid}: interval growth {fmt_mm(growth)} ≥ "
-                          f"{fmt_mm(rules.new_lesion_min_interval_growth_mm)} (mRECIST)")
-        if ld is not None and ld >= mn and o.typical_hcc_pattern:
-            return True, (f"new intrahepatic lesion {lid} {fmt_mm(ld)} ≥ {fmt_mm(mn)} with the "
-                          "typical HCC pattern (mRECIST)")
-        growth_mm = fmt_mm(rules.new_lesion_min_interval_growth_mm)
-        if ld is None:
-            return False, (f"new intrahepatic lesion {lid} has no longest_diameter_mm: not PD "
-                           f"(mRECIST counts a new intrahepatic lesion ≥ {fmt_mm(mn)} with the "
-                           f"typical pattern, or after ≥ {growth_mm} interval growth); record "
-                           "its diameter")
-        if ld < mn:
-            return False, (f"new intrahepatic lesion {lid} {fmt_mm(ld)} < {fmt_mm(mn)}: not PD "
-                           "(mRECIST)")
-        if o.typical_hcc_pattern is None:
-            # Not recorded is not shown: mRECIST needs the pattern (or growth) to call it HCC.
-            return False, (f"new intrahepatic lesion {lid} {fmt_mm(ld)}: typical pattern not "
-                           "recorded (typical_hcc_pattern): not PD, mRECIST needs arterial "
-                           f"hyperenhancement + washout or ≥ {growth_mm} interval growth; "
-                           "record typical_hcc_pattern (true / false) or interval_growth_mm")
-        return False, (f"new intrahepatic lesion {lid} {fmt_mm(ld)} without the typical "
-                       "pattern (arterial hyperenhancement + washout): not PD until ≥ "
-                       f"{growth_mm} interval growth (mRECIST)")
-    return True, f"new lesion {lid} (unequivocal)"
-

@@ -8,9 +8,14 @@ State machine (criteria.md §6):
   for new symptoms **and** shows an additional new lesion) progression is confirmed — **iCPD**
   — when the category that caused iUPD worsens further (target sum +≥ 5 mm since iUPD,
   cumulative; any non-target increase; NLT sum +≥ 5 mm, any NLNT increase or further new
-  lesions), or RECIST 1.1 PD is newly met in a category that was not part of the iUPD.
+  lesions), or RECIST 1.1 PD is newly met in a category that was not part of the iUPD.  A
+  (new-lesion) non-target *increases* when recorded ``further_increase``, or
+  ``unequivocal_progression`` when it was not so at the iUPD; one that stays
+  ``unequivocal_progression`` is unchanged: no further increase (§6.2 "if nothing further
+  increases, the time point remains iUPD"), and still PD, so no reset either.
 * If PD criteria are no longer met (iSD / iPR / iCR vs the nadir), iUPD is not confirmed and
-  the bar **resets**; otherwise the time point stays **iUPD**.
+  the bar **resets**; otherwise the time point stays **iUPD** (also when a further increase
+  comes too early to confirm).
 * iBOR: best of iCR > iPR > iSD (even after a reset iUPD); else iCPD if confirmed; else iUPD.
 
 New lesions are categorised NLT (measurable: ≥ 10 mm, nodes SA ≥ 15 mm; ≤ 5 in total, ≤ 2 per
@@ -32,6 +37,7 @@ from hcc_imaging.response.document import (
     Role,
     exact,
 )
+from hcc_imaging.response.new_lesions import is_normal_node
 from hcc_imaging.response.results import CriterionResult, TimePointResult
 from hcc_imaging.response.rules import IRECIST, IRecistRules, RuleSet
 
@@ -50,6 +56,8 @@ def new_lesion_categories(doc: ReadDocument, rules: IRecistRules = IRECIST) -> d
         for o in tp.lesions:
             if o.role_for(rules.name) is not Role.NEW or o.lesion_id in out:
                 continue
+            if is_normal_node(o, rules.recist_rules):
+                continue  # not a new lesion (yet): categorised when it becomes pathological
             if o.irecist_category is not None:
                 cat = o.irecist_category
             else:
@@ -79,6 +87,10 @@ class _IUPD:
     target_sum: Fraction
     nlt_sum: Fraction
     new_ids: set[str] = field(default_factory=set)
+    #: Non-targets / NLNTs already recorded as progressed at the iUPD time point: staying
+    #: ``unequivocal_progression`` later is no *further* increase (criteria.md §6.2).
+    progressed_nt: set[str] = field(default_factory=set)
+    progressed_nlnt: set[str] = field(default_factory=set)
 
 
 def _signed_mm(value: Fraction) -> str:
@@ -114,9 +126,13 @@ def classify_irecist(doc: ReadDocument, rules: IRecistRules = IRECIST) -> Criter
         tp = det.timepoint
         day = row.day
         reasons = list(row.reasons)
-        new_now = {o.lesion_id for o in tp.lesions
-                   if o.role_for(rules.name) is Role.NEW and o.status is not LesionStatus.ABSENT
-                   and not o.equivocal}
+        # The new lesions that count under RECIST 1.1 here (unequivocal, evaluable, nodes
+        # pathological): only these can be "further new lesions".
+        new_now = set(det.new_lesion_ids)
+        nlnt_progressed = {o.lesion_id for o in tp.lesions
+                           if cats.get(o.lesion_id) is IRecistCategory.NLNT
+                           and o.status in (LesionStatus.FURTHER_INCREASE,
+                                            LesionStatus.UNEQUIVOCAL_PROGRESSION)}
         pd_cats: set[str] = set()
         if det.target_response == "PD":
             pd_cats.add("target")
@@ -131,7 +147,8 @@ def classify_irecist(doc: ReadDocument, rules: IRecistRules = IRECIST) -> Criter
             reasons.append("progression already confirmed (iCPD)")
         elif state is None:
             if pd_cats:
-                state = _IUPD(day, tp.id, pd_cats, det.known_sum, nlt_sum, set(new_now))
+                state = _IUPD(day, tp.id, pd_cats, det.known_sum, nlt_sum, set(new_now),
+                              set(det.non_target_increase_ids), nlnt_progressed)
                 label = "iUPD"
                 reasons.append(f"iUPD: RECIST 1.1 PD by {', '.join(sorted(pd_cats))}; needs "
                                "confirmation at the next assessment (4–8 weeks)")
@@ -160,12 +177,19 @@ def classify_irecist(doc: ReadDocument, rules: IRecistRules = IRECIST) -> Criter
                            f"{fmt_mm(rules.icpd_min_increase_mm)}" if inc > 0 else
                            "no further increase")
                         + (" (Table 2 'target + non-target iUPD' row)" if strict else ""))
-            if "non_target" in state.categories and det.non_target_increase_ids:
-                triggers.append("non-target increase: "
-                                + ", ".join(det.non_target_increase_ids))
+            # A further increase: status further_increase, or a non-target that progressed
+            # after the iUPD; one still unequivocal_progression as at the iUPD is not.
+            nt_inc = [i for i in det.non_target_increase_ids
+                      if i in det.non_target_further_ids or i not in state.progressed_nt]
+            if "non_target" in state.categories and nt_inc:
+                triggers.append("non-target increase: " + ", ".join(nt_inc))
             elif "non_target" in state.categories:
+                unchanged = sorted(set(det.non_target_increase_ids) & state.progressed_nt)
                 not_met.append("no further non-target increase recorded (status "
-                               "further_increase or unequivocal_progression)")
+                               "further_increase, or unequivocal_progression of a non-target "
+                               f"not progressed at {state.tp_id})"
+                               + (f"; {', '.join(unchanged)} still unequivocal_progression as "
+                                  f"at {state.tp_id} is no further increase" if unchanged else ""))
             if "new" in state.categories:
                 inc_nlt = nlt_sum - state.nlt_sum
                 if inc_nlt >= rules.icpd_min_increase_mm:
@@ -176,10 +200,11 @@ def classify_irecist(doc: ReadDocument, rules: IRecistRules = IRECIST) -> Criter
                         f"({fmt_mm(state.nlt_sum)} -> {fmt_mm(nlt_sum)}) is "
                         + (f"below the iCPD threshold of {fmt_mm(rules.icpd_min_increase_mm)}"
                            if inc_nlt > 0 else "no further increase"))
-                nlnt_inc = [o.lesion_id for o in tp.lesions
-                            if cats.get(o.lesion_id) is IRecistCategory.NLNT
-                            and o.status in (LesionStatus.FURTHER_INCREASE,
-                                             LesionStatus.UNEQUIVOCAL_PROGRESSION)]
+                nlnt_inc = sorted(
+                    o.lesion_id for o in tp.lesions
+                    if o.lesion_id in nlnt_progressed
+                    and (o.status is LesionStatus.FURTHER_INCREASE
+                         or o.lesion_id not in state.progressed_nlnt))
                 if nlnt_inc:
                     triggers.append(f"new-lesion non-target increase: {', '.join(nlnt_inc)}")
                 else:
@@ -204,6 +229,12 @@ def classify_irecist(doc: ReadDocument, rules: IRecistRules = IRECIST) -> Criter
                                + "; ".join(triggers)
                                + (" (scan < 4 weeks done for new symptoms with an additional "
                                   "new lesion)" if exception else ""))
+            elif triggers:
+                # a further increase too early to confirm is not "PD criteria no longer met"
+                label = "iUPD"
+                reasons.append(f"stays iUPD: scan {elapsed} days after iUPD (< "
+                               f"{rules.confirmation_min_days}) cannot confirm iCPD")
+                state.new_ids |= new_now
             elif not pd_cats and det.overall == "NE":
                 label = "NE"
                 reasons.append(f"NE: the iUPD of {state.tp_id} is neither confirmed nor reset "
@@ -216,12 +247,8 @@ def classify_irecist(doc: ReadDocument, rules: IRecistRules = IRECIST) -> Criter
                 state = None
             else:
                 label = "iUPD"
-                if triggers and early:
-                    reasons.append(f"stays iUPD: scan {elapsed} days after iUPD (< "
-                                   f"{rules.confirmation_min_days}) cannot confirm iCPD")
-                else:
-                    reasons.append(f"stays iUPD: the iUPD of {state.tp_id} is not confirmed — "
-                                   + "; ".join(not_met))
+                reasons.append(f"stays iUPD: the iUPD of {state.tp_id} is not confirmed — "
+                               + "; ".join(not_met))
                 state.new_ids |= new_now
         extra["irecist_state"] = ("confirmed" if confirmed else
                                   "iUPD pending" if state is not None else "none")

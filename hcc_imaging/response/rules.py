@@ -213,7 +213,9 @@ class RuleSet:
     min_target_node_short_axis_mm: Fraction = F(15)
     node_normal_short_axis_mm: Fraction = F(10)
     #: Target CR needs every target node's SA < node_normal_short_axis_mm (RECIST 1.1
-    #: 4.3.1).  False = every target must measure 0 (WHO "disappearance of all disease").
+    #: 4.3.1), and a new node is a new lesion only at SA ≥ node_normal_short_axis_mm (RECIST
+    #: WG FAQ "New lymph node lesions").  False = every target must measure 0 and any new node
+    #: counts (WHO "disappearance of all disease").
     node_cr_by_short_axis: bool = True
     #: "Too small to measure" counts as this size (RECIST WG clarification), per dimension.
     too_small_default_mm: Fraction = F(5)

@@ -24,7 +24,7 @@ __all__ = [
 
 #: Current schema version of the study store.  Stores with a lower version are migrated on
 #: open (:mod:`hcc_imaging.study.migrations`); a higher version is refused (StoreError).
-SCHEMA_VERSION: int = 2
+SCHEMA_VERSION: int = 3
 
 #: Environment variable naming the store (a path or an SQLAlchemy URL); ``--db`` wins.
 DB_ENV_VAR: str = "HCC_IMAGING_DB"

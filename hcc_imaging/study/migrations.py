@@ -15,6 +15,10 @@ History
   ``typical_hcc_pattern``, ``cytology_malignant``, ``extra_json``; reads gain ``extra_json``;
   new tables ``read_responses``,
   ``tracking_links``, ``treatment_events``, ``tumour_markers``, ``adjudications``.
+* **v3** - adjudications gain ``read_uids`` (the reads decided between) and ``confirmed``
+  (BOR with / without confirmation): a decision holds only for a discordance of those reads in
+  that mode.  Records written before stay NULL and are matched by the reads that were the
+  latest locked ones when they were recorded (:mod:`.adjudication`).
 
 A new version adds a step function here, bumps ``constants.SCHEMA_VERSION`` and adds a test
 that opens a store of the previous version built with raw SQL.
@@ -92,9 +96,18 @@ def _v2(conn: Connection) -> None:
     )
 
 
+def _v3(conn: Connection) -> None:
+    """v2 -> v3: adjudications name the reads decided between and the BOR mode."""
+    cols = {c["name"] for c in inspect(conn).get_columns("adjudications")}
+    for name, sqltype in (("read_uids", "TEXT"), ("confirmed", "BOOLEAN")):
+        if name not in cols:
+            conn.execute(text(f"ALTER TABLE adjudications ADD COLUMN {name} {sqltype}"))
+
+
 #: Ordered steps: (version reached, description, function).
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (2, "measurement viable volume/necrosis/pattern/cytology; responses, tracking, treatments, markers, adjudications", _v2),
+    (3, "adjudications name the reads decided between (read_uids) and the BOR mode (confirmed)", _v3),
 )
 
 

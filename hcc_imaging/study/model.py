@@ -366,6 +366,11 @@ class AdjudicationRow(Base):
     chosen_read_fk: Mapped[int] = mapped_column(ForeignKey("reads.id", ondelete="RESTRICT"), nullable=False)
     reason: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[str] = mapped_column(String(40), default=utcnow_iso)
+    #: (v3) JSON list (sorted) of the read UIDs decided between: the decision holds for a
+    #: discordance of exactly these reads.  NULL on a record written before v3.
+    read_uids: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: (v3) BOR with confirmation (True) or without (False); NULL before v3.
+    confirmed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
 
 class AuditLogRow(Base):

@@ -35,6 +35,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import BlindingError, CriteriaError, ReadDocumentError, StoreError
+from ..response.document import MAX_LENGTH_MM
+from .adjudication import decision_for, decoded_read_uids, encode_read_uids
 from .audit import log_views, seal_read, viewed_patients
 from .documents import (
     LOCK_SNAPSHOT,
@@ -200,6 +202,12 @@ def _check_number(value: Any, name: str, where: str, maximum: float | None = Non
         rng = f"in [0, {maximum}]" if maximum is not None else ">= 0"
         raise StoreError(f"{where}: {name} = {value!r} is not a finite number {rng}; record the measured value, "
                          "or set status to 'not_evaluable'.")
+    limit = MAX_LENGTH_MM**3 if name.endswith("_mm3") else MAX_LENGTH_MM if name.endswith("_mm") else None
+    if limit is not None and v > limit:
+        unit = "mm3" if name.endswith("_mm3") else "mm"
+        raise StoreError(f"{where}: {name} = {value!r} {unit} is not a lesion size (above {limit:g} {unit}, "
+                         f"the read document's limit: {'(10 m)³' if unit == 'mm3' else '10 m'}): a unit or data "
+                         f"error. Record the measured value in {unit}, or set status to 'not_evaluable'.")
     return v
 
 
@@ -257,6 +265,9 @@ def _check_endpoints(endpoints: Mapping[str, Any] | None, where: str) -> str:
             raise StoreError(f"{where}: endpoints of axis {axis!r} must be two LPS points [[x,y,z],[x,y,z]] in mm, got {pts!r}.") from None
         if len(pa) != 3 or len(pb) != 3 or not all(math.isfinite(x) for x in pa + pb):
             raise StoreError(f"{where}: endpoints of axis {axis!r} must be two finite 3D LPS points in mm, got {pts!r}.")
+        if any(abs(x) > MAX_LENGTH_MM for x in pa + pb):
+            raise StoreError(f"{where}: endpoints of axis {axis!r} {pts!r} lie more than {MAX_LENGTH_MM:g} mm (10 m) "
+                             "from the origin: a unit or data error; give LPS coordinates in mm.")
         out[axis] = [pa, pb]
     return dumps(out)
 
@@ -273,7 +284,7 @@ class Discordance:
     """Two or more locked reads of one patient disagree on ``kind`` under ``criteria``.
 
     ``values`` holds ``(read_uid, reader_id, value)``; value is the BOR category, or the first
-    PD as ``"<timepoint_id> <date or day>"`` (``"none"`` without PD).
+    PD as ``"<timepoint_id> <date> (day <n> of this read)"`` (``"none"`` without PD).
     """
 
     patient_id: str
@@ -1113,8 +1124,11 @@ class AdjudicatorSession(_Base):
         """Discordances between the latest locked read of each reader of ``patient_id``.
 
         BOR discordance: the BOR categories differ (with confirmation when ``confirmed``).
-        PD-date discordance: the day of the first PD differs - including one read with PD and
-        one without.  Each comes with its latest adjudication when one was recorded.
+        PD-date discordance: the first PD is at different scans (compared by the time point's
+        date, else its id: day numbers are per read) - including one read with PD and one
+        without.  Each comes with the latest adjudication recorded for these reads (and,
+        for BOR, this ``confirmed`` mode): a decision between earlier reads of a reader does
+        not decide a discordance after that reader locked a revised read (.adjudication).
         """
         criteria = _one_criterion(criteria)
 
@@ -1125,7 +1139,7 @@ class AdjudicatorSession(_Base):
             if len(reads) < 2:
                 return []
             self._viewed(s, "discordances", reads)
-            bor_vals, pd_vals, pd_keys = [], [], []
+            bor_vals, pd_vals, pd_keys, other_bors = [], [], [], set()
             for r in reads:
                 reader = _row(s, ReaderRow, r.reader_fk)
                 overall = s.scalar(select(ReadResponseRow).where(ReadResponseRow.read_fk == r.id, ReadResponseRow.criteria == criteria,
@@ -1134,21 +1148,23 @@ class AdjudicatorSession(_Base):
                     raise StoreError(f"locked read {r.read_uid} has no stored response under {criteria!r}; it was locked "
                                      "without that criterion.")
                 bor = overall.category_confirmed if confirmed and overall.category_confirmed else overall.category
+                other_bors.add(overall.category if confirmed else (overall.category_confirmed or overall.category))
                 bor_vals.append((r.read_uid, reader.reader_id, bor))
                 if overall.pd_day_offset is None:
                     pd = "none"
                 else:
                     when = overall.pd_date.isoformat() if overall.pd_date else "no date"
-                    pd = f"day {overall.pd_day_offset} ({overall.pd_timepoint_id or '-'}, {when})"
+                    pd = (f"{overall.pd_timepoint_id or '-'} {when} (day {overall.pd_day_offset} "
+                          "of this read)")
                 pd_vals.append((r.read_uid, reader.reader_id, pd))
-                pd_keys.append(overall.pd_day_offset)
+                pd_keys.append(_first_pd_key(overall))
             out = []
             for kind, vals, differ in ((DiscordanceKind.BOR, bor_vals, len({v[2] for v in bor_vals}) > 1),
                                        (DiscordanceKind.PD_DATE, pd_vals, len(set(pd_keys)) > 1)):
                 if differ:
-                    adj = s.scalar(select(AdjudicationRow).where(
-                        AdjudicationRow.patient_fk == p.id, AdjudicationRow.criteria == criteria,
-                        AdjudicationRow.discordance == kind.value).order_by(AdjudicationRow.id.desc()))
+                    adj = decision_for(s, p.id, criteria, kind.value, (r.read_uid for r in reads),
+                                       confirmed=confirmed, other_mode_differs=len(other_bors) > 1,
+                                       norm=_norm_criteria)
                     out.append(Discordance(patient_id, criteria, kind, tuple(vals), _adj_info(s, adj) if adj else None))
             return out
 
@@ -1178,7 +1194,8 @@ class AdjudicatorSession(_Base):
             p = Store._patient(s, patient_id)
             r = self._locked(s, chosen_read_uid)
             row = AdjudicationRow(adjudication_uid=new_uid(), patient_fk=p.id, adjudicator_fk=me.id, criteria=criteria,
-                                  discordance=kind.value, chosen_read_fk=r.id, reason=reason.strip())
+                                  discordance=kind.value, chosen_read_fk=r.id, reason=reason.strip(),
+                                  read_uids=encode_read_uids(v[0] for v in open_[0].values), confirmed=confirmed)
             s.add(row)
             s.flush()
             return _adj_info(s, row)
@@ -1254,9 +1271,22 @@ class AdjudicatorSession(_Base):
         return agreement_report(self.paired_responses(criteria, reader_a, reader_b, confirmed=confirmed))
 
 
+def _first_pd_key(overall: ReadResponseRow) -> tuple[str, str] | None:
+    """What two reads' first PD is compared by: the scan, not the day number.  Day numbers are
+    per read (each counts from its own day 0), so equal days can be different scans and one scan
+    can have different days; the date of a time point is shared, and so is its id."""
+    if overall.pd_day_offset is None and overall.pd_date is None:
+        return None
+    if overall.pd_date is not None:
+        return ("date", overall.pd_date.isoformat())
+    if overall.pd_timepoint_id is not None:
+        return ("timepoint", overall.pd_timepoint_id)
+    return ("day", str(overall.pd_day_offset))  # an undated PD of no known scan: only its day
+
+
 def _adj_info(s: Session, a: AdjudicationRow) -> AdjudicationInfo:
     p = _row(s, PatientRow, a.patient_fk)
     who = _row(s, ReaderRow, a.adjudicator_fk)
     r = _row(s, ReadRow, a.chosen_read_fk)
     return AdjudicationInfo(a.adjudication_uid, p.patient_id, who.reader_id, a.criteria, a.discordance, r.read_uid,
-                            a.reason, a.created_at)
+                            a.reason, a.created_at, decoded_read_uids(a), a.confirmed)

@@ -188,3 +188,7 @@ class AdjudicationInfo:
     chosen_read_uid: str
     reason: str
     created_at: str
+    #: The reads decided between (None: recorded before schema v3, not stored).
+    read_uids: tuple[str, ...] | None = None
+    #: BOR with confirmation (True) or without (False); None before schema v3.
+    confirmed: bool | None = None

@@ -76,6 +76,7 @@ from .model import (
     TreatmentKind,
     TumourMarkerRow,
 )
+from .readonly import folder_writable, read_only_refusal, read_only_url, sqlite_path
 from .records import (
     LesionInfo,
     PatientInfo,
@@ -215,7 +216,7 @@ def _engine_error(url: str, err: Exception) -> StoreError:
                       f"--db (or ${DB_ENV_VAR}) takes {example}.")
 
 
-def _make_engine(url: str, busy_timeout_s: float) -> Engine:
+def _make_engine(url: str, busy_timeout_s: float, read_only: bool = False) -> Engine:
     if url.startswith("sqlite"):
         if url in ("sqlite://", "sqlite:///:memory:"):
             raise StoreError(
@@ -229,9 +230,10 @@ def _make_engine(url: str, busy_timeout_s: float) -> Engine:
             dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (below)
             cur = dbapi_conn.cursor()
             cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-            mode = cur.execute("PRAGMA journal_mode = WAL").fetchone()
-            if mode is None or str(mode[0]).lower() != "wal":
-                log.warning("study store: WAL journal mode not available (got %r)", mode)
+            if not read_only:  # a read-only connection keeps the file's journal mode
+                mode = cur.execute("PRAGMA journal_mode = WAL").fetchone()
+                if mode is None or str(mode[0]).lower() != "wal":
+                    log.warning("study store: WAL journal mode not available (got %r)", mode)
             cur.execute("PRAGMA foreign_keys = ON")
             cur.execute(f"PRAGMA synchronous = {SQLITE_SYNCHRONOUS}")
             cur.close()
@@ -254,6 +256,10 @@ class Store:
         File path, SQLAlchemy URL, or None for ``$HCC_IMAGING_DB`` / the user data directory.
     busy_timeout_s : float
         How long an SQLite writer waits for another's lock before retrying.
+    read_only : bool or None
+        Open an SQLite store read-only (list, show, verify; changes are refused).  None (the
+        default): read-only exactly when the store's folder cannot be written, since SQLite's
+        WAL mode needs ``-shm`` / ``-wal`` files beside it (:mod:`.readonly`).
 
     Examples
     --------
@@ -264,10 +270,20 @@ class Store:
     >>> store.close()
     """
 
-    def __init__(self, db: str | os.PathLike[str] | None = None, *, busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S):
+    def __init__(self, db: str | os.PathLike[str] | None = None, *, busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S,
+                 read_only: bool | None = None):
         self.url = resolve_db_url(db)
+        path = sqlite_path(self.url)
+        if path is None or not path.exists():
+            self.read_only = bool(read_only) and path is not None
+        else:
+            self.read_only = read_only if read_only is not None else not folder_writable(path)
+        if self.read_only and path is None:
+            raise StoreError(f"read_only applies to an SQLite store file that exists; {_shown_url(self.url)} is not one.")
+        self._ro_path = path if self.read_only else None
         try:
-            self.engine = _make_engine(self.url, busy_timeout_s)
+            self.engine = _make_engine(read_only_url(path) if self._ro_path else self.url, busy_timeout_s,
+                                       read_only=self.read_only)
         except (ArgumentError, ImportError) as err:  # unknown scheme, bad URL, driver not installed
             raise _engine_error(self.url, err) from err
         self._write_engine = self.engine.execution_options(hcc_write=True)
@@ -309,6 +325,9 @@ class Store:
             current = stored_version(conn)
         from .constants import SCHEMA_VERSION
 
+        if current != SCHEMA_VERSION and self._ro_path is not None:
+            raise StoreError(read_only_refusal(self._ro_path, f"open the store at schema v{current}: it needs "
+                                               f"migrating to v{SCHEMA_VERSION}, which writes it, and"))
         if current != SCHEMA_VERSION:
             with self._write_engine.begin() as conn:
                 found, now = ensure_schema(conn)
@@ -342,6 +361,8 @@ class Store:
 
     def _write(self, actor: str, fn: Callable[[Session], T]) -> T:
         """Run ``fn(session)`` in one write transaction as ``actor``; retry when locked."""
+        if self._ro_path is not None:
+            raise StoreError(read_only_refusal(self._ro_path))
         delay = WRITE_RETRY_BASE_DELAY_S
         for attempt in range(WRITE_RETRY_ATTEMPTS):
             session = Session(bind=self._write_engine, expire_on_commit=False, autoflush=True)

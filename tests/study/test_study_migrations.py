@@ -100,11 +100,12 @@ def test_v1_store_opens_with_data_intact(tmp_path: Path) -> None:
         assert ms["BL"].viable_volume_mm3 is None  # v2 column, NULL for old rows
         assert ms["FU1"].source_kind == "algorithm" and ms["FU1"].parameters == {"threshold_hu": 100}
         assert ms["BL"].tracking_uid == ms["FU1"].tracking_uid == TRACK_UID
-        # audit chain continued across the migration (old rows + a 'migrate' row), still valid
+        # audit chain continued across the migration (old rows + a 'migrate' row per step), still valid
         report = store.audit_verify()
-        assert report.n_rows == 5
-        last = store.audit_entries()[-1]
-        assert (last.action, last.entity, last.changes["version"]) == ("migrate", "schema_version", (1, SCHEMA_VERSION))
+        assert report.n_rows == 4 + SCHEMA_VERSION - 1
+        steps = [e.changes["version"] for e in store.audit_entries()[4:]]
+        assert steps == [(v - 1, v) for v in range(2, SCHEMA_VERSION + 1)]
+        assert all(e.action == "migrate" for e in store.audit_entries()[4:])
         # v2 features work on migrated data
         r1.record_measurement(READ_UID, "FU1", "L1", longest_diameter_mm=27.0, necrosis_fraction=0.4)
         store.add_tumour_marker("P001", "afp", 12.0, dt.date(2024, 3, 10))
@@ -114,4 +115,4 @@ def test_v1_store_opens_with_data_intact(tmp_path: Path) -> None:
     with sqlite3.connect(path) as con:
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         versions = [v for (v,) in con.execute("SELECT version FROM schema_version ORDER BY version")]
-    assert versions == [1, 2]
+    assert versions == list(range(1, SCHEMA_VERSION + 1))
