@@ -480,6 +480,8 @@ class Deidentifier:
         self._uids: dict[str, str] = {}
         self._dummies: dict[str, str] = {}
         self._issued = 0  # highest pseudonym number ever given (kept in the map)
+        #: {patient key: {time point id: neutral id}} (:mod:`~hcc_imaging.export.deid_timepoints`)
+        self._timepoints: dict[str, dict[str, str]] = {}
         if self.map_path is not None and self.map_path.exists():
             self._load(self.map_path)
 
@@ -504,6 +506,8 @@ class Deidentifier:
         self._uids = {str(k): str(v) for k, v in data.get("uids", {}).items()}
         self._dummies = {str(k): str(v) for k, v in data.get("dummies", {}).items()}
         self._issued = int(data.get("pseudonyms_issued", 0) or 0)
+        self._timepoints = {str(k): {str(a): str(b) for a, b in dict(v).items()}
+                            for k, v in data.get("timepoints", {}).items()}
 
     @staticmethod
     def _normalised_readers(readers: dict[str, str], path: Path) -> dict[str, str]:
@@ -537,6 +541,7 @@ class Deidentifier:
             "uids": self._uids,
             "dummies": self._dummies,
             "pseudonyms_issued": self._issued,
+            "timepoints": self._timepoints,
         }
 
     def save(self, path: str | os.PathLike[str] | None = None) -> Path:
@@ -737,9 +742,14 @@ class Deidentifier:
     # -- read documents ------------------------------------------------------------------
     def deidentify_read(self, read: ExportRead) -> ExportRead:
         """Pseudonymous copy of an :class:`~hcc_imaging.export.model.ExportRead`."""
+        from .deid_timepoints import rename_document_timepoints, rename_read_timepoints, timepoint_map
+
         pid = read.patient_id
         # a read is of a real patient: its id is keyed even when it looks like a pseudonym
         new_pid = self.pseudonym(pid, deidentified=False)
+        # time point ids typed by a person (often the scan's date): neutral ones, BL, FU1 ...
+        tp_map = timepoint_map(self, pid, [t.timepoint_id for t in sorted(read.timepoints, key=lambda t: t.index)])
+        read = rename_read_timepoints(read, tp_map)
         shift = dt.timedelta(days=self.date_shift_days(pid, deidentified=False))
         # a read's reader is a real one: keyed even when the id looks like a pseudonym
         new_reader = self.reader(read.reader_id, deidentified=False) if read.reader_id else None
@@ -782,7 +792,7 @@ class Deidentifier:
                 for t in read.treatments
             ),
             document=(
-                self.deidentify_document(read.document, patient_id=pid)
+                rename_document_timepoints(self.deidentify_document(read.document, patient_id=pid), tp_map)
                 if read.document is not None
                 else None
             ),
@@ -905,6 +915,8 @@ def _concept(item: Dataset) -> tuple[str, str] | None:
 def _walk(ds: Dataset, deid: Deidentifier, pid: str, done: bool = False) -> None:
     from pydicom.multival import MultiValue
 
+    from .deid_timepoints import sr_text
+
     for elem in list(ds):
         if elem.tag.is_private:
             del ds[elem.tag]
@@ -959,7 +971,10 @@ def _walk(ds: Dataset, deid: Deidentifier, pid: str, done: bool = False) -> None
             continue
         if kw == "TextValue":
             concept = _concept(ds)
-            if concept not in KEPT_TEXT_CONCEPTS:
+            tp_text = None if done else sr_text(deid, pid, concept, str(elem.value))
+            if tp_text is not None:  # a time point id: its neutral id (deid_timepoints)
+                elem.value = tp_text
+            elif concept not in KEPT_TEXT_CONCEPTS:
                 elem.value = _REMOVED_TEXT
             continue
         if elem.VR in FREE_TEXT_VRS and kw not in KEPT_TEXT_KEYWORDS and elem.value not in (None, "", b""):

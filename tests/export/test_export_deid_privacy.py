@@ -190,3 +190,60 @@ def test_seg_sr_creation_dates_and_report_do_not_give_the_shift_away(tmp_path: P
     plain = write_report(read_document(), tmp_path / "plain.html", assessment=ASSESSMENT)
     assert f"on {dt.date.today().isoformat()}." in plain.read_text(encoding="utf-8")
 
+
+# -- 4. time point ids typed by a person become neutral ids in every export kind ------------------
+def _dated_read() -> dict:
+    doc = read_document()
+    doc["timepoints"][0]["id"] = "CT 2024-01-15"
+    doc["timepoints"][1]["id"] = "CT 2024-03-18"
+    return doc
+
+
+def _dated_assessment() -> dict:
+    a = json.loads(json.dumps(ASSESSMENT).replace('"BL"', '"CT 2024-01-15"').replace('"FU1"', '"CT 2024-03-18"'))
+    a["results"]["RECIST1.1"]["timepoints"][1]["reasons"] = ["PD at CT 2024-03-18 not confirmed"]
+    return a
+
+
+def test_timepoint_ids_become_neutral_in_every_export_kind(tmp_path: Path) -> None:
+    from hcc_imaging.export import read_sr, write_sdtm, write_tables
+
+    ct = write_ct_series(tmp_path / "ct")
+    keys = tmp_path / "keys" / "map.json"
+    d = Deidentifier(keys, rng=random.Random(4))
+    share = tmp_path / "share"
+    doc, assessment = _dated_read(), _dated_assessment()
+    # the SR first (the map numbers the read's time points in time order, whatever comes first)
+    sr = write_sr(doc, share / "sr.dcm", assessment=assessment, images={"CT 2024-01-15": ct.volume}, deidentifier=d)
+    write_tables(doc, share / "tables", assessments=assessment, deidentifier=d)
+    write_sdtm(doc, share / "sdtm", assessments=assessment, deidentifier=d)
+    write_report(doc, share / "report.html", assessment=assessment, deidentifier=d)
+    d.save()
+    for p in share.rglob("*"):
+        if p.is_file():
+            blob = p.read_bytes()
+            for needle in (b"2024-01-15", b"2024-03-18", b"CT 2024"):
+                assert needle not in blob, (p.relative_to(share), needle)
+    import pandas as pd
+
+    les = pd.read_csv(share / "tables" / "lesions.csv")
+    assert sorted(set(les.timepoint_id)) == ["BL", "FU1"]
+    assert set(pd.read_csv(share / "sdtm" / "tr.csv").VISIT) <= {"BASELINE", "BL", "FU1"}
+    (read_json,) = (share / "tables" / "reads").glob("*.json")
+    assert "FU1" in read_json.read_text(encoding="utf-8")
+    rep = read_sr(sr.path)
+    assert {m.time_point for m in rep.records()} == {"BL", "FU1"}
+    texts = {str(e.value) for e in pydicom.dcmread(sr.path).iterall() if e.keyword == "TextValue"}
+    assert "RECIST1.1 response FU1" in texts  # (a response group's tracking identifier)
+    report_text = (share / "report.html").read_text(encoding="utf-8")
+    assert "FU1" in report_text
+    saved = json.loads(keys.read_text(encoding="utf-8"))["timepoints"]
+    assert saved == {"MRN-778899": {"CT 2024-01-15": "BL", "CT 2024-03-18": "FU1"}}
+    # the same map: the same neutral ids in a later export; a new time point gets the next number
+    doc2 = _dated_read()
+    doc2["timepoints"].append({**doc2["timepoints"][1], "id": "CT 2024-06-01", "date": "2024-06-01"})
+    again = Deidentifier(keys)
+    from hcc_imaging.export.model import as_export_read
+
+    ids = [t.timepoint_id for t in as_export_read(doc2).deidentified(again).timepoints]
+    assert ids == ["BL", "FU1", "FU2"]
