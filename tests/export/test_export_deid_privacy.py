@@ -247,3 +247,17 @@ def test_timepoint_ids_become_neutral_in_every_export_kind(tmp_path: Path) -> No
 
     ids = [t.timepoint_id for t in as_export_read(doc2).deidentified(again).timepoints]
     assert ids == ["BL", "FU1", "FU2"]
+
+
+# -- 7. the export's patient check does not repeat a name-like id ---------------------------------
+def test_export_sr_patient_mismatch_does_not_repeat_a_name(tmp_path: Path, capsys) -> None:
+    from hcc_imaging.cli import main
+
+    ct = write_ct_series(tmp_path / "ct")
+    doc = read_document("Doe^Jane")
+    (tmp_path / "read.json").write_text(json.dumps(doc), encoding="utf-8")
+    rc = main(["export", "sr", str(tmp_path / "read.json"), "--out", str(tmp_path / "sr.dcm"),
+               "--images", f"BL={ct.files[0].parent}", "--timepoints", "BL"])
+    err = capsys.readouterr().err
+    assert rc != 0 and "would file one patient's measurements under another's" in err
+    assert "Doe^Jane" not in err and "not repeated here" in err and "'MRN-778899'" in err
