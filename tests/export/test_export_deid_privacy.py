@@ -261,3 +261,23 @@ def test_export_sr_patient_mismatch_does_not_repeat_a_name(tmp_path: Path, capsy
     err = capsys.readouterr().err
     assert rc != 0 and "would file one patient's measurements under another's" in err
     assert "Doe^Jane" not in err and "not repeated here" in err and "'MRN-778899'" in err
+
+
+# -- 8. an identified report left in the folder of a de-identified one is warned about ------------
+def test_deidentified_report_warns_about_an_identified_report_beside_it(tmp_path: Path, caplog) -> None:
+    share = tmp_path / "share"
+    share.mkdir()
+    plain = write_report(read_document(), share, assessment=ASSESSMENT)  # report_MRN-778899.html
+    assert plain.name == "report_MRN-778899.html"
+    d = Deidentifier(tmp_path / "keys" / "map.json")
+    with caplog.at_level("WARNING", logger="hcc_imaging.export.report"):
+        deid = write_report(read_document(), share, assessment=ASSESSMENT, deidentifier=d)
+    assert deid.name == "report_HCC-0001.html" and plain.exists()  # (left in place: warned)
+    msgs = [r.getMessage() for r in caplog.records if "not de-identified" in r.getMessage()]
+    assert len(msgs) == 1 and "1 report(s)" in msgs[0] and "MRN-778899" not in msgs[0]
+    # a second de-identified report (another patient) is not warned about
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="hcc_imaging.export.report"):
+        plain.unlink()
+        write_report(read_document("MRN-2"), share, assessment={**ASSESSMENT, "patient_id": "MRN-2"}, deidentifier=d)
+    assert not [r for r in caplog.records if "not de-identified" in r.getMessage()]
