@@ -48,8 +48,8 @@ def refuse_link(deid: Deidentifier, id_a: str, id_b: str, key_a: str, key_b: str
     where = f"the pseudonym map {deid.map_path}" if deid.map_path is not None else "the pseudonym map"
     raise PatientLinkError(
         f"cannot link patient ids {shown_id(id_a)} and {shown_id(id_b)}: each already has a pseudonym of its own in "
-        f"{where} ({pa} and {pb}, each with its own date shift, given to earlier exports). Merging them would leave the "
-        f"files exported as one of them with a pseudonym and dates the map no longer relates to the patient, and free "
+        f"{where} ({pa} and {pb}, each with its own date shift, given to earlier exports). Merging them would leave "
+        f"the files exported as one of them with a pseudonym and dates the map no longer relates to the patient, and free "
         f"that pseudonym for another patient; nothing was changed. If the two ids are one person, export this "
         f"patient's data again with a new pseudonym map (--pseudonym-map NEW.json), linking the ids first (export sr / "
         f"seg --link-patient, export images --patient-id) and delete the earlier exports; if they are two people, "
@@ -75,8 +75,8 @@ def check_one_patient(sources: Iterable[str | os.PathLike[str]], patient_id: str
     if len(ids) > 1:
         shown = ", ".join(shown_id(i) for i in sorted(ids)[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
         raise PatientLinkError(
-            f"--patient-id {shown_id(patient_id)} is given for the images of {len(ids)} different PatientIDs ({shown}): "
-            "it would give different patients one pseudonym and one date shift, and keep each real id as an alias of "
+            f"--patient-id {shown_id(patient_id)} is given for the images of {len(ids)} different PatientIDs "
+            f"({shown}): it would give different patients one pseudonym and one date shift, and keep each real id as an alias of "
             "it for every later export. Nothing was copied. Export each patient's images in a run of its own (with "
             "its own --patient-id, or none: each file's PatientID keys its pseudonym).")
     if ids:
