@@ -8,7 +8,7 @@ command line imports it without the study store.
 
 from __future__ import annotations
 
-__all__ = ["name_like", "id_problem"]
+__all__ = ["name_like", "id_problem", "shown_id"]
 
 #: Longest accepted pseudonymous id (``hcc_imaging.study.constants.PSEUDONYM_PATTERN``).
 MAX_ID_LENGTH = 64
@@ -45,3 +45,15 @@ def id_problem(value: object) -> str:
     if len(value) > MAX_ID_LENGTH:
         return f"is {len(value)} characters long (at most {MAX_ID_LENGTH})"
     return "contains characters other than letters, digits, '.', '_', ':' and '-'"
+
+
+def shown_id(value: object, what: str = "id") -> str:
+    """An id as an error message may show it: quoted (``'P001'``) when it is an acceptable
+    pseudonymous id, else a description that does not repeat it (``"(a patient id not repeated
+    here: it looks like a person's name ...)"``).  One rule for every message that names an id
+    a person typed or a file carried (a reader's or patient's id may be a name)."""
+    import re
+
+    if isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9._:-]{1,%d}" % MAX_ID_LENGTH, value):
+        return repr(value)
+    return f"(a {what} not repeated here: it {id_problem(value)})"

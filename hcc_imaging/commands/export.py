@@ -247,6 +247,7 @@ def _same_patient(read_patient: str, images: dict[str, Any], link: bool) -> None
     read's id matches the images' PatientID, or, for images without one, their study's ``noid-`` key
     (:func:`hcc_imaging.io.patient_key`); ``link``: the user says the read's id is a pseudonym of the
     images' patient (the de-identification map then links the two)."""
+    from .._phi import shown_id
     from ..io import patient_key
 
     for what, vol in images.items():
@@ -256,13 +257,14 @@ def _same_patient(read_patient: str, images: dict[str, Any], link: bool) -> None
                 continue
             raise ExportCliError(
                 f"{what} has neither a PatientID nor a StudyInstanceUID: nothing says whose images they are, so the "
-                f"read of patient {read_patient!r} cannot be checked against them. Restore the StudyInstanceUID "
-                "(0020,000D) of the images, or, when they are the read's patient's, add --link-patient.")
+                f"read of patient {shown_id(read_patient, 'patient id')} cannot be checked against them. Restore the "
+                "StudyInstanceUID (0020,000D) of the images, or, when they are the read's patient's, add --link-patient.")
         key = patient_key(raw, vol.study_instance_uid or "")
         if link or read_patient in (raw, key):
             continue
         raise ExportCliError(
-            f"the read is of patient {read_patient!r}, but {what} is of patient {key!r}: the export would file one "
+            f"the read is of patient {shown_id(read_patient, 'patient id')}, but {what} is of patient "
+            f"{shown_id(key, 'patient id')}: the export would file one "
             "patient's measurements under another's. Pass the images of the read's patient, or, when the read's id is "
             "a pseudonym of that patient, add --link-patient.")
 

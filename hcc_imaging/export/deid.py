@@ -25,7 +25,14 @@ What is done (``docs/export.md`` has the full table)
   replaced by ``"REMOVED"`` (Clean Structured Content Option, DCM 113104).
 * ``PatientIdentityRemoved = YES``, ``DeidentificationMethod`` and
   ``DeidentificationMethodCodeSequence`` (113100 + options) are set; ``BurnedInAnnotation``
-  is not changed (we never burn text into pixels).
+  is not changed (we never burn text into pixels).  :func:`deidentify_files` does not copy what
+  the profile cannot make safe: an Encapsulated PDF/CDA document, an image whose
+  ``BurnedInAnnotation`` is YES (:func:`~hcc_imaging.export.deid_checks.not_shareable`).
+* The **file meta header** (group 0002) is cleaned too (AE titles, private information).
+* The **creation dates** of a SEG / SR (ContentDate, InstanceCreationDate, SeriesDate: the day of
+  export) become its shifted StudyDate, so they do not give the shift away.
+* A patient's pseudonym is never reused, nor two ids that each have one merged
+  (:meth:`Deidentifier.link`; :mod:`~hcc_imaging.export.deid_checks`).
 
 The **pseudonym map** (original id -> pseudonym, date shift, UID map) is a JSON file the user
 keeps; writers refuse to put it inside the export directory.
@@ -472,6 +479,9 @@ class Deidentifier:
         self._readers: dict[str, str] = {}
         self._uids: dict[str, str] = {}
         self._dummies: dict[str, str] = {}
+        self._issued = 0  # highest pseudonym number ever given (kept in the map)
+        #: {patient key: {time point id: neutral id}} (:mod:`~hcc_imaging.export.deid_timepoints`)
+        self._timepoints: dict[str, dict[str, str]] = {}
         if self.map_path is not None and self.map_path.exists():
             self._load(self.map_path)
 
@@ -495,6 +505,9 @@ class Deidentifier:
             {str(k): str(v) for k, v in data.get("readers", {}).items()}, path)
         self._uids = {str(k): str(v) for k, v in data.get("uids", {}).items()}
         self._dummies = {str(k): str(v) for k, v in data.get("dummies", {}).items()}
+        self._issued = int(data.get("pseudonyms_issued", 0) or 0)
+        self._timepoints = {str(k): {str(a): str(b) for a, b in dict(v).items()}
+                            for k, v in data.get("timepoints", {}).items()}
 
     @staticmethod
     def _normalised_readers(readers: dict[str, str], path: Path) -> dict[str, str]:
@@ -527,6 +540,8 @@ class Deidentifier:
             "readers": self._readers,
             "uids": self._uids,
             "dummies": self._dummies,
+            "pseudonyms_issued": self._issued,
+            "timepoints": self._timepoints,
         }
 
     def save(self, path: str | os.PathLike[str] | None = None) -> Path:
@@ -560,14 +575,22 @@ class Deidentifier:
     # -- mappings ------------------------------------------------------------------------
     def link(self, patient_id: str, other_id: str) -> None:
         """Make ``other_id`` share ``patient_id``'s pseudonym and date shift (e.g. the read
-        document's id and the DICOM PatientID of the same person)."""
+        document's id and the DICOM PatientID of the same person).
+
+        No entry is ever dropped: when both ids already have a pseudonym of their own (each
+        shipped in an earlier export), a :class:`~hcc_imaging.export.deid_checks.PatientLinkError`
+        says so and nothing changes (merging would leave one of the exports with a pseudonym and
+        a date shift the map no longer knows, and free that pseudonym for another patient)."""
         a, b = self._canonical(str(patient_id)), self._canonical(str(other_id))
         if a == b:
             return
-        if b in self._patients and a not in self._patients:
+        if a in self._patients and b in self._patients:
+            from .deid_checks import refuse_link
+
+            refuse_link(self, str(patient_id), str(other_id), a, b)
+        if b in self._patients:
             a, b = b, a
         self._entry(a)
-        self._patients.pop(b, None)
         self._aliases[b] = a
 
     def _canonical(self, patient_id: str) -> str:
@@ -584,13 +607,16 @@ class Deidentifier:
             # share it with the patient given HCC-0002)
             used = {v["pseudonym"] for v in self._patients.values()} | set(self._patients) | set(self._aliases)
             used.add(key)
-            n = len(self._patients) + 1
+            # numbered past every pseudonym ever given (never a freed one again: a map whose
+            # link dropped an entry gave its pseudonym to the next patient)
+            n = max([self._issued, *(_pseudonym_number(v["pseudonym"]) for v in self._patients.values())]) + 1
             while f"{PSEUDONYM_PREFIX}-{n:04d}" in used:
                 n += 1
             self._patients[key] = {
                 "pseudonym": f"{PSEUDONYM_PREFIX}-{n:04d}",
                 "date_shift_days": int(self._rng.randint(*self._range)),
             }
+            self._issued = max(self._issued, n)
         return self._patients[key]
 
     def _already_pseudonym(self, patient_id: str, deidentified: bool | None) -> bool:
@@ -716,9 +742,14 @@ class Deidentifier:
     # -- read documents ------------------------------------------------------------------
     def deidentify_read(self, read: ExportRead) -> ExportRead:
         """Pseudonymous copy of an :class:`~hcc_imaging.export.model.ExportRead`."""
+        from .deid_timepoints import rename_document_timepoints, rename_read_timepoints, timepoint_map
+
         pid = read.patient_id
         # a read is of a real patient: its id is keyed even when it looks like a pseudonym
         new_pid = self.pseudonym(pid, deidentified=False)
+        # time point ids typed by a person (often the scan's date): neutral ones, BL, FU1 ...
+        tp_map = timepoint_map(self, pid, [t.timepoint_id for t in sorted(read.timepoints, key=lambda t: t.index)])
+        read = rename_read_timepoints(read, tp_map)
         shift = dt.timedelta(days=self.date_shift_days(pid, deidentified=False))
         # a read's reader is a real one: keyed even when the id looks like a pseudonym
         new_reader = self.reader(read.reader_id, deidentified=False) if read.reader_id else None
@@ -761,7 +792,7 @@ class Deidentifier:
                 for t in read.treatments
             ),
             document=(
-                self.deidentify_document(read.document, patient_id=pid)
+                rename_document_timepoints(self.deidentify_document(read.document, patient_id=pid), tp_map)
                 if read.document is not None
                 else None
             ),
@@ -860,6 +891,12 @@ class Deidentifier:
         return deidentify_dataset(ds, self, patient_id=patient_id, in_place=in_place)
 
 
+def _pseudonym_number(pseudonym: str) -> int:
+    """``HCC-0012`` -> 12 (0 for anything else)."""
+    head, _, num = str(pseudonym).rpartition("-")
+    return int(num) if head == PSEUDONYM_PREFIX and num.isdigit() else 0
+
+
 def _is_registry_uid(value: str) -> bool:
     from pydicom.uid import UID_dictionary
 
@@ -877,6 +914,8 @@ def _concept(item: Dataset) -> tuple[str, str] | None:
 
 def _walk(ds: Dataset, deid: Deidentifier, pid: str, done: bool = False) -> None:
     from pydicom.multival import MultiValue
+
+    from .deid_timepoints import sr_text
 
     for elem in list(ds):
         if elem.tag.is_private:
@@ -932,7 +971,10 @@ def _walk(ds: Dataset, deid: Deidentifier, pid: str, done: bool = False) -> None
             continue
         if kw == "TextValue":
             concept = _concept(ds)
-            if concept not in KEPT_TEXT_CONCEPTS:
+            tp_text = None if done else sr_text(deid, pid, concept, str(elem.value))
+            if tp_text is not None:  # a time point id: its neutral id (deid_timepoints)
+                elem.value = tp_text
+            elif concept not in KEPT_TEXT_CONCEPTS:
                 elem.value = _REMOVED_TEXT
             continue
         if elem.VR in FREE_TEXT_VRS and kw not in KEPT_TEXT_KEYWORDS and elem.value not in (None, "", b""):
@@ -994,6 +1036,10 @@ def deidentify_dataset(
     # patient given HCC-0001)
     done = str(ds.get("PatientIdentityRemoved", "") or "").strip().upper() == "YES"
     _walk(out, deid, pid, done)
+    from .deid_checks import clean_file_meta, set_created_dates
+
+    if not done:  # (a SEG / SR made now: its creation dates were "export day + shift")
+        set_created_dates(out)
     # the pseudonym is the patient's id and name even where the original had none (an empty
     # PatientID was kept empty: PatientName HCC-0001 with no PatientID, so the copies of one
     # patient could not be told as one patient's by id)
@@ -1018,9 +1064,7 @@ def deidentify_dataset(
         c.CodeMeaning = meaning
         codes_.append(c)
     out.DeidentificationMethodCodeSequence = _Sequence(codes_)
-    fm = getattr(out, "file_meta", None)
-    if fm is not None and "SOPInstanceUID" in out:
-        fm.MediaStorageSOPInstanceUID = out.SOPInstanceUID
+    clean_file_meta(out, deid)  # (group 0002: AE titles, private information; the new SOP Instance UID)
     return out
 
 
@@ -1051,7 +1095,8 @@ _DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 class DeidentifiedFiles(list):  # type: ignore[type-arg]
     """What :func:`deidentify_files` did: the paths written (the list itself) and ``skipped``,
     ``(source path, reason)`` of every file it did not copy (not DICOM, a DICOMDIR, no
-    SOPInstanceUID or SOPClassUID, unreadable, not writable as DICOM)."""
+    SOPInstanceUID or SOPClassUID, an encapsulated document, burned-in text, unreadable, not
+    writable as DICOM)."""
 
     def __init__(self, written: Iterable[Path] = (), skipped: Iterable[tuple[Path, str]] = ()) -> None:
         super().__init__(written)
@@ -1084,6 +1129,7 @@ def deidentify_files(
     With the same :class:`Deidentifier` as the SR / SEG export, the copies carry exactly the
     UIDs the de-identified SR and SEG reference, so the exported set is self-consistent.
     Files that are not DICOM, DICOMDIRs, objects without a SOPInstanceUID or SOPClassUID,
+    encapsulated documents (PDF, CDA) and images with ``BurnedInAnnotation`` YES,
     unreadable files and objects that cannot be de-identified or written as DICOM are not copied:
     the result lists them in ``skipped`` with the reason.  The caller saves the map
     (:meth:`Deidentifier.save`) also when this raises (an ``OSError`` writing a copy): copies
@@ -1096,8 +1142,13 @@ def deidentify_files(
     """
     import pydicom
 
+    from .deid_checks import PatientLinkError, check_one_patient, not_shareable
+
     out = Path(out_dir)
     deid.check_outside(out)
+    sources = list(sources)
+    if patient_id is not None:  # (before any copy: one patient's files only; a refused link stops the run)
+        check_one_patient(sources, patient_id, deid)
     result = DeidentifiedFiles()
     for src in sources:
         try:
@@ -1108,7 +1159,7 @@ def deidentify_files(
         except (OSError, EOFError, ValueError, KeyError) as err:
             result.skipped.append((Path(src), f"cannot be read ({type(err).__name__}: {err})"))
             continue
-        reason = _not_an_instance(ds)
+        reason = _not_an_instance(ds) or not_shareable(ds)
         if reason is None and patient_id is None and not str(ds.get("PatientID", "") or "").strip() and not str(
                 ds.get("StudyInstanceUID", "") or "").strip():
             reason = ("neither a PatientID nor a StudyInstanceUID: its patient's pseudonym cannot be told; restore its "
@@ -1119,6 +1170,8 @@ def deidentify_files(
         try:
             new = deidentify_dataset(ds, deid, patient_id=patient_id, in_place=True)
             result.append(atomic_dcmwrite(new, out / f"{new.SOPInstanceUID}.dcm"))
+        except PatientLinkError:
+            raise  # (the run's, not this file's: two patients would share a pseudonym)
         except (DeidentificationError, AttributeError, ValueError, TypeError, KeyError) as err:
             # pydicom's refusals to encode an object (missing file meta, a bad value: AttributeError,
             # ValueError ...) are this file's, not the run's: it stopped the copy half-way, and the

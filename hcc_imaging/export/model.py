@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._phi import shown_id
 from ..errors import ReadDocumentError
 from . import codes as C
 from .codes import normalise_criterion, normalise_response
@@ -703,7 +704,8 @@ def _parse_assessment(
     a_pid = str(a.get("patient_id") or "").strip()
     if a_pid and a_pid != pid:
         raise ExportInputError(
-            f"the assessment is of patient {a_pid!r}, but the read is of patient {pid!r}: its responses would be "
+            f"the assessment is of patient {shown_id(a_pid, 'patient id')}, but the read is of patient "
+            f"{shown_id(pid, 'patient id')}: its responses would be "
             "filed under another patient. Pass the assessment of this read (one per read, same order), or "
             "reassess it (--criteria).")
     a_reader = str(a.get("reader_id") or "").strip()

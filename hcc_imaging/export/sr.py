@@ -674,6 +674,10 @@ def write_sr(
     if deidentifier is not None:
         if str(sr.PatientID).strip() and str(sr.PatientID) != read.patient_id:  # (an empty id is no one's)
             deidentifier.link(read.patient_id, str(sr.PatientID))
+        from .deid_timepoints import timepoint_map
+
+        # neutral time point ids numbered in the read's time order (the SR's texts get them)
+        timepoint_map(deidentifier, read.patient_id, [t.timepoint_id for t in read.timepoints])
         sr = deidentify_dataset(sr, deidentifier, patient_id=read.patient_id)
     written = atomic_dcmwrite(sr, path)
     dropped = sr_not_carried(doc)

@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .._phi import shown_id
 from ..errors import BlindingError, CriteriaError, ReadDocumentError, StoreError
 from ..response.document import MAX_LENGTH_MM
 from .adjudication import decision_for, decoded_read_uids, encode_read_uids
@@ -648,10 +649,13 @@ class ReaderSession(_Base):
 
         doc = document if isinstance(document, ReadDocument) else ReadDocument.from_json(document)
         if doc.reader_id != self.user_id:
+            doc_reader = shown_id(doc.reader_id, "reader id")
+            how = (f"Import it with --reader {doc.reader_id} (or correct reader_id in the document)."
+                   if doc_reader.startswith("'") else
+                   "Correct reader_id in the document to the reader's pseudonymous code (the store holds no names).")
             raise BlindingError(
-                f"the read document is by reader {doc.reader_id!r}, but this session is reader {self.user_id!r}; a "
-                "reader can import only their own reads. Import it with --reader "
-                f"{doc.reader_id} (or correct reader_id in the document)."
+                f"the read document is by reader {doc_reader}, but this session is reader {self.user_id!r}; a "
+                f"reader can import only their own reads. {how}"
             )
         crit = _norm_criteria(criteria if criteria is not None else doc.criteria)
         extra = read_level_extra(doc)

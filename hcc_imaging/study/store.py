@@ -41,6 +41,7 @@ from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session
 
+from .._phi import shown_id
 from ..errors import StoreError
 from .audit import (
     AuditEntry,
@@ -409,7 +410,8 @@ class Store:
     def _patient(s: Session, patient_id: str) -> PatientRow:
         row = s.scalar(select(PatientRow).where(PatientRow.patient_id == patient_id))
         if row is None:
-            raise StoreError(f"unknown patient {patient_id!r}; add it first (Store.add_patient / 'study patient add')."
+            raise StoreError(f"unknown patient {shown_id(patient_id, 'patient id')}; add it first "
+                             "(Store.add_patient / 'study patient add')."
                              + _case_hint(s, PatientRow.patient_id, patient_id))
         return row
 
@@ -417,7 +419,8 @@ class Store:
     def _reader(s: Session, reader_id: str) -> ReaderRow:
         row = s.scalar(select(ReaderRow).where(ReaderRow.reader_id == reader_id))
         if row is None:
-            raise StoreError(f"unknown reader {reader_id!r}; add it first (Store.add_reader / 'study reader add')."
+            raise StoreError(f"unknown reader {shown_id(reader_id, 'reader id')}; add it first "
+                             "(Store.add_reader / 'study reader add')."
                              + _case_hint(s, ReaderRow.reader_id, reader_id))
         return row
 
