@@ -768,6 +768,9 @@ def _parse_assessment(
                 **_endpoints(_get(res, "endpoints"), f"patient {pid}, {crit}, endpoints"),
             )
         )
+    from .assessment_check import check_assessment_matches_read
+
+    check_assessment_matches_read(a, read)  # not of an older version of the read (a corrected diameter)
     return responses, summaries
 
 
