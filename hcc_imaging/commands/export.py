@@ -167,9 +167,10 @@ def _load_doc(path: str) -> dict[str, Any]:
     return unwrap_read_document(data, path)  # (the tables' reads/<patient>.json wraps the read)
 
 
-def _load_assessment(path: str, doc: dict[str, Any]) -> Any:
+def _load_assessment(path: str, doc: dict[str, Any], read_path: str | None = None) -> Any:
     """One ``--assessment`` file, checked against the read it goes with (same patient, reader and time
-    points); every error names the file."""
+    points; made from this version of the read: ``export.assessment_check``); every error names both
+    files."""
     from ..export.model import ExportInputError, as_export_read
 
     try:
@@ -181,12 +182,14 @@ def _load_assessment(path: str, doc: dict[str, Any]) -> Any:
     try:
         read.with_assessment(data)
     except ExportInputError as err:
-        raise ExportCliError(f"--assessment {path} (for the read of patient {read.patient_id!r}, reader "
+        of = f"the read {read_path}, " if read_path else "the read of "
+        raise ExportCliError(f"--assessment {path} (for {of}patient {read.patient_id!r}, reader "
                              f"{read.reader_id!r}): {err}") from err
     return data
 
 
-def _assessments(args: argparse.Namespace, docs: list[dict[str, Any]]) -> list[Any] | None:
+def _assessments(args: argparse.Namespace, docs: list[dict[str, Any]],
+                 paths: Sequence[str | None] | None = None) -> list[Any] | None:
     if args.assessment and args.criteria:
         raise ExportCliError("give either --assessment or --criteria, not both.")
     if args.assessment:
@@ -194,7 +197,8 @@ def _assessments(args: argparse.Namespace, docs: list[dict[str, Any]]) -> list[A
             raise ExportCliError(
                 f"{len(args.assessment)} --assessment file(s) for {len(docs)} read(s); give one per read, same order."
             )
-        return [_load_assessment(a, d) for a, d in zip(args.assessment, docs)]
+        paths = list(paths) if paths is not None else [None] * len(docs)
+        return [_load_assessment(a, d, p) for a, d, p in zip(args.assessment, docs, paths)]
     if args.criteria:
         from ..response import ReadDocument
         from ..response.engine import assess
@@ -310,7 +314,7 @@ def _run_sr(args: argparse.Namespace) -> int:
     if deid is not None:
         deid.check_outside(Path(args.out).parent)
     doc = _load_doc(args.read)
-    assess = _assessments(args, [doc])
+    assess = _assessments(args, [doc], [args.read])
     tps = _tp_ids(doc)
     wanted = [t.strip() for t in args.timepoints.split(",")] if args.timepoints else None
     if args.series_uid and not args.images:
@@ -465,7 +469,7 @@ def _run_tables(args: argparse.Namespace, kind: str) -> int:
     fmts = _table_formats(args.format) if kind == "csv" else []  # (a usage error before any work)
     deid = deidentifier_from_args(args)
     docs = [_load_doc(p) for p in args.reads]
-    assess = _assessments(args, docs)
+    assess = _assessments(args, docs, args.reads)
     if deid is None:
         return _emit(args, _write_tables_kind(args, kind, docs, assess, fmts, None))
     from ..export.report import _report_path

@@ -643,6 +643,7 @@ def _parse_document(d: Mapping[str, Any]) -> ExportRead:
     baseline_day = days[0] if days else None
     tps: list[TimepointInfo] = []
     lesions: list[LesionObservation] = []
+    stated: list[tuple[bool, bool]] = []  # (organ, is_lymph_node) stated by each observation
     for idx, ((date, _, _, tp), day) in enumerate(zip(parsed, days)):
         tid = str(_get(tp, "id", "timepoint_id", "time_point_id"))
         tps.append(
@@ -658,7 +659,11 @@ def _parse_document(d: Mapping[str, Any]) -> ExportRead:
         )
         for les in _get(tp, "lesions", "observations", default=[]) or []:
             lesions.append(_parse_lesion(les, patient_id, tid, reader_id))
+            stated.append((les.get("organ") is not None, les.get("is_lymph_node") is not None))
 
+    from .lesion_identity import carry_lesion_identity
+
+    lesions = carry_lesion_identity(lesions, stated)  # a follow-up's node is no "liver" lesion
     treatments: list[TreatmentEvent] = []
     for t in _get(d, "treatments", "treatment_events", default=[]) or []:
         start = _date(_get(t, "start_date", "date", "start"), f"patient {patient_id}, treatment")
@@ -770,6 +775,9 @@ def _parse_assessment(
                 **_endpoints(_get(res, "endpoints"), f"patient {pid}, {crit}, endpoints"),
             )
         )
+    from .assessment_check import check_assessment_matches_read
+
+    check_assessment_matches_read(a, read)  # not of an older version of the read (a corrected diameter)
     return responses, summaries
 
 

@@ -7,7 +7,10 @@ toolkit is touched.  Every function returns PNG bytes.
 * Waterfall: one bar per patient, best (most negative) change of the sum from baseline,
   sorted, coloured by best overall response; dashed lines at -30 % (PR) and +20 % (PD) for
   RECIST-like criteria (Eisenhauer 2009).
-* Spider: change from baseline over time (days) per patient.
+* Spider: change from baseline over time (days) per patient, at the days of the response table
+  (the baseline at its own day, 0 %; a scan on or before day 0 at its negative day).
+* Bars, lines and rows are labelled by :func:`read_labels`: the patient, and the reader when the
+  cohort holds more than one read of the patient.
 * Swimmer: one horizontal bar per patient from day 0 to the last assessment, with treatment
   events (markers above the bar), responses (labels below it) and the PD day (a black ``|``
   with a white outline on the bar, visible on a bar of any colour).
@@ -36,10 +39,14 @@ __all__ = [
     "RESPONSE_COLOURS",
     "key_image_png",
     "waterfall_png",
+    "waterfall_figure",
     "spider_png",
+    "spider_figure",
     "swimmer_png",
     "swimmer_figure",
     "sums_png",
+    "read_labels",
+    "change_points",
 ]
 
 #: Colour per response (colour-blind safe-ish Okabe-Ito palette).
@@ -154,9 +161,51 @@ def key_image_png(
     return _png(fig)
 
 
+def read_labels(reads: Sequence[ExportRead]) -> list[str]:
+    """The label of each read in a cohort's plots: its patient id, with the reader
+    (``P1 (R2)``) when the cohort holds more than one read of that patient, and with the read's
+    number among them (``P1 (read 2)``) when those reads do not name distinct readers.  A
+    de-identified read carries its reader pseudonym, so the label does."""
+    by_patient: dict[str, list[int]] = {}
+    for i, r in enumerate(reads):
+        by_patient.setdefault(r.patient_id, []).append(i)
+    out = [r.patient_id for r in reads]
+    for idx in by_patient.values():
+        if len(idx) < 2:
+            continue
+        readers = [reads[i].reader_id for i in idx]
+        distinct = all(readers) and len(set(readers)) == len(readers)
+        for n, i in enumerate(idx, start=1):
+            out[i] = f"{reads[i].patient_id} ({readers[n - 1] if distinct else f'read {n}'})"
+    return out
+
+
+def change_points(read: ExportRead, criterion: str) -> list[tuple[float, float]]:
+    """``(day, change from baseline %)`` of ``read`` under ``criterion`` at the days of its
+    response table, in day order: the baseline at its own day with 0 % (the read's first time
+    point; day 0 when it has no day), each follow-up with a change at its day - also one on or
+    before day 0 (a negative day).  Empty when no follow-up has a change."""
+    bl = read.timepoints[0] if read.timepoints else None
+    bl_id = bl.timepoint_id if bl is not None else None
+    base: tuple[float, float] | None = None
+    follow: list[tuple[float, float]] = []
+    for t in read.responses_for(criterion):
+        if t.day is None:
+            continue
+        if t.timepoint_id == bl_id:
+            base = (float(t.day), 0.0)
+        elif t.change_from_baseline_frac is not None:
+            follow.append((float(t.day), 100.0 * t.change_from_baseline_frac))
+    if not follow:
+        return []
+    if base is None:
+        base = (float(bl.day) if bl is not None and bl.day is not None else 0.0, 0.0)
+    return sorted([base, *follow], key=lambda p: p[0])
+
+
 def _best_changes(reads: Sequence[ExportRead], criterion: str) -> list[tuple[str, float, str | None]]:
     out = []
-    for r in reads:
+    for r, label in zip(reads, read_labels(reads)):
         s = r.summary_for(criterion)
         best = s.best_change_frac if s is not None else None
         if best is None:
@@ -165,18 +214,24 @@ def _best_changes(reads: Sequence[ExportRead], criterion: str) -> list[tuple[str
         if best is None:
             continue
         bor = (s.bor_confirmed or s.bor_unconfirmed) if s is not None else None
-        out.append((r.patient_id, float(best), bor))
+        out.append((label, float(best), bor))
     return out
 
 
 def waterfall_png(reads: Sequence[ExportRead], criterion: str) -> bytes:
-    """Waterfall plot of the best change of the sum from baseline, one bar per patient."""
+    """Waterfall plot of the best change of the sum from baseline, one bar per read (labelled by
+    :func:`read_labels`)."""
+    return _png(waterfall_figure(reads, criterion))
+
+
+def waterfall_figure(reads: Sequence[ExportRead], criterion: str) -> Figure:
+    """The figure of :func:`waterfall_png`."""
     data = sorted(_best_changes(reads, criterion), key=lambda t: -t[1])
     fig = _figure(max(4.0, 0.35 * len(data) + 2.0), 3.5)
     ax = fig.add_subplot(1, 1, 1)
     if not data:
         ax.text(0.5, 0.5, f"no {criterion} changes to plot", ha="center", va="center", transform=ax.transAxes)
-        return _png(fig)
+        return fig
     x = np.arange(len(data))
     vals = [100.0 * d[1] for d in data]
     cols = [RESPONSE_COLOURS.get(d[2] or "", "#444444") for d in data]
@@ -195,27 +250,33 @@ def waterfall_png(reads: Sequence[ExportRead], criterion: str) -> bytes:
         key = d[2] or "n/a"
         handles.setdefault(key, Patch(color=RESPONSE_COLOURS.get(d[2] or "", "#444444"), label=key))
     ax.legend(handles=list(handles.values()), fontsize=7, title="BOR", title_fontsize=7)
-    return _png(fig)
+    return fig
 
 
 def spider_png(reads: Sequence[ExportRead], criterion: str) -> bytes:
-    """Spider plot: change of the sum from baseline (%) over days, one line per patient."""
+    """Spider plot: change of the sum from baseline (%) over days, one line per read (labelled by
+    :func:`read_labels`), its points at the response table's days (:func:`change_points`)."""
+    return _png(spider_figure(reads, criterion))
+
+
+def spider_figure(reads: Sequence[ExportRead], criterion: str) -> Figure:
+    """The figure of :func:`spider_png`."""
     fig = _figure(5.5, 3.5)
     ax = fig.add_subplot(1, 1, 1)
     n = 0
-    for r in reads:
-        pts = [(0.0, 0.0)]
-        for t in r.responses_for(criterion):
-            if t.day is not None and t.change_from_baseline_frac is not None and t.day > 0:
-                pts.append((float(t.day), 100.0 * t.change_from_baseline_frac))
+    before_day0 = False
+    for r, label in zip(reads, read_labels(reads)):
+        pts = change_points(r, criterion)
         if len(pts) < 2:
             continue
-        pts.sort()
+        before_day0 = before_day0 or pts[0][0] < 0
         s = r.summary_for(criterion)
         bor = (s.bor_confirmed or s.bor_unconfirmed) if s is not None else None
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3, lw=1.5,
-                color=RESPONSE_COLOURS.get(bor or "", None), label=r.patient_id)
+                color=RESPONSE_COLOURS.get(bor or "", None), label=label)
         n += 1
+    if before_day0:
+        ax.axvline(0, color="#666666", lw=0.8, ls=":")  # day 0 (scans before it to its left)
     ax.axhline(100 * _PD_LINE, color="#D55E00", ls="--", lw=1)
     ax.axhline(100 * _PR_LINE, color="#56B4E9", ls="--", lw=1)
     ax.axhline(0, color="black", lw=0.8)
@@ -226,7 +287,7 @@ def spider_png(reads: Sequence[ExportRead], criterion: str) -> bytes:
         ax.text(0.5, 0.5, f"no {criterion} follow-up to plot", ha="center", va="center", transform=ax.transAxes)
     elif n <= 12:
         ax.legend(fontsize=7)
-    return _png(fig)
+    return fig
 
 
 def swimmer_png(reads: Sequence[ExportRead], criterion: str) -> bytes:
@@ -277,7 +338,7 @@ def swimmer_figure(reads: Sequence[ExportRead], criterion: str) -> Figure:
     if any(t.get_position()[0] < 0 for t in labels):
         ax.axvline(0, color="#666666", lw=0.8, ls=":", zorder=1)  # day 0 (scans before it to its left)
     ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels([r.patient_id for r in rows], fontsize=7)
+    ax.set_yticklabels(read_labels(rows), fontsize=7)
     if rows:
         ax.set_ylim(-0.8, len(rows) - 0.4)  # room for the first row's labels and the last's treatments
     ax.set_xlabel("day (from day 0, the start of treatment)")
@@ -319,16 +380,14 @@ def sums_png(read: ExportRead) -> bytes:
     ax = fig.add_subplot(1, 1, 1)
     drawn = 0
     for crit in read.criteria:
-        pts = [(0.0, 0.0)] + [
-            (float(t.day), 100.0 * t.change_from_baseline_frac)
-            for t in read.responses_for(crit)
-            if t.day and t.change_from_baseline_frac is not None
-        ]
+        pts = change_points(read, crit)
         if len(pts) < 2:
             continue
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=crit)
+        bl_id = read.timepoints[0].timepoint_id if read.timepoints else None
         for t in read.responses_for(crit):
-            if t.day and t.change_from_baseline_frac is not None and t.response:
+            if (t.day is not None and t.timepoint_id != bl_id and t.change_from_baseline_frac is not None
+                    and t.response):
                 ax.annotate(t.response, (t.day, 100.0 * t.change_from_baseline_frac), fontsize=7,
                             xytext=(3, 3), textcoords="offset points")
         drawn += 1

@@ -178,6 +178,12 @@ def patient_report_html(
     return _doc(f"Response report {read.patient_id}", "".join(parts), dated=dated)
 
 
+def _count(reads: Sequence[ExportRead]) -> str:
+    """``3 patient(s)``, or ``2 patient(s), 3 reads`` when a patient has several reads (readers)."""
+    n = len({r.patient_id for r in reads})
+    return f"{n} patient(s)" + (f", {len(reads)} reads" if len(reads) != n else "")
+
+
 def cohort_report_html(reads: Sequence[ExportRead], *, criteria: Sequence[str] | None = None,
                        dated: bool = True) -> str:
     """HTML text of a cohort report (see :func:`write_cohort_report`); ``dated`` as for
@@ -189,17 +195,17 @@ def cohort_report_html(reads: Sequence[ExportRead], *, criteria: Sequence[str] |
             for c in r.criteria:
                 if c not in crits:
                     crits.append(c)
-    parts = [f"<h1>Cohort response report - {len(reads)} patient(s)</h1>"]
+    parts = [f"<h1>Cohort response report - {_count(reads)}</h1>"]
     rows = []
     for r in reads:
         for s in r.summaries:
-            rows.append([e(r.patient_id), e(s.criterion), _resp(s.bor_unconfirmed), _resp(s.bor_confirmed),
-                         "" if s.pd_day is None else str(s.pd_day), _pct(s.best_change_frac)])
+            rows.append([e(r.patient_id), e(r.reader_id or ""), e(s.criterion), _resp(s.bor_unconfirmed),
+                         _resp(s.bor_confirmed), "" if s.pd_day is None else str(s.pd_day), _pct(s.best_change_frac)])
     parts.append("<h2>Best overall response per patient</h2>")
-    parts.append(_table(["patient", "criterion", "BOR (unconfirmed)", "BOR (confirmed)", "PD day", "best change"], rows, {4, 5}))
+    parts.append(_table(["patient", "reader", "criterion", "BOR (unconfirmed)", "BOR (confirmed)", "PD day",
+                         "best change"], rows, {5, 6}))
     for crit in crits:
-        n = sum(1 for r in reads if r.summary_for(crit) is not None)
-        parts.append(f"<h2>{e(crit)} ({n} patient(s))</h2>")
+        parts.append(f"<h2>{e(crit)} ({_count([r for r in reads if r.summary_for(crit) is not None])})</h2>")
         parts.append(_img(waterfall_png(reads, crit), f"waterfall {crit}"))
         parts.append(_img(spider_png(reads, crit), f"spider {crit}"))
         parts.append(_img(swimmer_png(reads, crit), f"swimmer {crit}"))

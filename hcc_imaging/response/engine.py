@@ -55,13 +55,22 @@ class Assessment:
     clinical: Mapping[str, Any] = field(default_factory=dict)
     #: Per criterion: PFS, TTP, DOR (:func:`hcc_imaging.response.endpoints.endpoints_json`).
     endpoints: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
+    #: Content hash of the read assessed (:func:`hcc_imaging.response.fingerprint.read_sha256`):
+    #: the exports refuse the assessment with a read that no longer has it.
+    read_sha256: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The ``hcc-imaging assess --json`` object (each result with its ``endpoints``)."""
-        return {
+        """The ``hcc-imaging assess --json`` object (each result with its ``endpoints``; the read's
+        content hash ``read_sha256`` when known)."""
+        out: dict[str, Any] = {
             "patient_id": self.patient_id,
             "reader_id": self.reader_id,
             "read_schema_version": SCHEMA_VERSION,
+        }
+        if self.read_sha256 is not None:
+            out["read_sha256"] = self.read_sha256
+        return {
+            **out,
             "results": {k: {**v.to_json(), "endpoints": self.endpoints.get(k)}
                         for k, v in self.results.items()},
             "burden": [b.to_json() for b in self.burden],
@@ -311,5 +320,7 @@ def assess(
         clinical["clinical_cr"] = clinical_cr(doc, imaging).to_json()
         clinical["drug_off"] = drug_off_eligible(doc, imaging).to_json()
     endpoints = {k: endpoints_json(doc, res) for k, res in results.items()}
+    from hcc_imaging.response.fingerprint import read_sha256
+
     return Assessment(doc.patient_id, doc.reader_id, results, burden, tuple(liver), clinical,
-                      endpoints)
+                      endpoints, read_sha256=read_sha256(doc))

@@ -36,11 +36,13 @@ def _cohort():
     docs = []
     for i, (bor, ch) in enumerate((("PR", -0.45), ("SD", -0.1), ("PD", 0.35))):
         a = {"patient_id": f"P{i}", "results": {"RECIST1.1": {
-            "timepoints": [{"id": "BL", "day": 0, "sum": 40.0, "response": None},
-                           {"id": "FU1", "day": 63, "sum": 40 * (1 + ch), "change_from_baseline": ch,
+            "timepoints": [{"id": "BL", "day": 0, "sum": 27.0, "response": None},
+                           {"id": "FU1", "day": 63, "sum": 27 * (1 + ch), "change_from_baseline": ch,
                             "response": bor}],
             "bor_unconfirmed": bor, "bor_confirmed": bor, "pd_day": 63 if bor == "PD" else None}}}
-        docs.append(as_export_read(read_document(f"P{i}"), a))
+        doc = read_document(f"P{i}")  # targets L1 16 + L2 11 = 27 mm at BL; L1 sized to give the FU1 sum
+        doc["timepoints"][1]["lesions"][0]["longest_diameter_mm"] = round(27 * (1 + ch) - 10.0, 2)
+        docs.append(as_export_read(doc, a))
     return docs
 
 

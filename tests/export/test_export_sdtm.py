@@ -20,10 +20,11 @@ def _doc(bl: float, fu: float, vol_bl: float, vol_fu: float, patient: str = "FMT
     ]}
 
 
-def _assessment(patient: str = "FMT-01", reader: str = "R1") -> dict:
+def _assessment(patient: str = "FMT-01", reader: str = "R1", bl: float = 100.01, fu: float = 70.01) -> dict:
+    """A hand-made assessment of ``_doc(bl, fu, ...)`` (its sums are the read's: a stale one is refused)."""
     return {"patient_id": patient, "reader_id": reader, "results": {"RECIST1.1": {"timepoints": [
-        {"id": "BL", "sum": 100.01, "response": None},
-        {"id": "FU1", "sum": 70.01, "change_from_baseline": -0.29997, "change_from_nadir": -0.29997,
+        {"id": "BL", "sum": bl, "response": None},
+        {"id": "FU1", "sum": fu, "change_from_baseline": -0.29997, "change_from_nadir": -0.29997,
          "target_response": "SD", "response": "SD"},
     ]}}}
 
@@ -44,7 +45,8 @@ def test_sdtm_results_keep_every_digit_and_no_exponent(tmp_path: Path) -> None:
 def test_sdtm_seq_and_link_ids_unique_per_subject_across_reads(tmp_path: Path) -> None:
     reads = [_doc(40.0, 30.0, 900.0, 800.0, "MRN-555", "R1"), _doc(42.0, 31.0, 950.0, 810.0, "MRN-555", "R2"),
              _doc(20.0, 25.0, 300.0, 400.0, "MRN-777", "R1")]
-    assess = [_assessment("MRN-555", "R1"), _assessment("MRN-555", "R2"), _assessment("MRN-777", "R1")]
+    assess = [_assessment("MRN-555", "R1", 40.0, 30.0), _assessment("MRN-555", "R2", 42.0, 31.0),
+              _assessment("MRN-777", "R1", 20.0, 25.0)]
     info = write_sdtm(reads, tmp_path, assessments=assess)
     for path, seq in ((info.tu, "TUSEQ"), (info.tr, "TRSEQ"), (info.rs, "RSSEQ")):
         df = pd.read_csv(path, keep_default_na=False)
@@ -144,7 +146,9 @@ def test_sdtm_carries_the_role_of_a_lesion_under_each_criterion(tmp_path: Path) 
             total = tr[(tr.VISIT == visit) & (tr.TRGRPID == grp) & (tr.TRTESTCD == "SUMDIAM")].TRSTRESN
             assert float(pd.to_numeric(rows.TRSTRESN).sum()) == float(total.iloc[0]), (grp, visit)
     # a lesion with one role under every criterion: as before, one row without a group
-    plain = write_sdtm(read_document(), tmp_path / "plain", assessments=assessment)
+    plain_doc = read_document()  # its own assessment: the one above is of the read with role_by_criteria
+    plain = write_sdtm(plain_doc, tmp_path / "plain",
+                       assessments=assess(ReadDocument.from_json(plain_doc), ["recist1.1", "mrecist"]).to_json())
     assert set(pd.read_csv(plain.tu, keep_default_na=False).TUGRPID) == {""}
 
 
@@ -180,13 +184,13 @@ def test_non_ascii_patient_or_reader_ids_are_refused(tmp_path: Path, capsys) -> 
                                    ("患者7", "R1", "patient_id")):
         with pytest.raises(SdtmExportError, match=rf"{field} .*non-ASCII.*--deidentify") as err:
             write_sdtm(_doc(40.0, 30.0, 900.0, 800.0, patient, reader), tmp_path / "out",
-                       assessments=_assessment(patient, reader))
+                       assessments=_assessment(patient, reader, 40.0, 30.0))
         assert "mapping" in str(err.value)
     assert not (tmp_path / "out").exists()  # refused before anything is written
     # de-identified: pseudonyms (ASCII) replace both ids
     deid = Deidentifier(tmp_path / "map.json")
     info = write_sdtm(_doc(40.0, 30.0, 900.0, 800.0, "MÜLLER-01", "Dr.Çelik"), tmp_path / "deid",
-                      assessments=_assessment("MÜLLER-01", "Dr.Çelik"), deidentifier=deid)
+                      assessments=_assessment("MÜLLER-01", "Dr.Çelik", 40.0, 30.0), deidentifier=deid)
     for p in (info.tu, info.tr, info.rs):
         assert p.read_bytes().isascii()
     # the CLI names the read's file
