@@ -176,3 +176,32 @@ def test_cli_lesion_update_sets_the_organ_audited(tmp_path: Path, capsys: pytest
         assert len(updates) == 3 and store.audit_verify().ok
     finally:
         store.close()
+
+
+def test_confirming_again_cleans_up_the_duplicates_of_earlier_versions(populated: Store) -> None:
+    """A store the earlier code left with three lesions and three links for one new label (and
+    every match link three times, as it wrote them): one more confirmation leaves one of each."""
+    from hcc_imaging.study.model import LesionRow, ReaderRow, TimePointRow, TrackingLinkRow
+    from hcc_imaging.study.store import new_uid
+
+    r1 = ReaderSession(populated, "R1")
+    l1 = r1.add_lesion("P001", "L1").tracking_uid
+    made = [r1.add_lesion("P001", n).tracking_uid for n in ("N1", "FU1-N1", "FU1-N1-2")]
+
+    def dup(s):  # type: ignore[no-untyped-def]
+        from sqlalchemy import select
+
+        me = s.scalar(select(ReaderRow).where(ReaderRow.reader_id == "R1"))
+        tp = s.scalar(select(TimePointRow).where(TimePointRow.timepoint_id == "FU1"))
+        les = {x.tracking_uid: x.id for x in s.scalars(select(LesionRow))}
+        for uid, label, rel in [(l1, "F1", "match")] * 3 + [(u, "F2", "new") for u in made]:
+            s.add(TrackingLinkRow(link_uid=new_uid(), lesion_fk=les[uid], timepoint_fk=tp.id, followup_label=label,
+                                  relation=rel, owner_reader_fk=me.id, confirmed=True))
+
+    populated._write("R1", dup)
+    assert len(r1.tracking_links("P001")) == 6
+    r1.confirm_tracking("P001", "FU1", [FollowupAssignment("F1", l1, "match", "L1"),
+                                        FollowupAssignment("F2", None, "new", lesion_id="N1")])
+    assert sorted((x.followup_label, x.tracking_uid) for x in r1.tracking_links("P001")) == [("F1", l1), ("F2", made[0])]
+    assert {x.lesion_id for x in r1.lesions("P001")} == {"L1", "N1"}
+    assert populated.audit_verify().ok
