@@ -96,6 +96,21 @@ def register(subparsers: Any) -> None:
     x.add_argument("--organ", default="liver")
     x.add_argument("--lymph-node", action="store_true")
     x.set_defaults(func=run, action="lesion-add")
+    x = lesion.add_parser(
+        "update", parents=[common], help="change the organ, lymph-node flag or kind of one of --reader's lesions",
+        description="Change one of your own lesions (not a shared one, nor one measured in a locked read of yours); "
+                    "audited. Only the options given change. --organ lymph_node makes it a lymph node (kind "
+                    "lymph_node) and another organ makes it not one, unless --lymph-node / --no-lymph-node says "
+                    "otherwise.")
+    x.add_argument("patient_id")
+    x.add_argument("lesion", help="lesion id or tracking UID")
+    _reader_arg(x)
+    x.add_argument("--organ", default=None, help="liver, lymph_node, lung, portal_vein, adrenal_gland, bone, ...")
+    x.add_argument("--lymph-node", action=argparse.BooleanOptionalAction, default=None,
+                   help="it is (not) a lymph node (default: as --organ says, else unchanged)")
+    x.add_argument("--kind", default=None, choices=["lesion", "lymph_node", "pvtt", "effusion", "ascites"],
+                   help="what the finding is (default: as --organ / --lymph-node say, else unchanged)")
+    x.set_defaults(func=run, action="lesion-update")
     x = lesion.add_parser("list", parents=[common], help="lesions visible to --reader (shared + own)")
     x.add_argument("patient_id")
     _reader_arg(x)
@@ -314,6 +329,11 @@ def _run(args: argparse.Namespace) -> int:
             les = ReaderSession(store, args.reader).add_lesion(args.patient_id, args.lesion_id, organ=args.organ,
                                                                is_lymph_node=args.lymph_node)
             _out(args, les, f"lesion {les.lesion_id} tracking UID {les.tracking_uid}")
+        elif action == "lesion-update":
+            les = ReaderSession(store, args.reader).update_lesion(args.patient_id, args.lesion,
+                                                                  **_lesion_changes(args.organ, args.lymph_node, args.kind))
+            _out(args, les, f"lesion {les.lesion_id} ({les.tracking_uid}): organ {les.organ or '-'}, "
+                            f"{'lymph node' if les.is_lymph_node else 'not a lymph node'}, kind {les.kind or 'lesion'}")
         elif action == "lesion-list":
             ls = ReaderSession(store, args.reader).lesions(args.patient_id)
             _out(args, ls, "\n".join(f"{x.lesion_id}\t{x.tracking_uid}\t{x.organ or ''}\t{x.owner or 'shared'}" for x in ls))
@@ -425,6 +445,27 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lesion_changes(organ: str | None, lymph_node: bool | None, kind: str | None) -> dict[str, Any]:
+    """``update_lesion`` keywords of ``study lesion update``: an organ says whether it is a node
+    (``lymph_node``: a node of kind lymph_node) unless ``--(no-)lymph-node`` / ``--kind`` say it."""
+    from ..errors import StoreError
+
+    if organ is None and lymph_node is None and kind is None:
+        raise StoreError("study lesion update: nothing to change; give --organ, --lymph-node / --no-lymph-node or --kind.")
+    out: dict[str, Any] = {}
+    if organ is not None:
+        out["organ"] = organ.strip() or None
+        if lymph_node is None:
+            lymph_node = organ.strip() == "lymph_node"
+    if lymph_node is not None:
+        out["is_lymph_node"] = lymph_node
+        if kind is None:
+            kind = "lymph_node" if lymph_node else "lesion"
+    if kind is not None:
+        out["kind"] = None if kind == "lesion" else kind
+    return out
+
+
 def _track(args: argparse.Namespace, store: Any) -> None:
     from ..errors import StoreError
     from ..io.masks import load_lesion_map
@@ -442,8 +483,9 @@ def _track(args: argparse.Namespace, store: Any) -> None:
             raise StoreError(f"cannot read the registration {args.registration}: {err.strerror}; check --registration.") from None
     # the lesion ids a labels.json beside a NIfTI map gives (what the batch saves), as `measure` reads them:
     # named by label value, the same lesion numbered differently per time point is taken for another
+    followup, organs = load_lesion_map(args.followup_mask, None)
     prop = propose_matches(
-        load_lesion_map(args.baseline_mask, None)[0], load_lesion_map(args.followup_mask, None)[0], transform=transform,
+        load_lesion_map(args.baseline_mask, None)[0], followup, transform=transform,
         min_containment_frac=MIN_CONTAINMENT_FRAC if args.min_containment is None else args.min_containment,
         max_centroid_distance_mm=MAX_CENTROID_DISTANCE_MM if args.max_distance_mm is None else args.max_distance_mm)
     result: dict[str, Any] = {"proposals": list(prop.proposals)}
@@ -469,9 +511,13 @@ def _track(args: argparse.Namespace, store: Any) -> None:
         if missing:
             raise StoreError(f"baseline mask labels {missing} are not lesions of patient {args.patient!r} visible to reader "
                              f"{args.reader!r}; create them first ('study lesion add') or rename the mask labels.")
-        links = sess.confirm_tracking(args.patient, args.timepoint, assign_tracking_uids(prop, {n: visible[n] for n in names}))
+        links = sess.confirm_tracking(args.patient, args.timepoint, assign_tracking_uids(prop, {n: visible[n] for n in names}),
+                                      organs=organs, accept_flagged=args.accept_flagged)
         result["confirmed"] = links
-        lines += [f"confirmed {x.followup_label} -> {x.tracking_uid} ({x.relation})" for x in links]
+        made = {les.tracking_uid: les for les in sess.lesions(args.patient)}
+        lines += [f"confirmed {x.followup_label} -> {x.tracking_uid} ({x.relation}; {x.change})"
+                  + (f" lesion {made[x.tracking_uid].lesion_id}, organ {made[x.tracking_uid].organ}"
+                     if x.relation == "new" and x.tracking_uid in made else "") for x in links]
         if flagged:
             result["accepted_flagged"] = sorted({f for p in flagged for f in p.followup})
             lines.append(f"stored with --accept-flagged: {len(flagged)} proposal(s) flagged [needs review] "

@@ -730,8 +730,10 @@ def _segments_of(path: str | os.PathLike[str]) -> Any:
     """A SEG file's SegmentSequence (headers only); empty for a file that is not a SEG."""
     import pydicom
 
+    from ..io._dicomparse import dicom_file
+
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        ds = pydicom.dcmread(dicom_file(path), stop_before_pixels=True)  # (a member of a zip SOURCE too)
     except (OSError, pydicom.errors.InvalidDicomError):
         return []
     if str(ds.get("Modality", "")) != "SEG":

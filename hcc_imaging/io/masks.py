@@ -68,6 +68,8 @@ from ..errors import (
     UnsupportedDicomError,
 )
 from ..volume import Geometry, LabelVolume, Volume
+from ._dicomparse import dicom_file
+from ._zipmask import is_zip_member, zip_member_kind
 
 __all__ = [
     "MaskFormatError",
@@ -467,8 +469,6 @@ def _seg_segments(path: Path, threshold: float) -> tuple[list[tuple[int, str, ND
     value each segment records (segment number -> value; ours only, see :func:`_recorded_label_value`)."""
     import highdicom as hd
 
-    from ._dicomparse import dicom_file
-
     try:
         seg = hd.seg.segread(dicom_file(str(path)))  # (a member of a zip SOURCE: its bytes)
     except Exception as err:
@@ -549,7 +549,7 @@ def _rtstruct_segments(
             f"RTSTRUCT {path} holds contours, not voxels: pass `reference=` (the image Volume the "
             "contours were drawn on, e.g. hcc_imaging.io.load_series(folder)) so they can be filled on its grid."
         )
-    ds = pydicom.dcmread(path, force=True)
+    ds = pydicom.dcmread(dicom_file(str(path)), force=True)  # (a member of a zip SOURCE: its bytes)
     rois = {}
     for item in getattr(ds, "StructureSetROISequence", []):
         rois[int(item.ROINumber)] = (
@@ -637,6 +637,8 @@ def _load_dicom_image_mask(path: Path) -> tuple[NDArray[Any], Geometry, str | No
 # ------------------------------------------------------------------------------------------
 def _kind(path: Path) -> tuple[str, Path]:
     """Classify ``path`` as nifti / itk / seg / rtstruct / series; returns (kind, file or folder)."""
+    if is_zip_member(path):  # a SEG / RTSTRUCT inside a zip SOURCE ("ZIP::member"): no file of that name
+        return zip_member_kind(path, {_SEG_SOP_CLASS: "seg", _RTSTRUCT_SOP_CLASS: "rtstruct"})
     if not path.exists():
         raise SourceNotFoundError(f"mask path {path} does not exist. Pass a NIfTI file, a DICOM SEG or RTSTRUCT file, or a folder holding a mask series.")
     if path.is_dir():

@@ -69,7 +69,6 @@ from .model import (
     SourceKind,
     TimePointRow,
     TrackingLinkRow,
-    TrackingRelation,
     TreatmentEventRow,
     TumourMarkerRow,
     utcnow_iso,
@@ -790,60 +789,32 @@ class ReaderSession(_Base):
 
     # -- tracking confirmations -------------------------------------------------------------------
     def confirm_tracking(
-        self, patient_id: str, timepoint_id: str, links: Sequence[Any],
+        self, patient_id: str, timepoint_id: str, links: Sequence[Any], *,
+        organs: Mapping[str, str] | None = None, accept_flagged: bool = False,
     ) -> list[TrackingLinkInfo]:
         """Record this reader's confirmed (or corrected) tracking of a follow-up's lesions.
 
         ``links`` are :class:`~hcc_imaging.study.tracking.FollowupAssignment` objects (from
         :func:`~hcc_imaging.study.tracking.assign_tracking_uids`, possibly edited): each gives a
         follow-up label, the tracking UID it continues (or None for a new lesion), the relation
-        and scores.  A new lesion gets a new private lesion with a new tracking UID.
+        and scores.  A new lesion gets a new private lesion with a new tracking UID, its organ
+        from ``organs`` (follow-up label -> organ, as :func:`hcc_imaging.io.masks.load_lesion_map`
+        returns them), else a node when the label's name says so, else the liver.
+
+        Idempotent per follow-up label (:mod:`hcc_imaging.study.confirm`): confirming a label
+        again updates its links (a changed link replaces the earlier one, audited) and reuses
+        the lesion an earlier confirmation created for it; nothing is duplicated.
+
+        Raises StoreError (nothing stored) when an assignment is flagged ``needs_review``,
+        unless ``accept_flagged`` says the reader has reviewed them (what ``study track
+        --confirm --accept-flagged`` passes); :func:`~hcc_imaging.study.tracking.correct_assignment`
+        clears the flag of the assignment it corrects.
         """
-        def fn(s: Session) -> list[TrackingLinkInfo]:
-            me = self._me(s)
-            p = Store._patient(s, patient_id)
-            tp = Store._timepoint(s, p, timepoint_id)
-            out = []
-            for a in links:
-                try:
-                    relation = TrackingRelation(str(a.relation))
-                except ValueError:
-                    raise StoreError(f"follow-up label {a.followup_label!r} at {timepoint_id!r}: relation {a.relation!r} is "
-                                     f"unknown; use one of {[r.value for r in TrackingRelation]}.") from None
-                if a.tracking_uid is None:
-                    if relation is not TrackingRelation.NEW:
-                        raise StoreError(f"follow-up label {a.followup_label!r} at {timepoint_id!r}: relation {relation.value} "
-                                         "needs the tracking UID it continues.")
-                    info = _create_lesion(s, patient_id, self._free_lesion_id(s, p, me, str(a.lesion_id or a.followup_label),
-                                                                         timepoint_id), "liver", False, None, None, me)
-                    les = s.scalars(select(LesionRow).where(LesionRow.tracking_uid == info.tracking_uid)).one()
-                    s.flush()
-                else:
-                    les = self._visible_lesion(s, p, me, a.tracking_uid)
-                link = TrackingLinkRow(link_uid=new_uid(), lesion_fk=les.id, timepoint_fk=tp.id,
-                                       followup_label=str(a.followup_label), relation=relation.value,
-                                       dice=a.dice, centroid_distance_mm=a.centroid_distance_mm,
-                                       owner_reader_fk=me.id, confirmed=True)
-                s.add(link)
-                s.flush()
-                out.append(TrackingLinkInfo(link.link_uid, les.tracking_uid, timepoint_id, link.followup_label,
-                                            link.relation, link.dice, link.centroid_distance_mm, True, self.user_id))
-            return out
+        from .confirm import confirm_links, refuse_flagged
 
-        return self.store._write(self.user_id, fn)
-
-    @staticmethod
-    def _free_lesion_id(s: Session, p: PatientRow, me: ReaderRow, wanted: str, timepoint_id: str) -> str:
-        """``wanted``, else ``<timepoint>-<wanted>``, else with ``-2``, ``-3``... (not used by this reader)."""
-        taken = set(s.scalars(select(LesionRow.lesion_id).where(
-            LesionRow.patient_fk == p.id, (LesionRow.owner_reader_fk == me.id) | LesionRow.owner_reader_fk.is_(None))))
-        for cand in (wanted, f"{timepoint_id}-{wanted}"):
-            if cand not in taken:
-                return cand
-        k = 2
-        while f"{timepoint_id}-{wanted}-{k}" in taken:
-            k += 1
-        return f"{timepoint_id}-{wanted}-{k}"
+        if not accept_flagged:
+            refuse_flagged(links, patient_id, timepoint_id)
+        return self.store._write(self.user_id, lambda s: confirm_links(self, s, patient_id, timepoint_id, links, organs))
 
     def tracking_links(self, patient_id: str) -> list[TrackingLinkInfo]:
         """Shared tracking links and this reader's confirmations (not other readers')."""

@@ -153,6 +153,10 @@ class TrackingLinkInfo:
     centroid_distance_mm: float | None
     confirmed: bool
     owner: str | None
+    #: What :meth:`~hcc_imaging.study.reads.ReaderSession.confirm_tracking` did with the link:
+    #: ``created``, ``replaced`` (the label's earlier link now points to this lesion),
+    #: ``updated`` (relation or scores changed) or ``unchanged``; None in a listing.
+    change: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,3 +58,15 @@ def test_batch_reads_a_folder_inside_a_zip(site_zip: Path, tmp_path: Path) -> No
     # a folder the zip lacks: the error names the zip's top-level entries
     assert main(["batch", f"{site_zip}::nope", "--out", str(tmp_path / "o2"), "--threads", "--workers", "1",
                  "--no-progress"]) == 2
+
+
+def test_seg_organs_read_from_inside_a_zip(site_zip: Path, tmp_path: Path) -> None:
+    """A SEG member's anatomic regions (the lesions' organs ``load_lesion_map`` returns) are read
+    from the zip's bytes: before, ``seg_organs("ZIP::member")`` was silently empty."""
+    from hcc_imaging.export.seg import seg_organs
+
+    member = "site/PAT-001/baseline/lesions.dcm"
+    with zipfile.ZipFile(site_zip) as zf:
+        (tmp_path / "seg.dcm").write_bytes(zf.read(member))
+    organs = seg_organs(f"{site_zip}::{member}")
+    assert organs and organs == seg_organs(tmp_path / "seg.dcm")
