@@ -120,7 +120,7 @@ from .._blas import one_blas_thread
 from . import _kernels
 from . import _rind_nodes
 from . import constants as C
-from ._surface import _direction_terms, _inside, _polar, _roughness
+from ._surface import _direction_terms, _exponent_arrays, _inside, _polar, _radius, _roughness
 from ._morph import (bbox, component_at, gaussian_noise_factor, histogram_mode, median_abs, noise_sigma, pad_box,
                      robust_sigma)
 from .errors import LowContrastError, NotEnclosedError
@@ -217,10 +217,13 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
     ``stop``: :func:`rind_border`'s (read before each round)."""
     nth, nph = C.LESION_RIND_RAYS
     step, t_max = C.LESION_RIND_RAY_STEP_MM, C.LESION_RIND_MAX_LAYER_MM
-    c = np.array(ndimage.center_of_mass(core))
+    # the centroid: the core voxels' indices summed exactly (integers), as ``ndimage.center_of_mass``
+    # gives it bit for bit (2026-12-06, second: without its three float products of the whole box)
+    at = np.argwhere(core)
+    c = at.sum(0).astype(np.float64) / float(at.shape[0])
     u_dir = _ray_directions()
     # the rays reach the farthest core voxel, the thickest layer and the window beyond it
-    far = float(np.linalg.norm((np.argwhere(core) - c) * sp, axis=1).max())
+    far = float(np.linalg.norm((at - c) * sp, axis=1).max())
     r = np.arange(0.0, far + t_max + 4.0, step)
     coords = (c[None, None, None, :] + u_dir[:, :, None, :] * (r[None, None, :, None] / sp)).reshape(-1, 3).T
     prof = ndimage.map_coordinates(img, coords, order=1, mode="nearest").reshape(nth, nph, r.size)
@@ -269,6 +272,11 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
     lag_idx = lags_kj - lag[0]
     thick = d_outer[None, :] - d_inner[:, None]
     valid = (thick >= -1e-9) & (thick <= t_max + 1e-9)
+    # each inner edge's valid outer edges as one run [o_lo, o_hi) (the compiled grid's)
+    o_lo = valid.argmax(1).astype(np.int64)
+    o_hi = np.where(valid.any(1), o_lo + valid.sum(1), o_lo).astype(np.int64)
+    runs = bool(np.array_equal(valid, (np.arange(valid.shape[1]) >= o_lo[:, None])
+                               & (np.arange(valid.shape[1]) < o_hi[:, None])))
 
     ramps: dict[float, tuple[NDArray[np.float64], ...]] = {}
 
@@ -301,7 +309,14 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
 
     terms = edge_terms(p, w)
     grid = rv + np.arange(0.0, 61.0, 5.0)
-    rv = float(grid[int(np.argmin([per_ray(n, g, p, terms)[0] for g in grid]))])
+    fast = _rind_kernels()
+    if fast is not None and runs:
+        # (2026-12-06, second: the grid in one compiled pass, the same residuals to rounding)
+        totals = fast.ray_grid_sse(*(np.require(t, requirements="CW") for t in terms), o_lo, o_hi, float(n), grid,
+                                   float(p))
+    else:
+        totals = np.array([per_ray(n, g, p, terms)[0] for g in grid])
+    rv = float(grid[int(np.argmin(totals))])
     # the windows' samples (row-major, as ``prof[win]``): their ray and their value
     k_win, j_win = np.nonzero(win.reshape(k_rays, -1))
     p_win = prof[win]
@@ -328,6 +343,16 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
         """The rays' residual and (N, R, P) by least squares on the windows' samples, ``di`` and
         ``do`` their distances (mm) inside the inner and the outer edge, with the blur ``ww`` (Phi
         on the windows' samples alone)."""
+        if fast is not None:
+            # (2026-12-06, second: Phi where a distance moved, the normal equations and the residual in
+            # one compiled pass)
+            fresh = ww not in last_phi
+            if fresh:
+                last_phi[ww] = (di, do, np.empty_like(di), np.empty_like(do), np.ascontiguousarray(ray_blur(ww).reshape(-1)[k_win]))
+            di0, do0, xa, xb, wr = last_phi[ww]
+            sse, coef = fast.ray_values(di, do, wr, p_win, di0, do0, xa, xb, fresh)
+            last_phi[ww] = (di, do, xa, xb, wr)
+            return float(sse), coef
         a, b = phi_at(ww, di, do)
         x = np.stack([a, b - a, 1 - b], 1)
         coef = np.linalg.solve(x.T @ x + 1e-9 * np.eye(3), x.T @ p_win)
@@ -354,6 +379,31 @@ def _near_start(rho: NDArray[np.float64], y: NDArray[np.float64], x0: NDArray[np
     if inside_liver is not None:
         use &= inside_liver | (rho <= r_out0)
     return use, r_in0
+
+
+def _setup(shape: tuple[int, ...], sp: NDArray[np.float64], centre: NDArray[np.float64], x0: NDArray[np.float64],
+           degree: int, liv: NDArray[np.bool_] | None) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_],
+                                                          NDArray[np.float64], NDArray[np.float32], NDArray[np.float32]]:
+    """Step 3's set-up on a box of ``shape`` (spacing ``sp``, the surfaces' centre ``centre`` mm, the
+    start ``x0``, the liver ``liv`` or None): each voxel's distance (mm) and unit direction
+    (:func:`._surface._polar`), the voxels fitted and the start's inner radius (:func:`_near_start`),
+    and the direction terms in float32 (:func:`_float32_terms`).  By the compiled ``fit_setup`` (one
+    pass; the radii summed term by term, not by a matrix product: the same to rounding) when the
+    kernels are on (2026-12-06, second session)."""
+    fast = _rind_kernels()
+    if fast is not None:
+        ea, eb, ec = _exponent_arrays(degree)
+        lv = np.zeros(1, dtype=bool) if liv is None else np.require(liv.reshape(-1), bool, "C")
+        rho, u, use, r_in0, y_t, yu = fast.fit_setup(int(shape[0]), int(shape[1]), int(shape[2]), np.asarray(sp, np.float64),
+                                                     np.asarray(centre, np.float64), ea, eb, ec, int(degree),
+                                                     np.require(x0, np.float64, "C"), lv, liv is not None)
+        return rho.reshape(shape), u.reshape(tuple(shape) + (3,)), use.reshape(shape), r_in0.reshape(shape), y_t, yu
+    rho, u = _polar(shape, sp, centre)
+    y = _direction_terms(u.reshape(-1, 3), degree).reshape(tuple(shape) + (-1,))
+    k = y.shape[-1]
+    use, r_in0 = _near_start(rho, y, x0, k, liv)
+    y_t, yu = _float32_terms(y.reshape(-1, k), use.reshape(-1))
+    return rho, u, use, r_in0, y_t, yu
 
 
 def _ramps(rho: NDArray[np.float64], u: NDArray[np.float64], sp: NDArray[np.float64]) -> list[NDArray[np.float32]]:
@@ -600,10 +650,8 @@ def _coarse_to_fine(a: NDArray[np.float64], liv: NDArray[np.bool_] | None, sp: N
     a_c = blocks(a)
     sp_c = sp * np.array([1.0, 2.0, 2.0])
     # a block's centre lies half a pixel beyond its first pixel's
-    rho, u = _polar(a_c.shape, sp_c, centre - np.array([0.0, 0.5 * sp[1], 0.5 * sp[2]]))
-    y = _direction_terms(u.reshape(-1, 3), degree).reshape(a_c.shape + (-1,))
-    use_c, _ = _near_start(rho, y, x0, k, None if liv is None else blocks(liv) >= 0.5)
-    y_tc, yu_c = _float32_terms(y.reshape(-1, k), use_c.reshape(-1))
+    rho, u, use_c, _, y_tc, yu_c = _setup(a_c.shape, sp_c, centre - np.array([0.0, 0.5 * sp[1], 0.5 * sp[2]]), x0,
+                                          degree, None if liv is None else blocks(liv) >= 0.5)
     ramps_c = _ramps(rho, u, sp)
     rho_c32 = rho.astype(np.float32)
     cands_c = [(h, v) for h in ramps_c for v in psfs]
@@ -662,6 +710,16 @@ def _with_lobe_cores(core: NDArray[np.bool_], dark: NDArray[np.bool_], near_box:
         if ring.any() and float(np.median(sm_n[wide][ring])) - p0 > C.LESION_MIN_CONTRAST_K_SIGMA * noise_s:
             grown[wide] |= comp
     return out
+
+
+def _rind_kernels() -> Any:
+    """:mod:`._rind_nb` (step 13's rays' compiled passes, the numpy path's values to rounding), or
+    None when the kernels are off (:func:`._kernels.compiled`)."""
+    if _kernels.compiled() is None:
+        return None
+    from . import _rind_nb
+
+    return _rind_nb
 
 
 def _threads() -> int:
@@ -727,14 +785,16 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     pool = sm[liv] if liv is not None and np.count_nonzero(liv) > 1000 else sm.ravel()
     # a click that is not dark (most clicks step 13 is tried on: an enhancing lesion) is refused on
     # the mode of every 8th value first (the whole box's mode is ~15 ms on 0.68 mm pixels)
-    if histogram_mode(pool[::8], max(noise_s, 1.0)) - n0 < C.LESION_MIN_CONTRAST_K_SIGMA * noise_s:
+    # (2026-12-06, second: that mode is the parenchyma's first value too, not a second mode on every
+    # LESION_RIND_MODE_SUBSAMPLE-th value: the shell's mode below replaces it)
+    p0 = histogram_mode(pool[::C.LESION_RIND_BOX_MODE_SUBSAMPLE], max(noise_s, 1.0))
+    if p0 - n0 < C.LESION_MIN_CONTRAST_K_SIGMA * noise_s:
         raise LowContrastError(
             f"rind=True: {where} is not in a dark core (value {_v(n0 * unit)}); click the lesion's necrotic "
             "(non-enhancing) centre, or segment it without rind=True.")
     _check(stop)
-    # (the modes below on every LESION_RIND_MODE_SUBSAMPLE-th value: 2026-12-06)
+    # (the shell's modes below on every LESION_RIND_MODE_SUBSAMPLE-th value: 2026-12-06)
     sub = C.LESION_RIND_MODE_SUBSAMPLE
-    p0 = histogram_mode(pool[::sub], max(noise_s, 1.0))
     for _ in range(2):
         if p0 - n0 < C.LESION_MIN_CONTRAST_K_SIGMA * noise_s:
             raise LowContrastError(
@@ -804,12 +864,9 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     a, liv = a[fbox], None if liv is None else liv[fbox]
     box = tuple(slice(b.start + f.start, b.start + f.stop) for b, f in zip(box, fbox, strict=True))
     centre = (c_vox - flo) * sp
-    rho, u = _polar(a.shape, sp, centre)
-    y = _direction_terms(u.reshape(-1, 3), degree).reshape(a.shape + (-1,))
-    k = y.shape[-1]
+    k = y_ray.shape[1]
     x0 = np.concatenate([c_in, c_out])
-    use, r_in0 = _near_start(rho, y, x0, k, liv)
-    y_t, yu = _float32_terms(y.reshape(-1, k), use.reshape(-1))
+    rho, u, use, r_in0, y_t, yu = _setup(a.shape, sp, centre, x0, degree, liv)
     ramps = _ramps(rho, u, sp)  # each fitted with each point-spread below
     data = a[use]
     rho32 = rho.astype(np.float32)
@@ -858,7 +915,7 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
         out = _inside(a.shape, sp, centre, x[k:], degree)
     else:
         # the layer's surface with its per-direction correction, at the voxel centres
-        radius = y.reshape(-1, k) @ x[k:] + offsets
+        radius = _radius(u.reshape(-1, 3), x[k:], degree) + offsets
         out = rho <= radius.reshape(rho.shape)
     if liv is not None:
         out &= liv
