@@ -215,6 +215,7 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
     """Step 2: the core's centroid (voxels), each ray's inner and outer edge (mm from it), the
     shared values (N, R, P) and the blur of ``LESION_RIND_RAY_BLURS_MM`` they were fitted with (mm).
     ``stop``: :func:`rind_border`'s (read before each round)."""
+    fast = _rind_kernels()
     nth, nph = C.LESION_RIND_RAYS
     step, t_max = C.LESION_RIND_RAY_STEP_MM, C.LESION_RIND_MAX_LAYER_MM
     # the centroid: the core voxels' indices summed exactly (integers), as ``ndimage.center_of_mass``
@@ -293,12 +294,21 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
             levels, which = np.unique(np.round(np.log(ray_blur(w).reshape(-1)) / q), return_inverse=True)
             tb = ndtr((lag[None, :, None] * step + d_outer[None, None, :]) / np.exp(levels * q)[:, None, None])
             ta = tb[:, :, :d_inner.size]
-            at = which.reshape(-1, 1)
-            a = ta[at, lag_idx].transpose(0, 2, 1) * mw[:, None, :]
-            b = tb[at, lag_idx].transpose(0, 2, 1) * mw[:, None, :]
-            ramps[w] = (a, b, (a * a).sum(-1), (b * b).sum(-1), np.matmul(a, b.transpose(0, 2, 1)))
+            if fast is not None:
+                # (2026-12-06, second: the gathers, products and sums of squares in one compiled pass, the
+                # ramps C-contiguous for the products below)
+                a, b, aa, bb = fast.ray_ramps(tb, which.reshape(-1).astype(np.int64), lag_idx, mw, d_inner.size)
+                ramps[w] = (a, b, aa, bb, np.matmul(a, b.transpose(0, 2, 1)))
+            else:
+                at = which.reshape(-1, 1)
+                a = ta[at, lag_idx].transpose(0, 2, 1) * mw[:, None, :]
+                b = tb[at, lag_idx].transpose(0, 2, 1) * mw[:, None, :]
+                ramps[w] = (a, b, (a * a).sum(-1), (b * b).sum(-1), np.matmul(a, b.transpose(0, 2, 1)))
         a, b, aa, bb, ab = ramps[w]
         d = (p - pw) * mw
+        if fast is not None:
+            # (the window sums of d times each ramp as products, C-contiguous: a third of einsum's time)
+            return ((d * d).sum(-1), aa, bb, np.matmul(a, d[:, :, None])[..., 0], np.matmul(b, d[:, :, None])[..., 0], ab)
         return ((d * d).sum(-1), aa, bb, np.einsum("kj,kaj->ka", d, a), np.einsum("kj,kbj->kb", d, b), ab)
 
     def per_ray(n: float, rv: float, p: float, terms: tuple[NDArray[np.float64], ...],
@@ -309,7 +319,6 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
 
     terms = edge_terms(p, w)
     grid = rv + np.arange(0.0, 61.0, 5.0)
-    fast = _rind_kernels()
     if fast is not None and runs:
         # (2026-12-06, second: the grid in one compiled pass, the same residuals to rounding)
         totals = fast.ray_grid_sse(*(np.require(t, requirements="CW") for t in terms), o_lo, o_hi, float(n), grid,

@@ -120,8 +120,9 @@ def fit_setup(nz, ny, nx, sp, centre, ea, eb, ec, degree, x0, liver, has_liver):
     start's radii (``x0``: the inner surface's coefficients, then the outer's; summed term by term),
     the voxels fitted (within 5 mm of the start's surfaces and, when ``has_liver``, in ``liver`` or
     inside the outer surface: :func:`._rind._near_start`), and the terms in float32 as the box's
-    transpose (terms x voxels) and as the fitted voxels' rows.  One pass; the float64 terms of the
-    whole box (~18 MB on an oval's box) are never held.  Returns (rho, u, use, r_in0, y_t, yu)."""
+    transpose (terms x voxels) and as the fitted voxels' rows.  One pass along each row of the box
+    (the terms of a row held, then written term by term); the float64 terms of the whole box (~18 MB
+    on an oval's box) are never held.  Returns (rho, u, use, r_in0, y_t, yu)."""
     n = nz * ny * nx
     m = ea.shape[0]
     rho = np.empty(n)
@@ -132,14 +133,15 @@ def fit_setup(nz, ny, nx, sp, centre, ea, eb, ec, degree, x0, liver, has_liver):
     rows = np.empty((n, m), dtype=np.float32)
     px = np.empty(degree + 1)
     py = np.empty(degree + 1)
-    t = np.empty(m)
+    t = np.empty((nx, m), dtype=np.float32)
     cnt = 0
-    i = 0
+    i0 = 0
     for a in range(nz):
         v0 = a * sp[0] - centre[0]
         for b in range(ny):
             v1 = b * sp[1] - centre[1]
             for c in range(nx):
+                i = i0 + c
                 v2 = c * sp[2] - centre[2]
                 r = math.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
                 d = max(r, 1e-9)
@@ -157,8 +159,7 @@ def fit_setup(nz, ny, nx, sp, centre, ea, eb, ec, degree, x0, liver, has_liver):
                     tq = px[ea[q]] * py[eb[q]]
                     if ec[q]:
                         tq = tq * u2
-                    t[q] = tq
-                    y_t[q, i] = np.float32(tq)
+                    t[c, q] = np.float32(tq)
                     s_in += x0[q] * tq
                     s_out += x0[m + q] * tq
                 r_in0[i] = s_in
@@ -168,7 +169,35 @@ def fit_setup(nz, ny, nx, sp, centre, ea, eb, ec, degree, x0, liver, has_liver):
                 if ok:
                     use[i] = True
                     for q in range(m):
-                        rows[cnt, q] = y_t[q, i]
+                        rows[cnt, q] = t[c, q]
                     cnt += 1
-                i += 1
+            for q in range(m):
+                for c in range(nx):
+                    y_t[q, i0 + c] = t[c, q]
+            i0 += nx
     return rho, u, use, r_in0, y_t, rows[:cnt].copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def ray_ramps(tb, which, lag_idx, mw, n_in):  # pragma: no cover - compiled
+    """Step 2's ramps on the rays' windows (:func:`._rind._fit_rays`' ``edge_terms``): for ray k,
+    window sample j and outer edge o, ``b[k, o, j] = tb[which[k], lag_idx[k, j], o] * mw[k, j]`` (the
+    normal-CDF table's row of the ray's blur level, at the sample's lag), ``a`` its first ``n_in``
+    edges (the inner edges'), and each edge's sum of squares over the window.  Returns (a, b,
+    aa, bb), ``a`` and ``b`` C-contiguous (rays x edges x samples)."""
+    k_rays, n_win = lag_idx.shape
+    n_out = tb.shape[2]
+    b = np.empty((k_rays, n_out, n_win))
+    bb = np.zeros((k_rays, n_out))
+    for k in range(k_rays):
+        row = which[k]
+        for j in range(n_win):
+            w = mw[k, j]
+            lj = lag_idx[k, j]
+            for o in range(n_out):
+                v = tb[row, lj, o] * w
+                b[k, o, j] = v
+                bb[k, o] += v * v
+    a = np.ascontiguousarray(b[:, :n_in, :])
+    aa = np.ascontiguousarray(bb[:, :n_in])
+    return a, b, aa, bb
