@@ -415,6 +415,27 @@ def _setup(shape: tuple[int, ...], sp: NDArray[np.float64], centre: NDArray[np.f
     return rho, u, use, r_in0, y_t, yu
 
 
+def _inside_corrected(rho: NDArray[np.float64], u: NDArray[np.float64], y_t: NDArray[np.float32],
+                      coef: NDArray[np.float64], offsets: NDArray[np.float64], degree: int) -> NDArray[np.bool_]:
+    """The voxels inside the layer's surface ``coef`` with its per-direction correction ``offsets``
+    (per voxel, mm): ``rho <= radius + offsets``, the radius from the float32 terms ``y_t`` (one
+    product; within ~1e-4 mm of float64's) and, for the voxels within ``_RADIUS_BAND_MM`` of that,
+    from the float64 terms (:func:`._surface._radius`), so that the mask is float64's (2026-12-06,
+    second session: the float64 terms of the whole box are no longer held)."""
+    rr = rho.reshape(-1)
+    approx = (coef.astype(np.float32) @ y_t).astype(np.float64) + offsets
+    out = rr <= approx
+    near = np.flatnonzero(np.abs(rr - approx) < _RADIUS_BAND_MM)
+    if near.size:
+        out[near] = rr[near] <= _radius(np.ascontiguousarray(u.reshape(-1, 3)[near]), coef, degree) + offsets[near]
+    return out.reshape(rho.shape)
+
+
+#: the band (mm) around the float32 radius where :func:`_inside_corrected` takes the float64 one (a
+#: float32 radius of ~30 mm from 25 terms is off by ~5e-5 mm at most)
+_RADIUS_BAND_MM = 1e-3
+
+
 def _ramps(rho: NDArray[np.float64], u: NDArray[np.float64], sp: NDArray[np.float64]) -> list[NDArray[np.float32]]:
     """The surfaces' two partial-volume ramps (1.27), mm at each voxel: as wide as the mean spacing
     (an image sampled at the slices' centres; 1.24-1.26's only model), or as a voxel's extent along
@@ -924,8 +945,7 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
         out = _inside(a.shape, sp, centre, x[k:], degree)
     else:
         # the layer's surface with its per-direction correction, at the voxel centres
-        radius = _radius(u.reshape(-1, 3), x[k:], degree) + offsets
-        out = rho <= radius.reshape(rho.shape)
+        out = _inside_corrected(rho, u, y_t, x[k:], offsets, degree)
     if liv is not None:
         out &= liv
     log.debug("rind border: psf %.2f mm, ramp %s, N %.0f R %.0f P %.0f, layer %.1f mm%s", psf,
