@@ -21,6 +21,9 @@ distances, which scipy's misses by one unit in the last place at rare near-ties:
 is still the same), so every mask is bit-identical to the numpy path's
 (``tests/segment/test_segment_kernels.py``); inputs a kernel could treat
 differently (zero, NaN or infinite values, a tie numpy's argsort decides) go to the numpy path.
+The exception is :mod:`._rind_nb` (step 13's rays and fit set-up, 2026-12-06): its passes fuse
+several numpy passes and agree with the numpy path to rounding, not bit for bit (its masks checked
+on the rind sweep); it is used under the same switch.
 
 numba is a dependency; the numpy path stays the reference and is used when numba cannot be
 imported or when ``HCC_IMAGING_JIT=0`` is set (the switch of :mod:`hcc_imaging.measure._kernels`
