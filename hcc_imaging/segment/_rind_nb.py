@@ -201,3 +201,17 @@ def ray_ramps(tb, which, lag_idx, mw, n_in):  # pragma: no cover - compiled
     a = np.ascontiguousarray(b[:, :n_in, :])
     aa = np.ascontiguousarray(bb[:, :n_in])
     return a, b, aa, bb
+
+
+@numba.njit(cache=True, nogil=True)
+def slot_sums(slot, prod, f, n_bins):  # pragma: no cover - compiled
+    """``np.bincount(slot.ravel(), (prod * f[:, None]).ravel(), n_bins)`` for ``slot`` / ``prod`` (rows x
+    16) and ``f`` (rows): the same products added to the same bins in the same order (bit for bit),
+    without the two temporaries (:class:`._rind_nodes._Normal`)."""
+    out = np.zeros(n_bins)
+    rows, m = slot.shape
+    for v in range(rows):
+        fv = f[v]
+        for s in range(m):
+            out[slot[v, s]] += prod[v, s] * fv
+    return out
