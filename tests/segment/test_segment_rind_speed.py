@@ -136,3 +136,27 @@ def test_the_compiled_rays_and_set_up_give_the_numpy_paths_mask(kind: str, rim_m
     full = np.zeros(img.shape, bool)
     full[fit.box] = fit.mask
     assert dice(full, truth) > (0.98 if kind == "oval" else 0.9)
+
+
+def test_the_node_normal_matrix_is_the_coordinate_built_one_bit_for_bit() -> None:
+    """1.53's node normal matrix (``_rind_nodes._Normal``): the bins summed by the compiled ``slot_sums``
+    and the CSR structure built once give scipy's conversion of the coordinates (the rows' columns
+    sorted, every value the same bits), and its numpy path (``np.bincount``) the same."""
+    from scipy import sparse
+
+    from hcc_imaging.segment import _rind_nodes
+
+    rng = np.random.default_rng(11)
+    u = rng.normal(size=(4000, 3))
+    u /= np.linalg.norm(u, axis=1)[:, None]
+    normal = _rind_nodes._Normal(_rind_nodes.node_weights(u))
+    f = rng.random(4000)
+    data = np.bincount(normal.slot.ravel(), (normal.prod * f[:, None]).ravel(), 9 * normal.n)[normal.valid]
+    ref = sparse.csr_matrix((data, (normal.rows, normal.cols)), shape=(normal.n, normal.n))
+    got = normal(f)
+    with numpy_only(_kernels):
+        got_np = normal(f)
+    for m in (got, got_np):
+        assert m.has_sorted_indices and m.has_canonical_format
+        assert np.array_equal(m.indptr, ref.indptr) and np.array_equal(m.indices, ref.indices)
+        assert m.data.tobytes() == ref.data.tobytes()
