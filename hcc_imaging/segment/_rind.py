@@ -99,6 +99,15 @@ sweep's fine grid: no oval below 0.95 that was above, lobulated medians within -
 with 1.54's in one process (load 1.1-1.4): ovals 0.78-0.87 x (198-216 ms), lobulated rinds 0.67-0.76 x
 (315-346 ms); still over the issue's 0.1 s.  Where it goes now (an oval, ~160 ms alone): step 1 ~35 ms,
 the rays ~45, the set-up on the pixels ~14, the blocks' fits 30-40 and the pixels' steps ~25.
+
+2026-12-06, second session (docs/validation.md section 2.4, "Step 13's speed (session of 2026-12-06,
+second)"; every mask of the rind sweep's fine grid and of ``segment_results.py``'s rind set the same): the
+rays' layer-value grid, shared values (Phi where a distance moved, the normal equations, the residual) and
+ramps by compiled passes (:mod:`._rind_nb`, the numpy path's values to rounding), the centroid from the
+core's indices; the fit's set-up (distances, directions, the start's radii, the fitted voxels, the float32
+terms) in one compiled pass without the box's float64 terms; the box's first parenchyma mode the dark-click
+check's own; 1.53's node normal matrices without a sparse conversion each.  The rays ~0.63 x their CPU, the
+set-up ~0.6 x, ``rind_border`` 0.77-0.86 x; a click still over 0.1 s.
 """
 
 from __future__ import annotations
