@@ -205,7 +205,7 @@ def warm_up() -> float:
     from ._morph import _histogram
 
     _histogram(rng.normal(size=50), 7, (-1.0, 1.0))
-    from ._rind import _float32_terms
+    from ._rind_setup import _float32_terms
 
     _float32_terms(rng.normal(size=(70, 4)), rng.random(70) > 0.5)
     # step 13's rays and set-up (2026-12-06, second session: ``_rind_nb``, the numpy path's values to rounding)
@@ -219,7 +219,7 @@ def warm_up() -> float:
     _rind_nb.ray_grid_sse(rng.normal(size=k), aa, bb, rng.normal(size=(k, n_in)), rng.normal(size=(k, n_out)),
                           np.matmul(a, b.transpose(0, 2, 1)), np.zeros(n_in, np.int64), np.full(n_in, n_out, np.int64),
                           20.0, np.array([110.0, 115.0]), 70.0)
-    from ._rind import _setup
+    from ._rind_setup import _setup
 
     _setup((4, 5, 6), np.array([1.5, 0.7, 0.7]), np.array([2.0, 1.5, 1.7]),
            np.r_[1.0, np.zeros(len(_exponents(C.LESION_BLUR_MODEL_DEGREE)) - 1), 2.0,

@@ -114,7 +114,7 @@ def ray_grid_sse(dd, aa, bb, da, db, ab, o_lo, o_hi, n, rvs, p):  # pragma: no c
 
 @numba.njit(cache=True, nogil=True)
 def fit_setup(nz, ny, nx, sp, centre, ea, eb, ec, degree, x0, liver, has_liver):  # pragma: no cover - compiled
-    """Step 3's set-up on a box of ``nz`` x ``ny`` x ``nx`` voxels of spacing ``sp`` (:func:`._rind._setup`):
+    """Step 3's set-up on a box of ``nz`` x ``ny`` x ``nx`` voxels of spacing ``sp`` (:func:`._rind_setup._setup`):
     per voxel its distance ``rho`` from ``centre`` (mm) and unit direction ``u`` (as
     :func:`._surface._polar`), its direction terms (as :func:`._surface._direction_terms`) and the
     start's radii (``x0``: the inner surface's coefficients, then the outer's; summed term by term),

@@ -13,7 +13,7 @@ import pytest
 from scipy.special import ndtr
 
 from hcc_imaging.phantoms import Phase
-from hcc_imaging.segment import _kernels, _rind
+from hcc_imaging.segment import _kernels, _rind, _rind_setup
 from hcc_imaging.segment import constants as C
 from hcc_imaging.segment._surface import _exponent_arrays
 
@@ -31,7 +31,7 @@ def _kernels_mod():  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("with_liver", [False, True])
 def test_the_fits_set_up_in_one_pass_is_the_numpy_paths(with_liver: bool) -> None:
-    """``_rind._setup`` (the compiled ``fit_setup``): the distances and directions as ``_polar``, the
+    """``_rind_setup._setup`` (the compiled ``fit_setup``): the distances and directions as ``_polar``, the
     float32 direction terms as ``_float32_terms`` bit for bit (the same float64 terms, cast), the start's
     inner radius as ``_near_start``'s matrix product to rounding, and the same fitted voxels but where
     a radius lies within rounding of a 5 mm bound."""
@@ -45,9 +45,9 @@ def test_the_fits_set_up_in_one_pass_is_the_numpy_paths(with_liver: bool) -> Non
     x0[1:k] = rng.normal(scale=0.2, size=k - 1)
     x0[k + 1:] = rng.normal(scale=0.2, size=k - 1)
     liv = rng.random(shape) > 0.3 if with_liver else None
-    got = _rind._setup(shape, sp, centre, x0, degree, liv)
+    got = _rind_setup._setup(shape, sp, centre, x0, degree, liv)
     with numpy_only(_kernels):
-        ref = _rind._setup(shape, sp, centre, x0, degree, liv)
+        ref = _rind_setup._setup(shape, sp, centre, x0, degree, liv)
     rho, u, use, r_in0, y_t, yu = got
     np.testing.assert_allclose(rho, ref[0], rtol=1e-15, atol=1e-15)
     np.testing.assert_allclose(u, ref[1], rtol=1e-15, atol=1e-15)
