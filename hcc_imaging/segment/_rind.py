@@ -107,7 +107,7 @@ ramps by compiled passes (:mod:`._rind_nb`, the numpy path's values to rounding)
 core's indices; the fit's set-up (distances, directions, the start's radii, the fitted voxels, the float32
 terms) in one compiled pass without the box's float64 terms; the box's first parenchyma mode the dark-click
 check's own; 1.53's node normal matrices without a sparse conversion each.  The rays ~0.63 x their CPU, the
-set-up ~0.6 x, ``rind_border`` 0.77-0.86 x; a click still over 0.1 s.
+set-up ~0.6 x, ``rind_border`` 0.77-0.86 x its CPU, a click 0.76-0.8 x (load 5-6); still over 0.1 s.
 """
 
 from __future__ import annotations
