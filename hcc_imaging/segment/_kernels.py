@@ -21,6 +21,9 @@ distances, which scipy's misses by one unit in the last place at rare near-ties:
 is still the same), so every mask is bit-identical to the numpy path's
 (``tests/segment/test_segment_kernels.py``); inputs a kernel could treat
 differently (zero, NaN or infinite values, a tie numpy's argsort decides) go to the numpy path.
+The exception is :mod:`._rind_nb` (step 13's rays and fit set-up, 2026-12-06): its passes fuse
+several numpy passes and agree with the numpy path to rounding, not bit for bit (its masks checked
+on the rind sweep); it is used under the same switch.
 
 numba is a dependency; the numpy path stays the reference and is used when numba cannot be
 imported or when ``HCC_IMAGING_JIT=0`` is set (the switch of :mod:`hcc_imaging.measure._kernels`
@@ -202,9 +205,29 @@ def warm_up() -> float:
     from ._morph import _histogram
 
     _histogram(rng.normal(size=50), 7, (-1.0, 1.0))
-    from ._rind import _float32_terms
+    from ._rind_setup import _float32_terms
 
     _float32_terms(rng.normal(size=(70, 4)), rng.random(70) > 0.5)
+    # step 13's rays and set-up (2026-12-06, second session: ``_rind_nb``, the numpy path's values to rounding)
+    from . import _rind_nb
+
+    n = 20
+    di, do, wr, pv = rng.normal(size=n), rng.normal(size=n) + 1.0, np.full(n, 1.0), rng.normal(size=n)
+    _rind_nb.ray_values(di, do, wr, pv, di, do, np.empty(n), np.empty(n), True)
+    a, b, aa, bb = _rind_nb.ray_ramps(rng.random((2, 5, n_out)), np.zeros(k, np.int64), np.zeros((k, 3), np.int64),
+                                      np.ones((k, 3)), n_in)
+    _rind_nb.ray_grid_sse(rng.normal(size=k), aa, bb, rng.normal(size=(k, n_in)), rng.normal(size=(k, n_out)),
+                          np.matmul(a, b.transpose(0, 2, 1)), np.zeros(n_in, np.int64), np.full(n_in, n_out, np.int64),
+                          20.0, np.array([110.0, 115.0]), 70.0)
+    from ._rind_setup import _setup
+
+    _setup((4, 5, 6), np.array([1.5, 0.7, 0.7]), np.array([2.0, 1.5, 1.7]),
+           np.r_[1.0, np.zeros(len(_exponents(C.LESION_BLUR_MODEL_DEGREE)) - 1), 2.0,
+                 np.zeros(len(_exponents(C.LESION_BLUR_MODEL_DEGREE)) - 1)], C.LESION_BLUR_MODEL_DEGREE,
+           rng.random((4, 5, 6)) > 0.5)
+    _setup((4, 5, 6), np.array([1.5, 0.7, 0.7]), np.array([2.0, 1.5, 1.7]),
+           np.r_[1.0, np.zeros(len(_exponents(C.LESION_BLUR_MODEL_DEGREE)) - 1), 2.0,
+                 np.zeros(len(_exponents(C.LESION_BLUR_MODEL_DEGREE)) - 1)], C.LESION_BLUR_MODEL_DEGREE, None)
     return time.perf_counter() - t0
 
 

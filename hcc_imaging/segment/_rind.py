@@ -99,6 +99,15 @@ sweep's fine grid: no oval below 0.95 that was above, lobulated medians within -
 with 1.54's in one process (load 1.1-1.4): ovals 0.78-0.87 x (198-216 ms), lobulated rinds 0.67-0.76 x
 (315-346 ms); still over the issue's 0.1 s.  Where it goes now (an oval, ~160 ms alone): step 1 ~35 ms,
 the rays ~45, the set-up on the pixels ~14, the blocks' fits 30-40 and the pixels' steps ~25.
+
+2026-12-06, second session (docs/validation.md section 2.4, "Step 13's speed (session of 2026-12-06,
+second)"; every mask of the rind sweep's fine grid and of ``segment_results.py``'s rind set the same): the
+rays' layer-value grid, shared values (Phi where a distance moved, the normal equations, the residual) and
+ramps by compiled passes (:mod:`._rind_nb`, the numpy path's values to rounding), the centroid from the
+core's indices; the fit's set-up (distances, directions, the start's radii, the fitted voxels, the float32
+terms) in one compiled pass without the box's float64 terms; the box's first parenchyma mode the dark-click
+check's own; 1.53's node normal matrices without a sparse conversion each.  The rays ~0.63 x their CPU, the
+set-up ~0.6 x, ``rind_border`` 0.77-0.86 x its CPU, a click 0.76-0.8 x (load 5-6); still over 0.1 s.
 """
 
 from __future__ import annotations
@@ -120,7 +129,9 @@ from .._blas import one_blas_thread
 from . import _kernels
 from . import _rind_nodes
 from . import constants as C
-from ._surface import _direction_terms, _inside, _polar, _roughness
+from ._rind_setup import _float32_terms, _inside_corrected, _rind_kernels, _setup  # noqa: F401 (_float32_terms: read
+# here by test_segment_kernels.py, written before it moved)
+from ._surface import _direction_terms, _inside, _roughness
 from ._morph import (bbox, component_at, gaussian_noise_factor, histogram_mode, median_abs, noise_sigma, pad_box,
                      robust_sigma)
 from .errors import LowContrastError, NotEnclosedError
@@ -215,12 +226,16 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
     """Step 2: the core's centroid (voxels), each ray's inner and outer edge (mm from it), the
     shared values (N, R, P) and the blur of ``LESION_RIND_RAY_BLURS_MM`` they were fitted with (mm).
     ``stop``: :func:`rind_border`'s (read before each round)."""
+    fast = _rind_kernels()
     nth, nph = C.LESION_RIND_RAYS
     step, t_max = C.LESION_RIND_RAY_STEP_MM, C.LESION_RIND_MAX_LAYER_MM
-    c = np.array(ndimage.center_of_mass(core))
+    # the centroid: the core voxels' indices summed exactly (integers), as ``ndimage.center_of_mass``
+    # gives it bit for bit (2026-12-06, second: without its three float products of the whole box)
+    at = np.argwhere(core)
+    c = at.sum(0).astype(np.float64) / float(at.shape[0])
     u_dir = _ray_directions()
     # the rays reach the farthest core voxel, the thickest layer and the window beyond it
-    far = float(np.linalg.norm((np.argwhere(core) - c) * sp, axis=1).max())
+    far = float(np.linalg.norm((at - c) * sp, axis=1).max())
     r = np.arange(0.0, far + t_max + 4.0, step)
     coords = (c[None, None, None, :] + u_dir[:, :, None, :] * (r[None, None, :, None] / sp)).reshape(-1, 3).T
     prof = ndimage.map_coordinates(img, coords, order=1, mode="nearest").reshape(nth, nph, r.size)
@@ -269,6 +284,11 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
     lag_idx = lags_kj - lag[0]
     thick = d_outer[None, :] - d_inner[:, None]
     valid = (thick >= -1e-9) & (thick <= t_max + 1e-9)
+    # each inner edge's valid outer edges as one run [o_lo, o_hi) (the compiled grid's)
+    o_lo = valid.argmax(1).astype(np.int64)
+    o_hi = np.where(valid.any(1), o_lo + valid.sum(1), o_lo).astype(np.int64)
+    runs = bool(np.array_equal(valid, (np.arange(valid.shape[1]) >= o_lo[:, None])
+                               & (np.arange(valid.shape[1]) < o_hi[:, None])))
 
     ramps: dict[float, tuple[NDArray[np.float64], ...]] = {}
 
@@ -285,12 +305,21 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
             levels, which = np.unique(np.round(np.log(ray_blur(w).reshape(-1)) / q), return_inverse=True)
             tb = ndtr((lag[None, :, None] * step + d_outer[None, None, :]) / np.exp(levels * q)[:, None, None])
             ta = tb[:, :, :d_inner.size]
-            at = which.reshape(-1, 1)
-            a = ta[at, lag_idx].transpose(0, 2, 1) * mw[:, None, :]
-            b = tb[at, lag_idx].transpose(0, 2, 1) * mw[:, None, :]
-            ramps[w] = (a, b, (a * a).sum(-1), (b * b).sum(-1), np.matmul(a, b.transpose(0, 2, 1)))
+            if fast is not None:
+                # (2026-12-06, second: the gathers, products and sums of squares in one compiled pass, the
+                # ramps C-contiguous for the products below)
+                a, b, aa, bb = fast.ray_ramps(tb, which.reshape(-1).astype(np.int64), lag_idx, mw, d_inner.size)
+                ramps[w] = (a, b, aa, bb, np.matmul(a, b.transpose(0, 2, 1)))
+            else:
+                at = which.reshape(-1, 1)
+                a = ta[at, lag_idx].transpose(0, 2, 1) * mw[:, None, :]
+                b = tb[at, lag_idx].transpose(0, 2, 1) * mw[:, None, :]
+                ramps[w] = (a, b, (a * a).sum(-1), (b * b).sum(-1), np.matmul(a, b.transpose(0, 2, 1)))
         a, b, aa, bb, ab = ramps[w]
         d = (p - pw) * mw
+        if fast is not None:
+            # (the window sums of d times each ramp as products, C-contiguous: a third of einsum's time)
+            return ((d * d).sum(-1), aa, bb, np.matmul(a, d[:, :, None])[..., 0], np.matmul(b, d[:, :, None])[..., 0], ab)
         return ((d * d).sum(-1), aa, bb, np.einsum("kj,kaj->ka", d, a), np.einsum("kj,kbj->kb", d, b), ab)
 
     def per_ray(n: float, rv: float, p: float, terms: tuple[NDArray[np.float64], ...],
@@ -301,7 +330,13 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
 
     terms = edge_terms(p, w)
     grid = rv + np.arange(0.0, 61.0, 5.0)
-    rv = float(grid[int(np.argmin([per_ray(n, g, p, terms)[0] for g in grid]))])
+    if fast is not None and runs:
+        # (2026-12-06, second: the grid in one compiled pass, the same residuals to rounding)
+        totals = fast.ray_grid_sse(*(np.require(t, requirements="CW") for t in terms), o_lo, o_hi, float(n), grid,
+                                   float(p))
+    else:
+        totals = np.array([per_ray(n, g, p, terms)[0] for g in grid])
+    rv = float(grid[int(np.argmin(totals))])
     # the windows' samples (row-major, as ``prof[win]``): their ray and their value
     k_win, j_win = np.nonzero(win.reshape(k_rays, -1))
     p_win = prof[win]
@@ -328,6 +363,16 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
         """The rays' residual and (N, R, P) by least squares on the windows' samples, ``di`` and
         ``do`` their distances (mm) inside the inner and the outer edge, with the blur ``ww`` (Phi
         on the windows' samples alone)."""
+        if fast is not None:
+            # (2026-12-06, second: Phi where a distance moved, the normal equations and the residual in
+            # one compiled pass)
+            fresh = ww not in last_phi
+            if fresh:
+                last_phi[ww] = (di, do, np.empty_like(di), np.empty_like(do), np.ascontiguousarray(ray_blur(ww).reshape(-1)[k_win]))
+            di0, do0, xa, xb, wr = last_phi[ww]
+            sse, coef = fast.ray_values(di, do, wr, p_win, di0, do0, xa, xb, fresh)
+            last_phi[ww] = (di, do, xa, xb, wr)
+            return float(sse), coef
         a, b = phi_at(ww, di, do)
         x = np.stack([a, b - a, 1 - b], 1)
         coef = np.linalg.solve(x.T @ x + 1e-9 * np.eye(3), x.T @ p_win)
@@ -343,19 +388,6 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
     return c, _arc_median(bi), _arc_median(bo), (float(n), float(rv), float(p)), float(w)
 
 
-def _near_start(rho: NDArray[np.float64], y: NDArray[np.float64], x0: NDArray[np.float64], k: int,
-                inside_liver: NDArray[np.bool_] | None) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
-    """The voxels step 3 fits: within 5 mm of the start's surfaces (``x0``: the inner's then the
-    outer's ``k`` coefficients on the direction terms ``y``; ``rho`` the distance from the centre, mm),
-    and, with a liver, inside it or inside the outer surface; and the inner surface's radius at each
-    voxel (mm)."""
-    r_in0, r_out0 = y @ x0[:k], y @ x0[k:]
-    use = (rho <= r_out0 + 5.0) & (rho >= np.maximum(r_in0 - 5.0, 0.0))
-    if inside_liver is not None:
-        use &= inside_liver | (rho <= r_out0)
-    return use, r_in0
-
-
 def _ramps(rho: NDArray[np.float64], u: NDArray[np.float64], sp: NDArray[np.float64]) -> list[NDArray[np.float32]]:
     """The surfaces' two partial-volume ramps (1.27), mm at each voxel: as wide as the mean spacing
     (an image sampled at the slices' centres; 1.24-1.26's only model), or as a voxel's extent along
@@ -364,20 +396,6 @@ def _ramps(rho: NDArray[np.float64], u: NDArray[np.float64], sp: NDArray[np.floa
     2.2, "Algorithm 1.27")."""
     return [np.full(rho.shape, float(sp.mean()), dtype=np.float32),
             (np.abs(u[..., 0]) * sp[0] + np.abs(u[..., 1]) * sp[1] + np.abs(u[..., 2]) * sp[2]).astype(np.float32)]
-
-
-def _float32_terms(y: NDArray[np.float64], use: NDArray[np.bool_]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-    """The fit's direction terms ``y`` (voxels x terms) in float32 (1.43), as the box's transpose (one
-    row a term: :func:`_surfaces`' product) and as the rows of the fitted voxels ``use`` (flat; the
-    Jacobian's): ``ascontiguousarray(y32.T)`` and ``y32[use]`` of ``y32 = y.astype(float32)``, the
-    same values.  By the compiled ``float32_terms`` (one blocked pass instead of a cast, a strided
-    transpose and a gather: ~3 ms instead of ~13 on an oval's box at load) when the kernels are on."""
-    m = _kernels.compiled()
-    if m is not None and y.dtype == np.float64 and y.ndim == 2 and use.dtype == np.bool_ and use.shape == y.shape[:1]:
-        return m.float32_terms(  # type: ignore[no-any-return]
-            np.require(y, requirements="CW"), np.require(use, requirements="CW"))
-    y32 = y.astype(np.float32)
-    return np.ascontiguousarray(y32.T), y32[use]
 
 
 def _indicator(rho: NDArray[np.float32], radius: NDArray[np.float32], h: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -600,10 +618,8 @@ def _coarse_to_fine(a: NDArray[np.float64], liv: NDArray[np.bool_] | None, sp: N
     a_c = blocks(a)
     sp_c = sp * np.array([1.0, 2.0, 2.0])
     # a block's centre lies half a pixel beyond its first pixel's
-    rho, u = _polar(a_c.shape, sp_c, centre - np.array([0.0, 0.5 * sp[1], 0.5 * sp[2]]))
-    y = _direction_terms(u.reshape(-1, 3), degree).reshape(a_c.shape + (-1,))
-    use_c, _ = _near_start(rho, y, x0, k, None if liv is None else blocks(liv) >= 0.5)
-    y_tc, yu_c = _float32_terms(y.reshape(-1, k), use_c.reshape(-1))
+    rho, u, use_c, _, y_tc, yu_c = _setup(a_c.shape, sp_c, centre - np.array([0.0, 0.5 * sp[1], 0.5 * sp[2]]), x0,
+                                          degree, None if liv is None else blocks(liv) >= 0.5)
     ramps_c = _ramps(rho, u, sp)
     rho_c32 = rho.astype(np.float32)
     cands_c = [(h, v) for h in ramps_c for v in psfs]
@@ -727,14 +743,16 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     pool = sm[liv] if liv is not None and np.count_nonzero(liv) > 1000 else sm.ravel()
     # a click that is not dark (most clicks step 13 is tried on: an enhancing lesion) is refused on
     # the mode of every 8th value first (the whole box's mode is ~15 ms on 0.68 mm pixels)
-    if histogram_mode(pool[::8], max(noise_s, 1.0)) - n0 < C.LESION_MIN_CONTRAST_K_SIGMA * noise_s:
+    # (2026-12-06, second: that mode is the parenchyma's first value too, not a second mode on every
+    # LESION_RIND_MODE_SUBSAMPLE-th value: the shell's mode below replaces it)
+    p0 = histogram_mode(pool[::C.LESION_RIND_BOX_MODE_SUBSAMPLE], max(noise_s, 1.0))
+    if p0 - n0 < C.LESION_MIN_CONTRAST_K_SIGMA * noise_s:
         raise LowContrastError(
             f"rind=True: {where} is not in a dark core (value {_v(n0 * unit)}); click the lesion's necrotic "
             "(non-enhancing) centre, or segment it without rind=True.")
     _check(stop)
-    # (the modes below on every LESION_RIND_MODE_SUBSAMPLE-th value: 2026-12-06)
+    # (the shell's modes below on every LESION_RIND_MODE_SUBSAMPLE-th value: 2026-12-06)
     sub = C.LESION_RIND_MODE_SUBSAMPLE
-    p0 = histogram_mode(pool[::sub], max(noise_s, 1.0))
     for _ in range(2):
         if p0 - n0 < C.LESION_MIN_CONTRAST_K_SIGMA * noise_s:
             raise LowContrastError(
@@ -804,12 +822,9 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     a, liv = a[fbox], None if liv is None else liv[fbox]
     box = tuple(slice(b.start + f.start, b.start + f.stop) for b, f in zip(box, fbox, strict=True))
     centre = (c_vox - flo) * sp
-    rho, u = _polar(a.shape, sp, centre)
-    y = _direction_terms(u.reshape(-1, 3), degree).reshape(a.shape + (-1,))
-    k = y.shape[-1]
+    k = y_ray.shape[1]
     x0 = np.concatenate([c_in, c_out])
-    use, r_in0 = _near_start(rho, y, x0, k, liv)
-    y_t, yu = _float32_terms(y.reshape(-1, k), use.reshape(-1))
+    rho, u, use, r_in0, y_t, yu = _setup(a.shape, sp, centre, x0, degree, liv)
     ramps = _ramps(rho, u, sp)  # each fitted with each point-spread below
     data = a[use]
     rho32 = rho.astype(np.float32)
@@ -858,8 +873,7 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
         out = _inside(a.shape, sp, centre, x[k:], degree)
     else:
         # the layer's surface with its per-direction correction, at the voxel centres
-        radius = y.reshape(-1, k) @ x[k:] + offsets
-        out = rho <= radius.reshape(rho.shape)
+        out = _inside_corrected(rho, u, y_t, x[k:], offsets, degree)
     if liv is not None:
         out &= liv
     log.debug("rind border: psf %.2f mm, ramp %s, N %.0f R %.0f P %.0f, layer %.1f mm%s", psf,

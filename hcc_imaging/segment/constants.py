@@ -750,6 +750,11 @@ LESION_RIND_SCREEN_PSFS: Final[int] = 2
 #: four modes ~22 -> ~10 ms; the shell's modes moved by at most 0.35 HU (median 0.003) on the rind sweep's 36 fine-grid clicks.
 #: Dimensionless.
 LESION_RIND_MODE_SUBSAMPLE: Final[int] = 4
+#: 2026-12-06 (second session): step 13's first parenchyma value, the mode of the click's box on every this-many-th
+#: value, is the dark-click pre-check's mode itself (before, the pre-check took every 8th value and the first value a
+#: second mode on every LESION_RIND_MODE_SUBSAMPLE-th): that value only draws the first core, whose shell's mode
+#: (every LESION_RIND_MODE_SUBSAMPLE-th value) replaces it.  Dimensionless.
+LESION_RIND_BOX_MODE_SUBSAMPLE: Final[int] = 8
 #: 2026-12-06: the rays' table of the normal CDF has a row per ray blur (mm, along the ray) rounded to
 #: this relative step (a log grid), not a row per ray: 512 rays share a few tens of rows, and Phi is taken
 #: on ~0.1 M values instead of 1.05 M (10-20 ms per blur the rays try).  A 1 % error of a blur moves an
