@@ -28,13 +28,14 @@ Method (the lesion is assumed star-shaped around the click, with a smooth border
    lung at most the reach is taken, on a few rays (the level is crossed near the lung).
 2c. Tumour past the liver mask (1.56): a ray that the liver mask ends where the tissue beyond it
    still reads as the lesion's (on the lesion's side of the parenchyma band, above the fat floor,
-   no step towards the parenchyma across the mask's border) and that 2b did not continue goes on,
+   no step away from the parenchyma across the mask's border) and that 2b did not continue goes on,
    through such tissue, to the first edge of a darker tissue (2b's half-way level, centred on each
    sample in turn) within ``LESION_RADIAL_EXOPHYTIC_MM`` beyond the mask; without such an edge it
    ends at the mask.  A classical liver mask cuts a tumour that bulges past the liver's contour
    where the tumour's soft tissue joins another organ's by a bridge thicker than the liver method's
    bridge scale (3D-IRCADb-01 #17, tumour 2 against the stomach); the tumour is bounded there by the
-   fat, fluid or lumen beyond it, not by the mask.
+   fat, fluid or lumen beyond it, not by the mask.  Only for masks of the classical liver method
+   (``LesionParams.past_liver_mask_mm``): a drawn or imported mask's border is the reader's.
 3. Shape prior: the border radius map r(theta, phi) is median-filtered over
    ``LESION_RADIAL_MEDIAN_DEG`` of arc (wrapping in azimuth); a ray that stopped early on a
    parenchyma-like patch inside the tumour, or ran along a vessel, is outvoted by its neighbours.
@@ -57,6 +58,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from ..volume import LabelVolume
 from . import constants as C
 from ._morph import component_at, fill_holes
 
@@ -135,6 +137,20 @@ def _half_way(
     return cross, ok
 
 
+def past_liver_mask_mm(liver: LabelVolume | None, extrahepatic: bool) -> float:
+    """Step 2c's reach past the liver mask when ``LesionParams.past_liver_mask_mm`` is left None:
+    the classical liver method's masks (``meta["algorithm"]``) cut a tumour that bulges past the
+    liver's contour where its soft tissue joins another organ's by a bridge thicker than the
+    method's bridge scale, so their border is trusted only up to ``LESION_RADIAL_EXOPHYTIC_MM``;
+    any other mask (drawn, imported: the reader's border) gets 0, and so does an extrahepatic
+    lesion (kept out of the mask)."""
+    from .liver import ALGORITHM_NAME as LIVER_ALGORITHM
+
+    if liver is None or extrahepatic or liver.meta.get("algorithm") != LIVER_ALGORITHM:
+        return 0.0
+    return float(C.LESION_RADIAL_EXOPHYTIC_MM)
+
+
 def _at(a: NDArray[np.generic], i: NDArray[np.int64]) -> NDArray[np.generic]:
     """Per ray, sample ``i`` (clipped to the ray) of ``a`` (rays x samples)."""
     return np.take_along_axis(a, np.clip(i, 0, a.shape[-1] - 1)[..., None], axis=-1)[..., 0]
@@ -151,8 +167,9 @@ def _past_the_mask(
     parenchyma: float,
     floor: float,
     dark: bool,
+    reach_mm: float,
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
-    """Step 2c, per ray: the edge of a darker tissue within ``LESION_RADIAL_EXOPHYTIC_MM`` beyond the
+    """Step 2c, per ray: the edge of a darker tissue within ``reach_mm`` beyond the
     liver mask's border (``first_out``, the ray's first sample outside it), reached through tissue
     that reads as the lesion's.  ``prof`` is the smoothed image on the rays, ``eprof`` the averaged
     raw one (2b's); ``k`` the parenchyma band's half width; ``dark``: the lesion is darker than the
@@ -161,9 +178,10 @@ def _past_the_mask(
     A sample reads as the lesion's when it lies beyond the band on the lesion's side and above the
     fat ``floor``; every sample from the one after ``first_out`` up to the edge's search window
     must (the first one outside may still be a partial-volume mix).  Across the mask's border the
-    smoothed values (``LESION_RADIAL_EDGE_MM`` before and after it) may not step towards the
-    parenchyma by more than ``k``: there the tissue beyond is another one (a diaphragm, muscle, a
-    bowel wall darker than the tumour's edge), which the mask rightly ends at.  The edge is
+    smoothed values (``LESION_RADIAL_EDGE_MM`` before and after it) may not step away from the
+    parenchyma (darker, for a lesion darker than it) by more than ``k``: there the tissue beyond is
+    another one (a diaphragm or muscle darker than the tumour's edge), which the mask rightly ends
+    at.  The edge is
     :func:`_half_way`'s, centred on each sample in turn; the first found, before the image's own
     stop ``r_image``, is the ray's.  Returns (radius, valid)."""
     n = r.size
@@ -173,7 +191,7 @@ def _past_the_mask(
     alive = (a_out >= a_in - k) if dark else (a_out <= a_in + k)
     cross = np.zeros(first_out.shape)
     ok = np.zeros(first_out.shape, bool)
-    for m in range(int(round(C.LESION_RADIAL_EXOPHYTIC_MM / step)) + 1):
+    for m in range(int(round(reach_mm / step)) + 1):
         c = first_out + m
         if m:
             alive &= _at(like, c) & (c < n)
@@ -204,6 +222,7 @@ def radial_refine(
     reach_mm: float,
     edge: NDArray[np.floating] | None = None,
     lesion: float | None = None,
+    past_mask_mm: float = 0.0,
 ) -> NDArray[np.bool_] | None:
     """Star-shaped lesion mask around ``seed`` (see the module docstring), or None (not enclosed).
 
@@ -222,6 +241,8 @@ def radial_refine(
     lesion : the lesion's value (the clicked region's median on ``smooth``), which says on which
         side of the parenchyma band its tissue lies (step 2c); the click's samples' median when
         not given.
+    past_mask_mm : step 2c's reach beyond the liver mask (mm); 0 (default) turns step 2c off
+        (``segment_lesion`` passes ``LesionParams.past_liver_mask_mm``).
     """
     from scipy import ndimage as ndi
 
@@ -268,11 +289,11 @@ def radial_refine(
             continued = cut & beyond.any(axis=-1) & ok & (cross > radius)
             # step 2c: the rest of the cut rays, where the lesion's tissue goes on past the mask
             rest = cut & beyond.any(axis=-1) & ~continued
-            if rest.any():
+            if rest.any() and past_mask_mm > 0:
                 if lesion is None:
                     lesion = float(np.median(prof[in_click])) if in_click.any() else parenchyma - 2.0 * k
                 cross2, ok2 = _past_the_mask(prof, eprof, first_out, ng, r, k, r_image,
-                                             parenchyma, floor, lesion < parenchyma)
+                                             parenchyma, floor, lesion < parenchyma, past_mask_mm)
                 ext = rest & ok2 & (cross2 > radius)
                 continued |= ext
                 cross = np.where(ext, cross2, cross)
