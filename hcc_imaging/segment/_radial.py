@@ -181,9 +181,8 @@ def _past_the_mask(
     smoothed values (``LESION_RADIAL_EDGE_MM`` before and after it) may not step away from the
     parenchyma (darker, for a lesion darker than it) by more than ``k``: there the tissue beyond is
     another one (a diaphragm or muscle darker than the tumour's edge), which the mask rightly ends
-    at.  The edge is
-    :func:`_half_way`'s, centred on each sample in turn; the first found, before the image's own
-    stop ``r_image``, is the ray's.  Returns (radius, valid)."""
+    at.  The edge is :func:`_half_way`'s, centred on each sample in turn; the first found, before
+    the image's own stop ``r_image``, is the ray's.  Returns (radius, valid)."""
     n = r.size
     step = float(r[1] - r[0])
     like = ((prof < parenchyma - k) if dark else (prof > parenchyma + k)) & (prof >= floor)
