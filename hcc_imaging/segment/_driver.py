@@ -24,6 +24,7 @@ from ._sharp import sharp_border
 from ._grow import _line_coverage, _Model, _RoiResult, _SmoothCache, _smoothed
 from ._morph import gaussian_sigma_vox, pad_box
 from ._multiphase import _combined_border, _joint_fallback, _mixed_on_other_phase
+from ._radial import past_liver_mask_mm
 from ._refine import _grow_on_other_phase, _lipiodol_deposits, _regrow_on_best_phase, _segment_on
 from ._rim import _add_enhancing_layers
 from ._rind import RindAhead, RindFit, rind_border
@@ -555,6 +556,8 @@ def _segment_lesion_steps(
     phases = _as_phases(volume)
     if p.fat_max_hu is not None and any(v.modality != Modality.CT for v in phases.values()):
         p = LesionParams(**{**asdict(p), "fat_max_hu": None})  # HU only mean fat on CT
+    if p.past_liver_mask_mm is None:
+        p = replace(p, past_liver_mask_mm=past_liver_mask_mm(liver, extrahepatic))
     if seed_lps is not None and seed_index is not None:
         raise SeedError("give either seed_lps= (LPS mm) or seed_index= (slice, row, col), not both.")
     if phase is not None:

@@ -26,6 +26,16 @@ Method (the lesion is assumed star-shaped around the click, with a smooth border
    the capsule would otherwise lose its rim.  Tissue beyond the mask that is not darker
    (muscle, bowel, another organ) leaves the border at the mask; of a 4 mm diaphragm before the
    lung at most the reach is taken, on a few rays (the level is crossed near the lung).
+2c. Tumour past the liver mask (1.56): a ray that the liver mask ends where the tissue beyond it
+   still reads as the lesion's (on the lesion's side of the parenchyma band, above the fat floor,
+   no step away from the parenchyma across the mask's border) and that 2b did not continue goes on,
+   through such tissue, to the first edge of a darker tissue (2b's half-way level, centred on each
+   sample in turn) within ``LESION_RADIAL_EXOPHYTIC_MM`` beyond the mask; without such an edge it
+   ends at the mask.  A classical liver mask cuts a tumour that bulges past the liver's contour
+   where the tumour's soft tissue joins another organ's by a bridge thicker than the liver method's
+   bridge scale (3D-IRCADb-01 #17, tumour 2 against the stomach); the tumour is bounded there by the
+   fat, fluid or lumen beyond it, not by the mask.  Only for masks of the classical liver method
+   (``LesionParams.past_liver_mask_mm``): a drawn or imported mask's border is the reader's.
 3. Shape prior: the border radius map r(theta, phi) is median-filtered over
    ``LESION_RADIAL_MEDIAN_DEG`` of arc (wrapping in azimuth); a ray that stopped early on a
    parenchyma-like patch inside the tumour, or ran along a vessel, is outvoted by its neighbours.
@@ -48,6 +58,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from ..volume import LabelVolume
 from . import constants as C
 from ._morph import component_at, fill_holes
 
@@ -126,6 +137,70 @@ def _half_way(
     return cross, ok
 
 
+def past_liver_mask_mm(liver: LabelVolume | None, extrahepatic: bool) -> float:
+    """Step 2c's reach past the liver mask when ``LesionParams.past_liver_mask_mm`` is left None:
+    the classical liver method's masks (``meta["algorithm"]``) cut a tumour that bulges past the
+    liver's contour where its soft tissue joins another organ's by a bridge thicker than the
+    method's bridge scale, so their border is trusted only up to ``LESION_RADIAL_EXOPHYTIC_MM``;
+    any other mask (drawn, imported: the reader's border) gets 0, and so does an extrahepatic
+    lesion (kept out of the mask)."""
+    from .liver import ALGORITHM_NAME as LIVER_ALGORITHM
+
+    if liver is None or extrahepatic or liver.meta.get("algorithm") != LIVER_ALGORITHM:
+        return 0.0
+    return float(C.LESION_RADIAL_EXOPHYTIC_MM)
+
+
+def _at(a: NDArray[np.generic], i: NDArray[np.int64]) -> NDArray[np.generic]:
+    """Per ray, sample ``i`` (clipped to the ray) of ``a`` (rays x samples)."""
+    return np.take_along_axis(a, np.clip(i, 0, a.shape[-1] - 1)[..., None], axis=-1)[..., 0]
+
+
+def _past_the_mask(
+    prof: NDArray[np.float32],
+    eprof: NDArray[np.float32],
+    first_out: NDArray[np.int64],
+    ng: int,
+    r: NDArray[np.float64],
+    k: float,
+    r_image: NDArray[np.float64],
+    parenchyma: float,
+    floor: float,
+    dark: bool,
+    reach_mm: float,
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Step 2c, per ray: the edge of a darker tissue within ``reach_mm`` beyond the
+    liver mask's border (``first_out``, the ray's first sample outside it), reached through tissue
+    that reads as the lesion's.  ``prof`` is the smoothed image on the rays, ``eprof`` the averaged
+    raw one (2b's); ``k`` the parenchyma band's half width; ``dark``: the lesion is darker than the
+    parenchyma.
+
+    A sample reads as the lesion's when it lies beyond the band on the lesion's side and above the
+    fat ``floor``; every sample from the one after ``first_out`` up to the edge's search window
+    must (the first one outside may still be a partial-volume mix).  Across the mask's border the
+    smoothed values (``LESION_RADIAL_EDGE_MM`` before and after it) may not step away from the
+    parenchyma (darker, for a lesion darker than it) by more than ``k``: there the tissue beyond is
+    another one (a diaphragm or muscle darker than the tumour's edge), which the mask rightly ends
+    at.  The edge is :func:`_half_way`'s, centred on each sample in turn; the first found, before
+    the image's own stop ``r_image``, is the ray's.  Returns (radius, valid)."""
+    n = r.size
+    step = float(r[1] - r[0])
+    like = ((prof < parenchyma - k) if dark else (prof > parenchyma + k)) & (prof >= floor)
+    a_in, a_out = _at(prof, first_out - ng), _at(prof, first_out + ng)
+    alive = (a_out >= a_in - k) if dark else (a_out <= a_in + k)
+    cross = np.zeros(first_out.shape)
+    ok = np.zeros(first_out.shape, bool)
+    for m in range(int(round(reach_mm / step)) + 1):
+        c = first_out + m
+        if m:
+            alive &= _at(like, c) & (c < n)
+        c_m, ok_m = _half_way(eprof, c, 1, ng, r, k)
+        new = alive & ~ok & ok_m & (c_m <= r_image)
+        cross = np.where(new, c_m, cross)
+        ok |= new
+    return cross, ok
+
+
 def _directions(n_polar: int) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     th = (np.arange(n_polar) + 0.5) / n_polar * np.pi
     ph = np.arange(2 * n_polar) / (2 * n_polar) * 2.0 * np.pi
@@ -145,6 +220,8 @@ def radial_refine(
     floor: float,
     reach_mm: float,
     edge: NDArray[np.floating] | None = None,
+    lesion: float | None = None,
+    past_mask_mm: float = 0.0,
 ) -> NDArray[np.bool_] | None:
     """Star-shaped lesion mask around ``seed`` (see the module docstring), or None (not enclosed).
 
@@ -158,8 +235,13 @@ def radial_refine(
     parenchyma, width : parenchyma value and the sigma of its histogram peak (image units).
     floor : samples below this end a ray (darker than any lesion tissue: fat, air).
     reach_mm : longest ray (mm).
-    edge : the raw image on the same box, read for the liver border (step 2b); ``smooth`` when
+    edge : the raw image on the same box, read for the liver border (steps 2b, 2c); ``smooth`` when
         not given.
+    lesion : the lesion's value (the clicked region's median on ``smooth``), which says on which
+        side of the parenchyma band its tissue lies (step 2c); the click's samples' median when
+        not given.
+    past_mask_mm : step 2c's reach beyond the liver mask (mm); 0 (default) turns step 2c off
+        (``segment_lesion`` passes ``LesionParams.past_liver_mask_mm``).
     """
     from scipy import ndimage as ndi
 
@@ -201,8 +283,19 @@ def radial_refine(
             beyond = outside & (np.arange(r.size) >= i0[..., None])
             # from the last sample inside the mask to LESION_RADIAL_EDGE_MM beyond it
             ng = max(1, int(round(C.LESION_RADIAL_EDGE_MM / step)))
-            cross, ok = _half_way(eprof, np.argmax(beyond, axis=-1), 1, ng, r, k)
+            first_out = np.argmax(beyond, axis=-1)
+            cross, ok = _half_way(eprof, first_out, 1, ng, r, k)
             continued = cut & beyond.any(axis=-1) & ok & (cross > radius)
+            # step 2c: the rest of the cut rays, where the lesion's tissue goes on past the mask
+            rest = cut & beyond.any(axis=-1) & ~continued
+            if rest.any() and past_mask_mm > 0:
+                if lesion is None:
+                    lesion = float(np.median(prof[in_click])) if in_click.any() else parenchyma - 2.0 * k
+                cross2, ok2 = _past_the_mask(prof, eprof, first_out, ng, r, k, r_image,
+                                             parenchyma, floor, lesion < parenchyma, past_mask_mm)
+                ext = rest & ok2 & (cross2 > radius)
+                continued |= ext
+                cross = np.where(ext, cross2, cross)
             radius = np.where(continued, cross, radius)
     if float(np.mean(~hit)) > C.LESION_RADIAL_MAX_OPEN_FRACTION:
         return None

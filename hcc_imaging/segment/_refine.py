@@ -256,7 +256,8 @@ def _radial_on(
     # darker than every lesion part by a full noise window: fat / air, ends a ray
     floor = min(float(np.percentile(inside, 1)), parenchyma - abs(parenchyma - lesion)) - params.outer_k_sigma * sigma_raw
     local_seed = tuple(int(v) for v in seed - lo)
-    star = radial_refine(smooth, cl, local_seed, tuple(sp), liv, parenchyma, width, floor, reach, edge=raw)
+    star = radial_refine(smooth, cl, local_seed, tuple(sp), liv, parenchyma, width, floor, reach, edge=raw, lesion=lesion,
+                         past_mask_mm=params.past_liver_mask_mm or 0.0)
     if star is None:
         return None
     k = C.LESION_RADIAL_PARENCHYMA_K_SIGMA * width

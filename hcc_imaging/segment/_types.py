@@ -80,6 +80,15 @@ class LesionParams:
     radial_refinement : bool
         When that growth is rejected, refine with the star-shaped (radial) shape model of
         :mod:`._radial` (step 8 of the method).
+    past_liver_mask_mm : float or None
+        Step 8's rays go on past the liver mask, where the lesion's tissue does, to a darker
+        tissue's edge at most this far (mm) beyond it (step 2c of :mod:`._radial`, 1.56); 0 keeps
+        them to the mask (and step 2b's ``LESION_RADIAL_EDGE_MM``).  None (default): how far the
+        mask's border is trusted follows where the mask came from: ``LESION_RADIAL_EXOPHYTIC_MM``
+        (12 mm) for a mask of the classical liver method (``segment_liver``, its ``meta``
+        "algorithm"), whose border cuts a tumour that bulges past the liver's contour; 0 for any
+        other mask (drawn or imported: the reader's border) and with ``extrahepatic``.  The
+        value used is in the result's provenance.
     enhancing_rim : bool
         After a click or a line on a hypodense zone, include a thin enhancing rim around it (step 9).
     include_lipiodol : bool
@@ -135,6 +144,7 @@ class LesionParams:
     blurred_surface: str = C.LESION_BLUR_MODEL_SURFACES
     sharp_border: bool = True
     rind_border: bool = True
+    past_liver_mask_mm: float | None = None
 
     def __post_init__(self) -> None:
         if self.polarity not in _POLARITIES:
@@ -187,6 +197,7 @@ _LESION_RANGES: Mapping[str, tuple[str, float, bool, float, bool]] = MappingProx
     "parenchyma_sample_mm": ("float", 0.0, False, math.inf, False),
     "expansion_max_mm": ("float", 0.0, False, math.inf, False),
     "fat_max_hu": ("float", -math.inf, False, math.inf, False),  # or None
+    "past_liver_mask_mm": ("float", 0.0, True, math.inf, False),  # or None
 })
 
 

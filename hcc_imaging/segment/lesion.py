@@ -80,7 +80,11 @@ Method (:func:`segment_lesion`)
    regularised by a median over neighbouring directions (star-shaped lesion, smooth border);
    a ray that a liver mask ends where darker tissue (fat, lung) lies beyond it goes on to the
    raw image's edge, at most ``LESION_RADIAL_EDGE_MM`` past the mask (a mask's border is
-   uncertain by a partial-volume ramp); see :mod:`._radial`.  Kept unless most rays never meet
+   uncertain by a partial-volume ramp); with a mask of the classical liver method, a ray that it
+   ends inside tissue still reading as the lesion's goes on through that tissue to a darker
+   tissue's edge, at most ``LESION_RADIAL_EXOPHYTIC_MM`` past the mask (1.56: the method's
+   border cuts a tumour that bulges past the liver where the tumour joins another organ;
+   ``LesionParams.past_liver_mask_mm``); see :mod:`._radial`.  Kept unless most rays never meet
    parenchyma.
 9. **Thin enhancing rim** (``enhancing_rim``; click or line on a hypodense zone, steps 7-8 not
    used): the shell within max(``REACTIVE_RIM_MAX_THICKNESS_MM``, one voxel) outside the mask is

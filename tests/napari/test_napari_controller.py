@@ -416,7 +416,9 @@ def test_in_liver_without_a_liver_segments_the_lesion_and_says_so(tmp_path: Path
 def test_in_liver_keeps_ircad17_tumour_2_out_of_the_tissue_beside_the_liver(ircadb17: Path, tmp_path: Path) -> None:
     """3D-IRCADb-01 patient 17's tumour 2 (real CT, expert mask) from one click at its centre: without
     a liver mask it runs into the soft tissue next to the liver (Dice 0.592, docs/validation.md
-    section 2.3); with "in liver" the time point's classical liver mask holds it (0.820)."""
+    section 2.3); with "in liver" the time point's classical liver mask holds it (0.858 since 1.56's
+    step 2c, which lets step 8 past that mask where the tumour goes on; 0.844 before, 0.820 before
+    the liver's IVC and heart steps)."""
     from hcc_imaging.io import load_series
     from hcc_imaging.io.masks import load_mask
 
@@ -433,7 +435,7 @@ def test_in_liver_keeps_ircad17_tumour_2_out_of_the_tissue_beside_the_liver(irca
         assert m is not None
         d[in_liver] = float(2 * (m & tm).sum() / (m.sum() + tm.sum()))
     assert d[False] < 0.7  # measured 0.592
-    assert d[True] >= 0.81  # measured 0.820 (the expert liver: 0.868)
+    assert d[True] >= 0.85  # measured 0.858, the issue's target (the expert liver: 0.868)
 
 
 def test_propagate_carries_a_lesion_to_a_follow_up_where_the_patient_lies_elsewhere(tmp_path: Path) -> None:

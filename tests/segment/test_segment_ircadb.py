@@ -6,9 +6,11 @@ from one click at the centre) with the expert liver mask: 0.890 / 0.868.  Withou
 tumour 2 leaks into the soft tissue next to the liver (0.592).  The classical liver mask reaches
 0.946 (target 0.90; 0.913 before it left out the extrahepatic IVC and the heart over the dome)
 with the tumour-inclusion and dark-edge steps and holds both tumours' centres; a click with that
-mask gives 0.834 / 0.844 (0.834 / 0.820 before the IVC and heart steps, 0.849 / 0.823 before the
-dark-edge step; docs/validation.md sections 2.3 and 5 have why it stays below the expert mask's
-0.890 / 0.868); the floors keep these from getting worse.
+mask gives 0.838 / 0.858 since 1.56's step 2c (rays past the classical mask where the tumour's
+tissue goes on; 0.834 / 0.844 before it, 0.834 / 0.820 before the IVC and heart steps, 0.849 /
+0.823 before the dark-edge step; docs/validation.md sections 2.3 and 5 have why tumour 1 stays
+below the expert mask's 0.890 / 0.868: our mask's border cuts its capsular part off where the
+tissue beyond steps down as a diaphragm does); the floors keep these from getting worse.
 """
 
 from __future__ import annotations
@@ -65,21 +67,26 @@ def test_tumours_are_inside_our_liver(ircad, our_liver, name: str) -> None:  # t
     assert our_liver.array[_centre(tm)]
     assert (tm & (our_liver.array > 0)).sum() / tm.sum() >= 0.85  # measured 0.931 / 0.958 (0.894 / 0.957 before the dark-edge refinement)
     click = segment_lesion(ct, seed_index=_centre(tm), liver=our_liver)
-    # measured 0.834 / 0.844 with the liver's IVC and heart steps (tumour 2's mask no longer runs
+    # 1.56: the classical mask's border is trusted up to LESION_RADIAL_EXOPHYTIC_MM (step 2c): tumour
+    # 2's part that our liver cuts off against the stomach is reached, 0.844 -> 0.858 (the issue's
+    # 0.85 met with our liver); tumour 1 0.834 -> 0.838 (its capsular part steps down at our border,
+    # as a diaphragm does, and is left out: not met)
+    assert click.parameters["past_liver_mask_mm"] == 12.0
+    # before 1.56: 0.834 / 0.844 with the liver's IVC and heart steps (tumour 2's mask no longer runs
     # into the heart; 0.834 / 0.820 before them); 0.849 / 0.823 before the liver's dark-edge refinement, which moved
     # the liver border out to the half-maximum level: the liver gains, tumour 1's click loses
     # bright interior voxels, docs/validation.md section 5; 0.827 / 0.810 before step 2b continued
     # rays past the mask's border to a darker edge and the liver's tumour pieces were trimmed to
     # the tissue nearer the liver than another organ; expert liver: 0.890 / 0.868); the issue's
     # 0.85 is not met with our liver
-    floor = {"livertumor1": 0.83, "livertumor2": 0.83}[name]
+    floor = {"livertumor1": 0.83, "livertumor2": 0.85}[name]
     assert dice(click.labels.array, tm) >= floor
     # the expert's longest diameter drawn as a line with our liver: its mask leaks to the clamp and
-    # the click at its midpoint replaces it (1.38; 0.705 / 0.463 in 1.37): measured 0.829 / 0.835
-    # (0.829 / 0.794 before the liver's IVC and heart steps)
+    # the click at its midpoint replaces it (1.38; 0.705 / 0.463 in 1.37): measured 0.834 / 0.846
+    # (0.829 / 0.835 before 1.56's step 2c, 0.829 / 0.794 before the liver's IVC and heart steps)
     ends = measure_lesion(tumours[name], 1).ld_endpoints_lps
     line = segment_lesion(ct, line_lps=ends, liver=our_liver)
-    assert dice(line.labels.array, tm) >= {"livertumor1": 0.82, "livertumor2": 0.82}[name]
+    assert dice(line.labels.array, tm) >= {"livertumor1": 0.83, "livertumor2": 0.84}[name]
 
 
 @pytest.mark.parametrize("name", [pytest.param("livertumor1", id="tumour1"), pytest.param("livertumor2", id="tumour2")])
@@ -92,6 +99,8 @@ def test_tumour_from_one_click_and_from_a_line(ircad, name: str) -> None:  # typ
     expert = measure_lesion(tm, 1)
     click = segment_lesion(ct, seed_index=seed, liver=liver)
     assert dice(click.labels.array, tm.array) >= 0.85  # measured 0.890 / 0.868 (1.2: 0.892 / 0.870; 1.1: 0.547 / 0.611)
+    # the expert's (imported) mask is the reader's border: step 2c is off, the masks as before 1.56
+    assert click.parameters["past_liver_mask_mm"] == 0.0
     assert any("star-shaped" in n for n in click.notes)
     ld_click = measure_lesion(click.labels, 1).longest_diameter_mm
     assert 0.75 * expert.longest_diameter_mm <= ld_click <= 1.25 * expert.longest_diameter_mm  # 64.3 vs 65.0, 60.6 vs 77.6
@@ -123,8 +132,8 @@ def test_both_tumours_carried_to_a_moved_copy(ircad) -> None:  # type: ignore[no
     to the same CT with the patient moved 15 / -12 pixels (11 / -9 mm) in the plane, as a follow-up
     on which nothing changed: the registration finds the shift (within a pixel at the tumours), and
     each tumour is found where it moved to, as well as a click at its centre finds it on the
-    original with our liver (0.834 / 0.844 since the liver's IVC and heart steps, 0.834 / 0.820
-    before; floors as there)."""
+    original with our liver (0.838 / 0.858 since 1.56's step 2c, 0.834 / 0.844 before it and since
+    the liver's IVC and heart steps, 0.834 / 0.820 before those; floors as there)."""
     from hcc_imaging.segment.carry import carry_lesions
     from hcc_imaging.volume import LabelVolume
 
@@ -144,6 +153,6 @@ def test_both_tumours_carried_to_a_moved_copy(ircad) -> None:  # type: ignore[no
         moved_by = c.seeds_lps[n] - c.centres_lps[n]
         assert np.allclose(moved_by[:2], shift_mm, atol=ct.spacing[1]) and abs(moved_by[2]) <= ct.spacing[0]
         truth = shifted_in_plane(np.asarray(tumours[name].array) > 0, dy, dx, False)
-        # measured 0.834 / 0.844 (0.834 / 0.820 before the liver's IVC and heart steps; the shift
-        # recovered within 0.15 mm)
-        assert dice(np.asarray(c.labels.array) == n, truth) >= {"livertumor1": 0.83, "livertumor2": 0.83}[name]
+        # measured 0.838 / 0.858 (0.834 / 0.844 before 1.56's step 2c, 0.834 / 0.820 before the
+        # liver's IVC and heart steps; the shift recovered within 0.15 mm)
+        assert dice(np.asarray(c.labels.array) == n, truth) >= {"livertumor1": 0.83, "livertumor2": 0.85}[name]
