@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,14 @@ def register(subparsers: Any) -> None:
         default="sum",
         help="a label of several separate pieces: a split lesion, the fragments' diameters summed "
              "(RECIST 1.1, default), or one object (hull); either way a warning names it",
+    )
+    p.add_argument(
+        "--slice-thickness-mm",
+        type=float,
+        default=None,
+        metavar="MM",
+        help="slice thickness for the RECIST minimum size (10 mm, or 2 x the thickness above 5 mm); "
+             "default: the series' DICOM SliceThickness (the largest when it varies), else its slice spacing",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object per lesion (a JSON list) on stdout")
     p.set_defaults(func=run)
@@ -165,6 +174,11 @@ def run(args: argparse.Namespace) -> int:
     if args.rim_exclusion_mm < 0:
         raise MeasureInputError(f"--rim-exclusion-mm {args.rim_exclusion_mm:g}: a thickness cannot be negative; "
                                 "give 0 (off) or the rim thickness in mm.")
+    thickness = getattr(args, "slice_thickness_mm", None)
+    if thickness is not None and not (math.isfinite(thickness) and thickness > 0):
+        raise MeasureInputError(f"--slice-thickness-mm {thickness:g}: a slice thickness must be a positive number "
+                                "of mm; give the reconstructed slice thickness, or leave the option out to use the "
+                                "series' DICOM SliceThickness.")
     volume, labels, viable, organs = _load(args)
     nodes = _node_labels(args.nodes, labels)
     # a lesion the labels.json (or the SEG) beside the masks calls a lymph node is one
@@ -182,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
         source=str(args.masks),
         rim_exclusion_mm=args.rim_exclusion_mm,
         fragments=getattr(args, "fragments", "sum"),
+        slice_thickness_mm=thickness,
     )
     edge = lesions_at_image_edge(labels, volume.series_instance_uid)
     for lid, why in edge.items():
