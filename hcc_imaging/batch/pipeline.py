@@ -67,7 +67,7 @@ from .constants import (
 )
 from .errors import BatchError, StudyStepError
 from .lesions import (PHASES_LEFT_OUT, check_not_empty, load_annotations, mask_files, mask_problems, phase_series,
-                      pick_reference, site_flags, study_images, study_lesions)
+                      site_flags, study_images, study_lesions)
 from .resume import content_key, file_digest
 
 __all__ = [

@@ -205,10 +205,16 @@ def run(args: argparse.Namespace) -> int:
     where = f"series {volume.series_instance_uid or 'unknown'}, {volume.shape[0]} slices"
     cut = {str(lid): (f"{n_out} of the {n} voxels of its mask lie outside the measured image ({where}): cut, measured "
                       "smaller than it is") for lid, (n_out, n, _left) in (labels.meta.get("cut_by_field") or {}).items()}
+    # lesions whose mask was filled on the slices a resampled series interpolated (io._mask_gaps)
+    from ..io._mask_gaps import filled_slices_note
+
+    filled = {str(lid): filled_slices_note(ks, volume.series_instance_uid)
+              for lid, ks in (labels.meta.get("filled_slices") or {}).items()}
     if args.json:
         rows = [m.to_dict() for m in results]
         for row in rows:  # as the batch's mask_problems: why a lesion's measurement may be incomplete
-            why = [w for w in (cut.get(row.get("lesion_id")), edge.get(row.get("lesion_id")), row.get("fragments_note")) if w]
+            lid = row.get("lesion_id")
+            why = [w for w in (cut.get(lid), edge.get(lid), filled.get(lid), row.get("fragments_note")) if w]
             if why:
                 row["mask_problems"] = why
         json.dump(rows, sys.stdout, indent=2)

@@ -68,6 +68,7 @@ from ..errors import (
     UnsupportedDicomError,
 )
 from ..volume import Geometry, LabelVolume, Volume
+from ._mask_gaps import fill_interpolated_slices
 
 __all__ = [
     "MaskFormatError",
@@ -235,8 +236,9 @@ def _report_losses(labels: LabelVolume, before: Mapping[int, int], outside: Mapp
     return labels
 
 
-def _fit_to_reference(labels: LabelVolume, reference: Volume | None, source: str) -> LabelVolume:
-    """Check the frame of reference and resample nearest-neighbour onto ``reference``."""
+def _fit_to_reference(labels: LabelVolume, reference: Volume | None, source: str, *, fill: bool = True) -> LabelVolume:
+    """Check the frame of reference and resample nearest-neighbour onto ``reference``; with
+    ``fill``, fill the slices ``reference`` interpolated (:mod:`._mask_gaps`)."""
     if reference is None:
         return labels
     m_for = labels.frame_of_reference_uid
@@ -265,12 +267,13 @@ def _fit_to_reference(labels: LabelVolume, reference: Volume | None, source: str
     # on the reference's grid, with its geometry exactly: a NIfTI stores spacing and origin as
     # float32, so a mask read back "equals" its image's grid within ~1e-6 mm but would measure
     # volumes and lengths from the rounded values
-    return replace(
+    labels = replace(
         labels,
         geometry=reference.geometry,
         frame_of_reference_uid=r_for or m_for,
         source_series_instance_uid=reference.series_instance_uid or labels.source_series_instance_uid,
     )
+    return fill_interpolated_slices(labels, reference, source) if fill else labels
 
 
 # ------------------------------------------------------------------------------------------
@@ -697,6 +700,7 @@ def load_segments(
     *,
     structures: Sequence[str] | None = None,
     fractional_threshold: float = FRACTIONAL_THRESHOLD,
+    _fill: bool = True,
 ) -> dict[int, LabelVolume]:
     """Load every segment / ROI of a mask file as its own single-label LabelVolume.
 
@@ -720,7 +724,9 @@ def load_segments(
         Keyed by segment number (SEG), ROI number (RTSTRUCT) or label value (NIfTI); each map
         holds that value as its only label, named after the segment / ROI.  A segment of a SEG
         written by hcc_imaging also gives the label value it records in
-        ``meta["recorded_label_value"]`` (what :func:`load_mask` uses).
+        ``meta["recorded_label_value"]`` (what :func:`load_mask` uses).  On a ``reference``
+        whose missing slices were interpolated, each map's slices there are filled from its drawn
+        neighbours (``meta["filled_slices"]``; :mod:`._mask_gaps`).
     """
     p = Path(path)
     kind, f = _kind(p)
@@ -767,9 +773,11 @@ def load_segments(
                             f.name, name, reference.series_instance_uid if reference is not None else "unknown",
                             geom.shape[0], n_out, n, left)
                 lv = replace(lv, meta={**lv.meta, "cut_by_field": {name: [n_out, n, left]}})
+            if _fill and reference is not None:
+                lv = fill_interpolated_slices(lv, reference, f"{f.name} ROI {name!r}")
             out[num] = lv
         else:
-            out[num] = _fit_to_reference(lv, reference, f"{f.name} segment {num} ({name})")
+            out[num] = _fit_to_reference(lv, reference, f"{f.name} segment {num} ({name})", fill=_fill)
     return out
 
 
@@ -836,7 +844,8 @@ def load_mask(
             meta={"source_file": f.name, "format": "dicom_series", "mask_series_instance_uid": series_uid or ""},
         )
         return _fit_to_reference(lv, reference, str(f.name))
-    segs = load_segments(f, reference, structures=structures, fractional_threshold=fractional_threshold)
+    # (the label map's interpolated slices are filled once merged: segments filled one by one could clash)
+    segs = load_segments(f, reference, structures=structures, fractional_threshold=fractional_threshold, _fill=False)
     if not segs:
         raise MaskFormatError(f"{f}: no segment matched structures={list(structures or [])}.")
     items = sorted(segs.items())
@@ -888,7 +897,8 @@ def load_mask(
         merged = {names[value]: rec for value, lv in items for rec in (lv.meta.get(key) or {}).values()}
         if merged:
             meta[key] = merged
-    return replace(first, array=out, labels=names, meta=meta)
+    merged_map = replace(first, array=out, labels=names, meta=meta)
+    return fill_interpolated_slices(merged_map, reference, f.name) if reference is not None else merged_map
 
 
 #: The ``meta`` keys of a mask's losses when placed on an image (:func:`_report_losses`).
