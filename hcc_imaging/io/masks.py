@@ -17,8 +17,11 @@ Formats
   lesions into one label 1).  NIfTI holds no frame of reference UID, so it is treated
   as "unknown" (compatible with any reference).  A NIfTI without orientation (qform_code and
   sform_code both 0: only the voxel size) is refused; one whose sform and qform place it more
-  than a voxel apart is read by the sform (as nibabel does; SimpleITK takes the qform when the
-  sform is sheared) with a warning naming both and the one read.  A single-slice (2-D) NIfTI is
+  than a voxel apart is read by the sform (as nibabel does) with a warning naming both and the one
+  read, at the corner voxel they place farthest apart.  A sheared sform (a gantry-tilted grid, which
+  SimpleITK would replace by the qform) is placed on ``reference`` voxel by voxel by its sform
+  (:mod:`._nifti_shear`; refused without a reference; until 2026-12-06 read by the qform, 2.8 mm
+  off on a 15 degree tilt).  A single-slice (2-D) NIfTI is
   read with nibabel and placed by its header's 3-D affine (the slice's position and normal, which
   SimpleITK drops); a 2-D NRRD/MHA, which holds no position along the slice normal, is refused.
 * **DICOM SEG** (highdicom): segment number = label value (a SEG of ours: the label value each
@@ -69,6 +72,7 @@ from ..errors import (
 )
 from ..volume import Geometry, LabelVolume, Volume
 from ._mask_gaps import fill_interpolated_slices
+from ._nifti_shear import farthest_corner, place_by_sform, shear_angle_deg, sheared_sform
 
 __all__ = [
     "MaskFormatError",
@@ -418,11 +422,52 @@ def _warn_two_affines(path: Path, nii: Any, geom: Geometry, sform: NDArray[np.fl
     ras = np.diag([-1.0, -1.0, 1.0]) @ np.asarray(geom.index_to_lps(corners[[2, 1, 0]].T), float).reshape(-1, 3).T
     used = min((("sform", sform), ("qform", qform)),
                key=lambda a: float(np.max(np.linalg.norm((a[1] @ corners)[:3] - ras, axis=0))))[0]
+    # the evidence at the corner voxel they place farthest apart (voxel 0 is where a shear agrees)
+    (ci, cj, ck), ps, pq = farthest_corner(nii.shape, sform, qform)
     log.warning(
-        "mask %s: its sform and qform place it differently, up to %.1f mm apart (more than a voxel): sform voxel 0 "
-        "at RAS %s, qform voxel 0 at RAS %s. It is read by the %s%s; check that the mask lies on its lesions, and "
-        "write it again with one affine (the image's).", path, gap, np.round(sform[:3, 3], 1).tolist(),
-        np.round(qform[:3, 3], 1).tolist(), used, " (as nibabel reads it)" if used == "sform" else "")
+        "mask %s: its sform and qform place it differently, up to %.1f mm apart (more than a voxel): voxel "
+        "(%d, %d, %d) at RAS %s by the sform, at RAS %s by the qform. It is read by the %s%s; check that the mask "
+        "lies on its lesions, and write it again with one affine (the image's).", path, gap, ci, cj, ck,
+        np.round(ps, 1).tolist(), np.round(pq, 1).tolist(), used, " (as nibabel reads it)" if used == "sform" else "")
+
+
+def _load_sheared_nifti(path: Path, nii: Any, sform: NDArray[np.float64], reference: Volume | None,
+                        label_names: Mapping[int, str] | None, threshold: float) -> LabelVolume:
+    """A NIfTI whose sform is sheared (a gantry-tilted grid), placed on ``reference`` by its sform
+    (:mod:`._nifti_shear`); refused without a reference (an orthogonal grid cannot hold it)."""
+    angle = shear_angle_deg(sform)
+    if reference is None:
+        raise MaskFormatError(
+            f"{path}: its sform is sheared ({angle:.1f} degrees from perpendicular axes: a gantry-tilted grid), "
+            "which a voxel grid of perpendicular axes cannot hold. Give the image to place it on "
+            "(load_mask(path, reference=image); hcc-imaging measure does), or resample the mask onto an "
+            "orthogonal grid first.")
+    arr = _label_values(np.asanyarray(nii.dataobj), path, threshold)
+    placed, outside = place_by_sform(arr, sform, reference.geometry)
+    nz = arr[arr != 0]
+    values = [int(v) for v in np.unique(nz)]
+    before = {v: int(c) for v, c in zip(*np.unique(nz, return_counts=True), strict=True)}
+    out_counts = ({int(v): int(c) for v, c in zip(*np.unique(nz[outside], return_counts=True), strict=True)}
+                  if outside.any() else {})
+    if values and not np.any(placed):
+        raise GeometryMismatchError(
+            f"mask {path.name} lies entirely outside the reference image grid (shape {reference.shape}); nothing is "
+            "left when it is placed by its sform. Check that `reference` is the series the mask was drawn on.")
+    qform = np.asarray(nii.header.get_qform(), float)
+    (ci, cj, ck), ps, pq = farthest_corner(nii.shape, sform, qform)
+    gap = float(np.linalg.norm(ps - pq))
+    log.info("mask %s: sheared sform (%.1f degrees, a gantry-tilted grid), placed on the image (series %s) voxel by "
+             "voxel by its sform%s.", path, angle, reference.series_instance_uid or "unknown",
+             f" as nibabel reads it; its qform, which cannot hold a shear, differs by up to {gap:.1f} mm (voxel "
+             f"({ci}, {cj}, {ck}): sform RAS {np.round(ps, 1).tolist()}, qform RAS {np.round(pq, 1).tolist()})"
+             if int(nii.header["qform_code"]) > 0 else "")
+    lv = LabelVolume(array=placed.astype(_label_dtype(max(values, default=0))), geometry=reference.geometry,
+                     labels=_default_names(values, label_names),
+                     frame_of_reference_uid=reference.frame_of_reference_uid,
+                     source_series_instance_uid=reference.series_instance_uid,
+                     meta={"source_file": path.name, "format": "nifti", "sheared_sform_deg": round(angle, 3)})
+    lv = _report_losses(lv, before, out_counts, reference, path.name)
+    return fill_interpolated_slices(lv, reference, path.name)
 
 
 def _nifti_2d_geometry(path: Path, nii: Any) -> Geometry:
@@ -830,6 +875,10 @@ def load_mask(
     p = Path(path)
     kind, f = _kind(p)
     if kind in ("nifti", "itk"):
+        nii = _nifti_image(f) if _suffix(f) in NIFTI_SUFFIXES else None
+        sform = sheared_sform(nii) if nii is not None else None
+        if sform is not None:
+            return _load_sheared_nifti(f, nii, sform, reference, label_names, fractional_threshold)
         lv = _load_itk(f, label_names, fractional_threshold)
         return _fit_to_reference(lv, reference, f.name)
     if kind == "series":
