@@ -27,6 +27,9 @@ Formats
 * **DICOM SEG** (highdicom): segment number = label value (a SEG of ours: the label value each
   segment records, ``"hcc_imaging label value N"``), segment label = name.  FRACTIONAL
   segments are binarised at ``fractional_threshold`` (0.5 of the maximum fractional value).
+  A SEG drawn on a gantry-tilted series (frames stacked along a vector oblique to their planes, a
+  sheared grid) is placed on ``reference`` voxel by voxel through its frames' grid
+  (:mod:`._seg_shear`), as an RTSTRUCT is; without a reference it is refused saying so.
   Overlapping segments cannot live in one label map: :func:`load_mask` refuses them with
   :class:`OverlappingSegmentsError`; :func:`load_segments` returns one LabelVolume per segment.
 * **DICOM RTSTRUCT** (pydicom): needs ``reference`` (the image the contours were drawn on).
@@ -73,6 +76,7 @@ from ..errors import (
 from ..volume import Geometry, LabelVolume, Volume
 from ._mask_gaps import fill_interpolated_slices
 from ._nifti_shear import farthest_corner, place_by_sform, shear_angle_deg, sheared_sform
+from ._seg_shear import NotAStackError, seg_stack
 
 __all__ = [
     "MaskFormatError",
@@ -510,9 +514,12 @@ def _geom_from_sitk(img: Any) -> Geometry:
 # ------------------------------------------------------------------------------------------
 # DICOM SEG
 # ------------------------------------------------------------------------------------------
-def _seg_segments(path: Path, threshold: float) -> tuple[list[tuple[int, str, NDArray[np.bool_]]], Geometry, str | None, str | None, dict[int, int]]:
+def _seg_segments(path: Path, threshold: float, reference: Volume | None = None,
+                  ) -> tuple[list[tuple[int, str, NDArray[np.bool_]]], Geometry, str | None, str | None, dict[int, int]]:
     """Decode a SEG into (segment number, label, boolean mask) on the SEG's own grid, and the label
-    value each segment records (segment number -> value; ours only, see :func:`_recorded_label_value`)."""
+    value each segment records (segment number -> value; ours only, see :func:`_recorded_label_value`).
+    A SEG whose frames stack obliquely (a gantry-tilted series) is placed on ``reference``'s grid
+    instead (:mod:`._seg_shear`), and refused without one."""
     import highdicom as hd
 
     from ._dicomparse import dicom_file
@@ -524,31 +531,26 @@ def _seg_segments(path: Path, threshold: float) -> tuple[list[tuple[int, str, ND
     numbers = [int(n) for n in seg.get_segment_numbers()]
     if not numbers:
         raise MaskFormatError(f"DICOM SEG {path} describes no segment; nothing to load.")
+    masks: list[NDArray[np.bool_]]
     try:
         vol = seg.get_volume(combine_segments=False, rescale_fractional=True, segment_numbers=numbers)
     except Exception as err:
-        raise UnsupportedDicomError(
-            f"DICOM SEG {path} (series {getattr(seg, 'SeriesInstanceUID', '?')}): its frames do not form one "
-            f"regular 3-D grid ({type(err).__name__}: {err}). Such SEGs (e.g. frames on scattered oblique "
-            "planes) are not supported; re-export the segmentation on the image grid."
-        ) from err
-    arr = np.asarray(vol.array)
-    if arr.ndim == 3:
-        arr = arr[..., None]
-    geom = Geometry(
-        shape=arr.shape[:3],  # type: ignore[arg-type]
-        spacing=tuple(float(s) for s in vol.spacing),  # type: ignore[arg-type]
-        origin=tuple(float(p) for p in vol.position),  # type: ignore[arg-type]
-        direction=np.asarray(vol.direction, float),
-    )
+        masks, geom = _sheared_seg(path, seg, numbers, threshold, reference, err)
+    else:
+        arr = np.asarray(vol.array)
+        if arr.ndim == 3:
+            arr = arr[..., None]
+        geom = Geometry(
+            shape=arr.shape[:3],  # type: ignore[arg-type]
+            spacing=tuple(float(s) for s in vol.spacing),  # type: ignore[arg-type]
+            origin=tuple(float(p) for p in vol.position),  # type: ignore[arg-type]
+            direction=np.asarray(vol.direction, float),
+        )
+        masks = [arr[..., m] >= threshold if arr[..., m].dtype.kind == "f" else arr[..., m] != 0
+                 for m in range(len(numbers))]
     out = []
     values: dict[int, int] = {}
-    for m, num in enumerate(numbers):
-        plane = arr[..., m]
-        if plane.dtype.kind == "f":
-            mask = plane >= threshold
-        else:
-            mask = plane != 0
+    for mask, num in zip(masks, numbers, strict=True):
         desc = seg.get_segment_description(num)
         out.append((num, str(desc.segment_label), np.asarray(mask)))
         recorded = _recorded_label_value(str(getattr(desc, "SegmentDescription", "") or ""))
@@ -562,6 +564,43 @@ def _seg_segments(path: Path, threshold: float) -> tuple[list[tuple[int, str, ND
     except (AttributeError, IndexError):
         src = None
     return out, geom, (str(for_uid) if for_uid else None), src, values
+
+
+def _sheared_seg(path: Path, seg: Any, numbers: list[int], threshold: float, reference: Volume | None,
+                 err: Exception) -> tuple[list[NDArray[np.bool_]], Geometry]:
+    """A SEG highdicom could not make one volume of: its frames on a sheared stack (a gantry-tilted
+    series) placed on ``reference``'s grid by their affine; else an error saying what is wrong."""
+    where = f"DICOM SEG {path} (series {getattr(seg, 'SeriesInstanceUID', '?')})"
+    try:
+        stack, aff, angle = seg_stack(seg, numbers, threshold)
+    except NotAStackError as why:
+        raise UnsupportedDicomError(
+            f"{where}: its frames do not form one regular 3-D grid: {why} (highdicom: {type(err).__name__}: {err}). "
+            "Re-export the segmentation on the image grid.") from err
+    if angle < 0.01:
+        raise UnsupportedDicomError(
+            f"{where}: its frames do not form one regular 3-D grid (highdicom: {type(err).__name__}: {err}). "
+            "Re-export the segmentation on the image grid.") from err
+    if reference is None:
+        raise UnsupportedDicomError(
+            f"{where}: its frames stack along a vector {angle:.1f} degrees from their planes' normal (drawn on a "
+            "gantry-tilted series), a sheared grid no volume of perpendicular axes holds. Pass reference= (the "
+            "image, loaded with on_tilt=\"resample\") to place it on the image's grid, as hcc-imaging measure "
+            "--on-tilt resample does.") from err
+    sform = np.diag([-1.0, -1.0, 1.0, 1.0]) @ aff
+    masks, lost = [], []
+    for num in numbers:
+        placed, outside = place_by_sform(stack[num].transpose(2, 1, 0).astype(np.uint8), sform, reference.geometry)
+        masks.append(placed != 0)
+        if outside.any():
+            lost.append(f"segment {num}: {int(outside.sum())} of its {outside.size} voxels")
+    log.info("%s: frames stacked %.1f degrees from their planes' normal (a gantry-tilted series), placed on the image "
+             "(series %s) voxel by voxel by their own grid.", where, angle, reference.series_instance_uid or "unknown")
+    if lost:
+        log.warning("%s lies partly outside the image (series %s, shape %s): %s outside. Check that the SEG belongs "
+                    "to this series; a lesion cut by the field is measured smaller than it is.", where,
+                    reference.series_instance_uid or "unknown", reference.shape, "; ".join(lost))
+    return masks, reference.geometry
 
 
 def _recorded_label_value(description: str) -> int | None:
@@ -779,7 +818,7 @@ def load_segments(
     recorded: dict[int, int] = {}
     rt_cut: dict[int, list[int]] = {}
     if kind == "seg":
-        segs, geom, for_uid, src, recorded = _seg_segments(f, fractional_threshold)
+        segs, geom, for_uid, src, recorded = _seg_segments(f, fractional_threshold, reference)
     elif kind == "rtstruct":
         segs, geom, for_uid, rt_cut = _rtstruct_segments(f, reference, structures)
         src = reference.series_instance_uid if reference is not None else None

@@ -91,3 +91,51 @@ def test_two_affines_warning_names_the_farthest_corner(tmp_path: Path, caplog: p
         load_mask(tmp_path / "rot.nii.gz")
     assert "sform and qform place it differently" in caplog.text
     assert "voxel (0, 0, 0)" not in caplog.text and "voxel (19, 19, " in caplog.text
+
+
+def _truth_on(ref: Volume) -> np.ndarray:
+    k, j, i = np.meshgrid(*[np.arange(s) for s in ref.shape], indexing="ij")
+    return LESION.inside(ref.geometry.index_to_lps(np.stack([k, j, i], -1).astype(float)))
+
+
+@pytest.fixture(scope="module")
+def tilted_seg(tilted: Path) -> Path:
+    """A DICOM SEG drawn on the tilted slices (highdicom, frames on the source images)."""
+    import highdicom as hd
+    from highdicom.seg import SegmentAlgorithmTypeValues, SegmentationTypeValues, SegmentDescription, Segmentation
+    from pydicom.sr.codedict import codes
+
+    dss = [pydicom.dcmread(f) for f in sorted((tilted / "dcm").iterdir())]
+    j, i = np.meshgrid(np.arange(80), np.arange(80), indexing="ij")
+    pix = np.stack([LESION.inside(np.array([float(v) for v in ds.ImagePositionPatient]) + j[..., None] * np.array([0, 0.7, 0])
+                                  + i[..., None] * np.array([0.7, 0, 0])) for ds in dss]).astype(np.uint8)
+    desc = [SegmentDescription(segment_number=1, segment_label="L1",
+                               segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+                               segmented_property_type=codes.SCT.Neoplasm, algorithm_type=SegmentAlgorithmTypeValues.MANUAL)]
+    Segmentation(source_images=dss, pixel_array=pix, segmentation_type=SegmentationTypeValues.BINARY,
+                 segment_descriptions=desc, series_instance_uid=hd.UID(), series_number=2, sop_instance_uid=hd.UID(),
+                 instance_number=1, manufacturer="t", manufacturer_model_name="t", software_versions="1",
+                 device_serial_number="1", omit_empty_frames=True).save_as(tilted / "seg.dcm")
+    return tilted / "seg.dcm"
+
+
+def test_seg_on_a_tilted_series_placed_on_the_image(tilted: Path, tilted_seg: Path) -> None:
+    """Tester finding t18: refused as "frames on scattered oblique planes"; now placed as an RTSTRUCT is."""
+    from hcc_imaging.export.seg import read_seg
+
+    ref = load_series(tilted / "dcm", on_tilt="resample")
+    truth = _truth_on(ref)
+    for lv in (load_mask(tilted_seg, ref), read_seg(tilted_seg, reference=ref).lesions):
+        got = np.asarray(lv.array) != 0
+        assert 2 * (got & truth).sum() / (got.sum() + truth.sum()) > 0.93
+        c_got = ref.geometry.index_to_lps(np.argwhere(got).mean(axis=0))
+        c_true = ref.geometry.index_to_lps(np.argwhere(truth).mean(axis=0))
+        assert np.linalg.norm(c_got - c_true) < 0.5
+
+
+def test_seg_on_a_tilted_series_without_reference_says_why(tilted_seg: Path) -> None:
+    from hcc_imaging.errors import UnsupportedDicomError
+
+    with pytest.raises(UnsupportedDicomError, match=r"15.0 degrees from their planes' normal \(drawn on a gantry-tilted") as ei:
+        load_mask(tilted_seg)
+    assert "scattered" not in str(ei.value)
