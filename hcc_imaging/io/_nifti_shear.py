@@ -12,10 +12,18 @@ through the inverse sform).  Without an image to place it on, it is refused.
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from ..volume import LabelVolume, Volume
+
+log = logging.getLogger("hcc_imaging.io.masks")
 
 #: Columns of a sform's 3 x 3 part whose cosine exceeds this are not perpendicular: a sheared grid.
 SHEAR_COSINE = 1e-4
@@ -91,3 +99,46 @@ def farthest_corner(shape: tuple[int, ...], a: NDArray[np.float64], b: NDArray[n
     d = np.linalg.norm(pa - pb, axis=0)
     c = int(np.argmax(d > d.max() - 1e-6))
     return (int(corners[0, c]), int(corners[1, c]), int(corners[2, c])), pa[:, c], pb[:, c]
+
+
+def load_sheared_nifti(path: Path, nii: Any, sform: NDArray[np.float64], reference: Volume | None,
+                       label_names: Mapping[int, str] | None, threshold: float) -> LabelVolume:
+    """A NIfTI whose sform is sheared (a gantry-tilted grid), placed on ``reference`` by its sform
+    (module docstring); refused without a reference (an orthogonal grid cannot hold it)."""
+    from ..volume import LabelVolume
+    from ._mask_gaps import fill_interpolated_slices
+    from .masks import GeometryMismatchError, MaskFormatError, _default_names, _label_dtype, _label_values, _report_losses
+
+    angle = shear_angle_deg(sform)
+    if reference is None:
+        raise MaskFormatError(
+            f"{path}: its sform is sheared ({angle:.1f} degrees from perpendicular axes: a gantry-tilted grid), "
+            "which a voxel grid of perpendicular axes cannot hold. Give the image to place it on "
+            "(load_mask(path, reference=image); hcc-imaging measure does), or resample the mask onto an "
+            "orthogonal grid first.")
+    arr = _label_values(np.asanyarray(nii.dataobj), path, threshold)
+    placed, outside = place_by_sform(arr, sform, reference.geometry)
+    nz = arr[arr != 0]
+    values = [int(v) for v in np.unique(nz)]
+    before = {v: int(c) for v, c in zip(*np.unique(nz, return_counts=True), strict=True)}
+    out_counts = ({int(v): int(c) for v, c in zip(*np.unique(nz[outside], return_counts=True), strict=True)}
+                  if outside.any() else {})
+    if values and not np.any(placed):
+        raise GeometryMismatchError(
+            f"mask {path.name} lies entirely outside the reference image grid (shape {reference.shape}); nothing is "
+            "left when it is placed by its sform. Check that `reference` is the series the mask was drawn on.")
+    qform = np.asarray(nii.header.get_qform(), float)
+    (ci, cj, ck), ps, pq = farthest_corner(nii.shape, sform, qform)
+    gap = float(np.linalg.norm(ps - pq))
+    log.info("mask %s: sheared sform (%.1f degrees, a gantry-tilted grid), placed on the image (series %s) voxel by "
+             "voxel by its sform%s.", path, angle, reference.series_instance_uid or "unknown",
+             f" as nibabel reads it; its qform, which cannot hold a shear, differs by up to {gap:.1f} mm (voxel "
+             f"({ci}, {cj}, {ck}): sform RAS {np.round(ps, 1).tolist()}, qform RAS {np.round(pq, 1).tolist()})"
+             if int(nii.header["qform_code"]) > 0 else "")
+    lv = LabelVolume(array=placed.astype(_label_dtype(max(values, default=0))), geometry=reference.geometry,
+                     labels=_default_names(values, label_names),
+                     frame_of_reference_uid=reference.frame_of_reference_uid,
+                     source_series_instance_uid=reference.series_instance_uid,
+                     meta={"source_file": path.name, "format": "nifti", "sheared_sform_deg": round(angle, 3)})
+    lv = _report_losses(lv, before, out_counts, reference, path.name)
+    return fill_interpolated_slices(lv, reference, path.name)

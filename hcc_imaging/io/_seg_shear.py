@@ -7,10 +7,19 @@ by voxel through the frames' own affine (:func:`._nifti_shear.place_by_sform`).
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from ._nifti_shear import place_by_sform
+
+if TYPE_CHECKING:
+    from ..volume import Geometry, Volume
+
+log = logging.getLogger("hcc_imaging.io.masks")
 
 #: Positions / steps agreeing within this (mm) are one; orientations within this (cosine).
 POSITION_TOLERANCE_MM = 0.01
@@ -81,3 +90,42 @@ def seg_stack(seg: Any, numbers: list[int], threshold: float) -> tuple[dict[int,
     aff = np.eye(4)
     aff[:3, 0], aff[:3, 1], aff[:3, 2], aff[:3, 3] = row_dir * pss[0, 1], col_dir * pss[0, 0], step, pos[0]
     return out, aff, angle
+
+
+def sheared_seg(path: Path, seg: Any, numbers: list[int], threshold: float, reference: Volume | None,
+                err: Exception) -> tuple[list[NDArray[np.bool_]], Geometry]:
+    """A SEG highdicom could not make one volume of: its frames on a sheared stack (a gantry-tilted
+    series) placed on ``reference``'s grid by their affine; else an error saying what is wrong."""
+    from ..errors import UnsupportedDicomError
+
+    where = f"DICOM SEG {path} (series {getattr(seg, 'SeriesInstanceUID', '?')})"
+    try:
+        stack, aff, angle = seg_stack(seg, numbers, threshold)
+    except NotAStackError as why:
+        raise UnsupportedDicomError(
+            f"{where}: its frames do not form one regular 3-D grid: {why} (highdicom: {type(err).__name__}: {err}). "
+            "Re-export the segmentation on the image grid.") from err
+    if angle < 0.01:
+        raise UnsupportedDicomError(
+            f"{where}: its frames do not form one regular 3-D grid (highdicom: {type(err).__name__}: {err}). "
+            "Re-export the segmentation on the image grid.") from err
+    if reference is None:
+        raise UnsupportedDicomError(
+            f"{where}: its frames stack along a vector {angle:.1f} degrees from their planes' normal (drawn on a "
+            "gantry-tilted series), a sheared grid no volume of perpendicular axes holds. Pass reference= (the "
+            "image, loaded with on_tilt=\"resample\") to place it on the image's grid, as hcc-imaging measure "
+            "--on-tilt resample does.") from err
+    sform = np.diag([-1.0, -1.0, 1.0, 1.0]) @ aff
+    masks, lost = [], []
+    for num in numbers:
+        placed, outside = place_by_sform(stack[num].transpose(2, 1, 0).astype(np.uint8), sform, reference.geometry)
+        masks.append(placed != 0)
+        if outside.any():
+            lost.append(f"segment {num}: {int(outside.sum())} of its {outside.size} voxels")
+    log.info("%s: frames stacked %.1f degrees from their planes' normal (a gantry-tilted series), placed on the image "
+             "(series %s) voxel by voxel by their own grid.", where, angle, reference.series_instance_uid or "unknown")
+    if lost:
+        log.warning("%s lies partly outside the image (series %s, shape %s): %s outside. Check that the SEG belongs "
+                    "to this series; a lesion cut by the field is measured smaller than it is.", where,
+                    reference.series_instance_uid or "unknown", reference.shape, "; ".join(lost))
+    return masks, reference.geometry

@@ -75,8 +75,8 @@ from ..errors import (
 )
 from ..volume import Geometry, LabelVolume, Volume
 from ._mask_gaps import fill_interpolated_slices
-from ._nifti_shear import farthest_corner, place_by_sform, shear_angle_deg, sheared_sform
-from ._seg_shear import NotAStackError, seg_stack
+from ._nifti_shear import farthest_corner, load_sheared_nifti, sheared_sform
+from ._seg_shear import sheared_seg
 
 __all__ = [
     "MaskFormatError",
@@ -435,45 +435,6 @@ def _warn_two_affines(path: Path, nii: Any, geom: Geometry, sform: NDArray[np.fl
         np.round(ps, 1).tolist(), np.round(pq, 1).tolist(), used, " (as nibabel reads it)" if used == "sform" else "")
 
 
-def _load_sheared_nifti(path: Path, nii: Any, sform: NDArray[np.float64], reference: Volume | None,
-                        label_names: Mapping[int, str] | None, threshold: float) -> LabelVolume:
-    """A NIfTI whose sform is sheared (a gantry-tilted grid), placed on ``reference`` by its sform
-    (:mod:`._nifti_shear`); refused without a reference (an orthogonal grid cannot hold it)."""
-    angle = shear_angle_deg(sform)
-    if reference is None:
-        raise MaskFormatError(
-            f"{path}: its sform is sheared ({angle:.1f} degrees from perpendicular axes: a gantry-tilted grid), "
-            "which a voxel grid of perpendicular axes cannot hold. Give the image to place it on "
-            "(load_mask(path, reference=image); hcc-imaging measure does), or resample the mask onto an "
-            "orthogonal grid first.")
-    arr = _label_values(np.asanyarray(nii.dataobj), path, threshold)
-    placed, outside = place_by_sform(arr, sform, reference.geometry)
-    nz = arr[arr != 0]
-    values = [int(v) for v in np.unique(nz)]
-    before = {v: int(c) for v, c in zip(*np.unique(nz, return_counts=True), strict=True)}
-    out_counts = ({int(v): int(c) for v, c in zip(*np.unique(nz[outside], return_counts=True), strict=True)}
-                  if outside.any() else {})
-    if values and not np.any(placed):
-        raise GeometryMismatchError(
-            f"mask {path.name} lies entirely outside the reference image grid (shape {reference.shape}); nothing is "
-            "left when it is placed by its sform. Check that `reference` is the series the mask was drawn on.")
-    qform = np.asarray(nii.header.get_qform(), float)
-    (ci, cj, ck), ps, pq = farthest_corner(nii.shape, sform, qform)
-    gap = float(np.linalg.norm(ps - pq))
-    log.info("mask %s: sheared sform (%.1f degrees, a gantry-tilted grid), placed on the image (series %s) voxel by "
-             "voxel by its sform%s.", path, angle, reference.series_instance_uid or "unknown",
-             f" as nibabel reads it; its qform, which cannot hold a shear, differs by up to {gap:.1f} mm (voxel "
-             f"({ci}, {cj}, {ck}): sform RAS {np.round(ps, 1).tolist()}, qform RAS {np.round(pq, 1).tolist()})"
-             if int(nii.header["qform_code"]) > 0 else "")
-    lv = LabelVolume(array=placed.astype(_label_dtype(max(values, default=0))), geometry=reference.geometry,
-                     labels=_default_names(values, label_names),
-                     frame_of_reference_uid=reference.frame_of_reference_uid,
-                     source_series_instance_uid=reference.series_instance_uid,
-                     meta={"source_file": path.name, "format": "nifti", "sheared_sform_deg": round(angle, 3)})
-    lv = _report_losses(lv, before, out_counts, reference, path.name)
-    return fill_interpolated_slices(lv, reference, path.name)
-
-
 def _nifti_2d_geometry(path: Path, nii: Any) -> Geometry:
     """The 3-D geometry of a 2-D (single-slice) NIfTI from its header's affine (sform, else qform, as
     nibabel reads it): the slice's 3-D position and the direction of its normal, which SimpleITK's
@@ -535,7 +496,7 @@ def _seg_segments(path: Path, threshold: float, reference: Volume | None = None,
     try:
         vol = seg.get_volume(combine_segments=False, rescale_fractional=True, segment_numbers=numbers)
     except Exception as err:
-        masks, geom = _sheared_seg(path, seg, numbers, threshold, reference, err)
+        masks, geom = sheared_seg(path, seg, numbers, threshold, reference, err)
     else:
         arr = np.asarray(vol.array)
         if arr.ndim == 3:
@@ -564,43 +525,6 @@ def _seg_segments(path: Path, threshold: float, reference: Volume | None = None,
     except (AttributeError, IndexError):
         src = None
     return out, geom, (str(for_uid) if for_uid else None), src, values
-
-
-def _sheared_seg(path: Path, seg: Any, numbers: list[int], threshold: float, reference: Volume | None,
-                 err: Exception) -> tuple[list[NDArray[np.bool_]], Geometry]:
-    """A SEG highdicom could not make one volume of: its frames on a sheared stack (a gantry-tilted
-    series) placed on ``reference``'s grid by their affine; else an error saying what is wrong."""
-    where = f"DICOM SEG {path} (series {getattr(seg, 'SeriesInstanceUID', '?')})"
-    try:
-        stack, aff, angle = seg_stack(seg, numbers, threshold)
-    except NotAStackError as why:
-        raise UnsupportedDicomError(
-            f"{where}: its frames do not form one regular 3-D grid: {why} (highdicom: {type(err).__name__}: {err}). "
-            "Re-export the segmentation on the image grid.") from err
-    if angle < 0.01:
-        raise UnsupportedDicomError(
-            f"{where}: its frames do not form one regular 3-D grid (highdicom: {type(err).__name__}: {err}). "
-            "Re-export the segmentation on the image grid.") from err
-    if reference is None:
-        raise UnsupportedDicomError(
-            f"{where}: its frames stack along a vector {angle:.1f} degrees from their planes' normal (drawn on a "
-            "gantry-tilted series), a sheared grid no volume of perpendicular axes holds. Pass reference= (the "
-            "image, loaded with on_tilt=\"resample\") to place it on the image's grid, as hcc-imaging measure "
-            "--on-tilt resample does.") from err
-    sform = np.diag([-1.0, -1.0, 1.0, 1.0]) @ aff
-    masks, lost = [], []
-    for num in numbers:
-        placed, outside = place_by_sform(stack[num].transpose(2, 1, 0).astype(np.uint8), sform, reference.geometry)
-        masks.append(placed != 0)
-        if outside.any():
-            lost.append(f"segment {num}: {int(outside.sum())} of its {outside.size} voxels")
-    log.info("%s: frames stacked %.1f degrees from their planes' normal (a gantry-tilted series), placed on the image "
-             "(series %s) voxel by voxel by their own grid.", where, angle, reference.series_instance_uid or "unknown")
-    if lost:
-        log.warning("%s lies partly outside the image (series %s, shape %s): %s outside. Check that the SEG belongs "
-                    "to this series; a lesion cut by the field is measured smaller than it is.", where,
-                    reference.series_instance_uid or "unknown", reference.shape, "; ".join(lost))
-    return masks, reference.geometry
 
 
 def _recorded_label_value(description: str) -> int | None:
@@ -917,7 +841,7 @@ def load_mask(
         nii = _nifti_image(f) if _suffix(f) in NIFTI_SUFFIXES else None
         sform = sheared_sform(nii) if nii is not None else None
         if sform is not None:
-            return _load_sheared_nifti(f, nii, sform, reference, label_names, fractional_threshold)
+            return load_sheared_nifti(f, nii, sform, reference, label_names, fractional_threshold)
         lv = _load_itk(f, label_names, fractional_threshold)
         return _fit_to_reference(lv, reference, f.name)
     if kind == "series":
