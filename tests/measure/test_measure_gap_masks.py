@@ -97,3 +97,18 @@ def test_a_mask_drawn_on_the_resampled_grid_is_kept(gap_case: dict) -> None:
     ref = load_series(d / "dcm", on_irregular="resample")
     truth = load_mask(d / "truth.nii.gz", ref)
     assert "filled_slices" not in truth.meta
+
+
+def test_batch_reads_the_seg_filled_and_notes_it(gap_case: dict) -> None:
+    """The batch's SEG reader (``read_seg``) fills the slice too, and its ``mask_problems`` names it."""
+    from hcc_imaging.batch.lesions import StudyLesions, mask_problems
+    from hcc_imaging.export.seg import read_seg
+
+    d, gap = gap_case["dir"], gap_case["gap"]
+    ref = load_series(d / "dcm", on_irregular="resample")
+    lesions = read_seg(d / "seg.dcm", reference=ref).lesions
+    assert np.any(np.asarray(lesions.array[gap]) != 0)
+    (m,) = measure_labels(lesions, image=ref)
+    assert m.longest_diameter_mm < 26.0
+    notes = mask_problems(StudyLesions(lesions, None, "DICOM SEG"), ref)
+    assert list(notes) == ["L1"] and f"slice(s) {gap} of series" in notes["L1"][0]
