@@ -527,6 +527,8 @@ def mask_problems(got: StudyLesions, ref: Volume) -> dict[str, list[str]]:
     measured: :func:`hcc_imaging.measure.viable.viable_outside_lesions`).  Empty when none.  The
     record's ``mask_problems``: a column of lesions.csv, a failures.csv row (step ``incomplete``)
     and the lesion's note in the read (``not_evaluable`` when nothing of it is left)."""
+    from ..io._mask_gaps import filled_slices_note
+
     where = f"series {ref.series_instance_uid or 'unknown'}, {ref.shape[0]} slices"
     out: dict[str, list[str]] = {}
     for lv, what in ((got.lesions, "mask"), (got.viable, "viable part's mask")):
@@ -540,6 +542,8 @@ def mask_problems(got: StudyLesions, ref: Volume) -> dict[str, list[str]]:
         for lid, n in sorted((lv.meta.get("lost_on_grid") or {}).items()):
             out.setdefault(lid, []).append(
                 f"its {what} ({n} voxels) vanished on the measured image's coarser grid ({where}): not measured")
+        for lid, ks in sorted((lv.meta.get("filled_slices") or {}).items()):
+            out.setdefault(lid, []).append(f"its {what}: " + filled_slices_note(ks, ref.series_instance_uid))
     if got.viable is not None and got.viable.geometry_equal(got.lesions):
         from ..measure.viable import viable_outside_lesions, viable_outside_message
 

@@ -67,7 +67,7 @@ from .constants import (
 )
 from .errors import BatchError, StudyStepError
 from .lesions import (PHASES_LEFT_OUT, check_not_empty, load_annotations, mask_files, mask_problems, phase_series,
-                      pick_reference, site_flags, study_images, study_lesions)
+                      site_flags, study_images, study_lesions)
 from .resume import content_key, file_digest
 
 __all__ = [
@@ -815,6 +815,14 @@ def index_sharded(
 # ------------------------------------------------------------------------------------------
 # One study
 # ------------------------------------------------------------------------------------------
+def study_thickness_mm(ref: Volume) -> float:
+    """The reference series' slice thickness (``load_series``' ``meta["slice_thickness_mm"]``: DICOM
+    SliceThickness, the largest when it varies), else its slice spacing: one value for the
+    record's read document and every lesion row."""
+    v = ref.meta.get("slice_thickness_mm")
+    return float(v) if v else float(ref.spacing[0])
+
+
 def measure_lesions(
     lesions: LabelVolume,
     viable: LabelVolume | None = None,
@@ -823,8 +831,12 @@ def measure_lesions(
     lymph_nodes: Iterable[str] = (),
     reformat: str = "error",
     fragments: str = "sum",
+    slice_thickness_mm: float | None = None,
 ) -> list[dict[str, Any]]:
     """Per-lesion measurements: :func:`hcc_imaging.measure.measure_labels`, one dict per label.
+
+    ``slice_thickness_mm``: the RECIST minimum size's thickness (the study's record gives the
+    reference series' ``meta["slice_thickness_mm"]``, so lesions.csv and the read document agree).
 
     The dicts are :meth:`LesionMeasurement.to_dict` (full precision, the numbers ``hcc-imaging
     measure`` prints); the read document records diameters rounded to 0.1 mm
@@ -833,7 +845,7 @@ def measure_lesions(
     from ..measure import measure_labels
 
     ms = measure_labels(lesions, viable, image=image, lymph_nodes=frozenset(lymph_nodes), reformat=reformat,
-                        fragments=fragments)
+                        fragments=fragments, slice_thickness_mm=slice_thickness_mm)
     return [m.to_dict() for m in ms]
 
 
@@ -852,7 +864,6 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
     try:
         if not task.series:
             raise StudyStepError("load", f"study {task.study_instance_uid}: no image series.")
-        ref_info = pick_reference(task.series)
         series_notes = phase_series(task.series)[1]
         ref, phases = study_images(task, options)
         series_notes = [*series_notes, *ref.meta.get(PHASES_LEFT_OUT, ())]
@@ -869,7 +880,8 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         nodes = [lid for lid in lesions.labels.values()
                  if site_flags(ann["lesions"].get(lid, {}), got.organs.get(lid), got.kinds.get(lid)).get("is_lymph_node")]
         rows = measure_lesions(lesions, viable, image=ref if ref.geometry.equals(lesions.geometry) else None,
-                               lymph_nodes=nodes, reformat=options.reformat, fragments=options.fragments)
+                               lymph_nodes=nodes, reformat=options.reformat, fragments=options.fragments,
+                               slice_thickness_mm=study_thickness_mm(ref))
         problems = mask_problems(got, ref)
         # lesions whose mask reaches a face of the measured image: the scan may have cut them
         edge = lesions_at_image_edge(lesions, ref.series_instance_uid) if ref.geometry.equals(lesions.geometry) else {}
@@ -880,7 +892,6 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         raise
     except Exception as err:  # every error of a step becomes a failure row, named by step
         raise StudyStepError(step, f"{type(err).__name__}: {err}") from err
-    thickness = ref_info.geometry.slice_thickness_mm
     return {
         "key": task.key,
         "ok": True,
@@ -891,7 +902,7 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         "reference_series_instance_uid": ref.series_instance_uid,
         **({"series_not_used": series_notes} if series_notes else {}),
         "reference_phase": str(ref.phase),
-        "slice_thickness_mm": float(thickness) if thickness else float(ref.spacing[0]),
+        "slice_thickness_mm": study_thickness_mm(ref),
         "series": [
             {"series_instance_uid": se.series_instance_uid, "phase": str(se.phase.phase),
              "description": se.series_description, "n_instances": se.n_instances}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,14 @@ def register(subparsers: Any) -> None:
         default="sum",
         help="a label of several separate pieces: a split lesion, the fragments' diameters summed "
              "(RECIST 1.1, default), or one object (hull); either way a warning names it",
+    )
+    p.add_argument(
+        "--slice-thickness-mm",
+        type=float,
+        default=None,
+        metavar="MM",
+        help="slice thickness for the RECIST minimum size (10 mm, or 2 x the thickness above 5 mm); "
+             "default: the series' DICOM SliceThickness (the largest when it varies), else its slice spacing",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object per lesion (a JSON list) on stdout")
     p.set_defaults(func=run)
@@ -165,6 +174,11 @@ def run(args: argparse.Namespace) -> int:
     if args.rim_exclusion_mm < 0:
         raise MeasureInputError(f"--rim-exclusion-mm {args.rim_exclusion_mm:g}: a thickness cannot be negative; "
                                 "give 0 (off) or the rim thickness in mm.")
+    thickness = getattr(args, "slice_thickness_mm", None)
+    if thickness is not None and not (math.isfinite(thickness) and thickness > 0):
+        raise MeasureInputError(f"--slice-thickness-mm {thickness:g}: a slice thickness must be a positive number "
+                                "of mm; give the reconstructed slice thickness, or leave the option out to use the "
+                                "series' DICOM SliceThickness.")
     volume, labels, viable, organs = _load(args)
     nodes = _node_labels(args.nodes, labels)
     # a lesion the labels.json (or the SEG) beside the masks calls a lymph node is one
@@ -182,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
         source=str(args.masks),
         rim_exclusion_mm=args.rim_exclusion_mm,
         fragments=getattr(args, "fragments", "sum"),
+        slice_thickness_mm=thickness,
     )
     edge = lesions_at_image_edge(labels, volume.series_instance_uid)
     for lid, why in edge.items():
@@ -190,10 +205,16 @@ def run(args: argparse.Namespace) -> int:
     where = f"series {volume.series_instance_uid or 'unknown'}, {volume.shape[0]} slices"
     cut = {str(lid): (f"{n_out} of the {n} voxels of its mask lie outside the measured image ({where}): cut, measured "
                       "smaller than it is") for lid, (n_out, n, _left) in (labels.meta.get("cut_by_field") or {}).items()}
+    # lesions whose mask was filled on the slices a resampled series interpolated (io._mask_gaps)
+    from ..io._mask_gaps import filled_slices_note
+
+    filled = {str(lid): filled_slices_note(ks, volume.series_instance_uid)
+              for lid, ks in (labels.meta.get("filled_slices") or {}).items()}
     if args.json:
         rows = [m.to_dict() for m in results]
         for row in rows:  # as the batch's mask_problems: why a lesion's measurement may be incomplete
-            why = [w for w in (cut.get(row.get("lesion_id")), edge.get(row.get("lesion_id")), row.get("fragments_note")) if w]
+            lid = row.get("lesion_id")
+            why = [w for w in (cut.get(lid), edge.get(lid), filled.get(lid), row.get("fragments_note")) if w]
             if why:
                 row["mask_problems"] = why
         json.dump(rows, sys.stdout, indent=2)

@@ -518,7 +518,7 @@ def read_seg(path: str | os.PathLike[str], reference: Volume | None = None) -> S
     # preserved", dcmqi's, a RuntimeError of highdicom's)
     from ..io.masks import FRACTIONAL_THRESHOLD, _fit_to_reference, _seg_segments
 
-    segs, geom, for_uid, src_series, _recorded = _seg_segments(Path(path), FRACTIONAL_THRESHOLD)
+    segs, geom, for_uid, src_series, _recorded = _seg_segments(Path(path), FRACTIONAL_THRESHOLD, reference)
     lesion_arr = np.zeros(geom.shape, dtype=np.int32)
     viable_arr = np.zeros(geom.shape, dtype=np.int32)
     has_viable = False

@@ -17,13 +17,19 @@ Formats
   lesions into one label 1).  NIfTI holds no frame of reference UID, so it is treated
   as "unknown" (compatible with any reference).  A NIfTI without orientation (qform_code and
   sform_code both 0: only the voxel size) is refused; one whose sform and qform place it more
-  than a voxel apart is read by the sform (as nibabel does; SimpleITK takes the qform when the
-  sform is sheared) with a warning naming both and the one read.  A single-slice (2-D) NIfTI is
+  than a voxel apart is read by the sform (as nibabel does) with a warning naming both and the one
+  read, at the corner voxel they place farthest apart.  A sheared sform (a gantry-tilted grid, which
+  SimpleITK would replace by the qform) is placed on ``reference`` voxel by voxel by its sform
+  (:mod:`._nifti_shear`; refused without a reference; until 2026-12-06 read by the qform, 2.8 mm
+  off on a 15 degree tilt).  A single-slice (2-D) NIfTI is
   read with nibabel and placed by its header's 3-D affine (the slice's position and normal, which
   SimpleITK drops); a 2-D NRRD/MHA, which holds no position along the slice normal, is refused.
 * **DICOM SEG** (highdicom): segment number = label value (a SEG of ours: the label value each
   segment records, ``"hcc_imaging label value N"``), segment label = name.  FRACTIONAL
   segments are binarised at ``fractional_threshold`` (0.5 of the maximum fractional value).
+  A SEG drawn on a gantry-tilted series (frames stacked along a vector oblique to their planes, a
+  sheared grid) is placed on ``reference`` voxel by voxel through its frames' grid
+  (:mod:`._seg_shear`), as an RTSTRUCT is; without a reference it is refused saying so.
   Overlapping segments cannot live in one label map: :func:`load_mask` refuses them with
   :class:`OverlappingSegmentsError`; :func:`load_segments` returns one LabelVolume per segment.
 * **DICOM RTSTRUCT** (pydicom): needs ``reference`` (the image the contours were drawn on).
@@ -70,6 +76,9 @@ from ..errors import (
 from ..volume import Geometry, LabelVolume, Volume
 from ._dicomparse import dicom_file
 from ._zipmask import is_zip_member, zip_member_kind
+from ._mask_gaps import fill_interpolated_slices
+from ._nifti_shear import farthest_corner, load_sheared_nifti, sheared_sform
+from ._seg_shear import sheared_seg
 
 __all__ = [
     "MaskFormatError",
@@ -237,8 +246,9 @@ def _report_losses(labels: LabelVolume, before: Mapping[int, int], outside: Mapp
     return labels
 
 
-def _fit_to_reference(labels: LabelVolume, reference: Volume | None, source: str) -> LabelVolume:
-    """Check the frame of reference and resample nearest-neighbour onto ``reference``."""
+def _fit_to_reference(labels: LabelVolume, reference: Volume | None, source: str, *, fill: bool = True) -> LabelVolume:
+    """Check the frame of reference and resample nearest-neighbour onto ``reference``; with
+    ``fill``, fill the slices ``reference`` interpolated (:mod:`._mask_gaps`)."""
     if reference is None:
         return labels
     m_for = labels.frame_of_reference_uid
@@ -267,12 +277,13 @@ def _fit_to_reference(labels: LabelVolume, reference: Volume | None, source: str
     # on the reference's grid, with its geometry exactly: a NIfTI stores spacing and origin as
     # float32, so a mask read back "equals" its image's grid within ~1e-6 mm but would measure
     # volumes and lengths from the rounded values
-    return replace(
+    labels = replace(
         labels,
         geometry=reference.geometry,
         frame_of_reference_uid=r_for or m_for,
         source_series_instance_uid=reference.series_instance_uid or labels.source_series_instance_uid,
     )
+    return fill_interpolated_slices(labels, reference, source) if fill else labels
 
 
 # ------------------------------------------------------------------------------------------
@@ -417,11 +428,13 @@ def _warn_two_affines(path: Path, nii: Any, geom: Geometry, sform: NDArray[np.fl
     ras = np.diag([-1.0, -1.0, 1.0]) @ np.asarray(geom.index_to_lps(corners[[2, 1, 0]].T), float).reshape(-1, 3).T
     used = min((("sform", sform), ("qform", qform)),
                key=lambda a: float(np.max(np.linalg.norm((a[1] @ corners)[:3] - ras, axis=0))))[0]
+    # the evidence at the corner voxel they place farthest apart (voxel 0 is where a shear agrees)
+    (ci, cj, ck), ps, pq = farthest_corner(nii.shape, sform, qform)
     log.warning(
-        "mask %s: its sform and qform place it differently, up to %.1f mm apart (more than a voxel): sform voxel 0 "
-        "at RAS %s, qform voxel 0 at RAS %s. It is read by the %s%s; check that the mask lies on its lesions, and "
-        "write it again with one affine (the image's).", path, gap, np.round(sform[:3, 3], 1).tolist(),
-        np.round(qform[:3, 3], 1).tolist(), used, " (as nibabel reads it)" if used == "sform" else "")
+        "mask %s: its sform and qform place it differently, up to %.1f mm apart (more than a voxel): voxel "
+        "(%d, %d, %d) at RAS %s by the sform, at RAS %s by the qform. It is read by the %s%s; check that the mask "
+        "lies on its lesions, and write it again with one affine (the image's).", path, gap, ci, cj, ck,
+        np.round(ps, 1).tolist(), np.round(pq, 1).tolist(), used, " (as nibabel reads it)" if used == "sform" else "")
 
 
 def _nifti_2d_geometry(path: Path, nii: Any) -> Geometry:
@@ -464,9 +477,12 @@ def _geom_from_sitk(img: Any) -> Geometry:
 # ------------------------------------------------------------------------------------------
 # DICOM SEG
 # ------------------------------------------------------------------------------------------
-def _seg_segments(path: Path, threshold: float) -> tuple[list[tuple[int, str, NDArray[np.bool_]]], Geometry, str | None, str | None, dict[int, int]]:
+def _seg_segments(path: Path, threshold: float, reference: Volume | None = None,
+                  ) -> tuple[list[tuple[int, str, NDArray[np.bool_]]], Geometry, str | None, str | None, dict[int, int]]:
     """Decode a SEG into (segment number, label, boolean mask) on the SEG's own grid, and the label
-    value each segment records (segment number -> value; ours only, see :func:`_recorded_label_value`)."""
+    value each segment records (segment number -> value; ours only, see :func:`_recorded_label_value`).
+    A SEG whose frames stack obliquely (a gantry-tilted series) is placed on ``reference``'s grid
+    instead (:mod:`._seg_shear`), and refused without one."""
     import highdicom as hd
 
     try:
@@ -476,31 +492,26 @@ def _seg_segments(path: Path, threshold: float) -> tuple[list[tuple[int, str, ND
     numbers = [int(n) for n in seg.get_segment_numbers()]
     if not numbers:
         raise MaskFormatError(f"DICOM SEG {path} describes no segment; nothing to load.")
+    masks: list[NDArray[np.bool_]]
     try:
         vol = seg.get_volume(combine_segments=False, rescale_fractional=True, segment_numbers=numbers)
     except Exception as err:
-        raise UnsupportedDicomError(
-            f"DICOM SEG {path} (series {getattr(seg, 'SeriesInstanceUID', '?')}): its frames do not form one "
-            f"regular 3-D grid ({type(err).__name__}: {err}). Such SEGs (e.g. frames on scattered oblique "
-            "planes) are not supported; re-export the segmentation on the image grid."
-        ) from err
-    arr = np.asarray(vol.array)
-    if arr.ndim == 3:
-        arr = arr[..., None]
-    geom = Geometry(
-        shape=arr.shape[:3],  # type: ignore[arg-type]
-        spacing=tuple(float(s) for s in vol.spacing),  # type: ignore[arg-type]
-        origin=tuple(float(p) for p in vol.position),  # type: ignore[arg-type]
-        direction=np.asarray(vol.direction, float),
-    )
+        masks, geom = sheared_seg(path, seg, numbers, threshold, reference, err)
+    else:
+        arr = np.asarray(vol.array)
+        if arr.ndim == 3:
+            arr = arr[..., None]
+        geom = Geometry(
+            shape=arr.shape[:3],  # type: ignore[arg-type]
+            spacing=tuple(float(s) for s in vol.spacing),  # type: ignore[arg-type]
+            origin=tuple(float(p) for p in vol.position),  # type: ignore[arg-type]
+            direction=np.asarray(vol.direction, float),
+        )
+        masks = [arr[..., m] >= threshold if arr[..., m].dtype.kind == "f" else arr[..., m] != 0
+                 for m in range(len(numbers))]
     out = []
     values: dict[int, int] = {}
-    for m, num in enumerate(numbers):
-        plane = arr[..., m]
-        if plane.dtype.kind == "f":
-            mask = plane >= threshold
-        else:
-            mask = plane != 0
+    for mask, num in zip(masks, numbers, strict=True):
         desc = seg.get_segment_description(num)
         out.append((num, str(desc.segment_label), np.asarray(mask)))
         recorded = _recorded_label_value(str(getattr(desc, "SegmentDescription", "") or ""))
@@ -699,6 +710,7 @@ def load_segments(
     *,
     structures: Sequence[str] | None = None,
     fractional_threshold: float = FRACTIONAL_THRESHOLD,
+    _fill: bool = True,
 ) -> dict[int, LabelVolume]:
     """Load every segment / ROI of a mask file as its own single-label LabelVolume.
 
@@ -722,7 +734,9 @@ def load_segments(
         Keyed by segment number (SEG), ROI number (RTSTRUCT) or label value (NIfTI); each map
         holds that value as its only label, named after the segment / ROI.  A segment of a SEG
         written by hcc_imaging also gives the label value it records in
-        ``meta["recorded_label_value"]`` (what :func:`load_mask` uses).
+        ``meta["recorded_label_value"]`` (what :func:`load_mask` uses).  On a ``reference``
+        whose missing slices were interpolated, each map's slices there are filled from its drawn
+        neighbours (``meta["filled_slices"]``; :mod:`._mask_gaps`).
     """
     p = Path(path)
     kind, f = _kind(p)
@@ -730,7 +744,7 @@ def load_segments(
     recorded: dict[int, int] = {}
     rt_cut: dict[int, list[int]] = {}
     if kind == "seg":
-        segs, geom, for_uid, src, recorded = _seg_segments(f, fractional_threshold)
+        segs, geom, for_uid, src, recorded = _seg_segments(f, fractional_threshold, reference)
     elif kind == "rtstruct":
         segs, geom, for_uid, rt_cut = _rtstruct_segments(f, reference, structures)
         src = reference.series_instance_uid if reference is not None else None
@@ -769,9 +783,11 @@ def load_segments(
                             f.name, name, reference.series_instance_uid if reference is not None else "unknown",
                             geom.shape[0], n_out, n, left)
                 lv = replace(lv, meta={**lv.meta, "cut_by_field": {name: [n_out, n, left]}})
+            if _fill and reference is not None:
+                lv = fill_interpolated_slices(lv, reference, f"{f.name} ROI {name!r}")
             out[num] = lv
         else:
-            out[num] = _fit_to_reference(lv, reference, f"{f.name} segment {num} ({name})")
+            out[num] = _fit_to_reference(lv, reference, f"{f.name} segment {num} ({name})", fill=_fill)
     return out
 
 
@@ -824,6 +840,10 @@ def load_mask(
     p = Path(path)
     kind, f = _kind(p)
     if kind in ("nifti", "itk"):
+        nii = _nifti_image(f) if _suffix(f) in NIFTI_SUFFIXES else None
+        sform = sheared_sform(nii) if nii is not None else None
+        if sform is not None:
+            return load_sheared_nifti(f, nii, sform, reference, label_names, fractional_threshold)
         lv = _load_itk(f, label_names, fractional_threshold)
         return _fit_to_reference(lv, reference, f.name)
     if kind == "series":
@@ -838,7 +858,8 @@ def load_mask(
             meta={"source_file": f.name, "format": "dicom_series", "mask_series_instance_uid": series_uid or ""},
         )
         return _fit_to_reference(lv, reference, str(f.name))
-    segs = load_segments(f, reference, structures=structures, fractional_threshold=fractional_threshold)
+    # (the label map's interpolated slices are filled once merged: segments filled one by one could clash)
+    segs = load_segments(f, reference, structures=structures, fractional_threshold=fractional_threshold, _fill=False)
     if not segs:
         raise MaskFormatError(f"{f}: no segment matched structures={list(structures or [])}.")
     items = sorted(segs.items())
@@ -890,7 +911,8 @@ def load_mask(
         merged = {names[value]: rec for value, lv in items for rec in (lv.meta.get(key) or {}).values()}
         if merged:
             meta[key] = merged
-    return replace(first, array=out, labels=names, meta=meta)
+    merged_map = replace(first, array=out, labels=names, meta=meta)
+    return fill_interpolated_slices(merged_map, reference, f.name) if reference is not None else merged_map
 
 
 #: The ``meta`` keys of a mask's losses when placed on an image (:func:`_report_losses`).

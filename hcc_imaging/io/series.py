@@ -20,8 +20,10 @@ What :func:`load_series` guarantees (or refuses with a named error from :mod:`hc
   plugin per transfer syntax (``_constants.DECODER_PREFERENCE``).
 
 ``meta`` carries ``source_files`` and ``sop_instance_uids`` (slice order), ``sop_class_uid``,
-``transfer_syntax_uids``, ``decoders``, ``phase_call``, ``problems`` (informational notes) and,
-when resampled, ``resampled``.
+``transfer_syntax_uids``, ``decoders``, ``phase_call``, ``problems`` (informational notes),
+``slice_thickness_mm`` (DICOM SliceThickness, the largest when it varies, else the slice spacing;
+``slice_thickness_source`` says which: RECIST measurability uses it) and, when resampled,
+``resampled`` and ``interpolated_slices``.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from ._decode import decode_file, decode_parallel
 from ._dicomparse import UNCOMPRESSED_LE, InstanceHeader, ZipPool, display_source, split_zip
 from ._geometry import SliceRef, StackAnalysis, analyse_stack, orientation_label, slices_of
 from ._unreadable import unread_beside, unread_beside_note
+from ._thickness import series_slice_thickness
 from .index import (
     ArchiveIndex,
     SeriesInfo,
@@ -588,6 +591,11 @@ def load_series(
         notes.append(unread_beside_note(unread, display_source))
         log.warning("series %s: %s.", uid, notes[-1])
     meta: dict[str, Any] = {}
+    thick, thick_src, thick_problem = series_slice_thickness((s.header.slice_thickness for s in ordered), step, uid)
+    meta["slice_thickness_mm"], meta["slice_thickness_source"] = thick, thick_src
+    if thick_problem:
+        notes.append(thick_problem)
+        log.warning("%s.", thick_problem)
     resampled = [i for i in an.issues if i.kind in ("irregular_spacing", "gantry_tilt")]
     if resampled:
         arr, (dr, dc), gaps = _resample_stack(arr, an, step)

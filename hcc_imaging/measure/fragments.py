@@ -17,6 +17,11 @@ reading applies is the named parameter ``fragments``:
 * ``"hull"``: the label measured as one object whatever its pieces (the behaviour before
   2026-12-06; the LD may cross between pieces).
 
+Pieces of one lesion sampled thickly (a thin lesion tilted across thick slices: a strip on each
+slice, strips that do not touch under 26-connectivity) are joined first: pieces whose slice ranges
+abut and whose sections on the two adjacent slices come within :data:`SAMPLING_GAP_SLICES` slice
+spacings in-plane are one piece (:func:`_sampling_groups`; until 2026-12-06 their LDs were summed).
+
 Either way the record says how many fragments the label has, and a label with two or more carries
 a note (a warning in ``hcc-imaging measure``, ``mask_problems`` in the batch) that asks for two
 labels if the pieces are two lesions.  Coalescing lesions (RECIST: measure the merged mass, give
@@ -34,6 +39,13 @@ from .constants import FRAGMENT_MIN_DIAMETER_MM, FRAGMENTS
 from .diameters import AxialFrame
 
 __all__ = ["FRAGMENT_RULES", "FragmentsParameterError", "check_fragments", "n_pieces", "split_frame", "fragments_note"]
+
+#: Pieces on abutting slice ranges whose sections on the two adjacent slices are at most this many
+#: slice spacings apart in-plane (nearest voxel centres) are one lesion sampled thickly, not fragments
+#: (a surface through both is tilted at least atan(1/2) = 26.6 degrees from the axial plane).  A
+#: 30 x 30 x 3 mm plate tilted 30 degrees on 5 mm slices leaves strips 3.6 mm apart, 5.4 mm at its
+#: thinning edge (1.08 slice spacings): one slice spacing was too few.
+SAMPLING_GAP_SLICES: float = 2.0
 
 #: The values of ``fragments=``.
 FRAGMENT_RULES: tuple[str, ...] = ("sum", "hull")
@@ -101,6 +113,18 @@ def split_frame(frame: AxialFrame, min_diameter_mm: float = FRAGMENT_MIN_DIAMETE
             keep.append(v)
     if not keep:  # only specks (a lesion of a few voxels): measured as it is
         return None
+    groups = _sampling_groups(lab, objs, keep, frame.spacing)
+    if len(groups) < len(keep):  # pieces of one lesion sampled thickly: one fragment each group
+        for g in groups:
+            for v in g[1:]:
+                lab[lab == v] = g[0]
+        keep = [g[0] for g in groups]
+        counts = np.bincount(lab.ravel(), minlength=n + 1)
+        objs = ndimage.find_objects(lab, max_label=n)
+        if len(keep) == 1 and n - sum(len(g) for g in groups) == 0:
+            return None  # one lesion, no specks: measured whole, as one piece
+        keep.sort(key=lambda v: (-int(counts[v]), objs[v - 1][0].start, objs[v - 1][1].start, objs[v - 1][2].start))
+    n_groups = n - sum(len(g) - 1 for g in groups)
     keep.sort(key=lambda v: (-int(counts[v]), objs[v - 1][0].start, objs[v - 1][1].start, objs[v - 1][2].start))
     frames = [_sub_frame(frame, lab == v) for v in keep]
     gap = 0.0
@@ -113,7 +137,39 @@ def split_frame(frame: AxialFrame, min_diameter_mm: float = FRAGMENT_MIN_DIAMETE
             dist = ndimage.distance_transform_edt(~rest, sampling=sp)
             gaps.append(float(dist[lab == v].min()))
         gap = min(gaps)
-    return frames, n - len(keep), gap
+    return frames, n_groups - len(keep), gap
+
+
+def _sampling_groups(lab: NDArray[np.integer], objs: list, keep: list[int], spacing: tuple[float, float, float]) -> list[list[int]]:
+    """The pieces ``keep`` grouped into lesions sampled thickly (docs/measure.md section 3): two
+    pieces are one lesion when one ends on the slice before the other begins (no slice holds both)
+    and their sections on those two slices come within :data:`SAMPLING_GAP_SLICES` slice spacings
+    of each other in-plane (nearest voxel centres): a thin lesion tilted across thick slices, whose
+    sections on adjacent slices do not touch under 26-connectivity.  Pieces sharing a slice (side by side in-plane), or
+    with a slice between them, stay separate.  Groups in ``keep``'s order, each led by its first."""
+    from scipy import ndimage
+
+    dz, sr, sc = spacing
+    parent = {v: v for v in keep}
+
+    def root(v: int) -> int:
+        while parent[v] != v:
+            v = parent[v]
+        return v
+
+    for a in keep:
+        for b in keep:
+            ka, kb = objs[a - 1][0], objs[b - 1][0]
+            if a == b or ka.stop != kb.start:  # a's last slice is just before b's first
+                continue
+            sec_a, sec_b = lab[ka.stop - 1] == a, lab[kb.start] == b
+            dist = ndimage.distance_transform_edt(~sec_b, sampling=(sr, sc))
+            if float(dist[sec_a].min()) <= SAMPLING_GAP_SLICES * dz and root(a) != root(b):
+                parent[root(b)] = root(a)
+    out: dict[int, list[int]] = {}
+    for v in keep:
+        out.setdefault(root(v), []).append(v)
+    return sorted(out.values(), key=lambda g: keep.index(g[0]))
 
 
 def fragments_note(lesion_id: str, n_fragments: int, gap_mm: float, rule: str, diameters_mm: list[float]) -> str:

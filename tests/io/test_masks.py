@@ -524,7 +524,7 @@ def test_nifti_without_orientation_refused_and_two_affines_warned(tmp_path: Path
     with caplog.at_level(logging.WARNING, logger="hcc_imaging.io.masks"):
         lv = load_mask(tmp_path / "two.nii.gz")
     assert "sform and qform place it differently, up to 20.0 mm apart" in caplog.text
-    assert "sform voxel 0 at RAS [30.0, -20.0, 30.0], qform voxel 0 at RAS [10.0, -20.0, 30.0]" in caplog.text
+    assert "voxel (0, 0, 0) at RAS [30.0, -20.0, 30.0] by the sform, at RAS [10.0, -20.0, 30.0] by the qform" in caplog.text
     assert "It is read by the sform (as nibabel reads it)" in caplog.text
     ras = shifted @ np.array([1, 1, 1, 1.0])  # NIfTI voxel (i, j, k) = (1, 1, 1): our (1, 1, 1)
     np.testing.assert_allclose(lv.index_to_lps([1, 1, 1]), [-ras[0], -ras[1], ras[2]], atol=1e-4)
