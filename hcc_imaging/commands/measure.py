@@ -36,7 +36,8 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("study", metavar="SERIES", help="DICOM series: folder, zip, DICOMDIR or file (a folder of several series: add --series-uid)")
     p.add_argument("--masks", required=True, metavar="PATH",
-                   help="lesion label map (NIfTI, SEG, RTSTRUCT, mask series; a SEG / RTSTRUCT inside a zip: ZIP::member.dcm)")
+                   help="lesion label map (NIfTI, SEG, RTSTRUCT, mask series; a SEG / RTSTRUCT inside a "
+                        "zip: ZIP::member.dcm)")
     p.add_argument("--viable", metavar="PATH", help="viable (enhancing) sub-mask, non-zero = viable")
     p.add_argument("--series-uid", help="which series of SERIES when it holds several")
     p.add_argument("--on-tilt", choices=["error", "resample"], default="error",
