@@ -14,8 +14,8 @@ import pytest
 MAX_LINES = 600
 
 #: Names imported from the two modules by the package, tests, benchmarks and scripts (private
-#: ones included: scripts/segment_ceiling.py reads _PORTAL_VEIN / _PVTT_T, tests/io reads _AORTA,
-#: burden/liver.py the exact unit factors).
+#: ones included: scripts/segment_ceiling.py reads _PORTAL_VEIN / _PVTT_T, tests/io reads _AORTA;
+#: burden/liver.py reads the exact unit factors by their public names).
 IMPORTED = {
     "hcc_imaging.phantoms": (
         "DEFAULT_SHAPE", "DEFAULT_SPACING_MM", "Ellipsoid", "INFILTRATIVE_BLUR_MM", "LesionKind",
@@ -27,7 +27,7 @@ IMPORTED = {
         "AscitesGrade", "AxisEndpoints", "CeusExam", "EncephalopathyGrade", "IRecistCategory",
         "LesionKind", "LesionObservation", "LesionStatus", "LiverFunction", "MarkerValue", "ReadDocument",
         "Role", "SCHEMA_PATH", "SCHEMA_VERSION", "TimePoint", "TreatmentEvent", "TreatmentKind",
-        "_ALBUMIN_G_L_PER_G_DL", "_BILIRUBIN_UMOL_L_PER_MG_DL", "exact", "schema",
+        "ALBUMIN_G_L_PER_G_DL", "BILIRUBIN_UMOL_L_PER_MG_DL", "exact", "schema",
     ),
 }
 
@@ -54,3 +54,29 @@ def test_schema_file_is_found() -> None:
 
     assert SCHEMA_PATH.name == "read_document.schema.json" and SCHEMA_PATH.parent.name == "response"
     assert schema()["$schema"].startswith("https://json-schema.org/draft/2020-12")
+
+
+def test_no_module_imports_a_private_name_of_the_read_document() -> None:
+    """The read document's private names stay inside its package: ``burden.liver`` imported the unit
+    factors ``_ALBUMIN_G_L_PER_G_DL`` / ``_BILIRUBIN_UMOL_L_PER_MG_DL``; they are public now, with units
+    in their names, and equal the float factors ``burden.liver`` publishes."""
+    import ast
+    from fractions import Fraction
+
+    import hcc_imaging
+    from hcc_imaging.burden import liver
+    from hcc_imaging.response import document
+
+    root = Path(hcc_imaging.__file__).parent
+    inside = root / "response" / "document"
+    found = []
+    for f in sorted(root.rglob("*.py")):
+        if inside in f.parents:
+            continue
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("response.document"):
+                found += [f"{f.relative_to(root)}: {a.name}" for a in node.names if a.name.startswith("_")]
+    assert not found, f"private names of the read document imported from outside it: {found}"
+    assert {"BILIRUBIN_UMOL_L_PER_MG_DL", "ALBUMIN_G_L_PER_G_DL"} <= set(document.__all__)
+    assert document.BILIRUBIN_UMOL_L_PER_MG_DL == Fraction("17.1") and document.ALBUMIN_G_L_PER_G_DL == 10
+    assert liver.BILIRUBIN_MG_DL_TO_UMOL_L == 17.1 and liver.ALBUMIN_G_DL_TO_G_L == 10.0

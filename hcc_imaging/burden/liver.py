@@ -21,11 +21,11 @@ from typing import Any
 
 from hcc_imaging.errors import CriteriaError
 from hcc_imaging.response.document import (
+    ALBUMIN_G_L_PER_G_DL,
+    BILIRUBIN_UMOL_L_PER_MG_DL,
     AscitesGrade,
     EncephalopathyGrade,
     LiverFunction,
-    _ALBUMIN_G_L_PER_G_DL,
-    _BILIRUBIN_UMOL_L_PER_MG_DL,
     exact,
 )
 
@@ -48,10 +48,10 @@ __all__ = [
     "liver_labs",
 ]
 
-#: mg/dL → µmol/L for bilirubin.
-BILIRUBIN_MG_DL_TO_UMOL_L = 17.1
+#: mg/dL → µmol/L for bilirubin (the read document's exact factor, as a float).
+BILIRUBIN_MG_DL_TO_UMOL_L = float(BILIRUBIN_UMOL_L_PER_MG_DL)
 #: g/dL → g/L for albumin.
-ALBUMIN_G_DL_TO_G_L = 10.0
+ALBUMIN_G_DL_TO_G_L = float(ALBUMIN_G_L_PER_G_DL)
 #: ALBI grade 1 upper bound (≤), grade 2 upper bound (≤); mALBI 2a upper bound (≤).
 ALBI_GRADE1_MAX = -2.60
 ALBI_GRADE2_MAX = -1.39
@@ -159,8 +159,8 @@ def liver_labs(lf: LiverFunction) -> LiverLabs:
         return c, v
 
     # (the exact factors LiverFunction's unit properties use)
-    bili_mg, bili_umol = pair("bilirubin_mg_dl", "bilirubin_umol_l", _BILIRUBIN_UMOL_L_PER_MG_DL)
-    alb_g_dl, alb_g_l = pair("albumin_g_dl", "albumin_g_l", _ALBUMIN_G_L_PER_G_DL)
+    bili_mg, bili_umol = pair("bilirubin_mg_dl", "bilirubin_umol_l", BILIRUBIN_UMOL_L_PER_MG_DL)
+    alb_g_dl, alb_g_l = pair("albumin_g_dl", "albumin_g_l", ALBUMIN_G_L_PER_G_DL)
     return LiverLabs(bili_mg, bili_umol, alb_g_dl, alb_g_l,
                      exact(lf.inr) if lf.inr is not None else None)
 

@@ -1,7 +1,8 @@
 """``hcc-imaging measure SERIES --masks PATH [--viable PATH] [--json]``: per-lesion measurements.
 
 SERIES is a DICOM series (folder, zip, DICOMDIR or file; :func:`hcc_imaging.io.load_series`);
-PATH a NIfTI/NRRD label map, a DICOM SEG, an RTSTRUCT or a DICOM mask series
+PATH a NIfTI/NRRD label map, a DICOM SEG, an RTSTRUCT (a file, or a member of a zip:
+``"archive.zip::folder/seg.dcm"``) or a DICOM mask series
 (:func:`hcc_imaging.io.masks.load_lesion_map`, placed on the series' grid): every label value /
 segment number is one lesion, named by the ``labels.json`` beside a NIfTI map when there.  ``--viable`` is the viable (enhancing) sub-mask, non-zero =
 viable.  Numbers come from :func:`hcc_imaging.measure.measure_labels`, the same function the
@@ -35,7 +36,9 @@ def register(subparsers: Any) -> None:
         ),
     )
     p.add_argument("study", metavar="SERIES", help="DICOM series: folder, zip, DICOMDIR or file (a folder of several series: add --series-uid)")
-    p.add_argument("--masks", required=True, metavar="PATH", help="lesion label map (NIfTI, SEG, RTSTRUCT, mask series)")
+    p.add_argument("--masks", required=True, metavar="PATH",
+                   help="lesion label map (NIfTI, SEG, RTSTRUCT, mask series; a SEG / RTSTRUCT inside a "
+                        "zip: ZIP::member.dcm)")
     p.add_argument("--viable", metavar="PATH", help="viable (enhancing) sub-mask, non-zero = viable")
     p.add_argument("--series-uid", help="which series of SERIES when it holds several")
     p.add_argument("--on-tilt", choices=["error", "resample"], default="error",
@@ -82,17 +85,15 @@ class MeasureInputError(HccImagingError, ValueError):
 
 def _load(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, str]]:
     from ..io import load_series
+    from ..io._zipmask import is_zip_member
     from ..io.index import source_exists
     from ..io.masks import load_mask
 
-    for opt, value in (("--masks", args.masks), ("--viable", args.viable)):
-        if value is not None and "::" in value and not Path(value).exists():
-            raise MeasureInputError(
-                f"{opt} path {value} is a zip member: masks are not read from inside a zip. "
-                "Extract the zip and pass the mask file or folder."
-            )
+    # a mask inside a zip ("ZIP::member.dcm") is a DICOM SEG or RTSTRUCT read from the zip's bytes
+    # (io.masks.load_mask says what else the member is); only the zip itself must exist here
     for opt, value in (("SERIES", args.study), ("--masks", args.masks), ("--viable", args.viable)):
-        if value is not None and not (source_exists(value) if opt == "SERIES" else Path(value).exists()):
+        if value is not None and not (source_exists(value) if opt == "SERIES" or is_zip_member(value)
+                                      else Path(value).exists()):
             raise MeasureInputError(
                 f"{opt} path {value} does not exist, so there is nothing to measure. "
                 f"Pass an existing {'DICOM series' if opt == 'SERIES' else 'mask file or folder'}."
@@ -125,11 +126,13 @@ def _lesions_and_viable(path: str, volume: Any) -> tuple[Any, Any, dict[str, str
 
 
 def _has_viable_segments(path: str) -> bool:
-    """Whether a DICOM SEG holds ``"... viable"`` segments (ours)."""
+    """Whether a DICOM SEG (a file, or a member of a zip) holds ``"... viable"`` segments (ours)."""
     import pydicom
 
+    from ..io._dicomparse import dicom_file
+
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        ds = pydicom.dcmread(dicom_file(path), stop_before_pixels=True)
     except Exception:  # not a single DICOM file: not ours
         return False
     return any(str(getattr(it, "SegmentLabel", "")).endswith(" viable") for it in getattr(ds, "SegmentSequence", []))

@@ -259,6 +259,16 @@ def _json_arg(text: str | None, name: str) -> Any:
                          "'{\"long\": [[0,0,0],[10,0,0]]}'.") from None
 
 
+def _has_timepoint(store: Any, patient_id: str, timepoint_id: str) -> bool:
+    """Whether the patient already has this time point (False for an unknown patient: adding says so)."""
+    from ..errors import StoreError
+
+    try:
+        return any(t.timepoint_id == timepoint_id for t in store.timepoints(patient_id))
+    except StoreError:
+        return False
+
+
 @contextlib.contextmanager
 def _cli_words() -> Iterator[None]:
     """Say the command line's option where the store's message names the API keyword."""
@@ -305,17 +315,22 @@ def _run(args: argparse.Namespace) -> int:
             rs = store.readers()
             _out(args, rs, "\n".join(f"{r.reader_id}\t{r.role}" for r in rs) or "(no readers)")
         elif action == "patient-add":
+            existed = args.exist_ok and any(x.patient_id == args.patient_id for x in store.patients())
             with _cli_words():
                 p = store.add_patient(args.patient_id, exist_ok=args.exist_ok)
-            _out(args, p, f"added patient {p.patient_id}")
+            _out(args, {**_jsonable(p), "created": not existed},
+                 f"patient {p.patient_id} exists (kept)" if existed else f"added patient {p.patient_id}")
         elif action == "patient-list":
             ps = store.patients()
             _out(args, ps, "\n".join(p.patient_id for p in ps) or "(no patients)")
         elif action == "timepoint-add":
+            existed = args.exist_ok and _has_timepoint(store, args.patient_id, args.timepoint_id)
             with _cli_words():
                 t = store.add_timepoint(args.patient_id, args.timepoint_id, args.date, args.day,
                                         exist_ok=args.exist_ok)
-            _out(args, t, f"added time point {t.timepoint_id} of {t.patient_id}")
+            _out(args, {**_jsonable(t), "created": not existed},
+                 f"time point {t.timepoint_id} of {t.patient_id} exists (kept)" if existed
+                 else f"added time point {t.timepoint_id} of {t.patient_id}")
         elif action == "timepoint-list":
             ts = store.timepoints(args.patient_id)
             _out(args, ts, "\n".join(f"{t.timepoint_id}\t{t.date or ''}\t{'' if t.day_offset is None else t.day_offset}" for t in ts))

@@ -696,7 +696,8 @@ def import_sr_into_store(
     ----------
     store : hcc_imaging.study.Store
     reader_id : str, optional
-        The registered reader the read belongs to; default the report's Person Observer.
+        The registered reader the read belongs to; default the report's Person Observer, which must
+        then be a registered reader's code (a person's name there is refused: pass ``reader_id``).
     patient_id : str, optional
         Override the report's PatientID (e.g. with the store's pseudonym).
 
@@ -705,15 +706,11 @@ def import_sr_into_store(
     hcc_imaging.study.ReadInfo
     """
     from ..study import ReaderSession
+    from ._sr_reader import sr_reader_id
 
     rep = report if isinstance(report, SrReport) else read_sr(report)
     doc, _ = sr_to_read_document(rep, patient_id=patient_id)
-    reader = reader_id or rep.observer
-    if not reader:
-        raise SrImportError(
-            f"SR {rep.sop_instance_uid} names no Person Observer, so the read has no reader. "
-            "Pass reader_id= (CLI --reader)."
-        )
+    reader = sr_reader_id(rep, store, reader_id)
     doc["reader_id"] = reader
     require_lesions(rep, doc, None)
     session = ReaderSession(store, reader)

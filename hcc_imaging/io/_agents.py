@@ -3,7 +3,9 @@
 A hepatobiliary phase (hepatocyte uptake, ~20 min after injection; LI-RADS v2018 accepts >= 10 min)
 exists only with a hepatobiliary MR agent: gadoxetate (Gd-EOB-DTPA; Primovist, Eovist).  On CT, or
 on MR with an extracellular agent (or no agent named in ContrastBolusAgent), a series 10-30 min after
-injection is a delayed one.
+injection is a delayed one.  With gadoxetate the phase ~2-5 min after injection is the
+transitional one (LI-RADS v2018), the timing rule's window (``TRANSITIONAL_MAX_S``); a description
+naming such a delay ("3 MIN", "DELAYED 3 MIN") says transitional too (:func:`transitional_minutes`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["exam_agent", "is_gadoxetate", "no_hepatobiliary_phase_because", "study_gadoxetate_agent"]
+from . import _constants as C
+
+__all__ = ["exam_agent", "is_gadoxetate", "no_hepatobiliary_phase_because", "no_hepatobiliary_phase_on",
+           "study_gadoxetate_agent", "transitional_minutes"]
 
 _GADOXETATE = re.compile(r"EOB|PRIMOVIST|GADOXET|GD ?EOB|EOVIST", re.IGNORECASE)
 
@@ -25,14 +30,29 @@ def is_gadoxetate(agent: str | None) -> bool:
 def no_hepatobiliary_phase_because(modality: str | None, agent: str | None) -> str | None:
     """None when a series of this modality and agent can be hepatobiliary (gadoxetate, not CT);
     else why not, for a phase call's reason."""
-    mod = str(modality or "").strip().upper()
-    if mod == "CT":
-        return "on CT there is no hepatobiliary phase (it needs a hepatobiliary MR agent, gadoxetate)"
+    on_ct = no_hepatobiliary_phase_on(modality)
+    if on_ct:
+        return on_ct
     if not is_gadoxetate(agent):
         named = f"ContrastBolusAgent {agent.strip()!r}" if agent and agent.strip() else "no ContrastBolusAgent"
         return (f"{named} names no hepatobiliary agent (gadoxetate: EOB, Primovist, Eovist), and without one "
                 "there is no hepatobiliary phase")
     return None
+
+
+def no_hepatobiliary_phase_on(modality: str | None) -> str | None:
+    """Why a series of this modality has no hepatobiliary phase whatever its agent (CT), else None."""
+    if str(modality or "").strip().upper() == "CT":
+        return "on CT there is no hepatobiliary phase (it needs a hepatobiliary MR agent, gadoxetate)"
+    return None
+
+
+def transitional_minutes(minutes: float, modality: str | None, agent: str | None) -> bool:
+    """Whether a delay of ``minutes`` after injection named in a description is gadoxetate's transitional
+    phase: MR (not CT) with gadoxetate, and the delay within the timing rule's transitional window
+    (``PORTAL_VENOUS_MAX_S`` <= delay < ``TRANSITIONAL_MAX_S``: 2, 3 or 4 min)."""
+    return (no_hepatobiliary_phase_because(modality, agent) is None
+            and C.PORTAL_VENOUS_MAX_S <= minutes * 60.0 < C.TRANSITIONAL_MAX_S)
 
 
 def study_gadoxetate_agent(modality: str | None, study_series: Iterable[Any]) -> str | None:

@@ -8,7 +8,9 @@ Evidence, in order of trust (the first that speaks decides; its confidence says 
    ("LATE ART" before "ART", "NON CONTRAST" before "CONTRAST"); "PRE-OP", "W/O FS" and a protocol
    "W/WO" (with and without contrast) are no pre-contrast.  A delay of 10-30 min ("20MIN",
    "DELAYED 10 MIN") is hepatobiliary only on MR with gadoxetate (ContrastBolusAgent of the series,
-   or of another series of the study), else delayed (``io/_agents.py``).  Confidence
+   or of another series of the study), else delayed; there a delay of 2-4 min ("3 MIN") is
+   transitional, as by timing; a hepatobiliary keyword ("HBP") on CT is ``unknown`` (a conflict:
+   CT has no hepatobiliary phase) (``io/_agents.py``).  Confidence
    :data:`~hcc_imaging.io._constants.KEYWORD_CONFIDENCE` (0.9), or 0.7 for short ambiguous tokens.
 2. **Timing**: AcquisitionTime minus ContrastBolusStartTime, against the windows in
    ``io/_constants.py`` (LI-RADS v2018 / EASL 2018): < 30 s early arterial, < 50 s arterial,
@@ -42,7 +44,8 @@ import numpy as np
 
 from ..volume import Modality, Phase
 from . import _constants as C
-from ._agents import exam_agent, no_hepatobiliary_phase_because
+from ._agents import exam_agent, no_hepatobiliary_phase_because, no_hepatobiliary_phase_on, transitional_minutes
+from ._phase_keywords import _COMPILED, _HBP_DELAY, _MIN_DELAY, _WITH_AND_WITHOUT  # (the keyword table)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..volume import Volume
@@ -88,66 +91,6 @@ class PhaseCall:
 
 
 UNKNOWN = PhaseCall(Phase.UNKNOWN, 0.0, "no phase evidence in the tags")
-
-#: What "W/O", "WO" or "WITHOUT" can be without, other than contrast ("T1 W/O FS", "W/O ORAL").
-_NOT_CONTRAST = r"(FS|FAT\w*|SAT\w*|SPIR|SPAIR|ORAL|BH|BREATH\w*|GAT\w*|TRIG\w*|NAV\w*|MOCO)"
-#: What "PRE" can precede, other than contrast: a treatment ("PRE-OP", "PRE TACE") or a saturation pulse.
-_NOT_PRE_CONTRAST = (r"(OP|OPS|OPERATIVE?|OPERATION|SURG\w*|TACE|TARE|RFA|MWA|SIRT|Y90|TX|TREAT\w*|THERAP\w*|"
-                     r"ABLAT\w*|BIOPSY|BX|TRANSPLANT\w*|LT|RT|SBRT|CHEMO\w*|SAT\w*)")
-
-#: A protocol "with and without" contrast ("W/WO", "W/O & W/", "WITH AND WITHOUT", "C-/C+"): no phase, and its
-#: "WO" / "WITHOUT" is not pre-contrast.  Removed from the normalised text before the rules.
-_WITH_AND_WITHOUT = re.compile(r" (W ?(AND )?WO|WO ?(AND )?W|W (AND )?W O|W O (AND )?W|WITH (AND |OR )?WITHOUT|"
-                               r"WITHOUT (AND |OR )?WITH|C MINUS (AND )?C|C (AND )?C MINUS)(?= )")
-
-#: A delay of 10-30 min in a description: hepatobiliary with gadoxetate on MR, else delayed.
-_HBP_DELAY = r" (1[0-9]|2[0-9]|30) ?MIN "
-
-# (pattern on the normalised text, phase, short?) -- checked in this order, first match wins.
-# Normalisation: upper case, accents stripped, every non-alphanumeric run -> one space, padded
-# with spaces, so " ART " matches a whole token.
-_RULES: list[tuple[str, Phase, bool]] = [
-    # hepatobiliary (gadoxetate) -- before "delayed"; a 10-30 min delay only with gadoxetate on MR (else delayed)
-    (r" (HBP|HEPATOBILIARY|HEPATOBILIAR|HEPATOCYTE|HEPATOCYTIC|HEPATOCYTAIRE|HEPATOCELLULAR PHASE|"
-     r"HEPATOSPECIFIC|LEBERSPEZIFISCH\w*|EPATOSPECIFIC\w*|HEPATOESPECIFIC\w*|KANSAIBOU?SOU?|KANSAIBOU?) ",
-     Phase.HEPATOBILIARY, False),
-    (_HBP_DELAY, Phase.HEPATOBILIARY, False),
-    (r"肝細胞", Phase.HEPATOBILIARY, False),
-    (r" (TRANSITIONAL|TRANSITION|TRANSIZIONALE|TRANSICIONAL|UEBERGANG\w*|UBERGANG\w*) ", Phase.TRANSITIONAL, False),
-    # pre-contrast -- before anything containing "CONTRAST"
-    (r" (NON ?CONTRAST|NON ?CON|NONENHANCED|NON ENHANCED|UNENHANCED|PRE ?CONTRAST|PRECON|W ?O CONTRAST|"
-     r"WO CONTRAST|WITHOUT CONTRAST|NATIVE?|NATIVO|NATIVA|NATIF|SANS INJECTION|SANS CONTRASTE|"
-     r"SIN CONTRASTE|SENZA MDC|SENZA CONTRASTO|BASALE|BASAL|OHNE KM|OHNE KONTRASTMITTEL|LEER|PLAIN|"
-     r"TANJUN|TANJYUN|C MINUS) ", Phase.PRE_CONTRAST, False),
-    # "W/O" (-> "W O"), "WITHOUT": without contrast, unless without fat saturation, oral contrast, breath-hold...
-    (r" (W O|WITHOUT)(?! " + _NOT_CONTRAST + r" ) ", Phase.PRE_CONTRAST, False),
-    (r"単純", Phase.PRE_CONTRAST, False),
-    # short tokens; "PRE" before a treatment ("PRE-OP", "PRE TACE") or saturation ("PRE-SAT") is no phase
-    (r" (NC|NECT|WO(?! " + _NOT_CONTRAST + r" )|PRE(?! " + _NOT_PRE_CONTRAST + r" )) ", Phase.PRE_CONTRAST, True),
-    # arterial, early and late ("EARLY ART", "ARTERIAL_EARLY", "LATE ART", "ARTERIAL_LATE")
-    (r" (EARLY ART\w*|EARLY PHASE ART\w*|(ART|ARTER|ARTERIAL) EARLY|FRUEH ?ARTERIELL\w*|FRUH ?ARTERIELL\w*|"
-     r"ARTERIELLE PRECOCE|ARTERIAL TEMPRANA|ARTERIOSA PRECOZ|ARTERIOSA PRECOCE|EAP) ", Phase.ARTERIAL_EARLY, False),
-    (r" (LATE ART\w*|LATE HEPATIC ART\w*|(ART|ARTER|ARTERIAL) LATE|SPAET ?ARTERIELL\w*|SPAT ?ARTERIELL\w*|"
-     r"ARTERIELLE TARDIVE|ARTERIAL TARDIA|ARTERIOSA TARDIVA|LAP) ", Phase.ARTERIAL_LATE, False),
-    (r" (ARTERIAL|ARTERIELL\w*|ARTERIELLE|ARTERIOSA|ARTERIOSO|ARTERIALE|ARTERIAL PHASE|HEPATIC ARTERIAL|"
-     r"DOUMYAKU\w*|DOMYAKU\w*) ", Phase.ARTERIAL, False),
-    (r"動脈", Phase.ARTERIAL, False),
-    (r" (ART|ARTER|HAP) ", Phase.ARTERIAL, False),
-    (r" (AP|CTA) ", Phase.ARTERIAL, True),
-    # portal venous
-    (r" (PORTAL VENOUS|PORTALVENOUS|PORTO ?VENOUS|PORTAL ?VENOES|PORTALVENOS|PORTAL ?VEN\w*|PORTAL|PORTALE|"
-     r"PORTALES|PORTE|VEINEUX|VEINEUSE|VENOSA|VENOSO|VENOUS|VENOES|VENOS|MONMYAKU\w*|MONMYAKUSOU) ",
-     Phase.PORTAL_VENOUS, False),
-    (r"門脈", Phase.PORTAL_VENOUS, False),
-    (r" (PVP|PV|VEN) ", Phase.PORTAL_VENOUS, True),
-    # delayed / equilibrium
-    (r" (DELAY|DELAYED|LATE|EQUILIBRIUM|EQUILIBRE|EQUILIBRIO|SPAET\w*|SPAT ?PHASE|SPATPHASE|SPAETPHASE|"
-     r"RETARDADA|RETARDADO|TARDIA|TARDIO|TARDIVA|TARDIVO|TARDIF|TARDIVE|HEIKOU?SOU?|HEIKOU?|EXCRETORY|"
-     r"[2-9] ?MIN|DELAYED PHASE) ", Phase.DELAYED, False),
-    (r"平衡", Phase.DELAYED, False),
-    (r" (EQ|DEL) ", Phase.DELAYED, True),
-]
-_COMPILED = [(re.compile(p), ph, short) for p, ph, short in _RULES]
 
 _NO_AGENT = frozenset({"", "NONE", "NO", "N", "NIL", "0", "NONE USED", "NO CONTRAST", "KEIN", "AUCUN", "NINGUNO"})
 
@@ -238,7 +181,9 @@ def phase_from_description(
     """Phase from SeriesDescription (and, second, ProtocolName) keywords; None when silent.
 
     A delay of 10-30 min ("20MIN", "DELAYED 10 MIN") is hepatobiliary only when ``agent``
-    (ContrastBolusAgent) names gadoxetate and ``modality`` is not CT; otherwise it is delayed.
+    (ContrastBolusAgent) names gadoxetate and ``modality`` is not CT; otherwise it is delayed.  With
+    gadoxetate on MR a delay of 2-4 min ("3 MIN") is transitional, as :func:`phase_from_timing` says.
+    A hepatobiliary keyword ("HBP") on CT is ``unknown``, the reason naming the conflict.
 
     Examples
     --------
@@ -257,9 +202,17 @@ def phase_from_description(
                 conf = C.SHORT_KEYWORD_CONFIDENCE if short else C.KEYWORD_CONFIDENCE
                 word = m.group(0).strip().replace("C MINUS", "C-")  # (the sign kept by _normalise)
                 why = f"description {text.strip()!r} contains {word!r}"
+                if rx.pattern == _MIN_DELAY:
+                    if not transitional_minutes(int(m.group(1)), modality, agent):
+                        continue
+                    why += ", a delay within gadoxetate's transitional phase (LI-RADS: ~2-5 min after injection)"
                 not_hbp = no_hepatobiliary_phase_because(modality, agent) if rx.pattern == _HBP_DELAY else None
                 if not_hbp:
                     return PhaseCall(Phase.DELAYED, conf, f"{why}, a delay; {not_hbp}: delayed")
+                on_ct = no_hepatobiliary_phase_on(modality) if phase == Phase.HEPATOBILIARY else None
+                if on_ct:
+                    return PhaseCall(Phase.UNKNOWN, 0.0, f"{why}, hepatobiliary, but {on_ct}: the description and "
+                                     "the modality conflict, unknown; check the series, or override its phase")
                 return PhaseCall(phase, conf, why)
     return None
 

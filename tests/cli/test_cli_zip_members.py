@@ -85,10 +85,11 @@ def test_measure_takes_a_zip_member_study(lp_zip: Path, capsys) -> None:
     assert {r["lesion_id"] for r in rows} >= {"L1", "L2"}
 
 
-def test_measure_says_masks_are_not_read_from_a_zip(lp_zip: Path, capsys) -> None:
-    assert main(["measure", f"{lp_zip}::baseline/portal_venous", "--masks", f"{lp_zip}::baseline/masks"]) == 2
+def test_measure_says_a_zip_folder_is_no_mask(lp_zip: Path, capsys) -> None:
+    # a SEG / RTSTRUCT file of a zip is read (tests/measure/test_measure_zip_masks.py); a folder is not
+    assert main(["measure", f"{lp_zip}::baseline/portal_venous", "--masks", f"{lp_zip}::baseline/arterial"]) == 2
     err = capsys.readouterr().err
-    assert "is a zip member: masks are not read from inside a zip" in err and "Traceback" not in err
+    assert "is a folder of the zip" in err and "one DICOM SEG or RTSTRUCT file" in err and "Traceback" not in err
 
 
 def test_segment_takes_a_zip_member_series(lp_zip: Path, tmp_path: Path, capsys) -> None:

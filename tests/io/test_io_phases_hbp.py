@@ -81,3 +81,48 @@ def test_order_check_reads_a_peer_with_the_exams_agent() -> None:
     call = classify_phase(hbp, study_series=study)
     assert call.phase == P.HEPATOBILIARY and call.warnings == ()
     assert classify_phase(late, study_series=study).phase == P.HEPATOBILIARY
+
+
+@pytest.mark.parametrize(("desc", "modality", "agent", "phase"), [
+    pytest.param("DELAYED 3 MIN", "MR", "Primovist", P.TRANSITIONAL, id="mr-gadoxetate-3min-transitional"),
+    pytest.param("t1 vibe 2min", "MR", "Gd-EOB-DTPA", P.TRANSITIONAL, id="mr-gadoxetate-2min-transitional"),
+    pytest.param("3 MIN DELAY", "MR", "EOVIST", P.TRANSITIONAL, id="mr-eovist-3min-delay-transitional"),
+    pytest.param("VIBE 5 MIN", "MR", "Primovist", P.DELAYED, id="mr-gadoxetate-5min-delayed-as-timing"),
+    pytest.param("DELAYED 3 MIN", "MR", "Gadovist", P.DELAYED, id="mr-extracellular-3min-delayed"),
+    pytest.param("DELAYED 3 MIN", "MR", None, P.DELAYED, id="mr-no-agent-3min-delayed"),
+    pytest.param("DELAYED 3 MIN", "CT", "Primovist", P.DELAYED, id="ct-3min-delayed"),
+])
+def test_minutes_delay_agrees_with_timing(desc: str, modality: str, agent: str | None, phase: Phase) -> None:
+    """The description's minutes give the phase the timing rule gives that delay (2-4 min with
+    gadoxetate on MR: transitional; until 2026-12-06 the description said delayed)."""
+    import re
+
+    call = phase_from_description(desc, modality=modality, agent=agent)
+    assert call is not None and call.phase == phase, call
+    minutes = int(re.search(r"(\d) ?min", desc, re.IGNORECASE).group(1))  # type: ignore[union-attr]
+    assert phase_from_timing(minutes * 60.0, modality=modality, agent=agent).phase == phase
+    if phase == P.TRANSITIONAL:
+        assert "transitional" in call.reason
+
+
+def test_exam_gadoxetate_makes_an_untagged_3min_series_transitional() -> None:
+    dyn = {"series_instance_uid": "1", "modality": "MR", "series_description": "VIBE ART",
+           "contrast_bolus_agent": "Primovist", "acquisition_time": "100030"}
+    tr = {"series_instance_uid": "2", "modality": "MR", "series_description": "VIBE 3 MIN",
+          "contrast_bolus_agent": "", "acquisition_time": "100300"}
+    assert classify_phase(tr, study_series=[dyn, tr]).phase == P.TRANSITIONAL
+    assert classify_phase(tr).phase == P.DELAYED
+
+
+@pytest.mark.parametrize("desc", ["HBP", "HEPATOBILIARY PHASE", "HBP 20MIN", "肝細胞相"])
+def test_a_hepatobiliary_keyword_on_ct_is_unknown_naming_the_conflict(desc: str) -> None:
+    """A CT has no hepatobiliary phase: its explicit HBP keyword conflicts with the modality
+    (until 2026-12-06 it was called hepatobiliary)."""
+    for agent in (None, "Primovist"):
+        call = classify_phase({"series_description": desc, "modality": "CT", "contrast_bolus_agent": agent})
+        assert call.phase == P.UNKNOWN and call.confidence == 0.0, call
+        assert "on CT there is no hepatobiliary phase" in call.reason and "conflict" in call.reason
+        assert "override its phase" in call.reason
+    # the same keyword on MR is still hepatobiliary
+    mr = classify_phase({"series_description": desc, "modality": "MR", "contrast_bolus_agent": None})
+    assert mr.phase == P.HEPATOBILIARY

@@ -204,3 +204,28 @@ def test_cli_json_errors_are_json_and_reader_id_message_names_readers(db: str, c
     # without --json: the usual text line
     code, out, err = _run(capsys, "study", "reader", "add", "Dr Smith", "--db", db)
     assert code == 2 and err.startswith("error: StoreError: the reader id given is not")
+
+
+def test_exist_ok_says_kept_not_added(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--exist-ok`` on an existing patient / time point says it was kept, and ``--json`` says
+    whether it was created; the kept time point keeps its date."""
+    db = str(tmp_path / "e.sqlite")
+    code, out, _ = _run(capsys, "study", "patient", "add", "P1", "--exist-ok", "--db", db)
+    assert code == 0 and out.strip() == "added patient P1"
+    code, out, _ = _run(capsys, "study", "patient", "add", "P1", "--exist-ok", "--db", db)
+    assert code == 0 and out.strip() == "patient P1 exists (kept)"
+    assert _json(capsys, "study", "patient", "add", "P1", "--exist-ok", "--db", db) == {
+        "patient_id": "P1", "created": False}
+    assert _json(capsys, "study", "patient", "add", "P2", "--exist-ok", "--db", db)["created"] is True
+
+    argv = ("study", "timepoint", "add", "P1", "BL", "--exist-ok", "--db", db)
+    code, out, _ = _run(capsys, *argv, "--date", "2024-01-01")
+    assert code == 0 and out.strip() == "added time point BL of P1"
+    code, out, _ = _run(capsys, *argv, "--date", "2024-02-02")
+    assert code == 0 and out.strip() == "time point BL of P1 exists (kept)"
+    t = _json(capsys, *argv)
+    assert t["created"] is False and t["date"] == "2024-01-01"
+    assert _json(capsys, "study", "timepoint", "add", "P1", "FU1", "--exist-ok", "--db", db)["created"] is True
+    # an unknown patient is still refused by the store, not reported as kept
+    code, _, err = _run(capsys, "study", "timepoint", "add", "P9", "BL", "--exist-ok", "--db", db)
+    assert code != 0 and "unknown patient" in err

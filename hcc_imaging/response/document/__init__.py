@@ -31,11 +31,10 @@ mRECIST non-target): ``role_by_criteria={"mRECIST": "non_target"}`` says so.
 
 from __future__ import annotations
 
-# Also importable from here, as when this was one module: MAX_LENGTH_MM and the exact unit
-# factors burden.liver reads.
+# Also importable from here, as when this was one module: MAX_LENGTH_MM.
 from ._clinical import (
-    _ALBUMIN_G_L_PER_G_DL,
-    _BILIRUBIN_UMOL_L_PER_MG_DL,
+    ALBUMIN_G_L_PER_G_DL,
+    BILIRUBIN_UMOL_L_PER_MG_DL,
     CeusExam,
     LiverFunction,
     MarkerValue,
@@ -73,6 +72,8 @@ __all__ = [
     "MarkerValue",
     "LiverFunction",
     "CeusExam",
+    "BILIRUBIN_UMOL_L_PER_MG_DL",
+    "ALBUMIN_G_L_PER_G_DL",
     "ReadDocument",
     "exact",
     "schema",

@@ -164,27 +164,28 @@ class LiverFunction:
     @property
     def bilirubin_mg_per_dl(self) -> float | None:
         """Bilirubin in mg/dL (from µmol/L ÷ 17.1, exactly, when only that is given)."""
-        return _in_unit(self.bilirubin_mg_dl, self.bilirubin_umol_l, 1 / _BILIRUBIN_UMOL_L_PER_MG_DL)
+        return _in_unit(self.bilirubin_mg_dl, self.bilirubin_umol_l, 1 / BILIRUBIN_UMOL_L_PER_MG_DL)
 
     @property
     def bilirubin_umol_per_l(self) -> float | None:
         """Bilirubin in µmol/L (mg/dL × 17.1, exactly, when only that is given)."""
-        return _in_unit(self.bilirubin_umol_l, self.bilirubin_mg_dl, _BILIRUBIN_UMOL_L_PER_MG_DL)
+        return _in_unit(self.bilirubin_umol_l, self.bilirubin_mg_dl, BILIRUBIN_UMOL_L_PER_MG_DL)
 
     @property
     def albumin_g_per_dl(self) -> float | None:
         """Albumin in g/dL (g/L ÷ 10 when only that is given)."""
-        return _in_unit(self.albumin_g_dl, self.albumin_g_l, 1 / _ALBUMIN_G_L_PER_G_DL)
+        return _in_unit(self.albumin_g_dl, self.albumin_g_l, 1 / ALBUMIN_G_L_PER_G_DL)
 
     @property
     def albumin_g_per_l(self) -> float | None:
         """Albumin in g/L (g/dL × 10 when only that is given)."""
-        return _in_unit(self.albumin_g_l, self.albumin_g_dl, _ALBUMIN_G_L_PER_G_DL)
+        return _in_unit(self.albumin_g_l, self.albumin_g_dl, ALBUMIN_G_L_PER_G_DL)
 
 
-#: Bilirubin µmol/L per mg/dL and albumin g/L per g/dL, exact (``LiverFunction``'s units).
-_BILIRUBIN_UMOL_L_PER_MG_DL = Fraction("17.1")
-_ALBUMIN_G_L_PER_G_DL = Fraction(10)
+#: Bilirubin µmol/L per mg/dL, exact (``LiverFunction``'s units; ``burden.liver`` reads it too).
+BILIRUBIN_UMOL_L_PER_MG_DL = Fraction("17.1")
+#: Albumin g/L per g/dL, exact.
+ALBUMIN_G_L_PER_G_DL = Fraction(10)
 
 
 def _in_unit(own: float | None, other: float | None, factor: Fraction) -> float | None:
