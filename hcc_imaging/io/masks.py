@@ -33,10 +33,13 @@ Formats
   Overlapping segments cannot live in one label map: :func:`load_mask` refuses them with
   :class:`OverlappingSegmentsError`; :func:`load_segments` returns one LabelVolume per segment.
 * **DICOM RTSTRUCT** (pydicom): needs ``reference`` (the image the contours were drawn on).
-  Each CLOSED_PLANAR contour is mapped from LPS to the reference grid and filled on its slice;
+  Each CLOSED_PLANAR contour is mapped from LPS to the reference grid and filled in its plane;
   a voxel is inside when its **centre** is inside the polygon (scikit-image ``draw.polygon``).
-  Several contours of one ROI on one slice combine by even-odd rule (XOR), so a contour inside
-  another is a hole.  ROI number order gives label values 1, 2, ... (ROI name = label name).
+  Several contours of one ROI in one plane combine by even-odd rule (XOR), so a contour inside
+  another is a hole.  Contour planes off the image's slices (a thinner reconstruction, other slice
+  positions) are resampled onto them nearest-plane, different planes never XORed (:mod:`._rt_planes`),
+  with a warning when planes are more than 0.25 slice spacing off.  ROI number order gives label
+  values 1, 2, ... (ROI name = label name).
 * **DICOM mask series** (a folder of image files, e.g. 3D-IRCADb ``MASKS_DICOM/liver``): every
   non-zero voxel is label 1, named after the folder.
 
@@ -78,6 +81,7 @@ from ._dicomparse import dicom_file
 from ._zipmask import is_zip_member, zip_member_kind
 from ._mask_gaps import fill_interpolated_slices
 from ._nifti_shear import farthest_corner, load_sheared_nifti, sheared_sform
+from ._rt_planes import fill_planes, warn_off_slice
 from ._seg_shear import sheared_seg
 
 __all__ = [
@@ -590,10 +594,8 @@ def _rtstruct_segments(
                 "Pass the image series the contours were drawn on as `reference`."
             )
         for_uid = for_uid or roi_for
-        mask = np.zeros(geom.shape, dtype=bool)
         rc = contours_by_roi.get(num)
-        n_used = n_outside = 0
-        vox_outside = 0
+        filled: list[tuple[float, NDArray[np.bool_]]] = []
         for c in getattr(rc, "ContourSequence", []) if rc is not None else []:
             if str(getattr(c, "ContourGeometricType", "CLOSED_PLANAR")).upper() != "CLOSED_PLANAR":
                 continue
@@ -608,16 +610,13 @@ def _rtstruct_segments(
                     "grid, i.e. it is not parallel to the reference slices. Pass the reference image the contours "
                     "were drawn on (same orientation)."
                 )
-            kk = int(np.rint(k.mean()))
             rr, cc = polygon(idx[:, 1], idx[:, 2], shape=geom.shape[1:])
-            if kk < 0 or kk >= geom.shape[0]:
-                n_outside += 1
-                vox_outside += len(rr)  # its in-plane area, in the image's voxels: what the field cut
-                continue
             sl = np.zeros(geom.shape[1:], dtype=bool)
             sl[rr, cc] = True
-            mask[kk] ^= sl
-            n_used += 1
+            filled.append((float(k.mean()), sl))
+        mask, place = fill_planes(filled, geom.shape, float(geom.spacing[0]))
+        n_used, n_outside, vox_outside = place.n_used, place.n_outside, place.voxels_outside
+        warn_off_slice(path, name, place, float(geom.spacing[0]), reference.series_instance_uid)
         if n_used == 0 and n_outside:
             raise GeometryMismatchError(
                 f"RTSTRUCT {path}: all {n_outside} contours of ROI {name!r} lie outside the reference "
