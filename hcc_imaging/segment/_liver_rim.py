@@ -8,7 +8,7 @@ from numpy.typing import NDArray
 
 from . import _kernels
 from . import constants as C
-from ._morph import ball
+from ._morph import ball, bbox, pad_box
 
 
 def hypodense_rim(m: NDArray[np.bool_], v: NDArray[np.float32], sp: tuple[float, float, float],
@@ -45,9 +45,19 @@ def hypodense_rim(m: NDArray[np.bool_], v: NDArray[np.float32], sp: tuple[float,
     keep[0] = False
     if not keep.any():
         return none, np.zeros(0, np.float32)
-    near_tumour = _kernels.distance_transform_edt(~keep[lab], sp) <= depth + reach
-    band = outside & ~taken & near_tumour & ndi.binary_dilation(m, structure=ball(reach, sp, min_one_voxel=True))
+    # the rest on a box around the kept pieces: rim voxels lie within depth + reach of them, the
+    # mask voxels they are measured from within reach more, their dark values within sample more
+    bb = bbox(keep[lab])
+    assert bb is not None
+    pad_mm = depth + 2.0 * reach + C.LIVER_RIM_DARK_SAMPLE_MM
+    box = pad_box(bb[0], bb[1], np.ceil(pad_mm / np.asarray(sp)).astype(int) + 1, m.shape)
+    mb, vb, outb = m[box], v[box], outside[box]
+    near_tumour = _kernels.distance_transform_edt(~keep[lab[box]], sp) <= depth + reach
+    band = outb & ~taken[box] & near_tumour & ndi.binary_dilation(mb, structure=ball(reach, sp, min_one_voxel=True))
     fp = ball(C.LIVER_RIM_DARK_SAMPLE_MM, sp, min_one_voxel=True)
-    dark_v = ndi.minimum_filter(np.where(outside, v, np.float32(np.inf)), footprint=fp, mode="nearest")
-    sel = band & (dark_v <= win_lo - C.LIVER_EDGE_DARK_BELOW_WINDOW_HU)
-    return sel, dark_v[sel]
+    dark_v = ndi.minimum_filter(np.where(outb, vb, np.float32(np.inf)), footprint=fp, mode="nearest")
+    sel_b = band & (dark_v <= win_lo - C.LIVER_EDGE_DARK_BELOW_WINDOW_HU)
+    sel = np.zeros_like(m)
+    sel[box] = sel_b
+    # the same order as sel's True voxels in the whole array (C order within the box = C order)
+    return sel, dark_v[sel_b]
