@@ -66,6 +66,12 @@ Classical method (:func:`segment_liver`, ``backend="classical"``), on a ~2 mm wo
    expert masks) instead of at the window's bound, which lies inside it there.  Borders on
    brighter or similar tissue (vessels, muscle, diaphragm, other organs) are left alone; the
    step only adds.
+6b. Tumour rim (part of step 6; :func:`._liver_rim.hypodense_rim`): where a hypodense tumour in
+   the mask (below the window, deeper than 4 mm inside it, >= 1 ml) comes within 9 mm of the
+   border, outside voxels up to 5 mm from the mask with dark tissue (lung, fat) within 3 mm take
+   the same fraction: the tumour's capsular rim between the window's border and the lung, which
+   is darker than the window and too thin to be a tumour piece.  Shaped on 3D-IRCADb 17
+   (docs/validation.md 2.3, "Step 6b").  Away from such tumours nothing changes.
 7. Map back to the image grid (linear on the mask fraction, >= 0.5).
 
 Optional AI backend: ``backend="totalsegmentator"`` runs TotalSegmentator (Wasserthal et al.,
@@ -94,6 +100,7 @@ from . import _kernels
 from . import constants as C
 from ._dome import split_heart
 from ._ivc import drop_caudal_ivc
+from ._liver_rim import hypodense_rim
 from ._morph import ball, bbox, fill_holes, largest_component, pad_box
 from .errors import BackendUnavailableError, LowContrastError, SegmentationError
 
@@ -559,9 +566,10 @@ def _low_contrast(small: NDArray[np.float32], body: NDArray[np.bool_], right: ND
 
 
 def _refine_dark_edges(liver: NDArray[np.bool_], small: NDArray[np.float32], sp: tuple[float, float, float],
-                       liver_hu: float, win_lo: float) -> tuple[NDArray[np.float32], int]:
+                       liver_hu: float, win_lo: float) -> tuple[NDArray[np.float32], int, int]:
     """Working-grid mask fraction with the border moved to the half-maximum level where the liver
-    meets tissue darker than the window (fat, fluid, lung, air) -> (fraction, band voxels changed).
+    meets tissue darker than the window (fat, fluid, lung, air) -> (fraction, band voxels changed,
+    step 6b's tumour-rim voxels changed).
 
     ``small`` is the block-averaged (not yet smoothed) working image; it is smoothed lightly
     (LIVER_EDGE_SMOOTHING_SIGMA_MM) to v.  Band: the outside voxels within LIVER_EDGE_REACH_MM
@@ -572,14 +580,17 @@ def _refine_dark_edges(liver: NDArray[np.bool_], small: NDArray[np.float32], sp:
     value.  Elsewhere the mask stays
     binary, and no voxel of the mask is removed.  The linear resampling to the CT grid (>= 0.5)
     then puts the border where v is half-way between L and D, the 50 % partial-volume surface of
-    expert masks.  L is the global liver value (not a local one)."""
+    expert masks.  L is the global liver value (not a local one).  Step 6b
+    (:func:`._liver_rim.hypodense_rim`) gives the same fraction to the outside voxels of a
+    hypodense tumour's capsular rim in front of dark tissue, up to LIVER_RIM_REACH_MM out."""
     from scipy import ndimage as ndi
 
     frac = liver.astype(np.float32)
     bb = bbox(liver)
     if bb is None:
-        return frac, 0
-    reach, sample = C.LIVER_EDGE_REACH_MM, C.LIVER_EDGE_DARK_SAMPLE_MM
+        return frac, 0, 0
+    reach = max(C.LIVER_EDGE_REACH_MM, C.LIVER_RIM_REACH_MM)
+    sample = max(C.LIVER_EDGE_DARK_SAMPLE_MM, C.LIVER_RIM_DARK_SAMPLE_MM)
     sig = C.LIVER_EDGE_SMOOTHING_SIGMA_MM
     spa = np.asarray(sp, float)
     box = pad_box(bb[0], bb[1], np.ceil((reach + sample + 3.0 * sig) / spa).astype(int) + 1, liver.shape)
@@ -587,16 +598,17 @@ def _refine_dark_edges(liver: NDArray[np.bool_], small: NDArray[np.float32], sp:
     v = ndi.gaussian_filter(small[box].astype(np.float32), [sig / s for s in sp], mode="nearest")
     outside = ~m
     # at least the face neighbours on every axis, whatever the working grid
-    band = outside & ndi.binary_dilation(m, structure=ball(reach, sp, min_one_voxel=True))
-    fp = ball(sample, sp, min_one_voxel=True)
+    band = outside & ndi.binary_dilation(m, structure=ball(C.LIVER_EDGE_REACH_MM, sp, min_one_voxel=True))
+    fp = ball(C.LIVER_EDGE_DARK_SAMPLE_MM, sp, min_one_voxel=True)
     dark_v = ndi.minimum_filter(np.where(outside, v, np.float32(np.inf)), footprint=fp, mode="nearest")
     sel = band & (dark_v <= win_lo - C.LIVER_EDGE_DARK_BELOW_WINDOW_HU)
-    d = dark_v[sel]
-    f = np.clip((v[sel] - d) / np.maximum(liver_hu - d, 1.0), 0.0, 1.0)
     sub = frac[box]
-    sub[sel] = f
+    # step 6b: a hypodense tumour's capsular rim in front of the lung (._liver_rim)
+    rim, d_rim = hypodense_rim(m, v, sp, win_lo, sel)
+    for s_, d in ((sel, dark_v[sel]), (rim, d_rim)):
+        sub[s_] = np.clip((v[s_] - d) / np.maximum(liver_hu - d, 1.0), 0.0, 1.0)
     frac[box] = sub
-    return frac, int(sel.sum())
+    return frac, int(sel.sum()), int(rim.sum())
 
 
 def _work_points(geom: Geometry, vol: Volume, include_lps: ArrayLike | None,
@@ -796,9 +808,9 @@ def segment_liver(
     n_included = 0
     if p.include_tumours or include_idx:
         liver, n_included = _include_pieces(liver, sm, body, sp, liver_hu, win_hi, p, include_idx, heart)
-    n_edge = 0
+    n_edge = n_rim = 0
     if p.refine_dark_edges:
-        frac_arr, n_edge = _refine_dark_edges(liver, small, sp, liver_hu, win_lo)
+        frac_arr, n_edge, n_rim = _refine_dark_edges(liver, small, sp, liver_hu, win_lo)
     else:
         frac_arr = liver.astype(np.float32)
     # back to the image grid: linear on the fraction, >= 0.5
@@ -821,6 +833,7 @@ def segment_liver(
         "ivc_voxels_removed": n_ivc,
         "heart_voxels_removed": n_heart,
         "dark_edge_voxels": n_edge,
+        "tumour_rim_voxels": n_rim,
         "low_contrast": None if low is None else low[3],
         "elapsed_s": round(time.perf_counter() - t0, 3),
     }

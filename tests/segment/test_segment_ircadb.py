@@ -6,11 +6,11 @@ from one click at the centre) with the expert liver mask: 0.890 / 0.868.  Withou
 tumour 2 leaks into the soft tissue next to the liver (0.592).  The classical liver mask reaches
 0.946 (target 0.90; 0.913 before it left out the extrahepatic IVC and the heart over the dome)
 with the tumour-inclusion and dark-edge steps and holds both tumours' centres; a click with that
-mask gives 0.838 / 0.858 since 1.56's step 2c (rays past the classical mask where the tumour's
-tissue goes on; 0.834 / 0.844 before it, 0.834 / 0.820 before the IVC and heart steps, 0.849 /
-0.823 before the dark-edge step; docs/validation.md sections 2.3 and 5 have why tumour 1 stays
-below the expert mask's 0.890 / 0.868: our mask's border cuts its capsular part off where the
-tissue beyond steps down as a diaphragm does); the floors keep these from getting worse.
+mask gives 0.866 / 0.858 since the liver's step 6b (a hypodense tumour's capsular rim in front of
+the lung, shaped on this case; 0.838 / 0.858 with 1.56's step 2c alone, rays past the classical
+mask where the tumour's tissue goes on; 0.834 / 0.844 before it, 0.834 / 0.820 before the IVC and
+heart steps, 0.849 / 0.823 before the dark-edge step; docs/validation.md sections 2.3 and 5); the
+floors keep these from getting worse.
 """
 
 from __future__ import annotations
@@ -51,11 +51,13 @@ def _centre(mask: np.ndarray) -> tuple[int, int, int]:
 
 def test_liver_dice_vs_expert(ircad, our_liver) -> None:  # type: ignore[no-untyped-def]
     _, liver, _ = ircad
-    # measured 0.946 (0.927 with the IVC step alone, 0.913 before the IVC and heart steps, 0.909 before
-    # the dark-edge refinement, 0.906 before the nearest-organ trim, 0.896 before tumour inclusion)
+    # measured 0.946 (0.9456 with step 6b, 0.9459 before it; 0.927 with the IVC step alone, 0.913
+    # before the IVC and heart steps, 0.909 before the dark-edge refinement, 0.906 before the
+    # nearest-organ trim, 0.896 before tumour inclusion)
     assert dice(our_liver.array, liver.array) >= 0.94
     assert our_liver.meta["tumour_pieces_included"] >= 1
     assert our_liver.meta["ivc_voxels_removed"] > 0 and our_liver.meta["heart_voxels_removed"] > 0
+    assert our_liver.meta["tumour_rim_voxels"] > 0  # step 6b: tumour 1's capsular rim
 
 
 @pytest.mark.parametrize("name", ["livertumor1", "livertumor2"])
@@ -65,28 +67,30 @@ def test_tumours_are_inside_our_liver(ircad, our_liver, name: str) -> None:  # t
     ct, _, tumours = ircad
     tm = tumours[name].array > 0
     assert our_liver.array[_centre(tm)]
-    assert (tm & (our_liver.array > 0)).sum() / tm.sum() >= 0.85  # measured 0.931 / 0.958 (0.894 / 0.957 before the dark-edge refinement)
+    # measured 0.963 / 0.955 (step 6b; 0.931 / 0.954 before it, 0.894 / 0.957 before the dark-edge refinement)
+    assert (tm & (our_liver.array > 0)).sum() / tm.sum() >= {"livertumor1": 0.95, "livertumor2": 0.85}[name]
     click = segment_lesion(ct, seed_index=_centre(tm), liver=our_liver)
     # 1.56: the classical mask's border is trusted up to LESION_RADIAL_EXOPHYTIC_MM (step 2c): tumour
     # 2's part that our liver cuts off against the stomach is reached, 0.844 -> 0.858 (the issue's
     # 0.85 met with our liver); tumour 1 0.834 -> 0.838 (its capsular part steps down at our border,
-    # as a diaphragm does, and is left out: not met)
+    # as a diaphragm does, and is left out: not met); the liver's step 6b takes that capsular rim
+    # into our liver (tumour 1 held 0.931 -> 0.963): 0.838 -> 0.866, the issue's 0.85 met for both
     assert click.parameters["past_liver_mask_mm"] == 12.0
     # before 1.56: 0.834 / 0.844 with the liver's IVC and heart steps (tumour 2's mask no longer runs
     # into the heart; 0.834 / 0.820 before them); 0.849 / 0.823 before the liver's dark-edge refinement, which moved
     # the liver border out to the half-maximum level: the liver gains, tumour 1's click loses
     # bright interior voxels, docs/validation.md section 5; 0.827 / 0.810 before step 2b continued
     # rays past the mask's border to a darker edge and the liver's tumour pieces were trimmed to
-    # the tissue nearer the liver than another organ; expert liver: 0.890 / 0.868); the issue's
-    # 0.85 is not met with our liver
-    floor = {"livertumor1": 0.83, "livertumor2": 0.85}[name]
+    # the tissue nearer the liver than another organ; expert liver: 0.890 / 0.868)
+    floor = {"livertumor1": 0.85, "livertumor2": 0.85}[name]  # measured 0.866 / 0.858
     assert dice(click.labels.array, tm) >= floor
     # the expert's longest diameter drawn as a line with our liver: its mask leaks to the clamp and
-    # the click at its midpoint replaces it (1.38; 0.705 / 0.463 in 1.37): measured 0.834 / 0.846
-    # (0.829 / 0.835 before 1.56's step 2c, 0.829 / 0.794 before the liver's IVC and heart steps)
+    # the click at its midpoint replaces it (1.38; 0.705 / 0.463 in 1.37): measured 0.866 / 0.850
+    # (0.834 / 0.846 before the liver's step 6b, 0.829 / 0.835 before 1.56's step 2c, 0.829 / 0.794
+    # before the liver's IVC and heart steps)
     ends = measure_lesion(tumours[name], 1).ld_endpoints_lps
     line = segment_lesion(ct, line_lps=ends, liver=our_liver)
-    assert dice(line.labels.array, tm) >= {"livertumor1": 0.83, "livertumor2": 0.84}[name]
+    assert dice(line.labels.array, tm) >= {"livertumor1": 0.85, "livertumor2": 0.84}[name]
 
 
 @pytest.mark.parametrize("name", [pytest.param("livertumor1", id="tumour1"), pytest.param("livertumor2", id="tumour2")])
