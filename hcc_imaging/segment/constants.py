@@ -371,7 +371,9 @@ __all__ = [
 #: 1.56: step 8's rays go on past the liver mask where the lesion's tissue does, to a darker tissue's
 #: edge within LESION_RADIAL_EXOPHYTIC_MM (step 2c of segment/_radial.py; docs/validation.md section 2.3,
 #: "Step 2c").
-ALGORITHM_VERSION: Final[str] = "1.56"
+#: 1.57: segment_liver's step 6b takes a hypodense tumour's capsular rim in front of the lung into the liver
+#: (segment/_liver_rim.py, LIVER_RIM_*; docs/validation.md section 2.3, "Liver step 6b"); lesion steps unchanged.
+ALGORITHM_VERSION: Final[str] = "1.57"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
