@@ -100,7 +100,8 @@ def prior_study_message(date: str | None, read: Sequence[ReadTimePoint], n_measu
         f"the study of {date or 'an unknown date'} opened now is dated before this read's "
         f"{base.timepoint_id if base else 'baseline'!r} (the study of {base.date if base else 'unknown date'} the "
         f"read was started on), and {what}: a baseline must be the read's earliest study, so this study is not "
-        f"attached to the read; its layers are named '{PRIOR} · <phase>'. To read it as the baseline, read this "
-        "patient with both studies open before the read starts: this read (" + autosave + ", and your draft read "
-        "in the study store) keeps the later study as its baseline, and the dock does not re-order a measured read."
+        f"attached to the read; its layers are named '{PRIOR} · <phase>' and are not measured. This read keeps the "
+        "later study as its baseline (also when resumed), and the dock neither re-orders nor discards a measured "
+        "read. To read the earlier study as the baseline, a new read is needed, started with both studies open: "
+        "set this read aside first (its autosave " + autosave + " and your draft read in the study store)."
     )
