@@ -76,7 +76,8 @@ def plan_study_names(dates: Mapping[str | None, str | None], read: Sequence[Read
         return plan
     # the read's time points keep their names; a study dated before its first recorded time point
     # is left out; the others take the free names in date order
-    first = min((_day(tp.date) for tp in read if tp.recorded), default=None)
+    recorded = [_day(tp.date) for tp in read if tp.recorded]
+    first = min(recorded) if recorded and "99999999" not in recorded else None  # (an undated one: no order)
     taken = {tp.timepoint_id for tp in read}
     free = (n for n in _names() if n not in taken)
     priors = (PRIOR if i == 1 else f"{PRIOR}{i}" for i in range(1, len(order) + 2))

@@ -107,6 +107,9 @@ def test_plan_leaves_out_a_study_dated_before_a_measured_baseline() -> None:
     # a study dated after it is a follow-up as before
     plan = plan_study_names({A: "20250303", C: "20250505"}, read)
     assert plan.names == {A: "baseline", C: "fu1"} and plan.prior == []
+    # a recorded time point without a date orders nothing: no study is left out
+    plan = plan_study_names({A: "20250303", B: "20250106"}, [ReadTimePoint("baseline", A, None, True)])
+    assert plan.names == {A: "baseline", B: "fu1"} and plan.prior == []
     msg = prior_study_message("2025-01-06", read, 1, "P001__R1.json")
     assert "2025-01-06" in msg and "2025-03-03" in msg and "1 lesion measurement" in msg
     assert "not attached to the read" in msg and "both studies open" in msg
