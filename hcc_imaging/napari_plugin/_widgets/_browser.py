@@ -221,9 +221,11 @@ class StudyBrowserMixin:
             vols = {ph: volume_from_layer(layer.data, layer.metadata, f"layer {layer.name!r}") for ph, layer in phases.items()}
             date = next(iter(phases.values())).metadata[METADATA_KEY].get("study_date")
             uid = next(iter(phases.values())).metadata[METADATA_KEY].get("study_instance_uid")
-            if have is None and uid:
-                # the study of a time point of the read opened under another name (a follow-up's
-                # folder opened alone is named 'baseline'): its phases go to that time point
+            named = session._tp_identity(tpid)["study_instance_uid"]  # the study the read has under tpid
+            if have is None and uid and named and named != uid:
+                # the study of a time point of the read opened under that time point's name (a
+                # follow-up's folder opened alone is named 'baseline'): its phases go to the read's
+                # time point of that study
                 same = [t for t, tpi in session.images.items() if tpi.reference.study_instance_uid == uid]
                 if same:
                     self._rename_layers(phases, same[0])
