@@ -2,7 +2,9 @@
 a time point's images attached (never another study's under its name: they go to the read's time
 point of their study, or are refused naming both), a time point's identity (date, day offset,
 study UID: its images', else the saved read's), the read's time points in order, and the
-reference grid of each.  Qt-free, as the rest of the controller; split out of ``_controller.py``
+reference grid of each; the phases a time point lacks attached later (``add_phases``: a study's
+series arrive one layer at a time) and time points the read holds nothing under renamed
+(``rename_timepoints``: a study dated before the one a read was started on becomes its baseline).  Qt-free, as the rest of the controller; split out of ``_controller.py``
 along this seam (2026-12-06), no behaviour changed."""
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The dock's study browser (:class:`StudyBrowserMixin`, a base of :class:`._dock.ResponseDock`):
 the patient / time point / phase lists rebuilt from the hcc-imaging image layers (studies of a
-patient opened apart named again by study date), those layers attached to the read, one phase of
+patient opened apart named again by study date, with the open read's time points: ``_study_names``),
+those layers attached to the read (every phase, as napari adds them one at a time), one phase of
 one time point shown, the compare modes (a follow-up registered to the baseline in a thread and
 drawn over or beside it) and a study opened in a thread.  Split out of ``_dock.py`` along this
 seam (2026-12-06), no behaviour changed."""
