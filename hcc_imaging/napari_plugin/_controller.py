@@ -106,10 +106,15 @@ class TimePointImages:
     phases: dict[Phase, Volume]
     date: str | None = None
     day_offset: int | None = None
+    #: The reference's phase when it is kept (a phase attached later on another grid than the one
+    #: the read's masks live on does not become the reference); None: by :data:`REFERENCE_PHASES`.
+    reference_phase: Phase | None = None
 
     @property
     def reference(self) -> Volume:
         """The volume on which masks live and RECIST diameters are measured (portal venous first)."""
+        if self.reference_phase is not None and self.reference_phase in self.phases:
+            return self.phases[self.reference_phase]
         for ph in REFERENCE_PHASES:
             if ph in self.phases:
                 return self.phases[ph]

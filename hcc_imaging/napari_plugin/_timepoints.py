@@ -2,7 +2,9 @@
 a time point's images attached (never another study's under its name: they go to the read's time
 point of their study, or are refused naming both), a time point's identity (date, day offset,
 study UID: its images', else the saved read's), the read's time points in order, and the
-reference grid of each.  Qt-free, as the rest of the controller; split out of ``_controller.py``
+reference grid of each; the phases a time point lacks attached later (``add_phases``: a study's
+series arrive one layer at a time) and time points the read holds nothing under renamed
+(``rename_timepoints``: a study dated before the one a read was started on becomes its baseline).  Qt-free, as the rest of the controller; split out of ``_controller.py``
 along this seam (2026-12-06), no behaviour changed."""
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from ..errors import HccImagingError
 from ..volume import Geometry, Phase, Volume
@@ -33,6 +37,10 @@ class TimePointsMixin:
     _geometries: dict[str, Geometry]
     observations: dict[tuple[str, str], Observation]
     _deleted: set[tuple[str, str]]
+    _masks: dict[str, dict[str, Any]]
+    _viable: dict[str, dict[str, Any]]
+    _label_cache: dict[tuple[str, bool], Any]
+    store_read_uid: str | None
 
     @serialised
     def add_timepoint(
@@ -80,6 +88,101 @@ class TimePointsMixin:
         self._geometries.setdefault(timepoint_id, tp.reference.geometry)
         return tp
 
+    @serialised
+    def add_phases(self, timepoint_id: str, phases: Mapping[Phase | str, Volume], *, date: str | None = None) -> list[str]:
+        """Attach more phases to a time point that has images (a study's series opened one by one,
+        or its folder opened into a read: napari adds a layer at a time).  A phase the time point
+        already holds is never replaced: the same series again is a no-op, another series of that
+        phase is left out and said (one sentence each in the returned list; empty: all attached).
+        The reference (where masks live and diameters are measured) becomes the preferred phase
+        (:data:`._controller.REFERENCE_PHASES`) when the time point has no masks yet; with masks it
+        stays on their grid.  Raises :class:`HccImagingError` for images of another study."""
+        from ._controller import REFERENCE_PHASES, TimePointImages  # (a cycle at import time)
+
+        old = self.images.get(timepoint_id)
+        if old is None:
+            self.add_timepoint(timepoint_id, phases, date=date)
+            return []
+        uid = old.reference.study_instance_uid
+        new: dict[Phase, Volume] = {}
+        left_out: list[str] = []
+        for key, vol in phases.items():
+            ph = Phase(key)
+            if uid and vol.study_instance_uid and vol.study_instance_uid != uid:
+                raise HccImagingError(
+                    f"the {ph} series {vol.series_instance_uid or '(no UID)'} is of study {vol.study_instance_uid}, not "
+                    f"of the study of time point {timepoint_id!r} ({uid}); not attached. Open it with its own study.")
+            have = old.phases.get(ph)
+            if have is None:
+                new[ph] = vol
+            elif not _same_series(have, vol):
+                left_out.append(
+                    f"{timepoint_id!r} already has a {ph} series ({have.series_description or 'no description'}, "
+                    f"{have.series_instance_uid or 'no UID'}); the other {ph} series "
+                    f"({vol.series_description or 'no description'}, {vol.series_instance_uid or 'no UID'}) is not "
+                    "attached to the read (a phase is read on one series). To read on it instead, open that "
+                    "time point's series without the first one and start the read again.")
+        if not new:
+            return left_out
+        tp = TimePointImages(timepoint_id, {**old.phases, **new}, old.date, old.day_offset, old.reference_phase)
+        grid = self._geometries.get(timepoint_id)
+        if grid is not None and not tp.reference.geometry.equals(grid):
+            if self._masks.get(timepoint_id) or self._viable.get(timepoint_id) or timepoint_id in self._saved_tps:
+                # the read's masks live on ``grid``: the reference stays a phase on it
+                on_grid = [ph for ph in (*REFERENCE_PHASES, *tp.phases) if ph in tp.phases
+                           and tp.phases[ph].geometry.equals(grid)]
+                tp.reference_phase = on_grid[0] if on_grid else next(
+                    ph for ph, v in old.phases.items() if v is old.reference)
+            else:
+                self._geometries[timepoint_id] = tp.reference.geometry
+                for viable in (False, True):
+                    self._label_cache.pop((timepoint_id, viable), None)
+        self.images[timepoint_id] = tp
+        return left_out
+
+    def timepoint_recorded(self, timepoint_id: str) -> bool:
+        """Whether the read holds anything under this time point's name (a measurement, a mask, a
+        deletion, the autosave it was resumed from, the store's read): then it keeps that name."""
+        return bool(
+            timepoint_id in self._saved_tps or self.store_read_uid is not None
+            or any(k[1] == timepoint_id for k in (*self.observations, *self._deleted))
+            or self._masks.get(timepoint_id) or self._viable.get(timepoint_id))
+
+    @serialised
+    def rename_timepoints(self, renames: Mapping[str, str]) -> None:
+        """Name time points of the read again (``{old: new}``, all at once: names may swap), e.g. a
+        study opened before the one the read was started on becomes the baseline.  Only time points
+        the read holds nothing under (:meth:`timepoint_recorded`) are renamed; raises otherwise."""
+        renames = {o: n for o, n in renames.items() if o != n}
+        if not renames:
+            return
+        kept = [t for t in renames if self.timepoint_recorded(t)]
+        if kept:
+            raise HccImagingError(
+                f"time point(s) {', '.join(map(repr, kept))} of the read hold measurements or are saved under that "
+                "name; not renamed.")
+        taken = [n for n in renames.values() if n in self.images and n not in renames]
+        if taken or len(set(renames.values())) != len(renames):
+            raise HccImagingError(f"renaming time points {dict(renames)} would give two time points one name.")
+        from dataclasses import replace
+
+        moved = {renames.get(t, t): (replace(tp, timepoint_id=renames[t]) if t in renames else tp)
+                 for t, tp in self.images.items()}
+        geoms = {renames.get(t, t): g for t, g in self._geometries.items()}
+        self.images.clear()
+        self.images.update(moved)
+        self._geometries.clear()
+        self._geometries.update(geoms)
+        touched = set(renames) | set(renames.values())
+        for key in [k for k in self._label_cache if k[0] in touched]:
+            del self._label_cache[key]
+        livers: dict[str, Any] = getattr(self, "_livers", {})
+        for t in touched:
+            livers.pop(t, None)
+        regs: dict[tuple[str, str, bool], Any] = getattr(self, "_registrations", {})
+        for key in [k for k in regs if k[0] in touched or k[1] in touched]:
+            del regs[key]
+
     def _tp_identity(self, timepoint_id: str) -> dict[str, Any]:
         """date, day_offset, study_instance_uid of a time point: its images', else the saved read's."""
         tp = self.images.get(timepoint_id)
@@ -117,3 +220,10 @@ class TimePointsMixin:
         raise HccImagingError(
             f"unknown time point {timepoint_id!r}; known: {sorted(self._geometries)}. Load its images first."
         )
+
+
+def _same_series(a: Volume, b: Volume) -> bool:
+    """Whether two volumes are one series (its UID; without UIDs, the very same pixels)."""
+    if a.series_instance_uid and b.series_instance_uid:
+        return bool(a.series_instance_uid == b.series_instance_uid)
+    return a.array is b.array or (a.array.shape == b.array.shape and bool(np.array_equal(a.array, b.array)))

@@ -1,6 +1,7 @@
 """The dock's study browser (:class:`StudyBrowserMixin`, a base of :class:`._dock.ResponseDock`):
 the patient / time point / phase lists rebuilt from the hcc-imaging image layers (studies of a
-patient opened apart named again by study date), those layers attached to the read, one phase of
+patient opened apart named again by study date, with the open read's time points: ``_study_names``),
+those layers attached to the read (every phase, as napari adds them one at a time), one phase of
 one time point shown, the compare modes (a follow-up registered to the baseline in a thread and
 drawn over or beside it) and a study opened in a thread.  Split out of ``_dock.py`` along this
 seam (2026-12-06), no behaviour changed."""
@@ -18,6 +19,7 @@ from ...errors import HccImagingError
 from ...volume import Phase, Volume
 from .. import _core
 from .._layers import METADATA_KEY, layer_name, volume_from_layer, volume_layer_data
+from .._study_names import PRIOR, ReadTimePoint, plan_study_names, prior_study_message
 
 if TYPE_CHECKING:  # pragma: no cover
     from .._controller import ReadSession
@@ -42,7 +44,7 @@ class StudyBrowserMixin:
     """Study browsing for :class:`._dock.ResponseDock`, which provides the viewer, the session and
     the widgets these methods read (``viewer``, ``session``, ``timepoint_id``, ``patient_combo``,
     ``timepoint_combo``, ``phase_combo``, ``seg_phase_combo``, ``compare_combo``, ``_updating``,
-    ``_registered``, ``_last_compare_worker``) and its helpers (``AUTO_PHASE``, ``_status``,
+    ``_registered``, ``_last_compare_worker``, ``_not_in_read``, ``_said``) and its helpers (``AUTO_PHASE``, ``_status``,
     ``_error``, ``_refuse``, ``_start``, ``refresh_all``, ``prepare_liver``)."""
 
     viewer: Any
@@ -51,6 +53,8 @@ class StudyBrowserMixin:
     _updating: bool
     _registered: dict[tuple[str, str], tuple[Volume, Volume, Volume]]
     _last_compare_worker: Any
+    _not_in_read: dict[tuple[str, Any], Any]
+    _said: set[str]
 
     def _image_layers(self) -> list[Any]:
         out = []
@@ -83,12 +87,18 @@ class StudyBrowserMixin:
             self._attach_images(self.session)
             self._fill_browser()
 
-    def _name_studies_by_date(self) -> None:
+    def _name_studies_by_date(self, session: ReadSession | None = None, *, force: bool = False) -> None:
         """A patient's studies opened one after another (a folder each) are each named 'baseline' by
         the reader, which sees one study at a time; grouped by that name, the dock took both studies'
         series as one time point.  When two studies of a patient share a time point's name, the
-        patient's studies are named again by study date (baseline, fu1, ...), layers renamed; a read
-        resumed maps them to its own time points by study UID (:meth:`_attach_images`)."""
+        patient's studies are named again by study date (baseline, fu1, ...), layers renamed, with
+        the open read's time points (``session``, default the open read): one it holds nothing under
+        yet is renamed with them (a study dated before the one the read was started on becomes its
+        baseline); one it holds measurements under keeps its name, and a study dated before that is
+        not attached (:mod:`.._study_names`, :meth:`_attach_images` skips it, the dock says why).
+        ``force``: also without two studies of one name (a read starting: its saved time points
+        decide the names of the studies open)."""
+        s = session if session is not None else self.session
         by_patient: dict[str, list[tuple[Any, dict[str, Any]]]] = {}
         for layer in self._image_layers():
             md = layer.metadata[METADATA_KEY]
@@ -100,61 +110,158 @@ class StudyBrowserMixin:
             for _, md in items:
                 studies_of.setdefault(md.get("timepoint_id") or "baseline", set()).add(md.get("study_instance_uid"))
                 dates.setdefault(md.get("study_instance_uid"), str(md.get("study_date") or ""))
-            if all(len(uids) <= 1 for uids in studies_of.values()) or None in dates:
+            mine = s is not None and s.patient_id == pid
+            # studies left out of another read (or before a read) are named again for this one
+            stale = any(self._not_in_read.get((pid, uid), False) is not (s if mine else None)
+                        for t, uids in studies_of.items() if t.startswith(PRIOR) for uid in uids)
+            clash = any(len(uids) > 1 for uids in studies_of.values())
+            if not (clash or stale or (force and mine and len(dates) > 1)) or None in dates:
                 continue
-            order = sorted(dates, key=lambda uid: (dates[uid] or "99999999", str(uid)))
-            # the open read's own time points keep their names (its studies by UID); the others take
-            # the free names in date order
-            known: dict[Any, str] = {}
-            s = self.session
-            if s is not None and s.patient_id == pid:
-                for t in s.timepoint_ids:
-                    uid = s._tp_identity(t)["study_instance_uid"]
-                    if uid:
-                        known[uid] = t
-            free = (n for n in ("baseline", *(f"fu{i}" for i in range(1, len(order) + len(known) + 1)))
-                    if n not in known.values())
-            names = {uid: known.get(uid) or next(free) for uid in order}
+            read = [ReadTimePoint(t, s._tp_identity(t)["study_instance_uid"], s._tp_identity(t)["date"],
+                                  s.timepoint_recorded(t)) for t in s.timepoint_ids] if mine and s else []
+            plan = plan_study_names(dates, read)
+            if plan.renames and s is not None:
+                try:
+                    s.rename_timepoints(plan.renames)
+                except HccImagingError as err:
+                    self._say_once(str(err))
+                    continue
+                # registrations made under the old names: made again when asked
+                touched = set(plan.renames) | set(plan.renames.values())
+                self._registered = {k: v for k, v in self._registered.items() if not touched & set(k)}
+                self._updating = True
+                try:
+                    for layer in [lyr for lyr, md in self._registered_layers(pid)]:
+                        self.viewer.layers.remove(layer)
+                finally:
+                    self._updating = False
+            for uid in list(self._not_in_read):
+                if uid[0] == pid:
+                    del self._not_in_read[uid]
+            for uid in plan.prior:
+                self._not_in_read[(pid, uid)] = s if mine else None
+            renamed = 0
             self._updating = True
             try:
                 for layer, md in items:
-                    tp = names[md.get("study_instance_uid")]
+                    tp = plan.names[md.get("study_instance_uid")]
                     if md.get("timepoint_id") != tp:
                         md["timepoint_id"] = tp
                         layer.name = layer_name(Phase(md.get("phase", "unknown")), tp)
+                        renamed += 1
             finally:
                 self._updating = False
-            self._status(f"{len(order)} studies of one patient were opened apart, each named 'baseline': named "
-                         "by study date instead (" + ", ".join(
-                             f"{names[uid]} {_iso_date(dates[uid]) or 'undated'}" for uid in order) + ").")
+            if not (renamed or plan.renames or plan.prior):
+                continue
+            order = sorted(plan.names, key=lambda uid: (plan.names[uid].startswith(PRIOR), dates[uid] or "99999999"))
+            text = ("{} studies of one patient were opened apart, each named 'baseline': named by study date instead ({})"
+                    .format(len(dates), ", ".join(f"{plan.names[uid]} {_iso_date(dates[uid]) or 'undated'}" for uid in order))
+                    + (f"; the read's {', '.join(f'{o} is now {n}' for o, n in plan.renames.items())}"
+                       if plan.renames else "") + ".")
+            if plan.prior and mine and s is not None:
+                base = min((tp for tp in read if tp.recorded), key=lambda tp: str(tp.date)).timepoint_id
+                n_measured = sum(1 for k in s.observations if k[1] == base)
+                for uid in plan.prior:
+                    text = prior_study_message(_iso_date(dates[uid]), read, n_measured, s.path.name)
+                    self._say_once(text)
+            self._status(text)
 
-    def _layers_of(self, patient_id: str) -> dict[str, dict[Phase, Any]]:
-        tps: dict[str, dict[Phase, Any]] = {}
+    def _registered_layers(self, patient_id: str) -> list[tuple[Any, dict[str, Any]]]:
+        """The compare modes' registered copies of a patient's follow-ups."""
+        out = []
         for layer in self._image_layers():
             md = layer.metadata[METADATA_KEY]
-            if (md.get("patient_id") or "anonymous") != patient_id or md.get("registered_to"):
+            if md.get("registered_to") and (md.get("patient_id") or "anonymous") == patient_id:
+                out.append((layer, md))
+        return out
+
+    def _layer_groups(self, patient_id: str) -> dict[str, list[tuple[Phase, Any]]]:
+        """A patient's image layers per time point, (phase, layer) in layer order (not the registered
+        copies the compare modes add, nor the studies left out of the read)."""
+        tps: dict[str, list[tuple[Phase, Any]]] = {}
+        for layer in self._image_layers():
+            md = layer.metadata[METADATA_KEY]
+            pid = md.get("patient_id") or "anonymous"
+            if pid != patient_id or md.get("registered_to") or (pid, md.get("study_instance_uid")) in self._not_in_read:
                 continue
-            tps.setdefault(md.get("timepoint_id") or "baseline", {})[Phase(md.get("phase", "unknown"))] = layer
+            tps.setdefault(md.get("timepoint_id") or "baseline", []).append((Phase(md.get("phase", "unknown")), layer))
         return tps
 
+    def _layers_of(self, patient_id: str) -> dict[str, dict[Phase, Any]]:
+        """One layer per time point and phase: the one the read holds, else the first."""
+        s = self.session
+        out: dict[str, dict[Phase, Any]] = {}
+        for tpid, group in self._layer_groups(patient_id).items():
+            have = s.images.get(tpid) if s is not None and s.patient_id == patient_id else None
+            per = out.setdefault(tpid, {})
+            for ph, layer in group:
+                if ph not in per or (have is not None and ph in have.phases and _is_layer_of(have.phases[ph], layer)):
+                    per[ph] = layer
+        return out
+
     def _attach_images(self, session: ReadSession) -> None:
-        for tpid, phases in self._layers_of(session.patient_id).items():
-            if tpid in session.images:
+        """Every phase of the patient's studies to the read: a time point new to it with all the phases
+        open, the phases a time point of the read lacks (a study's series arrive one layer at a time).
+        A phase the time point holds keeps its series: another series of it is said, not attached."""
+        for tpid, group in self._layer_groups(session.patient_id).items():
+            have = session.images.get(tpid)
+            phases: dict[Phase, Any] = {}
+            for ph, layer in group:
+                if have is not None and ph in have.phases and _is_layer_of(have.phases[ph], layer):
+                    continue
+                if ph in phases:
+                    first = phases[ph].metadata[METADATA_KEY]
+                    self._say_once(
+                        f"layer {layer.name!r} (series {layer.metadata[METADATA_KEY].get('series_instance_uid')}) is a "
+                        f"second {ph} series of {tpid!r} (the first: {first.get('series_instance_uid')}); not attached to "
+                        "the read (a phase is read on one series).")
+                    continue
+                phases[ph] = layer
+            if not phases:
                 continue
             vols = {ph: volume_from_layer(layer.data, layer.metadata, f"layer {layer.name!r}") for ph, layer in phases.items()}
             date = next(iter(phases.values())).metadata[METADATA_KEY].get("study_date")
+            uid = next(iter(phases.values())).metadata[METADATA_KEY].get("study_instance_uid")
+            named = session._tp_identity(tpid)["study_instance_uid"]  # the study the read has under tpid
+            if have is None and uid and named and named != uid:
+                # the study of a time point of the read opened under that time point's name (a
+                # follow-up's folder opened alone is named 'baseline'): its phases go to the read's
+                # time point of that study
+                same = [t for t, tpi in session.images.items() if tpi.reference.study_instance_uid == uid]
+                if same:
+                    self._rename_layers(phases, same[0])
+                    self._say_once(f"the study opened as {tpid!r} is the read's {same[0]!r} (same study); "
+                                   f"shown as {same[0]!r}.")
+                    tpid, have = same[0], session.images[same[0]]
+            if have is not None:
+                try:
+                    for note in session.add_phases(tpid, vols):
+                        self._say_once(note)
+                except HccImagingError as err:
+                    self._say_once(str(err))
+                continue
             try:
                 tp = session.add_timepoint(tpid, vols, date=_iso_date(date))
             except HccImagingError as err:  # another study than the read's of that name: not attached
-                self._refuse(str(err))
+                self._say_once(str(err))
                 continue
             if tp.timepoint_id != tpid:
                 # the read's time point of this study (the reader names a study opened alone 'baseline')
-                for ph, layer in phases.items():
-                    layer.metadata[METADATA_KEY]["timepoint_id"] = tp.timepoint_id
-                    layer.name = layer_name(ph, tp.timepoint_id)
-                self._refuse(f"the study opened as {tpid!r} is the read's {tp.timepoint_id!r} (same study); "
+                self._rename_layers(phases, tp.timepoint_id)
+                self._say_once(f"the study opened as {tpid!r} is the read's {tp.timepoint_id!r} (same study); "
                              f"shown as {tp.timepoint_id!r}.")
+
+    @staticmethod
+    def _rename_layers(phases: dict[Phase, Any], timepoint_id: str) -> None:
+        for ph, layer in phases.items():
+            layer.metadata[METADATA_KEY]["timepoint_id"] = timepoint_id
+            layer.name = layer_name(ph, timepoint_id)
+
+    def _say_once(self, text: str) -> None:
+        """:meth:`_refuse` a message once per read (the layers' events call here once per layer)."""
+        if text not in self._said:
+            self._said.add(text)
+            self._refuse(text)
 
     # ------------------------------------------------------------------ browser
     def _fill_browser(self) -> None:
@@ -344,3 +451,12 @@ class StudyBrowserMixin:
     def _add_layer_tuples(self, tuples: list[Any]) -> None:
         for data, kwargs, kind in tuples:
             getattr(self.viewer, f"add_{kind}")(data, **kwargs)
+
+
+def _is_layer_of(vol: Volume, layer: Any) -> bool:
+    """Whether ``vol`` (a phase the read holds) was made from ``layer`` (its series UID; without
+    UIDs, the very pixels)."""
+    uid = layer.metadata[METADATA_KEY].get("series_instance_uid")
+    if uid and vol.series_instance_uid:
+        return bool(uid == vol.series_instance_uid)
+    return vol.array is layer.data

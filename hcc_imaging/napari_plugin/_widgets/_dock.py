@@ -123,6 +123,10 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, InputLayersMixin, Study
         self.last_error: str = ""
         #: The labels layers whose brush strokes are read into the read (``_mask_paint``).
         self._mask_layers_hooked: weakref.WeakSet[Any] = weakref.WeakSet()
+        #: Studies left out of a read, (patient, study UID) -> that read (dated before its measured
+        #: baseline, ``_study_names``); what the study browser said once per read.
+        self._not_in_read: dict[tuple[str, Any], Any] = {}
+        self._said: set[str] = set()
         self._build()
         self.refresh_from_layers()
         self.viewer.layers.events.inserted.connect(self._on_layers_changed)
@@ -381,6 +385,8 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, InputLayersMixin, Study
 
                 show_error(str(err))
             raise
+        self._said = set()
+        self._name_studies_by_date(session, force=True)  # the read's saved time points name the studies open
         self._attach_images(session)
         self.session = session
         self._remove_other_read_layers()  # blinding: no other read's masks or lines stay in the viewer
