@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._sites import mask_flags
 from ..volume import ARTERIAL_PREFERENCE, LabelVolume, Phase, Volume
 from ..io.masks import LABEL_NAMES_FILE
 from .coalesce import also_holds, merge_seeded, shares_voxels
@@ -414,21 +415,6 @@ class StudyLesions:
     kinds: Mapping[str, str] = field(default_factory=dict)
 
 
-def mask_flags(organ: str | None, kind: str | None) -> dict[str, Any]:
-    """A lesion's read flags (``organ``, ``is_lymph_node``, ``kind``, as an annotation gives them)
-    from what its masks say (a SEG's anatomic region and property type, a carried lesion's organ):
-    what the read uses for a lesion the annotations do not describe (a PACS has none).  A lymph
-    node is a node; a neoplasm in the portal vein is a tumour thrombus (``pvtt``)."""
-    out: dict[str, Any] = {}
-    if organ:
-        out["organ"] = organ
-        if organ == "lymph_node":
-            out.update(is_lymph_node=True, kind="lymph_node")
-        elif organ == "portal_vein" and not kind:
-            out["kind"] = "pvtt"
-    if kind:
-        out["kind"] = kind
-    return out
 
 
 def site_flags(annotation: Mapping[str, Any], organ: str | None, kind: str | None) -> dict[str, Any]:

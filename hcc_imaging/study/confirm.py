@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .._sites import mask_flags
 from ..errors import StoreError
 from .model import LesionRow, MeasurementRow, PatientRow, ReaderRow, TimePointRow, TrackingLinkRow, TrackingRelation
 from .records import TrackingLinkInfo
@@ -48,16 +49,13 @@ _NODE_NAME = re.compile(r"node|lymph", re.IGNORECASE)
 def new_lesion_site(label: str, organ: str | None) -> tuple[str, bool, str | None]:
     """(organ, is_lymph_node, kind) of a new lesion tracking creates for follow-up ``label``:
     ``organ`` as its mask gives it (``"lymph_node"``: a node; ``"portal_vein"``: a tumour
-    thrombus, as :func:`hcc_imaging.batch.lesions.mask_flags` reads a mask's organ), else a
+    thrombus: :func:`hcc_imaging._sites.mask_flags`, the batch's rule), else a
     node when the label's name says so, else the liver."""
     organ = (organ or "").strip() or None
     if organ is None:
         return ("lymph_node", True, "lymph_node") if _NODE_NAME.search(label) else ("liver", False, None)
-    if organ == "lymph_node":
-        return organ, True, "lymph_node"
-    if organ == "portal_vein":
-        return organ, False, "pvtt"
-    return organ, False, None
+    flags = mask_flags(organ, None)
+    return flags["organ"], bool(flags.get("is_lymph_node", False)), flags.get("kind")
 
 
 def refuse_flagged(links: Sequence[Any], patient_id: str, timepoint_id: str) -> None:

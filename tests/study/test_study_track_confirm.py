@@ -18,6 +18,8 @@ from hcc_imaging.study.confirm import new_lesion_site
 from hcc_imaging.study.tracking import FollowupAssignment, correct_assignment
 from hcc_imaging.volume import LabelVolume
 
+from ._track_store import two_lesion_store
+
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str):  # type: ignore[no-untyped-def]
     code = main([*argv, "--json"])
@@ -48,13 +50,7 @@ def test_track_confirm_twice_is_idempotent_and_new_node_is_a_node(tmp_path: Path
     ``FU1-N1``, ...) and added every link again; the new node was a "liver" lesion.  Now the
     second run changes nothing (no audit row for lesions or links), and the node is a node."""
     bl, fu = _maps(tmp_path)
-    db = str(tmp_path / "s.sqlite")
-    for argv in (("study", "init"), ("study", "reader", "add", "R1"), ("study", "patient", "add", "P001"),
-                 ("study", "timepoint", "add", "P001", "BL", "--date", "2024-01-10"),
-                 ("study", "timepoint", "add", "P001", "FU1", "--date", "2024-03-10"),
-                 ("study", "lesion", "add", "P001", "L1", "--reader", "R1"),
-                 ("study", "lesion", "add", "P001", "L2", "--reader", "R1")):
-        assert main([*argv, "--db", db]) == 0
+    db = two_lesion_store(tmp_path)
     capsys.readouterr()
     confirm = ["study", "track", bl, fu, "--confirm", "--reader", "R1", "--patient", "P001", "--timepoint", "FU1",
                "--db", db]

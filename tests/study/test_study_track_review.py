@@ -14,6 +14,8 @@ from hcc_imaging.io.masks import save_mask
 from hcc_imaging.study import ReaderSession, Store
 from hcc_imaging.volume import LabelVolume
 
+from ._track_store import two_lesion_store
+
 
 def _maps(tmp_path: Path) -> tuple[str, str]:
     """Baseline L1, L2 side by side; at follow-up one lesion straddling both and a second on L2's
@@ -36,13 +38,7 @@ def test_confirm_refuses_flagged_proposals_unless_accepted(tmp_path: Path, capsy
     assignment was).  Now the proposal is flagged, ``--confirm`` exits 2 naming it and stores
     nothing; ``--confirm --accept-flagged`` stores it and says so."""
     bl, fu = _maps(tmp_path)
-    db = str(tmp_path / "s.sqlite")
-    for argv in (("study", "init"), ("study", "reader", "add", "R1"), ("study", "patient", "add", "P001"),
-                 ("study", "timepoint", "add", "P001", "BL", "--date", "2024-01-10"),
-                 ("study", "timepoint", "add", "P001", "FU1", "--date", "2024-03-10"),
-                 ("study", "lesion", "add", "P001", "L1", "--reader", "R1"),
-                 ("study", "lesion", "add", "P001", "L2", "--reader", "R1")):
-        assert main([*argv, "--db", db]) == 0
+    db = two_lesion_store(tmp_path)
     capsys.readouterr()
     confirm = ["study", "track", bl, fu, "--confirm", "--reader", "R1", "--patient", "P001", "--timepoint", "FU1",
                "--db", db]
