@@ -1,7 +1,7 @@
 """``hcc_imaging.phantoms`` and ``hcc_imaging.response.document`` were one module each (1365 and
-1392 lines), as was ``hcc_imaging.batch.pipeline`` (1177), and are packages of private modules
-now: every name their callers import still imports from the old path, and no part grows back past
-the house guideline of ~600 lines."""
+1392 lines), as were ``hcc_imaging.batch.pipeline`` (1177) and ``hcc_imaging.export.model``
+(1008), and are packages of private modules now: every name their callers import still imports
+from the old path, and no part grows back past the house guideline of ~600 lines."""
 
 from __future__ import annotations
 
@@ -38,6 +38,13 @@ IMPORTED = {
         "index_shard", "index_sharded", "link_carried", "load_annotations", "mask_folders", "masks_only",
         "measure_lesions", "merge_shard_tasks", "process_study", "root_notes", "run_study", "shard_files",
         "split_mask_studies", "study_thickness_mm", "tasks_from_index",
+    ),
+    # every exporter, batch.export, commands.export, batch.pipeline (name_based_tracking_uid), tests
+    "hcc_imaging.export.model": (
+        "CriterionSummary", "ExportInputError", "ExportRead", "LesionObservation", "Point3", "Segment3",
+        "TimepointInfo", "TimepointResponse", "TreatmentEvent", "as_export_read", "assessment_to_dict",
+        "derived_tracking_uid", "document_to_dict", "iter_reads", "name_based_tracking_uid",
+        "read_from_measurements", "unwrap_read_document", "with_tracking_uids",
     ),
 }
 
