@@ -70,7 +70,7 @@ def test_sharded_index_gives_the_archive_tasks(small_archive, n_shards) -> None:
         calls.append(len(items))
         return [f(x) for x in items]
 
-    import hcc_imaging.batch.pipeline as pl
+    import hcc_imaging.batch.pipeline._shards as pl  # (where index_sharded looks shard_files up)
 
     real = pl.shard_files
     pl.shard_files = partial(real, min_split_files=0)
