@@ -759,33 +759,13 @@ def _fitzgibbon(S: NDArray) -> FloatArr:
     return res
 
 
-#: a scatter matrix whose smallest eigenvalue is at most this fraction of its largest has its
-#: midpoints on one conic, to rounding (two voxels side by side: ~1e-17; the 2 x 2 square's
-#: circle: ~1e-16; every other reference fit: a Cholesky pivot ratio >= 4e-3, ratio >= ~1e-5)
-_EXACT_CONIC_RATIO = 1e-12
-
-
-def _exact_ellipse(S: NDArray) -> FloatArr:
-    """The conic through every point of an exactly singular scatter matrix ``S`` (its one null
-    vector: the limit of Fitzgibbon's fit as the residual goes to 0) when it is an ellipse, else
-    NaN.  The 6 boundary midpoints of two voxels side by side lie on the ellipse x^2 + 3 y^2 = 1
-    (half-voxel units): the singular ``S`` gave no ellipse, the LD fell back to the centre chord
-    (1 voxel; a 3 x 1 voxel bar's fit gives 3.02), until 2026-12-06."""
-    if not np.isfinite(S).all():
-        return np.full(6, np.nan)
-    w, V = _la.eigh(S)
-    v = V[:, 0]
-    if not (abs(w[0]) <= _EXACT_CONIC_RATIO * abs(w[-1]) and w[1] > 1e-6 * abs(w[-1])) \
-            or not 4.0 * v[0] * v[2] - v[1] * v[1] > 0.0:
-        return np.full(6, np.nan)
-    return np.asarray(v, dtype=np.float64)
-
-
 def _fitzgibbon_general(S: NDArray) -> FloatArr:
     """:func:`_fitzgibbon` of (near-)singular or indefinite scatter matrices: the conic through
-    all the midpoints when they lie on one ellipse (:func:`_exact_ellipse`), else
+    all the midpoints when they lie on one ellipse (:func:`._exact_conic.exact_ellipse`), else
     :func:`_fitzgibbon_eig`."""
-    res = np.array([_exact_ellipse(S[r]) for r in range(len(S))]).reshape(len(S), 6)
+    from ._exact_conic import exact_ellipse
+
+    res = np.array([exact_ellipse(S[r]) for r in range(len(S))]).reshape(len(S), 6)
     left = ~np.isfinite(res).all(axis=1)
     if left.any():
         res[left] = _fitzgibbon_eig(S[left])

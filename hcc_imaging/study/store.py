@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from .._phi import shown_id
 from ..errors import StoreError
+from ._timepoint_reuse import refuse_other_study
 from .audit import (
     AuditEntry,
     AuditReport,
@@ -536,7 +537,7 @@ class Store:
             if existing is not None:
                 if exist_ok:
                     kept = self._tp_info(s, existing, patient_id)
-                    _refuse_other_study(kept, date, study_instance_uid)
+                    refuse_other_study(kept, date, study_instance_uid)
                     return kept
                 raise StoreError(f"time point {timepoint_id!r} of patient {patient_id!r} already exists; pass exist_ok=True to reuse it.")
             study_fk = self._study(s, study_instance_uid).id if study_instance_uid else None
@@ -742,23 +743,6 @@ def _blind_entries(entries: list[AuditEntry], shown: set[tuple[str, str]]) -> li
         out.append(e)
         prev_blinded = hide
     return out
-
-
-def _refuse_other_study(kept: TimePointInfo, date: dt.date | None, study_instance_uid: str | None) -> None:
-    """Raise when ``exist_ok`` would reuse time point ``kept`` for another study: a stated date or
-    study UID that differs from the stored one (a value unknown on either side is no conflict)."""
-    other_date = date is not None and kept.date is not None and date != kept.date
-    other_uid = bool(study_instance_uid) and bool(kept.study_instance_uid) and study_instance_uid != kept.study_instance_uid
-    if not (other_date or other_uid):
-        return
-    def shown(d: dt.date | None, uid: str | None) -> str:
-        return f"date {d.isoformat() if d else 'unknown'}, study {uid or 'unknown'}"
-    raise StoreError(
-        f"time point {kept.timepoint_id!r} of patient {kept.patient_id!r} is already another study "
-        f"({shown(kept.date, kept.study_instance_uid)}) than the one given now "
-        f"({shown(date if date is not None else kept.date, study_instance_uid or kept.study_instance_uid)}); "
-        "not reused (a time point is one study). Give this study another time point id (e.g. the next "
-        "follow-up's), or correct its date / study UID.")
 
 
 def _create_lesion(
