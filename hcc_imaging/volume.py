@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ._slice_meta import cropped_slice_meta
 from .constants import AXIAL_TOL, ORTHONORMAL_TOL
 from .errors import GeometryMismatchError, MissingGeometryError
 
@@ -363,7 +364,8 @@ class Volume(_Gridded):
     def crop(self, start: Sequence[int], stop: Sequence[int]) -> Volume:
         """Sub-volume ``[start, stop)`` with the matching origin (a view, no copy)."""
         sl = tuple(slice(int(a), int(b)) for a, b in zip(start, stop, strict=True))
-        return replace(self, array=self.array[sl], geometry=self.geometry.crop(start, stop))
+        return replace(self, array=self.array[sl], geometry=self.geometry.crop(start, stop),
+                       meta=cropped_slice_meta(self.meta, int(start[0]), int(stop[0])))
 
     # -- SimpleITK conversion: the ONE place where (x, y, z) <-> (slice, row, col) flips ---------
     def to_sitk(self) -> sitk.Image:
@@ -455,7 +457,8 @@ class LabelVolume(_Gridded):
 
     def crop(self, start: Sequence[int], stop: Sequence[int]) -> LabelVolume:
         sl = tuple(slice(int(a), int(b)) for a, b in zip(start, stop, strict=True))
-        return replace(self, array=self.array[sl], geometry=self.geometry.crop(start, stop))
+        return replace(self, array=self.array[sl], geometry=self.geometry.crop(start, stop),
+                       meta=cropped_slice_meta(self.meta, int(start[0]), int(stop[0])))
 
     def to_sitk(self) -> sitk.Image:
         return _to_sitk(self.array, self.geometry)

@@ -162,3 +162,17 @@ def test_resample_unknown_interpolation_named() -> None:
     v = Volume.create(np.zeros((2, 2, 2), np.int16), spacing=(1, 1, 1))
     with pytest.raises(ValueError, match="interpolation='cubic' is not one of"):
         resample_volume(v, v, interpolation="cubic")
+
+
+def test_crop_numbers_interpolated_and_filled_slices_in_the_cropped_volume() -> None:
+    """``meta["interpolated_slices"]`` (and a mask's ``filled_slices``) kept the uncropped slice
+    numbers after a crop: the mask-gap filling then worked on the wrong slices."""
+    v = Volume.create(np.zeros((10, 4, 4), np.int16), spacing=(2.0, 1.0, 1.0),
+                      meta={"interpolated_slices": [1, 4, 5, 9], "slice_thickness_mm": 2.0})
+    c = v.crop((3, 0, 0), (8, 4, 4))
+    assert list(c.meta["interpolated_slices"]) == [1, 2]
+    assert c.meta["slice_thickness_mm"] == 2.0 and list(v.meta["interpolated_slices"]) == [1, 4, 5, 9]
+    assert list(v.crop((0, 1, 1), (10, 3, 3)).meta["interpolated_slices"]) == [1, 4, 5, 9]  # in-plane: unchanged
+    lv = LabelVolume(np.zeros((10, 4, 4), np.uint8), v.geometry, {1: "L1", 2: "L2"},
+                     meta={"filled_slices": {"L1": [4, 5], "L2": [9]}})
+    assert dict(lv.crop((3, 0, 0), (8, 4, 4)).meta["filled_slices"]) == {"L1": [1, 2]}

@@ -246,31 +246,14 @@ def _volumes(specs: Sequence[str], timepoints: list[str], *, default_to_baseline
 
 
 def _same_patient(read_patient: str, images: dict[str, Any], link: bool) -> None:
-    """Refuse a read exported over another patient's images: the SR (or SEG) takes the images'
-    PatientID, so one patient's measurements would be filed under another's without a word.  The
-    read's id matches the images' PatientID, or, for images without one, their study's ``noid-`` key
-    (:func:`hcc_imaging.io.patient_key`); ``link``: the user says the read's id is a pseudonym of the
-    images' patient (the de-identification map then links the two)."""
-    from .._phi import shown_id
-    from ..io import patient_key
+    """Refuse a read exported over another patient's images (:func:`hcc_imaging.export.patient_check.
+    check_same_patient`, which ``write_sr`` / ``write_report`` run too), as a usage error naming the flags."""
+    from ..export.patient_check import PatientMismatchError, check_same_patient
 
-    for what, vol in images.items():
-        raw = str(vol.meta.get("patient_id") or "").strip()
-        if not raw and not (vol.study_instance_uid or "").strip():
-            if link:
-                continue
-            raise ExportCliError(
-                f"{what} has neither a PatientID nor a StudyInstanceUID: nothing says whose images they are, so the "
-                f"read of patient {shown_id(read_patient, 'patient id')} cannot be checked against them. Restore the "
-                "StudyInstanceUID (0020,000D) of the images, or, when they are the read's patient's, add --link-patient.")
-        key = patient_key(raw, vol.study_instance_uid or "")
-        if link or read_patient in (raw, key):
-            continue
-        raise ExportCliError(
-            f"the read is of patient {shown_id(read_patient, 'patient id')}, but {what} is of patient "
-            f"{shown_id(key, 'patient id')}: the export would file one "
-            "patient's measurements under another's. Pass the images of the read's patient, or, when the read's id is "
-            "a pseudonym of that patient, add --link-patient.")
+    try:
+        check_same_patient(read_patient, images, link_patient=link, cli=True)
+    except PatientMismatchError as err:
+        raise ExportCliError(str(err)) from None
 
 
 def _emit(args: argparse.Namespace, result: dict[str, Any]) -> int:
@@ -334,7 +317,7 @@ def _run_sr(args: argparse.Namespace) -> int:
     check_timepoint_sources(doc, vols, segs, link_patient=args.link_patient, deidentifier=deid, cli=True)
     try:
         info = write_sr(doc, args.out, assessment=assess[0] if assess else None, images=vols, segs=segs,
-                        timepoints=wanted, deidentifier=deid, final=args.final)
+                        timepoints=wanted, deidentifier=deid, final=args.final, link_patient=args.link_patient)
     finally:  # (the map relates what was written to its originals: saved whatever happens)
         if deid is not None:
             deid.save()
@@ -524,8 +507,8 @@ def _write_tables_kind(args: argparse.Namespace, kind: str, docs: list[dict[str,
                 _same_patient(str(docs[0].get("patient_id") or ""), {f"--images {tp}": v for tp, v in vols.items()},
                               args.link_patient)
 
-                check_timepoint_sources(docs[0], vols, product="report", cli=True)
+                check_timepoint_sources(docs[0], vols, product="report", cli=True, link_patient=args.link_patient)
             path = write_report(docs[0], args.out, assessment=assess[0] if assess else None, images=vols,
-                                deidentifier=deid)
+                                deidentifier=deid, link_patient=args.link_patient)
         result = {"report": str(path)}
     return result

@@ -70,6 +70,9 @@ def check_timepoint_sources(
 
     Raises
     ------
+    PatientMismatchError
+        (a :class:`TimepointSourceError`) the images are of another patient than the read's
+        (:func:`~hcc_imaging.export.patient_check.check_same_patient`; ``link_patient`` lets them pass).
     TimepointSourceError
         Naming the time point, both dates (or series) and what to pass instead.
     """
@@ -83,6 +86,10 @@ def check_timepoint_sources(
         return f" (the date of time point {', '.join(others)})" if others else ""
 
     vols = dict(images or {})
+    from .patient_check import check_same_patient  # (it imports this module's error)
+
+    check_same_patient(read.patient_id, {(f"--images {tp}" if cli else f"the images given for time point {tp!r}"): v
+                                         for tp, v in vols.items()}, link_patient=link_patient, cli=cli)
     for tp, vol in vols.items():
         got = _yyyymmdd((vol.meta or {}).get("study_date"))
         if link_patient or not got or tp not in dates or got == dates[tp]:

@@ -639,7 +639,9 @@ def write_sr(
         stays UNVERIFIED: verification is a signed act of a named observer, outside this tool.
     link_patient : bool
         The read's patient id is another id (a pseudonym) of the images' patient, and its dates
-        may be shifted: they are not compared with the images' and SEGs' StudyDate.
+        may be shifted: they are not compared with the images' and SEGs' StudyDate (without it,
+        images of another patient than the read's are refused: :class:`~hcc_imaging.export.
+        patient_check.PatientMismatchError`).
 
     Returns
     -------
@@ -647,6 +649,9 @@ def write_sr(
 
     Raises
     ------
+    PatientMismatchError
+        The images are of another patient than the read's (a :class:`TimepointSourceError`;
+        :func:`~hcc_imaging.export.patient_check.check_same_patient`).
     TimepointSourceError
         The images or a SEG given for a time point are of a study of another date than the
         time point's, or a SEG was drawn on another series than the time point's images

@@ -16,10 +16,33 @@ from typing import Any
 
 from . import _constants as C
 
-__all__ = ["exam_agent", "is_gadoxetate", "no_hepatobiliary_phase_because", "no_hepatobiliary_phase_on",
+__all__ = ["exam_agent", "extracellular_agent", "is_gadoxetate", "no_hepatobiliary_phase_because", "no_hepatobiliary_phase_on",
            "study_gadoxetate_agent", "transitional_minutes"]
 
 _GADOXETATE = re.compile(r"EOB|PRIMOVIST|GADOXET|GD ?EOB|EOVIST", re.IGNORECASE)
+
+
+#: Extracellular MR agents (no hepatocyte uptake, so no hepatobiliary phase), by generic and brand
+#: names.  Gadobenate (MultiHance) is left out: ~3-5 % is taken up by hepatocytes (a late
+#: hepatobiliary phase at 1-2 h is described).
+_EXTRACELLULAR = {
+    "gadobutrol": r"GADOBUTROL|GADAVIST|GADOVIST",
+    "gadoterate": r"GADOTER(ATE|IC)|DOTAREM|CLARISCAN|ARTIREM|GD ?-?DOTA",
+    "gadoteridol": r"GADOTERIDOL|PROHANCE",
+    "gadopentetate": r"GADOPENTET|MAGNEVIST|GD ?-?DTPA(?! ?-?EOB)",
+    "gadodiamide": r"GADODIAMIDE|OMNISCAN",
+    "gadoversetamide": r"GADOVERSETAMIDE|OPTIMARK",
+    "gadopiclenol": r"GADOPICLENOL|ELUCIREM|VUEWAY",
+}
+_EXTRACELLULAR_RX = {name: re.compile(rx, re.IGNORECASE) for name, rx in _EXTRACELLULAR.items()}
+
+
+def extracellular_agent(agent: str | None) -> str | None:
+    """The generic name of the extracellular MR agent a ContrastBolusAgent value names (gadobutrol,
+    gadoterate ...), else None (gadoxetate, gadobenate, an unknown agent, none)."""
+    if not agent or is_gadoxetate(agent):
+        return None
+    return next((name for name, rx in _EXTRACELLULAR_RX.items() if rx.search(agent)), None)
 
 
 def is_gadoxetate(agent: str | None) -> bool:

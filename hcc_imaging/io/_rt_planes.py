@@ -12,7 +12,11 @@ Here the contours are grouped by plane (positions along the slice normal within
 its contours combined even-odd (holes).  The stack of planes is then resampled onto the image's
 slices, nearest neighbour: an image slice takes the nearest contour plane when it is no farther
 than half the image's slice spacing and half the contour planes' own spacing (beyond that a plane
-with no contour, i.e. outside the ROI, is nearer); planes equally near are OR-combined.  Contours
+with no contour, i.e. outside the ROI, is nearer); planes equally near are OR-combined.  Planes
+left out by that rule that lie wholly between two slices neither of which holds the ROI (a lesion
+thinner than the slice spacing, drawn on a thinner reconstruction) go to the nearer slice (the
+planes nearest to it; every plane inside the image is within half a slice spacing of one): such a
+ROI was left empty with a warning (until 2026-12-06).  Contours
 more than :data:`ON_SLICE_TOLERANCE` slice spacings off the slice that takes them are reported
 (:class:`PlanePlacement`), for the caller's warning.
 """
@@ -47,6 +51,8 @@ class PlanePlacement:
     moved_mm: list[float] = field(default_factory=list)  # per used plane more than the tolerance off: its offset
     # inside the image, off every slice, not used (a nearer plane fills the slice): their offsets
     unused_planes_mm: list[float] = field(default_factory=list)
+    # planes wholly between two slices that hold nothing else of the ROI, placed on the nearer: their offsets
+    between_mm: list[float] = field(default_factory=list)
 
 
 def fill_planes(
@@ -91,12 +97,42 @@ def fill_planes(
             if not used[j] and d[j] > ON_SLICE_TOLERANCE:
                 place.moved_mm.append(float(d[j]) * slice_spacing_mm)
             used[j] = True
+    _place_between(pos, planes, used, mask, place, slice_spacing_mm)
     place.n_used = int(sum(len(groups[j]) for j in np.flatnonzero(used)))
     for j in np.flatnonzero(inside & ~used):
         off = abs(pos[j] - np.rint(pos[j]))
         if off > ON_SLICE_TOLERANCE:
             place.unused_planes_mm.append(float(off) * slice_spacing_mm)
     return mask, place
+
+
+def _place_between(pos: NDArray[np.float64], planes: list[NDArray[np.bool_]], used: NDArray[np.bool_],
+                   mask: NDArray[np.bool_], place: PlanePlacement, slice_spacing_mm: float) -> None:
+    """Planes left unused between two image slices neither of which holds the ROI (a thin lesion
+    drawn on a thinner reconstruction, wholly between two slices: it vanished, until 2026-12-06) go
+    to the nearest of those slices, at most half a slice spacing away: the planes nearest to it
+    (ties OR-combined).  A gap next to a slice that holds the ROI gains nothing (its end slices
+    stay as the nearest-plane rule above made them)."""
+    nk = mask.shape[0]
+    gaps: dict[int, list[int]] = {}
+    for j in np.flatnonzero(~used):
+        if -0.5 <= pos[j] <= nk - 0.5:
+            gaps.setdefault(int(np.floor(pos[j])), []).append(int(j))
+    for a in sorted(gaps):
+        sides = [k for k in (a, a + 1) if 0 <= k < nk]
+        if any(mask[k].any() for k in sides):
+            continue
+        d = {(j, k): abs(float(pos[j]) - k) for j in gaps[a] for k in sides}
+        best = min(d.values())
+        if best > 0.5 + _TIE_SLICES:
+            continue
+        target = min((k for (j, k), v in d.items() if v <= best + _TIE_SLICES))
+        for j in gaps[a]:
+            if d[(j, target)] <= best + _TIE_SLICES:
+                mask[target] |= planes[j]
+                used[j] = True
+                place.moved_mm.append(d[(j, target)] * slice_spacing_mm)
+                place.between_mm.append(d[(j, target)] * slice_spacing_mm)
 
 
 def warn_off_slice(path: object, name: str, place: PlanePlacement, spacing_mm: float, series: str | None) -> None:
@@ -107,6 +143,10 @@ def warn_off_slice(path: object, name: str, place: PlanePlacement, spacing_mm: f
     if place.moved_mm:
         parts.append(f"{len(place.moved_mm)} contour plane(s) moved to the nearest image slice, up to "
                      f"{max(place.moved_mm):.2f} mm")
+    if place.between_mm:
+        parts.append(f"{len(place.between_mm)} of them lay wholly between two slices holding nothing else of "
+                     f"the ROI (a part thinner than the slice spacing) and were placed on the nearer slice, "
+                     f"{min(place.between_mm):.2f} mm away")
     if place.unused_planes_mm:
         parts.append(f"{len(place.unused_planes_mm)} plane(s) between the slices not used (an image slice has "
                      "a nearer contour plane)")

@@ -760,6 +760,19 @@ def _fitzgibbon(S: NDArray) -> FloatArr:
 
 
 def _fitzgibbon_general(S: NDArray) -> FloatArr:
+    """:func:`_fitzgibbon` of (near-)singular or indefinite scatter matrices: the conic through
+    all the midpoints when they lie on one ellipse (:func:`._exact_conic.exact_ellipse`), else
+    :func:`_fitzgibbon_eig`."""
+    from ._exact_conic import exact_ellipse
+
+    res = np.array([exact_ellipse(S[r]) for r in range(len(S))]).reshape(len(S), 6)
+    left = ~np.isfinite(res).all(axis=1)
+    if left.any():
+        res[left] = _fitzgibbon_eig(S[left])
+    return res
+
+
+def _fitzgibbon_eig(S: NDArray) -> FloatArr:
     """:func:`_fitzgibbon` by the eigenvectors of the non-symmetric ``S^-1 C`` (the first
     eigenvalue above 1e-9 of the largest in magnitude)."""
     m = len(S)

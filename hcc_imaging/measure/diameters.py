@@ -24,7 +24,8 @@ gives on digital shapes (1 mm voxels):
 
 * a 10 x 10 voxel square: LD 13.38 mm (centres 12.73, edges 14.14: corners are rounded);
 * a 10 x 1 voxel bar: LD 10.02 mm, short axis 1.17 mm (an ellipse reproduces the bar);
-* a disc 10 voxels across: 9.98 mm; a single voxel: 0 mm.
+* a disc 10 voxels across: 9.98 mm; a single voxel: 0 mm; two voxels side by side: LD 2.00 mm,
+  short axis 1.15 mm (an ellipse through their 6 boundary midpoints, as for the longer bars).
 
 Definitions
 -----------

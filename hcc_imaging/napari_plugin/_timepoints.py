@@ -58,7 +58,9 @@ class TimePointsMixin:
         instance UID, or its date when the read saved no UID) are never attached silently: they go
         to the read's time point of their study when there is one (the returned time point's id
         says which), else they are refused naming both dates.  (A study opened alone is named
-        'baseline' by the reader: a follow-up showed, and overwrote, the read's baseline.)
+        'baseline' by the reader: a follow-up showed, and overwrote, the read's baseline.)  Images
+        of another time point of the read (its study UID, or one of its series) are refused naming
+        both (two time points of a read on one study compared a scan with itself).
         """
         if not phases:
             raise HccImagingError(f"time point {timepoint_id!r} has no series; load at least one phase.")
@@ -84,9 +86,29 @@ class TimePointsMixin:
                 f"{known['date'] or 'unknown'}, study {known['study_instance_uid'] or 'unknown'}); not attached. "
                 f"Open the study of {timepoint_id!r} (or all the patient's studies together) and start the read again."
             )
+        self._refuse_study_twice(tp)
         self.images[timepoint_id] = tp
         self._geometries.setdefault(timepoint_id, tp.reference.geometry)
         return tp
+
+    def _refuse_study_twice(self, tp: TimePointImages) -> None:
+        """Raise when the images of ``tp`` are those of another time point of the read (its study
+        UID, or one of its series UIDs): two time points on one study compared a scan with itself."""
+        uid = tp.reference.study_instance_uid
+        series = {v.series_instance_uid for v in tp.phases.values() if v.series_instance_uid}
+        for other in self.timepoint_ids:
+            if other == tp.timepoint_id:
+                continue
+            have = self.images.get(other)
+            known = self._tp_identity(other)["study_instance_uid"]
+            shared = series & {v.series_instance_uid for v in have.phases.values()} if have is not None else set()
+            if (uid and known == uid) or shared:
+                what = f"study {uid}" if uid and known == uid else f"series {', '.join(sorted(shared))}"
+                raise HccImagingError(
+                    f"the images opened as time point {tp.timepoint_id!r} are those of the read's time point "
+                    f"{other!r} ({what}); not attached: two time points of one read are two studies (a study "
+                    f"compared with itself shows no change). Open them as {other!r}, or open the study of "
+                    f"{tp.timepoint_id!r}.")
 
     @serialised
     def add_phases(self, timepoint_id: str, phases: Mapping[Phase | str, Volume], *, date: str | None = None) -> list[str]:

@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from .._phi import shown_id
 from ..errors import StoreError
+from ._timepoint_reuse import refuse_other_study
 from .audit import (
     AuditEntry,
     AuditReport,
@@ -535,7 +536,9 @@ class Store:
             existing = s.scalar(select(TimePointRow).where(TimePointRow.patient_fk == p.id, TimePointRow.timepoint_id == timepoint_id))
             if existing is not None:
                 if exist_ok:
-                    return self._tp_info(s, existing, patient_id)
+                    kept = self._tp_info(s, existing, patient_id)
+                    refuse_other_study(kept, date, study_instance_uid)
+                    return kept
                 raise StoreError(f"time point {timepoint_id!r} of patient {patient_id!r} already exists; pass exist_ok=True to reuse it.")
             study_fk = self._study(s, study_instance_uid).id if study_instance_uid else None
             s.add(TimePointRow(patient_fk=p.id, timepoint_id=timepoint_id, key=f"{patient_id}/{timepoint_id}",

@@ -33,7 +33,9 @@ def test_ircadb_tumours_seg_and_sr_round_trip(ircadb17: Path, tmp_path: Path) ->
     ms = measure_labels(labels, image=vol)
     # README: the two tumours are 85.6 mL and 78.6 mL
     assert [round(m.volume_mm3 / 1000, 1) for m in ms] == [85.6, 78.6]
-    sr = write_sr(read_from_measurements(ms, patient_id="IRCAD17"), tmp_path / "sr.dcm", images=vol, segs=seg)
+    # (the images have no PatientID: "IRCAD17" names their patient, link_patient says so)
+    sr = write_sr(read_from_measurements(ms, patient_id="IRCAD17"), tmp_path / "sr.dcm", images=vol, segs=seg,
+                  link_patient=True)
     dsrdump_ok(sr.path)
     doc, _ = sr_to_read_document(sr.path)
     lesions = doc["timepoints"][0]["lesions"]
@@ -86,7 +88,8 @@ def test_de_identified_srs_of_two_patients_without_an_id_keep_two_pseudonyms(irc
     deid = Deidentifier()
     names = []
     for pid in ("noid-aaaaaaaaaaaaaaaa", "noid-bbbbbbbbbbbbbbbb"):
-        sr = write_sr(read_from_measurements(ms, patient_id=pid), tmp_path / f"{pid}.dcm", images=vol, deidentifier=deid)
+        sr = write_sr(read_from_measurements(ms, patient_id=pid), tmp_path / f"{pid}.dcm", images=vol, deidentifier=deid,
+                      link_patient=True)  # (two reads over one image: each read's id named its patient)
         names.append(str(pydicom.dcmread(sr.path).PatientName))
     assert names[0] != names[1] and deid.pseudonym("noid-aaaaaaaaaaaaaaaa") != deid.pseudonym("noid-bbbbbbbbbbbbbbbb")
 

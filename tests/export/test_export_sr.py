@@ -16,7 +16,7 @@ from hcc_imaging.export import codes as C
 from hcc_imaging.export.sr import SrExportError
 from hcc_imaging.export.sr_import import SrImportError
 
-from .conftest import ASSESSMENT, lesion_labels, read_document, write_ct_series
+from .conftest import ASSESSMENT, PHI, lesion_labels, read_document, write_ct_series
 
 DCMDUMP = shutil.which("dcmdump")
 
@@ -309,7 +309,7 @@ def test_sr_straight_from_measure_lesion(tmp_path: Path, ct) -> None:
 
     labels, viable = lesion_labels(ct.volume)
     ms = measure_labels(labels, viable, image=ct.volume)
-    read = read_from_measurements(ms, patient_id="P1", date="2024-01-15")
+    read = read_from_measurements(ms, patient_id=PHI["PatientID"], date="2024-01-15")  # (the images' patient)
     assert read.algorithm and read.lesions[0].ld_endpoints_lps is not None
     info = write_sr(read, tmp_path / "sr.dcm", images=ct.volume)
     dsrdump_ok(info.path)
@@ -587,3 +587,26 @@ def test_a_read_without_lesions_or_responses_is_refused_with_a_clear_error(tmp_p
                                             r"response.*export csv"):
         write_sr(doc, tmp_path / "sr.dcm")
     assert not (tmp_path / "sr.dcm").exists()
+
+
+def test_write_sr_and_report_refuse_another_patients_images(tmp_path: Path, ct) -> None:
+    """Only ``hcc-imaging export sr / report`` refused a read over another patient's images: the
+    Python API (``write_sr``, ``write_report``; the napari writers, ``batch --export-sr``) filed
+    one patient's measurements under the images' PatientID.  Refused, naming both; link_patient
+    says the read's id is a pseudonym of the images' patient."""
+    from hcc_imaging.export import write_report
+    from hcc_imaging.export.patient_check import PatientMismatchError
+    from hcc_imaging.io import load_series
+
+    doc = read_document(patient_id="OTHER-PATIENT-9")
+    loaded = load_series(ct.files[0].parent)
+    for images in (ct.volume, loaded):  # (meta without a patient id: its files'; load_series's meta)
+        with pytest.raises(PatientMismatchError, match=re.escape(
+                "the read is of patient 'OTHER-PATIENT-9', but the images given for time point 'BL' is of patient "
+                f"'{PHI['PatientID']}'")) as err:
+            write_sr(doc, tmp_path / "sr.dcm", images=images, timepoints=["BL"])
+        assert "link_patient=True" in str(err.value)
+    assert not (tmp_path / "sr.dcm").exists()
+    with pytest.raises(PatientMismatchError, match="'OTHER-PATIENT-9'"):
+        write_report(doc, tmp_path / "r.html", images={"BL": loaded})
+    assert write_sr(doc, tmp_path / "sr.dcm", images=loaded, timepoints=["BL"], link_patient=True).path.exists()

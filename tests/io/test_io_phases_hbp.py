@@ -126,3 +126,27 @@ def test_a_hepatobiliary_keyword_on_ct_is_unknown_naming_the_conflict(desc: str)
     # the same keyword on MR is still hepatobiliary
     mr = classify_phase({"series_description": desc, "modality": "MR", "contrast_bolus_agent": None})
     assert mr.phase == P.HEPATOBILIARY
+
+
+@pytest.mark.parametrize(("desc", "agent", "phase", "said"), [
+    pytest.param("T1 VIBE 2.5 min", "Primovist", P.TRANSITIONAL, "'2.5 min'", id="decimal-point-transitional"),
+    pytest.param("t1 vibe 2,5 min", "EOVIST", P.TRANSITIONAL, "'2,5 min'", id="decimal-comma-transitional"),
+    pytest.param("T1 2 1/2 MIN", "Primovist", P.TRANSITIONAL, "'2 1/2 MIN'", id="half-transitional"),
+    pytest.param("T1 9.5 min", "Primovist", P.DELAYED, "'9.5 min'", id="below-10-min-not-hbp"),
+])
+def test_a_delay_with_a_fraction_of_a_minute_is_read_whole(desc: str, agent: str, phase: Phase, said: str) -> None:
+    """"2.5 min" was normalised to "2 5 MIN" and read as 5 min (delayed, not gadoxetate's
+    transitional phase); "9.5 min" as 5 min too."""
+    call = phase_from_description(desc, modality="MR", agent=agent)
+    assert call is not None and call.phase == phase, call
+    assert said in call.reason
+
+
+@pytest.mark.parametrize("agent", ["Gadovist 1.0", "DOTAREM", "gadoterate meglumine", "ProHance"])
+def test_a_hepatobiliary_keyword_with_an_extracellular_agent_is_delayed_naming_the_conflict(agent: str) -> None:
+    """An extracellular agent has no hepatobiliary phase: "HBP" on such an MR was hepatobiliary."""
+    call = classify_phase({"series_description": "T1 VIBE HBP", "modality": "MR", "contrast_bolus_agent": agent})
+    assert call.phase == P.DELAYED, call
+    assert f"ContrastBolusAgent {agent!r}" in call.reason and "extracellular" in call.reason and "conflict" in call.reason
+    gadoxetate = phase_from_description("T1 VIBE HBP", modality="MR", agent="Primovist")
+    assert gadoxetate is not None and gadoxetate.phase == P.HEPATOBILIARY

@@ -151,3 +151,32 @@ def test_planes_half_way_between_two_slices_or_combined() -> None:
     assert mask[1].sum() == big.sum() and mask[3].sum() == small.sum()
     assert not mask[0].any() and not mask[4].any()
     assert place.n_used == 2 and place.moved_mm == [1.25, 1.25]
+
+
+def test_a_thin_lesion_wholly_between_two_slices_goes_to_the_nearer_slice(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 3 mm lesion drawn on 0.75 mm planes of a thin reconstruction, every plane between two 2.5 mm
+    image slices: no plane was within the nearest-plane reach, the ROI came out empty with only a
+    warning.  It is placed on the nearer slice (the planes nearest to it), the move warned."""
+    img = _image()
+    z4 = float(_slice_z_mm(img)[4])
+    planes = [z4 + dz for dz in (0.45, 1.2, 1.95)]  # 0.18, 0.48, 0.78 slices past slice 4
+    t = np.linspace(0, 2 * np.pi, 60, endpoint=False)
+    contours = [np.column_stack([6.0 * np.cos(t), 6.0 * np.sin(t), np.full(60, z)]) for z in planes]
+    with caplog.at_level(logging.WARNING):
+        lv = load_mask(_write_rtstruct(tmp_path / "thin.dcm", contours, name="Thin 1"), img)
+    a = np.asarray(lv.array) > 0
+    assert a.any(axis=(1, 2)).nonzero()[0].tolist() == [4]  # old code: empty
+    assert 0.8 * np.pi * (6.0 / 0.7) ** 2 < a[4].sum() < 1.2 * np.pi * (6.0 / 0.7) ** 2
+    assert "'Thin 1'" in caplog.text and "wholly between two slices" in caplog.text and "0.45 mm away" in caplog.text
+
+
+def test_planes_between_slices_next_to_a_slice_of_the_roi_add_no_slice() -> None:
+    """Only a gap neither of whose slices holds the ROI gains a plane: a plane past the ROI's end
+    slice (nearer to the next slice than its reach) still adds nothing there."""
+    disc = np.zeros((10, 10), bool)
+    disc[3:7, 3:7] = True
+    mask, place = fill_planes([(1.0, disc), (1.4, disc), (1.6, disc), (3.35, disc), (3.65, disc)], (5, 10, 10), 2.5)
+    assert mask.any(axis=(1, 2)).nonzero()[0].tolist() == [1, 3]  # not 2 (the 1.6 plane: slice 1 holds the ROI)
+    assert place.between_mm == pytest.approx([0.875])  # 3.35 to slice 3 (3.65 is as near to slice 4, not to 3)

@@ -79,6 +79,24 @@ def test_single_voxel_is_zero() -> None:
     assert feret_diameter_3d(lab).length_mm == 0.0
 
 
+@pytest.mark.parametrize("spacing", [(1.0, 1.0, 1.0), (2.5, 0.7, 0.8)])
+def test_two_voxels_read_their_edge_length_as_longer_bars_do(spacing: tuple[float, float, float]) -> None:
+    """Two voxels side by side were measured centre to centre (LD one voxel, short axis 0) while
+    a 3 x 1 bar read 3.02 voxels (edge to edge, the documented rule): the 6 boundary midpoints
+    of the pair lie exactly on one ellipse (x^2 + 3 y^2 = 1 in half voxels), whose singular
+    scatter matrix gave no fit.  Now LD 2 voxels, short axis 2/sqrt(3) voxel, as the bars'."""
+    for axis, h in ((2, spacing[2]), (1, spacing[1])):
+        a = np.zeros((1, 4, 4))
+        a[(0, 1, slice(1, 3)) if axis == 2 else (0, slice(1, 3), 1)] = 1
+        lab = _lab(a, spacing)
+        assert longest_axial_diameter(lab).length_mm == pytest.approx(2.0 * h, rel=1e-6)
+        other = spacing[1] if axis == 2 else spacing[2]
+        assert short_axis(lab).length_mm == pytest.approx(2.0 / np.sqrt(3.0) * other, rel=1e-6)
+    bar3 = np.zeros((1, 3, 5))
+    bar3[0, 1, 1:4] = 1
+    assert longest_axial_diameter(_lab(bar3)).length_mm == pytest.approx(3.022, abs=0.005)
+
+
 def test_disc_10_voxels_across() -> None:
     """A digital disc 10 voxels across (centres within 5 voxels of its centre): the fitted
     ellipse reproduces it; LD 9.98 mm against 10 mm edge to edge (centres: 9.90)."""

@@ -480,11 +480,13 @@ def test_propagate_carries_a_lesion_to_a_follow_up_where_the_patient_lies_elsewh
 
 def _mirrored(volumes: dict) -> dict:
     """Another "follow-up": the study mirrored left-right (its liver on the other side, as another
-    patient's or a mirrored series), with its own frame of reference and series."""
+    patient's or a mirrored series), with its own study, frame of reference and series (a read
+    refuses the baseline's study as its follow-up)."""
     from dataclasses import replace
 
     return {ph: replace(v, array=np.ascontiguousarray(np.asarray(v.array)[:, :, ::-1]),
-                        frame_of_reference_uid="1.2.826.0.99.8", series_instance_uid=f"9.9.{n}")
+                        study_instance_uid="1.2.826.0.99.9", frame_of_reference_uid="1.2.826.0.99.8",
+                        series_instance_uid=f"9.9.{n}")
             for n, (ph, v) in enumerate(volumes.items())}
 
 

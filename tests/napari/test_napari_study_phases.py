@@ -113,3 +113,24 @@ def test_plan_leaves_out_a_study_dated_before_a_measured_baseline() -> None:
     msg = prior_study_message("2025-01-06", read, 1, "P001__R1.json")
     assert "2025-01-06" in msg and "2025-03-03" in msg and "1 lesion measurement" in msg
     assert "not attached to the read" in msg and "both studies open" in msg
+
+
+def test_the_study_of_one_time_point_is_refused_under_another_name(tmp_path: Path) -> None:
+    """Images of the read's baseline opened as 'fu1' were attached: the read's two time points were
+    one study and the response compared a scan with itself."""
+    s = ReadSession("P001", "R1", tmp_path)
+    s.add_timepoint("baseline", {"portal_venous": _vol("portal_venous", "3")}, date="2025-01-06")
+    with pytest.raises(HccImagingError, match=r"as time point 'fu1' are those of the read's time point 'baseline' "
+                                              rf"\(study {STUDY}\)"):
+        s.add_timepoint("fu1", {"portal_venous": _vol("portal_venous", "3")}, date="2025-01-06")
+    assert list(s.images) == ["baseline"]
+    # without a study UID, a shared series says it is the same study
+    same = _vol("arterial", "4")
+    s2 = ReadSession("P002", "R1", tmp_path)
+    s2.add_timepoint("baseline", {"arterial": same})
+    anon = Volume(array=same.array, geometry=same.geometry, phase=Phase.ARTERIAL, series_instance_uid=same.series_instance_uid)
+    with pytest.raises(HccImagingError, match=rf"'baseline' \(series {STUDY}\.4\)"):
+        s2.add_phases("fu1", {"arterial": anon})
+    # another study is a time point of its own
+    s.add_timepoint("fu1", {"portal_venous": _vol("portal_venous", "3", study=OTHER_STUDY)}, date="2025-03-03")
+    assert list(s.images) == ["baseline", "fu1"]

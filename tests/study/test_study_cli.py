@@ -221,8 +221,11 @@ def test_exist_ok_says_kept_not_added(tmp_path: Path, capsys: pytest.CaptureFixt
     argv = ("study", "timepoint", "add", "P1", "BL", "--exist-ok", "--db", db)
     code, out, _ = _run(capsys, *argv, "--date", "2024-01-01")
     assert code == 0 and out.strip() == "added time point BL of P1"
-    code, out, _ = _run(capsys, *argv, "--date", "2024-02-02")
+    code, out, _ = _run(capsys, *argv, "--date", "2024-01-01")
     assert code == 0 and out.strip() == "time point BL of P1 exists (kept)"
+    # another date is another study: refused, naming both dates (it was kept under the first one)
+    code, _, err = _run(capsys, *argv, "--date", "2024-02-02")
+    assert code == 2 and "2024-01-01" in err and "2024-02-02" in err and "another time point id" in err
     t = _json(capsys, *argv)
     assert t["created"] is False and t["date"] == "2024-01-01"
     assert _json(capsys, "study", "timepoint", "add", "P1", "FU1", "--exist-ok", "--db", db)["created"] is True
