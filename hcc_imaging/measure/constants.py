@@ -37,7 +37,7 @@ __all__ = [
 #: two (speed; error counts on random ellipsoids unchanged, docs/measure.md section 10).
 #: Version 4: a section's ellipse is no longer refused for wrong voxels whose centres the
 #: outline merely grazes (within 0.05 voxel; ``_subvoxel.ELLIPSE_MISMATCH_NEAR_VOXELS``).
-ESTIMATOR: str = "subvoxel-boundary-v4"
+ESTIMATOR: str = "subvoxel-boundary-v5"
 
 #: Version of the mRECIST viable-diameter rule, the viable short axis and the necrosis fraction
 #: (:mod:`hcc_imaging.measure.viable`; their diameters' ends are refined by :data:`ESTIMATOR`).

@@ -3,7 +3,7 @@
 The estimator (stated once, here and in ``docs/measure.md``)
 ------------------------------------------------------------
 Every diameter in hcc_imaging runs between two points of a **sub-voxel estimate of the lesion
-boundary** (``ESTIMATOR = "subvoxel-boundary-v4"``, :mod:`._subvoxel`):
+boundary** (``ESTIMATOR = "subvoxel-boundary-v5"``, :mod:`._subvoxel`):
 
 1. the convex hull of the voxel centres finds *which* chord is the diameter (exact, fast:
    :mod:`._hull`);
