@@ -753,6 +753,7 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     _check(stop)
     # (the shell's modes below on every LESION_RIND_MODE_SUBSAMPLE-th value: 2026-12-06)
     sub = C.LESION_RIND_MODE_SUBSAMPLE
+    first: tuple[NDArray[np.bool_], float] | None = None
     for _ in range(2):
         if p0 - n0 < C.LESION_MIN_CONTRAST_K_SIGMA * noise_s:
             raise LowContrastError(
@@ -763,6 +764,16 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
             raise LowContrastError(f"rind=True: {where} is not in a dark core; click the lesion's necrotic centre.")
         # (the face-connected component ``ndimage.label`` gives, flooded from the click alone)
         core = component_at(dark, s_loc)
+        if first is not None and np.array_equal(core, first[0]):
+            # (2026-12-06, fourth) the second round's core is the first's (most clicks): its
+            # distances, its 3 mm and its shell are too, and the shell's mode gave this p0; only the
+            # check of the 3 mm against the parenchyma reads the new value
+            if first[1] - p0 <= -noise_s:
+                raise LowContrastError(
+                    f"rind=True: no enhancing layer around the dark core at {where} (the 3 mm around it: "
+                    f"{_v(first[1] * unit)} against the parenchyma's {_v(p0 * unit)}); segment it without rind=True, or "
+                    "on the phase where the layer enhances.")
+            break
         if any(np.any(np.take(core, idx, axis=ax)) for ax in range(3) for idx in (0, -1)):
             raise NotEnclosedError(
                 f"rind=True: the dark region at {where} reaches {C.LESION_RIND_BOX_MM:g} mm from it without meeting "
@@ -794,6 +805,7 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
             shell &= liv_near
         if np.count_nonzero(shell) > 200:
             p0 = histogram_mode(sm_near[shell][::sub], max(noise_s, 1.0))
+        first = (core, near_v)
     # 1.45: a lobulated lesion's lobes may hold necrotic cores of their own, apart from the click's
     # (the rind sweep's lobulated rinds from 2.5 mm): they join the core the rays start from
     core = _with_lobe_cores(core, dark, near_box, dist, sm, liv, p0, noise_s, sp)
