@@ -46,7 +46,8 @@ the core N, the layer R and the parenchyma P (least squares at every step).  The
    ramp fitted, the least chi^2 kept; the derivative along a surface's coefficient is its value
    step x G * its ramp x the term; the ramps refreshed after each accepted step; step halving on
    chi^2 + the roughness prior; 1.55: on pixels up to ``LESION_RIND_COARSE_MAX_PIXEL_MM``, on 2 x 2-pixel
-   blocks first, then at most ``LESION_RIND_FINE_STEPS`` steps on the pixels, :func:`_coarse_to_fine`).
+   blocks first, then at most ``LESION_RIND_FINE_STEPS`` steps on the pixels, :func:`_coarse_to_fine`;
+   1.58: none, the blocks' surfaces rendered on the pixels once).
    1.53: when a score test of that fit against free radius offsets
    per direction node finds a shape it left behind (a lobulated rind), both radii get a correction
    on the rays' 16 x 32 nodes (:mod:`._rind_nodes`), the point-spread and ramp held.
@@ -607,7 +608,8 @@ def _coarse_to_fine(a: NDArray[np.float64], liv: NDArray[np.bool_] | None, sp: N
     halved, as white noise's is; the liver, when given, a block at least half in it), from the
     start ``x0``; then the winner's ramp and point-spread (``cands``' same index, on the pixels: ``rho32``
     ... ``data``, as ``rind_border`` set them up) fitted on by at most ``LESION_RIND_FINE_STEPS``
-    Gauss-Newton steps on the pixels from the coarse fit's surfaces.  Returns what :func:`_race`
+    Gauss-Newton steps on the pixels from the coarse fit's surfaces (1.58: 0, the coarse fit's surfaces
+    rendered on the pixels: the values and the state the checks and 1.53's correction read).  Returns what :func:`_race`
     returns, on the pixels (docs/validation.md section 2.4, "Step 13's speed (session of
     2026-12-06)")."""
     nz, ny, nx = a.shape[0], a.shape[1] // 2, a.shape[2] // 2

@@ -68,3 +68,30 @@ def test_step_1_does_not_redo_an_unchanged_cores_distances(monkeypatch: pytest.M
     full = np.zeros(img.shape, bool)
     full[fit.box] = fit.mask
     assert dice(full, truth) >= 0.97
+
+
+def test_one_step_on_the_pixels_after_the_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """1.58: on pixels up to ``LESION_RIND_COARSE_MAX_PIXEL_MM`` the surfaces fitted on 2 x 2-pixel
+    blocks take one Gauss-Newton step on the pixels (1.55-1.57: up to 3, and every click of the rind
+    sweep took all 3, which moved its Dice little); an oval rind is still fitted to >= 0.97."""
+    runs: list[tuple[int, int]] = []  # (the fitted voxels, the states a fit yielded: its start and its steps)
+    real = _rind._gauss_newton_steps
+
+    def counted(*args: Any, **kw: Any) -> Any:
+        n = 0
+        for item in real(*args, **kw):
+            n += 1
+            yield item
+        runs.append((len(args[8]), n))
+
+    monkeypatch.setattr(_rind, "_gauss_newton_steps", counted)
+    vols, truth, click = rim_scene("oval", 1, 15.0, rim_mm=2.5, spacing=FINE, shape=SHAPE)
+    img = vols[Phase.ARTERIAL].array
+    fit = _rind.rind_border(img, tuple(click), FINE)
+    pixels = max(v for v, _ in runs)
+    on_pixels = [n for v, n in runs if v == pixels]
+    assert len(on_pixels) == 1 and pixels > 2 * min(v for v, _ in runs)  # (the blocks' fits hold a quarter)
+    assert on_pixels[0] == 2  # its start and one step
+    full = np.zeros(img.shape, bool)
+    full[fit.box] = fit.mask
+    assert dice(full, truth) >= 0.97
