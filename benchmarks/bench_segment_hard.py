@@ -26,15 +26,16 @@ peer, whose 30 mm figure, about 0.13 s, is the budget's reference).  The peer do
 is here as the yardstick for the machine's speed.  Prints, per case, ours and the peer's time, the
 ratio ours / peer (> 1: ours is slower), and both Dice against the truth, then the medians.
 
-``--against DIR`` (the ``rind`` clicks only): step 13 of another checkout beside this one's, in this
-process: DIR's ``hcc_imaging/segment/_rind.py`` and ``_rind_nodes.py`` loaded next to this checkout's
-(every other module this checkout's), and each click timed with the one and the other alternately,
+``--against DIR`` (the ``rind`` clicks only): the click path and step 13 of another checkout beside
+this one's, in this process: DIR's ``hcc_imaging/segment/_driver.py``, ``_rind.py`` and
+``_rind_nodes.py`` loaded next to this checkout's (every other module this checkout's; the driver
+since 2026-12-06, fourth), and each click timed with the one and the other alternately,
 best of ``--repeat`` per round, ``--rounds`` rounds (the order swapped each round); prints each
 click's best time of either, the ratio this / DIR, whether the two masks are identical, the median
 ratio and the load average before and after.  On this shared two-core machine processes run one
 after the other scatter by a third at load 3; clicks alternated in one process compare within a few
 per cent (docs/validation.md section 2.4, "Step 13's speed (session of 2026-12-05)").  Only for
-changes confined to those two modules (DIR's may not import what this checkout lacks).
+changes confined to those three modules (DIR's may not import what this checkout lacks).
 
 Usage: ``python benchmarks/bench_segment_hard.py [--cases rind graded ircad] [--seeds 0 1] [--repeat 3]
 [--against DIR --rounds 3]``
@@ -129,13 +130,14 @@ def ircad_cases(zpath: Path, tmp: Path) -> Iterator[tuple[str, object, np.ndarra
         yield f"IRCAD17 {p.name} (our liver)", (ct, liver), truth, centre, ct  # type: ignore[misc]
 
 
-def step13_of(tree: Path) -> tuple[object, object]:
-    """``RindAhead`` and ``rind_border`` of the checkout ``tree``: its ``_rind.py`` (with its
-    ``_rind_nodes.py``) loaded as modules of this checkout's ``hcc_imaging.segment``."""
+def step13_of(tree: Path) -> object:
+    """The click path (``_segment_lesion``) of the checkout ``tree``: its ``_driver.py`` with its
+    ``_rind.py`` and ``_rind_nodes.py``, loaded as modules of this checkout's ``hcc_imaging.segment``
+    (every other module this checkout's)."""
     import importlib.util
 
     mods = {}
-    for name in ("_rind_nodes", "_rind"):
+    for name in ("_rind_nodes", "_rind", "_driver"):
         spec = importlib.util.spec_from_file_location(f"hcc_imaging.segment.{name}_against",
                                                       tree / "hcc_imaging" / "segment" / f"{name}.py")
         if spec is None or spec.loader is None:
@@ -145,17 +147,19 @@ def step13_of(tree: Path) -> tuple[object, object]:
         spec.loader.exec_module(mod)
         if name == "_rind":
             mod._rind_nodes = mods["_rind_nodes"]  # type: ignore[attr-defined]  # (its own, not this checkout's)
+        if name == "_driver":  # (its own step 13, not this checkout's)
+            mod.RindAhead, mod.rind_border = mods["_rind"].RindAhead, mods["_rind"].rind_border  # type: ignore[attr-defined]
         mods[name] = mod
-    return mods["_rind"].RindAhead, mods["_rind"].rind_border  # type: ignore[attr-defined]
+    return mods["_driver"]._segment_lesion  # type: ignore[attr-defined]
 
 
 def against(tree: Path, seeds: list[int], repeat: int, rounds: int) -> int:
     """``--against``: the rind clicks with this checkout's step 13 and ``tree``'s, alternated."""
     import os
 
-    from hcc_imaging.segment import _driver, segment_lesion
+    from hcc_imaging.segment import _driver, lesion, segment_lesion
 
-    paths = {"this": (_driver.RindAhead, _driver.rind_border), "against": step13_of(tree)}
+    paths = {"this": _driver._segment_lesion, "against": step13_of(tree)}
     load0 = os.getloadavg()[0]
     rows = []
     try:
@@ -164,7 +168,7 @@ def against(tree: Path, seeds: list[int], repeat: int, rounds: int) -> int:
             masks: dict[str, np.ndarray] = {}
             for r in range(rounds):
                 for who in (("this", "against") if r % 2 == 0 else ("against", "this")):
-                    _driver.RindAhead, _driver.rind_border = paths[who]  # type: ignore[assignment]
+                    lesion._segment_lesion = paths[who]  # type: ignore[assignment]
                     t, masks[who] = best_of(lambda: segment_lesion(vols, seed_index=seed).labels.array != 0, repeat)
                     best[who] = min(best[who], t)
             rows.append(best["this"] / best["against"])
@@ -172,7 +176,7 @@ def against(tree: Path, seeds: list[int], repeat: int, rounds: int) -> int:
             print(f"{name:36s} this {best['this'] * 1e3:6.0f} ms  against {best['against'] * 1e3:6.0f} ms  "
                   f"this / against {rows[-1]:5.3f}  masks {same}", flush=True)
     finally:
-        _driver.RindAhead, _driver.rind_border = paths["this"]  # type: ignore[assignment]
+        lesion._segment_lesion = paths["this"]  # type: ignore[assignment]
     print(f"{len(rows)} clicks, best of {repeat} x {rounds} rounds: this / against median "
           f"{statistics.median(rows):.3f} "
           f"(range {min(rows):.3f}-{max(rows):.3f}); load average {load0:.2f} before, {os.getloadavg()[0]:.2f} after")

@@ -57,6 +57,27 @@ def _rind_inputs(phases: Mapping[Phase, Volume], vol: Volume, seed_vox: tuple[in
 # ------------------------------------------------------------------------------------------
 
 
+def _early_rind(phases: Mapping[Phase, Volume], seed_on: Callable[[Volume], tuple[int, int, int]],
+                liver: LabelVolume | None, livers: list[tuple[Any, NDArray[np.bool_] | None]],
+                aheads: list[RindAhead]) -> Callable[[Phase, Volume, str], None]:
+    """The phase choice's ``first_round`` for step 13 without being asked: once the first round on
+    step 13's own phase (the first of ``_RIND_PHASES`` the study has) finds the click's region
+    hypodense, the fit starts on its thread (``RindAhead``, appended to ``aheads``) while the other
+    phases' first rounds run, not after them (2026-12-06, fourth: 8-18 ms earlier on the rind
+    scene, whose arterial phase comes first).  The fit reads the inputs :func:`_rind_inputs` gives
+    on that phase's grid; the click reads it when step 13 is tried on the same inputs, else stops it."""
+    own = next((k for k in _RIND_PHASES if k in phases), None)
+
+    def first_round(ph: Phase, vol: Volume, mode: str) -> None:
+        if ph != own or mode != "hypo":
+            return
+        at = _rind_inputs(phases, vol, seed_on(vol), _liver_on(liver, vol, livers))
+        if at is not None and not any(a.reads(*at[1]) for a in aheads):
+            aheads.append(RindAhead(*at[1]))
+
+    return first_round
+
+
 def _as_phases(volume: Volume | Mapping[Phase | str, Volume]) -> dict[Phase, Volume]:
     if isinstance(volume, Volume):
         return {volume.phase: volume}
@@ -276,13 +297,15 @@ def _check_finite_near(phases: Mapping[Phase, Volume], seed_on: Callable[[Volume
 def _choose_phase(phases: Mapping[Phase, Volume], phase: Phase | None, rind: bool, p: LesionParams,
                   seed_on: Callable[[Volume], tuple[int, int, int]], liver: LabelVolume | None,
                   livers: list[tuple[Any, NDArray[np.bool_] | None]], line: NDArray[np.float64] | None,
-                  roi_mm: float | None, cache: _SmoothCache) -> tuple[Phase, dict[str, float], dict[str, str]]:
+                  roi_mm: float | None, cache: _SmoothCache,
+                  first_round: Callable[[Phase, Volume, str], None] | None = None,
+                  ) -> tuple[Phase, dict[str, float], dict[str, str]]:
     """The phase a click is segmented on: ``phase`` when given; with ``rind`` the first of
     ``_RIND_PHASES`` the study has (the layer enhances there), else the first image; else, with
     several phases, the one where the first round (steps 1-7 once) finds the click's region most
     conspicuous (a phase that refuses the click counts 0; the first of equals); else the one image.
     Returns it, each phase's conspicuity (rounded, for the provenance) and each phase's first-round
-    model's mode."""
+    model's mode; ``first_round`` is told each phase's mode as soon as its first round ends."""
     conspicuity: dict[str, float] = {}
     first_modes: dict[str, str] = {}
     if rind and phase is None:
@@ -299,6 +322,8 @@ def _choose_phase(phases: Mapping[Phase, Volume], phase: Phase | None, rind: boo
                                  cache=cache)
                 cnr = rr.model.conspicuity
                 first_modes[str(ph)] = rr.model.mode
+                if first_round is not None:
+                    first_round(ph, vol, rr.model.mode)
             except LowContrastError:
                 cnr = 0.0
             conspicuity[str(ph)] = round(float(cnr), 3)
@@ -585,13 +610,16 @@ def _segment_lesion_steps(
     cache: _SmoothCache = {}
     livers: list[tuple[Any, NDArray[np.bool_] | None]] = []
     auto_phase = phase is None
-    phase, conspicuity, first_modes = _choose_phase(phases, phase, rind, p, seed_on, liver, livers, line, roi_mm, cache)
+    phase, conspicuity, first_modes = _choose_phase(
+        phases, phase, rind, p, seed_on, liver, livers, line, roi_mm, cache,
+        None if rind or not p.rind_border else _early_rind(phases, seed_on, liver, livers, aheads))
     vol = phases[phase]
     seed_vox = seed_on(vol)
     liv = _liver_on(liver, vol, livers)
     _check_seed_in_liver(liv, seed_vox, seed_txt, extrahepatic)
     ahead_at = _rind_inputs(phases, vol, seed_vox, liv) if not rind and p.rind_border else None
-    if ahead_at is not None and first_modes.get(str(phase)) == "hypo":
+    if (ahead_at is not None and first_modes.get(str(phase)) == "hypo"
+            and not any(a.reads(*ahead_at[1]) for a in aheads)):
         # 13 without being asked (below) reads the phase it fits, the click and the liver, and nothing
         # steps 1-12 compute: on fine pixels, when the phase choice found the click's region
         # hypodense (as a necrotic core is: step 13 is then mostly tried), it starts now, on a thread

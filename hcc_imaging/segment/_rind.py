@@ -46,7 +46,8 @@ the core N, the layer R and the parenchyma P (least squares at every step).  The
    ramp fitted, the least chi^2 kept; the derivative along a surface's coefficient is its value
    step x G * its ramp x the term; the ramps refreshed after each accepted step; step halving on
    chi^2 + the roughness prior; 1.55: on pixels up to ``LESION_RIND_COARSE_MAX_PIXEL_MM``, on 2 x 2-pixel
-   blocks first, then at most ``LESION_RIND_FINE_STEPS`` steps on the pixels, :func:`_coarse_to_fine`).
+   blocks first, then at most ``LESION_RIND_FINE_STEPS`` steps on the pixels, :func:`_coarse_to_fine`;
+   1.58: none, the blocks' surfaces rendered on the pixels once).
    1.53: when a score test of that fit against free radius offsets
    per direction node finds a shape it left behind (a lobulated rind), both radii get a correction
    on the rays' 16 x 32 nodes (:mod:`._rind_nodes`), the point-spread and ramp held.
@@ -607,7 +608,8 @@ def _coarse_to_fine(a: NDArray[np.float64], liv: NDArray[np.bool_] | None, sp: N
     halved, as white noise's is; the liver, when given, a block at least half in it), from the
     start ``x0``; then the winner's ramp and point-spread (``cands``' same index, on the pixels: ``rho32``
     ... ``data``, as ``rind_border`` set them up) fitted on by at most ``LESION_RIND_FINE_STEPS``
-    Gauss-Newton steps on the pixels from the coarse fit's surfaces.  Returns what :func:`_race`
+    Gauss-Newton steps on the pixels from the coarse fit's surfaces (1.58: 0, the coarse fit's surfaces
+    rendered on the pixels: the values and the state the checks and 1.53's correction read).  Returns what :func:`_race`
     returns, on the pixels (docs/validation.md section 2.4, "Step 13's speed (session of
     2026-12-06)")."""
     nz, ny, nx = a.shape[0], a.shape[1] // 2, a.shape[2] // 2
@@ -753,6 +755,7 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     _check(stop)
     # (the shell's modes below on every LESION_RIND_MODE_SUBSAMPLE-th value: 2026-12-06)
     sub = C.LESION_RIND_MODE_SUBSAMPLE
+    first: tuple[NDArray[np.bool_], float] | None = None
     for _ in range(2):
         if p0 - n0 < C.LESION_MIN_CONTRAST_K_SIGMA * noise_s:
             raise LowContrastError(
@@ -763,6 +766,16 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
             raise LowContrastError(f"rind=True: {where} is not in a dark core; click the lesion's necrotic centre.")
         # (the face-connected component ``ndimage.label`` gives, flooded from the click alone)
         core = component_at(dark, s_loc)
+        if first is not None and np.array_equal(core, first[0]):
+            # (2026-12-06, fourth) the second round's core is the first's (most clicks): its
+            # distances, its 3 mm and its shell are too, and the shell's mode gave this p0; only the
+            # check of the 3 mm against the parenchyma reads the new value
+            if first[1] - p0 <= -noise_s:
+                raise LowContrastError(
+                    f"rind=True: no enhancing layer around the dark core at {where} (the 3 mm around it: "
+                    f"{_v(first[1] * unit)} against the parenchyma's {_v(p0 * unit)}); segment it without rind=True, or "
+                    "on the phase where the layer enhances.")
+            break
         if any(np.any(np.take(core, idx, axis=ax)) for ax in range(3) for idx in (0, -1)):
             raise NotEnclosedError(
                 f"rind=True: the dark region at {where} reaches {C.LESION_RIND_BOX_MM:g} mm from it without meeting "
@@ -794,6 +807,7 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
             shell &= liv_near
         if np.count_nonzero(shell) > 200:
             p0 = histogram_mode(sm_near[shell][::sub], max(noise_s, 1.0))
+        first = (core, near_v)
     # 1.45: a lobulated lesion's lobes may hold necrotic cores of their own, apart from the click's
     # (the rind sweep's lobulated rinds from 2.5 mm): they join the core the rays start from
     core = _with_lobe_cores(core, dark, near_box, dist, sm, liv, p0, noise_s, sp)

@@ -1,4 +1,4 @@
-"""``benchmarks/bench_segment_hard.py --against``: step 13 of another checkout timed beside this
+"""``benchmarks/bench_segment_hard.py --against``: the click path and step 13 of another checkout timed beside this
 one's in one process (docs/validation.md section 2.4, "Step 13's speed (session of 2026-12-05)")."""
 
 from __future__ import annotations
