@@ -136,6 +136,8 @@ __all__ = [
     "VIABLE_SMOOTHING_SIGMA_MM",
     "LIPIODOL_MIN_HU",
     "REACTIVE_RIM_MAX_THICKNESS_MM",
+    "VIABLE_RIM_SCANNER_BLUR_SIGMA_MM",
+    "VIABLE_RIM_BLUR_ALLOWANCE_SIGMAS",
     "LIPIODOL_MARGIN_MM",
     "LESION_LIPIODOL_SEARCH_MM",
     "VIABLE_RING_INNER_MM",
@@ -373,7 +375,10 @@ __all__ = [
 #: "Step 2c").
 #: 1.57: segment_liver's step 6b takes a hypodense tumour's capsular rim in front of the lung into the liver
 #: (segment/_liver_rim.py, LIVER_RIM_*; docs/validation.md section 2.3, "Liver step 6b"); lesion steps unchanged.
-ALGORITHM_VERSION: Final[str] = "1.57"
+#: 1.58: viable_mask's reactive-rim element in mm (segment/_viable_rim.py): wider than the band a blurred
+#: rim up to REACTIVE_RIM_MAX_THICKNESS_MM passes step 2 in, along every direction; in-plane with a cap
+#: test on slices thicker than that band (nodules on 2 slices of 5 mm kept); lesion steps unchanged.
+ALGORITHM_VERSION: Final[str] = "1.58"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
@@ -1483,6 +1488,14 @@ VIABLE_REGISTRATION_MOVING_MARGIN_MM: Final[float] = 30.0
 #: (mRECIST, Lencioni & Llovet 2010).  Enhancing structures no thicker than this (mm) are
 #: removed by a morphological opening with a ball of this diameter; nodules survive it.
 REACTIVE_RIM_MAX_THICKNESS_MM: Final[float] = 2.0
+
+#: Step 5 of viable_mask sizes its rim element for a rim seen through the scanner's blur (a
+#: Gaussian of this sigma, mm; the phantoms' point-spread, 1 mm) and the viable smoothing:
+#: a bright rim passes the enhancement threshold over up to REACTIVE_RIM_MAX_THICKNESS_MM +
+#: VIABLE_RIM_BLUR_ALLOWANCE_SIGMAS x hypot(scanner sigma, smoothing sigma) mm (1-D profiles:
+#: a 2 mm rim at 250 HU over 70 HU liver passes over 4.7 mm; segment/_viable_rim.py).
+VIABLE_RIM_SCANNER_BLUR_SIGMA_MM: Final[float] = 1.0
+VIABLE_RIM_BLUR_ALLOWANCE_SIGMAS: Final[float] = 0.85
 
 #: Viable islands smaller than this (mm3) are dropped as noise (a 3 mm ball is 14 mm3).
 VIABLE_MIN_VOLUME_MM3: Final[float] = 15.0
