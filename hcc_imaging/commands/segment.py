@@ -395,19 +395,12 @@ def _viable_of(labels: Any, arterial: Any, phases: dict[Any, Any], liver: Any, p
     with the study's pre-contrast and portal-venous phases and ``liver``; and notes.  The map is placed
     on the arterial phase by :func:`hcc_imaging.segment.viable_align.lesions_on_arterial`: moved by the
     breathing shift between the two phases around it when there is one (said in the notes)."""
-    from ..segment import viable_mask
-    from ..segment.viable_align import lesions_on_arterial
+    from ..segment.viable_align import viable_of_lesions
     from ..volume import Phase
 
-    source = phases.get(phase) if phase is not None else None
-    on_art, notes, record = lesions_on_arterial(labels, source, arterial, source_name=str(getattr(phase, "value", phase)))
-    v = viable_mask(on_art, arterial, pre_contrast=phases.get(Phase.PRE_CONTRAST),
-                    portal_venous=phases.get(Phase.PORTAL_VENOUS), liver=liver)
-    if record:
-        from dataclasses import replace
-
-        v = replace(v, meta={**v.meta, "viable": {**dict(v.meta.get("viable") or {}), "lesion_to_arterial": record}})
-    return v, notes
+    return viable_of_lesions(labels, phases.get(phase) if phase is not None else None, arterial,
+                             pre_contrast=phases.get(Phase.PRE_CONTRAST), portal_venous=phases.get(Phase.PORTAL_VENOUS),
+                             liver=liver, source_name=str(getattr(phase, "value", phase)))
 
 
 def _save_viable(viable: Any, path: str, reference: Any, lesion_out: Path) -> Path:

@@ -25,7 +25,7 @@ from ..volume import LabelVolume, Modality, Volume, resample_labels
 from . import constants as C
 from .viable import _crop_around, _crop_geometry, _mutual_information, _on, _on_shifted
 
-__all__ = ["lesions_on_arterial"]
+__all__ = ["lesions_on_arterial", "viable_of_lesions"]
 
 
 def lesions_on_arterial(lesion: LabelVolume, source: Volume | None, arterial: Volume,
@@ -91,3 +91,21 @@ def lesions_on_arterial(lesion: LabelVolume, source: Volume | None, arterial: Vo
             "the lesion mask was moved onto it by that translation before its viable part was read "
             f"(mutual information {mi_id:.3f} -> {mi_reg:.3f}).")
     return moved, [note], record
+
+
+def viable_of_lesions(lesion: LabelVolume, source: Volume | None, arterial: Volume, *,
+                      pre_contrast: Volume | None = None, portal_venous: Volume | None = None,
+                      liver: LabelVolume | None = None, source_name: str = "lesion's") -> tuple[LabelVolume, list[str]]:
+    """:func:`.viable.viable_mask` of ``lesion`` (drawn on ``source``) on ``arterial``, the map placed
+    there by :func:`lesions_on_arterial` (its record in ``meta["viable"]["lesion_to_arterial"]``); and
+    the notes.  The result lies on the arterial grid, where the arterial phase shows the lesion."""
+    from dataclasses import replace
+
+    from .viable import viable_mask
+
+    on_art, notes, record = lesions_on_arterial(lesion, source, arterial, source_name=source_name)
+    v = viable_mask(on_art, arterial, pre_contrast=pre_contrast, portal_venous=portal_venous, liver=liver)
+    if record:
+        v = replace(v, meta={**v.meta, "viable": {**dict(v.meta.get("viable") or {}), "lesion_to_arterial": record}})
+    return v, notes
+
