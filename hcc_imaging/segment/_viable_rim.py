@@ -6,17 +6,18 @@ apart by an opening: the union of every placement of an element that fits inside
 enhancing voxels.  The element is sized in mm, per axis:
 
 * **Blur.** The enhancement test (step 2) reads a smoothed image of a blurred scan: a bright
-  rim of true thickness ``t`` passes the threshold over a wider band.  On a 1-D profile (liver
-  70 HU, rim, necrosis 25 HU; scanner blur sigma 1 mm plus the 1 mm smoothing) a 2 mm rim passes
-  over 0.8 mm at 115 HU, 3.0 mm at 150 HU, 3.9 mm at 190 HU, 4.7 mm at 250 HU.  So the widest
-  band a reactive rim can show is ``W = t + 2 * sqrt(scanner_sigma**2 + smoothing_sigma**2)``
-  (4.8 mm for the defaults).
+  rim of true thickness ``t`` passes the threshold over a wider band.  Inside the lesion mask
+  (the band's outer side is the mask's border) on a 1-D profile (liver 70 HU, rim, necrosis
+  25 HU; scanner blur sigma 1 mm plus the 1 mm smoothing) a 2 mm rim passes over 0.7 mm at
+  115 HU, 1.9 mm at 150 HU, 2.4 mm at 190 HU, 2.8 mm at 250 HU, 3.0 mm at 300 HU.  The band
+  a reactive rim is allowed is ``W = t + 0.6 * sqrt(scanner_sigma**2 + smoothing_sigma**2)``
+  (2.85 mm for the defaults; ``VIABLE_RIM_BLUR_ALLOWANCE_SIGMAS``): rims up to ~250 HU.
 * **Sampling.** The element is the voxel offsets within a ball whose radius is the smallest
   that makes them wider than W along every direction (the sampled offsets, not the ball):
   no placement of it lies within a band W mm wide, so none fits in a rim, whatever its
   orientation.  A thicker nodule holds it.
-* **Thick slices.** On slices thicker than W that would take 3 slices: a nodule on 2 slices
-  (5 mm slices) would go.  There the element is in-plane, and a rim's tangential cap (the
+* **Thick slices.** On slices thicker than W (3 and 5 mm) that would take 3 slices: a nodule
+  on 2 slices would go.  There the element is in-plane, and a rim's tangential cap (the
   lesion's end slice, wholly enhancing in-plane over the lesion's non-enhancing inside) is
   told from a nodule along the slice axis (:func:`remove_rim`).
 

@@ -22,12 +22,13 @@ Method (:func:`viable_mask`), per lesion label, on the lesion map's grid:
    earlier rigid search once slid the pre-contrast 12 mm along a lipiodol deposit, and lipiodol
    became "viable").
 5. **Reactive rim removed**: a morphological opening with an element sized in mm
-   (:func:`._viable_rim.rim_element`): per axis ``floor(W / spacing) + 2`` voxels, W =
-   ``rim_max_thickness_mm`` + 2 x the blur (scanner 1 mm, smoothing), the widest band over which
-   a blurred bright rim passes step 2; an ellipsoid, or its in-plane ellipse on 2 slices when
-   slices are thicker than W.  No placement fits across a rim (nor in a rim's one-slice cap);
-   nodules thicker than W survive, on 2 thick slices too.  One conditional dilation by the
-   same element restores the nodules' shaved edges (opening by partial reconstruction).
+   (:mod:`._viable_rim`): the voxel offsets of the smallest ball that are wider, along every
+   direction, than W = ``rim_max_thickness_mm`` + 0.6 x the blur (scanner 1 mm, smoothing), the
+   band over which a blurred bright rim passes step 2 inside the lesion mask; on slices thicker
+   than W it is in-plane, and a rim's tangential cap (the lesion's end slice over non-enhancing
+   lesion) is removed by its own test.  No placement fits in a rim; nodules thicker than W
+   survive, on 2 thick slices too.  One conditional dilation by the same element restores the
+   nodules' shaved edges (opening by partial reconstruction).
 6. Islands smaller than ``min_volume_mm3`` are dropped.
 
 The result has the same label values (and names) as the lesion map, viable voxels only.
