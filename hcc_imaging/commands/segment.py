@@ -390,15 +390,17 @@ def _arterial_of(phases: dict[Any, Any]) -> Any:
     return next((phases[p] for p in ARTERIAL_PREFERENCE if p in phases), None)
 
 
-def _viable_of(labels: Any, arterial: Any, phases: dict[Any, Any], liver: Any) -> Any:
-    """``viable_mask`` of the lesion map ``labels`` on the arterial phase (resampled there when it
-    lies on another grid), with the study's pre-contrast and portal-venous phases and ``liver``."""
-    from ..segment import viable_mask
+def _viable_of(labels: Any, arterial: Any, phases: dict[Any, Any], liver: Any, phase: Any = None) -> tuple[Any, list[str]]:
+    """``viable_mask`` of the lesion map ``labels`` (drawn on ``phases[phase]``) on the arterial phase,
+    with the study's pre-contrast and portal-venous phases and ``liver``; and notes.  The map is placed
+    on the arterial phase by :func:`hcc_imaging.segment.viable_align.lesions_on_arterial`: moved by the
+    breathing shift between the two phases around it when there is one (said in the notes)."""
+    from ..segment.viable_align import viable_of_lesions
     from ..volume import Phase
 
-    on_art = labels if labels.geometry.equals(arterial.geometry) else labels.resample_to(arterial)
-    return viable_mask(on_art, arterial, pre_contrast=phases.get(Phase.PRE_CONTRAST),
-                       portal_venous=phases.get(Phase.PORTAL_VENOUS), liver=liver)
+    return viable_of_lesions(labels, phases.get(phase) if phase is not None else None, arterial,
+                             pre_contrast=phases.get(Phase.PRE_CONTRAST), portal_venous=phases.get(Phase.PORTAL_VENOUS),
+                             liver=liver, source_name=str(getattr(phase, "value", phase)))
 
 
 def _save_viable(viable: Any, path: str, reference: Any, lesion_out: Path) -> Path:
@@ -529,16 +531,19 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
         rec: dict[str, Any] = {"lesion_id": c.names[lab], "label": lab, "voxels": int(here.sum()),
                                "volume_mm3": float(here.sum()) * ref.voxel_volume_mm3,
                                "seed_lps": [float(v) for v in c.seeds_lps[lab]], "provenance": res.provenance()}
+        notes_here = list(res.notes)
         # a node given by --extrahepatic-labels has no viable part (an HCC's enhancing tissue), as in the batch
         if viable_arr is not None and not (not args.extrahepatic and lab in extra):
-            v = _viable_of(res.labels, arterial, phases, c.liver)
+            v, vnotes = _viable_of(res.labels, arterial, phases, c.liver, res.phase)
+            notes_here += vnotes
+            rec["provenance"]["notes"] = list(rec["provenance"].get("notes") or []) + vnotes
             vhere = (np.asarray(v.array) != 0) & (viable_arr == 0)
             viable_arr[vhere] = lab
             rec["viable_volume_mm3"] = float(vhere.sum()) * v.voxel_volume_mm3
         records.append(rec)
         for code in res.checks:
             console.print(f"[bold red]check ({c.names[lab]}):[/bold red] {MASK_CHECKS.get(code, code)}")
-        for note in res.notes:
+        for note in notes_here:
             console.print(f"[yellow]note ({c.names[lab]}):[/yellow] {note}")
     kept = {r["label"]: r["lesion_id"] for r in records}
     out = save_mask(c.labels, args.out, reference=ref)
@@ -656,7 +661,8 @@ def run(args: argparse.Namespace) -> int:
     if args.viable_out:
         assert arterial is not None  # checked before segmenting
         with console.status("viable part...", spinner="dots"):
-            viable = _viable_of(res.labels, arterial, phases, liver)
+            viable, vnotes = _viable_of(res.labels, arterial, phases, liver, res.phase)
+        record["provenance"]["notes"] = list(record["provenance"].get("notes") or []) + vnotes
         vout = _save_viable(viable, args.viable_out, arterial, out)
         record["viable_out"] = str(vout)
         record["viable_volume_mm3"] = float((viable.array != 0).sum()) * viable.voxel_volume_mm3
@@ -684,7 +690,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"liver mask: segmented on {record['liver']['phase']}" + (f", carried to {to['phase']}" if to else ""))
     for code in res.checks:
         console.print(f"[bold red]check:[/bold red] {MASK_CHECKS.get(code, code)}")
-    for note in res.notes:
+    for note in record["provenance"].get("notes") or res.notes:
         console.print(f"[yellow]note:[/yellow] {note}")
     # a suspect registration (said before segmenting) carried the seed: the mask is to be checked
     return 1 if carried is not None and carried["registration_problems"] else 0

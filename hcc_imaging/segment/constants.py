@@ -136,6 +136,8 @@ __all__ = [
     "VIABLE_SMOOTHING_SIGMA_MM",
     "LIPIODOL_MIN_HU",
     "REACTIVE_RIM_MAX_THICKNESS_MM",
+    "VIABLE_RIM_SCANNER_BLUR_SIGMA_MM",
+    "VIABLE_RIM_BLUR_ALLOWANCE_SIGMAS",
     "LIPIODOL_MARGIN_MM",
     "LESION_LIPIODOL_SEARCH_MM",
     "VIABLE_RING_INNER_MM",
@@ -373,11 +375,14 @@ __all__ = [
 #: "Step 2c").
 #: 1.57: segment_liver's step 6b takes a hypodense tumour's capsular rim in front of the lung into the liver
 #: (segment/_liver_rim.py, LIVER_RIM_*; docs/validation.md section 2.3, "Liver step 6b"); lesion steps unchanged.
-#: 1.58: step 13 on pixels up to LESION_RIND_COARSE_MAX_PIXEL_MM takes no Gauss-Newton step on the pixels after
-#: the blocks' fit (LESION_RIND_FINE_STEPS 3 -> 0; docs/validation.md section 2.4, "Step 13's speed (session of
-#: 2026-12-06, fourth)"): rind masks move (the sweep's fine grid within -0.008 / +0.005 a click); the automatic
-#: steps are unchanged.
-ALGORITHM_VERSION: Final[str] = "1.58"
+#: 1.58: step 13 on pixels up to LESION_RIND_COARSE_MAX_PIXEL_MM takes one Gauss-Newton step on the pixels after
+#: the blocks' fit, not three (LESION_RIND_FINE_STEPS 3 -> 1; docs/validation.md section 2.4, "Step 13's speed
+#: (session of 2026-12-06, fourth)"): rind masks move (the sweep's fine grid within -0.006 / +0.012 a click); the
+#: automatic steps are unchanged.
+#: 1.59: viable_mask's reactive-rim element in mm (segment/_viable_rim.py): wider than the band a blurred
+#: rim up to REACTIVE_RIM_MAX_THICKNESS_MM passes step 2 in, along every direction; in-plane with a cap
+#: test on slices thicker than that band (nodules on 2 slices of 5 mm kept); lesion steps unchanged.
+ALGORITHM_VERSION: Final[str] = "1.59"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
@@ -1491,6 +1496,16 @@ VIABLE_REGISTRATION_MOVING_MARGIN_MM: Final[float] = 30.0
 #: (mRECIST, Lencioni & Llovet 2010).  Enhancing structures no thicker than this (mm) are
 #: removed by a morphological opening with a ball of this diameter; nodules survive it.
 REACTIVE_RIM_MAX_THICKNESS_MM: Final[float] = 2.0
+
+#: Step 5 of viable_mask sizes its rim element for a rim seen through the scanner's blur (a
+#: Gaussian of this sigma, mm; the phantoms' point-spread, 1 mm) and the viable smoothing: inside
+#: the lesion mask a bright rim passes the enhancement tests over up to REACTIVE_RIM_MAX_THICKNESS_MM
+#: + VIABLE_RIM_BLUR_ALLOWANCE_SIGMAS x hypot(scanner sigma, smoothing sigma) mm = 2.85 mm (1-D
+#: profiles, liver 70 / necrosis 25 HU, 1 mm blur: a 2 mm rim at 150 / 190 / 250 / 300 HU passes over
+#: 1.9 / 2.4 / 2.8 / 3.0 mm inside the mask; segment/_viable_rim.py).  0.6 keeps the study grid's
+#: element (2.3 x 2.3 x 3 mm: in-plane cross) and its nodular remnants as before.
+VIABLE_RIM_SCANNER_BLUR_SIGMA_MM: Final[float] = 1.0
+VIABLE_RIM_BLUR_ALLOWANCE_SIGMAS: Final[float] = 0.6
 
 #: Viable islands smaller than this (mm3) are dropped as noise (a 3 mm ball is 14 mm3).
 VIABLE_MIN_VOLUME_MM3: Final[float] = 15.0

@@ -21,10 +21,14 @@ Method (:func:`viable_mask`), per lesion label, on the lesion map's grid:
    the mutual information with the arterial phase over no shift (a wrong local optimum of an
    earlier rigid search once slid the pre-contrast 12 mm along a lipiodol deposit, and lipiodol
    became "viable").
-5. **Reactive rim removed**: a morphological opening with an ellipsoid of radius
-   ``rim_max_thickness_mm`` / 2 + half a voxel per axis (anisotropy-aware, at least one voxel):
-   enhancing shells no thicker than the rim go, nodules survive; one conditional dilation by
-   the same element restores the nodules' shaved edges (opening by partial reconstruction).
+5. **Reactive rim removed**: a morphological opening with an element sized in mm
+   (:mod:`._viable_rim`): the voxel offsets of the smallest ball that are wider, along every
+   direction, than W = ``rim_max_thickness_mm`` + 0.6 x the blur (scanner 1 mm, smoothing), the
+   band over which a blurred bright rim passes step 2 inside the lesion mask; on slices thicker
+   than W it is in-plane, and a rim's tangential cap (the lesion's end slice over non-enhancing
+   lesion) is removed by its own test.  No placement fits in a rim; nodules thicker than W
+   survive, on 2 thick slices too.  One conditional dilation by the same element restores the
+   nodules' shaved edges (opening by partial reconstruction).
 6. Islands smaller than ``min_volume_mm3`` are dropped.
 
 The result has the same label values (and names) as the lesion map, viable voxels only.
@@ -46,6 +50,7 @@ from ..volume import Geometry, LabelVolume, Volume, resample_volume
 from . import constants as C
 from ._morph import gaussian_sigma_vox
 from ._types import check_numeric_fields
+from ._viable_rim import remove_rim, rim_element
 from .errors import SegmentationError
 
 __all__ = ["ViableParams", "viable_mask", "ALGORITHM_NAME"]
@@ -99,27 +104,6 @@ _VIABLE_RANGES = {
     "ring_outer_mm": ("float", 0.0, False, math.inf, False),
     "roi_margin_mm": ("float", 0.0, False, math.inf, False),
 }
-
-
-def _rim_element(thickness_mm: float, spacing: tuple[float, float, float]) -> NDArray[np.bool_] | None:
-    """Opening element that removes enhancing shells up to ``thickness_mm`` thick.
-
-    An opening by a ball of diameter D removes every structure narrower than D.  Per axis the
-    semi-axis is (thickness/2 + spacing/2) mm rounded down to whole voxels: a shell sampled on a
-    grid is up to one voxel thicker than it is.  It is at least one voxel along every axis: on
-    coarse slices (spacing > thickness) the rim's tangential cap fills a whole end slice of the
-    lesion and only an element reaching the neighbouring slices removes it (phantom evidence in
-    ``docs/validation.md``); viable nodules must then span at least 3 slices.
-    """
-    if thickness_mm <= 0:
-        return None
-    sp = np.asarray(spacing, float)
-    semi = np.floor((thickness_mm / 2.0 + sp / 2.0) / sp + 1e-9).astype(int)
-    semi = np.maximum(semi, 1)
-    grids = np.ogrid[tuple(slice(-int(n), int(n) + 1) for n in semi)]
-    d2 = sum((g / max(int(n), 1)) ** 2 for g, n in zip(grids, semi, strict=True))
-    el = np.asarray(d2 <= 1.0 + 1e-9)
-    return el if el.sum() > 1 else None
 
 
 def _mutual_information(a: NDArray[np.float32], b: NDArray[np.float32], bins: int = C.REGISTRATION_HISTOGRAM_BINS) -> float:
@@ -374,11 +358,7 @@ def _viable_in(m: NDArray[np.bool_], lab: NDArray[Any], art_s: NDArray[np.float3
     if pre_s is not None:
         enh &= art_s - pre_s >= p.enhancement_vs_pre_hu
     if rim_el is not None and enh.any():
-        # opening removes shells no thicker than the rim; one conditional dilation by the same
-        # element gives surviving nodules back the corners the opening shaved off, without
-        # bringing back rim farther than one element radius from a nodule
-        opened = ndi.binary_opening(enh, structure=rim_el)
-        enh = ndi.binary_dilation(opened, structure=rim_el) & enh & m
+        enh = remove_rim(enh, m, rim_el)
     if enh.any() and p.min_volume_mm3 > 0:
         cc, n = ndi.label(enh)
         sizes = np.bincount(cc.ravel())
@@ -517,7 +497,7 @@ def viable_mask(
     if pre_s is not None:
         pre_s = pre_s[A_in_L]
     lab = lab_roi[A_roi]
-    rim_el = _rim_element(p.rim_max_thickness_mm, sp)
+    rim_el = rim_element(p.rim_max_thickness_mm, p.smoothing_sigma_mm, sp)
     vox_mm3 = geom.voxel_volume_mm3
     out_a = out[sl][A_roi]
     for value in [int(v) for v in np.unique(lab) if v != 0]:
