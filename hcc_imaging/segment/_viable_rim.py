@@ -21,7 +21,7 @@ enhancing voxels.  The element is sized in mm, per axis:
   lesion's end slice, wholly enhancing in-plane over the lesion's non-enhancing inside) is
   told from a nodule along the slice axis (:func:`remove_rim`).
 
-The element before 1.58 was ``floor((t/2 + spacing/2) / spacing)`` voxels of radius, at least
+The element before 1.59 was ``floor((t/2 + spacing/2) / spacing)`` voxels of radius, at least
 one: 3 voxels (2.1 mm) across on 0.7 mm pixels, which a blurred 1.5-2 mm bright rim fills
 (viable diameters of 11-16 mm on rim-only lesions), and 3 slices along z, which removed every
 nodule on 2 slices of 5 mm.
