@@ -240,9 +240,9 @@ def _load_volumes(path: str, study_uid: str | None = None, on_tilt: str = "error
     if not source_exists(path):
         raise SegmentArgumentError(f"SERIES {path} does not exist; give a DICOM series or study folder, or a NIfTI image.")
     if _is_image_file(p):
-        import SimpleITK as sitk
+        from ..io._nifti_geometry import read_nifti_image
 
-        return {Phase.UNKNOWN: Volume.from_sitk(sitk.ReadImage(str(p)))}
+        return {Phase.UNKNOWN: read_nifti_image(p)}
     from ..io import index_archive, load_study, one_per_phase
 
     idx = index_archive(path)  # (a str: a "zip::folder" string is not a Path)

@@ -80,6 +80,7 @@ from ..volume import Geometry, LabelVolume, Volume
 from ._dicomparse import dicom_file
 from ._zipmask import is_zip_member, zip_member_kind
 from ._mask_gaps import fill_interpolated_slices
+from ._nifti_geometry import sform_geometry
 from ._nifti_shear import farthest_corner, load_sheared_nifti, sheared_sform
 from ._rt_fill import fill_roi_between_planes
 from ._rt_planes import fill_planes, warn_off_slice
@@ -324,7 +325,7 @@ def _load_itk(path: Path, label_names: Mapping[int, str] | None, threshold: floa
                 "or as NIfTI, whose affine places a single slice in 3-D."
             )
         arr = sitk.GetArrayFromImage(img)
-        geom = _geom_from_sitk(img)
+        geom = sform_geometry(path, nii, _geom_from_sitk(img))  # (sform only: SimpleITK takes pixdim)
     if two_affines is not None:
         _warn_two_affines(path, nii, geom, *two_affines)
     arr = _label_values(np.asarray(arr), path, threshold)
