@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import HccImagingError
+from ._segment_names import planned_label_names, write_label_names
 
 __all__ = ["register", "run", "SegmentArgumentError"]
 
@@ -541,9 +542,12 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
         for note in res.notes:
             console.print(f"[yellow]note ({c.names[lab]}):[/yellow] {note}")
     kept = {r["label"]: r["lesion_id"] for r in records}
+    names_plan = planned_label_names(args.out, kept)  # (a NIfTI's lesion ids, in the labels.json beside it)
     out = save_mask(c.labels, args.out, reference=ref)
+    names_file = write_label_names(names_plan)
     record: dict[str, Any] = {"out": str(out), "lesions": records, "failed": failed, "carried_from": carried,
-                              **({"not_carried": not_carried} if not_carried else {})}
+                              **({"not_carried": not_carried} if not_carried else {}),
+                              **({"label_names": str(names_file)} if names_file else {})}
     if viable_arr is not None:
         record["viable_out"] = str(_save_viable(LabelVolume.like(arterial, viable_arr, labels=kept), args.viable_out,
                                                 arterial, out))
@@ -553,6 +557,8 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
         for r in records:
             print(f"{r['lesion_id']} (label {r['label']}): {r['voxels']} voxels, {r['volume_mm3'] / 1000.0:.2f} mL")
         print(f"{len(records)} of {len(labs)} lesions carried from {args.from_mask} -> {out}")
+        if names_file:
+            print(f"lesion ids -> {names_file}")
     return 1 if failed or suspect else 0
 
 
@@ -618,6 +624,7 @@ def run(args: argparse.Namespace) -> int:
     label = args.label if args.label is not None else lab if lab is not None else 1
     lesion_id = (args.lesion_id if args.lesion_id is not None
                  else (carried["names"].get(str(lab)) or f"L{lab}") if carried is not None and lab is not None else "L1")
+    names_plan = planned_label_names(args.out, {label: lesion_id})  # checked before segmenting
     ref = phases[phase] if phase is not None else next(iter(phases.values()))
     if args.line:
         _check_line_midpoint(args.line, phases, kwargs["line_lps"], phase)
@@ -640,8 +647,10 @@ def run(args: argparse.Namespace) -> int:
         )
     used = phases[res.phase] if res.phase in phases else ref
     out = save_mask(res.labels, args.out, reference=used)
+    names_file = write_label_names(names_plan)
     record: dict[str, Any] = {
         "out": str(out),
+        **({"label_names": str(names_file)} if names_file else {}),
         "lesion_id": lesion_id,
         "label": label,
         "voxels": int((res.labels.array != 0).sum()),
@@ -679,6 +688,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"border: fitted to sub-voxel precision (point-spread sigma {psf} voxels, slice / row / column{ramp})")
         if "viable_out" in record:
             print(f"viable part: {record['viable_volume_mm3'] / 1000.0:.2f} mL -> {record['viable_out']}")
+        if names_file:
+            print(f"lesion id {lesion_id} (label {label}) -> {names_file}")
         if "liver" in record:
             to = record["liver"]["carried_to"]
             print(f"liver mask: segmented on {record['liver']['phase']}" + (f", carried to {to['phase']}" if to else ""))
