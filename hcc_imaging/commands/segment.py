@@ -14,10 +14,12 @@ the function the napari plugin and the batch engine call.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -141,12 +143,32 @@ def _check_line_midpoint(text: str, phases: dict[Any, Any], line_lps: list[list[
     try:
         seed_point_lps(phases, line_lps=line_lps, phase=phase)
     except SeedError as err:
+        if " is outside " not in str(err):  # (a zero-length line: the segmenter's own words, as the line's)
+            raise SegmentArgumentError(f"--line {text}: " + str(err).replace("line_lps ", "the line ")) from err
         detail = str(err).partition(" is outside ")[2].removesuffix(" Click inside the image.")
         mid = tuple(round(0.5 * (a + b), 1) for a, b in zip(*line_lps, strict=True))
         raise SegmentArgumentError(
             f"--line {text}: its midpoint {mid} mm, where the lesion is grown from, is outside "
             f"{detail or 'the images'} Draw the line across the lesion on these images (two LPS points in mm, "
             "the lesion's edges).") from err
+
+
+@contextlib.contextmanager
+def _cli_seed_advice(args: argparse.Namespace) -> Iterator[None]:
+    """A click outside the automatic liver mask (``--liver``): the segmenter advises a Python caller to
+    "re-run segment_liver(..., include_lps=[the click])", which ``--liver`` already did; said as it is."""
+    from ..segment.errors import SeedError
+
+    try:
+        yield
+    except SeedError as err:
+        msg = str(err)
+        rerun = "or re-run segment_liver(..., include_lps=[the click]) so that the liver mask holds the lesion"
+        if not args.liver or args.liver_mask or rerun not in msg:
+            raise
+        raise SeedError(msg.replace(rerun, "or give --liver-mask PATH (a liver mask that holds the lesion): the "
+                                    "automatic liver mask (--liver) was made to hold the click, yet the tissue under "
+                                    "it was not taken as liver")) from err
 
 
 def _check_labels(args: argparse.Namespace) -> None:
@@ -371,7 +393,18 @@ def _liver_for(args: argparse.Namespace, phases: dict[Any, Any], ref: Any, inclu
     from ..segment import segment_liver
 
     if args.liver_mask:
-        liver = load_mask(args.liver_mask, ref)
+        from ..errors import GeometryMismatchError
+
+        try:
+            liver = load_mask(args.liver_mask, ref)
+        except GeometryMismatchError as err:
+            # the library's advice names Python arguments (`reference`, register_volumes): say it in options
+            what = str(err).split(". ")[0].rstrip(".")
+            raise SegmentArgumentError(
+                f"--liver-mask {args.liver_mask} does not lie on the images of SERIES {args.series}: {what}. Give the "
+                "liver mask drawn on these images (this study), --liver (an automatic liver mask), or neither; a mask "
+                "of another time point is not moved here (carry a lesion with --from-mask / --from-series)."
+            ) from err
         if not liver.array.any():
             raise SegmentArgumentError(
                 f"--liver-mask {args.liver_mask}: the mask has no voxels; an empty liver mask would leave the lesion "
@@ -633,7 +666,7 @@ def run(args: argparse.Namespace) -> int:
     # must not be made part of it
     include = None if args.extrahepatic or not args.liver or args.liver_mask else [seed_point_lps(ref, **kwargs)]
     liver = _liver_for(args, phases, ref, include, console)
-    with console.status("segmenting the lesion...", spinner="dots"):
+    with console.status("segmenting the lesion...", spinner="dots"), _cli_seed_advice(args):
         res = segment_lesion(
             phases if len(phases) > 1 else ref,
             phase=phase,
