@@ -25,6 +25,7 @@ from typing import Any
 
 from ..errors import HccImagingError
 from ._segment_names import planned_label_names, write_label_names
+from ._segment_phase import image_file_phase, parse_set_phase, series_overrides
 
 __all__ = ["register", "run", "SegmentArgumentError"]
 
@@ -83,6 +84,9 @@ def register(subparsers: Any) -> None:
                         "regular slices (gaps interpolated)")
     p.add_argument("--phase", help="phase to segment on: " + ", ".join(ph.value for ph in _phases())
                    + " (default: the most conspicuous)")
+    p.add_argument("--set-phase", action="append", metavar="WHICH=PHASE",
+                   help="state a series' contrast phase (repeatable): WHICH is a SeriesInstanceUID, a series "
+                        "description or the phase it was called, e.g. --set-phase unknown=arterial (the user wins)")
     p.add_argument("--liver", action="store_true",
                    help="compute a liver mask (classical, on the study's best liver phase: portal venous, else delayed, ...; "
                         "it holds the clicked lesion) and keep the lesion inside it")
@@ -251,7 +255,7 @@ def _is_image_file(p: Path) -> bool:
 
 
 def _load_volumes(path: str, study_uid: str | None = None, on_tilt: str = "error",
-                  on_irregular: str = "error") -> dict[Any, Any]:
+                  on_irregular: str = "error", set_phase: list[tuple[str, Any]] | None = None) -> dict[Any, Any]:
     """{phase: Volume} from a NIfTI image, a series or a study folder (of ``study_uid`` when it holds
     several; ``on_tilt`` / ``on_irregular`` as :func:`~hcc_imaging.io.load_series`).  When no series
     loads, the first one's error (it names the series, what is wrong and the fix)."""
@@ -265,7 +269,9 @@ def _load_volumes(path: str, study_uid: str | None = None, on_tilt: str = "error
     if _is_image_file(p):
         from ..io._nifti_geometry import read_nifti_image
 
-        return {Phase.UNKNOWN: read_nifti_image(p)}
+        vol = read_nifti_image(p)
+        given = image_file_phase(set_phase or [], p)
+        return {given: vol.with_phase(given)} if given is not None else {Phase.UNKNOWN: vol}
     from ..io import index_archive, load_study, one_per_phase
 
     idx = index_archive(path)  # (a str: a "zip::folder" string is not a Path)
@@ -274,7 +280,10 @@ def _load_volumes(path: str, study_uid: str | None = None, on_tilt: str = "error
             f"no DICOM study found in {path}; give a DICOM series or study folder (or zip / DICOMDIR), or a NIfTI image."
         )
     skipped: list[tuple[str, Exception]] = []
-    vols = load_study(idx, study_uid, on_tilt=on_tilt, on_irregular=on_irregular, skipped=skipped)
+    overrides = (series_overrides(set_phase, [s for st in idx.studies if study_uid in (None, st.study_instance_uid)
+                                             for s in st.series], path) if set_phase else None)
+    vols = load_study(idx, study_uid, on_tilt=on_tilt, on_irregular=on_irregular, skipped=skipped,
+                      phase_overrides=overrides)
     if not vols:
         if skipped:
             raise skipped[0][1]  # the first series' own error (it names the series, what is wrong, the fix)
@@ -618,7 +627,8 @@ def run(args: argparse.Namespace) -> int:
             "(or leave --phase out: the most conspicuous phase)."
         ) from None
     with console.status("loading images...", spinner="dots"):
-        phases = _load_volumes(args.series, args.study_uid, args.on_tilt, args.on_irregular)
+        phases = _load_volumes(args.series, args.study_uid, args.on_tilt, args.on_irregular,
+                               parse_set_phase(getattr(args, "set_phase", None)))
     if phase is not None and phase not in phases:
         raise SegmentArgumentError(
             f"--phase {args.phase}: SERIES holds {[str(k) for k in phases]}; pick one of them or leave --phase out."
