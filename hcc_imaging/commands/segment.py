@@ -258,8 +258,9 @@ def _load_volumes(path: str, study_uid: str | None = None, on_tilt: str = "error
                   on_irregular: str = "error", set_phase: list[tuple[str, Any]] | None = None) -> dict[Any, Any]:
     """{phase: Volume} from a NIfTI image, a series or a study folder (of ``study_uid`` when it holds
     several; ``on_tilt`` / ``on_irregular`` as :func:`~hcc_imaging.io.load_series`).  When no series
-    loads, the first one's error (it names the series, what is wrong and the fix)."""
-    from ..volume import Phase, Volume
+    loads, the first one's error (it names the series, what is wrong and the fix); ``set_phase``:
+    ``--set-phase``'s (WHICH, Phase) pairs (:mod:`._segment_phase`)."""
+    from ..volume import Phase
 
     from ..io.index import source_exists
 
