@@ -14,7 +14,7 @@ import pytest
 from hcc_imaging.cli import command_line_hint, main
 from hcc_imaging.commands.segment import _cli_seed_advice
 from hcc_imaging.segment import segment_lesion
-from hcc_imaging.segment.errors import SeedError
+from hcc_imaging.segment.errors import SeedError, SegmentationError
 from hcc_imaging.volume import LabelVolume
 from tests.io.test_rtstruct_planes import _sphere_contours, _write_rtstruct
 
@@ -65,3 +65,17 @@ def test_a_click_outside_the_automatic_liver_is_not_told_to_re_run_segment_liver
         raise api.value
     text = str(cli.value)
     assert "segment_liver(" not in text and "--liver-mask PATH" in text and "was made to hold the click" in text
+
+
+def test_no_liver_in_the_series_names_the_options() -> None:
+    """segment_liver's "no liver in series ..." (segment/_liver_check.py) on the command line."""
+    from hcc_imaging.segment._liver_check import check_liver_found
+    from hcc_imaging.volume import Volume
+
+    vol = Volume.create(np.zeros((10, 20, 20), np.int16), spacing=(3.0, 1.0, 1.0))
+    mask = np.zeros(vol.shape, bool)
+    mask[:, 5:8, 5:8] = True  # 9 mm2 sections over 30 mm: no liver
+    with pytest.raises(SegmentationError) as err:
+        check_liver_found(mask, vol, vol)
+    hint = command_line_hint(str(err.value), argparse.Namespace(liver=True, liver_mask=None, line=None))
+    assert hint == " On the command line: --liver-mask PATH (a liver mask made elsewhere) or leave out --liver."
