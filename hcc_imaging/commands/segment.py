@@ -14,16 +14,15 @@ the function the napari plugin and the batch engine call.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import math
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ..errors import HccImagingError
+from ._segment_advice import cli_seed_advice
 from ._segment_names import planned_label_names, write_label_names
 from ._segment_phase import image_file_phase, parse_set_phase, series_overrides
 
@@ -155,24 +154,6 @@ def _check_line_midpoint(text: str, phases: dict[Any, Any], line_lps: list[list[
             f"--line {text}: its midpoint {mid} mm, where the lesion is grown from, is outside "
             f"{detail or 'the images'} Draw the line across the lesion on these images (two LPS points in mm, "
             "the lesion's edges).") from err
-
-
-@contextlib.contextmanager
-def _cli_seed_advice(args: argparse.Namespace) -> Iterator[None]:
-    """A click outside the automatic liver mask (``--liver``): the segmenter advises a Python caller to
-    "re-run segment_liver(..., include_lps=[the click])", which ``--liver`` already did; said as it is."""
-    from ..segment.errors import SeedError
-
-    try:
-        yield
-    except SeedError as err:
-        msg = str(err)
-        rerun = "or re-run segment_liver(..., include_lps=[the click]) so that the liver mask holds the lesion"
-        if not args.liver or args.liver_mask or rerun not in msg:
-            raise
-        raise SeedError(msg.replace(rerun, "or give --liver-mask PATH (a liver mask that holds the lesion): the "
-                                    "automatic liver mask (--liver) was made to hold the click, yet the tissue under "
-                                    "it was not taken as liver")) from err
 
 
 def _check_labels(args: argparse.Namespace) -> None:
@@ -677,7 +658,7 @@ def run(args: argparse.Namespace) -> int:
     # must not be made part of it
     include = None if args.extrahepatic or not args.liver or args.liver_mask else [seed_point_lps(ref, **kwargs)]
     liver = _liver_for(args, phases, ref, include, console)
-    with console.status("segmenting the lesion...", spinner="dots"), _cli_seed_advice(args):
+    with console.status("segmenting the lesion...", spinner="dots"), cli_seed_advice(args):
         res = segment_lesion(
             phases if len(phases) > 1 else ref,
             phase=phase,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from hcc_imaging.cli import command_line_hint, main
-from hcc_imaging.commands.segment import _cli_seed_advice
+from hcc_imaging.commands._segment_advice import cli_seed_advice
 from hcc_imaging.segment import segment_lesion
 from hcc_imaging.segment.errors import SeedError, SegmentationError
 from hcc_imaging.volume import LabelVolume
@@ -61,7 +61,7 @@ def test_a_click_outside_the_automatic_liver_is_not_told_to_re_run_segment_liver
         segment_lesion(ph.volume, seed_index=ph.seed_index, liver=LabelVolume.like(ph.volume, liver))
     assert "include_lps=[the click]" in str(api.value)  # (the API's advice, which --liver follows)
     args = argparse.Namespace(liver=True, liver_mask=None)
-    with pytest.raises(SeedError) as cli, _cli_seed_advice(args):
+    with pytest.raises(SeedError) as cli, cli_seed_advice(args):
         raise api.value
     text = str(cli.value)
     assert "segment_liver(" not in text and "--liver-mask PATH" in text and "was made to hold the click" in text
