@@ -83,6 +83,7 @@ _FLAG_HINTS: tuple[tuple[str, str, str], ...] = (
     ("(segment_liver)", "liver_mask", "--liver (an automatic liver mask) or --liver-mask PATH"),
     ("or pass a liver mask", "liver_mask", "--liver (an automatic liver mask) or --liver-mask PATH"),
     ("backend='totalsegmentator'", "liver_mask", "--liver-mask PATH (a liver mask made elsewhere) or leave out --liver"),
+    ("give a liver mask instead", "liver_mask", "--liver-mask PATH (a liver mask made elsewhere) or leave out --liver"),
     ("pass extrahepatic=True", "extrahepatic", "--extrahepatic (a lesion outside the liver, kept out of its mask)"),
     ("pass extrahepatic=False", "extrahepatic", "leave out --extrahepatic (a liver lesion)"),
     ("line_lps=", "line", _LINE_HINT),
@@ -94,7 +95,21 @@ def command_line_hint(message: str, args: argparse.Namespace) -> str:
     """The flags of this command that do what ``message`` tells a Python caller to pass (``on_tilt=
     "resample"`` is ``--on-tilt resample``), as a sentence to append, or "" when it names none."""
     flags = list(dict.fromkeys(flag for key, dest, flag in _FLAG_HINTS if key in message and hasattr(args, dest)))
+    flags = [f for f in (_not_given(flag, args) for flag in flags) if f]
     return f" On the command line: {' or '.join(flags)}." if flags else ""
+
+
+def _not_given(flag: str, args: argparse.Namespace) -> str:
+    """``flag`` (a hint of :data:`_FLAG_HINTS`) as advice to a user who gave ``args``: without the
+    option already given ("On the command line: --liver" after ``--liver``), "" when nothing is left."""
+    liver_or_mask = "--liver (an automatic liver mask) or --liver-mask PATH"
+    if flag == liver_or_mask and getattr(args, "liver_mask", None):
+        return ""  # a liver mask was given
+    if flag == liver_or_mask and getattr(args, "liver", False):
+        return "--liver-mask PATH (a liver mask drawn elsewhere, in place of --liver)"
+    if flag == _LINE_HINT and getattr(args, "line", None):
+        return ""  # a line was drawn
+    return flag
 
 
 #: What to do about an OSError, by errno.

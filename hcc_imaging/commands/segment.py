@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import HccImagingError
+from ._segment_advice import cli_seed_advice
+from ._segment_names import planned_label_names, write_label_names
+from ._segment_phase import image_file_phase, parse_set_phase, series_overrides
 
 __all__ = ["register", "run", "SegmentArgumentError"]
 
@@ -80,6 +83,9 @@ def register(subparsers: Any) -> None:
                         "regular slices (gaps interpolated)")
     p.add_argument("--phase", help="phase to segment on: " + ", ".join(ph.value for ph in _phases())
                    + " (default: the most conspicuous)")
+    p.add_argument("--set-phase", action="append", metavar="WHICH=PHASE",
+                   help="state a series' contrast phase (repeatable): WHICH is a SeriesInstanceUID, a series "
+                        "description or the phase it was called, e.g. --set-phase unknown=arterial (the user wins)")
     p.add_argument("--liver", action="store_true",
                    help="compute a liver mask (classical, on the study's best liver phase: portal venous, else delayed, ...; "
                         "it holds the clicked lesion) and keep the lesion inside it")
@@ -140,6 +146,8 @@ def _check_line_midpoint(text: str, phases: dict[Any, Any], line_lps: list[list[
     try:
         seed_point_lps(phases, line_lps=line_lps, phase=phase)
     except SeedError as err:
+        if " is outside " not in str(err):  # (a zero-length line: the segmenter's own words, as the line's)
+            raise SegmentArgumentError(f"--line {text}: " + str(err).replace("line_lps ", "the line ")) from err
         detail = str(err).partition(" is outside ")[2].removesuffix(" Click inside the image.")
         mid = tuple(round(0.5 * (a + b), 1) for a, b in zip(*line_lps, strict=True))
         raise SegmentArgumentError(
@@ -228,11 +236,12 @@ def _is_image_file(p: Path) -> bool:
 
 
 def _load_volumes(path: str, study_uid: str | None = None, on_tilt: str = "error",
-                  on_irregular: str = "error") -> dict[Any, Any]:
+                  on_irregular: str = "error", set_phase: list[tuple[str, Any]] | None = None) -> dict[Any, Any]:
     """{phase: Volume} from a NIfTI image, a series or a study folder (of ``study_uid`` when it holds
     several; ``on_tilt`` / ``on_irregular`` as :func:`~hcc_imaging.io.load_series`).  When no series
-    loads, the first one's error (it names the series, what is wrong and the fix)."""
-    from ..volume import Phase, Volume
+    loads, the first one's error (it names the series, what is wrong and the fix); ``set_phase``:
+    ``--set-phase``'s (WHICH, Phase) pairs (:mod:`._segment_phase`)."""
+    from ..volume import Phase
 
     from ..io.index import source_exists
 
@@ -240,9 +249,11 @@ def _load_volumes(path: str, study_uid: str | None = None, on_tilt: str = "error
     if not source_exists(path):
         raise SegmentArgumentError(f"SERIES {path} does not exist; give a DICOM series or study folder, or a NIfTI image.")
     if _is_image_file(p):
-        import SimpleITK as sitk
+        from ..io._nifti_geometry import read_nifti_image
 
-        return {Phase.UNKNOWN: Volume.from_sitk(sitk.ReadImage(str(p)))}
+        vol = read_nifti_image(p)
+        given = image_file_phase(set_phase or [], p)
+        return {given: vol.with_phase(given)} if given is not None else {Phase.UNKNOWN: vol}
     from ..io import index_archive, load_study, one_per_phase
 
     idx = index_archive(path)  # (a str: a "zip::folder" string is not a Path)
@@ -251,7 +262,10 @@ def _load_volumes(path: str, study_uid: str | None = None, on_tilt: str = "error
             f"no DICOM study found in {path}; give a DICOM series or study folder (or zip / DICOMDIR), or a NIfTI image."
         )
     skipped: list[tuple[str, Exception]] = []
-    vols = load_study(idx, study_uid, on_tilt=on_tilt, on_irregular=on_irregular, skipped=skipped)
+    overrides = (series_overrides(set_phase, [s for st in idx.studies if study_uid in (None, st.study_instance_uid)
+                                             for s in st.series], path) if set_phase else None)
+    vols = load_study(idx, study_uid, on_tilt=on_tilt, on_irregular=on_irregular, skipped=skipped,
+                      phase_overrides=overrides)
     if not vols:
         if skipped:
             raise skipped[0][1]  # the first series' own error (it names the series, what is wrong, the fix)
@@ -370,7 +384,18 @@ def _liver_for(args: argparse.Namespace, phases: dict[Any, Any], ref: Any, inclu
     from ..segment import segment_liver
 
     if args.liver_mask:
-        liver = load_mask(args.liver_mask, ref)
+        from ..errors import GeometryMismatchError
+
+        try:
+            liver = load_mask(args.liver_mask, ref)
+        except GeometryMismatchError as err:
+            # the library's advice names Python arguments (`reference`, register_volumes): say it in options
+            what = str(err).split(". ")[0].rstrip(".")
+            raise SegmentArgumentError(
+                f"--liver-mask {args.liver_mask} does not lie on the images of SERIES {args.series}: {what}. Give the "
+                "liver mask drawn on these images (this study), --liver (an automatic liver mask), or neither; a mask "
+                "of another time point is not moved here (carry a lesion with --from-mask / --from-series)."
+            ) from err
         if not liver.array.any():
             raise SegmentArgumentError(
                 f"--liver-mask {args.liver_mask}: the mask has no voxels; an empty liver mask would leave the lesion "
@@ -546,9 +571,12 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
         for note in notes_here:
             console.print(f"[yellow]note ({c.names[lab]}):[/yellow] {note}")
     kept = {r["label"]: r["lesion_id"] for r in records}
+    names_plan = planned_label_names(args.out, kept)  # (a NIfTI's lesion ids, in the labels.json beside it)
     out = save_mask(c.labels, args.out, reference=ref)
+    names_file = write_label_names(names_plan)
     record: dict[str, Any] = {"out": str(out), "lesions": records, "failed": failed, "carried_from": carried,
-                              **({"not_carried": not_carried} if not_carried else {})}
+                              **({"not_carried": not_carried} if not_carried else {}),
+                              **({"label_names": str(names_file)} if names_file else {})}
     if viable_arr is not None:
         record["viable_out"] = str(_save_viable(LabelVolume.like(arterial, viable_arr, labels=kept), args.viable_out,
                                                 arterial, out))
@@ -558,6 +586,8 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
         for r in records:
             print(f"{r['lesion_id']} (label {r['label']}): {r['voxels']} voxels, {r['volume_mm3'] / 1000.0:.2f} mL")
         print(f"{len(records)} of {len(labs)} lesions carried from {args.from_mask} -> {out}")
+        if names_file:
+            print(f"lesion ids -> {names_file}")
     return 1 if failed or suspect else 0
 
 
@@ -584,7 +614,8 @@ def run(args: argparse.Namespace) -> int:
             "(or leave --phase out: the most conspicuous phase)."
         ) from None
     with console.status("loading images...", spinner="dots"):
-        phases = _load_volumes(args.series, args.study_uid, args.on_tilt, args.on_irregular)
+        phases = _load_volumes(args.series, args.study_uid, args.on_tilt, args.on_irregular,
+                               parse_set_phase(getattr(args, "set_phase", None)))
     if phase is not None and phase not in phases:
         raise SegmentArgumentError(
             f"--phase {args.phase}: SERIES holds {[str(k) for k in phases]}; pick one of them or leave --phase out."
@@ -623,6 +654,7 @@ def run(args: argparse.Namespace) -> int:
     label = args.label if args.label is not None else lab if lab is not None else 1
     lesion_id = (args.lesion_id if args.lesion_id is not None
                  else (carried["names"].get(str(lab)) or f"L{lab}") if carried is not None and lab is not None else "L1")
+    names_plan = planned_label_names(args.out, {label: lesion_id})  # checked before segmenting
     ref = phases[phase] if phase is not None else next(iter(phases.values()))
     if args.line:
         _check_line_midpoint(args.line, phases, kwargs["line_lps"], phase)
@@ -631,7 +663,7 @@ def run(args: argparse.Namespace) -> int:
     # must not be made part of it
     include = None if args.extrahepatic or not args.liver or args.liver_mask else [seed_point_lps(ref, **kwargs)]
     liver = _liver_for(args, phases, ref, include, console)
-    with console.status("segmenting the lesion...", spinner="dots"):
+    with console.status("segmenting the lesion...", spinner="dots"), cli_seed_advice(args):
         res = segment_lesion(
             phases if len(phases) > 1 else ref,
             phase=phase,
@@ -645,8 +677,10 @@ def run(args: argparse.Namespace) -> int:
         )
     used = phases[res.phase] if res.phase in phases else ref
     out = save_mask(res.labels, args.out, reference=used)
+    names_file = write_label_names(names_plan)
     record: dict[str, Any] = {
         "out": str(out),
+        **({"label_names": str(names_file)} if names_file else {}),
         "lesion_id": lesion_id,
         "label": label,
         "voxels": int((res.labels.array != 0).sum()),
@@ -685,6 +719,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"border: fitted to sub-voxel precision (point-spread sigma {psf} voxels, slice / row / column{ramp})")
         if "viable_out" in record:
             print(f"viable part: {record['viable_volume_mm3'] / 1000.0:.2f} mL -> {record['viable_out']}")
+        if names_file:
+            print(f"lesion id {lesion_id} (label {label}) -> {names_file}")
         if "liver" in record:
             to = record["liver"]["carried_to"]
             print(f"liver mask: segmented on {record['liver']['phase']}" + (f", carried to {to['phase']}" if to else ""))

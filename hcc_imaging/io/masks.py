@@ -80,7 +80,9 @@ from ..volume import Geometry, LabelVolume, Volume
 from ._dicomparse import dicom_file
 from ._zipmask import is_zip_member, zip_member_kind
 from ._mask_gaps import fill_interpolated_slices
+from ._nifti_geometry import sform_geometry
 from ._nifti_shear import farthest_corner, load_sheared_nifti, sheared_sform
+from ._rt_fill import fill_roi_between_planes
 from ._rt_planes import fill_planes, warn_off_slice
 from ._seg_shear import sheared_seg
 
@@ -323,7 +325,7 @@ def _load_itk(path: Path, label_names: Mapping[int, str] | None, threshold: floa
                 "or as NIfTI, whose affine places a single slice in 3-D."
             )
         arr = sitk.GetArrayFromImage(img)
-        geom = _geom_from_sitk(img)
+        geom = sform_geometry(path, nii, _geom_from_sitk(img))  # (sform only: SimpleITK takes pixdim)
     if two_affines is not None:
         _warn_two_affines(path, nii, geom, *two_affines)
     arr = _label_values(np.asarray(arr), path, threshold)
@@ -617,6 +619,7 @@ def _rtstruct_segments(
         mask, place = fill_planes(filled, geom.shape, float(geom.spacing[0]))
         n_used, n_outside, vox_outside = place.n_used, place.n_outside, place.voxels_outside
         warn_off_slice(path, name, place, float(geom.spacing[0]), reference.series_instance_uid)
+        fill_roi_between_planes(path, name, filled, mask, geom.spacing, reference.series_instance_uid)
         if n_used == 0 and n_outside:
             raise GeometryMismatchError(
                 f"RTSTRUCT {path}: all {n_outside} contours of ROI {name!r} lie outside the reference "

@@ -126,6 +126,8 @@ __all__ = [
     "LIVER_TUMOUR_MIN_LIVER_CONTACT",
     "LIVER_TUMOUR_MIN_LIVER_SHARE",
     "LIVER_TUMOUR_MAX_VOLUME_RATIO",
+    "LIVER_MIN_SECTION_CM2",
+    "LIVER_MIN_SECTION_EXTENT_MM",
     "LIVER_LOW_CONTRAST_SMOOTHING_MM",
     "LIVER_PEAK_HIST_BIN_HU",
     "LIVER_PEAK_HIST_SIGMA_HU",
@@ -1410,6 +1412,19 @@ LIVER_TUMOUR_MIN_LIVER_SHARE: Final[float] = 0.5
 #: phantom the abdominal soft tissue, 70 HU in the portal-venous phase, fills the body around
 #: the liver, touches it on 29 % of its border and is 2.4 times the liver's volume.)
 LIVER_TUMOUR_MAX_VOLUME_RATIO: Final[float] = 1.0
+
+#: No liver in the series (segment/_liver_check.py): the classical liver mask is refused when its
+#: largest section (on the image's slices) is below this, cm2, although the mask spans at least
+#: LIVER_MIN_SECTION_EXTENT_MM along the slice normal.  An adult liver's largest axial section is
+#: ~100-250 cm2 (dcmqi's real CT: 210 cm2); IBSI's thigh CTs gave "livers" of 3.7 and 10.0 cm2
+#: (5.6 and 34.2 mL; tester finding, issue 5).
+LIVER_MIN_SECTION_CM2: Final[float] = 20.0
+#: ... a mask shorter than this (mm along the slice normal) is not judged: a series covering only
+#: the liver's dome or its inferior tip (cut by the field) holds small sections of a real liver.
+#: Within 20 mm of the dome (a cap of radius >= 6 cm: pi * (2 * 6 * 2 - 2^2) = 63 cm2) or of the
+#: right lobe's inferior tip (>= 8 cm wide, >= 2.5 cm thick there) a real liver's section exceeds
+#: LIVER_MIN_SECTION_CM2.
+LIVER_MIN_SECTION_EXTENT_MM: Final[float] = 20.0
 
 #: Low-contrast check and path (unenhanced and arterial phases: liver 55-70 HU against muscle /
 #: bowel / soft tissue 40-55 HU, ~15 HU apart, e.g. Boyce CJ et al., AJR 2010;194:623-8 for

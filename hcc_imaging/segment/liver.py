@@ -102,6 +102,7 @@ from ._dome import split_heart
 from ._ivc import drop_caudal_ivc
 from ._liver_rim import hypodense_rim
 from ._morph import ball, bbox, fill_holes, largest_component, pad_box
+from ._liver_check import check_liver_found
 from .errors import BackendUnavailableError, LowContrastError, SegmentationError
 
 __all__ = ["LiverParams", "segment_liver", "totalsegmentator_weights_dir", "ALGORITHM_NAME"]
@@ -819,6 +820,7 @@ def segment_liver(
 
     full = resample_volume(frac, target, interpolation="linear", default_hu=0.0)
     mask = np.asarray(full.array >= 0.5)
+    check_liver_found(mask, target, vol)  # (a thigh CT's muscle is no liver)
     info: dict[str, Any] = {
         "algorithm": ALGORITHM_NAME,
         "version": C.ALGORITHM_VERSION,
