@@ -701,7 +701,8 @@ def test_propagate_warns_when_the_registration_is_suspect(make_napari_viewer: An
 
     base = make_study(0, timepoint="baseline")
     mirrored = {ph: replace(v, array=np.ascontiguousarray(np.asarray(v.array)[:, :, ::-1]),
-                            frame_of_reference_uid="1.2.826.0.99.8", series_instance_uid=f"9.9.{n}")
+                            study_instance_uid="1.2.826.0.99.9", frame_of_reference_uid="1.2.826.0.99.8",
+                            series_instance_uid=f"9.9.{n}")
                 for n, (ph, v) in enumerate(base.volumes.items())}
     viewer = make_napari_viewer()
     for tp, vols in (("baseline", base.volumes), ("fu1", mirrored)):
