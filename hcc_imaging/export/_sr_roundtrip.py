@@ -5,8 +5,8 @@
   written (the Person Observer is the reader) and imports as :data:`IMPORTED_SOURCE`, never as the
   observer's name;
 * per time point the modality, slice thickness and study date: the TID 1600 Image Library (one entry, the
-  first image of each time point's series, with its TID 1602 descriptors Modality (DCM 121139), Study Date
-  (DCM 111060) and Slice Thickness (DCM 112225)), tied to the time point through the series of the
+  first image of each time point's series, with its TID 1602 descriptors Modality (DCM 121139), Slice
+  Thickness (DCM 112225) from highdicom and Study Date (DCM 111060) added here), tied to the time point through the series of the
   images the time point's measurements reference.  An SR written without images has no library: dates
   then come from the SR's StudyDate (the latest time point's) and the days from baseline;
 * the criteria: those of the response groups (Response Evaluation Method), in the SR's order.
@@ -137,9 +137,39 @@ def read_image_library(ds: Dataset) -> tuple[dict[str, Any], ...]:
     return tuple(entries)
 
 
-def library_images(heads_by_tp: Sequence[Dataset]) -> list[Dataset]:
-    """The Image Library's images: the first image header of each time point's series."""
-    return [h for h in heads_by_tp if str(h.get("Modality", "")) not in {"SEG", "SR"}]
+def library_images(hd: Any, heads: Sequence[Dataset]) -> list[Dataset]:
+    """The Image Library's images: the first image header of each time point's series, those highdicom
+    can describe (TID 1602 needs e.g. a cross-sectional image's slice thickness and pixel spacing; one
+    it cannot describe is left out of the library, not the report)."""
+    out = []
+    for h in heads:
+        try:
+            hd.sr.ImageLibraryEntryDescriptors(h)
+        except (AttributeError, ValueError, TypeError, KeyError) as err:
+            _log.debug("image %s left out of the SR's Image Library: %s", h.get("SOPInstanceUID"), err)
+            continue
+        out.append(h)
+    return out
+
+
+def add_study_dates(hd: Any, sr: Dataset, heads: Sequence[Dataset]) -> None:
+    """Add Study Date (DCM 111060, a TID 1602 descriptor highdicom does not write) to each Image Library
+    entry of ``sr`` whose image is one of ``heads`` (de-identification shifts it as every DA)."""
+    from .sr_import import _is
+
+    date_of = {str(h.SOPInstanceUID): str(h.get("StudyDate", "") or "") for h in heads}
+    for lib in _walk(sr.get("ContentSequence")):
+        if str(lib.get("ValueType", "")) != "CONTAINER" or not _is(lib, *_IMAGE_LIBRARY):
+            continue
+        for entry in _walk(lib.get("ContentSequence")):
+            if str(entry.get("ValueType", "")) != "IMAGE" or not entry.get("ReferencedSOPSequence"):
+                continue
+            da = date_of.get(str(entry.ReferencedSOPSequence[0].ReferencedSOPInstanceUID), "")
+            if len(da) < 8 or "ContentSequence" not in entry:
+                continue
+            entry.ContentSequence.append(hd.sr.DateContentItem(
+                name=hd.sr.CodedConcept(_STUDY_DATE[0], _STUDY_DATE[1], "Study Date"), value=da[:8],
+                relationship_type=hd.sr.RelationshipTypeValues.HAS_ACQ_CONTEXT))
 
 
 # ------------------------------------------------------------------------------------------

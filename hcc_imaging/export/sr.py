@@ -47,7 +47,7 @@ from ..errors import HccImagingError
 from . import codes as C
 from .constants import LOCAL_CODING_SCHEME, LOCAL_CODING_SCHEME_NAME, MANUFACTURER, SR_SERIES_NUMBER
 from .model import ExportRead, LesionObservation, Segment3, TimepointInfo, as_export_read, derived_tracking_uid
-from ._sr_roundtrip import lesion_algorithm, library_images
+from ._sr_roundtrip import add_study_dates, lesion_algorithm, library_images
 from .sources import check_timepoint_sources
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -512,6 +512,7 @@ def build_sr(
     ctx = hd.sr.ObservationContext(
         observer_person_context=person if read.reader_id else None, observer_device_context=device
     )
+    library = library_images(hd, [first_header[t.timepoint_id] for t in tps if t.timepoint_id in first_header])
     modality = str(evidence[0].get("Modality", "CT"))
     procedure = C.PROCEDURE_CT_ABDOMEN if modality == "CT" else C.PROCEDURE_IMAGING
     report = hd.sr.MeasurementReport(
@@ -519,7 +520,7 @@ def build_sr(
         procedure_reported=C.as_code(procedure),
         imaging_measurements=groups or None,
         # TID 1600: each time point's modality, study date, slice thickness (_sr_roundtrip)
-        referenced_images=library_images([first_header[t.timepoint_id] for t in tps if t.timepoint_id in first_header]) or None,
+        referenced_images=library or None,
     )
     with no_person_name_warnings():  # highdicom's name check would print the PatientName
         sr = hd.sr.Comprehensive3DSR(
@@ -535,6 +536,7 @@ def build_sr(
             is_verified=False,
             record_evidence=not synthetic,
         )
+    add_study_dates(hd, sr, library)
     sr.SeriesDescription = series_description[:64]
     sr.SoftwareVersions = __version__
     _add_local_scheme(sr)

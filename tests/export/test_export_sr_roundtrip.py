@@ -15,6 +15,7 @@ from hcc_imaging.export._sr_roundtrip import IMPORTED_SOURCE
 from hcc_imaging.response import ReadDocument
 
 from .conftest import read_document, write_ct_series
+from .test_export_sr import dsrdump_ok
 
 ALL_CRITERIA = ["RECIST1.1", "mRECIST", "EASL", "WHO", "RECICL", "iRECIST"]
 
@@ -50,6 +51,7 @@ def test_sr_round_trip_keeps_every_field(tmp_path: Path) -> None:
     doc = _read()
     assessment = assess(ReadDocument.from_json(copy.deepcopy(doc)), ALL_CRITERIA).to_json()
     info = write_sr(doc, tmp_path / "sr.dcm", assessment=assessment, images={"BL": bl.volume, "FU1": fu.volume})
+    dsrdump_ok(info.path)  # (the Image Library with its added Study Date is valid TID 1500)
     back, _ = sr_to_read_document(info.path)
     a = _flat(ReadDocument.from_json(copy.deepcopy(doc)).to_json())
     b = _flat(ReadDocument.from_json(copy.deepcopy(back)).to_json())
@@ -101,3 +103,14 @@ def test_deidentified_sr_round_trip_gives_the_shifted_dates(tmp_path: Path) -> N
     assert [(t["modality"], t["slice_thickness_mm"]) for t in back["timepoints"]] == [("CT", 2.5)] * 2
     assert {les["source"] for t in back["timepoints"] for les in t["lesions"]} == {
         "hcc_imaging.batch 0.1.0", IMPORTED_SOURCE}
+
+
+def test_time_point_dates_come_from_the_image_library(tmp_path: Path) -> None:
+    """Images for the baseline only: the SR lands in the baseline's study, so its StudyDate is not the
+    latest time point's; the library dates the baseline and the days from baseline the follow-up."""
+    bl = write_ct_series(tmp_path / "bl", shape=(4, 16, 20))
+    doc = _read()
+    info = write_sr(doc, tmp_path / "sr.dcm", images={"BL": bl.volume})
+    back, _ = sr_to_read_document(info.path)
+    assert [t["date"] for t in back["timepoints"]] == ["2024-01-15", "2024-03-18"]
+    assert back["timepoints"][0]["slice_thickness_mm"] == 2.5 and "slice_thickness_mm" not in back["timepoints"][1]
