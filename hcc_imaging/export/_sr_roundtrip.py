@@ -6,17 +6,17 @@
   observer's name;
 * per time point the modality, slice thickness and study date: the TID 1600 Image Library (one entry, the
   first image of each time point's series, with its TID 1602 descriptors Modality (DCM 121139), Slice
-  Thickness (DCM 112225) from highdicom and Study Date (DCM 111060) added here), tied to the time point through the series of the
-  images the time point's measurements reference.  An SR written without images has no library: dates
-  then come from the SR's StudyDate (the latest time point's) and the days from baseline;
-* the criteria: those of the response groups (Response Evaluation Method), in the SR's order.
+  Thickness (DCM 112225) from highdicom and Study Date (DCM 111060) added here), tied to the time point
+  through the series of the images the time point's measurements reference.  A time point without a
+  library entry (an SR written without images) is dated from a dated one, or from the SR's StudyDate
+  (the latest time point's), and the days from baseline;
+* the criteria: those of the response groups (Response Evaluation Method), in the canonical order.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +32,6 @@ _log = logging.getLogger(__name__)
 #: does not say who): the SR's observer is the reader, not necessarily who drew the line.
 IMPORTED_SOURCE = "imported-from-SR"
 
-_VERSION = re.compile(r"v?\d+(\.\d+)+([.+-][0-9A-Za-z.+-]*)?")
 _ALGORITHM_NAME = ("111001", "DCM")
 _ALGORITHM_VERSION = ("111003", "DCM")
 _IMAGE_LIBRARY = ("111028", "DCM")
@@ -44,6 +43,8 @@ _SLICE_THICKNESS = ("112225", "DCM")
 def split_algorithm_source(source: str | None) -> tuple[str, str] | None:
     """(name, version) of a machine ``source`` (``NAME VERSION`` with a dotted version, as the batch and
     the measuring code write it); None for a person's source (a reader id, ``reader:ID``) or none."""
+    from .deid import _VERSION  # the rule de-identification keeps an algorithm's source by
+
     v = str(source or "").strip()
     words = v.split()
     if len(words) < 2 or "^" in v or v.lower().startswith("reader:") or not _VERSION.fullmatch(words[-1]):
