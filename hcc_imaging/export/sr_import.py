@@ -515,7 +515,10 @@ def sr_to_read_document(
     becomes ``longest_diameter_mm``; Short Axis ``short_axis_mm``; our viable-tumour codes
     ``viable_*``; Volume ``volume_mm3`` (cm3 and ml converted); SCOORD3D 2-point lines become
     endpoints (2-D SCOORD pixel lines cannot be placed in LPS without the image and stay in
-    :meth:`SrReport.records`).
+    :meth:`SrReport.records`). A lesion's ``source`` is its group's algorithm (TID 4019 ``NAME VERSION``),
+    else ``"imported-from-SR"`` (not the observer: the reader); the criteria, the time points' date,
+    modality and slice thickness (Image Library) and the schema version are restored
+    (``_sr_roundtrip.restore_read_fields``).
 
     Returns
     -------
@@ -627,8 +630,8 @@ def sr_to_read_document(
         les.update(_lesion_attributes(g))
         les = {k: v for k, v in les.items() if v is not None and v != {}}
         tps.setdefault(tp_id, {"id": tp_id, "lesions": []})["lesions"].append(les)
-        tp_series.setdefault(tp_id, set()).update(
-            series_of.get(u) for m in g.measurements for u in m.source_sop_instance_uids if u in series_of)
+        refs = [*g.source_sop_instance_uids, *(u for m in g.measurements for u in m.source_sop_instance_uids)]
+        tp_series.setdefault(tp_id, set()).update(series_of[u] for u in refs if u in series_of)
     ordered = sorted(tps.values(), key=lambda t: (order.get(t["id"], 10**6), t["id"]))
     for t in ordered:
         if t["id"] in days:
