@@ -815,7 +815,7 @@ class Deidentifier:
         if reader_id is not None and normalize_reader_id(v) == normalize_reader_id(reader_id):
             return self.reader(v, deidentified=False)
         words = v.split()
-        if (algorithm and v == str(algorithm).strip()) or v.startswith("hcc_imaging") or (
+        if (algorithm and v == str(algorithm).strip()) or v.startswith("hcc_imaging") or v == "imported-from-SR" or (
             len(words) >= 2 and _VERSION.fullmatch(words[-1]) and "^" not in v
         ):
             return v

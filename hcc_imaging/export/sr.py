@@ -23,7 +23,10 @@ Content (``docs/export.md`` lists every concept and code)
   6144 codes), the sum of diameters and its changes; and one group per criterion with the
   Best Overall Response (DCM 112049), unconfirmed and confirmed.
 * Observer context: the reader as Person Observer (pseudonymous id), hcc_imaging as Device
-  Observer; algorithm identification (TID 4019) on each group when the read is automatic.
+  Observer; algorithm identification (TID 4019) on each lesion group measured by a machine (its
+  ``source``, ``NAME VERSION``), on every group when the read is automatic.
+* Image Library (TID 1600): the first image of each time point's series with its modality, study
+  date and slice thickness (``_sr_roundtrip``), so an import restores them.
 * Evidence: the source images of every time point (Current Requested Procedure Evidence for
   the report's study, Pertinent Other Evidence for earlier studies) and the SEGs.
 """
@@ -44,6 +47,7 @@ from ..errors import HccImagingError
 from . import codes as C
 from .constants import LOCAL_CODING_SCHEME, LOCAL_CODING_SCHEME_NAME, MANUFACTURER, SR_SERIES_NUMBER
 from .model import ExportRead, LesionObservation, Segment3, TimepointInfo, as_export_read, derived_tracking_uid
+from ._sr_roundtrip import add_study_dates, lesion_algorithm, library_images
 from .sources import check_timepoint_sources
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -480,7 +484,8 @@ def build_sr(
             seg.frame_of_reference_uid if seg else None
         )
         for les in read.lesions_at(tp.timepoint_id):
-            groups.append(_lesion_group(hd, les, tp, tuid[les.lesion_id], vol, for_uid, seg, algorithm))
+            groups.append(_lesion_group(hd, les, tp, tuid[les.lesion_id], vol, for_uid, seg,
+                                        lesion_algorithm(hd, les, read.reader_id, algorithm)))
             n_lesion += 1
     resp = _response_groups(hd, read, tps, algorithm)
     groups.extend(resp)
@@ -507,12 +512,15 @@ def build_sr(
     ctx = hd.sr.ObservationContext(
         observer_person_context=person if read.reader_id else None, observer_device_context=device
     )
+    library = library_images(hd, [first_header[t.timepoint_id] for t in tps if t.timepoint_id in first_header])
     modality = str(evidence[0].get("Modality", "CT"))
     procedure = C.PROCEDURE_CT_ABDOMEN if modality == "CT" else C.PROCEDURE_IMAGING
     report = hd.sr.MeasurementReport(
         observation_context=ctx,
         procedure_reported=C.as_code(procedure),
         imaging_measurements=groups or None,
+        # TID 1600: each time point's modality, study date, slice thickness (_sr_roundtrip)
+        referenced_images=library or None,
     )
     with no_person_name_warnings():  # highdicom's name check would print the PatientName
         sr = hd.sr.Comprehensive3DSR(
@@ -528,6 +536,7 @@ def build_sr(
             is_verified=False,
             record_evidence=not synthetic,
         )
+    add_study_dates(hd, sr, library)
     sr.SeriesDescription = series_description[:64]
     sr.SoftwareVersions = __version__
     _add_local_scheme(sr)

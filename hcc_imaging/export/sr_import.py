@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import HccImagingError, NotDicomError, UnsupportedDicomError
 from . import codes as C
+from ._sr_roundtrip import IMPORTED_SOURCE, evidence_series, group_algorithm, read_image_library, restore_read_fields
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom.dataset import Dataset
@@ -115,6 +116,8 @@ class SrGroup:
     qualitative: tuple[tuple[SrCode, SrCode], ...]
     referenced_segment: tuple[str, int] | None = None
     source_sop_instance_uids: tuple[str, ...] = ()
+    #: ``NAME VERSION`` of the group's algorithm identification (TID 4019), None when it has none
+    algorithm: str | None = None
 
     def qualitative_value(self, name: C.CodeDef) -> SrCode | None:
         for n, v in self.qualitative:
@@ -146,6 +149,10 @@ class SrReport:
     #: The root's content template (``TID 1500``) and document title, "" / None when not recorded.
     template: str = ""
     title: SrCode | None = None
+    #: TID 1600 Image Library entries (``_sr_roundtrip.read_image_library``): sop, series, modality, date ...
+    image_library: tuple[dict[str, Any], ...] = ()
+    #: SOP instance UID -> series instance UID of the SR's evidence (the images it references)
+    evidence_series: dict[str, str] = field(default_factory=dict)
 
     def records(self) -> list[SrMeasurement]:
         """Every NUM measurement of every group, flat."""
@@ -342,6 +349,7 @@ def _parse_group(item: Dataset, observer: str | None) -> SrGroup:
         qualitative=tuple(quals),
         referenced_segment=seg_ref,
         source_sop_instance_uids=tuple(refs),
+        algorithm=group_algorithm(item),
     )
 
 
@@ -417,6 +425,8 @@ def read_sr(source: str | os.PathLike[str] | Dataset) -> SrReport:
         template=next((f"TID {t.get('TemplateIdentifier')}" for t in ds.get("ContentTemplateSequence", []) or []
                        if t.get("TemplateIdentifier")), ""),
         title=_code(ds.get("ConceptNameCodeSequence")),
+        image_library=read_image_library(ds),
+        evidence_series=evidence_series(ds),
     )
 
 
@@ -505,7 +515,10 @@ def sr_to_read_document(
     becomes ``longest_diameter_mm``; Short Axis ``short_axis_mm``; our viable-tumour codes
     ``viable_*``; Volume ``volume_mm3`` (cm3 and ml converted); SCOORD3D 2-point lines become
     endpoints (2-D SCOORD pixel lines cannot be placed in LPS without the image and stay in
-    :meth:`SrReport.records`).
+    :meth:`SrReport.records`). A lesion's ``source`` is its group's algorithm (TID 4019 ``NAME VERSION``),
+    else ``"imported-from-SR"`` (not the observer: the reader); the criteria, the time points' date,
+    modality and slice thickness (Image Library) and the schema version are restored
+    (``_sr_roundtrip.restore_read_fields``).
 
     Returns
     -------
@@ -528,6 +541,8 @@ def sr_to_read_document(
     days: dict[str, int] = {}
     lesion_counter = 0
     responses: dict[str, dict[str, Any]] = {}
+    tp_series: dict[str, set[str]] = {}
+    series_of = rep.evidence_series  # image SOP instance -> series, to tie the Image Library to time points
     for g in rep.groups:
         tp_id = g.time_point or "TP1"
         if g.time_point_order is not None:
@@ -608,12 +623,15 @@ def sr_to_read_document(
                 )
                 if v is not None
             },
-            "source": g.observer or rep.observer,
+            # who measured it (TID 4019), never the observer's name: the observer is the reader
+            "source": g.algorithm or IMPORTED_SOURCE,
             "note": f"Couinaud segment {segment}" if segment else None,
         }
         les.update(_lesion_attributes(g))
         les = {k: v for k, v in les.items() if v is not None and v != {}}
         tps.setdefault(tp_id, {"id": tp_id, "lesions": []})["lesions"].append(les)
+        refs = [*g.source_sop_instance_uids, *(u for m in g.measurements for u in m.source_sop_instance_uids)]
+        tp_series.setdefault(tp_id, set()).update(series_of[u] for u in refs if u in series_of)
     ordered = sorted(tps.values(), key=lambda t: (order.get(t["id"], 10**6), t["id"]))
     for t in ordered:
         if t["id"] in days:
@@ -628,6 +646,7 @@ def sr_to_read_document(
         "note": f"imported from DICOM SR {rep.sop_instance_uid}",
         "timepoints": ordered,
     }
+    restore_read_fields(doc, rep, list(responses), tp_series)
     assessment = {"patient_id": pid, "results": responses} if responses else None
     return doc, assessment
 

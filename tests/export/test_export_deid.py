@@ -340,7 +340,9 @@ def test_deidentified_json_reads_pseudonymise_sources_and_notes(tmp_path: Path, 
     plain = write_sr(read_document(), tmp_path / "src" / "sr.dcm", images=ct.volume, timepoints=["BL"])
     imported, _ = sr_to_read_document(plain.path)
     assert imported["note"] == f"imported from DICOM SR {plain.sop_instance_uid}"
-    assert {les["source"] for les in imported["timepoints"][0]["lesions"]} == {"dr.smith"}
+    # a person's lesions: not the observer's name (since 2026-12-06), which an earlier import wrote
+    assert {les["source"] for les in imported["timepoints"][0]["lesions"]} == {"imported-from-SR"}
+    imported["timepoints"][0]["lesions"][0]["source"] = "dr.smith"
     # a store's "reader:ID" source, a hand-typed note, and the algorithm of a batch read
     imported["timepoints"][0]["lesions"][1]["source"] = "reader:dr.smith"
     imported["timepoints"][0]["lesions"][2]["source"] = "hcc_imaging.batch 0.1.0"
@@ -358,6 +360,7 @@ def test_deidentified_json_reads_pseudonymise_sources_and_notes(tmp_path: Path, 
     assert lesions[2]["note"] == "Couinaud segment VII"
     # a name that merely ends in a number is a person, not an algorithm's version
     assert deid.source("Reader 2") == "READER-02" and deid.source("dcmqi 1.2.4") == "dcmqi 1.2.4"
+    assert deid.source("imported-from-SR") == "imported-from-SR"  # no one's name: kept
     assert back["reader_id"] == "READER-01"
     prov = pd.read_csv(tmp_path / "export" / "tables" / "lesions.csv").provenance
     assert set(prov) == {"READER-01", "reader:READER-01", "hcc_imaging.batch 0.1.0"}

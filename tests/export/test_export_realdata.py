@@ -34,16 +34,17 @@ def test_ircadb_tumours_seg_and_sr_round_trip(ircadb17: Path, tmp_path: Path) ->
     # README: the two tumours are 85.6 mL and 78.6 mL
     assert [round(m.volume_mm3 / 1000, 1) for m in ms] == [85.6, 78.6]
     # (the images have no PatientID: "IRCAD17" names their patient, link_patient says so)
-    sr = write_sr(read_from_measurements(ms, patient_id="IRCAD17"), tmp_path / "sr.dcm", images=vol, segs=seg,
-                  link_patient=True)
+    read = read_from_measurements(ms, patient_id="IRCAD17")
+    sr = write_sr(read, tmp_path / "sr.dcm", images=vol, segs=seg, link_patient=True)
     dsrdump_ok(sr.path)
     doc, _ = sr_to_read_document(sr.path)
     lesions = doc["timepoints"][0]["lesions"]
     assert [les["tracking_uid"] for les in lesions] == [seg.tracking_uids["L1"], seg.tracking_uids["L2"]]
-    for les, m in zip(lesions, ms, strict=True):
+    for les, m, orig in zip(lesions, ms, read.lesions, strict=True):
         assert les["longest_diameter_mm"] == pytest.approx(m.longest_diameter_mm)
         np.testing.assert_allclose(les["endpoints"]["long"], np.asarray(m.ld_endpoints_lps), atol=1e-3)
-        assert "source" not in les  # no reader: the report has only the device observer
+        # the algorithm that measured it (TID 4019), e.g. "hcc_imaging.measure.measure_lesion 0.1.0"
+        assert les["source"] == orig.provenance and orig.provenance.startswith("hcc_imaging")
 
 
 def test_an_sr_without_a_patient_id_imports_as_its_studys_patient(ircadb17: Path, tmp_path: Path) -> None:
