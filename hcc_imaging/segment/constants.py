@@ -147,6 +147,8 @@ __all__ = [
     "VIABLE_ROI_MARGIN_MM",
     "VIABLE_REGISTRATION_MOVING_MARGIN_MM",
     "VIABLE_MIN_VOLUME_MM3",
+    "VIABLE_GROW_ENHANCEMENT_VS_LIVER_HU",
+    "VIABLE_GROW_DISTANCE_MM",
     "REGISTRATION_SHRINK_FACTORS",
     "REGISTRATION_CARRY_WORK_SPACING_MM",
     "REGISTRATION_CARRY_SHRINK_FACTORS",
@@ -384,7 +386,10 @@ __all__ = [
 #: 1.59: viable_mask's reactive-rim element in mm (segment/_viable_rim.py): wider than the band a blurred
 #: rim up to REACTIVE_RIM_MAX_THICKNESS_MM passes step 2 in, along every direction; in-plane with a cap
 #: test on slices thicker than that band (nodules on 2 slices of 5 mm kept); lesion steps unchanged.
-ALGORITHM_VERSION: Final[str] = "1.59"
+#: 1.60: viable_mask's step 5b grows the viable part into its blurred edge (segment/_viable_grow.py,
+#: VIABLE_GROW_*; docs/validation.md section 3, "Algorithm 1.60"): fine grids' nodular remnants no longer
+#: undersized; grids coarser than VIABLE_GROW_DISTANCE_MM unchanged; lesion steps unchanged.
+ALGORITHM_VERSION: Final[str] = "1.60"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
@@ -1524,6 +1529,14 @@ VIABLE_RIM_BLUR_ALLOWANCE_SIGMAS: Final[float] = 0.6
 
 #: Viable islands smaller than this (mm3) are dropped as noise (a 3 mm ball is 14 mm3).
 VIABLE_MIN_VOLUME_MM3: Final[float] = 15.0
+
+#: Step 5b of viable_mask (1.60, segment/_viable_grow.py): hysteresis into a viable nodule's blurred
+#: edge.  Lesion voxels within VIABLE_GROW_DISTANCE_MM (mm) of step 5's survivors, connected to them,
+#: that enhance by at least VIABLE_GROW_ENHANCEMENT_VS_LIVER_HU (HU) over the liver (and pass the
+#: pre-contrast test; no lipiodol) join.  Smoothed noise (sigma 15 HU, 1 mm smoothing) is ~3-4 HU,
+#: so 5 HU is over 1 sigma while only next to voxels that passed 15 HU.
+VIABLE_GROW_ENHANCEMENT_VS_LIVER_HU: Final[float] = 5.0
+VIABLE_GROW_DISTANCE_MM: Final[float] = 1.5
 
 # ------------------------------------------------------------------------ registration
 #: Multi-resolution pyramid (shrink factor per level) and Gaussian sigmas (mm) per level.

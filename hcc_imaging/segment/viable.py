@@ -29,6 +29,9 @@ Method (:func:`viable_mask`), per lesion label, on the lesion map's grid:
    lesion) is removed by its own test.  No placement fits in a rim; nodules thicker than W
    survive, on 2 thick slices too.  One conditional dilation by the same element restores the
    nodules' shaved edges (opening by partial reconstruction).
+5b. **Grown into the blurred edge** (:mod:`._viable_grow`): lesion voxels within ``grow_distance_mm``
+   of step 5's survivors, connected to them, that pass the lower ``grow_enhancement_vs_liver_hu``
+   test, the pre-contrast test and are no lipiodol, join (hysteresis; a removed rim seeds nothing).
 6. Islands smaller than ``min_volume_mm3`` are dropped.
 
 The result has the same label values (and names) as the lesion map, viable voxels only.
@@ -50,6 +53,7 @@ from ..volume import Geometry, LabelVolume, Volume, resample_volume
 from . import constants as C
 from ._morph import gaussian_sigma_vox
 from ._types import check_numeric_fields
+from ._viable_grow import grow_into_edge
 from ._viable_rim import remove_rim, rim_element
 from .errors import SegmentationError
 
@@ -76,6 +80,8 @@ class ViableParams:
     lipiodol_min_hu: float = C.LIPIODOL_MIN_HU
     lipiodol_margin_mm: float = C.LIPIODOL_MARGIN_MM
     rim_max_thickness_mm: float = C.REACTIVE_RIM_MAX_THICKNESS_MM
+    grow_enhancement_vs_liver_hu: float = C.VIABLE_GROW_ENHANCEMENT_VS_LIVER_HU
+    grow_distance_mm: float = C.VIABLE_GROW_DISTANCE_MM
     min_volume_mm3: float = C.VIABLE_MIN_VOLUME_MM3
     ring_inner_mm: float = C.VIABLE_RING_INNER_MM
     ring_outer_mm: float = C.VIABLE_RING_OUTER_MM
@@ -99,6 +105,8 @@ _VIABLE_RANGES = {
     "lipiodol_min_hu": ("float", 0.0, False, math.inf, True),
     "lipiodol_margin_mm": ("float", 0.0, True, math.inf, False),
     "rim_max_thickness_mm": ("float", 0.0, True, math.inf, False),
+    "grow_enhancement_vs_liver_hu": ("float", -math.inf, False, math.inf, False),
+    "grow_distance_mm": ("float", 0.0, True, math.inf, False),
     "min_volume_mm3": ("float", 0.0, True, math.inf, False),
     "ring_inner_mm": ("float", 0.0, True, math.inf, False),
     "ring_outer_mm": ("float", 0.0, False, math.inf, False),
@@ -229,7 +237,8 @@ def _checked_params(lesion: LabelVolume, arterial: Volume, pre_contrast: Volume 
         raise SegmentationError(
             f"viable_mask defaults are CT Hounsfield units, but the arterial series "
             f"{arterial.series_instance_uid or '?'} is {arterial.modality}. Pass ViableParams(...) with the "
-            "enhancement thresholds in this scanner's intensity units (and lipiodol_min_hu=float('inf'), "
+            "enhancement thresholds (enhancement_vs_liver_hu, enhancement_vs_pre_hu, grow_enhancement_vs_liver_hu) "
+            "in this scanner's intensity units (and lipiodol_min_hu=float('inf'), "
             "lipiodol is not dense on MR)."
         )
     for name, v in (("arterial", arterial), ("pre_contrast", pre_contrast), ("portal_venous", portal_venous)):
@@ -359,6 +368,11 @@ def _viable_in(m: NDArray[np.bool_], lab: NDArray[Any], art_s: NDArray[np.float3
         enh &= art_s - pre_s >= p.enhancement_vs_pre_hu
     if rim_el is not None and enh.any():
         enh = remove_rim(enh, m, rim_el)
+    if p.grow_distance_mm > 0 and enh.any():  # step 5b: into the blurred edge (._viable_grow)
+        edge = m & (art_s - liver_hu >= p.grow_enhancement_vs_liver_hu) & ~lipiodol
+        if pre_s is not None:
+            edge &= art_s - pre_s >= p.enhancement_vs_pre_hu
+        enh = grow_into_edge(enh, edge, sp, p.grow_distance_mm)
     if enh.any() and p.min_volume_mm3 > 0:
         cc, n = ndi.label(enh)
         sizes = np.bincount(cc.ravel())

@@ -39,7 +39,7 @@ def test_lesion_params_refuse_out_of_range(kw: dict, field: str) -> None:
 
 @pytest.mark.parametrize("name", [
     "enhancement_vs_liver_hu", "enhancement_vs_pre_hu", "rim_max_thickness_mm", "min_volume_mm3",
-    "lipiodol_margin_mm", "ring_inner_mm", "lipiodol_min_hu",
+    "lipiodol_margin_mm", "ring_inner_mm", "lipiodol_min_hu", "grow_enhancement_vs_liver_hu", "grow_distance_mm",
 ])
 def test_viable_params_refuse_nan(name: str) -> None:
     with pytest.raises(SegmentationError, match=rf"ViableParams\.{name} must be .* got nan"):
