@@ -60,7 +60,10 @@ case "$job" in
     export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"; chmod 700 "$XDG_RUNTIME_DIR"
     unset QT_QPA_PLATFORM   # GL layers need xcb on Xvfb, not 'offscreen'
     set +e
-    xvfb-run -a -s "-screen 0 1920x1080x24" "$VENV/bin/python" -m pytest -p no:cacheprovider "$@"
+    # two workers (pytest-xdist), a test file per worker: the suite is CPU-bound in one process, and the
+    # machines it runs on have two cores; HCC_TEST_WORKERS=0 runs it in one process
+    xvfb-run -a -s "-screen 0 1920x1080x24" "$VENV/bin/python" -m pytest -p no:cacheprovider \
+      -n "${HCC_TEST_WORKERS:-2}" --dist loadfile "$@"
     rc=$?
     set -e
     if [ "$rc" -eq 5 ]; then echo "[bootstrap] pytest collected no tests: failing"; exit 1; fi
