@@ -94,6 +94,15 @@ class ViableParams:
             raise SegmentationError(
                 f"ViableParams ring must satisfy 0 <= ring_inner_mm < ring_outer_mm, got {self.ring_inner_mm}, {self.ring_outer_mm}."
             )
+        if self.grow_distance_mm > 0 and self.grow_enhancement_vs_liver_hu > self.enhancement_vs_liver_hu:
+            # step 5b is the low threshold of a hysteresis: above step 2's it would take nothing step 2 did not
+            # (an MR caller who set only enhancement_vs_liver_hu in its units kept the CT default 5 HU here)
+            raise SegmentationError(
+                f"ViableParams grow_enhancement_vs_liver_hu ({self.grow_enhancement_vs_liver_hu:g}) is above "
+                f"enhancement_vs_liver_hu ({self.enhancement_vs_liver_hu:g}): step 5b's edge threshold must not "
+                "exceed step 2's. Give both in the series' intensity units (grow_enhancement_vs_liver_hu <= "
+                "enhancement_vs_liver_hu), or grow_distance_mm=0 for no growth."
+            )
 
 
 #: Allowed range of each numeric field of ViableParams (as ``_types._LESION_RANGES``); the enhancement

@@ -67,3 +67,17 @@ def test_growth_stays_within_the_distance_and_connected() -> None:
     assert np.flatnonzero(out[0, 0]).tolist() == [1, 2, 3]
     assert np.array_equal(grow_into_edge(seeds, cand, sp, 0.0), seeds)
     assert not grow_into_edge(np.zeros_like(seeds), cand, sp, 2.0).any()
+
+
+def test_a_grow_threshold_above_step_2s_is_refused() -> None:
+    """Step 5b is a hysteresis' low threshold: an MR caller who gave only ``enhancement_vs_liver_hu`` in
+    the scanner's units (3) kept the CT default 5 HU for the edge, which took nothing step 2 did not; it is
+    refused naming both, and equal thresholds or no growth are accepted."""
+    import pytest
+
+    from hcc_imaging.segment.errors import SegmentationError
+
+    with pytest.raises(SegmentationError, match=r"grow_enhancement_vs_liver_hu \(5\) is above enhancement_vs_liver_hu \(3\)"):
+        ViableParams(enhancement_vs_liver_hu=3.0)
+    assert ViableParams(enhancement_vs_liver_hu=3.0, grow_enhancement_vs_liver_hu=3.0).grow_distance_mm > 0
+    assert ViableParams(enhancement_vs_liver_hu=3.0, grow_distance_mm=0.0).grow_distance_mm == 0
