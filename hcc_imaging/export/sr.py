@@ -379,8 +379,9 @@ def _seg_evidence(seg: SegInfo, study_uid: str, patient_src: Dataset) -> Dataset
     return ds
 
 
-def _synthetic_evidence(read: ExportRead) -> Dataset:
-    """Patient/study stand-in when no image is available (removed from the written SR)."""
+def _synthetic_evidence(read: ExportRead, last: Any = None) -> Dataset:
+    """Patient/study stand-in when no image is available (removed from the written SR); its study is
+    ``last``'s, the latest time point the SR reports (not the read's latest when ``timepoints=`` is fewer)."""
     from pydicom.dataset import Dataset as _Dataset
     from pydicom.uid import generate_uid
 
@@ -389,7 +390,7 @@ def _synthetic_evidence(read: ExportRead) -> Dataset:
     ds.PatientName = _person_name(read.patient_name or read.patient_id)
     ds.PatientBirthDate = ""
     ds.PatientSex = ""
-    last = read.timepoints[-1] if read.timepoints else None
+    last = last if last is not None else (read.timepoints[-1] if read.timepoints else None)
     ds.StudyInstanceUID = (last.study_instance_uid if last and last.study_instance_uid else str(generate_uid()))
     ds.StudyDate = last.date.strftime("%Y%m%d") if last and last.date else ""
     ds.StudyTime = ""
@@ -467,7 +468,7 @@ def build_sr(
             evidence.append(_seg_evidence(seg, study_of_tp[tp.timepoint_id], src))
     synthetic = not evidence
     if synthetic:
-        evidence = [_synthetic_evidence(read)]
+        evidence = [_synthetic_evidence(read, tps[-1])]
 
     tuid = _tracking_uids(read, tps, seg_map, deidentifier)
     algorithm = (

@@ -114,3 +114,15 @@ def test_time_point_dates_come_from_the_image_library(tmp_path: Path) -> None:
     back, _ = sr_to_read_document(info.path)
     assert [t["date"] for t in back["timepoints"]] == ["2024-01-15", "2024-03-18"]
     assert back["timepoints"][0]["slice_thickness_mm"] == 2.5 and "slice_thickness_mm" not in back["timepoints"][1]
+
+
+def test_an_sr_of_the_baseline_alone_without_images_carries_the_baselines_date(tmp_path: Path) -> None:
+    """``timepoints=["BL"]`` with no images: the SR's stand-in study was the read's latest time point's
+    (FU1, 2024-03-18), so the SR and the read imported from it dated the baseline at the follow-up."""
+    doc = _read()
+    info = write_sr(doc, tmp_path / "sr.dcm", timepoints=["BL"])
+    import pydicom
+
+    assert pydicom.dcmread(info.path).StudyDate == "20240115"
+    back, _ = sr_to_read_document(read_sr(info.path))
+    assert [(t["id"], t.get("date")) for t in back["timepoints"]] == [("BL", "2024-01-15")]
