@@ -286,13 +286,31 @@ def _lesion_tr(read: ExportRead, les: LesionObservation, lnkid: str, studyid: st
             rows.append(_tr_row(read, studyid, tp, testcd, value=value, unit="mm", **kw))
         else:
             rows.append(_tr_row(read, studyid, tp, testcd, not_done="NOT MEASURED", **kw))
-        if les.viable_diameter_mm is not None and any(c in {"mRECIST", "EASL"} for c in criteria):
-            rows.append(_tr_row(read, studyid, tp, "VLDIAM", value=les.viable_diameter_mm, unit="mm", **kw))
+        if any(c in {"mRECIST", "EASL"} for c in criteria):
+            rows.extend(_viable_tr(read, les, studyid, kw))
     else:
         rows.append(_tr_row(read, studyid, tp, "TUMSTATE", char=_STATE.get(status, status.upper()), **kw))
     if les.volume_mm3 is not None:
         rows.append(_tr_row(read, studyid, tp, "VOLUME", value=les.volume_mm3, unit="mm3", **kw))
     return rows
+
+
+def _viable_tr(read: ExportRead, les: LesionObservation, studyid: str, kw: dict[str, Any]) -> list[dict[str, Any]]:
+    """A target's VLDIAM row (mRECIST / EASL), by the LDIAM rules: its viable diameter, else by its
+    ``viable_status``: too small -> TOO SMALL TO MEASURE, 5 mm (the sum counts it); not evaluable ->
+    NOT DONE (the time point is NE); absent -> 0 mm.  Until 2026-12-06 only a diameter was written, so a
+    too-small viable part counted in SUMDIAM appeared in no row and an NE had no reason in TR."""
+    tp, v, vstatus = les.timepoint_id, les.viable_diameter_mm, (les.viable_status or "")
+    if v is not None:
+        return [_tr_row(read, studyid, tp, "VLDIAM", value=v, unit="mm", **kw)]
+    if vstatus == "too_small":
+        return [_tr_row(read, studyid, tp, "VLDIAM", value=TOO_SMALL_DEFAULT_MM, unit="mm", **kw)
+                | {"TRORRES": "TOO SMALL TO MEASURE"}]
+    if vstatus == "not_evaluable":
+        return [_tr_row(read, studyid, tp, "VLDIAM", not_done="NOT EVALUABLE", **kw)]
+    if vstatus == "absent":
+        return [_tr_row(read, studyid, tp, "VLDIAM", value=0.0, unit="mm", **kw)]
+    return []
 
 
 def sdtm_tr(read: ExportRead, *, studyid: str = DEFAULT_STUDYID, evaluator: str = "INDEPENDENT ASSESSOR", modality: str = "CT",

@@ -214,3 +214,33 @@ def test_other_non_ascii_text_is_refused_by_column(tmp_path: Path) -> None:
     with pytest.raises(SdtmExportError, match=r"column \w+SPID .*'Läsion1'"):
         write_sdtm(doc, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_targets_viable_status_gives_its_vldiam_row(tmp_path: Path) -> None:
+    """A target's viable part too small to measure counts 5 mm in mRECIST's sum and a not evaluable one
+    makes the visit NE (criteria.md): TR wrote VLDIAM only for a diameter, so the 5 mm counted in SUMDIAM
+    was in no row and the NE had no reason.  Now as LDIAM's rules: TOO SMALL TO MEASURE / 5, NOT DONE."""
+    doc = {"schema_version": "1.0", "patient_id": "VS-01", "reader_id": "R1", "criteria": ["RECIST1.1", "mRECIST"],
+           "timepoints": [
+               {"id": "BL", "date": "2024-01-10", "lesions": [
+                   {"lesion_id": "L1", "role": "target", "longest_diameter_mm": 40.0, "viable_diameter_mm": 30.0},
+                   {"lesion_id": "L2", "role": "target", "longest_diameter_mm": 30.0, "viable_diameter_mm": 20.0}]},
+               {"id": "FU1", "date": "2024-03-10", "lesions": [
+                   {"lesion_id": "L1", "role": "target", "longest_diameter_mm": 38.0, "viable_status": "too_small"},
+                   {"lesion_id": "L2", "role": "target", "longest_diameter_mm": 29.0, "viable_status": "not_evaluable"}]},
+               {"id": "FU2", "date": "2024-05-10", "lesions": [
+                   {"lesion_id": "L1", "role": "target", "longest_diameter_mm": 36.0, "viable_status": "absent"},
+                   {"lesion_id": "L2", "role": "target", "longest_diameter_mm": 28.0, "viable_diameter_mm": 4.0}]},
+           ]}
+    from hcc_imaging.response import ReadDocument, assess
+
+    info = write_sdtm(doc, tmp_path, assessments=assess(ReadDocument.from_json(doc), ["RECIST1.1", "mRECIST"]))
+    tr = pd.read_csv(info.tr, keep_default_na=False, dtype=str)
+    v = {(r.VISIT, r.TRLNKID[-3:]): r for r in tr.itertuples() if r.TRTESTCD == "VLDIAM"}
+    fu1 = sorted(k for k in v if k[0] == "FU1")
+    assert len(fu1) == 2, sorted(v)
+    small, ne = (v[k] for k in fu1)
+    assert (small.TRORRES, small.TRSTRESN, small.TRSTAT) == ("TOO SMALL TO MEASURE", "5.0", "")
+    assert (ne.TRSTAT, ne.TRREASND, ne.TRORRES) == ("NOT DONE", "NOT EVALUABLE", "")
+    fu2 = sorted(k for k in v if k[0] == "FU2")
+    assert [v[k].TRSTRESN for k in fu2] == ["0.0", "4.0"]
