@@ -275,19 +275,15 @@ def _lesion_tr(read: ExportRead, les: LesionObservation, lnkid: str, studyid: st
     if role == "target":
         testcd = "LPERP" if les.is_lymph_node else "LDIAM"
         value = les.short_axis_mm if les.is_lymph_node else les.longest_diameter_mm
-        if status == "not_evaluable":
-            rows.append(_tr_row(read, studyid, tp, testcd, not_done="NOT EVALUABLE", **kw))
-        elif status == "absent":
-            rows.append(_tr_row(read, studyid, tp, testcd, value=0.0, unit="mm", **kw))
-        elif status == "too_small" and value is None:
-            rows.append(_tr_row(read, studyid, tp, testcd, value=TOO_SMALL_DEFAULT_MM, unit="mm", **kw)
-                        | {"TRORRES": "TOO SMALL TO MEASURE"})
-        elif value is not None:
-            rows.append(_tr_row(read, studyid, tp, testcd, value=value, unit="mm", **kw))
-        else:
-            rows.append(_tr_row(read, studyid, tp, testcd, not_done="NOT MEASURED", **kw))
+        sized: list[tuple[str, float | None, str, str | None]] = [(testcd, value, status, "NOT MEASURED")]
         if any(c in {"mRECIST", "EASL"} for c in criteria):
-            rows.extend(_viable_tr(read, les, studyid, kw))
+            # VLDIAM by the viable part's status, by the same rules (until 2026-12-06 only a diameter was
+            # written: a too-small viable part counted 5 mm in SUMDIAM was in no row, an NE had no reason)
+            sized.append(("VLDIAM", les.viable_diameter_mm, les.viable_status or "", None))
+        for code, v, st, why in sized:
+            row = _diameter_row(read, studyid, tp, code, v, st, kw, unmeasured=why)
+            if row is not None:
+                rows.append(row)
     else:
         rows.append(_tr_row(read, studyid, tp, "TUMSTATE", char=_STATE.get(status, status.upper()), **kw))
     if les.volume_mm3 is not None:
@@ -295,22 +291,21 @@ def _lesion_tr(read: ExportRead, les: LesionObservation, lnkid: str, studyid: st
     return rows
 
 
-def _viable_tr(read: ExportRead, les: LesionObservation, studyid: str, kw: dict[str, Any]) -> list[dict[str, Any]]:
-    """A target's VLDIAM row (mRECIST / EASL), by the LDIAM rules: its viable diameter, else by its
-    ``viable_status``: too small -> TOO SMALL TO MEASURE, 5 mm (the sum counts it); not evaluable ->
-    NOT DONE (the time point is NE); absent -> 0 mm.  Until 2026-12-06 only a diameter was written, so a
-    too-small viable part counted in SUMDIAM appeared in no row and an NE had no reason in TR."""
-    tp, v, vstatus = les.timepoint_id, les.viable_diameter_mm, (les.viable_status or "")
-    if v is not None:
-        return [_tr_row(read, studyid, tp, "VLDIAM", value=v, unit="mm", **kw)]
-    if vstatus == "too_small":
-        return [_tr_row(read, studyid, tp, "VLDIAM", value=TOO_SMALL_DEFAULT_MM, unit="mm", **kw)
-                | {"TRORRES": "TOO SMALL TO MEASURE"}]
-    if vstatus == "not_evaluable":
-        return [_tr_row(read, studyid, tp, "VLDIAM", not_done="NOT EVALUABLE", **kw)]
-    if vstatus == "absent":
-        return [_tr_row(read, studyid, tp, "VLDIAM", value=0.0, unit="mm", **kw)]
-    return []
+def _diameter_row(read: ExportRead, studyid: str, tp: str, testcd: str, value: float | None, status: str,
+                  kw: dict[str, Any], *, unmeasured: str | None = None) -> dict[str, Any] | None:
+    """A target's diameter row (LDIAM / LPERP / VLDIAM) by its status: not evaluable -> NOT DONE; absent ->
+    0 mm; too small without a value -> TOO SMALL TO MEASURE, 5 mm; else its value; else NOT DONE with
+    ``unmeasured`` as the reason, or no row when ``unmeasured`` is None."""
+    if status == "not_evaluable":
+        return _tr_row(read, studyid, tp, testcd, not_done="NOT EVALUABLE", **kw)
+    if status == "absent":
+        return _tr_row(read, studyid, tp, testcd, value=0.0, unit="mm", **kw)
+    if status == "too_small" and value is None:
+        return _tr_row(read, studyid, tp, testcd, value=TOO_SMALL_DEFAULT_MM, unit="mm", **kw) | {
+            "TRORRES": "TOO SMALL TO MEASURE"}
+    if value is not None:
+        return _tr_row(read, studyid, tp, testcd, value=value, unit="mm", **kw)
+    return None if unmeasured is None else _tr_row(read, studyid, tp, testcd, not_done=unmeasured, **kw)
 
 
 def sdtm_tr(read: ExportRead, *, studyid: str = DEFAULT_STUDYID, evaluator: str = "INDEPENDENT ASSESSOR", modality: str = "CT",
