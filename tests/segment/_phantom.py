@@ -280,3 +280,30 @@ def rim_scene(kind: str, seed: int, sd: float, *, rim_mm: float = 1.5,
     if sub > 1:
         outer = outer.reshape(shape[0], sub, *shape[1:]).mean(1) >= 0.5
     return vols, outer, centre
+
+
+def centred_grid(spacing: tuple[float, float, float], box_mm: float, z_offset_mm: float = 0.0) -> tuple[Any, ...]:
+    """An axial grid ``box_mm`` wide (an odd voxel count per axis) centred on the origin, and the mm
+    coordinates z (minus ``z_offset_mm``), y, x of its voxels: (geometry, z, y, x)."""
+    from hcc_imaging.volume import AXIAL_DIRECTION, Geometry
+
+    n = [int(box_mm / s) | 1 for s in spacing]
+    half = (np.asarray(n[::-1]) - 1) / 2 * np.asarray(spacing[::-1])
+    g = Geometry(shape=tuple(n), spacing=spacing, origin=tuple(-half), direction=AXIAL_DIRECTION)
+    k, j, i = np.indices(n, dtype=float)
+    return (g, (k - (n[0] - 1) / 2) * spacing[0] - z_offset_mm, (j - (n[1] - 1) / 2) * spacing[1],
+            (i - (n[2] - 1) / 2) * spacing[2])
+
+
+def blurred_arterial_pair(art: NDArray[Any], pre: NDArray[Any], lesion: NDArray[np.bool_], geometry: Any,
+                          rng: np.random.Generator) -> tuple[Volume, Volume, LabelVolume]:
+    """Arterial and pre-contrast volumes from noise-free HU arrays (1 mm blur, 15 HU noise) and the
+    lesion's label map L1, all in one frame of reference."""
+    sig = [1.0 / s for s in geometry.spacing]
+
+    def vol(a: NDArray[Any]) -> Volume:
+        a = ndi.gaussian_filter(a, sig) + rng.normal(0, 15, a.shape)
+        return Volume(array=a.astype(np.float32), geometry=geometry, frame_of_reference_uid="1.2.3")
+
+    lab = LabelVolume(array=lesion.astype(np.uint8), geometry=geometry, labels={1: "L1"}, frame_of_reference_uid="1.2.3")
+    return vol(art), vol(pre), lab

@@ -4,13 +4,12 @@ grids (issue 5 item 3: the 512 x 512 study's nodular remnants were undersized, L
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage as ndi
 
 from hcc_imaging.segment import ViableParams, viable_mask
 from hcc_imaging.segment._viable_grow import grow_into_edge
-from hcc_imaging.volume import AXIAL_DIRECTION, Geometry, LabelVolume, Volume
+from hcc_imaging.volume import LabelVolume, Volume
 
-from ._phantom import dice
+from ._phantom import blurred_arterial_pair, centred_grid, dice
 
 
 def _nodule_scene(spacing: tuple[float, float, float] = (1.5, 0.68, 0.68), box_mm: float = 32.0,
@@ -18,28 +17,14 @@ def _nodule_scene(spacing: tuple[float, float, float] = (1.5, 0.68, 0.68), box_m
     """A necrotic (25 HU) lesion of radius 10 mm holding a 5 mm-radius enhancing nodule (130 HU arterial)
     4 mm off centre; liver 70 HU arterial / 55 HU pre-contrast; 1 mm blur, 15 HU noise."""
     rng = np.random.default_rng(seed)
-    n = [int(box_mm / s) | 1 for s in spacing]
-    half = (np.asarray(n[::-1]) - 1) / 2 * np.asarray(spacing[::-1])
-    g = Geometry(shape=tuple(n), spacing=spacing, origin=tuple(-half), direction=AXIAL_DIRECTION)
-    k, j, i = np.indices(n, dtype=float)
-    z = (k - (n[0] - 1) / 2) * spacing[0]
-    y = (j - (n[1] - 1) / 2) * spacing[1]
-    x = (i - (n[2] - 1) / 2) * spacing[2]
+    g, z, y, x = centred_grid(spacing, box_mm)
     les = np.sqrt(x * x + y * y + z * z) < 10.0
     nod = (np.sqrt((x - 4.0) ** 2 + y * y + z * z) < 5.0) & les
-    art = np.full(n, 70.0)
-    pre = np.full(n, 55.0)
+    art = np.full(les.shape, 70.0)
+    pre = np.full(les.shape, 55.0)
     art[les], pre[les] = 25.0, 25.0
     art[nod], pre[nod] = 130.0, 40.0
-    sig = [1.0 / s for s in spacing]
-    art = ndi.gaussian_filter(art, sig) + rng.normal(0, 15, n)
-    pre = ndi.gaussian_filter(pre, sig) + rng.normal(0, 15, n)
-
-    def vol(a: np.ndarray) -> Volume:
-        return Volume(array=a.astype(np.float32), geometry=g, frame_of_reference_uid="1.2.3")
-
-    lab = LabelVolume(array=les.astype(np.uint8), geometry=g, labels={1: "L1"}, frame_of_reference_uid="1.2.3")
-    return vol(art), vol(pre), lab, nod
+    return (*blurred_arterial_pair(art, pre, les, g, rng), nod)
 
 
 def test_a_blurred_nodule_on_a_fine_grid_is_not_undersized() -> None:

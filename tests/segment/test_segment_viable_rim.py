@@ -9,7 +9,9 @@ from scipy import ndimage as ndi
 
 from hcc_imaging.segment import ViableParams, viable_mask
 from hcc_imaging.segment._viable_rim import rim_band_mm, rim_element
-from hcc_imaging.volume import AXIAL_DIRECTION, Geometry, LabelVolume, Volume
+from hcc_imaging.volume import LabelVolume, Volume
+
+from ._phantom import blurred_arterial_pair, centred_grid
 
 
 def _scene(spacing: tuple[float, float, float], radius_mm: float, rim_mm: float | None, rim_hu: float,
@@ -17,30 +19,16 @@ def _scene(spacing: tuple[float, float, float], radius_mm: float, rim_mm: float 
     """A sphere (radius_mm): enhancing (rim_hu) throughout, or only in an outer rim rim_mm thick around a
     necrotic (25 HU) core; liver 70 HU arterial / 55 HU pre-contrast; 1 mm blur, 15 HU noise."""
     rng = np.random.default_rng(seed)
-    n = [int(box_mm / s) | 1 for s in spacing]
-    half = (np.asarray(n[::-1]) - 1) / 2 * np.asarray(spacing[::-1])
-    g = Geometry(shape=tuple(n), spacing=spacing, origin=tuple(-half), direction=AXIAL_DIRECTION)
-    k, j, i = np.indices(n, dtype=float)
-    z = (k - (n[0] - 1) / 2) * spacing[0] - z_offset_mm
-    y = (j - (n[1] - 1) / 2) * spacing[1]
-    x = (i - (n[2] - 1) / 2) * spacing[2]
+    g, z, y, x = centred_grid(spacing, box_mm, z_offset_mm)
     r = np.sqrt(x * x + y * y + z * z)
     les = r < radius_mm
-    art = np.full(n, 70.0)
-    pre = np.full(n, 55.0)
+    art = np.full(les.shape, 70.0)
+    pre = np.full(les.shape, 55.0)
     art[les], pre[les] = rim_hu, 40.0
     if rim_mm is not None:
         core = r < radius_mm - rim_mm
         art[core], pre[core] = 25.0, 25.0
-    sig = [1.0 / s for s in spacing]
-    art = ndi.gaussian_filter(art, sig) + rng.normal(0, 15, n)
-    pre = ndi.gaussian_filter(pre, sig) + rng.normal(0, 15, n)
-
-    def vol(a: np.ndarray) -> Volume:
-        return Volume(array=a.astype(np.float32), geometry=g, frame_of_reference_uid="1.2.3")
-
-    lab = LabelVolume(array=les.astype(np.uint8), geometry=g, labels={1: "L1"}, frame_of_reference_uid="1.2.3")
-    return vol(art), vol(pre), lab
+    return blurred_arterial_pair(art, pre, les, g, rng)
 
 
 @pytest.mark.parametrize(("spacing", "rim_mm", "rim_hu"), [
