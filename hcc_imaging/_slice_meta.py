@@ -52,6 +52,8 @@ def cropped_slice_meta(meta: Mapping[str, Any], start: Sequence[int], stop: Sequ
     """``meta`` of the sub-volume ``[start, stop)`` of a volume of ``shape``: its slice numbers in the
     crop's numbering and its per-slice lists cut to the slices kept (``meta`` itself when it holds
     neither, or when the crop keeps every slice)."""
+    if not any(key in meta for key in ("interpolated_slices", "filled_slices", *PER_SLICE_KEYS)):
+        return meta
     ax = slice_axis(meta)
     n, lo, hi = int(shape[ax]), int(start[ax]), int(stop[ax])
     if (lo, hi) == (0, n):
