@@ -362,10 +362,12 @@ class Volume(_Gridded):
         return replace(self, phase=Phase(phase))
 
     def crop(self, start: Sequence[int], stop: Sequence[int]) -> Volume:
-        """Sub-volume ``[start, stop)`` with the matching origin (a view, no copy)."""
+        """Sub-volume ``[start, stop)`` with the matching origin (a view, no copy); ``meta``'s slice
+        numbers and per-slice lists (``source_files``, ``sop_instance_uids``) follow the crop
+        (``_slice_meta``)."""
         sl = tuple(slice(int(a), int(b)) for a, b in zip(start, stop, strict=True))
         return replace(self, array=self.array[sl], geometry=self.geometry.crop(start, stop),
-                       meta=cropped_slice_meta(self.meta, int(start[0]), int(stop[0])))
+                       meta=cropped_slice_meta(self.meta, start, stop, self.shape))
 
     # -- SimpleITK conversion: the ONE place where (x, y, z) <-> (slice, row, col) flips ---------
     def to_sitk(self) -> sitk.Image:
@@ -458,7 +460,7 @@ class LabelVolume(_Gridded):
     def crop(self, start: Sequence[int], stop: Sequence[int]) -> LabelVolume:
         sl = tuple(slice(int(a), int(b)) for a, b in zip(start, stop, strict=True))
         return replace(self, array=self.array[sl], geometry=self.geometry.crop(start, stop),
-                       meta=cropped_slice_meta(self.meta, int(start[0]), int(stop[0])))
+                       meta=cropped_slice_meta(self.meta, start, stop, self.shape))
 
     def to_sitk(self) -> sitk.Image:
         return _to_sitk(self.array, self.geometry)

@@ -10,6 +10,7 @@ import pytest
 
 #: Every module of the package with docstring examples (napari's need a display, and are left out).
 MODULES = ("hcc_imaging.burden.liver", "hcc_imaging.burden.scores", "hcc_imaging.export.deid", "hcc_imaging.io.phases",
+           "hcc_imaging.io._phase_minutes",
            "hcc_imaging.io.write", "hcc_imaging.measure.caliper", "hcc_imaging.measure.diameters",
            "hcc_imaging.measure.lesion", "hcc_imaging.phantoms", "hcc_imaging.response.classify",
            "hcc_imaging.response.document", "hcc_imaging.response.engine", "hcc_imaging.study.agreement",

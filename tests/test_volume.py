@@ -176,3 +176,48 @@ def test_crop_numbers_interpolated_and_filled_slices_in_the_cropped_volume() -> 
     lv = LabelVolume(np.zeros((10, 4, 4), np.uint8), v.geometry, {1: "L1", 2: "L2"},
                      meta={"filled_slices": {"L1": [4, 5], "L2": [9]}})
     assert dict(lv.crop((3, 0, 0), (8, 4, 4)).meta["filled_slices"]) == {"L1": [1, 2]}
+
+
+def test_crop_keeps_the_source_images_of_the_slices_kept() -> None:
+    """``source_files`` / ``sop_instance_uids`` / ``source_frames`` (one per slice) stayed whole after a
+    crop: slice k of the crop named the image of uncropped slice k (the SR's and SEG's references)."""
+    files = tuple(f"/d/{k}.dcm" for k in range(6))
+    uids = tuple(f"1.2.3.{k}" for k in range(6))
+    v = Volume.create(np.zeros((6, 4, 4), np.int16), spacing=(2.0, 1.0, 1.0),
+                      meta={"source_files": files, "sop_instance_uids": uids, "source_frames": tuple(range(6)),
+                            "sop_class_uid": "1.2.840.10008.5.1.4.1.1.2", "dropped_localizers": ("/d/loc.dcm",)})
+    c = v.crop((2, 1, 0), (5, 4, 3))
+    assert tuple(c.meta["source_files"]) == files[2:5] and tuple(c.meta["sop_instance_uids"]) == uids[2:5]
+    assert tuple(c.meta["source_frames"]) == (2, 3, 4)
+    assert c.meta["dropped_localizers"] == ("/d/loc.dcm",)  # not per slice: unchanged
+    assert tuple(v.meta["sop_instance_uids"]) == uids  # the uncropped volume unchanged
+    assert tuple(v.crop((0, 1, 1), (6, 3, 3)).meta["sop_instance_uids"]) == uids  # in-plane: unchanged
+    # slice k of the crop is the image at its position (the SR's measurement reference)
+    from hcc_imaging.export.sr import _slice_sop
+
+    k_top = c.index_to_lps([2, 1, 1])
+    assert _slice_sop(c, (k_top, k_top + [1.0, 0.0, 0.0])) == ("1.2.840.10008.5.1.4.1.1.2", "1.2.3.4")
+    lv = LabelVolume(np.zeros((6, 4, 4), np.uint8), v.geometry, {1: "L1"}, meta={"source_files": files})
+    assert tuple(lv.crop((1, 0, 0), (3, 4, 4)).meta["source_files"]) == files[1:3]
+
+
+def test_crop_of_a_resampled_series_drops_the_image_of_each_slice_keeps_its_files() -> None:
+    """A resampled series has one entry per acquired image, not per grid slice: no slice of a crop can
+    name its image (the uids are left out), the files stay as the series' images."""
+    v = Volume.create(np.zeros((8, 3, 3), np.int16), spacing=(2.0, 1.0, 1.0),
+                      meta={"source_files": ("a", "b", "c", "d", "e", "f"), "sop_instance_uids": tuple("123456"),
+                            "interpolated_slices": [3, 6]})
+    c = v.crop((1, 0, 0), (7, 3, 3))  # 6 slices: as many as the images, but not theirs
+    assert "sop_instance_uids" not in c.meta and tuple(c.meta["source_files"]) == ("a", "b", "c", "d", "e", "f")
+    assert list(c.meta["interpolated_slices"]) == [2, 5]
+
+
+def test_crop_of_a_reoriented_volume_cuts_the_lists_along_the_acquired_slice_axis() -> None:
+    """The napari plugin shows a sagittal series with its axes reordered (``meta["reoriented"]``): its
+    acquired slices lie along array axis 2 there, and a crop cuts the lists along that axis."""
+    v = Volume.create(np.zeros((4, 5, 6), np.int16), spacing=(1.0, 1.0, 2.0),
+                      meta={"reoriented": {"axes": [1, 2, 0]}, "sop_instance_uids": tuple("abcdef"),
+                            "interpolated_slices": [4]})
+    c = v.crop((1, 0, 3), (3, 5, 6))
+    assert tuple(c.meta["sop_instance_uids"]) == ("d", "e", "f") and list(c.meta["interpolated_slices"]) == [1]
+    assert tuple(v.crop((1, 1, 0), (3, 4, 6)).meta["sop_instance_uids"]) == tuple("abcdef")

@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._atomic import atomic_write
 from ..errors import HccImagingError
+from ._file_sources import IMPORTED_MASK_SOURCE, names_a_file
 from .constants import (
     DATE_SHIFT_RANGE_DAYS,
     PSEUDONYM_MAP_VERSION,
@@ -805,11 +806,15 @@ class Deidentifier:
         with a dotted version, ``dcmqi 1.2.4``, as the batch and the study store write it) is kept; a
         store's ``reader:ID`` keeps its prefix with the reader's pseudonym; anything else is a
         person (the read's reader, or an SR observer's name as the SR import writes it) and becomes
-        a reader pseudonym, so a name never survives in the de-identified set.
+        a reader pseudonym, so a name never survives in the de-identified set.  A source that names a
+        file (an imported mask's, ``imported:Doe_John_liver_seg.nii.gz (hcc_imaging 0.1.0)``) is
+        ``imported mask``, never the file's name (``_file_sources``).
         """
         v = str(value).strip()
         if not v:
             return v
+        if names_a_file(v) or v == IMPORTED_MASK_SOURCE:
+            return IMPORTED_MASK_SOURCE
         if v.lower().startswith("reader:"):
             return "reader:" + self.reader(v.split(":", 1)[1], deidentified=False)
         if reader_id is not None and normalize_reader_id(v) == normalize_reader_id(reader_id):

@@ -26,6 +26,8 @@ _WITH_AND_WITHOUT = re.compile(r" (W ?(AND )?WO|WO ?(AND )?W|W (AND )?W O|W O (A
 
 #: A delay of 10-30 min in a description: hepatobiliary with gadoxetate on MR, else delayed.
 _HBP_DELAY = r" (1[0-9]|2[0-9]|30) ?MIN "
+#: The last minute ``_HBP_DELAY`` names (a longer delay is none the table names: ``_phase_minutes``).
+HBP_DELAY_MAX_MIN = 30
 #: A delay of 2-9 min: transitional with gadoxetate on MR within the timing rule's window, else delayed.
 _MIN_DELAY = r" ([2-9]) ?MIN "
 

@@ -1,30 +1,152 @@
-"""A delay in minutes with a fraction in a series description ("2.5 min", "2,5 MIN", "2 1/2 min",
-"2½min"), for :func:`hcc_imaging.io.phases.phase_from_description`.
+"""Delays after injection written in a series description, for
+:func:`hcc_imaging.io.phases.phase_from_description`: "20 min", "2.5 minutes", "2,5 MIN", "2 1/2 min",
+"2½min", "5-min", "3m", "2:30 min", "2m30s", "2 min 30 sec", "180 s", "150 seconds".
 
-The keyword table (``_phase_keywords``) reads whole minutes on the normalised text, where every
-non-alphanumeric run is a space: "2.5 min" became "2 5 MIN", read as a delay of 5 min (until
-2026-12-06).  Here such a delay is written as its whole minutes, rounded down ("2 min": the table's
-ranges are whole minutes, 2-9 and 10-30, so 9.5 min stays below the 10 min of a hepatobiliary
-delay), and its exact value is returned for the transitional window (seconds) and the reason."""
+Forms read (case ignored):
+
+* units: minutes ``minutes``, ``minute``, ``mins``, ``min``, ``m`` (and ``minuten``, ``minutos``,
+  ``minuti``); seconds ``seconds``, ``second``, ``secs``, ``sec``, ``s``.  The unit follows the
+  number, with or without a space or a hyphen ("5-min"), and no letter follows the unit ("3 mm",
+  "2 ms", "3 MINIMUM" are no delays), nor a "/" (a rate: "800 s/mm²", "5 ml/s").
+* numbers: whole ("20"), decimal with a point or a comma and one or two decimals ("2.5", "2,5",
+  "2.25"), a half, third or quarter ("2 1/2", "2½", "½", "2 3/4"), minutes and seconds ("2:30 min",
+  "2m30s", "2 min 30 sec").  The number follows no letter or digit ("B31s", a reconstruction
+  kernel, is no delay).
+
+Anything else that looks like a delay is no delay and gives no number (None), rather than a wrong
+one: a minus sign ("-3 min"), two decimal points ("2.5.3 min"), three decimals ("1,200 s": 1.2 or
+1200?), seconds of 60 or more ("2:75 min", "2 min 75 s").  The description's keyword table
+(``_phase_keywords``) then does not see it either: it reads whole minutes on text in which every
+non-alphanumeric run is a space, so "2.5 min" was "2 5 MIN", a delay of 5 min, until 2026-12-06,
+and "2.5 minutes", "180 s" or "2:30 min" ("2 30 MIN": 30 min) were not read or read wrong.
+
+**Rounding.**  The delay's exact value is kept (:attr:`Delay.minutes`, no rounding: "30.5 min" is
+30.5, "150 s" 2.5) and decides where the phase depends on it (gadoxetate's transitional window of
+the timing rule, 2 to < 5 min).  For the table's whole-minute ranges (2-9 min delayed or
+transitional, 10-30 min hepatobiliary) the description is written with the delay's whole minutes
+(:attr:`Delay.table_minutes`): rounded down up to 30 min ("9.5 min" reads 9, below the 10 min of a
+hepatobiliary delay, as the timing rule says for 570 s), rounded up above ("30.5 min" reads 31,
+beyond the table's last minute as "31 min" is: no delay it names; until 2026-12-06 it read 30,
+hepatobiliary).
+"""
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-__all__ = ["fractional_delay"]
+from ._phase_keywords import HBP_DELAY_MAX_MIN
 
-_FRACTION = re.compile(
-    r"(?<![0-9.,/])(\d{1,2})(?:\s*[.,]\s*(\d{1,2})|\s+1\s*/\s*2|\s*½)\s*(MIN(?![A-Z]))", re.IGNORECASE)
+__all__ = ["Delay", "delay_minutes", "delay_read_as", "description_delays"]
+
+_LETTER = r"[^\W\d_]"
+_MIN_UNIT = r"MINUTES|MINUTEN|MINUTOS|MINUTI|MINUTE|MINS|MIN|M"
+_SEC_UNIT = r"SECONDS|SECOND|SECS|SEC|S"
+_UNIT_END = rf"(?!{_LETTER}|\s*/)"
+_NUMBER = r"(?:\d[\d.,:/½]*|½)(?:\s+\d+\s*/\s*\d+|\s*½)?"
+
+#: A phrase that looks like a delay (its number is checked by :func:`_number`): no letter, digit or
+#: decimal mark before it; a minus sign only right before the digits ("-3 min"; "ART - 3 min" and
+#: "DELAYED-3MIN" are 3 min).
+_PHRASE = re.compile(
+    rf"(?<![^\W_])(?<![.,:/½])(?P<sign>[-\u2212](?=\d))?(?P<num>{_NUMBER})\s*-?\s*"
+    rf"(?:(?P<min>{_MIN_UNIT}){_UNIT_END}(?:\s*(?P<sec>\d[\d.,]*)\s*(?:{_SEC_UNIT}){_UNIT_END})?"
+    rf"|(?P<s>{_SEC_UNIT}){_UNIT_END})",
+    re.IGNORECASE,
+)
 
 
-def fractional_delay(text: str) -> tuple[str, float | None, str | None]:
-    """``text`` with its first delay in fractional minutes written as whole minutes, the delay (min)
-    and the phrase as written; ``(text, None, None)`` when it names none."""
-    m = _FRACTION.search(text)
+@dataclass(frozen=True, slots=True)
+class Delay:
+    """A delay named in a description: its exact ``minutes``, the ``phrase`` as written, and the
+    whole minutes the keyword table reads (``table_minutes``; see the module's rounding)."""
+
+    minutes: float
+    phrase: str
+    table_minutes: int
+
+
+def _decimal(text: str) -> float | None:
+    m = re.fullmatch(r"(\d+)(?:[.,](\d{1,2}))?", text)
+    return None if m is None else float(f"{m.group(1)}.{m.group(2) or 0}")
+
+
+def _number(text: str, *, minutes: bool) -> float | None:
+    """The value of a phrase's number, None when it is none of the forms read."""
+    t = re.sub(r"\s+", " ", text.strip())
+    value = _decimal(t)
+    if value is not None:
+        return value
+    m = re.fullmatch(r"(\d*) ?½", t)
+    if m:
+        return int(m.group(1) or 0) + 0.5
+    m = re.fullmatch(r"(?:(\d+) )?(\d) ?/ ?([234])", t)
+    if m and 0 < int(m.group(2)) < int(m.group(3)):
+        return int(m.group(1) or 0) + int(m.group(2)) / int(m.group(3))
+    m = re.fullmatch(r"(\d+):([0-5]\d)", t)
+    if m and minutes:
+        return int(m.group(1)) + int(m.group(2)) / 60.0
+    return None
+
+
+def _minutes_of(m: re.Match[str]) -> float | None:
+    if m.group("sign"):
+        return None  # a delay after injection is not negative
+    if m.group("s"):
+        value = _number(m.group("num"), minutes=False)
+        return None if value is None else value / 60.0
+    value = _number(m.group("num"), minutes=True)
+    if value is None or m.group("sec") is None:
+        return value
+    seconds = _decimal(m.group("sec"))
+    if value != int(value) or ":" in m.group("num") or seconds is None or seconds >= 60:
+        return None  # "2.5 min 30 s", "2:30 min 10 s", "2 min 75 s"
+    return value + seconds / 60.0
+
+
+def _table_minutes(minutes: float) -> int:
+    return math.floor(minutes) if minutes <= HBP_DELAY_MAX_MIN else math.ceil(minutes)
+
+
+def delay_minutes(phrase: str) -> float | None:
+    """The delay in minutes that ``phrase`` (the whole of it) names, unrounded; None when it names
+    none, or names one in no form read (a minus sign, "2.5.3 min", "1,200 s", "2:75 min").
+
+    >>> delay_minutes("2.5 minutes"), delay_minutes("30.5 min"), delay_minutes("150 s")
+    (2.5, 30.5, 2.5)
+    >>> delay_minutes("-3 min") is None, delay_minutes("3 mm") is None
+    (True, True)
+    """
+    m = _PHRASE.fullmatch(phrase.strip())
+    return None if m is None else _minutes_of(m)
+
+
+def description_delays(text: str) -> tuple[str, tuple[Delay, ...]]:
+    """``text`` with each delay it names written as its whole minutes for the keyword table
+    (" 3 MIN "), and a delay phrase in no form read left out (so the table does not read a wrong
+    number from its digits); and the delays, in order."""
+    parts: list[str] = []
+    delays: list[Delay] = []
+    at = 0
+    for m in _PHRASE.finditer(text):
+        parts.append(text[at:m.start()])
+        minutes = _minutes_of(m)
+        if minutes is None:
+            parts.append(" ")
+        else:
+            delay = Delay(minutes, m.group(0).strip(), _table_minutes(minutes))
+            delays.append(delay)
+            parts.append(f" {delay.table_minutes} MIN ")
+        at = m.end()
+    parts.append(text[at:])
+    return "".join(parts), tuple(delays)
+
+
+def delay_read_as(delays: Sequence[Delay], word: str) -> Delay | None:
+    """The delay the keyword table's ``word`` ("3 MIN", "20MIN") was written from, None when none."""
+    m = re.match(r"\s*(\d+)", word)
     if m is None:
-        return text, None, None
-    whole, decimals = m.group(1), m.group(2)
-    minutes = float(f"{whole}.{decimals}") if decimals is not None else int(whole) + 0.5
-    phrase = m.group(0).strip()
-    return f"{text[:m.start()]}{math.floor(minutes)} {m.group(3)}{text[m.end():]}", minutes, phrase
+        return None
+    return next((d for d in delays if d.table_minutes == int(m.group(1))), None)

@@ -11,8 +11,8 @@ Evidence, in order of trust (the first that speaks decides; its confidence says 
    or of another series of the study), else delayed; there a delay of 2-4 min ("3 MIN") is
    transitional, as by timing; a hepatobiliary keyword ("HBP") on CT is ``unknown`` (a conflict:
    CT has no hepatobiliary phase), and ``delayed`` on MR with a known extracellular agent (the
-   reason naming the conflict) (``io/_agents.py``); "2.5 min" is a delay of 2.5 min
-   (``_phase_minutes``).  Confidence
+   reason naming the conflict) (``io/_agents.py``); "2.5 min", "2.5 minutes", "180 s", "2:30 min"
+   are read as those delays, unrounded where the phase depends on it (``_phase_minutes``).  Confidence
    :data:`~hcc_imaging.io._constants.KEYWORD_CONFIDENCE` (0.9), or 0.7 for short ambiguous tokens.
 2. **Timing**: AcquisitionTime minus ContrastBolusStartTime, against the windows in
    ``io/_constants.py`` (LI-RADS v2018 / EASL 2018): < 30 s early arterial, < 50 s arterial,
@@ -53,7 +53,7 @@ from ._agents import (
     no_hepatobiliary_phase_on,
     transitional_minutes,
 )
-from ._phase_minutes import fractional_delay
+from ._phase_minutes import delay_read_as, description_delays
 from ._phase_keywords import _COMPILED, _HBP_DELAY, _MIN_DELAY, _WITH_AND_WITHOUT  # (the keyword table)
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -204,18 +204,19 @@ def phase_from_description(
     for text in texts:
         if not text:
             continue
-        whole, minutes, phrase = fractional_delay(text)  # ("2.5 min" read "2 5 MIN": 5 min)
+        whole, delays = description_delays(text)  # ("2.5 min" read "2 5 MIN": 5 min)
         norm = _WITH_AND_WITHOUT.sub(" ", _normalise(whole))
         for rx, phase, short in _COMPILED:
             m = rx.search(norm)
             if m:
                 conf = C.SHORT_KEYWORD_CONFIDENCE if short else C.KEYWORD_CONFIDENCE
                 word = m.group(0).strip().replace("C MINUS", "C-")  # (the sign kept by _normalise)
-                if phrase and word.endswith("MIN"):
-                    word = phrase
+                delay = delay_read_as(delays, word) if word.endswith("MIN") else None
+                if delay is not None:
+                    word = delay.phrase
                 why = f"description {text.strip()!r} contains {word!r}"
                 if rx.pattern == _MIN_DELAY:
-                    if not transitional_minutes(minutes if phrase else int(m.group(1)), modality, agent):
+                    if not transitional_minutes(delay.minutes if delay else int(m.group(1)), modality, agent):
                         continue
                     why += ", a delay within gadoxetate's transitional phase (LI-RADS: ~2-5 min after injection)"
                 not_hbp = no_hepatobiliary_phase_because(modality, agent) if rx.pattern == _HBP_DELAY else None

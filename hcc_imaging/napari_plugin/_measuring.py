@@ -155,7 +155,7 @@ class MeasuringMixin:
         ``hcc-imaging batch`` saves a study's masks (``OUT/masks/<study>/``).  A lesion id the read
         tracks gets the mask at this time point; another becomes a new lesion with that id (a
         ``L<n>`` id), with its organ.  Returns the lesion ids, in label order."""
-        from .. import __version__
+        from ..export._file_sources import IMPORTED_MASK_SOURCE
         from . import _core
 
         self._check_unlocked("import masks")
@@ -182,6 +182,6 @@ class MeasuringMixin:
                 organ = organs.get(lid, "liver")
                 self.new_lesion(organ=organ, is_lymph_node=organ == "lymph_node", lesion_id=lid).kind = kinds.get(lid)
             self.set_mask(lid, timepoint_id, arr == lab, viable=None if varr is None else varr == lab,
-                          source=f"imported:{Path(path).name} (hcc_imaging {__version__})")
+                          source=IMPORTED_MASK_SOURCE)  # (never the file's name: it may be a patient's)
             ids.append(lid)
         return ids
