@@ -379,6 +379,7 @@ def write_tables(
     formats: Sequence[str] = ("csv", "parquet"),
     deidentifier: Deidentifier | None = None,
     write_reads: bool = True,
+    leave_alone: Iterable[str | os.PathLike[str]] = (),
 ) -> TablesInfo:
     """Write the lesion, response and summary tables (+ JSON read documents).
 
@@ -393,6 +394,10 @@ def write_tables(
     formats : {"csv", "parquet"}, ...
     deidentifier : Deidentifier, optional
         Pseudonymise ids, shift dates, remap UIDs in every table and JSON file.
+    leave_alone : paths, optional
+        Files in ``out_dir`` this call did not write that stay where they are all the same (not
+        set aside as an earlier export's, :func:`set_aside_stale`): a caller's files that only look
+        like an export's (``hcc-imaging demo`` passes what a user put in its folder).
 
     Returns
     -------
@@ -431,7 +436,7 @@ def write_tables(
             p = out / "reads" / file_name
             read_paths.append(_atomic_write(p, lambda tmp, t=text: Path(tmp).write_text(t, encoding="utf-8")))
     written = [p for d in info.tables.values() for p in d.values()] + read_paths
-    stale = set_aside_stale(out, written)
+    stale = set_aside_stale(out, [*written, *leave_alone])
     return TablesInfo(out_dir=out, tables=info.tables, reads=tuple(read_paths), stale=tuple(stale))
 
 

@@ -272,3 +272,16 @@ def test_lesions_table_has_viable_status_next_to_viable_diameter(tmp_path: Path)
     assert got[("FU1", "L2")] == ("not_evaluable", "")
     assert got[("BL", "L1")] == ("", "8.0")  # measured: no viable_status recorded
     assert got[("BL", "N1")] == ("", "")  # not measured
+
+
+def test_write_tables_leaves_alone_the_files_it_is_told_to(tmp_path: Path) -> None:
+    """A caller's file that only looks like an earlier export's (``reads/*.json``) stays where it is
+    with ``leave_alone=`` (the demo passes what a user put in its folder); others are set aside."""
+    write_tables(read_document(), tmp_path, formats=("csv",))
+    mine = tmp_path / "reads" / "corrected-by-DrX.json"
+    old = tmp_path / "reads" / "old-export.json"
+    for p in (mine, old):
+        p.write_text("{}")
+    info = write_tables(read_document(), tmp_path, formats=("csv",), leave_alone=[mine])
+    assert mine.read_text() == "{}"
+    assert not old.exists() and [p.name for p in info.stale] == ["old-export.json"]
