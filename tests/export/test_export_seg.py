@@ -433,7 +433,7 @@ def test_load_mask_reads_our_seg_with_viable_parts_as_its_lesions(tmp_path: Path
     back = load_mask(info.path, reference=ct.volume)
     assert np.array_equal(back.array, labels.array) and dict(back.labels) == {1: "L1", 2: "L2"}
     assert back.meta["viable_segments_left_out"] == ["L1 viable"]
-    assert np.array_equal(back.array, read_seg(info.path, ct.volume).lesions.array)
+    # (= read_seg's lesions: test_seg_round_trip_identical)
     only = load_mask(info.path, reference=ct.volume, structures=["L1 viable"])  # still selectable
     assert np.array_equal(only.array > 0, viable.array > 0)
     # two lesions that share voxels are still refused, naming both: the viable segment relabelled a lesion
