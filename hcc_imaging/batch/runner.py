@@ -39,7 +39,7 @@ import time
 import uuid
 import zipfile
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -492,6 +492,7 @@ def run_batch(
     on_record: Callable[[Mapping[str, Any]], None] | None = None,
     connect_timeout_s: float = SCHEDULER_CONNECT_TIMEOUT_S,
     deidentifier: Any = None,
+    leave_alone: Iterable[str | os.PathLike[str]] = (),
 ) -> BatchSummary:
     """Measure and assess every study of ``source`` into ``out_dir`` (see the module docstring).
 
@@ -520,6 +521,9 @@ def run_batch(
     deidentifier : hcc_imaging.export.deid.Deidentifier, optional
         Also write a de-identified copy of the results for sharing, ``OUT/deidentified/``
         (:func:`~hcc_imaging.batch.export.export_deidentified`; its pseudonym map outside it).
+    leave_alone : paths, optional
+        Files under ``out_dir`` this run did not write that stay where they are all the same (not
+        set aside into ``OUT/stale/``): ``hcc-imaging demo`` passes what a user put in its folder.
 
     Raises
     ------
@@ -628,7 +632,8 @@ def run_batch(
     # reads/, assessments/, seg/, sr/ hold this run's files only: an earlier run's are set aside
     from .export import DEIDENTIFIED_DIR
 
-    stale = set_aside_stale(out, [*patient_files(out, patients), *exported.get("seg", ()), *exported.get("sr", ())],
+    stale = set_aside_stale(out, [*patient_files(out, patients), *exported.get("seg", ()), *exported.get("sr", ()),
+                                  *leave_alone],
                             also=[out / DEIDENTIFIED_DIR] if deidentifier is None else [])
     if deidentifier is not None:
         from .export import export_deidentified

@@ -408,7 +408,9 @@ def _run(args: argparse.Namespace, out: Path, before: set[Path], truth: dict[str
         batch_dir = out / "batch"  # an earlier demo's batch/ was removed by _prepare_out, nothing else
         opts = PipelineOptions(criteria=("recist1.1", "mrecist", "easl", "who", "recicl", "irecist"), export_sr=True)
         t0 = time.perf_counter()
-        bs = run_batch(data, batch_dir, workers=args.workers, options=opts, progress=not args.json)
+        # files a user put in the folder stay where they are (not set aside into batch/stale/ as an
+        # earlier run's): the earlier demo's own outputs were removed by _prepare_out
+        bs = run_batch(data, batch_dir, workers=args.workers, options=opts, progress=not args.json, leave_alone=before)
         summary["batch"] = {"seconds": round(time.perf_counter() - t0, 2), **bs.to_json()}
 
         # 4. exports ------------------------------------------------------------------------
@@ -423,7 +425,7 @@ def _run(args: argparse.Namespace, out: Path, before: set[Path], truth: dict[str
         ass_path = batch_dir / "assessments" / read_path.name
         doc = ReadDocument.from_json(read_path)
         assessment = json.loads(ass_path.read_text(encoding="utf-8"))
-        write_tables(doc, out / "tables", assessments=assessment)
+        write_tables(doc, out / "tables", assessments=assessment, leave_alone=before)  # (as run_batch's)
         write_sdtm(doc, out / "sdtm", assessments=assessment)
         images = {}
         for tp_id, tp in zip([t.id for t in doc.timepoints], truth["timepoints"], strict=False):

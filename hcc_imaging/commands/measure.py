@@ -87,7 +87,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, str]]:
     from ..io import load_series
     from ..io._zipmask import is_zip_member
     from ..io.index import source_exists
-    from ..io.masks import load_mask
+    from ..io.masks import load_lesion_masks, load_mask
 
     # a mask inside a zip ("ZIP::member.dcm") is a DICOM SEG or RTSTRUCT read from the zip's bytes
     # (io.masks.load_mask says what else the member is); only the zip itself must exist here
@@ -103,8 +103,10 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, str]]:
     labels, viable, organs = _lesions_and_viable(args.masks, volume)
     if args.viable:
         same = Path(args.viable).resolve() == Path(args.masks).resolve()
-        viable = (viable if same and viable is not None
-                  else load_mask(args.viable, reference=volume, label_names=dict(labels.labels)))
+        if not (same and viable is not None):
+            # a SEG with lesion and viable segments: its viable ones (load_mask would give its lesions)
+            viable = (load_lesion_masks(args.viable, volume)[1] if _has_viable_segments(args.viable)
+                      else load_mask(args.viable, reference=volume, label_names=dict(labels.labels)))
     return volume, labels, viable, organs
 
 
@@ -114,15 +116,12 @@ def _lesions_and_viable(path: str, volume: Any) -> tuple[Any, Any, dict[str, str
     them (the ``"Ln viable"`` segments ``hcc-imaging export seg --viable`` and the batch write, which
     overlap their lesions and were refused as one label map), and each lesion's organ (labels.json,
     our SEG's anatomic regions)."""
-    from ..io.masks import OverlappingSegmentsError, load_lesion_map, load_lesion_masks
+    from ..io.masks import load_lesion_map, load_lesion_masks
 
-    try:
-        lesions, organs = load_lesion_map(path, volume)
-        return lesions, None, organs
-    except OverlappingSegmentsError:
-        if not _has_viable_segments(path):
-            raise
-    return load_lesion_masks(path, volume)
+    if _has_viable_segments(path):  # (io.masks.load_mask would give its lesions only)
+        return load_lesion_masks(path, volume)
+    lesions, organs = load_lesion_map(path, volume)
+    return lesions, None, organs
 
 
 def _has_viable_segments(path: str) -> bool:

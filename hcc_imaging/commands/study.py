@@ -389,7 +389,9 @@ def _run(args: argparse.Namespace) -> int:
         elif action == "import-read":
             sess = ReaderSession(store, args.reader)
             r = sess.import_document(args.document, criteria=args.criteria, lock=args.lock)
-            _out(args, r, f"imported {args.document} as read {r.read_uid} ({r.status})")
+            _out(args, r, f"{args.document} is already in the store, unchanged: locked read {r.read_uid} of reader "
+                          f"{r.reader_id} has the same content (nothing imported, no adjudication reopened)"
+                 if r.unchanged else f"imported {args.document} as read {r.read_uid} ({r.status})")
         elif action == "export-read":
             if args.reader:
                 doc = ReaderSession(store, args.reader).export_document(args.read_uid)

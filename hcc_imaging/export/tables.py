@@ -116,6 +116,7 @@ TABLE_SCHEMAS: dict[str, list[ColumnSpec]] = {
         ColumnSpec("longest_diameter_mm", "float", "mm", "Longest axial diameter (RECIST 1.1 / WHO)"),
         ColumnSpec("short_axis_mm", "float", "mm", "Longest diameter perpendicular to the long axis (node short axis)"),
         ColumnSpec("viable_diameter_mm", "float", "mm", "Longest viable (enhancing) tumour diameter (mRECIST)"),
+        ColumnSpec("viable_status", "string", "", "Status of the viable part only, as the read's viable_status: too_small (mRECIST counts it 5 mm) | absent | not_evaluable; empty when not recorded (then viable_diameter_mm, if given, is the measurement)"),
         ColumnSpec("viable_short_axis_mm", "float", "mm", "Viable tumour perpendicular diameter (EASL)"),
         ColumnSpec("volume_mm3", "float", "mm3", "Lesion volume"),
         ColumnSpec("volume_ml", "float", "mL", "Lesion volume in millilitres (= volume_mm3 / 1000)"),
@@ -212,6 +213,7 @@ def lesion_rows(read: ExportRead) -> list[dict[str, Any]]:
             "longest_diameter_mm": les.longest_diameter_mm,
             "short_axis_mm": les.short_axis_mm,
             "viable_diameter_mm": les.viable_diameter_mm,
+            "viable_status": les.viable_status,
             "viable_short_axis_mm": les.viable_short_axis_mm,
             "volume_mm3": les.volume_mm3,
             "volume_ml": les.volume_mm3 / 1000.0 if les.volume_mm3 is not None else None,
@@ -377,6 +379,7 @@ def write_tables(
     formats: Sequence[str] = ("csv", "parquet"),
     deidentifier: Deidentifier | None = None,
     write_reads: bool = True,
+    leave_alone: Iterable[str | os.PathLike[str]] = (),
 ) -> TablesInfo:
     """Write the lesion, response and summary tables (+ JSON read documents).
 
@@ -391,6 +394,10 @@ def write_tables(
     formats : {"csv", "parquet"}, ...
     deidentifier : Deidentifier, optional
         Pseudonymise ids, shift dates, remap UIDs in every table and JSON file.
+    leave_alone : paths, optional
+        Files in ``out_dir`` this call did not write that stay where they are all the same (not
+        set aside as an earlier export's, :func:`set_aside_stale`): a caller's files that only look
+        like an export's (``hcc-imaging demo`` passes what a user put in its folder).
 
     Returns
     -------
@@ -429,7 +436,7 @@ def write_tables(
             p = out / "reads" / file_name
             read_paths.append(_atomic_write(p, lambda tmp, t=text: Path(tmp).write_text(t, encoding="utf-8")))
     written = [p for d in info.tables.values() for p in d.values()] + read_paths
-    stale = set_aside_stale(out, written)
+    stale = set_aside_stale(out, [*written, *leave_alone])
     return TablesInfo(out_dir=out, tables=info.tables, reads=tuple(read_paths), stale=tuple(stale))
 
 

@@ -32,6 +32,8 @@ Formats
   (:mod:`._seg_shear`), as an RTSTRUCT is; without a reference it is refused saying so.
   Overlapping segments cannot live in one label map: :func:`load_mask` refuses them with
   :class:`OverlappingSegmentsError`; :func:`load_segments` returns one LabelVolume per segment.
+  The ``"L1 viable"`` segments of a SEG (inside their lesions by design) are left out of
+  :func:`load_mask`'s map (:mod:`._seg_viable`), as :func:`~hcc_imaging.export.seg.read_seg` reads them.
 * **DICOM RTSTRUCT** (pydicom): needs ``reference`` (the image the contours were drawn on).
   Each CLOSED_PLANAR contour is mapped from LPS to the reference grid and filled in its plane;
   a voxel is inside when its **centre** is inside the polygon (scikit-image ``draw.polygon``).
@@ -85,6 +87,7 @@ from ._nifti_shear import farthest_corner, load_sheared_nifti, sheared_sform
 from ._rt_fill import fill_roi_between_planes
 from ._rt_planes import fill_planes, warn_off_slice
 from ._seg_shear import sheared_seg
+from ._seg_viable import viable_segment_numbers
 
 __all__ = [
     "MaskFormatError",
@@ -834,6 +837,11 @@ def load_mask(
     ------
     OverlappingSegmentsError
         SEG segments or RTSTRUCT ROIs overlap (use :func:`load_segments` or ``structures=``).
+        The viable-part segments of a SEG (``"L1 viable"``, written by hcc_imaging inside their
+        lesions) are not an overlap: without ``structures=`` they are left out (named in
+        ``meta["viable_segments_left_out"]``), so the map holds the lesions, as
+        :func:`~hcc_imaging.export.seg.read_seg`'s ``lesions`` (its ``viable`` has the viable parts;
+        ``structures=["L1 viable"]`` picks one here).  A SEG of viable parts only is read as it is.
     GeometryMismatchError
         Frames of reference differ, or the mask lies outside ``reference``.
     MaskFormatError, UnsupportedDicomError, NotDicomError
@@ -862,6 +870,8 @@ def load_mask(
         return _fit_to_reference(lv, reference, str(f.name))
     # (the label map's interpolated slices are filled once merged: segments filled one by one could clash)
     segs = load_segments(f, reference, structures=structures, fractional_threshold=fractional_threshold, _fill=False)
+    left_out = viable_segment_numbers(f) if kind == "seg" and structures is None else {}
+    segs = {n: lv for n, lv in segs.items() if n not in left_out}  # inside their lesions (read_seg's viable map)
     if not segs:
         raise MaskFormatError(f"{f}: no segment matched structures={list(structures or [])}.")
     items = sorted(segs.items())
@@ -913,6 +923,8 @@ def load_mask(
         merged = {names[value]: rec for value, lv in items for rec in (lv.meta.get(key) or {}).values()}
         if merged:
             meta[key] = merged
+    if left_out:
+        meta["viable_segments_left_out"] = sorted(left_out.values())
     merged_map = replace(first, array=out, labels=names, meta=meta)
     return fill_interpolated_slices(merged_map, reference, f.name) if reference is not None else merged_map
 

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from .._phi import shown_id
 from ..errors import BlindingError, CriteriaError, ReadDocumentError, StoreError
 from ..response.document import MAX_LENGTH_MM
+from ._reimport import identical_locked_read
 from .adjudication import decision_for, decoded_read_uids, encode_read_uids
 from .audit import log_views, seal_read, viewed_patients
 from .documents import (
@@ -633,6 +634,9 @@ class ReaderSession(_Base):
         With ``lock=True`` the read is also locked (as :meth:`lock`, with ``assessor``) in the
         same transaction: when the lock fails (the read cannot be assessed) nothing is kept,
         so fixing the document and importing again leaves no stray draft.
+        A document identical to this reader's latest locked read of the patient (same criteria,
+        same content; see :mod:`._reimport`) imported with ``lock=True`` again changes nothing:
+        the existing read is returned with ``unchanged=True`` and no adjudication is reopened.
 
         The document's ``reader_id`` must be this reader.  Patient, time points, treatments
         and markers are created when missing (shared); lesions are found by tracking UID or
@@ -670,6 +674,12 @@ class ReaderSession(_Base):
                 p = PatientRow(patient_id=doc.patient_id)
                 s.add(p)
                 s.flush()
+            elif lock:
+                _refuse_unblinded_read(s, me, p)
+                same = identical_locked_read(s, me.id, p.id, doc, crit, _norm_criteria,
+                                             lambda s_, r_: _document(s_, r_, self.user_id))
+                if same is not None:  # a re-run, not a revision: keep the store (and adjudications) as they are
+                    return replace(_read_info(s, same), unchanged=True)
             tp_rows = []
             for t in doc.timepoints:
                 check_pseudonym(t.id, "time point id")

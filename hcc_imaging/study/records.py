@@ -89,6 +89,8 @@ class ReadInfo:
     timepoint_ids: tuple[str, ...]
     created_at: str
     locked_at: str | None
+    #: True when an import found this read already locked in the store and changed nothing.
+    unchanged: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -224,11 +224,18 @@ def test_demo_killed_mid_run_is_resumed_by_the_next(tmp_path: Path) -> None:
     assert killed - set(record["files"]) == {f for f in killed if not (out / f).exists()}
 
 
+#: files a user puts into a demo folder between two runs (a corrected read beside the demo's reads)
+FOREIGN = ("batch/my_results.csv", "tables/unrelated.csv", "sdtm/dm.csv", "batch/reads/PHANTOM-001-corrected.json",
+           "tables/reads/PHANTOM-001-corrected-by-DrX.json")
+
+
 @pytest.mark.slow
 def test_demo_twice_into_one_folder_keeps_foreign_files_and_lists_only_its_own(tmp_path: Path) -> None:
     """The README's first command reruns the demo into ./demo_out: that works, an earlier run's
     outputs are replaced, a file someone put in the folder between the runs stays and is not
-    listed as a demo output (the JSON listed whatever ``tables/`` and ``sdtm/`` held)."""
+    listed as a demo output (the JSON listed whatever ``tables/`` and ``sdtm/`` held).  It stays
+    where it was put: one in a folder the batch or the table export keeps to its own files
+    (``batch/reads/``, ``tables/reads/``) was moved into ``stale/`` until 2026-12-06."""
     from hcc_imaging.commands.demo import MARKER
 
     out = tmp_path / "demo"
@@ -238,21 +245,22 @@ def test_demo_twice_into_one_folder_keeps_foreign_files_and_lists_only_its_own(t
     assert rec["complete"] is True
     on_disk = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.name != MARKER)
     assert rec["files"] == on_disk
-    for rel in ("batch/my_results.csv", "tables/unrelated.csv", "sdtm/dm.csv"):
+    for rel in FOREIGN:
         (out / rel).write_text("not the demo's\n")
     second = _demo("--out", str(out), "--json")
     assert second.returncode == 0, second.stderr[-3000:]
     files = json.loads(second.stdout)["files"]
     listed = [*files["seg"], *files["sr"], *files["tables"], *files["sdtm"], files["report"]]
     assert not [f for f in listed if "not the demo" in Path(f).read_text(errors="replace")[:40]], listed
-    assert not {"my_results.csv", "unrelated.csv", "dm.csv"} & {Path(f).name for f in listed}
-    for rel in ("batch/my_results.csv", "tables/unrelated.csv", "sdtm/dm.csv"):
+    assert not {Path(r).name for r in FOREIGN} & {Path(f).name for f in listed}
+    assert not list(out.rglob("stale")), sorted(p.relative_to(out).as_posix() for p in out.rglob("stale/**/*"))
+    for rel in FOREIGN:
         assert (out / rel).read_text() == "not the demo's\n", rel
     assert files["seg"] and files["sr"] and files["sdtm"] and files["tables"]
     assert all(Path(f).is_file() for f in listed)
     assert sorted(json.loads((out / MARKER).read_text())["files"]) == sorted(
         p.relative_to(out).as_posix() for p in out.rglob("*")
-        if p.is_file() and p.name not in (MARKER, "my_results.csv", "unrelated.csv", "dm.csv"))
+        if p.is_file() and p.name not in (MARKER, *(Path(r).name for r in FOREIGN)))
 
 
 def test_demo_data_a_time_point_folder_says_to_pass_the_study(tmp_path: Path) -> None:

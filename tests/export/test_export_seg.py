@@ -421,3 +421,25 @@ def test_read_seg_overlapping_lesion_segments_are_refused(tmp_path: Path, ct) ->
     f = _foreign_seg(tmp_path / "ov.dcm", ct, [a, b], ["T1", "T2"])
     with pytest.raises(OverlappingSegmentsError, match=r"'T2' \(#2\) overlaps segment 'T1' \(#1\) in \d+ voxels"):
         read_seg(f, ct.volume)
+
+
+def test_load_mask_reads_our_seg_with_viable_parts_as_its_lesions(tmp_path: Path, ct) -> None:
+    """A SEG of ours holds "L1" and "L1 viable" (inside L1): load_mask refused it as overlapping
+    segments before 2026-12-06, while read_seg and measure --masks read it."""
+    from hcc_imaging.io.masks import OverlappingSegmentsError, load_mask
+
+    labels, viable = lesion_labels(ct.volume)
+    info = write_seg(labels, ct.volume, tmp_path / "seg.dcm", viable=viable)
+    back = load_mask(info.path, reference=ct.volume)
+    assert np.array_equal(back.array, labels.array) and dict(back.labels) == {1: "L1", 2: "L2"}
+    assert back.meta["viable_segments_left_out"] == ["L1 viable"]
+    # (= read_seg's lesions: test_seg_round_trip_identical)
+    only = load_mask(info.path, reference=ct.volume, structures=["L1 viable"])  # still selectable
+    assert np.array_equal(only.array > 0, viable.array > 0)
+    # two lesions that share voxels are still refused, naming both: the viable segment relabelled a lesion
+    ds = pydicom.dcmread(info.path)
+    (d,) = [d for d in ds.SegmentSequence if d.SegmentLabel == "L1 viable"]
+    d.SegmentLabel, d.SegmentDescription = "L3", "hcc_imaging label value 3"
+    ds.save_as(tmp_path / "clash.dcm")
+    with pytest.raises(OverlappingSegmentsError, match="'L3' overlaps segment 'L1'"):
+        load_mask(tmp_path / "clash.dcm", reference=ct.volume)

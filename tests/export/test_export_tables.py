@@ -254,3 +254,34 @@ def test_a_rerun_sets_aside_the_files_it_did_not_write(tmp_path: Path, caplog: p
     assert set(pd.read_csv(out / "lesions.csv").patient_id) == {"P1"}
     # a run that writes everything it wrote before moves nothing
     assert write_tables([read_document("P1")], out, formats=("csv",)).stale == ()
+
+
+def test_lesions_table_has_viable_status_next_to_viable_diameter(tmp_path: Path) -> None:
+    """A viable part too small to measure (mRECIST counts 5 mm), not evaluable, or not recorded
+    was an empty viable_diameter_mm each, with nothing to tell them apart (before table schema 2.2)."""
+    doc = read_document()
+    fu = {les["lesion_id"]: les for les in doc["timepoints"][1]["lesions"]}
+    fu["L1"].update(viable_status="too_small", viable_diameter_mm=None)
+    fu["L2"].update(viable_status="not_evaluable", viable_diameter_mm=None)
+    info = write_tables(doc, tmp_path, formats=("csv",))
+    csv = pd.read_csv(info.tables["lesions"]["csv"], keep_default_na=False)
+    cols = list(csv.columns)
+    assert cols.index("viable_status") == cols.index("viable_diameter_mm") + 1
+    got = {(r.timepoint_id, r.lesion_id): (r.viable_status, r.viable_diameter_mm) for r in csv.itertuples()}
+    assert got[("FU1", "L1")] == ("too_small", "")
+    assert got[("FU1", "L2")] == ("not_evaluable", "")
+    assert got[("BL", "L1")] == ("", "8.0")  # measured: no viable_status recorded
+    assert got[("BL", "N1")] == ("", "")  # not measured
+
+
+def test_write_tables_leaves_alone_the_files_it_is_told_to(tmp_path: Path) -> None:
+    """A caller's file that only looks like an earlier export's (``reads/*.json``) stays where it is
+    with ``leave_alone=`` (the demo passes what a user put in its folder); others are set aside."""
+    write_tables(read_document(), tmp_path, formats=("csv",))
+    mine = tmp_path / "reads" / "corrected-by-DrX.json"
+    old = tmp_path / "reads" / "old-export.json"
+    for p in (mine, old):
+        p.write_text("{}")
+    info = write_tables(read_document(), tmp_path, formats=("csv",), leave_alone=[mine])
+    assert mine.read_text() == "{}"
+    assert not old.exists() and [p.name for p in info.stale] == ["old-export.json"]
