@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,12 +28,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._sites import mask_flags
-from ..volume import ARTERIAL_PREFERENCE, LabelVolume, Phase, Volume
+from ..volume import LabelVolume, Phase, Volume
 from ..io.masks import LABEL_NAMES_FILE
 from .coalesce import also_holds, merge_seeded, shares_voxels
 from .constants import ANNOTATIONS_FILE, MASKS_DIR, MEASUREMENT_PHASES, SEEDS_FILE
 from .errors import BatchError, StudyStepError
 from .resume import file_digest, safe_name
+from .viable_parts import viable_parts
 
 if TYPE_CHECKING:
     from .pipeline import PipelineOptions, StudyTask
@@ -202,7 +203,7 @@ def _label_names(path: str | None) -> dict[int, str] | None:
 
 def _segment_seeds(
     seeds_file: str, ref: Volume, phases: Mapping[Phase, Volume]
-) -> tuple[LabelVolume, LabelVolume | None, list[int], dict[str, tuple[str, ...]]]:
+) -> tuple[LabelVolume, LabelVolume | None, list[int], dict[str, tuple[str, ...]], dict[str, str]]:
     """Segment each seed with :func:`hcc_imaging.segment.lesion.segment_lesion` (phase: the seed's
     ``"phase"``, else the segmenter's most conspicuous phase); masks resampled onto ``ref``.  A
     lesion is given by a click (``"seed_lps"`` or ``"seed_index"``) or by a line across it
@@ -219,8 +220,9 @@ def _segment_seeds(
 
     Returns the lesions (label n = the file's n-th lesion, named by its id), the liver mask their
     viable parts read the parenchyma in (with ``"liver": true``; :func:`study_lesions`), the
-    extrahepatic lesions' labels, and the segmenter's checks by lesion id (those with any:
-    ``SegmentationResult.checks``)."""
+    extrahepatic lesions' labels, the segmenter's checks by lesion id (those with any:
+    ``SegmentationResult.checks``) and the phase each lesion was segmented on by lesion id (its
+    viable part is aligned from it: :mod:`.viable_parts`)."""
     from ..segment.carry import MIN_KEPT_FRACTION
     from ..segment.lesion import seed_point_lps, segment_lesion
     from ..segment.liver import segment_liver
@@ -249,6 +251,7 @@ def _segment_seeds(
     out = np.zeros(ref.shape, np.uint16)
     names: dict[int, str] = {}
     checks: dict[str, tuple[str, ...]] = {}
+    seg_phases: dict[str, str] = {}
     for n, (s, e, ln) in enumerate(zip(seeds, extra, lines, strict=True), start=1):
         lid = str(s.get("lesion_id", f"L{n}"))
         where: dict[str, Any] = {"line_lps": ln} if ln is not None else {
@@ -267,36 +270,11 @@ def _segment_seeds(
                                           "lesions' masks.")
         out[m & (out == 0)] = n
         names[n] = lid
+        seg_phases[lid] = str(res.phase)
         if res.checks:
             checks[lid] = tuple(res.checks)
     lesions = LabelVolume.like(ref, out, labels=names)
-    return lesions, liver if in_liver else None, [n for n, e in enumerate(extra, 1) if e], checks
-
-
-def _viable_parts(lesions: LabelVolume, vols: Mapping[Phase, Volume], liver: LabelVolume | None,
-                  extrahepatic: Iterable[int], what: str, fix: str) -> LabelVolume | None:
-    """The viable (arterially enhancing) parts of the liver lesions of ``lesions`` (same label
-    values, on its grid) by :func:`hcc_imaging.segment.viable.viable_mask` on the study's arterial
-    phase (``ARTERIAL_PREFERENCE``), ``liver`` the parenchyma's reference; None without an arterial
-    phase.  The ``extrahepatic`` labels (a node) have none: an HCC's enhancing tissue.  A failure is
-    a ``StudyStepError`` at ``masks``: ``what`` (the error) ``fix``."""
-    from ..segment.errors import SegmentationError
-    from ..segment.viable import viable_mask
-
-    arterial = next((vols[p] for p in ARTERIAL_PREFERENCE if p in vols), None)
-    if arterial is None:
-        return None
-    out = np.asarray(lesions.array)
-    liver_lesions = lesions.with_array(np.where(np.isin(out, list(extrahepatic)), 0, out))
-    on_art = liver_lesions if liver_lesions.geometry.equals(arterial.geometry) else liver_lesions.resample_to(arterial)
-    try:
-        v = viable_mask(on_art, arterial, pre_contrast=vols.get(Phase.PRE_CONTRAST),
-                        portal_venous=vols.get(Phase.PORTAL_VENOUS), liver=liver)
-    except SegmentationError as err:
-        raise StudyStepError("masks", f"{what} ({err}). {fix}") from err
-    v_arr = v.array if v.geometry.equals(lesions.geometry) else v.resample_to(lesions).array
-    # (on another grid the resampled viable part is kept within its lesion's mask)
-    return lesions.with_array(np.where((np.asarray(v_arr) != 0) & (out != 0), out, 0).astype(out.dtype))
+    return lesions, liver if in_liver else None, [n for n, e in enumerate(extra, 1) if e], checks, seg_phases
 
 
 def _carry_masks(task: StudyTask, src: StudyTask, ref: Volume, phases: Mapping[Phase, Volume],
@@ -383,7 +361,8 @@ def _carry_masks(task: StudyTask, src: StudyTask, ref: Volume, phases: Mapping[P
     found = {c.names[lab] for lab in c.results}
     return StudyLesions(c.labels, None, f"carried from {src.study_instance_uid} ({src_source})", how,
                         tuple(lab for lab in extra if lab in c.results), segmented=True, checks=checks,
-                        organs={k: v for k, v in organs.items() if k in found}), c.liver
+                        organs={k: v for k, v in organs.items() if k in found},
+                        seg_phases={c.names[lab]: str(r.phase) for lab, r in c.results.items()}), c.liver
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,6 +392,12 @@ class StudyLesions:
     #: ``"effusion"``; ``SegRead.kinds``), which :func:`_carry_masks` does not carry when the
     #: annotations do not say (a PACS)
     kinds: Mapping[str, str] = field(default_factory=dict)
+    #: lesion id -> the phase it was segmented on (seeds, carried): its viable part is checked
+    #: against the arterial phase from it (:mod:`.viable_parts`)
+    seg_phases: Mapping[str, str] = field(default_factory=dict)
+    #: lesion id -> that check's record (``translation_mm``, ``moved``, ``mi``) and ``notes``: the
+    #: study record's ``viable_alignment`` (only lesions checked)
+    viable_alignment: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 
@@ -441,12 +426,14 @@ def study_lesions(task: StudyTask, ref: Volume, phases: Mapping[Phase, Volume], 
         return _load_masks(task, ref)
     how: dict[str, Any] | None = None
     organs: dict[str, str] = {}
+    seg_phases: dict[str, str] = {}
     if src is not None:
         car, liver = _carry_masks(task, src, ref, phases, options)
         lesions, extra, checks, source, how = car.lesions, list(car.extrahepatic), dict(car.checks), car.source, car.carried
-        organs = dict(car.organs)
+        organs, seg_phases = dict(car.organs), dict(car.seg_phases)
     if seeded:
-        s_lesions, s_liver, s_extra, s_checks = _segment_seeds(str(inp.seeds_file), ref, phases)
+        s_lesions, s_liver, s_extra, s_checks, s_phases = _segment_seeds(str(inp.seeds_file), ref, phases)
+        seg_phases = {**seg_phases, **s_phases}  # a seed replaces the carried lesion of its id
         if how is None:
             lesions, liver, extra, checks, source = s_lesions, s_liver, s_extra, s_checks, SEEDS_FILE
         else:
@@ -457,15 +444,16 @@ def study_lesions(task: StudyTask, ref: Volume, phases: Mapping[Phase, Volume], 
                 checks[taker] = (*checks.get(taker, ()), *(also_holds(lid) for lid in held))
             liver = liver if liver is not None else s_liver
             source = f"{source} + {SEEDS_FILE}"
-    v = None
+    v, align = None, {}
     if viable and how is None:
-        v = _viable_parts(lesions, phases, liver, extra, f"{inp.seeds_file}: the viable part of a seeded lesion was "
-                          "not found", 'Add "liver": true to the seeds file (the parenchyma is then read in the liver '
-                          "mask), or put viable.nii.gz beside the study.")
+        v, align = viable_parts(lesions, phases, liver, extra, f"{inp.seeds_file}: the viable part of a seeded lesion "
+                                "was not found", 'Add "liver": true to the seeds file (the parenchyma is then read in '
+                                "the liver mask), or put viable.nii.gz beside the study.", seg_phases)
     elif viable:
-        v = _viable_parts(lesions, phases, liver, extra, "the viable part of a carried lesion was not found",
-                          "Put lesions.nii.gz and viable.nii.gz beside the study, or a seeds.json.")
-    return StudyLesions(lesions, v, source, how, tuple(extra), segmented=True, checks=checks, organs=organs)
+        v, align = viable_parts(lesions, phases, liver, extra, "the viable part of a carried lesion was not found",
+                                "Put lesions.nii.gz and viable.nii.gz beside the study, or a seeds.json.", seg_phases)
+    return StudyLesions(lesions, v, source, how, tuple(extra), segmented=True, checks=checks, organs=organs,
+                        seg_phases=seg_phases, viable_alignment=align)
 
 
 #: The annotations' key that says a study's lesion mask is empty on purpose (every lesion gone):

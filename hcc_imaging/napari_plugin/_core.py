@@ -228,10 +228,10 @@ def segment(
     of ``phases``; as ``--phase``); None: the most conspicuous one (``segment_lesion``'s choice).
 
     The core calls are those of ``hcc-imaging segment --viable-out``: ``segment_lesion`` on the
-    phases, then ``viable_mask`` (pre-contrast and portal venous when present).  ``viable_mask``
-    gets the lesion map cut to its work box (the lesion's box plus ``ViableParams.roi_margin_mm``
-    and a voxel, clipped to the grid): it cuts exactly that box itself, so the result is the one
-    the whole map gives, without full-volume copies.
+    phases, then ``viable_mask`` (pre-contrast and portal venous when present) on the lesion's work
+    box, after the lesion is checked against the arterial phase from the phase it was segmented on
+    (another breath hold: :mod:`._viable`, ``segment.viable_align``); a shift found is said in the
+    provenance's ``notes`` and recorded in its ``viable_alignment``.
     """
     import time
 
@@ -267,37 +267,16 @@ def segment(
     viable = None
     arterial = next((phases[p] for p in ARTERIAL_PREFERENCE if p in phases), None)
     if arterial is not None and outside_liver is None and available("viable"):
+        from ._viable import viable_crop
+
         t1 = time.perf_counter()
-        vmod = _need("hcc_imaging.segment.viable", "ViableParams")
-        pad = np.ceil(vmod.ViableParams().roi_margin_mm / np.asarray(reference.spacing)).astype(int) + 1
-        wlo = np.maximum(np.asarray(lo) - pad, 0)
-        whi = np.minimum(np.asarray(hi) + pad, np.asarray(reference.shape))
-        inner = tuple(slice(int(a - w), int(b - w)) for a, b, w in zip(lo, hi, wlo, strict=True))
-        warr = np.zeros(tuple(int(v) for v in whi - wlo), np.uint8)
-        warr[inner] = mask
-        work = LabelVolume.like(reference.geometry.crop(wlo, whi), warr, labels={1: "lesion"},
-                                frame_of_reference_uid=reference.frame_of_reference_uid,
-                                source_series_instance_uid=reference.series_instance_uid)
-        # the liver mask on the same work box (a crop of the reference grid, as the lesion map)
-        wliver = None
-        if inside_liver is not None:
-            lv = inside_liver if inside_liver.geometry.equals(reference.geometry) else inside_liver.resample_to(reference)
-            wliver = lv.crop(wlo, whi)
-        vres = _core_fn("viable")(
-            work,
-            arterial,
-            pre_contrast=phases.get(Phase.PRE_CONTRAST),
-            portal_venous=phases.get(Phase.PORTAL_VENOUS),
-            liver=wliver,
-        )
-        # viable_mask returns a LabelVolume (whose ``.labels`` is its names dict, not a map)
-        vlab = vres if isinstance(vres, LabelVolume) else getattr(vres, "labels", vres)
-        if not isinstance(vlab, LabelVolume) or vlab.shape != work.shape:
-            raise FeatureUnavailableError(
-                f"viable_mask returned {type(vres).__name__}, not a label map on the lesion's grid; "
-                "this hcc-imaging build's viable step does not match the plugin."
-            )
-        viable = np.ascontiguousarray(np.asarray(vlab.array)[inner] != 0) & mask
+        viable, vnotes, vrecord = viable_crop(phases, reference, arterial, mask, lo, hi, seg_phase=prov.get("phase"),
+                                              inside_liver=inside_liver)
+        # as hcc-imaging segment --viable-out: the note in the provenance's notes, the check's record beside it
+        if vnotes:
+            prov = {**prov, "notes": [*(prov.get("notes") or []), *vnotes]}
+        if vrecord:
+            prov = {**prov, "viable_alignment": vrecord}
         timings["viable_s"] = time.perf_counter() - t1
     return SegmentOutput((int(lo[0]), int(lo[1]), int(lo[2])), mask, viable, prov, timings, checks)
 

@@ -49,9 +49,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..volume import Geometry, LabelVolume, Volume, resample_volume
+from ..volume import Geometry, LabelVolume, Volume
 from . import constants as C
 from ._morph import gaussian_sigma_vox
+from ._roi import bbox, crop_around, crop_geometry, mutual_information, on_grid, on_shifted
 from ._types import check_numeric_fields
 from ._viable_grow import grow_into_edge
 from ._viable_rim import remove_rim, rim_element
@@ -121,116 +122,6 @@ _VIABLE_RANGES = {
     "ring_outer_mm": ("float", 0.0, False, math.inf, False),
     "roi_margin_mm": ("float", 0.0, False, math.inf, False),
 }
-
-
-def _mutual_information(a: NDArray[np.float32], b: NDArray[np.float32], bins: int = C.REGISTRATION_HISTOGRAM_BINS) -> float:
-    """Mutual information (nats) of two same-shape images from their joint histogram
-    (intensities clipped to -200..800 HU so air and bone do not use up the bins)."""
-    lo, hi = -200.0, 800.0
-    scale = bins / (hi - lo)
-
-    def index(v: NDArray[np.float32]) -> NDArray[np.int64]:
-        i = ((np.clip(v.reshape(-1), lo, hi) - lo) * scale).astype(np.int64)
-        return np.minimum(i, bins - 1)
-
-    h = np.bincount(index(a) * bins + index(b), minlength=bins * bins).reshape(bins, bins).astype(np.float64)
-    pxy = h / max(h.sum(), 1.0)
-    px = pxy.sum(1, keepdims=True)
-    py = pxy.sum(0, keepdims=True)
-    nz = pxy > 0
-    return float(np.sum(pxy[nz] * np.log(pxy[nz] / (px @ py)[nz])))
-
-
-def _bbox(mask: NDArray[np.bool_]) -> tuple[NDArray[np.int64], NDArray[np.int64]] | None:
-    """(start, stop) of the True voxels (one reduction per axis, no index arrays), None when empty."""
-    lo: list[int] = []
-    hi: list[int] = []
-    for axis in range(mask.ndim):
-        others = tuple(a for a in range(mask.ndim) if a != axis)
-        hit = np.flatnonzero(mask.any(axis=others))
-        if hit.size == 0:
-            return None
-        lo.append(int(hit[0]))
-        hi.append(int(hit[-1]) + 1)
-    return np.asarray(lo, np.int64), np.asarray(hi, np.int64)
-
-
-def _crop_geometry(lesion: LabelVolume, margin_mm: float) -> tuple[Geometry, tuple[slice, slice, slice]] | None:
-    bb = _bbox(lesion.array != 0)
-    if bb is None:
-        return None
-    pad = np.ceil(margin_mm / np.asarray(lesion.spacing)).astype(int)
-    lo = np.maximum(bb[0] - pad, 0)
-    hi = np.minimum(bb[1] + pad, np.asarray(lesion.shape))
-    sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
-    return lesion.geometry.crop(lo, hi), sl  # type: ignore[return-value]
-
-
-def _crop_around(vol: Volume, geom: Geometry, margin_mm: float) -> Volume:
-    """The part of ``vol`` covering ``geom``'s extent plus ``margin_mm`` (a view, same grid)."""
-    idx = vol.geometry.lps_to_index(geom.extent_lps)
-    pad = margin_mm / np.asarray(vol.spacing)
-    lo = np.maximum(np.floor(idx.min(axis=0) - pad).astype(int), 0)
-    hi = np.minimum(np.ceil(idx.max(axis=0) + pad).astype(int) + 1, np.asarray(vol.shape))
-    if np.any(hi <= lo):  # no overlap: keep the whole volume, the registration will say what is wrong
-        return vol
-    return vol.crop(lo, hi)
-
-
-def _on(vol: Volume, geom: Geometry) -> NDArray[np.float32]:
-    """``vol`` sampled on ``geom`` (cropping when the grids agree, else linear resampling)."""
-    g = vol.geometry
-    if np.allclose(g.spacing, geom.spacing, atol=1e-3) and np.allclose(g.direction, geom.direction, atol=1e-4):
-        start = np.rint(g.lps_to_index(geom.origin)).astype(int)
-        if np.allclose(g.index_to_lps(start), geom.origin, atol=1e-3) and np.all(start >= 0) and np.all(start + np.asarray(geom.shape) <= np.asarray(g.shape)):
-            sl = tuple(slice(int(a), int(a) + n) for a, n in zip(start, geom.shape, strict=True))
-            return np.asarray(vol.array[sl], np.float32)
-    out = resample_volume(vol, geom, interpolation="linear", default_hu=-1024.0)
-    return np.asarray(out.array, np.float32)
-
-
-def _on_shifted(vol: Volume, geom: Geometry, shift_lps: NDArray[np.float64] | None) -> NDArray[np.float32]:
-    """``vol`` at the points of ``geom`` moved by ``shift_lps`` (mm), trilinear.
-
-    When the grids share spacing and direction the shift is a constant fractional index offset:
-    the 8 neighbouring integer crops weighted (no SimpleITK call, no copy of the series); points
-    outside ``vol`` take its edge values.  Otherwise SimpleITK resampling with the translation.
-    """
-    if shift_lps is None or not np.any(shift_lps):
-        return _on(vol, geom)
-    g = vol.geometry
-    if not (np.allclose(g.spacing, geom.spacing, atol=1e-3) and np.allclose(g.direction, geom.direction, atol=1e-4)):
-        import SimpleITK as sitk
-
-        tx = sitk.TranslationTransform(3, tuple(float(v) for v in shift_lps))
-        out = resample_volume(vol, geom, interpolation="linear", default_hu=-1024.0, transform=tx)
-        return np.asarray(out.array, np.float32)
-    start = g.lps_to_index(np.asarray(geom.origin) + shift_lps)
-    base = np.floor(start).astype(np.int64)
-    frac = (start - base).astype(np.float32)
-    shape = np.asarray(geom.shape)
-    lo, hi = base, base + shape + 1
-    clo, chi = np.clip(lo, 0, np.asarray(g.shape) - 1), np.clip(hi, 1, np.asarray(g.shape))
-    part = np.asarray(vol.array[tuple(slice(int(a), int(b)) for a, b in zip(clo, chi, strict=True))], np.float32)
-    pad = [(int(max(c - a, 0)), int(max(b - d, 0))) for a, b, c, d in zip(lo, hi, clo, chi, strict=True)]
-    if part.size == 0 or any(p != (0, 0) for p in pad):
-        part = np.pad(part if part.size else np.full((1, 1, 1), -1024.0, np.float32), pad, mode="edge")
-        part = part[: int(shape[0]) + 1, : int(shape[1]) + 1, : int(shape[2]) + 1]
-    out = np.zeros(tuple(int(v) for v in shape), np.float32)
-    for dk in (0, 1):
-        wk = frac[0] if dk else 1.0 - frac[0]
-        if wk == 0:
-            continue
-        for dj in (0, 1):
-            wj = frac[1] if dj else 1.0 - frac[1]
-            if wj == 0:
-                continue
-            for di in (0, 1):
-                wi = frac[2] if di else 1.0 - frac[2]
-                if wi == 0:
-                    continue
-                out += np.float32(wk * wj * wi) * part[dk : dk + shape[0], dj : dj + shape[1], di : di + shape[2]]
-    return out
 
 
 def _checked_params(lesion: LabelVolume, arterial: Volume, pre_contrast: Volume | None,
@@ -306,7 +197,7 @@ def _pre_contrast_on(pre_contrast: Volume, arterial: Volume, art: NDArray[np.flo
 
     # the pre-contrast around the ROI plus the search range (a view when the grids agree:
     # resampling never touches the whole series)
-    pre_roi = _crop_around(pre_contrast, geom, C.VIABLE_REGISTRATION_MOVING_MARGIN_MM)
+    pre_roi = crop_around(pre_contrast, geom, C.VIABLE_REGISTRATION_MOVING_MARGIN_MM)
     shift_lps = None
     if p.register_pre_contrast:
         # the translation search reads the whole moving box: a NaN there moves the alignment
@@ -328,13 +219,13 @@ def _pre_contrast_on(pre_contrast: Volume, arterial: Volume, art: NDArray[np.flo
         )
         shift_lps = np.asarray(reg.translation_mm, float)
         info["pre_contrast_registration"] = reg.to_json()
-    pre = _on_shifted(pre_roi, geom, shift_lps)
+    pre = on_shifted(pre_roi, geom, shift_lps)
     if shift_lps is not None:
         # never accept a registration that aligns worse than none: a wrong optimum (e.g. a
         # 12 mm slide along a dense lipiodol deposit, seen with a local rigid search) would
         # make the lipiodol look like enhancing tissue; phases of one study share the scanner frame
-        pre_id = _on(pre_roi, geom)
-        mi_reg, mi_id = _mutual_information(art, pre), _mutual_information(art, pre_id)
+        pre_id = on_grid(pre_roi, geom)
+        mi_reg, mi_id = mutual_information(art, pre), mutual_information(art, pre_id)
         info["pre_contrast_registration_mi"] = {"registered": round(mi_reg, 4), "identity": round(mi_id, 4)}
         if mi_reg <= mi_id:
             pre = pre_id
@@ -442,7 +333,7 @@ def viable_mask(
     p = _checked_params(lesion, arterial, pre_contrast, portal_venous, params, liver)
     out = np.zeros(lesion.shape, dtype=lesion.array.dtype)
     info: dict[str, Any] = {"algorithm": ALGORITHM_NAME, "version": C.ALGORITHM_VERSION, "parameters": asdict(p), "lesions": {}}
-    crop = _crop_geometry(lesion, p.roi_margin_mm)
+    crop = crop_geometry(lesion, p.roi_margin_mm)
     if crop is None:
         return lesion.with_array(out)
     geom, sl = crop
@@ -456,7 +347,7 @@ def viable_mask(
     #   A: the lesions plus the ring (ring_outer_mm) - liver reference, enhancement, rim, islands;
     #   L: A plus the lipiodol margin (dilation reaches into A from there);
     #   S: L plus the Gaussian kernel radius (smoothing is exact on L).
-    bb = _bbox(lab_roi != 0)
+    bb = bbox(lab_roi != 0)
     if bb is None:  # (the ROI was cut around the lesions: not reached)
         return lesion.with_array(out)
 
@@ -492,7 +383,7 @@ def viable_mask(
         return x
 
     registered = pre_contrast is not None and p.register_pre_contrast
-    art = _on(arterial, geom)
+    art = on_grid(arterial, geom)
     if registered:  # the pre-contrast's translation search reads the arterial phase over the whole ROI
         _refuse_non_finite(art, np.zeros(3, np.int64), geom, "arterial", arterial, lesion, p.roi_margin_mm)
     art_s = smooth_L(finite_on_S(art, "arterial", arterial))
@@ -509,7 +400,7 @@ def viable_mask(
     # this holds even when the pre-contrast series is missing or imperfectly registered
     lipiodol = art_s >= p.lipiodol_min_hu
     if portal_venous is not None:
-        pv_s = smooth_L(finite_on_S(_on(portal_venous, geom), "portal_venous", portal_venous))
+        pv_s = smooth_L(finite_on_S(on_grid(portal_venous, geom), "portal_venous", portal_venous))
         lipiodol &= pv_s >= p.lipiodol_min_hu
     if pre_s is not None:
         lipiodol |= pre_s >= p.lipiodol_min_hu

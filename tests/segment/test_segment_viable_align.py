@@ -4,37 +4,11 @@ another breath hold (segment/viable_align.py; issue 5 item 3, the CLI's ``--viab
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage as ndi
 
 from hcc_imaging.segment import viable_mask
 from hcc_imaging.segment.viable_align import lesions_on_arterial
-from hcc_imaging.volume import AXIAL_DIRECTION, Geometry, LabelVolume, Phase, Volume
 
-
-def _phases(shift_z_mm: float) -> tuple[Volume, Volume, LabelVolume]:
-    """Portal venous (lesion 60 HU in liver 100) and arterial (lesion 130 in liver 70) phases of a
-    12 mm-radius HCC beside a 4 mm vessel, 2 mm voxels, the arterial moved shift_z_mm along z."""
-    sp = (2.0, 2.0, 2.0)
-    n = (36, 36, 36)
-    g = Geometry(shape=n, spacing=sp, origin=(-35.0, -35.0, -35.0), direction=AXIAL_DIRECTION)
-    k, j, i = np.indices(n, dtype=float) * 2.0 - 35.0
-
-    def scene(dz: float, liver: float, lesion: float, vessel: float, seed: int) -> np.ndarray:
-        z = k - dz
-        les = np.sqrt(i * i + j * j + z * z) < 12.0
-        ves = np.hypot(i - 20.0, z + 10.0) < 4.0
-        a = np.full(n, liver)
-        a[les], a[ves] = lesion, vessel
-        a = ndi.gaussian_filter(a, 0.5) + np.random.default_rng(seed).normal(0, 10, n)
-        return a.astype(np.float32)
-
-    pv = Volume(array=scene(0.0, 100.0, 60.0, 180.0, 0), geometry=g, frame_of_reference_uid="1.2.3",
-                series_instance_uid="1.2.3.1", phase=Phase.PORTAL_VENOUS)
-    art = Volume(array=scene(shift_z_mm, 70.0, 130.0, 250.0, 1), geometry=g, frame_of_reference_uid="1.2.3",
-                 series_instance_uid="1.2.3.2", phase=Phase.ARTERIAL)
-    les = np.sqrt(i * i + j * j + k * k) < 12.0
-    lab = LabelVolume(array=les.astype(np.uint8), geometry=g, labels={1: "L1"}, frame_of_reference_uid="1.2.3")
-    return pv, art, lab
+from ._phantom import breath_hold_phases as _phases
 
 
 def test_a_lesion_is_moved_onto_an_arterial_phase_from_another_breath_hold() -> None:

@@ -123,6 +123,10 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         **({"masks": saved, MASK_BYTES: files} if saved is not None else {}),
         # lesion id -> what the segmenter says a reader should check (segment.lesion.MASK_CHECKS)
         **({"segmentation_checks": {k: list(v) for k, v in sorted(got.checks.items())}} if got.segmented else {}),
+        # lesion id -> its check against the arterial phase its viable part was read on, from the phase
+        # it was segmented on (batch.viable_parts: the shift, whether the lesion was moved, the notes)
+        **({"viable_alignment": {k: dict(v) for k, v in sorted(got.viable_alignment.items())}}
+           if got.viable_alignment else {}),
         # lesion id -> organ / kind as the masks give them (a SEG's anatomic regions and fluid
         # segments, a carried lesion's organ): the read's flags where the annotations say nothing
         **({"mask_organs": dict(sorted(got.organs.items()))} if got.organs else {}),
