@@ -12,13 +12,21 @@ import pytest
 from tests.conftest import REPO
 
 
-@pytest.mark.slow
-def test_demo_runs_end_to_end_and_matches_the_truth(tmp_path: Path) -> None:
-    out = tmp_path / "demo"
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """One ``demo --out DIR --json`` into a new folder, run once for the module: the tests that
+    read a fresh demo's outputs read this one (and copy it before writing into it)."""
+    out = tmp_path_factory.mktemp("demo_run") / "demo"
     proc = subprocess.run(
         [sys.executable, "-m", "hcc_imaging.cli", "demo", "--out", str(out), "--json"],
         capture_output=True, text=True, timeout=600, cwd=REPO,
     )
+    return out, proc
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end_and_matches_the_truth(demo_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    out, proc = demo_run
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout)
     truth = json.loads((REPO / "sample_data" / "liver_phantom" / "truth.json").read_text())
@@ -230,17 +238,22 @@ FOREIGN = ("batch/my_results.csv", "tables/unrelated.csv", "sdtm/dm.csv", "batch
 
 
 @pytest.mark.slow
-def test_demo_twice_into_one_folder_keeps_foreign_files_and_lists_only_its_own(tmp_path: Path) -> None:
+def test_demo_twice_into_one_folder_keeps_foreign_files_and_lists_only_its_own(
+        demo_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
     """The README's first command reruns the demo into ./demo_out: that works, an earlier run's
     outputs are replaced, a file someone put in the folder between the runs stays and is not
     listed as a demo output (the JSON listed whatever ``tables/`` and ``sdtm/`` held).  It stays
     where it was put: one in a folder the batch or the table export keeps to its own files
-    (``batch/reads/``, ``tables/reads/``) was moved into ``stale/`` until 2026-12-06."""
+    (``batch/reads/``, ``tables/reads/``) was moved into ``stale/`` until 2026-12-06.  The first
+    run is the module's fresh demo (``demo_run``), copied with its files' times."""
+    import shutil
+
     from hcc_imaging.commands.demo import MARKER
 
     out = tmp_path / "demo"
-    first = _demo("--out", str(out), "--json")
+    first_out, first = demo_run
     assert first.returncode == 0, first.stderr[-3000:]
+    shutil.copytree(first_out, out, symlinks=True)
     rec = json.loads((out / MARKER).read_text())
     assert rec["complete"] is True
     on_disk = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.name != MARKER)

@@ -496,11 +496,13 @@ def test_propagate_says_when_the_registration_is_suspect(tmp_path: Path) -> None
     dock's Propagate placed L3 there without a word (a 76 mm "lesion").  Now the observation's
     first problem says the registration is suspect, naming the series and what to do; a lesion not
     found there blames the registration instead of "record it as absent"; a good follow-up has no
-    such problem."""
+    such problem.  (The study phantom on the carry tests' smaller grid, 44 x 112 x 112 at 3.5 x 3 x 3
+    mm: the same anatomy and lesions.)"""
     from hcc_imaging.napari_plugin._segmenting import SUSPECT_REGISTRATION, suspect_registration_note
     from hcc_imaging.phantoms import make_study
 
-    base = make_study(0, timepoint="baseline")
+    grid = {"shape": (44, 112, 112), "spacing": (3.5, 3.0, 3.0)}
+    base = make_study(0, timepoint="baseline", **grid)
     s = ReadSession("P001", "R1", tmp_path / "reads")
     s.add_timepoint("baseline", base.volumes)
     s.add_timepoint("fu1", _mirrored(base.volumes))
@@ -515,7 +517,7 @@ def test_propagate_says_when_the_registration_is_suspect(tmp_path: Path) -> None
     assert "record it as absent" not in str(err.value)
     good = ReadSession("P001", "R1", tmp_path / "reads2")
     good.add_timepoint("baseline", base.volumes)
-    good.add_timepoint("fu1", make_study(0, timepoint="fu1").volumes)
+    good.add_timepoint("fu1", make_study(0, timepoint="fu1", **grid).volumes)
     lid, _ = good.segment_at("baseline", base.truth["lesions"]["L3"]["seed_lps"], in_liver=True)
     assert suspect_registration_note(good.propagate(lid, "fu1", in_liver=True)[1].problems) is None
 

@@ -690,7 +690,8 @@ def test_propagate_warns_when_the_registration_is_suspect(make_napari_viewer: An
     mirrored series) placed the lesion there without a word, while ``batch --carry`` and ``segment
     --from-mask`` report such a registration.  Now napari shows a warning naming the problem and
     what to do, the status line says it, the lesion's row has it as its first problem, and the
-    follow-up's lesions layer keeps it in its metadata."""
+    follow-up's lesions layer keeps it in its metadata.  (The study phantom on the carry tests'
+    smaller grid, 44 x 112 x 112 at 3.5 x 3 x 3 mm: the same anatomy and lesions.)"""
     from dataclasses import replace
 
     from napari.utils.notifications import NotificationSeverity, notification_manager
@@ -699,7 +700,7 @@ def test_propagate_warns_when_the_registration_is_suspect(make_napari_viewer: An
     from hcc_imaging.napari_plugin._widgets._dock import ResponseDock
     from hcc_imaging.phantoms import make_study
 
-    base = make_study(0, timepoint="baseline")
+    base = make_study(0, timepoint="baseline", shape=(44, 112, 112), spacing=(3.5, 3.0, 3.0))
     mirrored = {ph: replace(v, array=np.ascontiguousarray(np.asarray(v.array)[:, :, ::-1]),
                             study_instance_uid="1.2.826.0.99.9", frame_of_reference_uid="1.2.826.0.99.8",
                             series_instance_uid=f"9.9.{n}")
