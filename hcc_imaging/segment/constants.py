@@ -760,7 +760,7 @@ LESION_RIND_MAX_PIXEL_MM: Final[float] = 1.5
 #: searched (mm).  16 x 32 rays gave the rind sweep's ovals as 24 x 48 did (0.7 mm pixels) in 154
 #: instead of 377 ms (docs/validation.md section 2.2, "A probe for the fine-grid rinds"); the step is
 #: a fine pixel (1.61; half of one, 0.35 mm, until 1.60: the profiles are blurred by >= 0.6 mm and the edges
-#: searched on a 0.25 mm grid of the ramps' table, not on the samples; the rays' work 0.65-0.75 x, the rind
+#: searched on a 0.25 mm grid of the ramps' table, not on the samples; the rays' CPU 0.56-0.91 x, the rind
 #: sweep's fine grid within its gate: docs/validation.md section 2.4, "Algorithm 1.61"); 7 mm covers a viable
 #: rind twice the sweep's thickest (3.5 mm).  Geometric.
 LESION_RIND_RAYS: Final[tuple[int, int]] = (16, 32)
