@@ -12,8 +12,8 @@ the click's wall and CPU time (all threads) and the load average.  The stage sum
 need not add up to its span (the code between the wrapped calls is not listed).  Nothing is changed
 but the timing (the wrappers call the real functions).
 
-The session of 2026-12-06 (fifth) used it (docs/validation.md section 2.4, "Step 13's speed (session
-of 2026-12-06, fifth)").
+The session of 2026-12-06 (fifth) used it (docs/validation.md section 2.4, "Algorithm 1.61: step 13's rays
+every 0.7 mm").
 
 Usage: ``python benchmarks/profile_rind_click.py [--kinds oval lobulated] [--seeds 0 1] [--repeat 3]``
 """
