@@ -389,7 +389,10 @@ __all__ = [
 #: 1.60: viable_mask's step 5b grows the viable part into its blurred edge (segment/_viable_grow.py,
 #: VIABLE_GROW_*; docs/validation.md section 3, "Algorithm 1.60"): fine grids' nodular remnants no longer
 #: undersized; grids coarser than VIABLE_GROW_DISTANCE_MM unchanged; lesion steps unchanged.
-ALGORITHM_VERSION: Final[str] = "1.60"
+#: 1.61: step 13's rays sample every 0.7 mm, not 0.35 (LESION_RIND_RAY_STEP_MM; docs/validation.md section 2.4,
+#: "Algorithm 1.61"): rind masks on pixels up to 1.5 mm move (the rind sweep's fine grid within -0.03 / +0.03 a
+#: click, no oval below 0.95); the automatic steps 1-12 are unchanged.
+ALGORITHM_VERSION: Final[str] = "1.61"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
@@ -756,9 +759,12 @@ LESION_RIND_MAX_PIXEL_MM: Final[float] = 1.5
 #: The start's rays (polar x azimuthal directions), their sample step (mm) and the thickest layer
 #: searched (mm).  16 x 32 rays gave the rind sweep's ovals as 24 x 48 did (0.7 mm pixels) in 154
 #: instead of 377 ms (docs/validation.md section 2.2, "A probe for the fine-grid rinds"); the step is
-#: half a fine pixel; 7 mm covers a viable rind twice the sweep's thickest (3.5 mm).  Geometric.
+#: a fine pixel (1.61; half of one, 0.35 mm, until 1.60: the profiles are blurred by >= 0.6 mm and the edges
+#: searched on a 0.25 mm grid of the ramps' table, not on the samples; the rays' CPU 0.56-0.91 x, the rind
+#: sweep's fine grid within its gate: docs/validation.md section 2.4, "Algorithm 1.61"); 7 mm covers a viable
+#: rind twice the sweep's thickest (3.5 mm).  Geometric.
 LESION_RIND_RAYS: Final[tuple[int, int]] = (16, 32)
-LESION_RIND_RAY_STEP_MM: Final[float] = 0.35
+LESION_RIND_RAY_STEP_MM: Final[float] = 0.7
 LESION_RIND_MAX_LAYER_MM: Final[float] = 7.0
 #: The blurs (Gaussian sigma, mm, along a surface's normal) the rays' profile is fitted with, and the
 #: point-spreads the surfaces' fit picks from by its chi^2: a CT kernel's 0.5-1.5 mm.  Geometric.

@@ -95,3 +95,26 @@ def test_one_step_on_the_pixels_after_the_blocks(monkeypatch: pytest.MonkeyPatch
     full = np.zeros(img.shape, bool)
     full[fit.box] = fit.mask
     assert dice(full, truth) >= 0.97
+
+
+def test_the_rays_sample_every_fine_pixel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """1.61: step 13's rays sample the image every 0.7 mm (a fine pixel; 1.24-1.60: every 0.35 mm, twice
+    the samples for the same edges: the profiles are blurred by >= 0.6 mm and the edges searched on a
+    0.25 mm grid from the ramps' table, not the samples); an oval rind is still fitted to >= 0.97."""
+    steps_mm: list[float] = []
+    real = _rind.ndimage.map_coordinates
+
+    def recorded(img: Any, coords: Any, *args: Any, **kw: Any) -> Any:
+        if not steps_mm and kw.get("order") == 1:  # (the rays' profiles: their first call)
+            c = np.asarray(coords).T * np.asarray(FINE)  # (mm; the first ray's samples come first)
+            steps_mm.append(float(np.linalg.norm(c[1] - c[0])))
+        return real(img, coords, *args, **kw)
+
+    monkeypatch.setattr(_rind.ndimage, "map_coordinates", recorded)
+    vols, truth, click = rim_scene("oval", 1, 15.0, rim_mm=2.5, spacing=FINE, shape=SHAPE)
+    img = vols[Phase.ARTERIAL].array
+    fit = _rind.rind_border(img, tuple(click), FINE)
+    assert steps_mm and steps_mm[0] == pytest.approx(0.7, abs=1e-9)
+    full = np.zeros(img.shape, bool)
+    full[fit.box] = fit.mask
+    assert dice(full, truth) >= 0.97

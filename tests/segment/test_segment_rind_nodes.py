@@ -69,7 +69,7 @@ def _fit(kind: str, seed: int, sd: float, rim: float) -> tuple[float, _rind.Rind
     # (``before``: the degree-4 fit's Dice, 1.55's; 1.52-1.54's 0.882 / 0.911 / 0.888, before its blocks' fit)
     ("lobulated", 3, 5.0, 2.5, 0.887, 0.915),    # held-out seed of the shape 1.45 was designed on
     ("lobulated2", 2, 5.0, 3.0, 0.911, 0.94),    # the held-out second shape
-    ("lobulated", 2, 15.0, 2.5, 0.891, 0.90),
+    ("lobulated", 2, 15.0, 2.5, 0.880, 0.90),    # (1.61's rays every 0.7 mm; 1.55-1.60: 0.891, corrected 0.910 either way)
 ])
 def test_lobulated_rinds_gain_with_the_correction(kind: str, seed: int, sd: float, rim: float, before: float,
                                                   floor: float, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,7 +79,7 @@ def test_lobulated_rinds_gain_with_the_correction(kind: str, seed: int, sd: floa
     monkeypatch.setattr(C, "LESION_RIND_NODES_MIN_SCORE_Z", float("inf"))
     d0, fit0, _ = _fit(kind, seed, sd, rim)
     assert not fit0.per_direction
-    assert d0 == pytest.approx(before, abs=0.004)  # 1.55's figure
+    assert d0 == pytest.approx(before, abs=0.004)  # 1.55's figure (1.61's where noted)
     assert d - d0 >= 0.015
 
 
