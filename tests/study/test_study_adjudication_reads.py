@@ -7,24 +7,18 @@ v2 (no such columns) is matched by the reads that were the latest locked ones wh
 
 from __future__ import annotations
 
-import datetime as dt
 import sqlite3
 from pathlib import Path
 
 from hcc_imaging.study import AdjudicatorSession, ReaderSession, Store
 from hcc_imaging.study.constants import SCHEMA_VERSION
 from hcc_imaging.study.model import AdjudicationRow, ReadRow
+from tests.study._panel import TPS, two_readers_and_adjudicator
 
-TPS = ("BL", "FU1", "FU2")
 
 
 def _setup(store: Store) -> None:
-    for r in ("R1", "R2"):
-        store.add_reader(r)
-    store.add_reader("ADJ", role="adjudicator")
-    store.add_patient("P1")
-    for i, tp in enumerate(TPS):
-        store.add_timepoint("P1", tp, dt.date(2024, 1, 1) + dt.timedelta(days=60 * i))
+    two_readers_and_adjudicator(store)
 
 
 def _read(store: Store, reader: str, sizes: tuple[float, float, float]) -> str:

@@ -6,7 +6,6 @@ identical ``import-read --lock`` created a second locked read and reopened the d
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -15,17 +14,12 @@ from sqlalchemy import func, select
 from hcc_imaging.cli import main
 from hcc_imaging.study import AdjudicatorSession, ReaderSession, Store
 from hcc_imaging.study.model import ReadRow
+from tests.study._panel import TPS, two_readers_and_adjudicator
 
-TPS = ("BL", "FU1", "FU2")
 
 
 def _setup(store: Store) -> tuple[str, str, object]:
-    for r in ("R1", "R2"):
-        store.add_reader(r)
-    store.add_reader("ADJ", role="adjudicator")
-    store.add_patient("P1")
-    for i, tp in enumerate(TPS):
-        store.add_timepoint("P1", tp, dt.date(2024, 1, 1) + dt.timedelta(days=60 * i))
+    two_readers_and_adjudicator(store)
     uids = []
     for reader, sizes in (("R1", (30.0, 15.0, 15.0)), ("R2", (30.0, 40.0, 45.0))):  # PR vs PD
         s = ReaderSession(store, reader)
