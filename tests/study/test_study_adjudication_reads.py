@@ -16,11 +16,6 @@ from hcc_imaging.study.model import AdjudicationRow, ReadRow
 from tests.study._panel import TPS, two_readers_and_adjudicator
 
 
-
-def _setup(store: Store) -> None:
-    two_readers_and_adjudicator(store)
-
-
 def _read(store: Store, reader: str, sizes: tuple[float, float, float]) -> str:
     s = ReaderSession(store, reader)
     if not s.lesions("P1"):
@@ -38,7 +33,7 @@ def _bor(adj: AdjudicatorSession, confirmed: bool = False):
 
 
 def test_decision_on_earlier_reads_does_not_decide_a_revised_discordance(store: Store) -> None:
-    _setup(store)
+    two_readers_and_adjudicator(store)
     r1 = _read(store, "R1", (30.0, 15.0, 15.0))  # PR
     r2 = _read(store, "R2", (30.0, 40.0, 45.0))  # PD
     adj = AdjudicatorSession(store, "ADJ")
@@ -54,7 +49,7 @@ def test_decision_on_earlier_reads_does_not_decide_a_revised_discordance(store: 
 
 
 def test_decision_holds_for_its_bor_mode_only(store: Store) -> None:
-    _setup(store)
+    two_readers_and_adjudicator(store)
     _read(store, "R1", (30.0, 15.0, 15.0))  # PR, confirmed 60 days later: PR in both modes
     r2 = _read(store, "R2", (30.0, 40.0, 45.0))  # PD in both modes
     adj = AdjudicatorSession(store, "ADJ")
@@ -93,7 +88,7 @@ def _downgrade_to_v2(path: Path) -> None:
 def _v2_store(tmp_path: Path, r1_sizes, r2_sizes) -> tuple[Path, str, str]:
     path = tmp_path / "v2.sqlite"
     store = Store(path)
-    _setup(store)
+    two_readers_and_adjudicator(store)
     r1 = _read(store, "R1", r1_sizes)
     r2 = _read(store, "R2", r2_sizes)
     _legacy_adjudication(store, r2)

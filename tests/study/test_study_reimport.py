@@ -17,7 +17,6 @@ from hcc_imaging.study.model import ReadRow
 from tests.study._panel import TPS, two_readers_and_adjudicator
 
 
-
 def _setup(store: Store) -> tuple[str, str, object]:
     two_readers_and_adjudicator(store)
     uids = []
