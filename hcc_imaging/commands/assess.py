@@ -4,7 +4,9 @@ Classifies a read document under the listed criteria (case-insensitive; ``all`` 
 criterion) and prints a table per criterion with the best overall response, plus burden
 scores, or with ``--json`` the :meth:`Assessment.to_json` object.  Rule parameters can be
 changed with ``--set [CRITERION:]PARAM=VALUE`` (repeatable), e.g. ``--set
-mrecist:pd_abs_floor=5`` or ``--set sd_min_days=56``.
+mrecist:pd_abs_floor=5`` or ``--set sd_min_days=56``; the clinical CR / drug-off and BCLC
+options (:mod:`hcc_imaging.response.options`) with ``--set clinical:afp_uln_ng_ml=20`` and
+``--set bclc:size_inclusive=false``.
 
 A read whose ``patient_id`` looks like a person's name (``DOE^JOHN``, "Doe, John":
 :func:`hcc_imaging._phi.name_like`) is refused (exit 2) before anything is printed; the message
@@ -41,7 +43,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
     p.add_argument(
         "--set", action="append", default=[], metavar="[CRITERION:]PARAM=VALUE",
-        help="override a rule parameter (repeatable), e.g. mrecist:pd_abs_floor=5",
+        help="override a rule parameter (repeatable), e.g. mrecist:pd_abs_floor=5; "
+             "clinical CR / drug-off and BCLC options as clinical:afp_uln_ng_ml=20, "
+             "bclc:size_inclusive=false (yes/no values: true/false/yes/no/1/0)",
     )
     p.add_argument("--tbs-bands", default=None,
                    help="TBS band set: hcc_resection_2023 (default), sasaki_2018, "
@@ -62,9 +66,9 @@ def parse_criteria(text: str) -> list[str]:
 
 def _value(text: str) -> Any:
     low = text.strip().lower()
-    if low in ("true", "yes", "on"):
+    if low in ("true", "yes"):
         return True
-    if low in ("false", "no", "off"):
+    if low in ("false", "no"):
         return False
     if low in ("none", "null"):
         return None
@@ -118,6 +122,23 @@ def _endpoints_text(ep: dict[str, Any]) -> str:
 
     return (f"PFS {one(ep['pfs'])}, TTP {one(ep['ttp'])}, DOR {one(ep['dor'])} / unconfirmed "
             f"{one(ep['dor_unconfirmed'])} (days from day 0; DOR from the first CR/PR)")
+
+
+def _limits_text(o: dict[str, Any]) -> str:
+    """``limits: AFP ≤ 10 ng/mL, AFP-L3 < 10 %, PIVKA-II < 40 mAU/mL; clinical CR > 42 days,
+    drug-off ≥ 84 days`` from the ``clinical.options`` the assessment used."""
+    def op(inclusive: bool) -> str:
+        return "≤" if inclusive else "<"
+
+    def dur(inclusive: bool) -> str:
+        return "≥" if inclusive else ">"
+
+    return (f"limits: AFP {op(o['afp_inclusive'])} {_num(o['afp_uln_ng_ml'])} ng/mL, AFP-L3 "
+            f"{op(o['afp_l3_inclusive'])} {_num(o['afp_l3_uln_pct'])} %, PIVKA-II "
+            f"{op(o['pivka_ii_inclusive'])} {_num(o['pivka_ii_uln_mau_ml'])} mAU/mL; clinical CR "
+            f"{dur(o['duration_inclusive'])} {o['min_normal_days']} days, drug-off "
+            f"{dur(o['drug_off_duration_inclusive'])} {o['drug_off_min_normal_days']} days "
+            "(--set clinical:NAME=VALUE)")
 
 
 def _print_table(out: dict[str, Any], show_reasons: bool) -> None:
@@ -203,6 +224,8 @@ def _print_table(out: dict[str, Any], show_reasons: bool) -> None:
                         else ")")
         console.print(f"clinical CR: {cc['clinical_cr']}{history}; drug-off eligible: "
                       f"{c['drug_off']['eligible']}", highlight=False)
+        if c.get("options"):
+            console.print(f"  {_limits_text(c['options'])}", highlight=False)
         if show_reasons:
             for r in cc["reasons"]:
                 console.print(f"  clinical CR: {r}", highlight=False)
@@ -239,9 +262,13 @@ def run(args: argparse.Namespace) -> int:
     _refuse_name(doc.patient_id, args.read)
     criteria: Any = parse_criteria(args.criteria) if args.criteria else None
     glob, per = _parse_sets(args.set)
+    from hcc_imaging.response.options import OPTION_SECTIONS
+
+    sections = {k: per.pop(k) for k in list(per) if k.lower() in OPTION_SECTIONS}
+    opts = {f"{k.lower()}_options": v for k, v in sections.items()}
     burden_options = {"tbs_bands": args.tbs_bands} if args.tbs_bands else None
     result = assess(doc, criteria, rule_overrides=per or None, burden_options=burden_options,
-                    **glob)
+                    **opts, **glob)
     out = result.to_json()
     if args.json:
         print(json.dumps(out, indent=2, ensure_ascii=False))

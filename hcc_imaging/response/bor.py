@@ -7,7 +7,10 @@ by NE or nothing, NE.
 
 With confirmation (Table 3, criteria.md §2.6): a CR/PR counts when the confirming scan — by
 default the **next evaluable** assessment ≥ ``confirmation_min_days`` later — shows CR/PR
-(CR needs CR).  Ambiguous rows are parameters: ``cr_then_pr`` (CR then PR) and ``pr_then_sd``
+(CR needs CR).  An evaluable scan in between (too soon to confirm) must still show the response
+(``confirmation_intervening_must_hold``, default True): the first that does not is the
+"subsequent time point" Table 3 reads, so PR, SD (18 days later), PR (58 days later) is not a
+confirmed PR.  Ambiguous rows are parameters: ``cr_then_pr`` (CR then PR) and ``pr_then_sd``
 (PR then SD).  Unconfirmed responses fall back to SD when the SD minimum is met, else PD (CR
 followed by SD / PR or any PD) or NE.
 """
@@ -91,6 +94,18 @@ def unconfirmed_bor(
     return "NE", reasons
 
 
+def _holds(r: str, r2: str, rules: BorRules) -> bool:
+    """Whether a later ``r2`` keeps (would confirm) a CR / PR ``r`` (with the Table 3 readings
+    ``cr_then_pr`` and ``pr_then_sd``)."""
+    if r == "CR":
+        return r2 == "CR" or (r2 == "PR" and str(rules.cr_then_pr) == "pr")
+    return r2 in ("CR", "PR") or (r2 == "SD" and str(rules.pr_then_sd) == "pr")
+
+
+def _scan(scan: tuple[int, str]) -> str:
+    return f"{scan[1]} on day {scan[0]}"
+
+
 def _confirm(
     cut: list[tuple[int, str]], i: int, rules: BorRules
 ) -> tuple[str | None, list[str], bool]:
@@ -107,6 +122,18 @@ def _confirm(
             good = [c for c in cands if (c[1] == "CR" if r == "CR" else c[1] in ("CR", "PR"))]
             if good:
                 conf = good[0]
+    if getattr(rules, "confirmation_intervening_must_hold", False):
+        # Table 3 reads the *subsequent* time point: a scan too soon to confirm must still
+        # show the response, else it is the one that decides (criteria.md §2.6)
+        broken = next(((d2, r2) for d2, r2 in cut[i + 1:]
+                       if d2 - day < rules.confirmation_min_days and r2 != "NE"
+                       and not _holds(r, r2, rules)), None)
+        if broken is not None:
+            conf = broken
+            reasons.append(f"{r} on day {day}: {_scan(broken)}, {broken[0] - day} days later "
+                           f"(too soon to confirm, < {rules.confirmation_min_days} days), no "
+                           "longer shows it, so it is the subsequent time point Table 3 reads "
+                           "(confirmation_intervening_must_hold=True)")
     if conf is None:
         reasons.append(f"{r} on day {day} has no confirming scan ≥ "
                        f"{rules.confirmation_min_days} days later")

@@ -578,8 +578,8 @@ def classify_detailed(
                         response_confirmed = True
                     elif rules.confirmation_scan is ConfirmationScan.ANY_LATER:
                         still.append((d0, r0))
-                else:
-                    still.append((d0, r0))
+                elif overall in (R.CR, R.PR) or not rules.confirmation_intervening_must_hold:
+                    still.append((d0, r0))  # too soon to confirm; must still hold (bor.py)
             pending = still
             if overall in (R.CR, R.PR):
                 pending.append((day, overall))

@@ -22,6 +22,7 @@ from hcc_imaging.response.classify import classify
 from hcc_imaging.response.document import SCHEMA_VERSION, ReadDocument
 from hcc_imaging.response.endpoints import endpoints_json
 from hcc_imaging.response.irecist import classify_irecist
+from hcc_imaging.response.options import BclcOptions, ClinicalOptions, options_from
 from hcc_imaging.response.recicl import classify_recicl
 from hcc_imaging.response.results import CriterionResult, TimePointResult
 from hcc_imaging.response.rules import (
@@ -123,8 +124,14 @@ def resolve_rules(
     unknown = set(overrides) - used
     if unknown:
         known = sorted(set().union(*(_field_names(o) for o in out)) - {"name", "base"})
+        from hcc_imaging.response.options import OPTION_SECTIONS
+
+        hint = "".join(
+            f" {k} is a {sec} option: pass {sec}_options={{{k!r}: ...}} (--set {sec}:{k}=...)."
+            for k in sorted(unknown) for sec, cls in OPTION_SECTIONS.items()
+            if k in _field_names(cls))
         raise CriteriaError(
-            f"parameter(s) {sorted(unknown)} do not belong to any of {names}. Known: "
+            f"parameter(s) {sorted(unknown)} do not belong to any of {names}.{hint} Known: "
             f"{', '.join(known)}."
         )
     if rule_overrides:
@@ -146,6 +153,21 @@ def resolve_rules(
                     f"rule_overrides names {crit}, which is not among the criteria {names}."
                 )
     return out
+
+
+def _check_burden_options(options: Mapping[str, Any] | None, fn: Any) -> None:
+    """Refuse a ``burden_options`` key :func:`burden_for_timepoint` does not take, naming the
+    valid ones (instead of the raw TypeError of the call)."""
+    import inspect
+
+    valid = [n for n, p in inspect.signature(fn).parameters.items()
+             if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    bad = sorted(k for k in (options or {}) if k not in valid)
+    if bad:
+        raise CriteriaError(
+            f"burden_options: unknown option(s) {bad}. Valid burden options: "
+            f"{', '.join(valid)}. Fix: e.g. burden_options={{'tbs_bands': 'sasaki_2018'}}."
+        )
 
 
 def _run_one(doc: ReadDocument, rules: AnyRules) -> CriterionResult:
@@ -205,6 +227,8 @@ def assess(
     burden_options: Mapping[str, Any] | None = None,
     child_pugh_boundary: str = "middle_closed",
     nodes_are_spread: bool = True,
+    clinical_options: ClinicalOptions | Mapping[str, Any] | None = None,
+    bclc_options: BclcOptions | Mapping[str, Any] | None = None,
     **overrides: Any,
 ) -> Assessment:
     """Assess ``doc`` under ``criteria`` (names case-insensitive, or rule objects).
@@ -218,7 +242,15 @@ def assess(
     rule_overrides : {criterion: {parameter: value}}
         Parameters for one criterion, e.g. ``{"mRECIST": {"pd_abs_floor": 5}}``.
     burden_options : dict
-        Keyword arguments of :func:`hcc_imaging.burden.burden_for_timepoint`.
+        Keyword arguments of :func:`hcc_imaging.burden.burden_for_timepoint` (an unknown one
+        is refused, listing the valid ones).
+    clinical_options : ClinicalOptions or dict
+        Clinical CR / drug-off settings (:class:`~hcc_imaging.response.options.ClinicalOptions`:
+        marker upper limits, e.g. ``{"afp_uln_ng_ml": 20}``, durations, CEUS); written into
+        the output as ``clinical["options"]``.
+    bclc_options : BclcOptions or dict
+        BCLC settings (:class:`~hcc_imaging.response.options.BclcOptions`: ``size_inclusive``,
+        ``too_small_default_mm``).
     child_pugh_boundary : str
         Boundary handling of the Child-Pugh bands (see :mod:`hcc_imaging.burden.liver`).
     nodes_are_spread : bool
@@ -256,6 +288,9 @@ def assess(
             f"nodes_are_spread={nodes_are_spread!r}: expected true or false (a pathological "
             "lymph node is extrahepatic spread for BCLC and Milan, or not)."
         )
+    clin = options_from(ClinicalOptions, clinical_options)
+    bclc_opts = options_from(BclcOptions, bclc_options)
+    _check_burden_options(burden_options, burden_for_timepoint)
     if criteria is None:
         criteria = doc.criteria or DEFAULT_CRITERIA
     if isinstance(criteria, str):
@@ -302,8 +337,11 @@ def assess(
                 "ecog", "liver_function_status", "macrovascular_invasion",
                 "extrahepatic_spread")):
             try:
-                bclc = bclc_for(doc, lf, nodes_are_spread=nodes_are_spread)
+                bclc = bclc_for(doc, lf, nodes_are_spread=nodes_are_spread,
+                                size_inclusive=bclc_opts.size_inclusive,
+                                too_small_default_mm=float(bclc_opts.too_small_default_mm))
                 row["bclc"] = bclc.stage
+                row["bclc_size_inclusive"] = bclc_opts.size_inclusive
                 row["bclc_reasons"] = list(bclc.reasons)
                 if bclc.stage == "NE":
                     row["bclc_possible"] = list(bclc.possible)
@@ -317,8 +355,15 @@ def assess(
     imaging = [results[k] for k in (Criteria.MRECIST.value, Criteria.RECIST_1_1.value)
                if k in results and results[k].not_assessed is None]
     if doc.markers and imaging:
-        clinical["clinical_cr"] = clinical_cr(doc, imaging).to_json()
-        clinical["drug_off"] = drug_off_eligible(doc, imaging).to_json()
+        clinical["clinical_cr"] = clinical_cr(
+            doc, imaging, limits=clin.limits, min_normal_days=clin.min_normal_days,
+            duration_inclusive=clin.duration_inclusive,
+            count_cr_after_pd=clin.count_cr_after_pd).to_json()
+        clinical["drug_off"] = drug_off_eligible(
+            doc, imaging, limits=clin.limits, min_normal_days=clin.drug_off_min_normal_days,
+            duration_inclusive=clin.drug_off_duration_inclusive,
+            require_ceus=clin.require_ceus).to_json()
+        clinical["options"] = clin.to_json()
     endpoints = {k: endpoints_json(doc, res) for k, res in results.items()}
     from hcc_imaging.response.fingerprint import read_sha256
 

@@ -19,6 +19,7 @@ new intrahepatic nodule makes the overall PD unless ``new_lesion="separate"``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -186,6 +187,31 @@ def _nodules(doc: ReadDocument, rules: RecicLRules) -> list[str]:
             and o.is_intrahepatic and o.kind is LesionKind.LESION and o.split_from is None]
 
 
+def _extrahepatic(lesions: Iterable[LesionObservation]) -> str:
+    """``"P1 (lung), N2 (lymph_node)"``: the present extrahepatic lesions among ``lesions``."""
+    return ", ".join(f"{o.lesion_id} ({o.organ})" for o in lesions
+                     if not o.is_intrahepatic and o.status is not LesionStatus.ABSENT)
+
+
+def _too_soon(doc: ReadDocument, lid: str, day: int, rules: RecicLRules) -> str | None:
+    """Why nodule ``lid`` scanned on ``day`` is too soon after its latest locoregional
+    treatment to grade (``evaluation_min_days``, criteria.md §5.3), or None.  A treatment on the
+    scan's own day is taken to follow it (the scan is the pre-treatment one)."""
+    if rules.evaluation_min_days <= 0:
+        return None
+    done = [t for t in doc.treatments if t.is_locoregional and t.day is not None
+            and t.day < day and (not t.lesion_ids or lid in t.lesion_ids)]
+    if not done:
+        return None
+    last = max(done, key=lambda t: t.day or 0)
+    gap = day - (last.day or 0)
+    if gap >= rules.evaluation_min_days:
+        return None
+    return (f"not evaluable: scanned {gap} days after {last.kind.value} on day {last.day}, "
+            f"sooner than the RECICL evaluation window ({rules.evaluation_min_days} days, "
+            "evaluation_min_days; criteria.md §5.3)")
+
+
 def classify_recicl(doc: ReadDocument, rules: RecicLRules = RECICL) -> CriterionResult:
     """Classify every follow-up of ``doc`` under RECICL (TE per nodule and overall)."""
     ids = _nodules(doc, rules)
@@ -202,6 +228,13 @@ def classify_recicl(doc: ReadDocument, rules: RecicLRules = RECICL) -> Criterion
         if lid not in base_products:
             checks.append(f"nodule {lid}: no longest_diameter_mm × short_axis_mm at baseline; "
                           "RECICL needs both (it is NE at every follow-up)")
+    extra = _extrahepatic(o for o in base.lesions
+                          if o.role_for(rules.name) in (Role.TARGET, Role.NON_TARGET))
+    if extra:
+        checks.append(f"extrahepatic lesion(s) {extra} at baseline are not graded by RECICL, "
+                      "which grades intrahepatic nodules only (criteria.md §5): the overall TE "
+                      "ignores them; assess them with RECIST 1.1 (e.g. --criteria "
+                      "recicl,recist1.1)")
     rows.append(TimePointResult(
         id=base.id, day=int(base.day or 0), sum=base_sum, change_from_baseline=None,
         change_from_nadir=None, target_response=None, non_target_response=None,
@@ -229,6 +262,12 @@ def classify_recicl(doc: ReadDocument, rules: RecicLRules = RECICL) -> Criterion
                 parts = ([o_post] if o_post is not None else []) + frags
                 vals = [_product(p, rules) for p in parts]
                 post = None if any(v is None for v in vals) else sum(vals, ZERO)  # type: ignore[arg-type]
+            early = _too_soon(doc, lid, day, rules)
+            if early is not None:
+                ne = True
+                effects.append(NoduleEffect(lid, "NE", pre, post, None, None, None,
+                                            f"{lid}: {early}"))
+                continue
             if (o_post is not None and o_post.status is LesionStatus.NOT_EVALUABLE) or \
                     pre is None or post is None:
                 ne = True
@@ -275,6 +314,12 @@ def classify_recicl(doc: ReadDocument, rules: RecicLRules = RECICL) -> Criterion
                 why += "; " + grade
             reasons.append(f"overall {overall_te} on summed products "
                            f"({fmt_mm(pre_sum, 'mm2')} -> {fmt_mm(post_sum, 'mm2')}): " + why)
+        extra_new = _extrahepatic(o for o in tp.lesions if o.role_for(rules.name) is Role.NEW)
+        if extra_new:
+            note = (f"new extrahepatic lesion(s) {extra_new} on day {day}: not graded by RECICL "
+                    "(it grades intrahepatic nodules only); assess them with RECIST 1.1")
+            reasons.append(note)
+            checks.append(note)
         new_pd = bool(new_ids)
         if new_pd:
             if rules.new_lesion == "overall_pd":

@@ -21,6 +21,7 @@ from fractions import Fraction
 from typing import Any
 
 from hcc_imaging.errors import CriteriaError
+from hcc_imaging.response.params import check_fields
 
 __all__ = [
     "Criteria",
@@ -255,6 +256,10 @@ class RuleSet:
     #: the paper; default 42 days); Table 3 ambiguous rows.
     confirmation_min_days: int = 28
     confirmation_scan: ConfirmationScan = ConfirmationScan.NEXT_EVALUABLE
+    #: Table 3 "subsequent time point" (criteria.md §2.6): every evaluable scan between a CR/PR
+    #: and its confirmation (sooner than confirmation_min_days) must still show it, else the
+    #: first that does not is the one Table 3 reads (True); False skips those scans.
+    confirmation_intervening_must_hold: bool = True
     sd_min_days: int = 42
     cr_then_pr: CrThenPr = CrThenPr.SD_OR_PD
     pr_then_sd: PrThenSd = PrThenSd.SD
@@ -277,6 +282,7 @@ class RuleSet:
                     f"rule set {self.name}: {name} must be a whole number of days ≥ 0, got "
                     f"{v!r}."
                 )
+        check_fields(self, self.name)
 
     @property
     def sum_unit(self) -> str:
@@ -437,6 +443,10 @@ class RecicLRules:
     pre-treatment products from the ``"baseline"`` (default) or the ``"previous"`` time point.
     ``te4a_min_necrosis_to_tumour_ratio``: TE4a when the necrotic (ablated) area exceeds the
     pre-treatment tumour area by this ratio (strictly), else TE4b.
+    ``evaluation_min_days`` (§5.3, [R] not verified: dynamic CT/MRI about 4 weeks or more after
+    the local treatment): a nodule scanned sooner than this many days after a locoregional
+    treatment of it (``treatments``; one naming no ``lesion_ids`` treats every nodule) is not
+    evaluable (NE) for the treatment effect; 0 switches the check off.
     """
 
     name: str = Criteria.RECICL.value
@@ -452,9 +462,11 @@ class RecicLRules:
     too_small_default_mm: Fraction = F(5)
     confirmation_min_days: int = 28
     confirmation_scan: ConfirmationScan = ConfirmationScan.NEXT_EVALUABLE
+    confirmation_intervening_must_hold: bool = True  # as RuleSet's
     sd_min_days: int = 42
     cr_then_pr: CrThenPr = CrThenPr.SD_OR_PD
     pr_then_sd: PrThenSd = PrThenSd.SD
+    evaluation_min_days: int = 28
 
     def __post_init__(self) -> None:
         s = object.__setattr__
@@ -477,6 +489,7 @@ class RecicLRules:
         for name, cls in (("confirmation_scan", ConfirmationScan), ("cr_then_pr", CrThenPr),
                           ("pr_then_sd", PrThenSd)):
             s(self, name, _coerce_enum(cls, getattr(self, name), name))
+        check_fields(self, self.name)
 
     sum_unit = "mm2"
 
@@ -519,6 +532,7 @@ class IRecistRules:
     def __post_init__(self) -> None:
         for name in ("icpd_min_increase_mm", "nlt_min_diameter_mm", "nlt_min_node_short_axis_mm"):
             object.__setattr__(self, name, _coerce_fraction(getattr(self, name), name, "iRECIST"))
+        check_fields(self, self.name)
 
     sum_unit = "mm"
 
