@@ -29,14 +29,14 @@ def _record(uid: str, date: str, ok: bool = True) -> dict:
 def test_a_study_without_studydate_is_dated_from_its_series(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """The follow-up's StudyDate blanked (SeriesDate kept): it sorted first as "" and became the
     baseline, the real baseline FU1.  It is dated from its series, with a warning naming its folder."""
-    from hcc_imaging.batch.dates import warn_dated_from_series
-
     vals = np.full((3, 6, 6), 1100, np.uint16)
     write_series(tmp_path / "P-1" / "base", vals, study_uid=_BASE, extra={"PatientID": "P-1", "StudyDate": "20250106"})
     write_series(tmp_path / "P-1" / "fu", vals, study_uid=_FU,
                  extra={"PatientID": "P-1", "StudyDate": "", "SeriesDate": "20250303"})
     tasks = tasks_from_index(index_archive(tmp_path), PipelineOptions())
     assert [(t.study_instance_uid, t.study_date) for t in tasks] == [(_BASE, "20250106"), (_FU, "20250303")]
+    from hcc_imaging.batch.dates import warn_dated_from_series
+
     with caplog.at_level(logging.WARNING, logger="hcc_imaging.batch.pipeline"):
         warn_dated_from_series(tasks)
     (msg,) = [r.getMessage() for r in caplog.records]
