@@ -20,7 +20,7 @@ from typing import Any
 
 log = logging.getLogger("hcc_imaging.batch.pipeline")
 
-__all__ = ["DATE_NOTE", "is_dicom_date", "order_failure", "study_order_date", "warn_dated_from_series"]
+__all__ = ["DATE_NOTE", "dated_record", "is_dicom_date", "order_failure", "study_order_date", "warn_dated_from_series"]
 
 #: ``StudyTask.extra`` key of the note of a study dated from its series (:func:`study_order_date`).
 DATE_NOTE = "date_note"
@@ -53,7 +53,8 @@ def study_order_date(study_date: str, series: Iterable[Any], is_image: Callable[
         return "", None
     what = f"StudyDate {str(study_date).strip()!r} is no date (YYYYMMDD)" if str(study_date or "").strip() \
         else "no StudyDate"
-    several = f" (its series carry {len(dates)} dates, {', '.join(dates)}: the earliest is used)" if len(dates) > 1 else ""
+    several = (f" (its series carry {len(dates)} dates, {', '.join(dates)}: the earliest is used)"
+               if len(dates) > 1 else "")
     note = (f"study {where}: {what}; dated {dates[0]} from its image series' SeriesDate / AcquisitionDate / "
             f"ContentDate{several}, to order it among the patient's studies. If that is not the day of the scan, "
             f"{_FIX_DATE}.")
@@ -66,6 +67,15 @@ def warn_dated_from_series(tasks: Iterable[Any]) -> None:
         note = (t.extra or {}).get(DATE_NOTE)
         if note:
             log.warning("%s", note)
+
+
+def dated_record(rec: dict[str, Any], study_date: str) -> dict[str, Any]:
+    """A stored record (``--resume``) given its task's ``study_date`` when it has none: stored before
+    a study without a StudyDate was dated from its series (:func:`study_order_date`), it would still
+    sort first as ``""`` and be read as the baseline (its content key did not change)."""
+    if not str(rec.get("study_date") or "").strip() and study_date:
+        return {**rec, "study_date": study_date}
+    return rec
 
 
 def _named(rec: Mapping[str, Any]) -> str:
@@ -103,7 +113,8 @@ def order_failure(patient_id: str, every: Sequence[Mapping[str, Any]],
         return None
     date, recs = min(same.items())
     reason = (
-        f"patient {patient_id}: studies {' and '.join(_named(r) for r in recs)} are {'both' if len(recs) == 2 else 'all'} dated {date}"
+        f"patient {patient_id}: studies {' and '.join(_named(r) for r in recs)} are "
+        f"{'both' if len(recs) == 2 else 'all'} dated {date}"
         + (f" (and {len(same) - 1} more date(s) shared by several studies)" if len(same) > 1 else "")
         + ": two time points of one read cannot share a date (the response needs them in order), so the patient "
         "is not assessed (its studies are measured, lesions.csv). Fix: if they are one exam split into several "

@@ -55,7 +55,7 @@ from .constants import (
     SCHEDULER_CONNECT_TIMEOUT_S,
     SHARDS_PER_WORKER,
 )
-from .dates import warn_dated_from_series
+from .dates import dated_record, warn_dated_from_series
 from .pipeline import (
     MASK_BYTES,
     BatchError,
@@ -376,8 +376,7 @@ def _execute(
                     # a record stored before the index gave a study without a PatientID a key of its
                     # own (``io.patient_key``; it was patient ""): it belongs to the task's patient
                     rec = {**rec, "patient_id": t.patient_id}
-                if rec.get("study_date") != t.study_date:  # (stored before a missing StudyDate was dated from the series)
-                    rec = {**rec, "study_date": t.study_date}
+                rec = dated_record(rec, t.study_date)
                 records[t.key] = rec
     run_id = uuid.uuid4().hex[:12]
     study_futs = client.map(_study_job, list(pending), options=options, pure=False, retries=0,

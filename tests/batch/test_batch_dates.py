@@ -69,3 +69,14 @@ def test_two_studies_on_one_date_are_both_named() -> None:
     assert f["step"] == "date" and f["study_date"] == "20250106"
     assert f"{_BASE} (/archive/P-1/501) and {_FU} (/archive/P-1/502) are both dated 20250106" in f["reason"]
     assert "StudyInstanceUID" in f["reason"]
+
+
+def test_a_resumed_record_stored_without_a_date_takes_its_studys_date() -> None:
+    """Its content key is unchanged by the fix: ``--resume`` reused the record stored with "" (first,
+    the baseline) although the index now dates the study from its series."""
+    from hcc_imaging.batch.dates import dated_record
+
+    stored = _record(_FU, "")
+    assert dated_record(stored, "20250303")["study_date"] == "20250303" and stored["study_date"] == ""
+    kept = _record(_BASE, "20250106")
+    assert dated_record(kept, "20250106") is kept and dated_record(_record(_FU, ""), "")["study_date"] == ""
