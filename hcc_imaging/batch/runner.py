@@ -55,6 +55,7 @@ from .constants import (
     SCHEDULER_CONNECT_TIMEOUT_S,
     SHARDS_PER_WORKER,
 )
+from .dates import dated_record, warn_dated_from_series
 from .pipeline import (
     MASK_BYTES,
     BatchError,
@@ -375,6 +376,7 @@ def _execute(
                     # a record stored before the index gave a study without a PatientID a key of its
                     # own (``io.patient_key``; it was patient ""): it belongs to the task's patient
                     rec = {**rec, "patient_id": t.patient_id}
+                rec = dated_record(rec, t.study_date)
                 records[t.key] = rec
     run_id = uuid.uuid4().hex[:12]
     study_futs = client.map(_study_job, list(pending), options=options, pure=False, retries=0,
@@ -585,6 +587,7 @@ def run_batch(
         skipped_by_folder = _report_skipped(out, src, [*tasks, *mask_studies], skipped)
         # once per study, here: the workers' index (and the export's) does not warn
         warn_no_patient_id(t.study_instance_uid for t in tasks if has_no_patient_id(t.patient_id, t.study_instance_uid))
+        warn_dated_from_series(tasks)  # (a study without a StudyDate, dated from its series)
         done = store.done_keys() if resume else set()
         pending = [t for t in tasks if t.key not in done]
         (out / "reads").mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import STALE_DIR, set_aside
+from .dates import order_failure
 from .pipeline import PipelineOptions, assess_document, build_read_document, load_annotations
 from .resume import atomic_write_bytes, atomic_write_text, patient_file_stem, safe_name
 
@@ -125,6 +126,14 @@ def patient_outputs(
         return None
     out: dict[str, Any] = {"patient_id": patient_id, "read_json": None, "assessment_json": None,
                            "responses": [], "lesions": [], "failure": None}
+    # a study without a date (which one is the baseline is unknown: "" sorted first and was it), or
+    # two measured studies on one date (a failed baseline is the row below): not assessed
+    unordered = order_failure(patient_id, every, recs if every[0]["ok"] else [])
+    if unordered is not None:
+        out["failure"] = unordered
+        for rec, tp_id in zip(recs, _unordered_timepoint_ids(recs, annotations_files), strict=True):
+            out["lesions"].extend(_lesion_rows(rec, tp_id))
+        return out
     if not every[0]["ok"]:
         # the baseline failed: the earliest study left would be read as the baseline, and every
         # response measured against a follow-up (RECIST's reference is the baseline sum)
@@ -192,6 +201,17 @@ def _fallback_timepoint_ids(every: Sequence[Mapping[str, Any]], recs: Sequence[M
         return [str(r["study_instance_uid"]) for r in recs]
     ids = dict(zip((r["study_instance_uid"] for r in every), _timepoint_ids(every, ann), strict=True))
     return [ids[r["study_instance_uid"]] for r in recs]
+
+
+def _unordered_timepoint_ids(recs: Sequence[Mapping[str, Any]], annotations_files: Sequence[str]) -> list[str]:
+    """The time point ids of ``recs`` when the patient's studies cannot be ordered
+    (:func:`~hcc_imaging.batch.dates.order_failure`): the annotations' ``timepoints``, else the
+    StudyInstanceUID (``BL``, ``FU1``, ... would claim an order nothing gives)."""
+    try:
+        names = load_annotations(annotations_files).get("timepoints", {})
+    except Exception:  # (the annotations' own error is not this patient's failure row)
+        names = {}
+    return [str(names.get(r["study_instance_uid"]) or r["study_instance_uid"]) for r in recs]
 
 
 def write_patient_files(out_dir: Path, po: Mapping[str, Any]) -> None:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,54 @@ __all__ = ["decode_file", "decode_many", "decode_parallel"]
 log = logging.getLogger(__name__)
 
 _JPEG_LS = frozenset({"1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"})
+
+#: pydicom's loggers that speak while it decodes: a plugin that fails is logged with its traceback
+#: (``LOGGER.exception``, at ERROR) before pydicom raises; in a decoding-pool process, which has no
+#: logging set up, Python's last-resort handler printed them on stderr.
+_PYDICOM_LOGGERS = ("pydicom", "pydicom.pixels.decoders.base", "pydicom.pixels.utils")
+_CAPTURE = threading.local()
+
+
+class _CaptureDecoderLogs(logging.Filter):
+    """Takes the records of :data:`_PYDICOM_LOGGERS` logged in this thread inside
+    :func:`_decoder_logs` off the handlers (other threads' records pass)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        got = getattr(_CAPTURE, "records", None)
+        if got is None:
+            return True
+        got.append(record)
+        return False
+
+
+_FILTER = _CaptureDecoderLogs()
+
+
+@contextmanager
+def _decoder_logs() -> Iterator[list[logging.LogRecord]]:
+    """pydicom's log records of the decode calls inside, kept from the console: a file no decoder can
+    read is one :class:`~hcc_imaging.io.errors.PixelDecodeError` naming it and each decoder's error,
+    not a traceback per plugin before it.  Scoped to this thread (a threaded batch decodes in several)."""
+    for name in _PYDICOM_LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+    outer = getattr(_CAPTURE, "records", None)
+    _CAPTURE.records = got = []
+    try:
+        yield got
+    finally:
+        _CAPTURE.records = outer
+
+
+def _plugin_error(err: BaseException, plugin: str) -> str:
+    """The decoding plugins' own errors: pydicom wraps them as "Unable to decode as exceptions were
+    raised by all available plugins:" followed by one "name: error" line per plugin (the plugin's
+    name left out when it is ``plugin``)."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    if len(lines) > 1 and lines[0].startswith("Unable to decode"):
+        return "; ".join((ln.removeprefix(f"{plugin}: ") if plugin else ln)[:160] for ln in lines[1:])
+    return f"{type(err).__name__}: {lines[0][:160] if lines else ''}"
 
 
 def _encapsulated_frame(h: InstanceHeader, pool: ZipPool) -> bytes | None:
@@ -111,8 +161,10 @@ def decode_file(h: InstanceHeader, pool: ZipPool) -> tuple[NDArray[Any], str]:
     errors: list[str] = []
     for plugin in plugins:
         try:
-            with open_source(h.path, pool) as fp:
+            with _decoder_logs() as said, open_source(h.path, pool) as fp:
                 arr = pixel_array(fp, decoding_plugin=plugin) if plugin else pixel_array(fp)
+            for rec in said:  # (a plugin that failed before this one did, or a note on the data)
+                log.debug("%s: pydicom: %s", display_source(h.path), rec.getMessage())
             return np.asarray(arr), plugin or "pydicom"
         except (ValueError, RuntimeError, NotImplementedError, AttributeError, ImportError, KeyError,
                 TypeError, OSError) as err:
@@ -123,15 +175,17 @@ def decode_file(h: InstanceHeader, pool: ZipPool) -> tuple[NDArray[Any], str]:
                     f"{display_source(h.path)}: the pixel data is truncated ({msg.split(' - ')[0]}). The file was "
                     "cut short in transfer or storage; re-send or re-export it."
                 ) from err
-            errors.append(f"{plugin or 'default'}: {type(err).__name__}: {msg.splitlines()[0][:160] if msg else ''}")
+            errors.append(f"{plugin or 'default'}: {_plugin_error(err, plugin)}")
     if not h.transfer_syntax_uid:
         raw = _decode_raw_dataset(h, pool)
         if raw is not None:
             return raw, "pydicom (raw dataset)"
     raise E.PixelDecodeError(
         f"{display_source(h.path)}: no decoder could read its pixel data (transfer syntax "
-        f"{h.transfer_syntax_uid or 'unknown'}; tried {'; '.join(errors)}). Convert the file to an uncompressed "
-        "transfer syntax (e.g. `gdcmconv --raw in.dcm out.dcm` or dcmtk `dcmdjpeg`) and load it again."
+        f"{h.transfer_syntax_uid or 'unknown'}; tried {'; '.join(errors)}). If a decoder calls the data invalid "
+        "or cut short, the file is damaged (in transfer or storage): re-send or re-export it. Otherwise convert "
+        "it to an uncompressed transfer syntax (e.g. `gdcmconv --raw in.dcm out.dcm` or dcmtk `dcmdjpeg`) and "
+        "load it again."
     )
 
 
@@ -210,7 +264,7 @@ def _decode_raw_dataset(h: InstanceHeader, pool: ZipPool | None) -> NDArray[Any]
     from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
     try:
-        with open_source(h.path, pool) as fp:
+        with _decoder_logs(), open_source(h.path, pool) as fp:
             ds = pydicom.dcmread(fp, force=True)
         if not hasattr(ds, "file_meta") or ds.file_meta is None:
             ds.file_meta = pydicom.dataset.FileMetaDataset()
@@ -218,6 +272,7 @@ def _decode_raw_dataset(h: InstanceHeader, pool: ZipPool | None) -> NDArray[Any]
         if implicit is None:
             implicit = (getattr(ds, "original_encoding", (True, True)) or (True, True))[0]
         ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
-        return np.asarray(ds.pixel_array)
+        with _decoder_logs():
+            return np.asarray(ds.pixel_array)
     except Exception:  # noqa: BLE001 - the caller raises PixelDecodeError naming the file
         return None

@@ -14,6 +14,7 @@ from typing import Any
 
 from ...io.masks import LABEL_NAMES_FILE
 from ..constants import ANNOTATIONS_FILE, IGNORED_MASK_NAMES, LESION_MASK_NAMES, SEEDS_FILE, VIABLE_MASK_NAMES
+from ..dates import DATE_NOTE, study_order_date
 from ..errors import BatchError
 from ..lesions import phase_series
 from ..resume import content_key, file_digest
@@ -222,6 +223,11 @@ def tasks_from_index(index: Any, options: PipelineOptions, archive_root: str | N
             continue
         # annotations: from the real folder (a zip SOURCE: the folder holding the zip) up to the archive root
         real = (os.path.dirname(where.zip_source) or ".") if where.zip_source is not None else root
+        # no StudyDate: dated from its image series (the driver warns), never "" sorted first as the baseline
+        study_date, date_note = study_order_date(st.study_date, st.series, _is_image_series,
+                                                 f"{st.study_instance_uid} ({root or '?'})")
+        if date_note is not None:
+            extra[DATE_NOTE] = date_note
         inputs = _study_inputs(folders, root if note is None else real, root_all, others)
         ih = _input_hash(images + tuple(others), inputs)
         tasks.append(
@@ -229,7 +235,7 @@ def tasks_from_index(index: Any, options: PipelineOptions, archive_root: str | N
                 key=content_key(st.study_instance_uid, ih, options.key_options()),
                 patient_id=st.patient_id,
                 study_instance_uid=st.study_instance_uid,
-                study_date=st.study_date,
+                study_date=study_date,
                 root=root,
                 series=images,
                 inputs=inputs,

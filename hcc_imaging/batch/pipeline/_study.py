@@ -11,6 +11,7 @@ from typing import Any
 
 from ...measure.edge import lesions_at_image_edge
 from ...volume import LabelVolume, Volume
+from ..advice import batch_advice
 from ..errors import StudyStepError
 from ..lesions import (PHASES_LEFT_OUT, check_not_empty, load_annotations, mask_files, mask_problems, phase_series,
                        site_flags, study_images, study_lesions)
@@ -167,6 +168,7 @@ def _failure(task: StudyTask, step: str, reason: str, err: BaseException) -> dic
 
     # (a URL's password, e.g. of a DICOMweb server, never reaches the console, failures.csv or the store)
     reason = redact_url(reason)
+    reason = batch_advice(reason)  # (a loader's "pass acquisition=N": what the batch's user can do instead)
     log.warning("study %s failed at %s: %s", task.study_instance_uid, step, reason)
     return {
         "key": task.key,
