@@ -1,10 +1,11 @@
 """The read's autosave file (:class:`PersistenceMixin`, a base of :class:`._controller.ReadSession`):
 the session written whole and atomically (temp file + ``os.replace``, fsync, the version it
-replaces kept as ``.bak``) to ``<autosave_dir>/<patient>__<reader>.json`` (+ ``.masks.npz``, each
-lesion mask as a packed crop) after every change, and reopened by :meth:`PersistenceMixin.resume`
-after a crash (only this reader's own file; a damaged one said with what to do).  Qt-free, as
-the rest of the controller; split out of ``_controller.py`` along this seam (2026-12-06), no
-behaviour changed."""
+replaces kept as ``.bak``) to ``<autosave_dir>/<patient>__<reader>.json`` after every change, its
+masks one file each in ``<patient>__<reader>.masks/``, only the changed ones written
+(:mod:`._mask_files`), and reopened by :meth:`PersistenceMixin.resume` after a crash (only this
+reader's own file; a damaged one said with what to do; a read saved with all its masks in one
+``.masks.npz``, before 2026-12-06, still opens).  Qt-free, as the rest of the controller; split
+out of ``_controller.py`` along this seam (2026-12-06)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from numpy.typing import NDArray
 
 from .._atomic import atomic_write_bytes
 from ..errors import BlindingError, HccImagingError, StoreError
+from . import _mask_files
 from ._layers import LineSpec, geometry_from_metadata, geometry_metadata
 from ._serial import serialised
 
@@ -35,8 +37,10 @@ __all__ = ["SESSION_SCHEMA_VERSION", "PersistenceMixin", "session_path"]
 #: (the session's logger: its warnings keep the name they had before this split)
 log = logging.getLogger(__package__ + "._controller")
 
-#: Version of the autosave file layout (bump on incompatible change).
-SESSION_SCHEMA_VERSION = 1
+#: Version of the autosave file layout (bump on incompatible change).  2 (2026-12-06): the masks
+#: are one file each, named in the JSON's ``"masks"`` (1: all in ``.masks.npz``; still read).  A
+#: version that only knows 1 refuses a 2 (it would open the read without its masks).
+SESSION_SCHEMA_VERSION = 2
 
 
 def session_path(autosave_dir: str | os.PathLike[str], patient_id: str, reader_id: str) -> Path:
@@ -83,6 +87,15 @@ def _damaged(path: Path, err: BaseException) -> StoreError:
     )
 
 
+def _bak_files(path: Path) -> dict[tuple[str, str, str], str]:
+    """The mask files the ``.bak`` of the read ``path`` names (none when it has none or is damaged)."""
+    try:
+        doc = json.loads(path.with_name(path.name + ".bak").read_text())
+        return _mask_files.manifest_from_json(doc.get("masks", []))
+    except (OSError, ValueError, UnicodeDecodeError, TypeError, KeyError, AttributeError):
+        return {}
+
+
 def _line_to_json(line: LineSpec) -> dict[str, Any]:
     return {"axis": line.axis, "start_lps": list(line.start_lps), "end_lps": list(line.end_lps)}
 
@@ -113,6 +126,11 @@ class PersistenceMixin:
     _geometries: dict[str, Geometry]
     _saved_tps: dict[str, dict[str, Any]]
     _max_label: int
+    #: the file of each mask (kind, time point, lesion) the JSON on disk names; None: not known
+    #: (a read resumed from a ``.masks.npz``: the next save writes every mask)
+    _mask_files: dict[tuple[str, str, str], str] | None
+    #: the mask files the JSON's ``.bak`` names (removed once no JSON on disk names them)
+    _mask_files_bak: set[str]
     _dirty: set[tuple[str, str]]
     _deleted: set[tuple[str, str]]
     _lesion_dirty: set[str]
@@ -126,7 +144,13 @@ class PersistenceMixin:
         return session_path(self.autosave_dir, self.patient_id, self.reader_id)
 
     @property
+    def masks_dir(self) -> Path:
+        """The folder of the read's mask files (``<patient>__<reader>.masks``)."""
+        return _mask_files.masks_dir(self.path)
+
+    @property
     def masks_path(self) -> Path:
+        """The single masks file of a read saved before 2026-12-06 (read on resume, then removed)."""
         return self.path.with_suffix(".masks.npz")
 
     @serialised
@@ -153,6 +177,8 @@ class PersistenceMixin:
                 for tpid in self.timepoint_ids
             ],
             "lesions": [asdict(les) for les in self.lesions.values()],
+            # (the files of the masks as of the last save that wrote masks: autosave() replaces it)
+            "masks": _mask_files.manifest_to_json(self._mask_files or {}),
             "observations": [
                 {
                     "lesion_id": lid,
@@ -166,26 +192,35 @@ class PersistenceMixin:
 
     @serialised
     def autosave(self, *, masks: bool = False) -> Path:
-        """Write the session atomically (and the masks when ``masks``); notify listeners."""
+        """Write the session atomically (and, when ``masks``, the masks changed since the last save);
+        notify listeners.
+
+        Order (a stop anywhere leaves the JSON and its ``.bak`` naming complete mask files only): the
+        changed masks' files, under new names; the JSON naming them (the one it replaces kept as
+        ``.bak``); then the mask files neither of the two names are removed.
+        """
         import time
 
         t0 = time.perf_counter()
-        payload = json.dumps(self.to_json(), indent=1).encode()
-        if masks:
-            arrays: dict[str, NDArray[Any]] = {}
-            for kind, store in (("lesion", self._masks), ("viable", self._viable)):
-                for tpid, per in store.items():
-                    for lid, (start, crop) in per.items():
-                        key = f"{kind}|{tpid}|{lid}"
-                        arrays[key + "|start"] = np.asarray(start, np.int64)
-                        arrays[key + "|bits"] = np.packbits(crop, axis=None)
-                        arrays[key + "|shape"] = np.asarray(crop.shape, np.int64)
-            import io as _io
-
-            buf = _io.BytesIO()
-            np.savez(buf, **arrays)
-            _atomic_write_bytes(self.masks_path, buf.getvalue())
-        _atomic_write_bytes(self.path, payload)
+        doc = self.to_json()
+        on_disk = self._mask_files
+        if masks or on_disk is None:  # (resumed from a .masks.npz: every mask is written once)
+            files, _ = _mask_files.write_changed(
+                self.masks_dir, {"lesion": self._masks, "viable": self._viable}, on_disk or {})
+            doc["masks"] = _mask_files.manifest_to_json(files)
+        else:
+            files = on_disk
+        _atomic_write_bytes(self.path, json.dumps(doc, indent=1).encode())
+        # the files the new JSON and its .bak (the JSON just replaced) name stay; those only the
+        # replaced .bak named go (only files this read named: never another read's, e.g. one moved
+        # aside, nor ones it does not know, e.g. written by a save a crash cut short)
+        was_bak, self._mask_files_bak = self._mask_files_bak, set((on_disk or {}).values())
+        _mask_files.remove(self.masks_dir, was_bak - self._mask_files_bak - set(files.values()))
+        self._mask_files = files
+        if on_disk is not None and self.masks_path.exists():
+            # (resumed from a .masks.npz, before 2026-12-06: the .bak no longer needs it either)
+            for old in (self.masks_path, self.masks_path.with_name(self.masks_path.name + ".bak")):
+                old.unlink(missing_ok=True)
         self.saves += 1
         t1 = time.perf_counter()
         self.last_timings["autosave_s"] = t1 - t0
@@ -253,9 +288,21 @@ class PersistenceMixin:
             lid, tpid = d.pop("lesion_id"), d.pop("timepoint_id")
             lines = {ln["axis"]: _line_from_json(lid, ln) for ln in d.pop("lines", [])}
             s.observations[(lid, tpid)] = Observation(**d, lines=lines)
-        if s.masks_path.exists():
+        if "masks" in doc:
+            # (schema 2: the files of the masks; those of the .bak to say whether it can help)
+            try:
+                files = _mask_files.manifest_from_json(doc["masks"])
+            except (TypeError, KeyError) as err:
+                raise _damaged(s.path, err) from err
+            bak = _bak_files(s.path)
+            loaded, s._mask_files = _mask_files.load_mask_files(s.path, files, s.lesions, bak)
+            s._mask_files_bak = set(bak.values())
+            for (kind, tpid, lid), item in loaded.items():
+                (s._masks if kind == "lesion" else s._viable).setdefault(tpid, {})[lid] = item
+        elif s.masks_path.exists():
             import zipfile
 
+            s._mask_files = None  # (the next save writes the masks one file each)
             unknown: set[str] = set()
             try:
                 with np.load(s.masks_path) as z:
