@@ -9,13 +9,14 @@ out of ``_controller.py`` along this seam (2026-12-06)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import os
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +95,35 @@ def _bak_files(path: Path) -> dict[tuple[str, str, str], str]:
         return _mask_files.manifest_from_json(doc.get("masks", []))
     except (OSError, ValueError, UnicodeDecodeError, TypeError, KeyError, AttributeError):
         return {}
+
+
+def _fields(record: Any, leave_out: str = "") -> dict[str, Any]:
+    """A lesion's or an observation's fields (what ``dataclasses.asdict`` gave, without its deep
+    copy of every value: the lines an observation leaves out were copied on every save)."""
+    out = {}
+    for name in _field_names(type(record)):
+        if name != leave_out:
+            value = getattr(record, name)
+            out[name] = list(value) if isinstance(value, list) else value
+    return out
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+def _dumps(doc: Mapping[str, Any]) -> str:
+    """The read as JSON, one lesion or observation a line (``json.dumps(indent=1)`` ran the pure
+    Python encoder over every value on every save; this runs the C one per line)."""
+    parts = []
+    for key, value in doc.items():
+        if isinstance(value, list) and value:
+            items = ",\n  ".join(json.dumps(v) for v in value)
+            parts.append(f"{json.dumps(key)}: [\n  {items}\n ]")
+        else:
+            parts.append(f"{json.dumps(key)}: {json.dumps(value)}")
+    return "{\n " + ",\n ".join(parts) + "\n}\n"
 
 
 def _line_to_json(line: LineSpec) -> dict[str, Any]:
@@ -176,14 +206,14 @@ class PersistenceMixin:
                 }
                 for tpid in self.timepoint_ids
             ],
-            "lesions": [asdict(les) for les in self.lesions.values()],
+            "lesions": [_fields(les) for les in self.lesions.values()],
             # (the files of the masks as of the last save that wrote masks: autosave() replaces it)
             "masks": _mask_files.manifest_to_json(self._mask_files or {}),
             "observations": [
                 {
                     "lesion_id": lid,
                     "timepoint_id": tpid,
-                    **{k: v for k, v in asdict(obs).items() if k != "lines"},
+                    **_fields(obs, leave_out="lines"),
                     "lines": [_line_to_json(ln) for ln in obs.lines.values()],
                 }
                 for (lid, tpid), obs in self.observations.items()
@@ -210,7 +240,7 @@ class PersistenceMixin:
             doc["masks"] = _mask_files.manifest_to_json(files)
         else:
             files = on_disk
-        _atomic_write_bytes(self.path, json.dumps(doc, indent=1).encode())
+        _atomic_write_bytes(self.path, _dumps(doc).encode())
         # the files the new JSON and its .bak (the JSON just replaced) name stay; those only the
         # replaced .bak named go (only files this read named: never another read's, e.g. one moved
         # aside, nor ones it does not know, e.g. written by a save a crash cut short)

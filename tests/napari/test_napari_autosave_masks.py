@@ -63,11 +63,11 @@ def test_an_edit_to_one_lesion_rewrites_only_its_mask_file_and_reopens_the_same(
     others keep their inode and mtime, and the read reopens with the same lesions and masks."""
     s = _read(tmp_path)
     before = _files(tmp_path)
-    assert len(before) == 6  # five lesion masks and L2's viable part, one file each
     s.set_mask("L3", "baseline", _cube(2, size=4), source="reader:R1")
     after = _files(tmp_path)
     changed = sorted(name for name in after if after[name] != before.get(name))
     assert len(changed) == 1, f"files written by one edit to L3: {changed}"
+    assert len(before) == 6  # five lesion masks and L2's viable part, one file each
     assert "_L3_" in changed[0] and set(before) <= set(after)  # (the old L3 file stays: the .bak names it)
     again = ReadSession.resume("P001", "R1", tmp_path)
     assert again.to_json() == s.to_json()
