@@ -2,7 +2,7 @@
 """What ``hcc-imaging batch --carry`` costs a follow-up, against the same follow-up given its masks
 or its seeds, in one process and one run.
 
-    .venv/bin/python benchmarks/bench_carry.py [--repeat 3] [--lesions L1,L2,L3,L4,L5]
+    .venv/bin/python benchmarks/bench_carry.py [--repeat 3] [--warm-up 1] [--lesions L1,L2,L3,L4,L5]
 
 On a copy of ``sample_data/liver_phantom`` (baseline + fu1, four phases, 44 x 150 x 150), fu1 is
 measured by :func:`hcc_imaging.batch.pipeline.process_study` (load -> masks -> measure, what a
@@ -13,7 +13,9 @@ worker runs) three ways:
 * ``carry``: nothing beside it; the baseline's seeds (same lesions) are segmented again, registered
   to fu1 and carried (``PipelineOptions(carry=True)``).
 
-Best of ``--repeat`` wall time each (interleaved, after one untimed warm-up each), the ratios to ``masks`` and ``seeds``, and a
+Best of ``--repeat`` wall time each (interleaved, after ``--warm-up`` untimed runs each, default one:
+the imports and the numba kernels' first load; ``--warm-up 0`` times them in the first run, for a
+quick check that the script still runs), the ratios to ``masks`` and ``seeds``, and a
 split of one carry (``segment.carry.carry_lesions``: registration + both liver masks, the clicks),
 and what ``--export-sr`` spends on fu1's masks: reading the ones the run saved against making them
 again.  The seeded and the carried runs must measure every lesion asked for, and the saved masks
@@ -38,8 +40,12 @@ sys.path.insert(0, str(REPO))  # this checkout's hcc_imaging, not the installed 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--warm-up", type=int, default=1, dest="warm_up",
+                    help="untimed runs of each mode before the timed ones (default 1; 0 for a quick check)")
     ap.add_argument("--lesions", default="L1,L2,L3,L4,L5")
     args = ap.parse_args(argv)
+    if args.repeat < 1 or args.warm_up < 0:
+        ap.error(f"--repeat must be at least 1 and --warm-up at least 0 (got {args.repeat} and {args.warm_up})")
     ids = [s.strip() for s in args.lesions.split(",") if s.strip()]
 
     from hcc_imaging.batch.pipeline import PipelineOptions, discover_studies, link_carried, process_study
@@ -62,8 +68,9 @@ def main(argv: list[str] | None = None) -> int:
             opts = PipelineOptions(carry=mode == "carry")
             found = link_carried(discover_studies(arch, opts)[0], opts)
             tasks[mode] = (max(found, key=lambda t: t.study_date), opts)
-        for task, opts in tasks.values():  # one untimed warm-up each (imports, the numba kernels' first load)
-            process_study(task, opts)
+        for _ in range(args.warm_up):  # untimed warm-ups (imports, the numba kernels' first load)
+            for task, opts in tasks.values():
+                process_study(task, opts)
         best = {m: float("inf") for m in tasks}
         rows: dict[str, list[dict]] = {}
         for _ in range(args.repeat):
@@ -72,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
                 rec = process_study(task, opts)
                 best[mode] = min(best[mode], time.perf_counter() - t0)
                 rows[mode] = rec["lesions"]
-        print(f"fu1 of the sample study, {len(ids)} lesions ({', '.join(ids)}), best of {args.repeat} wall:")
+        print(f"fu1 of the sample study, {len(ids)} lesions ({', '.join(ids)}), best of {args.repeat} wall "
+              f"after {args.warm_up} untimed warm-up(s) each:")
         for mode in tasks:
             print(f"  {mode:6s} {best[mode]:7.2f} s   x{best[mode] / best['masks']:5.1f} masks   "
                   f"x{best[mode] / best['seeds']:4.2f} seeds   lesions {sorted(r['lesion_id'] for r in rows[mode])}")

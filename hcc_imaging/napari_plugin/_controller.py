@@ -6,9 +6,10 @@ core (``segment``, ``measure``, ``response``, ``burden``, ``study``, ``export``)
 tested without Qt and gives the same numbers as the CLI and the batch.
 
 Never lose a change: every mutating method ends with :meth:`ReadSession.autosave`, which
-writes the whole session (read document, measurement lines, lesion masks as per-lesion
-crops) atomically (temp file + ``os.replace``) to ``<autosave_dir>/<patient>__<reader>.json``
-(+ ``.masks.npz``).  :meth:`ReadSession.resume` reopens it after a crash.
+writes the session (read document, measurement lines) atomically (temp file + ``os.replace``)
+to ``<autosave_dir>/<patient>__<reader>.json``, and the lesion masks changed since the last save
+as per-lesion crops, one file each, to ``<patient>__<reader>.masks/`` (``_mask_files``).
+:meth:`ReadSession.resume` reopens it after a crash.
 
 This module holds the read's records (time point images, lesions, observations), the session's
 state, its lesions and their lines and typed values, the lock and the table; its other parts are
@@ -207,6 +208,9 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin, PersistenceMi
         #: Per time point, per lesion: (start index, boolean crop) on the reference grid.
         self._masks: dict[str, dict[str, tuple[tuple[int, int, int], NDArray[np.bool_]]]] = {}
         self._viable: dict[str, dict[str, tuple[tuple[int, int, int], NDArray[np.bool_]]]] = {}
+        #: the mask files the autosave on disk and its .bak name (``_persistence``, ``_mask_files``)
+        self._mask_files: dict[tuple[str, str, str], str] | None = {}
+        self._mask_files_bak: set[str] = set()
         self._geometries: dict[str, Geometry] = {}
         self._label_cache: dict[tuple[str, bool], NDArray[np.uint16]] = {}
         self.locked = False

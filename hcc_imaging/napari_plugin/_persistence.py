@@ -1,20 +1,22 @@
 """The read's autosave file (:class:`PersistenceMixin`, a base of :class:`._controller.ReadSession`):
 the session written whole and atomically (temp file + ``os.replace``, fsync, the version it
-replaces kept as ``.bak``) to ``<autosave_dir>/<patient>__<reader>.json`` (+ ``.masks.npz``, each
-lesion mask as a packed crop) after every change, and reopened by :meth:`PersistenceMixin.resume`
-after a crash (only this reader's own file; a damaged one said with what to do).  Qt-free, as
-the rest of the controller; split out of ``_controller.py`` along this seam (2026-12-06), no
-behaviour changed."""
+replaces kept as ``.bak``) to ``<autosave_dir>/<patient>__<reader>.json`` after every change, its
+masks one file each in ``<patient>__<reader>.masks/``, only the changed ones written
+(:mod:`._mask_files`), and reopened by :meth:`PersistenceMixin.resume` after a crash (only this
+reader's own file; a damaged one said with what to do; a read saved with all its masks in one
+``.masks.npz``, before 2026-12-06, still opens).  Qt-free, as the rest of the controller; split
+out of ``_controller.py`` along this seam (2026-12-06)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import os
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,7 @@ from numpy.typing import NDArray
 
 from .._atomic import atomic_write_bytes
 from ..errors import BlindingError, HccImagingError, StoreError
+from . import _mask_files
 from ._layers import LineSpec, geometry_from_metadata, geometry_metadata
 from ._serial import serialised
 
@@ -35,8 +38,10 @@ __all__ = ["SESSION_SCHEMA_VERSION", "PersistenceMixin", "session_path"]
 #: (the session's logger: its warnings keep the name they had before this split)
 log = logging.getLogger(__package__ + "._controller")
 
-#: Version of the autosave file layout (bump on incompatible change).
-SESSION_SCHEMA_VERSION = 1
+#: Version of the autosave file layout (bump on incompatible change).  2 (2026-12-06): the masks
+#: are one file each, named in the JSON's ``"masks"`` (1: all in ``.masks.npz``; still read).  A
+#: version that only knows 1 refuses a 2 (it would open the read without its masks).
+SESSION_SCHEMA_VERSION = 2
 
 
 def session_path(autosave_dir: str | os.PathLike[str], patient_id: str, reader_id: str) -> Path:
@@ -83,6 +88,44 @@ def _damaged(path: Path, err: BaseException) -> StoreError:
     )
 
 
+def _bak_files(path: Path) -> dict[tuple[str, str, str], str]:
+    """The mask files the ``.bak`` of the read ``path`` names (none when it has none or is damaged)."""
+    try:
+        doc = json.loads(path.with_name(path.name + ".bak").read_text())
+        return _mask_files.manifest_from_json(doc.get("masks", []))
+    except (OSError, ValueError, UnicodeDecodeError, TypeError, KeyError, AttributeError):
+        return {}
+
+
+def _fields(record: Any, leave_out: str = "") -> dict[str, Any]:
+    """A lesion's or an observation's fields (what ``dataclasses.asdict`` gave, without its deep
+    copy of every value: the lines an observation leaves out were copied on every save)."""
+    out = {}
+    for name in _field_names(type(record)):
+        if name != leave_out:
+            value = getattr(record, name)
+            out[name] = list(value) if isinstance(value, list) else value
+    return out
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+def _dumps(doc: Mapping[str, Any]) -> str:
+    """The read as JSON, one lesion or observation a line (``json.dumps(indent=1)`` ran the pure
+    Python encoder over every value on every save; this runs the C one per line)."""
+    parts = []
+    for key, value in doc.items():
+        if isinstance(value, list) and value:
+            items = ",\n  ".join(json.dumps(v) for v in value)
+            parts.append(f"{json.dumps(key)}: [\n  {items}\n ]")
+        else:
+            parts.append(f"{json.dumps(key)}: {json.dumps(value)}")
+    return "{\n " + ",\n ".join(parts) + "\n}\n"
+
+
 def _line_to_json(line: LineSpec) -> dict[str, Any]:
     return {"axis": line.axis, "start_lps": list(line.start_lps), "end_lps": list(line.end_lps)}
 
@@ -113,6 +156,11 @@ class PersistenceMixin:
     _geometries: dict[str, Geometry]
     _saved_tps: dict[str, dict[str, Any]]
     _max_label: int
+    #: the file of each mask (kind, time point, lesion) the JSON on disk names; None: not known
+    #: (a read resumed from a ``.masks.npz``: the next save writes every mask)
+    _mask_files: dict[tuple[str, str, str], str] | None
+    #: the mask files the JSON's ``.bak`` names (removed once no JSON on disk names them)
+    _mask_files_bak: set[str]
     _dirty: set[tuple[str, str]]
     _deleted: set[tuple[str, str]]
     _lesion_dirty: set[str]
@@ -126,7 +174,13 @@ class PersistenceMixin:
         return session_path(self.autosave_dir, self.patient_id, self.reader_id)
 
     @property
+    def masks_dir(self) -> Path:
+        """The folder of the read's mask files (``<patient>__<reader>.masks``)."""
+        return _mask_files.masks_dir(self.path)
+
+    @property
     def masks_path(self) -> Path:
+        """The single masks file of a read saved before 2026-12-06 (read on resume, then removed)."""
         return self.path.with_suffix(".masks.npz")
 
     @serialised
@@ -152,12 +206,14 @@ class PersistenceMixin:
                 }
                 for tpid in self.timepoint_ids
             ],
-            "lesions": [asdict(les) for les in self.lesions.values()],
+            "lesions": [_fields(les) for les in self.lesions.values()],
+            # (the files of the masks as of the last save that wrote masks: autosave() replaces it)
+            "masks": _mask_files.manifest_to_json(self._mask_files or {}),
             "observations": [
                 {
                     "lesion_id": lid,
                     "timepoint_id": tpid,
-                    **{k: v for k, v in asdict(obs).items() if k != "lines"},
+                    **_fields(obs, leave_out="lines"),
                     "lines": [_line_to_json(ln) for ln in obs.lines.values()],
                 }
                 for (lid, tpid), obs in self.observations.items()
@@ -166,26 +222,35 @@ class PersistenceMixin:
 
     @serialised
     def autosave(self, *, masks: bool = False) -> Path:
-        """Write the session atomically (and the masks when ``masks``); notify listeners."""
+        """Write the session atomically (and, when ``masks``, the masks changed since the last save);
+        notify listeners.
+
+        Order (a stop anywhere leaves the JSON and its ``.bak`` naming complete mask files only): the
+        changed masks' files, under new names; the JSON naming them (the one it replaces kept as
+        ``.bak``); then the mask files neither of the two names are removed.
+        """
         import time
 
         t0 = time.perf_counter()
-        payload = json.dumps(self.to_json(), indent=1).encode()
-        if masks:
-            arrays: dict[str, NDArray[Any]] = {}
-            for kind, store in (("lesion", self._masks), ("viable", self._viable)):
-                for tpid, per in store.items():
-                    for lid, (start, crop) in per.items():
-                        key = f"{kind}|{tpid}|{lid}"
-                        arrays[key + "|start"] = np.asarray(start, np.int64)
-                        arrays[key + "|bits"] = np.packbits(crop, axis=None)
-                        arrays[key + "|shape"] = np.asarray(crop.shape, np.int64)
-            import io as _io
-
-            buf = _io.BytesIO()
-            np.savez(buf, **arrays)
-            _atomic_write_bytes(self.masks_path, buf.getvalue())
-        _atomic_write_bytes(self.path, payload)
+        doc = self.to_json()
+        on_disk = self._mask_files
+        if masks or on_disk is None:  # (resumed from a .masks.npz: every mask is written once)
+            files, _ = _mask_files.write_changed(
+                self.masks_dir, {"lesion": self._masks, "viable": self._viable}, on_disk or {})
+            doc["masks"] = _mask_files.manifest_to_json(files)
+        else:
+            files = on_disk
+        _atomic_write_bytes(self.path, _dumps(doc).encode())
+        # the files the new JSON and its .bak (the JSON just replaced) name stay; those only the
+        # replaced .bak named go (only files this read named: never another read's, e.g. one moved
+        # aside, nor ones it does not know, e.g. written by a save a crash cut short)
+        was_bak, self._mask_files_bak = self._mask_files_bak, set((on_disk or {}).values())
+        _mask_files.remove(self.masks_dir, was_bak - self._mask_files_bak - set(files.values()))
+        self._mask_files = files
+        if on_disk is not None and self.masks_path.exists():
+            # (resumed from a .masks.npz, before 2026-12-06: the .bak no longer needs it either)
+            for old in (self.masks_path, self.masks_path.with_name(self.masks_path.name + ".bak")):
+                old.unlink(missing_ok=True)
         self.saves += 1
         t1 = time.perf_counter()
         self.last_timings["autosave_s"] = t1 - t0
@@ -253,9 +318,21 @@ class PersistenceMixin:
             lid, tpid = d.pop("lesion_id"), d.pop("timepoint_id")
             lines = {ln["axis"]: _line_from_json(lid, ln) for ln in d.pop("lines", [])}
             s.observations[(lid, tpid)] = Observation(**d, lines=lines)
-        if s.masks_path.exists():
+        if "masks" in doc:
+            # (schema 2: the files of the masks; those of the .bak to say whether it can help)
+            try:
+                files = _mask_files.manifest_from_json(doc["masks"])
+            except (TypeError, KeyError) as err:
+                raise _damaged(s.path, err) from err
+            bak = _bak_files(s.path)
+            loaded, s._mask_files = _mask_files.load_mask_files(s.path, files, s.lesions, bak)
+            s._mask_files_bak = set(bak.values())
+            for (kind, tpid, lid), item in loaded.items():
+                (s._masks if kind == "lesion" else s._viable).setdefault(tpid, {})[lid] = item
+        elif s.masks_path.exists():
             import zipfile
 
+            s._mask_files = None  # (the next save writes the masks one file each)
             unknown: set[str] = set()
             try:
                 with np.load(s.masks_path) as z:

@@ -871,22 +871,30 @@ def test_a_diameter_typed_for_an_absent_lesion_makes_it_measured(tmp_path: Path)
 
 @pytest.mark.parametrize("which", ["json", "masks"])
 def test_a_damaged_autosave_is_named_with_what_to_do_and_its_last_version_kept(tmp_path: Path, which: str) -> None:
-    """A truncated autosave (.json: JSONDecodeError; .masks.npz: BadZipFile) came out raw; now a
-    StoreError names the file and the .bak kept of its previous version."""
+    """A truncated autosave (.json: JSONDecodeError; a mask file: BadZipFile) came out raw; now a
+    StoreError names the file and the .bak kept of the read's previous version (which names the
+    mask's previous file)."""
     vol = Volume.create(np.zeros((6, 10, 12), np.int16), spacing=(2.0, 1.0, 1.0))
     s = _session(tmp_path)
     s.add_timepoint("baseline", {"portal_venous": vol})
     mask = np.zeros(vol.shape, bool)
     mask[2:4, 3:7, 4:9] = True
     s.set_mask(s.new_lesion().lesion_id, "baseline", mask, source="test")
-    s.set_mask("L1", "baseline", mask, source="test again")  # a second save: the first is kept as .bak
-    path = s.path if which == "json" else s.masks_path
-    bak = path.with_name(path.name + ".bak")
+    edited = mask.copy()
+    edited[2, 3, 4] = False
+    s.set_mask("L1", "baseline", edited, source="test again")  # a second save: the first is kept as .bak
+    bak = s.path.with_name(s.path.name + ".bak")
     assert bak.exists()
+    if which == "json":
+        path = s.path
+    else:
+        (entry,) = json.loads(s.path.read_text())["masks"]
+        path = s.masks_dir / entry["file"]
     path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
-    with pytest.raises(HccImagingError, match=rf"{path.name} is damaged.*{bak.name}.*study store"):
+    with pytest.raises(HccImagingError, match=rf"{path.name}( \(lesion mask of lesion L1 at baseline\))? is damaged"
+                                              rf".*{bak.name}.*study store"):
         ReadSession.resume("P001", "R1", tmp_path)
-    os.replace(bak, path)
+    os.replace(bak, s.path)
     again = ReadSession.resume("P001", "R1", tmp_path)
     np.testing.assert_array_equal(again.lesion_mask("L1", "baseline"), mask)
 
