@@ -104,5 +104,6 @@ def prior_study_message(date: str | None, read: Sequence[ReadTimePoint], n_measu
         f"attached to the read; its layers are named '{PRIOR} · <phase>' and are not measured. This read keeps the "
         "later study as its baseline (also when resumed), and the dock neither re-orders nor discards a measured "
         "read. To read the earlier study as the baseline, a new read is needed, started with both studies open: "
-        "set this read aside first (its autosave " + autosave + " and your draft read in the study store)."
+        "set this read aside first (its autosave " + autosave + ", its masks folder "
+        + autosave.removesuffix(".json") + ".masks and your draft read in the study store)."
     )

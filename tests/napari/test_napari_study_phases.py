@@ -113,6 +113,7 @@ def test_plan_leaves_out_a_study_dated_before_a_measured_baseline() -> None:
     msg = prior_study_message("2025-01-06", read, 1, "P001__R1.json")
     assert "2025-01-06" in msg and "2025-03-03" in msg and "1 lesion measurement" in msg
     assert "not attached to the read" in msg and "both studies open" in msg
+    assert "P001__R1.json, its masks folder P001__R1.masks and" in msg  # schema 2 keeps masks beside the JSON
 
 
 def test_the_study_of_one_time_point_is_refused_under_another_name(tmp_path: Path) -> None:
