@@ -49,7 +49,7 @@ from hcc_imaging.response.rules import (
     Reappearance,
     RuleSet,
 )
-from hcc_imaging.response.targets import check_targets
+from hcc_imaging.response.targets import check_targets, porta_hepatis_target_errors
 
 __all__ = [
     "classify",
@@ -288,6 +288,14 @@ def classify_detailed(
                if o.role_for(crit) is Role.TARGET and o.split_from is None]
     target_node = {o.lesion_id: o.is_lymph_node for o in targets}
     checks = check_targets(doc, rules)
+    porta = porta_hepatis_target_errors(doc, rules)
+    if porta:
+        raise CriteriaError(
+            f"cannot classify under {crit}: baseline time point {base.id!r}: "
+            + "; ".join(porta) + f" (mRECIST: porta-hepatis nodes are malignant only at SA ≥ "
+            f"{fmt_mm(rules.porta_hepatis_min_short_axis_mm)}). Fix: make the node a non-target "
+            f"for {crit} (role_by_criteria {{\"{crit}\": \"non_target\"}}), or correct its "
+            "short axis.")
 
     # -- baseline ------------------------------------------------------------------------------
     base_vals: dict[str, Fraction] = {}
