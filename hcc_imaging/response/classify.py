@@ -26,7 +26,6 @@ from fractions import Fraction
 from hcc_imaging.errors import CriteriaError
 from hcc_imaging.response.bor import best_overall_response, response_start_days
 from hcc_imaging.response.document import (
-    LesionKind,
     LesionObservation,
     LesionStatus,
     ReadDocument,
@@ -47,17 +46,17 @@ from hcc_imaging.response.new_lesions import (
     remember_new_lesions,
     unlisted_new_lesions,
 )
+from hcc_imaging.response.non_targets import non_target_state
 from hcc_imaging.response.results import CriterionResult, Response, TimePointResult
 from hcc_imaging.response.rules import (
     ConfirmationScan,
     NewLesionRule,
-    NonTargetCR,
     PdReference,
     Reappearance,
     RuleSet,
 )
-from hcc_imaging.response.tumour_markers import markers_normal_at
 from hcc_imaging.response.targets import check_targets, porta_hepatis_target_errors
+from hcc_imaging.response.tumour_markers import markers_normal_at
 
 __all__ = [
     "classify",
@@ -491,7 +490,7 @@ def classify_detailed(
                 frags = [f for f in tp.lesions if roots.get(f.lesion_id) == lid]
                 if obs is None and frags:
                     obs = frags[0]
-                state, why = _non_target_state(obs, lid, tp, doc, rules)
+                state, why = non_target_state(obs, lid, tp, doc, rules)
                 frag_why = missing_fragments(lid, tp, earlier)[1]
                 if state != R.PD and frag_why is not None:
                     state, why = R.NE, f"non-target {frag_why}"
@@ -646,56 +645,3 @@ def classify_detailed(
         parameters=rules.to_json(), first_response_day_unconfirmed=start_u,
         first_response_day_confirmed=start_c)
     return result, details
-
-
-def _non_target_state(
-    obs: LesionObservation | None, lid: str, tp: TimePoint, doc: ReadDocument, rules: RuleSet
-) -> tuple[str, str | None]:
-    """One non-target's contribution: CR (gone / normal), NON-CR/NON-PD, PD or NE."""
-    if obs is None:
-        return R.NE, f"non-target {lid} not recorded at {tp.id}"
-    st = obs.status
-    if st is LesionStatus.NOT_EVALUABLE:
-        return R.NE, f"non-target {lid} not evaluable"
-    if obs.merged_into is not None:
-        return R.CR, None
-    if obs.is_lymph_node and rules.porta_hepatis_rule and obs.porta_hepatis:
-        sa = _known_short_axis(lid, tp, doc)
-        if sa is None or sa < rules.porta_hepatis_min_short_axis_mm:
-            return R.CR, (f"porta-hepatis node {lid} SA {fmt_mm(sa)} < "
-                          f"{fmt_mm(rules.porta_hepatis_min_short_axis_mm)}: not counted as "
-                          "malignant (mRECIST; reactive nodes are common in cirrhosis)")
-    if rules.new_enhancement_is_pd and obs.new_enhancement:
-        return R.PD, None
-    if st is LesionStatus.UNEQUIVOCAL_PROGRESSION:
-        if (obs.kind in (LesionKind.EFFUSION, LesionKind.ASCITES)
-                and rules.effusion_requires_cytology and obs.cytology_malignant is not True):
-            return R.NON_CR_NON_PD, (
-                f"{obs.kind.value} {lid} worsened but cytology is "
-                f"{'benign' if obs.cytology_malignant is False else 'not available'}: not PD "
-                "(mRECIST needs malignant cytology)")
-        return R.PD, f"PD: unequivocal progression of non-target {lid}"
-    if st is LesionStatus.ABSENT:
-        return R.CR, None
-    if obs.is_lymph_node:
-        sa = exact(obs.short_axis_mm) if obs.short_axis_mm is not None else None
-        if sa is not None and sa < rules.node_normal_short_axis_mm:
-            return R.CR, None
-    if rules.non_target_cr is NonTargetCR.NO_ENHANCEMENT and (
-        obs.enhancing is False or obs.viable_diameter_mm == 0
-        or obs.viable_status is LesionStatus.ABSENT
-    ):
-        return R.CR, f"non-target {lid}: no intratumoral arterial enhancement"
-    return R.NON_CR_NON_PD, None
-
-
-def _known_short_axis(lid: str, tp: TimePoint, doc: ReadDocument) -> Fraction | None:
-    """Current short axis, else the latest earlier one."""
-    best: Fraction | None = None
-    for t in doc.timepoints:
-        o = t.lesion(lid)
-        if o is not None and o.short_axis_mm is not None:
-            best = exact(o.short_axis_mm)
-        if t.id == tp.id:
-            break
-    return best
