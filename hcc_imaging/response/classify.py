@@ -12,7 +12,13 @@ One function walks a read's time points in order and, for each, decides
 3. whether **new lesions** prove PD (unequivocal; mRECIST intrahepatic ≥ 10 mm with the
    typical pattern or ≥ 10 mm interval growth);
 4. the **overall response** from RECIST 1.1 Tables 1–2 (criteria.md §2.5), then reappearance
-   after CR and confirmed-PR continuation as the rule set says.
+   after CR and confirmed-PR continuation as the rule set says; with
+   ``non_target_cr_requires_normal_markers`` a CR needs the tumour markers normalised
+   (:mod:`hcc_imaging.response.tumour_markers`), else PR, also without non-targets.
+
+A target left out of a time point, or one of its fragments recorded earlier
+(:mod:`hcc_imaging.response.fragments`), is not evaluated there: NE unless the measured ones
+prove PD.
 
 All arithmetic is exact (:class:`fractions.Fraction` of the decimals as written).  Each result
 carries ``reasons``: which rule fired, with the numbers.

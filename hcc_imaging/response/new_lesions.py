@@ -8,6 +8,9 @@
   node lesions": "nodes that have a short axis < 10 mm are considered non-pathological").
   Rule sets that judge nodes by their short axis (``node_cr_by_short_axis``: RECIST 1.1,
   mRECIST, EASL, iRECIST's base) apply it; WHO ("disappearance of all disease") does not.
+* :func:`remember_first_size` — a new lesion's first recorded LD: under mRECIST an atypical
+  intrahepatic new lesion is PD after ≥ 10 mm interval growth, ``interval_growth_mm`` when
+  the reader recorded it, else its LD now minus that first LD.
 * :func:`unlisted_new_lesions` — a new lesion recorded at an earlier time point that a later
   time point does not list: that time point's new-lesion assessment is not all evaluated
   (criteria.md: the time point is NE unless PD is proven otherwise), as for a missing target or
