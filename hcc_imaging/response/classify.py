@@ -12,7 +12,13 @@ One function walks a read's time points in order and, for each, decides
 3. whether **new lesions** prove PD (unequivocal; mRECIST intrahepatic ≥ 10 mm with the
    typical pattern or ≥ 10 mm interval growth);
 4. the **overall response** from RECIST 1.1 Tables 1–2 (criteria.md §2.5), then reappearance
-   after CR and confirmed-PR continuation as the rule set says.
+   after CR and confirmed-PR continuation as the rule set says; with
+   ``non_target_cr_requires_normal_markers`` a CR needs the tumour markers normalised
+   (:mod:`hcc_imaging.response.tumour_markers`), else PR, also without non-targets.
+
+A target left out of a time point, or one of its fragments recorded earlier
+(:mod:`hcc_imaging.response.fragments`), is not evaluated there: NE unless the measured ones
+prove PD.
 
 All arithmetic is exact (:class:`fractions.Fraction` of the decimals as written).  Each result
 carries ``reasons``: which rule fired, with the numbers.
@@ -26,7 +32,6 @@ from fractions import Fraction
 from hcc_imaging.errors import CriteriaError
 from hcc_imaging.response.bor import best_overall_response, response_start_days
 from hcc_imaging.response.document import (
-    LesionKind,
     LesionObservation,
     LesionStatus,
     ReadDocument,
@@ -35,21 +40,29 @@ from hcc_imaging.response.document import (
     exact,
 )
 from hcc_imaging.response.formatting import fmt_change, fmt_mm, fmt_pct
+from hcc_imaging.response.fragments import (
+    fragments_recorded_before,
+    missing_fragments,
+    split_roots,
+)
 from hcc_imaging.response.new_lesions import (
+    FirstSize,
     new_lesion_counts,
+    remember_first_size,
     remember_new_lesions,
     unlisted_new_lesions,
 )
+from hcc_imaging.response.non_targets import non_target_state
 from hcc_imaging.response.results import CriterionResult, Response, TimePointResult
 from hcc_imaging.response.rules import (
     ConfirmationScan,
     NewLesionRule,
-    NonTargetCR,
     PdReference,
     Reappearance,
     RuleSet,
 )
-from hcc_imaging.response.targets import check_targets
+from hcc_imaging.response.targets import check_targets, porta_hepatis_target_errors
+from hcc_imaging.response.tumour_markers import markers_normal_at
 
 __all__ = [
     "classify",
@@ -65,6 +78,8 @@ __all__ = [
 
 R = Response
 ZERO = Fraction(0)
+#: :func:`hcc_imaging.response.fragments.fragments_recorded_before`
+Earlier = dict[str, dict[str, tuple[tuple[str, str], ...]]]
 
 
 def meets_pd(current: Fraction, reference: Fraction, rules: RuleSet) -> bool:
@@ -225,44 +240,38 @@ def _node_short_axis(obs: LesionObservation | None, rules: RuleSet) -> Fraction 
     return exact(obs.short_axis_mm) if obs.short_axis_mm is not None else None
 
 
-def _split_roots(doc: ReadDocument) -> dict[str, str]:
-    parent: dict[str, str] = {}
-    for tp in doc.timepoints:
-        for les in tp.lesions:
-            if les.split_from is not None:
-                parent[les.lesion_id] = les.split_from
-
-    def root(x: str) -> str:
-        seen = set()
-        while x in parent and x not in seen:
-            seen.add(x)
-            x = parent[x]
-        return x
-
-    return {k: root(k) for k in parent}
-
-
 def _target_value(
-    tp: TimePoint, lid: str, rules: RuleSet, is_node: bool, roots: dict[str, str]
-) -> tuple[Fraction | None, list[str], LesionObservation | None]:
+    tp: TimePoint, lid: str, rules: RuleSet, is_node: bool, roots: dict[str, str],
+    earlier: Earlier,
+) -> tuple[Fraction | None, list[str], LesionObservation | None, Fraction]:
+    """(value, notes, the lesion's own observation, the value of its parts that were measured:
+    a lower bound of the value when it is None, for "the measured lesions prove PD")."""
     obs = tp.lesion(lid)
     frags = [o for o in tp.lesions if roots.get(o.lesion_id) == lid]
     if obs is None and not frags:
-        return None, [f"target {lid} not recorded at {tp.id}"], None
+        return None, [f"target {lid} not recorded at {tp.id}"], None, ZERO
     parts = ([obs] if obs is not None else []) + frags
     total = ZERO
     notes: list[str] = []
+    complete = True
     for p in parts:
         v, why = obs_value(p, rules, is_node)
         notes.append(why)
         if v is None:
-            return None, notes, obs
-        total += v
+            complete = False
+        else:
+            total += v
+    _, why = missing_fragments(lid, tp, earlier)
+    if why is not None:
+        notes.append(why)
+        complete = False
+    if not complete:
+        return None, notes, obs, total
     if frags:
         unit = "mm2" if rules.measure.is_area else "mm"
         notes.append(f"{lid} split into {', '.join(f.lesion_id for f in frags)}: fragments "
                      f"summed = {fmt_mm(total, unit)}")
-    return total, notes, obs
+    return total, notes, obs, total
 
 
 def classify(doc: ReadDocument, rules: RuleSet) -> CriterionResult:
@@ -283,17 +292,27 @@ def classify_detailed(
     crit = rules.name
     unit = rules.sum_unit
     base = doc.baseline
-    roots = _split_roots(doc)
+    roots = split_roots(doc)
+    earlier = fragments_recorded_before(doc, roots)
     targets = [o for o in base.lesions
                if o.role_for(crit) is Role.TARGET and o.split_from is None]
     target_node = {o.lesion_id: o.is_lymph_node for o in targets}
     checks = check_targets(doc, rules)
+    porta = porta_hepatis_target_errors(doc, rules)
+    if porta:
+        raise CriteriaError(
+            f"cannot classify under {crit}: baseline time point {base.id!r}: "
+            + "; ".join(porta) + f" (mRECIST: porta-hepatis nodes are malignant only at SA ≥ "
+            f"{fmt_mm(rules.porta_hepatis_min_short_axis_mm)}). Fix: make the node a non-target "
+            f"for {crit} (role_by_criteria {{\"{crit}\": \"non_target\"}}), or correct its "
+            "short axis.")
 
     # -- baseline ------------------------------------------------------------------------------
     base_vals: dict[str, Fraction] = {}
     base_notes: list[str] = []
     for o in targets:
-        v, notes, _ = _target_value(base, o.lesion_id, rules, o.is_lymph_node, roots)
+        v, notes, _, _ = _target_value(base, o.lesion_id, rules, o.is_lymph_node, roots,
+                                       earlier)
         if v is None:
             raise CriteriaError(
                 f"cannot classify under {crit}: baseline time point {base.id!r}, target lesion "
@@ -327,6 +346,7 @@ def classify_detailed(
     nadir = baseline_sum
     lesion_nadir: dict[str, Fraction] = dict(base_vals)
     first_seen_new: dict[str, int] = {}
+    first_new_size: dict[str, FirstSize] = {}  # mRECIST interval growth of new lesions
     known_new: dict[str, str] = {}  # new-lesion id -> time point that first recorded it
     pd_day: int | None = None
     pending: list[tuple[int, str]] = []  # (day, response) awaiting confirmation
@@ -353,11 +373,13 @@ def classify_detailed(
             node_ok = True
             for o in targets:
                 lid = o.lesion_id
-                v, notes, obs = _target_value(tp, lid, rules, o.is_lymph_node, roots)
+                v, notes, obs, measured = _target_value(tp, lid, rules, o.is_lymph_node, roots,
+                                                        earlier)
                 values[lid] = v
                 notes_all.extend(notes)
                 if v is None:
                     missing.append(lid)
+                    known_sum += measured  # its measured fragments (a lower bound)
                     continue
                 known_sum += v
                 if o.is_lymph_node and rules.node_cr_by_short_axis:
@@ -432,9 +454,9 @@ def classify_detailed(
             elif missing:
                 t_resp = R.NE
                 measured = [o.lesion_id for o in targets if values[o.lesion_id] is not None]
-                if measured:
+                if measured or known_sum:
                     reasons.append(f"target NE: {', '.join(missing)} not assessed and the "
-                                   f"measured target(s) {', '.join(measured)} "
+                                   f"measured target(s) {', '.join(measured) or 'fragments'} "
                                    f"({fmt_mm(known_sum, unit)}) do not prove PD")
                 else:
                     reasons.append(f"target NE: no target measured ({', '.join(missing)} not "
@@ -457,6 +479,8 @@ def classify_detailed(
                                "nadir: neither PR nor PD")
 
         # ---------------- non-targets
+        markers_ok, markers_why = (markers_normal_at(doc, tp)
+                                   if rules.non_target_cr_requires_normal_markers else (None, None))
         nt_resp: str | None = None
         nt_disease_present = False
         nt_increase: list[str] = []
@@ -472,7 +496,10 @@ def classify_detailed(
                 frags = [f for f in tp.lesions if roots.get(f.lesion_id) == lid]
                 if obs is None and frags:
                     obs = frags[0]
-                state, why = _non_target_state(obs, lid, tp, doc, rules)
+                state, why = non_target_state(obs, lid, tp, doc, rules)
+                frag_why = missing_fragments(lid, tp, earlier)[1]
+                if state != R.PD and frag_why is not None:
+                    state, why = R.NE, f"non-target {frag_why}"
                 nt_states.append(state)
                 if why:
                     reasons.append(why)
@@ -487,10 +514,10 @@ def classify_detailed(
                 nt_resp = R.NE
                 reasons.append("non-target NE: not all non-targets evaluated")
             elif all(s == R.CR for s in nt_states):
-                if tp.tumour_markers_normal is False and rules.non_target_cr_requires_normal_markers:
+                if markers_ok is False:
                     nt_resp = R.NON_CR_NON_PD
-                    reasons.append("non-target NON-CR/NON-PD: lesions gone but tumour markers "
-                                   "not normal (RECIST 1.1 4.3.2)")
+                    reasons.append(f"non-target NON-CR/NON-PD: lesions gone but {markers_why} "
+                                   "(RECIST 1.1 sec. 3.3, 4.3.2: markers must normalise for CR)")
                 else:
                     nt_resp = R.CR
             else:
@@ -505,7 +532,8 @@ def classify_detailed(
             if o.status is LesionStatus.ABSENT or o.merged_into is not None:
                 continue
             first_seen_new.setdefault(o.lesion_id, day)
-            ok, why = new_lesion_counts(o, rules)
+            remember_first_size(first_new_size, o, tp.id, rules)
+            ok, why = new_lesion_counts(o, rules, first_new_size.get(o.lesion_id))
             reasons.append(why)
             if ok:
                 qualifying.append(o.lesion_id)
@@ -542,7 +570,13 @@ def classify_detailed(
                                "apply")
 
         overall = overall_response(t_resp, nt_resp, new_pd, other_pd)
+        if overall == R.CR and nt_resp is None and markers_ok is False:
+            overall = R.PR  # no non-targets: the markers alone stand for them (Table 1 row 2)
+            reasons.append(f"overall PR, not CR: all targets gone but {markers_why} (RECIST 1.1 "
+                           "sec. 3.3: markers above normal initially must normalise for CR)")
         unlisted = unlisted_new_lesions(known_new, tp, roots)
+        unlisted += [lid for lid in known_new  # or one of its fragments
+                     if lid not in unlisted and missing_fragments(lid, tp, earlier)[0]]
         if unlisted:
             which = ", ".join(f"{lid} (recorded at {known_new[lid]})" for lid in unlisted)
             reasons.append(f"new lesion(s) {which} not listed at {tp.id}: new lesions not all "
@@ -617,56 +651,3 @@ def classify_detailed(
         parameters=rules.to_json(), first_response_day_unconfirmed=start_u,
         first_response_day_confirmed=start_c)
     return result, details
-
-
-def _non_target_state(
-    obs: LesionObservation | None, lid: str, tp: TimePoint, doc: ReadDocument, rules: RuleSet
-) -> tuple[str, str | None]:
-    """One non-target's contribution: CR (gone / normal), NON-CR/NON-PD, PD or NE."""
-    if obs is None:
-        return R.NE, f"non-target {lid} not recorded at {tp.id}"
-    st = obs.status
-    if st is LesionStatus.NOT_EVALUABLE:
-        return R.NE, f"non-target {lid} not evaluable"
-    if obs.merged_into is not None:
-        return R.CR, None
-    if obs.is_lymph_node and rules.porta_hepatis_rule and obs.porta_hepatis:
-        sa = _known_short_axis(lid, tp, doc)
-        if sa is None or sa < rules.porta_hepatis_min_short_axis_mm:
-            return R.CR, (f"porta-hepatis node {lid} SA {fmt_mm(sa)} < "
-                          f"{fmt_mm(rules.porta_hepatis_min_short_axis_mm)}: not counted as "
-                          "malignant (mRECIST; reactive nodes are common in cirrhosis)")
-    if rules.new_enhancement_is_pd and obs.new_enhancement:
-        return R.PD, None
-    if st is LesionStatus.UNEQUIVOCAL_PROGRESSION:
-        if (obs.kind in (LesionKind.EFFUSION, LesionKind.ASCITES)
-                and rules.effusion_requires_cytology and obs.cytology_malignant is not True):
-            return R.NON_CR_NON_PD, (
-                f"{obs.kind.value} {lid} worsened but cytology is "
-                f"{'benign' if obs.cytology_malignant is False else 'not available'}: not PD "
-                "(mRECIST needs malignant cytology)")
-        return R.PD, f"PD: unequivocal progression of non-target {lid}"
-    if st is LesionStatus.ABSENT:
-        return R.CR, None
-    if obs.is_lymph_node:
-        sa = exact(obs.short_axis_mm) if obs.short_axis_mm is not None else None
-        if sa is not None and sa < rules.node_normal_short_axis_mm:
-            return R.CR, None
-    if rules.non_target_cr is NonTargetCR.NO_ENHANCEMENT and (
-        obs.enhancing is False or obs.viable_diameter_mm == 0
-        or obs.viable_status is LesionStatus.ABSENT
-    ):
-        return R.CR, f"non-target {lid}: no intratumoral arterial enhancement"
-    return R.NON_CR_NON_PD, None
-
-
-def _known_short_axis(lid: str, tp: TimePoint, doc: ReadDocument) -> Fraction | None:
-    """Current short axis, else the latest earlier one."""
-    best: Fraction | None = None
-    for t in doc.timepoints:
-        o = t.lesion(lid)
-        if o is not None and o.short_axis_mm is not None:
-            best = exact(o.short_axis_mm)
-        if t.id == tp.id:
-            break
-    return best

@@ -8,6 +8,9 @@
   node lesions": "nodes that have a short axis < 10 mm are considered non-pathological").
   Rule sets that judge nodes by their short axis (``node_cr_by_short_axis``: RECIST 1.1,
   mRECIST, EASL, iRECIST's base) apply it; WHO ("disappearance of all disease") does not.
+* :func:`remember_first_size` — a new lesion's first recorded LD: under mRECIST an atypical
+  intrahepatic new lesion is PD after ≥ 10 mm interval growth, ``interval_growth_mm`` when
+  the reader recorded it, else its LD now minus that first LD.
 * :func:`unlisted_new_lesions` — a new lesion recorded at an earlier time point that a later
   time point does not list: that time point's new-lesion assessment is not all evaluated
   (criteria.md: the time point is NE unless PD is proven otherwise), as for a missing target or
@@ -29,13 +32,41 @@ from hcc_imaging.response.document import (
 from hcc_imaging.response.formatting import fmt_mm
 from hcc_imaging.response.rules import NewLesionRule, RuleSet
 
-__all__ = ["is_normal_node", "new_lesion_counts", "remember_new_lesions", "unlisted_new_lesions"]
+__all__ = ["is_normal_node", "new_lesion_counts", "remember_first_size", "remember_new_lesions",
+           "unlisted_new_lesions"]
 
 _NODE_FAQ = "RECIST 1.1; RECIST WG FAQ 'New lymph node lesions'"
 
 
-def new_lesion_counts(o: LesionObservation, rules: RuleSet) -> tuple[bool, str]:
-    """Whether new lesion ``o`` counts as a new lesion (PD) under ``rules``, and why."""
+#: A new lesion's first recorded size: (LD in mm, id of the time point that recorded it).
+FirstSize = tuple[Fraction, str]
+
+
+def _new_ld(o: LesionObservation, rules: RuleSet) -> Fraction | None:
+    if o.status is LesionStatus.TOO_SMALL:
+        return rules.too_small_default_mm
+    return exact(o.longest_diameter_mm) if o.longest_diameter_mm is not None else None
+
+
+def remember_first_size(first: dict[str, FirstSize], o: LesionObservation, tp_id: str,
+                        rules: RuleSet) -> None:
+    """Record the size of new lesion ``o`` at ``tp_id`` if it is the first one recorded (its
+    mRECIST interval growth is measured from it)."""
+    if o.lesion_id not in first and o.status is not LesionStatus.NOT_EVALUABLE:
+        ld = _new_ld(o, rules)
+        if ld is not None:
+            first[o.lesion_id] = (ld, tp_id)
+
+
+def new_lesion_counts(o: LesionObservation, rules: RuleSet,
+                      first: FirstSize | None = None) -> tuple[bool, str]:
+    """Whether new lesion ``o`` counts as a new lesion (PD) under ``rules``, and why.
+
+    ``first``: the lesion's first recorded size (:func:`remember_first_size`).  Under mRECIST
+    an intrahepatic new lesion's interval growth is ``interval_growth_mm`` when the reader
+    recorded it, else its LD now minus that first LD (criteria.md §3.1: a new lesion without
+    the typical pattern is HCC once it grows ≥ 10 mm on later scans).
+    """
     lid = o.lesion_id
     if o.equivocal:
         return False, f"new lesion {lid} is equivocal: not PD until a later scan confirms it"
@@ -58,15 +89,18 @@ def new_lesion_counts(o: LesionObservation, rules: RuleSet) -> tuple[bool, str]:
             return counts, why
     if (rules.new_lesion_rule is NewLesionRule.HCC_PATTERN and o.is_intrahepatic
             and o.kind is LesionKind.LESION):
-        if o.status is LesionStatus.TOO_SMALL:
-            ld: Fraction | None = rules.too_small_default_mm
-        else:
-            ld = exact(o.longest_diameter_mm) if o.longest_diameter_mm is not None else None
+        ld = _new_ld(o, rules)
         growth = exact(o.interval_growth_mm) if o.interval_growth_mm is not None else None
+        grown = "" if growth is None else f"interval growth {fmt_mm(growth)} (recorded)"
+        if growth is None and first is not None and ld is not None:
+            growth = ld - first[0]
+            grown = (f"grew from {fmt_mm(first[0])} at {first[1]} to {fmt_mm(ld)}, "
+                     f"{'+' if growth > 0 else ''}{fmt_mm(growth)}")
         mn = rules.new_lesion_min_diameter_mm
         if growth is not None and growth >= rules.new_lesion_min_interval_growth_mm:
-            return True, (f"new intrahepatic lesion {lid}: interval growth {fmt_mm(growth)} ≥ "
-                          f"{fmt_mm(rules.new_lesion_min_interval_growth_mm)} (mRECIST)")
+            return True, (f"new intrahepatic lesion {lid}: {grown} ≥ "
+                          f"{fmt_mm(rules.new_lesion_min_interval_growth_mm)} interval growth "
+                          "(mRECIST)")
         if ld is not None and ld >= mn and o.typical_hcc_pattern:
             return True, (f"new intrahepatic lesion {lid} {fmt_mm(ld)} ≥ {fmt_mm(mn)} with the "
                           "typical HCC pattern (mRECIST)")
@@ -85,9 +119,10 @@ def new_lesion_counts(o: LesionObservation, rules: RuleSet) -> tuple[bool, str]:
                            "recorded (typical_hcc_pattern): not PD, mRECIST needs arterial "
                            f"hyperenhancement + washout or ≥ {growth_mm} interval growth; "
                            "record typical_hcc_pattern (true / false) or interval_growth_mm")
+        so_far = "" if growth is None else f" ({grown} so far)"
         return False, (f"new intrahepatic lesion {lid} {fmt_mm(ld)} without the typical "
                        "pattern (arterial hyperenhancement + washout): not PD until ≥ "
-                       f"{growth_mm} interval growth (mRECIST)")
+                       f"{growth_mm} interval growth (mRECIST){so_far}")
     return True, f"new lesion {lid} (unequivocal)"
 
 

@@ -6,7 +6,8 @@
   nodes together counting as one organ;
 * previously treated (TACE / ablation) lesions are not measurable unless they progressed;
 * mRECIST: targets must show arterial enhancement, have a viable LD ≥ 10 mm and be well
-  delineated.
+  delineated; a porta-hepatis node is malignant only at SA ≥ 20 mm, so a smaller one is no
+  target (:func:`porta_hepatis_target_errors`; the classifier refuses it).
 
 :func:`check_targets` returns human-readable findings (the classifier still runs: a reader may
 have good reasons); :func:`validate_targets` raises on them; :func:`select_targets` proposes a
@@ -22,7 +23,8 @@ from hcc_imaging.errors import CriteriaError
 from hcc_imaging.response.document import LesionObservation, LesionStatus, ReadDocument, Role, exact
 from hcc_imaging.response.rules import RuleSet
 
-__all__ = ["check_targets", "validate_targets", "select_targets", "is_measurable"]
+__all__ = ["check_targets", "validate_targets", "select_targets", "is_measurable",
+           "porta_hepatis_target_errors"]
 
 
 _XRAY = {"CR", "DX", "XR", "X-RAY", "XRAY"}
@@ -74,6 +76,25 @@ def is_measurable(
     return True, f"{lid}: {label} {size} mm ≥ {float(mn):g} mm"
 
 
+def porta_hepatis_target_errors(doc: ReadDocument, rules: RuleSet) -> tuple[str, ...]:
+    """Baseline targets that are porta-hepatis nodes below the malignant short axis under a rule
+    set with ``porta_hepatis_rule`` (mRECIST: malignant only at SA ≥ 20 mm, criteria.md §3.1):
+    not malignant, so not a target.  The classifier refuses them (:class:`CriteriaError`)."""
+    if not rules.porta_hepatis_rule:
+        return ()
+    mn = rules.porta_hepatis_min_short_axis_mm
+    out = []
+    for o in doc.baseline.lesions:
+        if not (o.role_for(rules.name) is Role.TARGET and o.is_lymph_node and o.porta_hepatis):
+            continue
+        sa = exact(o.short_axis_mm) if o.short_axis_mm is not None else None
+        if sa is None or sa < mn:
+            size = "no short_axis_mm" if sa is None else f"SA {float(sa):g} mm < {float(mn):g} mm"
+            out.append(f"target porta-hepatis node {o.lesion_id!r}: {size}: not malignant under "
+                       f"{rules.name} (reactive nodes are common in cirrhosis), so not a target")
+    return tuple(out)
+
+
 def check_targets(doc: ReadDocument, rules: RuleSet) -> tuple[str, ...]:
     """Findings about the baseline target selection under ``rules`` (empty = all fine)."""
     base = doc.baseline
@@ -102,6 +123,7 @@ def check_targets(doc: ReadDocument, rules: RuleSet) -> tuple[str, ...]:
         if rules.target_requires_well_delineated and o.well_delineated is False:
             out.append(f"target {o.lesion_id} is not well delineated (infiltrative): not a "
                        f"{crit} target")
+    out.extend(porta_hepatis_target_errors(doc, rules))
     if targets and rules.measure.is_viable and all(
         o.is_lymph_node is False and (o.viable_diameter_mm == 0 or o.enhancing is False)
         for o in targets
@@ -143,6 +165,9 @@ def select_targets(
         if rules.target_requires_well_delineated and o.well_delineated is False:
             continue
         if o.previously_treated and rules.warn_previously_treated_targets:
+            continue
+        if (rules.porta_hepatis_rule and o.is_lymph_node and o.porta_hepatis
+                and exact(o.short_axis_mm or 0) < rules.porta_hepatis_min_short_axis_mm):
             continue
         size = (o.short_axis_mm if o.is_lymph_node else
                 o.viable_diameter_mm if rules.measure.is_viable else o.longest_diameter_mm)

@@ -354,6 +354,10 @@ def test_generated_documents_write_schema_valid_json(lesions, days):
     for les_ in lesions:
         if les_["role"] == "target" and "longest_diameter_mm" not in les_:
             les_["longest_diameter_mm"] = 10.0
+        ld = les_.get("longest_diameter_mm")
+        for axis in ("short_axis_mm", "viable_diameter_mm"):  # at most the LD (AXIS_TOLERANCE_MM)
+            if ld is not None and les_.get(axis) is not None and les_[axis] > ld:
+                les_[axis] = ld
     tps = [{"id": "BL", "day": 0, "lesions": lesions}]
     tps += [{"id": f"FU{i}", "day": d * 7, "lesions": lesions}
             for i, d in enumerate(sorted(days), 1)]

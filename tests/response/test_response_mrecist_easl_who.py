@@ -171,13 +171,13 @@ def test_easl_exactly_25pct(inclusive, expected):
     assert r.response == expected
 
 
-@pytest.mark.parametrize(("ld", "expected"), [
+@pytest.mark.parametrize(("viable_sa", "expected"), [
     pytest.param(10.0, "PR", id="easl-exactly-minus-50pct-PR"),
     pytest.param(10.1, "SD", id="easl-minus-49.5pct-SD"),
 ])
-def test_easl_pr_boundary(ld, expected):
+def test_easl_pr_boundary(viable_sa, expected):
     d = doc((0, [_bi("L1", 30.0, 25.0, 20.0, 20.0, enhancing=True)]),
-            (56, [_bi("L1", 30.0, 25.0, ld, 20.0)]))
+            (56, [_bi("L1", 30.0, 25.0, 20.0, viable_sa)]))  # 400 -> 200 / 202 mm2
     assert last(d, EASL).response == expected
 
 

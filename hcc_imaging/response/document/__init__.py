@@ -31,7 +31,7 @@ mRECIST non-target): ``role_by_criteria={"mRECIST": "non_target"}`` says so.
 
 from __future__ import annotations
 
-# Also importable from here, as when this was one module: MAX_LENGTH_MM.
+# Also importable from here, as when this was one module: MAX_LENGTH_MM (and AXIS_TOLERANCE_MM).
 from ._clinical import (
     ALBUMIN_G_L_PER_G_DL,
     BILIRUBIN_UMOL_L_PER_MG_DL,
@@ -53,7 +53,7 @@ from ._enums import (
 from ._lesion import AxisEndpoints, LesionObservation
 from ._read import SCHEMA_PATH, SCHEMA_VERSION, ReadDocument, schema
 from ._timepoint import TimePoint
-from ._values import MAX_LENGTH_MM, exact
+from ._values import AXIS_TOLERANCE_MM, MAX_LENGTH_MM, exact
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -76,6 +76,7 @@ __all__ = [
     "ALBUMIN_G_L_PER_G_DL",
     "ReadDocument",
     "exact",
+    "AXIS_TOLERANCE_MM",
     "schema",
     "SCHEMA_PATH",
 ]

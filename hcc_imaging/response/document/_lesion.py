@@ -11,7 +11,18 @@ from typing import Any
 
 from hcc_imaging.errors import ReadDocumentError
 from ._enums import Axis, IRecistCategory, LesionKind, LesionStatus, Role
-from ._values import _bool, _check_keys, _enum, _fields, _note, _number, _text, _where
+from ._values import (
+    AXIS_TOLERANCE_MM,
+    _bool,
+    _check_keys,
+    _enum,
+    _fields,
+    _note,
+    _number,
+    _text,
+    _where,
+    exact,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +223,15 @@ class LesionObservation:
         s(self, "role_by_criteria",
           {str(k): _enum(Role, v, w(f"role_by_criteria.{k}")) for k, v in rbc.items()})
         # consistency
+        if is_node_organ(self.organ) and not self.is_lymph_node:
+            # the organ the exports print for a node: a node, measured by its short axis
+            if self.kind not in (LesionKind.LESION, LesionKind.LYMPH_NODE):
+                raise ReadDocumentError(
+                    f"{w('organ')}: organ {self.organ!r} is a lymph node, but kind is "
+                    f"{self.kind.value!r}. Fix: set kind 'lymph_node' for a node, or the organ "
+                    f"the {self.kind.value} is in."
+                )
+            s(self, "is_lymph_node", True)
         if self.kind is LesionKind.LYMPH_NODE and not self.is_lymph_node:
             s(self, "is_lymph_node", True)
         if self.is_lymph_node and self.kind is LesionKind.LESION:
@@ -254,6 +274,7 @@ class LesionObservation:
                 "longest_diameter_mm (short_axis_mm for nodes, viable_diameter_mm for "
                 "mRECIST), or set status to 'too_small', 'absent' or 'not_evaluable'."
             )
+        _check_axes(self, w)
         if self.split_from is not None and self.split_from == lid:
             raise ReadDocumentError(
                 f"{w('split_from')}: a lesion cannot be a fragment of itself. Fix: give "
@@ -314,6 +335,16 @@ class LesionObservation:
         lid = obj.get("lesion_id") if isinstance(obj, Mapping) else None
         where = _where(timepoint_id, lid if isinstance(lid, str) else None)
         _check_keys(obj, _fields(cls), where)
+        organ = obj.get("organ")
+        if isinstance(organ, str) and is_node_organ(organ):
+            for key, says in (("is_lymph_node", False), ("kind", "lesion")):
+                if key in obj and obj[key] == says and type(obj[key]) is type(says):
+                    raise ReadDocumentError(
+                        f"{where}, field {key!r}: {key} {obj[key]!r} contradicts organ "
+                        f"{organ!r}: is the finding a lymph node (measured by its short axis, "
+                        "RECIST 1.1 sec. 3.1) or not? Fix: drop the field (a finding in organ "
+                        "'lymph_node' is a node), or set the organ the lesion is in."
+                    )
         try:
             return cls(**dict(obj))
         except ReadDocumentError as err:
@@ -325,3 +356,39 @@ class LesionObservation:
                 f"{where}: {err}. Fix: every lesion needs at least 'lesion_id'."
             ) from None
 
+
+#: Organ names that mean "lymph node" (as the exports print a node's organ).
+_NODE_ORGANS = frozenset({"lymph_node", "lymph_nodes", "lymphnode", "lymphnodes"})
+
+
+def is_node_organ(organ: str) -> bool:
+    """Whether ``organ`` names the lymph nodes (``lymph_node``, ``Lymph node``, ``lymph-nodes``...)."""
+    return organ.strip().lower().replace(" ", "_").replace("-", "_") in _NODE_ORGANS
+
+
+#: (axis, the axis that bounds it, why).
+_AXIS_BOUNDS = (
+    ("short_axis_mm", "longest_diameter_mm",
+     "the short axis is measured perpendicular to the longest diameter, so it is at most as long"),
+    ("viable_diameter_mm", "longest_diameter_mm",
+     "the viable (enhancing) part lies inside the lesion, so its longest diameter is at most "
+     "the lesion's"),
+    ("viable_short_axis_mm", "viable_diameter_mm",
+     "the viable short axis is measured perpendicular to the viable diameter, so it is at most "
+     "as long"),
+)
+
+
+def _check_axes(obs: LesionObservation, w: Any) -> None:
+    """Refuse an axis longer than the axis that bounds it by more than ``AXIS_TOLERANCE_MM``."""
+    tol = exact(AXIS_TOLERANCE_MM)
+    for small, big, why in _AXIS_BOUNDS:
+        a, b = getattr(obs, small), getattr(obs, big)
+        if a is None or b is None or exact(a) <= exact(b) + tol:
+            continue
+        raise ReadDocumentError(
+            f"{w(small)}: {a:g} mm is longer than {big} {b:g} mm (by more than the "
+            f"{AXIS_TOLERANCE_MM:g} mm rounding tolerance, AXIS_TOLERANCE_MM): {why}. Fix: "
+            f"swap the two values if they were entered the other way round, or correct the "
+            "measurement."
+        )

@@ -62,6 +62,13 @@ def _enum(enum_cls: type[E], value: Any, where: str, aliases: Mapping[str, str] 
 MAX_LENGTH_MM: float = 10_000.0
 _SIZE_LIMITS: dict[str, float] = {"mm": MAX_LENGTH_MM, "mm3": MAX_LENGTH_MM**3}
 
+#: How much longer (mm) an axis may be written than the axis that bounds it before the read is
+#: refused: a short axis than its longest diameter, a viable diameter than the whole lesion's
+#: longest diameter, a viable short axis than the viable diameter.  0.5 mm covers values rounded
+#: separately (28.96 -> 29.0 and 28.94 -> 28.9) and two readers' rounding habits; a larger
+#: excess is a swapped pair or a typo (docs/read-document.md "Errors").
+AXIS_TOLERANCE_MM: float = 0.5
+
 
 def _number(
     value: Any,
