@@ -62,6 +62,7 @@ from hcc_imaging.response.rules import (
     RuleSet,
 )
 from hcc_imaging.response.targets import check_targets, porta_hepatis_target_errors
+from hcc_imaging.response.clinical import MARKER_LIMITS_JAPAN, MarkerLimits
 from hcc_imaging.response.tumour_markers import markers_normal_at
 
 __all__ = [
@@ -274,19 +275,24 @@ def _target_value(
     return total, notes, obs, total
 
 
-def classify(doc: ReadDocument, rules: RuleSet) -> CriterionResult:
+def classify(doc: ReadDocument, rules: RuleSet,
+             marker_limits: MarkerLimits = MARKER_LIMITS_JAPAN) -> CriterionResult:
     """Classify every time point of ``doc`` under ``rules`` and derive the BOR.
+
+    ``marker_limits`` are the tumour markers' upper limits a RECIST 1.1 CR is checked against
+    when the read gives marker draws and no ``tumour_markers_normal`` flag (``assess`` passes its
+    ``clinical_options``' limits, so the RECIST CR and the clinical CR read one AFP limit).
 
     Raises
     ------
     CriteriaError
         When a baseline target lacks the measurement this criterion needs.
     """
-    return classify_detailed(doc, rules)[0]
+    return classify_detailed(doc, rules, marker_limits)[0]
 
 
 def classify_detailed(
-    doc: ReadDocument, rules: RuleSet
+    doc: ReadDocument, rules: RuleSet, marker_limits: MarkerLimits = MARKER_LIMITS_JAPAN,
 ) -> tuple[CriterionResult, list[TimePointDetail]]:
     """:func:`classify` plus the per-time-point details (for iRECIST)."""
     crit = rules.name
@@ -479,7 +485,7 @@ def classify_detailed(
                                "nadir: neither PR nor PD")
 
         # ---------------- non-targets
-        markers_ok, markers_why = (markers_normal_at(doc, tp)
+        markers_ok, markers_why = (markers_normal_at(doc, tp, marker_limits)
                                    if rules.non_target_cr_requires_normal_markers else (None, None))
         nt_resp: str | None = None
         nt_disease_present = False

@@ -19,6 +19,7 @@ from typing import Any
 
 from hcc_imaging.errors import CriteriaError, HccImagingError
 from hcc_imaging.response.classify import classify
+from hcc_imaging.response.clinical import MarkerLimits
 from hcc_imaging.response.document import SCHEMA_VERSION, ReadDocument
 from hcc_imaging.response.endpoints import endpoints_json
 from hcc_imaging.response.irecist import classify_irecist
@@ -170,16 +171,17 @@ def _check_burden_options(options: Mapping[str, Any] | None, fn: Any) -> None:
         )
 
 
-def _run_one(doc: ReadDocument, rules: AnyRules) -> CriterionResult:
+def _run_one(doc: ReadDocument, rules: AnyRules, marker_limits: MarkerLimits) -> CriterionResult:
     """The result of one criterion; a read it cannot be applied to (a baseline target lacks the
     measurement it needs) gives an all-NE result saying why, so the other criteria, the burden
-    and the liver scores are still reported."""
+    and the liver scores are still reported.  ``marker_limits``: the clinical options' marker
+    limits, which a RECIST 1.1 / iRECIST CR is checked against too."""
     try:
         if isinstance(rules, RuleSet):
-            return classify(doc, rules)
+            return classify(doc, rules, marker_limits)
         if isinstance(rules, RecicLRules):
             return classify_recicl(doc, rules)
-        return classify_irecist(doc, rules)
+        return classify_irecist(doc, rules, marker_limits)
     except CriteriaError as err:
         return _not_assessed(doc, rules, str(err))
 
@@ -303,7 +305,7 @@ def assess(
     rules = resolve_rules(criteria, overrides, rule_overrides)
     results: dict[str, CriterionResult] = {}
     for r in rules:
-        results[r.name] = _run_one(doc, r)
+        results[r.name] = _run_one(doc, r, clin.limits)
     if all(res.not_assessed is not None for res in results.values()):
         raise CriteriaError("; ".join(str(res.not_assessed) for res in results.values()))
     # Milan reads the invasion / spread evidence BCLC reads: a liver-function record's flags

@@ -30,6 +30,7 @@ from fractions import Fraction
 
 from hcc_imaging.response.bor import confirmed_bor, response_start_days, unconfirmed_bor
 from hcc_imaging.response.classify import classify_detailed, fmt_mm
+from hcc_imaging.response.clinical import MARKER_LIMITS_JAPAN, MarkerLimits
 from hcc_imaging.response.document import (
     IRecistCategory,
     LesionStatus,
@@ -111,10 +112,12 @@ def _nlt_sum(tp_lesions: tuple, cats: dict[str, IRecistCategory]) -> Fraction:  
     return total
 
 
-def classify_irecist(doc: ReadDocument, rules: IRecistRules = IRECIST) -> CriterionResult:
-    """Classify ``doc`` under iRECIST (labels iCR, iPR, iSD, iUPD, iCPD, NE)."""
+def classify_irecist(doc: ReadDocument, rules: IRecistRules = IRECIST,
+                     marker_limits: MarkerLimits = MARKER_LIMITS_JAPAN) -> CriterionResult:
+    """Classify ``doc`` under iRECIST (labels iCR, iPR, iSD, iUPD, iCPD, NE); ``marker_limits``
+    as :func:`~hcc_imaging.response.classify.classify`'s."""
     base_rules = rules.recist_rules
-    base_result, details = classify_detailed(doc, base_rules)
+    base_result, details = classify_detailed(doc, base_rules, marker_limits)
     cats = new_lesion_categories(doc, rules)
     rows: list[TimePointResult] = [base_result.timepoints[0]]
     state: _IUPD | None = None

@@ -68,6 +68,20 @@ def test_markers_from_the_read_decide_recist_cr_when_no_flag():
     assert [t.response for t in r.timepoints[1:]] == ["PR", "CR"]
 
 
+def test_recist_cr_reads_the_clinical_options_marker_limits():
+    """AFP 15 ng/mL at the CR scan after 900 before treatment: above the Japanese limit (10), normal
+    under the Western one (20).  ``assess(clinical_options={"afp_uln_ng_ml": 20})`` set the clinical
+    CR's limit only; the RECIST CR kept 10 (PR) while the clinical CR read 20."""
+    from hcc_imaging.response import assess
+
+    d = _cr_read(markers=[_draw(0, 900.0), _draw(60, 15.0), _draw(120, 15.0)])
+    assert classify(d, RECIST_1_1).timepoints[1].response == "PR"  # default limits: AFP ≤ 10
+    for crit, cr in (("RECIST1.1", "CR"), ("iRECIST", "iCR")):
+        west = assess(d, criteria=[crit], clinical_options={"afp_uln_ng_ml": 20})
+        assert west.results[crit].timepoints[1].response == cr
+        assert assess(d, criteria=[crit]).results[crit].timepoints[1].response != cr
+
+
 def test_markers_flag_wins_over_draws_and_draws_decide_only_near_the_scan():
     high = [_draw(0, 900.0), _draw(60, 900.0), _draw(120, 900.0)]
     assert classify(_cr_read(flag=True, markers=high), RECIST_1_1).timepoints[1].response == "CR"
