@@ -85,10 +85,10 @@ def _sub_frame(frame: AxialFrame, piece: NDArray[np.bool_]) -> AxialFrame:
     idx = [np.flatnonzero(piece.any(axis=tuple(b for b in range(3) if b != a))) for a in range(3)]
     box = tuple(slice(int(x[0]), int(x[-1]) + 1) for x in idx)
     offset = list(frame.offset)
-    for a in range(3):
-        offset[frame.perm[a]] += box[a].start
+    for a in range(3):  # (a flipped frame axis: the box's array start is at its far end)
+        offset[frame.perm[a]] += piece.shape[a] - box[a].stop if frame.flips[a] else box[a].start
     return AxialFrame(mask=np.ascontiguousarray(piece[box]), labels=frame.labels, perm=frame.perm,
-                      offset=(offset[0], offset[1], offset[2]))
+                      offset=(offset[0], offset[1], offset[2]), flips=frame.flips, grid_spacing=frame.grid_spacing)
 
 
 def split_frame(frame: AxialFrame, min_diameter_mm: float = FRAGMENT_MIN_DIAMETER_MM) -> tuple[list[AxialFrame], int, float] | None:

@@ -234,7 +234,8 @@ def _geometry(frame: _d.AxialFrame, vv: LabelVolume | None, viable_gap_voxels: f
     if vv is not None:
         ld_k = int(core.hulls.slices[core.ld_pos])
         va = analyse_viable(
-            frame, vv, gap_voxels=viable_gap_voxels, ld_slice_frame=ld_k, rim_exclusion_mm=rim_exclusion_mm
+            frame, vv, gap_voxels=viable_gap_voxels, ld_slice_frame=ld_k, rim_exclusion_mm=rim_exclusion_mm,
+            core=core,
         )
     return core, sa, feret, va
 
