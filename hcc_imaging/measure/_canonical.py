@@ -22,6 +22,9 @@ reordered equally long segments.  The rule's ties are then broken by patient pos
 the "lowest slice" is the most inferior one, and voxel pairs are taken in rows from anterior to
 posterior, each row from right to left.  (A grid rotated within the axial plane holds other
 voxels than an axis-aligned one: there only its signed permutations give the same numbers.)
+
+:func:`patient_order` puts a split lesion's equal fragments in the same (patient) order, so the
+fragment that gives the reported lines does not depend on the storage either.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import numpy as np
 
 from .diameters import AxialFrame
 
-__all__ = ["canonical_frame"]
+__all__ = ["canonical_frame", "patient_order"]
 
 
 def _row_key(d: np.ndarray) -> tuple[float, float]:
@@ -72,3 +75,19 @@ def _round_spacing(s: float) -> float:
     computed from slice positions (2.299999999999997) is one number, so equally long segments
     stay equally long (the rule's ties are exact comparisons)."""
     return float(f"{float(s):.12g}")
+
+
+def patient_order(frame: AxialFrame, parts: list[AxialFrame]) -> list[AxialFrame]:
+    """Sub-frames of ``frame`` (its fragments) largest first (voxel count), then by the corner
+    of their box in the patient-fixed layout (the slice from inferior, the row from anterior,
+    the column from right): for an ordinary axial series the order of
+    :func:`.fragments.split_frame`; for the same voxels stored otherwise, the same fragments in
+    the same order."""
+    cf = canonical_frame(frame)
+
+    def key(part: AxialFrame) -> tuple[int, float, float, float]:
+        corners = part.to_index(np.array([[0.0, 0.0, 0.0], [s - 1.0 for s in part.mask.shape]]))
+        start = cf.from_index(corners).min(axis=0)
+        return (-int(np.count_nonzero(part.mask)), float(start[0]), float(start[1]), float(start[2]))
+
+    return sorted(parts, key=key)

@@ -95,7 +95,8 @@ def split_frame(frame: AxialFrame, min_diameter_mm: float = FRAGMENT_MIN_DIAMETE
     """None when the lesion is one piece (the common case, one fast pass) or only pieces smaller
     than ``min_diameter_mm``; else
     ``(fragments, n_specks, gap_mm)``: the frames of the pieces whose largest in-plane extent (outer
-    voxel edges) is at least ``min_diameter_mm``, largest first (voxel count, then position), the
+    voxel edges) is at least ``min_diameter_mm``, largest first (voxel count, then position in
+    ``frame``; :func:`._canonical.patient_order` makes that a patient position), the
     number of smaller pieces, and the smallest distance between two fragments' voxel centres (mm;
     0.0 with fewer than two fragments)."""
     if n_pieces(frame.mask) <= 1:

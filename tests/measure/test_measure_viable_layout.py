@@ -149,3 +149,29 @@ def test_fragments_of_a_flipped_frame_crop_their_own_voxels() -> None:
     for part in split[0]:
         assert part.flips == cf.flips
         np.testing.assert_array_equal(part.crop_of(np.asarray(lv.array)) == 1, part.mask)
+
+
+@pytest.mark.parametrize(("perm", "flips"), LAYOUTS)
+def test_split_lesion_does_not_depend_on_the_storage_layout(perm, flips) -> None:
+    """Two equal discs under one label (RECIST 1.1's split lesion), a necrotic spot in one: the
+    fragment whose lines and LD slice are reported was the first in array order, so a reversed
+    or transposed layout reported the other one (necrosis on the LD slice 0.10 -> 0.0)."""
+    y, x = np.mgrid[:30, :40]
+    arr = np.zeros((4, 30, 40), np.uint8)
+    for cy, cx in ((10, 10), (18, 29)):
+        arr[1][(y - cy) ** 2 + (x - cx) ** 2 <= 5.2**2] = 1
+    via = arr.copy()
+    via[1, 9:12, 8:11] = 0
+    lesion = LabelVolume.create(arr, spacing=SPACING, labels={1: "L1"})
+    viable = LabelVolume.create(via, spacing=SPACING, labels={1: "L1"})
+    ref = measure_lesion(lesion, 1, viable=viable)
+    got = measure_lesion(_stored(lesion, perm, flips), 1, viable=_stored(viable, perm, flips))
+    assert ref.n_fragments == got.n_fragments == 2
+    assert got.necrosis_fraction_ld_slice == pytest.approx(ref.necrosis_fraction_ld_slice)
+    assert ref.necrosis_fraction_ld_slice > 0.05
+    for f in ("longest_diameter_mm", "short_axis_mm", "viable_diameter_mm", "viable_short_axis_mm", "easl_product_mm2"):
+        assert getattr(got, f) == pytest.approx(getattr(ref, f), abs=1e-6), f
+    # the same fragment's lines (a disc's LD may be any of its equally long diameters: the midpoints)
+    for f in ("ld_endpoints_lps", "sa_endpoints_lps", "viable_endpoints_lps", "viable_sa_endpoints_lps"):
+        np.testing.assert_allclose(np.mean(getattr(got, f), axis=0), np.mean(getattr(ref, f), axis=0), atol=0.5,
+                                   err_msg=f)
