@@ -1124,13 +1124,17 @@ def _stays_viable(
     return bool(fill_short_gaps(good[hit[0] : hit[-1] + 1], np.floor(gap_mm / seg_step + 1e-9)).all())
 
 
-def _frame_rc(frame: AxialFrame, d: AxialDiameter) -> tuple[int, NDArray[np.float64], NDArray[np.float64]]:
+def _frame_rc(
+    frame: AxialFrame, d: AxialDiameter, snap: bool = False
+) -> tuple[int, NDArray[np.float64], NDArray[np.float64]]:
     """Slice and (row, col) frame indices of a diameter's endpoints (inverse of ``_diameter``).
 
-    Rounded to 1e-9 voxel: a line measured on another frame of the same voxels (the LD, on the
-    lesion's frame) then has the same coordinates here whatever the array layout was, so the
-    rule's sampling rounds its points the same way."""
-    ends = np.round(frame.from_index(np.asarray(d.endpoints_index, dtype=np.float64)), 9)
+    ``snap``: rounded to 1e-9 voxel, for a line measured on another frame of the same voxels
+    (the LD, on the lesion's frame): it then has the same coordinates here whatever the array
+    layout was, so the rule's sampling rounds its points the same way."""
+    ends = frame.from_index(np.asarray(d.endpoints_index, dtype=np.float64))
+    if snap:
+        ends = np.round(ends, 9)
     return int(round(float(ends[0][0]))), ends[0][1:], ends[1][1:]
 
 
@@ -1230,12 +1234,12 @@ def _fully_viable_lines(
     sp = cf.spacing
     src = (sp[1], sp[2])
     core = _core(frame) if core is None else core
-    k, p_rc, q_rc = _frame_rc(cf, core.ld)
+    k, p_rc, q_rc = _frame_rc(cf, core.ld, snap=True)
     p_rc, q_rc = _ordered(p_rc, q_rc)
     if not _stays_viable(v[k], p_rc, q_rc, src, gap_voxels):
         return None
     sa = _short_axis_from_core(frame, core)
-    ks, ps, qs = _frame_rc(cf, sa)
+    ks, ps, qs = _frame_rc(cf, sa, snap=True)
     ps, qs = _ordered(ps, qs)
     if ks != k or not _stays_viable(v[k], ps, qs, src, gap_voxels):
         # the RECIST short axis of a non-convex section is a chord of its hull
