@@ -43,7 +43,9 @@ ESTIMATOR: str = "subvoxel-boundary-v5"
 #: (:mod:`hcc_imaging.measure.viable`; their diameters' ends are refined by :data:`ESTIMATOR`).
 #: Bump it with any change there that changes a number: it is part of every batch study's resume
 #: key (:func:`hcc_imaging.batch.resume.code_version`), so ``batch --resume`` measures again.
-VIABLE_RULE: str = "viable-rule-v1"
+#: v2 (2026-12-06): the search runs in a patient-fixed array layout (``measure._canonical``),
+#: so the same voxels stored transposed, flipped or coronally give the same viable lines.
+VIABLE_RULE: str = "viable-rule-v2"
 
 #: Small lesions (longest centre-hull axial diameter <= this many largest in-plane voxels) have
 #: their central slices fitted together by homothetic ellipses (one shape and orientation,

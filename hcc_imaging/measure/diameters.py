@@ -169,16 +169,24 @@ class AxialFrame:
     """A lesion's voxels re-indexed so that axis 0 is normal to the patient axial plane.
 
     ``mask`` is cropped to the lesion's bounding box; frame axis ``a`` is array axis
-    ``perm[a]`` of ``labels``; ``offset`` is the crop start in array indices of ``labels``.
+    ``perm[a]`` of ``labels``, reversed when ``flips[a]`` (frame index f <-> box index
+    ``n_a - 1 - f``); ``offset`` is the crop start in array indices of ``labels``.
     """
 
     mask: NDArray[np.bool_]
     labels: LabelVolume
     perm: tuple[int, int, int]
     offset: tuple[int, int, int]
+    #: frame axes running against their array axes (:func:`._canonical.canonical_frame`)
+    flips: tuple[bool, bool, bool] = (False, False, False)
+    #: the spacing the measurements use, when not the labels' own (the canonical frame's,
+    #: rounded to 12 significant digits); frame axis order
+    grid_spacing: tuple[float, float, float] | None = None
 
     @property
     def spacing(self) -> tuple[float, float, float]:
+        if self.grid_spacing is not None:
+            return self.grid_spacing
         sp = self.labels.spacing
         return (sp[self.perm[0]], sp[self.perm[1]], sp[self.perm[2]])
 
@@ -193,14 +201,27 @@ class AxialFrame:
             size[self.perm[a]] = self.mask.shape[a]
         sl = tuple(slice(self.offset[a], self.offset[a] + size[a]) for a in range(3))
         sub = array[sl]
-        return np.transpose(sub, self.perm) if self.perm != (0, 1, 2) else sub
+        sub = np.transpose(sub, self.perm) if self.perm != (0, 1, 2) else sub
+        if any(self.flips):
+            sub = np.flip(sub, axis=tuple(a for a in range(3) if self.flips[a]))
+        return sub
 
     def to_index(self, frame_index: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Frame (cropped, permuted) indices (..., 3) -> array indices of ``labels``."""
+        """Frame (cropped, permuted, flipped) indices (..., 3) -> array indices of ``labels``."""
         fi = np.asarray(frame_index, dtype=np.float64)
         out = np.empty_like(fi)
         for a in range(3):
-            out[..., self.perm[a]] = fi[..., a] + self.offset[self.perm[a]]
+            f = (self.mask.shape[a] - 1) - fi[..., a] if self.flips[a] else fi[..., a]
+            out[..., self.perm[a]] = f + self.offset[self.perm[a]]
+        return out
+
+    def from_index(self, index: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Array indices of ``labels`` (..., 3) -> frame indices (inverse of :meth:`to_index`)."""
+        ix = np.asarray(index, dtype=np.float64)
+        out = np.empty_like(ix)
+        for a in range(3):
+            f = ix[..., self.perm[a]] - self.offset[self.perm[a]]
+            out[..., a] = (self.mask.shape[a] - 1) - f if self.flips[a] else f
         return out
 
     def to_lps(self, frame_index: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -404,13 +425,14 @@ def _pt(a: NDArray[np.float64]) -> Point3:
 
 def _diameter(frame: AxialFrame, p_f: NDArray[np.float64], q_f: NDArray[np.float64], length: float) -> AxialDiameter:
     # frame -> array indices in Python floats (the same additions as AxialFrame.to_index)
-    perm, off = frame.perm, frame.offset
+    perm, off, flips = frame.perm, frame.offset, frame.flips
+    last = frame.mask.shape
     ends = []
     for f in (p_f, q_f):
         fl = f.tolist()
         pt = [0.0, 0.0, 0.0]
         for a in range(3):
-            pt[perm[a]] = fl[a] + off[perm[a]]
+            pt[perm[a]] = ((last[a] - 1) - fl[a] if flips[a] else fl[a]) + off[perm[a]]
         ends.append(pt)
     lps = frame.labels.index_to_lps(ends).tolist()
     pa = frame.plane_axis

@@ -85,17 +85,18 @@ def _sub_frame(frame: AxialFrame, piece: NDArray[np.bool_]) -> AxialFrame:
     idx = [np.flatnonzero(piece.any(axis=tuple(b for b in range(3) if b != a))) for a in range(3)]
     box = tuple(slice(int(x[0]), int(x[-1]) + 1) for x in idx)
     offset = list(frame.offset)
-    for a in range(3):
-        offset[frame.perm[a]] += box[a].start
+    for a in range(3):  # (a flipped frame axis: the box's array start is at its far end)
+        offset[frame.perm[a]] += piece.shape[a] - box[a].stop if frame.flips[a] else box[a].start
     return AxialFrame(mask=np.ascontiguousarray(piece[box]), labels=frame.labels, perm=frame.perm,
-                      offset=(offset[0], offset[1], offset[2]))
+                      offset=(offset[0], offset[1], offset[2]), flips=frame.flips, grid_spacing=frame.grid_spacing)
 
 
 def split_frame(frame: AxialFrame, min_diameter_mm: float = FRAGMENT_MIN_DIAMETER_MM) -> tuple[list[AxialFrame], int, float] | None:
     """None when the lesion is one piece (the common case, one fast pass) or only pieces smaller
     than ``min_diameter_mm``; else
     ``(fragments, n_specks, gap_mm)``: the frames of the pieces whose largest in-plane extent (outer
-    voxel edges) is at least ``min_diameter_mm``, largest first (voxel count, then position), the
+    voxel edges) is at least ``min_diameter_mm``, largest first (voxel count, then position in
+    ``frame``; :func:`._canonical.patient_order` makes that a patient position), the
     number of smaller pieces, and the smallest distance between two fragments' voxel centres (mm;
     0.0 with fewer than two fragments)."""
     if n_pieces(frame.mask) <= 1:

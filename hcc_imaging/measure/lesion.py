@@ -20,6 +20,7 @@ from ..volume import LabelVolume, Volume, resample_labels
 from . import diameters as _d
 from .constants import FRAGMENTS, RIM_EXCLUSION_MM, VIABLE_GAP_VOXELS
 from .diameters import AxialDiameter, EmptyMaskError, Reformat, resolve_label
+from ._canonical import patient_order
 from .fragments import check_fragments, fragments_note, split_frame
 from .measurability import RecistMeasurability, mrecist_measurable, recist_measurability
 from .viable import analyse_viable, exclude_thin_rims, viable_frame, viable_outside_lesions, viable_outside_message
@@ -234,9 +235,17 @@ def _geometry(frame: _d.AxialFrame, vv: LabelVolume | None, viable_gap_voxels: f
     if vv is not None:
         ld_k = int(core.hulls.slices[core.ld_pos])
         va = analyse_viable(
-            frame, vv, gap_voxels=viable_gap_voxels, ld_slice_frame=ld_k, rim_exclusion_mm=rim_exclusion_mm
+            frame, vv, gap_voxels=viable_gap_voxels, ld_slice_frame=ld_k, rim_exclusion_mm=rim_exclusion_mm,
+            core=core,
         )
     return core, sa, feret, va
+
+
+def _first_max(values: list[float]) -> int:
+    """The first of the values within 1e-9 mm of the largest: fragments measuring the same (up to
+    rounding, which differs between array layouts) go by their (patient) order."""
+    top = max(values)
+    return next(i for i, x in enumerate(values) if x >= top - 1e-9)
 
 
 def _measure_one(
@@ -259,6 +268,10 @@ def _measure_one(
     frame = _d.axial_frame(labels, value, reformat=reformat, bbox=bbox)
     reformatted = frame.labels is not labels
     split = split_frame(frame)  # None: one piece (the common case)
+    if split is not None and len(split[0]) > 1:
+        # equal fragments in patient order: the one that gives the endpoints, the LD slice and
+        # the viable short axis then does not depend on how the series was stored
+        split = (patient_order(frame, split[0]), split[1], split[2])
     n_frag = 1 if split is None else max(len(split[0]), 1)
     by_parts = split is not None and fragments == "sum" and len(split[0]) >= 1
     frames = split[0] if by_parts and split is not None else [frame]
@@ -271,12 +284,12 @@ def _measure_one(
         vv = resample_labels(viable, frame.labels) if reformatted else viable
     parts = [_geometry(f, vv, viable_gap_voxels, rim_exclusion_mm) for f in frames]
     lds = [p[0].ld.length_mm for p in parts]
-    main = lds.index(max(lds))  # the longest fragment gives the endpoints, slice and short axis
+    main = _first_max(lds)  # the longest fragment gives the endpoints, slice and short axis
     core, sa, _feret, va = parts[main]
     ld_mm = sum(lds) if len(parts) > 1 else lds[0]
     who = sum(p[0].ld.length_mm * p[1].length_mm for p in parts) if len(parts) > 1 else core.ld.length_mm * sa.length_mm
     ferets = [p[2].length_mm for p in parts]
-    feret = parts[ferets.index(max(ferets))][2]
+    feret = parts[_first_max(ferets)][2]
 
     v_d = v_sa = None
     v_vol = nf = nf_ld = easl = None
@@ -285,7 +298,7 @@ def _measure_one(
     if vv is not None:
         vas = [p[3] for p in parts]
         vls = [a.diameter.length_mm if a.diameter is not None else 0.0 for a in vas]
-        vmain = vls.index(max(vls))
+        vmain = _first_max(vls)
         v_d, v_sa = vas[vmain].diameter, vas[vmain].short_axis
         if by_parts:  # the whole label's viable voxels (the specks' too), as its volume
             n_viable = int(np.count_nonzero(exclude_thin_rims(viable_frame(frame, vv), frame.spacing, rim_exclusion_mm)))

@@ -19,6 +19,9 @@ parts.  hcc_imaging makes this operational as follows:
   cannot be told from partial volume, and the tolerance also absorbs the staircase of a
   digitised boundary that a segment between two boundary voxels grazes;
 * the **viable diameter** is the longest valid segment over all slices (ties: lowest slice).
+  Slices, rows and columns are those of the lesion's voxels in a patient-fixed layout (slices
+  from inferior, rows from anterior, columns from right: :mod:`._canonical`), whatever layout
+  the series was stored in, so a tie - and so the line - never depends on the storage.
   Outside the lesion counts as non-viable, so a segment never bridges two nodules through liver.
   A fully viable lesion's viable diameter is its LD (the same line) when the LD is valid; an LD
   across liver, a hole or a bay is not, and the rule decides.
@@ -45,11 +48,13 @@ from numpy.typing import NDArray
 from ..errors import GeometryMismatchError, HccImagingError
 from ..volume import LabelVolume, resample_labels
 from . import _hull, _kernels
+from ._canonical import canonical_frame
 from .constants import RIM_EXCLUSION_MM, VIABLE_GAP_VOXELS, VIABLE_OUTSIDE_MAX_FRACTION, VIABLE_SAMPLE_STEP_VOXELS
 from .diameters import (
     AxialDiameter,
     AxialFrame,
     Reformat,
+    _Core,
     _core,
     _diameter,
     _short_axis_from_core,
@@ -1119,12 +1124,24 @@ def _stays_viable(
     return bool(fill_short_gaps(good[hit[0] : hit[-1] + 1], np.floor(gap_mm / seg_step + 1e-9)).all())
 
 
-def _frame_rc(frame: AxialFrame, d: AxialDiameter) -> tuple[int, NDArray[np.float64], NDArray[np.float64]]:
-    """Slice and (row, col) frame indices of a diameter's endpoints (inverse of ``_diameter``)."""
-    ends = []
-    for pt in d.endpoints_index:
-        ends.append(np.array([pt[frame.perm[a]] - frame.offset[frame.perm[a]] for a in range(3)], dtype=np.float64))
-    return int(round(ends[0][0])), ends[0][1:], ends[1][1:]
+def _frame_rc(
+    frame: AxialFrame, d: AxialDiameter, snap: bool = False
+) -> tuple[int, NDArray[np.float64], NDArray[np.float64]]:
+    """Slice and (row, col) frame indices of a diameter's endpoints (inverse of ``_diameter``).
+
+    ``snap``: rounded to 1e-9 voxel, for a line measured on another frame of the same voxels
+    (the LD, on the lesion's frame): it then has the same coordinates here whatever the array
+    layout was, so the rule's sampling rounds its points the same way."""
+    ends = frame.from_index(np.asarray(d.endpoints_index, dtype=np.float64))
+    if snap:
+        ends = np.round(ends, 9)
+    return int(round(float(ends[0][0]))), ends[0][1:], ends[1][1:]
+
+
+def _ordered(p: NDArray[np.float64], q: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The two ends of a line in a fixed order (row, then column, ascending): a line found on
+    another frame has its ends in that frame's order, which depends on the array layout."""
+    return (q, p) if (q[0], q[1]) < (p[0], p[1]) else (p, q)
 
 
 def _short_axis_by_rule(
@@ -1162,11 +1179,16 @@ def analyse_viable(
     gap_voxels: float = VIABLE_GAP_VOXELS,
     ld_slice_frame: int | None = None,
     rim_exclusion_mm: float = RIM_EXCLUSION_MM,
+    core: _Core | None = None,
 ) -> ViableAnalysis:
     """Viable diameter, viable short axis and voxel counts for one lesion frame.
 
     With ``rim_exclusion_mm > 0`` thin rims are removed first (:func:`exclude_thin_rims`), and
-    the viable volume and necrosis fractions count what remains.
+    the viable volume and necrosis fractions count what remains.  The search runs on the
+    lesion's voxels in a patient-fixed array layout (:func:`._canonical.canonical_frame`), so
+    the same voxels stored transposed, flipped or as coronal rows give the same lines.
+    ``core`` is the frame's LD computation when the caller has it (``_core(frame)``; a fully
+    viable lesion's viable diameter is that LD), else it is computed when needed.
 
     Raises
     ------
@@ -1174,46 +1196,54 @@ def analyse_viable(
         ``gap_voxels`` or ``rim_exclusion_mm`` NaN, infinite or negative, or
         ``rim_exclusion_mm`` below twice the in-plane spacing (it would remove nothing)."""
     check_viable_parameters(gap_voxels, rim_exclusion_mm, frame.spacing)
-    v = viable_frame(frame, viable)
-    v = exclude_thin_rims(v, frame.spacing, rim_exclusion_mm)
+    cf = canonical_frame(frame)
+    v = viable_frame(cf, viable)
+    v = exclude_thin_rims(v, cf.spacing, rim_exclusion_mm)
     n_viable = int(np.count_nonzero(v))
-    n_lesion = int(np.count_nonzero(frame.mask))
+    n_lesion = int(np.count_nonzero(cf.mask))
     on_v = on_l = None
     if ld_slice_frame is not None:
-        on_v = int(np.count_nonzero(v[ld_slice_frame]))
-        on_l = int(np.count_nonzero(frame.mask[ld_slice_frame]))
+        k_c = ld_slice_frame if cf is frame else int(round(float(cf.from_index(frame.to_index(
+            np.array([float(ld_slice_frame), 0.0, 0.0])))[0])))
+        on_v = int(np.count_nonzero(v[k_c]))
+        on_l = int(np.count_nonzero(cf.mask[k_c]))
     if n_viable == 0:
         return ViableAnalysis(None, None, 0, n_lesion, on_v, on_l)
     if n_viable == n_lesion:
-        whole = _fully_viable_lines(frame, v, gap_voxels)
+        whole = _fully_viable_lines(frame, cf, v, gap_voxels, core)
         if whole is not None:
             return ViableAnalysis(whole[0], whole[1], n_viable, n_lesion, on_v, on_l)
-    found = _longest_valid(v, frame.spacing, gap_voxels)
+    found = _longest_valid(v, cf.spacing, gap_voxels)
     if found is None:  # pragma: no cover - n_viable > 0 guarantees a hull
         return ViableAnalysis(None, None, n_viable, n_lesion, on_v, on_l)
-    diam, sa = _lines_from_segment(frame, v, found, gap_voxels)
+    diam, sa = _lines_from_segment(cf, v, found, gap_voxels)
     return ViableAnalysis(diam, sa, n_viable, n_lesion, on_v, on_l)
 
 
 def _fully_viable_lines(
-    frame: AxialFrame, v: NDArray[np.bool_], gap_voxels: float
+    frame: AxialFrame, cf: AxialFrame, v: NDArray[np.bool_], gap_voxels: float, core: _Core | None = None
 ) -> tuple[AxialDiameter, AxialDiameter] | None:
     """A fully viable lesion's (viable diameter, viable short axis): its LD (the same line) when
     the LD keeps to the lesion by the rule, with the SA when that does too (else the viable run
     across the LD); None when the LD does not (it crosses liver between two nodules of one label,
     a hole left out of the mask, a crescent's bay): the rule decides then, as it does once one
-    voxel is not viable."""
-    sp = frame.spacing
+    voxel is not viable.
+
+    The LD and SA are ``frame``'s (``core``, computed if not given); the rule's checks run on
+    ``cf`` (the same voxels in the patient-fixed layout) and ``v`` (its viable voxels)."""
+    sp = cf.spacing
     src = (sp[1], sp[2])
-    core = _core(frame)
-    k, p_rc, q_rc = _frame_rc(frame, core.ld)
+    core = _core(frame) if core is None else core
+    k, p_rc, q_rc = _frame_rc(cf, core.ld, snap=True)
+    p_rc, q_rc = _ordered(p_rc, q_rc)
     if not _stays_viable(v[k], p_rc, q_rc, src, gap_voxels):
         return None
     sa = _short_axis_from_core(frame, core)
-    ks, ps, qs = _frame_rc(frame, sa)
+    ks, ps, qs = _frame_rc(cf, sa, snap=True)
+    ps, qs = _ordered(ps, qs)
     if ks != k or not _stays_viable(v[k], ps, qs, src, gap_voxels):
         # the RECIST short axis of a non-convex section is a chord of its hull
-        sa = _short_axis_by_rule(frame, v, k, _direction_mm(frame, core.ld), gap_voxels)
+        sa = _short_axis_by_rule(cf, v, k, (q_rc - p_rc) * np.array(src), gap_voxels)
     return core.ld, sa
 
 
@@ -1307,14 +1337,15 @@ def _viable_diameter_reference(
     """:func:`viable_diameter` through the exhaustive reference search
     (:func:`_longest_valid_reference`); for tests and benchmarks only (slow)."""
     frame, viable = _prepare(labels, viable, label, reformat)
-    v = exclude_thin_rims(viable_frame(frame, viable), frame.spacing, rim_exclusion_mm)
+    cf = canonical_frame(frame)  # as analyse_viable
+    v = exclude_thin_rims(viable_frame(cf, viable), cf.spacing, rim_exclusion_mm)
     if not v.any():
         return None
-    found = _longest_valid_reference(v, frame.spacing, gap_voxels)
+    found = _longest_valid_reference(v, cf.spacing, gap_voxels)
     if found is None:
         return None
-    if int(np.count_nonzero(v)) == int(np.count_nonzero(frame.mask)):
-        whole = _fully_viable_lines(frame, v, gap_voxels)  # as analyse_viable
+    if int(np.count_nonzero(v)) == int(np.count_nonzero(cf.mask)):
+        whole = _fully_viable_lines(frame, cf, v, gap_voxels)  # as analyse_viable
         if whole is not None:
             return whole[0]
-    return _lines_from_segment(frame, v, found, gap_voxels)[0]
+    return _lines_from_segment(cf, v, found, gap_voxels)[0]
