@@ -388,6 +388,24 @@ def _line_on_other_phase(
     return None
 
 
+def _no_defect(rr: _RoiResult, images: Mapping[str, NDArray[Any]], vol: Volume) -> bool:
+    """1.62: step 11's test on the mask ``rr`` (before steps 12 / 12b) finds no filling defect (a
+    thrombus click is not made to wait for step 13's fit, which its defect replaces)."""
+    whole = np.zeros(vol.shape, bool)
+    whole[rr.box] = rr.mask
+    return thrombus_in_lumen(whole, images, vol.spacing, within=rr.box) is None
+
+
+def _fit_holds(ahead: RindAhead, rr: _RoiResult, seed_vox: tuple[int, int, int]) -> bool:
+    """1.62: whether step 13's fit ``ahead`` (waited for when it passed the rays' floors) gave a mask
+    that holds the click (``rr``: the mask it replaces)."""
+    try:
+        fit = ahead.result() if ahead.likely() else None
+    except SegmentationError:
+        return False
+    return fit is not None and replace(rr, mask=fit.mask, lo=np.array([b.start for b in fit.box], np.int64)).holds(seed_vox)
+
+
 def _border_fits(rr: _RoiResult, images: Mapping[str, NDArray[Any]], vol: Volume, liv: NDArray[np.bool_] | None,
                  p: LesionParams, seed_vox: tuple[int, int, int], line_vox: NDArray[np.float64] | None,
                  multiphase: bool) -> tuple[_RoiResult, float | None, tuple[float, float, float] | None, str | None]:
@@ -737,8 +755,15 @@ def _segment_lesion_steps(
         if ahead is not rind_ahead:
             ahead.cancel()
     classes = rr  # step 10's nearest-mean classes, when multiphase: step 11 reads them (1.35)
-    rr, border_blur, border_psf, border_ramp = _border_fits(rr, images, vol, liv, p, seed_vox, line_vox,
-                                                            multiphase is not None)
+    # 1.62: when step 11 finds no filling defect around the mask before steps 12 / 12b, a fit that
+    # passed the rays' floors is waited for here: when it holds the click (a drawn line aside), their
+    # mask would be replaced, so they are skipped (and step 11 reads the mask before them); a fit
+    # refused later, they run after it
+    if rind_ahead is not None and line is None and _no_defect(rr, images, vol) and _fit_holds(rind_ahead, rr, seed_vox):
+        border_blur, border_psf, border_ramp = rr.blur_mm, None, None
+    else:
+        rr, border_blur, border_psf, border_ramp = _border_fits(rr, images, vol, liv, p, seed_vox, line_vox,
+                                                                multiphase is not None)
     full = np.zeros(vol.shape, dtype=np.uint8 if label < 256 else np.uint16)
     sl = rr.box
     full[sl][rr.mask] = label
