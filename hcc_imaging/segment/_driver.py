@@ -388,14 +388,6 @@ def _line_on_other_phase(
     return None
 
 
-def _no_defect(rr: _RoiResult, images: Mapping[str, NDArray[Any]], vol: Volume) -> bool:
-    """1.62: step 11's test on the mask ``rr`` (before steps 12 / 12b) finds no filling defect (a
-    thrombus click is not made to wait for step 13's fit, which its defect replaces)."""
-    whole = np.zeros(vol.shape, bool)
-    whole[rr.box] = rr.mask
-    return thrombus_in_lumen(whole, images, vol.spacing, within=rr.box) is None
-
-
 def _fit_holds(ahead: RindAhead, rr: _RoiResult, seed_vox: tuple[int, int, int]) -> bool:
     """1.62: whether step 13's fit ``ahead`` (waited for when it passed the rays' floors) gave a mask
     that holds the click (``rr``: the mask it replaces)."""
@@ -756,12 +748,10 @@ def _segment_lesion_steps(
             ahead.cancel()
     classes = rr  # step 10's nearest-mean classes, when multiphase: step 11 reads them (1.35)
     # 1.62: the fit is waited for here until it passed the rays' floors (or ended); one that passed
-    # them, when step 11 finds no filling defect around the mask before steps 12 / 12b, is waited
-    # for: when it holds the click (a drawn line aside), their mask would be replaced, so they are
-    # skipped (and step 11 reads the mask before them, tested here); a fit refused later, they run
-    skipped = (rind_ahead is not None and line is None and rind_ahead.likely() and _no_defect(rr, images, vol)
-               and _fit_holds(rind_ahead, rr, seed_vox))
-    if skipped:
+    # them is waited for: when it holds the click (a drawn line aside), steps 12 / 12b's mask would
+    # be replaced (unless step 11 finds a defect), so they are skipped and step 11 reads the mask
+    # before them; a fit refused, they run as before
+    if rind_ahead is not None and line is None and _fit_holds(rind_ahead, rr, seed_vox):
         border_blur, border_psf, border_ramp = rr.blur_mm, None, None
     else:
         rr, border_blur, border_psf, border_ramp = _border_fits(rr, images, vol, liv, p, seed_vox, line_vox,
@@ -779,7 +769,6 @@ def _segment_lesion_steps(
             lbox, lmask = lip
             added = int(np.count_nonzero(lmask & (full[lbox] == 0)))
             if added:
-                skipped = False  # (step 11 reads another mask than the one tested before the fit)
                 full[lbox][lmask] = label
                 # the box step 11 reads must hold the added voxels too
                 sl = tuple(slice(min(a.start, b.start), max(a.stop, b.stop)) for a, b in zip(sl, lbox, strict=True))
@@ -798,8 +787,6 @@ def _segment_lesion_steps(
         src = np.zeros(vol.shape, bool)
         src[classes.box] = classes.mask
         defect = thrombus_in_lumen(src, images, vol.spacing, within=classes.box)
-    elif skipped:
-        defect = None  # (1.62: tested on this mask before the fit was waited for)
     else:
         defect = thrombus_in_lumen(full != 0, images, vol.spacing, within=sl)
     if defect is None and rr.rim_phase is not None and pre_rim.rim_phase is None:

@@ -285,8 +285,8 @@ uncovered does not replace a single-phase mask that covers it.
     step 13 when tried on the same inputs, else stopped.  1.53: when a score test finds a shape the
     two degree-4 surfaces left behind (a lobulated rind's lobes), each surface's radius is corrected
     on the rays' direction nodes (:mod:`._rind_nodes`); an oval's fit passes the test and is kept.
-    1.62: on a click (not a line) whose mask before steps 12 / 12b has no step-11 defect, the fit is
-    waited for before steps 12 / 12b once it has passed the rays' floors; when it holds the click,
+    1.62: on a click (not a line), the fit is waited for before steps 12 / 12b once it has passed
+    the rays' floors; when it holds the click,
     steps 12 / 12b (whose mask it replaces) are skipped and step 11 reads the mask before them; a
     fit refused later, they run after it (docs/validation.md section 2.4, "Algorithm 1.62").
 14. **A line that leaked** (1.38, :func:`_leaked_line_as_click`): a drawn line's final mask that
