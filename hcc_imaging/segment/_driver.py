@@ -395,7 +395,9 @@ def _fit_holds(ahead: RindAhead, rr: _RoiResult, seed_vox: tuple[int, int, int])
         fit = ahead.result() if ahead.likely() else None
     except SegmentationError:
         return False
-    return fit is not None and replace(rr, mask=fit.mask, lo=np.array([b.start for b in fit.box], np.int64)).holds(seed_vox)
+    if fit is None:
+        return False
+    return replace(rr, mask=fit.mask, lo=np.array([b.start for b in fit.box], np.int64)).holds(seed_vox)
 
 
 def _border_fits(rr: _RoiResult, images: Mapping[str, NDArray[Any]], vol: Volume, liv: NDArray[np.bool_] | None,
