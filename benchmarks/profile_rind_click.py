@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     undo += [wrap(_rind, n, lab, log, t0, anywhere) for n, lab in FIT]
     undo += [wrap(_kernels, n, lab, log, t0, off_main) for n, lab in KERNELS]
     undo.append(wrap(_driver.RindAhead, "result", "waits for the fit", log, t0, anywhere))
+    if hasattr(_driver.RindAhead, "likely"):  # (1.62: the wait for the fit's floors before steps 12 / 12b)
+        undo.append(wrap(_driver.RindAhead, "likely", "waits for the fit's floors", log, t0, anywhere))
     try:
         for kind in args.kinds:
             for seed in args.seeds:

@@ -388,6 +388,18 @@ def _line_on_other_phase(
     return None
 
 
+def _fit_holds(ahead: RindAhead, rr: _RoiResult, seed_vox: tuple[int, int, int]) -> bool:
+    """1.62: whether step 13's fit ``ahead`` (waited for when it passed the rays' floors) gave a mask
+    that holds the click (``rr``: the mask it replaces)."""
+    try:
+        fit = ahead.result() if ahead.likely() else None
+    except SegmentationError:
+        return False
+    if fit is None:
+        return False
+    return replace(rr, mask=fit.mask, lo=np.array([b.start for b in fit.box], np.int64)).holds(seed_vox)
+
+
 def _border_fits(rr: _RoiResult, images: Mapping[str, NDArray[Any]], vol: Volume, liv: NDArray[np.bool_] | None,
                  p: LesionParams, seed_vox: tuple[int, int, int], line_vox: NDArray[np.float64] | None,
                  multiphase: bool) -> tuple[_RoiResult, float | None, tuple[float, float, float] | None, str | None]:
@@ -737,8 +749,15 @@ def _segment_lesion_steps(
         if ahead is not rind_ahead:
             ahead.cancel()
     classes = rr  # step 10's nearest-mean classes, when multiphase: step 11 reads them (1.35)
-    rr, border_blur, border_psf, border_ramp = _border_fits(rr, images, vol, liv, p, seed_vox, line_vox,
-                                                            multiphase is not None)
+    # 1.62: the fit is waited for here until it passed the rays' floors (or ended); one that passed
+    # them is waited for: when it holds the click (a drawn line aside), steps 12 / 12b's mask would
+    # be replaced (unless step 11 finds a defect), so they are skipped and step 11 reads the mask
+    # before them; a fit refused, they run as before
+    if rind_ahead is not None and line is None and _fit_holds(rind_ahead, rr, seed_vox):
+        border_blur, border_psf, border_ramp = rr.blur_mm, None, None
+    else:
+        rr, border_blur, border_psf, border_ramp = _border_fits(rr, images, vol, liv, p, seed_vox, line_vox,
+                                                                multiphase is not None)
     full = np.zeros(vol.shape, dtype=np.uint8 if label < 256 else np.uint16)
     sl = rr.box
     full[sl][rr.mask] = label

@@ -716,14 +716,16 @@ def _check(stop: threading.Event | None) -> None:
 
 def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[float, float, float],
                 liver: NDArray[np.bool_] | None = None, where: str = "the click", calibrated: bool = True,
-                stop: threading.Event | None = None) -> RindFit:
+                stop: threading.Event | None = None, past_floors: threading.Event | None = None) -> RindFit:
     """Steps 1-4 of the module on one phase ``img`` (whole grid) from the click ``seed`` (voxel);
     ``liver``: the mask the lesion is kept in (whole grid), or None; ``calibrated``: the values are
     HU (CT), else the fit works in :func:`intensity_unit`'s units and reports the image's.  Raises
     ``LowContrastError`` (no dark core at the click, or no layer around it) or ``NotEnclosedError``
     (the core reaches the box's faces); ``where`` names the click in the messages.  ``stop``: an
     event that, once set, ends the work at the next stage with :class:`_Stopped` (:class:`RindAhead`:
-    a fit started before the caller knows whether it will read it)."""
+    a fit started before the caller knows whether it will read it).  ``past_floors``: an event set once the
+    rays' values and edges pass step 4's floors (1.62: :class:`RindAhead`'s caller waits for it before
+    steps 12 / 12b, whose mask a fit that passes mostly replaces)."""
     sp = np.asarray(spacing, dtype=np.float64)
     shape = np.asarray(img.shape)
     half = np.ceil(C.LESION_RIND_BOX_MM / sp).astype(int)
@@ -822,6 +824,8 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
             f"rind=True: no enhancing layer around the dark core at {where} (along the rays: core {_v(n_r * unit)}, layer "
             f"{_v(r_r * unit)} over {layer_r:.1f} mm, parenchyma {_v(p_r * unit)}); segment it without rind=True, or on the phase "
             "where the layer enhances.")
+    if past_floors is not None:
+        past_floors.set()
 
     degree = C.LESION_BLUR_MODEL_DEGREE
     y_ray = _direction_terms(_ray_directions().reshape(-1, 3), degree)
@@ -949,6 +953,7 @@ class RindAhead:
                  liver: NDArray[np.bool_] | None = None, calibrated: bool = True) -> None:
         self._inputs = (img, tuple(int(v) for v in seed), tuple(float(v) for v in spacing), liver, bool(calibrated))
         self._stop = threading.Event()
+        self._decided = threading.Event()  # set past the rays' floors, or when the fit ends (1.62)
         self._future: Future[RindFit] = Future()
         self._thread = threading.Thread(target=self._run, args=(img, seed, spacing, liver, calibrated),
                                         name="rind_border", daemon=True)
@@ -959,11 +964,14 @@ class RindAhead:
         self._future.set_running_or_notify_cancel()
         try:
             with one_blas_thread():
-                fit = rind_border(img, seed, spacing, liver, calibrated=calibrated, stop=self._stop)
+                fit = rind_border(img, seed, spacing, liver, calibrated=calibrated, stop=self._stop,
+                                  past_floors=self._decided)
         except BaseException as err:  # noqa: BLE001 - handed to the caller by result()
             self._future.set_exception(err)
         else:
             self._future.set_result(fit)  # (once the BLAS limit is released, as the thread's end was)
+        finally:
+            self._decided.set()
 
     def reads(self, img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[float, float, float],
               liver: NDArray[np.bool_] | None = None, calibrated: bool = True) -> bool:
@@ -972,6 +980,14 @@ class RindAhead:
         own_img, own_seed, own_sp, own_liver, own_cal = self._inputs
         return (img is own_img and liver is own_liver and tuple(int(v) for v in seed) == own_seed
                 and tuple(float(v) for v in spacing) == own_sp and bool(calibrated) == own_cal)
+
+    def likely(self) -> bool:
+        """Whether the fit is likely to be used (1.62): waits until it has passed the rays' floors (its
+        last refusal before the surfaces' fit) or ended, and says whether it passed them and did not
+        fail.  ``segment_lesion`` then waits for the fit before steps 12 / 12b and skips them when it
+        wins (``_driver._rind_first``)."""
+        self._decided.wait()
+        return not (self._future.done() and self._future.exception() is not None)
 
     def result(self) -> RindFit:
         """The fit (:func:`rind_border`'s result), once it is done; raises what it raised."""

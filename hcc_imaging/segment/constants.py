@@ -392,7 +392,11 @@ __all__ = [
 #: 1.61: step 13's rays sample every 0.7 mm, not 0.35 (LESION_RIND_RAY_STEP_MM; docs/validation.md section 2.4,
 #: "Algorithm 1.61"): rind masks on pixels up to 1.5 mm move (the rind sweep's fine grid within -0.03 / +0.03 a
 #: click, no oval below 0.95); the automatic steps 1-12 are unchanged.
-ALGORITHM_VERSION: Final[str] = "1.61"
+#: 1.62: on a click whose step-13 fit passed the rays' floors, the fit is waited for before steps 12 / 12b;
+#: when it holds the click, steps 12 / 12b are skipped and step 11 reads the mask before them
+#: (docs/validation.md section 2.4, "Algorithm 1.62"): the corpus's masks and notes
+#: unchanged, the CPU of a rind click down by steps 12 / 12b's.
+ALGORITHM_VERSION: Final[str] = "1.62"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).

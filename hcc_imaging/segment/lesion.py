@@ -285,6 +285,10 @@ uncovered does not replace a single-phase mask that covers it.
     step 13 when tried on the same inputs, else stopped.  1.53: when a score test finds a shape the
     two degree-4 surfaces left behind (a lobulated rind's lobes), each surface's radius is corrected
     on the rays' direction nodes (:mod:`._rind_nodes`); an oval's fit passes the test and is kept.
+    1.62: on a click (not a line), the fit is waited for before steps 12 / 12b once it has passed
+    the rays' floors; when it holds the click,
+    steps 12 / 12b (whose mask it replaces) are skipped and step 11 reads the mask before them; a
+    fit refused later, they run after it (docs/validation.md section 2.4, "Algorithm 1.62").
 14. **A line that leaked** (1.38, :func:`_leaked_line_as_click`): a drawn line's final mask that
     the leak clamp cut within a slice is redone from a click at the line's midpoint (or the seed given
     with it), whose steps 7-8 do not run on a line (IRCAD17's tumours, heterogeneous, drawn along

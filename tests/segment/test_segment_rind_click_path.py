@@ -118,3 +118,39 @@ def test_the_rays_sample_every_fine_pixel(monkeypatch: pytest.MonkeyPatch) -> No
     full = np.zeros(img.shape, bool)
     full[fit.box] = fit.mask
     assert dice(full, truth) >= 0.97
+
+
+def _count_border_fits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Steps 12 / 12b's runs (``_driver._border_fits``, the real one) in the clicks that follow."""
+    calls: list[int] = []
+    real = _driver._border_fits
+
+    def counted(*args: Any, **kw: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(_driver, "_border_fits", counted)
+    return calls
+
+
+def test_steps_12_are_skipped_when_the_fit_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """1.62: a click whose step-13 fit passed the rays' floors waits for it before steps 12 / 12b;
+    the fit holds the click, so steps 12 / 12b (whose mask it replaces) do not run (on 1.61 they ran,
+    on the other core, beside the fit) and the mask is step 13's."""
+    vols, truth, click = rim_scene("oval", 0, 15.0, rim_mm=2.5, spacing=FINE, shape=SHAPE)
+    calls = _count_border_fits(monkeypatch)
+    res = segment_lesion(vols, seed_index=tuple(click))
+    assert calls == []
+    assert any("(step 13)" in n for n in res.notes)
+    assert dice(res.labels.array != 0, truth) >= 0.97
+
+
+def test_steps_12_run_when_the_fit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hypodense lesion with no layer on fine pixels: the fit is refused (here by step 1's or the
+    rays' checks), steps 12 / 12b run once, and the mask has no step-13 note."""
+    vols, truth, click = rim_scene("oval", 0, 15.0, rim_mm=0.0, spacing=FINE, shape=SHAPE)
+    calls = _count_border_fits(monkeypatch)
+    res = segment_lesion(vols, seed_index=tuple(click))
+    assert calls == [1]
+    assert not any("(step 13)" in n for n in res.notes)
+    assert dice(res.labels.array != 0, truth) >= 0.9
