@@ -34,7 +34,7 @@ from pathlib import Path
 
 from .errors import OutputPathError
 
-__all__ = ["STALE_DIR", "atomic_write", "atomic_write_bytes", "atomic_write_text", "format_suffix", "is_temp_name",
+__all__ = ["STALE_DIR", "atomic_write", "atomic_write_bytes", "atomic_write_text", "format_suffix", "fsync_dir", "is_temp_name",
            "remove_stale_temps", "set_aside", "write_itk_image"]
 
 #: The random part of a temporary name (``secrets.token_hex(4)``; ``mkstemp``'s alphabet before).
@@ -220,6 +220,21 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, fsync: bool
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, fsync: bool = False) -> Path:
     """Write UTF-8 ``text`` to ``path`` atomically."""
     return atomic_write(path, lambda p: Path(p).write_text(text, encoding="utf-8"), fsync=fsync)
+
+
+def fsync_dir(folder: str | os.PathLike[str]) -> None:
+    """fsync a folder, which makes the names created or renamed in it durable (POSIX; a no-op
+    where a folder cannot be opened, e.g. Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def is_temp_name(name: str) -> bool:

@@ -177,7 +177,7 @@ class ResultStore:
                     dirs.add(self.failed_dir)
             paths.append(path)
         for d in sorted(dirs):
-            _fsync_dir(d)
+            _atomic.fsync_dir(d)
         return paths
 
     def get(self, key: str) -> dict[str, Any] | None:
@@ -219,20 +219,6 @@ def _read_record(p: Path) -> dict[str, Any] | None:
 def record_json(record: Mapping[str, Any]) -> str:
     """The stored JSON text of a study record (numpy scalars / arrays and paths made plain)."""
     return json.dumps(record, sort_keys=True, default=_json_default)
-
-
-def _fsync_dir(path: Path) -> None:
-    """fsync a folder (makes the renames in it durable); a no-op where folders cannot be opened."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # e.g. Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _json_default(obj: Any) -> Any:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .._atomic import atomic_write_bytes
+from .._atomic import atomic_write_bytes, fsync_dir
 from ..errors import StoreError
 
 __all__ = ["KINDS", "MaskKey", "load_mask_files", "mask_digest", "masks_dir", "remove", "write_changed"]
@@ -76,21 +75,6 @@ def _encode(start: Iterable[int], crop: NDArray[Any]) -> bytes:
     return buf.getvalue()
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make the new files' names durable before the JSON naming them is written (POSIX; a no-op
-    where a folder cannot be opened, e.g. Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def write_changed(folder: Path, stores: Mapping[str, Mapping[str, Mapping[str, Crop]]],
                   saved: Mapping[MaskKey, str]) -> tuple[dict[MaskKey, str], list[str]]:
     """Write the file of each mask of ``stores`` (kind -> time point -> lesion -> crop) whose file is
@@ -111,7 +95,7 @@ def write_changed(folder: Path, stores: Mapping[str, Mapping[str, Mapping[str, C
                 atomic_write_bytes(folder / name, _encode(start, crop), fsync=True)
                 written.append(name)
     if written:
-        _fsync_dir(folder)
+        fsync_dir(folder)
     return files, written
 
 

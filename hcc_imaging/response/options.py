@@ -23,6 +23,7 @@ from fractions import Fraction
 from typing import Any
 
 from hcc_imaging.errors import CriteriaError
+from hcc_imaging.response.clinical import MARKER_LIMITS_JAPAN, MarkerLimits
 from hcc_imaging.response.params import check_fields
 
 __all__ = ["ClinicalOptions", "BclcOptions", "options_from", "OPTION_SECTIONS"]
@@ -47,6 +48,10 @@ def _positive(obj: Any, owner: str, names: tuple[str, ...]) -> None:
         object.__setattr__(obj, name, x)
 
 
+#: the ``MarkerLimits`` fields a ``ClinicalOptions`` carries
+_LIMIT_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(MarkerLimits))
+
+
 @dataclass(frozen=True, slots=True)
 class ClinicalOptions:
     """Clinical CR and drug-off settings (:mod:`hcc_imaging.response.clinical`).
@@ -59,12 +64,13 @@ class ClinicalOptions:
     (≥ 84 days; 168 for 24 weeks); ``require_ceus``.
     """
 
-    afp_uln_ng_ml: Fraction = Fraction(10)
-    afp_inclusive: bool = True
-    afp_l3_uln_pct: Fraction = Fraction(10)
-    afp_l3_inclusive: bool = False
-    pivka_ii_uln_mau_ml: Fraction = Fraction(40)
-    pivka_ii_inclusive: bool = False
+    # the upper limits' defaults are MARKER_LIMITS_JAPAN's (one place says them)
+    afp_uln_ng_ml: Fraction = MARKER_LIMITS_JAPAN.afp_uln_ng_ml
+    afp_inclusive: bool = MARKER_LIMITS_JAPAN.afp_inclusive
+    afp_l3_uln_pct: Fraction = MARKER_LIMITS_JAPAN.afp_l3_uln_pct
+    afp_l3_inclusive: bool = MARKER_LIMITS_JAPAN.afp_l3_inclusive
+    pivka_ii_uln_mau_ml: Fraction = MARKER_LIMITS_JAPAN.pivka_ii_uln_mau_ml
+    pivka_ii_inclusive: bool = MARKER_LIMITS_JAPAN.pivka_ii_inclusive
     min_normal_days: int = 42
     duration_inclusive: bool = False
     count_cr_after_pd: bool = False
@@ -80,18 +86,12 @@ class ClinicalOptions:
     def with_limits(cls, limits: Any, **changes: Any) -> ClinicalOptions:
         """Options taking their upper limits of normal from a ``MarkerLimits`` record (e.g.
         ``MARKER_LIMITS_WEST``)."""
-        names = ("afp_uln_ng_ml", "afp_inclusive", "afp_l3_uln_pct", "afp_l3_inclusive",
-                 "pivka_ii_uln_mau_ml", "pivka_ii_inclusive")
-        return cls(**{n: getattr(limits, n) for n in names}, **changes)
+        return cls(**{n: getattr(limits, n) for n in _LIMIT_NAMES}, **changes)
 
     @property
-    def limits(self) -> Any:
+    def limits(self) -> MarkerLimits:
         """The ``MarkerLimits`` record the clinical functions take."""
-        from hcc_imaging.response.clinical import MarkerLimits
-
-        return MarkerLimits(self.afp_uln_ng_ml, self.afp_inclusive, self.afp_l3_uln_pct,
-                            self.afp_l3_inclusive, self.pivka_ii_uln_mau_ml,
-                            self.pivka_ii_inclusive)
+        return MarkerLimits(**{n: getattr(self, n) for n in _LIMIT_NAMES})
 
     def to_json(self) -> dict[str, Any]:
         return _json(self)

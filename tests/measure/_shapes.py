@@ -102,3 +102,22 @@ def plane_z(lv: LabelVolume, axis: int) -> NDArray[np.float64]:
     idx = np.zeros((lv.shape[axis], 3))
     idx[:, axis] = np.arange(lv.shape[axis])
     return lv.index_to_lps(idx)[:, 2]
+
+
+def stored_in_layout(lv: LabelVolume, perm: tuple[int, int, int], flips: tuple[bool, bool, bool],
+                     noise: float = 0.0) -> LabelVolume:
+    """The same voxels in LPS in another array layout: axes flipped, then permuted (the geometry
+    follows, so every voxel keeps its patient position).  ``noise``: the spacing across the new
+    slices off by that relative amount, as one computed from slice positions is (2.299999999999997
+    mm where the pixel spacing reads 2.3)."""
+    arr = lv.array
+    d = np.asarray(lv.direction, float).copy()
+    for ax, f in enumerate(flips):
+        if f:
+            arr = np.flip(arr, axis=ax)
+            d[:, ax] = -d[:, ax]
+    # the new voxel 0 is the old voxel at the flipped corner
+    origin = lv.index_to_lps(np.array([lv.shape[a] - 1 if flips[a] else 0 for a in range(3)], float))
+    spacing = tuple(lv.spacing[p] * (1.0 + (noise if a == 0 else 0.0)) for a, p in enumerate(perm))
+    return LabelVolume.create(np.ascontiguousarray(np.transpose(arr, perm)), spacing=spacing,
+                              origin=tuple(origin), direction=d[:, list(perm)], labels=lv.labels)

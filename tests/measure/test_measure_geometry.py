@@ -21,23 +21,7 @@ from hcc_imaging.measure.diameters import axial_frame
 from hcc_imaging.volume import AXIAL_DIRECTION, Geometry, LabelVolume
 
 from ..strategies import SIGNED_PERMUTATIONS
-from ._shapes import Ellipsoid, ellipsoid_labels, plane_z
-
-
-def _apply_signed_permutation(lv: LabelVolume, perm: tuple[int, int, int], flips: tuple[bool, bool, bool]) -> LabelVolume:
-    """Same voxels in LPS, different array layout: flip then transpose, with matching geometry."""
-    arr = lv.array
-    d = np.asarray(lv.direction, float).copy()
-    for ax, f in enumerate(flips):
-        if f:
-            arr = np.flip(arr, axis=ax)
-            d[:, ax] = -d[:, ax]
-    # the new voxel 0 is the old voxel at the flipped corner
-    idx0 = np.array([lv.shape[a] - 1 if flips[a] else 0 for a in range(3)], float)
-    origin = lv.index_to_lps(idx0)
-    arr = np.transpose(arr, perm)
-    sp = tuple(lv.spacing[p] for p in perm)
-    return LabelVolume.create(np.ascontiguousarray(arr), spacing=sp, origin=tuple(origin), direction=d[:, list(perm)])
+from ._shapes import Ellipsoid, ellipsoid_labels, plane_z, stored_in_layout
 
 
 @st.composite
@@ -59,7 +43,7 @@ def blobs(draw: st.DrawFn) -> LabelVolume:
 @settings(max_examples=60, deadline=None)
 @given(blobs(), st.sampled_from([(0, 1, 2), (0, 2, 1), (1, 0, 2), (2, 1, 0), (1, 2, 0), (2, 0, 1)]), st.tuples(st.booleans(), st.booleans(), st.booleans()))
 def test_invariant_under_flips_and_permutations(lv: LabelVolume, perm, flips) -> None:
-    lv2 = _apply_signed_permutation(lv, perm, flips)
+    lv2 = stored_in_layout(lv, perm, flips)
     # same voxels in LPS
     pts1 = np.sort(lv.index_to_lps(np.argwhere(lv.array)).round(6), axis=0)
     pts2 = np.sort(lv2.index_to_lps(np.argwhere(lv2.array)).round(6), axis=0)

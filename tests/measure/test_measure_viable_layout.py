@@ -21,24 +21,9 @@ from hcc_imaging.measure.diameters import axial_frame
 from hcc_imaging.measure.fragments import split_frame
 from hcc_imaging.volume import LabelVolume
 
+from ._shapes import stored_in_layout
+
 SPACING = (2.5, 0.8, 0.8)
-
-
-def _stored(lv: LabelVolume, perm: tuple[int, int, int], flips: tuple[bool, bool, bool],
-            noise: float = 0.0) -> LabelVolume:
-    """The same voxels in LPS in another array layout: axes flipped, then permuted (the geometry
-    follows, so every voxel keeps its patient position).  ``noise``: the spacing across the new
-    slices off by that relative amount, as one computed from slice positions is (2.299999999999997
-    mm where the pixel spacing reads 2.3)."""
-    arr = lv.array
-    d = np.asarray(lv.direction, float).copy()
-    for ax, f in enumerate(flips):
-        if f:
-            arr = np.flip(arr, axis=ax)
-            d[:, ax] = -d[:, ax]
-    origin = lv.index_to_lps(np.array([lv.shape[a] - 1 if flips[a] else 0 for a in range(3)], float))
-    return LabelVolume.create(np.ascontiguousarray(np.transpose(arr, perm)), spacing=tuple(lv.spacing[p] * (1.0 + (noise if a == 0 else 0.0)) for a, p in enumerate(perm)),
-                              origin=tuple(origin), direction=d[:, list(perm)], labels=lv.labels)
 
 
 def _lesion(centre, radii, necrosis_centre, necrosis_radius) -> tuple[LabelVolume, LabelVolume]:
@@ -79,7 +64,7 @@ def test_viable_lines_do_not_depend_on_the_storage_layout(case, perm, flips) -> 
     lesion, viable = _lesion(*case)
     assert 0 < np.count_nonzero(viable.array) < np.count_nonzero(lesion.array)
     ref = measure_lesion(lesion, 1, viable=viable)
-    got = measure_lesion(_stored(lesion, perm, flips), 1, viable=_stored(viable, perm, flips))
+    got = measure_lesion(stored_in_layout(lesion, perm, flips), 1, viable=stored_in_layout(viable, perm, flips))
     assert got.plane_axis == perm.index(0)
     assert got.viable_diameter_mm == pytest.approx(ref.viable_diameter_mm, abs=1e-6)
     assert got.viable_short_axis_mm == pytest.approx(ref.viable_short_axis_mm, abs=1e-6)
@@ -107,8 +92,8 @@ def test_coronal_series_with_computed_spacing(case) -> None:
     lesion, viable = _lesion(*case)
     ref = measure_lesion(lesion, 1, viable=viable)
     for noise in (-1.3e-15, 4e-16):
-        got = measure_lesion(_stored(lesion, (1, 0, 2), (True, False, False), noise), 1,
-                             viable=_stored(viable, (1, 0, 2), (True, False, False), noise))
+        got = measure_lesion(stored_in_layout(lesion, (1, 0, 2), (True, False, False), noise), 1,
+                             viable=stored_in_layout(viable, (1, 0, 2), (True, False, False), noise))
         assert got.viable_diameter_mm == pytest.approx(ref.viable_diameter_mm, abs=1e-6)
         assert got.viable_short_axis_mm == pytest.approx(ref.viable_short_axis_mm, abs=1e-6)
         assert got.easl_product_mm2 == pytest.approx(ref.easl_product_mm2, abs=1e-5)
@@ -123,7 +108,7 @@ def test_canonical_frame_is_the_same_array_for_every_layout() -> None:
     pts_ref = np.sort(base.to_lps(np.argwhere(base.mask).astype(float)).round(6), axis=0)
     for perm in itertools.permutations(range(3)):
         for flips in itertools.product((False, True), repeat=3):
-            frame = axial_frame(_stored(lesion, perm, flips), 1)
+            frame = axial_frame(stored_in_layout(lesion, perm, flips), 1)
             cf = canonical_frame(frame)
             np.testing.assert_array_equal(cf.mask, base.mask)
             assert cf.spacing == base.spacing
@@ -141,7 +126,7 @@ def test_fragments_of_a_flipped_frame_crop_their_own_voxels() -> None:
     arr = np.zeros((4, 10, 12), np.uint8)
     arr[1:3, 1:4, 1:5] = 1
     arr[1:4, 6:9, 7:11] = 1
-    lv = _stored(LabelVolume.create(arr, spacing=SPACING, labels={1: "L1"}), (0, 2, 1), (True, True, False))
+    lv = stored_in_layout(LabelVolume.create(arr, spacing=SPACING, labels={1: "L1"}), (0, 2, 1), (True, True, False))
     cf = canonical_frame(axial_frame(lv, 1))
     assert any(cf.flips)
     split = split_frame(cf, min_diameter_mm=0.0)
@@ -165,7 +150,7 @@ def test_split_lesion_does_not_depend_on_the_storage_layout(perm, flips) -> None
     lesion = LabelVolume.create(arr, spacing=SPACING, labels={1: "L1"})
     viable = LabelVolume.create(via, spacing=SPACING, labels={1: "L1"})
     ref = measure_lesion(lesion, 1, viable=viable)
-    got = measure_lesion(_stored(lesion, perm, flips), 1, viable=_stored(viable, perm, flips))
+    got = measure_lesion(stored_in_layout(lesion, perm, flips), 1, viable=stored_in_layout(viable, perm, flips))
     assert ref.n_fragments == got.n_fragments == 2
     assert got.necrosis_fraction_ld_slice == pytest.approx(ref.necrosis_fraction_ld_slice)
     assert ref.necrosis_fraction_ld_slice > 0.05
