@@ -137,7 +137,7 @@ def rim_element(thickness_mm: float, smoothing_sigma_mm: float, spacing: Sequenc
     if band <= 0:
         return None
     sp = tuple(_round_spacing(v) for v in spacing)
-    axis = rim_slice_axis(band, sp, direction)
+    axis = rim_slice_axis(round(band, 6), sp, direction)
     if axis is None:
         return _element(round(band, 6), sp, 3)
     # built with the slice axis first (in-plane axes in array order), then put where it lies

@@ -99,7 +99,8 @@ def test_the_rim_element_is_wider_than_the_rim_band_along_every_direction(spacin
     assert rim_element(0.0, 1.0, spacing) is None
 
 
-def _stored(x: Volume | LabelVolume, perm: tuple[int, int, int], flips: tuple[bool, bool, bool]) -> Volume | LabelVolume:
+def _stored(x: Volume | LabelVolume, perm: tuple[int, int, int],
+            flips: tuple[bool, bool, bool]) -> Volume | LabelVolume:
     """``x`` in another array layout: axes flipped, then permuted, the geometry following (every voxel
     keeps its patient position), as a series stored as coronal or sagittal slices is."""
     arr = np.asarray(x.array)
