@@ -26,7 +26,9 @@ Method (:func:`viable_mask`), per lesion label, on the lesion map's grid:
    direction, than W = ``rim_max_thickness_mm`` + 0.6 x the blur (scanner 1 mm, smoothing), the
    band over which a blurred bright rim passes step 2 inside the lesion mask; on slices thicker
    than W it is in-plane, and a rim's tangential cap (the lesion's end slice over non-enhancing
-   lesion) is removed by its own test.  No placement fits in a rim; nodules thicker than W
+   lesion) is removed by its own test.  The slice axis is found in the patient (the axis along S
+   when its spacing exceeds W, else the only axis coarser than W), not as array axis 0, so a
+   series stored as coronal slices gives the same voxels as stored axially (:mod:`._viable_rim`).  No placement fits in a rim; nodules thicker than W
    survive, on 2 thick slices too.  One conditional dilation by the same element restores the
    nodules' shaved edges (opening by partial reconstruction).
 5b. **Grown into the blurred edge** (:mod:`._viable_grow`): lesion voxels within ``grow_distance_mm``
@@ -411,7 +413,7 @@ def viable_mask(
     if pre_s is not None:
         pre_s = pre_s[A_in_L]
     lab = lab_roi[A_roi]
-    rim_el = rim_element(p.rim_max_thickness_mm, p.smoothing_sigma_mm, sp)
+    rim_el = rim_element(p.rim_max_thickness_mm, p.smoothing_sigma_mm, sp, geom.direction)
     vox_mm3 = geom.voxel_volume_mm3
     out_a = out[sl][A_roi]
     for value in [int(v) for v in np.unique(lab) if v != 0]:

@@ -3,13 +3,15 @@ bright rim is never viable on fine grids, a small HCC on 2 thick slices is (issu
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
 from hcc_imaging.segment import ViableParams, viable_mask
-from hcc_imaging.segment._viable_rim import rim_band_mm, rim_element
-from hcc_imaging.volume import LabelVolume, Volume
+from hcc_imaging.segment._viable_rim import rim_band_mm, rim_element, rim_slice_axis
+from hcc_imaging.volume import Geometry, LabelVolume, Volume
 
 from ._phantom import blurred_arterial_pair, centred_grid
 
@@ -95,3 +97,61 @@ def test_the_rim_element_is_wider_than_the_rim_band_along_every_direction(spacin
     proj = pts @ u.T
     assert (proj.max(0) - proj.min(0)).min() > band
     assert rim_element(0.0, 1.0, spacing) is None
+
+
+def _stored(x: Volume | LabelVolume, perm: tuple[int, int, int],
+            flips: tuple[bool, bool, bool]) -> Volume | LabelVolume:
+    """``x`` in another array layout: axes flipped, then permuted, the geometry following (every voxel
+    keeps its patient position), as a series stored as coronal or sagittal slices is."""
+    arr = np.asarray(x.array)
+    d = np.asarray(x.direction, float).copy()
+    for ax, f in enumerate(flips):
+        if f:
+            arr = np.flip(arr, axis=ax)
+            d[:, ax] = -d[:, ax]
+    origin = x.geometry.index_to_lps(np.array([x.shape[a] - 1 if f else 0 for a, f in enumerate(flips)], float))
+    arr = np.ascontiguousarray(np.transpose(arr, perm))
+    geom = Geometry(shape=arr.shape, spacing=tuple(x.spacing[p] for p in perm), origin=tuple(origin),
+                    direction=d[:, list(perm)])
+    return replace(x, array=arr, geometry=geom)
+
+
+def _unstored(arr: np.ndarray, perm: tuple[int, int, int], flips: tuple[bool, bool, bool]) -> np.ndarray:
+    a = np.transpose(arr, np.argsort(perm))
+    return np.flip(a, axis=tuple(ax for ax, f in enumerate(flips) if f)) if any(flips) else a
+
+
+#: axial (as acquired), coronal slices (S in the rows, as the tester's arch_cor), sagittal, reversed
+LAYOUTS = [((1, 0, 2), (False, False, False)), ((2, 1, 0), (False, False, True)), ((1, 2, 0), (True, True, False))]
+
+
+@pytest.mark.parametrize(("perm", "flips"), LAYOUTS, ids=["coronal", "sagittal", "coronal-reversed"])
+def test_the_same_lesion_stored_as_coronal_slices_gives_the_same_viable_voxels(
+        perm: tuple[int, int, int], flips: tuple[bool, bool, bool]) -> None:
+    """The thick-slice rule's slice axis is found in the patient (along S), not as array axis 0.
+    Until 2026-12-06 an axial 5 mm series stored as coronal or sagittal slices (0.78 mm apart) got the
+    3-D element, 3 slices along S: a 12 mm HCC on 2 slices lost every viable voxel there (the
+    sample phantom's L7 on 3 mm slices: 33 of 167)."""
+    art, pre, les = _scene((5.0, 0.78, 0.78), 6.0, None, 130.0, box_mm=56.0, z_offset_mm=2.5)
+    axial = viable_mask(les, art, pre_contrast=pre).array
+    assert (axial > 0).sum() >= 0.95 * (les.array > 0).sum()
+    v = viable_mask(_stored(les, perm, flips), _stored(art, perm, flips), pre_contrast=_stored(pre, perm, flips))
+    assert np.array_equal(_unstored(np.asarray(v.array), perm, flips), axial)
+
+
+def test_the_slice_axis_is_found_in_the_patient() -> None:
+    """Along S when S is sampled coarser than the band (whatever its array axis, its spacing read from
+    slice positions or not); else the only coarse axis (a coronal acquisition's thick slices); none
+    on a fine grid, nor with S fine and two coarse axes (3-D, as before)."""
+    band = rim_band_mm(2.0, 1.0)
+    cor = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])  # rows run S -> I, as arch_cor
+    assert rim_slice_axis(band, (3.0, 2.3, 2.3)) == 0
+    assert rim_slice_axis(band, (2.299999999999997, 3.0, 2.3), cor) == 1
+    assert rim_slice_axis(band, (2.299999999999997, 2.999999999999997, 2.3), cor) == 1
+    assert rim_slice_axis(band, (5.0, 0.8, 0.8), cor) == 0  # thick coronal slices, S in-plane at 0.8 mm
+    assert rim_slice_axis(band, (1.0, 0.7, 0.7)) is None
+    assert rim_slice_axis(band, (2.0, 3.2, 3.2)) is None
+    ax = rim_element(2.0, 1.0, (3.0, 2.3, 2.3))
+    co = rim_element(2.0, 1.0, (2.299999999999997, 3.0, 2.3), cor)
+    assert ax is not None and co is not None and ax.shape[0] == 1
+    assert np.array_equal(co, np.moveaxis(ax, 0, 1))
