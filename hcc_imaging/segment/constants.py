@@ -396,7 +396,10 @@ __all__ = [
 #: when it holds the click, steps 12 / 12b are skipped and step 11 reads the mask before them
 #: (docs/validation.md section 2.4, "Algorithm 1.62"): the corpus's masks and notes
 #: unchanged, the CPU of a rind click down by steps 12 / 12b's.
-ALGORITHM_VERSION: Final[str] = "1.62"
+#: 1.63: the viable rim rule's thick-slice axis is found in the patient (direction matrix), not taken as
+#: array axis 0 (docs/validation.md section 3, "Algorithm 1.63"): axially stored series' viable masks
+#: unchanged; series stored with S off array axis 0 (coronal, sagittal) get the axial series' masks.
+ALGORITHM_VERSION: Final[str] = "1.63"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
