@@ -12,16 +12,23 @@ from typing import Any
 from ..errors import StoreError
 from ..response.document import axis_problem
 
-__all__ = ["refuse_impossible_axes"]
+__all__ = ["RecordRefusedError", "refuse_impossible_axes"]
+
+
+class RecordRefusedError(StoreError):
+    """The store refused the values of one measurement record (nothing recorded): the values are
+    wrong, not the store.  An editor that writes many records (napari's ``sync_store``) keeps
+    such a record pending and writes the others."""
 
 
 def refuse_impossible_axes(values: Mapping[str, Any], where: str) -> None:
-    """Raise :class:`StoreError` when ``values`` (the record's final column values, after a
-    ``keep_recorded`` merge) hold an axis longer than its bound; ``where`` names the read, time
-    point and lesion.  Nothing is recorded then (the caller's transaction is rolled back)."""
+    """Raise :class:`RecordRefusedError` (a :class:`StoreError`) when ``values`` (the record's
+    final column values, after a ``keep_recorded`` merge) hold an axis longer than its bound;
+    ``where`` names the read, time point and lesion.  Nothing is recorded then (the caller's
+    transaction is rolled back)."""
     problem = axis_problem(values)
     if problem is None:
         return
     field_name, message = problem
-    raise StoreError(f"{where}, field {field_name!r}: {message} Nothing was recorded (the record keeps its "
-                     "previous values).")
+    raise RecordRefusedError(f"{where}, field {field_name!r}: {message} Nothing was recorded (the record "
+                             "keeps its previous values).")
