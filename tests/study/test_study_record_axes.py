@@ -78,7 +78,7 @@ def test_cli_read_record_says_the_refusal(tmp_path: Path, read: tuple[ReaderSess
                  "--ld", "20", "--sa", "30", "--db", str(tmp_path / "study.sqlite")])
     out, err = capsys.readouterr()
     assert code == 2 and out == ""
-    assert "StoreError" in err and "time point 'FU1', lesion 'L1', field 'short_axis_mm'" in err and "Fix:" in err
+    assert "RecordRefusedError" in err and "time point 'FU1', lesion 'L1', field 'short_axis_mm'" in err and "Fix:" in err
     assert "Traceback" not in err
 
 
