@@ -226,6 +226,8 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin, PersistenceMi
         #: Lesions whose attributes (organ, node flag) changed since the last store sync.
         self._lesion_dirty: set[str] = set()
         self.store_read_uid: str | None = None
+        #: Records the study store refused, pending until corrected (``_store_sync``).
+        self.store_pending: dict[tuple[str, str], str] = {}
         #: Highest lesion number ever given in this read (ids are never reused).
         self._max_label = 0
         #: Lesions deleted because their whole mask was erased by hand, by label, until napari's
@@ -465,11 +467,13 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin, PersistenceMi
         """Lock the read: no further change is accepted (and the lock is saved).
 
         With a store attached the store's read is locked first (which validates the read and
-        stores its responses); a read the store refuses stays a draft here too.
+        stores its responses); a read the store refuses stays a draft here too, and so does a
+        read with a record the store refused (``store_pending``: the store has its old values).
         """
         self._check_unlocked("lock it again")
         if self._reader_session is not None:
             self.sync_store()
+            self.refuse_pending_lock()
             self._reader_session.lock(self._ensure_store_read())
         self.locked = True
         self.autosave()

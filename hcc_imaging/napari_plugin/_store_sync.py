@@ -6,15 +6,19 @@ read."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ..errors import StoreError
 from ._serial import serialised
 
 if TYPE_CHECKING:
     from ._controller import Lesion, Observation, TimePointImages
 
 __all__ = ["DEFAULT_INTERVAL_DAYS", "StoreSyncMixin"]
+
+log = logging.getLogger(__name__)
 
 #: Day offset given to time point n (n * this) when its images carry no date: the usual
 #: 8-week imaging interval of HCC trials (only orders time points; BOR confirmation needs real dates).
@@ -25,7 +29,7 @@ class StoreSyncMixin:
     """Store sync and the read document for :class:`._controller.ReadSession`, which provides the
     state these methods read (``patient_id``, ``reader_id``, ``criteria``, ``images``,
     ``timepoint_ids``, ``lesions``, ``observations``, the change sets ``_dirty`` / ``_deleted`` /
-    ``_lesion_dirty``, ``store_read_uid``, its lock)."""
+    ``_lesion_dirty``, ``store_read_uid``, ``store_pending``, its lock)."""
 
     patient_id: str
     reader_id: str
@@ -37,6 +41,11 @@ class StoreSyncMixin:
     _deleted: set[tuple[str, str]]
     _lesion_dirty: set[str]
     store_read_uid: str | None
+    #: (lesion, time point) -> why the study store refused its record (an axis longer than its
+    #: bound: a long line dragged shorter than the short one).  It is in the autosave, stays
+    #: dirty and is written by the first sync after the reader corrects it; the store keeps the
+    #: record's previous values meanwhile, so :meth:`refuse_pending_lock` refuses the lock.
+    store_pending: dict[tuple[str, str], str]
     _store: Any
     _reader_session: Any
     timepoint_ids: list[str]  # (a property of ReadSession's)
@@ -96,6 +105,9 @@ class StoreSyncMixin:
             if info is not None and (info.organ != les.organ or bool(info.is_lymph_node) != bool(les.is_lymph_node)):
                 rs.update_lesion(self.patient_id, les.tracking_uid, organ=les.organ, is_lymph_node=les.is_lymph_node)
         self._lesion_dirty.clear()
+        from ..study import RecordRefusedError
+
+        refused: dict[tuple[str, str], str] = {}
         for lid, tpid in sorted(self._dirty):
             les = self.lesions.get(lid)
             obs = self.observations.get((lid, tpid))
@@ -105,26 +117,51 @@ class StoreSyncMixin:
                 rs.add_lesion(self.patient_id, les.lesion_id, organ=les.organ, is_lymph_node=les.is_lymph_node,
                               kind=les.kind, tracking_uid=les.tracking_uid)
                 known.add(les.tracking_uid)
-            algo = obs.source.startswith("algorithm:")
-            name, _, version = obs.source.partition(":")[2].partition("/")
-            rs.record_measurement(
-                read_uid, tpid, les.tracking_uid,
-                role=les.role, status=obs.status,
-                longest_diameter_mm=obs.longest_diameter_mm, short_axis_mm=obs.short_axis_mm,
-                viable_diameter_mm=obs.viable_diameter_mm, viable_short_axis_mm=obs.viable_short_axis_mm,
-                volume_mm3=obs.volume_mm3, viable_volume_mm3=obs.viable_volume_mm3,
-                necrosis_fraction=obs.necrosis_fraction,
-                endpoints_lps={ax: [list(ln.start_lps), list(ln.end_lps)] for ax, ln in obs.lines.items()} or None,
-                source_kind="algorithm" if algo else "manual_line",
-                algorithm_name=(name or None) if algo else None,
-                algorithm_version=(version or "unknown") if algo else None,
-            )
+            try:
+                self._record(rs, read_uid, tpid, les, obs)
+            except RecordRefusedError as err:  # its values, not the store: the others are still written
+                refused[(lid, tpid)] = (f"lesion {lid} at {tpid}: not written to the study store (kept in the "
+                                        "autosave, written as soon as it is corrected; the read cannot be locked "
+                                        f"until then): {err}")
         for lid, tpid in sorted(self._deleted):
             les_uid = next((les.tracking_uid for les in rs.lesions(self.patient_id) if les.lesion_id == lid), None)
             if les_uid is not None:
                 rs.delete_measurement(read_uid, tpid, les_uid)
         self._dirty.clear()
+        self._dirty.update(refused)  # retried by every sync until the store takes them
         self._deleted.clear()
+        for key, why in refused.items():
+            if self.store_pending.get(key) != why:  # said once per change, not at every autosave
+                log.warning("hcc-imaging read: %s", why)
+        self.store_pending = refused
+
+    def _record(self, rs: Any, read_uid: str, tpid: str, les: Lesion, obs: Observation) -> None:
+        """Write one observation to the store (replacing its record there)."""
+        algo = obs.source.startswith("algorithm:")
+        name, _, version = obs.source.partition(":")[2].partition("/")
+        rs.record_measurement(
+            read_uid, tpid, les.tracking_uid,
+            role=les.role, status=obs.status,
+            longest_diameter_mm=obs.longest_diameter_mm, short_axis_mm=obs.short_axis_mm,
+            viable_diameter_mm=obs.viable_diameter_mm, viable_short_axis_mm=obs.viable_short_axis_mm,
+            volume_mm3=obs.volume_mm3, viable_volume_mm3=obs.viable_volume_mm3,
+            necrosis_fraction=obs.necrosis_fraction,
+            endpoints_lps={ax: [list(ln.start_lps), list(ln.end_lps)] for ax, ln in obs.lines.items()} or None,
+            source_kind="algorithm" if algo else "manual_line",
+            algorithm_name=(name or None) if algo else None,
+            algorithm_version=(version or "unknown") if algo else None,
+        )
+
+    def refuse_pending_lock(self) -> None:
+        """Raise :class:`StoreError` (the read is not locked) while a record is pending
+        (:attr:`store_pending`): the store still holds its previous values, which a lock would
+        assess."""
+        if self.store_pending:
+            raise StoreError(
+                f"read of patient {self.patient_id!r} by reader {self.reader_id!r} NOT locked: "
+                f"{len(self.store_pending)} measurement(s) the study store refused. "
+                + " ".join(self.store_pending[k] for k in sorted(self.store_pending))
+            )
 
     @serialised
     def read_document(self) -> dict[str, Any]:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from ._axes import RecordRefusedError
 from .agreement import AgreementReport, BlandAltman, IccResult, bland_altman, cohen_kappa, icc
 from .audit import AuditEntry, AuditReport
 from .model import (
@@ -52,6 +53,7 @@ from .tracking import (
 )
 
 __all__ = [
+    "RecordRefusedError",
     "Store",
     "resolve_db_url",
     "new_uid",

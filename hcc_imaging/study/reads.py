@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from .._phi import shown_id
 from ..errors import BlindingError, CriteriaError, ReadDocumentError, StoreError
 from ..response.document import MAX_LENGTH_MM
+from ._axes import refuse_impossible_axes
 from ._reimport import identical_locked_read
 from .adjudication import decision_for, decoded_read_uids, encode_read_uids
 from .audit import log_views, seal_read, viewed_patients
@@ -577,6 +578,8 @@ class ReaderSession(_Base):
                                 endpoints_json=eps, source_kind=kind_v or SourceKind.MANUAL_LINE.value,
                                 algorithm_name=algorithm_name, algorithm_version=algorithm_version,
                                 parameters_json=params, extra_json=extra_text)
+            named = les.lesion_id if lesion == les.lesion_id else f"{les.lesion_id} (tracking UID {les.tracking_uid})"
+            refuse_impossible_axes(new_vals, f"read {read_uid}, time point {timepoint_id!r}, lesion {named!r}")
             if m is None:
                 m = MeasurementRow(measurement_uid=new_uid(), read_fk=r.id, lesion_fk=les.id, timepoint_fk=tp.id,
                                    updated_at=utcnow_iso(), **new_vals)

@@ -269,6 +269,22 @@ def test_lock_makes_the_read_read_only(docked: Any, tmp_path: Path) -> None:
     dock.lock_read()  # mRECIST needs a viable diameter: the store refuses, the read stays a draft
     assert not s.locked and "read NOT locked" in dock.status_label.text()
     s.set_field("L1", "viable_diameter_mm", 20.0, timepoint_id="baseline")
+    # the long line dragged shorter than the viable diameter: the store refuses that record; the
+    # dock says so once (not at every redraw / autosave), and the lock is refused until corrected
+    dock.refresh_all()
+    layer = viewer.layers["measurements · baseline"]
+    verts = np.asarray(layer.data[int(np.nonzero((layer.features["axis"] == "long").to_numpy())[0][0])], float)
+    dock.move_line("L1", "long", [verts[0], verts[0] + 0.4 * (verts[1] - verts[0])])
+    assert "lesion L1 at baseline: not written to the study store" in dock.status_label.text()
+    assert "field 'viable_diameter_mm'" in dock.status_label.text()
+    dock._status("")
+    dock.refresh_all()
+    assert dock.status_label.text() == ""
+    dock.lock_read()
+    text = dock.status_label.text()
+    assert not s.locked and "read NOT locked" in text and "viable_diameter_mm" in text
+    dock.move_line("L1", "long", verts)  # corrected: written, nothing pending
+    assert s.store_pending == {}
     dock.lock_read()
     dock.refresh_all()
     assert s.locked and not dock.segment_button.isEnabled() and not dock.manual_button.isEnabled()

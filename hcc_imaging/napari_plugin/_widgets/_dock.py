@@ -127,6 +127,8 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, InputLayersMixin, Study
         #: baseline, ``_study_names``); what the study browser said once per read.
         self._not_in_read: dict[tuple[str, Any], Any] = {}
         self._said: set[str] = set()
+        #: The store refusals (``ReadSession.store_pending``) said so far: each is said once.
+        self._store_said: dict[tuple[str, str], str] = {}
         self._build()
         self.refresh_from_layers()
         self.viewer.layers.events.inserted.connect(self._on_layers_changed)
@@ -386,6 +388,7 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, InputLayersMixin, Study
                 show_error(str(err))
             raise
         self._said = set()
+        self._store_said = {}
         self._name_studies_by_date(session, force=True)  # the read's saved time points name the studies open
         self._attach_images(session)
         self.session = session
@@ -426,6 +429,9 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, InputLayersMixin, Study
                 s.sync_store()
         except HccImagingError as err:
             self._error(err)
+            return
+        if s.store_pending:
+            self._status(f"saved: {s.path.name}; " + " ".join(s.store_pending[k] for k in sorted(s.store_pending)))
             return
         self._status(f"saved: {s.path.name} and draft read {s.store_read_uid} in the study store")
 
@@ -519,6 +525,18 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, InputLayersMixin, Study
         self._ensure_lines_layer()
         self._fill_table()
         self._set_editable(not s.locked)
+        self._say_store_pending()
+
+    def _say_store_pending(self) -> None:
+        """A record the study store refused (a long line dragged shorter than the short one): said
+        once (status line and a napari warning) per refusal, not at every autosave; it stays in
+        the autosave and reaches the store when corrected (``ReadSession.store_pending``)."""
+        s = self.session
+        pending = dict(s.store_pending) if s is not None else {}
+        for key in sorted(pending):
+            if self._store_said.get(key) != pending[key]:
+                self._refuse(pending[key])
+        self._store_said = pending
 
     def _source_metadata(self) -> dict[str, Any]:
         """DICOM references of the current time point's reference series + tracking UIDs (for SEG)."""

@@ -50,7 +50,7 @@ from ._enums import (
     Role,
     TreatmentKind,
 )
-from ._lesion import AxisEndpoints, LesionObservation
+from ._lesion import AxisEndpoints, LesionObservation, axis_problem
 from ._read import SCHEMA_PATH, SCHEMA_VERSION, ReadDocument, schema
 from ._timepoint import TimePoint
 from ._values import AXIS_TOLERANCE_MM, MAX_LENGTH_MM, exact
@@ -77,10 +77,11 @@ __all__ = [
     "ReadDocument",
     "exact",
     "AXIS_TOLERANCE_MM",
+    "axis_problem",
     "schema",
     "SCHEMA_PATH",
 ]
 
 #: doctest collects only a module's own functions: the example of ``exact``, which lives
 #: in a private module, runs as this package's (where the doctest tests look for it).
-__test__ = {"exact": exact}
+__test__ = {"exact": exact, "axis_problem": axis_problem}

@@ -378,17 +378,42 @@ _AXIS_BOUNDS = (
      "as long"),
 )
 
+#: The fields :func:`axis_problem` reads.
+_AXIS_FIELDS = ("longest_diameter_mm", "short_axis_mm", "viable_diameter_mm", "viable_short_axis_mm")
+
+
+def axis_problem(values: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The first axis in ``values`` longer than the axis that bounds it, or None.
+
+    ``values`` maps field names (``longest_diameter_mm``, ``short_axis_mm``,
+    ``viable_diameter_mm``, ``viable_short_axis_mm``; missing or None = not measured) to lengths
+    in mm.  An axis may exceed its bound by up to ``AXIS_TOLERANCE_MM`` (values rounded
+    separately).  Returns ``(field, message)``: the field that is too long and why, with the
+    fix; the caller prefixes where it is (read document: time point and lesion; study store:
+    read, time point and lesion).  One check for the read document and the study store.
+
+    >>> axis_problem({"longest_diameter_mm": 20.0, "short_axis_mm": 30.0})[0]
+    'short_axis_mm'
+    >>> axis_problem({"longest_diameter_mm": 20.0, "short_axis_mm": 20.5}) is None
+    True
+    """
+    tol = exact(AXIS_TOLERANCE_MM)
+    for small, big, why in _AXIS_BOUNDS:
+        a, b = values.get(small), values.get(big)
+        if a is None or b is None or exact(a) <= exact(b) + tol:
+            continue
+        return small, (
+            f"{a:g} mm is longer than {big} {b:g} mm (by more than the "
+            f"{AXIS_TOLERANCE_MM:g} mm rounding tolerance, AXIS_TOLERANCE_MM): {why}. Fix: "
+            "swap the two values if they were entered the other way round, or correct the "
+            "measurement."
+        )
+    return None
+
 
 def _check_axes(obs: LesionObservation, w: Any) -> None:
     """Refuse an axis longer than the axis that bounds it by more than ``AXIS_TOLERANCE_MM``."""
-    tol = exact(AXIS_TOLERANCE_MM)
-    for small, big, why in _AXIS_BOUNDS:
-        a, b = getattr(obs, small), getattr(obs, big)
-        if a is None or b is None or exact(a) <= exact(b) + tol:
-            continue
-        raise ReadDocumentError(
-            f"{w(small)}: {a:g} mm is longer than {big} {b:g} mm (by more than the "
-            f"{AXIS_TOLERANCE_MM:g} mm rounding tolerance, AXIS_TOLERANCE_MM): {why}. Fix: "
-            f"swap the two values if they were entered the other way round, or correct the "
-            "measurement."
-        )
+    problem = axis_problem({name: getattr(obs, name) for name in _AXIS_FIELDS})
+    if problem is not None:
+        field_name, message = problem
+        raise ReadDocumentError(f"{w(field_name)}: {message}")
