@@ -1,0 +1,39 @@
+"""Step 9b's lipiodol deposit when step 13's fit wins (1.63, docs/validation.md section 2.3b
+"Algorithm 1.63"): the deposit's partial-volume margin is in the fit's mask and the note describes
+it.  1.62 dropped the voxels 9b had added to the grown mask when the fit's mask replaced it, and
+kept the note ("... the mask before the two-surface fit replaced it: a dense lipiodol deposit ...
+is included ...")."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hcc_imaging.segment import segment_lesion
+from hcc_imaging.segment._refine import _lipiodol_deposits
+
+from ._phantom import rim_scene
+
+FINE = (1.5, 0.7, 0.7)
+SHAPE = (40, 80, 80)
+
+
+def test_a_deposit_touching_a_rind_is_in_the_fits_mask_and_its_note_says_so() -> None:
+    vols, truth, click = rim_scene("oval", 0, 15.0, rim_mm=2.5, spacing=FINE, shape=SHAPE)
+    c = tuple(int(v) for v in click)
+    edge = int(np.flatnonzero(truth[c[0], c[1], :])[-1])  # the lesion's last voxel along x through the click
+    deposit = (slice(c[0] - 1, c[0] + 2), slice(c[1] - 1, c[1] + 2), slice(edge + 1, edge + 3))  # 650 HU, touching
+    for ph, v in list(vols.items()):
+        a = np.array(v.array, copy=True)
+        a[deposit] = 650.0
+        vols[ph] = v.with_array(a)
+    res = segment_lesion(vols, seed_index=c)
+    mask = res.labels.array != 0
+    assert "(step 13)" in res.notes[0]  # the fit's mask
+    assert mask[deposit].all()
+    # step 9b on the final mask adds nothing: the deposit's margin is in it (1.62: 8 voxels were not)
+    lip = _lipiodol_deposits(mask.astype(np.uint8), (slice(None),) * 3, [v.array for v in vols.values()], None, FINE)
+    assert lip is not None
+    lbox, lmask = lip
+    assert not (lmask & ~mask[lbox]).any()
+    lip_notes = [n for n in res.notes if "lipiodol" in n]
+    assert len(lip_notes) == 1 and lip_notes[0].startswith("a dense lipiodol deposit")  # the mask's, not the one replaced
