@@ -243,7 +243,7 @@ class MaskEditsMixin:
                              "in the table if it is not).")
             return lid
         what = "mask" if plan.kind == "mask" else "viable part"
-        prev = self.observations.get((lid, tp))  # (an edited mask is the reader's; the note says what it was: _sources)
+        prev = self.observations.get((lid, tp))  # (an edited mask is the reader's; its note says what it was)
         self.set_mask_crop(lid, tp, plan.start, plan.crop, viable=plan.viable, source=reader_source(self.reader_id),
                            notes=(edited_note(prev.source if prev else None, what, self.reader_id),))
         return lid
@@ -274,7 +274,8 @@ class MaskEditsMixin:
                 _paste(vcrop, plan.start, *erased.viable)
             prev = erased.observation.source if erased.observation is not None else None
             self.set_mask_crop(lid, tp, plan.start, plan.crop, viable=vcrop & plan.crop,
-                               source=reader_source(self.reader_id), notes=(edited_note(prev, "mask", self.reader_id),))
+                               source=reader_source(self.reader_id),
+                               notes=(edited_note(prev, "mask", self.reader_id),))
         notes.append(f"{lid}: back in the read (its erased mask painted again at {tp}).")
         return lid
 

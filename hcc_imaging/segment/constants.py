@@ -329,7 +329,7 @@ __all__ = [
 #: click's core, wrapped in the layer) before the rays: a lobulated rind whose lobes' cores part from the click's
 #: had those lobes cut (the rind sweep's lobulated 3-3.5 mm rinds on 0.7 mm pixels, seeds 0-1: 0.77-0.84 -> 0.90-0.92;
 #: held-out seeds 2-3: 7 up, 5 within -0.006, none >= 0.95: degree 4 caps the shape at 0.92); a core
-#: with no such component is the same array, its mask the same bit for bit (docs/validation.md section 2.3b,
+#: with no such component is the same array, its mask the same bit for bit (docs/validation.md section 2.2,
 #: "Algorithm 1.45").
 #: 1.46: step 12b on slices thicker than the pixels: the slice's ramp (1.31) places a stiffer surface
 #: (LESION_SHARP_FIT_SLICE_STIFFNESS), tried first, and is fitted where 1.44's point samples would decide
@@ -364,7 +364,7 @@ __all__ = [
 #: (docs/validation.md section 2.2, "Algorithm 1.53").
 #: 1.54: step 12's surface is also fitted as 1 / R^2 = a polynomial (an ellipsoid is exact there) under
 #: priors from weak to strong, and the fit Akaike's criterion prefers, or 1.53's surface, is used
-#: (LESION_BLUR_MODEL_SURFACES, LesionParams.blurred_surface; docs/validation.md section 2.3b,
+#: (LESION_BLUR_MODEL_SURFACES, LesionParams.blurred_surface; docs/validation.md section 2.2,
 #: "Algorithm 1.54").
 #: 1.55: step 13 cheaper (docs/validation.md section 2.4, "Step 13's speed (session of 2026-12-06)"): its
 #: screen fits the LESION_RIND_SCREEN_PSFS point-spreads nearest the rays' blur (4 fits, not 10); on pixels
@@ -864,7 +864,7 @@ LESION_RIND_THREADS: Final[int] = 2
 #: below; the first millimetre is the core's own blurred edge).  Without them the rays start at the click's core
 #: and the fit cuts those lobes (volume 0.68-0.92 x the truth, Dice 0.77-0.84).  5 mm: the farthest parted lobe
 #: core measured (4.35 mm) and a margin; 10 mm^3 (a ball of 1.3 mm): smaller dark specks in the layer are noise
-#: (a 1-voxel one at 6.4 mm at 15 HU); both chosen on seeds 0-1 of the sweep (docs/validation.md section 2.3b,
+#: (a 1-voxel one at 6.4 mm at 15 HU); both chosen on seeds 0-1 of the sweep (docs/validation.md section 2.2,
 #: "Algorithm 1.45").  Geometric.
 LESION_RIND_LOBE_GAP_MM: Final[float] = 5.0
 LESION_RIND_LOBE_MIN_MM3: Final[float] = 10.0
@@ -876,7 +876,7 @@ LESION_RIND_LOBE_SHELL_MM: Final[tuple[float, float]] = (1.0, 3.0)
 #: their squares (nodes no voxel reads stay at 0).  The z on the rind sweep's fine grid (0.7 mm pixels, rims
 #: 1.5-3.5 mm, seeds 0-1): ovals at 15 HU -3.9 to 1.8 (noise), at 5 HU -1.2 to 21.8; lobulated rinds 15.3 to 497,
 #: the held-out second shape 10.7 to 374: 10 lies between the ovals at 15 HU and every lobulated rind.  The
-#: membrane's weight, the steps and the ridge are the session of 2026-12-03's (docs/validation.md section 2.3b,
+#: membrane's weight, the steps and the ridge are the session of 2026-12-03's (docs/validation.md section 2.2,
 #: "Step 13's surfaces corrected on the rays' direction nodes": lambda 0.3 and 1 about equal, 1 the stiffer; 10
 #: or 20 steps <= 0.013 more at twice the time).
 LESION_RIND_NODES_MIN_SCORE_Z: Final[float] = 10.0

@@ -55,7 +55,8 @@ def test_an_imported_mask_edited_with_the_brush_is_the_readers_and_says_it_was_i
 
 def test_a_segmentation_keeps_its_algorithm_and_a_painted_lesion_is_the_readers(tmp_path: Path) -> None:
     s = ReadSession("P001", "R1", tmp_path)
-    s.add_timepoint("baseline", {"portal_venous": Volume.create(np.zeros((8, 32, 32), np.int16), spacing=(2.0, 1.0, 1.0))})
+    vol = Volume.create(np.zeros((8, 32, 32), np.int16), spacing=(2.0, 1.0, 1.0))
+    s.add_timepoint("baseline", {"portal_venous": vol})
     mask = np.zeros((8, 32, 32), bool)
     mask[2:6, 4:12, 4:12] = True
     lid = s.new_lesion().lesion_id

@@ -36,4 +36,5 @@ def test_a_deposit_touching_a_rind_is_in_the_fits_mask_and_its_note_says_so() ->
     lbox, lmask = lip
     assert not (lmask & ~mask[lbox]).any()
     lip_notes = [n for n in res.notes if "lipiodol" in n]
-    assert len(lip_notes) == 1 and lip_notes[0].startswith("a dense lipiodol deposit")  # the mask's, not the one replaced
+    # one note, the final mask's (not prefixed as the replaced mask's)
+    assert len(lip_notes) == 1 and lip_notes[0].startswith("a dense lipiodol deposit")
