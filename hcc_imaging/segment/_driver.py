@@ -764,8 +764,10 @@ def _segment_lesion_steps(
     notes: list[str] = []
     # 9b: a dense lipiodol deposit touching the mask, with its partial-volume margin
     # (one post-contrast phase alone cannot tell lipiodol from contrast in an artery: the step
-    # needs the pre-contrast phase or two phases, as viable_mask's "every phase")
-    lipiodol = p.include_lipiodol and (len(images) >= 2 or str(Phase.PRE_CONTRAST) in images)
+    # needs the pre-contrast phase or two phases, as viable_mask's "every phase"); 1.63: on CT only
+    # (LIPIODOL_MIN_HU is in HU: on an MR series in the hundreds every voxel near the mask was "dense")
+    lipiodol = p.include_lipiodol and vol.modality == Modality.CT and (
+        len(images) >= 2 or str(Phase.PRE_CONTRAST) in images)
     lip_note = _add_lipiodol(full, sl, images, liv, vol.spacing, label) if lipiodol else None
     if lip_note is not None:
         sl, note = lip_note  # (the box step 11 reads holds the added voxels too)

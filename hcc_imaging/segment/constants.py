@@ -399,7 +399,8 @@ __all__ = [
 #: 1.63: when step 13's fit replaces the grown mask, step 9b runs again on the fit's mask (a dense
 #: lipiodol deposit touching it is added with its margin, and its note describes the mask; 1.62 dropped
 #: the voxels 9b had added to the grown mask and kept their note; docs/validation.md section 2.3b,
-#: "Algorithm 1.63"): only clicks the fit wins next to a deposit change.
+#: "Algorithm 1.63"): only clicks the fit wins next to a deposit change; and step 9b runs on CT only (its
+#: LIPIODOL_MIN_HU is in HU: on MR series in the hundreds it swelled masks, 361 -> 15903 voxels on one).
 ALGORITHM_VERSION: Final[str] = "1.63"
 
 # ------------------------------------------------------------------------- seeded lesion

@@ -1,4 +1,4 @@
-"""Step 9b's lipiodol deposit when step 13's fit wins (1.63, docs/validation.md section 2.3b
+"""Step 9b's lipiodol deposit when step 13's fit wins, and on MR (1.63, docs/validation.md section 2.3b
 "Algorithm 1.63"): the deposit's partial-volume margin is in the fit's mask and the note describes
 it.  1.62 dropped the voxels 9b had added to the grown mask when the fit's mask replaced it, and
 kept the note ("... the mask before the two-surface fit replaced it: a dense lipiodol deposit ...
@@ -38,3 +38,16 @@ def test_a_deposit_touching_a_rind_is_in_the_fits_mask_and_its_note_says_so() ->
     lip_notes = [n for n in res.notes if "lipiodol" in n]
     # one note, the final mask's (not prefixed as the replaced mask's)
     assert len(lip_notes) == 1 and lip_notes[0].startswith("a dense lipiodol deposit")
+
+
+def test_no_lipiodol_on_mr() -> None:
+    """Step 9b's ``LIPIODOL_MIN_HU`` is in HU: 1.63 runs it on CT only.  On an MR series whose values
+    are in the hundreds (here the scene's ``(HU + 400) * 4``) every voxel near the mask was "dense
+    lipiodol" on every phase: 1.62 gave this lesion 15903 voxels, CT's 361."""
+    from .test_segment_rind import _as_mr
+
+    vols, _, click = rim_scene("oval", 0, 15.0, rim_mm=2.5)  # (the study phantom's grid: no step 13)
+    ct = segment_lesion(vols, seed_index=click)
+    mr = segment_lesion(_as_mr(vols, 4.0, 400.0), seed_index=click)
+    np.testing.assert_array_equal(mr.labels.array != 0, ct.labels.array != 0)
+    assert not any("lipiodol" in n for n in mr.notes)
