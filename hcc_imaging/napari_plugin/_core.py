@@ -312,7 +312,11 @@ def measure(
     """:class:`Observation` (numbers + lines) from the core's ``measure_lesion``.
 
     The same call ``hcc-imaging measure`` and the batch make; numbers are rounded to 0.1 mm
-    (0.001 for fractions), as carried in the read document.
+    (0.001 for fractions), as carried in the read document.  ``source`` is the mask's provenance
+    and the observation keeps it (``_sources``): an algorithm's ``algorithm:NAME/VERSION``, an
+    imported mask's ``imported mask``, a reader's ``reader:ID``; only an empty one becomes the
+    measuring code's (until 2026-12-06 every source but an algorithm's became the measuring
+    code's: an imported or a painted mask was written as ``algorithm:...measure_lesion/...``).
     """
     from ._controller import Observation
 
@@ -338,9 +342,9 @@ def measure(
         obs.problems.append(f"RECIST 1.1: {meas.replace('_', ' ')}")
     if m.mrecist_measurable is False:
         obs.problems.append("mRECIST: not measurable (no enhancing viable diameter >= 10 mm)")
-    prov = m.provenance
-    # the mask's algorithm (segmentation) when there is one, else the measurement's
-    obs.source = source if source.startswith("algorithm:") else f"algorithm:{prov.algorithm}/{prov.version}"
+    if not source:  # (no one named: the measuring code is the source)
+        prov = m.provenance
+        obs.source = f"algorithm:{prov.algorithm}/{prov.version}"
     return obs
 
 

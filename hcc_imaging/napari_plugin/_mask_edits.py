@@ -38,6 +38,7 @@ from numpy.typing import NDArray
 
 from ..errors import HccImagingError
 from ._serial import serialised
+from ._sources import edited_note, reader_source
 
 if TYPE_CHECKING:
     from ._controller import Lesion, Observation
@@ -242,8 +243,9 @@ class MaskEditsMixin:
                              "in the table if it is not).")
             return lid
         what = "mask" if plan.kind == "mask" else "viable part"
-        self.set_mask_crop(lid, tp, plan.start, plan.crop, viable=plan.viable, source=f"reader:{self.reader_id}",
-                           notes=(f"{what} edited by hand (reader {self.reader_id})",))
+        prev = self.observations.get((lid, tp))  # (an edited mask is the reader's; its note says what it was)
+        self.set_mask_crop(lid, tp, plan.start, plan.crop, viable=plan.viable, source=reader_source(self.reader_id),
+                           notes=(edited_note(prev.source if prev else None, what, self.reader_id),))
         return lid
 
     def _restore(self, tp: str, plan: _Plan, erased: _Erased, notes: list[str]) -> str:
@@ -270,8 +272,10 @@ class MaskEditsMixin:
             vcrop = np.zeros(plan.crop.shape, bool)
             if erased.viable is not None:
                 _paste(vcrop, plan.start, *erased.viable)
+            prev = erased.observation.source if erased.observation is not None else None
             self.set_mask_crop(lid, tp, plan.start, plan.crop, viable=vcrop & plan.crop,
-                               source=f"reader:{self.reader_id}", notes=(f"mask edited by hand (reader {self.reader_id})",))
+                               source=reader_source(self.reader_id),
+                               notes=(edited_note(prev, "mask", self.reader_id),))
         notes.append(f"{lid}: back in the read (its erased mask painted again at {tp}).")
         return lid
 

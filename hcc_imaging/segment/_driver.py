@@ -764,21 +764,14 @@ def _segment_lesion_steps(
     notes: list[str] = []
     # 9b: a dense lipiodol deposit touching the mask, with its partial-volume margin
     # (one post-contrast phase alone cannot tell lipiodol from contrast in an artery: the step
-    # needs the pre-contrast phase or two phases, as viable_mask's "every phase")
-    if p.include_lipiodol and (len(images) >= 2 or str(Phase.PRE_CONTRAST) in images):
-        lip = _lipiodol_deposits(full, sl, list(images.values()), liv, vol.spacing)
-        if lip is not None:
-            lbox, lmask = lip
-            added = int(np.count_nonzero(lmask & (full[lbox] == 0)))
-            if added:
-                full[lbox][lmask] = label
-                # the box step 11 reads must hold the added voxels too
-                sl = tuple(slice(min(a.start, b.start), max(a.stop, b.stop)) for a, b in zip(sl, lbox, strict=True))
-                notes.append(
-                    f"a dense lipiodol deposit (>= {C.LIPIODOL_MIN_HU:.0f} HU on every phase) touching the lesion is "
-                    f"included with its partial-volume margin ({added} voxels added): it is part of the treated "
-                    "lesion for RECIST; viable_mask excludes it for mRECIST."
-                )
+    # needs the pre-contrast phase or two phases, as viable_mask's "every phase"); 1.64: on CT only
+    # (LIPIODOL_MIN_HU is in HU: on an MR series in the hundreds every voxel near the mask was "dense")
+    lipiodol = p.include_lipiodol and vol.modality == Modality.CT and (
+        len(images) >= 2 or str(Phase.PRE_CONTRAST) in images)
+    lip_note = _add_lipiodol(full, sl, images, liv, vol.spacing, label) if lipiodol else None
+    if lip_note is not None:
+        sl, note = lip_note  # (the box step 11 reads holds the added voxels too)
+        notes.append(note)
     # 11: a filling defect inside a contrast-filled tube (PVTT): the lumen from the patent segments
     if (multiphase is not None or border_ramp == "point") and border_psf is not None:
         # 1.35: step 12b grew step 10's classes; step 11's lumen test reads the classes as before
@@ -812,6 +805,7 @@ def _segment_lesion_steps(
     # (the fit started before step 12, ``rind_ahead``; the conditions on ``rr`` read fields steps 12
     # and 12b do not change)
     rind_fit: RindFit | None = None
+    fit_lip_note: str | None = None  # (step 9b's on the fit's mask)
     if rind_ahead is not None and defect is not None:
         rind_ahead.cancel()
         rind_ahead, rind_phase = None, None
@@ -831,6 +825,13 @@ def _segment_lesion_steps(
                 # 12 and 12b described the mask it replaced
                 border_weights, border_blur, border_ramp = None, None, None
                 border_psf = rind_fit.psf_vox(vol.spacing)
+                # 1.64: step 9b again on the fit's mask (a deposit touching the lesion is part of it
+                # whichever step drew the border; 1.62 dropped the voxels 9b had added to the grown
+                # mask but kept its note); its note describes the mask now, the grown mask's goes
+                if lip_note is not None:
+                    notes.remove(lip_note[1])
+                again = _add_lipiodol(full, rind_fit.box, images, liv, vol.spacing, label) if lipiodol else None
+                fit_lip_note = None if again is None else again[1]
     reach = _edge_reach(full)
     if line is None:
         # (a mask step 11 or 13 replaced may have touched the largest region: theirs are enclosed)
@@ -859,6 +860,8 @@ def _segment_lesion_steps(
     checks += _edge_checks(reach)
     notes, phase = _step_notes(notes, rr, Phase(phase), border_blur, multiphase, combined_weights, line_phase_note,
                                growth_phase, reach, rind_note, rind_fit, rind_phase, defect)
+    if fit_lip_note is not None:
+        notes.insert(1, fit_lip_note)  # (after the fit's own: it describes the mask, not the one replaced)
     m = rr.model
     res = _result(
         vol, full, label, lesion_id, p, roi_mm, extrahepatic, False, seed_pt, seed_vox, line, t0,
@@ -877,6 +880,29 @@ def _segment_lesion_steps(
     )
     log.debug("segment_lesion: %d voxels in %.3f s on %s", int(rr.mask.sum()), res.elapsed_s, phase)
     return res
+
+
+def _add_lipiodol(full: NDArray[Any], sl: tuple[slice, ...], images: Mapping[str, NDArray[Any]],
+                  liv: NDArray[np.bool_] | None, spacing: Sequence[float],
+                  label: int) -> tuple[tuple[slice, ...], str] | None:
+    """Step 9b on the mask ``full`` (its voxels in the box ``sl``): a dense lipiodol deposit touching
+    it, with its partial-volume margin, added to it in place (``_refine._lipiodol_deposits``).
+    Returns the box holding the mask and the added voxels, and the step's note; None when it adds
+    nothing."""
+    lip = _lipiodol_deposits(full, sl, list(images.values()), liv, spacing)
+    if lip is None:
+        return None
+    lbox, lmask = lip
+    added = int(np.count_nonzero(lmask & (full[lbox] == 0)))
+    if not added:
+        return None
+    full[lbox][lmask] = label
+    box = tuple(slice(min(a.start, b.start), max(a.stop, b.stop)) for a, b in zip(sl, lbox, strict=True))
+    return box, (
+        f"a dense lipiodol deposit (>= {C.LIPIODOL_MIN_HU:.0f} HU on every phase) touching the lesion is "
+        f"included with its partial-volume margin ({added} voxels added): it is part of the treated "
+        "lesion for RECIST; viable_mask excludes it for mRECIST."
+    )
 
 
 def _step_notes(notes: list[str], rr: _RoiResult, phase: Phase, border_blur: float | None,

@@ -93,7 +93,8 @@ class LesionParams:
         After a click or a line on a hypodense zone, include a thin enhancing rim around it (step 9).
     include_lipiodol : bool
         Include a dense lipiodol deposit that touches the mask, with its partial-volume margin
-        (step 9b, 1.8): part of the treated lesion for RECIST (``viable_mask`` excludes it).
+        (step 9b, 1.8; CT only since 1.64): part of the treated lesion for RECIST (``viable_mask``
+        excludes it).
     combined_border : bool
         With the phase chosen automatically, redo a clean one-phase mask's border on the phases'
         matched-filter combination when the lesion shows on several phases (step 10 (d), 1.11).

@@ -399,7 +399,12 @@ __all__ = [
 #: 1.63: the viable rim rule's thick-slice axis is found in the patient (direction matrix), not taken as
 #: array axis 0 (docs/validation.md section 3, "Algorithm 1.63"): axially stored series' viable masks
 #: unchanged; series stored with S off array axis 0 (coronal, sagittal) get the axial series' masks.
-ALGORITHM_VERSION: Final[str] = "1.63"
+#: 1.64: when step 13's fit replaces the grown mask, step 9b runs again on the fit's mask (a dense
+#: lipiodol deposit touching it is added with its margin, and its note describes the mask; 1.62 dropped
+#: the voxels 9b had added to the grown mask and kept their note; docs/validation.md section 2.3b,
+#: "Algorithm 1.64"): only clicks the fit wins next to a deposit change; and step 9b runs on CT only (its
+#: LIPIODOL_MIN_HU is in HU: on MR series in the hundreds it swelled masks, 361 -> 15903 voxels on one).
+ALGORITHM_VERSION: Final[str] = "1.64"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).

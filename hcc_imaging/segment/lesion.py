@@ -164,7 +164,9 @@ uncovered does not replace a single-phase mask that covers it.
     mask's grid: one post-contrast phase alone cannot tell lipiodol from an enhancing artery): a
     deposit of at least ``LIPIODOL_MIN_HU`` on every phase given (inside the liver mask when there is one) that
     touches the mask is added with the partial-volume margin ``viable_mask`` excludes
-    (``LIPIODOL_MARGIN_MM``), holes filled: part of the treated lesion for RECIST.
+    (``LIPIODOL_MARGIN_MM``), holes filled: part of the treated lesion for RECIST.  1.64: again on
+    step 13's mask when the fit replaces the grown one (1.62 dropped the voxels added here and kept
+    their note); the note describes the final mask.  On CT only (1.64: the threshold is in HU).
 11. **Filling defect in a contrast-filled vessel** (:mod:`._vessel`; any mask, any phases on its
     grid): when bright blood lies beyond both ends of the mask along its axis (two patent
     segments of consistent radius), the mask is replaced by the vessel's lumen estimated from
