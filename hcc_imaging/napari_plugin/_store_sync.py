@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreError
 from ._serial import serialised
+from ._sources import store_provenance
 
 if TYPE_CHECKING:
     from ._controller import Lesion, Observation, TimePointImages
@@ -136,9 +137,8 @@ class StoreSyncMixin:
         self.store_pending = refused
 
     def _record(self, rs: Any, read_uid: str, tpid: str, les: Lesion, obs: Observation) -> None:
-        """Write one observation to the store (replacing its record there)."""
-        algo = obs.source.startswith("algorithm:")
-        name, _, version = obs.source.partition(":")[2].partition("/")
+        """Write one observation to the store (replacing its record there), with its mask's
+        provenance (an algorithm's name and version, an imported mask, else the reader's line)."""
         rs.record_measurement(
             read_uid, tpid, les.tracking_uid,
             role=les.role, status=obs.status,
@@ -147,9 +147,7 @@ class StoreSyncMixin:
             volume_mm3=obs.volume_mm3, viable_volume_mm3=obs.viable_volume_mm3,
             necrosis_fraction=obs.necrosis_fraction,
             endpoints_lps={ax: [list(ln.start_lps), list(ln.end_lps)] for ax, ln in obs.lines.items()} or None,
-            source_kind="algorithm" if algo else "manual_line",
-            algorithm_name=(name or None) if algo else None,
-            algorithm_version=(version or "unknown") if algo else None,
+            **store_provenance(obs.source),
         )
 
     def refuse_pending_lock(self) -> None:

@@ -89,3 +89,23 @@ def test_the_store_records_each_kind_and_its_read_says_so(tmp_path: Path) -> Non
             assert les.source == exported, source
     finally:
         store.close()
+
+
+def test_an_imported_mask_reaches_the_store_as_imported(tmp_path: Path) -> None:
+    """The session's own store sync (``_store_sync._record``) writes an imported mask's measurement
+    as ``imported`` (it wrote every non-algorithm source as the reader's line, ``manual_line``)."""
+    from hcc_imaging.study import ReaderSession, Store
+
+    store = Store(tmp_path / "study.sqlite")
+    try:
+        s = _imported(tmp_path)
+        s.attach_store(store)
+        s.autosave()
+        rs = ReaderSession(store, "R1")
+        (read,) = rs.reads("P001")
+        (m,) = rs.measurements(read.read_uid)
+        assert m.source_kind == "imported"
+        (les,) = rs.export_document(read.read_uid).timepoints[0].lesions
+        assert les.source == IMPORTED_MASK_SOURCE
+    finally:
+        store.close()
