@@ -42,13 +42,19 @@ _SLICE_THICKNESS = ("112225", "DCM")
 
 def split_algorithm_source(source: str | None) -> tuple[str, str] | None:
     """(name, version) of a machine ``source`` (``NAME VERSION`` with a dotted version, as the batch and
-    the measuring code write it); None for a person's source (a reader id, ``reader:ID``), a source
+    the measuring code write it, or the napari read's ``algorithm:NAME/VERSION``); None for a person's source (a reader id, ``reader:ID``), a source
     naming a file (an imported mask's: no algorithm, and its name may be a patient's;
     ``_file_sources``) or none."""
     from ._file_sources import names_a_file
     from .deid import _VERSION  # the rule de-identification keeps an algorithm's source by
 
     v = str(source or "").strip()
+    if v.startswith("algorithm:"):  # the napari read's ``algorithm:NAME/VERSION`` (napari_plugin._sources)
+        name, _, version = v[len("algorithm:"):].partition("/")
+        if (name.strip() and " " not in name.strip() and _VERSION.fullmatch(version.strip()) and "^" not in v
+                and not names_a_file(v)):
+            return name.strip()[:64], version.strip()[:64]
+        return None
     words = v.split()
     if len(words) < 2 or "^" in v or v.lower().startswith("reader:") or not _VERSION.fullmatch(words[-1]):
         return None

@@ -802,8 +802,9 @@ class Deidentifier:
     def source(self, value: str, *, reader_id: str | None = None, algorithm: str | None = None) -> str:
         """De-identified ``source`` / ``provenance`` of a lesion: who or what measured it.
 
-        An algorithm (``algorithm``, the read's own; a ``hcc_imaging...`` name; or ``NAME VERSION``
-        with a dotted version, ``dcmqi 1.2.4``, as the batch and the study store write it) is kept; a
+        An algorithm (``algorithm``, the read's own; a ``hcc_imaging...`` name; ``NAME VERSION``
+        with a dotted version, ``dcmqi 1.2.4``, as the batch and the study store write it; or the
+        napari read's ``algorithm:NAME/VERSION``) is kept; a
         store's ``reader:ID`` keeps its prefix with the reader's pseudonym; anything else is a
         person (the read's reader, or an SR observer's name as the SR import writes it) and becomes
         a reader pseudonym, so a name never survives in the de-identified set.  A source that names a
@@ -819,10 +820,12 @@ class Deidentifier:
             return "reader:" + self.reader(v.split(":", 1)[1], deidentified=False)
         if reader_id is not None and normalize_reader_id(v) == normalize_reader_id(reader_id):
             return self.reader(v, deidentified=False)
+        from ._sr_roundtrip import split_algorithm_source
+
         words = v.split()
         if (algorithm and v == str(algorithm).strip()) or v.startswith("hcc_imaging") or v == "imported-from-SR" or (
             len(words) >= 2 and _VERSION.fullmatch(words[-1]) and "^" not in v
-        ):
+        ) or (v.startswith("algorithm:") and split_algorithm_source(v) is not None):
             return v
         return self.reader(v, deidentified=False)
 

@@ -60,6 +60,20 @@ def test_imported_mask_is_kept_not_made_a_reader(tmp_path: Path) -> None:
     assert deid.source("hcc_imaging.batch 0.1.0") == "hcc_imaging.batch 0.1.0"
 
 
+def test_the_napari_reads_algorithm_source_is_an_algorithm(tmp_path: Path) -> None:
+    """napari writes a segmentation's source ``algorithm:NAME/VERSION``: the SR's lesion gets its TID
+    4019 algorithm and de-identification keeps it (it was no algorithm to either: no TID 4019, and
+    a de-identified export made it a reader pseudonym, ``READER-01``)."""
+    source = "algorithm:segment_lesion/1.64"
+    assert split_algorithm_source(source) == ("segment_lesion", "1.64")
+    assert Deidentifier(tmp_path / "map.json").source(source) == source
+    assert split_algorithm_source("algorithm:segment_lesion/latest") is None  # no version: not an algorithm's
+    info = write_sr(_doc(source), tmp_path / "sr.dcm")
+    back, _ = sr_to_read_document(info.path)
+    sources = {les["lesion_id"]: les["source"] for tp in back["timepoints"] for les in tp["lesions"]}
+    assert sources["L1"] == "segment_lesion 1.64"
+
+
 def test_the_sr_names_no_file_as_its_algorithm(tmp_path: Path) -> None:
     info = write_sr(_doc(FILE_SOURCES[0]), tmp_path / "sr.dcm")  # a plain (not de-identified) SR
     assert NAME.encode() not in info.path.read_bytes()
