@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["IMPORTED_MASK_SOURCE", "names_a_file"]
+__all__ = ["ALGORITHM_PREFIX", "IMPORTED_MASK_SOURCE", "names_a_file"]
 
 #: The source of a lesion whose mask was imported from a file: no file name, no hash of one (a name
 #: is guessed back from its hash by trying names).
 IMPORTED_MASK_SOURCE = "imported mask"
+
+#: Prefix of an algorithm's source as the napari read writes it: ``algorithm:NAME/VERSION``.
+ALGORITHM_PREFIX = "algorithm:"
 
 #: A word that is a file name: a mask's, an image's, or a document's extension at its end.
 _FILE_WORD = re.compile(

@@ -45,12 +45,12 @@ def split_algorithm_source(source: str | None) -> tuple[str, str] | None:
     the measuring code write it, or the napari read's ``algorithm:NAME/VERSION``); None for a person's source (a reader id, ``reader:ID``), a source
     naming a file (an imported mask's: no algorithm, and its name may be a patient's;
     ``_file_sources``) or none."""
-    from ._file_sources import names_a_file
+    from ._file_sources import ALGORITHM_PREFIX, names_a_file
     from .deid import _VERSION  # the rule de-identification keeps an algorithm's source by
 
     v = str(source or "").strip()
-    if v.startswith("algorithm:"):  # the napari read's ``algorithm:NAME/VERSION`` (napari_plugin._sources)
-        name, _, version = v[len("algorithm:"):].partition("/")
+    if v.startswith(ALGORITHM_PREFIX):  # the napari read's ``algorithm:NAME/VERSION`` (napari_plugin._sources)
+        name, _, version = v[len(ALGORITHM_PREFIX):].partition("/")
         if (name.strip() and " " not in name.strip() and _VERSION.fullmatch(version.strip()) and "^" not in v
                 and not names_a_file(v)):
             return name.strip()[:64], version.strip()[:64]

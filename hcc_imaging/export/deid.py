@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._atomic import atomic_write
 from ..errors import HccImagingError
-from ._file_sources import IMPORTED_MASK_SOURCE, names_a_file
+from ._file_sources import ALGORITHM_PREFIX, IMPORTED_MASK_SOURCE, names_a_file
 from .constants import (
     DATE_SHIFT_RANGE_DAYS,
     PSEUDONYM_MAP_VERSION,
@@ -825,7 +825,7 @@ class Deidentifier:
         words = v.split()
         if (algorithm and v == str(algorithm).strip()) or v.startswith("hcc_imaging") or v == "imported-from-SR" or (
             len(words) >= 2 and _VERSION.fullmatch(words[-1]) and "^" not in v
-        ) or (v.startswith("algorithm:") and split_algorithm_source(v) is not None):
+        ) or (v.startswith(ALGORITHM_PREFIX) and split_algorithm_source(v) is not None):
             return v
         return self.reader(v, deidentified=False)
 

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from ..errors import HccImagingError, OptionalDependencyError
 from ..volume import ARTERIAL_PREFERENCE, LabelVolume, Phase, Volume
 from ._layers import LineSpec
+from ._sources import algorithm_source
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._controller import Observation
@@ -344,7 +345,7 @@ def measure(
         obs.problems.append("mRECIST: not measurable (no enhancing viable diameter >= 10 mm)")
     if not source:  # (no one named: the measuring code is the source)
         prov = m.provenance
-        obs.source = f"algorithm:{prov.algorithm}/{prov.version}"
+        obs.source = algorithm_source(prov.algorithm, prov.version)
     return obs
 
 

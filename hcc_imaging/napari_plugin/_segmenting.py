@@ -16,6 +16,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..errors import HccImagingError
 from ..volume import LabelVolume, Phase
+from ._sources import algorithm_source
 
 if TYPE_CHECKING:
     from ._controller import Lesion, Observation, TimePointImages
@@ -152,7 +153,7 @@ class SegmentingMixin:
         les = existing if existing is not None else (
             self.new_lesion(role=role, organ="lymph_node", is_lymph_node=True) if node else self.new_lesion(role=role))
         prov = out.provenance
-        source = f"algorithm:{prov.get('algorithm', 'segment_lesion')}/{prov.get('version', '')}"
+        source = algorithm_source(prov.get("algorithm", "segment_lesion"), prov.get("version", ""))
         # what the segmenter says to check (a possible leak, the image's edge ...) first, then how
         # the mask was made: the lesion table's "problems"
         checks = [f"check the mask: {c}" for c in out.checks]

@@ -27,15 +27,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..export._file_sources import IMPORTED_MASK_SOURCE
+from ..export._file_sources import ALGORITHM_PREFIX, IMPORTED_MASK_SOURCE
 
-__all__ = ["ALGORITHM_PREFIX", "IMPORTED_MASK_SOURCE", "READER_PREFIX", "edited_note", "reader_source",
+__all__ = ["ALGORITHM_PREFIX", "IMPORTED_MASK_SOURCE", "READER_PREFIX", "algorithm_source", "edited_note", "reader_source",
            "store_provenance"]
 
-#: Prefix of an algorithm's source: ``algorithm:NAME/VERSION``.
-ALGORITHM_PREFIX = "algorithm:"
 #: Prefix of a reader's source: ``reader:ID``.
 READER_PREFIX = "reader:"
+
+
+def algorithm_source(name: str, version: str) -> str:
+    """The source of a segmentation's mask: ``algorithm:NAME/VERSION``."""
+    return f"{ALGORITHM_PREFIX}{name}/{version}"
 
 
 def reader_source(reader_id: str) -> str:

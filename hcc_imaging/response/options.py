@@ -25,6 +25,7 @@ from typing import Any
 from hcc_imaging.errors import CriteriaError
 from hcc_imaging.response.clinical import MARKER_LIMITS_JAPAN, MarkerLimits
 from hcc_imaging.response.params import check_fields
+from hcc_imaging.response.rules import _params_json
 
 __all__ = ["ClinicalOptions", "BclcOptions", "options_from", "OPTION_SECTIONS"]
 
@@ -94,7 +95,7 @@ class ClinicalOptions:
         return MarkerLimits(**{n: getattr(self, n) for n in _LIMIT_NAMES})
 
     def to_json(self) -> dict[str, Any]:
-        return _json(self)
+        return _params_json(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,17 +112,7 @@ class BclcOptions:
         check_fields(self, "bclc")
 
     def to_json(self) -> dict[str, Any]:
-        return _json(self)
-
-
-def _json(obj: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(obj):
-        v = getattr(obj, f.name)
-        if isinstance(v, Fraction):
-            v = int(v) if v.denominator == 1 else float(v)
-        out[f.name] = v
-    return out
+        return _params_json(self)
 
 
 #: ``--set SECTION:NAME=VALUE`` sections that are options, not criteria.
