@@ -56,7 +56,6 @@ from hcc_imaging.response.non_targets import non_target_state
 from hcc_imaging.response.results import CriterionResult, Response, TimePointResult
 from hcc_imaging.response.rules import (
     ConfirmationScan,
-    NewLesionRule,
     PdReference,
     Reappearance,
     RuleSet,
