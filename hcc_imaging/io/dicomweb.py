@@ -65,6 +65,12 @@ _MASK_MODALITIES = frozenset({"SEG", "RTSTRUCT"})
 _SERIES_UID = "0020000E"
 _SOP_UID = "00080018"
 _N_STUDY_INSTANCES = "00201208"
+_MODALITY = "00080060"
+_SERIES_DATE = "00080021"
+_ACQUISITION_DATE = "00080022"
+_CONTENT_DATE = "00080023"
+#: modalities of series that are no images: their dates are the day they were made, not the scan's
+_NO_IMAGE_MODALITIES = frozenset({"SEG", "RTSTRUCT", "SR", "KO", "PR", "REG", "RTPLAN", "RTDOSE", "DOC", "OT_SR"})
 #: QIDO-RS page sizes (``limit``): the next page is asked for at ``offset`` + the results received,
 #: until a page brings nothing new (a server may cap a page below ``limit``, or ignore ``offset``).
 QIDO_STUDY_PAGE: int = 500
@@ -393,6 +399,26 @@ class DicomWebSource:
         self._call("store (STOW-RS)", self._client.store_instances, datasets=datasets)
         return len(datasets)
 
+    def image_series_dates(self, study_uid: str) -> list[Any]:
+        """QIDO-RS: one ``(series_date, modality)`` record per series of the study, for
+        :func:`hcc_imaging.batch.dates.study_order_date` (a study without a StudyDate): the
+        SeriesDate, else its first instance's AcquisitionDate, else ContentDate."""
+        from types import SimpleNamespace
+
+        out = []
+        for ds in self._call(f"series search of study {study_uid}", self._client.search_for_series,
+                             study_instance_uid=study_uid, fields=["SeriesDate", "Modality"]) or []:
+            date = _value(ds, _SERIES_DATE)
+            series_uid = _value(ds, _SERIES_UID)
+            if not date.strip() and series_uid:
+                first = self._call(f"instance search of series {series_uid}", self._client.search_for_instances,
+                                   study_instance_uid=study_uid, series_instance_uid=series_uid, limit=1,
+                                   fields=["AcquisitionDate", "ContentDate"]) or []
+                if first:
+                    date = _value(first[0], _ACQUISITION_DATE).strip() or _value(first[0], _CONTENT_DATE)
+            out.append(SimpleNamespace(series_date=date, modality=_value(ds, _MODALITY).upper()))
+        return out
+
     def search_series(self, study_uid: str | None = None, modality: str | None = None) -> list[dict[str, Any]]:
         """QIDO-RS series search (raw DICOM JSON), optionally by study and modality."""
         filters = {"Modality": modality} if modality else None
@@ -430,6 +456,7 @@ def remote_tasks(source: str, options: PipelineOptions, out_dir: str | os.PathLi
     DicomWebError
         The server cannot be searched, or holds no study.
     """
+    from ..batch.dates import DATE_NOTE, is_dicom_date, study_order_date
     from ..batch.pipeline import StudyInputs, StudyTask
     from ..batch.resume import content_key
     from .index import patient_key
@@ -458,6 +485,15 @@ def remote_tasks(source: str, options: PipelineOptions, out_dir: str | os.PathLi
                 "given another PatientID), so none of them is measured (their instances, masks and outputs would be "
                 "mixed up). Fix the DICOM on the server: give the wrong copy new StudyInstanceUIDs (and series and SOP "
                 "instance UIDs), or correct its PatientID.")
+        # no StudyDate: dated from its image series (the driver warns), never "" sorted first as the
+        # baseline (the retrieved files date it the same way: local_task)
+        study_date, date_note = st["study_date"], None
+        if not is_dicom_date(study_date):
+            study_date, date_note = study_order_date(
+                study_date, src.image_series_dates(uid), lambda se: se.modality not in _NO_IMAGE_MODALITIES,
+                f"{uid} (on the DICOMweb server {src.url})")
+            if date_note is not None:
+                extra[DATE_NOTE] = date_note
         inst = src.study_instances(uid)
         ih = hashlib.sha256("\n".join(f"{a}/{b}" for a, b in inst).encode()).hexdigest()
         if len(sharing) > 1:  # (the patients' tasks would share one key, so one record: each its own)
@@ -467,7 +503,7 @@ def remote_tasks(source: str, options: PipelineOptions, out_dir: str | os.PathLi
                 key=content_key(uid, ih, options.key_options()),
                 patient_id=patient_key(st["patient_id"], uid),  # an empty PatientID: a patient of its own
                 study_instance_uid=uid,
-                study_date=st["study_date"],
+                study_date=study_date,
                 root=str(cache / uid),
                 series=(),
                 # a SEG / RTSTRUCT on the server: lesions of its own (files known once retrieved)

@@ -401,3 +401,32 @@ def test_dicomweb_credentials_are_used_and_never_written(tmp_path) -> None:
     assert fail["step"] == "masks" and f"on {shown}:" in fail["reason"]
     leaks = [p for p in out.rglob("*") if p.is_file() and password.encode() in p.read_bytes()]
     assert not leaks, leaks
+
+
+def test_dicomweb_study_without_studydate_is_dated_from_its_image_series(tmp_path) -> None:
+    """A follow-up on the PACS with its StudyDate blanked sorted first as "" and was listed (and
+    carried from) as the baseline.  It is dated from its image series: the SeriesDate, else its
+    first instance's AcquisitionDate; an SR series' (earlier) date is not the scan's."""
+    import numpy as np
+
+    from hcc_imaging.batch.dates import DATE_NOTE
+    from hcc_imaging.batch.pipeline import PipelineOptions
+    from hcc_imaging.io.dicomweb import remote_tasks
+    from tests.io._synth import write_series
+
+    base_uid, fu_uid = "1.2.826.0.1.3680043.99.601", "1.2.826.0.1.3680043.99.602"
+    vals = np.full((2, 6, 6), 1100, np.uint16)
+    files = write_series(tmp_path / "base", vals, study_uid=base_uid,
+                         extra={"PatientID": "P-DATE", "StudyDate": "20250106", "SeriesDate": "20250106"})
+    files += write_series(tmp_path / "fu", vals, study_uid=fu_uid,
+                          extra={"PatientID": "P-DATE", "StudyDate": "", "SeriesDate": "", "AcquisitionDate": "20250303"})
+    files += write_series(tmp_path / "fu_sr", vals, study_uid=fu_uid, modality="SR",
+                          extra={"PatientID": "P-DATE", "StudyDate": "", "SeriesDate": "20240101"})
+    (tmp_path / "pacs").mkdir()
+    with _orthanc_server(tmp_path / "pacs") as base:
+        _upload(base, files)
+        tasks = remote_tasks(f"dicomweb+{base}/dicom-web", PipelineOptions(), tmp_path / "out")
+    assert [(t.study_instance_uid, t.study_date) for t in tasks] == [(base_uid, "20250106"), (fu_uid, "20250303")]
+    note = tasks[1].extra[DATE_NOTE]
+    assert fu_uid in note and "on the DICOMweb server" in note and "no StudyDate; dated 20250303" in note
+    assert DATE_NOTE not in tasks[0].extra
