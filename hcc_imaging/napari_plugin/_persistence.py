@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from .._atomic import atomic_write_bytes
 from ..errors import BlindingError, HccImagingError, StoreError
-from . import _mask_files
+from . import _mask_files, _read_lock
 from ._layers import LineSpec, geometry_from_metadata, geometry_metadata
 from ._serial import serialised
 
@@ -183,6 +183,38 @@ class PersistenceMixin:
         """The single masks file of a read saved before 2026-12-06 (read on resume, then removed)."""
         return self.path.with_suffix(".masks.npz")
 
+    @property
+    def lock_token(self) -> str:
+        """This session's token in the read's lock file (:mod:`._read_lock`)."""
+        token = self.__dict__.get("_lock_token")
+        if token is None:
+            token = self.__dict__["_lock_token"] = uuid.uuid4().hex
+        return str(token)
+
+    def _read_name(self) -> str:
+        return f"the read of patient {self.patient_id!r} by reader {self.reader_id!r} ({self.path})"
+
+    def close(self) -> None:
+        """End the session: release the read's lock (once no other session of this process has
+        the read open, another process may open it); a later save is refused.  What was saved
+        stays (the autosave file, the store)."""
+        self.__dict__["_closed"] = True
+        _read_lock.release(self.path, self.lock_token)
+
+    def _check_lock(self) -> None:
+        """Refuse to save a closed session, or one whose read another process took over; take the
+        read's lock at a new session's first save."""
+        if self.__dict__.get("_closed"):
+            raise StoreError(f"{self._read_name()}: this session was closed; start the read again to change it.")
+        if self.__dict__.get("_lock_held") and not _read_lock.holds(self.path):
+            raise _read_lock.ReadInUseError(
+                f"{self._read_name()} was taken over by another process since this session opened it (its lock "
+                f"file {_read_lock.lock_path(self.path)} names another process), so this session no longer saves it "
+                "(it would overwrite the other's work; its last change is not saved): go on in the other session.")
+        if not self.__dict__.get("_lock_held"):
+            _read_lock.acquire(self.path, self.lock_token, self._read_name())
+            self.__dict__["_lock_held"] = True
+
     @serialised
     def to_json(self) -> dict[str, Any]:
         """The session as a JSON-able dict (schema :data:`SESSION_SCHEMA_VERSION`)."""
@@ -232,6 +264,7 @@ class PersistenceMixin:
         import time
 
         t0 = time.perf_counter()
+        self._check_lock()
         doc = self.to_json()
         on_disk = self._mask_files
         if masks or on_disk is None:  # (resumed from a .masks.npz: every mask is written once)
@@ -275,10 +308,29 @@ class PersistenceMixin:
         """Reopen this reader's autosaved session (empty session when there is none).
 
         Only ``<patient>__<reader>.json`` is ever read: another reader's file is never opened.
+        The session holds the read's lock (``<patient>__<reader>.lock``, :mod:`._read_lock`) until
+        :meth:`close`.
+
+        Raises
+        ------
+        ReadInUseError
+            The read is open in another live session (another napari window or machine).
         """
+        s = cls(patient_id, reader_id, autosave_dir, blinded=blinded, criteria=criteria)
+        # one session at a time on a read (refused when another live one has it open)
+        _read_lock.acquire(s.path, s.lock_token, s._read_name())
+        s.__dict__["_lock_held"] = True
+        try:
+            return cls._resume_into(s, patient_id, reader_id, store, criteria)
+        except BaseException:
+            _read_lock.release(s.path, s.lock_token)
+            raise
+
+    @classmethod
+    def _resume_into(cls, s: ReadSession, patient_id: str, reader_id: str, store: Any,
+                     criteria: Sequence[str] | None) -> ReadSession:
         from ._controller import Lesion, Observation  # (a cycle at import time)
 
-        s = cls(patient_id, reader_id, autosave_dir, blinded=blinded, criteria=criteria)
         if not s.path.exists():
             if store is not None:
                 s.attach_store(store)

@@ -39,10 +39,10 @@ def _read(tmp_path: Path, n: int = 5) -> ReadSession:
 
 
 def _files(root: Path) -> dict[str, tuple[int, int, int]]:
-    """Every file under ``root`` but the read's JSON and its .bak: (inode, mtime, size)."""
+    """Every file under ``root`` but the read's JSON, its .bak and its lock: (inode, mtime, size)."""
     out = {}
     for p in root.rglob("*"):
-        if p.is_file() and not p.name.endswith((".json", ".json.bak")):
+        if p.is_file() and not p.name.endswith((".json", ".json.bak", ".lock")):
             st = p.stat()
             out[str(p.relative_to(root))] = (st.st_ino, st.st_mtime_ns, st.st_size)
     return out

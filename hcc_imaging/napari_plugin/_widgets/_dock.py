@@ -391,7 +391,9 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, InputLayersMixin, Study
         self._store_said = {}
         self._name_studies_by_date(session, force=True)  # the read's saved time points name the studies open
         self._attach_images(session)
-        self.session = session
+        previous, self.session = self.session, session
+        if previous is not None and previous is not session:
+            previous.close()  # (its read's lock released: another window may open it)
         self._remove_other_read_layers()  # blinding: no other read's masks or lines stay in the viewer
         self._fill_browser()
         self.refresh_all()
