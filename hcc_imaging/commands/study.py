@@ -139,7 +139,9 @@ def register(subparsers: Any) -> None:
                     "--endpoints drops only that axis' old line), and the fields this command has no option for "
                     "(enhancing, necrosis fraction, note, split_from...); so '--sa 15' changes the short axis only. "
                     "A changed size or endpoint makes the record's provenance this command's (manual line, or "
-                    "--algorithm). Pass --replace to replace the whole record instead (omitted options are cleared).")
+                    "--algorithm). A changed --viable / --viable-sa without --viable-status clears a recorded viable "
+                    "status (too_small, absent, not_evaluable: the criteria read it before the size) and says so. "
+                    "Pass --replace to replace the whole record instead (omitted options are cleared).")
     x.add_argument("read_uid")
     _reader_arg(x)
     x.add_argument("--timepoint", required=True)
@@ -151,6 +153,10 @@ def register(subparsers: Any) -> None:
     x.add_argument("--sa", type=float, default=None, help="short axis, mm")
     x.add_argument("--viable", type=float, default=None, help="viable (enhancing) diameter, mm")
     x.add_argument("--viable-sa", type=float, default=None, help="viable short axis, mm")
+    x.add_argument("--viable-status", default=None, metavar="STATUS",
+                   help="state of the viable (enhancing) part: measured, too_small (counts as the rule's default), "
+                        "absent (0 mm) or not_evaluable; default: the recorded one, cleared when --viable or "
+                        "--viable-sa changes the viable size")
     x.add_argument("--volume", type=float, default=None, help="volume, mm3")
     x.add_argument("--endpoints", default=None, help='JSON: {"long": [[x,y,z],[x,y,z]], ...} in LPS mm')
     x.add_argument("--algorithm", default=None, help="algorithm name (provenance); default: manual line")
@@ -375,10 +381,12 @@ def _run(args: argparse.Namespace) -> int:
             m = ReaderSession(store, args.reader).record_measurement(
                 args.read_uid, args.timepoint, args.lesion, role=args.role, status=args.status,
                 longest_diameter_mm=args.ld, short_axis_mm=args.sa, viable_diameter_mm=args.viable,
-                viable_short_axis_mm=args.viable_sa, volume_mm3=args.volume,
+                viable_short_axis_mm=args.viable_sa, volume_mm3=args.volume, viable_status=args.viable_status,
                 endpoints_lps=_json_arg(args.endpoints, "--endpoints"), source_kind=kind, algorithm_name=args.algorithm,
                 algorithm_version=args.algorithm_version, parameters=_json_arg(args.parameters, "--parameters"),
                 keep_recorded=not args.replace)
+            for note in m.notes:  # (a stale viable status cleared)
+                print(f"note: {note}", file=sys.stderr)
             _out(args, m, f"recorded {m.lesion_id} at {m.timepoint_id} ({m.measurement_uid})")
         elif action == "read-lock":
             sess = ReaderSession(store, args.reader)

@@ -137,9 +137,17 @@ class StoreSyncMixin:
         self.store_pending = refused
 
     def _record(self, rs: Any, read_uid: str, tpid: str, les: Lesion, obs: Observation) -> None:
-        """Write one observation to the store (replacing its record there), with its mask's
-        provenance (an algorithm's name and version, an imported mask, else the reader's line)."""
-        rs.record_measurement(
+        """Write one observation to the store with its mask's provenance (an algorithm's name and
+        version, an imported mask, else the reader's line).
+
+        The session owns what it measures - role, status, sizes, volumes, necrosis fraction,
+        lines, provenance - and writes them as they are here (a value cleared here is cleared
+        there); the record keeps what the reader recorded in the store outside the session
+        (``viable_status``, ``enhancing``, notes, ``typical_hcc_pattern``...: ``keep_other_fields``).
+        A viable size changed here drops a stale recorded ``viable_status``; the store's note
+        saying so is logged (a warning).  Until 2026-12-06 every write replaced the whole record
+        and dropped those."""
+        m = rs.record_measurement(
             read_uid, tpid, les.tracking_uid,
             role=les.role, status=obs.status,
             longest_diameter_mm=obs.longest_diameter_mm, short_axis_mm=obs.short_axis_mm,
@@ -147,8 +155,10 @@ class StoreSyncMixin:
             volume_mm3=obs.volume_mm3, viable_volume_mm3=obs.viable_volume_mm3,
             necrosis_fraction=obs.necrosis_fraction,
             endpoints_lps={ax: [list(ln.start_lps), list(ln.end_lps)] for ax, ln in obs.lines.items()} or None,
-            **store_provenance(obs.source),
+            keep_other_fields=True, **store_provenance(obs.source),
         )
+        for note in m.notes:
+            log.warning("hcc-imaging read: %s", note)
 
     def refuse_pending_lock(self) -> None:
         """Raise :class:`StoreError` (the read is not locked) while a record is pending

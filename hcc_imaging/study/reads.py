@@ -38,6 +38,7 @@ from .._phi import shown_id
 from ..errors import BlindingError, CriteriaError, ReadDocumentError, StoreError
 from ..response.document import MAX_LENGTH_MM
 from ._axes import refuse_impossible_axes
+from ._record_merge import drop_stale_viable_status, editor_record, merged_record, with_viable_status
 from ._reimport import identical_locked_read
 from .adjudication import decision_for, decoded_read_uids, encode_read_uids
 from .audit import log_views, seal_read, viewed_patients
@@ -181,6 +182,7 @@ def _measurement_record(s: Session, m: MeasurementRow, read: ReadRow, reader_id:
         typical_hcc_pattern=m.typical_hcc_pattern, cytology_malignant=m.cytology_malignant,
         endpoints_lps=eps, source_kind=m.source_kind, algorithm_name=m.algorithm_name,
         algorithm_version=m.algorithm_version, parameters=json.loads(m.parameters_json or "{}"), updated_at=m.updated_at,
+        viable_status=(json.loads(m.extra_json).get("viable_status") if m.extra_json else None),
     )
 
 
@@ -211,45 +213,6 @@ def _check_number(value: Any, name: str, where: str, maximum: float | None = Non
                          f"the read document's limit: {'(10 m)³' if unit == 'mm3' else '10 m'}): a unit or data "
                          f"error. Record the measured value in {unit}, or set status to 'not_evaluable'.")
     return v
-
-
-#: Endpoint axis of each size: a new size without new endpoints drops the old line (it no longer matches).
-_AXIS_OF_SIZE = {"longest_diameter_mm": "long", "short_axis_mm": "short", "viable_diameter_mm": "viable_long",
-                 "viable_short_axis_mm": "viable_short"}
-
-
-def _merged_record(m: MeasurementRow, values: Mapping[str, Any], role: str | None, status: str | None, eps_text: str,
-                   kind: str | None, algorithm_name: str | None, algorithm_version: str | None, params_text: str,
-                   extra: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Column values of recorded measurement ``m`` with only the passed (not None) fields changed.
-
-    A changed size drops the recorded endpoints of its axis unless new ones are passed.  When a
-    size or endpoint changes, the record's provenance becomes the one passed (default
-    ``manual_line``) and an imported ``source`` text is dropped; otherwise it is kept.
-    """
-    out: dict[str, Any] = {k: (v if v is not None else getattr(m, k)) for k, v in values.items()}
-    out["role"] = role or m.role
-    out["status"] = status or m.status
-    new_eps = json.loads(eps_text)
-    changed_sizes = [k for k, v in values.items() if v is not None and k in _AXIS_OF_SIZE]
-    eps = {axis: pts for axis, pts in json.loads(m.endpoints_json or "{}").items()
-           if axis not in {_AXIS_OF_SIZE[k] for k in changed_sizes}}
-    eps.update(new_eps)
-    out["endpoints_json"] = dumps(eps)
-    ex = json.loads(m.extra_json) if m.extra_json else {}
-    ex.update(extra or {})
-    measured = bool(new_eps) or any(v is not None for k, v in values.items()
-                                    if k not in ("typical_hcc_pattern", "cytology_malignant"))
-    if measured or kind is not None:
-        out.update(source_kind=kind or SourceKind.MANUAL_LINE.value, algorithm_name=algorithm_name,
-                   algorithm_version=algorithm_version, parameters_json=params_text)
-        if "source" not in (extra or {}):
-            ex.pop("source", None)
-    else:
-        out.update(source_kind=m.source_kind, algorithm_name=m.algorithm_name, algorithm_version=m.algorithm_version,
-                   parameters_json=m.parameters_json)
-    out["extra_json"] = dumps(ex) if ex else None
-    return out
 
 
 def _check_endpoints(endpoints: Mapping[str, Any] | None, where: str) -> str:
@@ -500,6 +463,7 @@ class ReaderSession(_Base):
         necrosis_fraction: float | None = None,
         typical_hcc_pattern: bool | None = None,
         cytology_malignant: bool | None = None,
+        viable_status: MeasurementStatus | str | None = None,
         endpoints_lps: Mapping[str, Any] | None = None,
         source_kind: SourceKind | str | None = None,
         algorithm_name: str | None = None,
@@ -507,22 +471,40 @@ class ReaderSession(_Base):
         parameters: Mapping[str, Any] | None = None,
         extra: Mapping[str, Any] | None = None,
         keep_recorded: bool = False,
+        keep_other_fields: bool = False,
     ) -> MeasurementRecord:
         """Create or replace this reader's record of ``lesion`` at ``timepoint_id`` in a draft read.
 
         By default the call replaces the whole record (every field takes the value passed, None
         clears it; role ``target``, status ``measured`` and provenance ``manual_line`` when not
-        given) in one small transaction with its audit row, so an editor can autosave each
-        change.  With ``keep_recorded=True`` (``study read record``) a lesion already recorded
-        at that time point keeps every field not passed - role, status, sizes, flags, the
-        endpoints of axes whose size did not change, the observation extras (``enhancing``,
-        notes...) and, when no size or endpoint changes, its provenance - so a partial edit
-        never drops a measurement.
+        given) in one small transaction with its audit row.  With ``keep_recorded=True``
+        (``study read record``) a lesion already recorded at that time point keeps every field
+        not passed - role, status, sizes, flags, the endpoints of axes whose size did not change,
+        the observation extras (``enhancing``, notes...) and, when no size or endpoint changes,
+        its provenance - so a partial edit never drops a measurement.  With
+        ``keep_other_fields=True`` (an editor's autosave: the napari store sync) the fields an
+        editor measures - role, status, sizes, volumes, necrosis fraction, endpoints, provenance -
+        are replaced as passed (None clears them), and the record keeps the others:
+        ``typical_hcc_pattern`` and ``cytology_malignant`` unless passed, and the observation
+        extras (``viable_status``, ``enhancing``, notes...), into which ``extra`` is merged.
+
+        **A stale viable status is dropped.**  In both merging modes, when a viable size
+        (``viable_diameter_mm``, ``viable_short_axis_mm``) changes and no ``viable_status`` is
+        given, a recorded ``viable_status`` other than ``measured`` is removed, and the returned
+        record's ``notes`` say so (naming the lesion, the old status and the sizes): the
+        criteria read the viable status before the sizes, so ``too_small`` kept beside a new
+        25 mm viable diameter would count 5 mm.  Give ``viable_status`` with the size to keep or
+        set one.
 
         Parameters
         ----------
         lesion : str
             Tracking UID or lesion id of a lesion visible to this reader.
+        viable_status : {'measured', 'too_small', 'absent', 'not_evaluable'}, optional
+            State of the viable (arterially enhancing) part (read document ``viable_status``,
+            kept in the record's extras): ``too_small`` present but too small to measure (counts
+            as the rule's default), ``absent`` none left (0 mm), ``not_evaluable``.  Also taken
+            from ``extra["viable_status"]``; any other value raises :class:`StoreError`.
         endpoints_lps : mapping, optional
             Axis name (``long``, ``short``, ``viable_long``, ...) -> two LPS points in mm.
         source_kind : {'manual_line', 'algorithm', 'imported'}, optional
@@ -530,11 +512,17 @@ class ReaderSession(_Base):
             ``algorithm_version`` (and ``parameters``, the settings of the run).
         extra : mapping, optional
             Other read-document observation fields (``split_from``, ``enhancing``, ...); with
-            ``keep_recorded`` they are merged into the recorded ones.
+            ``keep_recorded`` or ``keep_other_fields`` they are merged into the recorded ones.
         keep_recorded : bool
-            Merge into an existing record instead of replacing it (see above).
+            Merge into an existing record: change only what is passed (see above).
+        keep_other_fields : bool
+            Merge into an existing record: replace the editor's fields, keep the others (see
+            above).  Not with ``keep_recorded``.
         """
         where = f"read {read_uid}, time point {timepoint_id!r}, lesion {lesion!r}"
+        if keep_recorded and keep_other_fields:
+            raise StoreError(f"{where}: pass keep_recorded (change only the fields given) or keep_other_fields "
+                             "(replace an editor's fields, keep the others), not both.")
         try:
             role_v = LesionRole(str(getattr(role, "value", role))).value if role is not None else None
             status_v = MeasurementStatus(str(getattr(status, "value", status))).value if status is not None else None
@@ -545,6 +533,8 @@ class ReaderSession(_Base):
         if kind_v == SourceKind.ALGORITHM.value and not (algorithm_name and algorithm_version):
             raise StoreError(f"{where}: an algorithm measurement needs algorithm_name and algorithm_version (provenance); "
                              "pass both, or source_kind='manual_line' for a reader's caliper.")
+        extra = with_viable_status(extra, viable_status, where)
+        given_vs = extra.get("viable_status")
         values: dict[str, Any] = {}
         for name, v in (("longest_diameter_mm", longest_diameter_mm), ("short_axis_mm", short_axis_mm),
                         ("viable_diameter_mm", viable_diameter_mm), ("viable_short_axis_mm", viable_short_axis_mm),
@@ -556,11 +546,13 @@ class ReaderSession(_Base):
         eps = _check_endpoints(endpoints_lps, where)
         try:
             params = dumps(dict(parameters or {}))
-            extra_text = dumps(dict(extra)) if extra else None
+            extra_text = dumps(extra) if extra else None
         except (TypeError, ValueError) as err:
             raise StoreError(f"{where}: parameters/extra must be JSON-serialisable (no NaN): {err}.") from None
+        notes: list[str] = []
 
         def fn(s: Session) -> MeasurementRecord:
+            notes.clear()  # (a retried transaction says it once)
             r, me = self._own_read(s, read_uid, draft=True)
             p = _row(s, PatientRow, r.patient_fk)
             tp = Store._timepoint(s, p, timepoint_id)
@@ -570,15 +562,19 @@ class ReaderSession(_Base):
             les = self._visible_lesion(s, p, me, lesion)
             m = s.scalar(select(MeasurementRow).where(
                 MeasurementRow.read_fk == r.id, MeasurementRow.lesion_fk == les.id, MeasurementRow.timepoint_fk == tp.id))
-            if keep_recorded and m is not None:
-                new_vals = _merged_record(m, values, role_v, status_v, eps, kind_v, algorithm_name, algorithm_version,
-                                          params, extra)
+            named = les.lesion_id if lesion == les.lesion_id else f"{les.lesion_id} (tracking UID {les.tracking_uid})"
+            if (keep_recorded or keep_other_fields) and m is not None:
+                merge = merged_record if keep_recorded else editor_record
+                new_vals = merge(m, values, role_v, status_v, eps, kind_v, algorithm_name, algorithm_version, params,
+                                 extra)
+                note = drop_stale_viable_status(m, new_vals) if given_vs is None else None
+                if note:
+                    notes.append(f"read {read_uid}, time point {timepoint_id!r}, lesion {named!r}: {note}")
             else:
                 new_vals = dict(values, role=role_v or LesionRole.TARGET.value, status=status_v or MeasurementStatus.MEASURED.value,
                                 endpoints_json=eps, source_kind=kind_v or SourceKind.MANUAL_LINE.value,
                                 algorithm_name=algorithm_name, algorithm_version=algorithm_version,
                                 parameters_json=params, extra_json=extra_text)
-            named = les.lesion_id if lesion == les.lesion_id else f"{les.lesion_id} (tracking UID {les.tracking_uid})"
             refuse_impossible_axes(new_vals, f"read {read_uid}, time point {timepoint_id!r}, lesion {named!r}")
             if m is None:
                 m = MeasurementRow(measurement_uid=new_uid(), read_fk=r.id, lesion_fk=les.id, timepoint_fk=tp.id,
@@ -595,7 +591,8 @@ class ReaderSession(_Base):
             s.flush()
             return _measurement_record(s, m, r, self.user_id)
 
-        return self.store._write(self.user_id, fn)
+        out = self.store._write(self.user_id, fn)
+        return replace(out, notes=tuple(notes)) if notes else out
 
     def delete_measurement(self, read_uid: str, timepoint_id: str, lesion: str) -> bool:
         """Remove this reader's record of ``lesion`` at ``timepoint_id`` from a draft read."""

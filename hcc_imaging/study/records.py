@@ -126,6 +126,13 @@ class MeasurementRecord:
     algorithm_version: str | None = None
     parameters: Mapping[str, Any] = field(default_factory=dict)
     updated_at: str = ""
+    #: State of the viable part (``too_small``, ``absent``, ``not_evaluable``, ``measured``), kept
+    #: with the record's other observation fields (extras); None when not recorded.
+    viable_status: str | None = None
+    #: What the write that returned this record changed beyond what it was given (a stale
+    #: viable status cleared: ``record_measurement``), each naming the read, time point and
+    #: lesion; empty for a record read back.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
