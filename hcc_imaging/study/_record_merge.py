@@ -12,7 +12,9 @@ Three modes (``record_measurement``'s keywords):
   (:func:`editor_record`).
 
 In both merging modes a recorded ``viable_status`` the new viable size makes stale is dropped
-(:func:`drop_stale_viable_status`).
+(:func:`drop_stale_viable_status`); with ``keep_recorded``, a recorded lesion status a new size
+contradicts (``too_small``, ``absent``, ``not_evaluable``) becomes ``measured``
+(:func:`drop_stale_status`; the editor mode passes its own status).
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from ..errors import StoreError
 from .documents import dumps
 from .model import LesionRole, MeasurementRow, MeasurementStatus, SourceKind
 
-__all__ = ["VIABLE_STATUSES", "check_viable_status", "drop_stale_viable_status", "editor_record", "merged_record",
-           "with_viable_status"]
+__all__ = ["VIABLE_STATUSES", "check_viable_status", "drop_stale_status", "drop_stale_viable_status", "editor_record",
+           "merged_record", "with_viable_status"]
 
 #: Endpoint axis of each size: a new size without new endpoints drops the old line (it no longer matches).
 AXIS_OF_SIZE = {"longest_diameter_mm": "long", "short_axis_mm": "short", "viable_diameter_mm": "viable_long",
@@ -154,6 +156,38 @@ def drop_stale_viable_status(m: MeasurementRow, new_vals: dict[str, Any]) -> str
     return (f"viable_status {old!r} cleared: the viable part's size changed ({sizes}) and no viable status was "
             "given, so the viable size is the measurement (mRECIST and EASL read a viable status before the size). "
             "If the status still applies, record it again (study read record --viable-status).")
+
+
+#: Recorded lesion statuses a newly given size contradicts (the size is the measurement).
+STALE_WITH_A_SIZE: tuple[str, ...] = (MeasurementStatus.TOO_SMALL.value, MeasurementStatus.ABSENT.value,
+                                      MeasurementStatus.NOT_EVALUABLE.value)
+
+#: The whole lesion's sizes a ``status`` speaks of.
+LESION_SIZES: tuple[str, ...] = ("longest_diameter_mm", "short_axis_mm")
+
+
+def drop_stale_status(m: MeasurementRow, new_vals: dict[str, Any]) -> str | None:
+    """In a ``keep_recorded`` merge that gives no status: a recorded ``too_small`` / ``absent`` /
+    ``not_evaluable`` becomes ``measured`` when a whole-lesion size (:data:`LESION_SIZES`) is given
+    a new value; returns the note saying so, else None.
+
+    The criteria read the status before the sizes (``too_small`` counts as the rule's default,
+    ``absent`` 0 mm, ``not_evaluable`` NE), so ``study read record --ld 12`` on a ``too_small``
+    record counted 5 mm.  A non-target's ``present`` / ``unequivocal_progression`` and the like
+    are kept (its size is informative there).  A size cleared (None) changes nothing.
+    """
+    old = str(m.status or "")
+    if old not in STALE_WITH_A_SIZE:
+        return None
+    changed = [(k, getattr(m, k), new_vals[k]) for k in LESION_SIZES
+               if new_vals.get(k) is not None and new_vals.get(k) != getattr(m, k)]
+    if not changed:
+        return None
+    new_vals["status"] = MeasurementStatus.MEASURED.value
+    sizes = ", ".join(f"{k} {_mm(a)} -> {_mm(b)}" for k, a, b in changed)
+    return (f"status {old!r} changed to 'measured': the lesion's size changed ({sizes}) and no status was given, so "
+            "the size is the measurement (the criteria read a status before the size). If the status still applies, "
+            "record it again (study read record --status).")
 
 
 def _mm(v: float | None) -> str:

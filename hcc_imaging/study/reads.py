@@ -38,7 +38,7 @@ from .._phi import shown_id
 from ..errors import BlindingError, CriteriaError, ReadDocumentError, StoreError
 from ..response.document import MAX_LENGTH_MM
 from ._axes import refuse_impossible_axes
-from ._record_merge import drop_stale_viable_status, editor_record, merged_record, with_viable_status
+from ._record_merge import drop_stale_status, drop_stale_viable_status, editor_record, merged_record, with_viable_status
 from ._reimport import identical_locked_read
 from .adjudication import decision_for, decoded_read_uids, encode_read_uids
 from .audit import log_views, seal_read, viewed_patients
@@ -494,7 +494,9 @@ class ReaderSession(_Base):
         record's ``notes`` say so (naming the lesion, the old status and the sizes): the
         criteria read the viable status before the sizes, so ``too_small`` kept beside a new
         25 mm viable diameter would count 5 mm.  Give ``viable_status`` with the size to keep or
-        set one.
+        set one.  Likewise with ``keep_recorded``, a recorded ``status`` ``too_small``, ``absent``
+        or ``not_evaluable`` becomes ``measured`` when a new longest diameter or short axis is
+        given without a ``status`` (with a note).
 
         Parameters
         ----------
@@ -567,9 +569,10 @@ class ReaderSession(_Base):
                 merge = merged_record if keep_recorded else editor_record
                 new_vals = merge(m, values, role_v, status_v, eps, kind_v, algorithm_name, algorithm_version, params,
                                  extra)
-                note = drop_stale_viable_status(m, new_vals) if given_vs is None else None
-                if note:
-                    notes.append(f"read {read_uid}, time point {timepoint_id!r}, lesion {named!r}: {note}")
+                for note in (drop_stale_viable_status(m, new_vals) if given_vs is None else None,
+                             drop_stale_status(m, new_vals) if keep_recorded and status_v is None else None):
+                    if note:
+                        notes.append(f"read {read_uid}, time point {timepoint_id!r}, lesion {named!r}: {note}")
             else:
                 new_vals = dict(values, role=role_v or LesionRole.TARGET.value, status=status_v or MeasurementStatus.MEASURED.value,
                                 endpoints_json=eps, source_kind=kind_v or SourceKind.MANUAL_LINE.value,

@@ -115,3 +115,29 @@ def test_cli_read_record_viable_status(tmp_path: Path, capsys: pytest.CaptureFix
     assert code == 0, err
     les = json.loads(out)["timepoints"][0]["lesions"][0]
     assert (les["viable_status"], les["viable_diameter_mm"], les["longest_diameter_mm"]) == ("absent", 0.0, 40.0)
+
+
+def test_a_new_lesion_size_ends_a_recorded_too_small_status(read: tuple[ReaderSession, str]) -> None:
+    """``study read record --ld 12`` on a ``too_small`` record kept the status, and RECIST 1.1 counted
+    the target 5 mm (the status is read before the size)."""
+    rs, uid = read
+    rs.record_measurement(uid, "BL", "L1", status="too_small")
+    m = rs.record_measurement(uid, "BL", "L1", longest_diameter_mm=12.0, keep_recorded=True)
+    assert (str(m.status), m.longest_diameter_mm) == ("measured", 12.0)
+    [note] = m.notes
+    assert "status 'too_small' changed to 'measured'" in note and "longest_diameter_mm none -> 12 mm" in note
+    assert "--status" in note
+    assert assess(rs.export_document(uid), "RECIST1.1").results["RECIST1.1"].timepoints[0].sum == 12  # (not 5)
+    # a status given with the size is the reader's; a size cleared changes nothing
+    m = rs.record_measurement(uid, "BL", "L1", longest_diameter_mm=3.0, status="too_small", keep_recorded=True)
+    assert (str(m.status), m.notes) == ("too_small", ())
+    # the editor mode (napari) passes its own status: not rewritten
+    m = rs.record_measurement(uid, "BL", "L1", longest_diameter_mm=4.0, status="too_small", keep_other_fields=True)
+    assert (str(m.status), m.notes) == ("too_small", ())
+
+
+def test_a_non_targets_status_stays_with_a_new_size(read: tuple[ReaderSession, str]) -> None:
+    rs, uid = read
+    rs.record_measurement(uid, "BL", "L1", role="non_target", status="present")
+    m = rs.record_measurement(uid, "BL", "L1", longest_diameter_mm=18.0, keep_recorded=True)
+    assert (str(m.status), str(m.role), m.notes) == ("present", "non_target", ())
