@@ -17,13 +17,21 @@ from ._sources import store_provenance
 if TYPE_CHECKING:
     from ._controller import Lesion, Observation, TimePointImages
 
-__all__ = ["DEFAULT_INTERVAL_DAYS", "StoreSyncMixin"]
+__all__ = ["DEFAULT_INTERVAL_DAYS", "SESSION_OWNED", "StoreSyncMixin"]
 
 log = logging.getLogger(__name__)
 
 #: Day offset given to time point n (n * this) when its images carry no date: the usual
 #: 8-week imaging interval of HCC trials (only orders time points; BOR confirmation needs real dates).
 DEFAULT_INTERVAL_DAYS = 56
+
+#: A lesion observation's fields the session owns (it measures, or they are the lesion's: the
+#: store sync writes them as they are here); the others recorded in the store's draft read
+#: (``viable_status``, ``enhancing``, ``typical_hcc_pattern``, a note...) join the read document.
+SESSION_OWNED = frozenset({
+    "lesion_id", "tracking_uid", "role", "organ", "is_lymph_node", "kind", "status", "longest_diameter_mm",
+    "short_axis_mm", "viable_diameter_mm", "viable_short_axis_mm", "volume_mm3", "viable_volume_mm3",
+    "necrosis_fraction", "endpoints", "source"})
 
 
 class StoreSyncMixin:
@@ -179,6 +187,7 @@ class StoreSyncMixin:
         # read resumed with only a follow-up's images had a dated follow-up after an undated baseline
         first = self.timepoint_ids[0] if self.timepoint_ids else None
         use_dates = first is not None and bool(self._tp_identity(first)["date"])
+        recorded = self._recorded_elsewhere()
         for i, tpid in enumerate(self.timepoint_ids):
             lesions = []
             for les in self.lesions.values():
@@ -211,6 +220,8 @@ class StoreSyncMixin:
                     entry["source"] = obs.source
                 if obs.lines:
                     entry["endpoints"] = {ax: [list(ln.start_lps), list(ln.end_lps)] for ax, ln in obs.lines.items()}
+                for k, v in recorded.get((les.tracking_uid, tpid), {}).items():
+                    entry.setdefault(k, v)
                 lesions.append(entry)
             known = self._tp_identity(tpid)  # (its images', else what the saved read says)
             day = known["day_offset"]
@@ -226,6 +237,26 @@ class StoreSyncMixin:
             "criteria": list(self.criteria),
             "timepoints": tps,
         }
+
+    def _recorded_elsewhere(self) -> dict[tuple[str | None, str], dict[str, Any]]:
+        """What the store's draft read holds of each lesion and time point beyond what the session
+        measures (``viable_status``, ``enhancing``, ``typical_hcc_pattern``, a note...: recorded by
+        ``study read record`` or an imported read, kept by the sync's ``keep_other_fields``), so
+        the panel assesses what the lock will; empty without a store or a draft read."""
+        rs = self._reader_session
+        if rs is None or self.store_read_uid is None:
+            return {}
+        try:
+            doc = rs.export_document(self.store_read_uid)
+        except StoreError:  # (not this reader's draft any more: said where it is written)
+            return {}
+        out: dict[tuple[str | None, str], dict[str, Any]] = {}
+        for tp in doc.timepoints:
+            for obs in tp.lesions:
+                extra = {k: v for k, v in obs.to_json().items() if k not in SESSION_OWNED}
+                if extra:
+                    out[(obs.tracking_uid, tp.id)] = extra
+        return out
 
     @serialised
     def assess(self, criteria: Iterable[str] | None = None) -> Any:

@@ -98,3 +98,23 @@ def test_resuming_onto_an_imported_draft_keeps_its_observation_fields(tmp_path: 
     o = _stored(store, read_uid)
     assert (o.longest_diameter_mm, str(o.viable_status), o.enhancing, o.note) == (40.0, "too_small", True,
                                                                                   "thin arterial rim")
+
+
+def test_the_panels_assessment_reads_what_was_recorded_outside_napari(tmp_path: Path, store: Store) -> None:
+    """The read document the response panel assesses carries the draft read's own fields (here
+    ``viable_status: absent``), as the lock's assessment does; it ignored them, so the panel's
+    mRECIST differed from the store's."""
+    s = ReadSession("P001", "R1", tmp_path, store=store, criteria=["mRECIST"])
+    s.measure_manual("baseline", ((0, 0, 0), (40, 0, 0)), ((0, 0, 0), (0, 20, 0)))
+    s.set_line("L1", "baseline", LineSpec("L1", "viable_long", (0.0, 0.0, 0.0), (30.0, 0.0, 0.0)))
+    s.measure_manual("fu1", ((0, 0, 0), (38, 0, 0)), ((0, 0, 0), (0, 20, 0)), lesion_id="L1")
+    ReaderSession(store, "R1").record_measurement(
+        s.store_read_uid, "fu1", "L1", viable_status="absent", extra={"enhancing": False}, keep_recorded=True)
+    [entry] = s.read_document()["timepoints"][1]["lesions"]
+    assert (entry["viable_status"], entry["enhancing"], entry["longest_diameter_mm"]) == ("absent", False, 38.0)
+    tp = s.assess(["mRECIST"]).results["mRECIST"].timepoints[1]
+    assert (tp.sum, str(tp.response)) == (0, "CR")
+    lock_doc = ReaderSession(store, "R1").export_document(s.store_read_uid)
+    from hcc_imaging.response import assess
+
+    assert str(assess(lock_doc, "mRECIST").results["mRECIST"].timepoints[1].response) == "CR"
