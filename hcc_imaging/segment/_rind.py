@@ -967,7 +967,11 @@ def _node_offsets(x: NDArray[np.float64], k: int, st: _State, rho: NDArray[np.fl
         chi2 = float(r @ r)
         return chi2, r, _State(chi2, r, coef, x3, s_in, s_out)
 
-    d, chi2 = _rind_nodes.fit_node_offsets(w_use, evaluate, slopes, (float(st.r @ st.r), st.r, st), pool)
+    def slopes_again(state: _State) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        # (the fit's first step reads the score test's slopes: the same state)
+        return (a_in, a_out) if state is st else slopes(state)
+
+    d, chi2 = _rind_nodes.fit_node_offsets(w_use, evaluate, slopes_again, (float(st.r @ st.r), st.r, st), pool)
     log.debug("rind border: corrected per direction, chi^2 %.0f -> %.0f", float(st.r @ st.r), chi2)
     return weights @ d[n:]  # type: ignore[no-any-return]
 

@@ -187,8 +187,9 @@ def fit_node_offsets(
     d = np.zeros(2 * n)
     chi2, r, state = start
     obj = chi2
-    normal = _Normal(w_use)
+    built = None if pool is None else pool.submit(_Normal, w_use)
     wt = w_use.T.tocsr()
+    normal = _Normal(w_use) if built is None else built.result()
     for _ in range(C.LESION_RIND_NODES_ITERATIONS):
         a_in, a_out = slopes(state)
 
