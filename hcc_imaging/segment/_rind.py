@@ -109,6 +109,10 @@ core's indices; the fit's set-up (distances, directions, the start's radii, the 
 terms) in one compiled pass without the box's float64 terms; the box's first parenchyma mode the dark-click
 check's own; 1.53's node normal matrices without a sparse conversion each.  The rays ~0.63 x their CPU, the
 set-up ~0.6 x, ``rind_border`` 0.77-0.86 x its CPU, a click 0.76-0.8 x (load 5-6); still over 0.1 s.
+
+2026-12-06, seventh session (the same values bit for bit): from the rays on, the fit's independent work is split
+onto a side thread (:mod:`._rind_split`: the rays by halves, the set-ups by slabs, the correction's two surfaces),
+the click's own thread then only waiting for the fit; a click ~0.86 x at low load, ~1.0 x with the other core busy.
 """
 
 from __future__ import annotations
