@@ -388,17 +388,11 @@ def _line_on_other_phase(
     return None
 
 
-def _fit_holds(ahead: RindAhead, rr: _RoiResult, seed_vox: tuple[int, int, int],
-               meanwhile: Callable[[], None] | None = None) -> bool:
+def _fit_holds(ahead: RindAhead, rr: _RoiResult, seed_vox: tuple[int, int, int]) -> bool:
     """1.62: whether step 13's fit ``ahead`` (waited for when it passed the rays' floors) gave a mask
-    that holds the click (``rr``: the mask it replaces).  ``meanwhile``: called once the fit has passed
-    its floors, before its end is waited for (the seventh session of 2026-12-06: steps 9b and 11)."""
-    if not ahead.likely():
-        return False
-    if meanwhile is not None:
-        meanwhile()
+    that holds the click (``rr``: the mask it replaces)."""
     try:
-        fit = ahead.result()
+        fit = ahead.result() if ahead.likely() else None
     except SegmentationError:
         return False
     if fit is None:
@@ -759,56 +753,43 @@ def _segment_lesion_steps(
     # them is waited for: when it holds the click (a drawn line aside), steps 12 / 12b's mask would
     # be replaced (unless step 11 finds a defect), so they are skipped and step 11 reads the mask
     # before them; a fit refused, they run as before
+    if rind_ahead is not None and line is None and _fit_holds(rind_ahead, rr, seed_vox):
+        border_blur, border_psf, border_ramp = rr.blur_mm, None, None
+    else:
+        rr, border_blur, border_psf, border_ramp = _border_fits(rr, images, vol, liv, p, seed_vox, line_vox,
+                                                                multiphase is not None)
+    full = np.zeros(vol.shape, dtype=np.uint8 if label < 256 else np.uint16)
+    sl = rr.box
+    full[sl][rr.mask] = label
+    notes: list[str] = []
     # 9b: a dense lipiodol deposit touching the mask, with its partial-volume margin
     # (one post-contrast phase alone cannot tell lipiodol from contrast in an artery: the step
     # needs the pre-contrast phase or two phases, as viable_mask's "every phase"); 1.64: on CT only
     # (LIPIODOL_MIN_HU is in HU: on an MR series in the hundreds every voxel near the mask was "dense")
     lipiodol = p.include_lipiodol and vol.modality == Modality.CT and (
         len(images) >= 2 or str(Phase.PRE_CONTRAST) in images)
-
-    def steps_9b_11(rr: _RoiResult, border_psf: tuple[float, float, float] | None, border_ramp: str | None) -> Any:
-        """Steps 9b and 11 on the mask ``rr``: (the label array, its box, the notes, 9b's note, step 11's defect)."""
-        full = np.zeros(vol.shape, dtype=np.uint8 if label < 256 else np.uint16)
-        sl = rr.box
-        full[sl][rr.mask] = label
-        notes: list[str] = []
-        lip_note = _add_lipiodol(full, sl, images, liv, vol.spacing, label) if lipiodol else None
-        if lip_note is not None:
-            sl, note = lip_note  # (the box step 11 reads holds the added voxels too)
-            notes.append(note)
-        # 11: a filling defect inside a contrast-filled tube (PVTT): the lumen from the patent segments
-        if (multiphase is not None or border_ramp == "point") and border_psf is not None:
-            # 1.35: step 12b grew step 10's classes; step 11's lumen test reads the classes as before
-            # (the grown mask's partial-volume shell made a strongly curved vessel's defect, 1-2 mm off
-            # its lumen, agree with it: 0.953 -> 0.917); 1.44: and the mask before step 12b's per-voxel
-            # posterior (which reshaped a thrombus' joint mask until the lumen test found no defect:
-            # 0.971 -> 0.917)
-            src = np.zeros(vol.shape, bool)
-            src[classes.box] = classes.mask
-            defect = thrombus_in_lumen(src, images, vol.spacing, within=classes.box)
-        else:
-            defect = thrombus_in_lumen(full != 0, images, vol.spacing, within=sl)
-        if defect is None and rr.rim_phase is not None and pre_rim.rim_phase is None:
-            # 1.29: the zone step 9 wrapped in a "rim" may be a filling defect whose rim is the vessel's
-            # blood (the study phantom's thrombus on 1.15 mm pixels: the blood taken as a rim, 0.774)
-            before = np.zeros(vol.shape, bool)
-            before[pre_rim.box] = pre_rim.mask
-            defect = thrombus_in_lumen(before, images, vol.spacing, within=pre_rim.box)
-        return full, sl, notes, lip_note, defect
-
-    # (2026-12-06, seventh session) while the click waits for a fit past its floors, steps 9b and 11 run
-    # on the mask they read when the fit holds the click (the mask before steps 12 / 12b): the same
-    # inputs, the same results, off the click's critical path; a fit that then fails or does not hold
-    # the click leaves them to run again on steps 12 / 12b's mask
-    ahead: list[Any] = []
-    if rind_ahead is not None and line is None and _fit_holds(
-            rind_ahead, rr, seed_vox, lambda: ahead.append(steps_9b_11(rr, None, None))):
-        border_blur, border_psf, border_ramp = rr.blur_mm, None, None
-        full, sl, notes, lip_note, defect = ahead[0]
+    lip_note = _add_lipiodol(full, sl, images, liv, vol.spacing, label) if lipiodol else None
+    if lip_note is not None:
+        sl, note = lip_note  # (the box step 11 reads holds the added voxels too)
+        notes.append(note)
+    # 11: a filling defect inside a contrast-filled tube (PVTT): the lumen from the patent segments
+    if (multiphase is not None or border_ramp == "point") and border_psf is not None:
+        # 1.35: step 12b grew step 10's classes; step 11's lumen test reads the classes as before
+        # (the grown mask's partial-volume shell made a strongly curved vessel's defect, 1-2 mm off
+        # its lumen, agree with it: 0.953 -> 0.917); 1.44: and the mask before step 12b's per-voxel
+        # posterior (which reshaped a thrombus' joint mask until the lumen test found no defect:
+        # 0.971 -> 0.917)
+        src = np.zeros(vol.shape, bool)
+        src[classes.box] = classes.mask
+        defect = thrombus_in_lumen(src, images, vol.spacing, within=classes.box)
     else:
-        rr, border_blur, border_psf, border_ramp = _border_fits(rr, images, vol, liv, p, seed_vox, line_vox,
-                                                                multiphase is not None)
-        full, sl, notes, lip_note, defect = steps_9b_11(rr, border_psf, border_ramp)
+        defect = thrombus_in_lumen(full != 0, images, vol.spacing, within=sl)
+    if defect is None and rr.rim_phase is not None and pre_rim.rim_phase is None:
+        # 1.29: the zone step 9 wrapped in a "rim" may be a filling defect whose rim is the vessel's
+        # blood (the study phantom's thrombus on 1.15 mm pixels: the blood taken as a rim, 0.774)
+        before = np.zeros(vol.shape, bool)
+        before[pre_rim.box] = pre_rim.mask
+        defect = thrombus_in_lumen(before, images, vol.spacing, within=pre_rim.box)
     if defect is not None:
         full[...] = 0
         full[defect.mask] = label

@@ -154,29 +154,3 @@ def test_steps_12_run_when_the_fit_is_refused(monkeypatch: pytest.MonkeyPatch) -
     assert calls == [1]
     assert not any("(step 13)" in n for n in res.notes)
     assert dice(res.labels.array != 0, truth) >= 0.9
-
-
-def test_steps_9b_and_11_run_while_the_click_waits_for_the_fit(monkeypatch: pytest.MonkeyPatch) -> None:
-    """2026-12-06, seventh session: once the fit passed the rays' floors, the click's thread runs steps 9b
-    and 11 on the mask before steps 12 / 12b (the one they read when the fit holds the click) before it
-    waits for the fit's end, not after it (main: after); each runs once on the mask it reads, and the
-    mask is step 13's."""
-    vols, truth, click = rim_scene("oval", 0, 15.0, rim_mm=2.5, spacing=FINE, shape=SHAPE)
-    events: list[str] = []
-    real_result, real_defect = _rind.RindAhead.result, _driver.thrombus_in_lumen
-
-    def result(self: Any) -> Any:
-        events.append("the fit's end waited for")
-        return real_result(self)
-
-    def defect(*args: Any, **kw: Any) -> Any:
-        events.append("step 11")
-        return real_defect(*args, **kw)
-
-    monkeypatch.setattr(_rind.RindAhead, "result", result)
-    monkeypatch.setattr(_driver, "thrombus_in_lumen", defect)
-    res = segment_lesion(vols, seed_index=tuple(click))
-    assert events and events[0] == "step 11" and events.count("step 11") == 1
-    assert "the fit's end waited for" in events
-    assert any("(step 13)" in n for n in res.notes)
-    assert dice(res.labels.array != 0, truth) >= 0.97
