@@ -219,12 +219,19 @@ def warm_up() -> float:
     _rind_nb.ray_grid_sse(rng.normal(size=k), aa, bb, rng.normal(size=(k, n_in)), rng.normal(size=(k, n_out)),
                           np.matmul(a, b.transpose(0, 2, 1)), np.zeros(n_in, np.int64), np.full(n_in, n_out, np.int64),
                           20.0, np.array([110.0, 115.0]), 70.0)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from . import _rind_split
     from ._rind_setup import _setup
 
-    _setup((4, 5, 6), np.array([1.5, 0.7, 0.7]), np.array([2.0, 1.5, 1.7]),
-           np.r_[1.0, np.zeros(len(_exponents(C.LESION_BLUR_MODEL_DEGREE)) - 1), 2.0,
-                 np.zeros(len(_exponents(C.LESION_BLUR_MODEL_DEGREE)) - 1)], C.LESION_BLUR_MODEL_DEGREE,
-           rng.random((4, 5, 6)) > 0.5)
+    # (2026-12-06, seventh session: the rays' ramps by halves and the set-up by slabs, as the fit calls them)
+    _rind_split.ray_ramps(_rind_nb, rng.random((2, 5, n_out)), np.zeros(k, np.int64), np.zeros((k, 3), np.int64),
+                          np.ones((k, 3)), n_in, None)
+    with ThreadPoolExecutor(1) as pool:
+        _setup((4, 5, 6), np.array([1.5, 0.7, 0.7]), np.array([2.0, 1.5, 1.7]),
+               np.r_[1.0, np.zeros(len(_exponents(C.LESION_BLUR_MODEL_DEGREE)) - 1), 2.0,
+                     np.zeros(len(_exponents(C.LESION_BLUR_MODEL_DEGREE)) - 1)], C.LESION_BLUR_MODEL_DEGREE,
+               rng.random((4, 5, 6)) > 0.5, pool)
     _setup((4, 5, 6), np.array([1.5, 0.7, 0.7]), np.array([2.0, 1.5, 1.7]),
            np.r_[1.0, np.zeros(len(_exponents(C.LESION_BLUR_MODEL_DEGREE)) - 1), 2.0,
                  np.zeros(len(_exponents(C.LESION_BLUR_MODEL_DEGREE)) - 1)], C.LESION_BLUR_MODEL_DEGREE, None)

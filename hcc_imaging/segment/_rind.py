@@ -109,6 +109,10 @@ core's indices; the fit's set-up (distances, directions, the start's radii, the 
 terms) in one compiled pass without the box's float64 terms; the box's first parenchyma mode the dark-click
 check's own; 1.53's node normal matrices without a sparse conversion each.  The rays ~0.63 x their CPU, the
 set-up ~0.6 x, ``rind_border`` 0.77-0.86 x its CPU, a click 0.76-0.8 x (load 5-6); still over 0.1 s.
+
+2026-12-06, seventh session (the same values bit for bit): from the rays on, the fit's independent work is split
+onto a side thread (:mod:`._rind_split`: the rays by halves, the set-ups by slabs, the correction's two surfaces),
+the click's own thread then only waiting for the fit; a click ~0.86 x at low load, ~1.0 x with the other core busy.
 """
 
 from __future__ import annotations
@@ -128,7 +132,7 @@ from scipy.special import ndtr
 
 from .._blas import one_blas_thread
 from . import _kernels
-from . import _rind_nodes
+from . import _rind_nodes, _rind_split
 from . import constants as C
 from ._rind_setup import _float32_terms, _inside_corrected, _rind_kernels, _setup  # noqa: F401 (_float32_terms: read
 # here by test_segment_kernels.py, written before it moved)
@@ -222,11 +226,12 @@ def _edge_search(terms: tuple[NDArray[np.float64], ...], n: float, rv: float, p:
 
 
 def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.float64], n0: float, p0: float,
-              stop: threading.Event | None = None,
+              stop: threading.Event | None = None, pool: Executor | None = None,
               ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], tuple[float, float, float], float]:
     """Step 2: the core's centroid (voxels), each ray's inner and outer edge (mm from it), the
     shared values (N, R, P) and the blur of ``LESION_RIND_RAY_BLURS_MM`` they were fitted with (mm).
-    ``stop``: :func:`rind_border`'s (read before each round)."""
+    ``stop``: :func:`rind_border`'s (read before each round).  ``pool``: an idle executor the rays'
+    independent work is split onto (:mod:`._rind_split`: the same values)."""
     fast = _rind_kernels()
     nth, nph = C.LESION_RIND_RAYS
     step, t_max = C.LESION_RIND_RAY_STEP_MM, C.LESION_RIND_MAX_LAYER_MM
@@ -239,8 +244,10 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
     far = float(np.linalg.norm((at - c) * sp, axis=1).max())
     r = np.arange(0.0, far + t_max + 4.0, step)
     coords = (c[None, None, None, :] + u_dir[:, :, None, :] * (r[None, None, :, None] / sp)).reshape(-1, 3).T
-    prof = ndimage.map_coordinates(img, coords, order=1, mode="nearest").reshape(nth, nph, r.size)
+    sampled = None if pool is None else pool.submit(ndimage.map_coordinates, img, coords, order=1, mode="nearest")
     inc = ndimage.map_coordinates(core.astype(np.uint8), coords, order=0, mode="constant").reshape(nth, nph, r.size) > 0
+    prof = (ndimage.map_coordinates(img, coords, order=1, mode="nearest") if sampled is None
+            else sampled.result()).reshape(nth, nph, r.size)
     exit_j = np.minimum(r.size - np.argmax(inc[..., ::-1], axis=-1), r.size - 1)  # the core's last exit
     rc = r[exit_j]
     n, p = n0, p0
@@ -269,6 +276,13 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
     d_outer = np.arange(-2.5, 2.5 + t_max + 0.01, 0.25)
     d_inner = d_outer[d_outer <= 2.5 + 1e-9]
     win = (r >= rc[..., None] - 4.0) & (r <= rc[..., None] + t_max + 2.0)
+
+    def window_samples() -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+        # the windows' samples (row-major, as ``prof[win]``): their ray, their sample and their value
+        k_w, j_w = np.nonzero(win.reshape(nth * nph, -1))
+        return k_w, j_w, prof[win]
+
+    windowed = None if pool is None else pool.submit(window_samples)
     # each ray's window as a fixed-length run of samples (zero weight outside the window)
     k_rays = nth * nph
     n_win = int(np.ceil((6.0 + t_max) / step)) + 2
@@ -309,8 +323,9 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
             if fast is not None:
                 # (2026-12-06, second: the gathers, products and sums of squares in one compiled pass, the
                 # ramps C-contiguous for the products below)
-                a, b, aa, bb = fast.ray_ramps(tb, which.reshape(-1).astype(np.int64), lag_idx, mw, d_inner.size)
-                ramps[w] = (a, b, aa, bb, np.matmul(a, b.transpose(0, 2, 1)))
+                # (2026-12-06, seventh: by halves of the rays on two threads with ``pool``, the same values)
+                ramps[w] = _rind_split.ray_ramps(fast, tb, which.reshape(-1).astype(np.int64), lag_idx, mw,
+                                                 d_inner.size, pool)
             else:
                 at = which.reshape(-1, 1)
                 a = ta[at, lag_idx].transpose(0, 2, 1) * mw[:, None, :]
@@ -325,7 +340,7 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
 
     def per_ray(n: float, rv: float, p: float, terms: tuple[NDArray[np.float64], ...],
                 ) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
-        best, sse = _edge_search(terms, n, rv, p, valid)
+        best, sse = _rind_split.edge_search(_edge_search, terms, n, rv, p, valid, pool)
         ia, ib = np.unravel_index(best, valid.shape)
         return (float(sse.sum()), (rcf + d_inner[ia]).reshape(nth, nph), (rcf + d_outer[ib]).reshape(nth, nph))
 
@@ -333,14 +348,11 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
     grid = rv + np.arange(0.0, 61.0, 5.0)
     if fast is not None and runs:
         # (2026-12-06, second: the grid in one compiled pass, the same residuals to rounding)
-        totals = fast.ray_grid_sse(*(np.require(t, requirements="CW") for t in terms), o_lo, o_hi, float(n), grid,
-                                   float(p))
+        totals = _rind_split.grid_sse(fast, terms, o_lo, o_hi, n, grid, p, pool)
     else:
         totals = np.array([per_ray(n, g, p, terms)[0] for g in grid])
     rv = float(grid[int(np.argmin(totals))])
-    # the windows' samples (row-major, as ``prof[win]``): their ray and their value
-    k_win, j_win = np.nonzero(win.reshape(k_rays, -1))
-    p_win = prof[win]
+    k_win, j_win, p_win = window_samples() if windowed is None else windowed.result()
 
     # per blur, the last round's distances and their Phi: a round moves few rays' edges, and Phi is
     # evaluated again only where a distance changed (bit for bit: the same argument gives the same value)
@@ -383,9 +395,13 @@ def _fit_rays(img: NDArray[np.float64], core: NDArray[np.bool_], sp: NDArray[np.
         _check(stop)
         _, bi, bo = per_ray(n, rv, p, edge_terms(p, w))
         di, do = bi.reshape(-1)[k_win] - r[j_win], bo.reshape(-1)[k_win] - r[j_win]
-        # the blur with the least residual (the first of equals), and its values
-        w, (_, (n, rv, p)) = min(((ww, values_at(ww, di, do)) for ww in C.LESION_RIND_RAY_BLURS_MM),
-                                 key=lambda t: t[1][0])
+        # the blur with the least residual (the first of equals), and its values (every other blur's
+        # on ``pool``: each blur's values and Phi are its own)
+        blurs = C.LESION_RIND_RAY_BLURS_MM
+        later = [] if pool is None else [pool.submit(values_at, ww, di, do) for ww in blurs[1::2]]
+        here = [values_at(ww, di, do) for ww in (blurs if pool is None else blurs[0::2])]
+        vals = here if pool is None else [v for pair in zip(here, [f.result() for f in later]) for v in pair] + here[len(later):]
+        w, (_, (n, rv, p)) = min(zip(blurs, vals), key=lambda t: t[1][0])
     return c, _arc_median(bi), _arc_median(bo), (float(n), float(rv), float(p)), float(w)
 
 
@@ -442,9 +458,16 @@ def _render(x: NDArray[np.float64], k: int, rho: NDArray[np.float32], y_t: NDArr
     s_in, s_out = _surfaces(x, k, rho, y_t, [h])[0] if soft is None else soft
     m_in, m_out = _both(lambda s: _kernels.gaussian_filter_nearest_at(s, sig, use).astype(np.float64),
                         s_in, s_out, pool)
+    return (*_values(m_in, m_out, data), s_in, s_out)
+
+
+def _values(m_in: NDArray[np.float64], m_out: NDArray[np.float64], data: NDArray[np.float64],
+            ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """:func:`_render`'s least squares from the blurred indicators ``m_in``, ``m_out`` at the fitted
+    voxels: the values (P, R - P, N - R), the design and the fitted values."""
     x3 = np.stack([np.ones_like(m_in), m_out, m_in], 1)
     coef = np.linalg.solve(x3.T @ x3 + 1e-9 * np.eye(3), x3.T @ data)
-    return coef, x3, x3 @ coef, s_in, s_out
+    return coef, x3, x3 @ coef
 
 
 def _jacobian(out: NDArray[np.float32], a_in: NDArray[np.float32], a_out: NDArray[np.float32],
@@ -601,7 +624,8 @@ def _coarse_to_fine(a: NDArray[np.float64], liv: NDArray[np.bool_] | None, sp: N
                     centre: NDArray[np.float64], x0: NDArray[np.float64], k: int, degree: int, psfs: tuple[float, ...],
                     cands: list[tuple[NDArray[np.float32], float]], rho32: NDArray[np.float32], y_t: NDArray[np.float32],
                     yu: NDArray[np.float32], use: NDArray[np.bool_], data: NDArray[np.float64], noise: float,
-                    prior: NDArray[np.float64], stop: threading.Event | None) -> tuple[int, NDArray[np.float64], _State]:
+                    prior: NDArray[np.float64], stop: threading.Event | None,
+                    pool: Executor | None = None) -> tuple[int, NDArray[np.float64], _State]:
     """1.55: step 3's fits coarse to fine.  :func:`_race` on the fit's box ``a`` averaged over 2 x 2
     pixels (its ramps the pixels' own, as in ``rind_border``, at the blocks' directions; each
     point-spread widened in-plane by the blocks' average, a variance of (pixel / 2)^2; the noise
@@ -611,7 +635,8 @@ def _coarse_to_fine(a: NDArray[np.float64], liv: NDArray[np.bool_] | None, sp: N
     Gauss-Newton steps on the pixels from the coarse fit's surfaces (1.58: 0, the coarse fit's surfaces
     rendered on the pixels: the values and the state the checks and 1.53's correction read).  Returns what :func:`_race`
     returns, on the pixels (docs/validation.md section 2.4, "Step 13's speed (session of
-    2026-12-06)")."""
+    2026-12-06)").  ``pool``: :func:`rind_border`'s side thread (the blocks' set-up in two slabs, the
+    pixels' step's two blurs at a time), or None."""
     nz, ny, nx = a.shape[0], a.shape[1] // 2, a.shape[2] // 2
 
     def blocks(v: NDArray[Any]) -> NDArray[np.float64]:
@@ -621,7 +646,7 @@ def _coarse_to_fine(a: NDArray[np.float64], liv: NDArray[np.bool_] | None, sp: N
     sp_c = sp * np.array([1.0, 2.0, 2.0])
     # a block's centre lies half a pixel beyond its first pixel's
     rho, u, use_c, _, y_tc, yu_c = _setup(a_c.shape, sp_c, centre - np.array([0.0, 0.5 * sp[1], 0.5 * sp[2]]), x0,
-                                          degree, None if liv is None else blocks(liv) >= 0.5)
+                                          degree, None if liv is None else blocks(liv) >= 0.5, pool)
     ramps_c = _ramps(rho, u, sp)
     rho_c32 = rho.astype(np.float32)
     cands_c = [(h, v) for h in ramps_c for v in psfs]
@@ -630,11 +655,9 @@ def _coarse_to_fine(a: NDArray[np.float64], liv: NDArray[np.bool_] | None, sp: N
                     (0.0, (sp[1] / 2.0) ** 2, (sp[2] / 2.0) ** 2))
     _check(stop)
     h, psf = cands[j]
-    with ThreadPoolExecutor(1) as side:
-        aside: list[Executor | None] = [side if _threads() > 1 else None]
-        for x, st in _gauss_newton_steps(x, k, rho32, y_t, yu, use, h, [psf / w for w in sp], data, noise, prior,
-                                         C.LESION_RIND_FINE_STEPS, aside=aside):
-            _check(stop)
+    for x, st in _gauss_newton_steps(x, k, rho32, y_t, yu, use, h, [psf / w for w in sp], data, noise, prior,
+                                     C.LESION_RIND_FINE_STEPS, aside=[pool]):
+        _check(stop)
     return j, x, st
 
 
@@ -814,7 +837,19 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     # (the rind sweep's lobulated rinds from 2.5 mm): they join the core the rays start from
     core = _with_lobe_cores(core, dark, near_box, dist, sm, liv, p0, noise_s, sp)
     _check(stop)
-    c_vox, bi, bo, (n_r, r_r, p_r), w_rays = _fit_rays(a, core, sp, n0, p0, stop)
+    # (2026-12-06, seventh) from the rays on, the fit's independent work is split onto a side thread
+    # (:mod:`._rind_split`; the same values): the click's own thread only waits for the fit by then
+    with _rind_split.side_pool(_threads()) as side:
+        return _fit_from_core(a, box, liv, sp, core, n0, p0, noise, unit, where, stop, past_floors, side)
+
+
+def _fit_from_core(a: NDArray[np.float64], box: tuple[slice, ...], liv: NDArray[np.bool_] | None, sp: NDArray[np.float64],
+                   core: NDArray[np.bool_], n0: float, p0: float, noise: float, unit: float, where: str,
+                   stop: threading.Event | None, past_floors: threading.Event | None, side: Executor | None) -> RindFit:
+    """:func:`rind_border` from step 1's core on (the box ``a`` of the image at ``box``, in the fit's
+    units ``unit``): the rays, the surfaces' fit, the checks and the mask; ``side``: an idle executor
+    the fit's independent work is split onto (:mod:`._rind_split`), or None."""
+    c_vox, bi, bo, (n_r, r_r, p_r), w_rays = _fit_rays(a, core, sp, n0, p0, stop, side)
     _check(stop)
     layer_r = float(np.median(bo - bi))
     if r_r - p_r < noise or p_r - n_r < noise or layer_r < C.LESION_RIND_MIN_LAYER_MM:
@@ -842,7 +877,7 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     centre = (c_vox - flo) * sp
     k = y_ray.shape[1]
     x0 = np.concatenate([c_in, c_out])
-    rho, u, use, r_in0, y_t, yu = _setup(a.shape, sp, centre, x0, degree, liv)
+    rho, u, use, r_in0, y_t, yu = _setup(a.shape, sp, centre, x0, degree, liv, side)
     ramps = _ramps(rho, u, sp)  # each fitted with each point-spread below
     data = a[use]
     rho32 = rho.astype(np.float32)
@@ -865,7 +900,7 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
         # 1.55: the screen and the fits on 2 x 2-pixel blocks, then at most LESION_RIND_FINE_STEPS steps
         # of the winner on the pixels (a quarter of the voxels for most of the steps)
         j, x, st = _coarse_to_fine(a, liv, sp, centre, x0, k, degree, psfs, cands, rho32, y_t, yu, use, data, noise,
-                                   prior, stop)
+                                   prior, stop, side)
     else:
         j, x, st = _race(cands, x0, k, rho32, y_t, yu, use, sp, data, noise, prior,
                          _surfaces(x0, k, rho32, y_t, ramps), stop, len(psfs))
@@ -886,7 +921,7 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
             f"rind=True: no enhancing layer around the dark core at {where} (fitted core {_v(n_v * unit)}, layer "
             f"{_v(r_v * unit)} over {thick:.1f} mm, parenchyma {_v(p_v * unit)}); segment it without rind=True, or on the phase "
             "where the layer enhances.")
-    offsets = _node_offsets(x, k, st, rho32, y_t, u, use, h, [psf / w for w in sp], data, noise)
+    offsets = _node_offsets(x, k, st, rho32, y_t, u, use, h, [psf / w for w in sp], data, noise, side)
     if offsets is None:
         out = _inside(a.shape, sp, centre, x[k:], degree)
     else:
@@ -902,14 +937,16 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
 
 def _node_offsets(x: NDArray[np.float64], k: int, st: _State, rho: NDArray[np.float32], y_t: NDArray[np.float32],
                   u: NDArray[np.float64], use: NDArray[np.bool_], h: NDArray[np.float32], sig: list[float],
-                  data: NDArray[np.float64], noise: float) -> NDArray[np.float64] | None:
+                  data: NDArray[np.float64], noise: float, pool: Executor | None = None) -> NDArray[np.float64] | None:
     """1.53 (:mod:`._rind_nodes`): the layer's radius correction per voxel of the box (flat; the mask
     reads only the layer's surface), both surfaces' corrections fitted on the rays' direction nodes with the point-spread ``sig`` (voxels) and
     the ramp ``h`` of the fit ``x`` / ``st``; None when its score test finds nothing the degree-4
-    surfaces leave (an oval: the mask stays the degree-4 one, bit for bit)."""
+    surfaces leave (an oval: the mask stays the degree-4 one, bit for bit).  ``pool``: an idle executor;
+    when given, the two surfaces' blurs, renders and node weights are split onto it (2026-12-06,
+    seventh session: the same values)."""
 
     def slopes(state: _State) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        b_in, b_out = (_ramp_blur(v, h, sig, use).astype(np.float64) for v in (state.s_in, state.s_out))
+        b_in, b_out = _both(lambda v: _ramp_blur(v, h, sig, use).astype(np.float64), state.s_in, state.s_out, pool)
         return state.coef[2] / noise * b_in, state.coef[1] / noise * b_out
 
     a_in, a_out = slopes(st)
@@ -917,21 +954,28 @@ def _node_offsets(x: NDArray[np.float64], k: int, st: _State, rho: NDArray[np.fl
     log.debug("rind border: the degree-4 surfaces' misfit per direction, z %.1f", z)
     if not z >= C.LESION_RIND_NODES_MIN_SCORE_Z:
         return None
-    weights = _rind_nodes.node_weights(u.reshape(-1, 3))
+    weights = _rind_nodes.node_weights(u.reshape(-1, 3), pool=pool)
     w_use = weights[use.ravel()]
     n = weights.shape[1]
     radii = (np.stack([x[:k], x[k:]]).astype(np.float32) @ y_t).reshape((2, -1))
 
+    def surface(i: int, d: NDArray[np.float64]) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
+        # surface i (0 the core's, 1 the layer's) with its offsets: its indicator and its blur at the fitted voxels
+        soft = _indicator(rho, (radii[i] + (weights @ d[i * n:(i + 1) * n]).astype(np.float32)).reshape(rho.shape), h)
+        return soft, _kernels.gaussian_filter_nearest_at(soft, sig, use).astype(np.float64)
+
     def evaluate(d: NDArray[np.float64]) -> tuple[float, NDArray[np.float64], _State]:
-        r_in = (radii[0] + (weights @ d[:n]).astype(np.float32)).reshape(rho.shape)
-        r_out = (radii[1] + (weights @ d[n:]).astype(np.float32)).reshape(rho.shape)
-        soft = (_indicator(rho, r_in, h), _indicator(rho, r_out, h))
-        coef, x3, fitted, s_in, s_out = _render(x, k, rho, y_t, use, h, sig, data, soft)
+        (s_in, m_in), (s_out, m_out) = _both(lambda i: surface(i, d), 0, 1, pool)
+        coef, x3, fitted = _values(m_in, m_out, data)
         r = (data - fitted) / noise
         chi2 = float(r @ r)
         return chi2, r, _State(chi2, r, coef, x3, s_in, s_out)
 
-    d, chi2 = _rind_nodes.fit_node_offsets(w_use, evaluate, slopes, (float(st.r @ st.r), st.r, st))
+    def slopes_again(state: _State) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        # (the fit's first step reads the score test's slopes: the same state)
+        return (a_in, a_out) if state is st else slopes(state)
+
+    d, chi2 = _rind_nodes.fit_node_offsets(w_use, evaluate, slopes_again, (float(st.r @ st.r), st.r, st), pool)
     log.debug("rind border: corrected per direction, chi^2 %.0f -> %.0f", float(st.r @ st.r), chi2)
     return weights @ d[n:]  # type: ignore[no-any-return]
 

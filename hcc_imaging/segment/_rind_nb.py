@@ -124,19 +124,30 @@ def fit_setup(nz, ny, nx, sp, centre, ea, eb, ec, degree, x0, liver, has_liver):
     (the terms of a row held, then written term by term); the float64 terms of the whole box (~18 MB
     on an oval's box) are never held.  Returns (rho, u, use, r_in0, y_t, yu)."""
     n = nz * ny * nx
-    m = ea.shape[0]
     rho = np.empty(n)
     u = np.empty((n, 3))
     use = np.zeros(n, dtype=np.bool_)
     r_in0 = np.empty(n)
-    y_t = np.empty((m, n), dtype=np.float32)
-    rows = np.empty((n, m), dtype=np.float32)
+    y_t = np.empty((ea.shape[0], n), dtype=np.float32)
+    rows = fit_setup_slab(0, nz, nz, ny, nx, sp, centre, ea, eb, ec, degree, x0, liver, has_liver, rho, u, use, r_in0, y_t)
+    return rho, u, use, r_in0, y_t, rows
+
+
+@numba.njit(cache=True, nogil=True)
+def fit_setup_slab(z0, z1, nz, ny, nx, sp, centre, ea, eb, ec, degree, x0, liver, has_liver, rho, u, use, r_in0,
+                   y_t):  # pragma: no cover - compiled
+    """:func:`fit_setup` on the slices ``z0 <= z < z1`` of the box, written into the whole box's
+    ``rho``, ``u``, ``use`` (zeros), ``r_in0`` and ``y_t`` (2026-12-06, seventh session: two slabs on
+    two threads, the same values); returns the slab's fitted voxels' rows (in the box's order)."""
+    m = ea.shape[0]
+    n_slab = (z1 - z0) * ny * nx
+    rows = np.empty((n_slab, m), dtype=np.float32)
     px = np.empty(degree + 1)
     py = np.empty(degree + 1)
     t = np.empty((nx, m), dtype=np.float32)
     cnt = 0
-    i0 = 0
-    for a in range(nz):
+    i0 = z0 * ny * nx
+    for a in range(z0, z1):
         v0 = a * sp[0] - centre[0]
         for b in range(ny):
             v1 = b * sp[1] - centre[1]
@@ -175,7 +186,7 @@ def fit_setup(nz, ny, nx, sp, centre, ea, eb, ec, degree, x0, liver, has_liver):
                 for c in range(nx):
                     y_t[q, i0 + c] = t[c, q]
             i0 += nx
-    return rho, u, use, r_in0, y_t, rows[:cnt].copy()
+    return rows[:cnt].copy()
 
 
 @numba.njit(cache=True, nogil=True)
@@ -187,10 +198,25 @@ def ray_ramps(tb, which, lag_idx, mw, n_in):  # pragma: no cover - compiled
     aa, bb), ``a`` and ``b`` C-contiguous (rays x edges x samples)."""
     k_rays, n_win = lag_idx.shape
     n_out = tb.shape[2]
+    a = np.empty((k_rays, n_in, n_win))
     b = np.empty((k_rays, n_out, n_win))
-    bb = np.zeros((k_rays, n_out))
-    for k in range(k_rays):
+    aa = np.empty((k_rays, n_in))
+    bb = np.empty((k_rays, n_out))
+    ray_ramps_into(tb, which, lag_idx, mw, 0, k_rays, a, b, aa, bb)
+    return a, b, aa, bb
+
+
+@numba.njit(cache=True, nogil=True)
+def ray_ramps_into(tb, which, lag_idx, mw, k0, k1, a, b, aa, bb):  # pragma: no cover - compiled
+    """:func:`ray_ramps` for the rays ``k0 <= k < k1``, written into ``a``, ``b``, ``aa``, ``bb`` (the
+    same values; 2026-12-06, seventh session: two halves of the rays on two threads)."""
+    n_win = lag_idx.shape[1]
+    n_out = tb.shape[2]
+    n_in = a.shape[1]
+    for k in range(k0, k1):
         row = which[k]
+        for o in range(n_out):
+            bb[k, o] = 0.0
         for j in range(n_win):
             w = mw[k, j]
             lj = lag_idx[k, j]
@@ -198,9 +224,10 @@ def ray_ramps(tb, which, lag_idx, mw, n_in):  # pragma: no cover - compiled
                 v = tb[row, lj, o] * w
                 b[k, o, j] = v
                 bb[k, o] += v * v
-    a = np.ascontiguousarray(b[:, :n_in, :])
-    aa = np.ascontiguousarray(bb[:, :n_in])
-    return a, b, aa, bb
+        for i in range(n_in):
+            aa[k, i] = bb[k, i]
+            for j in range(n_win):
+                a[k, i, j] = b[k, i, j]
 
 
 @numba.njit(cache=True, nogil=True)

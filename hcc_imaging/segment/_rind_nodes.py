@@ -31,6 +31,7 @@ version ran on every rind click and was not adopted for the ovals' cost.  1.53 a
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
@@ -68,11 +69,31 @@ def misfit_score(u: NDArray[np.floating], a_in: NDArray[np.float64], a_out: NDAr
 
 
 def node_weights(u: NDArray[np.floating], nth: int = C.LESION_RIND_RAYS[0],
-                 nph: int = C.LESION_RIND_RAYS[1]) -> sparse.csr_matrix:
+                 nph: int = C.LESION_RIND_RAYS[1], pool: Executor | None = None) -> sparse.csr_matrix:
     """The bilinear weights (voxels x nodes, four a row, summing to 1) of the direction nodes at the
     directions ``u`` (voxels x 3): the polar angle between the node rows' centres (held at the first
     and last row beyond them), the azimuth between neighbouring columns (wrapping around).  Built as
-    CSR directly (the four columns of a row are distinct)."""
+    CSR directly (the four columns of a row are distinct).  ``pool``: an idle executor; when given,
+    the rows' second half is computed on it (element by element, the same values: the halves split
+    at a multiple of :data:`_SPLIT_ALIGN` rows; 2026-12-06, seventh session)."""
+    if pool is None or len(u) < 2 * _SPLIT_ALIGN:
+        cols, vals = _weight_rows(u, nth, nph)
+    else:
+        half = len(u) // 2 // _SPLIT_ALIGN * _SPLIT_ALIGN
+        later = pool.submit(_weight_rows, u[half:], nth, nph)
+        (c0, v0), (c1, v1) = _weight_rows(u[:half], nth, nph), later.result()
+        cols, vals = np.concatenate([c0, c1]), np.concatenate([v0, v1])
+    indptr = np.arange(0, 4 * len(u) + 1, 4, dtype=np.int64)
+    return sparse.csr_matrix((vals, cols, indptr), shape=(len(u), nth * nph))
+
+
+#: the rows a half of :func:`node_weights` starts at a multiple of (numpy's vector loops then meet
+#: every element as they do on the whole array)
+_SPLIT_ALIGN = 256
+
+
+def _weight_rows(u: NDArray[np.floating], nth: int, nph: int) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """:func:`node_weights`' columns and values, four a row, flat."""
     th, ph = _angles(u)
     t = th / np.pi * nth - 0.5
     i0 = np.clip(np.floor(t), 0, nth - 2).astype(np.int64)
@@ -84,8 +105,7 @@ def node_weights(u: NDArray[np.floating], nth: int = C.LESION_RIND_RAYS[0],
     j1 = np.mod(j0 + 1, nph)
     cols = np.stack([i0 * nph + j0, i0 * nph + j1, (i0 + 1) * nph + j0, (i0 + 1) * nph + j1], 1).ravel()
     vals = np.stack([(1 - wt) * (1 - wp), (1 - wt) * wp, wt * (1 - wp), wt * wp], 1).ravel()
-    indptr = np.arange(0, 4 * len(th) + 1, 4, dtype=np.int64)
-    return sparse.csr_matrix((vals, cols, indptr), shape=(len(th), nth * nph))
+    return cols, vals
 
 
 class _Normal:
@@ -151,13 +171,15 @@ def fit_node_offsets(
     evaluate: Callable[[NDArray[np.float64]], tuple[float, NDArray[np.float64], Any]],
     slopes: Callable[[Any], tuple[NDArray[np.float64], NDArray[np.float64]]],
     start: tuple[float, NDArray[np.float64], Any],
+    pool: Executor | None = None,
 ) -> tuple[NDArray[np.float64], float]:
     """Step 2 of the module: the node offsets (the core's nodes, then the layer's) minimising chi^2 +
     the membrane, from zero.  ``w_use``: the bilinear weights of the fitted voxels;
     ``evaluate(d)``: (chi^2, the noise-weighted residual, a state) of the surfaces with the offsets
     ``d``; ``slopes(state)``: the radius derivatives of the fitted values for the core and for the
     layer, per fitted voxel (noise units); ``start``: ``evaluate``'s value at zero (the degree-4
-    fit's).  Returns the offsets and their chi^2."""
+    fit's).  ``pool``: an idle executor; when given, the core's normal matrix and score are formed on it
+    beside the rest (the same values; 2026-12-06, seventh session).  Returns the offsets and their chi^2."""
     n = w_use.shape[1]
     lap = membrane()
     prior = (sparse.block_diag([lap, lap]) * C.LESION_RIND_NODES_SMOOTHING
@@ -165,13 +187,21 @@ def fit_node_offsets(
     d = np.zeros(2 * n)
     chi2, r, state = start
     obj = chi2
-    normal = _Normal(w_use)
+    built = None if pool is None else pool.submit(_Normal, w_use)
     wt = w_use.T.tocsr()
+    normal = _Normal(w_use) if built is None else built.result()
     for _ in range(C.LESION_RIND_NODES_ITERATIONS):
         a_in, a_out = slopes(state)
+
+        def core_part(a_in: NDArray[np.float64] = a_in, r: NDArray[np.float64] = r) -> tuple[sparse.csr_matrix, NDArray[np.float64]]:
+            return normal(a_in * a_in), wt @ (a_in * r)
+
+        later = None if pool is None else pool.submit(core_part)
         h_io = normal(a_in * a_out)
-        hess = (sparse.bmat([[normal(a_in * a_in), h_io], [h_io, normal(a_out * a_out)]]) + prior).tocsc()
-        grad = np.concatenate([wt @ (a_in * r), wt @ (a_out * r)]) - prior @ d
+        h_oo, g_out = normal(a_out * a_out), wt @ (a_out * r)
+        h_ii, g_in = core_part() if later is None else later.result()
+        hess = (sparse.bmat([[h_ii, h_io], [h_io, h_oo]]) + prior).tocsc()
+        grad = np.concatenate([g_in, g_out]) - prior @ d
         step = spsolve(hess, grad, permc_spec="MMD_AT_PLUS_A")  # symmetric: 2.2 ms, COLAMD's 3.9
         t = 1.0
         while t > 0.05:

@@ -9,6 +9,7 @@ terms (:func:`_inside_corrected`).  docs/validation.md section 2.4, "Step 13's s
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
@@ -42,21 +43,34 @@ def _near_start(rho: NDArray[np.float64], y: NDArray[np.float64], x0: NDArray[np
 
 
 def _setup(shape: tuple[int, ...], sp: NDArray[np.float64], centre: NDArray[np.float64], x0: NDArray[np.float64],
-           degree: int, liv: NDArray[np.bool_] | None) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_],
-                                                          NDArray[np.float64], NDArray[np.float32], NDArray[np.float32]]:
+           degree: int, liv: NDArray[np.bool_] | None, pool: Executor | None = None,
+           ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64], NDArray[np.float32],
+                      NDArray[np.float32]]:
     """Step 3's set-up on a box of ``shape`` (spacing ``sp``, the surfaces' centre ``centre`` mm, the
     start ``x0``, the liver ``liv`` or None): each voxel's distance (mm) and unit direction
     (:func:`._surface._polar`), the voxels fitted and the start's inner radius (:func:`_near_start`),
     and the direction terms in float32 (:func:`_float32_terms`).  By the compiled ``fit_setup`` (one
     pass; the radii summed term by term, not by a matrix product: the same to rounding) when the
-    kernels are on (2026-12-06, second session)."""
+    kernels are on (2026-12-06, second session).  ``pool``: an idle executor; when given, the box's
+    second half of slices is set up on it beside the first (``fit_setup_slab``: the same values, the
+    fitted rows in the box's order; 2026-12-06, seventh session)."""
     fast = _rind_kernels()
     if fast is not None:
         ea, eb, ec = _exponent_arrays(degree)
         lv = np.zeros(1, dtype=bool) if liv is None else np.require(liv.reshape(-1), bool, "C")
-        rho, u, use, r_in0, y_t, yu = fast.fit_setup(int(shape[0]), int(shape[1]), int(shape[2]), np.asarray(sp, np.float64),
-                                                     np.asarray(centre, np.float64), ea, eb, ec, int(degree),
-                                                     np.require(x0, np.float64, "C"), lv, liv is not None)
+        nz, ny, nx = (int(v) for v in shape)
+        args = (nz, ny, nx, np.asarray(sp, np.float64), np.asarray(centre, np.float64), ea, eb, ec, int(degree),
+                np.require(x0, np.float64, "C"), lv, liv is not None)
+        if pool is None or nz < 2:
+            rho, u, use, r_in0, y_t, yu = fast.fit_setup(*args)
+        else:
+            n = nz * ny * nx
+            rho, u, use, r_in0 = np.empty(n), np.empty((n, 3)), np.zeros(n, dtype=bool), np.empty(n)
+            y_t = np.empty((ea.shape[0], n), dtype=np.float32)
+            out = (rho, u, use, r_in0, y_t)
+            later = pool.submit(fast.fit_setup_slab, nz // 2, nz, *args, *out)
+            first = fast.fit_setup_slab(0, nz // 2, *args, *out)
+            yu = np.concatenate([first, later.result()])
         return rho.reshape(shape), u.reshape(tuple(shape) + (3,)), use.reshape(shape), r_in0.reshape(shape), y_t, yu
     rho, u = _polar(shape, sp, centre)
     y = _direction_terms(u.reshape(-1, 3), degree).reshape(tuple(shape) + (-1,))
