@@ -381,6 +381,26 @@ def _may_hold_blood(box: tuple[slice, ...], m: NDArray[np.bool_], shell: NDArray
     return sigma > 0 and b - wall >= C.VESSEL_MIN_CONTRAST_K_SIGMA * sigma
 
 
+def too_wide_for_a_lumen(n_vox: int, lo: NDArray[np.int64], hi: NDArray[np.int64], spacing: Sequence[float]) -> bool:
+    """Whether no defect :func:`_fit_one` can accept agrees with a mask of ``n_vox`` voxels whose
+    bounding box is ``[lo, hi)`` (2026-12-06, "A click on a huge region refused early"): an
+    exact bound, read before any image is.  An accepted defect lies in the lumen, inside the
+    candidate cylinder (within ``VESSEL_MAX_RADIUS_MM + 2 * VESSEL_SHELL_MM`` of a straight line,
+    the voxel centres' distance), and shares k voxels with the mask: Dice >= ``VESSEL_MIN_AGREEMENT``
+    (A) gives k >= A n / (2 - A), the nested test k >= A n (1.32, 1.49's refit the same: both are
+    held to the first mask).  The mask voxels whose centres lie within that radius of a line are at
+    most the volume of the cylinder widened by half a voxel's diagonal over the box's diagonal (the
+    voxels' cubes are disjoint, inside the box and the widened cylinder), over a voxel's volume.
+    The study phantom's ascites on 0.68 mm pixels (725 mL) took 4-6 s of step 11 to be refused."""
+    sp = np.asarray(spacing, float)
+    a = C.VESSEL_MIN_AGREEMENT
+    k_min = min(a / (2.0 - a), a) * n_vox
+    radius = C.VESSEL_MAX_RADIUS_MM + 2.0 * C.VESSEL_SHELL_MM + 0.5 * float(np.sqrt(np.sum(sp * sp)))
+    diagonal = float(np.sqrt(np.sum(((np.asarray(hi) - np.asarray(lo)) * sp) ** 2)))
+    k_max = np.pi * radius * radius * diagonal / float(np.prod(sp))
+    return k_min > k_max * (1.0 + 1e-9)
+
+
 def thrombus_in_lumen(
     mask: NDArray[np.bool_], images: Mapping[str, NDArray[np.generic]], spacing: Sequence[float],
     within: tuple[slice, ...] | None = None,
@@ -394,9 +414,12 @@ def thrombus_in_lumen(
     off = np.zeros(3, np.int64) if within is None else np.array([sl.start or 0 for sl in within], np.int64)
     sub = mask if within is None else mask[within]
     bb = bbox(sub)
-    if bb is None or np.count_nonzero(sub) < C.VESSEL_MIN_DEFECT_VOXELS:
+    n_sub = 0 if bb is None else int(np.count_nonzero(sub))
+    if bb is None or n_sub < C.VESSEL_MIN_DEFECT_VOXELS:
         return None
     lo, hi = bb[0] + off, bb[1] + off
+    if too_wide_for_a_lumen(n_sub, lo, hi, spacing):
+        return None  # far wider than any lumen a defect lies in: no defect could agree with it
     sp = np.asarray(spacing, float)
     sbox, sm_, shell = _shell_box(mask, lo, hi, sp, np.ceil(C.VESSEL_SHELL_MM / sp).astype(int) + 1)
     nf = gaussian_noise_factor(C.VESSEL_SMOOTHING_MM / sp)
