@@ -1,0 +1,93 @@
+"""CPU per click on the 512 x 512 x 100 study phantom's ascites (L8, refused), thrombus (L7) and
+typical HCC (L1), with step 11's bound on a mask far wider than any lumen
+(``_vessel.too_wide_for_a_lumen``) and without it, alternated in one process (docs/validation.md
+section 2.4, "A click on a huge region refused early").
+
+Each click's CPU (``time.process_time``: every thread of the process, step 13's fit included) and
+wall time, and the time spent in steps 10 (``_joint_fallback``) and 11 (``thrombus_in_lumen``); the
+result (voxels, or the error's type) must be the same with and without the bound.
+
+Usage::
+
+    python benchmarks/bench_huge_click.py [--seed 2] [--noise 5] [--rounds 2] [--lesions L8 L7 L1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seed", type=int, default=2)
+    ap.add_argument("--noise", type=float, default=5.0, help="noise sigma, HU (default 5)")
+    ap.add_argument("--timepoint", default="baseline")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--lesions", nargs="+", default=["L8", "L7", "L1"])
+    args = ap.parse_args(argv)
+
+    from hcc_imaging.phantoms import make_study
+    from hcc_imaging.segment import _driver, _vessel, segment_lesion
+
+    st = make_study(args.seed, timepoint=args.timepoint, noise_sd_hu=args.noise, spacing=(1.5, 0.68, 0.68),
+                    shape=(100, 512, 512))
+    bound = _vessel.too_wide_for_a_lumen
+    spent: dict[str, float] = {}
+
+    def timed(name: str, fn: Any) -> Any:
+        def wrapper(*a: Any, **k: Any) -> Any:
+            t = time.process_time()
+            try:
+                return fn(*a, **k)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.process_time() - t
+        return wrapper
+
+    _driver._joint_fallback = timed("step 10", _driver._joint_fallback)
+    _driver.thrombus_in_lumen = timed("step 11", _driver.thrombus_in_lumen)
+
+    def click(lid: str) -> tuple[str, float, float]:
+        rec = st.truth["lesions"][lid]
+        liver = None if lid in ("L6", "L7", "L8") else st.liver
+        spent.clear()
+        c0, w0 = time.process_time(), time.perf_counter()
+        try:
+            res = segment_lesion(st.volumes, liver=liver, seed_lps=rec["seed_lps"])
+            out = f"{int((res.labels.array != 0).sum())} voxels"
+        except Exception as err:  # noqa: BLE001 (a refusal is a result here)
+            out = type(err).__name__
+        return out, time.process_time() - c0, time.perf_counter() - w0
+
+    click("L1")  # warm-up (the kernels' cache, the first smoothing)
+    rows: dict[tuple[str, str], list[tuple[float, float, dict[str, float]]]] = {}
+    outs: dict[str, set[str]] = {}
+    for _ in range(args.rounds):
+        for mode in ("without the bound", "with the bound"):
+            _vessel.too_wide_for_a_lumen = bound if mode == "with the bound" else (lambda *a, **k: False)
+            for lid in args.lesions:
+                out, cpu, wall = click(lid)
+                outs.setdefault(lid, set()).add(out)
+                rows.setdefault((lid, mode), []).append((cpu, wall, dict(spent)))
+    _vessel.too_wide_for_a_lumen = bound
+    print(f"512 x 512 x 100 study, seed {args.seed}, sigma {args.noise:g} HU, {args.timepoint}; {args.rounds} rounds")
+    for (lid, mode), rs in rows.items():
+        cpu = statistics.median(r[0] for r in rs)
+        wall = statistics.median(r[1] for r in rs)
+        s10 = statistics.median(r[2].get("step 10", 0.0) for r in rs)
+        s11 = statistics.median(r[2].get("step 11", 0.0) for r in rs)
+        print(f"{lid} {mode:18s} CPU {cpu:6.2f} s  wall {wall:6.2f} s  step 10 {s10:5.2f} s  step 11 {s11:5.2f} s  "
+              f"({', '.join(sorted(outs[lid]))})")
+    same = all(len(v) == 1 for v in outs.values())
+    print("same results with and without the bound" if same else "RESULTS DIFFER")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
