@@ -132,7 +132,7 @@ from scipy.special import ndtr
 
 from .._blas import one_blas_thread
 from . import _kernels
-from . import _rind_nodes, _rind_split
+from . import _rind_gn, _rind_nodes, _rind_split
 from . import constants as C
 from ._rind_setup import _float32_terms, _inside_corrected, _rind_kernels, _setup  # noqa: F401 (_float32_terms: read
 # here by test_segment_kernels.py, written before it moved)
@@ -529,20 +529,29 @@ def _gauss_newton_steps(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32
     def pool() -> Executor | None:
         return None if aside is None else aside[0]
 
+    # (2026-12-06, eighth: the evaluation by compiled passes when the kernels are on, :mod:`._rind_gn`)
+    gn = _rind_gn.kernels()
+    ev = None if gn is None else _rind_gn.Evaluator(gn, rho, y_t, h, sig, use, data, noise)
+
     def evaluate(x: NDArray[np.float64], soft: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None) -> _State:
+        if ev is not None:
+            chi2, r, coef, x3, s_in, s_out = ev.render(x, soft, pool())
+            return _State(chi2 + float(x @ prior @ x), r, coef, x3, s_in, s_out)
         coef, x3, fitted, s_in, s_out = _render(x, k, rho, y_t, use, h, sig, data, soft, pool())
         r = (data - fitted) / noise
         return _State(float(r @ r) + float(x @ prior @ x), r, coef, x3, s_in, s_out)
 
-    def ramp_blur(soft: NDArray[np.float32]) -> NDArray[np.float32]:
-        return _ramp_blur(soft, h, sig, use)
+    def ramp_blurs(st: _State) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        if ev is not None:
+            return ev.ramp_blurs(st.s_in, st.s_out, pool())
+        return _both(lambda soft: _ramp_blur(soft, h, sig, use), st.s_in, st.s_out, pool())
 
     x = x0.copy()
     st = evaluate(x, soft) if start is None else start
     yield x, st
     jac = np.empty((yu.shape[0], 2 * k), dtype=np.float32)  # filled in place at each step (a new array each time: ~1 ms)
     for _ in range(steps):
-        b_in, b_out = _both(ramp_blur, st.s_in, st.s_out, pool())
+        b_in, b_out = ramp_blurs(st)
         a_in = np.float32(st.coef[2] / noise) * b_in
         a_out = np.float32(st.coef[1] / noise) * b_out
         _jacobian(jac, a_in, a_out, yu)
@@ -959,8 +968,14 @@ def _node_offsets(x: NDArray[np.float64], k: int, st: _State, rho: NDArray[np.fl
     n = weights.shape[1]
     radii = (np.stack([x[:k], x[k:]]).astype(np.float32) @ y_t).reshape((2, -1))
 
+    # (2026-12-06, eighth: by compiled passes on the voxels the blur reads, the same values, :mod:`._rind_gn`)
+    gn = _rind_gn.kernels()
+    fast = None if gn is None else _rind_gn.NodeSurfaces(gn, rho, h, sig, use, weights, radii)
+
     def surface(i: int, d: NDArray[np.float64]) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
         # surface i (0 the core's, 1 the layer's) with its offsets: its indicator and its blur at the fitted voxels
+        if fast is not None:
+            return fast.surface(i, d[i * n:(i + 1) * n])
         soft = _indicator(rho, (radii[i] + (weights @ d[i * n:(i + 1) * n]).astype(np.float32)).reshape(rho.shape), h)
         return soft, _kernels.gaussian_filter_nearest_at(soft, sig, use).astype(np.float64)
 

@@ -1,0 +1,144 @@
+"""Step 13's surface fits' model evaluation by compiled passes (:func:`._rind._gauss_newton_steps`; private).
+
+2026-12-06, eighth session (docs/validation.md section 2.4, "Step 13's speed (session of 2026-12-06,
+eighth)"): a Gauss-Newton step of the blocks' race spent most of its ~2.4 ms in the evaluation of the
+model (the radii's float32 product over the whole box ~0.5-0.75 ms, the indicators' four passes, the
+blurs, the least squares' small products and numpy's per-call overhead).  :class:`Evaluator` does the
+same work with :mod:`._rind_gn_nb`'s passes: both indicators in one pass over the box, both ramps in
+one, the blurs by the same compiled kernel as :func:`._kernels.gaussian_filter_nearest_at` (its weights
+taken once per fit), the radii and the least squares by the same numpy products: the numpy path's values
+bit for bit.  None of this when the kernels are off (``HCC_IMAGING_JIT=0``): the numpy path runs.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import _kernels
+
+
+def kernels() -> Any:
+    """:mod:`._rind_gn_nb`, or None when the kernels are off (:func:`._kernels.compiled`)."""
+    if _kernels.compiled() is None:
+        return None
+    from . import _rind_gn_nb
+
+    return _rind_gn_nb
+
+
+def _both(fn: Any, a: Any, b: Any, pool: Executor | None) -> tuple[Any, Any]:
+    """``fn(a), fn(b)``, ``fn(b)`` on ``pool`` when given (as :func:`._rind._both`)."""
+    if pool is None:
+        return fn(a), fn(b)
+    later = pool.submit(fn, b)
+    return fn(a), later.result()
+
+
+class Evaluator:
+    """The model of one fit (the box's distances ``rho``, direction terms ``y_t``, the ramp ``h``, the
+    point-spread ``sig`` in voxels, the fitted voxels ``use`` and their ``data``, the ``noise``) evaluated
+    at coefficients by the compiled passes; ``nb``: :func:`kernels`' module (not None)."""
+
+    def __init__(self, nb: Any, rho: NDArray[np.float32], y_t: NDArray[np.float32], h: NDArray[np.float32],
+                 sig: list[float], use: NDArray[np.bool_], data: NDArray[np.float64], noise: float) -> None:
+        self.nb, self.kn = nb, _kernels.compiled()
+        self.shape = rho.shape
+        self.rho = np.require(rho, np.float32, "C").reshape(-1)
+        self.y_t = np.require(y_t, np.float32, "C")
+        self.h = np.require(h, np.float32, "C").reshape(-1)
+        self.w = [_kernels._gaussian_weights(float(s), 4.0) for s in sig]
+        self.use = np.require(use, np.bool_, "C")
+        self.data = np.require(data, np.float64, "C")
+        self.noise = float(noise)
+
+    def blur(self, soft: NDArray[np.float32]) -> NDArray[np.float32]:
+        """``soft`` (the box's shape, float32) blurred by the point-spread at the fitted voxels: the values
+        :func:`._kernels.gaussian_filter_nearest_at` gives (the same kernel and weights)."""
+        return self.kn.gaussian_nearest_at(soft, *self.w, self.use)  # type: ignore[no-any-return]
+
+    def surfaces(self, x: NDArray[np.float64]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """The surfaces ``x`` as partial-volume indicators (the box's shape): :func:`._rind._surfaces`' with
+        one ramp, bit for bit (the same float32 product for the radii)."""
+        k = self.y_t.shape[0]
+        radii = np.stack([x[:k], x[k:]]).astype(np.float32) @ self.y_t
+        s_in = np.empty(self.rho.shape, np.float32)
+        s_out = np.empty(self.rho.shape, np.float32)
+        self.nb.indicators_into(radii, self.rho, self.h, s_in, s_out)
+        return s_in.reshape(self.shape), s_out.reshape(self.shape)
+
+    def render(self, x: NDArray[np.float64], soft: tuple[NDArray[np.float32], NDArray[np.float32]] | None,
+               pool: Executor | None) -> tuple[float, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
+                                               NDArray[np.float32], NDArray[np.float32]]:
+        """At the coefficients ``x`` (``soft``: their indicators when known): chi^2 (without the prior), the
+        noise-weighted residual, the values (P, R - P, N - R), the design and the two indicators, as
+        :func:`._rind._render` and :func:`._rind._values` give them, bit for bit.  ``pool``: an idle
+        executor, the layer's blur on it beside the core's."""
+        s_in, s_out = self.surfaces(x) if soft is None else soft
+        m_in, m_out = _both(lambda s: self.blur(s).astype(np.float64), np.require(s_in, np.float32, "C"),
+                            np.require(s_out, np.float32, "C"), pool)
+        # (:func:`._rind._values`' operations, the same products)
+        x3 = np.stack([np.ones_like(m_in), m_out, m_in], 1)
+        coef = np.linalg.solve(x3.T @ x3 + 1e-9 * np.eye(3), x3.T @ self.data)
+        r = (self.data - x3 @ coef) / self.noise
+        return float(r @ r), r, coef, x3, s_in, s_out
+
+    def ramp_blurs(self, s_in: NDArray[np.float32], s_out: NDArray[np.float32],
+                   pool: Executor | None) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """Both surfaces' ramps blurred at the fitted voxels (:func:`._rind._ramp_blur`'s values, bit for bit)."""
+        b_in = np.empty(self.rho.shape, np.float32)
+        b_out = np.empty(self.rho.shape, np.float32)
+        self.nb.ramps_into(np.require(s_in, np.float32, "C").reshape(-1), np.require(s_out, np.float32, "C").reshape(-1),
+                           self.h, b_in, b_out)
+        return _both(self.blur, b_in.reshape(self.shape), b_out.reshape(self.shape), pool)
+
+
+class NodeSurfaces:
+    """1.53's corrected surfaces (:func:`._rind._node_offsets`' ``surface``) by compiled passes: the radii
+    ``radii`` (float32, 2 x the box's voxels) plus the node offsets through the bilinear ``weights`` (CSR,
+    the box's voxels x nodes), computed only at the voxels the blur at ``use`` reads (:func:`._rind_gn_nb.blur_reads`;
+    the CSR rows' sums are the whole product's, row by row), the indicator in one pass, the blur by the same
+    kernel and weights: the blurred values bit for bit (the indicator's other voxels are left 0: nothing
+    reads them but the blur, and it does not)."""
+
+    def __init__(self, nb: Any, rho: NDArray[np.float32], h: NDArray[np.float32], sig: list[float],
+                 use: NDArray[np.bool_], weights: Any, radii: NDArray[np.float32]) -> None:
+        self.nb, self.kn = nb, _kernels.compiled()
+        self.shape = rho.shape
+        self.rho = np.require(rho, np.float32, "C").reshape(-1)
+        self.h = np.require(h, np.float32, "C").reshape(-1)
+        self.w = [_kernels._gaussian_weights(float(s), 4.0) for s in sig]
+        self.use = np.require(use, np.bool_, "C")
+        self.idx = nb.blur_reads(self.use, *[(len(v) - 1) // 2 for v in self.w])
+        self.w_need = weights[self.idx]
+        self.radii = np.require(radii, np.float32, "C")
+
+    def surface(self, i: int, d: NDArray[np.float64]) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
+        """Surface ``i`` (0 the core's, 1 the layer's) with the node offsets ``d`` (that surface's): its
+        indicator (the box's shape; 0 where the blur does not read) and its blur at the fitted voxels (float64)."""
+        soft = np.zeros(self.rho.shape, np.float32)
+        self.nb.offset_indicator_into(self.radii[i], self.idx, self.w_need @ d, self.rho, self.h, soft)
+        soft = soft.reshape(self.shape)
+        return soft, self.kn.gaussian_nearest_at(soft, *self.w, self.use).astype(np.float64)
+
+
+def warm_up() -> None:
+    """Compile (first time ever) or load from numba's cache this module's kernels on a tiny box (the first
+    rind click in a process otherwise loads them; ``_kernels.warm_up`` may call this)."""
+    nb = kernels()
+    if nb is None:
+        return
+    rho = np.arange(60, dtype=np.float32).reshape(3, 4, 5) / 10.0
+    h = np.full(rho.shape, 0.7, np.float32)
+    use = np.zeros(rho.shape, bool)
+    use[1, 1:3, 1:4] = True
+    y_t = np.ones((2, rho.size), np.float32)
+    ev = Evaluator(nb, rho, y_t, h, [0.5, 0.8, 0.8], use, np.ones(int(use.sum())), 1.0)
+    _, _, _, _, s_in, s_out = ev.render(np.array([1.0, 0.5, 2.0, 0.5]), None, None)
+    ev.ramp_blurs(s_in, s_out, None)
+    nb.offset_indicator_into(y_t[0], ev.use.reshape(-1).nonzero()[0], np.zeros(int(use.sum())), ev.rho, ev.h,
+                             np.zeros(rho.size, np.float32))
+    nb.blur_reads(ev.use, 1, 2, 2)

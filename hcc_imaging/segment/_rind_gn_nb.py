@@ -1,0 +1,101 @@
+"""Compiled passes of step 13's surface fits' model evaluation (:mod:`._rind_gn`; 2026-12-06, eighth session; private).
+
+Each Gauss-Newton evaluation of :func:`._rind._gauss_newton_steps` renders the two surfaces on the fit's box
+(their radii, a float32 product of the coefficients and the box's direction terms, then the partial-volume
+indicators), blurs them at the fitted voxels and solves the three values by least squares; each step blurs
+the two surfaces' ramps.  Here the indicators of both surfaces are one pass over the box
+(:func:`indicators_into`, numpy's four passes each) and the two ramps one pass (:func:`ramps_into`): the
+same float32 operations per element in the same order, so the same values **bit for bit** (the radii stay
+numpy's BLAS product, whose order of summation a loop would not reproduce).  docs/validation.md section 2.4,
+"Step 13's speed (session of 2026-12-06, eighth)".  Imported only when the kernels are on
+(:func:`._kernels.compiled`).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+@numba.njit(cache=True, nogil=True)
+def indicators_into(radii, rho, h, s_in, s_out):  # pragma: no cover - compiled
+    """The two surfaces of radii ``radii`` (float32, 2 x the box's voxels: the core's, the layer's) as
+    partial-volume indicators into ``s_in`` / ``s_out`` (flat float32): :func:`._rind._indicator`'s
+    ``clip(0.5 - (rho - radius) / h, 0, 1)``, the same float32 operations in the same order (bit for
+    bit), in one pass without its four."""
+    half = np.float32(0.5)
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    for i in range(rho.shape[0]):
+        v = half - (rho[i] - radii[0, i]) / h[i]
+        s_in[i] = min(max(v, zero), one)
+        v = half - (rho[i] - radii[1, i]) / h[i]
+        s_out[i] = min(max(v, zero), one)
+
+
+@numba.njit(cache=True, nogil=True)
+def ramps_into(s_in, s_out, h, b_in, b_out):  # pragma: no cover - compiled
+    """The two surfaces' partial-volume ramps (:func:`._rind._ramp_blur`'s ``((soft > 0) & (soft < 1)) / h``,
+    float32, the same values) of the indicators ``s_in`` / ``s_out`` into ``b_in`` / ``b_out`` (flat)."""
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    for i in range(s_in.shape[0]):
+        v = s_in[i]
+        b_in[i] = one / h[i] if (v > zero and v < one) else zero / h[i]
+        v = s_out[i]
+        b_out[i] = one / h[i] if (v > zero and v < one) else zero / h[i]
+
+
+@numba.njit(cache=True, nogil=True)
+def blur_reads(where, r0, r1, r2):  # pragma: no cover - compiled
+    """The voxels (flat indices, C order) whose values :func:`._kernels_nb.gaussian_nearest_at` reads to
+    blur at the voxels ``where`` with weights of radii ``r0``, ``r1``, ``r2`` (its spans, the same
+    bounds): every other voxel of its input may hold anything, the blurred values are the same."""
+    nz, ny, nx = where.shape
+    x2 = np.full((nz, ny), nx, np.int64)
+    e2 = np.zeros((nz, ny), np.int64)
+    for z in range(nz):
+        for y in range(ny):
+            first = -1
+            last = -1
+            for x in range(nx):
+                if where[z, y, x]:
+                    if first < 0:
+                        first = x
+                    last = x
+            if first >= 0:
+                x2[z, y] = first
+                e2[z, y] = last + 1
+    x0 = np.full((nz, ny), nx, np.int64)
+    e0 = np.zeros((nz, ny), np.int64)
+    for z in range(nz):
+        for y in range(ny):
+            if e2[z, y] > x2[z, y]:
+                lo = max(x2[z, y] - r2, 0)
+                hi = min(e2[z, y] + r2, nx)
+                for yy in range(max(y - r1, 0), min(y + r1, ny - 1) + 1):
+                    x0[z, yy] = min(x0[z, yy], lo)
+                    e0[z, yy] = max(e0[z, yy], hi)
+    need = np.zeros((nz, ny, nx), np.bool_)
+    for z in range(nz):
+        for y in range(ny):
+            if e0[z, y] > x0[z, y]:
+                for zz in range(max(z - r0, 0), min(z + r0, nz - 1) + 1):
+                    for x in range(x0[z, y], e0[z, y]):
+                        need[zz, y, x] = True
+    return np.flatnonzero(need)
+
+
+@numba.njit(cache=True, nogil=True)
+def offset_indicator_into(radius, idx, wd, rho, h, out):  # pragma: no cover - compiled
+    """A surface of radii ``radius`` (float32, the box's voxels) plus the offsets ``wd`` (float64, at the
+    voxels ``idx``) as a partial-volume indicator at those voxels, into ``out`` (flat float32):
+    :func:`._rind._node_offsets`' ``_indicator(rho, radius + wd.astype(float32), h)``, the same float32
+    operations (bit for bit) where ``idx`` says."""
+    half = np.float32(0.5)
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    for jj in range(idx.shape[0]):
+        j = idx[jj]
+        r = radius[j] + np.float32(wd[jj])
+        v = half - (rho[j] - r) / h[j]
+        out[j] = min(max(v, zero), one)
