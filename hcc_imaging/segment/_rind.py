@@ -954,8 +954,13 @@ def _node_offsets(x: NDArray[np.float64], k: int, st: _State, rho: NDArray[np.fl
     when given, the two surfaces' blurs, renders and node weights are split onto it (2026-12-06,
     seventh session: the same values)."""
 
+    # (2026-12-06, eighth: by compiled passes on the voxels the blur reads, the same values, :mod:`._rind_gn`)
+    gn = _rind_gn.kernels()
+    fast = None if gn is None else _rind_gn.NodeSurfaces(gn, rho, h, sig, use)
+
     def slopes(state: _State) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        b_in, b_out = _both(lambda v: _ramp_blur(v, h, sig, use).astype(np.float64), state.s_in, state.s_out, pool)
+        blur = (lambda v: _ramp_blur(v, h, sig, use).astype(np.float64)) if fast is None else fast.ramp_blur
+        b_in, b_out = _both(blur, state.s_in, state.s_out, pool)
         return state.coef[2] / noise * b_in, state.coef[1] / noise * b_out
 
     a_in, a_out = slopes(st)
@@ -967,10 +972,8 @@ def _node_offsets(x: NDArray[np.float64], k: int, st: _State, rho: NDArray[np.fl
     w_use = weights[use.ravel()]
     n = weights.shape[1]
     radii = (np.stack([x[:k], x[k:]]).astype(np.float32) @ y_t).reshape((2, -1))
-
-    # (2026-12-06, eighth: by compiled passes on the voxels the blur reads, the same values, :mod:`._rind_gn`)
-    gn = _rind_gn.kernels()
-    fast = None if gn is None else _rind_gn.NodeSurfaces(gn, rho, h, sig, use, weights, radii)
+    if fast is not None:
+        fast.offsets(weights, radii)
 
     def surface(i: int, d: NDArray[np.float64]) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
         # surface i (0 the core's, 1 the layer's) with its offsets: its indicator and its blur at the fitted voxels

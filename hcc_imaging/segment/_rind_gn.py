@@ -105,7 +105,7 @@ class NodeSurfaces:
     reads them but the blur, and it does not)."""
 
     def __init__(self, nb: Any, rho: NDArray[np.float32], h: NDArray[np.float32], sig: list[float],
-                 use: NDArray[np.bool_], weights: Any, radii: NDArray[np.float32]) -> None:
+                 use: NDArray[np.bool_]) -> None:
         self.nb, self.kn = nb, _kernels.compiled()
         self.shape = rho.shape
         self.rho = np.require(rho, np.float32, "C").reshape(-1)
@@ -113,6 +113,10 @@ class NodeSurfaces:
         self.w = [_kernels._gaussian_weights(float(s), 4.0) for s in sig]
         self.use = np.require(use, np.bool_, "C")
         self.idx = nb.blur_reads(self.use, *[(len(v) - 1) // 2 for v in self.w])
+
+    def offsets(self, weights: Any, radii: NDArray[np.float32]) -> None:
+        """The node weights (CSR, the box's voxels x nodes) and the two surfaces' radii (float32, 2 x the
+        box's voxels) :meth:`surface` reads (the score test's slopes do not)."""
         self.w_need = weights[self.idx]
         self.radii = np.require(radii, np.float32, "C")
 
@@ -123,6 +127,13 @@ class NodeSurfaces:
         self.nb.offset_indicator_into(self.radii[i], self.idx, self.w_need @ d, self.rho, self.h, soft)
         soft = soft.reshape(self.shape)
         return soft, self.kn.gaussian_nearest_at(soft, *self.w, self.use).astype(np.float64)
+
+    def ramp_blur(self, soft: NDArray[np.float32]) -> NDArray[np.float64]:
+        """:func:`._rind._ramp_blur` of the indicator ``soft`` (the box's shape) as float64, bit for bit: the
+        ramp only where the blur reads."""
+        ramp = np.zeros(self.rho.shape, np.float32)
+        self.nb.ramp_at_into(np.require(soft, np.float32, "C").reshape(-1), self.idx, self.h, ramp)
+        return self.kn.gaussian_nearest_at(ramp.reshape(self.shape), *self.w, self.use).astype(np.float64)  # type: ignore[no-any-return]
 
 
 def warm_up() -> None:
@@ -142,3 +153,4 @@ def warm_up() -> None:
     nb.offset_indicator_into(y_t[0], ev.use.reshape(-1).nonzero()[0], np.zeros(int(use.sum())), ev.rho, ev.h,
                              np.zeros(rho.size, np.float32))
     nb.blur_reads(ev.use, 1, 2, 2)
+    nb.ramp_at_into(s_in.reshape(-1), ev.use.reshape(-1).nonzero()[0], ev.h, np.zeros(rho.size, np.float32))

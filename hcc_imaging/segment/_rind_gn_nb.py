@@ -99,3 +99,15 @@ def offset_indicator_into(radius, idx, wd, rho, h, out):  # pragma: no cover - c
         r = radius[j] + np.float32(wd[jj])
         v = half - (rho[j] - r) / h[j]
         out[j] = min(max(v, zero), one)
+
+
+@numba.njit(cache=True, nogil=True)
+def ramp_at_into(soft, idx, h, out):  # pragma: no cover - compiled
+    """:func:`ramps_into`' ramp of one indicator ``soft`` (flat float32) at the voxels ``idx`` only, into
+    ``out`` (flat float32; its other voxels left as they are)."""
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    for jj in range(idx.shape[0]):
+        j = idx[jj]
+        v = soft[j]
+        out[j] = one / h[j] if (v > zero and v < one) else zero / h[j]

@@ -72,14 +72,15 @@ def test_a_fit_by_the_compiled_evaluation_is_the_numpy_paths(monkeypatch: pytest
 
 
 def test_the_corrected_surfaces_only_where_the_blur_reads_are_the_whole_boxs() -> None:
-    """``NodeSurfaces.surface`` against ``_node_offsets``' numpy surface (the offsets through the whole box's
-    weights, the indicator everywhere): the blurred values bit for bit; the indicator itself wherever the
-    blur reads (``blur_reads``), and those voxels are fewer than the box's."""
+    """``NodeSurfaces.surface`` / ``ramp_blur`` against ``_node_offsets``' numpy surface (the offsets through the
+    whole box's weights, the indicator everywhere) and ``_ramp_blur``: the blurred values bit for bit; the
+    indicator itself wherever the blur reads (``blur_reads``), and those voxels are fewer than the box's."""
     x0, k, rho, u, use, y_t, _, h, sig, _, _ = _scene()
     weights = _rind_nodes.node_weights(u.reshape(-1, 3))
     n = weights.shape[1]
     radii = (np.stack([x0[:k], x0[k:]]).astype(np.float32) @ y_t).reshape((2, -1))
-    fast = _rind_gn.NodeSurfaces(_rind_gn.kernels(), rho, h, sig, use, weights, radii)
+    fast = _rind_gn.NodeSurfaces(_rind_gn.kernels(), rho, h, sig, use)
+    fast.offsets(weights, radii)
     assert 0 < len(fast.idx) < rho.size
     d = np.random.default_rng(4).normal(scale=0.8, size=2 * n)
     for i in (0, 1):
@@ -88,6 +89,10 @@ def test_the_corrected_surfaces_only_where_the_blur_reads_are_the_whole_boxs() -
         soft2, blurred2 = fast.surface(i, d[i * n:(i + 1) * n])
         assert blurred.tobytes() == blurred2.tobytes()
         assert soft.reshape(-1)[fast.idx].tobytes() == soft2.reshape(-1)[fast.idx].tobytes()
+        # the slopes' ramp blurs, of the whole box's indicator and of the one left 0 where the blur does not read
+        ramp = _rind._ramp_blur(soft, h, sig, use).astype(np.float64)
+        assert ramp.tobytes() == fast.ramp_blur(soft).tobytes() == fast.ramp_blur(soft2).tobytes()
+        assert np.count_nonzero(ramp) > 100
         # anything outside the voxels the blur reads leaves the blurred values alone
         noisy = soft.copy().reshape(-1)
         out = np.ones(noisy.size, bool)
