@@ -54,6 +54,10 @@ class Evaluator:
         self.use = np.require(use, np.bool_, "C")
         self.data = np.require(data, np.float64, "C")
         self.noise = float(noise)
+        # the voxels the blurs read (one more voxel along each axis: a consumer of the state whose
+        # point-spread rounds to one more voxel of radius reads within), and their direction terms
+        self.idx = nb.blur_reads(self.use, *[(len(v) - 1) // 2 + 1 for v in self.w])
+        self.y_need = np.ascontiguousarray(self.y_t[:, self.idx])
 
     def blur(self, soft: NDArray[np.float32]) -> NDArray[np.float32]:
         """``soft`` (the box's shape, float32) blurred by the point-spread at the fitted voxels: the values
@@ -61,13 +65,16 @@ class Evaluator:
         return self.kn.gaussian_nearest_at(soft, *self.w, self.use)  # type: ignore[no-any-return]
 
     def surfaces(self, x: NDArray[np.float64]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-        """The surfaces ``x`` as partial-volume indicators (the box's shape): :func:`._rind._surfaces`' with
-        one ramp, bit for bit (the same float32 product for the radii)."""
+        """The surfaces ``x`` as partial-volume indicators (the box's shape) at the voxels the blurs read,
+        0 elsewhere: there :func:`._rind._surfaces`' with one ramp, bit for bit (the same float32
+        product, on those voxels' columns of the terms: BLAS sums each element over the terms alone, so
+        a column's radius does not depend on the others, checked by ``tests/segment/test_segment_rind_gn.py``
+        and on every rind fit of ``segment_results.py``)."""
         k = self.y_t.shape[0]
-        radii = np.stack([x[:k], x[k:]]).astype(np.float32) @ self.y_t
-        s_in = np.empty(self.rho.shape, np.float32)
-        s_out = np.empty(self.rho.shape, np.float32)
-        self.nb.indicators_into(radii, self.rho, self.h, s_in, s_out)
+        radii = np.stack([x[:k], x[k:]]).astype(np.float32) @ self.y_need
+        s_in = np.zeros(self.rho.shape, np.float32)
+        s_out = np.zeros(self.rho.shape, np.float32)
+        self.nb.indicators_at_into(radii, self.idx, self.rho, self.h, s_in, s_out)
         return s_in.reshape(self.shape), s_out.reshape(self.shape)
 
     def render(self, x: NDArray[np.float64], soft: tuple[NDArray[np.float32], NDArray[np.float32]] | None,
@@ -88,11 +95,12 @@ class Evaluator:
 
     def ramp_blurs(self, s_in: NDArray[np.float32], s_out: NDArray[np.float32],
                    pool: Executor | None) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-        """Both surfaces' ramps blurred at the fitted voxels (:func:`._rind._ramp_blur`'s values, bit for bit)."""
-        b_in = np.empty(self.rho.shape, np.float32)
-        b_out = np.empty(self.rho.shape, np.float32)
-        self.nb.ramps_into(np.require(s_in, np.float32, "C").reshape(-1), np.require(s_out, np.float32, "C").reshape(-1),
-                           self.h, b_in, b_out)
+        """Both surfaces' ramps blurred at the fitted voxels (:func:`._rind._ramp_blur`'s values, bit for bit;
+        the ramps only where the blurs read)."""
+        b_in = np.zeros(self.rho.shape, np.float32)
+        b_out = np.zeros(self.rho.shape, np.float32)
+        self.nb.ramp_at_into(np.require(s_in, np.float32, "C").reshape(-1), self.idx, self.h, b_in)
+        self.nb.ramp_at_into(np.require(s_out, np.float32, "C").reshape(-1), self.idx, self.h, b_out)
         return _both(self.blur, b_in.reshape(self.shape), b_out.reshape(self.shape), pool)
 
 
@@ -150,6 +158,7 @@ def warm_up() -> None:
     ev = Evaluator(nb, rho, y_t, h, [0.5, 0.8, 0.8], use, np.ones(int(use.sum())), 1.0)
     _, _, _, _, s_in, s_out = ev.render(np.array([1.0, 0.5, 2.0, 0.5]), None, None)
     ev.ramp_blurs(s_in, s_out, None)
+    ev.surfaces(np.array([1.0, 0.5, 2.0, 0.5]))
     nb.offset_indicator_into(y_t[0], ev.use.reshape(-1).nonzero()[0], np.zeros(int(use.sum())), ev.rho, ev.h,
                              np.zeros(rho.size, np.float32))
     nb.blur_reads(ev.use, 1, 2, 2)

@@ -3,10 +3,11 @@
 Each Gauss-Newton evaluation of :func:`._rind._gauss_newton_steps` renders the two surfaces on the fit's box
 (their radii, a float32 product of the coefficients and the box's direction terms, then the partial-volume
 indicators), blurs them at the fitted voxels and solves the three values by least squares; each step blurs
-the two surfaces' ramps.  Here the indicators of both surfaces are one pass over the box
-(:func:`indicators_into`, numpy's four passes each) and the two ramps one pass (:func:`ramps_into`): the
-same float32 operations per element in the same order, so the same values **bit for bit** (the radii stay
-numpy's BLAS product, whose order of summation a loop would not reproduce).  docs/validation.md section 2.4,
+the two surfaces' ramps.  Here both surfaces' indicators are one pass
+(:func:`indicators_at_into`, numpy's four passes each) and a ramp one (:func:`ramp_at_into`), only on the
+voxels the blur at the fitted voxels reads (:func:`blur_reads`): the same float32 operations per element
+in the same order, so the same blurred values **bit for bit** (the radii stay numpy's BLAS product, on
+those voxels' columns, whose order of summation a loop would not reproduce).  docs/validation.md section 2.4,
 "Step 13's speed (session of 2026-12-06, eighth)".  Imported only when the kernels are on
 (:func:`._kernels.compiled`).
 """
@@ -15,35 +16,6 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-
-@numba.njit(cache=True, nogil=True)
-def indicators_into(radii, rho, h, s_in, s_out):  # pragma: no cover - compiled
-    """The two surfaces of radii ``radii`` (float32, 2 x the box's voxels: the core's, the layer's) as
-    partial-volume indicators into ``s_in`` / ``s_out`` (flat float32): :func:`._rind._indicator`'s
-    ``clip(0.5 - (rho - radius) / h, 0, 1)``, the same float32 operations in the same order (bit for
-    bit), in one pass without its four."""
-    half = np.float32(0.5)
-    zero = np.float32(0.0)
-    one = np.float32(1.0)
-    for i in range(rho.shape[0]):
-        v = half - (rho[i] - radii[0, i]) / h[i]
-        s_in[i] = min(max(v, zero), one)
-        v = half - (rho[i] - radii[1, i]) / h[i]
-        s_out[i] = min(max(v, zero), one)
-
-
-@numba.njit(cache=True, nogil=True)
-def ramps_into(s_in, s_out, h, b_in, b_out):  # pragma: no cover - compiled
-    """The two surfaces' partial-volume ramps (:func:`._rind._ramp_blur`'s ``((soft > 0) & (soft < 1)) / h``,
-    float32, the same values) of the indicators ``s_in`` / ``s_out`` into ``b_in`` / ``b_out`` (flat)."""
-    zero = np.float32(0.0)
-    one = np.float32(1.0)
-    for i in range(s_in.shape[0]):
-        v = s_in[i]
-        b_in[i] = one / h[i] if (v > zero and v < one) else zero / h[i]
-        v = s_out[i]
-        b_out[i] = one / h[i] if (v > zero and v < one) else zero / h[i]
-
 
 @numba.njit(cache=True, nogil=True)
 def blur_reads(where, r0, r1, r2):  # pragma: no cover - compiled
@@ -111,3 +83,18 @@ def ramp_at_into(soft, idx, h, out):  # pragma: no cover - compiled
         j = idx[jj]
         v = soft[j]
         out[j] = one / h[j] if (v > zero and v < one) else zero / h[j]
+
+
+@numba.njit(cache=True, nogil=True)
+def indicators_at_into(radii, idx, rho, h, s_in, s_out):  # pragma: no cover - compiled
+    """:func:`indicators_into` at the voxels ``idx`` only (``radii``: 2 x ``len(idx)``, those voxels'), into
+    ``s_in`` / ``s_out`` (flat float32; their other voxels left as they are)."""
+    half = np.float32(0.5)
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    for jj in range(idx.shape[0]):
+        j = idx[jj]
+        v = half - (rho[j] - radii[0, jj]) / h[j]
+        s_in[j] = min(max(v, zero), one)
+        v = half - (rho[j] - radii[1, jj]) / h[j]
+        s_out[j] = min(max(v, zero), one)

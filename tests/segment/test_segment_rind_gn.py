@@ -39,7 +39,8 @@ def _scene():  # type: ignore[no-untyped-def]
 
 def test_the_evaluation_is_the_numpy_paths_bit_for_bit() -> None:
     """``Evaluator.render`` / ``ramp_blurs`` against ``_render`` + ``_values`` / ``_ramp_blur`` at a start and a
-    moved point: every array the same in every bit."""
+    moved point: every array the same in every bit (the indicators where the blurs read: the radii's float32
+    product on those voxels' columns of the terms is the whole box's there)."""
     x0, k, rho, _, use, y_t, _, h, sig, data, _ = _scene()
     ev = _rind_gn.Evaluator(_rind_gn.kernels(), rho, y_t, h, sig, use, data, 15.0)
     for x in (x0, x0 + 0.37 * np.sin(np.arange(len(x0)))):
@@ -47,7 +48,12 @@ def test_the_evaluation_is_the_numpy_paths_bit_for_bit() -> None:
         r = (data - fitted) / 15.0
         chi2, r2, coef2, x32, s_in2, s_out2 = ev.render(x, None, None)
         assert 0.0 < np.count_nonzero((s_out > 0) & (s_out < 1)) < s_out.size
-        for a, b in ((s_in, s_in2), (s_out, s_out2), (coef, coef2), (x3, x32), (r, r2)):
+        # the indicators where the blurs read (fewer voxels than the box's), 0 elsewhere
+        assert 0 < len(ev.idx) < rho.size
+        for a, b in ((s_in, s_in2), (s_out, s_out2)):
+            assert a.dtype == b.dtype and a.shape == b.shape
+            assert a.reshape(-1)[ev.idx].tobytes() == b.reshape(-1)[ev.idx].tobytes()
+        for a, b in ((coef, coef2), (x3, x32), (r, r2)):
             assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
         assert chi2 == float(r @ r)
         for a, b in zip((_rind._ramp_blur(s_in, h, sig, use), _rind._ramp_blur(s_out, h, sig, use)),
