@@ -113,6 +113,10 @@ set-up ~0.6 x, ``rind_border`` 0.77-0.86 x its CPU, a click 0.76-0.8 x (load 5-6
 2026-12-06, seventh session (the same values bit for bit): from the rays on, the fit's independent work is split
 onto a side thread (:mod:`._rind_split`: the rays by halves, the set-ups by slabs, the correction's two surfaces),
 the click's own thread then only waiting for the fit; a click ~0.86 x at low load, ~1.0 x with the other core busy.
+
+2026-12-06, eighth session (the same values bit for bit): the fits' evaluations by compiled passes (:mod:`._rind_gn`):
+the surfaces rendered only on the voxels the blurs read, their indicators and ramps one pass each, 1.53's corrected
+surfaces and slopes likewise.
 """
 
 from __future__ import annotations
@@ -531,7 +535,7 @@ def _gauss_newton_steps(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32
 
     # (2026-12-06, eighth: the evaluation by compiled passes when the kernels are on, :mod:`._rind_gn`)
     gn = _rind_gn.kernels()
-    ev = None if gn is None else _rind_gn.Evaluator(gn, rho, y_t, h, sig, use, data, noise)
+    ev = None if gn is None else _rind_gn.Evaluator(gn, rho, y_t, h, sig, use, data, noise, steps > 0)
 
     def evaluate(x: NDArray[np.float64], soft: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None) -> _State:
         if ev is not None:

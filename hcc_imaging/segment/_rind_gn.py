@@ -12,6 +12,8 @@ bit for bit.  None of this when the kernels are off (``HCC_IMAGING_JIT=0``): the
 
 from __future__ import annotations
 
+import threading
+import weakref
 from concurrent.futures import Executor
 from typing import Any
 
@@ -38,13 +40,36 @@ def _both(fn: Any, a: Any, b: Any, pool: Executor | None) -> tuple[Any, Any]:
     return fn(a), later.result()
 
 
+_READS_LOCK = threading.Lock()
+#: the last box's voxels the blurs read and their terms: (weak references to y_t and use, radii, idx, y_need)
+#: (the screen's and the race's fits on a box share them: one copy of the terms, not one a fit)
+_READS: list[tuple[Any, ...]] = []
+
+
+def _reads(nb: Any, y_t: NDArray[np.float32], use: NDArray[np.bool_],
+           radii: list[int]) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+    """The voxels a blur of ``radii`` (voxels per axis) at ``use`` reads, and ``y_t``'s columns there: the
+    last box's when it is this one (the same arrays) and its radii are as large, else those of the larger radii."""
+    with _READS_LOCK:
+        same = bool(_READS) and _READS[0][0]() is y_t and _READS[0][1]() is use
+        if same and all(a >= b for a, b in zip(_READS[0][2], radii, strict=True)):
+            return _READS[0][3], _READS[0][4]
+        if same:
+            radii = [max(a, b) for a, b in zip(_READS[0][2], radii, strict=True)]
+        idx = nb.blur_reads(use, *radii)
+        y_need = np.ascontiguousarray(y_t[:, idx])
+        _READS[:] = [(weakref.ref(y_t), weakref.ref(use), list(radii), idx, y_need)]
+        return idx, y_need
+
+
 class Evaluator:
     """The model of one fit (the box's distances ``rho``, direction terms ``y_t``, the ramp ``h``, the
     point-spread ``sig`` in voxels, the fitted voxels ``use`` and their ``data``, the ``noise``) evaluated
     at coefficients by the compiled passes; ``nb``: :func:`kernels`' module (not None)."""
 
     def __init__(self, nb: Any, rho: NDArray[np.float32], y_t: NDArray[np.float32], h: NDArray[np.float32],
-                 sig: list[float], use: NDArray[np.bool_], data: NDArray[np.float64], noise: float) -> None:
+                 sig: list[float], use: NDArray[np.bool_], data: NDArray[np.float64], noise: float,
+                 restrict: bool = True) -> None:
         self.nb, self.kn = nb, _kernels.compiled()
         self.shape = rho.shape
         self.rho = np.require(rho, np.float32, "C").reshape(-1)
@@ -55,9 +80,12 @@ class Evaluator:
         self.data = np.require(data, np.float64, "C")
         self.noise = float(noise)
         # the voxels the blurs read (one more voxel along each axis: a consumer of the state whose
-        # point-spread rounds to one more voxel of radius reads within), and their direction terms
-        self.idx = nb.blur_reads(self.use, *[(len(v) - 1) // 2 + 1 for v in self.w])
-        self.y_need = np.ascontiguousarray(self.y_t[:, self.idx])
+        # point-spread rounds to one more voxel of radius reads within), and their direction terms; the
+        # whole box for a fit of one evaluation (the pixels' step: the terms' copy would cost what it saves)
+        if restrict:
+            self.idx, self.y_need = _reads(nb, self.y_t, self.use, [(len(v) - 1) // 2 + 1 for v in self.w])
+        else:
+            self.idx, self.y_need = np.arange(self.rho.size), self.y_t
 
     def blur(self, soft: NDArray[np.float32]) -> NDArray[np.float32]:
         """``soft`` (the box's shape, float32) blurred by the point-spread at the fitted voxels: the values
