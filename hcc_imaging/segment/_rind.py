@@ -515,7 +515,7 @@ def _gauss_newton_steps(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32
                         data: NDArray[np.float64], noise: float, prior: NDArray[np.float64],
                         steps: int = C.LESION_RIND_MAX_ITERATIONS, start: _State | None = None,
                         soft: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None,
-                        aside: list[Executor | None] | None = None,
+                        aside: list[Executor | None] | None = None, restrict: bool = True,
                         ) -> Iterator[tuple[NDArray[np.float64], _State]]:
     """Step 12's chord Gauss-Newton for two surfaces (step 3), at most ``steps`` steps: yields (the
     coefficients, their :class:`_State`) at the start and after each accepted step (1.43: so that
@@ -528,14 +528,15 @@ def _gauss_newton_steps(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32
     needs them, not after the last accepted one.  The fit ends when a step moves no coefficient by
     0.01 mm or (1.55) lowers chi^2 + prior by less than ``LESION_RIND_MIN_DECREASE_CHI2``.  ``aside``:
     a one-item list, read at each step, holding an idle executor while the fit runs alone (its two
-    blurs at a time, :func:`_both`) or None."""
+    blurs at a time, :func:`_both`) or None.  ``restrict``: the surfaces rendered only where the blurs read
+    (:class:`._rind_gn.Evaluator`; not for the pixels' few evaluations)."""
 
     def pool() -> Executor | None:
         return None if aside is None else aside[0]
 
     # (2026-12-06, eighth: the evaluation by compiled passes when the kernels are on, :mod:`._rind_gn`)
     gn = _rind_gn.kernels()
-    ev = None if gn is None else _rind_gn.Evaluator(gn, rho, y_t, h, sig, use, data, noise, steps > 0)
+    ev = None if gn is None else _rind_gn.Evaluator(gn, rho, y_t, h, sig, use, data, noise, restrict)
 
     def evaluate(x: NDArray[np.float64], soft: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None) -> _State:
         if ev is not None:
@@ -669,7 +670,7 @@ def _coarse_to_fine(a: NDArray[np.float64], liv: NDArray[np.bool_] | None, sp: N
     _check(stop)
     h, psf = cands[j]
     for x, st in _gauss_newton_steps(x, k, rho32, y_t, yu, use, h, [psf / w for w in sp], data, noise, prior,
-                                     C.LESION_RIND_FINE_STEPS, aside=[pool]):
+                                     C.LESION_RIND_FINE_STEPS, aside=[pool], restrict=False):
         _check(stop)
     return j, x, st
 
