@@ -4,10 +4,12 @@
 eighth)"): a Gauss-Newton step of the blocks' race spent most of its ~2.4 ms in the evaluation of the
 model (the radii's float32 product over the whole box ~0.5-0.75 ms, the indicators' four passes, the
 blurs, the least squares' small products and numpy's per-call overhead).  :class:`Evaluator` does the
-same work with :mod:`._rind_gn_nb`'s passes: both indicators in one pass over the box, both ramps in
-one, the blurs by the same compiled kernel as :func:`._kernels.gaussian_filter_nearest_at` (its weights
-taken once per fit), the radii and the least squares by the same numpy products: the numpy path's values
-bit for bit.  None of this when the kernels are off (``HCC_IMAGING_JIT=0``): the numpy path runs.
+same work with :mod:`._rind_gn_nb`'s passes, only on the voxels the blurs at the fitted voxels read
+(``blur_reads``; the pixels' step, one or two evaluations, on the whole box): both indicators in one pass,
+a ramp in one, the blurs by the same compiled kernel as :func:`._kernels.gaussian_filter_nearest_at` (its
+weights taken once per fit), the radii by the same numpy float32 product on those voxels' columns of the
+terms (copied once a box, :func:`_reads`) and the least squares by the same numpy products: the numpy
+path's values bit for bit.  :class:`NodeSurfaces` does the same for 1.53's corrected surfaces and slopes.  None of this when the kernels are off (``HCC_IMAGING_JIT=0``): the numpy path runs.
 """
 
 from __future__ import annotations
