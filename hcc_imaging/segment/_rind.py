@@ -113,6 +113,10 @@ set-up ~0.6 x, ``rind_border`` 0.77-0.86 x its CPU, a click 0.76-0.8 x (load 5-6
 2026-12-06, seventh session (the same values bit for bit): from the rays on, the fit's independent work is split
 onto a side thread (:mod:`._rind_split`: the rays by halves, the set-ups by slabs, the correction's two surfaces),
 the click's own thread then only waiting for the fit; a click ~0.86 x at low load, ~1.0 x with the other core busy.
+
+2026-12-06, eighth session (the same values bit for bit): the fits' evaluations by compiled passes (:mod:`._rind_gn`):
+the surfaces rendered only on the voxels the blurs read, their indicators and ramps one pass each, 1.53's corrected
+surfaces and slopes likewise.
 """
 
 from __future__ import annotations
@@ -132,7 +136,7 @@ from scipy.special import ndtr
 
 from .._blas import one_blas_thread
 from . import _kernels
-from . import _rind_nodes, _rind_split
+from . import _rind_gn, _rind_nodes, _rind_split
 from . import constants as C
 from ._rind_setup import _float32_terms, _inside_corrected, _rind_kernels, _setup  # noqa: F401 (_float32_terms: read
 # here by test_segment_kernels.py, written before it moved)
@@ -511,7 +515,7 @@ def _gauss_newton_steps(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32
                         data: NDArray[np.float64], noise: float, prior: NDArray[np.float64],
                         steps: int = C.LESION_RIND_MAX_ITERATIONS, start: _State | None = None,
                         soft: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None,
-                        aside: list[Executor | None] | None = None,
+                        aside: list[Executor | None] | None = None, restrict: bool = True,
                         ) -> Iterator[tuple[NDArray[np.float64], _State]]:
     """Step 12's chord Gauss-Newton for two surfaces (step 3), at most ``steps`` steps: yields (the
     coefficients, their :class:`_State`) at the start and after each accepted step (1.43: so that
@@ -524,25 +528,35 @@ def _gauss_newton_steps(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32
     needs them, not after the last accepted one.  The fit ends when a step moves no coefficient by
     0.01 mm or (1.55) lowers chi^2 + prior by less than ``LESION_RIND_MIN_DECREASE_CHI2``.  ``aside``:
     a one-item list, read at each step, holding an idle executor while the fit runs alone (its two
-    blurs at a time, :func:`_both`) or None."""
+    blurs at a time, :func:`_both`) or None.  ``restrict``: the surfaces rendered only where the blurs read
+    (:class:`._rind_gn.Evaluator`; not for the pixels' few evaluations)."""
 
     def pool() -> Executor | None:
         return None if aside is None else aside[0]
 
+    # (2026-12-06, eighth: the evaluation by compiled passes when the kernels are on, :mod:`._rind_gn`)
+    gn = _rind_gn.kernels()
+    ev = None if gn is None else _rind_gn.Evaluator(gn, rho, y_t, h, sig, use, data, noise, restrict)
+
     def evaluate(x: NDArray[np.float64], soft: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None) -> _State:
+        if ev is not None:
+            chi2, r, coef, x3, s_in, s_out = ev.render(x, soft, pool())
+            return _State(chi2 + float(x @ prior @ x), r, coef, x3, s_in, s_out)
         coef, x3, fitted, s_in, s_out = _render(x, k, rho, y_t, use, h, sig, data, soft, pool())
         r = (data - fitted) / noise
         return _State(float(r @ r) + float(x @ prior @ x), r, coef, x3, s_in, s_out)
 
-    def ramp_blur(soft: NDArray[np.float32]) -> NDArray[np.float32]:
-        return _ramp_blur(soft, h, sig, use)
+    def ramp_blurs(st: _State) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        if ev is not None:
+            return ev.ramp_blurs(st.s_in, st.s_out, pool())
+        return _both(lambda soft: _ramp_blur(soft, h, sig, use), st.s_in, st.s_out, pool())
 
     x = x0.copy()
     st = evaluate(x, soft) if start is None else start
     yield x, st
     jac = np.empty((yu.shape[0], 2 * k), dtype=np.float32)  # filled in place at each step (a new array each time: ~1 ms)
     for _ in range(steps):
-        b_in, b_out = _both(ramp_blur, st.s_in, st.s_out, pool())
+        b_in, b_out = ramp_blurs(st)
         a_in = np.float32(st.coef[2] / noise) * b_in
         a_out = np.float32(st.coef[1] / noise) * b_out
         _jacobian(jac, a_in, a_out, yu)
@@ -656,7 +670,7 @@ def _coarse_to_fine(a: NDArray[np.float64], liv: NDArray[np.bool_] | None, sp: N
     _check(stop)
     h, psf = cands[j]
     for x, st in _gauss_newton_steps(x, k, rho32, y_t, yu, use, h, [psf / w for w in sp], data, noise, prior,
-                                     C.LESION_RIND_FINE_STEPS, aside=[pool]):
+                                     C.LESION_RIND_FINE_STEPS, aside=[pool], restrict=False):
         _check(stop)
     return j, x, st
 
@@ -945,8 +959,13 @@ def _node_offsets(x: NDArray[np.float64], k: int, st: _State, rho: NDArray[np.fl
     when given, the two surfaces' blurs, renders and node weights are split onto it (2026-12-06,
     seventh session: the same values)."""
 
+    # (2026-12-06, eighth: by compiled passes on the voxels the blur reads, the same values, :mod:`._rind_gn`)
+    gn = _rind_gn.kernels()
+    fast = None if gn is None else _rind_gn.NodeSurfaces(gn, rho, h, sig, use)
+
     def slopes(state: _State) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        b_in, b_out = _both(lambda v: _ramp_blur(v, h, sig, use).astype(np.float64), state.s_in, state.s_out, pool)
+        blur = (lambda v: _ramp_blur(v, h, sig, use).astype(np.float64)) if fast is None else fast.ramp_blur
+        b_in, b_out = _both(blur, state.s_in, state.s_out, pool)
         return state.coef[2] / noise * b_in, state.coef[1] / noise * b_out
 
     a_in, a_out = slopes(st)
@@ -958,9 +977,13 @@ def _node_offsets(x: NDArray[np.float64], k: int, st: _State, rho: NDArray[np.fl
     w_use = weights[use.ravel()]
     n = weights.shape[1]
     radii = (np.stack([x[:k], x[k:]]).astype(np.float32) @ y_t).reshape((2, -1))
+    if fast is not None:
+        fast.offsets(weights, radii)
 
     def surface(i: int, d: NDArray[np.float64]) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
         # surface i (0 the core's, 1 the layer's) with its offsets: its indicator and its blur at the fitted voxels
+        if fast is not None:
+            return fast.surface(i, d[i * n:(i + 1) * n])
         soft = _indicator(rho, (radii[i] + (weights @ d[i * n:(i + 1) * n]).astype(np.float32)).reshape(rho.shape), h)
         return soft, _kernels.gaussian_filter_nearest_at(soft, sig, use).astype(np.float64)
 
