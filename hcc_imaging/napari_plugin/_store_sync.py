@@ -247,15 +247,14 @@ class StoreSyncMixin:
         if rs is None or self.store_read_uid is None:
             return {}
         try:
-            doc = rs.export_document(self.store_read_uid)
-        except StoreError:  # (not this reader's draft any more: said where it is written)
+            recorded = rs.observation_extras(self.store_read_uid)
+        except StoreError:  # (not this reader's read any more: said where it is written)
             return {}
         out: dict[tuple[str | None, str], dict[str, Any]] = {}
-        for tp in doc.timepoints:
-            for obs in tp.lesions:
-                extra = {k: v for k, v in obs.to_json().items() if k not in SESSION_OWNED}
-                if extra:
-                    out[(obs.tracking_uid, tp.id)] = extra
+        for key, fields in recorded.items():
+            extra = {k: v for k, v in fields.items() if k not in SESSION_OWNED}
+            if extra:
+                out[key] = extra
         return out
 
     @serialised

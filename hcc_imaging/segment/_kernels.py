@@ -235,6 +235,10 @@ def warm_up() -> float:
     _setup((4, 5, 6), np.array([1.5, 0.7, 0.7]), np.array([2.0, 1.5, 1.7]),
            np.r_[1.0, np.zeros(len(_exponents(C.LESION_BLUR_MODEL_DEGREE)) - 1), 2.0,
                  np.zeros(len(_exponents(C.LESION_BLUR_MODEL_DEGREE)) - 1)], C.LESION_BLUR_MODEL_DEGREE, None)
+    # (2026-12-06, eighth session: the surface fits' compiled model evaluation, ``_rind_gn``)
+    from . import _rind_gn
+
+    _rind_gn.warm_up()
     return time.perf_counter() - t0
 
 

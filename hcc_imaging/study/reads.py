@@ -621,6 +621,25 @@ class ReaderSession(_Base):
 
         return self.store._read(fn)
 
+    def observation_extras(self, read_uid: str) -> dict[tuple[str, str], dict[str, Any]]:
+        """(tracking UID, time point id) -> the observation fields one of this reader's reads
+        records beyond the measurement columns (``viable_status``, ``enhancing``, a note,
+        ``typical_hcc_pattern``, ``cytology_malignant``...), read without assembling the read
+        document: a draft need not be a valid document yet (napari's panel reads them)."""
+        def fn(s: Session) -> dict[tuple[str, str], dict[str, Any]]:
+            r, _ = self._own_read(s, read_uid)
+            out: dict[tuple[str, str], dict[str, Any]] = {}
+            for m in s.scalars(select(MeasurementRow).where(MeasurementRow.read_fk == r.id)):
+                ex = json.loads(m.extra_json) if m.extra_json else {}
+                ex.update({k: getattr(m, k) for k in ("typical_hcc_pattern", "cytology_malignant")
+                           if getattr(m, k) is not None})
+                if ex:
+                    les, tp = _row(s, LesionRow, m.lesion_fk), _row(s, TimePointRow, m.timepoint_fk)
+                    out[(les.tracking_uid, tp.timepoint_id)] = ex
+            return out
+
+        return self.store._read(fn)
+
     def responses(self, read_uid: str) -> list[ResponseRecord]:
         """Responses stored when this reader locked one of their reads."""
         return self.store._read(lambda s: _response_records(s, self._own_read(s, read_uid)[0]))
