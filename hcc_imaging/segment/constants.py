@@ -824,7 +824,7 @@ LESION_RIND_MIN_DECREASE_CHI2: Final[float] = 0.1
 #: 0.45-0.7 x their time on the pixels at the same least gain.  0.8 mm: blocks up to 1.6 mm, well inside the 1.5-2.3 mm pixels where a one-voxel
 #: ramp is as wide as a thin layer (LESION_RIND_MAX_PIXEL_MM); 1.15-1.5 mm pixels, not measured coarse, are
 #: fitted on the pixels as before.  3 steps: 2 and 6 gave the same ovals and lobulated medians within 0.001.
-#: 1.58: none (docs/validation.md section 2.4, "Step 13's speed (session of 2026-12-06, fourth)"): every click of
+#: 1.58: one step, not three (docs/validation.md section 2.4, "Step 13's speed (session of 2026-12-06, fourth)"): every click of
 #: the sweep took all 3 steps, yet they moved its Dice by at most 0.008 (ovals' worst 0.979 either way, lobulated
 #: medians -0.0005 / -0.002); the blocks' surfaces are rendered on the pixels once (the values, the checks, 1.53's
 #: score test and correction read that state).
