@@ -211,6 +211,10 @@ class ReadSession(SegmentingMixin, MaskEditsMixin, StoreSyncMixin, PersistenceMi
         #: the mask files the autosave on disk and its .bak name (``_persistence``, ``_mask_files``)
         self._mask_files: dict[tuple[str, str, str], str] | None = {}
         self._mask_files_bak: set[str] = set()
+        #: the read's lock (``_persistence``, ``_read_lock``): this session's token, taken, closed
+        self.lock_token = uuid.uuid4().hex
+        self._lock_held = False
+        self._closed = False
         self._geometries: dict[str, Geometry] = {}
         self._label_cache: dict[tuple[str, bool], NDArray[np.uint16]] = {}
         self.locked = False

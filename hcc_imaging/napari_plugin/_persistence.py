@@ -168,6 +168,10 @@ class PersistenceMixin:
     last_timings: dict[str, float]
     listeners: list[Any]
     _reader_session: Any
+    #: this session's token in the read's lock (:mod:`._read_lock`), whether it took the lock, whether it closed
+    lock_token: str
+    _lock_held: bool
+    _closed: bool
 
     @property
     def path(self) -> Path:
@@ -183,14 +187,6 @@ class PersistenceMixin:
         """The single masks file of a read saved before 2026-12-06 (read on resume, then removed)."""
         return self.path.with_suffix(".masks.npz")
 
-    @property
-    def lock_token(self) -> str:
-        """This session's token in the read's lock file (:mod:`._read_lock`)."""
-        token = self.__dict__.get("_lock_token")
-        if token is None:
-            token = self.__dict__["_lock_token"] = uuid.uuid4().hex
-        return str(token)
-
     def _read_name(self) -> str:
         return f"the read of patient {self.patient_id!r} by reader {self.reader_id!r} ({self.path})"
 
@@ -198,22 +194,22 @@ class PersistenceMixin:
         """End the session: release the read's lock (once no other session of this process has
         the read open, another process may open it); a later save is refused.  What was saved
         stays (the autosave file, the store)."""
-        self.__dict__["_closed"] = True
+        self._closed = True
         _read_lock.release(self.path, self.lock_token)
 
     def _check_lock(self) -> None:
         """Refuse to save a closed session, or one whose read another process took over; take the
         read's lock at a new session's first save."""
-        if self.__dict__.get("_closed"):
+        if self._closed:
             raise StoreError(f"{self._read_name()}: this session was closed; start the read again to change it.")
-        if self.__dict__.get("_lock_held") and not _read_lock.holds(self.path):
+        if self._lock_held and not _read_lock.holds(self.path):
             raise _read_lock.ReadInUseError(
                 f"{self._read_name()} was taken over by another process since this session opened it (its lock "
                 f"file {_read_lock.lock_path(self.path)} names another process), so this session no longer saves it "
                 "(it would overwrite the other's work; its last change is not saved): go on in the other session.")
-        if not self.__dict__.get("_lock_held"):
+        if not self._lock_held:
             _read_lock.acquire(self.path, self.lock_token, self._read_name())
-            self.__dict__["_lock_held"] = True
+            self._lock_held = True
 
     @serialised
     def to_json(self) -> dict[str, Any]:
@@ -319,7 +315,7 @@ class PersistenceMixin:
         s = cls(patient_id, reader_id, autosave_dir, blinded=blinded, criteria=criteria)
         # one session at a time on a read (refused when another live one has it open)
         _read_lock.acquire(s.path, s.lock_token, s._read_name())
-        s.__dict__["_lock_held"] = True
+        s._lock_held = True
         try:
             return cls._resume_into(s, patient_id, reader_id, store, criteria)
         except BaseException:
