@@ -253,6 +253,12 @@ def _out(args: argparse.Namespace, obj: Any, text: str) -> None:
         print(text)
 
 
+def _viable_text(m: Any) -> str:
+    """The viable part as ``read show`` prints it: its size, and its status when one is recorded
+    (``21.0``, ``None (too_small)``, ``0.0 (absent)``); mRECIST reads the status before the size."""
+    return f"{m.viable_diameter_mm} ({m.viable_status})" if m.viable_status else f"{m.viable_diameter_mm}"
+
+
 def _json_arg(text: str | None, name: str) -> Any:
     from ..errors import StoreError
 
@@ -373,7 +379,7 @@ def _run(args: argparse.Namespace) -> int:
             rsp = sess.responses(args.read_uid)
             lines = [f"read {info.read_uid} of {info.patient_id} by {info.reader_id}: {info.status}"]
             lines += [f"  {m.timepoint_id}\t{m.lesion_id}\t{m.role}\t{m.status}\tLD {m.longest_diameter_mm}\tSA {m.short_axis_mm}"
-                      f"\tviable {m.viable_diameter_mm}\t{m.source_kind}" for m in ms]
+                      f"\tviable {_viable_text(m)}\t{m.source_kind}" for m in ms]
             lines += [f"  {r.criteria}\t{r.timepoint_id or 'BOR'}\t{r.category}" for r in rsp]
             _out(args, {"read": info, "measurements": ms, "responses": rsp}, "\n".join(lines))
         elif action == "read-record":

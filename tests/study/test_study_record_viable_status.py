@@ -111,6 +111,9 @@ def test_cli_read_record_viable_status(tmp_path: Path, capsys: pytest.CaptureFix
     assert "note: read " in err and "lesion 'L1': viable_status 'too_small' cleared" in err
     code, out, err = _cli(capsys, *rec, "--viable", "0", "--viable-status", "absent", "--json")
     assert code == 0 and (json.loads(out)["viable_status"], json.loads(out)["viable_diameter_mm"]) == ("absent", 0.0)
+    # the text of `read show` names the viable status too (it printed the size alone)
+    code, out, err = _cli(capsys, "study", "read", "show", uid, "--reader", "R1", "--db", db)
+    assert code == 0 and "\tviable 0.0 (absent)\t" in out, out
     code, out, err = _cli(capsys, "study", "export-read", uid, "--reader", "R1", "--db", db)
     assert code == 0, err
     les = json.loads(out)["timepoints"][0]["lesions"][0]
