@@ -231,12 +231,30 @@ class StoreSyncMixin:
             else:
                 item["day"] = day if day is not None else i * DEFAULT_INTERVAL_DAYS
             tps.append(item)
-        return {
+        doc: dict[str, Any] = {
             "patient_id": self.patient_id,
             "reader_id": self.reader_id,
             "criteria": list(self.criteria),
             "timepoints": tps,
         }
+        doc.update(self._read_facts(dated=use_dates))
+        return doc
+
+    def _read_facts(self, *, dated: bool) -> dict[str, list[dict[str, Any]]]:
+        """The store's draft read's treatments and tumour-marker draws (``study treatment`` /
+        ``study marker``, an imported read's own entries), so the panel's RECICL evaluation window
+        and clinical CR are the lock's; empty without a store or a draft read.  In a document
+        without dates (its baseline undated) an entry dated but without a day has no place and is
+        left out (the lock's document has the same dates and places it)."""
+        rs = self._reader_session
+        if rs is None or self.store_read_uid is None:
+            return {}
+        try:
+            facts = rs.read_facts(self.store_read_uid)
+        except StoreError:  # (not this reader's read any more: said where it is written)
+            return {}
+        out = {k: [e for e in v if dated or e.get("day") is not None] for k, v in facts.items()}
+        return {k: v for k, v in out.items() if v}
 
     def _recorded_elsewhere(self) -> dict[tuple[str | None, str], dict[str, Any]]:
         """What the store's draft read holds of each lesion and time point beyond what the session

@@ -640,6 +640,23 @@ class ReaderSession(_Base):
 
         return self.store._read(fn)
 
+    def read_facts(self, read_uid: str) -> dict[str, list[dict[str, Any]]]:
+        """``{"treatments": [...], "markers": [...]}``: the treatment events and tumour-marker
+        draws one of this reader's reads carries, as read-document JSON entries (what
+        :meth:`export_document` puts in the document: the read's own entries and the patient's
+        shared ones; for a locked read those it was locked with), read without assembling the
+        document - a draft need not be a valid document yet (napari's panel reads them, so its
+        RECICL window and clinical CR see the treatments and markers the lock will)."""
+        def fn(s: Session) -> dict[str, list[dict[str, Any]]]:
+            r, _ = self._own_read(s, read_uid)
+            extra = json.loads(r.extra_json) if r.extra_json else {}
+            ids = {_row(s, LesionRow, fk).lesion_id for fk in
+                   set(s.scalars(select(MeasurementRow.lesion_fk).where(MeasurementRow.read_fk == r.id)))}
+            treatments, markers = _read_facts(s, r, _row(s, PatientRow, r.patient_fk), extra, ids)
+            return {"treatments": treatments, "markers": markers}
+
+        return self.store._read(fn)
+
     def responses(self, read_uid: str) -> list[ResponseRecord]:
         """Responses stored when this reader locked one of their reads."""
         return self.store._read(lambda s: _response_records(s, self._own_read(s, read_uid)[0]))
@@ -901,15 +918,23 @@ def _document(s: Session, r: ReadRow, reader_id: str) -> Any:
     for m in rows:
         les = _row(s, LesionRow, m.lesion_fk)
         ms.append((_measurement_record(s, m, r, reader_id), les, json.loads(m.extra_json) if m.extra_json else {}))
-    if snap is not None:
-        treatments, markers = snap.get("treatments", []), snap.get("markers", [])
-    else:
-        treatments = read_treatments(extra.get("read_treatments"), _treatments(s, p), {les.lesion_id for _, les, _ in ms})
-        markers = read_markers(extra.get("read_markers"), _markers(s, p))
+    treatments, markers = _read_facts(s, r, p, extra, {les.lesion_id for _, les, _ in ms})
     return build_document(
         patient_id=p.patient_id, reader_id=reader_id, criteria=info.criteria, timepoints=tps, measurements=ms,
         treatments=treatments, markers=markers, read_extra=extra,
     )
+
+
+def _read_facts(s: Session, r: ReadRow, p: PatientRow, extra: Mapping[str, Any],
+                measured_lesion_ids: set[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The treatments and tumour-marker draws read ``r`` carries, as read-document JSON entries:
+    for a locked read what it was locked with, for a draft its own entries with the shared facts
+    (:func:`~.documents.read_treatments`, :func:`~.documents.read_markers`)."""
+    snap = extra.get(LOCK_SNAPSHOT)
+    if snap is not None:
+        return list(snap.get("treatments", [])), list(snap.get("markers", []))
+    return (read_treatments(extra.get("read_treatments"), _treatments(s, p), measured_lesion_ids),
+            read_markers(extra.get("read_markers"), _markers(s, p)))
 
 
 def _lock_read(s: Session, r: ReadRow, run: Assessor, reader_id: str) -> None:

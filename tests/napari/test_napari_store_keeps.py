@@ -118,3 +118,31 @@ def test_the_panels_assessment_reads_what_was_recorded_outside_napari(tmp_path: 
     from hcc_imaging.response import assess
 
     assert str(assess(lock_doc, "mRECIST").results["mRECIST"].timepoints[1].response) == "CR"
+
+
+def test_the_panels_assessment_has_the_reads_treatments_and_markers(tmp_path: Path, store: Store) -> None:
+    """The panel's read document carries the store read's treatments and marker draws, as the
+    lock's does: a TACE 6 days before the follow-up makes RECICL's follow-up not evaluable (its
+    evaluation window, criteria.md §5.3) at the lock, and the panel graded it."""
+    import datetime as dt
+
+    from hcc_imaging.response import assess
+
+    s = ReadSession("P001", "R1", tmp_path, store=store, criteria=["RECICL"])
+    s.measure_manual("baseline", ((0, 0, 0), (40, 0, 0)), ((0, 0, 0), (0, 20, 0)))
+    s.measure_manual("fu1", ((0, 0, 0), (38, 0, 0)), ((0, 0, 0), (0, 20, 0)), lesion_id="L1")
+    fu1_day = s.read_document()["timepoints"][1]["day"]
+    store.add_treatment_event("P001", "TACE", start_day=fu1_day - 6)
+    store.add_tumour_marker("P001", "afp", 5.0, day=fu1_day)
+    doc = s.read_document()
+    assert doc["treatments"] == [{"kind": "TACE", "day": fu1_day - 6}]
+    assert doc["markers"] == [{"day": fu1_day, "afp_ng_ml": 5.0}]
+    panel = s.assess(["RECICL"]).results["RECICL"].timepoints[1]
+    assert str(panel.response) == "NE"  # (the old panel graded it: it knew no treatment)
+    lock_doc = ReaderSession(store, "R1").export_document(s.store_read_uid)
+    assert str(assess(lock_doc, "RECICL").results["RECICL"].timepoints[1].response) == "NE"
+    # a treatment dated only, in a read whose baseline has no date, has no day to be placed on:
+    # the panel leaves it out and still assesses (the lock refuses, naming the entry to fix)
+    store.add_treatment_event("P001", "lenvatinib", start_date=dt.date(2024, 1, 1))
+    assert [t["kind"] for t in s.read_document()["treatments"]] == ["TACE"]
+    assert str(s.assess(["RECICL"]).results["RECICL"].timepoints[1].response) == "NE"

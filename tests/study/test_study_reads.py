@@ -188,6 +188,7 @@ READ_METHODS = {
     "responses": lambda s, uid: s.responses(uid),
     "export_document": lambda s, uid: s.export_document(uid),
     "observation_extras": lambda s, uid: s.observation_extras(uid),
+    "read_facts": lambda s, uid: s.read_facts(uid),
     "record_measurement": lambda s, uid: s.record_measurement(uid, "BL", "L1", longest_diameter_mm=1.0),
     "delete_measurement": lambda s, uid: s.delete_measurement(uid, "BL", "L1"),
     "lock": lambda s, uid: s.lock(uid),
