@@ -230,6 +230,15 @@ def obs_value(obs: LesionObservation, rules: RuleSet, is_node: bool) -> tuple[Fr
     return v, f"{lid} {fmt_mm(exact(ld), '')}x {fmt_mm(exact(sa), '')}= {fmt_mm(v, 'mm2')}"
 
 
+def _node_normal_below(o: LesionObservation, rules: RuleSet) -> Fraction:
+    """The short axis below which target node ``o`` is no bar to target CR: a porta-hepatis
+    node's malignant threshold under ``porta_hepatis_rule`` (mRECIST, 20 mm) with
+    ``porta_hepatis_target_normal_below_min``, else ``node_normal_short_axis_mm`` (10 mm)."""
+    if o.porta_hepatis and rules.porta_hepatis_rule and rules.porta_hepatis_target_normal_below_min:
+        return max(rules.porta_hepatis_min_short_axis_mm, rules.node_normal_short_axis_mm)
+    return rules.node_normal_short_axis_mm
+
+
 def _node_short_axis(obs: LesionObservation | None, rules: RuleSet) -> Fraction | None:
     if obs is None:
         return None
@@ -389,7 +398,7 @@ def classify_detailed(
                 known_sum += v
                 if o.is_lymph_node and rules.node_cr_by_short_axis:
                     sa = _node_short_axis(obs, rules) if obs is not None else v
-                    if sa is None or sa >= rules.node_normal_short_axis_mm:
+                    if sa is None or sa >= _node_normal_below(o, rules):
                         node_ok = False
                 elif v != 0:
                     node_ok = False
@@ -436,8 +445,13 @@ def classify_detailed(
                 reasons.append(f"target NE: baseline sum is 0, {crit} cannot assess targets")
             elif cr_ok and rules.cr_before_pd:
                 t_resp = R.CR
+                porta = [o for o in targets if o.is_lymph_node
+                         and _node_normal_below(o, rules) != rules.node_normal_short_axis_mm]
                 reasons.append("target CR: all targets gone" +
-                               (" (nodes < " + fmt_mm(rules.node_normal_short_axis_mm) + " SA)"
+                               (" (nodes < " + fmt_mm(rules.node_normal_short_axis_mm) + " SA"
+                                + ("; porta-hepatis " + ", ".join(o.lesion_id for o in porta) + " < "
+                                   + fmt_mm(_node_normal_below(porta[0], rules)) + " SA: not malignant, "
+                                   "porta_hepatis_target_normal_below_min" if porta else "") + ")"
                                 if any(target_node.values()) and rules.node_cr_by_short_axis else "")
                                + (" — CR is tested before PD (cr_before_pd)" if sum_pd else ""))
             elif sum_pd or lesion_pd:

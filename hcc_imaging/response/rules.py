@@ -234,6 +234,12 @@ class RuleSet:
     effusion_requires_cytology: bool = False
     porta_hepatis_rule: bool = False
     porta_hepatis_min_short_axis_mm: Fraction = F(20)
+    #: *Disputed* (the mRECIST text is silent on a porta-hepatis **target**'s CR): with
+    #: ``porta_hepatis_rule``, a target porta-hepatis node below ``porta_hepatis_min_short_axis_mm``
+    #: no longer counts as malignant, so it is no bar to target CR (True, default: the rule that
+    #: makes such a non-target CR and such a new node no new lesion); False = it must shrink below
+    #: ``node_normal_short_axis_mm`` as any node (RECIST 1.1 4.3.1).  Its short axis stays in the sum.
+    porta_hepatis_target_normal_below_min: bool = True
     #: New lesions (see :class:`NewLesionRule`); mRECIST size / growth thresholds.
     new_lesion_rule: NewLesionRule = NewLesionRule.ANY_UNEQUIVOCAL
     new_lesion_min_diameter_mm: Fraction = F(10)

@@ -113,3 +113,35 @@ def test_porta_hepatis_target_at_20mm_and_without_the_rule_is_accepted():
               (42, [_liver(0.0), _porta("target", 12.0)]))
     assert classify(d18, MRECIST.replace(porta_hepatis_rule=False)).timepoints[1].sum == 12
     assert classify(d18, RECIST_1_1).timepoints[0].sum == 58
+
+
+@pytest.mark.parametrize(("fu_sa", "normal_below_min", "target_response"), [
+    pytest.param(12.0, True, "CR", id="12mm-reactive-CR"),
+    pytest.param(19.9, True, "CR", id="19.9mm-reactive-CR"),
+    pytest.param(20.0, True, "PR", id="20mm-malignant-PR"),
+    pytest.param(12.0, False, "PR", id="12mm-other-reading-needs-10mm"),
+    pytest.param(9.9, False, "CR", id="9.9mm-other-reading-CR"),
+])
+def test_mrecist_porta_hepatis_target_below_20mm_is_no_bar_to_cr(fu_sa, normal_below_min, target_response):
+    """mRECIST's porta-hepatis rule (criteria.md §3.1): a porta node is malignant only at SA ≥
+    20 mm, which already makes such a non-target CR and such a new node no new lesion; a target
+    porta node that shrank from 25 to 12 mm was still held to RECIST's 10 mm, so a liver target
+    without enhancement read PR, not CR.  The mRECIST text is silent on targets: the other
+    reading is ``porta_hepatis_target_normal_below_min=False``.  The SA stays in the sum."""
+    d = doc((0, [_liver(30.0), _porta("target", 25.0)]), (42, [_liver(0.0), _porta("target", fu_sa)]))
+    tp = classify(d, MRECIST.replace(porta_hepatis_target_normal_below_min=normal_below_min)).timepoints[1]
+    assert tp.target_response == target_response
+    assert float(tp.sum) == fu_sa
+    if target_response == "CR" and normal_below_min:
+        assert any("porta-hepatis N1 < 20 mm SA" in r for r in tp.reasons)
+
+
+def test_porta_target_rule_needs_the_porta_rule_and_the_flag():
+    """Without ``porta_hepatis_rule`` (EASL's default, RECIST 1.1) a porta node is any node:
+    12 mm is not normal; a node not flagged porta-hepatis is held to 10 mm under mRECIST too."""
+    d = doc((0, [_liver(30.0), _porta("target", 25.0)]), (42, [_liver(0.0), _porta("target", 12.0)]))
+    assert classify(d, MRECIST.replace(porta_hepatis_rule=False)).timepoints[1].target_response == "PR"
+    plain = {"lesion_id": "N1", "role": "target", "organ": "lymph_node", "is_lymph_node": True}
+    d2 = doc((0, [_liver(30.0), {**plain, "short_axis_mm": 25.0}]),
+             (42, [_liver(0.0), {**plain, "short_axis_mm": 12.0}]))
+    assert classify(d2, MRECIST).timepoints[1].target_response == "PR"
