@@ -27,8 +27,9 @@ __all__ = [
 #: Version of the CSV/Parquet table schema (``docs/tables-schema.md``).  Bump the major
 #: number when a column is renamed or removed or its unit or meaning changes; the minor when one
 #: is added.  2.0: ``lesions.day`` counts from day 0 (``start_date``) as the other tables do.
-#: 2.1: ``summary`` gains the endpoints (``pfs_*``, ``ttp_*``, ``dor_*``).
-TABLES_SCHEMA_VERSION: str = "2.2"
+#: 2.1: ``summary`` gains the endpoints (``pfs_*``, ``ttp_*``, ``dor_*``).  2.2: ``lesions.viable_status``.
+#: 2.3: ``lesions.role_by_criteria``.
+TABLES_SCHEMA_VERSION: str = "2.3"
 
 #: Version of our SDTM TU/TR/RS mapping (``docs/export.md``).  SDTM has no column for it, so it
 #: is written to ``sdtm_metadata.json`` beside the CSV files.

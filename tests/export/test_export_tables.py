@@ -274,6 +274,26 @@ def test_lesions_table_has_viable_status_next_to_viable_diameter(tmp_path: Path)
     assert got[("BL", "N1")] == ("", "")  # not measured
 
 
+def test_lesions_table_has_role_by_criteria_next_to_role(tmp_path: Path) -> None:
+    """A RECIST 1.1 target that is an mRECIST non-target (``role_by_criteria``) showed only
+    ``role: target`` in the table, so it read as an mRECIST target (before table schema 2.3)."""
+    doc = read_document()
+    for tp in doc["timepoints"]:
+        for les in tp["lesions"]:
+            if les["lesion_id"] == "L2":
+                les["role_by_criteria"] = {"mrecist": "non_target", "RECIST1.1": les.get("role", "target")}
+    info = write_tables(doc, tmp_path, formats=("csv", "parquet"))
+    csv = pd.read_csv(info.tables["lesions"]["csv"], keep_default_na=False)
+    cols = list(csv.columns)
+    assert cols.index("role_by_criteria") == cols.index("role") + 1
+    got = {(r.timepoint_id, r.lesion_id): (r.role, r.role_by_criteria) for r in csv.itertuples()}
+    assert got[("BL", "L2")] == ("target", "mRECIST=non_target")  # (the same role is not repeated)
+    assert got[("FU1", "L2")] == ("target", "mRECIST=non_target")
+    assert got[("BL", "L1")] == ("target", "")
+    pq = pd.read_parquet(info.tables["lesions"]["parquet"])
+    assert pq.set_index(["timepoint_id", "lesion_id"]).loc[("BL", "L2"), "role_by_criteria"] == "mRECIST=non_target"
+
+
 def test_write_tables_leaves_alone_the_files_it_is_told_to(tmp_path: Path) -> None:
     """A caller's file that only looks like an earlier export's (``reads/*.json``) stays where it is
     with ``leave_alone=`` (the demo passes what a user put in its folder); others are set aside."""
