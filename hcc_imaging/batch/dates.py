@@ -8,6 +8,9 @@ that blanked it, a broken export) sorted first, as ``""``, and silently became t
   SeriesDate, else AcquisitionDate, else ContentDate (``SeriesInfo.series_date``), with a note
   the driver logs once per study (:func:`warn_dated_from_series`).  Its SEG / RTSTRUCT / SR
   series are not used: their dates are the day they were made.
+* :func:`annotated_study_date`: the date ``annotations.json`` gives a study (``study_dates``:
+  StudyInstanceUID → date) wins over every DICOM date: the manual order for an archive whose
+  dates were removed, shifted apart or are wrong.
 * :func:`order_failure`: a patient with a study that has no date at all, or with two studies on
   one date, cannot be ordered: one failures.csv row naming the studies (UID and folder) and the fix.
 """
@@ -20,14 +23,20 @@ from typing import Any
 
 log = logging.getLogger("hcc_imaging.batch.pipeline")
 
-__all__ = ["DATE_NOTE", "dated_record", "is_dicom_date", "order_failure", "study_order_date", "warn_dated_from_series"]
+__all__ = ["DATE_NOTE", "STUDY_DATES_KEY", "annotated_study_date", "dated_record", "is_dicom_date", "order_failure",
+           "study_order_date", "warn_dated_from_series"]
 
 #: ``StudyTask.extra`` key of the note of a study dated from its series (:func:`study_order_date`).
 DATE_NOTE = "date_note"
 
+#: ``annotations.json`` key: StudyInstanceUID → the date to order the study by (``YYYY-MM-DD`` or
+#: ``YYYYMMDD``), which wins over its DICOM dates (:func:`annotated_study_date`).
+STUDY_DATES_KEY = "study_dates"
+
 _FIX_DATE = ("set the StudyDate (0008,0020) of the study's files to the day of the scan (e.g. `dcmodify -i "
              "\"(0008,0020)=YYYYMMDD\" FILES`, or export the study again with its dates; shifted dates of a "
-             "de-identified copy are fine as long as they keep the studies' order)")
+             "de-identified copy are fine as long as they keep the studies' order), or give it in the patient's "
+             f"annotations.json: \"{STUDY_DATES_KEY}\": {{\"<StudyInstanceUID>\": \"YYYY-MM-DD\"}}")
 
 
 def is_dicom_date(value: Any) -> bool:
@@ -59,6 +68,48 @@ def study_order_date(study_date: str, series: Iterable[Any], is_image: Callable[
             f"ContentDate{several}, to order it among the patient's studies. If that is not the day of the scan, "
             f"{_FIX_DATE}.")
     return dates[0], note
+
+
+def annotated_study_date(study_uid: str, annotations: Mapping[str, Any], files: Sequence[str], dicom_date: str,
+                         where: str) -> tuple[str | None, str | None]:
+    """``(date, note)`` the annotations give study ``study_uid`` (``study_dates``), ``(None, None)``
+    when they give none.  ``dicom_date``: the date it would be ordered by otherwise
+    (:func:`study_order_date`), named in the note when it differs; ``files`` name the annotation
+    files in messages.
+
+    Raises
+    ------
+    ValueError
+        The annotations' ``study_dates`` is not an object, or its value for the study is no date:
+        the message names the files, the study and the fix.
+    """
+    import datetime as dt
+
+    given = annotations.get(STUDY_DATES_KEY)
+    if given is None:
+        return None, None
+    named = ", ".join(files) or "annotations.json"
+    if not isinstance(given, Mapping):
+        raise ValueError(f"{named}: {STUDY_DATES_KEY!r} must be an object of StudyInstanceUID -> date "
+                         f"(\"YYYY-MM-DD\"), not {type(given).__name__}. Fix the file.")
+    if study_uid not in given:
+        return None, None
+    raw = str(given[study_uid]).strip()
+    try:
+        day = dt.date.fromisoformat(raw) if "-" in raw else (
+            dt.datetime.strptime(raw, "%Y%m%d").date() if is_dicom_date(raw) else None)
+    except ValueError:
+        day = None
+    if day is None:
+        raise ValueError(f"{named}: {STUDY_DATES_KEY} gives study {where} the date {given[study_uid]!r}, which is no "
+                         "date. Fix: write it as \"YYYY-MM-DD\" (or YYYYMMDD), or remove the entry to use the "
+                         "study's DICOM dates.")
+    date = day.strftime("%Y%m%d")
+    if date == str(dicom_date or "").strip():
+        return date, None
+    was = f"its DICOM date {dicom_date}" if dicom_date else "it has no DICOM date"
+    return date, (f"study {where}: dated {date} by {named} ({STUDY_DATES_KEY}; {was}), to order it among the "
+                  "patient's studies.")
 
 
 def warn_dated_from_series(tasks: Iterable[Any]) -> None:

@@ -119,6 +119,7 @@ def load_annotations(files: Sequence[str]) -> dict[str, Any]:
         A file is not valid JSON or not an object.
     """
     merged: dict[str, Any] = {"lesions": {}, "timepoints": {}}
+    by_key = ("lesions", "timepoints", "study_dates")  # (merged per lesion id / StudyInstanceUID)
     for f in reversed(list(files)):  # farthest first, nearest overrides
         try:
             obj = json.loads(Path(f).read_text(encoding="utf-8"))
@@ -127,8 +128,8 @@ def load_annotations(files: Sequence[str]) -> dict[str, Any]:
         if not isinstance(obj, dict):
             raise BatchError(f"annotations file {f} must hold a JSON object with a 'lesions' mapping.")
         for k, v in obj.items():
-            if k in ("lesions", "timepoints") and isinstance(v, dict):
-                merged[k].update(v)
+            if k in by_key and isinstance(v, dict):
+                merged.setdefault(k, {}).update(v)
             else:
                 merged[k] = v
     return merged

@@ -80,3 +80,55 @@ def test_a_resumed_record_stored_without_a_date_takes_its_studys_date() -> None:
     assert dated_record(stored, "20250303")["study_date"] == "20250303" and stored["study_date"] == ""
     kept = _record(_BASE, "20250106")
     assert dated_record(kept, "20250106") is kept and dated_record(_record(_FU, ""), "")["study_date"] == ""
+
+
+def _two_studies(tmp_path: Path, fu_date: str, fu_series_date: str = "") -> None:
+    vals = np.full((3, 6, 6), 1100, np.uint16)
+    write_series(tmp_path / "P-1" / "base", vals, study_uid=_BASE, extra={"PatientID": "P-1", "StudyDate": "20250106"})
+    write_series(tmp_path / "P-1" / "fu", vals, study_uid=_FU,
+                 extra={"PatientID": "P-1", "StudyDate": fu_date, "SeriesDate": fu_series_date})
+
+
+def test_annotations_give_the_study_order_by_hand(tmp_path: Path) -> None:
+    """No way to order a patient whose studies have no dates (or wrong ones) but to edit the DICOM.
+    The annotations' ``study_dates`` win over every DICOM date; the task's note says so."""
+    import json
+
+    from hcc_imaging.batch.dates import DATE_NOTE
+
+    _two_studies(tmp_path, "")  # the follow-up: no date at all (a failure row, step date, before)
+    (tmp_path / "P-1" / "annotations.json").write_text(json.dumps({"study_dates": {_FU: "2025-03-03"}}))
+    tasks = tasks_from_index(index_archive(tmp_path), PipelineOptions())
+    assert [(t.study_instance_uid, t.study_date) for t in tasks] == [(_BASE, "20250106"), (_FU, "20250303")]
+    fu = tasks[1]
+    assert "dated 20250303 by" in fu.extra[DATE_NOTE] and "it has no DICOM date" in fu.extra[DATE_NOTE]
+    assert DATE_NOTE not in tasks[0].extra
+    # a wrong DICOM date (the follow-up dated before the baseline) is corrected; a nearer file wins
+    _two_studies(tmp_path / "b", "20240101")
+    (tmp_path / "b" / "annotations.json").write_text(json.dumps({"study_dates": {_FU: "20990101"}}))
+    (tmp_path / "b" / "P-1" / "fu" / "annotations.json").write_text(json.dumps({"study_dates": {_FU: "20250303"}}))
+    tasks = tasks_from_index(index_archive(tmp_path / "b"), PipelineOptions(), archive_root=str(tmp_path / "b"))
+    assert [(t.study_instance_uid, t.study_date) for t in tasks] == [(_BASE, "20250106"), (_FU, "20250303")]
+    assert "its DICOM date 20240101" in tasks[1].extra[DATE_NOTE]
+
+
+def test_a_bad_annotated_date_fails_that_study_naming_the_file(tmp_path: Path) -> None:
+    import json
+
+    _two_studies(tmp_path, "20250303")
+    ann = tmp_path / "P-1" / "annotations.json"
+    ann.write_text(json.dumps({"study_dates": {_FU: "3 March"}}))
+    tasks = tasks_from_index(index_archive(tmp_path), PipelineOptions())
+    fu = next(t for t in tasks if t.study_instance_uid == _FU)
+    err = fu.extra["index_error"]
+    assert str(ann) in err and _FU in err and "'3 March', which is no date" in err and "YYYY-MM-DD" in err
+    assert fu.study_date == "20250303"  # (its DICOM date: it still sorts in its place)
+    assert "index_error" not in next(t for t in tasks if t.study_instance_uid == _BASE).extra
+    ann.write_text(json.dumps({"study_dates": ["20250303"]}))
+    tasks = tasks_from_index(index_archive(tmp_path), PipelineOptions())
+    assert all("'study_dates' must be an object" in t.extra["index_error"] for t in tasks)
+
+
+def test_the_undated_row_names_the_annotations_fix() -> None:
+    po = patient_outputs("P-1", [_record(_BASE, "20250106"), _record(_FU, "")], [], PipelineOptions())
+    assert '"study_dates": {"<StudyInstanceUID>": "YYYY-MM-DD"}' in po["failure"]["reason"]

@@ -14,9 +14,9 @@ from typing import Any
 
 from ...io.masks import LABEL_NAMES_FILE
 from ..constants import ANNOTATIONS_FILE, IGNORED_MASK_NAMES, LESION_MASK_NAMES, SEEDS_FILE, VIABLE_MASK_NAMES
-from ..dates import DATE_NOTE, study_order_date
+from ..dates import DATE_NOTE, annotated_study_date, study_order_date
 from ..errors import BatchError
-from ..lesions import phase_series
+from ..lesions import load_annotations, phase_series
 from ..resume import content_key, file_digest
 from ._placement import _common_root, _file_folders, _Placed, mask_folders, root_notes
 from ._tasks import PipelineOptions, StudyInputs, StudyTask
@@ -190,6 +190,16 @@ def tasks_from_index(index: Any, options: PipelineOptions, archive_root: str | N
         if not where.masks_only:
             patients_of.setdefault(suid, []).append((pid, where.root))
     tasks: list[StudyTask] = []
+    loaded: dict[tuple[str, ...], dict[str, Any]] = {}
+
+    def annotations_of(files: tuple[str, ...]) -> dict[str, Any]:
+        if files not in loaded:
+            try:
+                loaded[files] = load_annotations(files) if files else {}
+            except BatchError:  # (a file that is no JSON object: the study's own step says so, naming it)
+                loaded[files] = {}
+        return loaded[files]
+
     for st in studies:
         images = tuple(se for se in st.series if _is_image_series(se))
         others = [se for se in st.series if not _is_image_series(se)]
@@ -223,12 +233,22 @@ def tasks_from_index(index: Any, options: PipelineOptions, archive_root: str | N
             continue
         # annotations: from the real folder (a zip SOURCE: the folder holding the zip) up to the archive root
         real = (os.path.dirname(where.zip_source) or ".") if where.zip_source is not None else root
-        # no StudyDate: dated from its image series (the driver warns), never "" sorted first as the baseline
-        study_date, date_note = study_order_date(st.study_date, st.series, _is_image_series,
-                                                 f"{st.study_instance_uid} ({root or '?'})")
+        inputs = _study_inputs(folders, root if note is None else real, root_all, others)
+        # no StudyDate: dated from its image series (the driver warns), never "" sorted first as the baseline;
+        # a date the annotations give (study_dates) wins: the manual order
+        named = f"{st.study_instance_uid} ({root or '?'})"
+        study_date, date_note = study_order_date(st.study_date, st.series, _is_image_series, named)
+        try:
+            given, given_note = annotated_study_date(
+                st.study_instance_uid, annotations_of(inputs.annotations_files), inputs.annotations_files,
+                study_date, named)
+        except ValueError as err:  # (the study fails, named; the batch goes on)
+            extra.setdefault("index_error", str(err))
+        else:
+            if given is not None:
+                study_date, date_note = given, given_note
         if date_note is not None:
             extra[DATE_NOTE] = date_note
-        inputs = _study_inputs(folders, root if note is None else real, root_all, others)
         ih = _input_hash(images + tuple(others), inputs)
         tasks.append(
             StudyTask(
