@@ -36,7 +36,8 @@ STUDY_DATES_KEY = "study_dates"
 _FIX_DATE = ("set the StudyDate (0008,0020) of the study's files to the day of the scan (e.g. `dcmodify -i "
              "\"(0008,0020)=YYYYMMDD\" FILES`, or export the study again with its dates; shifted dates of a "
              "de-identified copy are fine as long as they keep the studies' order), or give it in the patient's "
-             f"annotations.json: \"{STUDY_DATES_KEY}\": {{\"<StudyInstanceUID>\": \"YYYY-MM-DD\"}}")
+             f"annotations.json: \"{STUDY_DATES_KEY}\": {{\"<StudyInstanceUID>\": \"YYYY-MM-DD\"}} (a folder or zip "
+             "SOURCE)")
 
 
 def is_dicom_date(value: Any) -> bool:
