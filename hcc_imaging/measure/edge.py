@@ -14,6 +14,16 @@ from typing import Any
 import numpy as np
 
 _AXES = ("slice", "row", "column")
+#: LPS axis -> the patient side its (+, -) direction points to
+_SIDES = (("left", "right"), ("posterior", "anterior"), ("superior", "inferior"))
+
+
+def _side(direction: Any, axis: int, last: bool) -> str:
+    """The patient side the ``first`` / ``last`` face of array axis ``axis`` faces: the LPS axis
+    nearest its outward normal (``direction`` column ``axis``, negated for the first face)."""
+    v = np.asarray(direction, dtype=float)[:, axis] * (1.0 if last else -1.0)
+    c = int(np.argmax(np.abs(v)))
+    return _SIDES[c][0 if v[c] > 0 else 1]
 
 
 def lesions_at_image_edge(labels: Any, series_instance_uid: str | None = None) -> dict[str, str]:
@@ -21,7 +31,9 @@ def lesions_at_image_edge(labels: Any, series_instance_uid: str | None = None) -
     :class:`~hcc_imaging.volume.LabelVolume`) whose mask reaches a face of its grid.
 
     The message names the faces (``"first slice"``, ``"last column"``, ...), the series and its
-    number of slices.  Empty when no lesion touches a face.
+    number of slices, and the side of the patient each face is on (``inferior``, ``anterior``...,
+    from the grid's direction: on a coronal or sagittal series "the first row" is not a side the
+    reader can look for).  Empty when no lesion touches a face.
     """
     from scipy import ndimage
 
@@ -35,11 +47,12 @@ def lesions_at_image_edge(labels: Any, series_instance_uid: str | None = None) -
         box = objs[v - 1] if v - 1 < len(objs) else None
         if box is None:
             continue
-        faces = [f"{end} {axis}" for axis, sl, n in zip(_AXES, box, arr.shape, strict=True)
-                 for end, hit in (("first", sl.start == 0), ("last", sl.stop == n)) if hit]
-        if faces:
+        hits = [(f"{end} {name}", _side(labels.direction, m, end == "last"))
+                for m, (name, sl, n) in enumerate(zip(_AXES, box, arr.shape, strict=True))
+                for end, hit in (("first", sl.start == 0), ("last", sl.stop == n)) if hit]
+        if hits:
             lid = str(labels.labels.get(v) or f"L{v}")
-            out[lid] = (f"touches the image's edge ({' and '.join(faces)} of series "
-                        f"{series_instance_uid or 'unknown'}, {arr.shape[0]} slices): may be cut, measured "
-                        "smaller than it is")
+            out[lid] = (f"touches the image's edge ({' and '.join(f for f, _ in hits)} of series "
+                        f"{series_instance_uid or 'unknown'}, {arr.shape[0]} slices; in the patient: "
+                        f"{' and '.join(side for _, side in hits)}): may be cut, measured smaller than it is")
     return out
