@@ -240,19 +240,25 @@ class StoreSyncMixin:
         doc.update(self._read_facts(dated=use_dates))
         return doc
 
+    def _from_draft(self, method: str) -> dict[Any, Any]:
+        """``ReaderSession.<method>(store_read_uid)`` of the store's draft read; empty without a
+        store or a draft read, or when the read is not this reader's any more (said where it is
+        written)."""
+        rs = self._reader_session
+        if rs is None or self.store_read_uid is None:
+            return {}
+        try:
+            return dict(getattr(rs, method)(self.store_read_uid))
+        except StoreError:
+            return {}
+
     def _read_facts(self, *, dated: bool) -> dict[str, list[dict[str, Any]]]:
         """The store's draft read's treatments and tumour-marker draws (``study treatment`` /
         ``study marker``, an imported read's own entries), so the panel's RECICL evaluation window
         and clinical CR are the lock's; empty without a store or a draft read.  In a document
         without dates (its baseline undated) an entry dated but without a day has no place and is
         left out (the lock's document has the same dates and places it)."""
-        rs = self._reader_session
-        if rs is None or self.store_read_uid is None:
-            return {}
-        try:
-            facts = rs.read_facts(self.store_read_uid)
-        except StoreError:  # (not this reader's read any more: said where it is written)
-            return {}
+        facts = self._from_draft("read_facts")
         out = {k: [e for e in v if dated or e.get("day") is not None] for k, v in facts.items()}
         return {k: v for k, v in out.items() if v}
 
@@ -261,13 +267,7 @@ class StoreSyncMixin:
         measures (``viable_status``, ``enhancing``, ``typical_hcc_pattern``, a note...: recorded by
         ``study read record`` or an imported read, kept by the sync's ``keep_other_fields``), so
         the panel assesses what the lock will; empty without a store or a draft read."""
-        rs = self._reader_session
-        if rs is None or self.store_read_uid is None:
-            return {}
-        try:
-            recorded = rs.observation_extras(self.store_read_uid)
-        except StoreError:  # (not this reader's read any more: said where it is written)
-            return {}
+        recorded = self._from_draft("observation_extras")
         out: dict[tuple[str | None, str], dict[str, Any]] = {}
         for key, fields in recorded.items():
             extra = {k: v for k, v in fields.items() if k not in SESSION_OWNED}
