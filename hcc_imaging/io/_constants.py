@@ -102,6 +102,7 @@ __all__ += [
     "PORTAL_VENOUS_MAX_S",
     "TRANSITIONAL_MAX_S",
     "HEPATOBILIARY_MIN_S",
+    "HEPATOBILIARY_GADOBENATE_MIN_S",
     "KEYWORD_CONFIDENCE",
     "SHORT_KEYWORD_CONFIDENCE",
     "TIMING_CONFIDENCE",
@@ -124,6 +125,10 @@ PORTAL_VENOUS_MAX_S: float = 120.0
 TRANSITIONAL_MAX_S: float = 300.0
 #: Hepatobiliary phase with gadoxetate from ~10 min (LI-RADS: typically 20 min; >= 10 min accepted).
 HEPATOBILIARY_MIN_S: float = 600.0
+#: Hepatobiliary phase with gadobenate (Gd-BOPTA, MultiHance; ~3-5 % hepatocyte uptake) from 60 min
+#: (LI-RADS v2018 technique: gadobenate's hepatobiliary phase 1-3 h after injection); before it a
+#: late series is delayed.
+HEPATOBILIARY_GADOBENATE_MIN_S: float = 3600.0
 
 #: Confidence of a call from an unambiguous SeriesDescription keyword ("ARTERIAL", "PORTAL VENOUS").
 KEYWORD_CONFIDENCE: float = 0.9

@@ -24,10 +24,11 @@ _NOT_PRE_CONTRAST = (r"(OP|OPS|OPERATIVE?|OPERATION|SURG\w*|TACE|TARE|RFA|MWA|SI
 _WITH_AND_WITHOUT = re.compile(r" (W ?(AND )?WO|WO ?(AND )?W|W (AND )?W O|W O (AND )?W|WITH (AND |OR )?WITHOUT|"
                                r"WITHOUT (AND |OR )?WITH|C MINUS (AND )?C|C (AND )?C MINUS)(?= )")
 
-#: A delay of 10-30 min in a description: hepatobiliary with gadoxetate on MR, else delayed.
-_HBP_DELAY = r" (1[0-9]|2[0-9]|30) ?MIN "
+#: A delay of 10-240 min in a description: hepatobiliary on MR with gadoxetate, or with gadobenate from
+#: 60 min, else delayed (until 2026-12-06 only 10-30 min: "45 MIN", "90 MIN" said nothing).
+_HBP_DELAY = r" (1[0-9]|[2-9][0-9]|1[0-9][0-9]|2[0-3][0-9]|240) ?MIN "
 #: The last minute ``_HBP_DELAY`` names (a longer delay is none the table names: ``_phase_minutes``).
-HBP_DELAY_MAX_MIN = 30
+HBP_DELAY_MAX_MIN = 240
 #: A delay of 2-9 min: transitional with gadoxetate on MR within the timing rule's window, else delayed.
 _MIN_DELAY = r" ([2-9]) ?MIN "
 
@@ -35,7 +36,8 @@ _MIN_DELAY = r" ([2-9]) ?MIN "
 # Normalisation: upper case, accents stripped, every non-alphanumeric run -> one space, padded
 # with spaces, so " ART " matches a whole token.
 _RULES: list[tuple[str, Phase, bool]] = [
-    # hepatobiliary (gadoxetate) -- before "delayed"; a 10-30 min delay only with gadoxetate on MR (else delayed)
+    # hepatobiliary (gadoxetate, gadobenate) -- before "delayed"; a 10-240 min delay only with such an agent on MR
+    # (gadobenate from 60 min; else delayed)
     (r" (HBP|HEPATOBILIARY|HEPATOBILIAR|HEPATOCYTE|HEPATOCYTIC|HEPATOCYTAIRE|HEPATOCELLULAR PHASE|"
      r"HEPATOSPECIFIC|LEBERSPEZIFISCH\w*|EPATOSPECIFIC\w*|HEPATOESPECIFIC\w*|KANSAIBOU?SOU?|KANSAIBOU?) ",
      Phase.HEPATOBILIARY, False),

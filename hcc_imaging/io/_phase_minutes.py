@@ -22,12 +22,12 @@ and "2.5 minutes", "180 s" or "2:30 min" ("2 30 MIN": 30 min) were not read or r
 
 **Rounding.**  The delay's exact value is kept (:attr:`Delay.minutes`, no rounding: "30.5 min" is
 30.5, "150 s" 2.5) and decides where the phase depends on it (gadoxetate's transitional window of
-the timing rule, 2 to < 5 min).  For the table's whole-minute ranges (2-9 min delayed or
-transitional, 10-30 min hepatobiliary) the description is written with the delay's whole minutes
-(:attr:`Delay.table_minutes`): rounded down up to 30 min ("9.5 min" reads 9, below the 10 min of a
-hepatobiliary delay, as the timing rule says for 570 s), rounded up above ("30.5 min" reads 31,
-beyond the table's last minute as "31 min" is: no delay it names; until 2026-12-06 it read 30,
-hepatobiliary).
+the timing rule, 2 to < 5 min; gadobenate's hepatobiliary phase, from 60 min).  For the table's
+whole-minute ranges (2-9 min delayed or transitional, 10-240 min hepatobiliary or delayed by the
+agent; 10-30 min until 2026-12-06, eighth session) the description is written with the delay's whole
+minutes (:attr:`Delay.table_minutes`): rounded down up to 240 min ("9.5 min" reads 9, below the
+10 min of a hepatobiliary delay, as the timing rule says for 570 s), rounded up above ("240.5 min"
+reads 241, beyond the table's last minute as "241 min" is: no delay it names).
 """
 
 from __future__ import annotations

@@ -6,9 +6,10 @@ Evidence, in order of trust (the first that speaks decides; its confidence says 
    Japanese (romaji and kanji) and vendor shorthand ("ART", "AP", "PV", "PVP", "DELAY", "EQ",
    "NATIVE", "NC", "PRE", "W/O", "C-", "HBP", "20MIN"...).  Longer phrases win over shorter ones
    ("LATE ART" before "ART", "NON CONTRAST" before "CONTRAST"); "PRE-OP", "W/O FS" and a protocol
-   "W/WO" (with and without contrast) are no pre-contrast.  A delay of 10-30 min ("20MIN",
-   "DELAYED 10 MIN") is hepatobiliary only on MR with gadoxetate (ContrastBolusAgent of the series,
-   or of another series of the study), else delayed; there a delay of 2-4 min ("3 MIN") is
+   "W/WO" (with and without contrast) are no pre-contrast.  A delay of 10-240 min ("20MIN",
+   "DELAYED 10 MIN", "90 MIN") is hepatobiliary only on MR with gadoxetate, or with gadobenate from
+   60 min (ContrastBolusAgent of the series, or of another series of the study), else delayed;
+   with gadoxetate a delay of 2-4 min ("3 MIN") is
    transitional, as by timing; a hepatobiliary keyword ("HBP") on CT is ``unknown`` (a conflict:
    CT has no hepatobiliary phase), and ``delayed`` on MR with a known extracellular agent (the
    reason naming the conflict) (``io/_agents.py``); "2.5 min", "2.5 minutes", "180 s", "2:30 min"
@@ -17,7 +18,7 @@ Evidence, in order of trust (the first that speaks decides; its confidence says 
 2. **Timing**: AcquisitionTime minus ContrastBolusStartTime, against the windows in
    ``io/_constants.py`` (LI-RADS v2018 / EASL 2018): < 30 s early arterial, < 50 s arterial,
    < 120 s portal venous, < 300 s delayed (CT) or transitional (gadoxetate MR), >= 600 s
-   hepatobiliary (gadoxetate MR).  Confidence 0.75.
+   hepatobiliary (gadoxetate MR), >= 3600 s hepatobiliary (gadobenate MR).  Confidence 0.75.
 3. **Order within the study**: series of the same study and modality sorted by acquisition time;
    without a contrast agent tag before the others -> pre-contrast; contrast series in order ->
    arterial, portal venous, delayed.  Confidence 0.4.
@@ -49,8 +50,11 @@ from . import _constants as C
 from ._agents import (
     exam_agent,
     extracellular_agent,
+    hepatobiliary_min_s,
+    is_gadoxetate,
     no_hepatobiliary_phase_because,
     no_hepatobiliary_phase_on,
+    too_early_for_hepatobiliary,
     transitional_minutes,
 )
 from ._phase_minutes import delay_read_as, description_delays
@@ -189,8 +193,9 @@ def phase_from_description(
 ) -> PhaseCall | None:
     """Phase from SeriesDescription (and, second, ProtocolName) keywords; None when silent.
 
-    A delay of 10-30 min ("20MIN", "DELAYED 10 MIN") is hepatobiliary only when ``agent``
-    (ContrastBolusAgent) names gadoxetate and ``modality`` is not CT; otherwise it is delayed.  With
+    A delay of 10-240 min ("20MIN", "DELAYED 10 MIN") is hepatobiliary only when ``agent``
+    (ContrastBolusAgent) names gadoxetate, or gadobenate and the delay is 60 min or more, and
+    ``modality`` is not CT; otherwise it is delayed.  With
     gadoxetate on MR a delay of 2-4 min ("3 MIN") is transitional, as :func:`phase_from_timing` says.
     A hepatobiliary keyword ("HBP") on CT is ``unknown``, the reason naming the conflict.
 
@@ -219,7 +224,11 @@ def phase_from_description(
                     if not transitional_minutes(delay.minutes if delay else int(m.group(1)), modality, agent):
                         continue
                     why += ", a delay within gadoxetate's transitional phase (LI-RADS: ~2-5 min after injection)"
-                not_hbp = no_hepatobiliary_phase_because(modality, agent) if rx.pattern == _HBP_DELAY else None
+                not_hbp = None
+                if rx.pattern == _HBP_DELAY:
+                    not_hbp = (no_hepatobiliary_phase_because(modality, agent)
+                               or too_early_for_hepatobiliary(delay.minutes if delay else int(m.group(1)),
+                                                              modality, agent))
                 if not_hbp:
                     return PhaseCall(Phase.DELAYED, conf, f"{why}, a delay; {not_hbp}: delayed")
                 on_ct = no_hepatobiliary_phase_on(modality) if phase == Phase.HEPATOBILIARY else None
@@ -258,8 +267,12 @@ def phase_from_timing(
 ) -> PhaseCall:
     """Phase from the delay after the start of injection (seconds), per the windows in ``_constants``.
 
-    Transitional and hepatobiliary only with gadoxetate (``agent``) and not on CT; else delayed."""
-    gadoxetate = no_hepatobiliary_phase_because(modality, agent) is None
+    Transitional only with gadoxetate (``agent``), hepatobiliary only with gadoxetate (from
+    ``HEPATOBILIARY_MIN_S``) or gadobenate (from ``HEPATOBILIARY_GADOBENATE_MIN_S``), neither on CT;
+    else delayed."""
+    mod = str(getattr(modality, "value", modality) or "")
+    gadoxetate = is_gadoxetate(agent) and no_hepatobiliary_phase_on(mod) is None
+    hbp_from_s = hepatobiliary_min_s(mod, agent)
     if delay_s < 0:
         return PhaseCall(Phase.PRE_CONTRAST, C.TIMING_CONFIDENCE,
                          f"acquired {-delay_s:.0f} s before ContrastBolusStartTime")
@@ -271,7 +284,7 @@ def phase_from_timing(
         ph = Phase.PORTAL_VENOUS
     elif delay_s < C.TRANSITIONAL_MAX_S:
         ph = Phase.TRANSITIONAL if gadoxetate else Phase.DELAYED
-    elif gadoxetate and delay_s >= C.HEPATOBILIARY_MIN_S:
+    elif hbp_from_s is not None and delay_s >= hbp_from_s:
         ph = Phase.HEPATOBILIARY
     else:
         ph = Phase.DELAYED

@@ -84,16 +84,16 @@ def test_a_description_delay_gives_the_phase_of_its_exact_value(desc: str, phase
     assert said in call.reason
 
 
-@pytest.mark.parametrize("desc", ["T1 30.5 min", "T1 -3 min", "T1 2.5.3 min", "T1 1,200 s"])
+@pytest.mark.parametrize("desc", ["T1 240.5 min", "T1 -3 min", "T1 2.5.3 min", "T1 1,200 s"])
 def test_a_delay_beyond_the_table_or_garbled_names_no_phase(desc: str) -> None:
-    """30.5 min is beyond the table's 10-30 min (as 31 min is); a garbled delay is read as no delay,
-    not as the minutes of its last digits."""
+    """240.5 min is beyond the table's 10-240 min (as 241 min is; 10-30 min until 2026-12-06); a
+    garbled delay is read as no delay, not as the minutes of its last digits."""
     assert phase_from_description(desc, modality="MR", agent="Primovist") is None
     assert phase_from_description("DELAYED " + desc, modality="MR", agent="Primovist").phase == P.DELAYED
 
 
-def test_the_table_reads_whole_minutes_rounded_down_to_30_up_above() -> None:
-    text, delays = description_delays("VIBE 9.5 min, 30.5 min, 2.5 minutes, -3 min")
+def test_the_table_reads_whole_minutes_rounded_down_to_240_up_above() -> None:
+    text, delays = description_delays("VIBE 9.5 min, 30.5 min, 240.5 min, 2.5 minutes, -3 min")
     assert [(d.minutes, d.phrase, d.table_minutes) for d in delays] == [
-        (9.5, "9.5 min", 9), (30.5, "30.5 min", 31), (2.5, "2.5 minutes", 2)]
-    assert text.split() == ["VIBE", "9", "MIN", ",", "31", "MIN", ",", "2", "MIN", ","]
+        (9.5, "9.5 min", 9), (30.5, "30.5 min", 30), (240.5, "240.5 min", 241), (2.5, "2.5 minutes", 2)]
+    assert text.split() == ["VIBE", "9", "MIN", ",", "30", "MIN", ",", "241", "MIN", ",", "2", "MIN", ","]
