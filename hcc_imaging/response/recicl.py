@@ -244,6 +244,7 @@ def classify_recicl(doc: ReadDocument, rules: RecicLRules = RECICL) -> Criterion
     prev: TimePoint = base
     nadir = base_sum
     pd_day: int | None = None
+    noted_new: set[str] = set()  # new lesions whose extrahepatic note is in the checks
     for tp in doc.timepoints[1:]:
         day = int(tp.day or 0)
         ref_tp = base if rules.reference == "baseline" else prev
@@ -314,12 +315,16 @@ def classify_recicl(doc: ReadDocument, rules: RecicLRules = RECICL) -> Criterion
                 why += "; " + grade
             reasons.append(f"overall {overall_te} on summed products "
                            f"({fmt_mm(pre_sum, 'mm2')} -> {fmt_mm(post_sum, 'mm2')}): " + why)
-        extra_new = _extrahepatic(o for o in tp.lesions if o.role_for(rules.name) is Role.NEW)
+        new_here = [o for o in tp.lesions if o.role_for(rules.name) is Role.NEW]
+        extra_new = _extrahepatic(new_here)
         if extra_new:
             note = (f"new extrahepatic lesion(s) {extra_new} on day {day}: not graded by RECICL "
                     "(it grades intrahepatic nodules only); assess them with RECIST 1.1")
             reasons.append(note)
-            checks.append(note)
+            first_seen = _extrahepatic(o for o in new_here if o.lesion_id not in noted_new)
+            if first_seen:  # (the read's checks name each once, where it first appears)
+                checks.append(note if first_seen == extra_new else note.replace(extra_new, first_seen, 1))
+            noted_new.update(o.lesion_id for o in new_here)
         new_pd = bool(new_ids)
         if new_pd:
             if rules.new_lesion == "overall_pd":

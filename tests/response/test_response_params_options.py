@@ -168,6 +168,21 @@ def test_recicl_says_it_does_not_grade_extrahepatic_lesions():
     assert any("X (lung)" in t and "not graded by RECICL" in t for t in r.timepoints[1].reasons)
 
 
+
+def test_recicl_checks_name_a_new_extrahepatic_lesion_once():
+    """A new lung lesion seen at three follow-ups was a check of its own at each of them (the
+    read's checks repeated it); each follow-up's reasons still say it."""
+    lung = {"organ": "lung", "short_axis_mm": 12}
+    base = [les("L1", 20, short_axis_mm=20)]
+    fu = [les("L1", 20, short_axis_mm=20, necrosis_fraction=1.0), les("X", 15, role="new", **lung)]
+    fu3 = [*fu, les("Y", 11, role="new", organ="bone", short_axis_mm=10)]
+    r = assess(doc((0, base), (42, fu), (84, fu), (126, fu3)), ["recicl"]).results["RECICL"]
+    said = [c for c in r.checks if "new extrahepatic" in c]
+    assert len(said) == 2 and "X (lung) on day 42" in said[0], said
+    assert "Y (bone) on day 126" in said[1] and "X (lung)" not in said[1]
+    assert all(any("X (lung)" in t for t in tp.reasons) for tp in r.timepoints[1:])
+
+
 # ---------------------------------------------------------------- confirmation
 
 
