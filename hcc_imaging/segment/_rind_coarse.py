@@ -1,4 +1,5 @@
-"""Step 13's per-direction correction (1.53, :mod:`._rind_nodes`) fitted on the 2 x 2-pixel blocks (1.65; private).
+"""Step 13's per-direction correction (1.53, :mod:`._rind_nodes`) on the 2 x 2-pixel blocks, and the blocks' race
+handed over to it (1.65; private).
 
 On pixels up to ``LESION_RIND_COARSE_MAX_PIXEL_MM`` the surfaces are fitted on 2 x 2-pixel blocks (1.55,
 :func:`._rind._coarse_to_fine`) and then on the pixels by one step.  Until 1.64 the correction that follows on a
@@ -8,7 +9,12 @@ matrices over the pixels' ~100 k fitted voxels (~70 ms of a lobulated click).  S
 reads the pixels (the same decision as 1.64: an oval keeps its mask bit for bit), but the node offsets are fitted
 on the blocks (a quarter of the voxels, the blocks' point-spread and noise as in the blocks' race) from the
 surfaces the pixels' step ended on, and the offsets (one per direction node: 16 x 32 nodes, ~2.4 mm apart on a
-12 mm surface, coarser than a block) are then read at the pixels.  docs/validation.md section 2.4, "Algorithm 1.65".
+12 mm surface, coarser than a block) are then read at the pixels, only where they can change the mask
+(:func:`offsets_near_layer`).  And the blocks' race (:func:`._rind._race`), whose lone fit on a lobulated rind crept on
+for 14-31 steps of ~0.5 mm (the surfaces move about a ramp and a blur a step), stops after
+``LESION_RIND_HANDOVER_STEPS`` rounds when the score test on the blocks (:func:`misfit_z`) says the shape is one the
+degree-4 surfaces do not follow: the correction, which does follow it, takes over from there.  docs/validation.md
+section 2.4, "Algorithm 1.65".
 """
 
 from __future__ import annotations

@@ -21,7 +21,9 @@ interpolation in the polar and azimuthal angles, and fits it:
    neighbouring nodes of each surface (a membrane; ``LESION_RIND_NODES_RIDGE`` keeps nodes no voxel
    reads determined); the point-spread, the ramp and the degree-4 radii held (letting chi^2 pick the
    point-spread with the correction picked the wrong one, masks 3-20 % too large, in the session of
-   2026-12-03).  The normal matrix is sparse (four nodes a voxel): ``scipy.sparse``.
+   2026-12-03).  The normal matrix is sparse (four nodes a voxel); since 1.65 it is assembled in a banded order and
+   solved by a banded Cholesky factorisation (:class:`_Banded`), and on fine pixels the fit runs on the 2 x 2-pixel
+   blocks (:mod:`._rind_coarse`, ``LESION_RIND_NODES_BLOCK_ITERATIONS`` steps).
 
 The design, its parameters and what it gains were measured in the session of 2026-12-03
 (docs/validation.md section 2.2, "Step 13's surfaces corrected on the rays' direction nodes"); that
