@@ -136,9 +136,8 @@ from scipy.special import ndtr
 
 from .._blas import one_blas_thread
 from . import _kernels
-from . import _rind_gn, _rind_nodes, _rind_split
+from . import _rind_coarse, _rind_gn, _rind_nodes, _rind_split
 from . import constants as C
-from . import _rind_coarse
 from ._rind_setup import _float32_terms, _inside_corrected, _rind_kernels, _setup  # noqa: F401 (_float32_terms: read
 # here by test_segment_kernels.py, written before it moved)
 from ._surface import _direction_terms, _inside, _roughness
@@ -973,13 +972,14 @@ def _fit_from_core(a: NDArray[np.float64], box: tuple[slice, ...], liv: NDArray[
 def _node_offsets(x: NDArray[np.float64], k: int, st: _State, rho: NDArray[np.float32], y_t: NDArray[np.float32],
                   u: NDArray[np.float64], use: NDArray[np.bool_], h: NDArray[np.float32], sig: list[float],
                   data: NDArray[np.float64], noise: float, pool: Executor | None = None,
-                  blocks: Any = None) -> NDArray[np.float64] | None:
+                  blocks: _rind_coarse.Grid | None = None) -> NDArray[np.float64] | None:
     """1.53 (:mod:`._rind_nodes`): the layer's radius correction per voxel of the box (flat; the mask
     reads only the layer's surface), both surfaces' corrections fitted on the rays' direction nodes with the point-spread ``sig`` (voxels) and
     the ramp ``h`` of the fit ``x`` / ``st``; None when its score test finds nothing the degree-4
     surfaces leave (an oval: the mask stays the degree-4 one, bit for bit).  ``pool``: an idle executor;
     when given, the two surfaces' blurs, renders and node weights are split onto it (2026-12-06,
-    seventh session: the same values)."""
+    seventh session: the same values).  ``blocks``: the 2 x 2-pixel blocks' fit (:func:`_coarse_to_fine`), when
+    given the correction is fitted there after the score test on the pixels (1.65, :mod:`._rind_coarse`)."""
 
     # (2026-12-06, eighth: by compiled passes on the voxels the blur reads, the same values, :mod:`._rind_gn`)
     gn = _rind_gn.kernels()

@@ -180,7 +180,7 @@ class _Banded:
         places = [(self.pos[rows + bi * n], self.pos[cols + bj * n]) for bi, bj in ((0, 0), (0, 1), (1, 0), (1, 1))]
         p_r, p_c = self.pos[coo.row], self.pos[coo.col]
         self.kd = kd = int(max(int(np.max(c - r)) for r, c in places + [(p_r, p_c)]))
-        self.parts = []
+        self.parts: list[tuple[NDArray[np.int64], NDArray[np.int64]]] = []
         for r, c in places:
             upper = np.flatnonzero(r <= c)
             self.parts.append(((kd + r[upper] - c[upper]) * size + c[upper], upper))
