@@ -136,7 +136,7 @@ from scipy.special import ndtr
 
 from .._blas import one_blas_thread
 from . import _kernels
-from . import _rind_gn, _rind_nodes, _rind_split
+from . import _rind_coarse, _rind_gn, _rind_nodes, _rind_split
 from . import constants as C
 from ._rind_setup import _float32_terms, _inside_corrected, _rind_kernels, _setup  # noqa: F401 (_float32_terms: read
 # here by test_segment_kernels.py, written before it moved)
@@ -584,7 +584,8 @@ def _race(cands: list[tuple[NDArray[np.float32], float]], x0: NDArray[np.float64
           data: NDArray[np.float64], noise: float, prior: NDArray[np.float64],
           soft0: list[tuple[NDArray[np.float32], NDArray[np.float32]]],
           stop: threading.Event | None, n_psf: int = len(C.LESION_RIND_PSF_MM),
-          extra_mm2: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> tuple[int, NDArray[np.float64], _State]:
+          extra_mm2: tuple[float, float, float] = (0.0, 0.0, 0.0),
+          handover: Callable[[int, _State], bool] | None = None) -> tuple[int, NDArray[np.float64], _State]:
     """Step 3's fits: the two surfaces from ``x0`` with each candidate of ``cands`` (a ramp, a
     point-spread in mm), ``LESION_RIND_PSF_STEPS`` steps each (the screen; ``soft0``: the start's
     indicators per ramp; ``cands`` ramp by ramp, ``n_psf`` point-spreads each), then the two best fitted on side by side, a step each at a time, one
@@ -615,8 +616,16 @@ def _race(cands: list[tuple[NDArray[np.float32], float]], x0: NDArray[np.float64
         runs = {j: fit(j, fits[j], C.LESION_RIND_MAX_ITERATIONS) for j in best}
         finals = {j: fits[j] for j in best}
         going = list(best)
+        rounds = 0
         while going:
             _check(stop)
+            if handover is not None and rounds == C.LESION_RIND_HANDOVER_STEPS:
+                # 1.65: the leader's shape is one the degree-4 surfaces do not follow (a lobulated rind):
+                # the correction per direction takes over from here (:mod:`._rind_coarse`)
+                lead_j = min(going, key=lambda i: finals[i][1].obj)
+                if handover(lead_j, finals[lead_j][1]):
+                    break
+            rounds += 1
             if len(going) == 1 and _threads() > 1:
                 # one fit left: run here, its two blurs at a time on the idle pool (the same values)
                 aside[0] = pool
@@ -664,15 +673,25 @@ def _coarse_to_fine(a: NDArray[np.float64], liv: NDArray[np.bool_] | None, sp: N
     ramps_c = _ramps(rho, u, sp)
     rho_c32 = rho.astype(np.float32)
     cands_c = [(h, v) for h in ramps_c for v in psfs]
+    extra = (0.0, (sp[1] / 2.0) ** 2, (sp[2] / 2.0) ** 2)
+
+    def handover(jj: int, state: _State) -> bool:
+        h_j, psf_j = cands_c[jj]
+        sig_j = [float(np.sqrt(psf_j**2 + e)) / w for w, e in zip(sp_c, extra, strict=True)]
+        # (only to a correction that runs: not when its own test's threshold is out of reach)
+        z_min = max(C.LESION_RIND_HANDOVER_Z, C.LESION_RIND_NODES_MIN_SCORE_Z)
+        return _rind_coarse.misfit_z(state, h_j, sig_j, use_c, u, noise / 2.0) >= z_min
+
     j, x, _ = _race(cands_c, x0, k, rho_c32, y_tc, yu_c, use_c, sp_c, a_c[use_c], noise / 2.0, prior,
-                    _surfaces(x0, k, rho_c32, y_tc, ramps_c), stop, len(psfs),
-                    (0.0, (sp[1] / 2.0) ** 2, (sp[2] / 2.0) ** 2))
+                    _surfaces(x0, k, rho_c32, y_tc, ramps_c), stop, len(psfs), extra, handover)
     _check(stop)
     h, psf = cands[j]
     for x, st in _gauss_newton_steps(x, k, rho32, y_t, yu, use, h, [psf / w for w in sp], data, noise, prior,
                                      C.LESION_RIND_FINE_STEPS, aside=[pool], restrict=False):
         _check(stop)
-    return j, x, st
+    sig_c = [float(np.sqrt(psf**2 + e)) / w for w, e in zip(sp_c, extra, strict=True)]
+    blocks_grid = _rind_coarse.Grid(rho_c32, y_tc, u, use_c, ramps_c[j // len(psfs)], sig_c, a_c[use_c], noise / 2.0)
+    return j, x, st, blocks_grid
 
 
 def _with_lobe_cores(core: NDArray[np.bool_], dark: NDArray[np.bool_], near_box: tuple[slice, ...],
@@ -910,11 +929,12 @@ def _fit_from_core(a: NDArray[np.float64], box: tuple[slice, ...], liv: NDArray[
     # (ties to the wider one: the rays' blur lies below the point-spread that the surfaces pick)
     psfs = tuple(sorted(sorted(C.LESION_RIND_PSF_MM, key=lambda v: (abs(v - w_rays), -v))[:C.LESION_RIND_SCREEN_PSFS]))
     cands = [(h, v) for h in ramps for v in psfs]
+    blocks_grid = None
     if float(min(sp[1], sp[2])) <= C.LESION_RIND_COARSE_MAX_PIXEL_MM:
         # 1.55: the screen and the fits on 2 x 2-pixel blocks, then at most LESION_RIND_FINE_STEPS steps
         # of the winner on the pixels (a quarter of the voxels for most of the steps)
-        j, x, st = _coarse_to_fine(a, liv, sp, centre, x0, k, degree, psfs, cands, rho32, y_t, yu, use, data, noise,
-                                   prior, stop, side)
+        j, x, st, blocks_grid = _coarse_to_fine(a, liv, sp, centre, x0, k, degree, psfs, cands, rho32, y_t, yu, use,
+                                                data, noise, prior, stop, side)
     else:
         j, x, st = _race(cands, x0, k, rho32, y_t, yu, use, sp, data, noise, prior,
                          _surfaces(x0, k, rho32, y_t, ramps), stop, len(psfs))
@@ -935,7 +955,7 @@ def _fit_from_core(a: NDArray[np.float64], box: tuple[slice, ...], liv: NDArray[
             f"rind=True: no enhancing layer around the dark core at {where} (fitted core {_v(n_v * unit)}, layer "
             f"{_v(r_v * unit)} over {thick:.1f} mm, parenchyma {_v(p_v * unit)}); segment it without rind=True, or on the phase "
             "where the layer enhances.")
-    offsets = _node_offsets(x, k, st, rho32, y_t, u, use, h, [psf / w for w in sp], data, noise, side)
+    offsets = _node_offsets(x, k, st, rho32, y_t, u, use, h, [psf / w for w in sp], data, noise, side, blocks_grid)
     if offsets is None:
         out = _inside(a.shape, sp, centre, x[k:], degree)
     else:
@@ -951,13 +971,15 @@ def _fit_from_core(a: NDArray[np.float64], box: tuple[slice, ...], liv: NDArray[
 
 def _node_offsets(x: NDArray[np.float64], k: int, st: _State, rho: NDArray[np.float32], y_t: NDArray[np.float32],
                   u: NDArray[np.float64], use: NDArray[np.bool_], h: NDArray[np.float32], sig: list[float],
-                  data: NDArray[np.float64], noise: float, pool: Executor | None = None) -> NDArray[np.float64] | None:
+                  data: NDArray[np.float64], noise: float, pool: Executor | None = None,
+                  blocks: _rind_coarse.Grid | None = None) -> NDArray[np.float64] | None:
     """1.53 (:mod:`._rind_nodes`): the layer's radius correction per voxel of the box (flat; the mask
     reads only the layer's surface), both surfaces' corrections fitted on the rays' direction nodes with the point-spread ``sig`` (voxels) and
     the ramp ``h`` of the fit ``x`` / ``st``; None when its score test finds nothing the degree-4
     surfaces leave (an oval: the mask stays the degree-4 one, bit for bit).  ``pool``: an idle executor;
     when given, the two surfaces' blurs, renders and node weights are split onto it (2026-12-06,
-    seventh session: the same values)."""
+    seventh session: the same values).  ``blocks``: the 2 x 2-pixel blocks' fit (:func:`_coarse_to_fine`), when
+    given the correction is fitted there after the score test on the pixels (1.65, :mod:`._rind_coarse`)."""
 
     # (2026-12-06, eighth: by compiled passes on the voxels the blur reads, the same values, :mod:`._rind_gn`)
     gn = _rind_gn.kernels()
@@ -973,34 +995,10 @@ def _node_offsets(x: NDArray[np.float64], k: int, st: _State, rho: NDArray[np.fl
     log.debug("rind border: the degree-4 surfaces' misfit per direction, z %.1f", z)
     if not z >= C.LESION_RIND_NODES_MIN_SCORE_Z:
         return None
-    weights = _rind_nodes.node_weights(u.reshape(-1, 3), pool=pool)
-    w_use = weights[use.ravel()]
-    n = weights.shape[1]
-    radii = (np.stack([x[:k], x[k:]]).astype(np.float32) @ y_t).reshape((2, -1))
-    if fast is not None:
-        fast.offsets(weights, radii)
-
-    def surface(i: int, d: NDArray[np.float64]) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
-        # surface i (0 the core's, 1 the layer's) with its offsets: its indicator and its blur at the fitted voxels
-        if fast is not None:
-            return fast.surface(i, d[i * n:(i + 1) * n])
-        soft = _indicator(rho, (radii[i] + (weights @ d[i * n:(i + 1) * n]).astype(np.float32)).reshape(rho.shape), h)
-        return soft, _kernels.gaussian_filter_nearest_at(soft, sig, use).astype(np.float64)
-
-    def evaluate(d: NDArray[np.float64]) -> tuple[float, NDArray[np.float64], _State]:
-        (s_in, m_in), (s_out, m_out) = _both(lambda i: surface(i, d), 0, 1, pool)
-        coef, x3, fitted = _values(m_in, m_out, data)
-        r = (data - fitted) / noise
-        chi2 = float(r @ r)
-        return chi2, r, _State(chi2, r, coef, x3, s_in, s_out)
-
-    def slopes_again(state: _State) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        # (the fit's first step reads the score test's slopes: the same state)
-        return (a_in, a_out) if state is st else slopes(state)
-
-    d, chi2 = _rind_nodes.fit_node_offsets(w_use, evaluate, slopes_again, (float(st.r @ st.r), st.r, st), pool)
-    log.debug("rind border: corrected per direction, chi^2 %.0f -> %.0f", float(st.r @ st.r), chi2)
-    return weights @ d[n:]  # type: ignore[no-any-return]
+    if blocks is not None:
+        return _rind_coarse.node_offsets_on_blocks(x, k, blocks, u, pool, rho, y_t)
+    d, weights = _rind_coarse.fit_offsets(x, k, st, rho, y_t, u, use, h, sig, data, noise, pool, (a_in, a_out), fast)
+    return weights @ d[d.size // 2:]  # type: ignore[no-any-return]
 
 
 class RindAhead:
