@@ -138,7 +138,7 @@ from .._blas import one_blas_thread
 from . import _kernels
 from . import _rind_coarse, _rind_gn, _rind_nodes, _rind_split
 from . import constants as C
-from ._rind_setup import _float32_terms, _inside_corrected, _rind_kernels, _setup  # noqa: F401 (_float32_terms: read
+from ._rind_setup import LayerRadius, _float32_terms, _inside_corrected, _rind_kernels, _setup  # noqa: F401 (_float32_terms: read
 # here by test_segment_kernels.py, written before it moved)
 from ._surface import _direction_terms, _inside, _roughness
 from ._morph import (bbox, component_at, gaussian_noise_factor, histogram_mode, median_abs, noise_sigma, pad_box,
@@ -560,8 +560,13 @@ def _gauss_newton_steps(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32
         a_in = np.float32(st.coef[2] / noise) * b_in
         a_out = np.float32(st.coef[1] / noise) * b_out
         _jacobian(jac, a_in, a_out, yu)
+        # (rind19: the score J^T r on the idle executor beside the normal matrix J^T J, when there is one: the
+        # same two products)
+        side = pool()
+        later = None if side is None else side.submit(np.matmul, jac.T, st.r.astype(np.float32))
         hess = (jac.T @ jac).astype(np.float64)
-        grad = (jac.T @ st.r.astype(np.float32)).astype(np.float64) - prior @ x
+        score = jac.T @ st.r.astype(np.float32) if later is None else later.result()
+        grad = score.astype(np.float64) - prior @ x
         step = np.linalg.solve(hess + prior + 1e-4 * np.trace(hess) / len(x) * np.eye(len(x)), grad)
         before = st.obj
         t = 1.0
@@ -955,12 +960,15 @@ def _fit_from_core(a: NDArray[np.float64], box: tuple[slice, ...], liv: NDArray[
             f"rind=True: no enhancing layer around the dark core at {where} (fitted core {_v(n_v * unit)}, layer "
             f"{_v(r_v * unit)} over {thick:.1f} mm, parenchyma {_v(p_v * unit)}); segment it without rind=True, or on the phase "
             "where the layer enhances.")
-    offsets = _node_offsets(x, k, st, rho32, y_t, u, use, h, [psf / w for w in sp], data, noise, side, blocks_grid)
+    # (rind19: the layer's float32 radius over the box computed once for the correction's reading and the mask)
+    layer_radius = LayerRadius(x[k:], y_t)
+    offsets = _node_offsets(x, k, st, rho32, y_t, u, use, h, [psf / w for w in sp], data, noise, side, blocks_grid,
+                            layer_radius)
     if offsets is None:
         out = _inside(a.shape, sp, centre, x[k:], degree)
     else:
         # the layer's surface with its per-direction correction, at the voxel centres
-        out = _inside_corrected(rho, u, y_t, x[k:], offsets, degree)
+        out = _inside_corrected(rho, u, y_t, x[k:], offsets, degree, layer_radius)
     if liv is not None:
         out &= liv
     log.debug("rind border: psf %.2f mm, ramp %s, N %.0f R %.0f P %.0f, layer %.1f mm%s", psf,
@@ -972,14 +980,16 @@ def _fit_from_core(a: NDArray[np.float64], box: tuple[slice, ...], liv: NDArray[
 def _node_offsets(x: NDArray[np.float64], k: int, st: _State, rho: NDArray[np.float32], y_t: NDArray[np.float32],
                   u: NDArray[np.float64], use: NDArray[np.bool_], h: NDArray[np.float32], sig: list[float],
                   data: NDArray[np.float64], noise: float, pool: Executor | None = None,
-                  blocks: _rind_coarse.Grid | None = None) -> NDArray[np.float64] | None:
+                  blocks: _rind_coarse.Grid | None = None,
+                  radius: LayerRadius | None = None) -> NDArray[np.float64] | None:
     """1.53 (:mod:`._rind_nodes`): the layer's radius correction per voxel of the box (flat; the mask
     reads only the layer's surface), both surfaces' corrections fitted on the rays' direction nodes with the point-spread ``sig`` (voxels) and
     the ramp ``h`` of the fit ``x`` / ``st``; None when its score test finds nothing the degree-4
     surfaces leave (an oval: the mask stays the degree-4 one, bit for bit).  ``pool``: an idle executor;
     when given, the two surfaces' blurs, renders and node weights are split onto it (2026-12-06,
     seventh session: the same values).  ``blocks``: the 2 x 2-pixel blocks' fit (:func:`_coarse_to_fine`), when
-    given the correction is fitted there after the score test on the pixels (1.65, :mod:`._rind_coarse`)."""
+    given the correction is fitted there after the score test on the pixels (1.65, :mod:`._rind_coarse`);
+    ``radius``: the layer's float32 radius over the box, shared with the mask (rind19)."""
 
     # (2026-12-06, eighth: by compiled passes on the voxels the blur reads, the same values, :mod:`._rind_gn`)
     gn = _rind_gn.kernels()
@@ -996,7 +1006,7 @@ def _node_offsets(x: NDArray[np.float64], k: int, st: _State, rho: NDArray[np.fl
     if not z >= C.LESION_RIND_NODES_MIN_SCORE_Z:
         return None
     if blocks is not None:
-        return _rind_coarse.node_offsets_on_blocks(x, k, blocks, u, pool, rho, y_t)
+        return _rind_coarse.node_offsets_on_blocks(x, k, blocks, u, pool, rho, y_t, radius)
     d, weights = _rind_coarse.fit_offsets(x, k, st, rho, y_t, u, use, h, sig, data, noise, pool, (a_in, a_out), fast)
     return weights @ d[d.size // 2:]  # type: ignore[no-any-return]
 

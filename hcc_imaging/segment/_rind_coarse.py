@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 
 from . import _kernels, _rind_gn, _rind_nodes
 from . import constants as C
+from ._rind_setup import LayerRadius
 
 
 class Grid(NamedTuple):
@@ -101,16 +102,18 @@ def fit_offsets(x: NDArray[np.float64], k: int, st: Any, rho: NDArray[np.float32
 
 
 def offsets_near_layer(coef: NDArray[np.float64], d: NDArray[np.float64], rho: NDArray[np.floating],
-                       u: NDArray[np.float64], y_t: NDArray[np.float32], pool: Executor | None) -> NDArray[np.float64]:
+                       u: NDArray[np.float64], y_t: NDArray[np.float32], pool: Executor | None,
+                       radius: LayerRadius | None = None) -> NDArray[np.float64]:
     """The layer's node offsets ``d`` read at the voxels of the box (flat, :func:`._rind_nodes.node_weights`' bilinear
     weights) where they can change :func:`._rind_setup._inside_corrected`'s mask of the layer's surface ``coef``
     (``rho`` the voxels' distances, ``u`` their directions, ``y_t`` the float32 terms), 0 elsewhere.  A voxel's offset
     is a convex combination of four nodes', so within ``max |d|`` of 0: where the float32 radius lies further than
     that (and ``_MARGIN_MM``) from the voxel's distance, the offset moves neither the voxel's side of the surface nor
     it into the float64 band; the mask is the one of the whole box's offsets, bit for bit (1.65: the weights of
-    ~a tenth of the box's voxels)."""
+    ~a tenth of the box's voxels).  ``radius``: ``coef``'s float32 radius (:class:`._rind_setup.LayerRadius`) to
+    share with :func:`._rind_setup._inside_corrected` (rind19), or None."""
     rr = rho.reshape(-1)
-    approx = (coef.astype(np.float32) @ y_t).astype(np.float64)
+    approx = (LayerRadius(coef, y_t) if radius is None else radius).get()
     near = np.flatnonzero(np.abs(rr - approx) <= float(np.abs(d).max(initial=0.0)) + _MARGIN_MM)
     out = np.zeros(rr.shape)
     if near.size:
@@ -124,7 +127,8 @@ _MARGIN_MM = 0.01
 
 
 def node_offsets_on_blocks(x: NDArray[np.float64], k: int, g: Grid, u_pixels: NDArray[np.float64],
-                           pool: Executor | None, rho: NDArray[np.floating], y_t: NDArray[np.float32]) -> NDArray[np.float64]:
+                           pool: Executor | None, rho: NDArray[np.floating], y_t: NDArray[np.float32],
+                           radius: LayerRadius | None = None) -> NDArray[np.float64]:
     """The layer's radius correction per pixel of the box (flat; where it can change the mask,
     :func:`offsets_near_layer`), its node offsets fitted on the blocks ``g`` from the surfaces ``x`` (rendered
     there first); ``u_pixels``, ``rho``, ``y_t``: the pixels' unit directions (the box x 3), distances and float32 terms."""
@@ -142,4 +146,4 @@ def node_offsets_on_blocks(x: NDArray[np.float64], k: int, g: Grid, u_pixels: ND
     fast = None if gn is None else _rind_gn.NodeSurfaces(gn, g.rho, g.h, g.sig, g.use)
     d, _ = fit_offsets(x, k, st, g.rho, g.y_t, g.u, g.use, g.h, g.sig, g.data, g.noise, pool, None, fast,
                        C.LESION_RIND_NODES_BLOCK_ITERATIONS)
-    return offsets_near_layer(x[k:], d[d.size // 2:], rho, u_pixels, y_t, pool)
+    return offsets_near_layer(x[k:], d[d.size // 2:], rho, u_pixels, y_t, pool, radius)

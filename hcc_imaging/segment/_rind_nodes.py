@@ -32,6 +32,8 @@ version ran on every rind click and was not adopted for the ovals' cost.  1.53 a
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
@@ -238,6 +240,19 @@ def membrane(nth: int = C.LESION_RIND_RAYS[0], nph: int = C.LESION_RIND_RAYS[1])
     return (sparse.diags(np.asarray(adj.sum(axis=1)).ravel()) - adj).tocsr()
 
 
+@functools.lru_cache(maxsize=4)
+def _prior_and_band(n: int) -> tuple[sparse.csr_matrix, _Banded]:
+    """:func:`fit_node_offsets`' prior (the membrane and the ridge on both surfaces' ``n`` nodes) and its
+    :class:`_Banded` layout, built once (rind19: they depend on the node grid and the constants only; the
+    layout reads the nine-point pattern of :class:`_Normal`, not its weights)."""
+    if n != C.LESION_RIND_RAYS[0] * C.LESION_RIND_RAYS[1]:
+        raise ValueError(f"step 13's correction: {n} direction nodes, not the rays' {C.LESION_RIND_RAYS}")
+    lap = membrane()
+    prior = (sparse.block_diag([lap, lap]) * C.LESION_RIND_NODES_SMOOTHING
+             + sparse.identity(2 * n) * C.LESION_RIND_NODES_RIDGE).tocsr()
+    return prior, _Banded(_Normal(sparse.csr_matrix((n, n))), prior)
+
+
 def fit_node_offsets(
     w_use: sparse.csr_matrix,
     evaluate: Callable[[NDArray[np.float64]], tuple[float, NDArray[np.float64], Any]],
@@ -254,16 +269,15 @@ def fit_node_offsets(
     fit's).  ``pool``: an idle executor; when given, the core's normal matrix and score are formed on it
     beside the rest (the same values; 2026-12-06, seventh session).  Returns the offsets and their chi^2."""
     n = w_use.shape[1]
-    lap = membrane()
-    prior = (sparse.block_diag([lap, lap]) * C.LESION_RIND_NODES_SMOOTHING
-             + sparse.identity(2 * n) * C.LESION_RIND_NODES_RIDGE).tocsr()
+    prior, banded_shape = _prior_and_band(n)
     d = np.zeros(2 * n)
     chi2, r, state = start
     obj = chi2
     built = None if pool is None else pool.submit(_Normal, w_use)
     wt = w_use.T.tocsr()
     normal = _Normal(w_use) if built is None else built.result()
-    banded = _Banded(normal, prior)
+    banded = copy.copy(banded_shape)  # (its storage's layout: the same for every fit, rind19)
+    banded.normal = normal
     for _ in range(iterations):
         a_in, a_out = slopes(state)
 
