@@ -685,8 +685,10 @@ def _coarse_to_fine(a: NDArray[np.float64], liv: NDArray[np.bool_] | None, sp: N
         sig_j = [float(np.sqrt(psf_j**2 + e)) / w for w, e in zip(sp_c, extra, strict=True)]
         # (only to a correction that runs: not when its own test's threshold is out of reach)
         z_min = max(C.LESION_RIND_HANDOVER_Z, C.LESION_RIND_NODES_MIN_SCORE_Z)
-        return _rind_coarse.misfit_z(state, h_j, sig_j, use_c, u, noise / 2.0) >= z_min
+        handed[0] = _rind_coarse.misfit_z(state, h_j, sig_j, use_c, u, noise / 2.0) >= z_min
+        return handed[0]
 
+    handed = [False]
     j, x, _ = _race(cands_c, x0, k, rho_c32, y_tc, yu_c, use_c, sp_c, a_c[use_c], noise / 2.0, prior,
                     _surfaces(x0, k, rho_c32, y_tc, ramps_c), stop, len(psfs), extra, handover)
     _check(stop)
@@ -695,7 +697,8 @@ def _coarse_to_fine(a: NDArray[np.float64], liv: NDArray[np.bool_] | None, sp: N
                                      C.LESION_RIND_FINE_STEPS, aside=[pool], restrict=False):
         _check(stop)
     sig_c = [float(np.sqrt(psf**2 + e)) / w for w, e in zip(sp_c, extra, strict=True)]
-    blocks_grid = _rind_coarse.Grid(rho_c32, y_tc, u, use_c, ramps_c[j // len(psfs)], sig_c, a_c[use_c], noise / 2.0)
+    blocks_grid = _rind_coarse.Grid(rho_c32, y_tc, u, use_c, ramps_c[j // len(psfs)], sig_c, a_c[use_c], noise / 2.0,
+                                     handed[0])
     return j, x, st, blocks_grid
 
 
@@ -988,9 +991,14 @@ def _node_offsets(x: NDArray[np.float64], k: int, st: _State, rho: NDArray[np.fl
     surfaces leave (an oval: the mask stays the degree-4 one, bit for bit).  ``pool``: an idle executor;
     when given, the two surfaces' blurs, renders and node weights are split onto it (2026-12-06,
     seventh session: the same values).  ``blocks``: the 2 x 2-pixel blocks' fit (:func:`_coarse_to_fine`), when
-    given the correction is fitted there after the score test on the pixels (1.65, :mod:`._rind_coarse`);
+    given the correction is fitted there after the score test on the pixels (1.65, :mod:`._rind_coarse`), or
+    without it when the blocks' race was handed over to it (1.66);
     ``radius``: the layer's float32 radius over the box, shared with the mask (rind19)."""
 
+    if blocks is not None and blocks.handed:
+        # 1.66: the blocks' race was handed over (the score test on the blocks gave z >= LESION_RIND_HANDOVER_Z):
+        # the correction runs without the pixels' test
+        return _rind_coarse.node_offsets_on_blocks(x, k, blocks, u, pool, rho, y_t, radius)
     # (2026-12-06, eighth: by compiled passes on the voxels the blur reads, the same values, :mod:`._rind_gn`)
     gn = _rind_gn.kernels()
     fast = None if gn is None else _rind_gn.NodeSurfaces(gn, rho, h, sig, use)

@@ -14,7 +14,8 @@ surfaces the pixels' step ended on, and the offsets (one per direction node: 16 
 for 14-31 steps of ~0.5 mm (the surfaces move about a ramp and a blur a step), stops after
 ``LESION_RIND_HANDOVER_STEPS`` rounds when the score test on the blocks (:func:`misfit_z`) says the shape is one the
 degree-4 surfaces do not follow: the correction, which does follow it, takes over from there.  docs/validation.md
-section 2.4, "Algorithm 1.65".
+section 2.4, "Algorithm 1.65".  1.66 ("Algorithm 1.66"): the handover after 4 rounds, the correction on the blocks
+by at most 10 steps with its normal matrix factorised every 2nd, and no score test on the pixels after a handover.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class Grid(NamedTuple):
     sig: list[float]
     data: NDArray[np.float64]
     noise: float
+    #: 1.66: whether the blocks' race was handed over to the correction (its score test on the blocks passed)
+    handed: bool = False
 
 
 def misfit_z(st: Any, h: NDArray[np.float32], sig: list[float], use: NDArray[np.bool_], u: NDArray[np.float64],
@@ -60,11 +63,13 @@ def fit_offsets(x: NDArray[np.float64], k: int, st: Any, rho: NDArray[np.float32
                 u: NDArray[np.float64], use: NDArray[np.bool_], h: NDArray[np.float32], sig: list[float],
                 data: NDArray[np.float64], noise: float, pool: Executor | None,
                 first: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
-                fast: Any = None, iterations: int = C.LESION_RIND_NODES_ITERATIONS) -> tuple[NDArray[np.float64], Any]:
+                fast: Any = None, iterations: int = C.LESION_RIND_NODES_ITERATIONS,
+                refresh: int = 1) -> tuple[NDArray[np.float64], Any]:
     """1.53's fit (:func:`._rind_nodes.fit_node_offsets`) of both surfaces' node offsets on a grid (``rho`` ...
     ``noise``, as :func:`._rind._node_offsets` reads them) from the surfaces ``x`` and their state ``st``;
     ``first``: the slopes at ``st`` when known (the score test's), ``fast``: the grid's
-    :class:`._rind_gn.NodeSurfaces` when the kernels are on.  Returns the offsets (the core's nodes, then the
+    :class:`._rind_gn.NodeSurfaces` when the kernels are on; ``iterations``, ``refresh``: as
+    :func:`._rind_nodes.fit_node_offsets` reads them.  Returns the offsets (the core's nodes, then the
     layer's) and the grid's node weights (CSR, the box's voxels x nodes)."""
     from ._rind import _State, _both, _indicator, _ramp_blur, _values
 
@@ -97,7 +102,8 @@ def fit_offsets(x: NDArray[np.float64], k: int, st: Any, rho: NDArray[np.float32
         chi2 = float(r @ r)
         return chi2, r, _State(chi2, r, coef, x3, s_in, s_out)
 
-    d, _ = _rind_nodes.fit_node_offsets(w_use, evaluate, slopes, (float(st.r @ st.r), st.r, st), pool, iterations)
+    d, _ = _rind_nodes.fit_node_offsets(w_use, evaluate, slopes, (float(st.r @ st.r), st.r, st), pool, iterations,
+                                        refresh)
     return d, weights
 
 
@@ -145,5 +151,5 @@ def node_offsets_on_blocks(x: NDArray[np.float64], k: int, g: Grid, u_pixels: ND
     st = _State(chi2, r, coef, x3, s_in, s_out)
     fast = None if gn is None else _rind_gn.NodeSurfaces(gn, g.rho, g.h, g.sig, g.use)
     d, _ = fit_offsets(x, k, st, g.rho, g.y_t, g.u, g.use, g.h, g.sig, g.data, g.noise, pool, None, fast,
-                       C.LESION_RIND_NODES_BLOCK_ITERATIONS)
+                       C.LESION_RIND_NODES_BLOCK_ITERATIONS, C.LESION_RIND_NODES_BLOCK_REFRESH)
     return offsets_near_layer(x[k:], d[d.size // 2:], rho, u_pixels, y_t, pool, radius)
