@@ -997,7 +997,10 @@ def _node_offsets(x: NDArray[np.float64], k: int, st: _State, rho: NDArray[np.fl
 
     if blocks is not None and blocks.handed:
         # 1.66: the blocks' race was handed over (the score test on the blocks gave z >= LESION_RIND_HANDOVER_Z):
-        # the correction runs without the pixels' test
+        # the correction runs without the pixels' test (the layer's radius over the box, which it reads last,
+        # computed beside it)
+        if radius is not None:
+            radius.start()
         return _rind_coarse.node_offsets_on_blocks(x, k, blocks, u, pool, rho, y_t, radius)
     # (2026-12-06, eighth: by compiled passes on the voxels the blur reads, the same values, :mod:`._rind_gn`)
     gn = _rind_gn.kernels()
@@ -1014,6 +1017,8 @@ def _node_offsets(x: NDArray[np.float64], k: int, st: _State, rho: NDArray[np.fl
     if not z >= C.LESION_RIND_NODES_MIN_SCORE_Z:
         return None
     if blocks is not None:
+        if radius is not None:
+            radius.start()
         return _rind_coarse.node_offsets_on_blocks(x, k, blocks, u, pool, rho, y_t, radius)
     d, weights = _rind_coarse.fit_offsets(x, k, st, rho, y_t, u, use, h, sig, data, noise, pool, (a_in, a_out), fast)
     return weights @ d[d.size // 2:]  # type: ignore[no-any-return]

@@ -9,6 +9,7 @@ terms (:func:`_inside_corrected`).  docs/validation.md section 2.4, "Step 13's s
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Executor
 from typing import Any
 
@@ -88,10 +89,25 @@ class LayerRadius:
     def __init__(self, coef: NDArray[np.float64], y_t: NDArray[np.float32]) -> None:
         self.coef, self.y_t = coef, y_t
         self._value: NDArray[np.float64] | None = None
+        self._thread: threading.Thread | None = None
+
+    def _compute(self) -> None:
+        self._value = (self.coef.astype(np.float32) @ self.y_t).astype(np.float64)
+
+    def start(self) -> None:
+        """Compute it on a thread of its own from now (the correction's fit leaves a core idle at times: the
+        same product)."""
+        if self._value is None and self._thread is None:
+            self._thread = threading.Thread(target=self._compute, name="rind_layer_radius", daemon=True)
+            self._thread.start()
 
     def get(self) -> NDArray[np.float64]:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
         if self._value is None:
-            self._value = (self.coef.astype(np.float32) @ self.y_t).astype(np.float64)
+            self._compute()
+        assert self._value is not None
         return self._value
 
 
