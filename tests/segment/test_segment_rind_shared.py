@@ -2,8 +2,7 @@
 value: the whole box's surfaces of the pixels' step rendered by halves on two threads
 (:meth:`._rind_gn.Evaluator.surfaces`), the layer's float32 radius computed once for the correction's reading
 and the mask (:class:`._rind_setup.LayerRadius`), the correction's prior and banded layout built once
-(:func:`._rind_nodes._prior_and_band`).  docs/validation.md section 2.4, "Step 13's speed (session of
-2026-12-06, tenth)"."""
+(:func:`._rind_nodes._prior_and_band`).  docs/validation.md section 2.4, "Algorithm 1.66" (item 1)."""
 
 from __future__ import annotations
 
