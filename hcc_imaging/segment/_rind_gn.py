@@ -133,7 +133,7 @@ class Evaluator:
         """At the coefficients ``x`` (``soft``: their indicators when known): chi^2 (without the prior), the
         noise-weighted residual, the values (P, R - P, N - R), the design and the two indicators, as
         :func:`._rind._render` and :func:`._rind._values` give them, bit for bit.  ``pool``: an idle
-        executor, the layer's blur on it beside the core's."""
+        executor, the layer's blur on it beside the core's (and, on the whole box, half the surfaces: rind19)."""
         s_in, s_out = self.surfaces(x, pool if self.whole else None) if soft is None else soft
         m_in, m_out = _both(lambda s: self.blur(s).astype(np.float64), np.require(s_in, np.float32, "C"),
                             np.require(s_out, np.float32, "C"), pool)
