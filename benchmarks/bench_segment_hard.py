@@ -130,26 +130,47 @@ def ircad_cases(zpath: Path, tmp: Path) -> Iterator[tuple[str, object, np.ndarra
         yield f"IRCAD17 {p.name} (our liver)", (ct, liver), truth, centre, ct  # type: ignore[misc]
 
 
+#: the step-13 click path's modules :func:`step13_of` loads from the other checkout, in their import order
+STEP13_MODULES = ("constants", "_rind_setup", "_rind_split", "_rind_gn", "_rind_nodes", "_rind_coarse", "_rind", "_driver")
+
+
 def step13_of(tree: Path) -> object:
-    """The click path (``_segment_lesion``) of the checkout ``tree``: its ``_driver.py`` with its
-    ``_rind.py`` and ``_rind_nodes.py``, loaded as modules of this checkout's ``hcc_imaging.segment``
-    (every other module this checkout's)."""
+    """The click path (``_segment_lesion``) of the checkout ``tree``: its ``_driver.py``, step 13's modules and
+    its ``constants.py`` (:data:`STEP13_MODULES`, those it has), loaded as modules of this checkout's
+    ``hcc_imaging.segment`` and bound to one another (while they load, their names in the package stand for
+    the other checkout's); every other module this checkout's.  (Until 2026-12-06, rind19, only its
+    ``_driver.py``, ``_rind.py`` and ``_rind_nodes.py`` were: its step 13 then read this checkout's constants and
+    ``_rind_coarse`` / ``_rind_gn`` / ``_rind_setup``, and a change of those alone timed as no change.)"""
     import importlib.util
 
+    import hcc_imaging.segment as pkg
+
+    originals = {name: sys.modules.get(f"hcc_imaging.segment.{name}") for name in STEP13_MODULES}
+    attrs = {name: getattr(pkg, name, None) for name in STEP13_MODULES}
     mods = {}
-    for name in ("_rind_nodes", "_rind", "_driver"):
-        spec = importlib.util.spec_from_file_location(f"hcc_imaging.segment.{name}_against",
-                                                      tree / "hcc_imaging" / "segment" / f"{name}.py")
-        if spec is None or spec.loader is None:
-            raise SystemExit(f"--against: no hcc_imaging/segment/{name}.py under {tree}; pass a checkout's root.")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = mod
-        spec.loader.exec_module(mod)
-        if name == "_rind":
-            mod._rind_nodes = mods["_rind_nodes"]  # type: ignore[attr-defined]  # (its own, not this checkout's)
-        if name == "_driver":  # (its own step 13, not this checkout's)
-            mod.RindAhead, mod.rind_border = mods["_rind"].RindAhead, mods["_rind"].rind_border  # type: ignore[attr-defined]
-        mods[name] = mod
+    try:
+        for name in STEP13_MODULES:
+            path = tree / "hcc_imaging" / "segment" / f"{name}.py"
+            if not path.is_file():
+                if name in ("constants", "_rind", "_driver"):
+                    raise SystemExit(f"--against: no hcc_imaging/segment/{name}.py under {tree}; pass a checkout's root.")
+                continue
+            spec = importlib.util.spec_from_file_location(f"hcc_imaging.segment.{name}_against", path)
+            if spec is None or spec.loader is None:
+                raise SystemExit(f"--against: cannot load {path}.")
+            mod = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = mod
+            spec.loader.exec_module(mod)
+            mods[name] = mod
+            # (the modules loaded after it import the other checkout's, not this one's)
+            sys.modules[f"hcc_imaging.segment.{name}"] = mod
+            setattr(pkg, name, mod)
+    finally:
+        for name in STEP13_MODULES:
+            if originals[name] is not None:
+                sys.modules[f"hcc_imaging.segment.{name}"] = originals[name]  # type: ignore[assignment]
+            if attrs[name] is not None:
+                setattr(pkg, name, attrs[name])
     return mods["_driver"]._segment_lesion  # type: ignore[attr-defined]
 
 

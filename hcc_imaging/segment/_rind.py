@@ -138,7 +138,7 @@ from .._blas import one_blas_thread
 from . import _kernels
 from . import _rind_coarse, _rind_gn, _rind_nodes, _rind_split
 from . import constants as C
-from ._rind_setup import _float32_terms, _inside_corrected, _rind_kernels, _setup  # noqa: F401 (_float32_terms: read
+from ._rind_setup import LayerRadius, _float32_terms, _inside_corrected, _rind_kernels, _setup  # noqa: F401 (_float32_terms: read
 # here by test_segment_kernels.py, written before it moved)
 from ._surface import _direction_terms, _inside, _roughness
 from ._morph import (bbox, component_at, gaussian_noise_factor, histogram_mode, median_abs, noise_sigma, pad_box,
@@ -560,8 +560,13 @@ def _gauss_newton_steps(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32
         a_in = np.float32(st.coef[2] / noise) * b_in
         a_out = np.float32(st.coef[1] / noise) * b_out
         _jacobian(jac, a_in, a_out, yu)
+        # (rind19: the score J^T r on the idle executor beside the normal matrix J^T J, when there is one: the
+        # same two products)
+        side = pool()
+        later = None if side is None else side.submit(np.matmul, jac.T, st.r.astype(np.float32))
         hess = (jac.T @ jac).astype(np.float64)
-        grad = (jac.T @ st.r.astype(np.float32)).astype(np.float64) - prior @ x
+        score = jac.T @ st.r.astype(np.float32) if later is None else later.result()
+        grad = score.astype(np.float64) - prior @ x
         step = np.linalg.solve(hess + prior + 1e-4 * np.trace(hess) / len(x) * np.eye(len(x)), grad)
         before = st.obj
         t = 1.0
@@ -680,8 +685,10 @@ def _coarse_to_fine(a: NDArray[np.float64], liv: NDArray[np.bool_] | None, sp: N
         sig_j = [float(np.sqrt(psf_j**2 + e)) / w for w, e in zip(sp_c, extra, strict=True)]
         # (only to a correction that runs: not when its own test's threshold is out of reach)
         z_min = max(C.LESION_RIND_HANDOVER_Z, C.LESION_RIND_NODES_MIN_SCORE_Z)
-        return _rind_coarse.misfit_z(state, h_j, sig_j, use_c, u, noise / 2.0) >= z_min
+        handed[0] = _rind_coarse.misfit_z(state, h_j, sig_j, use_c, u, noise / 2.0) >= z_min
+        return handed[0]
 
+    handed = [False]
     j, x, _ = _race(cands_c, x0, k, rho_c32, y_tc, yu_c, use_c, sp_c, a_c[use_c], noise / 2.0, prior,
                     _surfaces(x0, k, rho_c32, y_tc, ramps_c), stop, len(psfs), extra, handover)
     _check(stop)
@@ -690,7 +697,8 @@ def _coarse_to_fine(a: NDArray[np.float64], liv: NDArray[np.bool_] | None, sp: N
                                      C.LESION_RIND_FINE_STEPS, aside=[pool], restrict=False):
         _check(stop)
     sig_c = [float(np.sqrt(psf**2 + e)) / w for w, e in zip(sp_c, extra, strict=True)]
-    blocks_grid = _rind_coarse.Grid(rho_c32, y_tc, u, use_c, ramps_c[j // len(psfs)], sig_c, a_c[use_c], noise / 2.0)
+    blocks_grid = _rind_coarse.Grid(rho_c32, y_tc, u, use_c, ramps_c[j // len(psfs)], sig_c, a_c[use_c], noise / 2.0,
+                                     handed[0])
     return j, x, st, blocks_grid
 
 
@@ -955,12 +963,15 @@ def _fit_from_core(a: NDArray[np.float64], box: tuple[slice, ...], liv: NDArray[
             f"rind=True: no enhancing layer around the dark core at {where} (fitted core {_v(n_v * unit)}, layer "
             f"{_v(r_v * unit)} over {thick:.1f} mm, parenchyma {_v(p_v * unit)}); segment it without rind=True, or on the phase "
             "where the layer enhances.")
-    offsets = _node_offsets(x, k, st, rho32, y_t, u, use, h, [psf / w for w in sp], data, noise, side, blocks_grid)
+    # (rind19: the layer's float32 radius over the box computed once for the correction's reading and the mask)
+    layer_radius = LayerRadius(x[k:], y_t)
+    offsets = _node_offsets(x, k, st, rho32, y_t, u, use, h, [psf / w for w in sp], data, noise, side, blocks_grid,
+                            layer_radius)
     if offsets is None:
         out = _inside(a.shape, sp, centre, x[k:], degree)
     else:
         # the layer's surface with its per-direction correction, at the voxel centres
-        out = _inside_corrected(rho, u, y_t, x[k:], offsets, degree)
+        out = _inside_corrected(rho, u, y_t, x[k:], offsets, degree, layer_radius)
     if liv is not None:
         out &= liv
     log.debug("rind border: psf %.2f mm, ramp %s, N %.0f R %.0f P %.0f, layer %.1f mm%s", psf,
@@ -972,15 +983,25 @@ def _fit_from_core(a: NDArray[np.float64], box: tuple[slice, ...], liv: NDArray[
 def _node_offsets(x: NDArray[np.float64], k: int, st: _State, rho: NDArray[np.float32], y_t: NDArray[np.float32],
                   u: NDArray[np.float64], use: NDArray[np.bool_], h: NDArray[np.float32], sig: list[float],
                   data: NDArray[np.float64], noise: float, pool: Executor | None = None,
-                  blocks: _rind_coarse.Grid | None = None) -> NDArray[np.float64] | None:
+                  blocks: _rind_coarse.Grid | None = None,
+                  radius: LayerRadius | None = None) -> NDArray[np.float64] | None:
     """1.53 (:mod:`._rind_nodes`): the layer's radius correction per voxel of the box (flat; the mask
     reads only the layer's surface), both surfaces' corrections fitted on the rays' direction nodes with the point-spread ``sig`` (voxels) and
     the ramp ``h`` of the fit ``x`` / ``st``; None when its score test finds nothing the degree-4
     surfaces leave (an oval: the mask stays the degree-4 one, bit for bit).  ``pool``: an idle executor;
     when given, the two surfaces' blurs, renders and node weights are split onto it (2026-12-06,
     seventh session: the same values).  ``blocks``: the 2 x 2-pixel blocks' fit (:func:`_coarse_to_fine`), when
-    given the correction is fitted there after the score test on the pixels (1.65, :mod:`._rind_coarse`)."""
+    given the correction is fitted there after the score test on the pixels (1.65, :mod:`._rind_coarse`), or
+    without it when the blocks' race was handed over to it (1.66);
+    ``radius``: the layer's float32 radius over the box, shared with the mask (rind19)."""
 
+    if blocks is not None and blocks.handed:
+        # 1.66: the blocks' race was handed over (the score test on the blocks gave z >= LESION_RIND_HANDOVER_Z):
+        # the correction runs without the pixels' test (the layer's radius over the box, which it reads last,
+        # computed beside it)
+        if radius is not None:
+            radius.start()
+        return _rind_coarse.node_offsets_on_blocks(x, k, blocks, u, pool, rho, y_t, radius)
     # (2026-12-06, eighth: by compiled passes on the voxels the blur reads, the same values, :mod:`._rind_gn`)
     gn = _rind_gn.kernels()
     fast = None if gn is None else _rind_gn.NodeSurfaces(gn, rho, h, sig, use)
@@ -996,7 +1017,9 @@ def _node_offsets(x: NDArray[np.float64], k: int, st: _State, rho: NDArray[np.fl
     if not z >= C.LESION_RIND_NODES_MIN_SCORE_Z:
         return None
     if blocks is not None:
-        return _rind_coarse.node_offsets_on_blocks(x, k, blocks, u, pool, rho, y_t)
+        if radius is not None:
+            radius.start()
+        return _rind_coarse.node_offsets_on_blocks(x, k, blocks, u, pool, rho, y_t, radius)
     d, weights = _rind_coarse.fit_offsets(x, k, st, rho, y_t, u, use, h, sig, data, noise, pool, (a_in, a_out), fast)
     return weights @ d[d.size // 2:]  # type: ignore[no-any-return]
 

@@ -14,7 +14,8 @@ surfaces the pixels' step ended on, and the offsets (one per direction node: 16 
 for 14-31 steps of ~0.5 mm (the surfaces move about a ramp and a blur a step), stops after
 ``LESION_RIND_HANDOVER_STEPS`` rounds when the score test on the blocks (:func:`misfit_z`) says the shape is one the
 degree-4 surfaces do not follow: the correction, which does follow it, takes over from there.  docs/validation.md
-section 2.4, "Algorithm 1.65".
+section 2.4, "Algorithm 1.65".  1.66 ("Algorithm 1.66"): the handover after 4 rounds, the correction on the blocks
+by at most 10 steps with its normal matrix factorised every 2nd, and no score test on the pixels after a handover.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from numpy.typing import NDArray
 
 from . import _kernels, _rind_gn, _rind_nodes
 from . import constants as C
+from ._rind_setup import LayerRadius
 
 
 class Grid(NamedTuple):
@@ -42,6 +44,8 @@ class Grid(NamedTuple):
     sig: list[float]
     data: NDArray[np.float64]
     noise: float
+    #: 1.66: whether the blocks' race was handed over to the correction (its score test on the blocks passed)
+    handed: bool = False
 
 
 def misfit_z(st: Any, h: NDArray[np.float32], sig: list[float], use: NDArray[np.bool_], u: NDArray[np.float64],
@@ -59,11 +63,13 @@ def fit_offsets(x: NDArray[np.float64], k: int, st: Any, rho: NDArray[np.float32
                 u: NDArray[np.float64], use: NDArray[np.bool_], h: NDArray[np.float32], sig: list[float],
                 data: NDArray[np.float64], noise: float, pool: Executor | None,
                 first: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
-                fast: Any = None, iterations: int = C.LESION_RIND_NODES_ITERATIONS) -> tuple[NDArray[np.float64], Any]:
+                fast: Any = None, iterations: int = C.LESION_RIND_NODES_ITERATIONS,
+                refresh: int = 1) -> tuple[NDArray[np.float64], Any]:
     """1.53's fit (:func:`._rind_nodes.fit_node_offsets`) of both surfaces' node offsets on a grid (``rho`` ...
     ``noise``, as :func:`._rind._node_offsets` reads them) from the surfaces ``x`` and their state ``st``;
     ``first``: the slopes at ``st`` when known (the score test's), ``fast``: the grid's
-    :class:`._rind_gn.NodeSurfaces` when the kernels are on.  Returns the offsets (the core's nodes, then the
+    :class:`._rind_gn.NodeSurfaces` when the kernels are on; ``iterations``, ``refresh``: as
+    :func:`._rind_nodes.fit_node_offsets` reads them.  Returns the offsets (the core's nodes, then the
     layer's) and the grid's node weights (CSR, the box's voxels x nodes)."""
     from ._rind import _State, _both, _indicator, _ramp_blur, _values
 
@@ -96,21 +102,24 @@ def fit_offsets(x: NDArray[np.float64], k: int, st: Any, rho: NDArray[np.float32
         chi2 = float(r @ r)
         return chi2, r, _State(chi2, r, coef, x3, s_in, s_out)
 
-    d, _ = _rind_nodes.fit_node_offsets(w_use, evaluate, slopes, (float(st.r @ st.r), st.r, st), pool, iterations)
+    d, _ = _rind_nodes.fit_node_offsets(w_use, evaluate, slopes, (float(st.r @ st.r), st.r, st), pool, iterations,
+                                        refresh)
     return d, weights
 
 
 def offsets_near_layer(coef: NDArray[np.float64], d: NDArray[np.float64], rho: NDArray[np.floating],
-                       u: NDArray[np.float64], y_t: NDArray[np.float32], pool: Executor | None) -> NDArray[np.float64]:
+                       u: NDArray[np.float64], y_t: NDArray[np.float32], pool: Executor | None,
+                       radius: LayerRadius | None = None) -> NDArray[np.float64]:
     """The layer's node offsets ``d`` read at the voxels of the box (flat, :func:`._rind_nodes.node_weights`' bilinear
     weights) where they can change :func:`._rind_setup._inside_corrected`'s mask of the layer's surface ``coef``
     (``rho`` the voxels' distances, ``u`` their directions, ``y_t`` the float32 terms), 0 elsewhere.  A voxel's offset
     is a convex combination of four nodes', so within ``max |d|`` of 0: where the float32 radius lies further than
     that (and ``_MARGIN_MM``) from the voxel's distance, the offset moves neither the voxel's side of the surface nor
     it into the float64 band; the mask is the one of the whole box's offsets, bit for bit (1.65: the weights of
-    ~a tenth of the box's voxels)."""
+    ~a tenth of the box's voxels).  ``radius``: ``coef``'s float32 radius (:class:`._rind_setup.LayerRadius`) to
+    share with :func:`._rind_setup._inside_corrected` (rind19), or None."""
     rr = rho.reshape(-1)
-    approx = (coef.astype(np.float32) @ y_t).astype(np.float64)
+    approx = (LayerRadius(coef, y_t) if radius is None else radius).get()
     near = np.flatnonzero(np.abs(rr - approx) <= float(np.abs(d).max(initial=0.0)) + _MARGIN_MM)
     out = np.zeros(rr.shape)
     if near.size:
@@ -124,7 +133,8 @@ _MARGIN_MM = 0.01
 
 
 def node_offsets_on_blocks(x: NDArray[np.float64], k: int, g: Grid, u_pixels: NDArray[np.float64],
-                           pool: Executor | None, rho: NDArray[np.floating], y_t: NDArray[np.float32]) -> NDArray[np.float64]:
+                           pool: Executor | None, rho: NDArray[np.floating], y_t: NDArray[np.float32],
+                           radius: LayerRadius | None = None) -> NDArray[np.float64]:
     """The layer's radius correction per pixel of the box (flat; where it can change the mask,
     :func:`offsets_near_layer`), its node offsets fitted on the blocks ``g`` from the surfaces ``x`` (rendered
     there first); ``u_pixels``, ``rho``, ``y_t``: the pixels' unit directions (the box x 3), distances and float32 terms."""
@@ -141,5 +151,5 @@ def node_offsets_on_blocks(x: NDArray[np.float64], k: int, g: Grid, u_pixels: ND
     st = _State(chi2, r, coef, x3, s_in, s_out)
     fast = None if gn is None else _rind_gn.NodeSurfaces(gn, g.rho, g.h, g.sig, g.use)
     d, _ = fit_offsets(x, k, st, g.rho, g.y_t, g.u, g.use, g.h, g.sig, g.data, g.noise, pool, None, fast,
-                       C.LESION_RIND_NODES_BLOCK_ITERATIONS)
-    return offsets_near_layer(x[k:], d[d.size // 2:], rho, u_pixels, y_t, pool)
+                       C.LESION_RIND_NODES_BLOCK_ITERATIONS, C.LESION_RIND_NODES_BLOCK_REFRESH)
+    return offsets_near_layer(x[k:], d[d.size // 2:], rho, u_pixels, y_t, pool, radius)

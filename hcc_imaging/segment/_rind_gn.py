@@ -64,6 +64,12 @@ def _reads(nb: Any, y_t: NDArray[np.float32], use: NDArray[np.bool_],
         return idx, y_need
 
 
+#: the fewest voxels :meth:`Evaluator.surfaces` splits over two threads, and the multiple of columns a half
+#: starts at (rind19)
+_SPLIT_MIN = 65536
+_SPLIT_ALIGN = 256
+
+
 class Evaluator:
     """The model of one fit (the box's distances ``rho``, direction terms ``y_t``, the ramp ``h``, the
     point-spread ``sig`` in voxels, the fitted voxels ``use`` and their ``data``, the ``noise``) evaluated
@@ -88,23 +94,37 @@ class Evaluator:
             self.idx, self.y_need = _reads(nb, self.y_t, self.use, [(len(v) - 1) // 2 + 1 for v in self.w])
         else:
             self.idx, self.y_need = np.arange(self.rho.size), self.y_t
+        # (rind19: the whole box's surfaces, the pixels' step's, are rendered by halves on ``pool``)
+        self.whole = not restrict
 
     def blur(self, soft: NDArray[np.float32]) -> NDArray[np.float32]:
         """``soft`` (the box's shape, float32) blurred by the point-spread at the fitted voxels: the values
         :func:`._kernels.gaussian_filter_nearest_at` gives (the same kernel and weights)."""
         return self.kn.gaussian_nearest_at(soft, *self.w, self.use)  # type: ignore[no-any-return]
 
-    def surfaces(self, x: NDArray[np.float64]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    def surfaces(self, x: NDArray[np.float64], pool: Executor | None = None) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         """The surfaces ``x`` as partial-volume indicators (the box's shape) at the voxels the blurs read,
         0 elsewhere: there :func:`._rind._surfaces`' with one ramp, bit for bit (the same float32
         product, on those voxels' columns of the terms: BLAS sums each element over the terms alone, so
         a column's radius does not depend on the others, checked by ``tests/segment/test_segment_rind_gn.py``
         and on every rind fit of ``segment_results.py``)."""
         k = self.y_t.shape[0]
-        radii = np.stack([x[:k], x[k:]]).astype(np.float32) @ self.y_need
+        xx = np.stack([x[:k], x[k:]]).astype(np.float32)
         s_in = np.zeros(self.rho.shape, np.float32)
         s_out = np.zeros(self.rho.shape, np.float32)
-        self.nb.indicators_at_into(radii, self.idx, self.rho, self.h, s_in, s_out)
+        n = self.idx.shape[0]
+        if pool is None or n < _SPLIT_MIN:
+            self.nb.indicators_at_into(xx @ self.y_need, self.idx, self.rho, self.h, s_in, s_out)
+        else:
+            # 2026-12-06 (rind19): by halves of the voxels on two threads, each half's radii the same product
+            # on its columns (the same values: see the docstring) and its indicators at its own voxels
+            def part(j0: int, j1: int) -> None:
+                self.nb.indicators_at_into(xx @ self.y_need[:, j0:j1], self.idx[j0:j1], self.rho, self.h, s_in, s_out)
+
+            cut = n // 2 // _SPLIT_ALIGN * _SPLIT_ALIGN
+            later = pool.submit(part, cut, n)
+            part(0, cut)
+            later.result()
         return s_in.reshape(self.shape), s_out.reshape(self.shape)
 
     def render(self, x: NDArray[np.float64], soft: tuple[NDArray[np.float32], NDArray[np.float32]] | None,
@@ -113,8 +133,8 @@ class Evaluator:
         """At the coefficients ``x`` (``soft``: their indicators when known): chi^2 (without the prior), the
         noise-weighted residual, the values (P, R - P, N - R), the design and the two indicators, as
         :func:`._rind._render` and :func:`._rind._values` give them, bit for bit.  ``pool``: an idle
-        executor, the layer's blur on it beside the core's."""
-        s_in, s_out = self.surfaces(x) if soft is None else soft
+        executor, the layer's blur on it beside the core's (and, on the whole box, half the surfaces: rind19)."""
+        s_in, s_out = self.surfaces(x, pool if self.whole else None) if soft is None else soft
         m_in, m_out = _both(lambda s: self.blur(s).astype(np.float64), np.require(s_in, np.float32, "C"),
                             np.require(s_out, np.float32, "C"), pool)
         # (:func:`._rind._values`' operations, the same products)

@@ -23,7 +23,8 @@ interpolation in the polar and azimuthal angles, and fits it:
    point-spread with the correction picked the wrong one, masks 3-20 % too large, in the session of
    2026-12-03).  The normal matrix is sparse (four nodes a voxel); since 1.65 it is assembled in a banded order and
    solved by a banded Cholesky factorisation (:class:`_Banded`), and on fine pixels the fit runs on the 2 x 2-pixel
-   blocks (:mod:`._rind_coarse`, ``LESION_RIND_NODES_BLOCK_ITERATIONS`` steps).
+   blocks (:mod:`._rind_coarse`, ``LESION_RIND_NODES_BLOCK_ITERATIONS`` steps); since 1.66 the blocks' fit forms and
+   factorises the normal matrix every ``LESION_RIND_NODES_BLOCK_REFRESH``-th step only (chord steps between).
 
 The design, its parameters and what it gains were measured in the session of 2026-12-03
 (docs/validation.md section 2.2, "Step 13's surfaces corrected on the rays' direction nodes"); that
@@ -32,6 +33,8 @@ version ran on every rind click and was not adopted for the ovals' cost.  1.53 a
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
@@ -39,7 +42,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
-from scipy.linalg import solveh_banded
+from scipy.linalg import cho_solve_banded, cholesky_banded, solveh_banded
 from scipy.sparse.linalg import spsolve
 
 from . import constants as C
@@ -209,6 +212,25 @@ class _Banded:
             return spsolve(hess, grad, permc_spec="MMD_AT_PLUS_A")  # type: ignore[no-any-return]
         return y[self.pos]  # type: ignore[no-any-return]
 
+    def factor(self, v_ii: NDArray[np.float64], v_io: NDArray[np.float64],
+               v_oo: NDArray[np.float64]) -> NDArray[np.float64] | None:
+        """1.66: the banded Cholesky factor of the matrix of the blocks' values (:meth:`solve`'s), for
+        :meth:`solve_factored`; None when it is not positive definite to rounding."""
+        ab = self.base.copy()
+        flat = ab.reshape(-1)
+        for (at, take), v in zip(self.parts, (v_ii, v_io, v_io, v_oo), strict=True):
+            flat[at] += v[take]
+        try:
+            return cholesky_banded(ab, lower=False, check_finite=False)  # type: ignore[no-any-return]
+        except np.linalg.LinAlgError:
+            return None
+
+    def solve_factored(self, cb: NDArray[np.float64], grad: NDArray[np.float64]) -> NDArray[np.float64]:
+        """1.66: ``hess^-1 grad`` with :meth:`factor`'s factor ``cb`` of ``hess``."""
+        rhs = np.empty_like(grad)
+        rhs[self.pos] = grad
+        return cho_solve_banded((cb, False), rhs, check_finite=False)[self.pos]  # type: ignore[no-any-return]
+
 
 def _band_order(nth: int, nph: int) -> NDArray[np.int64]:
     """The position of each unknown of :func:`fit_node_offsets` (the core's nodes, then the layer's; a node
@@ -238,6 +260,19 @@ def membrane(nth: int = C.LESION_RIND_RAYS[0], nph: int = C.LESION_RIND_RAYS[1])
     return (sparse.diags(np.asarray(adj.sum(axis=1)).ravel()) - adj).tocsr()
 
 
+@functools.lru_cache(maxsize=4)
+def _prior_and_band(n: int) -> tuple[sparse.csr_matrix, _Banded]:
+    """:func:`fit_node_offsets`' prior (the membrane and the ridge on both surfaces' ``n`` nodes) and its
+    :class:`_Banded` layout, built once (rind19: they depend on the node grid and the constants only; the
+    layout reads the nine-point pattern of :class:`_Normal`, not its weights)."""
+    if n != C.LESION_RIND_RAYS[0] * C.LESION_RIND_RAYS[1]:
+        raise ValueError(f"step 13's correction: {n} direction nodes, not the rays' {C.LESION_RIND_RAYS}")
+    lap = membrane()
+    prior = (sparse.block_diag([lap, lap]) * C.LESION_RIND_NODES_SMOOTHING
+             + sparse.identity(2 * n) * C.LESION_RIND_NODES_RIDGE).tocsr()
+    return prior, _Banded(_Normal(sparse.csr_matrix((n, n))), prior)
+
+
 def fit_node_offsets(
     w_use: sparse.csr_matrix,
     evaluate: Callable[[NDArray[np.float64]], tuple[float, NDArray[np.float64], Any]],
@@ -245,6 +280,7 @@ def fit_node_offsets(
     start: tuple[float, NDArray[np.float64], Any],
     pool: Executor | None = None,
     iterations: int = C.LESION_RIND_NODES_ITERATIONS,
+    refresh: int = 1,
 ) -> tuple[NDArray[np.float64], float]:
     """Step 2 of the module: the node offsets (the core's nodes, then the layer's) minimising chi^2 +
     the membrane, from zero.  ``w_use``: the bilinear weights of the fitted voxels;
@@ -252,30 +288,28 @@ def fit_node_offsets(
     ``d``; ``slopes(state)``: the radius derivatives of the fitted values for the core and for the
     layer, per fitted voxel (noise units); ``start``: ``evaluate``'s value at zero (the degree-4
     fit's).  ``pool``: an idle executor; when given, the core's normal matrix and score are formed on it
-    beside the rest (the same values; 2026-12-06, seventh session).  Returns the offsets and their chi^2."""
+    beside the rest (the same values; 2026-12-06, seventh session).  ``refresh`` (1.66): the normal matrix is
+    formed and factorised at every ``refresh``-th step only, the steps between solving with that factor and their
+    own gradient (a chord step; 1: every step, :meth:`_Banded.solve`).  Returns the offsets and their chi^2."""
     n = w_use.shape[1]
-    lap = membrane()
-    prior = (sparse.block_diag([lap, lap]) * C.LESION_RIND_NODES_SMOOTHING
-             + sparse.identity(2 * n) * C.LESION_RIND_NODES_RIDGE).tocsr()
+    prior, banded_shape = _prior_and_band(n)
     d = np.zeros(2 * n)
     chi2, r, state = start
     obj = chi2
     built = None if pool is None else pool.submit(_Normal, w_use)
     wt = w_use.T.tocsr()
     normal = _Normal(w_use) if built is None else built.result()
-    banded = _Banded(normal, prior)
-    for _ in range(iterations):
+    banded = copy.copy(banded_shape)  # (its storage's layout: the same for every fit, rind19)
+    banded.normal = normal
+    cb: NDArray[np.float64] | None = None
+    for it in range(iterations):
         a_in, a_out = slopes(state)
-
-        def core_part(a_in: NDArray[np.float64] = a_in, r: NDArray[np.float64] = r) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-            return normal.values(a_in * a_in), wt @ (a_in * r)
-
-        later = None if pool is None else pool.submit(core_part)
-        v_io = normal.values(a_in * a_out)
-        v_oo, g_out = normal.values(a_out * a_out), wt @ (a_out * r)
-        v_ii, g_in = core_part() if later is None else later.result()
-        grad = np.concatenate([g_in, g_out]) - prior @ d
-        step = banded.solve(v_ii, v_io, v_oo, grad)
+        if refresh > 1 and it % refresh and cb is not None:
+            # 1.66: a chord step, the last factor with this state's gradient
+            grad = np.concatenate([wt @ (a_in * r), wt @ (a_out * r)]) - prior @ d
+            step = banded.solve_factored(cb, grad)
+        else:
+            step, cb = _newton_step(normal, banded, wt, prior, d, a_in, a_out, r, pool, refresh > 1)
         t = 1.0
         while t > 0.05:
             cand = d + t * step
@@ -290,3 +324,24 @@ def fit_node_offsets(
         if float(np.abs(t * step).max()) < 0.01:
             break
     return d, chi2
+
+
+def _newton_step(normal: _Normal, banded: _Banded, wt: sparse.csr_matrix, prior: sparse.csr_matrix,
+                 d: NDArray[np.float64], a_in: NDArray[np.float64], a_out: NDArray[np.float64],
+                 r: NDArray[np.float64], pool: Executor | None,
+                 keep: bool) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
+    """:func:`fit_node_offsets`' Gauss-Newton step at the offsets ``d`` (the slopes ``a_in`` / ``a_out``, the
+    residual ``r``), and, when ``keep``, the normal matrix's factor for the chord steps after it (1.66; None when
+    not kept or not positive definite: the step is then :meth:`_Banded.solve`'s, as every step before 1.66)."""
+    def core_part() -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        return normal.values(a_in * a_in), wt @ (a_in * r)
+
+    later = None if pool is None else pool.submit(core_part)
+    v_io = normal.values(a_in * a_out)
+    v_oo, g_out = normal.values(a_out * a_out), wt @ (a_out * r)
+    v_ii, g_in = core_part() if later is None else later.result()
+    grad = np.concatenate([g_in, g_out]) - prior @ d
+    cb = banded.factor(v_ii, v_io, v_oo) if keep else None
+    if cb is None:
+        return banded.solve(v_ii, v_io, v_oo, grad), None
+    return banded.solve_factored(cb, grad), cb

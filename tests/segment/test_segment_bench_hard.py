@@ -32,3 +32,25 @@ def test_against_needs_the_rind_clicks_alone(capsys: pytest.CaptureFixture[str])
     bench = benchmark_module("bench_segment_hard")
     assert bench.main(["--against", str(ROOT)]) == 2
     assert "pass --cases rind" in capsys.readouterr().err
+
+
+def test_against_loads_the_other_checkouts_constants_and_step13_modules() -> None:
+    """rind19: the other checkout's click path reads its own constants and step-13 modules (until then its
+    ``_rind`` read this checkout's constants, ``_rind_coarse``, ``_rind_gn`` and ``_rind_setup``: a change of
+    those alone timed as none), and this checkout's package is left as it was."""
+    import sys
+
+    import hcc_imaging.segment as pkg
+    from hcc_imaging.segment import _rind, constants
+
+    bench = benchmark_module("bench_segment_hard")
+    seg = bench.step13_of(ROOT)
+    drv = sys.modules[seg.__module__]
+    other_rind = sys.modules["hcc_imaging.segment._rind_against"]
+    assert drv.rind_border is other_rind.rind_border
+    for mod in (drv, other_rind, sys.modules["hcc_imaging.segment._rind_coarse_against"]):
+        assert mod.C is sys.modules["hcc_imaging.segment.constants_against"] and mod.C is not constants
+    assert other_rind._rind_coarse is sys.modules["hcc_imaging.segment._rind_coarse_against"]
+    assert other_rind._rind_gn is sys.modules["hcc_imaging.segment._rind_gn_against"]
+    assert sys.modules["hcc_imaging.segment.constants"] is constants and pkg.constants is constants
+    assert pkg._rind is _rind and sys.modules["hcc_imaging.segment._rind"] is _rind
