@@ -65,7 +65,7 @@ def test_a_read_open_in_another_process_is_refused_until_it_ends(tmp_path: Path,
         ReadSession.resume("P002", "R1", tmp_path).close()
     finally:
         proc.kill()
-        proc.wait()
+        proc.communicate()  # (waits, and closes its pipes: a ResourceWarning in CI otherwise)
     # killed without closing: its lock is stale and taken over, with a warning
     with caplog.at_level(logging.WARNING):
         s = _session(tmp_path)
@@ -76,9 +76,8 @@ def test_a_read_open_in_another_process_is_refused_until_it_ends(tmp_path: Path,
 
 def test_a_closed_session_releases_the_read(tmp_path: Path) -> None:
     proc = _holder(tmp_path)
-    assert proc.stdin is not None
-    proc.stdin.close()  # (it closes its session and ends)
-    assert proc.wait(timeout=60) == 0
+    proc.communicate(timeout=60)  # (its stdin closed: it closes its session and ends; the pipes closed here)
+    assert proc.returncode == 0
     assert not lock_path(tmp_path / "P001__R1.json").exists()
     s = _session(tmp_path)
     s.close()
