@@ -131,7 +131,8 @@ def ircad_cases(zpath: Path, tmp: Path) -> Iterator[tuple[str, object, np.ndarra
 
 
 #: the step-13 click path's modules :func:`step13_of` loads from the other checkout, in their import order
-STEP13_MODULES = ("constants", "_rind_setup", "_rind_split", "_rind_gn", "_rind_nodes", "_rind_coarse", "_rind", "_driver")
+STEP13_MODULES = ("constants", "_rind_setup", "_rind_split", "_rind_gn", "_rind_nodes", "_rind_coarse", "_rind", "_steps_9b_11",
+                  "_driver")
 
 
 def step13_of(tree: Path) -> object:

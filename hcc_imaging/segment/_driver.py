@@ -25,11 +25,12 @@ from ._grow import _line_coverage, _Model, _RoiResult, _SmoothCache, _smoothed
 from ._morph import gaussian_sigma_vox, pad_box
 from ._multiphase import _combined_border, _joint_fallback, _mixed_on_other_phase
 from ._radial import past_liver_mask_mm
-from ._refine import _grow_on_other_phase, _lipiodol_deposits, _regrow_on_best_phase, _segment_on
+from ._refine import _grow_on_other_phase, _regrow_on_best_phase, _segment_on
 from ._rim import _add_enhancing_layers
 from ._rind import RindAhead, RindFit, rind_border
+from ._steps_9b_11 import Steps9b11, lipiodol_and_defect
+from ._steps_9b_11 import add_lipiodol as _add_lipiodol
 from ._types import ALGORITHM_NAME, LesionParams, SegmentationResult
-from ._vessel import thrombus_in_lumen
 from .errors import LowContrastError, NotEnclosedError, SeedError, SegmentationError
 
 log = logging.getLogger("hcc_imaging.segment.lesion")  # the public module's logger, as before the split
@@ -752,44 +753,28 @@ def _segment_lesion_steps(
     # 1.62: the fit is waited for here until it passed the rays' floors (or ended); one that passed
     # them is waited for: when it holds the click (a drawn line aside), steps 12 / 12b's mask would
     # be replaced (unless step 11 finds a defect), so they are skipped and step 11 reads the mask
-    # before them; a fit refused, they run as before
-    if rind_ahead is not None and line is None and _fit_holds(rind_ahead, rr, seed_vox):
+    # before them; a fit refused, they run as before.  (2026-12-06, rind20) steps 9b and 11 on that mask (which
+    # they read when the fit holds) run before the fit is waited for, while it ends (the same values;
+    # a fit that then does not hold the click has them run again after steps 12 / 12b)
+    lipiodol = p.include_lipiodol and vol.modality == Modality.CT and (
+        len(images) >= 2 or str(Phase.PRE_CONTRAST) in images)
+
+    def steps_9b_11(mask: _RoiResult, border_ramp: str | None, border_psf: Any) -> Steps9b11:
+        return lipiodol_and_defect(mask, classes, pre_rim, images, liv, vol.shape, vol.spacing, label, lipiodol,
+                                   multiphase is not None or border_ramp == "point", border_psf)
+
+    after: Steps9b11 | None = None
+    if rind_ahead is not None and line is None and rind_ahead.likely():
+        after = steps_9b_11(rr, None, None)
+        if not _fit_holds(rind_ahead, rr, seed_vox):
+            after = None
+    if after is not None:
         border_blur, border_psf, border_ramp = rr.blur_mm, None, None
     else:
         rr, border_blur, border_psf, border_ramp = _border_fits(rr, images, vol, liv, p, seed_vox, line_vox,
                                                                 multiphase is not None)
-    full = np.zeros(vol.shape, dtype=np.uint8 if label < 256 else np.uint16)
-    sl = rr.box
-    full[sl][rr.mask] = label
-    notes: list[str] = []
-    # 9b: a dense lipiodol deposit touching the mask, with its partial-volume margin
-    # (one post-contrast phase alone cannot tell lipiodol from contrast in an artery: the step
-    # needs the pre-contrast phase or two phases, as viable_mask's "every phase"); 1.64: on CT only
-    # (LIPIODOL_MIN_HU is in HU: on an MR series in the hundreds every voxel near the mask was "dense")
-    lipiodol = p.include_lipiodol and vol.modality == Modality.CT and (
-        len(images) >= 2 or str(Phase.PRE_CONTRAST) in images)
-    lip_note = _add_lipiodol(full, sl, images, liv, vol.spacing, label) if lipiodol else None
-    if lip_note is not None:
-        sl, note = lip_note  # (the box step 11 reads holds the added voxels too)
-        notes.append(note)
-    # 11: a filling defect inside a contrast-filled tube (PVTT): the lumen from the patent segments
-    if (multiphase is not None or border_ramp == "point") and border_psf is not None:
-        # 1.35: step 12b grew step 10's classes; step 11's lumen test reads the classes as before
-        # (the grown mask's partial-volume shell made a strongly curved vessel's defect, 1-2 mm off
-        # its lumen, agree with it: 0.953 -> 0.917); 1.44: and the mask before step 12b's per-voxel
-        # posterior (which reshaped a thrombus' joint mask until the lumen test found no defect:
-        # 0.971 -> 0.917)
-        src = np.zeros(vol.shape, bool)
-        src[classes.box] = classes.mask
-        defect = thrombus_in_lumen(src, images, vol.spacing, within=classes.box)
-    else:
-        defect = thrombus_in_lumen(full != 0, images, vol.spacing, within=sl)
-    if defect is None and rr.rim_phase is not None and pre_rim.rim_phase is None:
-        # 1.29: the zone step 9 wrapped in a "rim" may be a filling defect whose rim is the vessel's
-        # blood (the study phantom's thrombus on 1.15 mm pixels: the blood taken as a rim, 0.774)
-        before = np.zeros(vol.shape, bool)
-        before[pre_rim.box] = pre_rim.mask
-        defect = thrombus_in_lumen(before, images, vol.spacing, within=pre_rim.box)
+        after = steps_9b_11(rr, border_ramp, border_psf)
+    full, sl, notes, lip_note, defect = after.full, after.sl, after.notes, after.lip_note, after.defect
     if defect is not None:
         full[...] = 0
         full[defect.mask] = label
@@ -880,29 +865,6 @@ def _segment_lesion_steps(
     )
     log.debug("segment_lesion: %d voxels in %.3f s on %s", int(rr.mask.sum()), res.elapsed_s, phase)
     return res
-
-
-def _add_lipiodol(full: NDArray[Any], sl: tuple[slice, ...], images: Mapping[str, NDArray[Any]],
-                  liv: NDArray[np.bool_] | None, spacing: Sequence[float],
-                  label: int) -> tuple[tuple[slice, ...], str] | None:
-    """Step 9b on the mask ``full`` (its voxels in the box ``sl``): a dense lipiodol deposit touching
-    it, with its partial-volume margin, added to it in place (``_refine._lipiodol_deposits``).
-    Returns the box holding the mask and the added voxels, and the step's note; None when it adds
-    nothing."""
-    lip = _lipiodol_deposits(full, sl, list(images.values()), liv, spacing)
-    if lip is None:
-        return None
-    lbox, lmask = lip
-    added = int(np.count_nonzero(lmask & (full[lbox] == 0)))
-    if not added:
-        return None
-    full[lbox][lmask] = label
-    box = tuple(slice(min(a.start, b.start), max(a.stop, b.stop)) for a, b in zip(sl, lbox, strict=True))
-    return box, (
-        f"a dense lipiodol deposit (>= {C.LIPIODOL_MIN_HU:.0f} HU on every phase) touching the lesion is "
-        f"included with its partial-volume margin ({added} voxels added): it is part of the treated "
-        "lesion for RECIST; viable_mask excludes it for mRECIST."
-    )
 
 
 def _step_notes(notes: list[str], rr: _RoiResult, phase: Phase, border_blur: float | None,
