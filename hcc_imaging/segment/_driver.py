@@ -753,7 +753,7 @@ def _segment_lesion_steps(
     # 1.62: the fit is waited for here until it passed the rays' floors (or ended); one that passed
     # them is waited for: when it holds the click (a drawn line aside), steps 12 / 12b's mask would
     # be replaced (unless step 11 finds a defect), so they are skipped and step 11 reads the mask
-    # before them; a fit refused, they run as before.  (2026-12-06, rind20) steps 9b and 11 on that mask (which
+    # before them; a fit refused, they run as before.  (2026-12-06, eighth session) steps 9b and 11 on that mask (which
     # they read when the fit holds) run before the fit is waited for, while it ends (the same values;
     # a fit that then does not hold the click has them run again after steps 12 / 12b)
     lipiodol = p.include_lipiodol and vol.modality == Modality.CT and (

@@ -1,8 +1,8 @@
 """Steps 9b and 11 of a click (``segment_lesion``) on the mask steps 1-12b give: a dense lipiodol
 deposit touching the mask (9b, :func:`add_lipiodol`) and a filling defect in a contrast-filled tube
-(11, :func:`lipiodol_and_defect`).  Split out of :mod:`._driver` (2026-12-06, rind20), which runs
+(11, :func:`lipiodol_and_defect`).  Split out of :mod:`._driver` (2026-12-06, eighth session), which runs
 them while step 13's fit ends when the fit passed its floors (the same values and records;
-docs/validation.md section 2.4, "Step 13's speed (session of 2026-12-06, rind20)")."""
+docs/validation.md section 2.4, "Step 13's speed (session of 2026-12-06, eighth, third round)")."""
 
 from __future__ import annotations
 
