@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     from hcc_imaging.phantoms import make_study
     import numpy as np
 
-    from hcc_imaging.segment import _driver, _multiphase, _vessel, segment_lesion
+    from hcc_imaging.segment import _driver, _multiphase, _steps_9b_11, _vessel, segment_lesion
 
     def nearer_as_main(X: Any, lesion: Any, classes: Any, far: float) -> Any:
         d_l = _multiphase._joint_distance(X, lesion)
@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         return wrapper
 
     _driver._joint_fallback = timed("step 10", _driver._joint_fallback)
-    _driver.thrombus_in_lumen = timed("step 11", _driver.thrombus_in_lumen)
+    # (step 11 is called from _steps_9b_11 since 2026-12-06, eighth session)
+    _steps_9b_11.thrombus_in_lumen = timed("step 11", _steps_9b_11.thrombus_in_lumen)
 
     def click(lid: str) -> tuple[str, float, float]:
         rec = st.truth["lesions"][lid]
