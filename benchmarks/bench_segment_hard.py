@@ -139,7 +139,7 @@ def step13_of(tree: Path) -> object:
     """The click path (``_segment_lesion``) of the checkout ``tree``: its ``_driver.py``, step 13's modules and
     its ``constants.py`` (:data:`STEP13_MODULES`, those it has), loaded as modules of this checkout's
     ``hcc_imaging.segment`` and bound to one another (while they load, their names in the package stand for
-    the other checkout's); every other module this checkout's.  (Until 2026-12-06, rind19, only its
+    the other checkout's); every other module this checkout's.  (Until 2026-12-06, eighth session, only its
     ``_driver.py``, ``_rind.py`` and ``_rind_nodes.py`` were: its step 13 then read this checkout's constants and
     ``_rind_coarse`` / ``_rind_gn`` / ``_rind_setup``, and a change of those alone timed as no change.)"""
     import importlib.util

@@ -28,8 +28,7 @@ from ._radial import past_liver_mask_mm
 from ._refine import _grow_on_other_phase, _regrow_on_best_phase, _segment_on
 from ._rim import _add_enhancing_layers
 from ._rind import RindAhead, RindFit, rind_border
-from ._steps_9b_11 import Steps9b11, lipiodol_and_defect
-from ._steps_9b_11 import add_lipiodol as _add_lipiodol
+from ._steps_9b_11 import Steps9b11, add_lipiodol, lipiodol_and_defect
 from ._types import ALGORITHM_NAME, LesionParams, SegmentationResult
 from .errors import LowContrastError, NotEnclosedError, SeedError, SegmentationError
 
@@ -815,7 +814,7 @@ def _segment_lesion_steps(
                 # mask but kept its note); its note describes the mask now, the grown mask's goes
                 if lip_note is not None:
                     notes.remove(lip_note[1])
-                again = _add_lipiodol(full, rind_fit.box, images, liv, vol.spacing, label) if lipiodol else None
+                again = add_lipiodol(full, rind_fit.box, images, liv, vol.spacing, label) if lipiodol else None
                 fit_lip_note = None if again is None else again[1]
     reach = _edge_reach(full)
     if line is None:

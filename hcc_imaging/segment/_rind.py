@@ -560,7 +560,7 @@ def _gauss_newton_steps(x0: NDArray[np.float64], k: int, rho: NDArray[np.float32
         a_in = np.float32(st.coef[2] / noise) * b_in
         a_out = np.float32(st.coef[1] / noise) * b_out
         _jacobian(jac, a_in, a_out, yu)
-        # (rind19: the score J^T r on the idle executor beside the normal matrix J^T J, when there is one: the
+        # (2026-12-06, eighth session: the score J^T r on the idle executor beside the normal matrix J^T J, when there is one: the
         # same two products)
         side = pool()
         later = None if side is None else side.submit(np.matmul, jac.T, st.r.astype(np.float32))
@@ -963,7 +963,7 @@ def _fit_from_core(a: NDArray[np.float64], box: tuple[slice, ...], liv: NDArray[
             f"rind=True: no enhancing layer around the dark core at {where} (fitted core {_v(n_v * unit)}, layer "
             f"{_v(r_v * unit)} over {thick:.1f} mm, parenchyma {_v(p_v * unit)}); segment it without rind=True, or on the phase "
             "where the layer enhances.")
-    # (rind19: the layer's float32 radius over the box computed once for the correction's reading and the mask)
+    # (2026-12-06, eighth session: the layer's float32 radius over the box computed once for the correction's reading and the mask)
     layer_radius = LayerRadius(x[k:], y_t)
     offsets = _node_offsets(x, k, st, rho32, y_t, u, use, h, [psf / w for w in sp], data, noise, side, blocks_grid,
                             layer_radius)
@@ -993,35 +993,26 @@ def _node_offsets(x: NDArray[np.float64], k: int, st: _State, rho: NDArray[np.fl
     seventh session: the same values).  ``blocks``: the 2 x 2-pixel blocks' fit (:func:`_coarse_to_fine`), when
     given the correction is fitted there after the score test on the pixels (1.65, :mod:`._rind_coarse`), or
     without it when the blocks' race was handed over to it (1.66);
-    ``radius``: the layer's float32 radius over the box, shared with the mask (rind19)."""
+    ``radius``: the layer's float32 radius over the box, shared with the mask (1.66)."""
 
-    if blocks is not None and blocks.handed:
-        # 1.66: the blocks' race was handed over (the score test on the blocks gave z >= LESION_RIND_HANDOVER_Z):
-        # the correction runs without the pixels' test (the layer's radius over the box, which it reads last,
-        # computed beside it)
-        if radius is not None:
-            radius.start()
-        return _rind_coarse.node_offsets_on_blocks(x, k, blocks, u, pool, rho, y_t, radius)
-    # (2026-12-06, eighth: by compiled passes on the voxels the blur reads, the same values, :mod:`._rind_gn`)
-    gn = _rind_gn.kernels()
-    fast = None if gn is None else _rind_gn.NodeSurfaces(gn, rho, h, sig, use)
-
-    def slopes(state: _State) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        blur = (lambda v: _ramp_blur(v, h, sig, use).astype(np.float64)) if fast is None else fast.ramp_blur
-        b_in, b_out = _both(blur, state.s_in, state.s_out, pool)
-        return state.coef[2] / noise * b_in, state.coef[1] / noise * b_out
-
-    a_in, a_out = slopes(st)
-    z = _rind_nodes.misfit_score(u[use], a_in, a_out, st.r)
-    log.debug("rind border: the degree-4 surfaces' misfit per direction, z %.1f", z)
-    if not z >= C.LESION_RIND_NODES_MIN_SCORE_Z:
-        return None
-    if blocks is not None:
-        if radius is not None:
-            radius.start()
-        return _rind_coarse.node_offsets_on_blocks(x, k, blocks, u, pool, rho, y_t, radius)
-    d, weights = _rind_coarse.fit_offsets(x, k, st, rho, y_t, u, use, h, sig, data, noise, pool, (a_in, a_out), fast)
-    return weights @ d[d.size // 2:]  # type: ignore[no-any-return]
+    if blocks is None or not blocks.handed:
+        # (2026-12-06, eighth: by compiled passes on the voxels the blur reads, the same values, :mod:`._rind_gn`)
+        gn = _rind_gn.kernels()
+        fast = None if gn is None else _rind_gn.NodeSurfaces(gn, rho, h, sig, use)
+        a_in, a_out = _rind_coarse.slopes(st, h, sig, use, noise, fast, pool)
+        z = _rind_nodes.misfit_score(u[use], a_in, a_out, st.r)
+        log.debug("rind border: the degree-4 surfaces' misfit per direction, z %.1f", z)
+        if not z >= C.LESION_RIND_NODES_MIN_SCORE_Z:
+            return None
+        if blocks is None:
+            d, weights = _rind_coarse.fit_offsets(x, k, st, rho, y_t, u, use, h, sig, data, noise, pool, (a_in, a_out),
+                                                  fast)
+            return weights @ d[d.size // 2:]  # type: ignore[no-any-return]
+    # on the blocks (1.65); 1.66: without the pixels' test when the blocks' race was handed over (the score test on
+    # the blocks gave z >= LESION_RIND_HANDOVER_Z); the layer's radius over the box, read last, computed beside it
+    if radius is not None:
+        radius.start()
+    return _rind_coarse.node_offsets_on_blocks(x, k, blocks, u, pool, rho, y_t, radius)
 
 
 class RindAhead:

@@ -48,15 +48,24 @@ class Grid(NamedTuple):
     handed: bool = False
 
 
+def slopes(state: Any, h: NDArray[np.float32], sig: list[float], use: NDArray[np.bool_], noise: float,
+           fast: Any = None, pool: Executor | None = None) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The fitted voxels' residual slopes along both surfaces' radii at a fit's state (its two indicators'
+    ramp ``h`` blurred by ``sig`` voxels, times each surface's contrast over the noise): what 1.53's score
+    test and the correction's steps read.  ``fast``: the grid's :class:`._rind_gn.NodeSurfaces` (its blur)
+    when the kernels are on; ``pool``: an idle executor for the second blur."""
+    from ._rind import _both, _ramp_blur
+
+    blur = (lambda v: _ramp_blur(v, h, sig, use).astype(np.float64)) if fast is None else fast.ramp_blur
+    b_in, b_out = _both(blur, state.s_in, state.s_out, pool)
+    return state.coef[2] / noise * b_in, state.coef[1] / noise * b_out
+
+
 def misfit_z(st: Any, h: NDArray[np.float32], sig: list[float], use: NDArray[np.bool_], u: NDArray[np.float64],
              noise: float) -> float:
     """1.53's score test (:func:`._rind_nodes.misfit_score`) of a fit's state ``st`` on a grid (the ramp ``h``, the
     point-spread ``sig`` in voxels, the fitted voxels ``use``, the directions ``u``, the noise)."""
-    from ._rind import _ramp_blur
-
-    b_in = _ramp_blur(st.s_in, h, sig, use).astype(np.float64)
-    b_out = _ramp_blur(st.s_out, h, sig, use).astype(np.float64)
-    return _rind_nodes.misfit_score(u[use], st.coef[2] / noise * b_in, st.coef[1] / noise * b_out, st.r)
+    return _rind_nodes.misfit_score(u[use], *slopes(st, h, sig, use, noise), st.r)
 
 
 def fit_offsets(x: NDArray[np.float64], k: int, st: Any, rho: NDArray[np.float32], y_t: NDArray[np.float32],
@@ -71,15 +80,13 @@ def fit_offsets(x: NDArray[np.float64], k: int, st: Any, rho: NDArray[np.float32
     :class:`._rind_gn.NodeSurfaces` when the kernels are on; ``iterations``, ``refresh``: as
     :func:`._rind_nodes.fit_node_offsets` reads them.  Returns the offsets (the core's nodes, then the
     layer's) and the grid's node weights (CSR, the box's voxels x nodes)."""
-    from ._rind import _State, _both, _indicator, _ramp_blur, _values
+    from ._rind import _State, _both, _indicator, _values
 
-    def slopes(state: Any) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    def slopes_at(state: Any) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         if first is not None and state is st:
             # (the fit's first step reads the score test's slopes: the same state)
             return first
-        blur = (lambda v: _ramp_blur(v, h, sig, use).astype(np.float64)) if fast is None else fast.ramp_blur
-        b_in, b_out = _both(blur, state.s_in, state.s_out, pool)
-        return state.coef[2] / noise * b_in, state.coef[1] / noise * b_out
+        return slopes(state, h, sig, use, noise, fast, pool)
 
     weights = _rind_nodes.node_weights(u.reshape(-1, 3), pool=pool)
     w_use = weights[use.ravel()]
@@ -102,7 +109,7 @@ def fit_offsets(x: NDArray[np.float64], k: int, st: Any, rho: NDArray[np.float32
         chi2 = float(r @ r)
         return chi2, r, _State(chi2, r, coef, x3, s_in, s_out)
 
-    d, _ = _rind_nodes.fit_node_offsets(w_use, evaluate, slopes, (float(st.r @ st.r), st.r, st), pool, iterations,
+    d, _ = _rind_nodes.fit_node_offsets(w_use, evaluate, slopes_at, (float(st.r @ st.r), st.r, st), pool, iterations,
                                         refresh)
     return d, weights
 
@@ -117,7 +124,7 @@ def offsets_near_layer(coef: NDArray[np.float64], d: NDArray[np.float64], rho: N
     that (and ``_MARGIN_MM``) from the voxel's distance, the offset moves neither the voxel's side of the surface nor
     it into the float64 band; the mask is the one of the whole box's offsets, bit for bit (1.65: the weights of
     ~a tenth of the box's voxels).  ``radius``: ``coef``'s float32 radius (:class:`._rind_setup.LayerRadius`) to
-    share with :func:`._rind_setup._inside_corrected` (rind19), or None."""
+    share with :func:`._rind_setup._inside_corrected` (1.66), or None."""
     rr = rho.reshape(-1)
     approx = (LayerRadius(coef, y_t) if radius is None else radius).get()
     near = np.flatnonzero(np.abs(rr - approx) <= float(np.abs(d).max(initial=0.0)) + _MARGIN_MM)

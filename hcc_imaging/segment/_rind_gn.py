@@ -65,7 +65,7 @@ def _reads(nb: Any, y_t: NDArray[np.float32], use: NDArray[np.bool_],
 
 
 #: the fewest voxels :meth:`Evaluator.surfaces` splits over two threads, and the multiple of columns a half
-#: starts at (rind19)
+#: starts at (2026-12-06, eighth session)
 _SPLIT_MIN = 65536
 _SPLIT_ALIGN = 256
 
@@ -94,7 +94,7 @@ class Evaluator:
             self.idx, self.y_need = _reads(nb, self.y_t, self.use, [(len(v) - 1) // 2 + 1 for v in self.w])
         else:
             self.idx, self.y_need = np.arange(self.rho.size), self.y_t
-        # (rind19: the whole box's surfaces, the pixels' step's, are rendered by halves on ``pool``)
+        # (2026-12-06, eighth session: the whole box's surfaces, the pixels' step's, are rendered by halves on ``pool``)
         self.whole = not restrict
 
     def blur(self, soft: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -116,7 +116,7 @@ class Evaluator:
         if pool is None or n < _SPLIT_MIN:
             self.nb.indicators_at_into(xx @ self.y_need, self.idx, self.rho, self.h, s_in, s_out)
         else:
-            # 2026-12-06 (rind19): by halves of the voxels on two threads, each half's radii the same product
+            # 2026-12-06 (eighth session): by halves of the voxels on two threads, each half's radii the same product
             # on its columns (the same values: see the docstring) and its indicators at its own voxels
             def part(j0: int, j1: int) -> None:
                 self.nb.indicators_at_into(xx @ self.y_need[:, j0:j1], self.idx[j0:j1], self.rho, self.h, s_in, s_out)
@@ -133,7 +133,7 @@ class Evaluator:
         """At the coefficients ``x`` (``soft``: their indicators when known): chi^2 (without the prior), the
         noise-weighted residual, the values (P, R - P, N - R), the design and the two indicators, as
         :func:`._rind._render` and :func:`._rind._values` give them, bit for bit.  ``pool``: an idle
-        executor, the layer's blur on it beside the core's (and, on the whole box, half the surfaces: rind19)."""
+        executor, the layer's blur on it beside the core's (and, on the whole box, half the surfaces: 2026-12-06, eighth session)."""
         s_in, s_out = self.surfaces(x, pool if self.whole else None) if soft is None else soft
         m_in, m_out = _both(lambda s: self.blur(s).astype(np.float64), np.require(s_in, np.float32, "C"),
                             np.require(s_out, np.float32, "C"), pool)

@@ -263,7 +263,7 @@ def membrane(nth: int = C.LESION_RIND_RAYS[0], nph: int = C.LESION_RIND_RAYS[1])
 @functools.lru_cache(maxsize=4)
 def _prior_and_band(n: int) -> tuple[sparse.csr_matrix, _Banded]:
     """:func:`fit_node_offsets`' prior (the membrane and the ridge on both surfaces' ``n`` nodes) and its
-    :class:`_Banded` layout, built once (rind19: they depend on the node grid and the constants only; the
+    :class:`_Banded` layout, built once (2026-12-06, eighth session: they depend on the node grid and the constants only; the
     layout reads the nine-point pattern of :class:`_Normal`, not its weights)."""
     if n != C.LESION_RIND_RAYS[0] * C.LESION_RIND_RAYS[1]:
         raise ValueError(f"step 13's correction: {n} direction nodes, not the rays' {C.LESION_RIND_RAYS}")
@@ -299,7 +299,7 @@ def fit_node_offsets(
     built = None if pool is None else pool.submit(_Normal, w_use)
     wt = w_use.T.tocsr()
     normal = _Normal(w_use) if built is None else built.result()
-    banded = copy.copy(banded_shape)  # (its storage's layout: the same for every fit, rind19)
+    banded = copy.copy(banded_shape)  # (its storage's layout: the same for every fit, 2026-12-06, eighth session)
     banded.normal = normal
     cb: NDArray[np.float64] | None = None
     for it in range(iterations):

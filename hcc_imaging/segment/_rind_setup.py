@@ -83,7 +83,7 @@ def _setup(shape: tuple[int, ...], sp: NDArray[np.float64], centre: NDArray[np.f
 
 class LayerRadius:
     """The layer's surface ``coef``'s radius at every voxel of the box from the float32 terms ``y_t`` (float64 of the
-    float32 product), computed once when first asked for (rind19: :func:`._rind_coarse.offsets_near_layer` and
+    float32 product), computed once when first asked for (2026-12-06, eighth session: :func:`._rind_coarse.offsets_near_layer` and
     :func:`_inside_corrected` read the same product; ~3-5 ms each on a fine box)."""
 
     def __init__(self, coef: NDArray[np.float64], y_t: NDArray[np.float32]) -> None:
@@ -91,8 +91,9 @@ class LayerRadius:
         self._value: NDArray[np.float64] | None = None
         self._thread: threading.Thread | None = None
 
-    def _compute(self) -> None:
-        self._value = (self.coef.astype(np.float32) @ self.y_t).astype(np.float64)
+    def _compute(self) -> NDArray[np.float64]:
+        self._value = value = (self.coef.astype(np.float32) @ self.y_t).astype(np.float64)
+        return value
 
     def start(self) -> None:
         """Compute it on a thread of its own from now (the correction's fit leaves a core idle at times: the
@@ -105,10 +106,7 @@ class LayerRadius:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        if self._value is None:
-            self._compute()
-        assert self._value is not None
-        return self._value
+        return self._compute() if self._value is None else self._value
 
 
 def _inside_corrected(rho: NDArray[np.float64], u: NDArray[np.float64], y_t: NDArray[np.float32],

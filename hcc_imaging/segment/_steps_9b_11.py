@@ -45,14 +45,17 @@ def add_lipiodol(full: NDArray[Any], sl: tuple[slice, ...], images: Mapping[str,
 @dataclass
 class Steps9b11:
     """What steps 9b and 11 gave on a mask: the labelled volume ``full`` (9b's deposit added), the box
-    holding it ``sl``, the notes so far, 9b's (box, note) or None, and 11's defect (``thrombus_in_lumen``'s)
-    or None."""
+    holding it ``sl``, 9b's (box, note) or None, and 11's defect (``thrombus_in_lumen``'s) or None."""
 
     full: NDArray[Any]
     sl: tuple[slice, ...]
-    notes: list[str]
     lip_note: tuple[tuple[slice, ...], str] | None
     defect: Any
+
+    @property
+    def notes(self) -> list[str]:
+        """The notes so far (a new list): 9b's, when it added a deposit."""
+        return [] if self.lip_note is None else [self.lip_note[1]]
 
 
 def lipiodol_and_defect(rr: _RoiResult, classes: _RoiResult, pre_rim: _RoiResult,
@@ -66,15 +69,13 @@ def lipiodol_and_defect(rr: _RoiResult, classes: _RoiResult, pre_rim: _RoiResult
     full = np.zeros(shape, dtype=np.uint8 if label < 256 else np.uint16)
     sl = rr.box
     full[sl][rr.mask] = label
-    notes: list[str] = []
     # 9b: a dense lipiodol deposit touching the mask, with its partial-volume margin
     # (one post-contrast phase alone cannot tell lipiodol from contrast in an artery: the step
     # needs the pre-contrast phase or two phases, as viable_mask's "every phase"); 1.64: on CT only
     # (LIPIODOL_MIN_HU is in HU: on an MR series in the hundreds every voxel near the mask was "dense")
     lip_note = add_lipiodol(full, sl, images, liv, spacing, label) if lipiodol else None
     if lip_note is not None:
-        sl, note = lip_note  # (the box step 11 reads holds the added voxels too)
-        notes.append(note)
+        sl = lip_note[0]  # (the box step 11 reads holds the added voxels too)
     # 11: a filling defect inside a contrast-filled tube (PVTT): the lumen from the patent segments
     if joint and border_psf is not None:
         # 1.35: step 12b grew step 10's classes; step 11's lumen test reads the classes as before
@@ -93,7 +94,7 @@ def lipiodol_and_defect(rr: _RoiResult, classes: _RoiResult, pre_rim: _RoiResult
         before = np.zeros(shape, bool)
         before[pre_rim.box] = pre_rim.mask
         defect = thrombus_in_lumen(before, images, spacing, within=pre_rim.box)
-    return Steps9b11(full, sl, notes, lip_note, defect)
+    return Steps9b11(full, sl, lip_note, defect)
 
 
 __all__ = ["Steps9b11", "add_lipiodol", "lipiodol_and_defect"]

@@ -650,8 +650,8 @@ class ReaderSession(_Base):
         def fn(s: Session) -> dict[str, list[dict[str, Any]]]:
             r, _ = self._own_read(s, read_uid)
             extra = json.loads(r.extra_json) if r.extra_json else {}
-            ids = {_row(s, LesionRow, fk).lesion_id for fk in
-                   set(s.scalars(select(MeasurementRow.lesion_fk).where(MeasurementRow.read_fk == r.id)))}
+            ids = set(s.scalars(select(LesionRow.lesion_id).join(MeasurementRow, MeasurementRow.lesion_fk == LesionRow.id)
+                                .where(MeasurementRow.read_fk == r.id)))
             treatments, markers = _read_facts(s, r, _row(s, PatientRow, r.patient_fk), extra, ids)
             return {"treatments": treatments, "markers": markers}
 

@@ -35,7 +35,7 @@ def test_against_needs_the_rind_clicks_alone(capsys: pytest.CaptureFixture[str])
 
 
 def test_against_loads_the_other_checkouts_constants_and_step13_modules() -> None:
-    """rind19: the other checkout's click path reads its own constants and step-13 modules (until then its
+    """2026-12-06 (eighth session): the other checkout's click path reads its own constants and step-13 modules (until then its
     ``_rind`` read this checkout's constants, ``_rind_coarse``, ``_rind_gn`` and ``_rind_setup``: a change of
     those alone timed as none), and this checkout's package is left as it was."""
     import sys

@@ -1,4 +1,4 @@
-"""The session of 2026-12-06 (rind19): step 13's lobulated click's work shared or split without changing a
+"""The session of 2026-12-06 (eighth session): step 13's lobulated click's work shared or split without changing a
 value: the whole box's surfaces of the pixels' step rendered by halves on two threads
 (:meth:`._rind_gn.Evaluator.surfaces`), the layer's float32 radius computed once for the correction's reading
 and the mask (:class:`._rind_setup.LayerRadius`), the correction's prior and banded layout built once

@@ -1,7 +1,7 @@
-"""The session of 2026-12-06 (rind20; the same masks and records, no new version): a rind click's steps 9b
+"""The session of 2026-12-06 (eighth, third round; the same masks and records, no new version): a rind click's steps 9b
 and 11 on the mask before steps 12 / 12b (which they read when step 13's fit holds the click) run while the
 fit ends, before the click waits for it, not after it (~7 ms of a lobulated click's ~10 after the fit:
-docs/validation.md section 2.4, "Step 13's speed (session of 2026-12-06, rind20)").  These tests check the
+docs/validation.md section 2.4, "Step 13's speed (session of 2026-12-06, eighth, third round)").  These tests check the
 order and the values, not a time."""
 
 from __future__ import annotations
