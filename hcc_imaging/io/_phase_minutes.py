@@ -1,11 +1,14 @@
 """Delays after injection written in a series description, for
 :func:`hcc_imaging.io.phases.phase_from_description`: "20 min", "2.5 minutes", "2,5 MIN", "2 1/2 min",
-"2½min", "5-min", "3m", "2:30 min", "2m30s", "2 min 30 sec", "180 s", "150 seconds".
+"2½min", "5-min", "3m", "2:30 min", "2m30s", "2 min 30 sec", "180 s", "150 seconds", "2H", "1 h 30 min".
 
 Forms read (case ignored):
 
 * units: minutes ``minutes``, ``minute``, ``mins``, ``min``, ``m`` (and ``minuten``, ``minutos``,
-  ``minuti``); seconds ``seconds``, ``second``, ``secs``, ``sec``, ``s``.  The unit follows the
+  ``minuti``); seconds ``seconds``, ``second``, ``secs``, ``sec``, ``s``; hours ``hours``, ``hour``,
+  ``hrs``, ``hr``, ``h`` ("2H", "1.5 h", "1 hour", "1h30", "1 h 30 min"; since 2026-12-07: a
+  gadobenate hepatobiliary phase is often written in hours), but not a nucleus ("1H MRS", "1H-MRSI":
+  proton spectroscopy) nor "1 H2O".  The unit follows the
   number, with or without a space or a hyphen ("5-min"), and no letter follows the unit ("3 mm",
   "2 ms", "3 MINIMUM" are no delays), nor a "/" (a rate: "800 s/mm²", "5 ml/s").
 * numbers: whole ("20"), decimal with a point or a comma and one or two decimals ("2.5", "2,5",
@@ -15,7 +18,7 @@ Forms read (case ignored):
 
 Anything else that looks like a delay is no delay and gives no number (None), rather than a wrong
 one: a minus sign ("-3 min"), two decimal points ("2.5.3 min"), three decimals ("1,200 s": 1.2 or
-1200?), seconds of 60 or more ("2:75 min", "2 min 75 s").  The description's keyword table
+1200?), seconds of 60 or more ("2:75 min", "2 min 75 s"), minutes of 60 or more after hours ("1 h 75 min").  The description's keyword table
 (``_phase_keywords``) then does not see it either: it reads whole minutes on text in which every
 non-alphanumeric run is a space, so "2.5 min" was "2 5 MIN", a delay of 5 min, until 2026-12-06,
 and "2.5 minutes", "180 s" or "2:30 min" ("2 30 MIN": 30 min) were not read or read wrong.
@@ -44,7 +47,10 @@ __all__ = ["Delay", "delay_minutes", "delay_read_as", "description_delays"]
 _LETTER = r"[^\W\d_]"
 _MIN_UNIT = r"MINUTES|MINUTEN|MINUTOS|MINUTI|MINUTE|MINS|MIN|M"
 _SEC_UNIT = r"SECONDS|SECOND|SECS|SEC|S"
+_HOUR_UNIT = r"HOURS|HOUR|HRS|HR|H"
 _UNIT_END = rf"(?!{_LETTER}|\s*/)"
+#: After an hour unit: a proton spectroscopy series ("1H MRS", "1H-MRSI") names a nucleus, not a delay.
+_NOT_NUCLEUS = r"(?!\s*-?\s*(?:MRS|MRSI|SPECT|CSI|NMR))"
 _NUMBER = r"(?:\d[\d.,:/½]*|½)(?:\s+\d+\s*/\s*\d+|\s*½)?"
 
 #: A phrase that looks like a delay (its number is checked by :func:`_number`): no letter, digit or
@@ -53,7 +59,9 @@ _NUMBER = r"(?:\d[\d.,:/½]*|½)(?:\s+\d+\s*/\s*\d+|\s*½)?"
 _PHRASE = re.compile(
     rf"(?<![^\W_])(?<![.,:/½])(?P<sign>[-\u2212](?=\d))?(?P<num>{_NUMBER})\s*-?\s*"
     rf"(?:(?P<min>{_MIN_UNIT}){_UNIT_END}(?:\s*(?P<sec>\d[\d.,]*)\s*(?:{_SEC_UNIT}){_UNIT_END})?"
-    rf"|(?P<s>{_SEC_UNIT}){_UNIT_END})",
+    rf"|(?P<s>{_SEC_UNIT}){_UNIT_END}"
+    rf"|(?P<h>{_HOUR_UNIT}){_UNIT_END}{_NOT_NUCLEUS}"
+    rf"(?:\s*(?P<hmin>\d{{1,2}})\s*(?:{_MIN_UNIT}){_UNIT_END}|(?P<hmin_bare>\d{{1,2}})(?![\d.,:/]){_UNIT_END}|(?!\d)))",
     re.IGNORECASE,
 )
 
@@ -97,6 +105,14 @@ def _minutes_of(m: re.Match[str]) -> float | None:
     if m.group("s"):
         value = _number(m.group("num"), minutes=False)
         return None if value is None else value / 60.0
+    if m.group("h"):
+        hours = _number(m.group("num"), minutes=True)  # "1:30 h" is an hour and a half
+        extra = m.group("hmin") or m.group("hmin_bare")
+        if hours is None or extra is None:
+            return None if hours is None else hours * 60.0
+        if hours != int(hours) or ":" in m.group("num") or int(extra) >= 60:
+            return None  # "1.5 h 30 min", "1:30 h 10 min", "1 h 75 min"
+        return hours * 60.0 + int(extra)
     value = _number(m.group("num"), minutes=True)
     if value is None or m.group("sec") is None:
         return value

@@ -97,3 +97,56 @@ def test_the_table_reads_whole_minutes_rounded_down_to_240_up_above() -> None:
     assert [(d.minutes, d.phrase, d.table_minutes) for d in delays] == [
         (9.5, "9.5 min", 9), (30.5, "30.5 min", 30), (240.5, "240.5 min", 241), (2.5, "2.5 minutes", 2)]
     assert text.split() == ["VIBE", "9", "MIN", ",", "30", "MIN", ",", "241", "MIN", ",", "2", "MIN", ","]
+
+
+@pytest.mark.parametrize(("phrase", "minutes"), [
+    pytest.param("2H", 120.0, id="H-no-space"),
+    pytest.param("2 h", 120.0, id="h"),
+    pytest.param("1.5 h", 90.0, id="decimal-hours"),
+    pytest.param("1,5h", 90.0, id="decimal-comma-hours"),
+    pytest.param("1 hour", 60.0, id="hour"),
+    pytest.param("2 hours", 120.0, id="hours"),
+    pytest.param("3 hrs", 180.0, id="hrs"),
+    pytest.param("2 HR", 120.0, id="HR"),
+    pytest.param("½ h", 30.0, id="half-hour"),
+    pytest.param("1:30 h", 90.0, id="hours-colon-minutes"),
+    pytest.param("1h30", 90.0, id="h-and-bare-minutes"),
+    pytest.param("1h30m", 90.0, id="h-and-m"),
+    pytest.param("1 h 30 min", 90.0, id="h-and-min"),
+])
+def test_hours_are_read(phrase: str, minutes: float) -> None:
+    """Since 2026-12-07 (before, "2H" was no delay and a gadobenate hepatobiliary series written in
+    hours fell to the series order)."""
+    assert delay_minutes(phrase) == pytest.approx(minutes, abs=1e-12)
+
+
+@pytest.mark.parametrize("phrase", [
+    pytest.param("1H MRS", id="proton-spectroscopy"),
+    pytest.param("1H-MRSI", id="proton-spectroscopic-imaging"),
+    pytest.param("1 H2O", id="water"),
+    pytest.param("T2 H", id="after-a-letter"),
+    pytest.param("2 HEAD", id="word"),
+    pytest.param("15 Hz", id="hertz"),
+    pytest.param("1 h 75 min", id="minutes-over-59"),
+    pytest.param("1.5 h 30 min", id="fraction-and-minutes"),
+    pytest.param("2 h/s", id="rate"),
+])
+def test_what_only_looks_like_hours_gives_none(phrase: str) -> None:
+    assert delay_minutes(phrase) is None
+
+
+@pytest.mark.parametrize(("desc", "agent", "phase", "said"), [
+    pytest.param("T1 VIBE 2H", "MultiHance", P.HEPATOBILIARY, "'2H'", id="gadobenate-2h"),
+    pytest.param("T1 VIBE 1h30", "MultiHance", P.HEPATOBILIARY, "'1h30'", id="gadobenate-1h30"),
+    pytest.param("T1 VIBE 0.5 h", "MultiHance", P.DELAYED, "'0.5 h'", id="gadobenate-before-60-min"),
+    pytest.param("T1 VIBE 1 hour", "Primovist", P.HEPATOBILIARY, "'1 hour'", id="gadoxetate"),
+])
+def test_a_delay_in_hours_gives_the_phase(desc: str, agent: str, phase: Phase, said: str) -> None:
+    call = phase_from_description(desc, modality="MR", agent=agent)
+    assert call is not None and call.phase == phase, call
+    assert said in call.reason
+
+
+def test_hours_beyond_the_table_and_a_nucleus_name_no_phase() -> None:
+    assert phase_from_description("T1 VIBE 5 h", modality="MR", agent="MultiHance") is None  # 300 > 240 min
+    assert phase_from_description("1H MRS LIVER", modality="MR", agent="MultiHance") is None
