@@ -26,9 +26,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -36,34 +35,43 @@ from sqlalchemy.orm import Session
 
 from .._phi import shown_id
 from ..errors import BlindingError, CriteriaError, ReadDocumentError, StoreError
-from ..response.document import MAX_LENGTH_MM
+from ._adjudicator import AdjudicatorSession, Discordance
 from ._axes import refuse_impossible_axes
+from ._read_rows import (
+    _Base,
+    _check_endpoints,
+    _check_number,
+    _default_assessor,
+    _document,
+    _lesion_info,
+    _measurement_record,
+    _measurements,
+    _norm_criteria,
+    _read_facts,
+    _read_info,
+    _response_records,
+    _row,
+)
 from ._record_merge import drop_stale_status, drop_stale_viable_status, editor_record, merged_record, with_viable_status
 from ._reimport import identical_locked_read
-from .adjudication import decision_for, decoded_read_uids, encode_read_uids
-from .audit import log_views, seal_read, viewed_patients
+from .audit import seal_read, viewed_patients
 from .documents import (
     LOCK_SNAPSHOT,
     MEASUREMENT_COLUMNS,
-    build_document,
     document_markers,
     dumps,
     observation_split,
     read_level_extra,
-    read_markers,
-    read_treatments,
     responses_from_assessment,
 )
 from .model import (
     AdjudicationRow,
     AuditLogRow,
-    DiscordanceKind,
     LesionRole,
     LesionRow,
     MeasurementRow,
     MeasurementStatus,
     PatientRow,
-    ReaderRole,
     ReaderRow,
     ReadResponseRow,
     ReadRow,
@@ -76,19 +84,8 @@ from .model import (
     TumourMarkerRow,
     utcnow_iso,
 )
-from .records import (
-    AdjudicationInfo,
-    LesionInfo,
-    MeasurementRecord,
-    PatientInfo,
-    ReadInfo,
-    ResponseRecord,
-    TimePointInfo,
-    TrackingLinkInfo,
-    TreatmentEventInfo,
-    TumourMarkerInfo,
-)
-from .store import Store, _create_lesion, _marker_kind, _markers, _treatments, new_uid
+from .records import LesionInfo, MeasurementRecord, ReadInfo, ResponseRecord, TrackingLinkInfo
+from .store import Store, _create_lesion, _marker_kind, new_uid
 from .store import refuse_case_variant
 
 #: "Leave this attribute as it is" in :meth:`ReaderSession.update_lesion` (None means "clear it").
@@ -98,189 +95,6 @@ __all__ = ["ReaderSession", "AdjudicatorSession", "Discordance", "Assessor"]
 
 #: ``assessor(document, criteria) -> assessment``; defaults to hcc_imaging.response.assess.
 Assessor = Callable[[Any, str], Any]
-
-_ENDPOINT_AXES = ("long", "short", "viable_long", "viable_short", "necrosis_long", "necrosis_short")
-
-
-def _default_assessor(doc: Any, criteria: str) -> Any:
-    from ..response import assess
-
-    return assess(doc, [criteria])
-
-
-def _norm_criteria(criteria: str | Sequence[str]) -> tuple[str, ...]:
-    """Canonical criterion names (``RECIST1.1``, ``mRECIST``...); CriteriaError if unknown."""
-    from ..response.rules import parse_criteria
-
-    items = [criteria] if isinstance(criteria, str) else list(criteria)
-    out: list[str] = []
-    for item in items:
-        for c in str(item).split(","):
-            c = c.strip()
-            if c:
-                name = parse_criteria(c).value
-                if name not in out:
-                    out.append(name)
-    return tuple(out)
-
-
-def _row(s: Session, model: Any, pk: Any) -> Any:
-    """Row ``pk`` of ``model``, which another row refers to (StoreError if missing)."""
-    obj = s.get(model, pk)
-    if obj is None:
-        raise StoreError(
-            f"the study store is inconsistent: {model.__tablename__} row {pk} is missing although another row refers "
-            "to it. Run 'hcc-imaging study audit verify' and PRAGMA integrity_check, and restore from a backup."
-        )
-    return obj
-
-
-def _read_days(extra: Mapping[str, Any]) -> dict[str, int] | None:
-    """The read's own day number of each time point: copied at its lock, else from its imported
-    document (``timepoint_days``); None for a read without (started in the store, or older)."""
-    snap = extra.get(LOCK_SNAPSHOT)
-    if snap is not None:
-        return {k: v["day"] for k, v in snap.get("timepoints", {}).items() if v.get("day") is not None}
-    days = extra.get("timepoint_days")
-    return dict(days) if days is not None else None
-
-
-def _read_info(s: Session, r: ReadRow) -> ReadInfo:
-    reader = _row(s, ReaderRow, r.reader_fk)
-    patient = _row(s, PatientRow, r.patient_fk)
-    tps = s.execute(
-        select(TimePointRow).join(ReadTimePointRow, ReadTimePointRow.timepoint_fk == TimePointRow.id)
-        .where(ReadTimePointRow.read_fk == r.id)
-    ).scalars().all()
-    own = _read_days(json.loads(r.extra_json) if r.extra_json else {})
-    if own is not None and all(t.timepoint_id in own for t in tps):
-        tps = sorted(tps, key=lambda t: (own[t.timepoint_id], t.timepoint_id))
-    else:
-        tps = sorted(tps, key=lambda t: (t.date or dt.date.min, t.day_offset if t.day_offset is not None else -10**9,
-                                         t.timepoint_id))
-    return ReadInfo(r.read_uid, reader.reader_id, patient.patient_id, r.status, _norm_criteria(r.criteria),
-                    tuple(t.timepoint_id for t in tps), r.created_at, r.locked_at)
-
-
-def _lesion_info(s: Session, les: LesionRow) -> LesionInfo:
-    patient = _row(s, PatientRow, les.patient_fk)
-    owner = _row(s, ReaderRow, les.owner_reader_fk) if les.owner_reader_fk is not None else None
-    return LesionInfo(les.tracking_uid, patient.patient_id if patient else "", les.lesion_id, les.organ,
-                      bool(les.is_lymph_node), les.kind, owner.reader_id if owner else None)
-
-
-def _measurement_record(s: Session, m: MeasurementRow, read: ReadRow, reader_id: str) -> MeasurementRecord:
-    les = _row(s, LesionRow, m.lesion_fk)
-    tp = _row(s, TimePointRow, m.timepoint_fk)
-    eps = {k: (tuple(v[0]), tuple(v[1])) for k, v in json.loads(m.endpoints_json or "{}").items()}
-    return MeasurementRecord(
-        measurement_uid=m.measurement_uid, read_uid=read.read_uid, reader_id=reader_id, tracking_uid=les.tracking_uid,
-        lesion_id=les.lesion_id, timepoint_id=tp.timepoint_id, role=m.role, status=m.status,
-        longest_diameter_mm=m.longest_diameter_mm, short_axis_mm=m.short_axis_mm,
-        viable_diameter_mm=m.viable_diameter_mm, viable_short_axis_mm=m.viable_short_axis_mm,
-        volume_mm3=m.volume_mm3, viable_volume_mm3=m.viable_volume_mm3, necrosis_fraction=m.necrosis_fraction,
-        typical_hcc_pattern=m.typical_hcc_pattern, cytology_malignant=m.cytology_malignant,
-        endpoints_lps=eps, source_kind=m.source_kind, algorithm_name=m.algorithm_name,
-        algorithm_version=m.algorithm_version, parameters=json.loads(m.parameters_json or "{}"), updated_at=m.updated_at,
-        viable_status=(json.loads(m.extra_json).get("viable_status") if m.extra_json else None),
-    )
-
-
-def _response_records(s: Session, read: ReadRow) -> list[ResponseRecord]:
-    rows = s.scalars(select(ReadResponseRow).where(ReadResponseRow.read_fk == read.id).order_by(ReadResponseRow.id))
-    out = []
-    for r in rows:
-        tp = _row(s, TimePointRow, r.timepoint_fk) if r.timepoint_fk is not None else None
-        out.append(ResponseRecord(read.read_uid, r.criteria, tp.timepoint_id if tp else None, r.category, r.sum_value,
-                                  r.sum_unit, r.category_confirmed, r.pd_date, r.pd_day_offset, r.pd_timepoint_id))
-    return out
-
-
-def _check_number(value: Any, name: str, where: str, maximum: float | None = None) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise StoreError(f"{where}: {name} must be a number, got {value!r}.")
-    v = float(value)
-    if not math.isfinite(v) or v < 0.0 or (maximum is not None and v > maximum):
-        rng = f"in [0, {maximum}]" if maximum is not None else ">= 0"
-        raise StoreError(f"{where}: {name} = {value!r} is not a finite number {rng}; record the measured value, "
-                         "or set status to 'not_evaluable'.")
-    limit = MAX_LENGTH_MM**3 if name.endswith("_mm3") else MAX_LENGTH_MM if name.endswith("_mm") else None
-    if limit is not None and v > limit:
-        unit = "mm3" if name.endswith("_mm3") else "mm"
-        raise StoreError(f"{where}: {name} = {value!r} {unit} is not a lesion size (above {limit:g} {unit}, "
-                         f"the read document's limit: {'(10 m)³' if unit == 'mm3' else '10 m'}): a unit or data "
-                         f"error. Record the measured value in {unit}, or set status to 'not_evaluable'.")
-    return v
-
-
-def _check_endpoints(endpoints: Mapping[str, Any] | None, where: str) -> str:
-    if not endpoints:
-        return "{}"
-    out: dict[str, list[list[float]]] = {}
-    for axis, pts in endpoints.items():
-        if axis not in _ENDPOINT_AXES:
-            raise StoreError(f"{where}: endpoint axis {axis!r} is unknown; use one of {list(_ENDPOINT_AXES)}.")
-        try:
-            a, b = pts
-            pa = [float(x) for x in a]
-            pb = [float(x) for x in b]
-        except (TypeError, ValueError):
-            raise StoreError(f"{where}: endpoints of axis {axis!r} must be two LPS points [[x,y,z],[x,y,z]] in mm, got {pts!r}.") from None
-        if len(pa) != 3 or len(pb) != 3 or not all(math.isfinite(x) for x in pa + pb):
-            raise StoreError(f"{where}: endpoints of axis {axis!r} must be two finite 3D LPS points in mm, got {pts!r}.")
-        if any(abs(x) > MAX_LENGTH_MM for x in pa + pb):
-            raise StoreError(f"{where}: endpoints of axis {axis!r} {pts!r} lie more than {MAX_LENGTH_MM:g} mm (10 m) "
-                             "from the origin: a unit or data error; give LPS coordinates in mm.")
-        out[axis] = [pa, pb]
-    return dumps(out)
-
-
-def _one_criterion(criteria: str) -> str:
-    names = _norm_criteria(criteria)
-    if len(names) != 1:
-        raise StoreError(f"expected one criterion, got {criteria!r}; pass a single name such as 'RECIST1.1'.")
-    return names[0]
-
-
-@dataclass(frozen=True, slots=True)
-class Discordance:
-    """Two or more locked reads of one patient disagree on ``kind`` under ``criteria``.
-
-    ``values`` holds ``(read_uid, reader_id, value)``; value is the BOR category, or the first
-    PD as ``"<timepoint_id> <date> (day <n> of this read)"`` (``"none"`` without PD).
-    """
-
-    patient_id: str
-    criteria: str
-    kind: DiscordanceKind
-    values: tuple[tuple[str, str, str], ...]
-    adjudication: AdjudicationInfo | None = None
-
-
-class _Base:
-    def __init__(self, store: Store, user_id: str):
-        self.store = store
-        self.user_id = user_id
-
-    def _me(self, s: Session) -> ReaderRow:
-        return Store._reader(s, self.user_id)
-
-    # shared data any session may see -------------------------------------------------------
-    def patients(self) -> list[PatientInfo]:
-        """All patients (pseudonymous ids)."""
-        return self.store.patients()
-
-    def timepoints(self, patient_id: str) -> list[TimePointInfo]:
-        """Time points of a patient (shared)."""
-        return self.store.timepoints(patient_id)
-
-    def treatment_events(self, patient_id: str) -> list[TreatmentEventInfo]:
-        return self.store.treatment_events(patient_id)
-
-    def tumour_markers(self, patient_id: str) -> list[TumourMarkerInfo]:
-        return self.store.tumour_markers(patient_id)
 
 
 class ReaderSession(_Base):
@@ -884,59 +698,6 @@ class ReaderSession(_Base):
 
         return self.store._read(fn)
 
-
-def _measurements(s: Session, r: ReadRow, reader_id: str, timepoint_id: str | None = None) -> list[MeasurementRecord]:
-    q = select(MeasurementRow).where(MeasurementRow.read_fk == r.id)
-    if timepoint_id is not None:
-        p = _row(s, PatientRow, r.patient_fk)
-        q = q.where(MeasurementRow.timepoint_fk == Store._timepoint(s, p, timepoint_id).id)
-    return [_measurement_record(s, m, r, reader_id) for m in s.scalars(q.order_by(MeasurementRow.id))]
-
-
-def _document(s: Session, r: ReadRow, reader_id: str) -> Any:
-    """The read as a ReadDocument: its own rows, the shared facts it uses (live for a draft;
-    for a locked read, what was copied at its lock, see :func:`_snapshot_shared`)."""
-    p = _row(s, PatientRow, r.patient_fk)
-    info = _read_info(s, r)
-    extra = json.loads(r.extra_json) if r.extra_json else {}
-    snap = extra.get(LOCK_SNAPSHOT)
-    tps_all = {t.timepoint_id: t for t in (Store._tp_info(s, row, p.patient_id) for row in
-                                            s.scalars(select(TimePointRow).where(TimePointRow.patient_fk == p.id)))}
-    tps = [tps_all[t] for t in info.timepoint_ids]
-    if snap is not None:
-        locked_tps = snap.get("timepoints", {})
-        tps = [replace(t, date=_iso_date(locked_tps.get(t.timepoint_id, {}).get("date")),
-                        day_offset=locked_tps.get(t.timepoint_id, {}).get("day")) for t in tps]
-    elif "lesion_order" in extra:
-        # An imported read counts days from its own day 0: its document's days, else (a time
-        # point added later, or a read imported before days were kept per read) from the date.
-        own_days = extra.get("timepoint_days") or {}
-        tps = [replace(t, day_offset=own_days[t.timepoint_id] if t.timepoint_id in own_days
-                       else (None if t.date is not None else t.day_offset)) for t in tps]
-    rows = list(s.scalars(select(MeasurementRow).where(MeasurementRow.read_fk == r.id).order_by(MeasurementRow.id)))
-    ms = []
-    for m in rows:
-        les = _row(s, LesionRow, m.lesion_fk)
-        ms.append((_measurement_record(s, m, r, reader_id), les, json.loads(m.extra_json) if m.extra_json else {}))
-    treatments, markers = _read_facts(s, r, p, extra, {les.lesion_id for _, les, _ in ms})
-    return build_document(
-        patient_id=p.patient_id, reader_id=reader_id, criteria=info.criteria, timepoints=tps, measurements=ms,
-        treatments=treatments, markers=markers, read_extra=extra,
-    )
-
-
-def _read_facts(s: Session, r: ReadRow, p: PatientRow, extra: Mapping[str, Any],
-                measured_lesion_ids: set[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The treatments and tumour-marker draws read ``r`` carries, as read-document JSON entries:
-    for a locked read what it was locked with, for a draft its own entries with the shared facts
-    (:func:`~.documents.read_treatments`, :func:`~.documents.read_markers`)."""
-    snap = extra.get(LOCK_SNAPSHOT)
-    if snap is not None:
-        return list(snap.get("treatments", [])), list(snap.get("markers", []))
-    return (read_treatments(extra.get("read_treatments"), _treatments(s, p), measured_lesion_ids),
-            read_markers(extra.get("read_markers"), _markers(s, p)))
-
-
 def _lock_read(s: Session, r: ReadRow, run: Assessor, reader_id: str) -> None:
     """Assess draft read ``r`` under each of its criteria, store the responses and the shared
     facts it used, mark it locked and seal it - in the caller's transaction."""
@@ -959,11 +720,6 @@ def _lock_read(s: Session, r: ReadRow, run: Assessor, reader_id: str) -> None:
     r.locked_at = utcnow_iso()
     s.flush()
     seal_read(s, r, reader_id)  # what was locked, into the hash chain (audit verify)
-
-
-def _iso_date(text: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(text) if text else None
-
 
 def _snapshot_shared(r: ReadRow, doc: Any) -> None:
     """Copy the shared facts a read is locked with into its ``extra_json`` (sealed with it).
@@ -1045,280 +801,3 @@ def _refuse_unblinded_read(s: Session, me: ReaderRow, p: PatientRow) -> None:
         )
 
 
-class AdjudicatorSession(_Base):
-    """An adjudicator's view: locked reads of all readers, discordances, decisions, agreement.
-
-    Raises
-    ------
-    BlindingError
-        ``adjudicator_id`` is not registered with role ``adjudicator``.
-    """
-
-    def __init__(self, store: Store, adjudicator_id: str):
-        super().__init__(store, adjudicator_id)
-
-        def check(s: Session) -> None:
-            me = Store._reader(s, adjudicator_id)
-            if me.role != ReaderRole.ADJUDICATOR.value:
-                raise BlindingError(
-                    f"{adjudicator_id!r} has role {me.role!r}, not 'adjudicator'; only adjudicators may see other "
-                    "readers' locked reads. Register an adjudicator with Store.add_reader(id, role='adjudicator')."
-                )
-
-        store._read(check)
-
-    def __repr__(self) -> str:
-        return f"AdjudicatorSession(adjudicator_id={self.user_id!r})"
-
-    def _locked(self, s: Session, read_uid: str) -> ReadRow:
-        r = s.scalar(select(ReadRow).where(ReadRow.read_uid == read_uid))
-        if r is None:
-            raise StoreError(f"unknown read {read_uid!r}; list locked reads with AdjudicatorSession.locked_reads().")
-        if r.status != ReadStatus.LOCKED.value:
-            raise BlindingError(f"read {read_uid!r} is still a draft; adjudicators see reads only once the reader has "
-                                "locked them.")
-        self._not_conflicted(s, r.patient_fk)
-        return r
-
-    def _not_conflicted(self, s: Session, patient_fk: int) -> None:
-        me = self._me(s)
-        if s.scalar(select(ReadRow.id).where(ReadRow.patient_fk == patient_fk, ReadRow.reader_fk == me.id)) is not None:
-            raise BlindingError(f"adjudicator {self.user_id!r} has a read of this patient and cannot adjudicate it; "
-                                "use another adjudicator.")
-
-    def _viewed(self, s: Session, via: str, reads: Sequence[ReadRow]) -> None:
-        """Access record: this adjudicator was shown ``reads`` by ``via`` (one audit row per patient)."""
-        by_patient: dict[str, list[str]] = {}
-        for r in reads:
-            by_patient.setdefault(_row(s, PatientRow, r.patient_fk).patient_id, []).append(r.read_uid)
-        log_views(s, self.user_id, via, by_patient)
-
-    def _conflicted(self, s: Session) -> set[int]:
-        """Patients (row ids) this adjudicator has a read of: left out of every listing."""
-        return set(s.scalars(select(ReadRow.patient_fk).where(ReadRow.reader_fk == self._me(s).id)))
-
-    def locked_reads(self, patient_id: str | None = None) -> list[ReadInfo]:
-        """Locked reads of every reader (optionally of one patient), except of patients this
-        adjudicator has a read of (BlindingError when ``patient_id`` is one)."""
-        def fn(s: Session) -> list[ReadInfo]:
-            q = select(ReadRow).where(ReadRow.status == ReadStatus.LOCKED.value)
-            if patient_id is not None:
-                p = Store._patient(s, patient_id)
-                self._not_conflicted(s, p.id)
-                q = q.where(ReadRow.patient_fk == p.id)
-            conflicted = self._conflicted(s)
-            return [_read_info(s, r) for r in s.scalars(q.order_by(ReadRow.id)) if r.patient_fk not in conflicted]
-
-        return self.store._read(fn)
-
-    def measurements(self, read_uid: str) -> list[MeasurementRecord]:
-        """Measurements of a locked read (BlindingError for a draft); logged as an access."""
-        def fn(s: Session) -> list[MeasurementRecord]:
-            r = self._locked(s, read_uid)
-            reader = _row(s, ReaderRow, r.reader_fk)
-            out = _measurements(s, r, reader.reader_id)
-            self._viewed(s, "measurements", [r])
-            return out
-
-        return self.store._write(self.user_id, fn)
-
-    def responses(self, read_uid: str) -> list[ResponseRecord]:
-        """Stored responses of a locked read; logged as an access."""
-        def fn(s: Session) -> list[ResponseRecord]:
-            r = self._locked(s, read_uid)
-            out = _response_records(s, r)
-            self._viewed(s, "responses", [r])
-            return out
-
-        return self.store._write(self.user_id, fn)
-
-    def export_document(self, read_uid: str) -> Any:
-        """A locked read as a ReadDocument; logged as an access."""
-        def fn(s: Session) -> Any:
-            r = self._locked(s, read_uid)
-            reader = _row(s, ReaderRow, r.reader_fk)
-            doc = _document(s, r, reader.reader_id)
-            self._viewed(s, "export_document", [r])
-            return doc
-
-        return self.store._write(self.user_id, fn)
-
-    def _latest_locked(self, s: Session, patient: PatientRow, criteria: str) -> list[ReadRow]:
-        rows = s.scalars(select(ReadRow).where(ReadRow.patient_fk == patient.id, ReadRow.status == ReadStatus.LOCKED.value)
-                         .order_by(ReadRow.locked_at, ReadRow.id))
-        latest: dict[int, ReadRow] = {}
-        for r in rows:
-            if criteria in _norm_criteria(r.criteria):
-                latest[r.reader_fk] = r
-        return list(latest.values())
-
-    def discordances(self, patient_id: str, criteria: str, *, confirmed: bool = False) -> list[Discordance]:
-        """Discordances between the latest locked read of each reader of ``patient_id``.
-
-        BOR discordance: the BOR categories differ (with confirmation when ``confirmed``).
-        PD-date discordance: the first PD is at different scans (compared by the time point's
-        date, else its id: day numbers are per read) - including one read with PD and one
-        without.  Each comes with the latest adjudication recorded for these reads (and,
-        for BOR, this ``confirmed`` mode): a decision between earlier reads of a reader does
-        not decide a discordance after that reader locked a revised read (.adjudication).
-        """
-        criteria = _one_criterion(criteria)
-
-        def fn(s: Session) -> list[Discordance]:
-            p = Store._patient(s, patient_id)
-            self._not_conflicted(s, p.id)
-            reads = self._latest_locked(s, p, criteria)
-            if len(reads) < 2:
-                return []
-            self._viewed(s, "discordances", reads)
-            bor_vals, pd_vals, pd_keys, other_bors = [], [], [], set()
-            for r in reads:
-                reader = _row(s, ReaderRow, r.reader_fk)
-                overall = s.scalar(select(ReadResponseRow).where(ReadResponseRow.read_fk == r.id, ReadResponseRow.criteria == criteria,
-                                                                  ReadResponseRow.timepoint_fk.is_(None)))
-                if overall is None:
-                    raise StoreError(f"locked read {r.read_uid} has no stored response under {criteria!r}; it was locked "
-                                     "without that criterion.")
-                bor = overall.category_confirmed if confirmed and overall.category_confirmed else overall.category
-                other_bors.add(overall.category if confirmed else (overall.category_confirmed or overall.category))
-                bor_vals.append((r.read_uid, reader.reader_id, bor))
-                if overall.pd_day_offset is None:
-                    pd = "none"
-                else:
-                    when = overall.pd_date.isoformat() if overall.pd_date else "no date"
-                    pd = (f"{overall.pd_timepoint_id or '-'} {when} (day {overall.pd_day_offset} "
-                          "of this read)")
-                pd_vals.append((r.read_uid, reader.reader_id, pd))
-                pd_keys.append(_first_pd_key(overall))
-            out = []
-            for kind, vals, differ in ((DiscordanceKind.BOR, bor_vals, len({v[2] for v in bor_vals}) > 1),
-                                       (DiscordanceKind.PD_DATE, pd_vals, len(set(pd_keys)) > 1)):
-                if differ:
-                    adj = decision_for(s, p.id, criteria, kind.value, (r.read_uid for r in reads),
-                                       confirmed=confirmed, other_mode_differs=len(other_bors) > 1,
-                                       norm=_norm_criteria)
-                    out.append(Discordance(patient_id, criteria, kind, tuple(vals), _adj_info(s, adj) if adj else None))
-            return out
-
-        return self.store._write(self.user_id, fn)
-
-    def adjudicate(self, patient_id: str, criteria: str, discordance: DiscordanceKind | str, chosen_read_uid: str,
-                   reason: str, *, confirmed: bool = False) -> AdjudicationInfo:
-        """Pick the read that stands for one discordance, with the reason (required)."""
-        criteria = _one_criterion(criteria)
-        try:
-            kind = DiscordanceKind(str(discordance))
-        except ValueError:
-            raise StoreError(f"unknown discordance {discordance!r}; use one of {[k.value for k in DiscordanceKind]}.") from None
-        if not isinstance(reason, str) or len(reason.strip()) < 3:
-            raise StoreError(f"adjudication of patient {patient_id!r} ({criteria}, {kind.value}) needs a reason of at "
-                             "least 3 characters; pass reason='...' saying why this read was chosen (pseudonymous ids only).")
-        open_ = [d for d in self.discordances(patient_id, criteria, confirmed=confirmed) if d.kind is kind]
-        if not open_:
-            raise StoreError(f"patient {patient_id!r} has no {kind.value} discordance under {criteria!r}; nothing to "
-                             "adjudicate (see AdjudicatorSession.discordances).")
-        if chosen_read_uid not in {v[0] for v in open_[0].values}:
-            raise StoreError(f"read {chosen_read_uid!r} is not one of the discordant reads "
-                             f"{[v[0] for v in open_[0].values]}; choose one of them.")
-
-        def fn(s: Session) -> AdjudicationInfo:
-            me = self._me(s)
-            p = Store._patient(s, patient_id)
-            r = self._locked(s, chosen_read_uid)
-            row = AdjudicationRow(adjudication_uid=new_uid(), patient_fk=p.id, adjudicator_fk=me.id, criteria=criteria,
-                                  discordance=kind.value, chosen_read_fk=r.id, reason=reason.strip(),
-                                  read_uids=encode_read_uids(v[0] for v in open_[0].values), confirmed=confirmed)
-            s.add(row)
-            s.flush()
-            return _adj_info(s, row)
-
-        return self.store._write(self.user_id, fn)
-
-    def adjudications(self, patient_id: str | None = None) -> list[AdjudicationInfo]:
-        """Recorded decisions (optionally of one patient), except of patients this adjudicator
-        has a read of (BlindingError when ``patient_id`` is one): a decision names the read
-        chosen and why."""
-        def fn(s: Session) -> list[AdjudicationInfo]:
-            q = select(AdjudicationRow)
-            if patient_id is not None:
-                p = Store._patient(s, patient_id)
-                self._not_conflicted(s, p.id)
-                q = q.where(AdjudicationRow.patient_fk == p.id)
-            conflicted = self._conflicted(s)
-            rows = [a for a in s.scalars(q.order_by(AdjudicationRow.id)) if a.patient_fk not in conflicted]
-            self._viewed(s, "adjudications", [_row(s, ReadRow, a.chosen_read_fk) for a in rows])
-            return [_adj_info(s, a) for a in rows]
-
-        return self.store._write(self.user_id, fn)
-
-    def paired_responses(self, criteria: str, reader_a: str, reader_b: str, *, confirmed: bool = False) -> Any:
-        """Paired locked responses of two readers under ``criteria`` (for agreement).
-
-        Time-point pairs exclude the baseline (no response); sum pairs include it.
-        """
-        from .agreement import PairedResponses
-        from .documents import BASELINE_CATEGORY
-
-        criteria = _one_criterion(criteria)
-
-        def fn(s: Session) -> PairedResponses:
-            ra = Store._reader(s, reader_a)
-            rb = Store._reader(s, reader_b)
-            tp_pairs: list[tuple[str, str, str, str]] = []
-            bor_pairs: list[tuple[str, str, str]] = []
-            sum_pairs: list[tuple[str, str, float, float]] = []
-            unit = None
-            for p in s.scalars(select(PatientRow).order_by(PatientRow.patient_id)):
-                reads = {r.reader_fk: r for r in self._latest_locked(s, p, criteria)}
-                if ra.id not in reads or rb.id not in reads:
-                    continue
-                self._not_conflicted(s, p.id)
-                self._viewed(s, "paired_responses", [reads[ra.id], reads[rb.id]])
-                resp = {}
-                for who in (ra.id, rb.id):
-                    resp[who] = {rec.timepoint_id: rec for rec in _response_records(s, reads[who]) if rec.criteria == criteria}
-                oa, ob = resp[ra.id][None], resp[rb.id][None]
-                if confirmed:
-                    bor_pairs.append((p.patient_id, oa.category_confirmed or oa.category, ob.category_confirmed or ob.category))
-                else:
-                    bor_pairs.append((p.patient_id, oa.category, ob.category))
-                for tp_id, rec_a in resp[ra.id].items():
-                    rec_b = resp[rb.id].get(tp_id)
-                    if tp_id is None or rec_b is None:
-                        continue
-                    if BASELINE_CATEGORY not in (rec_a.category, rec_b.category):
-                        tp_pairs.append((p.patient_id, tp_id, rec_a.category, rec_b.category))
-                    if rec_a.sum_value is not None and rec_b.sum_value is not None:
-                        sum_pairs.append((p.patient_id, tp_id, rec_a.sum_value, rec_b.sum_value))
-                        unit = rec_a.sum_unit
-            return PairedResponses(criteria, reader_a, reader_b, tuple(tp_pairs), tuple(bor_pairs), tuple(sum_pairs),
-                                   unit or "mm")
-
-        return self.store._write(self.user_id, fn)
-
-    def agreement(self, criteria: str, reader_a: str, reader_b: str, *, confirmed: bool = False) -> Any:
-        """Inter-reader agreement report (kappa, ICC(2,1), Bland-Altman) under ``criteria``."""
-        from .agreement import agreement_report
-
-        return agreement_report(self.paired_responses(criteria, reader_a, reader_b, confirmed=confirmed))
-
-
-def _first_pd_key(overall: ReadResponseRow) -> tuple[str, str] | None:
-    """What two reads' first PD is compared by: the scan, not the day number.  Day numbers are
-    per read (each counts from its own day 0), so equal days can be different scans and one scan
-    can have different days; the date of a time point is shared, and so is its id."""
-    if overall.pd_day_offset is None and overall.pd_date is None:
-        return None
-    if overall.pd_date is not None:
-        return ("date", overall.pd_date.isoformat())
-    if overall.pd_timepoint_id is not None:
-        return ("timepoint", overall.pd_timepoint_id)
-    return ("day", str(overall.pd_day_offset))  # an undated PD of no known scan: only its day
-
-
-def _adj_info(s: Session, a: AdjudicationRow) -> AdjudicationInfo:
-    p = _row(s, PatientRow, a.patient_fk)
-    who = _row(s, ReaderRow, a.adjudicator_fk)
-    r = _row(s, ReadRow, a.chosen_read_fk)
-    return AdjudicationInfo(a.adjudication_uid, p.patient_id, who.reader_id, a.criteria, a.discordance, r.read_uid,
-                            a.reason, a.created_at, decoded_read_uids(a), a.confirmed)
