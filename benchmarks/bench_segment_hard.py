@@ -37,7 +37,14 @@ after the other scatter by a third at load 3; clicks alternated in one process c
 per cent (docs/validation.md section 2.4, "Step 13's speed (session of 2026-12-05)").  Only for
 changes confined to those three modules (DIR's may not import what this checkout lacks).
 
-Usage: ``python benchmarks/bench_segment_hard.py [--cases rind graded ircad] [--seeds 0 1] [--repeat 3]
+``--rounds N`` without ``--against`` (2026-12-07): ours and the peer alternated N times per click (the order
+swapped each round), best of ``--repeat`` each time; the line gives the best of all rounds of each and their ratio,
+and ``paired`` the median (and range) of the N rounds' own ratios.  On this machine both sides' times on one box
+move by a third from minute to minute (the same work: CPU time too, in ours and in SimpleITK alike), so a ratio of
+two best-of-3 taken one after the other scatters by about that much; the paired median is the steadier figure
+(docs/validation.md section 2.4, "Step 13's speed (session of 2026-12-07)").
+
+Usage: ``python benchmarks/bench_segment_hard.py [--cases rind graded ircad] [--seeds 0 1] [--repeat 3] [--rounds 1]
 [--against DIR --rounds 3]``
 """
 
@@ -215,13 +222,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ircadb", type=Path, default=DEFAULT_ZIP, help="3Dircadb1.17.zip")
     ap.add_argument("--against", type=Path, help="another checkout's root: its step 13 timed beside this one's "
                                                   "(the rind clicks only)")
-    ap.add_argument("--rounds", type=int, default=3, help="with --against: rounds of alternation")
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="rounds of alternation: with --against this checkout's and DIR's (default 3), else ours and "
+                         "the peer's (default 1)")
     args = ap.parse_args(argv)
     if args.against is not None:
         if args.cases != ["rind"]:
             print("--against times the rind clicks only: pass --cases rind.", file=sys.stderr)
             return 2
-        return against(args.against.resolve(), args.seeds, args.repeat, args.rounds)
+        return against(args.against.resolve(), args.seeds, args.repeat, args.rounds or 3)
+    rounds = args.rounds or 1
 
     rows: list[tuple[str, float, float]] = []
     with tempfile.TemporaryDirectory(prefix="bench_hard_") as tmpdir:
@@ -247,12 +257,20 @@ def main(argv: list[str] | None = None) -> int:
                     def ours() -> np.ndarray:
                         return segment_lesion(data, seed_index=seed).labels.array != 0
 
-                t_ours, m_ours = best_of(ours, args.repeat)
-                t_peer, m_peer = best_of(lambda: peer(single, seed), args.repeat)
+                t_ours, t_peer, paired = float("inf"), float("inf"), []
+                for r in range(rounds):
+                    got = {}
+                    for who in ("ours", "peer") if r % 2 == 0 else ("peer", "ours"):
+                        got[who] = best_of(ours if who == "ours" else lambda: peer(single, seed), args.repeat)
+                    (t_o, m_ours), (t_p, m_peer) = got["ours"], got["peer"]
+                    paired.append(t_o / t_p)
+                    t_ours, t_peer = min(t_ours, t_o), min(t_peer, t_p)
                 rows.append((name, t_ours, t_peer))
+                pair = (f"  paired median {statistics.median(paired):4.2f} ({min(paired):.2f}-{max(paired):.2f})"
+                        if rounds > 1 else "")
                 print(f"{name:36s} ours {t_ours * 1e3:6.0f} ms (Dice {dice(m_ours, truth):.3f})  "
                       f"SimpleITK {t_peer * 1e3:6.0f} ms (Dice {dice(m_peer, truth):.3f})  "
-                      f"ours / SimpleITK {t_ours / t_peer:5.2f}", flush=True)
+                      f"ours / SimpleITK {t_ours / t_peer:5.2f}{pair}", flush=True)
     for group in ("rind oval", "rind lobulated", "graded 5 cm", "IRCAD17"):
         sel = [r for r in rows if r[0].startswith(group)]
         if sel:

@@ -54,3 +54,19 @@ def test_against_loads_the_other_checkouts_constants_and_step13_modules() -> Non
     assert other_rind._rind_gn is sys.modules["hcc_imaging.segment._rind_gn_against"]
     assert sys.modules["hcc_imaging.segment.constants"] is constants and pkg.constants is constants
     assert pkg._rind is _rind and sys.modules["hcc_imaging.segment._rind"] is _rind
+
+
+def test_rounds_alternate_ours_and_the_peer(capsys: pytest.CaptureFixture[str]) -> None:
+    """2026-12-07: ``--rounds`` without ``--against`` alternates ours and SimpleITK per click and prints the
+    median of the rounds' own ratios beside the ratio of the two bests (one round: the line as before)."""
+    bench = benchmark_module("bench_segment_hard")
+    assert bench.main(["--cases", "rind", "--seeds", "0", "--repeat", "1", "--rounds", "3"]) == 0
+    out = capsys.readouterr().out
+    rows = re.findall(r"^rind (oval|lobulated) seed 0 +ours +\d+ ms \(Dice ([0-9.]+)\)  SimpleITK +\d+ ms "
+                      r"\(Dice [0-9.]+\)  ours / SimpleITK +([0-9.]+)  paired median ([0-9.]+) \(([0-9.]+)-([0-9.]+)\)$",
+                      out, re.M)
+    assert [r[0] for r in rows] == ["oval", "lobulated"], out
+    for _, dice, _best, median, lo, hi in rows:
+        assert float(dice) > 0.85 and 0.0 < float(lo) <= float(median) <= float(hi)
+    assert bench.main(["--cases", "rind", "--seeds", "0", "--repeat", "1"]) == 0
+    assert "paired" not in capsys.readouterr().out
