@@ -6,9 +6,9 @@ audit log (:func:`.audit.log_views`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -40,6 +40,8 @@ from .records import AdjudicationInfo, MeasurementRecord, ReadInfo, ResponseReco
 from .store import Store, new_uid
 
 __all__ = ["AdjudicatorSession", "Discordance"]
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,37 +124,30 @@ class AdjudicatorSession(_Base):
 
         return self.store._read(fn)
 
-    def measurements(self, read_uid: str) -> list[MeasurementRecord]:
-        """Measurements of a locked read (BlindingError for a draft); logged as an access."""
-        def fn(s: Session) -> list[MeasurementRecord]:
+    def _shown(self, read_uid: str, via: str, what: Callable[[Session, ReadRow], _T]) -> _T:
+        """``what(session, read)`` of locked read ``read_uid`` (BlindingError for a draft), logged as an
+        access by ``via``, in one transaction."""
+        def fn(s: Session) -> _T:
             r = self._locked(s, read_uid)
-            reader = _row(s, ReaderRow, r.reader_fk)
-            out = _measurements(s, r, reader.reader_id)
-            self._viewed(s, "measurements", [r])
+            out = what(s, r)
+            self._viewed(s, via, [r])
             return out
 
         return self.store._write(self.user_id, fn)
+
+    def measurements(self, read_uid: str) -> list[MeasurementRecord]:
+        """Measurements of a locked read (BlindingError for a draft); logged as an access."""
+        return self._shown(read_uid, "measurements",
+                           lambda s, r: _measurements(s, r, _row(s, ReaderRow, r.reader_fk).reader_id))
 
     def responses(self, read_uid: str) -> list[ResponseRecord]:
         """Stored responses of a locked read; logged as an access."""
-        def fn(s: Session) -> list[ResponseRecord]:
-            r = self._locked(s, read_uid)
-            out = _response_records(s, r)
-            self._viewed(s, "responses", [r])
-            return out
-
-        return self.store._write(self.user_id, fn)
+        return self._shown(read_uid, "responses", _response_records)
 
     def export_document(self, read_uid: str) -> Any:
         """A locked read as a ReadDocument; logged as an access."""
-        def fn(s: Session) -> Any:
-            r = self._locked(s, read_uid)
-            reader = _row(s, ReaderRow, r.reader_fk)
-            doc = _document(s, r, reader.reader_id)
-            self._viewed(s, "export_document", [r])
-            return doc
-
-        return self.store._write(self.user_id, fn)
+        return self._shown(read_uid, "export_document",
+                           lambda s, r: _document(s, r, _row(s, ReaderRow, r.reader_fk).reader_id))
 
     def _latest_locked(self, s: Session, patient: PatientRow, criteria: str) -> list[ReadRow]:
         rows = s.scalars(select(ReadRow).where(ReadRow.patient_fk == patient.id, ReadRow.status == ReadStatus.LOCKED.value)
