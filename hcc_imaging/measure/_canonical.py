@@ -47,7 +47,8 @@ def _row_key(d: np.ndarray) -> tuple[float, float]:
 def canonical_frame(frame: AxialFrame) -> AxialFrame:
     """``frame`` re-indexed in the patient-fixed layout (module docstring): the same voxels, the
     same crop box, its axes permuted in-plane and flipped.  Returns ``frame`` itself when it is
-    already in that layout (an ordinary axial series), so nothing is copied then."""
+    already in that layout (an ordinary axial series, or a frame this function returned), so
+    nothing is copied then."""
     d = np.asarray(frame.labels.direction, dtype=np.float64)
     # the LPS direction of each frame axis as the frame stands (its flips included)
     eff = [d[:, frame.perm[a]] * (-1.0 if frame.flips[a] else 1.0) for a in range(3)]
@@ -59,8 +60,9 @@ def canonical_frame(frame: AxialFrame) -> AxialFrame:
     sp = frame.labels.spacing
     spacing = (sp[frame.perm[order[0]]], sp[frame.perm[order[1]]], sp[frame.perm[order[2]]])
     rounded = (_round_spacing(spacing[0]), _round_spacing(spacing[1]), _round_spacing(spacing[2]))
-    if order == (0, 1, 2) and not any(rel) and rounded == spacing and frame.grid_spacing is None:
-        return frame
+    if order == (0, 1, 2) and not any(rel) and (rounded == spacing if frame.grid_spacing is None
+                                                 else rounded == frame.grid_spacing):
+        return frame  # (an ordinary axial series, or a frame this function made)
     mask = frame.mask if order == (0, 1, 2) else np.transpose(frame.mask, order)
     if any(rel):
         mask = np.flip(mask, axis=tuple(b for b in range(3) if rel[b]))

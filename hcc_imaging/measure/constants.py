@@ -37,7 +37,12 @@ __all__ = [
 #: two (speed; error counts on random ellipsoids unchanged, docs/measure.md section 10).
 #: Version 4: a section's ellipse is no longer refused for wrong voxels whose centres the
 #: outline merely grazes (within 0.05 voxel; ``_subvoxel.ELLIPSE_MISMATCH_NEAR_VOXELS``).
-ESTIMATOR: str = "subvoxel-boundary-v5"
+#: Version 5: an exactly singular ellipse fit (two voxels side by side) uses the conic through
+#: its points (``_exact_conic``).  Version 6 (2026-12-07): the LD, short axis and 3-D Feret are
+#: searched in the patient-fixed layout (``diameters.patient_frame``), so among exactly equal
+#: lines the one reported no longer depends on how the series stores its voxels (an ordinary
+#: axial series: the same numbers as v5).
+ESTIMATOR: str = "subvoxel-boundary-v6"
 
 #: Version of the mRECIST viable-diameter rule, the viable short axis and the necrosis fraction
 #: (:mod:`hcc_imaging.measure.viable`; their diameters' ends are refined by :data:`ESTIMATOR`).

@@ -3,7 +3,7 @@
 The estimator (stated once, here and in ``docs/measure.md``)
 ------------------------------------------------------------
 Every diameter in hcc_imaging runs between two points of a **sub-voxel estimate of the lesion
-boundary** (``ESTIMATOR = "subvoxel-boundary-v5"``, :mod:`._subvoxel`):
+boundary** (``ESTIMATOR = "subvoxel-boundary-v6"``, :mod:`._subvoxel`):
 
 1. the convex hull of the voxel centres finds *which* chord is the diameter (exact, fast:
    :mod:`._hull`);
@@ -377,6 +377,23 @@ def axial_frame(
     frame_mask = np.ascontiguousarray(np.transpose(crop, perm)) if perm != (0, 1, 2) else crop
     offset = (bb[0].start + base[0], bb[1].start + base[1], bb[2].start + base[2])
     return AxialFrame(mask=frame_mask, labels=labels, perm=perm, offset=offset)
+
+
+def patient_frame(
+    labels: LabelVolume,
+    label: int | str | None = None,
+    *,
+    reformat: Reformat | str = Reformat.ERROR,
+    bbox: tuple[slice, slice, slice] | None = None,
+) -> AxialFrame:
+    """:func:`axial_frame` in the patient-fixed array layout (:func:`._canonical.canonical_frame`):
+    the frame every axial measurement searches (the LD, short axis and 3-D Feret since
+    ``subvoxel-boundary-v6``, the viable rule since ``viable-rule-v2``), so that equally long
+    lines are chosen by where they are in the patient, not by how the series stores its voxels.
+    An ordinary axial series' frame is returned as :func:`axial_frame` gives it."""
+    from ._canonical import canonical_frame  # (it imports this module's AxialFrame)
+
+    return canonical_frame(axial_frame(labels, label, reformat=reformat, bbox=bbox))
 
 
 # ------------------------------------------------------------------------------------------
@@ -1018,8 +1035,7 @@ def longest_axial_diameter(
     >>> round(longest_axial_diameter(lab).length_mm, 2)  # sub-voxel estimator (centres 12.73, edges 14.14)
     13.38
     """
-    frame = axial_frame(labels, label, reformat=reformat)
-    return _core(frame).ld
+    return _core(patient_frame(labels, label, reformat=reformat)).ld
 
 
 def short_axis(
@@ -1041,7 +1057,7 @@ def short_axis(
         A long axis measured earlier (or drawn by a reader) on this label volume; by default
         the LD is computed.  Its slice and direction are used.
     """
-    frame = axial_frame(labels, label, reformat=reformat)
+    frame = patient_frame(labels, label, reformat=reformat)
     core = _core(frame)
     if long_axis is None:
         return _short_axis_from_core(frame, core)
@@ -1052,7 +1068,11 @@ def short_axis(
             f"{frame.plane_axis}; the two lines would not share a plane. Measure the long axis "
             "on these labels (longest_axial_diameter) or pass long_axis=None."
         )
+    # the long axis's slice and direction in the frame, whose axes may run against the array's
+    # (patient_frame); unflipped, the same numbers as the array's
     k_frame = long_axis.slice_index - frame.offset[frame.plane_axis]
+    if frame.flips[0]:
+        k_frame = (frame.mask.shape[0] - 1) - k_frame
     where = np.flatnonzero(core.hulls.slices == k_frame)
     if len(where) == 0:
         raise EmptyMaskError(
@@ -1061,10 +1081,9 @@ def short_axis(
             "of this lesion."
         )
     idx = np.asarray(long_axis.endpoints_index, dtype=np.float64)
-    sp_full = np.asarray(frame.labels.spacing)
-    d_mm = (idx[1] - idx[0]) * sp_full
-    perm = list(frame.perm)
-    direction = np.array([d_mm[perm[1]], d_mm[perm[2]]])
+    sp, perm = frame.spacing, frame.perm
+    direction = np.array([(idx[1, perm[a]] - idx[0, perm[a]]) * sp[a] * (-1.0 if frame.flips[a] else 1.0)
+                          for a in (1, 2)])
     return _perpendicular(frame, core.hulls, int(where[0]), direction, core.sections)
 
 
@@ -1076,6 +1095,10 @@ def feret_diameter_3d(labels: LabelVolume, label: int | str | None = None) -> Fe
     voxels.  Plane-free: the slices of the grid are used whatever their orientation.
     """
     frame = axial_frame(labels, label, require_axial=False)
+    if axial_axis(labels.geometry) is not None:  # (v6: as measure_lesion, the patient-fixed layout)
+        from ._canonical import canonical_frame
+
+        frame = canonical_frame(frame)
     core = _core(frame, feret=True)
     return _feret_from_core(frame, core)
 

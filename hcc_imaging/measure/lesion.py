@@ -265,7 +265,7 @@ def _measure_one(
     rim_exclusion_mm: float = RIM_EXCLUSION_MM,
     fragments: str = FRAGMENTS,
 ) -> LesionMeasurement:
-    frame = _d.axial_frame(labels, value, reformat=reformat, bbox=bbox)
+    frame = _d.patient_frame(labels, value, reformat=reformat, bbox=bbox)
     reformatted = frame.labels is not labels
     split = split_frame(frame)  # None: one piece (the common case)
     if split is not None and len(split[0]) > 1:

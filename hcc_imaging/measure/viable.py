@@ -58,7 +58,7 @@ from .diameters import (
     _core,
     _diameter,
     _short_axis_from_core,
-    axial_frame,
+    patient_frame,
     refine_chord,
 )
 
@@ -1272,7 +1272,7 @@ def _lines_from_segment(
 def _prepare(
     labels: LabelVolume, viable: LabelVolume, label: int | str | None, reformat: Reformat | str
 ) -> tuple[AxialFrame, LabelVolume]:
-    frame = axial_frame(labels, label, reformat=reformat)
+    frame = patient_frame(labels, label, reformat=reformat)
     if frame.labels is not labels:  # reformatted: bring the viable mask onto the same grid
         viable = resample_labels(viable, frame.labels)
     return frame, viable

@@ -29,7 +29,7 @@ def _lab(arr: np.ndarray, spacing=(1.0, 1.0, 1.0)) -> LabelVolume:
 
 
 def test_estimator_is_subvoxel_boundary() -> None:
-    assert ESTIMATOR == "subvoxel-boundary-v5"
+    assert ESTIMATOR == "subvoxel-boundary-v6"
     a = np.zeros((1, 12, 12))
     a[0, 1:11, 1:11] = 1
     assert measure_lesion(_lab(a), 1).provenance.parameters["estimator"] == ESTIMATOR

@@ -52,7 +52,7 @@ def test_record_is_frozen_and_json_able() -> None:
     assert d["recist_measurability"] == "measurable"
     prov = d["provenance"]
     assert prov["algorithm"] == "hcc_imaging.measure.measure_lesion"
-    assert prov["parameters"]["estimator"] == "subvoxel-boundary-v5"
+    assert prov["parameters"]["estimator"] == "subvoxel-boundary-v6"
     assert prov["source_path"] == "/x/masks.nii.gz"
     assert prov["source_series_instance_uid"] == "1.2.3"
     assert prov["version"]
