@@ -882,7 +882,7 @@ def _count_runs(rs, re, row_start, K, J, n):  # pragma: no cover - compiled
 def valid_segments(vflat, n_row, n_col, pj, pi, qj, qi, n_pair, max_run, base):  # pragma: no cover - compiled
     """The viable rule's full check of segments p->q between viable voxel centres, one sample at a
     time, stopping at a segment's first run of more than ``max_run`` non-viable samples: the
-    same sample points as ``viable._sample_cols`` (``t = c / (n - 1)``, ``rint(p + t (q - p))``,
+    same sample points as ``_viable_search._sample_cols`` (``t = c / (n - 1)``, ``rint(p + t (q - p))``,
     the same float operations), so the same verdicts, without the samples' arrays."""
     P = pj.shape[0]
     out = np.empty(P, np.bool_)

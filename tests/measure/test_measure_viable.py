@@ -170,7 +170,7 @@ def test_fill_short_gaps(good, max_run, expected) -> None:
 
 
 def test_segment_verdict_does_not_depend_on_batch() -> None:
-    from hcc_imaging.measure.viable import _valid_segments
+    from hcc_imaging.measure._viable_search import _valid_segments
 
     rng = np.random.default_rng(3)
     v = rng.random((40, 40)) < 0.8
@@ -185,8 +185,12 @@ def test_segment_verdict_does_not_depend_on_batch() -> None:
 
 @pytest.mark.parametrize("seed", [pytest.param(s, id=f"random-necrosis-{s}") for s in range(3)])
 def test_early_rejection_changes_nothing(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The deep-necrosis shortcut only rejects segments the full rule rejects."""
-    from hcc_imaging.measure import viable as vm
+    """The deep-necrosis shortcut of the reference search only rejects segments the full rule
+    rejects.  (Until 2026-12-07 this patched it and timed ``viable_diameter``, whose fast search
+    never calls it: both sides ran the same code.  The fast search's own shortcuts are
+    ``test_measure_viable_fast.py::test_fast_shortcuts_change_nothing``.)"""
+    from hcc_imaging.measure import _viable_search as vs
+    from hcc_imaging.measure.viable import _viable_diameter_reference
 
     rng = np.random.default_rng(seed)
     spacing = (2.0, 0.8, 0.8)
@@ -198,10 +202,15 @@ def test_early_rejection_changes_nothing(seed: int, monkeypatch: pytest.MonkeyPa
         necrosis |= (z - c[0]) ** 2 + (y - c[1]) ** 2 + (x - c[2]) ** 2 <= rng.uniform(2, 6) ** 2
     viable = lesion & ~necrosis
     lab, via = _lv(lesion, spacing), _lv(viable, spacing)
-    fast = viable_diameter(lab, 1, viable=via)
-    monkeypatch.setattr(vm, "_deep_non_viable", lambda *a: None)
-    slow = viable_diameter(lab, 1, viable=via)
+    calls = []
+    deep = vs._deep_non_viable
+    monkeypatch.setattr(vs, "_deep_non_viable", lambda *a: calls.append(1) or deep(*a))
+    fast = _viable_diameter_reference(lab, 1, viable=via)
+    assert calls  # (the shortcut ran)
+    monkeypatch.setattr(vs, "_deep_non_viable", lambda *a: None)
+    slow = _viable_diameter_reference(lab, 1, viable=via)
     assert fast is not None and slow is not None
+    assert fast.length_mm == pytest.approx(viable_diameter(lab, 1, viable=via).length_mm, abs=1e-9)
     assert fast.length_mm == slow.length_mm
     assert fast.endpoints_lps == slow.endpoints_lps
 

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hcc_imaging.measure import measure_lesion, viable_diameter
+from hcc_imaging.measure import _viable_search as vs
 from hcc_imaging.measure import viable as vm
 from hcc_imaging.volume import LabelVolume
 
@@ -73,8 +74,8 @@ def _same(a, b) -> bool:
 )
 def test_fast_search_equals_reference(seed: int, kind: str, spacing, gap: float) -> None:
     _, viable = _random_case(seed, kind, spacing)
-    fast = vm._longest_valid(viable, spacing, gap)
-    ref = vm._longest_valid_reference(viable, spacing, gap)
+    fast = vs._longest_valid(viable, spacing, gap)
+    ref = vs._longest_valid_reference(viable, spacing, gap)
     assert _same(fast, ref), (fast, ref)
 
 
@@ -116,7 +117,7 @@ def test_fast_equals_reference_on_necrotic_phantom(spacing, core: float) -> None
     z, y, x = [(a - (m - 1) / 2) * s + o for a, m, s, o in zip((k, j, i), n, spacing, (0.2, -0.3, 0.1), strict=True)]
     rr = np.sqrt(z * z + y * y + x * x)
     viable = (rr <= 12.0) & (rr > 12.0 * core)
-    assert _same(vm._longest_valid(viable, spacing, 1.0), vm._longest_valid_reference(viable, spacing, 1.0))
+    assert _same(vs._longest_valid(viable, spacing, 1.0), vs._longest_valid_reference(viable, spacing, 1.0))
 
 
 @settings(max_examples=60, deadline=None)
@@ -133,8 +134,8 @@ def test_fast_segment_check_equals_reference_check(seed: int, spacing, gap: floa
     q = np.stack([jj[b], ii[b]], axis=1).astype(float)
     lengths = np.hypot((p[:, 0] - q[:, 0]) * sr, (p[:, 1] - q[:, 1]) * sc)
     step, gap_mm = 0.5 * min(sr, sc), gap * max(sr, sc)
-    ref = vm._valid_segments(vslice, p, q, lengths, step, gap_mm)
-    fast = vm._valid_segments_fast(vslice, p, q, lengths, step, gap_mm)
+    ref = vs._valid_segments(vslice, p, q, lengths, step, gap_mm)
+    fast = vs._valid_segments_fast(vslice, p, q, lengths, step, gap_mm)
     assert np.array_equal(ref, fast)
     # the three ways of the full check - compiled, numpy in blocks, numpy at once - and a stack
     from unittest import mock
@@ -142,15 +143,15 @@ def test_fast_segment_check_equals_reference_check(seed: int, spacing, gap: floa
     stack, sl = np.stack([~vslice, vslice]), np.ones(len(p), np.int64)
     for kernel_min, one_shot in ((0, 0), (10**9, 0), (10**9, 10**12)):
         with (
-            mock.patch.object(vm, "_KERNEL_MIN_PAIRS", kernel_min),
-            mock.patch.object(vm, "_ONE_SHOT_SAMPLES", one_shot),
-            mock.patch.object(vm, "_SAMPLE_BLOCK", 5),
+            mock.patch.object(vs, "_KERNEL_MIN_PAIRS", kernel_min),
+            mock.patch.object(vs, "_ONE_SHOT_SAMPLES", one_shot),
+            mock.patch.object(vs, "_SAMPLE_BLOCK", 5),
         ):
-            assert np.array_equal(ref, vm._valid_segments_fast(vslice, p, q, lengths, step, gap_mm))
-            assert np.array_equal(ref, vm._valid_segments_fast(stack, p, q, lengths, step, gap_mm, sl=sl))
+            assert np.array_equal(ref, vs._valid_segments_fast(vslice, p, q, lengths, step, gap_mm))
+            assert np.array_equal(ref, vs._valid_segments_fast(stack, p, q, lengths, step, gap_mm, sl=sl))
     # the mid-window verdict only ever rejects segments the full check rejects
-    good, max_run = vm._samples(vslice, p, q, lengths, step, gap_mm, window=vm._MID_WINDOW_SAMPLES)
-    rejected = vm._has_long_bad_run(good, max_run)
+    good, max_run = vs._samples(vslice, p, q, lengths, step, gap_mm, window=vs._MID_WINDOW_SAMPLES)
+    rejected = vs._has_long_bad_run(good, max_run)
     assert not (rejected & ref).any()
 
 
@@ -166,7 +167,7 @@ def test_cell_pairs_enumerate_exactly_the_band(seed: int) -> None:
     jj, ii = key // 100, key % 100
     sl = (np.arange(len(jj)) >= len(jj) // 2).astype(np.int64)  # two slices
     lo, hi = 20.0, 35.0
-    a, b, d = vm._cell_pairs(sl, jj, ii, sr, sc, lo, hi, (8, 4, 2), None)
+    a, b, d = vs._cell_pairs(sl, jj, ii, sr, sc, lo, hi, (8, 4, 2), None)
     ta, tb = np.triu_indices(len(jj), k=1)
     td = np.hypot((jj[ta] - jj[tb]) * sr, (ii[ta] - ii[tb]) * sc)
     sel = (td >= lo) & (td < hi) & (sl[ta] == sl[tb])
@@ -190,13 +191,13 @@ def test_fast_shortcuts_change_nothing(seed: int, monkeypatch: pytest.MonkeyPatc
         c = rng.uniform(-8, 8, 3)
         necrosis |= (z - c[0]) ** 2 + (y - c[1]) ** 2 + (x - c[2]) ** 2 <= rng.uniform(2, 6) ** 2
     viable = lesion & ~necrosis
-    fast = vm._longest_valid(viable, spacing, 1.0)
-    monkeypatch.setattr(vm, "_probe_alive", lambda deep, ja, *a: np.ones(len(ja), bool))
-    monkeypatch.setattr(vm, "_MID_WINDOW_SAMPLES", 0)
-    monkeypatch.setattr(vm, "_deep_slice", lambda vk, sp, st, gp, extras=(0.0,): [np.zeros(vk.shape, bool) for _ in extras])
-    plain = vm._longest_valid(viable, spacing, 1.0)
+    fast = vs._longest_valid(viable, spacing, 1.0)
+    monkeypatch.setattr(vs, "_probe_alive", lambda deep, ja, *a: np.ones(len(ja), bool))
+    monkeypatch.setattr(vs, "_MID_WINDOW_SAMPLES", 0)
+    monkeypatch.setattr(vs, "_deep_slice", lambda vk, sp, st, gp, extras=(0.0,): [np.zeros(vk.shape, bool) for _ in extras])
+    plain = vs._longest_valid(viable, spacing, 1.0)
     assert fast is not None and _same(fast, plain)
-    assert _same(fast, vm._longest_valid_reference(viable, spacing, 1.0))
+    assert _same(fast, vs._longest_valid_reference(viable, spacing, 1.0))
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -216,12 +217,12 @@ def test_vectorised_pass_equals_reference(seed: int, kind: str, spacing, gap: fl
     _, viable = _random_case(seed, kind, spacing)
     viable = np.kron(viable, np.ones((1, zoom, zoom), bool))
     with (
-        mock.patch.object(vm, "_ALONE_SLICES", 1),
-        mock.patch.object(vm, "_BANDS", (0.85, 0.0)),
-        mock.patch.object(vm, "_BATCH_SLICES", 2),
+        mock.patch.object(vs, "_ALONE_SLICES", 1),
+        mock.patch.object(vs, "_BANDS", (0.85, 0.0)),
+        mock.patch.object(vs, "_BATCH_SLICES", 2),
     ):
-        fast = vm._longest_valid(viable, spacing, gap)
-    assert _same(fast, vm._longest_valid_reference(viable, spacing, gap))
+        fast = vs._longest_valid(viable, spacing, gap)
+    assert _same(fast, vs._longest_valid_reference(viable, spacing, gap))
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -241,17 +242,17 @@ def test_bounded_memory_paths_equal_reference(seed: int, kind: str, spacing, gap
     _, viable = _random_case(seed, kind, spacing)
     viable = np.kron(viable, np.ones((1, zoom, zoom), bool))
     with (
-        mock.patch.object(vm, "_MAX_PAIRS", 40),
-        mock.patch.object(vm, "_MID_CHUNK", 7),
-        mock.patch.object(vm, "_MAX_SAMPLES", 64),
-        mock.patch.object(vm, "_SAMPLE_BLOCK", 3),
-        mock.patch.object(vm, "_ONE_SHOT_SAMPLES", 0),
-        mock.patch.object(vm, "_ALONE_SLICES", 1),
-        mock.patch.object(vm, "_BATCH_SLICES", 3),
-        mock.patch.object(vm, "_DIRECT_MAX_POINTS", 4),
+        mock.patch.object(vs, "_MAX_PAIRS", 40),
+        mock.patch.object(vs, "_MID_CHUNK", 7),
+        mock.patch.object(vs, "_MAX_SAMPLES", 64),
+        mock.patch.object(vs, "_SAMPLE_BLOCK", 3),
+        mock.patch.object(vs, "_ONE_SHOT_SAMPLES", 0),
+        mock.patch.object(vs, "_ALONE_SLICES", 1),
+        mock.patch.object(vs, "_BATCH_SLICES", 3),
+        mock.patch.object(vs, "_DIRECT_MAX_POINTS", 4),
     ):
-        fast = vm._longest_valid(viable, spacing, gap)
-    assert _same(fast, vm._longest_valid_reference(viable, spacing, gap))
+        fast = vs._longest_valid(viable, spacing, gap)
+    assert _same(fast, vs._longest_valid_reference(viable, spacing, gap))
 
 
 def test_patchy_viable_mask_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -268,17 +269,17 @@ def test_patchy_viable_mask_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -
     spots = ndimage.binary_dilation(np.random.default_rng(0).random(lesion.shape) < 0.08, iterations=1)
     viable = lesion & ~spots
     largest = [0]
-    orig = vm._has_long_bad_run
+    orig = vs._has_long_bad_run
 
     def spy(good, max_run):
         largest[0] = max(largest[0], good.size)
         return orig(good, max_run)
 
-    monkeypatch.setattr(vm, "_has_long_bad_run", spy)
-    got = vm._longest_valid(viable, sp, 1.0)
+    monkeypatch.setattr(vs, "_has_long_bad_run", spy)
+    got = vs._longest_valid(viable, sp, 1.0)
     assert 0 < largest[0] <= 1 << 22
-    monkeypatch.setattr(vm, "_has_long_bad_run", orig)
+    monkeypatch.setattr(vs, "_has_long_bad_run", orig)
     assert got is not None
     # the exhaustive search on that slice alone finds the same segment (ties: same slice)
-    ref = vm._longest_valid_reference(viable[got[0] : got[0] + 1], sp, 1.0)
+    ref = vs._longest_valid_reference(viable[got[0] : got[0] + 1], sp, 1.0)
     assert ref is not None and np.array_equal(ref[1], got[1]) and np.array_equal(ref[2], got[2]) and ref[3] == got[3]
