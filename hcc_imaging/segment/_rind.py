@@ -803,8 +803,14 @@ def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[fl
     liv = None if liver is None else np.asarray(liver[box], dtype=bool)
     s_loc = tuple(int(v) for v in np.asarray(seed) - lo)
     sig_vox = [1.0 / v for v in sp]
-    sm = _kernels.gaussian_filter_nearest(a.astype(np.float32), sig_vox).astype(np.float64)
-    noise = max(noise_sigma(a, sm, sig_vox), 1.0)
+    a32 = a.astype(np.float32)
+    sm32 = _kernels.gaussian_filter_nearest(a32, sig_vox)
+    sm = sm32.astype(np.float64)
+    # (the noise on the float32 box and blur, which :func:`noise_sigma` would cast ``a`` and ``sm``
+    # back to: the same values, without casting the ~0.75 M-voxel box twice; session of
+    # 2026-12-07, second)
+    noise = max(noise_sigma(a32, sm32, sig_vox), 1.0)
+    del a32, sm32
     noise_s = noise * gaussian_noise_factor(sig_vox)
     k2 = np.ceil(2.0 / sp).astype(int)
     n0 = float(np.median(a[tuple(slice(max(c - kk, 0), c + kk + 1) for c, kk in zip(s_loc, k2, strict=True))]))
