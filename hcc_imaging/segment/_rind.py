@@ -717,11 +717,16 @@ def _with_lobe_cores(core: NDArray[np.bool_], dark: NDArray[np.bool_], near_box:
     close = dk & (dist <= C.LESION_RIND_LOBE_GAP_MM)
     if not close.any():
         return core
-    lab, _ = ndimage.label(dk)
+    lab, n_lab = ndimage.label(dk)
     ids = np.unique(lab[close])
     ids = ids[ids > 0]
+    # the components that reach the box's faces are dropped: marked in a table of the labels (the
+    # ids left as the six np.setdiff1d of each face's labels left them, sorted; those sorted each
+    # face's ~6,000 labels, ~1.5 ms a click on the fine rind scene; session of 2026-12-07, second)
+    on_face = np.zeros(n_lab + 1, bool)
     for face in (lab[0], lab[-1], lab[:, 0], lab[:, -1], lab[:, :, 0], lab[:, :, -1]):
-        ids = np.setdiff1d(ids, face)
+        on_face[face] = True
+    ids = ids[~on_face[ids]]
     if ids.size == 0:
         return core
     out = core.copy()
