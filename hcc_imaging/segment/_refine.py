@@ -293,6 +293,8 @@ def _lipiodol_deposits(
     box = pad_box(bb[0] + off, bb[1] + off, pad, full.shape)
     dense = np.asarray(arrays[0][box]) >= C.LIPIODOL_MIN_HU
     for a in arrays[1:]:
+        if not dense.any():
+            return None  # (no deposit on the phases read so far: none on all of them; the other phases unread)
         dense &= np.asarray(a[box]) >= C.LIPIODOL_MIN_HU
     if liver is not None:
         dense &= liver[box]

@@ -138,13 +138,20 @@ def fit_setup_slab(z0, z1, nz, ny, nx, sp, centre, ea, eb, ec, degree, x0, liver
                    y_t):  # pragma: no cover - compiled
     """:func:`fit_setup` on the slices ``z0 <= z < z1`` of the box, written into the whole box's
     ``rho``, ``u``, ``use`` (zeros), ``r_in0`` and ``y_t`` (2026-12-06, seventh session: two slabs on
-    two threads, the same values); returns the slab's fitted voxels' rows (in the box's order)."""
+    two threads, the same values); returns the slab's fitted voxels' rows (in the box's order).
+    Each row of the box is set up a step at a time across its voxels (the distances, the powers, each
+    term and its two sums), each voxel's values by the same operations in the same order as one voxel
+    at a time (session of 2026-12-07, second: the voxels' independent sums run side by side)."""
     m = ea.shape[0]
     n_slab = (z1 - z0) * ny * nx
     rows = np.empty((n_slab, m), dtype=np.float32)
-    px = np.empty(degree + 1)
-    py = np.empty(degree + 1)
-    t = np.empty((nx, m), dtype=np.float32)
+    px = np.empty((max(degree, 1) + 1, nx))  # (rows 0 and 1 always written)
+    py = np.empty((max(degree, 1) + 1, nx))
+    uz = np.empty(nx)
+    rr = np.empty(nx)
+    s_in = np.empty(nx)
+    s_out = np.empty(nx)
+    t = np.empty((m, nx), dtype=np.float32)
     cnt = 0
     i0 = z0 * ny * nx
     for a in range(z0, z1):
@@ -158,33 +165,48 @@ def fit_setup_slab(z0, z1, nz, ny, nx, sp, centre, ea, eb, ec, degree, x0, liver
                 d = max(r, 1e-9)
                 u0, u1, u2 = v0 / d, v1 / d, v2 / d
                 rho[i] = r
+                rr[c] = r
                 u[i, 0], u[i, 1], u[i, 2] = u0, u1, u2
-                px[0] = 1.0
-                py[0] = 1.0
-                for q in range(degree):
-                    px[q + 1] = px[q] * u0
-                    py[q + 1] = py[q] * u1
-                s_in = 0.0
-                s_out = 0.0
-                for q in range(m):
-                    tq = px[ea[q]] * py[eb[q]]
-                    if ec[q]:
-                        tq = tq * u2
-                    t[c, q] = np.float32(tq)
-                    s_in += x0[q] * tq
-                    s_out += x0[m + q] * tq
-                r_in0[i] = s_in
-                ok = (r <= s_out + 5.0) and (r >= max(s_in - 5.0, 0.0))
+                px[0, c] = 1.0
+                py[0, c] = 1.0
+                px[1, c] = u0
+                py[1, c] = u1
+                uz[c] = u2
+                s_in[c] = 0.0
+                s_out[c] = 0.0
+            for q in range(1, degree):
+                for c in range(nx):
+                    px[q + 1, c] = px[q, c] * px[1, c]
+                    py[q + 1, c] = py[q, c] * py[1, c]
+            for q in range(m):
+                qa, qb, xi, xo = ea[q], eb[q], x0[q], x0[m + q]
+                if ec[q]:
+                    for c in range(nx):
+                        tq = px[qa, c] * py[qb, c] * uz[c]
+                        t[q, c] = np.float32(tq)
+                        s_in[c] += xi * tq
+                        s_out[c] += xo * tq
+                else:
+                    for c in range(nx):
+                        tq = px[qa, c] * py[qb, c]
+                        t[q, c] = np.float32(tq)
+                        s_in[c] += xi * tq
+                        s_out[c] += xo * tq
+            for c in range(nx):
+                i = i0 + c
+                r = rr[c]
+                r_in0[i] = s_in[c]
+                ok = (r <= s_out[c] + 5.0) and (r >= max(s_in[c] - 5.0, 0.0))
                 if has_liver:
-                    ok = ok and (liver[i] or r <= s_out)
+                    ok = ok and (liver[i] or r <= s_out[c])
                 if ok:
                     use[i] = True
                     for q in range(m):
-                        rows[cnt, q] = t[c, q]
+                        rows[cnt, q] = t[q, c]
                     cnt += 1
             for q in range(m):
                 for c in range(nx):
-                    y_t[q, i0 + c] = t[c, q]
+                    y_t[q, i0 + c] = t[q, c]
             i0 += nx
     return rows[:cnt].copy()
 

@@ -375,10 +375,15 @@ def _may_hold_blood(box: tuple[slice, ...], m: NDArray[np.bool_], shell: NDArray
         return False
     raw = np.asarray(img[box], np.float64)
     inside = raw[m]
-    sigma = 1.4826 * float(np.median(np.abs(inside - np.median(inside))))
-    b = float(np.percentile(raw[shell], C.VESSEL_BLOOD_PERCENTILE))
-    wall = max(float(np.median(inside)), float(np.percentile(raw[shell], C.VESSEL_WALL_PERCENTILE)))
-    return sigma > 0 and b - wall >= C.VESSEL_MIN_CONTRAST_K_SIGMA * sigma
+    med = np.median(inside)
+    sigma = 1.4826 * float(np.median(np.abs(inside - med)))
+    if not sigma > 0:
+        return False
+    # (the inside's median once, and the shell's two percentiles from one selection: the same
+    # values; step 11 reads every phase here, four on the rind scene; session of 2026-12-07, second)
+    b, w = np.percentile(raw[shell], [C.VESSEL_BLOOD_PERCENTILE, C.VESSEL_WALL_PERCENTILE])
+    wall = max(float(med), float(w))
+    return float(b) - wall >= C.VESSEL_MIN_CONTRAST_K_SIGMA * sigma
 
 
 def too_wide_for_a_lumen(n_vox: int, lo: NDArray[np.int64], hi: NDArray[np.int64], spacing: Sequence[float]) -> bool:

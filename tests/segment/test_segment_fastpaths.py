@@ -156,3 +156,51 @@ def test_farthest_voxel_equals_every_voxels_distance(seed: int) -> None:
         pts = np.argwhere(m) + lo
         want = float(np.sqrt((((pts - seed_vox) * sp) ** 2).sum(axis=1)).max()) if pts.size else 0.0
         assert _farthest_mm(m, lo, seed_vox, sp) == want
+
+
+@pytest.mark.parametrize("with_liver", [False, True])
+def test_step7_on_another_phase_reads_the_click_regions_shell_and_ring_from_the_cache(
+        monkeypatch: pytest.MonkeyPatch, with_liver: bool) -> None:
+    """Step 7 on the other phases grows the chosen phase's click region (the same array) again: its
+    parenchyma shell and ring are the region's alone, kept in the click's cache (``_ring_kept``) and
+    not computed again; the growth is the one without the cache (session of 2026-12-07, second)."""
+    from hcc_imaging.segment import _grow
+    from hcc_imaging.segment._types import LesionParams
+
+    sp = (1.5, 0.7, 0.7)
+    shape = (30, 64, 64)
+    zz, yy, xx = np.meshgrid(*(np.arange(n) * s for n, s in zip(shape, sp, strict=True)), indexing="ij")
+    r = np.sqrt((zz - 22.0) ** 2 + (yy - 22.0) ** 2 + (xx - 22.0) ** 2)
+    # a dark core (the click's region), an enhancing layer around it, then parenchyma
+    img = np.where(r < 6.0, 40.0, np.where(r < 9.0, 160.0, 100.0))
+    rng = np.random.default_rng(3)
+    phases = [(img + rng.normal(0.0, 3.0, shape)).astype(np.float32) for _ in range(2)]
+    mask = r < 5.0
+    seed = (int(round(22.0 / sp[0])), int(round(22.0 / sp[1])), int(round(22.0 / sp[2])))
+    liver = None
+    if with_liver:
+        liver = np.ones(shape, bool)
+        liver[:, :, 55:] = False
+    p = LesionParams()
+    sigma_s = 1.5
+    calls: list[np.ndarray] = []
+    real = _grow._ring
+
+    def counted(region: np.ndarray, *a: object, **kw: object) -> np.ndarray:
+        calls.append(region)
+        return real(region, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_grow, "_ring", counted)
+    cache: dict = {}
+    first = _grow._expand_heterogeneous(phases[0], mask, seed, sp, p, liver, sigma_s, None, None, cache)
+    assert sum(c is mask for c in calls) == 2  # the shell and the ring, once
+    calls.clear()
+    second = _grow._expand_heterogeneous(phases[1], mask, seed, sp, p, liver, sigma_s, None, None, cache)
+    assert not any(c is mask for c in calls)  # read from the cache
+    assert first is not None and second is not None  # the layer encloses the core: step 7 grows it
+    for kept, ph in ((first, phases[0]), (second, phases[1])):
+        plain = _grow._expand_heterogeneous(ph, mask, seed, sp, p, liver, sigma_s, None, None, None)
+        assert plain is not None
+        assert np.array_equal(kept[0], plain[0]) and kept[1] == plain[1]
+    kept_rings = [v[1] for k, v in cache.items() if k[0] == "ring"]
+    assert len(kept_rings) == 2 and not any(a.flags.writeable for a in kept_rings)
