@@ -204,3 +204,54 @@ def test_step7_on_another_phase_reads_the_click_regions_shell_and_ring_from_the_
         assert np.array_equal(kept[0], plain[0]) and kept[1] == plain[1]
     kept_rings = [v[1] for k, v in cache.items() if k[0] == "ring"]
     assert len(kept_rings) == 2 and not any(a.flags.writeable for a in kept_rings)
+
+
+def test_the_chosen_phases_steps_read_the_first_rounds_region_and_ring_from_the_cache(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The phase choice's first round on a phase and that phase's own steps 3-7 start from the same
+    first region and ring (same box, click, liver and parameters): the second pass reads them from
+    the click's cache (kept read-only) and does not compute them again; its result is the one
+    without the cache (session of 2026-12-07, third)."""
+    from dataclasses import asdict
+
+    from hcc_imaging.segment import _grow
+    from hcc_imaging.segment._refine import _segment_on
+    from hcc_imaging.segment._types import LesionParams
+
+    from ._phantom import rim_scene
+
+    vols, _truth, click = rim_scene("oval", 0, 15.0, rim_mm=2.5)
+    vol = next(iter(vols.values()))
+    seed = tuple(int(v) for v in click)
+    p = LesionParams()
+    first_p = LesionParams(**{**asdict(p), "iterations": 1})
+    liver = np.ones(vol.shape, bool)
+    liver[:, :, -8:] = False
+    for liv in (None, liver):
+        calls: list[bool] = []
+        real = _grow._first_region
+
+        def counted(*a: object, **kw: object) -> object:
+            calls.append(True)
+            return real(*a, **kw)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(_grow, "_first_region", counted)
+        cache: dict = {}
+        _segment_on(vol, seed, first_p, liv, None, None, first_round_only=True, cache=cache)
+        assert len(calls) == 1
+        calls.clear()
+        kept = _segment_on(vol, seed, p, liv, None, None, cache=cache)
+        assert not calls  # read from the cache
+        monkeypatch.setattr(_grow, "_first_region", real)
+        plain = _segment_on(vol, seed, p, liv, None, None, cache=None)
+        assert np.array_equal(kept.mask, plain.mask) and np.array_equal(kept.lo, plain.lo)
+        assert kept.model == plain.model
+        memo = [v for k, v in cache.items() if k[0] == "first_region"]
+        assert len(memo) == 1 and not memo[0][3].flags.writeable and not memo[0][5].flags.writeable
+        # another liver (a distinct array) is another key: computed again
+        monkeypatch.setattr(_grow, "_first_region", counted)
+        calls.clear()
+        _segment_on(vol, seed, first_p, None if liv is None else liv.copy(), None, None, first_round_only=True,
+                    cache=cache)
+        assert len(calls) == (0 if liv is None else 1)
+        monkeypatch.setattr(_grow, "_first_region", real)
