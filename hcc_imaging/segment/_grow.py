@@ -226,9 +226,8 @@ def _grow_in_roi(
     noise_factor: float,
     first_round_only: bool = False,
     line_local: NDArray[np.float64] | None = None,
-    first_memo: tuple[_SmoothCache, tuple[Any, ...], NDArray[np.bool_] | None] | None = None,
 ) -> tuple[NDArray[np.bool_], _Model]:
-    """Steps 3-6 in the region of interest (:func:`_grow_rounds`; ``first_memo``: its).  A click whose first region fails
+    """Steps 3-6 in the region of interest (:func:`_grow_rounds`).  A click whose first region fails
     (``LowContrastError``) is tried once more with a core band widened by the seed ball
     median's own standard error (1.13): on a fine grid the smoothed noise is a fraction of
     that error, and a seed median a few errors off the lesion's value (noise) gave a core of a
@@ -240,12 +239,12 @@ def _grow_in_roi(
     args = (raw, smooth, seed, spacing, params, liver, clamp, line_ball, sigma_raw, noise_factor, first_round_only, line_local)
     retry = not first_round_only and (line_ball is None or not line_ball.any())
     try:
-        mask, model = _grow_rounds(*args, wide_core=False, first_memo=first_memo)
+        mask, model = _grow_rounds(*args, wide_core=False)
     except LowContrastError:
         if not retry:
             raise
         try:
-            wide = _grow_rounds(*args, wide_core=True, first_memo=first_memo)
+            wide = _grow_rounds(*args, wide_core=True)
         except LowContrastError:
             wide = None
         if wide is not None and not _touches_faces(wide[0]):
@@ -255,7 +254,7 @@ def _grow_in_roi(
         n_ball = int(np.count_nonzero(ball(params.seed_radius_mm, spacing, min_one_voxel=True)))
         if np.count_nonzero(mask) < n_ball:
             try:
-                wide = _grow_rounds(*args, wide_core=True, first_memo=first_memo)
+                wide = _grow_rounds(*args, wide_core=True)
             except LowContrastError:
                 return mask, model
             if np.count_nonzero(wide[0]) >= n_ball and not _touches_faces(wide[0]):
@@ -278,42 +277,19 @@ def _grow_rounds(
     line_local: NDArray[np.float64] | None,
     *,
     wide_core: bool,
-    first_memo: tuple[_SmoothCache, tuple[Any, ...], NDArray[np.bool_] | None] | None = None,
 ) -> tuple[NDArray[np.bool_], _Model]:
     """One pass of steps 3-6 (:func:`_grow_in_roi`'s arguments): the first region
     (:func:`_first_region`; ``wide_core``: its band widened by the seed median's error), then the
     rounds: the ring's value, the lesion's (its edge band's after the first round), the window, the
-    component at the click (or the line's ball) opened and filled.
-
-    ``first_memo``: (a click's cache, a key naming the region of interest's box and the liver,
-    the whole-grid liver or None), from :func:`._refine._segment_on`: a click's first region and
-    its first ring are kept there (read-only) and read again by a later pass on the same box with
-    the same inputs (the phase choice's first round on a phase, then the chosen phase's own steps
-    3-7 repeated it; session of 2026-12-07, third).  Not with a line or a first ball."""
+    component at the click (or the line's ball) opened and filled."""
     seed_el = ball(params.seed_radius_mm, spacing, min_one_voxel=True)
     vals, seed_region = _seed_ball_values(raw, seed, seed_el)
     lesion = float(np.median(vals))
     sigma_s = sigma_raw * noise_factor
     both = params.polarity == "both"
     auto_both = params.polarity == "auto" and line_ball is not None and line_ball.any()
-    memo_key: tuple[Any, ...] | None = None
-    first_ring: NDArray[np.bool_] | None = None
-    hit = None
-    if first_memo is not None and line_ball is None:
-        # every input of the first region and its ring: the box's images (by identity), the
-        # click, the grid, the liver, the noise and the parameters those read
-        memo_key = ("first_region", first_memo[1], seed, tuple(float(v) for v in spacing), wide_core, both,
-                    float(params.seed_radius_mm), float(params.ring_inner_mm), float(params.ring_outer_mm),
-                    float(sigma_raw), float(noise_factor))
-        hit = first_memo[0].get(memo_key)
-        if hit is not None and not (hit[0] is raw and hit[1] is smooth and hit[2] is first_memo[2]):
-            hit = None
-    if hit is not None:
-        region, lesion, first_ring = hit[3], hit[4], hit[5]
-        line_prof = None
-    else:
-        region, lesion, line_prof = _first_region(smooth, seed, spacing, liver, line_ball, line_local, lesion, vals,
-                                                  seed_region, sigma_raw, sigma_s, both, wide_core)
+    region, lesion, line_prof = _first_region(smooth, seed, spacing, liver, line_ball, line_local, lesion, vals,
+                                              seed_region, sigma_raw, sigma_s, both, wide_core)
     line_value = float(np.median(line_prof)) if line_prof is not None and line_prof.size else None
     model = _Model(lesion, lesion, sigma_raw, sigma_s, lesion, lesion)
     open_el = ball(params.opening_radius_mm, spacing) if params.opening_radius_mm > 0 else None
@@ -324,16 +300,9 @@ def _grow_rounds(
     kept: tuple[NDArray[np.bool_], _Model] | None = None  # 1.39: the result before an extra round
     it = 0
     while it < n_rounds:
-        if it == 0 and first_ring is not None:
-            ring = first_ring
-        else:
-            ring = _ring(region, spacing, params.ring_inner_mm, params.ring_outer_mm)
-            if liver is not None:
-                ring &= liver
-            if it == 0 and memo_key is not None and first_memo is not None:
-                region.setflags(write=False)
-                ring.setflags(write=False)
-                first_memo[0][memo_key] = (raw, smooth, first_memo[2], region, lesion, ring)
+        ring = _ring(region, spacing, params.ring_inner_mm, params.ring_outer_mm)
+        if liver is not None:
+            ring &= liver
         ring_vals = smooth[ring]
         if ring_vals.size == 0:
             if kept is not None:

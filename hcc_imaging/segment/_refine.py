@@ -111,13 +111,9 @@ def _segment_on(
             line_ball = _ball_mask(raw.shape, s - lo, sp, init_ball_mm)
             if liv is not None:
                 line_ball &= liv
-        # (a click's first region and ring are kept in ``cache`` for a later pass on the same box:
-        # :func:`._grow._grow_rounds`)
-        memo = None if cache is None else (cache, (id(volume), tuple(int(v) for v in lo), tuple(int(v) for v in hi),
-                                                    None if liver is None else id(liver)), liver)
         mask, model = _grow_in_roi(
             raw, smooth, local_seed, tuple(sp), params, liv, clamp, line_ball, sigma_raw, nf, first_round_only,  # type: ignore[arg-type]
-            None if line_idx is None else np.asarray(line_idx, float) - lo, first_memo=memo,
+            None if line_idx is None else np.asarray(line_idx, float) - lo,
         )
         click_mask = None
         touches = _touches_border(mask, lo, hi, shape)
