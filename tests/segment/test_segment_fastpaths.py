@@ -204,4 +204,3 @@ def test_step7_on_another_phase_reads_the_click_regions_shell_and_ring_from_the_
         assert np.array_equal(kept[0], plain[0]) and kept[1] == plain[1]
     kept_rings = [v[1] for k, v in cache.items() if k[0] == "ring"]
     assert len(kept_rings) == 2 and not any(a.flags.writeable for a in kept_rings)
-
