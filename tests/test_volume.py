@@ -221,3 +221,33 @@ def test_crop_of_a_reoriented_volume_cuts_the_lists_along_the_acquired_slice_axi
     c = v.crop((1, 0, 3), (3, 5, 6))
     assert tuple(c.meta["sop_instance_uids"]) == ("d", "e", "f") and list(c.meta["interpolated_slices"]) == [1]
     assert tuple(v.crop((1, 1, 0), (3, 4, 6)).meta["sop_instance_uids"]) == tuple("abcdef")
+
+
+@settings(max_examples=40, deadline=None)
+@given(geometries(), st.floats(-2e-3, 2e-3))
+def test_equals_on_distinct_geometries_answers_as_the_tolerances_do(geom: Geometry, d_mm: float) -> None:
+    """Geometry.equals on distinct objects: equal values are equal without the three np.allclose
+    (the phases of a study each read into their own Geometry; session of 2026-12-07, third), and
+    values apart answer by the tolerances as before."""
+    same = Geometry(shape=geom.shape, spacing=geom.spacing, origin=geom.origin, direction=geom.direction.copy())
+    assert same is not geom and same.equals(geom) and geom.equals(same)
+    real, calls = np.allclose, []
+
+    def counted(*a: object, **kw: object) -> bool:
+        calls.append(a)
+        return bool(real(*a, **kw))  # type: ignore[arg-type]
+
+    try:
+        np.allclose = counted  # type: ignore[assignment]
+        assert same.equals(geom)
+        assert not calls  # equal values: answered before the tolerances
+        moved = Geometry(shape=geom.shape, spacing=geom.spacing, origin=tuple(np.asarray(geom.origin) + d_mm),
+                         direction=geom.direction)
+        want = bool(real(moved.origin, geom.origin, atol=1e-3))
+        assert moved.equals(geom) == want
+        assert calls or moved.origin == geom.origin  # values apart: by the tolerances
+    finally:
+        np.allclose = real  # type: ignore[assignment]
+    other = Geometry(shape=(geom.shape[0] + 1, *geom.shape[1:]), spacing=geom.spacing, origin=geom.origin,
+                     direction=geom.direction)
+    assert not other.equals(geom)

@@ -776,14 +776,23 @@ def _expand_heterogeneous(
     if liver is not None:
         allowed = allowed & liver[work]
 
+    mask_bridge: list[NDArray[np.bool_]] = []  # the click region's bridge, once it is formed
+
     def grow_from(start: NDArray[np.bool_], low: float, high: float) -> NDArray[np.bool_] | None:
         # the voxels beyond (low, high) connected to ``start`` (through the bridge), opened, holes filled
         sm_b, reg_b = smooth[work], start[work]
         cand = ((((sm_b <= low) | (sm_b >= high)) & _not_fat(sm_b, params)) | reg_b) & allowed
         # the region reaches the tissue around it through a band of LESION_EXPANSION_BRIDGE_MM (1.19;
         # for the connectivity only: its voxels join when enclosed, by the hole filling below): the
-        # blurred step between a nodule and its necrosis passes through the parenchyma's values
-        bridge = _within_mm_near(reg_b, spacing, C.LESION_EXPANSION_BRIDGE_MM) & allowed
+        # blurred step between a nodule and its necrosis passes through the parenchyma's values.
+        # The first round and 1.21's growth with the levels again both start from the click region
+        # ``mask``: its bridge is formed once (only read; session of 2026-12-07, third)
+        if start is mask and mask_bridge:
+            bridge = mask_bridge[0]
+        else:
+            bridge = _within_mm_near(reg_b, spacing, C.LESION_EXPANSION_BRIDGE_MM) & allowed
+            if start is mask:
+                mask_bridge.append(bridge)
         comp = component_at(cand | bridge, seed_b, reg_b) & cand
         if open_el is not None and open_el.sum() > 1:
             opened = _opening_near(comp, open_el) | reg_b
