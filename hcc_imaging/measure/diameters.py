@@ -385,15 +385,20 @@ def patient_frame(
     *,
     reformat: Reformat | str = Reformat.ERROR,
     bbox: tuple[slice, slice, slice] | None = None,
+    require_axial: bool = True,
 ) -> AxialFrame:
     """:func:`axial_frame` in the patient-fixed array layout (:func:`._canonical.canonical_frame`):
     the frame every axial measurement searches (the LD, short axis and 3-D Feret since
     ``subvoxel-boundary-v6``, the viable rule since ``viable-rule-v2``), so that equally long
     lines are chosen by where they are in the patient, not by how the series stores its voxels.
-    An ordinary axial series' frame is returned as :func:`axial_frame` gives it."""
+    An ordinary axial series' frame is returned as :func:`axial_frame` gives it; so is a
+    non-axial grid's with ``require_axial=False`` (no patient-fixed layout of signed permutations)."""
     from ._canonical import canonical_frame  # (it imports this module's AxialFrame)
 
-    return canonical_frame(axial_frame(labels, label, reformat=reformat, bbox=bbox))
+    frame = axial_frame(labels, label, reformat=reformat, bbox=bbox, require_axial=require_axial)
+    if not require_axial and axial_axis(frame.labels.geometry) is None:
+        return frame
+    return canonical_frame(frame)
 
 
 # ------------------------------------------------------------------------------------------
@@ -1094,11 +1099,7 @@ def feret_diameter_3d(labels: LabelVolume, label: int | str | None = None) -> Fe
     hull) with slice pairs pruned by support-function bounds, never over all pairs of boundary
     voxels.  Plane-free: the slices of the grid are used whatever their orientation.
     """
-    frame = axial_frame(labels, label, require_axial=False)
-    if axial_axis(labels.geometry) is not None:  # (v6: as measure_lesion, the patient-fixed layout)
-        from ._canonical import canonical_frame
-
-        frame = canonical_frame(frame)
+    frame = patient_frame(labels, label, require_axial=False)  # (v6: as measure_lesion)
     core = _core(frame, feret=True)
     return _feret_from_core(frame, core)
 

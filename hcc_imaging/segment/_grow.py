@@ -567,14 +567,14 @@ def _near_tissue(
 
 def _parenchyma_shell(
     mask: NDArray[np.bool_], spacing: Sequence[float], params: LesionParams, liver: NDArray[np.bool_] | None,
+    cache: _SmoothCache | None = None,
 ) -> NDArray[np.bool_]:
     """Where :func:`_parenchyma_value` samples: the ``ring_inner_mm``-``parenchyma_sample_mm`` shell
-    around ``mask`` (inside the liver when given)."""
+    around ``mask`` (inside the liver when given); with ``cache``, the shell before the liver is kept
+    there for the ``mask`` object (:func:`_ring_kept`)."""
     # a 2-3 cm shell holds 10^4-10^5 voxels: a 2x thinner lattice on every axis changes its mode by noise
-    shell = _ring(mask, spacing, params.ring_inner_mm, params.parenchyma_sample_mm, coarse=2)
-    if liver is not None:
-        shell &= liver
-    return shell
+    shell = _ring_kept(mask, spacing, params.ring_inner_mm, params.parenchyma_sample_mm, 2, cache)
+    return shell if liver is None else shell & liver
 
 
 def _parenchyma_value(
@@ -721,10 +721,8 @@ def _expand_heterogeneous(
         return None
     tol = params.min_contrast_k_sigma * max(sigma_s, 1e-6)
     # (the click's region's shell and ring: kept in ``cache`` for step 7 on the other phases, which
-    # grows the same region object again; :func:`_parenchyma_shell`'s voxels)
-    shell = _ring_kept(mask, spacing, params.ring_inner_mm, params.parenchyma_sample_mm, 2, cache)
-    if liver is not None:
-        shell = shell & liver
+    # grows the same region object again)
+    shell = _parenchyma_shell(mask, spacing, params, liver, cache)
     parenchyma = _parenchyma_value(smooth, mask, spacing, params, liver, sigma_s, shell)
     if parenchyma is None:
         return None
@@ -736,14 +734,9 @@ def _expand_heterogeneous(
         hit = rings.get(id(r))
         if hit is not None and hit[0] is r:
             return hit[1]
-        if r is mask:
-            rg = _ring_kept(r, spacing, params.ring_inner_mm, params.ring_outer_mm, 1, cache)
-            if liver is not None:
-                rg = rg & liver
-        else:
-            rg = _ring(r, spacing, params.ring_inner_mm, params.ring_outer_mm)
-            if liver is not None:
-                rg &= liver
+        rg = _ring_kept(r, spacing, params.ring_inner_mm, params.ring_outer_mm, 1, cache if r is mask else None)
+        if liver is not None:
+            rg = rg & liver
         rings[id(r)] = (r, rg)
         return rg
 
