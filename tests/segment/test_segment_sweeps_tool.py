@@ -78,3 +78,26 @@ def test_every_set_runs_a_sweep_that_exists_with_options_it_takes() -> None:
             if a.startswith("--"):
                 assert f'"{a}"' in src, (name, a)
         assert callable(mod.main)
+
+
+def test_paired_pools_differences_with_refusals_as_zero() -> None:
+    pr = SW.paired([("a", 0.90, 0.92), ("b", 0.80, 0.70), ("c", SW.REFUSED, 0.50), ("d", 0.95, 0.95)])
+    assert pr is not None and pr.n == 4
+    assert abs(pr.mean_base - (0.90 + 0.80 + 0.0 + 0.95) / 4) < 1e-12  # the refusal as Dice 0
+    assert abs(pr.mean_diff - (0.02 - 0.10 + 0.50 + 0.0) / 4) < 1e-12
+    assert pr.worst[0] == "b" and abs(pr.worst[1] + 0.10) < 1e-12
+    assert pr.best[0] == "c" and abs(pr.best[1] - 0.50) < 1e-12
+    assert abs(pr.median_new - (0.70 + 0.92) / 2) < 1e-12
+    assert pr.se_diff > 0 and SW.paired([]) is None
+
+
+def test_compare_pooled_over_sets(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    for side, text in (("b", BASE), ("n", NEW)):
+        (tmp_path / side).mkdir()
+        (tmp_path / side / "ill.txt").write_text(text)
+        (tmp_path / side / "sharp.txt").write_text(text)
+    SW.main(["compare", str(tmp_path / "b"), str(tmp_path / "n"), "--pooled", r"^\(2\.5"])
+    out = capsys.readouterr().out
+    # two runs a set match, over two sets: 0.652 -> 0.960 and refused (0) -> 0.700, twice
+    line = next(ln for ln in out.splitlines() if ln.startswith("pooled"))
+    assert "4 runs" in line and "mean 0.3260 -> 0.8300" in line and "paired difference +0.5040" in line
