@@ -117,6 +117,11 @@ the click's own thread then only waiting for the fit; a click ~0.86 x at low loa
 2026-12-06, eighth session (the same values bit for bit): the fits' evaluations by compiled passes (:mod:`._rind_gn`):
 the surfaces rendered only on the voxels the blurs read, their indicators and ramps one pass each, 1.53's corrected
 surfaces and slopes likewise.
+
+1.67 (2026-12-07, fourth; docs/validation.md section 2.4, "Algorithm 1.67"): the blocks' race hands a lobulated rind
+over after ``LESION_RIND_HANDOVER_STEPS`` = 3 rounds, and a race handed over takes no step on the pixels: the
+correction on the blocks starts from the blocks' surfaces and the fit's values and checks read the blocks' state
+(their count and noise).  A lobulated click ~0.85-0.9 x 1.66's; still above 0.1 s on this machine (~105-120 ms).
 """
 
 from __future__ import annotations
@@ -670,7 +675,8 @@ def _coarse_to_fine(a: NDArray[np.float64], liv: NDArray[np.bool_] | None, sp: N
     rendered on the pixels: the values and the state the checks and 1.53's correction read).  Returns what :func:`_race`
     returns, on the pixels (docs/validation.md section 2.4, "Step 13's speed (session of
     2026-12-06)").  ``pool``: :func:`rind_border`'s side thread (the blocks' set-up in two slabs, the
-    pixels' step's two blurs at a time), or None."""
+    pixels' step's two blurs at a time), or None.  1.67: a race handed over to the correction returns the
+    blocks' state, without the pixels' step."""
     nz, ny, nx = a.shape[0], a.shape[1] // 2, a.shape[2] // 2
 
     def blocks(v: NDArray[Any]) -> NDArray[np.float64]:
@@ -695,16 +701,21 @@ def _coarse_to_fine(a: NDArray[np.float64], liv: NDArray[np.bool_] | None, sp: N
         return handed[0]
 
     handed = [False]
-    j, x, _ = _race(cands_c, x0, k, rho_c32, y_tc, yu_c, use_c, sp_c, a_c[use_c], noise / 2.0, prior,
-                    _surfaces(x0, k, rho_c32, y_tc, ramps_c), stop, len(psfs), extra, handover)
+    j, x, st_c = _race(cands_c, x0, k, rho_c32, y_tc, yu_c, use_c, sp_c, a_c[use_c], noise / 2.0, prior,
+                       _surfaces(x0, k, rho_c32, y_tc, ramps_c), stop, len(psfs), extra, handover)
     _check(stop)
     h, psf = cands[j]
-    for x, st in _gauss_newton_steps(x, k, rho32, y_t, yu, use, h, [psf / w for w in sp], data, noise, prior,
-                                     C.LESION_RIND_FINE_STEPS, aside=[pool], restrict=False):
-        _check(stop)
     sig_c = [float(np.sqrt(psf**2 + e)) / w for w, e in zip(sp_c, extra, strict=True)]
     blocks_grid = _rind_coarse.Grid(rho_c32, y_tc, u, use_c, ramps_c[j // len(psfs)], sig_c, a_c[use_c], noise / 2.0,
                                      handed[0])
+    if handed[0]:
+        # 1.67: a race handed over to the correction takes no step on the pixels: the correction on the blocks
+        # starts from the blocks' surfaces (it moves them further than a step would), and the values and
+        # checks read the blocks' state (``Grid.handed``: its fitted blocks and their noise)
+        return j, x, st_c, blocks_grid
+    for x, st in _gauss_newton_steps(x, k, rho32, y_t, yu, use, h, [psf / w for w in sp], data, noise, prior,
+                                     C.LESION_RIND_FINE_STEPS, aside=[pool], restrict=False):
+        _check(stop)
     return j, x, st, blocks_grid
 
 
@@ -965,11 +976,14 @@ def _fit_from_core(a: NDArray[np.float64], box: tuple[slice, ...], liv: NDArray[
                          _surfaces(x0, k, rho32, y_t, ramps), stop, len(psfs))
     h, psf = cands[j]
     coef, x3 = st.coef, st.x3
-    chi2_red = float(st.r @ st.r) / max(data.size - 2 * k - 3, 1)
+    # (1.67: the state on the blocks after a handover, :func:`_coarse_to_fine`: their count and noise)
+    n_fit, noise_fit = (blocks_grid.data.size, blocks_grid.noise) if blocks_grid is not None and blocks_grid.handed \
+        else (data.size, noise)
+    chi2_red = float(st.r @ st.r) / max(n_fit - 2 * k - 3, 1)
     p_v, dr, dn = (float(v) for v in coef)
     r_v, n_v = p_v + dr, p_v + dr + dn
     # the values' standard errors (noise x the design's inverse), for R - P and P - N = -(dr + dn)
-    cov = noise**2 * np.linalg.inv(x3.T @ x3 + 1e-9 * np.eye(3))
+    cov = noise_fit**2 * np.linalg.inv(x3.T @ x3 + 1e-9 * np.eye(3))
     se_r = float(np.sqrt(max(cov[1, 1], 0.0)))
     se_n = float(np.sqrt(max(cov[1, 1] + cov[2, 2] + 2 * cov[1, 2], 0.0)))
     kk, floor = C.LESION_MIN_CONTRAST_K_SIGMA, noise  # (and a layer one voxel's noise above the parenchyma)
