@@ -8,9 +8,13 @@ Each click's CPU (``time.process_time``: every thread of the process, step 13's 
 wall time, and the time spent in steps 10 (``_joint_fallback``) and 11 (``thrombus_in_lumen``); the
 result (the voxels and the label array's hash, or the error's type) must be the same both ways.
 
+``--against DIR`` (session of 2026-12-07, fourth): instead, step 10 of another checkout (its
+``segment/_multiphase.py``, loaded beside this one's; the rest of the click this checkout's) against this
+checkout's, alternated: the L8 refusal's step 10 before and after a change to it.
+
 Usage::
 
-    python benchmarks/bench_huge_click.py [--seed 2] [--noise 5] [--rounds 2] [--lesions L8 L7 L1]
+    python benchmarks/bench_huge_click.py [--seed 2] [--noise 5] [--rounds 2] [--lesions L8 L7 L1] [--against DIR]
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timepoint", default="baseline")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--lesions", nargs="+", default=["L8", "L7", "L1"])
+    ap.add_argument("--against", type=Path, help="another checkout's root: its step 10 (segment/_multiphase.py) "
+                    "timed beside this checkout's")
     args = ap.parse_args(argv)
 
     from hcc_imaging.phantoms import make_study
@@ -50,6 +56,20 @@ def main(argv: list[str] | None = None) -> int:
         return cand, d_near
 
     nearer = _multiphase._nearer_than_classes
+    step10 = ("_joint_fallback", "_combined_border", "_mixed_on_other_phase")  # (the driver's names from step 10)
+    ours = {name: getattr(_driver, name) for name in step10}
+    theirs = ours
+    if args.against is not None:
+        import importlib.util
+
+        path = args.against / "hcc_imaging" / "segment" / "_multiphase.py"
+        spec = importlib.util.spec_from_file_location("hcc_imaging.segment._multiphase_against", path)
+        if not path.is_file() or spec is None or spec.loader is None:
+            raise SystemExit(f"--against: no hcc_imaging/segment/_multiphase.py under {args.against}.")
+        other = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = other
+        spec.loader.exec_module(other)  # (its relative imports: this checkout's other modules)
+        theirs = {name: getattr(other, name) for name in step10}
 
     st = make_study(args.seed, timepoint=args.timepoint, noise_sd_hu=args.noise, spacing=(1.5, 0.68, 0.68),
                     shape=(100, 512, 512))
@@ -65,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
                 spent[name] = spent.get(name, 0.0) + time.process_time() - t
         return wrapper
 
-    _driver._joint_fallback = timed("step 10", _driver._joint_fallback)
+    ours = {**ours, "_joint_fallback": timed("step 10", ours["_joint_fallback"])}
+    theirs = {**theirs, "_joint_fallback": timed("step 10", theirs["_joint_fallback"])}
     # (step 11 is called from _steps_9b_11 since 2026-12-06, eighth session)
     _steps_9b_11.thrombus_in_lumen = timed("step 11", _steps_9b_11.thrombus_in_lumen)
 
@@ -85,17 +106,23 @@ def main(argv: list[str] | None = None) -> int:
     click("L1")  # warm-up (the kernels' cache, the first smoothing)
     rows: dict[tuple[str, str], list[tuple[float, float, dict[str, float]]]] = {}
     outs: dict[str, set[str]] = {}
+    modes = ("as main", "this branch") if args.against is None else ("against", "this checkout")
     for _ in range(args.rounds):
-        for mode in ("as main", "this branch"):
-            new = mode == "this branch"
-            _vessel.too_wide_for_a_lumen = bound if new else (lambda *a, **k: False)
-            _multiphase._nearer_than_classes = nearer if new else nearer_as_main
+        for mode in modes:
+            new = mode in ("this branch", "this checkout")
+            if args.against is None:
+                _vessel.too_wide_for_a_lumen = bound if new else (lambda *a, **k: False)
+                _multiphase._nearer_than_classes = nearer if new else nearer_as_main
+            for name, fn in (ours if new else theirs).items():
+                setattr(_driver, name, fn)
             for lid in args.lesions:
                 out, cpu, wall = click(lid)
                 outs.setdefault(lid, set()).add(out)
                 rows.setdefault((lid, mode), []).append((cpu, wall, dict(spent)))
     _vessel.too_wide_for_a_lumen = bound
     _multiphase._nearer_than_classes = nearer
+    for name, fn in ours.items():
+        setattr(_driver, name, fn)
     print(f"512 x 512 x 100 study, seed {args.seed}, sigma {args.noise:g} HU, {args.timepoint}; {args.rounds} rounds")
     for (lid, mode), rs in rows.items():
         cpu = statistics.median(r[0] for r in rs)
