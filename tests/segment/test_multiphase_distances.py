@@ -52,3 +52,15 @@ def test_the_classes_are_read_only_within_the_far_bound(monkeypatch: pytest.Monk
     assert int(cand.sum()) == 400
     assert sizes[0] == X[0].size  # the lesion's distance: the whole box
     assert sizes[1:] == [400, 400]  # each class: the voxels within the far bound
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_boxes_in_noise_units_are_the_stacks_values(dtype: type) -> None:
+    """``_multiphase._in_sigmas`` (2026-12-07: one phase-major float32 array, the boxes divided into it) gives the
+    values the stack of divided boxes cast to float32 gave, bit for bit, for float64 and float32 boxes."""
+    rng = np.random.default_rng(3)
+    parts = [((rng.normal(size=(9, 13, 11)) * 40 + 60).astype(dtype), float(rng.uniform(0.5, 20.0))) for _ in range(4)]
+    want = np.stack([s / scale for s, scale in parts]).astype(np.float32, copy=False)
+    got = _multiphase._in_sigmas(parts)
+    assert got.dtype == np.float32 and got.shape == want.shape
+    assert np.array_equal(got, want)
