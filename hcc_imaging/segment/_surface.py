@@ -343,7 +343,10 @@ def _surface_model(
             H = float(wb @ b) * JtJ
             r = wb @ X - float(wb @ a) - float(wb @ b) * m  # sum_i w_i b_i (x_i - a_i - b_i m)
             grad = Jy.T @ r - P @ c
-            step = np.linalg.solve(H + P + 1e-4 * np.trace(H) / len(grad) * np.eye(len(grad)), grad)
+            try:
+                step = np.linalg.solve(H + P + 1e-4 * np.trace(H) / len(grad) * np.eye(len(grad)), grad)
+            except np.linalg.LinAlgError:
+                break  # (no contrast across the margin, wb @ b = 0: the data do not move the surface; it stays)
             found = _halved_step(c, step, obj, P, lambda cand: fit(cand, g))
             if found is None:
                 break
@@ -358,7 +361,10 @@ def _surface_model(
                 break
         if info is not None:
             H = float((w * b) @ b) * JtJ
-            info["edf"] = float(np.trace(np.linalg.solve(H + P + 1e-4 * np.trace(H) / len(c) * np.eye(len(c)), H)))
+            try:
+                info["edf"] = float(np.trace(np.linalg.solve(H + P + 1e-4 * np.trace(H) / len(c) * np.eye(len(c)), H)))
+            except np.linalg.LinAlgError:
+                info["edf"] = 0.0  # (as above: no contrast, no parameter the data decide)
         return c, chi2
 
     return fit, gauss_newton
