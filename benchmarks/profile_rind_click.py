@@ -4,9 +4,12 @@ The click (``segment_lesion`` on ``bench_segment_hard.py``'s rind scenes: 1.5 x 
 layer, sigma 15 HU) runs steps 1-12 on the calling thread and step 13's fit (``_rind.rind_border``,
 started by ``_driver._early_rind``) on a second one.  This script wraps, for the duration of the run,
 the driver's stages (the phase choice's rounds ``_segment_on``, steps 12 / 12b ``_border_fits``, the
-wait for the fit ``RindAhead.result``) and the fit's (step 1's blur, modes, distance transforms, the
+wait for the fit ``RindAhead.result``; since 2026-12-07, fifth, also the phase choice, step 7 on the other
+phases, step 10's joint paths, step 9, steps 9b / 11) and the fit's (step 1's blur, modes, distance transforms, the
 rays ``_fit_rays``, the set-ups ``_setup``, the blocks' race ``_race``, 1.53's score test / correction
-``_node_offsets``) with timers that record (thread, stage, start, end) in ms from the click's start;
+``_node_offsets``) with timers that record (thread, stage, start, end) in ms from the click's start and the
+stage's CPU on its own thread (``time.thread_time``: a stage slowed by the other thread's work shows more wall
+than CPU);
 each click is run ``--repeat`` times after a warm-up and the fastest is printed as a timeline, with
 the click's wall and CPU time (all threads) and the load average.  The stage sums of one thread
 need not add up to its span (the code between the wrapped calls is not listed).  Nothing is changed
@@ -36,14 +39,20 @@ sys.path.insert(0, str(ROOT))
 from tests.segment._phantom import dice, rim_scene, rim_scene_shape  # noqa: E402
 
 # (module attribute, label): the driver's stages, then the fit's
-DRIVER = [("_segment_on", "steps 1-10 (a round of _segment_on)"), ("_border_fits", "steps 12 / 12b")]
+DRIVER = [("_segment_on", "steps 1-10 (a round of _segment_on)"), ("_border_fits", "steps 12 / 12b"),
+          # (2026-12-07, fifth: the click's own work besides steps 1-10)
+          ("_choose_phase", "the phase choice"), ("_grow_on_other_phase", "step 7 on the other phases"),
+          ("_regrow_on_best_phase", "step 7 regrown on the best phase"), ("_mixed_on_other_phase", "step 10's test"),
+          ("_joint_fallback", "step 10 (the phases jointly)"), ("_combined_border", "step 10 (d)"),
+          ("_add_enhancing_layers", "step 9"), ("lipiodol_and_defect", "steps 9b / 11"),
+          ("add_lipiodol", "step 9b on the fit's mask")]
 FIT = [("_fit_rays", "fit: the rays"), ("_setup", "fit: a set-up"), ("_race", "fit: the blocks' race"),
        ("_node_offsets", "fit: score test / correction"), ("histogram_mode", "fit: a mode"),
        ("noise_sigma", "fit: the noise")]
 KERNELS = [("gaussian_filter_nearest", "fit: the box's 1 mm blur"), ("distance_transform_edt", "fit: a distance transform")]
 
 
-def wrap(owner: Any, name: str, label: str, log: list[tuple[str, str, float, float]],
+def wrap(owner: Any, name: str, label: str, log: list[tuple[str, str, float, float, float]],
          t0: list[float], only_thread: Callable[[], bool]) -> Callable[[], None]:
     """Replace ``owner.name`` by a timer of it; returns the undo."""
     real = getattr(owner, name)
@@ -52,12 +61,12 @@ def wrap(owner: Any, name: str, label: str, log: list[tuple[str, str, float, flo
     def timed(*args: Any, **kw: Any) -> Any:
         if not only_thread():
             return real(*args, **kw)
-        start = time.perf_counter()
+        start, c_start = time.perf_counter(), time.thread_time()
         try:
             return real(*args, **kw)
         finally:
             log.append((threading.current_thread().name, label, (start - t0[0]) * 1e3,
-                        (time.perf_counter() - t0[0]) * 1e3))
+                        (time.perf_counter() - t0[0]) * 1e3, (time.thread_time() - c_start) * 1e3))
 
     setattr(owner, name, timed)
     return lambda: setattr(owner, name, real)
@@ -84,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     def off_main() -> bool:  # (the kernels' calls on the fit's threads only: steps 1-12 call them too)
         return threading.current_thread() is not main_thread
 
-    undo = [wrap(_driver, n, lab, log, t0, anywhere) for n, lab in DRIVER]
+    undo = [wrap(_driver, n, lab, log, t0, anywhere) for n, lab in DRIVER if hasattr(_driver, n)]
     undo += [wrap(_rind, n, lab, log, t0, anywhere) for n, lab in FIT]
     undo += [wrap(_kernels, n, lab, log, t0, off_main) for n, lab in KERNELS]
     undo.append(wrap(_driver.RindAhead, "result", "waits for the fit", log, t0, anywhere))
@@ -95,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             for seed in args.seeds:
                 vols, truth, click = rim_scene(kind, seed, 15.0, rim_mm=2.5, spacing=sp, shape=rim_scene_shape(sp))
                 assert Phase.ARTERIAL in vols
-                best: tuple[float, float, list[tuple[str, str, float, float]], float] | None = None
+                best: tuple[float, float, list[tuple[str, str, float, float, float]], float] | None = None
                 for i in range(args.repeat + 1):
                     log.clear()
                     t0[0], c0 = time.perf_counter(), time.process_time()
@@ -109,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"load {os.getloadavg()[0]:.2f}")
                 names = {th: ("main" if th == main_thread.name else f"thread {j}")
                          for j, th in enumerate(dict.fromkeys(r[0] for r in sorted(rows, key=lambda r: r[2])))}
-                for th, label, a, b in sorted(rows, key=lambda r: r[2]):
-                    print(f"  {names[th]:9s} {a:7.1f} - {b:7.1f} ms ({b - a:6.1f})  {label}")
+                for th, label, a, b, cpu_ms in sorted(rows, key=lambda r: r[2]):
+                    print(f"  {names[th]:9s} {a:7.1f} - {b:7.1f} ms ({b - a:6.1f}, its thread's CPU {cpu_ms:6.1f})  {label}")
     finally:
         for u in undo:
             u()
