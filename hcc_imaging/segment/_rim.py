@@ -272,6 +272,10 @@ def _add_enhancing_rim(
         score = (float(rv.mean()) - surround) / (sigma_raw / math.sqrt(rv.size))
         if score < params.min_contrast_k_sigma:
             continue
+        # 1.68: and brighter by an amount, not only by many standard errors (a fine grid's shell holds
+        # tens of thousands of voxels: a mean against a median of whole HU passed as a rim there)
+        if (float(rv.mean()) - surround) / sigma_raw < C.LESION_RIM_MIN_EFFECT_SIGMA:
+            continue
         # regular: brighter all round, in most of the shell's octants (a vessel or a viable
         # nodule along one side lifts the mean but only the octants it lies in).  Octant means
         # average tens of voxels, so the test keeps its power as the noise grows (1.8 counted

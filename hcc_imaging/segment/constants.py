@@ -418,7 +418,10 @@ __all__ = [
 #: and a handed-over race takes no step on the pixels (the correction starts from the blocks' surfaces; the fit's
 #: values and checks read the blocks' state): lobulated rinds' masks move (80 fine-grid clicks: paired mean +0.0008,
 #: median 0.9200 -> 0.9235), ovals' and the automatic steps' unchanged.
-ALGORITHM_VERSION: Final[str] = "1.67"
+#: 1.68 (docs/validation.md section 2.2, "Algorithm 1.68"): step 9's rim must also lie LESION_RIM_MIN_EFFECT_SIGMA raw
+#: noise sigmas above the ring (not only k standard errors, which a fine grid's large shell made tiny): a plain
+#: hypodense lesion on 0.5-0.7 mm voxels no longer gets a false rim.
+ALGORITHM_VERSION: Final[str] = "1.68"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
@@ -1175,6 +1178,15 @@ LESION_RADIAL_EXOPHYTIC_MM: Final[float] = 12.0
 #: touching its necrosis, fu2) 4-5 of 8, the perf.md phantom's hypodense lesions (vessel or
 #: liver edge touching, 12 mm) 0-2; 6 of 8 lies between.
 LESION_RIM_MIN_OCTANT_FRACTION: Final[float] = 0.75
+#: 1.68: step 9's shell must also lie this many raw noise sigmas above the ring's median, not only
+#: ``min_contrast_k_sigma`` standard errors (sigma_raw / sqrt(n)): on fine grids the shell holds tens of
+#: thousands of voxels, and the gap between its mean and a median of whole HU (up to 0.5 HU, 0.03 sigma
+#: at 15 HU, and the parenchyma's own mean-median gap) then passes as a rim.  A plain hypodense 24 mm
+#: ball at sigma 15 on 0.5-0.7 mm voxels got a rim 0.02-0.04 sigma bright added (its mask 1.3 x the
+#: ball, Dice 0.86); the faintest real rims of the corpus (the study phantom's L4 / L1 at sigma 5-25,
+#: the rind sweep's on the study grid) lie 0.27-0.5 sigma above (docs/validation.md section 2.2,
+#: "Algorithm 1.68").
+LESION_RIM_MIN_EFFECT_SIGMA: Final[float] = 0.1
 #: An octant of the shell with fewer voxels is not counted (its mean is noise).
 LESION_RIM_OCTANT_MIN_VOXELS: Final[int] = 3
 #: Fewest shell / ring voxels for that test (a median of fewer is noise).
@@ -1243,7 +1255,8 @@ __all__ += [
     "LESION_RADIAL_POLAR_STEPS", "LESION_RADIAL_STEP_MM", "LESION_RADIAL_SMOOTHING_MM",
     "LESION_RADIAL_PARENCHYMA_K_SIGMA", "LESION_RADIAL_RUN_MM", "LESION_RADIAL_MEDIAN_DEG",
     "LESION_RADIAL_MAX_OPEN_FRACTION", "LESION_RADIAL_MAX_REACH_MM", "LESION_RADIAL_EDGE_MM",
-    "LESION_RADIAL_EDGE_AVERAGE_MM", "LESION_RADIAL_EXOPHYTIC_MM", "LESION_RIM_MIN_OCTANT_FRACTION", "LESION_RIM_OCTANT_MIN_VOXELS",
+    "LESION_RADIAL_EDGE_AVERAGE_MM", "LESION_RADIAL_EXOPHYTIC_MM", "LESION_RIM_MIN_OCTANT_FRACTION", "LESION_RIM_MIN_EFFECT_SIGMA",
+    "LESION_RIM_OCTANT_MIN_VOXELS",
     "LESION_RIM_MIN_VOXELS", "LESION_RIM_EM_ITERATIONS", "LESION_RIM_SURFACE_DEGREE", "LESION_RIM_SURFACE_RIDGE",
     "LESION_RIM_SURFACE_MAX_DEPTH_VOXELS", "LESION_RIM_SURFACE_NEWTON_STEPS", "LESION_RIM_MAX_EXTRA_LAYERS",
     "LESION_RIM_LAYER_LEVEL", "LESION_RIM_LAYER_REFERENCE_PERCENTILE", "LESION_RIM_FIT_THICKNESS_MM",
