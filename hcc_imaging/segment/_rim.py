@@ -269,12 +269,13 @@ def _add_enhancing_rim(
         # smoothed: a rim thinner than a voxel lies next to the dark mask, and smoothing mixes
         # that darkness into it (1.8 tested the smoothed median: at 25 HU noise a 1.5 mm rim in
         # 2.3 mm voxels gave 1.7-3.3 standard errors, against 5.6-10 on raw values)
-        score = (float(rv.mean()) - surround) / (sigma_raw / math.sqrt(rv.size))
+        lift = float(rv.mean()) - surround
+        score = lift / (sigma_raw / math.sqrt(rv.size))
         if score < params.min_contrast_k_sigma:
             continue
         # 1.68: and brighter by an amount, not only by many standard errors (a fine grid's shell holds
         # tens of thousands of voxels: a mean against a median of whole HU passed as a rim there)
-        if (float(rv.mean()) - surround) / sigma_raw < C.LESION_RIM_MIN_EFFECT_SIGMA:
+        if lift / sigma_raw < C.LESION_RIM_MIN_EFFECT_SIGMA:
             continue
         # regular: brighter all round, in most of the shell's octants (a vessel or a viable
         # nodule along one side lifts the mean but only the octants it lies in).  Octant means

@@ -275,6 +275,18 @@ def _remember(memo: dict[Any, _V], key: Any, value: _V, size: int) -> _V:
     return value
 
 
+def _damped_solve(H: NDArray[np.float64], P: NDArray[np.float64],
+                  rhs: NDArray[np.float64]) -> NDArray[np.float64] | None:
+    """``(H + P + 1e-4 trace(H) / n I)^-1 rhs``, the damped normal equations of :func:`_surface_model`'s
+    Gauss-Newton (its step, and its effective parameter count); None when that matrix is singular (no contrast
+    across the margin, H = 0 beside a prior with a null space: a noise-free plateau lesion, 2026-12-07)."""
+    n = H.shape[0]
+    try:
+        return np.linalg.solve(H + P + 1e-4 * np.trace(H) / n * np.eye(n), rhs)  # type: ignore[no-any-return]
+    except np.linalg.LinAlgError:
+        return None
+
+
 def _surface_model(
     rho: NDArray[np.float64], Y: NDArray[np.float64], h: float | NDArray[np.float64], use: NDArray[np.bool_],
     X: NDArray[np.float64], w: NDArray[np.float64], P: NDArray[np.float64], *, inverse: bool = False,
@@ -343,9 +355,8 @@ def _surface_model(
             H = float(wb @ b) * JtJ
             r = wb @ X - float(wb @ a) - float(wb @ b) * m  # sum_i w_i b_i (x_i - a_i - b_i m)
             grad = Jy.T @ r - P @ c
-            try:
-                step = np.linalg.solve(H + P + 1e-4 * np.trace(H) / len(grad) * np.eye(len(grad)), grad)
-            except np.linalg.LinAlgError:
+            step = _damped_solve(H, P, grad)
+            if step is None:
                 break  # (no contrast across the margin, wb @ b = 0: the data do not move the surface; it stays)
             found = _halved_step(c, step, obj, P, lambda cand: fit(cand, g))
             if found is None:
@@ -361,10 +372,8 @@ def _surface_model(
                 break
         if info is not None:
             H = float((w * b) @ b) * JtJ
-            try:
-                info["edf"] = float(np.trace(np.linalg.solve(H + P + 1e-4 * np.trace(H) / len(c) * np.eye(len(c)), H)))
-            except np.linalg.LinAlgError:
-                info["edf"] = 0.0  # (as above: no contrast, no parameter the data decide)
+            shrunk = _damped_solve(H, P, H)
+            info["edf"] = 0.0 if shrunk is None else float(np.trace(shrunk))  # (None: no contrast, nothing decided)
         return c, chi2
 
     return fit, gauss_newton
