@@ -12,7 +12,7 @@ grid (:func:`._surface._radius`, and the mask inside it, :func:`._surface._insid
 blocks a rigorous interval bound puts wholly inside or outside the surface); the Euclidean
 distance transform (:func:`distance_transform_edt`: step 7's leak clamp, the liver's closing,
 cores and reach, the viable step's distances, the registration's mask margin); step 13's rays'
-edge search (:func:`._rind._edge_search`), its fits' Jacobian (:func:`._rind._jacobian`) and float32
+edge search (:func:`._rind_rays._edge_search`), its fits' Jacobian (:func:`._rind._jacobian`) and float32
 direction terms (:func:`._rind._float32_terms`); the histogram of a parenchyma mode
 (:func:`._morph._histogram`).  Each
 performs the *same* floating-point operations in the same order as the numpy / scipy code it

@@ -1160,7 +1160,7 @@ def _nearest_along_0(feat, g, s0, last, a0, a1, step):  # pragma: no cover - com
 
 @numba.njit(cache=True, nogil=True)
 def ray_edge_search(dd, aa, bb, da, db, ab, o_lo, o_hi, c1, c2, c3, c4, c5):  # pragma: no cover - compiled
-    """Step 13's rays' edge search (:func:`._rind._edge_search`): for each ray k, over its inner
+    """Step 13's rays' edge search (:func:`._rind_rays._edge_search`): for each ray k, over its inner
     edges i and outer edges o in row-major order, the residual ``dd[k] + c1 * bb[k, o] + c2 *
     aa[k, i] + c3 * db[k, o] + c4 * da[k, i] + c5 * ab[k, i, o]`` (added left to right, as the numpy
     expression is; infinite outside the valid pairs, ``o_lo[i] <= o < o_hi[i]``) and its first

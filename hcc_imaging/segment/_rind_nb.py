@@ -32,7 +32,7 @@ def _ndtr(a):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def ray_values(di, do, wr, pv, di0, do0, xa, xb, fresh):  # pragma: no cover - compiled
-    """Step 2's shared values on the rays' window samples (:func:`._rind._fit_rays`' ``values_at``):
+    """Step 2's shared values on the rays' window samples (:func:`._rind_rays._fit_rays`' ``values_at``):
     with ``a = Phi(di / wr)``, ``b = Phi(do / wr)`` per sample and the design ``[a, b - a, 1 - b]``,
     the least squares (N, R, P) of the values ``pv`` (the normal equations with a 1e-9 ridge, as the
     numpy path solves them) and the residual sum of squares.  ``xa``, ``xb``: the last call's Phi at
@@ -75,7 +75,7 @@ def ray_values(di, do, wr, pv, di0, do0, xa, xb, fresh):  # pragma: no cover - c
 
 @numba.njit(cache=True, nogil=True)
 def ray_grid_sse(dd, aa, bb, da, db, ab, o_lo, o_hi, n, rvs, p):  # pragma: no cover - compiled
-    """Step 2's grid of the layer's value (:func:`._rind._fit_rays`): for each R of ``rvs``, the
+    """Step 2's grid of the layer's value (:func:`._rind_rays._fit_rays`): for each R of ``rvs``, the
     rays' total residual at each ray's best (inner, outer) pair, the residual of a pair being
     :func:`._kernels_nb.ray_edge_search`'s with N = ``n``, R, P = ``p`` (valid pairs ``o_lo[i] <= o <
     o_hi[i]``).  One pass over the rays' terms for the whole grid (the numpy path searches the grid's
@@ -213,7 +213,7 @@ def fit_setup_slab(z0, z1, nz, ny, nx, sp, centre, ea, eb, ec, degree, x0, liver
 
 @numba.njit(cache=True, nogil=True)
 def ray_ramps(tb, which, lag_idx, mw, n_in):  # pragma: no cover - compiled
-    """Step 2's ramps on the rays' windows (:func:`._rind._fit_rays`' ``edge_terms``): for ray k,
+    """Step 2's ramps on the rays' windows (:func:`._rind_rays._fit_rays`' ``edge_terms``): for ray k,
     window sample j and outer edge o, ``b[k, o, j] = tb[which[k], lag_idx[k, j], o] * mw[k, j]`` (the
     normal-CDF table's row of the ray's blur level, at the sample's lag), ``a`` its first ``n_in``
     edges (the inner edges'), and each edge's sum of squares over the window.  Returns (a, b,

@@ -4,7 +4,7 @@ Step 13 (:mod:`._rind`) fits a necrotic core and its enhancing layer as two nest
 surfaces whose radii are polynomials of the direction up to degree 4.  A lobulated rind (nodules on a
 body) is a shape such a surface cannot follow: its masks stay at Dice 0.84-0.92 (docs/validation.md
 section 2.2, "Algorithm 1.45").  This module adds to each surface's radius a correction field on the
-rays' 16 x 32 direction nodes (:func:`._rind._ray_directions`), read at a voxel by bilinear
+rays' 16 x 32 direction nodes (:func:`._rind_rays._ray_directions`), read at a voxel by bilinear
 interpolation in the polar and azimuthal angles, and fits it:
 
 1. **Whether to try** (:func:`misfit_score`): a score test of the degree-4 fit against free radius
@@ -50,7 +50,7 @@ from . import constants as C
 
 def _angles(u: NDArray[np.floating]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Polar (from the slice axis) and azimuthal angles of unit directions (rows z, y, x), in the
-    rays' convention (:func:`._rind._ray_directions`: azimuth 0 along x, pi / 2 along y)."""
+    rays' convention (:func:`._rind_rays._ray_directions`: azimuth 0 along x, pi / 2 along y)."""
     th = np.arccos(np.clip(u[:, 0], -1.0, 1.0))
     ph = np.mod(np.arctan2(u[:, 1], u[:, 2]), 2.0 * np.pi)
     return th, ph

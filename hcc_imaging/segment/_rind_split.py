@@ -74,7 +74,7 @@ def grid_sse(fast: Any, terms: tuple[NDArray[np.float64], ...], o_lo: NDArray[np
 def edge_search(search: Callable[..., tuple[NDArray[np.int64], NDArray[np.float64]]],
                 terms: tuple[NDArray[np.float64], ...], n: float, rv: float, p: float, valid: NDArray[np.bool_],
                 pool: Executor | None) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    """``search`` (:func:`._rind._edge_search`, ray by ray) by halves of the rays on two threads when
+    """``search`` (:func:`._rind_rays._edge_search`, ray by ray) by halves of the rays on two threads when
     ``pool`` is given."""
     parts = halves(lambda k0, k1: search(tuple(t[k0:k1] for t in terms), n, rv, p, valid), len(terms[0]), pool)
     return np.concatenate([q[0] for q in parts]), np.concatenate([q[1] for q in parts])
