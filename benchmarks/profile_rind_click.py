@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from hcc_imaging.phantoms import Phase
-    from hcc_imaging.segment import _driver, _kernels, _rind, segment_lesion
+    from hcc_imaging.segment import _driver, _kernels, _rind, _rind_surfaces, segment_lesion
 
     sp = (1.5, 0.7, 0.7)
     log: list[tuple[str, str, float, float]] = []
@@ -94,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         return threading.current_thread() is not main_thread
 
     undo = [wrap(_driver, n, lab, log, t0, anywhere) for n, lab in DRIVER if hasattr(_driver, n)]
-    undo += [wrap(_rind, n, lab, log, t0, anywhere) for n, lab in FIT]
+    # (the fit's stages where they are called: _rind, and since 2026-12-07, sixth, _rind_surfaces for the blocks'
+    # set-up and race of _coarse_to_fine)
+    undo += [wrap(mod, n, lab, log, t0, anywhere) for mod in (_rind, _rind_surfaces) for n, lab in FIT if hasattr(mod, n)]
     undo += [wrap(_kernels, n, lab, log, t0, off_main) for n, lab in KERNELS]
     undo.append(wrap(_driver.RindAhead, "result", "waits for the fit", log, t0, anywhere))
     if hasattr(_driver.RindAhead, "likely"):  # (1.62: the wait for the fit's floors before steps 12 / 12b)

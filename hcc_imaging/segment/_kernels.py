@@ -12,7 +12,7 @@ grid (:func:`._surface._radius`, and the mask inside it, :func:`._surface._insid
 blocks a rigorous interval bound puts wholly inside or outside the surface); the Euclidean
 distance transform (:func:`distance_transform_edt`: step 7's leak clamp, the liver's closing,
 cores and reach, the viable step's distances, the registration's mask margin); step 13's rays'
-edge search (:func:`._rind_rays._edge_search`), its fits' Jacobian (:func:`._rind._jacobian`) and float32
+edge search (:func:`._rind_rays._edge_search`), its fits' Jacobian (:func:`._rind_surfaces._jacobian`) and float32
 direction terms (:func:`._rind._float32_terms`); the histogram of a parenchyma mode
 (:func:`._morph._histogram`).  Each
 performs the *same* floating-point operations in the same order as the numpy / scipy code it
@@ -194,7 +194,8 @@ def warm_up() -> float:
     _direction_terms(u / np.linalg.norm(u, axis=1)[:, None], C.LESION_BLUR_MODEL_DEGREE)
     _inside((5, 6, 7), np.array([2.5, 0.7, 0.7]), np.array([5.0, 2.0, 2.1]),
             np.r_[1.5, np.zeros(len(_exponents(C.LESION_BLUR_MODEL_DEGREE)) - 1)], C.LESION_BLUR_MODEL_DEGREE)
-    from ._rind import _edge_search, _jacobian
+    from ._rind_rays import _edge_search
+    from ._rind_surfaces import _jacobian
 
     _jacobian(np.empty((4, 6), np.float32), *rng.normal(size=(2, 4)).astype(np.float32), rng.normal(size=(4, 3)).astype(np.float32))
 

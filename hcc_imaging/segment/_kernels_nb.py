@@ -565,7 +565,7 @@ def gaussian_nearest_at(a, w0, w1, w2, where):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def scaled_rows(out, a_in, a_out, yu):  # pragma: no cover - compiled
-    """Step 13's Jacobian (:func:`._rind._jacobian`): ``out[:, :k] = a_in[:, None] * yu`` and
+    """Step 13's Jacobian (:func:`._rind_surfaces._jacobian`): ``out[:, :k] = a_in[:, None] * yu`` and
     ``out[:, k:] = a_out[:, None] * yu`` (float32, k = ``yu``'s columns): numpy's products, one
     pass over the rows instead of two strided ones."""
     n, k = yu.shape

@@ -2,7 +2,7 @@
 handed over to it (1.65; private).
 
 On pixels up to ``LESION_RIND_COARSE_MAX_PIXEL_MM`` the surfaces are fitted on 2 x 2-pixel blocks (1.55,
-:func:`._rind._coarse_to_fine`) and then on the pixels by one step.  Until 1.64 the correction that follows on a
+:func:`._rind_surfaces._coarse_to_fine`) and then on the pixels by one step.  Until 1.64 the correction that follows on a
 lobulated rind (its score test on the pixels finds a shape the degree-4 surfaces leave) was fitted on the pixels:
 each of its Gauss-Newton steps renders both corrected surfaces, blurs them and their ramps and forms the normal
 matrices over the pixels' ~100 k fitted voxels (~70 ms of a lobulated click).  Since 1.65 the score test still
@@ -10,7 +10,7 @@ reads the pixels (the same decision as 1.64: an oval keeps its mask bit for bit)
 on the blocks (a quarter of the voxels, the blocks' point-spread and noise as in the blocks' race) from the
 surfaces the pixels' step ended on, and the offsets (one per direction node: 16 x 32 nodes, ~2.4 mm apart on a
 12 mm surface, coarser than a block) are then read at the pixels, only where they can change the mask
-(:func:`offsets_near_layer`).  And the blocks' race (:func:`._rind._race`), whose lone fit on a lobulated rind crept on
+(:func:`offsets_near_layer`).  And the blocks' race (:func:`._rind_surfaces._race`), whose lone fit on a lobulated rind crept on
 for 14-31 steps of ~0.5 mm (the surfaces move about a ramp and a blur a step), stops after
 ``LESION_RIND_HANDOVER_STEPS`` rounds when the score test on the blocks (:func:`misfit_z`) says the shape is one the
 degree-4 surfaces do not follow: the correction, which does follow it, takes over from there.  docs/validation.md
@@ -32,7 +32,7 @@ from ._rind_setup import LayerRadius
 
 
 class Grid(NamedTuple):
-    """The blocks' fit (:func:`._rind._coarse_to_fine`): distances (float32, the blocks' box), direction
+    """The blocks' fit (:func:`._rind_surfaces._coarse_to_fine`): distances (float32, the blocks' box), direction
     terms (float32, one row a term), unit directions (the box x 3), the fitted blocks, the winner's ramp
     (mm, the box), its point-spread in blocks (slice, row, column), the fitted blocks' values and their noise."""
 
@@ -54,7 +54,7 @@ def slopes(state: Any, h: NDArray[np.float32], sig: list[float], use: NDArray[np
     ramp ``h`` blurred by ``sig`` voxels, times each surface's contrast over the noise): what 1.53's score
     test and the correction's steps read.  ``fast``: the grid's :class:`._rind_gn.NodeSurfaces` (its blur)
     when the kernels are on; ``pool``: an idle executor for the second blur."""
-    from ._rind import _both, _ramp_blur
+    from ._rind_surfaces import _both, _ramp_blur
 
     blur = (lambda v: _ramp_blur(v, h, sig, use).astype(np.float64)) if fast is None else fast.ramp_blur
     b_in, b_out = _both(blur, state.s_in, state.s_out, pool)
@@ -80,7 +80,7 @@ def fit_offsets(x: NDArray[np.float64], k: int, st: Any, rho: NDArray[np.float32
     :class:`._rind_gn.NodeSurfaces` when the kernels are on; ``iterations``, ``refresh``: as
     :func:`._rind_nodes.fit_node_offsets` reads them.  Returns the offsets (the core's nodes, then the
     layer's) and the grid's node weights (CSR, the box's voxels x nodes)."""
-    from ._rind import _State, _both, _indicator, _values
+    from ._rind_surfaces import _State, _both, _indicator, _values
 
     def slopes_at(state: Any) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         if first is not None and state is st:
@@ -145,7 +145,7 @@ def node_offsets_on_blocks(x: NDArray[np.float64], k: int, g: Grid, u_pixels: ND
     """The layer's radius correction per pixel of the box (flat; where it can change the mask,
     :func:`offsets_near_layer`), its node offsets fitted on the blocks ``g`` from the surfaces ``x`` (rendered
     there first); ``u_pixels``, ``rho``, ``y_t``: the pixels' unit directions (the box x 3), distances and float32 terms."""
-    from ._rind import _State, _render
+    from ._rind_surfaces import _State, _render
 
     gn = _rind_gn.kernels()
     if gn is not None:

@@ -1,4 +1,4 @@
-"""Step 13's surface fits' model evaluation by compiled passes (:func:`._rind._gauss_newton_steps`; private).
+"""Step 13's surface fits' model evaluation by compiled passes (:func:`._rind_surfaces._gauss_newton_steps`; private).
 
 2026-12-06, eighth session (docs/validation.md section 2.4, "Step 13's speed (session of 2026-12-06,
 eighth)"): a Gauss-Newton step of the blocks' race spent most of its ~2.4 ms in the evaluation of the
@@ -35,7 +35,7 @@ def kernels() -> Any:
 
 
 def _both(fn: Any, a: Any, b: Any, pool: Executor | None) -> tuple[Any, Any]:
-    """``fn(a), fn(b)``, ``fn(b)`` on ``pool`` when given (as :func:`._rind._both`)."""
+    """``fn(a), fn(b)``, ``fn(b)`` on ``pool`` when given (as :func:`._rind_surfaces._both`)."""
     if pool is None:
         return fn(a), fn(b)
     later = pool.submit(fn, b)
@@ -104,7 +104,7 @@ class Evaluator:
 
     def surfaces(self, x: NDArray[np.float64], pool: Executor | None = None) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         """The surfaces ``x`` as partial-volume indicators (the box's shape) at the voxels the blurs read,
-        0 elsewhere: there :func:`._rind._surfaces`' with one ramp, bit for bit (the same float32
+        0 elsewhere: there :func:`._rind_surfaces._surfaces`' with one ramp, bit for bit (the same float32
         product, on those voxels' columns of the terms: BLAS sums each element over the terms alone, so
         a column's radius does not depend on the others, checked by ``tests/segment/test_segment_rind_gn.py``
         and on every rind fit of ``segment_results.py``)."""
@@ -132,12 +132,12 @@ class Evaluator:
                                                NDArray[np.float32], NDArray[np.float32]]:
         """At the coefficients ``x`` (``soft``: their indicators when known): chi^2 (without the prior), the
         noise-weighted residual, the values (P, R - P, N - R), the design and the two indicators, as
-        :func:`._rind._render` and :func:`._rind._values` give them, bit for bit.  ``pool``: an idle
+        :func:`._rind_surfaces._render` and :func:`._rind_surfaces._values` give them, bit for bit.  ``pool``: an idle
         executor, the layer's blur on it beside the core's (and, on the whole box, half the surfaces: 2026-12-06, eighth session)."""
         s_in, s_out = self.surfaces(x, pool if self.whole else None) if soft is None else soft
         m_in, m_out = _both(lambda s: self.blur(s).astype(np.float64), np.require(s_in, np.float32, "C"),
                             np.require(s_out, np.float32, "C"), pool)
-        # (:func:`._rind._values`' operations, the same products)
+        # (:func:`._rind_surfaces._values`' operations, the same products)
         x3 = np.stack([np.ones_like(m_in), m_out, m_in], 1)
         coef = np.linalg.solve(x3.T @ x3 + 1e-9 * np.eye(3), x3.T @ self.data)
         r = (self.data - x3 @ coef) / self.noise
@@ -145,7 +145,7 @@ class Evaluator:
 
     def ramp_blurs(self, s_in: NDArray[np.float32], s_out: NDArray[np.float32],
                    pool: Executor | None) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-        """Both surfaces' ramps blurred at the fitted voxels (:func:`._rind._ramp_blur`'s values, bit for bit;
+        """Both surfaces' ramps blurred at the fitted voxels (:func:`._rind_surfaces._ramp_blur`'s values, bit for bit;
         the ramps only where the blurs read)."""
         b_in = np.zeros(self.rho.shape, np.float32)
         b_out = np.zeros(self.rho.shape, np.float32)
@@ -187,7 +187,7 @@ class NodeSurfaces:
         return soft, self.kn.gaussian_nearest_at(soft, *self.w, self.use).astype(np.float64)
 
     def ramp_blur(self, soft: NDArray[np.float32]) -> NDArray[np.float64]:
-        """:func:`._rind._ramp_blur` of the indicator ``soft`` (the box's shape) as float64, bit for bit: the
+        """:func:`._rind_surfaces._ramp_blur` of the indicator ``soft`` (the box's shape) as float64, bit for bit: the
         ramp only where the blur reads."""
         ramp = np.zeros(self.rho.shape, np.float32)
         self.nb.ramp_at_into(np.require(soft, np.float32, "C").reshape(-1), self.idx, self.h, ramp)

@@ -1,6 +1,6 @@
 """Compiled passes of step 13's surface fits' model evaluation (:mod:`._rind_gn`; 2026-12-06, eighth session; private).
 
-Each Gauss-Newton evaluation of :func:`._rind._gauss_newton_steps` renders the two surfaces on the fit's box
+Each Gauss-Newton evaluation of :func:`._rind_surfaces._gauss_newton_steps` renders the two surfaces on the fit's box
 (their radii, a float32 product of the coefficients and the box's direction terms, then the partial-volume
 indicators), blurs them at the fitted voxels and solves the three values by least squares; each step blurs
 the two surfaces' ramps.  Here both surfaces' indicators are one pass

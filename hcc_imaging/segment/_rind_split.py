@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 @contextmanager
 def side_pool(threads: int) -> Iterator[Executor | None]:
     """One side thread for the fit's split work while the fit runs, or None when the fit may use one
-    thread only (``threads``: :func:`._rind._threads`)."""
+    thread only (``threads``: :func:`._rind_surfaces._threads`)."""
     if threads < 2:
         yield None
         return

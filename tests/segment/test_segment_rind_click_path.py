@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from hcc_imaging.phantoms import Phase
-from hcc_imaging.segment import _driver, _kernels, _rind, segment_lesion
+from hcc_imaging.segment import _driver, _kernels, _rind, _rind_surfaces, segment_lesion
 
 from ._phantom import dice, rim_scene
 
@@ -75,7 +75,7 @@ def test_one_step_on_the_pixels_after_the_blocks(monkeypatch: pytest.MonkeyPatch
     blocks take one Gauss-Newton step on the pixels (1.55-1.57: up to 3, and every click of the rind
     sweep took all 3, which moved its Dice little); an oval rind is still fitted to >= 0.97."""
     runs: list[tuple[int, int]] = []  # (the fitted voxels, the states a fit yielded: its start and its steps)
-    real = _rind._gauss_newton_steps
+    real = _rind_surfaces._gauss_newton_steps
 
     def counted(*args: Any, **kw: Any) -> Any:
         n = 0
@@ -84,7 +84,7 @@ def test_one_step_on_the_pixels_after_the_blocks(monkeypatch: pytest.MonkeyPatch
             yield item
         runs.append((len(args[8]), n))
 
-    monkeypatch.setattr(_rind, "_gauss_newton_steps", counted)
+    monkeypatch.setattr(_rind_surfaces, "_gauss_newton_steps", counted)
     vols, truth, click = rim_scene("oval", 1, 15.0, rim_mm=2.5, spacing=FINE, shape=SHAPE)
     img = vols[Phase.ARTERIAL].array
     fit = _rind.rind_border(img, tuple(click), FINE)

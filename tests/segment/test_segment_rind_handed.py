@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from hcc_imaging.phantoms import Phase
-from hcc_imaging.segment import _rind
+from hcc_imaging.segment import _rind, _rind_surfaces
 from hcc_imaging.segment import constants as C
 
 from ._phantom import RIM_SCENE_HU, dice, rim_scene
@@ -24,14 +24,14 @@ def _fit(monkeypatch: pytest.MonkeyPatch, kind: str) -> tuple[list[bool], Any, f
     """rind_border on ``kind`` (seed 0, 2.5 mm layer, sigma 15): for each Gauss-Newton run on the pixels after the
     blocks' race (``restrict=False``: the pixels' step), whether it ran; the fit; its mask's Dice."""
     pixel_steps: list[bool] = []
-    real = _rind._gauss_newton_steps
+    real = _rind_surfaces._gauss_newton_steps
 
     def counted(*args: Any, **kw: Any) -> Any:
         if kw.get("restrict", True) is False:
             pixel_steps.append(True)
         return real(*args, **kw)
 
-    monkeypatch.setattr(_rind, "_gauss_newton_steps", counted)
+    monkeypatch.setattr(_rind_surfaces, "_gauss_newton_steps", counted)
     vols, truth, click = rim_scene(kind, 0, 15.0, rim_mm=2.5, spacing=FINE, shape=(40, 80, 80))
     img = vols[Phase.ARTERIAL].array
     fit = _rind.rind_border(img, tuple(click), FINE)

@@ -14,7 +14,7 @@ from scipy import sparse
 from scipy.sparse.linalg import spsolve
 
 from hcc_imaging.phantoms import Phase
-from hcc_imaging.segment import _rind, _rind_coarse, _rind_nodes
+from hcc_imaging.segment import _rind, _rind_coarse, _rind_nodes, _rind_surfaces
 from hcc_imaging.segment import constants as C
 from hcc_imaging.segment._rind_setup import _inside_corrected
 
@@ -79,7 +79,7 @@ def _race_rounds(monkeypatch: pytest.MonkeyPatch, kind: str) -> tuple[list[int],
     after the screen, the handover tests' answers, the mask's Dice and whether it was corrected."""
     steps: list[list[int]] = []
     answers: list[bool] = []
-    real_gn, real_z = _rind._gauss_newton_steps, _rind_coarse.misfit_z
+    real_gn, real_z = _rind_surfaces._gauss_newton_steps, _rind_coarse.misfit_z
 
     def counted(*args: Any, **kw: Any) -> Any:
         raced = (args[11] if len(args) > 11 else kw.get("steps")) == C.LESION_RIND_MAX_ITERATIONS
@@ -95,7 +95,7 @@ def _race_rounds(monkeypatch: pytest.MonkeyPatch, kind: str) -> tuple[list[int],
         answers.append(v >= C.LESION_RIND_HANDOVER_Z)
         return v
 
-    monkeypatch.setattr(_rind, "_gauss_newton_steps", counted)
+    monkeypatch.setattr(_rind_surfaces, "_gauss_newton_steps", counted)
     monkeypatch.setattr(_rind_coarse, "misfit_z", z)
     vols, truth, click = rim_scene(kind, 0, 15.0, rim_mm=2.5, spacing=FINE, shape=SHAPE)
     img = vols[Phase.ARTERIAL].array

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from hcc_imaging.phantoms import Phase
-from hcc_imaging.segment import _kernels, _rind, _rind_nodes, _rind_setup
+from hcc_imaging.segment import _kernels, _rind, _rind_nodes, _rind_setup, _rind_surfaces
 from hcc_imaging.segment import constants as C
 from hcc_imaging.segment._surface import _exponent_arrays
 
@@ -72,7 +72,7 @@ def test_the_fit_on_two_threads_is_the_one_thread_fit(monkeypatch: pytest.Monkey
     monkeypatch.setattr(_rind_nodes, "_weight_rows", rows)
     two = _rind.rind_border(img, seed, sp)
     assert two.per_direction and any(n.startswith("rind_side") for n in where)
-    monkeypatch.setattr(_rind, "_threads", lambda: 1)
+    monkeypatch.setattr(_rind_surfaces, "_threads", lambda: 1)
     where.clear()
     one = _rind.rind_border(img, seed, sp)
     assert where and not any(n.startswith("rind_side") for n in where)
