@@ -54,7 +54,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from . import constants as C
-from ._morph import dice, erode_faces, grows_nested, robust_sigma
+from ._morph import dice, erode_faces, grows_nested, noise_unit, robust_sigma
 from ._surface import (
     _Fit,
     _block_mean,
@@ -137,6 +137,7 @@ def blurred_border(
     *,
     from_core: bool = False,
     surfaces: str = "free",
+    calibrated: bool = True,
 ) -> tuple[NDArray[np.bool_], NDArray[np.int64], float] | None:
     """Fit the blurred-surface model to ``images`` (raw, one grid) around ``mask`` (a box of the
     image starting at ``lo``).  Returns (mask, its box's start, sigma_mm) or None when the model
@@ -153,7 +154,8 @@ def blurred_border(
     (``LesionParams.blurred_surface``): "free" (1.53), or "near_ellipsoid" (1.54, the default: an
     accepted fit's start fitted again with a surface held near an ellipsoid, or the free one, as
     Akaike's criterion prefers, on the accepted free fit's data and blur; used when it passes
-    the same tests)."""
+    the same tests).  ``calibrated``: the values are HU (CT); else the noise floors are in
+    :func:`._morph.noise_unit`'s units (1.69)."""
     start_lo = np.asarray(lo, dtype=np.int64)
     top = max(C.LESION_BLUR_MODEL_SIGMAS_MM)
     growth = C.LESION_BLUR_MODEL_CORE_MAX_GROWTH if from_core else C.LESION_BLUR_MODEL_MAX_GROWTH
@@ -179,7 +181,7 @@ def blurred_border(
             return chosen(fitted)
         if not (from_core and verdict == "unbracketed growth"):
             return None
-        again_prep = _prepare(fitted.mask, fitted.lo, images, spacing, liver)
+        again_prep = _prepare(fitted.mask, fitted.lo, images, spacing, liver, calibrated)
         if again_prep is None:
             return None
         again_use, again_bad = _band_voxels(again_prep, other_tissue=exclude)
@@ -191,7 +193,7 @@ def blurred_border(
         log.debug("blurred border: refitted from the grown surface (blur %.2f mm)", again.sigma_mm)
         return chosen(again) if agrees((again.mask, again.lo, again.sigma_mm)) else None
 
-    prep = _prepare(mask, start_lo, images, spacing, liver)
+    prep = _prepare(mask, start_lo, images, spacing, liver, calibrated)
     if prep is None:
         return None
     use, bad = _band_voxels(prep)
@@ -216,10 +218,12 @@ class _Prepared(NamedTuple):
     st: _Start
     images_w: list[NDArray[np.float64]]
     liver_w: NDArray[np.bool_] | None
+    #: each image's noise floor: 1 HU on CT, :func:`._morph.noise_unit` of its box otherwise (1.69)
+    floors: tuple[float, ...] = ()
 
 
 def _prepare(mask: NDArray[np.bool_], lo: NDArray[np.int64], images: Sequence[NDArray[Any]],
-             spacing: Sequence[float], liver: NDArray[np.bool_] | None) -> _Prepared | None:
+             spacing: Sequence[float], liver: NDArray[np.bool_] | None, calibrated: bool = True) -> _Prepared | None:
     """The start of a fit around ``mask`` (a box of the image starting at ``lo``): its box, working
     grid and star-shaped surface, and the images there; None when the mask is too small or not
     star-shaped around its centroid (a tube, a leak: the model does not apply)."""
@@ -242,7 +246,7 @@ def _prepare(mask: NDArray[np.bool_], lo: NDArray[np.int64], images: Sequence[ND
     # the images only now (a large heterogeneous click region stops at the start's test)
     images_w = [_block_mean(np.asarray(im[st.box], dtype=np.float64), st.k) for im in images]
     liver_w = None if liver is None else _block_mean(np.asarray(liver[st.box]), st.k) >= 0.5
-    return _Prepared(st, images_w, liver_w)
+    return _Prepared(st, images_w, liver_w, tuple(noise_unit(im, calibrated) for im in images_w))
 
 
 def _band_voxels(prep: _Prepared, *, other_tissue: bool = True) -> tuple[NDArray[np.bool_], NDArray[np.bool_] | None]:
@@ -253,7 +257,7 @@ def _band_voxels(prep: _Prepared, *, other_tissue: bool = True) -> tuple[NDArray
     use = np.abs(st.rho - st.r0) <= C.LESION_BLUR_MODEL_BAND_MM
     if prep.liver_w is not None:
         use &= prep.liver_w | st.start_w
-    return use, _other_tissue(prep.images_w, st.start_w, st.rho, st.r0, use) if other_tissue else None
+    return use, _other_tissue(prep.images_w, st.start_w, st.rho, st.r0, use, prep.floors) if other_tissue else None
 
 
 def _without(use: NDArray[np.bool_], bad: NDArray[np.bool_]) -> NDArray[np.bool_]:
@@ -297,8 +301,8 @@ def _band(prep: _Prepared, use: NDArray[np.bool_]) -> _Band:
     h = float(st.sp_w.mean())  # the partial-volume ramp across the surface (one voxel)
     X = np.stack([im[use] for im in prep.images_w])  # phases x voxels
     inner = use & (st.rho < st.r0 - C.LESION_BLUR_MODEL_BAND_MM / 2)
-    noise = [max(robust_sigma(im[inner]) if np.count_nonzero(inner) > 20 else robust_sigma(x), 1.0)
-             for im, x in zip(prep.images_w, X, strict=True)]
+    noise = [max(robust_sigma(im[inner]) if np.count_nonzero(inner) > 20 else robust_sigma(x), f)
+             for im, x, f in zip(prep.images_w, X, prep.floors, strict=True)]
     w = np.array([1.0 / n**2 for n in noise])  # noise weights per phase
     return _Band(h, use, X, w, st.Y[use])  # (Y[use]: the near-ellipsoid's models share it)
 
@@ -397,7 +401,8 @@ def _near_ellipsoid(st: _Start, band: _Band, sigma: float, free_sse: float, free
 
 
 def _other_tissue(images_w: Sequence[NDArray[np.float64]], start_w: NDArray[np.bool_], rho: NDArray[np.float64],
-                  r0: NDArray[np.float64], band: NDArray[np.bool_]) -> NDArray[np.bool_] | None:
+                  r0: NDArray[np.float64], band: NDArray[np.bool_],
+                  floors: Sequence[float] = ()) -> NDArray[np.bool_] | None:
     """1.47: the working voxels of another tissue than the lesion and its surroundings (fat, a
     vessel), or None when the levels cannot be read.  The lesion's level is the median of the
     starting mask's core (its part deeper than half ``LESION_BLUR_MODEL_BAND_MM``, or the whole
@@ -406,7 +411,7 @@ def _other_tissue(images_w: Sequence[NDArray[np.float64]], start_w: NDArray[np.b
     of that plateau (a small lesion's blurred core keeps about half its contrast), so a voxel is
     another tissue when it lies beyond both levels by more than ``LESION_BLUR_MODEL_OTHER_TISSUE_CONTRASTS``
     times their difference plus ``LESION_SHARP_FIT_OUTLIER_K`` noise sigmas of the working grid
-    (the ring's robust spread, floored at 1) on some phase."""
+    (the ring's robust spread, floored at ``floors``: 1 HU on CT, the image's unit on MR, 1.69) on some phase."""
     half = C.LESION_BLUR_MODEL_BAND_MM / 2
     core = start_w & (rho < r0 - half)
     if np.count_nonzero(core) < 20:
@@ -415,9 +420,9 @@ def _other_tissue(images_w: Sequence[NDArray[np.float64]], start_w: NDArray[np.b
     if np.count_nonzero(ring) < 20 or not np.any(core):
         return None
     bad = np.zeros(start_w.shape, dtype=bool)
-    for im in images_w:
+    for i, im in enumerate(images_w):
         les, sur = float(np.median(im[core])), float(np.median(im[ring]))
         m = (C.LESION_BLUR_MODEL_OTHER_TISSUE_CONTRASTS * abs(les - sur)
-             + C.LESION_SHARP_FIT_OUTLIER_K * max(robust_sigma(im[ring]), 1.0))
+             + C.LESION_SHARP_FIT_OUTLIER_K * max(robust_sigma(im[ring]), floors[i] if i < len(floors) else 1.0))
         bad |= (im < min(les, sur) - m) | (im > max(les, sur) + m)
     return bad

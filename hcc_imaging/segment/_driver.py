@@ -416,7 +416,8 @@ def _border_fits(rr: _RoiResult, images: Mapping[str, NDArray[Any]], vol: Volume
     if not multiphase:
         # 12 (1.12): a blurred (ill-defined) border on a fitted blurred-surface model (its midpoint
         # level lies inside a blurred convex lesion, and the threshold's lesion value sets its size)
-        bb = blurred_border(rr.mask, rr.lo, list(images.values()), vol.spacing, liv, surfaces=p.blurred_surface)
+        bb = blurred_border(rr.mask, rr.lo, list(images.values()), vol.spacing, liv, surfaces=p.blurred_surface,
+                            calibrated=vol.modality == Modality.CT)
         if bb is not None:
             new = replace(rr, mask=bb[0], lo=bb[1])
             if new.holds(seed_vox) and not _leaves_line(new, rr, line_vox, vol.spacing):
@@ -429,7 +430,7 @@ def _border_fits(rr: _RoiResult, images: Mapping[str, NDArray[Any]], vol: Volume
         # (1.35: on step 10's nearest-mean classes too, which leave out the partial-volume voxels
         # between the classes; used there only when it nests around the mask and grows it)
         sb = sharp_border(rr.mask, rr.lo, list(images.values()), vol.spacing, liv, slice_ramp=rr.click_mask is None,
-                          nested=multiphase)
+                          nested=multiphase, calibrated=vol.modality == Modality.CT)
         if sb is not None:
             new = replace(rr, mask=sb[0], lo=sb[1])
             if new.holds(seed_vox) and not _leaves_line(new, rr, line_vox, vol.spacing):

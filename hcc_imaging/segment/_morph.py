@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import _kernels
+from . import constants as C
 
 __all__ = [
     "ball",
@@ -26,6 +27,7 @@ __all__ = [
     "within_mm",
     "within_mm_runs",
     "robust_sigma",
+    "noise_unit",
     "noise_sigma",
     "median",
 ]
@@ -544,6 +546,19 @@ def percentiles(values: NDArray[np.floating], q: list[float]) -> NDArray[np.floa
     out = np.add(a, diff_b_a * gamma)
     np.subtract(b, diff_b_a * (1 - gamma), out=out, where=gamma >= 0.5)
     return out
+
+
+def noise_unit(values: NDArray[Any], calibrated: bool) -> float:
+    """The intensity that plays one HU's part in the fits' noise floors: 1 on CT; on a modality
+    without a calibrated scale (MR), ``LESION_MIN_NOISE_FRACTION`` / ``LESION_MIN_NOISE_HU`` of the
+    median absolute value of ``values`` (the same unit as :func:`._rind.intensity_unit`), 1 when
+    that is not a positive number.  1.69: steps 9 (1.48's surfaces), 12 and 12b floored their noise sigmas at
+    1.0 in the image's own units, which on an MR series scaled to 0-1 is 100 x its noise: the fits'
+    data weights (1 / sigma^2) fell against their roughness priors and the outlier bounds widened."""
+    if calibrated:
+        return 1.0
+    unit = C.LESION_MIN_NOISE_FRACTION * median_abs(values, np.float64) / C.LESION_MIN_NOISE_HU
+    return unit if np.isfinite(unit) and unit > 0.0 else 1.0
 
 
 def median_abs(values: NDArray[Any], dtype: Any = np.float32) -> float:

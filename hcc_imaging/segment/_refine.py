@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from ..volume import Phase, Volume
+from ..volume import Modality, Phase, Volume
 from . import _kernels
 from . import constants as C
 from ._blur import blurred_border
@@ -170,7 +170,7 @@ def _blurred_click_region(
     are the mask's median and the parenchyma of step 7's test.
     """
     bb = blurred_border(click, click_lo, [volume.array], volume.spacing, liver, from_core=True,
-                        surfaces=params.blurred_surface)
+                        surfaces=params.blurred_surface, calibrated=volume.modality == Modality.CT)
     if bb is None:
         return None
     out, lo, sigma = bb

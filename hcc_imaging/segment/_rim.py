@@ -20,12 +20,13 @@ from dataclasses import replace
 import numpy as np
 from numpy.typing import NDArray
 
-from ..volume import Phase, Volume
+from ..volume import Modality, Phase, Volume
 from . import _kernels
 from . import constants as C
 from ._surface import _dof, _evidence, _halved_step, _inside, _roughness, _start_surface
 from ._grow import _ring, _RoiResult, _smoothed, _SmoothCache, _touches_border
-from ._morph import bbox, component_at, dice, fill_holes, gaussian_sigma_vox, pad_box, robust_sigma, within_mm
+from ._morph import (bbox, component_at, dice, fill_holes, gaussian_sigma_vox, noise_unit, pad_box, robust_sigma,
+                     within_mm)
 from ._types import LesionParams
 
 log = logging.getLogger(__name__)
@@ -457,7 +458,9 @@ def _rim_slice_surface(
         return None
     raws = [np.asarray(v.array[out.box][box], dtype=np.float64) for v in phases.values() if v.geometry.equals(vol.geometry)]
     X = np.stack([im[use] for im in raws])
-    w = np.array([1.0 / max(robust_sigma(im[inner]), 1.0) ** 2 for im in raws])
+    # (the noise floor 1 HU on CT; 1.69: the image's unit on MR, :func:`._morph.noise_unit`)
+    cal = vol.modality == Modality.CT
+    w = np.array([1.0 / max(robust_sigma(im[inner]), noise_unit(im, cal)) ** 2 for im in raws])
     P = (C.LESION_SHARP_FIT_SLICE_STIFFNESS * C.LESION_BLUR_MODEL_SMOOTHING
          * _roughness(C.LESION_BLUR_MODEL_DEGREE, C.LESION_BLUR_MODEL_FREE_DEGREE))
     floor = C.LESION_SHARP_FIT_POINT_RAMP_VOX * float(sp.min())

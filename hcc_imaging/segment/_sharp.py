@@ -18,7 +18,7 @@ from scipy.special import log_ndtr
 from . import _kernels
 from . import constants as C
 from ._surface import _block_mean, _dof, _evidence, _inside, _roughness, _Start, _start_surface, _surface_model
-from ._morph import dice, erode_faces, mask_grows_nested, robust_sigma
+from ._morph import dice, erode_faces, mask_grows_nested, noise_unit, robust_sigma
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,7 @@ def sharp_border(
     liver: NDArray[np.bool_] | None,
     slice_ramp: bool = True,
     nested: bool = False,
+    calibrated: bool = True,
 ) -> tuple[NDArray[np.bool_], NDArray[np.int64], tuple[float, float, float], str] | None:
     """Step 12b (1.16): a *sharp* lesion's border to sub-voxel precision, from the same surface
     model as :func:`._blur.blurred_border` with the scanner's point-spread instead of a margin's blur.
@@ -195,8 +196,10 @@ def sharp_border(
     the smallest when the pixels' lies inside and the voxel ramp beats point samples; 1.42: slices
     at least ``LESION_SHARP_FIT_AVERAGED_MIN_SLICE_RATIO`` times the pixels) and no slice
     fit, or results that move the border by more than a voxel's partial volume (Dice below
-    ``LESION_SHARP_FIT_MIN_AGREEMENT`` against the start; with ``nested``: that do not nest around it)."""
-    data = _sharp_data(mask, lo, images, spacing, liver)
+    ``LESION_SHARP_FIT_MIN_AGREEMENT`` against the start; with ``nested``: that do not nest around it).
+    ``calibrated``: the values are HU (CT); else the noise floors are in :func:`._morph.noise_unit`'s
+    units (1.69)."""
+    data = _sharp_data(mask, lo, images, spacing, liver, calibrated)
     if data is None:
         return None
     st, sp = data.st, data.sp
@@ -251,7 +254,7 @@ class _SharpData(NamedTuple):
 
 
 def _sharp_data(mask: NDArray[np.bool_], lo: Sequence[int], images: Sequence[NDArray[Any]], spacing: Sequence[float],
-                liver: NDArray[np.bool_] | None) -> _SharpData | None:
+                liver: NDArray[np.bool_] | None, calibrated: bool = True) -> _SharpData | None:
     """:func:`sharp_border`'s data around ``mask`` (a box of the image starting at ``lo``), or None:
     too few voxels, a lesion above ``LESION_SHARP_FIT_MAX_DIAMETER_MM``, a start that is not
     star-shaped around its centroid, too small a ring or band.  The two levels are the lesion's core
@@ -286,14 +289,15 @@ def _sharp_data(mask: NDArray[np.bool_], lo: Sequence[int], images: Sequence[NDA
         return None
     raws = [np.asarray(im[box], dtype=np.float64) for im in images]
     images_w = [_block_mean(im, k) for im in raws]
+    floors = [noise_unit(im, calibrated) for im in raws]  # 1 HU on CT (1.69: the image's unit on MR)
     bad = np.zeros(start.shape, dtype=bool)
     core_w = start_w & (rho < r0 - band / 2)
     if np.count_nonzero(core_w) < 20:
         core_w = start_w
-    for im, im_w in zip(raws, images_w, strict=True):
+    for im, im_w, fl in zip(raws, images_w, floors, strict=True):
         les, sur = float(np.median(im_w[core_w])), float(np.median(im_w[ring]))
         vals = im[core]
-        kn = C.LESION_SHARP_FIT_OUTLIER_K * max(robust_sigma(vals[:: max(1, vals.size // 4000)]), 1.0)
+        kn = C.LESION_SHARP_FIT_OUTLIER_K * max(robust_sigma(vals[:: max(1, vals.size // 4000)]), fl)
         bad |= (im < min(les, sur) - kn) | (im > max(les, sur) + kn)
     excluded = ndimage.binary_dilation(bad)  # and their partial volume
 
@@ -304,8 +308,8 @@ def _sharp_data(mask: NDArray[np.bool_], lo: Sequence[int], images: Sequence[NDA
     if np.count_nonzero(use) <= st.Y.shape[-1] + 2 * len(images):
         return None
     X = np.stack([im[use] for im in images_w])  # phases x voxels
-    noise = [max(robust_sigma(im[inner]) if np.count_nonzero(inner) > 20 else robust_sigma(x), 1.0)
-             for im, x in zip(images_w, X, strict=True)]
+    noise = [max(robust_sigma(im[inner]) if np.count_nonzero(inner) > 20 else robust_sigma(x), fl)
+             for im, x, fl in zip(images_w, X, floors, strict=True)]
     w = np.array([1.0 / v**2 for v in noise])
     return _SharpData(st, sp, liver_n, raws, images_w, bad, excluded, use, X, w)
 

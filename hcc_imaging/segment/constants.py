@@ -421,7 +421,12 @@ __all__ = [
 #: 1.68 (docs/validation.md section 2.2, "Algorithm 1.68"): step 9's rim must also lie LESION_RIM_MIN_EFFECT_SIGMA raw
 #: noise sigmas above the ring (not only k standard errors, which a fine grid's large shell made tiny): a plain
 #: hypodense lesion on 0.5-0.7 mm voxels no longer gets a false rim.
-ALGORITHM_VERSION: Final[str] = "1.68"
+#: 1.69 (docs/validation.md section 2.1, "Grids and MR scalings outside the sweep"): on MR (no calibrated scale)
+#: steps 9 (1.48's surfaces), 12 and 12b floor their noise sigmas at one unit of :func:`._morph.noise_unit`
+#: (LESION_MIN_NOISE_FRACTION / LESION_MIN_NOISE_HU of the box's median absolute value), not at 1.0 of the image's
+#: values: a series scaled to 0-1 had its fits' noise floored at 100 x its noise (24 of the robustness sweep's 60 noisy
+#: phantoms on two grids as MR 0-1 differed from CT, by up to 0.084 in Dice; now every one equals CT). CT unchanged.
+ALGORITHM_VERSION: Final[str] = "1.69"
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
