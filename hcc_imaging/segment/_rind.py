@@ -148,7 +148,7 @@ from ._rind_surfaces import (_State, _both, _coarse_to_fine, _gauss_newton_steps
 from ._rind_setup import LayerRadius, _float32_terms, _inside_corrected, _setup  # noqa: F401 (_float32_terms: read
 # here by test_segment_kernels.py, written before it moved)
 from ._surface import _direction_terms, _inside, _roughness
-from ._morph import (bbox, component_at, gaussian_noise_factor, histogram_mode, median_abs, noise_sigma, pad_box,
+from ._morph import (bbox, component_at, gaussian_noise_factor, histogram_mode, noise_sigma, noise_unit, pad_box,
                      robust_sigma)
 from .errors import LowContrastError, NotEnclosedError
 
@@ -247,11 +247,9 @@ def intensity_unit(raw: NDArray[Any], calibrated: bool) -> float:
     without a calibrated scale (MR), the value that puts the main steps' noise floor there
     (``LESION_MIN_NOISE_FRACTION`` of the median absolute value, :func:`._grow.floored_noise`) where
     it lies on CT (``LESION_MIN_NOISE_HU``), so that an MR series scaled to 0-1 is fitted as CT's
-    HU are, not refused for contrasts below one unit."""
-    if calibrated:
-        return 1.0
-    unit = C.LESION_MIN_NOISE_FRACTION * median_abs(raw, np.float64) / C.LESION_MIN_NOISE_HU
-    return unit if np.isfinite(unit) and unit > 0.0 else 1.0
+    HU are, not refused for contrasts below one unit.  (Since 1.69 the same unit floors the noise of
+    steps 9, 12 and 12b on MR: :func:`._morph.noise_unit`, which this reads.)"""
+    return noise_unit(raw, calibrated)
 
 
 def rind_border(img: NDArray[Any], seed: tuple[int, int, int], spacing: tuple[float, float, float],
