@@ -219,7 +219,7 @@ class _Prepared(NamedTuple):
     images_w: list[NDArray[np.float64]]
     liver_w: NDArray[np.bool_] | None
     #: each image's noise floor: 1 HU on CT, :func:`._morph.noise_unit` of its box otherwise (1.69)
-    floors: tuple[float, ...] = ()
+    floors: tuple[float, ...]
 
 
 def _prepare(mask: NDArray[np.bool_], lo: NDArray[np.int64], images: Sequence[NDArray[Any]],
@@ -402,7 +402,7 @@ def _near_ellipsoid(st: _Start, band: _Band, sigma: float, free_sse: float, free
 
 def _other_tissue(images_w: Sequence[NDArray[np.float64]], start_w: NDArray[np.bool_], rho: NDArray[np.float64],
                   r0: NDArray[np.float64], band: NDArray[np.bool_],
-                  floors: Sequence[float] = ()) -> NDArray[np.bool_] | None:
+                  floors: Sequence[float] | None = None) -> NDArray[np.bool_] | None:
     """1.47: the working voxels of another tissue than the lesion and its surroundings (fat, a
     vessel), or None when the levels cannot be read.  The lesion's level is the median of the
     starting mask's core (its part deeper than half ``LESION_BLUR_MODEL_BAND_MM``, or the whole
@@ -411,7 +411,8 @@ def _other_tissue(images_w: Sequence[NDArray[np.float64]], start_w: NDArray[np.b
     of that plateau (a small lesion's blurred core keeps about half its contrast), so a voxel is
     another tissue when it lies beyond both levels by more than ``LESION_BLUR_MODEL_OTHER_TISSUE_CONTRASTS``
     times their difference plus ``LESION_SHARP_FIT_OUTLIER_K`` noise sigmas of the working grid
-    (the ring's robust spread, floored at ``floors``: 1 HU on CT, the image's unit on MR, 1.69) on some phase."""
+    (the ring's robust spread, floored at ``floors``: 1 HU on CT, the image's unit on MR, 1.69; None: 1 each) on some
+    phase."""
     half = C.LESION_BLUR_MODEL_BAND_MM / 2
     core = start_w & (rho < r0 - half)
     if np.count_nonzero(core) < 20:
@@ -420,9 +421,9 @@ def _other_tissue(images_w: Sequence[NDArray[np.float64]], start_w: NDArray[np.b
     if np.count_nonzero(ring) < 20 or not np.any(core):
         return None
     bad = np.zeros(start_w.shape, dtype=bool)
-    for i, im in enumerate(images_w):
+    for im, floor in zip(images_w, [1.0] * len(images_w) if floors is None else floors, strict=True):
         les, sur = float(np.median(im[core])), float(np.median(im[ring]))
         m = (C.LESION_BLUR_MODEL_OTHER_TISSUE_CONTRASTS * abs(les - sur)
-             + C.LESION_SHARP_FIT_OUTLIER_K * max(robust_sigma(im[ring]), floors[i] if i < len(floors) else 1.0))
+             + C.LESION_SHARP_FIT_OUTLIER_K * max(robust_sigma(im[ring]), floor))
         bad |= (im < min(les, sur) - m) | (im > max(les, sur) + m)
     return bad
