@@ -30,6 +30,7 @@ from ._grow import (
     _Model,
     _parenchyma_shell,
     _parenchyma_value,
+    _RefusedInSmallRoi,
     _ring,
     _RoiResult,
     _smoothed,
@@ -111,13 +112,21 @@ def _segment_on(
             line_ball = _ball_mask(raw.shape, s - lo, sp, init_ball_mm)
             if liv is not None:
                 line_ball &= liv
-        mask, model = _grow_in_roi(
-            raw, smooth, local_seed, tuple(sp), params, liv, clamp, line_ball, sigma_raw, nf, first_round_only,  # type: ignore[arg-type]
-            None if line_idx is None else np.asarray(line_idx, float) - lo,
-        )
+        at_max = fixed_half_mm is not None or half >= params.roi_max_half_size_mm
+        # 1.70: a refusal whose region reached a face of this region of interest is tried again in a larger one
+        # (the face cut the ring and the edge band: 40 mm lesions on 5 mm slices at 25 HU were refused)
+        may_grow = not at_max and not first_round_only
+        try:
+            mask, model = _grow_in_roi(
+                raw, smooth, local_seed, tuple(sp), params, liv, clamp, line_ball, sigma_raw, nf, first_round_only,  # type: ignore[arg-type]
+                None if line_idx is None else np.asarray(line_idx, float) - lo,
+                (lambda m, lo=lo, hi=hi: _touches_border(m, lo, hi, shape)) if may_grow else None,
+            )
+        except _RefusedInSmallRoi:
+            half = min(half * params.roi_growth, params.roi_max_half_size_mm)
+            continue
         click_mask = None
         touches = _touches_border(mask, lo, hi, shape)
-        at_max = fixed_half_mm is not None or half >= params.roi_max_half_size_mm
         if touches and not at_max and not first_round_only:
             half = min(half * params.roi_growth, params.roi_max_half_size_mm)
             continue

@@ -247,7 +247,7 @@ def test_result_record_and_provenance() -> None:
     assert res.labels.labels == {7: "T7"}
     assert set(np.unique(res.labels.array)) == {0, 7}
     prov = json.loads(json.dumps(res.provenance()))
-    assert prov["algorithm"] == res.algorithm and prov["version"] == "1.69"
+    assert prov["algorithm"] == res.algorithm and prov["version"] == "1.70"
     assert prov["parameters"]["smoothing_sigma_mm"] == 1.0
     assert prov["seed_index"] == list(ph.seed_index)
     # one phase: the lesion / surroundings values are read on it

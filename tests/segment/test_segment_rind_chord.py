@@ -41,7 +41,7 @@ def test_the_block_correction_refactorises_every_other_step() -> None:
     """1.66's constants: at most 10 correction steps on the blocks, a factor every 2nd (the rind sweep's gate,
     docs/validation.md section 2.4, "Algorithm 1.66"); 1.67 hands over after 3 rounds, not 4."""
     assert (C.LESION_RIND_HANDOVER_STEPS, C.LESION_RIND_NODES_BLOCK_ITERATIONS, C.LESION_RIND_NODES_BLOCK_REFRESH) == (3, 10, 2)
-    assert C.ALGORITHM_VERSION == "1.69"
+    assert C.ALGORITHM_VERSION == "1.70"
 
 
 def test_after_a_handover_the_pixels_score_test_is_not_taken(monkeypatch: pytest.MonkeyPatch) -> None:
