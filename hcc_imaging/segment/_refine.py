@@ -113,8 +113,9 @@ def _segment_on(
             if liv is not None:
                 line_ball &= liv
         at_max = fixed_half_mm is not None or half >= params.roi_max_half_size_mm
-        # 1.70: a refusal whose region reached a face of this region of interest is tried again in a larger one
-        # (the face cut the ring and the edge band: 40 mm lesions on 5 mm slices at 25 HU were refused)
+        # 1.70: a refusal whose region is a lesion this region of interest cuts (it reaches a face and fills
+        # LESION_ROI_RETRY_FILL of it, _grow._cut_by_roi) is tried again in a larger one (the faces cut the ring
+        # and the edge band: 40 mm lesions on 5 mm slices at 25 HU were refused)
         may_grow = not at_max and not first_round_only
         try:
             mask, model = _grow_in_roi(

@@ -429,7 +429,7 @@ __all__ = [
 #: phantoms on two grids as MR 0-1 differed from CT, by up to 0.084 in Dice; now every one equals CT). CT unchanged.
 #: 1.70 (docs/validation.md section 2.1, "Algorithm 1.70"): a click refused by steps 3-6 while their region reached a
 #: face of a region of interest that may still grow, filling LESION_ROI_RETRY_FILL of it, is tried again in a larger
-#: one (40 mm lesions on 5 mm slices at 25 HU, refused until 1.69, now 0.93-0.98); every other result unchanged.
+#: one (40 mm lesions on 5 mm slices at 25 HU, refused until 1.69, now 0.93-0.98 from a centre click); nothing else changed.
 ALGORITHM_VERSION: Final[str] = "1.70"
 
 # ------------------------------------------------------------------------- seeded lesion
