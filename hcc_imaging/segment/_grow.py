@@ -215,24 +215,20 @@ def _not_fat(values: NDArray[Any], params: LesionParams) -> NDArray[np.bool_] | 
 
 class _RefusedInSmallRoi(LowContrastError):
     """1.70: a click refused while its region was a lesion cut by a region of interest that may still grow
-    (:func:`_cut_by_roi`): :func:`._refine._segment_on` grows the region of interest and tries again; the
+    (:func:`_refusal`): :func:`._refine._segment_on` grows the region of interest and tries again; the
     error a user sees is a plain :class:`LowContrastError`, from the last region tried."""
 
 
-def _cut_by_roi(region: NDArray[np.bool_], too_small: Callable[[NDArray[np.bool_]], bool]) -> bool:
-    """1.70: ``region`` (the region of interest's shape) reaches a face that ``too_small`` says may still
-    grow and fills ``LESION_ROI_RETRY_FILL`` of the region of interest: a lesion it cuts, not a tube (a
-    vessel) running through it nor a tissue that fills it."""
-    low, high = C.LESION_ROI_RETRY_FILL
-    return bool(low * region.size <= np.count_nonzero(region) < high * region.size and too_small(region))
-
-
-def _refusal(region: NDArray[np.bool_], too_small: Callable[[NDArray[np.bool_]], bool] | None,
+def _refusal(region: NDArray[np.bool_], touches_face: Callable[[NDArray[np.bool_]], bool] | None,
              message: str) -> LowContrastError:
-    """The error of a refused round: :class:`_RefusedInSmallRoi` when the round's ``region`` is a lesion
-    the region of interest cuts (:func:`_cut_by_roi`; ``too_small`` given: the region of interest can
-    grow), else :class:`LowContrastError`."""
-    if too_small is not None and _cut_by_roi(region, too_small):
+    """The error of a refused round: :class:`_RefusedInSmallRoi` when the round's ``region`` (the region of
+    interest's shape) is a lesion the region of interest cuts, else :class:`LowContrastError`.  1.70: a
+    lesion it cuts reaches a face that may still grow (``touches_face``; None: the region of interest cannot
+    grow) and fills ``LESION_ROI_RETRY_FILL`` of it: not a tube (a vessel) running through it nor a tissue
+    that fills it."""
+    low, high = C.LESION_ROI_RETRY_FILL
+    if (touches_face is not None and low * region.size <= np.count_nonzero(region) < high * region.size
+            and touches_face(region)):
         return _RefusedInSmallRoi(message)
     return LowContrastError(message)
 
@@ -250,7 +246,7 @@ def _grow_in_roi(
     noise_factor: float,
     first_round_only: bool = False,
     line_local: NDArray[np.float64] | None = None,
-    too_small: Callable[[NDArray[np.bool_]], bool] | None = None,
+    touches_face: Callable[[NDArray[np.bool_]], bool] | None = None,
 ) -> tuple[NDArray[np.bool_], _Model]:
     """Steps 3-6 in the region of interest (:func:`_grow_rounds`).  A click whose first region fails
     (``LowContrastError``) is tried once more with a core band widened by the seed ball
@@ -261,17 +257,17 @@ def _grow_in_roi(
     noise on 5 mm slices gave 7 voxels and an "ill-defined border" note): it is kept when it is
     not.  A retry whose mask reaches the region's faces (a leak: a click in fat beside ascites) is
     not used.  Only refusals and such masks change; the retry's own refusal gives the first error.
-    ``too_small``: whether a region reaches a face of a region of interest that may still grow (1.70: a
+    ``touches_face``: whether a region reaches a face of a region of interest that may still grow (1.70: a
     refusal there is :class:`_RefusedInSmallRoi`), or None."""
     args = (raw, smooth, seed, spacing, params, liver, clamp, line_ball, sigma_raw, noise_factor, first_round_only, line_local)
     retry = not first_round_only and (line_ball is None or not line_ball.any())
     try:
-        mask, model = _grow_rounds(*args, wide_core=False, too_small=too_small)
+        mask, model = _grow_rounds(*args, wide_core=False, touches_face=touches_face)
     except LowContrastError:
         if not retry:
             raise
         try:
-            wide = _grow_rounds(*args, wide_core=True, too_small=too_small)
+            wide = _grow_rounds(*args, wide_core=True, touches_face=touches_face)
         except LowContrastError:
             wide = None
         if wide is not None and not _touches_faces(wide[0]):
@@ -281,7 +277,7 @@ def _grow_in_roi(
         n_ball = int(np.count_nonzero(ball(params.seed_radius_mm, spacing, min_one_voxel=True)))
         if np.count_nonzero(mask) < n_ball:
             try:
-                wide = _grow_rounds(*args, wide_core=True, too_small=too_small)
+                wide = _grow_rounds(*args, wide_core=True, touches_face=touches_face)
             except LowContrastError:
                 return mask, model
             if np.count_nonzero(wide[0]) >= n_ball and not _touches_faces(wide[0]):
@@ -304,7 +300,7 @@ def _grow_rounds(
     line_local: NDArray[np.float64] | None,
     *,
     wide_core: bool,
-    too_small: Callable[[NDArray[np.bool_]], bool] | None = None,
+    touches_face: Callable[[NDArray[np.bool_]], bool] | None = None,
 ) -> tuple[NDArray[np.bool_], _Model]:
     """One pass of steps 3-6 (:func:`_grow_in_roi`'s arguments): the first region
     (:func:`_first_region`; ``wide_core``: its band widened by the seed median's error), then the
@@ -335,7 +331,7 @@ def _grow_rounds(
         if ring_vals.size == 0:
             if kept is not None:
                 return kept
-            raise _refusal(region, too_small,
+            raise _refusal(region, touches_face,
                 "no surrounding tissue found around the seed region (it fills the whole region of interest). "
                 "The click may be inside a large homogeneous organ rather than a lesion; draw a line across the "
                 "lesion (line_lps=) or choose another phase (phase=)."
@@ -378,7 +374,7 @@ def _grow_rounds(
         if contrast < params.min_contrast_k_sigma * max(sigma_s, 1e-6) or contrast == 0.0:
             if kept is not None:
                 return kept  # the extra round lost the contrast (a leak's band and ring): the rounds before stand
-            raise _refusal(region, too_small,
+            raise _refusal(region, touches_face,
                 f"lesion value {lesion:.1f} vs surroundings {surround:.1f} (contrast {contrast:.1f}, smoothed "
                 f"noise sigma {sigma_s:.1f}): below {params.min_contrast_k_sigma} sigma, the lesion is not "
                 "distinguishable here. Choose the phase where it is conspicuous (phase=), move the seed inside it, "
@@ -424,7 +420,7 @@ def _grow_rounds(
         if not comp.any():
             if kept is not None:
                 return kept
-            raise _refusal(region, too_small,
+            raise _refusal(region, touches_face,
                 f"no voxel near the seed falls in the window [{low:.1f}, {high:.1f}] "
                 f"(lesion {lesion:.1f}, surroundings {surround:.1f}); move the seed inside the lesion or pick another phase."
             )

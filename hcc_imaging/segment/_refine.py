@@ -114,7 +114,7 @@ def _segment_on(
                 line_ball &= liv
         at_max = fixed_half_mm is not None or half >= params.roi_max_half_size_mm
         # 1.70: a refusal whose region is a lesion this region of interest cuts (it reaches a face and fills
-        # LESION_ROI_RETRY_FILL of it, _grow._cut_by_roi) is tried again in a larger one (the faces cut the ring
+        # LESION_ROI_RETRY_FILL of it, _grow._refusal) is tried again in a larger one (the faces cut the ring
         # and the edge band: 40 mm lesions on 5 mm slices at 25 HU were refused)
         may_grow = not at_max and not first_round_only
         try:
@@ -128,7 +128,7 @@ def _segment_on(
             continue
         click_mask = None
         touches = _touches_border(mask, lo, hi, shape)
-        if touches and not at_max and not first_round_only:
+        if touches and may_grow:
             half = min(half * params.roi_growth, params.roi_max_half_size_mm)
             continue
         if params.heterogeneous_expansion and line_idx is None and model.mode != "both" and not first_round_only:

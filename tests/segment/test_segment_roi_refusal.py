@@ -62,7 +62,7 @@ def test_a_click_on_a_tissue_that_fills_the_region_is_refused_at_once(noise, mon
 
 
 def test_only_a_lesion_the_region_cuts_signals_a_retry() -> None:
-    """``_refusal``: the retry signal only when the region of interest may grow (``too_small`` given), the
+    """``_refusal``: the retry signal only when the region of interest may grow (``touches_face`` given), the
     round's region reaches a face and fills ``LESION_ROI_RETRY_FILL`` of it (a lesion the region cuts); a
     plain ``LowContrastError`` for a tube running through it, a tissue filling it, a region clear of the
     faces, or a region of interest at its largest."""
