@@ -160,3 +160,47 @@ def test_both_tumours_carried_to_a_moved_copy(ircad) -> None:  # type: ignore[no
         # measured 0.838 / 0.858 (0.834 / 0.844 before 1.56's step 2c, 0.834 / 0.820 before the
         # liver's IVC and heart steps; the shift recovered within 0.15 mm)
         assert dice(np.asarray(c.labels.array) == n, truth) >= {"livertumor1": 0.83, "livertumor2": 0.85}[name]
+
+
+def _parenchyma_clicks(tumours, liver, n: int = 5) -> list[tuple[str, tuple[int, int, int]]]:  # type: ignore[no-untyped-def]
+    """``n`` clicks in the expert's liver 2-6 mm from a tumour and ``n`` at least 10 mm from both (seeded)."""
+    from scipy import ndimage as ndi
+
+    tum = np.zeros(liver.shape, bool)
+    for t in tumours.values():
+        tum |= np.asarray(t.array) > 0
+    inside = np.asarray(liver.array) > 0
+    d = ndi.distance_transform_edt(~tum, sampling=liver.spacing)
+    rng = np.random.default_rng(0)
+    out: list[tuple[str, tuple[int, int, int]]] = []
+    for where, pool in (("near", inside & (d >= 2) & (d <= 6)), ("far", inside & (d >= 10))):
+        idx = np.argwhere(pool)
+        out += [(where, tuple(int(v) for v in idx[k])) for k in rng.choice(len(idx), n, replace=False)]
+    return out
+
+
+def test_parenchyma_clicks_are_refused_or_flagged(ircad) -> None:  # type: ignore[no-untyped-def]
+    """A click on the liver's parenchyma of real CT (no lesion there) never returns a mask silently: it is
+    refused, or its mask is step 8's star-shaped estimate and says so (the note asks to check it on every
+    slice).  Measured (session of 2026-12-07, eighth; docs/validation.md section 2.3, "Clicks on the
+    parenchyma"): of these 10 clicks, without a liver mask 6 are refused and 4 give star masks; with the
+    expert's liver mask 8 and 2 (of a 20-click sample: 11 and 13 refused, star masks of 36-304 and 15-190
+    mL).  Those masks' median lies 1-18 HU from the surroundings (the tumours' 35-54 HU): such a mask is the
+    parenchyma, flagged, not refused; the floors keep the refusals from getting fewer."""
+    from hcc_imaging.segment.errors import SegmentationError
+
+    ct, liver, tumours = ircad
+    clicks = _parenchyma_clicks(tumours, liver)
+    counts: dict[str, tuple[int, int]] = {}
+    for mask_name, liv in (("none", None), ("expert", liver)):
+        refused = flagged = 0
+        for where, seed in clicks:
+            try:
+                r = segment_lesion(ct, seed_index=seed, liver=liv)
+            except SegmentationError:
+                refused += 1
+                continue
+            assert any("star-shaped" in n and "check it" in n for n in r.notes), (mask_name, where, seed, r.notes)
+            flagged += 1
+        counts[mask_name] = (refused, flagged)
+    assert counts["none"][0] >= 6 and counts["expert"][0] >= 8, counts  # measured (6, 4) and (8, 2)
