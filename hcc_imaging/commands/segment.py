@@ -101,6 +101,9 @@ def register(subparsers: Any) -> None:
                    help="the click is in the dark (necrotic) core of a lesion wrapped in an enhancing layer (a treated "
                         "HCC's rim, a viable rind): fit the layer's border on the arterial phase (0.3-0.9 s; pixels up to "
                         "1 mm, else the automatic steps with a note)")
+    p.add_argument("--bias-correct", action="store_true",
+                   help="MR only: divide each series by its N4 bias field (the coils' smooth intensity field) before "
+                        "segmenting (~1-5 s a series; hcc_imaging.segment.bias_corrected)")
     p.add_argument("--polarity", choices=("auto", "hypo", "hyper", "both"), default="auto",
                    help="lesion darker/brighter than its surroundings, or heterogeneous (both)")
     p.add_argument("--blurred-surface", choices=("near_ellipsoid", "free"), default="near_ellipsoid",
@@ -116,6 +119,28 @@ def register(subparsers: Any) -> None:
     p.add_argument("--viable-out", metavar="MASK", help="also write the viable (arterially enhancing) part")
     p.add_argument("--json", action="store_true", help="print the result and its provenance as JSON on stdout")
     p.set_defaults(func=run)
+
+
+def _bias_correct(phases: dict[Any, Any], console: Any) -> None:
+    """``--bias-correct``: every phase's series replaced (in ``phases``) by its N4-corrected copy
+    (:func:`hcc_imaging.segment.bias_corrected`); a CT series is refused before any is corrected."""
+    from ..segment import bias_corrected
+    from ..volume import Modality
+
+    ct = [str(k) for k, v in phases.items() if v.modality == Modality.CT]
+    if ct:
+        raise SegmentArgumentError(
+            f"--bias-correct is for MR series, but SERIES's {', '.join(ct)} phase{'s are' if len(ct) > 1 else ' is'} CT "
+            "(calibrated HU, no coil field); leave out --bias-correct.")
+    for k in list(phases):
+        with console.status(f"correcting the bias field of the {k} series...", spinner="dots"):
+            phases[k] = bias_corrected(phases[k])
+
+
+def _bias_record(phases: dict[Any, Any]) -> dict[str, Any]:
+    """``{"bias_field": {phase: its meta["bias_field"]}}`` for the JSON record when ``--bias-correct`` ran, else {}."""
+    fields = {str(k): v.meta["bias_field"] for k, v in phases.items() if "bias_field" in v.meta}
+    return {"bias_field": fields} if fields else {}
 
 
 def _phases() -> list[Any]:
@@ -576,7 +601,7 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
     names_file = write_label_names(names_plan)
     record: dict[str, Any] = {"out": str(out), "lesions": records, "failed": failed, "carried_from": carried,
                               **({"not_carried": not_carried} if not_carried else {}),
-                              **({"label_names": str(names_file)} if names_file else {})}
+                              **({"label_names": str(names_file)} if names_file else {}), **_bias_record(phases)}
     if viable_arr is not None:
         record["viable_out"] = str(_save_viable(LabelVolume.like(arterial, viable_arr, labels=kept), args.viable_out,
                                                 arterial, out))
@@ -621,6 +646,8 @@ def run(args: argparse.Namespace) -> int:
             f"--phase {args.phase}: SERIES holds {[str(k) for k in phases]}; pick one of them or leave --phase out."
         )
     phases = _one_scan(phases, phase)
+    if args.bias_correct:
+        _bias_correct(phases, console)
     arterial = _arterial_of(phases)
     if args.viable_out and arterial is None:
         raise SegmentArgumentError(
@@ -689,6 +716,7 @@ def run(args: argparse.Namespace) -> int:
     }
     if carried is not None:
         record["carried_from"] = carried
+    record.update(_bias_record(phases))
     if liver is not None and args.liver:
         record["liver"] = {k: liver.meta.get(k) for k in
                            ("phase", "segmented_series_instance_uid", "carried_to", "window_hu", "low_contrast")}

@@ -14,11 +14,13 @@ register_translation                                exhaustive FFT translation s
 lesion_centre_lps                                   a lesion's inside point, to carry to another time point
 registration_problems                               why a registration that carries lesions is suspect (its check)
 carry_lesions, CarriedLesions                       every lesion of a label map carried to another study and segmented
+bias_corrected                                      an MR series divided by its N4 bias field (before segmenting it)
 SegmentationError, SeedError, LowContrastError, NotEnclosedError, RegistrationError, BackendUnavailableError
 """
 
 from __future__ import annotations
 
+from .bias import bias_corrected
 from .carry import CarriedLesions, carry_lesions
 from .errors import (
     BackendUnavailableError,
@@ -56,6 +58,7 @@ __all__ = [
     "registration_problems",
     "lesion_centre_lps",
     "carry_lesions",
+    "bias_corrected",
     "CarriedLesions",
     "Registration",
     "RegistrationParams",

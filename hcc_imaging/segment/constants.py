@@ -13,6 +13,10 @@ from typing import Final
 
 __all__ = [
     "ALGORITHM_VERSION",
+    "BIAS_MIN_SPAN_MM",
+    "BIAS_GRID_MM",
+    "BIAS_ITERATIONS",
+    "BIAS_MIN_MASK_VOXELS",
     "LESION_SMOOTHING_SIGMA_MM",
     "LESION_SMOOTHING_MIN_VOX",
     "LESION_SEED_RADIUS_MM",
@@ -431,6 +435,26 @@ __all__ = [
 #: face of a region of interest that may still grow, filling LESION_ROI_RETRY_FILL of it, is tried again in a larger
 #: one (40 mm lesions on 5 mm slices at 25 HU, refused until 1.69, now 0.93-0.98 from a centre click); nothing else changed.
 ALGORITHM_VERSION: Final[str] = "1.70"
+
+# ------------------------------------------------------------------ MR bias field (bias.py)
+#: The least distance (mm) between the knots of the N4 bias field's cubic B-spline, on every axis
+#: (:func:`hcc_imaging.segment.bias_corrected`; session of 2026-12-07, eighth).  N4 over three levels (one span
+#: per axis refined to 4, 32 mm apart on a 130 mm field of view) took in 20-40 mm noise-free lesions' contrast
+#: (the robustness phantoms as MR 0-4095 with a +-15 % ramp: Dice 0.19-0.66).  With at most one span per 100 mm
+#: (a coil's field varies over ten centimetres and more, wider than the 5 cm lesions issue 5 measures) the 45
+#: phantoms on 2.5 x 0.703 mm are segmented as without the ramp (median 0.983, 7 below 0.95, none refused; with
+#: the ramp 0.949, 21 and 3 refused).  docs/validation.md section 2.1, "Grids and MR scalings outside the sweep".
+BIAS_MIN_SPAN_MM: Final[float] = 100.0
+#: The voxel size (mm) the image is shrunk to for N4's fit (a shrink factor per axis).  N4's time goes with the
+#: shrunk voxels (~1 s an iteration on 1.3 M): an 80 x 512 x 512 MR (3 x 0.75 mm) took 18.8 s at 3 mm, 14.1 s at
+#: 4 mm and 5.3 s at 6 mm.  6 mm samples a 100 mm span 16 times; on the robustness phantoms 3 and 6 mm gave the
+#: same figures (2.5 mm slices: as without the ramp; 5 mm slices: median 0.946 / 0.944 against 0.950 without it).
+BIAS_GRID_MM: Final[float] = 6.0
+#: N4's iterations at its one fitting level (its default per level; it stops earlier at its convergence
+#: threshold: 12-31 on the phantoms).
+BIAS_ITERATIONS: Final[int] = 50
+#: The fewest voxels the field may be fitted on (a given mask, or the image's foreground).
+BIAS_MIN_MASK_VOXELS: Final[int] = 500
 
 # ------------------------------------------------------------------------- seeded lesion
 #: Gaussian smoothing before thresholding (sigma, mm, per axis converted with the spacing).
