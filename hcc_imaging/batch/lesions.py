@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._sites import mask_flags
-from ..volume import LabelVolume, Phase, Volume
+from ..volume import LabelVolume, Modality, Phase, Volume
 from ..io.masks import LABEL_NAMES_FILE
 from .coalesce import also_holds, merge_seeded, shares_voxels
 from .constants import ANNOTATIONS_FILE, MASKS_DIR, MEASUREMENT_PHASES, SEEDS_FILE
@@ -635,6 +635,12 @@ def _load_phases(task: StudyTask, options: PipelineOptions) -> tuple[Volume, dic
     if left_out:  # (process_study lists them with the record's series_not_used)
         ref = replace(ref, meta={**ref.meta, PHASES_LEFT_OUT: tuple(left_out)})
         phases[ref.phase] = ref
+    if options.bias_correct:
+        # (--bias-correct) the MR series the lesions are segmented on, divided by their N4 bias field; CT as it is
+        from ..segment import bias_corrected
+
+        phases = {k: bias_corrected(v) if v.modality == Modality.MR else v for k, v in phases.items()}
+        ref = phases[ref.phase]
     return ref, phases
 
 

@@ -55,6 +55,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--carry", action="store_true",
                    help="a study without lesion masks or seeds gets its patient's lesions from the latest earlier "
                         "study that has them, carried and segmented there (seed the baselines, measure every follow-up)")
+    p.add_argument("--bias-correct", action="store_true",
+                   help="a study whose lesions are segmented (seeds, --carry): its MR series divided by their N4 bias "
+                        "field first (CT as it is; as segment --bias-correct)")
     p.add_argument("--fragments", choices=("sum", "hull"), default="sum",
                    help="a lesion label of several separate pieces: a split lesion, the fragments' diameters summed "
                         "(RECIST 1.1, default), or one object (hull); as for measure")
@@ -103,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
     crit = tuple(parse_criteria(args.criteria)) if args.criteria else DEFAULT_CRITERIA
     deid = deidentifier_from_args(args)
     opts = PipelineOptions(criteria=crit, reformat=args.reformat, export_sr=args.export_sr, carry=args.carry,
-                           on_tilt=args.on_tilt, on_irregular=args.on_irregular, fragments=args.fragments)
+                           on_tilt=args.on_tilt, on_irregular=args.on_irregular, fragments=args.fragments,
+                           bias_correct=args.bias_correct)
     try:
         summary = run_batch(
             args.source,

@@ -337,3 +337,44 @@ def breath_hold_phases(shift_z_mm: float) -> tuple[Volume, Volume, LabelVolume]:
     les = np.sqrt(i * i + j * j + k * k) < 12.0
     lab = LabelVolume(array=les.astype(np.uint8), geometry=g, labels={1: "L1"}, frame_of_reference_uid="1.2.3")
     return pv, art, lab
+
+
+def mr_body(seed: int = 0) -> tuple[Volume, NDArray[np.float64]]:
+    """An MR-like axial body (an ellipse 340 x 260 mm at 900, a liver at 1600 holding a 40 mm lesion at 1200, noise
+    30; air near 0) times a field of +-15 % across the columns and +8 % towards the front and back: the image and
+    the true (field-free) one (``test_segment_bias.py``, ``tests/batch/test_batch_bias.py``)."""
+    from hcc_imaging.volume import Modality
+
+    shape, sp = (24, 160, 200), (5.0, 1.8, 1.8)
+    rng = np.random.default_rng(seed)
+    z, y, x = np.mgrid[:shape[0], :shape[1], :shape[2]].astype(float)
+    yy, xx = (y - shape[1] / 2) * sp[1], (x - shape[2] / 2) * sp[2]
+    img = np.zeros(shape)
+    img[(yy / 130) ** 2 + (xx / 170) ** 2 < 1] = 900.0
+    img[((yy + 10) / 80) ** 2 + ((xx + 60) / 100) ** 2 < 1] = 1600.0
+    img[(yy + 10) ** 2 + (xx + 60) ** 2 + ((z - shape[0] / 2) * sp[0]) ** 2 < 20**2] = 1200.0
+    true = img + np.where(img > 0, rng.normal(0, 30, shape), np.abs(rng.normal(0, 15, shape)))
+    field = (1 + 0.15 * xx / 170) * (1 + 0.08 * (yy / 130) ** 2)
+    vol = Volume.create((true * field).astype(np.float32), spacing=sp, modality=Modality.MR, series_description="T1 body")
+    return vol, true
+
+
+def write_mr_series(vol: Volume, out: Path, patient_id: str = "BIAS-1", uid: str = "1.2.826.0.1.3680043.8.498.1") -> Path:
+    """``vol`` (an MR Volume) written as an MR DICOM series into ``out``: CT Image Storage files made MR Image Storage
+    (the writer writes CT only); ``uid``: the study's UID, the series' is it with ``.2``."""
+    import dataclasses
+
+    import pydicom
+
+    from hcc_imaging.io.write import write_series
+    from hcc_imaging.volume import Modality
+
+    ct = dataclasses.replace(vol.with_array(np.rint(np.asarray(vol.array)).astype(np.int16)), modality=Modality.CT)
+    files = write_series(ct, out, patient_id=patient_id, study_uid=uid, series_uid=uid + ".2", series_number=1,
+                         description=vol.series_description or "MR", rescale_intercept=0.0)
+    for f in files:
+        ds = pydicom.dcmread(f)
+        ds.Modality = "MR"
+        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.4"
+        ds.save_as(f)
+    return out

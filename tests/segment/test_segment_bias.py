@@ -17,27 +17,9 @@ import pytest
 
 from hcc_imaging.errors import GeometryMismatchError
 from hcc_imaging.segment import SegmentationError, bias_corrected, segment_lesion
-from hcc_imaging.volume import LabelVolume, Modality, Volume
+from hcc_imaging.volume import LabelVolume, Modality
 
-from ._phantom import benchmark_module, dice
-
-
-def _body(seed: int = 0) -> tuple[Volume, np.ndarray]:  # type: ignore[type-arg]
-    """An MR-like axial body (an ellipse 340 x 260 mm at 900, a liver at 1600 holding a 40 mm lesion at 1200, noise
-    30; air near 0) times a field of +-15 % across the columns and +8 % towards the front and back; the image and the
-    true (field-free) one."""
-    shape, sp = (24, 160, 200), (5.0, 1.8, 1.8)
-    rng = np.random.default_rng(seed)
-    z, y, x = np.mgrid[:shape[0], :shape[1], :shape[2]].astype(float)
-    yy, xx = (y - shape[1] / 2) * sp[1], (x - shape[2] / 2) * sp[2]
-    img = np.zeros(shape)
-    img[(yy / 130) ** 2 + (xx / 170) ** 2 < 1] = 900.0
-    img[((yy + 10) / 80) ** 2 + ((xx + 60) / 100) ** 2 < 1] = 1600.0
-    img[(yy + 10) ** 2 + (xx + 60) ** 2 + ((z - shape[0] / 2) * sp[0]) ** 2 < 20**2] = 1200.0
-    true = img + np.where(img > 0, rng.normal(0, 30, shape), np.abs(rng.normal(0, 15, shape)))
-    field = (1 + 0.15 * xx / 170) * (1 + 0.08 * (yy / 130) ** 2)
-    vol = Volume.create((true * field).astype(np.float32), spacing=sp, modality=Modality.MR, series_description="T1 body")
-    return vol, true
+from ._phantom import benchmark_module, dice, mr_body, write_mr_series
 
 
 def _field_spread(arr: np.ndarray, true: np.ndarray) -> float:  # type: ignore[type-arg]
@@ -50,7 +32,7 @@ def _field_spread(arr: np.ndarray, true: np.ndarray) -> float:  # type: ignore[t
 
 
 def test_a_known_field_is_taken_out() -> None:
-    vol, true = _body()
+    vol, true = mr_body()
     out = bias_corrected(vol)
     assert _field_spread(np.asarray(vol.array), true) > 0.3  # 0.327: the field put in
     assert _field_spread(np.asarray(out.array), true) < 0.08  # measured 0.042
@@ -69,7 +51,7 @@ def test_a_known_field_is_taken_out() -> None:
 
 
 def test_a_given_mask_is_used_and_checked() -> None:
-    vol, true = _body()
+    vol, true = mr_body()
     body = LabelVolume.like(vol, (true > 100).astype(np.uint8))
     out = bias_corrected(vol, mask=body)
     assert out.meta["bias_field"]["mask"] == "given"
@@ -83,7 +65,7 @@ def test_a_given_mask_is_used_and_checked() -> None:
 
 
 def test_ct_and_bad_input_are_refused() -> None:
-    vol, _ = _body()
+    vol, _ = mr_body()
     ct = dataclasses.replace(vol, modality=Modality.CT, series_description="CT portal")
     with pytest.raises(SegmentationError, match="series 'CT portal' is CT.*for MR series"):
         bias_corrected(ct)
@@ -121,31 +103,10 @@ def test_a_click_on_a_ramped_mr_phantom_as_without_the_ramp(case: tuple[float, f
     assert d_corr >= d_flat - 0.01  # measured 0.989 / 0.918
 
 
-def _mr_series(tmp: Path) -> Path:
-    """The body phantom (field included) written as an MR DICOM series: CT Image Storage files made MR Image
-    Storage (the writer writes CT only)."""
-    import pydicom
-
-    from hcc_imaging.io.write import write_series
-
-    vol, _ = _body()
-    ct = dataclasses.replace(vol.with_array(np.rint(np.asarray(vol.array)).astype(np.int16)), modality=Modality.CT)
-    out = tmp / "mr"
-    files = write_series(ct, out, patient_id="BIAS-1", study_uid="1.2.826.0.1.3680043.8.498.1",
-                         series_uid="1.2.826.0.1.3680043.8.498.2", series_number=1, description="T1 body",
-                         rescale_intercept=0.0)
-    for f in files:
-        ds = pydicom.dcmread(f)
-        ds.Modality = "MR"
-        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.4"
-        ds.save_as(f)
-    return out
-
-
 def test_cli_bias_correct(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from hcc_imaging.cli import main
 
-    series = _mr_series(tmp_path)
+    series = write_mr_series(mr_body()[0], tmp_path / "mr")
     out = tmp_path / "lesion.nii.gz"
     # the lesion's centre: slice 12, row 80 - 10 / 1.8, column 100 - 60 / 1.8
     rc = main(["segment", str(series), "--seed", "12,74,67", "--bias-correct", "--out", str(out), "--json"])
@@ -153,7 +114,7 @@ def test_cli_bias_correct(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     record = json.loads(capsys.readouterr().out)
     (field,) = record["bias_field"].values()
     assert field["mask"] == "foreground (Otsu)" and field["iterations_run"] >= 1
-    vol, true = _body()
+    vol, true = mr_body()
     lesion = np.abs(true - 1200) < 150
     z, y, x = np.mgrid[:24, :160, :200]
     lesion &= (y - 80 + 10 / 1.8) ** 2 + (x - 100 + 60 / 1.8) ** 2 < (25 / 1.8) ** 2
@@ -166,7 +127,7 @@ def test_cli_bias_correct_refuses_ct(tmp_path: Path, capsys: pytest.CaptureFixtu
     from hcc_imaging.cli import main
     from hcc_imaging.io.write import write_series
 
-    vol, _ = _body()
+    vol, _ = mr_body()
     ct = dataclasses.replace(vol.with_array(np.rint(np.asarray(vol.array) - 1000).astype(np.int16)), modality=Modality.CT)
     series = tmp_path / "ct"
     write_series(ct, series, patient_id="BIAS-2", study_uid="1.2.826.0.1.3680043.8.498.3",

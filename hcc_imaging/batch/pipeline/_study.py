@@ -119,6 +119,9 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         "lesions": rows,
         "algorithm": ALGORITHM,
         **({"carried_from": carried} if carried is not None else {}),
+        # (--bias-correct) each phase's N4 bias field, as the segmentation read it
+        **({"bias_field": fields} if (fields := {str(k): v.meta["bias_field"] for k, v in phases.items()
+                                                 if "bias_field" in v.meta}) else {}),
         # the masks this run made (seeds, carried): saved under OUT by the driver (runner), the
         # files' bytes travel beside the record (MASK_BYTES), never in the stored record
         **({"masks": saved, MASK_BYTES: files} if saved is not None else {}),

@@ -45,6 +45,10 @@ class PipelineOptions:
         A lesion label of several separate pieces (``--fragments``, as ``hcc-imaging measure``):
         a split lesion, the fragments' diameters summed (RECIST 1.1, default), or one object
         (:func:`hcc_imaging.measure.measure_labels`).
+    bias_correct : bool
+        A study whose lesions are segmented (seeds, carried): its MR series divided by their N4 bias field
+        before (:func:`hcc_imaging.segment.bias_corrected`, ``--bias-correct``); CT as it is.  The record lists
+        each corrected phase's ``bias_field``.
     """
 
     criteria: tuple[str, ...] = DEFAULT_CRITERIA
@@ -54,6 +58,7 @@ class PipelineOptions:
     export_sr: bool = False
     carry: bool = False
     fragments: str = "sum"
+    bias_correct: bool = False
 
     def __post_init__(self) -> None:
         from ...response.rules import parse_criteria
@@ -81,6 +86,8 @@ class PipelineOptions:
         # measured split lesions as "sum"
         if self.fragments != "sum":
             key["fragments"] = self.fragments
+        if self.bias_correct:
+            key["bias_correct"] = True
         return {**key, "carry": True} if self.carry else key
 
 
