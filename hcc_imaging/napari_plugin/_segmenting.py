@@ -18,6 +18,10 @@ from ..errors import HccImagingError
 from ..volume import LabelVolume, Phase
 from ._sources import algorithm_source
 
+#: The observation's note when a click was segmented on the N4-corrected series (``segment_at(bias_correct=True)``).
+BIAS_NOTE = ("segmented on the MR series divided by their N4 bias field (the coils' smooth intensity field); the "
+             "images shown are the scanner's")
+
 if TYPE_CHECKING:
     from ._controller import Lesion, Observation, TimePointImages
 
@@ -69,6 +73,36 @@ class SegmentingMixin:
         #: moving) time point ids and whether the liver masks were used: (the fixed images, the
         #: moving images, the registration).
         self._registrations: dict[tuple[str, str, bool], tuple[TimePointImages, TimePointImages, Any]] = {}
+        #: Each time point's phases divided by their N4 bias field (:meth:`bias_corrected_images`), with the
+        #: phases they were made from (made again when those change); made once, under the lock.
+        self._bias: dict[str, tuple[dict[Phase, Any], TimePointImages]] = {}
+        self._bias_lock = threading.Lock()
+
+    def bias_corrected_images(self, timepoint_id: str) -> TimePointImages:
+        """The time point's images with every phase divided by its N4 bias field
+        (:func:`hcc_imaging.segment.bias_corrected`; made once per time point and kept while its phases stay
+        the same).  Raises ``HccImagingError`` for a CT phase (no coil field: leave the box unticked)."""
+        from dataclasses import replace
+
+        from ..segment import bias_corrected
+        from ..volume import Modality
+
+        tp = self.images.get(timepoint_id)
+        if tp is None:
+            raise HccImagingError(f"time point {timepoint_id!r} has no images loaded; load them first.")
+        ct = [str(k) for k, v in tp.phases.items() if v.modality == Modality.CT]
+        if ct:
+            raise HccImagingError(
+                f"'MR bias' is for MR series, but the {', '.join(ct)} series of {timepoint_id!r} "
+                f"{'are' if len(ct) > 1 else 'is'} CT (calibrated HU, no coil field); untick 'MR bias'.")
+        with self._bias_lock:
+            hit = self._bias.get(timepoint_id)
+            if (hit is not None and hit[0].keys() == tp.phases.keys()
+                    and all(hit[0][k] is v for k, v in tp.phases.items())):
+                return hit[1]
+            made = replace(tp, phases={k: bias_corrected(v) for k, v in tp.phases.items()})
+            self._bias[timepoint_id] = (dict(tp.phases), made)
+            return made
 
     def segment_at(
         self,
@@ -83,6 +117,7 @@ class SegmentingMixin:
         in_liver: bool = False,
         phase: Phase | str | None = None,
         notes: Sequence[str] = (),
+        bias_correct: bool = False,
     ) -> tuple[str, Observation]:
         """Click-to-segment: a 3D lesion mask (and viable part) from one LPS point, or from a
         line drawn across the lesion (two LPS points), measured.
@@ -105,7 +140,9 @@ class SegmentingMixin:
         ``phase``: the phase to segment on (the reader's pick, as ``hcc-imaging segment --phase``);
         None: the most conspicuous one.  The phase used is kept in :attr:`last_segment_phase`.
         ``notes``: problems to record first on the observation (:meth:`propagate`: a suspect
-        registration).
+        registration).  ``bias_correct``: an MR time point is segmented on its series divided by their N4 bias
+        field (:meth:`bias_corrected_images`, as ``hcc-imaging segment --bias-correct``; the images shown stay
+        the scanner's), and the observation says so; a CT time point is refused.
         """
         from ..segment.carry import lies_in_liver
         from . import _core
@@ -141,6 +178,8 @@ class SegmentingMixin:
                     f"the {'click' if point is not None else 'line'} at {timepoint_id!r} lies outside the liver mask "
                     "(also when the mask is made to hold its piece: it lies nearer another organ); untick 'in liver' "
                     "for a lesion the mask misses, or tick 'node' for a lesion outside the liver.")
+        if bias_correct:
+            tp = self.bias_corrected_images(timepoint_id)
         out = _core.segment(tp.phases, tp.reference, point, line_lps=line, outside_liver=outside,
                             inside_liver=inside, rind=rind, phase=phase)
         self.last_timings.update(out.timings)
@@ -157,7 +196,8 @@ class SegmentingMixin:
         # what the segmenter says to check (a possible leak, the image's edge ...) first, then how
         # the mask was made: the lesion table's "problems"
         checks = [f"check the mask: {c}" for c in out.checks]
-        problems = [*notes, *checks, *(str(n) for n in prov.get("notes", [])), *([liver_note] if liver_note else [])]
+        problems = [*notes, *checks, *(str(n) for n in prov.get("notes", [])), *([liver_note] if liver_note else []),
+                    *([BIAS_NOTE] if bias_correct else [])]
         obs = self.set_mask_crop(les.lesion_id, timepoint_id, out.start, out.mask, viable=out.viable, source=source,
                                  notes=problems)
         return les.lesion_id, obs
@@ -170,6 +210,7 @@ class SegmentingMixin:
         from_timepoint: str | None = None,
         in_liver: bool = False,
         phase: Phase | str | None = None,
+        bias_correct: bool = False,
     ) -> tuple[str, Observation]:
         """A tracked lesion segmented at ``timepoint_id`` from where it lies at another time point:
         the two time points' images registered (rigid then affine, the core's ``register_volumes``,
@@ -235,7 +276,7 @@ class SegmentingMixin:
                    if problems else None)
         try:
             out = self.segment_at(timepoint_id, mapped, lesion_id=les.lesion_id, in_liver=in_liver, phase=phase,
-                                  notes=[suspect] if suspect else ())
+                                  notes=[suspect] if suspect else (), bias_correct=bias_correct)
             if made:
                 self.last_timings["register_s"] = reg_s
             return out
@@ -252,6 +293,7 @@ class SegmentingMixin:
         in_liver: bool = False,
         phase: Phase | str | None = None,
         progress: Any = None,
+        bias_correct: bool = False,
     ) -> dict[str, Observation | str]:
         """Every lesion read at an earlier loaded time point and not yet at ``timepoint_id``,
         propagated there (:meth:`propagate`, in the order the lesions were made; the registration
@@ -274,7 +316,7 @@ class SegmentingMixin:
         out: dict[str, Observation | str] = {}
         for n, lid in enumerate(todo):
             try:
-                out[lid] = self.propagate(lid, timepoint_id, in_liver=in_liver, phase=phase)[1]
+                out[lid] = self.propagate(lid, timepoint_id, in_liver=in_liver, phase=phase, bias_correct=bias_correct)[1]
             except HccImagingError as err:
                 out[lid] = str(err)
             if progress is not None:

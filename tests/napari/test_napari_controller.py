@@ -992,3 +992,37 @@ def test_status_absent_removes_the_masks_at_that_time_point_so_the_seg_agrees_wi
     again.add_timepoint("baseline", {"portal_venous": vol})
     again.add_timepoint("fu1", {"portal_venous": vol})
     assert again.lesion_mask(lid, "fu1") is None and again.lesion_mask(lid, "baseline") is not None
+
+
+def test_mr_bias_segments_on_the_corrected_series_and_refuses_ct(tmp_path: Path) -> None:
+    """The dock's 'MR bias' box (``segment_at(bias_correct=True)``): an MR time point is segmented on its series
+    divided by their N4 bias field (made once per time point), and the observation says so; the images shown
+    stay the scanner's; a CT time point is refused.  (session of 2026-12-07, eighth)"""
+    import dataclasses
+
+    from hcc_imaging.napari_plugin._segmenting import BIAS_NOTE
+    from hcc_imaging.volume import Modality, Phase
+    from tests.segment._phantom import mr_body
+
+    vol, true = mr_body()
+    vol = vol.with_phase(Phase.PORTAL_VENOUS)
+    z, y, x = np.mgrid[:24, :160, :200]
+    lesion = (np.abs(true - 1200) < 150) & ((y - 80 + 10 / 1.8) ** 2 + (x - 100 + 60 / 1.8) ** 2 < (25 / 1.8) ** 2)
+    s = ReadSession("P001", "R1", tmp_path / "reads")
+    s.add_timepoint("mr", {Phase.PORTAL_VENOUS: vol})
+    click = vol.index_to_lps([12, 74, 67])
+    lid, obs = s.segment_at("mr", click, bias_correct=True)
+    assert BIAS_NOTE in obs.problems
+    mask = s.lesion_mask(lid, "mr")
+    assert mask is not None and 2 * (mask & lesion).sum() / (mask.sum() + lesion.sum()) > 0.8
+    made = s._bias["mr"][1]
+    assert made.phases[Phase.PORTAL_VENOUS].meta["bias_field"]["mask"] == "foreground (Otsu)"
+    assert s.images["mr"].phases[Phase.PORTAL_VENOUS] is vol  # the images shown are the scanner's
+    again, obs2 = s.segment_at("mr", click, lesion_id=lid, bias_correct=True)
+    assert again == lid and s._bias["mr"][1] is made  # made once
+    _, plain = s.segment_at("mr", click)
+    assert BIAS_NOTE not in plain.problems
+    ct = dataclasses.replace(vol.with_array(np.asarray(vol.array) - 1000.0), modality=Modality.CT)
+    s.add_timepoint("ct", {Phase.PORTAL_VENOUS: ct})
+    with pytest.raises(HccImagingError, match="'MR bias' is for MR series.*is CT"):
+        s.segment_at("ct", click, bias_correct=True)

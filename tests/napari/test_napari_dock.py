@@ -311,6 +311,20 @@ def test_failed_segmentation_reports_and_never_crashes(docked: Any, qtbot: Any) 
     assert "Error" in dock.status_label.text()
 
 
+def test_mr_bias_box_on_a_ct_study_says_why_and_segments_nothing(docked: Any, qtbot: Any, phantom_truth: Any) -> None:
+    """'MR bias' ticked (unticked in a new dock) on the CT phantom: the click is refused with the reason (the box is for
+    MR series), nothing is segmented, the app lives on (the MR path: ``test_napari_controller.py``)."""
+    viewer, dock = docked
+    assert not dock.bias_check.isChecked()
+    dock.start_read("R1")
+    dock.bias_check.setChecked(True)
+    _click(viewer, dock, phantom_truth["baseline"]["lesions"]["L1"]["seed_lps"])
+    qtbot.waitUntil(lambda: dock.last_error != "" and not dock._workers, timeout=15000)
+    assert "'MR bias' is for MR series" in dock.last_error
+    assert dock.session.lesions == {}
+    dock.bias_check.setChecked(False)
+
+
 @needs_pipeline
 def test_line_drawn_across_a_lesion_segments_it(docked: Any, qtbot: Any, phantom_truth: Any, tmp_path: Path) -> None:
     """'Line to segment': a line drawn across L2 (its analytic long axis) segments and measures

@@ -224,6 +224,12 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, InputLayersMixin, Study
             "rim, a viable rind): its border is fitted as two nested surfaces on the arterial phase (0.3-0.9 s; "
             "pixels up to 1 mm, else the automatic steps with a note)."
         )
+        self.bias_check = QCheckBox("MR bias")
+        self.bias_check.setToolTip(
+            "MR only: segment on the series divided by their N4 bias field (the coils' smooth intensity field; made "
+            "once per time point, ~1-5 s a series; as 'hcc-imaging segment --bias-correct'). The images shown stay "
+            "the scanner's; the lesion's notes say the click used the corrected series."
+        )
         self.seg_phase_combo = QComboBox()
         self.seg_phase_combo.addItem(self.AUTO_PHASE)
         self.seg_phase_combo.setToolTip(
@@ -266,6 +272,7 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, InputLayersMixin, Study
         row.addWidget(self.node_check)
         row.addWidget(self.liver_check)
         row.addWidget(self.rind_check)
+        row.addWidget(self.bias_check)
         row.addWidget(QLabel("on"))
         row.addWidget(self.seg_phase_combo)
         row.addWidget(self.segment_button)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 class SegmentControlsMixin:
     """Segmentation for :class:`._dock.ResponseDock`, which provides the viewer, the session and
     the widgets these methods read (``viewer``, ``session``, ``timepoint_id``, ``seg_phase_combo``,
-    ``liver_check``, ``node_check``, ``rind_check``, ``role_combo``, ``segment_button``,
+    ``liver_check``, ``node_check``, ``rind_check``, ``bias_check``, ``role_combo``, ``segment_button``,
     ``line_segment_button``, ``last_timings``, ``_updating``), its signals and helpers
     (``segment_done``, ``propagate_progress``, ``_status``, ``_error``, ``_start``,
     ``progress_after``, ``_input_layer``, ``_activate_input``, ``_needs_session``, ``refresh_all``,
@@ -122,9 +122,10 @@ class SegmentControlsMixin:
         rind = self.rind_check.isChecked()
         in_liver = self.liver_check.isChecked()
         phase = self.segment_phase()
+        bias = self.bias_check.isChecked()
         return self._segment_in_thread(
             lambda: s.segment_at(tpid, point_lps, line_lps=line_lps, lesion_id=lesion_id, role=role, node=node,
-                                 rind=rind, in_liver=in_liver, phase=phase),
+                                 rind=rind, in_liver=in_liver, phase=phase, bias_correct=bias),
             "segmenting lesion")
 
     def propagate_selected(self) -> Any:
@@ -140,7 +141,8 @@ class SegmentControlsMixin:
             self._status("select the lesion to propagate in the table first")
             return None
         tpid, in_liver, phase = self.timepoint_id, self.liver_check.isChecked(), self.segment_phase()
-        return self._segment_in_thread(lambda: s.propagate(lid, tpid, in_liver=in_liver, phase=phase),
+        bias = self.bias_check.isChecked()
+        return self._segment_in_thread(lambda: s.propagate(lid, tpid, in_liver=in_liver, phase=phase, bias_correct=bias),
                                        "propagating lesion")
 
     def propagate_all(self) -> Any:
@@ -155,11 +157,12 @@ class SegmentControlsMixin:
             self._status("start a read first (reader id)")
             return None
         tpid, in_liver, phase = self.timepoint_id, self.liver_check.isChecked(), self.segment_phase()
+        bias = self.bias_check.isChecked()
 
         @thread_worker(ignore_errors=True)
         def work() -> dict[str, Any]:
             # each lesion done is said in the status line (a Qt signal: queued to the main thread)
-            return s.propagate_all(tpid, in_liver=in_liver, phase=phase,  # type: ignore[union-attr]
+            return s.propagate_all(tpid, in_liver=in_liver, phase=phase, bias_correct=bias,  # type: ignore[union-attr]
                                    progress=lambda n, total: self.propagate_progress.emit(n, total))
 
         def done(result: dict[str, Any]) -> None:
