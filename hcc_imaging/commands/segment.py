@@ -101,6 +101,9 @@ def register(subparsers: Any) -> None:
                    help="the click is in the dark (necrotic) core of a lesion wrapped in an enhancing layer (a treated "
                         "HCC's rim, a viable rind): fit the layer's border on the arterial phase (0.3-0.9 s; pixels up to "
                         "1 mm, else the automatic steps with a note)")
+    p.add_argument("--modality", choices=("CT", "MR"), default=None,
+                   help="the modality of an image file (NIfTI, NRRD, MHA: read as CT, the file does not say); a DICOM "
+                        "series says its own")
     p.add_argument("--bias-correct", action="store_true",
                    help="MR only: divide each series by its N4 bias field (the coils' smooth intensity field) before "
                         "segmenting (~1-5 s a series; hcc_imaging.segment.bias_corrected)")
@@ -131,10 +134,23 @@ def _bias_correct(phases: dict[Any, Any], console: Any) -> None:
     if ct:
         raise SegmentArgumentError(
             f"--bias-correct is for MR series, but SERIES's {', '.join(ct)} phase{'s are' if len(ct) > 1 else ' is'} CT "
-            "(calibrated HU, no coil field); leave out --bias-correct.")
+            "(calibrated HU, no coil field); leave out --bias-correct (an MR image file read as CT: add --modality MR).")
     for k in list(phases):
         with console.status(f"correcting the bias field of the {k} series...", spinner="dots"):
             phases[k] = bias_corrected(phases[k])
+
+
+def _with_modality(phases: dict[Any, Any], series: str, modality: str) -> dict[Any, Any]:
+    """``--modality``: an image file's volume marked CT or MR; refused for DICOM (its series say their own)."""
+    from dataclasses import replace
+
+    from ..volume import Modality
+
+    if not _is_image_file(Path(series)):
+        raise SegmentArgumentError(
+            f"--modality {modality}: SERIES {series} is DICOM, whose series say their own modality; leave out --modality "
+            "(it is for NIfTI, NRRD and MHA image files, which do not).")
+    return {k: replace(v, modality=Modality(modality)) for k, v in phases.items()}
 
 
 def _bias_record(phases: dict[Any, Any]) -> dict[str, Any]:
@@ -641,6 +657,8 @@ def run(args: argparse.Namespace) -> int:
     with console.status("loading images...", spinner="dots"):
         phases = _load_volumes(args.series, args.study_uid, args.on_tilt, args.on_irregular,
                                parse_set_phase(getattr(args, "set_phase", None)))
+    if args.modality is not None:
+        phases = _with_modality(phases, args.series, args.modality)
     if phase is not None and phase not in phases:
         raise SegmentArgumentError(
             f"--phase {args.phase}: SERIES holds {[str(k) for k in phases]}; pick one of them or leave --phase out."

@@ -137,3 +137,26 @@ def test_cli_bias_correct_refuses_ct(tmp_path: Path, capsys: pytest.CaptureFixtu
     err = capsys.readouterr().err
     assert "--bias-correct is for MR series" in err and "is CT" in err
     assert not (tmp_path / "m.nii.gz").exists()
+
+
+def test_cli_modality_of_an_image_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A NIfTI image does not say its modality and is read as CT: ``--bias-correct`` on it is refused with the hint,
+    and ``--modality MR`` makes it MR; ``--modality`` on a DICOM series is refused (the series says its own)."""
+    import SimpleITK as sitk
+
+    from hcc_imaging.cli import main
+
+    vol, _ = mr_body()
+    image = tmp_path / "t1.nii.gz"
+    sitk.WriteImage(vol.to_sitk(), str(image))
+    out = tmp_path / "m.nii.gz"
+    assert main(["segment", str(image), "--seed", "12,74,67", "--bias-correct", "--out", str(out)]) == 2
+    assert "add --modality MR" in capsys.readouterr().err
+    rc = main(["segment", str(image), "--seed", "12,74,67", "--modality", "MR", "--bias-correct", "--out", str(out),
+               "--json"])
+    assert rc == 0
+    record = json.loads(capsys.readouterr().out)
+    assert set(record["bias_field"]) == {"unknown"} and out.exists()
+    series = write_mr_series(vol, tmp_path / "mr")
+    assert main(["segment", str(series), "--seed", "12,74,67", "--modality", "MR", "--out", str(out)]) == 2
+    assert "whose series say their own modality" in capsys.readouterr().err
