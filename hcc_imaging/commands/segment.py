@@ -106,7 +106,7 @@ def register(subparsers: Any) -> None:
                         "series says its own")
     p.add_argument("--bias-correct", action="store_true",
                    help="MR only: divide each series by its N4 bias field (the coils' smooth intensity field) before "
-                        "segmenting (~1-5 s a series; hcc_imaging.segment.bias_corrected)")
+                        "segmenting (~1-10 s a series; hcc_imaging.segment.bias_corrected)")
     p.add_argument("--polarity", choices=("auto", "hypo", "hyper", "both"), default="auto",
                    help="lesion darker/brighter than its surroundings, or heterogeneous (both)")
     p.add_argument("--blurred-surface", choices=("near_ellipsoid", "free"), default="near_ellipsoid",

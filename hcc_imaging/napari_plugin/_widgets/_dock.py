@@ -227,7 +227,7 @@ class ResponseDock(SegmentControlsMixin, MaskPaintMixin, InputLayersMixin, Study
         self.bias_check = QCheckBox("MR bias")
         self.bias_check.setToolTip(
             "MR only: segment on the series divided by their N4 bias field (the coils' smooth intensity field; made "
-            "once per time point, ~1-5 s a series; as 'hcc-imaging segment --bias-correct'). The images shown stay "
+            "once per time point, ~1-10 s a series; as 'hcc-imaging segment --bias-correct'). The images shown stay "
             "the scanner's; the lesion's notes say the click used the corrected series."
         )
         self.seg_phase_combo = QComboBox()
