@@ -153,12 +153,6 @@ def _with_modality(phases: dict[Any, Any], series: str, modality: str) -> dict[A
     return {k: replace(v, modality=Modality(modality)) for k, v in phases.items()}
 
 
-def _bias_record(phases: dict[Any, Any]) -> dict[str, Any]:
-    """``{"bias_field": {phase: its meta["bias_field"]}}`` for the JSON record when ``--bias-correct`` ran, else {}."""
-    fields = {str(k): v.meta["bias_field"] for k, v in phases.items() if "bias_field" in v.meta}
-    return {"bias_field": fields} if fields else {}
-
-
 def _phases() -> list[Any]:
     """The phases ``--phase`` takes (every :class:`~hcc_imaging.volume.Phase` but UNKNOWN)."""
     from ..volume import Phase
@@ -504,6 +498,7 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
 
     from ..io.masks import save_mask
     from ..segment import MASK_CHECKS, LesionParams
+    from ..segment.bias import bias_record
     from ..segment.carry import carry_lesions
     from ..segment.errors import SegmentationError
     from ..volume import LabelVolume
@@ -617,7 +612,7 @@ def _run_each_label(args: argparse.Namespace, phases: dict[Any, Any], phase: Any
     names_file = write_label_names(names_plan)
     record: dict[str, Any] = {"out": str(out), "lesions": records, "failed": failed, "carried_from": carried,
                               **({"not_carried": not_carried} if not_carried else {}),
-                              **({"label_names": str(names_file)} if names_file else {}), **_bias_record(phases)}
+                              **({"label_names": str(names_file)} if names_file else {}), **bias_record(phases)}
     if viable_arr is not None:
         record["viable_out"] = str(_save_viable(LabelVolume.like(arterial, viable_arr, labels=kept), args.viable_out,
                                                 arterial, out))
@@ -637,6 +632,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..io.masks import save_mask
     from ..segment import MASK_CHECKS, LesionParams, seed_point_lps, segment_lesion
+    from ..segment.bias import bias_record
     from ..volume import Phase
 
     console = Console(stderr=True)
@@ -734,7 +730,7 @@ def run(args: argparse.Namespace) -> int:
     }
     if carried is not None:
         record["carried_from"] = carried
-    record.update(_bias_record(phases))
+    record.update(bias_record(phases))
     if liver is not None and args.liver:
         record["liver"] = {k: liver.meta.get(k) for k in
                            ("phase", "segmented_series_instance_uid", "carried_to", "window_hu", "low_contrast")}

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -35,7 +37,7 @@ from ..volume import LabelVolume, Modality, Volume
 from . import constants as C
 from .errors import SegmentationError
 
-__all__ = ["bias_corrected"]
+__all__ = ["bias_corrected", "bias_record"]
 
 
 def _name(volume: Volume) -> str:
@@ -148,9 +150,10 @@ def bias_corrected(
     small_mask = sitk.Shrink(mask_img, shrink[::-1])
     if not np.any(sitk.GetArrayViewFromImage(small_mask)):
         small_mask = sitk.Shrink(sitk.BinaryDilate(mask_img, [max(k // 2, 1) for k in shrink[::-1]]), shrink[::-1])
+    points = _control_points(volume.shape, volume.spacing, min_span_mm)
     n4 = sitk.N4BiasFieldCorrectionImageFilter()
     n4.SetMaximumNumberOfIterations([int(iterations)])  # one fitting level
-    n4.SetNumberOfControlPoints(_control_points(volume.shape, volume.spacing, min_span_mm))
+    n4.SetNumberOfControlPoints(points)
     # (N4 fits log intensities: values at or below zero are left out of the fit, as its mask would)
     positive = sitk.Cast(small > 0, sitk.sitkUInt8) * sitk.Cast(small_mask, sitk.sitkUInt8)
     if not np.any(sitk.GetArrayViewFromImage(positive)):
@@ -165,7 +168,7 @@ def bias_corrected(
     meta = dict(volume.meta)
     meta["bias_field"] = {
         "method": "N4 (SimpleITK N4BiasFieldCorrectionImageFilter), one fitting level",
-        "control_points_xyz": _control_points(volume.shape, volume.spacing, min_span_mm),
+        "control_points_xyz": points,
         "min_span_mm": float(min_span_mm),
         "shrink_zyx": shrink,
         "iterations": int(iterations),
@@ -174,7 +177,11 @@ def bias_corrected(
         "field_range": [float(field[m].min()), float(field[m].max())],
         "elapsed_s": round(time.perf_counter() - t0, 3),
     }
-    return Volume(array=out, geometry=volume.geometry, modality=volume.modality, phase=volume.phase,
-                  frame_of_reference_uid=volume.frame_of_reference_uid, study_instance_uid=volume.study_instance_uid,
-                  series_instance_uid=volume.series_instance_uid, series_description=volume.series_description,
-                  meta=meta)
+    return replace(volume, array=out, meta=meta)
+
+
+def bias_record(phases: Mapping[Any, Volume]) -> dict[str, Any]:
+    """``{"bias_field": {phase: its meta["bias_field"]}}`` for a record (``segment --json``, a batch study's) when
+    a phase was corrected, else ``{}``."""
+    fields = {str(k): v.meta["bias_field"] for k, v in phases.items() if "bias_field" in v.meta}
+    return {"bias_field": fields} if fields else {}

@@ -447,7 +447,7 @@ ALGORITHM_VERSION: Final[str] = "1.70"
 BIAS_MIN_SPAN_MM: Final[float] = 100.0
 #: The voxel size (mm) the image is shrunk to for N4's fit (a shrink factor per axis).  N4's time goes with the
 #: shrunk voxels (~1 s an iteration on 1.3 M): an 80 x 512 x 512 MR (3 x 0.75 mm) took 18.8 s at 3 mm, 14.1 s at
-#: 4 mm and 5.3 s at 6 mm (the whole correction 7-10 s, SimpleITK's usual recipe 44 s: benchmarks/bench_bias.py).  6 mm samples a 100 mm span 16 times; on the robustness phantoms 3 and 6 mm gave the
+#: 4 mm and 5.3 s at 6 mm (the whole correction 6-10 s, SimpleITK's usual recipe 44 s: benchmarks/bench_bias.py).  6 mm samples a 100 mm span 16 times; on the robustness phantoms 3 and 6 mm gave the
 #: same figures (2.5 mm slices: as without the ramp; 5 mm slices: median 0.946 / 0.944 against 0.950 without it).
 BIAS_GRID_MM: Final[float] = 6.0
 #: N4's iterations at its one fitting level (its default per level; it stops earlier at its convergence

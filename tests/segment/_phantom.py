@@ -339,24 +339,38 @@ def breath_hold_phases(shift_z_mm: float) -> tuple[Volume, Volume, LabelVolume]:
     return pv, art, lab
 
 
-def mr_body(seed: int = 0) -> tuple[Volume, NDArray[np.float64]]:
+def mr_body(seed: int = 0, shape: tuple[int, int, int] = (24, 160, 200),
+            spacing: tuple[float, float, float] = (5.0, 1.8, 1.8)) -> tuple[Volume, NDArray[np.float64]]:
     """An MR-like axial body (an ellipse 340 x 260 mm at 900, a liver at 1600 holding a 40 mm lesion at 1200, noise
     30; air near 0) times a field of +-15 % across the columns and +8 % towards the front and back: the image and
-    the true (field-free) one (``test_segment_bias.py``, ``tests/batch/test_batch_bias.py``)."""
+    the true (field-free) one (``test_segment_bias.py``, ``tests/batch/test_batch_bias.py``,
+    ``benchmarks/bench_bias.py`` on an MR series' grid too)."""
     from hcc_imaging.volume import Modality
 
-    shape, sp = (24, 160, 200), (5.0, 1.8, 1.8)
+    sp = spacing
     rng = np.random.default_rng(seed)
-    z, y, x = np.mgrid[:shape[0], :shape[1], :shape[2]].astype(float)
-    yy, xx = (y - shape[1] / 2) * sp[1], (x - shape[2] / 2) * sp[2]
+    # (the coordinates broadcast, not a grid of each: an 80 x 512 x 512 body stays a few arrays of its size)
+    zz = ((np.arange(shape[0]) - shape[0] / 2) * sp[0])[:, None, None]
+    yy = ((np.arange(shape[1]) - shape[1] / 2) * sp[1])[None, :, None]
+    xx = ((np.arange(shape[2]) - shape[2] / 2) * sp[2])[None, None, :]
     img = np.zeros(shape)
-    img[(yy / 130) ** 2 + (xx / 170) ** 2 < 1] = 900.0
-    img[((yy + 10) / 80) ** 2 + ((xx + 60) / 100) ** 2 < 1] = 1600.0
-    img[(yy + 10) ** 2 + (xx + 60) ** 2 + ((z - shape[0] / 2) * sp[0]) ** 2 < 20**2] = 1200.0
+    img[np.broadcast_to((yy / 130) ** 2 + (xx / 170) ** 2 < 1, shape)] = 900.0
+    img[np.broadcast_to(((yy + 10) / 80) ** 2 + ((xx + 60) / 100) ** 2 < 1, shape)] = 1600.0
+    img[(yy + 10) ** 2 + (xx + 60) ** 2 + zz**2 < 20**2] = 1200.0
     true = img + np.where(img > 0, rng.normal(0, 30, shape), np.abs(rng.normal(0, 15, shape)))
     field = (1 + 0.15 * xx / 170) * (1 + 0.08 * (yy / 130) ** 2)
     vol = Volume.create((true * field).astype(np.float32), spacing=sp, modality=Modality.MR, series_description="T1 body")
     return vol, true
+
+
+def field_spread(arr: NDArray[Any], true: NDArray[Any]) -> float:
+    """The field left in ``arr`` against the field-free ``true`` (:func:`mr_body`): max / min - 1 of the medians of
+    ``arr / true`` over 20 x 20-pixel column blocks at least half inside the body (the noise averaged out)."""
+    r = arr / np.where(true > 100, true, np.nan)
+    n = r.shape
+    blocks = [np.nanmedian(r[:, i:i + 20, j:j + 20]) for i in range(0, n[1], 20) for j in range(0, n[2], 20)
+              if np.isfinite(r[:, i:i + 20, j:j + 20]).sum() > 0.5 * n[0] * 400]
+    return float(max(blocks) / min(blocks) - 1)
 
 
 def write_mr_series(vol: Volume, out: Path, patient_id: str = "BIAS-1", uid: str = "1.2.826.0.1.3680043.8.498.1") -> Path:

@@ -63,6 +63,8 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
     StudyStepError
         Naming the step that failed; the original error is chained.
     """
+    from ...segment.bias import bias_record  # (--bias-correct's fields; the segmenter is not imported with the batch)
+
     step = "load"
     carried: dict[str, Any] | None = None
     if task.extra.get("index_error"):  # refused by the index (tasks_from_index)
@@ -120,8 +122,7 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         "algorithm": ALGORITHM,
         **({"carried_from": carried} if carried is not None else {}),
         # (--bias-correct) each phase's N4 bias field, as the segmentation read it
-        **({"bias_field": fields} if (fields := {str(k): v.meta["bias_field"] for k, v in phases.items()
-                                                 if "bias_field" in v.meta}) else {}),
+        **bias_record(phases),
         # the masks this run made (seeds, carried): saved under OUT by the driver (runner), the
         # files' bytes travel beside the record (MASK_BYTES), never in the stored record
         **({"masks": saved, MASK_BYTES: files} if saved is not None else {}),
