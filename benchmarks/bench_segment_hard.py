@@ -140,7 +140,7 @@ def ircad_cases(zpath: Path, tmp: Path) -> Iterator[tuple[str, object, np.ndarra
 #: the step-13 click path's modules :func:`step13_of` loads from the other checkout, in their import order
 #: (step 11's ``_vessel`` and steps 1-10's ``_grow``, ``_refine``, ``_multiphase`` and ``_rim`` since the
 #: session of 2026-12-07, second: a change of ``_grow`` alone had timed as no change)
-STEP13_MODULES = ("constants", "_vessel", "_grow", "_refine", "_multiphase", "_rim", "_rind_setup", "_rind_split",
+STEP13_MODULES = ("constants", "_vessel", "_grow", "_expand", "_refine", "_multiphase", "_rim", "_rind_setup", "_rind_split",
                   "_rind_gn", "_rind_nodes", "_rind_coarse", "_rind_rays", "_rind_surfaces", "_rind", "_steps_9b_11",
                   "_driver")
 

@@ -2,7 +2,7 @@
 choice, steps 7-13 called in order, the notes, checks and provenance of the result.
 
 The method, step by step, is the :mod:`hcc_imaging.segment.lesion` docstring; the steps themselves
-are in :mod:`._grow`, :mod:`._refine`, :mod:`._rim`, :mod:`._multiphase`, :mod:`._radial`,
+are in :mod:`._grow`, :mod:`._expand`, :mod:`._refine`, :mod:`._rim`, :mod:`._multiphase`, :mod:`._radial`,
 :mod:`._vessel`, :mod:`._blur`, :mod:`._sharp` and :mod:`._rind`.
 """
 

@@ -22,9 +22,9 @@ from ..volume import Modality, Phase, Volume
 from . import _kernels
 from . import constants as C
 from ._blur import blurred_border
+from ._expand import _expand_heterogeneous
 from ._grow import (
     _ball_mask,
-    _expand_heterogeneous,
     _grow_in_roi,
     _inner_band,
     _Model,

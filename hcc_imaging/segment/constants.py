@@ -1069,7 +1069,7 @@ LESION_SHELL_NONPARENCHYMA_FRACTION: Final[float] = 0.5
 
 #: 1.50: the scanner's point-spread (Gaussian sigma, in voxels of the grid, every axis) assumed when
 #: step 7's test reads the ring around a click's region that may hold the region's *own* blurred
-#: edge (:func:`._grow._own_tail_fraction`).  Step 6 stops a bright lesion's region inside its
+#: edge (:func:`._expand._own_tail_fraction`).  Step 6 stops a bright lesion's region inside its
 #: partial-volume edge (the window of a noise-free or high-contrast lesion is narrow), so the ring
 #: 2-6 mm beyond it still holds the edge's blurred tail: on the robustness sweep's noise-free 40 mm
 #: lesions at 110 / 250 HU the test fired, the growth was rejected ("not enclosed") and step 8's

@@ -305,8 +305,8 @@ uncovered does not replace a single-phase mask that covers it.
 Code: this module holds the public API (:func:`segment_lesion`, :func:`seed_point_lps`, :class:`LesionParams`,
 :class:`SegmentationResult` and :data:`MASK_CHECKS`, defined in :mod:`._types`, which the steps import
 without a cycle).  The driver (input checks, phase choice, steps 7-13 called in order, notes,
-checks, provenance) is :mod:`._driver`.  The steps are in private modules: :mod:`._grow` (steps 2-7 within one region
-of interest, and the helpers the later steps share), :mod:`._refine` (one phase's segmentation
+checks, provenance) is :mod:`._driver`.  The steps are in private modules: :mod:`._grow` (steps 2-6 within one region
+of interest, and the helpers the later steps share), :mod:`._expand` (step 7), :mod:`._refine` (one phase's segmentation
 with its region-of-interest loop, step 8, step 9b, and step 7 across phases), :mod:`._rim` (step
 9), :mod:`._multiphase` (step 10), :mod:`._radial` (step 8's rays), :mod:`._vessel` (step 11),
 :mod:`._blur` (step 12), :mod:`._sharp` (step 12b) and :mod:`._rind` (step 13).

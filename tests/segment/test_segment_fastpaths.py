@@ -9,7 +9,8 @@ import pytest
 from scipy import ndimage as ndi
 
 from hcc_imaging.segment import constants as C
-from hcc_imaging.segment._grow import _ball_mask, _inner_half, _opening_near, _within_mm_near
+from hcc_imaging.segment._expand import _opening_near, _within_mm_near
+from hcc_imaging.segment._grow import _ball_mask, _inner_half
 from hcc_imaging.segment._kmedians import _ring_classes
 from hcc_imaging.segment._morph import ball, binary_opening, within_mm
 from hcc_imaging.segment._refine import _farthest_mm
@@ -164,7 +165,7 @@ def test_step7_on_another_phase_reads_the_click_regions_shell_and_ring_from_the_
     """Step 7 on the other phases grows the chosen phase's click region (the same array) again: its
     parenchyma shell and ring are the region's alone, kept in the click's cache (``_ring_kept``) and
     not computed again; the growth is the one without the cache (session of 2026-12-07, second)."""
-    from hcc_imaging.segment import _grow
+    from hcc_imaging.segment import _expand, _grow
     from hcc_imaging.segment._types import LesionParams
 
     sp = (1.5, 0.7, 0.7)
@@ -192,14 +193,14 @@ def test_step7_on_another_phase_reads_the_click_regions_shell_and_ring_from_the_
 
     monkeypatch.setattr(_grow, "_ring", counted)
     cache: dict = {}
-    first = _grow._expand_heterogeneous(phases[0], mask, seed, sp, p, liver, sigma_s, None, None, cache)
+    first = _expand._expand_heterogeneous(phases[0], mask, seed, sp, p, liver, sigma_s, None, None, cache)
     assert sum(c is mask for c in calls) == 2  # the shell and the ring, once
     calls.clear()
-    second = _grow._expand_heterogeneous(phases[1], mask, seed, sp, p, liver, sigma_s, None, None, cache)
+    second = _expand._expand_heterogeneous(phases[1], mask, seed, sp, p, liver, sigma_s, None, None, cache)
     assert not any(c is mask for c in calls)  # read from the cache
     assert first is not None and second is not None  # the layer encloses the core: step 7 grows it
     for kept, ph in ((first, phases[0]), (second, phases[1])):
-        plain = _grow._expand_heterogeneous(ph, mask, seed, sp, p, liver, sigma_s, None, None, None)
+        plain = _expand._expand_heterogeneous(ph, mask, seed, sp, p, liver, sigma_s, None, None, None)
         assert plain is not None
         assert np.array_equal(kept[0], plain[0]) and kept[1] == plain[1]
     kept_rings = [v[1] for k, v in cache.items() if k[0] == "ring"]

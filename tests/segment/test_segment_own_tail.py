@@ -6,7 +6,7 @@ tail.  Until 1.49 step 7's test read that tail as an enclosing lesion tissue, it
 rejected ("not enclosed") and step 8's star took about twice the lesion: the robustness sweep's
 noise-free 40 mm lesions at 110 / 250 HU came out at Dice 0.61-0.70.  Since 1.50 the test is taken
 back when the ring is parenchyma once the region's own edge, blurred by a point-spread, is allowed
-(:func:`hcc_imaging.segment._grow._own_tail_fraction`).  Truth here is analytic (a blurred ball;
+(:func:`hcc_imaging.segment._expand._own_tail_fraction`).  Truth here is analytic (a blurred ball;
 the sweep's phantoms), and a necrotic lesion with a nodule checks that an enclosing tissue of its
 own is not explained away.
 """
@@ -21,7 +21,8 @@ from scipy import ndimage
 
 from hcc_imaging.segment import LesionParams, segment_lesion
 from hcc_imaging.segment import constants as C
-from hcc_imaging.segment._grow import _own_tail_fraction, _ring, _shell_fraction
+from hcc_imaging.segment._expand import _own_tail_fraction, _shell_fraction
+from hcc_imaging.segment._grow import _ring
 
 from ._phantom import dice, perf_phantom
 

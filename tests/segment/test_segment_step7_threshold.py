@@ -21,7 +21,7 @@ import pytest
 from scipy import ndimage
 
 from hcc_imaging.segment import LesionParams
-from hcc_imaging.segment._grow import _expand_heterogeneous, _side_tau
+from hcc_imaging.segment._expand import _expand_heterogeneous, _side_tau
 from hcc_imaging.segment._morph import ball, component_at
 
 from ._phantom import dice
