@@ -50,7 +50,7 @@ def split_heart(liver: NDArray[np.bool_], sm: NDArray[np.float32], body: NDArray
     from scipy import ndimage as ndi
     from skimage.segmentation import watershed
 
-    from ._morph import fill_holes, largest_component
+    from ._morph import closing_mm, fill_holes, largest_component
 
     if phase in _ARTERIAL:
         return liver
@@ -65,9 +65,7 @@ def split_heart(liver: NDArray[np.bool_], sm: NDArray[np.float32], body: NDArray
     if not heart.any():
         return liver
     lab, n = ndi.label(heart)
-    from .liver import _close
-
-    outline = fill_holes(_close(liver, closing_radius_mm, sp))
+    outline = fill_holes(closing_mm(liver, closing_radius_mm, sp))
     inside = np.bincount(lab[outline], minlength=n + 1) / np.maximum(np.bincount(lab.ravel(), minlength=n + 1), 1)
     keep = inside <= C.LIVER_HEART_MAX_SHARE_IN_LIVER
     keep[0] = False

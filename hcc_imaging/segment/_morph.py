@@ -301,6 +301,18 @@ def _fill_background_components(
     return np.asarray(~outside[lab])
 
 
+def closing_mm(mask: NDArray[np.bool_], radius_mm: float, sp: tuple[float, float, float]) -> NDArray[np.bool_]:
+    """Euclidean closing by ``radius_mm`` (distance transforms on a padded copy); the mask itself is kept
+    (the liver's steps 4-5 and its heart step, :mod:`.liver`, :mod:`._dome`)."""
+    if radius_mm <= 0:
+        return mask
+    pad = np.ceil(radius_mm / np.asarray(sp)).astype(int) + 1
+    padded = np.pad(mask, [(int(q), int(q)) for q in pad])
+    dil = _kernels.distance_transform_edt(~padded, sp) <= radius_mm
+    closed = _kernels.distance_transform_edt(dil, sp) > radius_mm
+    return np.asarray(closed[tuple(slice(int(q), int(q) + n_) for q, n_ in zip(pad, mask.shape, strict=True))] | mask)
+
+
 def _offsets(el: NDArray[np.bool_]) -> NDArray[np.int64]:
     return np.argwhere(el) - np.array(el.shape) // 2
 

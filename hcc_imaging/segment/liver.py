@@ -22,7 +22,7 @@ Classical method (:func:`segment_liver`, ``backend="classical"``), on a ~2 mm wo
    holding the seed, else the largest one on the patient's right (LPS x below the body's
    centre; refused when that pick is under LIVER_MIN_PICK_RATIO of the largest: a speck);
    dilate back inside the window.
-   Contrast check (:func:`_low_contrast`, before the erosion): on a finer histogram (1 HU) of the
+   Contrast check (:func:`._liver_contrast._low_contrast`, before the erosion): on a finer histogram (1 HU) of the
    working image smoothed more (LIVER_LOW_CONTRAST_SMOOTHING_MM), the liver's own peak is the
    bulky one that lies mainly on the patient's right (LIVER_SIDE_EXCESS_MIN_RATIO).  When the
    liver value of step 2 is nearer another bulky peak, or the window holds one (unenhanced and
@@ -56,7 +56,7 @@ Classical method (:func:`segment_liver`, ``backend="classical"``), on a ~2 mm wo
    under each point whatever the test says (e.g. a lesion click).  Of every piece, only the
    voxels nearer the liver than the eroded core of any other tissue are added (a piece can hold
    the band between a tumour and the heart).  The mask is closed and filled again around the
-   added pieces.  Rationale of each number in :mod:`.constants`.
+   added pieces (:mod:`._liver_tumours`).  Rationale of each number in :mod:`.constants`.
 6. Dark edges (``LiverParams.refine_dark_edges``, on; :func:`_refine_dark_edges`): where the
    mask borders tissue darker than the window (fat, fluid, lung, air: the minimum of the lightly
    smoothed working image over an outside voxel's face neighbours lies >= 40 HU below the
@@ -100,10 +100,12 @@ from . import _kernels
 from . import constants as C
 from ._dome import split_heart
 from ._ivc import drop_caudal_ivc
+from ._liver_contrast import _low_contrast, _window
 from ._liver_rim import hypodense_rim
-from ._morph import ball, bbox, fill_holes, largest_component, pad_box
+from ._liver_tumours import _include_pieces
+from ._morph import ball, bbox, closing_mm, fill_holes, largest_component, pad_box
 from ._liver_check import check_liver_found
-from .errors import BackendUnavailableError, LowContrastError, SegmentationError
+from .errors import BackendUnavailableError, SegmentationError
 
 __all__ = ["LiverParams", "segment_liver", "totalsegmentator_weights_dir", "ALGORITHM_NAME"]
 
@@ -267,303 +269,6 @@ def _mode_hu(values: NDArray[np.float32], lo: float, hi: float) -> float | None:
     hist_s = ndi.gaussian_filter1d(hist.astype(float), 2.0)
     i = int(np.argmax(hist_s))
     return float(0.5 * (edges[i] + edges[i + 1]))
-
-
-def _window(values: NDArray[np.float32], liver_hu: float, p: LiverParams, *, bin_hu: float = 2.0,
-            sigma_bins: float = 2.0) -> tuple[float, float]:
-    """Liver window (lo, hi) in HU: ``liver_hu`` +/- ``half_width_hu``, with a bound moved in to the
-    histogram dip when another tissue's peak lies inside the window on that side.
-
-    ``values`` are the smoothed body voxels the liver value came from.  Going out from the liver
-    peak, the first local maximum inside the window whose height is >= ``neighbour_peak_min_ratio``
-    x the liver peak's, and above which the histogram has dipped to <= ``neighbour_valley_max_ratio``
-    x its height on the way, is another tissue.  The bound on that side is its peak plus
-    ``neighbour_exclude_k_sigma`` of its SDs towards the liver (SD from the half width at half
-    maximum of its far side, away from the liver), but not past the dip's lowest point.  Same
-    histogram as :func:`_mode_hu` (2 HU bins, Gaussian sigma 2 bins) unless ``bin_hu`` /
-    ``sigma_bins`` say otherwise (the low-contrast path's finer histogram)."""
-    from scipy import ndimage as ndi
-
-    lo, hi = liver_hu - p.half_width_hu, liver_hu + p.half_width_hu
-    # 5 smoothing sigmas of margin so that the smoothed counts at the window's edges are right
-    margin = 5.0 * sigma_bins * bin_hu
-    edges = np.arange(lo - margin, hi + margin + bin_hu, bin_hu)
-    hist, _ = np.histogram(values, bins=edges)
-    hs = ndi.gaussian_filter1d(hist.astype(float), sigma_bins, mode="constant")
-    centres = 0.5 * (edges[:-1] + edges[1:])
-    m = int(np.argmin(np.abs(centres - liver_hu)))
-    # the liver peak: the local maximum next to the liver value (the seed median need not sit on it)
-    while 0 < m < len(hs) - 1 and max(hs[m - 1], hs[m + 1]) > hs[m]:
-        m = m - 1 if hs[m - 1] > hs[m + 1] else m + 1
-    bounds = [lo, hi]
-    for side, step in ((0, -1), (1, 1)):
-        dip, i_dip = hs[m], m
-        j = m + step
-        while 0 < j < len(hs) - 1 and lo <= centres[j] <= hi:
-            if hs[j] < dip:
-                dip, i_dip = hs[j], j
-            peak = hs[j] > 0 and hs[j] >= hs[j - 1] and hs[j] >= hs[j + 1] and i_dip != j
-            if peak and hs[j] >= p.neighbour_peak_min_ratio * hs[m] and dip <= p.neighbour_valley_max_ratio * hs[j]:
-                # the neighbour's spread from its far half (away from the liver, not mixed with
-                # it): half width at half maximum / 1.1774 = sigma of a Gaussian
-                k = j
-                while 0 < k < len(hs) - 1 and hs[k] > 0.5 * hs[j]:
-                    k += step
-                sigma = abs(float(centres[k] - centres[j])) / 1.1774
-                edge = float(centres[j]) - step * p.neighbour_exclude_k_sigma * sigma
-                bounds[side] = min(float(centres[i_dip]), edge) if side == 0 else max(float(centres[i_dip]), edge)
-                break
-            j += step
-    return bounds[0], bounds[1]
-
-
-def _close(mask: NDArray[np.bool_], radius_mm: float, sp: tuple[float, float, float]) -> NDArray[np.bool_]:
-    """Euclidean closing (distance transforms on a padded copy); the mask itself is kept."""
-    if radius_mm <= 0:
-        return mask
-    pad = np.ceil(radius_mm / np.asarray(sp)).astype(int) + 1
-    padded = np.pad(mask, [(int(q), int(q)) for q in pad])
-    dil = _kernels.distance_transform_edt(~padded, sp) <= radius_mm
-    closed = _kernels.distance_transform_edt(dil, sp) > radius_mm
-    return np.asarray(closed[tuple(slice(int(q), int(q) + n_) for q, n_ in zip(pad, mask.shape, strict=True))] | mask)
-
-
-_NEIGHBOURS = ((1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1))
-
-
-def _shifted(a: NDArray[Any], d: tuple[int, int, int], fill: Any) -> NDArray[Any]:
-    """``a`` moved by ``d`` voxels (out[i] = a[i + d]), ``fill`` where that leaves the grid."""
-    out = np.full_like(a, fill)
-    src = tuple(slice(max(k, 0), n + min(k, 0)) for k, n in zip(d, a.shape, strict=True))
-    dst = tuple(slice(max(-k, 0), n + min(-k, 0)) for k, n in zip(d, a.shape, strict=True))
-    out[dst] = a[src]
-    return out
-
-
-def _tumour_candidates(sm: NDArray[np.float32], body: NDArray[np.bool_], liver: NDArray[np.bool_],
-                       sp: tuple[float, float, float], window_top_hu: float, p: LiverParams,
-                       exclude: NDArray[np.bool_] | None = None) -> tuple[NDArray[np.int32], int, NDArray[np.bool_]]:
-    """Connected pieces of soft tissue outside the liver mask, cut at bridges thinner than
-    2 x ``erosion_radius_mm`` (the same scale that separates the liver from its neighbours).
-
-    Soft tissue = body voxels from ``tumour_min_hu`` (necrosis, fluid) up to the top of the
-    liver window.  Returns (labels, count, soft-tissue mask)."""
-    from scipy import ndimage as ndi
-
-    soft = body & ~liver & (sm >= p.tumour_min_hu) & (sm <= window_top_hu)
-    if exclude is not None:
-        soft &= ~exclude
-    core = _kernels.distance_transform_edt(soft, sp) > p.erosion_radius_mm
-    lab, n = ndi.label(core)
-    if n == 0:
-        return lab.astype(np.int32), 0, soft
-    dist, ind = ndi.distance_transform_edt(lab == 0, sampling=sp, return_indices=True)
-    grown = lab[tuple(ind)]
-    grown[(dist > p.erosion_radius_mm) | ~soft] = 0
-    return grown.astype(np.int32), int(n), soft
-
-
-def _enclosed_by_liver(lab: NDArray[np.int32], n: int, liver: NDArray[np.bool_], sm: NDArray[np.float32],
-                       body: NDArray[np.bool_], p: LiverParams) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Per piece: the share of its border faces on liver (contact) and the liver's share of
-    the border faces on tissue (liver + other soft tissue or organs; fat, lung and air are
-    open, they do not count against)."""
-    # classes of a neighbour: 0 liver, 1 open (fat/lung/air, or off the grid), 2 another piece,
-    # 3 tissue thinner than the bridge scale that belongs to no piece (diaphragm, vessel and
-    # bowel walls, partial-volume rims): neutral, counted nowhere
-    cls = np.full(lab.shape, 3, np.uint8)
-    cls[lab > 0] = 2
-    cls[(sm < p.tumour_min_hu) | ~body] = 1
-    cls[liver] = 0
-    counts = np.zeros((n + 1, 4), np.int64)
-    for d in _NEIGHBOURS:
-        nl = _shifted(lab, d, 0)
-        nc = _shifted(cls, d, 1)
-        edge = (lab > 0) & (nl != lab)
-        counts += np.bincount(lab[edge].astype(np.int64) * 4 + nc[edge], minlength=(n + 1) * 4).reshape(n + 1, 4)
-    counts = counts[:, :3]
-    total = counts.sum(1).astype(float)
-    tissue = (counts[:, 0] + counts[:, 2]).astype(float)
-    contact = np.divide(counts[:, 0], total, out=np.zeros(n + 1), where=total > 0)
-    share = np.divide(counts[:, 0], tissue, out=np.zeros(n + 1), where=tissue > 0)
-    return contact, share
-
-
-def _include_pieces(liver: NDArray[np.bool_], sm: NDArray[np.float32], body: NDArray[np.bool_],
-                    sp: tuple[float, float, float], liver_hu: float, window_top_hu: float, p: LiverParams,
-                    include_idx: list[tuple[int, ...]], exclude: NDArray[np.bool_] | None = None) -> tuple[NDArray[np.bool_], int]:
-    """Tumour inclusion (work grid): add the soft-tissue pieces the liver encloses (see
-    :data:`constants.LIVER_TUMOUR_MIN_LIVER_CONTACT` and neighbours) and the pieces under
-    ``include_idx``, then close and fill holes again around them; voxels of ``exclude`` (the heart
-    tissue that step 3c took out of the mask) are never a piece.  Returns (mask, pieces added)."""
-    lab, n_c, _soft = _tumour_candidates(sm, body, liver, sp, window_top_hu, p, exclude)
-    if n_c == 0:
-        return liver, 0
-    size = np.bincount(lab.ravel(), minlength=n_c + 1)
-    # a piece larger than the liver mask it would join is the tissue around the liver (on the
-    # make_study phantom the abdominal soft tissue, at about the liver's HU, fills the body)
-    small_enough = size <= p.tumour_max_volume_ratio * int(liver.sum())
-    ok = np.zeros(n_c + 1, bool)
-    if p.include_tumours:
-        contact, share = _enclosed_by_liver(lab, n_c, liver, sm, body, p)
-        ok = (contact >= p.tumour_min_liver_contact) & (share >= p.tumour_min_liver_share) & small_enough
-        # the missing tumour parts are darker than parenchyma (necrosis; washout in the portal-
-        # venous and later phases); iso-dense tumour is already in the window.  A piece whose
-        # median is above the parenchyma value is contrast-filled blood (a heart chamber, the
-        # cava, a portal trunk) or another enhancing organ, not tumour.
-        for i in np.flatnonzero(ok):
-            ok[i] = float(np.median(sm[lab == i])) <= liver_hu
-    for q in include_idx:
-        i = int(lab[q])
-        if i and not small_enough[i]:
-            log.info("include_lps point at work voxel %s: its piece (%d voxels) is larger than the liver; not added", q, size[i])
-        elif i:
-            ok[i] = True
-    ok[0] = False
-    n = int(ok.sum())
-    if n == 0:
-        return liver, 0
-    add = ok[lab]
-    # a piece is the tumour plus any soft tissue joined to it by a bridge thicker than the bridge
-    # scale; keep its voxels that lie nearer the liver than any thick other tissue (an organ
-    # that survives the same erosion: heart, bowel), so the tissue between a tumour and such an
-    # organ (diaphragm, pericardium) stays out; fat, lung and air do not count.  The pieces under
-    # include_lps points too: a point nearer another organ than the liver is left out
-    other = body & ~liver & ~add & (sm >= p.tumour_min_hu)
-    other_core = _kernels.distance_transform_edt(other, sp) > p.erosion_radius_mm
-    if other_core.any():
-        add &= _kernels.distance_transform_edt(~liver, sp) <= _kernels.distance_transform_edt(~other_core, sp)
-    bb = bbox(add)
-    if bb is None:
-        return liver, 0
-    # the closing only changes the mask within 2 closing radii of the added pieces; the box adds
-    # 2 more radii so that its faces do not matter
-    r = p.closing_radius_mm
-    box = pad_box(bb[0], bb[1], np.ceil(4.0 * r / np.asarray(sp)).astype(int) + 1, liver.shape)
-    out = liver | add
-    out[box] |= _close(out[box], r, sp) & body[box]
-    return fill_holes(out), n
-
-
-def _side_histograms(sm: NDArray[np.float32], body: NDArray[np.bool_], right: NDArray[np.bool_],
-                     lo: float, hi: float) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Fine histograms (LIVER_PEAK_HIST_BIN_HU bins, smoothed by LIVER_PEAK_HIST_SIGMA_HU) of the
-    body's right and left halves over ``lo``-``hi`` HU -> (bin centres, right counts, left counts)."""
-    from scipy import ndimage as ndi
-
-    b = C.LIVER_PEAK_HIST_BIN_HU
-    edges = np.arange(lo, hi + b, b)
-    sig = C.LIVER_PEAK_HIST_SIGMA_HU / b
-    hr = ndi.gaussian_filter1d(np.histogram(sm[body & right], bins=edges)[0].astype(float), sig, mode="constant")
-    hl = ndi.gaussian_filter1d(np.histogram(sm[body & ~right], bins=edges)[0].astype(float), sig, mode="constant")
-    return 0.5 * (edges[:-1] + edges[1:]), hr, hl
-
-
-def _bulky_peaks(h: NDArray[np.float64], min_ratio: float) -> list[int]:
-    """Local maxima of ``h`` at least ``min_ratio`` x its maximum (a tissue, not a vessel)."""
-    top = float(h.max()) if h.size else 0.0
-    return [i for i in range(1, len(h) - 1)
-            if h[i] > 0 and h[i] >= h[i - 1] and h[i] >= h[i + 1] and h[i] >= min_ratio * top]
-
-
-def _liver_peak(centres: NDArray[np.float64], hr: NDArray[np.float64], hl: NDArray[np.float64], peaks: list[int],
-                search: tuple[float, float], near_hu: float | None) -> int | None:
-    """The liver's histogram peak: a bulky peak the body's right half holds at least
-    LIVER_SIDE_EXCESS_MIN_RATIO times more of than its left half; the tallest one inside the
-    phase's search range, or (``near_hu``, a seed's value) the one nearest that value."""
-    cand = [i for i in peaks if hr[i] >= C.LIVER_SIDE_EXCESS_MIN_RATIO * hl[i]]
-    if near_hu is None:
-        cand = [i for i in cand if search[0] <= centres[i] <= search[1]]
-        return max(cand, key=lambda i: hr[i]) if cand else None
-    return min(cand, key=lambda i: abs(centres[i] - near_hu)) if cand else None
-
-
-def _low_contrast(small: NDArray[np.float32], body: NDArray[np.bool_], right: NDArray[np.bool_],
-                  sp: tuple[float, float, float], search: tuple[float, float], liver_hu: float, window: tuple[float, float],
-                  seeded: bool, p: LiverParams, vol: Volume) -> tuple[NDArray[np.float32], float, tuple[float, float], dict[str, Any]] | None:
-    """Contrast check of the default liver value and window, and the low-contrast path.
-
-    On the working image smoothed by the last (strongest) of LIVER_LOW_CONTRAST_SMOOTHING_MM, the
-    bulky peaks of the right half's fine histogram are found and the liver's among them
-    (:func:`_liver_peak`).  The default result stands (returns None) when there is no such peak
-    on a phase outside LIVER_LOW_CONTRAST_PHASES (on those, :class:`LowContrastError`), or when
-    the default liver value is nearer the liver peak than any bulky peak that is not mainly on
-    the right (bilateral soft tissue) and no such peak lies inside the default window
-    (portal-venous / delayed CT: unchanged).
-    Otherwise (the mode was another tissue, or a tissue in the window was not resolved: unenhanced
-    and arterial phases), the first smoothing of the ladder at which the liver peak is resolved
-    from its nearest bulky neighbour (histogram dip <= ``neighbour_valley_max_ratio`` of the lower
-    peak) gives the smoothed image, the liver value (that peak) and the window (:func:`_window` on
-    the fine histogram) -> (smoothed image, liver HU, window, provenance).  When no smoothing
-    resolves them, :class:`LowContrastError` names the series and the fix."""
-    from scipy import ndimage as ndi
-
-    hw = p.half_width_hu
-    lo, hi = min(search[0], liver_hu) - hw, max(search[1], liver_hu) + hw
-    ladder = C.LIVER_LOW_CONTRAST_SMOOTHING_MM
-    near = liver_hu if seeded else None
-
-    def smooth(sigma_mm: float) -> NDArray[np.float32]:
-        return np.asarray(ndi.gaussian_filter(small, [sigma_mm / s for s in sp], mode="nearest"))
-
-    strong = smooth(ladder[-1])
-    centres, hr, hl = _side_histograms(strong, body, right, lo, hi)
-    peaks = _bulky_peaks(hr, p.neighbour_peak_min_ratio)
-    li = _liver_peak(centres, hr, hl, peaks, search, near)
-    series = vol.series_instance_uid or "?"
-    desc = f" ({vol.series_description})" if vol.series_description else ""
-    fix = ("Segment the liver on the portal-venous (or delayed) phase: pass the study as {phase: Volume} with "
-           "phase= this one (the mask is made on the best phase and carried to this grid), or a liver mask; "
-           "backend='totalsegmentator' also works where installed.")
-    if li is None:
-        if str(vol.phase) not in C.LIVER_LOW_CONTRAST_PHASES:
-            return None
-        raise LowContrastError(
-            f"liver segmentation of series {series}{desc}, phase {vol.phase}: the liver/soft-tissue contrast is too "
-            "low for the classical window: no bulky tissue between "
-            f"{search[0]:.0f} and {search[1]:.0f} HU lies mainly on the patient's right (the liver's side), so the "
-            f"liver cannot be told from the soft tissue around it (the histogram mode, {liver_hu:.0f} HU, is on both "
-            f"sides). {fix}"
-        )
-    liver_peak = float(centres[li])
-    # the tissue the check guards against lies on both sides (muscle, bowel, abdominal wall); a
-    # second peak mainly on the right is the liver's side too (a lesion, a right-sided organ):
-    # it is left to the default window's neighbour rule
-    ratio = C.LIVER_SIDE_EXCESS_MIN_RATIO
-    others = [float(centres[j]) for j in peaks if j != li and hr[j] < ratio * hl[j]]
-    if all(abs(liver_hu - c) > abs(liver_hu - liver_peak) and not window[0] <= c <= window[1] for c in others):
-        return None
-    neighbour = min(others, key=lambda c: abs(c - liver_peak))
-    for sigma_mm in ladder:
-        smx = strong if sigma_mm == ladder[-1] else smooth(sigma_mm)
-        centres, hr, hl = _side_histograms(smx, body, right, lo, hi)
-        peaks = _bulky_peaks(hr, p.neighbour_peak_min_ratio)
-        li = _liver_peak(centres, hr, hl, peaks, search, liver_peak)
-        if li is None or abs(float(centres[li]) - liver_peak) > 0.5 * abs(neighbour - liver_peak):
-            continue
-        nb = [j for j in peaks if j != li and hr[j] < ratio * hl[j] and abs(float(centres[j] - centres[li])) <= hw]
-        resolved = True
-        if nb:
-            j = min(nb, key=lambda q: abs(float(centres[q] - centres[li])))
-            a, b = sorted((li, j))
-            resolved = float(hr[a:b + 1].min()) <= p.neighbour_valley_max_ratio * min(float(hr[li]), float(hr[j]))
-        if not resolved:
-            continue
-        lv_hu = float(centres[li])
-        win = _window(smx[body & right], lv_hu, p, bin_hu=C.LIVER_PEAK_HIST_BIN_HU,
-                      sigma_bins=C.LIVER_PEAK_HIST_SIGMA_HU / C.LIVER_PEAK_HIST_BIN_HU)
-        info = {"smoothing_sigma_mm": sigma_mm, "liver_peak_hu": round(lv_hu, 1),
-                "neighbour_peak_hu": round(neighbour, 1), "default_liver_hu": round(liver_hu, 1),
-                "default_window_hu": [round(window[0], 1), round(window[1], 1)]}
-        log.info("liver: low contrast on series %s (liver peak %.0f HU, neighbour %.0f HU); %.1f mm smoothing, "
-                 "window %.0f-%.0f HU", series, lv_hu, neighbour, sigma_mm, *win)
-        return smx, lv_hu, win, info
-    raise LowContrastError(
-        f"liver segmentation of series {series}{desc}, phase {vol.phase}: the liver/soft-tissue contrast is too low "
-        f"for the classical window: the liver's histogram peak ({liver_peak:.0f} HU) is not resolved from the "
-        f"neighbouring tissue's ({neighbour:.0f} HU, {abs(neighbour - liver_peak):.0f} HU apart) even after "
-        f"{ladder[-1]:g} mm smoothing. {fix}"
-    )
 
 
 def _refine_dark_edges(liver: NDArray[np.bool_], small: NDArray[np.float32], sp: tuple[float, float, float],
@@ -805,7 +510,7 @@ def segment_liver(
         n_heart = int(liver.sum() - cut.sum())
         heart = (liver & ~cut) if n_heart else None
         liver = cut
-    liver = fill_holes(_close(liver, p.closing_radius_mm, sp) & body)
+    liver = fill_holes(closing_mm(liver, p.closing_radius_mm, sp) & body)
     n_included = 0
     if p.include_tumours or include_idx:
         liver, n_included = _include_pieces(liver, sm, body, sp, liver_hu, win_hi, p, include_idx, heart)

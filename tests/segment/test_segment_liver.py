@@ -61,7 +61,7 @@ def test_window_stops_at_a_neighbour_peak() -> None:
     """Liver 110 HU and a larger tissue at 70 HU (both SD 3 HU): the lower bound is the neighbour's
     peak + 1 SD as read on the 4 HU-smoothed histogram (sqrt(3^2 + 4^2) = 5 HU), not 65 HU; a
     lone liver peak, a small peak (a vessel) or no data keep liver +/- 45 HU."""
-    from hcc_imaging.segment.liver import _window
+    from hcc_imaging.segment._liver_contrast import _window
 
     rng = np.random.default_rng(0)
     liver = rng.normal(110.0, 3.0, 100_000)
@@ -224,7 +224,7 @@ def test_tissue_between_a_tumour_and_another_organ_is_not_added() -> None:
     x = 14, 16 mm out of the liver; a 16 mm band (45 HU) beyond it; an organ (160 HU) beyond the
     band; fat around.  Measured: band 726 of 5000 voxels added (4440 before the rule), tumour
     4888 of 5000 either way."""
-    from hcc_imaging.segment.liver import _include_pieces
+    from hcc_imaging.segment._liver_tumours import _include_pieces
 
     n = 64
     kk, jj, ii = np.indices((n, n, n))
