@@ -142,7 +142,7 @@ def ircad_cases(zpath: Path, tmp: Path) -> Iterator[tuple[str, object, np.ndarra
 #: session of 2026-12-07, second: a change of ``_grow`` alone had timed as no change)
 STEP13_MODULES = ("constants", "_vessel", "_grow", "_expand", "_refine", "_multiphase", "_rim", "_rind_setup", "_rind_split",
                   "_rind_gn", "_rind_nodes", "_rind_coarse", "_rind_rays", "_rind_surfaces", "_rind", "_steps_9b_11",
-                  "_driver")
+                  "_line_clamp", "_result_notes", "_driver")
 
 
 def step13_of(tree: Path) -> object:

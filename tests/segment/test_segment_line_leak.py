@@ -58,7 +58,7 @@ def test_the_clamp_note_asks_whether_the_clamp_held_the_growth_back() -> None:
     ran into tissue of its value up to the clamp is still flagged (the fu2 node drawn on one phase
     without a liver mask: ``test_segment_node_fat.py``; IRCAD17 without one)."""
     from hcc_imaging.measure import measure_lesion
-    from hcc_imaging.segment._driver import _reaches_line_clamp
+    from hcc_imaging.segment._line_clamp import _reaches_line_clamp
 
     from ._phantom import benchmark_module
 
