@@ -14,9 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_against_this_checkout_gives_the_same_masks(capsys: pytest.CaptureFixture[str]) -> None:
-    from hcc_imaging.segment import _driver
+    from hcc_imaging.segment import _driver, _result_notes
 
-    before = (_driver.RindAhead, _driver.rind_border)
+    before = (_driver.RindAhead, _result_notes.rind_border)
     bench = benchmark_module("bench_segment_hard")
     assert bench.main(["--cases", "rind", "--seeds", "0", "--repeat", "1", "--rounds", "2", "--against", str(ROOT)]) == 0
     out = capsys.readouterr().out
@@ -25,7 +25,7 @@ def test_against_this_checkout_gives_the_same_masks(capsys: pytest.CaptureFixtur
     assert all(r[2] == "identical" and float(r[1]) > 0.0 for r in rows)
     assert re.search(r"^2 clicks, best of 1 x 2 rounds: this / against median [0-9.]+", out, re.M)
     # this checkout's step 13 is put back
-    assert (_driver.RindAhead, _driver.rind_border) == before
+    assert (_driver.RindAhead, _result_notes.rind_border) == before
 
 
 def test_against_needs_the_rind_clicks_alone(capsys: pytest.CaptureFixture[str]) -> None:
@@ -47,7 +47,9 @@ def test_against_loads_the_other_checkouts_constants_and_step13_modules() -> Non
     seg = bench.step13_of(ROOT)
     drv = sys.modules[seg.__module__]
     other_rind = sys.modules["hcc_imaging.segment._rind_against"]
-    assert drv.rind_border is other_rind.rind_border
+    # (the asked-for fit, rind=True, is called from the result's module since 2026-12-07, ninth session)
+    assert sys.modules["hcc_imaging.segment._result_notes_against"].rind_border is other_rind.rind_border
+    assert drv._rind_result is sys.modules["hcc_imaging.segment._result_notes_against"]._rind_result
     for mod in (drv, other_rind, sys.modules["hcc_imaging.segment._rind_coarse_against"]):
         assert mod.C is sys.modules["hcc_imaging.segment.constants_against"] and mod.C is not constants
     assert other_rind._rind_coarse is sys.modules["hcc_imaging.segment._rind_coarse_against"]
