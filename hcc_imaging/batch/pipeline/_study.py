@@ -63,8 +63,6 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
     StudyStepError
         Naming the step that failed; the original error is chained.
     """
-    from ...segment.bias import bias_record  # (--bias-correct's fields; the segmenter is not imported with the batch)
-
     step = "load"
     carried: dict[str, Any] | None = None
     if task.extra.get("index_error"):  # refused by the index (tasks_from_index)
@@ -100,6 +98,9 @@ def process_study(task: StudyTask, options: PipelineOptions) -> dict[str, Any]:
         raise
     except Exception as err:  # every error of a step becomes a failure row, named by step
         raise StudyStepError(step, f"{type(err).__name__}: {err}") from err
+    # (--bias-correct's fields; imported here, not with the batch, and not for a study refused above)
+    from ...segment.bias import bias_record
+
     return {
         "key": task.key,
         "ok": True,
