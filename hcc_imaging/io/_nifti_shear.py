@@ -107,7 +107,10 @@ def load_sheared_nifti(path: Path, nii: Any, sform: NDArray[np.float64], referen
     (module docstring); refused without a reference (an orthogonal grid cannot hold it)."""
     from ..volume import LabelVolume
     from ._mask_gaps import fill_interpolated_slices
-    from .masks import GeometryMismatchError, MaskFormatError, _default_names, _label_dtype, _label_values, _report_losses
+    from ..errors import GeometryMismatchError
+    from ._mask_base import MaskFormatError, _default_names, _label_dtype
+    from ._mask_nifti import _label_values
+    from .masks import _report_losses
 
     angle = shear_angle_deg(sform)
     if reference is None:

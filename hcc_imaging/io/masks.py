@@ -72,22 +72,31 @@ from numpy.typing import NDArray
 from .._atomic import atomic_write, format_suffix, write_itk_image
 from ..errors import (
     GeometryMismatchError,
-    HccImagingError,
     NotDicomError,
     OptionalDependencyError,
     SourceNotFoundError,
     UnsupportedDicomError,
 )
-from ..volume import Geometry, LabelVolume, Volume
-from ._dicomparse import dicom_file
-from ._zipmask import is_zip_member, zip_member_kind
+from ..volume import LabelVolume, Volume
+from ._mask_base import (
+    _RTSTRUCT_SOP_CLASS,
+    _SEG_SOP_CLASS,
+    FRACTIONAL_THRESHOLD,
+    ITK_SUFFIXES,
+    LABEL_TOLERANCE,  # noqa: F401 - named in the docstring above; importable from here as before
+    NIFTI_SUFFIXES,
+    MaskFormatError,
+    OverlappingSegmentsError,
+    _default_names,
+    _label_dtype,
+    _suffix,
+)
+from ._mask_dicom import _load_dicom_image_mask, _rtstruct_segments, _seg_segments
 from ._mask_gaps import fill_interpolated_slices
-from ._nifti_geometry import sform_geometry
-from ._nifti_shear import farthest_corner, load_sheared_nifti, sheared_sform
-from ._rt_fill import fill_roi_between_planes
-from ._rt_planes import fill_planes, warn_off_slice
-from ._seg_shear import sheared_seg
+from ._mask_nifti import _load_itk, _nifti_image
+from ._nifti_shear import load_sheared_nifti, sheared_sform
 from ._seg_viable import viable_segment_numbers
+from ._zipmask import is_zip_member, zip_member_kind
 
 __all__ = [
     "MaskFormatError",
@@ -105,56 +114,12 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: A float NIfTI/ITK mask whose every value lies within this of an integer is a label map (rounded).
-LABEL_TOLERANCE: float = 1e-3
-#: File name endings written/read as NIfTI through SimpleITK.
-NIFTI_SUFFIXES: tuple[str, ...] = (".nii", ".nii.gz")
-#: Other ITK formats read and written through SimpleITK (same LPS handling).
-ITK_SUFFIXES: tuple[str, ...] = (".nrrd", ".nhdr", ".mha", ".mhd")
-#: A fractional (probability / partial-volume) mask value counts as inside at >= this value (a
-#: FRACTIONAL SEG's values rescaled to 0..1; a float NIfTI probability map's values as stored).
-#: 0.5 is the usual partial-volume convention (the voxel is at least half inside), the one used
-#: by highdicom examples and by the perf.md phantoms.
-FRACTIONAL_THRESHOLD: float = 0.5
-
-_SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
-_RTSTRUCT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"
-
-
-class MaskFormatError(HccImagingError, ValueError):
-    """A mask file cannot be read or written as asked (unknown format, bad content)."""
-
-
-class OverlappingSegmentsError(MaskFormatError):
-    """Segments / ROIs of one file overlap, so they cannot share one label map."""
-
+# the readers (NIfTI / ITK: ``_mask_nifti``; DICOM SEG, RTSTRUCT, mask series: ``_mask_dicom``) and
+# what they share (``_mask_base``) live beside this module since the session of 2026-12-07 (tenth)
 
 # ------------------------------------------------------------------------------------------
 # helpers
 # ------------------------------------------------------------------------------------------
-def _suffix(path: Path) -> str:
-    name = path.name.lower()
-    for s in (".nii.gz",):
-        if name.endswith(s):
-            return s
-    return path.suffix.lower()
-
-
-def _label_dtype(max_label: int) -> np.dtype[Any]:
-    if max_label <= np.iinfo(np.uint8).max:
-        return np.dtype(np.uint8)
-    if max_label <= np.iinfo(np.uint16).max:
-        return np.dtype(np.uint16)
-    return np.dtype(np.int32)
-
-
-def _default_names(values: Sequence[int], label_names: Mapping[int, str] | None, prefix: str = "L") -> dict[int, str]:
-    names = {int(v): f"{prefix}{int(v)}" for v in values}
-    if label_names:
-        names.update({int(k): str(v) for k, v in label_names.items()})
-    return names
-
 
 def _is_dicom(path: Path) -> bool:
     try:
@@ -293,359 +258,6 @@ def _fit_to_reference(labels: LabelVolume, reference: Volume | None, source: str
         source_series_instance_uid=reference.series_instance_uid or labels.source_series_instance_uid,
     )
     return fill_interpolated_slices(labels, reference, source) if fill else labels
-
-
-# ------------------------------------------------------------------------------------------
-# NIfTI / ITK
-# ------------------------------------------------------------------------------------------
-def _load_itk(path: Path, label_names: Mapping[int, str] | None, threshold: float) -> LabelVolume:
-    import SimpleITK as sitk
-
-    nii = _nifti_image(path) if _suffix(path) in NIFTI_SUFFIXES else None
-    geom: Geometry | None = None
-    two_affines = _check_nifti_orientation(path, nii) if nii is not None else None
-    if nii is not None and len(nii.shape) == 2:
-        # a single-slice (2-D) NIfTI: SimpleITK keeps only its in-plane position and direction (the
-        # slice's 3-D position and normal are dropped, a coronal slice is not read at all), so it is
-        # read with nibabel and placed by its header's 3-D affine
-        arr = np.asanyarray(nii.dataobj).T[None]
-        geom = _nifti_2d_geometry(path, nii)
-    else:
-        try:
-            img = sitk.ReadImage(str(path))
-        except RuntimeError as err:
-            raise MaskFormatError(f"{path} could not be read by SimpleITK: {err}") from err
-        if img.GetNumberOfComponentsPerPixel() != 1 or img.GetDimension() not in (2, 3):
-            raise MaskFormatError(
-                f"{path} is a {img.GetDimension()}-D image with {img.GetNumberOfComponentsPerPixel()} "
-                "component(s); a mask must be one 3-D label image. Split multi-volume (4-D) NIfTI files "
-                "into one file per structure."
-            )
-        if img.GetDimension() == 2:
-            raise MaskFormatError(
-                f"{path} is a 2-D image: it holds no position along the slice normal, so the slice it belongs "
-                "to cannot be told. Write it as a 3-D image of one slice (with its slice's origin and direction), "
-                "or as NIfTI, whose affine places a single slice in 3-D."
-            )
-        arr = sitk.GetArrayFromImage(img)
-        geom = sform_geometry(path, nii, _geom_from_sitk(img))  # (sform only: SimpleITK takes pixdim)
-    if two_affines is not None:
-        _warn_two_affines(path, nii, geom, *two_affines)
-    arr = _label_values(np.asarray(arr), path, threshold)
-    values = [int(v) for v in np.unique(arr) if v != 0]
-    return LabelVolume(
-        array=arr,
-        geometry=geom,
-        labels=_default_names(values, label_names),
-        meta={"source_file": path.name, "format": "nifti" if _suffix(path) in NIFTI_SUFFIXES else "itk"},
-    )
-
-
-def _label_values(arr: NDArray[Any], path: Path, threshold: float) -> NDArray[Any]:
-    """A NIfTI/ITK mask's voxel values as label values (see the module docstring, "Formats")."""
-    if arr.dtype == bool:
-        return arr.astype(np.uint8)
-    if arr.dtype.kind == "f":
-        if np.isinf(arr).any():
-            raise MaskFormatError(f"{path} holds infinite values; a mask holds label values (or probabilities "
-                                  "0..1). Is this an image rather than a mask?")
-        vals = np.nan_to_num(arr, nan=0.0)  # NaN = background (a probability map's outside)
-        rounded = np.rint(vals)
-        off = np.abs(vals - rounded)
-        if not arr.size or float(off.max()) <= LABEL_TOLERANCE:
-            # a label map stored as float (integer values, or within LABEL_TOLERANCE of them: a
-            # float32 label map resampled or rescaled keeps 2.9999998 for 3)
-            arr = rounded
-        elif float(vals.min()) >= 0.0 and float(vals.max()) <= 1.0:
-            inside = vals >= threshold
-            below = int(np.count_nonzero((vals > 0) & ~inside))
-            log.warning("mask %s holds values between 0 and 1 that are not all 0 or 1: read as a probability "
-                        "(fractional) mask, one label, inside where the value is >= %g (%d voxels, %d non-zero "
-                        "voxels below it left out). Threshold it yourself (or give a label map) to choose otherwise.",
-                        path, threshold, int(inside.sum()), below)
-            return inside.astype(np.uint8)
-        else:
-            where = np.unravel_index(int(np.argmax(off)), off.shape)
-            raise MaskFormatError(
-                f"{path} holds non-integer values outside 0..1 (e.g. {float(vals[where]):g} at voxel "
-                f"{tuple(int(v) for v in where)}, (slice, row, col)): neither a label map (integer label values) "
-                "nor a probability map (0..1), so which voxels belong to which lesion cannot be told. Round it "
-                "to integer labels (nearest-neighbour resampling keeps them) or scale it to 0..1."
-            )
-    if arr.size and arr.min() < 0:
-        raise MaskFormatError(
-            f"{path} holds negative values (min {arr.min():g}); label maps use 0 = background and "
-            "positive label values. Is this an image rather than a mask?"
-        )
-    mx = int(arr.max()) if arr.size else 0
-    if mx > np.iinfo(np.int32).max:
-        raise MaskFormatError(
-            f"{path} holds label value {mx}, larger than the largest label value kept ({np.iinfo(np.int32).max}); "
-            "it would wrap to another value. Renumber the labels (1, 2, ...) and write the map again."
-        )
-    return arr.astype(_label_dtype(mx), copy=False)
-
-
-def _nifti_image(path: Path) -> Any:
-    """The NIfTI file as a nibabel image (header read, data not yet); None when nibabel cannot read
-    it (SimpleITK's read then says why)."""
-    import nibabel as nib
-
-    try:
-        return nib.load(str(path))
-    except Exception:  # nibabel raises several types for broken headers
-        return None
-
-
-def _check_nifti_orientation(path: Path, nii: Any) -> tuple[NDArray[np.float64], NDArray[np.float64], float] | None:
-    """Refuse a NIfTI with no orientation (qform_code = sform_code = 0: placed from the voxel size
-    alone, anywhere); when its sform and qform place it more than a voxel apart, the two affines
-    (RAS) and how far apart (mm), for :func:`_warn_two_affines`; else None."""
-    hdr = nii.header
-    try:
-        q_code, s_code = int(hdr["qform_code"]), int(hdr["sform_code"])
-    except (KeyError, ValueError, TypeError):  # not a NIfTI-1/2 header: SimpleITK decides
-        return None
-    if q_code == 0 and s_code == 0:
-        raise MaskFormatError(
-            f"{path} holds no orientation: its qform_code and sform_code are both 0, so where its voxels lie "
-            "in the patient is unknown (only the voxel size is stored; it would be placed at an arbitrary "
-            "origin, on other slices than its lesions'). Write the mask again with the image's affine as its "
-            "qform/sform (nibabel: Nifti1Image(data, image.affine); SimpleITK: mask.CopyInformation(image))."
-        )
-    if q_code > 0 and s_code > 0:
-        sform, qform = np.asarray(hdr.get_sform(), float), np.asarray(hdr.get_qform(), float)
-        corners = _corners(nii.shape)
-        gap = float(np.max(np.linalg.norm((sform @ corners - qform @ corners)[:3], axis=0)))
-        zooms = [float(z) for z in hdr.get_zooms()[:3] if float(z) > 0]
-        if gap > (min(zooms) if zooms else 1.0):
-            return sform, qform, gap
-    return None
-
-
-def _corners(shape: Sequence[int]) -> NDArray[np.float64]:
-    """The 8 corner voxels (i, j, k, 1) of a NIfTI of ``shape``, as columns."""
-    n = [int(v) for v in (list(shape) + [1, 1])[:3]]
-    return np.array([[i, j, k, 1.0] for i in (0, n[0] - 1) for j in (0, n[1] - 1) for k in (0, n[2] - 1)]).T
-
-
-def _warn_two_affines(path: Path, nii: Any, geom: Geometry, sform: NDArray[np.float64], qform: NDArray[np.float64],
-                      gap: float) -> None:
-    """Warn that a NIfTI's sform and qform place it ``gap`` mm apart, naming both and the one read
-    (the one ``geom``, as read, agrees with: the sform, unless SimpleITK refused it)."""
-    corners = _corners(nii.shape)
-    ras = np.diag([-1.0, -1.0, 1.0]) @ np.asarray(geom.index_to_lps(corners[[2, 1, 0]].T), float).reshape(-1, 3).T
-    used = min((("sform", sform), ("qform", qform)),
-               key=lambda a: float(np.max(np.linalg.norm((a[1] @ corners)[:3] - ras, axis=0))))[0]
-    # the evidence at the corner voxel they place farthest apart (voxel 0 is where a shear agrees)
-    (ci, cj, ck), ps, pq = farthest_corner(nii.shape, sform, qform)
-    log.warning(
-        "mask %s: its sform and qform place it differently, up to %.1f mm apart (more than a voxel): voxel "
-        "(%d, %d, %d) at RAS %s by the sform, at RAS %s by the qform. It is read by the %s%s; check that the mask "
-        "lies on its lesions, and write it again with one affine (the image's).", path, gap, ci, cj, ck,
-        np.round(ps, 1).tolist(), np.round(pq, 1).tolist(), used, " (as nibabel reads it)" if used == "sform" else "")
-
-
-def _nifti_2d_geometry(path: Path, nii: Any) -> Geometry:
-    """The 3-D geometry of a 2-D (single-slice) NIfTI from its header's affine (sform, else qform, as
-    nibabel reads it): the slice's 3-D position and the direction of its normal, which SimpleITK's
-    2-D image drops.  Axes (slice, row, col) = NIfTI (k, j, i); RAS converted to LPS."""
-    aff = np.asarray(nii.affine, float)
-    size = nii.shape
-    lps = np.diag([-1.0, -1.0, 1.0]) @ aff[:3, :]
-    ci, cj, ck = lps[:, 0], lps[:, 1], lps[:, 2]
-    si, sj, sk = (float(np.linalg.norm(c)) for c in (ci, cj, ck))
-    if min(si, sj) < 1e-9:
-        raise MaskFormatError(f"{path}: its affine gives a zero pixel spacing ({aff[:3, :3].tolist()}); rewrite "
-                              "the mask with the image's geometry.")
-    ui, uj = ci / si, cj / sj
-    if sk < 1e-9:  # no slice axis in the affine (pixdim[3] = 0): the plane's normal, 1 mm thick
-        uk, sk = np.cross(ui, uj), 1.0
-        uk /= np.linalg.norm(uk)
-    else:
-        uk = ck / sk
-    return Geometry(
-        shape=(1, int(size[1]), int(size[0])),
-        spacing=(sk, sj, si),
-        origin=tuple(float(v) for v in lps[:, 3]),  # type: ignore[arg-type]
-        direction=np.column_stack([uk, uj, ui]),
-    )
-
-
-def _geom_from_sitk(img: Any) -> Geometry:
-    d_itk = np.asarray(img.GetDirection(), float).reshape(3, 3)
-    size = img.GetSize()
-    return Geometry(
-        shape=(size[2], size[1], size[0]),
-        spacing=tuple(img.GetSpacing())[::-1],  # type: ignore[arg-type]
-        origin=tuple(img.GetOrigin()),  # type: ignore[arg-type]
-        direction=d_itk[:, ::-1],
-    )
-
-
-# ------------------------------------------------------------------------------------------
-# DICOM SEG
-# ------------------------------------------------------------------------------------------
-def _seg_segments(path: Path, threshold: float, reference: Volume | None = None,
-                  ) -> tuple[list[tuple[int, str, NDArray[np.bool_]]], Geometry, str | None, str | None, dict[int, int]]:
-    """Decode a SEG into (segment number, label, boolean mask) on the SEG's own grid, and the label
-    value each segment records (segment number -> value; ours only, see :func:`_recorded_label_value`).
-    A SEG whose frames stack obliquely (a gantry-tilted series) is placed on ``reference``'s grid
-    instead (:mod:`._seg_shear`), and refused without one."""
-    import highdicom as hd
-
-    try:
-        seg = hd.seg.segread(dicom_file(str(path)))  # (a member of a zip SOURCE: its bytes)
-    except Exception as err:
-        raise UnsupportedDicomError(f"{path} could not be parsed as DICOM SEG by highdicom: {err}") from err
-    numbers = [int(n) for n in seg.get_segment_numbers()]
-    if not numbers:
-        raise MaskFormatError(f"DICOM SEG {path} describes no segment; nothing to load.")
-    masks: list[NDArray[np.bool_]]
-    try:
-        vol = seg.get_volume(combine_segments=False, rescale_fractional=True, segment_numbers=numbers)
-    except Exception as err:
-        masks, geom = sheared_seg(path, seg, numbers, threshold, reference, err)
-    else:
-        arr = np.asarray(vol.array)
-        if arr.ndim == 3:
-            arr = arr[..., None]
-        geom = Geometry(
-            shape=arr.shape[:3],  # type: ignore[arg-type]
-            spacing=tuple(float(s) for s in vol.spacing),  # type: ignore[arg-type]
-            origin=tuple(float(p) for p in vol.position),  # type: ignore[arg-type]
-            direction=np.asarray(vol.direction, float),
-        )
-        masks = [arr[..., m] >= threshold if arr[..., m].dtype.kind == "f" else arr[..., m] != 0
-                 for m in range(len(numbers))]
-    out = []
-    values: dict[int, int] = {}
-    for mask, num in zip(masks, numbers, strict=True):
-        desc = seg.get_segment_description(num)
-        out.append((num, str(desc.segment_label), np.asarray(mask)))
-        recorded = _recorded_label_value(str(getattr(desc, "SegmentDescription", "") or ""))
-        if recorded is not None:
-            values[num] = recorded
-    for_uid = getattr(seg, "FrameOfReferenceUID", None)
-    src = None
-    try:
-        ref_series = seg.ReferencedSeriesSequence[0].SeriesInstanceUID
-        src = str(ref_series)
-    except (AttributeError, IndexError):
-        src = None
-    return out, geom, (str(for_uid) if for_uid else None), src, values
-
-
-def _recorded_label_value(description: str) -> int | None:
-    """The label value our SEG writer (:func:`hcc_imaging.export.seg.write_seg`) records in a
-    segment's SegmentDescription (``"hcc_imaging label value 3"``); None for other SEGs."""
-    from ..export.seg import _LABEL_VALUE_PREFIX
-
-    if not description.startswith(_LABEL_VALUE_PREFIX):
-        return None
-    try:
-        value = int(description[len(_LABEL_VALUE_PREFIX):].split()[0])
-    except (ValueError, IndexError):
-        return None
-    return value if value > 0 else None
-
-
-# ------------------------------------------------------------------------------------------
-# RTSTRUCT
-# ------------------------------------------------------------------------------------------
-def _rtstruct_segments(
-    path: Path, reference: Volume | None, structures: Sequence[str] | None
-) -> tuple[list[tuple[int, str, NDArray[np.bool_]]], Geometry, str | None, dict[int, list[int]]]:
-    """Fill each ROI's closed planar contours on ``reference``'s grid: (ROI number, name, mask),
-    the grid, the frame of reference, and for each ROI some of whose contours lie on no slice of
-    the image (an end slice of the series unreadable and skipped, contours drawn on a longer
-    series) [voxels of those contours, voxels of all its contours, voxels left], as
-    ``cut_by_field`` records for a voxel mask."""
-    import pydicom
-    from skimage.draw import polygon
-
-    if reference is None:
-        raise MaskFormatError(
-            f"RTSTRUCT {path} holds contours, not voxels: pass `reference=` (the image Volume the "
-            "contours were drawn on, e.g. hcc_imaging.io.load_series(folder)) so they can be filled on its grid."
-        )
-    ds = pydicom.dcmread(dicom_file(str(path)), force=True)  # (a member of a zip SOURCE: its bytes)
-    rois = {}
-    for item in getattr(ds, "StructureSetROISequence", []):
-        rois[int(item.ROINumber)] = (
-            str(getattr(item, "ROIName", f"ROI{item.ROINumber}")),
-            str(getattr(item, "ReferencedFrameOfReferenceUID", "")) or None,
-        )
-    geom = reference.geometry
-    r_for = reference.frame_of_reference_uid
-    contours_by_roi = {int(rc.ReferencedROINumber): rc for rc in getattr(ds, "ROIContourSequence", [])}
-    wanted = list(structures) if structures is not None else None
-    if wanted is not None:
-        known = [rois[n][0] for n in sorted(rois)]
-        missing = [w for w in wanted if w not in known]
-        if missing:
-            raise MaskFormatError(f"RTSTRUCT {path} has no ROI named {missing}; its ROIs are {known}. Fix `structures=`.")
-    out = []
-    cut: dict[int, list[int]] = {}
-    for_uid: str | None = None
-    for num in sorted(rois):
-        name, roi_for = rois[num]
-        if wanted is not None and name not in wanted:
-            continue
-        if roi_for and r_for and roi_for != r_for:
-            raise GeometryMismatchError(
-                f"RTSTRUCT {path}: ROI {name!r} is in frame of reference {roi_for}, but the reference image "
-                f"(series {reference.series_instance_uid or 'unknown'}) is in {r_for}. "
-                "Pass the image series the contours were drawn on as `reference`."
-            )
-        for_uid = for_uid or roi_for
-        rc = contours_by_roi.get(num)
-        filled: list[tuple[float, NDArray[np.bool_]]] = []
-        for c in getattr(rc, "ContourSequence", []) if rc is not None else []:
-            if str(getattr(c, "ContourGeometricType", "CLOSED_PLANAR")).upper() != "CLOSED_PLANAR":
-                continue
-            pts = np.asarray(c.ContourData, dtype=float).reshape(-1, 3)
-            if len(pts) < 3:
-                continue
-            idx = geom.lps_to_index(pts)
-            k = idx[:, 0]
-            if np.ptp(k) > 0.5:
-                raise GeometryMismatchError(
-                    f"RTSTRUCT {path}: a contour of ROI {name!r} spans {np.ptp(k):.2f} slices of the reference "
-                    "grid, i.e. it is not parallel to the reference slices. Pass the reference image the contours "
-                    "were drawn on (same orientation)."
-                )
-            rr, cc = polygon(idx[:, 1], idx[:, 2], shape=geom.shape[1:])
-            sl = np.zeros(geom.shape[1:], dtype=bool)
-            sl[rr, cc] = True
-            filled.append((float(k.mean()), sl))
-        mask, place = fill_planes(filled, geom.shape, float(geom.spacing[0]))
-        n_used, n_outside, vox_outside = place.n_used, place.n_outside, place.voxels_outside
-        warn_off_slice(path, name, place, float(geom.spacing[0]), reference.series_instance_uid)
-        fill_roi_between_planes(path, name, filled, mask, geom.spacing, reference.series_instance_uid)
-        if n_used == 0 and n_outside:
-            raise GeometryMismatchError(
-                f"RTSTRUCT {path}: all {n_outside} contours of ROI {name!r} lie outside the reference "
-                f"image slices (shape {geom.shape}). Pass the image series the contours were drawn on as `reference`."
-            )
-        out.append((num, name, mask))
-        if n_outside:
-            left = int(np.count_nonzero(mask))
-            cut[num] = [int(vox_outside), int(vox_outside) + left, left]
-    if not out:
-        raise MaskFormatError(f"RTSTRUCT {path} has no ROI with closed planar contours to load.")
-    return out, geom, for_uid, cut
-
-
-# ------------------------------------------------------------------------------------------
-# DICOM mask series (image files whose non-zero voxels are the mask)
-# ------------------------------------------------------------------------------------------
-def _load_dicom_image_mask(path: Path) -> tuple[NDArray[Any], Geometry, str | None, str | None]:
-    """Load a DICOM image series (folder or file) with :func:`hcc_imaging.io.load_series`."""
-    from .series import load_series
-
-    vol = load_series(path)
-    return np.asarray(vol.array), vol.geometry, vol.frame_of_reference_uid, vol.series_instance_uid
 
 
 # ------------------------------------------------------------------------------------------
