@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .diameters import AxialFrame
+from ._frame import AxialFrame
 
 __all__ = ["canonical_frame", "patient_order"]
 
