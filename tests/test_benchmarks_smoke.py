@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import importlib
 import os
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -108,6 +109,17 @@ def test_the_rind_surface_probe_fits_an_oval(capsys: pytest.CaptureFixture[str])
     assert probe.main(["--kinds", "oval", "--rims", "2.5", "--noise", "5", "--seeds", "0"]) == 0
     out = capsys.readouterr().out
     assert "1 lesions: 0 below 0.95" in out
+
+
+def test_the_coarse_click_probe_runs_small(capsys: pytest.CaptureFixture[str]) -> None:
+    """The coarse-to-fine probe (docs/validation.md section 2.4, "A coarse-to-fine click") on one 30 mm
+    lesion: its mask lies on the lesion (the probe's and the full click's Dice against the truth)."""
+    probe = benchmark_module("probe_coarse_click")
+    assert probe.main(["--cases", "small", "--seeds", "0", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    m = re.search(r"probe .* Dice (\d\.\d+) .*full click .* Dice (\d\.\d+)", out)
+    assert m is not None, out
+    assert float(m.group(1)) >= 0.95 and float(m.group(2)) >= 0.95, out
 
 
 def test_the_measure_benchmark_sections_run_small(capsys: pytest.CaptureFixture[str]) -> None:
