@@ -547,7 +547,7 @@ def slice_hulls(mask):  # pragma: no cover - compiled
 
 
 # ------------------------------------------------------------------------------------------
-# homothetic sections (the twin of _subvoxel.fit_homothetic): one ellipse shape fitted to the
+# homothetic sections (the twin of _homothetic.fit_homothetic): one ellipse shape fitted to the
 # boundary midpoints of consecutive slices together
 # ------------------------------------------------------------------------------------------
 @numba.njit(cache=True, nogil=True)

@@ -64,7 +64,7 @@ from numpy.typing import NDArray
 
 from ..errors import MeasurementPlaneError
 from ..volume import LabelVolume
-from . import _hull, _subvoxel
+from . import _homothetic, _hull, _subvoxel
 from ._frame import (  # (the frame moved to _frame.py in the session of 2026-12-07, tenth: importable from here)
     AxialFrame,
     EmptyMaskError,
@@ -266,7 +266,7 @@ class _Sections:
         k0, k1 = int(ks[0]), int(ks[-1]) + 1
         if k1 - k0 < 2:
             return
-        ells = _subvoxel.fit_homothetic(self.mask[k0:k1], self.spacing_rc)
+        ells = _homothetic.fit_homothetic(self.mask[k0:k1], self.spacing_rc)
         if ells is not None:
             for k, ell in zip(range(k0, k1), ells, strict=True):
                 self._fits[k] = ell
@@ -447,7 +447,7 @@ def _core(frame: AxialFrame, feret: bool = False) -> _Core:
     sections = _Sections(mask, (sr, sc), hulls)
     if 0.0 < length <= HOMOTHETIC_MAX_LD_VOXELS * h:
         # a small lesion: its central slices are fitted together by homothetic ellipses
-        # (:func:`_subvoxel.fit_homothetic`) where they reproduce every one of those slices
+        # (:func:`_homothetic.fit_homothetic`) where they reproduce every one of those slices
         sections.fit_central_run()
     fer = _feret_pairs(hulls, frame.spacing, (a, b, length)) if feret else None
     sections.prefetch([int(hulls.slices[c[0]]) for c in cands if c[1] != c[2]] + ([] if fer is None else fer[4]))

@@ -182,7 +182,7 @@ def test_homothetic_sections_fit_together() -> None:
     """Small lesions: the central slices are fitted together by ellipses of one shape and
     orientation (each slice its own size and centre), which the sections of an ellipsoid by
     parallel planes are; refused where they do not reproduce every slice."""
-    from hcc_imaging.measure import _subvoxel
+    from hcc_imaging.measure import _homothetic
 
     from ._shapes import Ellipsoid, ellipsoid_labels
 
@@ -192,21 +192,21 @@ def test_homothetic_sections_fit_together() -> None:
     m = np.asarray(lv.array) != 0
     area = m.sum(axis=(1, 2))
     run = m[area >= 0.5 * area.max()]
-    ells = _subvoxel.fit_homothetic(run, (1.0, 1.0))
+    ells = _homothetic.fit_homothetic(run, (1.0, 1.0))
     assert ells is not None and len(ells) == len(run) >= 3
     ratio = [x.b / x.a for x in ells]
     assert max(ratio) - min(ratio) < 1e-9  # one shape ...
     assert all(abs(abs(float(x.major @ ells[0].major)) - 1.0) < 1e-9 for x in ells)  # ... one orientation
     assert max(2 * x.a for x in ells) == pytest.approx(2 * e.a, abs=0.5)  # the largest section's LD
     # flipping the stack (slice order, rows, columns) gives the same ellipses, mirrored
-    fl = _subvoxel.fit_homothetic(run[::-1, ::-1, :], (1.0, 1.0))
+    fl = _homothetic.fit_homothetic(run[::-1, ::-1, :], (1.0, 1.0))
     assert fl is not None
     for x, y in zip(ells, fl[::-1], strict=True):
         assert abs(x.a - y.a) < 1e-9 and abs(x.b - y.b) < 1e-9
     # squares are no ellipses; a slice of one voxel fixes no shape
     sq = np.zeros((3, 12, 12), bool)
     sq[:, 1:11, 1:11] = True
-    assert _subvoxel.fit_homothetic(sq, (1.0, 1.0)) is None
+    assert _homothetic.fit_homothetic(sq, (1.0, 1.0)) is None
     tiny = np.zeros((2, 5, 5), bool)
     tiny[0, 2, 2] = tiny[1, 2, 2:4] = True
-    assert _subvoxel.fit_homothetic(tiny, (1.0, 1.0)) is None
+    assert _homothetic.fit_homothetic(tiny, (1.0, 1.0)) is None

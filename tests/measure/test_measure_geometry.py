@@ -214,7 +214,7 @@ def test_feret_and_ld_equal_brute_force(lv: LabelVolume) -> None:
     # a parabola end (docs/measure.md section 2; more than the pixel diagonal when the pixels
     # are not square: found by hypothesis at 2 x 0.5 mm), the box plus one voxel for an
     # ellipse, plus the homothetic fit's box tolerance
-    from hcc_imaging.measure._subvoxel import HOMOTHETIC_BOX_TOL_VOXELS
+    from hcc_imaging.measure._homothetic import HOMOTHETIC_BOX_TOL_VOXELS
 
     reach = np.sqrt(2.0) * max(lv.spacing[1], lv.spacing[2]) * (1.0 + HOMOTHETIC_BOX_TOL_VOXELS)
     ld = longest_axial_diameter(lv).length_mm

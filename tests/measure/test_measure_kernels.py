@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from hcc_imaging.measure import _hull, _kernels, _subvoxel, measure_lesion
+from hcc_imaging.measure import _homothetic, _hull, _kernels, _subvoxel, measure_lesion
 from hcc_imaging.volume import LabelVolume
 
 from .._jit import numpy_only
@@ -281,15 +281,15 @@ def test_homothetic_fits_agree_run_by_run():
         ks = np.flatnonzero(m.any(axis=(1, 2)))
         if len(ks) < 2:
             continue
-        v, spv, *_ = _subvoxel._canonical_stack(m[ks[0] : ks[-1] + 1], (sp[1], sp[2]))
+        v, spv, *_ = _homothetic._canonical_stack(m[ks[0] : ks[-1] + 1], (sp[1], sp[2]))
         status, c, a, b, mj = kernel(
-            v, np.asarray(spv, float), _subvoxel._HALF_STEP, _subvoxel._STEP_F, _subvoxel._MOMENT_X,
-            _subvoxel._MOMENT_Y, _subvoxel._MOMENT_OF, _subvoxel._HOMOTHETIC_CONSTS,
+            v, np.asarray(spv, float), _subvoxel._HALF_STEP, _subvoxel._STEP_F, _homothetic._MOMENT_X,
+            _homothetic._MOMENT_Y, _homothetic._MOMENT_OF, _homothetic._HOMOTHETIC_CONSTS,
         )
         counts[int(status)] += 1
         if status == _kernels.FALLBACK:
             continue
-        ref = _subvoxel._homothetic_numpy(v, spv)
+        ref = _homothetic._homothetic_numpy(v, spv)
         assert (status == _kernels.ACCEPT) == (ref is not None), (t, d, sp)
         if ref is not None:
             cr, ar, br, mr = ref
