@@ -22,9 +22,9 @@ their volumes over the truth's.  Both are timed best of ``--repeat``, alternated
 
 Cases: ``perf`` (the perf.md phantom as ``bench_segment.py --diameter-mm D --spacing-z Z`` builds it,
 for each of ``--spacing-z``), ``small`` (the same at 30 mm, 0.703 mm isotropic: what a coarse grid
-does to a lesion that does not need it), ``rind`` (the rind sweep's fine grid, where step 13 runs),
+does to a lesion that does not need it), ``rind`` (the rind sweep's fine grid, where step 13 runs; its arterial phase),
 ``graded`` (the 5 cm heterogeneous tumour, 1 mm voxels) and ``ircad`` (3D-IRCADb-01 patient 17's two
-tumours, with the classical liver; needs the shared data).
+tumours, with the classical liver; needs the shared data): ``bench_segment_hard.py``'s cases.
 
 Usage: ``python benchmarks/probe_coarse_click.py [--cases perf small rind graded ircad] [--seeds 0 1 2]
 [--spacing-z 1 0.703] [--repeat 3]``
@@ -44,9 +44,11 @@ from scipy import ndimage as ndi
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tests.conftest import IRCADB17_ZIP, SHARED_DATA, extract_ircadb17  # noqa: E402
-from tests.segment._phantom import dice, graded_tumour, perf_phantom, rim_scene, rim_scene_shape  # noqa: E402
+from bench_segment_hard import DEFAULT_ZIP, graded_cases, ircad_cases, rind_cases  # noqa: E402
+
+from tests.segment._phantom import dice, perf_phantom  # noqa: E402
 
 
 def block_mean(a: np.ndarray, f: tuple[int, int, int]) -> np.ndarray:
@@ -148,38 +150,12 @@ def perf_cases(seeds: list[int], zs: list[float], diameter: float) -> Iterator[t
                    tuple(ph.seed_index), None)
 
 
-def rind_cases(seeds: list[int]) -> Iterator[tuple[str, object, np.ndarray, tuple, object]]:
-    from hcc_imaging.phantoms import Phase
-
-    sp = (1.5, 0.7, 0.7)
-    for kind in ("oval", "lobulated"):
-        for s in seeds:
-            vols, truth, click = rim_scene(kind, s, 15.0, rim_mm=2.5, spacing=sp, shape=rim_scene_shape(sp))
-            yield f"rind {kind} seed {s}", vols[Phase.ARTERIAL], np.asarray(truth) != 0, tuple(click), None
-
-
-def graded_cases(seeds: list[int]) -> Iterator[tuple[str, object, np.ndarray, tuple, object]]:
-    from hcc_imaging.volume import Geometry, Volume
-
-    for s in seeds:
-        img, tumour, _, centre = graded_tumour(25.0, s)
-        geom = Geometry(shape=img.shape, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), direction=np.eye(3))
-        yield f"graded 5 cm seed {s}", Volume(array=np.round(img).astype(np.int16), geometry=geom), tumour, centre, None
-
-
-def ircad_cases(zpath: Path, tmp: Path) -> Iterator[tuple[str, object, np.ndarray, tuple, object]]:
-    from hcc_imaging.io import load_series
-    from hcc_imaging.io.masks import load_mask
-    from hcc_imaging.segment import segment_liver
-
-    root = extract_ircadb17(zpath, tmp)
-    ct = load_series(root / "PATIENT_DICOM")
-    liver = segment_liver(ct)
-    for p in sorted((root / "MASKS_DICOM").glob("livertumor*")):
-        truth = np.asarray(load_mask(p, ct).array) > 0
-        idx = np.argwhere(truth)
-        centre = tuple(int(v) for v in idx[np.argmin(((idx - idx.mean(0)) ** 2).sum(1))])
-        yield f"IRCAD17 {p.name} (our liver)", ct, truth, centre, liver
+def hard(gen: Iterator[tuple[str, object, np.ndarray, tuple, object]]) -> Iterator[tuple[str, object, np.ndarray, tuple, object]]:
+    """``bench_segment_hard``'s cases as this probe reads them: (name, the clicked volume, truth, click,
+    liver): the rind scenes' arterial phase alone, IRCAD17's CT with the classical liver."""
+    for name, inputs, truth, click, vol in gen:
+        liver = inputs[1] if isinstance(inputs, tuple) else None
+        yield name, vol, np.asarray(truth) != 0, tuple(click), liver
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-fine-slice-mm", type=float, default=1.25,
                     help="slices up to this thick are paired too (default 1.25 mm); thicker ones are kept")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--ircadb", type=Path, default=SHARED_DATA / IRCADB17_ZIP)
+    ap.add_argument("--ircadb", type=Path, default=DEFAULT_ZIP)
     args = ap.parse_args(argv)
     from hcc_imaging.segment import segment_lesion
 
@@ -203,11 +179,11 @@ def main(argv: list[str] | None = None) -> int:
             elif c == "small":
                 gens.append(perf_cases(args.seeds, [0.703], 30.0))
             elif c == "rind":
-                gens.append(rind_cases(args.seeds))
+                gens.append(hard(rind_cases(args.seeds)))
             elif c == "graded":
-                gens.append(graded_cases(args.seeds))
+                gens.append(hard(graded_cases(args.seeds)))
             elif args.ircadb.is_file():
-                gens.append(ircad_cases(args.ircadb, Path(tmp)))
+                gens.append(hard(ircad_cases(args.ircadb, Path(tmp))))
             else:
                 print(f"ircad: {args.ircadb} not found, skipped")
         for gen in gens:
